@@ -1,0 +1,1 @@
+"""Function blueprints, one per concern. Function names are a contract with `infra/`."""

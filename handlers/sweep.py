@@ -1,0 +1,35 @@
+"""`reconcile_all`: the timer backstop over every workspace in scope."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import azure.functions as func
+
+from shared.reconcilers.private_endpoints import TransientAzureError
+from shared.reconcilers.sweep import sweep
+from shared.runtime import runtime
+
+log = logging.getLogger(__name__)
+
+bp = func.Blueprint()
+
+
+@bp.function_name("reconcile_all")
+@bp.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False)
+def reconcile_all(timer: func.TimerRequest) -> None:
+    """Reconcile everything in scope; raise at the end if any workspace failed transiently,
+    so the failure shows in monitoring after every other workspace had its turn."""
+    run_id = uuid.uuid4().hex[:12]
+    if timer.past_due:
+        log.info("reconcile_all %s: running late (past due)", run_id)
+    report = sweep(runtime(), trigger=f"sweep:{run_id}")
+    log.info(
+        "reconcile_all %s: %d workspaces reconciled, %d to retry",
+        run_id,
+        len(report.connections),
+        len(report.transient_failures),
+    )
+    if report.transient_failures:
+        raise TransientAzureError("; ".join(report.transient_failures))

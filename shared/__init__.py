@@ -1,0 +1,1 @@
+"""The app's own shared code: settings, planning, Azure adapters, reconcilers, ledger."""

@@ -1,0 +1,88 @@
+"""ARM resource IDs: comparison and resolution to the resource the app reconciles.
+
+Parsing and building IDs is `azure.mgmt.core.tools`' job; this module only adds the two rules
+the app needs on top: how two IDs compare, and which AML workspace a child resource belongs to.
+"""
+
+from __future__ import annotations
+
+from typing import NewType
+
+from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id, resource_id
+
+ArmId = NewType("ArmId", str)
+
+
+def same_arm_id(left: str | None, right: str | None) -> bool:
+    """Whether two ARM IDs name the same resource.
+
+    ARM treats IDs case-insensitively, so we do too; nothing else is loosened (no trimming, no
+    trailing-slash or Unicode normalisation). IDs are ASCII: a non-ASCII character can only be a
+    lookalike, and `str.lower()` would fold some of them (the Kelvin sign to 'k') onto ASCII.
+    """
+    if not left or not right or not left.isascii() or not right.isascii():
+        return False
+    return left.lower() == right.lower()
+
+
+def is_arm_id(value: object) -> bool:
+    """A syntactically valid, ASCII ARM resource ID under a subscription."""
+    return (
+        isinstance(value, str)
+        and value.isascii()
+        and value.lower().startswith("/subscriptions/")
+        and is_valid_resource_id(value)
+    )
+
+
+def top_level_resource(value: str) -> tuple[str, str, ArmId] | None:
+    """(namespace, type, ID) of the top-level resource that `value` is or belongs to.
+
+    `.../workspaces/ws1/privateEndpointConnections/pec1` resolves to the workspace `ws1`, which is
+    what an event about a connection asks us to reconcile. None when `value` is not an ARM ID of
+    a resource under a provider.
+    """
+    if not is_arm_id(value):
+        return None
+    parts = _parts(value)
+    namespace, type_name, name = parts.get("namespace"), parts.get("type"), parts.get("name")
+    if not namespace or not type_name or not name:
+        return None
+    top = resource_id(
+        subscription=parts.get("subscription"),
+        resource_group=parts.get("resource_group"),
+        namespace=namespace,
+        type=type_name,
+        name=name,
+    )
+    return namespace, type_name, ArmId(top)
+
+
+def is_resource_type(value: str, namespace: str, type_name: str) -> bool:
+    """Whether `value` is the ID of a top-level resource of the given type (not a child)."""
+    if not is_arm_id(value):
+        return False
+    parts = _parts(value)
+    return (
+        parts.get("namespace", "").lower() == namespace.lower()
+        and parts.get("type", "").lower() == type_name.lower()
+        and "child_name_1" not in parts
+    )
+
+
+def _parts(value: str) -> dict[str, str]:
+    # parse_resource_id mixes in an int (last_child_num); the app only reads the names.
+    return {key: item for key, item in parse_resource_id(value).items() if isinstance(item, str)}
+
+
+def name_of(value: str) -> str:
+    """The last name segment of an ARM ID (the resource's own name)."""
+    return str(parse_resource_id(value)["resource_name"])
+
+
+def subscription_of(value: str) -> str:
+    return str(parse_resource_id(value)["subscription"])
+
+
+def resource_group_of(value: str) -> str:
+    return str(parse_resource_id(value)["resource_group"])

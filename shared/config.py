@@ -1,0 +1,246 @@
+"""App settings: read once, validated, with errors that name the setting.
+
+Every setting the app reads goes through `_Reader` below, so that a bad value fails at start-up
+with a message an operator can act on ("ML_WORKSPACE_IDS: item 2 is not an ARM ID of an Azure
+Machine Learning workspace: ..."), never deep inside a handler.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from shared.arm import ArmId, is_resource_type, same_arm_id
+
+ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
+SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
+
+# NCRONTAB as the Functions host reads it: six fields, seconds first.
+_NCRONTAB_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
+# Azure Table names: alphanumeric, 3-63 characters, not starting with a digit.
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed. The message names the setting and what is expected."""
+
+
+class AutomationMode(StrEnum):
+    """Whether reconcilers write to Azure (`enforce`) or only plan and record (`dry-run`)."""
+
+    ENFORCE = "enforce"
+    DRY_RUN = "dry-run"
+
+
+class PolicyMode(StrEnum):
+    """Whether policy findings are only recorded (`audit`) or also remediated (`remediate`)."""
+
+    AUDIT = "audit"
+    REMEDIATE = "remediate"
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    """Where the ledger lives: an identity-based table endpoint, or a connection string."""
+
+    table_endpoint: str | None
+    connection_string: str | None
+    table_name: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated app settings. Hashable, so adapters can be cached per settings value."""
+
+    ml_workspace_ids: tuple[ArmId, ...]
+    synapse_workspace_ids: tuple[ArmId, ...]
+    automation_mode: AutomationMode
+    policy_mode: PolicyMode
+    reject_unverified: bool
+    arm_endpoint: str
+    synapse_dev_endpoint: str
+    azure_client_id: str | None
+    ledger: LedgerSettings
+    reconcile_schedule: str | None
+
+    @property
+    def dry_run(self) -> bool:
+        return self.automation_mode is AutomationMode.DRY_RUN
+
+    @property
+    def arm_scope(self) -> str:
+        """The token scope that matches `arm_endpoint` (sovereign clouds have their own)."""
+        return f"{self.arm_endpoint}/.default"
+
+    def synapse_endpoint_for(self, workspace_name: str) -> str:
+        """The Synapse data-plane endpoint of one workspace, from the configured template."""
+        return self.synapse_dev_endpoint.replace("{workspace}", workspace_name)
+
+    def in_scope(self, workspace_id: str) -> bool:
+        """Whether an AML workspace ID is one of `ML_WORKSPACE_IDS` (case-insensitive, exact)."""
+        return any(same_arm_id(workspace_id, known) for known in self.ml_workspace_ids)
+
+    def allow_listed(self, synapse_workspace_id: str) -> bool:
+        """Whether a Synapse workspace ID is one of `SYNAPSE_WORKSPACE_IDS`."""
+        return any(same_arm_id(synapse_workspace_id, known) for known in self.synapse_workspace_ids)
+
+
+class _Reader:
+    """Reads and validates one setting at a time from an environment mapping."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def optional(self, name: str) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str, expected: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            raise SettingsError(f"{name} is required: expected {expected}")
+        return value
+
+    def choice(self, name: str, enum: type[AutomationMode] | type[PolicyMode]) -> str:
+        value = self.optional(name)
+        allowed = [member.value for member in enum]
+        if value is None:
+            return allowed[0]
+        if value.lower() not in allowed:
+            raise SettingsError(f"{name}={value!r} is not valid: expected one of {allowed}")
+        return value.lower()
+
+    def flag(self, name: str, *, default: bool) -> bool:
+        value = self.optional(name)
+        if value is None:
+            return default
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise SettingsError(f"{name}={value!r} is not valid: expected true or false")
+
+    def arm_ids(self, name: str, resource_type: tuple[str, str]) -> tuple[ArmId, ...]:
+        namespace, type_name = resource_type
+        expected = f"comma-separated ARM IDs of {namespace}/{type_name} resources"
+        raw = self.required(name, expected)
+        ids: list[ArmId] = []
+        for position, item in enumerate(raw.split(","), start=1):
+            candidate = item.strip()
+            if not is_resource_type(candidate, namespace, type_name):
+                raise SettingsError(
+                    f"{name}: item {position} ({candidate!r}) is not an ARM ID of a "
+                    f"{namespace}/{type_name} resource: expected "
+                    f"/subscriptions/<guid>/resourceGroups/<group>/providers/{namespace}/"
+                    f"{type_name}/<name>"
+                )
+            if any(same_arm_id(candidate, seen) for seen in ids):
+                raise SettingsError(f"{name}: item {position} ({candidate!r}) is listed twice")
+            ids.append(ArmId(candidate))
+        return tuple(ids)
+
+    def https_url(self, name: str, default: str, *, template_field: str | None = None) -> str:
+        value = self.optional(name) or default
+        probe = value.replace("{" + template_field + "}", "workspace") if template_field else value
+        parts = urlsplit(probe)
+        if parts.scheme != "https" or not parts.hostname:
+            raise SettingsError(f"{name}={value!r} is not valid: expected an https:// URL")
+        if template_field and "{" + template_field + "}" not in value:
+            raise SettingsError(
+                f"{name}={value!r} is not valid: expected a URL template containing "
+                f"{{{template_field}}}, such as {default}"
+            )
+        return value.rstrip("/")
+
+    def guid(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is None:
+            return None
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise SettingsError(
+                f"{name}={value!r} is not valid: expected a client ID (GUID)"
+            ) from None
+        return value
+
+    def ncrontab(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is None:
+            return None
+        fields = value.split()
+        if len(fields) != 6 or not all(_NCRONTAB_FIELD.match(field) for field in fields):
+            raise SettingsError(
+                f"{name}={value!r} is not valid: expected an NCRONTAB expression with six "
+                "fields (second minute hour day month weekday), such as '0 */15 * * * *'"
+            )
+        return value
+
+    def table_name(self, name: str, default: str) -> str:
+        value = self.optional(name) or default
+        if not _TABLE_NAME.match(value):
+            raise SettingsError(
+                f"{name}={value!r} is not valid: expected 3-63 letters and digits, "
+                "starting with a letter"
+            )
+        return value
+
+
+def _ledger(reader: _Reader) -> LedgerSettings:
+    endpoint = reader.optional("LEDGER_TABLE_ENDPOINT")
+    connection_string = reader.optional("LEDGER_CONNECTION_STRING")
+    if endpoint and connection_string:
+        raise SettingsError(
+            "LEDGER_TABLE_ENDPOINT and LEDGER_CONNECTION_STRING are both set: expected exactly "
+            "one (the endpoint with a managed identity in Azure, the connection string locally)"
+        )
+    if not endpoint and not connection_string:
+        raise SettingsError(
+            "LEDGER_TABLE_ENDPOINT or LEDGER_CONNECTION_STRING is required: expected the table "
+            "service URI (https://<account>.table.core.windows.net) or a connection string"
+        )
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme != "https" or not parts.hostname:
+            raise SettingsError(
+                f"LEDGER_TABLE_ENDPOINT={endpoint!r} is not valid: expected an https:// URL"
+            )
+    return LedgerSettings(
+        table_endpoint=endpoint,
+        connection_string=connection_string,
+        table_name=reader.table_name("LEDGER_TABLE_NAME", "automationledger"),
+    )
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Validate settings from an environment mapping; raises `SettingsError` naming the setting."""
+    reader = _Reader(environ)
+    return Settings(
+        ml_workspace_ids=reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE),
+        synapse_workspace_ids=reader.arm_ids("SYNAPSE_WORKSPACE_IDS", SYNAPSE_WORKSPACE_TYPE),
+        automation_mode=AutomationMode(reader.choice("AUTOMATION_MODE", AutomationMode)),
+        policy_mode=PolicyMode(reader.choice("POLICY_MODE", PolicyMode)),
+        reject_unverified=reader.flag("REJECT_UNVERIFIED", default=False),
+        arm_endpoint=reader.https_url("ARM_ENDPOINT", "https://management.azure.com"),
+        synapse_dev_endpoint=reader.https_url(
+            "SYNAPSE_DEV_ENDPOINT",
+            "https://{workspace}.dev.azuresynapse.net",
+            template_field="workspace",
+        ),
+        azure_client_id=reader.guid("AZURE_CLIENT_ID"),
+        ledger=_ledger(reader),
+        reconcile_schedule=reader.ncrontab("RECONCILE_SCHEDULE"),
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once (app settings do not change
+    without a restart of the Functions host)."""
+    return load_settings(os.environ)

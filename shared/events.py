@@ -1,0 +1,96 @@
+"""Event Grid events: which ones the app acts on, and which resource each one points at.
+
+Handlers check the event type and operation themselves (subscription filters get
+misconfigured), and an event only says *what to look at*: the reconcilers read the state.
+Everything here is pure, so a malformed event is classified before any Azure call is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from azure.eventgrid import SystemEventNames
+
+from shared.arm import ArmId, is_arm_id, top_level_resource
+
+RESOURCE_WRITE_SUCCESS: str = SystemEventNames.ResourceWriteSuccessEventName.value
+
+PRIVATE_ENDPOINT_OPERATIONS = frozenset(
+    operation.lower()
+    for operation in (
+        "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections/write",
+        "Microsoft.MachineLearningServices/workspaces/privateEndpointConnectionProxies/write",
+        "Microsoft.Network/privateEndpoints/write",
+    )
+)
+NETWORK_PRIVATE_ENDPOINT_TYPE = ("Microsoft.Network", "privateEndpoints")
+ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
+
+
+@dataclass(frozen=True)
+class ResourceWrite:
+    """A validated `ResourceWriteSuccess` event, resolved to the top-level resource it is about."""
+
+    event_id: str
+    operation_name: str
+    resource_uri: str
+    # The top-level resource: the AML workspace for a connection, the private endpoint itself
+    # for a Microsoft.Network write.
+    target_namespace: str
+    target_type: str
+    target_id: ArmId
+
+    def targets(self, namespace_and_type: tuple[str, str]) -> bool:
+        namespace, type_name = namespace_and_type
+        return (
+            self.target_namespace.lower() == namespace.lower()
+            and self.target_type.lower() == type_name.lower()
+        )
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """An event the app does not act on, with the reason that goes to the log and the ledger."""
+
+    event_id: str
+    reason: str
+    # Malformed input (as opposed to a well-formed event that is simply not ours).
+    invalid: bool = True
+
+
+def parse_resource_write(
+    *,
+    event_id: str,
+    event_type: str,
+    subject: str,
+    data: object,
+    operations: frozenset[str],
+) -> ResourceWrite | Ignored:
+    """Validate a `ResourceWriteSuccess` event whose operation is one of `operations`."""
+    if event_type != RESOURCE_WRITE_SUCCESS:
+        return Ignored(event_id, f"event type {event_type!r} is not {RESOURCE_WRITE_SUCCESS}")
+    if not isinstance(data, Mapping):
+        return Ignored(event_id, "event has no data object")
+    operation = data.get("operationName")
+    if not isinstance(operation, str) or operation.lower() not in operations:
+        return Ignored(event_id, f"operation {operation!r} is not one this function handles")
+    status = data.get("status")
+    if isinstance(status, str) and status.lower() != "succeeded":
+        return Ignored(event_id, f"operation status is {status!r}, not Succeeded", invalid=False)
+    # resourceUri is the resource written; subject carries the same for ResourceWriteSuccess.
+    uri = data.get("resourceUri") or subject
+    if not isinstance(uri, str) or not is_arm_id(uri):
+        return Ignored(event_id, f"resource {uri!r} is not an ARM resource ID")
+    top = top_level_resource(uri)
+    if top is None:
+        return Ignored(event_id, f"resource {uri!r} is not under a resource provider")
+    namespace, type_name, target = top
+    return ResourceWrite(
+        event_id=event_id,
+        operation_name=operation,
+        resource_uri=uri,
+        target_namespace=namespace,
+        target_type=type_name,
+        target_id=target,
+    )

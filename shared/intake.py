@@ -1,0 +1,85 @@
+"""Event intake shared by the Event Grid handlers: validate, log and record what arrives.
+
+A malformed or foreign event must cost no Azure call, leave a clear log line with its event ID
+and a ledger row, and never crash the function (a crash would only make Event Grid redeliver it).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import azure.functions as func
+
+from shared.arm import ArmId
+from shared.events import Ignored, ResourceWrite, parse_resource_write
+from shared.ledger import EventRecord
+from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def event_data(event: func.EventGridEvent) -> Any:
+    """The event's `data`, or None when it is missing or not JSON."""
+    try:
+        return event.get_json()
+    except ValueError:
+        return None
+
+
+def receive_resource_write(
+    runtime: Runtime, event: func.EventGridEvent, *, function: str, operations: frozenset[str]
+) -> ResourceWrite | None:
+    """The validated event, or None after logging and recording why it was not acted on."""
+    parsed = parse_resource_write(
+        event_id=event.id or "",
+        event_type=event.event_type or "",
+        subject=event.subject or "",
+        data=event_data(event),
+        operations=operations,
+    )
+    if isinstance(parsed, Ignored):
+        record(runtime, event, function, "invalid" if parsed.invalid else "ignored", parsed.reason)
+        return None
+    return parsed
+
+
+def scope_workspaces(runtime: Runtime, candidates: list[str]) -> list[ArmId]:
+    """The configured IDs of the in-scope workspaces among `candidates`, without repeats.
+
+    Returning the configured spelling keeps ledger partitions stable whatever casing an event
+    used for the same workspace.
+    """
+    found: list[ArmId] = []
+    for candidate in candidates:
+        for configured in runtime.settings.ml_workspace_ids:
+            if configured.lower() == candidate.lower() and configured not in found:
+                found.append(configured)
+    return found
+
+
+def record(
+    runtime: Runtime, event: func.EventGridEvent, function: str, outcome: str, reason: str
+) -> None:
+    """Log and record one event's outcome. Invalid input is a warning, not an error."""
+    level = logging.WARNING if outcome in ("invalid", "failed") else logging.INFO
+    log.log(
+        level,
+        "%s: event %s (%s, subject %r): %s: %s",
+        function,
+        event.id,
+        event.event_type,
+        event.subject,
+        outcome,
+        reason,
+    )
+    runtime.ledger.record_event(
+        EventRecord(
+            event_id=event.id or "",
+            event_type=event.event_type or "",
+            subject=event.subject or "",
+            outcome=outcome,
+            reason=reason,
+            function=function,
+        )
+    )

@@ -1,0 +1,205 @@
+"""Deciding what to do with the private endpoint connections of one AML workspace (DESIGN §3.1).
+
+A pending connection is approved only when an allow-listed Synapse workspace, asked through its
+own data plane, lists a managed private endpoint whose `resourceId` is this connection's private
+endpoint and whose `privateLinkResourceId` is this workspace, and that Synapse workspace has a
+managed virtual network without data exfiltration protection. Names, descriptions and request
+messages are chosen by the requester and are never evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from shared.arm import ArmId, is_arm_id, name_of, same_arm_id
+from shared.model import (
+    ConnectionDecision,
+    ConnectionPlan,
+    ConnectionStatus,
+    ManagedPrivateEndpoint,
+    PrivateEndpointConnection,
+    SynapseEvidence,
+    SynapseWorkspace,
+    Verdict,
+)
+
+APP_NAME = "synapse-aml-automation"
+
+
+@dataclass(frozen=True)
+class ApprovalRules:
+    """The settings that decide approvals: scope, allow-list, and what to do with the rest."""
+
+    ml_workspace_ids: tuple[ArmId, ...]
+    synapse_workspace_ids: tuple[ArmId, ...]
+    reject_unverified: bool
+
+    def in_scope(self, workspace_id: str) -> bool:
+        return any(same_arm_id(workspace_id, known) for known in self.ml_workspace_ids)
+
+    def allow_listed(self, synapse_workspace_id: str) -> bool:
+        return any(same_arm_id(synapse_workspace_id, known) for known in self.synapse_workspace_ids)
+
+
+@dataclass(frozen=True)
+class _Match:
+    synapse: SynapseWorkspace
+    endpoint: ManagedPrivateEndpoint
+
+
+def unsupported_reason(workspace: SynapseWorkspace) -> str | None:
+    """Why the Synapse ↔ AML integration cannot work with this Synapse workspace, if it cannot."""
+    if not workspace.managed_virtual_network:
+        return f"Synapse workspace {workspace.id} has no managed virtual network"
+    if workspace.prevent_data_exfiltration:
+        return (
+            f"Synapse workspace {workspace.id} has data exfiltration protection on, with which "
+            "the Azure ML integration is unsupported"
+        )
+    return None
+
+
+def _matches(
+    connection: PrivateEndpointConnection,
+    workspace_id: ArmId,
+    evidence: Iterable[SynapseEvidence],
+) -> list[_Match]:
+    if not is_arm_id(connection.private_endpoint_id):
+        return []
+    found: list[_Match] = []
+    for item in evidence:
+        if not item.complete or item.workspace is None:
+            continue
+        for endpoint in item.managed_private_endpoints:
+            if (
+                is_arm_id(endpoint.private_link_resource_id)
+                and is_arm_id(endpoint.resource_id)
+                and same_arm_id(endpoint.private_link_resource_id, workspace_id)
+                and same_arm_id(endpoint.resource_id, connection.private_endpoint_id)
+            ):
+                found.append(_Match(item.workspace, endpoint))
+    return found
+
+
+def _unverified(
+    connection: PrivateEndpointConnection,
+    workspace_id: ArmId,
+    rules: ApprovalRules,
+    reason: str,
+    *,
+    may_reject: bool,
+) -> ConnectionDecision:
+    reject = may_reject and rules.reject_unverified
+    return ConnectionDecision(
+        verdict=Verdict.REJECT if reject else Verdict.LEAVE_PENDING,
+        workspace_id=workspace_id,
+        connection_id=connection.id,
+        connection_name=connection.name,
+        reason=reason,
+        description=f"Rejected by {APP_NAME}: {reason}"[:1000] if reject else "",
+    )
+
+
+def _decide(
+    connection: PrivateEndpointConnection,
+    workspace_id: ArmId,
+    evidence: Sequence[SynapseEvidence],
+    rules: ApprovalRules,
+) -> ConnectionDecision:
+    def decision(verdict: Verdict, reason: str, **extra: str) -> ConnectionDecision:
+        return ConnectionDecision(
+            verdict=verdict,
+            workspace_id=workspace_id,
+            connection_id=connection.id,
+            connection_name=connection.name,
+            reason=reason,
+            **extra,
+        )
+
+    if not rules.in_scope(workspace_id):
+        return decision(
+            Verdict.OUT_OF_SCOPE, f"workspace {workspace_id} is not in ML_WORKSPACE_IDS"
+        )
+    if connection.status is ConnectionStatus.APPROVED:
+        return decision(Verdict.ALREADY_APPROVED, "connection is already approved")
+    if connection.status is not ConnectionStatus.PENDING:
+        return decision(
+            Verdict.NOT_PENDING, f"connection is {connection.status.value}, not Pending: left alone"
+        )
+    if not is_arm_id(connection.private_endpoint_id):
+        return _unverified(
+            connection,
+            workspace_id,
+            rules,
+            "connection names no private endpoint ARM ID, so nothing can verify it",
+            may_reject=True,
+        )
+
+    matches = _matches(connection, workspace_id, evidence)
+    supported = [match for match in matches if unsupported_reason(match.synapse) is None]
+    if supported:
+        match = supported[0]
+        verified_by = (
+            f"managed private endpoint '{match.endpoint.name}' of allow-listed Synapse "
+            f"workspace '{name_of(match.synapse.id)}' lists this private endpoint for this "
+            "workspace"
+        )
+        return decision(
+            Verdict.APPROVE,
+            f"verified: {verified_by}",
+            description=f"Approved by {APP_NAME}: {verified_by}",
+            evidence=f"{match.synapse.id}/managedVirtualNetworks/default/"
+            f"managedPrivateEndpoints/{match.endpoint.name}",
+        )
+    if matches:
+        # Provably from an allow-listed workspace, but one the integration cannot work with.
+        reasons = sorted({str(unsupported_reason(match.synapse)) for match in matches})
+        return _unverified(connection, workspace_id, rules, "; ".join(reasons), may_reject=True)
+
+    unreadable = sorted(item.workspace_id for item in evidence if not item.complete)
+    if unreadable:
+        # The connection may come from a workspace we could not ask: never reject on that.
+        return _unverified(
+            connection,
+            workspace_id,
+            rules,
+            "not verified, and evidence from allow-listed Synapse workspace(s) "
+            f"{', '.join(unreadable)} could not be read: left pending",
+            may_reject=False,
+        )
+    return _unverified(
+        connection,
+        workspace_id,
+        rules,
+        "no allow-listed Synapse workspace lists a managed private endpoint with this "
+        "private endpoint for this workspace",
+        may_reject=True,
+    )
+
+
+def plan_connections(
+    workspace_id: ArmId,
+    connections: Sequence[PrivateEndpointConnection],
+    evidence: Sequence[SynapseEvidence],
+    rules: ApprovalRules,
+) -> ConnectionPlan:
+    """Decide every connection of one AML workspace.
+
+    `evidence` must hold one entry per allow-listed Synapse workspace; an allow-listed workspace
+    without an entry counts as unreadable. Entries for workspaces that are not allow-listed are
+    ignored, whatever they contain.
+    """
+    allowed = [item for item in evidence if rules.allow_listed(item.workspace_id)]
+    missing = [
+        SynapseEvidence(workspace_id=synapse_id, error="no evidence gathered")
+        for synapse_id in rules.synapse_workspace_ids
+        if not any(same_arm_id(synapse_id, item.workspace_id) for item in allowed)
+    ]
+    considered = [*allowed, *missing]
+    return ConnectionPlan(
+        workspace_id=workspace_id,
+        decisions=tuple(
+            _decide(connection, workspace_id, considered, rules) for connection in connections
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Reconcilers: observe → plan → apply → record, one per concern, shared by every trigger."""

@@ -1,0 +1,272 @@
+"""Reconciling an AML workspace's private endpoint connections: observe, plan, apply, record.
+
+The same reconciler serves the Event Grid handler, the timer sweep and the operator CLI, so a
+duplicate, late or replayed event can only ever lead to the plan the current state calls for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from azure.core.exceptions import AzureError
+
+from shared.adapters.aml import MachineLearningAdapter
+from shared.adapters.errors import describe, is_transient
+from shared.adapters.synapse import SynapseAdapter
+from shared.arm import ArmId
+from shared.config import Settings
+from shared.ledger import ActionRecord, Ledger
+from shared.model import (
+    ConnectionDecision,
+    ConnectionPlan,
+    ConnectionStatus,
+    PrivateEndpointConnection,
+    SynapseEvidence,
+    Verdict,
+)
+from shared.planning.private_endpoints import ApprovalRules, plan_connections, unsupported_reason
+
+log = logging.getLogger(__name__)
+
+_TARGET_STATUS = {
+    Verdict.APPROVE: ConnectionStatus.APPROVED,
+    Verdict.REJECT: ConnectionStatus.REJECTED,
+}
+
+
+_RECORDED = frozenset({Verdict.APPROVE, Verdict.REJECT, Verdict.LEAVE_PENDING})
+
+
+class TransientAzureError(RuntimeError):
+    """Azure stayed unavailable through the retries: raised so the trigger redelivers later."""
+
+
+@dataclass
+class EvidenceCache:
+    """Synapse evidence gathered once per run, shared by every workspace the run reconciles."""
+
+    items: dict[str, SynapseEvidence] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one decision."""
+
+    decision: ConnectionDecision
+    outcome: str
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    """The result of reconciling one workspace's connections."""
+
+    workspace_id: ArmId
+    plan: ConnectionPlan | None
+    outcomes: tuple[Outcome, ...] = ()
+    error: str | None = None
+    connections: tuple[PrivateEndpointConnection, ...] = ()
+
+    def summary(self) -> str:
+        """One line for logs and the event ledger: '2 approve, 1 leave-pending'."""
+        if self.error is not None:
+            return f"not reconciled: {self.error}"
+        counts = Counter(item.decision.verdict.value for item in self.outcomes)
+        failed = sum(1 for item in self.outcomes if item.outcome.startswith("failed"))
+        text = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
+        return (text or "no connections") + (f" ({failed} failed)" if failed else "")
+
+
+def approval_rules(settings: Settings) -> ApprovalRules:
+    return ApprovalRules(
+        ml_workspace_ids=settings.ml_workspace_ids,
+        synapse_workspace_ids=settings.synapse_workspace_ids,
+        reject_unverified=settings.reject_unverified,
+    )
+
+
+class PrivateEndpointReconciler:
+    """Brings one AML workspace's private endpoint connections to the state the rules ask for."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        machine_learning: MachineLearningAdapter,
+        synapse: SynapseAdapter,
+        ledger: Ledger | None,
+    ) -> None:
+        self._settings = settings
+        self._ml = machine_learning
+        self._synapse = synapse
+        self._ledger = ledger
+        self._rules = approval_rules(settings)
+
+    # -- observe ---------------------------------------------------------------------------
+
+    def gather_evidence(self, synapse_id: ArmId) -> SynapseEvidence:
+        """Ask one allow-listed Synapse workspace, through ARM and its own data plane."""
+        try:
+            workspace = self._synapse.get_workspace(synapse_id)
+            if not workspace.managed_virtual_network:
+                # No managed VNet, no managed private endpoints: nothing to list.
+                return SynapseEvidence(workspace_id=synapse_id, workspace=workspace)
+            endpoints = self._synapse.list_managed_private_endpoints(synapse_id)
+        except AzureError as error:
+            if is_transient(error):
+                raise TransientAzureError(
+                    f"Synapse workspace {synapse_id}: {describe(error)}"
+                ) from error
+            log.warning("Synapse workspace %s could not be read: %s", synapse_id, describe(error))
+            return SynapseEvidence(workspace_id=synapse_id, error=describe(error))
+        return SynapseEvidence(
+            workspace_id=synapse_id, workspace=workspace, managed_private_endpoints=tuple(endpoints)
+        )
+
+    def _evidence(self, cache: EvidenceCache) -> list[SynapseEvidence]:
+        evidence = []
+        for synapse_id in self._settings.synapse_workspace_ids:
+            key = synapse_id.lower()
+            if key not in cache.items:
+                cache.items[key] = self.gather_evidence(synapse_id)
+            evidence.append(cache.items[key])
+        return evidence
+
+    def observe_and_plan(
+        self, workspace_id: ArmId, cache: EvidenceCache | None = None
+    ) -> ConnectionReport:
+        """Read the workspace's connections and, when any is pending, the Synapse evidence; plan.
+
+        Writes nothing anywhere: this is what `plan` in the CLI shows.
+        """
+        if not self._settings.in_scope(workspace_id):
+            # Never even read outside the scope: the planner would refuse anyway.
+            return ConnectionReport(
+                workspace_id, None, error="workspace is not in ML_WORKSPACE_IDS: nothing read"
+            )
+        try:
+            connections = tuple(self._ml.list_connections(workspace_id))
+        except AzureError as error:
+            if is_transient(error):
+                raise TransientAzureError(f"workspace {workspace_id}: {describe(error)}") from error
+            return ConnectionReport(workspace_id, None, error=describe(error))
+        pending = any(c.status is ConnectionStatus.PENDING for c in connections)
+        evidence = (
+            self._evidence(cache if cache is not None else EvidenceCache()) if pending else []
+        )
+        plan = plan_connections(workspace_id, connections, evidence, self._rules)
+        return ConnectionReport(workspace_id, plan, connections=connections)
+
+    # -- apply and record ------------------------------------------------------------------
+
+    def _apply(self, decision: ConnectionDecision) -> str:
+        if not decision.verdict.writes:
+            return "no change"
+        if self._settings.dry_run:
+            return "planned (dry-run)"
+        try:
+            result = self._ml.set_connection_state(
+                decision.workspace_id,
+                decision.connection_name,
+                _TARGET_STATUS[decision.verdict],
+                decision.description,
+            )
+        except AzureError as error:
+            if is_transient(error):
+                raise
+            log.error(
+                "%s of %s failed: %s", decision.verdict, decision.connection_id, describe(error)
+            )
+            return f"failed: {describe(error)}"
+        return f"applied: now {result.status.value}"
+
+    def reconcile(
+        self, workspace_id: ArmId, *, trigger: str, cache: EvidenceCache | None = None
+    ) -> ConnectionReport:
+        """Observe, plan, apply (unless dry-run) and record every decision in the ledger.
+
+        Permanent failures (403, 404, validation) are recorded and returned; transient ones are
+        recorded and raised as `TransientAzureError` so the trigger runs again later.
+        """
+        report = self.observe_and_plan(workspace_id, cache)
+        if report.plan is None:
+            self._record(workspace_id, [], trigger, error=report.error)
+            return report
+        outcomes: list[Outcome] = []
+        transient: AzureError | None = None
+        for decision in report.plan.decisions:
+            if transient is not None:
+                outcomes.append(
+                    Outcome(decision, "not attempted: an earlier write failed transiently")
+                )
+                continue
+            try:
+                outcomes.append(Outcome(decision, self._apply(decision)))
+            except AzureError as error:
+                transient = error
+                outcomes.append(Outcome(decision, f"failed (will retry): {describe(error)}"))
+        self._record(workspace_id, outcomes, trigger, error=report.error)
+        if transient is not None:
+            raise TransientAzureError(
+                f"workspace {workspace_id}: {describe(transient)}"
+            ) from transient
+        return ConnectionReport(
+            workspace_id, report.plan, tuple(outcomes), report.error, report.connections
+        )
+
+    def _record(
+        self, workspace_id: ArmId, outcomes: Sequence[Outcome], trigger: str, *, error: str | None
+    ) -> None:
+        mode = self._settings.automation_mode.value
+        # No-op verdicts (already approved, not pending) would add a row per connection per
+        # event and say nothing: they are logged, not recorded.
+        recorded = [item for item in outcomes if item.decision.verdict in _RECORDED]
+        records = [
+            ActionRecord(
+                target_id=workspace_id,
+                kind="private-endpoint-connection",
+                verdict=item.decision.verdict.value,
+                subject=item.decision.connection_id,
+                reason=item.decision.reason,
+                mode=mode,
+                outcome=item.outcome,
+                trigger=trigger,
+                evidence=item.decision.evidence or "",
+            )
+            for item in recorded
+        ]
+        if error is not None:
+            records.append(
+                ActionRecord(
+                    target_id=workspace_id,
+                    kind="private-endpoint-connection",
+                    verdict="not-reconciled",
+                    subject=workspace_id,
+                    reason=error,
+                    mode=mode,
+                    outcome="not reconciled",
+                    trigger=trigger,
+                )
+            )
+        for item in outcomes:
+            log.info(
+                "%s %s: %s (%s) [%s]",
+                item.decision.verdict.value,
+                item.decision.connection_id,
+                item.outcome,
+                item.decision.reason,
+                mode,
+            )
+        if records and self._ledger is not None:
+            self._ledger.record_actions(records)
+
+
+__all__ = [
+    "ConnectionReport",
+    "EvidenceCache",
+    "Outcome",
+    "PrivateEndpointReconciler",
+    "TransientAzureError",
+    "unsupported_reason",
+]

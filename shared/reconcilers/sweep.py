@@ -1,0 +1,40 @@
+"""The backstop: reconcile every workspace in scope (events can be lost, late or never sent)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from shared.reconcilers.private_endpoints import (
+    ConnectionReport,
+    EvidenceCache,
+    TransientAzureError,
+)
+from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What one sweep did, per workspace, and which workspaces must be tried again."""
+
+    connections: tuple[ConnectionReport, ...]
+    transient_failures: tuple[str, ...]
+
+
+def sweep(runtime: Runtime, *, trigger: str) -> SweepReport:
+    """Reconcile every workspace in `ML_WORKSPACE_IDS`; one workspace failing does not stop the
+    others. Synapse evidence is gathered once for the whole sweep."""
+    cache = EvidenceCache()
+    reports: list[ConnectionReport] = []
+    failures: list[str] = []
+    for workspace_id in runtime.settings.ml_workspace_ids:
+        try:
+            reports.append(
+                runtime.private_endpoints.reconcile(workspace_id, trigger=trigger, cache=cache)
+            )
+        except TransientAzureError as error:
+            log.warning("sweep %s: %s will be retried: %s", trigger, workspace_id, error)
+            failures.append(str(error))
+    return SweepReport(tuple(reports), tuple(failures))

@@ -1,0 +1,1 @@
+"""Local tooling around the app: host emulation, the operator CLI, the offline run."""

@@ -1,0 +1,80 @@
+"""Invoking the registered functions the way the Functions host does, without the host.
+
+The host indexes `function_app.app`, turns the trigger payload into the binding's Python type
+(`func.EventGridEvent`, `func.TimerRequest`, `func.HttpRequest`) and calls the user function.
+The operator CLI's `replay`, the offline run and the tests all go through here, so they exercise
+the same index, the same binding metadata and the same code as Azure does.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+from azure.functions import meta
+from azure.functions.eventgrid import EventGridEventInConverter
+from azure.functions.timer import TimerRequestConverter
+
+
+@functools.cache
+def _functions() -> dict[str, Any]:
+    # The host indexes the app once; azure-functions refuses a second get_functions() call.
+    import function_app
+
+    return {str(fn.get_function_name()): fn for fn in function_app.app.get_functions()}
+
+
+def function(name: str) -> Any:
+    """The indexed function `name` (an `azure.functions.decorators.core.Function`)."""
+    found = _functions()
+    if name not in found:
+        raise KeyError(f"no function named {name!r}; the app registers {sorted(found)}")
+    return found[name]
+
+
+def trigger_type(name: str) -> str:
+    return str(function(name).get_trigger().get_binding_name())
+
+
+def to_event(payload: Mapping[str, Any]) -> func.EventGridEvent:
+    """One Event Grid schema event, decoded by the same converter the Python worker uses."""
+    datum = meta.Datum(json.dumps(payload), "json")
+    event = EventGridEventInConverter.decode(datum, trigger_metadata={})
+    if not isinstance(event, func.EventGridEvent):
+        raise ValueError("expected an Event Grid schema event, got a CloudEvent")
+    return event
+
+
+def load_events(path: Path) -> list[dict[str, Any]]:
+    """Events from a file: one event, or an array of them (dead-letter blobs hold arrays)."""
+    content = json.loads(path.read_text(encoding="utf-8"))
+    items = content if isinstance(content, list) else [content]
+    if not all(isinstance(item, dict) for item in items):
+        raise ValueError(f"{path}: expected an Event Grid event object or an array of them")
+    return items
+
+
+def deliver_event(name: str, payload: Mapping[str, Any]) -> None:
+    """Deliver one event to an Event Grid-triggered function."""
+    fn = function(name)
+    if trigger_type(name) != "eventGridTrigger":
+        raise ValueError(f"{name} is not triggered by Event Grid")
+    fn.get_user_function()(to_event(payload))
+
+
+def deliver_events(name: str, payloads: Iterable[Mapping[str, Any]]) -> None:
+    for payload in payloads:
+        deliver_event(name, payload)
+
+
+def fire_timer(name: str, *, past_due: bool = False) -> None:
+    """Fire a timer-triggered function once."""
+    fn = function(name)
+    if trigger_type(name) != "timerTrigger":
+        raise ValueError(f"{name} is not triggered by a timer")
+    datum = meta.Datum(json.dumps({"IsPastDue": past_due}), "json")
+    fn.get_user_function()(TimerRequestConverter.decode(datum, trigger_metadata={}))

@@ -1,0 +1,190 @@
+"""A realistic scene for the offline run and the end-to-end tests.
+
+Two AML workspaces in scope and one out of scope; an allow-listed Synapse workspace with two
+managed private endpoints; a second Synapse workspace that is not allow-listed; and a connection
+whose private endpoint imitates the allow-listed one's name from another subscription.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator import AzureSimulator
+
+ML_SUBSCRIPTION = "6f1c7b9e-2d4a-4c3b-9a51-0e8d7f6a5b40"
+SYNAPSE_SUBSCRIPTION = "b7e2c9d1-5a3f-4e8b-8c6d-1f2a3b4c5d6e"
+# Synapse creates managed private endpoints in a subscription of its own.
+SYNAPSE_MANAGED_SUBSCRIPTION = "0d8e3f5a-7b1c-4d2e-9f6a-3c4b5a6d7e8f"
+LOOKALIKE_SUBSCRIPTION = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+
+
+def workspace_id(name: str, subscription: str = ML_SUBSCRIPTION, group: str = "rg-ml") -> str:
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{group}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/{name}"
+    )
+
+
+def synapse_id(name: str, subscription: str = SYNAPSE_SUBSCRIPTION) -> str:
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/rg-analytics"
+        f"/providers/Microsoft.Synapse/workspaces/{name}"
+    )
+
+
+def managed_endpoint_id(synapse_name: str, mpe_name: str, subscription: str) -> str:
+    # The shape Synapse uses: the endpoint lives in its managed resource group.
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/synapse-{synapse_name}-managed"
+        f"/providers/Microsoft.Network/privateEndpoints/{synapse_name}.{mpe_name}"
+    )
+
+
+PROD = workspace_id("mlw-prod")
+DEV = workspace_id("mlw-dev")
+SANDBOX = workspace_id("mlw-sandbox", group="rg-sandbox")
+ANALYTICS = synapse_id("syn-analytics")
+ROGUE = synapse_id("syn-partner", subscription=LOOKALIKE_SUBSCRIPTION)
+ANALYTICS_PRINCIPAL = "3d2f5c1a-8b7e-4f6d-9a0c-2b1e4d3c5a6f"
+ROGUE_PRINCIPAL = "7c6b5a4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A seeded connection and what the rules should make of it."""
+
+    workspace_id: str
+    name: str
+    private_endpoint_id: str
+    initial: str
+    expected: str
+    why: str
+
+
+@dataclass
+class Scene:
+    connections: list[Connection] = field(default_factory=list)
+
+    @property
+    def in_scope(self) -> list[str]:
+        return [PROD, DEV]
+
+    @property
+    def allow_listed(self) -> list[str]:
+        return [ANALYTICS]
+
+
+def seed(sim: AzureSimulator) -> Scene:
+    """Seed the simulator with the scene; returns what was seeded and what to expect."""
+    scene = Scene()
+    for ws in (PROD, DEV, SANDBOX):
+        sim.add_ml_workspace(ws)
+    sim.add_synapse_workspace(ANALYTICS, principal_id=ANALYTICS_PRINCIPAL)
+    sim.add_synapse_workspace(ROGUE, principal_id=ROGUE_PRINCIPAL)
+
+    prod_pe = managed_endpoint_id("syn-analytics", "mpe-aml-prod", SYNAPSE_MANAGED_SUBSCRIPTION)
+    dev_pe = managed_endpoint_id("syn-analytics", "mpe-aml-dev", SYNAPSE_MANAGED_SUBSCRIPTION)
+    sandbox_pe = managed_endpoint_id("syn-analytics", "mpe-aml-sbx", SYNAPSE_MANAGED_SUBSCRIPTION)
+    # Same resource group and name as the verified endpoint, in another subscription.
+    lookalike_pe = managed_endpoint_id("syn-analytics", "mpe-aml-prod", LOOKALIKE_SUBSCRIPTION)
+    rogue_pe = managed_endpoint_id("syn-partner", "mpe-aml-dev", LOOKALIKE_SUBSCRIPTION)
+    team_pe = (
+        f"/subscriptions/{ML_SUBSCRIPTION}/resourceGroups/rg-network"
+        "/providers/Microsoft.Network/privateEndpoints/pe-mlw-prod-hub"
+    )
+
+    sim.add_managed_private_endpoint(
+        ANALYTICS, "mpe-aml-prod", private_link_resource_id=PROD, resource_id=prod_pe
+    )
+    sim.add_managed_private_endpoint(
+        ANALYTICS, "mpe-aml-dev", private_link_resource_id=DEV, resource_id=dev_pe
+    )
+    sim.add_managed_private_endpoint(
+        ANALYTICS, "mpe-aml-sbx", private_link_resource_id=SANDBOX, resource_id=sandbox_pe
+    )
+    # The partner's Synapse really does list its endpoint: but it is not allow-listed.
+    sim.add_managed_private_endpoint(
+        ROGUE, "mpe-aml-dev", private_link_resource_id=DEV, resource_id=rogue_pe
+    )
+
+    def connect(ws: str, pe: str, initial: str, expected: str, why: str, message: str = "") -> None:
+        name = f"{pe.rsplit('/', 1)[-1]}-{uuid.uuid5(uuid.NAMESPACE_URL, pe).hex[:8]}"
+        sim.add_private_endpoint_connection(ws, name, pe, status=initial, description=message)
+        scene.connections.append(Connection(ws, name, pe, initial, expected, why))
+
+    connect(PROD, prod_pe, "Pending", "Approved", "listed by allow-listed syn-analytics")
+    connect(
+        PROD,
+        lookalike_pe,
+        "Pending",
+        "Pending",
+        "same name as syn-analytics' endpoint, another subscription",
+        message="Requested by syn-analytics (managed private endpoint mpe-aml-prod)",
+    )
+    connect(PROD, team_pe, "Approved", "Approved", "approved earlier by the network team")
+    connect(DEV, dev_pe, "Pending", "Approved", "listed by allow-listed syn-analytics")
+    connect(DEV, rogue_pe, "Pending", "Pending", "listed by syn-partner, not allow-listed")
+    connect(SANDBOX, sandbox_pe, "Pending", "Pending", "workspace not in ML_WORKSPACE_IDS")
+    return scene
+
+
+def resource_write_event(
+    resource_uri: str, operation: str, *, event_id: str | None = None
+) -> dict[str, Any]:
+    """A `ResourceWriteSuccess` event shaped on the documented sample."""
+    subscription = resource_uri.split("/")[2]
+    group = resource_uri.split("/")[4]
+    return {
+        "subject": resource_uri,
+        "eventType": "Microsoft.Resources.ResourceWriteSuccess",
+        "eventTime": "2026-11-22T09:30:00.0000000Z",
+        "id": event_id or str(uuid.uuid4()),
+        "data": {
+            "authorization": {
+                "scope": resource_uri,
+                "action": operation,
+                "evidence": {"role": "Contributor"},
+            },
+            "claims": {},
+            "correlationId": str(uuid.uuid4()),
+            "resourceProvider": operation.split("/", maxsplit=1)[0],
+            "resourceUri": resource_uri,
+            "operationName": operation,
+            "status": "Succeeded",
+            "subscriptionId": subscription,
+            "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        },
+        "dataVersion": "2",
+        "metadataVersion": "1",
+        "topic": f"/subscriptions/{subscription}/resourceGroups/{group}",
+    }
+
+
+CONNECTION_WRITE = "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections/write"
+
+
+def connection_events(scene: Scene) -> list[dict[str, Any]]:
+    """One event per seeded connection, as Event Grid would send when it was written."""
+    return [
+        resource_write_event(
+            f"{item.workspace_id}/privateEndpointConnections/{item.name}", CONNECTION_WRITE
+        )
+        for item in scene.connections
+    ]
+
+
+def settings_env(sim: AzureSimulator, ledger_connection_string: str) -> dict[str, str]:
+    """App settings for the scene: the simulator's endpoints and the scene's scope."""
+    return {
+        **sim.env(),
+        "ML_WORKSPACE_IDS": ",".join([PROD, DEV]),
+        "SYNAPSE_WORKSPACE_IDS": ANALYTICS,
+        "AUTOMATION_MODE": "enforce",
+        "REJECT_UNVERIFIED": "false",
+        "LEDGER_CONNECTION_STRING": ledger_connection_string,
+        "LEDGER_TABLE_NAME": "automationledger",
+        "RECONCILE_SCHEDULE": "0 */15 * * * *",
+        "AZURE_CLIENT_ID": "5e2f1d3c-4b6a-4c8d-9e0f-a1b2c3d4e5f6",
+    }
