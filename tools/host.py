@@ -20,6 +20,11 @@ from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.timer import TimerRequestConverter
 
 
+def indexed() -> dict[str, Any]:
+    """Every registered function by name, indexed once per process like the host does."""
+    return dict(_functions())
+
+
 @functools.cache
 def _functions() -> dict[str, Any]:
     # The host indexes the app once; azure-functions refuses a second get_functions() call.

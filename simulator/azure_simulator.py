@@ -1,0 +1,1006 @@
+"""A local HTTPS stand-in for the Azure endpoints the app talks to.
+
+The real Azure SDK clients (azure-identity, azure-mgmt-*, azure-core) run
+unchanged against it: they only see other base URLs, a managed identity
+endpoint and a CA bundle, all given by :meth:`AzureSimulator.env`.
+
+It serves
+
+* the App Service managed identity token endpoint (``/msi/token``),
+* ARM routes under ``/subscriptions/...`` backed by a generic, case-insensitive
+  resource store, with dedicated routes for AML workspaces and their private
+  endpoint connections, Synapse workspaces and private endpoints,
+* the Synapse data plane (managed private endpoints) under
+  ``/synapse-dev/{workspace}/...``.
+
+Every request is recorded (:attr:`AzureSimulator.requests`) and faults can be
+injected per route (:meth:`AzureSimulator.inject`), so tests can assert on what
+crossed the HTTP boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import http
+import json
+import re
+import secrets
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, cast
+
+import trustme
+
+from . import shapes
+from .shapes import JSON
+
+SYNAPSE_AUDIENCE: Final = "https://dev.azuresynapse.net"
+WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
+CONNECTION_STATUSES: Final = frozenset(
+    {"Pending", "Approved", "Rejected", "Disconnected", "Timeout"}
+)
+
+# Default ARM error codes for injected faults, as ARM spells them.
+_DEFAULT_FAULT_CODES: Final[dict[int, str]] = {
+    400: "BadRequest",
+    401: "AuthenticationFailed",
+    403: "AuthorizationFailed",
+    404: "ResourceNotFound",
+    409: "Conflict",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+# Path building blocks, matched against the lower-cased path.
+_SEG: Final = r"[^/]+"
+_RG: Final = rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers"
+_AML_WS: Final = rf"{_RG}/microsoft\.machinelearningservices/workspaces/{_SEG}"
+_SYNAPSE_WS: Final = rf"{_RG}/microsoft\.synapse/workspaces/{_SEG}"
+_PE: Final = rf"{_RG}/microsoft\.network/privateendpoints/{_SEG}"
+_MPES: Final = (
+    rf"/synapse-dev/(?P<ws>{_SEG})/managedvirtualnetworks/(?P<vnet>{_SEG})/managedprivateendpoints"
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the simulator saw and answered it."""
+
+    method: str
+    path: str
+    route: str
+    status: int
+    api_version: str | None
+
+
+@dataclass(frozen=True)
+class Call:
+    """A parsed incoming request, handed to route handlers."""
+
+    method: str
+    path: str  # percent-decoded, original casing, no trailing slash, no query
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # keys lower-cased
+    body: Any  # parsed JSON, or None when the request had no body
+    match: re.Match[str]
+
+    def group(self, name: str) -> str:
+        """A named regex group in the path's original casing.
+
+        Routes match the lower-cased path (ARM paths are case-insensitive) but
+        ids must keep the caller's casing, so the span is cut from ``path``.
+        """
+        start, end = self.match.span(name)
+        return self.path[start:end]
+
+
+@dataclass
+class Reply:
+    """What a route handler answers: a status, a JSON body and extra headers."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Call], Reply]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of the routing table.
+
+    ``audience`` is the token audience the route requires: ``"arm"``,
+    ``"synapse"`` or None (the token route checks its own secret header).
+    """
+
+    method: str
+    pattern: re.Pattern[str]
+    name: str
+    handler: Handler
+    audience: str | None
+
+
+@dataclass
+class _Fault:
+    status: int
+    remaining: int
+    retry_after: float | None
+    code: str
+    message: str
+
+
+def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
+    """An ARM-style error reply: ``{"error": {"code": ..., "message": ...}}``."""
+    return Reply(status, {"error": {"code": code, "message": message}}, headers or {})
+
+
+def _not_found(arm_id: str) -> Reply:
+    _, rg = shapes.scope_of(arm_id)
+    where = f" under resource group '{rg}'" if rg else ""
+    return arm_error(
+        404,
+        "ResourceNotFound",
+        f"The Resource '{shapes.arm_type_of(arm_id)}/{shapes.last_segment(arm_id)}'{where} "
+        "was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )
+
+
+class _Server(ThreadingHTTPServer):
+    """HTTP server that knows its simulator and keeps track of live sockets."""
+
+    daemon_threads = True
+
+    def __init__(self, simulator: AzureSimulator, ssl_context: ssl.SSLContext) -> None:
+        super().__init__(("127.0.0.1", 0), _RequestHandler)
+        self.simulator = simulator
+        self.ssl_context = ssl_context
+        self.live_sockets: set[socket.socket] = set()
+        self.live_lock = threading.Lock()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that drop a connection or refuse the certificate are not
+        # errors of the simulator; a traceback on stderr would only add noise.
+        return
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    # HTTP/1.1 with keep-alive: the SDKs reuse connections from their pools.
+    protocol_version = "HTTP/1.1"
+    # An idle keep-alive connection gives its thread back after this long.
+    timeout = 60
+
+    def setup(self) -> None:
+        # TLS is set up per connection in the handler thread, not in accept(),
+        # so a slow or failing handshake never blocks the accept loop.
+        server = cast(_Server, self.server)
+        raw = cast(socket.socket, self.request)
+        raw.settimeout(self.timeout)
+        self.request = server.ssl_context.wrap_socket(raw, server_side=True)
+        with server.live_lock:
+            server.live_sockets.add(self.request)
+        super().setup()
+
+    def finish(self) -> None:
+        server = cast(_Server, self.server)
+        tls = cast(socket.socket, self.request)
+        try:
+            super().finish()
+        finally:
+            with server.live_lock:
+                server.live_sockets.discard(tls)
+            # socketserver closes the raw socket it accepted, but wrap_socket()
+            # detached that one; the TLS socket must be closed here.
+            with contextlib.suppress(OSError):
+                tls.close()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The default handler logs every request to stderr; tests read
+        # sim.requests instead.
+        return
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    # Skip trailers up to the blank line that ends the body.
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self) -> None:
+        server = cast(_Server, self.server)
+        raw_body = self._read_body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        reply = server.simulator._handle(self.command, self.path, headers, raw_body)
+        payload = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
+        self.send_response(reply.status)
+        if reply.body is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("x-ms-request-id", secrets.token_hex(16))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        # Always send a length so keep-alive connections stay usable.
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+
+class AzureSimulator:
+    """Local HTTPS simulator of ARM, the Synapse data plane and managed identity.
+
+    Use it as a context manager (or call :meth:`start` / :meth:`stop`), seed
+    state with the ``add_*`` methods and point the SDKs at it with :meth:`env`.
+    """
+
+    def __init__(self, *, tenant_id: str = shapes.DEFAULT_TENANT_ID) -> None:
+        """Prepare an unstarted simulator; ``tenant_id`` is used in seeded identities."""
+        self.tenant_id = tenant_id
+        #: Items per page on the Synapse MPE list; more items give a nextLink.
+        self.page_size = 50
+        #: ``nextLink`` value on the last MPE page; None leaves the field out.
+        #: The published Synapse example sends ``""`` there, which this can mimic.
+        self.last_page_next_link: str | None = None
+        #: client_id the token endpoint reports for the system-assigned identity.
+        self.managed_identity_client_id = shapes.stable_uuid("simulator", "client_id")
+        self._identity_header = secrets.token_urlsafe(24)
+        self._lock = threading.RLock()
+        self._resources: dict[str, JSON] = {}
+        self._mpes: dict[str, dict[str, JSON]] = {}
+        self._tokens: dict[str, str] = {}
+        self._token_requests: list[dict[str, str | None]] = []
+        self._requests: list[Request] = []
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._routes: list[Route] = self._build_routes()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._tempdir: Path | None = None
+        self._ca_bundle: Path | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> AzureSimulator:
+        """Create a throwaway CA and serve HTTPS on 127.0.0.1 (free port) in a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("AzureSimulator is already started")
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        self._tempdir = Path(tempfile.mkdtemp(prefix="azure-simulator-"))
+        self._ca_bundle = self._tempdir / "ca.pem"
+        ca.cert_pem.write_to_path(str(self._ca_bundle))
+        self._server = _Server(self, context)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="azure-simulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, drop open connections and delete the CA bundle."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            with server.live_lock:
+                live = list(server.live_sockets)
+            for sock in live:
+                # Wake handler threads blocked on idle keep-alive connections.
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._tempdir is not None:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+            self._tempdir = None
+            self._ca_bundle = None
+
+    def __enter__(self) -> AzureSimulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- endpoints
+
+    @property
+    def url(self) -> str:
+        """Base URL, ``https://127.0.0.1:PORT`` (no trailing slash)."""
+        if self._server is None:
+            raise RuntimeError("AzureSimulator is not started")
+        return f"https://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def arm_endpoint(self) -> str:
+        """The ARM endpoint; the same as :attr:`url`."""
+        return self.url
+
+    @property
+    def identity_endpoint(self) -> str:
+        """The App Service managed identity endpoint (``IDENTITY_ENDPOINT``)."""
+        return f"{self.url}/msi/token"
+
+    @property
+    def identity_header(self) -> str:
+        """The secret the token endpoint expects in ``X-IDENTITY-HEADER``."""
+        return self._identity_header
+
+    @property
+    def synapse_dev_endpoint_template(self) -> str:
+        """Synapse dev endpoint with a literal ``{workspace}`` placeholder."""
+        return f"{self.url}/synapse-dev/{{workspace}}"
+
+    @property
+    def ca_bundle_path(self) -> str:
+        """Path of the PEM file holding the throwaway CA certificate."""
+        if self._ca_bundle is None:
+            raise RuntimeError("AzureSimulator is not started")
+        return str(self._ca_bundle)
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point the app and the SDKs at the simulator."""
+        return {
+            "ARM_ENDPOINT": self.arm_endpoint,
+            "SYNAPSE_DEV_ENDPOINT": self.synapse_dev_endpoint_template,
+            "IDENTITY_ENDPOINT": self.identity_endpoint,
+            "IDENTITY_HEADER": self.identity_header,
+            "REQUESTS_CA_BUNDLE": self.ca_bundle_path,
+            "SSL_CERT_FILE": self.ca_bundle_path,
+        }
+
+    # --------------------------------------------------------------------- seeding
+
+    def put_resource(self, resource_id: str, body: JSON) -> JSON:
+        """Store any resource under ``resource_id`` (case-insensitive); return a copy.
+
+        ``id`` is set to ``resource_id`` when the body has none.
+        """
+        stored = copy.deepcopy(body)
+        stored.setdefault("id", resource_id)
+        with self._lock:
+            self._resources[self._key(resource_id)] = stored
+            return copy.deepcopy(stored)
+
+    def get_resource(self, resource_id: str) -> JSON | None:
+        """A copy of the stored resource, or None."""
+        with self._lock:
+            found = self._resources.get(self._key(resource_id))
+            return copy.deepcopy(found) if found is not None else None
+
+    def add_ml_workspace(
+        self,
+        workspace_id: str,
+        *,
+        public_network_access: str = "Enabled",
+        **properties_overrides: Any,
+    ) -> JSON:
+        """Seed an AML workspace; keyword overrides replace keys of ``properties``."""
+        body = shapes.ml_workspace(
+            workspace_id,
+            public_network_access=public_network_access,
+            tenant_id=self.tenant_id,
+            properties_overrides=properties_overrides,
+        )
+        return self.put_resource(workspace_id, body)
+
+    def add_private_endpoint_connection(
+        self,
+        workspace_id: str,
+        name: str,
+        private_endpoint_id: str,
+        status: str = "Pending",
+        description: str = "",
+        actions_required: str = "None",
+    ) -> JSON:
+        """Seed a private endpoint connection on an AML workspace (which must exist)."""
+        self._require(workspace_id)
+        self._check_status(status)
+        body = shapes.private_endpoint_connection(
+            workspace_id,
+            name,
+            private_endpoint_id=private_endpoint_id,
+            status=status,
+            description=description,
+            actions_required=actions_required,
+        )
+        return self.put_resource(body["id"], body)
+
+    def add_synapse_workspace(
+        self,
+        workspace_id: str,
+        *,
+        principal_id: str,
+        managed_vnet: bool = True,
+        prevent_data_exfiltration: bool = False,
+        tenant_id: str | None = None,
+    ) -> JSON:
+        """Seed a Synapse workspace; its name is also its data-plane workspace name."""
+        body = shapes.synapse_workspace(
+            workspace_id,
+            principal_id=principal_id,
+            tenant_id=tenant_id or self.tenant_id,
+            managed_vnet=managed_vnet,
+            prevent_data_exfiltration=prevent_data_exfiltration,
+        )
+        with self._lock:
+            self._mpes.setdefault(shapes.last_segment(workspace_id).lower(), {})
+            return self.put_resource(workspace_id, body)
+
+    def add_managed_private_endpoint(
+        self,
+        synapse_workspace_id: str,
+        name: str,
+        *,
+        private_link_resource_id: str,
+        resource_id: str | None,
+        group_id: str = "amlworkspace",
+        status: str = "Pending",
+    ) -> JSON:
+        """Seed a managed private endpoint in a Synapse workspace's managed network.
+
+        ``resource_id`` is the ARM id of the private endpoint behind it (None
+        leaves ``properties.resourceId`` out, as older data has it).
+        """
+        self._require(synapse_workspace_id)
+        self._check_status(status)
+        with self._lock:
+            mpes = self._mpes.setdefault(shapes.last_segment(synapse_workspace_id).lower(), {})
+            body = shapes.managed_private_endpoint(
+                name,
+                private_link_resource_id=private_link_resource_id,
+                resource_id=resource_id,
+                group_id=group_id,
+                status=status,
+                ip_address=f"10.250.0.{10 + len(mpes) % 240}",
+            )
+            mpes[name.lower()] = body
+            return copy.deepcopy(body)
+
+    def add_private_endpoint(
+        self,
+        pe_id: str,
+        *,
+        private_link_service_id: str,
+        group_ids: tuple[str, ...] | list[str] = ("amlworkspace",),
+        manual: bool = True,
+    ) -> JSON:
+        """Seed a ``Microsoft.Network/privateEndpoints`` resource."""
+        body = shapes.private_endpoint(
+            pe_id,
+            private_link_service_id=private_link_service_id,
+            group_ids=list(group_ids),
+            manual=manual,
+        )
+        return self.put_resource(pe_id, body)
+
+    def connection_status(self, workspace_id: str, name: str) -> str:
+        """Current status of an AML private endpoint connection."""
+        found = self.get_resource(f"{workspace_id}/privateEndpointConnections/{name}")
+        if found is None:
+            raise KeyError(f"no private endpoint connection {name!r} on {workspace_id}")
+        return str(found["properties"]["privateLinkServiceConnectionState"]["status"])
+
+    def issue_token(self, resource: str) -> str:
+        """Issue a bearer token for ``resource`` directly (handy for negative tests)."""
+        token = f"simtok-{secrets.token_urlsafe(32)}"
+        with self._lock:
+            self._tokens[token] = resource
+        return token
+
+    # ------------------------------------------------------------ counting, faults
+
+    @property
+    def requests(self) -> list[Request]:
+        """Every request so far, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def token_requests(self) -> list[dict[str, str | None]]:
+        """Token requests seen, as dicts.
+
+        Keys: ``resource``, ``client_id``, ``object_id``, ``mi_res_id``, ``api_version``.
+        """
+        with self._lock:
+            return [dict(r) for r in self._token_requests]
+
+    def count(self, route: str | None = None, method: str | None = None) -> int:
+        """Number of recorded requests, optionally only for a route and/or method."""
+        with self._lock:
+            return sum(
+                1
+                for r in self._requests
+                if (route is None or r.route == route)
+                and (method is None or r.method == method.upper())
+            )
+
+    def writes(self) -> list[Request]:
+        """Recorded PUT/PATCH/POST/DELETE requests, not counting token requests."""
+        with self._lock:
+            return [r for r in self._requests if r.method in WRITE_METHODS and r.route != "token"]
+
+    def reset_counts(self) -> None:
+        """Forget recorded requests and token requests (state and tokens stay)."""
+        with self._lock:
+            self._requests.clear()
+            self._token_requests.clear()
+
+    def reset(self) -> None:
+        """Forget all seeded state, faults and recorded requests.
+
+        Issued tokens stay valid: SDK credentials cache them across tests, and
+        a reset world should not look like an authentication failure.
+        """
+        with self._lock:
+            self._resources.clear()
+            self._mpes.clear()
+            self._faults.clear()
+            self._requests.clear()
+            self._token_requests.clear()
+            self.page_size = 50
+            self.last_page_next_link = None
+
+    def inject(
+        self,
+        route: str,
+        *,
+        status: int,
+        times: int = 1,
+        retry_after: float | None = None,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Make the next ``times`` requests to ``route`` fail with ``status``.
+
+        They get an ARM error body (and ``Retry-After`` when given), are
+        recorded like any request and change no state.
+        """
+        if route not in self.route_names():
+            raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        fault = _Fault(
+            status=status,
+            remaining=times,
+            retry_after=retry_after,
+            code=code
+            or _DEFAULT_FAULT_CODES.get(status)
+            or http.HTTPStatus(status).phrase.replace(" ", ""),
+            message=message or f"Fault injected by the simulator (HTTP {status}).",
+        )
+        with self._lock:
+            self._faults.setdefault(route, deque()).append(fault)
+
+    def clear_faults(self) -> None:
+        """Drop every pending injected fault."""
+        with self._lock:
+            self._faults.clear()
+
+    # --------------------------------------------------------------------- routing
+
+    def route_names(self) -> set[str]:
+        """Names of all routes in the routing table."""
+        return {r.name for r in self._routes}
+
+    def add_route(
+        self,
+        method: str,
+        pattern: str,
+        name: str,
+        handler: Handler,
+        *,
+        audience: str | None = "arm",
+    ) -> None:
+        """Add a route ahead of the generic ARM GET (patterns match the lower-cased path)."""
+        route = Route(method.upper(), re.compile(pattern), name, handler, audience)
+        with self._lock:
+            generic = next(
+                (i for i, r in enumerate(self._routes) if r.name == "arm.generic.get"),
+                len(self._routes),
+            )
+            self._routes.insert(generic, route)
+
+    def _build_routes(self) -> list[Route]:
+        # Order matters: the first match wins, so specific routes come before
+        # the generic ARM GET.
+        table: list[tuple[str, str, str, Handler, str | None]] = [
+            ("GET", r"^/msi/token$", "token", self._h_token, None),
+            ("GET", rf"^(?P<id>{_AML_WS})$", "aml.workspace.get", self._h_aml_workspace, "arm"),
+            (
+                "GET",
+                rf"^(?P<ws>{_AML_WS})/privateendpointconnections$",
+                "aml.pec.list",
+                self._h_pec_list,
+                "arm",
+            ),
+            (
+                "GET",
+                rf"^(?P<ws>{_AML_WS})/privateendpointconnections/{_SEG}$",
+                "aml.pec.get",
+                self._h_get,
+                "arm",
+            ),
+            (
+                "PUT",
+                rf"^(?P<ws>{_AML_WS})/privateendpointconnections/{_SEG}$",
+                "aml.pec.put",
+                self._h_pec_put,
+                "arm",
+            ),
+            ("GET", rf"^{_SYNAPSE_WS}$", "synapse.workspace.get", self._h_get, "arm"),
+            ("GET", rf"^{_PE}$", "network.pe.get", self._h_get, "arm"),
+            ("GET", rf"^{_MPES}$", "synapse.mpe.list", self._h_mpe_list, "synapse"),
+            (
+                "GET",
+                rf"^{_MPES}/(?P<name>{_SEG})$",
+                "synapse.mpe.get",
+                self._h_mpe_get,
+                "synapse",
+            ),
+            ("GET", r"^/(?:subscriptions|providers)/.+$", "arm.generic.get", self._h_get, "arm"),
+        ]
+        return [Route(m, re.compile(p), n, h, a) for m, p, n, h, a in table]
+
+    def _handle(
+        self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes
+    ) -> Reply:
+        split = urllib.parse.urlsplit(raw_path)
+        path = urllib.parse.unquote(split.path)
+        path = re.sub(r"/{2,}", "/", path)
+        if len(path) > 1:
+            path = path.rstrip("/")
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(split.query).items()}
+        api_version = query.get("api-version")
+        lowered = path.lower()
+        if len(lowered) != len(path):
+            # Non-ASCII case mapping can change lengths; keep spans aligned.
+            path = lowered
+
+        with self._lock:
+            routes = list(self._routes)
+        route: Route | None = None
+        match: re.Match[str] | None = None
+        for candidate in routes:
+            if candidate.method != method:
+                continue
+            match = candidate.pattern.match(lowered)
+            if match:
+                route = candidate
+                break
+
+        if route is None or match is None:
+            missing = arm_error(
+                404,
+                "NoRouteInSimulator",
+                f"The simulator has no route for {method} {path}.",
+            )
+            self._record(method, path, "unknown", missing.status, api_version)
+            return missing
+
+        early = self._take_fault(route.name) or self._authenticate(route, headers, api_version)
+        reply = early or self._run_handler(
+            route, Call(method, path, query, headers, None, match), raw_body
+        )
+        self._record(method, path, route.name, reply.status, api_version)
+        return reply
+
+    def _run_handler(self, route: Route, call: Call, raw_body: bytes) -> Reply:
+        if raw_body:
+            try:
+                call = dataclasses.replace(call, body=json.loads(raw_body))
+            except ValueError:
+                return arm_error(
+                    400, "InvalidRequestContent", "The request content is not valid JSON."
+                )
+        with self._lock:
+            return route.handler(call)
+
+    def _record(
+        self, method: str, path: str, route: str, status: int, api_version: str | None
+    ) -> None:
+        with self._lock:
+            self._requests.append(Request(method, path, route, status, api_version))
+
+    def _take_fault(self, route: str) -> Reply | None:
+        with self._lock:
+            queue = self._faults.get(route)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                queue.popleft()
+        headers = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = f"{fault.retry_after:g}"
+        return arm_error(fault.status, fault.code, fault.message, headers)
+
+    def _authenticate(
+        self, route: Route, headers: Mapping[str, str], api_version: str | None
+    ) -> Reply | None:
+        if route.audience is None:
+            return None
+        challenge = {
+            "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/'
+            f'{self.tenant_id}", error="invalid_token", '
+            'error_description="The authentication failed"'
+        }
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return arm_error(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+                challenge,
+            )
+        with self._lock:
+            resource = self._tokens.get(token.strip())
+        if resource is None:
+            return arm_error(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid (not issued by this simulator).",
+                challenge,
+            )
+        expected = self.url if route.audience == "arm" else SYNAPSE_AUDIENCE
+        if resource.rstrip("/").lower() != expected.lower():
+            return arm_error(
+                401,
+                "InvalidAuthenticationTokenAudience",
+                f"The access token has been obtained for wrong audience or resource '{resource}'. "
+                f"It should exactly match with one of the allowed audiences '{expected}', "
+                f"'{expected}/'.",
+                challenge,
+            )
+        if api_version is None:
+            return arm_error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        return None
+
+    # -------------------------------------------------------------------- handlers
+    # Handlers run with self._lock held.
+
+    def _h_token(self, call: Call) -> Reply:
+        if call.headers.get("x-identity-header") != self._identity_header:
+            body = {
+                "statusCode": 401,
+                "message": "Unauthorized: X-IDENTITY-HEADER is missing or wrong.",
+                "error": {"code": "Unauthorized", "message": "X-IDENTITY-HEADER is wrong."},
+            }
+            return Reply(401, body)
+        resource = call.query.get("resource")
+        if not resource:
+            return Reply(
+                400, {"statusCode": 400, "message": "The 'resource' parameter is required."}
+            )
+        client_id = call.query.get("client_id")
+        self._token_requests.append(
+            {
+                "resource": resource,
+                "client_id": client_id,
+                "object_id": call.query.get("object_id"),
+                "mi_res_id": call.query.get("mi_res_id"),
+                "api_version": call.query.get("api-version"),
+            }
+        )
+        token = self.issue_token(resource)
+        return Reply(
+            200,
+            {
+                "access_token": token,
+                # App Service protocol 2019-08-01: epoch seconds as a string.
+                "expires_on": str(int(time.time()) + 3600),
+                "resource": resource,
+                "token_type": "Bearer",
+                "client_id": client_id or self.managed_identity_client_id,
+            },
+        )
+
+    def _h_get(self, call: Call) -> Reply:
+        found = self._resources.get(self._key(call.path))
+        if found is None:
+            return _not_found(call.path)
+        return Reply(200, copy.deepcopy(found))
+
+    def _h_aml_workspace(self, call: Call) -> Reply:
+        found = self._resources.get(self._key(call.path))
+        if found is None:
+            return _not_found(call.path)
+        body = copy.deepcopy(found)
+        # ARM embeds the workspace's connections in the workspace; build them
+        # from the stored children so both views always agree.
+        body.setdefault("properties", {})["privateEndpointConnections"] = self._pecs_of(call.path)
+        return Reply(200, body)
+
+    def _pecs_of(self, workspace_id: str) -> list[JSON]:
+        prefix = self._key(workspace_id) + "/privateendpointconnections/"
+        return [
+            copy.deepcopy(body)
+            for key, body in self._resources.items()
+            if key.startswith(prefix) and "/" not in key[len(prefix) :]
+        ]
+
+    def _h_pec_list(self, call: Call) -> Reply:
+        workspace_id = call.group("ws")
+        if self._key(workspace_id) not in self._resources:
+            return _not_found(workspace_id)
+        return Reply(200, {"value": self._pecs_of(workspace_id)})
+
+    def _h_pec_put(self, call: Call) -> Reply:
+        workspace_id = call.group("ws")
+        if self._key(workspace_id) not in self._resources:
+            return _not_found(workspace_id)
+        stored = self._resources.get(self._key(call.path))
+        if stored is None:
+            return _not_found(call.path)
+        properties = call.body.get("properties") if isinstance(call.body, dict) else None
+        state = properties.get("privateLinkServiceConnectionState") if properties else None
+        if not isinstance(state, dict):
+            return arm_error(
+                400,
+                "InvalidRequestContent",
+                "properties.privateLinkServiceConnectionState is required.",
+            )
+        status = state.get("status")
+        if status is not None and status not in CONNECTION_STATUSES:
+            return arm_error(
+                400,
+                "InvalidPrivateEndpointConnectionStatus",
+                f"Status '{status}' is not one of {sorted(CONNECTION_STATUSES)}.",
+            )
+        current = stored["properties"]["privateLinkServiceConnectionState"]
+        # Only the state can change; the private endpoint id is fixed by the
+        # endpoint's owner, so anything else in the body is ignored.
+        for key in ("status", "description", "actionsRequired"):
+            if state.get(key) is not None:
+                current[key] = state[key]
+        stored["properties"]["provisioningState"] = "Succeeded"
+        self._propagate(workspace_id, stored["properties"]["privateEndpoint"]["id"], current)
+        return Reply(200, copy.deepcopy(stored))
+
+    def _propagate(self, workspace_id: str, pe_id: str, state: JSON) -> None:
+        # In Azure the target's decision shows up on the private endpoint and
+        # on Synapse's managed private endpoint; mirror that so the app sees a
+        # consistent world after approving.
+        pe = self._resources.get(self._key(pe_id))
+        if pe is not None:
+            for collection in (
+                "manualPrivateLinkServiceConnections",
+                "privateLinkServiceConnections",
+            ):
+                for conn in pe.get("properties", {}).get(collection, []):
+                    props = conn.get("properties", {})
+                    if str(props.get("privateLinkServiceId", "")).lower() == workspace_id.lower():
+                        props["privateLinkServiceConnectionState"] = dict(state)
+        for mpes in self._mpes.values():
+            for mpe in mpes.values():
+                props = mpe["properties"]
+                if str(props.get("resourceId", "")).lower() == pe_id.lower():
+                    props["connectionState"]["status"] = state.get("status", "")
+                    props["connectionState"]["description"] = state.get("description", "")
+
+    def _synapse_scope(self, call: Call) -> tuple[dict[str, JSON] | None, Reply | None]:
+        name = call.group("ws")
+        workspace = next(
+            (
+                body
+                for body in self._resources.values()
+                if body.get("type", "").lower() == shapes.SYNAPSE_WORKSPACE_TYPE.lower()
+                and str(body.get("name", "")).lower() == name.lower()
+            ),
+            None,
+        )
+        if workspace is None:
+            return None, arm_error(404, "WorkspaceNotFound", f"Workspace '{name}' not found.")
+        vnet = workspace.get("properties", {}).get("managedVirtualNetwork")
+        if not vnet or str(vnet).lower() != call.group("vnet").lower():
+            return None, arm_error(
+                404,
+                "ManagedVirtualNetworkNotFound",
+                f"Managed virtual network '{call.group('vnet')}' was not found in workspace "
+                f"'{name}'. The workspace has no managed virtual network.",
+            )
+        return self._mpes.setdefault(name.lower(), {}), None
+
+    def _h_mpe_list(self, call: Call) -> Reply:
+        mpes, error = self._synapse_scope(call)
+        if error is not None or mpes is None:
+            return error or arm_error(500, "InternalServerError", "no scope")
+        try:
+            skip = int(call.query.get("$skipToken", "0"))
+        except ValueError:
+            return arm_error(400, "BadRequest", "Invalid $skipToken.")
+        items = list(mpes.values())
+        size = max(1, self.page_size)
+        body: JSON = {"value": copy.deepcopy(items[skip : skip + size])}
+        if skip + size < len(items):
+            api = urllib.parse.quote(call.query.get("api-version", ""), safe="")
+            path = urllib.parse.quote(call.path)
+            body["nextLink"] = f"{self.url}{path}?api-version={api}&$skipToken={skip + size}"
+        elif self.last_page_next_link is not None:
+            body["nextLink"] = self.last_page_next_link
+        return Reply(200, body)
+
+    def _h_mpe_get(self, call: Call) -> Reply:
+        mpes, error = self._synapse_scope(call)
+        if error is not None or mpes is None:
+            return error or arm_error(500, "InternalServerError", "no scope")
+        found = mpes.get(call.group("name").lower())
+        if found is None:
+            return arm_error(
+                404,
+                "ManagedPrivateEndpointNotFound",
+                f"Managed private endpoint '{call.group('name')}' was not found.",
+            )
+        return Reply(200, copy.deepcopy(found))
+
+    # --------------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _key(resource_id: str) -> str:
+        # ARM ids compare case-insensitively; the stored body keeps the casing.
+        return "/" + resource_id.strip("/").lower()
+
+    def _require(self, resource_id: str) -> None:
+        with self._lock:
+            if self._key(resource_id) not in self._resources:
+                raise KeyError(f"seed {resource_id} first")
+
+    @staticmethod
+    def _check_status(status: str) -> None:
+        if status not in CONNECTION_STATUSES:
+            raise ValueError(f"status must be one of {sorted(CONNECTION_STATUSES)}")

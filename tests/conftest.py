@@ -1,0 +1,79 @@
+"""Shared fixtures: one Azurite and one Azure simulator per test session, a fresh scene per test.
+
+The app is configured only through the settings a real user has (endpoints, identity endpoint,
+CA bundle), and the real SDK clients talk HTTPS to the simulator.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from shared.config import get_settings
+from simulator import AzureSimulator, Azurite
+from tools import host, scene
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    with Azurite() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[AzureSimulator]:
+    with AzureSimulator() as sim:
+        yield sim
+
+
+@dataclass
+class App:
+    """The app under test, wired to the simulator and Azurite through its settings."""
+
+    sim: AzureSimulator
+    scene: scene.Scene
+    set_settings: Callable[..., None]
+
+    def deliver(self, payload: dict[str, Any], function: str = "on_private_endpoint_event") -> None:
+        host.deliver_event(function, payload)
+
+    def status(self, connection: scene.Connection) -> str:
+        return self.sim.connection_status(connection.workspace_id, connection.name)
+
+    def connection(self, why_startswith: str) -> scene.Connection:
+        return next(c for c in self.scene.connections if c.why.startswith(why_startswith))
+
+    @property
+    def ledger(self) -> Any:
+        from shared.runtime import runtime
+
+        return runtime().ledger
+
+    def non_token_requests(self) -> list[Any]:
+        return [r for r in self.sim.requests if r.route != "token"]
+
+
+@pytest.fixture
+def app(
+    simulator: AzureSimulator, azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[App]:
+    """The scene seeded in a clean simulator, settings in the environment, a fresh ledger table."""
+    simulator.reset()
+    seeded = scene.seed(simulator)
+    base = scene.settings_env(simulator, azurite.connection_string)
+    # A table per test keeps ledger assertions about this test only.
+    base["LEDGER_TABLE_NAME"] = f"t{uuid.uuid4().hex[:20]}"
+
+    def set_settings(**overrides: str) -> None:
+        for name, value in {**base, **overrides}.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    set_settings()
+    simulator.reset_counts()
+    yield App(simulator, seeded, set_settings)
+    get_settings.cache_clear()

@@ -1,0 +1,243 @@
+"""End to end: registered functions → real Azure SDK clients → HTTPS → the local simulator.
+
+Writes are counted at the HTTP boundary (the simulator's request log), never inside the app.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from tests.conftest import App
+from tools import host, scene
+
+pytestmark = pytest.mark.slow
+
+
+def writes(app: App) -> list[Any]:
+    return app.sim.writes()
+
+
+def test_events_approve_exactly_the_verified_connections(app: App) -> None:
+    for payload in scene.connection_events(app.scene):
+        app.deliver(payload)
+
+    for connection in app.scene.connections:
+        assert app.status(connection) == connection.expected, connection.why
+    approved = {c.name for c in app.scene.connections if c.initial != c.expected}
+    assert {w.path.rsplit("/", 1)[-1] for w in writes(app)} == approved
+    assert len(writes(app)) == len(approved)
+    assert all(w.route == "aml.pec.put" for w in writes(app))
+
+
+def test_approval_description_says_what_verified_it(app: App) -> None:
+    verified = app.connection("listed by allow-listed")
+    app.deliver(scene.connection_events(app.scene)[0])
+
+    stored = app.sim.get_resource(f"{verified.workspace_id}/privateEndpointConnections/{verified.name}")
+    assert stored is not None
+    description = stored["properties"]["privateLinkServiceConnectionState"]["description"]
+    assert "mpe-aml-prod" in description
+    assert "syn-analytics" in description
+
+
+def test_replaying_every_event_twice_writes_nothing_more(app: App) -> None:
+    events = scene.connection_events(app.scene)
+    for payload in events:
+        app.deliver(payload)
+    first_pass = len(writes(app))
+    app.sim.reset_counts()
+
+    for payload in events + events:
+        app.deliver(payload)
+
+    assert first_pass == 2
+    assert writes(app) == []
+    for connection in app.scene.connections:
+        assert app.status(connection) == connection.expected
+
+
+def test_dry_run_writes_nothing_and_records_the_plan(app: App) -> None:
+    app.set_settings(AUTOMATION_MODE="dry-run")
+
+    for payload in scene.connection_events(app.scene):
+        app.deliver(payload)
+    host.fire_timer("reconcile_all")
+
+    assert writes(app) == []
+    assert all(app.status(c) == c.initial for c in app.scene.connections)
+    actions = list(app.ledger.actions(scene.PROD))
+    planned = [a for a in actions if a["Verdict"] == "approve"]
+    assert planned
+    assert {a["Outcome"] for a in planned} == {"planned (dry-run)"}
+    assert {a["Mode"] for a in actions} == {"dry-run"}
+
+
+def test_reject_unverified_rejects_lookalikes_and_strangers(app: App) -> None:
+    app.set_settings(REJECT_UNVERIFIED="true")
+
+    for payload in scene.connection_events(app.scene):
+        app.deliver(payload)
+
+    assert app.status(app.connection("same name as")) == "Rejected"
+    assert app.status(app.connection("listed by syn-partner")) == "Rejected"
+    assert app.status(app.connection("listed by allow-listed")) == "Approved"
+    # Out of scope: never written, whatever the setting.
+    assert app.status(app.connection("workspace not in")) == "Pending"
+
+
+def test_one_event_costs_one_list_one_data_plane_list_and_one_write(app: App) -> None:
+    verified = app.connection("listed by allow-listed")
+    payload = scene.resource_write_event(
+        f"{verified.workspace_id}/privateEndpointConnections/{verified.name}",
+        scene.CONNECTION_WRITE,
+    )
+    app.deliver(payload)  # warms the token and the Synapse workspace read
+    app.sim.add_private_endpoint_connection(
+        verified.workspace_id,
+        "second",
+        scene.managed_endpoint_id("syn-analytics", "mpe-aml-prod", scene.SYNAPSE_MANAGED_SUBSCRIPTION),
+    )
+    app.sim.reset_counts()
+
+    app.deliver(payload)
+
+    routes = sorted(r.route for r in app.non_token_requests())
+    assert routes == ["aml.pec.list", "aml.pec.put", "synapse.mpe.list"]
+
+
+def test_timer_sweep_reconciles_every_workspace_in_scope(app: App) -> None:
+    host.fire_timer("reconcile_all")
+
+    for connection in app.scene.connections:
+        assert app.status(connection) == connection.expected
+    # Synapse evidence is read once for the whole sweep, not once per workspace.
+    assert app.sim.count(route="synapse.mpe.list") == 1
+    sandbox_reads = [r for r in app.sim.requests if "mlw-sandbox" in r.path.lower()]
+    assert sandbox_reads == []
+
+
+def test_private_endpoint_write_resolves_to_the_workspace_it_targets(app: App) -> None:
+    hub = app.connection("approved earlier")
+    verified = app.connection("listed by allow-listed")
+    app.sim.add_private_endpoint(hub.private_endpoint_id, private_link_service_id=scene.PROD)
+
+    app.deliver(
+        scene.resource_write_event(
+            hub.private_endpoint_id, "Microsoft.Network/privateEndpoints/write"
+        )
+    )
+
+    assert app.status(verified) == "Approved"
+    assert app.sim.count(route="network.pe.get") == 1
+
+
+def test_throttling_with_retry_after_is_retried_to_the_right_state(app: App) -> None:
+    app.sim.inject("aml.pec.list", status=429, retry_after=1)
+    app.sim.inject("aml.pec.put", status=503)
+
+    for payload in scene.connection_events(app.scene):
+        app.deliver(payload)
+
+    for connection in app.scene.connections:
+        assert app.status(connection) == connection.expected
+    statuses = [r.status for r in app.sim.requests if r.route == "aml.pec.list"]
+    assert statuses[:2] == [429, 200]
+    put_statuses = [r.status for r in app.sim.requests if r.route == "aml.pec.put"]
+    assert put_statuses[:2] == [503, 200]
+
+
+def test_forbidden_write_is_recorded_and_does_not_raise(app: App) -> None:
+    app.sim.inject("aml.pec.put", status=403, times=10)
+    verified = app.connection("listed by allow-listed")
+
+    app.deliver(scene.connection_events(app.scene)[0])
+
+    assert app.status(verified) == "Pending"
+    assert app.sim.count(route="aml.pec.put") == 1  # a 403 is not retried
+    failed = [a for a in app.ledger.actions(scene.PROD) if a["Verdict"] == "approve"]
+    assert len(failed) == 1
+    assert failed[0]["Outcome"].startswith("failed: HTTP 403 AuthorizationFailed")
+
+
+def test_azure_staying_unavailable_raises_for_redelivery(app: App) -> None:
+    app.sim.inject("aml.pec.list", status=503, times=50)
+    payload = scene.connection_events(app.scene)[0]
+
+    with pytest.raises(Exception, match="503"):
+        app.deliver(payload)
+
+    record = app.ledger.event(payload["id"])
+    assert record["Outcome"] == "failed"
+    assert "redelivered" in record["Reason"]
+    assert writes(app) == []
+
+
+def test_unreadable_synapse_evidence_never_rejects(app: App) -> None:
+    app.set_settings(REJECT_UNVERIFIED="true")
+    app.sim.inject("synapse.mpe.list", status=403, times=50)
+
+    for payload in scene.connection_events(app.scene):
+        app.deliver(payload)
+
+    assert writes(app) == []
+    left = [a for a in app.ledger.actions(scene.PROD) if a["Verdict"] == "leave-pending"]
+    assert left
+    assert all("could not be read" in a["Reason"] for a in left)
+
+
+def test_exfiltration_protected_synapse_gets_nothing_approved(app: App) -> None:
+    app.sim.add_synapse_workspace(
+        scene.ANALYTICS, principal_id=scene.ANALYTICS_PRINCIPAL, prevent_data_exfiltration=True
+    )
+
+    for payload in scene.connection_events(app.scene):
+        app.deliver(payload)
+
+    assert writes(app) == []
+    reasons = {a["Reason"] for a in app.ledger.actions(scene.PROD)}
+    assert any("data exfiltration protection" in reason for reason in reasons)
+
+
+def _malformed_events() -> list[tuple[str, dict[str, Any]]]:
+    base = scene.resource_write_event(
+        f"{scene.PROD}/privateEndpointConnections/pec", scene.CONNECTION_WRITE
+    )
+    no_data = {k: v for k, v in base.items() if k != "data"}
+    wrong_type = {**base, "eventType": "Microsoft.Resources.ResourceDeleteSuccess"}
+    out_of_scope = scene.resource_write_event(
+        f"{scene.SANDBOX}/privateEndpointConnections/pec", scene.CONNECTION_WRITE
+    )
+    not_arm = {**base, "subject": "not-an-arm-id", "data": {**base["data"], "resourceUri": "x"}}
+    unknown_op = {
+        **base,
+        "data": {**base["data"], "operationName": "Microsoft.Storage/storageAccounts/write"},
+    }
+    return [
+        ("invalid", no_data),
+        ("invalid", wrong_type),
+        ("out-of-scope", out_of_scope),
+        ("invalid", not_arm),
+        ("invalid", unknown_op),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "payload"),
+    _malformed_events(),
+    ids=["missing-data", "wrong-event-type", "subject-out-of-scope", "not-an-arm-id", "unknown-op"],
+)
+def test_bad_input_costs_no_azure_call_and_is_logged_and_recorded(
+    app: App, caplog: pytest.LogCaptureFixture, outcome: str, payload: dict[str, Any]
+) -> None:
+    with caplog.at_level(logging.INFO, logger="shared.intake"):
+        app.deliver(payload)
+
+    assert app.sim.requests == []  # not even a token was asked for
+    assert any(payload["id"] in message for message in caplog.messages)
+    record = app.ledger.event(payload["id"])
+    assert record is not None
+    assert record["Outcome"] == outcome
+    assert record["Reason"]
