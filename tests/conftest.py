@@ -16,6 +16,7 @@ import pytest
 from shared.config import get_settings
 from simulator import AzureSimulator, Azurite
 from tools import host, scene
+from tools.scene import Connection, Scene
 
 
 @pytest.fixture(scope="session")
@@ -35,16 +36,16 @@ class App:
     """The app under test, wired to the simulator and Azurite through its settings."""
 
     sim: AzureSimulator
-    scene: scene.Scene
+    scene: Scene
     set_settings: Callable[..., None]
 
     def deliver(self, payload: dict[str, Any], function: str = "on_private_endpoint_event") -> None:
         host.deliver_event(function, payload)
 
-    def status(self, connection: scene.Connection) -> str:
+    def status(self, connection: Connection) -> str:
         return self.sim.connection_status(connection.workspace_id, connection.name)
 
-    def connection(self, why_startswith: str) -> scene.Connection:
+    def connection(self, why_startswith: str) -> Connection:
         return next(c for c in self.scene.connections if c.why.startswith(why_startswith))
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import function_app
 from tools import host
@@ -29,6 +30,6 @@ def test_sweep_is_a_timer_on_the_reconcile_schedule_setting() -> None:
 
 
 def test_entry_point_only_registers_blueprints() -> None:
-    source = open(function_app.__file__, encoding="utf-8").read()
+    source = Path(function_app.__file__).read_text(encoding="utf-8")
     assert "register_functions" in source
     assert "def " not in source

@@ -36,7 +36,9 @@ def test_approval_description_says_what_verified_it(app: App) -> None:
     verified = app.connection("listed by allow-listed")
     app.deliver(scene.connection_events(app.scene)[0])
 
-    stored = app.sim.get_resource(f"{verified.workspace_id}/privateEndpointConnections/{verified.name}")
+    stored = app.sim.get_resource(
+        f"{verified.workspace_id}/privateEndpointConnections/{verified.name}"
+    )
     assert stored is not None
     description = stored["properties"]["privateLinkServiceConnectionState"]["description"]
     assert "mpe-aml-prod" in description
@@ -98,7 +100,9 @@ def test_one_event_costs_one_list_one_data_plane_list_and_one_write(app: App) ->
     app.sim.add_private_endpoint_connection(
         verified.workspace_id,
         "second",
-        scene.managed_endpoint_id("syn-analytics", "mpe-aml-prod", scene.SYNAPSE_MANAGED_SUBSCRIPTION),
+        scene.managed_endpoint_id(
+            "syn-analytics", "mpe-aml-prod", scene.SYNAPSE_MANAGED_SUBSCRIPTION
+        ),
     )
     app.sim.reset_counts()
 

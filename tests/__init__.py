@@ -1,0 +1,1 @@
+"""The test suite: pure planning, function index, end to end over the simulator, infra."""
