@@ -14,7 +14,8 @@ from shared.events import (
     ResourceWrite,
 )
 from shared.intake import receive_resource_write, record, scope_workspaces
-from shared.reconcilers.private_endpoints import TransientAzureError
+from shared.reconcilers.evidence import TransientAzureError
+from shared.reconcilers.workspace import Concern, reconcile_workspace
 from shared.runtime import Runtime, runtime
 
 FUNCTION = "on_private_endpoint_event"
@@ -67,9 +68,15 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
     summaries = []
     for workspace_id in workspaces:
         try:
-            report = rt.private_endpoints.reconcile(workspace_id, trigger=f"event:{event.id}")
+            # Connections; an approval brings in the Synapse identity's role assignment too.
+            report = reconcile_workspace(
+                rt,
+                workspace_id,
+                trigger=f"event:{event.id}",
+                concerns=frozenset({Concern.CONNECTIONS}),
+            )
         except TransientAzureError as error:
             record(rt, event, FUNCTION, "failed", f"will be redelivered: {error}")
             raise
-        summaries.append(f"{workspace_id.rsplit('/', 1)[-1]}: {report.summary()}")
+        summaries.append(report.summary())
     record(rt, event, FUNCTION, "reconciled", "; ".join(summaries))

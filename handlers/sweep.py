@@ -7,7 +7,7 @@ import uuid
 
 import azure.functions as func
 
-from shared.reconcilers.private_endpoints import TransientAzureError
+from shared.reconcilers.evidence import TransientAzureError
 from shared.reconcilers.sweep import sweep
 from shared.runtime import runtime
 
@@ -28,7 +28,7 @@ def reconcile_all(timer: func.TimerRequest) -> None:
     log.info(
         "reconcile_all %s: %d workspaces reconciled, %d to retry",
         run_id,
-        len(report.connections),
+        len(report.workspaces),
         len(report.transient_failures),
     )
     if report.transient_failures:

@@ -68,10 +68,18 @@ class Settings:
     azure_client_id: str | None
     ledger: LedgerSettings
     reconcile_schedule: str | None
+    allowed_compute_vm_sizes: frozenset[str] | None = None
+    max_cluster_nodes: int | None = None
+    hbi_required: bool = False
+    outcome_topic_endpoint: str | None = None
 
     @property
     def dry_run(self) -> bool:
         return self.automation_mode is AutomationMode.DRY_RUN
+
+    @property
+    def remediate(self) -> bool:
+        return self.policy_mode is PolicyMode.REMEDIATE
 
     @property
     def arm_scope(self) -> str:
@@ -182,6 +190,36 @@ class _Reader:
             )
         return value
 
+    def words(self, name: str) -> frozenset[str] | None:
+        """A comma-separated list of plain values (VM sizes), lower-cased; None when unset."""
+        value = self.optional(name)
+        if value is None:
+            return None
+        items = [item.strip() for item in value.split(",")]
+        if any(not item or not item.replace("_", "").replace("-", "").isalnum() for item in items):
+            raise SettingsError(
+                f"{name}={value!r} is not valid: expected comma-separated names such as "
+                "Standard_DS3_v2,Standard_E4s_v3"
+            )
+        return frozenset(item.lower() for item in items)
+
+    def count(self, name: str) -> int | None:
+        value = self.optional(name)
+        if value is None:
+            return None
+        if not value.isdigit() or int(value) < 1:
+            raise SettingsError(f"{name}={value!r} is not valid: expected a whole number >= 1")
+        return int(value)
+
+    def optional_https_url(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise SettingsError(f"{name}={value!r} is not valid: expected an https:// URL")
+        return value
+
     def table_name(self, name: str, default: str) -> str:
         value = self.optional(name) or default
         if not _TABLE_NAME.match(value):
@@ -193,7 +231,7 @@ class _Reader:
 
 
 def _ledger(reader: _Reader) -> LedgerSettings:
-    endpoint = reader.optional("LEDGER_TABLE_ENDPOINT")
+    endpoint = reader.optional_https_url("LEDGER_TABLE_ENDPOINT")
     connection_string = reader.optional("LEDGER_CONNECTION_STRING")
     if endpoint and connection_string:
         raise SettingsError(
@@ -205,12 +243,6 @@ def _ledger(reader: _Reader) -> LedgerSettings:
             "LEDGER_TABLE_ENDPOINT or LEDGER_CONNECTION_STRING is required: expected the table "
             "service URI (https://<account>.table.core.windows.net) or a connection string"
         )
-    if endpoint:
-        parts = urlsplit(endpoint)
-        if parts.scheme != "https" or not parts.hostname:
-            raise SettingsError(
-                f"LEDGER_TABLE_ENDPOINT={endpoint!r} is not valid: expected an https:// URL"
-            )
     return LedgerSettings(
         table_endpoint=endpoint,
         connection_string=connection_string,
@@ -236,6 +268,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         azure_client_id=reader.guid("AZURE_CLIENT_ID"),
         ledger=_ledger(reader),
         reconcile_schedule=reader.ncrontab("RECONCILE_SCHEDULE"),
+        allowed_compute_vm_sizes=reader.words("ALLOWED_COMPUTE_VM_SIZES"),
+        max_cluster_nodes=reader.count("MAX_CLUSTER_NODES"),
+        hbi_required=reader.flag("HBI_REQUIRED", default=False),
+        outcome_topic_endpoint=reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT"),
     )
 
 

@@ -24,6 +24,13 @@ PRIVATE_ENDPOINT_OPERATIONS = frozenset(
         "Microsoft.Network/privateEndpoints/write",
     )
 )
+WORKSPACE_OPERATIONS = frozenset(
+    operation.lower()
+    for operation in (
+        "Microsoft.MachineLearningServices/workspaces/write",
+        "Microsoft.MachineLearningServices/workspaces/computes/write",
+    )
+)
 NETWORK_PRIVATE_ENDPOINT_TYPE = ("Microsoft.Network", "privateEndpoints")
 ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
 

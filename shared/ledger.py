@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.config import LedgerSettings
 
@@ -70,6 +70,15 @@ class ActionRecord:
     outcome: str
     trigger: str
     evidence: str = ""
+    # Whether the outcome is worth an event for people (a Logic App): decisions and problems
+    # are; compliant findings and no-ops are not.
+    notify: bool = True
+
+
+class ActionSink(Protocol):
+    """Where reconcilers record what they did: the ledger, or the ledger plus outcome events."""
+
+    def record_actions(self, records: Sequence[ActionRecord]) -> None: ...
 
 
 class Ledger:

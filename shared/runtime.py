@@ -10,12 +10,19 @@ import functools
 from dataclasses import dataclass
 
 from shared.adapters.aml import MachineLearningAdapter
+from shared.adapters.authorization import AuthorizationAdapter
 from shared.adapters.clients import AzureClients, clients_for
 from shared.adapters.network import NetworkAdapter
+from shared.adapters.outcomes import OutcomePublisher
 from shared.adapters.synapse import SynapseAdapter
+from shared.adapters.workspace_facts import WorkspaceFactsAdapter
 from shared.config import Settings, get_settings
-from shared.ledger import Ledger, open_ledger
+from shared.ledger import ActionSink, Ledger, open_ledger
+from shared.reconcilers.evidence import EvidenceGatherer
+from shared.reconcilers.policies import PolicyReconciler
 from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
+from shared.reconcilers.role_assignments import RoleAssignmentReconciler
+from shared.recorder import Recorder
 
 
 @dataclass(frozen=True)
@@ -27,21 +34,41 @@ class Runtime:
     ledger: Ledger
     network: NetworkAdapter
     private_endpoints: PrivateEndpointReconciler
+    role_assignments: RoleAssignmentReconciler
+    policies: PolicyReconciler
+
+
+def build(settings: Settings, sink: ActionSink | None, ledger: Ledger | None) -> Runtime:
+    """Adapters and reconcilers over one set of clients. `sink` None: record nothing (plan)."""
+    clients = clients_for(settings)
+    machine_learning = MachineLearningAdapter(clients)
+    synapse = SynapseAdapter(clients)
+    evidence = EvidenceGatherer(synapse, settings.synapse_workspace_ids)
+    return Runtime(
+        settings=settings,
+        clients=clients,
+        ledger=ledger,  # type: ignore[arg-type]  # None only for the read-only CLI plan
+        network=NetworkAdapter(clients),
+        private_endpoints=PrivateEndpointReconciler(settings, machine_learning, evidence, sink),
+        role_assignments=RoleAssignmentReconciler(
+            settings, machine_learning, AuthorizationAdapter(clients), evidence, sink
+        ),
+        policies=PolicyReconciler(
+            settings, WorkspaceFactsAdapter(clients), machine_learning, synapse, sink
+        ),
+    )
 
 
 @functools.cache
 def runtime_for(settings: Settings) -> Runtime:
     clients = clients_for(settings)
     ledger = open_ledger(settings.ledger, clients.token_credential)  # type: ignore[arg-type]
-    return Runtime(
-        settings=settings,
-        clients=clients,
-        ledger=ledger,
-        network=NetworkAdapter(clients),
-        private_endpoints=PrivateEndpointReconciler(
-            settings, MachineLearningAdapter(clients), SynapseAdapter(clients), ledger
-        ),
+    publisher = (
+        OutcomePublisher(settings.outcome_topic_endpoint, clients.token_credential)
+        if settings.outcome_topic_endpoint
+        else None
     )
+    return build(settings, Recorder(ledger, publisher), ledger)
 
 
 def runtime() -> Runtime:

@@ -33,65 +33,96 @@ def load_settings_file(path: Path) -> None:
 
 
 def _function_for(event: dict[str, Any]) -> str:
-    from shared.events import PRIVATE_ENDPOINT_OPERATIONS
+    from shared.events import PRIVATE_ENDPOINT_OPERATIONS, WORKSPACE_OPERATIONS
 
     operation = str((event.get("data") or {}).get("operationName", "")).lower()
     if operation in PRIVATE_ENDPOINT_OPERATIONS:
         return "on_private_endpoint_event"
+    if operation in WORKSPACE_OPERATIONS:
+        return "on_workspace_event"
     raise SystemExit(
         f"event {event.get('id')}: no function handles operation {operation!r}; "
         "name one with --function"
     )
 
 
+def _short(resource_id: object) -> str:
+    return str(resource_id).rsplit("/", 1)[-1]
+
+
+def _print_plan(item: dict[str, Any]) -> None:
+    print(f"\n== {item['workspace']}")
+    if item["error"]:
+        print(f"   could not be read: {item['error']}")
+    writes = {"approve", "reject", "assign"}
+    rows: list[list[object]] = [
+        [d["connection_name"], d["verdict"], d["verdict"] in writes, d["reason"]]
+        for d in item["connections"]
+    ]
+    rows += [
+        [
+            f"Contributor: {_short(d['synapse_workspace_id'])}",
+            d["verdict"],
+            d["verdict"] in writes,
+            d["reason"],
+        ]
+        for d in item["roleAssignments"]
+    ]
+    print(render(["connection / role", "decision", "writes", "reason"], rows, width=90))
+    findings: list[list[object]] = [
+        [
+            f["rule_id"],
+            f["severity"],
+            f["status"],
+            _short(f["target_id"]),
+            bool(f["remediation"]),
+            f["message"],
+        ]
+        for f in item["findings"]
+    ]
+    print()
+    print(render(["rule", "severity", "status", "resource", "remediable", "message"], findings))
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
-    from shared.adapters.aml import MachineLearningAdapter
-    from shared.adapters.clients import clients_for
-    from shared.adapters.synapse import SynapseAdapter
+    from azure.core.exceptions import AzureError
+
+    from shared.adapters.errors import describe
     from shared.config import get_settings
-    from shared.reconcilers.private_endpoints import EvidenceCache, PrivateEndpointReconciler
+    from shared.reconcilers.evidence import EvidenceCache
+    from shared.runtime import build
 
     settings = get_settings()
-    clients = clients_for(settings)
-    # No ledger: planning reads Azure and writes nothing anywhere.
-    reconciler = PrivateEndpointReconciler(
-        settings, MachineLearningAdapter(clients), SynapseAdapter(clients), ledger=None
-    )
+    # No ledger and no sink: planning reads Azure and writes nothing anywhere.
+    rt = build(settings, sink=None, ledger=None)
     cache = EvidenceCache()
-    reports = [reconciler.observe_and_plan(ws, cache) for ws in settings.ml_workspace_ids]
+    result: list[dict[str, Any]] = []
+    for workspace_id in settings.ml_workspace_ids:
+        report = rt.private_endpoints.observe_and_plan(workspace_id, cache)
+        item: dict[str, Any] = {
+            "workspace": workspace_id,
+            "error": report.error,
+            "connections": [asdict(d) for d in (report.plan.decisions if report.plan else ())],
+            "roleAssignments": [],
+            "findings": [],
+        }
+        if report.plan is not None:
+            # Later concerns see the connections as the plan would leave them.
+            current = report.current_connections_if_planned()
+            try:
+                roles = rt.role_assignments.plan(workspace_id, cache=cache, connections=current)
+                findings = rt.policies.evaluate(workspace_id, current)
+            except AzureError as failure:
+                item["error"] = describe(failure)
+            else:
+                item["roleAssignments"] = [asdict(d) for d in roles]
+                item["findings"] = [asdict(f) for f in findings]
+        result.append(item)
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "workspace": report.workspace_id,
-                        "error": report.error,
-                        "decisions": [
-                            asdict(d) for d in (report.plan.decisions if report.plan else ())
-                        ],
-                    }
-                    for report in reports
-                ],
-                indent=2,
-            )
-        )
-        return 0
-    rows = []
-    for report in reports:
-        if report.plan is None:
-            rows.append([report.workspace_id.rsplit("/", 1)[-1], "-", "not read", "", report.error])
-            continue
-        for decision in report.plan.decisions:
-            rows.append(
-                [
-                    report.workspace_id.rsplit("/", 1)[-1],
-                    decision.connection_name,
-                    decision.verdict.value,
-                    "write" if decision.verdict.writes else "",
-                    decision.reason,
-                ]
-            )
-    print(render(["workspace", "connection", "decision", "", "reason"], rows, width=90))
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        for item in result:
+            _print_plan(item)
     return 0
 
 
@@ -102,18 +133,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
     rt = runtime()
     trigger = f"cli:{uuid.uuid4().hex[:12]}"
     report = sweep(rt, trigger=trigger)
-    rows = [
-        [
-            r.workspace_id.rsplit("/", 1)[-1],
-            o.decision.connection_name,
-            o.decision.verdict.value,
-            o.outcome,
-        ]
-        for r in report.connections
-        for o in r.outcomes
-    ]
-    print(f"mode: {rt.settings.automation_mode.value}; recorded in the ledger as {trigger}")
-    print(render(["workspace", "connection", "decision", "outcome"], rows, width=90))
+    print(
+        f"mode: {rt.settings.automation_mode.value}, policy: {rt.settings.policy_mode.value}; "
+        f"recorded in the ledger as {trigger}"
+    )
+    for workspace in report.workspaces:
+        print(f"  {workspace.summary()}")
     for failure in report.transient_failures:
         print(f"retry later: {failure}", file=sys.stderr)
     return 1 if report.transient_failures else 0

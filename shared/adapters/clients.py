@@ -85,6 +85,15 @@ class AzureClients:
         )
 
     @functools.cache  # noqa: B019
+    def authorization(self, subscription_id: str) -> Any:
+        """`AuthorizationManagementClient` for one subscription (role assignments 2022-04-01)."""
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        return AuthorizationManagementClient(
+            self._credential, subscription_id, **self._arm_kwargs()
+        )
+
+    @functools.cache  # noqa: B019
     def resources(self, subscription_id: str) -> Any:
         """`ResourceManagementClient` for generic reads of resources of other providers."""
         from azure.mgmt.resource.resources import ResourceManagementClient

@@ -9,25 +9,24 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
 from shared.adapters.errors import describe, is_transient
-from shared.adapters.synapse import SynapseAdapter
 from shared.arm import ArmId
 from shared.config import Settings
-from shared.ledger import ActionRecord, Ledger
+from shared.ledger import ActionRecord, ActionSink
 from shared.model import (
     ConnectionDecision,
     ConnectionPlan,
     ConnectionStatus,
     PrivateEndpointConnection,
-    SynapseEvidence,
     Verdict,
 )
 from shared.planning.private_endpoints import ApprovalRules, plan_connections, unsupported_reason
+from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer, TransientAzureError
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +37,6 @@ _TARGET_STATUS = {
 
 
 _RECORDED = frozenset({Verdict.APPROVE, Verdict.REJECT, Verdict.LEAVE_PENDING})
-
-
-class TransientAzureError(RuntimeError):
-    """Azure stayed unavailable through the retries: raised so the trigger redelivers later."""
-
-
-@dataclass
-class EvidenceCache:
-    """Synapse evidence gathered once per run, shared by every workspace the run reconciles."""
-
-    items: dict[str, SynapseEvidence] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,6 +56,31 @@ class ConnectionReport:
     outcomes: tuple[Outcome, ...] = ()
     error: str | None = None
     connections: tuple[PrivateEndpointConnection, ...] = ()
+
+    @property
+    def approved_any(self) -> bool:
+        """Whether this run approved (or, in dry-run, would have approved) a connection."""
+        return any(
+            item.decision.verdict is Verdict.APPROVE and not item.outcome.startswith("failed")
+            for item in self.outcomes
+        )
+
+    def current_connections_if_planned(self) -> tuple[PrivateEndpointConnection, ...]:
+        """The connections as they would be if the plan were applied (for `plan`)."""
+        planned = tuple(Outcome(d, "planned") for d in (self.plan.decisions if self.plan else ()))
+        return replace(self, outcomes=planned).current_connections()
+
+    def current_connections(self) -> tuple[PrivateEndpointConnection, ...]:
+        """The connections as they are after this run (planned states in dry-run), so the next
+        reconciler in the same run need not read them again."""
+        changed = {
+            item.decision.connection_id.lower(): _TARGET_STATUS[item.decision.verdict]
+            for item in self.outcomes
+            if item.decision.verdict.writes and item.outcome.startswith(("applied", "planned"))
+        }
+        return tuple(
+            replace(c, status=changed.get(c.id.lower(), c.status)) for c in self.connections
+        )
 
     def summary(self) -> str:
         """One line for logs and the event ledger: '2 approve, 1 leave-pending'."""
@@ -94,44 +107,16 @@ class PrivateEndpointReconciler:
         self,
         settings: Settings,
         machine_learning: MachineLearningAdapter,
-        synapse: SynapseAdapter,
-        ledger: Ledger | None,
+        evidence: EvidenceGatherer,
+        ledger: ActionSink | None,
     ) -> None:
         self._settings = settings
         self._ml = machine_learning
-        self._synapse = synapse
+        self._evidence = evidence
         self._ledger = ledger
         self._rules = approval_rules(settings)
 
     # -- observe ---------------------------------------------------------------------------
-
-    def gather_evidence(self, synapse_id: ArmId) -> SynapseEvidence:
-        """Ask one allow-listed Synapse workspace, through ARM and its own data plane."""
-        try:
-            workspace = self._synapse.get_workspace(synapse_id)
-            if not workspace.managed_virtual_network:
-                # No managed VNet, no managed private endpoints: nothing to list.
-                return SynapseEvidence(workspace_id=synapse_id, workspace=workspace)
-            endpoints = self._synapse.list_managed_private_endpoints(synapse_id)
-        except AzureError as error:
-            if is_transient(error):
-                raise TransientAzureError(
-                    f"Synapse workspace {synapse_id}: {describe(error)}"
-                ) from error
-            log.warning("Synapse workspace %s could not be read: %s", synapse_id, describe(error))
-            return SynapseEvidence(workspace_id=synapse_id, error=describe(error))
-        return SynapseEvidence(
-            workspace_id=synapse_id, workspace=workspace, managed_private_endpoints=tuple(endpoints)
-        )
-
-    def _evidence(self, cache: EvidenceCache) -> list[SynapseEvidence]:
-        evidence = []
-        for synapse_id in self._settings.synapse_workspace_ids:
-            key = synapse_id.lower()
-            if key not in cache.items:
-                cache.items[key] = self.gather_evidence(synapse_id)
-            evidence.append(cache.items[key])
-        return evidence
 
     def observe_and_plan(
         self, workspace_id: ArmId, cache: EvidenceCache | None = None
@@ -153,7 +138,9 @@ class PrivateEndpointReconciler:
             return ConnectionReport(workspace_id, None, error=describe(error))
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
         evidence = (
-            self._evidence(cache if cache is not None else EvidenceCache()) if pending else []
+            self._evidence.gather(cache if cache is not None else EvidenceCache())
+            if pending
+            else []
         )
         plan = plan_connections(workspace_id, connections, evidence, self._rules)
         return ConnectionReport(workspace_id, plan, connections=connections)

@@ -1,0 +1,43 @@
+"""`on_workspace_event`: an AML workspace or one of its computes was created or changed."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared.events import ML_WORKSPACE_TYPE, WORKSPACE_OPERATIONS
+from shared.intake import receive_resource_write, record, scope_workspaces
+from shared.reconcilers.evidence import TransientAzureError
+from shared.reconcilers.workspace import Concern, reconcile_workspace
+from shared.runtime import runtime
+
+FUNCTION = "on_workspace_event"
+
+bp = func.Blueprint()
+
+
+@bp.function_name(FUNCTION)
+@bp.event_grid_trigger(arg_name="event")
+def on_workspace_event(event: func.EventGridEvent) -> None:
+    """Reconcile the workspace's Synapse role assignments and its policies."""
+    rt = runtime()
+    write = receive_resource_write(rt, event, function=FUNCTION, operations=WORKSPACE_OPERATIONS)
+    if write is None:
+        return
+    if not write.targets(ML_WORKSPACE_TYPE):
+        record(rt, event, FUNCTION, "invalid", f"{write.resource_uri} is not an AML workspace")
+        return
+    workspaces = scope_workspaces(rt, [write.target_id])
+    if not workspaces:
+        record(rt, event, FUNCTION, "out-of-scope", f"{write.target_id} is not in ML_WORKSPACE_IDS")
+        return
+    try:
+        report = reconcile_workspace(
+            rt,
+            workspaces[0],
+            trigger=f"event:{event.id}",
+            concerns=frozenset({Concern.ROLES, Concern.POLICIES}),
+        )
+    except TransientAzureError as error:
+        record(rt, event, FUNCTION, "failed", f"will be redelivered: {error}")
+        raise
+    record(rt, event, FUNCTION, "reconciled", report.summary())

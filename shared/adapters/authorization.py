@@ -1,0 +1,74 @@
+"""Role assignments (Microsoft.Authorization): read at a scope, create one."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError
+
+from shared.adapters.clients import AzureClients
+from shared.arm import subscription_of
+from shared.planning.role_assignments import ExistingAssignment
+
+# PrincipalNotFound right after a managed identity is created is Entra ID replication delay:
+# Microsoft's guidance is to retry. These waits add up to under ten seconds per invocation.
+PRINCIPAL_NOT_FOUND_WAITS = (1.0, 2.0, 4.0)
+
+
+class AssignmentOutcome:
+    """What came of one create: "created", "exists" (409 RoleAssignmentExists)."""
+
+    CREATED = "created"
+    EXISTS = "exists"
+
+
+def error_code(error: HttpResponseError) -> str:
+    return str(getattr(error.error, "code", "") or "") if error.error else ""
+
+
+class AuthorizationAdapter:
+    """Lists and creates role assignments through azure-mgmt-authorization (API 2022-04-01)."""
+
+    def __init__(self, clients: AzureClients) -> None:
+        self._clients = clients
+
+    def _operations(self, scope: str) -> Any:
+        return self._clients.authorization(subscription_of(scope)).role_assignments
+
+    def list_at_scope(self, scope: str) -> list[ExistingAssignment]:
+        """Assignments made exactly at `scope` (inherited ones are not ours to judge)."""
+        return [
+            ExistingAssignment(
+                name=str(item.name or ""),
+                scope=str(item.scope or ""),
+                principal_id=str(item.principal_id or ""),
+                role_definition_id=str(item.role_definition_id or ""),
+            )
+            for item in self._operations(scope).list_for_scope(scope, filter="atScope()")
+        ]
+
+    def create(self, scope: str, name: str, role_definition_id: str, principal_id: str) -> str:
+        """Create the assignment; "already exists" is success. Retries PrincipalNotFound."""
+        from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
+
+        parameters = RoleAssignmentCreateParameters(
+            role_definition_id=role_definition_id,
+            principal_id=principal_id,
+            # Stated explicitly so ARM does not look the principal up in the directory,
+            # which is what fails during replication delay.
+            principal_type="ServicePrincipal",
+        )
+        waits = list(PRINCIPAL_NOT_FOUND_WAITS)
+        while True:
+            try:
+                self._operations(scope).create(scope, name, parameters)
+            except HttpResponseError as error:
+                code = error_code(error)
+                if error.status_code == 409 and code == "RoleAssignmentExists":
+                    return AssignmentOutcome.EXISTS
+                if code == "PrincipalNotFound" and waits:
+                    time.sleep(waits.pop(0))
+                    continue
+                raise
+            return AssignmentOutcome.CREATED

@@ -1,0 +1,127 @@
+"""Running the policy set: facts in, findings and (in `remediate` mode) remediations out. Pure.
+
+The engine adds what single rules cannot: a stable order, a not-applicable finding for a rule
+that had nothing to judge (so every rule appears in every report), the remediations a mode
+allows, and summaries for reports and the CLI.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+# Imported for its side effect: declaring the rules fills the registry.
+import shared.policy.checks  # noqa: F401
+from shared.policy.facts import PolicyParameters, WorkspaceFacts
+from shared.policy.rules import RULES, Finding, Remediation, RemediationKind, Rule, Status
+
+# The order of DESIGN §3.3's table: reports and the CLI list rules in this order.
+POLICY_SET: tuple[str, ...] = (
+    "workspace-private-link",
+    "workspace-public-access",
+    "workspace-user-assigned-identity",
+    "workspace-hbi",
+    "compute-local-auth",
+    "compute-subnet",
+    "compute-vm-size",
+    "compute-max-nodes",
+    "compute-remote-login",
+    "compute-no-aks",
+    "dependencies-private-endpoints",
+    "synapse-no-exfiltration-protection",
+)
+
+
+def ordered_rules(rule_ids: Iterable[str] | None = None) -> list[Rule]:
+    """The registered rules (or those named), in the policy set's order, each once.
+
+    Raises ValueError naming any unknown rule id: a typo on the CLI must not turn into a report
+    that silently checks less.
+    """
+    wanted = set(RULES) if rule_ids is None else set(rule_ids)
+    unknown = sorted(wanted - set(RULES))
+    if unknown:
+        raise ValueError(f"unknown policy rule(s): {', '.join(unknown)}")
+    # Rules registered outside the table (none today) follow it, by id.
+    order = [*POLICY_SET, *sorted(set(RULES) - set(POLICY_SET))]
+    return [RULES[rule_id] for rule_id in order if rule_id in wanted]
+
+
+def evaluate(
+    facts: WorkspaceFacts,
+    params: PolicyParameters,
+    rule_ids: Iterable[str] | None = None,
+) -> list[Finding]:
+    """Run the rules (all by default) over one workspace's facts, in the policy set's order.
+
+    A rule with nothing to judge (no computes, no Synapse workspace...) gets one not-applicable
+    finding for the workspace, so that every rule run appears in the report.
+    """
+    findings: list[Finding] = []
+    for declared in ordered_rules(rule_ids):
+        found = declared.check(facts, params)
+        findings.extend(found or [_nothing_to_judge(declared, facts)])
+    return findings
+
+
+def remediations(findings: Iterable[Finding], *, remediate: bool) -> list[Remediation]:
+    """The writes that `remediate` mode applies for these findings; none in `audit` mode.
+
+    Only non-compliant findings are remediated, only with the kinds DESIGN §3.3 allows, and each
+    (kind, target) once: two findings on one resource must not become two writes. ARM IDs
+    compare case-insensitively, so targets do too.
+    """
+    if not remediate:
+        return []
+    allowed = set(RemediationKind)
+    seen: set[tuple[RemediationKind, str]] = set()
+    chosen: list[Remediation] = []
+    for finding in findings:
+        remediation = finding.remediation
+        if finding.status is not Status.NON_COMPLIANT or remediation is None:
+            continue
+        if remediation.kind not in allowed:
+            continue
+        key = (remediation.kind, remediation.target_id.lower())
+        if key not in seen:
+            seen.add(key)
+            chosen.append(remediation)
+    return chosen
+
+
+def summarize(findings: Iterable[Finding]) -> dict[str, int]:
+    """The number of findings per status; every status is present, zero included."""
+    counts = Counter(finding.status for finding in findings)
+    return {status.value: counts[status] for status in Status}
+
+
+def rule_table() -> list[tuple[str, str, str, str]]:
+    """(id, severity, what it reads, remediation or "none") per rule, for docs and the CLI."""
+    return [
+        (
+            declared.id,
+            declared.severity.value,
+            ", ".join(declared.reads),
+            declared.remediation.value if declared.remediation is not None else "none",
+        )
+        for declared in ordered_rules()
+    ]
+
+
+# Why a rule reading these facts can have nothing to judge, in words for the report.
+_NOTHING = {
+    "computes": "no computes this rule applies to",
+    "dependencies": "no dependencies reported",
+    "synapse": "no allow-listed Synapse workspace reported",
+}
+
+
+def _nothing_to_judge(declared: Rule, facts: WorkspaceFacts) -> Finding:
+    why = "; ".join(_NOTHING.get(read, f"no {read} to judge") for read in declared.reads)
+    return Finding(
+        rule_id=declared.id,
+        severity=declared.severity,
+        target_id=facts.id,
+        status=Status.NOT_APPLICABLE,
+        message=f"nothing to judge in workspace {facts.id}: {why or 'no facts read'}",
+    )

@@ -1,0 +1,103 @@
+"""The rule framework: each rule is a small declared unit, registered in one place.
+
+A rule has an id, a description (which becomes documentation), a severity, what it reads, a
+check that turns facts into findings, and optionally the remediation that `remediate` mode may
+apply. Checks are pure functions of `WorkspaceFacts` and `PolicyParameters`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shared.policy.facts import PolicyParameters, WorkspaceFacts
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Status(StrEnum):
+    """A finding's status. `not-applicable` is explicit so that an unset parameter or a missing
+    resource is visible in reports rather than counted as compliant."""
+
+    COMPLIANT = "compliant"
+    NON_COMPLIANT = "non-compliant"
+    NOT_APPLICABLE = "not-applicable"
+    UNKNOWN = "unknown"
+
+
+class RemediationKind(StrEnum):
+    """The only writes the policy engine may make (DESIGN §3.3)."""
+
+    DISABLE_PUBLIC_NETWORK_ACCESS = "disable-public-network-access"
+    LOWER_MAX_NODES = "lower-max-nodes"
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """A write that brings one resource into compliance."""
+
+    kind: RemediationKind
+    target_id: str
+    # The value to set: "Disabled" for public network access, the node count for clusters.
+    value: str | int
+    description: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one rule for one resource (the workspace, or one of its computes)."""
+
+    rule_id: str
+    severity: Severity
+    target_id: str
+    status: Status
+    message: str
+    remediation: Remediation | None = None
+
+
+Check = Callable[[WorkspaceFacts, PolicyParameters], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A declared policy rule."""
+
+    id: str
+    description: str
+    severity: Severity
+    reads: tuple[str, ...]
+    check: Check
+    remediation: RemediationKind | None = None
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    rule_id: str,
+    *,
+    severity: Severity,
+    reads: tuple[str, ...],
+    remediation: RemediationKind | None = None,
+) -> Callable[[Check], Check]:
+    """Register a check as a rule; its docstring is the rule's description."""
+
+    def register(check: Check) -> Check:
+        if rule_id in RULES:
+            raise ValueError(f"rule {rule_id} is declared twice")
+        RULES[rule_id] = Rule(
+            id=rule_id,
+            description=" ".join((check.__doc__ or "").split()),
+            severity=severity,
+            reads=reads,
+            check=check,
+            remediation=remediation,
+        )
+        return check
+
+    return register

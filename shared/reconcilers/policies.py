@@ -1,0 +1,253 @@
+"""Enforcing the policy set on one AML workspace: observe facts, evaluate rules, remediate
+(only in `remediate` mode, only what the table allows, never in dry-run), record findings."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from azure.core.exceptions import AzureError
+
+from shared.adapters.aml import MachineLearningAdapter
+from shared.adapters.errors import describe, is_transient
+from shared.adapters.synapse import SynapseAdapter
+from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
+from shared.arm import ArmId, same_arm_id
+from shared.config import Settings
+from shared.ledger import ActionRecord, ActionSink
+from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
+from shared.policy.engine import evaluate, remediations
+from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
+from shared.policy.rules import Finding, Remediation, RemediationKind, Status
+from shared.reconcilers.evidence import TransientAzureError
+
+log = logging.getLogger(__name__)
+
+FINDING = "policy-finding"
+REMEDIATION = "policy-remediation"
+
+
+@dataclass(frozen=True)
+class RemediationOutcome:
+    remediation: Remediation
+    outcome: str
+
+
+@dataclass(frozen=True)
+class PolicyReport:
+    """Findings and remediation outcomes for one workspace."""
+
+    workspace_id: ArmId
+    findings: tuple[Finding, ...] = ()
+    remediations: tuple[RemediationOutcome, ...] = ()
+    error: str | None = None
+
+    def summary(self) -> str:
+        if self.error is not None:
+            return f"policies not evaluated: {self.error}"
+        counts = Counter(finding.status.value for finding in self.findings)
+        text = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        fixed = sum(1 for item in self.remediations if item.outcome.startswith("applied"))
+        return text + (f", {fixed} remediated" if fixed else "")
+
+
+def policy_parameters(settings: Settings) -> PolicyParameters:
+    return PolicyParameters(
+        allowed_vm_sizes=settings.allowed_compute_vm_sizes,
+        max_cluster_nodes=settings.max_cluster_nodes,
+        hbi_required=settings.hbi_required,
+    )
+
+
+def _belongs_to(target_id: str, workspace_id: str) -> bool:
+    """Remediation targets: the workspace itself or one of its computes, nothing else."""
+    if same_arm_id(target_id, workspace_id):
+        return True
+    prefix = f"{workspace_id}/computes/".lower()
+    rest = target_id.lower()[len(prefix) :] if target_id.lower().startswith(prefix) else ""
+    return bool(rest) and "/" not in rest and target_id.isascii()
+
+
+class PolicyReconciler:
+    """Evaluates the policy set for one workspace and applies the allowed remediations."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        facts: WorkspaceFactsAdapter,
+        machine_learning: MachineLearningAdapter,
+        synapse: SynapseAdapter,
+        sink: ActionSink | None,
+    ) -> None:
+        self._settings = settings
+        self._facts = facts
+        self._ml = machine_learning
+        self._synapse = synapse
+        self._sink = sink
+        self._parameters = policy_parameters(settings)
+
+    def _synapse_facts(self) -> tuple[tuple[SynapseWorkspace, ...], tuple[str, ...]]:
+        found: list[SynapseWorkspace] = []
+        errors: list[str] = []
+        for synapse_id in self._settings.synapse_workspace_ids:
+            try:
+                found.append(self._synapse.get_workspace(synapse_id))
+            except AzureError as error:
+                if is_transient(error):
+                    raise
+                errors.append(f"{synapse_id}: {describe(error)}")
+        return tuple(found), tuple(errors)
+
+    def observe(
+        self,
+        workspace_id: ArmId,
+        connections: Sequence[PrivateEndpointConnection] | None = None,
+    ) -> WorkspaceFacts:
+        """Read everything the rules need. Raises AzureError when the workspace is unreadable."""
+        model = self._facts.workspace(workspace_id)
+        if connections is None:
+            connections = self._ml.list_connections(workspace_id)
+        identity_type, user_assigned = workspace_identity(model)
+        hbi = getattr(model, "hbi_workspace", None)
+        synapse, synapse_errors = self._synapse_facts()
+        return WorkspaceFacts(
+            id=workspace_id,
+            public_network_access=getattr(model, "public_network_access", None),
+            hbi_workspace=hbi if isinstance(hbi, bool) else None,
+            identity_type=identity_type,
+            user_assigned_identities=user_assigned,
+            approved_private_endpoint_connections=sum(
+                1 for c in connections if c.status is ConnectionStatus.APPROVED
+            ),
+            computes=tuple(self._facts.computes(workspace_id)),
+            dependencies=(
+                self._facts.dependency(DependencyKind.STORAGE, model.storage_account),
+                self._facts.dependency(DependencyKind.KEY_VAULT, model.key_vault),
+                self._facts.dependency(
+                    DependencyKind.CONTAINER_REGISTRY, getattr(model, "container_registry", None)
+                ),
+            ),
+            synapse_workspaces=synapse,
+            synapse_errors=synapse_errors,
+        )
+
+    def evaluate(
+        self,
+        workspace_id: ArmId,
+        connections: Sequence[PrivateEndpointConnection] | None = None,
+    ) -> tuple[Finding, ...]:
+        """Read and evaluate; writes nothing (what `plan` shows)."""
+        return tuple(evaluate(self.observe(workspace_id, connections), self._parameters))
+
+    def _apply(self, workspace_id: ArmId, remediation: Remediation) -> str:
+        if not self._settings.in_scope(workspace_id) or not _belongs_to(
+            remediation.target_id, workspace_id
+        ):
+            return "refused: target is not this in-scope workspace or one of its computes"
+        if self._settings.dry_run:
+            return "planned (dry-run)"
+        try:
+            if remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
+                value = self._facts.disable_public_network_access(workspace_id)
+                return f"applied: publicNetworkAccess is now {value}"
+            nodes = self._facts.set_max_nodes(remediation.target_id, int(remediation.value))
+        except AzureError as error:
+            if is_transient(error):
+                raise
+            return f"failed: {describe(error)}"
+        return f"applied: maxNodeCount is now {nodes}"
+
+    def reconcile(
+        self,
+        workspace_id: ArmId,
+        *,
+        trigger: str,
+        connections: Sequence[PrivateEndpointConnection] | None = None,
+    ) -> PolicyReport:
+        """Observe, evaluate, remediate (remediate mode), record; transient errors are raised."""
+        if not self._settings.in_scope(workspace_id):
+            return PolicyReport(workspace_id, error="workspace is not in ML_WORKSPACE_IDS")
+        try:
+            findings = self.evaluate(workspace_id, connections)
+        except AzureError as error:
+            if is_transient(error):
+                raise TransientAzureError(f"workspace {workspace_id}: {describe(error)}") from error
+            self._record(workspace_id, (), (), trigger, error=describe(error))
+            return PolicyReport(workspace_id, error=describe(error))
+        outcomes: list[RemediationOutcome] = []
+        transient: AzureError | None = None
+        for remediation in remediations(findings, remediate=self._settings.remediate):
+            if transient is not None:
+                outcomes.append(RemediationOutcome(remediation, "not attempted"))
+                continue
+            try:
+                outcomes.append(
+                    RemediationOutcome(remediation, self._apply(workspace_id, remediation))
+                )
+            except AzureError as error:
+                transient = error
+                outcomes.append(RemediationOutcome(remediation, f"failed (will retry): {error}"))
+        self._record(workspace_id, findings, outcomes, trigger, error=None)
+        if transient is not None:
+            raise TransientAzureError(
+                f"workspace {workspace_id}: {describe(transient)}"
+            ) from transient
+        return PolicyReport(workspace_id, findings, tuple(outcomes))
+
+    def _record(
+        self,
+        workspace_id: ArmId,
+        findings: Sequence[Finding],
+        outcomes: Sequence[RemediationOutcome],
+        trigger: str,
+        *,
+        error: str | None,
+    ) -> None:
+        mode = f"{self._settings.automation_mode.value}/{self._settings.policy_mode.value}"
+        records = [
+            ActionRecord(
+                target_id=workspace_id,
+                kind=FINDING,
+                verdict=finding.status.value,
+                subject=finding.target_id,
+                reason=f"{finding.rule_id} ({finding.severity.value}): {finding.message}",
+                mode=mode,
+                outcome="recorded",
+                trigger=trigger,
+                evidence=finding.rule_id,
+                notify=finding.status in (Status.NON_COMPLIANT, Status.UNKNOWN),
+            )
+            for finding in findings
+        ]
+        records += [
+            ActionRecord(
+                target_id=workspace_id,
+                kind=REMEDIATION,
+                verdict=item.remediation.kind.value,
+                subject=item.remediation.target_id,
+                reason=item.remediation.description,
+                mode=mode,
+                outcome=item.outcome,
+                trigger=trigger,
+            )
+            for item in outcomes
+        ]
+        if error is not None:
+            records.append(
+                ActionRecord(
+                    target_id=workspace_id,
+                    kind=FINDING,
+                    verdict="not-evaluated",
+                    subject=workspace_id,
+                    reason=error,
+                    mode=mode,
+                    outcome="not evaluated",
+                    trigger=trigger,
+                )
+            )
+        for item in outcomes:
+            log.info("%s %s: %s", item.remediation.kind, item.remediation.target_id, item.outcome)
+        if records and self._sink is not None:
+            self._sink.record_actions(records)

@@ -1,0 +1,86 @@
+"""One AML workspace, every concern: connections, then role assignments, then policies.
+
+Observations flow from one concern to the next within a run (the connections as just approved,
+the Synapse evidence), so a single event wires a Synapse workspace completely without reading
+anything twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shared.arm import ArmId
+from shared.model import PrivateEndpointConnection
+from shared.reconcilers.evidence import EvidenceCache
+from shared.reconcilers.policies import PolicyReport
+from shared.reconcilers.private_endpoints import ConnectionReport
+from shared.reconcilers.role_assignments import RoleReport
+from shared.runtime import Runtime
+
+
+class Concern(StrEnum):
+    CONNECTIONS = "connections"
+    ROLES = "roles"
+    POLICIES = "policies"
+
+
+ALL_CONCERNS = frozenset(Concern)
+
+
+@dataclass(frozen=True)
+class WorkspaceReport:
+    """What one run did to one workspace, per concern (None: not run)."""
+
+    workspace_id: ArmId
+    connections: ConnectionReport | None = None
+    roles: RoleReport | None = None
+    policies: PolicyReport | None = None
+
+    def summary(self) -> str:
+        name = self.workspace_id.rsplit("/", 1)[-1]
+        parts = [
+            f"{label}: {report.summary()}"
+            for label, report in (
+                ("connections", self.connections),
+                ("roles", self.roles),
+                ("policies", self.policies),
+            )
+            if report is not None
+        ]
+        return f"{name}: " + "; ".join(parts)
+
+
+def reconcile_workspace(
+    runtime: Runtime,
+    workspace_id: ArmId,
+    *,
+    trigger: str,
+    concerns: frozenset[Concern] = ALL_CONCERNS,
+    cache: EvidenceCache | None = None,
+) -> WorkspaceReport:
+    """Reconcile the given concerns; an approval also brings in role assignments."""
+    cache = cache if cache is not None else EvidenceCache()
+    connection_report: ConnectionReport | None = None
+    connections: tuple[PrivateEndpointConnection, ...] | None = None
+    if Concern.CONNECTIONS in concerns:
+        connection_report = runtime.private_endpoints.reconcile(
+            workspace_id, trigger=trigger, cache=cache
+        )
+        if connection_report.plan is not None:
+            connections = connection_report.current_connections()
+        if connection_report.approved_any:
+            concerns = concerns | {Concern.ROLES}
+    role_report = (
+        runtime.role_assignments.reconcile(
+            workspace_id, trigger=trigger, cache=cache, connections=connections
+        )
+        if Concern.ROLES in concerns
+        else None
+    )
+    policy_report = (
+        runtime.policies.reconcile(workspace_id, trigger=trigger, connections=connections)
+        if Concern.POLICIES in concerns
+        else None
+    )
+    return WorkspaceReport(workspace_id, connection_report, role_report, policy_report)
