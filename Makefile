@@ -21,12 +21,12 @@ typecheck: setup
 	$(BIN)/mypy .
 
 pytest: setup
-	$(BIN)/python -m pytest
+	CHECKOV=$(CURDIR)/.venv-checkov/bin/checkov $(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python -m bench
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed .venv-checkov/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
@@ -35,9 +35,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+.venv-checkov/.installed: requirements-checkov.txt
+	test -d .venv-checkov || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-checkov node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,155 @@
+// The Function App on Flex Consumption (FC1), Python 3.11, running as the app's user-assigned
+// managed identity: host storage, deployment package and telemetry are all identity-based.
+
+param name string
+param planName string
+param location string = resourceGroup().location
+param tags object = {}
+
+@description('Resource ID of the user-assigned managed identity the app runs as.')
+param identityId string
+
+@description('Client ID of that identity (AZURE_CLIENT_ID, AzureWebJobsStorage__clientId).')
+param identityClientId string
+
+param storageBlobEndpoint string
+param storageQueueEndpoint string
+param storageTableEndpoint string
+
+@description('Blob container (in the same account) that holds the deployment package.')
+param deploymentContainerName string
+
+param applicationInsightsConnectionString string
+
+@description('Subnet (delegated to Microsoft.App/environments) for outbound VNet integration.')
+param subnetId string
+
+@description('The app\'s own settings, as [{ name, value }].')
+param appSettings array
+
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+// Settings every identity-based Flex Consumption app needs; the app's own come after.
+var hostSettings = [
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: identityClientId
+  }
+  {
+    name: 'AzureWebJobsStorage__blobServiceUri'
+    value: storageBlobEndpoint
+  }
+  {
+    name: 'AzureWebJobsStorage__queueServiceUri'
+    value: storageQueueEndpoint
+  }
+  {
+    name: 'AzureWebJobsStorage__tableServiceUri'
+    value: storageTableEndpoint
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: applicationInsightsConnectionString
+  }
+  {
+    // Telemetry is sent with the managed identity: App Insights has local auth disabled.
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${identityClientId};Authorization=AAD'
+  }
+]
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy exists only in some regions and is fixed at plan creation; a zone outage delays events (Event Grid retries them for up to 24 h and the reconcile sweep catches up), it does not lose them
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_222: Event Grid pushes to the Azure Function destination and Logic Apps call the HTTP functions over the public endpoint; they authenticate with Event Grid's system key and function keys
+  //checkov:skip=CKV_AZURE_17: callers (Event Grid, Logic Apps, scripts) authenticate with keys, not client certificates
+  //checkov:skip=CKV_AZURE_212: numberOfWorkers is a dedicated-plan setting; Flex Consumption adds instances per trigger on demand
+  //checkov:skip=CKV_AZURE_213: App Service health check calls the path without a function key, so it needs an anonymous endpoint, and this app exposes none; failed deliveries are retried by Event Grid and the reconcile sweep catches up
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    virtualNetworkSubnetId: subnetId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: concat(hostSettings, appSettings)
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+    }
+  }
+}
+
+// No basic-auth publishing: deployments go through Entra ID (azd, az functionapp deploy).
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output id string = functionApp.id
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName

@@ -1,0 +1,27 @@
+// Log Analytics Reader for the app on the workspace its drift gate queries (DRIFT_QUERY through
+// azure-monitor-query), deployed in that workspace's resource group. Outputs the workspace ID
+// (customerId) that DRIFT_LOG_ANALYTICS_WORKSPACE_ID needs.
+
+@description('Name of the Log Analytics workspace (in this resource group).')
+param workspaceName string
+
+@description('Principal (object) ID of the app\'s user-assigned managed identity.')
+param appPrincipalId string
+
+var logAnalyticsReader = '73c42c96-874c-492b-b04d-ab87d138a893'
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
+  name: workspaceName
+}
+
+resource queryAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workspace.id, appPrincipalId, logAnalyticsReader)
+  scope: workspace
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', logAnalyticsReader)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+output customerId string = workspace.properties.customerId

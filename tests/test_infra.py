@@ -1,0 +1,550 @@
+"""Infrastructure: checkov over infra/, and the contracts between infra, settings and code.
+
+- checkov finds no failed check in the Bicep (and a parse error, or nothing parsed, is a failure:
+  checkov itself exits 0 on both).
+- Every function an Event Grid subscription points at is registered by the app, with an Event Grid
+  trigger (DESIGN.md section 2: function names are a contract).
+- Every setting the app reads (shared/config.py, %SETTING% binding expressions, DESIGN.md
+  section 4) is provisioned as an app setting by infra/ and present in local.settings.sample.json.
+
+The parsers are small and unit-tested below on made-up input, so a parser bug cannot make a
+consistency test pass vacuously.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+INFRA = REPO / "infra"
+CONFIG_MODULE = REPO / "shared" / "config.py"
+LOCAL_SETTINGS_SAMPLE = REPO / "local.settings.sample.json"
+
+# DESIGN.md section 2: the functions Event Grid delivers to (on_ml_event comes with retraining).
+EVENT_GRID_FUNCTIONS = frozenset({"on_private_endpoint_event", "on_workspace_event", "on_ml_event"})
+
+# DESIGN.md section 4: every setting of the app, whether or not the code reads it yet.
+DESIGN_SETTINGS = frozenset(
+    {
+        "ML_WORKSPACE_IDS",
+        "SYNAPSE_WORKSPACE_IDS",
+        "AUTOMATION_MODE",
+        "POLICY_MODE",
+        "REJECT_UNVERIFIED",
+        "ARM_ENDPOINT",
+        "SYNAPSE_DEV_ENDPOINT",
+        "AZURE_CLIENT_ID",
+        "LEDGER_TABLE_ENDPOINT",
+        "LEDGER_CONNECTION_STRING",
+        "LEDGER_TABLE_NAME",
+        "RECONCILE_SCHEDULE",
+        "RETRAIN_SCHEDULE",
+        "ALLOWED_COMPUTE_VM_SIZES",
+        "MAX_CLUSTER_NODES",
+        "RETRAIN_COMPONENT",
+        "RETRAIN_COOLDOWN_MINUTES",
+        "DRIFT_LOG_ANALYTICS_WORKSPACE_ID",
+        "DRIFT_QUERY",
+        "DRIFT_THRESHOLD",
+        "BATCH_ENDPOINT_NAME",
+        "SCORING_ALLOWED_ENDPOINTS",
+        "OUTCOME_TOPIC_ENDPOINT",
+    }
+)
+
+# Settings of which each place provides exactly one: the ledger is identity-based in Azure
+# (LEDGER_TABLE_ENDPOINT) and Azurite locally (LEDGER_CONNECTION_STRING); shared/config.py
+# rejects both at once.
+EXCLUSIVE_SETTINGS = (frozenset({"LEDGER_TABLE_ENDPOINT", "LEDGER_CONNECTION_STRING"}),)
+
+_SETTING_NAME = re.compile(r"^[A-Z][A-Z0-9_]+$")
+_FUNCTION_TARGET = re.compile(r"/functions/([A-Za-z_][A-Za-z0-9_]*)")
+# An app setting in Bicep is an object { name: 'X', value: ... }, name first.
+_APP_SETTING = re.compile(r"\bname:\s*'([A-Za-z_][A-Za-z0-9_]*)'\s*,?\s*value:")
+_BINDING_EXPRESSION = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")
+
+
+# --- parsers ----------------------------------------------------------------------------------
+
+
+def strip_bicep_comments(text: str) -> str:
+    """Bicep source without `//` and `/* */` comments; string literals are kept intact."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("'''", i):
+            end = text.find("'''", i + 3)
+            end = len(text) if end < 0 else end + 3
+            out.append(text[i:end])
+            i = end
+        elif text[i] == "'":
+            j = i + 1
+            while j < len(text) and text[j] != "'" and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i : j + 1])
+            i = j + 1
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = len(text) if end < 0 else end + 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def function_targets(bicep: str) -> set[str]:
+    """Function names that `<function app ID>/functions/<name>` references point at."""
+    return set(_FUNCTION_TARGET.findall(strip_bicep_comments(bicep)))
+
+
+def app_setting_names(bicep: str) -> set[str]:
+    """Names of the `{ name: 'X', value: ... }` app settings in Bicep source."""
+    return set(_APP_SETTING.findall(strip_bicep_comments(bicep)))
+
+
+def settings_read_by(source: str) -> set[str]:
+    """Setting names a Python module reads: an UPPER_CASE string literal passed as the first
+    positional argument of any call (`reader.required("NAME", ...)`, `environ.get("NAME")`), or
+    used as a subscript of something called `environ` (`os.environ["NAME"]`)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        literal: ast.expr | None = None
+        if isinstance(node, ast.Call) and node.args:
+            literal = node.args[0]
+        elif isinstance(node, ast.Subscript) and _names_environ(node.value):
+            literal = node.slice
+        if (
+            isinstance(literal, ast.Constant)
+            and isinstance(literal.value, str)
+            and _SETTING_NAME.match(literal.value)
+        ):
+            names.add(literal.value)
+    return names
+
+
+def _names_environ(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Name) and node.id.endswith("environ")) or (
+        isinstance(node, ast.Attribute) and node.attr.endswith("environ")
+    )
+
+
+def binding_expressions(raw_bindings: Iterable[str]) -> set[str]:
+    """Setting names of `%NAME%` expressions anywhere in a function's raw (JSON) bindings."""
+    names: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            names.update(_BINDING_EXPRESSION.findall(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for raw in raw_bindings:
+        walk(json.loads(raw))
+    return names
+
+
+@dataclass(frozen=True)
+class CheckovRun:
+    """What one checkov run found, from its JSON output."""
+
+    passed: int
+    failed: int
+    skipped: int
+    parsing_errors: int
+    resource_count: int
+    failed_checks: tuple[str, ...]
+    skips_without_reason: tuple[str, ...]
+
+
+def _no_reason(comment: object) -> bool:
+    # checkov reports a skip without a reason as "No comment provided".
+    text = str(comment or "").strip()
+    return not text or text == "No comment provided"
+
+
+def parse_checkov_output(output: str) -> CheckovRun:
+    """Sum checkov's JSON report(s). It prints one report, a list of reports (several
+    frameworks), or only a bare summary when it found no file to scan."""
+    data: Any = json.loads(output)
+    reports: list[dict[str, Any]] = data if isinstance(data, list) else [data]
+    totals = dict.fromkeys(("passed", "failed", "skipped", "parsing_errors", "resource_count"), 0)
+    failed: list[str] = []
+    unexplained: list[str] = []
+    for report in reports:
+        summary = report.get("summary", report)
+        for key in totals:
+            totals[key] += int(summary.get(key, 0))
+        results = report.get("results", {})
+        failed += [
+            f"{c['check_id']} {c['resource']} ({c.get('file_path')}): {c.get('check_name')}"
+            for c in results.get("failed_checks", [])
+        ]
+        unexplained += [
+            f"{c['check_id']} {c['resource']}"
+            for c in results.get("skipped_checks", [])
+            if _no_reason(c.get("check_result", {}).get("suppress_comment"))
+        ]
+    return CheckovRun(
+        **totals, failed_checks=tuple(failed), skips_without_reason=tuple(unexplained)
+    )
+
+
+# --- what the repository says ------------------------------------------------------------------
+
+
+def bicep_sources() -> dict[Path, str]:
+    files = sorted(INFRA.rglob("*.bicep"))
+    assert files, f"no .bicep files under {INFRA}"
+    return {path: path.read_text(encoding="utf-8") for path in files}
+
+
+def infra_settings() -> set[str]:
+    names: set[str] = set()
+    for text in bicep_sources().values():
+        names |= app_setting_names(text)
+    assert names, "found no { name: '...', value: ... } app settings in infra/*.bicep"
+    return names
+
+
+def local_settings() -> dict[str, Any]:
+    values: dict[str, Any] = json.loads(LOCAL_SETTINGS_SAMPLE.read_text(encoding="utf-8"))["Values"]
+    return values
+
+
+def registered_functions() -> dict[str, Any]:
+    """The app's functions by name, from the same once-per-process index the other tests use
+    (azure-functions refuses a second `app.get_functions()` call)."""
+    from tools import host
+
+    return host.indexed()
+
+
+def missing_from(provided: set[str], wanted: Iterable[str]) -> list[str]:
+    """Wanted names not provided, where one member of an exclusive group stands for the group."""
+    missing = []
+    for name in sorted(wanted):
+        group = next((g for g in EXCLUSIVE_SETTINGS if name in g), frozenset({name}))
+        if not group & provided:
+            missing.append(name)
+    return missing
+
+
+def checkov_executable() -> str | None:
+    """$CHECKOV, else checkov beside this Python, else on PATH. checkov pins packaging<24 and
+    pytest 9 needs packaging>=24, so checkov may live in a virtualenv of its own."""
+    configured = os.environ.get("CHECKOV")
+    if configured:
+        return configured
+    beside_python = Path(sys.executable).parent / "checkov"
+    if beside_python.exists():
+        return str(beside_python)
+    return shutil.which("checkov")
+
+
+# --- checkov -----------------------------------------------------------------------------------
+
+
+def test_checkov_finds_no_failed_check() -> None:
+    executable = checkov_executable()
+    if executable is None:
+        pytest.fail(
+            "checkov is required for the infra checks: `make setup` installs it in .venv-checkov "
+            "(it cannot share a virtualenv with pytest); or set $CHECKOV"
+        )
+    # Fixed arguments to a tool of the dev environment: nothing untrusted reaches the command.
+    completed = subprocess.run(  # noqa: S603
+        [
+            executable,
+            "--directory",
+            str(INFRA),
+            "--framework",
+            "bicep",
+            "--output",
+            "json",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=REPO,
+    )
+    assert completed.returncode in (0, 1), completed.stderr[-4000:]
+    run = parse_checkov_output(completed.stdout)
+    assert run.parsing_errors == 0, (
+        "checkov could not parse some of infra/ (its Bicep parser lacks lambdas and "
+        "for-expressions inside function calls; `checkov -d infra --framework bicep` names "
+        "the file): " + completed.stderr[-4000:]
+    )
+    assert run.resource_count > 0, "checkov checked no resource: is infra/ empty or unparsed?"
+    assert run.failed == 0, "checkov failed checks:\n" + "\n".join(run.failed_checks)
+    assert not run.skips_without_reason, (
+        "checkov skips need a reason (//checkov:skip=ID: why):\n"
+        + "\n".join(run.skips_without_reason)
+    )
+
+
+def test_checkov_output_parser_counts_failures_parse_errors_and_empty_runs() -> None:
+    single = {
+        "check_type": "bicep",
+        "results": {
+            "failed_checks": [
+                {
+                    "check_id": "CKV_AZURE_1",
+                    "resource": "Microsoft.Storage/storageAccounts.st",
+                    "file_path": "/app/storage.bicep",
+                    "check_name": "something",
+                }
+            ],
+            "skipped_checks": [
+                {"check_id": "CKV_AZURE_2", "resource": "r", "check_result": {}},
+                {
+                    "check_id": "CKV_AZURE_4",
+                    "resource": "r",
+                    "check_result": {"suppress_comment": "No comment provided"},
+                },
+                {
+                    "check_id": "CKV_AZURE_3",
+                    "resource": "r",
+                    "check_result": {"suppress_comment": "does not apply"},
+                },
+            ],
+        },
+        "summary": {
+            "passed": 3,
+            "failed": 1,
+            "skipped": 2,
+            "parsing_errors": 1,
+            "resource_count": 2,
+        },
+    }
+    run = parse_checkov_output(json.dumps(single))
+    assert (run.passed, run.failed, run.skipped, run.parsing_errors, run.resource_count) == (
+        3,
+        1,
+        2,
+        1,
+        2,
+    )
+    assert run.failed_checks == (
+        "CKV_AZURE_1 Microsoft.Storage/storageAccounts.st (/app/storage.bicep): something",
+    )
+    assert run.skips_without_reason == ("CKV_AZURE_2 r", "CKV_AZURE_4 r")
+
+    several = parse_checkov_output(json.dumps([single, single]))
+    assert (several.failed, several.parsing_errors) == (2, 2)
+
+    # No file found: checkov prints only a summary, which must read as "nothing checked".
+    empty = parse_checkov_output(
+        json.dumps(
+            {"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0, "resource_count": 0}
+        )
+    )
+    assert (empty.resource_count, empty.failed) == (0, 0)
+
+
+# --- Event Grid subscriptions -> functions ------------------------------------------------------
+
+
+def test_event_grid_subscriptions_point_at_registered_event_grid_functions() -> None:
+    targets: set[str] = set()
+    for text in bicep_sources().values():
+        targets |= function_targets(text)
+    assert targets, "infra/ subscribes no function: the parser or the Bicep is broken"
+    assert targets <= EVENT_GRID_FUNCTIONS, "infra/ subscribes a function not in DESIGN.md §2"
+
+    functions = registered_functions()
+    event_grid_functions = {
+        name
+        for name, function in functions.items()
+        if "eventGridTrigger" in {binding.type for binding in function.get_bindings()}
+    }
+    assert event_grid_functions == targets, (
+        "every Event Grid function the app registers needs a subscription in infra/, and "
+        f"nothing else: registered {sorted(event_grid_functions)}, subscribed {sorted(targets)}"
+    )
+    unregistered = sorted(targets - functions.keys())
+    assert not unregistered, (
+        f"Event Grid subscriptions in infra/ point at functions the app does not register: "
+        f"{unregistered} (registered: {sorted(functions)})"
+    )
+    for name in sorted(targets):
+        trigger_types = {binding.type for binding in functions[name].get_bindings()}
+        assert "eventGridTrigger" in trigger_types, f"{name} has no Event Grid trigger"
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+def test_binding_expressions_are_provisioned_and_in_local_settings() -> None:
+    names: set[str] = set()
+    for function in registered_functions().values():
+        names |= binding_expressions(function.get_raw_bindings())
+    assert names, "no %SETTING% binding expression found: the timers read their schedules so"
+    assert not missing_from(infra_settings(), names), "binding settings missing from infra/"
+    assert not missing_from(set(local_settings()), names), (
+        "binding settings missing from local.settings.sample.json"
+    )
+
+
+def test_every_setting_the_config_reads_is_provisioned() -> None:
+    names = settings_read_by(CONFIG_MODULE.read_text(encoding="utf-8"))
+    assert names, f"found no setting read in {CONFIG_MODULE}: has its reading API changed?"
+    missing = missing_from(infra_settings(), names)
+    assert not missing, (
+        f"settings read by shared/config.py but not provisioned in infra/: {missing}"
+    )
+    missing = missing_from(set(local_settings()), names)
+    assert not missing, (
+        f"settings read by shared/config.py but missing from local.settings.sample.json: {missing}"
+    )
+
+
+def test_every_design_setting_is_provisioned() -> None:
+    missing = missing_from(infra_settings(), DESIGN_SETTINGS)
+    assert not missing, f"DESIGN.md settings not provisioned in infra/: {missing}"
+    missing = missing_from(set(local_settings()), DESIGN_SETTINGS)
+    assert not missing, f"DESIGN.md settings missing from local.settings.sample.json: {missing}"
+
+
+@pytest.mark.parametrize("group", EXCLUSIVE_SETTINGS, ids=lambda g: "|".join(sorted(g)))
+def test_exactly_one_of_each_exclusive_group_is_set(group: frozenset[str]) -> None:
+    assert len(group & infra_settings()) == 1, f"infra/ must set exactly one of {sorted(group)}"
+    assert len(group & set(local_settings())) == 1, (
+        f"local.settings.sample.json must set exactly one of {sorted(group)}"
+    )
+
+
+def test_local_settings_sample_runs_the_python_worker_on_azurite() -> None:
+    sample = json.loads(LOCAL_SETTINGS_SAMPLE.read_text(encoding="utf-8"))
+    assert sample["IsEncrypted"] is False
+    values = sample["Values"]
+    assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
+    assert all(isinstance(value, str) for value in values.values()), "the host reads strings"
+
+
+def test_local_settings_sample_passes_the_apps_own_validation() -> None:
+    from shared.config import load_settings
+
+    load_settings(local_settings())
+
+
+def test_parameters_file_matches_main_bicep() -> None:
+    main = strip_bicep_comments((INFRA / "main.bicep").read_text(encoding="utf-8"))
+    declared = dict(re.findall(r"^param\s+(\w+)\s+\w+(\s*=)?", main, flags=re.MULTILINE))
+    required = {name for name, default in declared.items() if not default}
+    supplied = set(
+        json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    )
+    assert supplied <= declared.keys(), f"unknown parameters: {sorted(supplied - declared.keys())}"
+    assert required <= supplied, f"required parameters not supplied: {sorted(required - supplied)}"
+
+
+# --- the parsers themselves --------------------------------------------------------------------
+
+
+def test_settings_read_by_finds_first_string_arguments_and_environ_subscripts(
+    tmp_path: Path,
+) -> None:
+    fake_config = tmp_path / "config.py"
+    fake_config.write_text(
+        """
+import os
+
+def load(reader, environ):
+    return (
+        reader.required("ML_WORKSPACE_IDS", "comma-separated ARM IDs"),
+        reader.choice("AUTOMATION_MODE", Mode),
+        reader.flag("REJECT_UNVERIFIED", default=False),
+        reader.https_url("ARM_ENDPOINT", "https://management.azure.com"),
+        _ledger(reader.optional("LEDGER_TABLE_ENDPOINT")),
+        environ.get("AZURE_CLIENT_ID"),
+        os.environ["DRIFT_QUERY"],
+        os.getenv("RETRAIN_SCHEDULE", "0 0 2 * * 0"),
+        reader.optional(name="KEYWORD_ONLY_IS_NOT_SEEN"),
+        reader.required(f"{PREFIX}_DYNAMIC"),
+        reader.required("lowercase_is_not_a_setting"),
+        SettingsError("NOT_A_SETTING_BUT_UPPER") if False else None,
+        "BARE_STRING_IS_NOT_READ",
+        reader.table_name("LEDGER_TABLE_NAME", "DEFAULT_VALUE_IS_NOT_A_NAME"),
+    )
+""",
+        encoding="utf-8",
+    )
+    assert settings_read_by(fake_config.read_text(encoding="utf-8")) == {
+        "ML_WORKSPACE_IDS",
+        "AUTOMATION_MODE",
+        "REJECT_UNVERIFIED",
+        "ARM_ENDPOINT",
+        "LEDGER_TABLE_ENDPOINT",
+        "AZURE_CLIENT_ID",
+        "DRIFT_QUERY",
+        "RETRAIN_SCHEDULE",
+        "LEDGER_TABLE_NAME",
+        # An upper-case first argument of any call counts: over-collecting fails loudly (the
+        # name is reported as not provisioned), under-collecting would fail silently.
+        "NOT_A_SETTING_BUT_UPPER",
+    }
+
+
+def test_app_setting_and_function_target_parsers_ignore_comments_and_other_names() -> None:
+    bicep = """
+// { name: 'COMMENTED_OUT'
+//   value: 'x' }
+/* resourceId: '${site.id}/functions/commented_out' */
+resource blob 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  name: 'default'
+}
+var url = 'https://example.net/functions/not_after_a_comment'
+var settings = [
+  {
+    name: 'ML_WORKSPACE_IDS'
+    value: join(ids, ',')
+  }
+  {
+    // the identity's client ID
+    name: 'AzureWebJobsStorage__clientId'
+    value: identity.properties.clientId
+  }
+  { name: 'ONE_LINE', value: 'x' }
+]
+var target = '${functionApp.outputs.id}/functions/on_ml_event'
+"""
+    assert app_setting_names(bicep) == {
+        "ML_WORKSPACE_IDS",
+        "AzureWebJobsStorage__clientId",
+        "ONE_LINE",
+    }
+    assert function_targets(bicep) == {"not_after_a_comment", "on_ml_event"}
+    assert "https://example.net" in strip_bicep_comments(bicep)
+    assert strip_bicep_comments("var s = '''a // b'''") == "var s = '''a // b'''"
+    assert strip_bicep_comments("var s = 'it\\'s // here' // gone") == "var s = 'it\\'s // here' "
+
+
+def test_binding_expression_parser_reads_every_raw_binding_value() -> None:
+    raw = [
+        json.dumps({"type": "timerTrigger", "schedule": "%RECONCILE_SCHEDULE%"}),
+        json.dumps({"type": "eventGridTrigger", "name": "event"}),
+        json.dumps({"type": "blob", "path": "%CONTAINER%/{name}", "extra": ["%NESTED%"]}),
+    ]
+    assert binding_expressions(raw) == {"RECONCILE_SCHEDULE", "CONTAINER", "NESTED"}

@@ -1,0 +1,301 @@
+"""The role assignment planner (DESIGN §3.2): the only assignment it ever plans is Contributor,
+at an in-scope AML workspace, for an allow-listed Synapse workspace's identity as ARM reports it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+
+from shared.arm import ArmId
+from shared.model import (
+    ConnectionStatus,
+    ManagedPrivateEndpoint,
+    PrivateEndpointConnection,
+    SynapseEvidence,
+    SynapseWorkspace,
+)
+from shared.planning.private_endpoints import ApprovalRules
+from shared.planning.role_assignments import (
+    CONTRIBUTOR_ROLE_ID,
+    ExistingAssignment,
+    RoleVerdict,
+    assignment_name,
+    contributor_role_definition_id,
+    plan_role_assignments,
+)
+
+SUBS = ["6f1c7b9e-2d4a-4c3b-9a51-0e8d7f6a5b40", "b7e2c9d1-5a3f-4e8b-8c6d-1f2a3b4c5d6e"]
+
+
+def ml(name: str, sub: str = SUBS[0]) -> ArmId:
+    return ArmId(
+        f"/subscriptions/{sub}/resourceGroups/rg-ml/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/{name}"
+    )
+
+
+def syn(name: str, sub: str = SUBS[1]) -> ArmId:
+    return ArmId(
+        f"/subscriptions/{sub}/resourceGroups/rg-an/providers/Microsoft.Synapse/workspaces/{name}"
+    )
+
+
+def pe(name: str, sub: str = SUBS[1]) -> str:
+    group = f"/subscriptions/{sub}/resourceGroups/managed"
+    return f"{group}/providers/Microsoft.Network/privateEndpoints/{name}"
+
+
+PROD, OTHER = ml("mlw-prod"), ml("mlw-other")
+ANALYTICS, PARTNER = syn("syn-analytics"), syn("syn-partner")
+PRINCIPAL = "3d2f5c1a-8b7e-4f6d-9a0c-2b1e4d3c5a6f"
+RULES = ApprovalRules((PROD,), (ANALYTICS,), reject_unverified=False)
+
+
+def evidence(
+    synapse_id: ArmId = ANALYTICS,
+    *,
+    principal: str | None = PRINCIPAL,
+    endpoints: tuple[ManagedPrivateEndpoint, ...] | None = None,
+    managed_vnet: bool = True,
+    exfiltration: bool = False,
+) -> SynapseEvidence:
+    return SynapseEvidence(
+        workspace_id=synapse_id,
+        workspace=SynapseWorkspace(synapse_id, principal, managed_vnet, exfiltration),
+        managed_private_endpoints=endpoints
+        if endpoints is not None
+        else (ManagedPrivateEndpoint("mpe-aml", PROD, pe("syn.mpe-aml")),),
+    )
+
+
+def connection(
+    status: ConnectionStatus = ConnectionStatus.APPROVED, endpoint: str | None = None
+) -> PrivateEndpointConnection:
+    return PrivateEndpointConnection(
+        id=f"{PROD}/privateEndpointConnections/c1",
+        name="c1",
+        workspace_id=PROD,
+        private_endpoint_id=endpoint or pe("syn.mpe-aml"),
+        status=status,
+    )
+
+
+def test_an_approved_verified_connection_gets_exactly_one_contributor_assignment() -> None:
+    decisions = plan_role_assignments(PROD, [connection()], [evidence()], [], RULES)
+
+    assert len(decisions) == 1
+    decision = decisions[0]
+    assert decision.verdict is RoleVerdict.ASSIGN
+    assert decision.scope == PROD
+    assert decision.principal_id == PRINCIPAL
+    assert decision.role_definition_id == (
+        f"/subscriptions/{SUBS[0]}/providers/Microsoft.Authorization/roleDefinitions/"
+        "b24988ac-6180-42a0-ab88-20f7382dd24c"
+    )
+    assert decision.assignment_name == assignment_name(PROD, PRINCIPAL)
+
+
+def test_the_name_is_deterministic_and_depends_on_scope_principal_and_role() -> None:
+    name = assignment_name(PROD, PRINCIPAL)
+    assert name == assignment_name(PROD.upper(), PRINCIPAL.upper())
+    assert uuid.UUID(name)
+    assert name != assignment_name(OTHER, PRINCIPAL)
+    assert name != assignment_name(PROD, "7c6b5a4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d")
+    assert name != assignment_name(PROD, PRINCIPAL, "acdd72a7-3385-48ef-bd42-f606fba81ae7")
+
+
+def test_an_existing_contributor_assignment_means_no_write() -> None:
+    existing = ExistingAssignment(
+        "someone-elses-name", PROD.lower(), PRINCIPAL.upper(), contributor_role_definition_id(PROD)
+    )
+
+    decisions = plan_role_assignments(PROD, [connection()], [evidence()], [existing], RULES)
+
+    assert [d.verdict for d in decisions] == [RoleVerdict.ALREADY_ASSIGNED]
+
+
+def test_an_assignment_of_another_role_or_scope_does_not_count() -> None:
+    reader = ExistingAssignment(
+        "r",
+        PROD,
+        PRINCIPAL,
+        f"/subscriptions/{SUBS[0]}/providers/Microsoft.Authorization/roleDefinitions/"
+        "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    )
+    elsewhere = ExistingAssignment("e", OTHER, PRINCIPAL, contributor_role_definition_id(OTHER))
+
+    decisions = plan_role_assignments(
+        PROD, [connection()], [evidence()], [reader, elsewhere], RULES
+    )
+
+    assert [d.verdict for d in decisions] == [RoleVerdict.ASSIGN]
+
+
+def test_pending_or_unverified_connections_get_nothing() -> None:
+    pending = plan_role_assignments(
+        PROD, [connection(ConnectionStatus.PENDING)], [evidence()], [], RULES
+    )
+    foreign = plan_role_assignments(
+        PROD, [connection(endpoint=pe("other"))], [evidence()], [], RULES
+    )
+
+    assert [d.verdict for d in pending] == [RoleVerdict.SKIP]
+    assert [d.verdict for d in foreign] == [RoleVerdict.SKIP]
+
+
+def test_unsupported_or_unreadable_synapse_or_missing_identity_gets_nothing() -> None:
+    cases = [
+        evidence(exfiltration=True),
+        evidence(managed_vnet=False),
+        evidence(principal=None),
+        evidence(principal="not-a-guid"),
+        SynapseEvidence(ANALYTICS, error="HTTP 403 Forbidden"),
+    ]
+    for item in cases:
+        decisions = plan_role_assignments(PROD, [connection()], [item], [], RULES)
+        assert [d.verdict for d in decisions] == [RoleVerdict.SKIP], item
+        assert decisions[0].reason
+
+
+def test_out_of_scope_workspace_and_foreign_synapse_get_nothing() -> None:
+    assert plan_role_assignments(OTHER, [connection()], [evidence()], [], RULES) == ()
+    partner = evidence(PARTNER)
+    assert plan_role_assignments(PROD, [connection()], [partner], [], RULES) == ()
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+names = st.sampled_from(["mlw-prod", "MLW-PROD", "mlw-prod2", "mlw-other", "syn-analytics"])
+subs = st.sampled_from([*SUBS, "00000000-0000-0000-0000-000000000000"])
+guids = st.uuids().map(str)
+principals = st.one_of(st.just(PRINCIPAL), st.none(), guids, st.text(max_size=40))
+# Weighted toward the states that can lead to an assignment, so the property is not vacuous.
+statuses = st.one_of(st.just(ConnectionStatus.APPROVED), st.sampled_from(list(ConnectionStatus)))
+mostly_true = st.sampled_from([True, True, True, False])
+mostly_false = st.sampled_from([False, False, False, True])
+ids = st.one_of(
+    names.flatmap(lambda n: subs.map(lambda s: str(ml(n, s)))),
+    names.flatmap(lambda n: subs.map(lambda s: str(syn(n, s)))),
+    names.flatmap(lambda n: subs.map(lambda s: pe(n, s))),
+    st.text(max_size=60),
+    st.none(),
+)
+
+
+# Small pools make matches (and so ASSIGN decisions) frequent; `ids` adds everything else.
+endpoint_pool = st.sampled_from(
+    [pe("syn.mpe-aml"), pe("SYN.MPE-AML"), pe("syn.mpe-aml", SUBS[0]), pe("x")]
+)
+link_pool = st.sampled_from([PROD, PROD.upper(), OTHER, ml("mlw-prod", SUBS[1])])
+endpoint_ids = st.one_of(endpoint_pool, endpoint_pool, endpoint_pool, ids)
+link_ids = st.one_of(link_pool, link_pool, link_pool, ids)
+
+
+def _same(value: str) -> str:
+    return value
+
+
+CASINGS: list[Callable[[str], str]] = [str.lower, str.upper, _same]
+
+
+@st.composite
+def scenes(
+    draw: st.DrawFn,
+) -> tuple[ArmId, list[PrivateEndpointConnection], list[SynapseEvidence], list[ExistingAssignment]]:
+    workspace = ArmId(
+        draw(st.sampled_from([PROD, PROD, PROD.upper(), OTHER, ml("mlw-prod", SUBS[1])]))
+    )
+    connections = [
+        PrivateEndpointConnection(
+            id=f"{workspace}/privateEndpointConnections/c{i}",
+            name=draw(st.text(max_size=20)),
+            workspace_id=workspace,
+            private_endpoint_id=draw(endpoint_ids),
+            status=draw(statuses),
+            description=draw(st.text(max_size=30)),
+        )
+        for i in range(draw(st.integers(0, 3)))
+    ]
+    evidence_items = []
+    for synapse_id in draw(
+        st.lists(st.sampled_from([ANALYTICS, PARTNER, ANALYTICS.upper()]), min_size=1, max_size=3)
+    ):
+        endpoints = tuple(
+            ManagedPrivateEndpoint(draw(st.text(max_size=10)), draw(link_ids), draw(endpoint_ids))
+            for _ in range(draw(st.integers(0, 3)))
+        )
+        if draw(st.booleans()) and connections:
+            # Plant a real match (in some casing) so that ASSIGN decisions are common.
+            target = draw(st.sampled_from(connections)).private_endpoint_id
+            casing = draw(st.sampled_from(CASINGS))
+            endpoints += (
+                ManagedPrivateEndpoint("planted", casing(workspace), casing(target or "")),
+            )
+        evidence_items.append(
+            SynapseEvidence(
+                workspace_id=ArmId(synapse_id),
+                workspace=SynapseWorkspace(
+                    ArmId(synapse_id), draw(principals), draw(mostly_true), draw(mostly_false)
+                ),
+                managed_private_endpoints=endpoints,
+                error=draw(st.sampled_from([None, None, None, "HTTP 403"])),
+            )
+        )
+    existing = [
+        ExistingAssignment(
+            draw(st.text(max_size=8)), draw(ids) or "", draw(principals) or "", draw(ids) or ""
+        )
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    return workspace, connections, evidence_items, existing
+
+
+@settings(max_examples=400, deadline=None)
+@given(scenes())
+def test_the_only_assignment_ever_planned_is_contributor_for_an_allow_listed_identity(
+    scene: tuple[
+        ArmId, list[PrivateEndpointConnection], list[SynapseEvidence], list[ExistingAssignment]
+    ],
+) -> None:
+    workspace, connections, evidence_items, existing = scene
+
+    decisions = plan_role_assignments(workspace, connections, evidence_items, existing, RULES)
+
+    reported = {
+        (e.workspace_id.lower(), e.workspace.principal_id)
+        for e in evidence_items
+        if e.workspace is not None and e.error is None
+    }
+    for decision in decisions:
+        if not decision.verdict.writes:
+            continue
+        assert workspace.lower() == PROD.lower()  # in scope
+        assert decision.scope == workspace
+        assert decision.synapse_workspace_id.lower() == ANALYTICS.lower()  # allow-listed
+        assert (decision.synapse_workspace_id.lower(), decision.principal_id) in reported
+        assert decision.role_definition_id is not None
+        assert decision.role_definition_id.endswith(f"/roleDefinitions/{CONTRIBUTOR_ROLE_ID}")
+        # ARM IDs are case-insensitive: the scope's own casing carries over.
+        assert decision.role_definition_id.lower().startswith(
+            f"/subscriptions/{SUBS[0]}/providers/"
+        )
+        assert decision.principal_id is not None
+        assert decision.assignment_name == assignment_name(workspace, decision.principal_id)
+        # and only with an approved connection whose endpoint the Synapse workspace lists
+        assert any(c.status is ConnectionStatus.APPROVED for c in connections)
+
+
+def test_the_scene_strategy_does_reach_assignments() -> None:
+    """Guards the property above against passing vacuously: its scenes do produce ASSIGNs."""
+    found = find(
+        scenes(),
+        lambda scene: any(
+            d.verdict.writes
+            for d in plan_role_assignments(scene[0], scene[1], scene[2], scene[3], RULES)
+        ),
+        settings=settings(max_examples=2000, database=None),
+    )
+    assert found[0].lower() == PROD.lower()
