@@ -99,6 +99,14 @@ class Settings:
         return any(same_arm_id(synapse_workspace_id, known) for known in self.synapse_workspace_ids)
 
 
+def _is_https_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        return parts.scheme == "https" and bool(parts.hostname)
+    except ValueError:  # urlsplit refuses some malformed netlocs, such as "https://["
+        return False
+
+
 class _Reader:
     """Reads and validates one setting at a time from an environment mapping."""
 
@@ -156,8 +164,7 @@ class _Reader:
     def https_url(self, name: str, default: str, *, template_field: str | None = None) -> str:
         value = self.optional(name) or default
         probe = value.replace("{" + template_field + "}", "workspace") if template_field else value
-        parts = urlsplit(probe)
-        if parts.scheme != "https" or not parts.hostname:
+        if not _is_https_url(probe):
             raise SettingsError(f"{name}={value!r} is not valid: expected an https:// URL")
         if template_field and "{" + template_field + "}" not in value:
             raise SettingsError(
@@ -207,7 +214,7 @@ class _Reader:
         value = self.optional(name)
         if value is None:
             return None
-        if not value.isdigit() or int(value) < 1:
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:
             raise SettingsError(f"{name}={value!r} is not valid: expected a whole number >= 1")
         return int(value)
 
@@ -215,8 +222,7 @@ class _Reader:
         value = self.optional(name)
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme != "https" or not parts.hostname:
+        if not _is_https_url(value):
             raise SettingsError(f"{name}={value!r} is not valid: expected an https:// URL")
         return value
 

@@ -8,10 +8,15 @@ It serves
 
 * the App Service managed identity token endpoint (``/msi/token``),
 * ARM routes under ``/subscriptions/...`` backed by a generic, case-insensitive
-  resource store, with dedicated routes for AML workspaces and their private
-  endpoint connections, Synapse workspaces and private endpoints,
+  resource store, with dedicated routes for AML workspaces (GET, PATCH), their
+  private endpoint connections and computes, Synapse workspaces, private
+  endpoints, role assignments (Microsoft.Authorization) and the private
+  endpoint connections of any other resource (storage accounts, key vaults,
+  container registries),
 * the Synapse data plane (managed private endpoints) under
-  ``/synapse-dev/{workspace}/...``.
+  ``/synapse-dev/{workspace}/...``,
+* an Event Grid custom topic (``POST /eventgrid-topic/api/events``) that
+  records what is published to it.
 
 Every request is recorded (:attr:`AzureSimulator.requests`) and faults can be
 injected per route (:meth:`AzureSimulator.inject`), so tests can assert on what
@@ -34,9 +39,11 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +55,11 @@ from . import shapes
 from .shapes import JSON
 
 SYNAPSE_AUDIENCE: Final = "https://dev.azuresynapse.net"
+EVENTGRID_AUDIENCE: Final = "https://eventgrid.azure.net"
+#: Path of the simulated custom topic, ``/api/events`` included as in Azure.
+EVENTGRID_TOPIC_PATH: Final = "/eventgrid-topic/api/events"
+#: Token audiences of the non-ARM route audiences (``"arm"`` is the simulator's own URL).
+_AUDIENCES: Final[dict[str, str]] = {"synapse": SYNAPSE_AUDIENCE, "eventgrid": EVENTGRID_AUDIENCE}
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
 CONNECTION_STATUSES: Final = frozenset(
     {"Pending", "Approved", "Rejected", "Disconnected", "Timeout"}
@@ -73,9 +85,47 @@ _RG: Final = rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers"
 _AML_WS: Final = rf"{_RG}/microsoft\.machinelearningservices/workspaces/{_SEG}"
 _SYNAPSE_WS: Final = rf"{_RG}/microsoft\.synapse/workspaces/{_SEG}"
 _PE: Final = rf"{_RG}/microsoft\.network/privateendpoints/{_SEG}"
+_COMPUTES: Final = rf"(?P<ws>{_AML_WS})/computes"
+_COMPUTE_OPERATION: Final = (
+    rf"/subscriptions/{_SEG}/providers/microsoft\.machinelearningservices/locations/{_SEG}"
+    rf"/computeoperationsstatus/(?P<op>{_SEG})"
+)
+# The scope of a role assignment is any ARM id, or nothing for the tenant root.
+_RAS: Final = r"(?P<scope>(?:/.+?)?)/providers/microsoft\.authorization/roleassignments"
+_RA_SEGMENT: Final = "/providers/microsoft.authorization/roleassignments/"
 _MPES: Final = (
     rf"/synapse-dev/(?P<ws>{_SEG})/managedvirtualnetworks/(?P<vnet>{_SEG})/managedprivateendpoints"
 )
+
+
+# Properties of an AML workspace that only the service writes; a PATCH that
+# carries them is not an error, they are just not taken over (as in ARM).
+_WORKSPACE_READ_ONLY: Final = frozenset(
+    {
+        "provisioningState",
+        "workspaceId",
+        "discoveryUrl",
+        "privateEndpointConnections",
+        "privateLinkCount",
+        "serviceProvisionedResourceGroup",
+        "mlFlowTrackingUri",
+        "notebookInfo",
+        "tenantId",
+        "storageHnsEnabled",
+    }
+)
+_PUBLIC_NETWORK_ACCESS: Final = frozenset({"Enabled", "Disabled"})
+_PRINCIPAL_TYPES: Final = frozenset({"User", "Group", "ServicePrincipal", "ForeignGroup", "Device"})
+_ROLE_DEFINITION_ID: Final = re.compile(
+    r"^(?:/subscriptions/[^/]+)?/providers/microsoft\.authorization/roledefinitions/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    re.IGNORECASE,
+)
+# Event Grid schema: the four properties Event Grid requires on every event
+# (``data`` and ``dataVersion`` are optional; Event Grid stamps an empty
+# ``dataVersion`` when it is missing).
+_EVENT_REQUIRED: Final = ("id", "subject", "eventType", "eventTime")
+_EVENTGRID_MAX_BYTES: Final = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -127,7 +177,8 @@ class Route:
     """One row of the routing table.
 
     ``audience`` is the token audience the route requires: ``"arm"``,
-    ``"synapse"`` or None (the token route checks its own secret header).
+    ``"synapse"``, ``"eventgrid"`` or None (the token route checks its own
+    secret header).
     """
 
     method: str
@@ -149,6 +200,36 @@ class _Fault:
 def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
     """An ARM-style error reply: ``{"error": {"code": ..., "message": ...}}``."""
     return Reply(status, {"error": {"code": code, "message": message}}, headers or {})
+
+
+def _is_guid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
+
+
+def _scope(value: str) -> str:
+    """A scope for comparisons: one leading slash, lower case; ``/`` for the tenant root."""
+    return "/" + value.strip("/").lower()
+
+
+def _at_or_above(candidate: str, scope: str) -> bool:
+    """Whether the scope ``candidate`` is ``scope`` or one of its ancestors (both normalized)."""
+    return candidate in ("/", scope) or scope.startswith(candidate + "/")
+
+
+def _role_guid(role_definition_id: str) -> str:
+    return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def _bad_request(message: str) -> Reply:
+    return arm_error(400, "BadRequest", message)
+
+
+def _invalid_content(message: str) -> Reply:
+    return arm_error(400, "InvalidRequestContent", message)
 
 
 def _not_found(arm_id: str) -> Reply:
@@ -277,17 +358,33 @@ class AzureSimulator:
     def __init__(self, *, tenant_id: str = shapes.DEFAULT_TENANT_ID) -> None:
         """Prepare an unstarted simulator; ``tenant_id`` is used in seeded identities."""
         self.tenant_id = tenant_id
-        #: Items per page on the Synapse MPE list; more items give a nextLink.
+        #: Items per page on the paged lists (Synapse MPEs, AML computes); more
+        #: items give a nextLink.
         self.page_size = 50
         #: ``nextLink`` value on the last MPE page; None leaves the field out.
         #: The published Synapse example sends ``""`` there, which this can mimic.
         self.last_page_next_link: str | None = None
         #: client_id the token endpoint reports for the system-assigned identity.
         self.managed_identity_client_id = shapes.stable_uuid("simulator", "client_id")
+        #: Object id of that identity; role assignments it writes name it as ``updatedBy``.
+        self.managed_identity_principal_id = shapes.stable_uuid("simulator", "principal_id")
+        #: ARM id of the simulated Event Grid custom topic; an event that names a
+        #: ``topic`` must name exactly this one, as Event Grid demands.
+        self.eventgrid_topic_id = (
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-simulator"
+            "/providers/Microsoft.EventGrid/topics/eventgrid-topic"
+        )
         self._identity_header = secrets.token_urlsafe(24)
         self._lock = threading.RLock()
         self._resources: dict[str, JSON] = {}
         self._mpes: dict[str, dict[str, JSON]] = {}
+        # Directory objects: lower-cased principal id -> principal type.
+        self._principals: dict[str, str] = {}
+        # Lower-cased principal id -> PUTs left that still answer PrincipalNotFound.
+        self._replication_delays: dict[str, int] = {}
+        self._published_events: list[JSON] = []
+        # Azure-AsyncOperation status bodies of compute updates, by operation id.
+        self._operations: dict[str, JSON] = {}
         self._tokens: dict[str, str] = {}
         self._token_requests: list[dict[str, str | None]] = []
         self._requests: list[Request] = []
@@ -382,6 +479,17 @@ class AzureSimulator:
         return f"{self.url}/synapse-dev/{{workspace}}"
 
     @property
+    def eventgrid_topic_endpoint(self) -> str:
+        """The custom topic endpoint (``OUTCOME_TOPIC_ENDPOINT``), ``/api/events`` included.
+
+        ``EventGridPublisherClient`` posts to exactly this URL (it appends
+        nothing), like an Azure topic endpoint
+        ``https://<topic>.<region>-1.eventgrid.azure.net/api/events``. It is not
+        part of :meth:`env`: tests that want events published opt in.
+        """
+        return f"{self.url}{EVENTGRID_TOPIC_PATH}"
+
+    @property
     def ca_bundle_path(self) -> str:
         """Path of the PEM file holding the throwaway CA certificate."""
         if self._ca_bundle is None:
@@ -423,16 +531,65 @@ class AzureSimulator:
         workspace_id: str,
         *,
         public_network_access: str = "Enabled",
+        identity: JSON | None = None,
         **properties_overrides: Any,
     ) -> JSON:
-        """Seed an AML workspace; keyword overrides replace keys of ``properties``."""
+        """Seed an AML workspace; keyword overrides replace keys of ``properties``.
+
+        ``identity`` replaces the whole identity block (default: system-assigned,
+        with a principal id derived from the workspace id).
+        """
         body = shapes.ml_workspace(
             workspace_id,
             public_network_access=public_network_access,
             tenant_id=self.tenant_id,
             properties_overrides=properties_overrides,
+            identity=identity,
         )
         return self.put_resource(workspace_id, body)
+
+    def add_compute(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        compute_type: str = "AmlCompute",
+        vm_size: str = "STANDARD_DS3_V2",
+        subnet_id: str | None = None,
+        disable_local_auth: bool | None = True,
+        max_node_count: int | None = 4,
+        min_node_count: int | None = 0,
+        remote_login_port_public_access: str | None = "Disabled",
+        location: str | None = None,
+    ) -> JSON:
+        """Seed a compute of an AML workspace (which must exist); see :func:`shapes.compute`.
+
+        ``compute_type`` is ``AmlCompute``, ``ComputeInstance``, ``AKS`` or
+        ``Kubernetes``; None arguments leave their key out. ``location``
+        defaults to the workspace's.
+        """
+        self._require(workspace_id)
+        workspace = self.get_resource(workspace_id) or {}
+        body = shapes.compute(
+            workspace_id,
+            name,
+            compute_type=compute_type,
+            vm_size=vm_size,
+            subnet_id=subnet_id,
+            disable_local_auth=disable_local_auth,
+            max_node_count=max_node_count,
+            min_node_count=min_node_count,
+            remote_login_port_public_access=remote_login_port_public_access,
+            location=location or str(workspace.get("location") or shapes.DEFAULT_LOCATION),
+        )
+        return self.put_resource(body["id"], body)
+
+    def compute(self, workspace_id: str, name: str) -> JSON:
+        """A copy of a stored compute (KeyError when there is none)."""
+        found = self.get_resource(f"{workspace_id}/computes/{name}")
+        if found is None:
+            raise KeyError(f"no compute {name!r} in {workspace_id}")
+        return found
 
     def add_private_endpoint_connection(
         self,
@@ -524,6 +681,185 @@ class AzureSimulator:
         )
         return self.put_resource(pe_id, body)
 
+    # ---------------------------------------------------------- role assignments
+
+    def add_principal(self, principal_id: str, principal_type: str = "ServicePrincipal") -> None:
+        """Make a principal exist in the simulated directory.
+
+        Role assignment PUTs for principals that do not exist answer
+        ``PrincipalNotFound``. Known without this call: the principal of every
+        stored resource's ``identity`` (Synapse and AML workspaces, ...) and of
+        every seeded role assignment.
+        """
+        if principal_type not in _PRINCIPAL_TYPES:
+            raise ValueError(f"principal_type must be one of {sorted(_PRINCIPAL_TYPES)}")
+        with self._lock:
+            self._principals[principal_id.lower()] = principal_type
+
+    def principal_replication_delay(self, principal_id: str, *, times: int = 1) -> None:
+        """Make the next ``times`` role assignment PUTs for the principal answer PrincipalNotFound.
+
+        This is Entra ID replication delay: the principal exists (it is made
+        known here if it was not), but ARM's directory lookup does not see it
+        yet. It applies whatever ``principalType`` the request states.
+        Injected faults on ``authz.ra.put`` come first and do not use it up.
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            if self._principal_type(principal_id) is None:
+                self._principals[principal_id.lower()] = "ServicePrincipal"
+            self._replication_delays[principal_id.lower()] = times
+
+    def add_role_assignment(
+        self,
+        scope: str,
+        name: str,
+        principal_id: str,
+        role_definition_id: str,
+        principal_type: str = "ServicePrincipal",
+    ) -> JSON:
+        """Seed a role assignment at ``scope`` (no duplicate or principal checks; the principal
+        becomes known)."""
+        body = shapes.role_assignment(
+            scope,
+            name,
+            principal_id=principal_id,
+            role_definition_id=role_definition_id,
+            principal_type=principal_type,
+            updated_by=self.managed_identity_principal_id,
+        )
+        with self._lock:
+            self._principals.setdefault(principal_id.lower(), principal_type)
+            return self.put_resource(body["id"], body)
+
+    def role_assignments(self, scope: str | None = None) -> list[JSON]:
+        """Copies of the stored role assignments made exactly at ``scope`` (all when None).
+
+        Scopes compare case-insensitively; inherited assignments are not included.
+        """
+        with self._lock:
+            return [
+                copy.deepcopy(body)
+                for body in self._role_assignment_views()
+                if scope is None or _scope(body["properties"]["scope"]) == _scope(scope)
+            ]
+
+    # ------------------------------------------------------------- dependencies
+
+    def add_storage_account(
+        self,
+        resource_id: str,
+        *,
+        private_endpoints: Sequence[tuple[str, str, str]] = (),
+        location: str = shapes.DEFAULT_LOCATION,
+        **properties_overrides: Any,
+    ) -> JSON:
+        """Seed a storage account; ``private_endpoints`` are ``(pe_id, group_id, status)``.
+
+        Each one becomes a connection on the account and a private endpoint
+        (see :meth:`add_dependency_private_endpoint`). Keyword overrides
+        replace keys of ``properties``. Returns the stored account.
+        """
+        body = shapes.storage_account(
+            resource_id, location=location, properties_overrides=properties_overrides
+        )
+        return self._add_dependency(resource_id, body, private_endpoints)
+
+    def add_key_vault(
+        self,
+        resource_id: str,
+        *,
+        private_endpoints: Sequence[tuple[str, str, str]] = (),
+        location: str = shapes.DEFAULT_LOCATION,
+        **properties_overrides: Any,
+    ) -> JSON:
+        """Seed a key vault; like :meth:`add_storage_account`."""
+        body = shapes.key_vault(
+            resource_id,
+            tenant_id=self.tenant_id,
+            location=location,
+            properties_overrides=properties_overrides,
+        )
+        return self._add_dependency(resource_id, body, private_endpoints)
+
+    def add_container_registry(
+        self,
+        resource_id: str,
+        *,
+        private_endpoints: Sequence[tuple[str, str, str]] = (),
+        location: str = shapes.DEFAULT_LOCATION,
+        **properties_overrides: Any,
+    ) -> JSON:
+        """Seed a container registry; like :meth:`add_storage_account`."""
+        body = shapes.container_registry(
+            resource_id, location=location, properties_overrides=properties_overrides
+        )
+        return self._add_dependency(resource_id, body, private_endpoints)
+
+    def _add_dependency(
+        self, resource_id: str, body: JSON, private_endpoints: Iterable[tuple[str, str, str]]
+    ) -> JSON:
+        with self._lock:
+            self.put_resource(resource_id, body)
+            for pe_id, group_id, status in private_endpoints:
+                self.add_dependency_private_endpoint(resource_id, pe_id, group_id, status)
+            return self.get_resource(resource_id) or {}
+
+    def add_dependency_private_endpoint(
+        self,
+        resource_id: str,
+        pe_id: str,
+        group_id: str,
+        status: str = "Approved",
+        description: str | None = None,
+    ) -> JSON:
+        """Connect a private endpoint to a stored resource (a storage account, vault, registry...).
+
+        Adds (or replaces, for the same ``pe_id``) the connection in the
+        resource's ``properties.privateEndpointConnections`` and stores the
+        private endpoint itself (automatic approval flow, ``groupIds`` =
+        ``[group_id]``, its connection in the same ``status``). Returns the
+        connection as the resource embeds it.
+        """
+        self._check_status(status)
+        with self._lock:
+            stored = self._resources.get(self._key(resource_id))
+            if stored is None:
+                raise KeyError(f"seed {resource_id} first")
+            connection = shapes.dependency_connection(
+                str(stored.get("id", resource_id)),
+                str(stored.get("type") or shapes.arm_type_of(resource_id)),
+                pe_id=pe_id,
+                status=status,
+                description=(
+                    description
+                    if description is not None
+                    else ("Auto-Approved" if status == "Approved" else "")
+                ),
+            )
+            connections = stored.setdefault("properties", {}).setdefault(
+                "privateEndpointConnections", []
+            )
+            connections[:] = [
+                c
+                for c in connections
+                if str(c.get("properties", {}).get("privateEndpoint", {}).get("id", "")).lower()
+                != pe_id.lower()
+            ]
+            connections.append(connection)
+            pe = shapes.private_endpoint(
+                pe_id,
+                private_link_service_id=resource_id,
+                group_ids=[group_id],
+                manual=False,
+                status=status,
+            )
+            self.put_resource(pe_id, pe)
+            return copy.deepcopy(connection)
+
+    # ------------------------------------------------------------------ queries
+
     def connection_status(self, workspace_id: str, name: str) -> str:
         """Current status of an AML private endpoint connection."""
         found = self.get_resource(f"{workspace_id}/privateEndpointConnections/{name}")
@@ -545,6 +881,12 @@ class AzureSimulator:
         """Every request so far, in arrival order (a copy)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def published_events(self) -> list[JSON]:
+        """Events accepted by the Event Grid topic, in order, as they were sent (copies)."""
+        with self._lock:
+            return copy.deepcopy(self._published_events)
 
     @property
     def token_requests(self) -> list[dict[str, str | None]]:
@@ -579,12 +921,19 @@ class AzureSimulator:
     def reset(self) -> None:
         """Forget all seeded state, faults and recorded requests.
 
+        Seeded state includes role assignments, known principals, replication
+        delays and published events.
+
         Issued tokens stay valid: SDK credentials cache them across tests, and
         a reset world should not look like an authentication failure.
         """
         with self._lock:
             self._resources.clear()
             self._mpes.clear()
+            self._principals.clear()
+            self._replication_delays.clear()
+            self._published_events.clear()
+            self._operations.clear()
             self._faults.clear()
             self._requests.clear()
             self._token_requests.clear()
@@ -658,6 +1007,23 @@ class AzureSimulator:
             ("GET", r"^/msi/token$", "token", self._h_token, None),
             ("GET", rf"^(?P<id>{_AML_WS})$", "aml.workspace.get", self._h_aml_workspace, "arm"),
             (
+                "PATCH",
+                rf"^(?P<id>{_AML_WS})$",
+                "aml.workspace.patch",
+                self._h_aml_workspace_patch,
+                "arm",
+            ),
+            ("GET", rf"^{_COMPUTES}$", "aml.compute.list", self._h_compute_list, "arm"),
+            ("GET", rf"^{_COMPUTES}/{_SEG}$", "aml.compute.get", self._h_get, "arm"),
+            ("PATCH", rf"^{_COMPUTES}/{_SEG}$", "aml.compute.patch", self._h_compute_patch, "arm"),
+            (
+                "GET",
+                rf"^{_COMPUTE_OPERATION}$",
+                "aml.compute.operation",
+                self._h_compute_operation,
+                "arm",
+            ),
+            (
                 "GET",
                 rf"^(?P<ws>{_AML_WS})/privateendpointconnections$",
                 "aml.pec.list",
@@ -680,6 +1046,30 @@ class AzureSimulator:
             ),
             ("GET", rf"^{_SYNAPSE_WS}$", "synapse.workspace.get", self._h_get, "arm"),
             ("GET", rf"^{_PE}$", "network.pe.get", self._h_get, "arm"),
+            ("GET", rf"^{_RAS}$", "authz.ra.list", self._h_ra_list, "arm"),
+            ("GET", rf"^{_RAS}/(?P<name>{_SEG})$", "authz.ra.get", self._h_ra_get, "arm"),
+            ("PUT", rf"^{_RAS}/(?P<name>{_SEG})$", "authz.ra.put", self._h_ra_put, "arm"),
+            (
+                "GET",
+                r"^(?P<res>/subscriptions/.+)/privateendpointconnections$",
+                "arm.pec.list",
+                self._h_dep_pec_list,
+                "arm",
+            ),
+            (
+                "GET",
+                rf"^(?P<res>/subscriptions/.+)/privateendpointconnections/(?P<name>{_SEG})$",
+                "arm.pec.get",
+                self._h_dep_pec_get,
+                "arm",
+            ),
+            (
+                "POST",
+                rf"^{re.escape(EVENTGRID_TOPIC_PATH)}$",
+                "eventgrid.publish",
+                self._h_eventgrid_publish,
+                "eventgrid",
+            ),
             ("GET", rf"^{_MPES}$", "synapse.mpe.list", self._h_mpe_list, "synapse"),
             (
                 "GET",
@@ -793,7 +1183,7 @@ class AzureSimulator:
                 "The access token is invalid (not issued by this simulator).",
                 challenge,
             )
-        expected = self.url if route.audience == "arm" else SYNAPSE_AUDIENCE
+        expected = self.url if route.audience == "arm" else _AUDIENCES[route.audience]
         if resource.rstrip("/").lower() != expected.lower():
             return arm_error(
                 401,
@@ -860,11 +1250,420 @@ class AzureSimulator:
         found = self._resources.get(self._key(call.path))
         if found is None:
             return _not_found(call.path)
-        body = copy.deepcopy(found)
+        return Reply(200, self._workspace_view(call.path, found))
+
+    def _workspace_view(self, workspace_id: str, stored: JSON) -> JSON:
+        body = copy.deepcopy(stored)
         # ARM embeds the workspace's connections in the workspace; build them
         # from the stored children so both views always agree.
-        body.setdefault("properties", {})["privateEndpointConnections"] = self._pecs_of(call.path)
+        body.setdefault("properties", {})["privateEndpointConnections"] = self._pecs_of(
+            workspace_id
+        )
+        return body
+
+    def _h_aml_workspace_patch(self, call: Call) -> Reply:
+        stored = self._resources.get(self._key(call.path))
+        if stored is None:
+            return _not_found(call.path)
+        body = call.body
+        if not isinstance(body, dict):
+            return _invalid_content("The request body must be a JSON object.")
+        properties = body.get("properties") or {}
+        if not isinstance(properties, dict):
+            return _invalid_content("properties must be a JSON object.")
+        access = properties.get("publicNetworkAccess")
+        if access is not None and access not in _PUBLIC_NETWORK_ACCESS:
+            return _bad_request(
+                f"publicNetworkAccess '{access}' is not one of {sorted(_PUBLIC_NETWORK_ACCESS)}."
+            )
+        target = stored.setdefault("properties", {})
+        for key, value in properties.items():
+            if value is not None and key not in _WORKSPACE_READ_ONLY:
+                target[key] = copy.deepcopy(value)
+        for key in ("tags", "sku"):
+            if body.get(key) is not None:
+                stored[key] = copy.deepcopy(body[key])
+        identity = body.get("identity")
+        if isinstance(identity, dict):
+            merged = copy.deepcopy(identity)
+            old = stored.get("identity") or {}
+            if "systemassigned" in str(merged.get("type", "")).lower():
+                # The system-assigned identity survives an update that keeps it.
+                for key in ("principalId", "tenantId"):
+                    if key in old:
+                        merged.setdefault(key, old[key])
+            stored["identity"] = merged
+        return Reply(200, self._workspace_view(call.path, stored))
+
+    def _children(self, parent_id: str, collection: str) -> list[JSON]:
+        prefix = f"{self._key(parent_id)}/{collection}/"
+        return [
+            copy.deepcopy(body)
+            for key, body in self._resources.items()
+            if key.startswith(prefix) and "/" not in key[len(prefix) :]
+        ]
+
+    def _page(self, call: Call, items: list[JSON], token: str) -> Reply:
+        """One page of ``items``; the nextLink carries the offset in query parameter ``token``."""
+        try:
+            skip = int(call.query.get(token, "0"))
+        except ValueError:
+            return _bad_request(f"Invalid {token}.")
+        size = max(1, self.page_size)
+        body: JSON = {"value": items[skip : skip + size]}
+        if skip + size < len(items):
+            api = urllib.parse.quote(call.query.get("api-version", ""), safe="")
+            path = urllib.parse.quote(call.path)
+            body["nextLink"] = f"{self.url}{path}?api-version={api}&{token}={skip + size}"
         return Reply(200, body)
+
+    def _h_compute_list(self, call: Call) -> Reply:
+        workspace_id = call.group("ws")
+        if self._key(workspace_id) not in self._resources:
+            return _not_found(workspace_id)
+        return self._page(call, self._children(workspace_id, "computes"), "$skip")
+
+    def _h_compute_patch(self, call: Call) -> Reply:
+        workspace_id = call.group("ws")
+        if self._key(workspace_id) not in self._resources:
+            return _not_found(workspace_id)
+        stored = self._resources.get(self._key(call.path))
+        if stored is None:
+            return _not_found(call.path)
+        body = call.body if isinstance(call.body, dict) else {}
+        outer = body.get("properties")
+        inner = outer.get("properties") if isinstance(outer, dict) else None
+        scale = inner.get("scaleSettings") if isinstance(inner, dict) else None
+        if not isinstance(scale, dict):
+            hint = (
+                " The body has a top-level 'scaleSettings': that is a ScaleSettingsInformation "
+                "sent without its ClusterUpdateParameters(properties=...) envelope."
+                if "scaleSettings" in body
+                else ""
+            )
+            return _bad_request(
+                "ClusterUpdateParameters need properties.properties.scaleSettings." + hint
+            )
+        properties = stored.setdefault("properties", {})
+        compute_type = str(properties.get("computeType", ""))
+        if compute_type.lower() != "amlcompute":
+            return _bad_request(
+                f"Compute '{shapes.last_segment(call.path)}' is of type '{compute_type}'; only "
+                "AmlCompute scale settings can be updated."
+            )
+        current = properties.setdefault("properties", {}).setdefault("scaleSettings", {})
+        merged = {**current, **{k: v for k, v in scale.items() if v is not None}}
+        maximum, minimum = merged.get("maxNodeCount"), merged.get("minNodeCount", 0)
+        for key, value in (("maxNodeCount", maximum), ("minNodeCount", minimum)):
+            if value is not None and (not isinstance(value, int) or value < 0):
+                return _bad_request(f"{key} must be a non-negative integer, not {value!r}.")
+        if isinstance(maximum, int) and isinstance(minimum, int) and maximum < minimum:
+            return _bad_request(
+                f"maxNodeCount ({maximum}) must be greater than or equal to "
+                f"minNodeCount ({minimum})."
+            )
+        current.clear()
+        current.update(merged)
+        properties["modifiedOn"] = shapes.now_iso()
+        properties["provisioningState"] = "Succeeded"
+        # As in the spec's Compute/patch.json: 200, provisioningState Updating
+        # and an Azure-AsyncOperation to poll. The operation is already done,
+        # and Retry-After: 0 keeps the SDK's poller from waiting 30 s; it then
+        # GETs the compute for its result (a fresh body: azure-mgmt-
+        # machinelearningservices 2.0.0b2 loses the computeType discriminator
+        # when it deserializes the same response twice, as it does for an LRO
+        # that ends on its initial response).
+        operation = str(uuid.uuid4())
+        now = shapes.now_iso()
+        self._operations[operation] = {
+            "id": operation,
+            "name": operation,
+            "status": "Succeeded",
+            "startTime": now,
+            "endTime": now,
+        }
+        subscription, _ = shapes.scope_of(call.path)
+        location = urllib.parse.quote(str(stored.get("location") or shapes.DEFAULT_LOCATION))
+        api = urllib.parse.quote(call.query.get("api-version", ""), safe="")
+        status_url = (
+            f"{self.url}/subscriptions/{subscription}/providers/Microsoft.MachineLearningServices"
+            f"/locations/{location}/computeOperationsStatus/{operation}?api-version={api}"
+        )
+        reply = copy.deepcopy(stored)
+        reply["properties"]["provisioningState"] = "Updating"
+        return Reply(200, reply, {"Azure-AsyncOperation": status_url, "Retry-After": "0"})
+
+    def _h_compute_operation(self, call: Call) -> Reply:
+        found = self._operations.get(call.group("op").lower())
+        if found is None:
+            return arm_error(404, "NotFound", f"Operation '{call.group('op')}' was not found.")
+        return Reply(200, copy.deepcopy(found))
+
+    # Role assignments live in the resource store under
+    # ``{scope}/providers/Microsoft.Authorization/roleAssignments/{name}``, so
+    # put_resource() can seed odd ones too; they are served normalized.
+
+    @staticmethod
+    def _ra_view(key: str, body: JSON) -> JSON | None:
+        """The served form of a stored body if ``key`` is a role assignment's, else None."""
+        index = key.rfind(_RA_SEGMENT)
+        if index < 0 or "/" in key[index + len(_RA_SEGMENT) :]:
+            return None
+        view = copy.deepcopy(body)
+        stored_id = str(view.get("id") or key)
+        cut = stored_id.lower().rfind(_RA_SEGMENT)
+        properties = view.setdefault("properties", {})
+        properties.setdefault("scope", (stored_id[:cut] if cut >= 0 else key[:index]) or "/")
+        view.setdefault("type", shapes.ROLE_ASSIGNMENT_TYPE)
+        view.setdefault("name", shapes.last_segment(stored_id))
+        return view
+
+    def _role_assignment_items(self) -> list[tuple[str, JSON]]:
+        items = ((key, self._ra_view(key, body)) for key, body in self._resources.items())
+        return [(key, view) for key, view in items if view is not None]
+
+    def _role_assignment_views(self) -> list[JSON]:
+        return [view for _, view in self._role_assignment_items()]
+
+    def _h_ra_list(self, call: Call) -> Reply:
+        scope = _scope(call.group("scope"))
+        at_scope = False
+        principal: str | None = None
+        raw_filter = call.query.get("$filter", "").strip()
+        for term in filter(None, re.split(r"\s+and\s+", raw_filter, flags=re.IGNORECASE)):
+            principal_match = re.fullmatch(
+                r"(?:principalId\s+eq\s+'?([^'\s]+)'?|assignedTo\('([^']+)'\))",
+                term.strip(),
+                re.IGNORECASE,
+            )
+            if re.fullmatch(r"atScope\(\)", term.strip(), re.IGNORECASE):
+                at_scope = True
+            elif principal_match:
+                principal = (principal_match.group(1) or principal_match.group(2)).lower()
+            else:
+                return arm_error(
+                    400,
+                    "UnsupportedFilterInSimulator",
+                    f"The simulator does not understand the filter term '{term}'. It knows "
+                    "atScope(), principalId eq '{id}' and assignedTo('{id}'), joined by 'and'.",
+                )
+        items = []
+        for view in self._role_assignment_views():
+            properties = view["properties"]
+            candidate = _scope(str(properties["scope"]))
+            # atScope(): at or above the scope; otherwise also below it.
+            if not (
+                _at_or_above(candidate, scope) or (not at_scope and _at_or_above(scope, candidate))
+            ):
+                continue
+            if principal is not None and str(properties.get("principalId", "")).lower() != (
+                principal
+            ):
+                continue
+            items.append(view)
+        return Reply(200, {"value": items})
+
+    def _h_ra_get(self, call: Call) -> Reply:
+        key = self._key(call.path)
+        stored = self._resources.get(key)
+        view = self._ra_view(key, stored) if stored is not None else None
+        if view is None:
+            return arm_error(
+                404,
+                "RoleAssignmentNotFound",
+                f"The role assignment '{call.group('name')}' is not found.",
+            )
+        return Reply(200, view)
+
+    def _principal_type(self, principal_id: str) -> str | None:
+        key = principal_id.lower()
+        if key in self._principals:
+            return self._principals[key]
+        for body in self._resources.values():
+            identity = body.get("identity")
+            if not isinstance(identity, dict):
+                continue
+            ids = [identity.get("principalId")] + [
+                uai.get("principalId")
+                for uai in (identity.get("userAssignedIdentities") or {}).values()
+                if isinstance(uai, dict)
+            ]
+            if any(str(i or "").lower() == key for i in ids):
+                return "ServicePrincipal"
+        return None
+
+    def _principal_not_found(self, principal_id: str) -> Reply:
+        return arm_error(
+            400,
+            "PrincipalNotFound",
+            f"Principal {principal_id.replace('-', '')} does not exist in the directory "
+            f"{self.tenant_id}. Check that you have the correct principal ID. If you are "
+            "creating this principal and then immediately assigning a role, this error might "
+            "be related to a replication delay. In this case, set the role assignment "
+            "principalType property to a value, such as ServicePrincipal, User, or Group.  "
+            "See https://aka.ms/docs-principaltype",
+        )
+
+    def _h_ra_put(self, call: Call) -> Reply:
+        name = call.group("name")
+        scope_path = call.group("scope") or "/"
+        properties = call.body.get("properties") if isinstance(call.body, dict) else None
+        if not isinstance(properties, dict):
+            return _invalid_content("The request body must have a 'properties' object.")
+        role_definition_id = properties.get("roleDefinitionId")
+        principal_id = properties.get("principalId")
+        principal_type = properties.get("principalType")
+        if not isinstance(role_definition_id, str) or not isinstance(principal_id, str):
+            return _invalid_content(
+                "properties.roleDefinitionId and properties.principalId are required."
+            )
+        if not _is_guid(name):
+            return arm_error(
+                400,
+                "InvalidRoleAssignmentId",
+                f"The role assignment ID '{name}' is not valid. The role assignment ID must be "
+                "a GUID.",
+            )
+        if not _ROLE_DEFINITION_ID.match(role_definition_id):
+            return arm_error(
+                400,
+                "InvalidRoleDefinitionId",
+                f"The role definition ID '{role_definition_id}' is not valid.",
+            )
+        key = principal_id.lower()
+        delay = self._replication_delays.get(key, 0)
+        if delay > 0:
+            self._replication_delays[key] = delay - 1
+            return self._principal_not_found(principal_id)
+        actual_type = self._principal_type(principal_id)
+        if actual_type is None:
+            return self._principal_not_found(principal_id)
+        if principal_type is not None and principal_type != actual_type:
+            return arm_error(
+                400,
+                "UnmatchedPrincipalType",
+                f"The PrincipalId '{principal_id.replace('-', '')}' has type '{actual_type}' , "
+                f"which is different from specified PrincipalType '{principal_type}'.",
+            )
+        scope = _scope(scope_path)
+        role = _role_guid(role_definition_id)
+        assignments = self._role_assignment_items()
+        for _, view in assignments:
+            existing = view["properties"]
+            if (
+                _scope(str(existing["scope"])) == scope
+                and str(existing.get("principalId", "")).lower() == key
+                and _role_guid(str(existing.get("roleDefinitionId", ""))) == role
+            ):
+                existing_name = str(view.get("name", "")).replace("-", "")
+                return arm_error(
+                    409,
+                    "RoleAssignmentExists",
+                    "The role assignment already exists. The ID of the existing role "
+                    f"assignment is {existing_name}.",
+                )
+        if any(stored_key == self._key(call.path) for stored_key, _ in assignments):
+            # The name is taken by an assignment of another principal or role.
+            return arm_error(
+                400,
+                "RoleAssignmentUpdateNotPermitted",
+                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+            )
+        body = shapes.role_assignment(
+            scope_path,
+            name,
+            principal_id=principal_id,
+            role_definition_id=role_definition_id,
+            principal_type=principal_type or actual_type,
+            updated_by=self.managed_identity_principal_id,
+            description=properties.get("description"),
+            condition=properties.get("condition"),
+            condition_version=properties.get("conditionVersion"),
+        )
+        self._resources[self._key(call.path)] = body
+        return Reply(201, copy.deepcopy(body))
+
+    def _dependency_pecs(self, resource_id: str, stored: JSON) -> list[JSON]:
+        embedded = copy.deepcopy(
+            stored.get("properties", {}).get("privateEndpointConnections") or []
+        )
+        seen = {str(c.get("id", "")).lower() for c in embedded}
+        children = self._children(resource_id, "privateendpointconnections")
+        return embedded + [c for c in children if str(c.get("id", "")).lower() not in seen]
+
+    def _h_dep_pec_list(self, call: Call) -> Reply:
+        resource_id = call.group("res")
+        stored = self._resources.get(self._key(resource_id))
+        if stored is None:
+            return _not_found(resource_id)
+        return Reply(200, {"value": self._dependency_pecs(resource_id, stored)})
+
+    def _h_dep_pec_get(self, call: Call) -> Reply:
+        found = self._resources.get(self._key(call.path))
+        if found is not None:
+            return Reply(200, copy.deepcopy(found))
+        resource_id = call.group("res")
+        stored = self._resources.get(self._key(resource_id))
+        name = call.group("name").lower()
+        for connection in self._dependency_pecs(resource_id, stored or {}):
+            if str(connection.get("name", "")).lower() == name:
+                return Reply(200, connection)
+        return _not_found(call.path)
+
+    def _h_eventgrid_publish(self, call: Call) -> Reply:
+        length = call.headers.get("content-length", "0")
+        if length.isdigit() and int(length) > _EVENTGRID_MAX_BYTES:
+            return arm_error(
+                413,
+                "RequestEntityTooLarge",
+                f"The request is {length} bytes; Event Grid accepts at most 1 MB per request.",
+            )
+        events = call.body
+        if not isinstance(events, list) or not events:
+            return self._eventgrid_invalid("The request body must be a non-empty JSON array.")
+        for index, event in enumerate(events):
+            problem = self._event_problem(event)
+            if problem:
+                return self._eventgrid_invalid(f"Event {index}: {problem}")
+        self._published_events.extend(copy.deepcopy(events))
+        return Reply(200)
+
+    def _event_problem(self, event: Any) -> str | None:
+        if not isinstance(event, dict):
+            return "an event must be a JSON object."
+        for key in _EVENT_REQUIRED:
+            if not isinstance(event.get(key), str) or not event[key]:
+                return f"Required property '{key}' was not set."
+        try:
+            datetime.fromisoformat(event["eventTime"])
+        except ValueError:
+            return f"eventTime '{event['eventTime']}' is not a valid ISO 8601 time."
+        for key in ("dataVersion", "topic", "metadataVersion"):
+            if key in event and event[key] is not None and not isinstance(event[key], str):
+                return f"Property '{key}' must be a string."
+        topic = event.get("topic")
+        if topic is not None and topic.lower() != self.eventgrid_topic_id.lower():
+            return (
+                f"topic '{topic}' does not match the topic's resource id "
+                f"'{self.eventgrid_topic_id}'; leave it out and Event Grid stamps it."
+            )
+        metadata_version = event.get("metadataVersion")
+        if metadata_version is not None and metadata_version != "1":
+            return f"metadataVersion '{metadata_version}' is not supported; only '1' is."
+        return None
+
+    @staticmethod
+    def _eventgrid_invalid(message: str) -> Reply:
+        return Reply(
+            400,
+            {
+                "error": {
+                    "code": "BadRequest",
+                    "message": message,
+                    "details": [{"code": "InputJsonInvalid", "message": message}],
+                }
+            },
+        )
 
     def _pecs_of(self, workspace_id: str) -> list[JSON]:
         prefix = self._key(workspace_id) + "/privateendpointconnections/"

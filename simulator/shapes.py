@@ -11,6 +11,7 @@ reproducible.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 JSON = dict[str, Any]
@@ -23,6 +24,11 @@ AML_PEC_TYPE = "Microsoft.MachineLearningServices/workspaces/privateEndpointConn
 SYNAPSE_WORKSPACE_TYPE = "Microsoft.Synapse/workspaces"
 MPE_TYPE = "Microsoft.Synapse/workspaces/managedVirtualNetworks/managedPrivateEndpoints"
 PRIVATE_ENDPOINT_TYPE = "Microsoft.Network/privateEndpoints"
+AML_COMPUTE_TYPE = "Microsoft.MachineLearningServices/workspaces/computes"
+ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
+STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
+KEY_VAULT_TYPE = "Microsoft.KeyVault/vaults"
+CONTAINER_REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
 
 
 def stable_uuid(*parts: str) -> str:
@@ -65,6 +71,15 @@ def arm_type_of(arm_id: str) -> str:
     return "/".join(types)
 
 
+def now_iso() -> str:
+    """The current UTC time as ARM writes it, with seven fractional digits and a ``Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
+
+def _short(name: str, fallback: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())[:24] or fallback
+
+
 def connection_state(status: str, description: str, actions_required: str) -> JSON:
     """A ``privateLinkServiceConnectionState`` object."""
     return {"status": status, "description": description, "actionsRequired": actions_required}
@@ -77,11 +92,13 @@ def ml_workspace(
     tenant_id: str,
     location: str = DEFAULT_LOCATION,
     properties_overrides: JSON | None = None,
+    identity: JSON | None = None,
 ) -> JSON:
     """An AML workspace shaped on ``aml_workspaces_get.json``.
 
     ``properties.privateEndpointConnections`` is filled in when the workspace
-    is served, from the connections stored as its children.
+    is served, from the connections stored as its children. ``identity``
+    replaces the default system-assigned identity block.
     """
     name = last_segment(workspace_id)
     sub, rg = scope_of(workspace_id)
@@ -110,7 +127,9 @@ def ml_workspace(
         "name": name,
         "type": AML_WORKSPACE_TYPE,
         "location": location,
-        "identity": {
+        "identity": identity
+        if identity is not None
+        else {
             "type": "SystemAssigned",
             "principalId": stable_uuid(workspace_id, "principalId"),
             "tenantId": tenant_id,
@@ -238,11 +257,13 @@ def private_endpoint(
     group_ids: list[str],
     manual: bool,
     location: str = DEFAULT_LOCATION,
+    status: str | None = None,
 ) -> JSON:
     """A private endpoint shaped on ``network_privateendpoints_get_manualapproval.json``.
 
     A manual connection starts Pending (it waits for the target's owner); an
     automatic one is Approved at once, as in ``network_privateendpoints_get.json``.
+    ``status`` overrides that starting status.
     """
     name = last_segment(pe_id)
     sub, rg = scope_of(pe_id)
@@ -254,6 +275,8 @@ def private_endpoint(
         if manual
         else connection_state("Approved", "Auto-approved", "None")
     )
+    if status is not None and status != state["status"]:
+        state = connection_state(status, "", "None")
     connection: JSON = {
         "id": f"{pe_id}/{collection}/{name}",
         "name": name,
@@ -283,5 +306,304 @@ def private_endpoint(
             "applicationSecurityGroups": [],
             "ipConfigurations": [],
             "customNetworkInterfaceName": "",
+        },
+    }
+
+
+def _node_state_counts(idle: int) -> JSON:
+    return {
+        "preparingNodeCount": 0,
+        "runningNodeCount": 0,
+        "idleNodeCount": idle,
+        "unusableNodeCount": 0,
+        "leavingNodeCount": 0,
+        "preemptedNodeCount": 0,
+    }
+
+
+def compute(
+    workspace_id: str,
+    name: str,
+    *,
+    compute_type: str,
+    vm_size: str,
+    subnet_id: str | None,
+    disable_local_auth: bool | None,
+    max_node_count: int | None,
+    min_node_count: int | None,
+    remote_login_port_public_access: str | None,
+    location: str,
+) -> JSON:
+    """An AML compute shaped on ``aml_compute_get_amlcompute.json`` (AKS: ``aml_compute_list``).
+
+    ``properties.disableLocalAuth`` sits on the compute itself, next to
+    ``computeType`` (the Compute base of the spec), not in the nested
+    type-specific ``properties.properties``. Arguments that are None leave
+    their key out, the way ARM omits unset fields.
+
+    * ``AmlCompute``: nested ``vmSize``, ``subnet.id``, ``scaleSettings``,
+      ``remoteLoginPortPublicAccess`` and the allocation fields of the example.
+    * ``ComputeInstance``: nested ``vmSize``, ``subnet.id`` and
+      ``sshSettings.sshPublicAccess`` (its remote-login switch).
+    * ``AKS`` / ``Kubernetes``: the list example's shape (``resourceId`` of the
+      cluster, no nested properties); an AKS compute with a subnet also gets
+      ``properties.properties.aksNetworkingConfiguration.subnetId``.
+    """
+    now = now_iso()
+    outer: JSON = {
+        "description": "",
+        "createdOn": now,
+        "modifiedOn": now,
+        "computeType": compute_type,
+        "provisioningState": "Succeeded",
+    }
+    if disable_local_auth is not None:
+        outer["disableLocalAuth"] = disable_local_auth
+    kind = compute_type.lower()
+    inner: JSON | None
+    if kind == "amlcompute":
+        idle = min_node_count or 0
+        scale: JSON = {"nodeIdleTimeBeforeScaleDown": "PT2M"}
+        if max_node_count is not None:
+            scale["maxNodeCount"] = max_node_count
+        if min_node_count is not None:
+            scale["minNodeCount"] = min_node_count
+        inner = {
+            "vmSize": vm_size,
+            "vmPriority": "Dedicated",
+            "osType": "Linux",
+            "virtualMachineImage": None,
+            "isolatedNetwork": False,
+            "subnet": {"id": subnet_id},
+            "scaleSettings": scale,
+            "remoteLoginPortPublicAccess": remote_login_port_public_access,
+            "allocationState": "Steady",
+            "allocationStateTransitionTime": now,
+            "errors": None,
+            "currentNodeCount": idle,
+            "targetNodeCount": idle,
+            "nodeStateCounts": _node_state_counts(idle),
+            "enableNodePublicIp": True,
+        }
+    elif kind == "computeinstance":
+        ssh = (
+            {"sshPublicAccess": remote_login_port_public_access, "adminUserName": "azureuser"}
+            if remote_login_port_public_access in ("Enabled", "Disabled")
+            else None
+        )
+        inner = {
+            "vmSize": vm_size,
+            "subnet": {"id": subnet_id},
+            "applicationSharingPolicy": "Personal",
+            "sshSettings": ssh,
+            "computeInstanceAuthorizationType": "personal",
+            "state": "Running",
+            "errors": None,
+            "enableNodePublicIp": True,
+        }
+    else:
+        sub, rg = scope_of(workspace_id)
+        suffix = stable_uuid(workspace_id, name).replace("-", "")[:13]
+        outer["resourceId"] = (
+            f"/subscriptions/{sub}/resourcegroups/{rg}/providers/"
+            f"Microsoft.ContainerService/managedClusters/{name}-{suffix}"
+        )
+        inner = (
+            {"agentVmSize": vm_size, "aksNetworkingConfiguration": {"subnetId": subnet_id}}
+            if kind == "aks" and subnet_id is not None
+            else None
+        )
+    if inner is not None:
+        if subnet_id is None:
+            inner.pop("subnet", None)
+        outer["properties"] = {
+            k: v
+            for k, v in inner.items()
+            if v is not None or k in ("virtualMachineImage", "errors")
+        }
+    return {
+        "id": f"{workspace_id}/computes/{name}",
+        "type": AML_COMPUTE_TYPE,
+        "name": name,
+        "location": location,
+        "properties": outer,
+    }
+
+
+def role_assignment(
+    scope: str,
+    name: str,
+    *,
+    principal_id: str,
+    role_definition_id: str,
+    principal_type: str,
+    updated_by: str,
+    description: str | None = None,
+    condition: str | None = None,
+    condition_version: str | None = None,
+) -> JSON:
+    """A role assignment shaped on ``authz_roleassignments_create_resource.json`` (201 body).
+
+    API 2022-04-01 also returns the audit fields (``createdOn``, ``updatedOn``,
+    ``createdBy``, ``updatedBy``) and the nullable ``condition`` fields.
+    """
+    now = now_iso()
+    scope = "/" + scope.strip("/") if scope.strip("/") else "/"
+    prefix = "" if scope == "/" else scope
+    return {
+        "properties": {
+            "roleDefinitionId": role_definition_id,
+            "principalId": principal_id,
+            "principalType": principal_type,
+            "scope": scope,
+            "condition": condition,
+            "conditionVersion": condition_version,
+            "createdOn": now,
+            "updatedOn": now,
+            "createdBy": None,
+            "updatedBy": updated_by,
+            "delegatedManagedIdentityResourceId": None,
+            "description": description,
+        },
+        "id": f"{prefix}/providers/Microsoft.Authorization/roleAssignments/{name}",
+        "type": ROLE_ASSIGNMENT_TYPE,
+        "name": name,
+    }
+
+
+def _network_acls() -> JSON:
+    return {
+        "bypass": "AzureServices",
+        "virtualNetworkRules": [],
+        "ipRules": [],
+        "defaultAction": "Allow",
+    }
+
+
+def storage_account(
+    resource_id: str, *, location: str = DEFAULT_LOCATION, properties_overrides: JSON | None = None
+) -> JSON:
+    """A minimal ``Microsoft.Storage/storageAccounts`` (StorageV2) as ARM's GET returns it."""
+    name = last_segment(resource_id)
+    host = _short(name, "sa")
+    properties: JSON = {
+        "provisioningState": "Succeeded",
+        "creationTime": now_iso(),
+        "primaryLocation": location,
+        "statusOfPrimary": "available",
+        "primaryEndpoints": {
+            kind: f"https://{host}.{kind}.core.windows.net/"
+            for kind in ("blob", "dfs", "file", "queue", "table", "web")
+        },
+        "accessTier": "Hot",
+        "allowBlobPublicAccess": False,
+        "minimumTlsVersion": "TLS1_2",
+        "supportsHttpsTrafficOnly": True,
+        "publicNetworkAccess": "Enabled",
+        "networkAcls": _network_acls(),
+        "encryption": {
+            "keySource": "Microsoft.Storage",
+            "services": {"blob": {"enabled": True}, "file": {"enabled": True}},
+        },
+        "privateEndpointConnections": [],
+    }
+    properties.update(properties_overrides or {})
+    return {
+        "id": resource_id,
+        "name": name,
+        "type": STORAGE_ACCOUNT_TYPE,
+        "location": location,
+        "kind": "StorageV2",
+        "sku": {"name": "Standard_LRS", "tier": "Standard"},
+        "tags": {},
+        "properties": properties,
+    }
+
+
+def key_vault(
+    resource_id: str,
+    *,
+    tenant_id: str,
+    location: str = DEFAULT_LOCATION,
+    properties_overrides: JSON | None = None,
+) -> JSON:
+    """A minimal ``Microsoft.KeyVault/vaults`` (RBAC authorization) as ARM's GET returns it."""
+    name = last_segment(resource_id)
+    properties: JSON = {
+        "sku": {"family": "A", "name": "standard"},
+        "tenantId": tenant_id,
+        "accessPolicies": [],
+        "enabledForDeployment": False,
+        "enabledForDiskEncryption": False,
+        "enabledForTemplateDeployment": False,
+        "enableSoftDelete": True,
+        "softDeleteRetentionInDays": 90,
+        "enableRbacAuthorization": True,
+        "enablePurgeProtection": True,
+        "vaultUri": f"https://{name.lower()}.vault.azure.net/",
+        "provisioningState": "Succeeded",
+        "publicNetworkAccess": "Enabled",
+        "networkAcls": _network_acls(),
+        "privateEndpointConnections": [],
+    }
+    properties.update(properties_overrides or {})
+    return {
+        "id": resource_id,
+        "name": name,
+        "type": KEY_VAULT_TYPE,
+        "location": location,
+        "tags": {},
+        "properties": properties,
+    }
+
+
+def container_registry(
+    resource_id: str, *, location: str = DEFAULT_LOCATION, properties_overrides: JSON | None = None
+) -> JSON:
+    """A minimal Premium ``Microsoft.ContainerRegistry/registries`` as ARM's GET returns it."""
+    name = last_segment(resource_id)
+    properties: JSON = {
+        "loginServer": f"{_short(name, 'acr')}.azurecr.io",
+        "creationDate": now_iso(),
+        "provisioningState": "Succeeded",
+        "adminUserEnabled": False,
+        "publicNetworkAccess": "Enabled",
+        "networkRuleBypassOptions": "AzureServices",
+        "networkRuleSet": {"defaultAction": "Allow", "ipRules": []},
+        "zoneRedundancy": "Disabled",
+        "anonymousPullEnabled": False,
+        "dataEndpointEnabled": False,
+        "encryption": {"status": "disabled"},
+        "privateEndpointConnections": [],
+    }
+    properties.update(properties_overrides or {})
+    return {
+        "id": resource_id,
+        "name": name,
+        "type": CONTAINER_REGISTRY_TYPE,
+        "location": location,
+        "sku": {"name": "Premium", "tier": "Premium"},
+        "tags": {},
+        "properties": properties,
+    }
+
+
+def dependency_connection(
+    resource_id: str, resource_type: str, *, pe_id: str, status: str, description: str
+) -> JSON:
+    """A private endpoint connection as embedded in a storage account, vault or registry.
+
+    Same layout as the AML one (``aml_privateendpointconnections_get.json``),
+    typed ``<resource type>/privateEndpointConnections``.
+    """
+    name = f"{last_segment(pe_id)}.{stable_uuid(resource_id, pe_id)}"
+    return {
+        "id": f"{resource_id}/privateEndpointConnections/{name}",
+        "name": name,
+        "type": f"{resource_type}/privateEndpointConnections",
+        "properties": {
+            "privateEndpoint": {"id": pe_id},
+            "privateLinkServiceConnectionState": connection_state(status, description, "None"),
+            "provisioningState": "Succeeded",
         },
     }

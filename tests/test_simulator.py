@@ -281,24 +281,23 @@ def test_arm_paths_are_case_insensitive_and_keep_stored_casing(
 def test_generic_store_serves_any_resource(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
-    assignment_id = (
-        f"{world.ws_id}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}"
-    )
-    sim.put_resource(assignment_id, {"name": "x", "properties": {"principalId": "p"}})
+    # An extension resource with no dedicated route (role assignments have theirs now).
+    lock_id = f"{world.ws_id}/providers/Microsoft.Authorization/locks/{uuid.uuid4()}"
+    sim.put_resource(lock_id, {"name": "x", "properties": {"level": "CanNotDelete"}})
     arm = _pipeline(credential, sim.url + "/.default")
 
-    found = _get(arm, sim.url + assignment_id, **{"api-version": "2022-04-01"})
-    missing = _get(arm, sim.url + assignment_id + "0", **{"api-version": "2022-04-01"})
+    found = _get(arm, sim.url + lock_id, **{"api-version": "2020-05-01"})
+    missing = _get(arm, sim.url + lock_id + "0", **{"api-version": "2020-05-01"})
     no_route = _get(arm, sim.url + "/nowhere", **{"api-version": "1"})
 
-    assert found.json()["id"] == assignment_id
+    assert found.json()["id"] == lock_id
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "ResourceNotFound"
     assert no_route.status_code == 404
     assert no_route.json()["error"]["code"] == "NoRouteInSimulator"
     assert [(r.route, r.status, r.api_version) for r in sim.requests if r.route != "token"] == [
-        ("arm.generic.get", 200, "2022-04-01"),
-        ("arm.generic.get", 404, "2022-04-01"),
+        ("arm.generic.get", 200, "2020-05-01"),
+        ("arm.generic.get", 404, "2020-05-01"),
         ("unknown", 404, "1"),
     ]
 

@@ -76,17 +76,101 @@ class Scene:
         return [ANALYTICS]
 
 
+def _private_endpoint(name: str) -> str:
+    return (
+        f"/subscriptions/{ML_SUBSCRIPTION}/resourceGroups/rg-network"
+        f"/providers/Microsoft.Network/privateEndpoints/{name}"
+    )
+
+
+UAI = (
+    f"/subscriptions/{ML_SUBSCRIPTION}/resourceGroups/rg-ml/providers/"
+    "Microsoft.ManagedIdentity/userAssignedIdentities/id-mlw-dev"
+)
+
+
+def _seed_workspace(sim: AzureSimulator, ws: str, *, hardened: bool) -> None:
+    """An AML workspace with its storage, key vault and registry. `hardened` is the landing
+    zone's target state; the other one has the usual gaps (public access, missing endpoints)."""
+    short = ws.rsplit("/", 1)[-1].replace("-", "")
+    group = ws.split("/providers/", maxsplit=1)[0]
+    storage = f"{group}/providers/Microsoft.Storage/storageAccounts/st{short}"
+    vault = f"{group}/providers/Microsoft.KeyVault/vaults/kv-{short}"
+    registry = f"{group}/providers/Microsoft.ContainerRegistry/registries/cr{short}"
+    storage_groups = ["blob", "file", "dfs", "queue", "table"] if hardened else ["blob", "file"]
+    sim.add_storage_account(
+        storage,
+        private_endpoints=[
+            (_private_endpoint(f"pe-st{short}-{g}"), g, "Approved") for g in storage_groups
+        ],
+    )
+    sim.add_key_vault(
+        vault, private_endpoints=[(_private_endpoint(f"pe-kv{short}"), "vault", "Approved")]
+    )
+    sim.add_container_registry(
+        registry,
+        private_endpoints=(
+            [(_private_endpoint(f"pe-cr{short}"), "registry", "Approved")] if hardened else []
+        ),
+    )
+    identity: dict[str, object] = {
+        "type": "SystemAssigned,UserAssigned",
+        "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, ws)),
+        "tenantId": sim.tenant_id,
+        "userAssignedIdentities": {UAI: {"principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, UAI))}},
+    }
+    sim.add_ml_workspace(
+        ws,
+        public_network_access="Disabled" if hardened else "Enabled",
+        identity=identity if hardened else None,
+        storageAccount=storage,
+        keyVault=vault,
+        containerRegistry=registry,
+        hbiWorkspace=hardened,
+    )
+
+
+def _seed_computes(sim: AzureSimulator) -> None:
+    subnet = (
+        f"/subscriptions/{ML_SUBSCRIPTION}/resourceGroups/rg-network/providers/"
+        "Microsoft.Network/virtualNetworks/vnet-ml/subnets/snet-compute"
+    )
+    # Too many nodes for MAX_CLUSTER_NODES: the one remediation a cluster can get.
+    sim.add_compute(
+        PROD, "cpu-cluster", vm_size="STANDARD_DS3_V2", subnet_id=subnet, max_node_count=10
+    )
+    sim.add_compute(
+        PROD,
+        "ci-alice",
+        compute_type="ComputeInstance",
+        vm_size="STANDARD_NC6",
+        subnet_id=None,
+        disable_local_auth=False,
+        max_node_count=None,
+        min_node_count=None,
+        remote_login_port_public_access=None,
+    )
+    sim.add_compute(
+        DEV, "gpu-cluster", vm_size="Standard_E4s_v3", subnet_id=subnet, max_node_count=4
+    )
+
+
 def seed(sim: AzureSimulator) -> Scene:
     """Seed the simulator with the scene; returns what was seeded and what to expect."""
     scene = Scene()
-    for ws in (PROD, DEV, SANDBOX):
-        sim.add_ml_workspace(ws)
+    _seed_workspace(sim, PROD, hardened=False)
+    _seed_workspace(sim, DEV, hardened=True)
+    sim.add_ml_workspace(SANDBOX)
+    _seed_computes(sim)
     sim.add_synapse_workspace(ANALYTICS, principal_id=ANALYTICS_PRINCIPAL)
     sim.add_synapse_workspace(ROGUE, principal_id=ROGUE_PRINCIPAL)
 
     prod_pe = managed_endpoint_id("syn-analytics", "mpe-aml-prod", SYNAPSE_MANAGED_SUBSCRIPTION)
     dev_pe = managed_endpoint_id("syn-analytics", "mpe-aml-dev", SYNAPSE_MANAGED_SUBSCRIPTION)
     sandbox_pe = managed_endpoint_id("syn-analytics", "mpe-aml-sbx", SYNAPSE_MANAGED_SUBSCRIPTION)
+    legacy_pe = managed_endpoint_id(
+        "syn-analytics", "mpe-aml-dev-old", SYNAPSE_MANAGED_SUBSCRIPTION
+    )
     # Same resource group and name as the verified endpoint, in another subscription.
     lookalike_pe = managed_endpoint_id("syn-analytics", "mpe-aml-prod", LOOKALIKE_SUBSCRIPTION)
     rogue_pe = managed_endpoint_id("syn-partner", "mpe-aml-dev", LOOKALIKE_SUBSCRIPTION)
@@ -103,6 +187,13 @@ def seed(sim: AzureSimulator) -> Scene:
     )
     sim.add_managed_private_endpoint(
         ANALYTICS, "mpe-aml-sbx", private_link_resource_id=SANDBOX, resource_id=sandbox_pe
+    )
+    sim.add_managed_private_endpoint(
+        ANALYTICS,
+        "mpe-aml-dev-old",
+        private_link_resource_id=DEV,
+        resource_id=legacy_pe,
+        status="Approved",
     )
     # The partner's Synapse really does list its endpoint: but it is not allow-listed.
     sim.add_managed_private_endpoint(
@@ -125,6 +216,7 @@ def seed(sim: AzureSimulator) -> Scene:
     )
     connect(PROD, team_pe, "Approved", "Approved", "approved earlier by the network team")
     connect(DEV, dev_pe, "Pending", "Approved", "listed by allow-listed syn-analytics")
+    connect(DEV, legacy_pe, "Approved", "Approved", "approved by hand before the app ran")
     connect(DEV, rogue_pe, "Pending", "Pending", "listed by syn-partner, not allow-listed")
     connect(SANDBOX, sandbox_pe, "Pending", "Pending", "workspace not in ML_WORKSPACE_IDS")
     return scene
@@ -163,6 +255,12 @@ def resource_write_event(
 
 
 CONNECTION_WRITE = "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections/write"
+WORKSPACE_WRITE = "Microsoft.MachineLearningServices/workspaces/write"
+
+
+def workspace_events() -> list[dict[str, Any]]:
+    """The workspaces in scope (and the sandbox) being written, as at their creation."""
+    return [resource_write_event(ws, WORKSPACE_WRITE) for ws in (PROD, DEV, SANDBOX)]
 
 
 def connection_events(scene: Scene) -> list[dict[str, Any]]:
@@ -186,5 +284,10 @@ def settings_env(sim: AzureSimulator, ledger_connection_string: str) -> dict[str
         "LEDGER_CONNECTION_STRING": ledger_connection_string,
         "LEDGER_TABLE_NAME": "automationledger",
         "RECONCILE_SCHEDULE": "0 */15 * * * *",
+        "POLICY_MODE": "audit",
+        "ALLOWED_COMPUTE_VM_SIZES": "Standard_DS3_v2,Standard_E4s_v3",
+        "MAX_CLUSTER_NODES": "4",
+        "HBI_REQUIRED": "true",
+        "OUTCOME_TOPIC_ENDPOINT": sim.eventgrid_topic_endpoint,
         "AZURE_CLIENT_ID": "5e2f1d3c-4b6a-4c8d-9e0f-a1b2c3d4e5f6",
     }

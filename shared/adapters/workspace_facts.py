@@ -97,6 +97,7 @@ class WorkspaceFactsAdapter:
 
     def set_max_nodes(self, compute_id: str, max_nodes: int) -> int | None:
         from azure.mgmt.machinelearningservices.models import (
+            ClusterUpdateParameters,
             ScaleSettings,
             ScaleSettingsInformation,
         )
@@ -110,14 +111,16 @@ class WorkspaceFactsAdapter:
             resource_group_of(workspace_id),
             name_of(workspace_id),
             name_of(compute_id),
-            ScaleSettingsInformation(
-                scale_settings=ScaleSettings(
-                    max_node_count=max_nodes,
-                    # Keep what else is set: a PATCH of scale settings replaces them whole.
-                    min_node_count=getattr(scale, "min_node_count", 0) or 0,
-                    node_idle_time_before_scale_down=getattr(
-                        scale, "node_idle_time_before_scale_down", None
-                    ),
+            ClusterUpdateParameters(
+                properties=ScaleSettingsInformation(
+                    scale_settings=ScaleSettings(
+                        max_node_count=max_nodes,
+                        # Keep what else is set: a PATCH of scale settings replaces them whole.
+                        min_node_count=getattr(scale, "min_node_count", 0) or 0,
+                        node_idle_time_before_scale_down=getattr(
+                            scale, "node_idle_time_before_scale_down", None
+                        ),
+                    )
                 )
             ),
         )
