@@ -20,6 +20,8 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[object]], *, width: i
         "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
         "  ".join("-" * w for w in widths),
     ]
+    if not cells:
+        lines.append("(none)")
     lines += [
         "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells
     ]
