@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_offline_run_reaches_the_expected_state() -> None:
-    completed = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+    completed = subprocess.run(
         [sys.executable, "-m", "tools.offline_run"],
         cwd=REPO,
         capture_output=True,
