@@ -62,7 +62,9 @@ class Ignored:
 
     event_id: str
     reason: str
-    # Malformed input (as opposed to a well-formed event that is simply not ours).
+    # True when the event cannot be acted on by this function: malformed, or of a type or
+    # operation a correct subscription would not deliver here (a warning for operators). False
+    # for a well-formed event that is simply not actionable (a failed operation).
     invalid: bool = True
 
 

@@ -176,6 +176,18 @@ def with_confusable(draw: st.DrawFn, value: str) -> str:
     return with_casing(value[:position], draw(CASINGS)) + lookalike + value[position + 1 :]
 
 
+# Non-ASCII characters that `lower()` or `upper()` turn into an ASCII letter: a comparison
+# that folds case without checking for ASCII would take them for the real thing.
+FOLDS_ONTO_ASCII = {"k": "\u212a", "K": "\u212a", "s": "\u017f", "S": "\u017f", "i": "\u0131"}
+
+
+@st.composite
+def with_case_folding_lookalike(draw: st.DrawFn, value: str) -> str:
+    positions = [i for i, c in enumerate(value) if c in FOLDS_ONTO_ASCII]
+    position = draw(st.sampled_from(positions))
+    return value[:position] + FOLDS_ONTO_ASCII[value[position]] + value[position + 1 :]
+
+
 @st.composite
 def with_fullwidth(draw: st.DrawFn, value: str) -> str:
     positions = [i for i, c in enumerate(value) if c.isalnum()]
@@ -194,6 +206,7 @@ LOOKALIKES: dict[str, Callable[[str], st.SearchStrategy[str]]] = {
     "prefix": with_prefix,
     "unicode confusable": with_confusable,
     "fullwidth letter": with_fullwidth,
+    "folds onto ASCII": with_case_folding_lookalike,
 }
 
 
@@ -784,6 +797,19 @@ def test_empty_or_huge_fields_never_approve_and_never_raise(
     assert decision.verdict is oracle(base.workspace_id, connection, [evidence], base.rules())
 
 
+@QUICK
+@given(verified_scenes, odd_text, odd_text)
+def test_empty_or_huge_workspace_ids_never_raise(
+    base: Verified, workspace_id: str, synapse_id: str
+) -> None:
+    # An odd AML workspace ID is out of scope; odd Synapse evidence is not allow-listed.
+    odd_evidence = replace(base.evidence(), workspace_id=ArmId(synapse_id))
+    connection = base.connection()
+    plan = plan_connections(ArmId(workspace_id), [connection], [odd_evidence], base.rules())
+    assert [d.verdict for d in plan.decisions] == [Verdict.OUT_OF_SCOPE]
+    assert base.decide(connection, odd_evidence).verdict is not Verdict.APPROVE
+
+
 @PROPERTY
 @given(scenes(in_scope=False))
 def test_out_of_scope_workspace_gets_only_out_of_scope(scene: Scene) -> None:
@@ -1090,6 +1116,18 @@ def test_example_out_of_scope_workspace() -> None:
     plan = plan_connections(other, [_connection(MPE_ENDPOINT)], [_evidence()], rules)
     assert [d.verdict for d in plan.decisions] == [Verdict.OUT_OF_SCOPE]
     assert plan.writes == ()
+
+
+def test_example_kelvin_sign_lookalikes_are_neither_in_scope_nor_allow_listed() -> None:
+    # "\u212a".lower() == "k": a case-insensitive comparison must not fold it onto ASCII.
+    workspace = ArmId(AML_WORKSPACE.replace("workspaces", "wor\u212aspaces"))
+    assert workspace.lower() == AML_WORKSPACE.lower()
+    plan = plan_connections(workspace, [_connection(MPE_ENDPOINT)], [_evidence()], RULES)
+    assert [d.verdict for d in plan.decisions] == [Verdict.OUT_OF_SCOPE]
+
+    synapse = ArmId(SYNAPSE.replace("workspaces", "wor\u212aspaces"))
+    assert synapse.lower() == SYNAPSE.lower()
+    assert _verdicts([_connection(MPE_ENDPOINT)], [_evidence(synapse)]) == [Verdict.LEAVE_PENDING]
 
 
 def test_example_missing_evidence_leaves_pending_even_when_rejecting() -> None:

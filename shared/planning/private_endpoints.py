@@ -25,6 +25,12 @@ from shared.model import (
 )
 
 APP_NAME = "synapse-aml-automation"
+# The state description is shown in the portal; requester-chosen names inside it stay bounded.
+DESCRIPTION_LIMIT = 1000
+
+
+def _state_description(verb: str, text: str) -> str:
+    return f"{verb} by {APP_NAME}: {text}"[:DESCRIPTION_LIMIT]
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ def _unverified(
         connection_id=connection.id,
         connection_name=connection.name,
         reason=reason,
-        description=f"Rejected by {APP_NAME}: {reason}"[:1000] if reject else "",
+        description=_state_description("Rejected", reason) if reject else "",
     )
 
 
@@ -148,7 +154,7 @@ def _decide(
         return decision(
             Verdict.APPROVE,
             f"verified: {verified_by}",
-            description=f"Approved by {APP_NAME}: {verified_by}",
+            description=_state_description("Approved", verified_by),
             evidence=f"{match.synapse.id}/managedVirtualNetworks/default/"
             f"managedPrivateEndpoints/{match.endpoint.name}",
         )
