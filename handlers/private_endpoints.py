@@ -74,6 +74,7 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
                 workspace_id,
                 trigger=f"event:{event.id}",
                 concerns=frozenset({Concern.CONNECTIONS}),
+                focus=write.resource_uri,
             )
         except TransientAzureError as error:
             record(rt, event, FUNCTION, "failed", f"will be redelivered: {error}")

@@ -126,6 +126,10 @@ class Ledger:
             }
             by_partition.setdefault(partition, []).append(("create", entity))
         for operations in by_partition.values():
+            if len(operations) == 1:
+                # A transaction costs a multipart round trip: one row is a plain insert.
+                self._table.create_entity(operations[0][1])
+                continue
             for start in range(0, len(operations), _BATCH_LIMIT):
                 self._table.submit_transaction(operations[start : start + _BATCH_LIMIT])
 

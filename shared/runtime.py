@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from shared.adapters.aml import MachineLearningAdapter
-from shared.adapters.authorization import AuthorizationAdapter
-from shared.adapters.clients import AzureClients, clients_for
-from shared.adapters.network import NetworkAdapter
-from shared.adapters.outcomes import OutcomePublisher
-from shared.adapters.synapse import SynapseAdapter
-from shared.adapters.workspace_facts import WorkspaceFactsAdapter
 from shared.config import Settings, get_settings
-from shared.ledger import ActionSink, Ledger, open_ledger
-from shared.reconcilers.evidence import EvidenceGatherer
-from shared.reconcilers.policies import PolicyReconciler
-from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
-from shared.reconcilers.role_assignments import RoleAssignmentReconciler
-from shared.recorder import Recorder
+
+if TYPE_CHECKING:
+    from shared.adapters.clients import AzureClients
+    from shared.adapters.network import NetworkAdapter
+    from shared.ledger import ActionSink, Ledger
+    from shared.reconcilers.policies import PolicyReconciler
+    from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
+    from shared.reconcilers.role_assignments import RoleAssignmentReconciler
 
 
 @dataclass(frozen=True)
@@ -40,6 +36,19 @@ class Runtime:
 
 def build(settings: Settings, sink: ActionSink | None, ledger: Ledger | None) -> Runtime:
     """Adapters and reconcilers over one set of clients. `sink` None: record nothing (plan)."""
+    # Imported on first use, not when a handler module loads: every function's cold start,
+    # including those that never reconcile, would otherwise pay for all of them.
+    from shared.adapters.aml import MachineLearningAdapter
+    from shared.adapters.authorization import AuthorizationAdapter
+    from shared.adapters.clients import clients_for
+    from shared.adapters.network import NetworkAdapter
+    from shared.adapters.synapse import SynapseAdapter
+    from shared.adapters.workspace_facts import WorkspaceFactsAdapter
+    from shared.reconcilers.evidence import EvidenceGatherer
+    from shared.reconcilers.policies import PolicyReconciler
+    from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
+    from shared.reconcilers.role_assignments import RoleAssignmentReconciler
+
     clients = clients_for(settings)
     machine_learning = MachineLearningAdapter(clients)
     synapse = SynapseAdapter(clients)
@@ -61,6 +70,11 @@ def build(settings: Settings, sink: ActionSink | None, ledger: Ledger | None) ->
 
 @functools.cache
 def runtime_for(settings: Settings) -> Runtime:
+    from shared.adapters.clients import clients_for
+    from shared.adapters.outcomes import OutcomePublisher
+    from shared.ledger import open_ledger
+    from shared.recorder import Recorder
+
     clients = clients_for(settings)
     ledger = open_ledger(settings.ledger, clients.token_credential)  # type: ignore[arg-type]
     publisher = (

@@ -258,3 +258,29 @@ def test_bad_input_costs_no_azure_call_and_is_logged_and_recorded(
     assert record is not None
     assert record["Outcome"] == outcome
     assert record["Reason"]
+
+
+def test_a_connection_left_pending_is_announced_once_on_its_own_write(app: App) -> None:
+    lookalike = app.connection("same name as")
+    verified = app.connection("listed by allow-listed")
+
+    def write_of(connection: scene.Connection) -> dict[str, Any]:
+        return scene.resource_write_event(
+            f"{connection.workspace_id}/privateEndpointConnections/{connection.name}",
+            scene.CONNECTION_WRITE,
+        )
+
+    app.deliver(write_of(lookalike))
+    app.deliver(write_of(verified))
+    host.fire_timer("reconcile_all")
+
+    published = [
+        (e["eventType"], e["subject"].rsplit("/", 1)[-1]) for e in app.sim.published_events
+    ]
+    pending = [name for kind, name in published if kind.endswith(".LeavePending")]
+    approved = [name for kind, name in published if kind.endswith(".Approve")]
+    assert pending == [lookalike.name]
+    assert verified.name in approved
+    # Every later reconcile still records the decision for the audit trail.
+    rows = [a for a in app.ledger.actions(scene.PROD) if a["Subject"].endswith(lookalike.name)]
+    assert len(rows) == 3

@@ -66,26 +66,34 @@ def unsupported_reason(workspace: SynapseWorkspace) -> str | None:
     return None
 
 
-def _matches(
-    connection: PrivateEndpointConnection,
-    workspace_id: ArmId,
-    evidence: Iterable[SynapseEvidence],
-) -> list[_Match]:
-    if not is_arm_id(connection.private_endpoint_id):
-        return []
-    found: list[_Match] = []
-    for item in evidence:
-        if not item.complete or item.workspace is None:
-            continue
-        for endpoint in item.managed_private_endpoints:
-            if (
-                is_arm_id(endpoint.private_link_resource_id)
-                and is_arm_id(endpoint.resource_id)
-                and same_arm_id(endpoint.private_link_resource_id, workspace_id)
-                and same_arm_id(endpoint.resource_id, connection.private_endpoint_id)
-            ):
-                found.append(_Match(item.workspace, endpoint))
-    return found
+class EvidenceIndex:
+    """The managed private endpoints that target one workspace, by their private endpoint's ID.
+
+    Built once per plan, so that matching costs one look-up per connection rather than ID
+    validation for every (connection, endpoint) pair. Keys are lower-cased ASCII ARM IDs: the
+    same comparison as `same_arm_id`, nothing looser.
+    """
+
+    def __init__(self, workspace_id: ArmId, evidence: Iterable[SynapseEvidence]) -> None:
+        self._by_endpoint: dict[str, list[_Match]] = {}
+        for item in evidence:
+            if not item.complete or item.workspace is None:
+                continue
+            for endpoint in item.managed_private_endpoints:
+                if (
+                    is_arm_id(endpoint.private_link_resource_id)
+                    and is_arm_id(endpoint.resource_id)
+                    and same_arm_id(endpoint.private_link_resource_id, workspace_id)
+                    and endpoint.resource_id is not None
+                ):
+                    key = endpoint.resource_id.lower()
+                    self._by_endpoint.setdefault(key, []).append(_Match(item.workspace, endpoint))
+
+    def matches(self, private_endpoint_id: str | None) -> list[_Match]:
+        """The (Synapse workspace, managed private endpoint) pairs that own this endpoint."""
+        if private_endpoint_id is None or not is_arm_id(private_endpoint_id):
+            return []
+        return list(self._by_endpoint.get(private_endpoint_id.lower(), ()))
 
 
 def _unverified(
@@ -111,6 +119,7 @@ def _decide(
     connection: PrivateEndpointConnection,
     workspace_id: ArmId,
     evidence: Sequence[SynapseEvidence],
+    index: EvidenceIndex,
     rules: ApprovalRules,
 ) -> ConnectionDecision:
     def decision(verdict: Verdict, reason: str, **extra: str) -> ConnectionDecision:
@@ -142,7 +151,7 @@ def _decide(
             may_reject=True,
         )
 
-    matches = _matches(connection, workspace_id, evidence)
+    matches = index.matches(connection.private_endpoint_id)
     supported = [match for match in matches if unsupported_reason(match.synapse) is None]
     if supported:
         match = supported[0]
@@ -203,9 +212,11 @@ def plan_connections(
         if not any(same_arm_id(synapse_id, item.workspace_id) for item in allowed)
     ]
     considered = [*allowed, *missing]
+    index = EvidenceIndex(workspace_id, considered)
     return ConnectionPlan(
         workspace_id=workspace_id,
         decisions=tuple(
-            _decide(connection, workspace_id, considered, rules) for connection in connections
+            _decide(connection, workspace_id, considered, index, rules)
+            for connection in connections
         ),
     )

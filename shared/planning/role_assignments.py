@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.arm import ArmId, is_arm_id, name_of, same_arm_id, subscription_of
+from shared.arm import ArmId, name_of, same_arm_id, subscription_of
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseEvidence
-from shared.planning.private_endpoints import ApprovalRules, unsupported_reason
+from shared.planning.private_endpoints import ApprovalRules, EvidenceIndex, unsupported_reason
 
 CONTRIBUTOR_ROLE_ID = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 # Names are UUIDv5 in a namespace of our own, like Bicep's guid(scope, principal, role): the same
@@ -92,19 +92,12 @@ def _verified_approved(
     evidence: SynapseEvidence,
 ) -> str | None:
     """The name of an approved connection that this Synapse workspace provably owns, if any."""
+    index = EvidenceIndex(workspace_id, [evidence])
     for connection in connections:
-        if connection.status is not ConnectionStatus.APPROVED:
-            continue
-        if not is_arm_id(connection.private_endpoint_id):
-            continue
-        for endpoint in evidence.managed_private_endpoints:
-            if (
-                is_arm_id(endpoint.resource_id)
-                and is_arm_id(endpoint.private_link_resource_id)
-                and same_arm_id(endpoint.private_link_resource_id, workspace_id)
-                and same_arm_id(endpoint.resource_id, connection.private_endpoint_id)
-            ):
-                return connection.name
+        if connection.status is ConnectionStatus.APPROVED and index.matches(
+            connection.private_endpoint_id
+        ):
+            return connection.name
     return None
 
 

@@ -15,7 +15,7 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
 from shared.adapters.errors import describe, is_transient
-from shared.arm import ArmId
+from shared.arm import ArmId, same_arm_id
 from shared.config import Settings
 from shared.ledger import ActionRecord, ActionSink
 from shared.model import (
@@ -169,9 +169,17 @@ class PrivateEndpointReconciler:
         return f"applied: now {result.status.value}"
 
     def reconcile(
-        self, workspace_id: ArmId, *, trigger: str, cache: EvidenceCache | None = None
+        self,
+        workspace_id: ArmId,
+        *,
+        trigger: str,
+        cache: EvidenceCache | None = None,
+        focus: str | None = None,
     ) -> ConnectionReport:
         """Observe, plan, apply (unless dry-run) and record every decision in the ledger.
+
+        `focus` is the connection the triggering event was about: a connection left pending is
+        announced to people when it is the one just written, not again on every later event.
 
         Permanent failures (403, 404, validation) are recorded and returned; transient ones are
         recorded and raised as `TransientAzureError` so the trigger runs again later.
@@ -193,7 +201,7 @@ class PrivateEndpointReconciler:
             except AzureError as error:
                 transient = error
                 outcomes.append(Outcome(decision, f"failed (will retry): {describe(error)}"))
-        self._record(workspace_id, outcomes, trigger, error=report.error)
+        self._record(workspace_id, outcomes, trigger, error=report.error, focus=focus)
         if transient is not None:
             raise TransientAzureError(
                 f"workspace {workspace_id}: {describe(transient)}"
@@ -203,7 +211,13 @@ class PrivateEndpointReconciler:
         )
 
     def _record(
-        self, workspace_id: ArmId, outcomes: Sequence[Outcome], trigger: str, *, error: str | None
+        self,
+        workspace_id: ArmId,
+        outcomes: Sequence[Outcome],
+        trigger: str,
+        *,
+        error: str | None,
+        focus: str | None = None,
     ) -> None:
         mode = self._settings.automation_mode.value
         # No-op verdicts (already approved, not pending) would add a row per connection per
@@ -220,6 +234,10 @@ class PrivateEndpointReconciler:
                 outcome=item.outcome,
                 trigger=trigger,
                 evidence=item.decision.evidence or "",
+                # Approvals and rejections change Azure and are always announced; a connection
+                # left pending only when its own write triggered this run.
+                notify=item.decision.verdict.writes
+                or same_arm_id(item.decision.connection_id, focus),
             )
             for item in recorded
         ]

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from shared.arm import ArmId
-from shared.model import PrivateEndpointConnection
 from shared.reconcilers.evidence import EvidenceCache
-from shared.reconcilers.policies import PolicyReport
-from shared.reconcilers.private_endpoints import ConnectionReport
-from shared.reconcilers.role_assignments import RoleReport
-from shared.runtime import Runtime
+
+if TYPE_CHECKING:
+    # Types only: the reconcilers themselves load with the runtime, on first use.
+    from shared.model import PrivateEndpointConnection
+    from shared.reconcilers.policies import PolicyReport
+    from shared.reconcilers.private_endpoints import ConnectionReport
+    from shared.reconcilers.role_assignments import RoleReport
+    from shared.runtime import Runtime
 
 
 class Concern(StrEnum):
@@ -58,14 +62,16 @@ def reconcile_workspace(
     trigger: str,
     concerns: frozenset[Concern] = ALL_CONCERNS,
     cache: EvidenceCache | None = None,
+    focus: str | None = None,
 ) -> WorkspaceReport:
-    """Reconcile the given concerns; an approval also brings in role assignments."""
+    """Reconcile the given concerns; an approval also brings in role assignments. `focus` is
+    the resource the triggering event was about (see `PrivateEndpointReconciler.reconcile`)."""
     cache = cache if cache is not None else EvidenceCache()
     connection_report: ConnectionReport | None = None
     connections: tuple[PrivateEndpointConnection, ...] | None = None
     if Concern.CONNECTIONS in concerns:
         connection_report = runtime.private_endpoints.reconcile(
-            workspace_id, trigger=trigger, cache=cache
+            workspace_id, trigger=trigger, cache=cache, focus=focus
         )
         if connection_report.plan is not None:
             connections = connection_report.current_connections()
