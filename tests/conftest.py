@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from azure.identity import ManagedIdentityCredential
 
 from shared.config import get_settings
 from simulator import AzureSimulator, Azurite
@@ -29,6 +30,37 @@ def azurite() -> Iterator[Azurite]:
 def simulator() -> Iterator[AzureSimulator]:
     with AzureSimulator() as sim:
         yield sim
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[AzureSimulator]:
+    """A simulator of the test module's own, for the simulator's tests (state they seed stays
+    for the module). Starting one (a new CA) is the slow part."""
+    with AzureSimulator() as running:
+        yield running
+
+
+@pytest.fixture
+def clean_sim(sim: AzureSimulator) -> Iterator[None]:
+    """Counters and faults cleared around each test; seeded state kept."""
+    sim.reset_counts()
+    sim.clear_faults()
+    yield
+    sim.clear_faults()
+    sim.page_size = 50
+
+
+@pytest.fixture
+def env(sim: AzureSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator's settings in the environment (identity endpoint, CA bundle)."""
+    for name, value in sim.env().items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def credential(env: None) -> ManagedIdentityCredential:
+    """azure-identity's managed identity credential, on the App Service path, as in Azure."""
+    return ManagedIdentityCredential()
 
 
 @dataclass

@@ -9,10 +9,7 @@ audiences are enforced, and injected faults go through azure-core's retries.
 from __future__ import annotations
 
 import os
-import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,44 +29,16 @@ from azure.mgmt.machinelearningservices.models import (
     PrivateLinkServiceConnectionState,
 )
 
-# The repo root is not on sys.path under plain `pytest` (no conftest or
-# pythonpath setting covers it yet), and `simulator` lives there.
-_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
-if _REPO_ROOT not in sys.path:
-    sys.path.insert(0, _REPO_ROOT)
+import simulator.azurite
+from simulator import AzureSimulator, Azurite, Request
 
-import simulator.azurite  # noqa: E402
-from simulator import AzureSimulator, Azurite, Request  # noqa: E402
-
-pytestmark = pytest.mark.slow
+# `sim`, `env` and `credential` come from conftest: a simulator per module, cleaned per test.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_sim")]
 
 SUB = "00000000-1111-2222-3333-444444444444"
 MANAGED_SUB = "00000000-1111-2222-3333-555555555555"
 SYNAPSE_SCOPE = "https://dev.azuresynapse.net/.default"
 SYNAPSE_API = "2020-12-01"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[AzureSimulator]:
-    """One simulator for the module: starting it (a new CA) is the slow part."""
-    with AzureSimulator() as simulator_:
-        yield simulator_
-
-
-@pytest.fixture(autouse=True)
-def _clean(sim: AzureSimulator) -> Iterator[None]:
-    sim.reset_counts()
-    sim.clear_faults()
-    yield
-    sim.clear_faults()
-    sim.page_size = 50
-
-
-@pytest.fixture
-def credential(sim: AzureSimulator, monkeypatch: pytest.MonkeyPatch) -> ManagedIdentityCredential:
-    for name, value in sim.env().items():
-        monkeypatch.setenv(name, value)
-    return ManagedIdentityCredential()
 
 
 def _ml_client(

@@ -9,10 +9,7 @@ ManagedIdentityCredential against the simulator's token endpoint.
 
 from __future__ import annotations
 
-import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,46 +37,16 @@ from azure.mgmt.machinelearningservices.models import (
 )
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
-if _REPO_ROOT not in sys.path:
-    sys.path.insert(0, _REPO_ROOT)
+from simulator import AzureSimulator, Request
 
-from simulator import AzureSimulator, Request  # noqa: E402
-
-pytestmark = pytest.mark.slow
+# `sim`, `env` and `credential` come from conftest: a simulator per module, cleaned per test.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_sim")]
 
 SUB = "00000000-1111-2222-3333-444444444444"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 ML_API = "2023-04-01"
 AUTHZ_API = "2022-04-01"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[AzureSimulator]:
-    with AzureSimulator() as simulator_:
-        yield simulator_
-
-
-@pytest.fixture(autouse=True)
-def _clean(sim: AzureSimulator) -> Iterator[None]:
-    sim.reset_counts()
-    sim.clear_faults()
-    yield
-    sim.clear_faults()
-    sim.page_size = 50
-
-
-@pytest.fixture
-def env(sim: AzureSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The simulator's settings in the environment (identity endpoint, CA bundle)."""
-    for name, value in sim.env().items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-def credential(env: None) -> ManagedIdentityCredential:
-    return ManagedIdentityCredential()
 
 
 def _arm_kwargs(sim: AzureSimulator) -> dict[str, Any]:
