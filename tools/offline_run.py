@@ -90,6 +90,7 @@ def _print_findings(ledger: Any, trigger: str) -> None:
             action["Evidence"],
             _short(action["Subject"]),
             action["Verdict"],
+            action["Outcome"],
             action["Reason"].split(": ", 1)[-1],
         ]
         for workspace in (scene.PROD, scene.DEV)
@@ -98,7 +99,7 @@ def _print_findings(ledger: Any, trigger: str) -> None:
         and action["Trigger"] == trigger
         and action["Verdict"] != "compliant"
     ]
-    print(render(["workspace", "rule", "resource", "status", "finding"], rows, width=80))
+    print(render(["workspace", "rule", "resource", "status", "outcome", "finding"], rows, width=70))
 
 
 def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
@@ -164,7 +165,15 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
         sim.reset_counts()
         host.fire_timer("reconcile_all")
         remediations = sorted(w.route for w in _resource_writes(sim))
-        _print_actions(runtime().ledger, {"policy-remediation"}, "sweep:")
+        ledger = runtime().ledger
+        _print_actions(ledger, {"policy-remediation"}, "sweep:")
+        sweep_trigger = next(
+            row["Trigger"]
+            for row in ledger.actions(scene.PROD)
+            if row["Kind"] == "policy-finding" and row["Trigger"].startswith("sweep:")
+        )
+        print("\nNon-compliant findings of the remediate sweep (observed before the fixes)")
+        _print_findings(ledger, sweep_trigger)
         checks.expect(
             remediations == ["aml.compute.patch", "aml.workspace.patch"],
             f"remediate: exactly the allowed writes ({', '.join(remediations) or 'none'})",

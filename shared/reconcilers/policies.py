@@ -206,6 +206,20 @@ class PolicyReconciler:
         error: str | None,
     ) -> None:
         mode = f"{self._settings.automation_mode.value}/{self._settings.policy_mode.value}"
+        # A finding's row says what became of it, so that "non-compliant" next to "remediated"
+        # reads right: the finding is what was observed before the fix.
+        fixed = {
+            (item.remediation.kind, item.remediation.target_id.lower()): item.outcome
+            for item in outcomes
+        }
+
+        def finding_outcome(finding: Finding) -> str:
+            remediation = finding.remediation
+            if remediation is None:
+                return "recorded"
+            key = (remediation.kind, remediation.target_id.lower())
+            return f"remediation {fixed[key]}" if key in fixed else "recorded"
+
         records = [
             ActionRecord(
                 target_id=workspace_id,
@@ -214,7 +228,7 @@ class PolicyReconciler:
                 subject=finding.target_id,
                 reason=f"{finding.rule_id} ({finding.severity.value}): {finding.message}",
                 mode=mode,
-                outcome="recorded",
+                outcome=finding_outcome(finding),
                 trigger=trigger,
                 evidence=finding.rule_id,
                 notify=finding.status in (Status.NON_COMPLIANT, Status.UNKNOWN),
