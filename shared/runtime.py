@@ -7,7 +7,7 @@ the cold start of every function (including the HTTP ones) short.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 from shared.config import Settings, get_settings
@@ -22,19 +22,25 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Runtime:
-    """Everything a handler needs, for one settings value."""
+class Reconcilers:
+    """The adapters and reconcilers for one settings value."""
 
     settings: Settings
     clients: AzureClients
-    ledger: Ledger
     network: NetworkAdapter
     private_endpoints: PrivateEndpointReconciler
     role_assignments: RoleAssignmentReconciler
     policies: PolicyReconciler
 
 
-def build(settings: Settings, sink: ActionSink | None, ledger: Ledger | None) -> Runtime:
+@dataclass(frozen=True)
+class Runtime(Reconcilers):
+    """Everything a handler needs: the reconcilers, recording into the ledger."""
+
+    ledger: Ledger
+
+
+def build(settings: Settings, sink: ActionSink | None) -> Reconcilers:
     """Adapters and reconcilers over one set of clients. `sink` None: record nothing (plan)."""
     # Imported on first use, not when a handler module loads: every function's cold start,
     # including those that never reconcile, would otherwise pay for all of them.
@@ -53,10 +59,9 @@ def build(settings: Settings, sink: ActionSink | None, ledger: Ledger | None) ->
     machine_learning = MachineLearningAdapter(clients)
     synapse = SynapseAdapter(clients)
     evidence = EvidenceGatherer(synapse, settings.synapse_workspace_ids)
-    return Runtime(
+    return Reconcilers(
         settings=settings,
         clients=clients,
-        ledger=ledger,  # type: ignore[arg-type]  # None only for the read-only CLI plan
         network=NetworkAdapter(clients),
         private_endpoints=PrivateEndpointReconciler(settings, machine_learning, evidence, sink),
         role_assignments=RoleAssignmentReconciler(
@@ -82,7 +87,11 @@ def runtime_for(settings: Settings) -> Runtime:
         if settings.outcome_topic_endpoint
         else None
     )
-    return build(settings, Recorder(ledger, publisher), ledger)
+    reconcilers = build(settings, Recorder(ledger, publisher))
+    return Runtime(
+        **{field.name: getattr(reconcilers, field.name) for field in fields(reconcilers)},
+        ledger=ledger,
+    )
 
 
 def runtime() -> Runtime:

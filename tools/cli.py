@@ -94,7 +94,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     # No ledger and no sink: planning reads Azure and writes nothing anywhere.
-    rt = build(settings, sink=None, ledger=None)
+    rt = build(settings, sink=None)
     cache = EvidenceCache()
     result: list[dict[str, Any]] = []
     for workspace_id in settings.ml_workspace_ids:

@@ -25,7 +25,7 @@ from shared.model import (
     PrivateEndpointConnection,
     Verdict,
 )
-from shared.planning.private_endpoints import ApprovalRules, plan_connections, unsupported_reason
+from shared.planning.private_endpoints import ApprovalRules, plan_connections
 from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer, TransientAzureError
 
 log = logging.getLogger(__name__)
@@ -108,12 +108,12 @@ class PrivateEndpointReconciler:
         settings: Settings,
         machine_learning: MachineLearningAdapter,
         evidence: EvidenceGatherer,
-        ledger: ActionSink | None,
+        sink: ActionSink | None,
     ) -> None:
         self._settings = settings
         self._ml = machine_learning
         self._evidence = evidence
-        self._ledger = ledger
+        self._sink = sink
         self._rules = approval_rules(settings)
 
     # -- observe ---------------------------------------------------------------------------
@@ -263,15 +263,5 @@ class PrivateEndpointReconciler:
                 item.decision.reason,
                 mode,
             )
-        if records and self._ledger is not None:
-            self._ledger.record_actions(records)
-
-
-__all__ = [
-    "ConnectionReport",
-    "EvidenceCache",
-    "Outcome",
-    "PrivateEndpointReconciler",
-    "TransientAzureError",
-    "unsupported_reason",
-]
+        if records and self._sink is not None:
+            self._sink.record_actions(records)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from shared.reconcilers.policies import PolicyReport
     from shared.reconcilers.private_endpoints import ConnectionReport
     from shared.reconcilers.role_assignments import RoleReport
-    from shared.runtime import Runtime
+    from shared.runtime import Reconcilers
 
 
 class Concern(StrEnum):
@@ -56,7 +56,7 @@ class WorkspaceReport:
 
 
 def reconcile_workspace(
-    runtime: Runtime,
+    runtime: Reconcilers,
     workspace_id: ArmId,
     *,
     trigger: str,
