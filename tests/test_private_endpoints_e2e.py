@@ -284,3 +284,24 @@ def test_a_connection_left_pending_is_announced_once_on_its_own_write(app: App) 
     # Every later reconcile still records the decision for the audit trail.
     rows = [a for a in app.ledger.actions(scene.PROD) if a["Subject"].endswith(lookalike.name)]
     assert len(rows) == 3
+
+
+def test_tokens_come_from_the_user_assigned_managed_identity_for_each_audience(
+    app: App,
+) -> None:
+    from shared.adapters.clients import credential
+
+    credential.cache_clear()  # a new process: no token cached yet
+
+    app.deliver(scene.connection_events(app.scene)[0])
+
+    requested = app.sim.token_requests
+    assert {r["client_id"] for r in requested} == {"5e2f1d3c-4b6a-4c8d-9e0f-a1b2c3d4e5f6"}
+    audiences = {str(r["resource"]).rstrip("/") for r in requested}
+    # ARM at ARM_ENDPOINT (the simulator here), the Synapse data plane's own audience, and
+    # Event Grid's for the outcome events.
+    assert audiences == {
+        app.sim.url,
+        "https://dev.azuresynapse.net",
+        "https://eventgrid.azure.net",
+    }
