@@ -1,9 +1,9 @@
 """Run every benchmark in order, each in its own process, after a description of the machine.
 
-    python -m bench [--json] [--check] [--simulator-nagle]
+    python -m bench [--json] [--check]
 
 Each benchmark is also a command of its own: `python -m bench.cold_start`, `bench.event_cost`,
-`bench.burst`. Exits non-zero when any of them does.
+`bench.workspace_cost`, `bench.burst`. Exits non-zero when any of them does.
 """
 
 from __future__ import annotations
@@ -17,12 +17,8 @@ from typing import Any
 
 from bench._common import REPO_ROOT, machine, machine_text, render
 
-# In order; whether each takes --simulator-nagle (it starts the simulator).
-BENCHMARKS: tuple[tuple[str, bool], ...] = (
-    ("cold_start", False),
-    ("event_cost", True),
-    ("burst", True),
-)
+# In order.
+BENCHMARKS: tuple[str, ...] = ("cold_start", "event_cost", "workspace_cost", "burst")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -30,11 +26,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
         "--check", action="store_true", help="exit non-zero when any target is missed"
-    )
-    parser.add_argument(
-        "--simulator-nagle",
-        action="store_true",
-        help="leave Nagle's algorithm on in the simulator, as it ships",
     )
     return parser.parse_args(argv)
 
@@ -48,11 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     rows: list[list[object]] = []
     failed = False
-    for name, uses_simulator in BENCHMARKS:
+    for name in BENCHMARKS:
         command = [sys.executable, "-m", f"bench.{name}"]
         command += ["--json"] if args.json else []
         command += ["--check"] if args.check else []
-        command += ["--simulator-nagle"] if args.simulator_nagle and uses_simulator else []
         started = time.perf_counter()
         # Text: the benchmark prints straight to this terminal. JSON: collected, then merged.
         child = subprocess.run(

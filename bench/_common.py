@@ -1,5 +1,10 @@
 """What every benchmark shares: the machine description, arguments, statistics, output, and the
-local Azure (simulator and Azurite) the app is pointed at through its settings."""
+local Azure (simulator and Azurite) the app is pointed at through its settings.
+
+The simulator sets TCP_NODELAY on its connections itself (`disable_nagle_algorithm` on its request
+handler): its responses go out in two sends, and with Nagle's algorithm each would wait ~40 ms for
+a delayed ACK, so the figures would measure the simulator rather than the app.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from simulator import AzureSimulator, Azurite, azure_simulator
-from simulator.azure_simulator import Request
+from simulator import AzureSimulator, Azurite
+from simulator.azure_simulator import WRITE_METHODS, Request
 from tools import scene
 from tools.table import render
 
@@ -36,13 +41,17 @@ __all__ = [
     "LocalAzure",
     "Target",
     "arguments",
+    "change_settings",
     "emit",
+    "is_resource_write",
+    "ledger_request",
     "local_azure",
     "machine",
     "machine_text",
     "published_types",
     "quiet_logging",
     "render",
+    "request_kind",
     "resource_writes",
     "route_counts",
     "route_rows",
@@ -103,21 +112,12 @@ def machine_text(description: Mapping[str, Any]) -> str:
 # -- arguments, targets, output -------------------------------------------------------------
 
 
-def arguments(
-    description: str, argv: Sequence[str] | None = None, *, simulator: bool = False
-) -> argparse.Namespace:
+def arguments(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
         "--check", action="store_true", help="exit non-zero when a target is missed"
     )
-    if simulator:
-        parser.add_argument(
-            "--simulator-nagle",
-            action="store_true",
-            help="leave Nagle's algorithm on in the simulator, as it ships (each response then "
-            "waits ~40 ms for a delayed ACK, which swamps the app's own time)",
-        )
     return parser.parse_args(argv)
 
 
@@ -207,14 +207,40 @@ def route_rows(
 OUTCOME_ROUTE = "eventgrid.publish"
 
 
+def is_resource_write(request: Request) -> bool:
+    """A write to an Azure resource (ARM or data plane): not a token, not outcome publishing."""
+    return request.method in WRITE_METHODS and request.route not in ("token", OUTCOME_ROUTE)
+
+
 def resource_writes(sim: AzureSimulator) -> list[Request]:
     """Writes to Azure resources (ARM and data plane), not counting outcome-event publishing."""
-    return [w for w in sim.writes() if w.route != OUTCOME_ROUTE]
+    return [w for w in sim.writes() if is_resource_write(w)]
 
 
 def published_types(events: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """Published outcome events per event type."""
     return dict(sorted(Counter(str(e.get("eventType")) for e in events).items()))
+
+
+def request_kind(request: Request) -> str:
+    """read, write (to a resource), publish (outcome events) or token."""
+    if request.route == "token":
+        return "token"
+    if request.route == OUTCOME_ROUTE:
+        return "publish"
+    return "write" if is_resource_write(request) else "read"
+
+
+def ledger_request(method: str, url: str, table: str) -> str:
+    """A request of the ledger's table client to Azurite, named for what the ledger does."""
+    path = unquote(urlsplit(url).path)
+    if path.endswith("/$batch"):
+        return f"{method} $batch (record_actions: one entity group transaction)"
+    if "(PartitionKey=" in path:
+        return f"{method} {table}(PartitionKey=…,RowKey=…) (record_event: upsert)"
+    if method == "POST" and path.rstrip("/").endswith(f"/{table}"):
+        return f"{method} {table} (record_actions: one entity inserted)"
+    return f"{method} {path}"
 
 
 def route_counts(requests: Iterable[Request]) -> dict[str, int]:
@@ -280,16 +306,6 @@ class HttpRequestCounter:
 class LocalAzure:
     sim: AzureSimulator
     azurite: Azurite
-    nagle: bool
-
-    @property
-    def note(self) -> str:
-        if self.nagle:
-            return "simulator as shipped (Nagle on: ~40 ms delayed-ACK stall per response)"
-        return (
-            "simulator with TCP_NODELAY set by the bench (as shipped, each response stalls "
-            "~40 ms on a delayed ACK: run with --simulator-nagle to see it)"
-        )
 
     @property
     def azurite_netloc(self) -> str:
@@ -298,7 +314,8 @@ class LocalAzure:
     def apply_settings(self, **overrides: str) -> dict[str, str]:
         """Put the scene's app settings (with a ledger table of this run's own) in os.environ.
 
-        Must run before the app first calls `shared.runtime.runtime()`: settings are read once.
+        Must run before the app first calls `shared.runtime.runtime()`: settings are read once
+        (`change_settings` changes them later).
         """
         settings = scene.settings_env(self.sim, self.azurite.connection_string)
         settings["LEDGER_TABLE_NAME"] = f"bench{uuid.uuid4().hex[:16]}"
@@ -307,20 +324,20 @@ class LocalAzure:
         return settings
 
 
-@contextmanager
-def local_azure(*, nagle: bool = False) -> Iterator[LocalAzure]:
-    """Azurite (a child process, stopped by its PID) and the simulator (a thread) on 127.0.0.1.
+def change_settings(**overrides: str) -> None:
+    """Change app settings in os.environ mid-process ("" unsets one) and read them again now
+    (not inside the next timed event). `shared.runtime.runtime()` is cached per settings value:
+    new values get a runtime of their own (new clients, so new tokens), earlier values get
+    theirs back."""
+    from shared.config import get_settings
 
-    Unless `nagle`, the simulator's connections get TCP_NODELAY. Its handler writes the headers
-    and the body of a response in two sends; with Nagle's algorithm on, the body waits for the
-    client's delayed ACK of the headers (~40 ms on Linux), so every request would cost ~44 ms
-    instead of ~1 ms and the figures would measure the simulator, not the app.
-    """
-    # socketserver.StreamRequestHandler sets TCP_NODELAY in setup() when this is true.
-    handler = getattr(azure_simulator, "_RequestHandler", None)
-    if handler is None or not hasattr(handler, "disable_nagle_algorithm"):
-        nagle = True  # nothing to switch: the figures are the simulator's as shipped
-    else:
-        handler.disable_nagle_algorithm = not nagle
+    os.environ.update(overrides)
+    get_settings.cache_clear()
+    get_settings()
+
+
+@contextmanager
+def local_azure() -> Iterator[LocalAzure]:
+    """Azurite (a child process, stopped by its PID) and the simulator (a thread) on 127.0.0.1."""
     with Azurite() as azurite, AzureSimulator() as sim:
-        yield LocalAzure(sim, azurite, nagle)
+        yield LocalAzure(sim, azurite)

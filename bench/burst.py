@@ -181,7 +181,6 @@ def run(local: LocalAzure) -> tuple[list[str], dict[str, Any], list[Target]]:
     lines = [
         f"== Burst: {len(events)} events ({distinct_ids} distinct IDs) over {len(workspace_ids)} "
         f"workspaces, {len(connections)} pending connections, sequential ==",
-        local.note,
         "",
         render(
             ["figure", "value"],
@@ -234,7 +233,6 @@ def run(local: LocalAzure) -> tuple[list[str], dict[str, Any], list[Target]]:
     data = {
         "benchmark": "burst",
         "machine": machine(),
-        "simulator_nagle": local.nagle,
         "seed": SEED,
         "events": len(events),
         "distinct_event_ids": distinct_ids,
@@ -260,9 +258,9 @@ def run(local: LocalAzure) -> tuple[list[str], dict[str, Any], list[Target]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = arguments(__doc__.splitlines()[0] if __doc__ else "burst", argv, simulator=True)
+    args = arguments(__doc__.splitlines()[0] if __doc__ else "burst", argv)
     quiet_logging()
-    with local_azure(nagle=args.simulator_nagle) as local:
+    with local_azure() as local:
         lines, data, targets = run(local)
     emit(args.json, "\n".join(lines), data)
     # A duplicate write or a wrong final state fails the run whether or not --check is given.
