@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from shared.config import Settings, get_settings
 
 if TYPE_CHECKING:
+    from shared.adapters.aml import MachineLearningAdapter
     from shared.adapters.clients import AzureClients
     from shared.adapters.network import NetworkAdapter
     from shared.ledger import ActionSink, Ledger
@@ -27,6 +28,7 @@ class Reconcilers:
 
     settings: Settings
     clients: AzureClients
+    machine_learning: MachineLearningAdapter
     network: NetworkAdapter
     private_endpoints: PrivateEndpointReconciler
     role_assignments: RoleAssignmentReconciler
@@ -62,6 +64,7 @@ def build(settings: Settings, sink: ActionSink | None) -> Reconcilers:
     return Reconcilers(
         settings=settings,
         clients=clients,
+        machine_learning=machine_learning,
         network=NetworkAdapter(clients),
         private_endpoints=PrivateEndpointReconciler(settings, machine_learning, evidence, sink),
         role_assignments=RoleAssignmentReconciler(

@@ -31,13 +31,22 @@ def deliver(app: App, payload: dict[str, Any]) -> None:
     app.deliver(payload, function="on_workspace_event")
 
 
+def latest_evaluation(app: App, workspace_id: str) -> list[dict[str, Any]]:
+    """The ledger rows of the newest policy evaluation of a workspace (its summary row first)."""
+    rows = list(app.ledger.actions(workspace_id))  # newest first
+    summary = next(r for r in rows if r["Kind"] == "policy-summary")
+    return [
+        r for r in rows if r["Trigger"] == summary["Trigger"] and r["Kind"].startswith("policy")
+    ]
+
+
 def findings(app: App, workspace_id: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """Latest finding per (rule, resource) from the ledger."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in app.ledger.actions(workspace_id):  # newest first
-        if row["Kind"] == "policy-finding":
-            latest.setdefault((row["Evidence"], row["Subject"].rsplit("/", 1)[-1]), row)
-    return latest
+    """The problems (non-compliant, unknown) of the newest evaluation, by (rule, resource)."""
+    return {
+        (row["Evidence"], row["Subject"].rsplit("/", 1)[-1]): row
+        for row in latest_evaluation(app, workspace_id)
+        if row["Kind"] == "policy-finding"
+    }
 
 
 def test_workspace_event_wires_the_synapse_identity_with_one_contributor_assignment(
@@ -65,8 +74,9 @@ def test_findings_are_recorded_for_every_rule(app: App) -> None:
     deliver(app, payload)
 
     recorded = findings(app, scene.PROD)
-    rules = {rule for rule, _ in recorded}
-    assert len(rules) == 12
+    summary = next(r for r in latest_evaluation(app, scene.PROD) if r["Kind"] == "policy-summary")
+    assert len(summary["Evidence"].split(",")) == 12  # every rule ran
+    assert "compliant" in summary["Reason"]
     assert recorded[("workspace-public-access", "mlw-prod")]["Verdict"] == "non-compliant"
     assert recorded[("compute-max-nodes", "cpu-cluster")]["Verdict"] == "non-compliant"
     assert recorded[("compute-local-auth", "ci-alice")]["Verdict"] == "non-compliant"
@@ -83,8 +93,9 @@ def test_findings_are_recorded_for_every_rule(app: App) -> None:
 def test_a_compliant_workspace_has_no_non_compliant_findings(app: App) -> None:
     deliver(app, workspace_event(scene.DEV))
 
-    verdicts = {key: row["Verdict"] for key, row in findings(app, scene.DEV).items()}
-    assert "non-compliant" not in verdicts.values(), verdicts
+    assert findings(app, scene.DEV) == {}
+    summary = latest_evaluation(app, scene.DEV)[0]
+    assert "non-compliant" not in summary["Reason"], summary["Reason"]
 
 
 def test_audit_mode_never_remediates(app: App) -> None:
@@ -114,8 +125,9 @@ def test_remediate_mode_applies_exactly_the_allowed_writes_once(app: App) -> Non
 
     assert writes(app) == []
     recorded = findings(app, scene.PROD)
-    assert recorded[("workspace-public-access", "mlw-prod")]["Verdict"] == "compliant"
-    assert recorded[("compute-max-nodes", "cpu-cluster")]["Verdict"] == "compliant"
+    assert ("workspace-public-access", "mlw-prod") not in recorded
+    assert ("compute-max-nodes", "cpu-cluster") not in recorded
+    assert ("compute-local-auth", "ci-alice") in recorded  # not remediable: still a problem
 
 
 def test_dry_run_writes_nothing_even_in_remediate_mode(app: App) -> None:
@@ -267,3 +279,15 @@ def test_the_sweep_covers_connections_roles_and_policies(app: App) -> None:
     host.fire_timer("reconcile_all")
 
     assert writes(app) == []
+
+
+def test_the_sweep_records_findings_but_does_not_announce_them_again(app: App) -> None:
+    deliver(app, workspace_event(scene.PROD))
+    announced = len(app.sim.published_events)
+
+    host.fire_timer("reconcile_all")
+
+    later = app.sim.published_events[announced:]
+    assert not [e for e in later if e["eventType"].endswith("PolicyFinding.NonCompliant")]
+    assert findings(app, scene.PROD)  # still recorded by the sweep
+    assert latest_evaluation(app, scene.PROD)[0]["Trigger"].startswith("sweep:")

@@ -220,6 +220,12 @@ class PolicyReconciler:
             key = (remediation.kind, remediation.target_id.lower())
             return f"remediation {fixed[key]}" if key in fixed else "recorded"
 
+        # Problems are recorded one by one; what passed (or did not apply) goes into one summary
+        # row, so a sweep that changes nothing adds a row per problem, not one per rule.
+        # The sweep repeats every few minutes: it records, but only an event (something was
+        # written) or an operator's run announces findings to people again.
+        announce = not trigger.startswith("sweep:")
+        problems = [f for f in findings if f.status in (Status.NON_COMPLIANT, Status.UNKNOWN)]
         records = [
             ActionRecord(
                 target_id=workspace_id,
@@ -231,10 +237,26 @@ class PolicyReconciler:
                 outcome=finding_outcome(finding),
                 trigger=trigger,
                 evidence=finding.rule_id,
-                notify=finding.status in (Status.NON_COMPLIANT, Status.UNKNOWN),
+                notify=announce,
             )
-            for finding in findings
+            for finding in problems
         ]
+        if findings:
+            counts = Counter(finding.status.value for finding in findings)
+            records.append(
+                ActionRecord(
+                    target_id=workspace_id,
+                    kind="policy-summary",
+                    verdict="evaluated",
+                    subject=workspace_id,
+                    reason=", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+                    mode=mode,
+                    outcome="recorded",
+                    trigger=trigger,
+                    evidence=",".join(sorted({f.rule_id for f in findings})),
+                    notify=False,
+                )
+            )
         records += [
             ActionRecord(
                 target_id=workspace_id,

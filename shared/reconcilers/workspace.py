@@ -7,9 +7,12 @@ anything twice.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from azure.core.exceptions import AzureError
 
 from shared.arm import ArmId
 from shared.reconcilers.evidence import EvidenceCache
@@ -77,6 +80,11 @@ def reconcile_workspace(
             connections = connection_report.current_connections()
         if connection_report.approved_any:
             concerns = concerns | {Concern.ROLES}
+    elif {Concern.ROLES, Concern.POLICIES} <= concerns:
+        # Both read the connections: read them once. A failure here is left to each
+        # reconciler, which reads again and classifies and records it.
+        with contextlib.suppress(AzureError):
+            connections = tuple(runtime.machine_learning.list_connections(workspace_id))
     role_report = (
         runtime.role_assignments.reconcile(
             workspace_id, trigger=trigger, cache=cache, connections=connections
