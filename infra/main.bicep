@@ -29,8 +29,8 @@ param mlWorkspaceIds array
 param synapseWorkspaceIds array
 
 @allowed(['enforce', 'dry-run'])
-@description('enforce: apply plans. dry-run: plan and record, write nothing to Azure.')
-param automationMode string = 'enforce'
+@description('enforce: apply plans. dry-run: plan and record, write nothing to Azure. A new deployment starts in dry-run: read the ledger, then switch.')
+param automationMode string = 'dry-run'
 
 @allowed(['audit', 'remediate'])
 @description('audit: record policy findings. remediate: also fix what can be fixed.')
