@@ -249,11 +249,15 @@ def missing_from(provided: set[str], wanted: Iterable[str]) -> list[str]:
 
 
 def checkov_executable() -> str | None:
-    """$CHECKOV, else checkov beside this Python, else on PATH. checkov pins packaging<24 and
-    pytest 9 needs packaging>=24, so checkov may live in a virtualenv of its own."""
+    """$CHECKOV, else the repo's .venv-checkov (what `make setup` installs), else checkov beside
+    this Python, else on PATH. checkov pins packaging<24 and pytest 9 needs packaging>=24, so
+    checkov lives in a virtualenv of its own."""
     configured = os.environ.get("CHECKOV")
     if configured:
         return configured
+    own_venv = REPO / ".venv-checkov" / "bin" / "checkov"
+    if own_venv.exists():
+        return str(own_venv)
     beside_python = Path(sys.executable).parent / "checkov"
     if beside_python.exists():
         return str(beside_python)
