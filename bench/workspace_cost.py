@@ -78,55 +78,6 @@ _KIND_ORDER = {"read": 0, "write": 1, "publish": 2, "token": 3}
 # -- seeding -------------------------------------------------------------------------------
 
 
-def _private_endpoint(name: str) -> str:
-    return (
-        f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-network"
-        f"/providers/Microsoft.Network/privateEndpoints/{name}"
-    )
-
-
-def _seed_workspace(sim: AzureSimulator, workspace_id: str, *, hardened: bool) -> None:
-    """An AML workspace with its storage account, key vault and container registry, each with
-    private endpoints. `hardened` is the landing zone's target state; otherwise the usual gaps
-    (public network access, no user-assigned identity, not HBI, two storage groups only)."""
-    short = workspace_id.rsplit("/", 1)[-1].replace("-", "")
-    group = workspace_id.split("/providers/", maxsplit=1)[0]
-    storage = f"{group}/providers/Microsoft.Storage/storageAccounts/st{short}"
-    vault = f"{group}/providers/Microsoft.KeyVault/vaults/kv-{short}"
-    registry = f"{group}/providers/Microsoft.ContainerRegistry/registries/cr{short}"
-    storage_groups = ["blob", "file", "dfs", "queue", "table"] if hardened else ["blob", "file"]
-    sim.add_storage_account(
-        storage,
-        private_endpoints=[
-            (_private_endpoint(f"pe-st{short}-{g}"), g, "Approved") for g in storage_groups
-        ],
-    )
-    sim.add_key_vault(
-        vault, private_endpoints=[(_private_endpoint(f"pe-kv{short}"), "vault", "Approved")]
-    )
-    sim.add_container_registry(
-        registry,
-        private_endpoints=[(_private_endpoint(f"pe-cr{short}"), "registry", "Approved")],
-    )
-    identity: dict[str, object] = {
-        "type": "SystemAssigned,UserAssigned",
-        "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, workspace_id)),
-        "tenantId": sim.tenant_id,
-        "userAssignedIdentities": {
-            scene.UAI: {"principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, scene.UAI))}
-        },
-    }
-    sim.add_ml_workspace(
-        workspace_id,
-        public_network_access="Disabled" if hardened else "Enabled",
-        identity=identity if hardened else None,
-        storageAccount=storage,
-        keyVault=vault,
-        containerRegistry=registry,
-        hbiWorkspace=hardened,
-    )
-
-
 def _add_instance(sim: AzureSimulator, workspace_id: str, name: str, *, loose: bool) -> None:
     """A compute instance; `loose`: no subnet and local auth on (like the scene's ci-alice)."""
     sim.add_compute(
@@ -156,7 +107,7 @@ def _connect(
 def seed_single(sim: AzureSimulator) -> None:
     """mlw-bench, like the scene's mlw-prod, and the allow-listed Synapse workspace whose
     managed private endpoint's connection to it was approved earlier (by a connection event)."""
-    _seed_workspace(sim, SINGLE, hardened=False)
+    scene.seed_workspace(sim, SINGLE, hardened=False, registry_endpoint=True)
     # Too many nodes for MAX_CLUSTER_NODES; an instance outside any subnet; a compliant cluster.
     sim.add_compute(
         SINGLE, "cpu-cluster", vm_size="STANDARD_DS3_V2", subnet_id=SUBNET, max_node_count=10
@@ -180,7 +131,7 @@ def seed_single(sim: AzureSimulator) -> None:
         status="Approved",
     )
     _connect(sim, SINGLE, verified, "Approved")
-    _connect(sim, SINGLE, _private_endpoint("pe-mlw-bench-hub"), "Approved")
+    _connect(sim, SINGLE, scene.private_endpoint_id("pe-mlw-bench-hub"), "Approved")
     _connect(
         sim,
         SINGLE,
@@ -237,9 +188,9 @@ def seed_sweep(sim: AzureSimulator) -> list[SweepWorkspace]:
         name = f"mlw-sweep-{number:02d}"
         workspace_id = scene.workspace_id(name)
         public = number % 5 == 0
-        _seed_workspace(sim, workspace_id, hardened=not public)
+        scene.seed_workspace(sim, workspace_id, hardened=not public, registry_endpoint=True)
         oversized = _seed_sweep_computes(sim, workspace_id, number)
-        _connect(sim, workspace_id, _private_endpoint(f"pe-{name}-hub"), "Approved")
+        _connect(sim, workspace_id, scene.private_endpoint_id(f"pe-{name}-hub"), "Approved")
         connection = None
         if number % 2 == 0:
             mpe = f"mpe-{name}"

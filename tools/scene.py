@@ -76,7 +76,8 @@ class Scene:
         return [ANALYTICS]
 
 
-def _private_endpoint(name: str) -> str:
+def private_endpoint_id(name: str) -> str:
+    """A private endpoint in the ML subscription's network resource group."""
     return (
         f"/subscriptions/{ML_SUBSCRIPTION}/resourceGroups/rg-network"
         f"/providers/Microsoft.Network/privateEndpoints/{name}"
@@ -89,9 +90,13 @@ UAI = (
 )
 
 
-def _seed_workspace(sim: AzureSimulator, ws: str, *, hardened: bool) -> None:
+def seed_workspace(
+    sim: AzureSimulator, ws: str, *, hardened: bool, registry_endpoint: bool | None = None
+) -> None:
     """An AML workspace with its storage, key vault and registry. `hardened` is the landing
-    zone's target state; the other one has the usual gaps (public access, missing endpoints)."""
+    zone's target state; the other one has the usual gaps (public access, no user-assigned
+    identity, not HBI, two storage groups only, and no registry endpoint unless
+    `registry_endpoint`)."""
     short = ws.rsplit("/", 1)[-1].replace("-", "")
     group = ws.split("/providers/", maxsplit=1)[0]
     storage = f"{group}/providers/Microsoft.Storage/storageAccounts/st{short}"
@@ -101,16 +106,18 @@ def _seed_workspace(sim: AzureSimulator, ws: str, *, hardened: bool) -> None:
     sim.add_storage_account(
         storage,
         private_endpoints=[
-            (_private_endpoint(f"pe-st{short}-{g}"), g, "Approved") for g in storage_groups
+            (private_endpoint_id(f"pe-st{short}-{g}"), g, "Approved") for g in storage_groups
         ],
     )
     sim.add_key_vault(
-        vault, private_endpoints=[(_private_endpoint(f"pe-kv{short}"), "vault", "Approved")]
+        vault, private_endpoints=[(private_endpoint_id(f"pe-kv{short}"), "vault", "Approved")]
     )
     sim.add_container_registry(
         registry,
         private_endpoints=(
-            [(_private_endpoint(f"pe-cr{short}"), "registry", "Approved")] if hardened else []
+            [(private_endpoint_id(f"pe-cr{short}"), "registry", "Approved")]
+            if (hardened if registry_endpoint is None else registry_endpoint)
+            else []
         ),
     )
     identity: dict[str, object] = {
@@ -158,8 +165,8 @@ def _seed_computes(sim: AzureSimulator) -> None:
 def seed(sim: AzureSimulator) -> Scene:
     """Seed the simulator with the scene; returns what was seeded and what to expect."""
     scene = Scene()
-    _seed_workspace(sim, PROD, hardened=False)
-    _seed_workspace(sim, DEV, hardened=True)
+    seed_workspace(sim, PROD, hardened=False)
+    seed_workspace(sim, DEV, hardened=True)
     sim.add_ml_workspace(SANDBOX)
     _seed_computes(sim)
     sim.add_synapse_workspace(ANALYTICS, principal_id=ANALYTICS_PRINCIPAL)
