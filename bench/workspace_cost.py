@@ -426,7 +426,7 @@ class Sweep:
 
 
 def _sweep(sim: AzureSimulator) -> Sweep:
-    from shared.reconcilers.evidence import TransientAzureError
+    from shared.reconcilers.transient import TransientAzureError
 
     sim.reset_counts()
     before = len(sim.published_events)

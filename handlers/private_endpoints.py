@@ -14,7 +14,7 @@ from shared.events import (
     ResourceWrite,
 )
 from shared.intake import receive_resource_write, record, scope_workspaces
-from shared.reconcilers.evidence import TransientAzureError
+from shared.reconcilers.transient import TransientAzureError
 from shared.reconcilers.workspace import Concern, reconcile_workspace
 from shared.runtime import Runtime, runtime
 

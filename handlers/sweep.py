@@ -7,8 +7,8 @@ import uuid
 
 import azure.functions as func
 
-from shared.reconcilers.evidence import TransientAzureError
 from shared.reconcilers.sweep import sweep
+from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 
 log = logging.getLogger(__name__)

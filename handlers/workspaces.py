@@ -6,7 +6,7 @@ import azure.functions as func
 
 from shared.events import ML_WORKSPACE_TYPE, WORKSPACE_OPERATIONS
 from shared.intake import receive_resource_write, record, scope_workspaces
-from shared.reconcilers.evidence import TransientAzureError
+from shared.reconcilers.transient import TransientAzureError
 from shared.reconcilers.workspace import Concern, reconcile_workspace
 from shared.runtime import runtime
 

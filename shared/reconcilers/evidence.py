@@ -12,12 +12,9 @@ from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.arm import ArmId
 from shared.model import SynapseEvidence
+from shared.reconcilers.transient import TransientAzureError
 
 log = logging.getLogger(__name__)
-
-
-class TransientAzureError(RuntimeError):
-    """Azure stayed unavailable through the retries: raised so the trigger redelivers later."""
 
 
 @dataclass

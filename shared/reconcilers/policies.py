@@ -21,7 +21,7 @@ from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWor
 from shared.policy.engine import evaluate, remediations
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
 from shared.policy.rules import Finding, Remediation, RemediationKind, Status
-from shared.reconcilers.evidence import TransientAzureError
+from shared.reconcilers.transient import apply_in_order, for_workspace
 
 log = logging.getLogger(__name__)
 
@@ -173,27 +173,17 @@ class PolicyReconciler:
             findings = self.evaluate(workspace_id, connections)
         except AzureError as error:
             if is_transient(error):
-                raise TransientAzureError(f"workspace {workspace_id}: {describe(error)}") from error
+                raise for_workspace(workspace_id, error) from error
             self._record(workspace_id, (), (), trigger, error=describe(error))
             return PolicyReport(workspace_id, error=describe(error))
-        outcomes: list[RemediationOutcome] = []
-        transient: AzureError | None = None
-        for remediation in remediations(findings, remediate=self._settings.remediate):
-            if transient is not None:
-                outcomes.append(RemediationOutcome(remediation, "not attempted"))
-                continue
-            try:
-                outcomes.append(
-                    RemediationOutcome(remediation, self._apply(workspace_id, remediation))
-                )
-            except AzureError as error:
-                transient = error
-                outcomes.append(RemediationOutcome(remediation, f"failed (will retry): {error}"))
+        applied, transient = apply_in_order(
+            remediations(findings, remediate=self._settings.remediate),
+            lambda remediation: self._apply(workspace_id, remediation),
+        )
+        outcomes = [RemediationOutcome(item, outcome) for item, outcome in applied]
         self._record(workspace_id, findings, outcomes, trigger, error=None)
         if transient is not None:
-            raise TransientAzureError(
-                f"workspace {workspace_id}: {describe(transient)}"
-            ) from transient
+            raise for_workspace(workspace_id, transient) from transient
         return PolicyReport(workspace_id, findings, tuple(outcomes))
 
     def _record(

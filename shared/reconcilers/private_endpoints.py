@@ -26,7 +26,8 @@ from shared.model import (
     Verdict,
 )
 from shared.planning.private_endpoints import ApprovalRules, plan_connections
-from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer, TransientAzureError
+from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
+from shared.reconcilers.transient import apply_in_order, for_workspace
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class PrivateEndpointReconciler:
             connections = tuple(self._ml.list_connections(workspace_id))
         except AzureError as error:
             if is_transient(error):
-                raise TransientAzureError(f"workspace {workspace_id}: {describe(error)}") from error
+                raise for_workspace(workspace_id, error) from error
             return ConnectionReport(workspace_id, None, error=describe(error))
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
         evidence = (
@@ -188,24 +189,11 @@ class PrivateEndpointReconciler:
         if report.plan is None:
             self._record(workspace_id, [], trigger, error=report.error)
             return report
-        outcomes: list[Outcome] = []
-        transient: AzureError | None = None
-        for decision in report.plan.decisions:
-            if transient is not None:
-                outcomes.append(
-                    Outcome(decision, "not attempted: an earlier write failed transiently")
-                )
-                continue
-            try:
-                outcomes.append(Outcome(decision, self._apply(decision)))
-            except AzureError as error:
-                transient = error
-                outcomes.append(Outcome(decision, f"failed (will retry): {describe(error)}"))
+        applied, transient = apply_in_order(report.plan.decisions, self._apply)
+        outcomes = [Outcome(decision, outcome) for decision, outcome in applied]
         self._record(workspace_id, outcomes, trigger, error=report.error, focus=focus)
         if transient is not None:
-            raise TransientAzureError(
-                f"workspace {workspace_id}: {describe(transient)}"
-            ) from transient
+            raise for_workspace(workspace_id, transient) from transient
         return ConnectionReport(
             workspace_id, report.plan, tuple(outcomes), report.error, report.connections
         )

@@ -21,8 +21,9 @@ from shared.planning.role_assignments import (
     RoleVerdict,
     plan_role_assignments,
 )
-from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer, TransientAzureError
+from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
 from shared.reconcilers.private_endpoints import approval_rules
+from shared.reconcilers.transient import apply_in_order, for_workspace
 
 log = logging.getLogger(__name__)
 
@@ -123,25 +124,14 @@ class RoleAssignmentReconciler:
             )
         except AzureError as error:
             if is_transient(error):
-                raise TransientAzureError(f"workspace {workspace_id}: {describe(error)}") from error
+                raise for_workspace(workspace_id, error) from error
             self._record(workspace_id, [], trigger, error=describe(error))
             return RoleReport(workspace_id, error=describe(error))
-        outcomes: list[RoleOutcome] = []
-        transient: AzureError | None = None
-        for decision in decisions:
-            if transient is not None:
-                outcomes.append(RoleOutcome(decision, "not attempted: an earlier write failed"))
-                continue
-            try:
-                outcomes.append(RoleOutcome(decision, self._apply(decision)))
-            except AzureError as error:
-                transient = error
-                outcomes.append(RoleOutcome(decision, f"failed (will retry): {describe(error)}"))
+        applied, transient = apply_in_order(decisions, self._apply)
+        outcomes = [RoleOutcome(decision, outcome) for decision, outcome in applied]
         self._record(workspace_id, outcomes, trigger, error=None)
         if transient is not None:
-            raise TransientAzureError(
-                f"workspace {workspace_id}: {describe(transient)}"
-            ) from transient
+            raise for_workspace(workspace_id, transient) from transient
         return RoleReport(workspace_id, tuple(outcomes))
 
     def _record(

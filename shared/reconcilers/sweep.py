@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from shared.reconcilers.evidence import EvidenceCache, TransientAzureError
+from shared.reconcilers.evidence import EvidenceCache
+from shared.reconcilers.transient import TransientAzureError
 from shared.reconcilers.workspace import WorkspaceReport, reconcile_workspace
 from shared.runtime import Runtime
 
