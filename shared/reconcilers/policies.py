@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ from shared.arm import ArmId, same_arm_id
 from shared.config import Settings
 from shared.ledger import ActionRecord, ActionSink
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
-from shared.policy.engine import evaluate, remediations
+from shared.policy.engine import evaluate, remediations, summarize
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
 from shared.policy.rules import Finding, Remediation, RemediationKind, Status
 from shared.reconcilers.transient import apply_in_order, for_workspace
@@ -47,10 +46,14 @@ class PolicyReport:
     def summary(self) -> str:
         if self.error is not None:
             return f"policies not evaluated: {self.error}"
-        counts = Counter(finding.status.value for finding in self.findings)
-        text = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        text = status_counts(self.findings)
         fixed = sum(1 for item in self.remediations if item.outcome.startswith("applied"))
         return text + (f", {fixed} remediated" if fixed else "")
+
+
+def status_counts(findings: Sequence[Finding]) -> str:
+    """'8 compliant, 9 non-compliant': the statuses that occur, in name order."""
+    return ", ".join(f"{n} {status}" for status, n in sorted(summarize(findings).items()) if n)
 
 
 def policy_parameters(settings: Settings) -> PolicyParameters:
@@ -232,14 +235,13 @@ class PolicyReconciler:
             for finding in problems
         ]
         if findings:
-            counts = Counter(finding.status.value for finding in findings)
             records.append(
                 ActionRecord(
                     target_id=workspace_id,
                     kind="policy-summary",
                     verdict="evaluated",
                     subject=workspace_id,
-                    reason=", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+                    reason=status_counts(findings),
                     mode=mode,
                     outcome="recorded",
                     trigger=trigger,
