@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from shared.arm import ArmId
 from tests.conftest import App
 from tools import cli, host, scene
 
@@ -38,9 +40,24 @@ def patched_computes(app: App) -> list[str]:
     return sorted(w.path.rsplit("/", 1)[-1] for w in app.sim.writes() if w.route == COMPUTE_PATCH)
 
 
-def add_cluster(app: App, workspace_id: str, name: str, **nodes: int) -> None:
-    """A cluster over MAX_CLUSTER_NODES (4): maxNodeCount 10, with these node counts."""
-    app.sim.add_compute(workspace_id, name, subnet_id=SUBNET, max_node_count=10, **nodes)
+def add_cluster(
+    app: App,
+    workspace_id: str,
+    name: str,
+    *,
+    current_node_count: int | None = None,
+    target_node_count: int | None = None,
+) -> None:
+    """A cluster over MAX_CLUSTER_NODES (4): maxNodeCount 10, with these node counts (default:
+    idle at its minimum, 0)."""
+    app.sim.add_compute(
+        workspace_id,
+        name,
+        subnet_id=SUBNET,
+        max_node_count=10,
+        current_node_count=current_node_count,
+        target_node_count=target_node_count,
+    )
 
 
 def max_nodes(app: App, workspace_id: str, name: str) -> int:
@@ -169,6 +186,27 @@ def test_the_sweep_counts_connections_it_has_just_approved_as_a_private_path(app
 
 
 # --- compute-max-nodes guard ------------------------------------------------------------------
+
+
+def test_node_counts_are_read_where_azure_reports_them(app: App) -> None:
+    reference = json.loads(
+        Path("/work/shared/reference/aml_compute_get_amlcompute.json").read_text(encoding="utf-8")
+    )
+    documented = reference["responses"]["200"]["body"]["properties"]["properties"]
+    add_cluster(app, scene.PROD, "busy-cluster", current_node_count=6, target_node_count=7)
+
+    served = app.sim.compute(scene.PROD, "busy-cluster")["properties"]["properties"]
+    from shared.runtime import runtime
+
+    observed = {c.name: c for c in runtime().policies.observe(ArmId(scene.PROD)).computes}
+
+    assert {"currentNodeCount", "targetNodeCount"} <= set(documented)
+    assert (served["currentNodeCount"], served["targetNodeCount"]) == (6, 7)
+    assert served["nodeStateCounts"]["runningNodeCount"] == 6
+    busy = observed["busy-cluster"]
+    assert (busy.current_node_count, busy.target_node_count) == (6, 7)
+    idle = observed["cpu-cluster"]
+    assert (idle.current_node_count, idle.target_node_count) == (0, 0)
 
 
 def seed_busy_clusters(app: App) -> None:
