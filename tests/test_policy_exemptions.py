@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.config import SettingsError, load_settings
-from shared.policy.engine import evaluate
+from shared.policy.engine import evaluate, guarded_remediations
 from shared.policy.exemptions import (
     Exemption,
     apply_exemptions,
@@ -26,8 +26,9 @@ from shared.policy.exemptions import (
     scopes_of,
     within_scope,
 )
-from shared.policy.rules import Status
-from tests.test_policy_rules import PARAMS, PROPERTY, cluster, recase, workspace
+from shared.policy.facts import WorkspaceFacts
+from shared.policy.rules import RULES, Status
+from tests.test_policy_rules import PARAMS, PROPERTY, cluster, recase, workspace, workspace_facts
 
 SUB = "00000000-1111-2222-3333-444444444444"
 OTHER_SUB = "99999999-1111-2222-3333-444444444444"
@@ -275,3 +276,33 @@ def test_a_bad_exemption_is_a_start_up_error_naming_the_setting_and_entry() -> N
 
     with pytest.raises(SettingsError, match=r"POLICY_EXEMPTIONS: entry 2 .*no-such-rule"):
         load_settings({**BASE_ENV, "POLICY_EXEMPTIONS": value})
+
+
+@PROPERTY
+@given(workspace_facts(), st.sampled_from(sorted(RULES)), st.booleans())
+def test_an_exempt_finding_is_never_remediated(
+    facts: WorkspaceFacts, rule_id: str, expired: bool
+) -> None:
+    # An exemption for one rule on the whole subscription: in force, nothing of that rule in it
+    # is remediated and only its problems there are exempt; expired, it changes nothing at all.
+    now = EXPIRES + timedelta(seconds=1) if expired else EXPIRES - timedelta(seconds=1)
+    spare = exemption(f"/subscriptions/{SUB}", rule_id=rule_id)
+    findings = evaluate(facts, PARAMS)
+
+    result = apply_exemptions(findings, [spare], now)
+
+    planned = guarded_remediations(result.findings, facts, remediate=True)
+    if expired:
+        assert result.findings == tuple(findings)
+        return
+    for candidate in planned:
+        assert candidate.rule_id != rule_id or not within_scope(
+            candidate.remediation.target_id, spare.scope
+        )
+    for before, after in zip(findings, result.findings, strict=True):
+        if after.status is Status.EXEMPT:
+            assert before.rule_id == rule_id
+            assert within_scope(before.target_id, spare.scope)
+            assert before.status in (Status.NON_COMPLIANT, Status.UNKNOWN)
+        else:
+            assert after == before
