@@ -8,6 +8,7 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError
 
 from shared.adapters.clients import AzureClients
+from shared.adapters.transport import read_all
 from shared.arm import subscription_of
 from shared.planning.role_assignments import ExistingAssignment
 
@@ -45,7 +46,10 @@ class AuthorizationAdapter:
                 principal_id=str(item.principal_id or ""),
                 role_definition_id=str(item.role_definition_id or ""),
             )
-            for item in self._operations(scope).list_for_scope(scope, filter="atScope()")
+            for item in read_all(
+                self._operations(scope).list_for_scope(scope, filter="atScope()"),
+                what=f"role assignments at {scope}",
+            )
         ]
 
     def create(self, scope: str, name: str, role_definition_id: str, principal_id: str) -> str:
