@@ -137,10 +137,11 @@ class Request:
     route: str
     status: int
     api_version: str | None
+    # Not part of equality, so a Request built from the five fields above still compares equal.
     #: The Host header as sent (``127.0.0.1:PORT`` or ``localhost:PORT``: another origin).
-    host: str | None = None
+    host: str | None = field(default=None, compare=False)
     #: Whether the request carried an ``Authorization`` header (a token, valid or not).
-    authorized: bool = False
+    authorized: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

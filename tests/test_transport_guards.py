@@ -14,17 +14,21 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from azure.core.exceptions import AzureError
 from hypothesis import given
 from hypothesis import strategies as st
+from requests.structures import CaseInsensitiveDict
 
 from shared.adapters.authorization import AuthorizationAdapter
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.transport import (
     MAX_PAGES,
+    RETRY_AFTER_CAP_SECONDS,
     EndpointGuardPolicy,
     ForeignEndpointError,
     MalformedResponseError,
@@ -153,6 +157,46 @@ def test_default_ports_are_the_same_origin() -> None:
         "https://management.azure.com:443/subscriptions"
     )
     assert origin_of("https://a.example") != origin_of("http://a.example")
+
+
+@dataclass
+class _Response:
+    headers: Any
+
+
+@dataclass
+class _PipelineResponse:
+    http_response: _Response
+
+
+@given(
+    seconds=st.floats(min_value=0, max_value=10**7, allow_nan=False),
+    header=st.sampled_from(["retry-after", "retry-after-ms", "x-ms-retry-after-ms"]),
+)
+def test_no_retry_after_longer_than_the_cap_reaches_the_retry_policy(
+    seconds: float, header: str
+) -> None:
+    from azure.core.pipeline.policies import RetryPolicy
+
+    value = seconds * 1000 if header != "retry-after" else seconds
+    response = _PipelineResponse(_Response(CaseInsensitiveDict({header: f"{value:g}"})))
+    EndpointGuardPolicy(ALLOWED).on_response(None, response)  # type: ignore[arg-type]
+
+    waited = RetryPolicy().get_retry_after(response)  # type: ignore[arg-type]
+    assert waited is not None
+    assert waited <= RETRY_AFTER_CAP_SECONDS + 1e-9
+    # Short waits the service asks for are kept as they are.
+    asked = float(f"{value:g}") / (1 if header == "retry-after" else 1000)
+    assert waited == pytest.approx(min(asked, RETRY_AFTER_CAP_SECONDS))
+
+
+def test_an_http_date_retry_after_is_capped_too() -> None:
+    from email.utils import format_datetime
+
+    later = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+    headers = CaseInsensitiveDict({"Retry-After": later})
+    EndpointGuardPolicy(ALLOWED).on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
+    assert headers["Retry-After"] == f"{RETRY_AFTER_CAP_SECONDS:g}"
 
 
 # --- item 1: foreign nextLinks and redirects --------------------------------------------------
