@@ -496,20 +496,59 @@ def test_the_sweep_goes_on_past_a_malformed_arm_page(app: App, shape: str) -> No
     assert app.status(dev) == "Approved"
 
 
-@pytest.mark.parametrize("route", ["synapse.workspace.get", "network.pe.get"])
-def test_a_generic_resource_with_malformed_properties_is_a_malformed_response(
-    app: App, route: str
+SINGLE_READS: dict[str, Any] = {
+    "aml.workspace.get": lambda rt: WorkspaceFactsAdapter(rt.clients).workspace(PROD),
+    "synapse.workspace.get": lambda rt: SynapseAdapter(rt.clients).get_workspace(ANALYTICS),
+    "network.pe.get": lambda rt: rt.network.private_link_targets(
+        ArmId(scene.private_endpoint_id("pe-x"))
+    ),
+    "aml.pec.put": lambda rt: rt.machine_learning.set_connection_state(
+        PROD, "any", ConnectionStatus.APPROVED, "approved"
+    ),
+}
+LIST_READS: dict[str, Any] = {
+    "aml.compute.list": lambda rt: WorkspaceFactsAdapter(rt.clients).computes(PROD),
+    "authz.ra.list": lambda rt: AuthorizationAdapter(rt.clients).list_at_scope(PROD),
+}
+BAD_BODIES: dict[str, Any] = {
+    "a list": [{"id": "/x"}],
+    "a string": "resource",
+    "properties as a list": {"id": "/x", "name": "x", "properties": ["not", "an object"]},
+    "value as an object": {"value": {"id": "/x"}},
+    "value of strings": {"value": ["/x", "/y"]},
+}
+BAD_RESOURCES = ("a list", "a string", "properties as a list")
+BAD_LISTS = ("a list", "a string", "value as an object", "value of strings")
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [(route, body) for route in sorted(SINGLE_READS) for body in BAD_RESOURCES]
+    + [(route, body) for route in sorted(LIST_READS) for body in BAD_LISTS],
+)
+def test_every_adapter_read_of_a_malformed_body_is_a_malformed_response(
+    app: App, route: str, body: str
 ) -> None:
-    app.sim.inject_reply(route, body={"id": "/x", "name": "x", "properties": ["not", "an object"]})
-    rt = runtime()
-    read = (
-        (lambda: SynapseAdapter(rt.clients).get_workspace(ANALYTICS))
-        if route == "synapse.workspace.get"
-        else (lambda: rt.network.private_link_targets(ArmId(scene.private_endpoint_id("pe-x"))))
-    )
+    app.sim.inject_reply(route, body=BAD_BODIES[body])
+    read = {**SINGLE_READS, **LIST_READS}[route]
 
     with pytest.raises(MalformedResponseError):
-        read()
+        read(runtime())
+
+
+@pytest.mark.parametrize("body", ["a list", "a string", "properties as a list"])
+def test_the_sweep_goes_on_past_a_malformed_workspace(app: App, body: str) -> None:
+    app.sim.inject_reply("aml.workspace.get", body=BAD_BODIES[body])
+
+    host.fire_timer("reconcile_all")
+
+    policy_errors = [
+        a
+        for a in app.ledger.actions(scene.PROD)
+        if a["Kind"] != "private-endpoint-connection" and "MalformedResponseError" in a["Reason"]
+    ]
+    assert policy_errors, list(app.ledger.actions(scene.PROD))
+    assert any(a["Kind"].startswith("policy") for a in app.ledger.actions(scene.DEV))
 
 
 def test_malformed_errors_are_permanent() -> None:

@@ -7,7 +7,7 @@ about 0.35 s of cold start.
 from __future__ import annotations
 
 from shared.adapters.clients import AzureClients
-from shared.adapters.transport import json_mapping, json_objects
+from shared.adapters.transport import json_mapping, json_objects, malformed_is_permanent
 from shared.arm import ArmId, subscription_of
 
 NETWORK_API_VERSION = "2024-05-01"
@@ -19,6 +19,7 @@ class NetworkAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
+    @malformed_is_permanent
     def private_link_targets(self, private_endpoint_id: ArmId) -> list[str]:
         """The `privateLinkServiceId` of every connection (automatic or manual) of an endpoint."""
         resource = self._clients.resources(

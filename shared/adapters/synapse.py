@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from shared.adapters.clients import AzureClients
-from shared.adapters.transport import MalformedResponseError, json_pages
+from shared.adapters.transport import MalformedResponseError, json_pages, malformed_is_permanent
 from shared.arm import ArmId, name_of, subscription_of
 from shared.model import ManagedPrivateEndpoint, SynapseWorkspace
 
@@ -27,6 +27,7 @@ class SynapseAdapter:
         self._clients = clients
         self._workspaces: dict[str, tuple[float, SynapseWorkspace]] = {}
 
+    @malformed_is_permanent
     def get_workspace(self, workspace_id: ArmId) -> SynapseWorkspace:
         """The workspace as ARM reports it (identity, managed VNet, exfiltration protection)."""
         key = workspace_id.lower()
@@ -45,6 +46,7 @@ class SynapseAdapter:
         self._workspaces[key] = (time.monotonic(), workspace)
         return workspace
 
+    @malformed_is_permanent
     def list_managed_private_endpoints(self, workspace_id: ArmId) -> list[ManagedPrivateEndpoint]:
         """Every managed private endpoint of the workspace's managed VNet, from the raw JSON."""
         return [_endpoint(item) for item in self._pages(name_of(workspace_id))]

@@ -22,10 +22,11 @@ New clients get all of it from `client_options(...)` (SDK clients that take `**k
 from __future__ import annotations
 
 import email.utils
+import functools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from azure.core.exceptions import (
@@ -238,6 +239,29 @@ def pinned_pipeline(
 # What the SDKs' deserializers raise on a body of the wrong shape, besides azure-core's own
 # DecodeError (an HttpResponseError already).
 _SHAPE_ERRORS = (DeserializationError, ValueError, TypeError, AttributeError, KeyError)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def malformed_is_permanent(method: Callable[P, R]) -> Callable[P, R]:
+    """Decorate an adapter method that reads or writes through an SDK: what the SDK (or the
+    method's own parsing) raises on a body of the wrong shape becomes `MalformedResponseError`,
+    an `AzureError` the reconcilers record as permanent, instead of escaping the handler.
+    Azure errors pass through unchanged."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except AzureError:
+            raise
+        except _SHAPE_ERRORS as error:
+            raise MalformedResponseError(
+                f"{method.__qualname__}: malformed response: {type(error).__name__}: {error}"[:500]
+            ) from error
+
+    return wrapper
 
 
 def read_all(

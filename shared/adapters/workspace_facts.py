@@ -17,6 +17,7 @@ from shared.adapters.transport import (
     MalformedResponseError,
     json_mapping,
     json_objects,
+    malformed_is_permanent,
     read_all,
 )
 from shared.arm import ArmId, is_arm_id, name_of, resource_group_of, same_arm_id, subscription_of
@@ -43,12 +44,14 @@ class WorkspaceFactsAdapter:
     def _ml(self, workspace_id: str) -> Any:
         return self._clients.machine_learning(subscription_of(workspace_id))
 
+    @malformed_is_permanent
     def workspace(self, workspace_id: ArmId) -> Any:
         """The workspace model (2023-04-01)."""
         return self._ml(workspace_id).workspaces.get(
             resource_group_of(workspace_id), name_of(workspace_id)
         )
 
+    @malformed_is_permanent
     def computes(self, workspace_id: ArmId) -> list[ComputeFacts]:
         """Every compute of the workspace, in one paged list."""
         pages = self._ml(workspace_id).compute.list(
@@ -56,6 +59,7 @@ class WorkspaceFactsAdapter:
         )
         return [_compute(item) for item in read_all(pages, what=f"computes of {workspace_id}")]
 
+    @malformed_is_permanent
     def dependency(self, kind: DependencyKind, resource_id: str | None) -> DependencyFacts:
         """Which private link groups of a dependency have approved private endpoints."""
         if not resource_id or not is_arm_id(resource_id):
@@ -102,6 +106,7 @@ class WorkspaceFactsAdapter:
                     groups |= {str(g).lower() for g in group_ids}
         return groups
 
+    @malformed_is_permanent
     def disable_public_network_access(self, workspace_id: ArmId) -> str:
         from azure.mgmt.machinelearningservices.models import WorkspaceUpdateParameters
 
@@ -112,6 +117,7 @@ class WorkspaceFactsAdapter:
         )
         return str(poller.result().public_network_access)
 
+    @malformed_is_permanent
     def set_max_nodes(self, compute_id: str, max_nodes: int) -> int | None:
         from azure.mgmt.machinelearningservices.models import (
             ClusterUpdateParameters,
