@@ -298,6 +298,23 @@ def _with_workspace_read(rt: Any) -> Any:
     return Reads()
 
 
+def test_a_long_running_operation_polled_at_another_host_is_refused(app: App) -> None:
+    status_url = app.sim.foreign_url + "/subscriptions/x/providers/op?api-version=2023-04-01"
+    compute = app.sim.compute(scene.PROD, "cpu-cluster")
+    compute["properties"]["provisioningState"] = "Updating"
+    app.sim.inject_reply(
+        "aml.compute.patch",
+        body=compute,
+        headers={"Azure-AsyncOperation": status_url, "Retry-After": "0"},
+    )
+    facts = WorkspaceFactsAdapter(runtime().clients)
+
+    with pytest.raises(ForeignEndpointError):
+        facts.set_max_nodes(f"{scene.PROD}/computes/cpu-cluster", 4)
+
+    assert app.sim.requests_to("localhost") == []
+
+
 def test_the_outcome_publisher_refuses_a_redirect_to_another_host(app: App) -> None:
     app.sim.inject_reply(
         "eventgrid.publish",
@@ -354,6 +371,18 @@ def test_a_self_referencing_synapse_next_link_stops_the_read(app: App) -> None:
     # A link back to the page just read is caught before it is requested again.
     assert app.sim.count("synapse.mpe.list") == 1
     assert app.status(app.connection("listed by allow-listed")) == "Pending"
+    assert any("nextLink repeats" in reason for reason in leave_pending_reasons(app))
+
+
+def test_a_synapse_next_link_cycle_stops_the_read(app: App) -> None:
+    first = app.sim.url + MPE_PATH + MPE_QUERY
+    second = first + "&$skipToken=1"
+    app.sim.inject_reply("synapse.mpe.list", body={"value": [], "nextLink": second})
+    app.sim.inject_reply("synapse.mpe.list", body={"value": [], "nextLink": first}, times=50)
+
+    app.deliver(prod_event(app))
+
+    assert app.sim.count("synapse.mpe.list") == 2
     assert any("nextLink repeats" in reason for reason in leave_pending_reasons(app))
 
 
