@@ -190,6 +190,13 @@ def test_no_retry_after_longer_than_the_cap_reaches_the_retry_policy(
     assert waited == pytest.approx(min(asked, RETRY_AFTER_CAP_SECONDS))
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
+def test_a_retry_after_that_is_no_number_of_seconds_is_capped(value: str) -> None:
+    headers = CaseInsensitiveDict({"Retry-After": value})
+    EndpointGuardPolicy(ALLOWED).on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
+    assert headers["Retry-After"] == f"{RETRY_AFTER_CAP_SECONDS:g}"
+
+
 def test_an_http_date_retry_after_is_capped_too() -> None:
     from email.utils import format_datetime
 

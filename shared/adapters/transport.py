@@ -143,12 +143,13 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
         headers = response.http_response.headers
         for name in _RETRY_AFTER_MS_HEADERS:
             value = _number(headers.get(name))
-            if value is not None and value > self.retry_after_cap * 1000:
+            # `not <=` so that NaN (float("nan") parses) is capped as well.
+            if value is not None and not value <= self.retry_after_cap * 1000:
                 headers[name] = f"{self.retry_after_cap * 1000:g}"
         raw = headers.get("retry-after")
         if raw is not None:
             seconds = _retry_after_seconds(raw)
-            if seconds is not None and seconds > self.retry_after_cap:
+            if seconds is not None and not seconds <= self.retry_after_cap:
                 headers["retry-after"] = f"{self.retry_after_cap:g}"
 
 
