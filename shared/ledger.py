@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared.bounds import bounded_entity, entity_bytes, table_key
 from shared.config import LedgerSettings
 
 if TYPE_CHECKING:
@@ -23,15 +24,14 @@ if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
 EVENTS_PARTITION = "events"
-# Table keys may not hold '/', '\', '#', '?' or control characters.
-_KEY_UNSAFE = str.maketrans({"/": ":", "\\": ":", "#": ":", "?": ":"})
-# A transaction holds at most 100 operations, all in one partition.
+# A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
 _BATCH_LIMIT = 100
+_BATCH_BYTES = 3 * 1024 * 1024
 
 
 def _key(value: str) -> str:
-    cleaned = "".join(ch for ch in value.translate(_KEY_UNSAFE) if ch.isprintable())
-    return cleaned[:512] or "-"
+    # Injective and always valid: `evt/1` and `evt:1` get rows of their own (see table_key).
+    return table_key(value)
 
 
 def actions_partition(target_id: str) -> str:
@@ -81,6 +81,23 @@ class ActionSink(Protocol):
     def record_actions(self, records: Sequence[ActionRecord]) -> None: ...
 
 
+def _transactions(
+    operations: Sequence[tuple[str, dict[str, Any]]],
+) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Operations in transactions of at most 100 operations and well under 4 MiB."""
+    batch: list[tuple[str, dict[str, Any]]] = []
+    size = 0
+    for operation in operations:
+        weight = entity_bytes(operation[1])
+        if batch and (len(batch) == _BATCH_LIMIT or size + weight > _BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(operation)
+        size += weight
+    if batch:
+        yield batch
+
+
 class Ledger:
     """Writes and reads ledger entries in one table."""
 
@@ -102,7 +119,9 @@ class Ledger:
             "Function": record.function,
             "SeenAt": datetime.now(UTC).isoformat(),
         }
-        self._table.upsert_entity(entity, mode=UpdateMode.MERGE)
+        # Bounded: the table refuses a property over 64 KiB, and the ID and subject are the
+        # sender's to choose.
+        self._table.upsert_entity(bounded_entity(entity), mode=UpdateMode.MERGE)
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         """Record a reconcile's actions, in as few transactions as the table allows."""
@@ -124,14 +143,14 @@ class Ledger:
                 "Evidence": record.evidence,
                 "RecordedAt": now,
             }
-            by_partition.setdefault(partition, []).append(("create", entity))
+            by_partition.setdefault(partition, []).append(("create", bounded_entity(entity)))
         for operations in by_partition.values():
             if len(operations) == 1:
                 # A transaction costs a multipart round trip: one row is a plain insert.
                 self._table.create_entity(operations[0][1])
                 continue
-            for start in range(0, len(operations), _BATCH_LIMIT):
-                self._table.submit_transaction(operations[start : start + _BATCH_LIMIT])
+            for batch in _transactions(operations):
+                self._table.submit_transaction(batch)
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         """The ledger row of one event, or None."""

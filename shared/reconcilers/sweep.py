@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from shared.arm import ArmId
+from shared.logs import decision_log
 from shared.reconcilers.evidence import EvidenceCache
 from shared.reconcilers.transient import TransientAzureError
 from shared.reconcilers.workspace import WorkspaceReport, reconcile_workspace
@@ -21,9 +24,15 @@ class SweepReport:
     transient_failures: tuple[str, ...]
 
 
-def sweep(runtime: Runtime, *, trigger: str) -> SweepReport:
+def sweep(
+    runtime: Runtime,
+    *,
+    trigger: str,
+    progress: Callable[[ArmId], None] | None = None,
+) -> SweepReport:
     """Reconcile every concern of every workspace in `ML_WORKSPACE_IDS`; one workspace failing
-    does not stop the others. Synapse evidence is gathered once for the whole sweep."""
+    does not stop the others. Synapse evidence is gathered once for the whole sweep.
+    `progress` is called after each workspace (the CLI's progress bar)."""
     cache = EvidenceCache()
     reports: list[WorkspaceReport] = []
     failures: list[str] = []
@@ -31,6 +40,16 @@ def sweep(runtime: Runtime, *, trigger: str) -> SweepReport:
         try:
             reports.append(reconcile_workspace(runtime, workspace_id, trigger=trigger, cache=cache))
         except TransientAzureError as error:
-            log.warning("sweep %s: %s will be retried: %s", trigger, workspace_id, error)
+            decision_log(
+                log,
+                str(error),
+                trigger=trigger,
+                workspace_id=workspace_id,
+                kind="workspace",
+                verdict="retry",
+                level=logging.WARNING,
+            )
             failures.append(str(error))
+        if progress is not None:
+            progress(workspace_id)
     return SweepReport(tuple(reports), tuple(failures))
