@@ -395,9 +395,10 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
     from tools.event_file import check_event
 
     problem = check_event(item)
+    event_id = item.get("id") if isinstance(item, dict) else None
+    label = _one_line(event_id) if isinstance(event_id, str) and event_id else "?"
     if problem is not None or not isinstance(item, dict):
-        return "?", "invalid", f"not delivered: {problem}"
-    label = _one_line(item["id"])
+        return label, "invalid", f"not delivered: {problem}"
     name = function or _function_for(item)
     if name is None:
         operation = (
@@ -505,13 +506,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser().parse_args(argv)
         from tools import terminal
 
-        terminal.configure_logging(terminal.stderr(), verbose=args.verbose)
-        settings_file = args.settings or (
-            Path(SETTINGS_FILE) if Path(SETTINGS_FILE).exists() else None
-        )
-        if settings_file is not None:
-            load_settings_file(settings_file)
-        return int(args.run(args))
+        with terminal.logging_to(terminal.stderr(), verbose=args.verbose):
+            settings_file = args.settings or (
+                Path(SETTINGS_FILE) if Path(SETTINGS_FILE).exists() else None
+            )
+            if settings_file is not None:
+                load_settings_file(settings_file)
+            return int(args.run(args))
     except CliError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.code

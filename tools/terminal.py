@@ -38,9 +38,25 @@ def stderr() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def configure_logging(console: Console, *, verbose: bool) -> None:
-    """Warnings and errors of the app (every decision line with `--verbose`); the Azure SDKs'
-    own chatter (a credential chain explaining each of its failures) only with `--verbose`."""
+@contextmanager
+def logging_to(console: Console, *, verbose: bool) -> Iterator[None]:
+    """The app's decision lines and the Azure SDKs' warnings (a credential chain explaining
+    each of its failures) only with `--verbose`: otherwise the CLI says what matters itself,
+    once, in its summary and its error lines.
+    The previous logging set-up is restored on exit (`main()` is also called in-process)."""
+    root = logging.getLogger()
+    azure = logging.getLogger("azure")
+    saved = (root.handlers[:], root.level, azure.level)
+    try:
+        _configure_logging(console, verbose=verbose)
+        yield
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        azure.setLevel(saved[2])
+
+
+def _configure_logging(console: Console, *, verbose: bool) -> None:
     handler: logging.Handler
     if console.is_terminal:
         handler = RichHandler(console=console, show_time=False, show_path=False, markup=False)
@@ -49,7 +65,7 @@ def configure_logging(console: Console, *, verbose: bool) -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    root.setLevel(logging.INFO if verbose else logging.CRITICAL)
     logging.getLogger("azure").setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
