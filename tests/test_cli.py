@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -348,7 +348,7 @@ def test_apply_exits_1_and_names_the_failed_write(
 # -- replay: every event on its own, a summary, an exit code --------------------------------
 
 
-def _write_events(tmp_path: Path, events: list[object]) -> Path:
+def _write_events(tmp_path: Path, events: Sequence[object]) -> Path:
     path = tmp_path / "events.json"
     path.write_text(json.dumps(events), encoding="utf-8")
     return path

@@ -100,17 +100,17 @@ def test_a_decision_line_carries_trigger_workspace_kind_and_verdict_in_text_and_
     }
 
 
-def test_a_sweep_line_has_no_event_id() -> None:
-    records: list[logging.LogRecord] = []
-    logger = logging.getLogger("test.sweep")
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        decision_log(logger, "2 reconciled", trigger="sweep:r1", kind="sweep", verdict="done")
-    finally:
-        logger.removeHandler(handler)
+def test_a_sweep_line_has_its_run_and_no_event_id(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        decision_log(
+            logging.getLogger("test"),
+            "2 reconciled",
+            trigger="sweep:r1",
+            kind="sweep",
+            verdict="done",
+        )
 
-    assert records[0].trigger == "sweep:r1"  # type: ignore[attr-defined]
-    assert records[0].event_id == ""  # type: ignore[attr-defined]
+    (record,) = caplog.records
+    assert record.getMessage() == "[sweep:r1] - sweep done: 2 reconciled"
+    assert getattr(record, "trigger") == "sweep:r1"  # noqa: B009 - set through `extra`
+    assert getattr(record, "event_id") == ""  # noqa: B009

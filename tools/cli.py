@@ -342,7 +342,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise _ledger_error(settings, error) from None
     problems: list[str] = []
     for workspace in report.workspaces:
-        out.print(f"  {workspace.summary()}", markup=False)
+        out.print(f"  {_one_line(workspace.summary())}", markup=False)
         problems += [f"{_short(workspace.workspace_id)}: {p}" for p in _failed(workspace)]
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
