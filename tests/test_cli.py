@@ -414,3 +414,35 @@ def test_replay_goes_on_past_a_transient_failure_and_exits_1(
     # The event that failed had its turn; the others did what the rules call for.
     verified = app.connection("listed by allow-listed syn-analytics")
     assert app.status(verified) == "Approved"
+
+
+def test_the_cli_entry_point_prints_only_its_own_error_line(tmp_path: Path) -> None:
+    """A fresh process, as a person runs it, verbose: no warning from azure-functions about
+    auth levels, no traceback, one line."""
+
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.cli",
+            "-v",
+            "replay",
+            "--function",
+            "reconcile_all",
+            "x.json",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "Auth level" not in done.stderr
+    assert _one_error_line(done.stderr).startswith("error: reconcile_all is not triggered")
