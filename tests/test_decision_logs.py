@@ -51,3 +51,23 @@ def test_sweep_lines_name_the_sweep_run(app: App, caplog: pytest.LogCaptureFixtu
     workspaces = {getattr(r, "workspace_id", None) for r in records if r.name.startswith("shared.")}
     assert workspaces == {scene.PROD, scene.DEV}
     assert all(getattr(r, "event_id", None) == "" for r in records)
+
+
+def test_unreadable_evidence_and_a_failed_publish_are_logged_with_their_event(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    app.sim.inject("synapse.mpe.list", status=403, times=50)
+    app.sim.inject("eventgrid.publish", status=403, times=50)
+    payload = scene.connection_events(app.scene)[0]
+
+    with caplog.at_level(logging.INFO):
+        app.deliver(payload)
+
+    by_kind = {getattr(r, "kind", None): r for r in _app_records(caplog)}
+    evidence = by_kind["synapse-evidence"]
+    assert getattr(evidence, "trigger") == f"event:{payload['id']}"  # noqa: B009
+    assert getattr(evidence, "subject_id") == scene.ANALYTICS  # noqa: B009
+    publish = by_kind["outcome-event"]
+    assert getattr(publish, "trigger") == f"event:{payload['id']}"  # noqa: B009
+    assert getattr(publish, "workspace_id") == scene.PROD  # noqa: B009
+    assert str(getattr(publish, "outcome")).startswith("failed: HTTP 403")  # noqa: B009

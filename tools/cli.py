@@ -189,28 +189,30 @@ def _short(resource_id: object) -> str:
 
 
 def _print_plan(console: Console, item: dict[str, Any]) -> None:
-    from tools.terminal import table
+    from tools.terminal import show, table
 
     name = _short(item["workspace"])
     console.print()
     if item["error"]:
         console.print(f"{name}: could not be read: {_one_line(item['error'])}", markup=False)
     decisions, findings = _plan_rows(item)
-    console.print(
+    show(
+        console,
         table(
             f"{name}: connections and roles",
             ["connection / role", "decision", "writes", "reason"],
             decisions,
             wrap="reason",
-        )
+        ),
     )
-    console.print(
+    show(
+        console,
         table(
             f"{name}: policy findings",
             ["rule", "severity", "status", "resource", "remediable", "message"],
             findings,
             wrap="message",
-        )
+        ),
     )
 
 
@@ -266,7 +268,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     err = terminal.stderr()
     _check_credential(settings)
     rt = build(settings, sink=None)  # no sink: planning writes nothing anywhere
-    cache = EvidenceCache()
+    cache = EvidenceCache(trigger=f"cli:{uuid.uuid4().hex[:12]}")
     result: list[dict[str, Any]] = []
     with terminal.progress(err, "planning", len(settings.ml_workspace_ids)) as step:
         for workspace_id in settings.ml_workspace_ids:

@@ -94,6 +94,17 @@ def progress(console: Console, description: str, total: int) -> Iterator[Any]:
         yield step
 
 
+def show(console: Console, renderable: Any) -> None:
+    """Print to `console`; piped, without the padding that fills each line to the width."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    lines = [line.rstrip() for line in captured.get().splitlines()]
+    console.file.write("\n".join(lines) + "\n")
+
+
 def table(
     title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], *, wrap: str
 ) -> Table:

@@ -23,6 +23,7 @@ from shared.adapters.clients import RETRY_SETTINGS
 from shared.adapters.errors import describe
 from shared.bounds import bounded
 from shared.ledger import ActionRecord
+from shared.logs import decision_log
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -138,6 +139,16 @@ class OutcomePublisher:
             for batch in _batches(events):
                 self._publisher().send(batch)
         except AzureError as error:
-            log.warning("publishing %d outcome events failed: %s", len(events), describe(error))
+            first = records[0]
+            decision_log(
+                log,
+                f"{len(events)} outcome event(s) not published; the decisions are in the ledger",
+                trigger=first.trigger,
+                workspace_id=first.target_id,
+                kind="outcome-event",
+                verdict="publish",
+                outcome=f"failed: {describe(error)}",
+                level=logging.WARNING,
+            )
             return describe(error)
         return None

@@ -120,7 +120,7 @@ class RoleAssignmentReconciler:
         try:
             decisions = self.plan(
                 workspace_id,
-                cache=cache if cache is not None else EvidenceCache(),
+                cache=cache if cache is not None else EvidenceCache(trigger=trigger),
                 connections=connections,
             )
         except AzureError as error:

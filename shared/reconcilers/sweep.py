@@ -33,7 +33,7 @@ def sweep(
     """Reconcile every concern of every workspace in `ML_WORKSPACE_IDS`; one workspace failing
     does not stop the others. Synapse evidence is gathered once for the whole sweep.
     `progress` is called after each workspace (the CLI's progress bar)."""
-    cache = EvidenceCache()
+    cache = EvidenceCache(trigger=trigger)
     reports: list[WorkspaceReport] = []
     failures: list[str] = []
     for workspace_id in runtime.settings.ml_workspace_ids:

@@ -69,7 +69,7 @@ def reconcile_workspace(
 ) -> WorkspaceReport:
     """Reconcile the given concerns; an approval also brings in role assignments. `focus` is
     the resource the triggering event was about (see `PrivateEndpointReconciler.reconcile`)."""
-    cache = cache if cache is not None else EvidenceCache()
+    cache = cache if cache is not None else EvidenceCache(trigger=trigger)
     connection_report: ConnectionReport | None = None
     connections: tuple[PrivateEndpointConnection, ...] | None = None
     if Concern.CONNECTIONS in concerns:
