@@ -82,7 +82,8 @@ def test_bad_settings_are_reported_by_name(app: App, capsys: pytest.CaptureFixtu
 
     assert cli.main(["plan"]) == 2
 
-    assert "ML_WORKSPACE_IDS" in capsys.readouterr().err
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith("error: configuration error: ML_WORKSPACE_IDS")
     assert app.sim.requests == []
 
 

@@ -240,21 +240,16 @@ def _plan_workspace(rt: Any, workspace_id: str, cache: Any) -> dict[str, Any]:
             findings = rt.policies.evaluate(workspace_id, current)
             item["roleAssignments"] = [asdict(d) for d in roles]
             item["findings"] = [asdict(f) for f in findings]
-    except TransientAzureError as error:
+    except (TransientAzureError, AzureError) as error:
+        text = str(error) if isinstance(error, TransientAzureError) else describe(error)
         if _unreachable(error):
+            # Every later workspace would wait through the same retries: stop here.
             raise CliError(
-                f"Azure cannot be reached: {_one_line(error)} (check ARM_ENDPOINT and the network)",
+                f"Azure cannot be reached: {_one_line(text)} (check ARM_ENDPOINT, "
+                "SYNAPSE_DEV_ENDPOINT and the network)",
                 FAILURE,
             ) from None
-        item["error"] = str(error)
-    except AzureError as error:
-        if _unreachable(error):
-            raise CliError(
-                f"Azure cannot be reached: {_one_line(describe(error))} (check ARM_ENDPOINT "
-                "and the network)",
-                FAILURE,
-            ) from None
-        item["error"] = describe(error)
+        item["error"] = text
     return item
 
 
