@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
+from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
@@ -17,9 +18,11 @@ from shared.arm import ArmId, same_arm_id
 from shared.config import Settings
 from shared.ledger import ActionRecord, ActionSink
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
+from shared.planning.synapse_facts import SynapseAnswerError
 from shared.policy.engine import evaluate, remediations, summarize
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
 from shared.policy.rules import Finding, Remediation, RemediationKind, Status
+from shared.reconcilers.intent import NOT_APPLIED, record_intent
 from shared.reconcilers.transient import apply_in_order, for_workspace
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,11 @@ def policy_parameters(settings: Settings) -> PolicyParameters:
     )
 
 
+def _compute_name(target_id: str) -> str:
+    """The compute's own name: the last segment of an ID that `_belongs_to` accepted."""
+    return target_id.rsplit("/", 1)[-1]
+
+
 def _belongs_to(target_id: str, workspace_id: str) -> bool:
     """Remediation targets: the workspace itself or one of its computes, nothing else."""
     if same_arm_id(target_id, workspace_id):
@@ -97,6 +105,8 @@ class PolicyReconciler:
         for synapse_id in self._settings.synapse_workspace_ids:
             try:
                 found.append(self._synapse.get_workspace(synapse_id))
+            except SynapseAnswerError as error:
+                errors.append(f"{synapse_id}: {error}")
             except AzureError as error:
                 if is_transient(error):
                     raise
@@ -144,23 +154,44 @@ class PolicyReconciler:
         """Read and evaluate; writes nothing (what `plan` shows)."""
         return tuple(evaluate(self.observe(workspace_id, connections), self._parameters))
 
-    def _apply(self, workspace_id: ArmId, remediation: Remediation) -> str:
+    def _apply(self, workspace_id: ArmId, remediation: Remediation, trigger: str) -> str:
         if not self._settings.in_scope(workspace_id) or not _belongs_to(
             remediation.target_id, workspace_id
         ):
             return "refused: target is not this in-scope workspace or one of its computes"
         if self._settings.dry_run:
             return "planned (dry-run)"
+        record_intent(self._sink, self._action(workspace_id, remediation, "", trigger))
         try:
             if remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
                 value = self._facts.disable_public_network_access(workspace_id)
                 return f"applied: publicNetworkAccess is now {value}"
-            nodes = self._facts.set_max_nodes(remediation.target_id, int(remediation.value))
+            # The target is the configured workspace plus the compute's name: never the ID
+            # Azure listed, whose casing or path may name another workspace's compute.
+            nodes = self._facts.set_max_nodes(
+                workspace_id, _compute_name(remediation.target_id), int(remediation.value)
+            )
+        except (UnexpectedAnswerError, RefusedTargetError) as error:
+            return f"{NOT_APPLIED}: {error}"
         except AzureError as error:
             if is_transient(error):
                 raise
             return f"failed: {describe(error)}"
         return f"applied: maxNodeCount is now {nodes}"
+
+    def _action(
+        self, workspace_id: ArmId, remediation: Remediation, outcome: str, trigger: str
+    ) -> ActionRecord:
+        return ActionRecord(
+            target_id=workspace_id,
+            kind=REMEDIATION,
+            verdict=remediation.kind.value,
+            subject=remediation.target_id,
+            reason=remediation.description,
+            mode=f"{self._settings.automation_mode.value}/{self._settings.policy_mode.value}",
+            outcome=outcome,
+            trigger=trigger,
+        )
 
     def reconcile(
         self,
@@ -181,7 +212,7 @@ class PolicyReconciler:
             return PolicyReport(workspace_id, error=describe(error))
         applied, transient = apply_in_order(
             remediations(findings, remediate=self._settings.remediate),
-            lambda remediation: self._apply(workspace_id, remediation),
+            lambda remediation: self._apply(workspace_id, remediation, trigger),
         )
         outcomes = [RemediationOutcome(item, outcome) for item, outcome in applied]
         self._record(workspace_id, findings, outcomes, trigger, error=None)
@@ -250,17 +281,7 @@ class PolicyReconciler:
                 )
             )
         records += [
-            ActionRecord(
-                target_id=workspace_id,
-                kind=REMEDIATION,
-                verdict=item.remediation.kind.value,
-                subject=item.remediation.target_id,
-                reason=item.remediation.description,
-                mode=mode,
-                outcome=item.outcome,
-                trigger=trigger,
-            )
-            for item in outcomes
+            self._action(workspace_id, item.remediation, item.outcome, trigger) for item in outcomes
         ]
         if error is not None:
             records.append(
