@@ -524,6 +524,19 @@ class AzureSimulator:
             self._resources[self._key(resource_id)] = stored
             return copy.deepcopy(stored)
 
+    def delete_resource(self, resource_id: str) -> None:
+        """Forget a stored resource and its children (a Synapse workspace's managed private
+        endpoints too), as deleting it in Azure does; its name is then free to be taken."""
+        key = self._key(resource_id)
+        with self._lock:
+            stored = self._resources.pop(key, None)
+            for child in [k for k in self._resources if k.startswith(key + "/")]:
+                del self._resources[child]
+            if stored is not None and str(stored.get("type", "")).lower() == (
+                shapes.SYNAPSE_WORKSPACE_TYPE.lower()
+            ):
+                self._mpes.pop(shapes.last_segment(resource_id).lower(), None)
+
     def get_resource(self, resource_id: str) -> JSON | None:
         """A copy of the stored resource, or None."""
         with self._lock:

@@ -195,23 +195,37 @@ def _decide(
         reasons = sorted({str(unsupported_reason(match.synapse)) for match in matches})
         return _unverified(connection, workspace_id, rules, "; ".join(reasons), may_reject=True)
 
-    unreadable = sorted(item.workspace_id for item in evidence if not item.complete)
+    unreadable = sorted(
+        (item.workspace_id, item.error or "not read") for item in evidence if not item.complete
+    )
     if unreadable:
         # The connection may come from a workspace we could not ask: never reject on that.
+        shown = ", ".join(f"{synapse_id} ({error})" for synapse_id, error in unreadable)
         return _unverified(
             connection,
             workspace_id,
             rules,
             "not verified, and evidence from allow-listed Synapse workspace(s) "
-            f"{', '.join(unreadable)} could not be read: left pending",
+            f"{shown} could not be read: left pending"[:DESCRIPTION_LIMIT],
             may_reject=False,
         )
+    # Workspaces that cannot have made it (no managed VNet, exfiltration protection): say so.
+    unsupported = sorted(
+        {
+            str(unsupported_reason(item.workspace))
+            for item in evidence
+            if item.workspace is not None and unsupported_reason(item.workspace) is not None
+        }
+    )
     return _unverified(
         connection,
         workspace_id,
         rules,
-        "no allow-listed Synapse workspace lists a managed private endpoint with this "
-        "private endpoint for this workspace",
+        (
+            "no allow-listed Synapse workspace lists a managed private endpoint with this "
+            "private endpoint for this workspace"
+            + "".join(f"; {reason}" for reason in unsupported)
+        )[:DESCRIPTION_LIMIT],
         may_reject=True,
     )
 
