@@ -223,8 +223,7 @@ def _decide(
         rules,
         (
             "no allow-listed Synapse workspace lists a managed private endpoint with this "
-            "private endpoint for this workspace"
-            + "".join(f"; {reason}" for reason in unsupported)
+            "private endpoint for this workspace" + "".join(f"; {reason}" for reason in unsupported)
         )[:DESCRIPTION_LIMIT],
         may_reject=True,
     )

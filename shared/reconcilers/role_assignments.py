@@ -141,7 +141,10 @@ class RoleAssignmentReconciler:
             outcome=outcome,
             trigger=trigger,
             evidence=decision.principal_id or "",
-            notify=decision.verdict in (RoleVerdict.ASSIGN, RoleVerdict.STALE),
+            # A stale assignment is announced on events and operator runs; the sweep, which
+            # repeats every few minutes, records it without announcing it again.
+            notify=decision.verdict is RoleVerdict.ASSIGN
+            or (decision.verdict is RoleVerdict.STALE and not trigger.startswith("sweep:")),
         )
 
     def reconcile(
