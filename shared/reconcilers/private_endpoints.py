@@ -60,16 +60,6 @@ class ConnectionReport:
     error: str | None = None
     connections: tuple[PrivateEndpointConnection, ...] = ()
 
-    @property
-    def approved_any(self) -> bool:
-        """Whether this run approved (or, in dry-run, would have approved) a connection:
-        Azure's answer showed it Approved ("applied"), or the plan said so in dry-run."""
-        return any(
-            item.decision.verdict is Verdict.APPROVE
-            and item.outcome.startswith(("applied", "planned"))
-            for item in self.outcomes
-        )
-
     def any_approved(self) -> bool:
         """Whether any connection is Approved after this run, whoever approved it."""
         return any(c.status is ConnectionStatus.APPROVED for c in self.current_connections())
