@@ -117,6 +117,16 @@ def test_a_connection_a_person_approved_brings_in_its_role_on_any_connection_eve
     assert principals(app, scene.DEV) == [scene.ANALYTICS_PRINCIPAL]
 
 
+def test_dry_run_records_the_plan_and_no_intent(app: App) -> None:
+    app.set_settings(AUTOMATION_MODE="dry-run")
+
+    app.deliver(connection_event(app.connection("listed by allow-listed")))
+
+    rows = list(app.ledger.actions(scene.PROD))
+    assert [r["Outcome"] for r in rows if r["Verdict"] == "approve"] == ["planned (dry-run)"]
+    assert all(r["Outcome"] != INTENT for r in rows)
+
+
 # -- applied means Azure's answer shows it ------------------------------------------------------
 
 
@@ -261,6 +271,23 @@ def test_a_compute_listed_with_another_workspaces_id_is_never_written(app: App) 
     assert [r["Outcome"] for r in refused] == [
         "refused: target is not this in-scope workspace or one of its computes"
     ]
+
+
+def test_a_connection_listed_with_another_workspaces_id_is_never_written(app: App) -> None:
+    verified = app.connection("listed by allow-listed")
+    stored = app.sim.get_resource(f"{scene.PROD}/privateEndpointConnections/{verified.name}")
+    assert stored is not None
+    # Listed under mlw-prod, but its ID names a connection of the out-of-scope sandbox.
+    stored["id"] = f"{scene.SANDBOX}/privateEndpointConnections/{verified.name}"
+    app.sim.put_resource(f"{scene.PROD}/privateEndpointConnections/{verified.name}", stored)
+
+    app.deliver(connection_event(verified))
+
+    assert app.sim.count(route="aml.pec.put") == 0
+    assert app.status(verified) == "Pending"
+    rows = outcomes(app, scene.PROD, "private-endpoint-connection", "leave-pending")
+    (row,) = [r for r in rows if r["Subject"].startswith(scene.SANDBOX)]
+    assert "is not this workspace's connection" in row["Reason"]
 
 
 # -- the Synapse workspace that vouches is the one allow-listed, as it is now ---------------------
