@@ -281,10 +281,17 @@ def run(local: LocalAzure) -> tuple[list[str], dict[str, Any], list[Target]]:
     first_routes = Counter(r.route for r in sim.requests)
 
     # 2. One counted approving event. The approval triggers the role check, which reads the
-    #    assignments; the assignment exists since the first event, so no authz.ra.put.
+    #    assignments; the assignment exists since the first event, so no authz.ra.put. The
+    #    Synapse ARM read that decides is fresh on every event (never a cached one).
     budget = _counted_approval(local, verified, "bench-second", payload, table)
     wanted = Counter(
-        {"aml.pec.list": 1, "synapse.mpe.list": allow_listed, "aml.pec.put": 1, "authz.ra.list": 1}
+        {
+            "aml.pec.list": 1,
+            "synapse.workspace.get": allow_listed,
+            "synapse.mpe.list": allow_listed,
+            "aml.pec.put": 1,
+            "authz.ra.list": 1,
+        }
     )
 
     # 3. The topic set: a runtime of its own, warmed up by one event; one counted approving event.

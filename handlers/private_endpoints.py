@@ -68,7 +68,7 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
     summaries = []
     for workspace_id in workspaces:
         try:
-            # Connections; an approval brings in the Synapse identity's role assignment too.
+            # Connections; an Approved connection brings in the Synapse identity's role too.
             report = reconcile_workspace(
                 rt,
                 workspace_id,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from azure.mgmt.core.tools import parse_resource_id
+
 from shared.arm import ArmId, is_resource_type, same_arm_id
 from shared.policy.exemptions import Exemption, parse_exemptions
 
@@ -24,6 +26,24 @@ SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
 
 # NCRONTAB as the Functions host reads it: six fields, seconds first.
 _NCRONTAB_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
+# Azure's naming rules (learn.microsoft.com, azure-resource-manager/management/resource-name-rules)
+# for the parts of the IDs the app builds URLs from. A name outside them (`x@evil.com#`) is not a
+# resource Azure can hold, and would change the meaning of the URL it is put in.
+_RESOURCE_GROUP_NAME = re.compile(r"^[A-Za-z0-9_\-.()]{0,89}[A-Za-z0-9_\-()]$")
+_NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
+    # Global (it is the data-plane host name): 1-50 lowercase letters, digits and hyphens,
+    # starting and ending with a letter or digit, never containing "-ondemand".
+    ("microsoft.synapse", "workspaces"): (
+        re.compile(r"^(?!.*-ondemand)[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"),
+        "1-50 lowercase letters, digits and hyphens, starting and ending with a letter or "
+        "digit, without '-ondemand'",
+    ),
+    # 3-33 alphanumerics, hyphens and underscores, starting with an alphanumeric.
+    ("microsoft.machinelearningservices", "workspaces"): (
+        re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$"),
+        "3-33 letters, digits, hyphens and underscores, starting with a letter or digit",
+    ),
+}
 # Azure Table names: alphanumeric, 3-63 characters, not starting with a digit.
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 
@@ -158,6 +178,27 @@ def synapse_dev_audience(template: str, explicit: str | None = None) -> str:
     return derived
 
 
+def _name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
+    """What in a well-formed ARM ID breaks Azure's naming rules, if anything."""
+    parts = parse_resource_id(arm_id)
+    try:
+        uuid.UUID(str(parts.get("subscription", "")))
+    except ValueError:
+        return "the subscription is not a GUID"
+    group = str(parts.get("resource_group", ""))
+    if not _RESOURCE_GROUP_NAME.match(group):
+        return (
+            f"resource group {group!r} is not a valid name: expected 1-90 letters, digits, "
+            "'_', '-', '.', '(' and ')', not ending with '.'"
+        )
+    rule = _NAME_RULES.get((resource_type[0].lower(), resource_type[1].lower()))
+    name = str(parts.get("name", ""))
+    # Names compare case-insensitively in ARM IDs (and in host names): judged in lower case.
+    if rule is not None and not rule[0].match(name.lower() if name.isascii() else name):
+        return f"name {name!r} is not a valid {'/'.join(resource_type)} name: expected {rule[1]}"
+    return None
+
+
 class _Reader:
     """Reads and validates one setting at a time from an environment mapping."""
 
@@ -207,6 +248,9 @@ class _Reader:
                     f"/subscriptions/<guid>/resourceGroups/<group>/providers/{namespace}/"
                     f"{type_name}/<name>"
                 )
+            problem = _name_problem(candidate, resource_type)
+            if problem is not None:
+                raise SettingsError(f"{name}: item {position} ({candidate!r}): {problem}")
             if any(same_arm_id(candidate, seen) for seen in ids):
                 raise SettingsError(f"{name}: item {position} ({candidate!r}) is listed twice")
             ids.append(ArmId(candidate))

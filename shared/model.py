@@ -11,6 +11,15 @@ from enum import StrEnum
 from shared.arm import ArmId
 
 
+class JudgedAnswerError(ValueError):
+    """The app read an Azure answer and refused it on purpose (another resource than asked, a
+    status other than asked, a target that is not a child of the configured workspace).
+
+    Distinct from a malformed body: the transport layer lets it through unchanged, so the
+    reconciler records the app's own reason rather than "malformed response".
+    """
+
+
 class ConnectionStatus(StrEnum):
     """`privateLinkServiceConnectionState.status` of a private endpoint connection."""
 
@@ -62,12 +71,33 @@ class ManagedPrivateEndpoint:
 
 @dataclass(frozen=True)
 class SynapseWorkspace:
-    """What ARM says about an allow-listed Synapse workspace."""
+    """What ARM says about an allow-listed Synapse workspace.
+
+    The flags are read fail-closed (`shared.planning.synapse_facts`): a managed virtual network
+    counts only when ARM says exactly "default", and exfiltration protection counts as off only
+    when ARM says exactly `false`; `network_note` says why a flag was assumed.
+    """
 
     id: ArmId
     principal_id: str | None
     managed_virtual_network: bool
     prevent_data_exfiltration: bool
+    # `identity.type` and `identity.tenantId` as ARM reports them (None when absent).
+    identity_type: str | None = None
+    tenant_id: str | None = None
+    # `properties.workspaceUID`: which incarnation of the workspace name this read saw.
+    workspace_uid: str | None = None
+    # `properties.connectivityEndpoints.dev`: where this workspace's data plane answers.
+    dev_endpoint: str | None = None
+    network_note: str | None = None
+
+    @property
+    def has_system_identity(self) -> bool:
+        """Whether `identity.type` names SystemAssigned ("SystemAssigned,UserAssigned" too)."""
+        if not isinstance(self.identity_type, str):
+            return False
+        parts = {part.strip().lower() for part in self.identity_type.split(",")}
+        return "systemassigned" in parts
 
 
 @dataclass(frozen=True)

@@ -404,6 +404,7 @@ class AzureSimulator:
         self._token_requests: list[dict[str, str | None]] = []
         self._requests: list[Request] = []
         self._faults: dict[str, deque[_Fault]] = {}
+        self._rewrites: dict[str, deque[Callable[[JSON], None]]] = {}
         self._routes: list[Route] = self._build_routes()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -538,6 +539,19 @@ class AzureSimulator:
             self._resources[self._key(resource_id)] = stored
             return copy.deepcopy(stored)
 
+    def delete_resource(self, resource_id: str) -> None:
+        """Forget a stored resource and its children (a Synapse workspace's managed private
+        endpoints too), as deleting it in Azure does; its name is then free to be taken."""
+        key = self._key(resource_id)
+        with self._lock:
+            stored = self._resources.pop(key, None)
+            for child in [k for k in self._resources if k.startswith(key + "/")]:
+                del self._resources[child]
+            if stored is not None and str(stored.get("type", "")).lower() == (
+                shapes.SYNAPSE_WORKSPACE_TYPE.lower()
+            ):
+                self._mpes.pop(shapes.last_segment(resource_id).lower(), None)
+
     def get_resource(self, resource_id: str) -> JSON | None:
         """A copy of the stored resource, or None."""
         with self._lock:
@@ -645,8 +659,14 @@ class AzureSimulator:
         managed_vnet: bool = True,
         prevent_data_exfiltration: bool = False,
         tenant_id: str | None = None,
+        workspace_uid: str | None = None,
     ) -> JSON:
-        """Seed a Synapse workspace; its name is also its data-plane workspace name."""
+        """Seed a Synapse workspace; its name is also its data-plane workspace name.
+
+        Once started, ``connectivityEndpoints.dev`` is the simulator's own data plane for the
+        name, as ARM reports the real one. ``workspace_uid`` sets ``workspaceUID`` (default:
+        derived from the ID; a workspace deleted and created again gets a new one in Azure).
+        """
         body = shapes.synapse_workspace(
             workspace_id,
             principal_id=principal_id,
@@ -654,6 +674,12 @@ class AzureSimulator:
             managed_vnet=managed_vnet,
             prevent_data_exfiltration=prevent_data_exfiltration,
         )
+        if workspace_uid is not None:
+            body["properties"]["workspaceUID"] = workspace_uid
+        if self._server is not None:
+            name = shapes.last_segment(workspace_id)
+            dev = self.synapse_dev_endpoint_template.replace("{workspace}", name)
+            body["properties"]["connectivityEndpoints"]["dev"] = dev
         with self._lock:
             self._mpes.setdefault(shapes.last_segment(workspace_id).lower(), {})
             return self.put_resource(workspace_id, body)
@@ -959,6 +985,7 @@ class AzureSimulator:
             self._published_events.clear()
             self._operations.clear()
             self._faults.clear()
+            self._rewrites.clear()
             self._requests.clear()
             self._token_requests.clear()
             self.page_size = 50
@@ -1033,9 +1060,34 @@ class AzureSimulator:
             return [r for r in self._requests if (r.host or "").startswith(host_prefix)]
 
     def clear_faults(self) -> None:
-        """Drop every pending injected fault."""
+        """Drop every pending injected fault (and pending reply rewrites)."""
         with self._lock:
             self._faults.clear()
+            self._rewrites.clear()
+
+    def rewrite_reply(self, route: str, rewrite: Callable[[JSON], None], *, times: int = 1) -> None:
+        """Let ``rewrite`` change the JSON body of the next ``times`` successful replies of
+        ``route`` (the handler has run: state is as the request left it).
+
+        For answers that say other than what happened, such as a connection PUT that answers
+        200 with the status still ``Pending``, or a compute that answers with another ID.
+        """
+        if route not in self.route_names():
+            raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._rewrites.setdefault(route, deque()).extend([rewrite] * times)
+
+    def _take_rewrite(self, route: str, reply: Reply) -> Reply:
+        with self._lock:
+            queue = self._rewrites.get(route)
+            if not queue or reply.status >= 300 or not isinstance(reply.body, dict):
+                return reply
+            rewrite = queue.popleft()
+        body = copy.deepcopy(reply.body)
+        rewrite(body)
+        return Reply(reply.status, body, dict(reply.headers))
 
     # --------------------------------------------------------------------- routing
 
@@ -1180,8 +1232,9 @@ class AzureSimulator:
             return missing
 
         early = self._take_fault(route.name) or self._authenticate(route, headers, api_version)
-        reply = early or self._run_handler(
-            route, Call(method, path, query, headers, None, match), raw_body
+        reply = early or self._take_rewrite(
+            route.name,
+            self._run_handler(route, Call(method, path, query, headers, None, match), raw_body),
         )
         self._record(method, path, route.name, reply.status, api_version, headers)
         return reply

@@ -120,6 +120,8 @@ def ml_workspace(
         "provisioningState": "Succeeded",
         "managedNetwork": {"isolationMode": "Disabled"},
         "privateEndpointConnections": [],
+        # WorkspaceProperties.tenantId (read-only) of the 2023-04-01 API the app speaks.
+        "tenantId": tenant_id,
     }
     properties.update(properties_overrides or {})
     return {

@@ -298,6 +298,17 @@ def all_allow_listed_evidence_complete(
     return every_one_present and all(is_complete(item) for item in allowed)
 
 
+def oracle_addressable(workspace_id: str, connection: PrivateEndpointConnection) -> bool:
+    """The connection's ID is this workspace's connection of its plain name: a write to the
+    configured workspace plus that name reaches exactly it."""
+    name = connection.name
+    plain = bool(name) and name.isascii() and name not in (".", "..")
+    plain = plain and not any(ch in "/\\?#%" for ch in name)
+    return plain and oracle_equal_ci(
+        connection.id, f"{workspace_id}/privateEndpointConnections/{name}"
+    )
+
+
 def oracle(
     workspace_id: str,
     connection: PrivateEndpointConnection,
@@ -310,6 +321,8 @@ def oracle(
         return Verdict.ALREADY_APPROVED
     if connection.status is not ConnectionStatus.PENDING:
         return Verdict.NOT_PENDING
+    if not oracle_addressable(workspace_id, connection):
+        return Verdict.LEAVE_PENDING
     if verifying_entries(connection, workspace_id, evidence, rules):
         return Verdict.APPROVE
     if not rules.reject_unverified:
@@ -445,10 +458,18 @@ def scenes(draw: st.DrawFn, *, in_scope: bool | None = None) -> Scene:
     endpoints = draw(id_pool(endpoint_ids))
     link_targets = [*draw(id_pool([workspace_id])), draw(ids_of(STORAGE_TYPE)), *ml_ids]
 
+    def named(name: str) -> tuple[str, str]:
+        # Mostly a connection whose ID is its name under this workspace, as Azure lists it;
+        # sometimes an ID that says otherwise (never written).
+        return (
+            (f"{workspace_id}/privateEndpointConnections/{name}", name)
+            if draw(st.sampled_from([True, True, True, False]))
+            else (f"{workspace_id}/privateEndpointConnections/{name}", draw(scene_text))
+        )
+
     connections = [
         PrivateEndpointConnection(
-            id=f"{workspace_id}/privateEndpointConnections/{draw(resource_names)}",
-            name=draw(scene_text),
+            *named(draw(resource_names)),
             workspace_id=ArmId(workspace_id),
             # Mostly a genuine private endpoint, else anything from the pool.
             private_endpoint_id=pick(draw, endpoint_ids if draw(st.booleans()) else endpoints),
@@ -542,7 +563,7 @@ class Verified:
         description: str = "",
     ) -> PrivateEndpointConnection:
         return PrivateEndpointConnection(
-            id=f"{self.workspace_id}/privateEndpointConnections/{name[:20] or 'x'}",
+            id=f"{self.workspace_id}/privateEndpointConnections/{name}",
             name=name,
             workspace_id=ArmId(self.workspace_id),
             private_endpoint_id=(
@@ -864,7 +885,9 @@ def test_pending_unverified_is_rejected_only_on_complete_evidence(scene: Scene) 
     for connection, decision in zip(scene.connections, plan.decisions, strict=True):
         if connection.status is not ConnectionStatus.PENDING:
             continue
-        if verifying_entries(connection, scene.workspace_id, scene.evidence, rules):
+        if not oracle_addressable(scene.workspace_id, connection):
+            assert decision.verdict is Verdict.LEAVE_PENDING  # never written
+        elif verifying_entries(connection, scene.workspace_id, scene.evidence, rules):
             assert decision.verdict is Verdict.APPROVE
         elif complete:
             assert decision.verdict is Verdict.REJECT
@@ -1073,6 +1096,7 @@ def test_example_lookalike_endpoint_is_left_pending(endpoint: str | None) -> Non
 def test_example_connection_named_after_the_workspace_is_not_evidence() -> None:
     spoof = replace(
         _connection(arm_id(SUBSCRIPTION, "attacker", PE_TYPE, "pe")),
+        id=f"{AML_WORKSPACE}/privateEndpointConnections/exampleWorkspace.myPrivateEndpoint1",
         name="exampleWorkspace.myPrivateEndpoint1",
         description="Synapse exampleWorkspace managed private endpoint myPrivateEndpoint1",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,9 @@ from shared.planning.private_endpoints import ApprovalRules
 from shared.planning.role_assignments import (
     CONTRIBUTOR_ROLE_ID,
     ExistingAssignment,
+    RoleAssignmentDecision,
     RoleVerdict,
+    assignment_description,
     assignment_name,
     contributor_role_definition_id,
     plan_role_assignments,
@@ -52,6 +55,21 @@ PROD, OTHER = ml("mlw-prod"), ml("mlw-other")
 ANALYTICS, PARTNER = syn("syn-analytics"), syn("syn-partner")
 PRINCIPAL = "3d2f5c1a-8b7e-4f6d-9a0c-2b1e4d3c5a6f"
 RULES = ApprovalRules((PROD,), (ANALYTICS,), reject_unverified=False)
+TENANT = "72f988bf-0000-41af-91ab-2d7cd011db47"
+
+
+def plan(
+    workspace_id: ArmId,
+    connections: list[PrivateEndpointConnection],
+    evidence_items: list[SynapseEvidence],
+    existing: list[ExistingAssignment],
+    rules: ApprovalRules,
+    tenant: str | None = TENANT,
+) -> tuple[RoleAssignmentDecision, ...]:
+    """The planner, with the AML workspace in `tenant`."""
+    return plan_role_assignments(
+        workspace_id, connections, evidence_items, existing, rules, workspace_tenant=lambda: tenant
+    )
 
 
 def evidence(
@@ -64,7 +82,14 @@ def evidence(
 ) -> SynapseEvidence:
     return SynapseEvidence(
         workspace_id=synapse_id,
-        workspace=SynapseWorkspace(synapse_id, principal, managed_vnet, exfiltration),
+        workspace=SynapseWorkspace(
+            synapse_id,
+            principal,
+            managed_vnet,
+            exfiltration,
+            identity_type="SystemAssigned",
+            tenant_id=TENANT,
+        ),
         managed_private_endpoints=endpoints
         if endpoints is not None
         else (ManagedPrivateEndpoint("mpe-aml", PROD, pe("syn.mpe-aml")),),
@@ -84,7 +109,7 @@ def connection(
 
 
 def test_an_approved_verified_connection_gets_exactly_one_contributor_assignment() -> None:
-    decisions = plan_role_assignments(PROD, [connection()], [evidence()], [], RULES)
+    decisions = plan(PROD, [connection()], [evidence()], [], RULES)
 
     assert len(decisions) == 1
     decision = decisions[0]
@@ -112,7 +137,7 @@ def test_an_existing_contributor_assignment_means_no_write() -> None:
         "someone-elses-name", PROD.lower(), PRINCIPAL.upper(), contributor_role_definition_id(PROD)
     )
 
-    decisions = plan_role_assignments(PROD, [connection()], [evidence()], [existing], RULES)
+    decisions = plan(PROD, [connection()], [evidence()], [existing], RULES)
 
     assert [d.verdict for d in decisions] == [RoleVerdict.ALREADY_ASSIGNED]
 
@@ -127,20 +152,14 @@ def test_an_assignment_of_another_role_or_scope_does_not_count() -> None:
     )
     elsewhere = ExistingAssignment("e", OTHER, PRINCIPAL, contributor_role_definition_id(OTHER))
 
-    decisions = plan_role_assignments(
-        PROD, [connection()], [evidence()], [reader, elsewhere], RULES
-    )
+    decisions = plan(PROD, [connection()], [evidence()], [reader, elsewhere], RULES)
 
     assert [d.verdict for d in decisions] == [RoleVerdict.ASSIGN]
 
 
 def test_pending_or_unverified_connections_get_nothing() -> None:
-    pending = plan_role_assignments(
-        PROD, [connection(ConnectionStatus.PENDING)], [evidence()], [], RULES
-    )
-    foreign = plan_role_assignments(
-        PROD, [connection(endpoint=pe("other"))], [evidence()], [], RULES
-    )
+    pending = plan(PROD, [connection(ConnectionStatus.PENDING)], [evidence()], [], RULES)
+    foreign = plan(PROD, [connection(endpoint=pe("other"))], [evidence()], [], RULES)
 
     assert [d.verdict for d in pending] == [RoleVerdict.SKIP]
     assert [d.verdict for d in foreign] == [RoleVerdict.SKIP]
@@ -155,15 +174,15 @@ def test_unsupported_or_unreadable_synapse_or_missing_identity_gets_nothing() ->
         SynapseEvidence(ANALYTICS, error="HTTP 403 Forbidden"),
     ]
     for item in cases:
-        decisions = plan_role_assignments(PROD, [connection()], [item], [], RULES)
+        decisions = plan(PROD, [connection()], [item], [], RULES)
         assert [d.verdict for d in decisions] == [RoleVerdict.SKIP], item
         assert decisions[0].reason
 
 
 def test_out_of_scope_workspace_and_foreign_synapse_get_nothing() -> None:
-    assert plan_role_assignments(OTHER, [connection()], [evidence()], [], RULES) == ()
+    assert plan(OTHER, [connection()], [evidence()], [], RULES) == ()
     partner = evidence(PARTNER)
-    assert plan_role_assignments(PROD, [connection()], [partner], [], RULES) == ()
+    assert plan(PROD, [connection()], [partner], [], RULES) == ()
 
 
 # -- properties ---------------------------------------------------------------------------------
@@ -176,6 +195,10 @@ principals = st.one_of(st.just(PRINCIPAL), st.none(), guids, st.text(max_size=40
 statuses = st.one_of(st.just(ConnectionStatus.APPROVED), st.sampled_from(list(ConnectionStatus)))
 mostly_true = st.sampled_from([True, True, True, False])
 mostly_false = st.sampled_from([False, False, False, True])
+OTHER_TENANT = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+identity_types = st.sampled_from(
+    ["SystemAssigned", "SystemAssigned,UserAssigned", "UserAssigned", "None", None]
+)
 ids = st.one_of(
     names.flatmap(lambda n: subs.map(lambda s: str(ml(n, s)))),
     names.flatmap(lambda n: subs.map(lambda s: str(syn(n, s)))),
@@ -238,7 +261,12 @@ def scenes(
             SynapseEvidence(
                 workspace_id=ArmId(synapse_id),
                 workspace=SynapseWorkspace(
-                    ArmId(synapse_id), draw(principals), draw(mostly_true), draw(mostly_false)
+                    ArmId(synapse_id),
+                    draw(principals),
+                    draw(mostly_true),
+                    draw(mostly_false),
+                    identity_type=draw(identity_types),
+                    tenant_id=draw(st.sampled_from([TENANT, TENANT.upper(), OTHER_TENANT, None])),
                 ),
                 managed_private_endpoints=endpoints,
                 error=draw(st.sampled_from([None, None, None, "HTTP 403"])),
@@ -262,12 +290,15 @@ def test_the_only_assignment_ever_planned_is_contributor_for_an_allow_listed_ide
 ) -> None:
     workspace, connections, evidence_items, existing = scene
 
-    decisions = plan_role_assignments(workspace, connections, evidence_items, existing, RULES)
+    decisions = plan(workspace, connections, evidence_items, existing, RULES)
 
     reported = {
         (e.workspace_id.lower(), e.workspace.principal_id)
         for e in evidence_items
-        if e.workspace is not None and e.error is None
+        if e.workspace is not None
+        and e.error is None
+        and e.workspace.has_system_identity
+        and (e.workspace.tenant_id or "").lower() == TENANT.lower()
     }
     for decision in decisions:
         if not decision.verdict.writes:
@@ -293,9 +324,129 @@ def test_the_scene_strategy_does_reach_assignments() -> None:
     found = find(
         scenes(),
         lambda scene: any(
-            d.verdict.writes
-            for d in plan_role_assignments(scene[0], scene[1], scene[2], scene[3], RULES)
+            d.verdict.writes for d in plan(scene[0], scene[1], scene[2], scene[3], RULES)
         ),
         settings=settings(max_examples=2000, database=None),
     )
     assert found[0].lower() == PROD.lower()
+
+
+# -- the identity itself: type, tenant, and a changed identity --------------------------------
+
+
+def with_identity(identity_type: str | None, tenant: str | None) -> SynapseEvidence:
+    base = evidence()
+    assert base.workspace is not None
+    return replace(
+        base, workspace=replace(base.workspace, identity_type=identity_type, tenant_id=tenant)
+    )
+
+
+def test_an_identity_that_is_not_system_assigned_gets_no_assignment() -> None:
+    for identity_type in ("UserAssigned", "None", None, "systemassignedish"):
+        decisions = plan(PROD, [connection()], [with_identity(identity_type, TENANT)], [], RULES)
+
+        assert [d.verdict for d in decisions] == [RoleVerdict.SKIP], identity_type
+        assert "not SystemAssigned" in decisions[0].reason
+
+
+def test_system_assigned_alongside_user_assigned_identities_counts() -> None:
+    for identity_type in ("SystemAssigned,UserAssigned", "SystemAssigned, UserAssigned"):
+        decisions = plan(PROD, [connection()], [with_identity(identity_type, TENANT)], [], RULES)
+
+        assert [d.verdict for d in decisions] == [RoleVerdict.ASSIGN]
+
+
+def test_an_identity_of_another_tenant_gets_no_assignment() -> None:
+    for tenant in (OTHER_TENANT, None, ""):
+        decisions = plan(PROD, [connection()], [with_identity("SystemAssigned", tenant)], [], RULES)
+
+        assert [d.verdict for d in decisions] == [RoleVerdict.SKIP], tenant
+        assert "is not the AML workspace's tenant" in decisions[0].reason
+
+
+def test_an_aml_workspace_of_unknown_tenant_gets_no_assignment() -> None:
+    decisions = plan(PROD, [connection()], [evidence()], [], RULES, tenant=None)
+
+    assert [d.verdict for d in decisions] == [RoleVerdict.SKIP]
+
+
+def test_the_workspace_tenant_is_asked_only_before_an_assignment() -> None:
+    asked: list[int] = []
+
+    def tenant() -> str:
+        asked.append(1)
+        return TENANT
+
+    existing = ExistingAssignment("a", PROD, PRINCIPAL, contributor_role_definition_id(PROD))
+    plan_role_assignments(
+        PROD, [connection()], [evidence()], [existing], RULES, workspace_tenant=tenant
+    )
+    plan_role_assignments(
+        PROD,
+        [connection(ConnectionStatus.PENDING)],
+        [evidence()],
+        [],
+        RULES,
+        workspace_tenant=tenant,
+    )
+    assert asked == []
+    plan_role_assignments(PROD, [connection()], [evidence()], [], RULES, workspace_tenant=tenant)
+    assert asked == [1]
+
+
+OLD_PRINCIPAL = "0f0e0d0c-0b0a-4909-8807-060504030201"
+
+
+def ours(principal: str, synapse_id: str = ANALYTICS) -> ExistingAssignment:
+    return ExistingAssignment(
+        assignment_name(PROD, principal),
+        PROD,
+        principal,
+        contributor_role_definition_id(PROD),
+        description=assignment_description(synapse_id),
+    )
+
+
+def test_a_changed_identity_is_reported_and_its_old_assignment_is_not_deleted() -> None:
+    decisions = plan(PROD, [connection()], [evidence()], [ours(OLD_PRINCIPAL)], RULES)
+
+    stale = [d for d in decisions if d.verdict is RoleVerdict.STALE]
+    assert len(stale) == 1
+    assert stale[0].principal_id == OLD_PRINCIPAL
+    assert stale[0].assignment_name == assignment_name(PROD, OLD_PRINCIPAL)
+    assert "not deleted" in stale[0].reason
+    assert not RoleVerdict.STALE.writes
+    # The current identity still gets its own assignment.
+    assert [d.verdict for d in decisions if d is not stale[0]] == [RoleVerdict.ASSIGN]
+
+
+def test_a_stale_assignment_is_reported_even_when_nothing_else_can_be_decided() -> None:
+    no_identity = with_identity(None, TENANT)
+    assert no_identity.workspace is not None
+    gone = replace(no_identity, workspace=replace(no_identity.workspace, principal_id=None))
+
+    decisions = plan(PROD, [], [gone], [ours(PRINCIPAL)], RULES)
+
+    assert RoleVerdict.STALE in [d.verdict for d in decisions]
+
+
+def test_assignments_of_the_current_identity_others_or_other_workspaces_are_not_stale() -> None:
+    someone_elses = ExistingAssignment(
+        "x", PROD, OLD_PRINCIPAL, contributor_role_definition_id(PROD), description="by hand"
+    )
+    partners = ours(OLD_PRINCIPAL, synapse_id=PARTNER)
+
+    decisions = plan(
+        PROD, [connection()], [evidence()], [ours(PRINCIPAL), someone_elses, partners], RULES
+    )
+
+    assert [d.verdict for d in decisions] == [RoleVerdict.ALREADY_ASSIGNED]
+
+
+def test_unreadable_evidence_reports_no_stale_assignment() -> None:
+    unreadable = SynapseEvidence(workspace_id=ANALYTICS, error="HTTP 404")
+
+    decisions = plan(PROD, [connection()], [unreadable], [ours(OLD_PRINCIPAL)], RULES)
+
+    assert [d.verdict for d in decisions] == [RoleVerdict.SKIP]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from shared.reconcilers.intent import INTENT
 from tests.conftest import App
 from tools import host, scene
 
@@ -98,18 +99,19 @@ def test_reject_unverified_rejects_lookalikes_and_strangers(app: App) -> None:
 
 
 def test_one_event_costs_one_list_one_data_plane_list_and_one_write(app: App) -> None:
-    """The request budget of an approving event, once tokens and the Synapse workspace read
-    are warm: one list, one data-plane list per allow-listed workspace, one write per approval,
-    and (because an approval wires the identity) one read of the role assignments, whose
-    Contributor assignment the first event already made. (Without an outcome topic: publishing
-    is one more request, tested on its own.)"""
+    """The request budget of an approving event, once tokens are warm: one list, one fresh ARM
+    read and one data-plane list per allow-listed workspace (the read that decides is never a
+    cached one), one write per approval, and (because an Approved connection wires the
+    identity) one read of the role assignments, whose Contributor assignment the first event
+    already made. (Without an outcome topic: publishing is one more request, tested on its
+    own.)"""
     app.set_settings(OUTCOME_TOPIC_ENDPOINT="")
     verified = app.connection("listed by allow-listed")
     payload = scene.resource_write_event(
         f"{verified.workspace_id}/privateEndpointConnections/{verified.name}",
         scene.CONNECTION_WRITE,
     )
-    app.deliver(payload)  # warms the token and the Synapse workspace read
+    app.deliver(payload)  # warms the tokens
     app.sim.add_private_endpoint_connection(
         verified.workspace_id,
         "second",
@@ -122,7 +124,13 @@ def test_one_event_costs_one_list_one_data_plane_list_and_one_write(app: App) ->
     app.deliver(payload)
 
     routes = sorted(r.route for r in app.non_token_requests())
-    assert routes == ["aml.pec.list", "aml.pec.put", "authz.ra.list", "synapse.mpe.list"]
+    assert routes == [
+        "aml.pec.list",
+        "aml.pec.put",
+        "authz.ra.list",
+        "synapse.mpe.list",
+        "synapse.workspace.get",
+    ]
 
 
 def test_timer_sweep_reconciles_every_workspace_in_scope(app: App) -> None:
@@ -174,8 +182,10 @@ def test_forbidden_write_is_recorded_and_does_not_raise(app: App) -> None:
 
     assert app.status(verified) == "Pending"
     assert app.sim.count(route="aml.pec.put") == 1  # a 403 is not retried
-    failed = [a for a in app.ledger.actions(scene.PROD) if a["Verdict"] == "approve"]
-    assert len(failed) == 1
+    approvals = [a for a in app.ledger.actions(scene.PROD) if a["Verdict"] == "approve"]
+    # Newest first: the outcome, then the intent recorded before the write.
+    assert [a["Outcome"] == INTENT for a in approvals] == [False, True]
+    failed = approvals[:1]
     assert failed[0]["Outcome"].startswith("failed: HTTP 403 AuthorizationFailed")
 
 

@@ -317,7 +317,7 @@ def test_a_long_running_operation_polled_at_another_host_is_refused(app: App) ->
     facts = WorkspaceFactsAdapter(runtime().clients)
 
     with pytest.raises(ForeignEndpointError):
-        facts.set_max_nodes(f"{scene.PROD}/computes/cpu-cluster", 4)
+        facts.set_max_nodes(ArmId(scene.PROD), "cpu-cluster", 4)
 
     assert app.sim.requests_to("localhost") == []
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.adapters.answers import UnexpectedAnswerError, child_name
 from shared.adapters.clients import AzureClients
 from shared.adapters.transport import malformed_is_permanent, read_all
-from shared.arm import ArmId, name_of, resource_group_of, subscription_of
+from shared.arm import ArmId, name_of, resource_group_of, same_arm_id, subscription_of
 from shared.model import ConnectionStatus, PrivateEndpointConnection
 
 
@@ -35,21 +36,50 @@ class MachineLearningAdapter:
     def set_connection_state(
         self, workspace_id: ArmId, connection_name: str, status: ConnectionStatus, description: str
     ) -> PrivateEndpointConnection:
-        """Approve or reject one connection; returns the connection as ARM reports it after."""
+        """Approve or reject one connection; returns the connection as ARM reports it after.
+
+        The target is the configured `workspace_id` plus the connection's name. Raises
+        `UnexpectedAnswerError` when ARM's answer is another connection or does not show `status`
+        (an answer still Pending is not an approval), `RefusedTargetError` for a name that is not a
+        plain name.
+        """
         from azure.mgmt.machinelearningservices.models import (
             PrivateEndpointConnection as ConnectionModel,
         )
         from azure.mgmt.machinelearningservices.models import PrivateLinkServiceConnectionState
 
+        name = child_name(connection_name, "connection", workspace_id)
         body = ConnectionModel(
             private_link_service_connection_state=PrivateLinkServiceConnectionState(
                 status=status.value, description=description, actions_required="None"
             )
         )
         result = self._operations(workspace_id).create_or_update(
-            resource_group_of(workspace_id), name_of(workspace_id), connection_name, body
+            resource_group_of(workspace_id), name_of(workspace_id), name, body
         )
-        return _connection(workspace_id, result)
+        answered = _connection(workspace_id, result)
+        expected_id = f"{workspace_id}/privateEndpointConnections/{name}"
+        if not same_arm_id(answered.id, expected_id):
+            raise UnexpectedAnswerError(f"ARM answered for {answered.id!r}, not for {expected_id}")
+        if answered.status is not status:
+            raise UnexpectedAnswerError(
+                f"ARM's answer shows the connection {answered.status.value}, not {status.value}"
+            )
+        return answered
+
+    @malformed_is_permanent
+    def workspace_tenant(self, workspace_id: ArmId) -> str | None:
+        """The tenant of an AML workspace (`properties.tenantId`, else its identity's)."""
+        model = self._clients.machine_learning(subscription_of(workspace_id)).workspaces.get(
+            resource_group_of(workspace_id), name_of(workspace_id)
+        )
+        for value in (
+            getattr(model, "tenant_id", None),
+            getattr(getattr(model, "identity", None), "tenant_id", None),
+        ):
+            if isinstance(value, str) and value:
+                return value
+        return None
 
 
 def _connection(workspace_id: ArmId, item: Any) -> PrivateEndpointConnection:

@@ -7,9 +7,10 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
+from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.clients import AzureClients
 from shared.adapters.transport import malformed_is_permanent, read_all
-from shared.arm import subscription_of
+from shared.arm import same_arm_id, subscription_of
 from shared.planning.role_assignments import ExistingAssignment
 
 # PrincipalNotFound right after a managed identity is created is Entra ID replication delay:
@@ -46,6 +47,7 @@ class AuthorizationAdapter:
                 scope=str(item.scope or ""),
                 principal_id=str(item.principal_id or ""),
                 role_definition_id=str(item.role_definition_id or ""),
+                description=str(getattr(item, "description", None) or ""),
             )
             for item in read_all(
                 self._operations(scope).list_for_scope(scope, filter="atScope()"),
@@ -54,8 +56,18 @@ class AuthorizationAdapter:
         ]
 
     @malformed_is_permanent
-    def create(self, scope: str, name: str, role_definition_id: str, principal_id: str) -> str:
-        """Create the assignment; "already exists" is success. Retries PrincipalNotFound."""
+    def create(
+        self,
+        scope: str,
+        name: str,
+        role_definition_id: str,
+        principal_id: str,
+        description: str = "",
+    ) -> str:
+        """Create the assignment; "already exists" is success. Retries PrincipalNotFound.
+
+        Raises `UnexpectedAnswerError` when ARM's answer is not the assignment asked for.
+        """
         from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
         parameters = RoleAssignmentCreateParameters(
@@ -64,11 +76,12 @@ class AuthorizationAdapter:
             # Stated explicitly so ARM does not look the principal up in the directory,
             # which is what fails during replication delay.
             principal_type="ServicePrincipal",
+            description=description or None,
         )
         waits = list(PRINCIPAL_NOT_FOUND_WAITS)
         while True:
             try:
-                self._operations(scope).create(scope, name, parameters)
+                created = self._operations(scope).create(scope, name, parameters)
             except HttpResponseError as error:
                 code = error_code(error)
                 if error.status_code == 409 and code == "RoleAssignmentExists":
@@ -77,4 +90,24 @@ class AuthorizationAdapter:
                     time.sleep(waits.pop(0))
                     continue
                 raise
+            problem = assignment_mismatch(created, scope, role_definition_id, principal_id)
+            if problem is not None:
+                raise UnexpectedAnswerError(problem)
             return AssignmentOutcome.CREATED
+
+
+def assignment_mismatch(
+    created: Any, scope: str, role_definition_id: str, principal_id: str
+) -> str | None:
+    """Why ARM's answer to a role assignment PUT is not the assignment asked for, if it is not."""
+    answered = {
+        "scope": str(getattr(created, "scope", "") or ""),
+        "roleDefinitionId": str(getattr(created, "role_definition_id", "") or ""),
+        "principalId": str(getattr(created, "principal_id", "") or ""),
+    }
+    asked = {"scope": scope, "roleDefinitionId": role_definition_id, "principalId": principal_id}
+    wrong = [key for key in asked if not same_arm_id(answered[key], asked[key])]
+    if wrong:
+        shown = ", ".join(f"{key} {answered[key]!r} (asked {asked[key]!r})" for key in wrong)
+        return f"ARM answered with another assignment: {shown}"
+    return None

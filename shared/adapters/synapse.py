@@ -11,12 +11,13 @@ from shared.adapters.clients import AzureClients
 from shared.adapters.transport import MalformedResponseError, json_pages, malformed_is_permanent
 from shared.arm import ArmId, name_of, subscription_of
 from shared.model import ManagedPrivateEndpoint, SynapseWorkspace
+from shared.planning.synapse_facts import read_synapse_workspace
 
 SYNAPSE_ARM_API_VERSION = "2021-06-01"
 SYNAPSE_DEV_API_VERSION = "2020-12-01"
-# A workspace's managed virtual network and exfiltration protection are fixed when it is
-# created, and its identity rarely changes: caching the ARM read for a while saves a call per
-# event. Managed private endpoints are never cached: a new one is exactly what we wait for.
+# The policy rule about Synapse workspaces may use a read this old: it reports, never approves.
+# Evidence for approvals and role assignments always reads afresh (`fresh=True`), because a
+# workspace can be deleted and its name taken by someone else within any cache lifetime.
 WORKSPACE_CACHE_SECONDS = 600.0
 
 
@@ -27,22 +28,35 @@ class SynapseAdapter:
         self._clients = clients
         self._workspaces: dict[str, tuple[float, SynapseWorkspace]] = {}
 
+    def data_plane_endpoint(self, workspace_name: str) -> str:
+        """The configured data-plane endpoint of one workspace (what the app asks)."""
+        return self._clients.settings.synapse_endpoint_for(workspace_name)
+
     @malformed_is_permanent
-    def get_workspace(self, workspace_id: ArmId) -> SynapseWorkspace:
-        """The workspace as ARM reports it (identity, managed VNet, exfiltration protection)."""
+    def get_workspace(self, workspace_id: ArmId, *, fresh: bool = False) -> SynapseWorkspace:
+        """The workspace as ARM reports it (identity, managed VNet, exfiltration protection).
+
+        Raises `SynapseAnswerError` when ARM's body does not describe this workspace.
+        """
         key = workspace_id.lower()
         cached = self._workspaces.get(key)
-        if cached and time.monotonic() - cached[0] < WORKSPACE_CACHE_SECONDS:
+        if not fresh and cached and time.monotonic() - cached[0] < WORKSPACE_CACHE_SECONDS:
             return cached[1]
-        resource = self._clients.resources(subscription_of(workspace_id)).resources.get_by_id(
-            workspace_id, api_version=SYNAPSE_ARM_API_VERSION
+        body = self._clients.resources(subscription_of(workspace_id)).resources.get_by_id(
+            workspace_id,
+            api_version=SYNAPSE_ARM_API_VERSION,
+            # The raw JSON: the flags are judged on their exact JSON values, not on a model's
+            # reading of them.
+            cls=lambda pipeline_response, _deserialized, _headers: (
+                pipeline_response.http_response.json()
+            ),
         )
-        if not isinstance(resource.properties, dict | None):
+        if not isinstance(body, dict) or not isinstance(body.get("properties"), dict | None):
+            # Not the shape of a resource at all: malformed, not merely another answer.
             raise MalformedResponseError(
-                f"Synapse workspace {workspace_id}: 'properties' is a "
-                f"{type(resource.properties).__name__}, not an object"
+                f"Synapse workspace {workspace_id}: the body or its 'properties' is not an object"
             )
-        workspace = _workspace(workspace_id, resource)
+        workspace = read_synapse_workspace(workspace_id, body)
         self._workspaces[key] = (time.monotonic(), workspace)
         return workspace
 
@@ -61,18 +75,6 @@ class SynapseAdapter:
             {"api-version": SYNAPSE_DEV_API_VERSION},
             what=f"Synapse workspace {workspace_name}: managed private endpoints",
         )
-
-
-def _workspace(workspace_id: ArmId, resource: Any) -> SynapseWorkspace:
-    properties = resource.properties or {}
-    settings = properties.get("managedVirtualNetworkSettings") or {}
-    identity = resource.identity
-    return SynapseWorkspace(
-        id=workspace_id,
-        principal_id=getattr(identity, "principal_id", None) if identity else None,
-        managed_virtual_network=bool(properties.get("managedVirtualNetwork")),
-        prevent_data_exfiltration=settings.get("preventDataExfiltration") is True,
-    )
 
 
 def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:

@@ -39,6 +39,8 @@ from azure.core.exceptions import (
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
+from shared.model import JudgedAnswerError
+
 if TYPE_CHECKING:
     from azure.core import PipelineClient
     from azure.core.credentials import TokenCredential
@@ -255,7 +257,8 @@ def malformed_is_permanent(method: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
-        except AzureError:
+        except (AzureError, JudgedAnswerError):
+            # Azure's own errors, and answers the app refused on purpose, keep their meaning.
             raise
         except _SHAPE_ERRORS as error:
             raise MalformedResponseError(

@@ -11,6 +11,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from shared.adapters.answers import UnexpectedAnswerError, child_name
 from shared.adapters.clients import AzureClients
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.transport import (
@@ -108,6 +109,8 @@ class WorkspaceFactsAdapter:
 
     @malformed_is_permanent
     def disable_public_network_access(self, workspace_id: ArmId) -> str:
+        """PATCH the configured workspace; `UnexpectedAnswerError` unless the answer shows
+        Disabled."""
         from azure.mgmt.machinelearningservices.models import WorkspaceUpdateParameters
 
         poller = self._ml(workspace_id).workspaces.begin_update(
@@ -115,25 +118,35 @@ class WorkspaceFactsAdapter:
             name_of(workspace_id),
             WorkspaceUpdateParameters(public_network_access="Disabled"),
         )
-        return str(poller.result().public_network_access)
+        result = poller.result()
+        answered_id = str(getattr(result, "id", "") or "")
+        if not same_arm_id(answered_id, workspace_id):
+            raise UnexpectedAnswerError(f"ARM answered for {answered_id!r}, not for {workspace_id}")
+        value = str(getattr(result, "public_network_access", None))
+        if value != "Disabled":
+            raise UnexpectedAnswerError(
+                f"ARM's answer shows publicNetworkAccess {value}, not Disabled"
+            )
+        return value
 
     @malformed_is_permanent
-    def set_max_nodes(self, compute_id: str, max_nodes: int) -> int | None:
+    def set_max_nodes(self, workspace_id: ArmId, compute_name: str, max_nodes: int) -> int:
+        """PATCH compute `compute_name` of the configured `workspace_id` (never an ID Azure
+        returned); `UnexpectedAnswerError` unless the answer is that compute with `max_nodes`."""
         from azure.mgmt.machinelearningservices.models import (
             ClusterUpdateParameters,
             ScaleSettings,
             ScaleSettingsInformation,
         )
 
-        workspace_id = compute_id.rsplit("/computes/", 1)[0]
-        current = self._ml(workspace_id).compute.get(
-            resource_group_of(workspace_id), name_of(workspace_id), name_of(compute_id)
-        )
+        name = child_name(compute_name, "compute", workspace_id)
+        group, workspace_name = resource_group_of(workspace_id), name_of(workspace_id)
+        current = self._ml(workspace_id).compute.get(group, workspace_name, name)
         scale = getattr(getattr(current.properties, "properties", None), "scale_settings", None)
         poller = self._ml(workspace_id).compute.begin_update(
-            resource_group_of(workspace_id),
-            name_of(workspace_id),
-            name_of(compute_id),
+            group,
+            workspace_name,
+            name,
             ClusterUpdateParameters(
                 properties=ScaleSettingsInformation(
                     scale_settings=ScaleSettings(
@@ -148,7 +161,14 @@ class WorkspaceFactsAdapter:
             ),
         )
         updated = _compute(poller.result())
-        return updated.max_node_count
+        expected_id = f"{workspace_id}/computes/{name}"
+        if not same_arm_id(updated.id, expected_id):
+            raise UnexpectedAnswerError(f"ARM answered for {updated.id!r}, not for {expected_id}")
+        if updated.max_node_count != max_nodes:
+            raise UnexpectedAnswerError(
+                f"ARM's answer shows maxNodeCount {updated.max_node_count}, not {max_nodes}"
+            )
+        return max_nodes
 
 
 def workspace_identity(model: Any) -> tuple[str | None, tuple[str, ...]]:

@@ -56,14 +56,27 @@ class _Match:
 
 def unsupported_reason(workspace: SynapseWorkspace) -> str | None:
     """Why the Synapse ↔ AML integration cannot work with this Synapse workspace, if it cannot."""
+    note = f" ({workspace.network_note})" if workspace.network_note else ""
     if not workspace.managed_virtual_network:
-        return f"Synapse workspace {workspace.id} has no managed virtual network"
+        return f"Synapse workspace {workspace.id} has no managed virtual network{note}"
     if workspace.prevent_data_exfiltration:
         return (
-            f"Synapse workspace {workspace.id} has data exfiltration protection on, with which "
-            "the Azure ML integration is unsupported"
+            f"Synapse workspace {workspace.id} has data exfiltration protection on{note}, with "
+            "which the Azure ML integration is unsupported"
         )
     return None
+
+
+def connection_belongs_to(connection: PrivateEndpointConnection, workspace_id: ArmId) -> bool:
+    """Whether the connection's ID is this workspace's connection of that name.
+
+    Writes are addressed by the configured workspace ID and the connection's name; a listed
+    connection whose ID says otherwise (another workspace, a nested path) is never written.
+    """
+    name = connection.name
+    if not name or not name.isascii() or any(ch in name for ch in "/\\?#%") or name in (".", ".."):
+        return False
+    return same_arm_id(connection.id, f"{workspace_id}/privateEndpointConnections/{name}")
 
 
 class EvidenceIndex:
@@ -142,6 +155,15 @@ def _decide(
         return decision(
             Verdict.NOT_PENDING, f"connection is {connection.status.value}, not Pending: left alone"
         )
+    if not connection_belongs_to(connection, workspace_id):
+        return _unverified(
+            connection,
+            workspace_id,
+            rules,
+            f"connection ID {connection.id!r} is not this workspace's connection "
+            f"{connection.name!r}: never written",
+            may_reject=False,
+        )
     if not is_arm_id(connection.private_endpoint_id):
         return _unverified(
             connection,
@@ -157,7 +179,8 @@ def _decide(
         match = supported[0]
         verified_by = (
             f"managed private endpoint '{match.endpoint.name}' of allow-listed Synapse "
-            f"workspace '{name_of(match.synapse.id)}' lists this private endpoint for this "
+            f"workspace '{name_of(match.synapse.id)}' (workspaceUID "
+            f"{match.synapse.workspace_uid or 'unknown'}) lists this private endpoint for this "
             "workspace"
         )
         return decision(
@@ -172,26 +195,36 @@ def _decide(
         reasons = sorted({str(unsupported_reason(match.synapse)) for match in matches})
         return _unverified(connection, workspace_id, rules, "; ".join(reasons), may_reject=True)
 
-    unreadable = sorted(item.workspace_id for item in evidence if not item.complete)
+    unreadable = sorted(
+        (item.workspace_id, item.error or "not read") for item in evidence if not item.complete
+    )
     if unreadable:
         # The connection may come from a workspace we could not ask: never reject on that.
-        # Why it could not be read (a refused link, a malformed page) goes to the ledger too.
-        errors = sorted({item.error for item in evidence if not item.complete and item.error})
+        shown = ", ".join(f"{synapse_id} ({error})" for synapse_id, error in unreadable)
         return _unverified(
             connection,
             workspace_id,
             rules,
             "not verified, and evidence from allow-listed Synapse workspace(s) "
-            f"{', '.join(unreadable)} could not be read: left pending"
-            + (f" ({'; '.join(errors)})" if errors else ""),
+            f"{shown} could not be read: left pending"[:DESCRIPTION_LIMIT],
             may_reject=False,
         )
+    # Workspaces that cannot have made it (no managed VNet, exfiltration protection): say so.
+    unsupported = sorted(
+        {
+            str(unsupported_reason(item.workspace))
+            for item in evidence
+            if item.workspace is not None and unsupported_reason(item.workspace) is not None
+        }
+    )
     return _unverified(
         connection,
         workspace_id,
         rules,
-        "no allow-listed Synapse workspace lists a managed private endpoint with this "
-        "private endpoint for this workspace",
+        (
+            "no allow-listed Synapse workspace lists a managed private endpoint with this "
+            "private endpoint for this workspace" + "".join(f"; {reason}" for reason in unsupported)
+        )[:DESCRIPTION_LIMIT],
         may_reject=True,
     )
 

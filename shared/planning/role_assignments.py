@@ -4,12 +4,19 @@ For each allow-listed Synapse workspace with an approved, verified connection to
 workspace: exactly one Contributor assignment at the AML workspace's scope, for the Synapse
 workspace's managed identity as ARM reports it, with a name derived from scope, principal and
 role. Nothing else is ever planned: no other role, scope or principal.
+
+The identity must be the workspace's system-assigned one (`identity.type` names SystemAssigned:
+`principalId` is that identity's) and live in the AML workspace's tenant: the role assignment is
+made in that tenant's directory, and a principal of another tenant is not the Synapse workspace
+this tenant allow-listed. An assignment this app made for an identity the workspace no longer
+has (it was recreated, or its identity switched off and on) is reported, never deleted: removing
+access is a person's decision.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,6 +53,21 @@ def _is_guid(value: str | None) -> bool:
         return False
 
 
+APP_MARK = "synapse-aml-automation"
+
+
+def assignment_description(synapse_workspace_id: str) -> str:
+    """The description written on each assignment: whose identity it is for, and who made it.
+
+    It is how a later run recognises its own assignment for an identity the workspace no longer
+    has (names are derived from the principal, so they cannot say it).
+    """
+    return (
+        f"Contributor for the managed identity of Synapse workspace {synapse_workspace_id} "
+        f"({APP_MARK})"
+    )
+
+
 @dataclass(frozen=True)
 class ExistingAssignment:
     """A role assignment that exists at (or is inherited into) the workspace's scope."""
@@ -54,6 +76,18 @@ class ExistingAssignment:
     scope: str
     principal_id: str
     role_definition_id: str
+    description: str = ""
+
+    def made_for(self, synapse_workspace_id: str) -> bool:
+        """Whether this app made it for that Synapse workspace's identity (by its description)."""
+        expected = assignment_description(synapse_workspace_id)
+        return self.description.isascii() and self.description.lower() == expected.lower()
+
+    def is_contributor(self, scope: str) -> bool:
+        return (
+            same_arm_id(self.scope, scope)
+            and self.role_definition_id.lower().rsplit("/", 1)[-1] == CONTRIBUTOR_ROLE_ID
+        )
 
     def is_contributor_for(self, scope: str, principal_id: str) -> bool:
         return (
@@ -67,6 +101,8 @@ class RoleVerdict(StrEnum):
     ASSIGN = "assign"
     ALREADY_ASSIGNED = "already-assigned"
     SKIP = "skip"
+    # An assignment this app made for an identity the Synapse workspace no longer has.
+    STALE = "stale-assignment"
 
     @property
     def writes(self) -> bool:
@@ -101,14 +137,45 @@ def _verified_approved(
     return None
 
 
+def _stale(
+    workspace_id: ArmId,
+    synapse_id: ArmId,
+    principal: str | None,
+    existing: Sequence[ExistingAssignment],
+) -> list[RoleAssignmentDecision]:
+    """Findings for this app's Contributor assignments made for another identity of `synapse_id`."""
+    return [
+        RoleAssignmentDecision(
+            RoleVerdict.STALE,
+            workspace_id,
+            synapse_id,
+            f"Contributor assignment {assignment.name} was made for principal "
+            f"{assignment.principal_id}, which is no longer the workspace's identity "
+            f"({principal or 'none now'}): reported, not deleted; remove it if it is not needed",
+            principal_id=assignment.principal_id,
+            assignment_name=assignment.name,
+        )
+        for assignment in existing
+        if assignment.is_contributor(workspace_id)
+        and assignment.made_for(synapse_id)
+        and (principal is None or assignment.principal_id.lower() != principal.lower())
+    ]
+
+
 def plan_role_assignments(
     workspace_id: ArmId,
     connections: Sequence[PrivateEndpointConnection],
     evidence: Sequence[SynapseEvidence],
     existing: Sequence[ExistingAssignment],
     rules: ApprovalRules,
+    *,
+    workspace_tenant: Callable[[], str | None],
 ) -> tuple[RoleAssignmentDecision, ...]:
-    """One decision per allow-listed Synapse workspace; ASSIGN only with proof and a principal."""
+    """One decision per allow-listed Synapse workspace; ASSIGN only with proof and a principal,
+    plus a STALE finding per assignment made for an identity the workspace no longer has.
+
+    `workspace_tenant` gives the AML workspace's tenant; it is asked only before an ASSIGN.
+    """
     if not rules.in_scope(workspace_id):
         return ()
     decisions: list[RoleAssignmentDecision] = []
@@ -119,6 +186,10 @@ def plan_role_assignments(
         def skip(reason: str, synapse_id: ArmId = item.workspace_id) -> RoleAssignmentDecision:
             return RoleAssignmentDecision(RoleVerdict.SKIP, workspace_id, synapse_id, reason)
 
+        if item.workspace is not None and item.error is None:
+            # Identity changes are reported whatever else holds.
+            current = item.workspace.principal_id if item.workspace.has_system_identity else None
+            decisions += _stale(workspace_id, item.workspace_id, current, existing)
         if not item.complete or item.workspace is None:
             decisions.append(skip(f"Synapse workspace could not be read: {item.error}"))
             continue
@@ -139,6 +210,14 @@ def plan_role_assignments(
         if principal is None or not _is_guid(principal):
             decisions.append(skip("ARM reports no managed identity (principalId) for it"))
             continue
+        if not item.workspace.has_system_identity:
+            decisions.append(
+                skip(
+                    f"its identity type is {item.workspace.identity_type!r}, not SystemAssigned: "
+                    "principalId is not its system-assigned identity"
+                )
+            )
+            continue
         if any(a.is_contributor_for(workspace_id, principal) for a in existing):
             decisions.append(
                 RoleAssignmentDecision(
@@ -147,6 +226,19 @@ def plan_role_assignments(
                     item.workspace_id,
                     "its identity already has Contributor on the workspace",
                     principal_id=principal,
+                )
+            )
+            continue
+        tenant = workspace_tenant()
+        if (
+            not tenant
+            or not item.workspace.tenant_id
+            or (item.workspace.tenant_id.lower() != tenant.lower())
+        ):
+            decisions.append(
+                skip(
+                    f"its identity's tenant ({item.workspace.tenant_id or 'not reported'}) is not "
+                    f"the AML workspace's tenant ({tenant or 'not reported'})"
                 )
             )
             continue

@@ -10,9 +10,10 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
-from shared.arm import ArmId
+from shared.arm import ArmId, name_of
 from shared.logs import decision_log
 from shared.model import SynapseEvidence
+from shared.planning.synapse_facts import SynapseAnswerError, data_plane_mismatch
 from shared.reconcilers.transient import TransientAzureError
 
 log = logging.getLogger(__name__)
@@ -35,13 +36,27 @@ class EvidenceGatherer:
         self._allow_listed = allow_listed
 
     def gather_one(self, synapse_id: ArmId, *, trigger: str = "") -> SynapseEvidence:
-        """Permanent failures (403, 404) become incomplete evidence; transient ones are raised."""
+        """Permanent failures (403, 404) become incomplete evidence; transient ones are raised.
+
+        The workspace is read afresh from ARM every time evidence is gathered (once per event or
+        sweep): this read decides, so it must be of the workspace as it is now, and its data
+        plane must be the endpoint the app asks for the managed private endpoints.
+        """
         try:
-            workspace = self._synapse.get_workspace(synapse_id)
+            workspace = self._synapse.get_workspace(synapse_id, fresh=True)
             if not workspace.managed_virtual_network:
                 # No managed VNet, no managed private endpoints: nothing to list.
                 return SynapseEvidence(workspace_id=synapse_id, workspace=workspace)
+            mismatch = data_plane_mismatch(
+                workspace, self._synapse.data_plane_endpoint(name_of(synapse_id))
+            )
+            if mismatch is not None:
+                log.warning("Synapse evidence not taken: %s", mismatch)
+                return SynapseEvidence(workspace_id=synapse_id, workspace=workspace, error=mismatch)
             endpoints = self._synapse.list_managed_private_endpoints(synapse_id)
+        except SynapseAnswerError as error:
+            log.warning("Synapse workspace %s: %s", synapse_id, error)
+            return SynapseEvidence(workspace_id=synapse_id, error=str(error))
         except AzureError as error:
             if is_transient(error):
                 raise TransientAzureError(

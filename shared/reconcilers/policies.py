@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
+from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
@@ -21,11 +22,13 @@ from shared.config import Settings
 from shared.ledger import ActionRecord, ActionSink, ReportsOnce
 from shared.logs import decision_log
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
+from shared.planning.synapse_facts import SynapseAnswerError
 from shared.policy.budget import RemediationBudget
 from shared.policy.engine import Candidate, evaluate, guarded_remediations, summarize
 from shared.policy.exemptions import Exemption, apply_exemptions
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
 from shared.policy.rules import Finding, Remediation, RemediationKind, Status
+from shared.reconcilers.intent import NOT_APPLIED, record_intent
 from shared.reconcilers.transient import for_workspace
 
 log = logging.getLogger(__name__)
@@ -111,6 +114,11 @@ def policy_parameters(settings: Settings) -> PolicyParameters:
     )
 
 
+def _compute_name(target_id: str) -> str:
+    """The compute's own name: the last segment of an ID that `_belongs_to` accepted."""
+    return target_id.rsplit("/", 1)[-1]
+
+
 def _belongs_to(target_id: str, workspace_id: str) -> bool:
     """Remediation targets: the workspace itself or one of its computes, nothing else."""
     if same_arm_id(target_id, workspace_id):
@@ -144,6 +152,8 @@ class PolicyReconciler:
         for synapse_id in self._settings.synapse_workspace_ids:
             try:
                 found.append(self._synapse.get_workspace(synapse_id))
+            except SynapseAnswerError as error:
+                errors.append(f"{synapse_id}: {error}")
             except AzureError as error:
                 if is_transient(error):
                     raise
@@ -247,18 +257,25 @@ class PolicyReconciler:
             )
         return PolicyPlan(findings, tuple(planned), expired)
 
-    def _apply(self, workspace_id: ArmId, remediation: Remediation) -> str:
+    def _apply(self, workspace_id: ArmId, remediation: Remediation, trigger: str) -> str:
         if not self._settings.in_scope(workspace_id) or not _belongs_to(
             remediation.target_id, workspace_id
         ):
             return "refused: target is not this in-scope workspace or one of its computes"
         if self._settings.dry_run:
             return "planned (dry-run)"
+        record_intent(self._sink, self._action(workspace_id, remediation, "", trigger))
         try:
             if remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
                 value = self._facts.disable_public_network_access(workspace_id)
                 return f"applied: publicNetworkAccess is now {value}"
-            nodes = self._facts.set_max_nodes(remediation.target_id, int(remediation.value))
+            # The target is the configured workspace plus the compute's name: never the ID
+            # Azure listed, whose casing or path may name another workspace's compute.
+            nodes = self._facts.set_max_nodes(
+                workspace_id, _compute_name(remediation.target_id), int(remediation.value)
+            )
+        except (UnexpectedAnswerError, RefusedTargetError) as error:
+            return f"{NOT_APPLIED}: {error}"
         except AzureError as error:
             if is_transient(error):
                 raise
@@ -272,6 +289,7 @@ class PolicyReconciler:
         budget: RemediationBudget,
         *,
         announce: bool,
+        trigger: str,
     ) -> tuple[list[RemediationOutcome], AzureError | None]:
         """Apply the candidates in order: a guard that says no defers its remediation, the
         run's budget defers the rest once spent, a transient failure stops the workspace (the
@@ -309,15 +327,30 @@ class PolicyReconciler:
                 )
                 continue
             try:
-                outcome = self._apply(workspace_id, remediation)
+                outcome = self._apply(workspace_id, remediation, trigger)
             except AzureError as error:
                 transient = error
                 outcome = f"failed (will retry): {describe(error)}"
-            # Refusals wrote nothing; a planned (dry-run) write counts as the real one would.
-            if outcome.startswith(("applied", "planned", "failed")):
-                budget.spend(failed=outcome.startswith("failed"))
+            # Refusals wrote nothing; a planned (dry-run) write counts as the real one would; a
+            # write whose answer was not what was asked ("not applied") counts as a failure.
+            if outcome.startswith(("applied", "planned", "failed", NOT_APPLIED)):
+                budget.spend(failed=outcome.startswith(("failed", NOT_APPLIED)))
             outcomes.append(RemediationOutcome(remediation, outcome))
         return outcomes, transient
+
+    def _action(
+        self, workspace_id: ArmId, remediation: Remediation, outcome: str, trigger: str
+    ) -> ActionRecord:
+        return ActionRecord(
+            target_id=workspace_id,
+            kind=REMEDIATION,
+            verdict=remediation.kind.value,
+            subject=remediation.target_id,
+            reason=remediation.description,
+            mode=f"{self._settings.automation_mode.value}/{self._settings.policy_mode.value}",
+            outcome=outcome,
+            trigger=trigger,
+        )
 
     def reconcile(
         self,
@@ -348,6 +381,7 @@ class PolicyReconciler:
             guarded_remediations(findings, facts, remediate=self._settings.remediate),
             budget,
             announce=_announces(trigger),
+            trigger=trigger,
         )
         self._record(workspace_id, findings, outcomes, trigger, error=None, expired=expired)
         if transient is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
+from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError
 from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId, same_arm_id
 from shared.config import Settings
@@ -28,6 +29,7 @@ from shared.model import (
 )
 from shared.planning.private_endpoints import ApprovalRules, plan_connections
 from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
+from shared.reconcilers.intent import NOT_APPLIED, record_intent
 from shared.reconcilers.transient import apply_in_order, for_workspace
 
 log = logging.getLogger(__name__)
@@ -59,13 +61,9 @@ class ConnectionReport:
     error: str | None = None
     connections: tuple[PrivateEndpointConnection, ...] = ()
 
-    @property
-    def approved_any(self) -> bool:
-        """Whether this run approved (or, in dry-run, would have approved) a connection."""
-        return any(
-            item.decision.verdict is Verdict.APPROVE and not item.outcome.startswith("failed")
-            for item in self.outcomes
-        )
+    def any_approved(self) -> bool:
+        """Whether any connection is Approved after this run, whoever approved it."""
+        return any(c.status is ConnectionStatus.APPROVED for c in self.current_connections())
 
     def current_connections_if_planned(self) -> tuple[PrivateEndpointConnection, ...]:
         """The connections as they would be if the plan were applied (for `plan`)."""
@@ -149,11 +147,12 @@ class PrivateEndpointReconciler:
 
     # -- apply and record ------------------------------------------------------------------
 
-    def _apply(self, decision: ConnectionDecision) -> str:
+    def _apply(self, decision: ConnectionDecision, trigger: str) -> str:
         if not decision.verdict.writes:
             return "no change"
         if self._settings.dry_run:
             return "planned (dry-run)"
+        record_intent(self._sink, self._action(decision, "", trigger))
         try:
             result = self._ml.set_connection_state(
                 decision.workspace_id,
@@ -161,12 +160,33 @@ class PrivateEndpointReconciler:
                 _TARGET_STATUS[decision.verdict],
                 decision.description,
             )
+        except (UnexpectedAnswerError, RefusedTargetError) as error:
+            log.error("%s of %s not applied: %s", decision.verdict, decision.connection_id, error)
+            return f"{NOT_APPLIED}: {error}"
         except AzureError as error:
             if is_transient(error):
                 raise
             # Logged with its trigger when the outcome is recorded.
             return f"failed: {describe(error)}"
         return f"applied: now {result.status.value}"
+
+    def _action(
+        self, decision: ConnectionDecision, outcome: str, trigger: str, *, focus: str | None = None
+    ) -> ActionRecord:
+        return ActionRecord(
+            target_id=decision.workspace_id,
+            kind="private-endpoint-connection",
+            verdict=decision.verdict.value,
+            subject=decision.connection_id,
+            reason=decision.reason,
+            mode=self._settings.automation_mode.value,
+            outcome=outcome,
+            trigger=trigger,
+            evidence=decision.evidence or "",
+            # Approvals and rejections change Azure and are always announced; a connection
+            # left pending only when its own write triggered this run.
+            notify=decision.verdict.writes or same_arm_id(decision.connection_id, focus),
+        )
 
     def reconcile(
         self,
@@ -188,7 +208,9 @@ class PrivateEndpointReconciler:
         if report.plan is None:
             self._record(workspace_id, [], trigger, error=report.error)
             return report
-        applied, transient = apply_in_order(report.plan.decisions, self._apply)
+        applied, transient = apply_in_order(
+            report.plan.decisions, lambda decision: self._apply(decision, trigger)
+        )
         outcomes = [Outcome(decision, outcome) for decision, outcome in applied]
         self._record(workspace_id, outcomes, trigger, error=report.error, focus=focus)
         if transient is not None:
@@ -211,22 +233,7 @@ class PrivateEndpointReconciler:
         # event and say nothing: they are logged, not recorded.
         recorded = [item for item in outcomes if item.decision.verdict in _RECORDED]
         records = [
-            ActionRecord(
-                target_id=workspace_id,
-                kind="private-endpoint-connection",
-                verdict=item.decision.verdict.value,
-                subject=item.decision.connection_id,
-                reason=item.decision.reason,
-                mode=mode,
-                outcome=item.outcome,
-                trigger=trigger,
-                evidence=item.decision.evidence or "",
-                # Approvals and rejections change Azure and are always announced; a connection
-                # left pending only when its own write triggered this run.
-                notify=item.decision.verdict.writes
-                or same_arm_id(item.decision.connection_id, focus),
-            )
-            for item in recorded
+            self._action(item.decision, item.outcome, trigger, focus=focus) for item in recorded
         ]
         if error is not None:
             records.append(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
+from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.authorization import AuthorizationAdapter
 from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId
@@ -20,9 +21,11 @@ from shared.model import PrivateEndpointConnection
 from shared.planning.role_assignments import (
     RoleAssignmentDecision,
     RoleVerdict,
+    assignment_description,
     plan_role_assignments,
 )
 from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
+from shared.reconcilers.intent import NOT_APPLIED, record_intent
 from shared.reconcilers.private_endpoints import approval_rules
 from shared.reconcilers.transient import apply_in_order, for_workspace
 
@@ -84,29 +87,66 @@ class RoleAssignmentReconciler:
             connections = self._ml.list_connections(workspace_id)
         evidence = self._evidence.gather(cache)
         existing = self._authorization.list_at_scope(workspace_id)
-        return plan_role_assignments(workspace_id, connections, evidence, existing, self._rules)
+        tenant: list[str | None] = []
 
-    def _apply(self, decision: RoleAssignmentDecision) -> str:
+        def workspace_tenant() -> str | None:
+            # Read only when an assignment is about to be planned, and once.
+            if not tenant:
+                tenant.append(self._ml.workspace_tenant(workspace_id))
+            return tenant[0]
+
+        return plan_role_assignments(
+            workspace_id,
+            connections,
+            evidence,
+            existing,
+            self._rules,
+            workspace_tenant=workspace_tenant,
+        )
+
+    def _apply(self, decision: RoleAssignmentDecision, trigger: str) -> str:
         if not decision.verdict.writes:
-            return "no change"
+            return "reported: not deleted" if decision.verdict is RoleVerdict.STALE else "no change"
         if self._settings.dry_run:
             return "planned (dry-run)"
         # The planner only emits ASSIGN with all three set; checked again at the write.
         if not (decision.assignment_name and decision.role_definition_id and decision.principal_id):
             return "failed: incomplete decision"
+        record_intent(self._sink, self._action(decision, "", trigger))
         try:
             result = self._authorization.create(
                 decision.scope,
                 decision.assignment_name,
                 decision.role_definition_id,
                 decision.principal_id,
+                assignment_description(decision.synapse_workspace_id),
             )
+        except UnexpectedAnswerError as error:
+            log.error("role assignment on %s not applied: %s", decision.scope, error)
+            return f"{NOT_APPLIED}: {error}"
         except AzureError as error:
             if is_transient(error):
                 raise
             # Logged with its trigger when the outcome is recorded.
             return f"failed: {describe(error)}"
         return "applied: created" if result == "created" else "applied: already existed"
+
+    def _action(self, decision: RoleAssignmentDecision, outcome: str, trigger: str) -> ActionRecord:
+        return ActionRecord(
+            target_id=decision.scope,
+            kind=KIND,
+            verdict=decision.verdict.value,
+            subject=decision.synapse_workspace_id,
+            reason=decision.reason,
+            mode=self._settings.automation_mode.value,
+            outcome=outcome,
+            trigger=trigger,
+            evidence=decision.principal_id or "",
+            # A stale assignment is announced on events and operator runs; the sweep, which
+            # repeats every few minutes, records it without announcing it again.
+            notify=decision.verdict is RoleVerdict.ASSIGN
+            or (decision.verdict is RoleVerdict.STALE and not trigger.startswith("sweep:")),
+        )
 
     def reconcile(
         self,
@@ -128,7 +168,9 @@ class RoleAssignmentReconciler:
                 raise for_workspace(workspace_id, error) from error
             self._record(workspace_id, [], trigger, error=describe(error))
             return RoleReport(workspace_id, error=describe(error))
-        applied, transient = apply_in_order(decisions, self._apply)
+        applied, transient = apply_in_order(
+            decisions, lambda decision: self._apply(decision, trigger)
+        )
         outcomes = [RoleOutcome(decision, outcome) for decision, outcome in applied]
         self._record(workspace_id, outcomes, trigger, error=None)
         if transient is not None:
@@ -145,18 +187,7 @@ class RoleAssignmentReconciler:
     ) -> None:
         mode = self._settings.automation_mode.value
         records = [
-            ActionRecord(
-                target_id=workspace_id,
-                kind=KIND,
-                verdict=item.decision.verdict.value,
-                subject=item.decision.synapse_workspace_id,
-                reason=item.decision.reason,
-                mode=mode,
-                outcome=item.outcome,
-                trigger=trigger,
-                evidence=item.decision.principal_id or "",
-                notify=item.decision.verdict is RoleVerdict.ASSIGN,
-            )
+            self._action(item.decision, item.outcome, trigger)
             for item in outcomes
             if item.decision.verdict is not RoleVerdict.ALREADY_ASSIGNED
         ]

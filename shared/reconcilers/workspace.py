@@ -69,9 +69,10 @@ def reconcile_workspace(
     focus: str | None = None,
     budget: RemediationBudget | None = None,
 ) -> WorkspaceReport:
-    """Reconcile the given concerns; an approval also brings in role assignments. `focus` is
-    the resource the triggering event was about (see `PrivateEndpointReconciler.reconcile`).
-    `budget` is the run's remediation budget; None makes this call a run of its own."""
+    """Reconcile the given concerns; an Approved connection also brings in role assignments.
+    `focus` is the resource the triggering event was about (see
+    `PrivateEndpointReconciler.reconcile`). `budget` is the run's remediation budget; None
+    makes this call a run of its own."""
     cache = cache if cache is not None else EvidenceCache(trigger=trigger)
     connection_report: ConnectionReport | None = None
     connections: tuple[PrivateEndpointConnection, ...] | None = None
@@ -81,7 +82,10 @@ def reconcile_workspace(
         )
         if connection_report.plan is not None:
             connections = connection_report.current_connections()
-        if connection_report.approved_any:
+        # Role wiring follows from a connection being Approved, whoever approved it (this run,
+        # an earlier delivery whose ledger write failed, or a person): the role planner then
+        # assigns only for an Approved connection that an allow-listed workspace provably owns.
+        if connection_report.any_approved():
             concerns = concerns | {Concern.ROLES}
     elif {Concern.ROLES, Concern.POLICIES} <= concerns:
         # Both read the connections: read them once. A failure here is left to each

@@ -1,0 +1,33 @@
+"""Checking a write's answer against what was asked: a write is applied only when Azure's answer
+shows it, and a write goes only to a target built from the configured workspace ID."""
+
+from __future__ import annotations
+
+from shared.arm import ArmId
+from shared.model import JudgedAnswerError
+
+
+class UnexpectedAnswerError(JudgedAnswerError):
+    """A write answered with something other than what was asked: it is not applied."""
+
+
+class RefusedTargetError(JudgedAnswerError):
+    """A write target that is not a plain child name of the configured workspace: not written."""
+
+
+def child_name(name: str, kind: str, workspace_id: ArmId) -> str:
+    """`name` when it is a plain child resource name, else `RefusedTargetError`.
+
+    Child names come from what Azure listed; a separator or an escape in one could make the
+    SDK's URL point elsewhere than `workspace_id`'s child.
+    """
+    if (
+        not name
+        or not name.isascii()
+        or name in (".", "..")
+        or any(ch in name for ch in "/\\?#%&")
+        or not name.isprintable()
+        or len(name) > 260
+    ):
+        raise RefusedTargetError(f"{kind} name {name!r} of {workspace_id} is not a plain name")
+    return name

@@ -1,0 +1,147 @@
+"""What an ARM answer says about a Synapse workspace, read fail-closed.
+
+The approval rule trusts a Synapse workspace only when it has a managed virtual network and no
+data exfiltration protection (DESIGN §3.1). Both are flags in a JSON body: anything but the one
+documented value that allows an approval counts as the value that forbids it. The Synapse REST
+spec (2021-06-01, `WorkspaceProperties`) documents `managedVirtualNetwork` as a string, "default"
+when the workspace has one, and `managedVirtualNetworkSettings.preventDataExfiltration` as a
+boolean.
+
+A read also says which workspace answered (its `id`, `workspaceUID`) and where its data plane is
+(`connectivityEndpoints.dev`): evidence from the data plane counts only when that is the endpoint
+the app asks, so that a name deleted and taken by someone else cannot vouch for anything.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+from shared.arm import ArmId, same_arm_id
+from shared.model import JudgedAnswerError, SynapseWorkspace
+
+MANAGED_VIRTUAL_NETWORK = "default"
+
+
+class SynapseAnswerError(JudgedAnswerError):
+    """ARM answered with a body that does not describe the workspace asked for."""
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def managed_virtual_network(properties: object) -> tuple[bool, str | None]:
+    """(has a managed VNet, why it was assumed absent). Only exactly "default" counts."""
+    value = properties.get("managedVirtualNetwork") if isinstance(properties, dict) else None
+    if value == MANAGED_VIRTUAL_NETWORK and isinstance(value, str):
+        return True, None
+    if value is None or value == "":
+        return False, None  # ARM leaves the property out for workspaces without one
+    return False, (
+        f"managedVirtualNetwork is {value!r}, not {MANAGED_VIRTUAL_NETWORK!r}: no managed "
+        "virtual network assumed"
+    )
+
+
+def exfiltration_protection(properties: object) -> tuple[bool, str | None]:
+    """(protection on, why it was assumed on). Off only when the field is exactly JSON false."""
+    settings = (
+        properties.get("managedVirtualNetworkSettings") if isinstance(properties, dict) else None
+    )
+    if not isinstance(settings, dict):
+        shown = "missing" if settings is None else f"{type(settings).__name__}, not an object"
+        return True, (
+            f"managedVirtualNetworkSettings is {shown}: data exfiltration protection assumed on"
+        )
+    if "preventDataExfiltration" not in settings:
+        return True, (
+            "managedVirtualNetworkSettings.preventDataExfiltration is missing: data exfiltration "
+            "protection assumed on"
+        )
+    value = settings["preventDataExfiltration"]
+    if value is False:
+        return False, None
+    if value is True:
+        return True, None
+    return True, (
+        f"managedVirtualNetworkSettings.preventDataExfiltration is {value!r} "
+        f"({type(value).__name__}), not a JSON boolean: data exfiltration protection assumed on"
+    )
+
+
+def read_synapse_workspace(workspace_id: ArmId, body: object) -> SynapseWorkspace:
+    """The workspace an ARM GET of `workspace_id` answered with, flags read fail-closed.
+
+    Raises `SynapseAnswerError` when the body is not an object or names another resource.
+    """
+    if not isinstance(body, dict):
+        raise SynapseAnswerError(f"ARM answered {type(body).__name__}, not a JSON object")
+    reported = body.get("id")
+    if not same_arm_id(reported if isinstance(reported, str) else None, workspace_id):
+        raise SynapseAnswerError(f"ARM answered for {reported!r}, not for {workspace_id}")
+    properties = body.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    identity = body.get("identity")
+    identity = identity if isinstance(identity, dict) else {}
+    endpoints = properties.get("connectivityEndpoints")
+    endpoints = endpoints if isinstance(endpoints, dict) else {}
+    vnet, vnet_note = managed_virtual_network(properties)
+    protection, protection_note = exfiltration_protection(properties)
+    # A workspace without a managed VNet cannot have the settings: say nothing about them then.
+    notes = [vnet_note] if not vnet else [protection_note]
+    return SynapseWorkspace(
+        id=workspace_id,
+        principal_id=_text(identity.get("principalId")),
+        managed_virtual_network=vnet,
+        prevent_data_exfiltration=protection,
+        identity_type=_text(identity.get("type")),
+        tenant_id=_text(identity.get("tenantId")),
+        workspace_uid=_text(properties.get("workspaceUID")),
+        dev_endpoint=_text(endpoints.get("dev")),
+        network_note="; ".join(note for note in notes if note) or None,
+    )
+
+
+def _is_guid(value: str | None) -> bool:
+    try:
+        uuid.UUID(value or "")
+    except ValueError:
+        return False
+    return True
+
+
+def _origin_and_path(url: str) -> tuple[str, str, int, str] | None:
+    # ARM's examples give the dev endpoint both with and without a scheme.
+    candidate = url if "://" in url else f"https://{url}"
+    try:
+        parts = urlsplit(candidate)
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return None
+    if not parts.hostname or parts.username or parts.password or parts.query or parts.fragment:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower(), port, parts.path.rstrip("/")
+
+
+def data_plane_mismatch(workspace: SynapseWorkspace, configured_endpoint: str) -> str | None:
+    """Why the data plane the app asks may not be this workspace's, or None when it is.
+
+    The read that decides must say which workspace it is (`workspaceUID`) and that its data plane
+    is exactly the configured endpoint for its name (`connectivityEndpoints.dev`).
+    """
+    if not _is_guid(workspace.workspace_uid):
+        return (
+            f"ARM reports no workspaceUID for Synapse workspace {workspace.id}: cannot tell which "
+            "workspace its data plane speaks for"
+        )
+    if workspace.dev_endpoint is None:
+        return f"ARM reports no data-plane endpoint (connectivityEndpoints.dev) for {workspace.id}"
+    reported = _origin_and_path(workspace.dev_endpoint)
+    if reported is None or reported != _origin_and_path(configured_endpoint):
+        return (
+            f"Synapse workspace {workspace.id} (workspaceUID {workspace.workspace_uid}) reports "
+            f"its data plane at {workspace.dev_endpoint!r}, not at the configured "
+            f"{configured_endpoint!r}: its evidence is not taken"
+        )
+    return None

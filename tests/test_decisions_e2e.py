@@ -1,0 +1,445 @@
+"""End to end: decisions follow Azure's state and Azure's answers, never a plan, a cache or an ID
+Azure returned. Registered functions → real SDK clients → HTTPS → the local simulator.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ServiceResponseError
+
+from shared.ledger import ActionRecord
+from shared.reconcilers.intent import INTENT
+from tests.conftest import App
+from tools import scene
+from tools.scene import Connection
+
+pytestmark = pytest.mark.slow
+
+NEW_PRINCIPAL = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
+OTHER_TENANT = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+def connection_event(connection: Connection) -> dict[str, Any]:
+    return scene.resource_write_event(
+        f"{connection.workspace_id}/privateEndpointConnections/{connection.name}",
+        scene.CONNECTION_WRITE,
+    )
+
+
+def workspace_event(app: App, workspace_id: str) -> None:
+    app.deliver(
+        scene.resource_write_event(workspace_id, scene.WORKSPACE_WRITE),
+        function="on_workspace_event",
+    )
+
+
+def principals(app: App, scope: str) -> list[str]:
+    return sorted(a["properties"]["principalId"] for a in app.sim.role_assignments(scope))
+
+
+def outcomes(app: App, workspace_id: str, kind: str, verdict: str) -> list[dict[str, Any]]:
+    """Ledger rows (outcomes, not intents) of one kind and verdict, newest first."""
+    return [
+        row
+        for row in app.ledger.actions(workspace_id)
+        if row["Kind"] == kind and row["Verdict"] == verdict and row["Outcome"] != INTENT
+    ]
+
+
+def change_synapse(app: App, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change the allow-listed Synapse workspace as ARM stores it."""
+    body = app.sim.get_resource(scene.ANALYTICS)
+    assert body is not None
+    change(body)
+    app.sim.put_resource(scene.ANALYTICS, body)
+
+
+# -- every write reaches the ledger, and roles follow from what is Approved ---------------------
+
+
+def test_an_approval_whose_ledger_write_failed_gets_its_role_on_redelivery(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verified = app.connection("listed by allow-listed")
+    payload = connection_event(verified)
+    ledger = app.ledger
+    record_actions = ledger.record_actions
+
+    def ledger_fails_after_the_approval(records: Sequence[ActionRecord]) -> None:
+        if any(r.verdict == "approve" and r.outcome.startswith("applied") for r in records):
+            raise ServiceResponseError("the ledger's table is unavailable")
+        record_actions(records)
+
+    monkeypatch.setattr(ledger, "record_actions", ledger_fails_after_the_approval)
+    with pytest.raises(ServiceResponseError):
+        app.deliver(payload)
+
+    # Azure approved it; the ledger holds the intent written before the PUT.
+    assert app.status(verified) == "Approved"
+    assert principals(app, scene.PROD) == []
+    intents = [r for r in ledger.actions(scene.PROD) if r["Verdict"] == "approve"]
+    assert [r["Outcome"] for r in intents] == [INTENT]
+    assert intents[0]["Subject"] == f"{scene.PROD}/privateEndpointConnections/{verified.name}"
+
+    monkeypatch.setattr(ledger, "record_actions", record_actions)
+    app.deliver(payload)  # Event Grid redelivers the failed event
+
+    assert principals(app, scene.PROD) == [scene.ANALYTICS_PRINCIPAL]
+    (assigned,) = outcomes(app, scene.PROD, "role-assignment", "assign")
+    assert assigned["Outcome"] == "applied: created"
+    # The redelivery wrote no second approval.
+    assert app.sim.count(route="aml.pec.put") == 1
+
+
+def test_a_connection_a_person_approved_brings_in_its_role_on_any_connection_event(
+    app: App,
+) -> None:
+    # On DEV nothing is left to approve: the legacy connection was approved by hand, and the
+    # connection the app would approve was rejected by someone.
+    verified_dev = next(
+        c
+        for c in app.scene.connections
+        if c.workspace_id == scene.DEV and c.initial == "Pending" and c.expected == "Approved"
+    )
+    app.sim.add_private_endpoint_connection(
+        scene.DEV, verified_dev.name, verified_dev.private_endpoint_id, status="Rejected"
+    )
+    rogue = app.connection("listed by syn-partner")
+
+    app.deliver(connection_event(rogue))
+
+    assert app.status(rogue) == "Pending"
+    assert app.sim.count(route="aml.pec.put") == 0
+    assert principals(app, scene.DEV) == [scene.ANALYTICS_PRINCIPAL]
+
+
+def test_dry_run_records_the_plan_and_no_intent(app: App) -> None:
+    app.set_settings(AUTOMATION_MODE="dry-run")
+
+    app.deliver(connection_event(app.connection("listed by allow-listed")))
+
+    rows = list(app.ledger.actions(scene.PROD))
+    assert [r["Outcome"] for r in rows if r["Verdict"] == "approve"] == ["planned (dry-run)"]
+    assert all(r["Outcome"] != INTENT for r in rows)
+
+
+# -- applied means Azure's answer shows it ------------------------------------------------------
+
+
+def test_an_approval_answered_still_pending_is_not_applied_and_assigns_nothing(app: App) -> None:
+    verified = app.connection("listed by allow-listed")
+
+    def still_pending(body: dict[str, Any]) -> None:
+        body["properties"]["privateLinkServiceConnectionState"]["status"] = "Pending"
+
+    app.sim.rewrite_reply("aml.pec.put", still_pending)
+    app.deliver(connection_event(verified))
+
+    (approval,) = outcomes(app, scene.PROD, "private-endpoint-connection", "approve")
+    assert approval["Outcome"].startswith("not applied: ARM's answer shows the connection Pending")
+    assert app.sim.count(route="authz.ra.put") == 0
+    assert principals(app, scene.PROD) == []
+
+    # Azure did approve it after all: the next event sees it Approved and wires the role.
+    app.deliver(connection_event(verified))
+    assert principals(app, scene.PROD) == [scene.ANALYTICS_PRINCIPAL]
+
+
+def test_a_role_assignment_answered_for_another_principal_is_not_applied(app: App) -> None:
+    def another_principal(body: dict[str, Any]) -> None:
+        body["properties"]["principalId"] = NEW_PRINCIPAL
+
+    app.sim.rewrite_reply("authz.ra.put", another_principal)
+    workspace_event(app, scene.DEV)
+
+    (row,) = outcomes(app, scene.DEV, "role-assignment", "assign")
+    assert row["Outcome"].startswith("not applied: ARM answered with another assignment")
+    assert "principalId" in row["Outcome"]
+
+
+def remediate(app: App) -> None:
+    app.set_settings(POLICY_MODE="remediate", MAX_CLUSTER_NODES="4")
+
+
+def test_a_compute_patch_answered_with_other_settings_is_not_applied(app: App) -> None:
+    remediate(app)
+    app.sim.add_compute(scene.PROD, "wide", max_node_count=10)
+
+    def unchanged(body: dict[str, Any]) -> None:
+        if body["name"] == "wide":
+            body["properties"]["properties"]["scaleSettings"]["maxNodeCount"] = 10
+
+    # Every compute read, the one that ends the long-running operation included.
+    app.sim.rewrite_reply("aml.compute.get", unchanged, times=20)
+    workspace_event(app, scene.PROD)
+
+    rows = [
+        r
+        for r in outcomes(app, scene.PROD, "policy-remediation", "lower-max-nodes")
+        if r["Subject"].endswith("/wide")
+    ]
+    assert len(rows) == 1, [r["Outcome"] for r in rows]
+    assert rows[0]["Outcome"] == "not applied: ARM's answer shows maxNodeCount 10, not 4"
+
+
+def test_a_workspace_patch_answered_with_public_access_enabled_is_not_applied(app: App) -> None:
+    remediate(app)
+    # A private path exists on PROD only once its verified connection is approved.
+    app.deliver(connection_event(app.connection("listed by allow-listed")))
+
+    def still_enabled(body: dict[str, Any]) -> None:
+        body["properties"]["publicNetworkAccess"] = "Enabled"
+
+    app.sim.rewrite_reply("aml.workspace.patch", still_enabled, times=5)
+    workspace_event(app, scene.PROD)
+
+    (row,) = [
+        r
+        for r in app.ledger.actions(scene.PROD)
+        if r["Kind"] == "policy-remediation"
+        and r["Subject"] == scene.PROD
+        and r["Outcome"] != INTENT
+    ]
+    assert (
+        row["Outcome"]
+        == "not applied: ARM's answer shows publicNetworkAccess Enabled, not Disabled"
+    )
+
+
+# -- write targets are built from the configured workspace ---------------------------------------
+
+
+def test_a_compute_listed_with_other_casing_is_patched_in_the_configured_workspace_only(
+    app: App,
+) -> None:
+    remediate(app)
+    # An out-of-scope workspace named like the compute, with a same-named compute: where a
+    # target parsed from the returned ID used to land.
+    stranger = scene.workspace_id("wide")
+    app.sim.add_ml_workspace(stranger)
+    app.sim.add_compute(stranger, "wide", max_node_count=10)
+    app.sim.add_compute(scene.PROD, "wide", max_node_count=10)
+    stored = app.sim.get_resource(f"{scene.PROD}/computes/wide")
+    assert stored is not None
+    stored["id"] = f"{scene.PROD}/Computes/wide"
+    app.sim.put_resource(f"{scene.PROD}/computes/wide", stored)
+
+    workspace_event(app, scene.PROD)
+
+    patched = [r.path.lower() for r in app.sim.requests if r.route == "aml.compute.patch"]
+    assert f"{scene.PROD.lower()}/computes/wide" in patched
+    assert all(path.startswith(scene.PROD.lower() + "/computes/") for path in patched)
+    assert (
+        app.sim.compute(stranger, "wide")["properties"]["properties"]["scaleSettings"][
+            "maxNodeCount"
+        ]
+        == 10
+    )
+    assert (
+        app.sim.compute(scene.PROD, "wide")["properties"]["properties"]["scaleSettings"][
+            "maxNodeCount"
+        ]
+        == 4
+    )
+
+
+def test_a_compute_listed_with_another_workspaces_id_is_never_written(app: App) -> None:
+    remediate(app)
+    stranger = scene.workspace_id("mlw-elsewhere")
+    app.sim.add_ml_workspace(stranger)
+    app.sim.add_compute(stranger, "wide", max_node_count=10)
+    app.sim.add_compute(scene.PROD, "wide", max_node_count=10)
+    stored = app.sim.get_resource(f"{scene.PROD}/computes/wide")
+    assert stored is not None
+    stored["id"] = f"{stranger}/computes/wide"
+    app.sim.put_resource(f"{scene.PROD}/computes/wide", stored)
+
+    workspace_event(app, scene.PROD)
+
+    patched = [r.path.lower() for r in app.sim.requests if r.route == "aml.compute.patch"]
+    assert not any("mlw-elsewhere" in path for path in patched)
+    assert not any(path.endswith("/computes/wide") for path in patched)
+    refused = [
+        r
+        for r in outcomes(app, scene.PROD, "policy-remediation", "lower-max-nodes")
+        if r["Subject"].lower().endswith("mlw-elsewhere/computes/wide")
+    ]
+    assert [r["Outcome"] for r in refused] == [
+        "refused: target is not this in-scope workspace or one of its computes"
+    ]
+
+
+def test_a_connection_listed_with_another_workspaces_id_is_never_written(app: App) -> None:
+    verified = app.connection("listed by allow-listed")
+    stored = app.sim.get_resource(f"{scene.PROD}/privateEndpointConnections/{verified.name}")
+    assert stored is not None
+    # Listed under mlw-prod, but its ID names a connection of the out-of-scope sandbox.
+    stored["id"] = f"{scene.SANDBOX}/privateEndpointConnections/{verified.name}"
+    app.sim.put_resource(f"{scene.PROD}/privateEndpointConnections/{verified.name}", stored)
+
+    app.deliver(connection_event(verified))
+
+    assert app.sim.count(route="aml.pec.put") == 0
+    assert app.status(verified) == "Pending"
+    rows = outcomes(app, scene.PROD, "private-endpoint-connection", "leave-pending")
+    (row,) = [r for r in rows if r["Subject"].startswith(scene.SANDBOX)]
+    assert "is not this workspace's connection" in row["Reason"]
+
+
+# -- the Synapse workspace that vouches is the one allow-listed, as it is now ---------------------
+
+
+def test_a_deleted_synapse_workspace_whose_name_is_taken_elsewhere_vouches_for_nothing(
+    app: App,
+) -> None:
+    # A first event reads (and, before this fix, cached) the allow-listed workspace.
+    app.deliver(connection_event(app.connection("listed by allow-listed")))
+    app.sim.delete_resource(scene.ANALYTICS)
+    attacker = scene.synapse_id("syn-analytics", subscription=scene.LOOKALIKE_SUBSCRIPTION)
+    app.sim.add_synapse_workspace(
+        attacker, principal_id=scene.ROGUE_PRINCIPAL, workspace_uid=str(uuid.uuid4())
+    )
+    attacker_pe = scene.managed_endpoint_id(
+        "syn-analytics", "mpe-evil", scene.LOOKALIKE_SUBSCRIPTION
+    )
+    app.sim.add_managed_private_endpoint(
+        attacker, "mpe-evil", private_link_resource_id=scene.PROD, resource_id=attacker_pe
+    )
+    app.sim.add_private_endpoint_connection(scene.PROD, "evil", attacker_pe)
+    app.sim.reset_counts()
+
+    app.deliver(
+        scene.resource_write_event(
+            f"{scene.PROD}/privateEndpointConnections/evil", scene.CONNECTION_WRITE
+        )
+    )
+
+    assert app.sim.connection_status(scene.PROD, "evil") == "Pending"
+    assert app.sim.count(route="aml.pec.put") == 0
+    # The deciding read went to ARM for the allow-listed ID, not to the name's data plane.
+    assert app.sim.count(route="synapse.workspace.get") == 1
+    assert app.sim.count(route="synapse.mpe.list") == 0
+    (row,) = [
+        r
+        for r in outcomes(app, scene.PROD, "private-endpoint-connection", "leave-pending")
+        if r["Subject"].endswith("/evil")
+    ]
+    assert "could not be read" in row["Reason"]
+
+
+def test_a_synapse_workspace_reporting_another_data_plane_vouches_for_nothing(app: App) -> None:
+    verified = app.connection("listed by allow-listed")
+
+    def public_endpoint(body: dict[str, Any]) -> None:
+        # What Azure reports, while SYNAPSE_DEV_ENDPOINT points at the simulator.
+        body["properties"]["connectivityEndpoints"]["dev"] = (
+            "https://syn-analytics.dev.azuresynapse.net"
+        )
+
+    change_synapse(app, public_endpoint)
+    app.deliver(connection_event(verified))
+
+    assert app.status(verified) == "Pending"
+    assert app.sim.count(route="synapse.mpe.list") == 0
+    (row,) = outcomes(app, scene.PROD, "private-endpoint-connection", "leave-pending")[:1]
+    assert "reports its data plane at 'https://syn-analytics.dev.azuresynapse.net'" in row["Reason"]
+
+
+def test_a_recreated_synapse_workspace_gets_its_role_and_the_old_identity_is_reported(
+    app: App,
+) -> None:
+    workspace_event(app, scene.DEV)
+    assert principals(app, scene.DEV) == [scene.ANALYTICS_PRINCIPAL]
+
+    app.sim.delete_resource(scene.ANALYTICS)
+    app.sim.add_synapse_workspace(
+        scene.ANALYTICS, principal_id=NEW_PRINCIPAL, workspace_uid=str(uuid.uuid4())
+    )
+    legacy = app.connection("approved by hand")
+    app.sim.add_managed_private_endpoint(
+        scene.ANALYTICS,
+        "mpe-aml-dev-old",
+        private_link_resource_id=scene.DEV,
+        resource_id=legacy.private_endpoint_id,
+        status="Approved",
+    )
+    app.sim.reset_counts()
+
+    workspace_event(app, scene.DEV)
+
+    # The new identity is wired; the old assignment stays, reported to people.
+    assert principals(app, scene.DEV) == sorted([scene.ANALYTICS_PRINCIPAL, NEW_PRINCIPAL])
+    assert [w.method for w in app.sim.writes() if w.route.startswith("authz")] == ["PUT"]
+    (stale,) = outcomes(app, scene.DEV, "role-assignment", "stale-assignment")
+    assert stale["Evidence"] == scene.ANALYTICS_PRINCIPAL
+    assert stale["Outcome"] == "reported: not deleted"
+    (published,) = [
+        e for e in app.sim.published_events if e["data"]["verdict"] == "stale-assignment"
+    ]
+    assert published["eventType"] == "SynapseAmlAutomation.RoleAssignment.StaleAssignment"
+    assert published["data"]["evidence"] == scene.ANALYTICS_PRINCIPAL
+
+
+# -- unclear flags and identities fail closed ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (
+            lambda b: b["properties"]["managedVirtualNetworkSettings"].update(
+                preventDataExfiltration="false"
+            ),
+            "not a JSON boolean",
+        ),
+        (
+            lambda b: (
+                b["properties"]["managedVirtualNetworkSettings"].update(
+                    {"PreventDataExfiltration": False}
+                )
+                or b["properties"]["managedVirtualNetworkSettings"].pop("preventDataExfiltration")
+            ),
+            "preventDataExfiltration is missing",
+        ),
+        (lambda b: b["properties"].update(managedVirtualNetworkSettings=None), "is missing"),
+        (lambda b: b["properties"].update(managedVirtualNetwork="Default "), "not 'default'"),
+    ],
+)
+def test_an_unclear_network_flag_approves_nothing_and_says_why(
+    app: App, change: Callable[[dict[str, Any]], Any], said: str
+) -> None:
+    verified = app.connection("listed by allow-listed")
+    change_synapse(app, change)
+
+    app.deliver(connection_event(verified))
+
+    assert app.status(verified) == "Pending"
+    assert app.sim.count(route="aml.pec.put") == 0
+    rows = outcomes(app, scene.PROD, "private-endpoint-connection", "leave-pending")
+    (row,) = [r for r in rows if r["Subject"].endswith(verified.name)]
+    assert said in row["Reason"]
+
+
+@pytest.mark.parametrize(
+    ("identity", "said"),
+    [
+        ({"tenantId": OTHER_TENANT}, "is not the AML workspace's tenant"),
+        ({"type": "UserAssigned"}, "not SystemAssigned"),
+        ({"type": "None"}, "not SystemAssigned"),
+    ],
+)
+def test_an_identity_of_the_wrong_type_or_tenant_gets_no_role(
+    app: App, identity: dict[str, str], said: str
+) -> None:
+    change_synapse(app, lambda body: body["identity"].update(identity))
+
+    workspace_event(app, scene.DEV)
+
+    assert principals(app, scene.DEV) == []
+    assert app.sim.count(route="authz.ra.put") == 0
+    (row,) = outcomes(app, scene.DEV, "role-assignment", "skip")
+    assert said in row["Reason"]

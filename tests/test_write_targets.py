@@ -1,0 +1,71 @@
+"""Write targets are the configured workspace plus a plain child name, and a write's answer is
+checked against what was asked."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.adapters.answers import RefusedTargetError, child_name
+from shared.adapters.authorization import assignment_mismatch
+from shared.arm import ArmId
+from shared.planning.role_assignments import contributor_role_definition_id
+
+WORKSPACE = ArmId(
+    "/subscriptions/6f1c7b9e-2d4a-4c3b-9a51-0e8d7f6a5b40/resourceGroups/rg-ml"
+    "/providers/Microsoft.MachineLearningServices/workspaces/mlw-prod"
+)
+PRINCIPAL = "3d2f5c1a-8b7e-4f6d-9a0c-2b1e4d3c5a6f"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", ".", "..", "a/b", "../mlw-other", "a\\b", "a?b", "a#b", "a%2Fb", "a&b", "né", "a\nb"],
+)
+def test_a_child_name_that_could_move_the_url_is_refused(name: str) -> None:
+    with pytest.raises(RefusedTargetError):
+        child_name(name, "compute", WORKSPACE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_an_accepted_child_name_is_one_plain_path_segment(name: str) -> None:
+    try:
+        accepted = child_name(name, "connection", WORKSPACE)
+    except RefusedTargetError:
+        return
+    assert accepted == name
+    assert name.isascii()
+    assert name.isprintable()
+    assert not set(name) & set("/\\?#%&")
+    assert name not in ("", ".", "..")
+
+
+def answer(scope: str, role: str, principal: str) -> SimpleNamespace:
+    return SimpleNamespace(scope=scope, role_definition_id=role, principal_id=principal)
+
+
+def test_a_role_assignment_answer_is_the_assignment_asked_for() -> None:
+    role = contributor_role_definition_id(WORKSPACE)
+
+    assert (
+        assignment_mismatch(answer(WORKSPACE, role, PRINCIPAL), WORKSPACE, role, PRINCIPAL) is None
+    )
+    # ARM may answer in other casing.
+    upper = answer(WORKSPACE.upper(), role.upper(), PRINCIPAL.upper())
+    assert assignment_mismatch(upper, WORKSPACE, role, PRINCIPAL) is None
+
+
+@pytest.mark.parametrize("field", ["scope", "role_definition_id", "principal_id"])
+def test_a_role_assignment_answer_for_anything_else_is_a_mismatch(field: str) -> None:
+    role = contributor_role_definition_id(WORKSPACE)
+    given_answer = answer(WORKSPACE, role, PRINCIPAL)
+    setattr(given_answer, field, "/subscriptions/other")
+
+    problem = assignment_mismatch(given_answer, WORKSPACE, role, PRINCIPAL)
+
+    assert problem is not None
+    assert problem.startswith("ARM answered with another assignment")
