@@ -146,8 +146,6 @@ class Report:
         available = self.console.width - 3 * len(cols) - 1
         widths = column_widths(naturals, [c.wrap for c in cols], available)
         table = Table(
-            title=Text(title, style="" if self.plain else "bold"),
-            title_justify="left",
             box=box.ASCII if self.plain else box.ROUNDED,
             header_style="" if self.plain else "bold",
             expand=False,
@@ -161,5 +159,7 @@ class Report:
             )
         for row in texts:
             table.add_row(*(Text(value) for value in row))
+        # The title on a line of its own: a table's own title would wrap at the table's width.
+        self.console.print(Text(title, style="" if self.plain else "bold"))
         self.console.print(table)
         self.console.print()
