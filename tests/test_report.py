@@ -43,7 +43,8 @@ def test_a_table_starts_with_its_title() -> None:
 
 
 def test_identical_rows_are_shown_once_with_how_many_times() -> None:
-    rows: list[list[object]] = [["connection", "pe-1", "same"]] * 3 + [["connection", "pe-2", "x"]]
+    same: list[object] = ["connection", "pe-1", "same"]
+    rows = [same, same, same, ["connection", "pe-2", "x"]]
     output = render(rows)
     body = [line for line in output.splitlines() if "pe-" in line]
     assert len(body) == 2
