@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given
@@ -28,7 +29,7 @@ REASON = (
 
 
 def render(
-    rows: list[list[object]], *, width: int = 80, title: str = "Decisions in mlw-prod"
+    rows: Sequence[Sequence[object]], *, width: int = 80, title: str = "Decisions in mlw-prod"
 ) -> str:
     out = io.StringIO()
     Report(make_console(out, width=width)).table(
@@ -44,7 +45,7 @@ def test_a_table_starts_with_its_title() -> None:
 
 def test_identical_rows_are_shown_once_with_how_many_times() -> None:
     same: list[object] = ["connection", "pe-1", "same"]
-    rows = [same, same, same, ["connection", "pe-2", "x"]]
+    rows: list[list[object]] = [same, same, same, ["connection", "pe-2", "x"]]
     output = render(rows)
     body = [line for line in output.splitlines() if "pe-" in line]
     assert len(body) == 2
