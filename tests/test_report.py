@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from tools.report import (
+    FIXED_MIN_WIDTH,
     KEEP_MAX,
     PLAIN_WIDTH,
     WRAP_MIN_WIDTH,
@@ -134,3 +135,20 @@ def test_short_columns_stay_whole_when_the_wrapping_ones_can_give_way(
             assert width == min(n, KEEP_MAX)
         else:
             assert width == n or sum(natural) > available
+
+
+@given(naturals, st.data())
+def test_when_room_is_short_the_widest_other_columns_give_way_first(
+    natural: list[int], data: st.DataObject
+) -> None:
+    wraps = data.draw(st.lists(st.booleans(), min_size=len(natural), max_size=len(natural)))
+    others = [i for i, wrap in enumerate(wraps) if not wrap]
+    wrap_least = sum(min(n, WRAP_MIN_WIDTH) for n, wrap in zip(natural, wraps, strict=True) if wrap)
+    available = wrap_least + FIXED_MIN_WIDTH * len(others) + data.draw(st.integers(0, 150))
+    widths = column_widths(natural, wraps, available)
+    for i, (width, n, wrap) in enumerate(zip(widths, natural, wraps, strict=True)):
+        if wrap:
+            assert width >= min(n, WRAP_MIN_WIDTH)
+        elif any(wraps) and width < min(n, KEEP_MAX):
+            # A column is narrowed only down to what the widest others are narrowed to.
+            assert all(widths[j] <= width for j in others), (i, widths)

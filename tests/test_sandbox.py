@@ -206,6 +206,18 @@ def test_a_second_sandbox_on_the_same_directory_refuses_to_start(sandbox: Sandbo
     assert sandbox.env_file.is_file()  # the running one's settings are untouched
 
 
+def _processes_with(fragment: str) -> list[int]:
+    """PIDs whose command line holds `fragment` (arguments separated by NUL), from /proc."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if fragment in cmdline.read_bytes().decode("utf-8", "replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue  # a process that ended while we looked
+    return found
+
+
 def _accepts(url: str) -> bool:
     parts = urlsplit(url)
     try:
@@ -216,8 +228,13 @@ def _accepts(url: str) -> bool:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_azurite_and_the_simulator_and_removes_the_sandbox_files(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    "stop_signal",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+    ids=["ctrl-c", "sigterm", "terminal-closed"],
+)
+def test_stopping_it_stops_azurite_and_the_simulator_and_removes_the_sandbox_files(
+    tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
     directory = tmp_path / "state"
     sandbox = _start(directory)
@@ -228,14 +245,16 @@ def test_ctrl_c_stops_azurite_and_the_simulator_and_removes_the_sandbox_files(
         ledger = settings["LEDGER_CONNECTION_STRING"].split("TableEndpoint=")[1].rstrip(";")
         assert _accepts(settings["ARM_ENDPOINT"])
         assert _accepts(ledger)
+        assert _processes_with(f"--tablePort\0{urlsplit(ledger).port}\0") == [azurite_pid]
 
-        sandbox.process.send_signal(signal.SIGINT)
+        sandbox.process.send_signal(stop_signal)
         assert sandbox.process.wait(timeout=30) == 0
     finally:
         _stop(sandbox)
 
     with pytest.raises(ProcessLookupError):
         os.kill(azurite_pid, 0)
+    assert _processes_with(f"--tablePort\0{urlsplit(ledger).port}\0") == []
     assert not _accepts(settings["ARM_ENDPOINT"])
     assert not _accepts(ledger)
     assert not Path(settings["REQUESTS_CA_BUNDLE"]).exists()

@@ -26,6 +26,8 @@ PLAIN_WIDTH = 132
 WRAP_MIN_WIDTH = 20
 #: Values of other columns up to this long are kept on one line, when the width allows it.
 KEEP_MAX = 44
+#: Other columns are not narrowed below this to make room for the wrapping ones.
+FIXED_MIN_WIDTH = 6
 
 
 @dataclass(frozen=True)
@@ -53,32 +55,49 @@ def column_widths(naturals: Sequence[int], wraps: Sequence[bool], available: int
 
     Everything at its natural width when it fits. Otherwise the columns that do not wrap keep
     their natural width (up to `KEEP_MAX`) and the wrapping ones share the rest, in proportion
-    to their natural widths and never below `WRAP_MIN_WIDTH`; when even that does not fit,
-    every column gets a share in proportion to its natural width. Text that does not fit its
-    width wraps (or folds, for long IDs): nothing is cut.
+    to their natural widths and never below `WRAP_MIN_WIDTH`. When that does not fit either, the
+    wrapping columns keep that minimum and the widest other columns are narrowed first (short
+    values such as verdicts stay whole); on a console too narrow even for that, every column
+    gets a share in proportion to its natural width. Text wider than its column wraps (long IDs
+    fold): nothing is cut.
     """
     if sum(naturals) <= available:
         return list(naturals)
     fixed = [0 if wrap else min(n, KEEP_MAX) for n, wrap in zip(naturals, wraps, strict=True)]
     flexible = [i for i, wrap in enumerate(wraps) if wrap]
-    left = available - sum(fixed)
-    if flexible and left >= WRAP_MIN_WIDTH * len(flexible):
-        return _share(naturals, fixed, flexible, left, WRAP_MIN_WIDTH)
+    others = [i for i, wrap in enumerate(wraps) if not wrap]
+    wrap_least = sum(min(naturals[i], WRAP_MIN_WIDTH) for i in flexible)
+    if flexible and available - sum(fixed) >= wrap_least:
+        return _share(naturals, fixed, flexible, available - sum(fixed), WRAP_MIN_WIDTH)
+    if flexible and others and available - wrap_least >= FIXED_MIN_WIDTH * len(others):
+        capped = _cap([fixed[i] for i in others], available - wrap_least)
+        widths = [0] * len(naturals)
+        for i, width in zip(others, capped, strict=True):
+            widths[i] = width
+        return _share(naturals, widths, flexible, available - sum(capped), WRAP_MIN_WIDTH)
     return _share(naturals, [0] * len(naturals), list(range(len(naturals))), available, 1)
+
+
+def _cap(values: Sequence[int], room: int) -> list[int]:
+    # The highest common cap under which the values fit in `room`: the widest give way first.
+    cap = max(values)
+    while cap > 1 and sum(min(value, cap) for value in values) > room:
+        cap -= 1
+    return [min(value, cap) for value in values]
 
 
 def _share(
     naturals: Sequence[int], widths: Sequence[int], among: Sequence[int], room: int, least: int
 ) -> list[int]:
     # Hand out `room` to the columns `among`, in proportion to their natural widths, none
-    # below `least` nor above its natural width; what a capped column leaves goes to the rest.
+    # below `least` (or its natural width, if smaller) nor above its natural width; what a
+    # narrow column leaves goes to the wider ones.
     result = list(widths)
     pending = sorted(among, key=lambda i: naturals[i])
     while pending:
         total = sum(naturals[i] for i in pending)
         i = pending.pop(0)
-        share = max(least, room * naturals[i] // total) if total else least
-        result[i] = min(naturals[i], share)
+        result[i] = min(naturals[i], max(least, room * naturals[i] // total))
         room -= result[i]
     return result
 

@@ -13,9 +13,9 @@ line each. The same lines go to `<dir>/env.sh`, so that from another shell
     python -m tools.cli replay .sandbox/events/private-endpoint-events.json
 
 work against the sandbox as they would against Azure. Every request the simulator serves is
-printed (unless `--quiet`). Ctrl-C (or SIGTERM) stops the simulator, stops Azurite by its PID
-and removes the files the sandbox wrote, its throwaway CA included. Nothing it serves survives
-it: the ledger is in Azurite's memory.
+printed (unless `--quiet`). Ctrl-C (or SIGTERM, or closing the terminal) stops the simulator,
+stops Azurite by its PID and removes the files the sandbox wrote, its throwaway CA included.
+Nothing it serves survives it: the ledger is in Azurite's memory.
 """
 
 from __future__ import annotations
@@ -167,7 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # Ctrl-C, `kill`, and the terminal closing (SIGHUP) all get the same clean stop.
+    previous = {
+        sig: signal.signal(sig, request_stop)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
     files = _Files(directory)
     try:
         with Azurite() as azurite, AzureSimulator() as sim:
