@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.report_tables import tables
 from tools import scene
 
 pytestmark = pytest.mark.slow
@@ -30,32 +30,6 @@ def run() -> subprocess.CompletedProcess[str]:
         check=False,
         env=env,
     )
-
-
-def tables(output: str) -> Iterator[tuple[str, list[list[str]]]]:
-    """(title, rows) of each plain (ASCII) table; a row's cells are joined across the lines
-    its wrapped cells take, the header row first."""
-    lines = output.splitlines()
-    for index, line in enumerate(lines):
-        if not (line.startswith("+-") and index > 0):
-            continue
-        if index + 1 >= len(lines) or not lines[index + 1].startswith("|"):
-            continue  # a bottom border
-        title = lines[index - 1].strip()
-        rows: list[list[str]] = []
-        for body in lines[index + 1 :]:
-            if body.startswith("+"):
-                break
-            if body.startswith("|-"):
-                continue
-            cells = [cell.strip() for cell in body.strip()[1:-1].split("|")]
-            if cells[0] or not rows:
-                rows.append(cells)
-            else:
-                rows[-1] = [
-                    f"{old} {new}".strip() for old, new in zip(rows[-1], cells, strict=True)
-                ]
-        yield title, rows
 
 
 def squeezed(text: str) -> str:
@@ -128,7 +102,8 @@ def test_reasons_and_summaries_are_printed_in_full(run: subprocess.CompletedProc
     assert any(squeezed(f"{scene.SANDBOX} is not in ML_WORKSPACE_IDS") in c for c in cells)
     assert squeezed("same name as syn-analytics' endpoint, another subscription") in cells
     width = max(len(line) for line in run.stdout.splitlines())
-    assert width <= 132
+    assert width <= 160
+    assert all(line == line.rstrip() for line in run.stdout.splitlines())  # no padding
 
 
 def test_outcome_events_and_the_ledger_are_shown(run: subprocess.CompletedProcess[str]) -> None:

@@ -2,8 +2,10 @@
 
 Tables carry a title (which workspace, which step), never cut a cell (long reasons wrap within
 their column; long IDs fold), and show identical rows once with how many times they occurred.
-On a terminal they are drawn with rounded borders; when the output is piped or redirected they
-are plain ASCII, without colours or other escape codes, at a fixed width that `COLUMNS` overrides.
+The style is the operator CLI's (a header rule, no cell borders). On a terminal, headings and
+titles are bold; piped or redirected, the output has no escape codes and no trailing padding, at
+a fixed width that `COLUMNS` overrides. Control characters in values are shown escaped, never
+sent to the terminal.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from dataclasses import dataclass
 from typing import IO
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-#: Width used when the output is not a terminal and `COLUMNS` does not say.
-PLAIN_WIDTH = 132
+#: Width used when the output is not a terminal and `COLUMNS` does not say (the CLI's too).
+PLAIN_WIDTH = 160
 #: A wrapping column is never narrower than this, unless the console is too narrow for it.
 WRAP_MIN_WIDTH = 20
 #: Values of other columns up to this long are kept on one line, when the width allows it.
@@ -102,6 +104,13 @@ def _share(
     return result
 
 
+def printable(text: str) -> str:
+    """`text` with control and other non-printable characters shown as escapes (`\\x1b`)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
 def distinct(rows: Iterable[Sequence[object]]) -> list[tuple[tuple[str, ...], int]]:
     """Rows as text, each distinct row once (where it first occurs) with its number of
     occurrences."""
@@ -120,22 +129,33 @@ class Report:
 
     @property
     def plain(self) -> bool:
-        """True when the output is not a terminal: no colours, ASCII borders."""
+        """True when the output is not a terminal: no styles, no padding."""
         return not self.console.is_terminal
 
     def heading(self, text: str) -> None:
         """A step of the run."""
-        self.console.print()
+        self._print(Text())
         if self.plain:
-            self.console.print(Text(text))
-            self.console.print(Text("=" * min(len(text), self.console.width)))
+            self._print(Text(printable(text)))
+            self._print(Text("=" * min(len(text), self.console.width)))
         else:
-            self.console.print(Rule(Text(text, style="bold"), align="left"))
-        self.console.print()
+            self._print(Rule(Text(printable(text), style="bold"), align="left"))
+        self._print(Text())
 
     def line(self, text: str = "", *, style: str = "") -> None:
         """One line of text (wrapped at the console's width, never cut)."""
-        self.console.print(Text(text, style="" if self.plain else style))
+        self._print(Text(printable(text), style="" if self.plain else style))
+
+    def _print(self, renderable: RenderableType) -> None:
+        if not self.plain:
+            self.console.print(renderable)
+            return
+        # Piped: without the spaces that pad each line to the width (as the CLI does).
+        with self.console.capture() as captured:
+            self.console.print(renderable)
+        lines = [line.rstrip() for line in captured.get().splitlines()]
+        self.console.file.write("".join(f"{line}\n" for line in lines))
+        self.console.file.flush()
 
     def table(
         self,
@@ -150,25 +170,22 @@ class Report:
         cols = [c if isinstance(c, Column) else Column(c) for c in columns]
         unique = distinct(rows)
         if not unique:
-            self.console.print(Text(f"{title}: {empty}"))
-            self.console.print()
+            self._print(Text(printable(f"{title}: {empty}")))
+            self._print(Text())
             return
         repeated = any(count > 1 for _, count in unique)
         if repeated:
             cols.append(Column("times"))
         texts = [
-            [" ".join(value.split()) for value in values] + ([str(count)] if repeated else [])
+            [printable(" ".join(value.split())) for value in values]
+            + ([str(count)] if repeated else [])
             for values, count in unique
         ]
         naturals = [max([len(c.name)] + [len(row[i]) for row in texts]) for i, c in enumerate(cols)]
-        # Each column costs 3 characters of padding and border, the table one more.
+        # Each column costs 3 characters of padding and separator, the table's edge one more.
         available = self.console.width - 3 * len(cols) - 1
         widths = column_widths(naturals, [c.wrap for c in cols], available)
-        table = Table(
-            box=box.ASCII if self.plain else box.ROUNDED,
-            header_style="" if self.plain else "bold",
-            expand=False,
-        )
+        table = Table(box=box.SIMPLE_HEAD, header_style="" if self.plain else "bold", expand=False)
         for column, width in zip(cols, widths, strict=True):
             table.add_column(
                 column.name,
@@ -179,6 +196,5 @@ class Report:
         for row in texts:
             table.add_row(*(Text(value) for value in row))
         # The title on a line of its own: a table's own title would wrap at the table's width.
-        self.console.print(Text(title, style="" if self.plain else "bold"))
-        self.console.print(table)
-        self.console.print()
+        self._print(Text(printable(title), style="" if self.plain else "bold"))
+        self._print(table)
