@@ -77,6 +77,9 @@ class Settings:
     max_remediations_per_run: int = 10
     # POLICY_EXEMPTIONS: findings spared, per rule and ARM scope, until their expiry.
     policy_exemptions: tuple[Exemption, ...] = ()
+    # The token audience of the Synapse data plane: derived from SYNAPSE_DEV_ENDPOINT's cloud
+    # at load time, or SYNAPSE_DEV_AUDIENCE for a host of no known cloud (a proxy, a simulator).
+    synapse_dev_audience: str | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -110,6 +113,49 @@ def _is_https_url(value: str) -> bool:
         return parts.scheme == "https" and bool(parts.hostname)
     except ValueError:  # urlsplit refuses some malformed netlocs, such as "https://["
         return False
+
+
+# Synapse data-plane host suffixes of the Azure clouds and their token audiences (the clouds'
+# `synapseAnalyticsEndpoint` and `synapseAnalyticsResourceId` in ARM's cloud metadata).
+SYNAPSE_DEV_CLOUDS: dict[str, str] = {
+    "dev.azuresynapse.net": "https://dev.azuresynapse.net",
+    "dev.azuresynapse.azure.cn": "https://dev.azuresynapse.azure.cn",
+    "dev.azuresynapse.usgovcloudapi.net": "https://dev.azuresynapse.usgovcloudapi.net",
+}
+
+
+def _synapse_cloud_audience(template: str) -> str | None:
+    host = (urlsplit(template.replace("{workspace}", "workspace")).hostname or "").lower()
+    for suffix, audience in SYNAPSE_DEV_CLOUDS.items():
+        if host == suffix or host.endswith("." + suffix):
+            return audience
+    return None
+
+
+def synapse_dev_audience(template: str, explicit: str | None = None) -> str:
+    """The token audience for the Synapse data plane at `template` (`SYNAPSE_DEV_ENDPOINT`).
+
+    A host of a known cloud gets that cloud's audience; `explicit` (`SYNAPSE_DEV_AUDIENCE`) is
+    required for any other host and must agree with the cloud when the host is a known one.
+    Raises `SettingsError` otherwise: a custom host never silently gets the public audience.
+    """
+    derived = _synapse_cloud_audience(template)
+    if explicit is not None:
+        explicit = explicit.rstrip("/")
+        if derived is not None and explicit.lower() != derived.lower():
+            raise SettingsError(
+                f"SYNAPSE_DEV_AUDIENCE={explicit!r} does not match the cloud of "
+                f"SYNAPSE_DEV_ENDPOINT={template!r}: expected {derived} or leave it unset"
+            )
+        return explicit
+    if derived is None:
+        known = ", ".join(f"*.{suffix}" for suffix in SYNAPSE_DEV_CLOUDS)
+        raise SettingsError(
+            f"SYNAPSE_DEV_ENDPOINT={template!r} is on no known Azure cloud ({known}): set "
+            "SYNAPSE_DEV_AUDIENCE to the token audience of that data plane, such as "
+            "https://dev.azuresynapse.net"
+        )
+    return derived
 
 
 class _Reader:
@@ -285,6 +331,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         outcome_topic_endpoint=reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT"),
         max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN") or 10,
         policy_exemptions=_exemptions(reader),
+        synapse_dev_audience=_synapse_audience(reader),
     )
 
 
@@ -296,6 +343,21 @@ def _exemptions(reader: _Reader) -> tuple[Exemption, ...]:
         return parse_exemptions(value)
     except ValueError as error:
         raise SettingsError(f"POLICY_EXEMPTIONS: {error}") from None
+
+
+def _synapse_audience(reader: _Reader) -> str:
+    template = reader.https_url(
+        "SYNAPSE_DEV_ENDPOINT",
+        "https://{workspace}.dev.azuresynapse.net",
+        template_field="workspace",
+    )
+    explicit = reader.optional_https_url("SYNAPSE_DEV_AUDIENCE")
+    if explicit is not None and urlsplit(explicit).path.strip("/"):
+        raise SettingsError(
+            f"SYNAPSE_DEV_AUDIENCE={explicit!r} is not valid: expected an audience such as "
+            "https://dev.azuresynapse.net (no path)"
+        )
+    return synapse_dev_audience(template, explicit)
 
 
 @functools.cache

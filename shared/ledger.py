@@ -193,23 +193,31 @@ class Ledger:
 def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) -> Ledger:
     """Connect to the ledger table, creating it on first use (once per process)."""
     from azure.core.exceptions import ResourceExistsError
-    from azure.data.tables import TableServiceClient
+    from azure.data.tables import TableClient
 
-    from shared.adapters.clients import RETRY_SETTINGS
+    from shared.adapters.transport import client_options
 
+    # A TableClient of its own, not TableServiceClient.get_table_client: that one builds the
+    # table's pipeline from the service's bare policy list, without the endpoint guard.
+    name = settings.table_name
     if settings.connection_string:
-        service = TableServiceClient.from_connection_string(
-            settings.connection_string, **RETRY_SETTINGS
+        # The connection string names the table endpoint (Azurite's, locally): read it from a
+        # client first, then build the guarded one, pinned to exactly that endpoint.
+        url = TableClient.from_connection_string(settings.connection_string, name).url
+        table = TableClient.from_connection_string(
+            settings.connection_string, name, **client_options(url)
         )
     else:
         if settings.table_endpoint is None:
             raise ValueError(
                 "ledger settings name neither a table endpoint nor a connection string"
             )
-        service = TableServiceClient(
-            settings.table_endpoint, credential=credential, **RETRY_SETTINGS
+        table = TableClient(
+            settings.table_endpoint,
+            name,
+            credential=credential,
+            **client_options(settings.table_endpoint),
         )
-    table = service.get_table_client(settings.table_name)
     with contextlib.suppress(ResourceExistsError):
         table.create_table()
     return Ledger(table)

@@ -137,6 +137,11 @@ class Request:
     route: str
     status: int
     api_version: str | None
+    # Not part of equality, so a Request built from the five fields above still compares equal.
+    #: The Host header as sent (``127.0.0.1:PORT`` or ``localhost:PORT``: another origin).
+    host: str | None = field(default=None, compare=False)
+    #: Whether the request carried an ``Authorization`` header (a token, valid or not).
+    authorized: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,8 @@ class Reply:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: Bytes sent as they are instead of ``body`` as JSON (an HTML page, broken JSON).
+    raw: bytes | None = None
 
 
 Handler = Callable[[Call], Reply]
@@ -195,6 +202,8 @@ class _Fault:
     retry_after: float | None
     code: str
     message: str
+    #: A whole reply to send instead of an ARM error (see ``inject_reply``).
+    reply: Reply | None = None
 
 
 def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
@@ -337,9 +346,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         raw_body = self._read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = server.simulator._handle(self.command, self.path, headers, raw_body)
-        payload = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
+        if reply.raw is not None:
+            payload = reply.raw
+        else:
+            payload = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
         self.send_response(reply.status)
-        if reply.body is not None:
+        if reply.body is not None and reply.raw is None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("x-ms-request-id", secrets.token_hex(16))
         for name, value in reply.headers.items():
@@ -504,6 +516,9 @@ class AzureSimulator:
         return {
             "ARM_ENDPOINT": self.arm_endpoint,
             "SYNAPSE_DEV_ENDPOINT": self.synapse_dev_endpoint_template,
+            # The data plane is served under a path of 127.0.0.1, a host of no Azure cloud:
+            # its token audience is stated, as for any custom host.
+            "SYNAPSE_DEV_AUDIENCE": SYNAPSE_AUDIENCE,
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.identity_header,
             "REQUESTS_CA_BUNDLE": self.ca_bundle_path,
@@ -980,6 +995,43 @@ class AzureSimulator:
         with self._lock:
             self._faults.setdefault(route, deque()).append(fault)
 
+    def inject_reply(
+        self,
+        route: str,
+        *,
+        status: int = 200,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` requests to ``route`` get exactly this reply.
+
+        For what a real service should never send but a client must survive: a ``nextLink``
+        or a redirect (``status=307, headers={"Location": ...}``) to another origin, a
+        malformed 200 (``body=[...]``, ``raw=b"<html>..."``). Queued with ``inject`` faults,
+        answered before authentication, recorded like any request, no state changed.
+        """
+        if route not in self.route_names():
+            raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        reply = Reply(status, copy.deepcopy(body), dict(headers or {}), raw)
+        fault = _Fault(status, times, None, "", "", reply=reply)
+        with self._lock:
+            self._faults.setdefault(route, deque()).append(fault)
+
+    @property
+    def foreign_url(self) -> str:
+        """This simulator under another host name (``https://localhost:PORT``): the same
+        server and certificate, but another origin for a client that pins 127.0.0.1."""
+        return self.url.replace("https://127.0.0.1:", "https://localhost:")
+
+    def requests_to(self, host_prefix: str) -> list[Request]:
+        """Recorded requests whose Host header starts with ``host_prefix`` (``"localhost"``)."""
+        with self._lock:
+            return [r for r in self._requests if (r.host or "").startswith(host_prefix)]
+
     def clear_faults(self) -> None:
         """Drop every pending injected fault."""
         with self._lock:
@@ -1124,14 +1176,14 @@ class AzureSimulator:
                 "NoRouteInSimulator",
                 f"The simulator has no route for {method} {path}.",
             )
-            self._record(method, path, "unknown", missing.status, api_version)
+            self._record(method, path, "unknown", missing.status, api_version, headers)
             return missing
 
         early = self._take_fault(route.name) or self._authenticate(route, headers, api_version)
         reply = early or self._run_handler(
             route, Call(method, path, query, headers, None, match), raw_body
         )
-        self._record(method, path, route.name, reply.status, api_version)
+        self._record(method, path, route.name, reply.status, api_version, headers)
         return reply
 
     def _run_handler(self, route: Route, call: Call, raw_body: bytes) -> Reply:
@@ -1146,10 +1198,26 @@ class AzureSimulator:
             return route.handler(call)
 
     def _record(
-        self, method: str, path: str, route: str, status: int, api_version: str | None
+        self,
+        method: str,
+        path: str,
+        route: str,
+        status: int,
+        api_version: str | None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        headers = headers or {}
+        request = Request(
+            method,
+            path,
+            route,
+            status,
+            api_version,
+            headers.get("host"),
+            "authorization" in headers,
+        )
         with self._lock:
-            self._requests.append(Request(method, path, route, status, api_version))
+            self._requests.append(request)
 
     def _take_fault(self, route: str) -> Reply | None:
         with self._lock:
@@ -1160,6 +1228,8 @@ class AzureSimulator:
             fault.remaining -= 1
             if fault.remaining <= 0:
                 queue.popleft()
+        if fault.reply is not None:
+            return copy.deepcopy(fault.reply)
         headers = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = f"{fault.retry_after:g}"

@@ -386,7 +386,10 @@ def test_synapse_endpoint_for_a_workspace() -> None:
         load().synapse_endpoint_for("exampleWorkspace")
         == "https://exampleWorkspace.dev.azuresynapse.net"
     )
-    proxied = load(SYNAPSE_DEV_ENDPOINT="https://127.0.0.1:8443/synapse-dev/{workspace}/")
+    proxied = load(
+        SYNAPSE_DEV_ENDPOINT="https://127.0.0.1:8443/synapse-dev/{workspace}/",
+        SYNAPSE_DEV_AUDIENCE="https://dev.azuresynapse.net",
+    )
     assert proxied.synapse_dev_endpoint == "https://127.0.0.1:8443/synapse-dev/{workspace}"
     assert proxied.synapse_endpoint_for("ws1") == "https://127.0.0.1:8443/synapse-dev/ws1"
 
@@ -418,16 +421,60 @@ def test_in_scope_and_allow_listed_compare_ids_exactly_but_for_case() -> None:
             "https://{workspace}.dev.azuresynapse.usgovcloudapi.net",
             "https://dev.azuresynapse.usgovcloudapi.net/.default",
         ),
-        (
-            "https://127.0.0.1:8443/synapse-dev/{workspace}",
-            "https://dev.azuresynapse.net/.default",
-        ),
-        ("https://synapse-proxy.contoso.com/{workspace}", "https://dev.azuresynapse.net/.default"),
+        ("https://{workspace}.DEV.AzureSynapse.net", "https://dev.azuresynapse.net/.default"),
     ],
 )
-def test_synapse_dev_scope(template: str, scope: str) -> None:
+def test_synapse_dev_scope_follows_the_endpoints_cloud(template: str, scope: str) -> None:
     assert synapse_dev_scope(template) == scope
+    assert load(SYNAPSE_DEV_ENDPOINT=template).synapse_dev_audience == scope.removesuffix(
+        "/.default"
+    )
 
 
 def test_synapse_dev_scope_of_the_loaded_default() -> None:
     assert synapse_dev_scope(load().synapse_dev_endpoint) == "https://dev.azuresynapse.net/.default"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "https://127.0.0.1:8443/synapse-dev/{workspace}",
+        "https://synapse-proxy.contoso.com/{workspace}",
+        # Lookalikes of a cloud's suffix are hosts of no known cloud.
+        "https://{workspace}.dev.azuresynapse.net.contoso.com",
+        "https://{workspace}.devazuresynapse.net",
+        "https://{workspace}-dev.azuresynapse.net.evil.example",
+    ],
+)
+def test_a_custom_synapse_host_without_an_audience_is_a_settings_error(template: str) -> None:
+    message = refused("SYNAPSE_DEV_ENDPOINT", SYNAPSE_DEV_ENDPOINT=template)
+    assert "SYNAPSE_DEV_AUDIENCE" in message
+    with pytest.raises(SettingsError):
+        synapse_dev_scope(template)
+
+
+def test_a_custom_synapse_host_uses_the_stated_audience() -> None:
+    loaded = load(
+        SYNAPSE_DEV_ENDPOINT="https://synapse-proxy.contoso.com/{workspace}",
+        SYNAPSE_DEV_AUDIENCE="https://dev.azuresynapse.azure.cn/",
+    )
+    assert loaded.synapse_dev_audience == "https://dev.azuresynapse.azure.cn"
+    assert (
+        synapse_dev_scope(loaded.synapse_dev_endpoint, loaded.synapse_dev_audience)
+        == "https://dev.azuresynapse.azure.cn/.default"
+    )
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "audience"),
+    [
+        # A known cloud's host with another cloud's audience: a token for the wrong cloud.
+        ("https://{workspace}.dev.azuresynapse.azure.cn", "https://dev.azuresynapse.net"),
+        ("https://{workspace}.dev.azuresynapse.net", "https://dev.azuresynapse.usgovcloudapi.net"),
+        # Not an audience.
+        ("https://proxy.contoso.com/{workspace}", "http://dev.azuresynapse.net"),
+        ("https://proxy.contoso.com/{workspace}", "https://dev.azuresynapse.net/some/path"),
+    ],
+)
+def test_a_synapse_audience_that_does_not_fit_is_refused(endpoint: str, audience: str) -> None:
+    refused("SYNAPSE_DEV_AUDIENCE", SYNAPSE_DEV_ENDPOINT=endpoint, SYNAPSE_DEV_AUDIENCE=audience)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.adapters.clients import AzureClients
+from shared.adapters.transport import malformed_is_permanent, read_all
 from shared.arm import ArmId, name_of, resource_group_of, subscription_of
 from shared.model import ConnectionStatus, PrivateEndpointConnection
 
@@ -20,14 +21,17 @@ class MachineLearningAdapter:
             subscription_of(workspace_id)
         ).private_endpoint_connections
 
+    @malformed_is_permanent
     def list_connections(self, workspace_id: ArmId) -> list[PrivateEndpointConnection]:
         """All private endpoint connections of a workspace, in one list call."""
         operations = self._operations(workspace_id)
-        return [
-            _connection(workspace_id, item)
-            for item in operations.list(resource_group_of(workspace_id), name_of(workspace_id))
-        ]
+        items = read_all(
+            operations.list(resource_group_of(workspace_id), name_of(workspace_id)),
+            what=f"private endpoint connections of {workspace_id}",
+        )
+        return [_connection(workspace_id, item) for item in items]
 
+    @malformed_is_permanent
     def set_connection_state(
         self, workspace_id: ArmId, connection_name: str, status: ConnectionStatus, description: str
     ) -> PrivateEndpointConnection:

@@ -8,6 +8,7 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError
 
 from shared.adapters.clients import AzureClients
+from shared.adapters.transport import malformed_is_permanent, read_all
 from shared.arm import subscription_of
 from shared.planning.role_assignments import ExistingAssignment
 
@@ -36,6 +37,7 @@ class AuthorizationAdapter:
     def _operations(self, scope: str) -> Any:
         return self._clients.authorization(subscription_of(scope)).role_assignments
 
+    @malformed_is_permanent
     def list_at_scope(self, scope: str) -> list[ExistingAssignment]:
         """Assignments made exactly at `scope` (inherited ones are not ours to judge)."""
         return [
@@ -45,9 +47,13 @@ class AuthorizationAdapter:
                 principal_id=str(item.principal_id or ""),
                 role_definition_id=str(item.role_definition_id or ""),
             )
-            for item in self._operations(scope).list_for_scope(scope, filter="atScope()")
+            for item in read_all(
+                self._operations(scope).list_for_scope(scope, filter="atScope()"),
+                what=f"role assignments at {scope}",
+            )
         ]
 
+    @malformed_is_permanent
     def create(self, scope: str, name: str, role_definition_id: str, principal_id: str) -> str:
         """Create the assignment; "already exists" is success. Retries PrincipalNotFound."""
         from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters

@@ -3,15 +3,19 @@
 One credential per process (azure-identity caches tokens inside it). Every management client is
 pointed at `ARM_ENDPOINT` with the matching token scope, so a sovereign cloud, or the local
 simulator, is a matter of settings only.
+
+Every client carries the transport guards of `shared.adapters.transport`: requests (and so
+tokens) only to the client's configured endpoint, bounded retries, capped Retry-After, bounded
+time. New clients are built through `sdk_options` / `data_plane_pipeline` so they get them too.
 """
 
 from __future__ import annotations
 
 import functools
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from shared.config import Settings
+from shared.adapters import transport
+from shared.config import Settings, synapse_dev_audience
 
 if TYPE_CHECKING:
     from azure.core import PipelineClient
@@ -19,11 +23,12 @@ if TYPE_CHECKING:
     from azure.core.rest import HttpRequest, HttpResponse
 
 # azure-core's retry policy, tuned for a function invocation: a handful of tries honouring
-# Retry-After, then the error goes up so Event Grid redelivers later (its own backoff is longer).
+# Retry-After (capped by the endpoint guard), then the error goes up so Event Grid redelivers
+# later (its own backoff is longer). Kept for callers that build a RetryPolicy themselves.
 RETRY_SETTINGS: dict[str, Any] = {
-    "retry_total": 4,
-    "retry_backoff_factor": 0.8,
-    "retry_backoff_max": 20,
+    "retry_total": transport.RETRY_TOTAL,
+    "retry_backoff_factor": transport.RETRY_BACKOFF_FACTOR,
+    "retry_backoff_max": transport.RETRY_BACKOFF_MAX_SECONDS,
 }
 PUBLIC_SYNAPSE_DEV_AUDIENCE = "https://dev.azuresynapse.net"
 
@@ -39,18 +44,15 @@ def credential(client_id: str | None) -> TokenCredential:
     )
 
 
-def synapse_dev_scope(template: str) -> str:
+def synapse_dev_scope(template: str, audience: str | None = None) -> str:
     """The token scope of the Synapse data plane that `SYNAPSE_DEV_ENDPOINT` points at.
 
-    `https://{workspace}.dev.azuresynapse.net` gives `https://dev.azuresynapse.net/.default`; a
-    sovereign cloud's template gives its own audience. A template whose host does not start with
-    the workspace name (a proxy, the local simulator) keeps the public cloud's audience.
+    The audience is the cloud's (`https://{workspace}.dev.azuresynapse.azure.cn` gives
+    `https://dev.azuresynapse.azure.cn/.default`), or the explicit `SYNAPSE_DEV_AUDIENCE`.
+    A host of no known cloud without an explicit audience raises `SettingsError`: it never
+    silently gets a token for the public cloud.
     """
-    host = urlsplit(template.replace("{workspace}", "workspace")).hostname or ""
-    prefix = "workspace."
-    if template.startswith("https://{workspace}.") and host.startswith(prefix):
-        return f"https://{host[len(prefix) :]}/.default"
-    return f"{PUBLIC_SYNAPSE_DEV_AUDIENCE}/.default"
+    return f"{synapse_dev_audience(template, audience)}/.default"
 
 
 class AzureClients:
@@ -68,11 +70,27 @@ class AzureClients:
     def token_credential(self) -> TokenCredential:
         return self._credential
 
+    def sdk_options(self, *allowed_urls: str) -> dict[str, Any]:
+        """Keyword arguments that give any azure-core based SDK client the transport guards:
+        requests only to the origins (scheme, host, port) of `allowed_urls`, bounded retries,
+        capped Retry-After, bounded time. `SomeClient(..., **clients.sdk_options(endpoint))`."""
+        return transport.client_options(*allowed_urls)
+
+    def data_plane_pipeline(
+        self, base_url: str, scope: str, *, allowed_urls: tuple[str, ...] = ()
+    ) -> PipelineClient[HttpRequest, HttpResponse]:
+        """A raw azure-core pipeline to `base_url` with this process's credential, a bearer
+        token for `scope` that only ever goes to `base_url`'s origin (and `allowed_urls`'),
+        and the same retry and time bounds as every other client."""
+        return transport.pinned_pipeline(
+            base_url, self._credential, scope, allowed_urls=allowed_urls
+        )
+
     def _arm_kwargs(self) -> dict[str, Any]:
         return {
             "base_url": self._settings.arm_endpoint,
             "credential_scopes": [self._settings.arm_scope],
-            **RETRY_SETTINGS,
+            **self.sdk_options(self._settings.arm_endpoint),
         }
 
     @functools.cache  # noqa: B019 - one AzureClients per settings value, kept for the process
@@ -107,25 +125,11 @@ class AzureClients:
         Raw on purpose: the managed private endpoint model of azure-synapse-managedprivateendpoints
         drops `properties.resourceId`, the very field that proves where an endpoint comes from.
         """
-        from azure.core import PipelineClient
-        from azure.core.pipeline import policies
-
-        endpoint = self._settings.synapse_endpoint_for(workspace_name)
-        return PipelineClient(
-            base_url=endpoint,
-            policies=[
-                policies.RequestIdPolicy(),
-                policies.HeadersPolicy(),
-                policies.UserAgentPolicy(sdk_moniker="synapse-aml-automation"),
-                policies.ContentDecodePolicy(),
-                policies.RedirectPolicy(),
-                policies.RetryPolicy(**RETRY_SETTINGS),
-                policies.BearerTokenCredentialPolicy(
-                    self._credential, synapse_dev_scope(self._settings.synapse_dev_endpoint)
-                ),
-                policies.HttpLoggingPolicy(),
-                policies.DistributedTracingPolicy(),
-            ],
+        return self.data_plane_pipeline(
+            self._settings.synapse_endpoint_for(workspace_name),
+            synapse_dev_scope(
+                self._settings.synapse_dev_endpoint, self._settings.synapse_dev_audience
+            ),
         )
 
 

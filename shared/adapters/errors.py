@@ -26,6 +26,9 @@ def is_transient(error: BaseException) -> bool:
 
 def describe(error: BaseException) -> str:
     """A one-line description for the ledger and the log: status, error code, message."""
+    if isinstance(error, ClientAuthenticationError) and error.status_code is None:
+        # Raised on our side (a refused endpoint, a token not had): no HTTP status to show.
+        return f"{type(error).__name__}: {error.message}"[:500]
     if isinstance(error, HttpResponseError):
         code = getattr(error.error, "code", None) if error.error else None
         message = (getattr(error.error, "message", None) if error.error else None) or str(

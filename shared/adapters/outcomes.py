@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.clients import RETRY_SETTINGS
 from shared.adapters.errors import describe
+from shared.adapters.transport import client_options
 from shared.ledger import ActionRecord
 
 if TYPE_CHECKING:
@@ -65,10 +65,13 @@ class OutcomePublisher:
 
     def _publisher(self) -> Any:
         if self._client is None:
-            from azure.eventgrid import EventGridPublisherClient
+            # The basic-topic client itself: azure.eventgrid's public EventGridPublisherClient
+            # builds it for basic topics without passing on any keyword argument, so retry
+            # settings and the endpoint guard would be silently dropped.
+            from azure.eventgrid._legacy import EventGridPublisherClient
 
             self._client = EventGridPublisherClient(
-                self._endpoint, self._credential, **RETRY_SETTINGS
+                self._endpoint, self._credential, **client_options(self._endpoint)
             )
         return self._client
 

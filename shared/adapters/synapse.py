@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from shared.adapters.clients import AzureClients
+from shared.adapters.transport import MalformedResponseError, json_pages, malformed_is_permanent
 from shared.arm import ArmId, name_of, subscription_of
 from shared.model import ManagedPrivateEndpoint, SynapseWorkspace
 
@@ -26,6 +27,7 @@ class SynapseAdapter:
         self._clients = clients
         self._workspaces: dict[str, tuple[float, SynapseWorkspace]] = {}
 
+    @malformed_is_permanent
     def get_workspace(self, workspace_id: ArmId) -> SynapseWorkspace:
         """The workspace as ARM reports it (identity, managed VNet, exfiltration protection)."""
         key = workspace_id.lower()
@@ -35,32 +37,30 @@ class SynapseAdapter:
         resource = self._clients.resources(subscription_of(workspace_id)).resources.get_by_id(
             workspace_id, api_version=SYNAPSE_ARM_API_VERSION
         )
+        if not isinstance(resource.properties, dict | None):
+            raise MalformedResponseError(
+                f"Synapse workspace {workspace_id}: 'properties' is a "
+                f"{type(resource.properties).__name__}, not an object"
+            )
         workspace = _workspace(workspace_id, resource)
         self._workspaces[key] = (time.monotonic(), workspace)
         return workspace
 
+    @malformed_is_permanent
     def list_managed_private_endpoints(self, workspace_id: ArmId) -> list[ManagedPrivateEndpoint]:
         """Every managed private endpoint of the workspace's managed VNet, from the raw JSON."""
         return [_endpoint(item) for item in self._pages(name_of(workspace_id))]
 
     def _pages(self, workspace_name: str) -> Iterator[dict[str, Any]]:
-        from azure.core.exceptions import HttpResponseError
-
         client = self._clients.synapse_dev(workspace_name)
-        url: str | None = client.format_url(
-            "/managedVirtualNetworks/default/managedPrivateEndpoints"
+        # Bounded, same-origin paging; a body of the wrong shape is a MalformedResponseError,
+        # so the whole read fails and nothing is approved on part of it.
+        return json_pages(
+            client,
+            client.format_url("/managedVirtualNetworks/default/managedPrivateEndpoints"),
+            {"api-version": SYNAPSE_DEV_API_VERSION},
+            what=f"Synapse workspace {workspace_name}: managed private endpoints",
         )
-        params: dict[str, str] | None = {"api-version": SYNAPSE_DEV_API_VERSION}
-        while url:
-            from azure.core.rest import HttpRequest
-
-            response = client.send_request(HttpRequest("GET", url, params=params))
-            if response.status_code != 200:
-                raise HttpResponseError(response=response)
-            body = response.json()
-            yield from body.get("value") or []
-            # nextLink already carries the query string, api-version included.
-            url, params = body.get("nextLink") or None, None
 
 
 def _workspace(workspace_id: ArmId, resource: Any) -> SynapseWorkspace:
@@ -77,6 +77,11 @@ def _workspace(workspace_id: ArmId, resource: Any) -> SynapseWorkspace:
 
 def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:
     properties = item.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise MalformedResponseError(
+            f"managed private endpoint {str(item.get('name'))[:100]!r}: 'properties' is a "
+            f"{type(properties).__name__}, not an object"
+        )
 
     def text(key: str) -> str | None:
         value = properties.get(key)

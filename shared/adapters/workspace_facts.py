@@ -13,6 +13,13 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters.clients import AzureClients
 from shared.adapters.errors import describe, is_transient
+from shared.adapters.transport import (
+    MalformedResponseError,
+    json_mapping,
+    json_objects,
+    malformed_is_permanent,
+    read_all,
+)
 from shared.arm import ArmId, is_arm_id, name_of, resource_group_of, same_arm_id, subscription_of
 from shared.policy.facts import ComputeFacts, DependencyFacts, DependencyKind
 
@@ -37,19 +44,22 @@ class WorkspaceFactsAdapter:
     def _ml(self, workspace_id: str) -> Any:
         return self._clients.machine_learning(subscription_of(workspace_id))
 
+    @malformed_is_permanent
     def workspace(self, workspace_id: ArmId) -> Any:
         """The workspace model (2023-04-01)."""
         return self._ml(workspace_id).workspaces.get(
             resource_group_of(workspace_id), name_of(workspace_id)
         )
 
+    @malformed_is_permanent
     def computes(self, workspace_id: ArmId) -> list[ComputeFacts]:
         """Every compute of the workspace, in one paged list."""
         pages = self._ml(workspace_id).compute.list(
             resource_group_of(workspace_id), name_of(workspace_id)
         )
-        return [_compute(item) for item in pages]
+        return [_compute(item) for item in read_all(pages, what=f"computes of {workspace_id}")]
 
+    @malformed_is_permanent
     def dependency(self, kind: DependencyKind, resource_id: str | None) -> DependencyFacts:
         """Which private link groups of a dependency have approved private endpoints."""
         if not resource_id or not is_arm_id(resource_id):
@@ -58,10 +68,18 @@ class WorkspaceFactsAdapter:
         try:
             resource = resources.get_by_id(resource_id, api_version=DEPENDENCY_API_VERSIONS[kind])
             groups: set[str] = set()
-            for connection in (resource.properties or {}).get("privateEndpointConnections") or []:
-                properties = connection.get("properties") or {}
-                state = properties.get("privateLinkServiceConnectionState") or {}
-                endpoint_id = _text((properties.get("privateEndpoint") or {}).get("id"))
+            what = f"{resource_id}: properties"
+            connections = json_objects(
+                json_mapping(resource.properties, what).get("privateEndpointConnections"),
+                f"{what}.privateEndpointConnections",
+            )
+            for connection in connections:
+                properties = json_mapping(connection.get("properties"), f"{what} of a connection")
+                state = json_mapping(
+                    properties.get("privateLinkServiceConnectionState"), f"{what}: state"
+                )
+                endpoint = json_mapping(properties.get("privateEndpoint"), f"{what}: endpoint")
+                endpoint_id = _text(endpoint.get("id"))
                 if str(state.get("status", "")).lower() != "approved" or not endpoint_id:
                     continue
                 # The connection does not say which sub-resource it serves; the endpoint does.
@@ -77,14 +95,18 @@ class WorkspaceFactsAdapter:
             endpoint_id, api_version=NETWORK_API_VERSION
         )
         groups: set[str] = set()
-        properties = endpoint.properties or {}
+        properties = json_mapping(endpoint.properties, f"{endpoint_id}: properties")
         for key in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections"):
-            for link in properties.get(key) or []:
-                link_properties = link.get("properties") or {}
+            for link in json_objects(properties.get(key), f"{endpoint_id}: {key}"):
+                link_properties = json_mapping(link.get("properties"), f"{endpoint_id}: {key}")
                 if same_arm_id(link_properties.get("privateLinkServiceId"), target_id):
-                    groups |= {str(g).lower() for g in link_properties.get("groupIds") or []}
+                    group_ids = link_properties.get("groupIds") or []
+                    if not isinstance(group_ids, list):
+                        raise MalformedResponseError(f"{endpoint_id}: groupIds is not a list")
+                    groups |= {str(g).lower() for g in group_ids}
         return groups
 
+    @malformed_is_permanent
     def disable_public_network_access(self, workspace_id: ArmId) -> str:
         from azure.mgmt.machinelearningservices.models import WorkspaceUpdateParameters
 
@@ -95,6 +117,7 @@ class WorkspaceFactsAdapter:
         )
         return str(poller.result().public_network_access)
 
+    @malformed_is_permanent
     def set_max_nodes(self, compute_id: str, max_nodes: int) -> int | None:
         from azure.mgmt.machinelearningservices.models import (
             ClusterUpdateParameters,

@@ -175,12 +175,15 @@ def _decide(
     unreadable = sorted(item.workspace_id for item in evidence if not item.complete)
     if unreadable:
         # The connection may come from a workspace we could not ask: never reject on that.
+        # Why it could not be read (a refused link, a malformed page) goes to the ledger too.
+        errors = sorted({item.error for item in evidence if not item.complete and item.error})
         return _unverified(
             connection,
             workspace_id,
             rules,
             "not verified, and evidence from allow-listed Synapse workspace(s) "
-            f"{', '.join(unreadable)} could not be read: left pending",
+            f"{', '.join(unreadable)} could not be read: left pending"
+            + (f" ({'; '.join(errors)})" if errors else ""),
             may_reject=False,
         )
     return _unverified(

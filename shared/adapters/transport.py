@@ -1,0 +1,398 @@
+"""Transport guards every Azure client carries: where requests may go, and how long they may take.
+
+One mechanism, applied by `AzureClients` to every client it builds (and by the ledger and the
+outcome publisher to theirs):
+
+- `EndpointGuardPolicy`, an azure-core policy that refuses any request whose scheme, host or
+  port is not one of the client's configured endpoints. It runs first on every pipeline run
+  (the first request and each page, whose URL is a `nextLink` the service chose) and again
+  after the retry policy, on every attempt and every redirect hop, before the transport sends
+  a byte. A refused request raises `ForeignEndpointError`: never followed, no token sent there.
+- The same policy caps the `Retry-After` a service asks for (two 429s with `Retry-After: 25`
+  made one event take 50 s), whichever `RetryPolicy` the client built for itself; azure-core's
+  retry policy does the retrying, with a bounded count and a total timeout per request.
+- `read_all` (SDK pagers) and `json_pages` (raw JSON lists) bound the number of pages, refuse a
+  `nextLink` seen before (a self-referencing link looped forever) and bound the time of a read.
+  A body of the wrong shape is a `MalformedResponseError`: a permanent error for that read.
+
+New clients get all of it from `client_options(...)` (SDK clients that take `**kwargs`) or
+`pinned_pipeline(...)` (a raw azure-core `PipelineClient`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    DecodeError,
+    DeserializationError,
+    HttpResponseError,
+)
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+if TYPE_CHECKING:
+    from azure.core import PipelineClient
+    from azure.core.credentials import TokenCredential
+    from azure.core.paging import ItemPaged
+    from azure.core.rest import HttpRequest, HttpResponse
+
+T = TypeVar("T")
+
+# A handful of tries, then the error goes up so Event Grid redelivers later (its own backoff is
+# longer than anything worth waiting for inside one invocation).
+RETRY_TOTAL = 4
+RETRY_BACKOFF_FACTOR = 0.8
+RETRY_BACKOFF_MAX_SECONDS = 5
+# The longest a service may make us wait between two tries, whatever Retry-After it sends.
+RETRY_AFTER_CAP_SECONDS = 5.0
+# One request, its retries and their waits included (azure-core's RetryPolicy `timeout`).
+REQUEST_TIMEOUT_SECONDS = 45
+CONNECTION_TIMEOUT_SECONDS = 10
+READ_TIMEOUT_SECONDS = 30
+# Same-origin redirects are followed, a few at most; other origins are refused by the guard.
+REDIRECT_MAX = 3
+# One paged read: pages and wall-clock time. Lists the app reads are small (a workspace's
+# connections, computes, role assignments at one scope, a Synapse workspace's endpoints).
+MAX_PAGES = 100
+READ_DEADLINE_SECONDS = 120.0
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+_RETRY_AFTER_MS_HEADERS = ("retry-after-ms", "x-ms-retry-after-ms")
+
+Origin = tuple[str, str, int]
+
+
+class ForeignEndpointError(ClientAuthenticationError):
+    """A request to a scheme, host or port other than the client's configured endpoints.
+
+    A `ClientAuthenticationError` on purpose: azure-core's `RetryPolicy` re-raises it at once
+    instead of retrying, and `errors.is_transient` counts it permanent (recorded, not retried):
+    no credential is ever presented to that endpoint.
+    """
+
+
+class MalformedResponseError(AzureError):
+    """A response of the wrong shape (not JSON, a list where an object belongs, ...)."""
+
+
+class PagingError(AzureError):
+    """A paged read that did not end: too many pages, a repeated nextLink, or out of time."""
+
+
+def origin_of(url: str) -> Origin:
+    """(scheme, host, port) of a URL, lower-cased, default ports filled in.
+
+    Raises `ValueError` for a URL without a host, with credentials in it, or with a bad port.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if not host or parts.username is not None or parts.password is not None:
+        raise ValueError(f"not an endpoint URL: {url!r}")
+    port = parts.port or _DEFAULT_PORTS.get(scheme)
+    if port is None:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return scheme, host, port
+
+
+def _show(origin: Origin) -> str:
+    scheme, host, port = origin
+    return f"{scheme}://{host}:{port}"
+
+
+class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Refuses requests to any origin but the allowed ones; caps Retry-After on responses.
+
+    Place it both as a per-call policy (first in the pipeline) and as a per-retry policy (after
+    the retry and redirect policies): `client_options` and `pinned_pipeline` do.
+    """
+
+    def __init__(self, *allowed_urls: str, retry_after_cap: float = RETRY_AFTER_CAP_SECONDS):
+        if not allowed_urls:
+            raise ValueError("EndpointGuardPolicy needs at least one allowed endpoint")
+        self.allowed: frozenset[Origin] = frozenset(origin_of(url) for url in allowed_urls)
+        self.retry_after_cap = retry_after_cap
+
+    def check(self, url: str) -> None:
+        """Raise `ForeignEndpointError` unless `url` is on an allowed origin."""
+        try:
+            origin = origin_of(url)
+        except ValueError as error:
+            raise ForeignEndpointError(f"refused a request to {url[:200]!r}: {error}") from None
+        if origin not in self.allowed:
+            allowed = ", ".join(sorted(_show(o) for o in self.allowed))
+            raise ForeignEndpointError(
+                f"refused a request to {_show(origin)}: not a configured endpoint ({allowed})"
+            )
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        self.check(request.http_request.url)
+
+    def on_response(
+        self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
+    ) -> None:
+        headers = response.http_response.headers
+        for name in _RETRY_AFTER_MS_HEADERS:
+            value = _number(headers.get(name))
+            # `not <=` so that NaN (float("nan") parses) is capped as well.
+            if value is not None and not value <= self.retry_after_cap * 1000:
+                headers[name] = f"{self.retry_after_cap * 1000:g}"
+        raw = headers.get("retry-after")
+        if raw is not None:
+            seconds = _retry_after_seconds(raw)
+            if seconds is not None and not seconds <= self.retry_after_cap:
+                headers["retry-after"] = f"{self.retry_after_cap:g}"
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _retry_after_seconds(value: str) -> float | None:
+    seconds = _number(value)
+    if seconds is not None:
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - datetime.now(UTC)).total_seconds()
+
+
+def retry_options() -> dict[str, Any]:
+    """azure-core `RetryPolicy`, `RedirectPolicy` and transport settings, as client kwargs."""
+    return {
+        "retry_total": RETRY_TOTAL,
+        "retry_backoff_factor": RETRY_BACKOFF_FACTOR,
+        "retry_backoff_max": RETRY_BACKOFF_MAX_SECONDS,
+        "timeout": REQUEST_TIMEOUT_SECONDS,
+        "connection_timeout": CONNECTION_TIMEOUT_SECONDS,
+        "read_timeout": READ_TIMEOUT_SECONDS,
+        "redirect_max": REDIRECT_MAX,
+    }
+
+
+def client_options(*allowed_urls: str) -> dict[str, Any]:
+    """Keyword arguments for any azure-core based SDK client (`SomeClient(..., **options)`):
+    requests only to `allowed_urls`' origins, bounded retries and time.
+
+    Fresh lists on every call: azure-mgmt-core appends its own policy to `per_call_policies`.
+    """
+    guard = EndpointGuardPolicy(*allowed_urls)
+    return {"per_call_policies": [guard], "per_retry_policies": [guard], **retry_options()}
+
+
+def pinned_pipeline(
+    base_url: str,
+    credential: TokenCredential,
+    scope: str,
+    *,
+    allowed_urls: Iterable[str] = (),
+    sdk_moniker: str = "synapse-aml-automation",
+) -> PipelineClient[HttpRequest, HttpResponse]:
+    """A raw azure-core `PipelineClient` to `base_url` (plus `allowed_urls`), with a bearer
+    token for `scope` that only ever travels to those origins."""
+    from azure.core import PipelineClient
+    from azure.core.pipeline import policies
+
+    guard = EndpointGuardPolicy(base_url, *allowed_urls)
+    options = retry_options()
+    return PipelineClient(
+        base_url=base_url,
+        policies=[
+            guard,
+            policies.RequestIdPolicy(),
+            policies.HeadersPolicy(),
+            policies.UserAgentPolicy(sdk_moniker=sdk_moniker),
+            policies.ContentDecodePolicy(),
+            policies.RedirectPolicy(redirect_max=options["redirect_max"]),
+            policies.RetryPolicy(
+                retry_total=options["retry_total"],
+                retry_backoff_factor=options["retry_backoff_factor"],
+                retry_backoff_max=options["retry_backoff_max"],
+                timeout=options["timeout"],
+            ),
+            guard,
+            policies.BearerTokenCredentialPolicy(credential, scope),
+            policies.SensitiveHeaderCleanupPolicy(),
+            policies.HttpLoggingPolicy(),
+            policies.DistributedTracingPolicy(),
+        ],
+        connection_timeout=options["connection_timeout"],
+        read_timeout=options["read_timeout"],
+    )
+
+
+# What the SDKs' deserializers raise on a body of the wrong shape, besides azure-core's own
+# DecodeError (an HttpResponseError already).
+_SHAPE_ERRORS = (DeserializationError, ValueError, TypeError, AttributeError, KeyError)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def malformed_is_permanent(method: Callable[P, R]) -> Callable[P, R]:
+    """Decorate an adapter method that reads or writes through an SDK: what the SDK (or the
+    method's own parsing) raises on a body of the wrong shape becomes `MalformedResponseError`,
+    an `AzureError` the reconcilers record as permanent, instead of escaping the handler.
+    Azure errors pass through unchanged."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except AzureError:
+            raise
+        except _SHAPE_ERRORS as error:
+            raise MalformedResponseError(
+                f"{method.__qualname__}: malformed response: {type(error).__name__}: {error}"[:500]
+            ) from error
+
+    return wrapper
+
+
+def read_all(
+    paged: ItemPaged[T],
+    *,
+    what: str,
+    max_pages: int = MAX_PAGES,
+    deadline_seconds: float = READ_DEADLINE_SECONDS,
+) -> list[T]:
+    """Every item of an SDK pager, or an error: a bounded number of pages, no nextLink twice,
+    within the deadline. A page the SDK cannot deserialize is a `MalformedResponseError`."""
+    items: list[T] = []
+    seen: set[str] = set()
+    started = time.monotonic()
+    pages = paged.by_page()
+    try:
+        for number, page in enumerate(pages, start=1):
+            items.extend(page)
+            link = getattr(pages, "continuation_token", None)
+            if not link:
+                continue
+            _check_next(what, str(link), seen, number, max_pages, started, deadline_seconds)
+    except AzureError:
+        raise
+    except _SHAPE_ERRORS as error:
+        raise MalformedResponseError(f"{what}: malformed response: {error}"[:500]) from error
+    return items
+
+
+def _check_next(
+    what: str,
+    link: str,
+    seen: set[str],
+    number: int,
+    max_pages: int,
+    started: float,
+    deadline_seconds: float,
+) -> None:
+    if link in seen:
+        raise PagingError(f"{what}: nextLink repeats an earlier page; read stopped")
+    if number >= max_pages:
+        raise PagingError(f"{what}: more than {max_pages} pages; read stopped")
+    if time.monotonic() - started > deadline_seconds:
+        raise PagingError(f"{what}: not done after {deadline_seconds:g} s; read stopped")
+    seen.add(link)
+
+
+def json_object(response: HttpResponse, what: str) -> dict[str, Any]:
+    """The response body as a JSON object, or `MalformedResponseError`."""
+    try:
+        body = response.json()
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        content_type = response.headers.get("content-type", "no content type")
+        raise MalformedResponseError(
+            f"{what}: answered {response.status_code} with a body that is not JSON "
+            f"({content_type}): {error}"[:500]
+        ) from None
+    if not isinstance(body, dict):
+        raise MalformedResponseError(
+            f"{what}: answered {response.status_code} with a JSON {type(body).__name__}, "
+            "not an object"
+        )
+    return body
+
+
+def json_pages(
+    client: PipelineClient[HttpRequest, HttpResponse],
+    url: str,
+    params: dict[str, str] | None,
+    *,
+    what: str,
+    max_pages: int = MAX_PAGES,
+    deadline_seconds: float = READ_DEADLINE_SECONDS,
+) -> Iterator[dict[str, Any]]:
+    """The items of a raw JSON list (`{"value": [...], "nextLink": ...}`), page by page.
+
+    Consume it whole before trusting any item: an error on a later page means the read is
+    incomplete. Non-200 answers raise `HttpResponseError`; wrong shapes raise
+    `MalformedResponseError`; endless paging raises `PagingError`.
+    """
+    from azure.core.rest import HttpRequest
+
+    seen: set[str] = set()
+    started = time.monotonic()
+    next_url: str | None = url
+    number = 0
+    while next_url:
+        number += 1
+        try:
+            response = client.send_request(HttpRequest("GET", next_url, params=params))
+        except DecodeError as error:
+            # azure-core's ContentDecodePolicy already refused a body labelled JSON.
+            raise MalformedResponseError(
+                f"{what}: body is not JSON: {error.message}"[:500]
+            ) from None
+        if response.status_code != 200:
+            raise HttpResponseError(response=response)
+        body = json_object(response, what)
+        value = body.get("value")
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise MalformedResponseError(
+                f"{what}: 'value' is a {type(value).__name__}, not a list of objects"
+            )
+        yield from value
+        link = body.get("nextLink")
+        if link is None or link == "":
+            return
+        if not isinstance(link, str):
+            raise MalformedResponseError(f"{what}: 'nextLink' is a {type(link).__name__}")
+        # The first page's own URL counts as seen: a link back to it loops as well.
+        seen.add(response.request.url)
+        _check_next(what, link, seen, number, max_pages, started, deadline_seconds)
+        # nextLink already carries the query string, api-version included.
+        next_url, params = link, None
+
+
+def json_mapping(value: object, what: str) -> dict[str, Any]:
+    """A JSON object from a raw body or an SDK model's free-form field (None: empty), or
+    `MalformedResponseError`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedResponseError(f"{what}: a {type(value).__name__}, not an object")
+    return value
+
+
+def json_objects(value: object, what: str) -> list[dict[str, Any]]:
+    """A JSON list of objects (None: empty), or `MalformedResponseError`."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise MalformedResponseError(f"{what}: a {type(value).__name__}, not a list of objects")
+    return value

@@ -1,0 +1,600 @@
+"""Transport guards: tokens and evidence stay on the configured endpoints, reads are bounded,
+and a response of the wrong shape is a recorded, permanent error.
+
+Everything runs the real SDK clients over HTTPS against the simulator. Another origin is easy to
+reach there: the simulator's certificate also covers `localhost`, so `https://localhost:<port>`
+is the same server under another host (which would answer, with the real data, if a client went
+there), and a plain TCP listener on another port sees any connection attempt at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from azure.core.exceptions import AzureError
+from hypothesis import given
+from hypothesis import strategies as st
+from requests.structures import CaseInsensitiveDict
+
+from shared.adapters.authorization import AuthorizationAdapter
+from shared.adapters.synapse import SynapseAdapter
+from shared.adapters.transport import (
+    MAX_PAGES,
+    RETRY_AFTER_CAP_SECONDS,
+    EndpointGuardPolicy,
+    ForeignEndpointError,
+    MalformedResponseError,
+    PagingError,
+    json_pages,
+    origin_of,
+    pinned_pipeline,
+)
+from shared.adapters.workspace_facts import WorkspaceFactsAdapter
+from shared.arm import ArmId
+from shared.model import ConnectionStatus
+from shared.runtime import runtime
+from simulator import AzureSimulator
+from tests.conftest import App
+from tools import host, scene
+
+pytestmark = pytest.mark.slow
+
+PROD = ArmId(scene.PROD)
+ANALYTICS = ArmId(scene.ANALYTICS)
+MPE_PATH = "/synapse-dev/syn-analytics/managedVirtualNetworks/default/managedPrivateEndpoints"
+MPE_QUERY = "?api-version=2020-12-01"
+
+
+class Listener:
+    """A TCP port that counts the connections made to it (and answers none)."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(8)
+        self._socket.settimeout(0.2)
+        self.port = self._socket.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._socket.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    running = Listener()
+    yield running
+    running.close()
+
+
+def foreign_base(kind: str, sim: AzureSimulator, listener: Listener) -> str:
+    """Another origin than the simulator's https://127.0.0.1:<port>: host, port or scheme."""
+    return {
+        "host": sim.foreign_url,
+        "port": f"https://127.0.0.1:{listener.port}",
+        "scheme": f"http://127.0.0.1:{listener.port}",
+    }[kind]
+
+
+def nothing_reached(sim: AzureSimulator, listener: Listener) -> None:
+    assert sim.requests_to("localhost") == [], "a request went to the foreign host"
+    assert listener.connections == 0, "a connection was made to the foreign port"
+
+
+def prod_event(app: App) -> dict[str, Any]:
+    verified = app.connection("listed by allow-listed")
+    return scene.resource_write_event(
+        f"{verified.workspace_id}/privateEndpointConnections/{verified.name}",
+        scene.CONNECTION_WRITE,
+    )
+
+
+def leave_pending_reasons(app: App, workspace_id: str = scene.PROD) -> list[str]:
+    return [
+        a["Reason"] for a in app.ledger.actions(workspace_id) if a["Verdict"] == "leave-pending"
+    ]
+
+
+# --- the guard itself -------------------------------------------------------------------------
+
+ALLOWED = "https://127.0.0.1:8443"
+_hosts = st.sampled_from(
+    ["127.0.0.1", "localhost", "127.0.0.2", "127.0.0.1.nip.io", "evil.example", "[::1]"]
+)
+
+
+@given(
+    scheme=st.sampled_from(["https", "http", "HTTPS", "ftp"]),
+    host_name=_hosts,
+    port=st.sampled_from([None, 443, 8443, 8444, 80]),
+    path=st.sampled_from(["", "/", "/subscriptions/x?api-version=1", "/@evil.example/"]),
+)
+def test_the_guard_lets_through_only_the_configured_origin(
+    scheme: str, host_name: str, port: int | None, path: str
+) -> None:
+    guard = EndpointGuardPolicy(ALLOWED)
+    url = f"{scheme}://{host_name}{'' if port is None else f':{port}'}{path}"
+    same = scheme.lower() == "https" and host_name == "127.0.0.1" and port == 8443
+    if same:
+        guard.check(url)
+    else:
+        with pytest.raises(ForeignEndpointError):
+            guard.check(url)
+
+
+@given(
+    userinfo=st.sampled_from(["user@", "user:pw@", "127.0.0.1:8443@"]),
+)
+def test_the_guard_refuses_credentials_in_the_url(userinfo: str) -> None:
+    with pytest.raises(ForeignEndpointError):
+        EndpointGuardPolicy(ALLOWED).check(f"https://{userinfo}127.0.0.1:8443/x")
+
+
+def test_default_ports_are_the_same_origin() -> None:
+    assert origin_of("https://Management.Azure.com") == origin_of(
+        "https://management.azure.com:443/subscriptions"
+    )
+    assert origin_of("https://a.example") != origin_of("http://a.example")
+
+
+@dataclass
+class _Response:
+    headers: Any
+
+
+@dataclass
+class _PipelineResponse:
+    http_response: _Response
+
+
+@given(
+    seconds=st.floats(min_value=0, max_value=10**7, allow_nan=False),
+    header=st.sampled_from(["retry-after", "retry-after-ms", "x-ms-retry-after-ms"]),
+)
+def test_no_retry_after_longer_than_the_cap_reaches_the_retry_policy(
+    seconds: float, header: str
+) -> None:
+    from azure.core.pipeline.policies import RetryPolicy
+
+    value = seconds * 1000 if header != "retry-after" else seconds
+    response = _PipelineResponse(_Response(CaseInsensitiveDict({header: f"{value:g}"})))
+    EndpointGuardPolicy(ALLOWED).on_response(None, response)  # type: ignore[arg-type]
+
+    waited = RetryPolicy().get_retry_after(response)  # type: ignore[arg-type]
+    assert waited is not None
+    assert waited <= RETRY_AFTER_CAP_SECONDS + 1e-9
+    # Short waits the service asks for are kept as they are.
+    asked = float(f"{value:g}") / (1 if header == "retry-after" else 1000)
+    assert waited == pytest.approx(min(asked, RETRY_AFTER_CAP_SECONDS))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
+def test_a_retry_after_that_is_no_number_of_seconds_is_capped(value: str) -> None:
+    headers = CaseInsensitiveDict({"Retry-After": value})
+    EndpointGuardPolicy(ALLOWED).on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
+    assert headers["Retry-After"] == f"{RETRY_AFTER_CAP_SECONDS:g}"
+
+
+def test_an_http_date_retry_after_is_capped_too() -> None:
+    from email.utils import format_datetime
+
+    later = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+    headers = CaseInsensitiveDict({"Retry-After": later})
+    EndpointGuardPolicy(ALLOWED).on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
+    assert headers["Retry-After"] == f"{RETRY_AFTER_CAP_SECONDS:g}"
+
+
+# --- item 1: foreign nextLinks and redirects --------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["host", "port", "scheme"])
+@pytest.mark.parametrize("how", ["nextLink", "redirect"])
+def test_synapse_evidence_from_another_origin_is_refused_and_approves_nothing(
+    app: App, listener: Listener, kind: str, how: str
+) -> None:
+    foreign = foreign_base(kind, app.sim, listener) + MPE_PATH + MPE_QUERY
+    if how == "nextLink":
+        # The real endpoint's first page is empty and points elsewhere for "the rest", where
+        # the real list (which would verify the connection) would be served.
+        app.sim.inject_reply("synapse.mpe.list", body={"value": [], "nextLink": foreign})
+    else:
+        app.sim.inject_reply("synapse.mpe.list", status=307, headers={"Location": foreign})
+    payload = prod_event(app)
+
+    app.deliver(payload)
+
+    nothing_reached(app.sim, listener)
+    assert app.status(app.connection("listed by allow-listed")) == "Pending"
+    assert [w for w in app.sim.writes() if w.route != "eventgrid.publish"] == []
+    record = app.ledger.event(payload["id"])
+    assert record is not None
+    assert record["Outcome"] == "reconciled"
+    reasons = leave_pending_reasons(app)
+    assert reasons
+    assert all("ForeignEndpointError" in reason for reason in reasons), reasons
+
+
+def test_without_the_foreign_link_the_same_connection_is_approved(app: App) -> None:
+    """The control for the test above: the foreign link is what stops the approval."""
+    app.deliver(prod_event(app))
+    assert app.status(app.connection("listed by allow-listed")) == "Approved"
+
+
+@pytest.mark.parametrize(
+    ("route", "how", "read"),
+    [
+        (
+            "aml.compute.list",
+            "nextLink",
+            lambda rt: WorkspaceFactsAdapter(rt.clients).computes(PROD),
+        ),
+        (
+            "authz.ra.list",
+            "nextLink",
+            lambda rt: AuthorizationAdapter(rt.clients).list_at_scope(scene.PROD),
+        ),
+        ("aml.workspace.get", "redirect", lambda rt: rt.machine_learning_workspace(scene.PROD)),
+        (
+            "synapse.workspace.get",
+            "redirect",
+            lambda rt: SynapseAdapter(rt.clients).get_workspace(ANALYTICS),
+        ),
+        (
+            "network.pe.get",
+            "redirect",
+            lambda rt: rt.network.private_link_targets(ArmId(scene.private_endpoint_id("pe-x"))),
+        ),
+        (
+            "aml.pec.put",
+            "redirect",
+            lambda rt: rt.machine_learning.set_connection_state(
+                scene.PROD, "any", ConnectionStatus.APPROVED, "approved"
+            ),
+        ),
+    ],
+)
+def test_every_arm_client_refuses_links_to_another_host(
+    app: App, route: str, how: str, read: Any
+) -> None:
+    foreign = app.sim.foreign_url + "/subscriptions/x/resourceGroups/y?api-version=2023-04-01"
+    if how == "nextLink":
+        app.sim.inject_reply(route, body={"value": [], "nextLink": foreign})
+    else:
+        app.sim.inject_reply(route, status=307, headers={"Location": foreign})
+
+    rt = runtime()
+    with pytest.raises(ForeignEndpointError):
+        read(_with_workspace_read(rt))
+
+    assert app.sim.requests_to("localhost") == []
+    assert app.sim.count(route) == 1
+
+
+def _with_workspace_read(rt: Any) -> Any:
+    """The runtime, plus a plain read of an AML workspace through the ML client."""
+
+    class Reads:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(rt, name)
+
+        def machine_learning_workspace(self, workspace_id: str) -> Any:
+            return WorkspaceFactsAdapter(rt.clients).workspace(ArmId(workspace_id))
+
+    return Reads()
+
+
+def test_a_long_running_operation_polled_at_another_host_is_refused(app: App) -> None:
+    status_url = app.sim.foreign_url + "/subscriptions/x/providers/op?api-version=2023-04-01"
+    compute = app.sim.compute(scene.PROD, "cpu-cluster")
+    compute["properties"]["provisioningState"] = "Updating"
+    app.sim.inject_reply(
+        "aml.compute.patch",
+        body=compute,
+        headers={"Azure-AsyncOperation": status_url, "Retry-After": "0"},
+    )
+    facts = WorkspaceFactsAdapter(runtime().clients)
+
+    with pytest.raises(ForeignEndpointError):
+        facts.set_max_nodes(f"{scene.PROD}/computes/cpu-cluster", 4)
+
+    assert app.sim.requests_to("localhost") == []
+
+
+def test_the_outcome_publisher_refuses_a_redirect_to_another_host(app: App) -> None:
+    app.sim.inject_reply(
+        "eventgrid.publish",
+        status=307,
+        headers={"Location": app.sim.foreign_url + "/eventgrid-topic/api/events"},
+    )
+
+    app.deliver(prod_event(app))
+
+    assert app.sim.requests_to("localhost") == []
+    # The approval's events were refused (a later publish, of the role assignment, went on).
+    kinds = {event["data"]["kind"] for event in app.sim.published_events}
+    assert "private-endpoint-connection" not in kinds
+    # The decision itself was taken and recorded; only its announcement was refused.
+    assert app.status(app.connection("listed by allow-listed")) == "Approved"
+
+
+def test_the_ledger_refuses_a_redirect_to_another_host(app: App) -> None:
+    from azure.core.exceptions import ResourceExistsError
+
+    from shared.config import LedgerSettings
+    from shared.ledger import open_ledger
+    from simulator.azure_simulator import Reply
+
+    location = app.sim.foreign_url + "/Tables"
+    app.sim.add_route(
+        "POST",
+        r"^/tables$",
+        "test.tables.create",
+        lambda call: Reply(307, headers={"Location": location}),
+        audience=None,
+    )
+    settings = LedgerSettings(table_endpoint=app.sim.url, connection_string=None, table_name="t")
+
+    with pytest.raises(ForeignEndpointError), contextlib.suppress(ResourceExistsError):
+        open_ledger(settings, runtime().clients.token_credential)  # type: ignore[arg-type]
+
+    assert app.sim.count("test.tables.create") == 1
+    assert app.sim.requests_to("localhost") == []
+
+
+# --- item 4: bounded reads ----------------------------------------------------------------------
+
+
+def test_a_self_referencing_synapse_next_link_stops_the_read(app: App) -> None:
+    own = app.sim.url + MPE_PATH + MPE_QUERY
+    app.sim.inject_reply("synapse.mpe.list", body={"value": [], "nextLink": own}, times=50)
+    payload = prod_event(app)
+
+    started = time.monotonic()
+    app.deliver(payload)
+
+    assert time.monotonic() - started < 10
+    # A link back to the page just read is caught before it is requested again.
+    assert app.sim.count("synapse.mpe.list") == 1
+    assert app.status(app.connection("listed by allow-listed")) == "Pending"
+    assert any("nextLink repeats" in reason for reason in leave_pending_reasons(app))
+
+
+def test_a_synapse_next_link_cycle_stops_the_read(app: App) -> None:
+    first = app.sim.url + MPE_PATH + MPE_QUERY
+    second = first + "&$skipToken=1"
+    app.sim.inject_reply("synapse.mpe.list", body={"value": [], "nextLink": second})
+    app.sim.inject_reply("synapse.mpe.list", body={"value": [], "nextLink": first}, times=50)
+
+    app.deliver(prod_event(app))
+
+    assert app.sim.count("synapse.mpe.list") == 2
+    assert any("nextLink repeats" in reason for reason in leave_pending_reasons(app))
+
+
+@pytest.mark.parametrize(
+    ("route", "path", "read"),
+    [
+        (
+            "aml.compute.list",
+            f"{scene.PROD}/computes",
+            lambda rt: WorkspaceFactsAdapter(rt.clients).computes(PROD),
+        ),
+        (
+            "authz.ra.list",
+            f"{scene.PROD}/providers/Microsoft.Authorization/roleAssignments",
+            lambda rt: AuthorizationAdapter(rt.clients).list_at_scope(scene.PROD),
+        ),
+    ],
+)
+def test_a_self_referencing_arm_next_link_stops_the_read(
+    app: App, route: str, path: str, read: Any
+) -> None:
+    own = f"{app.sim.url}{path}?api-version=2023-04-01"
+    app.sim.inject_reply(route, body={"value": [], "nextLink": own}, times=50)
+
+    with pytest.raises(PagingError, match="nextLink repeats"):
+        read(runtime())
+
+    # The SDK starts from its own URL, so the link is seen once before it repeats.
+    assert app.sim.count(route) == 2
+
+
+def test_a_synapse_list_longer_than_the_page_limit_is_an_incomplete_read(app: App) -> None:
+    app.sim.page_size = 1
+    for number in range(MAX_PAGES + 1):
+        app.sim.add_managed_private_endpoint(
+            scene.ANALYTICS,
+            f"mpe-filler-{number:03d}",
+            private_link_resource_id=scene.SANDBOX,
+            resource_id=scene.private_endpoint_id(f"pe-filler-{number:03d}"),
+        )
+
+    app.deliver(prod_event(app))
+
+    assert app.sim.count("synapse.mpe.list") == MAX_PAGES
+    assert app.status(app.connection("listed by allow-listed")) == "Pending"
+    assert any(f"more than {MAX_PAGES} pages" in r for r in leave_pending_reasons(app))
+
+
+def test_a_paged_read_stops_at_its_deadline(app: App) -> None:
+    app.sim.page_size = 1
+    credential = runtime().clients.token_credential
+    client = pinned_pipeline(
+        app.sim.url + "/synapse-dev/syn-analytics",
+        credential,
+        "https://dev.azuresynapse.net/.default",
+    )
+    del credential
+
+    with pytest.raises(PagingError, match="not done after"):
+        list(
+            json_pages(
+                client,
+                client.format_url("/managedVirtualNetworks/default/managedPrivateEndpoints"),
+                {"api-version": "2020-12-01"},
+                what="test",
+                deadline_seconds=0.0,
+            )
+        )
+    assert app.sim.count("synapse.mpe.list") == 1
+
+
+def test_a_long_retry_after_is_capped(app: App) -> None:
+    app.sim.inject("aml.pec.list", status=429, retry_after=25, times=1)
+
+    started = time.monotonic()
+    app.deliver(prod_event(app))
+    elapsed = time.monotonic() - started
+
+    assert app.sim.count("aml.pec.list") == 2
+    assert elapsed < 15, f"waited {elapsed:.1f} s for a Retry-After of 25 s"
+    assert app.status(app.connection("listed by allow-listed")) == "Approved"
+
+
+# --- item 5: malformed 200s -------------------------------------------------------------------
+
+MALFORMED: dict[str, dict[str, Any]] = {
+    "a list": {"body": [{"name": "mpe"}]},
+    "a string": {"body": "managed private endpoints"},
+    "an object-valued value": {"body": {"value": {"name": "mpe-aml-prod"}}},
+    "a list of strings": {"body": {"value": ["mpe-aml-prod"]}},
+    "properties as a list": {"body": {"value": [{"name": "mpe", "properties": ["x"]}]}},
+    "a nextLink object": {"body": {"value": [], "nextLink": {"href": "x"}}},
+    "an HTML page": {
+        "raw": b"<html><body>Sign in</body></html>",
+        "headers": {"Content-Type": "text/html"},
+    },
+    "broken JSON": {"raw": b'{"value": [', "headers": {"Content-Type": "application/json"}},
+}
+
+
+@pytest.mark.parametrize("shape", sorted(MALFORMED))
+def test_a_malformed_synapse_page_is_recorded_not_raised(app: App, shape: str) -> None:
+    app.sim.inject_reply("synapse.mpe.list", **MALFORMED[shape])
+    payload = prod_event(app)
+
+    app.deliver(payload)
+
+    record = app.ledger.event(payload["id"])
+    assert record is not None
+    assert record["Outcome"] == "reconciled"
+    assert app.status(app.connection("listed by allow-listed")) == "Pending"
+    reasons = leave_pending_reasons(app)
+    assert reasons
+    assert all("MalformedResponseError" in r for r in reasons), reasons
+
+
+@pytest.mark.parametrize("shape", ["a list", "an HTML page", "an object-valued value"])
+def test_the_sweep_goes_on_past_a_malformed_synapse_page(app: App, shape: str) -> None:
+    app.sim.inject_reply("synapse.mpe.list", **MALFORMED[shape])
+
+    host.fire_timer("reconcile_all")
+
+    # Evidence is gathered once per sweep: both workspaces were reconciled on "unreadable".
+    for workspace_id in (scene.PROD, scene.DEV):
+        assert any("MalformedResponseError" in r for r in leave_pending_reasons(app, workspace_id))
+
+
+@pytest.mark.parametrize("shape", ["a list", "a string", "an HTML page", "an object-valued value"])
+def test_the_sweep_goes_on_past_a_malformed_arm_page(app: App, shape: str) -> None:
+    # The first workspace's connection list is malformed; the next one is still reconciled.
+    app.sim.inject_reply("aml.pec.list", **MALFORMED[shape])
+
+    host.fire_timer("reconcile_all")
+
+    not_reconciled = [a for a in app.ledger.actions(scene.PROD) if a["Verdict"] == "not-reconciled"]
+    assert not_reconciled, list(app.ledger.actions(scene.PROD))
+    dev = next(
+        c for c in app.scene.connections if c.workspace_id == scene.DEV and c.initial != c.expected
+    )
+    assert app.status(dev) == "Approved"
+
+
+SINGLE_READS: dict[str, Any] = {
+    "aml.workspace.get": lambda rt: WorkspaceFactsAdapter(rt.clients).workspace(PROD),
+    "synapse.workspace.get": lambda rt: SynapseAdapter(rt.clients).get_workspace(ANALYTICS),
+    "network.pe.get": lambda rt: rt.network.private_link_targets(
+        ArmId(scene.private_endpoint_id("pe-x"))
+    ),
+    "aml.pec.put": lambda rt: rt.machine_learning.set_connection_state(
+        PROD, "any", ConnectionStatus.APPROVED, "approved"
+    ),
+}
+LIST_READS: dict[str, Any] = {
+    "aml.compute.list": lambda rt: WorkspaceFactsAdapter(rt.clients).computes(PROD),
+    "authz.ra.list": lambda rt: AuthorizationAdapter(rt.clients).list_at_scope(PROD),
+}
+BAD_BODIES: dict[str, Any] = {
+    "a list": [{"id": "/x"}],
+    "a string": "resource",
+    "properties as a list": {"id": "/x", "name": "x", "properties": ["not", "an object"]},
+    "value as an object": {"value": {"id": "/x"}},
+    "value of strings": {"value": ["/x", "/y"]},
+}
+BAD_RESOURCES = ("a list", "a string", "properties as a list")
+BAD_LISTS = ("a list", "a string", "value as an object", "value of strings")
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [(route, body) for route in sorted(SINGLE_READS) for body in BAD_RESOURCES]
+    + [(route, body) for route in sorted(LIST_READS) for body in BAD_LISTS],
+)
+def test_every_adapter_read_of_a_malformed_body_is_a_malformed_response(
+    app: App, route: str, body: str
+) -> None:
+    app.sim.inject_reply(route, body=BAD_BODIES[body])
+    read = {**SINGLE_READS, **LIST_READS}[route]
+
+    with pytest.raises(MalformedResponseError):
+        read(runtime())
+
+
+@pytest.mark.parametrize("body", ["a list", "a string", "properties as a list"])
+def test_the_sweep_goes_on_past_a_malformed_workspace(app: App, body: str) -> None:
+    app.sim.inject_reply("aml.workspace.get", body=BAD_BODIES[body])
+
+    host.fire_timer("reconcile_all")
+
+    policy_errors = [
+        a
+        for a in app.ledger.actions(scene.PROD)
+        if a["Kind"] != "private-endpoint-connection" and "MalformedResponseError" in a["Reason"]
+    ]
+    assert policy_errors, list(app.ledger.actions(scene.PROD))
+    assert any(a["Kind"].startswith("policy") for a in app.ledger.actions(scene.DEV))
+
+
+def test_malformed_errors_are_permanent() -> None:
+    from shared.adapters.errors import describe, is_transient
+
+    for error in (
+        MalformedResponseError("x"),
+        PagingError("x"),
+        ForeignEndpointError("refused a request to https://evil:443"),
+    ):
+        assert isinstance(error, AzureError)
+        assert not is_transient(error)
+        assert type(error).__name__ in describe(error)
