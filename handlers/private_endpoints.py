@@ -77,7 +77,16 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
                 focus=write.resource_uri,
             )
         except TransientAzureError as error:
-            record(rt, event, FUNCTION, "failed", f"will be redelivered: {error}")
+            record(
+                rt,
+                event,
+                FUNCTION,
+                "failed",
+                f"will be redelivered: {error}",
+                workspace_id=workspace_id,
+            )
             raise
         summaries.append(report.summary())
-    record(rt, event, FUNCTION, "reconciled", "; ".join(summaries))
+    record(
+        rt, event, FUNCTION, "reconciled", "; ".join(summaries), workspace_id=",".join(workspaces)
+    )

@@ -7,6 +7,7 @@ import uuid
 
 import azure.functions as func
 
+from shared.logs import decision_log
 from shared.reconcilers.sweep import sweep
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
@@ -21,15 +22,17 @@ bp = func.Blueprint()
 def reconcile_all(timer: func.TimerRequest) -> None:
     """Reconcile everything in scope; raise at the end if any workspace failed transiently,
     so the failure shows in monitoring after every other workspace had its turn."""
-    run_id = uuid.uuid4().hex[:12]
+    trigger = f"sweep:{uuid.uuid4().hex[:12]}"
     if timer.past_due:
-        log.info("reconcile_all %s: running late (past due)", run_id)
-    report = sweep(runtime(), trigger=f"sweep:{run_id}")
-    log.info(
-        "reconcile_all %s: %d workspaces reconciled, %d to retry",
-        run_id,
-        len(report.workspaces),
-        len(report.transient_failures),
+        decision_log(log, "running late", trigger=trigger, kind="sweep", verdict="past-due")
+    report = sweep(runtime(), trigger=trigger)
+    decision_log(
+        log,
+        f"{len(report.workspaces)} workspaces reconciled, "
+        f"{len(report.transient_failures)} to retry",
+        trigger=trigger,
+        kind="sweep",
+        verdict="retry" if report.transient_failures else "done",
     )
     if report.transient_failures:
         raise TransientAzureError("; ".join(report.transient_failures))

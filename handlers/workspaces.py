@@ -38,6 +38,13 @@ def on_workspace_event(event: func.EventGridEvent) -> None:
             concerns=frozenset({Concern.ROLES, Concern.POLICIES}),
         )
     except TransientAzureError as error:
-        record(rt, event, FUNCTION, "failed", f"will be redelivered: {error}")
+        record(
+            rt,
+            event,
+            FUNCTION,
+            "failed",
+            f"will be redelivered: {error}",
+            workspace_id=workspaces[0],
+        )
         raise
-    record(rt, event, FUNCTION, "reconciled", report.summary())
+    record(rt, event, FUNCTION, "reconciled", report.summary(), workspace_id=workspaces[0])

@@ -307,8 +307,12 @@ def _ledger(reader: _Reader) -> LedgerSettings:
     )
 
 
-def load_settings(environ: Mapping[str, str]) -> Settings:
-    """Validate settings from an environment mapping; raises `SettingsError` naming the setting."""
+def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -> Settings:
+    """Validate settings from an environment mapping; raises `SettingsError` naming the setting.
+
+    `without_ledger`: for read-only uses (the CLI's `plan`), which neither need nor check the
+    ledger settings; the ledger they name is then nothing, and opening it fails.
+    """
     reader = _Reader(environ)
     return Settings(
         ml_workspace_ids=reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE),
@@ -323,7 +327,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             template_field="workspace",
         ),
         azure_client_id=reader.guid("AZURE_CLIENT_ID"),
-        ledger=_ledger(reader),
+        ledger=(
+            LedgerSettings(table_endpoint=None, connection_string=None, table_name="unused")
+            if without_ledger
+            else _ledger(reader)
+        ),
         reconcile_schedule=reader.ncrontab("RECONCILE_SCHEDULE"),
         allowed_compute_vm_sizes=reader.words("ALLOWED_COMPUTE_VM_SIZES"),
         max_cluster_nodes=reader.count("MAX_CLUSTER_NODES"),

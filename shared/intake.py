@@ -14,6 +14,7 @@ import azure.functions as func
 from shared.arm import ArmId
 from shared.events import Ignored, ResourceWrite, parse_resource_write
 from shared.ledger import EventRecord
+from shared.logs import decision_log
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,9 @@ def receive_resource_write(
 ) -> ResourceWrite | None:
     """The validated event, or None after logging and recording why it was not acted on."""
     parsed = parse_resource_write(
-        event_id=event.id or "",
-        event_type=event.event_type or "",
-        subject=event.subject or "",
+        event_id=str(event.id or ""),
+        event_type=str(event.event_type or ""),
+        subject=str(event.subject or ""),
         data=event_data(event),
         operations=operations,
     )
@@ -59,25 +60,34 @@ def scope_workspaces(runtime: Runtime, candidates: list[str]) -> list[ArmId]:
 
 
 def record(
-    runtime: Runtime, event: func.EventGridEvent, function: str, outcome: str, reason: str
+    runtime: Runtime,
+    event: func.EventGridEvent,
+    function: str,
+    outcome: str,
+    reason: str,
+    *,
+    workspace_id: str = "",
 ) -> None:
-    """Log and record one event's outcome. Invalid input is a warning, not an error."""
+    """Log and record one event's outcome. Invalid input is a warning, not an error.
+
+    Everything here may be the sender's text: the log line escapes it and the ledger bounds it.
+    """
     level = logging.WARNING if outcome in ("invalid", "failed") else logging.INFO
-    log.log(
-        level,
-        "%s: event %s (%s, subject %r): %s: %s",
-        function,
-        event.id,
-        event.event_type,
-        event.subject,
-        outcome,
-        reason,
+    decision_log(
+        log,
+        f"{function}: {event.event_type} about {event.subject}: {reason}",
+        trigger=f"event:{event.id}",
+        workspace_id=workspace_id,
+        kind="event",
+        verdict=outcome,
+        level=level,
     )
     runtime.ledger.record_event(
         EventRecord(
-            event_id=event.id or "",
-            event_type=event.event_type or "",
-            subject=event.subject or "",
+            # str(): a hand-made or replayed event may carry a number where a string belongs.
+            event_id=str(event.id or ""),
+            event_type=str(event.event_type or ""),
+            subject=str(event.subject or ""),
             outcome=outcome,
             reason=reason,
             function=function,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from shared.bounds import bounded_entity, entity_bytes, table_key
 from shared.config import LedgerSettings
 
 if TYPE_CHECKING:
@@ -26,15 +27,14 @@ if TYPE_CHECKING:
 EVENTS_PARTITION = "events"
 # Things reported once ever (not once per run), keyed by a digest of what was reported.
 ONCE_PARTITION = "once"
-# Table keys may not hold '/', '\', '#', '?' or control characters.
-_KEY_UNSAFE = str.maketrans({"/": ":", "\\": ":", "#": ":", "?": ":"})
-# A transaction holds at most 100 operations, all in one partition.
+# A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
 _BATCH_LIMIT = 100
+_BATCH_BYTES = 3 * 1024 * 1024
 
 
 def _key(value: str) -> str:
-    cleaned = "".join(ch for ch in value.translate(_KEY_UNSAFE) if ch.isprintable())
-    return cleaned[:512] or "-"
+    # Injective and always valid: `evt/1` and `evt:1` get rows of their own (see table_key).
+    return table_key(value)
 
 
 def actions_partition(target_id: str) -> str:
@@ -91,6 +91,23 @@ class ActionSink(Protocol):
     def record_actions(self, records: Sequence[ActionRecord]) -> None: ...
 
 
+def _transactions(
+    operations: Sequence[tuple[str, dict[str, Any]]],
+) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Operations in transactions of at most 100 operations and well under 4 MiB."""
+    batch: list[tuple[str, dict[str, Any]]] = []
+    size = 0
+    for operation in operations:
+        weight = entity_bytes(operation[1])
+        if batch and (len(batch) == _BATCH_LIMIT or size + weight > _BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(operation)
+        size += weight
+    if batch:
+        yield batch
+
+
 class Ledger:
     """Writes and reads ledger entries in one table."""
 
@@ -112,7 +129,9 @@ class Ledger:
             "Function": record.function,
             "SeenAt": datetime.now(UTC).isoformat(),
         }
-        self._table.upsert_entity(entity, mode=UpdateMode.MERGE)
+        # Bounded: the table refuses a property over 64 KiB, and the ID and subject are the
+        # sender's to choose.
+        self._table.upsert_entity(bounded_entity(entity), mode=UpdateMode.MERGE)
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         """Record a reconcile's actions, in as few transactions as the table allows."""
@@ -134,14 +153,14 @@ class Ledger:
                 "Evidence": record.evidence,
                 "RecordedAt": now,
             }
-            by_partition.setdefault(partition, []).append(("create", entity))
+            by_partition.setdefault(partition, []).append(("create", bounded_entity(entity)))
         for operations in by_partition.values():
             if len(operations) == 1:
                 # A transaction costs a multipart round trip: one row is a plain insert.
                 self._table.create_entity(operations[0][1])
                 continue
-            for start in range(0, len(operations), _BATCH_LIMIT):
-                self._table.submit_transaction(operations[start : start + _BATCH_LIMIT])
+            for batch in _transactions(operations):
+                self._table.submit_transaction(batch)
 
     def first_time(self, key: str) -> bool:
         """True for the first caller ever to ask about `key`, False for every later one.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -80,5 +82,368 @@ def test_bad_settings_are_reported_by_name(app: App, capsys: pytest.CaptureFixtu
 
     assert cli.main(["plan"]) == 2
 
-    assert "ML_WORKSPACE_IDS" in capsys.readouterr().err
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith("error: configuration error: ML_WORKSPACE_IDS")
     assert app.sim.requests == []
+
+
+# -- errors: one line naming the problem and what to do, and the right exit code -------------
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory without a local.settings.json."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "does not exist: give the path"),
+        (b"", "is empty: expected an Event Grid event"),
+        (b"   \n", "is empty"),
+        (b"{not json", "is not JSON (Expecting property name"),
+        (b"[]", "holds an empty array: there are no events to replay"),
+        (b'"an event"', "holds a JSON string: expected an Event Grid event object"),
+        (b"42", "holds a JSON number"),
+        (b'{"id": "\xff\xfe"}', "is not UTF-8 text (byte 8)"),
+        (b"[" * 100_000 + b"]" * 100_000, "is nested too deeply"),
+    ],
+    ids=[
+        "missing",
+        "empty",
+        "blank",
+        "not-json",
+        "empty-array",
+        "string",
+        "number",
+        "not-utf8",
+        "deep",
+    ],
+)
+def test_replay_of_an_unreadable_file_is_one_line_and_exit_2(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, expected: str
+) -> None:
+    path = elsewhere / "events.json"
+    if content is not None:
+        path.write_bytes(content)
+
+    assert cli.main(["replay", str(path)]) == 2
+
+    captured = capsys.readouterr()
+    assert expected in _one_error_line(captured.err)
+    assert str(path) in captured.err
+    assert captured.out == ""
+
+
+def test_replay_to_an_unknown_function_names_the_ones_that_exist(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["replay", "events.json", "--function", "on_nothing"]) == 2
+
+    line = _one_error_line(capsys.readouterr().err)
+    assert "no function named 'on_nothing'" in line
+    assert "on_private_endpoint_event, on_workspace_event" in line
+
+
+def test_replay_to_a_timer_function_says_it_is_not_an_event_function(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["replay", "events.json", "--function", "reconcile_all"]) == 2
+
+    line = _one_error_line(capsys.readouterr().err)
+    assert "reconcile_all is not triggered by Event Grid" in line
+    assert "`apply`" in line
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "does not exist: pass a Functions local.settings.json"),
+        (b'{"Values": {', "is not valid JSON (Expecting"),
+        (b'{"Values": ["ML_WORKSPACE_IDS"]}', "has no `Values` object of settings"),
+        (b"[]", "has no `Values` object"),
+        (b"\xff", "cannot be read"),
+    ],
+    ids=["missing", "malformed", "values-not-object", "not-object", "not-utf8"],
+)
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_bad_settings_file_is_one_line_and_exit_2_before_or_after_the_command(
+    elsewhere: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes | None,
+    expected: str,
+    where: str,
+) -> None:
+    path = elsewhere / "settings.json"
+    if content is not None:
+        path.write_bytes(content)
+    argv = (
+        ["--settings", str(path), "plan"]
+        if where == "before"
+        else ["plan", "--settings", str(path)]
+    )
+
+    assert cli.main(argv) == 2
+
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"settings file {path}" in line
+    assert expected in line
+
+
+def test_bad_usage_is_one_line_and_exit_2(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["plan", "--bogus"]) == 2
+    assert "unrecognized arguments: --bogus" in _one_error_line(capsys.readouterr().err)
+
+    assert cli.main([]) == 2
+    assert "--help" in _one_error_line(capsys.readouterr().err)
+
+
+def test_settings_given_after_the_command_are_read(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scope = f"{scene.PROD}"
+    path = tmp_path / "local.settings.json"
+    path.write_text(json.dumps({"Values": {"ML_WORKSPACE_IDS": scope}}), encoding="utf-8")
+    monkeypatch.delenv("ML_WORKSPACE_IDS")
+
+    assert cli.main(["plan", "--json", "--settings", str(path)]) == 0
+
+    assert [item["workspace"] for item in json.loads(capsys.readouterr().out)] == [scope]
+
+
+# -- plan ------------------------------------------------------------------------------------
+
+
+def test_plan_needs_no_ledger_and_says_it_uses_none(
+    app: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("LEDGER_CONNECTION_STRING")
+
+    assert cli.main(["plan"]) == 0
+
+    captured = capsys.readouterr()
+    assert "uses no ledger" in captured.out
+    assert captured.err == ""
+
+
+def test_plan_output_stays_plain_when_piped(app: App, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plan"]) == 0
+
+    captured = capsys.readouterr()
+    assert "\x1b[" not in captured.out + captured.err  # no colours, no progress bar
+    assert "mlw-prod: connections and roles" in captured.out  # tables say which workspace
+
+
+@pytest.fixture
+def fresh_credential() -> Iterator[None]:
+    """The process's credential rebuilt from the environment, before and after the test."""
+    from shared.adapters.clients import credential
+
+    credential.cache_clear()
+    yield
+    credential.cache_clear()
+
+
+def test_plan_without_a_credential_is_one_line_and_exit_1(
+    app: App,
+    fresh_credential: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("IDENTITY_HEADER", "wrong")
+
+    assert cli.main(["plan"]) == 1
+
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert "no Azure credential" in line
+    assert "az login" in line
+    assert captured.out == ""
+
+
+def test_plan_when_azure_cannot_be_reached_is_one_line_and_exit_1(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = _closed_port()
+    app.set_settings(ARM_ENDPOINT=f"https://127.0.0.1:{closed}")
+
+    assert cli.main(["plan", "--json"]) == 1
+
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert "Azure cannot be reached" in line
+    assert "ARM_ENDPOINT" in line
+
+
+def test_plan_exits_1_when_a_workspace_cannot_be_read(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app.sim.inject("aml.pec.list", status=403, times=1)
+
+    assert cli.main(["plan", "--json"]) == 1
+
+    captured = capsys.readouterr()
+    plan = json.loads(captured.out)  # stdout stays JSON
+    assert [bool(item["error"]) for item in plan].count(True) == 1
+    line = _one_error_line(captured.err)
+    assert "could not be read: HTTP 403" in line
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- apply -----------------------------------------------------------------------------------
+
+
+def test_apply_when_the_ledger_cannot_be_reached_is_one_line_and_exit_1(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = _closed_port()
+    app.set_settings(
+        LEDGER_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
+        f"KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:{closed}/devstoreaccount1;"
+    )
+
+    assert cli.main(["apply"]) == 1
+
+    line = _one_error_line(capsys.readouterr().err)
+    assert "the ledger" in line
+    assert "cannot be reached" in line
+    assert "LEDGER_CONNECTION_STRING" in line
+    assert resource_writes(app) == []
+
+
+def test_apply_exits_1_and_names_the_failed_write(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app.sim.inject("aml.pec.put", status=403, times=10)
+
+    assert cli.main(["apply"]) == 1
+
+    captured = capsys.readouterr()
+    assert "mlw-prod" in captured.out
+    errors = captured.err.strip().splitlines()
+    assert errors
+    assert any(line.startswith("error: mlw-prod: connections: failed: HTTP 403") for line in errors)
+    assert all(re.match(r"error: mlw-(prod|dev): connections: failed: HTTP 403", e) for e in errors)
+
+
+# -- replay: every event on its own, a summary, an exit code --------------------------------
+
+
+def _write_events(tmp_path: Path, events: Sequence[object]) -> Path:
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(events), encoding="utf-8")
+    return path
+
+
+def test_replay_of_items_that_are_not_events_reports_each_and_exits_2(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write_events(tmp_path, [1, "x", {"id": "e1"}])
+
+    assert cli.main(["replay", str(path)]) == 2
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "#1 ?: invalid: not delivered: a JSON number, not an Event Grid event object"
+    assert out[1].startswith("#2 ?: invalid: not delivered: a JSON string")
+    assert out[2] == "#3 e1: invalid: not delivered: `eventType` is missing"
+    assert out[-1] == "replayed 3 events: 3 invalid"
+    assert app.sim.requests == []
+
+
+def test_replay_of_odd_data_goes_through_intake_and_never_raises(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = scene.connection_events(app.scene)[0]
+    deep: object = "bottom"
+    for _ in range(600):
+        deep = [deep]
+    odd = [
+        {**base, "id": "data-string", "data": "Microsoft.MachineLearningServices"},
+        {**base, "id": "data-list", "data": [base["data"]]},
+        {**base, "id": "data-deep", "data": {"operationName": scene.CONNECTION_WRITE, "x": deep}},
+        {**base, "id": "lone-\ud800-surrogate", "eventType": "Test.\udfff"},
+    ]
+    path = _write_events(tmp_path, odd)
+
+    code = cli.main(["replay", str(path), "--function", "on_private_endpoint_event"])
+
+    out = capsys.readouterr().out
+    assert code == 2
+    assert "replayed 4 events: 3 invalid, 1 reconciled" in out
+    for event_id in ("data-string", "data-list"):
+        assert app.ledger.event(event_id)["Outcome"] == "invalid"
+    # Deep nesting beside a valid operation is no reason to refuse: the subject says where.
+    assert app.ledger.event("data-deep")["Outcome"] == "reconciled"
+    assert "lone-\\ud800-surrogate" in out  # escaped for the terminal
+
+
+def test_replay_goes_on_past_a_transient_failure_and_exits_1(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = scene.connection_events(app.scene)
+    # The first event's reads fail through every retry; the rest find Azure back.
+    app.sim.inject("aml.pec.list", status=503, times=5)
+    path = _write_events(tmp_path, events)
+
+    assert cli.main(["replay", str(path)]) == 1
+
+    out = capsys.readouterr().out.splitlines()
+    assert "failed" in out[0]
+    assert "replay again later" in out[0]
+    assert all(": reconciled: " in line or ": out-of-scope: " in line for line in out[1:-1])
+    assert out[-1] == f"replayed {len(events)} events: 1 failed, 1 out-of-scope, 5 reconciled"
+    # The event that failed had its turn; the others did what the rules call for.
+    verified = app.connection("listed by allow-listed syn-analytics")
+    assert app.status(verified) == "Approved"
+
+
+def test_the_cli_entry_point_prints_only_its_own_error_line(tmp_path: Path) -> None:
+    """A fresh process, as a person runs it, verbose: no warning from azure-functions about
+    auth levels, no traceback, one line."""
+
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.cli",
+            "-v",
+            "replay",
+            "--function",
+            "reconcile_all",
+            "x.json",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "Auth level" not in done.stderr
+    assert _one_error_line(done.stderr).startswith("error: reconcile_all is not triggered")

@@ -95,3 +95,42 @@ def test_first_time_is_true_once_per_key_across_ledger_clients(azurite: Azurite)
     assert not ledger.first_time("exemption-expired:a/b#c?")
     assert not other.first_time("exemption-expired:a/b#c?")
     assert other.first_time("exemption-expired:another")
+
+
+def test_huge_actions_are_bounded_and_all_recorded(
+    azurite: Azurite,
+) -> None:
+    from dataclasses import replace
+
+    from shared.bounds import PROPERTY_LIMIT, utf16_units
+
+    ledger = _ledger(azurite)
+    target = f"{WORKSPACES}/w"
+    # 120 rows of 70,000-character reasons: 8.4 M characters before bounding.
+    records = [replace(_action(target, n), reason=f"{n}:" + "r" * 70_000) for n in range(120)]
+
+    ledger.record_actions(records)
+
+    rows = list(ledger.actions(target))
+    assert len(rows) == 120
+    assert all(utf16_units(row["Reason"]) <= PROPERTY_LIMIT for row in rows)
+    assert {row["Reason"].split(":", 1)[0] for row in rows} == {str(n) for n in range(120)}
+
+
+def test_transactions_stay_under_the_operation_and_size_limits() -> None:
+    from shared.bounds import bounded_entity, entity_bytes
+    from shared.ledger import _transactions
+
+    small = [("create", {"PartitionKey": "p", "RowKey": str(n)}) for n in range(250)]
+    large = [
+        ("create", bounded_entity({"PartitionKey": "p", "RowKey": f"L{n}", "Reason": "r" * 70_000}))
+        for n in range(120)
+    ]
+
+    for operations in (small, large, small[:5] + large + small[5:]):
+        batches = list(_transactions(operations))
+        assert [op for batch in batches for op in batch] == operations  # all, in order
+        for batch in batches:
+            assert len(batch) <= 100
+            assert sum(entity_bytes(entity) for _, entity in batch) <= 4 * 1024 * 1024
+    assert [len(b) for b in _transactions(small)] == [100, 100, 50]

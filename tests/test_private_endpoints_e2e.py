@@ -278,7 +278,7 @@ def test_a_connection_left_pending_is_announced_once_on_its_own_write(app: App) 
         (e["eventType"], e["subject"].rsplit("/", 1)[-1]) for e in app.sim.published_events
     ]
     pending = [name for kind, name in published if kind.endswith(".LeavePending")]
-    approved = [name for kind, name in published if kind.endswith(".Approve")]
+    approved = [name for kind, name in published if kind.endswith(".Approve.Applied")]
     assert pending == [lookalike.name]
     assert verified.name in approved
     # Every later reconcile still records the decision for the audit trail.

@@ -198,10 +198,10 @@ def test_decisions_and_findings_are_published_for_people(app: App) -> None:
     deliver(app, workspace_event(scene.PROD))
 
     types = [event["eventType"] for event in app.sim.published_events]
-    assert "SynapseAmlAutomation.RoleAssignment.Assign" in types
+    assert "SynapseAmlAutomation.RoleAssignment.Assign.Applied" in types
     assert "SynapseAmlAutomation.PolicyFinding.NonCompliant" in types
     assert "SynapseAmlAutomation.PolicyFinding.Compliant" not in types
-    assign = next(e for e in app.sim.published_events if e["eventType"].endswith("Assign"))
+    assign = next(e for e in app.sim.published_events if e["eventType"].endswith("Assign.Applied"))
     assert assign["subject"] == scene.ANALYTICS
     assert assign["data"]["workspaceId"] == scene.DEV
     assert assign["dataVersion"] == "1.0"

@@ -4,8 +4,12 @@
     python -m tools.cli apply                  # reconcile every workspace in scope
     python -m tools.cli replay EVENT.json      # deliver saved events to the right function
 
-Settings come from the environment, or from a Functions `local.settings.json` (`--settings`).
-Credentials are `DefaultAzureCredential`'s: `az login` on a laptop, the managed identity in Azure.
+Settings come from the environment, or from a Functions `local.settings.json` (`--settings`,
+before or after the command). Credentials are `DefaultAzureCredential`'s: `az login` on a
+laptop, the managed identity in Azure.
+
+Exit codes: 0 done; 1 Azure or the ledger failed (or an event failed: try again later);
+2 bad usage or input (a setting, a file, an event). Every error is one line on stderr.
 """
 
 from __future__ import annotations
@@ -18,71 +22,170 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from tools.table import render
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from shared.config import Settings
+    from shared.reconcilers.workspace import WorkspaceReport
+    from shared.runtime import Runtime
 
 SETTINGS_FILE = "local.settings.json"
+USAGE = 2
+FAILURE = 1
+
+
+class CliError(Exception):
+    """An error that ends the command: one line for the operator, and the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (the usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message}; see `{self.prog} --help`", USAGE)
+
+
+def _one_line(text: object) -> str:
+    from shared.logs import escape
+
+    lines = str(text).strip().splitlines()
+    return escape(lines[0] if lines else "", limit=400)
+
+
+# -- settings --------------------------------------------------------------------------------
 
 
 def load_settings_file(path: Path) -> None:
     """Put a local.settings.json's `Values` into the environment (the environment wins)."""
-    values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
+    fix = "pass a Functions local.settings.json (see local.settings.sample.json)"
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CliError(f"settings file {path} does not exist: {fix}", USAGE) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CliError(f"settings file {path} cannot be read ({error}): {fix}", USAGE) from None
+    try:
+        content = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        where = (
+            f" ({error.msg} at line {error.lineno} column {error.colno})"
+            if isinstance(error, json.JSONDecodeError)
+            else ""
+        )
+        raise CliError(f"settings file {path} is not valid JSON{where}: {fix}", USAGE) from None
+    values = content.get("Values", {}) if isinstance(content, dict) else None
+    if not isinstance(values, dict):
+        raise CliError(
+            f"settings file {path} has no `Values` object of settings: {fix}", USAGE
+        ) from None
     for name, value in values.items():
-        os.environ.setdefault(name, str(value))
+        os.environ.setdefault(name, value if isinstance(value, str) else json.dumps(value))
 
 
-def _function_for(event: dict[str, Any]) -> str:
-    from shared.events import PRIVATE_ENDPOINT_OPERATIONS, WORKSPACE_OPERATIONS
+def _settings(*, without_ledger: bool = False) -> Settings:
+    from shared.config import SettingsError, get_settings, load_settings
 
-    operation = str((event.get("data") or {}).get("operationName", "")).lower()
-    if operation in PRIVATE_ENDPOINT_OPERATIONS:
-        return "on_private_endpoint_event"
-    if operation in WORKSPACE_OPERATIONS:
-        return "on_workspace_event"
-    raise SystemExit(
-        f"event {event.get('id')}: no function handles operation {operation!r}; "
-        "name one with --function"
+    try:
+        if without_ledger:
+            return load_settings(os.environ, without_ledger=True)
+        return get_settings()
+    except SettingsError as error:
+        raise CliError(
+            f"configuration error: {_one_line(error)} (set it in the environment or in "
+            "the --settings file)",
+            USAGE,
+        ) from None
+
+
+def _check_credential(settings: Settings) -> None:
+    """Ask for an ARM token once, up front: without one nothing can be read, and the credential
+    chain's own explanation is many lines long."""
+    from azure.core.exceptions import AzureError
+
+    from shared.adapters.clients import credential
+
+    try:
+        credential(settings.azure_client_id).get_token(settings.arm_scope)
+    except AzureError as error:
+        raise CliError(
+            f"no Azure credential: {_one_line(getattr(error, 'message', error))} "
+            "(run `az login`, or check AZURE_CLIENT_ID and the managed identity; "
+            "--verbose shows each credential tried)",
+            FAILURE,
+        ) from None
+
+
+def _ledger_error(settings: Settings, error: BaseException) -> CliError:
+    from shared.adapters.errors import describe
+
+    where = (
+        "LEDGER_TABLE_ENDPOINT" if settings.ledger.table_endpoint else "LEDGER_CONNECTION_STRING"
+    )
+    return CliError(
+        f"the ledger (table {settings.ledger.table_name}) cannot be reached: "
+        f"{_one_line(describe(error))} (check {where}; locally, start Azurite)",
+        FAILURE,
     )
 
 
-def _short(resource_id: object) -> str:
-    return str(resource_id).rsplit("/", 1)[-1]
+def _runtime(settings: Settings) -> Runtime:
+    """The runtime with its ledger open, or a one-line error."""
+    from azure.core.exceptions import AzureError
+
+    from shared.runtime import runtime_for
+
+    try:
+        return runtime_for(settings)
+    except (AzureError, ValueError) as error:
+        raise _ledger_error(settings, error) from None
 
 
-def _print_plan(item: dict[str, Any]) -> None:
-    print(f"\n== {item['workspace']}")
-    if item["error"]:
-        print(f"   could not be read: {item['error']}")
+def _unreachable(error: BaseException) -> bool:
+    from azure.core.exceptions import ServiceRequestError
+
+    return isinstance(error.__cause__ or error, ServiceRequestError)
+
+
+# -- plan ------------------------------------------------------------------------------------
+
+
+def _plan_rows(item: dict[str, Any]) -> tuple[list[list[object]], list[list[object]]]:
     writes = {"approve", "reject", "assign"}
-    rows: list[list[object]] = [
-        [d["connection_name"], d["verdict"], d["verdict"] in writes, d["reason"]]
+    decisions: list[list[object]] = [
+        [d["connection_name"], d["verdict"], "yes" if d["verdict"] in writes else "", d["reason"]]
         for d in item["connections"]
     ]
-    rows += [
+    decisions += [
         [
             f"Contributor: {_short(d['synapse_workspace_id'])}",
             d["verdict"],
-            d["verdict"] in writes,
+            "yes" if d["verdict"] in writes else "",
             d["reason"],
         ]
         for d in item["roleAssignments"]
     ]
-    print(render(["connection / role", "decision", "writes", "reason"], rows, width=90))
     findings: list[list[object]] = [
         [
             f["rule_id"],
             f["severity"],
             f["status"],
             _short(f["target_id"]),
-            bool(f["remediation"]),
+            "yes" if f["remediation"] else "",
             f["message"],
         ]
         for f in item["findings"]
     ]
-    print()
-    print(render(["rule", "severity", "status", "resource", "remediable", "message"], findings))
-    # Guarded, deferred and exempt findings, each with its reason.
+    return decisions, findings
+
+
+def _held_rows(item: dict[str, Any]) -> list[list[object]]:
+    """Guarded, deferred and exempt findings, and expired exemptions, each with its reason."""
     held: list[list[object]] = [
         [r["rule_id"], _short(r["target_id"]), r["disposition"], r["reason"]]
         for r in item.get("remediations", [])
@@ -101,106 +204,334 @@ def _print_plan(item: dict[str, Any]) -> None:
         [e["rule_id"], _short(e["scope"]), "exemption expired", f"at {e['expires']}: not applied"]
         for e in item.get("expiredExemptions", [])
     ]
+    return held
+
+
+def _short(resource_id: object) -> str:
+    return str(resource_id).rsplit("/", 1)[-1]
+
+
+def _print_plan(console: Console, item: dict[str, Any]) -> None:
+    from tools.terminal import show, table
+
+    name = _short(item["workspace"])
+    console.print()
+    if item["error"]:
+        console.print(f"{name}: could not be read: {_one_line(item['error'])}", markup=False)
+    decisions, findings = _plan_rows(item)
+    show(
+        console,
+        table(
+            f"{name}: connections and roles",
+            ["connection / role", "decision", "writes", "reason"],
+            decisions,
+            wrap="reason",
+        ),
+    )
+    show(
+        console,
+        table(
+            f"{name}: policy findings",
+            ["rule", "severity", "status", "resource", "remediable", "message"],
+            findings,
+            wrap="message",
+        ),
+    )
+    held = _held_rows(item)
     if held:
-        print()
-        print(render(["rule", "resource", "remediation", "reason"], held, width=90))
+        show(
+            console,
+            table(
+                f"{name}: remediations",
+                ["rule", "resource", "remediation", "reason"],
+                held,
+                wrap="reason",
+            ),
+        )
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
+def _plan_workspace(rt: Any, workspace_id: str, cache: Any, budget: Any) -> dict[str, Any]:
     from azure.core.exceptions import AzureError
 
     from shared.adapters.errors import describe
-    from shared.config import get_settings
-    from shared.policy.budget import RemediationBudget
-    from shared.reconcilers.evidence import EvidenceCache
-    from shared.runtime import build
+    from shared.reconcilers.transient import TransientAzureError
 
-    settings = get_settings()
-    # No ledger and no sink: planning reads Azure and writes nothing anywhere.
-    rt = build(settings, sink=None)
-    cache = EvidenceCache()
-    # The plan is one run: its remediations share one budget, as `apply` would.
-    budget = RemediationBudget(settings.max_remediations_per_run)
-    result: list[dict[str, Any]] = []
-    for workspace_id in settings.ml_workspace_ids:
+    item: dict[str, Any] = {
+        "workspace": workspace_id,
+        "error": None,
+        "connections": [],
+        "roleAssignments": [],
+        "findings": [],
+        "remediations": [],
+        "expiredExemptions": [],
+    }
+    try:
         report = rt.private_endpoints.observe_and_plan(workspace_id, cache)
-        item: dict[str, Any] = {
-            "workspace": workspace_id,
-            "error": report.error,
-            "connections": [asdict(d) for d in (report.plan.decisions if report.plan else ())],
-            "roleAssignments": [],
-            "findings": [],
-            "remediations": [],
-            "expiredExemptions": [],
-        }
+        item["error"] = report.error
+        item["connections"] = [asdict(d) for d in (report.plan.decisions if report.plan else ())]
         if report.plan is not None:
             # Later concerns see the connections as the plan would leave them.
             current = report.current_connections_if_planned()
-            try:
-                roles = rt.role_assignments.plan(workspace_id, cache=cache, connections=current)
-                policies = rt.policies.plan(workspace_id, budget, current)
-            except AzureError as failure:
-                item["error"] = describe(failure)
-            else:
-                item["roleAssignments"] = [asdict(d) for d in roles]
-                item["findings"] = [asdict(f) for f in policies.findings]
-                item["remediations"] = [asdict(r) for r in policies.remediations]
-                item["expiredExemptions"] = [asdict(e) for e in policies.expired_exemptions]
-        result.append(item)
+            roles = rt.role_assignments.plan(workspace_id, cache=cache, connections=current)
+            policies = rt.policies.plan(workspace_id, budget, current)
+            item["roleAssignments"] = [asdict(d) for d in roles]
+            item["findings"] = [asdict(f) for f in policies.findings]
+            item["remediations"] = [asdict(r) for r in policies.remediations]
+            item["expiredExemptions"] = [asdict(e) for e in policies.expired_exemptions]
+    except (TransientAzureError, AzureError) as error:
+        text = str(error) if isinstance(error, TransientAzureError) else describe(error)
+        if _unreachable(error):
+            # Every later workspace would wait through the same retries: stop here.
+            raise CliError(
+                f"Azure cannot be reached: {_one_line(text)} (check ARM_ENDPOINT, "
+                "SYNAPSE_DEV_ENDPOINT and the network)",
+                FAILURE,
+            ) from None
+        item["error"] = text
+    return item
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from shared.policy.budget import RemediationBudget
+    from shared.reconcilers.evidence import EvidenceCache
+    from shared.runtime import build
+    from tools import terminal
+
+    # Read-only: no ledger is opened, so none needs to be configured.
+    settings = _settings(without_ledger=True)
+    err = terminal.stderr()
+    _check_credential(settings)
+    rt = build(settings, sink=None)  # no sink: planning writes nothing anywhere
+    cache = EvidenceCache(trigger=f"cli:{uuid.uuid4().hex[:12]}")
+    # The plan is one run: its remediations share one budget, as `apply` would.
+    budget = RemediationBudget(settings.max_remediations_per_run)
+    result: list[dict[str, Any]] = []
+    with terminal.progress(err, "planning", len(settings.ml_workspace_ids)) as step:
+        for workspace_id in settings.ml_workspace_ids:
+            result.append(_plan_workspace(rt, workspace_id, cache, budget))
+            step(workspace_id)
+    failed = [item for item in result if item["error"]]
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
+        out = terminal.stdout()
+        out.print(
+            f"plan: {len(result)} workspaces, mode {settings.automation_mode.value}, "
+            f"policy {settings.policy_mode.value}; read-only (writes nothing, uses no ledger)",
+            markup=False,
+        )
         for item in result:
-            _print_plan(item)
-    return 0
+            _print_plan(out, item)
+    for item in failed:
+        print(
+            f"error: {_short(item['workspace'])} could not be read: {_one_line(item['error'])}",
+            file=sys.stderr,
+        )
+    return FAILURE if failed else 0
+
+
+# -- apply -----------------------------------------------------------------------------------
+
+
+def _failed(report: WorkspaceReport) -> list[str]:
+    """What went wrong in one workspace's run (errors, failed writes)."""
+    problems: list[str] = []
+    for label, concern in (
+        ("connections", report.connections),
+        ("roles", report.roles),
+        ("policies", report.policies),
+    ):
+        if concern is None:
+            continue
+        if concern.error is not None:
+            problems.append(f"{label}: {_one_line(concern.error)}")
+        outcomes = getattr(concern, "outcomes", None) or getattr(concern, "remediations", None)
+        problems += [
+            f"{label}: {_one_line(item.outcome)}"
+            for item in outcomes or ()
+            if item.outcome.startswith("failed")
+        ]
+    return problems
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from shared.reconcilers.sweep import sweep
-    from shared.runtime import runtime
+    from azure.core.exceptions import AzureError
 
-    rt = runtime()
+    from shared.reconcilers.sweep import sweep
+    from tools import terminal
+
+    settings = _settings()
+    _check_credential(settings)
+    rt = _runtime(settings)
     trigger = f"cli:{uuid.uuid4().hex[:12]}"
-    report = sweep(rt, trigger=trigger)
-    print(
-        f"mode: {rt.settings.automation_mode.value}, policy: {rt.settings.policy_mode.value}; "
-        f"recorded in the ledger as {trigger}"
+    out = terminal.stdout()
+    out.print(
+        f"apply: mode {settings.automation_mode.value}, policy {settings.policy_mode.value}; "
+        f"recorded in the ledger (table {settings.ledger.table_name}) as {trigger}",
+        markup=False,
     )
+    try:
+        with terminal.progress(
+            terminal.stderr(), "reconciling", len(settings.ml_workspace_ids)
+        ) as step:
+            report = sweep(rt, trigger=trigger, progress=step)
+    except AzureError as error:
+        # Reconcilers record Azure's failures; what escapes is the ledger failing.
+        raise _ledger_error(settings, error) from None
+    problems: list[str] = []
     for workspace in report.workspaces:
-        print(f"  {workspace.summary()}")
+        out.print(f"  {_one_line(workspace.summary())}", markup=False)
+        problems += [f"{_short(workspace.workspace_id)}: {p}" for p in _failed(workspace)]
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
     for failure in report.transient_failures:
-        print(f"retry later: {failure}", file=sys.stderr)
-    return 1 if report.transient_failures else 0
+        print(f"retry later: {_one_line(failure)}", file=sys.stderr)
+    return FAILURE if problems or report.transient_failures else 0
+
+
+# -- replay ----------------------------------------------------------------------------------
+
+
+def _event_functions() -> list[str]:
+    from tools import host
+
+    return sorted(name for name in host.indexed() if host.trigger_type(name) == "eventGridTrigger")
+
+
+def _check_function(name: str) -> None:
+    from tools import host
+
+    events = ", ".join(_event_functions())
+    if name not in host.indexed():
+        raise CliError(f"no function named {name!r}: replay delivers to {events}", USAGE)
+    if host.trigger_type(name) != "eventGridTrigger":
+        raise CliError(
+            f"{name} is not triggered by Event Grid (it is a {host.trigger_type(name)}): replay "
+            f"delivers to {events}; `apply` runs what the sweep does",
+            USAGE,
+        )
+
+
+def _function_for(event: dict[str, Any]) -> str | None:
+    from shared.events import PRIVATE_ENDPOINT_OPERATIONS, WORKSPACE_OPERATIONS
+
+    data = event.get("data")
+    operation = data.get("operationName") if isinstance(data, dict) else None
+    if not isinstance(operation, str):
+        return None
+    if operation.lower() in PRIVATE_ENDPOINT_OPERATIONS:
+        return "on_private_endpoint_event"
+    if operation.lower() in WORKSPACE_OPERATIONS:
+        return "on_workspace_event"
+    return None
+
+
+def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, str, str]:
+    """Deliver one item: (label, status, what happened), status one of the handler's outcomes,
+    `invalid` (not deliverable) or `failed`."""
+    from tools import host
+    from tools.event_file import check_event
+
+    problem = check_event(item)
+    event_id = item.get("id") if isinstance(item, dict) else None
+    label = _one_line(event_id) if isinstance(event_id, str) and event_id else "?"
+    if problem is not None or not isinstance(item, dict):
+        return label, "invalid", f"not delivered: {problem}"
+    name = function or _function_for(item)
+    if name is None:
+        operation = (
+            item.get("data", {}).get("operationName")
+            if isinstance(item.get("data"), dict)
+            else None
+        )
+        return (
+            label,
+            "invalid",
+            (
+                f"not delivered: no function handles operation {_one_line(operation)!r}; "
+                "name one with --function"
+            ),
+        )
+    try:
+        host.to_event(item)
+    except (ValueError, TypeError, RecursionError) as error:
+        return label, "invalid", f"not delivered: {_one_line(error) or type(error).__name__}"
+    try:
+        host.deliver_event(name, item)
+    except RecursionError:
+        return label, "invalid", f"{name}: nested too deeply to be handled"
+    except Exception as error:  # the host would redeliver it; the batch goes on
+        return (
+            label,
+            "failed",
+            f"{name}: {_one_line(error) or type(error).__name__} (replay again later)",
+        )
+    try:
+        row = rt.ledger.event(str(item["id"])) or {}
+    except Exception as error:  # delivered; only reading its outcome failed
+        return (
+            label,
+            "failed",
+            f"{name}: delivered, but its ledger row cannot be read: {_one_line(error)}",
+        )
+    outcome = str(row.get("Outcome", "?"))
+    return label, outcome, f"{name}: {_one_line(row.get('Reason', ''))}"
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from shared.runtime import runtime
-    from tools import host
+    from collections import Counter
 
-    events = host.load_events(Path(args.event_file))
-    for event in events:
-        name = args.function or _function_for(event)
-        host.deliver_event(name, event)
-        row = runtime().ledger.event(str(event.get("id"))) or {}
-        print(f"{event.get('id')} → {name}: {row.get('Outcome', '?')}: {row.get('Reason', '')}")
-    return 0
+    from tools.event_file import EventFileError, read_events
+
+    if args.function:
+        _check_function(args.function)
+    try:
+        items = read_events(Path(args.event_file))
+    except EventFileError as error:
+        raise CliError(str(error), USAGE) from None
+    settings = _settings()
+    rt = _runtime(settings)
+    statuses: Counter[str] = Counter()
+    for index, item in enumerate(items, start=1):
+        label, status, text = _replay_one(rt, item, args.function)
+        statuses[status] += 1
+        print(f"#{index} {label}: {status}: {text}", flush=True)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+    print(f"replayed {len(items)} events: {counts}")
+    if statuses["failed"]:
+        return FAILURE
+    return USAGE if statuses["invalid"] else 0
+
+
+# -- entry -----------------------------------------------------------------------------------
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m tools.cli", description=__doc__.splitlines()[0])
-    top.add_argument(
-        "--settings",
-        type=Path,
-        default=None,
-        help=f"a Functions settings file to read (default: ./{SETTINGS_FILE} when present)",
-    )
-    commands = top.add_subparsers(dest="command", required=True)
-    plan = commands.add_parser("plan", help="print what would be done; writes nothing")
-    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    top = _Parser(prog="python -m tools.cli", description=__doc__.splitlines()[0])
+    settings_help = f"a Functions settings file to read (default: ./{SETTINGS_FILE} when present)"
+    top.add_argument("--settings", type=Path, default=None, help=settings_help)
+    top.add_argument("-v", "--verbose", action="store_true", help="log every decision")
+    commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        # Accepted after the command too; SUPPRESS keeps a value given before it.
+        sub.add_argument("--settings", type=Path, default=argparse.SUPPRESS, help=settings_help)
+        sub.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="log every decision",
+        )
+        return sub
+
+    plan = command("plan", "print what would be done; reads Azure, writes nothing, uses no ledger")
+    plan.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     plan.set_defaults(run=cmd_plan)
-    apply = commands.add_parser("apply", help="reconcile every workspace in scope")
+    apply = command("apply", "reconcile every workspace in scope, recording in the ledger")
     apply.set_defaults(run=cmd_apply)
-    replay = commands.add_parser("replay", help="deliver events from a file (e.g. dead-lettered)")
+    replay = command("replay", "deliver events from a file (e.g. dead-lettered)")
     replay.add_argument("event_file", help="an Event Grid event, or an array of them, as JSON")
     replay.add_argument("--function", help="the function to deliver to (default: by operation)")
     replay.set_defaults(run=cmd_replay)
@@ -208,17 +539,24 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    settings_file = args.settings or (Path(SETTINGS_FILE) if Path(SETTINGS_FILE).exists() else None)
-    if settings_file is not None:
-        load_settings_file(settings_file)
-    from shared.config import SettingsError
-
+    """Run one command; returns the exit code. Errors are one line on stderr."""
     try:
-        return int(args.run(args))
-    except SettingsError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
+        args = parser().parse_args(argv)
+        from tools import terminal
+
+        with terminal.logging_to(terminal.stderr(), verbose=args.verbose):
+            settings_file = args.settings or (
+                Path(SETTINGS_FILE) if Path(SETTINGS_FILE).exists() else None
+            )
+            if settings_file is not None:
+                load_settings_file(settings_file)
+            return int(args.run(args))
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,24 @@ def _functions() -> dict[str, Any]:
     # The host indexes the app once; azure-functions refuses a second get_functions() call.
     import function_app
 
-    return {str(fn.get_function_name()): fn for fn in function_app.app.get_functions()}
+    # azure-functions warns, through the root logger, that an app without HTTP functions has no
+    # use for an auth level: noise on every replay, about nothing the operator can change.
+    quiet = _DropMessage("Auth level is not applied to non http function app")
+    logging.getLogger().addFilter(quiet)
+    try:
+        functions = function_app.app.get_functions()
+    finally:
+        logging.getLogger().removeFilter(quiet)
+    return {str(fn.get_function_name()): fn for fn in functions}
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self._prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self._prefix)
 
 
 def function(name: str) -> Any:

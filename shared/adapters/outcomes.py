@@ -1,9 +1,14 @@
 """Outcome events: decisions and findings published to an Event Grid custom topic.
 
-Event types are `SynapseAmlAutomation.<Kind>.<Verdict>` (for example
-`SynapseAmlAutomation.PrivateEndpointConnection.Approve`,
-`SynapseAmlAutomation.PolicyFinding.NonCompliant`), subject the resource concerned, data the
-ledger record. A Logic App subscribes with a filter on event type and notifies people.
+An event type never claims what did not happen. A decision that writes to Azure is typed
+`SynapseAmlAutomation.<Kind>.<Verdict>.<State>`, the state read from its outcome:
+`Planned` (dry-run), `Applied` (Azure accepted the write), `Failed` (it did not, or it will be
+retried) or `Skipped` (refused by a guard, not attempted, over a limit). For example
+`SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied`,
+`...RoleAssignment.Assign.Planned`, `...PolicyRemediation.DisablePublicNetworkAccess.Failed`.
+A record that claims no action (a finding, a connection left pending) is typed
+`<Kind>.<Verdict>`: `SynapseAmlAutomation.PolicyFinding.NonCompliant`. The subject is the
+resource concerned, the data the ledger record. A Logic App subscribes with a filter on the type.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe
 from shared.adapters.transport import client_options
+from shared.bounds import bounded
 from shared.ledger import ActionRecord
+from shared.logs import decision_log
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -25,20 +32,45 @@ log = logging.getLogger(__name__)
 
 EVENT_TYPE_PREFIX = "SynapseAmlAutomation"
 DATA_VERSION = "1.0"
-# Event Grid accepts up to 1 MB per publish; decisions are small, so a few hundred per call.
+# Event Grid accepts up to 1 MB per publish: at most this many events, and this many bytes.
 _BATCH = 200
+_BATCH_BYTES = 900_000
+# Per data field, in UTF-16 units: the nine fields of one event stay far below 1 MB.
+_FIELD_LIMIT = 8_000
+# What an outcome's text starts with, and the state its event type says.
+_STATES = (
+    ("planned", "Planned"),
+    ("applied", "Applied"),
+    ("failed", "Failed"),
+    ("refused", "Skipped"),
+    ("skipped", "Skipped"),
+    ("not attempted", "Skipped"),
+)
 
 
 def _pascal(value: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in value.replace("_", "-").split("-"))
 
 
+def outcome_state(outcome: str) -> str | None:
+    """`Planned`, `Applied`, `Failed` or `Skipped` for an action's outcome; None when the
+    record reports an observation rather than an action (`recorded`, `no change`)."""
+    text = outcome.strip().lower()
+    for prefix, state in _STATES:
+        if text.startswith(prefix):
+            return state
+    return None
+
+
 def event_type(record: ActionRecord) -> str:
-    return f"{EVENT_TYPE_PREFIX}.{_pascal(record.kind)}.{_pascal(record.verdict)}"
+    """The event type: what was decided, and whether it was planned, applied or failed."""
+    base = f"{EVENT_TYPE_PREFIX}.{_pascal(record.kind)}.{_pascal(record.verdict)}"
+    state = outcome_state(record.outcome)
+    return f"{base}.{state}" if state else base
 
 
 def event_data(record: ActionRecord) -> dict[str, Any]:
-    return {
+    data = {
         "workspaceId": record.target_id,
         "resourceId": record.subject,
         "kind": record.kind,
@@ -49,6 +81,23 @@ def event_data(record: ActionRecord) -> dict[str, Any]:
         "trigger": record.trigger,
         "evidence": record.evidence,
     }
+    return {name: bounded(value, _FIELD_LIMIT) for name, value in data.items()}
+
+
+def _batches(events: Sequence[Any]) -> list[list[Any]]:
+    """Events in publish calls of at most `_BATCH` events and `_BATCH_BYTES` (estimated)."""
+    import json
+
+    batches: list[list[Any]] = []
+    size = 0
+    for event in events:
+        weight = 512 + len(json.dumps(event.data)) + len(event.subject) * 4
+        if not batches or len(batches[-1]) == _BATCH or size + weight > _BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(event)
+        size += weight
+    return batches
 
 
 class OutcomePublisher:
@@ -82,7 +131,7 @@ class OutcomePublisher:
 
         events = [
             EventGridEvent(
-                subject=record.subject or record.target_id,
+                subject=bounded(record.subject or record.target_id, _FIELD_LIMIT),
                 event_type=event_type(record),
                 data=event_data(record),
                 data_version=DATA_VERSION,
@@ -90,9 +139,19 @@ class OutcomePublisher:
             for record in records
         ]
         try:
-            for start in range(0, len(events), _BATCH):
-                self._publisher().send(events[start : start + _BATCH])
+            for batch in _batches(events):
+                self._publisher().send(batch)
         except AzureError as error:
-            log.warning("publishing %d outcome events failed: %s", len(events), describe(error))
+            first = records[0]
+            decision_log(
+                log,
+                f"{len(events)} outcome event(s) not published; the decisions are in the ledger",
+                trigger=first.trigger,
+                workspace_id=first.target_id,
+                kind="outcome-event",
+                verdict="publish",
+                outcome=f"failed: {describe(error)}",
+                level=logging.WARNING,
+            )
             return describe(error)
         return None

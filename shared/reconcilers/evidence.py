@@ -11,6 +11,7 @@ from azure.core.exceptions import AzureError
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.arm import ArmId
+from shared.logs import decision_log
 from shared.model import SynapseEvidence
 from shared.reconcilers.transient import TransientAzureError
 
@@ -19,9 +20,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class EvidenceCache:
-    """Evidence per Synapse workspace for one run (one event, one sweep)."""
+    """Evidence per Synapse workspace for one run (one event, one sweep), and that run's
+    trigger for the log lines about it."""
 
     items: dict[str, SynapseEvidence] = field(default_factory=dict)
+    trigger: str = ""
 
 
 class EvidenceGatherer:
@@ -31,7 +34,7 @@ class EvidenceGatherer:
         self._synapse = synapse
         self._allow_listed = allow_listed
 
-    def gather_one(self, synapse_id: ArmId) -> SynapseEvidence:
+    def gather_one(self, synapse_id: ArmId, *, trigger: str = "") -> SynapseEvidence:
         """Permanent failures (403, 404) become incomplete evidence; transient ones are raised."""
         try:
             workspace = self._synapse.get_workspace(synapse_id)
@@ -44,7 +47,15 @@ class EvidenceGatherer:
                 raise TransientAzureError(
                     f"Synapse workspace {synapse_id}: {describe(error)}"
                 ) from error
-            log.warning("Synapse workspace %s could not be read: %s", synapse_id, describe(error))
+            decision_log(
+                log,
+                describe(error),
+                trigger=trigger,
+                kind="synapse-evidence",
+                verdict="incomplete",
+                subject_id=synapse_id,
+                level=logging.WARNING,
+            )
             return SynapseEvidence(workspace_id=synapse_id, error=describe(error))
         return SynapseEvidence(
             workspace_id=synapse_id, workspace=workspace, managed_private_endpoints=tuple(endpoints)
@@ -56,6 +67,6 @@ class EvidenceGatherer:
         for synapse_id in self._allow_listed:
             key = synapse_id.lower()
             if key not in cache.items:
-                cache.items[key] = self.gather_one(synapse_id)
+                cache.items[key] = self.gather_one(synapse_id, trigger=cache.trigger)
             evidence.append(cache.items[key])
         return evidence

@@ -19,6 +19,7 @@ from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_ide
 from shared.arm import ArmId, same_arm_id
 from shared.config import Settings
 from shared.ledger import ActionRecord, ActionSink, ReportsOnce
+from shared.logs import decision_log
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
 from shared.policy.budget import RemediationBudget
 from shared.policy.engine import Candidate, evaluate, guarded_remediations, summarize
@@ -462,7 +463,36 @@ class PolicyReconciler:
                 )
             )
         for item in outcomes:
-            log.info("%s %s: %s", item.remediation.kind, item.remediation.target_id, item.outcome)
+            decision_log(
+                log,
+                item.remediation.description,
+                trigger=trigger,
+                workspace_id=workspace_id,
+                kind=REMEDIATION,
+                verdict=item.remediation.kind.value,
+                outcome=item.outcome,
+                subject_id=item.remediation.target_id,
+                level=logging.ERROR if item.outcome.startswith("failed") else logging.INFO,
+            )
+        if findings:
+            decision_log(
+                log,
+                status_counts(findings),
+                trigger=trigger,
+                workspace_id=workspace_id,
+                kind="policy-summary",
+                verdict="evaluated",
+            )
+        if error is not None:
+            decision_log(
+                log,
+                error,
+                trigger=trigger,
+                workspace_id=workspace_id,
+                kind=FINDING,
+                verdict="not-evaluated",
+                level=logging.WARNING,
+            )
         if records and self._sink is not None:
             self._sink.record_actions(records)
 

@@ -18,6 +18,7 @@ from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId, same_arm_id
 from shared.config import Settings
 from shared.ledger import ActionRecord, ActionSink
+from shared.logs import decision_log
 from shared.model import (
     ConnectionDecision,
     ConnectionPlan,
@@ -163,9 +164,7 @@ class PrivateEndpointReconciler:
         except AzureError as error:
             if is_transient(error):
                 raise
-            log.error(
-                "%s of %s failed: %s", decision.verdict, decision.connection_id, describe(error)
-            )
+            # Logged with its trigger when the outcome is recorded.
             return f"failed: {describe(error)}"
         return f"applied: now {result.status.value}"
 
@@ -243,13 +242,26 @@ class PrivateEndpointReconciler:
                 )
             )
         for item in outcomes:
-            log.info(
-                "%s %s: %s (%s) [%s]",
-                item.decision.verdict.value,
-                item.decision.connection_id,
-                item.outcome,
-                item.decision.reason,
-                mode,
+            decision_log(
+                log,
+                f"{item.decision.reason} [{mode}]",
+                trigger=trigger,
+                workspace_id=workspace_id,
+                kind="private-endpoint-connection",
+                verdict=item.decision.verdict.value,
+                outcome=item.outcome,
+                subject_id=item.decision.connection_id,
+                level=logging.ERROR if item.outcome.startswith("failed") else logging.INFO,
+            )
+        if error is not None:
+            decision_log(
+                log,
+                error,
+                trigger=trigger,
+                workspace_id=workspace_id,
+                kind="private-endpoint-connection",
+                verdict="not-reconciled",
+                level=logging.WARNING,
             )
         if records and self._sink is not None:
             self._sink.record_actions(records)

@@ -15,6 +15,7 @@ from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId
 from shared.config import Settings
 from shared.ledger import ActionRecord, ActionSink
+from shared.logs import decision_log
 from shared.model import PrivateEndpointConnection
 from shared.planning.role_assignments import (
     RoleAssignmentDecision,
@@ -103,7 +104,7 @@ class RoleAssignmentReconciler:
         except AzureError as error:
             if is_transient(error):
                 raise
-            log.error("role assignment on %s failed: %s", decision.scope, describe(error))
+            # Logged with its trigger when the outcome is recorded.
             return f"failed: {describe(error)}"
         return "applied: created" if result == "created" else "applied: already existed"
 
@@ -119,7 +120,7 @@ class RoleAssignmentReconciler:
         try:
             decisions = self.plan(
                 workspace_id,
-                cache=cache if cache is not None else EvidenceCache(),
+                cache=cache if cache is not None else EvidenceCache(trigger=trigger),
                 connections=connections,
             )
         except AzureError as error:
@@ -173,13 +174,26 @@ class RoleAssignmentReconciler:
                 )
             )
         for item in outcomes:
-            log.info(
-                "%s Contributor for %s on %s: %s (%s)",
-                item.decision.verdict.value,
-                item.decision.synapse_workspace_id,
-                workspace_id,
-                item.outcome,
-                item.decision.reason,
+            decision_log(
+                log,
+                f"Contributor for {item.decision.synapse_workspace_id}: {item.decision.reason}",
+                trigger=trigger,
+                workspace_id=workspace_id,
+                kind=KIND,
+                verdict=item.decision.verdict.value,
+                outcome=item.outcome,
+                subject_id=item.decision.synapse_workspace_id,
+                level=logging.ERROR if item.outcome.startswith("failed") else logging.INFO,
+            )
+        if error is not None:
+            decision_log(
+                log,
+                error,
+                trigger=trigger,
+                workspace_id=workspace_id,
+                kind=KIND,
+                verdict="not-reconciled",
+                level=logging.WARNING,
             )
         if records and self._sink is not None:
             self._sink.record_actions(records)

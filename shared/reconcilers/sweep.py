@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from shared.arm import ArmId
+from shared.logs import decision_log
 from shared.policy.budget import RemediationBudget
 from shared.reconcilers.evidence import EvidenceCache
 from shared.reconcilers.transient import TransientAzureError
@@ -23,13 +26,18 @@ class SweepReport:
 
 
 def sweep(
-    runtime: Runtime, *, trigger: str, budget: RemediationBudget | None = None
+    runtime: Runtime,
+    *,
+    trigger: str,
+    budget: RemediationBudget | None = None,
+    progress: Callable[[ArmId], None] | None = None,
 ) -> SweepReport:
     """Reconcile every concern of every workspace in `ML_WORKSPACE_IDS`; one workspace failing
     does not stop the others. Synapse evidence is gathered once for the whole sweep, and the
     sweep is one run: its workspaces share one remediation budget (`MAX_REMEDIATIONS_PER_RUN`),
-    a new one per call unless the caller's run brings its own."""
-    cache = EvidenceCache()
+    a new one per call unless the caller's run brings its own. `progress` is called after each
+    workspace (the CLI's progress bar)."""
+    cache = EvidenceCache(trigger=trigger)
     if budget is None:
         budget = RemediationBudget(runtime.settings.max_remediations_per_run)
     reports: list[WorkspaceReport] = []
@@ -42,6 +50,16 @@ def sweep(
                 )
             )
         except TransientAzureError as error:
-            log.warning("sweep %s: %s will be retried: %s", trigger, workspace_id, error)
+            decision_log(
+                log,
+                str(error),
+                trigger=trigger,
+                workspace_id=workspace_id,
+                kind="workspace",
+                verdict="retry",
+                level=logging.WARNING,
+            )
             failures.append(str(error))
+        if progress is not None:
+            progress(workspace_id)
     return SweepReport(tuple(reports), tuple(failures))

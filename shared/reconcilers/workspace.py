@@ -72,7 +72,7 @@ def reconcile_workspace(
     """Reconcile the given concerns; an approval also brings in role assignments. `focus` is
     the resource the triggering event was about (see `PrivateEndpointReconciler.reconcile`).
     `budget` is the run's remediation budget; None makes this call a run of its own."""
-    cache = cache if cache is not None else EvidenceCache()
+    cache = cache if cache is not None else EvidenceCache(trigger=trigger)
     connection_report: ConnectionReport | None = None
     connections: tuple[PrivateEndpointConnection, ...] | None = None
     if Concern.CONNECTIONS in concerns:

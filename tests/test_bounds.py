@@ -1,0 +1,114 @@
+"""What outside input can make the app store: keys that never collide, values that always fit."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.bounds import (
+    MAX_KEY_CHARS,
+    PROPERTY_LIMIT,
+    bounded,
+    bounded_entity,
+    table_key,
+    utf16_units,
+)
+
+# Azure Table keys: at most 1 KiB (512 UTF-16 units), none of / \ # ? or control characters.
+_FORBIDDEN_IN_KEYS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+# Every text a sender can put in an event ID: any code point, lone surrogates included (JSON
+# allows "\ud800", UTF-8 does not).
+any_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=300)
+
+
+def _unescape(key: str) -> str:
+    """The inverse of table_key's escaping (for keys that were not hashed)."""
+    out = bytearray()
+    index = 0
+    while index < len(key):
+        char = key[index]
+        if char == "~":
+            out.append(int(key[index + 1 : index + 3], 16))
+            index += 3
+            continue
+        out += b"/" if char == ":" else char.encode()
+        index += 1
+    return out.decode("utf-8", "surrogatepass")
+
+
+@given(any_text)
+def test_a_table_key_is_always_valid_for_azure_tables(value: str) -> None:
+    key = table_key(value)
+
+    assert key
+    assert not _FORBIDDEN_IN_KEYS.search(key)
+    assert key.isascii()
+    assert utf16_units("actions:" + key) * 2 <= 1024
+
+
+@given(any_text, any_text)
+def test_different_values_never_share_a_table_key(first: str, second: str) -> None:
+    if first != second:
+        assert table_key(first) != table_key(second)
+
+
+@given(any_text)
+def test_a_short_table_key_reads_back_as_its_value(value: str) -> None:
+    key = table_key(value)
+    if key.startswith(("~h", "~e")):
+        assert len(key) == 66 or value == ""
+    else:
+        assert _unescape(key) == value
+
+
+def test_lookalike_event_ids_get_rows_of_their_own() -> None:
+    ids = ["evt/1", "evt:1", "evt#1", "evt?1", "evt\\1", "evt\n1", "evt1", "evt~3A1", ""]
+    assert len({table_key(value) for value in ids}) == len(ids)
+
+
+def test_usual_ids_keep_readable_keys() -> None:
+    assert (
+        table_key("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d") == "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    )
+    assert (
+        table_key("subscriptions/sub/resourcegroups/rg-ml")
+        == "subscriptions:sub:resourcegroups:rg-ml"
+    )
+
+
+def test_a_600_emoji_event_id_gets_a_short_hashed_key() -> None:
+    key = table_key("🙂" * 600)
+
+    assert key.startswith("~h")
+    assert len(key) <= MAX_KEY_CHARS
+    assert key != table_key("🙂" * 601)
+
+
+@given(any_text, st.integers(min_value=60, max_value=400))
+def test_a_bounded_value_fits_its_limit_and_is_valid_utf8(value: str, limit: int) -> None:
+    result = bounded(value, limit)
+
+    assert utf16_units(result) <= limit
+    result.encode("utf-8")  # no lone surrogate left
+    if utf16_units(value) <= limit and value.isascii():
+        assert result == value
+
+
+def test_a_70000_character_subject_is_cut_with_a_note() -> None:
+    result = bounded("/subscriptions/" + "a" * 70_000)
+
+    assert utf16_units(result) <= PROPERTY_LIMIT
+    assert result.startswith("/subscriptions/aaa")
+    assert result.endswith("characters cut]")
+
+
+def test_an_entity_has_every_string_bounded_and_other_values_kept() -> None:
+    entity = {"PartitionKey": "events", "Subject": "x" * 100_000, "Count": 3}
+
+    result = bounded_entity(entity)
+
+    assert result["PartitionKey"] == "events"
+    assert result["Count"] == 3
+    assert utf16_units(result["Subject"]) <= PROPERTY_LIMIT

@@ -1,0 +1,108 @@
+"""Outcome event types say whether an action was planned, applied or failed: a Logic App that
+filters on `...Approve.Applied` announces only approvals that happened."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.adapters.outcomes import event_type, outcome_state
+from shared.ledger import ActionRecord
+from tests.conftest import App
+from tools import host, scene
+
+
+def _record(kind: str, verdict: str, outcome: str) -> ActionRecord:
+    return ActionRecord(
+        target_id=scene.PROD,
+        kind=kind,
+        verdict=verdict,
+        subject=f"{scene.PROD}/privateEndpointConnections/c",
+        reason="r",
+        mode="enforce",
+        outcome=outcome,
+        trigger="event:e",
+    )
+
+
+@pytest.mark.parametrize(
+    ("outcome", "state"),
+    [
+        ("planned (dry-run)", "Planned"),
+        ("applied: now Approved", "Applied"),
+        ("applied: already existed", "Applied"),
+        ("failed: HTTP 403 AuthorizationFailed: no", "Failed"),
+        ("failed (will retry): HTTP 503", "Failed"),
+        ("not attempted: an earlier write failed transiently", "Skipped"),
+        ("refused: target is not this in-scope workspace", "Skipped"),
+        ("recorded", None),
+        ("no change", None),
+        ("remediation applied: publicNetworkAccess is now Disabled", None),
+    ],
+)
+def test_the_state_comes_from_the_outcome(outcome: str, state: str | None) -> None:
+    assert outcome_state(outcome) == state
+
+
+def test_an_action_type_carries_its_state_and_an_observation_does_not() -> None:
+    approve = _record("private-endpoint-connection", "approve", "planned (dry-run)")
+    finding = _record("policy-finding", "non-compliant", "recorded")
+    pending = _record("private-endpoint-connection", "leave-pending", "no change")
+
+    assert event_type(approve) == "SynapseAmlAutomation.PrivateEndpointConnection.Approve.Planned"
+    assert event_type(finding) == "SynapseAmlAutomation.PolicyFinding.NonCompliant"
+    assert event_type(pending) == "SynapseAmlAutomation.PrivateEndpointConnection.LeavePending"
+
+
+_ACTION_TYPES = (".Approve", ".Reject", ".Assign", ".PolicyRemediation.")
+
+
+def _published(app: App) -> list[str]:
+    return [str(event["eventType"]) for event in app.sim.published_events]
+
+
+def _actions(types: list[str]) -> list[str]:
+    return [t for t in types if any(marker in t for marker in _ACTION_TYPES)]
+
+
+@pytest.mark.slow
+def test_in_dry_run_every_action_event_says_planned(app: App) -> None:
+    app.set_settings(AUTOMATION_MODE="dry-run", POLICY_MODE="remediate")
+
+    for payload in scene.workspace_events() + scene.connection_events(app.scene):
+        app.deliver(
+            payload,
+            "on_workspace_event"
+            if payload["data"]["operationName"] == scene.WORKSPACE_WRITE
+            else "on_private_endpoint_event",
+        )
+    host.fire_timer("reconcile_all")
+
+    actions = _actions(_published(app))
+    assert "SynapseAmlAutomation.PrivateEndpointConnection.Approve.Planned" in actions
+    assert "SynapseAmlAutomation.RoleAssignment.Assign.Planned" in actions
+    assert any(t.startswith("SynapseAmlAutomation.PolicyRemediation.") for t in actions)
+    assert all(t.endswith(".Planned") for t in actions), actions
+
+
+@pytest.mark.slow
+def test_in_enforce_an_approval_azure_accepted_says_applied(app: App) -> None:
+    for payload in scene.connection_events(app.scene):
+        app.deliver(payload)
+
+    types = _published(app)
+    assert "SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied" in types
+    assert "SynapseAmlAutomation.RoleAssignment.Assign.Applied" in types
+    assert not [t for t in _actions(types) if not t.endswith(".Applied")]
+
+
+@pytest.mark.slow
+def test_an_approval_refused_with_403_says_failed_and_nothing_says_applied(app: App) -> None:
+    app.sim.inject("aml.pec.put", status=403, times=10)
+
+    app.deliver(scene.connection_events(app.scene)[0])
+
+    actions = _actions(_published(app))
+    assert actions == ["SynapseAmlAutomation.PrivateEndpointConnection.Approve.Failed"]
+    (event,) = [e for e in app.sim.published_events if e["eventType"].endswith("Approve.Failed")]
+    assert event["data"]["verdict"] == "approve"  # data fields are the ledger record, as before
+    assert event["data"]["outcome"].startswith("failed: HTTP 403")
