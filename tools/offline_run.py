@@ -141,8 +141,8 @@ def _print_outcome_events(report: Report, sim: AzureSimulator) -> None:
         for event in sim.published_events
     ]
     report.table(
-        f"Outcome events published to OUTCOME_TOPIC_ENDPOINT for people: {len(rows)}, "
-        f"event type {prefix}<kind>.<verdict>",
+        f"Outcome events published to OUTCOME_TOPIC_ENDPOINT for people: {len(rows)} "
+        f"(event types without their {prefix} prefix)",
         ["event type", "workspace", Column("subject", wrap=True), Column("reason", wrap=True)],
         rows,
     )

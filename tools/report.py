@@ -22,12 +22,15 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from shared.logs import escape
+from tools.terminal import show
+
 #: Width used when the output is not a terminal and `COLUMNS` does not say (the CLI's too).
 PLAIN_WIDTH = 160
 #: A wrapping column is never narrower than this, unless the console is too narrow for it.
 WRAP_MIN_WIDTH = 20
 #: Values of other columns up to this long are kept on one line, when the width allows it.
-KEEP_MAX = 44
+KEEP_MAX = 56
 #: Other columns are not narrowed below this to make room for the wrapping ones.
 FIXED_MIN_WIDTH = 6
 
@@ -105,10 +108,9 @@ def _share(
 
 
 def printable(text: str) -> str:
-    """`text` with control and other non-printable characters shown as escapes (`\\x1b`)."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+    """`text` as the CLI shows outside text: control, format and separator characters (and the
+    backslash) as Python escapes, so none reaches the terminal; never cut."""
+    return escape(text, limit=max(len(text), 1))
 
 
 def distinct(rows: Iterable[Sequence[object]]) -> list[tuple[tuple[str, ...], int]]:
@@ -147,15 +149,8 @@ class Report:
         self._print(Text(printable(text), style="" if self.plain else style))
 
     def _print(self, renderable: RenderableType) -> None:
-        if not self.plain:
-            self.console.print(renderable)
-            return
-        # Piped: without the spaces that pad each line to the width (as the CLI does).
-        with self.console.capture() as captured:
-            self.console.print(renderable)
-        lines = [line.rstrip() for line in captured.get().splitlines()]
-        self.console.file.write("".join(f"{line}\n" for line in lines))
-        self.console.file.flush()
+        # Piped, without the spaces that pad each line to the width, as the CLI prints.
+        show(self.console, renderable)
 
     def table(
         self,
