@@ -10,8 +10,9 @@ functions exactly as the host calls them:
 3. an operator switches `POLICY_MODE` to `remediate`; the `reconcile_all` sweep remediates;
 4. the sweep runs again and writes nothing.
 
-Prints the decisions, their reasons, the role assignments, the findings and the final state of
-every connection; exits 1 if anything is not what the rules call for.
+Prints, in titled tables (tools/report.py), the decisions and their reasons, the role
+assignments, the findings, the final state of every connection, the outcome events published,
+and where the ledger was; exits 1 if anything is not what the rules call for.
 
     python -m tools.offline_run
 """
@@ -27,7 +28,9 @@ from typing import Any
 
 from simulator import AzureSimulator, Azurite
 from tools import host, scene
-from tools.table import render
+from tools.report import Column, Report
+
+IN_SCOPE = (scene.PROD, scene.DEV)
 
 
 @contextmanager
@@ -58,72 +61,132 @@ class Checks:
             self.failures.append(what)
 
 
-def _print_events(ledger: Any, events: list[tuple[str, dict[str, Any]]]) -> None:
+def _print_events(
+    report: Report, title: str, ledger: Any, events: list[tuple[str, dict[str, Any]]]
+) -> None:
     rows = []
     for label, event in events:
         row = ledger.event(event["id"]) or {}
         rows.append([event["id"][:8], label, row.get("Outcome", "?"), row.get("Reason", "")])
-    print(render(["event", "what", "outcome", "summary"], rows, width=90))
+    report.table(title, ["event", "what", "outcome", Column("summary", wrap=True)], rows)
 
 
-def _print_actions(ledger: Any, kinds: set[str], trigger_prefix: str = "") -> None:
+def _print_actions(
+    report: Report, what: str, ledger: Any, kinds: set[str], trigger_prefix: str = ""
+) -> None:
+    """One table per workspace in scope: `what in <workspace>`."""
+    for workspace in IN_SCOPE:
+        rows = [
+            [
+                action["Kind"],
+                _short(action["Subject"]),
+                action["Verdict"],
+                action["Outcome"],
+                action["Reason"],
+            ]
+            for action in ledger.actions(workspace)
+            if action["Kind"] in kinds and action["Trigger"].startswith(trigger_prefix)
+        ]
+        report.table(
+            what.format(workspace=_short(workspace)),
+            [
+                "kind",
+                Column("resource", wrap=True),
+                "decision",
+                "outcome",
+                Column("reason", wrap=True),
+            ],
+            rows,
+        )
+
+
+def _print_findings(report: Report, what: str, ledger: Any, triggers: set[str]) -> None:
+    """The non-compliant findings the given triggers recorded, one table per workspace."""
+    for workspace in IN_SCOPE:
+        rows = [
+            [
+                action["Evidence"],
+                _short(action["Subject"]),
+                action["Verdict"],
+                action["Outcome"],
+                action["Reason"].split(": ", 1)[-1],
+            ]
+            for action in ledger.actions(workspace)
+            if action["Kind"] == "policy-finding"
+            and action["Trigger"] in triggers
+            and action["Verdict"] != "compliant"
+        ]
+        report.table(
+            what.format(workspace=_short(workspace)),
+            [
+                "rule",
+                "resource",
+                "status",
+                Column("outcome", wrap=True),
+                Column("finding", wrap=True),
+            ],
+            rows,
+        )
+
+
+def _print_outcome_events(report: Report, sim: AzureSimulator) -> None:
+    prefix = "SynapseAmlAutomation."
     rows = [
         [
-            _short(action["TargetId"]),
-            action["Kind"],
-            _short(action["Subject"]),
-            action["Verdict"],
-            action["Outcome"],
-            action["Reason"],
+            str(event.get("eventType", "?")).removeprefix(prefix),
+            _short((event.get("data") or {}).get("workspaceId", "")),
+            _short(event.get("subject", "")),
+            (event.get("data") or {}).get("reason", ""),
         ]
-        for workspace in (scene.PROD, scene.DEV)
-        for action in ledger.actions(workspace)
-        if action["Kind"] in kinds and action["Trigger"].startswith(trigger_prefix)
+        for event in sim.published_events
     ]
-    print(render(["workspace", "kind", "resource", "decision", "outcome", "reason"], rows))
+    report.table(
+        f"Outcome events published to OUTCOME_TOPIC_ENDPOINT for people: {len(rows)} "
+        f"(event types without their {prefix} prefix)",
+        ["event type", "workspace", Column("subject", wrap=True), Column("reason", wrap=True)],
+        rows,
+    )
 
 
-def _print_findings(ledger: Any, trigger: str) -> None:
-    rows = [
-        [
-            _short(action["TargetId"]),
-            action["Evidence"],
-            _short(action["Subject"]),
-            action["Verdict"],
-            action["Outcome"],
-            action["Reason"].split(": ", 1)[-1],
-        ]
-        for workspace in (scene.PROD, scene.DEV)
-        for action in ledger.actions(workspace)
-        if action["Kind"] == "policy-finding"
-        and action["Trigger"] == trigger
-        and action["Verdict"] != "compliant"
-    ]
-    print(render(["workspace", "rule", "resource", "status", "outcome", "finding"], rows, width=70))
+def _print_ledger_location(report: Report, azurite: Azurite, table_name: str) -> None:
+    report.line(
+        f"The ledger was table '{table_name}' in the Azurite this run started "
+        f"({azurite.table_endpoint}), in memory: it is gone now that the run ends."
+    )
+    report.line(
+        "To keep a ledger you can query, run `make sandbox` (the simulator and Azurite with this "
+        "scene, until Ctrl-C) and drive it from another shell with `python -m tools.cli` "
+        '(README: "Try it locally: make sandbox").'
+    )
 
 
 def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     checks = Checks()
+    report = Report()
     with local_azure() as (sim, azurite):
         seeded = scene.seed(sim)
         os.environ.update(scene.settings_env(sim, azurite.connection_string))
         from shared.config import get_settings
         from shared.runtime import runtime  # after the settings are in place
 
-        print("1. The AML workspaces are written: on_workspace_event (POLICY_MODE=audit)\n")
+        report.heading("1. The AML workspaces are written: on_workspace_event (POLICY_MODE=audit)")
         workspace_events = [
             (f"{_short(e['subject'])} written", e) for e in scene.workspace_events()
         ]
         for _, event in workspace_events:
             host.deliver_event("on_workspace_event", event)
         ledger = runtime().ledger
-        _print_events(ledger, workspace_events)
-        print("\nNon-compliant findings (audit: recorded and published, nothing changed)")
+        _print_events(report, "Events delivered to on_workspace_event", ledger, workspace_events)
         dev_trigger = f"event:{workspace_events[1][1]['id']}"
         prod_trigger = f"event:{workspace_events[0][1]['id']}"
-        _print_findings(ledger, prod_trigger)
-        _print_findings(ledger, dev_trigger)
+        _print_findings(
+            report,
+            "Non-compliant findings in {workspace} "
+            "(audit: recorded and published, nothing changed)",
+            ledger,
+            {prod_trigger, dev_trigger},
+        )
         checks.expect(
             len(sim.role_assignments(scene.DEV)) == 1,
             "mlw-dev: syn-analytics' identity got Contributor (connection approved by hand)",
@@ -133,7 +196,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             "audit mode: no remediation written",
         )
 
-        print("\n2. Synapse creates managed private endpoints: on_private_endpoint_event\n")
+        report.heading("2. Synapse creates managed private endpoints: on_private_endpoint_event")
         events = [
             (f"connection {c.name} written", e)
             for c, e in zip(seeded.connections, scene.connection_events(seeded), strict=True)
@@ -154,38 +217,59 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
         events.append(("malformed: no data", malformed))
         for _, event in events:
             host.deliver_event("on_private_endpoint_event", event)
-        print("Events (the ledger keeps the last delivery's outcome per event ID)")
-        _print_events(ledger, events)
-        print("\nDecisions about connections and identities (ledger, newest first)")
-        _print_actions(ledger, {"private-endpoint-connection", "role-assignment"}, "event:")
+        _print_events(
+            report,
+            "Events delivered to on_private_endpoint_event "
+            "(the ledger keeps the last delivery's outcome per event ID)",
+            ledger,
+            events,
+        )
+        _print_actions(
+            report,
+            "Decisions about connections and identities in {workspace} (ledger, newest first)",
+            ledger,
+            {"private-endpoint-connection", "role-assignment"},
+            "event:",
+        )
 
-        print("\n3. POLICY_MODE=remediate; the reconcile_all timer fires\n")
+        report.heading("3. POLICY_MODE=remediate; the reconcile_all timer fires")
         os.environ["POLICY_MODE"] = "remediate"
         get_settings.cache_clear()
         sim.reset_counts()
         host.fire_timer("reconcile_all")
         remediations = sorted(w.route for w in _resource_writes(sim))
         ledger = runtime().ledger
-        _print_actions(ledger, {"policy-remediation"}, "sweep:")
+        _print_actions(
+            report,
+            "Remediations in {workspace} (the sweep)",
+            ledger,
+            {"policy-remediation"},
+            "sweep:",
+        )
         sweep_trigger = next(
             row["Trigger"]
             for row in ledger.actions(scene.PROD)
             if row["Kind"] == "policy-finding" and row["Trigger"].startswith("sweep:")
         )
-        print("\nNon-compliant findings of the remediate sweep (observed before the fixes)")
-        _print_findings(ledger, sweep_trigger)
+        _print_findings(
+            report,
+            "Non-compliant findings in {workspace} of the remediate sweep "
+            "(observed before the fixes)",
+            ledger,
+            {sweep_trigger},
+        )
         checks.expect(
             remediations == ["aml.compute.patch", "aml.workspace.patch"],
             f"remediate: exactly the allowed writes ({', '.join(remediations) or 'none'})",
         )
 
-        print("\n4. The sweep runs again\n")
+        report.heading("4. The sweep runs again")
         sim.reset_counts()
         host.fire_timer("reconcile_all")
         again = _resource_writes(sim)
         checks.expect(not again, f"second sweep wrote nothing ({len(again)} writes)")
 
-        print("\nRole assignments (simulator state)")
+        report.line()
         rows = [
             [
                 _short(ws),
@@ -196,7 +280,11 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             for ws in (scene.PROD, scene.DEV, scene.SANDBOX)
             for a in sim.role_assignments(ws)
         ]
-        print(render(["workspace", "principal", "role definition", "assignment name"], rows))
+        report.table(
+            "Role assignments on mlw-prod, mlw-dev and mlw-sandbox (simulator state)",
+            ["workspace", "principal", "role definition", "assignment name"],
+            rows,
+        )
         for ws in (scene.PROD, scene.DEV):
             assigned = sim.role_assignments(ws)
             checks.expect(
@@ -206,7 +294,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             )
         checks.expect(not sim.role_assignments(scene.SANDBOX), "mlw-sandbox: untouched")
 
-        print("\nFinal connection states")
+        report.line()
         states = []
         for item in seeded.connections:
             final = sim.connection_status(item.workspace_id, item.name)
@@ -223,13 +311,20 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             )
             if not ok:
                 checks.failures.append(f"{item.name} is {final}, expected {item.expected}")
-        print(render(["workspace", "connection", "was", "now", "check", "why"], states, width=70))
+        report.table(
+            "Final connection states on mlw-prod, mlw-dev and mlw-sandbox (simulator state)",
+            ["workspace", "connection", "was", "now", "check", Column("why", wrap=True)],
+            states,
+        )
         workspace = sim.get_resource(scene.PROD) or {}
         checks.expect(
             workspace["properties"]["publicNetworkAccess"] == "Disabled",
             "mlw-prod: public network access disabled by remediation",
         )
-        print(f"\nOutcome events published for people: {len(sim.published_events)}")
+        report.line()
+        _print_outcome_events(report, sim)
+        _print_ledger_location(report, azurite, get_settings().ledger.table_name)
+        report.line()
         print(
             "RESULT:",
             "everything as the rules call for"

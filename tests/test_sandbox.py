@@ -1,0 +1,269 @@
+"""`make sandbox`: the simulator and Azurite with the demo scene, driven by the CLI from another
+process through the settings file it writes, until SIGINT stops everything it started."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tools.sandbox import env_lines, parse_env_file
+
+REPO = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 90.0
+
+
+@dataclass
+class Sandbox:
+    process: subprocess.Popen[str]
+    directory: Path
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def env_file(self) -> Path:
+        return self.directory / "env.sh"
+
+    def settings(self) -> dict[str, str]:
+        return parse_env_file(self.env_file.read_text(encoding="utf-8"))
+
+    def azurite_pid(self) -> int:
+        match = re.search(r"Azurite .*\(PID (\d+)\)", "\n".join(self.lines))
+        assert match, self.lines
+        return int(match.group(1))
+
+
+def _drain(source: queue.Queue[str | None], into: list[str]) -> None:
+    for line in iter(source.get, None):
+        into.append(line)
+
+
+def _start(directory: Path) -> Sandbox:
+    process = subprocess.Popen(  # noqa: S603 - our own module, our own arguments
+        [sys.executable, "-m", "tools.sandbox", "--dir", str(directory), "--quiet"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    sandbox = Sandbox(process, directory)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=1)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        sandbox.lines.append(line)
+        if line.startswith("Ready."):
+            # Keep draining so that a full pipe never blocks the sandbox.
+            threading.Thread(target=_drain, args=(lines, sandbox.lines), daemon=True).start()
+            return sandbox
+    process.kill()
+    process.wait()
+    raise AssertionError("the sandbox did not get ready:\n" + "\n".join(sandbox.lines))
+
+
+def _stop(sandbox: Sandbox) -> None:
+    if sandbox.process.poll() is None:
+        sandbox.process.kill()  # only after a failed test: our own child, by its PID
+        sandbox.process.wait(timeout=30)
+
+
+def _cli(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    # Another process, as from another shell: only what the settings file says, plus a PATH.
+    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    env.update(sandbox.settings())
+    return subprocess.run(  # noqa: S603 - our own module, our own arguments
+        [sys.executable, "-m", "tools.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    running = _start(tmp_path_factory.mktemp("sandbox") / "state")
+    yield running
+    running.process.send_signal(signal.SIGINT)
+    try:
+        running.process.wait(timeout=30)
+    finally:
+        _stop(running)
+
+
+@pytest.mark.slow
+def test_sandbox_prints_first_the_settings_it_writes_to_its_env_file(sandbox: Sandbox) -> None:
+    printed = [line for line in sandbox.lines if line.startswith("export ")]
+    written = [
+        line
+        for line in sandbox.env_file.read_text(encoding="utf-8").splitlines()
+        if line.startswith("export ")
+    ]
+    assert printed == written
+    # The settings come first: only comments before them.
+    first_export = sandbox.lines.index(printed[0])
+    assert all(line.startswith("#") for line in sandbox.lines[:first_export])
+    settings = sandbox.settings()
+    for name in (
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "REQUESTS_CA_BUNDLE",
+        "ARM_ENDPOINT",
+        "SYNAPSE_DEV_ENDPOINT",
+        "ML_WORKSPACE_IDS",
+        "SYNAPSE_WORKSPACE_IDS",
+        "LEDGER_CONNECTION_STRING",
+        "LEDGER_TABLE_NAME",
+        "AUTOMATION_MODE",
+        "POLICY_MODE",
+        "OUTCOME_TOPIC_ENDPOINT",
+    ):
+        assert settings.get(name), name
+    assert Path(settings["REQUESTS_CA_BUNDLE"]).is_file()
+
+
+@pytest.mark.slow
+def test_sourcing_the_env_file_in_a_shell_gives_the_same_values(sandbox: Sandbox) -> None:
+    settings = sandbox.settings()
+    names = sorted(settings)
+    script = f'. "{sandbox.env_file}" && ' + " && ".join(
+        f'printf "%s\\0" "${name}"' for name in names
+    )
+    completed = subprocess.run(  # noqa: S603 - a script of the test's own
+        ["/bin/sh", "-c", script], capture_output=True, text=True, check=True, timeout=30, env={}
+    )
+    assert completed.stdout.split("\0")[:-1] == [settings[name] for name in names]
+
+
+@pytest.mark.slow
+def test_cli_plan_apply_and_replay_work_against_the_sandbox_from_another_process(
+    sandbox: Sandbox,
+) -> None:
+    plan = _cli(sandbox, "plan")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "mlw-prod" in plan.stdout
+    assert "approve" in plan.stdout
+    assert "Contributor: syn-analytics" in plan.stdout
+
+    apply = _cli(sandbox, "apply")
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    assert re.search(r"\bcli:[0-9a-f]+", apply.stdout), apply.stdout  # the ledger's trigger
+    assert "1 approve" in apply.stdout
+
+    events = sandbox.directory / "events" / "private-endpoint-events.json"
+    replay = _cli(sandbox, "replay", str(events))
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert replay.stdout.count("on_private_endpoint_event") == 7
+    assert "out-of-scope" in replay.stdout  # the sandbox workspace's connection
+
+    # After apply, the plan has nothing left to approve: the sandbox kept the state.
+    again = _cli(sandbox, "plan", "--json")
+    assert again.returncode == 0, again.stderr
+    assert '"verdict": "approve"' not in again.stdout
+
+
+@pytest.mark.slow
+def test_a_second_sandbox_on_the_same_directory_refuses_to_start(sandbox: Sandbox) -> None:
+    second = subprocess.run(  # noqa: S603 - our own module, our own arguments
+        [sys.executable, "-m", "tools.sandbox", "--dir", str(sandbox.directory)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert f"PID {sandbox.process.pid}" in second.stderr
+    assert sandbox.env_file.is_file()  # the running one's settings are untouched
+
+
+def _processes_with(fragment: str) -> list[int]:
+    """PIDs whose command line holds `fragment` (arguments separated by NUL), from /proc."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if fragment in cmdline.read_bytes().decode("utf-8", "replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue  # a process that ended while we looked
+    return found
+
+
+def _accepts(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "", parts.port or 443), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "stop_signal",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+    ids=["ctrl-c", "sigterm", "terminal-closed"],
+)
+def test_stopping_it_stops_azurite_and_the_simulator_and_removes_the_sandbox_files(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    directory = tmp_path / "state"
+    sandbox = _start(directory)
+    try:
+        settings = sandbox.settings()
+        azurite_pid = sandbox.azurite_pid()
+        os.kill(azurite_pid, 0)  # running now
+        ledger = settings["LEDGER_CONNECTION_STRING"].split("TableEndpoint=")[1].rstrip(";")
+        assert _accepts(settings["ARM_ENDPOINT"])
+        assert _accepts(ledger)
+        assert _processes_with(f"--tablePort\0{urlsplit(ledger).port}\0") == [azurite_pid]
+
+        sandbox.process.send_signal(stop_signal)
+        assert sandbox.process.wait(timeout=30) == 0
+    finally:
+        _stop(sandbox)
+
+    with pytest.raises(ProcessLookupError):
+        os.kill(azurite_pid, 0)
+    assert _processes_with(f"--tablePort\0{urlsplit(ledger).port}\0") == []
+    assert not _accepts(settings["ARM_ENDPOINT"])
+    assert not _accepts(ledger)
+    assert not Path(settings["REQUESTS_CA_BUNDLE"]).exists()
+    assert not directory.exists()
+
+
+values = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\0"), max_size=60)
+
+
+@given(st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,20}", fullmatch=True), values, max_size=8))
+def test_env_lines_read_back_as_the_same_settings(settings: dict[str, str]) -> None:
+    assert parse_env_file("\n".join(env_lines(settings))) == settings
