@@ -1,5 +1,8 @@
 """Infrastructure: checkov over infra/, and the contracts between infra, settings and code.
 
+(Least privilege, App Service authentication, the ABAC condition and azure.yaml are checked in
+tests/test_infra_security.py.)
+
 - checkov finds no failed check in the Bicep (and a parse error, or nothing parsed, is a failure:
   checkov itself exits 0 on both).
 - Every function an Event Grid subscription points at is registered by the app, with an Event Grid
@@ -61,6 +64,17 @@ DESIGN_SETTINGS = frozenset(
         "BATCH_ENDPOINT_NAME",
         "SCORING_ALLOWED_ENDPOINTS",
         "OUTCOME_TOPIC_ENDPOINT",
+        "MAX_REMEDIATIONS_PER_RUN",
+        "POLICY_EXEMPTIONS",
+        "RETRAIN_WORKSPACE_IDS",
+        "RETRAIN_INPUTS",
+        "RETRAIN_COMPUTE",
+        "RETRAIN_EXPERIMENT",
+        "LOGS_QUERY_ENDPOINT",
+        "BATCH_DEPLOYMENT_NAME",
+        "SCORING_INPUT",
+        "AML_INFERENCE_DOMAIN",
+        "SCORING_ALLOWED_CALLERS",
     }
 )
 
