@@ -482,6 +482,9 @@ def run_sweep(local: LocalAzure) -> Part:
         ML_WORKSPACE_IDS=",".join(w.workspace_id for w in workspaces),
         SYNAPSE_WORKSPACE_IDS=SWEEP_SYNAPSE,
         POLICY_MODE="remediate",
+        # The first sweep is measured remediating everything at once (27 writes), not spread
+        # over runs by the default limit of 10.
+        MAX_REMEDIATIONS_PER_RUN="100",
     )
     change_settings()  # read the new settings: a runtime of their own
     from shared.runtime import runtime

@@ -17,6 +17,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from shared.arm import ArmId, is_resource_type, same_arm_id
+from shared.policy.exemptions import Exemption, parse_exemptions
 
 ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
 SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
@@ -72,6 +73,10 @@ class Settings:
     max_cluster_nodes: int | None = None
     hbi_required: bool = False
     outcome_topic_endpoint: str | None = None
+    # At most this many policy remediations per event, sweep or CLI run (the rest are deferred).
+    max_remediations_per_run: int = 10
+    # POLICY_EXEMPTIONS: findings spared, per rule and ARM scope, until their expiry.
+    policy_exemptions: tuple[Exemption, ...] = ()
 
     @property
     def dry_run(self) -> bool:
@@ -278,7 +283,19 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         max_cluster_nodes=reader.count("MAX_CLUSTER_NODES"),
         hbi_required=reader.flag("HBI_REQUIRED", default=False),
         outcome_topic_endpoint=reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT"),
+        max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN") or 10,
+        policy_exemptions=_exemptions(reader),
     )
+
+
+def _exemptions(reader: _Reader) -> tuple[Exemption, ...]:
+    value = reader.optional("POLICY_EXEMPTIONS")
+    if value is None:
+        return ()
+    try:
+        return parse_exemptions(value)
+    except ValueError as error:
+        raise SettingsError(f"POLICY_EXEMPTIONS: {error}") from None
 
 
 @functools.cache

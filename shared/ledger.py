@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from shared.config import LedgerSettings
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
 EVENTS_PARTITION = "events"
+# Things reported once ever (not once per run), keyed by a digest of what was reported.
+ONCE_PARTITION = "once"
 # Table keys may not hold '/', '\', '#', '?' or control characters.
 _KEY_UNSAFE = str.maketrans({"/": ":", "\\": ":", "#": ":", "?": ":"})
 # A transaction holds at most 100 operations, all in one partition.
@@ -73,6 +76,13 @@ class ActionRecord:
     # Whether the outcome is worth an event for people (a Logic App): decisions and problems
     # are; compliant findings and no-ops are not.
     notify: bool = True
+
+
+@runtime_checkable
+class ReportsOnce(Protocol):
+    """Remembers, across runs and instances, what was already reported (an expired exemption)."""
+
+    def first_time(self, key: str) -> bool: ...
 
 
 class ActionSink(Protocol):
@@ -132,6 +142,25 @@ class Ledger:
                 continue
             for start in range(0, len(operations), _BATCH_LIMIT):
                 self._table.submit_transaction(operations[start : start + _BATCH_LIMIT])
+
+    def first_time(self, key: str) -> bool:
+        """True for the first caller ever to ask about `key`, False for every later one.
+
+        The row is created, never upserted: of two instances racing, the table lets one win.
+        """
+        from azure.core.exceptions import ResourceExistsError
+
+        entity = {
+            "PartitionKey": ONCE_PARTITION,
+            "RowKey": hashlib.sha256(key.encode("utf-8")).hexdigest(),
+            "Key": key[:1000],
+            "RecordedAt": datetime.now(UTC).isoformat(),
+        }
+        try:
+            self._table.create_entity(entity)
+        except ResourceExistsError:
+            return False
+        return True
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         """The ledger row of one event, or None."""

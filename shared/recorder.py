@@ -19,6 +19,10 @@ class Recorder:
         self._ledger = ledger
         self._publisher = publisher
 
+    def first_time(self, key: str) -> bool:
+        """Whether `key` was never reported before (the ledger remembers it)."""
+        return self._ledger.first_time(key)
+
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         if not records:
             return

@@ -564,12 +564,16 @@ class AzureSimulator:
         min_node_count: int | None = 0,
         remote_login_port_public_access: str | None = "Disabled",
         location: str | None = None,
+        current_node_count: int | None = None,
+        target_node_count: int | None = None,
     ) -> JSON:
         """Seed a compute of an AML workspace (which must exist); see :func:`shapes.compute`.
 
         ``compute_type`` is ``AmlCompute``, ``ComputeInstance``, ``AKS`` or
         ``Kubernetes``; None arguments leave their key out. ``location``
-        defaults to the workspace's.
+        defaults to the workspace's. A cluster's ``current_node_count`` and
+        ``target_node_count`` default to its minimum (idle); set them for a
+        cluster running jobs.
         """
         self._require(workspace_id)
         workspace = self.get_resource(workspace_id) or {}
@@ -584,6 +588,8 @@ class AzureSimulator:
             min_node_count=min_node_count,
             remote_login_port_public_access=remote_login_port_public_access,
             location=location or str(workspace.get("location") or shapes.DEFAULT_LOCATION),
+            current_node_count=current_node_count,
+            target_node_count=target_node_count,
         )
         return self.put_resource(body["id"], body)
 

@@ -310,10 +310,10 @@ def private_endpoint(
     }
 
 
-def _node_state_counts(idle: int) -> JSON:
+def _node_state_counts(idle: int, running: int = 0) -> JSON:
     return {
         "preparingNodeCount": 0,
-        "runningNodeCount": 0,
+        "runningNodeCount": running,
         "idleNodeCount": idle,
         "unusableNodeCount": 0,
         "leavingNodeCount": 0,
@@ -333,6 +333,8 @@ def compute(
     min_node_count: int | None,
     remote_login_port_public_access: str | None,
     location: str,
+    current_node_count: int | None = None,
+    target_node_count: int | None = None,
 ) -> JSON:
     """An AML compute shaped on ``aml_compute_get_amlcompute.json`` (AKS: ``aml_compute_list``).
 
@@ -342,7 +344,11 @@ def compute(
     their key out, the way ARM omits unset fields.
 
     * ``AmlCompute``: nested ``vmSize``, ``subnet.id``, ``scaleSettings``,
-      ``remoteLoginPortPublicAccess`` and the allocation fields of the example.
+      ``remoteLoginPortPublicAccess`` and the allocation fields of the example;
+      ``currentNodeCount``/``targetNodeCount`` are the minimum (idle) unless
+      given (a cluster running jobs), ``allocationState`` ``Resizing`` while
+      they differ, and ``nodeStateCounts`` counts the nodes above the minimum
+      as running.
     * ``ComputeInstance``: nested ``vmSize``, ``subnet.id`` and
       ``sshSettings.sshPublicAccess`` (its remote-login switch).
     * ``AKS`` / ``Kubernetes``: the list example's shape (``resourceId`` of the
@@ -363,6 +369,8 @@ def compute(
     inner: JSON | None
     if kind == "amlcompute":
         idle = min_node_count or 0
+        current = idle if current_node_count is None else current_node_count
+        target = current if target_node_count is None else target_node_count
         scale: JSON = {"nodeIdleTimeBeforeScaleDown": "PT2M"}
         if max_node_count is not None:
             scale["maxNodeCount"] = max_node_count
@@ -377,12 +385,13 @@ def compute(
             "subnet": {"id": subnet_id},
             "scaleSettings": scale,
             "remoteLoginPortPublicAccess": remote_login_port_public_access,
-            "allocationState": "Steady",
+            "allocationState": "Steady" if current == target else "Resizing",
             "allocationStateTransitionTime": now,
             "errors": None,
-            "currentNodeCount": idle,
-            "targetNodeCount": idle,
-            "nodeStateCounts": _node_state_counts(idle),
+            "currentNodeCount": current,
+            "targetNodeCount": target,
+            # Nodes above the idle minimum are running jobs.
+            "nodeStateCounts": _node_state_counts(min(current, idle), max(current - idle, 0)),
             "enableNodePublicIp": True,
         }
     elif kind == "computeinstance":

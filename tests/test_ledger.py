@@ -81,3 +81,17 @@ def test_opening_the_ledger_twice_reuses_the_table(azurite: Azurite) -> None:
     second = open_ledger(settings, None)
 
     assert second.event("a") is not None
+
+
+def test_first_time_is_true_once_per_key_across_ledger_clients(azurite: Azurite) -> None:
+    from azure.data.tables import TableClient
+
+    name = f"t{uuid.uuid4().hex[:16]}"
+    ledger = open_ledger(LedgerSettings(None, azurite.connection_string, name), None)
+    # A client of its own on the same table stands for another instance of the app.
+    other = Ledger(TableClient.from_connection_string(azurite.connection_string, name))
+
+    assert ledger.first_time("exemption-expired:a/b#c?")
+    assert not ledger.first_time("exemption-expired:a/b#c?")
+    assert not other.first_time("exemption-expired:a/b#c?")
+    assert other.first_time("exemption-expired:another")

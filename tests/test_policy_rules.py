@@ -766,6 +766,7 @@ def test_empty_workspace_gets_a_finding_from_every_rule() -> None:
         "non-compliant": 3,  # private link, public access, identity
         "not-applicable": 8,
         "unknown": 0,
+        "exempt": 0,
     }
 
 
@@ -813,6 +814,7 @@ def test_summarize_counts_every_status() -> None:
         "non-compliant": 1,
         "not-applicable": 1,
         "unknown": 0,
+        "exempt": 0,
     }
     assert summarize([]) == {status.value: 0 for status in Status}
 

@@ -82,6 +82,28 @@ def _print_plan(item: dict[str, Any]) -> None:
     ]
     print()
     print(render(["rule", "severity", "status", "resource", "remediable", "message"], findings))
+    # Guarded, deferred and exempt findings, each with its reason.
+    held: list[list[object]] = [
+        [r["rule_id"], _short(r["target_id"]), r["disposition"], r["reason"]]
+        for r in item.get("remediations", [])
+    ]
+    held += [
+        [
+            f["rule_id"],
+            _short(f["target_id"]),
+            "exempt",
+            f"until {f['exemption']['expires']}: {f['exemption']['reason']}",
+        ]
+        for f in item["findings"]
+        if f.get("exemption")
+    ]
+    held += [
+        [e["rule_id"], _short(e["scope"]), "exemption expired", f"at {e['expires']}: not applied"]
+        for e in item.get("expiredExemptions", [])
+    ]
+    if held:
+        print()
+        print(render(["rule", "resource", "remediation", "reason"], held, width=90))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -89,6 +111,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     from shared.adapters.errors import describe
     from shared.config import get_settings
+    from shared.policy.budget import RemediationBudget
     from shared.reconcilers.evidence import EvidenceCache
     from shared.runtime import build
 
@@ -96,6 +119,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     # No ledger and no sink: planning reads Azure and writes nothing anywhere.
     rt = build(settings, sink=None)
     cache = EvidenceCache()
+    # The plan is one run: its remediations share one budget, as `apply` would.
+    budget = RemediationBudget(settings.max_remediations_per_run)
     result: list[dict[str, Any]] = []
     for workspace_id in settings.ml_workspace_ids:
         report = rt.private_endpoints.observe_and_plan(workspace_id, cache)
@@ -105,18 +130,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
             "connections": [asdict(d) for d in (report.plan.decisions if report.plan else ())],
             "roleAssignments": [],
             "findings": [],
+            "remediations": [],
+            "expiredExemptions": [],
         }
         if report.plan is not None:
             # Later concerns see the connections as the plan would leave them.
             current = report.current_connections_if_planned()
             try:
                 roles = rt.role_assignments.plan(workspace_id, cache=cache, connections=current)
-                findings = rt.policies.evaluate(workspace_id, current)
+                policies = rt.policies.plan(workspace_id, budget, current)
             except AzureError as failure:
                 item["error"] = describe(failure)
             else:
                 item["roleAssignments"] = [asdict(d) for d in roles]
-                item["findings"] = [asdict(f) for f in findings]
+                item["findings"] = [asdict(f) for f in policies.findings]
+                item["remediations"] = [asdict(r) for r in policies.remediations]
+                item["expiredExemptions"] = [asdict(e) for e in policies.expired_exemptions]
         result.append(item)
     if args.json:
         print(json.dumps(result, indent=2, default=str))

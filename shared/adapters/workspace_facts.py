@@ -154,4 +154,11 @@ def _compute(item: Any) -> ComputeFacts:
         remote_login_port_public_access=_text(
             getattr(inner, "remote_login_port_public_access", None)
         ),
+        current_node_count=_count(getattr(inner, "current_node_count", None)),
+        target_node_count=_count(getattr(inner, "target_node_count", None)),
     )
+
+
+def _count(value: object) -> int | None:
+    # A node count of the wrong shape is not a count: the guard then defers, it never guesses.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

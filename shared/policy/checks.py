@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from azure.mgmt.core.tools import parse_resource_id
 
+from shared.arm import same_arm_id
 from shared.policy.facts import (
     ComputeFacts,
     DependencyFacts,
@@ -25,6 +26,7 @@ from shared.policy.facts import (
 from shared.policy.rules import (
     RULES,
     Finding,
+    GuardVerdict,
     Remediation,
     RemediationKind,
     Severity,
@@ -73,11 +75,29 @@ def workspace_private_link(facts: WorkspaceFacts, params: PolicyParameters) -> l
     ]
 
 
+def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> GuardVerdict:
+    """Public network access is disabled only while the workspace has at least one approved
+    private endpoint connection: without one, disabling it cuts off every user, pipeline and
+    the Synapse integration at once."""
+    count = facts.approved_private_endpoint_connections
+    name = _name(facts.id)
+    if count >= 1:
+        return GuardVerdict(
+            True, f"workspace {name} has {count} approved private endpoint connection(s)"
+        )
+    return GuardVerdict(
+        False,
+        f"workspace {name} has no approved private endpoint connection: disabling public "
+        "network access would cut off every user, pipeline and the Synapse integration",
+    )
+
+
 @rule(
     "workspace-public-access",
     severity=Severity.HIGH,
     reads=("workspace",),
     remediation=RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS,
+    guard=private_path_exists,
 )
 def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """The AML workspace's `publicNetworkAccess` is `Disabled`.
@@ -253,11 +273,32 @@ def compute_vm_size(facts: WorkspaceFacts, params: PolicyParameters) -> list[Fin
     return findings
 
 
+def nodes_fit_the_new_maximum(facts: WorkspaceFacts, remediation: Remediation) -> GuardVerdict:
+    """A cluster's maximum is lowered only when its current and target node counts are both at
+    most the new maximum: a lower maximum must not take nodes away from running jobs. A cluster
+    that does not report its node counts is left until it does."""
+    compute = next((c for c in facts.computes if same_arm_id(c.id, remediation.target_id)), None)
+    if compute is None:
+        return GuardVerdict(False, f"compute {remediation.target_id!r} was not observed")
+    label = _label(compute)
+    maximum = remediation.value
+    current, target = compute.current_node_count, compute.target_node_count
+    if current is None or target is None:
+        return GuardVerdict(False, f"{label} does not report currentNodeCount and targetNodeCount")
+    counts = f"{label} has {current} current and {target} target node(s)"
+    if isinstance(maximum, int) and current <= maximum and target <= maximum:
+        return GuardVerdict(True, f"{counts}, within the new maximum {maximum}")
+    return GuardVerdict(
+        False, f"{counts}, above the new maximum {maximum}: deferred until it scales down"
+    )
+
+
 @rule(
     "compute-max-nodes",
     severity=Severity.MEDIUM,
     reads=("computes",),
     remediation=RemediationKind.LOWER_MAX_NODES,
+    guard=nodes_fit_the_new_maximum,
 )
 def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """Every compute cluster (AmlCompute) has `maxNodeCount` at most `MAX_CLUSTER_NODES`.

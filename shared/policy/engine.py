@@ -2,18 +2,27 @@
 
 The engine adds what single rules cannot: a stable order, a not-applicable finding for a rule
 that had nothing to judge (so every rule appears in every report), the remediations a mode
-allows, and summaries for reports and the CLI.
+allows, each judged by the guard its rule declares, and summaries for reports and the CLI.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 # Imported for its side effect: declaring the rules fills the registry.
 import shared.policy.checks  # noqa: F401
 from shared.policy.facts import PolicyParameters, WorkspaceFacts
-from shared.policy.rules import RULES, Finding, Remediation, RemediationKind, Rule, Status
+from shared.policy.rules import (
+    RULES,
+    Finding,
+    GuardVerdict,
+    Remediation,
+    RemediationKind,
+    Rule,
+    Status,
+)
 
 # The order of DESIGN §3.3's table: reports and the CLI list rules in this order.
 POLICY_SET: tuple[str, ...] = (
@@ -87,6 +96,36 @@ def remediations(findings: Iterable[Finding], *, remediate: bool) -> list[Remedi
             seen.add(key)
             chosen.append(remediation)
     return chosen
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A remediation `remediate` mode would apply, with its rule's guard's verdict on it."""
+
+    rule_id: str
+    remediation: Remediation
+    guard: GuardVerdict
+
+
+def guarded_remediations(
+    findings: Iterable[Finding], facts: WorkspaceFacts, *, remediate: bool
+) -> list[Candidate]:
+    """`remediations(...)`, each judged by the guard its rule declares, on these facts.
+
+    A remediation whose rule does not declare that remediation kind (or no guard) is dropped:
+    only a declared, guarded write can ever be a candidate.
+    """
+    findings = list(findings)
+    candidates: list[Candidate] = []
+    for remediation in remediations(findings, remediate=remediate):
+        source = next(f for f in findings if f.remediation == remediation)
+        declared = RULES.get(source.rule_id)
+        if declared is None or declared.remediation is not remediation.kind:
+            continue
+        if declared.guard is None:
+            continue
+        candidates.append(Candidate(declared.id, remediation, declared.guard(facts, remediation)))
+    return candidates
 
 
 def summarize(findings: Iterable[Finding]) -> dict[str, int]:

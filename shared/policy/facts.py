@@ -46,6 +46,10 @@ class ComputeFacts:
     max_node_count: int | None = None
     min_node_count: int | None = None
     remote_login_port_public_access: str | None = None
+    # Nodes the cluster has now and is scaling to (`properties.properties.currentNodeCount`,
+    # `targetNodeCount`): what the cluster-size guard reads.
+    current_node_count: int | None = None
+    target_node_count: int | None = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 A rule has an id, a description (which becomes documentation), a severity, what it reads, a
 check that turns facts into findings, and optionally the remediation that `remediate` mode may
-apply. Checks are pure functions of `WorkspaceFacts` and `PolicyParameters`.
+apply together with its guard: when applying it cannot cut anyone off or break running work.
+A remediation cannot be declared without a guard (`rule` refuses it). Checks and guards are pure
+functions of `WorkspaceFacts` (and `PolicyParameters`, or the remediation they judge).
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from shared.policy.facts import PolicyParameters, WorkspaceFacts
+
+if TYPE_CHECKING:
+    from shared.policy.exemptions import Exemption
 
 
 class Severity(StrEnum):
@@ -28,6 +34,9 @@ class Status(StrEnum):
     NON_COMPLIANT = "non-compliant"
     NOT_APPLICABLE = "not-applicable"
     UNKNOWN = "unknown"
+    # A problem an operator chose to accept until a date (`POLICY_EXEMPTIONS`): recorded with
+    # the exemption's reason and expiry, never remediated, not announced as non-compliant.
+    EXEMPT = "exempt"
 
 
 class RemediationKind(StrEnum):
@@ -58,9 +67,21 @@ class Finding:
     status: Status
     message: str
     remediation: Remediation | None = None
+    # Set when the status is `exempt`: the exemption that spared the finding.
+    exemption: Exemption | None = None
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    """Whether a remediation is safe to apply now, and why (shown in plans and records)."""
+
+    safe: bool
+    reason: str
 
 
 Check = Callable[[WorkspaceFacts, PolicyParameters], list[Finding]]
+# A guard judges one remediation against the facts observed at the time of deciding.
+Guard = Callable[[WorkspaceFacts, Remediation], GuardVerdict]
 
 
 @dataclass(frozen=True)
@@ -73,6 +94,7 @@ class Rule:
     reads: tuple[str, ...]
     check: Check
     remediation: RemediationKind | None = None
+    guard: Guard | None = None
 
 
 RULES: dict[str, Rule] = {}
@@ -84,8 +106,18 @@ def rule(
     severity: Severity,
     reads: tuple[str, ...],
     remediation: RemediationKind | None = None,
+    guard: Guard | None = None,
 ) -> Callable[[Check], Check]:
-    """Register a check as a rule; its docstring is the rule's description."""
+    """Register a check as a rule; its docstring is the rule's description.
+
+    A rule with a remediation must declare its guard, and only such a rule may: a write that
+    nobody proved safe is refused when the module declaring it is imported.
+    """
+    if (remediation is None) != (guard is None):
+        raise ValueError(
+            f"rule {rule_id} declares a remediation without a guard (or a guard without a "
+            "remediation): every remediation declares when it is safe to apply"
+        )
 
     def register(check: Check) -> Check:
         if rule_id in RULES:
@@ -97,6 +129,7 @@ def rule(
             reads=reads,
             check=check,
             remediation=remediation,
+            guard=guard,
         )
         return check
 

@@ -1,11 +1,14 @@
-"""Enforcing the policy set on one AML workspace: observe facts, evaluate rules, remediate
-(only in `remediate` mode, only what the table allows, never in dry-run), record findings."""
+"""Enforcing the policy set on one AML workspace: observe facts, evaluate rules, spare what
+`POLICY_EXEMPTIONS` exempts, remediate (only in `remediate` mode, only what the table allows, only
+what its guard says is safe, within the run's budget, never in dry-run), record findings."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError
 
@@ -15,23 +18,39 @@ from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
 from shared.arm import ArmId, same_arm_id
 from shared.config import Settings
-from shared.ledger import ActionRecord, ActionSink
+from shared.ledger import ActionRecord, ActionSink, ReportsOnce
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
-from shared.policy.engine import evaluate, remediations, summarize
+from shared.policy.budget import RemediationBudget
+from shared.policy.engine import Candidate, evaluate, guarded_remediations, summarize
+from shared.policy.exemptions import Exemption, apply_exemptions
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
 from shared.policy.rules import Finding, Remediation, RemediationKind, Status
-from shared.reconcilers.transient import apply_in_order, for_workspace
+from shared.reconcilers.transient import for_workspace
 
 log = logging.getLogger(__name__)
 
 FINDING = "policy-finding"
 REMEDIATION = "policy-remediation"
+EXEMPTION = "policy-exemption"
+DEFERRED = "deferred"
+# Why a remediation was deferred, besides the run's budget (`Stop`).
+GUARD = "guard"
 
 
 @dataclass(frozen=True)
 class RemediationOutcome:
+    """What became of one remediation. `deferred_by` is set when it was not attempted: "guard",
+    or the run's stop ("limit reached", "too many failures"); `announce` says whether its record
+    is announced (a guard deferral as findings are, a stop once per run)."""
+
     remediation: Remediation
     outcome: str
+    deferred_by: str | None = None
+    announce: bool = True
+
+    @property
+    def deferred(self) -> bool:
+        return self.deferred_by is not None
 
 
 @dataclass(frozen=True)
@@ -42,13 +61,40 @@ class PolicyReport:
     findings: tuple[Finding, ...] = ()
     remediations: tuple[RemediationOutcome, ...] = ()
     error: str | None = None
+    # Exemptions that matched a finding but had expired: they counted for nothing.
+    expired_exemptions: tuple[Exemption, ...] = field(default=())
 
     def summary(self) -> str:
         if self.error is not None:
             return f"policies not evaluated: {self.error}"
         text = status_counts(self.findings)
         fixed = sum(1 for item in self.remediations if item.outcome.startswith("applied"))
-        return text + (f", {fixed} remediated" if fixed else "")
+        deferred = sum(1 for item in self.remediations if item.deferred)
+        return (
+            text
+            + (f", {fixed} remediated" if fixed else "")
+            + (f", {deferred} remediation(s) deferred" if deferred else "")
+        )
+
+
+@dataclass(frozen=True)
+class PlannedRemediation:
+    """One remediation as `plan` shows it: what a run would do with it now, and why."""
+
+    rule_id: str
+    target_id: str
+    description: str
+    disposition: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PolicyPlan:
+    """What `plan` shows for one workspace's policies; nothing written, nothing recorded."""
+
+    findings: tuple[Finding, ...]
+    remediations: tuple[PlannedRemediation, ...]
+    expired_exemptions: tuple[Exemption, ...]
 
 
 def status_counts(findings: Sequence[Finding]) -> str:
@@ -136,13 +182,69 @@ class PolicyReconciler:
             synapse_errors=synapse_errors,
         )
 
+    def judge(
+        self,
+        workspace_id: ArmId,
+        connections: Sequence[PrivateEndpointConnection] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> tuple[WorkspaceFacts, tuple[Finding, ...], tuple[Exemption, ...]]:
+        """Read and evaluate, exemptions applied at `now`; writes nothing.
+
+        Returns the facts (what the guards judge), the findings, and the expired exemptions
+        that matched a finding.
+        """
+        facts = self.observe(workspace_id, connections)
+        judged = apply_exemptions(
+            evaluate(facts, self._parameters),
+            self._settings.policy_exemptions,
+            now or datetime.now(UTC),
+        )
+        return facts, judged.findings, judged.expired
+
     def evaluate(
         self,
         workspace_id: ArmId,
         connections: Sequence[PrivateEndpointConnection] | None = None,
     ) -> tuple[Finding, ...]:
-        """Read and evaluate; writes nothing (what `plan` shows)."""
-        return tuple(evaluate(self.observe(workspace_id, connections), self._parameters))
+        """Read and evaluate, exemptions applied; writes nothing."""
+        return self.judge(workspace_id, connections)[1]
+
+    def plan(
+        self,
+        workspace_id: ArmId,
+        budget: RemediationBudget,
+        connections: Sequence[PrivateEndpointConnection] | None = None,
+    ) -> PolicyPlan:
+        """What a run would do now, for `plan`: findings (exempt ones with their exemption) and
+        each remediation applied, guarded or deferred, with the reason. Spends `budget` as the
+        run would; writes and records nothing. In `audit` mode remediations are shown with
+        their guard's verdict, as a preview of `remediate`."""
+        facts, findings, expired = self.judge(workspace_id, connections)
+        planned: list[PlannedRemediation] = []
+        for candidate in guarded_remediations(findings, facts, remediate=True):
+            stop = budget.stop()
+            if not candidate.guard.safe:
+                disposition, reason = "guarded", candidate.guard.reason
+            elif not self._settings.remediate:
+                disposition = "audit"
+                reason = f"POLICY_MODE=audit: reported only; guard: {candidate.guard.reason}"
+            elif stop is not None:
+                disposition, reason = DEFERRED, budget.explain(stop)
+            else:
+                budget.spend(failed=False)
+                disposition, reason = "apply", candidate.guard.reason
+            remediation = candidate.remediation
+            planned.append(
+                PlannedRemediation(
+                    rule_id=candidate.rule_id,
+                    target_id=remediation.target_id,
+                    description=remediation.description,
+                    disposition=disposition,
+                    reason=reason,
+                )
+            )
+        return PolicyPlan(findings, tuple(planned), expired)
 
     def _apply(self, workspace_id: ArmId, remediation: Remediation) -> str:
         if not self._settings.in_scope(workspace_id) or not _belongs_to(
@@ -162,32 +264,94 @@ class PolicyReconciler:
             return f"failed: {describe(error)}"
         return f"applied: maxNodeCount is now {nodes}"
 
+    def _remediate(
+        self,
+        workspace_id: ArmId,
+        candidates: Sequence[Candidate],
+        budget: RemediationBudget,
+        *,
+        announce: bool,
+    ) -> tuple[list[RemediationOutcome], AzureError | None]:
+        """Apply the candidates in order: a guard that says no defers its remediation, the
+        run's budget defers the rest once spent, a transient failure stops the workspace (the
+        rest are recorded as not attempted) and is returned to be raised after recording."""
+        outcomes: list[RemediationOutcome] = []
+        transient: AzureError | None = None
+        for candidate in candidates:
+            remediation = candidate.remediation
+            if transient is not None:
+                outcomes.append(
+                    RemediationOutcome(
+                        remediation, "not attempted: an earlier write failed transiently"
+                    )
+                )
+                continue
+            if not candidate.guard.safe:
+                outcomes.append(
+                    RemediationOutcome(
+                        remediation,
+                        f"{DEFERRED}: {candidate.guard.reason}",
+                        deferred_by=GUARD,
+                        announce=announce,
+                    )
+                )
+                continue
+            stop = budget.stop()
+            if stop is not None:
+                outcomes.append(
+                    RemediationOutcome(
+                        remediation,
+                        f"{DEFERRED}: {budget.explain(stop)}",
+                        deferred_by=stop.value,
+                        announce=budget.first_announcement(stop),
+                    )
+                )
+                continue
+            try:
+                outcome = self._apply(workspace_id, remediation)
+            except AzureError as error:
+                transient = error
+                outcome = f"failed (will retry): {describe(error)}"
+            # Refusals wrote nothing; a planned (dry-run) write counts as the real one would.
+            if outcome.startswith(("applied", "planned", "failed")):
+                budget.spend(failed=outcome.startswith("failed"))
+            outcomes.append(RemediationOutcome(remediation, outcome))
+        return outcomes, transient
+
     def reconcile(
         self,
         workspace_id: ArmId,
         *,
         trigger: str,
         connections: Sequence[PrivateEndpointConnection] | None = None,
+        budget: RemediationBudget | None = None,
     ) -> PolicyReport:
-        """Observe, evaluate, remediate (remediate mode), record; transient errors are raised."""
+        """Observe, evaluate, remediate (remediate mode), record; transient errors are raised.
+
+        `budget` is the run's (a sweep or CLI run shares one across its workspaces); without
+        one, this call is a run of its own (one event).
+        """
+        if budget is None:
+            budget = RemediationBudget(self._settings.max_remediations_per_run)
         if not self._settings.in_scope(workspace_id):
             return PolicyReport(workspace_id, error="workspace is not in ML_WORKSPACE_IDS")
         try:
-            findings = self.evaluate(workspace_id, connections)
+            facts, findings, expired = self.judge(workspace_id, connections)
         except AzureError as error:
             if is_transient(error):
                 raise for_workspace(workspace_id, error) from error
             self._record(workspace_id, (), (), trigger, error=describe(error))
             return PolicyReport(workspace_id, error=describe(error))
-        applied, transient = apply_in_order(
-            remediations(findings, remediate=self._settings.remediate),
-            lambda remediation: self._apply(workspace_id, remediation),
+        outcomes, transient = self._remediate(
+            workspace_id,
+            guarded_remediations(findings, facts, remediate=self._settings.remediate),
+            budget,
+            announce=_announces(trigger),
         )
-        outcomes = [RemediationOutcome(item, outcome) for item, outcome in applied]
-        self._record(workspace_id, findings, outcomes, trigger, error=None)
+        self._record(workspace_id, findings, outcomes, trigger, error=None, expired=expired)
         if transient is not None:
             raise for_workspace(workspace_id, transient) from transient
-        return PolicyReport(workspace_id, findings, tuple(outcomes))
+        return PolicyReport(workspace_id, findings, tuple(outcomes), expired_exemptions=expired)
 
     def _record(
         self,
@@ -197,6 +361,7 @@ class PolicyReconciler:
         trigger: str,
         *,
         error: str | None,
+        expired: Sequence[Exemption] = (),
     ) -> None:
         mode = f"{self._settings.automation_mode.value}/{self._settings.policy_mode.value}"
         # A finding's row says what became of it, so that "non-compliant" next to "remediated"
@@ -207,30 +372,44 @@ class PolicyReconciler:
         }
 
         def finding_outcome(finding: Finding) -> str:
+            if finding.exemption is not None:
+                return f"exempt until {finding.exemption.expires.isoformat()}"
             remediation = finding.remediation
             if remediation is None:
                 return "recorded"
             key = (remediation.kind, remediation.target_id.lower())
             return f"remediation {fixed[key]}" if key in fixed else "recorded"
 
+        def finding_reason(finding: Finding) -> str:
+            reason = f"{finding.rule_id} ({finding.severity.value}): {finding.message}"
+            if finding.exemption is not None:
+                reason += (
+                    f"; exempt until {finding.exemption.expires.isoformat()} "
+                    f"(scope {finding.exemption.scope}): {finding.exemption.reason}"
+                )
+            return reason
+
         # Problems are recorded one by one; what passed (or did not apply) goes into one summary
         # row, so a sweep that changes nothing adds a row per problem, not one per rule.
         # The sweep repeats every few minutes: it records, but only an event (something was
-        # written) or an operator's run announces findings to people again.
-        announce = not trigger.startswith("sweep:")
-        problems = [f for f in findings if f.status in (Status.NON_COMPLIANT, Status.UNKNOWN)]
+        # written) or an operator's run announces findings to people again. Exempt findings
+        # are recorded, never announced: someone accepted them until their expiry.
+        announce = _announces(trigger)
+        problems = [
+            f for f in findings if f.status in (Status.NON_COMPLIANT, Status.UNKNOWN, Status.EXEMPT)
+        ]
         records = [
             ActionRecord(
                 target_id=workspace_id,
                 kind=FINDING,
                 verdict=finding.status.value,
                 subject=finding.target_id,
-                reason=f"{finding.rule_id} ({finding.severity.value}): {finding.message}",
+                reason=finding_reason(finding),
                 mode=mode,
                 outcome=finding_outcome(finding),
                 trigger=trigger,
                 evidence=finding.rule_id,
-                notify=announce,
+                notify=announce and finding.status is not Status.EXEMPT,
             )
             for finding in problems
         ]
@@ -253,15 +432,22 @@ class PolicyReconciler:
             ActionRecord(
                 target_id=workspace_id,
                 kind=REMEDIATION,
-                verdict=item.remediation.kind.value,
+                # A deferral is its own verdict (event type `PolicyRemediation.Deferred`), so a
+                # Logic App can tell "not done, and why" from the writes.
+                verdict=DEFERRED if item.deferred else item.remediation.kind.value,
                 subject=item.remediation.target_id,
                 reason=item.remediation.description,
                 mode=mode,
                 outcome=item.outcome,
                 trigger=trigger,
+                evidence=f"{item.remediation.kind.value}: {item.deferred_by}"
+                if item.deferred
+                else "",
+                notify=item.announce,
             )
             for item in outcomes
         ]
+        records += self._expiry_records(workspace_id, expired, mode, trigger)
         if error is not None:
             records.append(
                 ActionRecord(
@@ -279,3 +465,47 @@ class PolicyReconciler:
             log.info("%s %s: %s", item.remediation.kind, item.remediation.target_id, item.outcome)
         if records and self._sink is not None:
             self._sink.record_actions(records)
+
+    def _expiry_records(
+        self, workspace_id: ArmId, expired: Sequence[Exemption], mode: str, trigger: str
+    ) -> list[ActionRecord]:
+        """One record per expired exemption, the first time any run meets it (the ledger
+        remembers, across runs and instances); never again after that."""
+        memory: object = self._sink
+        if not isinstance(memory, ReportsOnce):
+            return []
+        records = []
+        for exemption in expired:
+            key = (
+                "exemption-expired:"
+                + hashlib.sha256(
+                    f"{exemption.rule_id}|{exemption.scope.lower()}|{exemption.expires.isoformat()}"
+                    f"|{exemption.reason}".encode()
+                ).hexdigest()
+            )
+            if not memory.first_time(key):
+                continue
+            records.append(
+                ActionRecord(
+                    target_id=workspace_id,
+                    kind=EXEMPTION,
+                    verdict="expired",
+                    subject=exemption.scope,
+                    reason=(
+                        f"the exemption from {exemption.rule_id} on {exemption.scope} expired "
+                        f"at {exemption.expires.isoformat()} and counts for nothing now "
+                        f"(its reason was: {exemption.reason})"
+                    ),
+                    mode=mode,
+                    outcome="reported once",
+                    trigger=trigger,
+                    evidence=exemption.rule_id,
+                )
+            )
+        return records
+
+
+def _announces(trigger: str) -> bool:
+    """Findings and guard deferrals are announced by events and operators' runs; the sweep,
+    which repeats every few minutes, only records them."""
+    return not trigger.startswith("sweep:")

@@ -20,6 +20,7 @@ from shared.reconcilers.evidence import EvidenceCache
 if TYPE_CHECKING:
     # Types only: the reconcilers themselves load with the runtime, on first use.
     from shared.model import PrivateEndpointConnection
+    from shared.policy.budget import RemediationBudget
     from shared.reconcilers.policies import PolicyReport
     from shared.reconcilers.private_endpoints import ConnectionReport
     from shared.reconcilers.role_assignments import RoleReport
@@ -66,9 +67,11 @@ def reconcile_workspace(
     concerns: frozenset[Concern] = ALL_CONCERNS,
     cache: EvidenceCache | None = None,
     focus: str | None = None,
+    budget: RemediationBudget | None = None,
 ) -> WorkspaceReport:
     """Reconcile the given concerns; an approval also brings in role assignments. `focus` is
-    the resource the triggering event was about (see `PrivateEndpointReconciler.reconcile`)."""
+    the resource the triggering event was about (see `PrivateEndpointReconciler.reconcile`).
+    `budget` is the run's remediation budget; None makes this call a run of its own."""
     cache = cache if cache is not None else EvidenceCache()
     connection_report: ConnectionReport | None = None
     connections: tuple[PrivateEndpointConnection, ...] | None = None
@@ -93,7 +96,9 @@ def reconcile_workspace(
         else None
     )
     policy_report = (
-        runtime.policies.reconcile(workspace_id, trigger=trigger, connections=connections)
+        runtime.policies.reconcile(
+            workspace_id, trigger=trigger, connections=connections, budget=budget
+        )
         if Concern.POLICIES in concerns
         else None
     )

@@ -1,0 +1,72 @@
+"""The remediation budget of one run (`MAX_REMEDIATIONS_PER_RUN`), like Azure Policy's resource
+count and failure threshold per remediation task.
+
+A run is one event, one sweep or one CLI run: whoever starts it creates one budget and hands it
+to every workspace it reconciles, so the limit holds across the whole run, and a new run starts
+afresh (the budget is never kept by the process). No Azure here: a counter with reasons.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+# After this many failed remediations in a run, the run applies no more: something is wrong
+# (permissions, a policy denying the write, a service problem) and more writes would not help.
+FAILURE_LIMIT = 3
+
+
+class Stop(StrEnum):
+    """Why a run defers the rest of its remediations."""
+
+    LIMIT_REACHED = "limit reached"
+    TOO_MANY_FAILURES = "too many failures"
+
+
+class RemediationBudget:
+    """How many remediations this run may still attempt, and how many failed.
+
+    A slot is spent by every attempted write, applied or failed, and by every write a dry run
+    plans, so that a dry run defers exactly what the real run would.
+    """
+
+    def __init__(self, limit: int, failure_limit: int = FAILURE_LIMIT) -> None:
+        if limit < 0 or failure_limit < 1:
+            raise ValueError("the limit must be >= 0 and the failure limit >= 1")
+        self.limit = limit
+        self.failure_limit = failure_limit
+        self.attempted = 0
+        self.failed = 0
+        self._announced: set[Stop] = set()
+
+    def stop(self) -> Stop | None:
+        """Why no further remediation may be attempted in this run, or None when one may."""
+        if self.failed >= self.failure_limit:
+            return Stop.TOO_MANY_FAILURES
+        if self.attempted >= self.limit:
+            return Stop.LIMIT_REACHED
+        return None
+
+    def explain(self, stop: Stop) -> str:
+        """The deferral reason for people, with the setting to change."""
+        if stop is Stop.TOO_MANY_FAILURES:
+            return (
+                f"{Stop.TOO_MANY_FAILURES}: {self.failed} remediations failed in this run, "
+                "which applies no more; deferred to a later run"
+            )
+        return (
+            f"{Stop.LIMIT_REACHED}: MAX_REMEDIATIONS_PER_RUN={self.limit} remediations were "
+            "attempted in this run; deferred to a later run"
+        )
+
+    def spend(self, *, failed: bool) -> None:
+        """Count one attempted (or, in a dry run, planned) remediation."""
+        self.attempted += 1
+        if failed:
+            self.failed += 1
+
+    def first_announcement(self, stop: Stop) -> bool:
+        """True the first time this run defers for `stop`: it is announced once per run."""
+        if stop in self._announced:
+            return False
+        self._announced.add(stop)
+        return True

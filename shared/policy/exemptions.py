@@ -1,0 +1,170 @@
+"""Policy exemptions (`POLICY_EXEMPTIONS`): findings an operator accepts, for a rule, on a scope,
+until a date. Pure.
+
+The format is a JSON array of `{"rule", "scope", "reason", "expires"}` objects, like Azure
+Policy's exemptions: `scope` is an ARM ID (a subscription, a resource group, a workspace, a
+compute...), `expires` an ISO 8601 date-time with an offset. A finding is exempt when its rule is
+the exemption's and its resource is the scope or lies under it; ARM IDs compare
+case-insensitively and by whole segments, nothing looser (`rg-ml` never covers `rg-ml-2`). An
+exemption is in force strictly before `expires`: at that instant it counts for nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id, resource_id
+
+# Imported for its side effect: declaring the rules fills the registry that entries name.
+import shared.policy.checks  # noqa: F401
+from shared.arm import is_arm_id, same_arm_id
+from shared.policy.rules import RULES, Finding, Status
+
+FIELDS = ("rule", "scope", "reason", "expires")
+# What an exemption may spare: problems. A compliant or not-applicable finding has nothing to
+# spare, and stays what it is so that reports do not hide good news.
+_EXEMPTIBLE = (Status.NON_COMPLIANT, Status.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """One entry of `POLICY_EXEMPTIONS`."""
+
+    rule_id: str
+    scope: str
+    reason: str
+    expires: datetime
+
+    def in_force(self, now: datetime) -> bool:
+        """In force strictly before `expires`; expired from that instant on."""
+        return now < self.expires
+
+    def covers(self, rule_id: str, target_id: str) -> bool:
+        """Whether this exemption's rule and scope match a finding's, whatever the time."""
+        return rule_id == self.rule_id and within_scope(target_id, self.scope)
+
+    def describe(self) -> str:
+        return f"{self.rule_id} on {self.scope} until {self.expires.isoformat()}"
+
+
+def scopes_of(target_id: str) -> list[str]:
+    """The resource and every scope it lies under, broadest first, built by azure-mgmt-core:
+
+    the subscription, the resource group, the top-level resource, then each child resource
+    down to the resource itself. Empty when `target_id` is not an ARM ID.
+    """
+    if not is_arm_id(target_id):
+        return []
+    parts = {k: v for k, v in parse_resource_id(target_id).items() if isinstance(v, str)}
+    subscription, group = parts.get("subscription"), parts.get("resource_group")
+    chain = [resource_id(subscription=subscription)]
+    if group:
+        chain.append(resource_id(subscription=subscription, resource_group=group))
+    namespace, type_name, name = parts.get("namespace"), parts.get("type"), parts.get("name")
+    if not (group and namespace and type_name and name):
+        return chain
+    resource: dict[str, Any] = {
+        "subscription": subscription,
+        "resource_group": group,
+        "namespace": namespace,
+        "type": type_name,
+        "name": name,
+    }
+    chain.append(resource_id(**resource))
+    for level in range(1, int(parse_resource_id(target_id).get("last_child_num") or 0) + 1):
+        for key in (f"child_namespace_{level}", f"child_type_{level}", f"child_name_{level}"):
+            if key in parts:
+                resource[key] = parts[key]
+        chain.append(resource_id(**resource))
+    return chain
+
+
+def within_scope(target_id: str, scope: str) -> bool:
+    """Whether `target_id` is `scope` or lies under it (case-insensitive ARM IDs)."""
+    return any(same_arm_id(candidate, scope) for candidate in scopes_of(target_id))
+
+
+def is_scope(value: str) -> bool:
+    """A subscription, resource group or resource ID, in the form ARM writes it."""
+    if not isinstance(value, str) or not value.isascii() or not value.startswith("/"):
+        return False
+    if not is_valid_resource_id(value) or value.endswith("/"):
+        return False
+    # Round trip through the builder: anything it would not write the same way is refused.
+    chain = scopes_of(value)
+    return bool(chain) and same_arm_id(chain[-1], value)
+
+
+def parse_exemptions(text: str, known_rules: Iterable[str] | None = None) -> tuple[Exemption, ...]:
+    """Read `POLICY_EXEMPTIONS`; raises ValueError naming the entry (1-based) and the problem."""
+    rules = set(RULES if known_rules is None else known_rules)
+    try:
+        raw = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"not valid JSON: {error}") from None
+    if not isinstance(raw, list):
+        raise ValueError("expected a JSON array of {rule, scope, reason, expires} objects")
+    return tuple(_entry(position, item, rules) for position, item in enumerate(raw, start=1))
+
+
+def _entry(position: int, item: object, rules: set[str]) -> Exemption:
+    shown = json.dumps(item)[:200]
+    where = f"entry {position} ({shown})"
+    if not isinstance(item, dict):
+        raise ValueError(f"{where} is not an object with {', '.join(FIELDS)}")
+    missing = [name for name in FIELDS if not isinstance(item.get(name), str) or not item[name]]
+    if missing:
+        raise ValueError(f"{where} lacks {', '.join(missing)} (each a non-empty string)")
+    unexpected = sorted(set(item) - set(FIELDS))
+    if unexpected:
+        raise ValueError(f"{where} has unknown field(s): {', '.join(unexpected)}")
+    rule_id, scope, reason, expires = (str(item[name]) for name in FIELDS)
+    if rule_id not in rules:
+        raise ValueError(f"{where}: unknown rule {rule_id!r}; known: {', '.join(sorted(rules))}")
+    if not is_scope(scope):
+        raise ValueError(
+            f"{where}: scope {scope!r} is not an ARM ID of a subscription, resource group or "
+            "resource (/subscriptions/<guid>[/resourceGroups/<group>[/providers/...]])"
+        )
+    try:
+        moment = datetime.fromisoformat(expires)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(
+            f"{where}: expires {expires!r} is not an ISO 8601 date-time with an offset, "
+            "such as 2027-03-31T00:00:00+00:00"
+        )
+    return Exemption(rule_id=rule_id, scope=scope, reason=reason.strip(), expires=moment)
+
+
+@dataclass(frozen=True)
+class ExemptionResult:
+    """Findings with exemptions applied, and the expired exemptions that would have matched."""
+
+    findings: tuple[Finding, ...]
+    expired: tuple[Exemption, ...]
+
+
+def apply_exemptions(
+    findings: Sequence[Finding], exemptions: Sequence[Exemption], now: datetime
+) -> ExemptionResult:
+    """Mark the problems that an exemption in force covers as `exempt` (with the exemption);
+    collect, once each, the expired exemptions that match a finding (they count for nothing)."""
+    result: list[Finding] = []
+    expired: list[Exemption] = []
+    for finding in findings:
+        matching = [e for e in exemptions if e.covers(finding.rule_id, finding.target_id)]
+        expired += [e for e in matching if not e.in_force(now) and e not in expired]
+        in_force = [e for e in matching if e.in_force(now)]
+        if in_force and finding.status in _EXEMPTIBLE:
+            # The latest expiry is the one that spares the finding longest: report that one.
+            chosen = max(in_force, key=lambda e: e.expires)
+            result.append(replace(finding, status=Status.EXEMPT, exemption=chosen))
+        else:
+            result.append(finding)
+    return ExemptionResult(tuple(result), tuple(expired))

@@ -1,0 +1,525 @@
+"""Remediation that cannot hurt, end to end: registered functions → real SDK clients → HTTPS →
+the simulator (computes with running nodes included), the ledger in Azurite.
+
+Each guard, through the sweep and the workspace event; the limit per run (not per process) and
+the stop after three failures; exemptions; dry-run and `plan` showing all of it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.arm import ArmId
+from tests.conftest import App
+from tools import cli, host, scene
+
+pytestmark = pytest.mark.slow
+
+WORKSPACE_PATCH = "aml.workspace.patch"
+COMPUTE_PATCH = "aml.compute.patch"
+DEFERRED_EVENT = "SynapseAmlAutomation.PolicyRemediation.Deferred"
+SUBNET = (
+    f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-network/providers/"
+    "Microsoft.Network/virtualNetworks/vnet-ml/subnets/snet-compute"
+)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def remediation_writes(app: App) -> list[Any]:
+    return [w for w in app.sim.writes() if w.route in (WORKSPACE_PATCH, COMPUTE_PATCH)]
+
+
+def patched_computes(app: App) -> list[str]:
+    return sorted(w.path.rsplit("/", 1)[-1] for w in app.sim.writes() if w.route == COMPUTE_PATCH)
+
+
+def add_cluster(
+    app: App,
+    workspace_id: str,
+    name: str,
+    *,
+    current_node_count: int | None = None,
+    target_node_count: int | None = None,
+) -> None:
+    """A cluster over MAX_CLUSTER_NODES (4): maxNodeCount 10, with these node counts (default:
+    idle at its minimum, 0)."""
+    app.sim.add_compute(
+        workspace_id,
+        name,
+        subnet_id=SUBNET,
+        max_node_count=10,
+        current_node_count=current_node_count,
+        target_node_count=target_node_count,
+    )
+
+
+def max_nodes(app: App, workspace_id: str, name: str) -> int:
+    cluster = app.sim.compute(workspace_id, name)
+    return int(cluster["properties"]["properties"]["scaleSettings"]["maxNodeCount"])
+
+
+def public_access(app: App, workspace_id: str) -> str:
+    return str((app.sim.get_resource(workspace_id) or {})["properties"]["publicNetworkAccess"])
+
+
+def cut_private_paths(app: App, workspace_id: str) -> None:
+    """Every seeded connection of the workspace rejected: no private path, none to approve."""
+    for connection in app.scene.connections:
+        if connection.workspace_id == workspace_id:
+            app.sim.add_private_endpoint_connection(
+                workspace_id, connection.name, connection.private_endpoint_id, status="Rejected"
+            )
+
+
+def workspace_event(app: App, workspace_id: str) -> dict[str, Any]:
+    payload = scene.resource_write_event(workspace_id, scene.WORKSPACE_WRITE)
+    app.deliver(payload, function="on_workspace_event")
+    return payload
+
+
+def sweep() -> None:
+    host.fire_timer("reconcile_all")
+
+
+def remediation_rows(app: App, *workspaces: str) -> list[dict[str, Any]]:
+    """Every policy-remediation row recorded for these workspaces (default: both in scope)."""
+    return [
+        row
+        for workspace_id in workspaces or (scene.PROD, scene.DEV)
+        for row in app.ledger.actions(workspace_id)
+        if row["Kind"] == "policy-remediation"
+    ]
+
+
+def deferred(app: App, *workspaces: str) -> dict[str, dict[str, Any]]:
+    """The deferred remediations, by the name of the resource they target."""
+    return {
+        row["Subject"].rsplit("/", 1)[-1]: row
+        for row in remediation_rows(app, *workspaces)
+        if row["Verdict"] == "deferred"
+    }
+
+
+def announced_deferrals(app: App) -> list[dict[str, Any]]:
+    return [e for e in app.sim.published_events if e["eventType"] == DEFERRED_EVENT]
+
+
+def exemptions(*entries: dict[str, str]) -> str:
+    return json.dumps(list(entries))
+
+
+def in_days(days: float) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+# --- workspace-public-access guard ------------------------------------------------------------
+
+
+def test_public_access_is_disabled_by_the_event_when_an_approved_connection_exists(
+    app: App,
+) -> None:
+    app.set_settings(POLICY_MODE="remediate")
+
+    workspace_event(app, scene.PROD)  # the network team's connection is approved
+
+    assert public_access(app, scene.PROD) == "Disabled"
+    assert "mlw-prod" not in deferred(app, scene.PROD)
+
+
+def test_public_access_is_deferred_by_the_event_without_an_approved_connection(app: App) -> None:
+    app.set_settings(POLICY_MODE="remediate")
+    cut_private_paths(app, scene.PROD)
+
+    payload = workspace_event(app, scene.PROD)
+
+    assert public_access(app, scene.PROD) == "Enabled"
+    assert [w.route for w in remediation_writes(app)] == [COMPUTE_PATCH]  # the cluster, safely
+    row = deferred(app, scene.PROD)["mlw-prod"]
+    assert "no approved private endpoint connection" in row["Outcome"]
+    assert row["Evidence"] == "disable-public-network-access: guard"
+    (announced,) = announced_deferrals(app)
+    assert announced["subject"] == scene.PROD
+    assert "cut off" in announced["data"]["outcome"]
+    assert "1 remediation(s) deferred" in (app.ledger.event(payload["id"]) or {})["Reason"]
+
+
+def test_public_access_through_the_sweep_waits_for_a_private_path(app: App) -> None:
+    app.set_settings(POLICY_MODE="remediate")
+    cut_private_paths(app, scene.PROD)
+
+    sweep()
+
+    assert public_access(app, scene.PROD) == "Enabled"
+    assert "no approved private endpoint connection" in deferred(app)["mlw-prod"]["Outcome"]
+
+    # The network team approves a connection: the next sweep finds the path and applies.
+    team = app.connection("approved earlier by the network team")
+    app.sim.add_private_endpoint_connection(
+        scene.PROD, team.name, team.private_endpoint_id, status="Approved"
+    )
+    sweep()
+
+    assert public_access(app, scene.PROD) == "Disabled"
+
+
+def test_the_sweep_counts_connections_it_has_just_approved_as_a_private_path(app: App) -> None:
+    # Only the verified Synapse connection could give a private path: the sweep approves it
+    # first, and the policy then sees it approved at the time of deciding.
+    app.set_settings(POLICY_MODE="remediate")
+    cut_private_paths(app, scene.PROD)
+    verified = app.connection("listed by allow-listed syn-analytics")
+    app.sim.add_private_endpoint_connection(
+        scene.PROD, verified.name, verified.private_endpoint_id, status="Pending"
+    )
+
+    sweep()
+
+    assert app.status(verified) == "Approved"
+    assert public_access(app, scene.PROD) == "Disabled"
+
+
+# --- compute-max-nodes guard ------------------------------------------------------------------
+
+
+def test_node_counts_are_read_where_azure_reports_them(app: App) -> None:
+    reference = json.loads(
+        Path("/work/shared/reference/aml_compute_get_amlcompute.json").read_text(encoding="utf-8")
+    )
+    documented = reference["responses"]["200"]["body"]["properties"]["properties"]
+    add_cluster(app, scene.PROD, "busy-cluster", current_node_count=6, target_node_count=7)
+
+    served = app.sim.compute(scene.PROD, "busy-cluster")["properties"]["properties"]
+    from shared.runtime import runtime
+
+    observed = {c.name: c for c in runtime().policies.observe(ArmId(scene.PROD)).computes}
+
+    assert {"currentNodeCount", "targetNodeCount"} <= set(documented)
+    assert (served["currentNodeCount"], served["targetNodeCount"]) == (6, 7)
+    assert served["nodeStateCounts"]["runningNodeCount"] == 6
+    busy = observed["busy-cluster"]
+    assert (busy.current_node_count, busy.target_node_count) == (6, 7)
+    idle = observed["cpu-cluster"]
+    assert (idle.current_node_count, idle.target_node_count) == (0, 0)
+
+
+def seed_busy_clusters(app: App) -> None:
+    """Next to the idle cpu-cluster (0 nodes): one running 6 nodes, one scaling up to 8, one
+    running 3 on its way to 4 (fits the new maximum 4)."""
+    add_cluster(app, scene.PROD, "busy-cluster", current_node_count=6, target_node_count=6)
+    add_cluster(app, scene.PROD, "scaling-cluster", current_node_count=0, target_node_count=8)
+    add_cluster(app, scene.PROD, "warm-cluster", current_node_count=3, target_node_count=4)
+
+
+def assert_only_clusters_that_fit_were_lowered(app: App) -> None:
+    assert patched_computes(app) == ["cpu-cluster", "warm-cluster"]
+    assert max_nodes(app, scene.PROD, "cpu-cluster") == 4
+    assert max_nodes(app, scene.PROD, "warm-cluster") == 4
+    assert max_nodes(app, scene.PROD, "busy-cluster") == 10
+    assert max_nodes(app, scene.PROD, "scaling-cluster") == 10
+    held = deferred(app, scene.PROD)
+    assert set(held) == {"busy-cluster", "scaling-cluster"}
+    assert (
+        "6 current and 6 target node(s), above the new maximum 4" in held["busy-cluster"]["Outcome"]
+    )
+    assert "0 current and 8 target node(s)" in held["scaling-cluster"]["Outcome"]
+    findings = {
+        row["Subject"].rsplit("/", 1)[-1]: row
+        for row in app.ledger.actions(scene.PROD)
+        if row["Kind"] == "policy-finding" and row["Evidence"] == "compute-max-nodes"
+    }
+    assert findings["busy-cluster"]["Outcome"].startswith("remediation deferred: ")
+    assert findings["cpu-cluster"]["Outcome"].startswith("remediation applied")
+
+
+def test_cluster_maximum_through_the_event_spares_running_nodes(app: App) -> None:
+    app.set_settings(POLICY_MODE="remediate")
+    seed_busy_clusters(app)
+
+    workspace_event(app, scene.PROD)
+
+    assert_only_clusters_that_fit_were_lowered(app)
+    assert {e["subject"].rsplit("/", 1)[-1] for e in announced_deferrals(app)} == {
+        "busy-cluster",
+        "scaling-cluster",
+    }
+
+
+def test_cluster_maximum_through_the_sweep_spares_running_nodes_until_they_scale_down(
+    app: App,
+) -> None:
+    app.set_settings(POLICY_MODE="remediate")
+    seed_busy_clusters(app)
+
+    sweep()
+
+    assert_only_clusters_that_fit_were_lowered(app)
+    # The sweep records deferrals; it does not announce them every few minutes.
+    assert announced_deferrals(app) == []
+
+    # The jobs finish and the cluster scales down to its idle minimum: the next sweep lowers it.
+    add_cluster(app, scene.PROD, "busy-cluster", current_node_count=0, target_node_count=0)
+    app.sim.reset_counts()
+    sweep()
+
+    assert patched_computes(app) == ["busy-cluster"]
+    assert max_nodes(app, scene.PROD, "busy-cluster") == 4
+
+
+# --- the limit per run ------------------------------------------------------------------------
+
+
+def seed_idle_clusters(app: App, count: int) -> None:
+    for number in range(count):
+        add_cluster(app, scene.PROD if number % 2 else scene.DEV, f"idle-{number}")
+
+
+def test_a_sweep_applies_exactly_the_limit_and_defers_the_rest_announcing_once(app: App) -> None:
+    # Candidates: PROD's public access, cpu-cluster and four idle clusters over two workspaces.
+    app.set_settings(POLICY_MODE="remediate", MAX_REMEDIATIONS_PER_RUN="2")
+    seed_idle_clusters(app, 4)
+
+    sweep()
+
+    assert len(remediation_writes(app)) == 2
+    held = deferred(app)
+    assert len(held) == 4
+    assert all(row["Outcome"].startswith("deferred: limit reached") for row in held.values())
+    assert all("MAX_REMEDIATIONS_PER_RUN=2" in row["Outcome"] for row in held.values())
+    (announcement,) = announced_deferrals(app)  # once per run, not once per deferral
+    assert "limit reached" in announcement["data"]["outcome"]
+
+
+def test_the_limit_is_per_run_not_per_process(app: App) -> None:
+    app.set_settings(POLICY_MODE="remediate", MAX_REMEDIATIONS_PER_RUN="2")
+    seed_idle_clusters(app, 3)  # five candidates in all
+
+    applied = []
+    for _ in range(3):
+        app.sim.reset_counts()
+        sweep()
+        applied.append(len(remediation_writes(app)))
+
+    assert applied == [2, 2, 1]  # each sweep starts a new budget, in the same process
+    assert public_access(app, scene.PROD) == "Disabled"
+    assert all(
+        max_nodes(app, ws, f"idle-{n}") == 4
+        for n, ws in enumerate([scene.DEV, scene.PROD, scene.DEV])
+    )
+    assert len(announced_deferrals(app)) == 2  # one per run that reached the limit
+
+
+def test_each_event_is_a_run_of_its_own(app: App) -> None:
+    app.set_settings(POLICY_MODE="remediate", MAX_REMEDIATIONS_PER_RUN="1")
+
+    workspace_event(app, scene.PROD)
+    first = [w.route for w in remediation_writes(app)]
+    workspace_event(app, scene.PROD)
+
+    assert first == [WORKSPACE_PATCH]
+    assert [w.route for w in remediation_writes(app)] == [WORKSPACE_PATCH, COMPUTE_PATCH]
+    assert len(announced_deferrals(app)) == 1  # the first event deferred the cluster
+
+
+def test_a_cli_run_shares_one_budget_across_workspaces(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app.set_settings(POLICY_MODE="remediate", MAX_REMEDIATIONS_PER_RUN="3")
+    seed_idle_clusters(app, 4)
+
+    assert cli.main(["apply"]) == 0
+
+    assert len(remediation_writes(app)) == 3
+    assert len(deferred(app)) == 3
+    assert "deferred" in capsys.readouterr().out
+
+
+def test_a_run_stops_after_three_failed_remediations(app: App) -> None:
+    app.set_settings(POLICY_MODE="remediate")
+    seed_idle_clusters(app, 4)
+    app.sim.inject(COMPUTE_PATCH, status=403, times=10, code="AuthorizationFailed")
+
+    sweep()
+
+    attempts = [w for w in app.sim.writes() if w.route == COMPUTE_PATCH]
+    assert len(attempts) == 3
+    failed = [r for r in remediation_rows(app) if r["Outcome"].startswith("failed")]
+    assert len(failed) == 3
+    held = deferred(app)
+    assert len(held) == 2  # five clusters: three failed, two deferred
+    assert all(row["Outcome"].startswith("deferred: too many failures") for row in held.values())
+    (announcement,) = announced_deferrals(app)
+    assert "too many failures" in announcement["data"]["outcome"]
+
+
+# --- exemptions -------------------------------------------------------------------------------
+
+
+def rg_ml(name: str = "rg-ml") -> str:
+    return f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/{name}"
+
+
+def test_an_exempt_finding_is_recorded_with_its_reason_and_never_remediated(app: App) -> None:
+    expires = in_days(30)
+    app.set_settings(
+        POLICY_MODE="remediate",
+        POLICY_EXEMPTIONS=exemptions(
+            {
+                "rule": "compute-max-nodes",
+                "scope": rg_ml().upper(),
+                "reason": "load test",
+                "expires": expires,
+            }
+        ),
+    )
+
+    workspace_event(app, scene.PROD)
+
+    assert patched_computes(app) == []
+    assert public_access(app, scene.PROD) == "Disabled"  # other rules still remediate
+    (row,) = [
+        r
+        for r in app.ledger.actions(scene.PROD)
+        if r["Kind"] == "policy-finding" and r["Evidence"] == "compute-max-nodes"
+    ]
+    assert row["Verdict"] == "exempt"
+    assert "load test" in row["Reason"]
+    assert row["Outcome"].startswith("exempt until ")
+    published = [e for e in app.sim.published_events if e["subject"].endswith("/cpu-cluster")]
+    assert published == []  # not announced as non-compliant
+
+
+def test_a_group_sharing_the_prefix_exempts_nothing(app: App) -> None:
+    app.set_settings(
+        POLICY_MODE="remediate",
+        POLICY_EXEMPTIONS=exemptions(
+            {
+                "rule": "compute-max-nodes",
+                "scope": rg_ml("rg-m"),
+                "reason": "x",
+                "expires": in_days(30),
+            },
+            {
+                "rule": "compute-max-nodes",
+                "scope": rg_ml("rg-ml-2"),
+                "reason": "x",
+                "expires": in_days(30),
+            },
+        ),
+    )
+
+    workspace_event(app, scene.PROD)
+
+    assert patched_computes(app) == ["cpu-cluster"]
+
+
+def test_an_expired_exemption_counts_for_nothing_and_is_reported_once(app: App) -> None:
+    app.set_settings(
+        POLICY_MODE="remediate",
+        POLICY_EXEMPTIONS=exemptions(
+            {
+                "rule": "compute-max-nodes",
+                "scope": f"{scene.PROD}/computes/cpu-cluster",
+                "reason": "load test",
+                "expires": in_days(-1),
+            }
+        ),
+    )
+
+    sweep()
+    sweep()
+    workspace_event(app, scene.PROD)
+
+    assert patched_computes(app) == ["cpu-cluster"]
+    reports = [r for r in app.ledger.actions(scene.PROD) if r["Kind"] == "policy-exemption"]
+    assert len(reports) == 1
+    assert reports[0]["Verdict"] == "expired"
+    assert "load test" in reports[0]["Reason"]
+    expired_events = [e for e in app.sim.published_events if e["eventType"].endswith("Expired")]
+    assert len(expired_events) == 1
+
+
+def test_a_bad_exemption_stops_the_function_at_start_up_naming_the_entry(app: App) -> None:
+    app.set_settings(
+        POLICY_EXEMPTIONS=exemptions(
+            {"rule": "compute-max-nodes", "scope": rg_ml(), "reason": "x", "expires": "soon"}
+        )
+    )
+
+    with pytest.raises(ValueError, match=r"POLICY_EXEMPTIONS: entry 1 .*'soon'"):
+        sweep()
+    assert app.sim.requests == []
+
+
+# --- dry-run and plan -------------------------------------------------------------------------
+
+
+def hazards(app: App, **overrides: str) -> None:
+    """Settings and seeds that exercise every reason a remediation is not applied."""
+    app.set_settings(
+        **overrides,
+        POLICY_MODE="remediate",
+        MAX_REMEDIATIONS_PER_RUN="1",
+        POLICY_EXEMPTIONS=exemptions(
+            {
+                "rule": "compute-max-nodes",
+                "scope": f"{scene.PROD}/computes/exempt-cluster",
+                "reason": "benchmark until March",
+                "expires": in_days(30),
+            }
+        ),
+    )
+    add_cluster(app, scene.PROD, "busy-cluster", current_node_count=6, target_node_count=6)
+    add_cluster(app, scene.PROD, "exempt-cluster")
+
+
+def test_dry_run_writes_nothing_and_shows_deferrals_and_exemptions(app: App) -> None:
+    hazards(app, AUTOMATION_MODE="dry-run")
+
+    sweep()
+
+    assert [w for w in app.sim.writes() if w.route != "eventgrid.publish"] == []
+    rows = remediation_rows(app, scene.PROD)
+    assert [r["Outcome"] for r in rows if r["Outcome"] == "planned (dry-run)"] == [
+        "planned (dry-run)"
+    ]
+    held = deferred(app, scene.PROD)
+    assert "above the new maximum" in held["busy-cluster"]["Outcome"]
+    assert held["cpu-cluster"]["Outcome"].startswith("deferred: limit reached")
+    exempt = [r for r in app.ledger.actions(scene.PROD) if r["Verdict"] == "exempt"]
+    assert [r["Subject"].rsplit("/", 1)[-1] for r in exempt] == ["exempt-cluster"]
+
+
+def test_plan_shows_guarded_deferred_and_exempt_with_their_reasons(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hazards(app)
+
+    assert cli.main(["plan", "--json"]) == 0
+
+    assert app.sim.writes() == []
+    (prod,) = [
+        item for item in json.loads(capsys.readouterr().out) if item["workspace"] == scene.PROD
+    ]
+    shown = {r["target_id"].rsplit("/", 1)[-1]: r for r in prod["remediations"]}
+    assert shown["mlw-prod"]["disposition"] == "apply"
+    assert shown["busy-cluster"]["disposition"] == "guarded"
+    assert "6 current and 6 target" in shown["busy-cluster"]["reason"]
+    assert shown["cpu-cluster"]["disposition"] == "deferred"
+    assert "limit reached" in shown["cpu-cluster"]["reason"]
+    assert "exempt-cluster" not in shown
+    (exempt,) = [f for f in prod["findings"] if f["status"] == "exempt"]
+    assert exempt["target_id"].endswith("/exempt-cluster")
+    assert exempt["exemption"]["reason"] == "benchmark until March"
+
+    assert cli.main(["plan"]) == 0
+
+    table = capsys.readouterr().out
+    for word in ("guarded", "deferred", "exempt", "limit reached", "benchmark until March"):
+        assert word in table
