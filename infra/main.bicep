@@ -44,6 +44,9 @@ param rejectUnverified bool = false
 @description('Synapse data-plane endpoint template; {workspace} is replaced by the workspace name.')
 param synapseDevEndpoint string = 'https://{workspace}.dev.azuresynapse.net'
 
+@description('Token audience of the Synapse data plane. Empty: derived from synapseDevEndpoint\'s cloud.')
+param synapseDevAudience string = ''
+
 @description('NCRONTAB (6 fields) of the reconcile sweep, the backstop for lost or late events.')
 param reconcileSchedule string = '0 */15 * * * *'
 
@@ -325,6 +328,10 @@ var appSettings = [
   {
     name: 'SYNAPSE_DEV_ENDPOINT'
     value: synapseDevEndpoint
+  }
+  {
+    name: 'SYNAPSE_DEV_AUDIENCE'
+    value: synapseDevAudience
   }
   {
     // azure-identity's own setting: DefaultAzureCredential uses this user-assigned identity.
