@@ -29,18 +29,19 @@ from enum import Enum
 CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 WORKER_TELEMETRY = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
 
-# Fields a decision log line carries in `extra` (the structured decision-log helper): exported as
-# custom dimensions. Listed for the README's queries and the tests; the export needs no list.
+# Fields a decision log line carries in `extra`: exported as custom dimensions. Listed for the
+# README's queries and the tests; the export itself needs no list (every `extra` field goes).
 DECISION_LOG_FIELDS = (
-    "event_id",
+    # shared.logs.DECISION_FIELDS (the decision_log helper, branch h3-intake-cli)
     "trigger",
-    "function",
-    "workspace",
+    "event_id",
+    "workspace_id",
     "kind",
     "verdict",
-    "subject",
     "outcome",
-    "reason",
+    "subject_id",
+    # the Logic Apps tracking headers of an HTTP call (x-ms-workflow-run-id,
+    # x-ms-client-tracking-id), when a log line passes them in `extra`
     "workflow_run_id",
     "client_tracking_id",
 )
