@@ -177,7 +177,6 @@ var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(r
 var deadLetterContainerName = 'event-deadletter'
 var armEndpoint = endsWith(environment().resourceManager, '/') ? substring(environment().resourceManager, 0, length(environment().resourceManager) - 1) : environment().resourceManager
 var driftWorkspaceId = empty(driftLogAnalyticsWorkspaceResourceId) ? resourceId('Microsoft.OperationalInsights/workspaces', 'log-${resourceToken}') : driftLogAnalyticsWorkspaceResourceId
-var permissions = loadJsonContent('permissions.json')
 var topicsResourceGroupName = empty(eventTopicsResourceGroupName) ? resourceGroup().name : eventTopicsResourceGroupName
 
 // ARM resource events come from one system topic per subscription that holds in-scope workspaces:

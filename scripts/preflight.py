@@ -226,7 +226,7 @@ class Preflight:
         for subscription in _unique([w.subscription for w in workspaces]):
             self.providers(subscription, WORKSPACE_PROVIDERS)
         self.deployer_rights(workspaces, synapses, app_subscription)
-        self.system_topics(workspaces)
+        self.system_topics(workspaces, app_subscription)
         self.functions_before_subscriptions()
         return self.report()
 
@@ -329,7 +329,7 @@ class Preflight:
                 "in its resource group",
             )
 
-    def system_topics(self, workspaces: Sequence[ArmId]) -> None:
+    def system_topics(self, workspaces: Sequence[ArmId], app_subscription: str) -> None:
         try:
             adopted_subscription_topics = [
                 str(v) for v in parse_list(self.environ.get("EXISTING_SUBSCRIPTION_TOPIC_IDS"))
@@ -395,7 +395,10 @@ class Preflight:
                     "(Azure allows one per source): azd env set EXISTING_SUBSCRIPTION_TOPIC_IDS "
                     f"'{json.dumps(suggested_subscription_topics)}'"
                 )
-            else:
+            elif subscription.lower() != app_subscription.lower() or (
+                topics_group.lower() != self.environ.get("AZURE_RESOURCE_GROUP", "").lower()
+            ):
+                # In the app's own subscription, the app's resource group is azd's to create.
                 self.topics_group_exists(subscription, topics_group)
             for workspace in (
                 w for w in workspaces if w.subscription.lower() == subscription.lower()

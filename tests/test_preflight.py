@@ -368,3 +368,26 @@ def test_arm_id_and_list_parsing() -> None:
     assert parse_list("") == []
     with pytest.raises(ValueError, match="not a JSON array"):
         parse_list('{"not": "a list"}')
+
+
+def test_the_app_s_own_resource_group_is_left_to_azd(tmp_path: Path) -> None:
+    # A workspace in the app's own subscription: its subscription topic goes to the app's
+    # resource group, which azd creates; nothing asks whether it exists yet.
+    local_workspace = WORKSPACE.replace(ML_SUB, APP_SUB)
+    table = healthy_world()
+    table[f"eventgrid system-topic list --subscription {APP_SUB}"] = {"stdout": []}
+    table[permissions_url(local_workspace)] = {"stdout": {"value": OWNER}}
+    table[permissions_url(f"/subscriptions/{APP_SUB}/resourceGroups/rg-ml")] = {
+        "stdout": {"value": OWNER}
+    }
+    env = {**healthy_env(), "ML_WORKSPACE_IDS": json.dumps([local_workspace])}
+    code, stderr, calls = run_preflight(tmp_path, table, env)
+    assert code == 0, stderr
+    assert not [call for call in calls if call[:2] == ["group", "exists"]]
+    # Elsewhere, a topics resource group must be named.
+    code, stderr, _ = run_preflight(
+        tmp_path, healthy_world(), {**healthy_env(), "AZURE_RESOURCE_GROUP": ""}
+    )
+    assert code == 1
+    [line] = problems(stderr)
+    assert "azd env set EVENT_TOPICS_RESOURCE_GROUP" in line

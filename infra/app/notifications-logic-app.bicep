@@ -131,21 +131,21 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
   }
 }
 
-var destination = {
-  endpointType: 'WebHook'
-  properties: {
-    endpointUrl: listCallbackUrl('${workflow.id}/triggers/manual', '2019-05-01').value
-    maxEventsPerBatch: 1
-    preferredBatchSizeInKilobytes: 64
-  }
-}
-
+// Event Grid delivers to the request trigger's callback URL (read at deployment time, never
+// stored in a parameter or output) and validates it once with the validation event above.
 resource decisionsAndFindings 'Microsoft.EventGrid/topics/eventSubscriptions@2025-02-15' = {
   parent: outcomeTopic
   name: 'notify-approvals-and-findings'
   properties: {
     eventDeliverySchema: 'EventGridSchema'
-    destination: destination
+    destination: {
+      endpointType: 'WebHook'
+      properties: {
+        endpointUrl: listCallbackUrl('${workflow.id}/triggers/manual', '2019-05-01').value
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
     filter: {
       includedEventTypes: [
         'SynapseAmlAutomation.PrivateEndpointConnection.Approve'
@@ -164,7 +164,14 @@ resource failures 'Microsoft.EventGrid/topics/eventSubscriptions@2025-02-15' = {
   name: 'notify-failures'
   properties: {
     eventDeliverySchema: 'EventGridSchema'
-    destination: destination
+    destination: {
+      endpointType: 'WebHook'
+      properties: {
+        endpointUrl: listCallbackUrl('${workflow.id}/triggers/manual', '2019-05-01').value
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
     filter: {
       advancedFilters: [
         {
