@@ -537,7 +537,9 @@ module functionApp 'app/function.bicep' = {
 // The custom roles (actions from permissions.json), defined once in this subscription and
 // assignable exactly where they are assigned.
 var workspaceResourceGroupIds = [for id in mlWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
-var dependencyScopes = union(workspaceResourceGroupIds, dependencyResourceGroupIds)
+var extraDependencyScopes = [for id in dependencyResourceGroupIds: toLower(id)]
+// Lower-cased before the union: one resource group written two ways is still one assignment.
+var dependencyScopes = union(workspaceResourceGroupIds, extraDependencyScopes)
 
 module roles 'app/roles.bicep' = {
   name: 'roles-${resourceToken}'
