@@ -48,6 +48,7 @@ SUBSCRIBED_FUNCTIONS = ("on_private_endpoint_event", "on_workspace_event", "on_m
 ROLE_ASSIGNMENTS_WRITE = "Microsoft.Authorization/roleAssignments/write"
 ROLE_DEFINITIONS_WRITE = "Microsoft.Authorization/roleDefinitions/write"
 SYSTEM_TOPICS_WRITE = "Microsoft.EventGrid/systemTopics/write"
+EVENT_SUBSCRIPTIONS_WRITE = "Microsoft.EventGrid/systemTopics/eventSubscriptions/write"
 PERMISSIONS_API = "2022-04-01"
 
 ML_WORKSPACE = ("Microsoft.MachineLearningServices", "workspaces")
@@ -431,6 +432,11 @@ class Preflight:
                 f"fix {setting} with azd env set"
             )
             return
+        self.require(
+            topic_id,
+            [EVENT_SUBSCRIPTIONS_WRITE],
+            "the app's event subscriptions are added to this adopted topic",
+        )
         identity = existing.get("identity") or {}
         if "systemassigned" not in str(identity.get("type", "")).lower().replace(" ", ""):
             self.fail(
@@ -457,6 +463,12 @@ class Preflight:
                 f"system topic goes: az group create --name {group} --location <region> "
                 f"--subscription {subscription}, or azd env set EVENT_TOPICS_RESOURCE_GROUP <group>"
             )
+            return
+        self.require(
+            f"/subscriptions/{subscription}/resourceGroups/{group}",
+            [SYSTEM_TOPICS_WRITE],
+            "the subscription's system topic is created there",
+        )
 
     def functions_before_subscriptions(self) -> None:
         if self.environ.get("DEPLOY_EVENT_SUBSCRIPTIONS", "").lower() != "true":

@@ -95,6 +95,8 @@ def healthy_world() -> dict[str, Any]:
         WORKSPACE,
         SYNAPSE,
         f"/subscriptions/{ML_SUB}/resourceGroups/rg-ml",
+        f"/subscriptions/{ML_SUB}/resourceGroups/rg-app",
+        SUB_TOPIC,
     ):
         table[permissions_url(scope)] = {"stdout": {"value": OWNER}}
     return table
@@ -267,6 +269,13 @@ def test_an_existing_workspace_topic_must_be_adopted(tmp_path: Path) -> None:
     expected = json.dumps([{"workspaceId": WORKSPACE, "topicId": topic}])
     assert f"azd env set EXISTING_WORKSPACE_TOPICS '{expected}'" in line
     env = {**healthy_env(), "EXISTING_WORKSPACE_TOPICS": expected}
+    # Adopted, but the deployer may only read the topic (another team's): one line.
+    table[permissions_url(topic)] = {"stdout": {"value": [{"actions": ["*/read"]}]}}
+    code, stderr, _ = run_preflight(tmp_path, table, env)
+    assert code == 1
+    [line] = problems(stderr)
+    assert f"you lack Microsoft.EventGrid/systemTopics/eventSubscriptions/write at {topic}" in line
+    table[permissions_url(topic)] = {"stdout": {"value": OWNER}}
     code, stderr, _ = run_preflight(tmp_path, table, env)
     assert code == 0, stderr
 
