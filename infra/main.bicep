@@ -523,7 +523,6 @@ module functionApp 'app/function.bicep' = {
     identityId: identity.id
     identityClientId: identity.properties.clientId
     storageBlobEndpoint: storage.outputs.blobEndpoint
-    storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     subnetId: network.outputs.appSubnetId

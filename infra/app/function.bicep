@@ -12,8 +12,9 @@ param identityId string
 @description('Client ID of that identity (AZURE_CLIENT_ID, AzureWebJobsStorage__clientId).')
 param identityClientId string
 
+// The host keeps its state in blobs only: no queue or table service is configured for it (the
+// app has no queue trigger, and the ledger's table has its own setting and a table-scoped role).
 param storageBlobEndpoint string
-param storageTableEndpoint string
 
 @description('Blob container (in the same account) that holds the deployment package.')
 param deploymentContainerName string
@@ -52,10 +53,6 @@ var hostSettings = [
   {
     name: 'AzureWebJobsStorage__blobServiceUri'
     value: storageBlobEndpoint
-  }
-  {
-    name: 'AzureWebJobsStorage__tableServiceUri'
-    value: storageTableEndpoint
   }
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
