@@ -1,14 +1,16 @@
 // Secure Synapse <-> Azure ML automation on Azure Functions (Flex Consumption).
 //
 // The parts list: the app's identity, storage, monitoring, private network, outcome topic and
-// Function App in this resource group; scoped role assignments on every in-scope Azure ML
-// workspace and allow-listed Synapse workspace; Event Grid system topics that route resource and
-// Azure ML events to the app's functions (the function names are a contract with the code, see
-// DESIGN.md section 2 and tests/test_infra.py).
+// Function App in this resource group; least-privilege role assignments (custom roles whose
+// actions come from infra/permissions.json, each mapped there to the code that needs it) on every
+// in-scope Azure ML workspace and allow-listed Synapse workspace; Event Grid system topics that
+// route resource and Azure ML events to the app's functions (the function names are a contract
+// with the code, see DESIGN.md section 2 and tests/test_infra.py); two Logic App samples.
 //
-// Deploy with `azd up`. Event Grid refuses a subscription whose destination function does not exist
-// yet, so the subscriptions are deployed by a second provision after the code
-// (deployEventSubscriptions; azure.yaml's postdeploy hook does it).
+// Deploy with `azd up`: azure.yaml's workflow provisions, deploys the code, and provisions again.
+// Event Grid refuses a subscription whose destination function does not exist yet, so the
+// subscriptions come with the second provision (deployEventSubscriptions, set from this template's
+// own output DEPLOY_EVENT_SUBSCRIPTIONS after the first one: no hook, no nested azd command).
 
 targetScope = 'resourceGroup'
 
@@ -42,6 +44,9 @@ param rejectUnverified bool = false
 @description('Synapse data-plane endpoint template; {workspace} is replaced by the workspace name.')
 param synapseDevEndpoint string = 'https://{workspace}.dev.azuresynapse.net'
 
+@description('Token audience of the Synapse data plane. Empty: derived from synapseDevEndpoint\'s cloud.')
+param synapseDevAudience string = ''
+
 @description('NCRONTAB (6 fields) of the reconcile sweep, the backstop for lost or late events.')
 param reconcileSchedule string = '0 */15 * * * *'
 
@@ -64,8 +69,27 @@ param maxClusterNodes int = 4
 @description('Require hbiWorkspace on in-scope workspaces (policy workspace-hbi).')
 param hbiRequired bool = false
 
-@description('Registered pipeline component that retraining submits, e.g. azureml:retrain_pipeline:1.')
+@minValue(0)
+@description('At most this many policy remediations per event, sweep or CLI run.')
+param maxRemediationsPerRun int = 10
+
+@description('JSON array of policy exemptions: [{ "rule", "scope", "reason", "expires" }].')
+param policyExemptions string = '[]'
+
+@description('ARM IDs of the workspaces where retraining and post-retrain scoring run (a subset of mlWorkspaceIds). Empty: retraining is off.')
+param retrainWorkspaceIds array = []
+
+@description('Registered pipeline component that retraining submits: name@label or name:version.')
 param retrainComponent string = ''
+
+@description('Inputs of the retraining pipeline job, a JSON object.')
+param retrainInputs string = '{}'
+
+@description('Compute (cluster name) the retraining job runs on.')
+param retrainCompute string = ''
+
+@description('Experiment the retraining jobs are filed under.')
+param retrainExperiment string = 'retraining'
 
 @minValue(0)
 @description('No new retraining job within this many minutes of the last one.')
@@ -74,22 +98,55 @@ param retrainCooldownMinutes int = 360
 @description('ARM ID of the Log Analytics workspace the drift gate queries. Empty: the app\'s own workspace.')
 param driftLogAnalyticsWorkspaceResourceId string = ''
 
-@description('KQL whose first value, compared with driftThreshold, decides whether the scheduled retrain runs.')
+@description('KQL whose first value, compared with driftThreshold, decides whether the scheduled retrain runs. Empty: retrain on schedule.')
 param driftQuery string = 'AmlRunStatusChangedEvent | where TimeGenerated > ago(7d) | where Status == "Failed" and ExperimentName has "monitor" | summarize breaches = count()'
 
 @description('Threshold the drift query\'s value is compared with (a number).')
 param driftThreshold string = '1'
 
-@description('Batch endpoint that scores after a successful retrain.')
+@description('Log Analytics query endpoint (sovereign clouds have their own).')
+param logsQueryEndpoint string = 'https://api.loganalytics.io/v1'
+
+@description('Batch endpoint (name, in the retraining workspace) that scores after a successful retrain.')
 param batchEndpointName string = ''
 
-@description('Batch endpoints that HTTP scoring requests may target.')
+@description('Deployment of that batch endpoint. Empty: the endpoint\'s default deployment.')
+param batchDeploymentName string = ''
+
+@description('Input of the post-retrain scoring job, e.g. azureml://datastores/<datastore>/paths/<path>.')
+param scoringInput string = ''
+
+@description('The only host suffix a batch endpoint scoring URI read from ARM may have.')
+param amlInferenceDomain string = 'inference.ml.azure.com'
+
+@description('ARM IDs of the batch endpoints that HTTP scoring requests may target.')
 param scoringAllowedEndpoints array = []
+
+@description('Entra object IDs allowed to call the HTTP scoring API, besides the scoring Logic App sample\'s identity.')
+param scoringAllowedCallers array = []
+
+@description('Application (client) ID of the Entra app registration that App Service authentication validates tokens for. Empty: every HTTP request is refused (401).')
+param apiClientId string = ''
+
+@description('Client IDs of the other applications (besides the scoring Logic App\'s identity) whose tokens App Service authentication accepts.')
+param apiAllowedClientApplications array = []
 
 @description('Table that holds the ledger.')
 param ledgerTableName string = 'automationledger'
 
-@description('Deploy the Event Grid subscriptions. Their destination functions must already be deployed.')
+@description('Resource groups (ARM IDs) where workspace dependencies (storage, key vault, registry, their private endpoints) live, besides each workspace\'s own resource group.')
+param dependencyResourceGroupIds array = []
+
+@description('IDs of existing Event Grid system topics for whole subscriptions (topic type Microsoft.Resources.Subscriptions). Azure allows one system topic per source: for a subscription listed here only the event subscriptions are deployed, onto this topic. It needs a system-assigned identity (dead-lettering).')
+param existingSubscriptionTopicIds array = []
+
+@description('Existing Event Grid system topics of Azure ML workspaces, as [{ "workspaceId": "...", "topicId": "..." }]. Only the event subscriptions are deployed onto them.')
+param existingWorkspaceTopics array = []
+
+@description('Resource group, in each subscription that holds in-scope workspaces, for the subscription-wide system topics this template creates. Empty: the name of this deployment\'s resource group. Stable on purpose: reordering mlWorkspaceIds never moves a topic.')
+param eventTopicsResourceGroupName string = ''
+
+@description('Deploy the Event Grid subscriptions. Their destination functions must already be deployed (azd up\'s workflow provisions again after deploying).')
 param deployEventSubscriptions bool = false
 
 @minValue(1)
@@ -101,6 +158,10 @@ param eventMaxDeliveryAttempts int = 30
 @maxValue(1440)
 @description('Minutes Event Grid retries an event before it is dead-lettered.')
 param eventTimeToLiveInMinutes int = 1440
+
+@secure()
+@description('Teams or Slack incoming webhook URL for the notifications Logic App sample. Empty: the sample is not deployed.')
+param notificationWebhookUrl string = ''
 
 @minValue(1)
 @maxValue(1000)
@@ -116,19 +177,62 @@ var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(r
 var deadLetterContainerName = 'event-deadletter'
 var armEndpoint = endsWith(environment().resourceManager, '/') ? substring(environment().resourceManager, 0, length(environment().resourceManager) - 1) : environment().resourceManager
 var driftWorkspaceId = empty(driftLogAnalyticsWorkspaceResourceId) ? resourceId('Microsoft.OperationalInsights/workspaces', 'log-${resourceToken}') : driftLogAnalyticsWorkspaceResourceId
+var topicsResourceGroupName = empty(eventTopicsResourceGroupName) ? resourceGroup().name : eventTopicsResourceGroupName
 
-// ARM resource events come from one system topic per subscription that holds in-scope workspaces.
-// It lives in this resource group when the subscription is this one, otherwise in the resource
-// group of the first in-scope workspace of that subscription.
+// ARM resource events come from one system topic per subscription that holds in-scope workspaces:
+// an existing one (existingSubscriptionTopicIds) or one this template creates in the resource group
+// topicsResourceGroupName of that subscription. Never "wherever the first workspace is".
 var workspaceSubscriptionIds = [for id in mlWorkspaceIds: toLower(split(id, '/')[2])]
 var eventSourceSubscriptionIds = union(workspaceSubscriptionIds, [])
+var existingTopicSubscriptionIds = [for id in existingSubscriptionTopicIds: toLower(split(id, '/')[2])]
+// One blank entry at the end, so that a lookup that finds nothing indexes a real element.
+var existingSubscriptionTopicIdsOrBlank = concat(existingSubscriptionTopicIds, [''])
 var armTopics = [for subscriptionId in eventSourceSubscriptionIds: {
   subscriptionId: subscriptionId
-  resourceGroupName: subscriptionId == toLower(subscription().subscriptionId) ? resourceGroup().name : split(mlWorkspaceIds[indexOf(workspaceSubscriptionIds, subscriptionId)], '/')[4]
+  create: !contains(existingTopicSubscriptionIds, subscriptionId)
+  existingId: existingSubscriptionTopicIdsOrBlank[contains(existingTopicSubscriptionIds, subscriptionId) ? indexOf(existingTopicSubscriptionIds, subscriptionId) : length(existingSubscriptionTopicIds)]
+}]
+
+// Azure ML events (drift, job completion) come from each workspace's own system topic: an existing
+// one (existingWorkspaceTopics) or one created in the workspace's own resource group.
+var existingTopicWorkspaceIds = [for topic in existingWorkspaceTopics: toLower(topic.workspaceId)]
+var existingWorkspaceTopicIdList = [for topic in existingWorkspaceTopics: topic.topicId]
+var existingWorkspaceTopicIdsOrBlank = concat(existingWorkspaceTopicIdList, [''])
+var mlTopics = [for id in mlWorkspaceIds: {
+  workspaceId: id
+  create: !contains(existingTopicWorkspaceIds, toLower(id))
+  existingId: existingWorkspaceTopicIdsOrBlank[contains(existingTopicWorkspaceIds, toLower(id)) ? indexOf(existingTopicWorkspaceIds, toLower(id)) : length(existingWorkspaceTopics)]
 }]
 
 // ResourceWriteSuccess operations each function reconciles (DESIGN.md section 2). The handlers
 // check the operation again: filters are a cost optimization, not a security boundary.
+//
+// on_private_endpoint_event gets the AML workspace's side only. A Synapse managed private endpoint
+// is a Microsoft.Network/privateEndpoints resource in the Synapse-managed virtual network, which
+// lives in a Microsoft-managed subscription: its write is never an event of the customer's
+// subscription. What the customer's subscription does emit when the endpoint connects is the
+// write of the connection (privateEndpointConnectionProxies/write by the network resource
+// provider, then privateEndpointConnections/write) on the workspace itself (Microsoft Learn: "Azure
+// subscription as an Event Grid source": events for PUT/PATCH/POST/DELETE on resources in the
+// subscription). Subscribing to Microsoft.Network/privateEndpoints/write as well would deliver
+// every private endpoint of the subscription, mostly ones the app may not read: a 403 by design.
+// The subject filter keeps events of in-scope workspaces only (Event Grid allows 25 filter values
+// per subscription; beyond that the handler's own scope check does it, without an Azure call).
+var privateEndpointOperations = [
+  'Microsoft.MachineLearningServices/workspaces/privateEndpointConnections/write'
+  'Microsoft.MachineLearningServices/workspaces/privateEndpointConnectionProxies/write'
+]
+var workspaceOperations = [
+  'Microsoft.MachineLearningServices/workspaces/write'
+  'Microsoft.MachineLearningServices/workspaces/computes/write'
+]
+var inScopeSubjectFilter = length(mlWorkspaceIds) <= 23 ? [
+  {
+    operatorType: 'StringBeginsWith'
+    key: 'subject'
+    values: mlWorkspaceIds
+  }
+] : []
 var armEventSubscriptions = [
   {
     name: 'private-endpoint-events'
@@ -136,17 +240,13 @@ var armEventSubscriptions = [
     includedEventTypes: [
       'Microsoft.Resources.ResourceWriteSuccess'
     ]
-    advancedFilters: [
+    advancedFilters: concat([
       {
         operatorType: 'StringIn'
         key: 'data.operationName'
-        values: [
-          'Microsoft.MachineLearningServices/workspaces/privateEndpointConnections/write'
-          'Microsoft.MachineLearningServices/workspaces/privateEndpointConnectionProxies/write'
-          'Microsoft.Network/privateEndpoints/write'
-        ]
+        values: privateEndpointOperations
       }
-    ]
+    ], inScopeSubjectFilter)
   }
   {
     name: 'workspace-events'
@@ -154,21 +254,49 @@ var armEventSubscriptions = [
     includedEventTypes: [
       'Microsoft.Resources.ResourceWriteSuccess'
     ]
-    advancedFilters: [
+    advancedFilters: concat([
       {
         operatorType: 'StringIn'
         key: 'data.operationName'
+        values: workspaceOperations
+      }
+    ], inScopeSubjectFilter)
+  }
+]
+
+// on_ml_event (DESIGN.md sections 2 and 3.4) on each workspace's system topic. Run status changes
+// only when the run ended (the model monitor's breach tag is set by an evaluate run that ends
+// Completed or Failed; a retraining job is acted on when terminal); completions and v1 drift
+// events as they come. The handler reads the job itself and never trusts the event's status.
+var mlEventSubscriptions = [
+  {
+    name: 'ml-run-status-events'
+    functionResourceId: '${functionApp.outputs.id}/functions/on_ml_event'
+    includedEventTypes: [
+      'Microsoft.MachineLearningServices.RunStatusChanged'
+    ]
+    advancedFilters: [
+      {
+        operatorType: 'StringIn'
+        key: 'data.runStatus'
         values: [
-          'Microsoft.MachineLearningServices/workspaces/write'
-          'Microsoft.MachineLearningServices/workspaces/computes/write'
+          'Completed'
+          'Failed'
+          'Canceled'
         ]
       }
     ]
   }
+  {
+    name: 'ml-completion-and-drift-events'
+    functionResourceId: '${functionApp.outputs.id}/functions/on_ml_event'
+    includedEventTypes: [
+      'Microsoft.MachineLearningServices.RunCompleted'
+      'Microsoft.MachineLearningServices.DatasetDriftDetected'
+    ]
+    advancedFilters: []
+  }
 ]
-
-// The Azure ML system topics and their subscription to `on_ml_event` (drift, retraining) come
-// with that function: Event Grid refuses a subscription to a function the app does not have.
 
 // Every setting the app reads (DESIGN.md section 4). No secrets: every connection is identity-based.
 var appSettings = [
@@ -199,6 +327,10 @@ var appSettings = [
   {
     name: 'SYNAPSE_DEV_ENDPOINT'
     value: synapseDevEndpoint
+  }
+  {
+    name: 'SYNAPSE_DEV_AUDIENCE'
+    value: synapseDevAudience
   }
   {
     // azure-identity's own setting: DefaultAzureCredential uses this user-assigned identity.
@@ -234,8 +366,32 @@ var appSettings = [
     value: hbiRequired ? 'true' : 'false'
   }
   {
+    name: 'MAX_REMEDIATIONS_PER_RUN'
+    value: string(maxRemediationsPerRun)
+  }
+  {
+    name: 'POLICY_EXEMPTIONS'
+    value: policyExemptions
+  }
+  {
+    name: 'RETRAIN_WORKSPACE_IDS'
+    value: join(retrainWorkspaceIds, ',')
+  }
+  {
     name: 'RETRAIN_COMPONENT'
     value: retrainComponent
+  }
+  {
+    name: 'RETRAIN_INPUTS'
+    value: retrainInputs
+  }
+  {
+    name: 'RETRAIN_COMPUTE'
+    value: retrainCompute
+  }
+  {
+    name: 'RETRAIN_EXPERIMENT'
+    value: retrainExperiment
   }
   {
     name: 'RETRAIN_COOLDOWN_MINUTES'
@@ -254,12 +410,33 @@ var appSettings = [
     value: driftThreshold
   }
   {
+    name: 'LOGS_QUERY_ENDPOINT'
+    value: logsQueryEndpoint
+  }
+  {
     name: 'BATCH_ENDPOINT_NAME'
     value: batchEndpointName
   }
   {
+    name: 'BATCH_DEPLOYMENT_NAME'
+    value: batchDeploymentName
+  }
+  {
+    name: 'SCORING_INPUT'
+    value: scoringInput
+  }
+  {
+    name: 'AML_INFERENCE_DOMAIN'
+    value: amlInferenceDomain
+  }
+  {
     name: 'SCORING_ALLOWED_ENDPOINTS'
     value: join(scoringAllowedEndpoints, ',')
+  }
+  {
+    // The scoring Logic App sample's identity is always an allowed caller (issue 8, item 7).
+    name: 'SCORING_ALLOWED_CALLERS'
+    value: join(union([scoringLogicAppIdentity.properties.principalId], scoringAllowedCallers), ',')
   }
   {
     name: 'OUTCOME_TOPIC_ENDPOINT'
@@ -270,6 +447,13 @@ var appSettings = [
 // The app runs as this identity everywhere: host storage, telemetry, ARM, Synapse, Log Analytics.
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+// The scoring Logic App sample runs as this identity: an allowed caller of the HTTP scoring API.
+resource scoringLogicAppIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${resourceToken}-scoring'
   location: location
   tags: tags
 }
@@ -339,13 +523,31 @@ module functionApp 'app/function.bicep' = {
     identityId: identity.id
     identityClientId: identity.properties.clientId
     storageBlobEndpoint: storage.outputs.blobEndpoint
-    storageQueueEndpoint: storage.outputs.queueEndpoint
-    storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     subnetId: network.outputs.appSubnetId
     appSettings: appSettings
     maximumInstanceCount: maximumInstanceCount
+    apiClientId: apiClientId
+    allowedClientApplications: union([scoringLogicAppIdentity.properties.clientId], apiAllowedClientApplications)
+  }
+}
+
+// The custom roles (actions from permissions.json), defined once in this subscription and
+// assignable exactly where they are assigned.
+var workspaceResourceGroupIds = [for id in mlWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
+var extraDependencyScopes = [for id in dependencyResourceGroupIds: toLower(id)]
+// Lower-cased before the union: one resource group written two ways is still one assignment.
+var dependencyScopes = union(workspaceResourceGroupIds, extraDependencyScopes)
+
+module roles 'app/roles.bicep' = {
+  name: 'roles-${resourceToken}'
+  scope: subscription()
+  params: {
+    roleNameSuffix: '${environmentName}-${resourceToken}'
+    workspaceScopes: mlWorkspaceIds
+    dependencyScopes: dependencyScopes
+    synapseScopes: synapseWorkspaceIds
   }
 }
 
@@ -367,7 +569,18 @@ module mlWorkspaceAccess 'app/ml-workspace-access.bicep' = [for (id, i) in mlWor
   params: {
     workspaceName: last(split(id, '/'))
     appPrincipalId: identity.properties.principalId
+    workspaceOperatorRoleId: roles.outputs.workspaceOperatorRoleId
+    contributorGranterRoleId: roles.outputs.contributorGranterRoleId
     grantablePrincipalIds: [for j in range(0, length(synapseWorkspaceIds)): synapseWorkspaces[j].identity.principalId]
+  }
+}]
+
+module dependencyAccess 'app/dependency-access.bicep' = [for (scope, i) in dependencyScopes: {
+  name: 'dependency-access-${resourceToken}-${i}'
+  scope: resourceGroup(split(scope, '/')[2], split(scope, '/')[4])
+  params: {
+    appPrincipalId: identity.properties.principalId
+    dependencyReaderRoleId: roles.outputs.dependencyReaderRoleId
   }
 }]
 
@@ -377,18 +590,33 @@ module synapseWorkspaceAccess 'app/synapse-workspace-access.bicep' = [for (id, i
   params: {
     workspaceName: last(split(id, '/'))
     appPrincipalId: identity.properties.principalId
+    synapseReaderRoleId: roles.outputs.synapseReaderRoleId
   }
 }]
 
 module armEventTopics 'app/eventgrid-topic.bicep' = [for (topic, i) in armTopics: {
   name: 'arm-events-${resourceToken}-${i}'
-  scope: resourceGroup(topic.subscriptionId, topic.resourceGroupName)
+  scope: resourceGroup(topic.subscriptionId, topic.create ? topicsResourceGroupName : split(topic.existingId, '/')[4])
   params: {
-    name: 'evgst-${resourceToken}-arm'
+    create: topic.create
+    name: topic.create ? 'evgst-${resourceToken}-arm' : last(split(topic.existingId, '/'))
     location: 'global'
     tags: tags
     source: '/subscriptions/${topic.subscriptionId}'
     topicType: 'Microsoft.Resources.Subscriptions'
+  }
+}]
+
+module mlEventTopics 'app/eventgrid-topic.bicep' = [for (topic, i) in mlTopics: {
+  name: 'ml-events-${resourceToken}-${i}'
+  scope: topic.create ? resourceGroup(split(topic.workspaceId, '/')[2], split(topic.workspaceId, '/')[4]) : resourceGroup(split(topic.existingId, '/')[2], split(topic.existingId, '/')[4])
+  params: {
+    create: topic.create
+    name: topic.create ? 'evgst-${resourceToken}-${last(split(topic.workspaceId, '/'))}' : last(split(topic.existingId, '/'))
+    location: mlWorkspaces[i].location
+    tags: tags
+    source: topic.workspaceId
+    topicType: 'Microsoft.MachineLearningServices.Workspaces'
   }
 }]
 
@@ -397,17 +625,18 @@ module rbac 'app/rbac.bicep' = {
   params: {
     storageAccountName: storage.outputs.name
     deadLetterContainerName: storage.outputs.deadLetterContainerName
+    ledgerTableName: storage.outputs.ledgerTableName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     outcomeTopicName: outcomeTopic.outputs.name
     appPrincipalId: identity.properties.principalId
     armTopicPrincipalIds: [for i in range(0, length(armTopics)): armEventTopics[i].outputs.principalId]
-    mlTopicPrincipalIds: []
+    mlTopicPrincipalIds: [for i in range(0, length(mlTopics)): mlEventTopics[i].outputs.principalId]
   }
 }
 
 module armEventSubscriptionsDeployment 'app/eventgrid-subscriptions.bicep' = [for (topic, i) in armTopics: if (deployEventSubscriptions) {
   name: 'arm-event-subscriptions-${resourceToken}-${i}'
-  scope: resourceGroup(topic.subscriptionId, topic.resourceGroupName)
+  scope: resourceGroup(topic.subscriptionId, topic.create ? topicsResourceGroupName : split(topic.existingId, '/')[4])
   dependsOn: [
     rbac
   ]
@@ -421,6 +650,51 @@ module armEventSubscriptionsDeployment 'app/eventgrid-subscriptions.bicep' = [fo
   }
 }]
 
+module mlEventSubscriptionsDeployment 'app/eventgrid-subscriptions.bicep' = [for (topic, i) in mlTopics: if (deployEventSubscriptions) {
+  name: 'ml-event-subscriptions-${resourceToken}-${i}'
+  scope: topic.create ? resourceGroup(split(topic.workspaceId, '/')[2], split(topic.workspaceId, '/')[4]) : resourceGroup(split(topic.existingId, '/')[2], split(topic.existingId, '/')[4])
+  dependsOn: [
+    rbac
+  ]
+  params: {
+    systemTopicName: mlEventTopics[i].outputs.name
+    subscriptions: mlEventSubscriptions
+    deadLetterStorageAccountId: storage.outputs.id
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
+    maxDeliveryAttempts: eventMaxDeliveryAttempts
+    eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+  }
+}]
+
+// Sample: a Logic App (Consumption) that starts batch scoring over HTTP with its managed identity
+// and follows the asynchronous 202/Location/Retry-After pattern to the end.
+module scoringLogicApp 'app/scoring-logic-app.bicep' = {
+  name: 'scoring-logic-app'
+  params: {
+    name: 'logic-${resourceToken}-scoring'
+    location: location
+    tags: tags
+    identityId: scoringLogicAppIdentity.id
+    functionAppHostName: functionApp.outputs.defaultHostName
+    audience: empty(apiClientId) ? 'api://unset' : 'api://${apiClientId}'
+  }
+}
+
+// Sample: a Logic App subscribed to the outcome topic that posts approvals, failures and
+// non-compliant findings to a Teams or Slack incoming webhook (only with notificationWebhookUrl).
+module notifications 'app/notifications-logic-app.bicep' = if (!empty(notificationWebhookUrl)) {
+  name: 'notifications-logic-app'
+  params: {
+    name: 'logic-${resourceToken}-notify'
+    location: location
+    tags: tags
+    webhookUrl: notificationWebhookUrl
+    outcomeTopicName: outcomeTopic.outputs.name
+    maxDeliveryAttempts: eventMaxDeliveryAttempts
+    eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+  }
+}
+
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
@@ -428,9 +702,14 @@ output SERVICE_API_NAME string = functionApp.outputs.name
 output SERVICE_API_URI string = 'https://${functionApp.outputs.defaultHostName}'
 output APP_IDENTITY_CLIENT_ID string = identity.properties.clientId
 output APP_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
+output SCORING_LOGIC_APP_PRINCIPAL_ID string = scoringLogicAppIdentity.properties.principalId
 output OUTCOME_TOPIC_ENDPOINT string = outcomeTopic.outputs.endpoint
 output LEDGER_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output EVENT_SUBSCRIPTIONS_DEPLOYED bool = deployEventSubscriptions
+// The next provision deploys the Event Grid subscriptions. azd stores outputs in the environment,
+// and main.parameters.json reads this one: azure.yaml's `up` workflow provisions, deploys the code,
+// then provisions again, and that second pass finds the functions in place.
+output DEPLOY_EVENT_SUBSCRIPTIONS bool = true
 
 // Synapse RBAC is data plane: ARM cannot grant it. A Synapse Administrator runs these once.
 output SYNAPSE_ROLE_ASSIGNMENT_COMMANDS array = [for id in synapseWorkspaceIds: 'az synapse role assignment create --subscription ${split(id, '/')[2]} --workspace-name ${last(split(id, '/'))} --role "Synapse User" --assignee-object-id ${identity.properties.principalId} --assignee-principal-type ServicePrincipal']

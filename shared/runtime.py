@@ -82,7 +82,10 @@ def runtime_for(settings: Settings) -> Runtime:
     from shared.adapters.outcomes import OutcomePublisher
     from shared.ledger import open_ledger
     from shared.recorder import Recorder
+    from shared.telemetry import configure_telemetry
 
+    # Once per process, on the first runtime build rather than at import: cold start.
+    configure_telemetry()
     clients = clients_for(settings)
     ledger = open_ledger(settings.ledger, clients.token_credential)  # type: ignore[arg-type]
     publisher = (

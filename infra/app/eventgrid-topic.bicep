@@ -1,10 +1,15 @@
 // An Event Grid system topic over an Azure event source (a subscription's resource events, or an
-// Azure ML workspace), deployed in a resource group of the source's subscription. Its
-// system-assigned identity dead-letters undeliverable events into the app's storage
-// (Storage Blob Data Contributor on the dead-letter container, granted in app/rbac.bicep).
+// Azure ML workspace), in a resource group of the source's subscription: created here, or adopted.
 //
-// Azure allows one system topic per source: if the source already has one (created in the
-// portal or by another team), reuse it instead of deploying this module for it.
+// Azure allows one system topic per source. A source that already has one (made in the portal or
+// by another team) is adopted (create = false): nothing about the topic is changed, only its
+// event subscriptions are deployed (app/eventgrid-subscriptions.bicep). Its system-assigned
+// identity dead-letters undeliverable events into the app's storage (Storage Blob Data
+// Contributor on the dead-letter container, granted in app/rbac.bicep); scripts/preflight.py
+// checks before provisioning that an adopted topic has one.
+
+@description('Create the topic (true), or adopt the existing topic of this name (false).')
+param create bool
 
 param name string
 param location string
@@ -20,7 +25,7 @@ param source string
 ])
 param topicType string
 
-resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
+resource createdTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (create) {
   name: name
   location: location
   tags: tags
@@ -33,5 +38,7 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   }
 }
 
-output name string = systemTopic.name
-output principalId string = systemTopic.identity.principalId
+// ARM evaluates only the branch of `if` that is taken, so an adopted topic is read only when it
+// is adopted, and a created one only once it exists.
+output name string = name
+output principalId string = create ? createdTopic.identity.principalId : reference(resourceId('Microsoft.EventGrid/systemTopics', name), '2025-02-15', 'Full').identity.principalId

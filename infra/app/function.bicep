@@ -12,9 +12,9 @@ param identityId string
 @description('Client ID of that identity (AZURE_CLIENT_ID, AzureWebJobsStorage__clientId).')
 param identityClientId string
 
+// The host keeps its state in blobs only: no queue or table service is configured for it (the
+// app has no queue trigger, and the ledger's table has its own setting and a table-scoped role).
 param storageBlobEndpoint string
-param storageQueueEndpoint string
-param storageTableEndpoint string
 
 @description('Blob container (in the same account) that holds the deployment package.')
 param deploymentContainerName string
@@ -34,6 +34,12 @@ param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
+@description('Application (client) ID of the Entra app registration whose tokens App Service authentication accepts. Empty: no token is valid, every HTTP request gets 401.')
+param apiClientId string
+
+@description('Client IDs of the applications (managed identities included) allowed to call the HTTP functions.')
+param allowedClientApplications array
+
 // Settings every identity-based Flex Consumption app needs; the app's own come after.
 var hostSettings = [
   {
@@ -47,14 +53,6 @@ var hostSettings = [
   {
     name: 'AzureWebJobsStorage__blobServiceUri'
     value: storageBlobEndpoint
-  }
-  {
-    name: 'AzureWebJobsStorage__queueServiceUri'
-    value: storageQueueEndpoint
-  }
-  {
-    name: 'AzureWebJobsStorage__tableServiceUri'
-    value: storageTableEndpoint
   }
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
@@ -83,8 +81,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  //checkov:skip=CKV_AZURE_222: Event Grid pushes to the Azure Function destination and Logic Apps call the HTTP functions over the public endpoint; they authenticate with Event Grid's system key and function keys
-  //checkov:skip=CKV_AZURE_17: callers (Event Grid, Logic Apps, scripts) authenticate with keys, not client certificates
+  //checkov:skip=CKV_AZURE_222: Event Grid pushes to the Azure Function destination and Logic Apps call the HTTP functions over the public endpoint; Event Grid authenticates with the extension's system key, HTTP callers with Entra ID tokens (App Service authentication below)
+  //checkov:skip=CKV_AZURE_17: callers (Logic Apps, scripts, people) authenticate with Entra ID tokens through App Service authentication, not client certificates
   //checkov:skip=CKV_AZURE_212: numberOfWorkers is a dedicated-plan setting; Flex Consumption adds instances per trigger on demand
   //checkov:skip=CKV_AZURE_213: App Service health check calls the path without a function key, so it needs an anonymous endpoint, and this app exposes none; failed deliveries are retried by Event Grid and the reconcile sweep catches up
   name: name
@@ -147,6 +145,65 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   name: 'scm'
   properties: {
     allow: false
+  }
+}
+
+// App Service authentication (Entra ID) in front of the HTTP functions start_scoring,
+// get_scoring_job and openapi_spec (DESIGN.md section 3.5), which are anonymous at function level:
+// the built-in Logic Apps "Azure Functions" action does not support Python apps, and Microsoft's
+// route without secrets is the HTTP action with the Logic App's managed identity against this.
+// Every request needs a token for this API from an allowed client application; anonymous ones get
+// 401. The app then authorizes X-MS-CLIENT-PRINCIPAL-ID against SCORING_ALLOWED_CALLERS.
+// Deployed unconditionally: tests/test_infra.py fails if HTTP functions could ever run without it.
+resource authentication 'Microsoft.Web/sites/config@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_13: this is authsettingsV2 with platform.enabled and globalValidation.requireAuthentication true; the check reads the v1 authsettings schema (properties.enabled) only
+  //checkov:skip=CKV_AZURE_63: checkov applies its site-configuration checks to every Microsoft.Web/sites/config resource; this one holds authentication settings only (HTTP logging is a web config setting)
+  //checkov:skip=CKV_AZURE_65: checkov applies its site-configuration checks to every Microsoft.Web/sites/config resource; this one holds authentication settings only (detailed errors are a web config setting)
+  //checkov:skip=CKV_AZURE_66: checkov applies its site-configuration checks to every Microsoft.Web/sites/config resource; this one holds authentication settings only (request tracing is a web config setting)
+  //checkov:skip=CKV_AZURE_80: checkov applies its site-configuration checks to every Microsoft.Web/sites/config resource; this one holds authentication settings only, and the app is Python, not .NET
+  //checkov:skip=CKV_AZURE_88: checkov applies its site-configuration checks to every Microsoft.Web/sites/config resource; this one holds authentication settings only, and Flex Consumption has no Azure Files content share
+  //checkov:skip=CKV_AZURE_222: checkov applies its site checks to every Microsoft.Web/sites/config resource; public network access is the site's setting, skipped there with its reason
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      // Event Grid delivers to the Event Grid trigger's own endpoint with the extension's system
+      // key (the AzureFunction destination); it sends no Entra ID token.
+      excludedPaths: [
+        '/runtime/webhooks/eventgrid'
+      ]
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: empty(apiClientId) ? '00000000-0000-0000-0000-000000000000' : apiClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: empty(apiClientId) ? [] : [
+            'api://${apiClientId}'
+            apiClientId
+          ]
+          defaultAuthorizationPolicy: {
+            allowedApplications: allowedClientApplications
+          }
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
   }
 }
 

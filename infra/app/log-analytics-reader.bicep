@@ -1,5 +1,8 @@
-// Log Analytics Reader for the app on the workspace its drift gate queries (DRIFT_QUERY through
-// azure-monitor-query), deployed in that workspace's resource group. Outputs the workspace ID
+// Log Analytics Reader for the app on the one workspace its drift gate queries (DRIFT_QUERY through
+// azure-monitor-query's LogsQueryClient.query_workspace in the scheduled_retrain path; see
+// infra/permissions.json). Scoped to that workspace, not its resource group: the query API needs
+// workspaces/read and analytics/query/action there, and this is the narrowest built-in role with
+// both, deployed in that workspace's resource group. Outputs the workspace ID
 // (customerId) that DRIFT_LOG_ANALYTICS_WORKSPACE_ID needs.
 
 @description('Name of the Log Analytics workspace (in this resource group).')

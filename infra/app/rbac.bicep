@@ -1,16 +1,20 @@
-// Role assignments inside the app's own resource group: what the app identity needs to run
-// (host storage, ledger, telemetry, outcome events) and what the Event Grid system topics need to
-// dead-letter. Names are guid(scope, principal, role), so redeployments are no-ops.
+// Role assignments inside the app's own resource group, each at the narrowest scope that works
+// and each mapped in infra/permissions.json to the code that needs it. Names are
+// guid(scope, principal, role), so redeployments are no-ops.
+//
+// No queue role: the app has no queue trigger and the host of a timer/Event Grid/HTTP app keeps
+// its state in blobs (the queue service URI is not configured either).
 
 param storageAccountName string
 param deadLetterContainerName string
+param ledgerTableName string
 param applicationInsightsName string
 param outcomeTopicName string
 
 @description('Principal (object) ID of the app\'s user-assigned managed identity.')
 param appPrincipalId string
 
-@description('Principal IDs of the system topics that dead-letter into this storage account.')
+@description('Principal IDs of the subscription system topics that dead-letter into this storage account.')
 param armTopicPrincipalIds array
 
 @description('Principal IDs of the Azure ML workspace system topics.')
@@ -19,19 +23,10 @@ param mlTopicPrincipalIds array
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
-  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
 }
-
-// The host keeps leases and timer schedules in blobs (Blob Data Owner, as the Functions docs
-// require for AzureWebJobsStorage); queues for host coordination; tables for the ledger.
-var appStorageRoles = [
-  roles.storageBlobDataOwner
-  roles.storageQueueDataContributor
-  roles.storageTableDataContributor
-]
 
 var deadLetterWriters = concat(armTopicPrincipalIds, mlTopicPrincipalIds)
 
@@ -49,6 +44,16 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   name: deadLetterContainerName
 }
 
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource ledgerTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = {
+  parent: tableService
+  name: ledgerTableName
+}
+
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -57,16 +62,33 @@ resource outcomeTopic 'Microsoft.EventGrid/topics@2025-02-15' existing = {
   name: outcomeTopicName
 }
 
-resource appStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in appStorageRoles: {
-  name: guid(storage.id, appPrincipalId, role)
+// The Functions host (AzureWebJobsStorage__*, host.json): leases and timer schedules in blobs, and
+// the Flex Consumption deployment package. Blob Data Owner is what the Functions docs require for
+// an identity-based AzureWebJobsStorage.
+resource appHostStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, appPrincipalId, roles.storageBlobDataOwner)
   scope: storage
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }
-}]
+}
 
+// shared/ledger.py (open_ledger, Ledger): the ledger's entities, in its one table only; also the
+// retraining claim rows that live in the same table.
+resource appLedger 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(ledgerTable.id, appPrincipalId, roles.storageTableDataContributor)
+  scope: ledgerTable
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// shared/telemetry.py (azure-monitor-opentelemetry) and the Functions host send telemetry with the
+// identity: Application Insights has local authentication off.
 resource appTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(applicationInsights.id, appPrincipalId, roles.monitoringMetricsPublisher)
   scope: applicationInsights
@@ -77,6 +99,7 @@ resource appTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// shared/adapters/outcomes.py OutcomePublisher.publish: outcome events, this topic only.
 resource appOutcomes 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(outcomeTopic.id, appPrincipalId, roles.eventGridDataSender)
   scope: outcomeTopic
@@ -87,6 +110,8 @@ resource appOutcomes 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// app/eventgrid-subscriptions.bicep deadLetterWithResourceIdentity: each system topic writes
+// undeliverable events into the dead-letter container, and nowhere else.
 resource deadLetter 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for principalId in deadLetterWriters: {
   name: guid(deadLetterContainer.id, principalId, roles.storageBlobDataContributor)
   scope: deadLetterContainer

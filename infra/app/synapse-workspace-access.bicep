@@ -1,5 +1,6 @@
-// Reader on one allow-listed Synapse workspace (deployed in its resource group): the app reads the
-// workspace over ARM for its managed identity (identity.principalId), whether it has a managed
+// The Synapse reader custom role (Microsoft.Synapse/workspaces/read only) on one allow-listed
+// Synapse workspace (deployed in its resource group). Code: shared/adapters/synapse.py
+// SynapseAdapter.get_workspace reads the workspace over ARM for its managed identity (identity.principalId), whether it has a managed
 // virtual network, and whether data exfiltration protection is on.
 //
 // Listing the workspace's managed private endpoints is a Synapse data-plane call, authorized by
@@ -20,17 +21,18 @@ param workspaceName string
 @description('Principal (object) ID of the app\'s user-assigned managed identity.')
 param appPrincipalId string
 
-var reader = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
+@description('GUID of the Synapse reader custom role.')
+param synapseReaderRoleId string
 
 resource workspace 'Microsoft.Synapse/workspaces@2021-06-01' existing = {
   name: workspaceName
 }
 
 resource workspaceReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(workspace.id, appPrincipalId, reader)
+  name: guid(workspace.id, appPrincipalId, synapseReaderRoleId)
   scope: workspace
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', reader)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', synapseReaderRoleId)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     description: 'Synapse-AML automation: read the workspace identity and managed network settings.'

@@ -1,0 +1,191 @@
+// Sample: notify people of what the app decided. A Logic App (Consumption) subscribed to the
+// outcome topic (OUTCOME_TOPIC_ENDPOINT) posts one message per event to a Teams or Slack incoming
+// webhook (both accept {"text": ...}) for:
+// - approvals: SynapseAmlAutomation.PrivateEndpointConnection.Approve;
+// - non-compliant policy findings: SynapseAmlAutomation.PolicyFinding.NonCompliant;
+// - failures: any outcome event whose data.outcome starts with "failed".
+// The webhook URL is a secure parameter (a secure workflow parameter: not shown in run history).
+
+param name string
+param location string = resourceGroup().location
+param tags object = {}
+
+@secure()
+@description('Teams or Slack incoming webhook URL.')
+param webhookUrl string
+
+@description('Name of the outcome topic (Event Grid custom topic, in this resource group).')
+param outcomeTopicName string
+
+@minValue(1)
+@maxValue(30)
+param maxDeliveryAttempts int
+
+@minValue(1)
+@maxValue(1440)
+param eventTimeToLiveInMinutes int
+
+resource outcomeTopic 'Microsoft.EventGrid/topics@2025-02-15' existing = {
+  name: outcomeTopicName
+}
+
+resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    state: 'Enabled'
+    definition: {
+      '$schema': 'https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#'
+      contentVersion: '1.0.0.0'
+      parameters: {
+        webhookUrl: {
+          type: 'SecureString'
+        }
+      }
+      triggers: {
+        manual: {
+          type: 'Request'
+          kind: 'Http'
+          inputs: {
+            schema: {
+              type: 'array'
+            }
+          }
+        }
+      }
+      actions: {
+        // Event Grid validates a webhook endpoint once, with a validation event whose code the
+        // endpoint echoes back.
+        Is_subscription_validation: {
+          type: 'If'
+          expression: {
+            and: [
+              {
+                equals: [
+                  '@first(triggerBody())?[\'eventType\']'
+                  'Microsoft.EventGrid.SubscriptionValidationEvent'
+                ]
+              }
+            ]
+          }
+          actions: {
+            Answer_validation: {
+              type: 'Response'
+              kind: 'Http'
+              inputs: {
+                statusCode: 200
+                body: {
+                  validationResponse: '@first(triggerBody())?[\'data\']?[\'validationCode\']'
+                }
+              }
+            }
+          }
+          else: {
+            actions: {
+              For_each_event: {
+                type: 'Foreach'
+                foreach: '@triggerBody()'
+                actions: {
+                  Post_to_webhook: {
+                    type: 'Http'
+                    inputs: {
+                      method: 'POST'
+                      uri: '@parameters(\'webhookUrl\')'
+                      headers: {
+                        'Content-Type': 'application/json'
+                      }
+                      body: {
+                        text: '@{items(\'For_each_event\')?[\'eventType\']}: @{items(\'For_each_event\')?[\'subject\']}. @{items(\'For_each_event\')?[\'data\']?[\'reason\']} (outcome: @{items(\'For_each_event\')?[\'data\']?[\'outcome\']}, mode: @{items(\'For_each_event\')?[\'data\']?[\'mode\']}, trigger: @{items(\'For_each_event\')?[\'data\']?[\'trigger\']})'
+                      }
+                    }
+                    runAfter: {}
+                  }
+                }
+                runAfter: {}
+              }
+              Accepted: {
+                type: 'Response'
+                kind: 'Http'
+                inputs: {
+                  statusCode: 200
+                }
+                runAfter: {
+                  For_each_event: [
+                    'Succeeded'
+                  ]
+                }
+              }
+            }
+          }
+          runAfter: {}
+        }
+      }
+      outputs: {}
+    }
+    parameters: {
+      webhookUrl: {
+        value: webhookUrl
+      }
+    }
+  }
+}
+
+// Event Grid delivers to the request trigger's callback URL (read at deployment time, never
+// stored in a parameter or output) and validates it once with the validation event above.
+resource decisionsAndFindings 'Microsoft.EventGrid/topics/eventSubscriptions@2025-02-15' = {
+  parent: outcomeTopic
+  name: 'notify-approvals-and-findings'
+  properties: {
+    eventDeliverySchema: 'EventGridSchema'
+    destination: {
+      endpointType: 'WebHook'
+      properties: {
+        endpointUrl: listCallbackUrl('${workflow.id}/triggers/manual', '2019-05-01').value
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
+    filter: {
+      includedEventTypes: [
+        'SynapseAmlAutomation.PrivateEndpointConnection.Approve'
+        'SynapseAmlAutomation.PolicyFinding.NonCompliant'
+      ]
+    }
+    retryPolicy: {
+      maxDeliveryAttempts: maxDeliveryAttempts
+      eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+    }
+  }
+}
+
+resource failures 'Microsoft.EventGrid/topics/eventSubscriptions@2025-02-15' = {
+  parent: outcomeTopic
+  name: 'notify-failures'
+  properties: {
+    eventDeliverySchema: 'EventGridSchema'
+    destination: {
+      endpointType: 'WebHook'
+      properties: {
+        endpointUrl: listCallbackUrl('${workflow.id}/triggers/manual', '2019-05-01').value
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
+    filter: {
+      advancedFilters: [
+        {
+          operatorType: 'StringBeginsWith'
+          key: 'data.outcome'
+          values: [
+            'failed'
+          ]
+        }
+      ]
+    }
+    retryPolicy: {
+      maxDeliveryAttempts: maxDeliveryAttempts
+      eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+    }
+  }
+}

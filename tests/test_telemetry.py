@@ -1,0 +1,159 @@
+"""shared/telemetry.py: Azure Monitor export configured once, only with a connection string, never
+at import; Azure SDK calls recorded as dependencies; `extra` fields of decision log lines exported
+as custom dimensions.
+
+Each case runs in a fresh interpreter: OpenTelemetry's providers are process-wide and can be set
+only once. Telemetry goes nowhere: the ingestion endpoint is a closed local port, and the spans and
+log records are read from in-memory exporters added beside the distro's own, then turned into
+Application Insights envelopes with the distro's exporter, exactly as they would be sent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+CONNECTION_STRING = (
+    "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+    "IngestionEndpoint=https://127.0.0.1:9/;LiveEndpoint=https://127.0.0.1:9/"
+)
+QUIET = {
+    # No statsbeat, no background calls to Microsoft from a test.
+    "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+    "PATH": "/usr/bin:/bin",
+}
+
+
+def run_child(code: str, env: dict[str, str]) -> dict[str, Any]:
+    completed = subprocess.run(  # noqa: S603 - this interpreter, code written here
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**QUIET, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_without_a_connection_string_nothing_is_configured_or_imported() -> None:
+    result = run_child(
+        """
+import json, sys
+import function_app
+from shared.telemetry import configure_telemetry
+states = [configure_telemetry().value, configure_telemetry().value]
+print(json.dumps({"states": states,
+                  "distro": "azure.monitor.opentelemetry" in sys.modules,
+                  "otel": "opentelemetry.sdk.trace" in sys.modules}))
+""",
+        {},
+    )
+    assert result == {"states": ["off", "off"], "distro": False, "otel": False}
+
+
+def test_import_function_app_does_not_configure_telemetry_even_with_a_connection_string() -> None:
+    result = run_child(
+        """
+import json, sys
+import function_app
+print(json.dumps({"distro": "azure.monitor.opentelemetry" in sys.modules}))
+""",
+        {"APPLICATIONINSIGHTS_CONNECTION_STRING": CONNECTION_STRING},
+    )
+    assert result == {"distro": False}
+
+
+def test_the_worker_s_own_configuration_is_not_doubled() -> None:
+    result = run_child(
+        """
+import json, sys
+from shared.telemetry import configure_telemetry
+print(json.dumps({"state": configure_telemetry().value,
+                  "distro": "azure.monitor.opentelemetry" in sys.modules}))
+""",
+        {
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": CONNECTION_STRING,
+            "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "true",
+        },
+    )
+    assert result == {"state": "by-worker", "distro": False}
+
+
+CONFIGURED_CHILD = """
+import http.server, json, logging, threading
+from opentelemetry import trace, _logs
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor, InMemoryLogRecordExporter
+from shared.telemetry import DECISION_LOG_FIELDS, configure_telemetry
+
+first = configure_telemetry().value
+second = configure_telemetry().value
+spans, records = InMemorySpanExporter(), InMemoryLogRecordExporter()
+trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(spans))
+_logs.get_logger_provider().add_log_record_processor(SimpleLogRecordProcessor(records))
+
+# An Azure SDK call: an azure-core pipeline (the app's raw clients are built the same way).
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+from azure.core import PipelineClient
+from azure.core.pipeline import policies
+from azure.core.rest import HttpRequest
+client = PipelineClient(base_url=f"http://127.0.0.1:{server.server_port}",
+                        policies=[policies.RetryPolicy(), policies.DistributedTracingPolicy()])
+client.send_request(HttpRequest("GET", f"http://127.0.0.1:{server.server_port}/ping"))
+server.shutdown()
+
+extra = {name: f"value-of-{name}" for name in DECISION_LOG_FIELDS}
+logging.getLogger("shared.decisions").warning("approved a connection", extra=extra)
+
+from azure.monitor.opentelemetry.exporter import (
+    AzureMonitorLogExporter, AzureMonitorTraceExporter)
+log_exporter = AzureMonitorLogExporter(connection_string=%(cs)r)
+trace_exporter = AzureMonitorTraceExporter(connection_string=%(cs)r)
+log_envelopes = [log_exporter._log_to_envelope(r) for r in records.get_finished_logs()]
+span_envelopes = [trace_exporter._span_to_envelope(s) for s in spans.get_finished_spans()]
+dimensions = [e.data.base_data.properties for e in log_envelopes
+              if e.data.base_data.message == "approved a connection"]
+dependencies = [{"type": e.data.base_type, "kind": str(s.kind), "name": s.name}
+                for e, s in zip(span_envelopes, spans.get_finished_spans())]
+print(json.dumps({"states": [first, second], "dimensions": dimensions,
+                  "dependencies": dependencies,
+                  "azure_level": logging.getLogger("azure").level}))
+"""
+
+
+def test_with_a_connection_string_it_configures_once_and_exports_what_the_readme_queries() -> None:
+    result = run_child(
+        CONFIGURED_CHILD % {"cs": CONNECTION_STRING},
+        {"APPLICATIONINSIGHTS_CONNECTION_STRING": CONNECTION_STRING},
+    )
+    assert result["states"] == ["configured", "configured"]
+    # The decision log line's extra fields, as Application Insights custom dimensions.
+    [dimensions] = result["dimensions"]
+    from shared.telemetry import DECISION_LOG_FIELDS
+
+    for name in DECISION_LOG_FIELDS:
+        assert dimensions.get(name) == f"value-of-{name}", (name, dimensions)
+    # The Azure SDK call, as a dependency (RemoteDependencyData), and only once: no second span
+    # from the requests/urllib3 instrumentations underneath.
+    client_calls = [d for d in result["dependencies"] if d["kind"] == "SpanKind.CLIENT"]
+    assert len(client_calls) == 1, result["dependencies"]
+    assert client_calls[0]["type"] == "RemoteDependencyData"
+    # azure-core's per-request INFO logging is not exported.
+    assert result["azure_level"] == 30
