@@ -7,7 +7,6 @@ Azure (`LEDGER_TABLE_ENDPOINT`), Azurite locally (`LEDGER_CONNECTION_STRING`).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import time
@@ -211,7 +210,7 @@ class Ledger:
 @functools.cache
 def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) -> Ledger:
     """Connect to the ledger table, creating it on first use (once per process)."""
-    from azure.core.exceptions import ResourceExistsError
+    from azure.core.exceptions import HttpResponseError, ResourceExistsError
     from azure.data.tables import TableClient
 
     from shared.adapters.transport import client_options
@@ -237,6 +236,15 @@ def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) ->
             credential=credential,
             **client_options(settings.table_endpoint),
         )
-    with contextlib.suppress(ResourceExistsError):
+    try:
         table.create_table()
+    except ResourceExistsError:
+        pass
+    except HttpResponseError as error:
+        # In Azure the table is the deployment's (infra creates it) and the app's data role is
+        # scoped to that one table, which may not include creating tables: a 403 here means
+        # "not yours to create", not "unusable". A table that is really missing shows on the
+        # first write, with the table's name in the error.
+        if error.status_code != 403:
+            raise
     return Ledger(table)

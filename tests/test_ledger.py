@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.identity import ManagedIdentityCredential
 
 from shared.config import LedgerSettings
 from shared.ledger import ActionRecord, EventRecord, Ledger, open_ledger
-from simulator import Azurite
+from simulator import AzureSimulator, Azurite, arm_error
 
 pytestmark = pytest.mark.slow
 
@@ -134,3 +136,27 @@ def test_transactions_stay_under_the_operation_and_size_limits() -> None:
             assert len(batch) <= 100
             assert sum(entity_bytes(entity) for _, entity in batch) <= 4 * 1024 * 1024
     assert [len(b) for b in _transactions(small)] == [100, 100, 50]
+
+
+@pytest.mark.parametrize(("status", "opens"), [(403, True), (500, False)])
+def test_a_table_the_app_may_not_create_is_used_as_provisioned(
+    sim: AzureSimulator, credential: ManagedIdentityCredential, status: int, opens: bool
+) -> None:
+    # In Azure the app's table role is scoped to the ledger table, which infra creates: creating
+    # it again may answer 403 rather than 409. That must not stop the app; other errors must.
+    route = f"test.tables.create.{status}"
+    sim.add_route(
+        "POST",
+        rf"^/ledger{status}/tables$",
+        route,
+        lambda _call: arm_error(status, "AuthorizationPermissionMismatch", "not allowed"),
+        audience=None,
+    )
+    settings = LedgerSettings(f"{sim.url}/ledger{status}", None, f"t{uuid.uuid4().hex[:16]}")
+
+    if opens:
+        assert isinstance(open_ledger(settings, credential), Ledger)
+    else:
+        with pytest.raises(HttpResponseError):
+            open_ledger(settings, credential)
+    assert sim.count(route, "POST") >= 1
