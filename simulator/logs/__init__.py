@@ -1,9 +1,9 @@
 """Log Analytics in the simulator: the query API azure-monitor-query's `LogsQueryClient` calls.
 
-Its endpoint (`LOGS_QUERY_ENDPOINT`) is `<simulator>/logs/v1`; LogsQueryClient derives its token
-audience from the endpoint's origin, so the route takes the simulator's own audience, and no
-`api-version`. Faults: `sim.inject("logs.query", status=...)`; partial results:
-`set_result(..., partial_error=...)`.
+Its endpoint (`LOGS_QUERY_ENDPOINT`) is `<simulator>/v1`: LogsQueryClient keeps only the
+endpoint's origin and puts the API version (`/v1`) in the path itself, and derives its token
+audience from that origin, so the route takes the simulator's own audience, and no `api-version`.
+Faults: `sim.inject("logs.query", status=...)`; partial results: `set_result(..., partial_error=)`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LogAnalyticsService", "QueryResult"]
 
-_PATH = "/logs/v1"
+_PATH = "/v1"
 
 
 class LogAnalyticsService:
