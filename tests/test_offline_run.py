@@ -33,3 +33,7 @@ def test_offline_run_reaches_the_expected_state() -> None:
     assert "applied: publicNetworkAccess is now Disabled" in output
     assert "out-of-scope" in output
     assert "invalid" in output
+    # Retraining: drift -> job -> completion -> scoring; duplicates change nothing; the gate.
+    assert "retraining-submitted" in output
+    assert "scoring-started" in output
+    assert "gate above the threshold (0.41): mlw-dev retrains" in output

@@ -8,7 +8,9 @@ functions exactly as the host calls them:
 2. Synapse creates managed private endpoints: `on_private_endpoint_event` approves the verified
    connections (and wires the identity), and nothing else; a duplicate and a malformed event too;
 3. an operator switches `POLICY_MODE` to `remediate`; the `reconcile_all` sweep remediates;
-4. the sweep runs again and writes nothing.
+4. the sweep runs again and writes nothing;
+5. retraining (`tools/offline_retraining.py`): drift -> retraining job -> completion -> batch
+   scoring, a duplicate and a racing drift event that change nothing, the timer's drift gate.
 
 Prints the decisions, their reasons, the role assignments, the findings and the final state of
 every connection; exits 1 if anything is not what the rules call for.
@@ -26,7 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from simulator import AzureSimulator, Azurite
-from tools import host, scene
+from tools import host, offline_retraining, scene
 from tools.table import render
 
 
@@ -229,6 +231,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             workspace["properties"]["publicNetworkAccess"] == "Disabled",
             "mlw-prod: public network access disabled by remediation",
         )
+        offline_retraining.play(sim, checks.expect)
         print(f"\nOutcome events published for people: {len(sim.published_events)}")
         print(
             "RESULT:",
