@@ -322,8 +322,10 @@ DEFAULT_RETRAIN_EXPERIMENT = "model-retraining"
 
 def _component(reader: _Reader) -> ComponentRef:
     name = "RETRAIN_COMPONENT"
-    value = reader.required(name, "a registered component, name:version or name@label")
-    expected = f"{name}={value!r} is not valid: expected name:version or name@label"
+    raw = reader.required(name, "a registered component, name:version or name@label")
+    expected = f"{name}={raw!r} is not valid: expected name:version or name@label"
+    # The `azureml:` prefix of Azure ML's YAML and CLI references is accepted too.
+    value = raw.removeprefix("azureml:")
     if ":" in value and "@" not in value:
         component, _, version = value.partition(":")
         if _ML_NAME.match(component) and _ML_NAME.match(version):
