@@ -138,19 +138,27 @@ class Claims:
         }
         return self._write(entity, previous.etag if previous else None)
 
-    def set_retraining_state(self, claim: RetrainingClaim, state: str) -> None:
-        """Record how the claimed submission went (unconditional merge of one column of the
-        claim that this instance holds; the job name and time stay)."""
+    def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
+        """Record how the claimed submission went, only if the claim is still the one read
+        (`claim.etag`): a newer claim of another instance is never overwritten."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
-        self._table.update_entity(
-            {
-                "PartitionKey": _partition(claim.workspace_id),
-                "RowKey": RETRAINING_ROW,
-                "State": state,
-            },
-            mode=UpdateMode.MERGE,
-        )
+        try:
+            self._table.update_entity(
+                {
+                    "PartitionKey": _partition(claim.workspace_id),
+                    "RowKey": RETRAINING_ROW,
+                    "State": state,
+                },
+                mode=UpdateMode.MERGE,
+                etag=claim.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
 
     # --------------------------------------------------------------------- scoring
 

@@ -147,3 +147,19 @@ def test_an_uncertain_gate_stays_shut_with_its_reason(reading: GateReading, why:
 @given(value=st.floats(allow_nan=False, allow_infinity=False), threshold=st.floats(-1e9, 1e9))
 def test_the_gate_compares_numbers_exactly(value: float, threshold: float) -> None:
     assert evaluate_gate(_rows(value), threshold).retrain is (value >= threshold)
+
+
+def test_a_submission_in_flight_blocks_others_even_without_a_cooldown() -> None:
+    claim = ClaimView("retrain-a", "event:a", NOW - timedelta(seconds=5), True, in_flight=True)
+    decision = decide_from_claim(claim, claim_key="event:b", now=NOW, cooldown=timedelta(0))
+    assert decision is not None
+    assert decision.verdict is Verdict.ACTIVE
+    # ...but not its own redelivery, which must finish the submission.
+    resumed = decide_from_claim(claim, claim_key="event:a", now=NOW, cooldown=timedelta(0))
+    assert resumed is not None
+    assert resumed.verdict is Verdict.RESUME
+
+
+def test_a_submission_stuck_in_flight_stops_blocking() -> None:
+    claim = ClaimView("retrain-a", "event:a", NOW - timedelta(hours=1), True, in_flight=True)
+    assert decide_from_claim(claim, claim_key="event:b", now=NOW, cooldown=timedelta(0)) is None

@@ -26,7 +26,7 @@ from shared.retraining_runtime import retraining_runtime
 from simulator.tokens import claims_of
 from tests.conftest import App
 from tools import retraining_scene as rs
-from tools import scene
+from tools import host, scene
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -225,8 +225,12 @@ def test_retraining_off_ignores_drift(app: App) -> None:
 # ---------------------------------------------------------------------------- races
 
 
-def test_concurrent_deliveries_in_threads_submit_one_job(rapp: App) -> None:
+@pytest.mark.parametrize("cooldown", ["360", "0"])
+def test_concurrent_deliveries_in_threads_submit_one_job(rapp: App, cooldown: str) -> None:
+    # Without a cooldown only the claim (and the submission it marks in flight) holds them back.
+    rapp.set_settings(**rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES=cooldown))
     events = [rs.monitor_breach_event() for _ in range(6)]
+    host.indexed()  # the host indexes the app once, before any invocation
     errors: list[BaseException] = []
     barrier = threading.Barrier(len(events))
 

@@ -17,6 +17,9 @@ from typing import Any
 
 from shared.ml_events import APP_TAG, RETRAINING, SCORING, bounded
 
+# A claim whose submission is unconfirmed blocks others this long (a submission takes seconds;
+# an instance that died mid-way must not block retraining for ever).
+IN_FLIGHT_WINDOW = timedelta(minutes=15)
 # uuid5 namespace for names derived from claims (job names, repeatability IDs).
 _NAMESPACE = uuid.UUID("5b0e8f1e-6c1f-4a8e-9a53-3c8f0f3e2a71")
 FINISHED = frozenset({"Completed", "Failed", "Canceled"})
@@ -39,6 +42,7 @@ class ClaimView:
     claim_key: str
     claimed_at: datetime
     counts: bool  # False when its submission failed for good: it debounces nothing
+    in_flight: bool = False  # claimed, its submission not yet confirmed
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,13 @@ def decide_from_claim(
             Verdict.RESUME,
             claim.job_name,
             f"{claim_key} already claimed job {claim.job_name}: making sure it was submitted",
+        )
+    if claim is not None and claim.in_flight and now - claim.claimed_at < IN_FLIGHT_WINDOW:
+        # Even without a cooldown: the job may not be listed yet, so it cannot look active.
+        return Decision(
+            Verdict.ACTIVE,
+            claim.job_name,
+            f"retraining job {claim.job_name} is being submitted (claimed by {claim.claim_key})",
         )
     if claim is not None and claim.counts and now - claim.claimed_at < cooldown:
         until = claim.claimed_at + cooldown

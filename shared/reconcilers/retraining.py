@@ -517,4 +517,5 @@ def _claim_view(claim: RetrainingClaim | None) -> ClaimView | None:
         claim_key=claim.claim_key,
         claimed_at=claim.claimed_at,
         counts=claim.state != ClaimState.FAILED,
+        in_flight=claim.state == ClaimState.CLAIMED,
     )
