@@ -25,8 +25,8 @@ from shared.reconcilers.transient import TransientAzureError
 from shared.retraining_runtime import retraining_runtime
 from simulator.tokens import claims_of
 from tests.conftest import App
-from tools import retraining_scene as rs
 from tools import host, scene
+from tools import retraining_scene as rs
 
 ROOT = Path(__file__).resolve().parent.parent
 
