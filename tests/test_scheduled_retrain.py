@@ -138,3 +138,24 @@ def test_a_completed_retrain_whose_event_was_lost_gets_its_scoring_from_the_time
 def test_the_timer_does_nothing_when_retraining_is_off(app: App) -> None:
     _fire()
     assert app.non_token_requests() == []
+
+
+def test_dry_run_timer_asks_the_gate_and_submits_nothing(gated: App) -> None:
+    gated.set_settings(
+        **rs.retraining_settings(
+            AUTOMATION_MODE="dry-run",
+            DRIFT_LOG_ANALYTICS_WORKSPACE_ID=rs.DRIFT_WORKSPACE,
+            DRIFT_QUERY=QUERY,
+            DRIFT_THRESHOLD="0.3",
+        )
+    )
+    gated.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[0.9]])
+    _fire()
+
+    assert _retraining_jobs(gated) == []
+    writes = [r.route for r in gated.sim.writes() if r.route != "eventgrid.publish"]
+    assert writes == ["logs.query"]  # a read, by POST: the query API has no GET
+    [plan] = [
+        a for a in retraining_runtime().ledger.actions(scene.PROD) if a["Kind"] == "retraining"
+    ]
+    assert plan["Outcome"] == "dry-run: not submitted"
