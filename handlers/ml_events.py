@@ -8,7 +8,7 @@ import azure.functions as func
 
 from shared.events import Ignored
 from shared.intake import event_data
-from shared.ml_events import Drift, classify_ml_event, workspace_of_topic
+from shared.ml_events import Drift, classify_ml_event, scoped_workspace, workspace_of_topic
 from shared.reconcilers.transient import TransientAzureError
 from shared.retraining_runtime import retraining_runtime
 
@@ -28,9 +28,7 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     if workspace is None:
         rt.record_event(event, FUNCTION, "invalid", f"topic {topic!r} is not an AML workspace")
         return
-    configured = next(
-        (w for w in settings.ml_workspace_ids if w.lower() == workspace.lower()), None
-    )
+    configured = scoped_workspace(topic, settings.ml_workspace_ids)
     if configured is None:
         rt.record_event(event, FUNCTION, "out-of-scope", f"{workspace} is not in ML_WORKSPACE_IDS")
         return

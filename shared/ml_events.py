@@ -7,13 +7,13 @@ before anything follows from it (the event's status is not trusted).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from azure.eventgrid import SystemEventNames
 
-from shared.arm import ArmId, is_resource_type
+from shared.arm import ArmId, is_resource_type, same_arm_id
 from shared.events import Ignored
 
 RUN_STATUS_CHANGED: str = SystemEventNames.MachineLearningServicesRunStatusChangedEventName.value
@@ -73,6 +73,18 @@ def workspace_of_topic(topic: str) -> ArmId | None:
     if is_resource_type(topic, "Microsoft.MachineLearningServices", "workspaces"):
         return ArmId(topic)
     return None
+
+
+def scoped_workspace(topic: str, configured: Sequence[ArmId]) -> ArmId | None:
+    """The configured spelling of the in-scope workspace that `topic` names, or None.
+
+    Exact ARM ID comparison (case-insensitive, ASCII only, nothing else loosened), so a workspace
+    of another subscription or group with the same name, or a lookalike, is never in scope.
+    """
+    workspace = workspace_of_topic(topic)
+    if workspace is None:
+        return None
+    return next((known for known in configured if same_arm_id(known, workspace)), None)
 
 
 def breach_message(run_tags: object) -> str | None:

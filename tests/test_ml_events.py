@@ -23,6 +23,7 @@ from shared.ml_events import (
     RetrainingFinished,
     bounded,
     classify_ml_event,
+    scoped_workspace,
     workspace_of_topic,
 )
 
@@ -216,3 +217,52 @@ def test_bounded_text_is_one_line_and_short(text: str) -> None:
     cut = bounded(text)
     assert len(cut) <= MESSAGE_LIMIT
     assert "\n" not in cut
+
+
+_SEGMENT = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,12}", fullmatch=True)
+# Characters that fold onto ASCII letters under str.lower() (the Kelvin sign, ...) or look alike.
+_LOOKALIKES = {"k": "\u212a", "i": "\u0130", "a": "\u0430", "e": "\u0435", "o": "\u043e"}
+
+
+@given(subscription=st.uuids(), group=_SEGMENT, name=_SEGMENT)
+def test_only_the_configured_workspace_is_in_scope(
+    subscription: object, group: str, name: str
+) -> None:
+    candidate = (
+        f"/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/{name}"
+    )
+    expected = WORKSPACE if candidate.lower() == WORKSPACE.lower() else None
+    assert scoped_workspace(candidate, [WORKSPACE]) == expected
+    # Listed itself, it is in scope under its own spelling.
+    assert scoped_workspace(candidate, [WORKSPACE, ArmId(candidate)]) in (candidate, WORKSPACE)
+
+
+@given(
+    variant=st.sampled_from(
+        [
+            WORKSPACE + "/jobs/x",
+            WORKSPACE + "x",
+            WORKSPACE.replace("00000000-1111", "00000000-1112"),
+            WORKSPACE.replace("rg-ml", "rg-ml2"),
+            WORKSPACE.replace("workspaces", "registries"),
+            " " + WORKSPACE,
+            WORKSPACE + "/",
+        ]
+    )
+)
+def test_lookalike_topics_are_out_of_scope(variant: str) -> None:
+    assert scoped_workspace(variant, [WORKSPACE]) is None
+
+
+@given(position=st.integers(min_value=0, max_value=len(WORKSPACE) - 1))
+def test_unicode_lookalikes_are_out_of_scope(position: int) -> None:
+    char = WORKSPACE[position].lower()
+    if char not in _LOOKALIKES:
+        return
+    variant = WORKSPACE[:position] + _LOOKALIKES[char] + WORKSPACE[position + 1 :]
+    assert scoped_workspace(variant, [WORKSPACE]) is None
+
+
+def test_a_case_variant_gets_the_configured_spelling() -> None:
+    assert scoped_workspace(WORKSPACE.upper(), [WORKSPACE]) == WORKSPACE
