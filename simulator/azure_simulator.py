@@ -16,7 +16,11 @@ It serves
 * the Synapse data plane (managed private endpoints) under
   ``/synapse-dev/{workspace}/...``,
 * an Event Grid custom topic (``POST /eventgrid-topic/api/events``) that
-  records what is published to it.
+  records what is published to it,
+* Azure ML jobs, components, batch endpoints and scoring URIs
+  (:attr:`AzureSimulator.ml`, package ``simulator/ml``) and the Log Analytics
+  query API (:attr:`AzureSimulator.logs`, package ``simulator/logs``), each a
+  package of its own mounted through :meth:`AzureSimulator.add_route`.
 
 Every request is recorded (:attr:`AzureSimulator.requests`) and faults can be
 injected per route (:meth:`AzureSimulator.inject`), so tests can assert on what
