@@ -389,6 +389,26 @@ def test_the_job_is_read_not_the_event(rapp: App) -> None:
     assert _event_outcome(event["id"]) == "not-finished"
 
 
+def test_a_pipeline_step_carrying_the_tags_starts_nothing(rapp: App) -> None:
+    rapp.sim.ml.add_job(
+        scene.PROD,
+        {
+            "id": f"{scene.PROD}/jobs/step-run-1",
+            "name": "step-run-1",
+            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+            "properties": {
+                "jobType": "Command",
+                "status": "Completed",
+                "tags": {APP_TAG: "retraining"},
+            },
+        },
+    )
+    event = rs.job_finished_event("step-run-1", tags={APP_TAG: "retraining"})
+    _deliver(rapp, event)
+    assert rapp.sim.ml.scoring_posts == []
+    assert _event_outcome(event["id"]) == "ignored"
+
+
 def test_a_configured_deployment_is_used(rapp: App) -> None:
     rapp.set_settings(**rs.retraining_settings(BATCH_DEPLOYMENT_NAME="green"))
     _, event = _complete(rapp)

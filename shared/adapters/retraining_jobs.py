@@ -36,6 +36,7 @@ class AppJob:
     tags: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
     error: str | None = None
+    job_type: str = ""
 
 
 def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
@@ -56,6 +57,7 @@ def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
         tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
         created_at=str(system.get("createdAt", "")) if isinstance(system, dict) else "",
         error=str(error.get("message")) if isinstance(error, dict) else None,
+        job_type=str(properties.get("jobType") or ""),
     )
 
 

@@ -353,6 +353,9 @@ class RetrainingReconciler:
             return Outcome("invalid", f"job {finished.job_name} does not exist in the workspace")
         if job.tags.get(APP_TAG) != RETRAINING:
             return Outcome("ignored", f"job {job.name} is not a retraining job of this app")
+        if job.job_type != "Pipeline":
+            # The app submits pipeline jobs; a step of one (which may carry its tags) is not it.
+            return Outcome("ignored", f"job {job.name} is a {job.job_type or 'untyped'} job")
         return self.after_retraining(finished.workspace_id, job, trigger)
 
     def after_retraining(self, workspace_id: ArmId, job: AppJob, trigger: str) -> Outcome:
@@ -470,7 +473,9 @@ class RetrainingReconciler:
         except AzureError as error:
             return self._failed(workspace_id, "list", trigger, error)
         notes: list[str] = []
-        completed = next((job for job in jobs if job.status == "Completed"), None)
+        completed = next(
+            (job for job in jobs if job.status == "Completed" and job.job_type == "Pipeline"), None
+        )
         if completed is not None:
             # The newest completed retrain is the model that matters; older ones are not scored.
             backstop = self._start_scoring(workspace_id, completed.name, trigger)
