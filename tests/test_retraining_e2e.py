@@ -501,3 +501,42 @@ def test_dry_run_submits_and_invokes_nothing_and_records_the_plan(rapp: App) -> 
     [scoring_plan] = _actions("batch-scoring")
     assert scoring_plan["Outcome"] == "dry-run: not started"
     assert _event_outcome(drift["id"]) == "dry-run"
+
+
+def test_the_job_list_follows_its_pages_within_a_bound(rapp: App) -> None:
+    from shared.adapters.clients import clients_for
+    from shared.adapters.retraining_jobs import MAX_PAGES, RetrainingJobsAdapter
+    from shared.arm import ArmId
+    from shared.config import get_settings
+
+    for index in range(5):
+        rapp.sim.ml.add_job(
+            scene.PROD,
+            {
+                "id": f"{scene.PROD}/jobs/retrain-{index}",
+                "name": f"retrain-{index}",
+                "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+                "properties": {
+                    "jobType": "Pipeline",
+                    "status": "Completed",
+                    "tags": {APP_TAG: "retraining"},
+                },
+                "systemData": {"createdAt": f"2026-11-2{index}T00:00:00Z"},
+            },
+        )
+    adapter = RetrainingJobsAdapter(clients_for(get_settings()))
+    rapp.sim.page_size = 2
+    try:
+        jobs = adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
+        assert [job.name for job in jobs] == [f"retrain-{i}" for i in (4, 3, 2, 1, 0)]
+        assert _routes(rapp).count("ml.job.list") == 3
+
+        for index in range(5, 2 * MAX_PAGES + 3):
+            rapp.sim.ml.add_job(
+                scene.PROD, {**rapp.sim.ml.jobs(scene.PROD)[0], "name": f"r{index}"}
+            )
+        rapp.sim.reset_counts()
+        adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
+        assert _routes(rapp).count("ml.job.list") == MAX_PAGES
+    finally:
+        rapp.sim.page_size = 50
