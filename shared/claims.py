@@ -81,7 +81,11 @@ class Claims:
         """Create (`etag` None) or replace if unchanged since read; False when another instance
         wrote first."""
         from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+        from azure.core.exceptions import (
+            ResourceExistsError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
+        )
         from azure.data.tables import UpdateMode
 
         try:
@@ -94,7 +98,8 @@ class Claims:
                     etag=etag,
                     match_condition=MatchConditions.IfNotModified,
                 )
-        except (ResourceExistsError, ResourceModifiedError):
+        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+            # Another instance wrote first (or the row read was removed since): not ours.
             return False
         return True
 
