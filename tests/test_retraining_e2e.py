@@ -540,3 +540,20 @@ def test_the_job_list_follows_its_pages_within_a_bound(rapp: App) -> None:
         assert _routes(rapp).count("ml.job.list") == MAX_PAGES
     finally:
         rapp.sim.page_size = 50
+
+
+def test_a_job_list_of_the_wrong_shape_is_recorded_and_submits_nothing(rapp: App) -> None:
+    rapp.sim.ml.add_job(
+        scene.PROD,
+        {
+            "id": f"{scene.PROD}/jobs/odd",
+            "name": "odd",
+            "properties": {"jobType": "Pipeline", "tags": {APP_TAG: "retraining"}},
+        },
+    )
+    event = rs.monitor_breach_event()
+    _deliver(rapp, event)  # recorded, not raised: a redelivery would not fix the answer
+    assert rapp.sim.ml.job_puts == []
+    assert _event_outcome(event["id"]) == "failed"
+    [record] = _actions("retraining")
+    assert "no status" in record["Outcome"]

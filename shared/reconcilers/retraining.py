@@ -159,7 +159,7 @@ class RetrainingReconciler:
                     if known_jobs is not None
                     else self._jobs.list_app_jobs(workspace_id, RETRAINING)
                 )
-            except AzureError as error:
+            except (AzureError, UnexpectedResponseError) as error:
                 return self._failed(workspace_id, "list", claim_key, error)
             decision = decide_with_jobs(
                 [JobView(job.name, job.status) for job in jobs],
@@ -313,9 +313,14 @@ class RetrainingReconciler:
         return Outcome("failed", f"retraining job {name} was refused: {why}")
 
     def _failed(
-        self, workspace_id: ArmId, subject: str, trigger: str, error: AzureError
+        self,
+        workspace_id: ArmId,
+        subject: str,
+        trigger: str,
+        error: AzureError | UnexpectedResponseError,
     ) -> Outcome:
-        if not is_transient(error):
+        """Record a failed read or write; raise for redelivery when it was transient."""
+        if isinstance(error, UnexpectedResponseError) or not is_transient(error):
             self._record(
                 workspace_id,
                 KIND_RETRAINING,
@@ -470,7 +475,7 @@ class RetrainingReconciler:
         trigger = f"schedule:{run_id}"
         try:
             jobs = self._jobs.list_app_jobs(workspace_id, RETRAINING)
-        except AzureError as error:
+        except (AzureError, UnexpectedResponseError) as error:
             return self._failed(workspace_id, "list", trigger, error)
         notes: list[str] = []
         completed = next(
