@@ -110,15 +110,22 @@ class Claims:
         found = self._get(_partition(workspace_id), RETRAINING_ROW)
         if found is None:
             return None
-        return RetrainingClaim(
-            workspace_id=str(found.get("WorkspaceId", workspace_id)),
-            job_name=str(found["JobName"]),
-            claim_key=str(found["ClaimKey"]),
-            trigger=str(found.get("Trigger", "")),
-            claimed_at=_parse_time(found["ClaimedAt"]),
-            state=str(found.get("State", ClaimState.CLAIMED)),
-            etag=str(found.metadata["etag"]),
-        )
+        etag = str(found.metadata["etag"])
+        try:
+            return RetrainingClaim(
+                workspace_id=workspace_id,
+                job_name=str(found["JobName"]),
+                claim_key=str(found["ClaimKey"]),
+                trigger=str(found.get("Trigger", "")),
+                claimed_at=_parse_time(found["ClaimedAt"]),
+                state=str(found.get("State", ClaimState.CLAIMED)),
+                etag=etag,
+            )
+        except (KeyError, ValueError, TypeError):
+            # A row edited by hand: it holds nothing back and the next claim replaces it.
+            return RetrainingClaim(
+                workspace_id, "", "", "", datetime.min.replace(tzinfo=UTC), ClaimState.FAILED, etag
+            )
 
     def claim_retraining(
         self,
@@ -171,14 +178,18 @@ class Claims:
         found = self._get(_partition(workspace_id), f"scoring:{retraining_job.lower()}")
         if found is None:
             return None
-        return ScoringClaim(
-            workspace_id=workspace_id,
-            retraining_job=retraining_job,
-            request_id=str(found["RequestId"]),
-            scoring_job=str(found.get("ScoringJob", "")),
-            claimed_at=_parse_time(found["ClaimedAt"]),
-            etag=str(found.metadata["etag"]),
-        )
+        try:
+            return ScoringClaim(
+                workspace_id=workspace_id,
+                retraining_job=retraining_job,
+                request_id=str(found["RequestId"]),
+                scoring_job=str(found.get("ScoringJob", "")),
+                claimed_at=_parse_time(found["ClaimedAt"]),
+                etag=str(found.metadata["etag"]),
+            )
+        except (KeyError, ValueError, TypeError):
+            # Edited by hand: as if unclaimed; the tag lookup still finds a started job.
+            return None
 
     def claim_scoring(
         self, workspace_id: str, retraining_job: str, *, request_id: str, now: datetime

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from azure.data.tables import TableServiceClient
+from azure.data.tables import TableServiceClient, UpdateMode
 
 from shared.claims import Claims, ClaimState, RetrainingClaim
 from simulator import Azurite
@@ -81,3 +81,25 @@ def test_a_scoring_claim_is_taken_once_per_retraining_job(claims: Claims) -> Non
     assert found is not None
     assert (found.request_id, found.scoring_job) == ("r1", "batchjob-1")
     assert claims.scoring(WS, "retrain-c") is None
+
+
+def test_a_claim_row_edited_by_hand_holds_nothing_back_and_is_replaced(claims: Claims) -> None:
+    _claim(claims, "a")
+    table = claims._table  # the test plays the operator with a table editor
+    table.upsert_entity(
+        {"PartitionKey": claims_partition(), "RowKey": "retraining", "Junk": 1},
+        mode=UpdateMode.REPLACE,
+    )
+    broken = claims.retraining(WS)
+    assert broken is not None
+    assert broken.state == ClaimState.FAILED
+    assert _claim(claims, "b", previous=broken) is True
+    current = claims.retraining(WS)
+    assert current is not None
+    assert current.claim_key == "b"
+
+
+def claims_partition() -> str:
+    from shared.claims import _partition
+
+    return _partition(WS)
