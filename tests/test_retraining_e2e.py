@@ -254,6 +254,31 @@ def test_concurrent_deliveries_in_threads_submit_one_job(rapp: App, cooldown: st
     assert outcomes == ["debounced"] * 5 + ["retraining-submitted"]
 
 
+def test_twin_deliveries_of_one_event_make_one_job(rapp: App) -> None:
+    # Event Grid is at least once: the same event may reach two instances at the same moment.
+    event = rs.monitor_breach_event()
+    host.indexed()
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            barrier.wait()
+            _deliver(rapp, event)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert len(_jobs(rapp)) == 1
+    assert _event_outcome(event["id"]) in ("retraining-submitted", "already-submitted")
+
+
 _DELIVER_AT = """
 import json, sys, time
 from tools import host

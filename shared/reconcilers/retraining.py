@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
+from azure.core.exceptions import AzureError, HttpResponseError
 
 from shared.adapters.batch_scoring import (
     BatchScoringAdapter,
@@ -248,8 +248,12 @@ class RetrainingReconciler:
                         experiment=self._config.experiment,
                         tags=tags,
                     )
-                except ResourceExistsError:
-                    # A retried PUT whose first attempt went through: the job is there.
+                except HttpResponseError as error:
+                    if is_transient(error):
+                        raise
+                    # Azure ML refuses a second job of one name (a retried PUT whose first
+                    # attempt went through; a twin delivery): read it before calling this a
+                    # refusal, whatever status the refusal came with.
                     existing = self._jobs.get_job(workspace_id, name)
                     if existing is None:
                         raise
