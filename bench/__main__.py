@@ -3,7 +3,8 @@
     python -m bench [--json] [--check]
 
 Each benchmark is also a command of its own: `python -m bench.cold_start`, `bench.event_cost`,
-`bench.workspace_cost`, `bench.burst`. Exits non-zero when any of them does.
+`bench.workspace_cost`, `bench.burst`, `bench.retraining_cost`. Exits non-zero when any of them
+does.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from typing import Any
 from bench._common import REPO_ROOT, machine, machine_text, render
 
 # In order.
-BENCHMARKS: tuple[str, ...] = ("cold_start", "event_cost", "workspace_cost", "burst")
+BENCHMARKS: tuple[str, ...] = (
+    "cold_start",
+    "event_cost",
+    "workspace_cost",
+    "burst",
+    "retraining_cost",
+)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -113,6 +113,12 @@ class Ledger:
     def __init__(self, table: TableClient) -> None:
         self._table = table
 
+    @property
+    def table(self) -> TableClient:
+        """The ledger's table; retraining and scoring claims (`shared/claims.py`) live in it,
+        in partitions of their own."""
+        return self._table
+
     def record_event(self, record: EventRecord) -> None:
         """Upsert by event ID: a redelivered event updates its row rather than adding one."""
         from azure.data.tables import UpdateMode

@@ -56,6 +56,10 @@ def test_offline_run_reaches_the_expected_state(run: subprocess.CompletedProcess
         "invalid",
     ):
         assert any(squeezed(moment) in cell for cell in cells), moment
+    # Retraining: drift -> job -> completion -> scoring; duplicates change nothing; the gate.
+    assert "retraining-submitted" in output
+    assert "scoring-started" in output
+    assert "gate above the threshold (0.41): mlw-dev retrains" in output
 
 
 def test_every_table_has_a_title_naming_its_workspace_or_step(

@@ -8,7 +8,9 @@ functions exactly as the host calls them:
 2. Synapse creates managed private endpoints: `on_private_endpoint_event` approves the verified
    connections (and wires the identity), and nothing else; a duplicate and a malformed event too;
 3. an operator switches `POLICY_MODE` to `remediate`; the `reconcile_all` sweep remediates;
-4. the sweep runs again and writes nothing.
+4. the sweep runs again and writes nothing;
+5. retraining (`tools/offline_retraining.py`): drift -> retraining job -> completion -> batch
+   scoring, a duplicate and a racing drift event that change nothing, the timer's drift gate.
 
 Prints, in titled tables (tools/report.py), the decisions and their reasons, the role
 assignments, the findings, the final state of every connection, the outcome events published,
@@ -27,7 +29,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from simulator import AzureSimulator, Azurite
-from tools import host, scene
+from tools import host, offline_retraining, scene
 from tools.report import Column, Report
 
 IN_SCOPE = (scene.PROD, scene.DEV)
@@ -321,6 +323,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             workspace["properties"]["publicNetworkAccess"] == "Disabled",
             "mlw-prod: public network access disabled by remediation",
         )
+        offline_retraining.play(sim, checks.expect, report)
         report.line()
         _print_outcome_events(report, sim)
         _print_ledger_location(report, azurite, get_settings().ledger.table_name)

@@ -1,0 +1,105 @@
+"""Claims in Azurite's table: only one writer wins a claim, a stale read can neither take nor
+change it, and a scoring claim is taken once per retraining job."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from azure.data.tables import TableServiceClient, UpdateMode
+
+from shared.claims import Claims, ClaimState, RetrainingClaim
+from simulator import Azurite
+
+WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def claims(azurite: Azurite) -> Iterator[Claims]:
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    table = service.create_table(f"claims{uuid.uuid4().hex[:12]}")
+    yield Claims(table)
+    service.delete_table(table.table_name)
+
+
+def _claim(claims: Claims, key: str, previous: RetrainingClaim | None = None) -> bool:
+    return claims.claim_retraining(
+        WS,
+        job_name=f"retrain-{key}",
+        claim_key=key,
+        trigger="drift",
+        now=NOW,
+        previous=previous,
+    )
+
+
+def test_the_first_claim_wins_and_a_second_create_loses(claims: Claims) -> None:
+    assert claims.retraining(WS) is None
+    assert _claim(claims, "a") is True
+    assert _claim(claims, "b") is False
+    current = claims.retraining(WS)
+    assert current is not None
+    assert (current.job_name, current.claim_key, current.state) == (
+        "retrain-a",
+        "a",
+        ClaimState.CLAIMED,
+    )
+    assert current.claimed_at == NOW
+
+
+def test_a_stale_read_cannot_take_over(claims: Claims) -> None:
+    _claim(claims, "a")
+    stale = claims.retraining(WS)
+    assert _claim(claims, "b", previous=stale) is True  # the first to replace wins
+    assert _claim(claims, "c", previous=stale) is False  # the same read, now stale
+    current = claims.retraining(WS)
+    assert current is not None
+    assert current.claim_key == "b"
+
+
+def test_a_state_change_applies_only_to_the_claim_read(claims: Claims) -> None:
+    _claim(claims, "a")
+    read = claims.retraining(WS)
+    assert read is not None
+    assert claims.set_retraining_state(read, ClaimState.SUBMITTED) is True
+    # `read` is stale now (its ETag changed with the state): it can change nothing more.
+    assert claims.set_retraining_state(read, ClaimState.FAILED) is False
+    current = claims.retraining(WS)
+    assert current is not None
+    assert current.state == ClaimState.SUBMITTED
+
+
+def test_a_scoring_claim_is_taken_once_per_retraining_job(claims: Claims) -> None:
+    assert claims.claim_scoring(WS, "retrain-a", request_id="r1", now=NOW) is True
+    assert claims.claim_scoring(WS, "retrain-a", request_id="r2", now=NOW) is False
+    assert claims.claim_scoring(WS, "retrain-b", request_id="r3", now=NOW) is True
+    claims.scoring_started(WS, "retrain-a", "batchjob-1")
+    found = claims.scoring(WS, "retrain-a")
+    assert found is not None
+    assert (found.request_id, found.scoring_job) == ("r1", "batchjob-1")
+    assert claims.scoring(WS, "retrain-c") is None
+
+
+def test_a_claim_row_edited_by_hand_holds_nothing_back_and_is_replaced(claims: Claims) -> None:
+    _claim(claims, "a")
+    table = claims._table  # the test plays the operator with a table editor
+    table.upsert_entity(
+        {"PartitionKey": claims_partition(), "RowKey": "retraining", "Junk": 1},
+        mode=UpdateMode.REPLACE,
+    )
+    broken = claims.retraining(WS)
+    assert broken is not None
+    assert broken.state == ClaimState.FAILED
+    assert _claim(claims, "b", previous=broken) is True
+    current = claims.retraining(WS)
+    assert current is not None
+    assert current.claim_key == "b"
+
+
+def claims_partition() -> str:
+    from shared.claims import _partition
+
+    return _partition(WS)

@@ -1,0 +1,147 @@
+"""Retraining settings: off unless RETRAIN_WORKSPACE_IDS names workspaces in scope, and every
+other retraining setting validated with an error that names it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.config import (
+    DEFAULT_RETRAIN_COOLDOWN_MINUTES,
+    ComponentRef,
+    SettingsError,
+    load_settings,
+)
+
+SUB = "00000000-1111-2222-3333-444444444444"
+WORKSPACES = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.MachineLearningServices"
+PROD = f"{WORKSPACES}/workspaces/prod"
+DEV = f"{WORKSPACES}/workspaces/dev"
+OTHER = f"{WORKSPACES}/workspaces/other"
+SYNAPSE = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Synapse/workspaces/syn"
+
+BASE = {
+    "ML_WORKSPACE_IDS": f"{PROD},{DEV}",
+    "SYNAPSE_WORKSPACE_IDS": SYNAPSE,
+    "LEDGER_CONNECTION_STRING": "UseDevelopmentStorage=true",
+}
+RETRAINING = {
+    "RETRAIN_WORKSPACE_IDS": PROD,
+    "RETRAIN_COMPONENT": "train@latest",
+    "RETRAIN_COMPUTE": "cpu-cluster",
+}
+
+
+def test_retraining_is_off_without_retrain_workspace_ids() -> None:
+    settings = load_settings(BASE)
+    assert settings.retraining is None
+    assert settings.aml_inference_domain == "inference.ml.azure.com"
+    assert settings.logs_query_endpoint == "https://api.loganalytics.io/v1"
+
+
+def test_the_least_retraining_configuration_and_its_defaults() -> None:
+    settings = load_settings({**BASE, **RETRAINING})
+    config = settings.retraining
+    assert config is not None
+    assert config.workspace_ids == (PROD,)
+    assert config.component == ComponentRef("train", label="latest")
+    assert config.inputs == {}
+    assert config.cooldown_minutes == DEFAULT_RETRAIN_COOLDOWN_MINUTES
+    assert config.drift_gate is None
+    assert config.batch_endpoint_name is None
+    assert config.retrains(PROD.upper())
+    assert not config.retrains(DEV)
+
+
+def test_everything_set() -> None:
+    settings = load_settings(
+        {
+            **BASE,
+            **RETRAINING,
+            "RETRAIN_WORKSPACE_IDS": f"{PROD},{DEV}",
+            "RETRAIN_COMPONENT": "azureml:train:3",
+            "RETRAIN_INPUTS": '{"lr": 0.1, "data": {"type": "uri_folder", "path": "azureml://x/"}}',
+            "RETRAIN_EXPERIMENT": "churn",
+            "RETRAIN_COOLDOWN_MINUTES": "0",
+            "RETRAIN_SCHEDULE": "0 0 2 * * 0",
+            "DRIFT_LOG_ANALYTICS_WORKSPACE_ID": "3F0C2B1A-9D8E-4C7B-A6F5-E4D3C2B1A090",
+            "DRIFT_QUERY": "T | summarize max(x)",
+            "DRIFT_THRESHOLD": "0.25",
+            "BATCH_ENDPOINT_NAME": "churn-batch",
+            "BATCH_DEPLOYMENT_NAME": "blue",
+            "SCORING_INPUT": "azureml://datastores/ws/paths/in/",
+            "AML_INFERENCE_DOMAIN": "Inference.ML.Azure.US",
+            "LOGS_QUERY_ENDPOINT": "https://api.loganalytics.us/v1/",
+        }
+    )
+    config = settings.retraining
+    assert config is not None
+    assert config.component == ComponentRef("train", version="3")
+    assert config.inputs["lr"] == 0.1
+    assert config.cooldown_minutes == 0
+    assert config.drift_gate is not None
+    assert config.drift_gate.threshold == 0.25
+    assert config.drift_gate.log_analytics_workspace_id == "3f0c2b1a-9d8e-4c7b-a6f5-e4d3c2b1a090"
+    assert settings.aml_inference_domain == "inference.ml.azure.us"
+    assert settings.logs_query_endpoint == "https://api.loganalytics.us/v1"
+    hash(settings)  # settings stay hashable: clients are cached per settings value
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"RETRAIN_WORKSPACE_IDS": OTHER}, "RETRAIN_WORKSPACE_IDS"),
+        ({"RETRAIN_WORKSPACE_IDS": SYNAPSE}, "RETRAIN_WORKSPACE_IDS"),
+        ({"RETRAIN_COMPONENT": ""}, "RETRAIN_COMPONENT"),
+        ({"RETRAIN_COMPONENT": "train"}, "RETRAIN_COMPONENT"),
+        ({"RETRAIN_COMPONENT": "train:1@latest"}, "RETRAIN_COMPONENT"),
+        ({"RETRAIN_COMPONENT": "train:"}, "RETRAIN_COMPONENT"),
+        ({"RETRAIN_COMPONENT": "../x:1"}, "RETRAIN_COMPONENT"),
+        ({"RETRAIN_COMPUTE": ""}, "RETRAIN_COMPUTE"),
+        ({"RETRAIN_COMPUTE": "cpu cluster"}, "RETRAIN_COMPUTE"),
+        ({"RETRAIN_INPUTS": "[1, 2]"}, "RETRAIN_INPUTS"),
+        ({"RETRAIN_INPUTS": "{not json"}, "RETRAIN_INPUTS"),
+        ({"RETRAIN_COOLDOWN_MINUTES": "-5"}, "RETRAIN_COOLDOWN_MINUTES"),
+        ({"RETRAIN_COOLDOWN_MINUTES": "6h"}, "RETRAIN_COOLDOWN_MINUTES"),
+        ({"RETRAIN_SCHEDULE": "0 2 * * 0"}, "RETRAIN_SCHEDULE"),
+        ({"DRIFT_QUERY": "T"}, "DRIFT_LOG_ANALYTICS_WORKSPACE_ID"),
+        (
+            {"DRIFT_QUERY": "T", "DRIFT_LOG_ANALYTICS_WORKSPACE_ID": "ws"},
+            "DRIFT_LOG_ANALYTICS_WORKSPACE_ID",
+        ),
+        (
+            {"DRIFT_QUERY": "T", "DRIFT_LOG_ANALYTICS_WORKSPACE_ID": SUB},
+            "DRIFT_THRESHOLD",
+        ),
+        (
+            {"DRIFT_QUERY": "T", "DRIFT_LOG_ANALYTICS_WORKSPACE_ID": SUB, "DRIFT_THRESHOLD": "nan"},
+            "DRIFT_THRESHOLD",
+        ),
+        ({"BATCH_ENDPOINT_NAME": "churn-batch"}, "SCORING_INPUT"),
+        (
+            {"BATCH_ENDPOINT_NAME": "churn-batch", "SCORING_INPUT": "abfss://c@a.dfs/x"},
+            "SCORING_INPUT",
+        ),
+        ({"BATCH_ENDPOINT_NAME": "a/b", "SCORING_INPUT": "azureml://x/"}, "BATCH_ENDPOINT_NAME"),
+        ({"AML_INFERENCE_DOMAIN": "https://inference.ml.azure.com"}, "AML_INFERENCE_DOMAIN"),
+        ({"AML_INFERENCE_DOMAIN": ".ml.azure.com"}, "AML_INFERENCE_DOMAIN"),
+        ({"LOGS_QUERY_ENDPOINT": "http://api.loganalytics.io/v1"}, "LOGS_QUERY_ENDPOINT"),
+    ],
+)
+def test_a_bad_retraining_setting_is_named(overrides: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings({**BASE, **RETRAINING, **overrides})
+
+
+@given(domain=st.text(min_size=1, max_size=30))
+def test_the_inference_domain_is_a_plain_dns_name_or_refused(domain: str) -> None:
+    try:
+        settings = load_settings({**BASE, "AML_INFERENCE_DOMAIN": domain})
+    except SettingsError:
+        return
+    accepted = settings.aml_inference_domain
+    assert accepted.isascii()
+    assert all(ch.isalnum() or ch in ".-" for ch in accepted)
+    assert not accepted.startswith(".")
+    assert not accepted.endswith(".")

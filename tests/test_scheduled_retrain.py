@@ -1,0 +1,161 @@
+"""`scheduled_retrain` end to end: the drift gate over the simulator's Log Analytics query API with
+azure-monitor-query, retraining on schedule without a query, and the scoring backstop for a
+completed retrain whose event was lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.ml_events import APP_TAG
+from shared.reconcilers.transient import TransientAzureError
+from shared.retraining_runtime import retraining_runtime
+from tests.conftest import App
+from tools import host, scene
+from tools import retraining_scene as rs
+
+QUERY = "AmlModelMonitorResults | summarize max(DriftScore)"
+
+
+@pytest.fixture
+def gated(app: App) -> App:
+    rs.seed_retraining(app.sim)
+    app.set_settings(
+        **rs.retraining_settings(
+            DRIFT_LOG_ANALYTICS_WORKSPACE_ID=rs.DRIFT_WORKSPACE,
+            DRIFT_QUERY=QUERY,
+            DRIFT_THRESHOLD="0.3",
+        )
+    )
+    app.sim.reset_counts()
+    return app
+
+
+def _fire() -> None:
+    host.fire_timer("scheduled_retrain")
+
+
+def _retraining_jobs(app: App) -> list[dict[str, Any]]:
+    return [
+        job
+        for job in app.sim.ml.jobs(scene.PROD)
+        if job["properties"]["tags"].get(APP_TAG) == "retraining"
+    ]
+
+
+def _gate_records() -> list[dict[str, Any]]:
+    return [a for a in retraining_runtime().ledger.actions(scene.PROD) if a["Kind"] == "drift-gate"]
+
+
+@pytest.mark.parametrize("value", [0.41, 0.3, 7])
+def test_the_gate_at_or_above_the_threshold_retrains(gated: App, value: float) -> None:
+    gated.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[value]])
+    _fire()
+
+    [job] = _retraining_jobs(gated)
+    assert job["properties"]["tags"]["trigger"] == "schedule:drift-gate"
+    assert f"drift {value:g}" in job["properties"]["tags"]["drift-message"]
+    [(workspace, body)] = gated.sim.logs.queries
+    assert workspace == rs.DRIFT_WORKSPACE
+    assert body["query"] == QUERY
+    [record] = _gate_records()
+    assert record["Verdict"] == "retrain"
+
+
+@pytest.mark.parametrize(
+    ("rows", "partial", "reason"),
+    [
+        ([[0.29]], None, "below the threshold"),
+        ([[0.9]], "Query exceeded result size limit", "partial result"),
+        ([], None, "no rows"),
+        ([["high"]], None, "not a number"),
+        ([[None]], None, "not a number"),
+    ],
+    ids=["below", "partial", "empty", "non-numeric", "null"],
+)
+def test_an_unconvinced_gate_retrains_nothing_and_says_why(
+    gated: App, rows: list[list[Any]], partial: str | None, reason: str
+) -> None:
+    gated.sim.logs.set_result(rs.DRIFT_WORKSPACE, rows, partial_error=partial)
+    _fire()
+
+    assert _retraining_jobs(gated) == []
+    assert "ml.job.put" not in [r.route for r in gated.sim.requests]
+    [record] = _gate_records()
+    assert record["Verdict"] == "hold"
+    assert reason in record["Reason"]
+
+
+def test_a_failed_query_retrains_nothing_and_is_recorded(gated: App) -> None:
+    # Unknown Log Analytics workspace: the query API answers 404, a permanent failure.
+    _fire()
+    assert _retraining_jobs(gated) == []
+    [record] = _gate_records()
+    assert record["Verdict"] == "hold"
+    assert "drift query failed" in record["Reason"]
+
+
+def test_an_unavailable_query_api_fails_the_timer_without_retraining(gated: App) -> None:
+    gated.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[0.9]])
+    gated.sim.inject("logs.query", status=503, times=20, retry_after=0)
+    with pytest.raises(TransientAzureError):
+        _fire()
+    assert _retraining_jobs(gated) == []
+
+
+def test_without_a_query_the_timer_retrains_on_schedule(app: App) -> None:
+    rs.seed_retraining(app.sim)
+    app.set_settings(**rs.retraining_settings())
+    _fire()
+
+    [job] = _retraining_jobs(app)
+    assert job["properties"]["tags"]["trigger"] == "schedule"
+    assert app.sim.logs.queries == []
+
+    _fire()  # the next run is inside the cooldown
+    assert len(_retraining_jobs(app)) == 1
+
+
+def test_a_completed_retrain_whose_event_was_lost_gets_its_scoring_from_the_timer(
+    gated: App,
+) -> None:
+    gated.deliver(rs.monitor_breach_event(), "on_ml_event")
+    [job] = _retraining_jobs(gated)
+    gated.sim.ml.set_job_status(scene.PROD, job["name"], "Completed")  # no event arrives
+    gated.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[0.1]])
+
+    _fire()
+
+    [(_, body)] = gated.sim.ml.scoring_posts
+    assert body["properties"]["tags"]["retraining-job"] == job["name"]
+
+    _fire()
+    gated.deliver(rs.job_finished_event(job["name"], tags=job["properties"]["tags"]), "on_ml_event")
+    assert len(gated.sim.ml.scoring_posts) == 1
+
+
+def test_the_timer_does_nothing_when_retraining_is_off(app: App) -> None:
+    _fire()
+    assert app.non_token_requests() == []
+
+
+def test_dry_run_timer_asks_the_gate_and_submits_nothing(gated: App) -> None:
+    gated.set_settings(
+        **rs.retraining_settings(
+            AUTOMATION_MODE="dry-run",
+            DRIFT_LOG_ANALYTICS_WORKSPACE_ID=rs.DRIFT_WORKSPACE,
+            DRIFT_QUERY=QUERY,
+            DRIFT_THRESHOLD="0.3",
+        )
+    )
+    gated.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[0.9]])
+    _fire()
+
+    assert _retraining_jobs(gated) == []
+    writes = [r.route for r in gated.sim.writes() if r.route != "eventgrid.publish"]
+    assert writes == ["logs.query"]  # a read, by POST: the query API has no GET
+    [plan] = [
+        a for a in retraining_runtime().ledger.actions(scene.PROD) if a["Kind"] == "retraining"
+    ]
+    assert plan["Outcome"] == "dry-run: not submitted"

@@ -1,0 +1,109 @@
+"""The simulator's Azure ML service, driven by azure-ai-ml itself (the client the recorded
+exchanges come from): components by version and by label, jobs get and list with the tag filter,
+batch endpoints, and `invoke` through the scoring URI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from azure.identity import ManagedIdentityCredential
+
+from simulator import AzureSimulator
+
+pytestmark = pytest.mark.usefixtures("clean_sim")
+
+SUB = "00000000-1111-2222-3333-444444444444"
+GROUP = "test-rg"
+WORKSPACE = (
+    f"/subscriptions/{SUB}/resourceGroups/{GROUP}/providers/"
+    "Microsoft.MachineLearningServices/workspaces/my-aml-workspace"
+)
+ENDPOINT = f"{WORKSPACE}/batchEndpoints/my-batch-ep"
+
+
+@pytest.fixture(scope="module")
+def seeded(sim: AzureSimulator) -> AzureSimulator:
+    sim.add_ml_workspace(WORKSPACE)
+    sim.add_compute(WORKSPACE, "cpu-cluster")
+    sim.ml.add_component(WORKSPACE, "score_drift", "2")
+    sim.ml.add_component(WORKSPACE, "score_drift", "3")
+    sim.ml.add_batch_endpoint(ENDPOINT, deployments=["blue", "green"], default_deployment="blue")
+    return sim
+
+
+@pytest.fixture
+def ml_client(seeded: AzureSimulator, credential: ManagedIdentityCredential) -> Any:
+    from azure.ai.ml import MLClient
+
+    return MLClient(
+        credential,
+        SUB,
+        GROUP,
+        "my-aml-workspace",
+        cloud=f"sim:{seeded.url}",
+        cloud_metadata={
+            "azure_portal": "https://portal.azure.com/",
+            "resource_manager": f"{seeded.url}/",
+            "active_directory": "https://login.microsoftonline.com/",
+            "aml_resource_id": "https://ml.azure.com/",
+            "storage_endpoint": "core.windows.net",
+            "registry_discovery_endpoint": f"{seeded.url}/",
+        },
+        enable_telemetry=False,
+        show_progress=False,
+    )
+
+
+def test_components_by_version_and_by_latest_label(seeded: AzureSimulator, ml_client: Any) -> None:
+    assert ml_client.components.get("score_drift", version="2").version == "2"
+    assert ml_client.components.get("score_drift", label="latest").version == "3"
+    routes = [r.route for r in seeded.requests if r.route != "token"]
+    assert routes == ["ml.component.version.get", "ml.component.version.list"]
+
+
+def test_a_pipeline_job_round_trip_with_the_tag_filter(
+    seeded: AzureSimulator, ml_client: Any
+) -> None:
+    from azure.ai.ml.entities import PipelineJob
+
+    component = ml_client.components.get("score_drift", version="3")
+    job = PipelineJob(
+        name="drift-run-0001",
+        jobs={"step": component(training_data="azureml://datastores/ws/paths/in/")},
+        compute="cpu-cluster",
+        experiment_name="drift-monitoring",
+        tags={"trigger": "logicapp"},
+    )
+    created = ml_client.jobs.create_or_update(job)
+    assert created.name == "drift-run-0001"
+    assert created.status == "NotStarted"
+
+    seeded.ml.set_job_status(WORKSPACE, "drift-run-0001", "Running")
+    assert ml_client.jobs.get("drift-run-0001").status == "Running"
+    tagged = [j.name for j in ml_client.jobs.list(tag="trigger")]
+    untagged = [j.name for j in ml_client.jobs.list(tag="no-such-tag")]
+    assert "drift-run-0001" in tagged
+    assert untagged == []
+
+
+def test_batch_endpoint_get_and_invoke_as_azure_ai_ml_does(
+    seeded: AzureSimulator, ml_client: Any
+) -> None:
+    from azure.ai.ml import Input
+
+    endpoint = ml_client.batch_endpoints.get("my-batch-ep")
+    assert endpoint.scoring_uri.startswith(seeded.url + "/inference/")
+    assert endpoint.defaults.deployment_name == "blue"
+
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name="my-batch-ep",
+        deployment_name="green",
+        input=Input(type="uri_folder", path="azureml://datastores/workspaceblobstore/paths/in/"),
+    )
+    [(headers, body)] = seeded.ml.scoring_posts
+    assert headers["azureml-model-deployment"] == "green"
+    assert body["properties"]["inputData"]["UriFolder"]["jobInputType"] == "UriFolder"
+    stored = seeded.ml.job(WORKSPACE, job.name)
+    assert stored is not None
+    assert stored["properties"]["properties"]["azureml.deploymentname"] == "green"
