@@ -87,6 +87,11 @@ class Ledger:
     def __init__(self, table: TableClient) -> None:
         self._table = table
 
+    @property
+    def table(self) -> TableClient:
+        """The ledger's table, for records kept in partitions of their own (scoring)."""
+        return self._table
+
     def record_event(self, record: EventRecord) -> None:
         """Upsert by event ID: a redelivered event updates its row rather than adding one."""
         from azure.data.tables import UpdateMode
