@@ -63,7 +63,7 @@ def _problem(problem: Problem) -> func.HttpResponse:
 
 def _base_url(req: func.HttpRequest) -> str:
     """The request's URL without query or fragment: absolute, as Logic Apps needs Location."""
-    parts = urlsplit(req.url)
+    parts = urlsplit(str(req.url))
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
@@ -207,5 +207,5 @@ def openapi_spec(req: func.HttpRequest) -> func.HttpResponse:
     """The Swagger 2.0 description of these functions, for the host and scheme asked on."""
     if caller_of(req.headers).principal_id is None:
         return _problem(problems.unauthenticated())
-    parts = urlsplit(req.url)
+    parts = urlsplit(str(req.url))
     return _json(200, build_spec(host=parts.netloc, scheme=parts.scheme or "https"))

@@ -19,7 +19,7 @@ def _blocks(text: str) -> list[tuple[str, str, str]]:
     found = []
     for match in _RESOURCE.finditer(text):
         depth, position = 0, match.end() - 1
-        for position in range(match.end() - 1, len(text)):  # noqa: B007
+        for position in range(match.end() - 1, len(text)):
             if text[position] == "{":
                 depth += 1
             elif text[position] == "}":
@@ -35,7 +35,9 @@ def auth_settings_problems(bicep_files: dict[str, str]) -> list[str]:
     when it does)."""
     requirements = {
         "requireAuthentication: true": r"requireAuthentication\s*:\s*true\b",
-        "unauthenticatedClientAction: 'Return401'": r"unauthenticatedClientAction\s*:\s*'Return401'",
+        "unauthenticatedClientAction: 'Return401'": (
+            r"unauthenticatedClientAction\s*:\s*'Return401'"
+        ),
         "azureActiveDirectory enabled": r"azureActiveDirectory\s*:\s*\{[^}]*?enabled\s*:\s*true",
         "platform enabled": r"platform\s*:\s*\{[^}]*?enabled\s*:\s*true",
     }

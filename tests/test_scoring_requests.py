@@ -23,7 +23,10 @@ from shared.scoring.requests import (
     validate,
 )
 
-WS = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/"
+WS = (
+    "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/"
+    "Microsoft.MachineLearningServices/workspaces/"
+)
 EP_A = ArmId(WS + "mlw-a/batchEndpoints/churn-scoring")
 EP_B = ArmId(WS + "mlw-b/batchEndpoints/churn-scoring")
 EP_C = ArmId(WS + "mlw-a/batchEndpoints/fraud")
@@ -105,7 +108,9 @@ def test_a_sas_token_never_passes_and_is_never_echoed(base: str, sas: str) -> No
     body = {"endpoint": "fraud", "input": {"type": "uri_folder", "path": path}}
     status, field, detail = _refusal(validate, body, ALLOWED)
     assert (status, field) == (400, "input.path")
-    assert "sig=" not in detail and sas not in detail and sas not in reason
+    assert "sig=" not in detail
+    assert sas not in detail
+    assert sas not in reason
 
 
 @settings(max_examples=300)
@@ -130,7 +135,9 @@ def test_no_dot_segment_passes_however_it_is_spelt(
 def test_arbitrary_text_passes_only_in_an_accepted_form(path: str) -> None:
     if input_path_problem(path) is None:
         assert path.startswith(("azureml://datastores/", "azureml:", "https://"))
-        assert "?" not in path and "#" not in path and ".." not in path.split("/")
+        assert "?" not in path
+        assert "#" not in path
+        assert ".." not in path.split("/")
 
 
 @given(length=st.integers(min_value=1, max_value=3000))
@@ -213,7 +220,8 @@ def test_a_bare_name_is_accepted_only_when_exactly_one_allowed_endpoint_has_it()
     assert resolve_endpoint("fraud", ALLOWED) == EP_C
     assert resolve_endpoint("FRAUD", ALLOWED) == EP_C
     status, field, detail = _refusal(resolve_endpoint, "churn-scoring", ALLOWED)
-    assert (status, field) == (422, "endpoint") and "ARM ID" in detail
+    assert (status, field) == (422, "endpoint")
+    assert "ARM ID" in detail
     assert resolve_endpoint(EP_B, ALLOWED) == EP_B
 
 
@@ -268,7 +276,8 @@ def test_caller_and_tracking_headers_are_read_case_insensitively_and_bounded() -
     assert caller.principal_id == CALLER
     assert caller.client_tracking_id == "order-42"
     assert caller.workflow_run_id is not None
-    assert "\x00" not in caller.workflow_run_id and len(caller.workflow_run_id) == 256
+    assert "\x00" not in caller.workflow_run_id
+    assert len(caller.workflow_run_id) == 256
 
 
 def test_idempotency_keys_are_bounded_printable_ascii() -> None:
