@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal, cast
 
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.scoring import problems
@@ -39,7 +40,7 @@ class ScoringRequest:
 
     endpoint_id: ArmId
     deployment: str | None
-    input_type: str
+    input_type: Literal["uri_folder", "uri_file"]
     input_path: str
 
     def fingerprint(self) -> str:
@@ -173,6 +174,6 @@ def validate(document: object, allowed: Sequence[ArmId]) -> ScoringRequest:
     return ScoringRequest(
         endpoint_id=resolve_endpoint(document["endpoint"], allowed),
         deployment=document.get("deployment"),
-        input_type=scoring_input["type"],
+        input_type=cast(Literal["uri_folder", "uri_file"], scoring_input["type"]),
         input_path=scoring_input["path"],
     )

@@ -156,7 +156,7 @@ class ScoringService:
     def _endpoint(self, request: ScoringRequest) -> tuple[BatchEndpoint, str | None]:
         from azure.core.exceptions import AzureError
 
-        from shared.adapters.batch_scoring import ScoringUriRefused
+        from shared.adapters.batch_scoring import ScoringUriRejectedError, UnexpectedResponseError
 
         try:
             endpoint = self._scoring.get_endpoint(request.endpoint_id)
@@ -175,8 +175,10 @@ class ScoringService:
                         "the endpoint has no default deployment: name one in `deployment`",
                     )
                 )
-        except ScoringUriRefused as error:
+        except ScoringUriRejectedError as error:
             raise RefusedError(problems.unprocessable("endpoint", str(error))) from None
+        except UnexpectedResponseError as error:
+            raise RefusedError(problems.bad_gateway(str(error))) from None
         except AzureError as error:
             raise RefusedError(
                 _azure_problem(error, field="endpoint", what="reading the batch endpoint")
@@ -195,10 +197,14 @@ class ScoringService:
 
         from azure.core.exceptions import AzureError
 
-        from shared.adapters.batch_scoring import ScoringInput
+        from shared.adapters.batch_scoring import (
+            ScoringInput,
+            ScoringUriRejectedError,
+            UnexpectedResponseError,
+        )
 
         endpoint, deployment = self._endpoint(request)
-        scoring_input = ScoringInput(kind=request.input_type, path=request.input_path)  # type: ignore[arg-type]
+        scoring_input = ScoringInput(kind=request.input_type, path=request.input_path)
         if self._dry_run:
             return DryRun(
                 {
@@ -225,6 +231,10 @@ class ScoringService:
                 tags=tags,
                 request_id=claim.request_id if claim else str(uuid.uuid4()),
             )
+        except ScoringUriRejectedError as error:
+            raise RefusedError(problems.unprocessable("endpoint", str(error))) from None
+        except UnexpectedResponseError as error:
+            raise RefusedError(problems.bad_gateway(str(error))) from None
         except AzureError as error:
             raise RefusedError(
                 _azure_problem(error, field="input", what="submitting the scoring job")
@@ -256,6 +266,8 @@ class ScoringService:
         """The job `job_name` if this caller started it through the API, else 404."""
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
+        from shared.adapters.batch_scoring import UnexpectedResponseError
+
         record = self._records.job(job_name)
         if record is None or record.caller != principal:
             # Another caller's job is as unknown as a job that does not exist.
@@ -266,6 +278,8 @@ class ScoringService:
             raise RefusedError(
                 problems.not_found("the job no longer exists in its workspace")
             ) from None
+        except UnexpectedResponseError as error:
+            raise RefusedError(problems.bad_gateway(str(error))) from None
         except AzureError as error:
             raise RefusedError(
                 _azure_problem(error, field="job_name", what="reading the scoring job")
