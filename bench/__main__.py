@@ -18,7 +18,13 @@ from typing import Any
 from bench._common import REPO_ROOT, machine, machine_text, render
 
 # In order.
-BENCHMARKS: tuple[str, ...] = ("cold_start", "event_cost", "workspace_cost", "burst")
+BENCHMARKS: tuple[str, ...] = (
+    "cold_start",
+    "event_cost",
+    "workspace_cost",
+    "burst",
+    "scoring_http",
+)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -230,6 +230,12 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             "mlw-prod: public network access disabled by remediation",
         )
         print(f"\nOutcome events published for people: {len(sim.published_events)}")
+
+        # Scoring over HTTP is a step of its own (tools/offline_scoring.py).
+        from tools import offline_scoring
+
+        print("\nScoring over HTTP: a Logic App starts batch scoring and follows it\n")
+        offline_scoring.run(sim, checks)
         print(
             "RESULT:",
             "everything as the rules call for"
