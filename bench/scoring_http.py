@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one report, s
                     f"{imports['min_ms']:.0f}-{imports['max_ms']:.0f}",
                 ],
             ],
-        ),  # fmt: skip
+        ),
         f"Peak RSS: median {statistics.median(rss):.1f} MiB, max {max(rss):.1f} MiB; "
         f"azure.ai.ml imported: {'yes' if ai_ml else 'no'}",
         "",
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one report, s
                 ["GET (job running)", f"{get['median_ms']:.1f}", f"{get['p90_ms']:.1f}"],
             ],
             width=70,
-        ),  # fmt: skip
+        ),
         "",
         f"Requests of one warm POST (new key); plus {post_ledger} to the ledger table",
         render(["route", "method", "count", "per POST", "note"], route_rows(post_requests)),
