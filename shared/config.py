@@ -8,6 +8,8 @@ Machine Learning workspace: ..."), never deep inside a handler.
 from __future__ import annotations
 
 import functools
+import json
+import math
 import os
 import re
 import uuid
@@ -74,6 +76,10 @@ class Settings:
     max_cluster_nodes: int | None = None
     hbi_required: bool = False
     outcome_topic_endpoint: str | None = None
+    # Retraining and scoring after it (issue 7): see `RetrainingSettings`.
+    retraining: RetrainingSettings | None = None
+    aml_inference_domain: str = "inference.ml.azure.com"
+    logs_query_endpoint: str = "https://api.loganalytics.io/v1"
     # HTTP scoring API (issue 8): batch endpoints callers may use, and who may call.
     scoring_allowed_endpoints: tuple[ArmId, ...] = ()
     scoring_allowed_callers: frozenset[str] = frozenset()
@@ -102,6 +108,57 @@ class Settings:
     def allow_listed(self, synapse_workspace_id: str) -> bool:
         """Whether a Synapse workspace ID is one of `SYNAPSE_WORKSPACE_IDS`."""
         return any(same_arm_id(synapse_workspace_id, known) for known in self.synapse_workspace_ids)
+
+
+@dataclass(frozen=True)
+class ComponentRef:
+    """`RETRAIN_COMPONENT`: a registered component, `name:version` or `name@label`."""
+
+    name: str
+    version: str | None = None
+    label: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}" if self.version else f"{self.name}@{self.label}"
+
+
+@dataclass(frozen=True)
+class DriftGate:
+    """The timer's drift gate: a KQL query over a Log Analytics workspace, and its threshold."""
+
+    log_analytics_workspace_id: str
+    query: str
+    threshold: float
+
+
+@dataclass(frozen=True)
+class RetrainingSettings:
+    """Where and how to retrain, and what to score after a successful retrain.
+
+    Present only when `RETRAIN_WORKSPACE_IDS` names at least one workspace (empty: retraining off).
+    """
+
+    workspace_ids: tuple[ArmId, ...]
+    component: ComponentRef
+    # The inputs as canonical JSON: Settings must stay hashable.
+    inputs_json: str
+    compute: str
+    experiment: str
+    cooldown_minutes: int
+    schedule: str | None
+    drift_gate: DriftGate | None
+    batch_endpoint_name: str | None
+    batch_deployment_name: str | None
+    scoring_input: str | None
+
+    @property
+    def inputs(self) -> dict[str, object]:
+        loaded = json.loads(self.inputs_json)
+        return dict(loaded) if isinstance(loaded, dict) else {}
+
+    def retrains(self, workspace_id: str) -> bool:
+        """Whether retraining runs in this workspace (case-insensitive, exact)."""
+        return any(same_arm_id(workspace_id, known) for known in self.workspace_ids)
 
 
 def _is_https_url(value: str) -> bool:
@@ -261,6 +318,136 @@ def _ledger(reader: _Reader) -> LedgerSettings:
     )
 
 
+# A component or compute name as Azure ML accepts it; a label or version likewise.
+_ML_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+DEFAULT_RETRAIN_COOLDOWN_MINUTES = 360
+DEFAULT_RETRAIN_EXPERIMENT = "model-retraining"
+
+
+def _component(reader: _Reader) -> ComponentRef:
+    name = "RETRAIN_COMPONENT"
+    value = reader.required(name, "a registered component, name:version or name@label")
+    expected = f"{name}={value!r} is not valid: expected name:version or name@label"
+    if ":" in value and "@" not in value:
+        component, _, version = value.partition(":")
+        if _ML_NAME.match(component) and _ML_NAME.match(version):
+            return ComponentRef(component, version=version)
+    elif "@" in value and ":" not in value:
+        component, _, label = value.partition("@")
+        if _ML_NAME.match(component) and _ML_NAME.match(label):
+            return ComponentRef(component, label=label)
+    raise SettingsError(f"{expected}, such as train_model:3 or train_model@latest")
+
+
+def _json_object(reader: _Reader, name: str) -> str:
+    value = reader.optional(name)
+    if value is None:
+        return "{}"
+    try:
+        loaded = json.loads(value)
+    except ValueError as error:
+        raise SettingsError(f"{name} is not valid JSON: {error}") from None
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"{name} is not valid: expected a JSON object of input names")
+    return json.dumps(loaded, sort_keys=True, separators=(",", ":"))
+
+
+def _drift_gate(reader: _Reader) -> DriftGate | None:
+    query = reader.optional("DRIFT_QUERY")
+    if query is None:
+        return None
+    workspace = reader.required(
+        "DRIFT_LOG_ANALYTICS_WORKSPACE_ID", "the Log Analytics workspace (customer) ID, a GUID"
+    )
+    try:
+        workspace = str(uuid.UUID(workspace))
+    except ValueError:
+        raise SettingsError(
+            f"DRIFT_LOG_ANALYTICS_WORKSPACE_ID={workspace!r} is not valid: expected the "
+            "workspace (customer) ID, a GUID"
+        ) from None
+    raw = reader.required("DRIFT_THRESHOLD", "a number that the query's value is compared with")
+    try:
+        threshold = float(raw)
+    except ValueError:
+        threshold = math.nan
+    if not math.isfinite(threshold):
+        raise SettingsError(f"DRIFT_THRESHOLD={raw!r} is not valid: expected a finite number")
+    return DriftGate(workspace, query, threshold)
+
+
+def _ml_name(reader: _Reader, name: str, expected: str) -> str | None:
+    value = reader.optional(name)
+    if value is not None and not _ML_NAME.match(value):
+        raise SettingsError(f"{name}={value!r} is not valid: expected {expected}")
+    return value
+
+
+def _retraining(reader: _Reader, ml_workspace_ids: tuple[ArmId, ...]) -> RetrainingSettings | None:
+    """The retraining settings, or None when `RETRAIN_WORKSPACE_IDS` is empty (retraining off)."""
+    if reader.optional("RETRAIN_WORKSPACE_IDS") is None:
+        return None
+    workspace_ids = reader.arm_ids("RETRAIN_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
+    for position, candidate in enumerate(workspace_ids, start=1):
+        if not any(same_arm_id(candidate, known) for known in ml_workspace_ids):
+            raise SettingsError(
+                f"RETRAIN_WORKSPACE_IDS: item {position} ({candidate!r}) is not in "
+                "ML_WORKSPACE_IDS: retraining runs only in workspaces in scope"
+            )
+    compute = _ml_name(reader, "RETRAIN_COMPUTE", "the name of a compute cluster")
+    if compute is None:
+        raise SettingsError("RETRAIN_COMPUTE is required: expected the name of a compute cluster")
+    cooldown = reader.optional("RETRAIN_COOLDOWN_MINUTES")
+    if cooldown is not None and not (cooldown.isascii() and cooldown.isdigit()):
+        raise SettingsError(
+            f"RETRAIN_COOLDOWN_MINUTES={cooldown!r} is not valid: expected a whole number >= 0"
+        )
+    endpoint = _ml_name(reader, "BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
+    deployment = _ml_name(reader, "BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
+    scoring_input = reader.optional("SCORING_INPUT")
+    if endpoint and scoring_input is None:
+        raise SettingsError(
+            "SCORING_INPUT is required with BATCH_ENDPOINT_NAME: expected the data to score, "
+            "such as azureml://datastores/<datastore>/paths/<folder>/"
+        )
+    if scoring_input is not None and (
+        any(ch.isspace() for ch in scoring_input)
+        or not scoring_input.startswith(("azureml://", "azureml:", "https://"))
+    ):
+        raise SettingsError(
+            f"SCORING_INPUT={scoring_input!r} is not valid: expected an azureml:// datastore "
+            "path, an azureml:<asset>:<version> data asset or an https:// storage URL"
+        )
+    return RetrainingSettings(
+        workspace_ids=workspace_ids,
+        component=_component(reader),
+        inputs_json=_json_object(reader, "RETRAIN_INPUTS"),
+        compute=compute,
+        experiment=_ml_name(reader, "RETRAIN_EXPERIMENT", "an experiment name")
+        or DEFAULT_RETRAIN_EXPERIMENT,
+        cooldown_minutes=int(cooldown)
+        if cooldown is not None
+        else DEFAULT_RETRAIN_COOLDOWN_MINUTES,
+        schedule=reader.ncrontab("RETRAIN_SCHEDULE"),
+        drift_gate=_drift_gate(reader),
+        batch_endpoint_name=endpoint,
+        batch_deployment_name=deployment,
+        scoring_input=scoring_input,
+    )
+
+
+def _domain(reader: _Reader, name: str, default: str) -> str:
+    """A DNS suffix (or a host such as 127.0.0.1), lower-cased, without scheme or dots around."""
+    value = (reader.optional(name) or default).lower()
+    labels = value.split(".")
+    if not value.isascii() or not all(_HOST_LABEL.match(label) for label in labels):
+        raise SettingsError(
+            f"{name}={value!r} is not valid: expected a DNS domain such as {default}"
+        )
+    return value
+
+
 def _batch_endpoints(reader: _Reader, workspace_ids: tuple[ArmId, ...]) -> tuple[ArmId, ...]:
     """`SCORING_ALLOWED_ENDPOINTS`: ARM IDs of batch endpoints under in-scope workspaces."""
     name = "SCORING_ALLOWED_ENDPOINTS"
@@ -343,6 +530,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         max_cluster_nodes=reader.count("MAX_CLUSTER_NODES"),
         hbi_required=reader.flag("HBI_REQUIRED", default=False),
         outcome_topic_endpoint=reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT"),
+        retraining=_retraining(reader, reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE)),
+        aml_inference_domain=_domain(reader, "AML_INFERENCE_DOMAIN", "inference.ml.azure.com"),
+        logs_query_endpoint=reader.https_url(
+            "LOGS_QUERY_ENDPOINT", "https://api.loganalytics.io/v1"
+        ),
         scoring_allowed_endpoints=_batch_endpoints(
             reader, reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
         ),

@@ -51,15 +51,21 @@ from typing import Any, Final, cast
 
 import trustme
 
-from . import shapes
+from . import shapes, tokens
 from .shapes import JSON
 
 SYNAPSE_AUDIENCE: Final = "https://dev.azuresynapse.net"
 EVENTGRID_AUDIENCE: Final = "https://eventgrid.azure.net"
+#: Audience of Azure ML's data plane (batch scoring URIs, the ``x-azureml-token`` of job PUTs).
+ML_AUDIENCE: Final = "https://ml.azure.com"
 #: Path of the simulated custom topic, ``/api/events`` included as in Azure.
 EVENTGRID_TOPIC_PATH: Final = "/eventgrid-topic/api/events"
 #: Token audiences of the non-ARM route audiences (``"arm"`` is the simulator's own URL).
-_AUDIENCES: Final[dict[str, str]] = {"synapse": SYNAPSE_AUDIENCE, "eventgrid": EVENTGRID_AUDIENCE}
+_AUDIENCES: Final[dict[str, str]] = {
+    "synapse": SYNAPSE_AUDIENCE,
+    "eventgrid": EVENTGRID_AUDIENCE,
+    "ml": ML_AUDIENCE,
+}
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
 CONNECTION_STATUSES: Final = frozenset(
     {"Pending", "Approved", "Rejected", "Disconnected", "Timeout"}
@@ -186,6 +192,9 @@ class Route:
     name: str
     handler: Handler
     audience: str | None
+    #: Whether the route demands ``?api-version=`` (ARM does; data planes such as a batch
+    #: scoring URI or the Log Analytics query API do not).
+    needs_api_version: bool = True
 
 
 @dataclass
@@ -397,6 +406,14 @@ class AzureSimulator:
         self._thread: threading.Thread | None = None
         self._tempdir: Path | None = None
         self._ca_bundle: Path | None = None
+        # Services with a package of their own (moto style) mount their routes here.
+        from .logs import LogAnalyticsService
+        from .ml import MachineLearningService
+
+        #: Azure ML jobs, components, batch endpoints and scoring URIs (``simulator/ml``).
+        self.ml = MachineLearningService(self)
+        #: The Log Analytics query API (``simulator/logs``).
+        self.logs = LogAnalyticsService(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -508,7 +525,15 @@ class AzureSimulator:
             "IDENTITY_HEADER": self.identity_header,
             "REQUESTS_CA_BUNDLE": self.ca_bundle_path,
             "SSL_CERT_FILE": self.ca_bundle_path,
+            # Batch scoring URIs are served by this simulator's own host.
+            "AML_INFERENCE_DOMAIN": self.inference_domain,
+            "LOGS_QUERY_ENDPOINT": self.logs.endpoint,
         }
+
+    @property
+    def inference_domain(self) -> str:
+        """The host of the scoring URIs the simulator hands out (``AML_INFERENCE_DOMAIN``)."""
+        return "127.0.0.1"
 
     # --------------------------------------------------------------------- seeding
 
@@ -871,11 +896,26 @@ class AzureSimulator:
         return str(found["properties"]["privateLinkServiceConnectionState"]["status"])
 
     def issue_token(self, resource: str) -> str:
-        """Issue a bearer token for ``resource`` directly (handy for negative tests)."""
-        token = f"simtok-{secrets.token_urlsafe(32)}"
+        """Issue a bearer token for ``resource`` directly (handy for negative tests).
+
+        The token is an unsigned JWT whose ``aud`` is ``resource`` (azure-ai-ml decodes the
+        ``https://ml.azure.com`` token before it submits a job); the simulator still accepts only
+        tokens it issued itself.
+        """
+        token = tokens.unsigned_jwt(
+            audience=resource,
+            tenant_id=self.tenant_id,
+            object_id=self.managed_identity_principal_id,
+            client_id=self.managed_identity_client_id,
+        )
         with self._lock:
             self._tokens[token] = resource
         return token
+
+    def token_audience(self, token: str) -> str | None:
+        """The resource a token issued by this simulator was issued for, or None."""
+        with self._lock:
+            return self._tokens.get(token.strip())
 
     # ------------------------------------------------------------ counting, faults
 
@@ -942,6 +982,8 @@ class AzureSimulator:
             self._token_requests.clear()
             self.page_size = 50
             self.last_page_next_link = None
+        self.ml.reset()
+        self.logs.reset()
 
     def inject(
         self,
@@ -993,9 +1035,12 @@ class AzureSimulator:
         handler: Handler,
         *,
         audience: str | None = "arm",
+        needs_api_version: bool = True,
     ) -> None:
         """Add a route ahead of the generic ARM GET (patterns match the lower-cased path)."""
-        route = Route(method.upper(), re.compile(pattern), name, handler, audience)
+        route = Route(
+            method.upper(), re.compile(pattern), name, handler, audience, needs_api_version
+        )
         with self._lock:
             generic = next(
                 (i for i, r in enumerate(self._routes) if r.name == "arm.generic.get"),
@@ -1196,7 +1241,7 @@ class AzureSimulator:
                 f"'{expected}/'.",
                 challenge,
             )
-        if api_version is None:
+        if api_version is None and route.needs_api_version:
             return arm_error(
                 400,
                 "MissingApiVersionParameter",

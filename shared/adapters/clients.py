@@ -26,6 +26,49 @@ RETRY_SETTINGS: dict[str, Any] = {
     "retry_backoff_max": 20,
 }
 PUBLIC_SYNAPSE_DEV_AUDIENCE = "https://dev.azuresynapse.net"
+# Azure ML's data-plane audience (batch scoring URIs, the job PUT's x-azureml-token) per cloud,
+# keyed by the cloud's ARM host; any other ARM endpoint (a proxy, the simulator) is the public one.
+ML_AUDIENCES = {
+    "management.azure.com": "https://ml.azure.com",
+    "management.usgovcloudapi.net": "https://ml.azure.us",
+    "management.chinacloudapi.cn": "https://ml.azure.cn",
+}
+# azure-ai-ml's built-in cloud names for the same ARM hosts.
+_ML_CLOUDS = {
+    "management.azure.com": "AzureCloud",
+    "management.usgovcloudapi.net": "AzureUSGovernment",
+    "management.chinacloudapi.cn": "AzureChinaCloud",
+}
+
+
+def ml_audience(arm_endpoint: str) -> str:
+    """The Azure ML data-plane audience of the cloud that `arm_endpoint` belongs to."""
+    return ML_AUDIENCES.get(
+        urlsplit(arm_endpoint).hostname or "", ML_AUDIENCES["management.azure.com"]
+    )
+
+
+def _pipeline(
+    base_url: str, scope: str, credential: TokenCredential
+) -> PipelineClient[HttpRequest, HttpResponse]:
+    """A raw azure-core pipeline with the app's retry settings and a token for `scope` only."""
+    from azure.core import PipelineClient
+    from azure.core.pipeline import policies
+
+    return PipelineClient(
+        base_url=base_url,
+        policies=[
+            policies.RequestIdPolicy(),
+            policies.HeadersPolicy(),
+            policies.UserAgentPolicy(sdk_moniker="synapse-aml-automation"),
+            policies.ContentDecodePolicy(),
+            policies.RedirectPolicy(),
+            policies.RetryPolicy(**RETRY_SETTINGS),
+            policies.BearerTokenCredentialPolicy(credential, scope),
+            policies.HttpLoggingPolicy(),
+            policies.DistributedTracingPolicy(),
+        ],
+    )
 
 
 @functools.cache
@@ -126,6 +169,69 @@ class AzureClients:
                 policies.HttpLoggingPolicy(),
                 policies.DistributedTracingPolicy(),
             ],
+        )
+
+    @functools.cache  # noqa: B019
+    def arm_pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
+        """A raw azure-core pipeline to `ARM_ENDPOINT`, for ARM reads that no installed
+        management SDK speaks (batch endpoints at 2023-10-01, jobs at 2024-04-01)."""
+        return _pipeline(self._settings.arm_endpoint, self._settings.arm_scope, self._credential)
+
+    @functools.cache  # noqa: B019
+    def batch_scoring(self, origin: str) -> PipelineClient[HttpRequest, HttpResponse]:
+        """A raw azure-core pipeline to one batch scoring host (`https://host[:port]`), with a
+        token for Azure ML's data plane. Only for an origin that passed the scoring URI check."""
+        scope = f"{ml_audience(self._settings.arm_endpoint)}/.default"
+        return _pipeline(origin, scope, self._credential)
+
+    @functools.cache  # noqa: B019
+    def ml_client(self, workspace_id: str) -> Any:
+        """azure-ai-ml's `MLClient` for one workspace, reaching `ARM_ENDPOINT` through the SDK's
+        cloud settings (the sovereign-cloud route: `cloud` plus `cloud_metadata`).
+
+        azure-ai-ml costs 1.1-2.5 s to import: only the retraining path calls this.
+        """
+        from azure.ai.ml import MLClient
+
+        from shared.arm import name_of, resource_group_of, subscription_of
+
+        arm = self._settings.arm_endpoint
+        host = urlsplit(arm).netloc
+        cloud = _ML_CLOUDS.get(host)
+        cloud_kwargs: dict[str, Any] = {"cloud": cloud}
+        if cloud is None:
+            # Any other ARM endpoint (Azure Stack, a proxy, the local simulator) is registered as
+            # a cloud of its own; its ML audience stays the public cloud's.
+            cloud_kwargs = {
+                "cloud": f"custom:{host}",
+                "cloud_metadata": {
+                    "azure_portal": "https://portal.azure.com/",
+                    "resource_manager": f"{arm}/",
+                    "active_directory": "https://login.microsoftonline.com/",
+                    "aml_resource_id": f"{ml_audience(arm)}/",
+                    "storage_endpoint": "core.windows.net",
+                    "registry_discovery_endpoint": f"{arm}/",
+                },
+            }
+        return MLClient(
+            self._credential,
+            subscription_of(workspace_id),
+            resource_group_of(workspace_id),
+            name_of(workspace_id),
+            show_progress=False,
+            enable_telemetry=False,
+            **cloud_kwargs,
+            **RETRY_SETTINGS,
+        )
+
+    @functools.cache  # noqa: B019
+    def logs_query(self) -> Any:
+        """azure-monitor-query's `LogsQueryClient` on `LOGS_QUERY_ENDPOINT` (its token audience
+        follows the endpoint, so a sovereign cloud's endpoint gets its own)."""
+        from azure.monitor.query import LogsQueryClient
+
+        return LogsQueryClient(
+            self._credential, endpoint=self._settings.logs_query_endpoint, **RETRY_SETTINGS
         )
 
 

@@ -1,0 +1,261 @@
+"""The batch scoring adapter over the simulator: ARM reads of endpoints and jobs, the scoring URI
+POST with an Azure ML token, repeatability, and the scoring URI check before any token leaves."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.adapters.batch_scoring import (
+    BatchScoringAdapter,
+    ScoringInput,
+    ScoringUriRejectedError,
+    UnexpectedResponseError,
+    check_scoring_uri,
+    job_from_arm,
+)
+from shared.adapters.clients import clients_for
+from shared.arm import ArmId
+from shared.config import get_settings
+from simulator.tokens import claims_of
+from tests.conftest import App
+from tools import scene
+
+PROD = ArmId(scene.PROD)
+ENDPOINT = ArmId(f"{scene.PROD}/batchEndpoints/churn-batch")
+FOLDER = ScoringInput("uri_folder", "azureml://datastores/workspaceblobstore/paths/scoring/in/")
+
+
+@pytest.fixture
+def adapter(app: App) -> BatchScoringAdapter:
+    app.sim.ml.add_batch_endpoint(
+        ENDPOINT, deployments=["blue", "green"], default_deployment="blue"
+    )
+    app.sim.reset_counts()
+    return BatchScoringAdapter(clients_for(get_settings()))
+
+
+def _routes(app: App) -> list[tuple[str, str, int]]:
+    return [(r.method, r.route, r.status) for r in app.non_token_requests()]
+
+
+def test_get_endpoint_reads_scoring_uri_and_default_deployment(
+    app: App, adapter: BatchScoringAdapter
+) -> None:
+    endpoint = adapter.get_endpoint(ENDPOINT)
+
+    assert endpoint.name == "churn-batch"
+    assert endpoint.workspace_id == scene.PROD
+    assert endpoint.default_deployment == "blue"
+    assert endpoint.scoring_uri.startswith(app.sim.url + "/inference/")
+    assert [(r.route, r.api_version) for r in app.non_token_requests()] == [
+        ("ml.batch_endpoint.get", "2023-10-01")
+    ]
+
+
+def test_unknown_endpoint_is_not_found(adapter: BatchScoringAdapter) -> None:
+    with pytest.raises(ResourceNotFoundError):
+        adapter.get_endpoint(ArmId(f"{scene.PROD}/batchEndpoints/missing"))
+
+
+def test_deployment_exists_only_for_deployments_of_the_endpoint(
+    adapter: BatchScoringAdapter,
+) -> None:
+    assert adapter.deployment_exists(ENDPOINT, "green") is True
+    assert adapter.deployment_exists(ENDPOINT, "GREEN") is True
+    assert adapter.deployment_exists(ENDPOINT, "red") is False
+
+
+def test_invoke_posts_once_with_an_ml_token_and_the_job_reads_back(
+    app: App, adapter: BatchScoringAdapter
+) -> None:
+    endpoint = adapter.get_endpoint(ENDPOINT)
+    job = adapter.invoke(
+        endpoint,
+        deployment="green",
+        scoring_input=FOLDER,
+        tags={"retraining-job": "retrain-abc"},
+        request_id=str(uuid.uuid4()),
+    )
+
+    [(headers, body)] = app.sim.ml.scoring_posts
+    token = headers["authorization"].removeprefix("Bearer ")
+    assert claims_of(token)["aud"] == "https://ml.azure.com"
+    assert headers["azureml-model-deployment"] == "green"
+    assert body["properties"]["inputData"] == {
+        "UriFolder": {"jobInputType": "UriFolder", "uri": FOLDER.path}
+    }
+    assert body["properties"]["tags"] == {"retraining-job": "retrain-abc"}
+    assert job.status == "NotStarted"
+    assert not job.finished
+    assert job.deployment == "green"
+    assert job.endpoint_id == ENDPOINT
+
+    app.sim.ml.set_job_status(scene.PROD, job.name, "Completed")
+    read = adapter.get_job(PROD, job.name)
+    assert read.status == "Completed"
+    assert read.finished
+    assert read.tags["retraining-job"] == "retrain-abc"
+    assert read.deployment == "green"
+    assert read.endpoint_id == ENDPOINT
+    assert "score" in read.outputs
+
+
+def test_invoke_without_deployment_uses_the_endpoint_default(
+    app: App, adapter: BatchScoringAdapter
+) -> None:
+    job = adapter.invoke(
+        adapter.get_endpoint(ENDPOINT),
+        deployment=None,
+        scoring_input=ScoringInput("uri_file", "azureml://datastores/ds/paths/in/data.csv"),
+        tags={},
+        request_id=str(uuid.uuid4()),
+    )
+    [(headers, body)] = app.sim.ml.scoring_posts
+    assert "azureml-model-deployment" not in headers
+    assert body["properties"]["inputData"]["UriFile"]["jobInputType"] == "UriFile"
+    assert job.deployment == "blue"
+
+
+def test_same_request_id_gets_the_same_job(app: App, adapter: BatchScoringAdapter) -> None:
+    endpoint = adapter.get_endpoint(ENDPOINT)
+    request_id = str(uuid.uuid4())
+    first = adapter.invoke(
+        endpoint, deployment=None, scoring_input=FOLDER, tags={}, request_id=request_id
+    )
+    second = adapter.invoke(
+        endpoint, deployment=None, scoring_input=FOLDER, tags={}, request_id=request_id
+    )
+    third = adapter.invoke(
+        endpoint, deployment=None, scoring_input=FOLDER, tags={}, request_id=str(uuid.uuid4())
+    )
+
+    assert first.name == second.name != third.name
+    assert len(app.sim.ml.jobs(scene.PROD)) == 2
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_transient_failure_on_invoke_is_retried_and_makes_one_job(
+    app: App, adapter: BatchScoringAdapter, status: int
+) -> None:
+    endpoint = adapter.get_endpoint(ENDPOINT)
+    app.sim.inject("ml.scoring.invoke", status=status, retry_after=0)
+    adapter.invoke(endpoint, deployment=None, scoring_input=FOLDER, tags={}, request_id="r-1")
+
+    assert [s for _, route, s in _routes(app) if route == "ml.scoring.invoke"] == [status, 200]
+    assert len(app.sim.ml.jobs(scene.PROD)) == 1
+
+
+def test_a_lost_response_is_retried_into_the_same_job(
+    app: App, adapter: BatchScoringAdapter
+) -> None:
+    endpoint = adapter.get_endpoint(ENDPOINT)
+    # The job is created but the answer is lost: the retry must not make a second one.
+    app.sim.ml.lose_response("ml.scoring.invoke", status=503)
+    job = adapter.invoke(endpoint, deployment=None, scoring_input=FOLDER, tags={}, request_id="r-2")
+
+    assert [s for _, route, s in _routes(app) if route == "ml.scoring.invoke"] == [503, 200]
+    assert [j["name"] for j in app.sim.ml.jobs(scene.PROD)] == [job.name]
+
+
+def test_persistent_transient_failure_raises_without_a_job(
+    app: App, adapter: BatchScoringAdapter
+) -> None:
+    endpoint = adapter.get_endpoint(ENDPOINT)
+    app.sim.inject("ml.scoring.invoke", status=503, times=10, retry_after=0)
+    with pytest.raises(HttpResponseError) as raised:
+        adapter.invoke(endpoint, deployment=None, scoring_input=FOLDER, tags={}, request_id="r-3")
+    assert raised.value.status_code == 503
+    assert app.sim.ml.jobs(scene.PROD) == []
+
+
+def test_unknown_deployment_is_a_permanent_error(app: App, adapter: BatchScoringAdapter) -> None:
+    with pytest.raises(ResourceNotFoundError):
+        adapter.invoke(
+            adapter.get_endpoint(ENDPOINT),
+            deployment="red",
+            scoring_input=FOLDER,
+            tags={},
+            request_id="r-4",
+        )
+    assert app.sim.ml.jobs(scene.PROD) == []
+
+
+def test_a_scoring_uri_outside_the_inference_domain_gets_no_token(app: App) -> None:
+    app.sim.ml.add_batch_endpoint(ENDPOINT)
+    # In Azure the domain is inference.ml.azure.com: the simulator's host is not under it.
+    app.set_settings(AML_INFERENCE_DOMAIN="inference.ml.azure.com")
+    adapter = BatchScoringAdapter(clients_for(get_settings()))
+    endpoint = adapter.get_endpoint(ENDPOINT)
+    app.sim.reset_counts()
+
+    with pytest.raises(ScoringUriRejectedError, match="AML_INFERENCE_DOMAIN"):
+        adapter.invoke(endpoint, deployment=None, scoring_input=FOLDER, tags={}, request_id="r")
+    assert app.sim.requests == []
+    assert app.sim.token_requests == []
+
+
+def test_get_job_of_an_unknown_job_is_not_found(adapter: BatchScoringAdapter) -> None:
+    with pytest.raises(ResourceNotFoundError):
+        adapter.get_job(PROD, "no-such-job")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"properties": {"status": "Running"}},
+        {"name": "j1"},
+        {"name": "j1", "properties": {"tags": {}}},
+        {"name": "", "properties": {"status": "Running"}},
+    ],
+)
+def test_a_job_body_of_the_wrong_shape_is_an_error(body: dict[str, object]) -> None:
+    with pytest.raises(UnexpectedResponseError):
+        job_from_arm(PROD, body)
+
+
+# ----------------------------------------------------------------- the scoring URI check
+
+DOMAIN = "inference.ml.azure.com"
+_label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+
+
+@given(endpoint=_label, region=_label)
+def test_scoring_uris_under_the_domain_pass(endpoint: str, region: str) -> None:
+    uri = f"https://{endpoint}.{region}.{DOMAIN}/jobs"
+    assert check_scoring_uri(uri, DOMAIN) == f"https://{endpoint}.{region}.{DOMAIN}"
+
+
+@given(host=st.lists(_label, min_size=1, max_size=4).map(".".join))
+def test_hosts_not_under_the_domain_are_rejected(host: str) -> None:
+    # Lookalikes: the domain glued to a label, or followed by another domain.
+    for candidate in (host, f"{host}{DOMAIN}", f"{DOMAIN}.{host}", f"{host}-{DOMAIN}"):
+        if candidate == DOMAIN or candidate.endswith("." + DOMAIN):
+            continue
+        with pytest.raises(ScoringUriRejectedError):
+            check_scoring_uri(f"https://{candidate}/jobs", DOMAIN)
+
+
+@given(endpoint=_label, evil=_label)
+def test_http_user_info_and_odd_hosts_are_rejected(endpoint: str, evil: str) -> None:
+    good_host = f"{endpoint}.eastus.{DOMAIN}"
+    for uri in (
+        f"http://{good_host}/jobs",
+        f"https://{good_host}@{evil}.example.com/jobs",
+        f"https://user:pw@{good_host}/jobs",
+        f"https://{evil}.example.com\\@{good_host}/jobs",
+        f"https://{good_host}\u3002evil.com/jobs",
+        f"ftp://{good_host}/jobs",
+        f"//{good_host}/jobs",
+    ):
+        with pytest.raises(ScoringUriRejectedError):
+            check_scoring_uri(uri, DOMAIN)
+
+
+def test_scoring_input_kind_follows_the_trailing_slash() -> None:
+    assert ScoringInput.from_setting("azureml://datastores/d/paths/in/").kind == "uri_folder"
+    assert ScoringInput.from_setting("azureml://datastores/d/paths/in.csv").kind == "uri_file"
