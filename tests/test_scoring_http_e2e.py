@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,7 +26,7 @@ SAS = "sv=2024-11-04&ss=b&srt=co&sp=rl&se=2026-12-01T00:00:00Z&sig=AbCdEf0123456
 
 
 @pytest.fixture
-def scoring(app: App) -> Iterator[App]:
+def scoring(app: App) -> App:
     ss.seed(app.sim)
     app.set_settings(**ss.settings_env())
     app.sim.reset_counts()
@@ -138,7 +137,10 @@ def test_every_refusal_is_a_problem_that_submits_nothing_and_is_recorded(
     # A SAS token is neither echoed nor stored, nor a refused path recorded.
     assert "sig=" not in response.get_body().decode()
     assert "sig=" not in json.dumps(row)
-    assert row["InputPath"] == ""
+    # Only a validated input (no query string) is recorded: refusals before validation keep none.
+    assert row["InputPath"] in ("", ss.INPUT)
+    if status < 422:
+        assert row["InputPath"] == ""
 
 
 def test_a_sas_token_never_reaches_a_job_or_the_ledger_on_any_route(scoring: App) -> None:
@@ -251,7 +253,6 @@ def test_the_same_key_with_another_body_is_422_and_submits_nothing(scoring: App)
 
 def test_after_24_hours_the_same_key_starts_a_new_job(scoring: App) -> None:
     from shared.adapters.batch_scoring import BatchScoringAdapter
-
     from shared.adapters.clients import clients_for
     from shared.config import get_settings
     from shared.runtime import runtime
@@ -342,14 +343,34 @@ def test_throttled_scoring_uri_is_503_with_retry_after_and_a_retry_submits_once(
 
 
 def test_a_lost_answer_and_a_retried_request_still_make_one_job(scoring: App) -> None:
+    from shared.adapters.clients import RETRY_SETTINGS
+
     key = {"Idempotency-Key": "run-lost"}
-    # The POST takes effect, but every answer is lost: the app cannot tell it worked.
-    scoring.sim.ml.lose_response("ml.scoring.invoke", status=503, times=5)
+    # azure-core tries a request once plus its status retries (retry_status, default 3).
+    attempts = 1 + min(RETRY_SETTINGS["retry_total"], RETRY_SETTINGS.get("retry_status", 3))
+    # Throttled attempts, then a last one that takes effect but whose answer is lost: the app's
+    # retries are spent and it cannot tell that the job exists.
+    scoring.sim.inject("ml.scoring.invoke", status=503, times=attempts - 1, retry_after=0.01)
+    scoring.sim.ml.lose_response("ml.scoring.invoke", status=503, times=1)
     assert post(headers=_headers(**key)).status_code == 503
+    assert len(scoring.sim.ml.jobs(scene.PROD)) == 1
+    # The Logic App retries with the same key: the same repeatability ID, the same job.
     again = post(headers=_headers(**key))
     assert again.status_code == 202
     assert len(scoring.sim.ml.jobs(scene.PROD)) == 1
     assert _json(again)["name"] == scoring.sim.ml.jobs(scene.PROD)[0]["name"]
+    first_id, retry_id = (
+        headers["repeatability-request-id"] for headers, _ in scoring.sim.ml.scoring_posts
+    )
+    assert first_id == retry_id
+
+
+def test_a_lost_answer_is_recovered_by_the_adapters_own_retry(scoring: App) -> None:
+    scoring.sim.ml.lose_response("ml.scoring.invoke", status=503, times=1)
+    response = post()
+    assert response.status_code == 202
+    assert len(scoring.sim.ml.jobs(scene.PROD)) == 1
+    assert _json(response)["name"] == scoring.sim.ml.jobs(scene.PROD)[0]["name"]
 
 
 def test_azure_down_while_reading_the_endpoint_is_503(scoring: App) -> None:
