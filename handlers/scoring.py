@@ -16,7 +16,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import azure.functions as func
+from azure.core.exceptions import AzureError
 
+from shared.adapters.errors import describe, is_transient
 from shared.config import get_settings
 from shared.scoring import problems
 from shared.scoring.contract import NAME_PATTERN
@@ -78,10 +80,43 @@ def _log_request(function: str, caller: Caller) -> None:
     )  # fmt: skip
 
 
+def _ledger_unavailable(function: str, error: AzureError) -> func.HttpResponse:
+    """The ledger (or the token for it) failed: 503 when worth retrying, else the error goes up.
+
+    Adapter errors never get here (the service turns them into problems): this is the table.
+    """
+    if not is_transient(error):
+        raise error
+    log.error("%s: the ledger is unavailable: %s", function, describe(error))
+    return _problem(
+        problems.unavailable(f"the ledger is unavailable: {describe(error)}", RETRY_AFTER_SECONDS)
+    )
+
+
+def _record(records: ScoringRecords, record: RequestRecord) -> None:
+    """Record a request; a failure is logged, not raised: the answer matters more than its
+    audit row (a retry after a 5xx would start a second job when no Idempotency-Key is sent)."""
+    try:
+        records.record_request(record)
+    except AzureError as error:
+        log.error(
+            "%s: could not record a request (%s, job %s, caller %s): %s",
+            record.function, record.outcome, record.job_name or "-", record.caller,
+            describe(error),
+        )  # fmt: skip
+
+
 @bp.function_name("start_scoring")
 @bp.route(route=JOBS_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def start_scoring(req: func.HttpRequest) -> func.HttpResponse:
     """Start a batch scoring job: 202 + Location + Retry-After, or a problem; dry-run: 200."""
+    try:
+        return _start_scoring(req)
+    except AzureError as error:
+        return _ledger_unavailable("start_scoring", error)
+
+
+def _start_scoring(req: func.HttpRequest) -> func.HttpResponse:
     from shared.scoring.service import DryRun
     from shared.scoring.wiring import scoring_service
 
@@ -110,16 +145,17 @@ def start_scoring(req: func.HttpRequest) -> func.HttpResponse:
     except RefusedError as refused:
         return _refuse(service.records, record, refused.problem)
     if isinstance(outcome, DryRun):
-        service.records.record_request(replace(record, outcome="dry-run", http_status=200))
+        _record(service.records, replace(record, outcome="dry-run", http_status=200))
         return _json(200, {"dryRun": True, "wouldSubmit": outcome.would_submit})
     status_url = f"{_base_url(req)}/{quote(outcome.name, safe='')}"
-    service.records.record_request(
+    _record(
+        service.records,
         replace(
             record,
             outcome="replayed" if outcome.replayed else "started",
             http_status=202,
             job_name=outcome.name,
-        )
+        ),
     )
     return _accepted(
         {
@@ -140,7 +176,8 @@ def _refuse(records: ScoringRecords, record: RequestRecord, problem: Problem) ->
         record.function, problem.status, problem.kind, problem.field, record.caller,
         problem.detail,
     )  # fmt: skip
-    records.record_request(
+    _record(
+        records,
         replace(
             record,
             outcome="refused",
@@ -148,7 +185,7 @@ def _refuse(records: ScoringRecords, record: RequestRecord, problem: Problem) ->
             problem_type=problem.type,
             field=problem.field or "",
             detail=problem.detail,
-        )
+        ),
     )
     return _problem(problem)
 
@@ -157,6 +194,13 @@ def _refuse(records: ScoringRecords, record: RequestRecord, problem: Problem) ->
 @bp.route(route=JOB_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
     """A job started through this API: 202 while it runs, 200 once it has ended, else 404."""
+    try:
+        return _get_scoring_job(req)
+    except AzureError as error:
+        return _ledger_unavailable("get_scoring_job", error)
+
+
+def _get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
     from shared.scoring.wiring import scoring_service
 
     settings = get_settings()

@@ -448,9 +448,10 @@ def _domain(reader: _Reader, name: str, default: str) -> str:
     return value
 
 
-def _batch_endpoints(reader: _Reader, workspace_ids: tuple[ArmId, ...]) -> tuple[ArmId, ...]:
+def _batch_endpoints(
+    name: str, reader: _Reader, workspace_ids: tuple[ArmId, ...]
+) -> tuple[ArmId, ...]:
     """`SCORING_ALLOWED_ENDPOINTS`: ARM IDs of batch endpoints under in-scope workspaces."""
-    name = "SCORING_ALLOWED_ENDPOINTS"
     raw = reader.optional(name)
     if raw is None:
         return ()
@@ -491,7 +492,7 @@ def batch_endpoint_workspace(value: str) -> ArmId | None:
     return ArmId(value[: value.lower().index("/batchendpoints/")])
 
 
-def _object_ids(reader: _Reader, name: str) -> frozenset[str]:
+def _object_ids(name: str, reader: _Reader) -> frozenset[str]:
     """Entra object IDs (GUIDs), lower-cased; empty when unset."""
     raw = reader.optional(name)
     if raw is None:
@@ -535,10 +536,13 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         logs_query_endpoint=reader.https_url(
             "LOGS_QUERY_ENDPOINT", "https://api.loganalytics.io/v1"
         ),
+        # Setting names first: tests/test_infra.py finds the settings read that way.
         scoring_allowed_endpoints=_batch_endpoints(
-            reader, reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
+            "SCORING_ALLOWED_ENDPOINTS",
+            reader,
+            reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE),
         ),
-        scoring_allowed_callers=_object_ids(reader, "SCORING_ALLOWED_CALLERS"),
+        scoring_allowed_callers=_object_ids("SCORING_ALLOWED_CALLERS", reader),
     )
 
 

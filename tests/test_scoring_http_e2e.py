@@ -413,3 +413,22 @@ def test_openapi_spec_is_served_for_the_host_it_was_asked_on(scoring: App) -> No
         "openapi_spec", method="GET", url="https://h/api/openapi.json", headers={}
     )
     assert anonymous.status_code == 401
+
+
+def test_an_unreachable_ledger_is_503_with_retry_after_and_submits_nothing(scoring: App) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    unreachable = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+    scoring.set_settings(**ss.settings_env(), LEDGER_CONNECTION_STRING=unreachable)
+    response = post(headers=_headers(**{"Idempotency-Key": "run-ledger-down"}))
+    assert response.status_code == 503
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert int(response.headers["Retry-After"]) > 0
+    assert _submitted(scoring) == 0
+    assert "ledger is unavailable" in _json(response)["detail"]

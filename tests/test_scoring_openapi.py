@@ -112,3 +112,23 @@ def test_the_checker_refuses_schema_keywords_it_does_not_implement() -> None:
             contract.check("Probe", "x")
     finally:
         del contract.DEFINITIONS["Probe"]
+
+
+def test_the_function_app_sets_its_http_auth_level_and_indexes_without_warning() -> None:
+    import subprocess
+    import sys
+
+    from tests.test_infra import REPO
+
+    code = (
+        "import logging, function_app, azure.functions as func\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        "assert function_app.app.auth_level is func.AuthLevel.ANONYMOUS\n"
+        "print(len(function_app.app.get_functions()))\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert child.returncode == 0, child.stderr
+    assert int(child.stdout.strip()) == len(host.indexed())
+    assert "Auth level" not in child.stderr

@@ -252,10 +252,18 @@ class ScoringService:
             idempotency_key=key,
             status=job.status,
         )
-        # The job row first: a claim never points at a job the API cannot report on.
-        self._records.record_job(record)
-        if claim is not None:
-            self._records.settle(claim, record)
+        try:
+            # The job row first: a claim never points at a job the API cannot report on.
+            self._records.record_job(record)
+            if claim is not None:
+                self._records.settle(claim, record)
+        except AzureError:
+            # With an Idempotency-Key, a retry finds the job again (same repeatability ID).
+            log.error(
+                "scoring job %s was started on %s for caller %s but could not be recorded",
+                job.name, endpoint.id, principal,
+            )  # fmt: skip
+            raise
         log.info(
             "scoring job %s started on %s for caller %s (workflow run %s, tracking id %s)",
             job.name, endpoint.id, principal, caller.workflow_run_id, caller.client_tracking_id,
