@@ -59,6 +59,7 @@ def _problem(problem: Problem) -> func.HttpResponse:
     return func.HttpResponse(
         json.dumps(problem.body()),
         status_code=problem.status,
+        mimetype=PROBLEM_CONTENT_TYPE,
         headers={"Content-Type": PROBLEM_CONTENT_TYPE, **(headers or {})},
     )
 

@@ -173,6 +173,7 @@ def test_202_location_then_202_while_running_then_200_when_it_ends(
     assert accepted["endpoint"] == ss.CHURN_PROD
     assert accepted["workspace"] == scene.PROD
     assert int(response.headers["Retry-After"]) > 0
+    assert response.mimetype == "application/json"
     [(sent_headers, sent_body)] = scoring.sim.ml.scoring_posts
     assert sent_headers["azureml-model-deployment"] == "green"
     assert sent_body["properties"]["inputData"]["UriFolder"]["uri"] == ss.INPUT
@@ -432,3 +433,30 @@ def test_an_unreachable_ledger_is_503_with_retry_after_and_submits_nothing(scori
     assert int(response.headers["Retry-After"]) > 0
     assert _submitted(scoring) == 0
     assert "ledger is unavailable" in _json(response)["detail"]
+
+
+def test_concurrent_retries_with_one_key_submit_once(scoring: App) -> None:
+    import threading
+
+    post()  # the first request of a process builds clients and takes tokens: not the race
+    before = _submitted(scoring)
+    responses: list[func.HttpResponse] = []
+    barrier = threading.Barrier(6)
+
+    def retry() -> None:
+        barrier.wait()
+        responses.append(post(headers=_headers(**{"Idempotency-Key": "run-race"})))
+
+    threads = [threading.Thread(target=retry) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _submitted(scoring) == before + 1
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {202, 503}
+    assert 202 in statuses
+    names = {_json(r)["name"] for r in responses if r.status_code == 202}
+    assert len(names) == 1
+    busy = [r for r in responses if r.status_code == 503]
+    assert all(int(r.headers["Retry-After"]) > 0 for r in busy)
