@@ -219,11 +219,12 @@ def _get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
     )
     try:
         principal = authorize(caller, settings.scoring_allowed_callers)
-        if not _JOB_NAME.match(job_name):
+        if not _JOB_NAME.fullmatch(job_name):
             raise RefusedError(problems.not_found("no scoring job of that name was started by you"))
         view = service.status(job_name, principal)
     except RefusedError as refused:
-        return _refuse(service.records, replace(record, job_name=job_name[:255]), refused.problem)
+        shown = job_name if _JOB_NAME.fullmatch(job_name) else "(not a job name)"
+        return _refuse(service.records, replace(record, job_name=shown), refused.problem)
     job, started = view.job, view.record
     body: dict[str, Any] = {
         "name": started.job_name,

@@ -210,7 +210,7 @@ def test_names_not_started_through_the_api_are_404(scoring: App) -> None:
         scene.PROD,
         {"name": "someone-elses-job", "properties": {"status": "Running", "jobType": "Pipeline"}},
     )
-    for name in ("someone-elses-job", "batchjob-00000000", "..%2F..", "a" * 300):
+    for name in ("someone-elses-job", "batchjob-00000000", "..%2F..", "a" * 300, "x\n"):
         response = get(name)
         assert response.status_code == 404, name
         assert response.headers["Content-Type"] == "application/problem+json"

@@ -201,6 +201,14 @@ def test_bad_fields_are_400_naming_the_field(body: object, field: str) -> None:
     assert (status, named) == (400, field)
 
 
+@pytest.mark.parametrize("deployment", ["blue\n", "blue\r\nX-Injected: 1", "blue ", "-blue"])
+def test_a_deployment_name_with_a_trailing_newline_or_header_text_is_400(deployment: str) -> None:
+    body = {"endpoint": "fraud", "deployment": deployment,
+            "input": {"type": "uri_folder", "path": VALID_PATHS[0]}}  # fmt: skip
+    status, field, _ = _refusal(validate, body, ALLOWED)
+    assert (status, field) == (400, "deployment")
+
+
 def test_a_valid_body_becomes_a_scoring_request() -> None:
     request = validate(
         {"endpoint": EP_C.upper(), "deployment": "blue",

@@ -8,6 +8,7 @@ additionalProperties, $ref); anything else in a definition is a programming erro
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -146,6 +147,13 @@ class SchemaViolationError(ValueError):
         self.message = message
 
 
+@functools.cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    # Schema patterns are ECMA-262, where `$` matches only at the very end; Python's `$` also
+    # matches before a final newline ("blue\n" would pass), so it is read as `\Z`.
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
+
+
 def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     ref = schema.get("$ref")
     if ref is None:
@@ -205,5 +213,5 @@ def _check_string(schema: Mapping[str, Any], value: str, field: str) -> None:
         raise SchemaViolationError(field, "must not be empty")
     if "maxLength" in schema and len(value) > schema["maxLength"]:
         raise SchemaViolationError(field, f"may be at most {schema['maxLength']} characters")
-    if "pattern" in schema and not re.search(schema["pattern"], value):
+    if "pattern" in schema and not _pattern(schema["pattern"]).search(value):
         raise SchemaViolationError(field, f"does not have the expected form ({schema['pattern']})")
