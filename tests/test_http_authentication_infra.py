@@ -30,9 +30,23 @@ def _blocks(text: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def auth_settings_problems(bicep_files: dict[str, str]) -> list[str]:
-    """Why the Bicep does not put Entra ID authentication in front of the function app (empty
-    when it does)."""
+def _excluded_routes(body: str, routes: list[str]) -> list[str]:
+    """Routes that `globalValidation.excludedPaths` exempts from authentication."""
+    found = re.search(r"excludedPaths\s*:\s*\[(.*?)\]", body, re.DOTALL)
+    paths = re.findall(r"'([^']*)'", found.group(1)) if found else []
+    return [
+        route
+        for route in routes
+        for path in paths
+        if route.lower().startswith(path.rstrip("*").rstrip("/").lower() or "/")
+    ]
+
+
+def auth_settings_problems(
+    bicep_files: dict[str, str], routes: tuple[str, ...] = ("/api/scoring-jobs",)
+) -> list[str]:
+    """Why the Bicep does not put Entra ID authentication in front of the function app's HTTP
+    `routes` (empty when it does)."""
     requirements = {
         "requireAuthentication: true": r"requireAuthentication\s*:\s*true\b",
         "unauthenticatedClientAction: 'Return401'": (
@@ -55,6 +69,8 @@ def auth_settings_problems(bicep_files: dict[str, str]) -> list[str]:
                 continue
             missing = [want for want, pattern in requirements.items()
                        if not re.search(pattern, body, re.DOTALL)]  # fmt: skip
+            missing += [f"authentication for {route} (excluded)"
+                        for route in _excluded_routes(body, list(routes))]  # fmt: skip
             if not missing:
                 return []
             best = [f"{symbol}: missing {want}" for want in missing]
@@ -65,11 +81,23 @@ def _http_functions() -> list[str]:
     return [name for name in host.indexed() if host.trigger_type(name) == "httpTrigger"]
 
 
+def _http_routes() -> tuple[str, ...]:
+    import json
+
+    routes = []
+    for name in _http_functions():
+        for raw in host.function(name).get_raw_bindings():
+            binding = json.loads(raw)
+            if binding["type"] == "httpTrigger":
+                routes.append("/api/" + binding["route"])
+    return tuple(routes)
+
+
 def test_http_functions_are_never_deployed_without_app_service_authentication() -> None:
     if not _http_functions():
         return  # nothing anonymous to protect
     files = {str(path): path.read_text(encoding="utf-8") for path in Path(INFRA).rglob("*.bicep")}
-    assert auth_settings_problems(files) == [], (
+    assert auth_settings_problems(files, _http_routes()) == [], (
         f"the app registers HTTP functions {_http_functions()} (anonymous at function level) "
         "but infra/ does not require App Service authentication in front of them"
     )
@@ -102,6 +130,12 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
 
 def test_the_auth_settings_check_accepts_entra_id_with_401() -> None:
     assert auth_settings_problems({"a.bicep": _GOOD}) == []
+    webhooks_only = _GOOD.replace(
+        "requireAuthentication: true",
+        "requireAuthentication: true\n"
+        "      excludedPaths: [\n        '/runtime/webhooks/eventgrid'\n      ]",
+    )
+    assert auth_settings_problems({"a.bicep": webhooks_only}) == []
     nested = _GOOD.replace(
         "}\nresource auth 'Microsoft.Web/sites/config@2024-04-01' = {\n  parent: functionApp\n",
         "  resource auth 'config@2024-04-01' = {\n",
@@ -121,6 +155,10 @@ def test_the_auth_settings_check_refuses_each_weakening() -> None:
         _GOOD.replace("'authsettingsV2'", "'appsettings'"),
         _GOOD.replace("parent: functionApp", "parent: otherSite"),
         _GOOD.replace("requireAuthentication: true", "// requireAuthentication: true"),
+        _GOOD.replace("requireAuthentication: true", "requireAuthentication: true\n"
+                      "      excludedPaths: [ '/runtime/webhooks/eventgrid', '/api/*' ]"),
+        _GOOD.replace("requireAuthentication: true", "requireAuthentication: true\n"
+                      "      excludedPaths: [ '/api/scoring-jobs' ]"),
     ]  # fmt: skip
     for text in weakened:
         assert text != _GOOD
