@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import string
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.functions as func
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
 from shared.scoring.records import ScoringRecords
@@ -156,6 +159,30 @@ def test_a_sas_token_never_reaches_a_job_or_the_ledger_on_any_route(scoring: App
     everything = list(runtime().ledger.table.list_entities())
     assert everything
     assert "sig=" not in json.dumps(everything, default=str)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    base=st.sampled_from(
+        [ss.INPUT, "https://mlstore.blob.core.windows.net/scoring/in/", "azureml:churn-input:3"]
+    ),
+    secret=st.text(string.ascii_letters + string.digits + "+/=%", min_size=12, max_size=40),
+    separator=st.sampled_from(["?sig=", "?sv=2024-11-04&sig=", "#sig=", "?SIG=", "/?sig="]),
+)
+def test_no_query_or_fragment_ever_reaches_a_job_or_the_ledger(
+    scoring: App, base: str, secret: str, separator: str
+) -> None:
+    secret = "TopSecret" + secret  # a marker no ledger row holds by chance
+    response = post(_body(path=base + separator + secret))
+    assert response.status_code == 400
+    assert "TopSecret" not in response.get_body().decode()
+    assert _submitted(scoring) == 0
+    from shared.runtime import runtime
+
+    stored = json.dumps(list(runtime().ledger.table.list_entities()), default=str)
+    assert "TopSecret" not in stored
 
 
 # --- the asynchronous pattern -------------------------------------------------------------
