@@ -89,7 +89,8 @@ class Ledger:
 
     @property
     def table(self) -> TableClient:
-        """The ledger's table, for records kept in partitions of their own (scoring)."""
+        """The ledger's table; retraining and scoring claims (`shared/claims.py`) live in it,
+        in partitions of their own."""
         return self._table
 
     def record_event(self, record: EventRecord) -> None:

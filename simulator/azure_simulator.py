@@ -1017,9 +1017,10 @@ class AzureSimulator:
             self._faults.setdefault(route, deque()).append(fault)
 
     def clear_faults(self) -> None:
-        """Drop every pending injected fault."""
+        """Drop every pending injected fault (lost responses of the ML service included)."""
         with self._lock:
             self._faults.clear()
+        self.ml.backend.lost.clear()
 
     # --------------------------------------------------------------------- routing
 

@@ -245,7 +245,7 @@ class MachineLearningResponses:
                 if stored is not None:
                     reply = self._scoring_reply(endpoint.id, stored)
                     reply.headers["Repeatability-Result"] = "accepted"
-                    return reply
+                    return self._lost("ml.scoring.invoke", reply)
         properties = _get(body, "properties")
         if not isinstance(properties, dict):
             return _user_error(400, "The request body must have 'properties'.", "BadArgument")

@@ -1,0 +1,61 @@
+"""`on_ml_event`: an Azure ML workspace's system topic (run status changes, runs completed, v1
+dataset drift). Drift starts retraining (debounced); a finished retraining job of this app is read
+and, when it completed, batch scoring starts."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared.events import Ignored
+from shared.intake import event_data
+from shared.ml_events import Drift, classify_ml_event, workspace_of_topic
+from shared.reconcilers.transient import TransientAzureError
+from shared.retraining_runtime import retraining_runtime
+
+FUNCTION = "on_ml_event"
+
+bp = func.Blueprint()
+
+
+@bp.function_name(FUNCTION)
+@bp.event_grid_trigger(arg_name="event")
+def on_ml_event(event: func.EventGridEvent) -> None:
+    """Retrain on drift; score after a successful retrain."""
+    rt = retraining_runtime()
+    settings = rt.settings
+    topic = event.topic or ""
+    workspace = workspace_of_topic(topic)
+    if workspace is None:
+        rt.record_event(event, FUNCTION, "invalid", f"topic {topic!r} is not an AML workspace")
+        return
+    configured = next(
+        (w for w in settings.ml_workspace_ids if w.lower() == workspace.lower()), None
+    )
+    if configured is None:
+        rt.record_event(event, FUNCTION, "out-of-scope", f"{workspace} is not in ML_WORKSPACE_IDS")
+        return
+    parsed = classify_ml_event(
+        event_id=event.id or "",
+        event_type=event.event_type or "",
+        workspace_id=configured,
+        data=event_data(event),
+    )
+    if isinstance(parsed, Ignored):
+        outcome = "invalid" if parsed.invalid else "ignored"
+        rt.record_event(event, FUNCTION, outcome, parsed.reason)
+        return
+    if rt.reconciler is None or settings.retraining is None:
+        rt.record_event(event, FUNCTION, "ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
+        return
+    if not settings.retraining.retrains(configured):
+        rt.record_event(event, FUNCTION, "ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
+        return
+    try:
+        if isinstance(parsed, Drift):
+            result = rt.reconciler.on_drift(parsed)
+        else:
+            result = rt.reconciler.on_finished(parsed)
+    except TransientAzureError as error:
+        rt.record_event(event, FUNCTION, "failed", f"will be redelivered: {error}")
+        raise
+    rt.record_event(event, FUNCTION, result.outcome, result.summary)

@@ -1,0 +1,50 @@
+"""`scheduled_retrain`: the retraining timer. For each retraining workspace: start the scoring a
+completed retrain is still owed (its event may have been lost), then ask the drift gate (or, with
+no `DRIFT_QUERY`, retrain on schedule)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import azure.functions as func
+from azure.core.exceptions import AzureError
+
+from shared.adapters.errors import describe
+from shared.reconcilers.transient import TransientAzureError
+from shared.retraining_runtime import retraining_runtime
+
+log = logging.getLogger(__name__)
+
+bp = func.Blueprint()
+
+
+@bp.function_name("scheduled_retrain")
+@bp.timer_trigger(arg_name="timer", schedule="%RETRAIN_SCHEDULE%", run_on_startup=False)
+def scheduled_retrain(timer: func.TimerRequest) -> None:
+    """Retrain where the gate says so; raise at the end if a workspace failed transiently, after
+    every other workspace had its turn."""
+    run_id = uuid.uuid4().hex[:12]
+    rt = retraining_runtime()
+    if rt.reconciler is None or rt.settings.retraining is None:
+        log.info("scheduled_retrain %s: retraining is off (RETRAIN_WORKSPACE_IDS)", run_id)
+        return
+    failures: list[str] = []
+    for workspace_id in rt.settings.retraining.workspace_ids:
+        try:
+            outcome = rt.reconciler.on_schedule(workspace_id, run_id)
+        except TransientAzureError as error:
+            failures.append(str(error))
+            continue
+        except AzureError as error:  # the drift query, unavailable through its retries
+            failures.append(f"workspace {workspace_id}: {describe(error)}")
+            continue
+        log.info(
+            "scheduled_retrain %s: %s: %s: %s",
+            run_id,
+            workspace_id,
+            outcome.outcome,
+            outcome.summary,
+        )
+    if failures:
+        raise TransientAzureError("; ".join(failures))

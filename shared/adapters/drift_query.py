@@ -1,0 +1,50 @@
+"""The drift gate's query: KQL over a Log Analytics workspace with azure-monitor-query.
+
+`LogsQueryClient.query_workspace` answers a full result (`LogsQueryResult`), a partial one
+(`LogsQueryPartialResult`, from a 200 whose body carries a `PartialError`, recorded file 19), or
+raises. The answer becomes a `GateReading` for the pure gate; transient failures are raised for
+the timer to retry, anything else is a failed reading, recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared.adapters.clients import AzureClients
+from shared.adapters.errors import describe, is_transient
+from shared.planning.retraining import GateReading, GateStatus
+
+# The query says its own time range (KQL `ago()`); this bounds what it may read at all.
+QUERY_TIMESPAN = timedelta(days=7)
+# Server-side limit for one query, in seconds.
+QUERY_TIMEOUT_SECONDS = 60
+
+
+class DriftQueryAdapter:
+    """Runs the drift query."""
+
+    def __init__(self, clients: AzureClients) -> None:
+        self._clients = clients
+
+    def read(self, workspace_id: str, query: str) -> GateReading:
+        """The query's first table, or why there is none. Raises transient Azure errors."""
+        from azure.core.exceptions import AzureError
+        from azure.monitor.query import LogsQueryPartialResult, LogsQueryStatus
+
+        try:
+            result = self._clients.logs_query().query_workspace(
+                workspace_id,
+                query,
+                timespan=QUERY_TIMESPAN,
+                server_timeout=QUERY_TIMEOUT_SECONDS,
+            )
+        except AzureError as error:
+            if is_transient(error):
+                raise
+            return GateReading(GateStatus.FAILED, error=describe(error))
+        if isinstance(result, LogsQueryPartialResult) or result.status == LogsQueryStatus.PARTIAL:
+            partial = getattr(result, "partial_error", None)
+            return GateReading(GateStatus.PARTIAL, error=str(getattr(partial, "message", partial)))
+        tables = result.tables
+        rows = [list(row) for row in tables[0].rows] if tables else []
+        return GateReading(GateStatus.SUCCESS, rows=rows)

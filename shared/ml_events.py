@@ -1,0 +1,144 @@
+"""Azure ML system-topic events: which ones start retraining, which ones finish it.
+
+Pure: an event is classified before any Azure call, so an event the app does not act on costs
+nothing but a ledger row. The event only says what to look at; a finished job is read again
+before anything follows from it (the event's status is not trusted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from azure.eventgrid import SystemEventNames
+
+from shared.arm import ArmId, is_resource_type
+from shared.events import Ignored
+
+RUN_STATUS_CHANGED: str = SystemEventNames.MachineLearningServicesRunStatusChangedEventName.value
+RUN_COMPLETED: str = SystemEventNames.MachineLearningServicesRunCompletedEventName.value
+DATASET_DRIFT_DETECTED: str = (
+    SystemEventNames.MachineLearningServicesDatasetDriftDetectedEventName.value
+)
+ML_EVENT_TYPES = frozenset({RUN_STATUS_CHANGED, RUN_COMPLETED, DATASET_DRIFT_DETECTED})
+
+# The tag Azure ML model monitoring's evaluate step sets on its run when a threshold is breached;
+# its value is the monitor's message.
+MONITOR_BREACH_TAG = "azureml_modelmonitor_threshold_breached"
+# Tags on every job this app submits: who submitted it, and for what.
+APP_TAG = "synapse-aml-automation"
+RETRAINING = "retraining"
+SCORING = "scoring"
+TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "canceled", "cancelled"})
+MESSAGE_LIMIT = 256
+
+
+class DriftSource(StrEnum):
+    """What detected the drift."""
+
+    MODEL_MONITOR = "model-monitor"
+    DATASET_MONITOR = "dataset-drift"
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A drift signal for one workspace: retraining is due (debounced)."""
+
+    event_id: str
+    workspace_id: ArmId
+    source: DriftSource
+    run_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RetrainingFinished:
+    """The event says a retraining job of this app ended (to be confirmed by reading the job)."""
+
+    event_id: str
+    workspace_id: ArmId
+    job_name: str
+    reported_status: str
+
+
+def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` on one line, cut to `limit` characters (tag values and ledger cells are bounded)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
+
+
+def workspace_of_topic(topic: str) -> ArmId | None:
+    """The AML workspace ID that a system topic's events carry as `topic`, or None."""
+    if is_resource_type(topic, "Microsoft.MachineLearningServices", "workspaces"):
+        return ArmId(topic)
+    return None
+
+
+def breach_message(run_tags: object) -> str | None:
+    """The monitor's message when the breach tag (key compared case-insensitively) is set and
+    non-empty; None otherwise (no tag, an empty one, or tags that are not an object)."""
+    if not isinstance(run_tags, Mapping):
+        return None
+    for key, value in run_tags.items():
+        if isinstance(key, str) and key.lower() == MONITOR_BREACH_TAG:
+            text = value if isinstance(value, str) else ("" if value is None else str(value))
+            if text.strip():
+                return bounded(text)
+    return None
+
+
+def _submitted_by_app(run_tags: object, purpose: str) -> bool:
+    if not isinstance(run_tags, Mapping):
+        return False
+    return any(
+        isinstance(key, str) and key.lower() == APP_TAG and value == purpose
+        for key, value in run_tags.items()
+    )
+
+
+def classify_ml_event(
+    *, event_id: str, event_type: str, workspace_id: ArmId, data: object
+) -> Drift | RetrainingFinished | Ignored:
+    """What an ML event means for this app. `workspace_id` is the event's (in-scope) topic."""
+    if event_type not in ML_EVENT_TYPES:
+        return Ignored(event_id, f"event type {event_type!r} is not an Azure ML run or drift event")
+    if not isinstance(data, Mapping):
+        return Ignored(event_id, "event has no data object")
+    if event_type == DATASET_DRIFT_DETECTED:
+        monitor = data.get("DataDriftName") or data.get("DataDriftId") or "a dataset monitor"
+        coefficient = data.get("DriftCoefficient")
+        message = f"dataset drift detected by {monitor}" + (
+            f" (drift coefficient {coefficient})" if isinstance(coefficient, int | float) else ""
+        )
+        return Drift(
+            event_id,
+            workspace_id,
+            DriftSource.DATASET_MONITOR,
+            str(data.get("RunId") or ""),
+            bounded(message),
+        )
+    run_id = data.get("runId")
+    if not isinstance(run_id, str) or not run_id:
+        return Ignored(event_id, "run event without a runId")
+    run_tags = data.get("runTags")
+    if event_type == RUN_STATUS_CHANGED:
+        breach = breach_message(run_tags)
+        if breach is not None:
+            return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
+    if not _submitted_by_app(run_tags, RETRAINING):
+        return Ignored(
+            event_id,
+            f"run {run_id} is neither a monitor's threshold breach nor a retraining job of "
+            "this app",
+            invalid=False,
+        )
+    status = data.get("runStatus")
+    reported = status if isinstance(status, str) else ""
+    if event_type == RUN_STATUS_CHANGED and reported.lower() not in TERMINAL_RUN_STATUSES:
+        return Ignored(
+            event_id, f"retraining job {run_id} is {reported or 'in progress'}", invalid=False
+        )
+    if not reported and event_type == RUN_COMPLETED:
+        reported = "Completed"
+    return RetrainingFinished(event_id, workspace_id, run_id, reported)

@@ -1,0 +1,520 @@
+"""Retraining and the scoring after it: observe (claim, jobs), decide (pure planning), apply,
+record.
+
+- A drift signal or the schedule asks to retrain a workspace. The claim in the ledger's table
+  settles duplicates and the cooldown without an Azure call; otherwise this app's retraining jobs
+  are read, and a job is submitted only when none is active. The claim is written with optimistic
+  concurrency and fixes the job's name, so concurrent deliveries submit one job and a retried
+  submission finds its job.
+- A finished retraining job is read (the event's status is not trusted). `Completed` starts batch
+  scoring once (a claim per retraining job, a repeatability ID derived from it, and a look for a
+  scoring job already tagged with it); `Failed`/`Canceled` are recorded and announced.
+- Dry-run reads and decides, and records the plan; it claims, submits and invokes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
+
+from shared.adapters.batch_scoring import (
+    BatchScoringAdapter,
+    ScoringInput,
+    ScoringUriRejectedError,
+    UnexpectedResponseError,
+)
+from shared.adapters.drift_query import DriftQueryAdapter
+from shared.adapters.errors import describe, is_transient
+from shared.adapters.retraining_jobs import AppJob, RetrainingJobsAdapter
+from shared.arm import ArmId
+from shared.claims import Claims, ClaimState, RetrainingClaim
+from shared.config import RetrainingSettings, Settings
+from shared.ledger import ActionRecord, ActionSink
+from shared.ml_events import APP_TAG, RETRAINING, SCORING, Drift, RetrainingFinished
+from shared.planning.retraining import (
+    ClaimView,
+    Decision,
+    JobView,
+    Verdict,
+    decide_from_claim,
+    decide_with_jobs,
+    evaluate_gate,
+    retraining_tags,
+    scoring_request_id,
+    scoring_tags,
+)
+from shared.reconcilers.transient import TransientAzureError
+
+log = logging.getLogger(__name__)
+
+KIND_RETRAINING = "retraining"
+KIND_SCORING = "batch-scoring"
+KIND_GATE = "drift-gate"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one request came to: a short word for the event's ledger row and a summary."""
+
+    outcome: str
+    summary: str
+
+
+class RetrainingReconciler:
+    """Retraining and post-retrain scoring for the workspaces of `RETRAIN_WORKSPACE_IDS`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        jobs: RetrainingJobsAdapter,
+        scoring: BatchScoringAdapter,
+        drift: DriftQueryAdapter,
+        claims: Claims,
+        sink: ActionSink,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if settings.retraining is None:
+            raise ValueError("retraining is off: RETRAIN_WORKSPACE_IDS is empty")
+        self._settings = settings
+        self._config: RetrainingSettings = settings.retraining
+        self._jobs = jobs
+        self._scoring = scoring
+        self._drift = drift
+        self._claims = claims
+        self._sink = sink
+        self._clock = clock
+
+    @property
+    def _mode(self) -> str:
+        return self._settings.automation_mode.value
+
+    def _record(
+        self,
+        workspace_id: str,
+        kind: str,
+        verdict: str,
+        subject: str,
+        reason: str,
+        outcome: str,
+        trigger: str,
+        *,
+        evidence: str = "",
+        notify: bool = True,
+    ) -> None:
+        self._sink.record_actions(
+            [
+                ActionRecord(
+                    target_id=workspace_id,
+                    kind=kind,
+                    verdict=verdict,
+                    subject=subject,
+                    reason=reason,
+                    mode=self._mode,
+                    outcome=outcome,
+                    trigger=trigger,
+                    evidence=evidence,
+                    notify=notify,
+                )
+            ]
+        )
+
+    # ------------------------------------------------------------------ retraining
+
+    def on_drift(self, drift: Drift) -> Outcome:
+        """A drift event: retrain the workspace (debounced)."""
+        return self.retrain(
+            drift.workspace_id,
+            claim_key=f"event:{drift.event_id}",
+            trigger=f"drift:{drift.source.value}",
+            event_id=drift.event_id,
+            message=drift.message,
+        )
+
+    def retrain(
+        self,
+        workspace_id: ArmId,
+        *,
+        claim_key: str,
+        trigger: str,
+        event_id: str,
+        message: str,
+        known_jobs: Sequence[AppJob] | None = None,
+    ) -> Outcome:
+        """Submit a retraining job unless one is active or the cooldown holds."""
+        now = self._clock()
+        cooldown = timedelta(minutes=self._config.cooldown_minutes)
+        claim = self._claims.retraining(workspace_id)
+        decision = decide_from_claim(
+            _claim_view(claim), claim_key=claim_key, now=now, cooldown=cooldown
+        )
+        if decision is None:
+            try:
+                jobs = (
+                    known_jobs
+                    if known_jobs is not None
+                    else self._jobs.list_app_jobs(workspace_id, RETRAINING)
+                )
+            except AzureError as error:
+                return self._failed(workspace_id, "list", claim_key, error)
+            decision = decide_with_jobs(
+                [JobView(job.name, job.status) for job in jobs],
+                workspace_id=workspace_id,
+                claim_key=claim_key,
+            )
+        if decision.verdict in (Verdict.COOLDOWN, Verdict.ACTIVE):
+            self._record(
+                workspace_id,
+                KIND_RETRAINING,
+                decision.verdict.value,
+                decision.job_name,
+                decision.reason,
+                "debounced: nothing submitted",
+                claim_key,
+                notify=False,
+            )
+            return Outcome("debounced", decision.reason)
+        tags = retraining_tags(trigger=trigger, event_id=event_id, message=message)
+        if self._settings.dry_run:
+            self._record(
+                workspace_id,
+                KIND_RETRAINING,
+                decision.verdict.value,
+                decision.job_name,
+                decision.reason,
+                "dry-run: not submitted",
+                claim_key,
+                evidence=self._plan(tags),
+            )
+            return Outcome("dry-run", f"would submit {decision.job_name}")
+        if decision.verdict is Verdict.SUBMIT:
+            won = self._claims.claim_retraining(
+                workspace_id,
+                job_name=decision.job_name,
+                claim_key=claim_key,
+                trigger=trigger,
+                now=now,
+                previous=claim,
+            )
+            if not won:
+                current = self._claims.retraining(workspace_id)
+                if current is None or current.claim_key != claim_key:
+                    holder = current.job_name if current else "another job"
+                    reason = f"another delivery claimed the retraining first ({holder})"
+                    self._record(
+                        workspace_id,
+                        KIND_RETRAINING,
+                        "debounce-concurrent",
+                        holder,
+                        reason,
+                        "debounced: nothing submitted",
+                        claim_key,
+                        notify=False,
+                    )
+                    return Outcome("debounced", reason)
+                decision = Decision(Verdict.RESUME, current.job_name, decision.reason)
+        return self._ensure_submitted(workspace_id, decision, claim_key, tags)
+
+    def _plan(self, tags: dict[str, str]) -> str:
+        return json.dumps(
+            {
+                "component": str(self._config.component),
+                "compute": self._config.compute,
+                "experiment": self._config.experiment,
+                "inputs": self._config.inputs,
+                "tags": tags,
+            },
+            sort_keys=True,
+        )[:4000]
+
+    def _ensure_submitted(
+        self, workspace_id: ArmId, decision: Decision, claim_key: str, tags: dict[str, str]
+    ) -> Outcome:
+        name = decision.job_name
+        try:
+            existing = self._jobs.get_job(workspace_id, name)
+            if existing is None:
+                try:
+                    self._jobs.submit(
+                        workspace_id,
+                        name=name,
+                        component=self._config.component,
+                        inputs=self._config.inputs,
+                        compute=self._config.compute,
+                        experiment=self._config.experiment,
+                        tags=tags,
+                    )
+                except ResourceExistsError:
+                    # A retried PUT whose first attempt went through: the job is there.
+                    existing = self._jobs.get_job(workspace_id, name)
+                    if existing is None:
+                        raise
+        except AzureError as error:
+            if is_transient(error):
+                return self._failed(workspace_id, name, claim_key, error)
+            return self._submission_refused(workspace_id, name, claim_key, describe(error))
+        except UnexpectedResponseError as error:
+            return self._submission_refused(workspace_id, name, claim_key, str(error))
+        except Exception as error:  # azure-ai-ml's own validation errors (MlException)
+            if type(error).__module__.startswith("azure.ai.ml"):
+                return self._submission_refused(
+                    workspace_id, name, claim_key, f"{type(error).__name__}: {error}"[:500]
+                )
+            raise
+        self._set_claim_state(workspace_id, claim_key, ClaimState.SUBMITTED)
+        if existing is not None:
+            reason = f"job {name} was already submitted for {claim_key} ({existing.status})"
+            self._record(
+                workspace_id,
+                KIND_RETRAINING,
+                Verdict.RESUME.value,
+                name,
+                reason,
+                "already submitted: nothing new",
+                claim_key,
+                notify=False,
+            )
+            return Outcome("already-submitted", reason)
+        self._record(
+            workspace_id,
+            KIND_RETRAINING,
+            "submit",
+            name,
+            decision.reason,
+            "submitted",
+            claim_key,
+            evidence=self._plan(tags),
+        )
+        return Outcome("retraining-submitted", f"submitted retraining job {name}")
+
+    def _set_claim_state(self, workspace_id: str, claim_key: str, state: str) -> None:
+        claim = self._claims.retraining(workspace_id)
+        if claim is not None and claim.claim_key == claim_key:
+            self._claims.set_retraining_state(claim, state)
+
+    def _submission_refused(
+        self, workspace_id: ArmId, name: str, claim_key: str, why: str
+    ) -> Outcome:
+        # A permanent failure releases the claim: the next drift signal may try again.
+        self._set_claim_state(workspace_id, claim_key, ClaimState.FAILED)
+        self._record(
+            workspace_id,
+            KIND_RETRAINING,
+            "submit",
+            name,
+            "submission refused by Azure ML",
+            f"failed: {why}",
+            claim_key,
+        )
+        return Outcome("failed", f"retraining job {name} was refused: {why}")
+
+    def _failed(
+        self, workspace_id: ArmId, subject: str, trigger: str, error: AzureError
+    ) -> Outcome:
+        if not is_transient(error):
+            self._record(
+                workspace_id,
+                KIND_RETRAINING,
+                "read",
+                subject,
+                "reading Azure ML failed",
+                f"failed: {describe(error)}",
+                trigger,
+            )
+            return Outcome("failed", describe(error))
+        self._record(
+            workspace_id,
+            KIND_RETRAINING,
+            "retry",
+            subject,
+            "Azure ML stayed unavailable through the retries",
+            f"failed (will retry): {describe(error)}",
+            trigger,
+            notify=False,
+        )
+        raise TransientAzureError(f"workspace {workspace_id}: {describe(error)}") from error
+
+    # ------------------------------------------------------------ after retraining
+
+    def on_finished(self, finished: RetrainingFinished) -> Outcome:
+        """The event says a retraining job ended: read it, and act on what Azure says."""
+        trigger = f"event:{finished.event_id}"
+        try:
+            job = self._jobs.get_job(finished.workspace_id, finished.job_name)
+        except AzureError as error:
+            return self._failed(finished.workspace_id, finished.job_name, trigger, error)
+        except UnexpectedResponseError as error:
+            return Outcome("invalid", str(error))
+        if job is None:
+            return Outcome("invalid", f"job {finished.job_name} does not exist in the workspace")
+        if job.tags.get(APP_TAG) != RETRAINING:
+            return Outcome("ignored", f"job {job.name} is not a retraining job of this app")
+        return self.after_retraining(finished.workspace_id, job, trigger)
+
+    def after_retraining(self, workspace_id: ArmId, job: AppJob, trigger: str) -> Outcome:
+        """A retraining job as read from Azure: completed starts scoring, failed is announced."""
+        if job.status in ("Failed", "Canceled"):
+            self._record(
+                workspace_id,
+                KIND_RETRAINING,
+                job.status.lower(),
+                job.name,
+                f"retraining job {job.name} ended {job.status}"
+                + (f": {job.error}" if job.error else ""),
+                "nothing started",
+                trigger,
+            )
+            return Outcome(f"retraining-{job.status.lower()}", f"{job.name} ended {job.status}")
+        if job.status != "Completed":
+            return Outcome("not-finished", f"{job.name} is {job.status}; nothing to do yet")
+        return self._start_scoring(workspace_id, job.name, trigger)
+
+    def _start_scoring(self, workspace_id: ArmId, retraining_job: str, trigger: str) -> Outcome:
+        endpoint_name = self._config.batch_endpoint_name
+        if endpoint_name is None or self._config.scoring_input is None:
+            return Outcome("completed", f"{retraining_job} completed; no BATCH_ENDPOINT_NAME")
+        claim = self._claims.scoring(workspace_id, retraining_job)
+        if claim is not None and claim.scoring_job:
+            reason = f"scoring job {claim.scoring_job} already started after {retraining_job}"
+            return Outcome("scoring-already-started", reason)
+        endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{endpoint_name}")
+        deployment = self._config.batch_deployment_name
+        if self._settings.dry_run:
+            self._record(
+                workspace_id,
+                KIND_SCORING,
+                "start",
+                endpoint_id,
+                f"retraining job {retraining_job} completed",
+                "dry-run: not started",
+                trigger,
+                evidence=json.dumps(
+                    {
+                        "deployment": deployment or "(endpoint default)",
+                        "input": self._config.scoring_input,
+                        "tags": scoring_tags(retraining_job=retraining_job),
+                    }
+                ),
+            )
+            return Outcome("dry-run", f"would start scoring on {endpoint_name}")
+        request_id = scoring_request_id(workspace_id, retraining_job)
+        if claim is None:
+            # Losing this race is fine: the winner's request ID is the same, and the scoring
+            # URI answers a repeated ID with the first job.
+            self._claims.claim_scoring(
+                workspace_id, retraining_job, request_id=request_id, now=self._clock()
+            )
+        try:
+            already = [
+                job
+                for job in self._jobs.list_app_jobs(workspace_id, SCORING)
+                if job.tags.get("retraining-job") == retraining_job
+            ]
+            if already:
+                self._claims.scoring_started(workspace_id, retraining_job, already[0].name)
+                reason = f"scoring job {already[0].name} already started after {retraining_job}"
+                return Outcome("scoring-already-started", reason)
+            endpoint = self._scoring.get_endpoint(endpoint_id)
+            started = self._scoring.invoke(
+                endpoint,
+                deployment=deployment,
+                scoring_input=ScoringInput.from_setting(self._config.scoring_input),
+                tags=scoring_tags(retraining_job=retraining_job),
+                request_id=request_id,
+            )
+        except (ScoringUriRejectedError, UnexpectedResponseError) as error:
+            return self._scoring_refused(workspace_id, endpoint_id, trigger, str(error))
+        except HttpResponseError as error:
+            if is_transient(error):
+                return self._failed(workspace_id, endpoint_id, trigger, error)
+            return self._scoring_refused(workspace_id, endpoint_id, trigger, describe(error))
+        except AzureError as error:
+            return self._failed(workspace_id, endpoint_id, trigger, error)
+        self._claims.scoring_started(workspace_id, retraining_job, started.name)
+        self._record(
+            workspace_id,
+            KIND_SCORING,
+            "start",
+            started.name,
+            f"retraining job {retraining_job} completed",
+            f"started on {endpoint_name}/{started.deployment or 'default'}",
+            trigger,
+        )
+        return Outcome("scoring-started", f"scoring job {started.name} after {retraining_job}")
+
+    def _scoring_refused(
+        self, workspace_id: ArmId, endpoint_id: str, trigger: str, why: str
+    ) -> Outcome:
+        self._record(
+            workspace_id,
+            KIND_SCORING,
+            "start",
+            endpoint_id,
+            "batch scoring could not be started",
+            f"failed: {why}",
+            trigger,
+        )
+        return Outcome("failed", why)
+
+    # ---------------------------------------------------------------------- timer
+
+    def on_schedule(self, workspace_id: ArmId, run_id: str) -> Outcome:
+        """The timer for one workspace: the scoring backstop, then the drift gate and retraining."""
+        trigger = f"schedule:{run_id}"
+        try:
+            jobs = self._jobs.list_app_jobs(workspace_id, RETRAINING)
+        except AzureError as error:
+            return self._failed(workspace_id, "list", trigger, error)
+        notes: list[str] = []
+        completed = next((job for job in jobs if job.status == "Completed"), None)
+        if completed is not None:
+            # The newest completed retrain is the model that matters; older ones are not scored.
+            backstop = self._start_scoring(workspace_id, completed.name, trigger)
+            if backstop.outcome not in ("scoring-already-started", "completed"):
+                notes.append(f"backstop: {backstop.summary}")
+        gate = self._config.drift_gate
+        message = "scheduled retraining"
+        source = "schedule"
+        if gate is not None:
+            try:
+                reading = self._drift.read(gate.log_analytics_workspace_id, gate.query)
+            except AzureError as error:  # transient: the timer's next run asks again
+                return self._failed(workspace_id, gate.log_analytics_workspace_id, trigger, error)
+            verdict = evaluate_gate(reading, gate.threshold)
+            self._record(
+                workspace_id,
+                KIND_GATE,
+                "retrain" if verdict.retrain else "hold",
+                gate.log_analytics_workspace_id,
+                verdict.reason,
+                "gate open" if verdict.retrain else "nothing submitted",
+                trigger,
+                notify=not verdict.retrain and reading.status.value != "success",
+            )
+            if not verdict.retrain:
+                return Outcome("gate-closed", "; ".join([*notes, verdict.reason]))
+            message, source = verdict.reason, "schedule:drift-gate"
+        result = self.retrain(
+            workspace_id,
+            claim_key=trigger,
+            trigger=source,
+            event_id=run_id,
+            message=message,
+            known_jobs=jobs,
+        )
+        return Outcome(result.outcome, "; ".join([*notes, result.summary]))
+
+
+def _claim_view(claim: RetrainingClaim | None) -> ClaimView | None:
+    if claim is None:
+        return None
+    return ClaimView(
+        job_name=claim.job_name,
+        claim_key=claim.claim_key,
+        claimed_at=claim.claimed_at,
+        counts=claim.state != ClaimState.FAILED,
+    )

@@ -1,0 +1,94 @@
+"""Wiring for retraining: settings -> clients -> adapters -> the retraining reconciler, built once
+per process on first use, without building the other concerns' reconcilers (a drift event's cold
+start pays only for what it uses)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from shared.config import Settings, get_settings
+from shared.ledger import EventRecord
+
+if TYPE_CHECKING:
+    import azure.functions as func
+
+    from shared.ledger import Ledger
+    from shared.reconcilers.retraining import RetrainingReconciler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetrainingRuntime:
+    """What the retraining handlers need."""
+
+    settings: Settings
+    ledger: Ledger
+    # None when retraining is off (RETRAIN_WORKSPACE_IDS empty).
+    reconciler: RetrainingReconciler | None
+
+    def record_event(
+        self, event: func.EventGridEvent, function: str, outcome: str, reason: str
+    ) -> None:
+        """Log and record one event's outcome (invalid input and failures are warnings)."""
+        level = logging.WARNING if outcome in ("invalid", "failed") else logging.INFO
+        log.log(
+            level,
+            "%s: event %s (%s, subject %r): %s: %s",
+            function,
+            event.id,
+            event.event_type,
+            event.subject,
+            outcome,
+            reason,
+        )
+        self.ledger.record_event(
+            EventRecord(
+                event_id=event.id or "",
+                event_type=event.event_type or "",
+                subject=event.subject or "",
+                outcome=outcome,
+                reason=reason[:1000],
+                function=function,
+            )
+        )
+
+
+@functools.cache
+def retraining_runtime_for(settings: Settings) -> RetrainingRuntime:
+    from shared.adapters.batch_scoring import BatchScoringAdapter
+    from shared.adapters.clients import clients_for
+    from shared.adapters.drift_query import DriftQueryAdapter
+    from shared.adapters.outcomes import OutcomePublisher
+    from shared.adapters.retraining_jobs import RetrainingJobsAdapter
+    from shared.claims import Claims
+    from shared.ledger import open_ledger
+    from shared.reconcilers.retraining import RetrainingReconciler
+    from shared.recorder import Recorder
+
+    clients = clients_for(settings)
+    ledger = open_ledger(settings.ledger, clients.token_credential)  # type: ignore[arg-type]
+    reconciler = None
+    if settings.retraining is not None:
+        publisher = (
+            OutcomePublisher(settings.outcome_topic_endpoint, clients.token_credential)
+            if settings.outcome_topic_endpoint
+            else None
+        )
+        reconciler = RetrainingReconciler(
+            settings,
+            RetrainingJobsAdapter(clients),
+            BatchScoringAdapter(clients),
+            DriftQueryAdapter(clients),
+            Claims(ledger.table),
+            Recorder(ledger, publisher),
+        )
+    return RetrainingRuntime(settings, ledger, reconciler)
+
+
+def retraining_runtime() -> RetrainingRuntime:
+    """The process's retraining runtime, from the app settings."""
+    return retraining_runtime_for(get_settings())

@@ -1,0 +1,218 @@
+"""Azure ML system-topic events: which ones are drift, which ones end a retraining job of this
+app, and which ones are nothing to the app. From the documented samples and variants of them."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.arm import ArmId
+from shared.events import Ignored
+from shared.ml_events import (
+    APP_TAG,
+    MESSAGE_LIMIT,
+    MONITOR_BREACH_TAG,
+    Drift,
+    DriftSource,
+    RetrainingFinished,
+    bounded,
+    classify_ml_event,
+    workspace_of_topic,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+WORKSPACE = ArmId(
+    "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg-ml/providers/"
+    "Microsoft.MachineLearningServices/workspaces/mlw-prod"
+)
+
+
+def _sample(name: str) -> dict[str, Any]:
+    [event] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    event["topic"] = WORKSPACE
+    return dict(event)
+
+
+def _classify(event: dict[str, Any]) -> Drift | RetrainingFinished | Ignored:
+    return classify_ml_event(
+        event_id=event["id"],
+        event_type=event["eventType"],
+        workspace_id=WORKSPACE,
+        data=event.get("data"),
+    )
+
+
+def _status_changed(tags: object, status: str = "Completed") -> dict[str, Any]:
+    event = _sample("eventgrid_aml_runstatuschanged.json")
+    event["data"]["runTags"] = tags
+    event["data"]["runStatus"] = status
+    return event
+
+
+def test_the_documented_run_status_changed_sample_is_not_drift() -> None:
+    # An AutoML child run without tags: nothing to do with monitoring or this app.
+    parsed = _classify(_sample("eventgrid_aml_runstatuschanged.json"))
+    assert isinstance(parsed, Ignored)
+    assert not parsed.invalid
+
+
+def test_the_documented_run_completed_sample_is_not_this_apps_job() -> None:
+    parsed = _classify(_sample("eventgrid_aml_runcompleted.json"))
+    assert isinstance(parsed, Ignored)
+    assert "neither" in parsed.reason
+
+
+def test_the_documented_dataset_drift_sample_is_drift() -> None:
+    parsed = _classify(_sample("eventgrid_aml_datasetdriftdetected.json"))
+    assert isinstance(parsed, Drift)
+    assert parsed.source is DriftSource.DATASET_MONITOR
+    assert "myDriftMonitor" in parsed.message
+    assert parsed.workspace_id == WORKSPACE
+
+
+@pytest.mark.parametrize("status", ["Completed", "Failed", "Running", "failed"])
+def test_a_breach_tag_is_drift_whatever_the_run_status(status: str) -> None:
+    parsed = _classify(_status_changed({MONITOR_BREACH_TAG: "feature tenure drifted"}, status))
+    assert isinstance(parsed, Drift)
+    assert parsed.source is DriftSource.MODEL_MONITOR
+    assert parsed.message == "feature tenure drifted"
+
+
+@given(
+    key=st.sampled_from(
+        [
+            MONITOR_BREACH_TAG,
+            MONITOR_BREACH_TAG.upper(),
+            "AzureML_ModelMonitor_Threshold_Breached",
+            "azureml_modelmonitor_THRESHOLD_breached",
+        ]
+    ),
+    message=st.text(min_size=1).filter(lambda text: text.strip() != ""),
+)
+def test_the_breach_tag_key_is_compared_case_insensitively(key: str, message: str) -> None:
+    parsed = _classify(_status_changed({key: message}))
+    assert isinstance(parsed, Drift)
+    assert len(parsed.message) <= MESSAGE_LIMIT
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {},
+        {MONITOR_BREACH_TAG: ""},
+        {MONITOR_BREACH_TAG: "   "},
+        {MONITOR_BREACH_TAG: None},
+        {"azureml_modelmonitor_threshold": "breached"},
+        {"breached": MONITOR_BREACH_TAG},
+        None,
+        ["azureml_modelmonitor_threshold_breached"],
+    ],
+)
+def test_no_tag_or_an_empty_one_is_not_drift(tags: object) -> None:
+    assert isinstance(_classify(_status_changed(tags)), Ignored)
+
+
+def test_a_monitor_flipping_back_is_not_drift() -> None:
+    breached = _status_changed({MONITOR_BREACH_TAG: "drift 0.41 > 0.3"})
+    recovered = copy.deepcopy(breached)
+    recovered["data"]["runTags"][MONITOR_BREACH_TAG] = ""
+    assert isinstance(_classify(breached), Drift)
+    assert isinstance(_classify(recovered), Ignored)
+
+
+def test_a_breach_on_run_completed_is_not_drift() -> None:
+    # The breach is defined on RunStatusChanged; RunCompleted of a monitor run is not a signal.
+    event = _sample("eventgrid_aml_runcompleted.json")
+    event["data"]["runTags"] = {MONITOR_BREACH_TAG: "drift"}
+    assert isinstance(_classify(event), Ignored)
+
+
+@pytest.mark.parametrize("status", ["Completed", "Failed", "Canceled", "completed"])
+def test_this_apps_retraining_job_reaching_a_terminal_status_is_finished(status: str) -> None:
+    event = _status_changed({APP_TAG: "retraining", "trigger": "drift"}, status)
+    event["data"]["runId"] = "retrain-0123"
+    parsed = _classify(event)
+    assert isinstance(parsed, RetrainingFinished)
+    assert parsed.job_name == "retrain-0123"
+    assert parsed.reported_status == status
+
+
+def test_run_completed_of_this_apps_retraining_job_is_finished() -> None:
+    event = _sample("eventgrid_aml_runcompleted.json")
+    event["data"]["runTags"] = {APP_TAG: "retraining"}
+    parsed = _classify(event)
+    assert isinstance(parsed, RetrainingFinished)
+    assert parsed.job_name == event["data"]["runId"]
+
+
+@pytest.mark.parametrize("status", ["Running", "Queued", "Finalizing", ""])
+def test_a_retraining_job_still_running_is_ignored(status: str) -> None:
+    parsed = _classify(_status_changed({APP_TAG: "retraining"}, status))
+    assert isinstance(parsed, Ignored)
+    assert not parsed.invalid
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {APP_TAG: "scoring"},
+        {APP_TAG: "Retraining"},
+        {"submitted-by": "someone-else"},
+        {"trigger": "drift"},
+    ],
+)
+def test_jobs_this_app_did_not_submit_for_retraining_are_ignored(tags: dict[str, str]) -> None:
+    assert isinstance(_classify(_status_changed(tags, "Completed")), Ignored)
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "Microsoft.MachineLearningServices.ModelRegistered",
+        "Microsoft.MachineLearningServices.ModelDeployed",
+        "Microsoft.Resources.ResourceWriteSuccess",
+    ],
+)
+def test_other_event_types_are_invalid_here(event_type: str) -> None:
+    event = _status_changed({MONITOR_BREACH_TAG: "drift"})
+    event["eventType"] = event_type
+    parsed = _classify(event)
+    assert isinstance(parsed, Ignored)
+    assert parsed.invalid
+
+
+@pytest.mark.parametrize("data", [None, "text", [1, 2], {"runTags": {MONITOR_BREACH_TAG: "x"}}])
+def test_malformed_data_is_invalid(data: object) -> None:
+    event = _status_changed({})
+    event["data"] = data
+    parsed = _classify(event)
+    assert isinstance(parsed, Ignored)
+    assert parsed.invalid
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [
+        (WORKSPACE, WORKSPACE),
+        (WORKSPACE.lower(), WORKSPACE.lower()),
+        ("/subscriptions/{subscription-id}/resourceGroups/{resource-group-name}", None),
+        (f"{WORKSPACE}/computes/cpu", None),
+        ("/subscriptions/x/resourceGroups/rg/providers/Microsoft.Synapse/workspaces/syn", None),
+        ("", None),
+    ],
+)
+def test_the_topic_names_the_workspace(topic: str, expected: str | None) -> None:
+    assert workspace_of_topic(topic) == expected
+
+
+@given(st.text())
+def test_bounded_text_is_one_line_and_short(text: str) -> None:
+    cut = bounded(text)
+    assert len(cut) <= MESSAGE_LIMIT
+    assert "\n" not in cut

@@ -1,0 +1,149 @@
+"""Retraining decisions (pure): duplicates, cooldown, active jobs, names fixed by the claim, the
+drift gate's verdicts and the tags a job carries."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.ml_events import APP_TAG, MESSAGE_LIMIT
+from shared.planning.retraining import (
+    ClaimView,
+    GateReading,
+    GateStatus,
+    JobView,
+    Verdict,
+    decide_from_claim,
+    decide_with_jobs,
+    evaluate_gate,
+    job_name_for,
+    retraining_tags,
+    scoring_request_id,
+)
+
+WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+COOLDOWN = timedelta(minutes=360)
+
+
+def _claim(minutes_ago: float, key: str = "event:a", counts: bool = True) -> ClaimView:
+    return ClaimView("retrain-a", key, NOW - timedelta(minutes=minutes_ago), counts)
+
+
+def test_no_claim_needs_the_jobs() -> None:
+    assert decide_from_claim(None, claim_key="event:b", now=NOW, cooldown=COOLDOWN) is None
+
+
+def test_the_same_trigger_again_resumes_its_own_job() -> None:
+    decision = decide_from_claim(_claim(1), claim_key="event:a", now=NOW, cooldown=COOLDOWN)
+    assert decision is not None
+    assert decision.verdict is Verdict.RESUME
+    assert decision.job_name == "retrain-a"
+
+
+@given(minutes=st.floats(min_value=0, max_value=359.9))
+def test_another_trigger_within_the_cooldown_is_debounced(minutes: float) -> None:
+    decision = decide_from_claim(_claim(minutes), claim_key="event:b", now=NOW, cooldown=COOLDOWN)
+    assert decision is not None
+    assert decision.verdict is Verdict.COOLDOWN
+
+
+@given(minutes=st.floats(min_value=360, max_value=100_000))
+def test_after_the_cooldown_the_jobs_decide(minutes: float) -> None:
+    assert (
+        decide_from_claim(_claim(minutes), claim_key="event:b", now=NOW, cooldown=COOLDOWN) is None
+    )
+
+
+def test_a_failed_submission_does_not_debounce() -> None:
+    claim = _claim(1, counts=False)
+    assert decide_from_claim(claim, claim_key="event:b", now=NOW, cooldown=COOLDOWN) is None
+
+
+def test_a_zero_cooldown_debounces_nothing() -> None:
+    decision = decide_from_claim(_claim(0), claim_key="event:b", now=NOW, cooldown=timedelta(0))
+    assert decision is None
+
+
+@pytest.mark.parametrize("status", ["NotStarted", "Queued", "Running", "Finalizing", "Unknown"])
+def test_an_active_job_debounces(status: str) -> None:
+    jobs = [JobView("retrain-old", "Completed"), JobView("retrain-now", status)]
+    decision = decide_with_jobs(jobs, workspace_id=WS, claim_key="event:b")
+    assert decision.verdict is Verdict.ACTIVE
+    assert decision.job_name == "retrain-now"
+
+
+def test_only_finished_jobs_allow_a_submission() -> None:
+    jobs = [JobView("a", "Completed"), JobView("b", "Failed"), JobView("c", "Canceled")]
+    decision = decide_with_jobs(jobs, workspace_id=WS, claim_key="event:b")
+    assert decision.verdict is Verdict.SUBMIT
+    assert decision.job_name == job_name_for(WS, "event:b")
+
+
+@given(key=st.text(min_size=1))
+def test_a_job_name_is_fixed_by_workspace_and_claim(key: str) -> None:
+    name = job_name_for(WS, key)
+    assert name == job_name_for(WS.upper(), key)
+    assert name != job_name_for(WS, key + "x")
+    assert name.startswith("retrain-")
+    assert len(name) <= 64
+    assert all(ch.isalnum() or ch == "-" for ch in name)
+
+
+def test_the_scoring_request_id_follows_the_retraining_job() -> None:
+    assert scoring_request_id(WS, "retrain-a") == scoring_request_id(WS, "retrain-a")
+    assert scoring_request_id(WS, "retrain-a") != scoring_request_id(WS, "retrain-b")
+
+
+@given(message=st.text(), event_id=st.text(), trigger=st.text())
+def test_tags_say_who_and_why_within_bounds(message: str, event_id: str, trigger: str) -> None:
+    tags = retraining_tags(trigger=trigger, event_id=event_id, message=message)
+    assert tags[APP_TAG] == "retraining"
+    assert all(len(value) <= MESSAGE_LIMIT for value in tags.values())
+    assert ("drift-message" in tags) == bool(message)
+
+
+# ------------------------------------------------------------------------ the drift gate
+
+
+def _rows(value: object) -> GateReading:
+    return GateReading(GateStatus.SUCCESS, rows=[[value, "2026-11-25T00:00:00Z"]])
+
+
+@pytest.mark.parametrize(
+    ("value", "retrain"),
+    [(0.5, True), (0.3, True), (0.29999, False), (0, False), (7, True), (-1.0, False)],
+)
+def test_the_gate_opens_at_or_above_the_threshold(value: float, retrain: bool) -> None:
+    verdict = evaluate_gate(_rows(value), 0.3)
+    assert verdict.retrain is retrain
+    assert verdict.value == value
+
+
+@pytest.mark.parametrize(
+    ("reading", "why"),
+    [
+        (GateReading(GateStatus.PARTIAL, rows=[[0.9]], error="result too large"), "partial"),
+        (GateReading(GateStatus.FAILED, error="HTTP 400 BadArgumentError"), "failed"),
+        (GateReading(GateStatus.SUCCESS, rows=[]), "no rows"),
+        (GateReading(GateStatus.SUCCESS, rows=[[]]), "no rows"),
+        (_rows("0.9"), "not a number"),
+        (_rows(None), "not a number"),
+        (_rows(True), "not a number"),
+        (_rows(math.nan), "not a number"),
+        (_rows(math.inf), "not a number"),
+    ],
+)
+def test_an_uncertain_gate_stays_shut_with_its_reason(reading: GateReading, why: str) -> None:
+    verdict = evaluate_gate(reading, 0.3)
+    assert verdict.retrain is False
+    assert why in verdict.reason
+
+
+@given(value=st.floats(allow_nan=False, allow_infinity=False), threshold=st.floats(-1e9, 1e9))
+def test_the_gate_compares_numbers_exactly(value: float, threshold: float) -> None:
+    assert evaluate_gate(_rows(value), threshold).retrain is (value >= threshold)

@@ -1,0 +1,479 @@
+"""`on_ml_event` end to end: the registered function, real SDK clients (azure-ai-ml included) over
+HTTPS against the simulator, the ledger and its claims in Azurite.
+
+Drift submits one pipeline job from the configured component; duplicates, the cooldown, an active
+job and concurrent deliveries (threads and processes) submit nothing more; a completed retraining
+job starts batch scoring once; failures are recorded and announced; dry-run writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.ml_events import APP_TAG
+from shared.reconcilers.transient import TransientAzureError
+from shared.retraining_runtime import retraining_runtime
+from simulator.tokens import claims_of
+from tests.conftest import App
+from tools import retraining_scene as rs
+from tools import scene
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def rapp(app: App) -> App:
+    rs.seed_retraining(app.sim)
+    app.set_settings(**rs.retraining_settings())
+    app.sim.reset_counts()
+    return app
+
+
+def _deliver(app: App, event: dict[str, Any]) -> None:
+    app.deliver(event, "on_ml_event")
+
+
+def _routes(app: App) -> list[str]:
+    return [r.route for r in app.non_token_requests()]
+
+
+def _jobs(app: App, purpose: str = "retraining") -> list[dict[str, Any]]:
+    return [
+        job
+        for job in app.sim.ml.jobs(scene.PROD)
+        if job["properties"]["tags"].get(APP_TAG) == purpose
+    ]
+
+
+def _event_outcome(event_id: str) -> str:
+    row = retraining_runtime().ledger.event(event_id)
+    assert row is not None, f"event {event_id} was not recorded"
+    return str(row["Outcome"])
+
+
+def _actions(kind: str) -> list[dict[str, Any]]:
+    return [a for a in retraining_runtime().ledger.actions(scene.PROD) if a["Kind"] == kind]
+
+
+def _submit_one(app: App) -> dict[str, Any]:
+    _deliver(app, rs.monitor_breach_event())
+    [job] = _jobs(app)
+    return job
+
+
+# ------------------------------------------------------------------------------- drift
+
+
+def test_drift_submits_one_pipeline_job_from_the_configured_component(rapp: App) -> None:
+    event = rs.monitor_breach_event(message="feature tenure drifted: 0.41 > 0.3")
+    _deliver(rapp, event)
+
+    [(name, body, headers)] = rapp.sim.ml.job_puts
+    properties = body["properties"]
+    assert properties["jobType"] == "Pipeline"
+    [step] = properties["jobs"].values()
+    # train_churn_model@latest resolves to version 2, the last one registered.
+    assert step["componentId"] == f"{scene.PROD}/components/{rs.COMPONENT}/versions/2"
+    assert properties["computeId"] == f"{scene.PROD}/computes/cpu-cluster"
+    assert properties["experimentName"] == "churn-retraining"
+    assert step["inputs"]["training_data"]["uri"] == rs.TRAINING_DATA
+    assert step["inputs"]["learning_rate"]["value"] == "0.05"
+    assert properties["tags"] == {
+        APP_TAG: "retraining",
+        "trigger": "drift:model-monitor",
+        "trigger-event-id": event["id"],
+        "drift-message": "feature tenure drifted: 0.41 > 0.3",
+    }
+    assert claims_of(headers["x-azureml-token"])["aud"] == "https://ml.azure.com"
+    assert _routes(rapp).count("ml.job.put") == 1
+    assert _event_outcome(event["id"]) == "retraining-submitted"
+    [action] = _actions("retraining")
+    assert (action["Verdict"], action["Subject"], action["Outcome"]) == (
+        "submit",
+        name,
+        "submitted",
+    )
+    published = [e["eventType"] for e in rapp.sim.published_events]
+    assert published == ["SynapseAmlAutomation.Retraining.Submit"]
+
+
+def test_a_component_by_version_is_read_by_version(rapp: App) -> None:
+    rapp.set_settings(**rs.retraining_settings(RETRAIN_COMPONENT=f"{rs.COMPONENT}:1"))
+    _deliver(rapp, rs.monitor_breach_event())
+
+    [(_, body, _)] = rapp.sim.ml.job_puts
+    [step] = body["properties"]["jobs"].values()
+    assert step["componentId"].endswith(f"/components/{rs.COMPONENT}/versions/1")
+    assert "ml.component.version.get" in _routes(rapp)
+
+
+def test_v1_dataset_drift_submits_a_job(rapp: App) -> None:
+    event = rs.dataset_drift_event()
+    _deliver(rapp, event)
+    [job] = _jobs(rapp)
+    assert job["properties"]["tags"]["trigger"] == "drift:dataset-drift"
+    assert _event_outcome(event["id"]) == "retraining-submitted"
+
+
+def test_a_duplicate_drift_event_costs_no_azure_call(rapp: App) -> None:
+    event = rs.monitor_breach_event()
+    _deliver(rapp, event)
+    rapp.sim.reset_counts()
+
+    _deliver(rapp, event)
+
+    assert _routes(rapp) == ["ml.job.get"]  # finds its own job, submits nothing
+    assert len(_jobs(rapp)) == 1
+    assert _event_outcome(event["id"]) == "already-submitted"
+
+
+def test_another_drift_within_the_cooldown_is_debounced_without_azure_calls(rapp: App) -> None:
+    _submit_one(rapp)
+    rapp.sim.reset_counts()
+    second = rs.dataset_drift_event()
+
+    _deliver(rapp, second)
+
+    assert _routes(rapp) == []
+    assert len(_jobs(rapp)) == 1
+    assert _event_outcome(second["id"]) == "debounced"
+    assert sorted(a["Verdict"] for a in _actions("retraining")) == ["debounce-cooldown", "submit"]
+
+
+def test_an_active_retraining_job_debounces_after_the_cooldown(rapp: App) -> None:
+    rapp.set_settings(**rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES="0"))
+    job = _submit_one(rapp)
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Running")
+    rapp.sim.reset_counts()
+    second = rs.monitor_breach_event()
+
+    _deliver(rapp, second)
+
+    assert _routes(rapp) == ["ml.job.list"]
+    assert len(_jobs(rapp)) == 1
+    assert _event_outcome(second["id"]) == "debounced"
+
+
+def test_a_finished_job_and_no_cooldown_let_the_next_drift_retrain(rapp: App) -> None:
+    rapp.set_settings(**rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES="0"))
+    job = _submit_one(rapp)
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Failed")
+
+    _deliver(rapp, rs.monitor_breach_event())
+
+    assert len(_jobs(rapp)) == 2
+
+
+def test_an_event_from_a_workspace_out_of_scope_costs_no_azure_call(rapp: App) -> None:
+    event = rs.monitor_breach_event(scene.SANDBOX)
+    _deliver(rapp, event)
+    assert _routes(rapp) == []
+    assert _event_outcome(event["id"]) == "out-of-scope"
+
+
+def test_an_in_scope_workspace_without_retraining_is_ignored(rapp: App) -> None:
+    event = rs.monitor_breach_event(scene.DEV)
+    _deliver(rapp, event)
+    assert _routes(rapp) == []
+    assert _event_outcome(event["id"]) == "ignored"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        rs.monitor_breach_event(message=""),
+        rs.job_finished_event("someone-elses-job", tags={"team": "data"}),
+        rs.job_finished_event(
+            "retrain-x",
+            tags={APP_TAG: "retraining"},
+            event_type="Microsoft.MachineLearningServices.RunStatusChanged",
+            status="Running",
+        ),
+        {
+            **rs.dataset_drift_event(),
+            "eventType": "Microsoft.MachineLearningServices.ModelDeployed",
+        },
+        {**rs.dataset_drift_event(), "topic": "/subscriptions/{subscription-id}"},
+    ],
+    ids=["empty-breach-tag", "not-this-app", "still-running", "model-deployed", "bad-topic"],
+)
+def test_events_the_app_does_not_act_on_cost_no_azure_call(
+    rapp: App, event: dict[str, Any]
+) -> None:
+    _deliver(rapp, event)
+    assert _routes(rapp) == []
+    assert _event_outcome(event["id"]) in ("ignored", "invalid")
+
+
+def test_retraining_off_ignores_drift(app: App) -> None:
+    event = rs.monitor_breach_event()
+    app.deliver(event, "on_ml_event")
+    assert [r.route for r in app.non_token_requests()] == []
+    assert _event_outcome(event["id"]) == "ignored"
+
+
+# ---------------------------------------------------------------------------- races
+
+
+def test_concurrent_deliveries_in_threads_submit_one_job(rapp: App) -> None:
+    events = [rs.monitor_breach_event() for _ in range(6)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(events))
+
+    def deliver(event: dict[str, Any]) -> None:
+        try:
+            barrier.wait()
+            _deliver(rapp, event)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=deliver, args=(event,)) for event in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert len(_jobs(rapp)) == 1
+    assert _routes(rapp).count("ml.job.put") == 1
+    outcomes = sorted(_event_outcome(event["id"]) for event in events)
+    assert outcomes == ["debounced"] * 5 + ["retraining-submitted"]
+
+
+_DELIVER_AT = """
+import json, sys, time
+from tools import host
+host.indexed()
+event = json.loads(sys.argv[2])
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
+host.deliver_event("on_ml_event", event)
+"""
+
+
+def test_concurrent_deliveries_in_processes_sharing_azurite_submit_one_job(rapp: App) -> None:
+    events = [rs.monitor_breach_event() for _ in range(4)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # azure-ai-ml keeps its current cloud in the process environment; a fresh instance starts
+    # without the cloud an earlier test in this process registered.
+    env.pop("AZUREML_CURRENT_CLOUD", None)
+    # Every process imports first, then all deliver at the same moment.
+    start_at = time.time() + 8
+    processes = [
+        subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [sys.executable, "-c", _DELIVER_AT, str(start_at), json.dumps(event)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for event in events
+    ]
+    results = [process.communicate(timeout=180) for process in processes]
+
+    assert [p.returncode for p in processes] == [0] * len(events), results
+    assert len(_jobs(rapp)) == 1
+    assert _routes(rapp).count("ml.job.put") == 1
+    outcomes = sorted(_event_outcome(event["id"]) for event in events)
+    assert outcomes == ["debounced"] * 3 + ["retraining-submitted"]
+
+
+# ------------------------------------------------------------------- transient failures
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_throttled_or_unavailable_submission_still_makes_one_job(rapp: App, status: int) -> None:
+    rapp.sim.inject("ml.job.put", status=status, retry_after=0)
+    _deliver(rapp, rs.monitor_breach_event())
+    assert len(_jobs(rapp)) == 1
+
+
+def test_a_lost_submission_response_is_retried_into_the_same_job(rapp: App) -> None:
+    rapp.sim.ml.lose_response("ml.job.put", status=503)
+    event = rs.monitor_breach_event()
+    _deliver(rapp, event)
+    assert len(_jobs(rapp)) == 1
+    assert _event_outcome(event["id"]) in ("retraining-submitted", "already-submitted")
+
+
+def test_a_submission_that_keeps_failing_is_redelivered_and_then_makes_one_job(rapp: App) -> None:
+    rapp.sim.inject("ml.job.put", status=503, times=20, retry_after=0)
+    event = rs.monitor_breach_event()
+    with pytest.raises(TransientAzureError):
+        _deliver(rapp, event)
+    assert _jobs(rapp) == []
+    assert _event_outcome(event["id"]) == "failed"
+    # A racing drift event while the first one waits for redelivery changes nothing.
+    rapp.sim.clear_faults()
+    racing = rs.dataset_drift_event()
+    _deliver(rapp, racing)
+    assert _event_outcome(racing["id"]) == "debounced"
+
+    _deliver(rapp, event)  # Event Grid's redelivery
+
+    assert len(_jobs(rapp)) == 1
+    assert _event_outcome(event["id"]) == "retraining-submitted"
+
+
+def test_a_refused_submission_is_recorded_and_releases_the_claim(rapp: App) -> None:
+    rapp.set_settings(**rs.retraining_settings(RETRAIN_COMPONENT="no_such_component:1"))
+    event = rs.monitor_breach_event()
+    _deliver(rapp, event)
+    assert _jobs(rapp) == []
+    assert _event_outcome(event["id"]) == "failed"
+    [action] = _actions("retraining")
+    assert action["Outcome"].startswith("failed:")
+
+    # The component is registered later: the next drift is not held back by the failed claim.
+    rapp.set_settings(**rs.retraining_settings())
+    _deliver(rapp, rs.monitor_breach_event())
+    assert len(_jobs(rapp)) == 1
+
+
+# -------------------------------------------------------------------- after retraining
+
+
+def _complete(app: App, status: str = "Completed") -> tuple[dict[str, Any], dict[str, Any]]:
+    job = _submit_one(app)
+    app.sim.ml.set_job_status(
+        scene.PROD, job["name"], status, error="OOM" if status == "Failed" else None
+    )
+    app.sim.reset_counts()
+    event = rs.job_finished_event(job["name"], tags=job["properties"]["tags"])
+    return job, event
+
+
+def test_a_completed_retrain_starts_batch_scoring_once(rapp: App) -> None:
+    job, event = _complete(rapp)
+    _deliver(rapp, event)
+
+    [(headers, body)] = rapp.sim.ml.scoring_posts
+    assert claims_of(headers["authorization"].removeprefix("Bearer "))["aud"] == (
+        "https://ml.azure.com"
+    )
+    assert body["properties"]["inputData"] == {
+        "UriFolder": {"jobInputType": "UriFolder", "uri": rs.SCORING_INPUT}
+    }
+    assert body["properties"]["tags"]["retraining-job"] == job["name"]
+    [scoring] = _jobs(rapp, "scoring")
+    assert scoring["properties"]["properties"]["azureml.deploymentname"] == "blue"
+    assert _event_outcome(event["id"]) == "scoring-started"
+    assert [a["Subject"] for a in _actions("batch-scoring")] == [scoring["name"]]
+
+    rapp.sim.reset_counts()
+    _deliver(rapp, event)  # redelivered
+    _deliver(rapp, {**event, "id": str(uuid.uuid4())})  # RunStatusChanged twin, say
+    assert "ml.scoring.invoke" not in _routes(rapp)
+    assert len(_jobs(rapp, "scoring")) == 1
+
+
+def test_the_job_is_read_not_the_event(rapp: App) -> None:
+    job = _submit_one(rapp)
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Running")
+    event = rs.job_finished_event(job["name"], tags=job["properties"]["tags"])
+    _deliver(rapp, event)
+    assert rapp.sim.ml.scoring_posts == []
+    assert _event_outcome(event["id"]) == "not-finished"
+
+
+def test_a_configured_deployment_is_used(rapp: App) -> None:
+    rapp.set_settings(**rs.retraining_settings(BATCH_DEPLOYMENT_NAME="green"))
+    _, event = _complete(rapp)
+    _deliver(rapp, event)
+    [(headers, _)] = rapp.sim.ml.scoring_posts
+    assert headers["azureml-model-deployment"] == "green"
+
+
+@pytest.mark.parametrize("status", ["Failed", "Canceled"])
+def test_a_failed_or_canceled_retrain_is_recorded_and_announced(rapp: App, status: str) -> None:
+    job, event = _complete(rapp, status)
+    _deliver(rapp, event)
+
+    assert rapp.sim.ml.scoring_posts == []
+    assert _event_outcome(event["id"]) == f"retraining-{status.lower()}"
+    [announced] = [a for a in _actions("retraining") if a["Verdict"] == status.lower()]
+    assert announced["Subject"] == job["name"]
+    assert f"SynapseAmlAutomation.Retraining.{status}" in [
+        e["eventType"] for e in rapp.sim.published_events
+    ]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_throttled_or_unavailable_invoke_still_makes_one_scoring_job(
+    rapp: App, status: int
+) -> None:
+    _, event = _complete(rapp)
+    rapp.sim.inject("ml.scoring.invoke", status=status, retry_after=0)
+    _deliver(rapp, event)
+    assert len(_jobs(rapp, "scoring")) == 1
+
+
+def test_an_invoke_that_keeps_failing_is_redelivered_into_one_scoring_job(rapp: App) -> None:
+    _, event = _complete(rapp)
+    # The first POST creates the job; its answer, and those of every retry, are lost.
+    rapp.sim.ml.lose_response("ml.scoring.invoke", status=503, times=20)
+    with pytest.raises(TransientAzureError):
+        _deliver(rapp, event)
+    # The job exists already (the answers were lost): the redelivery must find it.
+    assert len(_jobs(rapp, "scoring")) == 1
+    rapp.sim.clear_faults()
+
+    _deliver(rapp, event)
+
+    assert len(_jobs(rapp, "scoring")) == 1
+    assert _event_outcome(event["id"]) == "scoring-already-started"
+
+
+def test_a_scoring_uri_outside_the_inference_domain_gets_no_token(rapp: App) -> None:
+    rapp.set_settings(**rs.retraining_settings(AML_INFERENCE_DOMAIN="inference.ml.azure.com"))
+    _, event = _complete(rapp)
+    _deliver(rapp, event)
+    assert rapp.sim.ml.scoring_posts == []
+    assert "https://ml.azure.com" not in [t["resource"] for t in rapp.sim.token_requests]
+    [refused] = _actions("batch-scoring")
+    assert "AML_INFERENCE_DOMAIN" in refused["Outcome"]
+
+
+# ---------------------------------------------------------------------------- dry-run
+
+
+def test_dry_run_submits_and_invokes_nothing_and_records_the_plan(rapp: App) -> None:
+    rapp.set_settings(**rs.retraining_settings(AUTOMATION_MODE="dry-run"))
+    drift = rs.monitor_breach_event()
+    _deliver(rapp, drift)
+    # A retraining job that exists already (submitted by hand, say) completes.
+    rapp.sim.ml.add_job(
+        scene.PROD,
+        {
+            "id": f"{scene.PROD}/jobs/retrain-by-hand",
+            "name": "retrain-by-hand",
+            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+            "properties": {
+                "jobType": "Pipeline",
+                "status": "Completed",
+                "tags": {APP_TAG: "retraining"},
+            },
+            "systemData": {"createdAt": "2026-11-25T00:00:00Z"},
+        },
+    )
+    _deliver(rapp, rs.job_finished_event("retrain-by-hand", tags={APP_TAG: "retraining"}))
+
+    writes = [r.route for r in rapp.sim.writes() if r.route != "eventgrid.publish"]
+    assert writes == []
+    assert rapp.sim.ml.job_puts == []
+    assert rapp.sim.ml.scoring_posts == []
+    [plan] = _actions("retraining")
+    assert plan["Outcome"] == "dry-run: not submitted"
+    assert json.loads(plan["Evidence"])["component"] == f"{rs.COMPONENT}@latest"
+    [scoring_plan] = _actions("batch-scoring")
+    assert scoring_plan["Outcome"] == "dry-run: not started"
+    assert _event_outcome(drift["id"]) == "dry-run"
