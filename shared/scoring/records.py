@@ -28,9 +28,10 @@ JOBS_PARTITION = "scoring-jobs"
 REQUESTS_PARTITION = "scoring-requests"
 # How long an Idempotency-Key returns the first request's job.
 KEY_LIFETIME = timedelta(hours=24)
-# A claim whose request died before submitting may be taken over after this long. Longer than
-# an HTTP function can run behind App Service's front ends (230 s).
-CLAIM_LEASE = timedelta(minutes=5)
+# A claim whose request died (or is stuck) before settling may be taken over after this long:
+# longer than a submission with its retries takes, short enough for a Logic App's retries to
+# get through. A takeover reuses the request ID, so even an overlap submits one job.
+CLAIM_LEASE = timedelta(minutes=2)
 _TAKEOVER_ATTEMPTS = 3
 
 Clock = Callable[[], datetime]
