@@ -409,6 +409,19 @@ def test_azure_down_while_reading_the_endpoint_is_503(scoring: App) -> None:
     assert _submitted(scoring) == 0
 
 
+def test_a_throttled_job_read_is_503_with_retry_after_and_the_next_poll_answers(
+    scoring: App,
+) -> None:
+    name = _json(post())["name"]
+    scoring.sim.inject("ml.job.get", status=429, times=5, retry_after=1)
+    response = get(name)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.headers["Content-Type"] == "application/problem+json"
+    scoring.sim.clear_faults()
+    assert get(name).status_code == 202
+
+
 # --- dry-run and the description ----------------------------------------------------------
 
 
