@@ -25,6 +25,7 @@ BENCHMARKS: tuple[str, ...] = (
     "workspace_cost",
     "burst",
     "retraining_cost",
+    "scoring_http",
 )
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from azure.mgmt.core.tools import parse_resource_id
 
-from shared.arm import ArmId, is_resource_type, same_arm_id
+from shared.arm import ArmId, is_arm_id, is_resource_type, same_arm_id
 from shared.policy.exemptions import Exemption, parse_exemptions
 
 ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
@@ -106,6 +106,9 @@ class Settings:
     retraining: RetrainingSettings | None = None
     aml_inference_domain: str = "inference.ml.azure.com"
     logs_query_endpoint: str = "https://api.loganalytics.io/v1"
+    # HTTP scoring API (issue 8): batch endpoints callers may use, and who may call.
+    scoring_allowed_endpoints: tuple[ArmId, ...] = ()
+    scoring_allowed_callers: frozenset[str] = frozenset()
 
     @property
     def dry_run(self) -> bool:
@@ -540,6 +543,67 @@ def _domain(reader: _Reader, name: str, default: str) -> str:
     return value
 
 
+def _batch_endpoints(
+    name: str, reader: _Reader, workspace_ids: tuple[ArmId, ...]
+) -> tuple[ArmId, ...]:
+    """`SCORING_ALLOWED_ENDPOINTS`: ARM IDs of batch endpoints under in-scope workspaces."""
+    raw = reader.optional(name)
+    if raw is None:
+        return ()
+    ids: list[ArmId] = []
+    for position, item in enumerate(raw.split(","), start=1):
+        candidate = item.strip()
+        workspace = batch_endpoint_workspace(candidate)
+        if workspace is None:
+            raise SettingsError(
+                f"{name}: item {position} ({candidate!r}) is not an ARM ID of a batch endpoint: "
+                "expected /subscriptions/<guid>/resourceGroups/<group>/providers/"
+                "Microsoft.MachineLearningServices/workspaces/<workspace>/batchEndpoints/<name>"
+            )
+        if not any(same_arm_id(workspace, known) for known in workspace_ids):
+            raise SettingsError(
+                f"{name}: item {position} ({candidate!r}) is under workspace {workspace}, "
+                "which is not in ML_WORKSPACE_IDS"
+            )
+        if any(same_arm_id(candidate, seen) for seen in ids):
+            raise SettingsError(f"{name}: item {position} ({candidate!r}) is listed twice")
+        ids.append(ArmId(candidate))
+    return tuple(ids)
+
+
+def batch_endpoint_workspace(value: str) -> ArmId | None:
+    """The workspace of a batch endpoint ARM ID, or None when `value` is not one."""
+    if not is_arm_id(value):
+        return None
+    parts = parse_resource_id(value)
+    if (
+        str(parts.get("namespace", "")).lower() != "microsoft.machinelearningservices"
+        or str(parts.get("type", "")).lower() != "workspaces"
+        or str(parts.get("child_type_1", "")).lower() != "batchendpoints"
+        or not parts.get("child_name_1")
+        or "child_type_2" in parts
+    ):
+        return None
+    return ArmId(value[: value.lower().index("/batchendpoints/")])
+
+
+def _object_ids(name: str, reader: _Reader) -> frozenset[str]:
+    """Entra object IDs (GUIDs), lower-cased; empty when unset."""
+    raw = reader.optional(name)
+    if raw is None:
+        return frozenset()
+    ids: set[str] = set()
+    for position, item in enumerate(raw.split(","), start=1):
+        candidate = item.strip()
+        try:
+            ids.add(str(uuid.UUID(candidate)))
+        except ValueError:
+            raise SettingsError(
+                f"{name}: item {position} ({candidate!r}) is not an Entra object ID (GUID)"
+            ) from None
+    return frozenset(ids)
+
+
 def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -> Settings:
     """Validate settings from an environment mapping; raises `SettingsError` naming the setting.
 
@@ -579,6 +643,13 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         logs_query_endpoint=reader.https_url(
             "LOGS_QUERY_ENDPOINT", "https://api.loganalytics.io/v1"
         ),
+        # Setting names first: tests/test_infra.py finds the settings read that way.
+        scoring_allowed_endpoints=_batch_endpoints(
+            "SCORING_ALLOWED_ENDPOINTS",
+            reader,
+            ml_workspace_ids,
+        ),
+        scoring_allowed_callers=_object_ids("SCORING_ALLOWED_CALLERS", reader),
     )
 
 

@@ -101,3 +101,30 @@ def fire_timer(name: str, *, past_due: bool = False) -> None:
         raise ValueError(f"{name} is not triggered by a timer")
     datum = meta.Datum(json.dumps({"IsPastDue": past_due}), "json")
     fn.get_user_function()(TimerRequestConverter.decode(datum, trigger_metadata={}))
+
+
+def call_http(
+    name: str,
+    *,
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    body: bytes = b"",
+    route_params: Mapping[str, str] | None = None,
+) -> func.HttpResponse:
+    """Call an HTTP-triggered function with a `func.HttpRequest`, as the worker builds it."""
+    fn = function(name)
+    if trigger_type(name) != "httpTrigger":
+        raise ValueError(f"{name} is not triggered by HTTP")
+    request = func.HttpRequest(
+        method=method,
+        url=url,
+        headers=dict(headers or {}),
+        params={},
+        route_params=dict(route_params or {}),
+        body=body,
+    )
+    response = fn.get_user_function()(request)
+    if not isinstance(response, func.HttpResponse):
+        raise TypeError(f"{name} returned {type(response).__name__}, not an HttpResponse")
+    return response

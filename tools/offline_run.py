@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from simulator import AzureSimulator, Azurite
-from tools import host, offline_retraining, scene
+from tools import host, offline_retraining, offline_scoring, scene
 from tools.report import Column, Report
 
 IN_SCOPE = (scene.PROD, scene.DEV)
@@ -324,6 +324,8 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             "mlw-prod: public network access disabled by remediation",
         )
         offline_retraining.play(sim, checks.expect, report)
+        # Scoring over HTTP is a step of its own (tools/offline_scoring.py).
+        offline_scoring.run(sim, checks, report)
         report.line()
         _print_outcome_events(report, sim)
         _print_ledger_location(report, azurite, get_settings().ledger.table_name)

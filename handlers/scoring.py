@@ -1,0 +1,257 @@
+"""Scoring over HTTP: `start_scoring`, `get_scoring_job` and `openapi_spec`.
+
+Anonymous at function level on purpose: App Service authentication (Entra ID, configured in
+infra/) sits in front, rejects unauthenticated requests and passes the caller's object ID in
+X-MS-CLIENT-PRINCIPAL-ID; these functions authorise that caller against
+SCORING_ALLOWED_CALLERS. No function keys: callers hold no secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import replace
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import azure.functions as func
+from azure.core.exceptions import AzureError
+
+from shared.adapters.errors import describe, is_transient
+from shared.config import get_settings
+from shared.scoring import problems
+from shared.scoring.contract import NAME_PATTERN
+from shared.scoring.openapi import (
+    JOB_ROUTE,
+    JOBS_ROUTE,
+    RETRY_AFTER_SECONDS,
+    SPEC_ROUTE,
+    build_spec,
+)
+from shared.scoring.problems import PROBLEM_CONTENT_TYPE, Problem
+from shared.scoring.records import RequestRecord, ScoringRecords
+from shared.scoring.requests import (
+    Caller,
+    RefusedError,
+    authorize,
+    caller_of,
+    idempotency_key,
+    parse_body,
+    validate,
+)
+
+log = logging.getLogger(__name__)
+
+bp = func.Blueprint()
+
+_JOB_NAME = re.compile(NAME_PATTERN)
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body), status_code=status, mimetype="application/json", headers=headers
+    )
+
+
+def _problem(problem: Problem) -> func.HttpResponse:
+    headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after else None
+    return func.HttpResponse(
+        json.dumps(problem.body()),
+        status_code=problem.status,
+        mimetype=PROBLEM_CONTENT_TYPE,
+        headers={"Content-Type": PROBLEM_CONTENT_TYPE, **(headers or {})},
+    )
+
+
+def _base_url(req: func.HttpRequest) -> str:
+    """The request's URL without query or fragment: absolute, as Logic Apps needs Location."""
+    parts = urlsplit(str(req.url))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _accepted(body: dict[str, Any], status_url: str) -> func.HttpResponse:
+    return _json(202, body, {"Location": status_url, "Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def _log_request(function: str, caller: Caller) -> None:
+    log.info(
+        "%s: caller %s, workflow run %s, client tracking id %s",
+        function, caller.principal_id, caller.workflow_run_id, caller.client_tracking_id,
+    )  # fmt: skip
+
+
+def _ledger_unavailable(function: str, error: AzureError) -> func.HttpResponse:
+    """The ledger (or the token for it) failed: 503 when worth retrying, else the error goes up.
+
+    Adapter errors never get here (the service turns them into problems): this is the table.
+    """
+    if not is_transient(error):
+        raise error
+    log.error("%s: the ledger is unavailable: %s", function, describe(error))
+    return _problem(
+        problems.unavailable(f"the ledger is unavailable: {describe(error)}", RETRY_AFTER_SECONDS)
+    )
+
+
+def _record(records: ScoringRecords, record: RequestRecord) -> None:
+    """Record a request; a failure is logged, not raised: the answer matters more than its
+    audit row (a retry after a 5xx would start a second job when no Idempotency-Key is sent)."""
+    try:
+        records.record_request(record)
+    except AzureError as error:
+        log.error(
+            "%s: could not record a request (%s, job %s, caller %s): %s",
+            record.function, record.outcome, record.job_name or "-", record.caller,
+            describe(error),
+        )  # fmt: skip
+
+
+@bp.function_name("start_scoring")
+@bp.route(route=JOBS_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def start_scoring(req: func.HttpRequest) -> func.HttpResponse:
+    """Start a batch scoring job: 202 + Location + Retry-After, or a problem; dry-run: 200."""
+    try:
+        return _start_scoring(req)
+    except AzureError as error:
+        return _ledger_unavailable("start_scoring", error)
+
+
+def _start_scoring(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.scoring.service import DryRun
+    from shared.scoring.wiring import scoring_service
+
+    settings = get_settings()
+    service = scoring_service()
+    caller = caller_of(req.headers)
+    _log_request("start_scoring", caller)
+    record = RequestRecord(
+        function="start_scoring",
+        outcome="refused",
+        http_status=0,
+        caller=caller.principal_id,
+        workflow_run_id=caller.workflow_run_id,
+        client_tracking_id=caller.client_tracking_id,
+    )
+    try:
+        principal = authorize(caller, settings.scoring_allowed_callers)
+        record = replace(record, caller=principal)
+        key = idempotency_key(req.headers)
+        record = replace(record, idempotency_key=key)
+        document = parse_body(req.headers.get("content-type"), req.get_body())
+        request = validate(document, settings.scoring_allowed_endpoints)
+        # Validated, so free of query strings: the input may be recorded from here on.
+        record = replace(record, endpoint_id=request.endpoint_id, input_path=request.input_path)
+        outcome = service.start(request, principal, caller, key)
+    except RefusedError as refused:
+        return _refuse(service.records, record, refused.problem)
+    if isinstance(outcome, DryRun):
+        _record(service.records, replace(record, outcome="dry-run", http_status=200))
+        return _json(200, {"dryRun": True, "wouldSubmit": outcome.would_submit})
+    status_url = f"{_base_url(req)}/{quote(outcome.name, safe='')}"
+    _record(
+        service.records,
+        replace(
+            record,
+            outcome="replayed" if outcome.replayed else "started",
+            http_status=202,
+            job_name=outcome.name,
+        ),
+    )
+    return _accepted(
+        {
+            "name": outcome.name,
+            "status": outcome.status,
+            "endpoint": outcome.endpoint_id,
+            "workspace": outcome.workspace_id,
+            "statusUrl": status_url,
+        },
+        status_url,
+    )
+
+
+def _refuse(records: ScoringRecords, record: RequestRecord, problem: Problem) -> func.HttpResponse:
+    """Record a refusal with its caller, log it, and answer with the problem."""
+    log.warning(
+        "%s refused (%d %s, field %s) for caller %s: %s",
+        record.function, problem.status, problem.kind, problem.field, record.caller,
+        problem.detail,
+    )  # fmt: skip
+    _record(
+        records,
+        replace(
+            record,
+            outcome="refused",
+            http_status=problem.status,
+            problem_type=problem.type,
+            field=problem.field or "",
+            detail=problem.detail,
+        ),
+    )
+    return _problem(problem)
+
+
+@bp.function_name("get_scoring_job")
+@bp.route(route=JOB_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
+    """A job started through this API: 202 while it runs, 200 once it has ended, else 404."""
+    try:
+        return _get_scoring_job(req)
+    except AzureError as error:
+        return _ledger_unavailable("get_scoring_job", error)
+
+
+def _get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.scoring.wiring import scoring_service
+
+    settings = get_settings()
+    service = scoring_service()
+    caller = caller_of(req.headers)
+    _log_request("get_scoring_job", caller)
+    job_name = req.route_params.get("job_name", "")
+    record = RequestRecord(
+        function="get_scoring_job",
+        outcome="refused",
+        http_status=0,
+        caller=caller.principal_id,
+        workflow_run_id=caller.workflow_run_id,
+        client_tracking_id=caller.client_tracking_id,
+    )
+    try:
+        principal = authorize(caller, settings.scoring_allowed_callers)
+        if not _JOB_NAME.fullmatch(job_name):
+            raise RefusedError(problems.not_found("no scoring job of that name was started by you"))
+        view = service.status(job_name, principal)
+    except RefusedError as refused:
+        shown = job_name if _JOB_NAME.fullmatch(job_name) else "(not a job name)"
+        return _refuse(service.records, replace(record, job_name=shown), refused.problem)
+    job, started = view.job, view.record
+    body: dict[str, Any] = {
+        "name": started.job_name,
+        "status": job.status,
+        "endpoint": started.endpoint_id,
+        "workspace": started.workspace_id,
+    }
+    if not job.finished:
+        status_url = _base_url(req)
+        return _accepted({**body, "statusUrl": status_url}, status_url)
+    body.update(
+        deployment=job.deployment or started.deployment,
+        startTime=job.start_time,
+        endTime=job.end_time,
+        outputs=job.outputs,
+    )
+    if job.error:
+        body["error"] = job.error
+    # A failed or canceled job ends the polling: it is a finished job, not an HTTP error.
+    return _json(200, {name: value for name, value in body.items() if value is not None})
+
+
+@bp.function_name("openapi_spec")
+@bp.route(route=SPEC_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi_spec(req: func.HttpRequest) -> func.HttpResponse:
+    """The Swagger 2.0 description of these functions, for the host and scheme asked on."""
+    if caller_of(req.headers).principal_id is None:
+        return _problem(problems.unauthenticated())
+    parts = urlsplit(str(req.url))
+    return _json(200, build_spec(host=parts.netloc, scheme=parts.scheme or "https"))

@@ -1,0 +1,217 @@
+"""The HTTP scoring API's contract: JSON schema definitions, and the checker that applies them.
+
+The same definitions validate request bodies (`check`) and describe the API (`shared.scoring.
+openapi`), so the published Swagger and the validation cannot drift apart. The checker covers
+the subset of JSON schema used here (object, string, enum, lengths, pattern, required,
+additionalProperties, $ref); anything else in a definition is a programming error it refuses.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_INPUT_PATH = 2048
+INPUT_TYPES = ("uri_folder", "uri_file")
+# Batch deployment and job names: letters, digits, '-' and '_' (what AML accepts).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
+
+DEFINITIONS: dict[str, dict[str, Any]] = {
+    "ScoringRequest": {
+        "type": "object",
+        "description": "What to score: a batch endpoint, optionally a deployment, and the input.",
+        "required": ["endpoint", "input"],
+        "additionalProperties": False,
+        "properties": {
+            "endpoint": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 1024,
+                "description": "A batch endpoint in SCORING_ALLOWED_ENDPOINTS: its ARM ID, or "
+                "its name when exactly one allowed endpoint has it.",
+                "x-ms-summary": "Batch endpoint",
+            },
+            "deployment": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "pattern": NAME_PATTERN,
+                "description": "A deployment of the endpoint; the endpoint's default if absent.",
+                "x-ms-summary": "Deployment",
+            },
+            "input": {"$ref": "#/definitions/ScoringInput"},
+        },
+    },
+    "ScoringInput": {
+        "type": "object",
+        "description": "The data the job reads.",
+        "required": ["type", "path"],
+        "additionalProperties": False,
+        "properties": {
+            "type": {
+                "type": "string",
+                "enum": list(INPUT_TYPES),
+                "description": "A folder or a single file.",
+                "x-ms-summary": "Input type",
+            },
+            "path": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_INPUT_PATH,
+                "pattern": r"^(azureml://datastores/|azureml:|https://)[^?#\s\\]+$",
+                "description": "azureml://datastores/<datastore>/paths/<path>, "
+                "azureml:<data asset>:<version>, or https://<account>.blob.core.windows.net/"
+                "<container>/<path> (or .dfs.); no query string (never a SAS token), no '..'.",
+                "x-ms-summary": "Input path",
+            },
+        },
+    },
+    "ScoringJobAccepted": {
+        "type": "object",
+        "description": "A scoring job that was started (or found again by its Idempotency-Key).",
+        "required": ["name", "status", "endpoint", "workspace", "statusUrl"],
+        "properties": {
+            "name": {"type": "string", "x-ms-summary": "Job name"},
+            "status": {"type": "string", "x-ms-summary": "Status"},
+            "endpoint": {"type": "string", "x-ms-summary": "Batch endpoint ID"},
+            "workspace": {"type": "string", "x-ms-summary": "Workspace ID"},
+            "statusUrl": {"type": "string", "format": "uri", "x-ms-summary": "Status URL"},
+        },
+    },
+    "ScoringJob": {
+        "type": "object",
+        "description": "A scoring job that has ended: Completed, Failed or Canceled.",
+        "required": ["name", "status", "endpoint", "workspace"],
+        "properties": {
+            "name": {"type": "string", "x-ms-summary": "Job name"},
+            "status": {
+                "type": "string",
+                "enum": ["Completed", "Failed", "Canceled"],
+                "x-ms-summary": "Status",
+            },
+            "endpoint": {"type": "string", "x-ms-summary": "Batch endpoint ID"},
+            "workspace": {"type": "string", "x-ms-summary": "Workspace ID"},
+            "deployment": {"type": "string", "x-ms-summary": "Deployment"},
+            "startTime": {"type": "string", "x-ms-summary": "Start time"},
+            "endTime": {"type": "string", "x-ms-summary": "End time"},
+            "outputs": {"type": "object", "x-ms-summary": "Outputs"},
+            "error": {"type": "string", "x-ms-summary": "Error"},
+        },
+    },
+    "ScoringDryRun": {
+        "type": "object",
+        "description": "AUTOMATION_MODE=dry-run: what would have been submitted; nothing was.",
+        "required": ["dryRun", "wouldSubmit"],
+        "properties": {
+            "dryRun": {"type": "boolean", "x-ms-summary": "Dry run"},
+            "wouldSubmit": {"type": "object", "x-ms-summary": "Would submit"},
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details.",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string", "x-ms-summary": "Problem type"},
+            "title": {"type": "string", "x-ms-summary": "Title"},
+            "status": {"type": "integer", "x-ms-summary": "HTTP status"},
+            "detail": {"type": "string", "x-ms-summary": "Detail"},
+            "field": {"type": "string", "x-ms-summary": "Field at fault"},
+        },
+    },
+}
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "string": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+}
+_KNOWN_KEYWORDS = frozenset(
+    {
+        "type", "description", "required", "additionalProperties", "properties", "enum",
+        "minLength", "maxLength", "pattern", "$ref", "x-ms-summary", "format",
+    }
+)  # fmt: skip
+
+
+class SchemaViolationError(ValueError):
+    """A value does not match its definition; `field` is the dotted path of the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@functools.cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    # Schema patterns are ECMA-262, where `$` matches only at the very end; Python's `$` also
+    # matches before a final newline ("blue\n" would pass), so it is read as `\Z`.
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
+
+
+def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    return DEFINITIONS[str(ref).removeprefix("#/definitions/")]
+
+
+def check(definition: str, value: object) -> None:
+    """Raise `SchemaViolationError` naming the first field of `value` that breaks `definition`.
+
+    Messages describe what is expected, never the refused value itself (it may hold a secret).
+    """
+    _check(DEFINITIONS[definition], value, "")
+
+
+def _check(schema: Mapping[str, Any], value: object, field: str) -> None:
+    schema = _resolve(schema)
+    unknown = set(schema) - _KNOWN_KEYWORDS
+    if unknown:
+        raise NotImplementedError(f"schema keywords not supported: {sorted(unknown)}")
+    expected = schema["type"]
+    # bool is an int in Python; JSON does not mix them.
+    if not isinstance(value, _JSON_TYPES[expected]) or (
+        expected == "integer" and isinstance(value, bool)
+    ):
+        raise SchemaViolationError(field or "(body)", f"expected a JSON {expected}")
+    if expected == "object":
+        assert isinstance(value, dict)
+        _check_object(schema, value, field)
+    elif expected == "string":
+        assert isinstance(value, str)
+        _check_string(schema, value, field)
+
+
+def _check_object(schema: Mapping[str, Any], value: dict[str, Any], field: str) -> None:
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    prefix = f"{field}." if field else ""
+    for name in schema.get("required", []):
+        if name not in value:
+            raise SchemaViolationError(prefix + name, "is required")
+    if schema.get("additionalProperties") is False:
+        for name in value:
+            if name not in properties:
+                shown = name if name.isascii() and name.isprintable() and len(name) <= 64 else "?"
+                raise SchemaViolationError(
+                    prefix + shown, f"is not a known field; expected {sorted(properties)}"
+                )
+    for name, item in value.items():
+        if name in properties:
+            _check(properties[name], item, prefix + name)
+
+
+def _check_string(schema: Mapping[str, Any], value: str, field: str) -> None:
+    if "enum" in schema and value not in schema["enum"]:
+        raise SchemaViolationError(field, f"expected one of {schema['enum']}")
+    if len(value) < schema.get("minLength", 0):
+        raise SchemaViolationError(field, "must not be empty")
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        raise SchemaViolationError(field, f"may be at most {schema['maxLength']} characters")
+    if "pattern" in schema and not _pattern(schema["pattern"]).search(value):
+        raise SchemaViolationError(field, f"does not have the expected form ({schema['pattern']})")

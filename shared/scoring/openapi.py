@@ -1,0 +1,174 @@
+"""The Swagger 2.0 description of the HTTP scoring API (pure), for a Logic Apps custom connector.
+
+Swagger 2.0 because custom connectors take only 2.0. Built from `contract.DEFINITIONS`, the very
+definitions request bodies are validated with; host and scheme come from the request, so the
+description is right behind any host name the app is reached by.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from shared.scoring.contract import DEFINITIONS, NAME_PATTERN
+
+API_PREFIX = "/api"
+JOBS_ROUTE = "scoring-jobs"
+JOB_ROUTE = "scoring-jobs/{job_name}"
+SPEC_ROUTE = "openapi.json"
+RETRY_AFTER_SECONDS = 15
+
+_PROBLEM = {"$ref": "#/definitions/Problem"}
+_RETRY_AFTER_HEADER = {
+    "Retry-After": {"type": "integer", "description": "Seconds to wait before asking again."}
+}
+_LOCATION_HEADERS = {
+    "Location": {"type": "string", "description": "Absolute URL of the job's status."},
+    **_RETRY_AFTER_HEADER,
+}
+_PROBLEMS = {
+    "400": "The body is not valid JSON, or a field is wrong (see `field`).",
+    "401": "No authenticated caller.",
+    "403": "The caller is not in SCORING_ALLOWED_CALLERS.",
+    "413": "The body is larger than 64 KiB.",
+    "415": "The body is not JSON.",
+    "422": "The endpoint or deployment is not allowed or not found, or the Idempotency-Key was "
+    "used for a different request.",
+    "503": "Azure throttled the request or is unavailable; retry after Retry-After seconds.",
+}
+
+
+def _problem(description: str, status: str) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "schema": _PROBLEM}
+    if status == "503":
+        response["headers"] = copy.deepcopy(_RETRY_AFTER_HEADER)
+    return response
+
+
+def _problems(*statuses: str) -> dict[str, Any]:
+    return {status: _problem(_PROBLEMS[status], status) for status in statuses}
+
+
+def _job_name_parameter() -> dict[str, Any]:
+    return {
+        "name": "job_name",
+        "in": "path",
+        "required": True,
+        "type": "string",
+        "pattern": NAME_PATTERN,
+        "description": "The job's name, as start_scoring returned it.",
+        "x-ms-summary": "Job name",
+    }
+
+
+def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
+    """The Swagger 2.0 document of the API as served at `scheme://host`."""
+    return {
+        "swagger": "2.0",
+        "info": {
+            "title": "Synapse-AML automation: batch scoring",
+            "version": "1.0",
+            "description": "Start Azure ML batch scoring jobs on allowed endpoints and follow "
+            "them to the end (202 with Location and Retry-After while a job runs, 200 when it "
+            "has ended). Callers authenticate with Entra ID through App Service authentication.",
+        },
+        "host": host,
+        "basePath": API_PREFIX,
+        "schemes": [scheme],
+        "consumes": ["application/json"],
+        "produces": ["application/json", "application/problem+json"],
+        "securityDefinitions": {
+            "oauth2_auth": {
+                "type": "oauth2",
+                "flow": "accessCode",
+                "description": "Microsoft Entra ID (App Service authentication in front of "
+                "the app).",
+                "authorizationUrl": "https://login.microsoftonline.com/common/oauth2/authorize",
+                "tokenUrl": "https://login.windows.net/common/oauth2/authorize",
+                "scopes": {},
+            }
+        },
+        "security": [{"oauth2_auth": []}],
+        "paths": {
+            "/" + JOBS_ROUTE: {
+                "post": {
+                    "operationId": "StartScoring",
+                    "summary": "Start a batch scoring job",
+                    "description": "Validates the request and starts a scoring job on an "
+                    "allowed batch endpoint. The same Idempotency-Key within 24 hours returns "
+                    "the first request's job and starts nothing.",
+                    "x-ms-summary": "Start scoring",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "type": "string",
+                            "maxLength": 255,
+                            "description": "Makes retries safe, e.g. @{workflow().run.name}.",
+                            "x-ms-summary": "Idempotency key",
+                        },
+                        {
+                            "name": "body",
+                            "in": "body",
+                            "required": True,
+                            "schema": {"$ref": "#/definitions/ScoringRequest"},
+                            "x-ms-summary": "Scoring request",
+                        },
+                    ],
+                    "responses": {
+                        "202": {
+                            "description": "Started (or found again by its Idempotency-Key).",
+                            "schema": {"$ref": "#/definitions/ScoringJobAccepted"},
+                            "headers": copy.deepcopy(_LOCATION_HEADERS),
+                        },
+                        "200": {
+                            "description": "Dry run: validated and recorded, nothing started.",
+                            "schema": {"$ref": "#/definitions/ScoringDryRun"},
+                        },
+                        **_problems("400", "401", "403", "413", "415", "422", "503"),
+                    },
+                }
+            },
+            "/" + JOB_ROUTE: {
+                "get": {
+                    "operationId": "GetScoringJob",
+                    "summary": "Get a scoring job's status",
+                    "description": "202 while the job runs; 200 with its status (Completed, "
+                    "Failed or Canceled), times and outputs or error once it has ended.",
+                    "x-ms-summary": "Get scoring job",
+                    "parameters": [_job_name_parameter()],
+                    "responses": {
+                        "200": {
+                            "description": "The job has ended.",
+                            "schema": {"$ref": "#/definitions/ScoringJob"},
+                        },
+                        "202": {
+                            "description": "The job is still running.",
+                            "schema": {"$ref": "#/definitions/ScoringJobAccepted"},
+                            "headers": copy.deepcopy(_LOCATION_HEADERS),
+                        },
+                        "404": {
+                            "description": "No job of that name was started through this API "
+                            "by this caller.",
+                            "schema": _PROBLEM,
+                        },
+                        **_problems("401", "403", "503"),
+                    },
+                }
+            },
+            "/" + SPEC_ROUTE: {
+                "get": {
+                    "operationId": "GetOpenApiSpec",
+                    "summary": "This API's Swagger 2.0 description",
+                    "x-ms-summary": "OpenAPI description",
+                    "x-ms-visibility": "internal",
+                    "produces": ["application/json"],
+                    "responses": {
+                        "200": {"description": "The description.", "schema": {"type": "object"}}
+                    },
+                }
+            },
+        },
+        "definitions": copy.deepcopy(DEFINITIONS),
+    }

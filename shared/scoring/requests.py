@@ -1,0 +1,179 @@
+"""From an HTTP request to a validated scoring request, or the problem that refuses it (pure).
+
+Order matters and is what callers can rely on: who is calling (401/403) before what they send
+(415, 413, 400, 422), so an unauthorised caller learns nothing about the allow-lists.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from shared.arm import ArmId, name_of, same_arm_id
+from shared.scoring import problems
+from shared.scoring.contract import MAX_BODY_BYTES, SchemaViolationError, check
+from shared.scoring.inputs import input_path_problem
+from shared.scoring.problems import Problem
+
+PRINCIPAL_HEADER = "x-ms-client-principal-id"
+IDEMPOTENCY_HEADER = "idempotency-key"
+TRACKING_HEADERS = {"workflowRunId": "x-ms-workflow-run-id", "clientTrackingId":
+                    "x-ms-client-tracking-id"}  # fmt: skip
+_MAX_KEY = 255
+_MAX_TRACKING = 256
+
+
+class RefusedError(Exception):
+    """The request is refused with `problem`; nothing may be submitted for it."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class ScoringRequest:
+    """A request that passed every check: an allowed endpoint and an acceptable input."""
+
+    endpoint_id: ArmId
+    deployment: str | None
+    input_type: Literal["uri_folder", "uri_file"]
+    input_path: str
+
+    def fingerprint(self) -> str:
+        """What makes two requests the same, for an Idempotency-Key replay."""
+        return json.dumps(
+            [self.endpoint_id.lower(), self.deployment, self.input_type, self.input_path]
+        )
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called (the platform's authenticated principal) and the Logic Apps tracking IDs."""
+
+    principal_id: str | None
+    workflow_run_id: str | None = None
+    client_tracking_id: str | None = None
+
+
+def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    # Headers go to logs and the ledger: keep them printable and bounded.
+    cleaned = "".join(ch for ch in value.strip() if ch.isascii() and ch.isprintable())[:limit]
+    return cleaned or None
+
+
+def caller_of(headers: Mapping[str, str]) -> Caller:
+    """The caller and tracking headers of a request (header names are case-insensitive)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return Caller(
+        principal_id=_header(lowered, PRINCIPAL_HEADER, 64),
+        workflow_run_id=_header(lowered, TRACKING_HEADERS["workflowRunId"], _MAX_TRACKING),
+        client_tracking_id=_header(lowered, TRACKING_HEADERS["clientTrackingId"], _MAX_TRACKING),
+    )
+
+
+def authorize(caller: Caller, allowed: frozenset[str]) -> str:
+    """The caller's normalised object ID, or `RefusedError` (401 without one, 403 when not allowed).
+
+    The header is trusted because App Service authentication sets it and strips any the client
+    sent; infra/ configures that authentication and a test keeps it configured.
+    """
+    if caller.principal_id is None:
+        raise RefusedError(problems.unauthenticated())
+    try:
+        principal = str(uuid.UUID(caller.principal_id))
+    except ValueError:
+        raise RefusedError(problems.forbidden()) from None
+    if principal not in allowed:
+        raise RefusedError(problems.forbidden())
+    return principal
+
+
+def idempotency_key(headers: Mapping[str, str]) -> str | None:
+    """The Idempotency-Key header: 1-255 printable ASCII characters, or absent."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    value = lowered.get(IDEMPOTENCY_HEADER)
+    if value is None:
+        return None
+    key = value.strip().strip('"')  # the IETF draft sends it as a quoted string
+    if not key or len(key) > _MAX_KEY or not (key.isascii() and key.isprintable()):
+        raise RefusedError(
+            problems.bad_request(
+                "Idempotency-Key", f"expected 1-{_MAX_KEY} printable ASCII characters"
+            )
+        )
+    return key
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def parse_body(content_type: str | None, body: bytes) -> object:
+    """The JSON document of a request body, or `RefusedError` (415, 413, 400)."""
+    if not _is_json(content_type):
+        raise RefusedError(problems.not_json(content_type))
+    if len(body) > MAX_BODY_BYTES:
+        raise RefusedError(problems.too_large(MAX_BODY_BYTES))
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise RefusedError(
+            problems.bad_request("(body)", "the body is not valid UTF-8 JSON")
+        ) from None
+
+
+def resolve_endpoint(value: str, allowed: Sequence[ArmId]) -> ArmId:
+    """The allowed batch endpoint that `value` names: its ARM ID, or a name exactly one has."""
+    if value.startswith("/"):
+        for endpoint in allowed:
+            if same_arm_id(value, endpoint):
+                return endpoint
+        raise RefusedError(
+            problems.unprocessable("endpoint", "the endpoint is not in SCORING_ALLOWED_ENDPOINTS")
+        )
+    matches = [endpoint for endpoint in allowed if name_of(endpoint).lower() == value.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise RefusedError(
+            problems.unprocessable(
+                "endpoint", "no endpoint of that name is in SCORING_ALLOWED_ENDPOINTS"
+            )
+        )
+    raise RefusedError(
+        problems.unprocessable(
+            "endpoint",
+            f"{len(matches)} allowed endpoints have that name; send the ARM ID of the one meant",
+        )
+    )
+
+
+def validate(document: object, allowed: Sequence[ArmId]) -> ScoringRequest:
+    """A checked scoring request from a parsed body, or `RefusedError` (400, 422)."""
+    try:
+        check("ScoringRequest", document)
+    except SchemaViolationError as violation:
+        raise RefusedError(problems.bad_request(violation.field, violation.message)) from None
+    assert isinstance(document, dict)
+    scoring_input = document["input"]
+    reason = input_path_problem(scoring_input["path"])
+    if reason is not None:
+        raise RefusedError(problems.bad_request("input.path", f"the input path {reason}"))
+    return ScoringRequest(
+        endpoint_id=resolve_endpoint(document["endpoint"], allowed),
+        deployment=document.get("deployment"),
+        input_type=cast(Literal["uri_folder", "uri_file"], scoring_input["type"]),
+        input_path=scoring_input["path"],
+    )

@@ -1,0 +1,297 @@
+"""Scoring requests: who may call, what a body may hold, which inputs a job may read (pure)."""
+
+from __future__ import annotations
+
+import json
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.arm import ArmId
+from shared.scoring.contract import MAX_BODY_BYTES, MAX_INPUT_PATH
+from shared.scoring.inputs import input_path_problem
+from shared.scoring.requests import (
+    Caller,
+    RefusedError,
+    authorize,
+    caller_of,
+    idempotency_key,
+    parse_body,
+    resolve_endpoint,
+    validate,
+)
+
+WS = (
+    "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/"
+    "Microsoft.MachineLearningServices/workspaces/"
+)
+EP_A = ArmId(WS + "mlw-a/batchEndpoints/churn-scoring")
+EP_B = ArmId(WS + "mlw-b/batchEndpoints/churn-scoring")
+EP_C = ArmId(WS + "mlw-a/batchEndpoints/fraud")
+ALLOWED = (EP_A, EP_B, EP_C)
+CALLER = "7f3c2b1a-0d4e-4f5a-8b6c-9d0e1f2a3b4c"
+
+VALID_PATHS = [
+    "azureml://datastores/workspaceblobstore/paths/scoring/in/",
+    "azureml://datastores/ws_store_2/paths/a/b/c.parquet",
+    "azureml:churn-input:3",
+    "azureml:churn.input_v2:2024.11.01",
+    "https://mlstore.blob.core.windows.net/scoring/in/",
+    "https://mlstore01.dfs.core.windows.net/data-lake/year=2025/part-0.csv",
+]
+
+
+def _refusal(call: object, *args: object) -> tuple[int, str | None, str]:
+    with pytest.raises(RefusedError) as caught:
+        call(*args)  # type: ignore[operator]
+    problem = caught.value.problem
+    return problem.status, problem.field, problem.detail
+
+
+# --- input paths -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", VALID_PATHS)
+def test_the_three_accepted_input_forms_pass(path: str) -> None:
+    assert input_path_problem(path) is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "abfss://data@mlstore.dfs.core.windows.net/in/",
+        "http://mlstore.blob.core.windows.net/scoring/in/",
+        "https://mlstore.blob.core.windows.net.evil.example/scoring/in/",
+        "https://evil.example/mlstore.blob.core.windows.net/scoring/in/",
+        "https://user@mlstore.blob.core.windows.net/scoring/in/",
+        "https://mlstore.blob.core.windows.net:8443/scoring/in/",
+        "https://mlstore.blob.core.windows.net/scoring",
+        "https://mlstore.queue.core.windows.net/scoring/in/",
+        "https://MLSTORE.blob.core.windows.net/scoring/in/",
+        "azureml://datastores/ws/paths/",
+        "azureml://datastores/ws/paths/a/../../other",
+        "azureml://datastores/ws/paths/a/%2e%2e/other",
+        "azureml://datastores/ws/paths/a/%2E%2E/other",
+        "azureml://datastores/ws/paths/a/./b",
+        "azureml://datastores/ws/paths//etc",
+        "azureml://datastores/ws/paths/a%2Fb",
+        "azureml://subscriptions/x/datastores/ws/paths/a",
+        "azureml:churn-input",
+        "azureml:churn-input@latest",
+        "azureml:churn-input:3:4",
+        "file:///etc/passwd",
+        "/mnt/data",
+        "azureml://datastores/ws/paths/a b",
+        "azureml://datastores/ws/paths/a\\b",
+        "azureml://datastores/ws/paths/a\n",
+        "azureml://datastores/wś/paths/a",
+        "https://mlstore.blob.core.windows.net/scoring/in/#frag",
+        "azureml://datastores/ws/paths/" + "a" * MAX_INPUT_PATH,
+    ],
+)
+def test_anything_else_is_refused(path: str) -> None:
+    assert input_path_problem(path) is not None
+
+
+_SAS = st.from_regex(r"sv=20[0-9]{2}-[0-9]{2}-[0-9]{2}&s[a-z]=[a-z]{1,4}&sig=[A-Za-z0-9%]{8,40}",
+                     fullmatch=True)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(base=st.sampled_from(VALID_PATHS), sas=_SAS)
+def test_a_sas_token_never_passes_and_is_never_echoed(base: str, sas: str) -> None:
+    path = f"{base}?{sas}"
+    reason = input_path_problem(path)
+    assert reason is not None
+    body = {"endpoint": "fraud", "input": {"type": "uri_folder", "path": path}}
+    status, field, detail = _refusal(validate, body, ALLOWED)
+    assert (status, field) == (400, "input.path")
+    assert "sig=" not in detail
+    assert sas not in detail
+    assert sas not in reason
+
+
+@settings(max_examples=300)
+@given(
+    base=st.sampled_from(VALID_PATHS),
+    before=st.lists(st.text(string.ascii_letters + string.digits + "-_", min_size=1, max_size=8),
+                    max_size=3),
+    dots=st.sampled_from(["..", "%2e%2e", "%2E%2e", ".%2E", "."]),
+    after=st.lists(st.text(string.ascii_letters + string.digits, min_size=1, max_size=8),
+                   min_size=1, max_size=3),
+)  # fmt: skip
+def test_no_dot_segment_passes_however_it_is_spelt(
+    base: str, before: list[str], dots: str, after: list[str]
+) -> None:
+    if base.startswith("azureml:") and not base.startswith("azureml://"):
+        base = VALID_PATHS[0]
+    path = base.rstrip("/") + "/" + "/".join([*before, dots, *after])
+    assert input_path_problem(path) is not None
+
+
+@given(st.text(max_size=300))
+def test_arbitrary_text_passes_only_in_an_accepted_form(path: str) -> None:
+    if input_path_problem(path) is None:
+        assert path.startswith(("azureml://datastores/", "azureml:", "https://"))
+        assert "?" not in path
+        assert "#" not in path
+        assert ".." not in path.split("/")
+
+
+@given(length=st.integers(min_value=1, max_value=3000))
+def test_length_limit_is_2048_characters(length: int) -> None:
+    prefix = "azureml://datastores/ws/paths/"
+    path = prefix + "a" * max(1, length - len(prefix))
+    assert (input_path_problem(path) is None) == (len(path) <= MAX_INPUT_PATH)
+
+
+# --- bodies --------------------------------------------------------------------------------
+
+
+def test_json_content_types_are_accepted_and_others_are_415() -> None:
+    body = b'{"a": 1}'
+    assert parse_body("application/json", body) == {"a": 1}
+    assert parse_body("application/json; charset=utf-8", body) == {"a": 1}
+    assert parse_body("application/merge-patch+json", body) == {"a": 1}
+    for content_type in (None, "", "text/plain", "application/x-www-form-urlencoded", "text/json"):
+        status, field, _ = _refusal(parse_body, content_type, body)
+        assert (status, field) == (415, "Content-Type")
+
+
+def test_a_body_over_64_kib_is_413_and_up_to_it_is_read() -> None:
+    fits = json.dumps({"pad": "x" * (MAX_BODY_BYTES - 20)}).encode()
+    assert len(fits) <= MAX_BODY_BYTES
+    assert parse_body("application/json", fits)
+    status, _, _ = _refusal(parse_body, "application/json", b" " * (MAX_BODY_BYTES + 1))
+    assert status == 413
+
+
+@pytest.mark.parametrize("raw", [b"{", b"\xff\xfe", b"", b"{'a': 1}"])
+def test_bad_json_is_400(raw: bytes) -> None:
+    status, field, _ = _refusal(parse_body, "application/json", raw)
+    assert (status, field) == (400, "(body)")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ([], "(body)"),
+        ({}, "endpoint"),
+        ({"endpoint": "fraud"}, "input"),
+        ({"endpoint": 3, "input": {"type": "uri_folder", "path": VALID_PATHS[0]}}, "endpoint"),
+        ({"endpoint": "", "input": {"type": "uri_folder", "path": VALID_PATHS[0]}}, "endpoint"),
+        ({"endpoint": "fraud", "input": {"type": "mltable", "path": VALID_PATHS[0]}},
+         "input.type"),
+        ({"endpoint": "fraud", "input": {"type": "uri_folder"}}, "input.path"),
+        ({"endpoint": "fraud", "input": "azureml:churn-input:3"}, "input"),
+        ({"endpoint": "fraud", "input": {"type": "uri_folder", "path": VALID_PATHS[0], "x": 1}},
+         "input.x"),
+        ({"endpoint": "fraud", "input": {"type": "uri_folder", "path": VALID_PATHS[0]},
+          "compute": "big"}, "compute"),
+        ({"endpoint": "fraud", "deployment": "blue green",
+          "input": {"type": "uri_folder", "path": VALID_PATHS[0]}}, "deployment"),
+        ({"endpoint": "fraud", "input": {"type": "uri_folder", "path": "s3://bucket/x"}},
+         "input.path"),
+    ],
+)  # fmt: skip
+def test_bad_fields_are_400_naming_the_field(body: object, field: str) -> None:
+    status, named, _ = _refusal(validate, body, ALLOWED)
+    assert (status, named) == (400, field)
+
+
+@pytest.mark.parametrize("deployment", ["blue\n", "blue\r\nX-Injected: 1", "blue ", "-blue"])
+def test_a_deployment_name_with_a_trailing_newline_or_header_text_is_400(deployment: str) -> None:
+    body = {"endpoint": "fraud", "deployment": deployment,
+            "input": {"type": "uri_folder", "path": VALID_PATHS[0]}}  # fmt: skip
+    status, field, _ = _refusal(validate, body, ALLOWED)
+    assert (status, field) == (400, "deployment")
+
+
+def test_a_valid_body_becomes_a_scoring_request() -> None:
+    request = validate(
+        {"endpoint": EP_C.upper(), "deployment": "blue",
+         "input": {"type": "uri_file", "path": VALID_PATHS[1]}},
+        ALLOWED,
+    )  # fmt: skip
+    assert request.endpoint_id == EP_C
+    assert (request.deployment, request.input_type, request.input_path) == (
+        "blue", "uri_file", VALID_PATHS[1],
+    )  # fmt: skip
+
+
+# --- endpoints -----------------------------------------------------------------------------
+
+
+def test_a_bare_name_is_accepted_only_when_exactly_one_allowed_endpoint_has_it() -> None:
+    assert resolve_endpoint("fraud", ALLOWED) == EP_C
+    assert resolve_endpoint("FRAUD", ALLOWED) == EP_C
+    status, field, detail = _refusal(resolve_endpoint, "churn-scoring", ALLOWED)
+    assert (status, field) == (422, "endpoint")
+    assert "ARM ID" in detail
+    assert resolve_endpoint(EP_B, ALLOWED) == EP_B
+
+
+@settings(max_examples=200)
+@given(
+    name=st.text(string.ascii_letters + string.digits + "-", min_size=1, max_size=20),
+    subscription=st.uuids(),
+)
+def test_an_endpoint_outside_the_allow_list_is_422_whatever_its_spelling(
+    name: str, subscription: object
+) -> None:
+    candidates = [
+        f"/subscriptions/{subscription}/resourceGroups/rg/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/mlw-a/batchEndpoints/{name}",
+        EP_C + "x",
+        EP_C + "/",
+        EP_C.replace("fraud", "fraud\u200b"),
+    ]
+    if name.lower() not in ("fraud", "churn-scoring"):
+        candidates.append(name)
+    for candidate in candidates:
+        if candidate.lower() in (e.lower() for e in ALLOWED):
+            continue
+        status, field, _ = _refusal(resolve_endpoint, candidate, ALLOWED)
+        assert (status, field) == (422, "endpoint")
+
+
+# --- callers -------------------------------------------------------------------------------
+
+
+def test_no_principal_is_401_an_unknown_one_403_and_an_allowed_one_passes() -> None:
+    allowed = frozenset({CALLER})
+    assert _refusal(authorize, Caller(None), allowed)[0] == 401
+    assert _refusal(authorize, Caller("not-a-guid"), allowed)[0] == 403
+    assert _refusal(authorize, Caller(CALLER), frozenset())[0] == 403
+    assert authorize(Caller(CALLER.upper()), allowed) == CALLER
+
+
+@given(st.uuids())
+def test_an_empty_allow_list_lets_nobody_in(principal: object) -> None:
+    assert _refusal(authorize, Caller(str(principal)), frozenset())[0] == 403
+
+
+def test_caller_and_tracking_headers_are_read_case_insensitively_and_bounded() -> None:
+    caller = caller_of(
+        {
+            "X-MS-CLIENT-PRINCIPAL-ID": CALLER,
+            "x-ms-workflow-run-id": "08585\x00" + "7" * 400,
+            "X-Ms-Client-Tracking-Id": "order-42",
+        }
+    )
+    assert caller.principal_id == CALLER
+    assert caller.client_tracking_id == "order-42"
+    assert caller.workflow_run_id is not None
+    assert "\x00" not in caller.workflow_run_id
+    assert len(caller.workflow_run_id) == 256
+
+
+def test_idempotency_keys_are_bounded_printable_ascii() -> None:
+    assert idempotency_key({}) is None
+    assert idempotency_key({"Idempotency-Key": "08585012345"}) == "08585012345"
+    assert idempotency_key({"idempotency-key": '"quoted"'}) == "quoted"
+    for bad in ("", "  ", "k" * 256, "naïve", "a\tb"):
+        status, field, _ = _refusal(idempotency_key, {"Idempotency-Key": bad})
+        assert (status, field) == (400, "Idempotency-Key")
