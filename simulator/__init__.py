@@ -5,7 +5,8 @@
 * :class:`Azurite`: launcher for a throwaway Azurite Table storage emulator.
 """
 
-from .azure_simulator import AzureSimulator, Call, Reply, Request, Route, arm_error
+from .azure_simulator import AzureSimulator
 from .azurite import Azurite
+from .server import Call, Reply, Request, Route, arm_error
 
 __all__ = ["AzureSimulator", "Azurite", "Call", "Reply", "Request", "Route", "arm_error"]

@@ -714,8 +714,8 @@ def test_new_routes_are_injectable_and_reset_clears_new_state(
 
     assert sim.published_events == []
     assert sim.role_assignments() == []
-    assert sim._principals == {}
-    assert sim._replication_delays == {}
+    assert sim.authorization.principals == {}
+    assert sim.authorization.replication_delays == {}
     with pytest.raises(HttpResponseError) as caught:
         # The principal is no longer known after the reset.
         _authz(sim, credential).role_assignments.create(
