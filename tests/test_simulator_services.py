@@ -1,5 +1,8 @@
-"""The simulator's AML update, compute, role assignment, dependency and Event Grid routes.
+"""The simulator's ARM services beyond a connection's approval, and its Event Grid topic.
 
+AML workspace updates and computes (``simulator/aml``), role assignments and principals
+(``simulator/authorization``), the private endpoints of a workspace's dependencies
+(``simulator/network``), the custom topic (``simulator/eventgrid``), and a reset of all of them.
 Driven by the real SDK clients the app uses: azure-mgmt-machinelearningservices
 (workspace and compute updates through their LRO pollers), azure-mgmt-authorization
 (role assignments), azure-mgmt-resource (generic reads of dependencies) and
