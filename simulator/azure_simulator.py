@@ -316,7 +316,8 @@ class AzureSimulator:
         current_node_count: int | None = None,
         target_node_count: int | None = None,
     ) -> JSON:
-        """Seed a compute of an AML workspace (which must exist); see :func:`shapes.compute`.
+        """Seed a compute of an AML workspace (which must exist); see
+        :func:`simulator.aml.shapes.compute`.
 
         ``compute_type`` is ``AmlCompute``, ``ComputeInstance``, ``AKS`` or
         ``Kubernetes``; None arguments leave their key out. ``location``

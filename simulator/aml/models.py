@@ -15,10 +15,10 @@ import copy
 from collections.abc import Callable
 from typing import Any, Final
 
-from .. import shapes
 from ..arm.models import ResourceStore
 from ..network.models import check_status
-from ..shapes import JSON
+from ..shapes import DEFAULT_LOCATION, JSON
+from . import shapes
 
 # Properties of an AML workspace that only the service writes; a PATCH that
 # carries them is not an error, they are just not taken over (as in ARM).
@@ -122,7 +122,7 @@ class MachineLearningWorkspaces:
             max_node_count=max_node_count,
             min_node_count=min_node_count,
             remote_login_port_public_access=remote_login_port_public_access,
-            location=location or str(workspace.get("location") or shapes.DEFAULT_LOCATION),
+            location=location or str(workspace.get("location") or DEFAULT_LOCATION),
             current_node_count=current_node_count,
             target_node_count=target_node_count,
         )

@@ -18,9 +18,9 @@ import uuid
 from collections.abc import Callable
 from typing import Final
 
-from .. import shapes
 from ..arm.models import ResourceStore
-from ..shapes import JSON
+from ..shapes import JSON, last_segment
+from . import shapes
 
 PRINCIPAL_TYPES: Final = frozenset({"User", "Group", "ServicePrincipal", "ForeignGroup", "Device"})
 ROLE_DEFINITION_ID: Final = re.compile(
@@ -66,7 +66,7 @@ def assignment_view(stored_key: str, body: JSON) -> JSON | None:
     properties = view.setdefault("properties", {})
     properties.setdefault("scope", (stored_id[:cut] if cut >= 0 else stored_key[:index]) or "/")
     view.setdefault("type", shapes.ROLE_ASSIGNMENT_TYPE)
-    view.setdefault("name", shapes.last_segment(stored_id))
+    view.setdefault("name", last_segment(stored_id))
     return view
 
 

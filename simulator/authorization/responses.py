@@ -9,11 +9,11 @@ from __future__ import annotations
 import copy
 import re
 
-from .. import shapes
 from ..arm.exceptions import invalid_content
 from ..arm.models import ResourceStore
 from ..arm.models import key as store_key
 from ..server import Call, Reply, arm_error
+from . import shapes
 from .exceptions import principal_not_found
 from .models import (
     ROLE_DEFINITION_ID,

@@ -13,9 +13,9 @@ import copy
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from .. import shapes
 from ..arm.models import ResourceStore
-from ..shapes import JSON
+from ..shapes import DEFAULT_LOCATION, JSON, arm_type_of
+from . import shapes
 
 CONNECTION_STATUSES: Final = frozenset(
     {"Pending", "Approved", "Rejected", "Disconnected", "Timeout"}
@@ -60,7 +60,7 @@ class Network:
         resource_id: str,
         *,
         private_endpoints: Sequence[tuple[str, str, str]] = (),
-        location: str = shapes.DEFAULT_LOCATION,
+        location: str = DEFAULT_LOCATION,
         **properties_overrides: Any,
     ) -> JSON:
         """Seed a storage account; ``private_endpoints`` are ``(pe_id, group_id, status)``."""
@@ -74,7 +74,7 @@ class Network:
         resource_id: str,
         *,
         private_endpoints: Sequence[tuple[str, str, str]] = (),
-        location: str = shapes.DEFAULT_LOCATION,
+        location: str = DEFAULT_LOCATION,
         **properties_overrides: Any,
     ) -> JSON:
         """Seed a key vault; like :meth:`add_storage_account`."""
@@ -91,7 +91,7 @@ class Network:
         resource_id: str,
         *,
         private_endpoints: Sequence[tuple[str, str, str]] = (),
-        location: str = shapes.DEFAULT_LOCATION,
+        location: str = DEFAULT_LOCATION,
         **properties_overrides: Any,
     ) -> JSON:
         """Seed a container registry; like :meth:`add_storage_account`."""
@@ -126,7 +126,7 @@ class Network:
                 raise KeyError(f"seed {resource_id} first")
             connection = shapes.dependency_connection(
                 str(stored.get("id", resource_id)),
-                str(stored.get("type") or shapes.arm_type_of(resource_id)),
+                str(stored.get("type") or arm_type_of(resource_id)),
                 pe_id=pe_id,
                 status=status,
                 description=(

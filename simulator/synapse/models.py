@@ -12,10 +12,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from .. import shapes
 from ..arm.models import ResourceStore
 from ..network.models import check_status
-from ..shapes import JSON
+from ..shapes import JSON, last_segment
+from . import shapes
 
 
 class Synapse:
@@ -64,11 +64,11 @@ class Synapse:
         )
         if workspace_uid is not None:
             body["properties"]["workspaceUID"] = workspace_uid
-        dev = self._dev_endpoint(shapes.last_segment(workspace_id))
+        dev = self._dev_endpoint(last_segment(workspace_id))
         if dev is not None:
             body["properties"]["connectivityEndpoints"]["dev"] = dev
         with self._store.lock:
-            self.mpes.setdefault(shapes.last_segment(workspace_id).lower(), {})
+            self.mpes.setdefault(last_segment(workspace_id).lower(), {})
             return self._store.put(workspace_id, body)
 
     def add_managed_private_endpoint(
@@ -89,7 +89,7 @@ class Synapse:
         self._store.require(synapse_workspace_id)
         check_status(status)
         with self._store.lock:
-            mpes = self.mpes.setdefault(shapes.last_segment(synapse_workspace_id).lower(), {})
+            mpes = self.mpes.setdefault(last_segment(synapse_workspace_id).lower(), {})
             body = shapes.managed_private_endpoint(
                 name,
                 private_link_resource_id=private_link_resource_id,
@@ -127,4 +127,4 @@ class Synapse:
 
     def _forget_managed_private_endpoints(self, resource_id: str, stored: JSON) -> None:
         if str(stored.get("type", "")).lower() == shapes.SYNAPSE_WORKSPACE_TYPE.lower():
-            self.mpes.pop(shapes.last_segment(resource_id).lower(), None)
+            self.mpes.pop(last_segment(resource_id).lower(), None)
