@@ -119,9 +119,7 @@ def settings_the_app_reads() -> set[str]:
 
 def test_the_readme_settings_table_has_every_setting_the_app_reads() -> None:
     missing = sorted(settings_the_app_reads() - readme_table_settings())
-    assert missing == [], (
-        f"read by the app, in no row of the README's tables: {missing}"
-    )
+    assert missing == [], f"read by the app, in no row of the README's tables: {missing}"
 
 
 def test_every_key_of_the_settings_sample_is_documented_and_read() -> None:
