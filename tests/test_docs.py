@@ -182,3 +182,17 @@ def test_the_tools_point_at_readme_sections_that_exist() -> None:
     }
     assert pointers, "no README pointer found in tools/ (the demo names the sandbox's section)"
     assert sorted(p for p in pointers if p[1] not in headings) == []
+
+
+def _github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    kept = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_links_within_a_page_point_at_its_headings(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    anchors = {_github_anchor(h) for h in _HEADING.findall(text)}
+    targets = [t[1:] for t in _LINK.findall(text) if t.startswith("#")]
+    assert sorted(t for t in targets if t not in anchors) == []
