@@ -111,7 +111,11 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (None, "does not exist: give the path"),
         (b"", "is empty: expected an Event Grid event"),
         (b"   \n", "is empty"),
-        (b"{not json", "is not JSON (Expecting property name"),
+        (
+            b"{not json",
+            "is not JSON (Expecting property name enclosed in double quotes at line 1 column 2): "
+            "save the events as JSON",
+        ),
         (b"[]", "holds an empty array: there are no events to replay"),
         (b'"an event"', "holds a JSON string: expected an Event Grid event object"),
         (b"42", "holds a JSON number"),
@@ -142,6 +146,21 @@ def test_replay_of_an_unreadable_file_is_one_line_and_exit_2(
     captured = capsys.readouterr()
     assert expected in _one_error_line(captured.err)
     assert str(path) in captured.err
+    assert captured.out == ""
+
+
+def test_replay_of_a_path_that_cannot_be_opened_says_why_and_what_to_check(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A path under a regular file cannot be opened (NotADirectoryError), whoever runs the test.
+    (elsewhere / "events.json").write_text("{}", encoding="utf-8")
+    path = elsewhere / "events.json" / "more.json"
+
+    assert cli.main(["replay", str(path)]) == 2
+
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert f"{path} cannot be read (Not a directory): check the path and its permissions" in line
     assert captured.out == ""
 
 

@@ -4,8 +4,10 @@ function and every setting the app has or the design promises."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +59,140 @@ def test_the_architecture_names_every_setting() -> None:
     read = settings_read_by(CONFIG_MODULE.read_text(encoding="utf-8"))
     assert read, "found no setting read by shared/config.py"
     assert sorted(name for name in read | DESIGN_SETTINGS if f"`{name}`" not in text) == []
+
+
+# --- the README's settings tables and local.settings.sample.json --------------------------------
+
+README = REPO / "README.md"
+SETTINGS_SAMPLE = REPO / "local.settings.sample.json"
+# Read by the Functions host itself, not by the app's code: the sample must carry them for
+# `func start`, and the README says what they are.
+HOST_SETTINGS = frozenset({"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage"})
+_TABLE_ROW_SETTING = re.compile(r"^\| `([A-Za-z][A-Za-z0-9_]+)`", re.MULTILINE)
+
+
+def readme_table_settings() -> set[str]:
+    """Names in the first column of the README's tables, one setting per row."""
+    return set(_TABLE_ROW_SETTING.findall(README.read_text(encoding="utf-8")))
+
+
+def sample_values() -> dict[str, str]:
+    values: dict[str, str] = json.loads(SETTINGS_SAMPLE.read_text(encoding="utf-8"))["Values"]
+    return values
+
+
+class _RecordingEnvironment(dict[str, str]):
+    """An environment that remembers every name looked up in it."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+
+def settings_the_app_reads() -> set[str]:
+    """What shared/config.py reads, found two ways: the names its source passes first (as
+    tests/test_infra.py finds them) and the names it looks up while loading the sample with
+    every optional part (retraining, the drift gate, scoring after a retrain) turned on; plus
+    the telemetry's connection string."""
+    from shared import telemetry
+    from shared.config import load_settings
+
+    values = sample_values()
+    environment = _RecordingEnvironment(
+        {**values, "RETRAIN_WORKSPACE_IDS": values["ML_WORKSPACE_IDS"]}
+    )
+    load_settings(environment)
+    return (
+        settings_read_by(CONFIG_MODULE.read_text(encoding="utf-8"))
+        | environment.asked
+        | {telemetry.CONNECTION_STRING}
+    )
+
+
+def test_the_readme_settings_table_has_every_setting_the_app_reads() -> None:
+    missing = sorted(settings_the_app_reads() - readme_table_settings())
+    assert missing == [], f"read by the app, in no row of the README's tables: {missing}"
+
+
+def test_every_key_of_the_settings_sample_is_documented_and_read() -> None:
+    documented = readme_table_settings()
+    read = settings_the_app_reads() | HOST_SETTINGS
+    keys = set(sample_values())
+    assert sorted(keys - documented) == [], "sample keys without a row in the README's tables"
+    assert sorted(keys - read) == [], "sample keys that neither the app nor the host reads"
+
+
+def test_the_settings_sample_has_every_setting_the_app_reads() -> None:
+    # The ledger takes exactly one of its two settings: the sample has the connection string.
+    missing = sorted(settings_the_app_reads() - set(sample_values()) - {"LEDGER_TABLE_ENDPOINT"})
+    assert missing == [], f"settings the app reads, missing from the sample: {missing}"
+
+
+def test_the_settings_sample_is_a_valid_configuration_with_and_without_retraining() -> None:
+    from shared.config import load_settings
+
+    values = sample_values()
+    assert load_settings(values).retraining is None
+    # Turned on, the sample's retraining settings must be valid too.
+    retraining = load_settings({**values, "RETRAIN_WORKSPACE_IDS": values["ML_WORKSPACE_IDS"]})
+    assert retraining.retraining is not None
+    assert retraining.retraining.drift_gate is not None
+
+
+# --- the ledger keys the README gives --------------------------------------------------------
+
+_DOCUMENTED_WORKSPACE = re.compile(
+    r"/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/\s`\"]+/providers/"
+    r"Microsoft\.MachineLearningServices/workspaces/[A-Za-z0-9_-]+(?=[\s`\"])"
+)
+_DOCUMENTED_PARTITION = re.compile(r"actions:subscriptions:[^\s`'\"]+")
+
+
+def test_the_readme_gives_the_ledgers_real_partition_key_for_a_workspace() -> None:
+    from shared.ledger import actions_partition
+
+    readme = README.read_text(encoding="utf-8")
+    partitions = set(_DOCUMENTED_PARTITION.findall(readme))
+    assert partitions, "the README gives no example of a workspace's action partition"
+    real = {actions_partition(w) for w in _DOCUMENTED_WORKSPACE.findall(readme)}
+    assert partitions <= real, f"documented keys the ledger would not write: {partitions - real}"
+    assert "actions:<workspace>`" not in readme
+
+
+# --- pointers into the README from the tools ------------------------------------------------
+
+_README_POINTER = re.compile(r'README: \\?"([^"\\]+)\\?"')
+_HEADING = re.compile(r"^#+ (.+)$", re.MULTILINE)
+
+
+def test_the_tools_point_at_readme_sections_that_exist() -> None:
+    headings = {h.replace("`", "") for h in _HEADING.findall(README.read_text(encoding="utf-8"))}
+    pointers = {
+        (path.name, section)
+        for path in (REPO / "tools").glob("*.py")
+        for section in _README_POINTER.findall(path.read_text(encoding="utf-8"))
+    }
+    assert pointers, "no README pointer found in tools/ (the demo names the sandbox's section)"
+    assert sorted(p for p in pointers if p[1] not in headings) == []
+
+
+def _github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    kept = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_links_within_a_page_point_at_its_headings(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    anchors = {_github_anchor(h) for h in _HEADING.findall(text)}
+    targets = [t[1:] for t in _LINK.findall(text) if t.startswith("#")]
+    assert sorted(t for t in targets if t not in anchors) == []

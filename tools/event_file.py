@@ -30,7 +30,9 @@ def read_events(path: Path) -> list[Any]:
             f"{path} is a directory: give the path of a saved event file"
         ) from None
     except OSError as error:
-        raise EventFileError(f"{path} cannot be read: {error.strerror}") from None
+        raise EventFileError(
+            f"{path} cannot be read ({error.strerror}): check the path and its permissions"
+        ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -43,7 +45,8 @@ def read_events(path: Path) -> list[Any]:
         content = json.loads(text)
     except json.JSONDecodeError as error:
         raise EventFileError(
-            f"{path} is not JSON ({error.msg} at line {error.lineno} column {error.colno})"
+            f"{path} is not JSON ({error.msg} at line {error.lineno} column {error.colno}): "
+            "save the events as JSON, one Event Grid event or an array of them"
         ) from None
     except RecursionError:
         raise EventFileError(f"{path} is nested too deeply to be an Event Grid event") from None
