@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from simulator import AzureSimulator, Azurite
-from simulator.azure_simulator import WRITE_METHODS, Request
+from simulator.server import WRITE_METHODS, Request
 from tools import scene
 from tools.table import render
 

@@ -52,7 +52,7 @@ from bench._common import (
     targets_text,
 )
 from simulator import AzureSimulator
-from simulator.azure_simulator import Request
+from simulator.server import Request
 from tools import host, scene
 
 WORKSPACE_FUNCTION = "on_workspace_event"

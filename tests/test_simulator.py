@@ -437,6 +437,44 @@ def test_inject_rejects_unknown_routes(sim: AzureSimulator) -> None:
         sim.inject("aml.nothing", status=500)
 
 
+def test_every_service_keeps_its_route_names(sim: AzureSimulator) -> None:
+    # Tests and tools name routes in inject(), count() and Request.route: a service package
+    # that drops or renames one breaks them, so every known name is pinned here, by service
+    # (new routes may come).
+    by_service = {
+        "identity": {"token"},
+        "arm": {"arm.generic.get"},
+        "aml": {
+            "aml.workspace.get",
+            "aml.workspace.patch",
+            "aml.compute.list",
+            "aml.compute.get",
+            "aml.compute.patch",
+            "aml.compute.operation",
+            "aml.pec.list",
+            "aml.pec.get",
+            "aml.pec.put",
+        },
+        "authorization": {"authz.ra.list", "authz.ra.get", "authz.ra.put"},
+        "network": {"network.pe.get", "arm.pec.list", "arm.pec.get"},
+        "synapse": {"synapse.workspace.get", "synapse.mpe.list", "synapse.mpe.get"},
+        "eventgrid": {"eventgrid.publish"},
+        "ml": {
+            "ml.component.version.get",
+            "ml.component.version.list",
+            "ml.job.list",
+            "ml.job.get",
+            "ml.job.put",
+            "ml.batch_endpoint.get",
+            "ml.batch_deployment.list",
+            "ml.batch_deployment.get",
+            "ml.scoring.invoke",
+        },
+        "logs": {"logs.query"},
+    }
+    assert set().union(*by_service.values()) <= sim.route_names()
+
+
 # ------------------------------------------------------------------------- Azurite
 
 

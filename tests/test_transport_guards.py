@@ -344,7 +344,7 @@ def test_the_ledger_refuses_a_redirect_to_another_host(app: App) -> None:
 
     from shared.config import LedgerSettings
     from shared.ledger import open_ledger
-    from simulator.azure_simulator import Reply
+    from simulator.server import Reply
 
     location = app.sim.foreign_url + "/Tables"
     app.sim.add_route(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..azure_simulator import Call, Reply
+from ..server import Call, Reply
 from ..shapes import JSON
 from .models import LogsBackend
 

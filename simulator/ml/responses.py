@@ -10,7 +10,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from ..azure_simulator import ML_AUDIENCE, Call, Reply, arm_error
+from ..server import ML_AUDIENCE, Call, Reply, arm_error
 from ..shapes import JSON
 from . import shapes
 from .models import MachineLearningBackend, key

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from ..azure_simulator import Call, Reply
+from ..server import Call, Reply
 from .responses import MachineLearningResponses
 
 _SEG = r"[^/]+"

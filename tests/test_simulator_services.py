@@ -1,5 +1,8 @@
-"""The simulator's AML update, compute, role assignment, dependency and Event Grid routes.
+"""The simulator's ARM services beyond a connection's approval, and its Event Grid topic.
 
+AML workspace updates and computes (``simulator/aml``), role assignments and principals
+(``simulator/authorization``), the private endpoints of a workspace's dependencies
+(``simulator/network``), the custom topic (``simulator/eventgrid``), and a reset of all of them.
 Driven by the real SDK clients the app uses: azure-mgmt-machinelearningservices
 (workspace and compute updates through their LRO pollers), azure-mgmt-authorization
 (role assignments), azure-mgmt-resource (generic reads of dependencies) and
@@ -714,8 +717,8 @@ def test_new_routes_are_injectable_and_reset_clears_new_state(
 
     assert sim.published_events == []
     assert sim.role_assignments() == []
-    assert sim._principals == {}
-    assert sim._replication_delays == {}
+    assert sim.authorization.principals == {}
+    assert sim.authorization.replication_delays == {}
     with pytest.raises(HttpResponseError) as caught:
         # The principal is no longer known after the reset.
         _authz(sim, credential).role_assignments.create(

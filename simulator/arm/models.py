@@ -1,0 +1,96 @@
+"""The generic ARM resource store every ARM service of the simulator keeps its resources in.
+
+ARM IDs compare case-insensitively: a resource is stored under its lower-cased ID and keeps the
+body (and the casing) it was stored with. Children live under their parent's ID
+(``{workspace}/computes/{name}``), so a parent's delete takes them too, as in ARM.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+
+from ..shapes import JSON
+
+#: What a service does when a resource of its own is deleted (Synapse forgets the workspace's
+#: managed private endpoints, which live on its data plane rather than in this store).
+DeleteHook = Callable[[str, JSON], None]
+
+
+def key(resource_id: str) -> str:
+    """The store's key of an ARM ID: one leading slash, lower case, no trailing slash."""
+    # ARM ids compare case-insensitively; the stored body keeps the casing.
+    return "/" + resource_id.strip("/").lower()
+
+
+class ResourceStore:
+    """ARM resources by ID: what GETs answer and what the services' rules read and change."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        """An empty store guarded by the simulator's lock."""
+        self.lock = lock
+        #: Stored bodies by :func:`key`; handlers (which hold the lock) read and change them.
+        self.resources: dict[str, JSON] = {}
+        self._delete_hooks: list[DeleteHook] = []
+
+    def on_delete(self, hook: DeleteHook) -> None:
+        """Call ``hook(resource_id, stored_body)`` after a resource is deleted."""
+        self._delete_hooks.append(hook)
+
+    def put(self, resource_id: str, body: JSON) -> JSON:
+        """Store any resource under ``resource_id`` (case-insensitive); return a copy.
+
+        ``id`` is set to ``resource_id`` when the body has none.
+        """
+        stored = copy.deepcopy(body)
+        stored.setdefault("id", resource_id)
+        with self.lock:
+            self.resources[key(resource_id)] = stored
+            return copy.deepcopy(stored)
+
+    def delete(self, resource_id: str) -> None:
+        """Forget a stored resource and its children; its name is then free to be taken."""
+        resource_key = key(resource_id)
+        with self.lock:
+            stored = self.resources.pop(resource_key, None)
+            for child in [k for k in self.resources if k.startswith(resource_key + "/")]:
+                del self.resources[child]
+            if stored is not None:
+                for hook in self._delete_hooks:
+                    hook(resource_id, stored)
+
+    def get(self, resource_id: str) -> JSON | None:
+        """A copy of the stored resource, or None."""
+        with self.lock:
+            found = self.resources.get(key(resource_id))
+            return copy.deepcopy(found) if found is not None else None
+
+    def stored(self, resource_id: str) -> JSON | None:
+        """The stored body itself (not a copy), for rules that change it; hold the lock."""
+        return self.resources.get(key(resource_id))
+
+    def exists(self, resource_id: str) -> bool:
+        """Whether a resource is stored under ``resource_id``."""
+        with self.lock:
+            return key(resource_id) in self.resources
+
+    def require(self, resource_id: str) -> None:
+        """Raise KeyError unless the resource is stored (seeding a child needs its parent)."""
+        if not self.exists(resource_id):
+            raise KeyError(f"seed {resource_id} first")
+
+    def children(self, parent_id: str, collection: str) -> list[JSON]:
+        """Copies of the direct children of ``parent_id`` in ``collection`` (lower case)."""
+        prefix = f"{key(parent_id)}/{collection}/"
+        with self.lock:
+            return [
+                copy.deepcopy(body)
+                for stored_key, body in self.resources.items()
+                if stored_key.startswith(prefix) and "/" not in stored_key[len(prefix) :]
+            ]
+
+    def reset(self) -> None:
+        """Forget every resource."""
+        with self.lock:
+            self.resources.clear()

@@ -1,0 +1,184 @@
+"""Microsoft.Authorization in the simulator: role assignments and the directory's principals.
+
+Rules kept here as ARM and Entra ID apply them: a role assignment's name is a GUID; its role
+definition ID names a role definition; its principal must exist in the directory (else
+``PrincipalNotFound``, which replication delay also answers for a while) and be of the stated
+``principalType``; one principal has one assignment of a role at a scope
+(``RoleAssignmentExists``); an assignment's principal, role and scope cannot be changed.
+Assignments live in the resource store under
+``{scope}/providers/Microsoft.Authorization/roleAssignments/{name}``, so ``put_resource`` can
+seed odd ones too; they are served normalized.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from collections.abc import Callable
+from typing import Final
+
+from ..arm.models import ResourceStore
+from ..shapes import JSON, last_segment
+from . import shapes
+
+PRINCIPAL_TYPES: Final = frozenset({"User", "Group", "ServicePrincipal", "ForeignGroup", "Device"})
+ROLE_DEFINITION_ID: Final = re.compile(
+    r"^(?:/subscriptions/[^/]+)?/providers/microsoft\.authorization/roledefinitions/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    re.IGNORECASE,
+)
+RA_SEGMENT: Final = "/providers/microsoft.authorization/roleassignments/"
+
+
+def is_guid(value: str) -> bool:
+    """Whether ``value`` is a GUID in its 36-character form."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
+
+
+def normalized_scope(value: str) -> str:
+    """A scope for comparisons: one leading slash, lower case; ``/`` for the tenant root."""
+    return "/" + value.strip("/").lower()
+
+
+def at_or_above(candidate: str, scope: str) -> bool:
+    """Whether the scope ``candidate`` is ``scope`` or one of its ancestors (both normalized)."""
+    return candidate in ("/", scope) or scope.startswith(candidate + "/")
+
+
+def role_guid(role_definition_id: str) -> str:
+    """The GUID of a role definition ID (lower case)."""
+    return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def assignment_view(stored_key: str, body: JSON) -> JSON | None:
+    """The served form of a stored body if ``stored_key`` is a role assignment's, else None."""
+    index = stored_key.rfind(RA_SEGMENT)
+    if index < 0 or "/" in stored_key[index + len(RA_SEGMENT) :]:
+        return None
+    view = copy.deepcopy(body)
+    stored_id = str(view.get("id") or stored_key)
+    cut = stored_id.lower().rfind(RA_SEGMENT)
+    properties = view.setdefault("properties", {})
+    properties.setdefault("scope", (stored_id[:cut] if cut >= 0 else stored_key[:index]) or "/")
+    view.setdefault("type", shapes.ROLE_ASSIGNMENT_TYPE)
+    view.setdefault("name", last_segment(stored_id))
+    return view
+
+
+class Authorization:
+    """Role assignments (in the resource store) and the directory's principals."""
+
+    def __init__(self, store: ResourceStore, *, updated_by: Callable[[], str]) -> None:
+        """Over ``store``; ``updated_by()`` is the object ID that writes assignments (the app's
+        managed identity)."""
+        self._store = store
+        self.updated_by = updated_by
+        #: Directory objects: lower-cased principal id -> principal type.
+        self.principals: dict[str, str] = {}
+        #: Lower-cased principal id -> PUTs left that still answer PrincipalNotFound.
+        self.replication_delays: dict[str, int] = {}
+
+    def reset(self) -> None:
+        """Forget known principals and replication delays (assignments live in the store)."""
+        with self._store.lock:
+            self.principals.clear()
+            self.replication_delays.clear()
+
+    # --------------------------------------------------------------------- seeding
+
+    def add_principal(self, principal_id: str, principal_type: str = "ServicePrincipal") -> None:
+        """Make a principal exist in the simulated directory.
+
+        Role assignment PUTs for principals that do not exist answer
+        ``PrincipalNotFound``. Known without this call: the principal of every
+        stored resource's ``identity`` (Synapse and AML workspaces, ...) and of
+        every seeded role assignment.
+        """
+        if principal_type not in PRINCIPAL_TYPES:
+            raise ValueError(f"principal_type must be one of {sorted(PRINCIPAL_TYPES)}")
+        with self._store.lock:
+            self.principals[principal_id.lower()] = principal_type
+
+    def principal_replication_delay(self, principal_id: str, *, times: int = 1) -> None:
+        """Make the next ``times`` role assignment PUTs for the principal answer PrincipalNotFound.
+
+        This is Entra ID replication delay: the principal exists (it is made
+        known here if it was not), but ARM's directory lookup does not see it
+        yet. It applies whatever ``principalType`` the request states.
+        Injected faults on ``authz.ra.put`` come first and do not use it up.
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._store.lock:
+            if self.principal_type(principal_id) is None:
+                self.principals[principal_id.lower()] = "ServicePrincipal"
+            self.replication_delays[principal_id.lower()] = times
+
+    def add_role_assignment(
+        self,
+        scope: str,
+        name: str,
+        principal_id: str,
+        role_definition_id: str,
+        principal_type: str = "ServicePrincipal",
+    ) -> JSON:
+        """Seed a role assignment at ``scope`` (no duplicate or principal checks; the principal
+        becomes known)."""
+        body = shapes.role_assignment(
+            scope,
+            name,
+            principal_id=principal_id,
+            role_definition_id=role_definition_id,
+            principal_type=principal_type,
+            updated_by=self.updated_by(),
+        )
+        with self._store.lock:
+            self.principals.setdefault(principal_id.lower(), principal_type)
+            return self._store.put(body["id"], body)
+
+    def role_assignments(self, scope: str | None = None) -> list[JSON]:
+        """Copies of the stored role assignments made exactly at ``scope`` (all when None).
+
+        Scopes compare case-insensitively; inherited assignments are not included.
+        """
+        with self._store.lock:
+            return [
+                copy.deepcopy(body)
+                for body in self.assignment_views()
+                if scope is None
+                or normalized_scope(body["properties"]["scope"]) == normalized_scope(scope)
+            ]
+
+    # ----------------------------------------------------------------------- rules
+
+    def assignment_items(self) -> list[tuple[str, JSON]]:
+        """(store key, served view) of every stored role assignment."""
+        items = ((k, assignment_view(k, body)) for k, body in self._store.resources.items())
+        return [(k, view) for k, view in items if view is not None]
+
+    def assignment_views(self) -> list[JSON]:
+        """The served views of every stored role assignment."""
+        return [view for _, view in self.assignment_items()]
+
+    def principal_type(self, principal_id: str) -> str | None:
+        """The type of a principal the directory knows (stored identities included), or None."""
+        key = principal_id.lower()
+        if key in self.principals:
+            return self.principals[key]
+        for body in self._store.resources.values():
+            identity = body.get("identity")
+            if not isinstance(identity, dict):
+                continue
+            ids = [identity.get("principalId")] + [
+                uai.get("principalId")
+                for uai in (identity.get("userAssignedIdentities") or {}).values()
+                if isinstance(uai, dict)
+            ]
+            if any(str(i or "").lower() == key for i in ids):
+                return "ServicePrincipal"
+        return None

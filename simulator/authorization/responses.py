@@ -1,0 +1,169 @@
+"""HTTP in, model calls, HTTP out for role assignments: list for a scope (with ``atScope()``,
+``principalId eq`` and ``assignedTo()`` filters), get, and create (PUT) with ARM's checks.
+
+Handlers run with the simulator's lock held.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from ..arm.exceptions import invalid_content
+from ..arm.models import ResourceStore
+from ..arm.models import key as store_key
+from ..server import Call, Reply, arm_error
+from . import shapes
+from .exceptions import principal_not_found
+from .models import (
+    ROLE_DEFINITION_ID,
+    Authorization,
+    assignment_view,
+    at_or_above,
+    is_guid,
+    normalized_scope,
+    role_guid,
+)
+
+
+class AuthorizationResponses:
+    """Handlers over the authorization model."""
+
+    def __init__(
+        self, store: ResourceStore, authorization: Authorization, *, tenant_id: str
+    ) -> None:
+        self._store = store
+        self._model = authorization
+        self._tenant_id = tenant_id
+
+    def _principal_not_found(self, principal_id: str) -> Reply:
+        return principal_not_found(principal_id, self._tenant_id)
+
+    def list_for_scope(self, call: Call) -> Reply:
+        scope = normalized_scope(call.group("scope"))
+        at_scope = False
+        principal: str | None = None
+        raw_filter = call.query.get("$filter", "").strip()
+        for term in filter(None, re.split(r"\s+and\s+", raw_filter, flags=re.IGNORECASE)):
+            principal_match = re.fullmatch(
+                r"(?:principalId\s+eq\s+'?([^'\s]+)'?|assignedTo\('([^']+)'\))",
+                term.strip(),
+                re.IGNORECASE,
+            )
+            if re.fullmatch(r"atScope\(\)", term.strip(), re.IGNORECASE):
+                at_scope = True
+            elif principal_match:
+                principal = (principal_match.group(1) or principal_match.group(2)).lower()
+            else:
+                return arm_error(
+                    400,
+                    "UnsupportedFilterInSimulator",
+                    f"The simulator does not understand the filter term '{term}'. It knows "
+                    "atScope(), principalId eq '{id}' and assignedTo('{id}'), joined by 'and'.",
+                )
+        items = []
+        for view in self._model.assignment_views():
+            properties = view["properties"]
+            candidate = normalized_scope(str(properties["scope"]))
+            # atScope(): at or above the scope; otherwise also below it.
+            if not (
+                at_or_above(candidate, scope) or (not at_scope and at_or_above(scope, candidate))
+            ):
+                continue
+            if principal is not None and str(properties.get("principalId", "")).lower() != (
+                principal
+            ):
+                continue
+            items.append(view)
+        return Reply(200, {"value": items})
+
+    def get(self, call: Call) -> Reply:
+        key = store_key(call.path)
+        stored = self._store.resources.get(key)
+        view = assignment_view(key, stored) if stored is not None else None
+        if view is None:
+            return arm_error(
+                404,
+                "RoleAssignmentNotFound",
+                f"The role assignment '{call.group('name')}' is not found.",
+            )
+        return Reply(200, view)
+
+    def put(self, call: Call) -> Reply:
+        name = call.group("name")
+        scope_path = call.group("scope") or "/"
+        properties = call.body.get("properties") if isinstance(call.body, dict) else None
+        if not isinstance(properties, dict):
+            return invalid_content("The request body must have a 'properties' object.")
+        role_definition_id = properties.get("roleDefinitionId")
+        principal_id = properties.get("principalId")
+        principal_type = properties.get("principalType")
+        if not isinstance(role_definition_id, str) or not isinstance(principal_id, str):
+            return invalid_content(
+                "properties.roleDefinitionId and properties.principalId are required."
+            )
+        if not is_guid(name):
+            return arm_error(
+                400,
+                "InvalidRoleAssignmentId",
+                f"The role assignment ID '{name}' is not valid. The role assignment ID must be "
+                "a GUID.",
+            )
+        if not ROLE_DEFINITION_ID.match(role_definition_id):
+            return arm_error(
+                400,
+                "InvalidRoleDefinitionId",
+                f"The role definition ID '{role_definition_id}' is not valid.",
+            )
+        key = principal_id.lower()
+        delay = self._model.replication_delays.get(key, 0)
+        if delay > 0:
+            self._model.replication_delays[key] = delay - 1
+            return self._principal_not_found(principal_id)
+        actual_type = self._model.principal_type(principal_id)
+        if actual_type is None:
+            return self._principal_not_found(principal_id)
+        if principal_type is not None and principal_type != actual_type:
+            return arm_error(
+                400,
+                "UnmatchedPrincipalType",
+                f"The PrincipalId '{principal_id.replace('-', '')}' has type '{actual_type}' , "
+                f"which is different from specified PrincipalType '{principal_type}'.",
+            )
+        scope = normalized_scope(scope_path)
+        role = role_guid(role_definition_id)
+        assignments = self._model.assignment_items()
+        for _, view in assignments:
+            existing = view["properties"]
+            if (
+                normalized_scope(str(existing["scope"])) == scope
+                and str(existing.get("principalId", "")).lower() == key
+                and role_guid(str(existing.get("roleDefinitionId", ""))) == role
+            ):
+                existing_name = str(view.get("name", "")).replace("-", "")
+                return arm_error(
+                    409,
+                    "RoleAssignmentExists",
+                    "The role assignment already exists. The ID of the existing role "
+                    f"assignment is {existing_name}.",
+                )
+        if any(stored_key == store_key(call.path) for stored_key, _ in assignments):
+            # The name is taken by an assignment of another principal or role.
+            return arm_error(
+                400,
+                "RoleAssignmentUpdateNotPermitted",
+                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+            )
+        body = shapes.role_assignment(
+            scope_path,
+            name,
+            principal_id=principal_id,
+            role_definition_id=role_definition_id,
+            principal_type=principal_type or actual_type,
+            updated_by=self._model.updated_by(),
+            description=properties.get("description"),
+            condition=properties.get("condition"),
+            condition_version=properties.get("conditionVersion"),
+        )
+        self._store.resources[store_key(call.path)] = body
+        return Reply(201, copy.deepcopy(body))

@@ -1,0 +1,12 @@
+"""Event Grid in the simulator: a custom topic (``POST /eventgrid-topic/api/events``, route
+``eventgrid.publish``) that checks and keeps the Event Grid schema events azure-eventgrid's
+``EventGridPublisherClient`` sends, as the app's outcome events are published in Azure.
+"""
+
+from __future__ import annotations
+
+from .models import CustomTopic
+from .responses import EventGridResponses
+from .urls import TOPIC_PATH, routes
+
+__all__ = ["TOPIC_PATH", "CustomTopic", "EventGridResponses", "routes"]

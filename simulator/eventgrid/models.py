@@ -1,0 +1,77 @@
+"""Event Grid in the simulator: one custom topic that keeps what is published to it.
+
+Rules kept here as Event Grid applies them to the Event Grid schema: a request is a non-empty
+JSON array of at most 1 MB; every event has ``id``, ``subject``, ``eventType`` and a valid ISO 8601
+``eventTime``; ``topic``, when given, is the topic's own resource ID; ``metadataVersion`` is "1".
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from datetime import datetime
+from typing import Any, Final
+
+from ..shapes import JSON
+
+# Event Grid schema: the four properties Event Grid requires on every event
+# (``data`` and ``dataVersion`` are optional; Event Grid stamps an empty
+# ``dataVersion`` when it is missing).
+EVENT_REQUIRED: Final = ("id", "subject", "eventType", "eventTime")
+MAX_REQUEST_BYTES: Final = 1024 * 1024
+
+
+class CustomTopic:
+    """The custom topic and the events it accepted."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        """An empty topic guarded by the simulator's lock."""
+        self._lock = lock
+        #: ARM id of the simulated Event Grid custom topic; an event that names a
+        #: ``topic`` must name exactly this one, as Event Grid demands.
+        self.topic_id = (
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-simulator"
+            "/providers/Microsoft.EventGrid/topics/eventgrid-topic"
+        )
+        self._published: list[JSON] = []
+
+    @property
+    def published_events(self) -> list[JSON]:
+        """Events accepted, in order, as they were sent (copies)."""
+        with self._lock:
+            return copy.deepcopy(self._published)
+
+    def accept(self, events: list[JSON]) -> None:
+        """Keep events that passed :meth:`event_problem`."""
+        with self._lock:
+            self._published.extend(copy.deepcopy(events))
+
+    def reset(self) -> None:
+        """Forget the published events."""
+        with self._lock:
+            self._published.clear()
+
+    def event_problem(self, event: Any) -> str | None:
+        """What makes ``event`` invalid for Event Grid, or None."""
+        if not isinstance(event, dict):
+            return "an event must be a JSON object."
+        for key in EVENT_REQUIRED:
+            if not isinstance(event.get(key), str) or not event[key]:
+                return f"Required property '{key}' was not set."
+        try:
+            datetime.fromisoformat(event["eventTime"])
+        except ValueError:
+            return f"eventTime '{event['eventTime']}' is not a valid ISO 8601 time."
+        for key in ("dataVersion", "topic", "metadataVersion"):
+            if key in event and event[key] is not None and not isinstance(event[key], str):
+                return f"Property '{key}' must be a string."
+        topic = event.get("topic")
+        if topic is not None and topic.lower() != self.topic_id.lower():
+            return (
+                f"topic '{topic}' does not match the topic's resource id "
+                f"'{self.topic_id}'; leave it out and Event Grid stamps it."
+            )
+        metadata_version = event.get("metadataVersion")
+        if metadata_version is not None and metadata_version != "1":
+            return f"metadataVersion '{metadata_version}' is not supported; only '1' is."
+        return None

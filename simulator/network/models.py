@@ -1,0 +1,178 @@
+"""Microsoft.Network in the simulator: private endpoints, and the private endpoint connections of
+the resources an AML workspace depends on (storage accounts, key vaults, container registries).
+
+Rules kept here as Azure applies them: a connection's status is one of
+:data:`CONNECTION_STATUSES`; a target's decision on a connection shows on the private endpoint's
+own ``privateLinkServiceConnectionState`` too; a dependency's connections are both embedded in the
+resource (``properties.privateEndpointConnections``) and readable as children.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+from ..arm.models import ResourceStore
+from ..shapes import DEFAULT_LOCATION, JSON, arm_type_of
+from . import shapes
+
+CONNECTION_STATUSES: Final = frozenset(
+    {"Pending", "Approved", "Rejected", "Disconnected", "Timeout"}
+)
+
+
+def check_status(status: str) -> None:
+    """Raise ValueError unless ``status`` is a private link connection status."""
+    if status not in CONNECTION_STATUSES:
+        raise ValueError(f"status must be one of {sorted(CONNECTION_STATUSES)}")
+
+
+class Network:
+    """Private endpoints and dependencies' connections, in the shared resource store."""
+
+    def __init__(self, store: ResourceStore, *, tenant_id: str) -> None:
+        """Over ``store``; ``tenant_id`` goes into seeded key vaults."""
+        self._store = store
+        self.tenant_id = tenant_id
+
+    # --------------------------------------------------------------------- seeding
+
+    def add_private_endpoint(
+        self,
+        pe_id: str,
+        *,
+        private_link_service_id: str,
+        group_ids: tuple[str, ...] | list[str] = ("amlworkspace",),
+        manual: bool = True,
+    ) -> JSON:
+        """Seed a ``Microsoft.Network/privateEndpoints`` resource."""
+        body = shapes.private_endpoint(
+            pe_id,
+            private_link_service_id=private_link_service_id,
+            group_ids=list(group_ids),
+            manual=manual,
+        )
+        return self._store.put(pe_id, body)
+
+    def add_storage_account(
+        self,
+        resource_id: str,
+        *,
+        private_endpoints: Sequence[tuple[str, str, str]] = (),
+        location: str = DEFAULT_LOCATION,
+        **properties_overrides: Any,
+    ) -> JSON:
+        """Seed a storage account; ``private_endpoints`` are ``(pe_id, group_id, status)``."""
+        body = shapes.storage_account(
+            resource_id, location=location, properties_overrides=properties_overrides
+        )
+        return self._add_dependency(resource_id, body, private_endpoints)
+
+    def add_key_vault(
+        self,
+        resource_id: str,
+        *,
+        private_endpoints: Sequence[tuple[str, str, str]] = (),
+        location: str = DEFAULT_LOCATION,
+        **properties_overrides: Any,
+    ) -> JSON:
+        """Seed a key vault; like :meth:`add_storage_account`."""
+        body = shapes.key_vault(
+            resource_id,
+            tenant_id=self.tenant_id,
+            location=location,
+            properties_overrides=properties_overrides,
+        )
+        return self._add_dependency(resource_id, body, private_endpoints)
+
+    def add_container_registry(
+        self,
+        resource_id: str,
+        *,
+        private_endpoints: Sequence[tuple[str, str, str]] = (),
+        location: str = DEFAULT_LOCATION,
+        **properties_overrides: Any,
+    ) -> JSON:
+        """Seed a container registry; like :meth:`add_storage_account`."""
+        body = shapes.container_registry(
+            resource_id, location=location, properties_overrides=properties_overrides
+        )
+        return self._add_dependency(resource_id, body, private_endpoints)
+
+    def _add_dependency(
+        self, resource_id: str, body: JSON, private_endpoints: Iterable[tuple[str, str, str]]
+    ) -> JSON:
+        with self._store.lock:
+            self._store.put(resource_id, body)
+            for pe_id, group_id, status in private_endpoints:
+                self.add_dependency_private_endpoint(resource_id, pe_id, group_id, status)
+            return self._store.get(resource_id) or {}
+
+    def add_dependency_private_endpoint(
+        self,
+        resource_id: str,
+        pe_id: str,
+        group_id: str,
+        status: str = "Approved",
+        description: str | None = None,
+    ) -> JSON:
+        """Connect a private endpoint to a stored resource; see
+        :meth:`simulator.AzureSimulator.add_dependency_private_endpoint`."""
+        check_status(status)
+        with self._store.lock:
+            stored = self._store.stored(resource_id)
+            if stored is None:
+                raise KeyError(f"seed {resource_id} first")
+            connection = shapes.dependency_connection(
+                str(stored.get("id", resource_id)),
+                str(stored.get("type") or arm_type_of(resource_id)),
+                pe_id=pe_id,
+                status=status,
+                description=(
+                    description
+                    if description is not None
+                    else ("Auto-Approved" if status == "Approved" else "")
+                ),
+            )
+            connections = stored.setdefault("properties", {}).setdefault(
+                "privateEndpointConnections", []
+            )
+            connections[:] = [
+                c
+                for c in connections
+                if str(c.get("properties", {}).get("privateEndpoint", {}).get("id", "")).lower()
+                != pe_id.lower()
+            ]
+            connections.append(connection)
+            pe = shapes.private_endpoint(
+                pe_id,
+                private_link_service_id=resource_id,
+                group_ids=[group_id],
+                manual=False,
+                status=status,
+            )
+            self._store.put(pe_id, pe)
+            return copy.deepcopy(connection)
+
+    # ----------------------------------------------------------------------- rules
+
+    def dependency_connections(self, resource_id: str, stored: JSON) -> list[JSON]:
+        """A dependency's connections: the embedded ones, then children not embedded."""
+        embedded = copy.deepcopy(
+            stored.get("properties", {}).get("privateEndpointConnections") or []
+        )
+        seen = {str(c.get("id", "")).lower() for c in embedded}
+        children = self._store.children(resource_id, "privateendpointconnections")
+        return embedded + [c for c in children if str(c.get("id", "")).lower() not in seen]
+
+    def mirror_connection_state(self, target_id: str, pe_id: str, state: JSON) -> None:
+        """Show a target's decision on the private endpoint's connection to it, as Azure does."""
+        pe = self._store.stored(pe_id)
+        if pe is None:
+            return
+        for collection in ("manualPrivateLinkServiceConnections", "privateLinkServiceConnections"):
+            for conn in pe.get("properties", {}).get(collection, []):
+                props = conn.get("properties", {})
+                if str(props.get("privateLinkServiceId", "")).lower() == target_id.lower():
+                    props["privateLinkServiceConnectionState"] = dict(state)

@@ -1,0 +1,222 @@
+"""JSON bodies of private endpoints and of the resources an AML workspace depends on (storage
+accounts, key vaults, container registries) with their private endpoint connections, each shaped
+on the example under ``/work/shared/reference`` its docstring names."""
+
+from __future__ import annotations
+
+from ..shapes import (
+    DEFAULT_LOCATION,
+    JSON,
+    connection_state,
+    last_segment,
+    now_iso,
+    scope_of,
+    stable_uuid,
+)
+
+PRIVATE_ENDPOINT_TYPE = "Microsoft.Network/privateEndpoints"
+STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
+KEY_VAULT_TYPE = "Microsoft.KeyVault/vaults"
+CONTAINER_REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
+
+
+def _short(name: str, fallback: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())[:24] or fallback
+
+
+def private_endpoint(
+    pe_id: str,
+    *,
+    private_link_service_id: str,
+    group_ids: list[str],
+    manual: bool,
+    location: str = DEFAULT_LOCATION,
+    status: str | None = None,
+) -> JSON:
+    """A private endpoint shaped on ``network_privateendpoints_get_manualapproval.json``.
+
+    A manual connection starts Pending (it waits for the target's owner); an
+    automatic one is Approved at once, as in ``network_privateendpoints_get.json``.
+    ``status`` overrides that starting status.
+    """
+    name = last_segment(pe_id)
+    sub, rg = scope_of(pe_id)
+    collection = (
+        "manualPrivateLinkServiceConnections" if manual else "privateLinkServiceConnections"
+    )
+    state = (
+        connection_state("Pending", "Awaiting approval", "None")
+        if manual
+        else connection_state("Approved", "Auto-approved", "None")
+    )
+    if status is not None and status != state["status"]:
+        state = connection_state(status, "", "None")
+    connection: JSON = {
+        "id": f"{pe_id}/{collection}/{name}",
+        "name": name,
+        "properties": {
+            "privateLinkServiceId": private_link_service_id,
+            "groupIds": list(group_ids),
+            "requestMessage": "Please approve my connection.",
+            "privateLinkServiceConnectionState": state,
+        },
+    }
+    nic_suffix = stable_uuid(pe_id, "nic").replace("-", "")[:8]
+    network = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network"
+    return {
+        "name": name,
+        "id": pe_id,
+        "type": PRIVATE_ENDPOINT_TYPE,
+        "location": location,
+        "properties": {
+            "provisioningState": "Succeeded",
+            "privateLinkServiceConnections": [] if manual else [connection],
+            "manualPrivateLinkServiceConnections": [connection] if manual else [],
+            "subnet": {"id": f"{network}/virtualNetworks/{name}-vnet/subnets/default"},
+            "networkInterfaces": [
+                {"id": f"{network}/networkInterfaces/{name}.nic.{nic_suffix}"},
+            ],
+            "customDnsConfigs": [],
+            "applicationSecurityGroups": [],
+            "ipConfigurations": [],
+            "customNetworkInterfaceName": "",
+        },
+    }
+
+
+def _network_acls() -> JSON:
+    return {
+        "bypass": "AzureServices",
+        "virtualNetworkRules": [],
+        "ipRules": [],
+        "defaultAction": "Allow",
+    }
+
+
+def storage_account(
+    resource_id: str, *, location: str = DEFAULT_LOCATION, properties_overrides: JSON | None = None
+) -> JSON:
+    """A minimal ``Microsoft.Storage/storageAccounts`` (StorageV2) as ARM's GET returns it."""
+    name = last_segment(resource_id)
+    host = _short(name, "sa")
+    properties: JSON = {
+        "provisioningState": "Succeeded",
+        "creationTime": now_iso(),
+        "primaryLocation": location,
+        "statusOfPrimary": "available",
+        "primaryEndpoints": {
+            kind: f"https://{host}.{kind}.core.windows.net/"
+            for kind in ("blob", "dfs", "file", "queue", "table", "web")
+        },
+        "accessTier": "Hot",
+        "allowBlobPublicAccess": False,
+        "minimumTlsVersion": "TLS1_2",
+        "supportsHttpsTrafficOnly": True,
+        "publicNetworkAccess": "Enabled",
+        "networkAcls": _network_acls(),
+        "encryption": {
+            "keySource": "Microsoft.Storage",
+            "services": {"blob": {"enabled": True}, "file": {"enabled": True}},
+        },
+        "privateEndpointConnections": [],
+    }
+    properties.update(properties_overrides or {})
+    return {
+        "id": resource_id,
+        "name": name,
+        "type": STORAGE_ACCOUNT_TYPE,
+        "location": location,
+        "kind": "StorageV2",
+        "sku": {"name": "Standard_LRS", "tier": "Standard"},
+        "tags": {},
+        "properties": properties,
+    }
+
+
+def key_vault(
+    resource_id: str,
+    *,
+    tenant_id: str,
+    location: str = DEFAULT_LOCATION,
+    properties_overrides: JSON | None = None,
+) -> JSON:
+    """A minimal ``Microsoft.KeyVault/vaults`` (RBAC authorization) as ARM's GET returns it."""
+    name = last_segment(resource_id)
+    properties: JSON = {
+        "sku": {"family": "A", "name": "standard"},
+        "tenantId": tenant_id,
+        "accessPolicies": [],
+        "enabledForDeployment": False,
+        "enabledForDiskEncryption": False,
+        "enabledForTemplateDeployment": False,
+        "enableSoftDelete": True,
+        "softDeleteRetentionInDays": 90,
+        "enableRbacAuthorization": True,
+        "enablePurgeProtection": True,
+        "vaultUri": f"https://{name.lower()}.vault.azure.net/",
+        "provisioningState": "Succeeded",
+        "publicNetworkAccess": "Enabled",
+        "networkAcls": _network_acls(),
+        "privateEndpointConnections": [],
+    }
+    properties.update(properties_overrides or {})
+    return {
+        "id": resource_id,
+        "name": name,
+        "type": KEY_VAULT_TYPE,
+        "location": location,
+        "tags": {},
+        "properties": properties,
+    }
+
+
+def container_registry(
+    resource_id: str, *, location: str = DEFAULT_LOCATION, properties_overrides: JSON | None = None
+) -> JSON:
+    """A minimal Premium ``Microsoft.ContainerRegistry/registries`` as ARM's GET returns it."""
+    name = last_segment(resource_id)
+    properties: JSON = {
+        "loginServer": f"{_short(name, 'acr')}.azurecr.io",
+        "creationDate": now_iso(),
+        "provisioningState": "Succeeded",
+        "adminUserEnabled": False,
+        "publicNetworkAccess": "Enabled",
+        "networkRuleBypassOptions": "AzureServices",
+        "networkRuleSet": {"defaultAction": "Allow", "ipRules": []},
+        "zoneRedundancy": "Disabled",
+        "anonymousPullEnabled": False,
+        "dataEndpointEnabled": False,
+        "encryption": {"status": "disabled"},
+        "privateEndpointConnections": [],
+    }
+    properties.update(properties_overrides or {})
+    return {
+        "id": resource_id,
+        "name": name,
+        "type": CONTAINER_REGISTRY_TYPE,
+        "location": location,
+        "sku": {"name": "Premium", "tier": "Premium"},
+        "tags": {},
+        "properties": properties,
+    }
+
+
+def dependency_connection(
+    resource_id: str, resource_type: str, *, pe_id: str, status: str, description: str
+) -> JSON:
+    """A private endpoint connection as embedded in a storage account, vault or registry.
+
+    Same layout as the AML one (``aml_privateendpointconnections_get.json``),
+    typed ``<resource type>/privateEndpointConnections``.
+    """
+    name = f"{last_segment(pe_id)}.{stable_uuid(resource_id, pe_id)}"
+    return {
+        "id": f"{resource_id}/privateEndpointConnections/{name}",
+        "name": name,
+        "type": f"{resource_type}/privateEndpointConnections",
+        "properties": {
+            "privateEndpoint": {"id": pe_id},
+            "privateLinkServiceConnectionState": connection_state(status, description, "None"),
+            "provisioningState": "Succeeded",
+        },
+    }

@@ -1,0 +1,659 @@
+"""The simulator's one HTTPS server: TLS, routing, recording, fault injection, authentication.
+
+Every service package (``arm``, ``aml``, ``authorization``, ``network``, ``synapse``,
+``eventgrid``, ``ml``, ``logs``) and the managed identity endpoint (``identity``) mount their
+routes here with :meth:`SimulatorServer.add_route`; the server parses each request into a
+:class:`Call`, answers injected faults first, checks the bearer token's audience and
+``api-version`` as ARM does, runs the route's handler under the simulator's lock and records a
+:class:`Request` for every answer. Error bodies are ARM's (``{"error": {"code", "message"}}``,
+as in every example under ``/work/shared/reference``), built by :func:`arm_error`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import http
+import json
+import re
+import secrets
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import urllib.parse
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Final, cast
+
+import trustme
+
+from .shapes import JSON
+
+SYNAPSE_AUDIENCE: Final = "https://dev.azuresynapse.net"
+EVENTGRID_AUDIENCE: Final = "https://eventgrid.azure.net"
+#: Audience of Azure ML's data plane (batch scoring URIs, the ``x-azureml-token`` of job PUTs).
+ML_AUDIENCE: Final = "https://ml.azure.com"
+#: Token audiences of the non-ARM route audiences (``"arm"`` is the simulator's own URL).
+_AUDIENCES: Final[dict[str, str]] = {
+    "synapse": SYNAPSE_AUDIENCE,
+    "eventgrid": EVENTGRID_AUDIENCE,
+    "ml": ML_AUDIENCE,
+}
+WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
+#: Items per page on the paged lists until a test sets another size.
+DEFAULT_PAGE_SIZE: Final = 50
+
+# Default ARM error codes for injected faults, as ARM spells them.
+_DEFAULT_FAULT_CODES: Final[dict[int, str]] = {
+    400: "BadRequest",
+    401: "AuthenticationFailed",
+    403: "AuthorizationFailed",
+    404: "ResourceNotFound",
+    409: "Conflict",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the simulator saw and answered it."""
+
+    method: str
+    path: str
+    route: str
+    status: int
+    api_version: str | None
+    # Not part of equality, so a Request built from the five fields above still compares equal.
+    #: The Host header as sent (``127.0.0.1:PORT`` or ``localhost:PORT``: another origin).
+    host: str | None = field(default=None, compare=False)
+    #: Whether the request carried an ``Authorization`` header (a token, valid or not).
+    authorized: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A parsed incoming request, handed to route handlers."""
+
+    method: str
+    path: str  # percent-decoded, original casing, no trailing slash, no query
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # keys lower-cased
+    body: Any  # parsed JSON, or None when the request had no body
+    match: re.Match[str]
+
+    def group(self, name: str) -> str:
+        """A named regex group in the path's original casing.
+
+        Routes match the lower-cased path (ARM paths are case-insensitive) but
+        ids must keep the caller's casing, so the span is cut from ``path``.
+        """
+        start, end = self.match.span(name)
+        return self.path[start:end]
+
+
+@dataclass
+class Reply:
+    """What a route handler answers: a status, a JSON body and extra headers."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Bytes sent as they are instead of ``body`` as JSON (an HTML page, broken JSON).
+    raw: bytes | None = None
+
+
+Handler = Callable[[Call], Reply]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of the routing table.
+
+    ``audience`` is the token audience the route requires: ``"arm"``,
+    ``"synapse"``, ``"eventgrid"`` or None (the token route checks its own
+    secret header).
+    """
+
+    method: str
+    pattern: re.Pattern[str]
+    name: str
+    handler: Handler
+    audience: str | None
+    #: Whether the route demands ``?api-version=`` (ARM does; data planes such as a batch
+    #: scoring URI or the Log Analytics query API do not).
+    needs_api_version: bool = True
+
+
+@dataclass
+class _Fault:
+    status: int
+    remaining: int
+    retry_after: float | None
+    code: str
+    message: str
+    #: A whole reply to send instead of an ARM error (see ``inject_reply``).
+    reply: Reply | None = None
+
+
+def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
+    """An ARM-style error reply: ``{"error": {"code": ..., "message": ...}}``."""
+    return Reply(status, {"error": {"code": code, "message": message}}, headers or {})
+
+
+class _Server(ThreadingHTTPServer):
+    """HTTP server that knows its router and keeps track of live sockets."""
+
+    daemon_threads = True
+
+    def __init__(self, router: SimulatorServer, ssl_context: ssl.SSLContext) -> None:
+        super().__init__(("127.0.0.1", 0), _RequestHandler)
+        self.router = router
+        self.ssl_context = ssl_context
+        self.live_sockets: set[socket.socket] = set()
+        self.live_lock = threading.Lock()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that drop a connection or refuse the certificate are not
+        # errors of the simulator; a traceback on stderr would only add noise.
+        return
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    # HTTP/1.1 with keep-alive: the SDKs reuse connections from their pools.
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two sends; with Nagle's algorithm the body would wait for the
+    # client's delayed ACK (~40 ms on Linux) and every request would cost that.
+    disable_nagle_algorithm = True
+    # An idle keep-alive connection gives its thread back after this long.
+    timeout = 60
+
+    def setup(self) -> None:
+        # TLS is set up per connection in the handler thread, not in accept(),
+        # so a slow or failing handshake never blocks the accept loop.
+        server = cast(_Server, self.server)
+        raw = cast(socket.socket, self.request)
+        raw.settimeout(self.timeout)
+        self.request = server.ssl_context.wrap_socket(raw, server_side=True)
+        with server.live_lock:
+            server.live_sockets.add(self.request)
+        super().setup()
+
+    def finish(self) -> None:
+        server = cast(_Server, self.server)
+        tls = cast(socket.socket, self.request)
+        try:
+            super().finish()
+        finally:
+            with server.live_lock:
+                server.live_sockets.discard(tls)
+            # socketserver closes the raw socket it accepted, but wrap_socket()
+            # detached that one; the TLS socket must be closed here.
+            with contextlib.suppress(OSError):
+                tls.close()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The default handler logs every request to stderr; tests read
+        # sim.requests instead.
+        return
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    # Skip trailers up to the blank line that ends the body.
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self) -> None:
+        server = cast(_Server, self.server)
+        raw_body = self._read_body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        reply = server.router.handle(self.command, self.path, headers, raw_body)
+        if reply.raw is not None:
+            payload = reply.raw
+        else:
+            payload = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
+        self.send_response(reply.status)
+        if reply.body is not None and reply.raw is None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("x-ms-request-id", secrets.token_hex(16))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        # Always send a length so keep-alive connections stay usable.
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+
+class SimulatorServer:
+    """The HTTPS server every simulated service is mounted on.
+
+    It owns the routing table, the record of requests, the queues of injected faults and reply
+    rewrites, and the TLS material (a throwaway CA). ``token_audience`` tells which audience a
+    bearer token was issued for (the managed identity endpoint's book), or None for a token the
+    simulator never issued.
+    """
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        lock: threading.RLock,
+        token_audience: Callable[[str], str | None],
+    ) -> None:
+        """Prepare an unstarted server; handlers run under ``lock``."""
+        self.tenant_id = tenant_id
+        self._lock = lock
+        self._token_audience = token_audience
+        #: Items per page on the paged lists (Synapse MPEs, AML computes, ML jobs); more items
+        #: give a nextLink.
+        self.page_size = DEFAULT_PAGE_SIZE
+        self._requests: list[Request] = []
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._rewrites: dict[str, deque[Callable[[JSON], None]]] = {}
+        self._routes: list[Route] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._tempdir: Path | None = None
+        self._ca_bundle: Path | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def started(self) -> bool:
+        """Whether the server is serving (it has a URL)."""
+        return self._server is not None
+
+    def start(self) -> None:
+        """Create a throwaway CA and serve HTTPS on 127.0.0.1 (free port) in a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("AzureSimulator is already started")
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        self._tempdir = Path(tempfile.mkdtemp(prefix="azure-simulator-"))
+        self._ca_bundle = self._tempdir / "ca.pem"
+        ca.cert_pem.write_to_path(str(self._ca_bundle))
+        self._server = _Server(self, context)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="azure-simulator",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving, drop open connections and delete the CA bundle."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            with server.live_lock:
+                live = list(server.live_sockets)
+            for sock in live:
+                # Wake handler threads blocked on idle keep-alive connections.
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._tempdir is not None:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+            self._tempdir = None
+            self._ca_bundle = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, ``https://127.0.0.1:PORT`` (no trailing slash)."""
+        if self._server is None:
+            raise RuntimeError("AzureSimulator is not started")
+        return f"https://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def ca_bundle_path(self) -> str:
+        """Path of the PEM file holding the throwaway CA certificate."""
+        if self._ca_bundle is None:
+            raise RuntimeError("AzureSimulator is not started")
+        return str(self._ca_bundle)
+
+    @property
+    def foreign_url(self) -> str:
+        """This simulator under another host name (``https://localhost:PORT``): the same
+        server and certificate, but another origin for a client that pins 127.0.0.1."""
+        return self.url.replace("https://127.0.0.1:", "https://localhost:")
+
+    # ------------------------------------------------------------------ recording
+
+    @property
+    def requests(self) -> list[Request]:
+        """Every request so far, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    def count(self, route: str | None = None, method: str | None = None) -> int:
+        """Number of recorded requests, optionally only for a route and/or method."""
+        with self._lock:
+            return sum(
+                1
+                for r in self._requests
+                if (route is None or r.route == route)
+                and (method is None or r.method == method.upper())
+            )
+
+    def writes(self) -> list[Request]:
+        """Recorded PUT/PATCH/POST/DELETE requests, not counting token requests."""
+        with self._lock:
+            return [r for r in self._requests if r.method in WRITE_METHODS and r.route != "token"]
+
+    def requests_to(self, host_prefix: str) -> list[Request]:
+        """Recorded requests whose Host header starts with ``host_prefix`` (``"localhost"``)."""
+        with self._lock:
+            return [r for r in self._requests if (r.host or "").startswith(host_prefix)]
+
+    def reset_counts(self) -> None:
+        """Forget recorded requests (state stays)."""
+        with self._lock:
+            self._requests.clear()
+
+    def reset(self) -> None:
+        """Forget recorded requests, pending faults and rewrites; the page size is the default."""
+        with self._lock:
+            self._faults.clear()
+            self._rewrites.clear()
+            self._requests.clear()
+            self.page_size = DEFAULT_PAGE_SIZE
+
+    # ------------------------------------------------------------------ faults
+
+    def inject(
+        self,
+        route: str,
+        *,
+        status: int,
+        times: int = 1,
+        retry_after: float | None = None,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Make the next ``times`` requests to ``route`` fail with ``status``.
+
+        They get an ARM error body (and ``Retry-After`` when given), are
+        recorded like any request and change no state.
+        """
+        if route not in self.route_names():
+            raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        fault = _Fault(
+            status=status,
+            remaining=times,
+            retry_after=retry_after,
+            code=code
+            or _DEFAULT_FAULT_CODES.get(status)
+            or http.HTTPStatus(status).phrase.replace(" ", ""),
+            message=message or f"Fault injected by the simulator (HTTP {status}).",
+        )
+        with self._lock:
+            self._faults.setdefault(route, deque()).append(fault)
+
+    def inject_reply(
+        self,
+        route: str,
+        *,
+        status: int = 200,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` requests to ``route`` get exactly this reply.
+
+        For what a real service should never send but a client must survive: a ``nextLink``
+        or a redirect (``status=307, headers={"Location": ...}``) to another origin, a
+        malformed 200 (``body=[...]``, ``raw=b"<html>..."``). Queued with ``inject`` faults,
+        answered before authentication, recorded like any request, no state changed.
+        """
+        if route not in self.route_names():
+            raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        reply = Reply(status, copy.deepcopy(body), dict(headers or {}), raw)
+        fault = _Fault(status, times, None, "", "", reply=reply)
+        with self._lock:
+            self._faults.setdefault(route, deque()).append(fault)
+
+    def clear_faults(self) -> None:
+        """Drop every pending injected fault and reply rewrite."""
+        with self._lock:
+            self._faults.clear()
+            self._rewrites.clear()
+
+    def rewrite_reply(self, route: str, rewrite: Callable[[JSON], None], *, times: int = 1) -> None:
+        """Let ``rewrite`` change the JSON body of the next ``times`` successful replies of
+        ``route`` (the handler has run: state is as the request left it).
+
+        For answers that say other than what happened, such as a connection PUT that answers
+        200 with the status still ``Pending``, or a compute that answers with another ID.
+        """
+        if route not in self.route_names():
+            raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._rewrites.setdefault(route, deque()).extend([rewrite] * times)
+
+    def _take_rewrite(self, route: str, reply: Reply) -> Reply:
+        with self._lock:
+            queue = self._rewrites.get(route)
+            if not queue or reply.status >= 300 or not isinstance(reply.body, dict):
+                return reply
+            rewrite = queue.popleft()
+        body = copy.deepcopy(reply.body)
+        rewrite(body)
+        return Reply(reply.status, body, dict(reply.headers))
+
+    # --------------------------------------------------------------------- routing
+
+    def route_names(self) -> set[str]:
+        """Names of all routes in the routing table."""
+        return {r.name for r in self._routes}
+
+    def add_route(
+        self,
+        method: str,
+        pattern: str,
+        name: str,
+        handler: Handler,
+        *,
+        audience: str | None = "arm",
+        needs_api_version: bool = True,
+    ) -> None:
+        """Add a route ahead of the generic ARM GET (patterns match the lower-cased path)."""
+        self.mount(
+            [Route(method.upper(), re.compile(pattern), name, handler, audience, needs_api_version)]
+        )
+
+    def mount(self, routes: Iterable[Route]) -> None:
+        """Add routes, in order, ahead of the generic ARM GET (or last while there is none)."""
+        with self._lock:
+            for route in routes:
+                generic = next(
+                    (i for i, r in enumerate(self._routes) if r.name == "arm.generic.get"),
+                    len(self._routes),
+                )
+                self._routes.insert(generic, route)
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Reply:
+        """Answer one request: route, fault or authentication failure, handler, rewrite; record."""
+        split = urllib.parse.urlsplit(raw_path)
+        path = urllib.parse.unquote(split.path)
+        path = re.sub(r"/{2,}", "/", path)
+        if len(path) > 1:
+            path = path.rstrip("/")
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(split.query).items()}
+        api_version = query.get("api-version")
+        lowered = path.lower()
+        if len(lowered) != len(path):
+            # Non-ASCII case mapping can change lengths; keep spans aligned.
+            path = lowered
+
+        with self._lock:
+            routes = list(self._routes)
+        route: Route | None = None
+        match: re.Match[str] | None = None
+        for candidate in routes:
+            if candidate.method != method:
+                continue
+            match = candidate.pattern.match(lowered)
+            if match:
+                route = candidate
+                break
+
+        if route is None or match is None:
+            missing = arm_error(
+                404,
+                "NoRouteInSimulator",
+                f"The simulator has no route for {method} {path}.",
+            )
+            self._record(method, path, "unknown", missing.status, api_version, headers)
+            return missing
+
+        early = self._take_fault(route.name) or self._authenticate(route, headers, api_version)
+        reply = early or self._take_rewrite(
+            route.name,
+            self._run_handler(route, Call(method, path, query, headers, None, match), raw_body),
+        )
+        self._record(method, path, route.name, reply.status, api_version, headers)
+        return reply
+
+    def _run_handler(self, route: Route, call: Call, raw_body: bytes) -> Reply:
+        if raw_body:
+            try:
+                call = dataclasses.replace(call, body=json.loads(raw_body))
+            except ValueError:
+                return arm_error(
+                    400, "InvalidRequestContent", "The request content is not valid JSON."
+                )
+        with self._lock:
+            return route.handler(call)
+
+    def _record(
+        self,
+        method: str,
+        path: str,
+        route: str,
+        status: int,
+        api_version: str | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        headers = headers or {}
+        request = Request(
+            method,
+            path,
+            route,
+            status,
+            api_version,
+            headers.get("host"),
+            "authorization" in headers,
+        )
+        with self._lock:
+            self._requests.append(request)
+
+    def _take_fault(self, route: str) -> Reply | None:
+        with self._lock:
+            queue = self._faults.get(route)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                queue.popleft()
+        if fault.reply is not None:
+            return copy.deepcopy(fault.reply)
+        headers = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = f"{fault.retry_after:g}"
+        return arm_error(fault.status, fault.code, fault.message, headers)
+
+    def _authenticate(
+        self, route: Route, headers: Mapping[str, str], api_version: str | None
+    ) -> Reply | None:
+        if route.audience is None:
+            return None
+        challenge = {
+            "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/'
+            f'{self.tenant_id}", error="invalid_token", '
+            'error_description="The authentication failed"'
+        }
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return arm_error(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+                challenge,
+            )
+        with self._lock:
+            resource = self._token_audience(token)
+        if resource is None:
+            return arm_error(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid (not issued by this simulator).",
+                challenge,
+            )
+        expected = self.url if route.audience == "arm" else _AUDIENCES[route.audience]
+        if resource.rstrip("/").lower() != expected.lower():
+            return arm_error(
+                401,
+                "InvalidAuthenticationTokenAudience",
+                f"The access token has been obtained for wrong audience or resource '{resource}'. "
+                f"It should exactly match with one of the allowed audiences '{expected}', "
+                f"'{expected}/'.",
+                challenge,
+            )
+        if api_version is None and route.needs_api_version:
+            return arm_error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        return None
