@@ -142,6 +142,14 @@ def test_an_approval_answered_still_pending_is_not_applied_and_assigns_nothing(a
     (approval,) = outcomes(app, scene.PROD, "private-endpoint-connection", "approve")
     assert approval["Outcome"].startswith("not applied: ARM's answer shows the connection Pending")
     assert app.sim.count(route="authz.ra.put") == 0
+    # Announced as what it is: an approval that did not take, never as one that did.
+    types = [event["eventType"] for event in app.sim.published_events]
+    assert "SynapseAmlAutomation.PrivateEndpointConnection.Approve.Failed" in types
+    assert not any(
+        t.startswith("SynapseAmlAutomation.PrivateEndpointConnection.Approve")
+        and not t.endswith(".Failed")
+        for t in types
+    )
     assert principals(app, scene.PROD) == []
 
     # Azure did approve it after all: the next event sees it Approved and wires the role.

@@ -681,3 +681,44 @@ resource c 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for p in ps: 
     assert set(found) == {"a", "c"}
     assert "deeper: 1" in found["a"]
     assert "name: p" in found["c"]
+
+
+def test_the_notifications_sample_listens_for_types_the_app_publishes() -> None:
+    # The sample's filters are strings in Bicep; the app's types come from its outcomes: a
+    # confirmed approval, an unconfirmed one and a failed write must land where the sample says.
+    from shared.adapters.outcomes import event_type
+    from shared.ledger import ActionRecord
+
+    text = bicep("app/notifications-logic-app.bicep")
+
+    def record(outcome: str) -> ActionRecord:
+        return ActionRecord(
+            target_id="/w",
+            kind="private-endpoint-connection",
+            verdict="approve",
+            subject="/c",
+            reason="verified",
+            mode="enforce",
+            outcome=outcome,
+            trigger="event:1",
+        )
+
+    applied = event_type(record("applied: now Approved"))
+    assert f"'{applied}'" in text
+    assert "'SynapseAmlAutomation.PrivateEndpointConnection.Approve'" not in text
+    assert "key: 'eventType'" in text
+    assert "operatorType: 'StringEndsWith'" in text
+    assert "'.Failed'" in text
+    for failure in ("failed: HTTP 403", "not applied: ARM's answer shows Pending"):
+        assert event_type(record(failure)).endswith(".Failed"), failure
+    finding = ActionRecord(
+        target_id="/w",
+        kind="policy-finding",
+        verdict="non-compliant",
+        subject="/w",
+        reason="public access",
+        mode="audit",
+        outcome="recorded",
+        trigger="event:1",
+    )
+    assert f"'{event_type(finding)}'" in text

@@ -33,6 +33,7 @@ def _record(kind: str, verdict: str, outcome: str) -> ActionRecord:
         ("failed: HTTP 403 AuthorizationFailed: no", "Failed"),
         ("failed (will retry): HTTP 503", "Failed"),
         ("not attempted: an earlier write failed transiently", "Skipped"),
+        ("not applied: ARM's answer shows the connection Pending, not Approved", "Failed"),
         ("refused: target is not this in-scope workspace", "Skipped"),
         ("recorded", None),
         ("no change", None),

@@ -1,9 +1,10 @@
 // Sample: notify people of what the app decided. A Logic App (Consumption) subscribed to the
 // outcome topic (OUTCOME_TOPIC_ENDPOINT) posts one message per event to a Teams or Slack incoming
 // webhook (both accept {"text": ...}) for:
-// - approvals: SynapseAmlAutomation.PrivateEndpointConnection.Approve;
+// - approvals Azure confirmed: SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied;
 // - non-compliant policy findings: SynapseAmlAutomation.PolicyFinding.NonCompliant;
-// - failures: any outcome event whose data.outcome starts with "failed".
+// - failures: any outcome event whose type ends in ".Failed" (a write that failed, or whose
+//   answer did not confirm it).
 // The webhook URL is a secure parameter (a secure workflow parameter: not shown in run history).
 
 param name string
@@ -148,7 +149,7 @@ resource decisionsAndFindings 'Microsoft.EventGrid/topics/eventSubscriptions@202
     }
     filter: {
       includedEventTypes: [
-        'SynapseAmlAutomation.PrivateEndpointConnection.Approve'
+        'SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied'
         'SynapseAmlAutomation.PolicyFinding.NonCompliant'
       ]
     }
@@ -175,10 +176,10 @@ resource failures 'Microsoft.EventGrid/topics/eventSubscriptions@2025-02-15' = {
     filter: {
       advancedFilters: [
         {
-          operatorType: 'StringBeginsWith'
-          key: 'data.outcome'
+          operatorType: 'StringEndsWith'
+          key: 'eventType'
           values: [
-            'failed'
+            '.Failed'
           ]
         }
       ]

@@ -2,8 +2,8 @@
 
 An event type never claims what did not happen. A decision that writes to Azure is typed
 `SynapseAmlAutomation.<Kind>.<Verdict>.<State>`, the state read from its outcome:
-`Planned` (dry-run), `Applied` (Azure accepted the write), `Failed` (it did not, or it will be
-retried) or `Skipped` (refused by a guard, not attempted, over a limit). For example
+`Planned` (dry-run), `Applied` (Azure's answer shows the write), `Failed` (it did not, its answer
+did not confirm it, or it will be retried) or `Skipped` (refused by a guard, not attempted, over a limit). For example
 `SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied`,
 `...RoleAssignment.Assign.Planned`, `...PolicyRemediation.DisablePublicNetworkAccess.Failed`.
 A record that claims no action (a finding, a connection left pending) is typed
@@ -42,6 +42,8 @@ _STATES = (
     ("planned", "Planned"),
     ("applied", "Applied"),
     ("failed", "Failed"),
+    # A write Azure's answer did not confirm (another resource, another status): not applied.
+    ("not applied", "Failed"),
     ("refused", "Skipped"),
     ("skipped", "Skipped"),
     ("not attempted", "Skipped"),
