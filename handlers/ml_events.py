@@ -30,7 +30,13 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         return
     configured = scoped_workspace(topic, settings.ml_workspace_ids)
     if configured is None:
-        rt.record_event(event, FUNCTION, "out-of-scope", f"{workspace} is not in ML_WORKSPACE_IDS")
+        rt.record_event(
+            event,
+            FUNCTION,
+            "out-of-scope",
+            f"{workspace} is not in ML_WORKSPACE_IDS",
+            workspace_id=workspace,
+        )
         return
     parsed = classify_ml_event(
         event_id=event.id or "",
@@ -40,13 +46,25 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     )
     if isinstance(parsed, Ignored):
         outcome = "invalid" if parsed.invalid else "ignored"
-        rt.record_event(event, FUNCTION, outcome, parsed.reason)
+        rt.record_event(event, FUNCTION, outcome, parsed.reason, workspace_id=configured)
         return
     if rt.reconciler is None or settings.retraining is None:
-        rt.record_event(event, FUNCTION, "ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
+        rt.record_event(
+            event,
+            FUNCTION,
+            "ignored",
+            "retraining is off (RETRAIN_WORKSPACE_IDS)",
+            workspace_id=configured,
+        )
         return
     if not settings.retraining.retrains(configured):
-        rt.record_event(event, FUNCTION, "ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
+        rt.record_event(
+            event,
+            FUNCTION,
+            "ignored",
+            f"{configured} is not in RETRAIN_WORKSPACE_IDS",
+            workspace_id=configured,
+        )
         return
     try:
         if isinstance(parsed, Drift):
@@ -54,6 +72,8 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         else:
             result = rt.reconciler.on_finished(parsed)
     except TransientAzureError as error:
-        rt.record_event(event, FUNCTION, "failed", f"will be redelivered: {error}")
+        rt.record_event(
+            event, FUNCTION, "failed", f"will be redelivered: {error}", workspace_id=configured
+        )
         raise
-    rt.record_event(event, FUNCTION, result.outcome, result.summary)
+    rt.record_event(event, FUNCTION, result.outcome, result.summary, workspace_id=configured)
