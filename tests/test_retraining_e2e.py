@@ -538,6 +538,7 @@ def test_dry_run_submits_and_invokes_nothing_and_records_the_plan(rapp: App) -> 
 def test_the_job_list_follows_its_pages_within_a_bound(rapp: App) -> None:
     from shared.adapters.clients import clients_for
     from shared.adapters.retraining_jobs import MAX_PAGES, RetrainingJobsAdapter
+    from shared.adapters.transport import PagingError
     from shared.arm import ArmId
     from shared.config import get_settings
 
@@ -568,7 +569,10 @@ def test_the_job_list_follows_its_pages_within_a_bound(rapp: App) -> None:
                 scene.PROD, {**rapp.sim.ml.jobs(scene.PROD)[0], "name": f"r{index}"}
             )
         rapp.sim.reset_counts()
-        adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
+        # Past the bound the read is an error, never a partial list (a job on a page not read
+        # could be the active one).
+        with pytest.raises(PagingError, match=f"more than {MAX_PAGES} pages"):
+            adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
         assert _routes(rapp).count("ml.job.list") == MAX_PAGES
     finally:
         rapp.sim.page_size = 50

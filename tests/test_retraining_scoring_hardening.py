@@ -624,3 +624,31 @@ def test_azure_ai_ml_prints_no_experimental_class_notices(rapp: App) -> None:
     assert result.returncode == 0, result.stderr
     assert len(_jobs(rapp, "retraining")) == 1  # the submission path did run
     assert "experimental class" not in result.stderr + result.stdout
+
+
+def test_each_policy_finding_is_one_decision_line_with_its_rule(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shared.runtime import runtime
+
+    with caplog.at_level(logging.INFO, logger="shared.reconcilers.policies"):
+        host.fire_timer("reconcile_all")
+
+    lines = [
+        r
+        for r in caplog.records
+        if r.name == "shared.reconcilers.policies" and r.__dict__.get("kind") == "policy-finding"
+    ]
+    recorded = [
+        (a["Subject"].lower(), a["Evidence"], a["Verdict"])
+        for workspace in (scene.PROD, scene.DEV)
+        for a in runtime().ledger.actions(workspace)
+        if a["Kind"] == "policy-finding" and a["Verdict"] != "not-evaluated"
+    ]
+    assert any(verdict == "non-compliant" for _, _, verdict in recorded)
+    # The README's "findings by rule" query counts these lines by rule_id and verdict.
+    logged = [
+        (r.__dict__["subject_id"].lower(), r.__dict__["rule_id"], r.__dict__["verdict"])
+        for r in lines
+    ]
+    assert sorted(logged) == sorted(recorded)

@@ -32,31 +32,34 @@ class DriftQueryAdapter:
         refused request, an answer of the wrong shape or any other permanent error is a failed
         reading (recorded by the caller, never raised)."""
         from azure.core.exceptions import AzureError
+        from azure.monitor.query import LogsQueryPartialResult, LogsQueryStatus
+
+        @transport.malformed_is_permanent
+        def query_once() -> GateReading:
+            result = self._clients.logs_query().query_workspace(
+                workspace_id,
+                query,
+                timespan=QUERY_TIMESPAN,
+                server_timeout=QUERY_TIMEOUT_SECONDS,
+            )
+            if (
+                isinstance(result, LogsQueryPartialResult)
+                or result.status == LogsQueryStatus.PARTIAL
+            ):
+                partial = getattr(result, "partial_error", None)
+                return GateReading(
+                    GateStatus.PARTIAL, error=str(getattr(partial, "message", partial))
+                )
+            tables = result.tables
+            if not tables:
+                # A query always answers at least its primary table (rows or not): an answer
+                # without one is of the wrong shape, not "no drift".
+                raise transport.MalformedResponseError("drift query: the answer has no table")
+            return GateReading(GateStatus.SUCCESS, rows=[list(row) for row in tables[0].rows])
 
         try:
-            return self._query(workspace_id, query)
+            return query_once()
         except AzureError as error:
             if is_transient(error):
                 raise
             return GateReading(GateStatus.FAILED, error=describe(error))
-
-    @transport.malformed_is_permanent
-    def _query(self, workspace_id: str, query: str) -> GateReading:
-        from azure.monitor.query import LogsQueryPartialResult, LogsQueryStatus
-
-        result = self._clients.logs_query().query_workspace(
-            workspace_id,
-            query,
-            timespan=QUERY_TIMESPAN,
-            server_timeout=QUERY_TIMEOUT_SECONDS,
-        )
-        if isinstance(result, LogsQueryPartialResult) or result.status == LogsQueryStatus.PARTIAL:
-            partial = getattr(result, "partial_error", None)
-            return GateReading(GateStatus.PARTIAL, error=str(getattr(partial, "message", partial)))
-        tables = result.tables
-        if not tables:
-            # A query always answers at least its primary table (rows or not): an answer
-            # without one is of the wrong shape, not "no drift".
-            raise transport.MalformedResponseError("drift query: the answer has no table")
-        rows = [list(row) for row in tables[0].rows]
-        return GateReading(GateStatus.SUCCESS, rows=rows)
