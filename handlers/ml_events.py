@@ -4,8 +4,11 @@ and, when it completed, batch scoring starts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import azure.functions as func
 
+from shared.arm import same_arm_id
 from shared.events import Ignored
 from shared.intake import event_data
 from shared.ml_events import Drift, classify_ml_event, scoped_workspace, workspace_of_topic
@@ -57,7 +60,12 @@ def on_ml_event(event: func.EventGridEvent) -> None:
             workspace_id=configured,
         )
         return
-    if not settings.retraining.retrains(configured):
+    # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
+    retrain_workspace = next(
+        (known for known in settings.retraining.workspace_ids if same_arm_id(known, configured)),
+        None,
+    )
+    if retrain_workspace is None:
         rt.record_event(
             event,
             FUNCTION,
@@ -66,6 +74,7 @@ def on_ml_event(event: func.EventGridEvent) -> None:
             workspace_id=configured,
         )
         return
+    parsed = replace(parsed, workspace_id=retrain_workspace)
     try:
         if isinstance(parsed, Drift):
             result = rt.reconciler.on_drift(parsed)

@@ -652,3 +652,36 @@ def test_each_policy_finding_is_one_decision_line_with_its_rule(
         for r in lines
     ]
     assert sorted(logged) == sorted(recorded)
+
+
+@pytest.mark.parametrize(
+    "run_id", ["../../workspaces/other/jobs/x", "job?api-version=1", "j" * 300, "job\nname"]
+)
+def test_a_finished_run_whose_id_is_not_a_job_name_costs_no_azure_call(
+    rapp: App, run_id: str
+) -> None:
+    event = rs.job_finished_event(run_id, tags={APP_TAG: "retraining"})
+
+    _deliver(rapp, event)
+
+    assert rapp.non_token_requests() == [] or all(
+        r.route == "eventgrid.publish" for r in rapp.non_token_requests()
+    )
+    assert _event_outcome(event["id"]) == "invalid"
+
+
+def test_a_retraining_job_goes_to_the_workspace_as_retrain_workspace_ids_spells_it(
+    rapp: App,
+) -> None:
+    # ML_WORKSPACE_IDS spells the workspace otherwise (ARM IDs are case-insensitive): the job
+    # is written under RETRAIN_WORKSPACE_IDS' own ID, the setting that allows retraining there.
+    other_spelling = scene.PROD.replace("/rg-ml/", "/RG-ML/").replace("mlw-prod", "MLW-PROD")
+    rapp.set_settings(**rs.retraining_settings(), ML_WORKSPACE_IDS=f"{other_spelling},{scene.DEV}")
+    event = rs.monitor_breach_event()
+
+    _deliver(rapp, event)
+
+    [put] = [r for r in rapp.sim.requests if r.route == "ml.job.put"]
+    assert put.path.startswith(f"{scene.PROD}/jobs/")
+    [record] = [a for a in _actions("retraining") if a["Verdict"] == "submit"]
+    assert record["Outcome"] == "applied: submitted"

@@ -12,7 +12,6 @@ The scoring URI comes from ARM's answer, so it is checked (HTTPS, host under
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from shared.adapters import transport
 from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.clients import AzureClients
 from shared.arm import ArmId, name_of, same_arm_id
+from shared.ml_events import JOB_NAME
 from shared.model import JudgedAnswerError
 
 BATCH_ENDPOINTS_API = "2023-10-01"
@@ -31,7 +31,7 @@ FINISHED_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 _INPUT_KEYS = {"uri_folder": ("UriFolder", "UriFolder"), "uri_file": ("UriFile", "UriFile")}
 # A job name as Azure ML makes them: it becomes a URL segment and a ledger key, so an answer
 # with anything else in it is refused rather than used.
-_JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+_JOB_NAME = JOB_NAME
 
 
 class ScoringUriRejectedError(JudgedAnswerError):
