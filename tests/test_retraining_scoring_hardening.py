@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.ml_events import APP_TAG
 from shared.reconcilers.intent import INTENT
@@ -232,6 +234,52 @@ def test_a_long_retry_after_from_the_job_list_is_capped(rapp: App) -> None:
 
     assert time.monotonic() - started < RETRY_AFTER_CAP_SECONDS + 10
     assert len(_jobs(rapp, "retraining")) == 1
+
+
+def test_azure_ai_ml_paging_a_repeated_next_link_stops_and_submits_nothing(rapp: App) -> None:
+    # azure-ai-ml reads `name@latest` as a list and follows its nextLinks itself: a link back
+    # to the page just read made it loop (60 requests, until the simulator stopped answering
+    # so). The MLClient's paging guard stops it at the repeat.
+    loop = (
+        f"{rapp.sim.url}{scene.PROD}/components/{rs.COMPONENT}/versions"
+        "?api-version=2024-01-01-preview&$orderBy=createdtime desc&$top=1"
+    )
+    rapp.sim.inject_reply(
+        "ml.component.version.list", body={"value": [], "nextLink": loop}, times=60
+    )
+    event = rs.monitor_breach_event()
+
+    _deliver(rapp, event)
+
+    lists = [r.route for r in rapp.non_token_requests()].count("ml.component.version.list")
+    assert lists == 1
+    assert rapp.sim.ml.job_puts == []
+    assert _event_outcome(event["id"]) == "failed"
+    [record] = [a for a in _actions("retraining") if a["Verdict"] == "submit"]
+    assert "repeats an earlier page" in record["Outcome"]
+
+
+def test_azure_ai_ml_paging_is_bounded_in_pages(rapp: App) -> None:
+    from shared.adapters.transport import MAX_PAGES
+
+    pages = [
+        {
+            "value": [],
+            "nextLink": f"{rapp.sim.url}{scene.PROD}/components/{rs.COMPONENT}/versions"
+            f"?api-version=2024-01-01-preview&$skipToken={index}",
+        }
+        for index in range(MAX_PAGES + 5)
+    ]
+    for page in pages:
+        rapp.sim.inject_reply("ml.component.version.list", body=page)
+    event = rs.monitor_breach_event()
+
+    _deliver(rapp, event)
+
+    lists = [r.route for r in rapp.non_token_requests()].count("ml.component.version.list")
+    assert lists == MAX_PAGES
+    assert rapp.sim.ml.job_puts == []
+    assert _event_outcome(event["id"]) == "failed"
 
 
 # ------------------------------------------------------------- a malformed 200 is recorded
@@ -685,3 +733,25 @@ def test_a_retraining_job_goes_to_the_workspace_as_retrain_workspace_ids_spells_
     assert put.path.startswith(f"{scene.PROD}/jobs/")
     [record] = [a for a in _actions("retraining") if a["Verdict"] == "submit"]
     assert record["Outcome"] == "applied: submitted"
+
+
+@given(principal=st.text(max_size=400), run=st.text(max_size=2000), tracking=st.text(max_size=2000))
+def test_caller_and_tracking_headers_are_bounded_printable_ascii_whatever_is_sent(
+    principal: str, run: str, tracking: str
+) -> None:
+    from shared.scoring.requests import caller_of
+
+    caller = caller_of(
+        {
+            "X-MS-CLIENT-PRINCIPAL-ID": principal,
+            "x-ms-workflow-run-id": run,
+            "x-ms-client-tracking-id": tracking,
+        }
+    )
+    for value, limit in (
+        (caller.principal_id, 64),
+        (caller.workflow_run_id, 256),
+        (caller.client_tracking_id, 256),
+    ):
+        assert value is None or (0 < len(value) <= limit)
+        assert value is None or (value.isascii() and value.isprintable())

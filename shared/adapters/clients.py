@@ -208,6 +208,10 @@ class AzureClients:
                     "registry_discovery_endpoint": f"{arm}/",
                 },
             }
+        options = self.sdk_options(arm)
+        # azure-ai-ml follows nextLinks inside its own calls (a component by label is a list
+        # read): bounded here, as `read_all` bounds the pagers the app drives itself.
+        options["per_call_policies"].append(transport.SdkPagingGuardPolicy())
         return MLClient(
             self._credential,
             subscription_of(workspace_id),
@@ -218,7 +222,7 @@ class AzureClients:
             **cloud_kwargs,
             # azure-ai-ml hands these to the service clients it builds: the guard pins every
             # request (and token) to ARM_ENDPOINT, the only origin submission needs.
-            **self.sdk_options(arm),
+            **options,
         )
 
     @functools.cache  # noqa: B019
