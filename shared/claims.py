@@ -22,8 +22,9 @@ RETRAINING_ROW = "retraining"
 
 
 def _partition(workspace_id: str) -> str:
-    # ARM IDs are case-insensitive; table_key makes any text a valid key, injectively.
-    return "claims:" + table_key(workspace_id.lower())
+    # ARM IDs are case-insensitive; table_key makes any text a valid key, injectively. The
+    # slashes at the ends go as before, so the rows of a configured (validated) ID keep their key.
+    return "claims:" + table_key(workspace_id.lower().strip("/"))
 
 
 def _scoring_row(retraining_job: str) -> str:

@@ -301,6 +301,23 @@ def test_a_malformed_job_read_is_recorded_and_submits_nothing(
     assert record["Outcome"].startswith("failed:")
 
 
+@pytest.mark.parametrize("reply", MALFORMED, ids=MALFORMED_IDS)
+@pytest.mark.parametrize("route", ["ml.component.version.list", "ml.job.put"])
+def test_a_malformed_answer_to_azure_ai_ml_is_recorded_not_raised(
+    rapp: App, route: str, reply: dict[str, Any]
+) -> None:
+    rapp.sim.inject_reply(route, **reply)
+    event = rs.monitor_breach_event()
+
+    _deliver(rapp, event)  # recorded, never raised
+
+    assert _event_outcome(event["id"]) == "failed"
+    [record] = [a for a in _actions("retraining") if a["Verdict"] == "submit"]
+    assert record["Outcome"].startswith("failed:")
+    published = [e["eventType"] for e in rapp.sim.published_events]
+    assert "SynapseAmlAutomation.Retraining.Submit.Applied" not in published
+
+
 # The read that gets the malformed answer, and the kind of decision that records it.
 _AFTER_RETRAIN = {
     "ml.job.get": "retraining",
@@ -755,3 +772,11 @@ def test_caller_and_tracking_headers_are_bounded_printable_ascii_whatever_is_sen
     ):
         assert value is None or (0 < len(value) <= limit)
         assert value is None or (value.isascii() and value.isprintable())
+
+
+def test_claim_keys_of_configured_workspaces_are_the_ones_written_before() -> None:
+    from shared.claims import _partition, _scoring_row
+
+    # Rows written before keys went through table_key stay found after an upgrade.
+    assert _partition(scene.PROD) == "claims:" + scene.PROD.lower().strip("/").replace("/", ":")
+    assert _scoring_row("retrain-0a1b2c") == "scoring:retrain-0a1b2c"
