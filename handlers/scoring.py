@@ -79,7 +79,7 @@ def _accepted(body: dict[str, Any], status_url: str) -> func.HttpResponse:
 
 def tracking_fields(workflow_run_id: str | None, client_tracking_id: str | None) -> dict[str, str]:
     """The Logic Apps tracking IDs as log fields (custom dimensions `workflow_run_id`,
-    `client_tracking_id` in Application Insights; the README's queries use these names)."""
+    `client_tracking_id` in Application Insights, the names the README gives)."""
     return {
         "workflow_run_id": workflow_run_id or "",
         "client_tracking_id": client_tracking_id or "",
