@@ -4,8 +4,11 @@ and, when it completed, batch scoring starts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import azure.functions as func
 
+from shared.arm import same_arm_id
 from shared.events import Ignored
 from shared.intake import event_data
 from shared.ml_events import Drift, classify_ml_event, scoped_workspace, workspace_of_topic
@@ -30,7 +33,13 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         return
     configured = scoped_workspace(topic, settings.ml_workspace_ids)
     if configured is None:
-        rt.record_event(event, FUNCTION, "out-of-scope", f"{workspace} is not in ML_WORKSPACE_IDS")
+        rt.record_event(
+            event,
+            FUNCTION,
+            "out-of-scope",
+            f"{workspace} is not in ML_WORKSPACE_IDS",
+            workspace_id=workspace,
+        )
         return
     parsed = classify_ml_event(
         event_id=event.id or "",
@@ -40,20 +49,40 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     )
     if isinstance(parsed, Ignored):
         outcome = "invalid" if parsed.invalid else "ignored"
-        rt.record_event(event, FUNCTION, outcome, parsed.reason)
+        rt.record_event(event, FUNCTION, outcome, parsed.reason, workspace_id=configured)
         return
     if rt.reconciler is None or settings.retraining is None:
-        rt.record_event(event, FUNCTION, "ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
+        rt.record_event(
+            event,
+            FUNCTION,
+            "ignored",
+            "retraining is off (RETRAIN_WORKSPACE_IDS)",
+            workspace_id=configured,
+        )
         return
-    if not settings.retraining.retrains(configured):
-        rt.record_event(event, FUNCTION, "ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
+    # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
+    retrain_workspace = next(
+        (known for known in settings.retraining.workspace_ids if same_arm_id(known, configured)),
+        None,
+    )
+    if retrain_workspace is None:
+        rt.record_event(
+            event,
+            FUNCTION,
+            "ignored",
+            f"{configured} is not in RETRAIN_WORKSPACE_IDS",
+            workspace_id=configured,
+        )
         return
+    parsed = replace(parsed, workspace_id=retrain_workspace)
     try:
         if isinstance(parsed, Drift):
             result = rt.reconciler.on_drift(parsed)
         else:
             result = rt.reconciler.on_finished(parsed)
     except TransientAzureError as error:
-        rt.record_event(event, FUNCTION, "failed", f"will be redelivered: {error}")
+        rt.record_event(
+            event, FUNCTION, "failed", f"will be redelivered: {error}", workspace_id=configured
+        )
         raise
-    rt.record_event(event, FUNCTION, result.outcome, result.summary)
+    rt.record_event(event, FUNCTION, result.outcome, result.summary, workspace_id=configured)

@@ -20,6 +20,7 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe, is_transient
 from shared.config import get_settings
+from shared.logs import decision_log
 from shared.scoring import problems
 from shared.scoring.contract import NAME_PATTERN
 from shared.scoring.openapi import (
@@ -42,6 +43,8 @@ from shared.scoring.requests import (
 )
 
 log = logging.getLogger(__name__)
+
+REQUEST_KIND = "scoring-request"
 
 bp = func.Blueprint()
 
@@ -74,11 +77,39 @@ def _accepted(body: dict[str, Any], status_url: str) -> func.HttpResponse:
     return _json(202, body, {"Location": status_url, "Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+def tracking_fields(workflow_run_id: str | None, client_tracking_id: str | None) -> dict[str, str]:
+    """The Logic Apps tracking IDs as log fields (custom dimensions `workflow_run_id`,
+    `client_tracking_id` in Application Insights, the names the README gives)."""
+    return {
+        "workflow_run_id": workflow_run_id or "",
+        "client_tracking_id": client_tracking_id or "",
+    }
+
+
+def _workspace_of(endpoint_id: str) -> str:
+    marker = endpoint_id.lower().find("/batchendpoints/")
+    return endpoint_id[:marker] if marker > 0 else ""
+
+
 def _log_request(function: str, caller: Caller) -> None:
-    log.info(
-        "%s: caller %s, workflow run %s, client tracking id %s",
-        function, caller.principal_id, caller.workflow_run_id, caller.client_tracking_id,
-    )  # fmt: skip
+    decision_log(
+        log,
+        f"caller {caller.principal_id}, workflow run {caller.workflow_run_id}, "
+        f"client tracking id {caller.client_tracking_id}",
+        trigger=f"http:{function}",
+        kind=REQUEST_KIND,
+        verdict="received",
+        extra=tracking_fields(caller.workflow_run_id, caller.client_tracking_id),
+    )
+
+
+# What a request came to, as the decision line's outcome (planned/applied/skipped).
+_OUTCOMES = {
+    "started": "applied: scoring job started",
+    "replayed": "skipped: the Idempotency-Key's job, nothing new started",
+    "dry-run": "planned: nothing started (dry-run)",
+    "refused": "skipped: refused, nothing started",
+}
 
 
 def _ledger_unavailable(function: str, error: AzureError) -> func.HttpResponse:
@@ -88,7 +119,15 @@ def _ledger_unavailable(function: str, error: AzureError) -> func.HttpResponse:
     """
     if not is_transient(error):
         raise error
-    log.error("%s: the ledger is unavailable: %s", function, describe(error))
+    decision_log(
+        log,
+        f"the ledger is unavailable: {describe(error)}",
+        trigger=f"http:{function}",
+        kind=REQUEST_KIND,
+        verdict="unavailable",
+        outcome="failed: 503, nothing recorded",
+        level=logging.ERROR,
+    )
     return _problem(
         problems.unavailable(f"the ledger is unavailable: {describe(error)}", RETRY_AFTER_SECONDS)
     )
@@ -97,14 +136,34 @@ def _ledger_unavailable(function: str, error: AzureError) -> func.HttpResponse:
 def _record(records: ScoringRecords, record: RequestRecord) -> None:
     """Record a request; a failure is logged, not raised: the answer matters more than its
     audit row (a retry after a 5xx would start a second job when no Idempotency-Key is sent)."""
+    decision_log(
+        log,
+        (f"{record.detail} (field {record.field or '-'}) " if record.outcome == "refused" else "")
+        + f"HTTP {record.http_status} for caller {record.caller or '-'}",
+        trigger=f"http:{record.function}",
+        workspace_id=_workspace_of(record.endpoint_id),
+        kind=REQUEST_KIND,
+        verdict=record.outcome,
+        outcome=_OUTCOMES.get(record.outcome, record.outcome),
+        subject_id=record.job_name or record.endpoint_id,
+        level=logging.WARNING if record.outcome == "refused" else logging.INFO,
+        extra=tracking_fields(record.workflow_run_id, record.client_tracking_id),
+    )
     try:
         records.record_request(record)
     except AzureError as error:
-        log.error(
-            "%s: could not record a request (%s, job %s, caller %s): %s",
-            record.function, record.outcome, record.job_name or "-", record.caller,
-            describe(error),
-        )  # fmt: skip
+        decision_log(
+            log,
+            f"could not record the request: {describe(error)}",
+            trigger=f"http:{record.function}",
+            workspace_id=_workspace_of(record.endpoint_id),
+            kind=REQUEST_KIND,
+            verdict=record.outcome,
+            outcome="failed: not recorded in the ledger",
+            subject_id=record.job_name or record.endpoint_id,
+            level=logging.ERROR,
+            extra=tracking_fields(record.workflow_run_id, record.client_tracking_id),
+        )
 
 
 @bp.function_name("start_scoring")
@@ -171,12 +230,7 @@ def _start_scoring(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _refuse(records: ScoringRecords, record: RequestRecord, problem: Problem) -> func.HttpResponse:
-    """Record a refusal with its caller, log it, and answer with the problem."""
-    log.warning(
-        "%s refused (%d %s, field %s) for caller %s: %s",
-        record.function, problem.status, problem.kind, problem.field, record.caller,
-        problem.detail,
-    )  # fmt: skip
+    """Record a refusal with its caller, log it (`_record`), and answer with the problem."""
     _record(
         records,
         replace(

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.bounds import bounded, bounded_entity, table_key
+
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
@@ -20,8 +22,14 @@ RETRAINING_ROW = "retraining"
 
 
 def _partition(workspace_id: str) -> str:
-    # Table keys may not hold '/'.
-    return "claims:" + workspace_id.lower().strip("/").replace("/", ":")
+    # ARM IDs are case-insensitive; table_key makes any text a valid key, injectively. The
+    # slashes at the ends go as before, so the rows of a configured (validated) ID keep their key.
+    return "claims:" + table_key(workspace_id.lower().strip("/"))
+
+
+def _scoring_row(retraining_job: str) -> str:
+    # The job name comes from an event or Azure's answer: a key that cannot collide or break.
+    return "scoring:" + table_key(retraining_job.lower())
 
 
 class ClaimState:
@@ -89,6 +97,7 @@ class Claims:
         from azure.data.tables import UpdateMode
 
         try:
+            entity = bounded_entity(entity)
             if etag is None:
                 self._table.create_entity(entity)
             else:
@@ -175,7 +184,7 @@ class Claims:
     # --------------------------------------------------------------------- scoring
 
     def scoring(self, workspace_id: str, retraining_job: str) -> ScoringClaim | None:
-        found = self._get(_partition(workspace_id), f"scoring:{retraining_job.lower()}")
+        found = self._get(_partition(workspace_id), _scoring_row(retraining_job))
         if found is None:
             return None
         try:
@@ -198,7 +207,7 @@ class Claims:
         return self._write(
             {
                 "PartitionKey": _partition(workspace_id),
-                "RowKey": f"scoring:{retraining_job.lower()}",
+                "RowKey": _scoring_row(retraining_job),
                 "RetrainingJob": retraining_job,
                 "RequestId": request_id,
                 "ScoringJob": "",
@@ -214,8 +223,8 @@ class Claims:
         self._table.update_entity(
             {
                 "PartitionKey": _partition(workspace_id),
-                "RowKey": f"scoring:{retraining_job.lower()}",
-                "ScoringJob": scoring_job,
+                "RowKey": _scoring_row(retraining_job),
+                "ScoringJob": bounded(scoring_job),
             },
             mode=UpdateMode.MERGE,
         )

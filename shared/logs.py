@@ -11,6 +11,7 @@ an escape sequence in an event ID cannot forge a log line or repaint a terminal.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 # The structured fields of a decision line (custom dimensions in Application Insights).
 DECISION_FIELDS = (
@@ -89,12 +90,15 @@ def decision_log(
     outcome: str = "",
     subject_id: str = "",
     level: int = logging.INFO,
+    extra: Mapping[str, object] | None = None,
 ) -> None:
     """Log one decision (or one event's fate) as a line that names its trigger, workspace,
     kind and verdict, with the same values as structured fields.
 
     `message` is free text (usually the reason); it is escaped like every other value. The line
     reads `[event:<id>] <workspace> <kind> <verdict> -> <outcome> <subject>: <message>`.
+    `extra` adds structured fields of the caller's own (`workflow_run_id`, `rule_id`, ...),
+    escaped like the rest; they cannot replace the decision fields.
     """
     fields = decision_fields(
         trigger=trigger,
@@ -117,5 +121,12 @@ def decision_log(
         result,
         subject,
         escape(message),
-        extra=fields,
+        extra={
+            **{
+                name: "" if value is None else escape(value)
+                for name, value in (extra or {}).items()
+                if name not in fields
+            },
+            **fields,
+        },
     )

@@ -7,6 +7,7 @@ before anything follows from it (the event's status is not trusted).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,6 +33,8 @@ RETRAINING = "retraining"
 SCORING = "scoring"
 TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "canceled", "cancelled"})
 MESSAGE_LIMIT = 256
+# A job name as Azure ML makes them (letters, digits, '-', '_', '.'; at most 255).
+JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 
 
 class DriftSource(StrEnum):
@@ -153,4 +156,7 @@ def classify_ml_event(
         )
     if not reported and event_type == RUN_COMPLETED:
         reported = "Completed"
+    if not JOB_NAME.fullmatch(run_id):
+        # The run ID becomes a URL segment of the job read: only a plain job name is read.
+        return Ignored(event_id, f"runId {bounded(repr(run_id), 80)} is not a job name")
     return RetrainingFinished(event_id, workspace_id, run_id, reported)

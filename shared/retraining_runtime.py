@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from shared.config import Settings, get_settings
 from shared.ledger import EventRecord
+from shared.logs import decision_log
 
 if TYPE_CHECKING:
     import azure.functions as func
@@ -31,25 +32,34 @@ class RetrainingRuntime:
     reconciler: RetrainingReconciler | None
 
     def record_event(
-        self, event: func.EventGridEvent, function: str, outcome: str, reason: str
+        self,
+        event: func.EventGridEvent,
+        function: str,
+        outcome: str,
+        reason: str,
+        *,
+        workspace_id: str = "",
     ) -> None:
-        """Log and record one event's outcome (invalid input and failures are warnings)."""
+        """Log and record one event's outcome (invalid input and failures are warnings).
+
+        The ID, type and subject are the sender's text: the decision line escapes them, the
+        ledger bounds them."""
         level = logging.WARNING if outcome in ("invalid", "failed") else logging.INFO
-        log.log(
-            level,
-            "%s: event %s (%s, subject %r): %s: %s",
-            function,
-            event.id,
-            event.event_type,
-            event.subject,
-            outcome,
-            reason,
+        decision_log(
+            log,
+            f"{function}: {event.event_type} about {event.subject}: {reason}",
+            trigger=f"event:{event.id}",
+            workspace_id=workspace_id,
+            kind="ml-event",
+            verdict=outcome,
+            level=level,
         )
         self.ledger.record_event(
             EventRecord(
-                event_id=event.id or "",
-                event_type=event.event_type or "",
-                subject=event.subject or "",
+                # str(): a hand-made or replayed event may carry a number where a string belongs.
+                event_id=str(event.id or ""),
+                event_type=str(event.event_type or ""),
+                subject=str(event.subject or ""),
                 outcome=outcome,
                 reason=reason[:1000],
                 function=function,
@@ -68,6 +78,11 @@ def retraining_runtime_for(settings: Settings) -> RetrainingRuntime:
     from shared.ledger import open_ledger
     from shared.reconcilers.retraining import RetrainingReconciler
     from shared.recorder import Recorder
+    from shared.telemetry import configure_telemetry
+
+    # Every function's first build configures telemetry once (see shared.runtime.runtime_for):
+    # a process that only ever handles ML events must send its traces too.
+    configure_telemetry()
 
     clients = clients_for(settings)
     ledger = open_ledger(settings.ledger, clients.token_credential)  # type: ignore[arg-type]

@@ -44,6 +44,8 @@ DECISION_LOG_FIELDS = (
     # x-ms-client-tracking-id), when a log line passes them in `extra`
     "workflow_run_id",
     "client_tracking_id",
+    # the rule of a policy finding's line (the README's "findings by rule" query)
+    "rule_id",
 )
 
 # The distro instruments these libraries by default; the app uses none of the web frameworks, and

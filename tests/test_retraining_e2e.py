@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from shared.ml_events import APP_TAG
+from shared.reconcilers.intent import INTENT
 from shared.reconcilers.transient import TransientAzureError
 from shared.retraining_runtime import retraining_runtime
 from simulator.tokens import claims_of
@@ -61,8 +62,14 @@ def _event_outcome(event_id: str) -> str:
     return str(row["Outcome"])
 
 
-def _actions(kind: str) -> list[dict[str, Any]]:
-    return [a for a in retraining_runtime().ledger.actions(scene.PROD) if a["Kind"] == kind]
+def _actions(kind: str, *, intents: bool = False) -> list[dict[str, Any]]:
+    """The decisions of `kind` recorded for PROD (the intent rows written before each write
+    only when asked for)."""
+    return [
+        a
+        for a in retraining_runtime().ledger.actions(scene.PROD)
+        if a["Kind"] == kind and (intents or a["Outcome"] != INTENT)
+    ]
 
 
 def _submit_one(app: App) -> dict[str, Any]:
@@ -101,10 +108,10 @@ def test_drift_submits_one_pipeline_job_from_the_configured_component(rapp: App)
     assert (action["Verdict"], action["Subject"], action["Outcome"]) == (
         "submit",
         name,
-        "submitted",
+        "applied: submitted",
     )
     published = [e["eventType"] for e in rapp.sim.published_events]
-    assert published == ["SynapseAmlAutomation.Retraining.Submit"]
+    assert published == ["SynapseAmlAutomation.Retraining.Submit.Applied"]
 
 
 def test_a_component_by_version_is_read_by_version(rapp: App) -> None:
@@ -521,16 +528,17 @@ def test_dry_run_submits_and_invokes_nothing_and_records_the_plan(rapp: App) -> 
     assert rapp.sim.ml.job_puts == []
     assert rapp.sim.ml.scoring_posts == []
     [plan] = _actions("retraining")
-    assert plan["Outcome"] == "dry-run: not submitted"
+    assert plan["Outcome"] == "planned: not submitted (dry-run)"
     assert json.loads(plan["Evidence"])["component"] == f"{rs.COMPONENT}@latest"
     [scoring_plan] = _actions("batch-scoring")
-    assert scoring_plan["Outcome"] == "dry-run: not started"
+    assert scoring_plan["Outcome"] == "planned: not started (dry-run)"
     assert _event_outcome(drift["id"]) == "dry-run"
 
 
 def test_the_job_list_follows_its_pages_within_a_bound(rapp: App) -> None:
     from shared.adapters.clients import clients_for
     from shared.adapters.retraining_jobs import MAX_PAGES, RetrainingJobsAdapter
+    from shared.adapters.transport import PagingError
     from shared.arm import ArmId
     from shared.config import get_settings
 
@@ -561,7 +569,10 @@ def test_the_job_list_follows_its_pages_within_a_bound(rapp: App) -> None:
                 scene.PROD, {**rapp.sim.ml.jobs(scene.PROD)[0], "name": f"r{index}"}
             )
         rapp.sim.reset_counts()
-        adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
+        # Past the bound the read is an error, never a partial list (a job on a page not read
+        # could be the active one).
+        with pytest.raises(PagingError, match=f"more than {MAX_PAGES} pages"):
+            adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
         assert _routes(rapp).count("ml.job.list") == MAX_PAGES
     finally:
         rapp.sim.page_size = 50

@@ -158,4 +158,4 @@ def test_dry_run_timer_asks_the_gate_and_submits_nothing(gated: App) -> None:
     [plan] = [
         a for a in retraining_runtime().ledger.actions(scene.PROD) if a["Kind"] == "retraining"
     ]
-    assert plan["Outcome"] == "dry-run: not submitted"
+    assert plan["Outcome"] == "planned: not submitted (dry-run)"

@@ -10,11 +10,16 @@ Application Insights envelopes with the distro's exporter, exactly as they would
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from tests.conftest import App
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -157,3 +162,30 @@ def test_with_a_connection_string_it_configures_once_and_exports_what_the_readme
     assert client_calls[0]["type"] == "RemoteDependencyData"
     # azure-core's per-request INFO logging is not exported.
     assert result["azure_level"] == 30
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [
+        "shared.runtime:runtime_for",
+        "shared.retraining_runtime:retraining_runtime_for",
+        "shared.scoring.wiring:service_for",
+    ],
+)
+def test_every_function_s_first_build_configures_telemetry(
+    app: App, builder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A process may only ever run ML events or HTTP scoring: their first build must configure
+    # telemetry as the reconcilers' does, or those functions' traces are never exported.
+    from shared import telemetry
+    from shared.config import get_settings
+
+    monkeypatch.setattr(telemetry, "_state", None)
+    monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+    module, name = builder.split(":")
+    build = getattr(importlib.import_module(module), name)
+
+    build.__wrapped__(get_settings())
+
+    # Asked once, and found nothing to export to: the builder did ask.
+    assert telemetry._state is telemetry.TelemetryState.OFF

@@ -17,22 +17,32 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
+from shared.adapters import transport
+from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.clients import AzureClients
-from shared.arm import ArmId
+from shared.arm import ArmId, name_of, same_arm_id
+from shared.ml_events import JOB_NAME
+from shared.model import JudgedAnswerError
 
 BATCH_ENDPOINTS_API = "2023-10-01"
 JOBS_API = "2024-04-01"
 FINISHED_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 # azure-ai-ml names a single input after its type (recorded files 12-14).
 _INPUT_KEYS = {"uri_folder": ("UriFolder", "UriFolder"), "uri_file": ("UriFile", "UriFile")}
+# A job name as Azure ML makes them: it becomes a URL segment and a ledger key, so an answer
+# with anything else in it is refused rather than used.
+_JOB_NAME = JOB_NAME
 
 
-class ScoringUriRejectedError(ValueError):
+class ScoringUriRejectedError(JudgedAnswerError):
     """ARM returned a scoring URI that the app will not send a token to (permanent)."""
 
 
-class UnexpectedResponseError(ValueError):
-    """Azure answered with a body of the wrong shape (permanent: recorded, not retried)."""
+class UnexpectedResponseError(transport.MalformedResponseError):
+    """Azure answered with a body of the wrong shape (permanent: recorded, not retried).
+
+    A `MalformedResponseError`, so every caller that handles a malformed answer of any adapter
+    (an `AzureError`, never transient) handles this one too."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,7 @@ class BatchScoringAdapter:
             raise_for_status(response)
         return response
 
+    @transport.malformed_is_permanent
     def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint:
         """The endpoint, read from ARM (raises `ResourceNotFoundError` when it does not exist)."""
         response = self._arm_get(quote(endpoint_id), BATCH_ENDPOINTS_API)
@@ -185,6 +196,15 @@ class BatchScoringAdapter:
             raise UnexpectedResponseError(f"batch endpoint {endpoint_id}: no properties")
         defaults = properties.get("defaults")
         default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
+        answered_id = body.get("id")
+        answered_name = body.get("name")
+        if not same_arm_id(str(answered_name), name_of(endpoint_id)) or (
+            answered_id is not None and not same_arm_id(str(answered_id), endpoint_id)
+        ):
+            raise UnexpectedAnswerError(
+                f"asked for batch endpoint {endpoint_id}, Azure answered "
+                f"{answered_id or answered_name!r}"
+            )
         return BatchEndpoint(
             id=endpoint_id,
             workspace_id=ArmId(endpoint_id[: endpoint_id.lower().index("/batchendpoints/")]),
@@ -193,6 +213,7 @@ class BatchScoringAdapter:
             default_deployment=default if isinstance(default, str) and default else None,
         )
 
+    @transport.malformed_is_permanent
     def deployment_exists(self, endpoint_id: ArmId, deployment: str) -> bool:
         """Whether the endpoint has a deployment of that name."""
         from azure.core.exceptions import ResourceNotFoundError
@@ -206,6 +227,7 @@ class BatchScoringAdapter:
             return False
         return True
 
+    @transport.malformed_is_permanent
     def invoke(
         self,
         endpoint: BatchEndpoint,
@@ -255,6 +277,7 @@ class BatchScoringAdapter:
         if not isinstance(properties, dict):
             raise UnexpectedResponseError(f"scoring job {name}: no properties")
         job_id = str(reply.get("id") or "")
+        _check_started_job(endpoint, name, job_id)
         used = deployment
         marker = "/deployments/"
         if marker in job_id.lower():
@@ -272,10 +295,28 @@ class BatchScoringAdapter:
             tags=_string_map(properties.get("tags")) or dict(tags),
         )
 
+    @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, job_name: str) -> ScoringJob:
         """A job of the workspace, read from ARM (raises `ResourceNotFoundError` when absent)."""
         response = self._arm_get(f"{quote(workspace_id)}/jobs/{quote(job_name, safe='')}", JOBS_API)
-        return job_from_arm(workspace_id, _json(response, f"job {job_name}"))
+        job = job_from_arm(workspace_id, _json(response, f"job {job_name}"))
+        if not same_arm_id(job.name, job_name):
+            raise UnexpectedAnswerError(f"asked for job {job_name!r}, Azure answered {job.name!r}")
+        return job
+
+
+def _check_started_job(endpoint: BatchEndpoint, name: str, job_id: str) -> None:
+    """The scoring URI's answer is the job asked for: a plain job name, and an ID that names a
+    job of this endpoint (`<endpoint>/deployments/<d>/jobs/<name>`), so of the configured
+    workspace. Anything else is not applied (`UnexpectedAnswerError`)."""
+    if not _JOB_NAME.fullmatch(name):
+        raise UnexpectedAnswerError(f"scoring job name {name[:100]!r} is not a plain job name")
+    prefix = f"{endpoint.id}/deployments/"
+    parts = job_id[len(prefix) :].split("/") if same_arm_id(job_id[: len(prefix)], prefix) else []
+    if len(parts) != 3 or parts[1].lower() != "jobs" or not same_arm_id(parts[2], name):
+        raise UnexpectedAnswerError(
+            f"scoring job {name} was asked of {endpoint.id}; Azure answered ID {job_id[:300]!r}"
+        )
 
 
 def job_from_arm(workspace_id: ArmId, body: Mapping[str, Any]) -> ScoringJob:

@@ -12,6 +12,7 @@ time. New clients are built through `sdk_options` / `data_plane_pipeline` so the
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -45,6 +46,17 @@ _ML_CLOUDS = {
     "management.usgovcloudapi.net": "AzureUSGovernment",
     "management.chinacloudapi.cn": "AzureChinaCloud",
 }
+
+
+# azure-ai-ml logs "Class X: This is an experimental class, and may change at any time..." at
+# WARNING the first time some classes are used (pipeline jobs among them): noise in the demo's
+# output and the function's logs, nothing anyone can act on. Its other loggers stay as they are.
+AZURE_AI_ML_EXPERIMENTAL_LOGGER = "azure.ai.ml._utils._experimental"
+
+
+def quiet_azure_ai_ml() -> None:
+    """Silence azure-ai-ml's experimental-class notices (before it is imported and used)."""
+    logging.getLogger(AZURE_AI_ML_EXPERIMENTAL_LOGGER).setLevel(logging.ERROR)
 
 
 def ml_audience(arm_endpoint: str) -> str:
@@ -173,6 +185,7 @@ class AzureClients:
 
         azure-ai-ml costs 1.1-2.5 s to import: only the retraining path calls this.
         """
+        quiet_azure_ai_ml()
         from azure.ai.ml import MLClient
 
         from shared.arm import name_of, resource_group_of, subscription_of
@@ -195,6 +208,10 @@ class AzureClients:
                     "registry_discovery_endpoint": f"{arm}/",
                 },
             }
+        options = self.sdk_options(arm)
+        # azure-ai-ml follows nextLinks inside its own calls (a component by label is a list
+        # read): bounded here, as `read_all` bounds the pagers the app drives itself.
+        options["per_call_policies"].append(transport.SdkPagingGuardPolicy())
         return MLClient(
             self._credential,
             subscription_of(workspace_id),
@@ -205,7 +222,7 @@ class AzureClients:
             **cloud_kwargs,
             # azure-ai-ml hands these to the service clients it builds: the guard pins every
             # request (and token) to ARM_ENDPOINT, the only origin submission needs.
-            **self.sdk_options(arm),
+            **options,
         )
 
     @functools.cache  # noqa: B019

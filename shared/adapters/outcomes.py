@@ -3,7 +3,8 @@
 An event type never claims what did not happen. A decision that writes to Azure is typed
 `SynapseAmlAutomation.<Kind>.<Verdict>.<State>`, the state read from its outcome:
 `Planned` (dry-run), `Applied` (Azure's answer shows the write), `Failed` (it did not, its answer
-did not confirm it, or it will be retried) or `Skipped` (refused by a guard, not attempted, over a limit). For example
+did not confirm it, or it will be retried) or `Skipped` (refused by a guard, not attempted, over
+a limit). For example
 `SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied`,
 `...RoleAssignment.Assign.Planned`, `...PolicyRemediation.DisablePublicNetworkAccess.Failed`.
 A record that claims no action (a finding, a connection left pending) is typed

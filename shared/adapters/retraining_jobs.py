@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from shared.adapters import transport
+from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.batch_scoring import (
     JOBS_API,
     UnexpectedResponseError,
     raise_for_status,
 )
 from shared.adapters.clients import AzureClients
-from shared.arm import ArmId
+from shared.arm import ArmId, same_arm_id
 from shared.config import ComponentRef
 from shared.ml_events import APP_TAG
 
@@ -61,6 +63,20 @@ def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
     )
 
 
+def confirmed_job_name(workspace_id: ArmId, name: str, created: Any) -> str:
+    """The submitted job's name when Azure's answer is the job asked for: the same name and an
+    ID under `workspace_id` (compared as ARM IDs). Anything else is not applied."""
+    answered = getattr(created, "name", None)
+    job_id = getattr(created, "id", None)
+    if not isinstance(answered, str) or not same_arm_id(answered, name):
+        raise UnexpectedAnswerError(f"submitted job {name!r}, Azure answered {answered!r}")
+    if not isinstance(job_id, str) or not same_arm_id(job_id, f"{workspace_id}/jobs/{name}"):
+        raise UnexpectedAnswerError(
+            f"submitted job {name!r} to {workspace_id}, Azure answered ID {job_id!r}"
+        )
+    return name
+
+
 def _input(value: Any) -> Any:
     """A `RETRAIN_INPUTS` value as azure-ai-ml takes it: a data path becomes an `Input`
     (`{"type": ..., "path": ...}`, or a string starting with azureml:// or https://), anything
@@ -80,46 +96,33 @@ class RetrainingJobsAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
+    @transport.malformed_is_permanent
     def list_app_jobs(self, workspace_id: ArmId, purpose: str) -> list[AppJob]:
         """This app's jobs for `purpose` (`retraining`, `scoring`), newest first.
 
         The list asks ARM for jobs carrying the app's tag key and keeps those whose value is
-        `purpose`; pages are bounded and must stay on the ARM endpoint.
+        `purpose`. The whole list is read or the read fails: pages bounded (`MAX_PAGES`), a
+        repeated nextLink refused, every page on the ARM endpoint (the client's guard), a page
+        of the wrong shape a `MalformedResponseError`. A partial list would debounce wrongly.
         """
-        from azure.core.rest import HttpRequest
-
         client = self._clients.arm_pipeline()
-        arm = urlsplit(self._clients.settings.arm_endpoint)
-        url: str | None = client.format_url(f"{quote(workspace_id)}/jobs")
-        params: dict[str, str] | None = {"api-version": JOBS_API, "tag": APP_TAG}
-        jobs: list[AppJob] = []
-        for _ in range(MAX_PAGES):
-            if url is None:
-                break
-            response = client.send_request(HttpRequest("GET", url, params=params))
-            if response.status_code != 200:
-                raise_for_status(response)
-            try:
-                body = response.json()
-            except ValueError:
-                raise UnexpectedResponseError("job list: the response is not JSON") from None
-            items = body.get("value") if isinstance(body, dict) else None
-            if not isinstance(items, list):
-                raise UnexpectedResponseError("job list: expected an object with a value array")
-            jobs.extend(app_job_from_arm(item) for item in items if isinstance(item, dict))
-            next_link = body.get("nextLink")
-            if not next_link:
-                url = None
-                continue
-            target = urlsplit(str(next_link))
-            if (target.scheme, target.netloc) != (arm.scheme, arm.netloc):
-                raise UnexpectedResponseError(f"job list: nextLink leaves ARM ({target.netloc})")
-            url, params = str(next_link), None
+        items = list(
+            transport.json_pages(
+                client,
+                client.format_url(f"{quote(workspace_id)}/jobs"),
+                {"api-version": JOBS_API, "tag": APP_TAG},
+                what=f"job list of {workspace_id}",
+                max_pages=MAX_PAGES,
+            )
+        )
+        jobs = [app_job_from_arm(item) for item in items]
         matching = [job for job in jobs if job.tags.get(APP_TAG) == purpose]
         return sorted(matching, key=lambda job: job.created_at, reverse=True)
 
+    @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, name: str) -> AppJob | None:
-        """The job, or None when the workspace has no job of that name."""
+        """The job, or None when the workspace has no job of that name. An answer about
+        another job is refused (`UnexpectedAnswerError`)."""
         from azure.core.exceptions import ResourceNotFoundError
         from azure.core.rest import HttpRequest
 
@@ -132,11 +135,12 @@ class RetrainingJobsAdapter:
                 raise_for_status(response)
             except ResourceNotFoundError:
                 return None
-        try:
-            return app_job_from_arm(response.json())
-        except (ValueError, AttributeError):
-            raise UnexpectedResponseError(f"job {name}: the response is not a job") from None
+        job = app_job_from_arm(transport.json_object(response, f"job {name}"))
+        if not same_arm_id(job.name, name):
+            raise UnexpectedAnswerError(f"asked for job {name!r}, Azure answered {job.name!r}")
+        return job
 
+    @transport.malformed_is_permanent
     def submit(
         self,
         workspace_id: ArmId,
@@ -148,7 +152,8 @@ class RetrainingJobsAdapter:
         experiment: str,
         tags: Mapping[str, str],
     ) -> str:
-        """Submit a pipeline job named `name` that runs `component`; returns the job's name.
+        """Submit a pipeline job named `name` that runs `component`; returns the job's name,
+        once Azure's answer shows that job in that workspace (else `UnexpectedAnswerError`).
 
         Azure ML refuses a second job of the same name, so a retried submission cannot create a
         second job: the caller reads the job when this raises `ResourceExistsError`.
@@ -170,4 +175,4 @@ class RetrainingJobsAdapter:
             compute=compute,
         )
         created = ml.jobs.create_or_update(job, experiment_name=experiment)
-        return str(created.name)
+        return confirmed_job_name(workspace_id, name, created)

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from azure.core.exceptions import (
     AzureError,
@@ -153,6 +155,73 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
             seconds = _retry_after_seconds(raw)
             if seconds is not None and not seconds <= self.retry_after_cap:
                 headers["retry-after"] = f"{self.retry_after_cap:g}"
+
+
+def _page_key(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A URL as a page of a list: its path and query, api-version aside (SDKs re-add it, and
+    re-encode the query, when they follow a nextLink)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    return parts.path.lower(), tuple(sorted((k, v) for k, v in query if k.lower() != "api-version"))
+
+
+class SdkPagingGuardPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Bounds the paging an SDK drives by itself (azure-ai-ml follows nextLinks inside its own
+    calls, where `read_all` cannot reach): within one thread's read, a nextLink back to a page
+    already requested, more than `max_pages` pages or more than `deadline_seconds` raise
+    `PagingError` instead of the next request.
+
+    A read is the chain of GETs whose URLs are the nextLinks of the one before; any other
+    request starts a new one. Per thread: one SDK call pages in the thread that made it.
+    """
+
+    def __init__(
+        self, *, max_pages: int = MAX_PAGES, deadline_seconds: float = READ_DEADLINE_SECONDS
+    ) -> None:
+        self.max_pages = max_pages
+        self.deadline_seconds = deadline_seconds
+        self._local = threading.local()
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        key = _page_key(request.http_request.url)
+        state = self._local.__dict__
+        if request.http_request.method == "GET" and key == state.get("next"):
+            state["pages"] += 1
+            if state["pages"] > self.max_pages:
+                raise PagingError(f"{key[0]}: more than {self.max_pages} pages; read stopped")
+            if time.monotonic() - state["started"] > self.deadline_seconds:
+                raise PagingError(
+                    f"{key[0]}: not done after {self.deadline_seconds:g} s; read stopped"
+                )
+        else:
+            state.update(pages=1, started=time.monotonic(), requested=set())
+        state["next"] = None
+        state["requested"].add(key)
+
+    def on_response(
+        self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
+    ) -> None:
+        link = _next_link_of(response.http_response)
+        if not link:
+            return
+        key = _page_key(link)
+        state = self._local.__dict__
+        if key in state.get("requested", set()):
+            state["next"] = None
+            raise PagingError(f"{key[0]}: nextLink repeats an earlier page; read stopped")
+        state["next"] = key
+
+
+def _next_link_of(response: Any) -> str | None:
+    """The `nextLink` of a JSON list page, or None (other bodies, streams, bad JSON)."""
+    if "json" not in (response.headers.get("content-type") or "").lower():
+        return None
+    try:
+        body = json.loads(response.text())
+    except Exception:
+        return None
+    link = body.get("nextLink") if isinstance(body, dict) else None
+    return link if isinstance(link, str) and link else None
 
 
 def _number(value: str | None) -> float | None:

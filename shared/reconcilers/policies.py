@@ -508,6 +508,20 @@ class PolicyReconciler:
                 subject_id=item.remediation.target_id,
                 level=logging.ERROR if item.outcome.startswith("failed") else logging.INFO,
             )
+        for finding in problems:
+            # One line per finding (the README's "findings by rule" query counts them by
+            # `customDimensions.rule_id`), like its ledger row.
+            decision_log(
+                log,
+                finding_reason(finding),
+                trigger=trigger,
+                workspace_id=workspace_id,
+                kind=FINDING,
+                verdict=finding.status.value,
+                outcome=finding_outcome(finding),
+                subject_id=finding.target_id,
+                extra={"rule_id": finding.rule_id},
+            )
         if findings:
             decision_log(
                 log,

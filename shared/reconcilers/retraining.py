@@ -26,16 +26,19 @@ from shared.adapters.batch_scoring import (
     BatchScoringAdapter,
     ScoringInput,
     ScoringUriRejectedError,
-    UnexpectedResponseError,
 )
 from shared.adapters.drift_query import DriftQueryAdapter
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.retraining_jobs import AppJob, RetrainingJobsAdapter
+from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
+from shared.bounds import table_key
 from shared.claims import Claims, ClaimState, RetrainingClaim
 from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionRecord, ActionSink
+from shared.logs import decision_log
 from shared.ml_events import APP_TAG, RETRAINING, SCORING, Drift, RetrainingFinished
+from shared.model import JudgedAnswerError
 from shared.planning.retraining import (
     ClaimView,
     Decision,
@@ -48,6 +51,7 @@ from shared.planning.retraining import (
     scoring_request_id,
     scoring_tags,
 )
+from shared.reconcilers.intent import INTENT, NOT_APPLIED, record_intent
 from shared.reconcilers.transient import TransientAzureError
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,8 @@ log = logging.getLogger(__name__)
 KIND_RETRAINING = "retraining"
 KIND_SCORING = "batch-scoring"
 KIND_GATE = "drift-gate"
+# A debounced request wrote nothing: `skipped` (the event type says so if it is ever announced).
+DEBOUNCED = "skipped: debounced, nothing submitted"
 
 
 @dataclass(frozen=True)
@@ -106,21 +112,47 @@ class RetrainingReconciler:
         evidence: str = "",
         notify: bool = True,
     ) -> None:
-        self._sink.record_actions(
-            [
-                ActionRecord(
-                    target_id=workspace_id,
-                    kind=kind,
-                    verdict=verdict,
-                    subject=subject,
-                    reason=reason,
-                    mode=self._mode,
-                    outcome=outcome,
-                    trigger=trigger,
-                    evidence=evidence,
-                    notify=notify,
-                )
-            ]
+        record = ActionRecord(
+            target_id=workspace_id,
+            kind=kind,
+            verdict=verdict,
+            subject=subject,
+            reason=reason,
+            mode=self._mode,
+            outcome=outcome,
+            trigger=trigger,
+            evidence=evidence,
+            notify=notify,
+        )
+        self._sink.record_actions([record])
+        decision_log(
+            log,
+            reason,
+            trigger=trigger,
+            workspace_id=workspace_id,
+            kind=kind,
+            verdict=verdict,
+            outcome=outcome,
+            subject_id=subject,
+            level=logging.WARNING if outcome.startswith("failed") else logging.INFO,
+        )
+
+    def _intent(
+        self, workspace_id: str, kind: str, verdict: str, subject: str, trigger: str
+    ) -> None:
+        """The write about to happen, in the ledger before it happens (never announced)."""
+        record_intent(
+            self._sink,
+            ActionRecord(
+                target_id=workspace_id,
+                kind=kind,
+                verdict=verdict,
+                subject=subject,
+                reason="about to write",
+                mode=self._mode,
+                outcome=INTENT,
+                trigger=trigger,
+            ),
         )
 
     # ------------------------------------------------------------------ retraining
@@ -129,7 +161,9 @@ class RetrainingReconciler:
         """A drift event: retrain the workspace (debounced)."""
         return self.retrain(
             drift.workspace_id,
-            claim_key=f"event:{drift.event_id}",
+            # table_key: an ID of any length or content makes one bounded, distinct claim key
+            # (a GUID stays as it is).
+            claim_key=f"event:{table_key(drift.event_id)}",
             trigger=f"drift:{drift.source.value}",
             event_id=drift.event_id,
             message=drift.message,
@@ -159,7 +193,7 @@ class RetrainingReconciler:
                     if known_jobs is not None
                     else self._jobs.list_app_jobs(workspace_id, RETRAINING)
                 )
-            except (AzureError, UnexpectedResponseError) as error:
+            except AzureError as error:
                 return self._failed(workspace_id, "list", claim_key, error)
             decision = decide_with_jobs(
                 [JobView(job.name, job.status) for job in jobs],
@@ -173,7 +207,7 @@ class RetrainingReconciler:
                 decision.verdict.value,
                 decision.job_name,
                 decision.reason,
-                "debounced: nothing submitted",
+                DEBOUNCED,
                 claim_key,
                 notify=False,
             )
@@ -186,7 +220,7 @@ class RetrainingReconciler:
                 decision.verdict.value,
                 decision.job_name,
                 decision.reason,
-                "dry-run: not submitted",
+                "planned: not submitted (dry-run)",
                 claim_key,
                 evidence=self._plan(tags),
             )
@@ -211,7 +245,7 @@ class RetrainingReconciler:
                         "debounce-concurrent",
                         holder,
                         reason,
-                        "debounced: nothing submitted",
+                        DEBOUNCED,
                         claim_key,
                         notify=False,
                     )
@@ -238,6 +272,7 @@ class RetrainingReconciler:
         try:
             existing = self._jobs.get_job(workspace_id, name)
             if existing is None:
+                self._intent(workspace_id, KIND_RETRAINING, "submit", name, claim_key)
                 try:
                     self._jobs.submit(
                         workspace_id,
@@ -261,8 +296,11 @@ class RetrainingReconciler:
             if is_transient(error):
                 return self._failed(workspace_id, name, claim_key, error)
             return self._submission_refused(workspace_id, name, claim_key, describe(error))
-        except UnexpectedResponseError as error:
-            return self._submission_refused(workspace_id, name, claim_key, str(error))
+        except JudgedAnswerError as error:
+            # Azure answered with another job than the one asked for: not applied.
+            return self._submission_refused(
+                workspace_id, name, claim_key, f"{NOT_APPLIED}: {error}"
+            )
         except Exception as error:  # azure-ai-ml's own validation errors (MlException)
             if type(error).__module__.startswith("azure.ai.ml"):
                 return self._submission_refused(
@@ -278,7 +316,7 @@ class RetrainingReconciler:
                 Verdict.RESUME.value,
                 name,
                 reason,
-                "already submitted: nothing new",
+                "skipped: already submitted, nothing new",
                 claim_key,
                 notify=False,
             )
@@ -289,7 +327,7 @@ class RetrainingReconciler:
             "submit",
             name,
             decision.reason,
-            "submitted",
+            "applied: submitted",
             claim_key,
             evidence=self._plan(tags),
         )
@@ -321,10 +359,10 @@ class RetrainingReconciler:
         workspace_id: ArmId,
         subject: str,
         trigger: str,
-        error: AzureError | UnexpectedResponseError,
+        error: AzureError,
     ) -> Outcome:
         """Record a failed read or write; raise for redelivery when it was transient."""
-        if isinstance(error, UnexpectedResponseError) or not is_transient(error):
+        if not is_transient(error):
             self._record(
                 workspace_id,
                 KIND_RETRAINING,
@@ -356,8 +394,17 @@ class RetrainingReconciler:
             job = self._jobs.get_job(finished.workspace_id, finished.job_name)
         except AzureError as error:
             return self._failed(finished.workspace_id, finished.job_name, trigger, error)
-        except UnexpectedResponseError as error:
-            return Outcome("invalid", str(error))
+        except JudgedAnswerError as error:
+            self._record(
+                finished.workspace_id,
+                KIND_RETRAINING,
+                "read",
+                finished.job_name,
+                "Azure ML answered about another job",
+                f"failed: {error}",
+                trigger,
+            )
+            return Outcome("failed", str(error))
         if job is None:
             return Outcome("invalid", f"job {finished.job_name} does not exist in the workspace")
         if job.tags.get(APP_TAG) != RETRAINING:
@@ -402,7 +449,7 @@ class RetrainingReconciler:
                 "start",
                 endpoint_id,
                 f"retraining job {retraining_job} completed",
-                "dry-run: not started",
+                "planned: not started (dry-run)",
                 trigger,
                 evidence=json.dumps(
                     {
@@ -431,6 +478,7 @@ class RetrainingReconciler:
                 reason = f"scoring job {already[0].name} already started after {retraining_job}"
                 return Outcome("scoring-already-started", reason)
             endpoint = self._scoring.get_endpoint(endpoint_id)
+            self._intent(workspace_id, KIND_SCORING, "start", endpoint_id, trigger)
             started = self._scoring.invoke(
                 endpoint,
                 deployment=deployment,
@@ -438,8 +486,14 @@ class RetrainingReconciler:
                 tags=scoring_tags(retraining_job=retraining_job),
                 request_id=request_id,
             )
-        except (ScoringUriRejectedError, UnexpectedResponseError) as error:
+        except ScoringUriRejectedError as error:
             return self._scoring_refused(workspace_id, endpoint_id, trigger, str(error))
+        except MalformedResponseError as error:
+            return self._scoring_refused(workspace_id, endpoint_id, trigger, describe(error))
+        except JudgedAnswerError as error:
+            return self._scoring_refused(
+                workspace_id, endpoint_id, trigger, f"{NOT_APPLIED}: {error}"
+            )
         except HttpResponseError as error:
             if is_transient(error):
                 return self._failed(workspace_id, endpoint_id, trigger, error)
@@ -453,7 +507,7 @@ class RetrainingReconciler:
             "start",
             started.name,
             f"retraining job {retraining_job} completed",
-            f"started on {endpoint_name}/{started.deployment or 'default'}",
+            f"applied: started on {endpoint_name}/{started.deployment or 'default'}",
             trigger,
         )
         return Outcome("scoring-started", f"scoring job {started.name} after {retraining_job}")
@@ -479,7 +533,7 @@ class RetrainingReconciler:
         trigger = f"schedule:{run_id}"
         try:
             jobs = self._jobs.list_app_jobs(workspace_id, RETRAINING)
-        except (AzureError, UnexpectedResponseError) as error:
+        except AzureError as error:
             return self._failed(workspace_id, "list", trigger, error)
         notes: list[str] = []
         completed = next(

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.bounds import bounded_entity, table_key
+
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
@@ -116,7 +118,9 @@ def _claim_row_key(caller: str, key: str) -> str:
 
 
 def _job_row_key(job_name: str) -> str:
-    return job_name.lower()
+    # Job names are Azure's answer (checked as plain names, but the key must hold whatever
+    # it is): case-insensitive like ARM, and injective.
+    return table_key(job_name.lower())
 
 
 def _newest_first() -> str:
@@ -231,22 +235,24 @@ class ScoringRecords:
         from azure.data.tables import UpdateMode
 
         self._table.upsert_entity(
-            {
-                "PartitionKey": JOBS_PARTITION,
-                "RowKey": _job_row_key(job.job_name),
-                "JobName": job.job_name,
-                "WorkspaceId": job.workspace_id,
-                "EndpointId": job.endpoint_id,
-                "Deployment": job.deployment or "",
-                "InputType": job.input_type,
-                "InputPath": job.input_path,
-                "Caller": job.caller,
-                "WorkflowRunId": job.workflow_run_id or "",
-                "ClientTrackingId": job.client_tracking_id or "",
-                "IdempotencyKey": job.idempotency_key or "",
-                "Status": job.status,
-                "SubmittedAt": self._clock().isoformat(),
-            },
+            bounded_entity(
+                {
+                    "PartitionKey": JOBS_PARTITION,
+                    "RowKey": _job_row_key(job.job_name),
+                    "JobName": job.job_name,
+                    "WorkspaceId": job.workspace_id,
+                    "EndpointId": job.endpoint_id,
+                    "Deployment": job.deployment or "",
+                    "InputType": job.input_type,
+                    "InputPath": job.input_path,
+                    "Caller": job.caller,
+                    "WorkflowRunId": job.workflow_run_id or "",
+                    "ClientTrackingId": job.client_tracking_id or "",
+                    "IdempotencyKey": job.idempotency_key or "",
+                    "Status": job.status,
+                    "SubmittedAt": self._clock().isoformat(),
+                }
+            ),
             mode=UpdateMode.MERGE,
         )
 
@@ -290,24 +296,26 @@ class ScoringRecords:
 
     def record_request(self, record: RequestRecord) -> None:
         self._table.create_entity(
-            {
-                "PartitionKey": REQUESTS_PARTITION,
-                "RowKey": _newest_first(),
-                "Function": record.function,
-                "Outcome": record.outcome,
-                "HttpStatus": record.http_status,
-                "Caller": record.caller or "",
-                "WorkflowRunId": record.workflow_run_id or "",
-                "ClientTrackingId": record.client_tracking_id or "",
-                "IdempotencyKey": record.idempotency_key or "",
-                "JobName": record.job_name,
-                "EndpointId": record.endpoint_id,
-                "InputPath": record.input_path,
-                "ProblemType": record.problem_type,
-                "Field": record.field,
-                "Detail": record.detail,
-                "RecordedAt": self._clock().isoformat(),
-            }
+            bounded_entity(
+                {
+                    "PartitionKey": REQUESTS_PARTITION,
+                    "RowKey": _newest_first(),
+                    "Function": record.function,
+                    "Outcome": record.outcome,
+                    "HttpStatus": record.http_status,
+                    "Caller": record.caller or "",
+                    "WorkflowRunId": record.workflow_run_id or "",
+                    "ClientTrackingId": record.client_tracking_id or "",
+                    "IdempotencyKey": record.idempotency_key or "",
+                    "JobName": record.job_name,
+                    "EndpointId": record.endpoint_id,
+                    "InputPath": record.input_path,
+                    "ProblemType": record.problem_type,
+                    "Field": record.field,
+                    "Detail": record.detail,
+                    "RecordedAt": self._clock().isoformat(),
+                }
+            )
         )
 
     def requests(self) -> list[dict[str, Any]]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.arm import ArmId
+from shared.logs import decision_log
+from shared.model import JudgedAnswerError
 from shared.scoring import problems
 from shared.scoring.openapi import RETRY_AFTER_SECONDS
 from shared.scoring.records import (
@@ -177,7 +179,7 @@ class ScoringService:
                 )
         except ScoringUriRejectedError as error:
             raise RefusedError(problems.unprocessable("endpoint", str(error))) from None
-        except UnexpectedResponseError as error:
+        except (UnexpectedResponseError, JudgedAnswerError) as error:
             raise RefusedError(problems.bad_gateway(str(error))) from None
         except AzureError as error:
             raise RefusedError(
@@ -233,7 +235,8 @@ class ScoringService:
             )
         except ScoringUriRejectedError as error:
             raise RefusedError(problems.unprocessable("endpoint", str(error))) from None
-        except UnexpectedResponseError as error:
+        except (UnexpectedResponseError, JudgedAnswerError) as error:
+            # JudgedAnswerError: the answer shows another job than asked; it is not ours.
             raise RefusedError(problems.bad_gateway(str(error))) from None
         except AzureError as error:
             raise RefusedError(
@@ -259,16 +262,45 @@ class ScoringService:
                 self._records.settle(claim, record)
         except AzureError:
             # With an Idempotency-Key, a retry finds the job again (same repeatability ID).
-            log.error(
-                "scoring job %s was started on %s for caller %s but could not be recorded",
-                job.name, endpoint.id, principal,
-            )  # fmt: skip
+            self._log(
+                caller,
+                endpoint,
+                job.name,
+                f"started for caller {principal} but could not be recorded",
+                "failed: not recorded in the ledger",
+                logging.ERROR,
+            )
             raise
-        log.info(
-            "scoring job %s started on %s for caller %s (workflow run %s, tracking id %s)",
-            job.name, endpoint.id, principal, caller.workflow_run_id, caller.client_tracking_id,
-        )  # fmt: skip
+        self._log(
+            caller,
+            endpoint,
+            job.name,
+            f"started for caller {principal} (workflow run {caller.workflow_run_id}, "
+            f"tracking id {caller.client_tracking_id})",
+            f"applied: started on {endpoint.name}",
+            logging.INFO,
+        )
         return Started(job.name, job.status, endpoint.id, endpoint.workspace_id, False)
+
+    @staticmethod
+    def _log(
+        caller: Caller, endpoint: BatchEndpoint, job: str, message: str, outcome: str, level: int
+    ) -> None:
+        decision_log(
+            log,
+            message,
+            trigger="http:start_scoring",
+            workspace_id=endpoint.workspace_id,
+            kind="batch-scoring",
+            verdict="start",
+            outcome=outcome,
+            subject_id=job,
+            level=level,
+            extra={
+                "workflow_run_id": caller.workflow_run_id or "",
+                "client_tracking_id": caller.client_tracking_id or "",
+            },
+        )
 
     def status(self, job_name: str, principal: str) -> JobView:
         """The job `job_name` if this caller started it through the API, else 404."""
@@ -286,7 +318,7 @@ class ScoringService:
             raise RefusedError(
                 problems.not_found("the job no longer exists in its workspace")
             ) from None
-        except UnexpectedResponseError as error:
+        except (UnexpectedResponseError, JudgedAnswerError) as error:
             raise RefusedError(problems.bad_gateway(str(error))) from None
         except AzureError as error:
             raise RefusedError(

@@ -19,7 +19,10 @@ def service_for(settings: Settings) -> ScoringService:
     from shared.adapters.clients import clients_for
     from shared.ledger import open_ledger
     from shared.scoring.records import ScoringRecords
+    from shared.telemetry import configure_telemetry
 
+    # Once per process, as every other function's first build does (shared.runtime).
+    configure_telemetry()
     clients = clients_for(settings)
     ledger = open_ledger(settings.ledger, clients.token_credential)  # type: ignore[arg-type]
     return ScoringService(
