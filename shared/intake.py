@@ -13,7 +13,7 @@ import azure.functions as func
 
 from shared.arm import ArmId
 from shared.events import Ignored, ResourceWrite, parse_resource_write
-from shared.ledger import EventRecord
+from shared.ledger import EventRecord, Ledger
 from shared.logs import decision_log
 from shared.runtime import Runtime
 
@@ -68,7 +68,22 @@ def record(
     *,
     workspace_id: str = "",
 ) -> None:
-    """Log and record one event's outcome. Invalid input is a warning, not an error.
+    """Log and record one event's outcome. Invalid input is a warning, not an error."""
+    record_event(runtime.ledger, event, function, outcome, reason, workspace_id=workspace_id)
+
+
+def record_event(
+    ledger: Ledger,
+    event: func.EventGridEvent,
+    function: str,
+    outcome: str,
+    reason: str,
+    *,
+    workspace_id: str = "",
+    kind: str = "event",
+) -> None:
+    """Log one event's outcome as a decision line of `kind` and record it in `ledger`; every
+    Event Grid function's intake ends here.
 
     Everything here may be the sender's text: the log line escapes it and the ledger bounds it.
     """
@@ -78,11 +93,11 @@ def record(
         f"{function}: {event.event_type} about {event.subject}: {reason}",
         trigger=f"event:{event.id}",
         workspace_id=workspace_id,
-        kind="event",
+        kind=kind,
         verdict=outcome,
         level=level,
     )
-    runtime.ledger.record_event(
+    ledger.record_event(
         EventRecord(
             # str(): a hand-made or replayed event may carry a number where a string belongs.
             event_id=str(event.id or ""),

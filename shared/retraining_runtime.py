@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.config import Settings, get_settings
-from shared.ledger import EventRecord
-from shared.logs import decision_log
+from shared.intake import record_event
 
 if TYPE_CHECKING:
     import azure.functions as func
@@ -40,30 +39,16 @@ class RetrainingRuntime:
         *,
         workspace_id: str = "",
     ) -> None:
-        """Log and record one event's outcome (invalid input and failures are warnings).
-
-        The ID, type and subject are the sender's text: the decision line escapes them, the
-        ledger bounds them."""
-        level = logging.WARNING if outcome in ("invalid", "failed") else logging.INFO
-        decision_log(
-            log,
-            f"{function}: {event.event_type} about {event.subject}: {reason}",
-            trigger=f"event:{event.id}",
+        """Log and record one event's outcome (invalid input and failures are warnings), as
+        every Event Grid function's intake does."""
+        record_event(
+            self.ledger,
+            event,
+            function,
+            outcome,
+            reason,
             workspace_id=workspace_id,
             kind="ml-event",
-            verdict=outcome,
-            level=level,
-        )
-        self.ledger.record_event(
-            EventRecord(
-                # str(): a hand-made or replayed event may carry a number where a string belongs.
-                event_id=str(event.id or ""),
-                event_type=str(event.event_type or ""),
-                subject=str(event.subject or ""),
-                outcome=outcome,
-                reason=reason[:1000],
-                function=function,
-            )
         )
 
 

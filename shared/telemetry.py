@@ -26,20 +26,15 @@ import threading
 from collections.abc import Mapping
 from enum import Enum
 
+from shared.logs import DECISION_FIELDS
+
 CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 WORKER_TELEMETRY = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
 
 # Fields a decision log line carries in `extra`: exported as custom dimensions. Listed for the
 # README's queries and the tests; the export itself needs no list (every `extra` field goes).
 DECISION_LOG_FIELDS = (
-    # shared.logs.DECISION_FIELDS (the decision_log helper, branch h3-intake-cli)
-    "trigger",
-    "event_id",
-    "workspace_id",
-    "kind",
-    "verdict",
-    "outcome",
-    "subject_id",
+    *DECISION_FIELDS,
     # the Logic Apps tracking headers of an HTTP call (x-ms-workflow-run-id,
     # x-ms-client-tracking-id), when a log line passes them in `extra`
     "workflow_run_id",
