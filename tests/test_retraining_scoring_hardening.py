@@ -583,7 +583,7 @@ def _completed_event_for_new_job(app: App) -> dict[str, Any]:
 
 _DECISION_LOGGERS = (
     "shared.reconcilers.retraining",
-    "shared.retraining_runtime",
+    "shared.intake",
     "handlers.retraining",
     "handlers.scoring",
     "shared.scoring.service",
