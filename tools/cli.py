@@ -85,7 +85,18 @@ def load_settings_file(path: Path) -> None:
             f"settings file {path} has no `Values` object of settings: {fix}", USAGE
         ) from None
     for name, value in values.items():
-        os.environ.setdefault(name, value if isinstance(value, str) else json.dumps(value))
+        if value is None:
+            continue  # `null`: not set, as the Functions host reads it
+        text = value if isinstance(value, str) else json.dumps(value)
+        try:
+            os.environ.setdefault(name, text)
+        except (ValueError, OSError):
+            # An empty name, one with `=`, or a NUL anywhere cannot be an environment variable.
+            raise CliError(
+                f"settings file {path} has a setting that cannot be an environment variable: "
+                f"{_one_line(repr(name))}: {fix}",
+                USAGE,
+            ) from None
 
 
 def _settings(*, without_ledger: bool = False) -> Settings:
@@ -334,7 +345,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _failed(report: WorkspaceReport) -> list[str]:
-    """What went wrong in one workspace's run (errors, failed writes)."""
+    """What went wrong in one workspace's run (errors, failed writes, writes not applied)."""
+    from shared.reconcilers.intent import NOT_APPLIED
+
     problems: list[str] = []
     for label, concern in (
         ("connections", report.connections),
@@ -349,7 +362,8 @@ def _failed(report: WorkspaceReport) -> list[str]:
         problems += [
             f"{label}: {_one_line(item.outcome)}"
             for item in outcomes or ()
-            if item.outcome.startswith("failed")
+            # A write whose answer did not show what was asked did not happen: a failure too.
+            if item.outcome.startswith(("failed", NOT_APPLIED))
         ]
     return problems
 
@@ -414,7 +428,12 @@ def _check_function(name: str) -> None:
 
 def _function_for(event: dict[str, Any]) -> str | None:
     from shared.events import PRIVATE_ENDPOINT_OPERATIONS, WORKSPACE_OPERATIONS
+    from shared.ml_events import ML_EVENT_TYPES
 
+    # Azure ML's own events (runs, data drift) are told by their type, not by an operation.
+    event_type = event.get("eventType")
+    if isinstance(event_type, str) and event_type.lower() in {t.lower() for t in ML_EVENT_TYPES}:
+        return "on_ml_event"
     data = event.get("data")
     operation = data.get("operationName") if isinstance(data, dict) else None
     if not isinstance(operation, str):
@@ -444,13 +463,15 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
             if isinstance(item.get("data"), dict)
             else None
         )
+        what = (
+            f"operation {_one_line(operation)!r}"
+            if operation is not None
+            else f"event type {_one_line(item.get('eventType'))!r}"
+        )
         return (
             label,
             "invalid",
-            (
-                f"not delivered: no function handles operation {_one_line(operation)!r}; "
-                "name one with --function"
-            ),
+            f"not delivered: no function handles {what}; name one with --function",
         )
     try:
         host.to_event(item)
