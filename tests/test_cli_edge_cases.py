@@ -131,3 +131,44 @@ def test_ctrl_c_during_apply_is_one_line_and_exit_130(
 
     (line,) = _error_lines(capsys.readouterr().err)
     assert line == "error: interrupted"
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/dev/zero", "is larger than 64 MiB: replay it in smaller files"),
+        ("/dev/null", "is empty: expected an Event Grid event"),
+        ("/", "is a directory: give the path of a saved event file"),
+    ],
+)
+def test_replay_of_special_files_is_one_line_and_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    path: str,
+    expected: str,
+) -> None:
+    # /dev/zero never ends: the file is read up to a bound, never to its end.
+    monkeypatch.chdir(tmp_path)
+
+    assert cli.main(["replay", path]) == 2
+
+    captured = capsys.readouterr()
+    (line,) = _error_lines(captured.err)
+    assert expected in line
+    assert captured.out == ""
+
+
+def test_replay_of_many_events_reports_each_and_sums_them_up(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Items that cannot be events are refused each on its own, without Azure: a large batch
+    # still ends with one summary and exit 2.
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps([{"id": f"e{n}"} for n in range(10_000)]), encoding="utf-8")
+
+    assert cli.main(["replay", str(path)]) == 2
+
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 10_001
+    assert lines[-1] == "replayed 10000 events: 10000 invalid"
