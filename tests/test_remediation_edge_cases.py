@@ -174,3 +174,48 @@ def test_node_counts_azure_sends_in_the_wrong_shape_defer_the_cluster(
     ]
     held = deferred(app, scene.PROD)["odd-cluster"]
     assert "does not report a valid currentNodeCount and targetNodeCount" in held["Outcome"]
+
+
+def test_writes_azure_did_not_confirm_count_toward_the_failure_stop(app: App) -> None:
+    # ARM's answer to each cluster update (the compute read at the end of the long-running
+    # PATCH) shows the old maximum: not applied, three times, then the run stops.
+    app.set_settings(POLICY_MODE="remediate")
+    add_cluster(app, scene.PROD, "idle-a")
+    add_cluster(app, scene.PROD, "idle-b")
+    add_cluster(app, scene.DEV, "idle-c")
+    add_cluster(app, scene.DEV, "idle-d")
+
+    def unchanged(body: Any) -> None:
+        body["properties"]["properties"]["scaleSettings"]["maxNodeCount"] = 10
+
+    app.sim.rewrite_reply("aml.compute.get", unchanged, times=40)
+
+    sweep()
+
+    rows = [
+        row
+        for ws in (scene.PROD, scene.DEV)
+        for row in app.ledger.actions(ws)
+        if row["Kind"] == "policy-remediation"
+    ]
+    not_applied = [r for r in rows if r["Outcome"].startswith("not applied")]
+    stopped = [r for r in rows if r["Outcome"].startswith("deferred: too many failures")]
+    assert len(not_applied) == 3
+    assert len(stopped) == 2  # five clusters over the limit: three tried, two held back
+    assert len([w for w in app.sim.writes() if w.route == COMPUTE_PATCH]) == 3
+
+
+def test_dry_run_counts_remediations_against_the_limit_and_writes_nothing(app: App) -> None:
+    app.set_settings(
+        POLICY_MODE="remediate", AUTOMATION_MODE="dry-run", MAX_REMEDIATIONS_PER_RUN="1"
+    )
+    add_cluster(app, scene.PROD, "idle-a")
+
+    sweep()
+
+    assert remediation_writes(app) == []
+    rows = [r for r in app.ledger.actions(scene.PROD) if r["Kind"] == "policy-remediation"]
+    planned = [r for r in rows if r["Outcome"].startswith("planned")]
+    held = [r for r in rows if r["Outcome"].startswith("deferred: limit reached")]
+    assert len(planned) == 1
+    assert len(held) >= 1
