@@ -3,7 +3,10 @@ settings files and event files, Ctrl-C. One line per error, the documented exit 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +175,43 @@ def test_replay_of_many_events_reports_each_and_sums_them_up(
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 10_001
     assert lines[-1] == "replayed 10000 events: 10000 invalid"
+
+
+def test_output_into_a_closed_pipe_ends_quietly_without_a_traceback(
+    app: App,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `replay many.json | head -1`: the reader leaves after one line.
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps([{"id": f"e{n}"} for n in range(20_000)]), encoding="utf-8")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    closed = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - stdout for the call
+    monkeypatch.setattr(sys, "stdout", closed)
+    try:
+        code = cli.main(["replay", str(path)])
+    finally:
+        monkeypatch.undo()
+        with contextlib.suppress(OSError):
+            closed.close()
+
+    assert code == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_apply_summaries_stay_one_line_each_when_piped(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Long summaries (deferrals included) are not wrapped: one grep-able line per workspace.
+    app.set_settings(POLICY_MODE="remediate", MAX_REMEDIATIONS_PER_RUN="1")
+
+    assert cli.main(["apply"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    summaries = [line for line in lines if line.startswith("  mlw-")]
+    assert len(summaries) == 2
+    assert all("policies: " in line for line in summaries)
+    assert any(line.endswith("remediation(s) deferred") for line in summaries), summaries
+    assert len(lines) == 3  # the heading and one line per workspace

@@ -15,6 +15,7 @@ Exit codes: 0 done; 1 Azure or the ledger failed (or an event failed: try again 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -228,7 +229,9 @@ def _print_plan(console: Console, item: dict[str, Any]) -> None:
     name = _short(item["workspace"])
     console.print()
     if item["error"]:
-        console.print(f"{name}: could not be read: {_one_line(item['error'])}", markup=False)
+        console.print(
+            f"{name}: could not be read: {_one_line(item['error'])}", markup=False, soft_wrap=True
+        )
     decisions, findings = _plan_rows(item)
     show(
         console,
@@ -330,6 +333,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             f"plan: {len(result)} workspaces, mode {settings.automation_mode.value}, "
             f"policy {settings.policy_mode.value}; read-only (writes nothing, uses no ledger)",
             markup=False,
+            soft_wrap=True,
         )
         for item in result:
             _print_plan(out, item)
@@ -383,6 +387,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         f"apply: mode {settings.automation_mode.value}, policy {settings.policy_mode.value}; "
         f"recorded in the ledger (table {settings.ledger.table_name}) as {trigger}",
         markup=False,
+        soft_wrap=True,
     )
     try:
         with terminal.progress(
@@ -394,7 +399,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise _ledger_error(settings, error) from None
     problems: list[str] = []
     for workspace in report.workspaces:
-        out.print(f"  {_one_line(workspace.summary())}", markup=False)
+        out.print(f"  {_one_line(workspace.summary())}", markup=False, soft_wrap=True)
         problems += [f"{_short(workspace.workspace_id)}: {p}" for p in _failed(workspace)]
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
@@ -578,6 +583,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing left to say to it. Point stdout at devnull so
+        # that the interpreter's last flush does not report the same broken pipe again.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return FAILURE
 
 
 if __name__ == "__main__":
