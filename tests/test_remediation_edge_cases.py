@@ -219,3 +219,21 @@ def test_dry_run_counts_remediations_against_the_limit_and_writes_nothing(app: A
     held = [r for r in rows if r["Outcome"].startswith("deferred: limit reached")]
     assert len(planned) == 1
     assert len(held) >= 1
+
+
+def test_a_cluster_that_scaled_up_since_the_listing_keeps_its_maximum(app: App) -> None:
+    # The run's listing shows the cluster idle; read again just before the write, it runs six
+    # nodes: the guard no longer holds, nothing is written, the remediation is deferred.
+    app.set_settings(POLICY_MODE="remediate")
+    add_cluster(app, scene.PROD, "busy-cluster", current_node_count=6, target_node_count=6)
+    rewrite_cluster_counts(app, "busy-cluster", 0, 0)
+
+    workspace_event(app, scene.PROD)
+
+    assert max_nodes(app, scene.PROD, "busy-cluster") == 10
+    assert "busy-cluster" not in [
+        w.path.rsplit("/", 1)[-1] for w in app.sim.writes() if w.route == COMPUTE_PATCH
+    ]
+    held = deferred(app, scene.PROD)["busy-cluster"]
+    assert "now has 6 current and 6 target node(s), above the new maximum 4" in held["Outcome"]
+    assert held["Evidence"] == "lower-max-nodes: guard"

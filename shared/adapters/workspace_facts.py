@@ -13,7 +13,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.answers import UnexpectedAnswerError, child_name
+from shared.adapters.answers import GuardNoLongerHoldsError, UnexpectedAnswerError, child_name
 from shared.adapters.clients import AzureClients
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.transport import (
@@ -150,6 +150,16 @@ class WorkspaceFactsAdapter:
         name = child_name(compute_name, "compute", workspace_id)
         group, workspace_name = resource_group_of(workspace_id), name_of(workspace_id)
         current = self._ml(workspace_id).compute.get(group, workspace_name, name)
+        now = _compute(current)
+        counts = (now.current_node_count, now.target_node_count)
+        if any(count is None or count > max_nodes for count in counts):
+            # The guard was judged on the run's listing; this read is the last before the write:
+            # a cluster that scaled up in between keeps its maximum.
+            raise GuardNoLongerHoldsError(
+                f"{now.compute_type} compute {name!r} now has {counts[0]} current and "
+                f"{counts[1]} target node(s), above the new maximum {max_nodes}: deferred "
+                "until it scales down"
+            )
         scale = getattr(getattr(current.properties, "properties", None), "scale_settings", None)
         poller = self._ml(workspace_id).compute.begin_update(
             group,

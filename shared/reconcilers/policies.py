@@ -14,7 +14,11 @@ from azure.core.exceptions import AzureError
 from azure.mgmt.core.tools import parse_resource_id
 
 from shared.adapters.aml import MachineLearningAdapter
-from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError
+from shared.adapters.answers import (
+    GuardNoLongerHoldsError,
+    RefusedTargetError,
+    UnexpectedAnswerError,
+)
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
@@ -296,6 +300,8 @@ class PolicyReconciler:
             nodes = self._facts.set_max_nodes(
                 workspace_id, _compute_name(remediation.target_id), int(remediation.value)
             )
+        except GuardNoLongerHoldsError as error:
+            return f"{DEFERRED}: {error}"
         except (UnexpectedAnswerError, RefusedTargetError) as error:
             return f"{NOT_APPLIED}: {error}"
         except AzureError as error:
@@ -355,6 +361,12 @@ class PolicyReconciler:
                 outcome = f"failed (will retry): {describe(error)}"
             # Refusals wrote nothing; a planned (dry-run) write counts as the real one would; a
             # write whose answer was not what was asked ("not applied") counts as a failure.
+            if outcome.startswith(DEFERRED):
+                # The guard no longer held when read again just before the write.
+                outcomes.append(
+                    RemediationOutcome(remediation, outcome, deferred_by=GUARD, announce=announce)
+                )
+                continue
             if outcome.startswith(("applied", "planned", "failed", NOT_APPLIED)):
                 budget.spend(failed=outcome.startswith(("failed", NOT_APPLIED)))
             outcomes.append(RemediationOutcome(remediation, outcome))
