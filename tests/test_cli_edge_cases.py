@@ -215,3 +215,25 @@ def test_apply_summaries_stay_one_line_each_when_piped(
     assert all("policies: " in line for line in summaries)
     assert any(line.endswith("remediation(s) deferred") for line in summaries), summaries
     assert len(lines) == 3  # the heading and one line per workspace
+
+
+def test_plan_json_gives_exemption_expiries_as_iso_8601_date_times(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import datetime
+
+    compute = f"{scene.PROD}/computes/cpu-cluster"
+    entries = [
+        {"rule": "compute-max-nodes", "scope": compute, "reason": "in force", "expires": day}
+        for day in ("2999-01-01T00:00:00+05:30", "2001-01-01T00:00:00Z")
+    ]
+    app.set_settings(MAX_CLUSTER_NODES="2", POLICY_EXEMPTIONS=json.dumps(entries))
+
+    assert cli.main(["plan", "--json"]) == 0
+
+    (prod,) = [i for i in json.loads(capsys.readouterr().out) if i["workspace"] == scene.PROD]
+    (exempt,) = [f for f in prod["findings"] if f["status"] == "exempt"]
+    assert exempt["exemption"]["expires"] == "2999-01-01T00:00:00+05:30"
+    (expired,) = prod["expiredExemptions"]
+    assert datetime.fromisoformat(expired["expires"]).isoformat() == "2001-01-01T00:00:00+00:00"
+    assert "T" in expired["expires"]

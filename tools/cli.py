@@ -207,16 +207,28 @@ def _held_rows(item: dict[str, Any]) -> list[list[object]]:
             f["rule_id"],
             _short(f["target_id"]),
             "exempt",
-            f"until {f['exemption']['expires']}: {f['exemption']['reason']}",
+            f"until {_instant(f['exemption']['expires'])}: {f['exemption']['reason']}",
         ]
         for f in item["findings"]
         if f.get("exemption")
     ]
     held += [
-        [e["rule_id"], _short(e["scope"]), "exemption expired", f"at {e['expires']}: not applied"]
+        [
+            e["rule_id"],
+            _short(e["scope"]),
+            "exemption expired",
+            f"at {_instant(e['expires'])}: not applied",
+        ]
         for e in item.get("expiredExemptions", [])
     ]
     return held
+
+
+def _instant(value: object) -> str:
+    """A date-time as ISO 8601 (what `POLICY_EXEMPTIONS` takes), anything else as text."""
+    from datetime import datetime
+
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _short(resource_id: object) -> str:
@@ -326,7 +338,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             step(workspace_id)
     failed = [item for item in result if item["error"]]
     if args.json:
-        print(json.dumps(result, indent=2, default=str))
+        print(json.dumps(result, indent=2, default=_instant))
     else:
         out = terminal.stdout()
         out.print(
