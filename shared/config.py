@@ -369,8 +369,13 @@ class _Reader:
         value = self.optional(name)
         if value is None:
             return None
-        if not (value.isascii() and value.isdigit()) or int(value) < 1:
-            raise SettingsError(f"{name}={value!r} is not valid: expected a whole number >= 1")
+        # At most 18 digits: int() refuses thousands of digits with its own ValueError.
+        digits = value.lstrip("0")
+        if not (value.isascii() and value.isdigit()) or len(digits) > 18 or int(value) < 1:
+            raise SettingsError(
+                f"{name}={value[:40]!r} is not valid: expected a whole number >= 1 (at most 18 "
+                "digits)"
+            )
         return int(value)
 
     def optional_https_url(self, name: str) -> str | None:

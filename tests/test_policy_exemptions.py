@@ -306,3 +306,77 @@ def test_an_exempt_finding_is_never_remediated(
             assert before.status in (Status.NON_COMPLIANT, Status.UNKNOWN)
         else:
             assert after == before
+
+
+@pytest.mark.parametrize(
+    ("scope", "says"),
+    [
+        ("/providers/Microsoft.Management/managementGroups/mg-ml", "management group"),
+        (f"/subscriptions/{SUB}//resourceGroups/ml-rg", "not an ARM ID"),
+        ("/subscriptions/not-a-guid", "not an ARM ID"),
+        (f"/subscriptions/{SUB}/resourceGroups/ml rg", "not an ARM ID"),
+        (f"{GROUP}/providers/Microsoft.MachineLearningServices/workspaces/", "not an ARM ID"),
+    ],
+)
+def test_scopes_that_could_match_nothing_are_configuration_errors(scope: str, says: str) -> None:
+    # A scope no finding can ever lie under would exempt nothing, silently: refused, named.
+    with pytest.raises(ValueError, match=f"entry 1 .*{says}"):
+        parse_exemptions(json.dumps([entry(scope=scope)]))
+
+
+def test_scopes_in_other_casing_are_read_and_match() -> None:
+    upper = GROUP.upper().replace("SUBSCRIPTIONS", "subscriptions")
+
+    (read,) = parse_exemptions(json.dumps([entry(scope=upper)]))
+
+    assert read.covers("compute-max-nodes", COMPUTE)
+
+
+@pytest.mark.parametrize("reason", ["   ", "\n\t", 7, None, ["why"]])
+def test_a_blank_or_non_text_reason_is_a_configuration_error(reason: object) -> None:
+    with pytest.raises(ValueError, match=r"entry 1 .*lacks reason"):
+        parse_exemptions(json.dumps([entry(reason=reason)]))
+
+
+def test_a_huge_reason_is_bounded_when_read() -> None:
+    (read,) = parse_exemptions(json.dumps([entry(reason="why " * 100_000)]))
+
+    assert len(read.reason) <= 1_000
+    assert read.reason.startswith("why why")
+
+
+def test_a_reason_over_several_lines_is_read_as_one() -> None:
+    (read,) = parse_exemptions(json.dumps([entry(reason="capacity\nreview\r\n until Q2")]))
+
+    assert read.reason == "capacity review until Q2"
+
+
+@pytest.mark.parametrize(
+    "expires",
+    ["2016-12-31T23:59:60+00:00", "2027-02-30T00:00:00+00:00", "2027-03-31T00:00:00+24:00"],
+)
+def test_impossible_dates_are_configuration_errors(expires: str) -> None:
+    with pytest.raises(ValueError, match=r"entry 1 .*not an ISO 8601 date-time with an offset"):
+        parse_exemptions(json.dumps([entry(expires=expires)]))
+
+
+def test_duplicate_entries_are_read_and_an_expiry_is_reported_once() -> None:
+    spare = json.dumps([entry(scope=WS), entry(scope=WS)])
+    findings = evaluate(workspace(computes=(cluster(max_node_count=10),)), PARAMS)
+
+    result = apply_exemptions(findings, parse_exemptions(spare), EXPIRES)
+
+    assert len(result.expired) == 1
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "1" + "0" * 19])
+def test_a_limit_too_large_to_be_a_count_is_a_start_up_error(value: str) -> None:
+    with pytest.raises(SettingsError, match="MAX_REMEDIATIONS_PER_RUN"):
+        load_settings({**BASE_ENV, "MAX_REMEDIATIONS_PER_RUN": value})
+
+
+@pytest.mark.parametrize(("value", "limit"), [(" 10 ", 10), ("1", 1), ("007", 7)])
+def test_a_limit_with_spaces_or_leading_zeros_is_read(value: str, limit: int) -> None:
+    settings = load_settings({**BASE_ENV, "MAX_REMEDIATIONS_PER_RUN": value})
+
+    assert settings.max_remediations_per_run == limit

@@ -125,7 +125,22 @@ def test_cluster_without_node_counts_is_deferred(current: int | None, target: in
     safe, reason = candidates(facts)[RemediationKind.LOWER_MAX_NODES]
 
     assert not safe
-    assert "does not report currentNodeCount and targetNodeCount" in reason
+    assert "does not report a valid currentNodeCount and targetNodeCount" in reason
+
+
+@pytest.mark.parametrize(
+    ("current", "target"), [(-1, 0), (0, -3), (True, 0), (0, False), (2.5, 1), ("3", 1)]
+)
+def test_cluster_with_node_counts_of_the_wrong_shape_is_deferred(
+    current: object, target: object
+) -> None:
+    # A negative, boolean, fractional or text count is not a count: the guard never guesses.
+    facts = workspace(computes=(big_cluster(current, target),))  # type: ignore[arg-type]
+
+    safe, reason = candidates(facts)[RemediationKind.LOWER_MAX_NODES]
+
+    assert not safe
+    assert "does not report a valid currentNodeCount and targetNodeCount" in reason
 
 
 node_counts = st.none() | st.integers(min_value=0, max_value=12)

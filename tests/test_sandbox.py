@@ -267,3 +267,62 @@ values = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\0
 @given(st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,20}", fullmatch=True), values, max_size=8))
 def test_env_lines_read_back_as_the_same_settings(settings: dict[str, str]) -> None:
     assert parse_env_file("\n".join(env_lines(settings))) == settings
+
+
+@pytest.mark.slow
+def test_two_sandboxes_started_at_once_on_one_directory_leave_one_running(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "state"
+    command = [sys.executable, "-m", "tools.sandbox", "--dir", str(directory), "--quiet"]
+    both = [
+        subprocess.Popen(  # noqa: S603 - our own module, our own arguments
+            command,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and all(p.poll() is None for p in both):
+            time.sleep(0.2)
+        refused = next(p for p in both if p.poll() is not None)
+        running = next(p for p in both if p is not refused)
+        assert refused.returncode == 1
+        assert refused.stderr is not None
+        assert f"already running with its settings in {directory}" in refused.stderr.read()
+        while time.monotonic() < deadline and not (directory / "env.sh").is_file():
+            time.sleep(0.2)
+        # The refused one removed nothing of the running one's: its settings and its PID stay.
+        assert running.poll() is None
+        assert f"PID {running.pid}" in (directory / "env.sh").read_text(encoding="utf-8")
+        assert (directory / "sandbox.pid").read_text(encoding="utf-8").strip() == str(running.pid)
+        running.send_signal(signal.SIGINT)
+        assert running.wait(timeout=30) == 0
+        assert not (directory / "env.sh").exists()
+    finally:
+        for process in both:
+            if process.poll() is None:
+                process.kill()  # only after a failed test: our own child, by its PID
+                process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_stale_pid_file_of_a_killed_sandbox_does_not_block_a_new_one(tmp_path: Path) -> None:
+    directory = tmp_path / "state"
+    directory.mkdir()
+    # A PID above the kernel's maximum: no process can hold it.
+    (directory / "sandbox.pid").write_text("999999999\n", encoding="utf-8")
+
+    started = _start(directory)
+    try:
+        pid = (directory / "sandbox.pid").read_text(encoding="utf-8").strip()
+        assert pid == str(started.process.pid)
+        started.process.send_signal(signal.SIGINT)
+        assert started.process.wait(timeout=30) == 0
+    finally:
+        _stop(started)

@@ -15,6 +15,7 @@ Exit codes: 0 done; 1 Azure or the ledger failed (or an event failed: try again 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -85,7 +86,18 @@ def load_settings_file(path: Path) -> None:
             f"settings file {path} has no `Values` object of settings: {fix}", USAGE
         ) from None
     for name, value in values.items():
-        os.environ.setdefault(name, value if isinstance(value, str) else json.dumps(value))
+        if value is None:
+            continue  # `null`: not set, as the Functions host reads it
+        text = value if isinstance(value, str) else json.dumps(value)
+        try:
+            os.environ.setdefault(name, text)
+        except (ValueError, OSError):
+            # An empty name, one with `=`, or a NUL anywhere cannot be an environment variable.
+            raise CliError(
+                f"settings file {path} has a setting that cannot be an environment variable: "
+                f"{_one_line(repr(name))}: {fix}",
+                USAGE,
+            ) from None
 
 
 def _settings(*, without_ledger: bool = False) -> Settings:
@@ -195,16 +207,28 @@ def _held_rows(item: dict[str, Any]) -> list[list[object]]:
             f["rule_id"],
             _short(f["target_id"]),
             "exempt",
-            f"until {f['exemption']['expires']}: {f['exemption']['reason']}",
+            f"until {_instant(f['exemption']['expires'])}: {f['exemption']['reason']}",
         ]
         for f in item["findings"]
         if f.get("exemption")
     ]
     held += [
-        [e["rule_id"], _short(e["scope"]), "exemption expired", f"at {e['expires']}: not applied"]
+        [
+            e["rule_id"],
+            _short(e["scope"]),
+            "exemption expired",
+            f"at {_instant(e['expires'])}: not applied",
+        ]
         for e in item.get("expiredExemptions", [])
     ]
     return held
+
+
+def _instant(value: object) -> str:
+    """A date-time as ISO 8601 (what `POLICY_EXEMPTIONS` takes), anything else as text."""
+    from datetime import datetime
+
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _short(resource_id: object) -> str:
@@ -217,7 +241,9 @@ def _print_plan(console: Console, item: dict[str, Any]) -> None:
     name = _short(item["workspace"])
     console.print()
     if item["error"]:
-        console.print(f"{name}: could not be read: {_one_line(item['error'])}", markup=False)
+        console.print(
+            f"{name}: could not be read: {_one_line(item['error'])}", markup=False, soft_wrap=True
+        )
     decisions, findings = _plan_rows(item)
     show(
         console,
@@ -312,13 +338,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
             step(workspace_id)
     failed = [item for item in result if item["error"]]
     if args.json:
-        print(json.dumps(result, indent=2, default=str))
+        print(json.dumps(result, indent=2, default=_instant))
     else:
         out = terminal.stdout()
         out.print(
             f"plan: {len(result)} workspaces, mode {settings.automation_mode.value}, "
             f"policy {settings.policy_mode.value}; read-only (writes nothing, uses no ledger)",
             markup=False,
+            soft_wrap=True,
         )
         for item in result:
             _print_plan(out, item)
@@ -334,7 +361,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _failed(report: WorkspaceReport) -> list[str]:
-    """What went wrong in one workspace's run (errors, failed writes)."""
+    """What went wrong in one workspace's run (errors, failed writes, writes not applied)."""
+    from shared.reconcilers.intent import NOT_APPLIED
+
     problems: list[str] = []
     for label, concern in (
         ("connections", report.connections),
@@ -349,7 +378,8 @@ def _failed(report: WorkspaceReport) -> list[str]:
         problems += [
             f"{label}: {_one_line(item.outcome)}"
             for item in outcomes or ()
-            if item.outcome.startswith("failed")
+            # A write whose answer did not show what was asked did not happen: a failure too.
+            if item.outcome.startswith(("failed", NOT_APPLIED))
         ]
     return problems
 
@@ -369,6 +399,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         f"apply: mode {settings.automation_mode.value}, policy {settings.policy_mode.value}; "
         f"recorded in the ledger (table {settings.ledger.table_name}) as {trigger}",
         markup=False,
+        soft_wrap=True,
     )
     try:
         with terminal.progress(
@@ -380,7 +411,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise _ledger_error(settings, error) from None
     problems: list[str] = []
     for workspace in report.workspaces:
-        out.print(f"  {_one_line(workspace.summary())}", markup=False)
+        out.print(f"  {_one_line(workspace.summary())}", markup=False, soft_wrap=True)
         problems += [f"{_short(workspace.workspace_id)}: {p}" for p in _failed(workspace)]
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
@@ -414,7 +445,12 @@ def _check_function(name: str) -> None:
 
 def _function_for(event: dict[str, Any]) -> str | None:
     from shared.events import PRIVATE_ENDPOINT_OPERATIONS, WORKSPACE_OPERATIONS
+    from shared.ml_events import ML_EVENT_TYPES
 
+    # Azure ML's own events (runs, data drift) are told by their type, not by an operation.
+    event_type = event.get("eventType")
+    if isinstance(event_type, str) and event_type.lower() in {t.lower() for t in ML_EVENT_TYPES}:
+        return "on_ml_event"
     data = event.get("data")
     operation = data.get("operationName") if isinstance(data, dict) else None
     if not isinstance(operation, str):
@@ -444,13 +480,15 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
             if isinstance(item.get("data"), dict)
             else None
         )
+        what = (
+            f"operation {_one_line(operation)!r}"
+            if operation is not None
+            else f"event type {_one_line(item.get('eventType'))!r}"
+        )
         return (
             label,
             "invalid",
-            (
-                f"not delivered: no function handles operation {_one_line(operation)!r}; "
-                "name one with --function"
-            ),
+            f"not delivered: no function handles {what}; name one with --function",
         )
     try:
         host.to_event(item)
@@ -557,6 +595,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing left to say to it. Point stdout at devnull so
+        # that the interpreter's last flush does not report the same broken pipe again.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return FAILURE
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+# Event Grid delivers at most 1 MB per event and dead-letters events one per blob: 64 MiB is
+# thousands of events, more than one replay should hold.
+MAX_FILE_BYTES = 64 * 2**20
+
 
 class EventFileError(ValueError):
     """The file as a whole cannot be read as Event Grid events; the message says why."""
@@ -20,7 +24,9 @@ def read_events(path: Path) -> list[Any]:
     """The items of an events file: one event object, or an array of them (as dead-letter
     blobs hold). Items are not checked here; see `check_event`."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as source:
+            # Bounded: a dead-letter blob is small, while /dev/zero or a stray dump never ends.
+            raw = source.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise EventFileError(
             f"{path} does not exist: give the path of a saved event file"
@@ -33,6 +39,11 @@ def read_events(path: Path) -> list[Any]:
         raise EventFileError(
             f"{path} cannot be read ({error.strerror}): check the path and its permissions"
         ) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise EventFileError(
+            f"{path} is larger than {MAX_FILE_BYTES // 2**20} MiB: replay it in smaller files "
+            "(a JSON array of events each)"
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

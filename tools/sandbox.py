@@ -29,6 +29,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
@@ -84,6 +85,36 @@ def _running_pid(directory: Path) -> int | None:
     except PermissionError:
         return pid
     return pid
+
+
+def _claim(files: _Files) -> int | None:
+    """Take the directory for this sandbox by creating its PID file exclusively, before
+    anything starts: of two sandboxes started at once on one directory, only one runs (the
+    other would overwrite its settings, and remove them on its way out). Returns the PID of
+    the running sandbox that holds the directory, or None once it is ours."""
+    path = files.directory / PID_FILE
+    files.directory.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            running = _running_pid(files.directory)
+            if running is not None:
+                return running
+            try:
+                # Not yet written (its sandbox is starting this instant) or stale: a fresh one
+                # holds the PID within moments; a stale one (a sandbox killed with -9) is replaced.
+                time.sleep(0.2)
+                if _running_pid(files.directory) is None:
+                    path.unlink()
+            except FileNotFoundError:
+                pass
+            continue
+        with os.fdopen(handle, "w", encoding="utf-8") as pid_file:
+            pid_file.write(f"{os.getpid()}\n")
+        files.written.append(path)
+        return None
+    return _running_pid(files.directory) or -1
 
 
 class _Files:
@@ -152,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the sandbox until SIGINT or SIGTERM; 0 after a clean stop, 1 when it cannot run."""
     options = _parser().parse_args(argv)
     directory: Path = options.dir.resolve()
-    running = _running_pid(directory)
+    files = _Files(directory)
+    running = _claim(files)
     if running is not None:
         print(
             f"a sandbox is already running with its settings in {directory} (PID {running}): "
@@ -172,14 +204,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sig: signal.signal(sig, request_stop)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
-    files = _Files(directory)
     try:
         with Azurite() as azurite, AzureSimulator() as sim:
+            if stop.is_set():
+                # Stopped while starting: nothing to offer, nothing left behind.
+                print("stopped while starting; nothing is left running", flush=True)
+                return 0
             seeded = scene.seed(sim)
             settings = scene.settings_env(sim, azurite.connection_string)
             lines = env_lines(settings)
             env_file = files.write(ENV_FILE, _env_file_text(settings, azurite))
-            files.write(PID_FILE, f"{os.getpid()}\n")
             events = _write_events(files, seeded)
             print("# The sandbox's settings (also in the file below):", flush=True)
             for line in lines:

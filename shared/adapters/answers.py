@@ -15,6 +15,11 @@ class RefusedTargetError(JudgedAnswerError):
     """A write target that is not a plain child name of the configured workspace: not written."""
 
 
+class GuardNoLongerHoldsError(JudgedAnswerError):
+    """Read again just before the write, the resource no longer passes its guard (a cluster
+    scaled up since the run decided): nothing written, the remediation is deferred."""
+
+
 def child_name(name: str, kind: str, workspace_id: ArmId) -> str:
     """`name` when it is a plain child resource name, else `RefusedTargetError`.
 

@@ -7,11 +7,13 @@ management SDKs stay out of the cold start.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.answers import UnexpectedAnswerError, child_name
+from shared.adapters.answers import GuardNoLongerHoldsError, UnexpectedAnswerError, child_name
 from shared.adapters.clients import AzureClients
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.transport import (
@@ -55,10 +57,16 @@ class WorkspaceFactsAdapter:
     @malformed_is_permanent
     def computes(self, workspace_id: ArmId) -> list[ComputeFacts]:
         """Every compute of the workspace, in one paged list."""
+        # The SDK turns 2.5, true or "3" into an int; the cluster-size guard must see what ARM
+        # sent, so the node counts are taken from the raw pages (the hook runs on each page).
+        raw_counts: dict[str, tuple[object, object]] = {}
         pages = self._ml(workspace_id).compute.list(
-            resource_group_of(workspace_id), name_of(workspace_id)
+            resource_group_of(workspace_id),
+            name_of(workspace_id),
+            raw_response_hook=lambda response: raw_counts.update(_node_counts(response)),
         )
-        return [_compute(item) for item in read_all(pages, what=f"computes of {workspace_id}")]
+        items = read_all(pages, what=f"computes of {workspace_id}")
+        return [_compute(item, raw_counts) for item in items]
 
     @malformed_is_permanent
     def dependency(self, kind: DependencyKind, resource_id: str | None) -> DependencyFacts:
@@ -142,6 +150,16 @@ class WorkspaceFactsAdapter:
         name = child_name(compute_name, "compute", workspace_id)
         group, workspace_name = resource_group_of(workspace_id), name_of(workspace_id)
         current = self._ml(workspace_id).compute.get(group, workspace_name, name)
+        now = _compute(current)
+        counts = (now.current_node_count, now.target_node_count)
+        if any(count is None or count > max_nodes for count in counts):
+            # The guard was judged on the run's listing; this read is the last before the write:
+            # a cluster that scaled up in between keeps its maximum.
+            raise GuardNoLongerHoldsError(
+                f"{now.compute_type} compute {name!r} now has {counts[0]} current and "
+                f"{counts[1]} target node(s), above the new maximum {max_nodes}: deferred "
+                "until it scales down"
+            )
         scale = getattr(getattr(current.properties, "properties", None), "scale_settings", None)
         poller = self._ml(workspace_id).compute.begin_update(
             group,
@@ -179,12 +197,39 @@ def workspace_identity(model: Any) -> tuple[str | None, tuple[str, ...]]:
     return _text(getattr(identity, "type", None)), tuple(sorted(assigned))
 
 
-def _compute(item: Any) -> ComputeFacts:
+def _node_counts(response: Any) -> dict[str, tuple[object, object]]:
+    """(currentNodeCount, targetNodeCount) as ARM wrote them, by lower-cased compute ID, from
+    one page of a compute list; nothing from a body of another shape (the SDK reports that)."""
+    try:
+        body = json.loads(response.http_response.text())
+    except (ValueError, RecursionError):
+        return {}
+    values = body.get("value") if isinstance(body, dict) else None
+    counts: dict[str, tuple[object, object]] = {}
+    for item in values if isinstance(values, list) else ():
+        outer = item.get("properties") if isinstance(item, dict) else None
+        inner = outer.get("properties") if isinstance(outer, dict) else None
+        if isinstance(inner, dict) and isinstance(item.get("id"), str):
+            counts[item["id"].lower()] = (
+                inner.get("currentNodeCount"),
+                inner.get("targetNodeCount"),
+            )
+    return counts
+
+
+def _compute(
+    item: Any, raw_counts: Mapping[str, tuple[object, object]] | None = None
+) -> ComputeFacts:
     compute = item.properties
     inner = getattr(compute, "properties", None)
     scale = getattr(inner, "scale_settings", None)
     subnet = getattr(inner, "subnet", None)
     local_auth = getattr(compute, "disable_local_auth", None)
+    counted = (
+        raw_counts.get(str(item.id or "").lower(), (None, None))
+        if raw_counts is not None
+        else (getattr(inner, "current_node_count", None), getattr(inner, "target_node_count", None))
+    )
     return ComputeFacts(
         id=str(item.id or ""),
         name=str(item.name or ""),
@@ -197,11 +242,12 @@ def _compute(item: Any) -> ComputeFacts:
         remote_login_port_public_access=_text(
             getattr(inner, "remote_login_port_public_access", None)
         ),
-        current_node_count=_count(getattr(inner, "current_node_count", None)),
-        target_node_count=_count(getattr(inner, "target_node_count", None)),
+        current_node_count=_count(counted[0]),
+        target_node_count=_count(counted[1]),
     )
 
 
 def _count(value: object) -> int | None:
-    # A node count of the wrong shape is not a count: the guard then defers, it never guesses.
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    # A node count of the wrong shape (text, a fraction, true, below zero) is not a count: the
+    # guard then defers, it never guesses.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

@@ -13,6 +13,8 @@ value is never that value (`str.lower()` would fold the Kelvin sign onto `k`).
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from azure.mgmt.core.tools import parse_resource_id
 
 from shared.arm import same_arm_id
@@ -283,8 +285,13 @@ def nodes_fit_the_new_maximum(facts: WorkspaceFacts, remediation: Remediation) -
     label = _label(compute)
     maximum = remediation.value
     current, target = compute.current_node_count, compute.target_node_count
-    if current is None or target is None:
-        return GuardVerdict(False, f"{label} does not report currentNodeCount and targetNodeCount")
+    if not _is_count(current) or not _is_count(target):
+        # Missing, negative or of the wrong shape: not a count to judge by, so never a guess.
+        return GuardVerdict(
+            False,
+            f"{label} does not report a valid currentNodeCount and targetNodeCount "
+            f"({current!r}, {target!r}): deferred until it does",
+        )
     counts = f"{label} has {current} current and {target} target node(s)"
     if isinstance(maximum, int) and current <= maximum and target <= maximum:
         return GuardVerdict(True, f"{counts}, within the new maximum {maximum}")
@@ -520,6 +527,11 @@ def _finding(
         message=message,
         remediation=remediation,
     )
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    """A node count: a whole number >= 0 (a bool is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _is(value: str | None, expected: str) -> bool:

@@ -12,6 +12,7 @@ exemption is in force strictly before `expires`: at that instant it counts for n
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,6 +26,11 @@ from shared.arm import is_arm_id, same_arm_id
 from shared.policy.rules import RULES, Finding, Status
 
 FIELDS = ("rule", "scope", "reason", "expires")
+# A reason is shown in every record and announcement of the findings it spares: bounded here,
+# once, whatever length the setting holds.
+MAX_REASON = 1_000
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_WHITESPACE = re.compile(r"\s")
 # What an exemption may spare: problems. A compliant or not-applicable finding has nothing to
 # spare, and stays what it is so that reports do not hide good news.
 _EXEMPTIBLE = (Status.NON_COMPLIANT, Status.UNKNOWN)
@@ -89,10 +95,13 @@ def within_scope(target_id: str, scope: str) -> bool:
 
 
 def is_scope(value: str) -> bool:
-    """A subscription, resource group or resource ID, in the form ARM writes it."""
+    """A subscription, resource group or resource ID, in the form ARM writes it: a subscription
+    GUID, names without whitespace."""
     if not isinstance(value, str) or not value.isascii() or not value.startswith("/"):
         return False
-    if not is_valid_resource_id(value) or value.endswith("/"):
+    if not is_valid_resource_id(value) or value.endswith("/") or _WHITESPACE.search(value):
+        return False
+    if not _GUID.fullmatch(str(parse_resource_id(value).get("subscription", ""))):
         return False
     # Round trip through the builder: anything it would not write the same way is refused.
     chain = scopes_of(value)
@@ -116,7 +125,9 @@ def _entry(position: int, item: object, rules: set[str]) -> Exemption:
     where = f"entry {position} ({shown})"
     if not isinstance(item, dict):
         raise ValueError(f"{where} is not an object with {', '.join(FIELDS)}")
-    missing = [name for name in FIELDS if not isinstance(item.get(name), str) or not item[name]]
+    missing = [
+        name for name in FIELDS if not isinstance(item.get(name), str) or not item[name].strip()
+    ]
     if missing:
         raise ValueError(f"{where} lacks {', '.join(missing)} (each a non-empty string)")
     unexpected = sorted(set(item) - set(FIELDS))
@@ -125,10 +136,16 @@ def _entry(position: int, item: object, rules: set[str]) -> Exemption:
     rule_id, scope, reason, expires = (str(item[name]) for name in FIELDS)
     if rule_id not in rules:
         raise ValueError(f"{where}: unknown rule {rule_id!r}; known: {', '.join(sorted(rules))}")
+    if scope.lower().startswith("/providers/microsoft.management/managementgroups"):
+        raise ValueError(
+            f"{where}: scope {scope!r} is a management group, which the app cannot see into: "
+            "name each subscription (/subscriptions/<guid>) instead"
+        )
     if not is_scope(scope):
         raise ValueError(
             f"{where}: scope {scope!r} is not an ARM ID of a subscription, resource group or "
-            "resource (/subscriptions/<guid>[/resourceGroups/<group>[/providers/...]])"
+            "resource (/subscriptions/<guid>[/resourceGroups/<group>[/providers/...]], no "
+            "trailing or double slash)"
         )
     try:
         moment = datetime.fromisoformat(expires)
@@ -139,7 +156,10 @@ def _entry(position: int, item: object, rules: set[str]) -> Exemption:
             f"{where}: expires {expires!r} is not an ISO 8601 date-time with an offset, "
             "such as 2027-03-31T00:00:00+00:00"
         )
-    return Exemption(rule_id=rule_id, scope=scope, reason=reason.strip(), expires=moment)
+    reason = " ".join(reason.split())
+    if len(reason) > MAX_REASON:
+        reason = reason[: MAX_REASON - 1] + "…"
+    return Exemption(rule_id=rule_id, scope=scope, reason=reason, expires=moment)
 
 
 @dataclass(frozen=True)
@@ -159,7 +179,10 @@ def apply_exemptions(
     expired: list[Exemption] = []
     for finding in findings:
         matching = [e for e in exemptions if e.covers(finding.rule_id, finding.target_id)]
-        expired += [e for e in matching if not e.in_force(now) and e not in expired]
+        for entry in matching:
+            # Once each, even when the setting lists the same exemption twice.
+            if not entry.in_force(now) and entry not in expired:
+                expired.append(entry)
         in_force = [e for e in matching if e.in_force(now)]
         if in_force and finding.status in _EXEMPTIBLE:
             # The latest expiry is the one that spares the finding longest: report that one.

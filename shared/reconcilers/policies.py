@@ -11,13 +11,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError
+from azure.mgmt.core.tools import parse_resource_id
 
 from shared.adapters.aml import MachineLearningAdapter
-from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError
+from shared.adapters.answers import (
+    GuardNoLongerHoldsError,
+    RefusedTargetError,
+    UnexpectedAnswerError,
+)
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
-from shared.arm import ArmId, same_arm_id
+from shared.arm import ArmId, is_arm_id, same_arm_id
 from shared.config import Settings
 from shared.ledger import ActionRecord, ActionSink, ReportsOnce
 from shared.logs import decision_log
@@ -128,6 +133,27 @@ def _belongs_to(target_id: str, workspace_id: str) -> bool:
     return bool(rest) and "/" not in rest and target_id.isascii()
 
 
+def _private_path(connection: PrivateEndpointConnection, workspace_id: ArmId) -> bool:
+    """An Approved connection of this workspace from a private endpoint: what gives clients a
+    private path. Approved (any casing, as parsed) is not enough on its own: a connection listed
+    for another workspace, or whose endpoint is missing or not a private endpoint, gives none."""
+    if connection.status is not ConnectionStatus.APPROVED:
+        return False
+    prefix = f"{workspace_id}/privateEndpointConnections/".lower()
+    if not connection.id.lower().startswith(prefix) or "/" in connection.id[len(prefix) :]:
+        return False
+    endpoint = connection.private_endpoint_id
+    if not endpoint or not is_arm_id(endpoint):
+        return False
+    parts = parse_resource_id(endpoint)
+    return (
+        str(parts.get("namespace", "")).lower() == "microsoft.network"
+        and str(parts.get("type", "")).lower() == "privateendpoints"
+        and not parts.get("children")
+        and bool(parts.get("name"))
+    )
+
+
 class PolicyReconciler:
     """Evaluates the policy set for one workspace and applies the allowed remediations."""
 
@@ -179,7 +205,7 @@ class PolicyReconciler:
             identity_type=identity_type,
             user_assigned_identities=user_assigned,
             approved_private_endpoint_connections=sum(
-                1 for c in connections if c.status is ConnectionStatus.APPROVED
+                1 for c in connections if _private_path(c, workspace_id)
             ),
             computes=tuple(self._facts.computes(workspace_id)),
             dependencies=(
@@ -274,6 +300,8 @@ class PolicyReconciler:
             nodes = self._facts.set_max_nodes(
                 workspace_id, _compute_name(remediation.target_id), int(remediation.value)
             )
+        except GuardNoLongerHoldsError as error:
+            return f"{DEFERRED}: {error}"
         except (UnexpectedAnswerError, RefusedTargetError) as error:
             return f"{NOT_APPLIED}: {error}"
         except AzureError as error:
@@ -333,6 +361,12 @@ class PolicyReconciler:
                 outcome = f"failed (will retry): {describe(error)}"
             # Refusals wrote nothing; a planned (dry-run) write counts as the real one would; a
             # write whose answer was not what was asked ("not applied") counts as a failure.
+            if outcome.startswith(DEFERRED):
+                # The guard no longer held when read again just before the write.
+                outcomes.append(
+                    RemediationOutcome(remediation, outcome, deferred_by=GUARD, announce=announce)
+                )
+                continue
             if outcome.startswith(("applied", "planned", "failed", NOT_APPLIED)):
                 budget.spend(failed=outcome.startswith(("failed", NOT_APPLIED)))
             outcomes.append(RemediationOutcome(remediation, outcome))
