@@ -1,0 +1,447 @@
+"""Scoring over HTTP under attack: the cases an outside caller may try, through the registered
+functions with real `func.HttpRequest` objects over the simulator, and the pure checks behind
+them. Each refusal must be a problem document, submit nothing and keep nothing secret."""
+
+from __future__ import annotations
+
+import json
+import string
+from typing import Any
+
+import azure.functions as func
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.arm import ArmId
+from shared.scoring.contract import MAX_BODY_BYTES, MAX_INPUT_PATH
+from shared.scoring.inputs import input_path_problem
+from shared.scoring.requests import (
+    RefusedError,
+    authorize,
+    caller_of,
+    parse_body,
+    resolve_endpoint,
+)
+from tests.conftest import App
+from tools import host, scene
+from tools import scoring_scene as ss
+
+JOBS_URL = f"{ss.APP_URL}/scoring-jobs"
+DATASTORE = "azureml://datastores/workspaceblobstore/paths/"
+STORAGE = "https://mlstore.blob.core.windows.net/scoring/"
+
+
+def _refused(call: Any, *args: object) -> tuple[int, str | None, str]:
+    with pytest.raises(RefusedError) as caught:
+        call(*args)
+    problem = caught.value.problem
+    return problem.status, problem.field, problem.detail
+
+
+# --- input paths (pure) --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [
+        "%252e%252e",  # decoded twice: '..'
+        "%25252E%25252E",  # three times
+        ".%252e",
+        "%252F",  # a separator after two decodings
+        "%255C",
+    ],
+)
+def test_a_traversal_or_separator_encoded_more_than_once_is_refused(segment: str) -> None:
+    for base in (DATASTORE, STORAGE):
+        assert input_path_problem(f"{base}a/{segment}/b") is not None
+
+
+@pytest.mark.parametrize(
+    "segment", ["%00", "%0a", "%0D%0A", "%7f", "%2500", "%ff", "%C3", "%e2%80%ae"]
+)
+def test_a_percent_encoded_control_character_or_non_utf8_byte_is_refused(segment: str) -> None:
+    # %e2%80%ae is U+202E (right-to-left override): not printable, it would disguise a path.
+    assert input_path_problem(f"{DATASTORE}in/{segment}.csv") is not None
+
+
+@pytest.mark.parametrize("segment", ["%3Fsv%3D1%26sig%3Dabc", "x%3f", "%23sig=abc", "%253Fsig"])
+def test_a_query_or_fragment_hidden_in_percent_encoding_is_refused(segment: str) -> None:
+    for base in (DATASTORE, STORAGE):
+        reason = input_path_problem(f"{base}in/{segment}")
+        assert reason is not None
+        assert "sig" not in reason
+
+
+@pytest.mark.parametrize("segment", ["%", "%2", "%zz", "a%g0"])
+def test_a_malformed_percent_escape_is_refused(segment: str) -> None:
+    assert input_path_problem(f"{DATASTORE}in/{segment}") is not None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{DATASTORE}in/caf%C3%A9.csv",  # encoded UTF-8 text is a real file name
+        f"{DATASTORE}in/my%20file.csv",
+        f"{STORAGE}in/100%25.csv",  # a literal '%' in a blob name
+        f"{DATASTORE}in/.../x",  # three dots is a name, not a traversal
+    ],
+)
+def test_plain_percent_encoded_names_still_pass(path: str) -> None:
+    assert input_path_problem(path) is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "AzureML://datastores/workspaceblobstore/paths/in/",
+        "HTTPS://mlstore.blob.core.windows.net/scoring/in/",
+        "https://MLSTORE.blob.core.windows.net/scoring/in/",
+        "https://mlstore.blob.core.windows.net:443/scoring/in/",
+        "https://user@mlstore.blob.core.windows.net/scoring/in/",
+        "https://mlstore.blob.core.windows.net.evil.com/scoring/in/",
+        "https://mlstore.blob.core.windows.net@evil.com/scoring/in/",
+        "https://mlstore.blob.core.windows.net./scoring/in/",
+        "https://10.1.2.3/scoring/in/",
+        "https://[::1]/scoring/in/",
+        "https://mlstore.blob.core.windows.net//in/",
+        "https://mlstore.blob.core.windows.net/scoring//in/",
+        "azureml://datastores//paths/in/",
+        "azureml://datastores/ws/paths/",
+        "azureml://datastores/ws/paths//in",
+        "azureml:churn-input:",
+        "azureml:churn-input",
+        "azureml:churn-input:-1",
+        "azureml:churn-input:1:2",
+        "azureml:churn-input:1/../x",
+        "azureml:churn-input@latest",
+        "azureml:churn-input:1 ",
+        " azureml:churn-input:1",
+        "azureml:churn-input:1\x00",
+        "https://mlstore.blob.core.windows.net/scoring/in/\u2024\u2024/x",
+        "https://mlstore.blob.core.windows.net/scoring/in/\uff0e\uff0e/x",
+        "https://mlstore.blob.core.windows.net/scoring/in\\..\\x",
+    ],
+)
+def test_spellings_outside_the_three_forms_are_refused(path: str) -> None:
+    assert input_path_problem(path) is not None
+
+
+@given(
+    base=st.sampled_from([DATASTORE, STORAGE]),
+    name=st.text(string.ascii_letters + string.digits + "%._-", min_size=1, max_size=30),
+)
+def test_whatever_passes_has_no_traversal_query_or_control_after_any_number_of_decodings(
+    base: str, name: str
+) -> None:
+    from urllib.parse import unquote
+
+    path = f"{base}in/{name}"
+    if input_path_problem(path) is not None:
+        return
+    text = path
+    for _ in range(len(path)):
+        decoded = unquote(text, errors="strict")
+        if decoded == text:
+            break
+        text = decoded
+    relative = text.removeprefix(base)
+    assert relative.isprintable()
+    assert not {"?", "#", "\\"} & set(relative)
+    assert not {".", ".."} & set(relative.split("/"))
+
+
+# --- bodies, callers, endpoints (pure) ------------------------------------------------------
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_400_not_a_crash() -> None:
+    for opener in (b"[", b'{"a":'):
+        body = opener * (MAX_BODY_BYTES // len(opener))
+        status, field, _ = _refused(parse_body, "application/json", body)
+        assert (status, field) == (400, "(body)")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"endpoint": "fraud-scoring", "endpoint": "churn-scoring"}',
+        b'{"endpoint": "e", "input": {"type": "uri_file", "path": "a", "path": "b"}}',
+        b'{"endpoint": NaN}',
+        b'{"endpoint": "e", "input": Infinity}',
+        b"-Infinity",
+    ],
+)
+def test_duplicate_members_and_non_json_numbers_are_400(body: bytes) -> None:
+    status, field, _ = _refused(parse_body, "application/json", body)
+    assert (status, field) == (400, "(body)")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json; charset=iso-8859-1", "application/json;charset=utf-16", "text/json"],
+)
+def test_json_in_another_charset_or_media_type_is_415(content_type: str) -> None:
+    assert _refused(parse_body, content_type, b"{}")[0] == 415
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        'application/json; charset="utf-8"',
+    ],
+)
+def test_json_declared_as_utf8_is_read(content_type: str) -> None:
+    assert parse_body(content_type, b'{"a": "b"}') == {"a": "b"}
+
+
+CALLER = ss.LOGIC_APP
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "{" + CALLER + "}",
+        "urn:uuid:" + CALLER,
+        CALLER.replace("-", ""),
+        "urn:urn:urn:urn:" + CALLER,
+        "-".join(CALLER.replace("-", "")[i : i + 2] for i in range(0, 32, 2)),
+        CALLER + "\x00",
+        CALLER[:4] + "\x00" + CALLER[4:],
+        CALLER[:4] + "\u200b" + CALLER[4:],
+        f"{CALLER}, {ss.ANALYST}",
+        f"{CALLER},{CALLER}",
+        CALLER + "x" * 40,
+    ],
+)
+def test_a_caller_header_that_is_not_exactly_one_object_id_is_403(header: str) -> None:
+    caller = caller_of({"X-MS-CLIENT-PRINCIPAL-ID": header})
+    status, field, _ = _refused(authorize, caller, frozenset({CALLER}))
+    assert (status, field) == (403, "X-MS-CLIENT-PRINCIPAL-ID")
+
+
+def test_an_upper_case_object_id_is_the_same_caller() -> None:
+    caller = caller_of({"x-ms-client-principal-id": f"  {CALLER.upper()} "})
+    assert authorize(caller, frozenset({CALLER})) == CALLER
+
+
+def test_a_non_ascii_lookalike_of_an_endpoint_name_names_nothing() -> None:
+    endpoint = ArmId(f"{scene.PROD}/batchEndpoints/kscore")
+    assert resolve_endpoint("KSCORE", (endpoint,)) == endpoint
+    for lookalike in ("\u212ascore", "k\u0455core", "kscore\u200b", "\uff4bscore"):
+        status, field, _ = _refused(resolve_endpoint, lookalike, (endpoint,))
+        assert (status, field) == (422, "endpoint")
+
+
+# --- through the registered functions, over the simulator ----------------------------------
+
+
+@pytest.fixture
+def scoring(app: App) -> App:
+    ss.seed(app.sim)
+    app.set_settings(**ss.settings_env())
+    app.sim.reset_counts()
+    return app
+
+
+def _headers(caller: str | None = ss.LOGIC_APP, **extra: str) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    if caller is not None:
+        headers["X-MS-CLIENT-PRINCIPAL-ID"] = caller
+    return {**headers, **extra}
+
+
+def _body(endpoint: str = "fraud-scoring", path: str = ss.INPUT, **fields: Any) -> bytes:
+    return json.dumps(
+        {"endpoint": endpoint, "input": {"type": "uri_folder", "path": path}, **fields}
+    ).encode()
+
+
+def post(body: bytes, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return host.call_http(
+        "start_scoring",
+        method="POST",
+        url=JOBS_URL,
+        headers=_headers() if headers is None else headers,
+        body=body,
+    )
+
+
+def get(name: str, caller: str | None = ss.LOGIC_APP) -> func.HttpResponse:
+    return host.call_http(
+        "get_scoring_job",
+        method="GET",
+        url=f"{JOBS_URL}/{name}",
+        headers=_headers(caller),
+        route_params={"job_name": name},
+    )
+
+
+def _problem(response: func.HttpResponse, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.get_body()[:300]
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = json.loads(response.get_body())
+    assert {"type", "title", "status", "detail"} <= set(problem)
+    assert problem["status"] == status
+    return problem  # type: ignore[no-any-return]
+
+
+def _ledger_text() -> str:
+    from shared.runtime import runtime
+
+    return json.dumps(list(runtime().ledger.table.list_entities()), default=str)
+
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 30000,
+        b'{"endpoint": "fraud-scoring", "endpoint": "churn-scoring", "input": {}}',
+        b'{"endpoint": "fraud-scoring", "input": {"type": "uri_folder", "path": NaN}}',
+        _body(path=f"{DATASTORE}a/%252e%252e/%252e%252e/secrets/"),
+        _body(path=f"{STORAGE}in/x%3Fsv%3D2024-11-04%26sig%3DTopSecretSig/"),
+        _body(path=f"{DATASTORE}in/%00/"),
+        _body(endpoint="fraud-\u0455coring"),
+    ],
+    ids=["deep", "duplicate", "nan", "double-encoded", "encoded-sas", "encoded-nul", "lookalike"],
+)
+def test_hostile_bodies_are_problems_that_submit_and_keep_nothing(
+    scoring: App, body: bytes
+) -> None:
+    response = post(body)
+    problem = _problem(response, 422 if b"\\u0455" in body else 400)
+    assert problem["field"] in ("(body)", "input.path", "endpoint")
+    assert scoring.sim.ml.scoring_posts == []
+    assert not [w for w in scoring.sim.writes() if w.route != "token"]
+    assert "TopSecret" not in response.get_body().decode()
+    assert "TopSecret" not in _ledger_text()
+    assert "%252e" not in _ledger_text()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "{" + ss.LOGIC_APP + "}",
+        ss.LOGIC_APP.replace("-", ""),
+        ss.LOGIC_APP[:4] + "\x00" + ss.LOGIC_APP[4:],
+    ],
+)
+def test_a_caller_header_in_another_spelling_is_403_and_submits_nothing(
+    scoring: App, header: str
+) -> None:
+    problem = _problem(post(_body(), _headers(header)), 403)
+    assert problem["field"] == "X-MS-CLIENT-PRINCIPAL-ID"
+    assert scoring.sim.ml.scoring_posts == []
+
+
+def test_an_input_path_of_exactly_2048_characters_starts_a_job_and_2049_is_400(
+    scoring: App,
+) -> None:
+    def path(length: int) -> str:
+        return DATASTORE + "a" * (length - len(DATASTORE) - 1) + "/"
+
+    assert len(path(MAX_INPUT_PATH)) == MAX_INPUT_PATH
+    too_long = _problem(post(_body(path=path(MAX_INPUT_PATH + 1))), 400)
+    assert too_long["field"] == "input.path"
+    assert scoring.sim.ml.scoring_posts == []
+    response = post(_body(path=path(MAX_INPUT_PATH)))
+    assert response.status_code == 202
+    [(_, sent)] = scoring.sim.ml.scoring_posts
+    assert sent["properties"]["inputData"]["UriFolder"]["uri"] == path(MAX_INPUT_PATH)
+
+
+def test_a_body_of_exactly_64_kib_is_read_and_one_byte_more_is_413(scoring: App) -> None:
+    body = _body()
+    exact = body[:-1] + b" " * (MAX_BODY_BYTES - len(body)) + b"}"
+    assert len(exact) == MAX_BODY_BYTES
+    assert post(exact).status_code == 202
+    over = exact[:-1] + b" }"
+    _problem(post(over), 413)
+    assert len(scoring.sim.ml.scoring_posts) == 1
+
+
+def test_a_scoring_uri_outside_the_inference_domain_is_422_and_gets_no_token(
+    scoring: App,
+) -> None:
+    foreign = scoring.sim.foreign_url
+
+    def elsewhere(body: Any) -> None:
+        body["properties"]["scoringUri"] = f"{foreign}/score"
+
+    scoring.sim.rewrite_reply("ml.batch_endpoint.get", elsewhere)
+    problem = _problem(post(_body()), 422)
+    assert problem["field"] == "endpoint"
+    assert scoring.sim.requests_to("localhost") == []
+    assert scoring.sim.ml.scoring_posts == []
+
+
+@pytest.mark.parametrize(
+    "deployment", ["blue/../green", "blue%2Fgreen", "BLUE\n", "../blue", "blue?x=1", "b" * 256]
+)
+def test_deployment_names_with_path_characters_are_400_and_reach_no_url(
+    scoring: App, deployment: str
+) -> None:
+    problem = _problem(post(_body(deployment=deployment)), 400)
+    assert problem["field"] == "deployment"
+    assert scoring.sim.requests == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["..", ".", "%2e%2e", "..%2F..%2Fjobs", "a/b", "batchjob-1\x00", "job\u0131", "j" * 10_000, ""],
+)
+def test_job_names_with_path_tricks_are_404_without_reading_azure(scoring: App, name: str) -> None:
+    _problem(get(name), 404)
+    assert scoring.sim.count("ml.job.get") == 0
+
+
+def test_a_job_name_in_another_case_is_the_same_job_for_its_caller_only(scoring: App) -> None:
+    response = post(_body())
+    name = json.loads(response.get_body())["name"]
+    assert get(name.upper()).status_code == 202
+    _problem(get(name.upper(), ss.ANALYST), 404)
+
+
+def test_the_same_key_from_two_callers_starts_two_jobs(scoring: App) -> None:
+    key = {"Idempotency-Key": "nightly-run"}
+    first = post(_body(), _headers(ss.LOGIC_APP, **key))
+    second = post(_body(), _headers(ss.ANALYST, **key))
+    assert first.status_code == second.status_code == 202
+    names = {json.loads(r.get_body())["name"] for r in (first, second)}
+    assert len(names) == 2
+    assert len(scoring.sim.ml.scoring_posts) == 2
+    # And neither may read the other's job.
+    for response, other in ((first, ss.ANALYST), (second, ss.LOGIC_APP)):
+        _problem(get(json.loads(response.get_body())["name"], other), 404)
+
+
+def test_dry_run_never_submits_even_with_an_idempotency_key(scoring: App) -> None:
+    scoring.set_settings(**ss.settings_env(), AUTOMATION_MODE="dry-run")
+    for _ in range(2):
+        response = post(_body(), _headers(**{"Idempotency-Key": "k"}))
+        assert response.status_code == 200
+    assert scoring.sim.ml.scoring_posts == []
+    assert not [w for w in scoring.sim.writes() if w.route != "token"]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    encoded=st.sampled_from(["%3F", "%253F", "%23", "%2523", "%3f"]),
+    secret=st.text(string.ascii_letters + string.digits, min_size=8, max_size=30),
+)
+def test_a_sas_hidden_by_percent_encoding_never_reaches_a_job_or_the_ledger(
+    scoring: App, encoded: str, secret: str
+) -> None:
+    marker = "TopSecret" + secret
+    path = f"{STORAGE}in/data{encoded}sv%3D2024-11-04%26sig%3D{marker}"
+    response = post(_body(path=path))
+    assert _problem(response, 400)["field"] == "input.path"
+    assert marker not in response.get_body().decode()
+    assert scoring.sim.ml.scoring_posts == []
+    assert marker not in _ledger_text()
