@@ -445,3 +445,40 @@ def test_a_sas_hidden_by_percent_encoding_never_reaches_a_job_or_the_ledger(
     assert marker not in response.get_body().decode()
     assert scoring.sim.ml.scoring_posts == []
     assert marker not in _ledger_text()
+
+
+def test_a_key_whose_request_was_refused_before_submitting_is_free_for_a_corrected_body(
+    scoring: App,
+) -> None:
+    key = {"Idempotency-Key": "nightly-fix"}
+    _problem(post(_body(deployment="purple"), _headers(**key)), 422)
+    assert scoring.sim.ml.scoring_posts == []
+    corrected = post(_body(deployment="blue"), _headers(**key))
+    assert corrected.status_code == 202, corrected.get_body()
+    assert len(scoring.sim.ml.scoring_posts) == 1
+    again = post(_body(deployment="blue"), _headers(**key))
+    assert json.loads(again.get_body())["name"] == json.loads(corrected.get_body())["name"]
+    assert len(scoring.sim.ml.scoring_posts) == 1
+
+
+def test_a_key_whose_submission_may_have_gone_through_stays_bound_to_its_body(
+    scoring: App,
+) -> None:
+    key = {"Idempotency-Key": "nightly-503"}
+    scoring.sim.inject("ml.scoring.invoke", status=503, times=5, retry_after=0.01)
+    _problem(post(_body(), _headers(**key)), 503)
+    scoring.sim.clear_faults()
+    # The POST was sent with the claim's request ID: another body may not take the key over.
+    problem = _problem(post(_body(endpoint=ss.CHURN_PROD), _headers(**key)), 422)
+    assert problem["field"] == "Idempotency-Key"
+    assert post(_body(), _headers(**key)).status_code == 202
+    assert len(scoring.sim.ml.jobs(scene.PROD)) == 1
+
+
+def test_a_key_whose_endpoint_read_failed_started_nothing_and_is_free(scoring: App) -> None:
+    key = {"Idempotency-Key": "nightly-arm-down"}
+    scoring.sim.inject("ml.batch_endpoint.get", status=503, times=5, retry_after=0.01)
+    _problem(post(_body(), _headers(**key)), 503)
+    scoring.sim.clear_faults()
+    assert post(_body(endpoint=ss.CHURN_PROD), _headers(**key)).status_code == 202
+    assert len(scoring.sim.ml.scoring_posts) == 1

@@ -149,7 +149,15 @@ class ScoringService:
                 )
             claim = outcome
         try:
-            return self._submit(request, principal, caller, key, claim)
+            endpoint, deployment = self._endpoint(request)
+        except BaseException:
+            # Refused (or Azure unavailable) before anything was submitted: the key started
+            # nothing, so a corrected request may use it.
+            if claim is not None:
+                self._records.forget(claim)
+            raise
+        try:
+            return self._submit(request, endpoint, deployment, principal, caller, key, claim)
         except BaseException:
             if claim is not None:
                 self._records.release(claim)
@@ -190,6 +198,8 @@ class ScoringService:
     def _submit(
         self,
         request: ScoringRequest,
+        endpoint: BatchEndpoint,
+        deployment: str | None,
         principal: str,
         caller: Caller,
         key: str | None,
@@ -205,7 +215,6 @@ class ScoringService:
             UnexpectedResponseError,
         )
 
-        endpoint, deployment = self._endpoint(request)
         scoring_input = ScoringInput(kind=request.input_type, path=request.input_path)
         if self._dry_run:
             return DryRun(
