@@ -482,3 +482,22 @@ def test_a_key_whose_endpoint_read_failed_started_nothing_and_is_free(scoring: A
     scoring.sim.clear_faults()
     assert post(_body(endpoint=ss.CHURN_PROD), _headers(**key)).status_code == 202
     assert len(scoring.sim.ml.scoring_posts) == 1
+
+
+def test_every_status_the_functions_answered_is_described_in_the_spec(scoring: App) -> None:
+    from shared.scoring.openapi import build_spec
+
+    paths = build_spec(host="h", scheme="https")["paths"]
+    answered: list[tuple[str, str, int]] = []
+    started = post(_body())
+    answered.append(("/scoring-jobs", "post", started.status_code))
+    name = json.loads(started.get_body())["name"]
+    # Azure refuses the app's identity (403): the caller cannot fix it, 502.
+    scoring.sim.inject("ml.batch_endpoint.get", status=403, times=1)
+    answered.append(("/scoring-jobs", "post", _problem(post(_body()), 502)["status"]))
+    scoring.sim.inject("ml.job.get", status=403, times=1)
+    answered.append(("/scoring-jobs/{job_name}", "get", _problem(get(name), 502)["status"]))
+    anonymous = host.call_http("openapi_spec", method="GET", url=f"{ss.APP_URL}/openapi.json")
+    answered.append(("/openapi.json", "get", _problem(anonymous, 401)["status"]))
+    for path, method, status in answered:
+        assert str(status) in paths[path][method]["responses"], (path, method, status)

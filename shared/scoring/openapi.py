@@ -34,6 +34,8 @@ _PROBLEMS = {
     "415": "The body is not JSON.",
     "422": "The endpoint or deployment is not allowed or not found, or the Idempotency-Key was "
     "used for a different request.",
+    "502": "Azure refused the request for a reason the caller cannot fix, or answered with "
+    "something other than what was asked.",
     "503": "Azure throttled the request or is unavailable; retry after Retry-After seconds.",
 }
 
@@ -126,7 +128,7 @@ def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
                             "description": "Dry run: validated and recorded, nothing started.",
                             "schema": {"$ref": "#/definitions/ScoringDryRun"},
                         },
-                        **_problems("400", "401", "403", "413", "415", "422", "503"),
+                        **_problems("400", "401", "403", "413", "415", "422", "502", "503"),
                     },
                 }
             },
@@ -153,7 +155,7 @@ def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
                             "by this caller.",
                             "schema": _PROBLEM,
                         },
-                        **_problems("401", "403", "503"),
+                        **_problems("401", "403", "502", "503"),
                     },
                 }
             },
@@ -165,7 +167,8 @@ def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
                     "x-ms-visibility": "internal",
                     "produces": ["application/json"],
                     "responses": {
-                        "200": {"description": "The description.", "schema": {"type": "object"}}
+                        "200": {"description": "The description.", "schema": {"type": "object"}},
+                        **_problems("401"),
                     },
                 }
             },
