@@ -113,24 +113,33 @@ _OUTCOMES = {
 
 
 def _ledger_unavailable(function: str, error: AzureError) -> func.HttpResponse:
-    """The ledger (or the token for it) failed: 503 when worth retrying, else the error goes up.
+    """The ledger (or the token for it) failed: 503 when worth retrying, else a 500 problem.
 
     Adapter errors never get here (the service turns them into problems): this is the table.
+    A refusal that will not pass by itself (a key or role missing) is the operator's to fix;
+    the caller gets a problem document all the same, without the table's own words.
     """
-    if not is_transient(error):
-        raise error
+    transient = is_transient(error)
     decision_log(
         log,
         f"the ledger is unavailable: {describe(error)}",
         trigger=f"http:{function}",
         kind=REQUEST_KIND,
         verdict="unavailable",
-        outcome="failed: 503, nothing recorded",
+        outcome=f"failed: {503 if transient else 500}, nothing recorded",
         level=logging.ERROR,
     )
+    if not transient:
+        return _problem(problems.internal("the app could not use its ledger; its log says why"))
     return _problem(
         problems.unavailable(f"the ledger is unavailable: {describe(error)}", RETRY_AFTER_SECONDS)
     )
+
+
+def _failed(function: str) -> func.HttpResponse:
+    """Anything else that went wrong: logged with its traceback, answered as a problem."""
+    log.exception("[http:%s] the request failed", function)
+    return _problem(problems.internal("the app failed to handle the request; its log says why"))
 
 
 def _record(records: ScoringRecords, record: RequestRecord) -> None:
@@ -174,6 +183,8 @@ def start_scoring(req: func.HttpRequest) -> func.HttpResponse:
         return _start_scoring(req)
     except AzureError as error:
         return _ledger_unavailable("start_scoring", error)
+    except Exception:
+        return _failed("start_scoring")
 
 
 def _start_scoring(req: func.HttpRequest) -> func.HttpResponse:
@@ -253,6 +264,8 @@ def get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
         return _get_scoring_job(req)
     except AzureError as error:
         return _ledger_unavailable("get_scoring_job", error)
+    except Exception:
+        return _failed("get_scoring_job")
 
 
 def _get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:

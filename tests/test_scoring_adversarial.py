@@ -501,3 +501,28 @@ def test_every_status_the_functions_answered_is_described_in_the_spec(scoring: A
     answered.append(("/openapi.json", "get", _problem(anonymous, 401)["status"]))
     for path, method, status in answered:
         assert str(status) in paths[path][method]["responses"], (path, method, status)
+
+
+def test_a_ledger_that_refuses_the_app_is_a_500_problem_that_submits_nothing(
+    scoring: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    import base64
+    import os
+    import re
+
+    wrong_key = base64.b64encode(b"not the account key").decode()
+    refused = re.sub(
+        r"AccountKey=[^;]+", f"AccountKey={wrong_key}", os.environ["LEDGER_CONNECTION_STRING"]
+    )
+    scoring.set_settings(**ss.settings_env(), LEDGER_CONNECTION_STRING=refused)
+    for response in (post(_body(), _headers(**{"Idempotency-Key": "k"})), get("batchjob-1")):
+        problem = _problem(response, 500)
+        assert "Retry-After" not in response.headers
+        assert wrong_key not in json.dumps(problem)
+    assert scoring.sim.ml.scoring_posts == []
+    assert "ledger" in caplog.text
+    from shared.scoring.openapi import build_spec
+
+    paths = build_spec(host="h", scheme="https")["paths"]
+    assert "500" in paths["/scoring-jobs"]["post"]["responses"]
+    assert "500" in paths["/scoring-jobs/{job_name}"]["get"]["responses"]

@@ -34,6 +34,7 @@ _PROBLEMS = {
     "415": "The body is not JSON.",
     "422": "The endpoint or deployment is not allowed or not found, or the Idempotency-Key was "
     "used for a different request.",
+    "500": "The app failed (for example, its ledger refused it); its log says why.",
     "502": "Azure refused the request for a reason the caller cannot fix, or answered with "
     "something other than what was asked.",
     "503": "Azure throttled the request or is unavailable; retry after Retry-After seconds.",
@@ -128,7 +129,7 @@ def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
                             "description": "Dry run: validated and recorded, nothing started.",
                             "schema": {"$ref": "#/definitions/ScoringDryRun"},
                         },
-                        **_problems("400", "401", "403", "413", "415", "422", "502", "503"),
+                        **_problems("400", "401", "403", "413", "415", "422", "500", "502", "503"),
                     },
                 }
             },
@@ -155,7 +156,7 @@ def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
                             "by this caller.",
                             "schema": _PROBLEM,
                         },
-                        **_problems("401", "403", "502", "503"),
+                        **_problems("401", "403", "500", "502", "503"),
                     },
                 }
             },
