@@ -526,3 +526,33 @@ def test_a_ledger_that_refuses_the_app_is_a_500_problem_that_submits_nothing(
     paths = build_spec(host="h", scheme="https")["paths"]
     assert "500" in paths["/scoring-jobs"]["post"]["responses"]
     assert "500" in paths["/scoring-jobs/{job_name}"]["get"]["responses"]
+
+
+def test_a_file_input_naming_a_folder_is_400_and_submits_nothing(scoring: App) -> None:
+    body = json.dumps(
+        {"endpoint": "fraud-scoring", "input": {"type": "uri_file", "path": ss.INPUT}}
+    ).encode()
+    assert _problem(post(body), 400)["field"] == "input.path"
+    assert scoring.sim.ml.scoring_posts == []
+    as_file = body.replace(b'in/"', b'in/part-0.csv"')
+    assert post(as_file).status_code == 202
+
+
+def test_no_log_line_of_a_refused_request_holds_its_sas_or_path(
+    scoring: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    marker = "TopSecretSig0123"
+    paths = [
+        f"{STORAGE}in/?sv=2024-11-04&sig={marker}",
+        f"{STORAGE}in/x%3Fsig%3D{marker}",
+        f"{DATASTORE}in/#{marker}",
+        f"azureml:churn-input:3?sig={marker}",
+    ]
+    with caplog.at_level(logging.DEBUG):
+        for path in paths:
+            _problem(post(_body(path=path), _headers(**{"x-ms-client-tracking-id": "t-1"})), 400)
+    assert caplog.records
+    assert marker not in caplog.text
+    assert all(marker not in str(record.__dict__) for record in caplog.records)

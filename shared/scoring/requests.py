@@ -217,6 +217,13 @@ def validate(document: object, allowed: Sequence[ArmId]) -> ScoringRequest:
     assert isinstance(document, dict)
     scoring_input = document["input"]
     reason = input_path_problem(scoring_input["path"])
+    if (
+        reason is None
+        and scoring_input["type"] == "uri_file"
+        and scoring_input["path"].endswith("/")
+    ):
+        # Azure would accept the job and fail it later; the caller can fix it now.
+        reason = "ends with '/', a folder: send type uri_folder, or name a file"
     if reason is not None:
         raise RefusedError(problems.bad_request("input.path", f"the input path {reason}"))
     return ScoringRequest(
