@@ -321,4 +321,13 @@ def openapi_spec(req: func.HttpRequest) -> func.HttpResponse:
     if caller_of(req.headers).principal_id is None:
         return _problem(problems.unauthenticated())
     parts = urlsplit(str(req.url))
-    return _json(200, build_spec(host=parts.netloc, scheme=parts.scheme or "https"))
+    # Host and port only: Swagger's `host` has no user info, and a URL's netloc may.
+    hostname = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    shown = f"[{hostname}]" if ":" in hostname else hostname
+    host = shown + (f":{port}" if port is not None else "")
+    scheme = parts.scheme.lower() if parts.scheme.lower() in ("http", "https") else "https"
+    return _json(200, build_spec(host=host, scheme=scheme))

@@ -556,3 +556,27 @@ def test_no_log_line_of_a_refused_request_holds_its_sas_or_path(
     assert caplog.records
     assert marker not in caplog.text
     assert all(marker not in str(record.__dict__) for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://user:secret@scoring.contoso.com:8443/api/openapi.json",
+            "scoring.contoso.com:8443",
+        ),
+        ("https://SCORING.contoso.com/api/openapi.json?x=1#f", "scoring.contoso.com"),
+        ("http://localhost:7071/api/openapi.json", "localhost:7071"),
+    ],
+)
+def test_the_spec_host_is_only_the_host_and_port_and_the_spec_stays_valid(
+    scoring: App, url: str, expected: str
+) -> None:
+    from openapi_spec_validator import OpenAPIV2SpecValidator, validate
+
+    response = host.call_http("openapi_spec", method="GET", url=url, headers=_headers(ss.STRANGER))
+    assert response.status_code == 200
+    spec = json.loads(response.get_body())
+    validate(spec, cls=OpenAPIV2SpecValidator)
+    assert spec["host"] == expected
+    assert "secret" not in response.get_body().decode()
