@@ -22,7 +22,7 @@ from shared.adapters.errors import describe, is_transient
 from shared.config import get_settings
 from shared.logs import decision_log
 from shared.scoring import problems
-from shared.scoring.contract import NAME_PATTERN
+from shared.scoring.contract import JOB_NAME_PATTERN
 from shared.scoring.openapi import (
     JOB_ROUTE,
     JOBS_ROUTE,
@@ -48,7 +48,7 @@ REQUEST_KIND = "scoring-request"
 
 bp = func.Blueprint()
 
-_JOB_NAME = re.compile(NAME_PATTERN)
+_JOB_NAME = re.compile(JOB_NAME_PATTERN)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:

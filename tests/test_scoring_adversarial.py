@@ -580,3 +580,35 @@ def test_the_spec_host_is_only_the_host_and_port_and_the_spec_stays_valid(
     validate(spec, cls=OpenAPIV2SpecValidator)
     assert spec["host"] == expected
     assert "secret" not in response.get_body().decode()
+
+
+def test_a_job_name_azure_answers_with_a_dot_can_be_polled_to_its_end(scoring: App) -> None:
+    dotted = "batchjob.v2-20261125"
+
+    def rename(body: Any) -> None:
+        body["id"] = body["id"].rsplit("/", 1)[0] + "/" + dotted
+        body["name"] = dotted
+
+    scoring.sim.rewrite_reply("ml.scoring.invoke", rename)
+    response = post(_body())
+    assert response.status_code == 202, response.get_body()
+    accepted = json.loads(response.get_body())
+    assert accepted["name"] == dotted
+    assert response.headers["Location"].endswith("/" + dotted)
+    scoring.sim.ml.add_job(
+        scene.PROD,
+        {"name": dotted, "properties": {"status": "Completed", "jobType": "Pipeline"}},
+    )
+    done = get(dotted)
+    assert done.status_code == 200, done.get_body()
+    assert json.loads(done.get_body())["status"] == "Completed"
+
+
+@given(st.text(string.ascii_letters + string.digits + "._-", min_size=1, max_size=260))
+def test_every_job_name_the_adapter_accepts_can_be_polled_and_no_other(name: str) -> None:
+    import re
+
+    from shared.ml_events import JOB_NAME
+    from shared.scoring.contract import JOB_NAME_PATTERN
+
+    assert bool(JOB_NAME.fullmatch(name)) == bool(re.fullmatch(JOB_NAME_PATTERN, name))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from shared.scoring.contract import DEFINITIONS, NAME_PATTERN
+from shared.scoring.contract import DEFINITIONS, JOB_NAME_PATTERN
 
 API_PREFIX = "/api"
 JOBS_ROUTE = "scoring-jobs"
@@ -58,7 +58,7 @@ def _job_name_parameter() -> dict[str, Any]:
         "in": "path",
         "required": True,
         "type": "string",
-        "pattern": NAME_PATTERN,
+        "pattern": JOB_NAME_PATTERN,
         "description": "The job's name, as start_scoring returned it.",
         "x-ms-summary": "Job name",
     }
