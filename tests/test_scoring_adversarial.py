@@ -612,3 +612,56 @@ def test_every_job_name_the_adapter_accepts_can_be_polled_and_no_other(name: str
     from shared.scoring.contract import JOB_NAME_PATTERN
 
     assert bool(JOB_NAME.fullmatch(name)) == bool(re.fullmatch(JOB_NAME_PATTERN, name))
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        _JSON_VALUES.map(lambda value: json.dumps(value).encode()),
+        st.fixed_dictionaries(
+            {"endpoint": st.sampled_from(["fraud-scoring", ss.FRAUD, "x"]) | st.text(max_size=20)},
+            optional={
+                "deployment": st.sampled_from(["blue", "green"]) | st.text(max_size=20),
+                "input": st.fixed_dictionaries(
+                    {
+                        "type": st.sampled_from(["uri_folder", "uri_file"]) | st.text(max_size=9),
+                        "path": st.sampled_from([ss.INPUT, STORAGE + "in/a.csv"])
+                        | st.text(max_size=60).map(lambda t: DATASTORE + t),
+                    }
+                )
+                | _JSON_VALUES,
+            },
+        ).map(lambda value: json.dumps(value).encode()),
+    ),
+    content_type=st.sampled_from(["application/json", "text/plain", ""]),
+    key=st.none() | st.text(max_size=10),
+)
+def test_any_request_is_answered_with_a_job_or_a_problem_never_an_exception(
+    scoring: App, body: bytes, content_type: str, key: str | None
+) -> None:
+    headers = _headers(**({"Content-Type": content_type} if content_type else {}))
+    if not content_type:
+        del headers["Content-Type"]
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    before = len(scoring.sim.ml.scoring_posts)
+    response = post(body, headers)
+    if response.status_code == 202:
+        assert response.headers["Location"].startswith(JOBS_URL + "/")
+        assert len(scoring.sim.ml.scoring_posts) - before <= 1
+    else:
+        assert response.status_code in (400, 413, 415, 422), response.get_body()
+        _problem(response, response.status_code)
+        assert len(scoring.sim.ml.scoring_posts) == before
