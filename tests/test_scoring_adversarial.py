@@ -665,3 +665,16 @@ def test_any_request_is_answered_with_a_job_or_a_problem_never_an_exception(
         assert response.status_code in (400, 413, 415, 422), response.get_body()
         _problem(response, response.status_code)
         assert len(scoring.sim.ml.scoring_posts) == before
+
+
+def test_dry_run_refuses_a_scoring_uri_the_real_run_would_refuse(scoring: App) -> None:
+    scoring.set_settings(**ss.settings_env(), AUTOMATION_MODE="dry-run")
+    foreign = scoring.sim.foreign_url
+
+    def elsewhere(body: Any) -> None:
+        body["properties"]["scoringUri"] = f"{foreign}/score"
+
+    scoring.sim.rewrite_reply("ml.batch_endpoint.get", elsewhere)
+    problem = _problem(post(_body()), 422)
+    assert problem["field"] == "endpoint"
+    assert scoring.sim.requests_to("localhost") == []

@@ -45,6 +45,8 @@ class BatchScoring(Protocol):
 
     def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint: ...
 
+    def scoring_origin(self, endpoint: BatchEndpoint) -> str: ...
+
     def deployment_exists(self, endpoint_id: ArmId, deployment: str) -> bool: ...
 
     def invoke(
@@ -170,6 +172,8 @@ class ScoringService:
 
         try:
             endpoint = self._scoring.get_endpoint(request.endpoint_id)
+            # The URI the job would be submitted to must pass before anything else, dry-run too.
+            self._scoring.scoring_origin(endpoint)
             deployment = request.deployment
             if deployment is not None:
                 if not self._scoring.deployment_exists(request.endpoint_id, deployment):
