@@ -67,10 +67,23 @@ def _problem(problem: Problem) -> func.HttpResponse:
     )
 
 
+def _host_and_port(url: str) -> str:
+    """`host[:port]` of a URL, without the user info a netloc may carry (never echoed)."""
+    parts = urlsplit(url)
+    hostname = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    shown = f"[{hostname}]" if ":" in hostname else hostname
+    return shown + (f":{port}" if port is not None else "")
+
+
 def _base_url(req: func.HttpRequest) -> str:
-    """The request's URL without query or fragment: absolute, as Logic Apps needs Location."""
+    """The request's URL without user info, query or fragment: absolute, as Logic Apps needs
+    Location."""
     parts = urlsplit(str(req.url))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    return urlunsplit((parts.scheme, _host_and_port(str(req.url)), parts.path.rstrip("/"), "", ""))
 
 
 def _accepted(body: dict[str, Any], status_url: str) -> func.HttpResponse:
@@ -322,12 +335,6 @@ def openapi_spec(req: func.HttpRequest) -> func.HttpResponse:
         return _problem(problems.unauthenticated())
     parts = urlsplit(str(req.url))
     # Host and port only: Swagger's `host` has no user info, and a URL's netloc may.
-    hostname = parts.hostname or ""
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    shown = f"[{hostname}]" if ":" in hostname else hostname
-    host = shown + (f":{port}" if port is not None else "")
+    host = _host_and_port(str(req.url))
     scheme = parts.scheme.lower() if parts.scheme.lower() in ("http", "https") else "https"
     return _json(200, build_spec(host=host, scheme=scheme))

@@ -678,3 +678,23 @@ def test_dry_run_refuses_a_scoring_uri_the_real_run_would_refuse(scoring: App) -
     problem = _problem(post(_body()), 422)
     assert problem["field"] == "endpoint"
     assert scoring.sim.requests_to("localhost") == []
+
+
+def test_location_and_status_url_never_repeat_user_info_of_the_request_url(scoring: App) -> None:
+    url = "https://user:Secret123@func-synapse-aml.azurewebsites.net/api/scoring-jobs?x=1"
+    response = host.call_http(
+        "start_scoring", method="POST", url=url, headers=_headers(), body=_body()
+    )
+    assert response.status_code == 202
+    name = json.loads(response.get_body())["name"]
+    assert response.headers["Location"] == f"{JOBS_URL}/{name}"
+    assert "Secret123" not in response.get_body().decode()
+    polled = host.call_http(
+        "get_scoring_job",
+        method="GET",
+        url=f"https://user:Secret123@func-synapse-aml.azurewebsites.net/api/scoring-jobs/{name}",
+        headers=_headers(),
+        route_params={"job_name": name},
+    )
+    assert polled.status_code == 202
+    assert polled.headers["Location"] == f"{JOBS_URL}/{name}"
