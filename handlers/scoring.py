@@ -22,7 +22,7 @@ from shared.adapters.errors import describe, is_transient
 from shared.config import get_settings
 from shared.logs import decision_log
 from shared.scoring import problems
-from shared.scoring.contract import NAME_PATTERN
+from shared.scoring.contract import JOB_NAME_PATTERN
 from shared.scoring.openapi import (
     JOB_ROUTE,
     JOBS_ROUTE,
@@ -48,7 +48,7 @@ REQUEST_KIND = "scoring-request"
 
 bp = func.Blueprint()
 
-_JOB_NAME = re.compile(NAME_PATTERN)
+_JOB_NAME = re.compile(JOB_NAME_PATTERN)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -67,10 +67,23 @@ def _problem(problem: Problem) -> func.HttpResponse:
     )
 
 
+def _host_and_port(url: str) -> str:
+    """`host[:port]` of a URL, without the user info a netloc may carry (never echoed)."""
+    parts = urlsplit(url)
+    hostname = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    shown = f"[{hostname}]" if ":" in hostname else hostname
+    return shown + (f":{port}" if port is not None else "")
+
+
 def _base_url(req: func.HttpRequest) -> str:
-    """The request's URL without query or fragment: absolute, as Logic Apps needs Location."""
+    """The request's URL without user info, query or fragment: absolute, as Logic Apps needs
+    Location."""
     parts = urlsplit(str(req.url))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    return urlunsplit((parts.scheme, _host_and_port(str(req.url)), parts.path.rstrip("/"), "", ""))
 
 
 def _accepted(body: dict[str, Any], status_url: str) -> func.HttpResponse:
@@ -113,24 +126,33 @@ _OUTCOMES = {
 
 
 def _ledger_unavailable(function: str, error: AzureError) -> func.HttpResponse:
-    """The ledger (or the token for it) failed: 503 when worth retrying, else the error goes up.
+    """The ledger (or the token for it) failed: 503 when worth retrying, else a 500 problem.
 
     Adapter errors never get here (the service turns them into problems): this is the table.
+    A refusal that will not pass by itself (a key or role missing) is the operator's to fix;
+    the caller gets a problem document all the same, without the table's own words.
     """
-    if not is_transient(error):
-        raise error
+    transient = is_transient(error)
     decision_log(
         log,
         f"the ledger is unavailable: {describe(error)}",
         trigger=f"http:{function}",
         kind=REQUEST_KIND,
         verdict="unavailable",
-        outcome="failed: 503, nothing recorded",
+        outcome=f"failed: {503 if transient else 500}, nothing recorded",
         level=logging.ERROR,
     )
+    if not transient:
+        return _problem(problems.internal("the app could not use its ledger; its log says why"))
     return _problem(
         problems.unavailable(f"the ledger is unavailable: {describe(error)}", RETRY_AFTER_SECONDS)
     )
+
+
+def _failed(function: str) -> func.HttpResponse:
+    """Anything else that went wrong: logged with its traceback, answered as a problem."""
+    log.exception("[http:%s] the request failed", function)
+    return _problem(problems.internal("the app failed to handle the request; its log says why"))
 
 
 def _record(records: ScoringRecords, record: RequestRecord) -> None:
@@ -174,6 +196,8 @@ def start_scoring(req: func.HttpRequest) -> func.HttpResponse:
         return _start_scoring(req)
     except AzureError as error:
         return _ledger_unavailable("start_scoring", error)
+    except Exception:
+        return _failed("start_scoring")
 
 
 def _start_scoring(req: func.HttpRequest) -> func.HttpResponse:
@@ -253,6 +277,8 @@ def get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
         return _get_scoring_job(req)
     except AzureError as error:
         return _ledger_unavailable("get_scoring_job", error)
+    except Exception:
+        return _failed("get_scoring_job")
 
 
 def _get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
@@ -308,4 +334,7 @@ def openapi_spec(req: func.HttpRequest) -> func.HttpResponse:
     if caller_of(req.headers).principal_id is None:
         return _problem(problems.unauthenticated())
     parts = urlsplit(str(req.url))
-    return _json(200, build_spec(host=parts.netloc, scheme=parts.scheme or "https"))
+    # Host and port only: Swagger's `host` has no user info, and a URL's netloc may.
+    host = _host_and_port(str(req.url))
+    scheme = parts.scheme.lower() if parts.scheme.lower() in ("http", "https") else "https"
+    return _json(200, build_spec(host=host, scheme=scheme))

@@ -213,6 +213,12 @@ class BatchScoringAdapter:
             default_deployment=default if isinstance(default, str) and default else None,
         )
 
+    def scoring_origin(self, endpoint: BatchEndpoint) -> str:
+        """The origin of the endpoint's scoring URI if a token may go there (the check `invoke`
+        makes), else `ScoringUriRejectedError`. Sends nothing: for callers that must refuse
+        before submitting, such as a dry-run that reports what would be submitted."""
+        return check_scoring_uri(endpoint.scoring_uri, self._clients.settings.aml_inference_domain)
+
     @transport.malformed_is_permanent
     def deployment_exists(self, endpoint_id: ArmId, deployment: str) -> bool:
         """Whether the endpoint has a deployment of that name."""

@@ -18,6 +18,10 @@ MAX_INPUT_PATH = 2048
 INPUT_TYPES = ("uri_folder", "uri_file")
 # Batch deployment and job names: letters, digits, '-' and '_' (what AML accepts).
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
+# Job names as the batch scoring adapter accepts them from Azure (`shared.ml_events.JOB_NAME`,
+# which also allows '.'): every job the API starts must be one it can report on. Starting with
+# a letter or digit, a name is never '.' or '..'.
+JOB_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
 
 DEFINITIONS: dict[str, dict[str, Any]] = {
     "ScoringRequest": {

@@ -10,7 +10,7 @@ characters. Reasons never repeat the refused value.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from shared.scoring.contract import MAX_INPUT_PATH
 
@@ -49,11 +49,39 @@ def input_path_problem(path: str) -> str | None:
             return None
         return f"is not one of the accepted forms: {FORMS}"
     relative = match.group("path")
-    segments = relative.split("/")
-    if any(unquote(segment) in (".", "..") for segment in segments):
+    if _BAD_ESCAPE.search(relative):
+        return "must percent-encode as '%' and two hex digits"
+    segments = [_decoded(segment) for segment in relative.split("/")]
+    if any(segment is None for segment in segments):
+        return "must not percent-encode anything but printable UTF-8 text"
+    if any(segment in (".", "..") for segment in segments):
         return "must not have a '.' or '..' segment"
-    if any("/" in unquote(segment) or "\\" in unquote(segment) for segment in segments):
+    if any(ch in segment for segment in segments if segment for ch in "/\\"):
         return "must not hide a path separator in percent-encoding"
+    if any(ch in segment for segment in segments if segment for ch in "?#"):
+        return "must not hide a query string or fragment in percent-encoding"
     if "//" in "/" + relative:
         return "must not have an empty path segment"
     return None
+
+
+# A '%' not followed by two hex digits: storage would refuse the URL or read it otherwise.
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _decoded(segment: str) -> str | None:
+    """A path segment percent-decoded until nothing changes (a layer that decodes twice must
+    not find `..`, a separator, a '?' or a control character either), or None when the result
+    is not printable UTF-8."""
+    raw = segment.encode("ascii")
+    # Each round that changes something shortens it, so this ends; bounded all the same.
+    for _ in range(len(raw) + 1):
+        decoded = unquote_to_bytes(raw)
+        if decoded == raw:
+            break
+        raw = decoded
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text.isprintable() else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from shared.scoring.contract import DEFINITIONS, NAME_PATTERN
+from shared.scoring.contract import DEFINITIONS, JOB_NAME_PATTERN
 
 API_PREFIX = "/api"
 JOBS_ROUTE = "scoring-jobs"
@@ -34,6 +34,9 @@ _PROBLEMS = {
     "415": "The body is not JSON.",
     "422": "The endpoint or deployment is not allowed or not found, or the Idempotency-Key was "
     "used for a different request.",
+    "500": "The app failed (for example, its ledger refused it); its log says why.",
+    "502": "Azure refused the request for a reason the caller cannot fix, or answered with "
+    "something other than what was asked.",
     "503": "Azure throttled the request or is unavailable; retry after Retry-After seconds.",
 }
 
@@ -55,7 +58,7 @@ def _job_name_parameter() -> dict[str, Any]:
         "in": "path",
         "required": True,
         "type": "string",
-        "pattern": NAME_PATTERN,
+        "pattern": JOB_NAME_PATTERN,
         "description": "The job's name, as start_scoring returned it.",
         "x-ms-summary": "Job name",
     }
@@ -126,7 +129,7 @@ def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
                             "description": "Dry run: validated and recorded, nothing started.",
                             "schema": {"$ref": "#/definitions/ScoringDryRun"},
                         },
-                        **_problems("400", "401", "403", "413", "415", "422", "503"),
+                        **_problems("400", "401", "403", "413", "415", "422", "500", "502", "503"),
                     },
                 }
             },
@@ -153,7 +156,7 @@ def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
                             "by this caller.",
                             "schema": _PROBLEM,
                         },
-                        **_problems("401", "403", "503"),
+                        **_problems("401", "403", "500", "502", "503"),
                     },
                 }
             },
@@ -165,7 +168,8 @@ def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
                     "x-ms-visibility": "internal",
                     "produces": ["application/json"],
                     "responses": {
-                        "200": {"description": "The description.", "schema": {"type": "object"}}
+                        "200": {"description": "The description.", "schema": {"type": "object"}},
+                        **_problems("401"),
                     },
                 }
             },

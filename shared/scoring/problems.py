@@ -121,3 +121,9 @@ def unavailable(detail: str, retry_after: int) -> Problem:
 
 def bad_gateway(detail: str) -> Problem:
     return Problem(502, "azure-refused", "Azure refused the request", detail)
+
+
+def internal(detail: str) -> Problem:
+    """The app itself failed (its ledger refused it, or a fault): the operator must act; the
+    details are in the app's log, not in the answer."""
+    return Problem(500, "internal-error", "The app could not handle the request", detail)

@@ -12,6 +12,7 @@ Three partitions of the ledger's table:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 import uuid
@@ -51,6 +52,9 @@ class Owned:
     row_key: str
     request_id: str
     etag: str
+    # Whether an earlier request may already have sent a POST with `request_id` (a takeover
+    # of a released or stale claim). A claim nobody ever submitted with may simply be forgotten.
+    attempted: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,12 @@ class ScoringRecords:
                 )
             except (ResourceModifiedError, ResourceNotFoundError):
                 continue  # another request changed it first: look again
-            return Owned(row_key, str(takeover["RequestId"]), str(metadata["etag"]))
+            return Owned(
+                row_key,
+                str(takeover["RequestId"]),
+                str(metadata["etag"]),
+                attempted=takeover is not fresh,
+            )
         return Busy()
 
     def settle(self, claim: Owned, job: JobRecord) -> None:
@@ -217,6 +226,28 @@ class ScoringRecords:
     def release(self, claim: Owned) -> None:
         """Submission failed: a retry with the same key may try again (same request ID)."""
         self._update_claim(claim, {"State": "retry"})
+
+    def forget(self, claim: Owned) -> None:
+        """The request was refused before anything was submitted with the claim's request ID:
+        delete the claim, so the key is free for a corrected request (it started nothing).
+
+        A claim taken over from an earlier attempt is released instead: that attempt may have
+        submitted, and only its request ID lets a retry find that job again.
+        """
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        if claim.attempted:
+            self.release(claim)
+            return
+        # Taken over or gone in between: the other request owns what is there.
+        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
+            self._table.delete_entity(
+                CLAIMS_PARTITION,
+                claim.row_key,
+                etag=claim.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
 
     def _update_claim(self, claim: Owned, changes: dict[str, Any]) -> None:
         from azure.core import MatchConditions

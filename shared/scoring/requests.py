@@ -7,6 +7,7 @@ Order matters and is what callers can rely on: who is calling (401/403) before w
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ PRINCIPAL_HEADER = "x-ms-client-principal-id"
 IDEMPOTENCY_HEADER = "idempotency-key"
 TRACKING_HEADERS = {"workflowRunId": "x-ms-workflow-run-id", "clientTrackingId":
                     "x-ms-client-tracking-id"}  # fmt: skip
+_OBJECT_ID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 _MAX_KEY = 255
 _MAX_TRACKING = 256
 
@@ -63,8 +65,12 @@ def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
     value = headers.get(name)
     if value is None:
         return None
-    # Headers go to logs and the ledger: keep them printable and bounded.
-    cleaned = "".join(ch for ch in value.strip() if ch.isascii() and ch.isprintable())[:limit]
+    # Headers go to logs and the ledger: keep them printable and bounded. A character that is
+    # not printable ASCII becomes '?' rather than vanishing, so that what remains is never a
+    # different, valid value (a GUID with a NUL inside it is not that GUID).
+    cleaned = "".join(ch if ch.isascii() and ch.isprintable() else "?" for ch in value.strip())[
+        :limit
+    ]
     return cleaned or None
 
 
@@ -86,10 +92,11 @@ def authorize(caller: Caller, allowed: frozenset[str]) -> str:
     """
     if caller.principal_id is None:
         raise RefusedError(problems.unauthenticated())
-    try:
-        principal = str(uuid.UUID(caller.principal_id))
-    except ValueError:
-        raise RefusedError(problems.forbidden()) from None
+    # Exactly an object ID as Entra ID writes it (any case). uuid.UUID alone would also take
+    # braces, `urn:uuid:` prefixes and hyphens anywhere, none of which the platform sends.
+    if not _OBJECT_ID.fullmatch(caller.principal_id):
+        raise RefusedError(problems.forbidden())
+    principal = str(uuid.UUID(caller.principal_id))
     if principal not in allowed:
         raise RefusedError(problems.forbidden())
     return principal
@@ -114,10 +121,40 @@ def idempotency_key(headers: Mapping[str, str]) -> str | None:
 def _is_json(content_type: str | None) -> bool:
     if not content_type:
         return False
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
+    media_type, _, parameters = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    if not (
+        media_type == "application/json"
+        or (media_type.startswith("application/") and media_type.endswith("+json"))
+    ):
+        return False
+    # JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset is not read as if it
+    # were UTF-8.
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            return False
+    return True
+
+
+class _NotStrictJsonError(ValueError):
+    """A body that Python's json module would read but RFC 8259 does not allow, or that is
+    ambiguous: NaN/Infinity, or an object with the same member twice (parsers disagree on
+    which one counts, so a proxy and this app could read different requests)."""
+
+
+def _no_constants(name: str) -> object:
+    raise _NotStrictJsonError(f"{name} is not JSON")
+
+
+def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise _NotStrictJsonError("an object has the same member twice")
+    return members
 
 
 def parse_body(content_type: str | None, body: bytes) -> object:
@@ -127,8 +164,17 @@ def parse_body(content_type: str | None, body: bytes) -> object:
     if len(body) > MAX_BODY_BYTES:
         raise RefusedError(problems.too_large(MAX_BODY_BYTES))
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return json.loads(
+            body.decode("utf-8"),
+            object_pairs_hook=_unique_members,
+            parse_constant=_no_constants,
+        )
+    except _NotStrictJsonError as error:
+        raise RefusedError(
+            problems.bad_request("(body)", f"the body is not strict JSON: {error}")
+        ) from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: 64 KiB of '[' nests deeper than the parser goes; still bad input.
         raise RefusedError(
             problems.bad_request("(body)", "the body is not valid UTF-8 JSON")
         ) from None
@@ -143,7 +189,9 @@ def resolve_endpoint(value: str, allowed: Sequence[ArmId]) -> ArmId:
         raise RefusedError(
             problems.unprocessable("endpoint", "the endpoint is not in SCORING_ALLOWED_ENDPOINTS")
         )
-    matches = [endpoint for endpoint in allowed if name_of(endpoint).lower() == value.lower()]
+    # same_arm_id: case-insensitive, ASCII only (a lookalike such as the Kelvin sign, which
+    # lower() folds onto 'k', names nothing).
+    matches = [endpoint for endpoint in allowed if same_arm_id(name_of(endpoint), value)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
@@ -169,6 +217,13 @@ def validate(document: object, allowed: Sequence[ArmId]) -> ScoringRequest:
     assert isinstance(document, dict)
     scoring_input = document["input"]
     reason = input_path_problem(scoring_input["path"])
+    if (
+        reason is None
+        and scoring_input["type"] == "uri_file"
+        and scoring_input["path"].endswith("/")
+    ):
+        # Azure would accept the job and fail it later; the caller can fix it now.
+        reason = "ends with '/', a folder: send type uri_folder, or name a file"
     if reason is not None:
         raise RefusedError(problems.bad_request("input.path", f"the input path {reason}"))
     return ScoringRequest(

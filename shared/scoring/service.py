@@ -45,6 +45,8 @@ class BatchScoring(Protocol):
 
     def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint: ...
 
+    def scoring_origin(self, endpoint: BatchEndpoint) -> str: ...
+
     def deployment_exists(self, endpoint_id: ArmId, deployment: str) -> bool: ...
 
     def invoke(
@@ -149,7 +151,15 @@ class ScoringService:
                 )
             claim = outcome
         try:
-            return self._submit(request, principal, caller, key, claim)
+            endpoint, deployment = self._endpoint(request)
+        except BaseException:
+            # Refused (or Azure unavailable) before anything was submitted: the key started
+            # nothing, so a corrected request may use it.
+            if claim is not None:
+                self._records.forget(claim)
+            raise
+        try:
+            return self._submit(request, endpoint, deployment, principal, caller, key, claim)
         except BaseException:
             if claim is not None:
                 self._records.release(claim)
@@ -162,6 +172,8 @@ class ScoringService:
 
         try:
             endpoint = self._scoring.get_endpoint(request.endpoint_id)
+            # The URI the job would be submitted to must pass before anything else, dry-run too.
+            self._scoring.scoring_origin(endpoint)
             deployment = request.deployment
             if deployment is not None:
                 if not self._scoring.deployment_exists(request.endpoint_id, deployment):
@@ -190,6 +202,8 @@ class ScoringService:
     def _submit(
         self,
         request: ScoringRequest,
+        endpoint: BatchEndpoint,
+        deployment: str | None,
         principal: str,
         caller: Caller,
         key: str | None,
@@ -205,7 +219,6 @@ class ScoringService:
             UnexpectedResponseError,
         )
 
-        endpoint, deployment = self._endpoint(request)
         scoring_input = ScoringInput(kind=request.input_type, path=request.input_path)
         if self._dry_run:
             return DryRun(
