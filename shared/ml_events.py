@@ -97,10 +97,23 @@ def breach_message(run_tags: object) -> str | None:
         return None
     for key, value in run_tags.items():
         if isinstance(key, str) and key.lower() == MONITOR_BREACH_TAG:
-            text = value if isinstance(value, str) else ("" if value is None else str(value))
+            text = _tag_text(value)
             if text.strip():
                 return bounded(text)
     return None
+
+
+def _tag_text(value: object) -> str:
+    """A tag value as text; "" for what says nothing was breached. Azure ML's tags are strings;
+    of other JSON values only a number or `true` carries a value (`false`, null, a list or an
+    object is not a message)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else ""
+    if isinstance(value, int | float):
+        return repr(value)
+    return ""
 
 
 def _submitted_by_app(run_tags: object, purpose: str) -> bool:
