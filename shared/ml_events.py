@@ -66,8 +66,10 @@ class RetrainingFinished:
 
 
 def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """`text` on one line, cut to `limit` characters (tag values and ledger cells are bounded)."""
-    flat = " ".join(text.split())
+    """`text` on one line of printable characters, cut to `limit` characters (tag values and
+    ledger cells are bounded): a control character or a lone surrogate from an event becomes a
+    space, never part of a job's tags that Azure could refuse."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
 
 

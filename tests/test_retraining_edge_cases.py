@@ -13,11 +13,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.arm import ArmId
 from shared.config import SettingsError, load_settings
 from shared.events import Ignored
-from shared.ml_events import APP_TAG, MONITOR_BREACH_TAG, Drift, classify_ml_event
+from shared.ml_events import (
+    APP_TAG,
+    MESSAGE_LIMIT,
+    MONITOR_BREACH_TAG,
+    Drift,
+    bounded,
+    classify_ml_event,
+)
 from shared.planning.retraining import GateReading, GateStatus, evaluate_gate
 from shared.reconcilers.intent import INTENT
 from shared.retraining_runtime import retraining_runtime
@@ -408,3 +417,17 @@ def test_a_cooldown_of_a_year_is_accepted() -> None:
 def test_retrain_inputs_with_a_non_json_number_is_a_settings_error(constant: str) -> None:
     with pytest.raises(SettingsError, match="RETRAIN_INPUTS"):
         load_settings({**_BASE, "RETRAIN_INPUTS": '{"learning_rate": ' + constant + "}"})
+
+
+@given(st.text())
+def test_tag_text_from_an_event_is_one_bounded_line_of_printable_characters(text: str) -> None:
+    value = bounded(text)
+    assert len(value) <= MESSAGE_LIMIT
+    assert all(ch.isprintable() for ch in value)
+    assert value == value.strip()
+
+
+def test_a_monitor_message_with_control_characters_is_tagged_printable(rapp: App) -> None:
+    _deliver(rs.monitor_breach_event(message="tenure\x00 drifted\udc80 \x1b[31m0.41"))
+    [job] = _jobs(rapp)
+    assert job["properties"]["tags"]["drift-message"] == "tenure drifted [31m0.41"
