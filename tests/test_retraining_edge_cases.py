@@ -431,3 +431,17 @@ def test_a_monitor_message_with_control_characters_is_tagged_printable(rapp: App
     _deliver(rs.monitor_breach_event(message="tenure\x00 drifted\udc80 \x1b[31m0.41"))
     [job] = _jobs(rapp)
     assert job["properties"]["tags"]["drift-message"] == "tenure drifted [31m0.41"
+
+
+def test_a_claim_in_flight_from_a_fast_clock_still_holds_a_twin_back() -> None:
+    # Another instance's clock 20 minutes fast, its submission not yet confirmed, and no
+    # cooldown: releasing the claim as "from the future" could let a second job through.
+    from shared.planning.retraining import ClaimView, Verdict, decide_from_claim
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    claim = ClaimView(
+        "retrain-x", "event:a", now + timedelta(minutes=20), counts=True, in_flight=True
+    )
+    decision = decide_from_claim(claim, claim_key="event:b", now=now, cooldown=timedelta(0))
+    assert decision is not None
+    assert decision.verdict is Verdict.ACTIVE

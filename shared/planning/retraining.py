@@ -24,8 +24,8 @@ IN_FLIGHT_WINDOW = timedelta(minutes=15)
 # A scoring claim that has not yet led to a job holds other deliveries back this long (the start
 # takes seconds; a delivery that died mid-way must not hold the scoring back for ever).
 SCORING_IN_FLIGHT = timedelta(minutes=10)
-# How far ahead of this instance's clock another instance's may be: a claim dated later than
-# that is not trusted.
+# How far ahead of this instance's clock another instance's may be (beyond the windows a claim
+# holds others back for).
 CLOCK_SKEW = timedelta(minutes=5)
 # uuid5 namespace for names derived from claims (job names, repeatability IDs).
 _NAMESPACE = uuid.UUID("5b0e8f1e-6c1f-4a8e-9a53-3c8f0f3e2a71")
@@ -95,9 +95,12 @@ def decide_from_claim(
             claim.job_name,
             f"{claim_key} already claimed job {claim.job_name}: making sure it was submitted",
         )
-    if claim is not None and claim.claimed_at - now > CLOCK_SKEW:
-        # A claim from the future (a row edited by hand, a clock far off): honouring it would
-        # hold retraining back until then; it holds nothing back and the next claim replaces it.
+    if claim is not None and claim.claimed_at - now > max(cooldown, IN_FLIGHT_WINDOW) + CLOCK_SKEW:
+        # A claim from further ahead than any clock skew it could debounce through (a row
+        # edited by hand, a clock years off): honouring it would hold retraining back until
+        # then; it holds nothing back and the next claim replaces it. A claim less far ahead
+        # (another instance's clock a little fast) still debounces: releasing it could let a
+        # second job through while the first is being submitted.
         return None
     if claim is not None and claim.in_flight and now - claim.claimed_at < IN_FLIGHT_WINDOW:
         # Even without a cooldown: the job may not be listed yet, so it cannot look active.
