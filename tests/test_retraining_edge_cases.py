@@ -6,10 +6,16 @@ scoring starts, settings that could only fail at run time, and dry-run leaving n
 from __future__ import annotations
 
 import functools
+import json
+import os
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +42,7 @@ from tools import host, scene
 from tools import retraining_scene as rs
 
 WORKSPACE = ArmId(scene.PROD)
+REFERENCE = Path(__file__).resolve().parent / "fixtures"
 QUERY = "AmlModelMonitorResults | summarize max(DriftScore)"
 
 
@@ -445,3 +452,77 @@ def test_a_claim_in_flight_from_a_fast_clock_still_holds_a_twin_back() -> None:
     decision = decide_from_claim(claim, claim_key="event:b", now=now, cooldown=timedelta(0))
     assert decision is not None
     assert decision.verdict is Verdict.ACTIVE
+
+
+def test_completion_events_in_separate_processes_post_once(rapp: App) -> None:
+    from tests.test_retraining_e2e import _DELIVER_AT, ROOT
+
+    _job, event = _submit_and_finish(rapp)
+    events = [{**event, "id": str(uuid.uuid4())} for _ in range(3)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("AZUREML_CURRENT_CLOUD", None)
+    start_at = time.time() + 6
+    processes = [
+        subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [sys.executable, "-c", _DELIVER_AT, str(start_at), json.dumps(e)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for e in events
+    ]
+    results = [process.communicate(timeout=180) for process in processes]
+
+    assert [p.returncode for p in processes] == [0] * len(events), results
+    assert len(rapp.sim.ml.scoring_posts) == 1
+    assert len(_jobs(rapp, "scoring")) == 1
+    outcomes = [_outcome(e["id"]) for e in events]
+    assert outcomes.count("scoring-started") == 1
+    assert set(outcomes) - {"scoring-started"} <= {"scoring-in-progress", "scoring-already-started"}
+    assert len(_actions("batch-scoring")) == 1
+
+
+def test_a_finished_job_named_for_another_workspace_is_read_in_the_topics_and_not_found(
+    rapp: App,
+) -> None:
+    # The job exists in DEV only; the event's topic (PROD) decides where it is read.
+    rapp.sim.ml.add_job(
+        scene.DEV,
+        {
+            "id": f"{scene.DEV}/jobs/dev-retrain",
+            "name": "dev-retrain",
+            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+            "properties": {
+                "jobType": "Pipeline",
+                "status": "Completed",
+                "tags": {APP_TAG: "retraining"},
+            },
+        },
+    )
+    event = rs.job_finished_event("dev-retrain", tags={APP_TAG: "retraining"})
+    _deliver(event)
+    assert _outcome(event["id"]) == "invalid"
+    assert rapp.sim.ml.scoring_posts == []
+
+
+def test_the_subscription_validation_event_costs_no_azure_call(rapp: App) -> None:
+    [validation] = json.loads(
+        (REFERENCE / "eventgrid_subscriptionvalidationevent.json").read_text(encoding="utf-8")
+    )
+    validation["topic"] = scene.PROD
+    _deliver(validation)
+    assert _outcome(validation["id"]) == "invalid"
+    assert [r.route for r in rapp.non_token_requests()] == []
+
+
+@pytest.mark.parametrize("data", [{}, {"DataDriftName": {"odd": 1}, "DriftCoefficient": "high"}])
+def test_a_dataset_drift_event_with_sparse_data_is_still_drift(data: dict[str, Any]) -> None:
+    parsed = classify_ml_event(
+        event_id="e",
+        event_type="Microsoft.MachineLearningServices.DatasetDriftDetected",
+        workspace_id=WORKSPACE,
+        data=data,
+    )
+    assert isinstance(parsed, Drift)
+    assert "coefficient" not in parsed.message

@@ -544,7 +544,7 @@ class RetrainingReconciler:
         if (
             claim is not None
             and claim.trigger != trigger
-            and -CLOCK_SKEW <= now - claim.claimed_at < SCORING_IN_FLIGHT
+            and -(SCORING_IN_FLIGHT + CLOCK_SKEW) <= now - claim.claimed_at < SCORING_IN_FLIGHT
         ):
             # Another delivery (a twin completion event, the timer's backstop) claimed it a
             # moment ago and is starting it: one POST, one record, one announcement. Should
