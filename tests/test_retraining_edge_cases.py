@@ -526,3 +526,16 @@ def test_a_dataset_drift_event_with_sparse_data_is_still_drift(data: dict[str, A
     )
     assert isinstance(parsed, Drift)
     assert "coefficient" not in parsed.message
+
+
+def test_a_backstop_that_stays_unavailable_still_lets_the_timer_retrain(app: App) -> None:
+    rs.seed_retraining(app.sim)
+    app.set_settings(**rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES="0"))
+    _submit_and_finish(app)
+    app.sim.inject("ml.scoring.invoke", status=503, times=50)
+
+    with pytest.raises(Exception, match="503"):
+        host.fire_timer("scheduled_retrain")  # fails, so that it shows and runs again
+
+    assert len(_jobs(app)) == 2  # the schedule's retrain was not held back by the backstop
+    assert _jobs(app, "scoring") == []

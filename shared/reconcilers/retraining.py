@@ -590,11 +590,27 @@ class RetrainingReconciler:
         completed = next(
             (job for job in jobs if job.status == "Completed" and job.job_type == "Pipeline"), None
         )
+        backstop_error: TransientAzureError | None = None
         if completed is not None:
             # The newest completed retrain is the model that matters; older ones are not scored.
-            backstop = self._start_scoring(workspace_id, completed.name, trigger)
-            if backstop.outcome not in ("scoring-already-started", "completed"):
-                notes.append(f"backstop: {backstop.summary}")
+            try:
+                backstop = self._start_scoring(workspace_id, completed.name, trigger)
+            except TransientAzureError as error:
+                # Recorded; the drift gate still has its turn, and the run fails after it.
+                backstop_error = error
+            else:
+                if backstop.outcome not in ("scoring-already-started", "completed"):
+                    notes.append(f"backstop: {backstop.summary}")
+        result = self._gate_and_retrain(workspace_id, run_id, jobs, notes)
+        if backstop_error is not None:
+            raise backstop_error
+        return result
+
+    def _gate_and_retrain(
+        self, workspace_id: ArmId, run_id: str, jobs: Sequence[AppJob], notes: list[str]
+    ) -> Outcome:
+        """The drift gate (without `DRIFT_QUERY`: the schedule itself), then retraining."""
+        trigger = f"schedule:{run_id}"
         gate = self._config.drift_gate
         message = "scheduled retraining"
         source = "schedule"
