@@ -63,12 +63,14 @@ class ScoringClaim:
     scoring_job: str
     claimed_at: datetime
     etag: str
+    trigger: str = ""  # the delivery (event or timer run) that claimed it
 
 
 def _parse_time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value))
+    # Always aware (the app writes UTC): a time edited by hand without an offset is UTC too,
+    # rather than a naive value that cannot be compared with the clock.
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class Claims:
@@ -195,13 +197,20 @@ class Claims:
                 scoring_job=str(found.get("ScoringJob", "")),
                 claimed_at=_parse_time(found["ClaimedAt"]),
                 etag=str(found.metadata["etag"]),
+                trigger=str(found.get("Trigger", "")),
             )
         except (KeyError, ValueError, TypeError):
             # Edited by hand: as if unclaimed; the tag lookup still finds a started job.
             return None
 
     def claim_scoring(
-        self, workspace_id: str, retraining_job: str, *, request_id: str, now: datetime
+        self,
+        workspace_id: str,
+        retraining_job: str,
+        *,
+        request_id: str,
+        now: datetime,
+        trigger: str = "",
     ) -> bool:
         """Claim the scoring after `retraining_job`; False when it was claimed before."""
         return self._write(
@@ -212,9 +221,27 @@ class Claims:
                 "RequestId": request_id,
                 "ScoringJob": "",
                 "ClaimedAt": now.isoformat(),
+                "Trigger": trigger,
             },
             None,
         )
+
+    def release_scoring(self, claim: ScoringClaim) -> bool:
+        """Give up a scoring claim that started nothing (its start was refused), only if it is
+        still the one read: the next completion event or timer run may try again at once."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        try:
+            self._table.delete_entity(
+                _partition(claim.workspace_id),
+                _scoring_row(claim.retraining_job),
+                etag=claim.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
 
     def scoring_started(self, workspace_id: str, retraining_job: str, scoring_job: str) -> None:
         """Record the scoring job that the claim led to."""

@@ -420,6 +420,7 @@ def _ledger(reader: _Reader) -> LedgerSettings:
 _ML_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 DEFAULT_RETRAIN_COOLDOWN_MINUTES = 360
+MAX_RETRAIN_COOLDOWN_MINUTES = 525_600
 DEFAULT_RETRAIN_EXPERIMENT = "model-retraining"
 
 
@@ -440,12 +441,17 @@ def _component(reader: _Reader) -> ComponentRef:
     raise SettingsError(f"{expected}, such as train_model:3 or train_model@latest")
 
 
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def _json_object(reader: _Reader, name: str) -> str:
     value = reader.optional(name)
     if value is None:
         return "{}"
     try:
-        loaded = json.loads(value)
+        # NaN and Infinity are not JSON (Python reads them): Azure would refuse the job.
+        loaded = json.loads(value, parse_constant=_not_json)
     except ValueError as error:
         raise SettingsError(f"{name} is not valid JSON: {error}") from None
     if not isinstance(loaded, dict):
@@ -499,9 +505,13 @@ def _retraining(reader: _Reader, ml_workspace_ids: tuple[ArmId, ...]) -> Retrain
     if compute is None:
         raise SettingsError("RETRAIN_COMPUTE is required: expected the name of a compute cluster")
     cooldown = reader.optional("RETRAIN_COOLDOWN_MINUTES")
-    if cooldown is not None and not (cooldown.isascii() and cooldown.isdigit()):
+    if cooldown is not None and not (
+        cooldown.isascii() and cooldown.isdigit() and int(cooldown) <= MAX_RETRAIN_COOLDOWN_MINUTES
+    ):
+        # Bounded: a cooldown beyond any date (timedelta's range) would fail every drift event.
         raise SettingsError(
-            f"RETRAIN_COOLDOWN_MINUTES={cooldown!r} is not valid: expected a whole number >= 0"
+            f"RETRAIN_COOLDOWN_MINUTES={cooldown!r} is not valid: expected a whole number of "
+            f"minutes from 0 to {MAX_RETRAIN_COOLDOWN_MINUTES} (a year)"
         )
     endpoint = _ml_name(reader, "BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
     deployment = _ml_name(reader, "BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")

@@ -66,8 +66,10 @@ class RetrainingFinished:
 
 
 def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """`text` on one line, cut to `limit` characters (tag values and ledger cells are bounded)."""
-    flat = " ".join(text.split())
+    """`text` on one line of printable characters, cut to `limit` characters (tag values and
+    ledger cells are bounded): a control character or a lone surrogate from an event becomes a
+    space, never part of a job's tags that Azure could refuse."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
 
 
@@ -97,10 +99,23 @@ def breach_message(run_tags: object) -> str | None:
         return None
     for key, value in run_tags.items():
         if isinstance(key, str) and key.lower() == MONITOR_BREACH_TAG:
-            text = value if isinstance(value, str) else ("" if value is None else str(value))
+            text = _tag_text(value)
             if text.strip():
                 return bounded(text)
     return None
+
+
+def _tag_text(value: object) -> str:
+    """A tag value as text; "" for what says nothing was breached. Azure ML's tags are strings;
+    of other JSON values only a number or `true` carries a value (`false`, null, a list or an
+    object is not a message)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else ""
+    if isinstance(value, int | float):
+        return repr(value)
+    return ""
 
 
 def _submitted_by_app(run_tags: object, purpose: str) -> bool:

@@ -57,7 +57,11 @@ class DriftQueryAdapter:
                 # A query always answers at least its primary table (rows or not): an answer
                 # without one is of the wrong shape, not "no drift".
                 raise transport.MalformedResponseError("drift query: the answer has no table")
-            return GateReading(GateStatus.SUCCESS, rows=[list(row) for row in tables[0].rows])
+            return GateReading(
+                GateStatus.SUCCESS,
+                rows=[list(row) for row in tables[0].rows],
+                column_types=[str(kind) for kind in tables[0].columns_types],
+            )
 
         try:
             return query_once()

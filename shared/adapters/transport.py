@@ -310,7 +310,8 @@ def pinned_pipeline(
 
 # What the SDKs' deserializers raise on a body of the wrong shape, besides azure-core's own
 # DecodeError (an HttpResponseError already).
-_SHAPE_ERRORS = (DeserializationError, ValueError, TypeError, AttributeError, KeyError)
+# IndexError: azure-monitor-query reads a row wider than its columns by index.
+_SHAPE_ERRORS = (DeserializationError, ValueError, TypeError, AttributeError, LookupError)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -8,6 +8,7 @@ applies the answer.
 from __future__ import annotations
 
 import math
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,12 @@ from shared.ml_events import APP_TAG, RETRAINING, SCORING, bounded
 # A claim whose submission is unconfirmed blocks others this long (a submission takes seconds;
 # an instance that died mid-way must not block retraining for ever).
 IN_FLIGHT_WINDOW = timedelta(minutes=15)
+# A scoring claim that has not yet led to a job holds other deliveries back this long (the start
+# takes seconds; a delivery that died mid-way must not hold the scoring back for ever).
+SCORING_IN_FLIGHT = timedelta(minutes=10)
+# How far ahead of this instance's clock another instance's may be (beyond the windows a claim
+# holds others back for).
+CLOCK_SKEW = timedelta(minutes=5)
 # uuid5 namespace for names derived from claims (job names, repeatability IDs).
 _NAMESPACE = uuid.UUID("5b0e8f1e-6c1f-4a8e-9a53-3c8f0f3e2a71")
 FINISHED = frozenset({"Completed", "Failed", "Canceled"})
@@ -88,6 +95,13 @@ def decide_from_claim(
             claim.job_name,
             f"{claim_key} already claimed job {claim.job_name}: making sure it was submitted",
         )
+    if claim is not None and claim.claimed_at - now > max(cooldown, IN_FLIGHT_WINDOW) + CLOCK_SKEW:
+        # A claim from further ahead than any clock skew it could debounce through (a row
+        # edited by hand, a clock years off): honouring it would hold retraining back until
+        # then; it holds nothing back and the next claim replaces it. A claim less far ahead
+        # (another instance's clock a little fast) still debounces: releasing it could let a
+        # second job through while the first is being submitted.
+        return None
     if claim is not None and claim.in_flight and now - claim.claimed_at < IN_FLIGHT_WINDOW:
         # Even without a cooldown: the job may not be listed yet, so it cannot look active.
         return Decision(
@@ -148,6 +162,8 @@ class GateReading:
     status: GateStatus
     rows: Sequence[Sequence[Any]] = ()
     error: str = ""
+    # The Log Analytics column types of `rows` (`real`, `long`, `decimal`, `string`, ...).
+    column_types: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -173,17 +189,49 @@ def evaluate_gate(reading: GateReading, threshold: float) -> GateVerdict:
         )
     if not reading.rows or not reading.rows[0]:
         return GateVerdict(False, "drift query returned no rows")
-    value = reading.rows[0][0]
-    # bool is an int in Python, but not a drift score.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    value = _number(reading.rows[0][0], reading.column_types[0] if reading.column_types else "")
+    if value is None:
         return GateVerdict(
-            False, f"drift query's first value {bounded(repr(value), 60)} is not a number"
+            False,
+            f"drift query's first value {bounded(repr(reading.rows[0][0]), 60)} is not a number",
         )
+    shown = _shown(value)
     if value >= threshold:
         return GateVerdict(
-            True, f"drift {value:g} is at or above the threshold {threshold:g}", value
+            True, f"drift {shown} is at or above the threshold {threshold:g}", float(value)
         )
-    return GateVerdict(False, f"drift {value:g} is below the threshold {threshold:g}", value)
+    return GateVerdict(False, f"drift {shown} is below the threshold {threshold:g}", float(value))
+
+
+# Log Analytics answers these column types with numbers, except `decimal` (a JSON string, to keep
+# its precision) and a `real` NaN or infinity (the strings "NaN", "Infinity").
+_NUMERIC_COLUMNS = frozenset({"decimal", "real", "long", "int"})
+
+
+def _number(value: object, column_type: str) -> int | float | None:
+    """The drift value as a finite number, or None. bool is an int in Python, but not a drift
+    score; a string counts only in a numeric column (a `decimal`), not text that looks like one."""
+    if isinstance(value, str) and column_type.lower() in _NUMERIC_COLUMNS:
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, int) and abs(value) > _LARGEST_FLOAT:
+        # Beyond any float: compared exactly, it is above (or below) every threshold, but
+        # the reason's formatting and the recorded value must not overflow.
+        return sys.float_info.max if value > 0 else -sys.float_info.max
+    return value
+
+
+_LARGEST_FLOAT = int(sys.float_info.max)
+
+
+def _shown(value: int | float) -> str:
+    return f"{value:g}" if isinstance(value, float) else bounded(str(value), 40)
 
 
 def string_tags(value: object) -> dict[str, str]:

@@ -33,13 +33,15 @@ from shared.adapters.retraining_jobs import AppJob, RetrainingJobsAdapter
 from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
 from shared.bounds import table_key
-from shared.claims import Claims, ClaimState, RetrainingClaim
+from shared.claims import Claims, ClaimState, RetrainingClaim, ScoringClaim
 from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
 from shared.ml_events import APP_TAG, RETRAINING, SCORING, Drift, RetrainingFinished
 from shared.model import JudgedAnswerError
 from shared.planning.retraining import (
+    CLOCK_SKEW,
+    SCORING_IN_FLIGHT,
     ClaimView,
     Decision,
     JobView,
@@ -461,12 +463,18 @@ class RetrainingReconciler:
             )
             return Outcome("dry-run", f"would start scoring on {endpoint_name}")
         request_id = scoring_request_id(workspace_id, retraining_job)
-        if claim is None:
-            # Losing this race is fine: the winner's request ID is the same, and the scoring
-            # URI answers a repeated ID with the first job.
-            self._claims.claim_scoring(
-                workspace_id, retraining_job, request_id=request_id, now=self._clock()
-            )
+        held = self._hold_scoring(workspace_id, retraining_job, claim, trigger, request_id)
+        if held is not None:
+            return held
+        return self._invoke_scoring(workspace_id, retraining_job, trigger, request_id)
+
+    def _invoke_scoring(
+        self, workspace_id: ArmId, retraining_job: str, trigger: str, request_id: str
+    ) -> Outcome:
+        """Start the scoring the claim allows, unless a scoring job tagged for the retraining
+        job exists already; record what came of it."""
+        endpoint_name = str(self._config.batch_endpoint_name)
+        endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{endpoint_name}")
         try:
             already = [
                 job
@@ -481,25 +489,28 @@ class RetrainingReconciler:
             self._intent(workspace_id, KIND_SCORING, "start", endpoint_id, trigger)
             started = self._scoring.invoke(
                 endpoint,
-                deployment=deployment,
-                scoring_input=ScoringInput.from_setting(self._config.scoring_input),
+                deployment=self._config.batch_deployment_name,
+                scoring_input=ScoringInput.from_setting(str(self._config.scoring_input)),
                 tags=scoring_tags(retraining_job=retraining_job),
                 request_id=request_id,
             )
         except ScoringUriRejectedError as error:
-            return self._scoring_refused(workspace_id, endpoint_id, trigger, str(error))
+            why = str(error)
         except MalformedResponseError as error:
-            return self._scoring_refused(workspace_id, endpoint_id, trigger, describe(error))
+            why = describe(error)
         except JudgedAnswerError as error:
-            return self._scoring_refused(
-                workspace_id, endpoint_id, trigger, f"{NOT_APPLIED}: {error}"
-            )
+            why = f"{NOT_APPLIED}: {error}"
         except HttpResponseError as error:
             if is_transient(error):
                 return self._failed(workspace_id, endpoint_id, trigger, error)
-            return self._scoring_refused(workspace_id, endpoint_id, trigger, describe(error))
+            why = describe(error)
         except AzureError as error:
             return self._failed(workspace_id, endpoint_id, trigger, error)
+        else:
+            why = ""
+        if why:
+            self._release_scoring(workspace_id, retraining_job, trigger)
+            return self._scoring_refused(workspace_id, endpoint_id, trigger, why)
         self._claims.scoring_started(workspace_id, retraining_job, started.name)
         self._record(
             workspace_id,
@@ -511,6 +522,46 @@ class RetrainingReconciler:
             trigger,
         )
         return Outcome("scoring-started", f"scoring job {started.name} after {retraining_job}")
+
+    def _hold_scoring(
+        self,
+        workspace_id: ArmId,
+        retraining_job: str,
+        claim: ScoringClaim | None,
+        trigger: str,
+        request_id: str,
+    ) -> Outcome | None:
+        """Take the scoring claim; the outcome when another delivery holds it (None: go on)."""
+        now = self._clock()
+        if claim is None:
+            self._claims.claim_scoring(
+                workspace_id, retraining_job, request_id=request_id, now=now, trigger=trigger
+            )
+            claim = self._claims.scoring(workspace_id, retraining_job)
+            if claim is not None and claim.scoring_job:
+                reason = f"scoring job {claim.scoring_job} already started after {retraining_job}"
+                return Outcome("scoring-already-started", reason)
+        if (
+            claim is not None
+            and claim.trigger != trigger
+            and -(SCORING_IN_FLIGHT + CLOCK_SKEW) <= now - claim.claimed_at < SCORING_IN_FLIGHT
+        ):
+            # Another delivery (a twin completion event, the timer's backstop) claimed it a
+            # moment ago and is starting it: one POST, one record, one announcement. Should
+            # that delivery die, its own redelivery (same trigger) or a later one after the
+            # window starts it, with the same repeatability ID.
+            reason = (
+                f"scoring after {retraining_job} is being started by {claim.trigger or 'another'}"
+                " delivery"
+            )
+            return Outcome("scoring-in-progress", reason)
+        return None
+
+    def _release_scoring(self, workspace_id: ArmId, retraining_job: str, trigger: str) -> None:
+        """A refused start leaves no claim behind that would hold the next attempt back."""
+        claim = self._claims.scoring(workspace_id, retraining_job)
+        if claim is not None and not claim.scoring_job and claim.trigger == trigger:
+            self._claims.release_scoring(claim)
 
     def _scoring_refused(
         self, workspace_id: ArmId, endpoint_id: str, trigger: str, why: str
@@ -539,11 +590,27 @@ class RetrainingReconciler:
         completed = next(
             (job for job in jobs if job.status == "Completed" and job.job_type == "Pipeline"), None
         )
+        backstop_error: TransientAzureError | None = None
         if completed is not None:
             # The newest completed retrain is the model that matters; older ones are not scored.
-            backstop = self._start_scoring(workspace_id, completed.name, trigger)
-            if backstop.outcome not in ("scoring-already-started", "completed"):
-                notes.append(f"backstop: {backstop.summary}")
+            try:
+                backstop = self._start_scoring(workspace_id, completed.name, trigger)
+            except TransientAzureError as error:
+                # Recorded; the drift gate still has its turn, and the run fails after it.
+                backstop_error = error
+            else:
+                if backstop.outcome not in ("scoring-already-started", "completed"):
+                    notes.append(f"backstop: {backstop.summary}")
+        result = self._gate_and_retrain(workspace_id, run_id, jobs, notes)
+        if backstop_error is not None:
+            raise backstop_error
+        return result
+
+    def _gate_and_retrain(
+        self, workspace_id: ArmId, run_id: str, jobs: Sequence[AppJob], notes: list[str]
+    ) -> Outcome:
+        """The drift gate (without `DRIFT_QUERY`: the schedule itself), then retraining."""
+        trigger = f"schedule:{run_id}"
         gate = self._config.drift_gate
         message = "scheduled retraining"
         source = "schedule"
