@@ -416,9 +416,17 @@ def test_the_job_is_read_not_the_event(rapp: App) -> None:
     job = _submit_one(rapp)
     rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Running")
     event = rs.job_finished_event(job["name"], tags=job["properties"]["tags"])
-    _deliver(rapp, event)
+    # Azure ML still says Running: nothing starts, and the event goes back to Event Grid so that
+    # its redelivery reads the job again (its status can lag the event).
+    with pytest.raises(TransientAzureError, match="read again on redelivery"):
+        _deliver(rapp, event)
     assert rapp.sim.ml.scoring_posts == []
-    assert _event_outcome(event["id"]) == "not-finished"
+    assert _event_outcome(event["id"]) == "failed"
+
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Completed")
+    _deliver(rapp, event)  # the redelivery
+    assert len(rapp.sim.ml.scoring_posts) == 1
+    assert _event_outcome(event["id"]) == "scoring-started"
 
 
 def test_a_pipeline_step_carrying_the_tags_starts_nothing(rapp: App) -> None:
@@ -617,3 +625,17 @@ def test_azure_ml_sdk_requests_never_follow_a_redirect_to_another_host(rapp: App
     assert rapp.sim.requests_to("localhost") == []
     assert rapp.sim.ml.job_puts == []
     assert _event_outcome(event["id"]) != "retraining-submitted"
+
+
+def test_a_stale_current_cloud_in_the_environment_does_not_derail_submission(
+    rapp: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # azure-ai-ml reads "the current cloud" from the environment; a name this process never
+    # registered (inherited from a parent) must not send it to the public cloud's metadata.
+    monkeypatch.setenv("AZUREML_CURRENT_CLOUD", "custom:stale.example:443")
+    event = rs.monitor_breach_event()
+
+    _deliver(rapp, event)
+
+    assert len(_jobs(rapp)) == 1
+    assert _event_outcome(event["id"]) == "retraining-submitted"

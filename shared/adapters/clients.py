@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -40,6 +42,8 @@ ML_AUDIENCES = {
     "management.usgovcloudapi.net": "https://ml.azure.us",
     "management.chinacloudapi.cn": "https://ml.azure.cn",
 }
+# Where azure-ai-ml keeps the name of "the current cloud" (the process environment).
+AZUREML_CURRENT_CLOUD = "AZUREML_CURRENT_CLOUD"
 # azure-ai-ml's built-in cloud names for the same ARM hosts.
 _ML_CLOUDS = {
     "management.azure.com": "AzureCloud",
@@ -54,9 +58,19 @@ _ML_CLOUDS = {
 AZURE_AI_ML_EXPERIMENTAL_LOGGER = "azure.ai.ml._utils._experimental"
 
 
-def quiet_azure_ai_ml() -> None:
-    """Silence azure-ai-ml's experimental-class notices (before it is imported and used)."""
+def prepare_azure_ai_ml() -> None:
+    """Call before azure-ai-ml is imported: silence its experimental-class notices, and drop a
+    "current cloud" the process inherited.
+
+    azure-ai-ml keeps the current cloud's name in the process environment and reads it when it
+    is imported; a name this process never registered (set by a parent process's azure-ai-ml)
+    makes it fetch cloud metadata from the public ARM endpoint, outside the settings, and then
+    refuse to submit. Before the first import nothing in this process can have set it; after it,
+    `ml_client` names the cloud and azure-ai-ml keeps it up to date.
+    """
     logging.getLogger(AZURE_AI_ML_EXPERIMENTAL_LOGGER).setLevel(logging.ERROR)
+    if "azure.ai.ml" not in sys.modules:
+        os.environ.pop(AZUREML_CURRENT_CLOUD, None)
 
 
 def ml_audience(arm_endpoint: str) -> str:
@@ -185,7 +199,7 @@ class AzureClients:
 
         azure-ai-ml costs 1.1-2.5 s to import: only the retraining path calls this.
         """
-        quiet_azure_ai_ml()
+        prepare_azure_ai_ml()
         from azure.ai.ml import MLClient
 
         from shared.arm import name_of, resource_group_of, subscription_of

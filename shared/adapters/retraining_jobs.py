@@ -158,9 +158,10 @@ class RetrainingJobsAdapter:
         Azure ML refuses a second job of the same name, so a retried submission cannot create a
         second job: the caller reads the job when this raises `ResourceExistsError`.
         """
+        # The client first: it prepares azure-ai-ml's import (see clients.prepare_azure_ai_ml).
+        ml = self._clients.ml_client(workspace_id)
         from azure.ai.ml.entities import PipelineJob
 
-        ml = self._clients.ml_client(workspace_id)
         if component.version is not None:
             registered = ml.components.get(component.name, version=component.version)
         else:

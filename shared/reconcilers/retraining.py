@@ -58,6 +58,9 @@ from shared.reconcilers.transient import TransientAzureError
 
 log = logging.getLogger(__name__)
 
+# A retraining job that Azure ML does not report as ended (yet).
+NOT_FINISHED = "not-finished"
+
 KIND_RETRAINING = "retraining"
 KIND_SCORING = "batch-scoring"
 KIND_GATE = "drift-gate"
@@ -414,7 +417,17 @@ class RetrainingReconciler:
         if job.job_type != "Pipeline":
             # The app submits pipeline jobs; a step of one (which may carry its tags) is not it.
             return Outcome("ignored", f"job {job.name} is a {job.job_type or 'untyped'} job")
-        return self.after_retraining(finished.workspace_id, job, trigger)
+        outcome = self.after_retraining(finished.workspace_id, job, trigger)
+        if outcome.outcome == NOT_FINISHED:
+            # The event says the job ended, Azure ML does not (yet): its status can lag the
+            # event. Event Grid's redelivery (seconds, then minutes, bounded by the
+            # subscription's retry policy) reads it again, rather than leaving scoring to the
+            # timer's backstop; what Azure says still decides.
+            raise TransientAzureError(
+                f"workspace {finished.workspace_id}: {outcome.summary} "
+                "(the event says it ended; read again on redelivery)"
+            )
+        return outcome
 
     def after_retraining(self, workspace_id: ArmId, job: AppJob, trigger: str) -> Outcome:
         """A retraining job as read from Azure: completed starts scoring, failed is announced."""
@@ -431,7 +444,7 @@ class RetrainingReconciler:
             )
             return Outcome(f"retraining-{job.status.lower()}", f"{job.name} ended {job.status}")
         if job.status != "Completed":
-            return Outcome("not-finished", f"{job.name} is {job.status}; nothing to do yet")
+            return Outcome(NOT_FINISHED, f"{job.name} is {job.status}; nothing to do yet")
         return self._start_scoring(workspace_id, job.name, trigger)
 
     def _start_scoring(self, workspace_id: ArmId, retraining_job: str, trigger: str) -> Outcome:
