@@ -299,9 +299,6 @@ host.deliver_event("on_ml_event", event)
 def test_concurrent_deliveries_in_processes_sharing_azurite_submit_one_job(rapp: App) -> None:
     events = [rs.monitor_breach_event() for _ in range(4)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    # azure-ai-ml keeps its current cloud in the process environment; a fresh instance starts
-    # without the cloud an earlier test in this process registered.
-    env.pop("AZUREML_CURRENT_CLOUD", None)
     # Every process imports first, then all deliver at the same moment.
     start_at = time.time() + 8
     processes = [

@@ -460,7 +460,6 @@ def test_completion_events_in_separate_processes_post_once(rapp: App) -> None:
     _job, event = _submit_and_finish(rapp)
     events = [{**event, "id": str(uuid.uuid4())} for _ in range(3)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("AZUREML_CURRENT_CLOUD", None)
     start_at = time.time() + 6
     processes = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and script

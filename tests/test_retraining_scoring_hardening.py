@@ -674,7 +674,6 @@ def test_azure_ai_ml_prints_no_experimental_class_notices(rapp: App) -> None:
     # A fresh process: azure-ai-ml prints each notice once per process, so a test in this one
     # could pass only because an earlier test already had it printed.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("AZUREML_CURRENT_CLOUD", None)
     event = rs.monitor_breach_event()
     result = subprocess.run(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-c", _SUBMIT_IN_A_FRESH_PROCESS, json.dumps(event)],

@@ -34,7 +34,6 @@ RETRY_SETTINGS: dict[str, Any] = {
     "retry_backoff_factor": transport.RETRY_BACKOFF_FACTOR,
     "retry_backoff_max": transport.RETRY_BACKOFF_MAX_SECONDS,
 }
-PUBLIC_SYNAPSE_DEV_AUDIENCE = "https://dev.azuresynapse.net"
 # Azure ML's data-plane audience (batch scoring URIs, the job PUT's x-azureml-token) per cloud,
 # keyed by the cloud's ARM host; any other ARM endpoint (a proxy, the simulator) is the public one.
 ML_AUDIENCES = {
