@@ -202,6 +202,8 @@ var mlTopics = [for id in mlWorkspaceIds: {
   workspaceId: id
   create: !contains(existingTopicWorkspaceIds, toLower(id))
   existingId: existingWorkspaceTopicIdsOrBlank[contains(existingTopicWorkspaceIds, toLower(id)) ? indexOf(existingTopicWorkspaceIds, toLower(id)) : length(existingWorkspaceTopics)]
+  // Where the topic lives: the workspace's resource group, or the adopted topic's.
+  homeId: contains(existingTopicWorkspaceIds, toLower(id)) ? existingWorkspaceTopicIdsOrBlank[indexOf(existingTopicWorkspaceIds, toLower(id))] : id
 }]
 
 // ResourceWriteSuccess operations each function reconciles (DESIGN.md section 2). The handlers
@@ -609,7 +611,7 @@ module armEventTopics 'app/eventgrid-topic.bicep' = [for (topic, i) in armTopics
 
 module mlEventTopics 'app/eventgrid-topic.bicep' = [for (topic, i) in mlTopics: {
   name: 'ml-events-${resourceToken}-${i}'
-  scope: topic.create ? resourceGroup(split(topic.workspaceId, '/')[2], split(topic.workspaceId, '/')[4]) : resourceGroup(split(topic.existingId, '/')[2], split(topic.existingId, '/')[4])
+  scope: resourceGroup(split(topic.homeId, '/')[2], split(topic.homeId, '/')[4])
   params: {
     create: topic.create
     name: topic.create ? 'evgst-${resourceToken}-${last(split(topic.workspaceId, '/'))}' : last(split(topic.existingId, '/'))
@@ -652,7 +654,7 @@ module armEventSubscriptionsDeployment 'app/eventgrid-subscriptions.bicep' = [fo
 
 module mlEventSubscriptionsDeployment 'app/eventgrid-subscriptions.bicep' = [for (topic, i) in mlTopics: if (deployEventSubscriptions) {
   name: 'ml-event-subscriptions-${resourceToken}-${i}'
-  scope: topic.create ? resourceGroup(split(topic.workspaceId, '/')[2], split(topic.workspaceId, '/')[4]) : resourceGroup(split(topic.existingId, '/')[2], split(topic.existingId, '/')[4])
+  scope: resourceGroup(split(topic.homeId, '/')[2], split(topic.homeId, '/')[4])
   dependsOn: [
     rbac
   ]

@@ -474,6 +474,45 @@ def test_parameters_file_matches_main_bicep() -> None:
     assert required <= supplied, f"required parameters not supplied: {sorted(required - supplied)}"
 
 
+# --- module scopes -----------------------------------------------------------------------------
+
+_SCOPE_LINE = re.compile(r"^\s*scope:\s*(.+?)\s*$", re.MULTILINE)
+
+
+def conditional_scopes(bicep: str) -> list[str]:
+    """`scope:` expressions whose outermost operator is a conditional (`c ? a : b`).
+
+    Bicep 0.36.1 and later reject them (BCP420: the scope must be a single scope function
+    call); the condition belongs inside the function's arguments.
+    """
+    found = []
+    for expression in _SCOPE_LINE.findall(strip_bicep_comments(bicep)):
+        depth, quoted = 0, False
+        for char in expression:
+            if char == "'":
+                quoted = not quoted
+            elif not quoted and char in "([{":
+                depth += 1
+            elif not quoted and char in ")]}":
+                depth -= 1
+            elif not quoted and depth == 0 and char == "?":
+                found.append(expression)
+                break
+    return found
+
+
+def test_no_module_scope_is_a_conditional_expression() -> None:
+    problems = {
+        str(path.relative_to(INFRA)): found
+        for path, text in bicep_sources().items()
+        if (found := conditional_scopes(text))
+    }
+    assert not problems, (
+        "BCP420: a scope must be one scope function call; put the condition inside its "
+        f"arguments: {problems}"
+    )
+
+
 # --- the parsers themselves --------------------------------------------------------------------
 
 
@@ -562,3 +601,25 @@ def test_binding_expression_parser_reads_every_raw_binding_value() -> None:
         json.dumps({"type": "blob", "path": "%CONTAINER%/{name}", "extra": ["%NESTED%"]}),
     ]
     assert binding_expressions(raw) == {"RECONCILE_SCHEDULE", "CONTAINER", "NESTED"}
+
+
+def test_conditional_scope_finder_sees_only_a_top_level_conditional() -> None:
+    bicep = """
+module a 'a.bicep' = {
+  scope: t.create ? resourceGroup(x, y) : resourceGroup(p, q)
+}
+module b 'b.bicep' = {
+  scope: resourceGroup(split(t.create ? t.id : t.other, '/')[2], 'rg')
+}
+module c 'c.bicep' = {
+  // scope: c ? subscription() : resourceGroup()
+  scope: resourceGroup('what?', name)
+}
+module d 'd.bicep' = {
+  scope: (flag) ? subscription() : tenant()
+}
+"""
+    assert conditional_scopes(bicep) == [
+        "t.create ? resourceGroup(x, y) : resourceGroup(p, q)",
+        "(flag) ? subscription() : tenant()",
+    ]
