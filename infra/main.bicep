@@ -19,7 +19,48 @@ targetScope = 'resourceGroup'
 @description('Name of the azd environment; seeds the unique names of all resources.')
 param environmentName string
 
-@description('Region of the app\'s resources.')
+// The regions that offer Flex Consumption (the list of Microsoft's azd Functions templates,
+// functions-quickstart-python-http-azd): azd offers only these, and a deployment elsewhere fails.
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'eastus2euap'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+@description('Region of the app\'s resources (the Flex Consumption plan\'s region).')
 param location string = resourceGroup().location
 
 @minLength(1)

@@ -513,6 +513,76 @@ def test_no_module_scope_is_a_conditional_expression() -> None:
     )
 
 
+# --- parameters -------------------------------------------------------------------------------
+
+#: Regions that offer Flex Consumption, as Microsoft's azd Functions templates allow them
+#: (Azure-Samples/functions-quickstart-python-http-azd, infra/main.bicep, `param location`).
+FLEX_CONSUMPTION_REGIONS = frozenset(
+    [
+        "australiaeast",
+        "australiasoutheast",
+        "brazilsouth",
+        "canadacentral",
+        "centralindia",
+        "centralus",
+        "eastasia",
+        "eastus",
+        "eastus2",
+        "eastus2euap",
+        "francecentral",
+        "germanywestcentral",
+        "italynorth",
+        "japaneast",
+        "koreacentral",
+        "northcentralus",
+        "northeurope",
+        "norwayeast",
+        "southafricanorth",
+        "southcentralus",
+        "southeastasia",
+        "southindia",
+        "spaincentral",
+        "swedencentral",
+        "uaenorth",
+        "uksouth",
+        "ukwest",
+        "westcentralus",
+        "westeurope",
+        "westus",
+        "westus2",
+        "westus3",
+    ]
+)
+
+
+def param_decorators(bicep: str, name: str) -> str:
+    """The decorators (`@...` lines, multi-line ones whole) just above `param <name>`."""
+    lines = strip_bicep_comments(bicep).splitlines()
+    [index] = [i for i, line in enumerate(lines) if re.match(rf"param\s+{name}\b", line)]
+    start = index
+    while start > 0 and (lines[start - 1].startswith(("@", " ", "]", "}", ")"))):
+        start -= 1
+    return "\n".join(lines[start:index])
+
+
+def allowed_values(bicep: str, name: str) -> set[str] | None:
+    """The `@allowed([...])` values of a parameter, or None when it has no @allowed."""
+    found = re.search(r"@allowed\(\[(.*?)\]\)", param_decorators(bicep, name), re.DOTALL)
+    return set(re.findall(r"'([^']*)'", found.group(1))) if found else None
+
+
+def test_location_allows_only_flex_consumption_regions() -> None:
+    main = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    allowed = allowed_values(main, "location")
+    assert allowed, "param location needs @allowed: Flex Consumption is not in every region"
+    assert allowed <= FLEX_CONSUMPTION_REGIONS, (
+        f"regions without Flex Consumption allowed: {sorted(allowed - FLEX_CONSUMPTION_REGIONS)}"
+    )
+    assert "type: 'location'" in param_decorators(main, "location"), (
+        "azd offers the allowed regions when the parameter is marked as its location"
+    )
+
+
 # --- the parsers themselves --------------------------------------------------------------------
 
 
@@ -623,3 +693,28 @@ module d 'd.bicep' = {
         "t.create ? resourceGroup(x, y) : resourceGroup(p, q)",
         "(flag) ? subscription() : tenant()",
     ]
+
+
+def test_allowed_values_reads_the_decorators_of_one_parameter() -> None:
+    bicep = """
+@allowed(['a', 'b'])
+param first string
+
+@allowed([
+  'x'
+  'y' // a comment
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+@description('Where.')
+param location string = 'x'
+
+param other string
+"""
+    assert allowed_values(bicep, "first") == {"a", "b"}
+    assert allowed_values(bicep, "location") == {"x", "y"}
+    assert "type: 'location'" in param_decorators(bicep, "location")
+    assert allowed_values(bicep, "other") is None
