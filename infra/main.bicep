@@ -508,7 +508,7 @@ resource mlWorkspaces 'Microsoft.MachineLearningServices/workspaces@2024-10-01' 
 }]
 
 // Read each allow-listed Synapse workspace for its managed identity: the only principals the app
-// may grant Contributor on the in-scope workspaces (app/ml-workspace-access.bicep).
+// may grant Contributor on the in-scope workspaces (app/access.bicep).
 resource synapseWorkspaces 'Microsoft.Synapse/workspaces@2021-06-01' existing = [for id in synapseWorkspaceIds: {
   name: last(split(id, '/'))
   scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
@@ -576,23 +576,35 @@ module functionApp 'app/function.bicep' = {
   }
 }
 
-// The custom roles (actions from permissions.json), defined once in this subscription and
-// assignable exactly where they are assigned.
+// Where the app may act, one resource group at a time: app/access.bicep defines the custom roles
+// each resource group needs (assignable only there) and assigns them. Lower-cased before the
+// unions: one resource group written two ways is still one.
 var workspaceResourceGroupIds = [for id in mlWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
 var extraDependencyScopes = [for id in dependencyResourceGroupIds: toLower(id)]
-// Lower-cased before the union: one resource group written two ways is still one assignment.
 var dependencyScopes = union(workspaceResourceGroupIds, extraDependencyScopes)
+// The workspace part of each scoring endpoint's ID; post-retrain scoring runs in the retraining
+// workspaces when an endpoint is named for it.
+var scoringEndpointWorkspaceIds = [for id in scoringAllowedEndpoints: toLower(join(take(split(id, '/'), 9), '/'))]
+var retrainWorkspaceIdsLower = [for id in retrainWorkspaceIds: toLower(id)]
+var scoringWorkspaceIds = union(scoringEndpointWorkspaceIds, empty(batchEndpointName) ? [] : retrainWorkspaceIdsLower)
+var scoringResourceGroupIds = [for id in scoringWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
+var synapseResourceGroupIds = [for id in synapseWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
+var accessResourceGroupIds = union(dependencyScopes, scoringResourceGroupIds, synapseResourceGroupIds)
 
-module roles 'app/roles.bicep' = {
-  name: 'roles-${resourceToken}'
-  scope: subscription()
+module access 'app/access.bicep' = [for (group, i) in accessResourceGroupIds: {
+  name: 'access-${resourceToken}-${i}'
+  scope: resourceGroup(split(group, '/')[2], split(group, '/')[4])
   params: {
     roleNameSuffix: '${environmentName}-${resourceToken}'
-    workspaceScopes: mlWorkspaceIds
-    dependencyScopes: dependencyScopes
-    synapseScopes: synapseWorkspaceIds
+    appPrincipalId: identity.properties.principalId
+    mlWorkspaceIds: mlWorkspaceIds
+    retrainWorkspaceIds: retrainWorkspaceIds
+    scoringWorkspaceIds: scoringWorkspaceIds
+    synapseWorkspaceIds: synapseWorkspaceIds
+    dependencyResourceGroupIds: dependencyScopes
+    grantablePrincipalIds: [for j in range(0, length(synapseWorkspaceIds)): synapseWorkspaces[j].identity.principalId]
   }
-}
+}]
 
 module driftWorkspaceAccess 'app/log-analytics-reader.bicep' = {
   name: 'drift-workspace-access-${resourceToken}'
@@ -605,37 +617,6 @@ module driftWorkspaceAccess 'app/log-analytics-reader.bicep' = {
     appPrincipalId: identity.properties.principalId
   }
 }
-
-module mlWorkspaceAccess 'app/ml-workspace-access.bicep' = [for (id, i) in mlWorkspaceIds: {
-  name: 'ml-workspace-access-${resourceToken}-${i}'
-  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
-  params: {
-    workspaceName: last(split(id, '/'))
-    appPrincipalId: identity.properties.principalId
-    workspaceOperatorRoleId: roles.outputs.workspaceOperatorRoleId
-    contributorGranterRoleId: roles.outputs.contributorGranterRoleId
-    grantablePrincipalIds: [for j in range(0, length(synapseWorkspaceIds)): synapseWorkspaces[j].identity.principalId]
-  }
-}]
-
-module dependencyAccess 'app/dependency-access.bicep' = [for (scope, i) in dependencyScopes: {
-  name: 'dependency-access-${resourceToken}-${i}'
-  scope: resourceGroup(split(scope, '/')[2], split(scope, '/')[4])
-  params: {
-    appPrincipalId: identity.properties.principalId
-    dependencyReaderRoleId: roles.outputs.dependencyReaderRoleId
-  }
-}]
-
-module synapseWorkspaceAccess 'app/synapse-workspace-access.bicep' = [for (id, i) in synapseWorkspaceIds: {
-  name: 'synapse-workspace-access-${resourceToken}-${i}'
-  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
-  params: {
-    workspaceName: last(split(id, '/'))
-    appPrincipalId: identity.properties.principalId
-    synapseReaderRoleId: roles.outputs.synapseReaderRoleId
-  }
-}]
 
 module armEventTopics 'app/eventgrid-topic.bicep' = [for (topic, i) in armTopics: {
   name: 'arm-events-${resourceToken}-${i}'
@@ -749,6 +730,8 @@ output SCORING_LOGIC_APP_PRINCIPAL_ID string = scoringLogicAppIdentity.propertie
 output OUTCOME_TOPIC_ENDPOINT string = outcomeTopic.outputs.endpoint
 output LEDGER_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output EVENT_SUBSCRIPTIONS_DEPLOYED bool = deployEventSubscriptions
+// The custom roles' names end with (<this>, <hash of their resource group>): predown finds them so.
+output APP_ROLE_NAME_SUFFIX string = '${environmentName}-${resourceToken}'
 // The next provision deploys the Event Grid subscriptions. azd stores outputs in the environment,
 // and main.parameters.json reads this one: azure.yaml's `up` workflow provisions, deploys the code,
 // then provisions again, and that second pass finds the functions in place.
