@@ -82,8 +82,8 @@ param policyMode string = 'audit'
 @description('Reject, rather than leave pending, private endpoint connections that fail verification.')
 param rejectUnverified bool = false
 
-@description('Synapse data-plane endpoint template; {workspace} is replaced by the workspace name.')
-param synapseDevEndpoint string = 'https://{workspace}.dev.azuresynapse.net'
+@description('Synapse data-plane endpoint template; {workspace} is replaced by the workspace name. Empty: the public cloud\'s (azd passes an unset SYNAPSE_DEV_ENDPOINT as empty, and its default could not hold a closing brace).')
+param synapseDevEndpoint string = ''
 
 @description('Token audience of the Synapse data plane. Empty: derived from synapseDevEndpoint\'s cloud.')
 param synapseDevAudience string = ''
@@ -139,8 +139,11 @@ param retrainCooldownMinutes int = 360
 @description('ARM ID of the Log Analytics workspace the drift gate queries. Empty: the app\'s own workspace.')
 param driftLogAnalyticsWorkspaceResourceId string = ''
 
-@description('KQL whose first value, compared with driftThreshold, decides whether the scheduled retrain runs. Empty: retrain on schedule.')
-param driftQuery string = 'AmlRunStatusChangedEvent | where TimeGenerated > ago(7d) | where Status == "Failed" and ExperimentName has "monitor" | summarize breaches = count()'
+// Off by default: nothing sends the ML workspaces' run events to a Log Analytics workspace unless
+// you add diagnostic settings, and the AmlRunStatusChangedEvent table has no experiment column to
+// tell a model monitor's runs apart. Set DRIFT_QUERY to a query over what your workspace holds.
+@description('KQL whose first value, compared with driftThreshold, decides whether the scheduled retrain runs. Empty: the gate is off, retrain on schedule.')
+param driftQuery string = ''
 
 @description('Threshold the drift query\'s value is compared with (a number).')
 param driftThreshold string = '1'
@@ -369,7 +372,7 @@ var appSettings = [
   }
   {
     name: 'SYNAPSE_DEV_ENDPOINT'
-    value: synapseDevEndpoint
+    value: empty(synapseDevEndpoint) ? 'https://{workspace}.dev.azuresynapse.net' : synapseDevEndpoint
   }
   {
     name: 'SYNAPSE_DEV_AUDIENCE'
@@ -386,7 +389,7 @@ var appSettings = [
   }
   {
     name: 'LEDGER_TABLE_NAME'
-    value: storage.outputs.ledgerTableName
+    value: ledgerTableName
   }
   {
     name: 'RECONCILE_SCHEDULE'

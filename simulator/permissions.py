@@ -6,9 +6,9 @@ token audience) to the actions ARM checks, and ``customRoles`` are what the app'
 A request on an ARM or Azure ML route whose actions the roles lack gets ARM's
 ``AuthorizationFailed``, so a missing action fails a test instead of a production run. A call no
 template maps is let through (the simulator's own tests read resources the app never reads) and
-kept in ``unmapped``, for tests to assert on. The roles are taken together (the simulator does not know where
-each is assigned); other data planes (Synapse, Event Grid, Log Analytics) have their own RBAC
-and are not checked here.
+kept in ``unmapped``, for tests to assert on. The roles are taken together (the simulator does
+not know where each is assigned); other data planes (Synapse, Event Grid, Log Analytics) have
+their own RBAC and are not checked here.
 """
 
 from __future__ import annotations

@@ -583,6 +583,68 @@ def test_location_allows_only_flex_consumption_regions() -> None:
     )
 
 
+#: App settings infra/ computes rather than passes through (no `azd env set` of their own).
+DERIVED_SETTINGS = {
+    "ARM_ENDPOINT": "the deployment's cloud (environment().resourceManager)",
+    "AZURE_CLIENT_ID": "the app's user-assigned identity",
+    "LEDGER_TABLE_ENDPOINT": "the storage account infra/ creates",
+    "OUTCOME_TOPIC_ENDPOINT": "the outcome topic infra/ creates",
+    "DRIFT_LOG_ANALYTICS_WORKSPACE_ID": "read from the workspace that "
+    "DRIFT_LOG_ANALYTICS_WORKSPACE_RESOURCE_ID names",
+}
+_APP_SETTING_VALUE = re.compile(r"\bname:\s*'([A-Z][A-Z0-9_]+)'\s*\n\s*value:\s*(.+)")
+
+
+def readme_settings() -> list[str]:
+    """The settings of the README's "## Settings" table (the app's own, first table there)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    table = section.split("| setting |", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, flags=re.MULTILINE)
+
+
+def azd_env_names() -> dict[str, str]:
+    """main.bicep parameter -> the azd environment variable main.parameters.json reads it from."""
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    found = {}
+    for name, entry in parameters["parameters"].items():
+        match = re.fullmatch(r"\$\{([A-Z][A-Z0-9_]*)(=.*)?\}", str(entry["value"]), re.DOTALL)
+        if match:
+            found[name] = match.group(1)
+    return found
+
+
+def test_every_readme_setting_infra_passes_is_settable_with_azd_env_set() -> None:
+    main = strip_bicep_comments((INFRA / "main.bicep").read_text(encoding="utf-8"))
+    params = set(re.findall(r"^param\s+(\w+)", main, flags=re.MULTILINE))
+    values = dict(_APP_SETTING_VALUE.findall(main))
+    env = azd_env_names()
+    passed = [name for name in readme_settings() if name in values]
+    assert len(passed) > 20, "the README table or the app settings were not read"
+    problems = []
+    for setting in passed:
+        used = sorted(p for p in params if re.search(rf"\b{p}\b", values[setting]))
+        if setting in DERIVED_SETTINGS:
+            assert not used, f"{setting} is computed, yet passes {used} through"
+            continue
+        if not used:
+            problems.append(f"{setting}: passes no parameter (and is not a derived setting)")
+        for param in used:
+            if env.get(param) != setting:
+                problems.append(f"{setting}: parameter {param} reads ${{{env.get(param)}}}")
+    assert not problems, "; ".join(problems)
+    # Every other parameter is settable too (the scale-out limit, Event Grid's retries, ...).
+    assert params == set(env), f"not settable with azd env set: {sorted(params - set(env))}"
+
+
+def test_the_drift_gate_is_off_unless_a_query_is_set() -> None:
+    main = strip_bicep_comments((INFRA / "main.bicep").read_text(encoding="utf-8"))
+    # The old default read AmlRunStatusChangedEvent's (absent) ExperimentName column in a
+    # workspace that nothing sends ML diagnostics to: a gate that could never open.
+    assert re.search(r"^param driftQuery string = ''$", main, flags=re.MULTILINE)
+    assert azd_env_names()["driftQuery"] == "DRIFT_QUERY"
+
+
 # --- the parsers themselves --------------------------------------------------------------------
 
 
