@@ -79,7 +79,9 @@ def test_every_recorded_call_the_app_makes_maps_to_actions_one_role_holds() -> N
         split = urllib.parse.urlsplit(url)
         if split.hostname == "api.loganalytics.io":
             continue  # Log Analytics Reader, a built-in role (not an ARM action)
-        audience = ML_AUDIENCE if split.hostname.endswith(".inference.ml.azure.com") else None
+        audience = (
+            ML_AUDIENCE if (split.hostname or "").endswith(".inference.ml.azure.com") else None
+        )
         try:
             actions = table.actions_for(method, split.path, audience)
         except KeyError:
