@@ -744,3 +744,38 @@ def test_the_notifications_sample_listens_for_types_the_app_publishes() -> None:
         trigger="event:1",
     )
     assert f"'{event_type(finding)}'" in text
+
+
+def test_jobs_and_scoring_are_granted_only_where_they_run() -> None:
+    # Policy and approval on every in-scope workspace; retraining only on RETRAIN_WORKSPACE_IDS,
+    # scoring only on the workspaces of SCORING_ALLOWED_ENDPOINTS (and the retraining ones when
+    # post-retrain scoring is on). Each assignment loop runs over exactly its list.
+    text = bicep("app/access.bicep")
+    loops = dict(re.findall(r"resource (\w+) '[^']+' = \[for \(id, i\) in (\w+):", text))
+    assert loops == {
+        "workspacePolicyAssignments": "mlWorkspaceIds",
+        "contributorGranterAssignments": "mlWorkspaceIds",
+        "retrainerAssignments": "retrainWorkspaceIds",
+        "batchScorerAssignments": "scoringWorkspaceIds",
+        "synapseReaderAssignments": "synapseWorkspaceIds",
+    }
+    main = bicep("main.bicep")
+    assert re.search(
+        r"var scoringEndpointWorkspaceIds = \[for id in scoringAllowedEndpoints: "
+        r"toLower\(join\(take\(split\(id, '/'\), 9\), '/'\)\)\]",
+        main,
+    ), "the scoring workspaces are the workspace part of each allowed endpoint's ID"
+    assert re.search(
+        r"var scoringWorkspaceIds = union\(scoringEndpointWorkspaceIds, "
+        r"empty\(batchEndpointName\) \? \[\] : retrainWorkspaceIdsLower\)",
+        main,
+    )
+    for param in ("mlWorkspaceIds", "retrainWorkspaceIds", "scoringWorkspaceIds"):
+        assert re.search(rf"\n    {param}: {param}\n", main), f"access gets {param}"
+    roles = permissions()["customRoles"]
+    policy = set(roles["workspacePolicy"]["actions"])
+    job_or_scoring = [
+        a for a in policy if "/jobs/" in a or "batchEndpoints" in a or "components" in a
+    ]
+    assert not job_or_scoring, f"the role on every workspace runs jobs: {job_or_scoring}"
+    assert not [a for a in roles["retrainer"]["actions"] if "batchEndpoints" in a]
