@@ -23,12 +23,13 @@ from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
 from shared.arm import ArmId, is_arm_id, same_arm_id, subscription_of
+from shared.claims import Claims
 from shared.config import Settings
 from shared.ledger import ActionRecord, ActionSink, ReportsOnce
 from shared.logs import decision_log
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
 from shared.planning.synapse_facts import SynapseAnswerError
-from shared.policy.budget import RemediationBudget
+from shared.policy.budget import RemediationBudget, Stop, explain_hourly, hourly_slot
 from shared.policy.engine import Candidate, evaluate, guarded_remediations, summarize
 from shared.policy.exemptions import Exemption, apply_exemptions
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
@@ -197,8 +198,12 @@ class PolicyReconciler:
         machine_learning: MachineLearningAdapter,
         synapse: SynapseAdapter,
         sink: ActionSink | None,
+        claims: Claims | None = None,
     ) -> None:
+        """`claims` keep each workspace's remediations of the hour (`MAX_REMEDIATIONS_PER_HOUR`)
+        in the ledger; None (`plan`, which reads no ledger) counts only this run's."""
         self._settings = settings
+        self._claims = claims
         self._facts = facts
         self._ml = machine_learning
         self._synapse = synapse
@@ -297,6 +302,9 @@ class PolicyReconciler:
         their guard's verdict, as a preview of `remediate`."""
         facts, findings, expired = self.judge(workspace_id, connections)
         planned: list[PlannedRemediation] = []
+        # The hour's remediations of this plan only: `plan` reads no ledger and takes no slot.
+        hour: tuple[datetime, ...] = ()
+        limit = self._settings.max_remediations_per_hour
         for candidate in guarded_remediations(findings, facts, remediate=True):
             stop = budget.stop()
             if not candidate.guard.safe:
@@ -307,8 +315,13 @@ class PolicyReconciler:
             elif stop is not None:
                 disposition, reason = DEFERRED, budget.explain(stop)
             else:
-                budget.spend(failed=False)
-                disposition, reason = "apply", candidate.guard.reason
+                window, free_at = hourly_slot(hour, datetime.now(UTC), limit)
+                if free_at is not None:
+                    disposition, reason = DEFERRED, explain_hourly(limit, free_at)
+                else:
+                    hour = window
+                    budget.spend(failed=False)
+                    disposition, reason = "apply", candidate.guard.reason
             remediation = candidate.remediation
             planned.append(
                 PlannedRemediation(
@@ -359,6 +372,25 @@ class PolicyReconciler:
             return f"failed: {describe(error)}"
         return f"applied: maxNodeCount is now {nodes}"
 
+    def _hourly_deferral(self, workspace_id: ArmId, taken: list[datetime]) -> str | None:
+        """Take one of the workspace's remediation slots of the hour: None when taken, else why
+        not. The ledger's window counts every run and instance; without claims, `taken` (this
+        run's own) does. A ledger that cannot count defers: the limit is never assumed."""
+        limit = self._settings.max_remediations_per_hour
+        now = datetime.now(UTC)
+        try:
+            if self._claims is not None:
+                free_at = self._claims.take_remediation_slot(workspace_id, limit=limit, now=now)
+            else:
+                window, free_at = hourly_slot(taken, now, limit)
+                taken[:] = window
+        except AzureError as error:
+            return (
+                f"{Stop.HOURLY_LIMIT}: the ledger could not count this workspace's remediations "
+                f"of the hour ({describe(error)}); deferred to a later run"
+            )
+        return None if free_at is None else explain_hourly(limit, free_at)
+
     def _remediate(
         self,
         workspace_id: ArmId,
@@ -369,10 +401,12 @@ class PolicyReconciler:
         trigger: str,
     ) -> tuple[list[RemediationOutcome], AzureError | None]:
         """Apply the candidates in order: a guard that says no defers its remediation, the
-        run's budget defers the rest once spent, a transient failure stops the workspace (the
+        run's budget defers the rest once spent, the workspace's hourly limit defers what is
+        over it (`MAX_REMEDIATIONS_PER_HOUR`), a transient failure stops the workspace (the
         rest are recorded as not attempted) and is returned to be raised after recording."""
         outcomes: list[RemediationOutcome] = []
         transient: AzureError | None = None
+        taken: list[datetime] = []
         for candidate in candidates:
             remediation = candidate.remediation
             if transient is not None:
@@ -400,6 +434,19 @@ class PolicyReconciler:
                         f"{DEFERRED}: {budget.explain(stop)}",
                         deferred_by=stop.value,
                         announce=budget.first_announcement(stop),
+                    )
+                )
+                continue
+            # Every run is a new budget (five compute writes, five events): the hour's slots,
+            # kept in the ledger, bound what all of them do to one workspace.
+            held = self._hourly_deferral(workspace_id, taken)
+            if held is not None:
+                outcomes.append(
+                    RemediationOutcome(
+                        remediation,
+                        f"{DEFERRED}: {held}",
+                        deferred_by=Stop.HOURLY_LIMIT.value,
+                        announce=announce and budget.first_announcement(Stop.HOURLY_LIMIT),
                     )
                 )
                 continue
