@@ -9,20 +9,14 @@ deferred with the reason, recorded, announced, and shown by `plan`.
 from __future__ import annotations
 
 import json
-import threading
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.data.tables import TableServiceClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.claims import Claims
 from shared.config import SettingsError, load_settings
 from shared.policy.budget import HOUR, hourly_slot
-from simulator import Azurite
 from tests.conftest import App
 from tests.test_policy_exemptions import BASE_ENV
 from tests.test_policy_rules import PROPERTY
@@ -78,52 +72,6 @@ def test_times_far_in_the_future_hold_no_slot() -> None:
 
     assert free_at is None
     assert window == (NOW,)
-
-
-# --- the ledger's window ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def claims(azurite: Azurite) -> Iterator[Claims]:
-    service = TableServiceClient.from_connection_string(azurite.connection_string)
-    table = service.create_table(f"rate{uuid.uuid4().hex[:12]}")
-    yield Claims(table)
-    service.delete_table(table.table_name)
-
-
-@pytest.mark.slow
-def test_the_ledger_keeps_the_hour_across_runs(claims: Claims) -> None:
-    assert claims.take_remediation_slot(WS, limit=2, now=NOW) is None
-    assert claims.take_remediation_slot(WS, limit=2, now=NOW + timedelta(minutes=10)) is None
-
-    # A new run (a new event, another instance) finds the hour spent.
-    free_at = claims.take_remediation_slot(WS, limit=2, now=NOW + timedelta(minutes=20))
-
-    assert free_at == NOW + HOUR
-    assert claims.take_remediation_slot(WS.upper(), limit=2, now=NOW + timedelta(minutes=30))
-    assert claims.take_remediation_slot(scene.DEV, limit=2, now=NOW) is None  # per workspace
-    assert claims.take_remediation_slot(WS, limit=2, now=NOW + HOUR) is None
-
-
-@pytest.mark.slow
-def test_instances_racing_for_the_hours_slots_take_no_more_than_the_limit(
-    claims: Claims,
-) -> None:
-    results: list[datetime | None] = []
-    start = threading.Barrier(8)
-
-    def instance() -> None:
-        start.wait()
-        results.append(claims.take_remediation_slot(WS, limit=3, now=NOW))
-
-    threads = [threading.Thread(target=instance) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sum(1 for result in results if result is None) == 3
-    assert claims.take_remediation_slot(WS, limit=3, now=NOW) == NOW + HOUR
 
 
 # --- settings ---------------------------------------------------------------------------------
