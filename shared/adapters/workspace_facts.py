@@ -73,11 +73,12 @@ class WorkspaceFactsAdapter:
         self, kind: DependencyKind, resource_id: str | None, customers: frozenset[str]
     ) -> DependencyFacts:
         """Which private link groups of a dependency have approved private endpoints in a
-        `customers` subscription (lower-cased): as for the workspace, a managed private
-        endpoint (a Synapse workspace's, in a Microsoft-managed subscription) serves only its
-        service and is no private path for people."""
+        `customers` subscription (lower-cased) or the dependency's own: as for the workspace, a
+        managed private endpoint (Synapse's or AML's managed network's, in a Microsoft-managed
+        subscription) serves only its service and is no private path for people."""
         if not resource_id or not is_arm_id(resource_id):
             return DependencyFacts(kind, None)
+        customers = customers | {subscription_of(resource_id).lower()}
         resources = self._clients.resources(subscription_of(resource_id)).resources
         try:
             resource = resources.get_by_id(resource_id, api_version=DEPENDENCY_API_VERSIONS[kind])
