@@ -10,6 +10,8 @@ is fixed by the claim, so a retried submission finds its job instead of creating
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -281,8 +283,7 @@ class Claims:
                 "PartitionKey": _partition(workspace_id),
                 "RowKey": REMEDIATIONS_ROW,
                 "WorkspaceId": workspace_id,
-                # Seconds since the epoch: a window of 1,000 fits a property many times over.
-                "Times": json.dumps([round(t.timestamp(), 3) for t in window]),
+                "Times": slot_times_value(window),
             }
             if self._write(entity, None if found is None else str(found.metadata["etag"])):
                 return None
@@ -291,6 +292,13 @@ class Claims:
 
 # Reading, deciding and writing the window again, at most this many times per slot.
 _SLOT_ATTEMPTS = 5
+
+
+def slot_times_value(window: Sequence[datetime]) -> str:
+    """The window as stored: whole seconds since the epoch, rounded up (a slot is held a little
+    longer, never shorter), compact, so that the largest window (MAX_REMEDIATIONS_PER_HOUR) stays
+    well within a property's bound and is never cut."""
+    return json.dumps([math.ceil(t.timestamp()) for t in window], separators=(",", ":"))
 
 
 def _slot_times(found: Any) -> list[datetime]:

@@ -15,7 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.config import SettingsError, load_settings
+from shared.bounds import bounded
+from shared.claims import slot_times_value
+from shared.config import MAX_REMEDIATIONS_PER_HOUR, SettingsError, load_settings
 from shared.policy.budget import HOUR, hourly_slot
 from tests.conftest import App
 from tests.test_policy_exemptions import BASE_ENV
@@ -72,6 +74,15 @@ def test_times_far_in_the_future_hold_no_slot() -> None:
 
     assert free_at is None
     assert window == (NOW,)
+
+
+def test_the_largest_window_is_stored_whole() -> None:
+    # A cut value would read as an empty hour: the bound on the setting keeps it whole.
+    latest = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    value = slot_times_value([latest] * MAX_REMEDIATIONS_PER_HOUR)
+
+    assert bounded(value) == value
+    assert len(json.loads(value)) == MAX_REMEDIATIONS_PER_HOUR
 
 
 # --- settings ---------------------------------------------------------------------------------
