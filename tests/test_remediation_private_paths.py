@@ -254,3 +254,32 @@ def test_one_approved_customer_private_endpoint_is_a_private_path(
     at = data.draw(st.integers(min_value=0, max_value=len(connections)))
 
     assert disable_is_safe([*connections[:at], approved, *connections[at:]])
+
+
+@pytest.mark.slow
+def test_a_dependencys_endpoint_in_the_dependencys_own_subscription_is_a_private_path(
+    app: App,
+) -> None:
+    # A key vault in another subscription of the customer's, its endpoint beside it.
+    other = scene.SYNAPSE_SUBSCRIPTION
+    vault = (
+        f"/subscriptions/{other}/resourceGroups/rg-shared/providers/Microsoft.KeyVault/vaults/kv"
+    )
+    endpoint = (
+        f"/subscriptions/{other}/resourceGroups/rg-shared/providers/"
+        "Microsoft.Network/privateEndpoints/pe-kv"
+    )
+    app.sim.add_key_vault(vault, private_endpoints=[(endpoint, "vault", "Approved")])
+    workspace = app.sim.get_resource(scene.PROD) or {}
+    workspace["properties"]["keyVault"] = vault
+    app.sim.put_resource(scene.PROD, workspace)
+
+    sweep()
+
+    assert not [
+        row
+        for row in app.ledger.actions(scene.PROD)
+        if row["Kind"] == "policy-finding" and row["Subject"] == vault
+    ]  # compliant: only problems get rows of their own
+    summary = next(r for r in app.ledger.actions(scene.PROD) if r["Kind"] == "policy-summary")
+    assert "dependencies-private-endpoints" in summary["Evidence"]
