@@ -114,6 +114,11 @@ param hbiRequired bool = false
 @description('At most this many policy remediations per event, sweep or CLI run.')
 param maxRemediationsPerRun int = 10
 
+@minValue(1)
+@maxValue(1000)
+@description('At most this many policy remediations per workspace in any hour, whatever the runs.')
+param maxRemediationsPerHour int = 10
+
 @description('JSON array of policy exemptions: [{ "rule", "scope", "reason", "expires" }].')
 param policyExemptions string = '[]'
 
@@ -414,6 +419,10 @@ var appSettings = [
   {
     name: 'MAX_REMEDIATIONS_PER_RUN'
     value: string(maxRemediationsPerRun)
+  }
+  {
+    name: 'MAX_REMEDIATIONS_PER_HOUR'
+    value: string(maxRemediationsPerHour)
   }
   {
     name: 'POLICY_EXEMPTIONS'
