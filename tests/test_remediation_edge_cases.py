@@ -122,9 +122,9 @@ def test_the_private_path_guard_is_judged_per_workspace(app: App) -> None:
     # mlw-dev has an approved connection; mlw-prod, swept in the same run, has none.
     app.set_settings(POLICY_MODE="remediate")
     cut_private_paths(app, scene.PROD)
-    dev = app.sim.get_resource(scene.DEV) or {}
+    dev = app.sim.arm.get(scene.DEV) or {}
     dev["properties"]["publicNetworkAccess"] = "Enabled"
-    app.sim.put_resource(scene.DEV, dev)
+    app.sim.arm.put(scene.DEV, dev)
 
     sweep()
 
