@@ -527,20 +527,9 @@ class SimulatorServer:
         """Names of all routes in the routing table."""
         return {r.name for r in self._routes}
 
-    def add_route(
-        self,
-        method: str,
-        pattern: str,
-        name: str,
-        handler: Handler,
-        *,
-        audience: str | None = "arm",
-        needs_api_version: bool = True,
-    ) -> None:
-        """Add a route ahead of the generic ARM GET (patterns match the lower-cased path)."""
-        self._insert(
-            [route(method, pattern, name, handler, audience, needs_api_version=needs_api_version)]
-        )
+    def add_route(self, *routes: Route) -> None:
+        """Add routes (made with :func:`route`) ahead of the generic ARM GET."""
+        self._insert(list(routes))
 
     def mount(self, *services: Service) -> None:
         """Mount services: their routes match in this order (the first match wins), the

@@ -475,6 +475,71 @@ def test_every_service_keeps_its_route_names(sim: AzureSimulator) -> None:
     assert set().union(*by_service.values()) <= sim.route_names()
 
 
+def test_the_server_mounts_one_object_per_service_and_resets_them_all(
+    sim: AzureSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The convention: each service is one object with its routes, its state and its reset, and
+    # the server mounts the list; no route is served outside a service, none by two.
+    services = [
+        sim.identity,
+        sim.arm,
+        sim.ml,
+        sim.synapse,
+        sim.authorization,
+        sim.network,
+        sim.eventgrid,
+        sim.logs,
+    ]
+    assert sorted(map(id, sim.services)) == sorted(map(id, services))
+    names = [r.name for service in sim.services for r in service.routes()]
+    assert len(names) == len(set(names))
+    assert set(names) == sim.route_names()
+    reset: list[object] = []
+    for service in services:
+        monkeypatch.setattr(service, "reset", lambda s=service: reset.append(s))
+    sim.reset()
+    assert set(map(id, reset)) == set(map(id, services))
+
+
+def test_a_lost_response_takes_effect_on_any_route(
+    sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
+) -> None:
+    # The request is carried out, its answer is lost: the client sees the error only.
+    sim.lose_response("aml.pec.put", status=503)
+    with pytest.raises(HttpResponseError) as lost:
+        _ml_client(sim, credential, retry_total=0).private_endpoint_connections.create_or_update(
+            world.rg,
+            world.ws_name,
+            world.pec_name,
+            PrivateEndpointConnection(
+                private_link_service_connection_state=PrivateLinkServiceConnectionState(
+                    status="Approved"
+                )
+            ),
+        )
+    assert lost.value.status_code == 503
+    assert sim.ml.connection_status(world.ws_id, world.pec_name) == "Approved"
+    assert [r.status for r in sim.requests if r.route == "aml.pec.put"] == [503]
+
+
+def test_a_paged_list_keeps_the_query_in_its_next_link(
+    sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
+) -> None:
+    # One paging rule for every list: the nextLink repeats the request's query with the next
+    # offset, so a filter holds on every page.
+    for name in ("a", "b", "c"):
+        sim.ml.add_compute(world.ws_id, f"cpu-{name}")
+    sim.page_size = 2
+    client = _pipeline(credential, sim.url + "/.default")
+    url = f"{sim.url}{world.ws_id}/computes"
+    first = _get(client, url, **{"api-version": "2023-04-01", "extra": "kept"}).json()
+    assert len(first["value"]) == 2
+    assert "extra=kept" in first["nextLink"]
+    second = _get(client, first["nextLink"]).json()
+    assert [c["name"] for c in first["value"] + second["value"]] == ["cpu-a", "cpu-b", "cpu-c"]
+    assert "nextLink" not in second
+
+
 # ------------------------------------------------------------------------- Azurite
 
 

@@ -344,15 +344,17 @@ def test_the_ledger_refuses_a_redirect_to_another_host(app: App) -> None:
 
     from shared.config import LedgerSettings
     from shared.ledger import open_ledger
-    from simulator.server import Reply
+    from simulator.server import Reply, route
 
     location = app.sim.foreign_url + "/Tables"
     app.sim.add_route(
-        "POST",
-        r"^/tables$",
-        "test.tables.create",
-        lambda call: Reply(307, headers={"Location": location}),
-        audience=None,
+        route(
+            "POST",
+            r"^/tables$",
+            "test.tables.create",
+            lambda call: Reply(307, headers={"Location": location}),
+            None,
+        )
     )
     settings = LedgerSettings(table_endpoint=app.sim.url, connection_string=None, table_name="t")
 

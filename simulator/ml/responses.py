@@ -91,14 +91,20 @@ class MachineLearningResponses:
             return not_found(workspace_id)
         return self._ml.sim.page(call, self._store.children(workspace_id, "computes"), "$skip")
 
-    def compute_patch(self, call: Call) -> Reply:
-        """Update of an AmlCompute's scale settings; answered as an operation already done."""
+    def _child(self, call: Call) -> JSON | Reply:
+        """The stored child of a workspace that the path names, or ARM's 404 (its workspace's
+        first); the stored body itself, for rules that change it."""
         workspace_id = call.group("ws")
         if not self._store.exists(workspace_id):
             return not_found(workspace_id)
         stored = self._store.stored(call.path)
-        if stored is None:
-            return not_found(call.path)
+        return not_found(call.path) if stored is None else stored
+
+    def compute_patch(self, call: Call) -> Reply:
+        """Update of an AmlCompute's scale settings; answered as an operation already done."""
+        stored = self._child(call)
+        if isinstance(stored, Reply):
+            return stored
         body = call.body if isinstance(call.body, dict) else {}
         outer = body.get("properties")
         inner = outer.get("properties") if isinstance(outer, dict) else None
@@ -178,12 +184,9 @@ class MachineLearningResponses:
 
     def connection_put(self, call: Call) -> Reply:
         """A decision on a connection (approve, reject): only its state changes."""
-        workspace_id = call.group("ws")
-        if not self._store.exists(workspace_id):
-            return not_found(workspace_id)
-        stored = self._store.stored(call.path)
-        if stored is None:
-            return not_found(call.path)
+        stored = self._child(call)
+        if isinstance(stored, Reply):
+            return stored
         properties = call.body.get("properties") if isinstance(call.body, dict) else None
         state = properties.get("privateLinkServiceConnectionState") if properties else None
         if not isinstance(state, dict):
@@ -199,7 +202,7 @@ class MachineLearningResponses:
                 "InvalidPrivateEndpointConnectionStatus",
                 f"Status '{status}' is not one of {sorted(CONNECTION_STATUSES)}.",
             )
-        self._ml.set_connection_state(workspace_id, stored, state)
+        self._ml.set_connection_state(call.group("ws"), stored, state)
         return Reply(200, copy.deepcopy(stored))
 
     # ----------------------------------------------------------- inside a workspace
