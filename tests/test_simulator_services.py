@@ -191,7 +191,7 @@ def test_workspace_patch_merges_and_validates(
     assert invalid.json()["error"]["code"] == "BadRequest"
 
 
-def test_add_ml_workspace_identity_replaces_the_block(sim: AzureSimulator, world: World) -> None:
+def test_add_workspace_identity_replaces_the_block(sim: AzureSimulator, world: World) -> None:
     identity = {
         "type": "UserAssigned",
         "userAssignedIdentities": {
