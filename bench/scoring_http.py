@@ -24,6 +24,7 @@ from bench._common import (
     REPO_ROOT,
     HttpRequestCounter,
     Target,
+    apply_settings,
     arguments,
     emit,
     local_azure,
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one report, s
         sim = local.sim
         scene.seed(sim)
         ss.seed(sim)
-        settings = local.apply_settings(**ss.settings_env())
+        settings = apply_settings(local, **ss.settings_env())
         child_env = {**os.environ, **settings}
 
         for _ in range(WARM_UP_RUNS):

@@ -123,12 +123,12 @@ def test_the_private_path_guard_is_judged_per_workspace(app: App) -> None:
     # same run, has none.
     app.set_settings(POLICY_MODE="remediate")
     cut_private_paths(app, scene.PROD)
-    app.sim.add_private_endpoint_connection(
+    app.sim.ml.add_private_endpoint_connection(
         scene.DEV, "pe-mlw-dev-hub", scene.private_endpoint_id("pe-mlw-dev-hub"), "Approved"
     )
-    dev = app.sim.get_resource(scene.DEV) or {}
+    dev = app.sim.arm.get(scene.DEV) or {}
     dev["properties"]["publicNetworkAccess"] = "Enabled"
-    app.sim.put_resource(scene.DEV, dev)
+    app.sim.arm.put(scene.DEV, dev)
 
     sweep()
 

@@ -38,7 +38,7 @@ NONE_FROM_CUSTOMERS = "none from a subscription of ML_WORKSPACE_IDS"
 
 
 def approve(app: App, connection: scene.Connection, description: str = "") -> None:
-    app.sim.add_private_endpoint_connection(
+    app.sim.ml.add_private_endpoint_connection(
         connection.workspace_id,
         connection.name,
         connection.private_endpoint_id,
@@ -59,7 +59,7 @@ def test_the_synapse_connection_the_sweep_approves_is_no_private_path_for_people
     app.set_settings(POLICY_MODE="remediate")
     cut_private_paths(app, scene.PROD)
     verified = app.connection("listed by allow-listed syn-analytics")
-    app.sim.add_private_endpoint_connection(
+    app.sim.ml.add_private_endpoint_connection(
         scene.PROD, verified.name, verified.private_endpoint_id, status="Pending"
     )
 
@@ -136,7 +136,7 @@ def test_a_managed_private_endpoint_gives_a_dependency_no_private_path(app: App)
     managed = scene.managed_endpoint_id(
         "syn-analytics", "mpe-acr", scene.SYNAPSE_MANAGED_SUBSCRIPTION
     )
-    app.sim.add_dependency_private_endpoint(registry, managed, "registry", "Approved")
+    app.sim.network.add_dependency_private_endpoint(registry, managed, "registry", "Approved")
 
     sweep()
 
@@ -269,10 +269,10 @@ def test_a_dependencys_endpoint_in_the_dependencys_own_subscription_is_a_private
         f"/subscriptions/{other}/resourceGroups/rg-shared/providers/"
         "Microsoft.Network/privateEndpoints/pe-kv"
     )
-    app.sim.add_key_vault(vault, private_endpoints=[(endpoint, "vault", "Approved")])
-    workspace = app.sim.get_resource(scene.PROD) or {}
+    app.sim.network.add_key_vault(vault, private_endpoints=[(endpoint, "vault", "Approved")])
+    workspace = app.sim.arm.get(scene.PROD) or {}
     workspace["properties"]["keyVault"] = vault
-    app.sim.put_resource(scene.PROD, workspace)
+    app.sim.arm.put(scene.PROD, workspace)
 
     sweep()
 

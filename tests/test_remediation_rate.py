@@ -126,7 +126,7 @@ def test_five_compute_writes_are_not_five_budgets(app: App) -> None:
     for row in held.values():
         assert "hourly limit reached: MAX_REMEDIATIONS_PER_HOUR=3" in row["Outcome"]
         assert row["Evidence"] == "lower-max-nodes: hourly limit reached"
-    announced = [e for e in app.sim.published_events if e["eventType"] == DEFERRED_EVENT]
+    announced = [e for e in app.sim.eventgrid.published_events if e["eventType"] == DEFERRED_EVENT]
     assert len(announced) == 4  # one per event: each is a run of its own
 
 

@@ -379,7 +379,7 @@ def test_a_lost_answer_and_a_retried_request_still_make_one_job(scoring: App) ->
     # Throttled attempts, then a last one that takes effect but whose answer is lost: the app's
     # retries are spent and it cannot tell that the job exists.
     scoring.sim.inject("ml.scoring.invoke", status=503, times=attempts - 1, retry_after=0.01)
-    scoring.sim.ml.lose_response("ml.scoring.invoke", status=503, times=1)
+    scoring.sim.lose_response("ml.scoring.invoke", status=503, times=1)
     assert post(headers=_headers(**key)).status_code == 503
     assert len(scoring.sim.ml.jobs(scene.PROD)) == 1
     # The Logic App retries with the same key: the same repeatability ID, the same job.
@@ -394,7 +394,7 @@ def test_a_lost_answer_and_a_retried_request_still_make_one_job(scoring: App) ->
 
 
 def test_a_lost_answer_is_recovered_by_the_adapters_own_retry(scoring: App) -> None:
-    scoring.sim.ml.lose_response("ml.scoring.invoke", status=503, times=1)
+    scoring.sim.lose_response("ml.scoring.invoke", status=503, times=1)
     response = post()
     assert response.status_code == 202
     assert len(scoring.sim.ml.jobs(scene.PROD)) == 1
