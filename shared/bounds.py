@@ -26,6 +26,8 @@ MAX_KEY_CHARS = 400
 # stays under 420 KB, well inside the 1 MiB entity limit.
 PROPERTY_LIMIT = 16_000
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A SAS signature, `sig=` raw or percent-encoded (once or twice), up to the next delimiter.
+_SAS_SIGNATURE = re.compile(r"(?i)(?<![a-z0-9_])(sig(?:=|%3d|%253d))[^&\s\"'#;,<>]*")
 
 
 def table_key(value: str) -> str:
@@ -59,10 +61,17 @@ def utf16_units(value: str) -> int:
     return len(value) + sum(1 for char in value if ord(char) > 0xFFFF)
 
 
+def redacted(value: str) -> str:
+    """`value` with the signature of any SAS token in it replaced: settings and requests refuse
+    SAS tokens, and one that gets through all the same is never stored or published."""
+    return _SAS_SIGNATURE.sub(r"\1REDACTED", value)
+
+
 def bounded(value: str, limit: int = PROPERTY_LIMIT) -> str:
-    """`value` as storable text: lone surrogates replaced (they are not valid UTF-8), cut to
-    `limit` UTF-16 code units with a note saying how much was cut."""
-    text = _LONE_SURROGATE.sub("\ufffd", value)
+    """`value` as storable text: any SAS signature redacted, lone surrogates replaced (they are
+    not valid UTF-8), cut to `limit` UTF-16 code units with a note saying how much was cut.
+    Every string the ledger stores and every outcome event field passes through here."""
+    text = redacted(_LONE_SURROGATE.sub("\ufffd", value))
     if utf16_units(text) <= limit:
         return text
     kept: list[str] = []
