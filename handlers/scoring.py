@@ -1,8 +1,9 @@
 """Scoring over HTTP: `start_scoring`, `get_scoring_job` and `openapi_spec`.
 
 Anonymous at function level on purpose: App Service authentication (Entra ID, configured in
-infra/) sits in front, rejects unauthenticated requests and passes the caller's object ID in
-X-MS-CLIENT-PRINCIPAL-ID; these functions authorise that caller against
+infra/) sits in front, rejects unauthenticated requests and forwards the caller's object ID and
+claims; these functions serve only while the platform reports it on (WEBSITE_AUTH_ENABLED),
+trust the caller only when those headers agree, and authorise it against
 SCORING_ALLOWED_CALLERS. No function keys: callers hold no secrets.
 """
 
@@ -68,10 +69,10 @@ def _problem(problem: Problem) -> func.HttpResponse:
     )
 
 
-def _jobs_url(settings: Settings) -> str:
-    """Where the jobs are, for Location and statusUrl: on the app's own host name (API_HOSTNAME,
-    else the platform's WEBSITE_HOSTNAME), relative without one; never the request's Host."""
-    path = f"{API_PREFIX}/{JOBS_ROUTE}"
+def _status_url(settings: Settings, job_name: str) -> str:
+    """A job's Location and statusUrl: on the app's own host name (API_HOSTNAME, else the
+    platform's WEBSITE_HOSTNAME), relative without one; never the request's Host."""
+    path = f"{API_PREFIX}/{JOBS_ROUTE}/{quote(job_name, safe='')}"
     return f"https://{settings.api_host}{path}" if settings.api_host else path
 
 
@@ -236,7 +237,7 @@ def _start_scoring(req: func.HttpRequest) -> func.HttpResponse:
     if isinstance(outcome, DryRun):
         _record(service.records, replace(record, outcome="dry-run", http_status=200))
         return _json(200, {"dryRun": True, "wouldSubmit": outcome.would_submit})
-    status_url = f"{_jobs_url(settings)}/{quote(outcome.name, safe='')}"
+    status_url = _status_url(settings, outcome.name)
     _record(
         service.records,
         replace(
@@ -320,7 +321,7 @@ def _get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
         "workspace": started.workspace_id,
     }
     if not job.finished:
-        status_url = f"{_jobs_url(settings)}/{quote(job_name, safe='')}"
+        status_url = _status_url(settings, job_name)
         return _accepted({**body, "statusUrl": status_url}, status_url)
     body.update(
         deployment=job.deployment or started.deployment,

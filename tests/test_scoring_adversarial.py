@@ -241,14 +241,6 @@ def test_a_non_ascii_lookalike_of_an_endpoint_name_names_nothing() -> None:
 # --- through the registered functions, over the simulator ----------------------------------
 
 
-@pytest.fixture
-def scoring(app: App) -> App:
-    ss.seed(app.sim)
-    app.set_settings(**ss.settings_env())
-    app.sim.reset_counts()
-    return app
-
-
 def _headers(caller: str | None = ss.LOGIC_APP, **extra: str) -> dict[str, str]:
     headers = {"Content-Type": "application/json"}
     if caller is not None:

@@ -145,14 +145,6 @@ def test_no_header_set_without_a_matching_object_id_is_trusted(
 # --- through the functions -------------------------------------------------------------------
 
 
-@pytest.fixture
-def scoring(app: App) -> App:
-    ss.seed(app.sim)
-    app.set_settings(**ss.settings_env())
-    app.sim.reset_counts()
-    return app
-
-
 _BODY = json.dumps({"endpoint": "fraud-scoring", "input": {"type": "uri_folder", "path": ss.INPUT}})
 
 

@@ -28,14 +28,6 @@ JOBS_URL = f"{ss.APP_URL}/scoring-jobs"
 SAS = "sv=2024-11-04&ss=b&srt=co&sp=rl&se=2026-12-01T00:00:00Z&sig=AbCdEf0123456789%2Bsecret%3D"
 
 
-@pytest.fixture
-def scoring(app: App) -> App:
-    ss.seed(app.sim)
-    app.set_settings(**ss.settings_env())
-    app.sim.reset_counts()
-    return app
-
-
 def _headers(caller: str | None = ss.LOGIC_APP, **extra: str) -> dict[str, str]:
     headers = {"Content-Type": "application/json"}
     if caller is not None:

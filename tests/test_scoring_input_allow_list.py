@@ -462,14 +462,6 @@ def test_a_ledger_record_never_keeps_a_sas_signature(app: App) -> None:
 # --- over HTTP ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def scoring(app: App) -> App:
-    ss.seed(app.sim)
-    app.set_settings(**ss.settings_env())
-    app.sim.reset_counts()
-    return app
-
-
 def _post(path: str) -> Any:
     return host.call_http(
         "start_scoring",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from shared.arm import ArmId, name_of, same_arm_id
+from shared.config import batch_endpoint_workspace
 from shared.scoring import problems
 from shared.scoring.contract import MAX_BODY_BYTES, SchemaViolationError, check
 from shared.scoring.inputs import AllowedInputs, input_not_allowed, input_path_problem
@@ -274,7 +275,7 @@ def validate(document: object, allowed: Sequence[ArmId], inputs: AllowedInputs) 
     if reason is not None:
         raise RefusedError(problems.bad_request("input.path", f"the input path {reason}"))
     endpoint_id = resolve_endpoint(document["endpoint"], allowed)
-    workspace_id = endpoint_id[: endpoint_id.lower().index("/batchendpoints/")]
+    workspace_id = batch_endpoint_workspace(endpoint_id) or endpoint_id
     reason = input_not_allowed(scoring_input["path"], workspace_id, inputs)
     if reason is not None:
         raise RefusedError(problems.unprocessable("input.path", f"the input path {reason}"))
