@@ -636,7 +636,8 @@ def _allowed_inputs(name: str, reader: _Reader, environ: Mapping[str, str]) -> A
         try:
             prefixes.append(allowed_prefix(item.strip(), hosts))
         except ValueError as error:
-            raise SettingsError(f"{name}: item {position} ({item[:100]!r}) {error}") from None
+            # The item is not repeated: it may hold a SAS token.
+            raise SettingsError(f"{name}: item {position} {error}") from None
     return AllowedInputs(tuple(prefixes), hosts)
 
 

@@ -131,6 +131,7 @@ def test_a_prefix_is_normalised_and_the_host_account_is_never_one() -> None:
         "https://x@mldata01.blob.core.windows.net/scoring/",
         "https://mldata01.blob.core.windows.net.evil.example/scoring/",
         "https://mldata01.blob.core.windows.net/scoring/../other/",
+        "AZUREML://datastores/curated/paths/daily/%2e%2e/",
         "wasbs://scoring@mldata01.blob.core.windows.net/",
         "/home/site/wwwroot/",
         "azureml://datastores/",

@@ -178,7 +178,7 @@ def allowed_prefix(text: str, host_accounts: frozenset[str]) -> Location:
             f"blob.<storage suffix>/<container>/[<folder>/], storage suffix one of "
             f"{', '.join(STORAGE_SUFFIXES)}; no query string"
         )
-    reason = _path_problem(path.partition("/paths/")[2] if scheme == "azureml" else path)
+    reason = _path_problem(path.partition("/paths/")[2] if scheme.lower() == "azureml" else path)
     if location.segments and reason is not None:
         raise ValueError(f"its path {reason}")
     if location.store[0] == "storage" and location.store[1] in host_accounts:
