@@ -26,8 +26,11 @@ MAX_KEY_CHARS = 400
 # stays under 420 KB, well inside the 1 MiB entity limit.
 PROPERTY_LIMIT = 16_000
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# A SAS signature, `sig=` raw or percent-encoded (once or twice), up to the next delimiter.
-_SAS_SIGNATURE = re.compile(r"(?i)(?<![a-z0-9_])(sig(?:=|%3d|%253d))[^&\s\"'#;,<>]*")
+# A SAS signature, `sig=` raw or percent-encoded (once or twice, `%26sig%3D` in an encoded URL
+# too), up to the next delimiter.
+_SAS_SIGNATURE = re.compile(
+    r"(?i)(?:(?<![a-z0-9_])|(?<=%26)|(?<=%3f))(sig(?:=|%3d|%253d))(?:(?!%26)[^&\s\"'#;,<>])*"
+)
 
 
 def table_key(value: str) -> str:
