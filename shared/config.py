@@ -98,6 +98,8 @@ class Settings:
     outcome_topic_endpoint: str | None = None
     # At most this many policy remediations per event, sweep or CLI run (the rest are deferred).
     max_remediations_per_run: int = 10
+    # At most this many policy remediations per workspace in any hour, whatever the runs.
+    max_remediations_per_hour: int = 10
     # POLICY_EXEMPTIONS: findings spared, per rule and ARM scope, until their expiry.
     policy_exemptions: tuple[Exemption, ...] = ()
     # The token audience of the Synapse data plane: derived from SYNAPSE_DEV_ENDPOINT's cloud
@@ -753,6 +755,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         hbi_required=reader.flag("HBI_REQUIRED", default=False),
         outcome_topic_endpoint=reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT"),
         max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN") or 10,
+        max_remediations_per_hour=_per_hour(reader),
         policy_exemptions=_exemptions(reader),
         synapse_dev_audience=_synapse_audience(reader),
         retraining=_retraining(reader, ml_workspace_ids, allowed_inputs),
@@ -771,6 +774,20 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         http_auth_enabled=(reader.optional("WEBSITE_AUTH_ENABLED") or "").lower() == "true",
         api_host=_host_name("API_HOSTNAME", reader) or _host_name("WEBSITE_HOSTNAME", reader),
     )
+
+
+# The ledger keeps a workspace's hour in one row: a bound that row holds with room to spare.
+MAX_REMEDIATIONS_PER_HOUR = 1_000
+
+
+def _per_hour(reader: _Reader) -> int:
+    value = reader.count("MAX_REMEDIATIONS_PER_HOUR") or 10
+    if value > MAX_REMEDIATIONS_PER_HOUR:
+        raise SettingsError(
+            f"MAX_REMEDIATIONS_PER_HOUR={value} is not valid: expected a whole number from 1 to "
+            f"{MAX_REMEDIATIONS_PER_HOUR}"
+        )
+    return value
 
 
 def _exemptions(reader: _Reader) -> tuple[Exemption, ...]:

@@ -33,6 +33,7 @@ from typing import Any, Final, cast
 
 import trustme
 
+from .permissions import Permissions
 from .shapes import JSON
 
 SYNAPSE_AUDIENCE: Final = "https://dev.azuresynapse.net"
@@ -292,6 +293,8 @@ class SimulatorServer:
         self._thread: threading.Thread | None = None
         self._tempdir: Path | None = None
         self._ca_bundle: Path | None = None
+        #: Azure RBAC: the app's actions (infra/permissions.json) and what each call needs.
+        self.permissions = Permissions.load()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -556,7 +559,11 @@ class SimulatorServer:
             self._record(method, path, "unknown", missing.status, api_version, headers)
             return missing
 
-        early = self._take_fault(route.name) or self._authenticate(route, headers, api_version)
+        early = (
+            self._take_fault(route.name)
+            or self._authenticate(route, headers, api_version)
+            or self.permissions.check(route.audience, method, path, headers)
+        )
         reply = early or self._take_rewrite(
             route.name,
             self._run_handler(route, Call(method, path, query, headers, None, match), raw_body),

@@ -169,22 +169,6 @@ def test_public_access_through_the_sweep_waits_for_a_private_path(app: App) -> N
     assert public_access(app, scene.PROD) == "Disabled"
 
 
-def test_the_sweep_counts_connections_it_has_just_approved_as_a_private_path(app: App) -> None:
-    # Only the verified Synapse connection could give a private path: the sweep approves it
-    # first, and the policy then sees it approved at the time of deciding.
-    app.set_settings(POLICY_MODE="remediate")
-    cut_private_paths(app, scene.PROD)
-    verified = app.connection("listed by allow-listed syn-analytics")
-    app.sim.add_private_endpoint_connection(
-        scene.PROD, verified.name, verified.private_endpoint_id, status="Pending"
-    )
-
-    sweep()
-
-    assert app.status(verified) == "Approved"
-    assert public_access(app, scene.PROD) == "Disabled"
-
-
 # --- compute-max-nodes guard ------------------------------------------------------------------
 
 
