@@ -574,6 +574,8 @@ _PATH_LIKE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:|[./~\\])|[/\\]")
 def _check_retrain_inputs(
     inputs: dict[str, object], workspace_ids: tuple[ArmId, ...], allowed: AllowedInputs
 ) -> None:
+    """Data inputs (`{"type", "path"}`, or a string that looks like a path) must be remote
+    URIs that pass the input check; numbers, booleans and plain words stay literals."""
     for key, value in inputs.items():
         name = f"RETRAIN_INPUTS: input {key[:80]!r}"
         if isinstance(value, dict):
@@ -606,7 +608,7 @@ def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
         fields = dict(
             part.partition("=")[::2] for part in value.split(";") if "=" in part
         )  # a connection string, or nothing
-        lowered = {key.strip().lower(): field.strip() for key, field in fields.items()}
+        lowered = {key.strip().lower(): text.strip() for key, text in fields.items()}
         if lowered.get("usedevelopmentstorage", "").lower() == "true":
             accounts.add("devstoreaccount1")
         if "accountname" in lowered:
