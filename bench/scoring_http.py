@@ -55,7 +55,7 @@ from tools import host
 imported = time.perf_counter() - start
 response = host.call_http(
     "start_scoring", method="POST", url={JOBS_URL!r},
-    headers={{"Content-Type": "application/json", "X-MS-CLIENT-PRINCIPAL-ID": {ss.LOGIC_APP!r},
+    headers={{"Content-Type": "application/json", **{ss.caller_headers(ss.LOGIC_APP)!r},
               "Idempotency-Key": uuid.uuid4().hex}},
     body={BODY!r},
 )
@@ -71,7 +71,7 @@ print(json.dumps({{
 
 
 def _headers(key: str | None = None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "X-MS-CLIENT-PRINCIPAL-ID": ss.LOGIC_APP}
+    headers = {"Content-Type": "application/json", **ss.caller_headers(ss.LOGIC_APP)}
     return {**headers, "Idempotency-Key": key} if key else headers
 
 

@@ -113,3 +113,15 @@ def app(local: LocalAzure, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
     simulator.reset_counts()
     yield App(simulator, seeded, set_settings)
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def scoring(app: App) -> App:
+    """The app with the scoring scene: batch endpoints, allowed callers, and what the platform
+    sets in Azure (App Service authentication on, the app's host name)."""
+    from tools import scoring_scene
+
+    scoring_scene.seed(app.sim)
+    app.set_settings(**scoring_scene.settings_env())
+    app.sim.reset_counts()
+    return app
