@@ -240,6 +240,8 @@ def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) ->
             settings.table_endpoint,
             name,
             credential=credential,
+            # Its cloud's, or LEDGER_TABLE_AUDIENCE for a host of no known cloud (settings).
+            audience=settings.table_audience,
             **client_options(settings.table_endpoint),
         )
     try:

@@ -42,7 +42,7 @@ from .eventgrid import TOPIC_PATH, CustomTopic, EventGridResponses
 from .eventgrid import routes as eventgrid_routes
 from .identity import TOKEN_PATH, ManagedIdentity
 from .network import Network, NetworkResponses, dependency_routes, private_endpoint_routes
-from .server import SYNAPSE_AUDIENCE, Handler, Request, SimulatorServer
+from .server import ML_AUDIENCE, SYNAPSE_AUDIENCE, Handler, Request, SimulatorServer
 from .shapes import JSON
 from .synapse import DATA_PLANE_PATH, Synapse, SynapseResponses, data_plane_routes, workspace_routes
 
@@ -246,6 +246,8 @@ class AzureSimulator:
             "SSL_CERT_FILE": self.ca_bundle_path,
             # Batch scoring URIs are served by this simulator's own host.
             "AML_INFERENCE_DOMAIN": self.inference_domain,
+            # ...and ARM too: Azure ML's data-plane audience is stated, as for any custom host.
+            "AML_AUDIENCE": ML_AUDIENCE,
             "LOGS_QUERY_ENDPOINT": self.logs.endpoint,
         }
 

@@ -34,13 +34,6 @@ RETRY_SETTINGS: dict[str, Any] = {
     "retry_backoff_factor": transport.RETRY_BACKOFF_FACTOR,
     "retry_backoff_max": transport.RETRY_BACKOFF_MAX_SECONDS,
 }
-# Azure ML's data-plane audience (batch scoring URIs, the job PUT's x-azureml-token) per cloud,
-# keyed by the cloud's ARM host; any other ARM endpoint (a proxy, the simulator) is the public one.
-ML_AUDIENCES = {
-    "management.azure.com": "https://ml.azure.com",
-    "management.usgovcloudapi.net": "https://ml.azure.us",
-    "management.chinacloudapi.cn": "https://ml.azure.cn",
-}
 # Where azure-ai-ml keeps the name of "the current cloud" (the process environment).
 AZUREML_CURRENT_CLOUD = "AZUREML_CURRENT_CLOUD"
 # azure-ai-ml's built-in cloud names for the same ARM hosts.
@@ -70,13 +63,6 @@ def prepare_azure_ai_ml() -> None:
     logging.getLogger(AZURE_AI_ML_EXPERIMENTAL_LOGGER).setLevel(logging.ERROR)
     if "azure.ai.ml" not in sys.modules:
         os.environ.pop(AZUREML_CURRENT_CLOUD, None)
-
-
-def ml_audience(arm_endpoint: str) -> str:
-    """The Azure ML data-plane audience of the cloud that `arm_endpoint` belongs to."""
-    return ML_AUDIENCES.get(
-        urlsplit(arm_endpoint).hostname or "", ML_AUDIENCES["management.azure.com"]
-    )
 
 
 @functools.cache
@@ -188,7 +174,7 @@ class AzureClients:
     def batch_scoring(self, origin: str) -> PipelineClient[HttpRequest, HttpResponse]:
         """A raw azure-core pipeline to one batch scoring host (`https://host[:port]`), with a
         token for Azure ML's data plane. Only for an origin that passed the scoring URI check."""
-        scope = f"{ml_audience(self._settings.arm_endpoint)}/.default"
+        scope = f"{self._settings.aml_audience}/.default"
         return self.data_plane_pipeline(origin, scope)
 
     @functools.cache  # noqa: B019
@@ -209,14 +195,14 @@ class AzureClients:
         cloud_kwargs: dict[str, Any] = {"cloud": cloud}
         if cloud is None:
             # Any other ARM endpoint (Azure Stack, a proxy, the local simulator) is registered as
-            # a cloud of its own; its ML audience stays the public cloud's.
+            # a cloud of its own, with the ML audience the settings tie to it (AML_AUDIENCE).
             cloud_kwargs = {
                 "cloud": f"custom:{host}",
                 "cloud_metadata": {
                     "azure_portal": "https://portal.azure.com/",
                     "resource_manager": f"{arm}/",
                     "active_directory": "https://login.microsoftonline.com/",
-                    "aml_resource_id": f"{ml_audience(arm)}/",
+                    "aml_resource_id": f"{self._settings.aml_audience}/",
                     "storage_endpoint": "core.windows.net",
                     "registry_discovery_endpoint": f"{arm}/",
                 },
