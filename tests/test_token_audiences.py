@@ -7,9 +7,11 @@ from __future__ import annotations
 import string
 
 import pytest
+from azure.core.exceptions import AzureError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.adapters.clients import clients_for
 from shared.config import (
     AML_INFERENCE,
     ARM_ML,
@@ -19,8 +21,11 @@ from shared.config import (
     Settings,
     SettingsError,
     TokenDestination,
+    get_settings,
     load_settings,
 )
+from shared.ledger import open_ledger
+from tests.conftest import App
 
 GROUP = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg-1234"
 ML = f"{GROUP}/providers/Microsoft.MachineLearningServices/workspaces/testworkspace"
@@ -299,3 +304,42 @@ def test_no_host_outside_a_known_cloud_gets_a_token_without_a_stated_audience(
     # Loaded without a stated audience: only a host of a known cloud, with its cloud's audience.
     assert known is not None, host
     assert _audience_of(destination, loaded) == known
+
+
+# --- the token a client sends is its audience, whatever the host asks for -----------------------
+
+
+@pytest.mark.slow
+def test_the_ledger_sends_no_other_token_when_its_host_challenges_for_one(app: App) -> None:
+    # azure-data-tables asks for whatever resource a 401 challenge names: a table host of no
+    # known cloud (stated with LEDGER_TABLE_AUDIENCE) answered with ARM's, and got an ARM token.
+    from simulator.server import Call, Reply
+
+    seen: list[str | None] = []
+
+    def challenge(call: Call) -> Reply:
+        token = call.headers.get("authorization", "").partition(" ")[2]
+        seen.append(app.sim.token_audience(token))
+        return Reply(
+            401,
+            headers={
+                "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/'
+                f'{app.sim.tenant_id}", resource_id="https://management.azure.com"'
+            },
+        )
+
+    app.sim.add_route("POST", r"^/tables$", "test.tables.create", challenge, audience=None)
+    app.set_settings(
+        LEDGER_CONNECTION_STRING="",
+        LEDGER_TABLE_ENDPOINT=app.sim.url,
+        LEDGER_TABLE_AUDIENCE="https://storage.azure.com",
+    )
+    loaded = get_settings()
+
+    with pytest.raises(AzureError):
+        open_ledger(loaded.ledger, clients_for(loaded).token_credential)  # type: ignore[arg-type]
+
+    # One request, with the storage token; no ARM token was asked for, none was sent.
+    assert seen == ["https://storage.azure.com"]
+    asked = {str(request["resource"]).rstrip("/") for request in app.sim.token_requests}
+    assert "https://management.azure.com" not in asked

@@ -23,7 +23,7 @@ from shared.config import Settings, synapse_dev_audience
 
 if TYPE_CHECKING:
     from azure.core import PipelineClient
-    from azure.core.credentials import TokenCredential
+    from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
     from azure.core.rest import HttpRequest, HttpResponse
 
 # azure-core's retry policy, tuned for a function invocation: a handful of tries honouring
@@ -74,6 +74,37 @@ def credential(client_id: str | None) -> TokenCredential:
     return DefaultAzureCredential(
         managed_identity_client_id=client_id, exclude_interactive_browser_credential=True
     )
+
+
+class AudienceBoundCredential:
+    """The process's credential, giving tokens for one audience only.
+
+    Some SDKs let the service choose the scope: azure-data-tables asks for whatever resource a
+    401 challenge names, so any host it talks to could ask for an ARM token. Bound here, a
+    client's token is always the audience its settings tie to its endpoint; a request for any
+    other raises `ClientAuthenticationError` and nothing is sent.
+    """
+
+    def __init__(self, inner: TokenCredential, audience: str) -> None:
+        self._inner = inner
+        self.scope = f"{audience.rstrip('/')}/.default"
+
+    def _check(self, scopes: tuple[str, ...]) -> None:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        if [scope.lower() for scope in scopes] != [self.scope.lower()]:
+            raise ClientAuthenticationError(
+                f"refused a token for {', '.join(scopes)[:200]}: this client's audience is "
+                f"{self.scope} (its endpoint's settings)"
+            )
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self._check(scopes)
+        return self._inner.get_token(*scopes, **kwargs)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+        self._check(scopes)
+        return self._inner.get_token_info(*scopes, options=options)  # type: ignore[attr-defined, no-any-return]
 
 
 def synapse_dev_scope(template: str, audience: str | None = None) -> str:
