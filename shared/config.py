@@ -225,7 +225,6 @@ class TokenDestination:
     setting: str
     audience_setting: str
     clouds: tuple[tuple[str, str], ...]
-    example: str
 
     def cloud_audience(self, host: str) -> str | None:
         """The audience of the known cloud `host` belongs to (at a label boundary), or None."""
@@ -253,7 +252,7 @@ class TokenDestination:
             raise SettingsError(
                 f"{self.setting}={value!r} is on no known Azure cloud ({known}): set "
                 f"{self.audience_setting} to the token audience that may go there, such as "
-                f"{self.example}"
+                f"{self.clouds[0][1]}"
             )
         return derived
 
@@ -267,7 +266,6 @@ SYNAPSE_DEV = TokenDestination(
         ("dev.azuresynapse.azure.cn", "https://dev.azuresynapse.azure.cn"),
         ("dev.azuresynapse.usgovcloudapi.net", "https://dev.azuresynapse.usgovcloudapi.net"),
     ),
-    "https://dev.azuresynapse.net",
 )
 LEDGER_TABLE = TokenDestination(
     "LEDGER_TABLE_ENDPOINT",
@@ -280,7 +278,6 @@ LEDGER_TABLE = TokenDestination(
             "table.core.usgovcloudapi.net",
         )
     ),
-    STORAGE_AUDIENCE,
 )
 OUTCOME_TOPIC = TokenDestination(
     "OUTCOME_TOPIC_ENDPOINT",
@@ -289,7 +286,6 @@ OUTCOME_TOPIC = TokenDestination(
         (suffix, EVENTGRID_AUDIENCE)
         for suffix in ("eventgrid.azure.net", "eventgrid.azure.cn", "eventgrid.azure.us")
     ),
-    EVENTGRID_AUDIENCE,
 )
 # Azure ML's data plane: scoring URIs under AML_INFERENCE_DOMAIN, and the job PUT's
 # x-azureml-token, which goes to ARM_ENDPOINT. Both must agree on one audience.
@@ -301,7 +297,6 @@ AML_INFERENCE = TokenDestination(
         ("inference.ml.azure.cn", "https://ml.azure.cn"),
         ("inference.ml.azure.us", "https://ml.azure.us"),
     ),
-    "https://ml.azure.com",
 )
 ARM_ML = TokenDestination(
     "ARM_ENDPOINT",
@@ -311,10 +306,7 @@ ARM_ML = TokenDestination(
         ("management.chinacloudapi.cn", "https://ml.azure.cn"),
         ("management.usgovcloudapi.net", "https://ml.azure.us"),
     ),
-    "https://ml.azure.com",
 )
-# Kept by name: the Synapse suffixes as a mapping.
-SYNAPSE_DEV_CLOUDS: dict[str, str] = dict(SYNAPSE_DEV.clouds)
 
 
 def _host(url: str) -> str:

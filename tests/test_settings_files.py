@@ -67,14 +67,19 @@ def test_a_settings_file_over_the_bound_is_one_line_and_exit_2(
     assert line.startswith(f"error: settings file {path} is larger than 1 MiB")
 
 
-def test_a_fifo_as_settings_file_is_refused_without_waiting(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("command", "label"),
+    [(["plan", "--settings"], "settings file "), (["replay"], "")],
+    ids=["settings", "events"],
+)
+def test_a_fifo_is_refused_without_waiting(tmp_path: Path, command: list[str], label: str) -> None:
     # Nothing ever writes to it: opening it for reading used to block the CLI forever.
     fifo = tmp_path / "local.settings.json"
     os.mkfifo(fifo)
     environment = {k: v for k, v in os.environ.items() if k not in VALUES}
 
     finished = subprocess.run(  # noqa: S603 - our own interpreter and CLI, fixed arguments
-        [sys.executable, "-m", "tools.cli", "plan", "--settings", str(fifo)],
+        [sys.executable, "-m", "tools.cli", *command, str(fifo)],
         cwd=REPO,
         env=environment,
         capture_output=True,
@@ -85,7 +90,7 @@ def test_a_fifo_as_settings_file_is_refused_without_waiting(tmp_path: Path) -> N
 
     assert finished.returncode == 2
     line = _one_line(finished.stderr)
-    assert line.startswith(f"error: settings file {fifo} is not a regular file")
+    assert line.startswith(f"error: {label}{fifo} is not a regular file")
 
 
 @pytest.mark.parametrize(
