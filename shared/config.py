@@ -319,20 +319,21 @@ def synapse_dev_audience(template: str, explicit: str | None = None) -> str:
     return SYNAPSE_DEV.audience(template, _host(template), explicit)
 
 
-def _stated_audience(reader: _Reader, name: str) -> str | None:
-    """An audience setting: an https:// URI without a path, such as https://ml.azure.com."""
+def _stated_audience(reader: _Reader, destination: TokenDestination) -> str | None:
+    """An audience setting: an https:// URI without a path."""
+    name = destination.audience_setting
     explicit = reader.optional_https_url(name)
     if explicit is not None and urlsplit(explicit).path.strip("/"):
         raise SettingsError(
             f"{name}={explicit!r} is not valid: expected an audience such as "
-            "https://ml.azure.com (no path)"
+            f"{destination.clouds[0][1]} (no path)"
         )
     return explicit
 
 
 def _tied_audience(reader: _Reader, destination: TokenDestination, url: str | None) -> str | None:
     """The audience for `url` (the value of `destination.setting`), None when it is unset."""
-    explicit = _stated_audience(reader, destination.audience_setting)
+    explicit = _stated_audience(reader, destination)
     if url is None:
         return None
     return destination.audience(url, _host(url), explicit)
@@ -353,7 +354,7 @@ def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None
 def _aml_audience(reader: _Reader, arm_endpoint: str, inference_domain: str) -> str:
     """Azure ML's data-plane audience: that of ARM_ENDPOINT's cloud, or AML_AUDIENCE, which a
     host of no known cloud needs, in ARM_ENDPOINT and in AML_INFERENCE_DOMAIN alike."""
-    explicit = _stated_audience(reader, "AML_AUDIENCE")
+    explicit = _stated_audience(reader, ARM_ML)
     if AML_INFERENCE.cloud_audience(inference_domain) is None:
         _refuse_public_suffix(inference_domain)
     AML_INFERENCE.audience(inference_domain, inference_domain, explicit)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,13 +29,17 @@ VALUES = {
 
 
 @pytest.fixture
-def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A directory without local.settings.json, and no app setting in the environment (the
-    environment wins over the file)."""
+    environment wins over the file). The CLI puts the file's settings into the environment
+    itself: they are taken out again afterwards."""
     monkeypatch.chdir(tmp_path)
+    saved = dict(os.environ)
     for name in [*VALUES, "OUTCOME_TOPIC_ENDPOINT", "POLICY_EXEMPTIONS", "RETRAIN_INPUTS"]:
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+        os.environ.pop(name, None)
+    yield tmp_path
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def _one_line(err: str) -> str:
