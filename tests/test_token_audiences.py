@@ -328,10 +328,13 @@ def test_the_ledger_sends_no_other_token_when_its_host_challenges_for_one(app: A
             },
         )
 
-    app.sim.add_route("POST", r"^/tables$", "test.tables.create", challenge, audience=None)
+    # Routes stay for the session: this one has a path of its own.
+    app.sim.add_route(
+        "POST", r"^/ledger-challenge/tables$", "test.tables.challenge", challenge, audience=None
+    )
     app.set_settings(
         LEDGER_CONNECTION_STRING="",
-        LEDGER_TABLE_ENDPOINT=app.sim.url,
+        LEDGER_TABLE_ENDPOINT=f"{app.sim.url}/ledger-challenge",
         LEDGER_TABLE_AUDIENCE="https://storage.azure.com",
     )
     loaded = get_settings()
