@@ -8,11 +8,14 @@ Checks, from the azd environment (the variables azd passes to hooks):
 - the scope lists are ARM IDs of the right resource types (RETRAIN_WORKSPACE_IDS within
   ML_WORKSPACE_IDS);
 - resource providers registered: the app's subscription, and Event Grid where the workspaces are;
-- the deployer's rights: role assignments (and custom role definitions) at every workspace, Synapse
-  workspace and dependency resource group, Event Grid system topics where they go;
+- the deployer's rights: every action the deployment uses, in each resource group a module of
+  main.bicep deploys to (ARM's permissions API, actions and notActions matched with wildcards),
+  one line per resource group naming the missing actions and the built-in role that grants them;
 - system topics: Azure allows one per source, so an existing one must be adopted
   (EXISTING_SUBSCRIPTION_TOPIC_IDS, EXISTING_WORKSPACE_TOPICS), and an adopted one must exist, have
-  that source and a system-assigned identity (dead-lettering); the topics' resource group exists;
+  that source and a system-assigned identity (dead-lettering); the topics' resource group exists.
+  The app's own topics, from an earlier provision of this environment (main.bicep's name and the
+  environment's azd-env-name tag), are not someone else's: the second and later `azd up` pass;
 - the second provision of `azd up` (DEPLOY_EVENT_SUBSCRIPTIONS=true) finds the functions deployed.
 
 Standard library only: the hook runs with whatever Python the deployer has.
@@ -175,6 +178,46 @@ def action_allowed(action: str, permissions: Iterable[Mapping[str, Any]]) -> boo
     return False
 
 
+def access_groups(environ: Mapping[str, str]) -> list[str]:
+    """The resource groups where main.bicep (app/access.bicep) defines and assigns the app's
+    custom roles: those of the in-scope workspaces, the dependencies, the scoring endpoints'
+    workspaces (and the retraining workspaces when BATCH_ENDPOINT_NAME scores after a retrain)
+    and the Synapse workspaces. A setting that does not parse adds nothing (it is reported)."""
+    settings = ["ML_WORKSPACE_IDS", "DEPENDENCY_RESOURCE_GROUP_IDS", "SCORING_ALLOWED_ENDPOINTS"]
+    if environ.get("BATCH_ENDPOINT_NAME"):
+        settings.append("RETRAIN_WORKSPACE_IDS")
+    settings.append("SYNAPSE_WORKSPACE_IDS")
+    groups: list[str] = []
+    for setting in settings:
+        try:
+            values = parse_list(environ.get(setting))
+        except ValueError:
+            continue
+        for value in values:
+            parts = str(value).strip().split("/")
+            if len(parts) >= 5 and [parts[1].lower(), parts[3].lower()] == [
+                "subscriptions",
+                "resourcegroups",
+            ]:
+                groups.append("/".join(parts[:5]))
+    return _unique(groups)
+
+
+def own_topic_prefix(environ: Mapping[str, str]) -> str | None:
+    """`evgst-<token>-`: how main.bicep names the system topics it creates; the token is the
+    one in the function app's name (`func-<token>`). None before the first provision."""
+    app_name = environ.get("AZURE_FUNCTION_APP_NAME", "")
+    if not app_name.startswith("func-") or not environ.get("AZURE_ENV_NAME"):
+        return None
+    return f"evgst-{app_name.removeprefix('func-')}-"
+
+
+def tagged_for(resource: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+    """Whether the resource carries this azd environment's `azd-env-name` tag."""
+    tags = resource.get("tags") or {}
+    return str(tags.get("azd-env-name", "")) == environ.get("AZURE_ENV_NAME", "") != ""
+
+
 def ask_for(missing: Sequence[str]) -> str:
     """The built-in roles that grant `missing`: Owner, or the smallest combination."""
     lowered = {action.lower() for action in missing}
@@ -276,7 +319,7 @@ class Preflight:
         self.providers(app_subscription, APP_PROVIDERS)
         for subscription in _unique([w.subscription for w in workspaces]):
             self.providers(subscription, WORKSPACE_PROVIDERS)
-        self.deployer_rights(workspaces, synapses, retrain, app_subscription)
+        self.deployer_rights(app_subscription)
         self.system_topics(workspaces, app_subscription)
         self.check_rights()
         self.functions_before_subscriptions()
@@ -355,13 +398,7 @@ class Preflight:
                     f"ask for {ask_for(missing)} on it"
                 )
 
-    def deployer_rights(
-        self,
-        workspaces: Sequence[ArmId],
-        synapses: Sequence[ArmId],
-        retrain: Sequence[ArmId],
-        app_subscription: str,
-    ) -> None:
+    def deployer_rights(self, app_subscription: str) -> None:
         """The rights of every module of main.bicep, by the resource group it deploys to
         (README "Running it for real"; the contract with infra/: custom roles are defined in
         the resource group where they are assigned, so nothing is needed at subscription scope
@@ -385,20 +422,13 @@ class Preflight:
                 + ([] if exists is True else [RESOURCE_GROUPS_WRITE]),
                 "the app's resources and their role assignments are created there",
             )
-        access_groups = [w.resource_group_id for w in workspaces]
         for setting in ("DEPENDENCY_RESOURCE_GROUP_IDS", "SCORING_ALLOWED_ENDPOINTS"):
+            self.count()
             try:
-                values = [str(v) for v in parse_list(self.environ.get(setting))]
+                parse_list(self.environ.get(setting))
             except ValueError:
                 self.fail(f"{setting} is not a JSON array: azd env set {setting} '[\"...\"]'")
-                continue
-            for value in values:
-                parts = value.strip().split("/")
-                access_groups.append("/".join(parts[:5]))
-        if self.environ.get("BATCH_ENDPOINT_NAME"):
-            access_groups += [w.resource_group_id for w in retrain]
-        access_groups += [s.resource_group_id for s in synapses]
-        for group in _unique(access_groups):
+        for group in access_groups(self.environ):
             self.need(
                 group,
                 [DEPLOYMENTS_WRITE, ROLE_DEFINITIONS_WRITE, ROLE_ASSIGNMENTS_WRITE],
@@ -529,16 +559,12 @@ class Preflight:
         the ID main.bicep gives it (`evgst-<token>-arm` in the topics' resource group,
         `evgst-<token>-<workspace>` in the workspace's; the token is the one in the function
         app's name) and the environment's `azd-env-name` tag. Bicep then updates it in place."""
-        app_name = self.environ.get("AZURE_FUNCTION_APP_NAME", "")
-        environment = self.environ.get("AZURE_ENV_NAME", "")
-        if not app_name.startswith("func-") or not environment:
-            return False
-        token = app_name.removeprefix("func-")
-        expected = f"{group_id}/providers/Microsoft.EventGrid/systemTopics/evgst-{token}-{suffix}"
-        tags = topic.get("tags") or {}
+        prefix = own_topic_prefix(self.environ)
+        expected = f"{group_id}/providers/Microsoft.EventGrid/systemTopics/{prefix}{suffix}"
         return (
-            str(topic.get("id", "")).lower() == expected.lower()
-            and str(tags.get("azd-env-name", "")) == environment
+            prefix is not None
+            and str(topic.get("id", "")).lower() == expected.lower()
+            and tagged_for(topic, self.environ)
         )
 
     def adopted_topic(
