@@ -200,7 +200,7 @@ def access_groups(environ: Mapping[str, str]) -> list[str]:
                 "resourcegroups",
             ]:
                 groups.append("/".join(parts[:5]))
-    return _unique(groups)
+    return unique(groups)
 
 
 def own_topic_prefix(environ: Mapping[str, str]) -> str | None:
@@ -310,14 +310,14 @@ class Preflight:
                     "add it there, or remove it from RETRAIN_WORKSPACE_IDS"
                 )
 
-        subscriptions = _unique(
+        subscriptions = unique(
             [app_subscription]
             + [w.subscription for w in workspaces]
             + [s.subscription for s in synapses]
         )
         self.one_tenant(tenant, subscriptions)
         self.providers(app_subscription, APP_PROVIDERS)
-        for subscription in _unique([w.subscription for w in workspaces]):
+        for subscription in unique([w.subscription for w in workspaces]):
             self.providers(subscription, WORKSPACE_PROVIDERS)
         self.deployer_rights(app_subscription)
         self.system_topics(workspaces, app_subscription)
@@ -479,7 +479,7 @@ class Preflight:
             {"workspaceId": w, "topicId": t} for w, t in adopted_by_workspace.items()
         ]
         suggested_subscription_topics = list(adopted_subscription_topics)
-        for subscription in _unique([w.subscription for w in workspaces]):
+        for subscription in unique([w.subscription for w in workspaces]):
             self.count()
             try:
                 topics = (
@@ -656,7 +656,7 @@ class Preflight:
 _NO_ID = ArmId("", "", "", "", "", "")
 
 
-def _unique(values: Iterable[str]) -> list[str]:
+def unique(values: Iterable[str]) -> list[str]:
     seen: dict[str, str] = {}
     for value in values:
         if value and value.lower() not in seen:

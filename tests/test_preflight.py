@@ -124,10 +124,11 @@ def healthy_env() -> dict[str, str]:
     }
 
 
-def run_preflight(
-    tmp_path: Path, table: dict[str, Any], env: dict[str, str]
-) -> tuple[int, list[str], list[list[str]]]:
-    """Run the script with the fake az first on PATH; (exit code, stderr lines, az calls)."""
+def run_hook(
+    tmp_path: Path, table: dict[str, Any], env: dict[str, str], command: list[str]
+) -> tuple[int, list[str], list[str], list[list[str]]]:
+    """Run a hook as azd does (from the project folder) with the fake az first on PATH;
+    (exit code, stdout lines, stderr lines, az calls)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     fake = bin_dir / "az"
@@ -138,7 +139,8 @@ def run_preflight(
     log = tmp_path / "az.log"
     log.write_text("", encoding="utf-8")
     completed = subprocess.run(  # noqa: S603 - the script under test, fixed arguments
-        [sys.executable, str(SCRIPT)],
+        [sys.executable, *command],
+        cwd=REPO,
         env={
             "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "FAKE_AZ_TABLE": str(table_file),
@@ -151,7 +153,20 @@ def run_preflight(
         check=False,
     )
     calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
-    return completed.returncode, completed.stderr.splitlines(), calls
+    return (
+        completed.returncode,
+        completed.stdout.splitlines(),
+        completed.stderr.splitlines(),
+        calls,
+    )
+
+
+def run_preflight(
+    tmp_path: Path, table: dict[str, Any], env: dict[str, str]
+) -> tuple[int, list[str], list[list[str]]]:
+    """Run the script with the fake az first on PATH; (exit code, stderr lines, az calls)."""
+    code, _, stderr, calls = run_hook(tmp_path, table, env, [str(SCRIPT)])
+    return code, stderr, calls
 
 
 def problems(lines: list[str]) -> list[str]:
