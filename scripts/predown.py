@@ -32,10 +32,13 @@ from scripts.preflight import (
     AzError,
     Runner,
     access_groups,
+    app_functions_prefix,
+    event_subscription_target,
     own_topic_prefix,
     parse_arm_id,
     parse_list,
     run_az,
+    system_topic_where,
     tagged_for,
     unique,
 )
@@ -109,7 +112,7 @@ class Predown:
         app = self.environ.get("AZURE_FUNCTION_APP_NAME", "")
         if not app:
             return
-        ours = f"{self.app_group}/providers/microsoft.web/sites/{app.lower()}/functions/"
+        ours = app_functions_prefix(self.environ)
         adopted: list[str] = []
         try:
             adopted += [
@@ -126,25 +129,13 @@ class Predown:
             topic = parse_arm_id(topic_id)
             if topic is None:
                 continue
-            where = [
-                "--system-topic-name",
-                topic.name,
-                "--resource-group",
-                topic.resource_group,
-                "--subscription",
-                topic.subscription,
-            ]
+            where = system_topic_where(topic)
             listing = self.listed(
                 ["eventgrid", "system-topic", "event-subscription", "list", *where],
                 f"the event subscriptions of {topic_id}",
             )
             for subscription in listing:
-                destination = subscription.get("destination") or {}
-                target = str(
-                    destination.get("resourceId")
-                    or (destination.get("properties") or {}).get("resourceId", "")
-                )
-                if target.lower().startswith(ours):
+                if event_subscription_target(subscription).lower().startswith(ours):
                     name = str(subscription.get("name"))
                     self.remove(
                         f"event subscription {name} of the adopted topic {topic_id}",

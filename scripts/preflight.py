@@ -218,6 +218,38 @@ def tagged_for(resource: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
     return str(tags.get("azd-env-name", "")) == environ.get("AZURE_ENV_NAME", "") != ""
 
 
+def app_functions_prefix(environ: Mapping[str, str]) -> str:
+    """The lower-cased resource ID prefix of the deployed app's functions, which the app's
+    event subscriptions deliver to."""
+    return (
+        f"/subscriptions/{environ.get('AZURE_SUBSCRIPTION_ID', '')}/resourceGroups/"
+        f"{environ.get('AZURE_RESOURCE_GROUP', '')}/providers/Microsoft.Web/sites/"
+        f"{environ.get('AZURE_FUNCTION_APP_NAME', '')}/functions/"
+    ).lower()
+
+
+def system_topic_where(topic: ArmId) -> list[str]:
+    """The az arguments that name a system topic to its event-subscription commands."""
+    return [
+        "--system-topic-name",
+        topic.name,
+        "--resource-group",
+        topic.resource_group,
+        "--subscription",
+        topic.subscription,
+    ]
+
+
+def event_subscription_target(item: Mapping[str, Any]) -> str:
+    """The resource ID an event subscription delivers to (az flattens `properties`, or not)."""
+    destination = item.get("destination") or {}
+    return str(
+        destination.get("resourceId")
+        or (destination.get("properties") or {}).get("resourceId")
+        or ""
+    )
+
+
 def ask_for(missing: Sequence[str]) -> str:
     """The built-in roles that grant `missing`: Owner, or the smallest combination."""
     lowered = {action.lower() for action in missing}
