@@ -23,6 +23,7 @@ from tests.azd_envsubst import (
     BadSubstitutionError,
     bicep_parameter_types,
     envsubst,
+    load_parameter,
     load_parameters,
 )
 
@@ -158,3 +159,15 @@ def test_any_retraining_inputs_object_arrives_as_set(inputs: dict[str, Any]) -> 
         {**required_env(), "RETRAIN_INPUTS": json.dumps(inputs)},
     )
     assert loaded["retrainInputs"] == inputs
+
+
+def test_a_string_value_is_pasted_into_json_unescaped() -> None:
+    # README "Values with quotes": why JSON-valued settings are array/object parameters, and
+    # why a string setting escapes its own quotes.
+    param = {"value": "${DRIFT_QUERY}"}
+    query = "T | where Status == 'Failed'"
+    assert load_parameter("driftQuery", param, "string", {"DRIFT_QUERY": query}) == query
+    with pytest.raises(ValueError, match="Expecting"):
+        load_parameter("driftQuery", param, "string", {"DRIFT_QUERY": 'T | where S == "F"'})
+    escaped = load_parameter("driftQuery", param, "string", {"DRIFT_QUERY": 'S == \\"F\\"'})
+    assert escaped == 'S == "F"'
