@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..shapes import DEFAULT_LOCATION, JSON
 from .models import TERMINAL, MachineLearningBackend
+from .promotion import PromotionService
 from .responses import MachineLearningResponses
 from .urls import routes
 
@@ -31,6 +32,8 @@ class MachineLearningService:
         self._sim = sim
         self.backend = MachineLearningBackend()
         self._responses = MachineLearningResponses(sim, self.backend)
+        # Model promotion's routes (simulator/ml/promotion.py), ahead of the routes below.
+        self.promotion = PromotionService(sim, self.backend, self._responses._endpoint_view)
         for spec in routes(self._responses):
             sim.add_route(
                 spec.method,
@@ -44,6 +47,7 @@ class MachineLearningService:
     def reset(self) -> None:
         """Forget components, jobs, endpoints and pending faults."""
         self.backend.reset()
+        self.promotion.reset()
 
     # --------------------------------------------------------------------- seeding
 
