@@ -36,10 +36,13 @@ def test_never_promotes_a_model_not_better_by_the_minimum(
 ) -> None:
     judgement = judge(candidate, current, metric="m", higher_is_better=higher, min_delta=min_delta)
     if judgement.promote:
-        assert candidate is not None and current is not None
-        assert math.isfinite(candidate) and math.isfinite(current)
+        assert candidate is not None
+        assert current is not None
+        assert math.isfinite(candidate)
+        assert math.isfinite(current)
         gain = candidate - current if higher else current - candidate
-        assert gain > 0 and gain >= min_delta
+        assert gain > 0
+        assert gain >= min_delta
     assert judgement.reason
 
 

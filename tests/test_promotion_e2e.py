@@ -136,7 +136,8 @@ def test_a_better_model_is_registered_deployed_made_default_and_scored_on(papp: 
     assert promoted["Verdict"] == "promote"
     assert promoted["Outcome"].startswith("applied: churn-batch/churn-batch-1 is the default")
     evidence = json.loads(promoted["Evidence"])
-    assert evidence["candidate"] == 0.91 and evidence["current"] == 0.8
+    assert evidence["candidate"] == 0.91
+    assert evidence["current"] == 0.8
     assert "defaults.deployment_name=blue" in evidence["rollback"]
     [scoring] = _actions("batch-scoring")
     assert "the promoted model on churn-batch-1" in scoring["Reason"]
