@@ -340,3 +340,29 @@ def test_dry_run_shows_the_decision_and_writes_nothing(papp: App) -> None:
     assert json.loads(scoring["Evidence"])["deployment"] == "churn-batch-1"
     # No claim either: a dry-run decides again on every delivery.
     assert Claims(retraining_runtime().ledger.table).promotions(scene.PROD) == []
+
+
+# ---------------------------------------------------------------------------- rollback
+
+
+def test_plan_shows_the_promoted_default_and_how_to_switch_back(
+    papp: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools import cli
+
+    _, event = _completed(papp, accuracy=0.9)
+    _deliver(papp, event)
+    papp.sim.reset_counts()
+    capsys.readouterr()
+
+    assert cli.main(["plan", "--json"]) == 0
+    [prod] = [w for w in json.loads(capsys.readouterr().out) if w["workspace"] == scene.PROD]
+    assert prod["promotion"] == {
+        "endpoint": "churn-batch",
+        "default": "churn-batch-1",
+        "model": f"{scene.PROD}/models/churn-model/versions/1",
+        "metric": "accuracy=0.9",
+        "rollback": "switch back: az ml batch-endpoint update --name churn-batch "
+        "--set defaults.deployment_name=blue",
+    }
+    assert [r.route for r in papp.sim.writes()] == []

@@ -263,6 +263,17 @@ def _print_plan(console: Console, item: dict[str, Any]) -> None:
             wrap="message",
         ),
     )
+    if item.get("promotion"):
+        promotion = item["promotion"]
+        show(
+            console,
+            table(
+                f"{name}: model promotion",
+                ["batch endpoint", "default deployment", "model", "metric", "rollback"],
+                [[promotion[k] for k in ("endpoint", "default", "model", "metric", "rollback")]],
+                wrap="rollback",
+            ),
+        )
     held = _held_rows(item)
     if held:
         show(
@@ -304,6 +315,8 @@ def _plan_workspace(rt: Any, workspace_id: str, cache: Any, budget: Any) -> dict
             item["findings"] = [asdict(f) for f in policies.findings]
             item["remediations"] = [asdict(r) for r in policies.remediations]
             item["expiredExemptions"] = [asdict(e) for e in policies.expired_exemptions]
+        if rt.settings.retraining and rt.settings.retraining.retrains(workspace_id):
+            item["promotion"] = _promotion(rt, workspace_id)
     except (TransientAzureError, AzureError) as error:
         text = str(error) if isinstance(error, TransientAzureError) else describe(error)
         if _unreachable(error):
@@ -315,6 +328,15 @@ def _plan_workspace(rt: Any, workspace_id: str, cache: Any, budget: Any) -> dict
             ) from None
         item["error"] = text
     return item
+
+
+def _promotion(rt: Any, workspace_id: str) -> dict[str, str]:
+    """The retraining workspace's batch endpoint as promotion left it, and how to switch back."""
+    from shared.adapters.promotion import PromotionAdapter
+    from shared.arm import ArmId
+    from shared.reconcilers.promotion import standing
+
+    return standing(rt.settings, PromotionAdapter(rt.clients), ArmId(workspace_id))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

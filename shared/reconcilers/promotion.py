@@ -462,6 +462,31 @@ class ModelPromoter:
         return self._not_promoted(None, "not-promoted:failed", why)
 
 
+def standing(settings: Settings, adapter: PromotionAdapter, workspace_id: ArmId) -> dict[str, str]:
+    """What `plan` shows of a retraining workspace's endpoint: its default deployment, the model
+    behind it and its metric, and how to switch back. Read-only. The deployment to switch back to
+    is the one the model was promoted over (the app registers it with the model): advice to an
+    operator, never a decision of the app's."""
+    config = settings.retraining
+    if config is None or config.promotion is None or config.batch_endpoint_name is None:
+        return {}
+    name = config.batch_endpoint_name
+    endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
+    default = _default_of(adapter.endpoint(endpoint_id))
+    asset = _model_of(adapter.deployment(endpoint_id, default)) if default else None
+    model = adapter.model(workspace_id, asset) if asset else None
+    values = (model or {}).get("properties") or {}
+    previous = values.get("previous-deployment")
+    metric = config.promotion.metric
+    return {
+        "endpoint": name,
+        "default": default or "",
+        "model": asset or "",
+        "metric": f"{metric}={values.get(metric, 'not recorded')}",
+        "rollback": rollback(name, previous if isinstance(previous, str) else None),
+    }
+
+
 class _OvertakenError(JudgedAnswerError):
     """Another delivery moved the promotion on since this one read it."""
 
