@@ -101,7 +101,11 @@ def _outcome(event_id: str) -> str:
 
 def test_a_better_model_is_registered_deployed_made_default_and_scored_on(papp: App) -> None:
     job, event = _completed(papp, accuracy=0.91)
+    rbac: Permissions = papp.sim._server.permissions
+    unmapped = len(rbac.unmapped)
     _deliver(papp, event)
+    # Every call of the promotion maps to actions in infra/permissions.json (and was allowed).
+    assert rbac.unmapped[unmapped:] == []
 
     [version] = papp.sim.ml.promotion.model_versions(scene.PROD, "churn-model").values()
     assert version["name"] == "1"

@@ -88,6 +88,13 @@ class PromotionService:
                 True,
             ),
             (
+                "GET",
+                rf"^{_EP}/deployments/(?P<dep>{_SEG})/operations/(?P<op>{_SEG})$",
+                "ml.batch_deployment.operation",
+                self.deployment_operation,
+                True,
+            ),
+            (
                 "PUT",
                 rf"^{_EP}/deployments/(?P<dep>{_SEG})$",
                 "ml.batch_deployment.put",
@@ -240,6 +247,25 @@ class PromotionService:
         deployment = endpoint.deployments.get(name) if endpoint else None
         if deployment is None:
             return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")
+        self._advance(endpoint_id, name, deployment)
+        return Reply(200, copy.deepcopy(deployment))
+
+    def deployment_operation(self, call: Call) -> Reply:
+        """The `Azure-AsyncOperation` of a deployment PUT (its status), or the `Location` of a
+        DELETE (200 once done), as ARM's pollers read them."""
+        endpoint_id, endpoint = self._endpoint(call)
+        name = call.group("dep").lower()
+        if call.group("op").startswith("delete-"):
+            return Reply(200, {})
+        deployment = endpoint.deployments.get(name) if endpoint else None
+        if deployment is None:
+            return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")
+        state = self._advance(endpoint_id, name, deployment)
+        status = "InProgress" if state not in ("Succeeded", "Failed", "Canceled") else state
+        return Reply(200, {"name": call.group("op"), "status": status})
+
+    def _advance(self, endpoint_id: str, name: str, deployment: JSON) -> str:
+        """One more read of a provisioning deployment: it ends after `provisioning_polls`."""
         slot = (key(endpoint_id), name)
         if slot in self.polls:
             self.polls[slot] -= 1
@@ -248,7 +274,7 @@ class PromotionService:
                 failed = slot in self.failing
                 self.failing.discard(slot)
                 deployment["properties"]["provisioningState"] = "Failed" if failed else "Succeeded"
-        return Reply(200, copy.deepcopy(deployment))
+        return str(deployment["properties"].get("provisioningState"))
 
     def deployment_put(self, call: Call) -> Reply:
         endpoint_id, endpoint = self._endpoint(call)
@@ -275,7 +301,7 @@ class PromotionService:
         created = name.lower() not in endpoint.deployments
         endpoint.deployments[name.lower()] = stored
         self.polls[(key(endpoint_id), name.lower())] = self.provisioning_polls
-        operation = f"{self._sim.url}{call.path}/operations/{name}?api-version=2023-10-01"
+        operation = f"{self._sim.url}{call.path}/operations/create-{name}?api-version=2023-10-01"
         return Reply(
             201 if created else 200,
             copy.deepcopy(stored),
@@ -292,7 +318,8 @@ class PromotionService:
                 400, "BadArgument", f"Deployment {name} is the endpoint's default; not deleted."
             )
         del endpoint.deployments[name]
-        return Reply(202, None, {"Location": f"{self._sim.url}{call.path}", "Retry-After": "0"})
+        location = f"{self._sim.url}{call.path}/operations/delete-{name}?api-version=2023-10-01"
+        return Reply(202, None, {"Location": location, "Retry-After": "0"})
 
     def _model_exists(self, asset_id: str) -> bool:
         lowered = asset_id.lower()
