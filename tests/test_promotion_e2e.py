@@ -346,6 +346,50 @@ def test_dry_run_shows_the_decision_and_writes_nothing(papp: App) -> None:
     assert Claims(retraining_runtime().ledger.table).promotions(scene.PROD) == []
 
 
+# ------------------------------------------- requests and tokens only where settings point
+
+
+def test_a_child_run_list_whose_next_link_leaves_arm_is_refused_and_nothing_promoted(
+    papp: App,
+) -> None:
+    _, event = _completed(papp, accuracy=0.9)
+    papp.sim.inject_reply(
+        "ml.run.children",
+        body={"value": [], "nextLink": papp.sim.foreign_url + "/history/v1.0/x/children"},
+    )
+    _deliver(papp, event)
+    assert papp.sim.requests_to("localhost") == []  # the foreign origin got nothing
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith("failed: ForeignEndpointError")
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.model.version.put") == 0
+    assert _scored_on(papp) == [None]  # not promoted: scored on the current one
+
+
+@pytest.mark.parametrize("route", ["ml.batch_deployment.get", "ml.model.version.get"])
+def test_a_redirect_of_a_promotion_read_to_another_host_is_refused(papp: App, route: str) -> None:
+    _, event = _completed(papp, accuracy=0.9)
+    papp.sim.inject_reply(
+        route,
+        status=307,
+        headers={"Location": papp.sim.foreign_url + scene.PROD + "/models"},
+        times=5,
+    )
+    _deliver(papp, event)
+    assert papp.sim.requests_to("localhost") == []
+    assert _default(papp) == "blue"
+    assert "SynapseAmlAutomation.Model.Promote.Failed" in _published(papp)
+
+
+def test_a_malformed_metric_answer_is_recorded_not_raised(papp: App) -> None:
+    _, event = _completed(papp, accuracy=0.9)
+    papp.sim.inject_reply("ml.run.metric", body=["not", "an", "object"])
+    _deliver(papp, event)
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith("failed: ")
+    assert _default(papp) == "blue"
+
+
 # ---------------------------------------------------------------------------- rollback
 
 

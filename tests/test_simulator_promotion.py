@@ -34,7 +34,7 @@ def ml(app: App) -> Any:
 
 def _where() -> tuple[str, str]:
     parts = parse_resource_id(scene.PROD)
-    return parts["resource_group"], parts["name"]
+    return str(parts["resource_group"]), str(parts["name"])
 
 
 def test_the_registry_reads_and_an_immutable_version(ml: Any) -> None:
