@@ -223,13 +223,29 @@ class ModelPromoter:
                 evidence=json.dumps(plan, sort_keys=True),
             )
             return PromotionResult(True, name, False, "dry-run", f"would promote: {reason}")
+        return self._claim(
+            workspace_id, job_name, Step.CLAIMED, version, name, default, detail, trigger
+        )
+
+    def _claim(
+        self,
+        workspace_id: ArmId,
+        job_name: str,
+        state: str,
+        version: str,
+        deployment: str,
+        default: str | None,
+        detail: dict[str, Any],
+        trigger: str,
+    ) -> PromotionClaim | PromotionResult:
+        """The promotion row, created by this delivery; another's result when it was first."""
         won = self._claims.claim_promotion(
             workspace_id,
             job_name,
             now=self._clock(),
-            state=Step.CLAIMED,
+            state=state,
             version=version,
-            deployment=name,
+            deployment=deployment,
             previous=default or "",
             detail=json.dumps(detail, sort_keys=True),
             trigger=trigger,
@@ -254,19 +270,11 @@ class ModelPromoter:
         """Not better (or not promotable): claimed as such, recorded and announced once."""
         reason = str(detail["reason"])
         if not self._settings.dry_run:
-            won = self._claims.claim_promotion(
-                workspace_id,
-                job_name,
-                now=self._clock(),
-                state=Step.SKIPPED,
-                version="",
-                deployment="",
-                previous=default or "",
-                detail=json.dumps(detail, sort_keys=True),
-                trigger=trigger,
+            claimed = self._claim(
+                workspace_id, job_name, Step.SKIPPED, "", "", default, detail, trigger
             )
-            if not won:
-                return self._held(self._claims.promotion(workspace_id, job_name), job_name)
+            if isinstance(claimed, PromotionResult):
+                return claimed
         self._record(
             workspace_id,
             KIND,
