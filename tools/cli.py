@@ -331,12 +331,34 @@ def _plan_workspace(rt: Any, workspace_id: str, cache: Any, budget: Any) -> dict
 
 
 def _promotion(rt: Any, workspace_id: str) -> dict[str, str]:
-    """The retraining workspace's batch endpoint as promotion left it, and how to switch back."""
+    """The retraining workspace's batch endpoint as promotion left it: its default deployment,
+    the model behind it and its metric, and how to switch back. Read-only. The deployment to
+    switch back to is the one the model was promoted over (the app registers it with the model):
+    advice to an operator, never a decision of the app's."""
     from shared.adapters.promotion import PromotionAdapter
     from shared.arm import ArmId
-    from shared.reconcilers.promotion import standing
+    from shared.planning.promotion import rollback
+    from shared.reconcilers.promotion import default_of, model_of
 
-    return standing(rt.settings, PromotionAdapter(rt.clients), ArmId(workspace_id))
+    config = rt.settings.retraining
+    if config.promotion is None or config.batch_endpoint_name is None:
+        return {}
+    adapter = PromotionAdapter(rt.clients)
+    name = config.batch_endpoint_name
+    endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
+    default = default_of(adapter.endpoint(endpoint_id))
+    asset = model_of(adapter.deployment(endpoint_id, default)) if default else None
+    model = adapter.model(ArmId(workspace_id), asset) if asset else None
+    values = (model or {}).get("properties") or {}
+    previous = values.get("previous-deployment")
+    metric = config.promotion.metric
+    return {
+        "endpoint": name,
+        "default": default or "",
+        "model": asset or "",
+        "metric": f"{metric}={values.get(metric, 'not recorded')}",
+        "rollback": rollback(name, previous if isinstance(previous, str) else None),
+    }
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

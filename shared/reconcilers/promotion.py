@@ -120,6 +120,19 @@ class ModelPromoter:
     def _endpoint_id(self, workspace_id: str) -> ArmId:
         return ArmId(f"{workspace_id}/batchEndpoints/{self._endpoint_name}")
 
+    def _decided(
+        self,
+        workspace_id: ArmId,
+        subject: str,
+        reason: str,
+        outcome: str,
+        trigger: str,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        """The promotion's decision, in the ledger and announced (`Model.Promote.*`)."""
+        shown = json.dumps(evidence, sort_keys=True) if evidence is not None else ""
+        self._record(workspace_id, KIND, VERDICT, subject, reason, outcome, trigger, evidence=shown)
+
     def _not_promoted(self, previous: str | None, outcome: str, summary: str) -> PromotionResult:
         # Scored (when it is) where it was before: the deployment the app would have used.
         stays = f"; the default stays {previous}" if previous else ""
@@ -146,13 +159,7 @@ class ModelPromoter:
             and claim.trigger != trigger
             and (self._clock() - claim.claimed_at < IN_FLIGHT)
         ):
-            return PromotionResult(
-                False,
-                None,
-                False,
-                "promotion-in-progress",
-                f"promotion after {job_name} is being carried out by {claim.trigger}",
-            )
+            return self._held(claim, job_name)
         try:
             if claim is None:
                 decided = self._decide(workspace_id, job_name, trigger)
@@ -171,11 +178,11 @@ class ModelPromoter:
         endpoint_id = self._endpoint_id(workspace_id)
         metric = self._config.metric
         endpoint = self._adapter.endpoint(endpoint_id)
-        default = _default_of(endpoint)
+        default = default_of(endpoint)
         current_model: dict[str, Any] | None = None
         if default is not None:
             deployment = self._adapter.deployment(endpoint_id, default)
-            asset = _model_of(deployment)
+            asset = model_of(deployment)
             current_model = self._adapter.model(workspace_id, asset) if asset else None
         current = metric_value(((current_model or {}).get("properties") or {}).get(metric))
         candidate = self._adapter.job_metric(workspace_id, job_name, metric)
@@ -212,15 +219,8 @@ class ModelPromoter:
                 "previous": default,
                 "rollback": rollback(self._endpoint_name, default),
             }
-            self._record(
-                workspace_id,
-                KIND,
-                VERDICT,
-                job_name,
-                reason,
-                "planned: not applied (dry-run)",
-                trigger,
-                evidence=json.dumps(plan, sort_keys=True),
+            self._decided(
+                workspace_id, job_name, reason, "planned: not applied (dry-run)", trigger, plan
             )
             return PromotionResult(True, name, False, "dry-run", f"would promote: {reason}")
         return self._claim(
@@ -275,15 +275,13 @@ class ModelPromoter:
             )
             if isinstance(claimed, PromotionResult):
                 return claimed
-        self._record(
+        self._decided(
             workspace_id,
-            KIND,
-            VERDICT,
             job_name,
             reason,
             f"skipped: not promoted; scoring stays on {default or 'the default'}",
             trigger,
-            evidence=json.dumps(detail, sort_keys=True),
+            detail,
         )
         return self._not_promoted(default, "not-promoted", reason)
 
@@ -291,13 +289,9 @@ class ModelPromoter:
         """Another delivery claimed the promotion first: its result, or wait for it."""
         if claim is not None and claim.state in FINAL:
             return self._result(claim)
-        return PromotionResult(
-            False,
-            None,
-            False,
-            "promotion-in-progress",
-            f"another delivery claimed the promotion after {job_name}",
-        )
+        holder = claim.trigger if claim is not None else "another delivery"
+        why = f"promotion after {job_name} is being carried out by {holder}"
+        return PromotionResult(False, None, False, "promotion-in-progress", why)
 
     # -------------------------------------------------------------------- applying
 
@@ -339,7 +333,7 @@ class ModelPromoter:
             timeout=PROVISION_TIMEOUT_SECONDS,
             interval=PROVISION_POLL_SECONDS,
         )
-        if state != "Succeeded" and state in ("Failed", "Canceled", "Missing"):
+        if state in ("Failed", "Canceled", "Missing"):
             return self._end_failed(
                 workspace_id,
                 claim,
@@ -355,25 +349,20 @@ class ModelPromoter:
         self._adapter.set_default(self._adapter.endpoint(endpoint_id), claim.deployment)
         claim = self._advance(claim, Step.SWITCHED)
         deleted = self._delete_beyond_keep(workspace_id, claim, trigger)
-        self._record(
+        self._decided(
             workspace_id,
-            KIND,
-            VERDICT,
             model_id,
             str(detail.get("reason", "")),
             f"applied: {self._endpoint_name}/{claim.deployment} is the default; "
             f"{claim.previous} kept",
             trigger,
-            evidence=json.dumps(
-                {
-                    **detail,
-                    "deployment": claim.deployment,
-                    "previous": claim.previous,
-                    "deleted": deleted,
-                    "rollback": rollback(self._endpoint_name, claim.previous),
-                },
-                sort_keys=True,
-            ),
+            {
+                **detail,
+                "deployment": claim.deployment,
+                "previous": claim.previous,
+                "deleted": deleted,
+                "rollback": rollback(self._endpoint_name, claim.previous),
+            },
         )
         return self._result(claim)
 
@@ -419,10 +408,8 @@ class ModelPromoter:
         self, workspace_id: ArmId, claim: PromotionClaim, trigger: str, why: str
     ) -> PromotionResult:
         claim = self._advance(claim, Step.FAILED)
-        self._record(
+        self._decided(
             workspace_id,
-            KIND,
-            VERDICT,
             f"{self._endpoint_id(workspace_id)}/deployments/{claim.deployment}",
             str(_detail(claim).get("reason", "")),
             f"failed: {why}",
@@ -458,41 +445,10 @@ class ModelPromoter:
         current = self._claims.promotion(workspace_id, job_name) if claim else None
         if current is not None and current.state not in FINAL:
             return self._end_failed(workspace_id, current, trigger, why)
-        self._record(
-            workspace_id,
-            KIND,
-            VERDICT,
-            job_name,
-            "promotion could not be decided",
-            f"failed: {why}",
-            trigger,
+        self._decided(
+            workspace_id, job_name, "promotion could not be decided", f"failed: {why}", trigger
         )
         return self._not_promoted(None, "not-promoted:failed", why)
-
-
-def standing(settings: Settings, adapter: PromotionAdapter, workspace_id: ArmId) -> dict[str, str]:
-    """What `plan` shows of a retraining workspace's endpoint: its default deployment, the model
-    behind it and its metric, and how to switch back. Read-only. The deployment to switch back to
-    is the one the model was promoted over (the app registers it with the model): advice to an
-    operator, never a decision of the app's."""
-    config = settings.retraining
-    if config is None or config.promotion is None or config.batch_endpoint_name is None:
-        return {}
-    name = config.batch_endpoint_name
-    endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
-    default = _default_of(adapter.endpoint(endpoint_id))
-    asset = _model_of(adapter.deployment(endpoint_id, default)) if default else None
-    model = adapter.model(workspace_id, asset) if asset else None
-    values = (model or {}).get("properties") or {}
-    previous = values.get("previous-deployment")
-    metric = config.promotion.metric
-    return {
-        "endpoint": name,
-        "default": default or "",
-        "model": asset or "",
-        "metric": f"{metric}={values.get(metric, 'not recorded')}",
-        "rollback": rollback(name, previous if isinstance(previous, str) else None),
-    }
 
 
 class _OvertakenError(JudgedAnswerError):
@@ -507,13 +463,13 @@ def _detail(claim: PromotionClaim) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _default_of(endpoint: dict[str, Any]) -> str | None:
+def default_of(endpoint: dict[str, Any]) -> str | None:
     defaults = (endpoint.get("properties") or {}).get("defaults")
     name = defaults.get("deploymentName") if isinstance(defaults, dict) else None
     return name if isinstance(name, str) and name else None
 
 
-def _model_of(deployment: dict[str, Any] | None) -> str | None:
+def model_of(deployment: dict[str, Any] | None) -> str | None:
     model = ((deployment or {}).get("properties") or {}).get("model")
     asset = model.get("assetId") if isinstance(model, dict) else None
     return asset if isinstance(asset, str) and asset else None
