@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from shared.claims import Claims
+from shared.reconcilers.transient import TransientAzureError
 from shared.retraining_runtime import retraining_runtime
 from simulator.permissions import Permissions
 from tests.conftest import App
@@ -272,6 +273,29 @@ def test_redelivered_and_twin_completions_promote_once(papp: App) -> None:
     for route in ("ml.model.version.put", "ml.batch_deployment.put", "ml.batch_endpoint.put"):
         assert papp.sim.count(route) == 1, route
     assert len(papp.sim.ml.scoring_posts) == 1
+    assert _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied") == 1
+
+
+def test_a_transient_failure_mid_way_is_retried_and_carried_on_from_its_step(
+    papp: App,
+) -> None:
+    _, event = _completed(papp, accuracy=0.9)
+    papp.sim.inject("ml.batch_endpoint.put", status=503, times=10, retry_after=0)
+    with pytest.raises(TransientAzureError):
+        _deliver(papp, event)
+    # Registered and deployed; the switch failed through the retries: nothing scored yet.
+    assert _default(papp) == "blue"
+    assert papp.sim.ml.scoring_posts == []
+    assert _outcome(event["id"]) == "failed"
+
+    papp.sim.clear_faults()
+    papp.sim.reset_counts()
+    _deliver(papp, event)  # Event Grid's redelivery carries on from the deployment
+    assert papp.sim.count("ml.model.version.put") == 0
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+    assert papp.sim.count("ml.batch_endpoint.put") == 1
+    assert _default(papp) == "churn-batch-1"
+    assert _scored_on(papp) == ["churn-batch-1"]
     assert _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied") == 1
 
 
