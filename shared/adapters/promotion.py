@@ -7,8 +7,8 @@ token for ARM only), raw JSON through azure-core: azure-ai-ml would cost 1.1-2.5
   children`, recorded file 10), then each step's values from the metric service that
   azure-ai-ml's run history client carries (`metric/v2.0/.../runs/{run}/full`, `MetricV2`).
 - The current model's metric: the default deployment's `properties.model.assetId`, a model
-  version of the same workspace, whose `properties.properties` hold it (as the app registers
-  promoted models, with the value it judged them by).
+  version of the same workspace (`model`), whose `properties.properties` hold it (the app
+  registers promoted models so, with the value it judged them by).
 - Writes: a model version PUT, a batch deployment PUT (then its `provisioningState` read until it
   ends), the batch endpoint PUT that changes `defaults.deploymentName` (the PATCH takes only
   tags and identity), a deployment DELETE.
