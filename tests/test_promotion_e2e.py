@@ -342,6 +342,29 @@ def test_deployments_beyond_keep_are_deleted_only_the_apps_own(papp: App) -> Non
     # is deleted; blue and green (not the app's) stay.
     assert _default(papp) == "churn-batch-3"
     assert _deployments(papp) == {"blue", "green", "churn-batch-2", "churn-batch-3"}
+    [deleted] = [a for a in _actions("model") if a["Verdict"] == "delete-deployment"]
+    assert deleted["Subject"] == f"{rs.ENDPOINT}/deployments/churn-batch-1"
+    assert "SynapseAmlAutomation.Model.DeleteDeployment.Applied" in _published(papp)
+
+
+def test_a_refused_delete_is_recorded_and_the_promotion_stands(papp: App) -> None:
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
+    rbac: Permissions = papp.sim._server.permissions
+    saved = set(rbac.granted)
+    rbac.revoke([f"{M}/batchEndpoints/deployments/delete"])
+    try:
+        for accuracy in (0.85, 0.90, 0.95):
+            _, event = _completed(papp, accuracy=accuracy)
+            _deliver(papp, event)
+    finally:
+        rbac.granted = saved
+    assert _default(papp) == "churn-batch-3"
+    assert "churn-batch-1" in _deployments(papp)
+    [refused] = [a for a in _actions("model") if a["Verdict"] == "delete-deployment"]
+    assert refused["Outcome"].startswith("failed: ")
+    assert "AuthorizationFailed" in refused["Outcome"]
+    assert _scored_on(papp)[-1] == "churn-batch-3"
+    assert _outcome(event["id"]) == "scoring-started"
 
 
 # ------------------------------------------------------------------------- dry-run

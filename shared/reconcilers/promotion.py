@@ -348,7 +348,6 @@ class ModelPromoter:
         self._intent(workspace_id, KIND, "switch-default", endpoint_id, trigger)
         self._adapter.set_default(self._adapter.endpoint(endpoint_id), claim.deployment)
         claim = self._advance(claim, Step.SWITCHED)
-        deleted = self._delete_beyond_keep(workspace_id, claim, trigger)
         self._decided(
             workspace_id,
             model_id,
@@ -360,10 +359,10 @@ class ModelPromoter:
                 **detail,
                 "deployment": claim.deployment,
                 "previous": claim.previous,
-                "deleted": deleted,
                 "rollback": rollback(self._endpoint_name, claim.previous),
             },
         )
+        self._delete_beyond_keep(workspace_id, claim, trigger)
         return self._result(claim)
 
     def _advance(self, claim: PromotionClaim, state: str) -> PromotionClaim:
@@ -373,36 +372,39 @@ class ModelPromoter:
             raise _OvertakenError(claim.retraining_job)
         return moved
 
-    def _delete_beyond_keep(
-        self, workspace_id: ArmId, claim: PromotionClaim, trigger: str
-    ) -> list[str]:
+    def _delete_beyond_keep(self, workspace_id: ArmId, claim: PromotionClaim, trigger: str) -> None:
+        """The app's own deployments beyond the keep, each deleted and recorded. After the
+        switch, so a failure here is recorded, never raised: the promotion stands."""
         endpoint_id = self._endpoint_id(workspace_id)
+        why = f"beyond PROMOTION_KEEP={self._config.keep}"
         ours = sorted(
             (c for c in self._claims.promotions(workspace_id) if c.state in DEPLOYED),
             key=lambda c: int(c.version) if c.version.isdigit() else -1,
         )
-        doomed = to_delete(
-            self._adapter.deployment_names(endpoint_id),
-            [c.deployment for c in ours if c.deployment],
+        try:
+            existing = self._adapter.deployment_names(endpoint_id)
+        except AzureError as error:
+            self._record(
+                workspace_id, KIND, "delete-deployment", endpoint_id, why,
+                f"failed: {describe(error)}", trigger,
+            )  # fmt: skip
+            return
+        created = [c.deployment for c in ours if c.deployment]
+        for name in to_delete(
+            existing,
+            created,
             default=claim.deployment,
             previous=claim.previous,
             keep=self._config.keep,
-        )
-        for name in doomed:
+        ):
             subject = f"{endpoint_id}/deployments/{name}"
             self._intent(workspace_id, KIND, "delete-deployment", subject, trigger)
-            self._adapter.delete_deployment(endpoint_id, name)
-            self._record(
-                workspace_id,
-                KIND,
-                "delete-deployment",
-                subject,
-                f"beyond PROMOTION_KEEP={self._config.keep}",
-                "applied: deleted",
-                trigger,
-                notify=False,
-            )
-        return doomed
+            try:
+                self._adapter.delete_deployment(endpoint_id, name)
+                outcome = "applied: deleted"
+            except AzureError as error:
+                outcome = f"failed: {describe(error)}"
+            self._record(workspace_id, KIND, "delete-deployment", subject, why, outcome, trigger)
 
     def _end_failed(
         self, workspace_id: ArmId, claim: PromotionClaim, trigger: str, why: str
