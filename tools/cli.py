@@ -271,6 +271,17 @@ def _print_plan(console: Console, item: dict[str, Any]) -> None:
             wrap="message",
         ),
     )
+    if item.get("promotion"):
+        promotion = item["promotion"]
+        show(
+            console,
+            table(
+                f"{name}: model promotion",
+                ["batch endpoint", "default deployment", "model", "metric", "rollback"],
+                [[promotion[k] for k in ("endpoint", "default", "model", "metric", "rollback")]],
+                wrap="rollback",
+            ),
+        )
     held = _held_rows(item)
     if held:
         show(
@@ -312,6 +323,8 @@ def _plan_workspace(rt: Any, workspace_id: str, cache: Any, budget: Any) -> dict
             item["findings"] = [asdict(f) for f in policies.findings]
             item["remediations"] = [asdict(r) for r in policies.remediations]
             item["expiredExemptions"] = [asdict(e) for e in policies.expired_exemptions]
+        if rt.settings.retraining and rt.settings.retraining.retrains(workspace_id):
+            item["promotion"] = _promotion(rt, workspace_id)
     except (TransientAzureError, AzureError) as error:
         text = str(error) if isinstance(error, TransientAzureError) else describe(error)
         if _unreachable(error):
@@ -323,6 +336,37 @@ def _plan_workspace(rt: Any, workspace_id: str, cache: Any, budget: Any) -> dict
             ) from None
         item["error"] = text
     return item
+
+
+def _promotion(rt: Any, workspace_id: str) -> dict[str, str]:
+    """The retraining workspace's batch endpoint as promotion left it: its default deployment,
+    the model behind it and its metric, and how to switch back. Read-only. The deployment to
+    switch back to is the one the model was promoted over (the app registers it with the model):
+    advice to an operator, never a decision of the app's."""
+    from shared.adapters.promotion import PromotionAdapter
+    from shared.arm import ArmId
+    from shared.planning.promotion import rollback
+    from shared.reconcilers.promotion import default_of, model_of
+
+    config = rt.settings.retraining
+    if config.promotion is None or config.batch_endpoint_name is None:
+        return {}
+    adapter = PromotionAdapter(rt.clients)
+    name = config.batch_endpoint_name
+    endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
+    default = default_of(adapter.endpoint(endpoint_id))
+    asset = model_of(adapter.deployment(endpoint_id, default)) if default else None
+    model = adapter.model(ArmId(workspace_id), asset) if asset else None
+    values = (model or {}).get("properties") or {}
+    previous = values.get("previous-deployment")
+    metric = config.promotion.metric
+    return {
+        "endpoint": name,
+        "default": default or "",
+        "model": asset or "",
+        "metric": f"{metric}={values.get(metric, 'not recorded')}",
+        "rollback": rollback(name, previous if isinstance(previous, str) else None),
+    }
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
