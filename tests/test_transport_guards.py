@@ -33,6 +33,7 @@ from shared.adapters.transport import (
     ForeignEndpointError,
     MalformedResponseError,
     PagingError,
+    RetryAfterCapPolicy,
     json_pages,
     origin_of,
     pinned_pipeline,
@@ -180,7 +181,7 @@ def test_no_retry_after_longer_than_the_cap_reaches_the_retry_policy(
 
     value = seconds * 1000 if header != "retry-after" else seconds
     response = _PipelineResponse(_Response(CaseInsensitiveDict({header: f"{value:g}"})))
-    EndpointGuardPolicy(ALLOWED).on_response(None, response)  # type: ignore[arg-type]
+    RetryAfterCapPolicy().on_response(None, response)  # type: ignore[arg-type]
 
     waited = RetryPolicy().get_retry_after(response)  # type: ignore[arg-type]
     assert waited is not None
@@ -193,7 +194,7 @@ def test_no_retry_after_longer_than_the_cap_reaches_the_retry_policy(
 @pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
 def test_a_retry_after_that_is_no_number_of_seconds_is_capped(value: str) -> None:
     headers = CaseInsensitiveDict({"Retry-After": value})
-    EndpointGuardPolicy(ALLOWED).on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
+    RetryAfterCapPolicy().on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
     assert headers["Retry-After"] == f"{RETRY_AFTER_CAP_SECONDS:g}"
 
 
@@ -202,7 +203,7 @@ def test_an_http_date_retry_after_is_capped_too() -> None:
 
     later = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
     headers = CaseInsensitiveDict({"Retry-After": later})
-    EndpointGuardPolicy(ALLOWED).on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
+    RetryAfterCapPolicy().on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
     assert headers["Retry-After"] == f"{RETRY_AFTER_CAP_SECONDS:g}"
 
 
@@ -394,22 +395,27 @@ def test_a_synapse_next_link_cycle_stops_the_read(app: App) -> None:
 
 
 @pytest.mark.parametrize(
-    ("route", "path", "read"),
+    ("route", "path", "read", "requests"),
     [
+        # The link is the URL of the page just read: it is never requested again.
         (
             "aml.compute.list",
             f"{scene.PROD}/computes",
             lambda rt: WorkspaceFactsAdapter(rt.clients).computes(PROD),
+            1,
         ),
+        # The first page was asked with `$filter=atScope()`: the link is another page, read
+        # once; its link back to itself is not followed.
         (
             "authz.ra.list",
             f"{scene.PROD}/providers/Microsoft.Authorization/roleAssignments",
             lambda rt: AuthorizationAdapter(rt.clients).list_at_scope(scene.PROD),
+            2,
         ),
     ],
 )
 def test_a_self_referencing_arm_next_link_stops_the_read(
-    app: App, route: str, path: str, read: Any
+    app: App, route: str, path: str, read: Any, requests: int
 ) -> None:
     own = f"{app.sim.url}{path}?api-version=2023-04-01"
     app.sim.inject_reply(route, body={"value": [], "nextLink": own}, times=50)
@@ -417,8 +423,7 @@ def test_a_self_referencing_arm_next_link_stops_the_read(
     with pytest.raises(PagingError, match="nextLink repeats"):
         read(runtime())
 
-    # The SDK starts from its own URL, so the link is seen once before it repeats.
-    assert app.sim.count(route) == 2
+    assert app.sim.count(route) == requests
 
 
 def test_a_synapse_list_longer_than_the_page_limit_is_an_incomplete_read(app: App) -> None:
@@ -471,6 +476,64 @@ def test_a_long_retry_after_is_capped(app: App) -> None:
     assert app.sim.count("aml.pec.list") == 2
     assert elapsed < 15, f"waited {elapsed:.1f} s for a Retry-After of 25 s"
     assert app.status(app.connection("listed by allow-listed")) == "Approved"
+
+
+def _tables_route(app: App) -> None:
+    from simulator.server import Reply
+
+    app.sim.add_route(
+        "POST",
+        r"^/tables$",
+        "test.tables.create",
+        lambda call: Reply(204),
+        audience=None,
+        needs_api_version=False,
+    )
+
+
+def _open_ledger(app: App) -> None:
+    from shared.config import LedgerSettings
+    from shared.ledger import open_ledger
+
+    settings = LedgerSettings(table_endpoint=app.sim.url, connection_string=None, table_name="t")
+    open_ledger(settings, runtime().clients.token_credential)
+
+
+def _drift_settings(app: App) -> None:
+    from tools import retraining_scene as rs
+
+    app.set_settings(**rs.retraining_settings(DRIFT_LOG_ANALYTICS_WORKSPACE_ID=rs.DRIFT_WORKSPACE))
+    app.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[0.9]])
+
+
+def _query_drift(app: App) -> None:
+    from shared.adapters.drift_query import DriftQueryAdapter
+    from tools import retraining_scene as rs
+
+    reading = DriftQueryAdapter(runtime().clients).read(rs.DRIFT_WORKSPACE, "T | take 1")
+    assert reading.rows == [[0.9]], reading
+
+
+@pytest.mark.parametrize(
+    ("route", "setup", "call"),
+    [
+        # The Tables client and the basic-topic Event Grid publisher build their own retry
+        # policy, whatever they are given: the cap reaches them all the same.
+        ("test.tables.create", _tables_route, _open_ledger),
+        ("eventgrid.publish", lambda app: None, lambda app: app.deliver(prod_event(app))),
+        ("logs.query", _drift_settings, _query_drift),
+    ],
+)
+def test_every_client_caps_a_long_retry_after(app: App, route: str, setup: Any, call: Any) -> None:
+    setup(app)
+    app.sim.inject(route, status=429, retry_after=60, times=1)
+
+    started = time.monotonic()
+    call(app)
+    elapsed = time.monotonic() - started
+
+    assert app.sim.count(route) >= 2, "the throttled request was not retried"
+    assert elapsed < RETRY_AFTER_CAP_SECONDS + 10, f"waited {elapsed:.1f} s for Retry-After: 60"
 
 
 # --- item 5: malformed 200s -------------------------------------------------------------------
