@@ -207,6 +207,67 @@ def test_an_http_date_retry_after_is_capped_too() -> None:
     assert headers["Retry-After"] == f"{RETRY_AFTER_CAP_SECONDS:g}"
 
 
+# Links a service may chain, and which page each one is.
+_PAGES = {
+    f"{ALLOWED}/list?api-version=1": "first",
+    f"{ALLOWED}/LIST?api-version=2": "first",  # path case and api-version do not count
+    f"{ALLOWED}/list?a=1&b=2": "a-b",
+    f"{ALLOWED}/list?b=2&a=1&api-version=1": "a-b",  # nor does the order of the query
+    f"{ALLOWED}/list?page=3": "3",
+    f"{ALLOWED}/list?page=4": "4",
+    f"{ALLOWED}/list?page=5": "5",
+    # Another origin is another page (the endpoint guard refuses it, not the paging bounds).
+    "https://localhost:8443/list?api-version=1": "elsewhere",
+}
+_FIRST = next(iter(_PAGES))
+
+
+@given(
+    links=st.lists(st.sampled_from([*_PAGES, None]), min_size=1, max_size=12),
+    max_pages=st.integers(min_value=1, max_value=8),
+)
+def test_a_paged_read_never_asks_for_a_page_twice_nor_for_too_many(
+    links: list[str | None], max_pages: int
+) -> None:
+    """However a service chains its nextLinks (`links[i]` on the i-th page), a read asks for no
+    page twice and for at most `max_pages` pages, and it is stopped (`PagingError`) only when
+    the next link would break one of these rules."""
+    from azure.core.pipeline import PipelineContext, PipelineRequest, PipelineResponse
+    from azure.core.rest import HttpRequest
+
+    from shared.adapters.transport import PagingPolicy
+
+    policy = PagingPolicy()
+    read: list[str] = []
+    url = _FIRST
+    for link in links:
+        request = PipelineRequest(
+            HttpRequest("GET", url), PipelineContext(None, paging_max_pages=max_pages)
+        )
+        over_limit = len(read) == max_pages
+        try:
+            policy.on_request(request)
+        except PagingError:
+            assert over_limit, read
+            return
+        assert not over_limit, read
+        read.append(_PAGES[url])
+
+        body = '{"value": []' + ("" if link is None else f', "nextLink": "{link}"') + "}"
+        response = _Response(CaseInsensitiveDict())
+        response.text = lambda body=body: body  # type: ignore[attr-defined]
+        repeats = link is not None and _PAGES[link] in read
+        try:
+            policy.on_response(request, PipelineResponse(request.http_request, response, None))  # type: ignore[arg-type]
+        except PagingError:
+            assert repeats, (read, link)
+            return
+        assert not repeats, (read, link)
+        if link is None:
+            return
+        url = link
+
+
 # --- item 1: foreign nextLinks and redirects --------------------------------------------------
 
 
@@ -483,8 +544,8 @@ def _tables_route(app: App) -> None:
 
     app.sim.add_route(
         "POST",
-        r"^/tables$",
-        "test.tables.create",
+        r"^/throttled/tables$",
+        "test.tables.throttled",
         lambda call: Reply(204),
         audience=None,
         needs_api_version=False,
@@ -495,8 +556,12 @@ def _open_ledger(app: App) -> None:
     from shared.config import LedgerSettings
     from shared.ledger import open_ledger
 
-    settings = LedgerSettings(table_endpoint=app.sim.url, connection_string=None, table_name="t")
-    open_ledger(settings, runtime().clients.token_credential)
+    # An account of its own (`open_ledger` keeps one ledger per settings value; the simulator
+    # keeps the routes tests add).
+    settings = LedgerSettings(
+        table_endpoint=f"{app.sim.url}/throttled", connection_string=None, table_name="t"
+    )
+    open_ledger(settings, runtime().clients.token_credential)  # type: ignore[arg-type]
 
 
 def _drift_settings(app: App) -> None:
@@ -519,7 +584,7 @@ def _query_drift(app: App) -> None:
     [
         # The Tables client and the basic-topic Event Grid publisher build their own retry
         # policy, whatever they are given: the cap reaches them all the same.
-        ("test.tables.create", _tables_route, _open_ledger),
+        ("test.tables.throttled", _tables_route, _open_ledger),
         ("eventgrid.publish", lambda app: None, lambda app: app.deliver(prod_event(app))),
         ("logs.query", _drift_settings, _query_drift),
     ],
