@@ -114,6 +114,11 @@ param hbiRequired bool = false
 @description('At most this many policy remediations per event, sweep or CLI run.')
 param maxRemediationsPerRun int = 10
 
+@minValue(1)
+@maxValue(1000)
+@description('At most this many policy remediations per workspace in any hour, whatever the runs.')
+param maxRemediationsPerHour int = 10
+
 @description('JSON array of policy exemptions: [{ "rule", "scope", "reason", "expires" }].')
 param policyExemptions string = '[]'
 
@@ -168,6 +173,12 @@ param scoringAllowedEndpoints array = []
 
 @description('Entra object IDs allowed to call the HTTP scoring API, besides the scoring Logic App sample\'s identity.')
 param scoringAllowedCallers array = []
+
+@description('Prefixes of the data scoring and retraining jobs may read (azureml://datastores/<name>/, https://<account>.blob.core.windows.net/<container>/). Empty: datastores of the job\'s own workspace only.')
+param scoringAllowedInputs array = []
+
+@description('Custom domain of the HTTP API, for Location and statusUrl. Empty: the app\'s default host name (WEBSITE_HOSTNAME).')
+param apiHostname string = ''
 
 @description('Application (client) ID of the Entra app registration that App Service authentication validates tokens for. Empty: every HTTP request is refused (401).')
 param apiClientId string = ''
@@ -416,6 +427,10 @@ var appSettings = [
     value: string(maxRemediationsPerRun)
   }
   {
+    name: 'MAX_REMEDIATIONS_PER_HOUR'
+    value: string(maxRemediationsPerHour)
+  }
+  {
     name: 'POLICY_EXEMPTIONS'
     value: policyExemptions
   }
@@ -483,6 +498,14 @@ var appSettings = [
     // The scoring Logic App sample's identity is always an allowed caller (issue 8, item 7).
     name: 'SCORING_ALLOWED_CALLERS'
     value: join(union([scoringLogicAppIdentity.properties.principalId], scoringAllowedCallers), ',')
+  }
+  {
+    name: 'SCORING_ALLOWED_INPUTS'
+    value: string(scoringAllowedInputs)
+  }
+  {
+    name: 'API_HOSTNAME'
+    value: apiHostname
   }
   {
     name: 'OUTCOME_TOPIC_ENDPOINT'

@@ -14,7 +14,7 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from azure.mgmt.core.tools import parse_resource_id
 
 from shared.arm import ArmId, is_arm_id, is_resource_type, same_arm_id
 from shared.policy.exemptions import Exemption, parse_exemptions
+from shared.scoring.inputs import STORAGE_SUFFIXES, AllowedInputs, allowed_prefix, input_not_allowed
 
 ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
 SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
@@ -97,6 +98,8 @@ class Settings:
     outcome_topic_endpoint: str | None = None
     # At most this many policy remediations per event, sweep or CLI run (the rest are deferred).
     max_remediations_per_run: int = 10
+    # At most this many policy remediations per workspace in any hour, whatever the runs.
+    max_remediations_per_hour: int = 10
     # POLICY_EXEMPTIONS: findings spared, per rule and ARM scope, until their expiry.
     policy_exemptions: tuple[Exemption, ...] = ()
     # The token audience of the Synapse data plane: derived from SYNAPSE_DEV_ENDPOINT's cloud
@@ -109,6 +112,13 @@ class Settings:
     # HTTP scoring API (issue 8): batch endpoints callers may use, and who may call.
     scoring_allowed_endpoints: tuple[ArmId, ...] = ()
     scoring_allowed_callers: frozenset[str] = frozenset()
+    # What jobs the app starts may read (issue 15): SCORING_ALLOWED_INPUTS and the host's storage.
+    scoring_allowed_inputs: AllowedInputs = field(default_factory=AllowedInputs)
+    # The HTTP functions serve only behind App Service authentication, as the platform reports
+    # it (WEBSITE_AUTH_ENABLED), and build their URLs from the app's own host name, never from
+    # the request's: API_HOSTNAME (a custom domain), else WEBSITE_HOSTNAME, else relative URLs.
+    http_auth_enabled: bool = False
+    api_host: str | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -490,7 +500,9 @@ def _ml_name(reader: _Reader, name: str, expected: str) -> str | None:
     return value
 
 
-def _retraining(reader: _Reader, ml_workspace_ids: tuple[ArmId, ...]) -> RetrainingSettings | None:
+def _retraining(
+    reader: _Reader, ml_workspace_ids: tuple[ArmId, ...], allowed: AllowedInputs
+) -> RetrainingSettings | None:
     """The retraining settings, or None when `RETRAIN_WORKSPACE_IDS` is empty (retraining off)."""
     if reader.optional("RETRAIN_WORKSPACE_IDS") is None:
         return None
@@ -521,18 +533,14 @@ def _retraining(reader: _Reader, ml_workspace_ids: tuple[ArmId, ...]) -> Retrain
             "SCORING_INPUT is required with BATCH_ENDPOINT_NAME: expected the data to score, "
             "such as azureml://datastores/<datastore>/paths/<folder>/"
         )
-    if scoring_input is not None and (
-        any(ch.isspace() for ch in scoring_input)
-        or not scoring_input.startswith(("azureml://", "azureml:", "https://"))
-    ):
-        raise SettingsError(
-            f"SCORING_INPUT={scoring_input!r} is not valid: expected an azureml:// datastore "
-            "path, an azureml:<asset>:<version> data asset or an https:// storage URL"
-        )
+    if scoring_input is not None:
+        _check_input("SCORING_INPUT", scoring_input, workspace_ids, allowed)
+    inputs_json = _json_object(reader, "RETRAIN_INPUTS")
+    _check_retrain_inputs(json.loads(inputs_json), workspace_ids, allowed)
     return RetrainingSettings(
         workspace_ids=workspace_ids,
         component=_component(reader),
-        inputs_json=_json_object(reader, "RETRAIN_INPUTS"),
+        inputs_json=inputs_json,
         compute=compute,
         experiment=_ml_name(reader, "RETRAIN_EXPERIMENT", "an experiment name")
         or DEFAULT_RETRAIN_EXPERIMENT,
@@ -547,6 +555,96 @@ def _retraining(reader: _Reader, ml_workspace_ids: tuple[ArmId, ...]) -> Retrain
     )
 
 
+def _check_input(
+    name: str, path: str, workspace_ids: tuple[ArmId, ...], allowed: AllowedInputs
+) -> None:
+    """The jobs of every retraining workspace read `path` with the app's identity: it passes the
+    same check as an HTTP request's input (the value is not repeated: it may hold a SAS)."""
+    for workspace in workspace_ids:
+        reason = input_not_allowed(path, workspace, allowed)
+        if reason is not None:
+            raise SettingsError(f"{name} is not valid: the input path {reason}")
+
+
+# A string that azure-ai-ml could take for a path or URI: a scheme, a separator, a dot or tilde
+# first. Unless it is a remote URI that passes the input check, it would be uploaded from the host.
+_PATH_LIKE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:|[./~\\])|[/\\]")
+
+
+def _check_retrain_inputs(
+    inputs: dict[str, object], workspace_ids: tuple[ArmId, ...], allowed: AllowedInputs
+) -> None:
+    """Data inputs (`{"type", "path"}`, or a string that looks like a path) must be remote
+    URIs that pass the input check; numbers, booleans and plain words stay literals."""
+    for key, value in inputs.items():
+        name = f"RETRAIN_INPUTS: input {key[:80]!r}"
+        if isinstance(value, dict):
+            path = value.get("path")
+            if not isinstance(path, str):
+                raise SettingsError(f'{name} is not valid: expected {{"type", "path"}}')
+            _check_input(name, path, workspace_ids, allowed)
+        elif isinstance(value, list):
+            raise SettingsError(f"{name} is not valid: expected a literal or a data input")
+        elif isinstance(value, str) and _PATH_LIKE.search(value):
+            if not value.startswith(("azureml:", "https://")):
+                raise SettingsError(
+                    f"{name} is not valid: a local path or another scheme would be uploaded "
+                    "from the app's host; expected azureml://datastores/... or https://..."
+                )
+            _check_input(name, value, workspace_ids, allowed)
+
+
+def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
+    """The storage accounts of the Functions host (`AzureWebJobsStorage` and its identity-based
+    `AzureWebJobsStorage__*` forms): host keys, the deployment package, timers' leases."""
+    accounts: set[str] = set()
+    for name, raw in environ.items():
+        if not name.lower().startswith("azurewebjobsstorage"):
+            continue
+        value = raw.strip()
+        if name.lower().endswith("__accountname"):
+            accounts.add(value.lower())
+            continue
+        fields = dict(
+            part.partition("=")[::2] for part in value.split(";") if "=" in part
+        )  # a connection string, or nothing
+        lowered = {key.strip().lower(): text.strip() for key, text in fields.items()}
+        if lowered.get("usedevelopmentstorage", "").lower() == "true":
+            accounts.add("devstoreaccount1")
+        if "accountname" in lowered:
+            accounts.add(lowered["accountname"].lower())
+        for url in [value, *(v for k, v in lowered.items() if k.endswith("endpoint"))]:
+            try:
+                host = (urlsplit(url).hostname or "").lower()
+            except ValueError:
+                continue
+            if any(host.endswith("." + suffix) for suffix in STORAGE_SUFFIXES):
+                accounts.add(host.partition(".")[0])
+    return frozenset(accounts)
+
+
+def _allowed_inputs(name: str, reader: _Reader, environ: Mapping[str, str]) -> AllowedInputs:
+    """`SCORING_ALLOWED_INPUTS`: a JSON array of prefixes; the host's storage is never one."""
+    hosts = _host_storage_accounts(environ)
+    value = reader.optional(name)
+    if value is None:
+        return AllowedInputs((), hosts)
+    try:
+        loaded = json.loads(value)
+    except (ValueError, RecursionError):
+        loaded = None
+    if not (isinstance(loaded, list) and all(isinstance(item, str) for item in loaded)):
+        raise SettingsError(f"{name} is not valid: expected a JSON array of prefixes (strings)")
+    prefixes = []
+    for position, item in enumerate(loaded, start=1):
+        try:
+            prefixes.append(allowed_prefix(item.strip(), hosts))
+        except ValueError as error:
+            # The item is not repeated: it may hold a SAS token.
+            raise SettingsError(f"{name}: item {position} {error}") from None
+    return AllowedInputs(tuple(prefixes), hosts)
+
+
 def _domain(reader: _Reader, name: str, default: str) -> str:
     """A DNS suffix (or a host such as 127.0.0.1), lower-cased, without scheme or dots around."""
     value = (reader.optional(name) or default).lower()
@@ -556,6 +654,13 @@ def _domain(reader: _Reader, name: str, default: str) -> str:
             f"{name}={value!r} is not valid: expected a DNS domain such as {default}"
         )
     return value
+
+
+def _host_name(name: str, reader: _Reader) -> str | None:
+    """A DNS host name (no scheme, port or path), lower-cased; None when unset."""
+    if reader.optional(name) is None:
+        return None
+    return _domain(reader, name, "func-synapse-aml.azurewebsites.net")
 
 
 def _batch_endpoints(
@@ -627,6 +732,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     """
     reader = _Reader(environ)
     ml_workspace_ids = reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
+    allowed_inputs = _allowed_inputs("SCORING_ALLOWED_INPUTS", reader, environ)
     return Settings(
         ml_workspace_ids=ml_workspace_ids,
         synapse_workspace_ids=reader.arm_ids("SYNAPSE_WORKSPACE_IDS", SYNAPSE_WORKSPACE_TYPE),
@@ -651,9 +757,10 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         hbi_required=reader.flag("HBI_REQUIRED", default=False),
         outcome_topic_endpoint=reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT"),
         max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN") or 10,
+        max_remediations_per_hour=_per_hour(reader),
         policy_exemptions=_exemptions(reader),
         synapse_dev_audience=_synapse_audience(reader),
-        retraining=_retraining(reader, ml_workspace_ids),
+        retraining=_retraining(reader, ml_workspace_ids, allowed_inputs),
         aml_inference_domain=_domain(reader, "AML_INFERENCE_DOMAIN", "inference.ml.azure.com"),
         logs_query_endpoint=reader.https_url(
             "LOGS_QUERY_ENDPOINT", "https://api.loganalytics.io/v1"
@@ -665,7 +772,24 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
             ml_workspace_ids,
         ),
         scoring_allowed_callers=_object_ids("SCORING_ALLOWED_CALLERS", reader),
+        scoring_allowed_inputs=allowed_inputs,
+        http_auth_enabled=(reader.optional("WEBSITE_AUTH_ENABLED") or "").lower() == "true",
+        api_host=_host_name("API_HOSTNAME", reader) or _host_name("WEBSITE_HOSTNAME", reader),
     )
+
+
+# The ledger keeps a workspace's hour in one row: a bound that row holds with room to spare.
+MAX_REMEDIATIONS_PER_HOUR = 1_000
+
+
+def _per_hour(reader: _Reader) -> int:
+    value = reader.count("MAX_REMEDIATIONS_PER_HOUR") or 10
+    if value > MAX_REMEDIATIONS_PER_HOUR:
+        raise SettingsError(
+            f"MAX_REMEDIATIONS_PER_HOUR={value} is not valid: expected a whole number from 1 to "
+            f"{MAX_REMEDIATIONS_PER_HOUR}"
+        )
+    return value
 
 
 def _exemptions(reader: _Reader) -> tuple[Exemption, ...]:

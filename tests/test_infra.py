@@ -75,6 +75,11 @@ DESIGN_SETTINGS = frozenset(
     }
 )
 
+# Set by the platform, never by infra/ or the sample: App Service authentication sets
+# WEBSITE_AUTH_ENABLED (an app setting of that name would claim an authentication that is not
+# there), and WEBSITE_HOSTNAME is the app's default host name.
+PLATFORM_SETTINGS = frozenset({"WEBSITE_AUTH_ENABLED", "WEBSITE_HOSTNAME"})
+
 # Settings of which each place provides exactly one: the ledger is identity-based in Azure
 # (LEDGER_TABLE_ENDPOINT) and Azurite locally (LEDGER_CONNECTION_STRING); shared/config.py
 # rejects both at once.
@@ -423,6 +428,8 @@ def test_binding_expressions_are_provisioned_and_in_local_settings() -> None:
 def test_every_setting_the_config_reads_is_provisioned() -> None:
     names = settings_read_by(CONFIG_MODULE.read_text(encoding="utf-8"))
     assert names, f"found no setting read in {CONFIG_MODULE}: has its reading API changed?"
+    assert names >= PLATFORM_SETTINGS
+    names -= PLATFORM_SETTINGS
     missing = missing_from(infra_settings(), names)
     assert not missing, (
         f"settings read by shared/config.py but not provisioned in infra/: {missing}"
@@ -431,6 +438,11 @@ def test_every_setting_the_config_reads_is_provisioned() -> None:
     assert not missing, (
         f"settings read by shared/config.py but missing from local.settings.sample.json: {missing}"
     )
+
+
+def test_what_the_platform_reports_is_never_set_by_infra_or_the_sample() -> None:
+    assert not PLATFORM_SETTINGS & infra_settings()
+    assert not PLATFORM_SETTINGS & set(local_settings())
 
 
 def test_every_design_setting_is_provisioned() -> None:

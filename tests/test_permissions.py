@@ -157,7 +157,7 @@ JOB_WRITE = "Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs/wr
 def test_the_simulator_refuses_a_call_whose_action_the_roles_lack(app: App, revoked: str) -> None:
     app.sim.ml.add_batch_endpoint(ENDPOINT, deployments=["blue"], default_deployment="blue")
     adapter = BatchScoringAdapter(clients_for(get_settings()))
-    rbac: Permissions = app.sim._server.permissions  # the one table the server checks
+    rbac: Permissions = app.sim.permissions  # the one table the server checks
     saved = set(rbac.granted)
     rbac.revoke([revoked])
     try:

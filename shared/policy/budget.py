@@ -1,13 +1,19 @@
 """The remediation budget of one run (`MAX_REMEDIATIONS_PER_RUN`), like Azure Policy's resource
-count and failure threshold per remediation task.
+count and failure threshold per remediation task; and the rate per workspace over time
+(`MAX_REMEDIATIONS_PER_HOUR`).
 
 A run is one event, one sweep or one CLI run: whoever starts it creates one budget and hands it
 to every workspace it reconciles, so the limit holds across the whole run, and a new run starts
-afresh (the budget is never kept by the process). No Azure here: a counter with reasons.
+afresh (the budget is never kept by the process). A run's limit alone lets every event be a new
+budget (five compute writes by a user, five runs): the hourly rate bounds what any number of runs
+do to one workspace. Its window is kept in the ledger (`shared/claims.py`); here, only the
+arithmetic. No Azure here: counters with reasons.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 # After this many failed remediations in a run, the run applies no more: something is wrong
@@ -20,6 +26,8 @@ class Stop(StrEnum):
 
     LIMIT_REACHED = "limit reached"
     TOO_MANY_FAILURES = "too many failures"
+    # Defers one workspace's remediations, not the rest of the run.
+    HOURLY_LIMIT = "hourly limit reached"
 
 
 class RemediationBudget:
@@ -70,3 +78,30 @@ class RemediationBudget:
             return False
         self._announced.add(stop)
         return True
+
+
+HOUR = timedelta(hours=1)
+
+
+def hourly_slot(
+    times: Iterable[datetime], now: datetime, limit: int
+) -> tuple[tuple[datetime, ...], datetime | None]:
+    """One workspace's remediations of the past hour (`times`, in any order), judged at `now`.
+
+    Returns the window with `now` added and None when one more may be attempted; otherwise the
+    window unchanged and the instant from which one may be attempted again. A sliding window,
+    not a clock hour: no hour ever holds more than `limit`. A time more than an hour ahead of
+    `now` cannot be one the app wrote (instances' clocks differ by seconds): it holds nothing.
+    """
+    window = tuple(sorted(t for t in times if now - HOUR < t <= now + HOUR))
+    if len(window) < limit:
+        return (*window, now), None
+    return window, window[len(window) - limit] + HOUR
+
+
+def explain_hourly(limit: int, free_at: datetime) -> str:
+    """The deferral reason for people, with the setting to change."""
+    return (
+        f"{Stop.HOURLY_LIMIT}: MAX_REMEDIATIONS_PER_HOUR={limit} remediations of this workspace "
+        f"in the past hour; deferred to a run from {free_at.isoformat(timespec='seconds')}"
+    )

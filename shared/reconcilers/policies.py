@@ -22,13 +22,14 @@ from shared.adapters.answers import (
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
-from shared.arm import ArmId, is_arm_id, same_arm_id
+from shared.arm import ArmId, is_arm_id, same_arm_id, subscription_of
+from shared.claims import Claims
 from shared.config import Settings
 from shared.ledger import ActionRecord, ActionSink, ReportsOnce
 from shared.logs import decision_log
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
 from shared.planning.synapse_facts import SynapseAnswerError
-from shared.policy.budget import RemediationBudget
+from shared.policy.budget import RemediationBudget, Stop, explain_hourly, hourly_slot
 from shared.policy.engine import Candidate, evaluate, guarded_remediations, summarize
 from shared.policy.exemptions import Exemption, apply_exemptions
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
@@ -133,25 +134,58 @@ def _belongs_to(target_id: str, workspace_id: str) -> bool:
     return bool(rest) and "/" not in rest and target_id.isascii()
 
 
-def _private_path(connection: PrivateEndpointConnection, workspace_id: ArmId) -> bool:
-    """An Approved connection of this workspace from a private endpoint: what gives clients a
-    private path. Approved (any casing, as parsed) is not enough on its own: a connection listed
-    for another workspace, or whose endpoint is missing or not a private endpoint, gives none."""
+def _private_endpoint_subscription(
+    connection: PrivateEndpointConnection, workspace_id: ArmId
+) -> str | None:
+    """The subscription (lower-cased) of the private endpoint behind an Approved connection of
+    this workspace; None when the connection gives no private path at all. Approved (any casing,
+    as parsed) is not enough on its own: a connection listed for another workspace, or whose
+    endpoint is missing or not a private endpoint, gives none."""
     if connection.status is not ConnectionStatus.APPROVED:
-        return False
+        return None
     prefix = f"{workspace_id}/privateEndpointConnections/".lower()
     if not connection.id.lower().startswith(prefix) or "/" in connection.id[len(prefix) :]:
-        return False
+        return None
     endpoint = connection.private_endpoint_id
     if not endpoint or not is_arm_id(endpoint):
-        return False
+        return None
     parts = parse_resource_id(endpoint)
-    return (
+    if (
         str(parts.get("namespace", "")).lower() == "microsoft.network"
         and str(parts.get("type", "")).lower() == "privateendpoints"
         and not parts.get("children")
         and bool(parts.get("name"))
-    )
+    ):
+        return str(parts["subscription"]).lower()
+    return None
+
+
+def customer_subscriptions(settings: Settings) -> frozenset[str]:
+    """The subscriptions the operator named as the customer's: those of `ML_WORKSPACE_IDS`.
+
+    A private endpoint there is the customer's own, in the customer's network: a private path
+    people can use. A managed private endpoint (Synapse, Data Factory, Purview...) lives in the
+    service's managed virtual network, in a Microsoft-managed subscription, and serves only that
+    service. The subscription in the connection's `privateEndpoint.id` is set by Azure from the
+    endpoint resource itself, so nothing a workspace user writes (a name, a description, a
+    request message) moves it; to count, someone must create a real private endpoint in one of
+    these subscriptions. The Synapse evidence is not consulted: it names only the allow-listed
+    workspaces' managed endpoints, never a partner's or another service's, so as a deny-list it
+    could never be complete, while this allow-list is by construction.
+    """
+    return frozenset(subscription_of(workspace).lower() for workspace in settings.ml_workspace_ids)
+
+
+def private_paths(
+    connections: Sequence[PrivateEndpointConnection],
+    workspace_id: ArmId,
+    customers: frozenset[str],
+) -> tuple[int, int]:
+    """(approved connections of the workspace from a private endpoint, those of them whose
+    endpoint is in a `customers` subscription: the private paths people can use)."""
+    found = [_private_endpoint_subscription(c, workspace_id) for c in connections]
+    approved = [subscription for subscription in found if subscription is not None]
+    return len(approved), sum(1 for s in approved if s in customers)
 
 
 class PolicyReconciler:
@@ -164,13 +198,18 @@ class PolicyReconciler:
         machine_learning: MachineLearningAdapter,
         synapse: SynapseAdapter,
         sink: ActionSink | None,
+        claims: Claims | None = None,
     ) -> None:
+        """`claims` keep each workspace's remediations of the hour (`MAX_REMEDIATIONS_PER_HOUR`)
+        in the ledger; None (`plan`, which reads no ledger) counts only this run's."""
         self._settings = settings
+        self._claims = claims
         self._facts = facts
         self._ml = machine_learning
         self._synapse = synapse
         self._sink = sink
         self._parameters = policy_parameters(settings)
+        self._customers = customer_subscriptions(settings)
 
     def _synapse_facts(self) -> tuple[tuple[SynapseWorkspace, ...], tuple[str, ...]]:
         found: list[SynapseWorkspace] = []
@@ -198,21 +237,25 @@ class PolicyReconciler:
         identity_type, user_assigned = workspace_identity(model)
         hbi = getattr(model, "hbi_workspace", None)
         synapse, synapse_errors = self._synapse_facts()
+        approved, customer = private_paths(connections, workspace_id, self._customers)
         return WorkspaceFacts(
             id=workspace_id,
             public_network_access=getattr(model, "public_network_access", None),
             hbi_workspace=hbi if isinstance(hbi, bool) else None,
             identity_type=identity_type,
             user_assigned_identities=user_assigned,
-            approved_private_endpoint_connections=sum(
-                1 for c in connections if _private_path(c, workspace_id)
-            ),
+            approved_private_endpoint_connections=approved,
+            customer_private_endpoint_connections=customer,
             computes=tuple(self._facts.computes(workspace_id)),
             dependencies=(
-                self._facts.dependency(DependencyKind.STORAGE, model.storage_account),
-                self._facts.dependency(DependencyKind.KEY_VAULT, model.key_vault),
                 self._facts.dependency(
-                    DependencyKind.CONTAINER_REGISTRY, getattr(model, "container_registry", None)
+                    DependencyKind.STORAGE, model.storage_account, self._customers
+                ),
+                self._facts.dependency(DependencyKind.KEY_VAULT, model.key_vault, self._customers),
+                self._facts.dependency(
+                    DependencyKind.CONTAINER_REGISTRY,
+                    getattr(model, "container_registry", None),
+                    self._customers,
                 ),
             ),
             synapse_workspaces=synapse,
@@ -259,6 +302,9 @@ class PolicyReconciler:
         their guard's verdict, as a preview of `remediate`."""
         facts, findings, expired = self.judge(workspace_id, connections)
         planned: list[PlannedRemediation] = []
+        # The hour's remediations of this plan only: `plan` reads no ledger and takes no slot.
+        hour: tuple[datetime, ...] = ()
+        limit = self._settings.max_remediations_per_hour
         for candidate in guarded_remediations(findings, facts, remediate=True):
             stop = budget.stop()
             if not candidate.guard.safe:
@@ -269,8 +315,13 @@ class PolicyReconciler:
             elif stop is not None:
                 disposition, reason = DEFERRED, budget.explain(stop)
             else:
-                budget.spend(failed=False)
-                disposition, reason = "apply", candidate.guard.reason
+                window, free_at = hourly_slot(hour, datetime.now(UTC), limit)
+                if free_at is not None:
+                    disposition, reason = DEFERRED, explain_hourly(limit, free_at)
+                else:
+                    hour = window
+                    budget.spend(failed=False)
+                    disposition, reason = "apply", candidate.guard.reason
             remediation = candidate.remediation
             planned.append(
                 PlannedRemediation(
@@ -293,6 +344,17 @@ class PolicyReconciler:
         record_intent(self._sink, self._action(workspace_id, remediation, "", trigger))
         try:
             if remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
+                # The guard was judged on the run's listing; this read is the last before the
+                # write (as a cluster's node counts are): a path rejected or deleted in between
+                # leaves public access on.
+                connections = self._ml.list_connections(workspace_id)
+                if not private_paths(connections, workspace_id, self._customers)[1]:
+                    return (
+                        f"{DEFERRED}: read again just before the write, the workspace has no "
+                        "approved private endpoint connection from a subscription of "
+                        "ML_WORKSPACE_IDS: disabling public network access would cut off every "
+                        "user and pipeline"
+                    )
                 value = self._facts.disable_public_network_access(workspace_id)
                 return f"applied: publicNetworkAccess is now {value}"
             # The target is the configured workspace plus the compute's name: never the ID
@@ -310,6 +372,25 @@ class PolicyReconciler:
             return f"failed: {describe(error)}"
         return f"applied: maxNodeCount is now {nodes}"
 
+    def _hourly_deferral(self, workspace_id: ArmId, taken: list[datetime]) -> str | None:
+        """Take one of the workspace's remediation slots of the hour: None when taken, else why
+        not. The ledger's window counts every run and instance; without claims, `taken` (this
+        run's own) does. A ledger that cannot count defers: the limit is never assumed."""
+        limit = self._settings.max_remediations_per_hour
+        now = datetime.now(UTC)
+        try:
+            if self._claims is not None:
+                free_at = self._claims.take_remediation_slot(workspace_id, limit=limit, now=now)
+            else:
+                window, free_at = hourly_slot(taken, now, limit)
+                taken[:] = window
+        except AzureError as error:
+            return (
+                f"{Stop.HOURLY_LIMIT}: the ledger could not count this workspace's remediations "
+                f"of the hour ({describe(error)}); deferred to a later run"
+            )
+        return None if free_at is None else explain_hourly(limit, free_at)
+
     def _remediate(
         self,
         workspace_id: ArmId,
@@ -320,10 +401,12 @@ class PolicyReconciler:
         trigger: str,
     ) -> tuple[list[RemediationOutcome], AzureError | None]:
         """Apply the candidates in order: a guard that says no defers its remediation, the
-        run's budget defers the rest once spent, a transient failure stops the workspace (the
+        run's budget defers the rest once spent, the workspace's hourly limit defers what is
+        over it (`MAX_REMEDIATIONS_PER_HOUR`), a transient failure stops the workspace (the
         rest are recorded as not attempted) and is returned to be raised after recording."""
         outcomes: list[RemediationOutcome] = []
         transient: AzureError | None = None
+        taken: list[datetime] = []
         for candidate in candidates:
             remediation = candidate.remediation
             if transient is not None:
@@ -351,6 +434,19 @@ class PolicyReconciler:
                         f"{DEFERRED}: {budget.explain(stop)}",
                         deferred_by=stop.value,
                         announce=budget.first_announcement(stop),
+                    )
+                )
+                continue
+            # Every run is a new budget (five compute writes, five events): the hour's slots,
+            # kept in the ledger, bound what all of them do to one workspace.
+            held = self._hourly_deferral(workspace_id, taken)
+            if held is not None:
+                outcomes.append(
+                    RemediationOutcome(
+                        remediation,
+                        f"{DEFERRED}: {held}",
+                        deferred_by=Stop.HOURLY_LIMIT.value,
+                        announce=announce and budget.first_announcement(Stop.HOURLY_LIMIT),
                     )
                 )
                 continue
