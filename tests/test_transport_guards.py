@@ -542,15 +542,17 @@ def test_a_long_retry_after_is_capped(app: App) -> None:
 
 
 def _tables_route(app: App) -> None:
-    from simulator.server import Reply
+    from simulator.server import Reply, route
 
     app.sim.add_route(
-        "POST",
-        r"^/throttled/tables$",
-        "test.tables.throttled",
-        lambda call: Reply(204),
-        audience=None,
-        needs_api_version=False,
+        route(
+            "POST",
+            r"^/throttled/tables$",
+            "test.tables.throttled",
+            lambda call: Reply(204),
+            None,
+            needs_api_version=False,
+        )
     )
 
 
