@@ -178,8 +178,8 @@ def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
 
 class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
     """Bounds every paged read on the pipeline: within one thread's read, a nextLink back to a
-    page already requested, more than `max_pages` pages or more than `deadline_seconds` raise
-    `PagingError` instead of the next request.
+    page already requested, more than `MAX_PAGES` pages or more than `READ_DEADLINE_SECONDS`
+    raise `PagingError` instead of the next request.
 
     A policy rather than a helper around each pager, because azure-ai-ml follows nextLinks inside
     its own calls, where no helper of the app can reach; SDK pagers and `json_pages` go through
