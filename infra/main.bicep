@@ -168,6 +168,9 @@ param scoringInput string = ''
 @description('The only host suffix a batch endpoint scoring URI read from ARM may have.')
 param amlInferenceDomain string = 'inference.ml.azure.com'
 
+@description('Token audience of Azure ML\'s data plane. Empty: derived from the cloud of ARM and amlInferenceDomain; required for a host of no known cloud.')
+param amlAudience string = ''
+
 @description('ARM IDs of the batch endpoints that HTTP scoring requests may target.')
 param scoringAllowedEndpoints array = []
 
@@ -403,6 +406,11 @@ var appSettings = [
     value: ledgerTableName
   }
   {
+    // Empty: the table endpoint is this deployment's own storage, on a known cloud.
+    name: 'LEDGER_TABLE_AUDIENCE'
+    value: ''
+  }
+  {
     name: 'RECONCILE_SCHEDULE'
     value: reconcileSchedule
   }
@@ -491,6 +499,10 @@ var appSettings = [
     value: amlInferenceDomain
   }
   {
+    name: 'AML_AUDIENCE'
+    value: amlAudience
+  }
+  {
     name: 'SCORING_ALLOWED_ENDPOINTS'
     value: join(scoringAllowedEndpoints, ',')
   }
@@ -510,6 +522,11 @@ var appSettings = [
   {
     name: 'OUTCOME_TOPIC_ENDPOINT'
     value: outcomeTopic.outputs.endpoint
+  }
+  {
+    // Empty: the topic is this deployment's own, on a known cloud.
+    name: 'OUTCOME_TOPIC_AUDIENCE'
+    value: ''
   }
 ]
 

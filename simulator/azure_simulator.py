@@ -35,7 +35,7 @@ from .identity import ManagedIdentity
 from .logs import LogAnalytics
 from .ml import MachineLearning
 from .network import Network
-from .server import SYNAPSE_AUDIENCE, SimulatorServer
+from .server import ML_AUDIENCE, SYNAPSE_AUDIENCE, SimulatorServer
 from .synapse import Synapse
 
 
@@ -96,6 +96,8 @@ class AzureSimulator(SimulatorServer):
             "SSL_CERT_FILE": self.ca_bundle_path,
             # Batch scoring URIs are served by this simulator's own host.
             "AML_INFERENCE_DOMAIN": "127.0.0.1",
+            # ...and ARM too: Azure ML's data-plane audience is stated, as for any custom host.
+            "AML_AUDIENCE": ML_AUDIENCE,
             "LOGS_QUERY_ENDPOINT": self.logs.endpoint,
         }
 

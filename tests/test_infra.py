@@ -601,6 +601,9 @@ DERIVED_SETTINGS = {
     "AZURE_CLIENT_ID": "the app's user-assigned identity",
     "LEDGER_TABLE_ENDPOINT": "the storage account infra/ creates",
     "OUTCOME_TOPIC_ENDPOINT": "the outcome topic infra/ creates",
+    "LEDGER_TABLE_AUDIENCE": "empty: the storage account infra/ creates is on the deployment's "
+    "cloud, whose audience the app derives",
+    "OUTCOME_TOPIC_AUDIENCE": "empty: the topic infra/ creates is on the deployment's cloud",
     "DRIFT_LOG_ANALYTICS_WORKSPACE_ID": "read from the workspace that "
     "DRIFT_LOG_ANALYTICS_WORKSPACE_RESOURCE_ID names",
 }

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.config import EVENTGRID_AUDIENCE
 from simulator import AzureSimulator
 
 ML_SUBSCRIPTION = "6f1c7b9e-2d4a-4c3b-9a51-0e8d7f6a5b40"
@@ -296,5 +297,7 @@ def settings_env(sim: AzureSimulator, ledger_connection_string: str) -> dict[str
         "MAX_CLUSTER_NODES": "4",
         "HBI_REQUIRED": "true",
         "OUTCOME_TOPIC_ENDPOINT": sim.eventgrid.endpoint,
+        # The simulator's host is of no Azure cloud: the token that may go there is stated.
+        "OUTCOME_TOPIC_AUDIENCE": EVENTGRID_AUDIENCE,
         "AZURE_CLIENT_ID": "5e2f1d3c-4b6a-4c8d-9e0f-a1b2c3d4e5f6",
     }
