@@ -150,7 +150,10 @@ def test_the_inference_domain_is_a_plain_dns_name_or_refused(domain: str) -> Non
 
 # ------------------------------------------------------------------ promotion (issue 19)
 
-SCORING = {"BATCH_ENDPOINT_NAME": "churn-batch", "SCORING_INPUT": "azureml://datastores/ws/paths/in/"}
+SCORING = {
+    "BATCH_ENDPOINT_NAME": "churn-batch",
+    "SCORING_INPUT": "azureml://datastores/ws/paths/in/",
+}
 PROMOTING = {**SCORING, "PROMOTION_METRIC": "accuracy", "PROMOTION_MODEL_NAME": "churn-model"}
 
 
