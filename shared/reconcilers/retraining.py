@@ -38,7 +38,7 @@ from shared.claims import Claims, ClaimState, RetrainingClaim, ScoringClaim
 from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
-from shared.ml_events import APP_TAG, RETRAINING, SCORING, Drift, RetrainingFinished
+from shared.ml_events import RETRAINING, Drift, RetrainingFinished
 from shared.model import JudgedAnswerError
 from shared.planning.retraining import (
     CLOCK_SKEW,
@@ -47,6 +47,7 @@ from shared.planning.retraining import (
     Decision,
     JobView,
     Verdict,
+    claimed_job,
     decide_from_claim,
     decide_with_jobs,
     evaluate_gate,
@@ -211,8 +212,11 @@ class RetrainingReconciler:
                 return self._failed(workspace_id, "list", claim_key, error)
             decision = decide_with_jobs(
                 [JobView(job.name, job.status) for job in jobs],
+                claim=_claim_view(claim),
                 workspace_id=workspace_id,
                 claim_key=claim_key,
+                now=now,
+                timeout=timedelta(hours=self._config.job_timeout_hours),
             )
         if decision.verdict in (Verdict.COOLDOWN, Verdict.ACTIVE):
             self._record(
@@ -404,6 +408,12 @@ class RetrainingReconciler:
     def on_finished(self, finished: RetrainingFinished) -> Outcome:
         """The event says a retraining job ended: read it, and act on what Azure says."""
         trigger = f"event:{finished.event_id}"
+        claim = _claim_view(self._claims.retraining(finished.workspace_id))
+        if claimed_job(claim, [JobView(finished.job_name, "")]) is None:
+            # Tags and names prove nothing: only the job of the app's claim is its retraining.
+            return Outcome(
+                "ignored", f"job {finished.job_name} is not a retraining job of this app"
+            )
         try:
             job = self._jobs.get_job(finished.workspace_id, finished.job_name)
         except AzureError as error:
@@ -421,11 +431,6 @@ class RetrainingReconciler:
             return Outcome("failed", str(error))
         if job is None:
             return Outcome("invalid", f"job {finished.job_name} does not exist in the workspace")
-        if job.tags.get(APP_TAG) != RETRAINING:
-            return Outcome("ignored", f"job {job.name} is not a retraining job of this app")
-        if job.job_type != "Pipeline":
-            # The app submits pipeline jobs; a step of one (which may carry its tags) is not it.
-            return Outcome("ignored", f"job {job.name} is a {job.job_type or 'untyped'} job")
         outcome = self.after_retraining(finished.workspace_id, job, trigger)
         if outcome.outcome == NOT_FINISHED:
             # The event says the job ended, Azure ML does not (yet): its status can lag the
@@ -512,20 +517,11 @@ class RetrainingReconciler:
         deployment: str | None,
         note: str,
     ) -> Outcome:
-        """Start the scoring the claim allows, unless a scoring job tagged for the retraining
-        job exists already; record what came of it."""
+        """Start the scoring the claim allows (a repeated start gets the first job back by its
+        repeatability ID; a tagged job proves nothing); record what came of it."""
         endpoint_name = str(self._config.batch_endpoint_name)
         endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{endpoint_name}")
         try:
-            already = [
-                job
-                for job in self._jobs.list_app_jobs(workspace_id, SCORING)
-                if job.tags.get("retraining-job") == retraining_job
-            ]
-            if already:
-                self._claims.scoring_started(workspace_id, retraining_job, already[0].name)
-                reason = f"scoring job {already[0].name} already started after {retraining_job}"
-                return Outcome("scoring-already-started", reason)
             endpoint = self._scoring.get_endpoint(endpoint_id)
             self._intent(workspace_id, KIND_SCORING, "start", endpoint_id, trigger)
             started = self._scoring.invoke(
@@ -628,9 +624,12 @@ class RetrainingReconciler:
         except AzureError as error:
             return self._failed(workspace_id, "list", trigger, error)
         notes: list[str] = []
-        completed = next(
-            (job for job in jobs if job.status == "Completed" and job.job_type == "Pipeline"), None
-        )
+        # The backstop scores only the job of the app's claim (the newest retrain: the model
+        # that matters), never a job that merely carries the app's tags.
+        claim = _claim_view(self._claims.retraining(workspace_id))
+        completed = claimed_job(claim, [JobView(job.name, job.status) for job in jobs])
+        if completed is not None and completed.status != "Completed":
+            completed = None
         backstop_error: TransientAzureError | None = None
         if completed is not None:
             # The newest completed retrain is the model that matters; older ones are not scored.
