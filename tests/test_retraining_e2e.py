@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.ml_events import APP_TAG
 from shared.reconcilers.intent import INTENT
@@ -738,3 +740,44 @@ def test_a_users_scoring_job_tagged_for_our_retrain_does_not_stop_its_scoring(ra
     assert _event_outcome(event["id"]) == "scoring-started"
     [started] = _actions("batch-scoring")
     assert started["Subject"] != "decoy-scoring"
+
+
+def test_scoring_after_a_retrain_is_in_the_one_record_and_tag_scheme_of_scoring_jobs(
+    rapp: App,
+) -> None:
+    from shared.scoring.records import ScoringRecords
+
+    job, event = _complete(rapp)
+    _deliver(rapp, event)
+
+    [(_, body)] = rapp.sim.ml.scoring_posts
+    assert body["properties"]["tags"] == {
+        APP_TAG: "scoring",
+        "trigger": "retraining-completed",
+        "retraining-job": job["name"],
+    }
+    [scoring] = _jobs(rapp, "scoring")
+    [row] = ScoringRecords(retraining_runtime().ledger.table).jobs()
+    assert (row["JobName"], row["WorkspaceId"], row["Caller"]) == (scoring["name"], scene.PROD, "")
+    assert row["InputPath"] == rs.SCORING_INPUT
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(principal=st.text(max_size=40))
+def test_no_http_caller_sees_a_scoring_job_started_after_a_retrain(
+    rapp: App, principal: str
+) -> None:
+    from shared.scoring.requests import RefusedError
+    from shared.scoring.wiring import scoring_service
+
+    if not rapp.sim.ml.scoring_posts:
+        _, event = _complete(rapp)
+        _deliver(rapp, event)
+    [scoring] = _jobs(rapp, "scoring")
+    rapp.sim.reset_counts()
+    with pytest.raises(RefusedError) as refused:
+        scoring_service().status(scoring["name"], principal)
+    assert refused.value.problem.status == 404
+    assert _routes(rapp) == []

@@ -169,9 +169,12 @@ def retraining_tags(*, trigger: str, event_id: str, message: str) -> dict[str, s
     return tags
 
 
-def scoring_tags(*, retraining_job: str) -> dict[str, str]:
-    """Tags of the scoring job that follows a retraining job."""
-    return {APP_TAG: SCORING, "retraining-job": retraining_job, "trigger": "retraining-completed"}
+def scoring_tags(trigger: str, **context: str | None) -> dict[str, str]:
+    """Tags of every scoring job the app starts, after a retrain or over HTTP: one scheme, so
+    its scoring jobs can be listed by `synapse-aml-automation=scoring`. A listing, never proof
+    of who started a job (anyone can tag one): the ledger's `scoring-jobs` rows are."""
+    extra = {key: bounded(value) for key, value in context.items() if value}
+    return {APP_TAG: SCORING, "trigger": trigger, **extra}
 
 
 # --------------------------------------------------------------------------- drift gate

@@ -58,6 +58,7 @@ from shared.planning.retraining import (
 from shared.reconcilers.intent import INTENT, NOT_APPLIED, record_intent
 from shared.reconcilers.promotion import ModelPromoter
 from shared.reconcilers.transient import TransientAzureError
+from shared.scoring.records import JobRecord, ScoringRecords
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class RetrainingReconciler:
         drift: DriftQueryAdapter,
         claims: Claims,
         sink: ActionSink,
+        records: ScoringRecords,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         promotion: PromotionAdapter | None = None,
     ) -> None:
@@ -102,6 +104,7 @@ class RetrainingReconciler:
         self._drift = drift
         self._claims = claims
         self._sink = sink
+        self._records = records
         self._clock = clock
         # Model promotion (issue 19): one step right before scoring, when PROMOTION_METRIC is set.
         self._promoter = (
@@ -494,7 +497,7 @@ class RetrainingReconciler:
                     {
                         "deployment": deployment or "(endpoint default)",
                         "input": self._config.scoring_input,
-                        "tags": scoring_tags(retraining_job=retraining_job),
+                        "tags": _scoring_tags(retraining_job),
                         "model": note,
                     }
                 ),
@@ -523,12 +526,13 @@ class RetrainingReconciler:
         endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{endpoint_name}")
         try:
             endpoint = self._scoring.get_endpoint(endpoint_id)
+            scoring_input = ScoringInput.from_setting(str(self._config.scoring_input))
             self._intent(workspace_id, KIND_SCORING, "start", endpoint_id, trigger)
             started = self._scoring.invoke(
                 endpoint,
                 deployment=deployment,
-                scoring_input=ScoringInput.from_setting(str(self._config.scoring_input)),
-                tags=scoring_tags(retraining_job=retraining_job),
+                scoring_input=scoring_input,
+                tags=_scoring_tags(retraining_job),
                 request_id=request_id,
             )
         except ScoringUriRejectedError as error:
@@ -549,6 +553,22 @@ class RetrainingReconciler:
             self._release_scoring(workspace_id, retraining_job, trigger)
             return self._scoring_refused(workspace_id, endpoint_id, trigger, why)
         self._claims.scoring_started(workspace_id, retraining_job, started.name)
+        # In the one record of the scoring jobs the app started (with HTTP callers' jobs).
+        self._records.record_job(
+            JobRecord(
+                job_name=started.name,
+                workspace_id=workspace_id,
+                endpoint_id=endpoint_id,
+                deployment=started.deployment,
+                input_type=scoring_input.kind,
+                input_path=scoring_input.path,
+                caller="",
+                workflow_run_id=None,
+                client_tracking_id=None,
+                idempotency_key=None,
+                status=started.status,
+            )
+        )
         self._record(
             workspace_id,
             KIND_SCORING,
@@ -682,6 +702,10 @@ class RetrainingReconciler:
             known_jobs=jobs,
         )
         return Outcome(result.outcome, "; ".join([*notes, result.summary]))
+
+
+def _scoring_tags(retraining_job: str) -> dict[str, str]:
+    return scoring_tags("retraining-completed", **{"retraining-job": retraining_job})
 
 
 def _claim_view(claim: RetrainingClaim | None) -> ClaimView | None:
