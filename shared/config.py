@@ -730,15 +730,11 @@ def _retraining(
             f"RETRAIN_COOLDOWN_MINUTES={cooldown!r} is not valid: expected a whole number of "
             f"minutes from 0 to {MAX_RETRAIN_COOLDOWN_MINUTES} (a year)"
         )
-    timeout = reader.optional("RETRAIN_JOB_TIMEOUT_HOURS") or "24"
-    if not (
-        timeout.isascii()
-        and timeout.isdigit()
-        and 1 <= int(timeout) <= MAX_RETRAIN_JOB_TIMEOUT_HOURS
-    ):
+    timeout = reader.count("RETRAIN_JOB_TIMEOUT_HOURS") or 24
+    if timeout > MAX_RETRAIN_JOB_TIMEOUT_HOURS:
         raise SettingsError(
-            f"RETRAIN_JOB_TIMEOUT_HOURS={timeout!r} is not valid: expected a whole number of "
-            f"hours from 1 to {MAX_RETRAIN_JOB_TIMEOUT_HOURS} (a year)"
+            f"RETRAIN_JOB_TIMEOUT_HOURS={timeout} is not valid: at most "
+            f"{MAX_RETRAIN_JOB_TIMEOUT_HOURS} hours (a year)"
         )
     endpoint = _ml_name(reader, "BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
     deployment = _ml_name(reader, "BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
@@ -774,7 +770,7 @@ def _retraining(
         batch_deployment_name=deployment,
         scoring_input=scoring_input,
         promotion=promotion,
-        job_timeout_hours=int(timeout),
+        job_timeout_hours=timeout,
     )
 
 
