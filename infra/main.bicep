@@ -143,6 +143,11 @@ param retrainExperiment string = 'retraining'
 @description('No new retraining job within this many minutes of the last one.')
 param retrainCooldownMinutes int = 360
 
+@minValue(1)
+@maxValue(8760)
+@description('A retraining job of the app that has not ended this many hours after its claim holds retraining back no more.')
+param retrainJobTimeoutHours int = 24
+
 @description('ARM ID of the Log Analytics workspace the drift gate queries. Empty: the app\'s own workspace.')
 param driftLogAnalyticsWorkspaceResourceId string = ''
 
@@ -485,6 +490,10 @@ var appSettings = [
   {
     name: 'RETRAIN_COOLDOWN_MINUTES'
     value: string(retrainCooldownMinutes)
+  }
+  {
+    name: 'RETRAIN_JOB_TIMEOUT_HOURS'
+    value: string(retrainJobTimeoutHours)
   }
   {
     name: 'DRIFT_LOG_ANALYTICS_WORKSPACE_ID'

@@ -205,6 +205,8 @@ class RetrainingSettings:
     batch_deployment_name: str | None
     scoring_input: str | None
     promotion: Promotion | None = None
+    # A job of the app's claim that has not ended this long after it holds retraining no more.
+    job_timeout_hours: int = 24
 
     @property
     def inputs(self) -> dict[str, object]:
@@ -634,6 +636,7 @@ _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 DEFAULT_RETRAIN_COOLDOWN_MINUTES = 360
 MAX_RETRAIN_COOLDOWN_MINUTES = 525_600
 DEFAULT_RETRAIN_EXPERIMENT = "model-retraining"
+MAX_RETRAIN_JOB_TIMEOUT_HOURS = 8_760
 
 
 def _component(reader: _Reader) -> ComponentRef:
@@ -727,6 +730,12 @@ def _retraining(
             f"RETRAIN_COOLDOWN_MINUTES={cooldown!r} is not valid: expected a whole number of "
             f"minutes from 0 to {MAX_RETRAIN_COOLDOWN_MINUTES} (a year)"
         )
+    timeout = reader.count("RETRAIN_JOB_TIMEOUT_HOURS") or 24
+    if timeout > MAX_RETRAIN_JOB_TIMEOUT_HOURS:
+        raise SettingsError(
+            f"RETRAIN_JOB_TIMEOUT_HOURS={timeout} is not valid: at most "
+            f"{MAX_RETRAIN_JOB_TIMEOUT_HOURS} hours (a year)"
+        )
     endpoint = _ml_name(reader, "BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
     deployment = _ml_name(reader, "BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
     scoring_input = reader.optional("SCORING_INPUT")
@@ -761,6 +770,7 @@ def _retraining(
         batch_deployment_name=deployment,
         scoring_input=scoring_input,
         promotion=promotion,
+        job_timeout_hours=timeout,
     )
 
 

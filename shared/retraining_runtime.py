@@ -64,6 +64,7 @@ def retraining_runtime_for(settings: Settings) -> RetrainingRuntime:
     from shared.ledger import open_ledger
     from shared.reconcilers.retraining import RetrainingReconciler
     from shared.recorder import Recorder
+    from shared.scoring.records import ScoringRecords
     from shared.telemetry import configure_telemetry
 
     # Every function's first build configures telemetry once (see shared.runtime.runtime_for):
@@ -86,6 +87,7 @@ def retraining_runtime_for(settings: Settings) -> RetrainingRuntime:
             DriftQueryAdapter(clients),
             Claims(ledger.table),
             Recorder(ledger, publisher),
+            ScoringRecords(ledger.table),
             promotion=PromotionAdapter(clients) if settings.retraining.promotion else None,
         )
     return RetrainingRuntime(settings, ledger, reconciler)

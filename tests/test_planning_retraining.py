@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 from shared.ml_events import APP_TAG, MESSAGE_LIMIT
 from shared.planning.retraining import (
     ClaimView,
+    Decision,
     GateReading,
     GateStatus,
     JobView,
     Verdict,
+    claimed_job,
     decide_from_claim,
     decide_with_jobs,
     evaluate_gate,
@@ -69,19 +71,80 @@ def test_a_zero_cooldown_debounces_nothing() -> None:
     assert decision is None
 
 
+TIMEOUT = timedelta(hours=24)
+
+
+def _with_jobs(jobs: list[JobView], claim: ClaimView | None) -> Decision:
+    return decide_with_jobs(
+        jobs, claim=claim, workspace_id=WS, claim_key="event:b", now=NOW, timeout=TIMEOUT
+    )
+
+
 @pytest.mark.parametrize("status", ["NotStarted", "Queued", "Running", "Finalizing", "Unknown"])
 def test_an_active_job_debounces(status: str) -> None:
     jobs = [JobView("retrain-old", "Completed"), JobView("retrain-now", status)]
-    decision = decide_with_jobs(jobs, workspace_id=WS, claim_key="event:b")
+    claim = ClaimView("retrain-now", "event:a", NOW - timedelta(hours=1), True)
+    decision = _with_jobs(jobs, claim)
     assert decision.verdict is Verdict.ACTIVE
     assert decision.job_name == "retrain-now"
 
 
 def test_only_finished_jobs_allow_a_submission() -> None:
     jobs = [JobView("a", "Completed"), JobView("b", "Failed"), JobView("c", "Canceled")]
-    decision = decide_with_jobs(jobs, workspace_id=WS, claim_key="event:b")
+    decision = _with_jobs(jobs, ClaimView("b", "event:a", NOW, True))
     assert decision.verdict is Verdict.SUBMIT
     assert decision.job_name == job_name_for(WS, "event:b")
+
+
+# ------------------------------------------------- trust: only the job of the app's claim
+
+STATUSES = ["NotStarted", "Queued", "Running", "Finalizing", "NotResponding", "Paused", "Unknown"]
+_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC-0123456789_", min_size=1, max_size=30)
+_jobs = st.lists(
+    st.builds(JobView, _names, st.sampled_from([*STATUSES, "Completed", "Failed", "Canceled"])),
+    max_size=6,
+)
+
+
+@given(jobs=_jobs, claimed=_names, hours=st.floats(min_value=0, max_value=10_000))
+def test_no_job_but_the_claims_holds_retraining_back(
+    jobs: list[JobView], claimed: str, hours: float
+) -> None:
+    # Whatever jobs users create (any name, any status; tags never reach the decision), only
+    # the job the app's claim names, active and within the timeout, holds retraining back.
+    claim = ClaimView(claimed, "event:a", NOW - timedelta(hours=hours), True)
+    decision = _with_jobs(jobs, claim)
+    ours = [job for job in jobs if job.name.lower() == claimed.lower()]
+    holds = bool(ours) and ours[0].active and hours < 24
+    assert (decision.verdict is Verdict.ACTIVE) is holds
+    if holds:
+        assert decision.job_name == ours[0].name
+    else:
+        assert decision.job_name == job_name_for(WS, "event:b")
+
+
+@given(jobs=_jobs)
+def test_without_a_claim_no_job_holds_retraining_back(jobs: list[JobView]) -> None:
+    assert _with_jobs(jobs, None).verdict is Verdict.SUBMIT
+
+
+@given(jobs=_jobs, claimed=_names)
+def test_the_claimed_job_is_only_the_one_the_claim_names(jobs: list[JobView], claimed: str) -> None:
+    claim = ClaimView(claimed, "event:a", NOW, True)
+    found = claimed_job(claim, jobs)
+    assert found is None or found.name.lower() == claimed.lower()
+    assert (found is None) is all(job.name.lower() != claimed.lower() for job in jobs)
+    assert claimed_job(ClaimView("", "event:a", NOW, False), jobs) is None
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_a_stuck_job_of_the_app_lapses_after_the_timeout(status: str) -> None:
+    jobs = [JobView("retrain-a", status)]
+    held = _with_jobs(jobs, ClaimView("retrain-a", "event:a", NOW - timedelta(hours=23), True))
+    assert held.verdict is Verdict.ACTIVE
+    lapsed = _with_jobs(jobs, ClaimView("retrain-a", "event:a", NOW - TIMEOUT, True))
+    assert lapsed.verdict is Verdict.SUBMIT
+    assert "RETRAIN_JOB_TIMEOUT_HOURS" in lapsed.reason
 
 
 @given(key=st.text(min_size=1))

@@ -49,6 +49,7 @@ def test_the_least_retraining_configuration_and_its_defaults() -> None:
     assert config.component == ComponentRef("train", label="latest")
     assert config.inputs == {}
     assert config.cooldown_minutes == DEFAULT_RETRAIN_COOLDOWN_MINUTES
+    assert config.job_timeout_hours == 24
     assert config.drift_gate is None
     assert config.batch_endpoint_name is None
     assert config.retrains(PROD.upper())
@@ -65,6 +66,7 @@ def test_everything_set() -> None:
             "RETRAIN_INPUTS": '{"lr": 0.1, "data": {"type": "uri_folder", "path": "azureml://datastores/ws/paths/x/"}}',
             "RETRAIN_EXPERIMENT": "churn",
             "RETRAIN_COOLDOWN_MINUTES": "0",
+            "RETRAIN_JOB_TIMEOUT_HOURS": "6",
             "RETRAIN_SCHEDULE": "0 0 2 * * 0",
             "DRIFT_LOG_ANALYTICS_WORKSPACE_ID": "3F0C2B1A-9D8E-4C7B-A6F5-E4D3C2B1A090",
             "DRIFT_QUERY": "T | summarize max(x)",
@@ -81,6 +83,7 @@ def test_everything_set() -> None:
     assert config.component == ComponentRef("train", version="3")
     assert config.inputs["lr"] == 0.1
     assert config.cooldown_minutes == 0
+    assert config.job_timeout_hours == 6
     assert config.drift_gate is not None
     assert config.drift_gate.threshold == 0.25
     assert config.drift_gate.log_analytics_workspace_id == "3f0c2b1a-9d8e-4c7b-a6f5-e4d3c2b1a090"
@@ -105,6 +108,9 @@ def test_everything_set() -> None:
         ({"RETRAIN_INPUTS": "{not json"}, "RETRAIN_INPUTS"),
         ({"RETRAIN_COOLDOWN_MINUTES": "-5"}, "RETRAIN_COOLDOWN_MINUTES"),
         ({"RETRAIN_COOLDOWN_MINUTES": "6h"}, "RETRAIN_COOLDOWN_MINUTES"),
+        ({"RETRAIN_JOB_TIMEOUT_HOURS": "0"}, "RETRAIN_JOB_TIMEOUT_HOURS"),
+        ({"RETRAIN_JOB_TIMEOUT_HOURS": "8761"}, "RETRAIN_JOB_TIMEOUT_HOURS"),
+        ({"RETRAIN_JOB_TIMEOUT_HOURS": "1.5"}, "RETRAIN_JOB_TIMEOUT_HOURS"),
         ({"RETRAIN_SCHEDULE": "0 2 * * 0"}, "RETRAIN_SCHEDULE"),
         ({"DRIFT_QUERY": "T"}, "DRIFT_LOG_ANALYTICS_WORKSPACE_ID"),
         (

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.ml_events import APP_TAG
 from shared.reconcilers.intent import INTENT
@@ -484,14 +486,17 @@ def test_an_invoke_that_keeps_failing_is_redelivered_into_one_scoring_job(rapp: 
     rapp.sim.lose_response("ml.scoring.invoke", status=503, times=20)
     with pytest.raises(TransientAzureError):
         _deliver(rapp, event)
-    # The job exists already (the answers were lost): the redelivery must find it.
+    # The job exists already (the answers were lost): the redelivery's POST, with the same
+    # repeatability ID, gets that job back rather than a second one.
     assert len(_jobs(rapp, "scoring")) == 1
     rapp.sim.clear_faults()
 
     _deliver(rapp, event)
 
     assert len(_jobs(rapp, "scoring")) == 1
-    assert _event_outcome(event["id"]) == "scoring-already-started"
+    assert _event_outcome(event["id"]) == "scoring-started"
+    [started] = [a for a in _actions("batch-scoring")]
+    assert started["Subject"] == _jobs(rapp, "scoring")[0]["name"]
 
 
 def test_a_scoring_uri_outside_the_inference_domain_gets_no_token(rapp: App) -> None:
@@ -509,9 +514,10 @@ def test_a_scoring_uri_outside_the_inference_domain_gets_no_token(rapp: App) -> 
 
 def test_dry_run_submits_and_invokes_nothing_and_records_the_plan(rapp: App) -> None:
     rapp.set_settings(**rs.retraining_settings(AUTOMATION_MODE="dry-run"))
+    # A retraining job the app submitted two days ago (its claim says so) completes.
+    rs.claim_job("retrain-by-hand")
     drift = rs.monitor_breach_event()
     _deliver(rapp, drift)
-    # A retraining job that exists already (submitted by hand, say) completes.
     rapp.sim.ml.add_job(
         scene.PROD,
         {
@@ -636,3 +642,142 @@ def test_a_stale_current_cloud_in_the_environment_does_not_derail_submission(
 
     assert len(_jobs(rapp)) == 1
     assert _event_outcome(event["id"]) == "retraining-submitted"
+
+
+# ---------------------------------------- trust: a tag or a name is not proof of ownership
+
+
+def _users_job(app: App, name: str, status: str, tags: dict[str, str]) -> None:
+    """A pipeline job a workspace user made, with whatever name and tags they chose."""
+    app.sim.ml.add_job(
+        scene.PROD,
+        {
+            "id": f"{scene.PROD}/jobs/{name}",
+            "name": name,
+            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+            "properties": {"jobType": "Pipeline", "status": status, "tags": tags},
+            "systemData": {"createdAt": "2099-01-01T00:00:00Z"},
+        },
+    )
+
+
+USERS_TAGS = [
+    {APP_TAG: "retraining"},
+    {APP_TAG: "retraining", "trigger": "drift:model-monitor", "trigger-event-id": "x"},
+]
+
+
+@pytest.mark.parametrize("tags", USERS_TAGS)
+@pytest.mark.parametrize("name", ["retrain-0123456789abcdef0123", "mine"])
+def test_a_users_completed_job_tagged_as_ours_is_never_scored(
+    rapp: App, tags: dict[str, str], name: str
+) -> None:
+    _submit_one(rapp)  # the app's own claim names another job
+    _users_job(rapp, name, "Completed", tags)
+    rapp.sim.reset_counts()
+    event = rs.job_finished_event(name, tags=tags)
+
+    _deliver(rapp, event)
+    assert _routes(rapp) == []  # judged from the ledger's claim: no Azure read
+    host.fire_timer("scheduled_retrain")  # the backstop scores only the claim's job either
+
+    assert rapp.sim.ml.scoring_posts == []
+    assert _event_outcome(event["id"]) == "ignored"
+
+
+@pytest.mark.parametrize("status", ["NotStarted", "Queued", "Running", "Paused"])
+def test_a_users_job_tagged_as_ours_holds_no_retraining_back(rapp: App, status: str) -> None:
+    rapp.set_settings(**rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES="0"))
+    _users_job(rapp, "stuck-for-ever", status, {APP_TAG: "retraining"})
+    first = rs.monitor_breach_event()
+    _deliver(rapp, first)
+    assert _event_outcome(first["id"]) == "retraining-submitted"
+    [ours] = [j for j in _jobs(rapp) if j["name"] != "stuck-for-ever"]
+    rapp.sim.ml.set_job_status(scene.PROD, ours["name"], "Completed")
+
+    second = rs.monitor_breach_event()
+    _deliver(rapp, second)
+
+    assert _event_outcome(second["id"]) == "retraining-submitted"
+
+
+@pytest.mark.parametrize("status", ["NotStarted", "Queued", "NotResponding", "Paused", "Unknown"])
+def test_a_stuck_job_of_the_app_holds_retraining_only_until_the_timeout(
+    rapp: App, status: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    rapp.set_settings(
+        **rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES="0", RETRAIN_JOB_TIMEOUT_HOURS="2")
+    )
+    job = _submit_one(rapp)
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], status)
+    held = rs.monitor_breach_event()
+    _deliver(rapp, held)
+    assert _event_outcome(held["id"]) == "debounced"
+
+    table = retraining_runtime().ledger.table
+    [row] = [r for r in table.list_entities() if r["RowKey"] == "retraining"]
+    row["ClaimedAt"] = (datetime.now(UTC) - timedelta(hours=2, minutes=1)).isoformat()
+    table.upsert_entity(row)
+    lapsed = rs.monitor_breach_event()
+    _deliver(rapp, lapsed)
+
+    assert _event_outcome(lapsed["id"]) == "retraining-submitted"
+    assert len(_jobs(rapp)) == 2
+    [submit] = [a for a in _actions("retraining") if "claim lapsed" in a["Reason"]]
+    assert job["name"] in submit["Reason"]
+
+
+def test_a_users_scoring_job_tagged_for_our_retrain_does_not_stop_its_scoring(rapp: App) -> None:
+    job, event = _complete(rapp)
+    decoy = {APP_TAG: "scoring", "retraining-job": job["name"], "trigger": "retraining-completed"}
+    _users_job(rapp, "decoy-scoring", "Canceled", decoy)
+
+    _deliver(rapp, event)
+
+    assert len(rapp.sim.ml.scoring_posts) == 1
+    assert _event_outcome(event["id"]) == "scoring-started"
+    [started] = _actions("batch-scoring")
+    assert started["Subject"] != "decoy-scoring"
+
+
+def test_scoring_after_a_retrain_is_in_the_one_record_and_tag_scheme_of_scoring_jobs(
+    rapp: App,
+) -> None:
+    from shared.scoring.records import ScoringRecords
+
+    job, event = _complete(rapp)
+    _deliver(rapp, event)
+
+    [(_, body)] = rapp.sim.ml.scoring_posts
+    assert body["properties"]["tags"] == {
+        APP_TAG: "scoring",
+        "trigger": "retraining-completed",
+        "retraining-job": job["name"],
+    }
+    [scoring] = _jobs(rapp, "scoring")
+    [row] = ScoringRecords(retraining_runtime().ledger.table).jobs()
+    assert (row["JobName"], row["WorkspaceId"], row["Caller"]) == (scoring["name"], scene.PROD, "")
+    assert row["InputPath"] == rs.SCORING_INPUT
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(principal=st.text(max_size=40))
+def test_no_http_caller_sees_a_scoring_job_started_after_a_retrain(
+    rapp: App, principal: str
+) -> None:
+    from shared.scoring.requests import RefusedError
+    from shared.scoring.wiring import scoring_service
+
+    if not rapp.sim.ml.scoring_posts:
+        _, event = _complete(rapp)
+        _deliver(rapp, event)
+    [scoring] = _jobs(rapp, "scoring")
+    rapp.sim.reset_counts()
+    with pytest.raises(RefusedError) as refused:
+        scoring_service().status(scoring["name"], principal)
+    assert refused.value.problem.status == 404
+    assert _routes(rapp) == []

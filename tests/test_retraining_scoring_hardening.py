@@ -524,6 +524,7 @@ def test_scoring_claims_of_lookalike_job_names_never_share_a_row(rapp: App) -> N
 
 def test_dry_run_outcome_types_are_planned_and_never_claim_an_action(rapp: App) -> None:
     rapp.set_settings(**rs.retraining_settings(AUTOMATION_MODE="dry-run"))
+    rs.claim_job("retrain-by-hand")
     rapp.sim.ml.add_job(
         scene.PROD,
         {
@@ -566,6 +567,7 @@ def test_applied_and_failed_scoring_say_so_in_their_type(rapp: App) -> None:
 def _completed_event_for_new_job(app: App) -> dict[str, Any]:
     name = f"retrain-{uuid.uuid4().hex[:8]}"
     tags = {APP_TAG: "retraining"}
+    rs.claim_job(name)  # a job of the app's claim
     app.sim.ml.add_job(
         scene.PROD,
         {

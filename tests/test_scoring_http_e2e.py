@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
+from shared.ml_events import APP_TAG
 from shared.scoring.records import ScoringRecords
 from shared.scoring.requests import Caller
 from shared.scoring.service import ScoringService, Started
@@ -333,8 +334,14 @@ def test_tracking_headers_are_logged_recorded_and_tagged(
     )  # fmt: skip
     [(_, sent)] = scoring.sim.ml.scoring_posts
     tags = sent["properties"]["tags"]
-    assert tags["synapse-aml-automation.caller"] == ss.ANALYST
-    assert tags["synapse-aml-automation.clientTrackingId"] == "order-42"
+    # The one tag scheme of every scoring job the app starts (after a retrain too).
+    assert tags == {
+        APP_TAG: "scoring",
+        "trigger": "http",
+        "caller": ss.ANALYST,
+        "workflowRunId": "08584321987654321",
+        "clientTrackingId": "order-42",
+    }
 
 
 def test_an_empty_allow_list_admits_nobody(scoring: App) -> None:

@@ -140,3 +140,25 @@ def job_finished_event(
         event_id=event_id,
         experiment="churn-retraining",
     )
+
+
+def claim_job(job_name: str, *, hours_ago: float = 48, workspace: str = PROD) -> None:
+    """Write the ledger's claim for `job_name` as the app does when it submits a job (the only
+    proof that a job is the app's), dated `hours_ago`: for tests that start from such a job."""
+    from datetime import UTC, datetime, timedelta
+
+    from shared.claims import Claims, ClaimState
+    from shared.retraining_runtime import retraining_runtime
+
+    claims = Claims(retraining_runtime().ledger.table)
+    assert claims.claim_retraining(
+        workspace,
+        job_name=job_name,
+        claim_key=f"test:{job_name}",
+        trigger="test",
+        now=datetime.now(UTC) - timedelta(hours=hours_ago),
+        previous=claims.retraining(workspace),
+    )
+    claim = claims.retraining(workspace)
+    assert claim is not None
+    assert claims.set_retraining_state(claim, ClaimState.SUBMITTED)

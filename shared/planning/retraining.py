@@ -121,14 +121,44 @@ def decide_from_claim(
     return None
 
 
-def decide_with_jobs(jobs: Sequence[JobView], *, workspace_id: str, claim_key: str) -> Decision:
-    """After the claim: no submission while a retraining job of this app is active."""
-    active = [job for job in jobs if job.active]
-    if active:
-        names = ", ".join(f"{job.name} ({job.status})" for job in active[:3])
-        return Decision(Verdict.ACTIVE, active[0].name, f"retraining job still active: {names}")
+def claimed_job(claim: ClaimView | None, jobs: Sequence[JobView]) -> JobView | None:
+    """The job among `jobs` that the app submitted under its claim, or None.
+
+    A workspace user can give any job the app's tags or a name like the app's: neither proves
+    who started it. Only the name the app derived from its claim, as the ledger holds it, does
+    (compared as Azure ML compares names, case-insensitively).
+    """
+    if claim is None or not claim.job_name:
+        return None
+    return next((job for job in jobs if job.name.lower() == claim.job_name.lower()), None)
+
+
+def decide_with_jobs(
+    jobs: Sequence[JobView],
+    *,
+    claim: ClaimView | None,
+    workspace_id: str,
+    claim_key: str,
+    now: datetime,
+    timeout: timedelta,
+) -> Decision:
+    """After the claim: no submission while the app's claimed job is active, unless it has not
+    ended within `timeout` of its claim (stuck: NotResponding, Paused, Unknown, queued for
+    ever), when the claim lapses. Other jobs, whatever their tags, hold nothing back."""
+    job = claimed_job(claim, jobs)
     name = job_name_for(workspace_id, claim_key)
-    return Decision(Verdict.SUBMIT, name, "no active retraining job and no cooldown")
+    if job is None or not job.active or claim is None:
+        return Decision(Verdict.SUBMIT, name, "no active retraining job and no cooldown")
+    if now - claim.claimed_at < timeout:
+        return Decision(
+            Verdict.ACTIVE, job.name, f"retraining job still active: {job.name} ({job.status})"
+        )
+    return Decision(
+        Verdict.SUBMIT,
+        name,
+        f"retraining job {job.name} is still {job.status} past RETRAIN_JOB_TIMEOUT_HOURS "
+        f"({timeout}): its claim lapsed",
+    )
 
 
 def retraining_tags(*, trigger: str, event_id: str, message: str) -> dict[str, str]:
@@ -139,9 +169,12 @@ def retraining_tags(*, trigger: str, event_id: str, message: str) -> dict[str, s
     return tags
 
 
-def scoring_tags(*, retraining_job: str) -> dict[str, str]:
-    """Tags of the scoring job that follows a retraining job."""
-    return {APP_TAG: SCORING, "retraining-job": retraining_job, "trigger": "retraining-completed"}
+def scoring_tags(trigger: str, **context: str | None) -> dict[str, str]:
+    """Tags of every scoring job the app starts, after a retrain or over HTTP: one scheme, so
+    its scoring jobs can be listed by `synapse-aml-automation=scoring`. A listing, never proof
+    of who started a job (anyone can tag one): the ledger's `scoring-jobs` rows are."""
+    extra = {key: bounded(value) for key, value in context.items() if value}
+    return {APP_TAG: SCORING, "trigger": trigger, **extra}
 
 
 # --------------------------------------------------------------------------- drift gate

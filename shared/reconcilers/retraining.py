@@ -38,7 +38,7 @@ from shared.claims import Claims, ClaimState, RetrainingClaim, ScoringClaim
 from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
-from shared.ml_events import APP_TAG, RETRAINING, SCORING, Drift, RetrainingFinished
+from shared.ml_events import RETRAINING, Drift, RetrainingFinished
 from shared.model import JudgedAnswerError
 from shared.planning.retraining import (
     CLOCK_SKEW,
@@ -47,6 +47,7 @@ from shared.planning.retraining import (
     Decision,
     JobView,
     Verdict,
+    claimed_job,
     decide_from_claim,
     decide_with_jobs,
     evaluate_gate,
@@ -57,6 +58,7 @@ from shared.planning.retraining import (
 from shared.reconcilers.intent import INTENT, NOT_APPLIED, record_intent
 from shared.reconcilers.promotion import ModelPromoter
 from shared.reconcilers.transient import TransientAzureError
+from shared.scoring.records import JobRecord, ScoringRecords
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ class RetrainingReconciler:
         drift: DriftQueryAdapter,
         claims: Claims,
         sink: ActionSink,
+        records: ScoringRecords,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         promotion: PromotionAdapter | None = None,
     ) -> None:
@@ -101,6 +104,7 @@ class RetrainingReconciler:
         self._drift = drift
         self._claims = claims
         self._sink = sink
+        self._records = records
         self._clock = clock
         # Model promotion (issue 19): one step right before scoring, when PROMOTION_METRIC is set.
         self._promoter = (
@@ -211,8 +215,11 @@ class RetrainingReconciler:
                 return self._failed(workspace_id, "list", claim_key, error)
             decision = decide_with_jobs(
                 [JobView(job.name, job.status) for job in jobs],
+                claim=_claim_view(claim),
                 workspace_id=workspace_id,
                 claim_key=claim_key,
+                now=now,
+                timeout=timedelta(hours=self._config.job_timeout_hours),
             )
         if decision.verdict in (Verdict.COOLDOWN, Verdict.ACTIVE):
             self._record(
@@ -404,6 +411,12 @@ class RetrainingReconciler:
     def on_finished(self, finished: RetrainingFinished) -> Outcome:
         """The event says a retraining job ended: read it, and act on what Azure says."""
         trigger = f"event:{finished.event_id}"
+        claim = _claim_view(self._claims.retraining(finished.workspace_id))
+        if claimed_job(claim, [JobView(finished.job_name, "")]) is None:
+            # Tags and names prove nothing: only the job of the app's claim is its retraining.
+            return Outcome(
+                "ignored", f"job {finished.job_name} is not a retraining job of this app"
+            )
         try:
             job = self._jobs.get_job(finished.workspace_id, finished.job_name)
         except AzureError as error:
@@ -421,11 +434,6 @@ class RetrainingReconciler:
             return Outcome("failed", str(error))
         if job is None:
             return Outcome("invalid", f"job {finished.job_name} does not exist in the workspace")
-        if job.tags.get(APP_TAG) != RETRAINING:
-            return Outcome("ignored", f"job {job.name} is not a retraining job of this app")
-        if job.job_type != "Pipeline":
-            # The app submits pipeline jobs; a step of one (which may carry its tags) is not it.
-            return Outcome("ignored", f"job {job.name} is a {job.job_type or 'untyped'} job")
         outcome = self.after_retraining(finished.workspace_id, job, trigger)
         if outcome.outcome == NOT_FINISHED:
             # The event says the job ended, Azure ML does not (yet): its status can lag the
@@ -489,7 +497,7 @@ class RetrainingReconciler:
                     {
                         "deployment": deployment or "(endpoint default)",
                         "input": self._config.scoring_input,
-                        "tags": scoring_tags(retraining_job=retraining_job),
+                        "tags": _scoring_tags(retraining_job),
                         "model": note,
                     }
                 ),
@@ -512,27 +520,19 @@ class RetrainingReconciler:
         deployment: str | None,
         note: str,
     ) -> Outcome:
-        """Start the scoring the claim allows, unless a scoring job tagged for the retraining
-        job exists already; record what came of it."""
+        """Start the scoring the claim allows (a repeated start gets the first job back by its
+        repeatability ID; a tagged job proves nothing); record what came of it."""
         endpoint_name = str(self._config.batch_endpoint_name)
         endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{endpoint_name}")
         try:
-            already = [
-                job
-                for job in self._jobs.list_app_jobs(workspace_id, SCORING)
-                if job.tags.get("retraining-job") == retraining_job
-            ]
-            if already:
-                self._claims.scoring_started(workspace_id, retraining_job, already[0].name)
-                reason = f"scoring job {already[0].name} already started after {retraining_job}"
-                return Outcome("scoring-already-started", reason)
             endpoint = self._scoring.get_endpoint(endpoint_id)
+            scoring_input = ScoringInput.from_setting(str(self._config.scoring_input))
             self._intent(workspace_id, KIND_SCORING, "start", endpoint_id, trigger)
             started = self._scoring.invoke(
                 endpoint,
                 deployment=deployment,
-                scoring_input=ScoringInput.from_setting(str(self._config.scoring_input)),
-                tags=scoring_tags(retraining_job=retraining_job),
+                scoring_input=scoring_input,
+                tags=_scoring_tags(retraining_job),
                 request_id=request_id,
             )
         except ScoringUriRejectedError as error:
@@ -553,6 +553,22 @@ class RetrainingReconciler:
             self._release_scoring(workspace_id, retraining_job, trigger)
             return self._scoring_refused(workspace_id, endpoint_id, trigger, why)
         self._claims.scoring_started(workspace_id, retraining_job, started.name)
+        # In the one record of the scoring jobs the app started (with HTTP callers' jobs).
+        self._records.record_job(
+            JobRecord(
+                job_name=started.name,
+                workspace_id=workspace_id,
+                endpoint_id=endpoint_id,
+                deployment=started.deployment,
+                input_type=scoring_input.kind,
+                input_path=scoring_input.path,
+                caller="",
+                workflow_run_id=None,
+                client_tracking_id=None,
+                idempotency_key=None,
+                status=started.status,
+            )
+        )
         self._record(
             workspace_id,
             KIND_SCORING,
@@ -628,9 +644,12 @@ class RetrainingReconciler:
         except AzureError as error:
             return self._failed(workspace_id, "list", trigger, error)
         notes: list[str] = []
-        completed = next(
-            (job for job in jobs if job.status == "Completed" and job.job_type == "Pipeline"), None
-        )
+        # The backstop scores only the job of the app's claim (the newest retrain: the model
+        # that matters), never a job that merely carries the app's tags.
+        claim = _claim_view(self._claims.retraining(workspace_id))
+        completed = claimed_job(claim, [JobView(job.name, job.status) for job in jobs])
+        if completed is not None and completed.status != "Completed":
+            completed = None
         backstop_error: TransientAzureError | None = None
         if completed is not None:
             # The newest completed retrain is the model that matters; older ones are not scored.
@@ -683,6 +702,10 @@ class RetrainingReconciler:
             known_jobs=jobs,
         )
         return Outcome(result.outcome, "; ".join([*notes, result.summary]))
+
+
+def _scoring_tags(retraining_job: str) -> dict[str, str]:
+    return scoring_tags("retraining-completed", **{"retraining-job": retraining_job})
 
 
 def _claim_view(claim: RetrainingClaim | None) -> ClaimView | None:

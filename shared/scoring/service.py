@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from shared.arm import ArmId
 from shared.logs import decision_log
 from shared.model import JudgedAnswerError
+from shared.planning.retraining import scoring_tags
 from shared.scoring import problems
 from shared.scoring.openapi import RETRY_AFTER_SECONDS
 from shared.scoring.records import (
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TAG_PREFIX = "synapse-aml-automation"
 # A Retry-After from Azure is honoured up to this many seconds (a Logic App waits that long).
 _MAX_RETRY_AFTER = 300
 # While another request with the same key submits, ask the caller to come back soon.
@@ -230,14 +230,12 @@ class ScoringService:
                     "input": {"type": request.input_type, "path": request.input_path},
                 }
             )
-        tags = {
-            f"{TAG_PREFIX}.trigger": "http",
-            f"{TAG_PREFIX}.caller": principal,
-            **({f"{TAG_PREFIX}.workflowRunId": caller.workflow_run_id}
-               if caller.workflow_run_id else {}),
-            **({f"{TAG_PREFIX}.clientTrackingId": caller.client_tracking_id}
-               if caller.client_tracking_id else {}),
-        }  # fmt: skip
+        tags = scoring_tags(
+            "http",
+            caller=principal,
+            workflowRunId=caller.workflow_run_id,
+            clientTrackingId=caller.client_tracking_id,
+        )
         try:
             job = self._scoring.invoke(
                 endpoint,
@@ -322,7 +320,8 @@ class ScoringService:
         from shared.adapters.batch_scoring import UnexpectedResponseError
 
         record = self._records.job(job_name)
-        if record is None or record.caller != principal:
+        # A job started after a retrain has no caller: no HTTP caller ever sees it.
+        if record is None or not record.caller or record.caller != principal:
             # Another caller's job is as unknown as a job that does not exist.
             raise RefusedError(problems.not_found("no scoring job of that name was started by you"))
         try:
