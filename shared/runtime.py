@@ -33,6 +33,8 @@ class Reconcilers:
     private_endpoints: PrivateEndpointReconciler
     role_assignments: RoleAssignmentReconciler
     policies: PolicyReconciler
+    # Where runs record (None: a plan records nothing).
+    sink: ActionSink | None
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,14 @@ def build(settings: Settings, sink: ActionSink | None) -> Reconcilers:
         clients=clients,
         machine_learning=machine_learning,
         network=NetworkAdapter(clients),
-        private_endpoints=PrivateEndpointReconciler(settings, machine_learning, evidence, sink),
+        private_endpoints=PrivateEndpointReconciler(settings, machine_learning, evidence),
         role_assignments=RoleAssignmentReconciler(
-            settings, machine_learning, AuthorizationAdapter(clients), evidence, sink
+            settings, machine_learning, AuthorizationAdapter(clients), evidence
         ),
         policies=PolicyReconciler(
-            settings, WorkspaceFactsAdapter(clients), machine_learning, synapse, sink
+            settings, WorkspaceFactsAdapter(clients), machine_learning, synapse
         ),
+        sink=sink,
     )
 
 
