@@ -33,6 +33,8 @@ class Status(Enum):
 class Outcome:
     status: Status
     detail: str = ""
+    # What deferred it: a guard, or the run's stop (`policy.budget.Stop`).
+    by: str = ""
 
     def __str__(self) -> str:
         return self.status.text.format(self.detail)

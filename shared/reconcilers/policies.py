@@ -28,8 +28,8 @@ from shared.policy.exemptions import Exemption, apply_exemptions
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
 from shared.policy.rules import Finding, Remediation, RemediationKind
 from shared.policy.rules import Status as FindingStatus
-from shared.reconcilers.run import DEFERRED, GUARD, Decision, Run, not_reconciled
-from shared.reconcilers.transient import for_workspace
+from shared.reconcilers.run import DEFERRED, GUARD, Decision, Run
+from shared.reconcilers.transient import permanent
 
 FINDING = "policy-finding"
 REMEDIATION = "policy-remediation"
@@ -214,14 +214,6 @@ class PolicyReconciler:
         )
         return facts, judged.findings, judged.expired
 
-    def evaluate(
-        self,
-        workspace_id: ArmId,
-        connections: Sequence[PrivateEndpointConnection] | None = None,
-    ) -> tuple[Finding, ...]:
-        """Read and evaluate, exemptions applied; writes nothing."""
-        return self.judge(workspace_id, connections)[1]
-
     def _remediation(self, workspace_id: ArmId, candidate: Candidate, run: Run) -> Decision:
         """Each remediation's fate, decided once: deferred by its guard, shown only (audit
         mode, in a preview), refused (a target outside this workspace) or written, within the
@@ -238,8 +230,8 @@ class PolicyReconciler:
             trigger=run.trigger,
         )
         if not guard.safe:
-            deferred = Outcome(Status.DEFERRED, guard.reason)
-            return Decision(record, outcome=deferred, budgeted=True, deferred_by=GUARD)
+            deferred = Outcome(Status.DEFERRED, guard.reason, GUARD)
+            return Decision(record, outcome=deferred, budgeted=True)
         if not self._settings.remediate:
             audit = f"POLICY_MODE=audit: reported only; guard: {guard.reason}"
             return Decision(record, outcome=noted(audit), ledger=False, logged=False)
@@ -277,19 +269,16 @@ class PolicyReconciler:
         try:
             facts, findings, expired = self.judge(workspace_id, connections)
         except AzureError as error:
-            if is_transient(error):
-                raise for_workspace(workspace_id, error) from error
-            row = not_reconciled(
+            text = permanent(workspace_id, error)
+            run.not_reconciled(
                 workspace_id,
                 FINDING,
-                describe(error),
+                text,
                 mode=self._mode,
-                trigger=run.trigger,
                 verdict="not-evaluated",
                 outcome="not evaluated",
             )
-            run.record(workspace_id, [row])
-            return PolicyReport(workspace_id, error=describe(error))
+            return PolicyReport(workspace_id, error=text)
         candidates = guarded_remediations(
             findings, facts, remediate=self._settings.remediate or run.preview
         )

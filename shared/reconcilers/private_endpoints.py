@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
-from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId, same_arm_id
 from shared.config import Settings
 from shared.ledger import ActionRecord
@@ -27,8 +26,8 @@ from shared.model import (
 from shared.outcome import Outcome, Status
 from shared.planning.private_endpoints import ApprovalRules, plan_connections
 from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
-from shared.reconcilers.run import Decision, Run, not_reconciled
-from shared.reconcilers.transient import for_workspace
+from shared.reconcilers.run import Decision, Run
+from shared.reconcilers.transient import permanent
 
 KIND = "private-endpoint-connection"
 _TARGET_STATUS = {
@@ -115,9 +114,7 @@ class PrivateEndpointReconciler:
         try:
             connections = tuple(self._ml.list_connections(workspace_id))
         except AzureError as error:
-            if is_transient(error):
-                raise for_workspace(workspace_id, error) from error
-            return ConnectionReport(workspace_id, None, error=describe(error))
+            return ConnectionReport(workspace_id, None, error=permanent(workspace_id, error))
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
         evidence = (
             self._evidence.gather(cache if cache is not None else EvidenceCache())
@@ -179,14 +176,8 @@ class PrivateEndpointReconciler:
         """
         report = self.observe_and_plan(workspace_id, run.cache)
         if report.plan is None:
-            row = not_reconciled(
-                workspace_id,
-                KIND,
-                report.error or "",
-                mode=self._settings.automation_mode.value,
-                trigger=run.trigger,
-            )
-            run.record(workspace_id, [row])
+            mode = self._settings.automation_mode.value
+            run.not_reconciled(workspace_id, KIND, report.error or "", mode=mode)
             return report
         decisions = self.decisions(report.plan, run, focus=focus)
         outcomes = run.settle(workspace_id, decisions)

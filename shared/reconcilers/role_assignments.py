@@ -12,7 +12,6 @@ from azure.core.exceptions import AzureError
 from shared.adapters.aml import MachineLearningAdapter
 from shared.adapters.answers import RefusedTargetError
 from shared.adapters.authorization import AuthorizationAdapter
-from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId
 from shared.config import Settings
 from shared.ledger import ActionRecord
@@ -26,8 +25,8 @@ from shared.planning.role_assignments import (
 )
 from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
 from shared.reconcilers.private_endpoints import approval_rules
-from shared.reconcilers.run import Decision, Run, not_reconciled
-from shared.reconcilers.transient import for_workspace
+from shared.reconcilers.run import Decision, Run
+from shared.reconcilers.transient import permanent
 
 KIND = "role-assignment"
 
@@ -147,13 +146,8 @@ class RoleAssignmentReconciler:
         try:
             planned = self.plan(workspace_id, cache=run.cache, connections=connections)
         except AzureError as error:
-            if is_transient(error):
-                raise for_workspace(workspace_id, error) from error
-            mode = self._settings.automation_mode.value
-            row = not_reconciled(
-                workspace_id, KIND, describe(error), mode=mode, trigger=run.trigger
-            )
-            run.record(workspace_id, [row])
-            return RoleReport(workspace_id, error=describe(error))
+            text = permanent(workspace_id, error)
+            run.not_reconciled(workspace_id, KIND, text, mode=self._settings.automation_mode.value)
+            return RoleReport(workspace_id, error=text)
         outcomes = run.settle(workspace_id, self.decisions(planned, run))
         return RoleReport(workspace_id, tuple(zip(planned, outcomes, strict=True)))

@@ -47,8 +47,6 @@ class Decision:
     outcome: Outcome = NO_CHANGE
     # A remediation: counted against the run's budget, deferred by it or by its guard.
     budgeted: bool = False
-    # Why a deferral happened (`GUARD` or a `Stop`), for a decision deferred before any write.
-    deferred_by: str = ""
     message: str | None = None
     ledger: bool = True
     logged: bool = True
@@ -56,21 +54,6 @@ class Decision:
     bare: bool = False
     level: int | None = None
     extra: Mapping[str, object] | None = None
-
-
-def not_reconciled(
-    workspace_id: str,
-    kind: str,
-    error: str,
-    *,
-    mode: str,
-    trigger: str,
-    verdict: str = "not-reconciled",
-    outcome: str = "not reconciled",
-) -> tuple[Decision, Outcome]:
-    """The row for a concern that could not be read: recorded, logged as a warning."""
-    record = ActionRecord(workspace_id, kind, verdict, workspace_id, error, mode, "", trigger)
-    return Decision(record, bare=True, level=logging.WARNING), noted(outcome)
 
 
 @dataclass
@@ -84,8 +67,7 @@ class Run:
     sink: ActionSink | None
     cache: EvidenceCache = field(default_factory=EvidenceCache)
     preview: bool = False
-    _transient: AzureError | None = None
-    _deferrals: dict[int, str] = field(default_factory=dict)
+    _transient: AzureError | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.cache.trigger = self.trigger
@@ -106,7 +88,7 @@ class Run:
         if decision.budgeted and decision.outcome.status is not Status.DEFERRED:
             stop = self.budget.stop()
             if stop is not None:
-                return self._defer(decision, self.budget.explain(stop), stop.value)
+                return Outcome(Status.DEFERRED, self.budget.explain(stop), stop.value)
         if decision.write is None:
             return decision.outcome
         outcome = self._write(decision)
@@ -114,10 +96,6 @@ class Run:
             # A planned (dry-run) write counts as the real one would.
             self.budget.spend(failed=outcome.failed)
         return outcome
-
-    def _defer(self, decision: Decision, reason: str, by: str) -> Outcome:
-        self._deferrals[id(decision)] = by
-        return Outcome(Status.DEFERRED, reason)
 
     def _write(self, decision: Decision) -> Outcome:
         """The one write path: dry-run, intent, the call, Azure's answer, the error's class."""
@@ -129,7 +107,7 @@ class Run:
             return Outcome(Status.APPLIED, decision.write())
         except GuardNoLongerHoldsError as error:
             # Read again just before the write, the resource no longer passes its guard.
-            return self._defer(decision, str(error), GUARD)
+            return Outcome(Status.DEFERRED, str(error), GUARD)
         except (UnexpectedAnswerError, RefusedTargetError) as error:
             return Outcome(Status.NOT_APPLIED, str(error))
         except AzureError as error:
@@ -147,7 +125,7 @@ class Run:
         for decision, outcome in rows:
             record = replace(decision.record, outcome=outcome)
             if decision.budgeted and outcome.status is Status.DEFERRED:
-                by = self._deferrals.pop(id(decision), decision.deferred_by)
+                by = outcome.by
                 # A deferral is its own verdict (event type `PolicyRemediation.Deferred`), so a
                 # Logic App can tell "not done, and why" from the writes; a run's stop is
                 # announced once per run.
@@ -179,6 +157,22 @@ class Run:
         transient, self._transient = self._transient, None
         if transient is not None:
             raise for_workspace(workspace_id, transient) from transient
+
+    def not_reconciled(
+        self,
+        workspace_id: str,
+        kind: str,
+        error: str,
+        *,
+        mode: str,
+        verdict: str = "not-reconciled",
+        outcome: str = "not reconciled",
+    ) -> None:
+        """Record a concern that could not be read, and log it as a warning."""
+        row = ActionRecord(workspace_id, kind, verdict, workspace_id, error, mode, "", self.trigger)
+        self.record(
+            workspace_id, [(Decision(row, bare=True, level=logging.WARNING), noted(outcome))]
+        )
 
     def settle(self, workspace_id: str, decisions: Sequence[Decision]) -> list[Outcome]:
         """Execute and record: what most concerns need."""
