@@ -19,7 +19,7 @@ from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
 from shared.arm import ArmId, is_arm_id, same_arm_id
 from shared.config import Settings
-from shared.ledger import ActionRecord, ReportsOnce
+from shared.ledger import ReportsOnce
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
 from shared.outcome import RECORDED, Outcome, Status, noted
 from shared.planning.synapse_facts import SynapseAnswerError
@@ -219,15 +219,13 @@ class PolicyReconciler:
         mode, in a preview), refused (a target outside this workspace) or written, within the
         run's budget (`Run`)."""
         remediation, guard = candidate.remediation, candidate.guard
-        record = ActionRecord(
+        record = run.row(
             target_id=workspace_id,
             kind=REMEDIATION,
             verdict=remediation.kind.value,
             subject=remediation.target_id,
             reason=remediation.description,
             mode=self._mode,
-            outcome="",
-            trigger=run.trigger,
         )
         if not guard.safe:
             deferred = Outcome(Status.DEFERRED, guard.reason, GUARD)
@@ -337,15 +335,13 @@ class PolicyReconciler:
         rows = [
             (
                 Decision(
-                    ActionRecord(
+                    run.row(
                         target_id=workspace_id,
                         kind=FINDING,
                         verdict=finding.status.value,
                         subject=finding.target_id,
                         reason=finding_reason(finding),
                         mode=self._mode,
-                        outcome="",
-                        trigger=run.trigger,
                         evidence=finding.rule_id,
                         notify=run.announces and finding.status is not FindingStatus.EXEMPT,
                     ),
@@ -358,15 +354,13 @@ class PolicyReconciler:
             if finding.status in problems
         ]
         if findings:
-            summary = ActionRecord(
+            summary = run.row(
                 target_id=workspace_id,
                 kind="policy-summary",
                 verdict="evaluated",
                 subject=workspace_id,
                 reason=status_counts(findings),
                 mode=self._mode,
-                outcome="",
-                trigger=run.trigger,
                 evidence=",".join(sorted({f.rule_id for f in findings})),
                 notify=False,
             )
@@ -392,7 +386,7 @@ class PolicyReconciler:
             )
             if not memory.first_time(key):
                 continue
-            record = ActionRecord(
+            record = run.row(
                 target_id=workspace_id,
                 kind=EXEMPTION,
                 verdict="expired",
@@ -403,8 +397,6 @@ class PolicyReconciler:
                     f"(its reason was: {exemption.reason})"
                 ),
                 mode=self._mode,
-                outcome="",
-                trigger=run.trigger,
                 evidence=exemption.rule_id,
             )
             rows.append((Decision(record, logged=False), noted("reported once")))

@@ -15,7 +15,6 @@ from azure.core.exceptions import AzureError
 from shared.adapters.aml import MachineLearningAdapter
 from shared.arm import ArmId, same_arm_id
 from shared.config import Settings
-from shared.ledger import ActionRecord
 from shared.model import (
     ConnectionDecision,
     ConnectionPlan,
@@ -134,15 +133,13 @@ class PrivateEndpointReconciler:
         mode = self._settings.automation_mode.value
         return [
             Decision(
-                ActionRecord(
+                run.row(
                     target_id=decision.workspace_id,
                     kind=KIND,
                     verdict=decision.verdict.value,
                     subject=decision.connection_id,
                     reason=decision.reason,
                     mode=mode,
-                    outcome="",
-                    trigger=run.trigger,
                     evidence=decision.evidence or "",
                     # Approvals and rejections change Azure and are always announced; a
                     # connection left pending only when its own write triggered this run.

@@ -14,7 +14,6 @@ from shared.adapters.answers import RefusedTargetError
 from shared.adapters.authorization import AuthorizationAdapter
 from shared.arm import ArmId
 from shared.config import Settings
-from shared.ledger import ActionRecord
 from shared.model import PrivateEndpointConnection
 from shared.outcome import NO_CHANGE, Outcome, noted
 from shared.planning.role_assignments import (
@@ -97,15 +96,13 @@ class RoleAssignmentReconciler:
         """The planned assignments for `run`; already-assigned ones are logged, not recorded."""
         return [
             Decision(
-                ActionRecord(
+                run.row(
                     target_id=decision.scope,
                     kind=KIND,
                     verdict=decision.verdict.value,
                     subject=decision.synapse_workspace_id,
                     reason=decision.reason,
                     mode=self._settings.automation_mode.value,
-                    outcome="",
-                    trigger=run.trigger,
                     evidence=decision.principal_id or "",
                     # A stale assignment is announced on events and operator runs; the sweep,
                     # which repeats every few minutes, records it without announcing it again.

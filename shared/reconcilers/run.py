@@ -72,6 +72,23 @@ class Run:
     def __post_init__(self) -> None:
         self.cache.trigger = self.trigger
 
+    def row(
+        self,
+        target_id: str,
+        kind: str,
+        verdict: str,
+        subject: str,
+        reason: str,
+        mode: str,
+        evidence: str = "",
+        *,
+        notify: bool = True,
+    ) -> ActionRecord:
+        """A ledger row of this run, its outcome still to come."""
+        return ActionRecord(
+            target_id, kind, verdict, subject, reason, mode, "", self.trigger, evidence, notify
+        )
+
     @property
     def announces(self) -> bool:
         """Findings and guard deferrals are announced by events and operators' runs; the
@@ -169,7 +186,7 @@ class Run:
         outcome: str = "not reconciled",
     ) -> None:
         """Record a concern that could not be read, and log it as a warning."""
-        row = ActionRecord(workspace_id, kind, verdict, workspace_id, error, mode, "", self.trigger)
+        row = self.row(workspace_id, kind, verdict, workspace_id, error, mode)
         self.record(
             workspace_id, [(Decision(row, bare=True, level=logging.WARNING), noted(outcome))]
         )
