@@ -14,7 +14,6 @@ import logging
 import os
 import platform
 import statistics
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,9 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from simulator import AzureSimulator, Azurite
+from simulator import AzureSimulator
 from simulator.server import WRITE_METHODS, Request
-from tools import scene
+from tools.local_azure import LocalAzure, local_azure
 from tools.table import render
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +39,7 @@ __all__ = [
     "HttpRequestCounter",
     "LocalAzure",
     "Target",
+    "apply_settings",
     "arguments",
     "change_settings",
     "emit",
@@ -302,26 +302,15 @@ class HttpRequestCounter:
 # -- the local Azure -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LocalAzure:
-    sim: AzureSimulator
-    azurite: Azurite
+def apply_settings(local: LocalAzure, **overrides: str) -> dict[str, str]:
+    """Put the scene's app settings (with a ledger table of this run's own) in os.environ.
 
-    @property
-    def azurite_netloc(self) -> str:
-        return urlsplit(self.azurite.table_endpoint).netloc
-
-    def apply_settings(self, **overrides: str) -> dict[str, str]:
-        """Put the scene's app settings (with a ledger table of this run's own) in os.environ.
-
-        Must run before the app first calls `shared.runtime.runtime()`: settings are read once
-        (`change_settings` changes them later).
-        """
-        settings = scene.settings_env(self.sim, self.azurite.connection_string)
-        settings["LEDGER_TABLE_NAME"] = f"bench{uuid.uuid4().hex[:16]}"
-        settings.update(overrides)
-        os.environ.update(settings)
-        return settings
+    Must run before the app first calls `shared.runtime.runtime()`: settings are read once
+    (`change_settings` changes them later).
+    """
+    settings = local.settings(table_prefix="bench", **overrides)
+    os.environ.update(settings)
+    return settings
 
 
 def change_settings(**overrides: str) -> None:
@@ -334,10 +323,3 @@ def change_settings(**overrides: str) -> None:
     os.environ.update(overrides)
     get_settings.cache_clear()
     get_settings()
-
-
-@contextmanager
-def local_azure() -> Iterator[LocalAzure]:
-    """Azurite (a child process, stopped by its PID) and the simulator (a thread) on 127.0.0.1."""
-    with Azurite() as azurite, AzureSimulator() as sim:
-        yield LocalAzure(sim, azurite)

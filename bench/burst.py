@@ -24,6 +24,7 @@ from bench._common import (
     OUTCOME_ROUTE,
     LocalAzure,
     Target,
+    apply_settings,
     arguments,
     emit,
     local_azure,
@@ -56,12 +57,12 @@ class Pending:
 
 def seed_world(local: LocalAzure) -> list[Pending]:
     sim = local.sim
-    sim.add_synapse_workspace(scene.ANALYTICS, principal_id=scene.ANALYTICS_PRINCIPAL)
+    sim.synapse.add_workspace(scene.ANALYTICS, principal_id=scene.ANALYTICS_PRINCIPAL)
     connections: list[Pending] = []
     for number in range(WORKSPACES):
         workspace_name = f"mlw-burst-{number:02d}"
         workspace_id = scene.workspace_id(workspace_name)
-        sim.add_ml_workspace(workspace_id)
+        sim.ml.add_workspace(workspace_id)
         for index in range(max(VERIFIED_PER_WORKSPACE, LOOKALIKES_PER_WORKSPACE)):
             mpe_name = f"mpe-{workspace_name}-{index}"
             verified_pe = scene.managed_endpoint_id(
@@ -72,18 +73,18 @@ def seed_world(local: LocalAzure) -> list[Pending]:
                 "syn-analytics", mpe_name, scene.LOOKALIKE_SUBSCRIPTION
             )
             if index < VERIFIED_PER_WORKSPACE:
-                sim.add_managed_private_endpoint(
+                sim.synapse.add_managed_private_endpoint(
                     scene.ANALYTICS,
                     mpe_name,
                     private_link_resource_id=workspace_id,
                     resource_id=verified_pe,
                 )
                 name = f"{mpe_name}-{uuid.uuid5(uuid.NAMESPACE_URL, verified_pe).hex[:8]}"
-                sim.add_private_endpoint_connection(workspace_id, name, verified_pe)
+                sim.ml.add_private_endpoint_connection(workspace_id, name, verified_pe)
                 connections.append(Pending(workspace_id, name, verified=True))
             if index < LOOKALIKES_PER_WORKSPACE:
                 name = f"{mpe_name}-{uuid.uuid5(uuid.NAMESPACE_URL, lookalike_pe).hex[:8]}"
-                sim.add_private_endpoint_connection(
+                sim.ml.add_private_endpoint_connection(
                     workspace_id,
                     name,
                     lookalike_pe,
@@ -122,12 +123,12 @@ def run(local: LocalAzure) -> tuple[list[str], dict[str, Any], list[Target]]:
     sim = local.sim
     connections = seed_world(local)
     workspace_ids = sorted({item.workspace_id for item in connections})
-    local.apply_settings(ML_WORKSPACE_IDS=",".join(workspace_ids))
+    apply_settings(local, ML_WORKSPACE_IDS=",".join(workspace_ids))
     rng = random.Random(SEED)
     events = burst_events(connections, rng)
     distinct_ids = len({event["id"] for event in events})
     sim.reset_counts()
-    published_before = len(sim.published_events)
+    published_before = len(sim.eventgrid.published_events)
 
     durations: list[float] = []
     began = time.perf_counter()
@@ -140,7 +141,7 @@ def run(local: LocalAzure) -> tuple[list[str], dict[str, Any], list[Target]]:
     requests = sim.requests
     writes = resource_writes(sim)
     publishes = sim.count(route=OUTCOME_ROUTE)
-    published = published_types(sim.published_events[published_before:])
+    published = published_types(sim.eventgrid.published_events[published_before:])
     writes_by_route = Counter(w.route for w in writes)
     puts = Counter(w.path.lower() for w in writes if w.route == "aml.pec.put")
     duplicate_writes = sum(n - 1 for n in puts.values() if n > 1)
@@ -153,7 +154,7 @@ def run(local: LocalAzure) -> tuple[list[str], dict[str, Any], list[Target]]:
     wrong: list[str] = []
     final = Counter[str]()
     for item in connections:
-        status = sim.connection_status(item.workspace_id, item.name)
+        status = sim.ml.connection_status(item.workspace_id, item.name)
         expected = "Approved" if item.verified else "Pending"
         final[f"{'verified' if item.verified else 'lookalike'}: {status}"] += 1
         if status != expected:

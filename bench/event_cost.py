@@ -28,6 +28,7 @@ from bench._common import (
     HttpRequestCounter,
     LocalAzure,
     Target,
+    apply_settings,
     arguments,
     change_settings,
     emit,
@@ -88,10 +89,10 @@ class Timed:
 
     def deliver(self, sim: AzureSimulator, payload: dict[str, Any]) -> None:
         sim.reset_counts()
-        before = len(sim.published_events)
+        before = len(sim.eventgrid.published_events)
         self.durations.append(_timed(_deliver(payload)))
         self.requests += sim.requests
-        self.published += sim.published_events[before:]
+        self.published += sim.eventgrid.published_events[before:]
 
     @property
     def events(self) -> int:
@@ -155,16 +156,18 @@ def _counted_approval(
 ) -> Counted:
     """One more pending connection from the verified endpoint, then one counted event."""
     sim = local.sim
-    sim.add_private_endpoint_connection(verified.workspace_id, name, verified.private_endpoint_id)
+    sim.ml.add_private_endpoint_connection(
+        verified.workspace_id, name, verified.private_endpoint_id
+    )
     sim.reset_counts()
-    before = len(sim.published_events)
+    before = len(sim.eventgrid.published_events)
     counter = HttpRequestCounter()
     with counter.counting():
         host.deliver_event(EVENT_FUNCTION, payload)
     return Counted(
         requests=sim.requests,
-        approved=sim.connection_status(verified.workspace_id, name) == "Approved",
-        published=published_types(sim.published_events[before:]),
+        approved=sim.ml.connection_status(verified.workspace_id, name) == "Approved",
+        published=published_types(sim.eventgrid.published_events[before:]),
         ledger=Counter(
             ledger_request(method, url, table) for method, url in counter.to(local.azurite_netloc)
         ),
@@ -179,7 +182,7 @@ def _approve_alternately(
 ) -> None:
     """Events that each approve one freshly seeded verified connection, alternating between
     the topic unset and set, so that both see the connection list grow alike."""
-    topic = sim.eventgrid_topic_endpoint
+    topic = sim.eventgrid.endpoint
     for index in range(max(APPROVING_EVENTS, PUBLISHING_APPROVING_EVENTS)):
         for timed, value, count in (
             (unset, "", APPROVING_EVENTS),
@@ -189,11 +192,11 @@ def _approve_alternately(
                 continue
             change_settings(OUTCOME_TOPIC_ENDPOINT=value)
             name = f"bench-approve-{timed.topic}-{index:03d}"
-            sim.add_private_endpoint_connection(
+            sim.ml.add_private_endpoint_connection(
                 verified.workspace_id, name, verified.private_endpoint_id
             )
             timed.deliver(sim, _connection_event(verified.workspace_id, name))
-            timed.approvals += sim.connection_status(verified.workspace_id, name) == "Approved"
+            timed.approvals += sim.ml.connection_status(verified.workspace_id, name) == "Approved"
 
 
 def _targets(
@@ -259,7 +262,7 @@ def run(local: LocalAzure) -> tuple[list[str], dict[str, Any], list[Target]]:
     sim = local.sim
     seeded = scene.seed(sim)
     # The request budget: no outcome publishing ("" is unset for the app's settings).
-    settings = local.apply_settings(OUTCOME_TOPIC_ENDPOINT="")
+    settings = apply_settings(local, OUTCOME_TOPIC_ENDPOINT="")
     table = settings["LEDGER_TABLE_NAME"]
     verified = next(
         c
@@ -295,7 +298,7 @@ def run(local: LocalAzure) -> tuple[list[str], dict[str, Any], list[Target]]:
     )
 
     # 3. The topic set: a runtime of its own, warmed up by one event; one counted approving event.
-    change_settings(OUTCOME_TOPIC_ENDPOINT=sim.eventgrid_topic_endpoint)
+    change_settings(OUTCOME_TOPIC_ENDPOINT=sim.eventgrid.endpoint)
     host.deliver_event(EVENT_FUNCTION, payload)
     publishing = _counted_approval(local, verified, "bench-publish", payload, table)
     publishing_wanted = wanted + Counter({OUTCOME_ROUTE: 1})

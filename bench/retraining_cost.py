@@ -27,6 +27,7 @@ from bench._common import (
     REPO_ROOT,
     LocalAzure,
     Target,
+    apply_settings,
     arguments,
     change_settings,
     emit,
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     with local_azure() as azure:
         scene.seed(azure.sim)
         rs.seed_retraining(azure.sim)
-        azure.apply_settings(**rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES="0"))
+        apply_settings(azure, **rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES="0"))
         first = _first_event(azure)
 
         # Warm up this process (azure-ai-ml's import and first submission), then count one.

@@ -24,6 +24,7 @@ from bench._common import (
     REPO_ROOT,
     HttpRequestCounter,
     Target,
+    apply_settings,
     arguments,
     emit,
     local_azure,
@@ -54,7 +55,7 @@ from tools import host
 imported = time.perf_counter() - start
 response = host.call_http(
     "start_scoring", method="POST", url={JOBS_URL!r},
-    headers={{"Content-Type": "application/json", "X-MS-CLIENT-PRINCIPAL-ID": {ss.LOGIC_APP!r},
+    headers={{"Content-Type": "application/json", **{ss.caller_headers(ss.LOGIC_APP)!r},
               "Idempotency-Key": uuid.uuid4().hex}},
     body={BODY!r},
 )
@@ -70,7 +71,7 @@ print(json.dumps({{
 
 
 def _headers(key: str | None = None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "X-MS-CLIENT-PRINCIPAL-ID": ss.LOGIC_APP}
+    headers = {"Content-Type": "application/json", **ss.caller_headers(ss.LOGIC_APP)}
     return {**headers, "Idempotency-Key": key} if key else headers
 
 
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one report, s
         sim = local.sim
         scene.seed(sim)
         ss.seed(sim)
-        settings = local.apply_settings(**ss.settings_env())
+        settings = apply_settings(local, **ss.settings_env())
         child_env = {**os.environ, **settings}
 
         for _ in range(WARM_UP_RUNS):

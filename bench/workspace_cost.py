@@ -36,6 +36,7 @@ from bench._common import (
     HttpRequestCounter,
     LocalAzure,
     Target,
+    apply_settings,
     arguments,
     change_settings,
     emit,
@@ -80,7 +81,7 @@ _KIND_ORDER = {"read": 0, "write": 1, "publish": 2, "token": 3}
 
 def _add_instance(sim: AzureSimulator, workspace_id: str, name: str, *, loose: bool) -> None:
     """A compute instance; `loose`: no subnet and local auth on (like the scene's ci-alice)."""
-    sim.add_compute(
+    sim.ml.add_compute(
         workspace_id,
         name,
         compute_type="ComputeInstance",
@@ -98,7 +99,7 @@ def _connect(
 ) -> str:
     """A private endpoint connection on the workspace, named as Azure names them."""
     name = f"{pe_id.rsplit('/', 1)[-1]}-{uuid.uuid5(uuid.NAMESPACE_URL, pe_id).hex[:8]}"
-    sim.add_private_endpoint_connection(
+    sim.ml.add_private_endpoint_connection(
         workspace_id, name, pe_id, status=status, description=description
     )
     return name
@@ -109,21 +110,21 @@ def seed_single(sim: AzureSimulator) -> None:
     managed private endpoint's connection to it was approved earlier (by a connection event)."""
     scene.seed_workspace(sim, SINGLE, hardened=False, registry_endpoint=True)
     # Too many nodes for MAX_CLUSTER_NODES; an instance outside any subnet; a compliant cluster.
-    sim.add_compute(
+    sim.ml.add_compute(
         SINGLE, "cpu-cluster", vm_size="STANDARD_DS3_V2", subnet_id=SUBNET, max_node_count=10
     )
     _add_instance(sim, SINGLE, "ci-alice", loose=True)
-    sim.add_compute(
+    sim.ml.add_compute(
         SINGLE, "gpu-cluster", vm_size="Standard_E4s_v3", subnet_id=SUBNET, max_node_count=4
     )
-    sim.add_synapse_workspace(scene.ANALYTICS, principal_id=scene.ANALYTICS_PRINCIPAL)
+    sim.synapse.add_workspace(scene.ANALYTICS, principal_id=scene.ANALYTICS_PRINCIPAL)
     verified = scene.managed_endpoint_id(
         "syn-analytics", "mpe-aml-bench", scene.SYNAPSE_MANAGED_SUBSCRIPTION
     )
     lookalike = scene.managed_endpoint_id(
         "syn-analytics", "mpe-aml-bench", scene.LOOKALIKE_SUBSCRIPTION
     )
-    sim.add_managed_private_endpoint(
+    sim.synapse.add_managed_private_endpoint(
         scene.ANALYTICS,
         "mpe-aml-bench",
         private_link_resource_id=SINGLE,
@@ -165,7 +166,7 @@ def _seed_sweep_computes(sim: AzureSimulator, workspace_id: str, number: int) ->
             vm_size = "Standard_NC24"  # not allowed; reported only
         if index == 2 and number % 6 == 2:
             remote = "Enabled"  # reported only
-        sim.add_compute(
+        sim.ml.add_compute(
             workspace_id,
             name,
             vm_size=vm_size,
@@ -182,7 +183,7 @@ def seed_sweep(sim: AzureSimulator) -> list[SweepWorkspace]:
     """50 workspaces (every fifth with the usual gaps), each with an approved hub connection;
     the allow-listed syn-sweep has a managed private endpoint to every other one, whose
     connection is pending."""
-    sim.add_synapse_workspace(SWEEP_SYNAPSE, principal_id=SWEEP_PRINCIPAL)
+    sim.synapse.add_workspace(SWEEP_SYNAPSE, principal_id=SWEEP_PRINCIPAL)
     seeded: list[SweepWorkspace] = []
     for number in range(SWEEP_WORKSPACES):
         name = f"mlw-sweep-{number:02d}"
@@ -195,7 +196,7 @@ def seed_sweep(sim: AzureSimulator) -> list[SweepWorkspace]:
         if number % 2 == 0:
             mpe = f"mpe-{name}"
             pe_id = scene.managed_endpoint_id("syn-sweep", mpe, scene.SYNAPSE_MANAGED_SUBSCRIPTION)
-            sim.add_managed_private_endpoint(
+            sim.synapse.add_managed_private_endpoint(
                 SWEEP_SYNAPSE, mpe, private_link_resource_id=workspace_id, resource_id=pe_id
             )
             connection = _connect(sim, workspace_id, pe_id, "Pending")
@@ -224,7 +225,7 @@ def _contributors(sim: AzureSimulator, scope: str, principal_id: str) -> int:
     """Contributor assignments made exactly at `scope` for `principal_id`."""
     return sum(
         1
-        for assignment in sim.role_assignments(scope)
+        for assignment in sim.authorization.role_assignments(scope)
         if str(assignment["properties"].get("principalId", "")).lower() == principal_id.lower()
         and str(assignment["properties"].get("roleDefinitionId", ""))
         .lower()
@@ -295,7 +296,7 @@ class Part:
 def run_single(local: LocalAzure) -> Part:
     sim = local.sim
     seed_single(sim)
-    settings = local.apply_settings(ML_WORKSPACE_IDS=SINGLE, POLICY_MODE="audit")
+    settings = apply_settings(local, ML_WORKSPACE_IDS=SINGLE, POLICY_MODE="audit")
     table = settings["LEDGER_TABLE_NAME"]
 
     def event() -> dict[str, Any]:
@@ -308,13 +309,13 @@ def run_single(local: LocalAzure) -> Part:
 
     # One warm event, every request counted (the ledger's too).
     sim.reset_counts()
-    before = len(sim.published_events)
+    before = len(sim.eventgrid.published_events)
     counter = HttpRequestCounter()
     counted_event = event()
     with counter.counting():
         host.deliver_event(WORKSPACE_FUNCTION, counted_event)
     counted = sim.requests
-    counted_published = published_types(sim.published_events[before:])
+    counted_published = published_types(sim.eventgrid.published_events[before:])
     ledger = Counter(
         ledger_request(method, url, table) for method, url in counter.to(local.azurite_netloc)
     )
@@ -429,7 +430,7 @@ def _sweep(sim: AzureSimulator) -> Sweep:
     from shared.reconcilers.transient import TransientAzureError
 
     sim.reset_counts()
-    before = len(sim.published_events)
+    before = len(sim.eventgrid.published_events)
     error: str | None = None
     began = time.perf_counter()
     try:
@@ -437,7 +438,9 @@ def _sweep(sim: AzureSimulator) -> Sweep:
     except TransientAzureError as failure:
         error = str(failure)
     seconds = time.perf_counter() - began
-    return Sweep(seconds, sim.requests, published_types(sim.published_events[before:]), error)
+    return Sweep(
+        seconds, sim.requests, published_types(sim.eventgrid.published_events[before:]), error
+    )
 
 
 def _ledger_rows(workspaces: Sequence[SweepWorkspace]) -> int:
@@ -478,7 +481,8 @@ def _sweep_route_rows(first: Sweep, second: Sweep, workspaces: int) -> list[list
 def run_sweep(local: LocalAzure) -> Part:
     sim = local.sim
     workspaces = seed_sweep(sim)
-    local.apply_settings(
+    apply_settings(
+        local,
         ML_WORKSPACE_IDS=",".join(w.workspace_id for w in workspaces),
         SYNAPSE_WORKSPACE_IDS=SWEEP_SYNAPSE,
         POLICY_MODE="remediate",
@@ -501,7 +505,7 @@ def run_sweep(local: LocalAzure) -> Part:
         f"{w.workspace_id.rsplit('/', 1)[-1]}: {status}"
         for w in verified
         if w.synapse_connection is not None
-        and (status := sim.connection_status(w.workspace_id, w.synapse_connection)) != "Approved"
+        and (status := sim.ml.connection_status(w.workspace_id, w.synapse_connection)) != "Approved"
     ]
     wrong_roles = [
         f"{w.workspace_id.rsplit('/', 1)[-1]}: {count}"
@@ -513,7 +517,7 @@ def run_sweep(local: LocalAzure) -> Part:
     lowered = sum(
         1
         for workspace_id, name in oversized
-        if sim.compute(workspace_id, name)["properties"]["properties"]["scaleSettings"].get(
+        if sim.ml.compute(workspace_id, name)["properties"]["properties"]["scaleSettings"].get(
             "maxNodeCount"
         )
         == MAX_CLUSTER_NODES
@@ -522,7 +526,7 @@ def run_sweep(local: LocalAzure) -> Part:
     closed = sum(
         1
         for w in public
-        if (sim.get_resource(w.workspace_id) or {}).get("properties", {}).get("publicNetworkAccess")
+        if (sim.arm.get(w.workspace_id) or {}).get("properties", {}).get("publicNetworkAccess")
         == "Disabled"
     )
     expected = Counter(

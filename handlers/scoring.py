@@ -1,8 +1,9 @@
 """Scoring over HTTP: `start_scoring`, `get_scoring_job` and `openapi_spec`.
 
 Anonymous at function level on purpose: App Service authentication (Entra ID, configured in
-infra/) sits in front, rejects unauthenticated requests and passes the caller's object ID in
-X-MS-CLIENT-PRINCIPAL-ID; these functions authorise that caller against
+infra/) sits in front, rejects unauthenticated requests and forwards the caller's object ID and
+claims; these functions serve only while the platform reports it on (WEBSITE_AUTH_ENABLED),
+trust the caller only when those headers agree, and authorise it against
 SCORING_ALLOWED_CALLERS. No function keys: callers hold no secrets.
 """
 
@@ -13,17 +14,18 @@ import logging
 import re
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe, is_transient
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.logs import decision_log
 from shared.scoring import problems
 from shared.scoring.contract import JOB_NAME_PATTERN
 from shared.scoring.openapi import (
+    API_PREFIX,
     JOB_ROUTE,
     JOBS_ROUTE,
     RETRY_AFTER_SECONDS,
@@ -67,23 +69,23 @@ def _problem(problem: Problem) -> func.HttpResponse:
     )
 
 
-def _host_and_port(url: str) -> str:
-    """`host[:port]` of a URL, without the user info a netloc may carry (never echoed)."""
-    parts = urlsplit(url)
-    hostname = parts.hostname or ""
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    shown = f"[{hostname}]" if ":" in hostname else hostname
-    return shown + (f":{port}" if port is not None else "")
+def _status_url(settings: Settings, job_name: str) -> str:
+    """A job's Location and statusUrl: on the app's own host name (API_HOSTNAME, else the
+    platform's WEBSITE_HOSTNAME), relative without one; never the request's Host."""
+    path = f"{API_PREFIX}/{JOBS_ROUTE}/{quote(job_name, safe='')}"
+    return f"https://{settings.api_host}{path}" if settings.api_host else path
 
 
-def _base_url(req: func.HttpRequest) -> str:
-    """The request's URL without user info, query or fragment: absolute, as Logic Apps needs
-    Location."""
-    parts = urlsplit(str(req.url))
-    return urlunsplit((parts.scheme, _host_and_port(str(req.url)), parts.path.rstrip("/"), "", ""))
+def _unserved(function: str, settings: Settings) -> func.HttpResponse | None:
+    """A 503 problem while App Service authentication is off: the headers that name the caller
+    would then be the client's own."""
+    if settings.http_auth_enabled:
+        return None
+    log.error(
+        "[http:%s] refused: App Service authentication is not enabled (WEBSITE_AUTH_ENABLED)",
+        function,
+    )
+    return _problem(problems.auth_not_configured())
 
 
 def _accepted(body: dict[str, Any], status_url: str) -> func.HttpResponse:
@@ -205,6 +207,8 @@ def _start_scoring(req: func.HttpRequest) -> func.HttpResponse:
     from shared.scoring.wiring import scoring_service
 
     settings = get_settings()
+    if (unserved := _unserved("start_scoring", settings)) is not None:
+        return unserved
     service = scoring_service()
     caller = caller_of(req.headers)
     _log_request("start_scoring", caller)
@@ -222,7 +226,9 @@ def _start_scoring(req: func.HttpRequest) -> func.HttpResponse:
         key = idempotency_key(req.headers)
         record = replace(record, idempotency_key=key)
         document = parse_body(req.headers.get("content-type"), req.get_body())
-        request = validate(document, settings.scoring_allowed_endpoints)
+        request = validate(
+            document, settings.scoring_allowed_endpoints, settings.scoring_allowed_inputs
+        )
         # Validated, so free of query strings: the input may be recorded from here on.
         record = replace(record, endpoint_id=request.endpoint_id, input_path=request.input_path)
         outcome = service.start(request, principal, caller, key)
@@ -231,7 +237,7 @@ def _start_scoring(req: func.HttpRequest) -> func.HttpResponse:
     if isinstance(outcome, DryRun):
         _record(service.records, replace(record, outcome="dry-run", http_status=200))
         return _json(200, {"dryRun": True, "wouldSubmit": outcome.would_submit})
-    status_url = f"{_base_url(req)}/{quote(outcome.name, safe='')}"
+    status_url = _status_url(settings, outcome.name)
     _record(
         service.records,
         replace(
@@ -285,6 +291,8 @@ def _get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
     from shared.scoring.wiring import scoring_service
 
     settings = get_settings()
+    if (unserved := _unserved("get_scoring_job", settings)) is not None:
+        return unserved
     service = scoring_service()
     caller = caller_of(req.headers)
     _log_request("get_scoring_job", caller)
@@ -313,7 +321,7 @@ def _get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
         "workspace": started.workspace_id,
     }
     if not job.finished:
-        status_url = _base_url(req)
+        status_url = _status_url(settings, job_name)
         return _accepted({**body, "statusUrl": status_url}, status_url)
     body.update(
         deployment=job.deployment or started.deployment,
@@ -330,11 +338,10 @@ def _get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("openapi_spec")
 @bp.route(route=SPEC_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def openapi_spec(req: func.HttpRequest) -> func.HttpResponse:
-    """The Swagger 2.0 description of these functions, for the host and scheme asked on."""
-    if caller_of(req.headers).principal_id is None:
+    """The Swagger 2.0 description of these functions, for any authenticated caller."""
+    settings = get_settings()
+    if (unserved := _unserved("openapi_spec", settings)) is not None:
+        return unserved
+    if not caller_of(req.headers).authenticated:
         return _problem(problems.unauthenticated())
-    parts = urlsplit(str(req.url))
-    # Host and port only: Swagger's `host` has no user info, and a URL's netloc may.
-    host = _host_and_port(str(req.url))
-    scheme = parts.scheme.lower() if parts.scheme.lower() in ("http", "https") else "https"
-    return _json(200, build_spec(host=host, scheme=scheme))
+    return _json(200, build_spec(host=settings.api_host))

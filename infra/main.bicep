@@ -19,7 +19,48 @@ targetScope = 'resourceGroup'
 @description('Name of the azd environment; seeds the unique names of all resources.')
 param environmentName string
 
-@description('Region of the app\'s resources.')
+// The regions that offer Flex Consumption (the list of Microsoft's azd Functions templates,
+// functions-quickstart-python-http-azd): azd offers only these, and a deployment elsewhere fails.
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'eastus2euap'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+@description('Region of the app\'s resources (the Flex Consumption plan\'s region).')
 param location string = resourceGroup().location
 
 @minLength(1)
@@ -41,8 +82,8 @@ param policyMode string = 'audit'
 @description('Reject, rather than leave pending, private endpoint connections that fail verification.')
 param rejectUnverified bool = false
 
-@description('Synapse data-plane endpoint template; {workspace} is replaced by the workspace name.')
-param synapseDevEndpoint string = 'https://{workspace}.dev.azuresynapse.net'
+@description('Synapse data-plane endpoint template; {workspace} is replaced by the workspace name. Empty: the public cloud\'s (azd passes an unset SYNAPSE_DEV_ENDPOINT as empty, and its default could not hold a closing brace).')
+param synapseDevEndpoint string = ''
 
 @description('Token audience of the Synapse data plane. Empty: derived from synapseDevEndpoint\'s cloud.')
 param synapseDevAudience string = ''
@@ -73,6 +114,11 @@ param hbiRequired bool = false
 @description('At most this many policy remediations per event, sweep or CLI run.')
 param maxRemediationsPerRun int = 10
 
+@minValue(1)
+@maxValue(1000)
+@description('At most this many policy remediations per workspace in any hour, whatever the runs.')
+param maxRemediationsPerHour int = 10
+
 @description('JSON array of policy exemptions: [{ "rule", "scope", "reason", "expires" }].')
 param policyExemptions string = '[]'
 
@@ -98,8 +144,11 @@ param retrainCooldownMinutes int = 360
 @description('ARM ID of the Log Analytics workspace the drift gate queries. Empty: the app\'s own workspace.')
 param driftLogAnalyticsWorkspaceResourceId string = ''
 
-@description('KQL whose first value, compared with driftThreshold, decides whether the scheduled retrain runs. Empty: retrain on schedule.')
-param driftQuery string = 'AmlRunStatusChangedEvent | where TimeGenerated > ago(7d) | where Status == "Failed" and ExperimentName has "monitor" | summarize breaches = count()'
+// Off by default: nothing sends the ML workspaces' run events to a Log Analytics workspace unless
+// you add diagnostic settings, and the AmlRunStatusChangedEvent table has no experiment column to
+// tell a model monitor's runs apart. Set DRIFT_QUERY to a query over what your workspace holds.
+@description('KQL whose first value, compared with driftThreshold, decides whether the scheduled retrain runs. Empty: the gate is off, retrain on schedule.')
+param driftQuery string = ''
 
 @description('Threshold the drift query\'s value is compared with (a number).')
 param driftThreshold string = '1'
@@ -119,11 +168,20 @@ param scoringInput string = ''
 @description('The only host suffix a batch endpoint scoring URI read from ARM may have.')
 param amlInferenceDomain string = 'inference.ml.azure.com'
 
+@description('Token audience of Azure ML\'s data plane. Empty: derived from the cloud of ARM and amlInferenceDomain; required for a host of no known cloud.')
+param amlAudience string = ''
+
 @description('ARM IDs of the batch endpoints that HTTP scoring requests may target.')
 param scoringAllowedEndpoints array = []
 
 @description('Entra object IDs allowed to call the HTTP scoring API, besides the scoring Logic App sample\'s identity.')
 param scoringAllowedCallers array = []
+
+@description('Prefixes of the data scoring and retraining jobs may read (azureml://datastores/<name>/, https://<account>.blob.core.windows.net/<container>/). Empty: datastores of the job\'s own workspace only.')
+param scoringAllowedInputs array = []
+
+@description('Custom domain of the HTTP API, for Location and statusUrl. Empty: the app\'s default host name (WEBSITE_HOSTNAME).')
+param apiHostname string = ''
 
 @description('Application (client) ID of the Entra app registration that App Service authentication validates tokens for. Empty: every HTTP request is refused (401).')
 param apiClientId string = ''
@@ -202,6 +260,8 @@ var mlTopics = [for id in mlWorkspaceIds: {
   workspaceId: id
   create: !contains(existingTopicWorkspaceIds, toLower(id))
   existingId: existingWorkspaceTopicIdsOrBlank[contains(existingTopicWorkspaceIds, toLower(id)) ? indexOf(existingTopicWorkspaceIds, toLower(id)) : length(existingWorkspaceTopics)]
+  // Where the topic lives: the workspace's resource group, or the adopted topic's.
+  homeId: contains(existingTopicWorkspaceIds, toLower(id)) ? existingWorkspaceTopicIdsOrBlank[indexOf(existingTopicWorkspaceIds, toLower(id))] : id
 }]
 
 // ResourceWriteSuccess operations each function reconciles (DESIGN.md section 2). The handlers
@@ -326,7 +386,7 @@ var appSettings = [
   }
   {
     name: 'SYNAPSE_DEV_ENDPOINT'
-    value: synapseDevEndpoint
+    value: empty(synapseDevEndpoint) ? 'https://{workspace}.dev.azuresynapse.net' : synapseDevEndpoint
   }
   {
     name: 'SYNAPSE_DEV_AUDIENCE'
@@ -343,7 +403,12 @@ var appSettings = [
   }
   {
     name: 'LEDGER_TABLE_NAME'
-    value: storage.outputs.ledgerTableName
+    value: ledgerTableName
+  }
+  {
+    // Empty: the table endpoint is this deployment's own storage, on a known cloud.
+    name: 'LEDGER_TABLE_AUDIENCE'
+    value: ''
   }
   {
     name: 'RECONCILE_SCHEDULE'
@@ -368,6 +433,10 @@ var appSettings = [
   {
     name: 'MAX_REMEDIATIONS_PER_RUN'
     value: string(maxRemediationsPerRun)
+  }
+  {
+    name: 'MAX_REMEDIATIONS_PER_HOUR'
+    value: string(maxRemediationsPerHour)
   }
   {
     name: 'POLICY_EXEMPTIONS'
@@ -430,6 +499,10 @@ var appSettings = [
     value: amlInferenceDomain
   }
   {
+    name: 'AML_AUDIENCE'
+    value: amlAudience
+  }
+  {
     name: 'SCORING_ALLOWED_ENDPOINTS'
     value: join(scoringAllowedEndpoints, ',')
   }
@@ -439,8 +512,21 @@ var appSettings = [
     value: join(union([scoringLogicAppIdentity.properties.principalId], scoringAllowedCallers), ',')
   }
   {
+    name: 'SCORING_ALLOWED_INPUTS'
+    value: string(scoringAllowedInputs)
+  }
+  {
+    name: 'API_HOSTNAME'
+    value: apiHostname
+  }
+  {
     name: 'OUTCOME_TOPIC_ENDPOINT'
     value: outcomeTopic.outputs.endpoint
+  }
+  {
+    // Empty: the topic is this deployment's own, on a known cloud.
+    name: 'OUTCOME_TOPIC_AUDIENCE'
+    value: ''
   }
 ]
 
@@ -465,7 +551,7 @@ resource mlWorkspaces 'Microsoft.MachineLearningServices/workspaces@2024-10-01' 
 }]
 
 // Read each allow-listed Synapse workspace for its managed identity: the only principals the app
-// may grant Contributor on the in-scope workspaces (app/ml-workspace-access.bicep).
+// may grant Contributor on the in-scope workspaces (app/access.bicep).
 resource synapseWorkspaces 'Microsoft.Synapse/workspaces@2021-06-01' existing = [for id in synapseWorkspaceIds: {
   name: last(split(id, '/'))
   scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
@@ -533,23 +619,35 @@ module functionApp 'app/function.bicep' = {
   }
 }
 
-// The custom roles (actions from permissions.json), defined once in this subscription and
-// assignable exactly where they are assigned.
+// Where the app may act, one resource group at a time: app/access.bicep defines the custom roles
+// each resource group needs (assignable only there) and assigns them. Lower-cased before the
+// unions: one resource group written two ways is still one.
 var workspaceResourceGroupIds = [for id in mlWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
 var extraDependencyScopes = [for id in dependencyResourceGroupIds: toLower(id)]
-// Lower-cased before the union: one resource group written two ways is still one assignment.
 var dependencyScopes = union(workspaceResourceGroupIds, extraDependencyScopes)
+// The workspace part of each scoring endpoint's ID; post-retrain scoring runs in the retraining
+// workspaces when an endpoint is named for it.
+var scoringEndpointWorkspaceIds = [for id in scoringAllowedEndpoints: toLower(join(take(split(id, '/'), 9), '/'))]
+var retrainWorkspaceIdsLower = [for id in retrainWorkspaceIds: toLower(id)]
+var scoringWorkspaceIds = union(scoringEndpointWorkspaceIds, empty(batchEndpointName) ? [] : retrainWorkspaceIdsLower)
+var scoringResourceGroupIds = [for id in scoringWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
+var synapseResourceGroupIds = [for id in synapseWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
+var accessResourceGroupIds = union(dependencyScopes, scoringResourceGroupIds, synapseResourceGroupIds)
 
-module roles 'app/roles.bicep' = {
-  name: 'roles-${resourceToken}'
-  scope: subscription()
+module access 'app/access.bicep' = [for (group, i) in accessResourceGroupIds: {
+  name: 'access-${resourceToken}-${i}'
+  scope: resourceGroup(split(group, '/')[2], split(group, '/')[4])
   params: {
     roleNameSuffix: '${environmentName}-${resourceToken}'
-    workspaceScopes: mlWorkspaceIds
-    dependencyScopes: dependencyScopes
-    synapseScopes: synapseWorkspaceIds
+    appPrincipalId: identity.properties.principalId
+    mlWorkspaceIds: mlWorkspaceIds
+    retrainWorkspaceIds: retrainWorkspaceIds
+    scoringWorkspaceIds: scoringWorkspaceIds
+    synapseWorkspaceIds: synapseWorkspaceIds
+    dependencyResourceGroupIds: dependencyScopes
+    grantablePrincipalIds: [for j in range(0, length(synapseWorkspaceIds)): synapseWorkspaces[j].identity.principalId]
   }
-}
+}]
 
 module driftWorkspaceAccess 'app/log-analytics-reader.bicep' = {
   name: 'drift-workspace-access-${resourceToken}'
@@ -562,37 +660,6 @@ module driftWorkspaceAccess 'app/log-analytics-reader.bicep' = {
     appPrincipalId: identity.properties.principalId
   }
 }
-
-module mlWorkspaceAccess 'app/ml-workspace-access.bicep' = [for (id, i) in mlWorkspaceIds: {
-  name: 'ml-workspace-access-${resourceToken}-${i}'
-  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
-  params: {
-    workspaceName: last(split(id, '/'))
-    appPrincipalId: identity.properties.principalId
-    workspaceOperatorRoleId: roles.outputs.workspaceOperatorRoleId
-    contributorGranterRoleId: roles.outputs.contributorGranterRoleId
-    grantablePrincipalIds: [for j in range(0, length(synapseWorkspaceIds)): synapseWorkspaces[j].identity.principalId]
-  }
-}]
-
-module dependencyAccess 'app/dependency-access.bicep' = [for (scope, i) in dependencyScopes: {
-  name: 'dependency-access-${resourceToken}-${i}'
-  scope: resourceGroup(split(scope, '/')[2], split(scope, '/')[4])
-  params: {
-    appPrincipalId: identity.properties.principalId
-    dependencyReaderRoleId: roles.outputs.dependencyReaderRoleId
-  }
-}]
-
-module synapseWorkspaceAccess 'app/synapse-workspace-access.bicep' = [for (id, i) in synapseWorkspaceIds: {
-  name: 'synapse-workspace-access-${resourceToken}-${i}'
-  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
-  params: {
-    workspaceName: last(split(id, '/'))
-    appPrincipalId: identity.properties.principalId
-    synapseReaderRoleId: roles.outputs.synapseReaderRoleId
-  }
-}]
 
 module armEventTopics 'app/eventgrid-topic.bicep' = [for (topic, i) in armTopics: {
   name: 'arm-events-${resourceToken}-${i}'
@@ -609,7 +676,7 @@ module armEventTopics 'app/eventgrid-topic.bicep' = [for (topic, i) in armTopics
 
 module mlEventTopics 'app/eventgrid-topic.bicep' = [for (topic, i) in mlTopics: {
   name: 'ml-events-${resourceToken}-${i}'
-  scope: topic.create ? resourceGroup(split(topic.workspaceId, '/')[2], split(topic.workspaceId, '/')[4]) : resourceGroup(split(topic.existingId, '/')[2], split(topic.existingId, '/')[4])
+  scope: resourceGroup(split(topic.homeId, '/')[2], split(topic.homeId, '/')[4])
   params: {
     create: topic.create
     name: topic.create ? 'evgst-${resourceToken}-${last(split(topic.workspaceId, '/'))}' : last(split(topic.existingId, '/'))
@@ -652,7 +719,7 @@ module armEventSubscriptionsDeployment 'app/eventgrid-subscriptions.bicep' = [fo
 
 module mlEventSubscriptionsDeployment 'app/eventgrid-subscriptions.bicep' = [for (topic, i) in mlTopics: if (deployEventSubscriptions) {
   name: 'ml-event-subscriptions-${resourceToken}-${i}'
-  scope: topic.create ? resourceGroup(split(topic.workspaceId, '/')[2], split(topic.workspaceId, '/')[4]) : resourceGroup(split(topic.existingId, '/')[2], split(topic.existingId, '/')[4])
+  scope: resourceGroup(split(topic.homeId, '/')[2], split(topic.homeId, '/')[4])
   dependsOn: [
     rbac
   ]
@@ -706,6 +773,8 @@ output SCORING_LOGIC_APP_PRINCIPAL_ID string = scoringLogicAppIdentity.propertie
 output OUTCOME_TOPIC_ENDPOINT string = outcomeTopic.outputs.endpoint
 output LEDGER_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output EVENT_SUBSCRIPTIONS_DEPLOYED bool = deployEventSubscriptions
+// The custom roles' names end with (<this>, <hash of their resource group>): predown finds them so.
+output APP_ROLE_NAME_SUFFIX string = '${environmentName}-${resourceToken}'
 // The next provision deploys the Event Grid subscriptions. azd stores outputs in the environment,
 // and main.parameters.json reads this one: azure.yaml's `up` workflow provisions, deploys the code,
 // then provisions again, and that second pass finds the functions in place.

@@ -26,6 +26,11 @@ MAX_KEY_CHARS = 400
 # stays under 420 KB, well inside the 1 MiB entity limit.
 PROPERTY_LIMIT = 16_000
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A SAS signature, `sig=` raw or percent-encoded (once or twice, `%26sig%3D` in an encoded URL
+# too), up to the next delimiter.
+_SAS_SIGNATURE = re.compile(
+    r"(?i)(?:(?<![a-z0-9_])|(?<=%26)|(?<=%3f))(sig(?:=|%3d|%253d))(?:(?!%26)[^&\s\"'#;,<>])*"
+)
 
 
 def table_key(value: str) -> str:
@@ -59,10 +64,17 @@ def utf16_units(value: str) -> int:
     return len(value) + sum(1 for char in value if ord(char) > 0xFFFF)
 
 
+def redacted(value: str) -> str:
+    """`value` with the signature of any SAS token in it replaced: settings and requests refuse
+    SAS tokens, and one that gets through all the same is never stored or published."""
+    return _SAS_SIGNATURE.sub(r"\1REDACTED", value)
+
+
 def bounded(value: str, limit: int = PROPERTY_LIMIT) -> str:
-    """`value` as storable text: lone surrogates replaced (they are not valid UTF-8), cut to
-    `limit` UTF-16 code units with a note saying how much was cut."""
-    text = _LONE_SURROGATE.sub("\ufffd", value)
+    """`value` as storable text: any SAS signature redacted, lone surrogates replaced (they are
+    not valid UTF-8), cut to `limit` UTF-16 code units with a note saying how much was cut.
+    Every string the ledger stores and every outcome event field passes through here."""
+    text = redacted(_LONE_SURROGATE.sub("\ufffd", value))
     if utf16_units(text) <= limit:
         return text
     kept: list[str] = []

@@ -9,16 +9,22 @@ is fixed by the claim, so a retried submission finds its job instead of creating
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.bounds import bounded, bounded_entity, table_key
+from shared.policy.budget import hourly_slot
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
 RETRAINING_ROW = "retraining"
+# One workspace's remediations of the past hour (`MAX_REMEDIATIONS_PER_HOUR`).
+REMEDIATIONS_ROW = "remediations"
 
 
 def _partition(workspace_id: str) -> str:
@@ -255,3 +261,51 @@ class Claims:
             },
             mode=UpdateMode.MERGE,
         )
+
+    # ---------------------------------------------------------------- remediations
+
+    def take_remediation_slot(
+        self, workspace_id: str, *, limit: int, now: datetime
+    ) -> datetime | None:
+        """Take one of the workspace's `limit` remediation slots of the past hour
+        (`MAX_REMEDIATIONS_PER_HOUR`): None when taken, else the instant from which one frees.
+
+        The window is one row, replaced only if unchanged since read: of instances racing for
+        the last slot, one wins and the others read again and find the window full. An instance
+        that keeps losing (it never has, in practice) gives up for this run, as if full.
+        """
+        for _ in range(_SLOT_ATTEMPTS):
+            found = self._get(_partition(workspace_id), REMEDIATIONS_ROW)
+            window, free = hourly_slot(_slot_times(found), now, limit)
+            if free is not None:
+                return free
+            entity = {
+                "PartitionKey": _partition(workspace_id),
+                "RowKey": REMEDIATIONS_ROW,
+                "WorkspaceId": workspace_id,
+                "Times": slot_times_value(window),
+            }
+            if self._write(entity, None if found is None else str(found.metadata["etag"])):
+                return None
+        return now
+
+
+# Reading, deciding and writing the window again, at most this many times per slot.
+_SLOT_ATTEMPTS = 5
+
+
+def slot_times_value(window: Sequence[datetime]) -> str:
+    """The window as stored: whole seconds since the epoch, rounded up (a slot is held a little
+    longer, never shorter), compact, so that the largest window (MAX_REMEDIATIONS_PER_HOUR) stays
+    well within a property's bound and is never cut."""
+    return json.dumps([math.ceil(t.timestamp()) for t in window], separators=(",", ":"))
+
+
+def _slot_times(found: Any) -> list[datetime]:
+    """The window's instants; none from a row edited into another shape (the next slot taken
+    replaces it)."""
+    try:
+        values = json.loads(str(found["Times"])) if found is not None else []
+        return [datetime.fromtimestamp(float(v), UTC) for v in values]
+    except (KeyError, ValueError, TypeError, OverflowError, OSError, RecursionError):
+        return []

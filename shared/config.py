@@ -14,7 +14,7 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from azure.mgmt.core.tools import parse_resource_id
 
 from shared.arm import ArmId, is_arm_id, is_resource_type, same_arm_id
 from shared.policy.exemptions import Exemption, parse_exemptions
+from shared.scoring.inputs import STORAGE_SUFFIXES, AllowedInputs, allowed_prefix, input_not_allowed
 
 ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
 SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
@@ -75,6 +76,8 @@ class LedgerSettings:
     table_endpoint: str | None
     connection_string: str | None
     table_name: str
+    # The token audience for `table_endpoint`: its cloud's, or LEDGER_TABLE_AUDIENCE.
+    table_audience: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,11 @@ class Settings:
     max_cluster_nodes: int | None = None
     hbi_required: bool = False
     outcome_topic_endpoint: str | None = None
+    outcome_topic_audience: str | None = None
     # At most this many policy remediations per event, sweep or CLI run (the rest are deferred).
     max_remediations_per_run: int = 10
+    # At most this many policy remediations per workspace in any hour, whatever the runs.
+    max_remediations_per_hour: int = 10
     # POLICY_EXEMPTIONS: findings spared, per rule and ARM scope, until their expiry.
     policy_exemptions: tuple[Exemption, ...] = ()
     # The token audience of the Synapse data plane: derived from SYNAPSE_DEV_ENDPOINT's cloud
@@ -105,10 +111,19 @@ class Settings:
     # Retraining and scoring after it (issue 7): see `RetrainingSettings`.
     retraining: RetrainingSettings | None = None
     aml_inference_domain: str = "inference.ml.azure.com"
+    # Azure ML's data-plane token audience (scoring URIs, the job PUT's x-azureml-token).
+    aml_audience: str = "https://ml.azure.com"
     logs_query_endpoint: str = "https://api.loganalytics.io/v1"
     # HTTP scoring API (issue 8): batch endpoints callers may use, and who may call.
     scoring_allowed_endpoints: tuple[ArmId, ...] = ()
     scoring_allowed_callers: frozenset[str] = frozenset()
+    # What jobs the app starts may read (issue 15): SCORING_ALLOWED_INPUTS and the host's storage.
+    scoring_allowed_inputs: AllowedInputs = field(default_factory=AllowedInputs)
+    # The HTTP functions serve only behind App Service authentication, as the platform reports
+    # it (WEBSITE_AUTH_ENABLED), and build their URLs from the app's own host name, never from
+    # the request's: API_HOSTNAME (a custom domain), else WEBSITE_HOSTNAME, else relative URLs.
+    http_auth_enabled: bool = False
+    api_host: str | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -188,54 +203,191 @@ class RetrainingSettings:
 
 
 def _is_https_url(value: str) -> bool:
+    """An https:// URL with a host, a valid port and no user info: `https://user@host` would
+    load, and then fail at the first request (azure-core refuses it), or, worse, hide the host
+    from whoever reads the setting."""
     try:
         parts = urlsplit(value)
-        return parts.scheme == "https" and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+        return parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc
     except ValueError:  # urlsplit refuses some malformed netlocs, such as "https://["
         return False
 
 
-# Synapse data-plane host suffixes of the Azure clouds and their token audiences (the clouds'
-# `synapseAnalyticsEndpoint` and `synapseAnalyticsResourceId` in ARM's cloud metadata).
-SYNAPSE_DEV_CLOUDS: dict[str, str] = {
-    "dev.azuresynapse.net": "https://dev.azuresynapse.net",
-    "dev.azuresynapse.azure.cn": "https://dev.azuresynapse.azure.cn",
-    "dev.azuresynapse.usgovcloudapi.net": "https://dev.azuresynapse.usgovcloudapi.net",
-}
+# --- Where tokens may go -------------------------------------------------------------------------
+# Each setting that names a host the app sends a token to is tied to that token's audience: a
+# host of a known Azure cloud gets that cloud's audience, any other host (a proxy, the local
+# simulator) only the audience its audience setting states. So a typo or a hostile value never
+# sends a token meant for Azure to a host of no Azure cloud. (ARM_ENDPOINT and
+# LOGS_QUERY_ENDPOINT need no such setting: their token's audience is the endpoint itself.)
+
+# Audiences the SDKs ask for in every cloud: azure-data-tables' storage scope and
+# azure-eventgrid's publisher scope are constants of the SDKs.
+STORAGE_AUDIENCE = "https://storage.azure.com"
+EVENTGRID_AUDIENCE = "https://eventgrid.azure.net"
 
 
-def _synapse_cloud_audience(template: str) -> str | None:
-    host = (urlsplit(template.replace("{workspace}", "workspace")).hostname or "").lower()
-    for suffix, audience in SYNAPSE_DEV_CLOUDS.items():
-        if host == suffix or host.endswith("." + suffix):
-            return audience
-    return None
+@dataclass(frozen=True)
+class TokenDestination:
+    """A setting naming where a token goes, the setting that states its audience for a host of
+    no known cloud, and each known cloud's host suffix with the audience its hosts get."""
+
+    setting: str
+    audience_setting: str
+    clouds: tuple[tuple[str, str], ...]
+
+    def cloud_audience(self, host: str) -> str | None:
+        """The audience of the known cloud `host` belongs to (at a label boundary), or None."""
+        host = host.lower()
+        for suffix, audience in self.clouds:
+            if host == suffix or host.endswith("." + suffix):
+                return audience
+        return None
+
+    def audience(self, value: str, host: str, explicit: str | None) -> str:
+        """The audience for `host` (from `value`, this setting's value): its cloud's, or
+        `explicit`, which is required for a host of no known cloud and must agree with the
+        cloud of a known one. Raises `SettingsError` naming both settings otherwise."""
+        derived = self.cloud_audience(host)
+        if explicit is not None:
+            explicit = explicit.rstrip("/")
+            if derived is not None and explicit.lower() != derived.lower():
+                raise SettingsError(
+                    f"{self.audience_setting}={explicit!r} does not match the cloud of "
+                    f"{self.setting}={value!r}: expected {derived} or leave it unset"
+                )
+            return explicit
+        if derived is None:
+            known = ", ".join(f"*.{suffix}" for suffix, _ in self.clouds)
+            raise SettingsError(
+                f"{self.setting}={value!r} is on no known Azure cloud ({known}): set "
+                f"{self.audience_setting} to the token audience that may go there, such as "
+                f"{self.clouds[0][1]}"
+            )
+        return derived
+
+
+# Host suffixes from ARM's cloud metadata and the Azure private DNS zone tables of each service.
+SYNAPSE_DEV = TokenDestination(
+    "SYNAPSE_DEV_ENDPOINT",
+    "SYNAPSE_DEV_AUDIENCE",
+    (
+        ("dev.azuresynapse.net", "https://dev.azuresynapse.net"),
+        ("dev.azuresynapse.azure.cn", "https://dev.azuresynapse.azure.cn"),
+        ("dev.azuresynapse.usgovcloudapi.net", "https://dev.azuresynapse.usgovcloudapi.net"),
+    ),
+)
+LEDGER_TABLE = TokenDestination(
+    "LEDGER_TABLE_ENDPOINT",
+    "LEDGER_TABLE_AUDIENCE",
+    tuple(
+        (suffix, STORAGE_AUDIENCE)
+        for suffix in (
+            "table.core.windows.net",
+            "table.core.chinacloudapi.cn",
+            "table.core.usgovcloudapi.net",
+        )
+    ),
+)
+OUTCOME_TOPIC = TokenDestination(
+    "OUTCOME_TOPIC_ENDPOINT",
+    "OUTCOME_TOPIC_AUDIENCE",
+    tuple(
+        (suffix, EVENTGRID_AUDIENCE)
+        for suffix in ("eventgrid.azure.net", "eventgrid.azure.cn", "eventgrid.azure.us")
+    ),
+)
+# Azure ML's data plane: scoring URIs under AML_INFERENCE_DOMAIN, and the job PUT's
+# x-azureml-token, which goes to ARM_ENDPOINT. Both must agree on one audience.
+AML_INFERENCE = TokenDestination(
+    "AML_INFERENCE_DOMAIN",
+    "AML_AUDIENCE",
+    (
+        ("inference.ml.azure.com", "https://ml.azure.com"),
+        ("inference.ml.azure.cn", "https://ml.azure.cn"),
+        ("inference.ml.azure.us", "https://ml.azure.us"),
+    ),
+)
+ARM_ML = TokenDestination(
+    "ARM_ENDPOINT",
+    "AML_AUDIENCE",
+    (
+        ("management.azure.com", "https://ml.azure.com"),
+        ("management.chinacloudapi.cn", "https://ml.azure.cn"),
+        ("management.usgovcloudapi.net", "https://ml.azure.us"),
+    ),
+)
+
+
+def _host(url: str) -> str:
+    return urlsplit(url.replace("{workspace}", "workspace")).hostname or ""
 
 
 def synapse_dev_audience(template: str, explicit: str | None = None) -> str:
-    """The token audience for the Synapse data plane at `template` (`SYNAPSE_DEV_ENDPOINT`).
+    """The token audience for the Synapse data plane at `template` (`SYNAPSE_DEV_ENDPOINT`);
+    see `TokenDestination.audience`."""
+    return SYNAPSE_DEV.audience(template, _host(template), explicit)
 
-    A host of a known cloud gets that cloud's audience; `explicit` (`SYNAPSE_DEV_AUDIENCE`) is
-    required for any other host and must agree with the cloud when the host is a known one.
-    Raises `SettingsError` otherwise: a custom host never silently gets the public audience.
-    """
-    derived = _synapse_cloud_audience(template)
-    if explicit is not None:
-        explicit = explicit.rstrip("/")
-        if derived is not None and explicit.lower() != derived.lower():
-            raise SettingsError(
-                f"SYNAPSE_DEV_AUDIENCE={explicit!r} does not match the cloud of "
-                f"SYNAPSE_DEV_ENDPOINT={template!r}: expected {derived} or leave it unset"
-            )
-        return explicit
-    if derived is None:
-        known = ", ".join(f"*.{suffix}" for suffix in SYNAPSE_DEV_CLOUDS)
+
+def _stated_audience(reader: _Reader, destination: TokenDestination) -> str | None:
+    """An audience setting: an https:// URI without a path."""
+    name = destination.audience_setting
+    explicit = reader.optional_https_url(name)
+    if explicit is not None and urlsplit(explicit).path.strip("/"):
         raise SettingsError(
-            f"SYNAPSE_DEV_ENDPOINT={template!r} is on no known Azure cloud ({known}): set "
-            "SYNAPSE_DEV_AUDIENCE to the token audience of that data plane, such as "
-            "https://dev.azuresynapse.net"
+            f"{name}={explicit!r} is not valid: expected an audience such as "
+            f"{destination.clouds[0][1]} (no path)"
         )
-    return derived
+    return explicit
+
+
+def _tied_audience(reader: _Reader, destination: TokenDestination, url: str | None) -> str | None:
+    """The audience for `url` (the value of `destination.setting`), None when it is unset."""
+    explicit = _stated_audience(reader, destination)
+    if url is None:
+        return None
+    return destination.audience(url, _host(url), explicit)
+
+
+def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None:
+    audience = _tied_audience(reader, OUTCOME_TOPIC, endpoint)
+    if audience is not None and audience.lower() != EVENTGRID_AUDIENCE:
+        # azure-eventgrid's publisher asks for this audience whatever the host: another one
+        # could only fail at the first publish.
+        raise SettingsError(
+            f"OUTCOME_TOPIC_AUDIENCE={audience!r} is not valid: the Event Grid publisher "
+            f"requests tokens for {EVENTGRID_AUDIENCE} only"
+        )
+    return audience
+
+
+def _aml_audience(reader: _Reader, arm_endpoint: str, inference_domain: str) -> str:
+    """Azure ML's data-plane audience: that of ARM_ENDPOINT's cloud, or AML_AUDIENCE, which a
+    host of no known cloud needs, in ARM_ENDPOINT and in AML_INFERENCE_DOMAIN alike."""
+    explicit = _stated_audience(reader, ARM_ML)
+    if AML_INFERENCE.cloud_audience(inference_domain) is None:
+        _refuse_public_suffix(inference_domain)
+    AML_INFERENCE.audience(inference_domain, inference_domain, explicit)
+    return ARM_ML.audience(arm_endpoint, _host(arm_endpoint), explicit)
+
+
+def _refuse_public_suffix(domain: str) -> None:
+    """A scoring URI host only has to be under the domain: a domain that anyone can have a host
+    under would send the ML token anywhere. Without a public-suffix list at hand, the rule is:
+    at least three labels (a top-level domain, a public suffix such as `co.uk` or a whole
+    registrable domain has fewer), and never a parent of a known cloud's inference domain
+    (`azure.com`, `ml.azure.com`)."""
+    parent = any(suffix.endswith("." + domain) for suffix, _ in AML_INFERENCE.clouds)
+    if domain.count(".") < 2 or parent:
+        raise SettingsError(
+            f"AML_INFERENCE_DOMAIN={domain!r} is not valid: a public suffix or a parent of an "
+            "Azure ML inference domain; expected inference.ml.azure.com, a sovereign cloud's "
+            "(inference.ml.azure.cn, inference.ml.azure.us), or a host of at least three "
+            "labels with AML_AUDIENCE"
+        )
+
+
+# --- end of where tokens may go ------------------------------------------------------------------
 
 
 def _name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
@@ -257,6 +409,35 @@ def _name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
     if rule is not None and not rule[0].match(name.lower() if name.isascii() else name):
         return f"name {name!r} is not a valid {'/'.join(resource_type)} name: expected {rule[1]}"
     return None
+
+
+_HTTPS_URL = "expected an https:// URL (without user info)"
+# JSON settings (RETRAIN_INPUTS, POLICY_EXEMPTIONS): bounded before they are parsed, so that a
+# huge or deeply nested value is a settings error, not a RecursionError or a slow start.
+MAX_JSON_SETTING_CHARS = 64 * 1024
+MAX_JSON_SETTING_DEPTH = 16
+
+
+def _json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON text (brackets inside strings aside)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 class _Reader:
@@ -320,13 +501,29 @@ class _Reader:
         value = self.optional(name) or default
         probe = value.replace("{" + template_field + "}", "workspace") if template_field else value
         if not _is_https_url(probe):
-            raise SettingsError(f"{name}={value!r} is not valid: expected an https:// URL")
+            raise SettingsError(f"{name}={value!r} is not valid: {_HTTPS_URL}")
         if template_field and "{" + template_field + "}" not in value:
             raise SettingsError(
                 f"{name}={value!r} is not valid: expected a URL template containing "
                 f"{{{template_field}}}, such as {default}"
             )
         return value.rstrip("/")
+
+    def json_text(self, name: str) -> str | None:
+        """A JSON setting's text, bounded in size and nesting (parsed by the caller)."""
+        value = self.optional(name)
+        if value is None:
+            return None
+        if len(value) > MAX_JSON_SETTING_CHARS:
+            raise SettingsError(
+                f"{name} is {len(value)} characters long: expected at most {MAX_JSON_SETTING_CHARS}"
+            )
+        if _json_depth(value) > MAX_JSON_SETTING_DEPTH:
+            raise SettingsError(
+                f"{name} is nested too deeply: expected JSON at most "
+                f"{MAX_JSON_SETTING_DEPTH} arrays or objects deep"
+            )
+        return value
 
     def guid(self, name: str) -> str | None:
         value = self.optional(name)
@@ -383,7 +580,7 @@ class _Reader:
         if value is None:
             return None
         if not _is_https_url(value):
-            raise SettingsError(f"{name}={value!r} is not valid: expected an https:// URL")
+            raise SettingsError(f"{name}={value!r} is not valid: {_HTTPS_URL}")
         return value
 
     def table_name(self, name: str, default: str) -> str:
@@ -413,6 +610,7 @@ def _ledger(reader: _Reader) -> LedgerSettings:
         table_endpoint=endpoint,
         connection_string=connection_string,
         table_name=reader.table_name("LEDGER_TABLE_NAME", "automationledger"),
+        table_audience=_tied_audience(reader, LEDGER_TABLE, endpoint),
     )
 
 
@@ -446,7 +644,7 @@ def _not_json(constant: str) -> object:
 
 
 def _json_object(reader: _Reader, name: str) -> str:
-    value = reader.optional(name)
+    value = reader.json_text(name)
     if value is None:
         return "{}"
     try:
@@ -490,7 +688,9 @@ def _ml_name(reader: _Reader, name: str, expected: str) -> str | None:
     return value
 
 
-def _retraining(reader: _Reader, ml_workspace_ids: tuple[ArmId, ...]) -> RetrainingSettings | None:
+def _retraining(
+    reader: _Reader, ml_workspace_ids: tuple[ArmId, ...], allowed: AllowedInputs
+) -> RetrainingSettings | None:
     """The retraining settings, or None when `RETRAIN_WORKSPACE_IDS` is empty (retraining off)."""
     if reader.optional("RETRAIN_WORKSPACE_IDS") is None:
         return None
@@ -521,18 +721,14 @@ def _retraining(reader: _Reader, ml_workspace_ids: tuple[ArmId, ...]) -> Retrain
             "SCORING_INPUT is required with BATCH_ENDPOINT_NAME: expected the data to score, "
             "such as azureml://datastores/<datastore>/paths/<folder>/"
         )
-    if scoring_input is not None and (
-        any(ch.isspace() for ch in scoring_input)
-        or not scoring_input.startswith(("azureml://", "azureml:", "https://"))
-    ):
-        raise SettingsError(
-            f"SCORING_INPUT={scoring_input!r} is not valid: expected an azureml:// datastore "
-            "path, an azureml:<asset>:<version> data asset or an https:// storage URL"
-        )
+    if scoring_input is not None:
+        _check_input("SCORING_INPUT", scoring_input, workspace_ids, allowed)
+    inputs_json = _json_object(reader, "RETRAIN_INPUTS")
+    _check_retrain_inputs(json.loads(inputs_json), workspace_ids, allowed)
     return RetrainingSettings(
         workspace_ids=workspace_ids,
         component=_component(reader),
-        inputs_json=_json_object(reader, "RETRAIN_INPUTS"),
+        inputs_json=inputs_json,
         compute=compute,
         experiment=_ml_name(reader, "RETRAIN_EXPERIMENT", "an experiment name")
         or DEFAULT_RETRAIN_EXPERIMENT,
@@ -547,6 +743,96 @@ def _retraining(reader: _Reader, ml_workspace_ids: tuple[ArmId, ...]) -> Retrain
     )
 
 
+def _check_input(
+    name: str, path: str, workspace_ids: tuple[ArmId, ...], allowed: AllowedInputs
+) -> None:
+    """The jobs of every retraining workspace read `path` with the app's identity: it passes the
+    same check as an HTTP request's input (the value is not repeated: it may hold a SAS)."""
+    for workspace in workspace_ids:
+        reason = input_not_allowed(path, workspace, allowed)
+        if reason is not None:
+            raise SettingsError(f"{name} is not valid: the input path {reason}")
+
+
+# A string that azure-ai-ml could take for a path or URI: a scheme, a separator, a dot or tilde
+# first. Unless it is a remote URI that passes the input check, it would be uploaded from the host.
+_PATH_LIKE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:|[./~\\])|[/\\]")
+
+
+def _check_retrain_inputs(
+    inputs: dict[str, object], workspace_ids: tuple[ArmId, ...], allowed: AllowedInputs
+) -> None:
+    """Data inputs (`{"type", "path"}`, or a string that looks like a path) must be remote
+    URIs that pass the input check; numbers, booleans and plain words stay literals."""
+    for key, value in inputs.items():
+        name = f"RETRAIN_INPUTS: input {key[:80]!r}"
+        if isinstance(value, dict):
+            path = value.get("path")
+            if not isinstance(path, str):
+                raise SettingsError(f'{name} is not valid: expected {{"type", "path"}}')
+            _check_input(name, path, workspace_ids, allowed)
+        elif isinstance(value, list):
+            raise SettingsError(f"{name} is not valid: expected a literal or a data input")
+        elif isinstance(value, str) and _PATH_LIKE.search(value):
+            if not value.startswith(("azureml:", "https://")):
+                raise SettingsError(
+                    f"{name} is not valid: a local path or another scheme would be uploaded "
+                    "from the app's host; expected azureml://datastores/... or https://..."
+                )
+            _check_input(name, value, workspace_ids, allowed)
+
+
+def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
+    """The storage accounts of the Functions host (`AzureWebJobsStorage` and its identity-based
+    `AzureWebJobsStorage__*` forms): host keys, the deployment package, timers' leases."""
+    accounts: set[str] = set()
+    for name, raw in environ.items():
+        if not name.lower().startswith("azurewebjobsstorage"):
+            continue
+        value = raw.strip()
+        if name.lower().endswith("__accountname"):
+            accounts.add(value.lower())
+            continue
+        fields = dict(
+            part.partition("=")[::2] for part in value.split(";") if "=" in part
+        )  # a connection string, or nothing
+        lowered = {key.strip().lower(): text.strip() for key, text in fields.items()}
+        if lowered.get("usedevelopmentstorage", "").lower() == "true":
+            accounts.add("devstoreaccount1")
+        if "accountname" in lowered:
+            accounts.add(lowered["accountname"].lower())
+        for url in [value, *(v for k, v in lowered.items() if k.endswith("endpoint"))]:
+            try:
+                host = (urlsplit(url).hostname or "").lower()
+            except ValueError:
+                continue
+            if any(host.endswith("." + suffix) for suffix in STORAGE_SUFFIXES):
+                accounts.add(host.partition(".")[0])
+    return frozenset(accounts)
+
+
+def _allowed_inputs(name: str, reader: _Reader, environ: Mapping[str, str]) -> AllowedInputs:
+    """`SCORING_ALLOWED_INPUTS`: a JSON array of prefixes; the host's storage is never one."""
+    hosts = _host_storage_accounts(environ)
+    value = reader.optional(name)
+    if value is None:
+        return AllowedInputs((), hosts)
+    try:
+        loaded = json.loads(value)
+    except (ValueError, RecursionError):
+        loaded = None
+    if not (isinstance(loaded, list) and all(isinstance(item, str) for item in loaded)):
+        raise SettingsError(f"{name} is not valid: expected a JSON array of prefixes (strings)")
+    prefixes = []
+    for position, item in enumerate(loaded, start=1):
+        try:
+            prefixes.append(allowed_prefix(item.strip(), hosts))
+        except ValueError as error:
+            # The item is not repeated: it may hold a SAS token.
+            raise SettingsError(f"{name}: item {position} {error}") from None
+    return AllowedInputs(tuple(prefixes), hosts)
+
+
 def _domain(reader: _Reader, name: str, default: str) -> str:
     """A DNS suffix (or a host such as 127.0.0.1), lower-cased, without scheme or dots around."""
     value = (reader.optional(name) or default).lower()
@@ -556,6 +842,13 @@ def _domain(reader: _Reader, name: str, default: str) -> str:
             f"{name}={value!r} is not valid: expected a DNS domain such as {default}"
         )
     return value
+
+
+def _host_name(name: str, reader: _Reader) -> str | None:
+    """A DNS host name (no scheme, port or path), lower-cased; None when unset."""
+    if reader.optional(name) is None:
+        return None
+    return _domain(reader, name, "func-synapse-aml.azurewebsites.net")
 
 
 def _batch_endpoints(
@@ -627,13 +920,17 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     """
     reader = _Reader(environ)
     ml_workspace_ids = reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
+    allowed_inputs = _allowed_inputs("SCORING_ALLOWED_INPUTS", reader, environ)
+    arm_endpoint = reader.https_url("ARM_ENDPOINT", "https://management.azure.com")
+    outcome_topic = reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT")
+    inference_domain = _domain(reader, "AML_INFERENCE_DOMAIN", "inference.ml.azure.com")
     return Settings(
         ml_workspace_ids=ml_workspace_ids,
         synapse_workspace_ids=reader.arm_ids("SYNAPSE_WORKSPACE_IDS", SYNAPSE_WORKSPACE_TYPE),
         automation_mode=AutomationMode(reader.choice("AUTOMATION_MODE", AutomationMode)),
         policy_mode=PolicyMode(reader.choice("POLICY_MODE", PolicyMode)),
         reject_unverified=reader.flag("REJECT_UNVERIFIED", default=False),
-        arm_endpoint=reader.https_url("ARM_ENDPOINT", "https://management.azure.com"),
+        arm_endpoint=arm_endpoint,
         synapse_dev_endpoint=reader.https_url(
             "SYNAPSE_DEV_ENDPOINT",
             "https://{workspace}.dev.azuresynapse.net",
@@ -649,12 +946,15 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         allowed_compute_vm_sizes=reader.words("ALLOWED_COMPUTE_VM_SIZES"),
         max_cluster_nodes=reader.count("MAX_CLUSTER_NODES"),
         hbi_required=reader.flag("HBI_REQUIRED", default=False),
-        outcome_topic_endpoint=reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT"),
+        outcome_topic_endpoint=outcome_topic,
+        outcome_topic_audience=_outcome_topic_audience(reader, outcome_topic),
         max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN") or 10,
+        max_remediations_per_hour=_per_hour(reader),
         policy_exemptions=_exemptions(reader),
         synapse_dev_audience=_synapse_audience(reader),
-        retraining=_retraining(reader, ml_workspace_ids),
-        aml_inference_domain=_domain(reader, "AML_INFERENCE_DOMAIN", "inference.ml.azure.com"),
+        retraining=_retraining(reader, ml_workspace_ids, allowed_inputs),
+        aml_inference_domain=inference_domain,
+        aml_audience=_aml_audience(reader, arm_endpoint, inference_domain),
         logs_query_endpoint=reader.https_url(
             "LOGS_QUERY_ENDPOINT", "https://api.loganalytics.io/v1"
         ),
@@ -665,11 +965,28 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
             ml_workspace_ids,
         ),
         scoring_allowed_callers=_object_ids("SCORING_ALLOWED_CALLERS", reader),
+        scoring_allowed_inputs=allowed_inputs,
+        http_auth_enabled=(reader.optional("WEBSITE_AUTH_ENABLED") or "").lower() == "true",
+        api_host=_host_name("API_HOSTNAME", reader) or _host_name("WEBSITE_HOSTNAME", reader),
     )
 
 
+# The ledger keeps a workspace's hour in one row: a bound that row holds with room to spare.
+MAX_REMEDIATIONS_PER_HOUR = 1_000
+
+
+def _per_hour(reader: _Reader) -> int:
+    value = reader.count("MAX_REMEDIATIONS_PER_HOUR") or 10
+    if value > MAX_REMEDIATIONS_PER_HOUR:
+        raise SettingsError(
+            f"MAX_REMEDIATIONS_PER_HOUR={value} is not valid: expected a whole number from 1 to "
+            f"{MAX_REMEDIATIONS_PER_HOUR}"
+        )
+    return value
+
+
 def _exemptions(reader: _Reader) -> tuple[Exemption, ...]:
-    value = reader.optional("POLICY_EXEMPTIONS")
+    value = reader.json_text("POLICY_EXEMPTIONS")
     if value is None:
         return ()
     try:
@@ -684,13 +1001,7 @@ def _synapse_audience(reader: _Reader) -> str:
         "https://{workspace}.dev.azuresynapse.net",
         template_field="workspace",
     )
-    explicit = reader.optional_https_url("SYNAPSE_DEV_AUDIENCE")
-    if explicit is not None and urlsplit(explicit).path.strip("/"):
-        raise SettingsError(
-            f"SYNAPSE_DEV_AUDIENCE={explicit!r} is not valid: expected an audience such as "
-            "https://dev.azuresynapse.net (no path)"
-        )
-    return synapse_dev_audience(template, explicit)
+    return _tied_audience(reader, SYNAPSE_DEV, template) or ""
 
 
 @functools.cache

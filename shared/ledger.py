@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from shared.bounds import bounded_entity, entity_bytes, table_key
-from shared.config import LedgerSettings
+from shared.config import STORAGE_AUDIENCE, LedgerSettings
 from shared.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -238,10 +238,16 @@ def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) ->
             raise ValueError(
                 "ledger settings name neither a table endpoint nor a connection string"
             )
+        from shared.adapters.clients import AudienceBoundCredential
+
+        # The audience is its cloud's, or LEDGER_TABLE_AUDIENCE for a host of no known cloud
+        # (settings); bound, since the SDK would ask for any resource a 401 challenge names.
+        audience = settings.table_audience or STORAGE_AUDIENCE
         table = TableClient(
             settings.table_endpoint,
             name,
-            credential=credential,
+            credential=AudienceBoundCredential(credential, audience) if credential else None,
+            audience=audience,
             **client_options(settings.table_endpoint),
         )
     try:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from shared.adapters.aml import MachineLearningAdapter
     from shared.adapters.clients import AzureClients
     from shared.adapters.network import NetworkAdapter
+    from shared.claims import Claims
     from shared.ledger import ActionSink, Ledger
     from shared.reconcilers.policies import PolicyReconciler
     from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
@@ -35,6 +36,8 @@ class Reconcilers:
     policies: PolicyReconciler
     # Where runs record (None: a plan records nothing).
     sink: ActionSink | None
+    # Where runs count each workspace's remediations of the hour (None: only the run's own).
+    claims: Claims | None
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,9 @@ class Runtime(Reconcilers):
     ledger: Ledger
 
 
-def build(settings: Settings, sink: ActionSink | None) -> Reconcilers:
-    """Adapters and reconcilers over one set of clients. `sink` None: record nothing (plan)."""
+def build(settings: Settings, sink: ActionSink | None, claims: Claims | None = None) -> Reconcilers:
+    """Adapters and reconcilers over one set of clients. `sink` None: record nothing (plan).
+    `claims`: the ledger's, where each workspace's remediations of the hour are counted."""
     # Imported on first use, not when a handler module loads: every function's cold start,
     # including those that never reconcile, would otherwise pay for all of them.
     from shared.adapters.aml import MachineLearningAdapter
@@ -76,6 +80,7 @@ def build(settings: Settings, sink: ActionSink | None) -> Reconcilers:
             settings, WorkspaceFactsAdapter(clients), machine_learning, synapse
         ),
         sink=sink,
+        claims=claims,
     )
 
 
@@ -83,6 +88,7 @@ def build(settings: Settings, sink: ActionSink | None) -> Reconcilers:
 def runtime_for(settings: Settings) -> Runtime:
     from shared.adapters.clients import clients_for
     from shared.adapters.outcomes import OutcomePublisher
+    from shared.claims import Claims
     from shared.ledger import open_ledger
     from shared.recorder import Recorder
     from shared.telemetry import configure_telemetry
@@ -96,7 +102,7 @@ def runtime_for(settings: Settings) -> Runtime:
         if settings.outcome_topic_endpoint
         else None
     )
-    reconcilers = build(settings, Recorder(ledger, publisher))
+    reconcilers = build(settings, Recorder(ledger, publisher), Claims(ledger.table))
     return Runtime(
         **{field.name: getattr(reconcilers, field.name) for field in fields(reconcilers)},
         ledger=ledger,

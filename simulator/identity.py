@@ -10,13 +10,15 @@ tokens issued here, and only for the route's audience. Route: ``token``.
 
 from __future__ import annotations
 
-import re
 import secrets
-import threading
 import time
+from typing import TYPE_CHECKING
 
 from . import shapes, tokens
-from .server import Call, Reply, Route
+from .server import Call, Reply, Route, route
+
+if TYPE_CHECKING:
+    from .server import SimulatorServer
 
 #: Path of the token endpoint under the simulator's URL.
 TOKEN_PATH = "/msi/token"
@@ -25,10 +27,12 @@ TOKEN_PATH = "/msi/token"
 class ManagedIdentity:
     """The system-assigned identity of the app, its token endpoint and the tokens it issued."""
 
-    def __init__(self, *, tenant_id: str, lock: threading.RLock) -> None:
-        """An identity in ``tenant_id`` with ids derived from nothing else (stable across runs)."""
-        self.tenant_id = tenant_id
-        self._lock = lock
+    def __init__(self, sim: SimulatorServer) -> None:
+        """An identity in the simulator's tenant with ids derived from nothing else (stable
+        across runs)."""
+        self.sim = sim
+        self.tenant_id = sim.tenant_id
+        self._lock = sim.lock
         #: client_id the token endpoint reports for the system-assigned identity.
         self.client_id = shapes.stable_uuid("simulator", "client_id")
         #: Object id of that identity; role assignments it writes name it as ``updatedBy``.
@@ -40,7 +44,12 @@ class ManagedIdentity:
 
     def routes(self) -> list[Route]:
         """The token route; it checks its own secret header instead of a bearer token."""
-        return [Route("GET", re.compile(rf"^{re.escape(TOKEN_PATH)}$"), "token", self.token, None)]
+        return [route("GET", rf"^{TOKEN_PATH}$", "token", self.token, None)]
+
+    @property
+    def endpoint(self) -> str:
+        """The App Service managed identity endpoint (``IDENTITY_ENDPOINT``)."""
+        return f"{self.sim.url}{TOKEN_PATH}"
 
     def issue_token(self, resource: str) -> str:
         """Issue a bearer token for ``resource`` directly (handy for negative tests).
@@ -73,8 +82,9 @@ class ManagedIdentity:
         with self._lock:
             return [dict(r) for r in self._token_requests]
 
-    def reset_counts(self) -> None:
-        """Forget the token requests seen (issued tokens stay valid)."""
+    def reset(self) -> None:
+        """Forget the token requests seen (issued tokens stay valid: SDK credentials cache them
+        across tests, and a reset world should not look like an authentication failure)."""
         with self._lock:
             self._token_requests.clear()
 

@@ -1,12 +1,13 @@
 """The simulator's one HTTPS server: TLS, routing, recording, fault injection, authentication.
 
-Every service package (``arm``, ``aml``, ``authorization``, ``network``, ``synapse``,
-``eventgrid``, ``ml``, ``logs``) and the managed identity endpoint (``identity``) mount their
-routes here with :meth:`SimulatorServer.add_route`; the server parses each request into a
-:class:`Call`, answers injected faults first, checks the bearer token's audience and
-``api-version`` as ARM does, runs the route's handler under the simulator's lock and records a
-:class:`Request` for every answer. Error bodies are ARM's (``{"error": {"code", "message"}}``,
-as in every example under ``/work/shared/reference``), built by :func:`arm_error`.
+Every service (one package per Azure provider, plus the managed identity endpoint) is a
+:class:`Service`: an object with its state, its ``routes()`` and ``reset()``. The server mounts a
+list of them (:meth:`SimulatorServer.mount`: the list's order is the match order), parses each
+request into a :class:`Call`, answers injected faults first, checks the bearer token's audience
+and ``api-version`` as ARM does, runs the route's handler under the simulator's lock and records
+a :class:`Request` for every answer (all in :meth:`SimulatorServer.handle`, the one dispatch
+point). Error bodies are ARM's (``{"error": {"code", "message"}}``, as in every example under
+``/work/shared/reference``), built by :func:`arm_error`.
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ import tempfile
 import threading
 import urllib.parse
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Final, cast
+from types import TracebackType
+from typing import Any, Final, Protocol, Self, cast
 
 import trustme
 
+from .permissions import Permissions
 from .shapes import JSON
 
 SYNAPSE_AUDIENCE: Final = "https://dev.azuresynapse.net"
@@ -62,6 +65,10 @@ _DEFAULT_FAULT_CODES: Final[dict[int, str]] = {
     503: "ServiceUnavailable",
     504: "GatewayTimeout",
 }
+
+
+def _fault_code(status: int) -> str:
+    return _DEFAULT_FAULT_CODES.get(status) or http.HTTPStatus(status).phrase.replace(" ", "")
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,31 @@ class Route:
     #: Whether the route demands ``?api-version=`` (ARM does; data planes such as a batch
     #: scoring URI or the Log Analytics query API do not).
     needs_api_version: bool = True
+
+
+def route(
+    method: str,
+    pattern: str,
+    name: str,
+    handler: Handler,
+    audience: str | None = "arm",
+    *,
+    needs_api_version: bool = True,
+) -> Route:
+    """A :class:`Route`; ``pattern`` matches the lower-cased path (ARM paths ignore case)."""
+    return Route(method.upper(), re.compile(pattern), name, handler, audience, needs_api_version)
+
+
+class Service(Protocol):
+    """What the server mounts: one simulated service with its state."""
+
+    def routes(self) -> list[Route]:
+        """The service's routes, in match order (route names are what tests inject and count)."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the service's state (seeded and written)."""
+        ...
 
 
 @dataclass
@@ -206,24 +238,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
         # sim.requests instead.
         return
 
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks: list[bytes] = []
@@ -260,6 +274,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
+    # The handler looks up do_<METHOD>; every method goes to the one dispatch.
+    do_GET = do_PUT = do_PATCH = do_POST = do_DELETE = do_HEAD = _dispatch  # noqa: N815
+
 
 class SimulatorServer:
     """The HTTPS server every simulated service is mounted on.
@@ -270,28 +287,31 @@ class SimulatorServer:
     simulator never issued.
     """
 
-    def __init__(
-        self,
-        *,
-        tenant_id: str,
-        lock: threading.RLock,
-        token_audience: Callable[[str], str | None],
-    ) -> None:
-        """Prepare an unstarted server; handlers run under ``lock``."""
+    def __init__(self, *, tenant_id: str) -> None:
+        """Prepare an unstarted server with no service mounted."""
         self.tenant_id = tenant_id
-        self._lock = lock
-        self._token_audience = token_audience
+        #: Handlers, seeding and inspection all run under this one lock.
+        self.lock = threading.RLock()
         #: Items per page on the paged lists (Synapse MPEs, AML computes, ML jobs); more items
         #: give a nextLink.
         self.page_size = DEFAULT_PAGE_SIZE
+        self.services: list[Service] = []
         self._requests: list[Request] = []
         self._faults: dict[str, deque[_Fault]] = {}
+        self._lost: dict[str, deque[_Fault]] = {}
         self._rewrites: dict[str, deque[Callable[[JSON], None]]] = {}
         self._routes: list[Route] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._tempdir: Path | None = None
         self._ca_bundle: Path | None = None
+        #: Azure RBAC: the app's actions (infra/permissions.json) and what each call needs.
+        self.permissions = Permissions.load()
+
+    def token_audience(self, token: str) -> str | None:
+        """The audience ``token`` was issued for, or None for a token this server never issued
+        (the simulator answers from its managed identity's book)."""
+        return None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -300,10 +320,21 @@ class SimulatorServer:
         """Whether the server is serving (it has a URL)."""
         return self._server is not None
 
-    def start(self) -> None:
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> Self:
         """Create a throwaway CA and serve HTTPS on 127.0.0.1 (free port) in a daemon thread."""
         if self._server is not None:
-            raise RuntimeError("AzureSimulator is already started")
+            raise RuntimeError("the simulator is already started")
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1", "localhost")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -319,6 +350,7 @@ class SimulatorServer:
             daemon=True,
         )
         self._thread.start()
+        return self
 
     def stop(self) -> None:
         """Stop serving, drop open connections and delete the CA bundle."""
@@ -344,14 +376,14 @@ class SimulatorServer:
     def url(self) -> str:
         """Base URL, ``https://127.0.0.1:PORT`` (no trailing slash)."""
         if self._server is None:
-            raise RuntimeError("AzureSimulator is not started")
+            raise RuntimeError("the simulator is not started")
         return f"https://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def ca_bundle_path(self) -> str:
         """Path of the PEM file holding the throwaway CA certificate."""
         if self._ca_bundle is None:
-            raise RuntimeError("AzureSimulator is not started")
+            raise RuntimeError("the simulator is not started")
         return str(self._ca_bundle)
 
     @property
@@ -365,12 +397,12 @@ class SimulatorServer:
     @property
     def requests(self) -> list[Request]:
         """Every request so far, in arrival order (a copy)."""
-        with self._lock:
+        with self.lock:
             return list(self._requests)
 
     def count(self, route: str | None = None, method: str | None = None) -> int:
         """Number of recorded requests, optionally only for a route and/or method."""
-        with self._lock:
+        with self.lock:
             return sum(
                 1
                 for r in self._requests
@@ -380,28 +412,38 @@ class SimulatorServer:
 
     def writes(self) -> list[Request]:
         """Recorded PUT/PATCH/POST/DELETE requests, not counting token requests."""
-        with self._lock:
+        with self.lock:
             return [r for r in self._requests if r.method in WRITE_METHODS and r.route != "token"]
 
     def requests_to(self, host_prefix: str) -> list[Request]:
         """Recorded requests whose Host header starts with ``host_prefix`` (``"localhost"``)."""
-        with self._lock:
+        with self.lock:
             return [r for r in self._requests if (r.host or "").startswith(host_prefix)]
 
     def reset_counts(self) -> None:
         """Forget recorded requests (state stays)."""
-        with self._lock:
+        with self.lock:
             self._requests.clear()
 
     def reset(self) -> None:
-        """Forget recorded requests, pending faults and rewrites; the page size is the default."""
-        with self._lock:
-            self._faults.clear()
-            self._rewrites.clear()
-            self._requests.clear()
+        """Forget every service's state, recorded requests, faults and rewrites; the page size
+        is the default again."""
+        with self.lock:
+            self.clear_faults()
+            self.reset_counts()
             self.page_size = DEFAULT_PAGE_SIZE
+            for service in self.services:
+                service.reset()
 
     # ------------------------------------------------------------------ faults
+
+    def _queue(self, queues: dict[str, deque[Any]], route: str, items: list[Any]) -> None:
+        if route not in self.route_names():
+            raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
+        if not items:
+            raise ValueError("times must be at least 1")
+        with self.lock:
+            queues.setdefault(route, deque()).extend(items)
 
     def inject(
         self,
@@ -418,21 +460,14 @@ class SimulatorServer:
         They get an ARM error body (and ``Retry-After`` when given), are
         recorded like any request and change no state.
         """
-        if route not in self.route_names():
-            raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
-        if times < 1:
-            raise ValueError("times must be at least 1")
         fault = _Fault(
             status=status,
             remaining=times,
             retry_after=retry_after,
-            code=code
-            or _DEFAULT_FAULT_CODES.get(status)
-            or http.HTTPStatus(status).phrase.replace(" ", ""),
+            code=code or _fault_code(status),
             message=message or f"Fault injected by the simulator (HTTP {status}).",
         )
-        with self._lock:
-            self._faults.setdefault(route, deque()).append(fault)
+        self._queue(self._faults, route, [fault] if times >= 1 else [])
 
     def inject_reply(
         self,
@@ -451,19 +486,23 @@ class SimulatorServer:
         malformed 200 (``body=[...]``, ``raw=b"<html>..."``). Queued with ``inject`` faults,
         answered before authentication, recorded like any request, no state changed.
         """
-        if route not in self.route_names():
-            raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
-        if times < 1:
-            raise ValueError("times must be at least 1")
         reply = Reply(status, copy.deepcopy(body), dict(headers or {}), raw)
         fault = _Fault(status, times, None, "", "", reply=reply)
-        with self._lock:
-            self._faults.setdefault(route, deque()).append(fault)
+        self._queue(self._faults, route, [fault] if times >= 1 else [])
+
+    def lose_response(self, route: str, *, status: int = 503, times: int = 1) -> None:
+        """The next ``times`` successful requests to ``route`` take effect but are answered
+        with ``status`` (a response lost on the way back): the client cannot tell it worked."""
+        fault = _Fault(
+            status, times, None, _fault_code(status), "The response was lost (simulated)."
+        )
+        self._queue(self._lost, route, [fault] if times >= 1 else [])
 
     def clear_faults(self) -> None:
-        """Drop every pending injected fault and reply rewrite."""
-        with self._lock:
+        """Drop every pending injected fault, lost response and reply rewrite."""
+        with self.lock:
             self._faults.clear()
+            self._lost.clear()
             self._rewrites.clear()
 
     def rewrite_reply(self, route: str, rewrite: Callable[[JSON], None], *, times: int = 1) -> None:
@@ -473,15 +512,10 @@ class SimulatorServer:
         For answers that say other than what happened, such as a connection PUT that answers
         200 with the status still ``Pending``, or a compute that answers with another ID.
         """
-        if route not in self.route_names():
-            raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        with self._lock:
-            self._rewrites.setdefault(route, deque()).extend([rewrite] * times)
+        self._queue(self._rewrites, route, [rewrite] * times)
 
     def _take_rewrite(self, route: str, reply: Reply) -> Reply:
-        with self._lock:
+        with self.lock:
             queue = self._rewrites.get(route)
             if not queue or reply.status >= 300 or not isinstance(reply.body, dict):
                 return reply
@@ -496,33 +530,56 @@ class SimulatorServer:
         """Names of all routes in the routing table."""
         return {r.name for r in self._routes}
 
-    def add_route(
-        self,
-        method: str,
-        pattern: str,
-        name: str,
-        handler: Handler,
-        *,
-        audience: str | None = "arm",
-        needs_api_version: bool = True,
-    ) -> None:
-        """Add a route ahead of the generic ARM GET (patterns match the lower-cased path)."""
-        self.mount(
-            [Route(method.upper(), re.compile(pattern), name, handler, audience, needs_api_version)]
-        )
+    def add_route(self, *routes: Route) -> None:
+        """Add routes (made with :func:`route`) ahead of the generic ARM GET."""
+        self._insert(list(routes))
 
-    def mount(self, routes: Iterable[Route]) -> None:
-        """Add routes, in order, ahead of the generic ARM GET (or last while there is none)."""
-        with self._lock:
-            for route in routes:
+    def mount(self, *services: Service) -> None:
+        """Mount services: their routes match in this order (the first match wins), the
+        generic ARM GET (``arm.generic.get``) always last; ``reset()`` resets them all."""
+        for service in services:
+            self.services.append(service)
+            self._insert(service.routes())
+
+    def _insert(self, routes: list[Route]) -> None:
+        with self.lock:
+            for new in routes:
                 generic = next(
                     (i for i, r in enumerate(self._routes) if r.name == "arm.generic.get"),
                     len(self._routes),
                 )
-                self._routes.insert(generic, route)
+                self._routes.insert(generic, new)
+
+    def page(
+        self,
+        call: Call,
+        items: list[JSON],
+        token: str,
+        *,
+        last_link: str | None = None,
+        error_code: str = "BadRequest",
+    ) -> Reply:
+        """One page of ``items`` (:attr:`page_size` of them) from the offset in the query
+        parameter ``token``; the nextLink repeats the query with the next offset. ``last_link``
+        is put on the last page (None: no nextLink there)."""
+        offset = call.query.get(token, "0")
+        if not offset.isdigit():
+            return arm_error(400, error_code, f"Invalid {token}.")
+        skip, size = int(offset), max(1, self.page_size)
+        body: JSON = {"value": copy.deepcopy(items[skip : skip + size])}
+        if skip + size < len(items):
+            query = {**{k: v for k, v in call.query.items() if k != token}, token: skip + size}
+            body["nextLink"] = (
+                f"{self.url}{urllib.parse.quote(call.path)}?"
+                f"{urllib.parse.urlencode(query, safe='$', quote_via=urllib.parse.quote)}"
+            )
+        elif last_link is not None:
+            body["nextLink"] = last_link
+        return Reply(200, body)
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Reply:
-        """Answer one request: route, fault or authentication failure, handler, rewrite; record."""
+        """Answer one request: route, fault or authentication failure, handler, rewrite, lost
+        response; record. The one dispatch point of every request."""
         split = urllib.parse.urlsplit(raw_path)
         path = urllib.parse.unquote(split.path)
         path = re.sub(r"/{2,}", "/", path)
@@ -535,19 +592,13 @@ class SimulatorServer:
             # Non-ASCII case mapping can change lengths; keep spans aligned.
             path = lowered
 
-        with self._lock:
+        with self.lock:
             routes = list(self._routes)
-        route: Route | None = None
-        match: re.Match[str] | None = None
-        for candidate in routes:
-            if candidate.method != method:
-                continue
-            match = candidate.pattern.match(lowered)
-            if match:
-                route = candidate
-                break
-
-        if route is None or match is None:
+        found = next(
+            ((r, m) for r in routes if r.method == method and (m := r.pattern.match(lowered))),
+            None,
+        )
+        if found is None:
             missing = arm_error(
                 404,
                 "NoRouteInSimulator",
@@ -555,13 +606,19 @@ class SimulatorServer:
             )
             self._record(method, path, "unknown", missing.status, api_version, headers)
             return missing
-
-        early = self._take_fault(route.name) or self._authenticate(route, headers, api_version)
-        reply = early or self._take_rewrite(
-            route.name,
-            self._run_handler(route, Call(method, path, query, headers, None, match), raw_body),
+        matched, match = found
+        early = (
+            self._take(self._faults, matched.name)
+            or self._authenticate(matched, headers, api_version)
+            or self.permissions.check(matched.audience, method, path, headers)
         )
-        self._record(method, path, route.name, reply.status, api_version, headers)
+        reply = early or self._take_rewrite(
+            matched.name,
+            self._run_handler(matched, Call(method, path, query, headers, None, match), raw_body),
+        )
+        if early is None and reply.status < 300:
+            reply = self._take(self._lost, matched.name) or reply
+        self._record(method, path, matched.name, reply.status, api_version, headers)
         return reply
 
     def _run_handler(self, route: Route, call: Call, raw_body: bytes) -> Reply:
@@ -572,34 +629,25 @@ class SimulatorServer:
                 return arm_error(
                     400, "InvalidRequestContent", "The request content is not valid JSON."
                 )
-        with self._lock:
+        with self.lock:
             return route.handler(call)
 
     def _record(
         self,
         method: str,
         path: str,
-        route: str,
+        name: str,
         status: int,
-        api_version: str | None,
-        headers: Mapping[str, str] | None = None,
+        api: str | None,
+        headers: Mapping[str, str],
     ) -> None:
-        headers = headers or {}
-        request = Request(
-            method,
-            path,
-            route,
-            status,
-            api_version,
-            headers.get("host"),
-            "authorization" in headers,
-        )
-        with self._lock:
-            self._requests.append(request)
+        host, authorized = headers.get("host"), "authorization" in headers
+        with self.lock:
+            self._requests.append(Request(method, path, name, status, api, host, authorized))
 
-    def _take_fault(self, route: str) -> Reply | None:
-        with self._lock:
-            queue = self._faults.get(route)
+    def _take(self, queues: dict[str, deque[_Fault]], route: str) -> Reply | None:
+        with self.lock:
+            queue = queues.get(route)
             if not queue:
                 return None
             fault = queue[0]
@@ -631,8 +679,8 @@ class SimulatorServer:
                 "Authentication failed. The 'Authorization' header is missing.",
                 challenge,
             )
-        with self._lock:
-            resource = self._token_audience(token)
+        with self.lock:
+            resource = self.token_audience(token)
         if resource is None:
             return arm_error(
                 401,

@@ -1,7 +1,7 @@
 """What every service's JSON bodies share: ARM ID helpers, ARM's time format, stable identifiers.
 
-The bodies themselves are built in each service package's ``shapes`` module (``aml``,
-``authorization``, ``network``, ``synapse``, ``ml``). Every builder follows one of the real Azure
+The bodies themselves are built in each service package's ``shapes`` module (``ml``,
+``authorization``, ``network``, ``synapse``). Every builder follows one of the real Azure
 REST examples kept in ``/work/shared/reference`` (named in each docstring), so code tested
 against the simulator sees the same field names, nesting and casing as in Azure. Generated
 identifiers are derived from the resource id with ``uuid5`` (:func:`stable_uuid`) so that a

@@ -6,7 +6,6 @@ CA bundle), and the real SDK clients talk HTTPS to the simulator.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,19 +16,25 @@ from azure.identity import ManagedIdentityCredential
 from shared.config import get_settings
 from simulator import AzureSimulator, Azurite
 from tools import host, scene
+from tools.local_azure import LocalAzure, local_azure
 from tools.scene import Connection, Scene
 
 
 @pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
-    with Azurite() as running:
+def local() -> Iterator[LocalAzure]:
+    """The local Azure of the session: the harness of the bench, the demo and the sandbox."""
+    with local_azure() as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def simulator() -> Iterator[AzureSimulator]:
-    with AzureSimulator() as sim:
-        yield sim
+def azurite(local: LocalAzure) -> Azurite:
+    return local.azurite
+
+
+@pytest.fixture(scope="session")
+def simulator(local: LocalAzure) -> AzureSimulator:
+    return local.sim
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +80,7 @@ class App:
         host.deliver_event(function, payload)
 
     def status(self, connection: Connection) -> str:
-        return self.sim.connection_status(connection.workspace_id, connection.name)
+        return self.sim.ml.connection_status(connection.workspace_id, connection.name)
 
     def connection(self, why_startswith: str) -> Connection:
         return next(c for c in self.scene.connections if c.why.startswith(why_startswith))
@@ -91,15 +96,13 @@ class App:
 
 
 @pytest.fixture
-def app(
-    simulator: AzureSimulator, azurite: Azurite, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[App]:
+def app(local: LocalAzure, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
     """The scene seeded in a clean simulator, settings in the environment, a fresh ledger table."""
+    simulator = local.sim
     simulator.reset()
     seeded = scene.seed(simulator)
-    base = scene.settings_env(simulator, azurite.connection_string)
     # A table per test keeps ledger assertions about this test only.
-    base["LEDGER_TABLE_NAME"] = f"t{uuid.uuid4().hex[:20]}"
+    base = local.settings(table_prefix="t")
 
     def set_settings(**overrides: str) -> None:
         for name, value in {**base, **overrides}.items():
@@ -110,3 +113,15 @@ def app(
     simulator.reset_counts()
     yield App(simulator, seeded, set_settings)
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def scoring(app: App) -> App:
+    """The app with the scoring scene: batch endpoints, allowed callers, and what the platform
+    sets in Azure (App Service authentication on, the app's host name)."""
+    from tools import scoring_scene
+
+    scoring_scene.seed(app.sim)
+    app.set_settings(**scoring_scene.settings_env())
+    app.sim.reset_counts()
+    return app

@@ -155,7 +155,7 @@ def test_a_lost_response_is_retried_into_the_same_job(
 ) -> None:
     endpoint = adapter.get_endpoint(ENDPOINT)
     # The job is created but the answer is lost: the retry must not make a second one.
-    app.sim.ml.lose_response("ml.scoring.invoke", status=503)
+    app.sim.lose_response("ml.scoring.invoke", status=503)
     job = adapter.invoke(endpoint, deployment=None, scoring_input=FOLDER, tags={}, request_id="r-2")
 
     assert [s for _, route, s in _routes(app) if route == "ml.scoring.invoke"] == [503, 200]
@@ -196,7 +196,7 @@ def test_a_scoring_uri_outside_the_inference_domain_gets_no_token(app: App) -> N
     with pytest.raises(ScoringUriRejectedError, match="AML_INFERENCE_DOMAIN"):
         adapter.invoke(endpoint, deployment=None, scoring_input=FOLDER, tags={}, request_id="r")
     assert app.sim.requests == []
-    assert app.sim.token_requests == []
+    assert app.sim.identity.token_requests == []
 
 
 def test_get_job_of_an_unknown_job_is_not_found(adapter: BatchScoringAdapter) -> None:

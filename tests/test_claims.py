@@ -3,14 +3,16 @@ change it, and a scoring claim is taken once per retraining job."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from shared.claims import Claims, ClaimState, RetrainingClaim
+from shared.policy.budget import HOUR
 from simulator import Azurite
 
 WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
@@ -103,3 +105,41 @@ def claims_partition() -> str:
     from shared.claims import _partition
 
     return _partition(WS)
+
+
+# --- remediation slots of the hour (MAX_REMEDIATIONS_PER_HOUR) -----------------------------------
+
+
+@pytest.mark.slow
+def test_the_ledger_keeps_the_hour_across_runs(claims: Claims) -> None:
+    assert claims.take_remediation_slot(WS, limit=2, now=NOW) is None
+    assert claims.take_remediation_slot(WS, limit=2, now=NOW + timedelta(minutes=10)) is None
+
+    # A new run (a new event, another instance) finds the hour spent.
+    free_at = claims.take_remediation_slot(WS, limit=2, now=NOW + timedelta(minutes=20))
+
+    assert free_at == NOW + HOUR
+    assert claims.take_remediation_slot(WS.upper(), limit=2, now=NOW + timedelta(minutes=30))
+    assert claims.take_remediation_slot(WS + "2", limit=2, now=NOW) is None  # per workspace
+    assert claims.take_remediation_slot(WS, limit=2, now=NOW + HOUR) is None
+
+
+@pytest.mark.slow
+def test_instances_racing_for_the_hours_slots_take_no_more_than_the_limit(
+    claims: Claims,
+) -> None:
+    results: list[datetime | None] = []
+    start = threading.Barrier(8)
+
+    def instance() -> None:
+        start.wait()
+        results.append(claims.take_remediation_slot(WS, limit=3, now=NOW))
+
+    threads = [threading.Thread(target=instance) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(1 for result in results if result is None) == 3
+    assert claims.take_remediation_slot(WS, limit=3, now=NOW) == NOW + HOUR

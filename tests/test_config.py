@@ -118,6 +118,10 @@ def test_every_setting_set() -> None:
     assert loaded.outcome_topic_endpoint == (
         "https://outcomes.westeurope-1.eventgrid.azure.net/api/events"
     )
+    # Each token's audience follows the cloud of the host it goes to.
+    assert loaded.outcome_topic_audience == "https://eventgrid.azure.net"
+    assert loaded.ledger.table_audience == "https://storage.azure.com"
+    assert loaded.aml_audience == "https://ml.azure.us"
 
 
 def test_settings_are_hashable_and_equal_by_value() -> None:

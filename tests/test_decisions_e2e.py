@@ -38,7 +38,9 @@ def workspace_event(app: App, workspace_id: str) -> None:
 
 
 def principals(app: App, scope: str) -> list[str]:
-    return sorted(a["properties"]["principalId"] for a in app.sim.role_assignments(scope))
+    return sorted(
+        a["properties"]["principalId"] for a in app.sim.authorization.role_assignments(scope)
+    )
 
 
 def outcomes(app: App, workspace_id: str, kind: str, verdict: str) -> list[dict[str, Any]]:
@@ -52,10 +54,10 @@ def outcomes(app: App, workspace_id: str, kind: str, verdict: str) -> list[dict[
 
 def change_synapse(app: App, change: Callable[[dict[str, Any]], None]) -> None:
     """Change the allow-listed Synapse workspace as ARM stores it."""
-    body = app.sim.get_resource(scene.ANALYTICS)
+    body = app.sim.arm.get(scene.ANALYTICS)
     assert body is not None
     change(body)
-    app.sim.put_resource(scene.ANALYTICS, body)
+    app.sim.arm.put(scene.ANALYTICS, body)
 
 
 # -- every write reaches the ledger, and roles follow from what is Approved ---------------------
@@ -105,7 +107,7 @@ def test_a_connection_a_person_approved_brings_in_its_role_on_any_connection_eve
         for c in app.scene.connections
         if c.workspace_id == scene.DEV and c.initial == "Pending" and c.expected == "Approved"
     )
-    app.sim.add_private_endpoint_connection(
+    app.sim.ml.add_private_endpoint_connection(
         scene.DEV, verified_dev.name, verified_dev.private_endpoint_id, status="Rejected"
     )
     rogue = app.connection("listed by syn-partner")
@@ -143,7 +145,7 @@ def test_an_approval_answered_still_pending_is_not_applied_and_assigns_nothing(a
     assert approval["Outcome"].startswith("not applied: ARM's answer shows the connection Pending")
     assert app.sim.count(route="authz.ra.put") == 0
     # Announced as what it is: an approval that did not take, never as one that did.
-    types = [event["eventType"] for event in app.sim.published_events]
+    types = [event["eventType"] for event in app.sim.eventgrid.published_events]
     assert "SynapseAmlAutomation.PrivateEndpointConnection.Approve.Failed" in types
     assert not any(
         t.startswith("SynapseAmlAutomation.PrivateEndpointConnection.Approve")
@@ -175,7 +177,7 @@ def remediate(app: App) -> None:
 
 def test_a_compute_patch_answered_with_other_settings_is_not_applied(app: App) -> None:
     remediate(app)
-    app.sim.add_compute(scene.PROD, "wide", max_node_count=10)
+    app.sim.ml.add_compute(scene.PROD, "wide", max_node_count=10)
 
     def unchanged(body: dict[str, Any]) -> None:
         if body["name"] == "wide":
@@ -228,13 +230,13 @@ def test_a_compute_listed_with_other_casing_is_patched_in_the_configured_workspa
     # An out-of-scope workspace named like the compute, with a same-named compute: where a
     # target parsed from the returned ID used to land.
     stranger = scene.workspace_id("wide")
-    app.sim.add_ml_workspace(stranger)
-    app.sim.add_compute(stranger, "wide", max_node_count=10)
-    app.sim.add_compute(scene.PROD, "wide", max_node_count=10)
-    stored = app.sim.get_resource(f"{scene.PROD}/computes/wide")
+    app.sim.ml.add_workspace(stranger)
+    app.sim.ml.add_compute(stranger, "wide", max_node_count=10)
+    app.sim.ml.add_compute(scene.PROD, "wide", max_node_count=10)
+    stored = app.sim.arm.get(f"{scene.PROD}/computes/wide")
     assert stored is not None
     stored["id"] = f"{scene.PROD}/Computes/wide"
-    app.sim.put_resource(f"{scene.PROD}/computes/wide", stored)
+    app.sim.arm.put(f"{scene.PROD}/computes/wide", stored)
 
     workspace_event(app, scene.PROD)
 
@@ -242,13 +244,13 @@ def test_a_compute_listed_with_other_casing_is_patched_in_the_configured_workspa
     assert f"{scene.PROD.lower()}/computes/wide" in patched
     assert all(path.startswith(scene.PROD.lower() + "/computes/") for path in patched)
     assert (
-        app.sim.compute(stranger, "wide")["properties"]["properties"]["scaleSettings"][
+        app.sim.ml.compute(stranger, "wide")["properties"]["properties"]["scaleSettings"][
             "maxNodeCount"
         ]
         == 10
     )
     assert (
-        app.sim.compute(scene.PROD, "wide")["properties"]["properties"]["scaleSettings"][
+        app.sim.ml.compute(scene.PROD, "wide")["properties"]["properties"]["scaleSettings"][
             "maxNodeCount"
         ]
         == 4
@@ -258,13 +260,13 @@ def test_a_compute_listed_with_other_casing_is_patched_in_the_configured_workspa
 def test_a_compute_listed_with_another_workspaces_id_is_never_written(app: App) -> None:
     remediate(app)
     stranger = scene.workspace_id("mlw-elsewhere")
-    app.sim.add_ml_workspace(stranger)
-    app.sim.add_compute(stranger, "wide", max_node_count=10)
-    app.sim.add_compute(scene.PROD, "wide", max_node_count=10)
-    stored = app.sim.get_resource(f"{scene.PROD}/computes/wide")
+    app.sim.ml.add_workspace(stranger)
+    app.sim.ml.add_compute(stranger, "wide", max_node_count=10)
+    app.sim.ml.add_compute(scene.PROD, "wide", max_node_count=10)
+    stored = app.sim.arm.get(f"{scene.PROD}/computes/wide")
     assert stored is not None
     stored["id"] = f"{stranger}/computes/wide"
-    app.sim.put_resource(f"{scene.PROD}/computes/wide", stored)
+    app.sim.arm.put(f"{scene.PROD}/computes/wide", stored)
 
     workspace_event(app, scene.PROD)
 
@@ -283,11 +285,11 @@ def test_a_compute_listed_with_another_workspaces_id_is_never_written(app: App) 
 
 def test_a_connection_listed_with_another_workspaces_id_is_never_written(app: App) -> None:
     verified = app.connection("listed by allow-listed")
-    stored = app.sim.get_resource(f"{scene.PROD}/privateEndpointConnections/{verified.name}")
+    stored = app.sim.arm.get(f"{scene.PROD}/privateEndpointConnections/{verified.name}")
     assert stored is not None
     # Listed under mlw-prod, but its ID names a connection of the out-of-scope sandbox.
     stored["id"] = f"{scene.SANDBOX}/privateEndpointConnections/{verified.name}"
-    app.sim.put_resource(f"{scene.PROD}/privateEndpointConnections/{verified.name}", stored)
+    app.sim.arm.put(f"{scene.PROD}/privateEndpointConnections/{verified.name}", stored)
 
     app.deliver(connection_event(verified))
 
@@ -306,18 +308,18 @@ def test_a_deleted_synapse_workspace_whose_name_is_taken_elsewhere_vouches_for_n
 ) -> None:
     # A first event reads (and, before this fix, cached) the allow-listed workspace.
     app.deliver(connection_event(app.connection("listed by allow-listed")))
-    app.sim.delete_resource(scene.ANALYTICS)
+    app.sim.arm.delete(scene.ANALYTICS)
     attacker = scene.synapse_id("syn-analytics", subscription=scene.LOOKALIKE_SUBSCRIPTION)
-    app.sim.add_synapse_workspace(
+    app.sim.synapse.add_workspace(
         attacker, principal_id=scene.ROGUE_PRINCIPAL, workspace_uid=str(uuid.uuid4())
     )
     attacker_pe = scene.managed_endpoint_id(
         "syn-analytics", "mpe-evil", scene.LOOKALIKE_SUBSCRIPTION
     )
-    app.sim.add_managed_private_endpoint(
+    app.sim.synapse.add_managed_private_endpoint(
         attacker, "mpe-evil", private_link_resource_id=scene.PROD, resource_id=attacker_pe
     )
-    app.sim.add_private_endpoint_connection(scene.PROD, "evil", attacker_pe)
+    app.sim.ml.add_private_endpoint_connection(scene.PROD, "evil", attacker_pe)
     app.sim.reset_counts()
 
     app.deliver(
@@ -326,7 +328,7 @@ def test_a_deleted_synapse_workspace_whose_name_is_taken_elsewhere_vouches_for_n
         )
     )
 
-    assert app.sim.connection_status(scene.PROD, "evil") == "Pending"
+    assert app.sim.ml.connection_status(scene.PROD, "evil") == "Pending"
     assert app.sim.count(route="aml.pec.put") == 0
     # The deciding read went to ARM for the allow-listed ID, not to the name's data plane.
     assert app.sim.count(route="synapse.workspace.get") == 1
@@ -363,12 +365,12 @@ def test_a_recreated_synapse_workspace_gets_its_role_and_the_old_identity_is_rep
     workspace_event(app, scene.DEV)
     assert principals(app, scene.DEV) == [scene.ANALYTICS_PRINCIPAL]
 
-    app.sim.delete_resource(scene.ANALYTICS)
-    app.sim.add_synapse_workspace(
+    app.sim.arm.delete(scene.ANALYTICS)
+    app.sim.synapse.add_workspace(
         scene.ANALYTICS, principal_id=NEW_PRINCIPAL, workspace_uid=str(uuid.uuid4())
     )
     legacy = app.connection("approved by hand")
-    app.sim.add_managed_private_endpoint(
+    app.sim.synapse.add_managed_private_endpoint(
         scene.ANALYTICS,
         "mpe-aml-dev-old",
         private_link_resource_id=scene.DEV,
@@ -386,7 +388,7 @@ def test_a_recreated_synapse_workspace_gets_its_role_and_the_old_identity_is_rep
     assert stale["Evidence"] == scene.ANALYTICS_PRINCIPAL
     assert stale["Outcome"] == "reported: not deleted"
     (published,) = [
-        e for e in app.sim.published_events if e["data"]["verdict"] == "stale-assignment"
+        e for e in app.sim.eventgrid.published_events if e["data"]["verdict"] == "stale-assignment"
     ]
     assert published["eventType"] == "SynapseAmlAutomation.RoleAssignment.StaleAssignment"
     assert published["data"]["evidence"] == scene.ANALYTICS_PRINCIPAL

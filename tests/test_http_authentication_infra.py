@@ -163,3 +163,21 @@ def test_the_auth_settings_check_refuses_each_weakening() -> None:
     for text in weakened:
         assert text != _GOOD
         assert auth_settings_problems({"a.bicep": text}), text
+
+
+def _function_app_excluded_paths() -> list[str]:
+    text = strip_bicep_comments((INFRA / "app" / "function.bicep").read_text(encoding="utf-8"))
+    [body] = [body for _, kind, body in _blocks(text) if "authsettingsV2" in body]
+    found = re.search(r"excludedPaths\s*:\s*\[(.*?)\]", body, re.DOTALL)
+    assert found, "the function app's authsettingsV2 has no excludedPaths"
+    return re.findall(r"'([^']*)'", found.group(1))
+
+
+def test_event_grid_deliveries_are_excluded_in_the_documented_case_and_lowercase() -> None:
+    # Microsoft documents the Event Grid trigger's webhook as /runtime/webhooks/EventGrid; Event
+    # Grid sends no Entra ID token, so an exclusion that misses its exact path would 401 every
+    # delivery if the platform compares paths case-sensitively. Both spellings, nothing else.
+    assert sorted(_function_app_excluded_paths()) == [
+        "/runtime/webhooks/EventGrid",
+        "/runtime/webhooks/eventgrid",
+    ]

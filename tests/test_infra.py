@@ -75,6 +75,11 @@ DESIGN_SETTINGS = frozenset(
     }
 )
 
+# Set by the platform, never by infra/ or the sample: App Service authentication sets
+# WEBSITE_AUTH_ENABLED (an app setting of that name would claim an authentication that is not
+# there), and WEBSITE_HOSTNAME is the app's default host name.
+PLATFORM_SETTINGS = frozenset({"WEBSITE_AUTH_ENABLED", "WEBSITE_HOSTNAME"})
+
 # Settings of which each place provides exactly one: the ledger is identity-based in Azure
 # (LEDGER_TABLE_ENDPOINT) and Azurite locally (LEDGER_CONNECTION_STRING); shared/config.py
 # rejects both at once.
@@ -423,6 +428,8 @@ def test_binding_expressions_are_provisioned_and_in_local_settings() -> None:
 def test_every_setting_the_config_reads_is_provisioned() -> None:
     names = settings_read_by(CONFIG_MODULE.read_text(encoding="utf-8"))
     assert names, f"found no setting read in {CONFIG_MODULE}: has its reading API changed?"
+    assert names >= PLATFORM_SETTINGS
+    names -= PLATFORM_SETTINGS
     missing = missing_from(infra_settings(), names)
     assert not missing, (
         f"settings read by shared/config.py but not provisioned in infra/: {missing}"
@@ -431,6 +438,11 @@ def test_every_setting_the_config_reads_is_provisioned() -> None:
     assert not missing, (
         f"settings read by shared/config.py but missing from local.settings.sample.json: {missing}"
     )
+
+
+def test_what_the_platform_reports_is_never_set_by_infra_or_the_sample() -> None:
+    assert not PLATFORM_SETTINGS & infra_settings()
+    assert not PLATFORM_SETTINGS & set(local_settings())
 
 
 def test_every_design_setting_is_provisioned() -> None:
@@ -472,6 +484,180 @@ def test_parameters_file_matches_main_bicep() -> None:
     )
     assert supplied <= declared.keys(), f"unknown parameters: {sorted(supplied - declared.keys())}"
     assert required <= supplied, f"required parameters not supplied: {sorted(required - supplied)}"
+
+
+# --- module scopes -----------------------------------------------------------------------------
+
+_SCOPE_LINE = re.compile(r"^\s*scope:\s*(.+?)\s*$", re.MULTILINE)
+
+
+def conditional_scopes(bicep: str) -> list[str]:
+    """`scope:` expressions whose outermost operator is a conditional (`c ? a : b`).
+
+    Bicep 0.36.1 and later reject them (BCP420: the scope must be a single scope function
+    call); the condition belongs inside the function's arguments.
+    """
+    found = []
+    for expression in _SCOPE_LINE.findall(strip_bicep_comments(bicep)):
+        depth, quoted = 0, False
+        for char in expression:
+            if char == "'":
+                quoted = not quoted
+            elif not quoted and char in "([{":
+                depth += 1
+            elif not quoted and char in ")]}":
+                depth -= 1
+            elif not quoted and depth == 0 and char == "?":
+                found.append(expression)
+                break
+    return found
+
+
+def test_no_module_scope_is_a_conditional_expression() -> None:
+    problems = {
+        str(path.relative_to(INFRA)): found
+        for path, text in bicep_sources().items()
+        if (found := conditional_scopes(text))
+    }
+    assert not problems, (
+        "BCP420: a scope must be one scope function call; put the condition inside its "
+        f"arguments: {problems}"
+    )
+
+
+# --- parameters -------------------------------------------------------------------------------
+
+#: Regions that offer Flex Consumption, as Microsoft's azd Functions templates allow them
+#: (Azure-Samples/functions-quickstart-python-http-azd, infra/main.bicep, `param location`).
+FLEX_CONSUMPTION_REGIONS = frozenset(
+    [
+        "australiaeast",
+        "australiasoutheast",
+        "brazilsouth",
+        "canadacentral",
+        "centralindia",
+        "centralus",
+        "eastasia",
+        "eastus",
+        "eastus2",
+        "eastus2euap",
+        "francecentral",
+        "germanywestcentral",
+        "italynorth",
+        "japaneast",
+        "koreacentral",
+        "northcentralus",
+        "northeurope",
+        "norwayeast",
+        "southafricanorth",
+        "southcentralus",
+        "southeastasia",
+        "southindia",
+        "spaincentral",
+        "swedencentral",
+        "uaenorth",
+        "uksouth",
+        "ukwest",
+        "westcentralus",
+        "westeurope",
+        "westus",
+        "westus2",
+        "westus3",
+    ]
+)
+
+
+def param_decorators(bicep: str, name: str) -> str:
+    """The decorators (`@...` lines, multi-line ones whole) just above `param <name>`."""
+    lines = strip_bicep_comments(bicep).splitlines()
+    [index] = [i for i, line in enumerate(lines) if re.match(rf"param\s+{name}\b", line)]
+    start = index
+    while start > 0 and (lines[start - 1].startswith(("@", " ", "]", "}", ")"))):
+        start -= 1
+    return "\n".join(lines[start:index])
+
+
+def allowed_values(bicep: str, name: str) -> set[str] | None:
+    """The `@allowed([...])` values of a parameter, or None when it has no @allowed."""
+    found = re.search(r"@allowed\(\[(.*?)\]\)", param_decorators(bicep, name), re.DOTALL)
+    return set(re.findall(r"'([^']*)'", found.group(1))) if found else None
+
+
+def test_location_allows_only_flex_consumption_regions() -> None:
+    main = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    allowed = allowed_values(main, "location")
+    assert allowed, "param location needs @allowed: Flex Consumption is not in every region"
+    assert allowed <= FLEX_CONSUMPTION_REGIONS, (
+        f"regions without Flex Consumption allowed: {sorted(allowed - FLEX_CONSUMPTION_REGIONS)}"
+    )
+    assert "type: 'location'" in param_decorators(main, "location"), (
+        "azd offers the allowed regions when the parameter is marked as its location"
+    )
+
+
+#: App settings infra/ computes rather than passes through (no `azd env set` of their own).
+DERIVED_SETTINGS = {
+    "ARM_ENDPOINT": "the deployment's cloud (environment().resourceManager)",
+    "AZURE_CLIENT_ID": "the app's user-assigned identity",
+    "LEDGER_TABLE_ENDPOINT": "the storage account infra/ creates",
+    "OUTCOME_TOPIC_ENDPOINT": "the outcome topic infra/ creates",
+    "LEDGER_TABLE_AUDIENCE": "empty: the storage account infra/ creates is on the deployment's "
+    "cloud, whose audience the app derives",
+    "OUTCOME_TOPIC_AUDIENCE": "empty: the topic infra/ creates is on the deployment's cloud",
+    "DRIFT_LOG_ANALYTICS_WORKSPACE_ID": "read from the workspace that "
+    "DRIFT_LOG_ANALYTICS_WORKSPACE_RESOURCE_ID names",
+}
+_APP_SETTING_VALUE = re.compile(r"\bname:\s*'([A-Z][A-Z0-9_]+)'\s*\n\s*value:\s*(.+)")
+
+
+def readme_settings() -> list[str]:
+    """The settings of the README's "## Settings" table (the app's own, first table there)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    table = section.split("| setting |", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, flags=re.MULTILINE)
+
+
+def azd_env_names() -> dict[str, str]:
+    """main.bicep parameter -> the azd environment variable main.parameters.json reads it from."""
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    found = {}
+    for name, entry in parameters["parameters"].items():
+        match = re.fullmatch(r"\$\{([A-Z][A-Z0-9_]*)(=.*)?\}", str(entry["value"]), re.DOTALL)
+        if match:
+            found[name] = match.group(1)
+    return found
+
+
+def test_every_readme_setting_infra_passes_is_settable_with_azd_env_set() -> None:
+    main = strip_bicep_comments((INFRA / "main.bicep").read_text(encoding="utf-8"))
+    params = set(re.findall(r"^param\s+(\w+)", main, flags=re.MULTILINE))
+    values = dict(_APP_SETTING_VALUE.findall(main))
+    env = azd_env_names()
+    passed = [name for name in readme_settings() if name in values]
+    assert len(passed) > 20, "the README table or the app settings were not read"
+    problems = []
+    for setting in passed:
+        used = sorted(p for p in params if re.search(rf"\b{p}\b", values[setting]))
+        if setting in DERIVED_SETTINGS:
+            assert not used, f"{setting} is computed, yet passes {used} through"
+            continue
+        if not used:
+            problems.append(f"{setting}: passes no parameter (and is not a derived setting)")
+        for param in used:
+            if env.get(param) != setting:
+                problems.append(f"{setting}: parameter {param} reads ${{{env.get(param)}}}")
+    assert not problems, "; ".join(problems)
+    # Every other parameter is settable too (the scale-out limit, Event Grid's retries, ...).
+    assert params == set(env), f"not settable with azd env set: {sorted(params - set(env))}"
+
+
+def test_the_drift_gate_is_off_unless_a_query_is_set() -> None:
+    main = strip_bicep_comments((INFRA / "main.bicep").read_text(encoding="utf-8"))
+    # The old default read AmlRunStatusChangedEvent's (absent) ExperimentName column in a
+    # workspace that nothing sends ML diagnostics to: a gate that could never open.
+    assert re.search(r"^param driftQuery string = ''$", main, flags=re.MULTILINE)
+    assert azd_env_names()["driftQuery"] == "DRIFT_QUERY"
 
 
 # --- the parsers themselves --------------------------------------------------------------------
@@ -562,3 +748,50 @@ def test_binding_expression_parser_reads_every_raw_binding_value() -> None:
         json.dumps({"type": "blob", "path": "%CONTAINER%/{name}", "extra": ["%NESTED%"]}),
     ]
     assert binding_expressions(raw) == {"RECONCILE_SCHEDULE", "CONTAINER", "NESTED"}
+
+
+def test_conditional_scope_finder_sees_only_a_top_level_conditional() -> None:
+    bicep = """
+module a 'a.bicep' = {
+  scope: t.create ? resourceGroup(x, y) : resourceGroup(p, q)
+}
+module b 'b.bicep' = {
+  scope: resourceGroup(split(t.create ? t.id : t.other, '/')[2], 'rg')
+}
+module c 'c.bicep' = {
+  // scope: c ? subscription() : resourceGroup()
+  scope: resourceGroup('what?', name)
+}
+module d 'd.bicep' = {
+  scope: (flag) ? subscription() : tenant()
+}
+"""
+    assert conditional_scopes(bicep) == [
+        "t.create ? resourceGroup(x, y) : resourceGroup(p, q)",
+        "(flag) ? subscription() : tenant()",
+    ]
+
+
+def test_allowed_values_reads_the_decorators_of_one_parameter() -> None:
+    bicep = """
+@allowed(['a', 'b'])
+param first string
+
+@allowed([
+  'x'
+  'y' // a comment
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+@description('Where.')
+param location string = 'x'
+
+param other string
+"""
+    assert allowed_values(bicep, "first") == {"a", "b"}
+    assert allowed_values(bicep, "location") == {"x", "y"}
+    assert "type: 'location'" in param_decorators(bicep, "location")
+    assert allowed_values(bicep, "other") is None

@@ -122,11 +122,11 @@ def test_custom_roles_have_no_wildcard_and_no_delete() -> None:
 
 
 def test_custom_role_definitions_take_their_actions_from_the_table() -> None:
-    text = bicep("app/roles.bicep")
+    text = bicep("app/access.bicep")
     assert "loadJsonContent('../permissions.json')" in text
     definitions = dict(blocks(text, "Microsoft.Authorization/roleDefinitions"))
     assert set(definitions) == set(permissions()["customRoles"]), (
-        "app/roles.bicep must define exactly the custom roles of infra/permissions.json"
+        "app/access.bicep must define exactly the custom roles of infra/permissions.json"
     )
     for key, body in definitions.items():
         assert f"actions: permissions.customRoles.{key}.actions" in body, key
@@ -135,10 +135,31 @@ def test_custom_role_definitions_take_their_actions_from_the_table() -> None:
         assert "actions: [" not in body, f"{key}: an action list written in the Bicep itself"
 
 
+def test_custom_roles_live_in_the_resource_group_they_are_assignable_in() -> None:
+    # Resource IDs as assignable scopes are "not recommended" (removing one that holds
+    # assignments fails with RoleScopeBeingRemovedContainsAssignments), and subscription-scope
+    # definitions need roleDefinitions/write on the subscription: each role is defined in the
+    # resource group where it is assigned, assignable there only, and the module that defines
+    # it deploys at resource group scope.
+    text = bicep("app/access.bicep")
+    assert "targetScope" not in text or "targetScope = 'resourceGroup'" in text
+    for key, body in blocks(text, "Microsoft.Authorization/roleDefinitions"):
+        scopes = re.search(r"assignableScopes:\s*\[(.*?)\]", body, re.DOTALL)
+        assert scopes, key
+        assert scopes.group(1).split() == ["resourceGroup().id"], f"{key}: {scopes.group(1)}"
+        assert "guid(resourceGroup().id," in body, f"{key}: its name must differ per group"
+    assert "targetScope = 'subscription'" not in "".join(all_bicep().values())
+    assert not re.search(r"scope:\s*subscription\(\)", bicep("main.bicep"))
+
+
 def granted_custom_roles() -> set[str]:
-    """Custom roles (keys) that some role assignment module of main.bicep is given to assign."""
-    main = bicep("main.bicep")
-    return set(re.findall(r"roles\.outputs\.(\w+)RoleId", main))
+    """Custom roles (keys) that some role assignment of app/access.bicep assigns."""
+    assignments = dict(blocks(bicep("app/access.bicep"), "Microsoft.Authorization/roleAssignments"))
+    return {
+        found
+        for body in assignments.values()
+        for found in re.findall(r"roleDefinitions', (\w+)\.name\)", body)
+    }
 
 
 def granted_builtin_role_ids() -> dict[str, set[str]]:
@@ -167,7 +188,7 @@ def test_every_role_granted_is_needed_and_every_need_is_granted() -> None:
         for guid in guids:
             if guid == CONTRIBUTOR:
                 # The role the app grants to Synapse identities, inside the ABAC condition only.
-                assert file == "app/ml-workspace-access.bicep", f"Contributor appears in {file}"
+                assert file == "app/access.bicep", f"Contributor appears in {file}"
                 continue
             assert guid in builtin_ids, f"{file} grants role {guid}, which the table does not list"
     # Needed -> granted.
@@ -409,9 +430,9 @@ SYNAPSE_PRINCIPALS = (
 
 def granter_condition(principals: tuple[str, ...] = SYNAPSE_PRINCIPALS) -> Node:
     """The Contributor granter's condition as deployed for these Synapse principals."""
-    text = bicep("app/ml-workspace-access.bicep")
+    text = bicep("app/access.bicep")
     template = re.search(r"var contributorForSynapseIdentitiesOnly = '(.*)'\n", text)
-    assert template, "no contributorForSynapseIdentitiesOnly in app/ml-workspace-access.bicep"
+    assert template, "no contributorForSynapseIdentitiesOnly in app/access.bicep"
     assert "var grantable = join(grantablePrincipalIds, ', ')" in text
     assert f"var contributor = '{CONTRIBUTOR}'" in text
     condition = (
@@ -425,21 +446,22 @@ def granter_condition(principals: tuple[str, ...] = SYNAPSE_PRINCIPALS) -> Node:
 
 
 def test_the_granter_assignment_carries_the_condition_and_its_role_cannot_delete() -> None:
-    text = bicep("app/ml-workspace-access.bicep")
+    text = bicep("app/access.bicep")
     assignments = dict(blocks(text, "Microsoft.Authorization/roleAssignments"))
-    granter = assignments["contributorGranter"]
+    granter = assignments["contributorGranterAssignments"]
     assert "conditionVersion: '2.0'" in granter
     assert "condition: contributorForSynapseIdentitiesOnly" in granter
-    assert "contributorGranterRoleId" in granter
+    assert "contributorGranter.name" in granter
     actions = permissions()["customRoles"]["contributorGranter"]["actions"]
     assert actions == ["Microsoft.Authorization/roleAssignments/write"]
-    # The other assignment here carries no role assignment write at all.
-    operator_actions = permissions()["customRoles"]["workspaceOperator"]["actions"]
-    assert not [
-        a
-        for a in operator_actions
-        if a.startswith("Microsoft.Authorization/") and not a.endswith("/read")
-    ]
+    # No other role carries a role assignment write at all.
+    for key, role in permissions()["customRoles"].items():
+        if key != "contributorGranter":
+            assert not [
+                a
+                for a in role["actions"]
+                if a.startswith("Microsoft.Authorization/") and not a.endswith("/read")
+            ], key
 
 
 ROLE_IDS = st.sampled_from(
@@ -520,7 +542,7 @@ def test_app_service_authentication_is_on_for_every_http_function() -> None:
     excluded = re.search(r"excludedPaths:\s*\[([^\]]*)\]", body)
     assert excluded
     excluded_paths = re.findall(r"'([^']*)'", excluded.group(1))
-    assert excluded_paths == ["/runtime/webhooks/eventgrid"]
+    assert sorted(excluded_paths) == ["/runtime/webhooks/EventGrid", "/runtime/webhooks/eventgrid"]
     for function, binding in http_functions().items():
         route = "/api/" + str(binding.get("route") or function)
         assert not any(route.startswith(path) for path in excluded_paths), function
@@ -722,3 +744,38 @@ def test_the_notifications_sample_listens_for_types_the_app_publishes() -> None:
         trigger="event:1",
     )
     assert f"'{event_type(finding)}'" in text
+
+
+def test_jobs_and_scoring_are_granted_only_where_they_run() -> None:
+    # Policy and approval on every in-scope workspace; retraining only on RETRAIN_WORKSPACE_IDS,
+    # scoring only on the workspaces of SCORING_ALLOWED_ENDPOINTS (and the retraining ones when
+    # post-retrain scoring is on). Each assignment loop runs over exactly its list.
+    text = bicep("app/access.bicep")
+    loops = dict(re.findall(r"resource (\w+) '[^']+' = \[for \(id, i\) in (\w+):", text))
+    assert loops == {
+        "workspacePolicyAssignments": "mlWorkspaceIds",
+        "contributorGranterAssignments": "mlWorkspaceIds",
+        "retrainerAssignments": "retrainWorkspaceIds",
+        "batchScorerAssignments": "scoringWorkspaceIds",
+        "synapseReaderAssignments": "synapseWorkspaceIds",
+    }
+    main = bicep("main.bicep")
+    assert re.search(
+        r"var scoringEndpointWorkspaceIds = \[for id in scoringAllowedEndpoints: "
+        r"toLower\(join\(take\(split\(id, '/'\), 9\), '/'\)\)\]",
+        main,
+    ), "the scoring workspaces are the workspace part of each allowed endpoint's ID"
+    assert re.search(
+        r"var scoringWorkspaceIds = union\(scoringEndpointWorkspaceIds, "
+        r"empty\(batchEndpointName\) \? \[\] : retrainWorkspaceIdsLower\)",
+        main,
+    )
+    for param in ("mlWorkspaceIds", "retrainWorkspaceIds", "scoringWorkspaceIds"):
+        assert re.search(rf"\n    {param}: {param}\n", main), f"access gets {param}"
+    roles = permissions()["customRoles"]
+    policy = set(roles["workspacePolicy"]["actions"])
+    job_or_scoring = [
+        a for a in policy if "/jobs/" in a or "batchEndpoints" in a or "components" in a
+    ]
+    assert not job_or_scoring, f"the role on every workspace runs jobs: {job_or_scoring}"
+    assert not [a for a in roles["retrainer"]["actions"] if "batchEndpoints" in a]

@@ -10,7 +10,7 @@ from azure.identity import ManagedIdentityCredential
 
 from shared.config import LedgerSettings
 from shared.ledger import ActionRecord, EventRecord, Ledger, open_ledger
-from simulator import AzureSimulator, Azurite, arm_error
+from simulator import AzureSimulator, Azurite, arm_error, route
 
 pytestmark = pytest.mark.slow
 
@@ -144,13 +144,15 @@ def test_a_table_the_app_may_not_create_is_used_as_provisioned(
 ) -> None:
     # In Azure the app's table role is scoped to the ledger table, which infra creates: creating
     # it again may answer 403 rather than 409. That must not stop the app; other errors must.
-    route = f"test.tables.create.{status}"
+    name = f"test.tables.create.{status}"
     sim.add_route(
-        "POST",
-        rf"^/ledger{status}/tables$",
-        route,
-        lambda _call: arm_error(status, "AuthorizationPermissionMismatch", "not allowed"),
-        audience=None,
+        route(
+            "POST",
+            rf"^/ledger{status}/tables$",
+            name,
+            lambda _call: arm_error(status, "AuthorizationPermissionMismatch", "not allowed"),
+            None,
+        )
     )
     settings = LedgerSettings(f"{sim.url}/ledger{status}", None, f"t{uuid.uuid4().hex[:16]}")
 
@@ -159,4 +161,4 @@ def test_a_table_the_app_may_not_create_is_used_as_provisioned(
     else:
         with pytest.raises(HttpResponseError):
             open_ledger(settings, credential)
-    assert sim.count(route, "POST") >= 1
+    assert sim.count(name, "POST") >= 1

@@ -58,7 +58,7 @@ _ACTION_TYPES = (".Approve", ".Reject", ".Assign", ".PolicyRemediation.")
 
 
 def _published(app: App) -> list[str]:
-    return [str(event["eventType"]) for event in app.sim.published_events]
+    return [str(event["eventType"]) for event in app.sim.eventgrid.published_events]
 
 
 def _actions(types: list[str]) -> list[str]:
@@ -104,6 +104,8 @@ def test_an_approval_refused_with_403_says_failed_and_nothing_says_applied(app: 
 
     actions = _actions(_published(app))
     assert actions == ["SynapseAmlAutomation.PrivateEndpointConnection.Approve.Failed"]
-    (event,) = [e for e in app.sim.published_events if e["eventType"].endswith("Approve.Failed")]
+    (event,) = [
+        e for e in app.sim.eventgrid.published_events if e["eventType"].endswith("Approve.Failed")
+    ]
     assert event["data"]["verdict"] == "approve"  # data fields are the ledger record, as before
     assert event["data"]["outcome"].startswith("failed: HTTP 403")

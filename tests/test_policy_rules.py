@@ -161,6 +161,7 @@ def workspace(**changes: Any) -> WorkspaceFacts:
         identity_type="SystemAssigned,UserAssigned",
         user_assigned_identities=(UAI,),
         approved_private_endpoint_connections=1,
+        customer_private_endpoint_connections=1,
         computes=(cluster(), instance()),
         dependencies=dependencies(),
         synapse_workspaces=(synapse(),),
@@ -912,6 +913,7 @@ def workspace_facts(draw: st.DrawFn) -> WorkspaceFacts:
         identity_type=draw(identity_types),
         user_assigned_identities=draw(identity_lists),
         approved_private_endpoint_connections=draw(connection_counts),
+        customer_private_endpoint_connections=draw(connection_counts),
         # Mostly computes of this workspace; some with an ID that is not even an ARM ID.
         computes=tuple(
             replace(compute, id=compute_id(compute.name, workspace_id)) if own else compute

@@ -44,9 +44,7 @@ def test_approval_description_says_what_verified_it(app: App) -> None:
     verified = app.connection("listed by allow-listed")
     app.deliver(scene.connection_events(app.scene)[0])
 
-    stored = app.sim.get_resource(
-        f"{verified.workspace_id}/privateEndpointConnections/{verified.name}"
-    )
+    stored = app.sim.arm.get(f"{verified.workspace_id}/privateEndpointConnections/{verified.name}")
     assert stored is not None
     description = stored["properties"]["privateLinkServiceConnectionState"]["description"]
     assert "mpe-aml-prod" in description
@@ -112,7 +110,7 @@ def test_one_event_costs_one_list_one_data_plane_list_and_one_write(app: App) ->
         scene.CONNECTION_WRITE,
     )
     app.deliver(payload)  # warms the tokens
-    app.sim.add_private_endpoint_connection(
+    app.sim.ml.add_private_endpoint_connection(
         verified.workspace_id,
         "second",
         scene.managed_endpoint_id(
@@ -147,7 +145,9 @@ def test_timer_sweep_reconciles_every_workspace_in_scope(app: App) -> None:
 def test_private_endpoint_write_resolves_to_the_workspace_it_targets(app: App) -> None:
     hub = app.connection("approved earlier")
     verified = app.connection("listed by allow-listed")
-    app.sim.add_private_endpoint(hub.private_endpoint_id, private_link_service_id=scene.PROD)
+    app.sim.network.add_private_endpoint(
+        hub.private_endpoint_id, private_link_service_id=scene.PROD
+    )
 
     app.deliver(
         scene.resource_write_event(
@@ -216,7 +216,7 @@ def test_unreadable_synapse_evidence_never_rejects(app: App) -> None:
 
 
 def test_exfiltration_protected_synapse_gets_nothing_approved(app: App) -> None:
-    app.sim.add_synapse_workspace(
+    app.sim.synapse.add_workspace(
         scene.ANALYTICS, principal_id=scene.ANALYTICS_PRINCIPAL, prevent_data_exfiltration=True
     )
 
@@ -285,7 +285,8 @@ def test_a_connection_left_pending_is_announced_once_on_its_own_write(app: App) 
     host.fire_timer("reconcile_all")
 
     published = [
-        (e["eventType"], e["subject"].rsplit("/", 1)[-1]) for e in app.sim.published_events
+        (e["eventType"], e["subject"].rsplit("/", 1)[-1])
+        for e in app.sim.eventgrid.published_events
     ]
     pending = [name for kind, name in published if kind.endswith(".LeavePending")]
     approved = [name for kind, name in published if kind.endswith(".Approve.Applied")]
@@ -305,7 +306,7 @@ def test_tokens_come_from_the_user_assigned_managed_identity_for_each_audience(
 
     app.deliver(scene.connection_events(app.scene)[0])
 
-    requested = app.sim.token_requests
+    requested = app.sim.identity.token_requests
     assert {r["client_id"] for r in requested} == {"5e2f1d3c-4b6a-4c8d-9e0f-a1b2c3d4e5f6"}
     audiences = {str(r["resource"]).rstrip("/") for r in requested}
     # ARM at ARM_ENDPOINT (the simulator here), the Synapse data plane's own audience, and

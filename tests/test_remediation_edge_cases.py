@@ -119,12 +119,16 @@ def test_an_approved_connection_listed_for_another_workspace_gives_no_private_pa
 
 
 def test_the_private_path_guard_is_judged_per_workspace(app: App) -> None:
-    # mlw-dev has an approved connection; mlw-prod, swept in the same run, has none.
+    # mlw-dev has an approved connection from the customer's network; mlw-prod, swept in the
+    # same run, has none.
     app.set_settings(POLICY_MODE="remediate")
     cut_private_paths(app, scene.PROD)
-    dev = app.sim.get_resource(scene.DEV) or {}
+    app.sim.ml.add_private_endpoint_connection(
+        scene.DEV, "pe-mlw-dev-hub", scene.private_endpoint_id("pe-mlw-dev-hub"), "Approved"
+    )
+    dev = app.sim.arm.get(scene.DEV) or {}
     dev["properties"]["publicNetworkAccess"] = "Enabled"
-    app.sim.put_resource(scene.DEV, dev)
+    app.sim.arm.put(scene.DEV, dev)
 
     sweep()
 

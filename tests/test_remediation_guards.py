@@ -72,7 +72,9 @@ def test_every_remediation_in_remediate_mode_comes_with_its_guards_verdict() -> 
 @pytest.mark.parametrize("approved", [1, 2, 7])
 def test_public_access_is_disabled_when_a_private_path_exists(approved: int) -> None:
     facts = workspace(
-        public_network_access="Enabled", approved_private_endpoint_connections=approved
+        public_network_access="Enabled",
+        approved_private_endpoint_connections=approved,
+        customer_private_endpoint_connections=approved,
     )
 
     safe, reason = candidates(facts)[RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS]
@@ -84,7 +86,9 @@ def test_public_access_is_disabled_when_a_private_path_exists(approved: int) -> 
 @pytest.mark.parametrize("approved", [0, -1])
 def test_public_access_is_deferred_without_an_approved_connection(approved: int) -> None:
     facts = workspace(
-        public_network_access="Enabled", approved_private_endpoint_connections=approved
+        public_network_access="Enabled",
+        approved_private_endpoint_connections=approved,
+        customer_private_endpoint_connections=approved,
     )
 
     safe, reason = candidates(facts)[RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS]
@@ -163,7 +167,7 @@ def test_no_guard_ever_lets_an_unsafe_write_through(
         if not candidate.guard.safe:
             continue
         if candidate.remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
-            assert facts.approved_private_endpoint_connections >= 1
+            assert facts.customer_private_endpoint_connections >= 1
         else:
             assert isinstance(candidate.remediation.value, int)
             assert current is not None

@@ -61,7 +61,7 @@ def test_everything_set() -> None:
             **RETRAINING,
             "RETRAIN_WORKSPACE_IDS": f"{PROD},{DEV}",
             "RETRAIN_COMPONENT": "azureml:train:3",
-            "RETRAIN_INPUTS": '{"lr": 0.1, "data": {"type": "uri_folder", "path": "azureml://x/"}}',
+            "RETRAIN_INPUTS": '{"lr": 0.1, "data": {"type": "uri_folder", "path": "azureml://datastores/ws/paths/x/"}}',
             "RETRAIN_EXPERIMENT": "churn",
             "RETRAIN_COOLDOWN_MINUTES": "0",
             "RETRAIN_SCHEDULE": "0 0 2 * * 0",

@@ -110,7 +110,7 @@ def test_drift_submits_one_pipeline_job_from_the_configured_component(rapp: App)
         name,
         "applied: submitted",
     )
-    published = [e["eventType"] for e in rapp.sim.published_events]
+    published = [e["eventType"] for e in rapp.sim.eventgrid.published_events]
     assert published == ["SynapseAmlAutomation.Retraining.Submit.Applied"]
 
 
@@ -331,7 +331,7 @@ def test_a_throttled_or_unavailable_submission_still_makes_one_job(rapp: App, st
 
 
 def test_a_lost_submission_response_is_retried_into_the_same_job(rapp: App) -> None:
-    rapp.sim.ml.lose_response("ml.job.put", status=503)
+    rapp.sim.lose_response("ml.job.put", status=503)
     event = rs.monitor_breach_event()
     _deliver(rapp, event)
     assert len(_jobs(rapp)) == 1
@@ -464,7 +464,7 @@ def test_a_failed_or_canceled_retrain_is_recorded_and_announced(rapp: App, statu
     [announced] = [a for a in _actions("retraining") if a["Verdict"] == status.lower()]
     assert announced["Subject"] == job["name"]
     assert f"SynapseAmlAutomation.Retraining.{status}" in [
-        e["eventType"] for e in rapp.sim.published_events
+        e["eventType"] for e in rapp.sim.eventgrid.published_events
     ]
 
 
@@ -481,7 +481,7 @@ def test_a_throttled_or_unavailable_invoke_still_makes_one_scoring_job(
 def test_an_invoke_that_keeps_failing_is_redelivered_into_one_scoring_job(rapp: App) -> None:
     _, event = _complete(rapp)
     # The first POST creates the job; its answer, and those of every retry, are lost.
-    rapp.sim.ml.lose_response("ml.scoring.invoke", status=503, times=20)
+    rapp.sim.lose_response("ml.scoring.invoke", status=503, times=20)
     with pytest.raises(TransientAzureError):
         _deliver(rapp, event)
     # The job exists already (the answers were lost): the redelivery must find it.
@@ -499,7 +499,7 @@ def test_a_scoring_uri_outside_the_inference_domain_gets_no_token(rapp: App) -> 
     _, event = _complete(rapp)
     _deliver(rapp, event)
     assert rapp.sim.ml.scoring_posts == []
-    assert "https://ml.azure.com" not in [t["resource"] for t in rapp.sim.token_requests]
+    assert "https://ml.azure.com" not in [t["resource"] for t in rapp.sim.identity.token_requests]
     [refused] = _actions("batch-scoring")
     assert "AML_INFERENCE_DOMAIN" in refused["Outcome"]
 

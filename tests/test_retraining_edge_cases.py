@@ -324,7 +324,7 @@ def test_completions_racing_each_other_and_the_timer_post_once_and_announce_once
 ) -> None:
     _job, event = _submit_and_finish(rapp)
     events = [{**event, "id": str(uuid.uuid4())} for _ in range(5)]
-    published_before = len(rapp.sim.published_events)
+    published_before = len(rapp.sim.eventgrid.published_events)
     calls: list[Callable[[], None]] = [functools.partial(_deliver, e) for e in events]
     calls.append(functools.partial(host.fire_timer, "scheduled_retrain"))
 
@@ -336,7 +336,7 @@ def test_completions_racing_each_other_and_the_timer_post_once_and_announce_once
     assert started["Outcome"].startswith("applied: started")
     announced = [
         e["eventType"]
-        for e in rapp.sim.published_events[published_before:]
+        for e in rapp.sim.eventgrid.published_events[published_before:]
         if e["eventType"].startswith("SynapseAmlAutomation.BatchScoring")
     ]
     assert announced == ["SynapseAmlAutomation.BatchScoring.Start.Applied"]

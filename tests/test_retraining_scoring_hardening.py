@@ -314,7 +314,7 @@ def test_a_malformed_answer_to_azure_ai_ml_is_recorded_not_raised(
     assert _event_outcome(event["id"]) == "failed"
     [record] = [a for a in _actions("retraining") if a["Verdict"] == "submit"]
     assert record["Outcome"].startswith("failed:")
-    published = [e["eventType"] for e in rapp.sim.published_events]
+    published = [e["eventType"] for e in rapp.sim.eventgrid.published_events]
     assert "SynapseAmlAutomation.Retraining.Submit.Applied" not in published
 
 
@@ -357,7 +357,7 @@ def test_a_malformed_drift_query_answer_is_recorded_and_the_timer_goes_on(
     app: App, reply: dict[str, Any]
 ) -> None:
     rs.seed_retraining(app.sim)
-    app.sim.add_compute(scene.DEV, "cpu-cluster")
+    app.sim.ml.add_compute(scene.DEV, "cpu-cluster")
     app.set_settings(**_gated_settings(RETRAIN_WORKSPACE_IDS=f"{scene.PROD},{scene.DEV}"))
     app.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[0.9]])
     app.sim.inject_reply("logs.query", **reply)  # the first workspace's reading only
@@ -407,7 +407,7 @@ def test_a_submission_answered_with_a_job_of_another_workspace_is_not_applied(
     [record] = [a for a in _actions("retraining") if a["Verdict"] == "submit"]
     assert record["Outcome"].startswith("failed: not applied")
     assert scene.DEV in record["Outcome"]
-    published = [e["eventType"] for e in rapp.sim.published_events]
+    published = [e["eventType"] for e in rapp.sim.eventgrid.published_events]
     assert "SynapseAmlAutomation.Retraining.Submit.Applied" not in published
 
 
@@ -541,7 +541,7 @@ def test_dry_run_outcome_types_are_planned_and_never_claim_an_action(rapp: App) 
     _deliver(rapp, rs.monitor_breach_event())
     _deliver(rapp, rs.job_finished_event("retrain-by-hand", tags={APP_TAG: "retraining"}))
 
-    published = sorted(e["eventType"] for e in rapp.sim.published_events)
+    published = sorted(e["eventType"] for e in rapp.sim.eventgrid.published_events)
     assert published == [
         "SynapseAmlAutomation.BatchScoring.Start.Planned",
         "SynapseAmlAutomation.Retraining.Submit.Planned",
@@ -552,14 +552,14 @@ def test_applied_and_failed_scoring_say_so_in_their_type(rapp: App) -> None:
     event = _completed_event(rapp)
     _deliver(rapp, event)
     assert "SynapseAmlAutomation.BatchScoring.Start.Applied" in [
-        e["eventType"] for e in rapp.sim.published_events
+        e["eventType"] for e in rapp.sim.eventgrid.published_events
     ]
 
     rapp.set_settings(**rs.retraining_settings(AML_INFERENCE_DOMAIN="inference.ml.azure.com"))
     again = _completed_event_for_new_job(rapp)
     _deliver(rapp, again)
     assert "SynapseAmlAutomation.BatchScoring.Start.Failed" in [
-        e["eventType"] for e in rapp.sim.published_events
+        e["eventType"] for e in rapp.sim.eventgrid.published_events
     ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -131,6 +132,85 @@ def test_the_budget_defers_the_rest_once_spent_and_announces_the_stop_once() -> 
     assert [r.notify for r in deferred] == [True, False]
 
 
+def _hourly(rows: Rows, *, limit: int, per_hour: int, trigger: str = "t") -> Run:
+    return Run(trigger, False, RemediationBudget(limit, per_hour=per_hour), rows)
+
+
+def test_the_hours_slot_is_taken_only_for_a_write_the_runs_budget_allows() -> None:
+    # The run's limit defers the second write before any slot is taken; a refusal and a guard's
+    # deferral write nothing and take none: the hour of one is left for the next workspace run.
+    rows = Rows()
+    run = _hourly(rows, limit=1, per_hour=1)
+    refused = Outcome(Status.REFUSED, "not this workspace")
+    outcomes = run.settle(
+        "/w",
+        [
+            Decision(_record(subject="r"), outcome=refused, budgeted=True),
+            Decision(
+                _record(subject="g"), outcome=Outcome(Status.DEFERRED, "no", "guard"), budgeted=True
+            ),
+            Decision(_record(subject="a"), write=lambda: "ok", budgeted=True),
+            Decision(_record(subject="b"), write=lambda: "ok", budgeted=True),
+        ],
+    )
+    assert [o.status for o in outcomes[2:]] == [Status.APPLIED, Status.DEFERRED]
+    assert outcomes[3].by == "limit reached"
+
+
+@pytest.mark.parametrize(
+    ("trigger", "announced"), [("event:x", [True, False]), ("sweep:x", [False, False])]
+)
+def test_the_hour_defers_each_workspace_apart_announced_once_and_never_by_the_sweep(
+    trigger: str, announced: list[bool]
+) -> None:
+    rows = Rows()
+    run = _hourly(rows, limit=10, per_hour=1, trigger=trigger)
+    writes = [Decision(_record(subject=s), write=lambda: "ok", budgeted=True) for s in "abc"]
+
+    outcomes = run.settle("/w", writes)
+    other = run.settle(
+        "/other", [replace(writes[0], record=replace(_record(), target_id="/other"))]
+    )
+
+    assert [o.status for o in [*outcomes, *other]] == [
+        Status.APPLIED,
+        Status.DEFERRED,
+        Status.DEFERRED,
+        Status.APPLIED,
+    ]
+    assert "MAX_REMEDIATIONS_PER_HOUR=1 remediations of this workspace" in outcomes[1].detail
+    deferred = [r for r in rows.records if r.verdict == "deferred"]
+    assert [r.evidence for r in deferred] == ["lower-max-nodes: hourly limit reached"] * 2
+    assert [r.notify for r in deferred] == announced
+
+
+def test_a_ledger_that_cannot_count_the_hour_defers_the_write() -> None:
+    # Nothing listens on the ledger's port: the limit is never assumed, nothing is written.
+    from azure.core.credentials import AzureNamedKeyCredential
+    from azure.data.tables import TableClient
+
+    from shared.claims import Claims
+
+    table = TableClient(
+        "https://127.0.0.1:1",
+        "ledger",
+        credential=AzureNamedKeyCredential("account", "a2V5"),
+        retry_total=0,
+    )
+    rows = Rows()
+    run = _hourly(rows, limit=10, per_hour=10)
+    run.claims = Claims(table)
+
+    (outcome,) = run.settle(
+        "/w", [Decision(_record(), write=_fails(AssertionError()), budgeted=True)]
+    )
+
+    assert outcome.status is Status.DEFERRED
+    assert outcome.by == "hourly limit reached"
+    assert "the ledger could not count this workspace's remediations" in outcome.detail
+    assert [r.outcome for r in rows.records if r.outcome == INTENT] == []
+
+
 def test_a_preview_writes_and_records_nothing_but_spends_the_budget_as_a_run_would() -> None:
     rows = Rows()
     run = Run("t", dry_run=False, budget=RemediationBudget(1), sink=rows, preview=True)
@@ -149,7 +229,7 @@ def test_a_write_azure_did_not_confirm_is_one_decision_line_at_error_level(
     app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
     app.set_settings(POLICY_MODE="remediate", MAX_CLUSTER_NODES="4")
-    app.sim.add_compute(scene.PROD, "wide", max_node_count=10)
+    app.sim.ml.add_compute(scene.PROD, "wide", max_node_count=10)
 
     def unchanged(body: dict[str, Any]) -> None:
         if body["name"] == "wide":

@@ -215,15 +215,19 @@ CALLER = ss.LOGIC_APP
         CALLER + "x" * 40,
     ],
 )
-def test_a_caller_header_that_is_not_exactly_one_object_id_is_403(header: str) -> None:
-    caller = caller_of({"X-MS-CLIENT-PRINCIPAL-ID": header})
+def test_a_caller_header_that_is_not_exactly_one_object_id_is_refused(header: str) -> None:
+    # Even when the claims agree with it (401 when a non-ASCII claim cannot agree with anything).
+    caller = caller_of(ss.caller_headers(header))
     status, field, _ = _refused(authorize, caller, frozenset({CALLER}))
-    assert (status, field) == (403, "X-MS-CLIENT-PRINCIPAL-ID")
+    assert (status, field) == (403 if header.isascii() else 401, "X-MS-CLIENT-PRINCIPAL-ID")
 
 
 def test_an_upper_case_object_id_is_the_same_caller() -> None:
-    caller = caller_of({"x-ms-client-principal-id": f"  {CALLER.upper()} "})
-    assert authorize(caller, frozenset({CALLER})) == CALLER
+    headers = {
+        **ss.caller_headers(CALLER.upper()),
+        "X-MS-CLIENT-PRINCIPAL-ID": f"  {CALLER.upper()} ",
+    }
+    assert authorize(caller_of(headers), frozenset({CALLER})) == CALLER
 
 
 def test_a_non_ascii_lookalike_of_an_endpoint_name_names_nothing() -> None:
@@ -237,18 +241,10 @@ def test_a_non_ascii_lookalike_of_an_endpoint_name_names_nothing() -> None:
 # --- through the registered functions, over the simulator ----------------------------------
 
 
-@pytest.fixture
-def scoring(app: App) -> App:
-    ss.seed(app.sim)
-    app.set_settings(**ss.settings_env())
-    app.sim.reset_counts()
-    return app
-
-
 def _headers(caller: str | None = ss.LOGIC_APP, **extra: str) -> dict[str, str]:
     headers = {"Content-Type": "application/json"}
     if caller is not None:
-        headers["X-MS-CLIENT-PRINCIPAL-ID"] = caller
+        headers.update(ss.caller_headers(caller))
     return {**headers, **extra}
 
 
@@ -487,7 +483,7 @@ def test_a_key_whose_endpoint_read_failed_started_nothing_and_is_free(scoring: A
 def test_every_status_the_functions_answered_is_described_in_the_spec(scoring: App) -> None:
     from shared.scoring.openapi import build_spec
 
-    paths = build_spec(host="h", scheme="https")["paths"]
+    paths = build_spec(host="h")["paths"]
     answered: list[tuple[str, str, int]] = []
     started = post(_body())
     answered.append(("/scoring-jobs", "post", started.status_code))
@@ -523,7 +519,7 @@ def test_a_ledger_that_refuses_the_app_is_a_500_problem_that_submits_nothing(
     assert "ledger" in caplog.text
     from shared.scoring.openapi import build_spec
 
-    paths = build_spec(host="h", scheme="https")["paths"]
+    paths = build_spec(host="h")["paths"]
     assert "500" in paths["/scoring-jobs"]["post"]["responses"]
     assert "500" in paths["/scoring-jobs/{job_name}"]["get"]["responses"]
 
@@ -559,26 +555,34 @@ def test_no_log_line_of_a_refused_request_holds_its_sas_or_path(
 
 
 @pytest.mark.parametrize(
-    ("url", "expected"),
+    ("settings", "expected"),
     [
-        (
-            "https://user:secret@scoring.contoso.com:8443/api/openapi.json",
-            "scoring.contoso.com:8443",
-        ),
-        ("https://SCORING.contoso.com/api/openapi.json?x=1#f", "scoring.contoso.com"),
-        ("http://localhost:7071/api/openapi.json", "localhost:7071"),
+        ({}, ss.APP_HOST),
+        ({"API_HOSTNAME": "Scoring.Contoso.com"}, "scoring.contoso.com"),
+        ({"WEBSITE_HOSTNAME": ""}, None),
     ],
 )
-def test_the_spec_host_is_only_the_host_and_port_and_the_spec_stays_valid(
-    scoring: App, url: str, expected: str
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:secret@evil.example:8443/api/openapi.json",
+        "https://EVIL.example/api/openapi.json?x=1#f",
+        "http://localhost:7071/api/openapi.json",
+    ],
+)
+def test_the_spec_host_is_the_apps_own_never_the_requests_and_the_spec_stays_valid(
+    scoring: App, url: str, settings: dict[str, str], expected: str | None
 ) -> None:
     from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
-    response = host.call_http("openapi_spec", method="GET", url=url, headers=_headers(ss.STRANGER))
+    scoring.set_settings(**{**ss.settings_env(), **settings})
+    headers = {**_headers(ss.STRANGER), "Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    response = host.call_http("openapi_spec", method="GET", url=url, headers=headers)
     assert response.status_code == 200
     spec = json.loads(response.get_body())
     validate(spec, cls=OpenAPIV2SpecValidator)
-    assert spec["host"] == expected
+    assert spec.get("host") == expected
+    assert "evil" not in response.get_body().decode().lower()
     assert "secret" not in response.get_body().decode()
 
 

@@ -28,18 +28,10 @@ JOBS_URL = f"{ss.APP_URL}/scoring-jobs"
 SAS = "sv=2024-11-04&ss=b&srt=co&sp=rl&se=2026-12-01T00:00:00Z&sig=AbCdEf0123456789%2Bsecret%3D"
 
 
-@pytest.fixture
-def scoring(app: App) -> App:
-    ss.seed(app.sim)
-    app.set_settings(**ss.settings_env())
-    app.sim.reset_counts()
-    return app
-
-
 def _headers(caller: str | None = ss.LOGIC_APP, **extra: str) -> dict[str, str]:
     headers = {"Content-Type": "application/json"}
     if caller is not None:
-        headers["X-MS-CLIENT-PRINCIPAL-ID"] = caller
+        headers.update(ss.caller_headers(caller))
     return {**headers, **extra}
 
 
@@ -293,7 +285,9 @@ def test_after_24_hours_the_same_key_starts_a_new_job(scoring: App) -> None:
         ScoringRecords(runtime().ledger.table, clock=lambda: now[0]),
         dry_run=False,
     )
-    request = validate(json.loads(_body()), settings.scoring_allowed_endpoints)
+    request = validate(
+        json.loads(_body()), settings.scoring_allowed_endpoints, settings.scoring_allowed_inputs
+    )
     caller = Caller(ss.LOGIC_APP)
     first = service.start(request, ss.LOGIC_APP, caller, "nightly")
     now[0] += timedelta(hours=23, minutes=59)
@@ -379,7 +373,7 @@ def test_a_lost_answer_and_a_retried_request_still_make_one_job(scoring: App) ->
     # Throttled attempts, then a last one that takes effect but whose answer is lost: the app's
     # retries are spent and it cannot tell that the job exists.
     scoring.sim.inject("ml.scoring.invoke", status=503, times=attempts - 1, retry_after=0.01)
-    scoring.sim.ml.lose_response("ml.scoring.invoke", status=503, times=1)
+    scoring.sim.lose_response("ml.scoring.invoke", status=503, times=1)
     assert post(headers=_headers(**key)).status_code == 503
     assert len(scoring.sim.ml.jobs(scene.PROD)) == 1
     # The Logic App retries with the same key: the same repeatability ID, the same job.
@@ -394,7 +388,7 @@ def test_a_lost_answer_and_a_retried_request_still_make_one_job(scoring: App) ->
 
 
 def test_a_lost_answer_is_recovered_by_the_adapters_own_retry(scoring: App) -> None:
-    scoring.sim.ml.lose_response("ml.scoring.invoke", status=503, times=1)
+    scoring.sim.lose_response("ml.scoring.invoke", status=503, times=1)
     response = post()
     assert response.status_code == 202
     assert len(scoring.sim.ml.jobs(scene.PROD)) == 1
@@ -439,17 +433,17 @@ def test_dry_run_validates_records_and_submits_nothing(scoring: App) -> None:
     assert post(_body(deployment="purple")).status_code == 422
 
 
-def test_openapi_spec_is_served_for_the_host_it_was_asked_on(scoring: App) -> None:
+def test_openapi_spec_names_the_apps_own_host_whatever_the_request_says(scoring: App) -> None:
     response = host.call_http(
         "openapi_spec",
         method="GET",
         url="https://scoring.contoso.com/api/openapi.json",
-        headers=_headers(ss.STRANGER),
+        headers={**_headers(ss.STRANGER), "Host": "scoring.contoso.com"},
     )
     assert response.status_code == 200
     spec = _json(response)
     validate(spec, cls=OpenAPIV2SpecValidator)
-    assert (spec["host"], spec["schemes"]) == ("scoring.contoso.com", ["https"])
+    assert (spec["host"], spec["schemes"]) == (ss.APP_HOST, ["https"])
     anonymous = host.call_http(
         "openapi_spec", method="GET", url="https://h/api/openapi.json", headers={}
     )

@@ -33,21 +33,21 @@ def _registered_routes() -> set[tuple[str, str]]:
 
 
 def test_the_spec_is_valid_swagger_2() -> None:
-    spec = build_spec(host="func-scoring.azurewebsites.net", scheme="https")
+    spec = build_spec(host="func-scoring.azurewebsites.net")
     validate(spec, cls=OpenAPIV2SpecValidator)
     assert spec["swagger"] == "2.0"
 
 
 def test_a_broken_spec_is_caught_by_the_validator() -> None:
     # The validator is strict enough to matter: a response without a description is refused.
-    spec = build_spec(host="h", scheme="https")
+    spec = build_spec(host="h")
     del spec["paths"]["/scoring-jobs"]["post"]["responses"]["202"]["description"]
     with pytest.raises(Exception, match="description"):
         validate(spec, cls=OpenAPIV2SpecValidator)
 
 
 def test_paths_are_exactly_the_registered_http_routes() -> None:
-    spec = build_spec(host="h", scheme="https")
+    spec = build_spec(host="h")
     documented = {
         (spec["basePath"] + path, method)
         for path, operations in spec["paths"].items()
@@ -65,7 +65,7 @@ def test_every_http_function_is_anonymous_at_function_level() -> None:
 
 
 def test_operations_have_ids_summaries_and_problem_responses() -> None:
-    spec = build_spec(host="h", scheme="https")
+    spec = build_spec(host="h")
     post = spec["paths"]["/scoring-jobs"]["post"]
     get = spec["paths"]["/scoring-jobs/{job_name}"]["get"]
     assert (post["operationId"], get["operationId"]) == ("StartScoring", "GetScoringJob")
@@ -80,13 +80,17 @@ def test_operations_have_ids_summaries_and_problem_responses() -> None:
     assert spec["security"] == [{"oauth2_auth": []}]
 
 
-def test_host_and_scheme_come_from_the_caller() -> None:
-    spec = build_spec(host="scoring.contoso.com:8443", scheme="http")
-    assert (spec["host"], spec["schemes"]) == ("scoring.contoso.com:8443", ["http"])
+def test_the_host_is_the_apps_own_or_left_to_the_server_and_the_scheme_is_https() -> None:
+    spec = build_spec(host="scoring.contoso.com")
+    assert (spec["host"], spec["schemes"]) == ("scoring.contoso.com", ["https"])
+    # Swagger 2.0: without `host`, the host serving the document is meant.
+    relative = build_spec(host=None)
+    assert "host" not in relative
+    validate(relative, cls=OpenAPIV2SpecValidator)
 
 
 def test_the_body_schema_is_the_one_requests_are_validated_with() -> None:
-    spec = build_spec(host="h", scheme="https")
+    spec = build_spec(host="h")
     assert spec["definitions"]["ScoringRequest"] == contract.DEFINITIONS["ScoringRequest"]
     assert spec["definitions"]["ScoringInput"] == contract.DEFINITIONS["ScoringInput"]
     body = spec["paths"]["/scoring-jobs"]["post"]["parameters"][1]
@@ -98,7 +102,7 @@ def test_the_body_schema_is_the_one_requests_are_validated_with() -> None:
 
 
 def test_every_property_has_an_x_ms_summary_for_the_logic_apps_designer() -> None:
-    spec = build_spec(host="h", scheme="https")
+    spec = build_spec(host="h")
     for name, definition in spec["definitions"].items():
         for field, schema in definition.get("properties", {}).items():
             if "$ref" not in schema:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from shared.arm import ArmId
 from shared.scoring.contract import MAX_BODY_BYTES, MAX_INPUT_PATH
-from shared.scoring.inputs import input_path_problem
+from shared.scoring.inputs import AllowedInputs, input_path_problem
 from shared.scoring.requests import (
     Caller,
     RefusedError,
@@ -106,7 +106,7 @@ def test_a_sas_token_never_passes_and_is_never_echoed(base: str, sas: str) -> No
     reason = input_path_problem(path)
     assert reason is not None
     body = {"endpoint": "fraud", "input": {"type": "uri_folder", "path": path}}
-    status, field, detail = _refusal(validate, body, ALLOWED)
+    status, field, detail = _refusal(validate, body, ALLOWED, AllowedInputs())
     assert (status, field) == (400, "input.path")
     assert "sig=" not in detail
     assert sas not in detail
@@ -197,7 +197,7 @@ def test_bad_json_is_400(raw: bytes) -> None:
     ],
 )  # fmt: skip
 def test_bad_fields_are_400_naming_the_field(body: object, field: str) -> None:
-    status, named, _ = _refusal(validate, body, ALLOWED)
+    status, named, _ = _refusal(validate, body, ALLOWED, AllowedInputs())
     assert (status, named) == (400, field)
 
 
@@ -205,7 +205,7 @@ def test_bad_fields_are_400_naming_the_field(body: object, field: str) -> None:
 def test_a_deployment_name_with_a_trailing_newline_or_header_text_is_400(deployment: str) -> None:
     body = {"endpoint": "fraud", "deployment": deployment,
             "input": {"type": "uri_folder", "path": VALID_PATHS[0]}}  # fmt: skip
-    status, field, _ = _refusal(validate, body, ALLOWED)
+    status, field, _ = _refusal(validate, body, ALLOWED, AllowedInputs())
     assert (status, field) == (400, "deployment")
 
 
@@ -213,7 +213,7 @@ def test_a_valid_body_becomes_a_scoring_request() -> None:
     request = validate(
         {"endpoint": EP_C.upper(), "deployment": "blue",
          "input": {"type": "uri_file", "path": VALID_PATHS[1]}},
-        ALLOWED,
+        ALLOWED, AllowedInputs(),
     )  # fmt: skip
     assert request.endpoint_id == EP_C
     assert (request.deployment, request.input_type, request.input_path) == (
@@ -263,14 +263,16 @@ def test_an_endpoint_outside_the_allow_list_is_422_whatever_its_spelling(
 def test_no_principal_is_401_an_unknown_one_403_and_an_allowed_one_passes() -> None:
     allowed = frozenset({CALLER})
     assert _refusal(authorize, Caller(None), allowed)[0] == 401
-    assert _refusal(authorize, Caller("not-a-guid"), allowed)[0] == 403
-    assert _refusal(authorize, Caller(CALLER), frozenset())[0] == 403
-    assert authorize(Caller(CALLER.upper()), allowed) == CALLER
+    assert _refusal(authorize, Caller(CALLER), allowed)[0] == 401  # not authenticated
+    assert _refusal(authorize, Caller("not-a-guid", authenticated=True), allowed)[0] == 403
+    assert _refusal(authorize, Caller(CALLER, authenticated=True), frozenset())[0] == 403
+    assert authorize(Caller(CALLER.upper(), authenticated=True), allowed) == CALLER
 
 
 @given(st.uuids())
 def test_an_empty_allow_list_lets_nobody_in(principal: object) -> None:
-    assert _refusal(authorize, Caller(str(principal)), frozenset())[0] == 403
+    caller = Caller(str(principal), authenticated=True)
+    assert _refusal(authorize, caller, frozenset())[0] == 403
 
 
 def test_caller_and_tracking_headers_are_read_case_insensitively_and_bounded() -> None:

@@ -84,20 +84,20 @@ class World:
             f"/providers/Microsoft.Network/privateEndpoints/{self.syn_name}.mpe-aml"
         )
         self.pec_name = f"{uuid.uuid4()}.{uuid.uuid4()}"
-        sim.add_ml_workspace(self.ws_id, public_network_access="Disabled")
-        sim.add_synapse_workspace(self.syn_id, principal_id=str(uuid.uuid4()))
-        sim.add_private_endpoint(self.pe_id, private_link_service_id=self.ws_id)
-        sim.add_private_endpoint_connection(
+        sim.ml.add_workspace(self.ws_id, public_network_access="Disabled")
+        sim.synapse.add_workspace(self.syn_id, principal_id=str(uuid.uuid4()))
+        sim.network.add_private_endpoint(self.pe_id, private_link_service_id=self.ws_id)
+        sim.ml.add_private_endpoint_connection(
             self.ws_id, self.pec_name, self.pe_id, description="Synapse MPE"
         )
-        sim.add_managed_private_endpoint(
+        sim.synapse.add_managed_private_endpoint(
             self.syn_id,
             "mpe-aml",
             private_link_resource_id=self.ws_id,
             resource_id=self.pe_id,
         )
         self.mpes_url = (
-            f"{sim.synapse_dev_endpoint_template.format(workspace=self.syn_name)}"
+            f"{sim.synapse.dev_endpoint_template.format(workspace=self.syn_name)}"
             "/managedVirtualNetworks/default/managedPrivateEndpoints"
         )
 
@@ -112,7 +112,7 @@ def world(sim: AzureSimulator) -> World:
 
 def test_env_points_at_the_simulator(sim: AzureSimulator) -> None:
     env = sim.env()
-    assert env["ARM_ENDPOINT"] == sim.url == sim.arm_endpoint
+    assert env["ARM_ENDPOINT"] == sim.url
     assert sim.url.startswith("https://127.0.0.1:")
     assert env["IDENTITY_ENDPOINT"] == f"{sim.url}/msi/token"
     assert env["SYNAPSE_DEV_ENDPOINT"] == f"{sim.url}/synapse-dev/{{workspace}}"
@@ -128,7 +128,7 @@ def test_managed_identity_credential_gets_a_token(
     assert token.token
     assert token.expires_on > 0
     assert sim.count("token") == 1
-    assert sim.token_requests == [
+    assert sim.identity.token_requests == [
         {
             "resource": sim.url,
             "client_id": None,
@@ -145,8 +145,8 @@ def test_user_assigned_client_id_is_recorded(
     user_assigned = ManagedIdentityCredential(client_id="11111111-aaaa-bbbb-cccc-222222222222")
     user_assigned.get_token(SYNAPSE_SCOPE)
 
-    assert sim.token_requests[-1]["client_id"] == "11111111-aaaa-bbbb-cccc-222222222222"
-    assert sim.token_requests[-1]["resource"] == "https://dev.azuresynapse.net"
+    assert sim.identity.token_requests[-1]["client_id"] == "11111111-aaaa-bbbb-cccc-222222222222"
+    assert sim.identity.token_requests[-1]["resource"] == "https://dev.azuresynapse.net"
 
 
 def test_wrong_identity_header_is_refused(
@@ -188,13 +188,13 @@ def test_ml_client_lists_and_approves_a_connection(
     approved_dict = approved.as_dict()
     assert approved_dict["private_link_service_connection_state"]["status"] == "Approved"
     assert approved_dict["private_endpoint"]["id"] == world.pe_id
-    assert sim.connection_status(world.ws_id, world.pec_name) == "Approved"
+    assert sim.ml.connection_status(world.ws_id, world.pec_name) == "Approved"
     assert sim.writes() == [
         Request("PUT", f"{world.ws_id}/privateEndpointConnections/{world.pec_name}",
                 "aml.pec.put", 200, "2023-04-01")
     ]  # fmt: skip
     # The decision shows on the private endpoint and on Synapse's MPE too.
-    pe = sim.get_resource(world.pe_id)
+    pe = sim.arm.get(world.pe_id)
     assert pe is not None
     manual = pe["properties"]["manualPrivateLinkServiceConnections"][0]["properties"]
     assert manual["privateLinkServiceConnectionState"]["status"] == "Approved"
@@ -229,7 +229,7 @@ def test_put_on_a_missing_connection_is_404(
                 )
             ),
         )
-    assert sim.get_resource(f"{world.ws_id}/privateEndpointConnections/does-not-exist") is None
+    assert sim.arm.get(f"{world.ws_id}/privateEndpointConnections/does-not-exist") is None
 
 
 def test_arm_paths_are_case_insensitive_and_keep_stored_casing(
@@ -252,7 +252,7 @@ def test_generic_store_serves_any_resource(
 ) -> None:
     # An extension resource with no dedicated route (role assignments have theirs now).
     lock_id = f"{world.ws_id}/providers/Microsoft.Authorization/locks/{uuid.uuid4()}"
-    sim.put_resource(lock_id, {"name": "x", "properties": {"level": "CanNotDelete"}})
+    sim.arm.put(lock_id, {"name": "x", "properties": {"level": "CanNotDelete"}})
     arm = _pipeline(credential, sim.url + "/.default")
 
     found = _get(arm, sim.url + lock_id, **{"api-version": "2020-05-01"})
@@ -293,7 +293,7 @@ def test_pipeline_client_pages_managed_private_endpoints(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
     for i in range(4):
-        sim.add_managed_private_endpoint(
+        sim.synapse.add_managed_private_endpoint(
             world.syn_id,
             f"mpe-{i}",
             private_link_resource_id=world.ws_id,
@@ -327,7 +327,7 @@ def test_workspace_without_managed_vnet_has_no_mpes(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
     plain_id = world.syn_id + "plain"
-    sim.add_synapse_workspace(plain_id, principal_id=str(uuid.uuid4()), managed_vnet=False)
+    sim.synapse.add_workspace(plain_id, principal_id=str(uuid.uuid4()), managed_vnet=False)
     client = _pipeline(credential, SYNAPSE_SCOPE)
     url = world.mpes_url.replace(world.syn_name, world.syn_name + "plain")
 
@@ -335,7 +335,7 @@ def test_workspace_without_managed_vnet_has_no_mpes(
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "ManagedVirtualNetworkNotFound"
-    stored = sim.get_resource(plain_id)
+    stored = sim.arm.get(plain_id)
     assert stored is not None
     assert "managedVirtualNetwork" not in stored["properties"]
 
@@ -411,7 +411,7 @@ def test_injected_failure_changes_no_state(
         )
 
     assert caught.value.status_code == 409
-    assert sim.connection_status(world.ws_id, world.pec_name) == "Pending"
+    assert sim.ml.connection_status(world.ws_id, world.pec_name) == "Pending"
     assert [(w.route, w.status) for w in sim.writes()] == [("aml.pec.put", 409)]
 
 
@@ -425,8 +425,8 @@ def test_reset_forgets_state_but_keeps_tokens(
     sim.reset()
 
     assert sim.requests == []
-    assert sim.token_requests == []
-    assert sim.get_resource(world.ws_id) is None
+    assert sim.identity.token_requests == []
+    assert sim.arm.get(world.ws_id) is None
     response = _get(arm, sim.url + world.ws_id, **{"api-version": "x"})
     assert response.status_code == 404  # still authenticated, the workspace is just gone
     assert sim.count("token") == 0  # the cached token was accepted after the reset
@@ -473,6 +473,71 @@ def test_every_service_keeps_its_route_names(sim: AzureSimulator) -> None:
         "logs": {"logs.query"},
     }
     assert set().union(*by_service.values()) <= sim.route_names()
+
+
+def test_the_server_mounts_one_object_per_service_and_resets_them_all(
+    sim: AzureSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The convention: each service is one object with its routes, its state and its reset, and
+    # the server mounts the list; no route is served outside a service, none by two.
+    services = [
+        sim.identity,
+        sim.arm,
+        sim.ml,
+        sim.synapse,
+        sim.authorization,
+        sim.network,
+        sim.eventgrid,
+        sim.logs,
+    ]
+    assert sorted(map(id, sim.services)) == sorted(map(id, services))
+    names = [r.name for service in sim.services for r in service.routes()]
+    assert len(names) == len(set(names))
+    assert set(names) == sim.route_names()
+    reset: list[object] = []
+    for service in services:
+        monkeypatch.setattr(service, "reset", lambda s=service: reset.append(s))
+    sim.reset()
+    assert set(map(id, reset)) == set(map(id, services))
+
+
+def test_a_lost_response_takes_effect_on_any_route(
+    sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
+) -> None:
+    # The request is carried out, its answer is lost: the client sees the error only.
+    sim.lose_response("aml.pec.put", status=503)
+    with pytest.raises(HttpResponseError) as lost:
+        _ml_client(sim, credential, retry_total=0).private_endpoint_connections.create_or_update(
+            world.rg,
+            world.ws_name,
+            world.pec_name,
+            PrivateEndpointConnection(
+                private_link_service_connection_state=PrivateLinkServiceConnectionState(
+                    status="Approved"
+                )
+            ),
+        )
+    assert lost.value.status_code == 503
+    assert sim.ml.connection_status(world.ws_id, world.pec_name) == "Approved"
+    assert [r.status for r in sim.requests if r.route == "aml.pec.put"] == [503]
+
+
+def test_a_paged_list_keeps_the_query_in_its_next_link(
+    sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
+) -> None:
+    # One paging rule for every list: the nextLink repeats the request's query with the next
+    # offset, so a filter holds on every page.
+    for name in ("a", "b", "c"):
+        sim.ml.add_compute(world.ws_id, f"cpu-{name}")
+    sim.page_size = 2
+    client = _pipeline(credential, sim.url + "/.default")
+    url = f"{sim.url}{world.ws_id}/computes"
+    first = _get(client, url, **{"api-version": "2023-04-01", "extra": "kept"}).json()
+    assert len(first["value"]) == 2
+    assert "extra=kept" in first["nextLink"]
+    second = _get(client, first["nextLink"]).json()
+    assert [c["name"] for c in first["value"] + second["value"]] == ["cpu-a", "cpu-b", "cpu-c"]
+    assert "nextLink" not in second
 
 
 # ------------------------------------------------------------------------- Azurite

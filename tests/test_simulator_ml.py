@@ -24,8 +24,8 @@ ENDPOINT = f"{WORKSPACE}/batchEndpoints/my-batch-ep"
 
 @pytest.fixture(scope="module")
 def seeded(sim: AzureSimulator) -> AzureSimulator:
-    sim.add_ml_workspace(WORKSPACE)
-    sim.add_compute(WORKSPACE, "cpu-cluster")
+    sim.ml.add_workspace(WORKSPACE)
+    sim.ml.add_compute(WORKSPACE, "cpu-cluster")
     sim.ml.add_component(WORKSPACE, "score_drift", "2")
     sim.ml.add_component(WORKSPACE, "score_drift", "3")
     sim.ml.add_batch_endpoint(ENDPOINT, deployments=["blue", "green"], default_deployment="blue")

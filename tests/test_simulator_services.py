@@ -103,8 +103,8 @@ class World:
         self.subnet_id = (
             f"{self.rg_id}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/compute"
         )
-        sim.add_ml_workspace(self.ws_id)
-        sim.add_synapse_workspace(self.syn_id, principal_id=self.principal_id)
+        sim.ml.add_workspace(self.ws_id)
+        sim.synapse.add_workspace(self.syn_id, principal_id=self.principal_id)
 
     def role(self, guid: str = CONTRIBUTOR) -> str:
         return f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
@@ -146,7 +146,7 @@ def test_workspace_begin_update_disables_public_network_access(
     assert poller.done()
     assert updated.public_network_access == "Disabled"
     assert updated.as_dict()["id"] == world.ws_id
-    stored = sim.get_resource(world.ws_id)
+    stored = sim.arm.get(world.ws_id)
     assert stored is not None
     assert stored["properties"]["publicNetworkAccess"] == "Disabled"
     # One PATCH answered 200 with the workspace: the poller needs nothing else.
@@ -158,7 +158,7 @@ def test_workspace_patch_merges_and_validates(
 ) -> None:
     arm = _arm(sim, credential)
     url = sim.url + world.ws_id
-    before = sim.get_resource(world.ws_id)
+    before = sim.arm.get(world.ws_id)
     assert before is not None
 
     merged = _send(
@@ -191,7 +191,7 @@ def test_workspace_patch_merges_and_validates(
     assert invalid.json()["error"]["code"] == "BadRequest"
 
 
-def test_add_ml_workspace_identity_replaces_the_block(sim: AzureSimulator, world: World) -> None:
+def test_add_workspace_identity_replaces_the_block(sim: AzureSimulator, world: World) -> None:
     identity = {
         "type": "UserAssigned",
         "userAssignedIdentities": {
@@ -202,7 +202,7 @@ def test_add_ml_workspace_identity_replaces_the_block(sim: AzureSimulator, world
         },
     }
 
-    seeded = sim.add_ml_workspace(world.ws_id + "2", identity=identity, hbiWorkspace=True)
+    seeded = sim.ml.add_workspace(world.ws_id + "2", identity=identity, hbiWorkspace=True)
 
     assert seeded["identity"] == identity
     assert seeded["properties"]["hbiWorkspace"] is True
@@ -214,9 +214,13 @@ def test_add_ml_workspace_identity_replaces_the_block(sim: AzureSimulator, world
 def test_compute_list_pages_and_deserializes_each_type(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
-    sim.add_compute(world.ws_id, "cpu-cluster", subnet_id=world.subnet_id, vm_size="STANDARD_D2_V2")
-    sim.add_compute(world.ws_id, "ci-1", compute_type="ComputeInstance", subnet_id=world.subnet_id)
-    sim.add_compute(world.ws_id, "aks-1", compute_type="AKS", disable_local_auth=None)
+    sim.ml.add_compute(
+        world.ws_id, "cpu-cluster", subnet_id=world.subnet_id, vm_size="STANDARD_D2_V2"
+    )
+    sim.ml.add_compute(
+        world.ws_id, "ci-1", compute_type="ComputeInstance", subnet_id=world.subnet_id
+    )
+    sim.ml.add_compute(world.ws_id, "aks-1", compute_type="AKS", disable_local_auth=None)
     sim.page_size = 2
 
     computes = list(_ml(sim, credential).compute.list(world.rg, world.ws_name))
@@ -242,7 +246,7 @@ def test_compute_list_pages_and_deserializes_each_type(
 
 
 def test_compute_shape_omits_unset_values(sim: AzureSimulator, world: World) -> None:
-    body = sim.add_compute(
+    body = sim.ml.add_compute(
         world.ws_id,
         "bare",
         disable_local_auth=None,
@@ -262,7 +266,7 @@ def test_compute_shape_omits_unset_values(sim: AzureSimulator, world: World) -> 
 def test_compute_begin_update_lowers_max_nodes(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
-    sim.add_compute(world.ws_id, "cpu-cluster", max_node_count=8)
+    sim.ml.add_compute(world.ws_id, "cpu-cluster", max_node_count=8)
     client = _ml(sim, credential)
     before = client.compute.get(world.rg, world.ws_name, "cpu-cluster")
     assert before.properties.properties.scale_settings.max_node_count == 8
@@ -280,7 +284,7 @@ def test_compute_begin_update_lowers_max_nodes(
 
     assert updated.properties.properties.scale_settings.max_node_count == 2
     assert updated.properties.properties.vm_size == "STANDARD_DS3_V2"
-    stored = sim.compute(world.ws_id, "cpu-cluster")
+    stored = sim.ml.compute(world.ws_id, "cpu-cluster")
     assert stored["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 2
     assert stored["properties"]["properties"]["scaleSettings"]["nodeIdleTimeBeforeScaleDown"]
     # As in Azure: PATCH answers provisioningState Updating with an
@@ -299,7 +303,7 @@ def test_compute_begin_update_lowers_max_nodes(
 def test_compute_update_below_min_nodes_or_without_envelope_is_400(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
-    sim.add_compute(world.ws_id, "cpu-cluster", min_node_count=1, max_node_count=4)
+    sim.ml.add_compute(world.ws_id, "cpu-cluster", min_node_count=1, max_node_count=4)
     client = _ml(sim, credential)
 
     with pytest.raises(HttpResponseError) as below:
@@ -328,7 +332,7 @@ def test_compute_update_below_min_nodes_or_without_envelope_is_400(
     assert below.value.error.code == "BadRequest"
     assert bare.value.status_code == 400
     assert "ClusterUpdateParameters" in str(bare.value)
-    scale = sim.compute(world.ws_id, "cpu-cluster")["properties"]["properties"]["scaleSettings"]
+    scale = sim.ml.compute(world.ws_id, "cpu-cluster")["properties"]["properties"]["scaleSettings"]
     assert (scale["minNodeCount"], scale["maxNodeCount"]) == (1, 4)
 
 
@@ -339,9 +343,11 @@ def test_list_for_scope_at_scope_and_create_then_conflict(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
     other = str(uuid.uuid4())
-    inherited = sim.add_role_assignment(world.rg_id, str(uuid.uuid4()), other, world.role(READER))
+    inherited = sim.authorization.add_role_assignment(
+        world.rg_id, str(uuid.uuid4()), other, world.role(READER)
+    )
     below = f"{world.ws_id}/computes/cpu-cluster"
-    sim.add_role_assignment(below, str(uuid.uuid4()), other, world.role(READER))
+    sim.authorization.add_role_assignment(below, str(uuid.uuid4()), other, world.role(READER))
     client = _authz(sim, credential).role_assignments
     first_name, second_name = str(uuid.uuid4()), str(uuid.uuid4())
     parameters = RoleAssignmentCreateParameters(
@@ -377,7 +383,9 @@ def test_list_for_scope_at_scope_and_create_then_conflict(
     )
     assert sorted(a.name for a in after) == sorted([inherited["name"], first_name])
     assert len(everything) == 3  # no filter: above, at and below
-    assert [a["name"] for a in sim.role_assignments(world.ws_id.upper())] == [first_name]
+    assert [a["name"] for a in sim.authorization.role_assignments(world.ws_id.upper())] == [
+        first_name
+    ]
     assert [(w.route, w.status, w.api_version) for w in sim.writes()] == [
         ("authz.ra.put", 201, AUTHZ_API),
         ("authz.ra.put", 409, AUTHZ_API),
@@ -388,8 +396,10 @@ def test_role_assignment_get_and_principal_filter(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
     name = str(uuid.uuid4())
-    sim.add_role_assignment(world.ws_id, name, world.principal_id, world.role())
-    sim.add_role_assignment(world.ws_id, str(uuid.uuid4()), str(uuid.uuid4()), world.role(READER))
+    sim.authorization.add_role_assignment(world.ws_id, name, world.principal_id, world.role())
+    sim.authorization.add_role_assignment(
+        world.ws_id, str(uuid.uuid4()), str(uuid.uuid4()), world.role(READER)
+    )
     client = _authz(sim, credential).role_assignments
 
     found = client.get(world.ws_id, name)
@@ -419,7 +429,7 @@ def test_role_assignment_seeded_with_put_resource_is_served_normalized(
     # Before the authz routes, tests seeded role assignments with put_resource.
     name = str(uuid.uuid4())
     assignment_id = f"{world.ws_id}/providers/Microsoft.Authorization/roleAssignments/{name}"
-    sim.put_resource(assignment_id, {"properties": {"principalId": "p"}})
+    sim.arm.put(assignment_id, {"properties": {"principalId": "p"}})
     arm = _arm(sim, credential)
 
     found = _send(arm, "GET", sim.url + assignment_id.lower(), params={"api-version": AUTHZ_API})
@@ -459,14 +469,14 @@ def test_unknown_principal_is_principal_not_found(
     assert caught.value.error is not None
     assert caught.value.error.code == "PrincipalNotFound"
     assert f"directory {sim.tenant_id}" in str(caught.value.error.message)
-    assert sim.role_assignments(world.ws_id) == []
+    assert sim.authorization.role_assignments(world.ws_id) == []
 
 
 def test_replication_delay_then_success(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
     fresh = str(uuid.uuid4())
-    sim.principal_replication_delay(fresh, times=2)
+    sim.authorization.principal_replication_delay(fresh, times=2)
     client = _authz(sim, credential).role_assignments
     name = str(uuid.uuid4())
     parameters = RoleAssignmentCreateParameters(
@@ -490,7 +500,7 @@ def test_role_assignment_put_validation(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
     name = str(uuid.uuid4())
-    sim.add_role_assignment(world.ws_id, name, world.principal_id, world.role())
+    sim.authorization.add_role_assignment(world.ws_id, name, world.principal_id, world.role())
     client = _authz(sim, credential).role_assignments
 
     def create(assignment: str, **changes: str) -> str:
@@ -526,8 +536,8 @@ def test_storage_account_and_its_private_endpoint_via_generic_resources(
     pe_id = f"{world.rg_id}/providers/Microsoft.Network/privateEndpoints/pe-blob"
     kv_id = f"{world.rg_id}/providers/Microsoft.KeyVault/vaults/kv-{uuid.uuid4().hex[:8]}"
     kv_pe = f"{world.rg_id}/providers/Microsoft.Network/privateEndpoints/pe-vault"
-    sim.add_storage_account(sa_id, private_endpoints=[(pe_id, "blob", "Approved")])
-    sim.add_key_vault(kv_id, private_endpoints=[(kv_pe, "vault", "Pending")])
+    sim.network.add_storage_account(sa_id, private_endpoints=[(pe_id, "blob", "Approved")])
+    sim.network.add_key_vault(kv_id, private_endpoints=[(kv_pe, "vault", "Pending")])
     resources = ResourceManagementClient(credential, SUB, **_arm_kwargs(sim)).resources
 
     account = resources.get_by_id(sa_id, api_version="2023-05-01")
@@ -560,8 +570,8 @@ def test_private_endpoint_connections_of_a_dependency(
     acr_id = f"{world.rg_id}/providers/Microsoft.ContainerRegistry/registries/{acr_name}"
     pe_a = f"{world.rg_id}/providers/Microsoft.Network/privateEndpoints/pe-a"
     pe_b = f"{world.rg_id}/providers/Microsoft.Network/privateEndpoints/pe-b"
-    sim.add_container_registry(acr_id, private_endpoints=[(pe_a, "registry", "Approved")])
-    added = sim.add_dependency_private_endpoint(acr_id, pe_b, "registry", status="Rejected")
+    sim.network.add_container_registry(acr_id, private_endpoints=[(pe_a, "registry", "Approved")])
+    added = sim.network.add_dependency_private_endpoint(acr_id, pe_b, "registry", status="Rejected")
     arm = _arm(sim, credential)
 
     api = {"api-version": "2023-07-01"}
@@ -579,7 +589,7 @@ def test_private_endpoint_connections_of_a_dependency(
     assert missing.status_code == 404
     assert [r.route for r in _non_token(sim)] == ["arm.pec.list", "arm.pec.get", "arm.pec.get"]
     with pytest.raises(KeyError):
-        sim.add_dependency_private_endpoint(acr_id + "x", pe_b, "registry")
+        sim.network.add_dependency_private_endpoint(acr_id + "x", pe_b, "registry")
 
 
 # -------------------------------------------------------------------- Event Grid
@@ -614,13 +624,13 @@ def _event(**data: Any) -> EventGridEvent:
 def test_eventgrid_client_publishes_to_the_topic(
     sim: AzureSimulator, credential: ManagedIdentityCredential
 ) -> None:
-    client = EventGridPublisherClient(sim.eventgrid_topic_endpoint, credential)
-    before = len(sim.published_events)
+    client = EventGridPublisherClient(sim.eventgrid.endpoint, credential)
+    before = len(sim.eventgrid.published_events)
 
     client.send([_event(outcome="approved"), _event(outcome="skipped")])
 
-    assert sim.eventgrid_topic_endpoint == f"{sim.url}/eventgrid-topic/api/events"
-    published = sim.published_events[before:]
+    assert sim.eventgrid.endpoint == f"{sim.url}/eventgrid-topic/api/events"
+    published = sim.eventgrid.published_events[before:]
     assert [e["data"]["outcome"] for e in published] == ["approved", "skipped"]
     assert published[0]["eventType"] == "SynapseAml.ConnectionApproved"
     assert published[0]["dataVersion"] == "1.0"
@@ -628,21 +638,21 @@ def test_eventgrid_client_publishes_to_the_topic(
     assert _non_token(sim) == [
         Request("POST", "/eventgrid-topic/api/events", "eventgrid.publish", 200, "2018-01-01")
     ]
-    assert sim.token_requests[-1]["resource"] == "https://eventgrid.azure.net"
+    assert sim.identity.token_requests[-1]["resource"] == "https://eventgrid.azure.net"
 
 
 @pytest.mark.usefixtures("env")
 def test_eventgrid_refuses_a_token_for_another_audience(sim: AzureSimulator) -> None:
     client = EventGridPublisherClient(
-        sim.eventgrid_topic_endpoint, _FixedToken(sim.issue_token(sim.url))
+        sim.eventgrid.endpoint, _FixedToken(sim.identity.issue_token(sim.url))
     )
-    before = len(sim.published_events)
+    before = len(sim.eventgrid.published_events)
 
     with pytest.raises(ClientAuthenticationError) as caught:
         client.send([_event()])
 
     assert caught.value.status_code == 401
-    assert len(sim.published_events) == before
+    assert len(sim.eventgrid.published_events) == before
     assert [r.status for r in _non_token(sim)] == [401]
 
 
@@ -650,19 +660,19 @@ def test_eventgrid_injected_503_is_retried(
     sim: AzureSimulator, credential: ManagedIdentityCredential
 ) -> None:
     sim.inject("eventgrid.publish", status=503, times=1)
-    before = len(sim.published_events)
+    before = len(sim.eventgrid.published_events)
 
-    EventGridPublisherClient(sim.eventgrid_topic_endpoint, credential).send([_event()])
+    EventGridPublisherClient(sim.eventgrid.endpoint, credential).send([_event()])
 
-    assert len(sim.published_events) == before + 1
+    assert len(sim.eventgrid.published_events) == before + 1
     assert [r.status for r in _non_token(sim)] == [503, 200]
 
 
 def test_eventgrid_rejects_malformed_events(
     sim: AzureSimulator, credential: ManagedIdentityCredential
 ) -> None:
-    client = EventGridPublisherClient(sim.eventgrid_topic_endpoint, credential)
-    before = len(sim.published_events)
+    client = EventGridPublisherClient(sim.eventgrid.endpoint, credential)
+    before = len(sim.eventgrid.published_events)
     good = {
         "id": "1",
         "subject": "s",
@@ -680,7 +690,7 @@ def test_eventgrid_rejects_malformed_events(
     assert missing.value.status_code == 400
     assert "subject" in str(missing.value)
     assert wrong_topic.value.status_code == 400
-    assert sim.published_events[before:] == [good]
+    assert sim.eventgrid.published_events[before:] == [good]
 
 
 # -------------------------------------------------------------------------- reset
@@ -707,16 +717,16 @@ def test_new_routes_are_injectable_and_reset_clears_new_state(
         sim.inject(route, status=500)
     sim.clear_faults()
     stranger = str(uuid.uuid4())
-    sim.add_principal(stranger)
-    sim.principal_replication_delay(str(uuid.uuid4()), times=3)
-    sim.add_role_assignment(world.ws_id, str(uuid.uuid4()), stranger, world.role())
-    EventGridPublisherClient(sim.eventgrid_topic_endpoint, credential).send([_event()])
-    assert sim.published_events
+    sim.authorization.add_principal(stranger)
+    sim.authorization.principal_replication_delay(str(uuid.uuid4()), times=3)
+    sim.authorization.add_role_assignment(world.ws_id, str(uuid.uuid4()), stranger, world.role())
+    EventGridPublisherClient(sim.eventgrid.endpoint, credential).send([_event()])
+    assert sim.eventgrid.published_events
 
     sim.reset()
 
-    assert sim.published_events == []
-    assert sim.role_assignments() == []
+    assert sim.eventgrid.published_events == []
+    assert sim.authorization.role_assignments() == []
     assert sim.authorization.principals == {}
     assert sim.authorization.replication_delays == {}
     with pytest.raises(HttpResponseError) as caught:

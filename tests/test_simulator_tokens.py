@@ -40,7 +40,9 @@ def test_azure_ai_ml_reads_the_audience_it_checks(
 
 
 def test_two_tokens_for_one_audience_differ(sim: AzureSimulator) -> None:
-    assert sim.issue_token("https://ml.azure.com") != sim.issue_token("https://ml.azure.com")
+    assert sim.identity.issue_token("https://ml.azure.com") != sim.identity.issue_token(
+        "https://ml.azure.com"
+    )
 
 
 def test_scoring_uri_refuses_an_arm_token(sim: AzureSimulator) -> None:
@@ -51,8 +53,8 @@ def test_scoring_uri_refuses_an_arm_token(sim: AzureSimulator) -> None:
         "Microsoft.MachineLearningServices/workspaces/ws/batchEndpoints/ep"
     )
     body = {"properties": {"inputData": {"UriFolder": {"jobInputType": "UriFolder", "uri": "x"}}}}
-    wrong = sim.issue_token(sim.url)
-    right = sim.issue_token("https://ml.azure.com")
+    wrong = sim.identity.issue_token(sim.url)
+    right = sim.identity.issue_token("https://ml.azure.com")
     refused = requests.post(
         uri,
         json=body,

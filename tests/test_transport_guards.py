@@ -307,7 +307,7 @@ def _with_workspace_read(rt: Any) -> Any:
 
 def test_a_long_running_operation_polled_at_another_host_is_refused(app: App) -> None:
     status_url = app.sim.foreign_url + "/subscriptions/x/providers/op?api-version=2023-04-01"
-    compute = app.sim.compute(scene.PROD, "cpu-cluster")
+    compute = app.sim.ml.compute(scene.PROD, "cpu-cluster")
     compute["properties"]["provisioningState"] = "Updating"
     app.sim.inject_reply(
         "aml.compute.patch",
@@ -333,7 +333,7 @@ def test_the_outcome_publisher_refuses_a_redirect_to_another_host(app: App) -> N
 
     assert app.sim.requests_to("localhost") == []
     # The approval's events were refused (a later publish, of the role assignment, went on).
-    kinds = {event["data"]["kind"] for event in app.sim.published_events}
+    kinds = {event["data"]["kind"] for event in app.sim.eventgrid.published_events}
     assert "private-endpoint-connection" not in kinds
     # The decision itself was taken and recorded; only its announcement was refused.
     assert app.status(app.connection("listed by allow-listed")) == "Approved"
@@ -344,15 +344,17 @@ def test_the_ledger_refuses_a_redirect_to_another_host(app: App) -> None:
 
     from shared.config import LedgerSettings
     from shared.ledger import open_ledger
-    from simulator.server import Reply
+    from simulator.server import Reply, route
 
     location = app.sim.foreign_url + "/Tables"
     app.sim.add_route(
-        "POST",
-        r"^/tables$",
-        "test.tables.create",
-        lambda call: Reply(307, headers={"Location": location}),
-        audience=None,
+        route(
+            "POST",
+            r"^/tables$",
+            "test.tables.create",
+            lambda call: Reply(307, headers={"Location": location}),
+            None,
+        )
     )
     settings = LedgerSettings(table_endpoint=app.sim.url, connection_string=None, table_name="t")
 
@@ -424,7 +426,7 @@ def test_a_self_referencing_arm_next_link_stops_the_read(
 def test_a_synapse_list_longer_than_the_page_limit_is_an_incomplete_read(app: App) -> None:
     app.sim.page_size = 1
     for number in range(MAX_PAGES + 1):
-        app.sim.add_managed_private_endpoint(
+        app.sim.synapse.add_managed_private_endpoint(
             scene.ANALYTICS,
             f"mpe-filler-{number:03d}",
             private_link_resource_id=scene.SANDBOX,

@@ -58,13 +58,15 @@ def test_workspace_event_wires_the_synapse_identity_with_one_contributor_assignm
     deliver(app, payload)
 
     assert [w.route for w in writes(app)] == ["authz.ra.put"]
-    (assignment,) = app.sim.role_assignments(scene.DEV)
+    (assignment,) = app.sim.authorization.role_assignments(scene.DEV)
     properties = assignment["properties"]
     assert properties["principalId"] == scene.ANALYTICS_PRINCIPAL
     assert properties["principalType"] == "ServicePrincipal"
     assert properties["roleDefinitionId"].endswith(f"/roleDefinitions/{CONTRIBUTOR_ROLE_ID}")
     assert assignment["name"] == assignment_name(scene.DEV, scene.ANALYTICS_PRINCIPAL)
-    assert app.sim.role_assignments(scene.PROD) == []  # no approved Synapse connection there yet
+    assert (
+        app.sim.authorization.role_assignments(scene.PROD) == []
+    )  # no approved Synapse connection there yet
     record = app.ledger.event(payload["id"]) or {}
     assert record["Outcome"] == "reconciled"
     assert "1 assign" in record["Reason"]
@@ -104,7 +106,7 @@ def test_audit_mode_never_remediates(app: App) -> None:
     deliver(app, workspace_event(scene.DEV))
 
     assert not [w for w in writes(app) if w.route in REMEDIATION_ROUTES]
-    workspace = app.sim.get_resource(scene.PROD) or {}
+    workspace = app.sim.arm.get(scene.PROD) or {}
     assert workspace["properties"]["publicNetworkAccess"] == "Enabled"
 
 
@@ -116,9 +118,9 @@ def test_remediate_mode_applies_exactly_the_allowed_writes_once(app: App) -> Non
     remediation_writes = sorted(w.route for w in writes(app) if w.route in REMEDIATION_ROUTES)
     assert remediation_writes == ["aml.compute.patch", "aml.workspace.patch"]
     assert {w.route for w in writes(app)} <= REMEDIATION_ROUTES  # nothing else was written
-    workspace = app.sim.get_resource(scene.PROD) or {}
+    workspace = app.sim.arm.get(scene.PROD) or {}
     assert workspace["properties"]["publicNetworkAccess"] == "Disabled"
-    cluster = app.sim.compute(scene.PROD, "cpu-cluster")
+    cluster = app.sim.ml.compute(scene.PROD, "cpu-cluster")
     assert cluster["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 4
 
     app.sim.reset_counts()
@@ -178,21 +180,21 @@ def test_assignment_that_already_exists_counts_as_success(app: App) -> None:
 
 
 def test_principal_not_found_right_after_creation_is_retried(app: App) -> None:
-    app.sim.principal_replication_delay(scene.ANALYTICS_PRINCIPAL, times=1)
+    app.sim.authorization.principal_replication_delay(scene.ANALYTICS_PRINCIPAL, times=1)
 
     deliver(app, workspace_event(scene.DEV))
 
     statuses = [r.status for r in app.sim.requests if r.route == "authz.ra.put"]
     assert statuses == [400, 201]
-    assert len(app.sim.role_assignments(scene.DEV)) == 1
+    assert len(app.sim.authorization.role_assignments(scene.DEV)) == 1
 
 
 def test_principal_never_found_is_recorded_not_raised(app: App) -> None:
-    app.sim.principal_replication_delay(scene.ANALYTICS_PRINCIPAL, times=20)
+    app.sim.authorization.principal_replication_delay(scene.ANALYTICS_PRINCIPAL, times=20)
 
     deliver(app, workspace_event(scene.DEV))
 
-    assert app.sim.role_assignments(scene.DEV) == []
+    assert app.sim.authorization.role_assignments(scene.DEV) == []
     assert app.sim.count(route="authz.ra.put") == 4  # the first try and three retries
     (row,) = [
         r
@@ -206,11 +208,13 @@ def test_decisions_and_findings_are_published_for_people(app: App) -> None:
     deliver(app, workspace_event(scene.DEV))
     deliver(app, workspace_event(scene.PROD))
 
-    types = [event["eventType"] for event in app.sim.published_events]
+    types = [event["eventType"] for event in app.sim.eventgrid.published_events]
     assert "SynapseAmlAutomation.RoleAssignment.Assign.Applied" in types
     assert "SynapseAmlAutomation.PolicyFinding.NonCompliant" in types
     assert "SynapseAmlAutomation.PolicyFinding.Compliant" not in types
-    assign = next(e for e in app.sim.published_events if e["eventType"].endswith("Assign.Applied"))
+    assign = next(
+        e for e in app.sim.eventgrid.published_events if e["eventType"].endswith("Assign.Applied")
+    )
     assert assign["subject"] == scene.ANALYTICS
     assert assign["data"]["workspaceId"] == scene.DEV
     assert assign["dataVersion"] == "1.0"
@@ -226,7 +230,7 @@ def test_a_failed_publish_loses_no_decision_and_does_not_raise(app: App) -> None
     failures = [r for r in rows if r["Kind"] == "outcome-event"]
     assert failures
     assert all(r["Outcome"].startswith("failed: HTTP 503") for r in failures)
-    assert len(app.sim.role_assignments(scene.DEV)) == 1
+    assert len(app.sim.authorization.role_assignments(scene.DEV)) == 1
 
 
 def test_out_of_scope_workspace_event_costs_no_azure_call(app: App) -> None:
@@ -267,7 +271,7 @@ def test_one_private_endpoint_event_wires_the_synapse_workspace_completely(app: 
     )
 
     assert app.status(verified) == "Approved"
-    (assignment,) = app.sim.role_assignments(scene.PROD)
+    (assignment,) = app.sim.authorization.role_assignments(scene.PROD)
     assert assignment["properties"]["principalId"] == scene.ANALYTICS_PRINCIPAL
 
 
@@ -276,11 +280,9 @@ def test_the_sweep_covers_connections_roles_and_policies(app: App) -> None:
 
     host.fire_timer("reconcile_all")
 
-    assert len(app.sim.role_assignments(scene.PROD)) == 1
-    assert len(app.sim.role_assignments(scene.DEV)) == 1
-    assert (app.sim.get_resource(scene.PROD) or {})["properties"]["publicNetworkAccess"] == (
-        "Disabled"
-    )
+    assert len(app.sim.authorization.role_assignments(scene.PROD)) == 1
+    assert len(app.sim.authorization.role_assignments(scene.DEV)) == 1
+    assert (app.sim.arm.get(scene.PROD) or {})["properties"]["publicNetworkAccess"] == ("Disabled")
     for connection in app.scene.connections:
         assert app.status(connection) == connection.expected
     app.sim.reset_counts()
@@ -292,11 +294,11 @@ def test_the_sweep_covers_connections_roles_and_policies(app: App) -> None:
 
 def test_the_sweep_records_findings_but_does_not_announce_them_again(app: App) -> None:
     deliver(app, workspace_event(scene.PROD))
-    announced = len(app.sim.published_events)
+    announced = len(app.sim.eventgrid.published_events)
 
     host.fire_timer("reconcile_all")
 
-    later = app.sim.published_events[announced:]
+    later = app.sim.eventgrid.published_events[announced:]
     assert not [e for e in later if e["eventType"].endswith("PolicyFinding.NonCompliant")]
     assert findings(app, scene.PROD)  # still recorded by the sweep
     assert latest_evaluation(app, scene.PROD)[0]["Trigger"].startswith("sweep:")

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from shared.runtime import Reconcilers, Runtime
 
 SETTINGS_FILE = "local.settings.json"
+# A Functions settings file holds a few dozen settings; App Service keeps app settings far
+# smaller than this.
+MAX_SETTINGS_FILE_BYTES = 2**20
 USAGE = 2
 FAILURE = 1
 
@@ -66,12 +69,17 @@ def _one_line(text: object) -> str:
 
 def load_settings_file(path: Path) -> None:
     """Put a local.settings.json's `Values` into the environment (the environment wins)."""
+    from tools.files import FileReadError, read_regular_file
+
     fix = "pass a Functions local.settings.json (see local.settings.sample.json)"
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise CliError(f"settings file {path} does not exist: {fix}", USAGE) from None
-    except (OSError, UnicodeDecodeError) as error:
+        # Bounded, regular files only: /dev/zero never ends, a FIFO without a writer blocks.
+        text = read_regular_file(
+            path, MAX_SETTINGS_FILE_BYTES, label=f"settings file {path}", fix=fix
+        ).decode("utf-8-sig")
+    except FileReadError as error:
+        raise CliError(str(error), USAGE) from None
+    except UnicodeDecodeError as error:
         raise CliError(f"settings file {path} cannot be read ({error}): {fix}", USAGE) from None
     try:
         content = json.loads(text)

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tools.files import FileReadError, read_regular_file
+
 # Event Grid delivers at most 1 MB per event and dead-letters events one per blob: 64 MiB is
 # thousands of events, more than one replay should hold.
 MAX_FILE_BYTES = 64 * 2**20
@@ -24,26 +26,16 @@ def read_events(path: Path) -> list[Any]:
     """The items of an events file: one event object, or an array of them (as dead-letter
     blobs hold). Items are not checked here; see `check_event`."""
     try:
-        with path.open("rb") as source:
-            # Bounded: a dead-letter blob is small, while /dev/zero or a stray dump never ends.
-            raw = source.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise EventFileError(
-            f"{path} does not exist: give the path of a saved event file"
-        ) from None
-    except IsADirectoryError:
-        raise EventFileError(
-            f"{path} is a directory: give the path of a saved event file"
-        ) from None
-    except OSError as error:
-        raise EventFileError(
-            f"{path} cannot be read ({error.strerror}): check the path and its permissions"
-        ) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise EventFileError(
-            f"{path} is larger than {MAX_FILE_BYTES // 2**20} MiB: replay it in smaller files "
-            "(a JSON array of events each)"
+        # Bounded, regular files only: /dev/zero never ends, a FIFO without a writer blocks.
+        raw = read_regular_file(
+            path,
+            MAX_FILE_BYTES,
+            label=str(path),
+            fix="give the path of a saved event file",
+            too_large="replay it in smaller files (a JSON array of events each)",
         )
+    except FileReadError as error:
+        raise EventFileError(str(error)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

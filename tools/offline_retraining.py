@@ -36,7 +36,7 @@ def play(sim: AzureSimulator, expect: Expect, report: Report) -> None:
     from shared.retraining_runtime import retraining_runtime
 
     rs.seed_retraining(sim)
-    sim.add_compute(scene.DEV, "cpu-cluster", vm_size="Standard_DS3_v2", max_node_count=4)
+    sim.ml.add_compute(scene.DEV, "cpu-cluster", vm_size="Standard_DS3_v2", max_node_count=4)
     os.environ.update(
         rs.retraining_settings(
             RETRAIN_WORKSPACE_IDS=f"{scene.PROD},{scene.DEV}",

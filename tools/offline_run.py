@@ -24,22 +24,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from simulator import AzureSimulator, Azurite
 from tools import host, offline_retraining, offline_scoring, scene
+from tools.local_azure import local_azure
 from tools.report import Column, Report
 
 IN_SCOPE = (scene.PROD, scene.DEV)
-
-
-@contextmanager
-def local_azure() -> Iterator[tuple[AzureSimulator, Azurite]]:
-    """The simulator and Azurite, both on 127.0.0.1, stopped (Azurite by its PID) on exit."""
-    with Azurite() as azurite, AzureSimulator() as sim:
-        yield sim, azurite
 
 
 def _short(resource_id: object) -> str:
@@ -140,7 +132,7 @@ def _print_outcome_events(report: Report, sim: AzureSimulator) -> None:
             _short(event.get("subject", "")),
             (event.get("data") or {}).get("reason", ""),
         ]
-        for event in sim.published_events
+        for event in sim.eventgrid.published_events
     ]
     report.table(
         f"Outcome events published to OUTCOME_TOPIC_ENDPOINT for people: {len(rows)} "
@@ -166,9 +158,10 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     checks = Checks()
     report = Report()
-    with local_azure() as (sim, azurite):
+    with local_azure() as local:
+        sim, azurite = local.sim, local.azurite
         seeded = scene.seed(sim)
-        os.environ.update(scene.settings_env(sim, azurite.connection_string))
+        os.environ.update(local.settings())
         from shared.config import get_settings
         from shared.runtime import runtime  # after the settings are in place
 
@@ -190,7 +183,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             {prod_trigger, dev_trigger},
         )
         checks.expect(
-            len(sim.role_assignments(scene.DEV)) == 1,
+            len(sim.authorization.role_assignments(scene.DEV)) == 1,
             "mlw-dev: syn-analytics' identity got Contributor (connection approved by hand)",
         )
         checks.expect(
@@ -204,7 +197,9 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             for c, e in zip(seeded.connections, scene.connection_events(seeded), strict=True)
         ]
         hub = next(c for c in seeded.connections if c.name.startswith("pe-mlw-prod-hub"))
-        sim.add_private_endpoint(hub.private_endpoint_id, private_link_service_id=scene.PROD)
+        sim.network.add_private_endpoint(
+            hub.private_endpoint_id, private_link_service_id=scene.PROD
+        )
         events.append(
             (
                 "private endpoint pe-mlw-prod-hub written",
@@ -280,7 +275,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
                 a["name"],
             ]
             for ws in (scene.PROD, scene.DEV, scene.SANDBOX)
-            for a in sim.role_assignments(ws)
+            for a in sim.authorization.role_assignments(ws)
         ]
         report.table(
             "Role assignments on mlw-prod, mlw-dev and mlw-sandbox (simulator state)",
@@ -288,18 +283,20 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             rows,
         )
         for ws in (scene.PROD, scene.DEV):
-            assigned = sim.role_assignments(ws)
+            assigned = sim.authorization.role_assignments(ws)
             checks.expect(
                 len(assigned) == 1
                 and assigned[0]["properties"]["principalId"] == scene.ANALYTICS_PRINCIPAL,
                 f"{_short(ws)}: exactly one Contributor, for syn-analytics' identity",
             )
-        checks.expect(not sim.role_assignments(scene.SANDBOX), "mlw-sandbox: untouched")
+        checks.expect(
+            not sim.authorization.role_assignments(scene.SANDBOX), "mlw-sandbox: untouched"
+        )
 
         report.line()
         states = []
         for item in seeded.connections:
-            final = sim.connection_status(item.workspace_id, item.name)
+            final = sim.ml.connection_status(item.workspace_id, item.name)
             ok = final == item.expected
             states.append(
                 [
@@ -318,7 +315,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             ["workspace", "connection", "was", "now", "check", Column("why", wrap=True)],
             states,
         )
-        workspace = sim.get_resource(scene.PROD) or {}
+        workspace = sim.arm.get(scene.PROD) or {}
         checks.expect(
             workspace["properties"]["publicNetworkAccess"] == "Disabled",
             "mlw-prod: public network access disabled by remediation",

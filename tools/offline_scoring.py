@@ -1,7 +1,7 @@
 """The offline run's scoring step: a Logic App starts batch scoring over HTTP and follows it.
 
 Through the registered HTTP functions with real `func.HttpRequest` objects, as App Service
-authentication would pass them (the caller's object ID in X-MS-CLIENT-PRINCIPAL-ID):
+authentication would pass them (the caller's object ID, identity provider and claims):
 a scoring request with an Idempotency-Key, its polling (202 while the simulated service moves
 the job along, 200 once it completed), the same request again (the Logic App's retry: the same
 job, nothing submitted), and a request refused for carrying a SAS token (nothing submitted, no
@@ -30,7 +30,7 @@ class Expect(Protocol):
 
 _LOGIC_APP_HEADERS = {
     "Content-Type": "application/json",
-    "X-MS-CLIENT-PRINCIPAL-ID": ss.LOGIC_APP,
+    **ss.caller_headers(ss.LOGIC_APP),
     "x-ms-workflow-run-id": "08584320000000000001",
     "x-ms-client-tracking-id": "nightly-churn",
     "Idempotency-Key": "08584320000000000001",
@@ -53,7 +53,7 @@ def _get(url: str) -> func.HttpResponse:
         "get_scoring_job",
         method="GET",
         url=url,
-        headers={"X-MS-CLIENT-PRINCIPAL-ID": ss.LOGIC_APP},
+        headers=ss.caller_headers(ss.LOGIC_APP),
         route_params={"job_name": url.rsplit("/", 1)[-1]},
     )
 

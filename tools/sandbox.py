@@ -36,6 +36,7 @@ from types import FrameType
 
 from simulator import AzureSimulator, Azurite
 from tools import scene
+from tools.local_azure import local_azure
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = REPO_ROOT / ".sandbox"
@@ -205,13 +206,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
     try:
-        with Azurite() as azurite, AzureSimulator() as sim:
+        with local_azure() as local:
+            sim, azurite = local.sim, local.azurite
             if stop.is_set():
                 # Stopped while starting: nothing to offer, nothing left behind.
                 print("stopped while starting; nothing is left running", flush=True)
                 return 0
             seeded = scene.seed(sim)
-            settings = scene.settings_env(sim, azurite.connection_string)
+            settings = local.settings()
             lines = env_lines(settings)
             env_file = files.write(ENV_FILE, _env_file_text(settings, azurite))
             events = _write_events(files, seeded)

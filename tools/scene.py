@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.config import EVENTGRID_AUDIENCE
 from simulator import AzureSimulator
 
 ML_SUBSCRIPTION = "6f1c7b9e-2d4a-4c3b-9a51-0e8d7f6a5b40"
@@ -103,16 +104,16 @@ def seed_workspace(
     vault = f"{group}/providers/Microsoft.KeyVault/vaults/kv-{short}"
     registry = f"{group}/providers/Microsoft.ContainerRegistry/registries/cr{short}"
     storage_groups = ["blob", "file", "dfs", "queue", "table"] if hardened else ["blob", "file"]
-    sim.add_storage_account(
+    sim.network.add_storage_account(
         storage,
         private_endpoints=[
             (private_endpoint_id(f"pe-st{short}-{g}"), g, "Approved") for g in storage_groups
         ],
     )
-    sim.add_key_vault(
+    sim.network.add_key_vault(
         vault, private_endpoints=[(private_endpoint_id(f"pe-kv{short}"), "vault", "Approved")]
     )
-    sim.add_container_registry(
+    sim.network.add_container_registry(
         registry,
         private_endpoints=(
             [(private_endpoint_id(f"pe-cr{short}"), "registry", "Approved")]
@@ -126,7 +127,7 @@ def seed_workspace(
         "tenantId": sim.tenant_id,
         "userAssignedIdentities": {UAI: {"principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, UAI))}},
     }
-    sim.add_ml_workspace(
+    sim.ml.add_workspace(
         ws,
         public_network_access="Disabled" if hardened else "Enabled",
         identity=identity if hardened else None,
@@ -143,10 +144,10 @@ def _seed_computes(sim: AzureSimulator) -> None:
         "Microsoft.Network/virtualNetworks/vnet-ml/subnets/snet-compute"
     )
     # Too many nodes for MAX_CLUSTER_NODES: the one remediation a cluster can get.
-    sim.add_compute(
+    sim.ml.add_compute(
         PROD, "cpu-cluster", vm_size="STANDARD_DS3_V2", subnet_id=subnet, max_node_count=10
     )
-    sim.add_compute(
+    sim.ml.add_compute(
         PROD,
         "ci-alice",
         compute_type="ComputeInstance",
@@ -157,7 +158,7 @@ def _seed_computes(sim: AzureSimulator) -> None:
         min_node_count=None,
         remote_login_port_public_access=None,
     )
-    sim.add_compute(
+    sim.ml.add_compute(
         DEV, "gpu-cluster", vm_size="Standard_E4s_v3", subnet_id=subnet, max_node_count=4
     )
 
@@ -167,10 +168,10 @@ def seed(sim: AzureSimulator) -> Scene:
     scene = Scene()
     seed_workspace(sim, PROD, hardened=False)
     seed_workspace(sim, DEV, hardened=True)
-    sim.add_ml_workspace(SANDBOX)
+    sim.ml.add_workspace(SANDBOX)
     _seed_computes(sim)
-    sim.add_synapse_workspace(ANALYTICS, principal_id=ANALYTICS_PRINCIPAL)
-    sim.add_synapse_workspace(ROGUE, principal_id=ROGUE_PRINCIPAL)
+    sim.synapse.add_workspace(ANALYTICS, principal_id=ANALYTICS_PRINCIPAL)
+    sim.synapse.add_workspace(ROGUE, principal_id=ROGUE_PRINCIPAL)
 
     prod_pe = managed_endpoint_id("syn-analytics", "mpe-aml-prod", SYNAPSE_MANAGED_SUBSCRIPTION)
     dev_pe = managed_endpoint_id("syn-analytics", "mpe-aml-dev", SYNAPSE_MANAGED_SUBSCRIPTION)
@@ -186,16 +187,16 @@ def seed(sim: AzureSimulator) -> Scene:
         "/providers/Microsoft.Network/privateEndpoints/pe-mlw-prod-hub"
     )
 
-    sim.add_managed_private_endpoint(
+    sim.synapse.add_managed_private_endpoint(
         ANALYTICS, "mpe-aml-prod", private_link_resource_id=PROD, resource_id=prod_pe
     )
-    sim.add_managed_private_endpoint(
+    sim.synapse.add_managed_private_endpoint(
         ANALYTICS, "mpe-aml-dev", private_link_resource_id=DEV, resource_id=dev_pe
     )
-    sim.add_managed_private_endpoint(
+    sim.synapse.add_managed_private_endpoint(
         ANALYTICS, "mpe-aml-sbx", private_link_resource_id=SANDBOX, resource_id=sandbox_pe
     )
-    sim.add_managed_private_endpoint(
+    sim.synapse.add_managed_private_endpoint(
         ANALYTICS,
         "mpe-aml-dev-old",
         private_link_resource_id=DEV,
@@ -203,13 +204,13 @@ def seed(sim: AzureSimulator) -> Scene:
         status="Approved",
     )
     # The partner's Synapse really does list its endpoint: but it is not allow-listed.
-    sim.add_managed_private_endpoint(
+    sim.synapse.add_managed_private_endpoint(
         ROGUE, "mpe-aml-dev", private_link_resource_id=DEV, resource_id=rogue_pe
     )
 
     def connect(ws: str, pe: str, initial: str, expected: str, why: str, message: str = "") -> None:
         name = f"{pe.rsplit('/', 1)[-1]}-{uuid.uuid5(uuid.NAMESPACE_URL, pe).hex[:8]}"
-        sim.add_private_endpoint_connection(ws, name, pe, status=initial, description=message)
+        sim.ml.add_private_endpoint_connection(ws, name, pe, status=initial, description=message)
         scene.connections.append(Connection(ws, name, pe, initial, expected, why))
 
     connect(PROD, prod_pe, "Pending", "Approved", "listed by allow-listed syn-analytics")
@@ -295,6 +296,8 @@ def settings_env(sim: AzureSimulator, ledger_connection_string: str) -> dict[str
         "ALLOWED_COMPUTE_VM_SIZES": "Standard_DS3_v2,Standard_E4s_v3",
         "MAX_CLUSTER_NODES": "4",
         "HBI_REQUIRED": "true",
-        "OUTCOME_TOPIC_ENDPOINT": sim.eventgrid_topic_endpoint,
+        "OUTCOME_TOPIC_ENDPOINT": sim.eventgrid.endpoint,
+        # The simulator's host is of no Azure cloud: the token that may go there is stated.
+        "OUTCOME_TOPIC_AUDIENCE": EVENTGRID_AUDIENCE,
         "AZURE_CLIENT_ID": "5e2f1d3c-4b6a-4c8d-9e0f-a1b2c3d4e5f6",
     }

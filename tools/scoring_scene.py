@@ -10,6 +10,8 @@ Used by the tests, the offline run and the benchmarks, on top of `tools.scene`:
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import TYPE_CHECKING
 
 from tools import scene
@@ -30,7 +32,35 @@ ANALYST = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"  # a person, signed in with Ent
 STRANGER = "f0e1d2c3-b4a5-4968-8776-655443322110"  # authenticated, but not allowed
 
 INPUT = "azureml://datastores/workspaceblobstore/paths/scoring/in/"
-APP_URL = "https://func-synapse-aml.azurewebsites.net/api"
+APP_HOST = "func-synapse-aml.azurewebsites.net"
+APP_URL = f"https://{APP_HOST}/api"
+OBJECT_ID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+
+
+def principal_header(claims: list[dict[str, object]], auth_typ: str = "aad") -> str:
+    """`X-MS-CLIENT-PRINCIPAL` as App Service authentication writes it: base64 JSON."""
+    principal = {
+        "auth_typ": auth_typ,
+        "claims": claims,
+        "name_typ": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+        "role_typ": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
+    }
+    return base64.b64encode(json.dumps(principal).encode()).decode()
+
+
+def caller_headers(object_id: str) -> dict[str, str]:
+    """The headers App Service authentication (Entra ID) forwards for a caller with this object
+    ID: the ID, the identity provider and the claims, which agree."""
+    claims: list[dict[str, object]] = [
+        {"typ": "aud", "val": "api://synapse-aml-automation"},
+        {"typ": OBJECT_ID_CLAIM, "val": object_id},
+        {"typ": "appid", "val": "5e2f7a9c-1b3d-4e6f-8a0c-2d4f6b8e0a1c"},
+    ]
+    return {
+        "X-MS-CLIENT-PRINCIPAL-ID": object_id,
+        "X-MS-CLIENT-PRINCIPAL-IDP": "aad",
+        "X-MS-CLIENT-PRINCIPAL": principal_header(claims),
+    }
 
 
 def seed(sim: AzureSimulator) -> None:
@@ -42,8 +72,11 @@ def seed(sim: AzureSimulator) -> None:
 
 
 def settings_env() -> dict[str, str]:
-    """The scoring settings on top of `tools.scene.settings_env`."""
+    """The scoring settings on top of `tools.scene.settings_env`, with the two the platform sets
+    in Azure: App Service authentication on, and the app's host name."""
     return {
         "SCORING_ALLOWED_ENDPOINTS": ",".join(ALLOWED_ENDPOINTS),
         "SCORING_ALLOWED_CALLERS": f"{LOGIC_APP},{ANALYST}",
+        "WEBSITE_AUTH_ENABLED": "True",
+        "WEBSITE_HOSTNAME": APP_HOST,
     }

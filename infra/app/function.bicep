@@ -173,8 +173,11 @@ resource authentication 'Microsoft.Web/sites/config@2024-04-01' = {
       requireAuthentication: true
       unauthenticatedClientAction: 'Return401'
       // Event Grid delivers to the Event Grid trigger's own endpoint with the extension's system
-      // key (the AzureFunction destination); it sends no Entra ID token.
+      // key (the AzureFunction destination); it sends no Entra ID token. Microsoft documents the
+      // path as /runtime/webhooks/EventGrid; the lowercase form is kept too, in case the
+      // platform compares paths case-sensitively.
       excludedPaths: [
+        '/runtime/webhooks/EventGrid'
         '/runtime/webhooks/eventgrid'
       ]
     }

@@ -23,7 +23,7 @@ from shared.config import Settings, synapse_dev_audience
 
 if TYPE_CHECKING:
     from azure.core import PipelineClient
-    from azure.core.credentials import TokenCredential
+    from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
     from azure.core.rest import HttpRequest, HttpResponse
 
 # azure-core's retry policy, tuned for a function invocation: a handful of tries honouring
@@ -33,13 +33,6 @@ RETRY_SETTINGS: dict[str, Any] = {
     "retry_total": transport.RETRY_TOTAL,
     "retry_backoff_factor": transport.RETRY_BACKOFF_FACTOR,
     "retry_backoff_max": transport.RETRY_BACKOFF_MAX_SECONDS,
-}
-# Azure ML's data-plane audience (batch scoring URIs, the job PUT's x-azureml-token) per cloud,
-# keyed by the cloud's ARM host; any other ARM endpoint (a proxy, the simulator) is the public one.
-ML_AUDIENCES = {
-    "management.azure.com": "https://ml.azure.com",
-    "management.usgovcloudapi.net": "https://ml.azure.us",
-    "management.chinacloudapi.cn": "https://ml.azure.cn",
 }
 # Where azure-ai-ml keeps the name of "the current cloud" (the process environment).
 AZUREML_CURRENT_CLOUD = "AZUREML_CURRENT_CLOUD"
@@ -72,13 +65,6 @@ def prepare_azure_ai_ml() -> None:
         os.environ.pop(AZUREML_CURRENT_CLOUD, None)
 
 
-def ml_audience(arm_endpoint: str) -> str:
-    """The Azure ML data-plane audience of the cloud that `arm_endpoint` belongs to."""
-    return ML_AUDIENCES.get(
-        urlsplit(arm_endpoint).hostname or "", ML_AUDIENCES["management.azure.com"]
-    )
-
-
 @functools.cache
 def credential(client_id: str | None) -> TokenCredential:
     """The process's credential: managed identity in Azure (user-assigned when `client_id` is
@@ -88,6 +74,37 @@ def credential(client_id: str | None) -> TokenCredential:
     return DefaultAzureCredential(
         managed_identity_client_id=client_id, exclude_interactive_browser_credential=True
     )
+
+
+class AudienceBoundCredential:
+    """The process's credential, giving tokens for one audience only.
+
+    Some SDKs let the service choose the scope: azure-data-tables asks for whatever resource a
+    401 challenge names, so any host it talks to could ask for an ARM token. Bound here, a
+    client's token is always the audience its settings tie to its endpoint; a request for any
+    other raises `ClientAuthenticationError` and nothing is sent.
+    """
+
+    def __init__(self, inner: TokenCredential, audience: str) -> None:
+        self._inner = inner
+        self.scope = f"{audience.rstrip('/')}/.default"
+
+    def _check(self, scopes: tuple[str, ...]) -> None:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        if [scope.lower() for scope in scopes] != [self.scope.lower()]:
+            raise ClientAuthenticationError(
+                f"refused a token for {', '.join(scopes)[:200]}: this client's audience is "
+                f"{self.scope} (its endpoint's settings)"
+            )
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self._check(scopes)
+        return self._inner.get_token(*scopes, **kwargs)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+        self._check(scopes)
+        return self._inner.get_token_info(*scopes, options=options)  # type: ignore[attr-defined, no-any-return]
 
 
 def synapse_dev_scope(template: str, audience: str | None = None) -> str:
@@ -188,7 +205,7 @@ class AzureClients:
     def batch_scoring(self, origin: str) -> PipelineClient[HttpRequest, HttpResponse]:
         """A raw azure-core pipeline to one batch scoring host (`https://host[:port]`), with a
         token for Azure ML's data plane. Only for an origin that passed the scoring URI check."""
-        scope = f"{ml_audience(self._settings.arm_endpoint)}/.default"
+        scope = f"{self._settings.aml_audience}/.default"
         return self.data_plane_pipeline(origin, scope)
 
     @functools.cache  # noqa: B019
@@ -209,14 +226,14 @@ class AzureClients:
         cloud_kwargs: dict[str, Any] = {"cloud": cloud}
         if cloud is None:
             # Any other ARM endpoint (Azure Stack, a proxy, the local simulator) is registered as
-            # a cloud of its own; its ML audience stays the public cloud's.
+            # a cloud of its own, with the ML audience the settings tie to it (AML_AUDIENCE).
             cloud_kwargs = {
                 "cloud": f"custom:{host}",
                 "cloud_metadata": {
                     "azure_portal": "https://portal.azure.com/",
                     "resource_manager": f"{arm}/",
                     "active_directory": "https://login.microsoftonline.com/",
-                    "aml_resource_id": f"{ml_audience(arm)}/",
+                    "aml_resource_id": f"{self._settings.aml_audience}/",
                     "storage_endpoint": "core.windows.net",
                     "registry_discovery_endpoint": f"{arm}/",
                 },

@@ -69,10 +69,16 @@ class WorkspaceFactsAdapter:
         return [_compute(item, raw_counts) for item in items]
 
     @malformed_is_permanent
-    def dependency(self, kind: DependencyKind, resource_id: str | None) -> DependencyFacts:
-        """Which private link groups of a dependency have approved private endpoints."""
+    def dependency(
+        self, kind: DependencyKind, resource_id: str | None, customers: frozenset[str]
+    ) -> DependencyFacts:
+        """Which private link groups of a dependency have approved private endpoints in a
+        `customers` subscription (lower-cased) or the dependency's own: as for the workspace, a
+        managed private endpoint (Synapse's or AML's managed network's, in a Microsoft-managed
+        subscription) serves only its service and is no private path for people."""
         if not resource_id or not is_arm_id(resource_id):
             return DependencyFacts(kind, None)
+        customers = customers | {subscription_of(resource_id).lower()}
         resources = self._clients.resources(subscription_of(resource_id)).resources
         try:
             resource = resources.get_by_id(resource_id, api_version=DEPENDENCY_API_VERSIONS[kind])
@@ -88,8 +94,12 @@ class WorkspaceFactsAdapter:
                     properties.get("privateLinkServiceConnectionState"), f"{what}: state"
                 )
                 endpoint = json_mapping(properties.get("privateEndpoint"), f"{what}: endpoint")
-                endpoint_id = _text(endpoint.get("id"))
-                if str(state.get("status", "")).lower() != "approved" or not endpoint_id:
+                endpoint_id = endpoint.get("id")
+                if str(state.get("status", "")).lower() != "approved" or not (
+                    isinstance(endpoint_id, str)
+                    and is_arm_id(endpoint_id)
+                    and subscription_of(endpoint_id).lower() in customers
+                ):
                     continue
                 # The connection does not say which sub-resource it serves; the endpoint does.
                 groups |= self._groups_of(endpoint_id, resource_id)

@@ -78,14 +78,27 @@ def workspace_private_link(facts: WorkspaceFacts, params: PolicyParameters) -> l
 
 
 def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> GuardVerdict:
-    """Public network access is disabled only while the workspace has at least one approved
-    private endpoint connection: without one, disabling it cuts off every user, pipeline and
-    the Synapse integration at once."""
-    count = facts.approved_private_endpoint_connections
+    """Public network access is disabled only while people have a private path to the workspace:
+    an approved connection from a private endpoint in a customer subscription. Without one,
+    disabling it cuts off every user and pipeline at once. A managed private endpoint (the
+    Synapse one the app approves) serves only its service, from a Microsoft-managed
+    subscription: it is no path for people."""
+    count = facts.customer_private_endpoint_connections
+    approved = facts.approved_private_endpoint_connections
     name = _name(facts.id)
     if count >= 1:
         return GuardVerdict(
-            True, f"workspace {name} has {count} approved private endpoint connection(s)"
+            True,
+            f"workspace {name} has {count} approved private endpoint connection(s) from a "
+            "subscription of ML_WORKSPACE_IDS",
+        )
+    if approved >= 1:
+        return GuardVerdict(
+            False,
+            f"workspace {name} has {approved} approved private endpoint connection(s), none from "
+            "a subscription of ML_WORKSPACE_IDS (a managed private endpoint, such as Synapse's, "
+            "lives in a Microsoft-managed subscription and serves only its service): disabling "
+            "public network access would cut off every user and pipeline",
         )
     return GuardVerdict(
         False,

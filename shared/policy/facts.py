@@ -76,6 +76,10 @@ class WorkspaceFacts:
     identity_type: str | None = None
     user_assigned_identities: tuple[str, ...] = ()
     approved_private_endpoint_connections: int = 0
+    # Of those, the ones whose private endpoint lives in a customer subscription (one of
+    # ML_WORKSPACE_IDS'): the private paths people can use. A managed private endpoint (a
+    # Synapse workspace's) counts above, not here.
+    customer_private_endpoint_connections: int = 0
     computes: tuple[ComputeFacts, ...] = ()
     dependencies: tuple[DependencyFacts, ...] = ()
     # The allow-listed Synapse workspaces as ARM reports them; `synapse_errors` for unreadable.

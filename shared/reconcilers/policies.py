@@ -14,10 +14,11 @@ from azure.core.exceptions import AzureError
 from azure.mgmt.core.tools import parse_resource_id
 
 from shared.adapters.aml import MachineLearningAdapter
+from shared.adapters.answers import GuardNoLongerHoldsError
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
-from shared.arm import ArmId, is_arm_id, same_arm_id
+from shared.arm import ArmId, is_arm_id, same_arm_id, subscription_of
 from shared.config import Settings
 from shared.ledger import ReportsOnce
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
@@ -109,25 +110,58 @@ def _belongs_to(target_id: str, workspace_id: str) -> bool:
     return bool(rest) and "/" not in rest and target_id.isascii()
 
 
-def _private_path(connection: PrivateEndpointConnection, workspace_id: ArmId) -> bool:
-    """An Approved connection of this workspace from a private endpoint: what gives clients a
-    private path. Approved (any casing, as parsed) is not enough on its own: a connection listed
-    for another workspace, or whose endpoint is missing or not a private endpoint, gives none."""
+def _private_endpoint_subscription(
+    connection: PrivateEndpointConnection, workspace_id: ArmId
+) -> str | None:
+    """The subscription (lower-cased) of the private endpoint behind an Approved connection of
+    this workspace; None when the connection gives no private path at all. Approved (any casing,
+    as parsed) is not enough on its own: a connection listed for another workspace, or whose
+    endpoint is missing or not a private endpoint, gives none."""
     if connection.status is not ConnectionStatus.APPROVED:
-        return False
+        return None
     prefix = f"{workspace_id}/privateEndpointConnections/".lower()
     if not connection.id.lower().startswith(prefix) or "/" in connection.id[len(prefix) :]:
-        return False
+        return None
     endpoint = connection.private_endpoint_id
     if not endpoint or not is_arm_id(endpoint):
-        return False
+        return None
     parts = parse_resource_id(endpoint)
-    return (
+    if (
         str(parts.get("namespace", "")).lower() == "microsoft.network"
         and str(parts.get("type", "")).lower() == "privateendpoints"
         and not parts.get("children")
         and bool(parts.get("name"))
-    )
+    ):
+        return str(parts["subscription"]).lower()
+    return None
+
+
+def customer_subscriptions(settings: Settings) -> frozenset[str]:
+    """The subscriptions the operator named as the customer's: those of `ML_WORKSPACE_IDS`.
+
+    A private endpoint there is the customer's own, in the customer's network: a private path
+    people can use. A managed private endpoint (Synapse, Data Factory, Purview...) lives in the
+    service's managed virtual network, in a Microsoft-managed subscription, and serves only that
+    service. The subscription in the connection's `privateEndpoint.id` is set by Azure from the
+    endpoint resource itself, so nothing a workspace user writes (a name, a description, a
+    request message) moves it; to count, someone must create a real private endpoint in one of
+    these subscriptions. The Synapse evidence is not consulted: it names only the allow-listed
+    workspaces' managed endpoints, never a partner's or another service's, so as a deny-list it
+    could never be complete, while this allow-list is by construction.
+    """
+    return frozenset(subscription_of(workspace).lower() for workspace in settings.ml_workspace_ids)
+
+
+def private_paths(
+    connections: Sequence[PrivateEndpointConnection],
+    workspace_id: ArmId,
+    customers: frozenset[str],
+) -> tuple[int, int]:
+    """(approved connections of the workspace from a private endpoint, those of them whose
+    endpoint is in a `customers` subscription: the private paths people can use)."""
+    found = [_private_endpoint_subscription(c, workspace_id) for c in connections]
+    approved = [subscription for subscription in found if subscription is not None]
+    return len(approved), sum(1 for s in approved if s in customers)
 
 
 class PolicyReconciler:
@@ -146,6 +180,7 @@ class PolicyReconciler:
         self._synapse = synapse
         self._parameters = policy_parameters(settings)
         self._mode = f"{settings.automation_mode.value}/{settings.policy_mode.value}"
+        self._customers = customer_subscriptions(settings)
 
     def _synapse_facts(self) -> tuple[tuple[SynapseWorkspace, ...], tuple[str, ...]]:
         found: list[SynapseWorkspace] = []
@@ -173,21 +208,25 @@ class PolicyReconciler:
         identity_type, user_assigned = workspace_identity(model)
         hbi = getattr(model, "hbi_workspace", None)
         synapse, synapse_errors = self._synapse_facts()
+        approved, customer = private_paths(connections, workspace_id, self._customers)
         return WorkspaceFacts(
             id=workspace_id,
             public_network_access=getattr(model, "public_network_access", None),
             hbi_workspace=hbi if isinstance(hbi, bool) else None,
             identity_type=identity_type,
             user_assigned_identities=user_assigned,
-            approved_private_endpoint_connections=sum(
-                1 for c in connections if _private_path(c, workspace_id)
-            ),
+            approved_private_endpoint_connections=approved,
+            customer_private_endpoint_connections=customer,
             computes=tuple(self._facts.computes(workspace_id)),
             dependencies=(
-                self._facts.dependency(DependencyKind.STORAGE, model.storage_account),
-                self._facts.dependency(DependencyKind.KEY_VAULT, model.key_vault),
                 self._facts.dependency(
-                    DependencyKind.CONTAINER_REGISTRY, getattr(model, "container_registry", None)
+                    DependencyKind.STORAGE, model.storage_account, self._customers
+                ),
+                self._facts.dependency(DependencyKind.KEY_VAULT, model.key_vault, self._customers),
+                self._facts.dependency(
+                    DependencyKind.CONTAINER_REGISTRY,
+                    getattr(model, "container_registry", None),
+                    self._customers,
                 ),
             ),
             synapse_workspaces=synapse,
@@ -243,6 +282,16 @@ class PolicyReconciler:
 
     def _write(self, workspace_id: ArmId, remediation: Remediation) -> str:
         if remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
+            # The guard was judged on the run's listing; this read is the last before the
+            # write (as a cluster's node counts are): a path rejected or deleted in between
+            # leaves public access on.
+            connections = self._ml.list_connections(workspace_id)
+            if not private_paths(connections, workspace_id, self._customers)[1]:
+                raise GuardNoLongerHoldsError(
+                    "read again just before the write, the workspace has no approved private "
+                    "endpoint connection from a subscription of ML_WORKSPACE_IDS: disabling "
+                    "public network access would cut off every user and pipeline"
+                )
             value = self._facts.disable_public_network_access(workspace_id)
             return f"publicNetworkAccess is now {value}"
         # The target is the configured workspace plus the compute's name: never the ID

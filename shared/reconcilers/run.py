@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from azure.core.exceptions import AzureError
 
@@ -24,10 +26,13 @@ from shared.adapters.errors import describe, is_transient
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
 from shared.outcome import NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, noted
-from shared.policy.budget import RemediationBudget, Stop
+from shared.policy.budget import RemediationBudget, Stop, explain_hourly
 from shared.reconcilers.evidence import EvidenceCache
 from shared.reconcilers.intent import record_intent
 from shared.reconcilers.transient import for_workspace
+
+if TYPE_CHECKING:
+    from shared.claims import Claims
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,8 @@ class Run:
     sink: ActionSink | None
     cache: EvidenceCache = field(default_factory=EvidenceCache)
     preview: bool = False
+    # Where each workspace's remediations of the hour are counted (None: the run's own).
+    claims: Claims | None = None
     _transient: AzureError | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -108,11 +115,40 @@ class Run:
                 return Outcome(Status.DEFERRED, self.budget.explain(stop), stop.value)
         if decision.write is None:
             return decision.outcome
+        if decision.budgeted and (held := self._hourly(decision.record.target_id)) is not None:
+            return held
         outcome = self._write(decision)
         if decision.budgeted and outcome.attempted:
             # A planned (dry-run) write counts as the real one would.
             self.budget.spend(failed=outcome.failed)
         return outcome
+
+    def _hourly(self, workspace_id: str) -> Outcome | None:
+        """Take one of the workspace's remediation slots of the hour, right before the write the
+        run's budget allows: None when taken, else the deferral. Every run is a new budget (five
+        compute writes, five events): the hour's slots, kept in the ledger, bound what all of
+        them do to one workspace; without claims (a preview), the run's own do. A ledger that
+        cannot count defers: the limit is never assumed."""
+        limit = self.budget.per_hour
+        if limit is None:
+            return None
+        now = datetime.now(UTC)
+        try:
+            free_at = (
+                self.claims.take_remediation_slot(workspace_id, limit=limit, now=now)
+                if self.claims is not None
+                else self.budget.hour_slot(workspace_id, limit, now)
+            )
+        except AzureError as error:
+            reason = (
+                f"{Stop.HOURLY_LIMIT}: the ledger could not count this workspace's remediations "
+                f"of the hour ({describe(error)}); deferred to a later run"
+            )
+        else:
+            if free_at is None:
+                return None
+            reason = explain_hourly(limit, free_at)
+        return Outcome(Status.DEFERRED, reason, Stop.HOURLY_LIMIT.value)
 
     def _write(self, decision: Decision) -> Outcome:
         """The one write path: dry-run, intent, the call, Azure's answer, the error's class."""
@@ -152,7 +188,9 @@ class Run:
                     evidence=f"{record.verdict}: {by}",
                     notify=self.announces
                     if by == GUARD
-                    else self.budget.first_announcement(Stop(by)),
+                    # The hour's deferrals, like the guard's, are not announced by the sweep.
+                    else (by != Stop.HOURLY_LIMIT or self.announces)
+                    and self.budget.first_announcement(Stop(by)),
                 )
             if decision.ledger:
                 records.append(record)

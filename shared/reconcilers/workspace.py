@@ -81,7 +81,8 @@ class WorkspaceReport:
 
 def start_run(runtime: Reconcilers, trigger: str, *, preview: bool = False) -> Run:
     """A run of its own (an event, a sweep, a CLI run): one remediation budget
-    (`MAX_REMEDIATIONS_PER_RUN`) and one evidence cache for every workspace it reconciles.
+    (`MAX_REMEDIATIONS_PER_RUN`, and each workspace's hour) and one evidence cache for every
+    workspace it reconciles.
     `preview`: the CLI's `plan`, which writes and records nothing."""
     from shared.policy.budget import RemediationBudget
 
@@ -89,8 +90,12 @@ def start_run(runtime: Reconcilers, trigger: str, *, preview: bool = False) -> R
     return Run(
         trigger,
         dry_run=settings.dry_run,
-        budget=RemediationBudget(settings.max_remediations_per_run),
+        budget=RemediationBudget(
+            settings.max_remediations_per_run, per_hour=settings.max_remediations_per_hour
+        ),
         sink=None if preview else runtime.sink,
+        # A preview reads no ledger and takes no slot: it counts only its own.
+        claims=None if preview else runtime.claims,
         preview=preview,
     )
 

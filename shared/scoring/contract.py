@@ -66,9 +66,10 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
                 "minLength": 1,
                 "maxLength": MAX_INPUT_PATH,
                 "pattern": r"^(azureml://datastores/|azureml:|https://)[^?#\s\\]+$",
-                "description": "azureml://datastores/<datastore>/paths/<path>, "
-                "azureml:<data asset>:<version>, or https://<account>.blob.core.windows.net/"
-                "<container>/<path> (or .dfs.); no query string (never a SAS token), no '..'.",
+                "description": "azureml://datastores/<datastore>/paths/<path> or https://"
+                "<account>.blob.core.windows.net/<container>/<path> (or .dfs.), under a prefix "
+                "of SCORING_ALLOWED_INPUTS (empty: a datastore of the endpoint's workspace); no "
+                "query string (never a SAS token), no '..'.",
                 "x-ms-summary": "Input path",
             },
         },

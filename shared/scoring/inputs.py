@@ -1,32 +1,49 @@
-"""Which input URIs a scoring job may read (pure).
+"""Which input URIs a scoring or retraining job may read (pure).
 
-Three forms and nothing else: `azureml://datastores/<datastore>/paths/<path>`,
-`azureml:<data asset>:<version>`, and `https://<account>.blob.core.windows.net/<container>/<path>`
-(or `.dfs.`). No query string or fragment: a SAS token must never reach a job or the ledger (the
-job reads with its own identity). No `..` segment, raw or percent-encoded. At most 2,048
-characters. Reasons never repeat the refused value.
+The form: `azureml://datastores/<datastore>/paths/<path>` (or the long form naming the
+workspace, `azureml://subscriptions/<id>/resourcegroups/<group>/workspaces/<name>/datastores/
+...`), `azureml:<data asset>:<version>`, and `https://<account>.blob.<storage suffix>/
+<container>/<path>` (or `.dfs.`) on a known cloud. No query string or fragment: a SAS token
+must never reach a job or the ledger (the job reads with its own identity). No `..` segment, raw
+or percent-encoded. At most 2,048 characters. Reasons never repeat the refused value.
+
+Then whose data (`input_not_allowed`): a job reads its input with the identity that started it,
+the app's, which owns the app's host storage. So an input must be under a prefix of
+`SCORING_ALLOWED_INPUTS` (empty: a datastore of the job's own workspace), compared segment by
+segment after one percent-decoding (what storage does), and never in the host storage account.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote_to_bytes
+from dataclasses import dataclass
+from urllib.parse import unquote, unquote_to_bytes
 
+from shared.arm import same_arm_id
 from shared.scoring.contract import MAX_INPUT_PATH
 
-_DATASTORE = re.compile(r"azureml://datastores/(?P<store>[A-Za-z0-9_]{1,255})/paths/(?P<path>.+)")
+# The clouds' storage endpoint suffixes (`storageEndpointSuffix` in ARM's cloud metadata).
+STORAGE_SUFFIXES = ("core.windows.net", "core.chinacloudapi.cn", "core.usgovcloudapi.net")
+_STORE = r"(?P<store>[A-Za-z0-9_]{1,255})"
+_DATASTORE = re.compile(
+    r"azureml://(?:subscriptions/(?P<subscription>[0-9A-Fa-f-]{36})/resource[gG]roups/"
+    r"(?P<group>[A-Za-z0-9_\-.()]{1,90})/workspaces/(?P<workspace>[A-Za-z0-9][A-Za-z0-9_-]{2,32})/)?"
+    rf"datastores/{_STORE}(?:/(?:paths/(?P<path>.*))?)?"
+)
 _ASSET = re.compile(
     r"azureml:(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,254}):(?P<version>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})"
 )
 # Storage account: 3-24 lower-case letters and digits; container: 3-63, lower-case letters,
 # digits and single hyphens, starting and ending with a letter or digit.
 _STORAGE = re.compile(
-    r"https://(?P<account>[a-z0-9]{3,24})\.(?P<service>blob|dfs)\.core\.windows\.net/"
-    r"(?P<container>[a-z0-9](?:-?[a-z0-9]){2,62})/(?P<path>.+)"
+    r"https://(?P<account>[a-z0-9]{3,24})\.(?:blob|dfs)\."
+    rf"(?P<suffix>{'|'.join(re.escape(suffix) for suffix in STORAGE_SUFFIXES)})/"
+    r"(?P<container>[a-z0-9](?:-?[a-z0-9]){2,62})(?:/(?P<path>.*))?"
 )
 FORMS = (
     "azureml://datastores/<datastore>/paths/<path>, azureml:<data asset>:<version>, or "
-    "https://<account>.blob.core.windows.net/<container>/<path> (or .dfs.core.windows.net)"
+    "https://<account>.blob.core.windows.net/<container>/<path> (or .dfs., or another "
+    "cloud's storage suffix)"
 )
 
 
@@ -44,11 +61,15 @@ def input_path_problem(path: str) -> str | None:
     if "\\" in path:
         return "must not contain a backslash"
     match = _DATASTORE.fullmatch(path) or _STORAGE.fullmatch(path)
-    if match is None:
+    if match is None or not match.group("path"):
         if _ASSET.fullmatch(path):
             return None
         return f"is not one of the accepted forms: {FORMS}"
-    relative = match.group("path")
+    return _path_problem(match.group("path"))
+
+
+def _path_problem(relative: str) -> str | None:
+    """Why the path part of a location may not be read, or None."""
     if _BAD_ESCAPE.search(relative):
         return "must percent-encode as '%' and two hex digits"
     segments = [_decoded(segment) for segment in relative.split("/")]
@@ -85,3 +106,111 @@ def _decoded(segment: str) -> str | None:
     except UnicodeDecodeError:
         return None
     return text if text.isprintable() else None
+
+
+@dataclass(frozen=True)
+class Location:
+    """What a datastore or storage URI names, as compared: whose store, then the path's
+    segments, percent-decoded once (as storage reads them).
+
+    `store` is ("datastore", workspace ARM ID or "" for the job's own, datastore name) or
+    ("storage", account, cloud suffix, container): blob and dfs name the same data.
+    """
+
+    store: tuple[str, ...]
+    segments: tuple[str, ...]
+
+    def within(self, prefix: Location, workspace_id: str) -> bool:
+        """Whether this location is `prefix` or under it, for a job in `workspace_id`."""
+        if self.store[0] != prefix.store[0]:
+            return False
+        if self.store[0] == "datastore":
+            if not (
+                same_arm_id(self.store[1] or workspace_id, prefix.store[1] or workspace_id)
+                and self.store[2] == prefix.store[2]
+            ):
+                return False
+        elif self.store != prefix.store:
+            return False
+        return self.segments[: len(prefix.segments)] == prefix.segments
+
+
+@dataclass(frozen=True)
+class AllowedInputs:
+    """`SCORING_ALLOWED_INPUTS` (empty: datastores of the job's own workspace) and the storage
+    accounts of the app's host, which no job may read whatever the prefixes say."""
+
+    prefixes: tuple[Location, ...] = ()
+    host_accounts: frozenset[str] = frozenset()
+
+
+def _location(text: str) -> Location | None:
+    """The location a well-formed datastore or storage URI (or prefix) names; None otherwise."""
+    match = _DATASTORE.fullmatch(text)
+    if match is not None:
+        workspace = ""
+        if match.group("workspace"):
+            workspace = (
+                f"/subscriptions/{match.group('subscription')}/resourceGroups/"
+                f"{match.group('group')}/providers/Microsoft.MachineLearningServices/"
+                f"workspaces/{match.group('workspace')}"
+            )
+        store: tuple[str, ...] = ("datastore", workspace, match.group("store").lower())
+    else:
+        match = _STORAGE.fullmatch(text)
+        if match is None:
+            return None
+        store = ("storage", match.group("account"), match.group("suffix"), match["container"])
+    path = (match.group("path") or "").rstrip("/")
+    return Location(store, tuple(unquote(segment) for segment in path.split("/")) if path else ())
+
+
+def allowed_prefix(text: str, host_accounts: frozenset[str]) -> Location:
+    """One prefix of `SCORING_ALLOWED_INPUTS`, or ValueError saying why not. Scheme and host
+    compare in any case; the rest as storage compares it."""
+    scheme, separator, rest = text.partition("://")
+    host, slash, path = rest.partition("/")
+    normalised = f"{scheme.lower()}{separator}{host.lower()}{slash}{path}"
+    location = _location(normalised) if normalised.isascii() else None
+    if location is None or "?" in text or "#" in text or len(text) > MAX_INPUT_PATH:
+        raise ValueError(
+            "expected azureml://datastores/<datastore>/[paths/<folder>/] or https://<account>."
+            f"blob.<storage suffix>/<container>/[<folder>/], storage suffix one of "
+            f"{', '.join(STORAGE_SUFFIXES)}; no query string"
+        )
+    reason = _path_problem(path.partition("/paths/")[2] if scheme.lower() == "azureml" else path)
+    if location.segments and reason is not None:
+        raise ValueError(f"its path {reason}")
+    if location.store[0] == "storage" and location.store[1] in host_accounts:
+        raise ValueError("is the app's own host storage account, which no job may read")
+    return location
+
+
+def input_not_allowed(path: str, workspace_id: str, allowed: AllowedInputs) -> str | None:
+    """Why a job in `workspace_id`, started with the app's identity, may not read `path`, or
+    None when it may. The one check for HTTP requests, `SCORING_INPUT` and `RETRAIN_INPUTS`."""
+    reason = input_path_problem(path)
+    if reason is not None:
+        return reason
+    location = _location(path)
+    if location is None:
+        return (
+            "is a data asset, whose storage cannot be checked against SCORING_ALLOWED_INPUTS: "
+            "send its datastore path or storage URL"
+        )
+    if location.store[0] == "storage" and location.store[1] in allowed.host_accounts:
+        return "is in the app's own host storage account, which no job may read"
+    if location.store[0] == "datastore" and not same_arm_id(
+        location.store[1] or workspace_id, workspace_id
+    ):
+        return "names a datastore of another workspace than the job's"
+    if not allowed.prefixes:
+        if location.store[0] == "datastore":
+            return None
+        return (
+            "is not a datastore path of the job's workspace (SCORING_ALLOWED_INPUTS is empty: "
+            "only those are read)"
+        )
+    if any(location.within(prefix, workspace_id) for prefix in allowed.prefixes):
+        return None
+    return "is not under any prefix of SCORING_ALLOWED_INPUTS"

@@ -1,8 +1,8 @@
 """The Swagger 2.0 description of the HTTP scoring API (pure), for a Logic Apps custom connector.
 
 Swagger 2.0 because custom connectors take only 2.0. Built from `contract.DEFINITIONS`, the very
-definitions request bodies are validated with; host and scheme come from the request, so the
-description is right behind any host name the app is reached by.
+definitions request bodies are validated with; the host is the app's own host name (settings),
+never one a request names.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ _RETRY_AFTER_HEADER = {
     "Retry-After": {"type": "integer", "description": "Seconds to wait before asking again."}
 }
 _LOCATION_HEADERS = {
-    "Location": {"type": "string", "description": "Absolute URL of the job's status."},
+    "Location": {
+        "type": "string",
+        "description": "URL of the job's status: absolute on the app's host name, relative "
+        "when the app has none configured.",
+    },
     **_RETRY_AFTER_HEADER,
 }
 _PROBLEMS = {
@@ -32,12 +36,13 @@ _PROBLEMS = {
     "403": "The caller is not in SCORING_ALLOWED_CALLERS.",
     "413": "The body is larger than 64 KiB.",
     "415": "The body is not JSON.",
-    "422": "The endpoint or deployment is not allowed or not found, or the Idempotency-Key was "
-    "used for a different request.",
+    "422": "The endpoint, deployment or input is not allowed or not found, or the "
+    "Idempotency-Key was used for a different request.",
     "500": "The app failed (for example, its ledger refused it); its log says why.",
     "502": "Azure refused the request for a reason the caller cannot fix, or answered with "
     "something other than what was asked.",
-    "503": "Azure throttled the request or is unavailable; retry after Retry-After seconds.",
+    "503": "Azure throttled the request or is unavailable (retry after Retry-After seconds), "
+    "or App Service authentication is not enabled for the app.",
 }
 
 
@@ -64,9 +69,10 @@ def _job_name_parameter() -> dict[str, Any]:
     }
 
 
-def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
-    """The Swagger 2.0 document of the API as served at `scheme://host`."""
-    return {
+def build_spec(*, host: str | None) -> dict[str, Any]:
+    """The Swagger 2.0 document of the API on `host`, the app's own host name (never the
+    request's); without one, Swagger's default: the host serving the document."""
+    spec: dict[str, Any] = {
         "swagger": "2.0",
         "info": {
             "title": "Synapse-AML automation: batch scoring",
@@ -75,9 +81,9 @@ def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
             "them to the end (202 with Location and Retry-After while a job runs, 200 when it "
             "has ended). Callers authenticate with Entra ID through App Service authentication.",
         },
-        "host": host,
         "basePath": API_PREFIX,
-        "schemes": [scheme],
+        # The app accepts HTTPS only (httpsOnly and requireHttps in infra/).
+        "schemes": ["https"],
         "consumes": ["application/json"],
         "produces": ["application/json", "application/problem+json"],
         "securityDefinitions": {
@@ -169,10 +175,11 @@ def build_spec(*, host: str, scheme: str) -> dict[str, Any]:
                     "produces": ["application/json"],
                     "responses": {
                         "200": {"description": "The description.", "schema": {"type": "object"}},
-                        **_problems("401"),
+                        **_problems("401", "503"),
                     },
                 }
             },
         },
         "definitions": copy.deepcopy(DEFINITIONS),
     }
+    return {"host": host, **spec} if host else spec

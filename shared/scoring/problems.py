@@ -85,6 +85,16 @@ def unauthenticated() -> Problem:
     )
 
 
+def auth_not_configured() -> Problem:
+    return Problem(
+        503,
+        "authentication-not-configured",
+        "Authentication not configured",
+        "App Service authentication is not enabled for this app, so no caller can be "
+        "identified: nothing is served until it is",
+    )
+
+
 def forbidden() -> Problem:
     return Problem(
         403,

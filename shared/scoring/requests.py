@@ -6,6 +6,8 @@ Order matters and is what callers can rely on: who is calling (401/403) before w
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import uuid
@@ -14,12 +16,20 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from shared.arm import ArmId, name_of, same_arm_id
+from shared.config import batch_endpoint_workspace
 from shared.scoring import problems
 from shared.scoring.contract import MAX_BODY_BYTES, SchemaViolationError, check
-from shared.scoring.inputs import input_path_problem
+from shared.scoring.inputs import AllowedInputs, input_not_allowed, input_path_problem
 from shared.scoring.problems import Problem
 
 PRINCIPAL_HEADER = "x-ms-client-principal-id"
+# The rest of what App Service authentication forwards: the identity provider, and the caller's
+# claims as base64 JSON ({"auth_typ", "claims": [{"typ", "val"}], "name_typ", "role_typ"}).
+IDP_HEADER = "x-ms-client-principal-idp"
+CLAIMS_HEADER = "x-ms-client-principal"
+OBJECT_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")
+# Entra ID caps a token's group claims (200, then an overage claim): far below this.
+MAX_CLAIMS_HEADER = 64 * 1024
 IDEMPOTENCY_HEADER = "idempotency-key"
 TRACKING_HEADERS = {"workflowRunId": "x-ms-workflow-run-id", "clientTrackingId":
                     "x-ms-client-tracking-id"}  # fmt: skip
@@ -59,6 +69,8 @@ class Caller:
     principal_id: str | None
     workflow_run_id: str | None = None
     client_tracking_id: str | None = None
+    # Whether the headers agree as App Service authentication (Entra ID) writes them.
+    authenticated: bool = False
 
 
 def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
@@ -74,23 +86,58 @@ def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
     return cleaned or None
 
 
+def _object_ids(encoded: str) -> set[str]:
+    """The object IDs in an `X-MS-CLIENT-PRINCIPAL` of Entra ID, lower-cased; empty when it is
+    too long, not base64 JSON of that shape, or not from Entra ID."""
+    if len(encoded) > MAX_CLAIMS_HEADER:
+        return set()
+    try:
+        principal = json.loads(base64.b64decode(encoded.strip(), validate=True))
+    except (binascii.Error, ValueError, RecursionError):
+        return set()
+    if not isinstance(principal, dict) or principal.get("auth_typ") != "aad":
+        return set()
+    claims = principal.get("claims")
+    if not isinstance(claims, list) or not all(isinstance(claim, dict) for claim in claims):
+        return set()
+    # A value that is not ASCII text can equal no header: kept as "" so that it spoils the set.
+    return {
+        value.lower() if isinstance(value, str) and value.isascii() else ""
+        for claim in claims
+        if claim.get("typ") in OBJECT_ID_CLAIMS
+        for value in [claim.get("val")]
+    }
+
+
 def caller_of(headers: Mapping[str, str]) -> Caller:
-    """The caller and tracking headers of a request (header names are case-insensitive)."""
+    """The caller and tracking headers of a request (header names are case-insensitive).
+
+    The caller is authenticated only when the whole set App Service authentication forwards
+    agrees: the identity provider is Entra ID (`aad`) and every object ID claim of the decoded
+    principal is the object ID header. A lone `X-MS-CLIENT-PRINCIPAL-ID` proves nothing.
+    """
     lowered = {name.lower(): value for name, value in headers.items()}
+    principal_id = _header(lowered, PRINCIPAL_HEADER, 64)
+    sent_id = lowered.get(PRINCIPAL_HEADER, "").strip().lower()
     return Caller(
-        principal_id=_header(lowered, PRINCIPAL_HEADER, 64),
+        principal_id=principal_id,
         workflow_run_id=_header(lowered, TRACKING_HEADERS["workflowRunId"], _MAX_TRACKING),
         client_tracking_id=_header(lowered, TRACKING_HEADERS["clientTrackingId"], _MAX_TRACKING),
+        authenticated=bool(sent_id)
+        and lowered.get(IDP_HEADER, "").strip() == "aad"
+        and _object_ids(lowered.get(CLAIMS_HEADER, "")) == {sent_id},
     )
 
 
 def authorize(caller: Caller, allowed: frozenset[str]) -> str:
-    """The caller's normalised object ID, or `RefusedError` (401 without one, 403 when not allowed).
+    """The caller's normalised object ID, or `RefusedError` (401 unless authenticated, 403 when
+    not allowed).
 
-    The header is trusted because App Service authentication sets it and strips any the client
-    sent; infra/ configures that authentication and a test keeps it configured.
+    The headers are trusted because App Service authentication sets them and strips any the
+    client sent; the functions serve only while the platform reports it on (infra/ configures
+    it, and a test keeps it configured).
     """
-    if caller.principal_id is None:
+    if caller.principal_id is None or not caller.authenticated:
         raise RefusedError(problems.unauthenticated())
     # Exactly an object ID as Entra ID writes it (any case). uuid.UUID alone would also take
     # braces, `urn:uuid:` prefixes and hyphens anywhere, none of which the platform sends.
@@ -208,8 +255,9 @@ def resolve_endpoint(value: str, allowed: Sequence[ArmId]) -> ArmId:
     )
 
 
-def validate(document: object, allowed: Sequence[ArmId]) -> ScoringRequest:
-    """A checked scoring request from a parsed body, or `RefusedError` (400, 422)."""
+def validate(document: object, allowed: Sequence[ArmId], inputs: AllowedInputs) -> ScoringRequest:
+    """A checked scoring request from a parsed body, or `RefusedError` (400, 422): the input
+    must be one the endpoint's job may read with the app's identity (`inputs`)."""
     try:
         check("ScoringRequest", document)
     except SchemaViolationError as violation:
@@ -226,8 +274,13 @@ def validate(document: object, allowed: Sequence[ArmId]) -> ScoringRequest:
         reason = "ends with '/', a folder: send type uri_folder, or name a file"
     if reason is not None:
         raise RefusedError(problems.bad_request("input.path", f"the input path {reason}"))
+    endpoint_id = resolve_endpoint(document["endpoint"], allowed)
+    workspace_id = batch_endpoint_workspace(endpoint_id) or endpoint_id
+    reason = input_not_allowed(scoring_input["path"], workspace_id, inputs)
+    if reason is not None:
+        raise RefusedError(problems.unprocessable("input.path", f"the input path {reason}"))
     return ScoringRequest(
-        endpoint_id=resolve_endpoint(document["endpoint"], allowed),
+        endpoint_id=endpoint_id,
         deployment=document.get("deployment"),
         input_type=cast(Literal["uri_folder", "uri_file"], scoring_input["type"]),
         input_path=scoring_input["path"],

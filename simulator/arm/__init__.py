@@ -1,15 +1,13 @@
-"""ARM in the simulator: the generic, case-insensitive resource store the ARM services share
-(``models``), the generic GET of any stored resource (``responses``, ``urls``: route
-``arm.generic.get``), ARM's paging and its error bodies (``exceptions``).
+"""ARM in the simulator: the generic, case-insensitive resource store every ARM service keeps its
+resources in, with the generic GET of any stored resource (route ``arm.generic.get``, matched
+last), and ARM's error bodies (``exceptions``).
 
-Resources of any type can be seeded with ``sim.put_resource(id, body)``; the services
-(``aml``, ``authorization``, ``network``, ``synapse``) keep theirs in the same store.
+Resources of any type can be seeded with ``sim.arm.put(id, body)``; the services (``ml``,
+``authorization``, ``network``, ``synapse``) keep theirs in the same store.
 """
 
 from __future__ import annotations
 
-from .models import ResourceStore, key
-from .responses import ArmResponses, page
-from .urls import GENERIC_GET, routes
+from .models import GENERIC_GET, ResourceStore, key
 
-__all__ = ["GENERIC_GET", "ArmResponses", "ResourceStore", "key", "page", "routes"]
+__all__ = ["GENERIC_GET", "ResourceStore", "key"]

@@ -1,4 +1,5 @@
-"""The generic ARM resource store every ARM service of the simulator keeps its resources in.
+"""The generic ARM resource store every ARM service of the simulator keeps its resources in, and
+its catch-all GET.
 
 ARM IDs compare case-insensitively: a resource is stored under its lower-cased ID and keeps the
 body (and the casing) it was stored with. Children live under their parent's ID
@@ -11,7 +12,12 @@ import copy
 import threading
 from collections.abc import Callable
 
+from ..server import Call, Reply, Route, route
 from ..shapes import JSON
+from .exceptions import not_found
+
+#: Name of the catch-all GET; the server keeps it last (the first match wins).
+GENERIC_GET = "arm.generic.get"
 
 #: What a service does when a resource of its own is deleted (Synapse forgets the workspace's
 #: managed private endpoints, which live on its data plane rather than in this store).
@@ -25,7 +31,10 @@ def key(resource_id: str) -> str:
 
 
 class ResourceStore:
-    """ARM resources by ID: what GETs answer and what the services' rules read and change."""
+    """ARM resources by ID: what GETs answer and what the services' rules read and change.
+
+    The ``arm`` service: its one route is the GET of any stored resource by its ID.
+    """
 
     def __init__(self, lock: threading.RLock) -> None:
         """An empty store guarded by the simulator's lock."""
@@ -94,3 +103,14 @@ class ResourceStore:
         """Forget every resource."""
         with self.lock:
             self.resources.clear()
+
+    def routes(self) -> list[Route]:
+        """The catch-all GET of a stored resource."""
+        return [route("GET", r"^/(?:subscriptions|providers)/.+$", GENERIC_GET, self.serve)]
+
+    def serve(self, call: Call) -> Reply:
+        """GET of a stored resource by its ID (the path): a copy of the stored body."""
+        found = self.stored(call.path)
+        if found is None:
+            return not_found(call.path)
+        return Reply(200, copy.deepcopy(found))

@@ -6,7 +6,5 @@ and the directory's principals they name (with Entra ID's replication delay).
 from __future__ import annotations
 
 from .models import Authorization
-from .responses import AuthorizationResponses
-from .urls import routes
 
-__all__ = ["Authorization", "AuthorizationResponses", "routes"]
+__all__ = ["Authorization"]

@@ -15,12 +15,14 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from ..arm.models import ResourceStore
+from ..server import Route
 from ..shapes import JSON, last_segment
 from . import shapes
+
+if TYPE_CHECKING:
+    from ..azure_simulator import AzureSimulator
 
 PRINCIPAL_TYPES: Final = frozenset({"User", "Group", "ServicePrincipal", "ForeignGroup", "Device"})
 ROLE_DEFINITION_ID: Final = re.compile(
@@ -71,17 +73,27 @@ def assignment_view(stored_key: str, body: JSON) -> JSON | None:
 
 
 class Authorization:
-    """Role assignments (in the resource store) and the directory's principals."""
+    """Role assignments (in the resource store) and the directory's principals:
+    ``sim.authorization``."""
 
-    def __init__(self, store: ResourceStore, *, updated_by: Callable[[], str]) -> None:
-        """Over ``store``; ``updated_by()`` is the object ID that writes assignments (the app's
-        managed identity)."""
-        self._store = store
-        self.updated_by = updated_by
+    def __init__(self, sim: AzureSimulator) -> None:
+        """Keeping assignments in ``sim.arm``; the app's managed identity writes them."""
+        self.sim = sim
+        self._store = sim.arm
         #: Directory objects: lower-cased principal id -> principal type.
         self.principals: dict[str, str] = {}
         #: Lower-cased principal id -> PUTs left that still answer PrincipalNotFound.
         self.replication_delays: dict[str, int] = {}
+
+    def routes(self) -> list[Route]:
+        """List, get and create role assignments (``authz.ra.*``)."""
+        from .urls import routes
+
+        return routes(self)
+
+    def updated_by(self) -> str:
+        """The object ID that writes assignments: the app's managed identity."""
+        return self.sim.identity.principal_id
 
     def reset(self) -> None:
         """Forget known principals and replication delays (assignments live in the store)."""

@@ -10,7 +10,6 @@ import copy
 import re
 
 from ..arm.exceptions import invalid_content
-from ..arm.models import ResourceStore
 from ..arm.models import key as store_key
 from ..server import Call, Reply, arm_error
 from . import shapes
@@ -29,12 +28,10 @@ from .models import (
 class AuthorizationResponses:
     """Handlers over the authorization model."""
 
-    def __init__(
-        self, store: ResourceStore, authorization: Authorization, *, tenant_id: str
-    ) -> None:
-        self._store = store
+    def __init__(self, authorization: Authorization) -> None:
+        self._store = authorization.sim.arm
         self._model = authorization
-        self._tenant_id = tenant_id
+        self._tenant_id = authorization.sim.tenant_id
 
     def _principal_not_found(self, principal_id: str) -> Reply:
         return principal_not_found(principal_id, self._tenant_id)

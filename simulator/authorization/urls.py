@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
-from ..server import Route
+from ..server import Route, route
+from .models import Authorization
 from .responses import AuthorizationResponses
 
 _SEG = r"[^/]+"
 _RAS = r"(?P<scope>(?:/.+?)?)/providers/microsoft\.authorization/roleassignments"
 
 
-def routes(responses: AuthorizationResponses) -> list[Route]:
+def routes(authorization: Authorization) -> list[Route]:
     """The route table, in match order."""
-    r = responses
+    r = AuthorizationResponses(authorization)
     return [
-        Route("GET", re.compile(rf"^{_RAS}$"), "authz.ra.list", r.list_for_scope, "arm"),
-        Route("GET", re.compile(rf"^{_RAS}/(?P<name>{_SEG})$"), "authz.ra.get", r.get, "arm"),
-        Route("PUT", re.compile(rf"^{_RAS}/(?P<name>{_SEG})$"), "authz.ra.put", r.put, "arm"),
+        route("GET", rf"^{_RAS}$", "authz.ra.list", r.list_for_scope),
+        route("GET", rf"^{_RAS}/(?P<name>{_SEG})$", "authz.ra.get", r.get),
+        route("PUT", rf"^{_RAS}/(?P<name>{_SEG})$", "authz.ra.put", r.put),
     ]

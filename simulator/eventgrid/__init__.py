@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from .models import CustomTopic
-from .responses import EventGridResponses
-from .urls import TOPIC_PATH, routes
+from .models import TOPIC_PATH, CustomTopic
 
-__all__ = ["TOPIC_PATH", "CustomTopic", "EventGridResponses", "routes"]
+__all__ = ["TOPIC_PATH", "CustomTopic"]

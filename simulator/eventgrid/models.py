@@ -1,4 +1,6 @@
-"""Event Grid in the simulator: one custom topic that keeps what is published to it.
+"""Event Grid in the simulator: one custom topic (``sim.eventgrid``, ``POST
+/eventgrid-topic/api/events``, route ``eventgrid.publish``, a token for
+``https://eventgrid.azure.net``) that keeps what is published to it.
 
 Rules kept here as Event Grid applies them to the Event Grid schema: a request is a non-empty
 JSON array of at most 1 MB; every event has ``id``, ``subject``, ``eventType`` and a valid ISO 8601
@@ -8,11 +10,18 @@ JSON array of at most 1 MB; every event has ``id``, ``subject``, ``eventType`` a
 from __future__ import annotations
 
 import copy
-import threading
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from ..server import Call, Reply, Route, route
 from ..shapes import JSON
+from .exceptions import invalid_events, too_large
+
+if TYPE_CHECKING:
+    from ..server import SimulatorServer
+
+#: Path of the simulated custom topic, ``/api/events`` included as in Azure.
+TOPIC_PATH: Final = "/eventgrid-topic/api/events"
 
 # Event Grid schema: the four properties Event Grid requires on every event
 # (``data`` and ``dataVersion`` are optional; Event Grid stamps an empty
@@ -24,9 +33,10 @@ MAX_REQUEST_BYTES: Final = 1024 * 1024
 class CustomTopic:
     """The custom topic and the events it accepted."""
 
-    def __init__(self, lock: threading.RLock) -> None:
+    def __init__(self, sim: SimulatorServer) -> None:
         """An empty topic guarded by the simulator's lock."""
-        self._lock = lock
+        self.sim = sim
+        self._lock = sim.lock
         #: ARM id of the simulated Event Grid custom topic; an event that names a
         #: ``topic`` must name exactly this one, as Event Grid demands.
         self.topic_id = (
@@ -35,16 +45,41 @@ class CustomTopic:
         )
         self._published: list[JSON] = []
 
+    def routes(self) -> list[Route]:
+        """The topic's one route."""
+        return [route("POST", rf"^{TOPIC_PATH}$", "eventgrid.publish", self.publish, "eventgrid")]
+
+    @property
+    def endpoint(self) -> str:
+        """The topic endpoint (``OUTCOME_TOPIC_ENDPOINT``), ``/api/events`` included.
+
+        ``EventGridPublisherClient`` posts to exactly this URL (it appends nothing), like an
+        Azure topic endpoint ``https://<topic>.<region>-1.eventgrid.azure.net/api/events``. It is
+        not part of ``sim.env()``: tests that want events published opt in.
+        """
+        return f"{self.sim.url}{TOPIC_PATH}"
+
     @property
     def published_events(self) -> list[JSON]:
         """Events accepted, in order, as they were sent (copies)."""
         with self._lock:
             return copy.deepcopy(self._published)
 
-    def accept(self, events: list[JSON]) -> None:
-        """Keep events that passed :meth:`event_problem`."""
+    def publish(self, call: Call) -> Reply:
+        """``POST /api/events``: every event valid, or none is kept."""
+        length = call.headers.get("content-length", "0")
+        if length.isdigit() and int(length) > MAX_REQUEST_BYTES:
+            return too_large(length)
+        events = call.body
+        if not isinstance(events, list) or not events:
+            return invalid_events("The request body must be a non-empty JSON array.")
+        for index, event in enumerate(events):
+            problem = self.event_problem(event)
+            if problem:
+                return invalid_events(f"Event {index}: {problem}")
         with self._lock:
             self._published.extend(copy.deepcopy(events))
+        return Reply(200)
 
     def reset(self) -> None:
         """Forget the published events."""

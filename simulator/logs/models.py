@@ -1,18 +1,24 @@
-"""Log Analytics in the simulator: the tables a workspace's queries answer with.
+"""Log Analytics in the simulator (``sim.logs``): the tables a workspace's queries answer with,
+and the query API, ``POST {endpoint}/workspaces/{id}/query`` (recorded file 19).
 
 A query is answered by the result set for its workspace (any query text: the simulator runs no
-KQL), as a full result, a partial one (HTTP 200 with a `PartialError`, recorded file 19), or not at
-all when the workspace is unknown.
+KQL), as a full result, a partial one (HTTP 200 with a ``PartialError``, recorded file 19), or not
+at all when the workspace is unknown.
 """
 
 from __future__ import annotations
 
 import copy
-import threading
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from ..server import Call, Reply, Route, route
 from ..shapes import JSON
+
+if TYPE_CHECKING:
+    from ..server import SimulatorServer
+
+_PATH = "/v1"
 
 
 @dataclass
@@ -24,22 +30,86 @@ class QueryResult:
     partial_error: str | None = None
 
 
-@dataclass
-class LogsBackend:
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    results: dict[str, QueryResult] = field(default_factory=dict)
-    queries: list[tuple[str, JSON]] = field(default_factory=list)
+def _error(status: int, code: str, message: str) -> Reply:
+    return Reply(status, {"error": {"code": code, "message": message}})
+
+
+class LogAnalytics:
+    """The Log Analytics query API and the results it answers with."""
+
+    def __init__(self, sim: SimulatorServer) -> None:
+        self.sim = sim
+        self.lock = sim.lock
+        self.results: dict[str, QueryResult] = {}
+        self._queries: list[tuple[str, JSON]] = []
+
+    def routes(self) -> list[Route]:
+        """The query route: the simulator's own audience (LogsQueryClient derives it from the
+        endpoint's origin) and no ``api-version`` (the version is the path's ``/v1``)."""
+        pattern = rf"^{_PATH}/workspaces/(?P<ws>[^/]+)/query$"
+        return [route("POST", pattern, "logs.query", self.query, needs_api_version=False)]
+
+    @property
+    def endpoint(self) -> str:
+        """``LOGS_QUERY_ENDPOINT`` for the app."""
+        return f"{self.sim.url}{_PATH}"
 
     def reset(self) -> None:
+        """Forget results and queries."""
         with self.lock:
             self.results.clear()
-            self.queries.clear()
+            self._queries.clear()
 
-    def set_result(self, workspace_id: str, result: QueryResult) -> None:
+    def set_result(
+        self,
+        workspace_id: str,
+        rows: list[list[Any]],
+        *,
+        columns: list[tuple[str, str]] | None = None,
+        partial_error: str | None = None,
+    ) -> None:
+        """What queries on ``workspace_id`` (a Log Analytics workspace GUID) return."""
+        result = QueryResult(columns or [("DriftScore", "real")], rows, partial_error)
         with self.lock:
             self.results[workspace_id.lower()] = result
 
-    def result(self, workspace_id: str) -> QueryResult | None:
+    @property
+    def queries(self) -> list[tuple[str, dict[str, Any]]]:
+        """(workspace ID, request body) of every query received, in order."""
         with self.lock:
-            found = self.results.get(workspace_id.lower())
-            return copy.deepcopy(found) if found is not None else None
+            return list(self._queries)
+
+    def query(self, call: Call) -> Reply:
+        """``POST /v1/workspaces/{id}/query``: the workspace's result set."""
+        workspace_id = call.group("ws")
+        body = call.body
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return _error(400, "BadArgumentError", "The request had some invalid properties")
+        self._queries.append((workspace_id, dict(body)))
+        result = copy.deepcopy(self.results.get(workspace_id.lower()))
+        if result is None:
+            return _error(
+                404, "WorkspaceNotFoundError", f"The workspace {workspace_id} could not be found"
+            )
+        reply: JSON = {
+            "tables": [
+                {
+                    "name": "PrimaryResult",
+                    "columns": [{"name": n, "type": t} for n, t in result.columns],
+                    "rows": result.rows,
+                }
+            ]
+        }
+        if result.partial_error is not None:
+            reply["error"] = {
+                "code": "PartialError",
+                "message": "There were some errors when processing your query.",
+                "details": [
+                    {
+                        "code": "EngineError",
+                        "message": result.partial_error,
+                        "innererror": {"code": "E_QUERY_RESULT_SET_TOO_LARGE"},
+                    }
+                ],
+            }
+        return Reply(200, reply)

@@ -1,41 +1,70 @@
-"""Azure ML's state in the simulator: component versions, jobs, batch endpoints, scoring jobs.
+"""Microsoft.MachineLearningServices in the simulator: the service object ``sim.ml``.
 
-The rules the app relies on live here, as the service applies them: a job name is unique in a
-workspace (a second PUT of a name conflicts), a pipeline job must reference a registered component
-version, a scoring POST that repeats a `repeatability-request-id` gets the first job back, and
-job status changes only when a test (the "service") moves it.
+ARM's side lives in the shared resource store: workspaces, their computes and private endpoint
+connections. What runs inside a workspace lives here: component versions, jobs, batch endpoints
+and the jobs their scoring URIs start.
+
+Rules kept here as the service applies them: a workspace embeds its private endpoint connections
+(built from the stored children, so both views agree); a PATCH changes only what the caller may
+write (:data:`WORKSPACE_READ_ONLY` is left as it is) and keeps the system-assigned identity; only
+an AmlCompute's scale settings can be updated, never to fewer nodes at most than at least; a
+connection's decision shows on the private endpoint and on Synapse's managed private endpoint
+(the ``on_connection_state`` hooks); a job name is unique in a workspace (a second PUT of a name
+conflicts); a pipeline job must reference a registered component version; a scoring POST that
+repeats a ``repeatability-request-id`` gets the first job back; job status changes only when a
+test (the "service") moves it.
 """
 
 from __future__ import annotations
 
 import copy
 import secrets
-import threading
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
 
+from ..network.models import check_status
+from ..server import Route
 from ..shapes import DEFAULT_LOCATION, JSON, stable_uuid
 from . import shapes
 
-TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
-STATUSES = frozenset(
+if TYPE_CHECKING:
+    from ..azure_simulator import AzureSimulator
+
+# Properties of an AML workspace that only the service writes; a PATCH that
+# carries them is not an error, they are just not taken over (as in ARM).
+WORKSPACE_READ_ONLY: Final = frozenset(
     {
-        "NotStarted",
-        "Starting",
-        "Provisioning",
-        "Preparing",
-        "Queued",
-        "Running",
-        "Finalizing",
-        "CancelRequested",
-        "Completed",
-        "Failed",
-        "Canceled",
-        "NotResponding",
-        "Paused",
-        "Unknown",
+        "provisioningState",
+        "workspaceId",
+        "discoveryUrl",
+        "privateEndpointConnections",
+        "privateLinkCount",
+        "serviceProvisionedResourceGroup",
+        "mlFlowTrackingUri",
+        "notebookInfo",
+        "tenantId",
+        "storageHnsEnabled",
     }
 )
+PUBLIC_NETWORK_ACCESS: Final = frozenset({"Enabled", "Disabled"})
+TERMINAL: Final = frozenset({"Completed", "Failed", "Canceled"})
+STATUSES: Final = TERMINAL | {
+    "NotStarted",
+    "Starting",
+    "Provisioning",
+    "Preparing",
+    "Queued",
+    "Running",
+    "Finalizing",
+    "CancelRequested",
+    "NotResponding",
+    "Paused",
+    "Unknown",
+}
+
+#: ``hook(workspace_id, private_endpoint_id, connection_state)`` after a connection's decision.
+ConnectionStateHook = Callable[[str, str, JSON], None]
 
 
 def key(arm_id: str) -> str:
@@ -62,50 +91,195 @@ class BatchEndpoint:
         return self.id.rstrip("/").rsplit("/", 1)[-1]
 
 
-@dataclass
-class LostResponse:
-    """A fault after the work is done: the request takes effect, its answer is an error."""
+class MachineLearning:
+    """Azure ML workspaces, computes, connections, components, jobs and batch endpoints."""
 
-    status: int
-    remaining: int
-
-
-class MachineLearningBackend:
-    """The service's state. Callers hold the simulator's lock (route handlers do)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.components: dict[str, dict[str, list[JSON]]] = {}
-        self.jobs: dict[str, dict[str, JSON]] = {}
+    def __init__(self, sim: AzureSimulator) -> None:
+        """Keeping ARM resources in ``sim.arm``, everything else here."""
+        self.sim = sim
+        self.lock = sim.lock
+        #: Azure-AsyncOperation status bodies of compute updates, by operation id.
+        self.operations: dict[str, JSON] = {}
+        self._connection_state_hooks: list[ConnectionStateHook] = []
+        self._components: dict[str, dict[str, list[JSON]]] = {}
+        self._jobs: dict[str, dict[str, JSON]] = {}
         self.endpoints: dict[str, BatchEndpoint] = {}
         self.repeatability: dict[tuple[str, str], str] = {}
         # What each scoring POST submitted, echoed when the job is answered again.
         self.batch_submitted: dict[tuple[str, str], JSON] = {}
-        self.lost: dict[str, deque[LostResponse]] = {}
-        # Every scoring POST's headers and body, as received (tests check what crossed).
-        self.scoring_posts: list[tuple[dict[str, str], JSON]] = []
-        # Every job PUT body, by job name, as received.
-        self.job_puts: list[tuple[str, JSON, dict[str, str]]] = []
+        self._scoring_posts: list[tuple[dict[str, str], JSON]] = []
+        self._job_puts: list[tuple[str, JSON, dict[str, str]]] = []
+
+    def routes(self) -> list[Route]:
+        """ARM's routes (``aml.*``) then the workspace's and the scoring URIs' (``ml.*``)."""
+        from .urls import routes
+
+        return routes(self)
+
+    def on_connection_state(self, hook: ConnectionStateHook) -> None:
+        """Call ``hook`` when a connection's state is set (the consumer side mirrors it)."""
+        self._connection_state_hooks.append(hook)
 
     def reset(self) -> None:
+        """Forget compute operations, components, jobs, endpoints and what was received (the
+        ARM resources live in the store)."""
         with self.lock:
-            self.components.clear()
-            self.jobs.clear()
-            self.endpoints.clear()
-            self.repeatability.clear()
-            self.batch_submitted.clear()
-            self.lost.clear()
-            self.scoring_posts.clear()
-            self.job_puts.clear()
+            for state in (
+                self.operations,
+                self._components,
+                self._jobs,
+                self.endpoints,
+                self.repeatability,
+                self.batch_submitted,
+            ):
+                state.clear()
+            self._scoring_posts.clear()
+            self._job_puts.clear()
+
+    # ------------------------------------------------------------- seeding ARM's side
+
+    def add_workspace(
+        self,
+        workspace_id: str,
+        *,
+        public_network_access: str = "Enabled",
+        identity: JSON | None = None,
+        **properties_overrides: Any,
+    ) -> JSON:
+        """Seed an AML workspace; keyword overrides replace keys of ``properties``.
+
+        ``identity`` replaces the whole identity block (default: system-assigned,
+        with a principal id derived from the workspace id).
+        """
+        body = shapes.ml_workspace(
+            workspace_id,
+            public_network_access=public_network_access,
+            tenant_id=self.sim.tenant_id,
+            properties_overrides=properties_overrides,
+            identity=identity,
+        )
+        return self.sim.arm.put(workspace_id, body)
+
+    def add_compute(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        compute_type: str = "AmlCompute",
+        vm_size: str = "STANDARD_DS3_V2",
+        subnet_id: str | None = None,
+        disable_local_auth: bool | None = True,
+        max_node_count: int | None = 4,
+        min_node_count: int | None = 0,
+        remote_login_port_public_access: str | None = "Disabled",
+        location: str | None = None,
+        current_node_count: int | None = None,
+        target_node_count: int | None = None,
+    ) -> JSON:
+        """Seed a compute of an AML workspace (which must exist); see :func:`shapes.compute`.
+
+        ``compute_type`` is ``AmlCompute``, ``ComputeInstance``, ``AKS`` or
+        ``Kubernetes``; None arguments leave their key out. ``location``
+        defaults to the workspace's. A cluster's ``current_node_count`` and
+        ``target_node_count`` default to its minimum (idle); set them for a
+        cluster running jobs.
+        """
+        store = self.sim.arm
+        store.require(workspace_id)
+        workspace = store.get(workspace_id) or {}
+        body = shapes.compute(
+            workspace_id,
+            name,
+            compute_type=compute_type,
+            vm_size=vm_size,
+            subnet_id=subnet_id,
+            disable_local_auth=disable_local_auth,
+            max_node_count=max_node_count,
+            min_node_count=min_node_count,
+            remote_login_port_public_access=remote_login_port_public_access,
+            location=location or str(workspace.get("location") or DEFAULT_LOCATION),
+            current_node_count=current_node_count,
+            target_node_count=target_node_count,
+        )
+        return store.put(body["id"], body)
+
+    def compute(self, workspace_id: str, name: str) -> JSON:
+        """A copy of a stored compute (KeyError when there is none)."""
+        found = self.sim.arm.get(f"{workspace_id}/computes/{name}")
+        if found is None:
+            raise KeyError(f"no compute {name!r} in {workspace_id}")
+        return found
+
+    def add_private_endpoint_connection(
+        self,
+        workspace_id: str,
+        name: str,
+        private_endpoint_id: str,
+        status: str = "Pending",
+        description: str = "",
+        actions_required: str = "None",
+    ) -> JSON:
+        """Seed a private endpoint connection on an AML workspace (which must exist)."""
+        self.sim.arm.require(workspace_id)
+        check_status(status)
+        body = shapes.private_endpoint_connection(
+            workspace_id,
+            name,
+            private_endpoint_id=private_endpoint_id,
+            status=status,
+            description=description,
+            actions_required=actions_required,
+        )
+        return self.sim.arm.put(body["id"], body)
+
+    def connection_status(self, workspace_id: str, name: str) -> str:
+        """Current status of an AML private endpoint connection."""
+        found = self.sim.arm.get(f"{workspace_id}/privateEndpointConnections/{name}")
+        if found is None:
+            raise KeyError(f"no private endpoint connection {name!r} on {workspace_id}")
+        return str(found["properties"]["privateLinkServiceConnectionState"]["status"])
+
+    # -------------------------------------------------------------- ARM's side: rules
+
+    def connections(self, workspace_id: str) -> list[JSON]:
+        """Copies of the workspace's private endpoint connections."""
+        return self.sim.arm.children(workspace_id, "privateendpointconnections")
+
+    def workspace_view(self, workspace_id: str, stored: JSON) -> JSON:
+        """The workspace as ARM serves it, its connections embedded."""
+        body = copy.deepcopy(stored)
+        # ARM embeds the workspace's connections in the workspace; build them
+        # from the stored children so both views always agree.
+        body.setdefault("properties", {})["privateEndpointConnections"] = self.connections(
+            workspace_id
+        )
+        return body
+
+    def set_connection_state(self, workspace_id: str, connection: JSON, state: JSON) -> None:
+        """Take over a new state (status, description, actions required); mirror it."""
+        current = connection["properties"]["privateLinkServiceConnectionState"]
+        # Only the state can change; the private endpoint id is fixed by the
+        # endpoint's owner, so anything else in the body is ignored.
+        for name in ("status", "description", "actionsRequired"):
+            if state.get(name) is not None:
+                current[name] = state[name]
+        connection["properties"]["provisioningState"] = "Succeeded"
+        # In Azure the target's decision shows up on the private endpoint and
+        # on Synapse's managed private endpoint; mirror that so the app sees a
+        # consistent world after approving.
+        pe_id = connection["properties"]["privateEndpoint"]["id"]
+        for hook in self._connection_state_hooks:
+            hook(workspace_id, pe_id, current)
 
     # ------------------------------------------------------------------ components
 
     def add_component(
-        self, workspace_id: str, name: str, version: str, inputs: JSON | None = None
+        self, workspace_id: str, name: str, version: str, *, inputs: JSON | None = None
     ) -> JSON:
+        """Register a component version; the last one registered is the ``latest``."""
         body = shapes.component_version(workspace_id, name, version, inputs=inputs)
         with self.lock:
-            versions = self.components.setdefault(key(workspace_id), {}).setdefault(
+            versions = self._components.setdefault(key(workspace_id), {}).setdefault(
                 name.lower(), []
             )
             versions[:] = [v for v in versions if v["name"] != version]
@@ -115,14 +289,13 @@ class MachineLearningBackend:
     def component_versions(self, workspace_id: str, name: str) -> list[JSON]:
         """Versions of one component, newest (last registered) first."""
         with self.lock:
-            versions = self.components.get(key(workspace_id), {}).get(name.lower(), [])
+            versions = self._components.get(key(workspace_id), {}).get(name.lower(), [])
             return [copy.deepcopy(v) for v in reversed(versions)]
 
     def component_version(self, workspace_id: str, name: str, version: str) -> JSON | None:
-        for body in self.component_versions(workspace_id, name):
-            if body["name"] == version:
-                return body
-        return None
+        return next(
+            (b for b in self.component_versions(workspace_id, name) if b["name"] == version), None
+        )
 
     def component_by_id(self, component_id: str) -> JSON | None:
         marker = "/components/"
@@ -136,29 +309,32 @@ class MachineLearningBackend:
 
     # ------------------------------------------------------------------------ jobs
 
-    def job(self, workspace_id: str, name: str) -> JSON | None:
+    def add_job(self, workspace_id: str, body: JSON) -> None:
+        """Store a job as ARM would list it (jobs this app did not submit, for example)."""
         with self.lock:
-            found = self.jobs.get(key(workspace_id), {}).get(name.lower())
+            self._jobs.setdefault(key(workspace_id), {})[str(body["name"]).lower()] = body
+
+    def job(self, workspace_id: str, name: str) -> JSON | None:
+        """A copy of a job, or None."""
+        with self.lock:
+            found = self._jobs.get(key(workspace_id), {}).get(name.lower())
             return copy.deepcopy(found) if found is not None else None
 
-    def all_jobs(self, workspace_id: str) -> list[JSON]:
-        """The workspace's jobs, newest first."""
+    def jobs(self, workspace_id: str) -> list[JSON]:
+        """Every job of the workspace, newest first."""
         with self.lock:
             return [
-                copy.deepcopy(j) for j in reversed(self.jobs.get(key(workspace_id), {}).values())
+                copy.deepcopy(j) for j in reversed(self._jobs.get(key(workspace_id), {}).values())
             ]
-
-    def store_job(self, workspace_id: str, body: JSON) -> None:
-        with self.lock:
-            self.jobs.setdefault(key(workspace_id), {})[str(body["name"]).lower()] = body
 
     def set_job_status(
         self, workspace_id: str, name: str, status: str, *, error: str | None = None
     ) -> JSON:
+        """Move a job to ``status`` (Running, Completed, Failed, Canceled, ...)."""
         if status not in STATUSES:
             raise ValueError(f"unknown job status {status!r}; known: {sorted(STATUSES)}")
         with self.lock:
-            found = self.jobs.get(key(workspace_id), {}).get(name.lower())
+            found = self._jobs.get(key(workspace_id), {}).get(name.lower())
             if found is None:
                 raise KeyError(f"no job {name!r} in {workspace_id}")
             found["properties"]["status"] = status
@@ -168,29 +344,39 @@ class MachineLearningBackend:
                 found["properties"].pop("error", None)
             return copy.deepcopy(found)
 
+    @property
+    def job_puts(self) -> list[tuple[str, JSON, dict[str, str]]]:
+        """Job name, body and headers of every job PUT, in order."""
+        with self.lock:
+            return list(self._job_puts)
+
     # -------------------------------------------------------------- batch endpoints
 
     def add_batch_endpoint(
         self,
         endpoint_id: str,
         *,
-        deployments: list[str],
-        default_deployment: str | None,
+        deployments: list[str] | None = None,
+        default_deployment: str | None = "blue",
         location: str = DEFAULT_LOCATION,
-    ) -> BatchEndpoint:
+    ) -> str:
+        """Create a batch endpoint with its deployments; returns its scoring URI."""
         endpoint = BatchEndpoint(
             id=endpoint_id,
             location=location,
             scoring_key=stable_uuid(endpoint_id, "scoring"),
             default_deployment=default_deployment,
         )
-        for name in deployments:
+        for name in deployments if deployments is not None else ["blue"]:
             endpoint.deployments[name.lower()] = shapes.batch_deployment(
                 endpoint_id, name, location=location
             )
         with self.lock:
             self.endpoints[key(endpoint_id)] = endpoint
-        return endpoint
+        return self.scoring_uri(endpoint.scoring_key)
+
+    def scoring_uri(self, scoring_key: str) -> str:
+        return f"{self.sim.url}/inference/{scoring_key}/jobs"
 
     def endpoint(self, endpoint_id: str) -> BatchEndpoint | None:
         with self.lock:
@@ -205,19 +391,8 @@ class MachineLearningBackend:
     def new_batch_job_name(self) -> str:
         return f"batchjob-{secrets.token_hex(4)}"
 
-    # ---------------------------------------------------------------------- faults
-
-    def lose_response(self, route: str, *, status: int, times: int = 1) -> None:
+    @property
+    def scoring_posts(self) -> list[tuple[dict[str, str], JSON]]:
+        """Headers (lower-cased) and body of every POST to a scoring URI, in order."""
         with self.lock:
-            self.lost.setdefault(route, deque()).append(LostResponse(status, times))
-
-    def take_lost(self, route: str) -> int | None:
-        with self.lock:
-            queue = self.lost.get(route)
-            if not queue:
-                return None
-            fault = queue[0]
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                queue.popleft()
-            return fault.status
+            return list(self._scoring_posts)

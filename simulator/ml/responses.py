@@ -1,28 +1,32 @@
-"""HTTP in, model calls, HTTP out: the handlers of the Azure ML routes.
+"""HTTP in, model calls, HTTP out: the handlers of the Azure ML routes, ARM's (workspaces: GET,
+PATCH; computes: list, get, scale update with its Azure-AsyncOperation; private endpoint
+connections: list, get, PUT) and the workspace's (components, jobs, batch endpoints, scoring URIs).
 
-Handlers run with the simulator's lock held. Errors use ARM's error body (`arm_error`), as the ML
-management API and the scoring URI do.
+Handlers run with the simulator's lock held. Errors use ARM's error body (``arm_error``), as the
+ML management API and the scoring URI do.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+import urllib.parse
+import uuid
+from typing import Any
 
+from .. import shapes as common
+from ..arm.exceptions import bad_request, invalid_content, not_found
+from ..network.models import CONNECTION_STATUSES
 from ..server import ML_AUDIENCE, Call, Reply, arm_error
 from ..shapes import JSON
 from . import shapes
-from .models import MachineLearningBackend, key
-
-if TYPE_CHECKING:
-    from ..azure_simulator import AzureSimulator
+from .models import PUBLIC_NETWORK_ACCESS, WORKSPACE_READ_ONLY, MachineLearning
+from .models import key as ml_key
 
 _INPUT_TYPES = frozenset({"urifolder", "urifile", "uri_folder", "uri_file"})
 
 
 def _get(mapping: Any, *names: str) -> Any:
-    """The first of `names` in `mapping` (the docs use PascalCase, azure-ai-ml camelCase)."""
+    """The first of ``names`` in ``mapping`` (the docs use PascalCase, azure-ai-ml camelCase)."""
     if not isinstance(mapping, dict):
         return None
     for name in names:
@@ -31,28 +35,180 @@ def _get(mapping: Any, *names: str) -> Any:
     return None
 
 
-def _user_error(status: int, message: str, code: str = "UserError") -> Reply:
-    return arm_error(status, code, message)
-
-
 class MachineLearningResponses:
-    """Route handlers over one backend."""
+    """Route handlers over the service object."""
 
-    def __init__(self, sim: AzureSimulator, backend: MachineLearningBackend) -> None:
-        self._sim = sim
-        self._backend = backend
+    def __init__(self, ml: MachineLearning) -> None:
+        self._ml = ml
+        self._store = ml.sim.arm
 
-    def scoring_uri(self, scoring_key: str) -> str:
-        return f"{self._sim.url}/inference/{scoring_key}/jobs"
+    def workspace_get(self, call: Call) -> Reply:
+        """GET of a workspace, its connections embedded."""
+        found = self._store.stored(call.path)
+        if found is None:
+            return not_found(call.path)
+        return Reply(200, self._ml.workspace_view(call.path, found))
 
-    def _lost(self, route: str, reply: Reply) -> Reply:
-        status = self._backend.take_lost(route)
-        if status is None:
-            return reply
-        return arm_error(status, "ServiceUnavailable", "The response was lost (simulated).")
+    def workspace_patch(self, call: Call) -> Reply:
+        """PATCH of a workspace: what the caller may write is merged in."""
+        stored = self._store.stored(call.path)
+        if stored is None:
+            return not_found(call.path)
+        body = call.body
+        if not isinstance(body, dict):
+            return invalid_content("The request body must be a JSON object.")
+        properties = body.get("properties") or {}
+        if not isinstance(properties, dict):
+            return invalid_content("properties must be a JSON object.")
+        access = properties.get("publicNetworkAccess")
+        if access is not None and access not in PUBLIC_NETWORK_ACCESS:
+            return bad_request(
+                f"publicNetworkAccess '{access}' is not one of {sorted(PUBLIC_NETWORK_ACCESS)}."
+            )
+        target = stored.setdefault("properties", {})
+        for key, value in properties.items():
+            if value is not None and key not in WORKSPACE_READ_ONLY:
+                target[key] = copy.deepcopy(value)
+        for key in ("tags", "sku"):
+            if body.get(key) is not None:
+                stored[key] = copy.deepcopy(body[key])
+        identity = body.get("identity")
+        if isinstance(identity, dict):
+            merged = copy.deepcopy(identity)
+            old = stored.get("identity") or {}
+            if "systemassigned" in str(merged.get("type", "")).lower():
+                # The system-assigned identity survives an update that keeps it.
+                for key in ("principalId", "tenantId"):
+                    if key in old:
+                        merged.setdefault(key, old[key])
+            stored["identity"] = merged
+        return Reply(200, self._ml.workspace_view(call.path, stored))
+
+    def compute_list(self, call: Call) -> Reply:
+        """A page of the workspace's computes (``$skip``)."""
+        workspace_id = call.group("ws")
+        if not self._store.exists(workspace_id):
+            return not_found(workspace_id)
+        return self._ml.sim.page(call, self._store.children(workspace_id, "computes"), "$skip")
+
+    def _child(self, call: Call) -> JSON | Reply:
+        """The stored child of a workspace that the path names, or ARM's 404 (its workspace's
+        first); the stored body itself, for rules that change it."""
+        workspace_id = call.group("ws")
+        if not self._store.exists(workspace_id):
+            return not_found(workspace_id)
+        stored = self._store.stored(call.path)
+        return not_found(call.path) if stored is None else stored
+
+    def compute_patch(self, call: Call) -> Reply:
+        """Update of an AmlCompute's scale settings; answered as an operation already done."""
+        stored = self._child(call)
+        if isinstance(stored, Reply):
+            return stored
+        body = call.body if isinstance(call.body, dict) else {}
+        outer = body.get("properties")
+        inner = outer.get("properties") if isinstance(outer, dict) else None
+        scale = inner.get("scaleSettings") if isinstance(inner, dict) else None
+        if not isinstance(scale, dict):
+            hint = (
+                " The body has a top-level 'scaleSettings': that is a ScaleSettingsInformation "
+                "sent without its ClusterUpdateParameters(properties=...) envelope."
+                if "scaleSettings" in body
+                else ""
+            )
+            return bad_request(
+                "ClusterUpdateParameters need properties.properties.scaleSettings." + hint
+            )
+        properties = stored.setdefault("properties", {})
+        compute_type = str(properties.get("computeType", ""))
+        if compute_type.lower() != "amlcompute":
+            return bad_request(
+                f"Compute '{common.last_segment(call.path)}' is of type '{compute_type}'; only "
+                "AmlCompute scale settings can be updated."
+            )
+        current = properties.setdefault("properties", {}).setdefault("scaleSettings", {})
+        merged = {**current, **{k: v for k, v in scale.items() if v is not None}}
+        maximum, minimum = merged.get("maxNodeCount"), merged.get("minNodeCount", 0)
+        for key, value in (("maxNodeCount", maximum), ("minNodeCount", minimum)):
+            if value is not None and (not isinstance(value, int) or value < 0):
+                return bad_request(f"{key} must be a non-negative integer, not {value!r}.")
+        if isinstance(maximum, int) and isinstance(minimum, int) and maximum < minimum:
+            return bad_request(
+                f"maxNodeCount ({maximum}) must be greater than or equal to "
+                f"minNodeCount ({minimum})."
+            )
+        current.clear()
+        current.update(merged)
+        properties["modifiedOn"] = common.now_iso()
+        properties["provisioningState"] = "Succeeded"
+        # As in the spec's Compute/patch.json: 200, provisioningState Updating
+        # and an Azure-AsyncOperation to poll. The operation is already done,
+        # and Retry-After: 0 keeps the SDK's poller from waiting 30 s; it then
+        # GETs the compute for its result (a fresh body: azure-mgmt-
+        # machinelearningservices 2.0.0b2 loses the computeType discriminator
+        # when it deserializes the same response twice, as it does for an LRO
+        # that ends on its initial response).
+        operation = str(uuid.uuid4())
+        now = common.now_iso()
+        self._ml.operations[operation] = {
+            "id": operation,
+            "name": operation,
+            "status": "Succeeded",
+            "startTime": now,
+            "endTime": now,
+        }
+        subscription, _ = common.scope_of(call.path)
+        location = urllib.parse.quote(str(stored.get("location") or common.DEFAULT_LOCATION))
+        api = urllib.parse.quote(call.query.get("api-version", ""), safe="")
+        status_url = (
+            f"{self._ml.sim.url}/subscriptions/{subscription}/providers/Microsoft.MachineLearningServices"
+            f"/locations/{location}/computeOperationsStatus/{operation}?api-version={api}"
+        )
+        reply = copy.deepcopy(stored)
+        reply["properties"]["provisioningState"] = "Updating"
+        return Reply(200, reply, {"Azure-AsyncOperation": status_url, "Retry-After": "0"})
+
+    def compute_operation(self, call: Call) -> Reply:
+        """The status of a compute update (its Azure-AsyncOperation)."""
+        found = self._ml.operations.get(call.group("op").lower())
+        if found is None:
+            return arm_error(404, "NotFound", f"Operation '{call.group('op')}' was not found.")
+        return Reply(200, copy.deepcopy(found))
+
+    def connection_list(self, call: Call) -> Reply:
+        """The workspace's private endpoint connections."""
+        workspace_id = call.group("ws")
+        if not self._store.exists(workspace_id):
+            return not_found(workspace_id)
+        return Reply(200, {"value": self._ml.connections(workspace_id)})
+
+    def connection_put(self, call: Call) -> Reply:
+        """A decision on a connection (approve, reject): only its state changes."""
+        stored = self._child(call)
+        if isinstance(stored, Reply):
+            return stored
+        properties = call.body.get("properties") if isinstance(call.body, dict) else None
+        state = properties.get("privateLinkServiceConnectionState") if properties else None
+        if not isinstance(state, dict):
+            return arm_error(
+                400,
+                "InvalidRequestContent",
+                "properties.privateLinkServiceConnectionState is required.",
+            )
+        status = state.get("status")
+        if status is not None and status not in CONNECTION_STATUSES:
+            return arm_error(
+                400,
+                "InvalidPrivateEndpointConnectionStatus",
+                f"Status '{status}' is not one of {sorted(CONNECTION_STATUSES)}.",
+            )
+        self._ml.set_connection_state(call.group("ws"), stored, state)
+        return Reply(200, copy.deepcopy(stored))
+
+    # ----------------------------------------------------------- inside a workspace
 
     def _workspace_missing(self, workspace_id: str) -> Reply | None:
-        if self._sim.get_resource(workspace_id) is None:
+        if not self._store.exists(workspace_id):
             return arm_error(
                 404,
                 "ResourceNotFound",
@@ -65,21 +221,23 @@ class MachineLearningResponses:
 
     def component_version_get(self, call: Call) -> Reply:
         ws, name, version = call.group("ws"), call.group("name"), call.group("version")
-        found = self._backend.component_version(ws, name, version)
+        found = self._ml.component_version(ws, name, version)
         if found is None:
-            return _user_error(404, f"Could not find component {name} version {version}.")
+            return arm_error(
+                404, "UserError", f"Could not find component {name} version {version}."
+            )
         return Reply(200, found)
 
     def component_version_list(self, call: Call) -> Reply:
         ws, name = call.group("ws"), call.group("name")
-        versions = self._backend.component_versions(ws, name)
+        versions = self._ml.component_versions(ws, name)
         order = call.query.get("$orderBy", call.query.get("$orderby", ""))
         if order and order.lower() != "createdtime desc":
-            return _user_error(400, f"Unsupported $orderBy {order!r}.", "BadArgument")
+            return arm_error(400, "BadArgument", f"Unsupported $orderBy {order!r}.")
         top = call.query.get("$top")
         if top is not None:
             if not top.isdigit():
-                return _user_error(400, f"Invalid $top {top!r}.", "BadArgument")
+                return arm_error(400, "BadArgument", f"Invalid $top {top!r}.")
             versions = versions[: int(top)]
         return Reply(200, {"value": versions})
 
@@ -93,16 +251,16 @@ class MachineLearningResponses:
         body = call.body
         properties = body.get("properties") if isinstance(body, dict) else None
         if not isinstance(properties, dict) or not properties.get("jobType"):
-            return _user_error(400, "The request body must have properties.jobType.", "BadArgument")
-        self._backend.job_puts.append((name, copy.deepcopy(body), dict(call.headers)))
+            return arm_error(400, "BadArgument", "The request body must have properties.jobType.")
+        self._ml._job_puts.append((name, copy.deepcopy(body), dict(call.headers)))
         aml_token = call.headers.get("x-azureml-token")
         if aml_token is not None:
-            audience = self._sim.token_audience(aml_token) or ""
+            audience = self._ml.sim.identity.token_audience(aml_token) or ""
             if audience.rstrip("/").lower() != ML_AUDIENCE:
                 return arm_error(
                     401, "InvalidAuthenticationToken", "x-azureml-token is not an Azure ML token."
                 )
-        if self._backend.job(ws, name) is not None:
+        if self._ml.job(ws, name) is not None:
             return arm_error(
                 409,
                 "Conflict",
@@ -111,10 +269,10 @@ class MachineLearningResponses:
         if properties.get("jobType") == "Pipeline":
             problem = self._pipeline_problem(ws, properties)
             if problem:
-                return _user_error(400, problem)
+                return arm_error(400, "UserError", problem)
         created = shapes.submitted_job(ws, name, properties)
-        self._backend.store_job(ws, created)
-        return self._lost("ml.job.put", Reply(201, created))
+        self._ml.add_job(ws, created)
+        return Reply(201, created)
 
     def _pipeline_problem(self, workspace_id: str, properties: JSON) -> str | None:
         steps = properties.get("jobs")
@@ -122,25 +280,22 @@ class MachineLearningResponses:
             return "A pipeline job needs at least one step in properties.jobs."
         for step_name, step in steps.items():
             component_id = step.get("componentId") if isinstance(step, dict) else None
-            if (
-                not isinstance(component_id, str)
-                or self._backend.component_by_id(component_id) is None
-            ):
+            if not isinstance(component_id, str) or self._ml.component_by_id(component_id) is None:
                 return f"Step {step_name!r}: component {component_id!r} is not registered."
         compute = (properties.get("settings") or {}).get("default_compute") or properties.get(
             "computeId"
         )
-        if compute and self._sim.get_resource(compute) is None:
+        if compute and not self._store.exists(compute):
             return f"Compute {compute!r} was not found in the workspace."
-        if compute and not key(compute).startswith(key(workspace_id) + "/computes/"):
+        if compute and not ml_key(compute).startswith(ml_key(workspace_id) + "/computes/"):
             return f"Compute {compute!r} is not a compute of this workspace."
         return None
 
     def job_get(self, call: Call) -> Reply:
         ws, name = call.group("ws"), call.group("name")
-        found = self._backend.job(ws, name)
+        found = self._ml.job(ws, name)
         if found is None:
-            return _user_error(404, f"Could not find job {name}.", "ResourceNotFound")
+            return arm_error(404, "ResourceNotFound", f"Could not find job {name}.")
         return Reply(200, found)
 
     def job_list(self, call: Call) -> Reply:
@@ -148,7 +303,7 @@ class MachineLearningResponses:
         missing = self._workspace_missing(ws)
         if missing:
             return missing
-        jobs = self._backend.all_jobs(ws)
+        jobs = self._ml.jobs(ws)
         tag = call.query.get("tag")
         if tag:
             tag_key, has_value, tag_value = tag.partition("=")
@@ -169,7 +324,7 @@ class MachineLearningResponses:
         elif view == "archivedonly":
             jobs = [j for j in jobs if j["properties"].get("isArchived")]
         elif view != "all":
-            return _user_error(400, f"Invalid listViewType {view!r}.", "BadArgument")
+            return arm_error(400, "BadArgument", f"Invalid listViewType {view!r}.")
         wanted = call.query.get("properties")
         if wanted:
             for item in wanted.split(","):
@@ -183,26 +338,17 @@ class MachineLearningResponses:
         return self._page(call, jobs)
 
     def _page(self, call: Call, items: list[JSON]) -> Reply:
-        token = call.query.get("$skipToken", "0")
-        if not token.isdigit():
-            return _user_error(400, "Invalid $skipToken.", "BadArgument")
-        skip, size = int(token), self._sim.page_size
-        body: JSON = {"value": items[skip : skip + size]}
-        if skip + size < len(items):
-            query = {k: v for k, v in call.query.items() if k != "$skipToken"}
-            query["$skipToken"] = str(skip + size)
-            body["nextLink"] = f"{self._sim.url}{call.path}?{urlencode(query)}"
-        return Reply(200, body)
+        return self._ml.sim.page(call, items, "$skipToken", error_code="BadArgument")
 
     # -------------------------------------------------------------- batch endpoints
 
     def _endpoint_view(self, endpoint_id: str) -> JSON | None:
-        endpoint = self._backend.endpoint(endpoint_id)
+        endpoint = self._ml.endpoint(endpoint_id)
         if endpoint is None:
             return None
         return shapes.batch_endpoint(
             endpoint.id,
-            scoring_uri=self.scoring_uri(endpoint.scoring_key),
+            scoring_uri=self._ml.scoring_uri(endpoint.scoring_key),
             default_deployment=endpoint.default_deployment,
             location=endpoint.location,
         )
@@ -211,61 +357,61 @@ class MachineLearningResponses:
         endpoint_id = f"{call.group('ws')}/batchEndpoints/{call.group('ep')}"
         view = self._endpoint_view(endpoint_id)
         if view is None:
-            return _user_error(404, f"Batch endpoint {call.group('ep')} not found.", "NotFound")
+            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
         return Reply(200, view)
 
     def batch_deployment_list(self, call: Call) -> Reply:
-        endpoint = self._backend.endpoint(f"{call.group('ws')}/batchEndpoints/{call.group('ep')}")
+        endpoint = self._ml.endpoint(f"{call.group('ws')}/batchEndpoints/{call.group('ep')}")
         if endpoint is None:
-            return _user_error(404, f"Batch endpoint {call.group('ep')} not found.", "NotFound")
+            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
         return self._page(call, [copy.deepcopy(d) for d in endpoint.deployments.values()])
 
     def batch_deployment_get(self, call: Call) -> Reply:
-        endpoint = self._backend.endpoint(f"{call.group('ws')}/batchEndpoints/{call.group('ep')}")
+        endpoint = self._ml.endpoint(f"{call.group('ws')}/batchEndpoints/{call.group('ep')}")
         deployment = endpoint.deployments.get(call.group("dep").lower()) if endpoint else None
         if deployment is None:
-            return _user_error(404, f"Deployment {call.group('dep')} not found.", "NotFound")
+            return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")
         return Reply(200, copy.deepcopy(deployment))
 
     def scoring_invoke(self, call: Call) -> Reply:
-        endpoint = self._backend.endpoint_by_scoring_key(call.group("key"))
+        endpoint = self._ml.endpoint_by_scoring_key(call.group("key"))
         if endpoint is None:
-            return _user_error(404, "No batch endpoint at this scoring URI.", "NotFound")
+            return arm_error(404, "NotFound", "No batch endpoint at this scoring URI.")
         body = call.body
-        self._backend.scoring_posts.append(
+        self._ml._scoring_posts.append(
             (dict(call.headers), copy.deepcopy(body) if isinstance(body, dict) else {})
         )
         request_id = call.headers.get("repeatability-request-id") or call.headers.get(
             "repeatability_request-id"
         )
         if request_id:
-            earlier = self._backend.repeatability.get((endpoint.scoring_key, request_id))
+            earlier = self._ml.repeatability.get((endpoint.scoring_key, request_id))
             if earlier is not None:
-                stored = self._backend.job(endpoint.workspace_id, earlier)
+                stored = self._ml.job(endpoint.workspace_id, earlier)
                 if stored is not None:
                     reply = self._scoring_reply(endpoint.id, stored)
                     reply.headers["Repeatability-Result"] = "accepted"
-                    return self._lost("ml.scoring.invoke", reply)
+                    return reply
         properties = _get(body, "properties")
         if not isinstance(properties, dict):
-            return _user_error(400, "The request body must have 'properties'.", "BadArgument")
+            return arm_error(400, "BadArgument", "The request body must have 'properties'.")
         inputs = _get(properties, "inputData", "InputData")
         problem = _inputs_problem(inputs)
         if problem:
-            return _user_error(400, problem, "BadArgument")
+            return arm_error(400, "BadArgument", problem)
         deployment = call.headers.get("azureml-model-deployment") or endpoint.default_deployment
         if not deployment:
-            return _user_error(400, "The endpoint has no default deployment; name one.")
+            return arm_error(400, "UserError", "The endpoint has no default deployment; name one.")
         if deployment.lower() not in endpoint.deployments:
-            return _user_error(404, f"Deployment {deployment!r} not found.", "NotFound")
+            return arm_error(404, "NotFound", f"Deployment {deployment!r} not found.")
         deployment = str(endpoint.deployments[deployment.lower()]["name"])
         tags = _get(properties, "tags", "Tags") or {}
         if not isinstance(tags, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
         ):
-            return _user_error(400, "tags must be an object of strings.", "BadArgument")
-        name = _get(properties, "name", "Name") or self._backend.new_batch_job_name()
-        if self._backend.job(endpoint.workspace_id, str(name)) is not None:
+            return arm_error(400, "BadArgument", "tags must be an object of strings.")
+        name = _get(properties, "name", "Name") or self._ml.new_batch_job_name()
+        if self._ml.job(endpoint.workspace_id, str(name)) is not None:
             return arm_error(409, "Conflict", f"A job named '{name}' already exists.")
         run_properties = _get(properties, "properties", "Properties") or {}
         experiment = str(_get(run_properties, "experimentName") or endpoint.name)
@@ -287,20 +433,18 @@ class MachineLearningResponses:
             },
             tags=tags,
         )
-        self._backend.store_job(endpoint.workspace_id, stored)
-        self._backend.batch_submitted[(key(endpoint.workspace_id), str(name).lower())] = (
+        self._ml.add_job(endpoint.workspace_id, stored)
+        self._ml.batch_submitted[(ml_key(endpoint.workspace_id), str(name).lower())] = (
             copy.deepcopy(properties)
         )
         if request_id:
-            self._backend.repeatability[(endpoint.scoring_key, request_id)] = str(name)
-        return self._lost("ml.scoring.invoke", self._scoring_reply(endpoint.id, stored))
+            self._ml.repeatability[(endpoint.scoring_key, request_id)] = str(name)
+        return self._scoring_reply(endpoint.id, stored)
 
     def _scoring_reply(self, endpoint_id: str, stored: JSON) -> Reply:
         properties = stored["properties"]
         workspace_id = endpoint_id.rsplit("/batchEndpoints/", 1)[0]
-        submitted = self._backend.batch_submitted.get(
-            (key(workspace_id), stored["name"].lower()), {}
-        )
+        submitted = self._ml.batch_submitted.get((ml_key(workspace_id), stored["name"].lower()), {})
         return Reply(
             200,
             shapes.batch_job_reply(

@@ -7,14 +7,5 @@ AML workspace depends on, storage accounts, key vaults and container registries 
 from __future__ import annotations
 
 from .models import CONNECTION_STATUSES, Network, check_status
-from .responses import NetworkResponses
-from .urls import dependency_routes, private_endpoint_routes
 
-__all__ = [
-    "CONNECTION_STATUSES",
-    "Network",
-    "NetworkResponses",
-    "check_status",
-    "dependency_routes",
-    "private_endpoint_routes",
-]
+__all__ = ["CONNECTION_STATUSES", "Network", "check_status"]

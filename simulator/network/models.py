@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from ..arm.models import ResourceStore
+from ..arm.exceptions import not_found
+from ..server import Call, Reply, Route, route
 from ..shapes import DEFAULT_LOCATION, JSON, arm_type_of
 from . import shapes
 
+if TYPE_CHECKING:
+    from ..azure_simulator import AzureSimulator
+
+_SEG = r"[^/]+"
+_PE = rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/microsoft\.network/privateendpoints"
+_PECS = r"(?P<res>/subscriptions/.+)/privateendpointconnections"
 CONNECTION_STATUSES: Final = frozenset(
     {"Pending", "Approved", "Rejected", "Disconnected", "Timeout"}
 )
@@ -29,12 +36,25 @@ def check_status(status: str) -> None:
 
 
 class Network:
-    """Private endpoints and dependencies' connections, in the shared resource store."""
+    """Private endpoints and dependencies' connections, in the shared resource store:
+    ``sim.network``."""
 
-    def __init__(self, store: ResourceStore, *, tenant_id: str) -> None:
-        """Over ``store``; ``tenant_id`` goes into seeded key vaults."""
-        self._store = store
-        self.tenant_id = tenant_id
+    def __init__(self, sim: AzureSimulator) -> None:
+        """Keeping its resources in ``sim.arm``."""
+        self.sim = sim
+        self._store = sim.arm
+
+    def routes(self) -> list[Route]:
+        """A private endpoint's GET and the connections of any other resource (``arm.pec.*``):
+        the ``ml`` service is mounted first, so that an AML workspace's own (``aml.pec.*``) win."""
+        return [
+            route("GET", rf"^{_PE}/{_SEG}$", "network.pe.get", self.sim.arm.serve),
+            route("GET", rf"^{_PECS}$", "arm.pec.list", self.dependency_connection_list),
+            route("GET", rf"^{_PECS}/(?P<name>{_SEG})$", "arm.pec.get", self.connection_get),
+        ]
+
+    def reset(self) -> None:
+        """Nothing of its own to forget: its resources live in the store."""
 
     # --------------------------------------------------------------------- seeding
 
@@ -63,7 +83,12 @@ class Network:
         location: str = DEFAULT_LOCATION,
         **properties_overrides: Any,
     ) -> JSON:
-        """Seed a storage account; ``private_endpoints`` are ``(pe_id, group_id, status)``."""
+        """Seed a storage account; ``private_endpoints`` are ``(pe_id, group_id, status)``.
+
+        Each one becomes a connection on the account and a private endpoint
+        (see :meth:`add_dependency_private_endpoint`). Keyword overrides
+        replace keys of ``properties``. Returns the stored account.
+        """
         body = shapes.storage_account(
             resource_id, location=location, properties_overrides=properties_overrides
         )
@@ -80,7 +105,7 @@ class Network:
         """Seed a key vault; like :meth:`add_storage_account`."""
         body = shapes.key_vault(
             resource_id,
-            tenant_id=self.tenant_id,
+            tenant_id=self.sim.tenant_id,
             location=location,
             properties_overrides=properties_overrides,
         )
@@ -117,8 +142,14 @@ class Network:
         status: str = "Approved",
         description: str | None = None,
     ) -> JSON:
-        """Connect a private endpoint to a stored resource; see
-        :meth:`simulator.AzureSimulator.add_dependency_private_endpoint`."""
+        """Connect a private endpoint to a stored resource (a storage account, vault, registry...).
+
+        Adds (or replaces, for the same ``pe_id``) the connection in the
+        resource's ``properties.privateEndpointConnections`` and stores the
+        private endpoint itself (automatic approval flow, ``groupIds`` =
+        ``[group_id]``, its connection in the same ``status``). Returns the
+        connection as the resource embeds it.
+        """
         check_status(status)
         with self._store.lock:
             stored = self._store.stored(resource_id)
@@ -176,3 +207,27 @@ class Network:
                 props = conn.get("properties", {})
                 if str(props.get("privateLinkServiceId", "")).lower() == target_id.lower():
                     props["privateLinkServiceConnectionState"] = dict(state)
+
+    # -------------------------------------------------------------------- handlers
+
+    def dependency_connection_list(self, call: Call) -> Reply:
+        """The private endpoint connections of any stored resource (a dependency)."""
+        resource_id = call.group("res")
+        stored = self._store.stored(resource_id)
+        if stored is None:
+            return not_found(resource_id)
+        return Reply(200, {"value": self.dependency_connections(resource_id, stored)})
+
+    def connection_get(self, call: Call) -> Reply:
+        """One connection of a dependency: a stored child, else one embedded in the resource."""
+        found = self._store.stored(call.path)
+        if found is not None:
+            return Reply(200, copy.deepcopy(found))
+        resource_id = call.group("res")
+        name = call.group("name").lower()
+        for connection in self.dependency_connections(
+            resource_id, self._store.stored(resource_id) or {}
+        ):
+            if str(connection.get("name", "")).lower() == name:
+                return Reply(200, connection)
+        return not_found(call.path)

@@ -7,14 +7,6 @@ virtual network (routes ``synapse.mpe.list`` and ``synapse.mpe.get``, shaped on
 
 from __future__ import annotations
 
-from .models import Synapse
-from .responses import SynapseResponses
-from .urls import DATA_PLANE_PATH, data_plane_routes, workspace_routes
+from .models import DATA_PLANE_PATH, Synapse
 
-__all__ = [
-    "DATA_PLANE_PATH",
-    "Synapse",
-    "SynapseResponses",
-    "data_plane_routes",
-    "workspace_routes",
-]
+__all__ = ["DATA_PLANE_PATH", "Synapse"]

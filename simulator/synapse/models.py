@@ -10,31 +10,62 @@ deleting the workspace deletes its managed private endpoints.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..arm.models import ResourceStore
 from ..network.models import check_status
+from ..server import Call, Reply, Route, route
 from ..shapes import JSON, last_segment
 from . import shapes
+from .exceptions import (
+    managed_private_endpoint_not_found,
+    managed_vnet_not_found,
+    workspace_not_found,
+)
+
+if TYPE_CHECKING:
+    from ..azure_simulator import AzureSimulator
+
+#: Path prefix of the data plane (``SYNAPSE_DEV_ENDPOINT`` with a ``{workspace}`` placeholder);
+#: the workspace's name follows.
+DATA_PLANE_PATH = "/synapse-dev"
+_SEG = r"[^/]+"
+_WS = rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/microsoft\.synapse/workspaces/{_SEG}"
+_MPES = (
+    rf"{DATA_PLANE_PATH}/(?P<ws>{_SEG})/managedvirtualnetworks/(?P<vnet>{_SEG})"
+    r"/managedprivateendpoints"
+)
 
 
 class Synapse:
-    """Synapse workspaces (in the resource store) and their managed private endpoints."""
+    """Synapse workspaces (in the resource store) and their managed private endpoints:
+    ``sim.synapse``."""
 
-    def __init__(
-        self, store: ResourceStore, *, tenant_id: str, dev_endpoint: Callable[[str], str | None]
-    ) -> None:
-        """Over ``store``; ``dev_endpoint(name)`` is a workspace's data-plane URL (None while the
-        simulator is not serving)."""
-        self._store = store
-        self.tenant_id = tenant_id
-        self._dev_endpoint = dev_endpoint
+    def __init__(self, sim: AzureSimulator) -> None:
+        """Keeping workspaces in ``sim.arm``, managed private endpoints here."""
+        self.sim = sim
+        self._store = sim.arm
         #: ``nextLink`` value on the last MPE page; None leaves the field out.
         #: The published Synapse example sends ``""`` there, which this can mimic.
         self.last_page_next_link: str | None = None
         # Lower-cased workspace name -> lower-cased MPE name -> body.
         self.mpes: dict[str, dict[str, JSON]] = {}
-        store.on_delete(self._forget_managed_private_endpoints)
+        sim.arm.on_delete(self._forget_managed_private_endpoints)
+
+    def routes(self) -> list[Route]:
+        """The workspace's ARM GET and the data plane's managed private endpoints (a token for
+        ``https://dev.azuresynapse.net``)."""
+        return [
+            route("GET", rf"^{_WS}$", "synapse.workspace.get", self.sim.arm.serve),
+            route("GET", rf"^{_MPES}$", "synapse.mpe.list", self.mpe_list, "synapse"),
+            route(
+                "GET", rf"^{_MPES}/(?P<name>{_SEG})$", "synapse.mpe.get", self.mpe_get, "synapse"
+            ),
+        ]
+
+    @property
+    def dev_endpoint_template(self) -> str:
+        """The data plane (``SYNAPSE_DEV_ENDPOINT``) with a literal ``{workspace}`` placeholder."""
+        return f"{self.sim.url}{DATA_PLANE_PATH}/{{workspace}}"
 
     def reset(self) -> None:
         """Forget every managed private endpoint; the last page has no nextLink again."""
@@ -44,7 +75,7 @@ class Synapse:
 
     # --------------------------------------------------------------------- seeding
 
-    def add_synapse_workspace(
+    def add_workspace(
         self,
         workspace_id: str,
         *,
@@ -54,19 +85,26 @@ class Synapse:
         tenant_id: str | None = None,
         workspace_uid: str | None = None,
     ) -> JSON:
-        """Seed a Synapse workspace; see :meth:`simulator.AzureSimulator.add_synapse_workspace`."""
+        """Seed a Synapse workspace; its name is also its data-plane workspace name.
+
+        Once started, ``connectivityEndpoints.dev`` is the simulator's own data plane for the
+        name, as ARM reports the real one. ``workspace_uid`` sets ``workspaceUID`` (default:
+        derived from the ID; a workspace deleted and created again gets a new one in Azure).
+        """
         body = shapes.synapse_workspace(
             workspace_id,
             principal_id=principal_id,
-            tenant_id=tenant_id or self.tenant_id,
+            tenant_id=tenant_id or self.sim.tenant_id,
             managed_vnet=managed_vnet,
             prevent_data_exfiltration=prevent_data_exfiltration,
         )
         if workspace_uid is not None:
             body["properties"]["workspaceUID"] = workspace_uid
-        dev = self._dev_endpoint(last_segment(workspace_id))
-        if dev is not None:
-            body["properties"]["connectivityEndpoints"]["dev"] = dev
+        if self.sim.started:
+            endpoints = body["properties"]["connectivityEndpoints"]
+            endpoints["dev"] = self.dev_endpoint_template.replace(
+                "{workspace}", last_segment(workspace_id)
+            )
         with self._store.lock:
             self.mpes.setdefault(last_segment(workspace_id).lower(), {})
             return self._store.put(workspace_id, body)
@@ -128,3 +166,34 @@ class Synapse:
     def _forget_managed_private_endpoints(self, resource_id: str, stored: JSON) -> None:
         if str(stored.get("type", "")).lower() == shapes.SYNAPSE_WORKSPACE_TYPE.lower():
             self.mpes.pop(last_segment(resource_id).lower(), None)
+
+    # -------------------------------------------------------------------- handlers
+
+    def _mpes(self, call: Call) -> dict[str, JSON] | Reply:
+        name = call.group("ws")
+        workspace = self.workspace_named(name)
+        if workspace is None:
+            return workspace_not_found(name)
+        vnet = workspace.get("properties", {}).get("managedVirtualNetwork")
+        if not vnet or str(vnet).lower() != call.group("vnet").lower():
+            return managed_vnet_not_found(name, call.group("vnet"))
+        return self.mpes.setdefault(name.lower(), {})
+
+    def mpe_list(self, call: Call) -> Reply:
+        """A page of a managed virtual network's managed private endpoints (``$skipToken``)."""
+        mpes = self._mpes(call)
+        if isinstance(mpes, Reply):
+            return mpes
+        return self.sim.page(
+            call, list(mpes.values()), "$skipToken", last_link=self.last_page_next_link
+        )
+
+    def mpe_get(self, call: Call) -> Reply:
+        """One managed private endpoint."""
+        mpes = self._mpes(call)
+        if isinstance(mpes, Reply):
+            return mpes
+        found = mpes.get(call.group("name").lower())
+        if found is None:
+            return managed_private_endpoint_not_found(call.group("name"))
+        return Reply(200, copy.deepcopy(found))

@@ -1,0 +1,120 @@
+"""Azure RBAC in the simulator: a call whose action the app's roles lack is answered 403.
+
+The actions come from ``infra/permissions.json``, the same table the Bicep takes its custom roles
+from: ``operations`` maps each call (method and path template, or for the batch scoring URI its
+token audience) to the actions ARM checks, and ``customRoles`` are what the app's identity holds.
+A request on an ARM or Azure ML route whose actions the roles lack gets ARM's
+``AuthorizationFailed``, so a missing action fails a test instead of a production run. A call no
+template maps is let through (the simulator's own tests read resources the app never reads) and
+kept in ``unmapped``, for tests to assert on. The roles are taken together (the simulator does
+not know where each is assigned); other data planes (Synapse, Event Grid, Log Analytics) have
+their own RBAC and are not checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from . import tokens
+
+if TYPE_CHECKING:
+    from .server import Reply
+
+#: The table the Bicep's custom roles are built from.
+PERMISSIONS_FILE: Final = Path(__file__).resolve().parent.parent / "infra" / "permissions.json"
+#: Route audiences (simulator/server.py) whose calls Azure RBAC authorizes.
+_CHECKED_AUDIENCES: Final = {"arm": None, "ml": "https://ml.azure.com"}
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    """A path template (``{name}`` is one path segment) as a case-insensitive, whole-path regex."""
+    parts = re.split(r"\{[^}/]*\}", template)
+    return re.compile("^" + "[^/]+".join(re.escape(p) for p in parts) + "$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One call the app makes and the actions ARM checks for it."""
+
+    method: str
+    actions: tuple[str, ...]
+    pattern: re.Pattern[str] | None = None
+    audience: str | None = None
+
+    def matches(self, method: str, path: str, audience: str | None) -> bool:
+        if method != self.method:
+            return False
+        if self.pattern is None:
+            return audience is not None and audience == self.audience
+        return audience is None and bool(self.pattern.match(path))
+
+
+@dataclass
+class Permissions:
+    """The app's granted actions and the operation map; ``check`` answers a request."""
+
+    operations: list[Operation]
+    granted: set[str] = field(default_factory=set)
+    #: Calls (``"GET /subscriptions/..."``) that no operation maps, in arrival order.
+    unmapped: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any]) -> Permissions:
+        operations = [
+            Operation(
+                entry["method"].upper(),
+                tuple(entry["actions"]),
+                template_pattern(entry["path"]) if entry["path"].startswith("/") else None,
+                entry.get("audience"),
+            )
+            for entry in table["operations"]
+        ]
+        granted = {a for role in table["customRoles"].values() for a in role["actions"]}
+        return cls(operations, granted)
+
+    @classmethod
+    def load(cls, path: Path = PERMISSIONS_FILE) -> Permissions:
+        """The table in ``infra/permissions.json``."""
+        return cls.from_table(json.loads(path.read_text(encoding="utf-8")))
+
+    def actions_for(self, method: str, path: str, audience: str | None = None) -> tuple[str, ...]:
+        """The actions a call needs; KeyError when no operation maps it."""
+        for operation in self.operations:
+            if operation.matches(method.upper(), path, audience):
+                return operation.actions
+        raise KeyError(f"{method} {path}")
+
+    def revoke(self, actions: Iterable[str]) -> None:
+        """Take actions away from the app's roles (a test of what a missing action does)."""
+        self.granted -= set(actions)
+
+    def check(
+        self, route_audience: str | None, method: str, path: str, headers: Mapping[str, str]
+    ) -> Reply | None:
+        """None when the call is allowed; else ARM's 403 ``AuthorizationFailed`` reply."""
+        if route_audience not in _CHECKED_AUDIENCES:
+            return None
+        try:
+            needed = self.actions_for(method, path, _CHECKED_AUDIENCES[route_audience])
+        except KeyError:
+            self.unmapped.append(f"{method} {path}")
+            return None
+        missing = [action for action in needed if action not in self.granted]
+        if not missing:
+            return None
+        from .server import arm_error
+
+        token = headers.get("authorization", "").partition(" ")[2]
+        claims = tokens.claims_of(token)
+        return arm_error(
+            403,
+            "AuthorizationFailed",
+            f"The client '{claims.get('appid')}' with object id '{claims.get('oid')}' does not "
+            f"have authorization to perform action '{missing[0]}' over scope '{path}' or the "
+            "scope is invalid. If access was recently granted, please refresh your credentials.",
+        )
