@@ -2,6 +2,8 @@
 #   make demo   the offline main job: the app's real handlers against the local Azure simulator and Azurite
 #   make test   lint, format check, type check, and the whole test suite (CI runs this via .ci/run)
 #   make sandbox  the simulator and Azurite with the demo scene, for the operator CLI (Ctrl-C stops)
+#   make infra-check  compile and lint infra/main.bicep with the Azure CLI's Bicep (exits 2, saying
+#                 so, when az is not installed: nothing was checked); pull requests run the same
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -10,7 +12,7 @@ BIN := $(VENV)/bin
 # Each set-up step prints a line when it starts, progress every few seconds, and its duration.
 STEP = $(PYTHON) -m tools.setup_step
 
-.PHONY: demo sandbox test lint typecheck pytest bench setup app-setup clean
+.PHONY: demo sandbox test lint typecheck pytest bench setup app-setup clean infra-check
 
 # The demo and the sandbox need the app's virtualenv and Azurite, not the tests' checkov.
 demo: app-setup
@@ -30,6 +32,10 @@ typecheck: app-setup
 
 pytest: app-setup .venv-checkov/.installed
 	CHECKOV=$(CURDIR)/.venv-checkov/bin/checkov $(BIN)/python -m pytest
+
+# Standard library only, so any Python 3 will do (the pull request workflow runs it too).
+infra-check:
+	python3 scripts/infra_check.py
 
 bench: app-setup
 	$(BIN)/python -m bench

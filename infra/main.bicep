@@ -119,8 +119,10 @@ param maxRemediationsPerRun int = 10
 @description('At most this many policy remediations per workspace in any hour, whatever the runs.')
 param maxRemediationsPerHour int = 10
 
-@description('JSON array of policy exemptions: [{ "rule", "scope", "reason", "expires" }].')
-param policyExemptions string = '[]'
+// An array (object below), not a JSON string: azd parses an array or object parameter's value as
+// JSON, but pastes a string parameter's value into JSON text unescaped (its quotes break it).
+@description('Policy exemptions: [{ "rule", "scope", "reason", "expires" }].')
+param policyExemptions array = []
 
 @description('ARM IDs of the workspaces where retraining and post-retrain scoring run (a subset of mlWorkspaceIds). Empty: retraining is off.')
 param retrainWorkspaceIds array = []
@@ -128,8 +130,8 @@ param retrainWorkspaceIds array = []
 @description('Registered pipeline component that retraining submits: name@label or name:version.')
 param retrainComponent string = ''
 
-@description('Inputs of the retraining pipeline job, a JSON object.')
-param retrainInputs string = '{}'
+@description('Inputs of the retraining pipeline job.')
+param retrainInputs object = {}
 
 @description('Compute (cluster name) the retraining job runs on.')
 param retrainCompute string = ''
@@ -440,7 +442,7 @@ var appSettings = [
   }
   {
     name: 'POLICY_EXEMPTIONS'
-    value: policyExemptions
+    value: string(policyExemptions)
   }
   {
     name: 'RETRAIN_WORKSPACE_IDS'
@@ -452,7 +454,7 @@ var appSettings = [
   }
   {
     name: 'RETRAIN_INPUTS'
-    value: retrainInputs
+    value: string(retrainInputs)
   }
   {
     name: 'RETRAIN_COMPUTE'

@@ -8,11 +8,14 @@ Checks, from the azd environment (the variables azd passes to hooks):
 - the scope lists are ARM IDs of the right resource types (RETRAIN_WORKSPACE_IDS within
   ML_WORKSPACE_IDS);
 - resource providers registered: the app's subscription, and Event Grid where the workspaces are;
-- the deployer's rights: role assignments (and custom role definitions) at every workspace, Synapse
-  workspace and dependency resource group, Event Grid system topics where they go;
+- the deployer's rights: every action the deployment uses, in each resource group a module of
+  main.bicep deploys to (ARM's permissions API, actions and notActions matched with wildcards),
+  one line per resource group naming the missing actions and the built-in role that grants them;
 - system topics: Azure allows one per source, so an existing one must be adopted
   (EXISTING_SUBSCRIPTION_TOPIC_IDS, EXISTING_WORKSPACE_TOPICS), and an adopted one must exist, have
-  that source and a system-assigned identity (dead-lettering); the topics' resource group exists;
+  that source and a system-assigned identity (dead-lettering); the topics' resource group exists.
+  The app's own topics, from an earlier provision of this environment (main.bicep's name and the
+  environment's azd-env-name tag), are not someone else's: the second and later `azd up` pass;
 - the second provision of `azd up` (DEPLOY_EVENT_SUBSCRIPTIONS=true) finds the functions deployed.
 
 Standard library only: the hook runs with whatever Python the deployer has.
@@ -45,10 +48,41 @@ WORKSPACE_PROVIDERS = ("Microsoft.EventGrid",)
 # The functions the Event Grid subscriptions point at (DESIGN.md section 2).
 SUBSCRIBED_FUNCTIONS = ("on_private_endpoint_event", "on_workspace_event", "on_ml_event")
 
+# The deployer's rights, by where main.bicep's modules deploy (README "Running it for real").
+DEPLOYMENTS_WRITE = "Microsoft.Resources/deployments/write"
+RESOURCE_GROUPS_WRITE = "Microsoft.Resources/subscriptions/resourceGroups/write"
 ROLE_ASSIGNMENTS_WRITE = "Microsoft.Authorization/roleAssignments/write"
 ROLE_DEFINITIONS_WRITE = "Microsoft.Authorization/roleDefinitions/write"
+SYSTEM_TOPICS_READ = "Microsoft.EventGrid/systemTopics/read"
 SYSTEM_TOPICS_WRITE = "Microsoft.EventGrid/systemTopics/write"
 EVENT_SUBSCRIPTIONS_WRITE = "Microsoft.EventGrid/systemTopics/eventSubscriptions/write"
+TOPIC_WRITES = (SYSTEM_TOPICS_WRITE, EVENT_SUBSCRIPTIONS_WRITE)
+# Every resource type main.bicep creates in the app's resource group (tests/test_preflight.py
+# checks the list against infra/).
+APP_GROUP_WRITES = (
+    "Microsoft.ManagedIdentity/userAssignedIdentities/write",
+    "Microsoft.Storage/storageAccounts/write",
+    "Microsoft.Storage/storageAccounts/blobServices/write",
+    "Microsoft.Storage/storageAccounts/blobServices/containers/write",
+    "Microsoft.Storage/storageAccounts/queueServices/write",
+    "Microsoft.Storage/storageAccounts/tableServices/write",
+    "Microsoft.Storage/storageAccounts/tableServices/tables/write",
+    "Microsoft.OperationalInsights/workspaces/write",
+    "Microsoft.Insights/components/write",
+    "Microsoft.Network/networkSecurityGroups/write",
+    "Microsoft.Network/virtualNetworks/write",
+    "Microsoft.Network/privateDnsZones/write",
+    "Microsoft.Network/privateDnsZones/virtualNetworkLinks/write",
+    "Microsoft.Network/privateEndpoints/write",
+    "Microsoft.Network/privateEndpoints/privateDnsZoneGroups/write",
+    "Microsoft.EventGrid/topics/write",
+    "Microsoft.EventGrid/topics/eventSubscriptions/write",
+    "Microsoft.Web/serverfarms/write",
+    "Microsoft.Web/sites/write",
+    "Microsoft.Web/sites/basicPublishingCredentialsPolicies/write",
+    "Microsoft.Web/sites/config/write",
+    "Microsoft.Logic/workflows/write",
+)
 PERMISSIONS_API = "2022-04-01"
 
 ML_WORKSPACE = ("Microsoft.MachineLearningServices", "workspaces")
@@ -144,6 +178,94 @@ def action_allowed(action: str, permissions: Iterable[Mapping[str, Any]]) -> boo
     return False
 
 
+def access_groups(environ: Mapping[str, str]) -> list[str]:
+    """The resource groups where main.bicep (app/access.bicep) defines and assigns the app's
+    custom roles: those of the in-scope workspaces, the dependencies, the scoring endpoints'
+    workspaces (and the retraining workspaces when BATCH_ENDPOINT_NAME scores after a retrain)
+    and the Synapse workspaces. A setting that does not parse adds nothing (it is reported)."""
+    settings = ["ML_WORKSPACE_IDS", "DEPENDENCY_RESOURCE_GROUP_IDS", "SCORING_ALLOWED_ENDPOINTS"]
+    if environ.get("BATCH_ENDPOINT_NAME"):
+        settings.append("RETRAIN_WORKSPACE_IDS")
+    settings.append("SYNAPSE_WORKSPACE_IDS")
+    groups: list[str] = []
+    for setting in settings:
+        try:
+            values = parse_list(environ.get(setting))
+        except ValueError:
+            continue
+        for value in values:
+            parts = str(value).strip().split("/")
+            if len(parts) >= 5 and [parts[1].lower(), parts[3].lower()] == [
+                "subscriptions",
+                "resourcegroups",
+            ]:
+                groups.append("/".join(parts[:5]))
+    return unique(groups)
+
+
+def own_topic_prefix(environ: Mapping[str, str]) -> str | None:
+    """`evgst-<token>-`: how main.bicep names the system topics it creates; the token is the
+    one in the function app's name (`func-<token>`). None before the first provision."""
+    app_name = environ.get("AZURE_FUNCTION_APP_NAME", "")
+    if not app_name.startswith("func-") or not environ.get("AZURE_ENV_NAME"):
+        return None
+    return f"evgst-{app_name.removeprefix('func-')}-"
+
+
+def tagged_for(resource: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+    """Whether the resource carries this azd environment's `azd-env-name` tag."""
+    tags = resource.get("tags") or {}
+    return str(tags.get("azd-env-name", "")) == environ.get("AZURE_ENV_NAME", "") != ""
+
+
+def app_functions_prefix(environ: Mapping[str, str]) -> str:
+    """The lower-cased resource ID prefix of the deployed app's functions, which the app's
+    event subscriptions deliver to."""
+    return (
+        f"/subscriptions/{environ.get('AZURE_SUBSCRIPTION_ID', '')}/resourceGroups/"
+        f"{environ.get('AZURE_RESOURCE_GROUP', '')}/providers/Microsoft.Web/sites/"
+        f"{environ.get('AZURE_FUNCTION_APP_NAME', '')}/functions/"
+    ).lower()
+
+
+def system_topic_where(topic: ArmId) -> list[str]:
+    """The az arguments that name a system topic to its event-subscription commands."""
+    return [
+        "--system-topic-name",
+        topic.name,
+        "--resource-group",
+        topic.resource_group,
+        "--subscription",
+        topic.subscription,
+    ]
+
+
+def event_subscription_target(item: Mapping[str, Any]) -> str:
+    """The resource ID an event subscription delivers to (az flattens `properties`, or not)."""
+    destination = item.get("destination") or {}
+    return str(
+        destination.get("resourceId")
+        or (destination.get("properties") or {}).get("resourceId")
+        or ""
+    )
+
+
+def ask_for(missing: Sequence[str]) -> str:
+    """The built-in roles that grant `missing`: Owner, or the smallest combination."""
+    lowered = {action.lower() for action in missing}
+    parts = []
+    if ROLE_DEFINITIONS_WRITE.lower() in lowered:
+        # Role Based Access Control Administrator has roleAssignments/* only.
+        parts.append("User Access Administrator")
+    elif ROLE_ASSIGNMENTS_WRITE.lower() in lowered:
+        parts.append("Role Based Access Control Administrator")
+    others = [a for a in lowered if not a.startswith("microsoft.authorization/")]
+    if others:
+        topics_only = all(a.startswith("microsoft.eventgrid/systemtopics/") for a in others)
+        parts.append("EventGrid Contributor" if topics_only else "Contributor")
+    return "Owner, or " + " + ".join(parts)
+
+
 @dataclass
 class Preflight:
     """Runs the checks; collects one line per failure."""
@@ -152,6 +274,9 @@ class Preflight:
     az: Runner = run_az
     failures: list[str] = field(default_factory=list)
     checks: int = 0
+    # scope (lower-cased) -> (scope, actions by lower-cased name, why)
+    needs: dict[str, tuple[str, dict[str, str], list[str]]] = field(default_factory=dict)
+    groups_to_create: list[str] = field(default_factory=list)
 
     def fail(self, line: str) -> None:
         self.failures.append(line)
@@ -217,17 +342,18 @@ class Preflight:
                     "add it there, or remove it from RETRAIN_WORKSPACE_IDS"
                 )
 
-        subscriptions = _unique(
+        subscriptions = unique(
             [app_subscription]
             + [w.subscription for w in workspaces]
             + [s.subscription for s in synapses]
         )
         self.one_tenant(tenant, subscriptions)
         self.providers(app_subscription, APP_PROVIDERS)
-        for subscription in _unique([w.subscription for w in workspaces]):
+        for subscription in unique([w.subscription for w in workspaces]):
             self.providers(subscription, WORKSPACE_PROVIDERS)
-        self.deployer_rights(workspaces, synapses, app_subscription)
+        self.deployer_rights(app_subscription)
         self.system_topics(workspaces, app_subscription)
+        self.check_rights()
         self.functions_before_subscriptions()
         return self.report()
 
@@ -278,56 +404,74 @@ class Preflight:
         value = (answer or {}).get("value")
         return value if isinstance(value, list) else []
 
-    def require(self, scope: str, actions: Sequence[str], why: str) -> None:
-        self.count()
-        granted = self.permissions(scope)
-        if granted is None:
-            return
-        missing = [action for action in actions if not action_allowed(action, granted)]
-        if missing:
-            self.fail(
-                f"you lack {', '.join(missing)} at {scope} ({why}): deploy as an Owner or "
-                "User Access Administrator there (Role Based Access Control Administrator for "
-                "assignments only), or ask one to"
-            )
+    def need(self, scope: str, actions: Iterable[str], why: str) -> None:
+        """Record rights the deployment uses at `scope`; check_rights asks once per scope."""
+        for group in self.groups_to_create:
+            if scope.lower() == group or scope.lower().startswith(group + "/"):
+                # Not there yet (azd creates the app's resource group): rights come from above.
+                scope = "/".join(scope.split("/")[:3])
+        key = scope.lower()
+        held_actions, reasons = self.needs.setdefault(key, (scope, {}, []))[1:]
+        for action in actions:
+            held_actions.setdefault(action.lower(), action)
+        if why not in reasons:
+            reasons.append(why)
 
-    def deployer_rights(
-        self, workspaces: Sequence[ArmId], synapses: Sequence[ArmId], app_subscription: str
-    ) -> None:
-        self.require(
-            f"/subscriptions/{app_subscription}",
-            [ROLE_DEFINITIONS_WRITE],
-            "the app's custom roles are defined in this subscription",
-        )
-        for workspace in workspaces:
-            self.require(
-                workspace.raw,
-                [ROLE_ASSIGNMENTS_WRITE, ROLE_DEFINITIONS_WRITE],
-                "the app's workspace roles are assignable and assigned here",
+    def check_rights(self) -> None:
+        for scope, actions, reasons in self.needs.values():
+            self.count()
+            granted = self.permissions(scope)
+            if granted is None:
+                continue
+            missing = [a for a in actions.values() if not action_allowed(a, granted)]
+            if missing:
+                self.fail(
+                    f"you lack {', '.join(missing)} at {scope} ({'; '.join(reasons)}): "
+                    f"ask for {ask_for(missing)} on it"
+                )
+
+    def deployer_rights(self, app_subscription: str) -> None:
+        """The rights of every module of main.bicep, by the resource group it deploys to
+        (README "Running it for real"; the contract with infra/: custom roles are defined in
+        the resource group where they are assigned, so nothing is needed at subscription scope
+        but creating the app's resource group when azd has not yet)."""
+        app_group = self.environ.get("AZURE_RESOURCE_GROUP", "")
+        if app_group:
+            self.count()
+            try:
+                exists = self.az(
+                    ["group", "exists", "--name", app_group, "--subscription", app_subscription]
+                )
+            except AzError as error:
+                self.fail(f"cannot check resource group {app_group}: {error}")
+                exists = True
+            app_scope = f"/subscriptions/{app_subscription}/resourceGroups/{app_group}"
+            if exists is not True:
+                self.groups_to_create.append(app_scope.lower())
+            self.need(
+                app_scope,
+                [DEPLOYMENTS_WRITE, ROLE_ASSIGNMENTS_WRITE, *APP_GROUP_WRITES]
+                + ([] if exists is True else [RESOURCE_GROUPS_WRITE]),
+                "the app's resources and their role assignments are created there",
             )
-        for synapse in synapses:
-            self.require(
-                synapse.raw,
-                [ROLE_ASSIGNMENTS_WRITE, ROLE_DEFINITIONS_WRITE],
-                "the app reads this Synapse workspace through a custom role assigned here",
-            )
-        dependency_groups = [w.resource_group_id for w in workspaces]
-        try:
-            dependency_groups += [
-                str(v) for v in parse_list(self.environ.get("DEPENDENCY_RESOURCE_GROUP_IDS"))
-            ]
-        except ValueError:
-            self.fail(
-                "DEPENDENCY_RESOURCE_GROUP_IDS is not a JSON array: "
-                "azd env set DEPENDENCY_RESOURCE_GROUP_IDS "
-                "'[\"/subscriptions/<id>/resourceGroups/<group>\"]'"
-            )
-        for group in _unique(dependency_groups):
-            self.require(
+        for setting in ("DEPENDENCY_RESOURCE_GROUP_IDS", "SCORING_ALLOWED_ENDPOINTS"):
+            self.count()
+            try:
+                parse_list(self.environ.get(setting))
+            except ValueError:
+                self.fail(f"{setting} is not a JSON array: azd env set {setting} '[\"...\"]'")
+        for group in access_groups(self.environ):
+            self.need(
                 group,
-                [ROLE_ASSIGNMENTS_WRITE, SYSTEM_TOPICS_WRITE],
-                "the dependency reader role is assigned here, and a workspace's system topic goes "
-                "in its resource group",
+                [DEPLOYMENTS_WRITE, ROLE_DEFINITIONS_WRITE, ROLE_ASSIGNMENTS_WRITE],
+                "the app's custom roles are defined and assigned here",
+            )
+        drift = parse_arm_id(self.environ.get("DRIFT_LOG_ANALYTICS_WORKSPACE_RESOURCE_ID", ""))
+        if drift is not None:
+            self.need(
+                drift.resource_group_id,
+                [DEPLOYMENTS_WRITE, ROLE_ASSIGNMENTS_WRITE],
+                "the app is made Log Analytics Reader of the drift workspace here",
             )
 
     def system_topics(self, workspaces: Sequence[ArmId], app_subscription: str) -> None:
@@ -367,7 +511,7 @@ class Preflight:
             {"workspaceId": w, "topicId": t} for w, t in adopted_by_workspace.items()
         ]
         suggested_subscription_topics = list(adopted_subscription_topics)
-        for subscription in _unique([w.subscription for w in workspaces]):
+        for subscription in unique([w.subscription for w in workspaces]):
             self.count()
             try:
                 topics = (
@@ -381,6 +525,7 @@ class Preflight:
             source = f"/subscriptions/{subscription}".lower()
             adopted = adopted_by_subscription.get(subscription.lower())
             existing = by_source.get(source)
+            own_group = f"/subscriptions/{subscription}/resourceGroups/{topics_group}"
             if adopted:
                 self.adopted_topic(
                     adopted,
@@ -388,7 +533,7 @@ class Preflight:
                     f"/subscriptions/{subscription}",
                     "EXISTING_SUBSCRIPTION_TOPIC_IDS",
                 )
-            elif existing:
+            elif existing and not self.own_topic(existing, own_group, "arm"):
                 suggested_subscription_topics.append(str(existing.get("id")))
                 self.fail(
                     f"subscription {subscription} already has the system topic "
@@ -396,31 +541,63 @@ class Preflight:
                     "(Azure allows one per source): azd env set EXISTING_SUBSCRIPTION_TOPIC_IDS "
                     f"'{json.dumps(suggested_subscription_topics)}'"
                 )
-            elif subscription.lower() != app_subscription.lower() or (
-                topics_group.lower() != self.environ.get("AZURE_RESOURCE_GROUP", "").lower()
-            ):
-                # In the app's own subscription, the app's resource group is azd's to create.
-                self.topics_group_exists(subscription, topics_group)
+            else:
+                if subscription.lower() != app_subscription.lower() or (
+                    topics_group.lower() != self.environ.get("AZURE_RESOURCE_GROUP", "").lower()
+                ):
+                    # In the app's own subscription, the app's resource group is azd's to create.
+                    self.topics_group_exists(subscription, topics_group)
+                if topics_group:
+                    self.need(
+                        own_group,
+                        [DEPLOYMENTS_WRITE, *TOPIC_WRITES],
+                        "the app's system topics and event subscriptions are created here",
+                    )
             for workspace in (
                 w for w in workspaces if w.subscription.lower() == subscription.lower()
             ):
-                self.count()
-                adopted = adopted_by_workspace.get(workspace.raw.lower())
-                existing = by_source.get(workspace.raw.lower())
-                if adopted:
-                    self.adopted_topic(
-                        adopted, existing, workspace.raw, "EXISTING_WORKSPACE_TOPICS"
-                    )
-                elif existing:
-                    suggested_workspace_topics.append(
-                        {"workspaceId": workspace.raw, "topicId": str(existing.get("id"))}
-                    )
-                    self.fail(
-                        f"workspace {workspace.name} already has the system topic "
-                        f"{existing.get('id')} "
-                        "(Azure allows one per source): azd env set EXISTING_WORKSPACE_TOPICS "
-                        f"'{json.dumps(suggested_workspace_topics)}'"
-                    )
+                self.workspace_topic(
+                    workspace, by_source, adopted_by_workspace, suggested_workspace_topics
+                )
+
+    def workspace_topic(
+        self,
+        workspace: ArmId,
+        by_source: Mapping[str, Mapping[str, Any]],
+        adopted_by_workspace: Mapping[str, str],
+        suggested: list[dict[str, str]],
+    ) -> None:
+        self.count()
+        adopted = adopted_by_workspace.get(workspace.raw.lower())
+        existing = by_source.get(workspace.raw.lower())
+        if adopted:
+            self.adopted_topic(adopted, existing, workspace.raw, "EXISTING_WORKSPACE_TOPICS")
+        elif existing and not self.own_topic(existing, workspace.resource_group_id, workspace.name):
+            suggested.append({"workspaceId": workspace.raw, "topicId": str(existing.get("id"))})
+            self.fail(
+                f"workspace {workspace.name} already has the system topic {existing.get('id')} "
+                "(Azure allows one per source): azd env set EXISTING_WORKSPACE_TOPICS "
+                f"'{json.dumps(suggested)}'"
+            )
+        else:
+            self.need(
+                workspace.resource_group_id,
+                [DEPLOYMENTS_WRITE, *TOPIC_WRITES],
+                "the app's system topics and event subscriptions are created here",
+            )
+
+    def own_topic(self, topic: Mapping[str, Any], group_id: str, suffix: str) -> bool:
+        """Whether `topic` is the one an earlier provision of this azd environment created:
+        the ID main.bicep gives it (`evgst-<token>-arm` in the topics' resource group,
+        `evgst-<token>-<workspace>` in the workspace's; the token is the one in the function
+        app's name) and the environment's `azd-env-name` tag. Bicep then updates it in place."""
+        prefix = own_topic_prefix(self.environ)
+        expected = f"{group_id}/providers/Microsoft.EventGrid/systemTopics/{prefix}{suffix}"
+        return (
+            prefix is not None
+            and str(topic.get("id", "")).lower() == expected.lower()
+            and tagged_for(topic, self.environ)
+        )
 
     def adopted_topic(
         self, topic_id: str, existing: Mapping[str, Any] | None, source: str, setting: str
@@ -432,9 +609,14 @@ class Preflight:
                 f"fix {setting} with azd env set"
             )
             return
-        self.require(
+        self.need(
+            (parse_arm_id(topic_id) or _NO_ID).resource_group_id,
+            [DEPLOYMENTS_WRITE],
+            "the app's event subscriptions are deployed here",
+        )
+        self.need(
             topic_id,
-            [EVENT_SUBSCRIPTIONS_WRITE],
+            [SYSTEM_TOPICS_READ, EVENT_SUBSCRIPTIONS_WRITE],
             "the app's event subscriptions are added to this adopted topic",
         )
         identity = existing.get("identity") or {}
@@ -463,12 +645,6 @@ class Preflight:
                 f"system topic goes: az group create --name {group} --location <region> "
                 f"--subscription {subscription}, or azd env set EVENT_TOPICS_RESOURCE_GROUP <group>"
             )
-            return
-        self.require(
-            f"/subscriptions/{subscription}/resourceGroups/{group}",
-            [SYSTEM_TOPICS_WRITE],
-            "the subscription's system topic is created there",
-        )
 
     def functions_before_subscriptions(self) -> None:
         if self.environ.get("DEPLOY_EVENT_SUBSCRIPTIONS", "").lower() != "true":
@@ -512,7 +688,7 @@ class Preflight:
 _NO_ID = ArmId("", "", "", "", "", "")
 
 
-def _unique(values: Iterable[str]) -> list[str]:
+def unique(values: Iterable[str]) -> list[str]:
     seen: dict[str, str] = {}
     for value in values:
         if value and value.lower() not in seen:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scripts.preflight import action_allowed, parse_arm_id, parse_list
+from scripts.preflight import (
+    APP_GROUP_WRITES,
+    EVENT_SUBSCRIPTIONS_WRITE,
+    ROLE_ASSIGNMENTS_WRITE,
+    ROLE_DEFINITIONS_WRITE,
+    SYSTEM_TOPICS_WRITE,
+    action_allowed,
+    parse_arm_id,
+    parse_list,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "preflight.py"
@@ -74,6 +84,8 @@ def healthy_world() -> dict[str, Any]:
         f"account show --subscription {ML_SUB}": {"stdout": {"id": ML_SUB, "tenantId": TENANT}},
         f"eventgrid system-topic list --subscription {ML_SUB}": {"stdout": []},
         f"group exists --name rg-app --subscription {ML_SUB}": {"stdout": True},
+        # The first provision: azd has not created the app's resource group yet.
+        f"group exists --name rg-app --subscription {APP_SUB}": {"stdout": False},
     }
     for subscription in (APP_SUB, ML_SUB):
         for namespace in (
@@ -92,10 +104,11 @@ def healthy_world() -> dict[str, Any]:
             }
     for scope in (
         f"/subscriptions/{APP_SUB}",
-        WORKSPACE,
-        SYNAPSE,
+        f"/subscriptions/{APP_SUB}/resourceGroups/rg-app",
+        f"/subscriptions/{APP_SUB}/resourceGroups/rg-syn",
         f"/subscriptions/{ML_SUB}/resourceGroups/rg-ml",
         f"/subscriptions/{ML_SUB}/resourceGroups/rg-app",
+        f"/subscriptions/{ML_SUB}/resourceGroups/rg-events",
         SUB_TOPIC,
     ):
         table[permissions_url(scope)] = {"stdout": {"value": OWNER}}
@@ -111,10 +124,11 @@ def healthy_env() -> dict[str, str]:
     }
 
 
-def run_preflight(
-    tmp_path: Path, table: dict[str, Any], env: dict[str, str]
-) -> tuple[int, list[str], list[list[str]]]:
-    """Run the script with the fake az first on PATH; (exit code, stderr lines, az calls)."""
+def run_hook(
+    tmp_path: Path, table: dict[str, Any], env: dict[str, str], command: list[str]
+) -> tuple[int, list[str], list[str], list[list[str]]]:
+    """Run a hook as azd does (from the project folder) with the fake az first on PATH;
+    (exit code, stdout lines, stderr lines, az calls)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     fake = bin_dir / "az"
@@ -125,7 +139,8 @@ def run_preflight(
     log = tmp_path / "az.log"
     log.write_text("", encoding="utf-8")
     completed = subprocess.run(  # noqa: S603 - the script under test, fixed arguments
-        [sys.executable, str(SCRIPT)],
+        [sys.executable, *command],
+        cwd=REPO,
         env={
             "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "FAKE_AZ_TABLE": str(table_file),
@@ -138,7 +153,20 @@ def run_preflight(
         check=False,
     )
     calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
-    return completed.returncode, completed.stderr.splitlines(), calls
+    return (
+        completed.returncode,
+        completed.stdout.splitlines(),
+        completed.stderr.splitlines(),
+        calls,
+    )
+
+
+def run_preflight(
+    tmp_path: Path, table: dict[str, Any], env: dict[str, str]
+) -> tuple[int, list[str], list[list[str]]]:
+    """Run the script with the fake az first on PATH; (exit code, stderr lines, az calls)."""
+    code, _, stderr, calls = run_hook(tmp_path, table, env, [str(SCRIPT)])
+    return code, stderr, calls
 
 
 def problems(lines: list[str]) -> list[str]:
@@ -198,28 +226,120 @@ def test_a_subscription_of_another_tenant_is_refused(tmp_path: Path) -> None:
     assert "one tenant" in line
 
 
-def test_missing_rights_at_a_workspace_name_the_scope_and_the_action(tmp_path: Path) -> None:
+CONTRIBUTOR = [
+    {
+        "actions": ["*"],
+        "notActions": [
+            "Microsoft.Authorization/*/Delete",
+            "Microsoft.Authorization/*/Write",
+            "Microsoft.Authorization/elevateAccess/Action",
+        ],
+    }
+]
+USER_ACCESS_ADMINISTRATOR = [{"actions": ["*/read", "Microsoft.Authorization/*"]}]
+RBAC_ADMINISTRATOR = [
+    {"actions": ["Microsoft.Authorization/roleAssignments/write", "*/read"], "notActions": []}
+]
+
+
+def test_missing_rights_at_a_workspace_group_name_the_scope_the_actions_and_the_role(
+    tmp_path: Path,
+) -> None:
+    rg_ml = f"/subscriptions/{ML_SUB}/resourceGroups/rg-ml"
     table = healthy_world()
-    # Contributor-like: everything but authorization writes.
-    table[permissions_url(WORKSPACE)] = {
-        "stdout": {
-            "value": [
-                {
-                    "actions": ["*"],
-                    "notActions": [
-                        "Microsoft.Authorization/*/Write",
-                        "Microsoft.Authorization/*/Delete",
-                    ],
-                }
-            ]
+    table[permissions_url(rg_ml)] = {"stdout": {"value": CONTRIBUTOR}}
+    code, stderr, _ = run_preflight(tmp_path, table, healthy_env())
+    assert code == 1
+    [line] = problems(stderr)
+    assert f" at {rg_ml} " in line
+    assert (
+        "you lack Microsoft.Authorization/roleDefinitions/write, "
+        "Microsoft.Authorization/roleAssignments/write" in line
+    )
+    assert "ask for Owner, or User Access Administrator on it" in line
+
+    # Role Based Access Control Administrator cannot define the custom roles.
+    table[permissions_url(rg_ml)] = {"stdout": {"value": CONTRIBUTOR + RBAC_ADMINISTRATOR}}
+    code, stderr, _ = run_preflight(tmp_path, table, healthy_env())
+    [line] = problems(stderr)
+    assert "you lack Microsoft.Authorization/roleDefinitions/write at" in line
+
+    # User Access Administrator alone: no deployments/write, no topics.
+    table[permissions_url(rg_ml)] = {"stdout": {"value": USER_ACCESS_ADMINISTRATOR}}
+    code, stderr, _ = run_preflight(tmp_path, table, healthy_env())
+    [line] = problems(stderr)
+    assert (
+        "you lack Microsoft.Resources/deployments/write, "
+        "Microsoft.EventGrid/systemTopics/write, "
+        "Microsoft.EventGrid/systemTopics/eventSubscriptions/write at" in line
+    )
+    assert "ask for Owner, or Contributor on it" in line
+
+    table[permissions_url(rg_ml)] = {"stdout": {"value": CONTRIBUTOR + USER_ACCESS_ADMINISTRATOR}}
+    code, stderr, _ = run_preflight(tmp_path, table, healthy_env())
+    assert code == 0, stderr
+
+
+def test_every_resource_group_a_module_deploys_to_is_checked_once(tmp_path: Path) -> None:
+    """The contract with infra/ (README "Running it for real"): the custom roles live in the
+    resource groups of the workspaces, Synapse workspaces, dependencies and scoring endpoints;
+    topics in the workspaces' groups and the topics group; the drift workspace's group."""
+    scoring_ws = f"/subscriptions/{ML_SUB}/resourceGroups/rg-score/providers/x/workspaces/mlw-s"
+    drift = (
+        f"/subscriptions/{ML_SUB}/resourceGroups/rg-logs/providers/"
+        "Microsoft.OperationalInsights/workspaces/log-drift"
+    )
+    env = {
+        **healthy_env(),
+        "DEPENDENCY_RESOURCE_GROUP_IDS": json.dumps(
+            [f"/subscriptions/{ML_SUB}/resourceGroups/rg-kv"]
+        ),
+        "SCORING_ALLOWED_ENDPOINTS": json.dumps([f"{scoring_ws}/batchEndpoints/ep"]),
+        "DRIFT_LOG_ANALYTICS_WORKSPACE_RESOURCE_ID": drift,
+    }
+    table = healthy_world()
+    for group in ("rg-kv", "rg-score", "rg-logs"):
+        table[permissions_url(f"/subscriptions/{ML_SUB}/resourceGroups/{group}")] = {
+            "stdout": {"value": CONTRIBUTOR}
         }
+    code, stderr, calls = run_preflight(tmp_path, table, env)
+    assert code == 1
+    lines = problems(stderr)
+    assert len(lines) == 3, lines
+    by_group = {
+        group: next(line for line in lines if f"/{group} (" in line)
+        for group in ("rg-kv", "rg-score")
+    }
+    for line in by_group.values():
+        assert "roleDefinitions/write" in line
+        assert "the app's custom roles are defined and assigned here" in line
+    [drift_line] = [line for line in lines if "/rg-logs (" in line]
+    assert "you lack Microsoft.Authorization/roleAssignments/write at" in drift_line
+    assert "roleDefinitions" not in drift_line
+    asked = [
+        call[-1].split("/providers/Microsoft.Authorization")[0]
+        for call in calls
+        if call[0] == "rest"
+    ]
+    assert len(asked) == len({scope.lower() for scope in asked}), "a scope was asked twice"
+    # No right is needed on the subscription once the app's resource group exists.
+    table[f"group exists --name rg-app --subscription {APP_SUB}"] = {"stdout": True}
+    del table[permissions_url(f"/subscriptions/{APP_SUB}")]
+    code, stderr, calls = run_preflight(tmp_path, table, env)
+    assert len(problems(stderr)) == 3
+
+
+def test_a_first_provision_needs_to_create_the_app_s_resource_group(tmp_path: Path) -> None:
+    table = healthy_world()
+    table[permissions_url(f"/subscriptions/{APP_SUB}")] = {
+        "stdout": {"value": USER_ACCESS_ADMINISTRATOR}
     }
     code, stderr, _ = run_preflight(tmp_path, table, healthy_env())
     assert code == 1
     [line] = problems(stderr)
-    assert WORKSPACE in line
-    assert "Microsoft.Authorization/roleAssignments/write" in line
-    assert "Owner or User Access Administrator" in line
+    assert f"at /subscriptions/{APP_SUB} (" in line
+    assert "Microsoft.Resources/subscriptions/resourceGroups/write" in line
+    assert "Microsoft.Web/sites/write" in line
 
 
 def test_an_existing_subscription_topic_must_be_adopted_and_the_line_gives_the_value(
@@ -392,7 +512,9 @@ def test_the_app_s_own_resource_group_is_left_to_azd(tmp_path: Path) -> None:
     env = {**healthy_env(), "ML_WORKSPACE_IDS": json.dumps([local_workspace])}
     code, stderr, calls = run_preflight(tmp_path, table, env)
     assert code == 0, stderr
-    assert not [call for call in calls if call[:2] == ["group", "exists"]]
+    assert [call for call in calls if call[:2] == ["group", "exists"]] == [
+        ["group", "exists", "--name", "rg-app", "--subscription", APP_SUB]
+    ], "only the app's own resource group is looked up (its rights come from the subscription)"
     # Elsewhere, a topics resource group must be named.
     code, stderr, _ = run_preflight(
         tmp_path, healthy_world(), {**healthy_env(), "AZURE_RESOURCE_GROUP": ""}
@@ -400,3 +522,115 @@ def test_the_app_s_own_resource_group_is_left_to_azd(tmp_path: Path) -> None:
     assert code == 1
     [line] = problems(stderr)
     assert "azd env set EVENT_TOPICS_RESOURCE_GROUP" in line
+
+
+OWN_ARM_TOPIC = (
+    f"/subscriptions/{ML_SUB}/resourceGroups/rg-app/providers/"
+    "Microsoft.EventGrid/systemTopics/evgst-tok123-arm"
+)
+OWN_WORKSPACE_TOPIC = (
+    f"/subscriptions/{ML_SUB}/resourceGroups/rg-ml/providers/"
+    "Microsoft.EventGrid/systemTopics/evgst-tok123-mlw-churn"
+)
+
+
+def after_first_provision(environment: str = "dev") -> tuple[dict[str, Any], dict[str, str]]:
+    """The world and the azd environment once `azd up`'s first provision and deploy ran: the
+    app's own system topics exist (named and tagged as main.bicep names and tags them), the
+    app's resource group exists, the functions are deployed, DEPLOY_EVENT_SUBSCRIPTIONS=true."""
+    table = healthy_world()
+    table[f"group exists --name rg-app --subscription {APP_SUB}"] = {"stdout": True}
+    table[f"eventgrid system-topic list --subscription {ML_SUB}"] = {
+        "stdout": [
+            {
+                "id": OWN_ARM_TOPIC,
+                "source": f"/subscriptions/{ML_SUB}",
+                "tags": {"azd-env-name": environment},
+                "identity": {"type": "SystemAssigned"},
+            },
+            {
+                "id": OWN_WORKSPACE_TOPIC,
+                "source": WORKSPACE,
+                "tags": {"azd-env-name": environment},
+                "identity": {"type": "SystemAssigned"},
+            },
+        ]
+    }
+    table["functionapp function list --name func-tok123 --resource-group rg-app"] = {
+        "stdout": [{"name": f"func-tok123/{name}"} for name in SUBSCRIBED]
+    }
+    env = {
+        **healthy_env(),
+        "AZURE_ENV_NAME": "dev",
+        "AZURE_FUNCTION_APP_NAME": "func-tok123",
+        "DEPLOY_EVENT_SUBSCRIPTIONS": "true",
+    }
+    return table, env
+
+
+SUBSCRIBED = ("on_private_endpoint_event", "on_workspace_event", "on_ml_event")
+
+
+def test_the_second_and_third_azd_up_recognise_the_app_s_own_topics(tmp_path: Path) -> None:
+    table, env = after_first_provision()
+    # Second provision of the first `azd up`, then every provision of a later `azd up`: the
+    # world preflight sees is the same (the event subscriptions are not something it reads).
+    for _ in ("second", "third"):
+        code, stderr, calls = run_preflight(tmp_path, table, env)
+        assert code == 0, stderr
+        assert_read_only(calls)
+    # The topics are updated in place, so the rights to write them are still checked.
+    asked = {
+        call[-1].split("/providers/Microsoft.Authorization")[0]
+        for call in calls
+        if call[0] == "rest"
+    }
+    assert f"/subscriptions/{ML_SUB}/resourceGroups/rg-app" in asked
+
+
+def test_a_topic_is_the_app_s_own_only_by_its_name_and_this_environment_s_tag(
+    tmp_path: Path,
+) -> None:
+    # Another azd environment's topic (same name, other tag): to be adopted, not overwritten.
+    table, env = after_first_provision(environment="staging")
+    code, stderr, _ = run_preflight(tmp_path, table, env)
+    assert code == 1
+    lines = problems(stderr)
+    assert len(lines) == 2, lines
+    assert "azd env set EXISTING_SUBSCRIPTION_TOPIC_IDS" in lines[0]
+    assert "azd env set EXISTING_WORKSPACE_TOPICS" in lines[1]
+    # This environment's tag on a topic main.bicep did not name (someone's copied tags).
+    table, env = after_first_provision()
+    table[f"eventgrid system-topic list --subscription {ML_SUB}"]["stdout"][1]["id"] = (
+        OWN_WORKSPACE_TOPIC.replace("evgst-tok123-mlw-churn", "team-ml-events")
+    )
+    code, stderr, _ = run_preflight(tmp_path, table, env)
+    [line] = problems(stderr)
+    assert "workspace mlw-churn already has the system topic" in line
+    # Without the function app's name (no provision yet), nothing is the app's own.
+    env.pop("AZURE_FUNCTION_APP_NAME")
+    table, _ = after_first_provision()
+    code, stderr, _ = run_preflight(tmp_path, table, env)
+    assert len(problems(stderr)) == 2
+
+
+def test_preflight_checks_the_write_of_every_resource_type_infra_creates() -> None:
+    declared = re.compile(r"^\s*resource\s+\w+\s+'([^'@]+)@[^']+'\s+(?!existing)", re.MULTILINE)
+    types = {
+        kind
+        for path in (REPO / "infra").rglob("*.bicep")
+        for kind in declared.findall(path.read_text(encoding="utf-8"))
+    }
+    assert "Microsoft.Web/sites" in types, "the parser found nothing"
+    checked = {
+        action.lower()
+        for action in (
+            *APP_GROUP_WRITES,
+            ROLE_ASSIGNMENTS_WRITE,
+            ROLE_DEFINITIONS_WRITE,
+            SYSTEM_TOPICS_WRITE,
+            EVENT_SUBSCRIPTIONS_WRITE,
+        )
+    }
+    unchecked = sorted(kind for kind in types if f"{kind}/write".lower() not in checked)
+    assert not unchecked, f"preflight does not check the right to write {unchecked}"
