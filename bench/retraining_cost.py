@@ -8,6 +8,9 @@ against the Azure simulator and Azurite, both started in this process, with the 
 - A drift event that submits: the cooldown is 0 and the previous job is completed before each.
 - A debounced drift event: inside the cooldown, settled by the claim alone.
 - A completion event: the retraining job is read, and batch scoring starts.
+- With promotion on (`PROMOTION_METRIC`): a completion event whose model is better (registered,
+  deployed, made the default, then scored on) and one whose model is worse (scored on the
+  current deployment): requests and time from the completion event to scoring started.
 
     python -m bench.retraining_cost [--json] [--check]
 """
@@ -66,6 +69,12 @@ WANTED_COMPLETION = {
     "ml.scoring.invoke": 1,
     "eventgrid.publish": 1,
 }
+# Per completion event with promotion on: the promoted path does every step in one delivery
+# (the simulator's deployment provisions on its first read, Azure's takes minutes: see README).
+PROMOTION = {"PROMOTION_METRIC": "accuracy", "PROMOTION_MODEL_NAME": "churn-model"}
+TARGET_PROMOTED_REQUESTS = 22
+# 11, and one more page of the job list once the workspace holds more jobs than a page.
+TARGET_NOT_PROMOTED_REQUESTS = 12
 TARGET_SUBMIT_MEDIAN_MS = 400.0
 TARGET_DEBOUNCED_MEDIAN_MS = 50.0
 TARGET_COMPLETION_MEDIAN_MS = 150.0
@@ -133,6 +142,37 @@ def _count(azure: LocalAzure, action: Callable[[], None]) -> list[Any]:
     return [r for r in azure.sim.requests if r.route != "token"]
 
 
+def _promotion_costs(
+    azure: LocalAzure, completion_event: Callable[[], dict[str, Any]]
+) -> tuple[list[Any], list[float], list[Any], list[float]]:
+    """With promotion on: requests of one completion event and times of more, first with
+    models each better than the last (promoted), then worse ones (scored on the current)."""
+    change_settings(**PROMOTION)
+    azure.sim.ml.promotion.add_model_version(
+        scene.PROD, "drift-model", "2", properties={"accuracy": "0.5"}
+    )
+    accuracy = iter(0.6 + i / 1000 for i in range(COMPLETION_EVENTS + 2))
+
+    def promotion_event(better: bool) -> dict[str, Any]:
+        event = completion_event()
+        value = next(accuracy) if better else 0.1
+        azure.sim.ml.promotion.log_metric(scene.PROD, event["data"]["runId"], "accuracy", value)
+        return event
+
+    _deliver(promotion_event(True))  # this settings value's first event: its runtime
+    measured: list[Any] = []
+    for better in (True, False):
+        counted = promotion_event(better)
+        measured.append(_count(azure, functools.partial(_deliver, counted)))
+        times = []
+        for _ in range(COMPLETION_EVENTS):
+            event = promotion_event(better)
+            times.append(_timed(functools.partial(_deliver, event)))
+        measured.append(times)
+    change_settings(**{name: "" for name in PROMOTION})
+    return measured[0], measured[1], measured[2], measured[3]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = arguments("Requests and time per retraining event.", argv)
     quiet_logging()
@@ -166,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
             event = completion_event()
             completion_times.append(_timed(functools.partial(_deliver, event)))
 
+        promoted_requests, promoted_times, not_promoted_requests, not_promoted_times = (
+            _promotion_costs(azure, completion_event)
+        )
+
         # Debounced: inside the cooldown, the claim settles it.
         change_settings(RETRAIN_COOLDOWN_MINUTES="360")
         _deliver(rs.monitor_breach_event())  # this settings value's first event: its runtime
@@ -177,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     submit = summary_ms(submit_times)
     completion = summary_ms(completion_times)
     debounced = summary_ms(debounced_times)
+    promoted = summary_ms(promoted_times)
+    not_promoted = summary_ms(not_promoted_times)
     drift_counts = {r: sum(1 for q in drift_requests if q.route == r) for r in WANTED_DRIFT}
     completion_counts = {
         r: sum(1 for q in completion_requests if q.route == r) for r in WANTED_COMPLETION
@@ -195,6 +241,20 @@ def main(argv: list[str] | None = None) -> int:
             "as in the table",
             completion_counts == WANTED_COMPLETION
             and len(completion_requests) == sum(WANTED_COMPLETION.values()),
+        ),
+        Target(
+            "completion event, model promoted: requests to scoring started",
+            f"{len(promoted_requests)} requests",
+            f"<= {TARGET_PROMOTED_REQUESTS}",
+            len(promoted_requests) <= TARGET_PROMOTED_REQUESTS
+            and sum(1 for q in promoted_requests if q.route == "ml.scoring.invoke") == 1,
+        ),
+        Target(
+            "completion event, model not promoted: requests to scoring started",
+            f"{len(not_promoted_requests)} requests",
+            f"<= {TARGET_NOT_PROMOTED_REQUESTS}",
+            len(not_promoted_requests) <= TARGET_NOT_PROMOTED_REQUESTS
+            and sum(1 for q in not_promoted_requests if q.route == "ml.scoring.invoke") == 1,
         ),
         Target(
             "debounced drift event: Azure requests",
@@ -242,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
         "submitting_drift_event": submit,
         "debounced_drift_event": debounced,
         "completion_event": completion,
+        "promoted_completion_event_requests": route_counts(promoted_requests),
+        "not_promoted_completion_event_requests": route_counts(not_promoted_requests),
+        "promoted_completion_event": promoted,
+        "not_promoted_completion_event": not_promoted,
         "targets": [t.as_json() for t in targets],
     }
     timing_rows = [
@@ -250,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             ("drift event, submits", submit),
             ("drift event, debounced", debounced),
             ("completion event, starts scoring", completion),
+            ("completion event, promotes, then scores", promoted),
+            ("completion event, not promoted, scores", not_promoted),
         )
     ]
     text = "\n\n".join(
@@ -263,6 +329,16 @@ def main(argv: list[str] | None = None) -> int:
             render(
                 ["route", "method", "count", "per event", "note"],
                 route_rows(completion_requests, wanted=WANTED_COMPLETION),
+            ),
+            "== Requests per completion event, model promoted ==",
+            render(
+                ["route", "method", "count", "per event", "note"],
+                route_rows(promoted_requests),
+            ),
+            "== Requests per completion event, model not promoted ==",
+            render(
+                ["route", "method", "count", "per event", "note"],
+                route_rows(not_promoted_requests),
             ),
             "== Warm time per event ==",
             render(["event", "n", "median ms", "p90 ms", "min ms", "max ms"], timing_rows),

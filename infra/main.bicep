@@ -167,6 +167,24 @@ param batchDeploymentName string = ''
 @description('Input of the post-retrain scoring job, e.g. azureml://datastores/<datastore>/paths/<path>.')
 param scoringInput string = ''
 
+@description('Metric a retrained model must improve to replace the batch endpoint\'s default deployment (e.g. accuracy). Empty: no promotion, scoring stays on the current deployment.')
+param promotionMetric string = ''
+
+@description('Which way the promotion metric is better: higher or lower. Empty: higher.')
+param promotionDirection string = ''
+
+@description('The least improvement that promotes a model (a number >= 0). Empty: 0.')
+param promotionMinDelta string = ''
+
+@description('Name the better model is registered under (required with promotionMetric).')
+param promotionModelName string = ''
+
+@description('Batch deployments kept after a promotion (the default and the previous one at least). Empty: 2.')
+param promotionKeep string = ''
+
+@description('Score after a retrain whose model was not promoted (on the current deployment): true or false. Empty: true.')
+param scoreWhenNotPromoted string = ''
+
 @description('The only host suffix a batch endpoint scoring URI read from ARM may have.')
 param amlInferenceDomain string = 'inference.ml.azure.com'
 
@@ -497,6 +515,30 @@ var appSettings = [
     value: scoringInput
   }
   {
+    name: 'PROMOTION_METRIC'
+    value: promotionMetric
+  }
+  {
+    name: 'PROMOTION_DIRECTION'
+    value: promotionDirection
+  }
+  {
+    name: 'PROMOTION_MIN_DELTA'
+    value: promotionMinDelta
+  }
+  {
+    name: 'PROMOTION_MODEL_NAME'
+    value: promotionModelName
+  }
+  {
+    name: 'PROMOTION_KEEP'
+    value: promotionKeep
+  }
+  {
+    name: 'SCORE_WHEN_NOT_PROMOTED'
+    value: scoreWhenNotPromoted
+  }
+  {
     name: 'AML_INFERENCE_DOMAIN'
     value: amlInferenceDomain
   }
@@ -644,6 +686,7 @@ module access 'app/access.bicep' = [for (group, i) in accessResourceGroupIds: {
     appPrincipalId: identity.properties.principalId
     mlWorkspaceIds: mlWorkspaceIds
     retrainWorkspaceIds: retrainWorkspaceIds
+    promotionWorkspaceIds: empty(promotionMetric) ? [] : retrainWorkspaceIds
     scoringWorkspaceIds: scoringWorkspaceIds
     synapseWorkspaceIds: synapseWorkspaceIds
     dependencyResourceGroupIds: dependencyScopes

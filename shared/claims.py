@@ -72,6 +72,50 @@ class ScoringClaim:
     trigger: str = ""  # the delivery (event or timer run) that claimed it
 
 
+@dataclass(frozen=True)
+class PromotionClaim:
+    """The promotion decided after one retraining job, and the step it reached."""
+
+    workspace_id: str
+    retraining_job: str
+    state: str
+    version: str
+    deployment: str
+    previous: str
+    detail: str  # JSON: the metric values and the reason
+    trigger: str
+    claimed_at: datetime
+    etag: str
+
+
+_PROMOTION_FIELDS = {
+    "state": "State",
+    "version": "Version",
+    "deployment": "Deployment",
+    "previous": "Previous",
+    "detail": "Detail",
+    "trigger": "Trigger",
+}
+
+
+def _promotion_row(retraining_job: str) -> str:
+    return "promotion:" + table_key(retraining_job.lower())
+
+
+def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
+    try:
+        claimed_at = _parse_time(found.get("ClaimedAt"))
+    except (ValueError, TypeError):
+        claimed_at = datetime.min.replace(tzinfo=UTC)
+    return PromotionClaim(
+        workspace_id=workspace_id,
+        retraining_job=str(found.get("RetrainingJob", "")),
+        claimed_at=claimed_at,
+        etag=str(found.metadata["etag"]),
+        **{name: str(found.get(column, "")) for name, column in _PROMOTION_FIELDS.items()},
+    )
+
+
 def _parse_time(value: Any) -> datetime:
     # Always aware (the app writes UTC): a time edited by hand without an offset is UTC too,
     # rather than a naive value that cannot be compared with the clock.
@@ -288,6 +332,56 @@ class Claims:
             if self._write(entity, None if found is None else str(found.metadata["etag"])):
                 return None
         return now
+
+    # ------------------------------------------------------- promotion (issue 19)
+    # One row per retraining job, `promotion:<job>`: the decision and how far its steps got.
+    # Created once (the delivery that creates it promotes; another reads it), then moved on
+    # step by step only if unchanged since read.
+
+    def promotion(self, workspace_id: str, retraining_job: str) -> PromotionClaim | None:
+        found = self._get(_partition(workspace_id), _promotion_row(retraining_job))
+        return _promotion_claim(workspace_id, found) if found is not None else None
+
+    def claim_promotion(
+        self, workspace_id: str, retraining_job: str, *, now: datetime, **fields: str
+    ) -> bool:
+        """Create the promotion row (`state`, `version`, `deployment`, `previous`, `detail`,
+        `trigger`); False when another delivery created it first."""
+        entity = {
+            "PartitionKey": _partition(workspace_id),
+            "RowKey": _promotion_row(retraining_job),
+            "RetrainingJob": retraining_job,
+            "ClaimedAt": now.isoformat(),
+            **{_PROMOTION_FIELDS[name]: value for name, value in fields.items()},
+        }
+        return self._write(entity, None)
+
+    def advance_promotion(self, claim: PromotionClaim, state: str) -> PromotionClaim | None:
+        """The claim moved to `state`, only if unchanged since read; None when another
+        delivery moved it first."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        partition, row = _partition(claim.workspace_id), _promotion_row(claim.retraining_job)
+        try:
+            self._table.update_entity(
+                {"PartitionKey": partition, "RowKey": row, "State": state},
+                mode=UpdateMode.MERGE,
+                etag=claim.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return None
+        return self.promotion(claim.workspace_id, claim.retraining_job)
+
+    def promotions(self, workspace_id: str) -> list[PromotionClaim]:
+        """Every promotion row of the workspace (the deployments this app created)."""
+        rows = self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": _partition(workspace_id), "low": "promotion:", "high": "promotion;"},
+        )
+        return [_promotion_claim(workspace_id, row) for row in rows]
 
 
 # Reading, deciding and writing the window again, at most this many times per slot.

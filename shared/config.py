@@ -173,6 +173,19 @@ class DriftGate:
 
 
 @dataclass(frozen=True)
+class Promotion:
+    """Promote only a better model (`PROMOTION_METRIC` set): how a retrained model is judged,
+    what it is registered as, and how many batch deployments stay."""
+
+    metric: str
+    higher_is_better: bool
+    min_delta: float
+    model_name: str
+    keep: int
+    score_when_not_promoted: bool
+
+
+@dataclass(frozen=True)
 class RetrainingSettings:
     """Where and how to retrain, and what to score after a successful retrain.
 
@@ -191,6 +204,7 @@ class RetrainingSettings:
     batch_endpoint_name: str | None
     batch_deployment_name: str | None
     scoring_input: str | None
+    promotion: Promotion | None = None
 
     @property
     def inputs(self) -> dict[str, object]:
@@ -725,6 +739,12 @@ def _retraining(
         _check_input("SCORING_INPUT", scoring_input, workspace_ids, allowed)
     inputs_json = _json_object(reader, "RETRAIN_INPUTS")
     _check_retrain_inputs(json.loads(inputs_json), workspace_ids, allowed)
+    promotion = _promotion(reader)
+    if promotion is not None and endpoint is None:
+        raise SettingsError(
+            "BATCH_ENDPOINT_NAME is required with PROMOTION_METRIC: expected the batch endpoint "
+            "whose default deployment a better model replaces"
+        )
     return RetrainingSettings(
         workspace_ids=workspace_ids,
         component=_component(reader),
@@ -740,6 +760,59 @@ def _retraining(
         batch_endpoint_name=endpoint,
         batch_deployment_name=deployment,
         scoring_input=scoring_input,
+        promotion=promotion,
+    )
+
+
+# An MLflow metric key: letters, digits, `_ - . /` and spaces, as MLflow accepts them.
+_METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
+DEFAULT_PROMOTION_KEEP = 2
+
+
+def _promotion(reader: _Reader) -> Promotion | None:
+    """Model promotion, or None when `PROMOTION_METRIC` is unset (every retrain is scored on the
+    current deployment, as before)."""
+    metric = reader.optional("PROMOTION_METRIC")
+    if metric is None:
+        return None
+    if not _METRIC_NAME.match(metric):
+        raise SettingsError(
+            f"PROMOTION_METRIC={metric[:60]!r} is not valid: expected a metric name such as "
+            "accuracy"
+        )
+    direction = (reader.optional("PROMOTION_DIRECTION") or "higher").lower()
+    if direction not in ("higher", "lower"):
+        raise SettingsError(
+            f"PROMOTION_DIRECTION={direction!r} is not valid: expected higher or lower"
+        )
+    raw_delta = reader.optional("PROMOTION_MIN_DELTA") or "0"
+    try:
+        min_delta = float(raw_delta)
+    except ValueError:
+        min_delta = math.nan
+    if not (math.isfinite(min_delta) and min_delta >= 0):
+        raise SettingsError(
+            f"PROMOTION_MIN_DELTA={raw_delta[:40]!r} is not valid: expected a finite number >= 0"
+        )
+    model_name = _ml_name(reader, "PROMOTION_MODEL_NAME", "a model name")
+    if model_name is None:
+        raise SettingsError(
+            "PROMOTION_MODEL_NAME is required with PROMOTION_METRIC: expected the name the "
+            "better model is registered under"
+        )
+    keep = reader.count("PROMOTION_KEEP") or DEFAULT_PROMOTION_KEEP
+    if keep < DEFAULT_PROMOTION_KEEP:
+        raise SettingsError(
+            f"PROMOTION_KEEP={keep} is not valid: expected 2 or more (the new default and the "
+            "previous one, to switch back to)"
+        )
+    return Promotion(
+        metric=metric,
+        higher_is_better=direction == "higher",
+        min_delta=min_delta,
+        model_name=model_name,
+        keep=keep,
+        score_when_not_promoted=reader.flag("SCORE_WHEN_NOT_PROMOTED", default=True),
     )
 
 

@@ -58,6 +58,7 @@ def retraining_runtime_for(settings: Settings) -> RetrainingRuntime:
     from shared.adapters.clients import clients_for
     from shared.adapters.drift_query import DriftQueryAdapter
     from shared.adapters.outcomes import OutcomePublisher
+    from shared.adapters.promotion import PromotionAdapter
     from shared.adapters.retraining_jobs import RetrainingJobsAdapter
     from shared.claims import Claims
     from shared.ledger import open_ledger
@@ -85,6 +86,7 @@ def retraining_runtime_for(settings: Settings) -> RetrainingRuntime:
             DriftQueryAdapter(clients),
             Claims(ledger.table),
             Recorder(ledger, publisher),
+            promotion=PromotionAdapter(clients) if settings.retraining.promotion else None,
         )
     return RetrainingRuntime(settings, ledger, reconciler)
 

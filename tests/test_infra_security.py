@@ -108,6 +108,13 @@ def blocks(text: str, declaration: str) -> Iterator[tuple[str, str]]:
 # --- the permission table, against the Bicep ----------------------------------------------------
 
 
+# The one delete any role holds: the promoter removes the app's own batch deployments beyond
+# PROMOTION_KEEP (which ones is the ledger's word, never the default: planning/promotion.py).
+ALLOWED_DELETES = {
+    "promoter": ["Microsoft.MachineLearningServices/workspaces/batchEndpoints/deployments/delete"]
+}
+
+
 def test_custom_roles_have_no_wildcard_and_no_delete() -> None:
     roles = permissions()["customRoles"]
     assert roles, "no custom role in infra/permissions.json"
@@ -117,7 +124,7 @@ def test_custom_roles_have_no_wildcard_and_no_delete() -> None:
         wildcards = [a for a in actions if "*" in a]
         assert not wildcards, f"custom role {key} has wildcards: {wildcards}"
         deletes = [a for a in actions if a.lower().endswith("/delete")]
-        assert not deletes, f"custom role {key} may delete: {deletes}"
+        assert deletes == ALLOWED_DELETES.get(key, []), f"custom role {key} may delete: {deletes}"
         assert len(set(actions)) == len(actions), f"custom role {key} repeats an action"
 
 
@@ -758,8 +765,15 @@ def test_jobs_and_scoring_are_granted_only_where_they_run() -> None:
         "retrainerAssignments": "retrainWorkspaceIds",
         "batchScorerAssignments": "scoringWorkspaceIds",
         "synapseReaderAssignments": "synapseWorkspaceIds",
+        "promoterAssignments": "promotionWorkspaceIds",
     }
     main = bicep("main.bicep")
+    # Promotion (register, deploy, switch, delete) only on the retraining workspaces, and only
+    # when PROMOTION_METRIC is set.
+    assert re.search(
+        r"\n    promotionWorkspaceIds: empty\(promotionMetric\) \? \[\] : retrainWorkspaceIds\n",
+        main,
+    ), "access gets the retraining workspaces as promotionWorkspaceIds, only with a metric"
     assert re.search(
         r"var scoringEndpointWorkspaceIds = \[for id in scoringAllowedEndpoints: "
         r"toLower\(join\(take\(split\(id, '/'\), 9\), '/'\)\)\]",

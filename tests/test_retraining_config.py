@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from shared.config import (
     DEFAULT_RETRAIN_COOLDOWN_MINUTES,
     ComponentRef,
+    Promotion,
     SettingsError,
     load_settings,
 )
@@ -145,3 +146,68 @@ def test_the_inference_domain_is_a_plain_dns_name_or_refused(domain: str) -> Non
     assert all(ch.isalnum() or ch in ".-" for ch in accepted)
     assert not accepted.startswith(".")
     assert not accepted.endswith(".")
+
+
+# ------------------------------------------------------------------ promotion (issue 19)
+
+SCORING = {
+    "BATCH_ENDPOINT_NAME": "churn-batch",
+    "SCORING_INPUT": "azureml://datastores/ws/paths/in/",
+}
+PROMOTING = {**SCORING, "PROMOTION_METRIC": "accuracy", "PROMOTION_MODEL_NAME": "churn-model"}
+
+
+def test_promotion_is_off_without_a_metric_and_has_its_defaults_with_one() -> None:
+    off = load_settings({**BASE, **RETRAINING, **SCORING}).retraining
+    assert off is not None
+    assert off.promotion is None
+    on = load_settings({**BASE, **RETRAINING, **PROMOTING}).retraining
+    assert on is not None
+    assert on.promotion == Promotion(
+        metric="accuracy",
+        higher_is_better=True,
+        min_delta=0.0,
+        model_name="churn-model",
+        keep=2,
+        score_when_not_promoted=True,
+    )
+
+
+def test_promotion_everything_set() -> None:
+    settings = load_settings(
+        {
+            **BASE,
+            **RETRAINING,
+            **PROMOTING,
+            "PROMOTION_METRIC": "val/rmse",
+            "PROMOTION_DIRECTION": "Lower",
+            "PROMOTION_MIN_DELTA": "0.005",
+            "PROMOTION_KEEP": "3",
+            "SCORE_WHEN_NOT_PROMOTED": "false",
+        }
+    )
+    assert settings.retraining is not None
+    assert settings.retraining.promotion == Promotion(
+        "val/rmse", False, 0.005, "churn-model", 3, False
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"BATCH_ENDPOINT_NAME": "", "SCORING_INPUT": ""}, "BATCH_ENDPOINT_NAME"),
+        ({"PROMOTION_MODEL_NAME": ""}, "PROMOTION_MODEL_NAME"),
+        ({"PROMOTION_MODEL_NAME": "a/b"}, "PROMOTION_MODEL_NAME"),
+        ({"PROMOTION_METRIC": "acc'uracy"}, "PROMOTION_METRIC"),
+        ({"PROMOTION_DIRECTION": "up"}, "PROMOTION_DIRECTION"),
+        ({"PROMOTION_MIN_DELTA": "-0.1"}, "PROMOTION_MIN_DELTA"),
+        ({"PROMOTION_MIN_DELTA": "nan"}, "PROMOTION_MIN_DELTA"),
+        ({"PROMOTION_MIN_DELTA": "a lot"}, "PROMOTION_MIN_DELTA"),
+        ({"PROMOTION_KEEP": "1"}, "PROMOTION_KEEP"),
+        ({"PROMOTION_KEEP": "two"}, "PROMOTION_KEEP"),
+        ({"SCORE_WHEN_NOT_PROMOTED": "maybe"}, "SCORE_WHEN_NOT_PROMOTED"),
+    ],
+)
+def test_a_bad_promotion_setting_is_named(overrides: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings({**BASE, **RETRAINING, **PROMOTING, **overrides})

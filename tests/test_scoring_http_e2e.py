@@ -365,11 +365,11 @@ def test_throttled_scoring_uri_is_503_with_retry_after_and_a_retry_submits_once(
 
 
 def test_a_lost_answer_and_a_retried_request_still_make_one_job(scoring: App) -> None:
-    from shared.adapters.clients import RETRY_SETTINGS
+    from shared.adapters.transport import RETRY_TOTAL
 
     key = {"Idempotency-Key": "run-lost"}
     # azure-core tries a request once plus its status retries (retry_status, default 3).
-    attempts = 1 + min(RETRY_SETTINGS["retry_total"], RETRY_SETTINGS.get("retry_status", 3))
+    attempts = 1 + min(RETRY_TOTAL, 3)
     # Throttled attempts, then a last one that takes effect but whose answer is lost: the app's
     # retries are spent and it cannot tell that the job exists.
     scoring.sim.inject("ml.scoring.invoke", status=503, times=attempts - 1, retry_after=0.01)

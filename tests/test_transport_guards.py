@@ -33,6 +33,7 @@ from shared.adapters.transport import (
     ForeignEndpointError,
     MalformedResponseError,
     PagingError,
+    RetryAfterCapPolicy,
     json_pages,
     origin_of,
     pinned_pipeline,
@@ -180,7 +181,7 @@ def test_no_retry_after_longer_than_the_cap_reaches_the_retry_policy(
 
     value = seconds * 1000 if header != "retry-after" else seconds
     response = _PipelineResponse(_Response(CaseInsensitiveDict({header: f"{value:g}"})))
-    EndpointGuardPolicy(ALLOWED).on_response(None, response)  # type: ignore[arg-type]
+    RetryAfterCapPolicy().on_response(None, response)  # type: ignore[arg-type]
 
     waited = RetryPolicy().get_retry_after(response)  # type: ignore[arg-type]
     assert waited is not None
@@ -193,7 +194,7 @@ def test_no_retry_after_longer_than_the_cap_reaches_the_retry_policy(
 @pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
 def test_a_retry_after_that_is_no_number_of_seconds_is_capped(value: str) -> None:
     headers = CaseInsensitiveDict({"Retry-After": value})
-    EndpointGuardPolicy(ALLOWED).on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
+    RetryAfterCapPolicy().on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
     assert headers["Retry-After"] == f"{RETRY_AFTER_CAP_SECONDS:g}"
 
 
@@ -202,8 +203,69 @@ def test_an_http_date_retry_after_is_capped_too() -> None:
 
     later = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
     headers = CaseInsensitiveDict({"Retry-After": later})
-    EndpointGuardPolicy(ALLOWED).on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
+    RetryAfterCapPolicy().on_response(None, _PipelineResponse(_Response(headers)))  # type: ignore[arg-type]
     assert headers["Retry-After"] == f"{RETRY_AFTER_CAP_SECONDS:g}"
+
+
+# Links a service may chain, and which page each one is.
+_PAGES = {
+    f"{ALLOWED}/list?api-version=1": "first",
+    f"{ALLOWED}/LIST?api-version=2": "first",  # path case and api-version do not count
+    f"{ALLOWED}/list?a=1&b=2": "a-b",
+    f"{ALLOWED}/list?b=2&a=1&api-version=1": "a-b",  # nor does the order of the query
+    f"{ALLOWED}/list?page=3": "3",
+    f"{ALLOWED}/list?page=4": "4",
+    f"{ALLOWED}/list?page=5": "5",
+    # Another origin is another page (the endpoint guard refuses it, not the paging bounds).
+    "https://localhost:8443/list?api-version=1": "elsewhere",
+}
+_FIRST = next(iter(_PAGES))
+
+
+@given(
+    links=st.lists(st.sampled_from([*_PAGES, None]), min_size=1, max_size=12),
+    max_pages=st.integers(min_value=1, max_value=8),
+)
+def test_a_paged_read_never_asks_for_a_page_twice_nor_for_too_many(
+    links: list[str | None], max_pages: int
+) -> None:
+    """However a service chains its nextLinks (`links[i]` on the i-th page), a read asks for no
+    page twice and for at most `max_pages` pages, and it is stopped (`PagingError`) only when
+    the next link would break one of these rules."""
+    from azure.core.pipeline import PipelineContext, PipelineRequest, PipelineResponse
+    from azure.core.rest import HttpRequest
+
+    from shared.adapters.transport import PagingPolicy
+
+    policy = PagingPolicy()
+    read: list[str] = []
+    url = _FIRST
+    for link in links:
+        request = PipelineRequest(
+            HttpRequest("GET", url), PipelineContext(None, paging_max_pages=max_pages)
+        )
+        over_limit = len(read) == max_pages
+        try:
+            policy.on_request(request)
+        except PagingError:
+            assert over_limit, read
+            return
+        assert not over_limit, read
+        read.append(_PAGES[url])
+
+        body = '{"value": []' + ("" if link is None else f', "nextLink": "{link}"') + "}"
+        response = _Response(CaseInsensitiveDict())
+        response.text = lambda body=body: body  # type: ignore[attr-defined]
+        repeats = link is not None and _PAGES[link] in read
+        try:
+            policy.on_response(request, PipelineResponse(request.http_request, response, None))  # type: ignore[arg-type]
+        except PagingError:
+            assert repeats, (read, link)
+            return
+        assert not repeats, (read, link)
+        if link is None:
+            return
+        url = link
 
 
 # --- item 1: foreign nextLinks and redirects --------------------------------------------------
@@ -396,22 +458,27 @@ def test_a_synapse_next_link_cycle_stops_the_read(app: App) -> None:
 
 
 @pytest.mark.parametrize(
-    ("route", "path", "read"),
+    ("route", "path", "read", "requests"),
     [
+        # The link is the URL of the page just read: it is never requested again.
         (
             "aml.compute.list",
             f"{scene.PROD}/computes",
             lambda rt: WorkspaceFactsAdapter(rt.clients).computes(PROD),
+            1,
         ),
+        # The first page was asked with `$filter=atScope()`: the link is another page, read
+        # once; its link back to itself is not followed.
         (
             "authz.ra.list",
             f"{scene.PROD}/providers/Microsoft.Authorization/roleAssignments",
             lambda rt: AuthorizationAdapter(rt.clients).list_at_scope(scene.PROD),
+            2,
         ),
     ],
 )
 def test_a_self_referencing_arm_next_link_stops_the_read(
-    app: App, route: str, path: str, read: Any
+    app: App, route: str, path: str, read: Any, requests: int
 ) -> None:
     own = f"{app.sim.url}{path}?api-version=2023-04-01"
     app.sim.inject_reply(route, body={"value": [], "nextLink": own}, times=50)
@@ -419,8 +486,7 @@ def test_a_self_referencing_arm_next_link_stops_the_read(
     with pytest.raises(PagingError, match="nextLink repeats"):
         read(runtime())
 
-    # The SDK starts from its own URL, so the link is seen once before it repeats.
-    assert app.sim.count(route) == 2
+    assert app.sim.count(route) == requests
 
 
 def test_a_synapse_list_longer_than_the_page_limit_is_an_incomplete_read(app: App) -> None:
@@ -473,6 +539,70 @@ def test_a_long_retry_after_is_capped(app: App) -> None:
     assert app.sim.count("aml.pec.list") == 2
     assert elapsed < 15, f"waited {elapsed:.1f} s for a Retry-After of 25 s"
     assert app.status(app.connection("listed by allow-listed")) == "Approved"
+
+
+def _tables_route(app: App) -> None:
+    from simulator.server import Reply, route
+
+    app.sim.add_route(
+        route(
+            "POST",
+            r"^/throttled/tables$",
+            "test.tables.throttled",
+            lambda call: Reply(204),
+            None,
+            needs_api_version=False,
+        )
+    )
+
+
+def _open_ledger(app: App) -> None:
+    from shared.config import LedgerSettings
+    from shared.ledger import open_ledger
+
+    # An account of its own (`open_ledger` keeps one ledger per settings value; the simulator
+    # keeps the routes tests add).
+    settings = LedgerSettings(
+        table_endpoint=f"{app.sim.url}/throttled", connection_string=None, table_name="t"
+    )
+    open_ledger(settings, runtime().clients.token_credential)  # type: ignore[arg-type]
+
+
+def _drift_settings(app: App) -> None:
+    from tools import retraining_scene as rs
+
+    app.set_settings(**rs.retraining_settings(DRIFT_LOG_ANALYTICS_WORKSPACE_ID=rs.DRIFT_WORKSPACE))
+    app.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[0.9]])
+
+
+def _query_drift(app: App) -> None:
+    from shared.adapters.drift_query import DriftQueryAdapter
+    from tools import retraining_scene as rs
+
+    reading = DriftQueryAdapter(runtime().clients).read(rs.DRIFT_WORKSPACE, "T | take 1")
+    assert reading.rows == [[0.9]], reading
+
+
+@pytest.mark.parametrize(
+    ("route", "setup", "call"),
+    [
+        # The Tables client and the basic-topic Event Grid publisher build their own retry
+        # policy, whatever they are given: the cap reaches them all the same.
+        ("test.tables.throttled", _tables_route, _open_ledger),
+        ("eventgrid.publish", lambda app: None, lambda app: app.deliver(prod_event(app))),
+        ("logs.query", _drift_settings, _query_drift),
+    ],
+)
+def test_every_client_caps_a_long_retry_after(app: App, route: str, setup: Any, call: Any) -> None:
+    setup(app)
+    app.sim.inject(route, status=429, retry_after=60, times=1)
+
+    started = time.monotonic()
+    call(app)
+    elapsed = time.monotonic() - started
+
+    assert app.sim.count(route) >= 2, "the throttled request was not retried"
+    assert elapsed < RETRY_AFTER_CAP_SECONDS + 10, f"waited {elapsed:.1f} s for Retry-After: 60"
 
 
 # --- item 5: malformed 200s -------------------------------------------------------------------

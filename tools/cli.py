@@ -273,6 +273,17 @@ def _print_plan(console: Console, item: dict[str, Any]) -> None:
             wrap="message",
         ),
     )
+    if item.get("promotion"):
+        promotion = item["promotion"]
+        show(
+            console,
+            table(
+                f"{name}: model promotion",
+                ["batch endpoint", "default deployment", "model", "metric", "rollback"],
+                [[promotion[k] for k in ("endpoint", "default", "model", "metric", "rollback")]],
+                wrap="rollback",
+            ),
+        )
     held = _held_rows(item)
     if held:
         show(
@@ -323,7 +334,10 @@ def _plan_workspace(rt: Reconcilers, workspace_id: ArmId, run: Run) -> dict[str,
     from shared.reconcilers.workspace import plan_workspace
 
     try:
-        return _plan_item(plan_workspace(rt, workspace_id, run))
+        item = _plan_item(plan_workspace(rt, workspace_id, run))
+        if rt.settings.retraining and rt.settings.retraining.retrains(workspace_id):
+            item["promotion"] = _promotion(rt, workspace_id)
+        return item
     except (TransientAzureError, AzureError) as error:
         text = str(error) if isinstance(error, TransientAzureError) else describe(error)
         if _unreachable(error):
@@ -342,6 +356,37 @@ def _plan_workspace(rt: Reconcilers, workspace_id: ArmId, run: Run) -> dict[str,
                 empty,
             ),
         }
+
+
+def _promotion(rt: Any, workspace_id: str) -> dict[str, str]:
+    """The retraining workspace's batch endpoint as promotion left it: its default deployment,
+    the model behind it and its metric, and how to switch back. Read-only. The deployment to
+    switch back to is the one the model was promoted over (the app registers it with the model):
+    advice to an operator, never a decision of the app's."""
+    from shared.adapters.promotion import PromotionAdapter
+    from shared.arm import ArmId
+    from shared.planning.promotion import rollback
+    from shared.reconcilers.promotion import default_of, model_of
+
+    config = rt.settings.retraining
+    if config.promotion is None or config.batch_endpoint_name is None:
+        return {}
+    adapter = PromotionAdapter(rt.clients)
+    name = config.batch_endpoint_name
+    endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
+    default = default_of(adapter.endpoint(endpoint_id))
+    asset = model_of(adapter.deployment(endpoint_id, default)) if default else None
+    model = adapter.model(ArmId(workspace_id), asset) if asset else None
+    values = (model or {}).get("properties") or {}
+    previous = values.get("previous-deployment")
+    metric = config.promotion.metric
+    return {
+        "endpoint": name,
+        "default": default or "",
+        "model": asset or "",
+        "metric": f"{metric}={values.get(metric, 'not recorded')}",
+        "rollback": rollback(name, previous if isinstance(previous, str) else None),
+    }
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

@@ -3,7 +3,8 @@
 // custom roles it needs here, defined here and assignable only here (resource-group
 // assignableScopes: removing a workspace from scope never hits RoleScopeBeingRemovedContainsAssignments),
 // and their assignments. Actions come from infra/permissions.json, where each is mapped to the
-// code and the Azure call that needs it. No wildcard, no delete: tests/test_infra_security.py.
+// code and the Azure call that needs it. No wildcard; no delete but the promoter's, of batch
+// deployments only: tests/test_infra_security.py.
 //
 // - workspace policy, at every in-scope workspace: private endpoint connections (aml.py),
 //   workspace and computes read and remediation writes (workspace_facts.py), role assignments
@@ -11,6 +12,9 @@
 // - Contributor granter, at every in-scope workspace, with the ABAC condition below:
 //   authorization.py AuthorizationAdapter.create, the identity wiring of DESIGN 3.2.
 // - retrainer, only at RETRAIN_WORKSPACE_IDS: retraining_jobs.py.
+// - promoter, only at RETRAIN_WORKSPACE_IDS when PROMOTION_METRIC is set: promotion.py (read
+//   metrics, register a model version, create the new batch deployment, switch the endpoint's
+//   default, delete the app's own deployments beyond PROMOTION_KEEP: its one delete action).
 // - batch scorer, only at the workspaces of SCORING_ALLOWED_ENDPOINTS (and the retraining
 //   workspaces when post-retrain scoring is on): batch_scoring.py, with Microsoft's list for
 //   invoking a batch endpoint (its secret-reading actions included: the job runs as the caller).
@@ -30,6 +34,9 @@ param mlWorkspaceIds array
 
 @description('ARM IDs of the workspaces where retraining runs.')
 param retrainWorkspaceIds array
+
+@description('ARM IDs of the retraining workspaces where a better model is promoted (PROMOTION_METRIC set; else empty).')
+param promotionWorkspaceIds array = []
 
 @description('ARM IDs of the workspaces where batch scoring runs.')
 param scoringWorkspaceIds array
@@ -51,6 +58,7 @@ var contributor = 'b24988ac-6180-42a0-ab88-20f7382dd24c'
 // this one (for-expressions rather than filter(): checkov's Bicep parser has no lambdas).
 var policyGroups = [for id in mlWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
 var retrainGroups = [for id in retrainWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
+var promotionGroups = [for id in promotionWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
 var scoringGroups = [for id in scoringWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
 var synapseGroups = [for id in synapseWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
 var readsDependencies = contains(dependencyResourceGroupIds, here)
@@ -113,6 +121,26 @@ resource retrainer 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (co
         actions: permissions.customRoles.retrainer.actions
         notActions: []
         dataActions: permissions.customRoles.retrainer.dataActions
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      resourceGroup().id
+    ]
+  }
+}
+
+resource promoter 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (contains(promotionGroups, here)) {
+  name: guid(resourceGroup().id, roleNameSuffix, 'promoter')
+  properties: {
+    roleName: '${permissions.customRoles.promoter.roleName} ${roleNameTail}'
+    description: permissions.customRoles.promoter.description
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: permissions.customRoles.promoter.actions
+        notActions: []
+        dataActions: permissions.customRoles.promoter.dataActions
         notDataActions: []
       }
     ]
@@ -190,6 +218,10 @@ resource retrainTargets 'Microsoft.MachineLearningServices/workspaces@2024-10-01
   name: last(split(id, '/'))
 }]
 
+resource promotionTargets 'Microsoft.MachineLearningServices/workspaces@2024-10-01' existing = [for id in promotionWorkspaceIds: {
+  name: last(split(id, '/'))
+}]
+
 resource scoringTargets 'Microsoft.MachineLearningServices/workspaces@2024-10-01' existing = [for id in scoringWorkspaceIds: {
   name: last(split(id, '/'))
 }]
@@ -232,6 +264,17 @@ resource retrainerAssignments 'Microsoft.Authorization/roleAssignments@2022-04-0
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     description: 'Synapse-AML automation: submit and read retraining pipeline jobs (infra/permissions.json).'
+  }
+}]
+
+resource promoterAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (id, i) in promotionWorkspaceIds: if (promotionGroups[i] == here) {
+  name: guid(promotionTargets[i].id, appPrincipalId, promoter.name)
+  scope: promotionTargets[i]
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', promoter.name)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Synapse-AML automation: promote a better retrained model behind the batch endpoint (infra/permissions.json).'
   }
 }]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.adapters.answers import UnexpectedAnswerError, child_name
 from shared.adapters.clients import AzureClients
-from shared.adapters.transport import malformed_is_permanent, read_all
+from shared.adapters.transport import malformed_is_permanent
 from shared.arm import ArmId, name_of, resource_group_of, same_arm_id, subscription_of
 from shared.model import ConnectionStatus, PrivateEndpointConnection
 
@@ -26,10 +26,7 @@ class MachineLearningAdapter:
     def list_connections(self, workspace_id: ArmId) -> list[PrivateEndpointConnection]:
         """All private endpoint connections of a workspace, in one list call."""
         operations = self._operations(workspace_id)
-        items = read_all(
-            operations.list(resource_group_of(workspace_id), name_of(workspace_id)),
-            what=f"private endpoint connections of {workspace_id}",
-        )
+        items = operations.list(resource_group_of(workspace_id), name_of(workspace_id))
         return [_connection(workspace_id, item) for item in items]
 
     @malformed_is_permanent

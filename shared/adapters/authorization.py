@@ -9,7 +9,7 @@ from azure.core.exceptions import HttpResponseError
 
 from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.clients import AzureClients
-from shared.adapters.transport import malformed_is_permanent, read_all
+from shared.adapters.transport import malformed_is_permanent
 from shared.arm import same_arm_id, subscription_of
 from shared.planning.role_assignments import ExistingAssignment
 
@@ -49,10 +49,7 @@ class AuthorizationAdapter:
                 role_definition_id=str(item.role_definition_id or ""),
                 description=str(getattr(item, "description", None) or ""),
             )
-            for item in read_all(
-                self._operations(scope).list_for_scope(scope, filter="atScope()"),
-                what=f"role assignments at {scope}",
-            )
+            for item in self._operations(scope).list_for_scope(scope, filter="atScope()")
         ]
 
     @malformed_is_permanent

@@ -4,9 +4,9 @@ One credential per process (azure-identity caches tokens inside it). Every manag
 pointed at `ARM_ENDPOINT` with the matching token scope, so a sovereign cloud, or the local
 simulator, is a matter of settings only.
 
-Every client carries the transport guards of `shared.adapters.transport`: requests (and so
-tokens) only to the client's configured endpoint, bounded retries, capped Retry-After, bounded
-time. New clients are built through `sdk_options` / `data_plane_pipeline` so they get them too.
+Every client carries the policies of `shared.adapters.transport` (`client_options`,
+`pinned_pipeline`): requests (and so tokens) only to the client's configured endpoint, bounded
+paging, bounded retries, capped Retry-After, bounded time.
 """
 
 from __future__ import annotations
@@ -26,14 +26,6 @@ if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
     from azure.core.rest import HttpRequest, HttpResponse
 
-# azure-core's retry policy, tuned for a function invocation: a handful of tries honouring
-# Retry-After (capped by the endpoint guard), then the error goes up so Event Grid redelivers
-# later (its own backoff is longer). Kept for callers that build a RetryPolicy themselves.
-RETRY_SETTINGS: dict[str, Any] = {
-    "retry_total": transport.RETRY_TOTAL,
-    "retry_backoff_factor": transport.RETRY_BACKOFF_FACTOR,
-    "retry_backoff_max": transport.RETRY_BACKOFF_MAX_SECONDS,
-}
 # Where azure-ai-ml keeps the name of "the current cloud" (the process environment).
 AZUREML_CURRENT_CLOUD = "AZUREML_CURRENT_CLOUD"
 # azure-ai-ml's built-in cloud names for the same ARM hosts.
@@ -133,27 +125,16 @@ class AzureClients:
     def token_credential(self) -> TokenCredential:
         return self._credential
 
-    def sdk_options(self, *allowed_urls: str) -> dict[str, Any]:
-        """Keyword arguments that give any azure-core based SDK client the transport guards:
-        requests only to the origins (scheme, host, port) of `allowed_urls`, bounded retries,
-        capped Retry-After, bounded time. `SomeClient(..., **clients.sdk_options(endpoint))`."""
-        return transport.client_options(*allowed_urls)
-
-    def data_plane_pipeline(
-        self, base_url: str, scope: str, *, allowed_urls: tuple[str, ...] = ()
-    ) -> PipelineClient[HttpRequest, HttpResponse]:
+    def _pipeline(self, base_url: str, scope: str) -> PipelineClient[HttpRequest, HttpResponse]:
         """A raw azure-core pipeline to `base_url` with this process's credential, a bearer
-        token for `scope` that only ever goes to `base_url`'s origin (and `allowed_urls`'),
-        and the same retry and time bounds as every other client."""
-        return transport.pinned_pipeline(
-            base_url, self._credential, scope, allowed_urls=allowed_urls
-        )
+        token for `scope` that only ever goes to `base_url`'s origin."""
+        return transport.pinned_pipeline(base_url, self._credential, scope)
 
     def _arm_kwargs(self) -> dict[str, Any]:
         return {
             "base_url": self._settings.arm_endpoint,
             "credential_scopes": [self._settings.arm_scope],
-            **self.sdk_options(self._settings.arm_endpoint),
+            **transport.client_options(self._settings.arm_endpoint),
         }
 
     @functools.cache  # noqa: B019 - one AzureClients per settings value, kept for the process
@@ -188,7 +169,7 @@ class AzureClients:
         Raw on purpose: the managed private endpoint model of azure-synapse-managedprivateendpoints
         drops `properties.resourceId`, the very field that proves where an endpoint comes from.
         """
-        return self.data_plane_pipeline(
+        return self._pipeline(
             self._settings.synapse_endpoint_for(workspace_name),
             synapse_dev_scope(
                 self._settings.synapse_dev_endpoint, self._settings.synapse_dev_audience
@@ -199,14 +180,14 @@ class AzureClients:
     def arm_pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
         """A raw azure-core pipeline to `ARM_ENDPOINT`, for ARM reads that no installed
         management SDK speaks (batch endpoints at 2023-10-01, jobs at 2024-04-01)."""
-        return self.data_plane_pipeline(self._settings.arm_endpoint, self._settings.arm_scope)
+        return self._pipeline(self._settings.arm_endpoint, self._settings.arm_scope)
 
     @functools.cache  # noqa: B019
     def batch_scoring(self, origin: str) -> PipelineClient[HttpRequest, HttpResponse]:
         """A raw azure-core pipeline to one batch scoring host (`https://host[:port]`), with a
         token for Azure ML's data plane. Only for an origin that passed the scoring URI check."""
         scope = f"{self._settings.aml_audience}/.default"
-        return self.data_plane_pipeline(origin, scope)
+        return self._pipeline(origin, scope)
 
     @functools.cache  # noqa: B019
     def ml_client(self, workspace_id: str) -> Any:
@@ -238,10 +219,6 @@ class AzureClients:
                     "registry_discovery_endpoint": f"{arm}/",
                 },
             }
-        options = self.sdk_options(arm)
-        # azure-ai-ml follows nextLinks inside its own calls (a component by label is a list
-        # read): bounded here, as `read_all` bounds the pagers the app drives itself.
-        options["per_call_policies"].append(transport.SdkPagingGuardPolicy())
         return MLClient(
             self._credential,
             subscription_of(workspace_id),
@@ -251,8 +228,9 @@ class AzureClients:
             enable_telemetry=False,
             **cloud_kwargs,
             # azure-ai-ml hands these to the service clients it builds: the guard pins every
-            # request (and token) to ARM_ENDPOINT, the only origin submission needs.
-            **options,
+            # request (and token) to ARM_ENDPOINT, the only origin submission needs, and the
+            # paging policy bounds the nextLinks it follows inside its own calls.
+            **transport.client_options(arm),
         )
 
     @functools.cache  # noqa: B019
@@ -264,7 +242,7 @@ class AzureClients:
         return LogsQueryClient(
             self._credential,
             endpoint=self._settings.logs_query_endpoint,
-            **self.sdk_options(self._settings.logs_query_endpoint),
+            **transport.client_options(self._settings.logs_query_endpoint),
         )
 
 

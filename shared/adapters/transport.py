@@ -1,22 +1,21 @@
 """Transport guards every Azure client carries: where requests may go, and how long they may take.
 
-One mechanism, applied by `AzureClients` to every client it builds (and by the ledger and the
-outcome publisher to theirs):
+One azure-core policy per concern, put on every client by `client_options(...)` (SDK clients that
+take `**kwargs`: ARM SDKs, azure-ai-ml, Tables, Event Grid, Log Analytics) or `pinned_pipeline(...)`
+(a raw azure-core `PipelineClient`):
 
-- `EndpointGuardPolicy`, an azure-core policy that refuses any request whose scheme, host or
-  port is not one of the client's configured endpoints. It runs first on every pipeline run
-  (the first request and each page, whose URL is a `nextLink` the service chose) and again
-  after the retry policy, on every attempt and every redirect hop, before the transport sends
-  a byte. A refused request raises `ForeignEndpointError`: never followed, no token sent there.
-- The same policy caps the `Retry-After` a service asks for (two 429s with `Retry-After: 25`
-  made one event take 50 s), whichever `RetryPolicy` the client built for itself; azure-core's
-  retry policy does the retrying, with a bounded count and a total timeout per request.
-- `read_all` (SDK pagers) and `json_pages` (raw JSON lists) bound the number of pages, refuse a
-  `nextLink` seen before (a self-referencing link looped forever) and bound the time of a read.
-  A body of the wrong shape is a `MalformedResponseError`: a permanent error for that read.
+- `EndpointGuardPolicy` refuses any request whose scheme, host or port is not one of the client's
+  configured endpoints, first on every pipeline run (the first request and each page, whose URL
+  is a `nextLink` the service chose) and again after the retry policy, on every attempt and
+  redirect hop, before the transport sends a byte: a `ForeignEndpointError`, no token sent there.
+- `RetryAfterCapPolicy` caps the `Retry-After` a service asks for (two 429s with `Retry-After: 25`
+  made one event take 50 s); azure-core's retry policy does the retrying, with a bounded count and
+  a total timeout per request.
+- `PagingPolicy` bounds every paged read: pages, time, and no `nextLink` back to a page already
+  requested (a self-referencing link looped forever), a `PagingError` instead of the next request.
 
-New clients get all of it from `client_options(...)` (SDK clients that take `**kwargs`) or
-`pinned_pipeline(...)` (a raw azure-core `PipelineClient`).
+`json_pages` reads raw JSON lists; a body of the wrong shape is a `MalformedResponseError`, a
+permanent error for that read (`malformed_is_permanent` turns the SDKs' shape errors into one).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -46,10 +45,7 @@ from shared.model import JudgedAnswerError
 if TYPE_CHECKING:
     from azure.core import PipelineClient
     from azure.core.credentials import TokenCredential
-    from azure.core.paging import ItemPaged
     from azure.core.rest import HttpRequest, HttpResponse
-
-T = TypeVar("T")
 
 # A handful of tries, then the error goes up so Event Grid redelivers later (its own backoff is
 # longer than anything worth waiting for inside one invocation).
@@ -114,17 +110,16 @@ def _show(origin: Origin) -> str:
 
 
 class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Refuses requests to any origin but the allowed ones; caps Retry-After on responses.
+    """Refuses requests to any origin but the allowed ones.
 
     Place it both as a per-call policy (first in the pipeline) and as a per-retry policy (after
     the retry and redirect policies): `client_options` and `pinned_pipeline` do.
     """
 
-    def __init__(self, *allowed_urls: str, retry_after_cap: float = RETRY_AFTER_CAP_SECONDS):
+    def __init__(self, *allowed_urls: str):
         if not allowed_urls:
             raise ValueError("EndpointGuardPolicy needs at least one allowed endpoint")
         self.allowed: frozenset[Origin] = frozenset(origin_of(url) for url in allowed_urls)
-        self.retry_after_cap = retry_after_cap
 
     def check(self, url: str) -> None:
         """Raise `ForeignEndpointError` unless `url` is on an allowed origin."""
@@ -141,6 +136,17 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
     def on_request(self, request: PipelineRequest[Any]) -> None:
         self.check(request.http_request.url)
 
+
+class RetryAfterCapPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Caps the Retry-After headers of every response at `RETRY_AFTER_CAP_SECONDS`.
+
+    A policy after the retry policy, not a `RetryPolicy` subclass, because the subclass would
+    reach only some of the waits: the Tables client and the basic-topic Event Grid publisher
+    build their own retry policy whatever they are given, and long-running-operation pollers
+    read Retry-After themselves. Every client takes `per_retry_policies`, and every attempt and
+    every poll passes here before anything reads its Retry-After.
+    """
+
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
     ) -> None:
@@ -148,51 +154,54 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
         for name in _RETRY_AFTER_MS_HEADERS:
             value = _number(headers.get(name))
             # `not <=` so that NaN (float("nan") parses) is capped as well.
-            if value is not None and not value <= self.retry_after_cap * 1000:
-                headers[name] = f"{self.retry_after_cap * 1000:g}"
+            if value is not None and not value <= RETRY_AFTER_CAP_SECONDS * 1000:
+                headers[name] = f"{RETRY_AFTER_CAP_SECONDS * 1000:g}"
         raw = headers.get("retry-after")
         if raw is not None:
             seconds = _retry_after_seconds(raw)
-            if seconds is not None and not seconds <= self.retry_after_cap:
-                headers["retry-after"] = f"{self.retry_after_cap:g}"
+            if seconds is not None and not seconds <= RETRY_AFTER_CAP_SECONDS:
+                headers["retry-after"] = f"{RETRY_AFTER_CAP_SECONDS:g}"
 
 
-def _page_key(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """A URL as a page of a list: its path and query, api-version aside (SDKs re-add it, and
-    re-encode the query, when they follow a nextLink)."""
+def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """A URL as a page of a list: its origin, path and query, api-version aside (SDKs re-add
+    it, and re-encode the query, when they follow a nextLink). A link to another origin is never
+    "a page already read": the endpoint guard refuses it."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    return parts.path.lower(), tuple(sorted((k, v) for k, v in query if k.lower() != "api-version"))
+    return (
+        f"{parts.scheme}://{parts.netloc}".lower(),
+        parts.path.lower(),
+        tuple(sorted((k, v) for k, v in query if k.lower() != "api-version")),
+    )
 
 
-class SdkPagingGuardPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Bounds the paging an SDK drives by itself (azure-ai-ml follows nextLinks inside its own
-    calls, where `read_all` cannot reach): within one thread's read, a nextLink back to a page
-    already requested, more than `max_pages` pages or more than `deadline_seconds` raise
-    `PagingError` instead of the next request.
+class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Bounds every paged read on the pipeline: within one thread's read, a nextLink back to a
+    page already requested, more than `MAX_PAGES` pages or more than `READ_DEADLINE_SECONDS`
+    raise `PagingError` instead of the next request.
 
-    A read is the chain of GETs whose URLs are the nextLinks of the one before; any other
-    request starts a new one. Per thread: one SDK call pages in the thread that made it.
+    A policy rather than a helper around each pager, because azure-ai-ml follows nextLinks inside
+    its own calls, where no helper of the app can reach; SDK pagers and `json_pages` go through
+    it alike. A read is the chain of GETs whose URLs are the nextLinks of the one before; any
+    other request starts a new one. Per thread: one read pages in the thread that started it.
+    A request may set its read's bounds (`paging_max_pages`, `paging_deadline_seconds`).
     """
 
-    def __init__(
-        self, *, max_pages: int = MAX_PAGES, deadline_seconds: float = READ_DEADLINE_SECONDS
-    ) -> None:
-        self.max_pages = max_pages
-        self.deadline_seconds = deadline_seconds
+    def __init__(self) -> None:
         self._local = threading.local()
 
     def on_request(self, request: PipelineRequest[Any]) -> None:
+        max_pages = request.context.options.pop("paging_max_pages", MAX_PAGES)
+        deadline = request.context.options.pop("paging_deadline_seconds", READ_DEADLINE_SECONDS)
         key = _page_key(request.http_request.url)
         state = self._local.__dict__
         if request.http_request.method == "GET" and key == state.get("next"):
             state["pages"] += 1
-            if state["pages"] > self.max_pages:
-                raise PagingError(f"{key[0]}: more than {self.max_pages} pages; read stopped")
-            if time.monotonic() - state["started"] > self.deadline_seconds:
-                raise PagingError(
-                    f"{key[0]}: not done after {self.deadline_seconds:g} s; read stopped"
-                )
+            if state["pages"] > max_pages:
+                raise PagingError(f"{key[1]}: more than {max_pages} pages; read stopped")
+            if time.monotonic() - state["started"] > deadline:
+                raise PagingError(f"{key[1]}: not done after {deadline:g} s; read stopped")
         else:
             state.update(pages=1, started=time.monotonic(), requested=set())
         state["next"] = None
@@ -208,16 +217,17 @@ class SdkPagingGuardPolicy(SansIOHTTPPolicy[Any, Any]):
         state = self._local.__dict__
         if key in state.get("requested", set()):
             state["next"] = None
-            raise PagingError(f"{key[0]}: nextLink repeats an earlier page; read stopped")
+            raise PagingError(f"{key[1]}: nextLink repeats an earlier page; read stopped")
         state["next"] = key
 
 
 def _next_link_of(response: Any) -> str | None:
-    """The `nextLink` of a JSON list page, or None (other bodies, streams, bad JSON)."""
-    if "json" not in (response.headers.get("content-type") or "").lower():
-        return None
+    """The `nextLink` of a JSON object body, or None (other bodies, streams, bad JSON).
+
+    Whatever the content type: `json_pages` reads a body as JSON whatever its label says."""
     try:
-        body = json.loads(response.text())
+        text = response.text()
+        body = json.loads(text) if text.lstrip().startswith("{") else None
     except Exception:
         return None
     link = body.get("nextLink") if isinstance(body, dict) else None
@@ -244,9 +254,16 @@ def _retry_after_seconds(value: str) -> float | None:
     return (when - datetime.now(UTC)).total_seconds()
 
 
-def retry_options() -> dict[str, Any]:
-    """azure-core `RetryPolicy`, `RedirectPolicy` and transport settings, as client kwargs."""
+def client_options(*allowed_urls: str) -> dict[str, Any]:
+    """Keyword arguments for any azure-core based SDK client (`SomeClient(..., **options)`):
+    requests only to `allowed_urls`' origins, bounded paging, retries and time.
+
+    Fresh lists on every call: azure-mgmt-core appends its own policy to `per_call_policies`.
+    """
+    guard = EndpointGuardPolicy(*allowed_urls)
     return {
+        "per_call_policies": [guard, PagingPolicy()],
+        "per_retry_policies": [guard, RetryAfterCapPolicy()],
         "retry_total": RETRY_TOTAL,
         "retry_backoff_factor": RETRY_BACKOFF_FACTOR,
         "retry_backoff_max": RETRY_BACKOFF_MAX_SECONDS,
@@ -257,54 +274,36 @@ def retry_options() -> dict[str, Any]:
     }
 
 
-def client_options(*allowed_urls: str) -> dict[str, Any]:
-    """Keyword arguments for any azure-core based SDK client (`SomeClient(..., **options)`):
-    requests only to `allowed_urls`' origins, bounded retries and time.
-
-    Fresh lists on every call: azure-mgmt-core appends its own policy to `per_call_policies`.
-    """
-    guard = EndpointGuardPolicy(*allowed_urls)
-    return {"per_call_policies": [guard], "per_retry_policies": [guard], **retry_options()}
-
-
 def pinned_pipeline(
     base_url: str,
     credential: TokenCredential,
     scope: str,
     *,
-    allowed_urls: Iterable[str] = (),
     sdk_moniker: str = "synapse-aml-automation",
 ) -> PipelineClient[HttpRequest, HttpResponse]:
-    """A raw azure-core `PipelineClient` to `base_url` (plus `allowed_urls`), with a bearer
-    token for `scope` that only ever travels to those origins."""
+    """A raw azure-core `PipelineClient` to `base_url`, with a bearer token for `scope` that
+    only ever travels to its origin, and the policies of `client_options`."""
     from azure.core import PipelineClient
     from azure.core.pipeline import policies
 
-    guard = EndpointGuardPolicy(base_url, *allowed_urls)
-    options = retry_options()
+    options = client_options(base_url)
     return PipelineClient(
         base_url=base_url,
+        # azure-core puts `per_call_policies` first and `per_retry_policies` right after the
+        # RetryPolicy, so the bearer token is added after the guard's last check.
         policies=[
-            guard,
             policies.RequestIdPolicy(),
             policies.HeadersPolicy(),
             policies.UserAgentPolicy(sdk_moniker=sdk_moniker),
             policies.ContentDecodePolicy(),
-            policies.RedirectPolicy(redirect_max=options["redirect_max"]),
-            policies.RetryPolicy(
-                retry_total=options["retry_total"],
-                retry_backoff_factor=options["retry_backoff_factor"],
-                retry_backoff_max=options["retry_backoff_max"],
-                timeout=options["timeout"],
-            ),
-            guard,
+            policies.RedirectPolicy(**options),
+            policies.RetryPolicy(**options),
             policies.BearerTokenCredentialPolicy(credential, scope),
             policies.SensitiveHeaderCleanupPolicy(),
             policies.HttpLoggingPolicy(),
             policies.DistributedTracingPolicy(),
         ],
-        connection_timeout=options["connection_timeout"],
-        read_timeout=options["read_timeout"],
+        **options,
     )
 
 
@@ -338,51 +337,6 @@ def malformed_is_permanent(method: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def read_all(
-    paged: ItemPaged[T],
-    *,
-    what: str,
-    max_pages: int = MAX_PAGES,
-    deadline_seconds: float = READ_DEADLINE_SECONDS,
-) -> list[T]:
-    """Every item of an SDK pager, or an error: a bounded number of pages, no nextLink twice,
-    within the deadline. A page the SDK cannot deserialize is a `MalformedResponseError`."""
-    items: list[T] = []
-    seen: set[str] = set()
-    started = time.monotonic()
-    pages = paged.by_page()
-    try:
-        for number, page in enumerate(pages, start=1):
-            items.extend(page)
-            link = getattr(pages, "continuation_token", None)
-            if not link:
-                continue
-            _check_next(what, str(link), seen, number, max_pages, started, deadline_seconds)
-    except AzureError:
-        raise
-    except _SHAPE_ERRORS as error:
-        raise MalformedResponseError(f"{what}: malformed response: {error}"[:500]) from error
-    return items
-
-
-def _check_next(
-    what: str,
-    link: str,
-    seen: set[str],
-    number: int,
-    max_pages: int,
-    started: float,
-    deadline_seconds: float,
-) -> None:
-    if link in seen:
-        raise PagingError(f"{what}: nextLink repeats an earlier page; read stopped")
-    if number >= max_pages:
-        raise PagingError(f"{what}: more than {max_pages} pages; read stopped")
-    if time.monotonic() - started > deadline_seconds:
-        raise PagingError(f"{what}: not done after {deadline_seconds:g} s; read stopped")
-    seen.add(link)
-
-
 def json_object(response: HttpResponse, what: str) -> dict[str, Any]:
     """The response body as a JSON object, or `MalformedResponseError`."""
     try:
@@ -414,18 +368,19 @@ def json_pages(
 
     Consume it whole before trusting any item: an error on a later page means the read is
     incomplete. Non-200 answers raise `HttpResponseError`; wrong shapes raise
-    `MalformedResponseError`; endless paging raises `PagingError`.
+    `MalformedResponseError`; endless paging raises `PagingError` (the client's `PagingPolicy`,
+    with this read's bounds).
     """
     from azure.core.rest import HttpRequest
 
-    seen: set[str] = set()
-    started = time.monotonic()
     next_url: str | None = url
-    number = 0
     while next_url:
-        number += 1
         try:
-            response = client.send_request(HttpRequest("GET", next_url, params=params))
+            response = client.send_request(
+                HttpRequest("GET", next_url, params=params),
+                paging_max_pages=max_pages,
+                paging_deadline_seconds=deadline_seconds,
+            )
         except DecodeError as error:
             # azure-core's ContentDecodePolicy already refused a body labelled JSON.
             raise MalformedResponseError(
@@ -445,9 +400,6 @@ def json_pages(
             return
         if not isinstance(link, str):
             raise MalformedResponseError(f"{what}: 'nextLink' is a {type(link).__name__}")
-        # The first page's own URL counts as seen: a link back to it loops as well.
-        seen.add(response.request.url)
-        _check_next(what, link, seen, number, max_pages, started, deadline_seconds)
         # nextLink already carries the query string, api-version included.
         next_url, params = link, None
 

@@ -21,7 +21,6 @@ from shared.adapters.transport import (
     json_mapping,
     json_objects,
     malformed_is_permanent,
-    read_all,
 )
 from shared.arm import ArmId, is_arm_id, name_of, resource_group_of, same_arm_id, subscription_of
 from shared.policy.facts import ComputeFacts, DependencyFacts, DependencyKind
@@ -65,8 +64,7 @@ class WorkspaceFactsAdapter:
             name_of(workspace_id),
             raw_response_hook=lambda response: raw_counts.update(_node_counts(response)),
         )
-        items = read_all(pages, what=f"computes of {workspace_id}")
-        return [_compute(item, raw_counts) for item in items]
+        return [_compute(item, raw_counts) for item in pages]
 
     @malformed_is_permanent
     def dependency(

@@ -29,6 +29,7 @@ from shared.adapters.batch_scoring import (
 )
 from shared.adapters.drift_query import DriftQueryAdapter
 from shared.adapters.errors import describe, is_transient
+from shared.adapters.promotion import PromotionAdapter
 from shared.adapters.retraining_jobs import AppJob, RetrainingJobsAdapter
 from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
@@ -54,6 +55,7 @@ from shared.planning.retraining import (
     scoring_tags,
 )
 from shared.reconcilers.intent import INTENT, NOT_APPLIED, record_intent
+from shared.reconcilers.promotion import ModelPromoter
 from shared.reconcilers.transient import TransientAzureError
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ class RetrainingReconciler:
         claims: Claims,
         sink: ActionSink,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        promotion: PromotionAdapter | None = None,
     ) -> None:
         if settings.retraining is None:
             raise ValueError("retraining is off: RETRAIN_WORKSPACE_IDS is empty")
@@ -99,6 +102,12 @@ class RetrainingReconciler:
         self._claims = claims
         self._sink = sink
         self._clock = clock
+        # Model promotion (issue 19): one step right before scoring, when PROMOTION_METRIC is set.
+        self._promoter = (
+            ModelPromoter(settings, promotion, claims, self._record, self._intent, clock)
+            if promotion is not None and settings.retraining.promotion is not None
+            else None
+        )
 
     @property
     def _mode(self) -> str:
@@ -455,8 +464,18 @@ class RetrainingReconciler:
         if claim is not None and claim.scoring_job:
             reason = f"scoring job {claim.scoring_job} already started after {retraining_job}"
             return Outcome("scoring-already-started", reason)
+        promotion = (
+            self._promoter.promote_after_retrain(workspace_id, retraining_job, trigger)
+            if self._promoter is not None
+            else None
+        )
+        if promotion is not None and not promotion.score:
+            return Outcome(promotion.outcome, promotion.summary)
+        note = promotion.note if promotion is not None else ""
         endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{endpoint_name}")
-        deployment = self._config.batch_deployment_name
+        deployment = (promotion.deployment if promotion else None) or (
+            self._config.batch_deployment_name
+        )
         if self._settings.dry_run:
             self._record(
                 workspace_id,
@@ -471,6 +490,7 @@ class RetrainingReconciler:
                         "deployment": deployment or "(endpoint default)",
                         "input": self._config.scoring_input,
                         "tags": scoring_tags(retraining_job=retraining_job),
+                        "model": note,
                     }
                 ),
             )
@@ -479,10 +499,18 @@ class RetrainingReconciler:
         held = self._hold_scoring(workspace_id, retraining_job, claim, trigger, request_id)
         if held is not None:
             return held
-        return self._invoke_scoring(workspace_id, retraining_job, trigger, request_id)
+        return self._invoke_scoring(
+            workspace_id, retraining_job, trigger, request_id, deployment, note
+        )
 
     def _invoke_scoring(
-        self, workspace_id: ArmId, retraining_job: str, trigger: str, request_id: str
+        self,
+        workspace_id: ArmId,
+        retraining_job: str,
+        trigger: str,
+        request_id: str,
+        deployment: str | None,
+        note: str,
     ) -> Outcome:
         """Start the scoring the claim allows, unless a scoring job tagged for the retraining
         job exists already; record what came of it."""
@@ -502,7 +530,7 @@ class RetrainingReconciler:
             self._intent(workspace_id, KIND_SCORING, "start", endpoint_id, trigger)
             started = self._scoring.invoke(
                 endpoint,
-                deployment=self._config.batch_deployment_name,
+                deployment=deployment,
                 scoring_input=ScoringInput.from_setting(str(self._config.scoring_input)),
                 tags=scoring_tags(retraining_job=retraining_job),
                 request_id=request_id,
@@ -530,7 +558,7 @@ class RetrainingReconciler:
             KIND_SCORING,
             "start",
             started.name,
-            f"retraining job {retraining_job} completed",
+            f"retraining job {retraining_job} completed" + (f"; {note}" if note else ""),
             f"applied: started on {endpoint_name}/{started.deployment or 'default'}",
             trigger,
         )

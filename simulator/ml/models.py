@@ -109,12 +109,16 @@ class MachineLearning:
         self.batch_submitted: dict[tuple[str, str], JSON] = {}
         self._scoring_posts: list[tuple[dict[str, str], JSON]] = []
         self._job_puts: list[tuple[str, JSON, dict[str, str]]] = []
+        from .promotion import PromotionService
+
+        #: Model registry, batch deployment writes and run metrics (model promotion).
+        self.promotion = PromotionService(self)
 
     def routes(self) -> list[Route]:
         """ARM's routes (``aml.*``) then the workspace's and the scoring URIs' (``ml.*``)."""
         from .urls import routes
 
-        return routes(self)
+        return [*self.promotion.routes(), *routes(self)]
 
     def on_connection_state(self, hook: ConnectionStateHook) -> None:
         """Call ``hook`` when a connection's state is set (the consumer side mirrors it)."""
@@ -135,6 +139,7 @@ class MachineLearning:
                 state.clear()
             self._scoring_posts.clear()
             self._job_puts.clear()
+        self.promotion.reset()
 
     # ------------------------------------------------------------- seeding ARM's side
 

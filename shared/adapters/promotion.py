@@ -1,0 +1,257 @@
+"""Model promotion over ARM: metrics, the model registry, batch deployments and the endpoint.
+
+Every call goes to `ARM_ENDPOINT` through `AzureClients.arm_pipeline()` (the endpoint guard, a
+token for ARM only), raw JSON through azure-core: azure-ai-ml would cost 1.1-2.5 s to import.
+
+- The retraining job's metric: its child runs from run history (`history/v1.0/.../runs/{job}/
+  children`, recorded file 10), then each step's values from the metric service that
+  azure-ai-ml's run history client carries (`metric/v2.0/.../runs/{run}/full`, `MetricV2`).
+- The current model's metric: the default deployment's `properties.model.assetId`, a model
+  version of the same workspace (`model`), whose `properties.properties` hold it (the app
+  registers promoted models so, with the value it judged them by).
+- Writes: a model version PUT, a batch deployment PUT (then its `provisioningState` read until it
+  ends), the batch endpoint PUT that changes `defaults.deploymentName` (the PATCH takes only
+  tags and identity), a deployment DELETE.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from shared.adapters import transport
+from shared.adapters.answers import UnexpectedAnswerError
+from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API, raise_for_status
+from shared.adapters.clients import AzureClients
+from shared.arm import ArmId, same_arm_id
+
+MODELS_API = "2023-10-01"
+RUN_HISTORY_API = "v1.0"
+# A pipeline's steps read for a metric, at most (a retraining pipeline has a handful).
+MAX_CHILD_RUNS = 20
+# Provisioning ends in one of these; anything else is still going.
+PROVISIONING_DONE = frozenset({"Succeeded", "Failed", "Canceled"})
+
+
+def metric_value(value: Any) -> float | None:
+    """A metric value as a finite number, else None (a string a person typed, NaN, a list)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+class PromotionAdapter:
+    """Reads and writes for promoting a model behind one batch endpoint."""
+
+    def __init__(self, clients: AzureClients, sleep: Any = time.sleep) -> None:
+        self._clients = clients
+        self._sleep = sleep
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        api_version: str | None,
+        *,
+        body: Mapping[str, Any] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> Any:
+        from azure.core.rest import HttpRequest
+
+        client = self._clients.arm_pipeline()
+        request = HttpRequest(
+            method,
+            client.format_url(path),
+            # The metric service takes no api-version (azure-ai-ml's run history client sends none).
+            params={"api-version": api_version} if api_version else None,
+            json=dict(body) if body is not None else None,
+        )
+        # PUTs and DELETEs of ARM resources are idempotent: retried like GETs.
+        response = client.send_request(request, retry_on_methods=[method])
+        if response.status_code not in ok:
+            raise_for_status(response)
+        return response
+
+    def _get(self, path: str, api_version: str, what: str) -> dict[str, Any] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            response = self._send("GET", path, api_version)
+        except ResourceNotFoundError:
+            return None
+        return transport.json_object(response, what)
+
+    # --------------------------------------------------------------------- metrics
+
+    @transport.malformed_is_permanent
+    def job_metric(self, workspace_id: ArmId, job_name: str, metric: str) -> float | None:
+        """The latest value of `metric` logged by a step of the job (the last step that logged
+        it), or None when no step did."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        client = self._clients.arm_pipeline()
+        children = list(
+            transport.json_pages(
+                client,
+                client.format_url(
+                    f"history/v1.0{quote(workspace_id)}/runs/{quote(job_name, safe='')}/children"
+                ),
+                {"api-version": RUN_HISTORY_API},
+                what=f"child runs of {job_name}",
+                max_pages=2,
+            )
+        )
+        found: float | None = None
+        for child in children[:MAX_CHILD_RUNS]:
+            run_id = child.get("runId")
+            if not isinstance(run_id, str) or not run_id:
+                continue
+            path = f"metric/v2.0{quote(workspace_id)}/runs/{quote(run_id, safe='')}/full"
+            try:
+                response = self._send("POST", path, None, body={"metricName": metric})
+            except ResourceNotFoundError:
+                continue
+            values = transport.json_objects(
+                transport.json_object(response, f"metric {metric} of {run_id}").get("value"),
+                f"metric {metric} of {run_id}",
+            )
+            logged = [metric_value((v.get("data") or {}).get(metric)) for v in values]
+            numbers = [n for n in logged if n is not None]
+            if numbers:
+                found = numbers[-1]
+        return found
+
+    @transport.malformed_is_permanent
+    def model(self, workspace_id: ArmId, asset_id: str) -> dict[str, Any] | None:
+        """The `properties` of model version `asset_id` when it is a model of this workspace
+        (a registry's model, or none, is None: its metric cannot be read here)."""
+        if not same_arm_id(asset_id[: len(workspace_id)], workspace_id) or "/models/" not in (
+            asset_id.lower()
+        ):
+            return None
+        body = self._get(quote(asset_id), MODELS_API, f"model {asset_id}")
+        properties = (body or {}).get("properties")
+        return properties if isinstance(properties, dict) else None
+
+    # ---------------------------------------------------------------- model registry
+
+    @transport.malformed_is_permanent
+    def model_versions(self, workspace_id: ArmId, name: str) -> tuple[str | None, str | None]:
+        """(latestVersion, nextVersion) of the model; (None, None) for a new model."""
+        body = self._get(f"{quote(workspace_id)}/models/{quote(name, safe='')}", MODELS_API, name)
+        properties = (body or {}).get("properties")
+        if not isinstance(properties, dict):
+            return None, None
+        latest, following = properties.get("latestVersion"), properties.get("nextVersion")
+        return (
+            latest if isinstance(latest, str) else None,
+            following if isinstance(following, str) else None,
+        )
+
+    @transport.malformed_is_permanent
+    def register(
+        self, workspace_id: ArmId, name: str, version: str, body: Mapping[str, Any]
+    ) -> str:
+        """PUT the model version; its ARM ID once Azure's answer is that version."""
+        model_id = f"{workspace_id}/models/{name}/versions/{version}"
+        response = self._send("PUT", quote(model_id), MODELS_API, body=body, ok=(200, 201))
+        answered = transport.json_object(response, f"model {name}:{version}")
+        if str(answered.get("name")) != version:
+            raise UnexpectedAnswerError(
+                f"registered {name}:{version}, Azure answered {answered.get('name')!r}"
+            )
+        return model_id
+
+    # -------------------------------------------------------------- batch endpoints
+
+    @transport.malformed_is_permanent
+    def endpoint(self, endpoint_id: ArmId) -> dict[str, Any]:
+        """The batch endpoint's body (raises `ResourceNotFoundError` when it does not exist)."""
+        response = self._send("GET", quote(endpoint_id), BATCH_ENDPOINTS_API)
+        body = transport.json_object(response, f"batch endpoint {endpoint_id}")
+        if not same_arm_id(str(body.get("id")), endpoint_id):
+            raise UnexpectedAnswerError(
+                f"asked for {endpoint_id}, Azure answered {str(body.get('id'))[:300]!r}"
+            )
+        return body
+
+    @transport.malformed_is_permanent
+    def deployment(self, endpoint_id: ArmId, name: str) -> dict[str, Any] | None:
+        return self._get(
+            f"{quote(endpoint_id)}/deployments/{quote(name, safe='')}",
+            BATCH_ENDPOINTS_API,
+            f"deployment {name}",
+        )
+
+    @transport.malformed_is_permanent
+    def deployment_names(self, endpoint_id: ArmId) -> list[str]:
+        client = self._clients.arm_pipeline()
+        items = transport.json_pages(
+            client,
+            client.format_url(f"{quote(endpoint_id)}/deployments"),
+            {"api-version": BATCH_ENDPOINTS_API},
+            what=f"deployments of {endpoint_id}",
+        )
+        return [str(item["name"]) for item in items if isinstance(item.get("name"), str)]
+
+    @transport.malformed_is_permanent
+    def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:
+        path = f"{quote(endpoint_id)}/deployments/{quote(name, safe='')}"
+        response = self._send("PUT", path, BATCH_ENDPOINTS_API, body=body, ok=(200, 201))
+        answered = transport.json_object(response, f"deployment {name}")
+        if not same_arm_id(str(answered.get("name")), name):
+            raise UnexpectedAnswerError(
+                f"created deployment {name}, Azure answered {answered.get('name')!r}"
+            )
+
+    def wait_provisioned(
+        self, endpoint_id: ArmId, name: str, *, timeout: float, interval: float
+    ) -> str:
+        """The deployment's `provisioningState` once it ended, or the last one read when
+        `timeout` ran out (the caller tries again later)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            body = self.deployment(endpoint_id, name)
+            properties = (body or {}).get("properties")
+            state = str(properties.get("provisioningState")) if isinstance(properties, dict) else ""
+            if body is None or state in PROVISIONING_DONE or time.monotonic() >= deadline:
+                return state if body is not None else "Missing"
+            self._sleep(interval)
+
+    @transport.malformed_is_permanent
+    def set_default(self, endpoint: Mapping[str, Any], deployment: str) -> None:
+        """PUT the endpoint as read, with `defaults.deploymentName` set to `deployment`."""
+        properties = {
+            name: value
+            for name, value in dict(endpoint.get("properties") or {}).items()
+            if name not in ("scoringUri", "swaggerUri", "provisioningState")
+        }
+        properties["defaults"] = {"deploymentName": deployment}
+        body = {
+            name: endpoint[name]
+            for name in ("location", "tags", "identity", "kind")
+            if endpoint.get(name) is not None
+        }
+        body["properties"] = properties
+        response = self._send(
+            "PUT", quote(str(endpoint["id"])), BATCH_ENDPOINTS_API, body=body, ok=(200, 201)
+        )
+        answered = transport.json_object(response, f"batch endpoint {endpoint['id']}")
+        defaults = (answered.get("properties") or {}).get("defaults") or {}
+        if not same_arm_id(str(defaults.get("deploymentName")), deployment):
+            raise UnexpectedAnswerError(
+                f"set the default deployment to {deployment}, Azure answered "
+                f"{defaults.get('deploymentName')!r}"
+            )
+
+    @transport.malformed_is_permanent
+    def delete_deployment(self, endpoint_id: ArmId, name: str) -> None:
+        path = f"{quote(endpoint_id)}/deployments/{quote(name, safe='')}"
+        self._send("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))

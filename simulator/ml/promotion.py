@@ -1,0 +1,401 @@
+"""Azure ML's model registry, batch deployment writes and run metrics, for model promotion.
+
+Part of `sim.ml` (its routes come ahead of the service's own), on its lock and endpoints. Shapes:
+
+- model containers and versions at API 2023-10-01 (azure-rest-api-specs
+  `ModelContainer/get.json`, `ModelVersion/createOrUpdate.json`): a container reports
+  `latestVersion` and `nextVersion`; a version is immutable (a PUT of an existing version with
+  another `modelUri` is a 409);
+- batch deployments (`BatchDeployment/createOrUpdate.json`, reference
+  `aml_batchdeployments_get.json`): a PUT answers 201 with `provisioningState: Creating` and an
+  `Azure-AsyncOperation`; the deployment reads `Creating` for `provisioning_polls` GETs, then
+  `Succeeded` (or `Failed` when a test said so); DELETE answers 202, and refuses the endpoint's
+  default deployment (Azure ML does);
+- the batch endpoint PUT (`BatchEndpoint/createOrUpdate.json`): how `defaults.deploymentName`
+  changes (the PATCH takes only tags and identity); a default that does not exist or has not
+  succeeded is refused;
+- run history (recorded file 10: `history/v1.0/.../runs/{job}/children`) and the metric service
+  that azure-ai-ml's run history client carries (`metric/v2.0/.../runs/{run}/full`, body
+  `{"metricName": ...}`, answered as `MetricV2`), on the same host as the recording.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+from ..server import Call, Reply, Route, arm_error, route
+from ..shapes import JSON, now_iso
+from . import shapes
+from .models import BatchEndpoint, MachineLearning, key
+from .responses import MachineLearningResponses
+
+MODEL_TYPE = "Microsoft.MachineLearningServices/workspaces/models"
+_SEG = r"[^/]+"
+_WS = (
+    rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/"
+    rf"microsoft\.machinelearningservices/workspaces/{_SEG}"
+)
+_EP = rf"(?P<ws>{_WS})/batchendpoints/(?P<ep>{_SEG})"
+
+
+class PromotionService:
+    """The routes and state model promotion needs; tests seed and drive it as `sim.ml.promotion`."""
+
+    def __init__(self, ml: MachineLearning) -> None:
+        self._ml = ml
+        self._endpoint_view = MachineLearningResponses(ml)._endpoint_view
+        self.provisioning_polls = 1
+        self.reset()
+
+    def routes(self) -> list[Route]:
+        """Model versions, batch deployment writes, endpoint PUT and run metrics."""
+        table: list[tuple[str, str, str, Callable[[Call], Reply], bool]] = [
+            (
+                "GET",
+                rf"^(?P<ws>{_WS})/models/(?P<name>{_SEG})$",
+                "ml.model.get",
+                self.model_get,
+                True,
+            ),
+            (
+                "GET",
+                rf"^(?P<ws>{_WS})/models/(?P<name>{_SEG})/versions/(?P<v>{_SEG})$",
+                "ml.model.version.get",
+                self.version_get,
+                True,
+            ),
+            (
+                "PUT",
+                rf"^(?P<ws>{_WS})/models/(?P<name>{_SEG})/versions/(?P<v>{_SEG})$",
+                "ml.model.version.put",
+                self.version_put,
+                True,
+            ),
+            ("PUT", rf"^{_EP}$", "ml.batch_endpoint.put", self.endpoint_put, True),
+            (
+                "GET",
+                rf"^{_EP}/deployments/(?P<dep>{_SEG})$",
+                "ml.batch_deployment.get",
+                self.deployment_get,
+                True,
+            ),
+            (
+                "GET",
+                rf"^{_EP}/deployments/(?P<dep>{_SEG})/operations/(?P<op>{_SEG})$",
+                "ml.batch_deployment.operation",
+                self.deployment_operation,
+                True,
+            ),
+            (
+                "PUT",
+                rf"^{_EP}/deployments/(?P<dep>{_SEG})$",
+                "ml.batch_deployment.put",
+                self.deployment_put,
+                True,
+            ),
+            (
+                "DELETE",
+                rf"^{_EP}/deployments/(?P<dep>{_SEG})$",
+                "ml.batch_deployment.delete",
+                self.deployment_delete,
+                True,
+            ),
+            (
+                "GET",
+                rf"^/history/v1\.0(?P<ws>{_WS})/runs/(?P<run>{_SEG})/children$",
+                "ml.run.children",
+                self.run_children,
+                True,
+            ),
+            (
+                "POST",
+                rf"^/metric/v2\.0(?P<ws>{_WS})/runs/(?P<run>{_SEG})/full$",
+                "ml.run.metric",
+                self.run_metric,
+                False,
+            ),
+        ]
+        # The metric service is a data plane of its own: no api-version, as azure-ai-ml calls it.
+        return [
+            route(method, pattern, name, handler, needs_api_version=needs)
+            for method, pattern, name, handler, needs in table
+        ]
+
+    def reset(self) -> None:
+        with self._ml.lock:
+            self.models: dict[tuple[str, str], dict[str, JSON]] = {}
+            self.children: dict[tuple[str, str], list[JSON]] = {}
+            self.metrics: dict[tuple[str, str], dict[str, list[float]]] = {}
+            self.polls: dict[tuple[str, str], int] = {}
+            self.failing: set[tuple[str, str]] = set()
+            self.provisioning_polls = 1
+
+    # --------------------------------------------------------------------- seeding
+
+    def add_model_version(
+        self, workspace_id: str, name: str, version: str, *, properties: dict[str, str]
+    ) -> JSON:
+        """Register a model version (as a person or another pipeline would)."""
+        body = _model_version(workspace_id, name, version, {"properties": properties})
+        with self._ml.lock:
+            self.models.setdefault((key(workspace_id), name.lower()), {})[version] = body
+        return copy.deepcopy(body)
+
+    def model_versions(self, workspace_id: str, name: str) -> dict[str, JSON]:
+        with self._ml.lock:
+            return copy.deepcopy(self.models.get((key(workspace_id), name.lower()), {}))
+
+    def log_metric(self, workspace_id: str, job_name: str, metric: str, value: float) -> None:
+        """A step of the pipeline job logs `metric` (its child run, as run history lists it)."""
+        child = f"{job_name}_train"
+        with self._ml.lock:
+            runs = self.children.setdefault((key(workspace_id), job_name.lower()), [])
+            if not any(run["runId"] == child for run in runs):
+                runs.append(_child_run(child, job_name))
+            values = self.metrics.setdefault((key(workspace_id), child.lower()), {})
+            values.setdefault(metric, []).append(value)
+
+    def fail_provisioning(self, endpoint_id: str, deployment: str) -> None:
+        """The next deployment of that name ends `Failed` instead of `Succeeded`."""
+        with self._ml.lock:
+            self.failing.add((key(endpoint_id), deployment.lower()))
+
+    # ---------------------------------------------------------------------- models
+
+    def model_get(self, call: Call) -> Reply:
+        ws, name = call.group("ws"), call.group("name")
+        versions = self.models.get((key(ws), name.lower()))
+        if not versions:
+            return arm_error(404, "ResourceNotFound", f"Model container {name} not found.")
+        numbers = [int(v) for v in versions if v.isdigit()]
+        latest = str(max(numbers)) if numbers else list(versions)[-1]
+        return Reply(
+            200,
+            {
+                "id": f"{ws}/models/{name}",
+                "name": name,
+                "type": MODEL_TYPE,
+                "properties": {
+                    "description": None,
+                    "tags": {},
+                    "properties": {},
+                    "isArchived": False,
+                    "latestVersion": latest,
+                    "nextVersion": str(max(numbers) + 1) if numbers else None,
+                    "provisioningState": "Succeeded",
+                },
+                "systemData": shapes.system_data(),
+            },
+        )
+
+    def version_get(self, call: Call) -> Reply:
+        ws, name, version = call.group("ws"), call.group("name"), call.group("v")
+        found = self.models.get((key(ws), name.lower()), {}).get(version)
+        if found is None:
+            return arm_error(404, "ResourceNotFound", f"Model {name}:{version} not found.")
+        return Reply(200, copy.deepcopy(found))
+
+    def version_put(self, call: Call) -> Reply:
+        ws, name, version = call.group("ws"), call.group("name"), call.group("v")
+        properties = call.body.get("properties") if isinstance(call.body, dict) else None
+        if not isinstance(properties, dict) or not properties.get("modelUri"):
+            return arm_error(400, "BadArgument", "properties.modelUri is required.")
+        versions = self.models.setdefault((key(ws), name.lower()), {})
+        existing = versions.get(version)
+        if existing is not None:
+            if existing["properties"].get("modelUri") != properties["modelUri"]:
+                return arm_error(
+                    409, "Conflict", f"Model {name}:{version} exists; versions are immutable."
+                )
+            return Reply(200, copy.deepcopy(existing))
+        versions[version] = _model_version(ws, name, version, properties)
+        return Reply(201, copy.deepcopy(versions[version]))
+
+    # ------------------------------------------------------------- batch endpoints
+
+    def _endpoint(self, call: Call) -> tuple[str, BatchEndpoint | None]:
+        endpoint_id = f"{call.group('ws')}/batchEndpoints/{call.group('ep')}"
+        return endpoint_id, self._ml.endpoint(endpoint_id)
+
+    def endpoint_put(self, call: Call) -> Reply:
+        endpoint_id, endpoint = self._endpoint(call)
+        if endpoint is None:
+            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
+        properties = call.body.get("properties") if isinstance(call.body, dict) else None
+        defaults = properties.get("defaults") if isinstance(properties, dict) else None
+        wanted = defaults.get("deploymentName") if isinstance(defaults, dict) else None
+        if wanted:
+            deployment = endpoint.deployments.get(str(wanted).lower())
+            if deployment is None:
+                return arm_error(400, "BadArgument", f"Deployment {wanted} does not exist.")
+            if deployment["properties"].get("provisioningState") != "Succeeded":
+                return arm_error(
+                    400, "BadArgument", f"Deployment {wanted} has not provisioned successfully."
+                )
+            endpoint.default_deployment = str(deployment["name"])
+        view = self._endpoint_view(endpoint_id)
+        return Reply(200, view)
+
+    def deployment_get(self, call: Call) -> Reply:
+        endpoint_id, endpoint = self._endpoint(call)
+        name = call.group("dep").lower()
+        deployment = endpoint.deployments.get(name) if endpoint else None
+        if deployment is None:
+            return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")
+        self._advance(endpoint_id, name, deployment)
+        return Reply(200, copy.deepcopy(deployment))
+
+    def deployment_operation(self, call: Call) -> Reply:
+        """The `Azure-AsyncOperation` of a deployment PUT (its status), or the `Location` of a
+        DELETE (200 once done), as ARM's pollers read them."""
+        endpoint_id, endpoint = self._endpoint(call)
+        name = call.group("dep").lower()
+        if call.group("op").startswith("delete-"):
+            return Reply(200, {})
+        deployment = endpoint.deployments.get(name) if endpoint else None
+        if deployment is None:
+            return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")
+        state = self._advance(endpoint_id, name, deployment)
+        status = "InProgress" if state not in ("Succeeded", "Failed", "Canceled") else state
+        return Reply(200, {"name": call.group("op"), "status": status})
+
+    def _advance(self, endpoint_id: str, name: str, deployment: JSON) -> str:
+        """One more read of a provisioning deployment: it ends after `provisioning_polls`."""
+        slot = (key(endpoint_id), name)
+        if slot in self.polls:
+            self.polls[slot] -= 1
+            if self.polls[slot] <= 0:
+                del self.polls[slot]
+                failed = slot in self.failing
+                self.failing.discard(slot)
+                deployment["properties"]["provisioningState"] = "Failed" if failed else "Succeeded"
+        return str(deployment["properties"].get("provisioningState"))
+
+    def deployment_put(self, call: Call) -> Reply:
+        endpoint_id, endpoint = self._endpoint(call)
+        if endpoint is None:
+            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
+        body = call.body if isinstance(call.body, dict) else {}
+        properties = body.get("properties")
+        if not isinstance(properties, dict):
+            return arm_error(400, "BadArgument", "The request body must have properties.")
+        model = properties.get("model")
+        asset = model.get("assetId") if isinstance(model, dict) else None
+        if not isinstance(asset, str) or not self._model_exists(asset):
+            return arm_error(400, "BadArgument", f"Model {asset!r} is not registered.")
+        name = call.group("dep")
+        stored = {
+            "id": f"{endpoint_id}/deployments/{name}",
+            "name": name,
+            "type": shapes.BATCH_DEPLOYMENT_TYPE,
+            "location": body.get("location") or endpoint.location,
+            "tags": copy.deepcopy(body.get("tags") or {}),
+            "properties": {**copy.deepcopy(properties), "provisioningState": "Creating"},
+            "systemData": shapes.system_data(),
+        }
+        created = name.lower() not in endpoint.deployments
+        endpoint.deployments[name.lower()] = stored
+        self.polls[(key(endpoint_id), name.lower())] = self.provisioning_polls
+        operation = f"{self._ml.sim.url}{call.path}/operations/create-{name}?api-version=2023-10-01"
+        return Reply(
+            201 if created else 200,
+            copy.deepcopy(stored),
+            {"Azure-AsyncOperation": operation, "Retry-After": "0"},
+        )
+
+    def deployment_delete(self, call: Call) -> Reply:
+        _, endpoint = self._endpoint(call)
+        name = call.group("dep").lower()
+        if endpoint is None or name not in endpoint.deployments:
+            return Reply(204)
+        if (endpoint.default_deployment or "").lower() == name:
+            return arm_error(
+                400, "BadArgument", f"Deployment {name} is the endpoint's default; not deleted."
+            )
+        del endpoint.deployments[name]
+        location = f"{self._ml.sim.url}{call.path}/operations/delete-{name}?api-version=2023-10-01"
+        return Reply(202, None, {"Location": location, "Retry-After": "0"})
+
+    def _model_exists(self, asset_id: str) -> bool:
+        lowered = asset_id.lower()
+        if "/models/" not in lowered or "/versions/" not in lowered:
+            return False
+        ws = asset_id[: lowered.index("/models/")]
+        rest = asset_id[lowered.index("/models/") + len("/models/") :]
+        name, _, version = rest.partition("/versions/")
+        return version in self.models.get((key(ws), name.lower()), {})
+
+    # ----------------------------------------------------------------- run metrics
+
+    def run_children(self, call: Call) -> Reply:
+        runs = self.children.get((key(call.group("ws")), call.group("run").lower()), [])
+        return Reply(
+            200, {"value": copy.deepcopy(runs), "continuationToken": None, "nextLink": None}
+        )
+
+    def run_metric(self, call: Call) -> Reply:
+        run = call.group("run")
+        metric = call.body.get("metricName") if isinstance(call.body, dict) else None
+        values = self.metrics.get((key(call.group("ws")), run.lower()), {}).get(str(metric))
+        if not values:
+            return arm_error(404, "NotFound", f"Run {run} has no metric {metric!r}.")
+        return Reply(
+            200,
+            {
+                "dataContainerId": f"dcid.{run}",
+                "name": metric,
+                "columns": {metric: "Double"},
+                "properties": {"uxMetricType": "azureml.v1.scalar", "dataLocation": None},
+                "namespace": None,
+                "standardSchemaId": None,
+                "value": [
+                    {
+                        "metricId": f"{run}-{metric}-{step}",
+                        "createdUtc": now_iso(),
+                        "step": step,
+                        "data": {metric: value},
+                    }
+                    for step, value in enumerate(values)
+                ],
+                "continuationToken": None,
+                "nextLink": None,
+            },
+        )
+
+
+def _model_version(workspace_id: str, name: str, version: str, submitted: JSON) -> JSON:
+    properties = {
+        "description": None,
+        "tags": {},
+        "properties": {},
+        "isArchived": False,
+        "isAnonymous": False,
+        "flavors": None,
+        "modelType": "custom_model",
+        "modelUri": f"azureml://locations/eastus/workspaces/ws/models/{name}/versions/{version}",
+        "jobName": None,
+        "provisioningState": "Succeeded",
+        **copy.deepcopy(submitted),
+    }
+    return {
+        "id": f"{workspace_id.rstrip('/')}/models/{name}/versions/{version}",
+        "name": version,
+        "type": f"{MODEL_TYPE}/versions",
+        "properties": properties,
+        "systemData": shapes.system_data(),
+    }
+
+
+def _child_run(run_id: str, parent: str) -> JSON:
+    """A step run as run history lists it (recorded file 10)."""
+    return {
+        "runId": run_id,
+        "parentRunId": parent,
+        "status": "Completed",
+        "runType": "azureml.StepRun",
+        "displayName": "retrain",
+        "tags": {},
+        "properties": {},
+        "experimentId": "e0e0e0e0-0000-0000-0000-000000000000",
+    }

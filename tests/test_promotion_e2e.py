@@ -1,0 +1,463 @@
+"""Promote only a better model, end to end: `on_ml_event` with a completed retraining job, the
+real SDK clients over HTTPS against the simulator (RBAC from infra/permissions.json), the ledger
+and its claims in Azurite.
+
+The current default deployment `blue` serves `drift-model:2`, whose `accuracy` is 0.80. The
+retraining job's step logs its own; a better model is registered as `churn-model`, deployed as
+`churn-batch-<version>` from blue's spec, made the default once it provisioned, and scored on.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from typing import Any
+
+import pytest
+
+from shared.claims import Claims
+from shared.reconcilers.transient import TransientAzureError
+from shared.retraining_runtime import retraining_runtime
+from simulator.permissions import Permissions
+from tests.conftest import App
+from tools import host, scene
+from tools import retraining_scene as rs
+
+M = "Microsoft.MachineLearningServices/workspaces"
+CURRENT_MODEL = f"{scene.PROD}/models/drift-model/versions/2"
+PROMOTION = {"PROMOTION_METRIC": "accuracy", "PROMOTION_MODEL_NAME": "churn-model"}
+
+
+@pytest.fixture
+def papp(app: App) -> App:
+    rs.seed_retraining(app.sim)
+    app.sim.ml.promotion.add_model_version(
+        scene.PROD, "drift-model", "2", properties={"accuracy": "0.80", "rmse": "0.50"}
+    )
+    app.set_settings(**rs.retraining_settings(**PROMOTION))
+    app.sim.reset_counts()
+    return app
+
+
+def _deliver(app: App, event: dict[str, Any]) -> None:
+    app.deliver(event, "on_ml_event")
+
+
+def _completed(app: App, **metrics: float) -> tuple[str, dict[str, Any]]:
+    """A retraining job of the app, Completed, whose step logged `metrics`; its event."""
+    _deliver(app, rs.monitor_breach_event())
+    name = app.sim.ml.job_puts[-1][0]
+    app.sim.ml.set_job_status(scene.PROD, name, "Completed")
+    for metric, value in metrics.items():
+        app.sim.ml.promotion.log_metric(scene.PROD, name, metric, value)
+    job = app.sim.ml.job(scene.PROD, name)
+    assert job is not None
+    app.sim.reset_counts()
+    return name, rs.job_finished_event(name, tags=job["properties"]["tags"])
+
+
+def _routes(app: App) -> list[str]:
+    return [r.route for r in app.sim.requests if r.route != "token"]
+
+
+def _actions(kind: str) -> list[dict[str, Any]]:
+    return [
+        a
+        for a in retraining_runtime().ledger.actions(scene.PROD)
+        if a["Kind"] == kind and not a["Outcome"].startswith("intent")
+    ]
+
+
+def _published(app: App) -> list[str]:
+    """Announcements after the retraining's submission."""
+    types = [e["eventType"] for e in app.sim.eventgrid.published_events]
+    return [t for t in types if ".Retraining." not in t]
+
+
+def _scored_on(app: App) -> list[str | None]:
+    return [headers.get("azureml-model-deployment") for headers, _ in app.sim.ml.scoring_posts]
+
+
+def _default(app: App) -> str | None:
+    endpoint = app.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+    return endpoint.default_deployment
+
+
+def _deployments(app: App) -> set[str]:
+    endpoint = app.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+    return set(endpoint.deployments)
+
+
+def _outcome(event_id: str) -> str:
+    row = retraining_runtime().ledger.event(event_id)
+    assert row is not None
+    return str(row["Outcome"])
+
+
+# ------------------------------------------------------------------------ promoted
+
+
+def test_a_better_model_is_registered_deployed_made_default_and_scored_on(papp: App) -> None:
+    job, event = _completed(papp, accuracy=0.91)
+    rbac: Permissions = papp.sim.permissions
+    unmapped = len(rbac.unmapped)
+    _deliver(papp, event)
+    # Every call of the promotion maps to actions in infra/permissions.json (and was allowed).
+    assert rbac.unmapped[unmapped:] == []
+
+    [version] = papp.sim.ml.promotion.model_versions(scene.PROD, "churn-model").values()
+    assert version["name"] == "1"
+    properties = version["properties"]
+    assert properties["modelUri"] == f"azureml://jobs/{job}/outputs/artifacts/paths/model/"
+    assert properties["tags"]["retraining-job"] == job
+    assert properties["tags"]["accuracy"] == "0.91"
+    assert properties["tags"]["previous-accuracy"] == "0.8"
+    assert properties["properties"]["accuracy"] == "0.91"
+
+    endpoint = papp.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+    new = endpoint.deployments["churn-batch-1"]["properties"]
+    blue = endpoint.deployments["blue"]["properties"]
+    assert new["model"] == {
+        "referenceType": "Id",
+        "assetId": f"{scene.PROD}/models/churn-model/versions/1",
+    }
+    for spec in ("codeConfiguration", "environmentId", "compute", "miniBatchSize", "resources"):
+        assert new[spec] == blue[spec]
+    assert new["provisioningState"] == "Succeeded"
+    assert _default(papp) == "churn-batch-1"
+    assert {"blue", "green"} <= _deployments(papp)  # the previous one kept; another's kept
+
+    routes = _routes(papp)
+    # The default is switched only after the new deployment was read as provisioned.
+    assert routes.index("ml.batch_endpoint.put") > routes.index("ml.batch_deployment.put")
+    assert routes.count("ml.batch_endpoint.put") == 1
+    assert _scored_on(papp) == ["churn-batch-1"]
+
+    [promoted] = _actions("model")
+    assert promoted["Verdict"] == "promote"
+    assert promoted["Outcome"].startswith("applied: churn-batch/churn-batch-1 is the default")
+    evidence = json.loads(promoted["Evidence"])
+    assert evidence["candidate"] == 0.91
+    assert evidence["current"] == 0.8
+    assert "defaults.deployment_name=blue" in evidence["rollback"]
+    [scoring] = _actions("batch-scoring")
+    assert "the promoted model on churn-batch-1" in scoring["Reason"]
+    assert _published(papp) == [
+        "SynapseAmlAutomation.Model.Promote.Applied",
+        "SynapseAmlAutomation.BatchScoring.Start.Applied",
+    ]
+    assert _outcome(event["id"]) == "scoring-started"
+
+
+@pytest.mark.parametrize(
+    ("candidate", "why"), [(0.80, "not better (equal)"), (0.75, "worse"), (0.805, "less than")]
+)
+def test_an_equal_or_worse_model_is_not_promoted_and_the_current_one_scores(
+    papp: App, candidate: float, why: str
+) -> None:
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, PROMOTION_MIN_DELTA="0.01"))
+    _, event = _completed(papp, accuracy=candidate)
+    _deliver(papp, event)
+
+    writes = {r.route for r in papp.sim.writes()}
+    assert writes == {"ml.run.metric", "ml.scoring.invoke", "eventgrid.publish"}
+    assert _default(papp) == "blue"
+    assert _scored_on(papp) == [None]  # the endpoint's default, as before
+    [skipped] = _actions("model")
+    assert why in skipped["Reason"]
+    assert skipped["Outcome"] == "skipped: not promoted; scoring stays on blue"
+    assert "SynapseAmlAutomation.Model.Promote.Skipped" in _published(papp)
+    [scoring] = _actions("batch-scoring")
+    assert "the current model (not promoted)" in scoring["Reason"]
+
+
+def test_a_missing_metric_of_the_retrained_model_is_not_promoted(papp: App) -> None:
+    _, event = _completed(papp, loss=0.1)  # logs something, not accuracy
+    _deliver(papp, event)
+    [skipped] = _actions("model")
+    assert skipped["Reason"] == "the retraining job logged no finite 'accuracy' metric"
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.model.version.put") == 0
+
+
+def test_a_missing_metric_of_the_current_model_is_not_promoted(papp: App) -> None:
+    papp.sim.ml.promotion.add_model_version(scene.PROD, "drift-model", "2", properties={})
+    _, event = _completed(papp, accuracy=0.99)
+    _deliver(papp, event)
+    [skipped] = _actions("model")
+    assert skipped["Reason"] == "the current default's model has no finite 'accuracy' metric"
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+
+
+@pytest.mark.parametrize(("rmse", "promoted"), [(0.40, True), (0.60, False)])
+def test_a_lower_is_better_metric(papp: App, rmse: float, promoted: bool) -> None:
+    papp.set_settings(
+        **rs.retraining_settings(
+            **{**PROMOTION, "PROMOTION_METRIC": "rmse", "PROMOTION_DIRECTION": "lower"}
+        )
+    )
+    _, event = _completed(papp, rmse=rmse)
+    _deliver(papp, event)
+    assert _default(papp) == ("churn-batch-1" if promoted else "blue")
+    assert _scored_on(papp) == (["churn-batch-1"] if promoted else [None])
+
+
+def test_the_next_version_follows_the_registry(papp: App) -> None:
+    papp.sim.ml.promotion.add_model_version(scene.PROD, "churn-model", "7", properties={})
+    _, event = _completed(papp, accuracy=0.9)
+    _deliver(papp, event)
+    assert _default(papp) == "churn-batch-8"
+    assert "8" in papp.sim.ml.promotion.model_versions(scene.PROD, "churn-model")
+
+
+# ------------------------------------------------------------------ failures
+
+
+def test_a_deployment_that_fails_to_provision_keeps_the_default(papp: App) -> None:
+    papp.sim.ml.promotion.fail_provisioning(rs.ENDPOINT, "churn-batch-1")
+    _, event = _completed(papp, accuracy=0.95)
+    _deliver(papp, event)
+
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.batch_endpoint.put") == 0
+    [failed] = _actions("model")
+    assert failed["Outcome"] == (
+        "failed: deployment churn-batch-1 ended Failed; the default stays blue"
+    )
+    assert "SynapseAmlAutomation.Model.Promote.Failed" in _published(papp)
+    assert _scored_on(papp) == [None]  # SCORE_WHEN_NOT_PROMOTED: on the current one
+
+    papp.sim.reset_counts()
+    _deliver(papp, event)  # redelivered: the promotion ended, nothing is tried again
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+    assert papp.sim.count("ml.scoring.invoke") == 0
+
+
+def test_not_promoted_and_not_scored_when_told_so(papp: App) -> None:
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, SCORE_WHEN_NOT_PROMOTED="false"))
+    _, event = _completed(papp, accuracy=0.5)
+    _deliver(papp, event)
+    assert papp.sim.ml.scoring_posts == []
+    assert _outcome(event["id"]) == "not-promoted"
+
+
+def test_a_switch_refused_by_rbac_leaves_the_default_and_is_announced(papp: App) -> None:
+    rbac: Permissions = papp.sim.permissions  # the one table the server checks
+    saved = set(rbac.granted)
+    rbac.revoke([f"{M}/batchEndpoints/write"])
+    try:
+        _, event = _completed(papp, accuracy=0.95)
+        _deliver(papp, event)
+    finally:
+        rbac.granted = saved
+    assert _default(papp) == "blue"
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith("failed: ")
+    assert "AuthorizationFailed" in failed["Outcome"]
+    assert "SynapseAmlAutomation.Model.Promote.Failed" in _published(papp)
+
+
+# ----------------------------------------------------------- exactly once, races
+
+
+def test_redelivered_and_twin_completions_promote_once(papp: App) -> None:
+    _, event = _completed(papp, accuracy=0.9)
+    _deliver(papp, event)
+    _deliver(papp, event)  # redelivered
+    _deliver(papp, {**event, "id": str(uuid.uuid4())})  # a RunStatusChanged twin, say
+    for route in ("ml.model.version.put", "ml.batch_deployment.put", "ml.batch_endpoint.put"):
+        assert papp.sim.count(route) == 1, route
+    assert len(papp.sim.ml.scoring_posts) == 1
+    assert _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied") == 1
+
+
+def test_a_transient_failure_mid_way_is_retried_and_carried_on_from_its_step(
+    papp: App,
+) -> None:
+    _, event = _completed(papp, accuracy=0.9)
+    papp.sim.inject("ml.batch_endpoint.put", status=503, times=10, retry_after=0)
+    with pytest.raises(TransientAzureError):
+        _deliver(papp, event)
+    # Registered and deployed; the switch failed through the retries: nothing scored yet.
+    assert _default(papp) == "blue"
+    assert papp.sim.ml.scoring_posts == []
+    assert _outcome(event["id"]) == "failed"
+
+    papp.sim.clear_faults()
+    papp.sim.reset_counts()
+    _deliver(papp, event)  # Event Grid's redelivery carries on from the deployment
+    assert papp.sim.count("ml.model.version.put") == 0
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+    assert papp.sim.count("ml.batch_endpoint.put") == 1
+    assert _default(papp) == "churn-batch-1"
+    assert _scored_on(papp) == ["churn-batch-1"]
+    assert _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied") == 1
+
+
+def test_racing_completions_promote_once_and_score_once(papp: App) -> None:
+    _, event = _completed(papp, accuracy=0.9)
+    events = [event, *({**event, "id": str(uuid.uuid4())} for _ in range(3))]
+    host.indexed()
+    barrier = threading.Barrier(len(events))
+    errors: list[BaseException] = []
+
+    def deliver(one: dict[str, Any]) -> None:
+        try:
+            barrier.wait()
+            _deliver(papp, one)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=deliver, args=(one,)) for one in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    for route in ("ml.model.version.put", "ml.batch_deployment.put", "ml.batch_endpoint.put"):
+        assert papp.sim.count(route) == 1, route
+    assert _scored_on(papp) == ["churn-batch-1"]
+    outcomes = sorted(_outcome(one["id"]) for one in events)
+    assert outcomes.count("scoring-started") == 1
+    assert set(outcomes) <= {
+        "scoring-started",
+        "promotion-in-progress",
+        "scoring-in-progress",
+        "scoring-already-started",
+    }
+
+
+def test_deployments_beyond_keep_are_deleted_only_the_apps_own(papp: App) -> None:
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
+    for accuracy in (0.85, 0.90, 0.95):
+        _, event = _completed(papp, accuracy=accuracy)
+        _deliver(papp, event)
+    # churn-batch-3 is the default, -2 the previous; -1 (the app's, beyond PROMOTION_KEEP=2)
+    # is deleted; blue and green (not the app's) stay.
+    assert _default(papp) == "churn-batch-3"
+    assert _deployments(papp) == {"blue", "green", "churn-batch-2", "churn-batch-3"}
+    [deleted] = [a for a in _actions("model") if a["Verdict"] == "delete-deployment"]
+    assert deleted["Subject"] == f"{rs.ENDPOINT}/deployments/churn-batch-1"
+    assert "SynapseAmlAutomation.Model.DeleteDeployment.Applied" in _published(papp)
+
+
+def test_a_refused_delete_is_recorded_and_the_promotion_stands(papp: App) -> None:
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
+    rbac: Permissions = papp.sim.permissions
+    saved = set(rbac.granted)
+    rbac.revoke([f"{M}/batchEndpoints/deployments/delete"])
+    try:
+        for accuracy in (0.85, 0.90, 0.95):
+            _, event = _completed(papp, accuracy=accuracy)
+            _deliver(papp, event)
+    finally:
+        rbac.granted = saved
+    assert _default(papp) == "churn-batch-3"
+    assert "churn-batch-1" in _deployments(papp)
+    [refused] = [a for a in _actions("model") if a["Verdict"] == "delete-deployment"]
+    assert refused["Outcome"].startswith("failed: ")
+    assert "AuthorizationFailed" in refused["Outcome"]
+    assert _scored_on(papp)[-1] == "churn-batch-3"
+    assert _outcome(event["id"]) == "scoring-started"
+
+
+# ------------------------------------------------------------------------- dry-run
+
+
+def test_dry_run_shows_the_decision_and_writes_nothing(papp: App) -> None:
+    _, event = _completed(papp, accuracy=0.9)
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, AUTOMATION_MODE="dry-run"))
+    _deliver(papp, event)
+
+    # The metric service answers a POST, a read: nothing else is sent but reads.
+    writes = [r.route for r in papp.sim.writes() if r.route != "eventgrid.publish"]
+    assert set(writes) == {"ml.run.metric"}
+    assert _default(papp) == "blue"
+    [plan] = _actions("model")
+    assert plan["Outcome"] == "planned: not applied (dry-run)"
+    evidence = json.loads(plan["Evidence"])
+    assert (evidence["deployment"], evidence["model"], evidence["previous"]) == (
+        "churn-batch-1",
+        "churn-model:1",
+        "blue",
+    )
+    [scoring] = _actions("batch-scoring")
+    assert json.loads(scoring["Evidence"])["deployment"] == "churn-batch-1"
+    # No claim either: a dry-run decides again on every delivery.
+    assert Claims(retraining_runtime().ledger.table).promotions(scene.PROD) == []
+
+
+# ------------------------------------------- requests and tokens only where settings point
+
+
+def test_a_child_run_list_whose_next_link_leaves_arm_is_refused_and_nothing_promoted(
+    papp: App,
+) -> None:
+    _, event = _completed(papp, accuracy=0.9)
+    papp.sim.inject_reply(
+        "ml.run.children",
+        body={"value": [], "nextLink": papp.sim.foreign_url + "/history/v1.0/x/children"},
+    )
+    _deliver(papp, event)
+    assert papp.sim.requests_to("localhost") == []  # the foreign origin got nothing
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith("failed: ForeignEndpointError")
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.model.version.put") == 0
+    assert _scored_on(papp) == [None]  # not promoted: scored on the current one
+
+
+@pytest.mark.parametrize("route", ["ml.batch_deployment.get", "ml.model.version.get"])
+def test_a_redirect_of_a_promotion_read_to_another_host_is_refused(papp: App, route: str) -> None:
+    _, event = _completed(papp, accuracy=0.9)
+    papp.sim.inject_reply(
+        route,
+        status=307,
+        headers={"Location": papp.sim.foreign_url + scene.PROD + "/models"},
+        times=5,
+    )
+    _deliver(papp, event)
+    assert papp.sim.requests_to("localhost") == []
+    assert _default(papp) == "blue"
+    assert "SynapseAmlAutomation.Model.Promote.Failed" in _published(papp)
+
+
+def test_a_malformed_metric_answer_is_recorded_not_raised(papp: App) -> None:
+    _, event = _completed(papp, accuracy=0.9)
+    papp.sim.inject_reply("ml.run.metric", body=["not", "an", "object"])
+    _deliver(papp, event)
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith("failed: ")
+    assert _default(papp) == "blue"
+
+
+# ---------------------------------------------------------------------------- rollback
+
+
+def test_plan_shows_the_promoted_default_and_how_to_switch_back(
+    papp: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools import cli
+
+    _, event = _completed(papp, accuracy=0.9)
+    _deliver(papp, event)
+    papp.sim.reset_counts()
+    capsys.readouterr()
+
+    assert cli.main(["plan", "--json"]) == 0
+    [prod] = [w for w in json.loads(capsys.readouterr().out) if w["workspace"] == scene.PROD]
+    assert prod["promotion"] == {
+        "endpoint": "churn-batch",
+        "default": "churn-batch-1",
+        "model": f"{scene.PROD}/models/churn-model/versions/1",
+        "metric": "accuracy=0.9",
+        "rollback": "switch back: az ml batch-endpoint update --name churn-batch "
+        "--set defaults.deployment_name=blue",
+    }
+    assert [r.route for r in papp.sim.writes()] == []
