@@ -366,13 +366,6 @@ class MachineLearningResponses:
             return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
         return self._page(call, [copy.deepcopy(d) for d in endpoint.deployments.values()])
 
-    def batch_deployment_get(self, call: Call) -> Reply:
-        endpoint = self._ml.endpoint(f"{call.group('ws')}/batchEndpoints/{call.group('ep')}")
-        deployment = endpoint.deployments.get(call.group("dep").lower()) if endpoint else None
-        if deployment is None:
-            return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")
-        return Reply(200, copy.deepcopy(deployment))
-
     def scoring_invoke(self, call: Call) -> Reply:
         endpoint = self._ml.endpoint_by_scoring_key(call.group("key"))
         if endpoint is None:

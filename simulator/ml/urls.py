@@ -64,12 +64,6 @@ def routes(ml: MachineLearning) -> list[Route]:
             r.batch_deployment_list,
         ),
         route(
-            "GET",
-            rf"^{_ENDPOINT}/deployments/(?P<dep>{_SEG})$",
-            "ml.batch_deployment.get",
-            r.batch_deployment_get,
-        ),
-        route(
             "POST",
             rf"^/inference/(?P<key>{_SEG})/jobs$",
             "ml.scoring.invoke",
