@@ -15,7 +15,7 @@ from shared.events import (
 )
 from shared.intake import receive_resource_write, record, scope_workspaces
 from shared.reconcilers.transient import TransientAzureError
-from shared.reconcilers.workspace import Concern, reconcile_workspace
+from shared.reconcilers.workspace import Concern, reconcile_workspace, start_run
 from shared.runtime import Runtime, runtime
 
 FUNCTION = "on_private_endpoint_event"
@@ -72,7 +72,7 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
             report = reconcile_workspace(
                 rt,
                 workspace_id,
-                trigger=f"event:{event.id}",
+                start_run(rt, f"event:{event.id}"),
                 concerns=frozenset({Concern.CONNECTIONS}),
                 focus=write.resource_uri,
             )

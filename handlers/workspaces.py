@@ -7,7 +7,7 @@ import azure.functions as func
 from shared.events import ML_WORKSPACE_TYPE, WORKSPACE_OPERATIONS
 from shared.intake import receive_resource_write, record, scope_workspaces
 from shared.reconcilers.transient import TransientAzureError
-from shared.reconcilers.workspace import Concern, reconcile_workspace
+from shared.reconcilers.workspace import Concern, reconcile_workspace, start_run
 from shared.runtime import runtime
 
 FUNCTION = "on_workspace_event"
@@ -34,7 +34,7 @@ def on_workspace_event(event: func.EventGridEvent) -> None:
         report = reconcile_workspace(
             rt,
             workspaces[0],
-            trigger=f"event:{event.id}",
+            start_run(rt, f"event:{event.id}"),
             concerns=frozenset({Concern.ROLES, Concern.POLICIES}),
         )
     except TransientAzureError as error:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from shared.bounds import bounded_entity, entity_bytes, table_key
 from shared.config import STORAGE_AUDIENCE, LedgerSettings
+from shared.outcome import Outcome
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -69,7 +70,8 @@ class ActionRecord:
     subject: str
     reason: str
     mode: str
-    outcome: str
+    # Typed; text where retraining and scoring still write it so (read by its first words).
+    outcome: Outcome | str
     trigger: str
     evidence: str = ""
     # Whether the outcome is worth an event for people (a Logic App): decisions and problems
@@ -153,7 +155,7 @@ class Ledger:
                 "Subject": record.subject,
                 "Reason": record.reason,
                 "Mode": record.mode,
-                "Outcome": record.outcome,
+                "Outcome": str(record.outcome),
                 "Trigger": record.trigger,
                 "Evidence": record.evidence,
                 "RecordedAt": now,

@@ -34,6 +34,10 @@ class Reconcilers:
     private_endpoints: PrivateEndpointReconciler
     role_assignments: RoleAssignmentReconciler
     policies: PolicyReconciler
+    # Where runs record (None: a plan records nothing).
+    sink: ActionSink | None
+    # Where runs count each workspace's remediations of the hour (None: only the run's own).
+    claims: Claims | None
 
 
 @dataclass(frozen=True)
@@ -68,13 +72,15 @@ def build(settings: Settings, sink: ActionSink | None, claims: Claims | None = N
         clients=clients,
         machine_learning=machine_learning,
         network=NetworkAdapter(clients),
-        private_endpoints=PrivateEndpointReconciler(settings, machine_learning, evidence, sink),
+        private_endpoints=PrivateEndpointReconciler(settings, machine_learning, evidence),
         role_assignments=RoleAssignmentReconciler(
-            settings, machine_learning, AuthorizationAdapter(clients), evidence, sink
+            settings, machine_learning, AuthorizationAdapter(clients), evidence
         ),
         policies=PolicyReconciler(
-            settings, WorkspaceFactsAdapter(clients), machine_learning, synapse, sink, claims
+            settings, WorkspaceFactsAdapter(clients), machine_learning, synapse
         ),
+        sink=sink,
+        claims=claims,
     )
 
 

@@ -72,7 +72,7 @@ def test_an_approval_whose_ledger_write_failed_gets_its_role_on_redelivery(
     record_actions = ledger.record_actions
 
     def ledger_fails_after_the_approval(records: Sequence[ActionRecord]) -> None:
-        if any(r.verdict == "approve" and r.outcome.startswith("applied") for r in records):
+        if any(r.verdict == "approve" and str(r.outcome).startswith("applied") for r in records):
             raise ServiceResponseError("the ledger's table is unavailable")
         record_actions(records)
 

@@ -697,13 +697,13 @@ def test_each_policy_finding_is_one_decision_line_with_its_rule(
 ) -> None:
     from shared.runtime import runtime
 
-    with caplog.at_level(logging.INFO, logger="shared.reconcilers.policies"):
+    with caplog.at_level(logging.INFO, logger="shared.reconcilers.run"):
         host.fire_timer("reconcile_all")
 
     lines = [
         r
         for r in caplog.records
-        if r.name == "shared.reconcilers.policies" and r.__dict__.get("kind") == "policy-finding"
+        if r.name == "shared.reconcilers.run" and r.__dict__.get("kind") == "policy-finding"
     ]
     recorded = [
         (a["Subject"].lower(), a["Evidence"], a["Verdict"])

@@ -28,9 +28,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from shared.arm import ArmId
     from shared.config import Settings
+    from shared.reconcilers.run import Run
     from shared.reconcilers.workspace import WorkspaceReport
-    from shared.runtime import Runtime
+    from shared.runtime import Reconcilers, Runtime
 
 SETTINGS_FILE = "local.settings.json"
 # A Functions settings file holds a few dozen settings; App Service keeps app settings far
@@ -295,36 +297,47 @@ def _print_plan(console: Console, item: dict[str, Any]) -> None:
         )
 
 
-def _plan_workspace(rt: Any, workspace_id: str, cache: Any, budget: Any) -> dict[str, Any]:
+def _plan_item(report: WorkspaceReport) -> dict[str, Any]:
+    """One workspace's plan as `plan --json` prints it."""
+    connections, roles, policies = report.connections, report.roles, report.policies
+    remediations = []
+    for item in policies.remediations if policies else ():
+        disposition, reason = item.disposition()
+        remediations.append(
+            {
+                "rule_id": item.candidate.rule_id,
+                "target_id": item.remediation.target_id,
+                "description": item.remediation.description,
+                "disposition": disposition,
+                "reason": reason,
+            }
+        )
+    return {
+        "workspace": report.workspace_id,
+        "error": report.error(),
+        "connections": [
+            asdict(d)
+            for d in (connections.plan.decisions if connections and connections.plan else ())
+        ],
+        "roleAssignments": [asdict(d) for d, _ in (roles.outcomes if roles else ())],
+        "findings": [asdict(f) for f in (policies.findings if policies else ())],
+        "remediations": remediations,
+        "expiredExemptions": [asdict(e) for e in (policies.expired_exemptions if policies else ())],
+    }
+
+
+def _plan_workspace(rt: Reconcilers, workspace_id: ArmId, run: Run) -> dict[str, Any]:
     from azure.core.exceptions import AzureError
 
     from shared.adapters.errors import describe
     from shared.reconcilers.transient import TransientAzureError
+    from shared.reconcilers.workspace import plan_workspace
 
-    item: dict[str, Any] = {
-        "workspace": workspace_id,
-        "error": None,
-        "connections": [],
-        "roleAssignments": [],
-        "findings": [],
-        "remediations": [],
-        "expiredExemptions": [],
-    }
     try:
-        report = rt.private_endpoints.observe_and_plan(workspace_id, cache)
-        item["error"] = report.error
-        item["connections"] = [asdict(d) for d in (report.plan.decisions if report.plan else ())]
-        if report.plan is not None:
-            # Later concerns see the connections as the plan would leave them.
-            current = report.current_connections_if_planned()
-            roles = rt.role_assignments.plan(workspace_id, cache=cache, connections=current)
-            policies = rt.policies.plan(workspace_id, budget, current)
-            item["roleAssignments"] = [asdict(d) for d in roles]
-            item["findings"] = [asdict(f) for f in policies.findings]
-            item["remediations"] = [asdict(r) for r in policies.remediations]
-            item["expiredExemptions"] = [asdict(e) for e in policies.expired_exemptions]
+        item = _plan_item(plan_workspace(rt, workspace_id, run))
         if rt.settings.retraining and rt.settings.retraining.retrains(workspace_id):
             item["promotion"] = _promotion(rt, workspace_id)
+        return item
     except (TransientAzureError, AzureError) as error:
         text = str(error) if isinstance(error, TransientAzureError) else describe(error)
         if _unreachable(error):
@@ -334,8 +347,15 @@ def _plan_workspace(rt: Any, workspace_id: str, cache: Any, budget: Any) -> dict
                 "SYNAPSE_DEV_ENDPOINT and the network)",
                 FAILURE,
             ) from None
-        item["error"] = text
-    return item
+        empty: list[object] = []
+        return {
+            "workspace": workspace_id,
+            "error": text,
+            **dict.fromkeys(
+                ("connections", "roleAssignments", "findings", "remediations", "expiredExemptions"),
+                empty,
+            ),
+        }
 
 
 def _promotion(rt: Any, workspace_id: str) -> dict[str, str]:
@@ -370,8 +390,7 @@ def _promotion(rt: Any, workspace_id: str) -> dict[str, str]:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from shared.policy.budget import RemediationBudget
-    from shared.reconcilers.evidence import EvidenceCache
+    from shared.reconcilers.workspace import start_run
     from shared.runtime import build
     from tools import terminal
 
@@ -380,13 +399,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     err = terminal.stderr()
     _check_credential(settings)
     rt = build(settings, sink=None)  # no sink: planning writes nothing anywhere
-    cache = EvidenceCache(trigger=f"cli:{uuid.uuid4().hex[:12]}")
-    # The plan is one run: its remediations share one budget, as `apply` would.
-    budget = RemediationBudget(settings.max_remediations_per_run)
+    # The plan is one run, previewed: its remediations share one budget, as `apply` would.
+    run = start_run(rt, f"cli:{uuid.uuid4().hex[:12]}", preview=True)
     result: list[dict[str, Any]] = []
     with terminal.progress(err, "planning", len(settings.ml_workspace_ids)) as step:
         for workspace_id in settings.ml_workspace_ids:
-            result.append(_plan_workspace(rt, workspace_id, cache, budget))
+            result.append(_plan_workspace(rt, workspace_id, run))
             step(workspace_id)
     failed = [item for item in result if item["error"]]
     if args.json:
@@ -410,30 +428,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 # -- apply -----------------------------------------------------------------------------------
-
-
-def _failed(report: WorkspaceReport) -> list[str]:
-    """What went wrong in one workspace's run (errors, failed writes, writes not applied)."""
-    from shared.reconcilers.intent import NOT_APPLIED
-
-    problems: list[str] = []
-    for label, concern in (
-        ("connections", report.connections),
-        ("roles", report.roles),
-        ("policies", report.policies),
-    ):
-        if concern is None:
-            continue
-        if concern.error is not None:
-            problems.append(f"{label}: {_one_line(concern.error)}")
-        outcomes = getattr(concern, "outcomes", None) or getattr(concern, "remediations", None)
-        problems += [
-            f"{label}: {_one_line(item.outcome)}"
-            for item in outcomes or ()
-            # A write whose answer did not show what was asked did not happen: a failure too.
-            if item.outcome.startswith(("failed", NOT_APPLIED))
-        ]
-    return problems
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -464,7 +458,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
     problems: list[str] = []
     for workspace in report.workspaces:
         out.print(f"  {_one_line(workspace.summary())}", markup=False, soft_wrap=True)
-        problems += [f"{_short(workspace.workspace_id)}: {p}" for p in _failed(workspace)]
+        problems += [
+            f"{_short(workspace.workspace_id)}: {label}: {_one_line(problem)}"
+            for label, problem in workspace.problems()
+        ]
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     for failure in report.transient_failures:

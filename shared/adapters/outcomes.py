@@ -25,6 +25,7 @@ from shared.adapters.transport import client_options
 from shared.bounds import bounded
 from shared.ledger import ActionRecord
 from shared.logs import decision_log
+from shared.outcome import Outcome
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -38,7 +39,7 @@ _BATCH = 200
 _BATCH_BYTES = 900_000
 # Per data field, in UTF-16 units: the nine fields of one event stay far below 1 MB.
 _FIELD_LIMIT = 8_000
-# What an outcome's text starts with, and the state its event type says.
+# What a text outcome (retraining's and scoring's, not yet typed) starts with, and its state.
 _STATES = (
     ("planned", "Planned"),
     ("applied", "Applied"),
@@ -68,7 +69,8 @@ def outcome_state(outcome: str) -> str | None:
 def event_type(record: ActionRecord) -> str:
     """The event type: what was decided, and whether it was planned, applied or failed."""
     base = f"{EVENT_TYPE_PREFIX}.{_pascal(record.kind)}.{_pascal(record.verdict)}"
-    state = outcome_state(record.outcome)
+    outcome = record.outcome
+    state = outcome.state if isinstance(outcome, Outcome) else outcome_state(outcome)
     return f"{base}.{state}" if state else base
 
 
@@ -80,7 +82,7 @@ def event_data(record: ActionRecord) -> dict[str, Any]:
         "verdict": record.verdict,
         "reason": record.reason,
         "mode": record.mode,
-        "outcome": record.outcome,
+        "outcome": str(record.outcome),
         "trigger": record.trigger,
         "evidence": record.evidence,
     }

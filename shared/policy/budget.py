@@ -37,14 +37,20 @@ class RemediationBudget:
     plans, so that a dry run defers exactly what the real run would.
     """
 
-    def __init__(self, limit: int, failure_limit: int = FAILURE_LIMIT) -> None:
+    def __init__(
+        self, limit: int, failure_limit: int = FAILURE_LIMIT, *, per_hour: int | None = None
+    ) -> None:
+        """`per_hour`: `MAX_REMEDIATIONS_PER_HOUR` (None: no rate); the run counts each
+        workspace's hour in the ledger, or, without one (`plan`), in `hour_slot`'s windows."""
         if limit < 0 or failure_limit < 1:
             raise ValueError("the limit must be >= 0 and the failure limit >= 1")
         self.limit = limit
         self.failure_limit = failure_limit
+        self.per_hour = per_hour
         self.attempted = 0
         self.failed = 0
         self._announced: set[Stop] = set()
+        self._hours: dict[str, tuple[datetime, ...]] = {}
 
     def stop(self) -> Stop | None:
         """Why no further remediation may be attempted in this run, or None when one may."""
@@ -71,6 +77,13 @@ class RemediationBudget:
         self.attempted += 1
         if failed:
             self.failed += 1
+
+    def hour_slot(self, workspace_id: str, limit: int, now: datetime) -> datetime | None:
+        """Take one of the workspace's slots of the hour counting this run's remediations only
+        (no ledger): None when taken, else the instant from which one frees."""
+        window, free_at = hourly_slot(self._hours.get(workspace_id.lower(), ()), now, limit)
+        self._hours[workspace_id.lower()] = window
+        return free_at
 
     def first_announcement(self, stop: Stop) -> bool:
         """True the first time this run defers for `stop`: it is announced once per run."""

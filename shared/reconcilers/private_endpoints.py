@@ -6,20 +6,15 @@ duplicate, late or replayed event can only ever lead to the plan the current sta
 
 from __future__ import annotations
 
-import logging
+import functools
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
-from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError
-from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId, same_arm_id
 from shared.config import Settings
-from shared.ledger import ActionRecord, ActionSink
-from shared.logs import decision_log
 from shared.model import (
     ConnectionDecision,
     ConnectionPlan,
@@ -27,13 +22,13 @@ from shared.model import (
     PrivateEndpointConnection,
     Verdict,
 )
+from shared.outcome import Outcome, Status
 from shared.planning.private_endpoints import ApprovalRules, plan_connections
 from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
-from shared.reconcilers.intent import NOT_APPLIED, record_intent
-from shared.reconcilers.transient import apply_in_order, for_workspace
+from shared.reconcilers.run import Decision, Run
+from shared.reconcilers.transient import permanent
 
-log = logging.getLogger(__name__)
-
+KIND = "private-endpoint-connection"
 _TARGET_STATUS = {
     Verdict.APPROVE: ConnectionStatus.APPROVED,
     Verdict.REJECT: ConnectionStatus.REJECTED,
@@ -44,20 +39,12 @@ _RECORDED = frozenset({Verdict.APPROVE, Verdict.REJECT, Verdict.LEAVE_PENDING})
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What happened to one decision."""
-
-    decision: ConnectionDecision
-    outcome: str
-
-
-@dataclass(frozen=True)
 class ConnectionReport:
     """The result of reconciling one workspace's connections."""
 
     workspace_id: ArmId
     plan: ConnectionPlan | None
-    outcomes: tuple[Outcome, ...] = ()
+    outcomes: tuple[tuple[ConnectionDecision, Outcome], ...] = ()
     error: str | None = None
     connections: tuple[PrivateEndpointConnection, ...] = ()
 
@@ -65,18 +52,13 @@ class ConnectionReport:
         """Whether any connection is Approved after this run, whoever approved it."""
         return any(c.status is ConnectionStatus.APPROVED for c in self.current_connections())
 
-    def current_connections_if_planned(self) -> tuple[PrivateEndpointConnection, ...]:
-        """The connections as they would be if the plan were applied (for `plan`)."""
-        planned = tuple(Outcome(d, "planned") for d in (self.plan.decisions if self.plan else ()))
-        return replace(self, outcomes=planned).current_connections()
-
     def current_connections(self) -> tuple[PrivateEndpointConnection, ...]:
         """The connections as they are after this run (planned states in dry-run), so the next
         reconciler in the same run need not read them again."""
         changed = {
-            item.decision.connection_id.lower(): _TARGET_STATUS[item.decision.verdict]
-            for item in self.outcomes
-            if item.decision.verdict.writes and item.outcome.startswith(("applied", "planned"))
+            decision.connection_id.lower(): _TARGET_STATUS[decision.verdict]
+            for decision, outcome in self.outcomes
+            if decision.verdict.writes and outcome.written
         }
         return tuple(
             replace(c, status=changed.get(c.id.lower(), c.status)) for c in self.connections
@@ -86,8 +68,8 @@ class ConnectionReport:
         """One line for logs and the event ledger: '2 approve, 1 leave-pending'."""
         if self.error is not None:
             return f"not reconciled: {self.error}"
-        counts = Counter(item.decision.verdict.value for item in self.outcomes)
-        failed = sum(1 for item in self.outcomes if item.outcome.startswith("failed"))
+        counts = Counter(decision.verdict.value for decision, _ in self.outcomes)
+        failed = sum(1 for _, o in self.outcomes if o.status in (Status.FAILED, Status.RETRY))
         text = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
         return (text or "no connections") + (f" ({failed} failed)" if failed else "")
 
@@ -108,12 +90,10 @@ class PrivateEndpointReconciler:
         settings: Settings,
         machine_learning: MachineLearningAdapter,
         evidence: EvidenceGatherer,
-        sink: ActionSink | None,
     ) -> None:
         self._settings = settings
         self._ml = machine_learning
         self._evidence = evidence
-        self._sink = sink
         self._rules = approval_rules(settings)
 
     # -- observe ---------------------------------------------------------------------------
@@ -133,9 +113,7 @@ class PrivateEndpointReconciler:
         try:
             connections = tuple(self._ml.list_connections(workspace_id))
         except AzureError as error:
-            if is_transient(error):
-                raise for_workspace(workspace_id, error) from error
-            return ConnectionReport(workspace_id, None, error=describe(error))
+            return ConnectionReport(workspace_id, None, error=permanent(workspace_id, error))
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
         evidence = (
             self._evidence.gather(cache if cache is not None else EvidenceCache())
@@ -145,130 +123,59 @@ class PrivateEndpointReconciler:
         plan = plan_connections(workspace_id, connections, evidence, self._rules)
         return ConnectionReport(workspace_id, plan, connections=connections)
 
-    # -- apply and record ------------------------------------------------------------------
+    # -- decide and apply ------------------------------------------------------------------
 
-    def _apply(self, decision: ConnectionDecision, trigger: str) -> str:
-        if not decision.verdict.writes:
-            return "no change"
-        if self._settings.dry_run:
-            return "planned (dry-run)"
-        record_intent(self._sink, self._action(decision, "", trigger))
-        try:
-            result = self._ml.set_connection_state(
-                decision.workspace_id,
-                decision.connection_name,
-                _TARGET_STATUS[decision.verdict],
-                decision.description,
+    def decisions(
+        self, plan: ConnectionPlan, run: Run, *, focus: str | None = None
+    ) -> list[Decision]:
+        """The plan's decisions for `run`: approvals and rejections write; every decision is
+        logged, and those worth a row (not the no-ops) are recorded."""
+        mode = self._settings.automation_mode.value
+        return [
+            Decision(
+                run.row(
+                    target_id=decision.workspace_id,
+                    kind=KIND,
+                    verdict=decision.verdict.value,
+                    subject=decision.connection_id,
+                    reason=decision.reason,
+                    mode=mode,
+                    evidence=decision.evidence or "",
+                    # Approvals and rejections change Azure and are always announced; a
+                    # connection left pending only when its own write triggered this run.
+                    notify=decision.verdict.writes or same_arm_id(decision.connection_id, focus),
+                ),
+                write=functools.partial(self._write, decision) if decision.verdict.writes else None,
+                # No-op verdicts (already approved, not pending) would add a row per
+                # connection per event and say nothing: they are logged, not recorded.
+                ledger=decision.verdict in _RECORDED,
+                message=f"{decision.reason} [{mode}]",
             )
-        except (UnexpectedAnswerError, RefusedTargetError) as error:
-            log.error("%s of %s not applied: %s", decision.verdict, decision.connection_id, error)
-            return f"{NOT_APPLIED}: {error}"
-        except AzureError as error:
-            if is_transient(error):
-                raise
-            # Logged with its trigger when the outcome is recorded.
-            return f"failed: {describe(error)}"
-        return f"applied: now {result.status.value}"
+            for decision in plan.decisions
+        ]
 
-    def _action(
-        self, decision: ConnectionDecision, outcome: str, trigger: str, *, focus: str | None = None
-    ) -> ActionRecord:
-        return ActionRecord(
-            target_id=decision.workspace_id,
-            kind="private-endpoint-connection",
-            verdict=decision.verdict.value,
-            subject=decision.connection_id,
-            reason=decision.reason,
-            mode=self._settings.automation_mode.value,
-            outcome=outcome,
-            trigger=trigger,
-            evidence=decision.evidence or "",
-            # Approvals and rejections change Azure and are always announced; a connection
-            # left pending only when its own write triggered this run.
-            notify=decision.verdict.writes or same_arm_id(decision.connection_id, focus),
+    def _write(self, decision: ConnectionDecision) -> str:
+        result = self._ml.set_connection_state(
+            decision.workspace_id,
+            decision.connection_name,
+            _TARGET_STATUS[decision.verdict],
+            decision.description,
         )
+        return f"now {result.status.value}"
 
     def reconcile(
-        self,
-        workspace_id: ArmId,
-        *,
-        trigger: str,
-        cache: EvidenceCache | None = None,
-        focus: str | None = None,
+        self, workspace_id: ArmId, run: Run, *, focus: str | None = None
     ) -> ConnectionReport:
-        """Observe, plan, apply (unless dry-run) and record every decision in the ledger.
+        """Observe, plan, and have `run` apply and record every decision.
 
         `focus` is the connection the triggering event was about: a connection left pending is
         announced to people when it is the one just written, not again on every later event.
-
-        Permanent failures (403, 404, validation) are recorded and returned; transient ones are
-        recorded and raised as `TransientAzureError` so the trigger runs again later.
         """
-        report = self.observe_and_plan(workspace_id, cache)
+        report = self.observe_and_plan(workspace_id, run.cache)
         if report.plan is None:
-            self._record(workspace_id, [], trigger, error=report.error)
+            mode = self._settings.automation_mode.value
+            run.not_reconciled(workspace_id, KIND, report.error or "", mode=mode)
             return report
-        applied, transient = apply_in_order(
-            report.plan.decisions, lambda decision: self._apply(decision, trigger)
-        )
-        outcomes = [Outcome(decision, outcome) for decision, outcome in applied]
-        self._record(workspace_id, outcomes, trigger, error=report.error, focus=focus)
-        if transient is not None:
-            raise for_workspace(workspace_id, transient) from transient
-        return ConnectionReport(
-            workspace_id, report.plan, tuple(outcomes), report.error, report.connections
-        )
-
-    def _record(
-        self,
-        workspace_id: ArmId,
-        outcomes: Sequence[Outcome],
-        trigger: str,
-        *,
-        error: str | None,
-        focus: str | None = None,
-    ) -> None:
-        mode = self._settings.automation_mode.value
-        # No-op verdicts (already approved, not pending) would add a row per connection per
-        # event and say nothing: they are logged, not recorded.
-        recorded = [item for item in outcomes if item.decision.verdict in _RECORDED]
-        records = [
-            self._action(item.decision, item.outcome, trigger, focus=focus) for item in recorded
-        ]
-        if error is not None:
-            records.append(
-                ActionRecord(
-                    target_id=workspace_id,
-                    kind="private-endpoint-connection",
-                    verdict="not-reconciled",
-                    subject=workspace_id,
-                    reason=error,
-                    mode=mode,
-                    outcome="not reconciled",
-                    trigger=trigger,
-                )
-            )
-        for item in outcomes:
-            decision_log(
-                log,
-                f"{item.decision.reason} [{mode}]",
-                trigger=trigger,
-                workspace_id=workspace_id,
-                kind="private-endpoint-connection",
-                verdict=item.decision.verdict.value,
-                outcome=item.outcome,
-                subject_id=item.decision.connection_id,
-                level=logging.ERROR if item.outcome.startswith("failed") else logging.INFO,
-            )
-        if error is not None:
-            decision_log(
-                log,
-                error,
-                trigger=trigger,
-                workspace_id=workspace_id,
-                kind="private-endpoint-connection",
-                verdict="not-reconciled",
-                level=logging.WARNING,
-            )
-        if records and self._sink is not None:
-            self._sink.record_actions(records)
+        decisions = self.decisions(report.plan, run, focus=focus)
+        outcomes = run.settle(workspace_id, decisions)
+        return replace(report, outcomes=tuple(zip(report.plan.decisions, outcomes, strict=True)))

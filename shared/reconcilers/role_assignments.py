@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,14 +10,12 @@ from dataclasses import dataclass
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
-from shared.adapters.answers import UnexpectedAnswerError
+from shared.adapters.answers import RefusedTargetError
 from shared.adapters.authorization import AuthorizationAdapter
-from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId
 from shared.config import Settings
-from shared.ledger import ActionRecord, ActionSink
-from shared.logs import decision_log
 from shared.model import PrivateEndpointConnection
+from shared.outcome import NO_CHANGE, Outcome, noted
 from shared.planning.role_assignments import (
     RoleAssignmentDecision,
     RoleVerdict,
@@ -25,19 +23,11 @@ from shared.planning.role_assignments import (
     plan_role_assignments,
 )
 from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
-from shared.reconcilers.intent import NOT_APPLIED, record_intent
 from shared.reconcilers.private_endpoints import approval_rules
-from shared.reconcilers.transient import apply_in_order, for_workspace
-
-log = logging.getLogger(__name__)
+from shared.reconcilers.run import Decision, Run
+from shared.reconcilers.transient import permanent
 
 KIND = "role-assignment"
-
-
-@dataclass(frozen=True)
-class RoleOutcome:
-    decision: RoleAssignmentDecision
-    outcome: str
 
 
 @dataclass(frozen=True)
@@ -45,13 +35,13 @@ class RoleReport:
     """The result of reconciling one workspace's role assignments."""
 
     workspace_id: ArmId
-    outcomes: tuple[RoleOutcome, ...] = ()
+    outcomes: tuple[tuple[RoleAssignmentDecision, Outcome], ...] = ()
     error: str | None = None
 
     def summary(self) -> str:
         if self.error is not None:
             return f"roles not reconciled: {self.error}"
-        counts = Counter(item.decision.verdict.value for item in self.outcomes)
+        counts = Counter(decision.verdict.value for decision, _ in self.outcomes)
         return ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())) or "none"
 
 
@@ -64,13 +54,11 @@ class RoleAssignmentReconciler:
         machine_learning: MachineLearningAdapter,
         authorization: AuthorizationAdapter,
         evidence: EvidenceGatherer,
-        sink: ActionSink | None,
     ) -> None:
         self._settings = settings
         self._ml = machine_learning
         self._authorization = authorization
         self._evidence = evidence
-        self._sink = sink
         self._rules = approval_rules(settings)
 
     def plan(
@@ -104,127 +92,59 @@ class RoleAssignmentReconciler:
             workspace_tenant=workspace_tenant,
         )
 
-    def _apply(self, decision: RoleAssignmentDecision, trigger: str) -> str:
-        if not decision.verdict.writes:
-            return "reported: not deleted" if decision.verdict is RoleVerdict.STALE else "no change"
-        if self._settings.dry_run:
-            return "planned (dry-run)"
+    def decisions(self, decisions: Sequence[RoleAssignmentDecision], run: Run) -> list[Decision]:
+        """The planned assignments for `run`; already-assigned ones are logged, not recorded."""
+        return [
+            Decision(
+                run.row(
+                    target_id=decision.scope,
+                    kind=KIND,
+                    verdict=decision.verdict.value,
+                    subject=decision.synapse_workspace_id,
+                    reason=decision.reason,
+                    mode=self._settings.automation_mode.value,
+                    evidence=decision.principal_id or "",
+                    # A stale assignment is announced on events and operator runs; the sweep,
+                    # which repeats every few minutes, records it without announcing it again.
+                    notify=decision.verdict is RoleVerdict.ASSIGN
+                    or (decision.verdict is RoleVerdict.STALE and run.announces),
+                ),
+                write=functools.partial(self._write, decision) if decision.verdict.writes else None,
+                outcome=noted("reported: not deleted")
+                if decision.verdict is RoleVerdict.STALE
+                else NO_CHANGE,
+                ledger=decision.verdict is not RoleVerdict.ALREADY_ASSIGNED,
+                message=f"Contributor for {decision.synapse_workspace_id}: {decision.reason}",
+            )
+            for decision in decisions
+        ]
+
+    def _write(self, decision: RoleAssignmentDecision) -> str:
         # The planner only emits ASSIGN with all three set; checked again at the write.
         if not (decision.assignment_name and decision.role_definition_id and decision.principal_id):
-            return "failed: incomplete decision"
-        record_intent(self._sink, self._action(decision, "", trigger))
-        try:
-            result = self._authorization.create(
-                decision.scope,
-                decision.assignment_name,
-                decision.role_definition_id,
-                decision.principal_id,
-                assignment_description(decision.synapse_workspace_id),
-            )
-        except UnexpectedAnswerError as error:
-            log.error("role assignment on %s not applied: %s", decision.scope, error)
-            return f"{NOT_APPLIED}: {error}"
-        except AzureError as error:
-            if is_transient(error):
-                raise
-            # Logged with its trigger when the outcome is recorded.
-            return f"failed: {describe(error)}"
-        return "applied: created" if result == "created" else "applied: already existed"
-
-    def _action(self, decision: RoleAssignmentDecision, outcome: str, trigger: str) -> ActionRecord:
-        return ActionRecord(
-            target_id=decision.scope,
-            kind=KIND,
-            verdict=decision.verdict.value,
-            subject=decision.synapse_workspace_id,
-            reason=decision.reason,
-            mode=self._settings.automation_mode.value,
-            outcome=outcome,
-            trigger=trigger,
-            evidence=decision.principal_id or "",
-            # A stale assignment is announced on events and operator runs; the sweep, which
-            # repeats every few minutes, records it without announcing it again.
-            notify=decision.verdict is RoleVerdict.ASSIGN
-            or (decision.verdict is RoleVerdict.STALE and not trigger.startswith("sweep:")),
+            raise RefusedTargetError("incomplete decision")
+        result = self._authorization.create(
+            decision.scope,
+            decision.assignment_name,
+            decision.role_definition_id,
+            decision.principal_id,
+            assignment_description(decision.synapse_workspace_id),
         )
+        return "created" if result == "created" else "already existed"
 
     def reconcile(
         self,
         workspace_id: ArmId,
+        run: Run,
         *,
-        trigger: str,
-        cache: EvidenceCache | None = None,
         connections: Sequence[PrivateEndpointConnection] | None = None,
     ) -> RoleReport:
-        """Plan, apply (unless dry-run) and record; transient failures raised after recording."""
+        """Plan, and have `run` apply and record; transient failures raised after recording."""
         try:
-            decisions = self.plan(
-                workspace_id,
-                cache=cache if cache is not None else EvidenceCache(trigger=trigger),
-                connections=connections,
-            )
+            planned = self.plan(workspace_id, cache=run.cache, connections=connections)
         except AzureError as error:
-            if is_transient(error):
-                raise for_workspace(workspace_id, error) from error
-            self._record(workspace_id, [], trigger, error=describe(error))
-            return RoleReport(workspace_id, error=describe(error))
-        applied, transient = apply_in_order(
-            decisions, lambda decision: self._apply(decision, trigger)
-        )
-        outcomes = [RoleOutcome(decision, outcome) for decision, outcome in applied]
-        self._record(workspace_id, outcomes, trigger, error=None)
-        if transient is not None:
-            raise for_workspace(workspace_id, transient) from transient
-        return RoleReport(workspace_id, tuple(outcomes))
-
-    def _record(
-        self,
-        workspace_id: ArmId,
-        outcomes: Sequence[RoleOutcome],
-        trigger: str,
-        *,
-        error: str | None,
-    ) -> None:
-        mode = self._settings.automation_mode.value
-        records = [
-            self._action(item.decision, item.outcome, trigger)
-            for item in outcomes
-            if item.decision.verdict is not RoleVerdict.ALREADY_ASSIGNED
-        ]
-        if error is not None:
-            records.append(
-                ActionRecord(
-                    target_id=workspace_id,
-                    kind=KIND,
-                    verdict="not-reconciled",
-                    subject=workspace_id,
-                    reason=error,
-                    mode=mode,
-                    outcome="not reconciled",
-                    trigger=trigger,
-                )
-            )
-        for item in outcomes:
-            decision_log(
-                log,
-                f"Contributor for {item.decision.synapse_workspace_id}: {item.decision.reason}",
-                trigger=trigger,
-                workspace_id=workspace_id,
-                kind=KIND,
-                verdict=item.decision.verdict.value,
-                outcome=item.outcome,
-                subject_id=item.decision.synapse_workspace_id,
-                level=logging.ERROR if item.outcome.startswith("failed") else logging.INFO,
-            )
-        if error is not None:
-            decision_log(
-                log,
-                error,
-                trigger=trigger,
-                workspace_id=workspace_id,
-                kind=KIND,
-                verdict="not-reconciled",
-                level=logging.WARNING,
-            )
-        if records and self._sink is not None:
-            self._sink.record_actions(records)
+            text = permanent(workspace_id, error)
+            run.not_reconciled(workspace_id, KIND, text, mode=self._settings.automation_mode.value)
+            return RoleReport(workspace_id, error=text)
+        outcomes = run.settle(workspace_id, self.decisions(planned, run))
+        return RoleReport(workspace_id, tuple(zip(planned, outcomes, strict=True)))

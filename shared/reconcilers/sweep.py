@@ -8,10 +8,8 @@ from dataclasses import dataclass
 
 from shared.arm import ArmId
 from shared.logs import decision_log
-from shared.policy.budget import RemediationBudget
-from shared.reconcilers.evidence import EvidenceCache
 from shared.reconcilers.transient import TransientAzureError
-from shared.reconcilers.workspace import WorkspaceReport, reconcile_workspace
+from shared.reconcilers.workspace import WorkspaceReport, reconcile_workspace, start_run
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -26,29 +24,18 @@ class SweepReport:
 
 
 def sweep(
-    runtime: Runtime,
-    *,
-    trigger: str,
-    budget: RemediationBudget | None = None,
-    progress: Callable[[ArmId], None] | None = None,
+    runtime: Runtime, *, trigger: str, progress: Callable[[ArmId], None] | None = None
 ) -> SweepReport:
     """Reconcile every concern of every workspace in `ML_WORKSPACE_IDS`; one workspace failing
-    does not stop the others. Synapse evidence is gathered once for the whole sweep, and the
-    sweep is one run: its workspaces share one remediation budget (`MAX_REMEDIATIONS_PER_RUN`),
-    a new one per call unless the caller's run brings its own. `progress` is called after each
-    workspace (the CLI's progress bar)."""
-    cache = EvidenceCache(trigger=trigger)
-    if budget is None:
-        budget = RemediationBudget(runtime.settings.max_remediations_per_run)
+    does not stop the others. The sweep is one run: Synapse evidence is gathered once, and its
+    workspaces share one remediation budget. `progress` is called after each workspace (the
+    CLI's progress bar)."""
+    run = start_run(runtime, trigger)
     reports: list[WorkspaceReport] = []
     failures: list[str] = []
     for workspace_id in runtime.settings.ml_workspace_ids:
         try:
-            reports.append(
-                reconcile_workspace(
-                    runtime, workspace_id, trigger=trigger, cache=cache, budget=budget
-                )
-            )
+            reports.append(reconcile_workspace(runtime, workspace_id, run))
         except TransientAzureError as error:
             decision_log(
                 log,

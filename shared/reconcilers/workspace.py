@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING
 from azure.core.exceptions import AzureError
 
 from shared.arm import ArmId
-from shared.reconcilers.evidence import EvidenceCache
+from shared.reconcilers.run import Run
 
 if TYPE_CHECKING:
     # Types only: the reconcilers themselves load with the runtime, on first use.
     from shared.model import PrivateEndpointConnection
-    from shared.policy.budget import RemediationBudget
     from shared.reconcilers.policies import PolicyReport
     from shared.reconcilers.private_endpoints import ConnectionReport
     from shared.reconcilers.role_assignments import RoleReport
@@ -45,41 +44,78 @@ class WorkspaceReport:
     roles: RoleReport | None = None
     policies: PolicyReport | None = None
 
-    def summary(self) -> str:
-        name = self.workspace_id.rsplit("/", 1)[-1]
-        parts = [
-            f"{label}: {report.summary()}"
-            for label, report in (
-                ("connections", self.connections),
-                ("roles", self.roles),
-                ("policies", self.policies),
-            )
+    def _concerns(self) -> list[tuple[str, ConnectionReport | RoleReport | PolicyReport]]:
+        reports = (("connections", self.connections), ("roles", self.roles))
+        return [
+            (label, report)
+            for label, report in (*reports, ("policies", self.policies))
             if report is not None
         ]
-        return f"{name}: " + "; ".join(parts)
+
+    def summary(self) -> str:
+        name = self.workspace_id.rsplit("/", 1)[-1]
+        return f"{name}: " + "; ".join(
+            f"{label}: {report.summary()}" for label, report in self._concerns()
+        )
+
+    def error(self) -> str | None:
+        """The first concern that could not be read, if any (what `plan` reports)."""
+        return next((r.error for _, r in self._concerns() if r.error is not None), None)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """What went wrong, per concern: errors, and writes failed or not applied."""
+        from shared.reconcilers.policies import PolicyReport
+
+        problems: list[tuple[str, str]] = []
+        for label, report in self._concerns():
+            if report.error is not None:
+                problems.append((label, report.error))
+            outcomes = (
+                [item.outcome for item in report.remediations]
+                if isinstance(report, PolicyReport)
+                else [outcome for _, outcome in report.outcomes]
+            )
+            problems += [(label, str(outcome)) for outcome in outcomes if outcome.failed]
+        return problems
+
+
+def start_run(runtime: Reconcilers, trigger: str, *, preview: bool = False) -> Run:
+    """A run of its own (an event, a sweep, a CLI run): one remediation budget
+    (`MAX_REMEDIATIONS_PER_RUN`, and each workspace's hour) and one evidence cache for every
+    workspace it reconciles.
+    `preview`: the CLI's `plan`, which writes and records nothing."""
+    from shared.policy.budget import RemediationBudget
+
+    settings = runtime.settings
+    return Run(
+        trigger,
+        dry_run=settings.dry_run,
+        budget=RemediationBudget(
+            settings.max_remediations_per_run, per_hour=settings.max_remediations_per_hour
+        ),
+        sink=None if preview else runtime.sink,
+        # A preview reads no ledger and takes no slot: it counts only its own.
+        claims=None if preview else runtime.claims,
+        preview=preview,
+    )
 
 
 def reconcile_workspace(
     runtime: Reconcilers,
     workspace_id: ArmId,
+    run: Run,
     *,
-    trigger: str,
     concerns: frozenset[Concern] = ALL_CONCERNS,
-    cache: EvidenceCache | None = None,
     focus: str | None = None,
-    budget: RemediationBudget | None = None,
 ) -> WorkspaceReport:
     """Reconcile the given concerns; an Approved connection also brings in role assignments.
     `focus` is the resource the triggering event was about (see
-    `PrivateEndpointReconciler.reconcile`). `budget` is the run's remediation budget; None
-    makes this call a run of its own."""
-    cache = cache if cache is not None else EvidenceCache(trigger=trigger)
+    `PrivateEndpointReconciler.reconcile`). In a preview run this is the plan: every write is
+    Planned, and later concerns see the connections as the plan would leave them."""
     connection_report: ConnectionReport | None = None
     connections: tuple[PrivateEndpointConnection, ...] | None = None
     if Concern.CONNECTIONS in concerns:
-        connection_report = runtime.private_endpoints.reconcile(
-            workspace_id, trigger=trigger, cache=cache, focus=focus
-        )
+        connection_report = runtime.private_endpoints.reconcile(workspace_id, run, focus=focus)
         if connection_report.plan is not None:
             connections = connection_report.current_connections()
         # Role wiring follows from a connection being Approved, whoever approved it (this run,
@@ -93,17 +129,18 @@ def reconcile_workspace(
         with contextlib.suppress(AzureError):
             connections = tuple(runtime.machine_learning.list_connections(workspace_id))
     role_report = (
-        runtime.role_assignments.reconcile(
-            workspace_id, trigger=trigger, cache=cache, connections=connections
-        )
+        runtime.role_assignments.reconcile(workspace_id, run, connections=connections)
         if Concern.ROLES in concerns
         else None
     )
     policy_report = (
-        runtime.policies.reconcile(
-            workspace_id, trigger=trigger, connections=connections, budget=budget
-        )
+        runtime.policies.reconcile(workspace_id, run, connections=connections)
         if Concern.POLICIES in concerns
         else None
     )
     return WorkspaceReport(workspace_id, connection_report, role_report, policy_report)
+
+
+def plan_workspace(runtime: Reconcilers, workspace_id: ArmId, run: Run) -> WorkspaceReport:
+    """What a run would do to the workspace now: every concern in `run`, a preview."""
+    return reconcile_workspace(runtime, workspace_id, run)

@@ -1,0 +1,70 @@
+"""What became of one decision, as a type: the ledger's text, the decision line's level and the
+outcome event's state all come from it, so nothing parses an outcome's words back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Status(Enum):
+    """Each status: how its text reads (`{}` is the detail) and the state its event type says
+    (None: a record of an observation, not of an action)."""
+
+    PLANNED = ("planned (dry-run)", "Planned")
+    APPLIED = ("applied: {}", "Applied")
+    # Azure's answer did not show the write (another resource, another status).
+    NOT_APPLIED = ("not applied: {}", "Failed")
+    FAILED = ("failed: {}", "Failed")
+    # Transient: the trigger runs again.
+    RETRY = ("failed (will retry): {}", "Failed")
+    SKIPPED = ("not attempted: {}", "Skipped")
+    REFUSED = ("refused: {}", "Skipped")
+    DEFERRED = ("deferred: {}", None)
+    EXEMPT = ("exempt until {}", None)
+    NOTED = ("{}", None)
+
+    def __init__(self, text: str, state: str | None) -> None:
+        self.text = text
+        self.state = state
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    detail: str = ""
+    # What deferred it: a guard, or the run's stop (`policy.budget.Stop`).
+    by: str = ""
+
+    def __str__(self) -> str:
+        return self.status.text.format(self.detail)
+
+    @property
+    def state(self) -> str | None:
+        return self.status.state
+
+    @property
+    def failed(self) -> bool:
+        """A write tried and not done: failed, or Azure's answer did not show it."""
+        return self.status in (Status.FAILED, Status.RETRY, Status.NOT_APPLIED)
+
+    @property
+    def written(self) -> bool:
+        """A write that happened (or, in a dry run, would have)."""
+        return self.status in (Status.APPLIED, Status.PLANNED)
+
+    @property
+    def attempted(self) -> bool:
+        """A write that was tried (or planned): it counts against the run's budget."""
+        return self.written or self.failed
+
+
+PLANNED = Outcome(Status.PLANNED)
+NO_CHANGE = Outcome(Status.NOTED, "no change")
+RECORDED = Outcome(Status.NOTED, "recorded")
+NOT_ATTEMPTED = Outcome(Status.SKIPPED, "an earlier write failed transiently")
+
+
+def noted(text: str) -> Outcome:
+    """A record of an observation (no action): its text as it is."""
+    return Outcome(Status.NOTED, text)

@@ -1,0 +1,236 @@
+"""One run (an event, a sweep, a CLI run) and its one write path.
+
+Reconcilers return decisions; the run executes them in order, the same way for every concern:
+dry-run (or a preview: `plan`) stops before the write; otherwise the intent is recorded, the call
+made, Azure's answer judged (`adapters/answers.py`), a failure classed transient or permanent.
+A transient failure stops the rest of the workspace (not attempted) and is raised only after
+everything was recorded: the ledger row, the decision line and, through the sink, the event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from azure.core.exceptions import AzureError
+
+from shared.adapters.answers import (
+    GuardNoLongerHoldsError,
+    RefusedTargetError,
+    UnexpectedAnswerError,
+)
+from shared.adapters.errors import describe, is_transient
+from shared.ledger import ActionRecord, ActionSink
+from shared.logs import decision_log
+from shared.outcome import NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, noted
+from shared.policy.budget import RemediationBudget, Stop, explain_hourly
+from shared.reconcilers.evidence import EvidenceCache
+from shared.reconcilers.intent import record_intent
+from shared.reconcilers.transient import for_workspace
+
+if TYPE_CHECKING:
+    from shared.claims import Claims
+
+log = logging.getLogger(__name__)
+
+DEFERRED = "deferred"
+# Why a remediation was deferred, besides the run's budget (`Stop`).
+GUARD = "guard"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision: its ledger row (the outcome still to come), the write it calls for, if any
+    (returning what Azure's answer shows), and how it is recorded and logged."""
+
+    record: ActionRecord
+    write: Callable[[], str] | None = None
+    # The outcome when there is nothing to write (or nothing may be written).
+    outcome: Outcome = NO_CHANGE
+    # A remediation: counted against the run's budget, deferred by it or by its guard.
+    budgeted: bool = False
+    message: str | None = None
+    ledger: bool = True
+    logged: bool = True
+    # A note rather than a decision: the line has no outcome and no subject.
+    bare: bool = False
+    level: int | None = None
+    extra: Mapping[str, object] | None = None
+
+
+@dataclass
+class Run:
+    """One run's trigger, mode, remediation budget, evidence cache and sink. `preview`: plan
+    only (the CLI's `plan`): nothing written, nothing recorded."""
+
+    trigger: str
+    dry_run: bool
+    budget: RemediationBudget
+    sink: ActionSink | None
+    cache: EvidenceCache = field(default_factory=EvidenceCache)
+    preview: bool = False
+    # Where each workspace's remediations of the hour are counted (None: the run's own).
+    claims: Claims | None = None
+    _transient: AzureError | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.cache.trigger = self.trigger
+
+    def row(
+        self,
+        target_id: str,
+        kind: str,
+        verdict: str,
+        subject: str,
+        reason: str,
+        mode: str,
+        evidence: str = "",
+        *,
+        notify: bool = True,
+    ) -> ActionRecord:
+        """A ledger row of this run, its outcome still to come."""
+        return ActionRecord(
+            target_id, kind, verdict, subject, reason, mode, "", self.trigger, evidence, notify
+        )
+
+    @property
+    def announces(self) -> bool:
+        """Findings and guard deferrals are announced by events and operators' runs; the
+        sweep, which repeats every few minutes, only records them."""
+        return not self.trigger.startswith("sweep:")
+
+    def execute(self, decisions: Sequence[Decision]) -> list[Outcome]:
+        """Each decision's outcome, in order; records nothing."""
+        return [self._outcome(decision) for decision in decisions]
+
+    def _outcome(self, decision: Decision) -> Outcome:
+        if self._transient is not None:
+            return NOT_ATTEMPTED
+        if decision.budgeted and decision.outcome.status is not Status.DEFERRED:
+            stop = self.budget.stop()
+            if stop is not None:
+                return Outcome(Status.DEFERRED, self.budget.explain(stop), stop.value)
+        if decision.write is None:
+            return decision.outcome
+        if decision.budgeted and (held := self._hourly(decision.record.target_id)) is not None:
+            return held
+        outcome = self._write(decision)
+        if decision.budgeted and outcome.attempted:
+            # A planned (dry-run) write counts as the real one would.
+            self.budget.spend(failed=outcome.failed)
+        return outcome
+
+    def _hourly(self, workspace_id: str) -> Outcome | None:
+        """Take one of the workspace's remediation slots of the hour, right before the write the
+        run's budget allows: None when taken, else the deferral. Every run is a new budget (five
+        compute writes, five events): the hour's slots, kept in the ledger, bound what all of
+        them do to one workspace; without claims (a preview), the run's own do. A ledger that
+        cannot count defers: the limit is never assumed."""
+        limit = self.budget.per_hour
+        if limit is None:
+            return None
+        now = datetime.now(UTC)
+        try:
+            free_at = (
+                self.claims.take_remediation_slot(workspace_id, limit=limit, now=now)
+                if self.claims is not None
+                else self.budget.hour_slot(workspace_id, limit, now)
+            )
+        except AzureError as error:
+            reason = (
+                f"{Stop.HOURLY_LIMIT}: the ledger could not count this workspace's remediations "
+                f"of the hour ({describe(error)}); deferred to a later run"
+            )
+        else:
+            if free_at is None:
+                return None
+            reason = explain_hourly(limit, free_at)
+        return Outcome(Status.DEFERRED, reason, Stop.HOURLY_LIMIT.value)
+
+    def _write(self, decision: Decision) -> Outcome:
+        """The one write path: dry-run, intent, the call, Azure's answer, the error's class."""
+        if self.dry_run or self.preview:
+            return PLANNED
+        assert decision.write is not None
+        record_intent(self.sink, decision.record)
+        try:
+            return Outcome(Status.APPLIED, decision.write())
+        except GuardNoLongerHoldsError as error:
+            # Read again just before the write, the resource no longer passes its guard.
+            return Outcome(Status.DEFERRED, str(error), GUARD)
+        except (UnexpectedAnswerError, RefusedTargetError) as error:
+            return Outcome(Status.NOT_APPLIED, str(error))
+        except AzureError as error:
+            if is_transient(error):
+                self._transient = error
+                return Outcome(Status.RETRY, describe(error))
+            return Outcome(Status.FAILED, describe(error))
+
+    def record(self, workspace_id: str, rows: Sequence[tuple[Decision, Outcome]]) -> None:
+        """Ledger rows (one call), then one decision line each; raises the transient failure
+        that stopped the workspace, after recording it. A preview records and logs nothing."""
+        if self.preview:
+            return
+        records = []
+        for decision, outcome in rows:
+            record = replace(decision.record, outcome=outcome)
+            if decision.budgeted and outcome.status is Status.DEFERRED:
+                by = outcome.by
+                # A deferral is its own verdict (event type `PolicyRemediation.Deferred`), so a
+                # Logic App can tell "not done, and why" from the writes; a run's stop is
+                # announced once per run.
+                record = replace(
+                    record,
+                    verdict=DEFERRED,
+                    evidence=f"{record.verdict}: {by}",
+                    notify=self.announces
+                    if by == GUARD
+                    # The hour's deferrals, like the guard's, are not announced by the sweep.
+                    else (by != Stop.HOURLY_LIMIT or self.announces)
+                    and self.budget.first_announcement(Stop(by)),
+                )
+            if decision.ledger:
+                records.append(record)
+            if decision.logged:
+                decision_log(
+                    log,
+                    decision.message if decision.message is not None else record.reason,
+                    trigger=self.trigger,
+                    workspace_id=record.target_id,
+                    kind=record.kind,
+                    verdict=decision.record.verdict,
+                    outcome="" if decision.bare else str(outcome),
+                    subject_id="" if decision.bare else record.subject,
+                    level=decision.level or (logging.ERROR if outcome.failed else logging.INFO),
+                    extra=decision.extra,
+                )
+        if records and self.sink is not None:
+            self.sink.record_actions(records)
+        transient, self._transient = self._transient, None
+        if transient is not None:
+            raise for_workspace(workspace_id, transient) from transient
+
+    def not_reconciled(
+        self,
+        workspace_id: str,
+        kind: str,
+        error: str,
+        *,
+        mode: str,
+        verdict: str = "not-reconciled",
+        outcome: str = "not reconciled",
+    ) -> None:
+        """Record a concern that could not be read, and log it as a warning."""
+        row = self.row(workspace_id, kind, verdict, workspace_id, error, mode)
+        self.record(
+            workspace_id, [(Decision(row, bare=True, level=logging.WARNING), noted(outcome))]
+        )
+
+    def settle(self, workspace_id: str, decisions: Sequence[Decision]) -> list[Outcome]:
+        """Execute and record: what most concerns need."""
+        outcomes = self.execute(decisions)
+        self.record(workspace_id, list(zip(decisions, outcomes, strict=True)))
+        return outcomes
