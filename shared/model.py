@@ -24,11 +24,8 @@ class ConnectionStatus(StrEnum):
 
     @classmethod
     def parse(cls, value: object) -> ConnectionStatus:
-        if isinstance(value, str):
-            for member in cls:
-                if member.value.lower() == value.lower():
-                    return member
-        return cls.UNKNOWN
+        text = value.lower() if isinstance(value, str) else None
+        return next((member for member in cls if member.value.lower() == text), cls.UNKNOWN)
 
 
 @dataclass(frozen=True)

@@ -76,33 +76,26 @@ def decide_from_claim(
 ) -> Decision | None:
     """The decision the claim alone settles (no Azure call), or None when the running jobs must
     be read first."""
-    if claim is not None and claim.claim_key == claim_key:
-        return Decision(
-            Verdict.RESUME,
-            claim.job_name,
-            f"{claim_key} already claimed job {claim.job_name}: making sure it was submitted",
-        )
-    if claim is not None and claim.claimed_at - now > max(cooldown, IN_FLIGHT_WINDOW) + CLOCK_SKEW:
+    if claim is None:
+        return None
+    job, age = claim.job_name, now - claim.claimed_at
+    if claim.claim_key == claim_key:
+        reason = f"{claim_key} already claimed job {job}: making sure it was submitted"
+        return Decision(Verdict.RESUME, job, reason)
+    if -age > max(cooldown, IN_FLIGHT_WINDOW) + CLOCK_SKEW:
         # Further ahead than any clock skew (a row edited by hand, a clock years off): it holds
         # nothing back and the next claim replaces it. A claim less far ahead still debounces:
         # releasing it could let a second job through while the first is being submitted.
         return None
-    if claim is not None and claim.in_flight and now - claim.claimed_at < IN_FLIGHT_WINDOW:
+    if claim.in_flight and age < IN_FLIGHT_WINDOW:
         # Even without a cooldown: the job may not be listed yet, so it cannot look active.
-        return Decision(
-            Verdict.ACTIVE,
-            claim.job_name,
-            f"retraining job {claim.job_name} is being submitted (claimed by {claim.claim_key})",
-        )
-    if claim is not None and claim.counts and now - claim.claimed_at < cooldown:
-        until = claim.claimed_at + cooldown
-        return Decision(
-            Verdict.COOLDOWN,
-            claim.job_name,
-            f"last retraining job {claim.job_name} was submitted at "
-            f"{claim.claimed_at.isoformat(timespec='seconds')}; cooldown until "
-            f"{until.isoformat(timespec='seconds')}",
-        )
+        reason = f"retraining job {job} is being submitted (claimed by {claim.claim_key})"
+        return Decision(Verdict.ACTIVE, job, reason)
+    if claim.counts and age < cooldown:
+        until = (claim.claimed_at + cooldown).isoformat(timespec="seconds")
+        at = claim.claimed_at.isoformat(timespec="seconds")
+        reason = f"last retraining job {job} was submitted at {at}; cooldown until {until}"
+        return Decision(Verdict.COOLDOWN, job, reason)
     return None
 
 
