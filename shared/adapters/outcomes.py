@@ -64,17 +64,9 @@ def event_type(record: ActionRecord) -> str:
 
 
 def event_data(record: ActionRecord) -> dict[str, Any]:
-    data = {
-        "workspaceId": record.target_id,
-        "resourceId": record.subject,
-        "kind": record.kind,
-        "verdict": record.verdict,
-        "reason": record.reason,
-        "mode": record.mode,
-        "outcome": record.outcome,
-        "trigger": record.trigger,
-        "evidence": record.evidence,
-    }
+    names = ("kind", "verdict", "reason", "mode", "outcome", "trigger", "evidence")
+    data = {"workspaceId": record.target_id, "resourceId": record.subject}
+    data |= {name: getattr(record, name) for name in names}
     return {name: bounded(value, _FIELD_LIMIT) for name, value in data.items()}
 
 

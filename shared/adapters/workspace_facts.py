@@ -157,23 +157,18 @@ class WorkspaceFactsAdapter:
                 "until it scales down"
             )
         scale = getattr(getattr(current.properties, "properties", None), "scale_settings", None)
-        poller = self._ml(workspace_id).compute.begin_update(
-            group,
-            workspace_name,
-            name,
-            ClusterUpdateParameters(
-                properties=ScaleSettingsInformation(
-                    scale_settings=ScaleSettings(
-                        max_node_count=max_nodes,
-                        # Keep what else is set: a PATCH of scale settings replaces them whole.
-                        min_node_count=getattr(scale, "min_node_count", 0) or 0,
-                        node_idle_time_before_scale_down=getattr(
-                            scale, "node_idle_time_before_scale_down", None
-                        ),
-                    )
-                )
+        # Keep what else is set: a PATCH of scale settings replaces them whole.
+        settings = ScaleSettings(
+            max_node_count=max_nodes,
+            min_node_count=getattr(scale, "min_node_count", 0) or 0,
+            node_idle_time_before_scale_down=getattr(
+                scale, "node_idle_time_before_scale_down", None
             ),
         )
+        update = ClusterUpdateParameters(
+            properties=ScaleSettingsInformation(scale_settings=settings)
+        )
+        poller = self._ml(workspace_id).compute.begin_update(group, workspace_name, name, update)
         updated = _compute(poller.result())
         expected_id = f"{workspace_id}/computes/{name}"
         if not same_arm_id(updated.id, expected_id):

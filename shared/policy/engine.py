@@ -109,13 +109,8 @@ def summarize(findings: Iterable[Finding]) -> dict[str, int]:
 def rule_table() -> list[tuple[str, str, str, str]]:
     """(id, severity, what it reads, remediation or "none") per rule, for docs and the CLI."""
     return [
-        (
-            declared.id,
-            declared.severity.value,
-            ", ".join(declared.reads),
-            declared.remediation.value if declared.remediation is not None else "none",
-        )
-        for declared in ordered_rules()
+        (rule.id, rule.severity.value, ", ".join(rule.reads), str(rule.remediation or "none"))
+        for rule in ordered_rules()
     ]
 
 
@@ -128,10 +123,5 @@ _NOTHING = {
 
 def _nothing_to_judge(declared: Rule, facts: WorkspaceFacts) -> Finding:
     why = "; ".join(_NOTHING.get(read, f"no {read} to judge") for read in declared.reads)
-    return Finding(
-        rule_id=declared.id,
-        severity=declared.severity,
-        target_id=facts.id,
-        status=Status.NOT_APPLICABLE,
-        message=f"nothing to judge in workspace {facts.id}: {why or 'no facts read'}",
-    )
+    message = f"nothing to judge in workspace {facts.id}: {why or 'no facts read'}"
+    return Finding(declared.id, declared.severity, facts.id, Status.NOT_APPLICABLE, message)
