@@ -122,13 +122,8 @@ def classify_ml_event(
         message = f"dataset drift detected by {monitor}" + (
             f" (drift coefficient {coefficient})" if isinstance(coefficient, int | float) else ""
         )
-        return Drift(
-            event_id,
-            workspace_id,
-            DriftSource.DATASET_MONITOR,
-            str(data.get("RunId") or ""),
-            bounded(message),
-        )
+        run = str(data.get("RunId") or "")
+        return Drift(event_id, workspace_id, DriftSource.DATASET_MONITOR, run, bounded(message))
     run_id = data.get("runId")
     if not isinstance(run_id, str) or not run_id:
         return Ignored(event_id, "run event without a runId")
@@ -138,18 +133,13 @@ def classify_ml_event(
         if breach is not None:
             return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
     if not _submitted_by_app(run_tags, RETRAINING):
-        return Ignored(
-            event_id,
-            f"run {run_id} is neither a monitor's threshold breach nor a retraining job of "
-            "this app",
-            invalid=False,
-        )
+        reason = f"run {run_id} is neither a monitor's threshold breach nor a retraining job of "
+        return Ignored(event_id, reason + "this app", invalid=False)
     status = data.get("runStatus")
     reported = status if isinstance(status, str) else ""
     if event_type == RUN_STATUS_CHANGED and reported.lower() not in TERMINAL_RUN_STATUSES:
-        return Ignored(
-            event_id, f"retraining job {run_id} is {reported or 'in progress'}", invalid=False
-        )
+        reason = f"retraining job {run_id} is {reported or 'in progress'}"
+        return Ignored(event_id, reason, invalid=False)
     if not reported and event_type == RUN_COMPLETED:
         reported = "Completed"
     if not JOB_NAME.fullmatch(run_id):

@@ -27,7 +27,7 @@ def _text(value: object) -> str | None:
 
 def managed_virtual_network(properties: object) -> tuple[bool, str | None]:
     """(has a managed VNet, why it was assumed absent). Only exactly "default" counts."""
-    value = properties.get("managedVirtualNetwork") if isinstance(properties, dict) else None
+    value = _object(properties).get("managedVirtualNetwork")
     if value == MANAGED_VIRTUAL_NETWORK and isinstance(value, str):
         return True, None
     if value is None or value == "":
@@ -40,9 +40,7 @@ def managed_virtual_network(properties: object) -> tuple[bool, str | None]:
 
 def exfiltration_protection(properties: object) -> tuple[bool, str | None]:
     """(protection on, why it was assumed on). Off only when the field is exactly JSON false."""
-    settings = (
-        properties.get("managedVirtualNetworkSettings") if isinstance(properties, dict) else None
-    )
+    settings = _object(properties).get("managedVirtualNetworkSettings")
     if not isinstance(settings, dict):
         shown = "missing" if settings is None else f"{type(settings).__name__}, not an object"
         return True, (
@@ -54,10 +52,8 @@ def exfiltration_protection(properties: object) -> tuple[bool, str | None]:
             "protection assumed on"
         )
     value = settings["preventDataExfiltration"]
-    if value is False:
-        return False, None
-    if value is True:
-        return True, None
+    if isinstance(value, bool):
+        return value, None
     return True, (
         f"managedVirtualNetworkSettings.preventDataExfiltration is {value!r} "
         f"({type(value).__name__}), not a JSON boolean: data exfiltration protection assumed on"
