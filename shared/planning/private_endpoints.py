@@ -106,21 +106,13 @@ def _decide(
     rules: ApprovalRules,
 ) -> ConnectionDecision:
     def decision(verdict: Verdict, reason: str, **extra: str) -> ConnectionDecision:
-        return ConnectionDecision(
-            verdict=verdict,
-            workspace_id=workspace_id,
-            connection_id=connection.id,
-            connection_name=connection.name,
-            reason=reason,
-            **extra,
-        )
+        name = connection.name
+        return ConnectionDecision(verdict, workspace_id, connection.id, name, reason, **extra)
 
     def unverified(reason: str, *, may_reject: bool) -> ConnectionDecision:
-        if may_reject and rules.reject_unverified:
-            return decision(
-                Verdict.REJECT, reason, description=_state_description("Rejected", reason)
-            )
-        return decision(Verdict.LEAVE_PENDING, reason)
+        if not (may_reject and rules.reject_unverified):
+            return decision(Verdict.LEAVE_PENDING, reason)
+        return decision(Verdict.REJECT, reason, description=_state_description("Rejected", reason))
 
     if not rules.in_scope(workspace_id):
         return decision(
