@@ -89,12 +89,4 @@ def parse_resource_write(
     top = top_level_resource(uri)
     if top is None:
         return Ignored(event_id, f"resource {uri!r} is not under a resource provider")
-    namespace, type_name, target = top
-    return ResourceWrite(
-        event_id=event_id,
-        operation_name=operation,
-        resource_uri=uri,
-        target_namespace=namespace,
-        target_type=type_name,
-        target_id=target,
-    )
+    return ResourceWrite(event_id, operation, uri, *top)

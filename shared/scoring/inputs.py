@@ -109,17 +109,12 @@ class Location:
     segments: tuple[str, ...]
 
     def within(self, prefix: Location, workspace_id: str) -> bool:
-        if self.store[0] != prefix.store[0]:
-            return False
-        if self.store[0] == "datastore":
-            if not (
-                same_arm_id(self.store[1] or workspace_id, prefix.store[1] or workspace_id)
-                and self.store[2] == prefix.store[2]
-            ):
-                return False
-        elif self.store != prefix.store:
-            return False
-        return self.segments[: len(prefix.segments)] == prefix.segments
+        if self.store[0] == prefix.store[0] == "datastore":
+            ours, theirs = self.store[1] or workspace_id, prefix.store[1] or workspace_id
+            same = same_arm_id(ours, theirs) and self.store[2] == prefix.store[2]
+        else:
+            same = self.store == prefix.store
+        return same and self.segments[: len(prefix.segments)] == prefix.segments
 
 
 @dataclass(frozen=True)
