@@ -66,6 +66,7 @@ def decision_log(
     event_id = trigger.removeprefix("event:") if trigger.startswith("event:") else ""
     values = (trigger, event_id, workspace_id, kind, verdict, outcome, subject_id)
     fields = {name: escape(value) for name, value in zip(DECISION_FIELDS, values, strict=True)}
+    own = {k: "" if v is None else escape(v) for k, v in (extra or {}).items() if k not in fields}
     workspace = escape(_short(workspace_id)) if workspace_id else "-"
     subject = f" {escape(_short(subject_id))}" if subject_id else ""
     result = f" -> {fields['outcome']}" if outcome else ""
@@ -79,12 +80,5 @@ def decision_log(
         result,
         subject,
         escape(message),
-        extra={
-            **{
-                name: "" if value is None else escape(value)
-                for name, value in (extra or {}).items()
-                if name not in fields
-            },
-            **fields,
-        },
+        extra={**own, **fields},
     )

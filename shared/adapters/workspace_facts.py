@@ -215,6 +215,7 @@ def _compute(
     scale = getattr(inner, "scale_settings", None)
     subnet = getattr(inner, "subnet", None)
     local_auth = getattr(compute, "disable_local_auth", None)
+    remote_login = _text(getattr(inner, "remote_login_port_public_access", None))
     counted = (
         raw_counts.get(str(item.id or "").lower(), (None, None))
         if raw_counts is not None
@@ -229,9 +230,7 @@ def _compute(
         disable_local_auth=local_auth if isinstance(local_auth, bool) else None,
         max_node_count=getattr(scale, "max_node_count", None),
         min_node_count=getattr(scale, "min_node_count", None),
-        remote_login_port_public_access=_text(
-            getattr(inner, "remote_login_port_public_access", None)
-        ),
+        remote_login_port_public_access=remote_login,
         current_node_count=_count(counted[0]),
         target_node_count=_count(counted[1]),
     )

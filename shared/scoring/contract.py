@@ -123,11 +123,8 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
 }
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,),
-    "string": (str,),
-    "boolean": (bool,),
-    "integer": (int,),
-}
+    "object": (dict,), "string": (str,), "boolean": (bool,), "integer": (int,)
+}  # fmt: skip
 _KNOWN_KEYWORDS = frozenset(
     {
         "type", "description", "required", "additionalProperties", "properties", "enum",
