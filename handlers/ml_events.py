@@ -33,14 +33,13 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         return
     configured = scoped_workspace(topic, settings.ml_workspace_ids)
     if configured is None:
-        rt.record_event(
-            event,
-            FUNCTION,
-            "out-of-scope",
-            f"{workspace} is not in ML_WORKSPACE_IDS",
-            workspace_id=workspace,
-        )
+        text = f"{workspace} is not in ML_WORKSPACE_IDS"
+        rt.record_event(event, FUNCTION, "out-of-scope", text, workspace_id=workspace)
         return
+
+    def record(outcome: str, text: str) -> None:
+        rt.record_event(event, FUNCTION, outcome, text, workspace_id=configured)
+
     parsed = classify_ml_event(
         event_id=event.id or "",
         event_type=event.event_type or "",
@@ -48,17 +47,10 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         data=event_data(event),
     )
     if isinstance(parsed, Ignored):
-        outcome = "invalid" if parsed.invalid else "ignored"
-        rt.record_event(event, FUNCTION, outcome, parsed.reason, workspace_id=configured)
+        record("invalid" if parsed.invalid else "ignored", parsed.reason)
         return
     if rt.reconciler is None or settings.retraining is None:
-        rt.record_event(
-            event,
-            FUNCTION,
-            "ignored",
-            "retraining is off (RETRAIN_WORKSPACE_IDS)",
-            workspace_id=configured,
-        )
+        record("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
         return
     # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
     retrain_workspace = next(
@@ -66,13 +58,7 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         None,
     )
     if retrain_workspace is None:
-        rt.record_event(
-            event,
-            FUNCTION,
-            "ignored",
-            f"{configured} is not in RETRAIN_WORKSPACE_IDS",
-            workspace_id=configured,
-        )
+        record("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
         return
     parsed = replace(parsed, workspace_id=retrain_workspace)
     try:
@@ -81,8 +67,6 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         else:
             result = rt.reconciler.on_finished(parsed)
     except TransientAzureError as error:
-        rt.record_event(
-            event, FUNCTION, "failed", f"will be redelivered: {error}", workspace_id=configured
-        )
+        record("failed", f"will be redelivered: {error}")
         raise
-    rt.record_event(event, FUNCTION, result.outcome, result.summary, workspace_id=configured)
+    record(result.outcome, result.summary)

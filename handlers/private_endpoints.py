@@ -57,13 +57,8 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
         return
     workspaces = scope_workspaces(rt, affected)
     if not workspaces:
-        record(
-            rt,
-            event,
-            FUNCTION,
-            "out-of-scope",
-            f"no workspace in ML_WORKSPACE_IDS among {affected}",
-        )
+        text = f"no workspace in ML_WORKSPACE_IDS among {affected}"
+        record(rt, event, FUNCTION, "out-of-scope", text)
         return
     summaries = []
     for workspace_id in workspaces:
@@ -77,16 +72,9 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
                 focus=write.resource_uri,
             )
         except TransientAzureError as error:
-            record(
-                rt,
-                event,
-                FUNCTION,
-                "failed",
-                f"will be redelivered: {error}",
-                workspace_id=workspace_id,
-            )
+            text = f"will be redelivered: {error}"
+            record(rt, event, FUNCTION, "failed", text, workspace_id=workspace_id)
             raise
         summaries.append(report.summary())
-    record(
-        rt, event, FUNCTION, "reconciled", "; ".join(summaries), workspace_id=",".join(workspaces)
-    )
+    text = "; ".join(summaries)
+    record(rt, event, FUNCTION, "reconciled", text, workspace_id=",".join(workspaces))

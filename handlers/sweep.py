@@ -26,13 +26,8 @@ def reconcile_all(timer: func.TimerRequest) -> None:
     if timer.past_due:
         decision_log(log, "running late", trigger=trigger, kind="sweep", verdict="past-due")
     report = sweep(runtime(), trigger=trigger)
-    decision_log(
-        log,
-        f"{len(report.workspaces)} workspaces reconciled, "
-        f"{len(report.transient_failures)} to retry",
-        trigger=trigger,
-        kind="sweep",
-        verdict="retry" if report.transient_failures else "done",
-    )
+    retry = report.transient_failures
+    text = f"{len(report.workspaces)} workspaces reconciled, {len(retry)} to retry"
+    decision_log(log, text, trigger=trigger, kind="sweep", verdict="retry" if retry else "done")
     if report.transient_failures:
         raise TransientAzureError("; ".join(report.transient_failures))

@@ -38,13 +38,7 @@ def on_workspace_event(event: func.EventGridEvent) -> None:
             concerns=frozenset({Concern.ROLES, Concern.POLICIES}),
         )
     except TransientAzureError as error:
-        record(
-            rt,
-            event,
-            FUNCTION,
-            "failed",
-            f"will be redelivered: {error}",
-            workspace_id=workspaces[0],
-        )
+        text = f"will be redelivered: {error}"
+        record(rt, event, FUNCTION, "failed", text, workspace_id=workspaces[0])
         raise
     record(rt, event, FUNCTION, "reconciled", report.summary(), workspace_id=workspaces[0])

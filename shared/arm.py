@@ -1,8 +1,5 @@
-"""ARM resource IDs: comparison and resolution to the resource the app reconciles.
-
-Parsing and building IDs is `azure.mgmt.core.tools`' job; this module only adds the two rules
-the app needs on top: how two IDs compare, and which AML workspace a child resource belongs to.
-"""
+"""ARM resource IDs: what the app adds to `azure.mgmt.core.tools`: how two IDs compare, and which
+top-level resource a child belongs to."""
 
 from __future__ import annotations
 
@@ -14,12 +11,8 @@ ArmId = NewType("ArmId", str)
 
 
 def same_arm_id(left: str | None, right: str | None) -> bool:
-    """Whether two ARM IDs name the same resource.
-
-    ARM treats IDs case-insensitively, so we do too; nothing else is loosened (no trimming, no
-    trailing-slash or Unicode normalisation). IDs are ASCII: a non-ASCII character can only be a
-    lookalike, and `str.lower()` would fold some of them (the Kelvin sign to 'k') onto ASCII.
-    """
+    """Whether two ARM IDs name the same resource: case-insensitive, as ARM, nothing else
+    loosened. ASCII only: `str.lower()` would fold lookalikes (the Kelvin sign) onto ASCII."""
     if not left or not right or not left.isascii() or not right.isascii():
         return False
     return left.lower() == right.lower()
@@ -36,12 +29,8 @@ def is_arm_id(value: object) -> bool:
 
 
 def top_level_resource(value: str) -> tuple[str, str, ArmId] | None:
-    """(namespace, type, ID) of the top-level resource that `value` is or belongs to.
-
-    `.../workspaces/ws1/privateEndpointConnections/pec1` resolves to the workspace `ws1`, which is
-    what an event about a connection asks us to reconcile. None when `value` is not an ARM ID of
-    a resource under a provider.
-    """
+    """(namespace, type, ID) of the top-level resource `value` is or belongs to (a connection's
+    workspace), or None when it is not an ARM ID under a provider."""
     if not is_arm_id(value):
         return None
     parts = _parts(value)
@@ -76,7 +65,6 @@ def _parts(value: str) -> dict[str, str]:
 
 
 def name_of(value: str) -> str:
-    """The last name segment of an ARM ID (the resource's own name)."""
     return str(parse_resource_id(value)["resource_name"])
 
 

@@ -1,11 +1,7 @@
-"""Bounds on what outside input can make the app store: table keys and property values.
-
-Event IDs, subjects and resource URIs come from whoever can publish to the topic, and names and
-reasons partly from whoever requested a connection. Azure Table storage refuses a key over
-1 KiB or with `/ \\ # ?` or control characters, a property over 64 KiB and an entity over 1 MiB;
-Event Grid refuses an event over 1 MB. A refusal would raise out of the handler and lose the
-record, so every value is bounded before it is stored or published, and keys are derived so that
-two different values can never share a row.
+"""Bounds on what outside input can make the app store. Table storage refuses a key over 1 KiB or
+with `/ \\ # ?` or control characters, a property over 64 KiB, an entity over 1 MiB; a refusal
+would lose the record. So every value is bounded before it is stored or published, and keys are
+derived so that two different values never share a row.
 """
 
 from __future__ import annotations
@@ -18,30 +14,22 @@ from typing import Any
 
 # Kept as they are in a key; '/' becomes ':' (ARM IDs stay readable), everything else is escaped.
 _KEY_SAFE = frozenset(string.ascii_letters + string.digits + "-_.")
-# Escaped keys longer than this are hashed. Azure allows 1 KiB (512 UTF-16 code units); a prefix
-# such as "actions:" must still fit in front.
+# Escaped keys longer than this are hashed (Azure allows 512 UTF-16 units; room for a prefix).
 MAX_KEY_CHARS = 400
-# Per string property, in UTF-16 code units (what the table counts: 2 bytes each). 16,000 units
-# are 32 KB: half of the 64 KiB property limit, and the ledger's widest entity (13 properties)
-# stays under 420 KB, well inside the 1 MiB entity limit.
+# Per string property, in UTF-16 units: 32 KB, half the property limit; the widest ledger entity
+# (13 properties) stays under 420 KB of the 1 MiB entity limit.
 PROPERTY_LIMIT = 16_000
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# A SAS signature, `sig=` raw or percent-encoded (once or twice, `%26sig%3D` in an encoded URL
-# too), up to the next delimiter.
+# A SAS signature, `sig=` raw or percent-encoded once or twice, up to the next delimiter.
 _SAS_SIGNATURE = re.compile(
     r"(?i)(?:(?<![a-z0-9_])|(?<=%26)|(?<=%3f))(sig(?:=|%3d|%253d))(?:(?!%26)[^&\s\"'#;,<>])*"
 )
 
 
 def table_key(value: str) -> str:
-    """A valid Azure Table key for `value`; different values always get different keys.
-
-    Letters, digits, `-`, `_` and `.` are kept, `/` becomes `:`, and every other character is
-    written as `~XX` per UTF-8 byte (so `:` and `~` themselves are escaped, and the mapping can
-    be reversed). A result longer than `MAX_KEY_CHARS` is replaced by `~h` and the SHA-256 of the
-    value; the empty value is `~e`. Neither can be the result of escaping, where `~` is always
-    followed by two upper-case hex digits.
-    """
+    """A valid Azure Table key for `value`, different for different values: `/` becomes `:`,
+    anything outside `_KEY_SAFE` `~XX` per UTF-8 byte; too long, `~h` and a SHA-256; empty, `~e`
+    (escaping never yields `~h` or `~e`)."""
     if not value:
         return "~e"
     parts: list[str] = []
@@ -65,15 +53,13 @@ def utf16_units(value: str) -> int:
 
 
 def redacted(value: str) -> str:
-    """`value` with the signature of any SAS token in it replaced: settings and requests refuse
-    SAS tokens, and one that gets through all the same is never stored or published."""
+    """`value` with any SAS signature replaced: one that gets through is never stored."""
     return _SAS_SIGNATURE.sub(r"\1REDACTED", value)
 
 
 def bounded(value: str, limit: int = PROPERTY_LIMIT) -> str:
-    """`value` as storable text: any SAS signature redacted, lone surrogates replaced (they are
-    not valid UTF-8), cut to `limit` UTF-16 code units with a note saying how much was cut.
-    Every string the ledger stores and every outcome event field passes through here."""
+    """`value` as storable text: SAS signatures redacted, lone surrogates replaced, cut to `limit`
+    UTF-16 units with a note. Every string the ledger stores or an event carries passes here."""
     text = redacted(_LONE_SURROGATE.sub("\ufffd", value))
     if utf16_units(text) <= limit:
         return text

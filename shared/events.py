@@ -1,9 +1,6 @@
-"""Event Grid events: which ones the app acts on, and which resource each one points at.
-
-Handlers check the event type and operation themselves (subscription filters get
-misconfigured), and an event only says *what to look at*: the reconcilers read the state.
-Everything here is pure, so a malformed event is classified before any Azure call is made.
-"""
+"""Event Grid events (pure): which ones the app acts on, and which resource each points at.
+Type and operation are checked here (subscription filters get misconfigured); an event only says
+*what to look at*: the reconcilers read the state."""
 
 from __future__ import annotations
 
@@ -37,13 +34,12 @@ ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
 
 @dataclass(frozen=True)
 class ResourceWrite:
-    """A validated `ResourceWriteSuccess` event, resolved to the top-level resource it is about."""
+    """A validated `ResourceWriteSuccess` event and the top-level resource it is about (the AML
+    workspace for a connection, the private endpoint for a Microsoft.Network write)."""
 
     event_id: str
     operation_name: str
     resource_uri: str
-    # The top-level resource: the AML workspace for a connection, the private endpoint itself
-    # for a Microsoft.Network write.
     target_namespace: str
     target_type: str
     target_id: ArmId
@@ -62,9 +58,8 @@ class Ignored:
 
     event_id: str
     reason: str
-    # True when the event cannot be acted on by this function: malformed, or of a type or
-    # operation a correct subscription would not deliver here (a warning for operators). False
-    # for a well-formed event that is simply not actionable (a failed operation).
+    # Malformed, or what a correct subscription would not deliver (a warning for operators);
+    # False for a well-formed event that is simply not actionable (a failed operation).
     invalid: bool = True
 
 
@@ -94,12 +89,4 @@ def parse_resource_write(
     top = top_level_resource(uri)
     if top is None:
         return Ignored(event_id, f"resource {uri!r} is not under a resource provider")
-    namespace, type_name, target = top
-    return ResourceWrite(
-        event_id=event_id,
-        operation_name=operation,
-        resource_uri=uri,
-        target_namespace=namespace,
-        target_type=type_name,
-        target_id=target,
-    )
+    return ResourceWrite(event_id, operation, uri, *top)

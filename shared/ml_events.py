@@ -1,9 +1,5 @@
-"""Azure ML system-topic events: which ones start retraining, which ones finish it.
-
-Pure: an event is classified before any Azure call, so an event the app does not act on costs
-nothing but a ledger row. The event only says what to look at; a finished job is read again
-before anything follows from it (the event's status is not trusted).
-"""
+"""Azure ML system-topic events (pure): which ones start retraining, which ones finish it. A
+finished job is read again before anything follows (the event's status is not trusted)."""
 
 from __future__ import annotations
 
@@ -15,7 +11,7 @@ from enum import StrEnum
 from azure.eventgrid import SystemEventNames
 
 from shared.arm import ArmId, is_resource_type, same_arm_id
-from shared.events import Ignored
+from shared.events import ML_WORKSPACE_TYPE, Ignored
 
 RUN_STATUS_CHANGED: str = SystemEventNames.MachineLearningServicesRunStatusChangedEventName.value
 RUN_COMPLETED: str = SystemEventNames.MachineLearningServicesRunCompletedEventName.value
@@ -24,8 +20,7 @@ DATASET_DRIFT_DETECTED: str = (
 )
 ML_EVENT_TYPES = frozenset({RUN_STATUS_CHANGED, RUN_COMPLETED, DATASET_DRIFT_DETECTED})
 
-# The tag Azure ML model monitoring's evaluate step sets on its run when a threshold is breached;
-# its value is the monitor's message.
+# Set by model monitoring's evaluate step on a threshold breach; its value is the message.
 MONITOR_BREACH_TAG = "azureml_modelmonitor_threshold_breached"
 # Tags on every job this app submits: who submitted it, and for what.
 APP_TAG = "synapse-aml-automation"
@@ -38,16 +33,12 @@ JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 
 
 class DriftSource(StrEnum):
-    """What detected the drift."""
-
     MODEL_MONITOR = "model-monitor"
     DATASET_MONITOR = "dataset-drift"
 
 
 @dataclass(frozen=True)
 class Drift:
-    """A drift signal for one workspace: retraining is due (debounced)."""
-
     event_id: str
     workspace_id: ArmId
     source: DriftSource
@@ -57,7 +48,7 @@ class Drift:
 
 @dataclass(frozen=True)
 class RetrainingFinished:
-    """The event says a retraining job of this app ended (to be confirmed by reading the job)."""
+    """A retraining job of this app ended, says the event (to be confirmed)."""
 
     event_id: str
     workspace_id: ArmId
@@ -66,26 +57,19 @@ class RetrainingFinished:
 
 
 def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """`text` on one line of printable characters, cut to `limit` characters (tag values and
-    ledger cells are bounded): a control character or a lone surrogate from an event becomes a
-    space, never part of a job's tags that Azure could refuse."""
+    """`text` on one printable line (a control character or lone surrogate becomes a space, never
+    part of a tag Azure could refuse), cut to `limit` characters."""
     flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
 
 
 def workspace_of_topic(topic: str) -> ArmId | None:
     """The AML workspace ID that a system topic's events carry as `topic`, or None."""
-    if is_resource_type(topic, "Microsoft.MachineLearningServices", "workspaces"):
-        return ArmId(topic)
-    return None
+    return ArmId(topic) if is_resource_type(topic, *ML_WORKSPACE_TYPE) else None
 
 
 def scoped_workspace(topic: str, configured: Sequence[ArmId]) -> ArmId | None:
-    """The configured spelling of the in-scope workspace that `topic` names, or None.
-
-    Exact ARM ID comparison (case-insensitive, ASCII only, nothing else loosened), so a workspace
-    of another subscription or group with the same name, or a lookalike, is never in scope.
-    """
+    """The configured spelling of the in-scope workspace `topic` names (`same_arm_id`), or None."""
     workspace = workspace_of_topic(topic)
     if workspace is None:
         return None
@@ -93,8 +77,7 @@ def scoped_workspace(topic: str, configured: Sequence[ArmId]) -> ArmId | None:
 
 
 def breach_message(run_tags: object) -> str | None:
-    """The monitor's message when the breach tag (key compared case-insensitively) is set and
-    non-empty; None otherwise (no tag, an empty one, or tags that are not an object)."""
+    """The monitor's message when the breach tag (any case) is set and non-empty, else None."""
     if not isinstance(run_tags, Mapping):
         return None
     for key, value in run_tags.items():
@@ -106,9 +89,7 @@ def breach_message(run_tags: object) -> str | None:
 
 
 def _tag_text(value: object) -> str:
-    """A tag value as text; "" for what says nothing was breached. Azure ML's tags are strings;
-    of other JSON values only a number or `true` carries a value (`false`, null, a list or an
-    object is not a message)."""
+    """A tag value as text; "" for what says nothing was breached (`false`, null, a list...)."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -141,13 +122,8 @@ def classify_ml_event(
         message = f"dataset drift detected by {monitor}" + (
             f" (drift coefficient {coefficient})" if isinstance(coefficient, int | float) else ""
         )
-        return Drift(
-            event_id,
-            workspace_id,
-            DriftSource.DATASET_MONITOR,
-            str(data.get("RunId") or ""),
-            bounded(message),
-        )
+        run = str(data.get("RunId") or "")
+        return Drift(event_id, workspace_id, DriftSource.DATASET_MONITOR, run, bounded(message))
     run_id = data.get("runId")
     if not isinstance(run_id, str) or not run_id:
         return Ignored(event_id, "run event without a runId")
@@ -157,18 +133,13 @@ def classify_ml_event(
         if breach is not None:
             return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
     if not _submitted_by_app(run_tags, RETRAINING):
-        return Ignored(
-            event_id,
-            f"run {run_id} is neither a monitor's threshold breach nor a retraining job of "
-            "this app",
-            invalid=False,
-        )
+        reason = f"run {run_id} is neither a monitor's threshold breach nor a retraining job of "
+        return Ignored(event_id, reason + "this app", invalid=False)
     status = data.get("runStatus")
     reported = status if isinstance(status, str) else ""
     if event_type == RUN_STATUS_CHANGED and reported.lower() not in TERMINAL_RUN_STATUSES:
-        return Ignored(
-            event_id, f"retraining job {run_id} is {reported or 'in progress'}", invalid=False
-        )
+        reason = f"retraining job {run_id} is {reported or 'in progress'}"
+        return Ignored(event_id, reason, invalid=False)
     if not reported and event_type == RUN_COMPLETED:
         reported = "Completed"
     if not JOB_NAME.fullmatch(run_id):

@@ -1,21 +1,10 @@
 """Telemetry to Application Insights: azure-monitor-opentelemetry, configured once, not at import.
 
-With `APPLICATIONINSIGHTS_CONNECTION_STRING` set (infra/ sets it, with
-`APPLICATIONINSIGHTS_AUTHENTICATION_STRING` so that the exporter authenticates with the app's
-managed identity), the first runtime build (shared/runtime.py) calls `configure_telemetry()`:
-- Azure SDK calls become dependencies: the distro turns on azure-core's OpenTelemetry tracing, and
-  every client (management SDKs, the raw azure-core pipelines) carries the distributed tracing
-  policy. The requests/urllib/urllib3/httpx instrumentations are off: they would record each SDK
-  call a second time, one level down;
-- log records become traces, and every `extra` field of a record becomes a custom dimension (the
-  distro's logging handler exports record attributes as-is). The decision log's fields
-  (DECISION_LOG_FIELDS) are therefore queryable as `customDimensions.<field>` (README, KQL).
-
-Not at import: the distro costs hundreds of milliseconds to import (bench/cold_start.py measures
-it), and `import function_app` must stay cheap. Not twice: the Functions Python worker configures
-the distro itself when `PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true` (Microsoft Learn, "Use
-OpenTelemetry with Azure Functions"); then, or when another OpenTelemetry SDK tracer provider is
-already installed, this does nothing rather than export everything twice.
+Azure SDK calls become dependencies (the HTTP library instrumentations are off: they would record
+each call again, one level down); log records become traces, each `extra` field a custom
+dimension. Not at import: the distro costs hundreds of milliseconds (bench/cold_start.py). Not
+twice: when the Functions worker configures it (`PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY`) or
+another SDK tracer provider is installed, this does nothing rather than export everything twice.
 """
 
 from __future__ import annotations
@@ -31,38 +20,19 @@ from shared.logs import DECISION_FIELDS
 CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 WORKER_TELEMETRY = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
 
-# Fields a decision log line carries in `extra`: exported as custom dimensions. Listed for the
-# README's queries and the tests; the export itself needs no list (every `extra` field goes).
-DECISION_LOG_FIELDS = (
-    *DECISION_FIELDS,
-    # the Logic Apps tracking headers of an HTTP call (x-ms-workflow-run-id,
-    # x-ms-client-tracking-id), when a log line passes them in `extra`
-    "workflow_run_id",
-    "client_tracking_id",
-    # the rule of a policy finding's line (the README's "findings by rule" query)
-    "rule_id",
-)
-
-# The distro instruments these libraries by default; the app uses none of the web frameworks, and
-# the HTTP client libraries sit under the Azure SDK spans.
+# Custom dimensions of decision lines, for the README's queries (every `extra` field is exported):
+# the Logic Apps tracking headers of an HTTP call, and a policy finding's rule.
+DECISION_LOG_FIELDS = (*DECISION_FIELDS, "workflow_run_id", "client_tracking_id", "rule_id")
+# The distro instruments these by default: no web framework here, and HTTP sits under SDK spans.
 _INSTRUMENTATIONS_OFF = (
-    "django",
-    "fastapi",
-    "flask",
-    "psycopg2",
-    "requests",
-    "urllib",
-    "urllib3",
-    "httpx",
-)
+    "django", "fastapi", "flask", "psycopg2", "requests", "urllib", "urllib3", "httpx"
+)  # fmt: skip
 
 _lock = threading.Lock()
 _state: TelemetryState | None = None
 
 
 class TelemetryState(Enum):
-    """What `configure_telemetry` found or did."""
-
     OFF = "off"  # no connection string: nothing to export to
     CONFIGURED = "configured"  # this process configured the distro
     BY_WORKER = "by-worker"  # the Functions worker (or another library) already did
@@ -91,22 +61,18 @@ def configure_telemetry(environ: Mapping[str, str] | None = None) -> TelemetrySt
         else:
             from azure.monitor.opentelemetry import configure_azure_monitor
 
-            # No sampling unless the operator chose a sampler (OTEL_TRACES_SAMPLER): the app's
-            # volume is low (events, sweeps) and every dependency belongs to a decision's trail;
-            # the distro's default, 5 traces per second rate-limited, drops a burst's first calls.
+            # No sampling unless the operator chose a sampler: the volume is low and the distro's
+            # default (5 traces per second) drops a burst's first calls from a decision's trail.
             sampling = {} if settings.get("OTEL_TRACES_SAMPLER") else {"sampling_ratio": 1.0}
             configure_azure_monitor(
                 connection_string=settings[CONNECTION_STRING],
-                # The root logger: the app's modules log under their own names (shared.*,
-                # handlers.*), and their `extra` fields become custom dimensions.
-                logger_name="",
+                logger_name="",  # the root: shared.* and handlers.* log under their own names
                 instrumentation_options={
                     name: {"enabled": False} for name in _INSTRUMENTATIONS_OFF
                 },
                 **sampling,
             )
-            # azure-core logs every request and response at INFO; the dependency spans already
-            # record them. Kept at WARNING unless someone chose a level on purpose.
+            # azure-core logs every request at INFO, as the spans do: WARNING unless chosen.
             azure_logger = logging.getLogger("azure")
             if azure_logger.level == logging.NOTSET:
                 azure_logger.setLevel(logging.WARNING)

@@ -12,8 +12,6 @@ from shared.model import ConnectionStatus, PrivateEndpointConnection
 
 
 class MachineLearningAdapter:
-    """Reads and writes the private endpoint connections of AML workspaces."""
-
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
@@ -24,7 +22,6 @@ class MachineLearningAdapter:
 
     @malformed_is_permanent
     def list_connections(self, workspace_id: ArmId) -> list[PrivateEndpointConnection]:
-        """All private endpoint connections of a workspace, in one list call."""
         operations = self._operations(workspace_id)
         items = operations.list(resource_group_of(workspace_id), name_of(workspace_id))
         return [_connection(workspace_id, item) for item in items]
@@ -33,13 +30,9 @@ class MachineLearningAdapter:
     def set_connection_state(
         self, workspace_id: ArmId, connection_name: str, status: ConnectionStatus, description: str
     ) -> PrivateEndpointConnection:
-        """Approve or reject one connection; returns the connection as ARM reports it after.
-
-        The target is the configured `workspace_id` plus the connection's name. Raises
-        `UnexpectedAnswerError` when ARM's answer is another connection or does not show `status`
-        (an answer still Pending is not an approval), `RefusedTargetError` for a name that is not a
-        plain name.
-        """
+        """Approve or reject connection `connection_name` of the configured `workspace_id`;
+        `UnexpectedAnswerError` when the answer is another connection or not `status` (still
+        Pending is no approval)."""
         from azure.mgmt.machinelearningservices.models import (
             PrivateEndpointConnection as ConnectionModel,
         )
@@ -70,13 +63,9 @@ class MachineLearningAdapter:
         model = self._clients.machine_learning(subscription_of(workspace_id)).workspaces.get(
             resource_group_of(workspace_id), name_of(workspace_id)
         )
-        for value in (
-            getattr(model, "tenant_id", None),
-            getattr(getattr(model, "identity", None), "tenant_id", None),
-        ):
-            if isinstance(value, str) and value:
-                return value
-        return None
+        identity_tenant = getattr(getattr(model, "identity", None), "tenant_id", None)
+        values = (getattr(model, "tenant_id", None), identity_tenant)
+        return next((value for value in values if isinstance(value, str) and value), None)
 
 
 def _connection(workspace_id: ArmId, item: Any) -> PrivateEndpointConnection:

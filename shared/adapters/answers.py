@@ -16,16 +16,12 @@ class RefusedTargetError(JudgedAnswerError):
 
 
 class GuardNoLongerHoldsError(JudgedAnswerError):
-    """Read again just before the write, the resource no longer passes its guard (a cluster
-    scaled up since the run decided): nothing written, the remediation is deferred."""
+    """Read again just before the write, the resource no longer passes its guard: deferred."""
 
 
 def child_name(name: str, kind: str, workspace_id: ArmId) -> str:
-    """`name` when it is a plain child resource name, else `RefusedTargetError`.
-
-    Child names come from what Azure listed; a separator or an escape in one could make the
-    SDK's URL point elsewhere than `workspace_id`'s child.
-    """
+    """`name` when it is a plain child name, else `RefusedTargetError`: names come from what
+    Azure listed, and a separator or escape could point the SDK's URL elsewhere."""
     if (
         not name
         or not name.isascii()

@@ -13,14 +13,11 @@ from shared.adapters.transport import malformed_is_permanent
 from shared.arm import same_arm_id, subscription_of
 from shared.planning.role_assignments import ExistingAssignment
 
-# PrincipalNotFound right after a managed identity is created is Entra ID replication delay:
-# Microsoft's guidance is to retry. These waits add up to under ten seconds per invocation.
+# PrincipalNotFound right after an identity is created is Entra ID replication delay: retried.
 PRINCIPAL_NOT_FOUND_WAITS = (1.0, 2.0, 4.0)
 
 
 class AssignmentOutcome:
-    """What came of one create: "created", "exists" (409 RoleAssignmentExists)."""
-
     CREATED = "created"
     EXISTS = "exists"
 
@@ -30,8 +27,6 @@ def error_code(error: HttpResponseError) -> str:
 
 
 class AuthorizationAdapter:
-    """Lists and creates role assignments through azure-mgmt-authorization (API 2022-04-01)."""
-
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
@@ -61,17 +56,14 @@ class AuthorizationAdapter:
         principal_id: str,
         description: str = "",
     ) -> str:
-        """Create the assignment; "already exists" is success. Retries PrincipalNotFound.
-
-        Raises `UnexpectedAnswerError` when ARM's answer is not the assignment asked for.
-        """
+        """Create the assignment ("already exists" is success); `UnexpectedAnswerError` when ARM's
+        answer is not the assignment asked for."""
         from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
         parameters = RoleAssignmentCreateParameters(
             role_definition_id=role_definition_id,
             principal_id=principal_id,
-            # Stated explicitly so ARM does not look the principal up in the directory,
-            # which is what fails during replication delay.
+            # Stated, so ARM does not look the principal up (what fails during replication).
             principal_type="ServicePrincipal",
             description=description or None,
         )
@@ -96,7 +88,6 @@ class AuthorizationAdapter:
 def assignment_mismatch(
     created: Any, scope: str, role_definition_id: str, principal_id: str
 ) -> str | None:
-    """Why ARM's answer to a role assignment PUT is not the assignment asked for, if it is not."""
     answered = {
         "scope": str(getattr(created, "scope", "") or ""),
         "roleDefinitionId": str(getattr(created, "role_definition_id", "") or ""),

@@ -1,10 +1,5 @@
-"""The drift gate's query: KQL over a Log Analytics workspace with azure-monitor-query.
-
-`LogsQueryClient.query_workspace` answers a full result (`LogsQueryResult`), a partial one
-(`LogsQueryPartialResult`, from a 200 whose body carries a `PartialError`, recorded file 19), or
-raises. The answer becomes a `GateReading` for the pure gate; transient failures are raised for
-the timer to retry, anything else is a failed reading, recorded.
-"""
+"""The drift gate's query: KQL over a Log Analytics workspace with azure-monitor-query, read as
+a `GateReading` (full, partial or failed); transient failures are raised for the timer to retry."""
 
 from __future__ import annotations
 
@@ -17,22 +12,17 @@ from shared.planning.retraining import GateReading, GateStatus
 
 # The query says its own time range (KQL `ago()`); this bounds what it may read at all.
 QUERY_TIMESPAN = timedelta(days=7)
-# Server-side limit for one query, in seconds: below the transport's socket read timeout
-# (transport.READ_TIMEOUT_SECONDS, 30 s), so a slow query ends in the service's own clear
-# timeout error rather than a dropped read retried four times.
+# Below the transport's read timeout (30 s): a slow query ends in the service's own clear error
+# rather than a dropped read retried four times.
 QUERY_TIMEOUT_SECONDS = 25
 
 
 class DriftQueryAdapter:
-    """Runs the drift query."""
-
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
     def read(self, workspace_id: str, query: str) -> GateReading:
-        """The query's first table, or why there is none. Raises transient Azure errors; a
-        refused request, an answer of the wrong shape or any other permanent error is a failed
-        reading (recorded by the caller, never raised)."""
+        """The query's first table, or why there is none; only transient errors are raised."""
         from azure.core.exceptions import AzureError
         from azure.monitor.query import LogsQueryPartialResult, LogsQueryStatus
 
@@ -54,8 +44,7 @@ class DriftQueryAdapter:
                 )
             tables = result.tables
             if not tables:
-                # A query always answers at least its primary table (rows or not): an answer
-                # without one is of the wrong shape, not "no drift".
+                # A query always answers its primary table: none is the wrong shape, not "no drift".
                 raise transport.MalformedResponseError("drift query: the answer has no table")
             return GateReading(
                 GateStatus.SUCCESS,

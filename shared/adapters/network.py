@@ -1,8 +1,5 @@
-"""Private endpoints (Microsoft.Network): which resources a private endpoint connects to.
-
-Read through the generic resources API: importing azure-mgmt-network for one GET would cost
-about 0.35 s of cold start.
-"""
+"""Which resources a private endpoint connects to, through the generic resources API (importing
+azure-mgmt-network for one GET would cost about 0.35 s of cold start)."""
 
 from __future__ import annotations
 
@@ -14,8 +11,6 @@ NETWORK_API_VERSION = "2024-05-01"
 
 
 class NetworkAdapter:
-    """Reads private endpoints."""
-
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 

@@ -1,15 +1,8 @@
-"""Outcome events: decisions and findings published to an Event Grid custom topic.
+"""Outcome events: ledger records published to an Event Grid custom topic.
 
-An event type never claims what did not happen. A decision that writes to Azure is typed
-`SynapseAmlAutomation.<Kind>.<Verdict>.<State>`, the state read from its outcome:
-`Planned` (dry-run), `Applied` (Azure's answer shows the write), `Failed` (it did not, its answer
-did not confirm it, or it will be retried) or `Skipped` (refused by a guard, not attempted, over
-a limit). For example
-`SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied`,
-`...RoleAssignment.Assign.Planned`, `...PolicyRemediation.DisablePublicNetworkAccess.Failed`.
-A record that claims no action (a finding, a connection left pending) is typed
-`<Kind>.<Verdict>`: `SynapseAmlAutomation.PolicyFinding.NonCompliant`. The subject is the
-resource concerned, the data the ledger record. A Logic App subscribes with a filter on the type.
+The type never claims what did not happen: `SynapseAmlAutomation.<Kind>.<Verdict>.<State>`, the
+state (Planned, Applied, Failed, Skipped) read from the outcome, or `<Kind>.<Verdict>` for a
+record that claims no action (a finding). The subject is the resource, the data the record.
 """
 
 from __future__ import annotations
@@ -57,8 +50,7 @@ def _pascal(value: str) -> str:
 
 
 def outcome_state(outcome: str) -> str | None:
-    """`Planned`, `Applied`, `Failed` or `Skipped` for an action's outcome; None when the
-    record reports an observation rather than an action (`recorded`, `no change`)."""
+    """The state of an action's outcome; None for an observation (`recorded`, `no change`)."""
     text = outcome.strip().lower()
     for prefix, state in _STATES:
         if text.startswith(prefix):
@@ -67,7 +59,6 @@ def outcome_state(outcome: str) -> str | None:
 
 
 def event_type(record: ActionRecord) -> str:
-    """The event type: what was decided, and whether it was planned, applied or failed."""
     base = f"{EVENT_TYPE_PREFIX}.{_pascal(record.kind)}.{_pascal(record.verdict)}"
     outcome = record.outcome
     state = outcome.state if isinstance(outcome, Outcome) else outcome_state(outcome)
@@ -75,22 +66,14 @@ def event_type(record: ActionRecord) -> str:
 
 
 def event_data(record: ActionRecord) -> dict[str, Any]:
-    data = {
-        "workspaceId": record.target_id,
-        "resourceId": record.subject,
-        "kind": record.kind,
-        "verdict": record.verdict,
-        "reason": record.reason,
-        "mode": record.mode,
-        "outcome": str(record.outcome),
-        "trigger": record.trigger,
-        "evidence": record.evidence,
-    }
+    names = ("kind", "verdict", "reason", "mode", "outcome", "trigger", "evidence")
+    data = {"workspaceId": record.target_id, "resourceId": record.subject}
+    data |= {name: getattr(record, name) for name in names}
+    data["outcome"] = str(record.outcome)
     return {name: bounded(value, _FIELD_LIMIT) for name, value in data.items()}
 
 
 def _batches(events: Sequence[Any]) -> list[list[Any]]:
-    """Events in publish calls of at most `_BATCH` events and `_BATCH_BYTES` (estimated)."""
     import json
 
     batches: list[list[Any]] = []
@@ -119,9 +102,8 @@ class OutcomePublisher:
 
     def _publisher(self) -> Any:
         if self._client is None:
-            # The basic-topic client itself: azure.eventgrid's public EventGridPublisherClient
-            # builds it for basic topics without passing on any keyword argument, so retry
-            # settings and the endpoint guard would be silently dropped.
+            # The basic-topic client itself: the public one drops every keyword argument for
+            # basic topics, silently losing the retry settings and the endpoint guard.
             from azure.eventgrid._legacy import EventGridPublisherClient
 
             self._client = EventGridPublisherClient(

@@ -1,10 +1,5 @@
-"""Retraining jobs: read them from ARM, submit them with azure-ai-ml.
-
-Reads go through azure-core (the jobs API at 2024-04-01), so a debounced or ignored event never
-pays for importing azure-ai-ml (1.1-2.5 s). Submission goes through azure-ai-ml: it resolves the
-registered component (`name:version`, or `name@label` as a list ordered by creation time, recorded
-files 01-02), builds the pipeline job and PUTs it with the `x-azureml-token` it requires (03-04).
-"""
+"""Retraining jobs: read through azure-core, so a debounced event never pays for importing
+azure-ai-ml (1.1-2.5 s); submitted with azure-ai-ml (component resolution, `x-azureml-token`)."""
 
 from __future__ import annotations
 
@@ -15,23 +10,19 @@ from urllib.parse import quote
 
 from shared.adapters import transport
 from shared.adapters.answers import UnexpectedAnswerError
-from shared.adapters.batch_scoring import (
-    JOBS_API,
-    UnexpectedResponseError,
-    raise_for_status,
-)
+from shared.adapters.batch_scoring import JOBS_API, UnexpectedResponseError, raise_for_status
 from shared.adapters.clients import AzureClients
 from shared.arm import ArmId, same_arm_id
 from shared.config import ComponentRef
 from shared.ml_events import APP_TAG
 
-# Pages of a job list read at most (a workspace with thousands of jobs is bounded too).
+# Pages of a job list read at most.
 MAX_PAGES = 20
 
 
 @dataclass(frozen=True)
 class AppJob:
-    """A job as ARM lists it: enough to debounce, to confirm an outcome and to find scoring."""
+    """A job as ARM lists it."""
 
     name: str
     status: str
@@ -42,7 +33,6 @@ class AppJob:
 
 
 def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
-    """An `AppJob` from ARM's job body; `UnexpectedResponseError` when it has the wrong shape."""
     name = body.get("name")
     properties = body.get("properties")
     if not isinstance(name, str) or not name or not isinstance(properties, dict):
@@ -64,8 +54,8 @@ def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
 
 
 def confirmed_job_name(workspace_id: ArmId, name: str, created: Any) -> str:
-    """The submitted job's name when Azure's answer is the job asked for: the same name and an
-    ID under `workspace_id` (compared as ARM IDs). Anything else is not applied."""
+    """The submitted job's name when Azure's answer is that job in `workspace_id`; else not
+    applied."""
     answered = getattr(created, "name", None)
     job_id = getattr(created, "id", None)
     if not isinstance(answered, str) or not same_arm_id(answered, name):
@@ -78,9 +68,7 @@ def confirmed_job_name(workspace_id: ArmId, name: str, created: Any) -> str:
 
 
 def _input(value: Any) -> Any:
-    """A `RETRAIN_INPUTS` value as azure-ai-ml takes it: a data path becomes an `Input`
-    (`{"type": ..., "path": ...}`, or a string starting with azureml:// or https://), anything
-    else stays a literal."""
+    """A `RETRAIN_INPUTS` value for azure-ai-ml: a data path becomes an `Input`, else a literal."""
     from azure.ai.ml import Input
 
     if isinstance(value, dict) and isinstance(value.get("path"), str):
@@ -91,20 +79,13 @@ def _input(value: Any) -> Any:
 
 
 class RetrainingJobsAdapter:
-    """Lists, reads and submits retraining jobs of one app."""
-
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
     @transport.malformed_is_permanent
     def list_app_jobs(self, workspace_id: ArmId, purpose: str) -> list[AppJob]:
-        """This app's jobs for `purpose` (`retraining`, `scoring`), newest first.
-
-        The list asks ARM for jobs carrying the app's tag key and keeps those whose value is
-        `purpose`. The whole list is read or the read fails: pages bounded (`MAX_PAGES`), a
-        repeated nextLink refused, every page on the ARM endpoint (the client's guard), a page
-        of the wrong shape a `MalformedResponseError`. A partial list would debounce wrongly.
-        """
+        """This app's jobs for `purpose` (`retraining`, `scoring`), newest first. The whole list
+        or a failure: a partial list would debounce wrongly."""
         client = self._clients.arm_pipeline()
         items = list(
             transport.json_pages(
@@ -121,8 +102,7 @@ class RetrainingJobsAdapter:
 
     @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, name: str) -> AppJob | None:
-        """The job, or None when the workspace has no job of that name. An answer about
-        another job is refused (`UnexpectedAnswerError`)."""
+        """The job, or None when there is none; an answer about another job is refused."""
         from azure.core.exceptions import ResourceNotFoundError
         from azure.core.rest import HttpRequest
 
@@ -152,12 +132,8 @@ class RetrainingJobsAdapter:
         experiment: str,
         tags: Mapping[str, str],
     ) -> str:
-        """Submit a pipeline job named `name` that runs `component`; returns the job's name,
-        once Azure's answer shows that job in that workspace (else `UnexpectedAnswerError`).
-
-        Azure ML refuses a second job of the same name, so a retried submission cannot create a
-        second job: the caller reads the job when this raises `ResourceExistsError`.
-        """
+        """Submit a pipeline job named `name` running `component`. Azure ML refuses a second job
+        of a name, so a retry cannot make two (the caller reads it on `ResourceExistsError`)."""
         # The client first: it prepares azure-ai-ml's import (see clients.prepare_azure_ai_ml).
         ml = self._clients.ml_client(workspace_id)
         from azure.ai.ml.entities import PipelineJob

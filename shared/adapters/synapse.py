@@ -15,29 +15,22 @@ from shared.planning.synapse_facts import read_synapse_workspace
 
 SYNAPSE_ARM_API_VERSION = "2021-06-01"
 SYNAPSE_DEV_API_VERSION = "2020-12-01"
-# The policy rule about Synapse workspaces may use a read this old: it reports, never approves.
-# Evidence for approvals and role assignments always reads afresh (`fresh=True`), because a
-# workspace can be deleted and its name taken by someone else within any cache lifetime.
+# The policy rule may use a read this old (it reports, never approves). Evidence for approvals
+# and role assignments reads afresh: a name can be deleted and retaken within any cache lifetime.
 WORKSPACE_CACHE_SECONDS = 600.0
 
 
 class SynapseAdapter:
-    """Reads what the approval and identity rules need to know about Synapse workspaces."""
-
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
         self._workspaces: dict[str, tuple[float, SynapseWorkspace]] = {}
 
     def data_plane_endpoint(self, workspace_name: str) -> str:
-        """The configured data-plane endpoint of one workspace (what the app asks)."""
         return self._clients.settings.synapse_endpoint_for(workspace_name)
 
     @malformed_is_permanent
     def get_workspace(self, workspace_id: ArmId, *, fresh: bool = False) -> SynapseWorkspace:
-        """The workspace as ARM reports it (identity, managed VNet, exfiltration protection).
-
-        Raises `SynapseAnswerError` when ARM's body does not describe this workspace.
-        """
+        """The workspace as ARM reports it; `SynapseAnswerError` when the body is another's."""
         key = workspace_id.lower()
         cached = self._workspaces.get(key)
         if not fresh and cached and time.monotonic() - cached[0] < WORKSPACE_CACHE_SECONDS:
@@ -45,8 +38,7 @@ class SynapseAdapter:
         body = self._clients.resources(subscription_of(workspace_id)).resources.get_by_id(
             workspace_id,
             api_version=SYNAPSE_ARM_API_VERSION,
-            # The raw JSON: the flags are judged on their exact JSON values, not on a model's
-            # reading of them.
+            # The raw JSON: the flags are judged on their exact values, not a model's reading.
             cls=lambda pipeline_response, _deserialized, _headers: (
                 pipeline_response.http_response.json()
             ),
@@ -62,13 +54,11 @@ class SynapseAdapter:
 
     @malformed_is_permanent
     def list_managed_private_endpoints(self, workspace_id: ArmId) -> list[ManagedPrivateEndpoint]:
-        """Every managed private endpoint of the workspace's managed VNet, from the raw JSON."""
         return [_endpoint(item) for item in self._pages(name_of(workspace_id))]
 
     def _pages(self, workspace_name: str) -> Iterator[dict[str, Any]]:
         client = self._clients.synapse_dev(workspace_name)
-        # Bounded, same-origin paging; a body of the wrong shape is a MalformedResponseError,
-        # so the whole read fails and nothing is approved on part of it.
+        # A page of the wrong shape fails the whole read: nothing is approved on part of it.
         return json_pages(
             client,
             client.format_url("/managedVirtualNetworks/default/managedPrivateEndpoints"),

@@ -1,9 +1,5 @@
 """Reading what the policy rules need about an AML workspace, and applying the two remediations.
-
-Workspace and computes through the ML SDK; the storage account, key vault and container
-registry (and their private endpoints) through the generic resources API, so that three more
-management SDKs stay out of the cold start.
-"""
+Dependencies are read through the generic resources API: three more SDKs stay out of cold start."""
 
 from __future__ import annotations
 
@@ -38,8 +34,6 @@ def _text(value: object) -> str | None:
 
 
 class WorkspaceFactsAdapter:
-    """Reads workspace properties, computes and dependencies; patches what remediation allows."""
-
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
@@ -48,16 +42,14 @@ class WorkspaceFactsAdapter:
 
     @malformed_is_permanent
     def workspace(self, workspace_id: ArmId) -> Any:
-        """The workspace model (2023-04-01)."""
         return self._ml(workspace_id).workspaces.get(
             resource_group_of(workspace_id), name_of(workspace_id)
         )
 
     @malformed_is_permanent
     def computes(self, workspace_id: ArmId) -> list[ComputeFacts]:
-        """Every compute of the workspace, in one paged list."""
         # The SDK turns 2.5, true or "3" into an int; the cluster-size guard must see what ARM
-        # sent, so the node counts are taken from the raw pages (the hook runs on each page).
+        # sent, so the node counts are taken from the raw pages.
         raw_counts: dict[str, tuple[object, object]] = {}
         pages = self._ml(workspace_id).compute.list(
             resource_group_of(workspace_id),
@@ -70,10 +62,8 @@ class WorkspaceFactsAdapter:
     def dependency(
         self, kind: DependencyKind, resource_id: str | None, customers: frozenset[str]
     ) -> DependencyFacts:
-        """Which private link groups of a dependency have approved private endpoints in a
-        `customers` subscription (lower-cased) or the dependency's own: as for the workspace, a
-        managed private endpoint (Synapse's or AML's managed network's, in a Microsoft-managed
-        subscription) serves only its service and is no private path for people."""
+        """Groups of a dependency with approved private endpoints in a `customers` subscription
+        or its own: a managed private endpoint (Microsoft-managed) is no path for people."""
         if not resource_id or not is_arm_id(resource_id):
             return DependencyFacts(kind, None)
         customers = customers | {subscription_of(resource_id).lower()}
@@ -125,8 +115,7 @@ class WorkspaceFactsAdapter:
 
     @malformed_is_permanent
     def disable_public_network_access(self, workspace_id: ArmId) -> str:
-        """PATCH the configured workspace; `UnexpectedAnswerError` unless the answer shows
-        Disabled."""
+        """PATCH the configured workspace; `UnexpectedAnswerError` unless the answer is Disabled."""
         from azure.mgmt.machinelearningservices.models import WorkspaceUpdateParameters
 
         poller = self._ml(workspace_id).workspaces.begin_update(
@@ -147,8 +136,8 @@ class WorkspaceFactsAdapter:
 
     @malformed_is_permanent
     def set_max_nodes(self, workspace_id: ArmId, compute_name: str, max_nodes: int) -> int:
-        """PATCH compute `compute_name` of the configured `workspace_id` (never an ID Azure
-        returned); `UnexpectedAnswerError` unless the answer is that compute with `max_nodes`."""
+        """PATCH compute `compute_name` of the configured `workspace_id`; `UnexpectedAnswerError`
+        unless the answer is that compute with `max_nodes`."""
         from azure.mgmt.machinelearningservices.models import (
             ClusterUpdateParameters,
             ScaleSettings,
@@ -161,31 +150,25 @@ class WorkspaceFactsAdapter:
         now = _compute(current)
         counts = (now.current_node_count, now.target_node_count)
         if any(count is None or count > max_nodes for count in counts):
-            # The guard was judged on the run's listing; this read is the last before the write:
-            # a cluster that scaled up in between keeps its maximum.
+            # The last read before the write: a cluster that scaled up since keeps its maximum.
             raise GuardNoLongerHoldsError(
                 f"{now.compute_type} compute {name!r} now has {counts[0]} current and "
                 f"{counts[1]} target node(s), above the new maximum {max_nodes}: deferred "
                 "until it scales down"
             )
         scale = getattr(getattr(current.properties, "properties", None), "scale_settings", None)
-        poller = self._ml(workspace_id).compute.begin_update(
-            group,
-            workspace_name,
-            name,
-            ClusterUpdateParameters(
-                properties=ScaleSettingsInformation(
-                    scale_settings=ScaleSettings(
-                        max_node_count=max_nodes,
-                        # Keep what else is set: a PATCH of scale settings replaces them whole.
-                        min_node_count=getattr(scale, "min_node_count", 0) or 0,
-                        node_idle_time_before_scale_down=getattr(
-                            scale, "node_idle_time_before_scale_down", None
-                        ),
-                    )
-                )
+        # Keep what else is set: a PATCH of scale settings replaces them whole.
+        settings = ScaleSettings(
+            max_node_count=max_nodes,
+            min_node_count=getattr(scale, "min_node_count", 0) or 0,
+            node_idle_time_before_scale_down=getattr(
+                scale, "node_idle_time_before_scale_down", None
             ),
         )
+        update = ClusterUpdateParameters(
+            properties=ScaleSettingsInformation(scale_settings=settings)
+        )
+        poller = self._ml(workspace_id).compute.begin_update(group, workspace_name, name, update)
         updated = _compute(poller.result())
         expected_id = f"{workspace_id}/computes/{name}"
         if not same_arm_id(updated.id, expected_id):
@@ -206,8 +189,7 @@ def workspace_identity(model: Any) -> tuple[str | None, tuple[str, ...]]:
 
 
 def _node_counts(response: Any) -> dict[str, tuple[object, object]]:
-    """(currentNodeCount, targetNodeCount) as ARM wrote them, by lower-cased compute ID, from
-    one page of a compute list; nothing from a body of another shape (the SDK reports that)."""
+    """(currentNodeCount, targetNodeCount) as ARM wrote them, by lower-cased compute ID."""
     try:
         body = json.loads(response.http_response.text())
     except (ValueError, RecursionError):
@@ -233,6 +215,7 @@ def _compute(
     scale = getattr(inner, "scale_settings", None)
     subnet = getattr(inner, "subnet", None)
     local_auth = getattr(compute, "disable_local_auth", None)
+    remote_login = _text(getattr(inner, "remote_login_port_public_access", None))
     counted = (
         raw_counts.get(str(item.id or "").lower(), (None, None))
         if raw_counts is not None
@@ -247,15 +230,12 @@ def _compute(
         disable_local_auth=local_auth if isinstance(local_auth, bool) else None,
         max_node_count=getattr(scale, "max_node_count", None),
         min_node_count=getattr(scale, "min_node_count", None),
-        remote_login_port_public_access=_text(
-            getattr(inner, "remote_login_port_public_access", None)
-        ),
+        remote_login_port_public_access=remote_login,
         current_node_count=_count(counted[0]),
         target_node_count=_count(counted[1]),
     )
 
 
 def _count(value: object) -> int | None:
-    # A node count of the wrong shape (text, a fraction, true, below zero) is not a count: the
-    # guard then defers, it never guesses.
+    # Of the wrong shape, it is no count: the guard then defers, it never guesses.
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

@@ -1,10 +1,9 @@
-"""Deciding what to do with the private endpoint connections of one AML workspace (DESIGN §3.1).
+"""Deciding the private endpoint connections of one AML workspace (DESIGN §3.1).
 
-A pending connection is approved only when an allow-listed Synapse workspace, asked through its
-own data plane, lists a managed private endpoint whose `resourceId` is this connection's private
-endpoint and whose `privateLinkResourceId` is this workspace, and that Synapse workspace has a
-managed virtual network without data exfiltration protection. Names, descriptions and request
-messages are chosen by the requester and are never evidence.
+A pending connection is approved only when an allow-listed Synapse workspace (with a managed
+virtual network, without exfiltration protection), asked through its own data plane, lists a
+managed private endpoint whose `resourceId` is this connection's private endpoint and whose
+`privateLinkResourceId` is this workspace. Requester-chosen names and messages are never evidence.
 """
 
 from __future__ import annotations
@@ -35,8 +34,6 @@ def _state_description(verb: str, text: str) -> str:
 
 @dataclass(frozen=True)
 class ApprovalRules:
-    """The settings that decide approvals: scope, allow-list, and what to do with the rest."""
-
     ml_workspace_ids: tuple[ArmId, ...]
     synapse_workspace_ids: tuple[ArmId, ...]
     reject_unverified: bool
@@ -55,7 +52,7 @@ class _Match:
 
 
 def unsupported_reason(workspace: SynapseWorkspace) -> str | None:
-    """Why the Synapse ↔ AML integration cannot work with this Synapse workspace, if it cannot."""
+    """Why the Synapse ↔ AML integration cannot work with this Synapse workspace, if so."""
     note = f" ({workspace.network_note})" if workspace.network_note else ""
     if not workspace.managed_virtual_network:
         return f"Synapse workspace {workspace.id} has no managed virtual network{note}"
@@ -68,11 +65,8 @@ def unsupported_reason(workspace: SynapseWorkspace) -> str | None:
 
 
 def connection_belongs_to(connection: PrivateEndpointConnection, workspace_id: ArmId) -> bool:
-    """Whether the connection's ID is this workspace's connection of that name.
-
-    Writes are addressed by the configured workspace ID and the connection's name; a listed
-    connection whose ID says otherwise (another workspace, a nested path) is never written.
-    """
+    """Whether the connection's ID is this workspace's connection of that name: writes go to the
+    configured workspace and the name, so a connection whose ID says otherwise is never written."""
     name = connection.name
     if not name or not name.isascii() or any(ch in name for ch in "/\\?#%") or name in (".", ".."):
         return False
@@ -80,12 +74,8 @@ def connection_belongs_to(connection: PrivateEndpointConnection, workspace_id: A
 
 
 class EvidenceIndex:
-    """The managed private endpoints that target one workspace, by their private endpoint's ID.
-
-    Built once per plan, so that matching costs one look-up per connection rather than ID
-    validation for every (connection, endpoint) pair. Keys are lower-cased ASCII ARM IDs: the
-    same comparison as `same_arm_id`, nothing looser.
-    """
+    """The managed private endpoints that target one workspace, by their private endpoint's ID
+    (lower-cased ASCII ARM IDs: `same_arm_id`'s comparison), built once per plan."""
 
     def __init__(self, workspace_id: ArmId, evidence: Iterable[SynapseEvidence]) -> None:
         self._by_endpoint: dict[str, list[_Match]] = {}
@@ -103,29 +93,9 @@ class EvidenceIndex:
                     self._by_endpoint.setdefault(key, []).append(_Match(item.workspace, endpoint))
 
     def matches(self, private_endpoint_id: str | None) -> list[_Match]:
-        """The (Synapse workspace, managed private endpoint) pairs that own this endpoint."""
         if private_endpoint_id is None or not is_arm_id(private_endpoint_id):
             return []
         return list(self._by_endpoint.get(private_endpoint_id.lower(), ()))
-
-
-def _unverified(
-    connection: PrivateEndpointConnection,
-    workspace_id: ArmId,
-    rules: ApprovalRules,
-    reason: str,
-    *,
-    may_reject: bool,
-) -> ConnectionDecision:
-    reject = may_reject and rules.reject_unverified
-    return ConnectionDecision(
-        verdict=Verdict.REJECT if reject else Verdict.LEAVE_PENDING,
-        workspace_id=workspace_id,
-        connection_id=connection.id,
-        connection_name=connection.name,
-        reason=reason,
-        description=_state_description("Rejected", reason) if reject else "",
-    )
 
 
 def _decide(
@@ -136,14 +106,13 @@ def _decide(
     rules: ApprovalRules,
 ) -> ConnectionDecision:
     def decision(verdict: Verdict, reason: str, **extra: str) -> ConnectionDecision:
-        return ConnectionDecision(
-            verdict=verdict,
-            workspace_id=workspace_id,
-            connection_id=connection.id,
-            connection_name=connection.name,
-            reason=reason,
-            **extra,
-        )
+        name = connection.name
+        return ConnectionDecision(verdict, workspace_id, connection.id, name, reason, **extra)
+
+    def unverified(reason: str, *, may_reject: bool) -> ConnectionDecision:
+        if not (may_reject and rules.reject_unverified):
+            return decision(Verdict.LEAVE_PENDING, reason)
+        return decision(Verdict.REJECT, reason, description=_state_description("Rejected", reason))
 
     if not rules.in_scope(workspace_id):
         return decision(
@@ -156,19 +125,13 @@ def _decide(
             Verdict.NOT_PENDING, f"connection is {connection.status.value}, not Pending: left alone"
         )
     if not connection_belongs_to(connection, workspace_id):
-        return _unverified(
-            connection,
-            workspace_id,
-            rules,
+        return unverified(
             f"connection ID {connection.id!r} is not this workspace's connection "
             f"{connection.name!r}: never written",
             may_reject=False,
         )
     if not is_arm_id(connection.private_endpoint_id):
-        return _unverified(
-            connection,
-            workspace_id,
-            rules,
+        return unverified(
             "connection names no private endpoint ARM ID, so nothing can verify it",
             may_reject=True,
         )
@@ -193,7 +156,7 @@ def _decide(
     if matches:
         # Provably from an allow-listed workspace, but one the integration cannot work with.
         reasons = sorted({str(unsupported_reason(match.synapse)) for match in matches})
-        return _unverified(connection, workspace_id, rules, "; ".join(reasons), may_reject=True)
+        return unverified("; ".join(reasons), may_reject=True)
 
     unreadable = sorted(
         (item.workspace_id, item.error or "not read") for item in evidence if not item.complete
@@ -201,10 +164,7 @@ def _decide(
     if unreadable:
         # The connection may come from a workspace we could not ask: never reject on that.
         shown = ", ".join(f"{synapse_id} ({error})" for synapse_id, error in unreadable)
-        return _unverified(
-            connection,
-            workspace_id,
-            rules,
+        return unverified(
             "not verified, and evidence from allow-listed Synapse workspace(s) "
             f"{shown} could not be read: left pending"[:DESCRIPTION_LIMIT],
             may_reject=False,
@@ -212,15 +172,12 @@ def _decide(
     # Workspaces that cannot have made it (no managed VNet, exfiltration protection): say so.
     unsupported = sorted(
         {
-            str(unsupported_reason(item.workspace))
+            reason
             for item in evidence
-            if item.workspace is not None and unsupported_reason(item.workspace) is not None
+            if item.workspace is not None and (reason := unsupported_reason(item.workspace))
         }
     )
-    return _unverified(
-        connection,
-        workspace_id,
-        rules,
+    return unverified(
         (
             "no allow-listed Synapse workspace lists a managed private endpoint with this "
             "private endpoint for this workspace" + "".join(f"; {reason}" for reason in unsupported)
@@ -235,12 +192,8 @@ def plan_connections(
     evidence: Sequence[SynapseEvidence],
     rules: ApprovalRules,
 ) -> ConnectionPlan:
-    """Decide every connection of one AML workspace.
-
-    `evidence` must hold one entry per allow-listed Synapse workspace; an allow-listed workspace
-    without an entry counts as unreadable. Entries for workspaces that are not allow-listed are
-    ignored, whatever they contain.
-    """
+    """Decide every connection of one AML workspace. An allow-listed Synapse workspace without
+    an `evidence` entry counts as unreadable; entries of others are ignored."""
     allowed = [item for item in evidence if rules.allow_listed(item.workspace_id)]
     missing = [
         SynapseEvidence(workspace_id=synapse_id, error="no evidence gathered")

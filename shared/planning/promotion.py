@@ -1,14 +1,4 @@
-"""Promote only a better model: pure decisions from metrics and the endpoint's deployments.
-
-- `judge`: the retrained model is promoted only when its metric is better than the current
-  default deployment's model by at least `min_delta`, in the configured direction; a metric
-  missing (or not a finite number) on either side is "not promoted", with why.
-- `next_version`, `deployment_name`: what the better model is registered as and the batch
-  deployment that serves it (`<endpoint>-<version>`, within Azure's deployment name rules).
-- `deployment_spec`: the new deployment is the current default's spec with the new model.
-- `to_delete`: deployments beyond `PROMOTION_KEEP`, newest kept first, only deployments this
-  app created (its ledger says so, never a tag), never the default.
-"""
+"""Promote only a better model: pure decisions from metrics and the endpoint's deployments."""
 
 from __future__ import annotations
 
@@ -19,18 +9,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Azure ML's rule for batch deployment names: a letter first, then letters, digits and '-',
-# 3 to 32 characters in all.
+# Azure ML batch deployment names: a letter, then letters, digits and '-', 3 to 32 in all.
 MAX_DEPLOYMENT_NAME = 32
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9-]")
-# Properties Azure sets on a deployment: not part of the spec a new deployment is created from.
-_READ_ONLY = ("provisioningState",)
 
 
 @dataclass(frozen=True)
 class Judgement:
-    """Whether the retrained model is promoted, and why."""
-
     promote: bool
     reason: str
 
@@ -47,8 +32,8 @@ def judge(
     higher_is_better: bool,
     min_delta: float,
 ) -> Judgement:
-    """Promote only when `candidate` beats `current` by at least `min_delta` (and by more than
-    nothing: an equal model is not promoted)."""
+    """Promote only when `candidate` beats `current` by at least `min_delta` and by more than
+    nothing; a metric missing (or not finite) on either side is "not promoted", with why."""
     if candidate is None or not _finite(candidate):
         return Judgement(False, f"the retraining job logged no finite {metric!r} metric")
     if current is None or not _finite(current):
@@ -79,8 +64,7 @@ def next_version(latest: str | None, next_hint: str | None) -> str | None:
 
 
 def deployment_name(endpoint: str, version: str) -> str:
-    """`<endpoint>-<version>`, cut to Azure's 32 characters from the endpoint's side, so the
-    version (what tells deployments apart) is always whole."""
+    """`<endpoint>-<version>`, cut from the endpoint's side: the version is always whole."""
     suffix = "-" + _NAME_CHARS.sub("-", version)[: MAX_DEPLOYMENT_NAME - 2]
     head = _NAME_CHARS.sub("-", endpoint)[: MAX_DEPLOYMENT_NAME - len(suffix)].rstrip("-")
     if not head or not head[0].isalpha():
@@ -89,11 +73,9 @@ def deployment_name(endpoint: str, version: str) -> str:
 
 
 def deployment_spec(current: Mapping[str, Any], model_id: str) -> dict[str, Any]:
-    """The body of the new deployment: the current default's location, tags and properties
-    (its code, environment, compute and settings), with the new model."""
+    """The current default's spec (less what Azure sets) with the new model."""
     properties = copy.deepcopy(dict(current.get("properties") or {}))
-    for name in _READ_ONLY:
-        properties.pop(name, None)
+    properties.pop("provisioningState", None)
     properties["model"] = {"referenceType": "Id", "assetId": model_id}
     body: dict[str, Any] = {"properties": properties}
     for name in ("location", "tags", "kind", "sku", "identity"):
@@ -110,9 +92,8 @@ def to_delete(
     previous: str | None,
     keep: int,
 ) -> list[str]:
-    """Deployments to delete after a promotion: of the deployments that exist, ordered newest
-    first (the default, the previous default, then the app's own by `created`, newest last in
-    it), those beyond `keep` that this app created. The default never; another's never."""
+    """Deployments beyond `keep`, newest first (default, previous, then `created` from its end),
+    that this app created (its ledger says so, never a tag). Never the default."""
     present = {name.lower(): name for name in existing}
     order: list[str] = []
     for name in [default, previous, *reversed(created)]:
@@ -125,7 +106,6 @@ def to_delete(
 
 
 def rollback(endpoint: str, previous: str | None) -> str:
-    """How an operator switches back: the endpoint's default deployment to the previous one."""
     if not previous:
         return "no previous deployment to switch back to"
     return (

@@ -1,16 +1,12 @@
 """Retraining decisions, pure: whether a drift signal or the schedule submits a job, what the job
-is called and tagged, what the drift gate says, and what a finished job leads to.
-
-No Azure client here: the reconciler reads the claim and the jobs, asks these functions, and
-applies the answer.
-"""
+is called and tagged, and what the drift gate says. The reconciler reads and applies."""
 
 from __future__ import annotations
 
 import math
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,14 +14,11 @@ from typing import Any
 
 from shared.ml_events import APP_TAG, RETRAINING, SCORING, bounded
 
-# A claim whose submission is unconfirmed blocks others this long (a submission takes seconds;
-# an instance that died mid-way must not block retraining for ever).
+# How long an unconfirmed retraining (scoring) claim holds others back: a submission takes
+# seconds, and an instance that died mid-way must not block for ever.
 IN_FLIGHT_WINDOW = timedelta(minutes=15)
-# A scoring claim that has not yet led to a job holds other deliveries back this long (the start
-# takes seconds; a delivery that died mid-way must not hold the scoring back for ever).
 SCORING_IN_FLIGHT = timedelta(minutes=10)
-# How far ahead of this instance's clock another instance's may be (beyond the windows a claim
-# holds others back for).
+# How far ahead of this instance's clock another instance's may be.
 CLOCK_SKEW = timedelta(minutes=5)
 # uuid5 namespace for names derived from claims (job names, repeatability IDs).
 _NAMESPACE = uuid.UUID("5b0e8f1e-6c1f-4a8e-9a53-3c8f0f3e2a71")
@@ -33,8 +26,6 @@ FINISHED = frozenset({"Completed", "Failed", "Canceled"})
 
 
 class Verdict(StrEnum):
-    """What happens to a request to retrain."""
-
     SUBMIT = "submit"  # claim and submit a new job
     RESUME = "resume"  # the same trigger again: make sure its job exists, submit nothing new
     COOLDOWN = "debounce-cooldown"  # the last submission is too recent
@@ -43,7 +34,7 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class ClaimView:
-    """What the decision needs to know of the workspace's latest claim."""
+    """The workspace's latest claim."""
 
     job_name: str
     claim_key: str
@@ -54,8 +45,6 @@ class ClaimView:
 
 @dataclass(frozen=True)
 class JobView:
-    """A retraining job of this app, as read from Azure."""
-
     name: str
     status: str
 
@@ -66,8 +55,6 @@ class JobView:
 
 @dataclass(frozen=True)
 class Decision:
-    """The verdict, the job it concerns and why."""
-
     verdict: Verdict
     job_name: str
     reason: str
@@ -89,35 +76,26 @@ def decide_from_claim(
 ) -> Decision | None:
     """The decision the claim alone settles (no Azure call), or None when the running jobs must
     be read first."""
-    if claim is not None and claim.claim_key == claim_key:
-        return Decision(
-            Verdict.RESUME,
-            claim.job_name,
-            f"{claim_key} already claimed job {claim.job_name}: making sure it was submitted",
-        )
-    if claim is not None and claim.claimed_at - now > max(cooldown, IN_FLIGHT_WINDOW) + CLOCK_SKEW:
-        # A claim from further ahead than any clock skew it could debounce through (a row
-        # edited by hand, a clock years off): honouring it would hold retraining back until
-        # then; it holds nothing back and the next claim replaces it. A claim less far ahead
-        # (another instance's clock a little fast) still debounces: releasing it could let a
-        # second job through while the first is being submitted.
+    if claim is None:
         return None
-    if claim is not None and claim.in_flight and now - claim.claimed_at < IN_FLIGHT_WINDOW:
+    job, age = claim.job_name, now - claim.claimed_at
+    if claim.claim_key == claim_key:
+        reason = f"{claim_key} already claimed job {job}: making sure it was submitted"
+        return Decision(Verdict.RESUME, job, reason)
+    if -age > max(cooldown, IN_FLIGHT_WINDOW) + CLOCK_SKEW:
+        # Further ahead than any clock skew (a row edited by hand, a clock years off): it holds
+        # nothing back and the next claim replaces it. A claim less far ahead still debounces:
+        # releasing it could let a second job through while the first is being submitted.
+        return None
+    if claim.in_flight and age < IN_FLIGHT_WINDOW:
         # Even without a cooldown: the job may not be listed yet, so it cannot look active.
-        return Decision(
-            Verdict.ACTIVE,
-            claim.job_name,
-            f"retraining job {claim.job_name} is being submitted (claimed by {claim.claim_key})",
-        )
-    if claim is not None and claim.counts and now - claim.claimed_at < cooldown:
-        until = claim.claimed_at + cooldown
-        return Decision(
-            Verdict.COOLDOWN,
-            claim.job_name,
-            f"last retraining job {claim.job_name} was submitted at "
-            f"{claim.claimed_at.isoformat(timespec='seconds')}; cooldown until "
-            f"{until.isoformat(timespec='seconds')}",
-        )
+        reason = f"retraining job {job} is being submitted (claimed by {claim.claim_key})"
+        return Decision(Verdict.ACTIVE, job, reason)
+    if claim.counts and age < cooldown:
+        until = (claim.claimed_at + cooldown).isoformat(timespec="seconds")
+        at = claim.claimed_at.isoformat(timespec="seconds")
+        reason = f"last retraining job {job} was submitted at {at}; cooldown until {until}"
+        return Decision(Verdict.COOLDOWN, job, reason)
     return None
 
 
@@ -162,7 +140,6 @@ def decide_with_jobs(
 
 
 def retraining_tags(*, trigger: str, event_id: str, message: str) -> dict[str, str]:
-    """Tags of a retraining job: that this app submitted it, and what started it."""
     tags = {APP_TAG: RETRAINING, "trigger": bounded(trigger), "trigger-event-id": bounded(event_id)}
     if message:
         tags["drift-message"] = bounded(message)
@@ -177,11 +154,8 @@ def scoring_tags(trigger: str, **context: str | None) -> dict[str, str]:
     return {APP_TAG: SCORING, "trigger": trigger, **extra}
 
 
-# --------------------------------------------------------------------------- drift gate
-
-
 class GateStatus(StrEnum):
-    """How the drift query went, as azure-monitor-query reports it."""
+    """How the drift query went (azure-monitor-query's statuses)."""
 
     SUCCESS = "success"
     PARTIAL = "partial"
@@ -190,30 +164,24 @@ class GateStatus(StrEnum):
 
 @dataclass(frozen=True)
 class GateReading:
-    """The drift query's outcome: the first table's rows, or why there are none."""
+    """The drift query's first table (with its Log Analytics column types), or why none."""
 
     status: GateStatus
     rows: Sequence[Sequence[Any]] = ()
     error: str = ""
-    # The Log Analytics column types of `rows` (`real`, `long`, `decimal`, `string`, ...).
     column_types: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
 class GateVerdict:
-    """Whether the gate opens, the value it read and why."""
-
     retrain: bool
     reason: str
     value: float | None = None
 
 
 def evaluate_gate(reading: GateReading, threshold: float) -> GateVerdict:
-    """Retrain when the first column of the first row is a number at least `threshold`.
-
-    A partial result, an empty table, a value that is not a number, or a failed query retrain
-    nothing: an uncertain gate stays shut, and the reason is recorded.
-    """
+    """Retrain when the first value is a number at least `threshold`. An uncertain gate (partial,
+    empty, failed, not a number) stays shut, with the reason recorded."""
     if reading.status is GateStatus.FAILED:
         return GateVerdict(False, f"drift query failed: {bounded(reading.error)}")
     if reading.status is GateStatus.PARTIAL:
@@ -228,12 +196,10 @@ def evaluate_gate(reading: GateReading, threshold: float) -> GateVerdict:
             False,
             f"drift query's first value {bounded(repr(reading.rows[0][0]), 60)} is not a number",
         )
-    shown = _shown(value)
-    if value >= threshold:
-        return GateVerdict(
-            True, f"drift {shown} is at or above the threshold {threshold:g}", float(value)
-        )
-    return GateVerdict(False, f"drift {shown} is below the threshold {threshold:g}", float(value))
+    shown = f"{value:g}" if isinstance(value, float) else bounded(str(value), 40)
+    above = value >= threshold
+    where = "at or above" if above else "below"
+    return GateVerdict(above, f"drift {shown} is {where} the threshold {threshold:g}", float(value))
 
 
 # Log Analytics answers these column types with numbers, except `decimal` (a JSON string, to keep
@@ -253,22 +219,7 @@ def _number(value: object, column_type: str) -> int | float | None:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, int) and abs(value) > _LARGEST_FLOAT:
-        # Beyond any float: compared exactly, it is above (or below) every threshold, but
-        # the reason's formatting and the recorded value must not overflow.
+    if isinstance(value, int) and abs(value) > int(sys.float_info.max):
+        # Beyond any float: the reason's formatting and the recorded value must not overflow.
         return sys.float_info.max if value > 0 else -sys.float_info.max
     return value
-
-
-_LARGEST_FLOAT = int(sys.float_info.max)
-
-
-def _shown(value: int | float) -> str:
-    return f"{value:g}" if isinstance(value, float) else bounded(str(value), 40)
-
-
-def string_tags(value: object) -> dict[str, str]:
-    """Tags as a plain mapping of strings."""
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in value.items()}

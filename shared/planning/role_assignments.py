@@ -1,16 +1,10 @@
 """Deciding which role assignments an AML workspace needs (DESIGN §3.2).
 
-For each allow-listed Synapse workspace with an approved, verified connection to an in-scope AML
-workspace: exactly one Contributor assignment at the AML workspace's scope, for the Synapse
-workspace's managed identity as ARM reports it, with a name derived from scope, principal and
-role. Nothing else is ever planned: no other role, scope or principal.
-
-The identity must be the workspace's system-assigned one (`identity.type` names SystemAssigned:
-`principalId` is that identity's) and live in the AML workspace's tenant: the role assignment is
-made in that tenant's directory, and a principal of another tenant is not the Synapse workspace
-this tenant allow-listed. An assignment this app made for an identity the workspace no longer
-has (it was recreated, or its identity switched off and on) is reported, never deleted: removing
-access is a person's decision.
+Only ever one Contributor assignment at the AML workspace's scope, for the system-assigned
+identity of each allow-listed Synapse workspace with an approved, verified connection to it. The
+identity must live in the AML workspace's tenant: a principal of another tenant is not the
+Synapse workspace this tenant allow-listed. An assignment made for an identity the workspace no
+longer has is reported, never deleted: removing access is a person's decision.
 """
 
 from __future__ import annotations
@@ -31,7 +25,6 @@ _NAMESPACE = uuid.UUID("8f4d2c6e-3b1a-5e7f-9c0d-2a4b6c8e0f13")
 
 
 def contributor_role_definition_id(scope: str) -> str:
-    """The Contributor role definition as ARM names it in the scope's subscription."""
     return (
         f"/subscriptions/{subscription_of(scope)}/providers/Microsoft.Authorization/"
         f"roleDefinitions/{CONTRIBUTOR_ROLE_ID}"
@@ -39,7 +32,6 @@ def contributor_role_definition_id(scope: str) -> str:
 
 
 def assignment_name(scope: str, principal_id: str, role_id: str = CONTRIBUTOR_ROLE_ID) -> str:
-    """The deterministic assignment name for (scope, principal, role)."""
     key = f"{scope.lower()}|{principal_id.lower()}|{role_id.lower()}"
     return str(uuid.uuid5(_NAMESPACE, key))
 
@@ -57,11 +49,8 @@ APP_MARK = "synapse-aml-automation"
 
 
 def assignment_description(synapse_workspace_id: str) -> str:
-    """The description written on each assignment: whose identity it is for, and who made it.
-
-    It is how a later run recognises its own assignment for an identity the workspace no longer
-    has (names are derived from the principal, so they cannot say it).
-    """
+    """Whose identity an assignment is for, and who made it: how a later run recognises its own
+    assignment for an identity the workspace no longer has (the name cannot say it)."""
     return (
         f"Contributor for the managed identity of Synapse workspace {synapse_workspace_id} "
         f"({APP_MARK})"
@@ -70,8 +59,6 @@ def assignment_description(synapse_workspace_id: str) -> str:
 
 @dataclass(frozen=True)
 class ExistingAssignment:
-    """A role assignment that exists at (or is inherited into) the workspace's scope."""
-
     name: str
     scope: str
     principal_id: str
@@ -79,7 +66,6 @@ class ExistingAssignment:
     description: str = ""
 
     def made_for(self, synapse_workspace_id: str) -> bool:
-        """Whether this app made it for that Synapse workspace's identity (by its description)."""
         expected = assignment_description(synapse_workspace_id)
         return self.description.isascii() and self.description.lower() == expected.lower()
 
@@ -90,11 +76,7 @@ class ExistingAssignment:
         )
 
     def is_contributor_for(self, scope: str, principal_id: str) -> bool:
-        return (
-            same_arm_id(self.scope, scope)
-            and self.principal_id.lower() == principal_id.lower()
-            and self.role_definition_id.lower().rsplit("/", 1)[-1] == CONTRIBUTOR_ROLE_ID
-        )
+        return self.is_contributor(scope) and self.principal_id.lower() == principal_id.lower()
 
 
 class RoleVerdict(StrEnum):
@@ -111,8 +93,6 @@ class RoleVerdict(StrEnum):
 
 @dataclass(frozen=True)
 class RoleAssignmentDecision:
-    """One planned decision about one Synapse workspace's identity on one AML workspace."""
-
     verdict: RoleVerdict
     scope: ArmId
     synapse_workspace_id: ArmId
@@ -129,12 +109,8 @@ def _verified_approved(
 ) -> str | None:
     """The name of an approved connection that this Synapse workspace provably owns, if any."""
     index = EvidenceIndex(workspace_id, [evidence])
-    for connection in connections:
-        if connection.status is ConnectionStatus.APPROVED and index.matches(
-            connection.private_endpoint_id
-        ):
-            return connection.name
-    return None
+    approved = (c for c in connections if c.status is ConnectionStatus.APPROVED)
+    return next((c.name for c in approved if index.matches(c.private_endpoint_id)), None)
 
 
 def _stale(
@@ -143,7 +119,6 @@ def _stale(
     principal: str | None,
     existing: Sequence[ExistingAssignment],
 ) -> list[RoleAssignmentDecision]:
-    """Findings for this app's Contributor assignments made for another identity of `synapse_id`."""
     return [
         RoleAssignmentDecision(
             RoleVerdict.STALE,
@@ -171,86 +146,73 @@ def plan_role_assignments(
     *,
     workspace_tenant: Callable[[], str | None],
 ) -> tuple[RoleAssignmentDecision, ...]:
-    """One decision per allow-listed Synapse workspace; ASSIGN only with proof and a principal,
+    """One decision per allow-listed Synapse workspace (ASSIGN only with proof and a principal),
     plus a STALE finding per assignment made for an identity the workspace no longer has.
-
-    `workspace_tenant` gives the AML workspace's tenant; it is asked only before an ASSIGN.
-    """
+    `workspace_tenant` gives the AML workspace's tenant; it is asked only before an ASSIGN."""
     if not rules.in_scope(workspace_id):
         return ()
     decisions: list[RoleAssignmentDecision] = []
     for item in evidence:
         if not rules.allow_listed(item.workspace_id):
             continue  # evidence about anything else is not ours to act on
-
-        def skip(reason: str, synapse_id: ArmId = item.workspace_id) -> RoleAssignmentDecision:
-            return RoleAssignmentDecision(RoleVerdict.SKIP, workspace_id, synapse_id, reason)
-
         if item.workspace is not None and item.error is None:
             # Identity changes are reported whatever else holds.
             current = item.workspace.principal_id if item.workspace.has_system_identity else None
             decisions += _stale(workspace_id, item.workspace_id, current, existing)
-        if not item.complete or item.workspace is None:
-            decisions.append(skip(f"Synapse workspace could not be read: {item.error}"))
-            continue
-        unsupported = unsupported_reason(item.workspace)
-        if unsupported:
-            decisions.append(skip(unsupported))
-            continue
-        connection_name = _verified_approved(workspace_id, connections, item)
-        if connection_name is None:
-            decisions.append(
-                skip(
-                    f"no approved connection from {name_of(item.workspace_id)}'s managed private "
-                    "endpoints to this workspace"
-                )
-            )
-            continue
-        principal = item.workspace.principal_id
-        if principal is None or not _is_guid(principal):
-            decisions.append(skip("ARM reports no managed identity (principalId) for it"))
-            continue
-        if not item.workspace.has_system_identity:
-            decisions.append(
-                skip(
-                    f"its identity type is {item.workspace.identity_type!r}, not SystemAssigned: "
-                    "principalId is not its system-assigned identity"
-                )
-            )
-            continue
-        if any(a.is_contributor_for(workspace_id, principal) for a in existing):
-            decisions.append(
-                RoleAssignmentDecision(
-                    RoleVerdict.ALREADY_ASSIGNED,
-                    workspace_id,
-                    item.workspace_id,
-                    "its identity already has Contributor on the workspace",
-                    principal_id=principal,
-                )
-            )
-            continue
-        tenant = workspace_tenant()
-        if (
-            not tenant
-            or not item.workspace.tenant_id
-            or (item.workspace.tenant_id.lower() != tenant.lower())
-        ):
-            decisions.append(
-                skip(
-                    f"its identity's tenant ({item.workspace.tenant_id or 'not reported'}) is not "
-                    f"the AML workspace's tenant ({tenant or 'not reported'})"
-                )
-            )
-            continue
-        decisions.append(
-            RoleAssignmentDecision(
-                RoleVerdict.ASSIGN,
-                workspace_id,
-                item.workspace_id,
-                f"approved connection {connection_name} is one of its managed private endpoints",
-                principal_id=principal,
-                role_definition_id=contributor_role_definition_id(workspace_id),
-                assignment_name=assignment_name(workspace_id, principal),
-            )
-        )
+        decisions.append(_decide(workspace_id, connections, item, existing, workspace_tenant))
     return tuple(decisions)
+
+
+def _decide(
+    workspace_id: ArmId,
+    connections: Sequence[PrivateEndpointConnection],
+    item: SynapseEvidence,
+    existing: Sequence[ExistingAssignment],
+    workspace_tenant: Callable[[], str | None],
+) -> RoleAssignmentDecision:
+    def skip(reason: str) -> RoleAssignmentDecision:
+        return RoleAssignmentDecision(RoleVerdict.SKIP, workspace_id, item.workspace_id, reason)
+
+    synapse = item.workspace
+    if not item.complete or synapse is None:
+        return skip(f"Synapse workspace could not be read: {item.error}")
+    unsupported = unsupported_reason(synapse)
+    if unsupported:
+        return skip(unsupported)
+    connection_name = _verified_approved(workspace_id, connections, item)
+    if connection_name is None:
+        return skip(
+            f"no approved connection from {name_of(item.workspace_id)}'s managed private "
+            "endpoints to this workspace"
+        )
+    principal = synapse.principal_id
+    if principal is None or not _is_guid(principal):
+        return skip("ARM reports no managed identity (principalId) for it")
+    if not synapse.has_system_identity:
+        return skip(
+            f"its identity type is {synapse.identity_type!r}, not SystemAssigned: "
+            "principalId is not its system-assigned identity"
+        )
+    if any(a.is_contributor_for(workspace_id, principal) for a in existing):
+        return RoleAssignmentDecision(
+            RoleVerdict.ALREADY_ASSIGNED,
+            workspace_id,
+            item.workspace_id,
+            "its identity already has Contributor on the workspace",
+            principal_id=principal,
+        )
+    tenant = workspace_tenant()
+    if not tenant or not synapse.tenant_id or synapse.tenant_id.lower() != tenant.lower():
+        return skip(
+            f"its identity's tenant ({synapse.tenant_id or 'not reported'}) is not "
+            f"the AML workspace's tenant ({tenant or 'not reported'})"
+        )
+    return RoleAssignmentDecision(
+        RoleVerdict.ASSIGN,
+        workspace_id,
+        item.workspace_id,
+        f"approved connection {connection_name} is one of its managed private endpoints",
+        principal_id=principal,
+        role_definition_id=contributor_role_definition_id(workspace_id),
+        assignment_name=assignment_name(workspace_id, principal),
+    )

@@ -1,15 +1,9 @@
-"""What an ARM answer says about a Synapse workspace, read fail-closed.
+"""What an ARM answer says about a Synapse workspace, read fail-closed (DESIGN §3.1).
 
-The approval rule trusts a Synapse workspace only when it has a managed virtual network and no
-data exfiltration protection (DESIGN §3.1). Both are flags in a JSON body: anything but the one
-documented value that allows an approval counts as the value that forbids it. The Synapse REST
-spec (2021-06-01, `WorkspaceProperties`) documents `managedVirtualNetwork` as a string, "default"
-when the workspace has one, and `managedVirtualNetworkSettings.preventDataExfiltration` as a
-boolean.
-
-A read also says which workspace answered (its `id`, `workspaceUID`) and where its data plane is
-(`connectivityEndpoints.dev`): evidence from the data plane counts only when that is the endpoint
-the app asks, so that a name deleted and taken by someone else cannot vouch for anything.
+Anything but the documented value that allows an approval (`managedVirtualNetwork` "default",
+`preventDataExfiltration` JSON false; Synapse REST 2021-06-01) counts as the value that forbids
+it. Data-plane evidence counts only when ARM reports the configured endpoint as this workspace's
+(`workspaceUID`, `connectivityEndpoints.dev`): a name deleted and retaken cannot vouch for anything.
 """
 
 from __future__ import annotations
@@ -33,7 +27,7 @@ def _text(value: object) -> str | None:
 
 def managed_virtual_network(properties: object) -> tuple[bool, str | None]:
     """(has a managed VNet, why it was assumed absent). Only exactly "default" counts."""
-    value = properties.get("managedVirtualNetwork") if isinstance(properties, dict) else None
+    value = _object(properties).get("managedVirtualNetwork")
     if value == MANAGED_VIRTUAL_NETWORK and isinstance(value, str):
         return True, None
     if value is None or value == "":
@@ -46,9 +40,7 @@ def managed_virtual_network(properties: object) -> tuple[bool, str | None]:
 
 def exfiltration_protection(properties: object) -> tuple[bool, str | None]:
     """(protection on, why it was assumed on). Off only when the field is exactly JSON false."""
-    settings = (
-        properties.get("managedVirtualNetworkSettings") if isinstance(properties, dict) else None
-    )
+    settings = _object(properties).get("managedVirtualNetworkSettings")
     if not isinstance(settings, dict):
         shown = "missing" if settings is None else f"{type(settings).__name__}, not an object"
         return True, (
@@ -60,10 +52,8 @@ def exfiltration_protection(properties: object) -> tuple[bool, str | None]:
             "protection assumed on"
         )
     value = settings["preventDataExfiltration"]
-    if value is False:
-        return False, None
-    if value is True:
-        return True, None
+    if isinstance(value, bool):
+        return value, None
     return True, (
         f"managedVirtualNetworkSettings.preventDataExfiltration is {value!r} "
         f"({type(value).__name__}), not a JSON boolean: data exfiltration protection assumed on"
@@ -71,21 +61,15 @@ def exfiltration_protection(properties: object) -> tuple[bool, str | None]:
 
 
 def read_synapse_workspace(workspace_id: ArmId, body: object) -> SynapseWorkspace:
-    """The workspace an ARM GET of `workspace_id` answered with, flags read fail-closed.
-
-    Raises `SynapseAnswerError` when the body is not an object or names another resource.
-    """
+    """The workspace an ARM GET of `workspace_id` answered with; `SynapseAnswerError` when the
+    body is not an object or names another resource."""
     if not isinstance(body, dict):
         raise SynapseAnswerError(f"ARM answered {type(body).__name__}, not a JSON object")
     reported = body.get("id")
     if not same_arm_id(reported if isinstance(reported, str) else None, workspace_id):
         raise SynapseAnswerError(f"ARM answered for {reported!r}, not for {workspace_id}")
-    properties = body.get("properties")
-    properties = properties if isinstance(properties, dict) else {}
-    identity = body.get("identity")
-    identity = identity if isinstance(identity, dict) else {}
-    endpoints = properties.get("connectivityEndpoints")
-    endpoints = endpoints if isinstance(endpoints, dict) else {}
+    properties, identity = _object(body.get("properties")), _object(body.get("identity"))
+    endpoints = _object(properties.get("connectivityEndpoints"))
     vnet, vnet_note = managed_virtual_network(properties)
     protection, protection_note = exfiltration_protection(properties)
     # A workspace without a managed VNet cannot have the settings: say nothing about them then.
@@ -101,6 +85,10 @@ def read_synapse_workspace(workspace_id: ArmId, body: object) -> SynapseWorkspac
         dev_endpoint=_text(endpoints.get("dev")),
         network_note="; ".join(note for note in notes if note) or None,
     )
+
+
+def _object(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
 
 
 def _is_guid(value: str | None) -> bool:
@@ -125,11 +113,7 @@ def _origin_and_path(url: str) -> tuple[str, str, int, str] | None:
 
 
 def data_plane_mismatch(workspace: SynapseWorkspace, configured_endpoint: str) -> str | None:
-    """Why the data plane the app asks may not be this workspace's, or None when it is.
-
-    The read that decides must say which workspace it is (`workspaceUID`) and that its data plane
-    is exactly the configured endpoint for its name (`connectivityEndpoints.dev`).
-    """
+    """Why the data plane the app asks may not be this workspace's, or None when it is."""
     if not _is_guid(workspace.workspace_uid):
         return (
             f"ARM reports no workspaceUID for Synapse workspace {workspace.id}: cannot tell which "

@@ -1,14 +1,8 @@
-"""The twelve rules of the policy set (DESIGN §3.3), each a small declared check.
+"""The twelve rules of the policy set (DESIGN §3.3): pure checks, facts in, findings out.
 
-Every check is pure: `WorkspaceFacts` and `PolicyParameters` in, a list of findings out, one per
-resource it judges (the workspace, one of its computes, a dependency, a Synapse workspace). A
-check that finds nothing to judge returns no findings; the engine then reports the rule as not
-applicable, so every rule still appears in every report. Docstrings become the rules'
-descriptions in the documentation and the CLI.
-
-Values ARM returns as strings (`Disabled`, `AmlCompute`, VM sizes) are compared ignoring case,
-ASCII only: ARM's casing varies between API versions, while a non-ASCII lookalike of an expected
-value is never that value (`str.lower()` would fold the Kelvin sign onto `k`).
+A check with nothing to judge returns no findings (the engine reports the rule not applicable).
+ARM strings are compared ignoring case, ASCII only: ARM's casing varies between API versions,
+while a non-ASCII lookalike is never the expected value (`str.lower()` folds the Kelvin sign).
 """
 
 from __future__ import annotations
@@ -37,52 +31,32 @@ from shared.policy.rules import (
 )
 
 DISABLED = "Disabled"
-
-# Compute types as ARM spells them (`properties.computeType`).
 AML_COMPUTE = "AmlCompute"
 COMPUTE_INSTANCE = "ComputeInstance"
 KUBERNETES_TYPES = ("AKS", "Kubernetes")
-
-# How messages name each dependency.
 DEPENDENCY_NAMES = {
     DependencyKind.STORAGE: "storage account",
     DependencyKind.KEY_VAULT: "key vault",
     DependencyKind.CONTAINER_REGISTRY: "container registry",
 }
-
-# ARM's default for a cluster's `scaleSettings.minNodeCount` when it does not report one.
+# ARM's default `scaleSettings.minNodeCount` when a cluster does not report one.
 DEFAULT_MIN_NODES = 0
-
-
-# --- workspace --------------------------------------------------------------------------------
+_NC, _OK = Status.NON_COMPLIANT, Status.COMPLIANT
 
 
 @rule("workspace-private-link", severity=Severity.HIGH, reads=("connections",))
 def workspace_private_link(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
-    """The AML workspace has at least one approved private endpoint connection.
-
-    Without one, clients can only reach the workspace over its public endpoint, and the Synapse
-    integration and private batch endpoints have no private path to it. Reported only: which
-    endpoint to approve is the private endpoint reconciler's decision, not a policy's.
-    """
+    """The AML workspace has at least one approved private endpoint connection. Reported only:
+    which endpoint to approve is the private endpoint reconciler's decision."""
     count = facts.approved_private_endpoint_connections
-    status = Status.COMPLIANT if count >= 1 else Status.NON_COMPLIANT
-    return [
-        _finding(
-            "workspace-private-link",
-            facts.id,
-            status,
-            f"workspace {_name(facts.id)} has {count} approved private endpoint connection(s)",
-        )
-    ]
+    message = f"workspace {_name(facts.id)} has {count} approved private endpoint connection(s)"
+    return [_finding("workspace-private-link", facts.id, _OK if count >= 1 else _NC, message)]
 
 
 def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> GuardVerdict:
-    """Public network access is disabled only while people have a private path to the workspace:
-    an approved connection from a private endpoint in a customer subscription. Without one,
-    disabling it cuts off every user and pipeline at once. A managed private endpoint (the
-    Synapse one the app approves) serves only its service, from a Microsoft-managed
-    subscription: it is no path for people."""
+    """Public access is disabled only while people have a private path: an approved connection
+    from a private endpoint in a customer subscription. A managed private endpoint (Synapse's)
+    lives in a Microsoft-managed subscription and serves only its service."""
     count = facts.customer_private_endpoint_connections
     approved = facts.approved_private_endpoint_connections
     name = _name(facts.id)
@@ -115,64 +89,45 @@ def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> Guar
     guard=private_path_exists,
 )
 def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
-    """The AML workspace's `publicNetworkAccess` is `Disabled`.
-
-    A workspace reachable from the internet defeats its private endpoints. A workspace that does
-    not report the property is non-compliant, because ARM's default is `Enabled`. In `remediate`
-    mode the property is set to `Disabled`.
-    """
-    name = _name(facts.id)
-    observed = facts.public_network_access
+    """The AML workspace's `publicNetworkAccess` is `Disabled` (missing counts as ARM's default,
+    `Enabled`). In `remediate` mode it is set to `Disabled`."""
+    name, observed = _name(facts.id), facts.public_network_access
     if _is(observed, DISABLED):
-        return [
-            _finding(
-                "workspace-public-access",
-                facts.id,
-                Status.COMPLIANT,
-                f"workspace {name} has publicNetworkAccess {observed!r}",
-            )
-        ]
+        message = f"workspace {name} has publicNetworkAccess {observed!r}"
+        return [_finding("workspace-public-access", facts.id, _OK, message)]
     if observed is None:
         message = (
             f"workspace {name} does not report publicNetworkAccess (ARM's default is 'Enabled')"
         )
     else:
         message = f"workspace {name} has publicNetworkAccess {observed!r}, not 'Disabled'"
-    remediation = Remediation(
+    fix = Remediation(
         kind=RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS,
         target_id=facts.id,
         value=DISABLED,
         description=f"set publicNetworkAccess of workspace {name} to 'Disabled'",
     )
-    return [
-        _finding("workspace-public-access", facts.id, Status.NON_COMPLIANT, message, remediation)
-    ]
+    return [_finding("workspace-public-access", facts.id, _NC, message, fix)]
 
 
 @rule("workspace-user-assigned-identity", severity=Severity.MEDIUM, reads=("workspace",))
 def workspace_user_assigned_identity(
     facts: WorkspaceFacts, params: PolicyParameters
 ) -> list[Finding]:
-    """The AML workspace has a user-assigned managed identity.
-
-    The identity type must include `UserAssigned` and at least one identity must be attached. A
-    user-assigned identity outlives the workspace and can be granted access before it exists,
-    which the Cloud Adoption Framework recommends for landing zones.
-    """
-    name = _name(facts.id)
-    observed = facts.identity_type
+    """The AML workspace has a user-assigned managed identity: it outlives the workspace and can
+    be granted access before the workspace exists (Cloud Adoption Framework landing zones)."""
+    name, observed = _name(facts.id), facts.identity_type
     # ARM writes combined types as "SystemAssigned,UserAssigned" (older APIs add a space).
     types = {part.strip().lower() for part in (observed or "").split(",") if part.isascii()}
+    status = _NC
     if observed is None:
-        status, message = Status.NON_COMPLIANT, f"workspace {name} does not report identity.type"
+        message = f"workspace {name} does not report identity.type"
     elif "userassigned" not in types:
-        status = Status.NON_COMPLIANT
         message = f"workspace {name} has identity type {observed!r}, without 'UserAssigned'"
     elif not facts.user_assigned_identities:
-        status = Status.NON_COMPLIANT
         message = f"workspace {name} has identity type {observed!r} but no user-assigned identity"
     else:
-        status = Status.COMPLIANT
+        status = _OK
         message = (
             f"workspace {name} has identity type {observed!r} with "
             f"{len(facts.user_assigned_identities)} user-assigned identity(ies)"
@@ -182,124 +137,92 @@ def workspace_user_assigned_identity(
 
 @rule("workspace-hbi", severity=Severity.MEDIUM, reads=("workspace",))
 def workspace_hbi(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
-    """The AML workspace has `hbiWorkspace` true, where `HBI_REQUIRED` says it must.
-
-    A high business impact workspace limits the diagnostic data Microsoft collects and encrypts
-    local scratch disks. It can only be chosen when the workspace is created, so this is
-    reported, never remediated. Not applicable when `HBI_REQUIRED` is false.
-    """
-    name = _name(facts.id)
-    observed = facts.hbi_workspace
+    """The AML workspace has `hbiWorkspace` true where `HBI_REQUIRED` says so. Chosen only at
+    creation, so reported, never remediated."""
+    name, observed = _name(facts.id), facts.hbi_workspace
     if not params.hbi_required:
         status = Status.NOT_APPLICABLE
         message = f"HBI_REQUIRED is false: hbiWorkspace of workspace {name} is not judged"
     elif observed is None:
-        status, message = Status.NON_COMPLIANT, f"workspace {name} does not report hbiWorkspace"
+        status, message = _NC, f"workspace {name} does not report hbiWorkspace"
     elif observed is True:
-        status, message = Status.COMPLIANT, f"workspace {name} has hbiWorkspace true"
+        status, message = _OK, f"workspace {name} has hbiWorkspace true"
     else:
-        status = Status.NON_COMPLIANT
-        message = f"workspace {name} has hbiWorkspace {observed!r}, HBI_REQUIRED is true"
+        status, message = (
+            _NC,
+            f"workspace {name} has hbiWorkspace {observed!r}, HBI_REQUIRED is true",
+        )
     return [_finding("workspace-hbi", facts.id, status, message)]
-
-
-# --- computes ---------------------------------------------------------------------------------
 
 
 @rule("compute-local-auth", severity=Severity.MEDIUM, reads=("computes",))
 def compute_local_auth(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
-    """Every compute has `disableLocalAuth` true.
-
-    Local (key-based) authentication bypasses Microsoft Entra ID and its audit trail. The
-    property cannot be changed on an existing compute, so this is reported, never remediated.
-    A compute that does not report it is non-compliant. No findings when the workspace has no
-    computes (the engine reports the rule as not applicable).
-    """
+    """Every compute has `disableLocalAuth` true: key-based auth bypasses Entra ID and its audit
+    trail. Fixed at creation, so reported, never remediated."""
     findings = []
     for compute in facts.computes:
-        observed = compute.disable_local_auth
+        observed, label = compute.disable_local_auth, _label(compute)
         if observed is True:
-            status, message = Status.COMPLIANT, f"{_label(compute)} has disableLocalAuth true"
+            status, message = _OK, f"{label} has disableLocalAuth true"
         elif observed is None:
-            status = Status.NON_COMPLIANT
-            message = f"{_label(compute)} does not report disableLocalAuth"
+            status, message = _NC, f"{label} does not report disableLocalAuth"
         else:
-            status = Status.NON_COMPLIANT
-            message = f"{_label(compute)} has disableLocalAuth {observed!r}"
+            status, message = _NC, f"{label} has disableLocalAuth {observed!r}"
         findings.append(_finding("compute-local-auth", compute.id, status, message))
     return findings
 
 
 @rule("compute-subnet", severity=Severity.HIGH, reads=("computes",))
 def compute_subnet(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
-    """Every compute cluster (AmlCompute) and compute instance sits in a virtual network subnet.
-
-    Without a subnet their nodes get public IPs and reach the workspace's dependencies over the
-    internet. Other compute types (AKS, attached computes) bring their own network and are not
-    judged.
-    """
-    findings = []
-    for compute in facts.computes:
-        if not _is_any(compute.compute_type, (AML_COMPUTE, COMPUTE_INSTANCE)):
-            continue
-        if compute.subnet_id:
-            status = Status.COMPLIANT
-            message = f"{_label(compute)} sits in subnet {compute.subnet_id!r}"
-        else:
-            status, message = Status.NON_COMPLIANT, f"{_label(compute)} reports no subnet"
-        findings.append(_finding("compute-subnet", compute.id, status, message))
-    return findings
+    """Every compute cluster and instance sits in a subnet; otherwise its nodes get public IPs.
+    Other compute types bring their own network and are not judged."""
+    return [
+        _finding(
+            "compute-subnet",
+            compute.id,
+            _OK,
+            f"{_label(compute)} sits in subnet {compute.subnet_id!r}",
+        )
+        if compute.subnet_id
+        else _finding("compute-subnet", compute.id, _NC, f"{_label(compute)} reports no subnet")
+        for compute in facts.computes
+        if _is_any(compute.compute_type, (AML_COMPUTE, COMPUTE_INSTANCE))
+    ]
 
 
 @rule("compute-vm-size", severity=Severity.MEDIUM, reads=("computes",))
 def compute_vm_size(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
-    """Every compute's VM size is one of `ALLOWED_COMPUTE_VM_SIZES` (compared ignoring case).
-
-    Keeps costly or unapproved SKUs (large GPU sizes) out of the workspace. Computes without a
-    VM size of their own (AKS, Kubernetes, attached services) are not judged, but a cluster or
-    instance that does not report one is non-compliant. A single not-applicable finding when
-    `ALLOWED_COMPUTE_VM_SIZES` is unset.
-    """
+    """Every compute's VM size is one of `ALLOWED_COMPUTE_VM_SIZES`, keeping costly or unapproved
+    SKUs out. Computes without a VM size of their own (AKS, attached) are not judged."""
     allowed = params.allowed_vm_sizes
     if allowed is None:
-        return [
-            _finding(
-                "compute-vm-size",
-                facts.id,
-                Status.NOT_APPLICABLE,
-                f"ALLOWED_COMPUTE_VM_SIZES is unset: VM sizes in workspace {_name(facts.id)} "
-                "are not judged",
-            )
-        ]
+        return [_unset("compute-vm-size", facts, "ALLOWED_COMPUTE_VM_SIZES", "VM sizes")]
     allowed_lower = {size.lower() for size in allowed if size.isascii()}
     findings = []
     for compute in facts.computes:
-        observed = compute.vm_size
+        observed, label = compute.vm_size, _label(compute)
         if observed is None:
             if not _is_any(compute.compute_type, (AML_COMPUTE, COMPUTE_INSTANCE)):
                 continue
-            status, message = Status.NON_COMPLIANT, f"{_label(compute)} does not report vmSize"
+            status, message = _NC, f"{label} does not report vmSize"
         elif observed.isascii() and observed.lower() in allowed_lower:
-            status, message = Status.COMPLIANT, f"{_label(compute)} has VM size {observed!r}"
+            status, message = _OK, f"{label} has VM size {observed!r}"
         else:
-            status = Status.NON_COMPLIANT
-            message = f"{_label(compute)} has VM size {observed!r}, not in ALLOWED_COMPUTE_VM_SIZES"
+            status = _NC
+            message = f"{label} has VM size {observed!r}, not in ALLOWED_COMPUTE_VM_SIZES"
         findings.append(_finding("compute-vm-size", compute.id, status, message))
     return findings
 
 
 def nodes_fit_the_new_maximum(facts: WorkspaceFacts, remediation: Remediation) -> GuardVerdict:
-    """A cluster's maximum is lowered only when its current and target node counts are both at
-    most the new maximum: a lower maximum must not take nodes away from running jobs. A cluster
-    that does not report its node counts is left until it does."""
+    """A cluster's maximum is lowered only when its current and target node counts both fit:
+    a lower maximum must not take nodes from running jobs. Unreported counts defer it."""
     compute = next((c for c in facts.computes if same_arm_id(c.id, remediation.target_id)), None)
     if compute is None:
         return GuardVerdict(False, f"compute {remediation.target_id!r} was not observed")
-    label = _label(compute)
-    maximum = remediation.value
+    label, maximum = _label(compute), remediation.value
     current, target = compute.current_node_count, compute.target_node_count
     if not _is_count(current) or not _is_count(target):
-        # Missing, negative or of the wrong shape: not a count to judge by, so never a guess.
         return GuardVerdict(
             False,
             f"{label} does not report a valid currentNodeCount and targetNodeCount "
@@ -321,83 +244,61 @@ def nodes_fit_the_new_maximum(facts: WorkspaceFacts, remediation: Remediation) -
     guard=nodes_fit_the_new_maximum,
 )
 def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
-    """Every compute cluster (AmlCompute) has `maxNodeCount` at most `MAX_CLUSTER_NODES`.
-
-    Caps what a runaway job can spend. In `remediate` mode the cluster's maximum is lowered to
-    `MAX_CLUSTER_NODES`, unless its `minNodeCount` is above that (Azure would reject a maximum
-    below the minimum: then it is only reported). A cluster that does not report its maximum is
-    unknown. A single not-applicable finding when `MAX_CLUSTER_NODES` is unset.
-    """
+    """Every compute cluster has `maxNodeCount` at most `MAX_CLUSTER_NODES`, capping what a
+    runaway job spends. Remediated by lowering it, unless `minNodeCount` is above the limit."""
     limit = params.max_cluster_nodes
     if limit is None:
-        return [
-            _finding(
-                "compute-max-nodes",
-                facts.id,
-                Status.NOT_APPLICABLE,
-                f"MAX_CLUSTER_NODES is unset: cluster sizes in workspace {_name(facts.id)} "
-                "are not judged",
-            )
-        ]
+        return [_unset("compute-max-nodes", facts, "MAX_CLUSTER_NODES", "cluster sizes")]
     findings = []
     for compute in facts.computes:
         if not _is(compute.compute_type, AML_COMPUTE):
             continue
-        label = _label(compute)
-        observed = compute.max_node_count
-        remediation = None
+        label, observed, fix = _label(compute), compute.max_node_count, None
         if observed is None:
             status, message = Status.UNKNOWN, f"{label} does not report maxNodeCount"
         elif observed <= limit:
-            status = Status.COMPLIANT
-            message = f"{label} has maxNodeCount {observed} (limit {limit})"
+            status, message = _OK, f"{label} has maxNodeCount {observed} (limit {limit})"
         else:
-            status = Status.NON_COMPLIANT
+            status = _NC
             message = f"{label} has maxNodeCount {observed}, above MAX_CLUSTER_NODES {limit}"
-            minimum = (
-                DEFAULT_MIN_NODES if compute.min_node_count is None else compute.min_node_count
-            )
+            minimum = compute.min_node_count
+            minimum = DEFAULT_MIN_NODES if minimum is None else minimum
             if minimum > limit:
+                # Azure rejects a maximum below the minimum: only reported.
                 message += (
                     f"; not lowered automatically: its minNodeCount {minimum} is above the limit"
                 )
             else:
-                remediation = Remediation(
+                fix = Remediation(
                     kind=RemediationKind.LOWER_MAX_NODES,
                     target_id=compute.id,
                     value=limit,
                     description=f"lower maxNodeCount of {label} from {observed} to {limit}",
                 )
-        findings.append(_finding("compute-max-nodes", compute.id, status, message, remediation))
+        findings.append(_finding("compute-max-nodes", compute.id, status, message, fix))
     return findings
 
 
 @rule("compute-remote-login", severity=Severity.MEDIUM, reads=("computes",))
 def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
-    """Every compute cluster (AmlCompute) has `remoteLoginPortPublicAccess` `Disabled`.
-
-    `Enabled` opens SSH on the nodes' public IPs; `NotSpecified` (and a missing value) leave it
-    open whenever the cluster was created with SSH credentials, so they are non-compliant too.
-    Can only be set when the cluster is created: reported, never remediated.
-    """
+    """Every compute cluster has `remoteLoginPortPublicAccess` `Disabled`; `NotSpecified` or a
+    missing value leave SSH open when created with credentials. Set only at creation."""
     findings = []
     for compute in facts.computes:
         if not _is(compute.compute_type, AML_COMPUTE):
             continue
-        observed = compute.remote_login_port_public_access
+        observed, label = compute.remote_login_port_public_access, _label(compute)
         if _is(observed, DISABLED):
-            status = Status.COMPLIANT
-            message = f"{_label(compute)} has remoteLoginPortPublicAccess {observed!r}"
+            status, message = _OK, f"{label} has remoteLoginPortPublicAccess {observed!r}"
         elif observed is None:
-            status = Status.NON_COMPLIANT
+            status = _NC
             message = (
-                f"{_label(compute)} does not report remoteLoginPortPublicAccess "
-                "(public SSH may be open)"
+                f"{label} does not report remoteLoginPortPublicAccess (public SSH may be open)"
             )
         else:
-            status = Status.NON_COMPLIANT
+            status = _NC
             message = (
-                f"{_label(compute)} has remoteLoginPortPublicAccess {observed!r}, not 'Disabled' "
+                f"{label} has remoteLoginPortPublicAccess {observed!r}, not 'Disabled' "
                 "(public SSH may be open)"
             )
         findings.append(_finding("compute-remote-login", compute.id, status, message))
@@ -406,49 +307,23 @@ def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> lis
 
 @rule("compute-no-aks", severity=Severity.LOW, reads=("computes",))
 def compute_no_aks(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
-    """No AKS or Kubernetes compute is attached to the workspace.
-
-    An attached cluster has its own network, identity and upgrade story that the workspace's
-    policies do not govern. One finding per attached cluster, or one compliant finding for the
-    workspace when there is none.
-    """
+    """No AKS or Kubernetes compute is attached: its network, identity and upgrades are outside
+    the workspace's policies."""
     findings = [
-        _finding(
-            "compute-no-aks",
-            compute.id,
-            Status.NON_COMPLIANT,
-            f"{_label(compute)} is an attached Kubernetes cluster",
-        )
-        for compute in facts.computes
-        if _is_any(compute.compute_type, KUBERNETES_TYPES)
+        _finding("compute-no-aks", c.id, _NC, f"{_label(c)} is an attached Kubernetes cluster")
+        for c in facts.computes
+        if _is_any(c.compute_type, KUBERNETES_TYPES)
     ]
-    if findings:
-        return findings
-    return [
-        _finding(
-            "compute-no-aks",
-            facts.id,
-            Status.COMPLIANT,
-            f"workspace {_name(facts.id)} has no AKS or Kubernetes compute attached",
-        )
-    ]
-
-
-# --- dependencies and Synapse -----------------------------------------------------------------
+    message = f"workspace {_name(facts.id)} has no AKS or Kubernetes compute attached"
+    return findings or [_finding("compute-no-aks", facts.id, _OK, message)]
 
 
 @rule("dependencies-private-endpoints", severity=Severity.HIGH, reads=("dependencies",))
 def dependencies_private_endpoints(
     facts: WorkspaceFacts, params: PolicyParameters
 ) -> list[Finding]:
-    """The workspace's storage account (blob, file, dfs, queue, table), key vault (vault) and
-    container registry (registry) each have approved private endpoints for every sub-resource.
-
-    A private workspace whose dependencies are public still moves data over the internet. A
-    workspace without a storage account or key vault is non-compliant; the container registry is
-    optional for an AML workspace, so a missing one is not applicable. A dependency that could
-    not be read is unknown.
-    """
+    """The workspace's storage account, key vault and (optional) container registry have
+    approved private endpoints for every sub-resource; otherwise data crosses the internet."""
     return [_judge_dependency(facts, dependency) for dependency in facts.dependencies]
 
 
@@ -456,27 +331,24 @@ def _judge_dependency(facts: WorkspaceFacts, dependency: DependencyFacts) -> Fin
     kind = dependency.kind
     noun = DEPENDENCY_NAMES[kind]
     if dependency.resource_id is None:
+        message = f"workspace {_name(facts.id)} has no {noun}"
         if kind is DependencyKind.CONTAINER_REGISTRY:
-            status = Status.NOT_APPLICABLE
-            message = f"workspace {_name(facts.id)} has no {noun} (optional)"
+            status, message = Status.NOT_APPLICABLE, f"{message} (optional)"
         else:
-            status, message = Status.NON_COMPLIANT, f"workspace {_name(facts.id)} has no {noun}"
+            status = _NC
         return _finding("dependencies-private-endpoints", facts.id, status, message)
     label = f"{noun} {_name(dependency.resource_id)}"
+    approved = {group.lower() for group in dependency.approved_groups if group.isascii()}
+    missing = sorted(group for group in kind.required_groups if group not in approved)
     if dependency.error is not None:
         status, message = Status.UNKNOWN, f"{label} could not be read: {dependency.error}"
+    elif missing:
+        status = _NC
+        message = f"{label} has no approved private endpoint for: {', '.join(missing)}"
     else:
-        approved = {group.lower() for group in dependency.approved_groups if group.isascii()}
-        missing = sorted(group for group in kind.required_groups if group not in approved)
-        if missing:
-            status = Status.NON_COMPLIANT
-            message = f"{label} has no approved private endpoint for: {', '.join(missing)}"
-        else:
-            status = Status.COMPLIANT
-            message = (
-                f"{label} has approved private endpoints for: "
-                f"{', '.join(sorted(kind.required_groups))}"
-            )
+        status = _OK
+        groups = ", ".join(sorted(kind.required_groups))
+        message = f"{label} has approved private endpoints for: {groups}"
     return _finding("dependencies-private-endpoints", dependency.resource_id, status, message)
 
 
@@ -484,14 +356,8 @@ def _judge_dependency(facts: WorkspaceFacts, dependency: DependencyFacts) -> Fin
 def synapse_no_exfiltration_protection(
     facts: WorkspaceFacts, params: PolicyParameters
 ) -> list[Finding]:
-    """Every allow-listed Synapse workspace has a managed virtual network and no data
-    exfiltration protection.
-
-    Synapse reaches Azure ML only through a managed private endpoint, which needs a managed
-    virtual network; with data exfiltration protection on, the integration is unsupported. A
-    Synapse workspace that could not be read is unknown (the finding then targets the AML
-    workspace, as the error is all that is known).
-    """
+    """Every allow-listed Synapse workspace has a managed virtual network (its managed private
+    endpoint needs one) and no data exfiltration protection (unsupported by the integration)."""
     findings = []
     for synapse in facts.synapse_workspaces:
         problems = []
@@ -499,16 +365,14 @@ def synapse_no_exfiltration_protection(
             problems.append("has no managed virtual network")
         if synapse.prevent_data_exfiltration:
             problems.append("has data exfiltration protection on")
+        label = f"Synapse workspace {_name(synapse.id)}"
         if problems:
-            status = Status.NON_COMPLIANT
-            message = f"Synapse workspace {_name(synapse.id)} {' and '.join(problems)}"
+            status, message = _NC, f"{label} {' and '.join(problems)}"
         else:
-            status = Status.COMPLIANT
-            message = (
-                f"Synapse workspace {_name(synapse.id)} has a managed virtual network "
-                "and no data exfiltration protection"
-            )
+            status = _OK
+            message = f"{label} has a managed virtual network and no data exfiltration protection"
         findings.append(_finding("synapse-no-exfiltration-protection", synapse.id, status, message))
+    # An unreadable Synapse workspace: the error is all that is known, so target the workspace.
     findings.extend(
         _finding(
             "synapse-no-exfiltration-protection",
@@ -521,9 +385,6 @@ def synapse_no_exfiltration_protection(
     return findings
 
 
-# --- helpers ----------------------------------------------------------------------------------
-
-
 def _finding(
     rule_id: str,
     target_id: str,
@@ -531,15 +392,13 @@ def _finding(
     message: str,
     remediation: Remediation | None = None,
 ) -> Finding:
-    # The severity is declared once, on the rule; findings copy it for reports.
-    return Finding(
-        rule_id=rule_id,
-        severity=RULES[rule_id].severity,
-        target_id=target_id,
-        status=status,
-        message=message,
-        remediation=remediation,
-    )
+    severity = RULES[rule_id].severity
+    return Finding(rule_id, severity, target_id, status, message, remediation)
+
+
+def _unset(rule_id: str, facts: WorkspaceFacts, setting: str, what: str) -> Finding:
+    message = f"{setting} is unset: {what} in workspace {_name(facts.id)} are not judged"
+    return _finding(rule_id, facts.id, Status.NOT_APPLICABLE, message)
 
 
 def _is_count(value: object) -> TypeGuard[int]:
@@ -548,7 +407,6 @@ def _is_count(value: object) -> TypeGuard[int]:
 
 
 def _is(value: str | None, expected: str) -> bool:
-    """Whether an ARM string value equals `expected`, ignoring case (ASCII only)."""
     return value is not None and value.isascii() and value.lower() == expected.lower()
 
 
@@ -557,7 +415,7 @@ def _is_any(value: str | None, expected: tuple[str, ...]) -> bool:
 
 
 def _name(arm_id: str) -> str:
-    """The resource's own name for messages, or the whole value when it is not an ARM ID."""
+    """The resource's name for messages, or the whole value when it is not an ARM ID."""
     name = parse_resource_id(arm_id).get("resource_name")
     return repr(name if isinstance(name, str) and name else arm_id)
 

@@ -1,9 +1,5 @@
-"""Running the policy set: facts in, findings and (in `remediate` mode) remediations out. Pure.
-
-The engine adds what single rules cannot: a stable order, a not-applicable finding for a rule
-that had nothing to judge (so every rule appears in every report), the remediations a mode
-allows, each judged by the guard its rule declares, and summaries for reports and the CLI.
-"""
+"""Running the policy set (pure): findings in a stable order, every rule in every report, and
+in `remediate` mode the remediations, each judged by its rule's guard."""
 
 from __future__ import annotations
 
@@ -42,11 +38,8 @@ POLICY_SET: tuple[str, ...] = (
 
 
 def ordered_rules(rule_ids: Iterable[str] | None = None) -> list[Rule]:
-    """The registered rules (or those named), in the policy set's order, each once.
-
-    Raises ValueError naming any unknown rule id: a typo on the CLI must not turn into a report
-    that silently checks less.
-    """
+    """The rules (or those named) in the policy set's order. An unknown id raises ValueError: a
+    typo on the CLI must not silently check less."""
     wanted = set(RULES) if rule_ids is None else set(rule_ids)
     unknown = sorted(wanted - set(RULES))
     if unknown:
@@ -61,11 +54,7 @@ def evaluate(
     params: PolicyParameters,
     rule_ids: Iterable[str] | None = None,
 ) -> list[Finding]:
-    """Run the rules (all by default) over one workspace's facts, in the policy set's order.
-
-    A rule with nothing to judge (no computes, no Synapse workspace...) gets one not-applicable
-    finding for the workspace, so that every rule run appears in the report.
-    """
+    """Run the rules (all by default); one with nothing to judge gets a not-applicable finding."""
     findings: list[Finding] = []
     for declared in ordered_rules(rule_ids):
         found = declared.check(facts, params)
@@ -74,28 +63,16 @@ def evaluate(
 
 
 def remediations(findings: Iterable[Finding], *, remediate: bool) -> list[Remediation]:
-    """The writes that `remediate` mode applies for these findings; none in `audit` mode.
-
-    Only non-compliant findings are remediated, only with the kinds DESIGN §3.3 allows, and each
-    (kind, target) once: two findings on one resource must not become two writes. ARM IDs
-    compare case-insensitively, so targets do too.
-    """
+    """The writes `remediate` mode applies (none in `audit`): non-compliant findings only, of the
+    allowed kinds, each (kind, target) once, targets compared case-insensitively as ARM IDs."""
     if not remediate:
         return []
-    allowed = set(RemediationKind)
-    seen: set[tuple[RemediationKind, str]] = set()
-    chosen: list[Remediation] = []
+    chosen: dict[tuple[RemediationKind, str], Remediation] = {}
     for finding in findings:
-        remediation = finding.remediation
-        if finding.status is not Status.NON_COMPLIANT or remediation is None:
-            continue
-        if remediation.kind not in allowed:
-            continue
-        key = (remediation.kind, remediation.target_id.lower())
-        if key not in seen:
-            seen.add(key)
-            chosen.append(remediation)
-    return chosen
+        fix = finding.remediation
+        if finding.status is Status.NON_COMPLIANT and fix and fix.kind in set(RemediationKind):
+            chosen.setdefault((fix.kind, fix.target_id.lower()), fix)
+    return list(chosen.values())
 
 
 @dataclass(frozen=True)
@@ -110,19 +87,14 @@ class Candidate:
 def guarded_remediations(
     findings: Iterable[Finding], facts: WorkspaceFacts, *, remediate: bool
 ) -> list[Candidate]:
-    """`remediations(...)`, each judged by the guard its rule declares, on these facts.
-
-    A remediation whose rule does not declare that remediation kind (or no guard) is dropped:
-    only a declared, guarded write can ever be a candidate.
-    """
+    """`remediations(...)`, each judged by its rule's guard; only a declared, guarded write can
+    be a candidate."""
     findings = list(findings)
     candidates: list[Candidate] = []
     for remediation in remediations(findings, remediate=remediate):
         source = next(f for f in findings if f.remediation == remediation)
         declared = RULES.get(source.rule_id)
-        if declared is None or declared.remediation is not remediation.kind:
-            continue
-        if declared.guard is None:
+        if declared is None or declared.remediation is not remediation.kind or not declared.guard:
             continue
         candidates.append(Candidate(declared.id, remediation, declared.guard(facts, remediation)))
     return candidates
@@ -137,17 +109,11 @@ def summarize(findings: Iterable[Finding]) -> dict[str, int]:
 def rule_table() -> list[tuple[str, str, str, str]]:
     """(id, severity, what it reads, remediation or "none") per rule, for docs and the CLI."""
     return [
-        (
-            declared.id,
-            declared.severity.value,
-            ", ".join(declared.reads),
-            declared.remediation.value if declared.remediation is not None else "none",
-        )
-        for declared in ordered_rules()
+        (rule.id, rule.severity.value, ", ".join(rule.reads), str(rule.remediation or "none"))
+        for rule in ordered_rules()
     ]
 
 
-# Why a rule reading these facts can have nothing to judge, in words for the report.
 _NOTHING = {
     "computes": "no computes this rule applies to",
     "dependencies": "no dependencies reported",
@@ -157,10 +123,5 @@ _NOTHING = {
 
 def _nothing_to_judge(declared: Rule, facts: WorkspaceFacts) -> Finding:
     why = "; ".join(_NOTHING.get(read, f"no {read} to judge") for read in declared.reads)
-    return Finding(
-        rule_id=declared.id,
-        severity=declared.severity,
-        target_id=facts.id,
-        status=Status.NOT_APPLICABLE,
-        message=f"nothing to judge in workspace {facts.id}: {why or 'no facts read'}",
-    )
+    message = f"nothing to judge in workspace {facts.id}: {why or 'no facts read'}"
+    return Finding(declared.id, declared.severity, facts.id, Status.NOT_APPLICABLE, message)

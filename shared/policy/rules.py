@@ -1,11 +1,5 @@
-"""The rule framework: each rule is a small declared unit, registered in one place.
-
-A rule has an id, a description (which becomes documentation), a severity, what it reads, a
-check that turns facts into findings, and optionally the remediation that `remediate` mode may
-apply together with its guard: when applying it cannot cut anyone off or break running work.
-A remediation cannot be declared without a guard (`rule` refuses it). Checks and guards are pure
-functions of `WorkspaceFacts` (and `PolicyParameters`, or the remediation they judge).
-"""
+"""The rule framework: each rule is a declared unit (id, description, severity, what it reads,
+a pure check, and optionally a remediation with the guard that says when applying it is safe)."""
 
 from __future__ import annotations
 
@@ -27,15 +21,13 @@ class Severity(StrEnum):
 
 
 class Status(StrEnum):
-    """A finding's status. `not-applicable` is explicit so that an unset parameter or a missing
-    resource is visible in reports rather than counted as compliant."""
+    """`not-applicable` is explicit: an unset parameter or missing resource is never compliant."""
 
     COMPLIANT = "compliant"
     NON_COMPLIANT = "non-compliant"
     NOT_APPLICABLE = "not-applicable"
     UNKNOWN = "unknown"
-    # A problem an operator chose to accept until a date (`POLICY_EXEMPTIONS`): recorded with
-    # the exemption's reason and expiry, never remediated, not announced as non-compliant.
+    # Accepted until a date (`POLICY_EXEMPTIONS`): recorded, never remediated or announced.
     EXEMPT = "exempt"
 
 
@@ -48,8 +40,6 @@ class RemediationKind(StrEnum):
 
 @dataclass(frozen=True)
 class Remediation:
-    """A write that brings one resource into compliance."""
-
     kind: RemediationKind
     target_id: str
     # The value to set: "Disabled" for public network access, the node count for clusters.
@@ -59,7 +49,7 @@ class Remediation:
 
 @dataclass(frozen=True)
 class Finding:
-    """The outcome of one rule for one resource (the workspace, or one of its computes)."""
+    """The outcome of one rule for one resource."""
 
     rule_id: str
     severity: Severity
@@ -67,7 +57,6 @@ class Finding:
     status: Status
     message: str
     remediation: Remediation | None = None
-    # Set when the status is `exempt`: the exemption that spared the finding.
     exemption: Exemption | None = None
 
 
@@ -86,8 +75,6 @@ Guard = Callable[[WorkspaceFacts, Remediation], GuardVerdict]
 
 @dataclass(frozen=True)
 class Rule:
-    """A declared policy rule."""
-
     id: str
     description: str
     severity: Severity
@@ -108,11 +95,8 @@ def rule(
     remediation: RemediationKind | None = None,
     guard: Guard | None = None,
 ) -> Callable[[Check], Check]:
-    """Register a check as a rule; its docstring is the rule's description.
-
-    A rule with a remediation must declare its guard, and only such a rule may: a write that
-    nobody proved safe is refused when the module declaring it is imported.
-    """
+    """Register a check as a rule; its docstring is the rule's description. A remediation
+    without a guard is refused at import: no write that nobody proved safe."""
     if (remediation is None) != (guard is None):
         raise ValueError(
             f"rule {rule_id} declares a remediation without a guard (or a guard without a "

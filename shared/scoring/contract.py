@@ -1,10 +1,5 @@
-"""The HTTP scoring API's contract: JSON schema definitions, and the checker that applies them.
-
-The same definitions validate request bodies (`check`) and describe the API (`shared.scoring.
-openapi`), so the published Swagger and the validation cannot drift apart. The checker covers
-the subset of JSON schema used here (object, string, enum, lengths, pattern, required,
-additionalProperties, $ref); anything else in a definition is a programming error it refuses.
-"""
+"""The HTTP scoring API's JSON schema definitions and the checker that applies them: one source
+for validation and the published Swagger. The checker refuses keywords it does not implement."""
 
 from __future__ import annotations
 
@@ -18,9 +13,7 @@ MAX_INPUT_PATH = 2048
 INPUT_TYPES = ("uri_folder", "uri_file")
 # Batch deployment and job names: letters, digits, '-' and '_' (what AML accepts).
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
-# Job names as the batch scoring adapter accepts them from Azure (`shared.ml_events.JOB_NAME`,
-# which also allows '.'): every job the API starts must be one it can report on. Starting with
-# a letter or digit, a name is never '.' or '..'.
+# `shared.ml_events.JOB_NAME` (which allows '.'): every job started must be one it can report on.
 JOB_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
 
 DEFINITIONS: dict[str, dict[str, Any]] = {
@@ -130,11 +123,8 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
 }
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,),
-    "string": (str,),
-    "boolean": (bool,),
-    "integer": (int,),
-}
+    "object": (dict,), "string": (str,), "boolean": (bool,), "integer": (int,)
+}  # fmt: skip
 _KNOWN_KEYWORDS = frozenset(
     {
         "type", "description", "required", "additionalProperties", "properties", "enum",
@@ -161,16 +151,12 @@ def _pattern(pattern: str) -> re.Pattern[str]:
 
 def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     ref = schema.get("$ref")
-    if ref is None:
-        return schema
-    return DEFINITIONS[str(ref).removeprefix("#/definitions/")]
+    return schema if ref is None else DEFINITIONS[str(ref).removeprefix("#/definitions/")]
 
 
 def check(definition: str, value: object) -> None:
-    """Raise `SchemaViolationError` naming the first field of `value` that breaks `definition`.
-
-    Messages describe what is expected, never the refused value itself (it may hold a secret).
-    """
+    """Raise `SchemaViolationError` naming the first field of `value` that breaks `definition`;
+    messages never repeat the refused value (it may hold a secret)."""
     _check(DEFINITIONS[definition], value, "")
 
 

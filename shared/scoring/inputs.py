@@ -1,16 +1,11 @@
 """Which input URIs a scoring or retraining job may read (pure).
 
-The form: `azureml://datastores/<datastore>/paths/<path>` (or the long form naming the
-workspace, `azureml://subscriptions/<id>/resourcegroups/<group>/workspaces/<name>/datastores/
-...`), `azureml:<data asset>:<version>`, and `https://<account>.blob.<storage suffix>/
-<container>/<path>` (or `.dfs.`) on a known cloud. No query string or fragment: a SAS token
-must never reach a job or the ledger (the job reads with its own identity). No `..` segment, raw
-or percent-encoded. At most 2,048 characters. Reasons never repeat the refused value.
-
-Then whose data (`input_not_allowed`): a job reads its input with the identity that started it,
-the app's, which owns the app's host storage. So an input must be under a prefix of
+The form (`FORMS`): no query string or fragment (a SAS token must never reach a job or the
+ledger), no `..` segment, raw or percent-encoded. Then whose data: a job reads with the app's
+identity, which owns the host storage, so an input must be under a prefix of
 `SCORING_ALLOWED_INPUTS` (empty: a datastore of the job's own workspace), compared segment by
-segment after one percent-decoding (what storage does), and never in the host storage account.
+segment after one percent-decoding (as storage does), and never in the host storage account.
+Reasons never repeat the refused value.
 """
 
 from __future__ import annotations
@@ -33,8 +28,7 @@ _DATASTORE = re.compile(
 _ASSET = re.compile(
     r"azureml:(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,254}):(?P<version>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})"
 )
-# Storage account: 3-24 lower-case letters and digits; container: 3-63, lower-case letters,
-# digits and single hyphens, starting and ending with a letter or digit.
+# Account: 3-24 lower-case letters and digits; container: 3-63, with single inner hyphens.
 _STORAGE = re.compile(
     r"https://(?P<account>[a-z0-9]{3,24})\.(?:blob|dfs)\."
     rf"(?P<suffix>{'|'.join(re.escape(suffix) for suffix in STORAGE_SUFFIXES)})/"
@@ -69,7 +63,6 @@ def input_path_problem(path: str) -> str | None:
 
 
 def _path_problem(relative: str) -> str | None:
-    """Why the path part of a location may not be read, or None."""
     if _BAD_ESCAPE.search(relative):
         return "must percent-encode as '%' and two hex digits"
     segments = [_decoded(segment) for segment in relative.split("/")]
@@ -91,9 +84,8 @@ _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def _decoded(segment: str) -> str | None:
-    """A path segment percent-decoded until nothing changes (a layer that decodes twice must
-    not find `..`, a separator, a '?' or a control character either), or None when the result
-    is not printable UTF-8."""
+    """A segment percent-decoded until nothing changes (a layer that decodes twice must not find
+    `..`, a separator or '?' either); None when not printable UTF-8."""
     raw = segment.encode("ascii")
     # Each round that changes something shortens it, so this ends; bounded all the same.
     for _ in range(len(raw) + 1):
@@ -110,42 +102,30 @@ def _decoded(segment: str) -> str | None:
 
 @dataclass(frozen=True)
 class Location:
-    """What a datastore or storage URI names, as compared: whose store, then the path's
-    segments, percent-decoded once (as storage reads them).
-
-    `store` is ("datastore", workspace ARM ID or "" for the job's own, datastore name) or
-    ("storage", account, cloud suffix, container): blob and dfs name the same data.
-    """
+    """Whose store (("datastore", workspace ID or "" for the job's own, name) or ("storage",
+    account, suffix, container): blob and dfs are the same data), and the decoded segments."""
 
     store: tuple[str, ...]
     segments: tuple[str, ...]
 
     def within(self, prefix: Location, workspace_id: str) -> bool:
-        """Whether this location is `prefix` or under it, for a job in `workspace_id`."""
-        if self.store[0] != prefix.store[0]:
-            return False
-        if self.store[0] == "datastore":
-            if not (
-                same_arm_id(self.store[1] or workspace_id, prefix.store[1] or workspace_id)
-                and self.store[2] == prefix.store[2]
-            ):
-                return False
-        elif self.store != prefix.store:
-            return False
-        return self.segments[: len(prefix.segments)] == prefix.segments
+        if self.store[0] == prefix.store[0] == "datastore":
+            ours, theirs = self.store[1] or workspace_id, prefix.store[1] or workspace_id
+            same = same_arm_id(ours, theirs) and self.store[2] == prefix.store[2]
+        else:
+            same = self.store == prefix.store
+        return same and self.segments[: len(prefix.segments)] == prefix.segments
 
 
 @dataclass(frozen=True)
 class AllowedInputs:
-    """`SCORING_ALLOWED_INPUTS` (empty: datastores of the job's own workspace) and the storage
-    accounts of the app's host, which no job may read whatever the prefixes say."""
+    """`SCORING_ALLOWED_INPUTS`, and the host's storage accounts, which no job may read."""
 
     prefixes: tuple[Location, ...] = ()
     host_accounts: frozenset[str] = frozenset()
 
 
 def _location(text: str) -> Location | None:
-    """The location a well-formed datastore or storage URI (or prefix) names; None otherwise."""
     match = _DATASTORE.fullmatch(text)
     if match is not None:
         workspace = ""
@@ -166,8 +146,7 @@ def _location(text: str) -> Location | None:
 
 
 def allowed_prefix(text: str, host_accounts: frozenset[str]) -> Location:
-    """One prefix of `SCORING_ALLOWED_INPUTS`, or ValueError saying why not. Scheme and host
-    compare in any case; the rest as storage compares it."""
+    """One prefix of `SCORING_ALLOWED_INPUTS`, or ValueError saying why not."""
     scheme, separator, rest = text.partition("://")
     host, slash, path = rest.partition("/")
     normalised = f"{scheme.lower()}{separator}{host.lower()}{slash}{path}"
@@ -187,8 +166,8 @@ def allowed_prefix(text: str, host_accounts: frozenset[str]) -> Location:
 
 
 def input_not_allowed(path: str, workspace_id: str, allowed: AllowedInputs) -> str | None:
-    """Why a job in `workspace_id`, started with the app's identity, may not read `path`, or
-    None when it may. The one check for HTTP requests, `SCORING_INPUT` and `RETRAIN_INPUTS`."""
+    """Why a job in `workspace_id` may not read `path`, or None: the one check for HTTP
+    requests, `SCORING_INPUT` and `RETRAIN_INPUTS`."""
     reason = input_path_problem(path)
     if reason is not None:
         return reason

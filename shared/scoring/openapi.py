@@ -1,9 +1,5 @@
-"""The Swagger 2.0 description of the HTTP scoring API (pure), for a Logic Apps custom connector.
-
-Swagger 2.0 because custom connectors take only 2.0. Built from `contract.DEFINITIONS`, the very
-definitions request bodies are validated with; the host is the app's own host name (settings),
-never one a request names.
-"""
+"""The Swagger 2.0 description (what Logic Apps custom connectors take) of the HTTP scoring API,
+built from the very definitions request bodies are validated with."""
 
 from __future__ import annotations
 
@@ -46,26 +42,11 @@ _PROBLEMS = {
 }
 
 
-def _problem(description: str, status: str) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "schema": _PROBLEM}
-    if status == "503":
-        response["headers"] = copy.deepcopy(_RETRY_AFTER_HEADER)
-    return response
-
-
 def _problems(*statuses: str) -> dict[str, Any]:
-    return {status: _problem(_PROBLEMS[status], status) for status in statuses}
-
-
-def _job_name_parameter() -> dict[str, Any]:
     return {
-        "name": "job_name",
-        "in": "path",
-        "required": True,
-        "type": "string",
-        "pattern": JOB_NAME_PATTERN,
-        "description": "The job's name, as start_scoring returned it.",
-        "x-ms-summary": "Job name",
+        status: {"description": _PROBLEMS[status], "schema": _PROBLEM}
+        | ({"headers": copy.deepcopy(_RETRY_AFTER_HEADER)} if status == "503" else {})
+        for status in statuses
     }
 
 
@@ -146,7 +127,17 @@ def build_spec(*, host: str | None) -> dict[str, Any]:
                     "description": "202 while the job runs; 200 with its status (Completed, "
                     "Failed or Canceled), times and outputs or error once it has ended.",
                     "x-ms-summary": "Get scoring job",
-                    "parameters": [_job_name_parameter()],
+                    "parameters": [
+                        {
+                            "name": "job_name",
+                            "in": "path",
+                            "required": True,
+                            "type": "string",
+                            "pattern": JOB_NAME_PATTERN,
+                            "description": "The job's name, as start_scoring returned it.",
+                            "x-ms-summary": "Job name",
+                        }
+                    ],
                     "responses": {
                         "200": {
                             "description": "The job has ended.",

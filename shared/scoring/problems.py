@@ -1,9 +1,6 @@
-"""RFC 9457 problem details: every refusal of the HTTP scoring API, as data.
-
-A `Problem` is what the caller reads (`application/problem+json`) and what the ledger records;
-its `detail` never repeats an input value that was refused, so a SAS token sent by mistake is
-neither echoed nor stored.
-"""
+"""RFC 9457 problem details: every refusal of the HTTP scoring API, as the caller reads it and the
+ledger records it. `detail` never repeats a refused value: a SAS token is neither echoed nor
+stored."""
 
 from __future__ import annotations
 
@@ -11,15 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-# Problem types are URIs (RFC 9457 §3.1.1); relative ones resolve against the API's own URL,
-# where the README documents each of them.
+# Relative type URIs (RFC 9457 §3.1.1) resolve against the API's URL; the README documents them.
 _TYPE_BASE = "/api/problems/"
+_PRINCIPAL = "X-MS-CLIENT-PRINCIPAL-ID"
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One refusal: HTTP status, a stable type, a human title and detail, the field at fault."""
-
     status: int
     kind: str
     title: str
@@ -32,16 +27,13 @@ class Problem:
         return _TYPE_BASE + self.kind
 
     def body(self) -> dict[str, Any]:
-        """The JSON object of the response (RFC 9457 members plus the `field` extension)."""
-        body: dict[str, Any] = {
+        body = {
             "type": self.type,
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
         }
-        if self.field is not None:
-            body["field"] = self.field
-        return body
+        return body if self.field is None else {**body, "field": self.field}
 
 
 def bad_request(field: str, detail: str) -> Problem:
@@ -49,60 +41,40 @@ def bad_request(field: str, detail: str) -> Problem:
 
 
 def unprocessable(field: str, detail: str) -> Problem:
-    return Problem(
-        422, "not-allowed", "The request names something not allowed or not found", detail, field
-    )
+    title = "The request names something not allowed or not found"
+    return Problem(422, "not-allowed", title, detail, field)
 
 
 def too_large(limit: int) -> Problem:
-    return Problem(
-        413,
-        "too-large",
-        "The request body is too large",
-        f"the body may hold at most {limit} bytes",
-    )
+    detail = f"the body may hold at most {limit} bytes"
+    return Problem(413, "too-large", "The request body is too large", detail)
 
 
 def not_json(content_type: str | None) -> Problem:
-    shown = (content_type or "none")[:100]
-    return Problem(
-        415,
-        "unsupported-media-type",
-        "The request body must be JSON",
-        f"Content-Type is {shown!r}; expected application/json",
-        "Content-Type",
-    )
+    detail = f"Content-Type is {(content_type or 'none')[:100]!r}; expected application/json"
+    title = "The request body must be JSON"
+    return Problem(415, "unsupported-media-type", title, detail, "Content-Type")
 
 
 def unauthenticated() -> Problem:
-    return Problem(
-        401,
-        "unauthenticated",
-        "No authenticated caller",
+    detail = (
         "the request carries no caller identity; call through App Service authentication "
-        "(Entra ID) with a token for this app",
-        "X-MS-CLIENT-PRINCIPAL-ID",
+        "(Entra ID) with a token for this app"
     )
+    return Problem(401, "unauthenticated", "No authenticated caller", detail, _PRINCIPAL)
 
 
 def auth_not_configured() -> Problem:
-    return Problem(
-        503,
-        "authentication-not-configured",
-        "Authentication not configured",
+    detail = (
         "App Service authentication is not enabled for this app, so no caller can be "
-        "identified: nothing is served until it is",
+        "identified: nothing is served until it is"
     )
+    return Problem(503, "authentication-not-configured", "Authentication not configured", detail)
 
 
 def forbidden() -> Problem:
-    return Problem(
-        403,
-        "forbidden",
-        "The caller is not allowed",
-        "the caller's object ID is not in SCORING_ALLOWED_CALLERS",
-        "X-MS-CLIENT-PRINCIPAL-ID",
-    )
+    detail = "the caller's object ID is not in SCORING_ALLOWED_CALLERS"
+    return Problem(403, "forbidden", "The caller is not allowed", detail, _PRINCIPAL)
 
 
 def not_found(detail: str) -> Problem:
@@ -110,23 +82,13 @@ def not_found(detail: str) -> Problem:
 
 
 def key_reused(detail: str) -> Problem:
-    return Problem(
-        422,
-        "idempotency-key-reused",
-        "The Idempotency-Key was used for a different request",
-        detail,
-        "Idempotency-Key",
-    )
+    title = "The Idempotency-Key was used for a different request"
+    return Problem(422, "idempotency-key-reused", title, detail, "Idempotency-Key")
 
 
 def unavailable(detail: str, retry_after: int) -> Problem:
-    return Problem(
-        503,
-        "unavailable",
-        "Azure is busy or unavailable; try again",
-        detail,
-        retry_after=retry_after,
-    )
+    title = "Azure is busy or unavailable; try again"
+    return Problem(503, "unavailable", title, detail, retry_after=retry_after)
 
 
 def bad_gateway(detail: str) -> Problem:
@@ -134,6 +96,5 @@ def bad_gateway(detail: str) -> Problem:
 
 
 def internal(detail: str) -> Problem:
-    """The app itself failed (its ledger refused it, or a fault): the operator must act; the
-    details are in the app's log, not in the answer."""
+    """The app itself failed: the operator must act; the details are in its log."""
     return Problem(500, "internal-error", "The app could not handle the request", detail)
