@@ -1,13 +1,8 @@
 """The simulator's one HTTPS server: TLS, routing, recording, fault injection, authentication.
 
-Every service (one package per Azure provider, plus the managed identity endpoint) is a
-:class:`Service`: an object with its state, its ``routes()`` and ``reset()``. The server mounts a
-list of them (:meth:`SimulatorServer.mount`: the list's order is the match order), parses each
-request into a :class:`Call`, answers injected faults first, checks the bearer token's audience
-and ``api-version`` as ARM does, runs the route's handler under the simulator's lock and records
-a :class:`Request` for every answer (all in :meth:`SimulatorServer.handle`, the one dispatch
-point). Error bodies are ARM's (``{"error": {"code", "message"}}``, as in every example under
-``/work/shared/reference``), built by :func:`arm_error`.
+It mounts a list of :class:`Service` objects (the list's order is the match order);
+:meth:`SimulatorServer.handle` is the one dispatch point. Error bodies are ARM's
+(``{"error": {"code", "message"}}``, as in every example under ``/work/shared/reference``).
 """
 
 from __future__ import annotations
@@ -43,7 +38,7 @@ EVENTGRID_AUDIENCE: Final = "https://eventgrid.azure.net"
 #: Audience of Azure ML's data plane (batch scoring URIs, the ``x-azureml-token`` of job PUTs).
 ML_AUDIENCE: Final = "https://ml.azure.com"
 #: Token audiences of the non-ARM route audiences (``"arm"`` is the simulator's own URL).
-_AUDIENCES: Final[dict[str, str]] = {
+_AUDIENCES: Final = {
     "synapse": SYNAPSE_AUDIENCE,
     "eventgrid": EVENTGRID_AUDIENCE,
     "ml": ML_AUDIENCE,
@@ -52,23 +47,17 @@ WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
 #: Items per page on the paged lists until a test sets another size.
 DEFAULT_PAGE_SIZE: Final = 50
 
-# Default ARM error codes for injected faults, as ARM spells them.
-_DEFAULT_FAULT_CODES: Final[dict[int, str]] = {
-    400: "BadRequest",
+# ARM's error codes for injected faults where they are not the HTTP phrase run together
+# (``TooManyRequests``, ``ServiceUnavailable``...).
+_FAULT_CODES: Final = {
     401: "AuthenticationFailed",
     403: "AuthorizationFailed",
     404: "ResourceNotFound",
-    409: "Conflict",
-    429: "TooManyRequests",
-    500: "InternalServerError",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
 }
 
 
 def _fault_code(status: int) -> str:
-    return _DEFAULT_FAULT_CODES.get(status) or http.HTTPStatus(status).phrase.replace(" ", "")
+    return _FAULT_CODES.get(status) or http.HTTPStatus(status).phrase.replace(" ", "")
 
 
 @dataclass(frozen=True)
@@ -99,11 +88,8 @@ class Call:
     match: re.Match[str]
 
     def group(self, name: str) -> str:
-        """A named regex group in the path's original casing.
-
-        Routes match the lower-cased path (ARM paths are case-insensitive) but
-        ids must keep the caller's casing, so the span is cut from ``path``.
-        """
+        """A named group in the path's original casing (routes match the lower-cased path, but
+        IDs keep the caller's casing)."""
         start, end = self.match.span(name)
         return self.path[start:end]
 
@@ -124,12 +110,8 @@ Handler = Callable[[Call], Reply]
 
 @dataclass(frozen=True)
 class Route:
-    """One row of the routing table.
-
-    ``audience`` is the token audience the route requires: ``"arm"``,
-    ``"synapse"``, ``"eventgrid"`` or None (the token route checks its own
-    secret header).
-    """
+    """One row of the routing table; ``audience`` is the token audience it requires (``"arm"``,
+    ``"synapse"``, ``"eventgrid"``, ``"ml"``, or None: the token route checks its own header)."""
 
     method: str
     pattern: re.Pattern[str]
@@ -157,13 +139,9 @@ def route(
 class Service(Protocol):
     """What the server mounts: one simulated service with its state."""
 
-    def routes(self) -> list[Route]:
-        """The service's routes, in match order (route names are what tests inject and count)."""
-        ...
+    def routes(self) -> list[Route]: ...  # in match order; names are what tests inject and count
 
-    def reset(self) -> None:
-        """Forget the service's state (seeded and written)."""
-        ...
+    def reset(self) -> None: ...  # forget the state, seeded and written
 
 
 @dataclass
@@ -195,8 +173,7 @@ class _Server(ThreadingHTTPServer):
         self.live_lock = threading.Lock()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that drop a connection or refuse the certificate are not
-        # errors of the simulator; a traceback on stderr would only add noise.
+        # Clients that drop a connection or refuse the certificate are not the simulator's errors.
         return
 
 
@@ -234,9 +211,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 tls.close()
 
     def log_message(self, format: str, *args: Any) -> None:
-        # The default handler logs every request to stderr; tests read
-        # sim.requests instead.
-        return
+        return  # tests read sim.requests instead of stderr
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -279,16 +254,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class SimulatorServer:
-    """The HTTPS server every simulated service is mounted on.
-
-    It owns the routing table, the record of requests, the queues of injected faults and reply
-    rewrites, and the TLS material (a throwaway CA). ``token_audience`` tells which audience a
-    bearer token was issued for (the managed identity endpoint's book), or None for a token the
-    simulator never issued.
-    """
+    """The HTTPS server every simulated service is mounted on: the routing table, the record of
+    requests, the queues of injected faults and rewrites, and a throwaway CA."""
 
     def __init__(self, *, tenant_id: str) -> None:
-        """Prepare an unstarted server with no service mounted."""
         self.tenant_id = tenant_id
         #: Handlers, seeding and inspection all run under this one lock.
         self.lock = threading.RLock()
@@ -309,15 +278,11 @@ class SimulatorServer:
         self.permissions = Permissions.load()
 
     def token_audience(self, token: str) -> str | None:
-        """The audience ``token`` was issued for, or None for a token this server never issued
-        (the simulator answers from its managed identity's book)."""
+        """The audience ``token`` was issued for, or None for a token this server never issued."""
         return None
-
-    # ------------------------------------------------------------------ lifecycle
 
     @property
     def started(self) -> bool:
-        """Whether the server is serving (it has a URL)."""
         return self._server is not None
 
     def __enter__(self) -> Self:
@@ -392,8 +357,6 @@ class SimulatorServer:
         server and certificate, but another origin for a client that pins 127.0.0.1."""
         return self.url.replace("https://127.0.0.1:", "https://localhost:")
 
-    # ------------------------------------------------------------------ recording
-
     @property
     def requests(self) -> list[Request]:
         """Every request so far, in arrival order (a copy)."""
@@ -435,8 +398,6 @@ class SimulatorServer:
             for service in self.services:
                 service.reset()
 
-    # ------------------------------------------------------------------ faults
-
     def _queue(self, queues: dict[str, deque[Any]], route: str, items: list[Any]) -> None:
         if route not in self.route_names():
             raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
@@ -455,11 +416,8 @@ class SimulatorServer:
         code: str | None = None,
         message: str | None = None,
     ) -> None:
-        """Make the next ``times`` requests to ``route`` fail with ``status``.
-
-        They get an ARM error body (and ``Retry-After`` when given), are
-        recorded like any request and change no state.
-        """
+        """Make the next ``times`` requests to ``route`` fail with ``status``: an ARM error body
+        (and ``Retry-After`` when given), recorded like any request; no state changes."""
         fault = _Fault(
             status=status,
             remaining=times,
@@ -479,13 +437,9 @@ class SimulatorServer:
         headers: Mapping[str, str] | None = None,
         times: int = 1,
     ) -> None:
-        """Make the next ``times`` requests to ``route`` get exactly this reply.
-
-        For what a real service should never send but a client must survive: a ``nextLink``
-        or a redirect (``status=307, headers={"Location": ...}``) to another origin, a
-        malformed 200 (``body=[...]``, ``raw=b"<html>..."``). Queued with ``inject`` faults,
-        answered before authentication, recorded like any request, no state changed.
-        """
+        """Make the next ``times`` requests to ``route`` get exactly this reply: what a service
+        should never send but a client must survive (a ``nextLink`` or redirect to another origin,
+        a malformed 200). Queued with ``inject`` faults, answered before authentication."""
         reply = Reply(status, copy.deepcopy(body), dict(headers or {}), raw)
         fault = _Fault(status, times, None, "", "", reply=reply)
         self._queue(self._faults, route, [fault] if times >= 1 else [])
@@ -507,11 +461,7 @@ class SimulatorServer:
 
     def rewrite_reply(self, route: str, rewrite: Callable[[JSON], None], *, times: int = 1) -> None:
         """Let ``rewrite`` change the JSON body of the next ``times`` successful replies of
-        ``route`` (the handler has run: state is as the request left it).
-
-        For answers that say other than what happened, such as a connection PUT that answers
-        200 with the status still ``Pending``, or a compute that answers with another ID.
-        """
+        ``route``, after the handler ran: answers that say other than what happened."""
         self._queue(self._rewrites, route, [rewrite] * times)
 
     def _take_rewrite(self, route: str, reply: Reply) -> Reply:
@@ -523,8 +473,6 @@ class SimulatorServer:
         body = copy.deepcopy(reply.body)
         rewrite(body)
         return Reply(reply.status, body, dict(reply.headers))
-
-    # --------------------------------------------------------------------- routing
 
     def route_names(self) -> set[str]:
         """Names of all routes in the routing table."""

@@ -1,8 +1,6 @@
-"""Microsoft.MachineLearningServices in the simulator: the service object ``sim.ml``.
-
-ARM's side lives in the shared resource store: workspaces, their computes and private endpoint
-connections. What runs inside a workspace lives here: component versions, jobs, batch endpoints
-and the jobs their scoring URIs start.
+"""Microsoft.MachineLearningServices in the simulator: the service object ``sim.ml``. ARM's side
+(workspaces, computes, private endpoint connections) lives in the resource store; what runs inside
+a workspace (component versions, jobs, batch endpoints and their scoring jobs) lives here.
 
 Rules kept here as the service applies them: a workspace embeds its private endpoint connections
 (built from the stored children, so both views agree); a PATCH changes only what the caller may
@@ -25,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..network.models import check_status
 from ..server import Route
-from ..shapes import DEFAULT_LOCATION, JSON, stable_uuid
+from ..shapes import DEFAULT_LOCATION, JSON, last_segment, stable_uuid
 from . import shapes
 
 if TYPE_CHECKING:
@@ -33,35 +31,19 @@ if TYPE_CHECKING:
 
 # Properties of an AML workspace that only the service writes; a PATCH that
 # carries them is not an error, they are just not taken over (as in ARM).
-WORKSPACE_READ_ONLY: Final = frozenset(
-    {
-        "provisioningState",
-        "workspaceId",
-        "discoveryUrl",
-        "privateEndpointConnections",
-        "privateLinkCount",
-        "serviceProvisionedResourceGroup",
-        "mlFlowTrackingUri",
-        "notebookInfo",
-        "tenantId",
-        "storageHnsEnabled",
-    }
-)
+# fmt: off
+WORKSPACE_READ_ONLY: Final = frozenset({
+    "provisioningState", "workspaceId", "discoveryUrl", "privateEndpointConnections",
+    "privateLinkCount", "serviceProvisionedResourceGroup", "mlFlowTrackingUri", "notebookInfo",
+    "tenantId", "storageHnsEnabled",
+})
 PUBLIC_NETWORK_ACCESS: Final = frozenset({"Enabled", "Disabled"})
 TERMINAL: Final = frozenset({"Completed", "Failed", "Canceled"})
 STATUSES: Final = TERMINAL | {
-    "NotStarted",
-    "Starting",
-    "Provisioning",
-    "Preparing",
-    "Queued",
-    "Running",
-    "Finalizing",
-    "CancelRequested",
-    "NotResponding",
-    "Paused",
-    "Unknown",
+    "NotStarted", "Starting", "Provisioning", "Preparing", "Queued", "Running", "Finalizing",
+    "CancelRequested", "NotResponding", "Paused", "Unknown",
 }
+# fmt: on
 
 #: ``hook(workspace_id, private_endpoint_id, connection_state)`` after a connection's decision.
 ConnectionStateHook = Callable[[str, str, JSON], None]
@@ -88,14 +70,13 @@ class BatchEndpoint:
 
     @property
     def name(self) -> str:
-        return self.id.rstrip("/").rsplit("/", 1)[-1]
+        return last_segment(self.id)
 
 
 class MachineLearning:
     """Azure ML workspaces, computes, connections, components, jobs and batch endpoints."""
 
     def __init__(self, sim: AzureSimulator) -> None:
-        """Keeping ARM resources in ``sim.arm``, everything else here."""
         self.sim = sim
         self.lock = sim.lock
         #: Azure-AsyncOperation status bodies of compute updates, by operation id.
@@ -125,18 +106,12 @@ class MachineLearning:
         self._connection_state_hooks.append(hook)
 
     def reset(self) -> None:
-        """Forget compute operations, components, jobs, endpoints and what was received (the
-        ARM resources live in the store)."""
+        """Forget all but the ARM resources (they live in the store)."""
         with self.lock:
-            for state in (
-                self.operations,
-                self._components,
-                self._jobs,
-                self.endpoints,
-                self.repeatability,
-                self.batch_submitted,
-            ):
+            for state in (self.operations, self._components, self._jobs, self.endpoints):
                 state.clear()
+            for seen in (self.repeatability, self.batch_submitted):
+                seen.clear()
             self._scoring_posts.clear()
             self._job_puts.clear()
         self.promotion.reset()
@@ -151,11 +126,8 @@ class MachineLearning:
         identity: JSON | None = None,
         **properties_overrides: Any,
     ) -> JSON:
-        """Seed an AML workspace; keyword overrides replace keys of ``properties``.
-
-        ``identity`` replaces the whole identity block (default: system-assigned,
-        with a principal id derived from the workspace id).
-        """
+        """Seed an AML workspace; keyword overrides replace keys of ``properties``, ``identity``
+        the identity block (default: system-assigned, its principal derived from the ID)."""
         body = shapes.ml_workspace(
             workspace_id,
             public_network_access=public_network_access,
@@ -166,46 +138,15 @@ class MachineLearning:
         return self.sim.arm.put(workspace_id, body)
 
     def add_compute(
-        self,
-        workspace_id: str,
-        name: str,
-        *,
-        compute_type: str = "AmlCompute",
-        vm_size: str = "STANDARD_DS3_V2",
-        subnet_id: str | None = None,
-        disable_local_auth: bool | None = True,
-        max_node_count: int | None = 4,
-        min_node_count: int | None = 0,
-        remote_login_port_public_access: str | None = "Disabled",
-        location: str | None = None,
-        current_node_count: int | None = None,
-        target_node_count: int | None = None,
+        self, workspace_id: str, name: str, *, location: str | None = None, **settings: Any
     ) -> JSON:
-        """Seed a compute of an AML workspace (which must exist); see :func:`shapes.compute`.
-
-        ``compute_type`` is ``AmlCompute``, ``ComputeInstance``, ``AKS`` or
-        ``Kubernetes``; None arguments leave their key out. ``location``
-        defaults to the workspace's. A cluster's ``current_node_count`` and
-        ``target_node_count`` default to its minimum (idle); set them for a
-        cluster running jobs.
-        """
+        """Seed a compute of an AML workspace (which must exist): the settings of
+        :func:`shapes.compute`; ``location`` defaults to the workspace's."""
         store = self.sim.arm
         store.require(workspace_id)
         workspace = store.get(workspace_id) or {}
-        body = shapes.compute(
-            workspace_id,
-            name,
-            compute_type=compute_type,
-            vm_size=vm_size,
-            subnet_id=subnet_id,
-            disable_local_auth=disable_local_auth,
-            max_node_count=max_node_count,
-            min_node_count=min_node_count,
-            remote_login_port_public_access=remote_login_port_public_access,
-            location=location or str(workspace.get("location") or DEFAULT_LOCATION),
-            current_node_count=current_node_count,
-            target_node_count=target_node_count,
-        )
+        where = location or str(workspace.get("location") or DEFAULT_LOCATION)
+        body = shapes.compute(workspace_id, name, location=where, **settings)
         return store.put(body["id"], body)
 
     def compute(self, workspace_id: str, name: str) -> JSON:

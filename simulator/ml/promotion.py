@@ -22,21 +22,15 @@ Part of `sim.ml` (its routes come ahead of the service's own), on its lock and e
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 
 from ..server import Call, Reply, Route, arm_error, route
 from ..shapes import JSON, now_iso
 from . import shapes
 from .models import BatchEndpoint, MachineLearning, key
-from .responses import MachineLearningResponses
+from .responses import MachineLearningResponses, endpoint_not_found
+from .urls import ENDPOINT, SEG, WS
 
 MODEL_TYPE = "Microsoft.MachineLearningServices/workspaces/models"
-_SEG = r"[^/]+"
-_WS = (
-    rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/"
-    rf"microsoft\.machinelearningservices/workspaces/{_SEG}"
-)
-_EP = rf"(?P<ws>{_WS})/batchendpoints/(?P<ep>{_SEG})"
 
 
 class PromotionService:
@@ -50,76 +44,25 @@ class PromotionService:
 
     def routes(self) -> list[Route]:
         """Model versions, batch deployment writes, endpoint PUT and run metrics."""
-        table: list[tuple[str, str, str, Callable[[Call], Reply], bool]] = [
-            (
-                "GET",
-                rf"^(?P<ws>{_WS})/models/(?P<name>{_SEG})$",
-                "ml.model.get",
-                self.model_get,
-                True,
-            ),
-            (
-                "GET",
-                rf"^(?P<ws>{_WS})/models/(?P<name>{_SEG})/versions/(?P<v>{_SEG})$",
-                "ml.model.version.get",
-                self.version_get,
-                True,
-            ),
-            (
-                "PUT",
-                rf"^(?P<ws>{_WS})/models/(?P<name>{_SEG})/versions/(?P<v>{_SEG})$",
-                "ml.model.version.put",
-                self.version_put,
-                True,
-            ),
-            ("PUT", rf"^{_EP}$", "ml.batch_endpoint.put", self.endpoint_put, True),
-            (
-                "GET",
-                rf"^{_EP}/deployments/(?P<dep>{_SEG})$",
-                "ml.batch_deployment.get",
-                self.deployment_get,
-                True,
-            ),
-            (
-                "GET",
-                rf"^{_EP}/deployments/(?P<dep>{_SEG})/operations/(?P<op>{_SEG})$",
-                "ml.batch_deployment.operation",
-                self.deployment_operation,
-                True,
-            ),
-            (
-                "PUT",
-                rf"^{_EP}/deployments/(?P<dep>{_SEG})$",
-                "ml.batch_deployment.put",
-                self.deployment_put,
-                True,
-            ),
-            (
-                "DELETE",
-                rf"^{_EP}/deployments/(?P<dep>{_SEG})$",
-                "ml.batch_deployment.delete",
-                self.deployment_delete,
-                True,
-            ),
-            (
-                "GET",
-                rf"^/history/v1\.0(?P<ws>{_WS})/runs/(?P<run>{_SEG})/children$",
-                "ml.run.children",
-                self.run_children,
-                True,
-            ),
-            (
-                "POST",
-                rf"^/metric/v2\.0(?P<ws>{_WS})/runs/(?P<run>{_SEG})/full$",
-                "ml.run.metric",
-                self.run_metric,
-                False,
-            ),
-        ]
-        # The metric service is a data plane of its own: no api-version, as azure-ai-ml calls it.
+        model = rf"^{WS}/models/(?P<name>{SEG})"
+        version, dep = (
+            rf"{model}/versions/(?P<v>{SEG})$",
+            rf"^{ENDPOINT}/deployments/(?P<dep>{SEG})",
+        )
+        run, op = rf"{WS}/runs/(?P<run>{SEG})", rf"/operations/(?P<op>{SEG})$"
+        metric = rf"^/metric/v2\.0{run}/full$"
         return [
-            route(method, pattern, name, handler, needs_api_version=needs)
-            for method, pattern, name, handler, needs in table
+            route("GET", rf"{model}$", "ml.model.get", self.model_get),
+            route("GET", version, "ml.model.version.get", self.version_get),
+            route("PUT", version, "ml.model.version.put", self.version_put),
+            route("PUT", rf"^{ENDPOINT}$", "ml.batch_endpoint.put", self.endpoint_put),
+            route("GET", rf"{dep}$", "ml.batch_deployment.get", self.deployment_get),
+            route("GET", dep + op, "ml.batch_deployment.operation", self.deployment_operation),
+            route("PUT", rf"{dep}$", "ml.batch_deployment.put", self.deployment_put),
+            route("DELETE", rf"{dep}$", "ml.batch_deployment.delete", self.deployment_delete),
+            route("GET", rf"^/history/v1\.0{run}/children$", "ml.run.children", self.run_children),
+            # The metric service is a data plane: no api-version, as azure-ai-ml calls it.
+            route("POST", metric, "ml.run.metric", self.run_metric, needs_api_version=False),
         ]
 
     def reset(self) -> None:
@@ -221,7 +164,7 @@ class PromotionService:
     def endpoint_put(self, call: Call) -> Reply:
         endpoint_id, endpoint = self._endpoint(call)
         if endpoint is None:
-            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
+            return endpoint_not_found(call)
         properties = call.body.get("properties") if isinstance(call.body, dict) else None
         defaults = properties.get("defaults") if isinstance(properties, dict) else None
         wanted = defaults.get("deploymentName") if isinstance(defaults, dict) else None
@@ -242,7 +185,7 @@ class PromotionService:
         name = call.group("dep").lower()
         deployment = endpoint.deployments.get(name) if endpoint else None
         if deployment is None:
-            return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")
+            return _deployment_not_found(call)
         self._advance(endpoint_id, name, deployment)
         return Reply(200, copy.deepcopy(deployment))
 
@@ -255,7 +198,7 @@ class PromotionService:
             return Reply(200, {})
         deployment = endpoint.deployments.get(name) if endpoint else None
         if deployment is None:
-            return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")
+            return _deployment_not_found(call)
         state = self._advance(endpoint_id, name, deployment)
         status = "InProgress" if state not in ("Succeeded", "Failed", "Canceled") else state
         return Reply(200, {"name": call.group("op"), "status": status})
@@ -275,7 +218,7 @@ class PromotionService:
     def deployment_put(self, call: Call) -> Reply:
         endpoint_id, endpoint = self._endpoint(call)
         if endpoint is None:
-            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
+            return endpoint_not_found(call)
         body = call.body if isinstance(call.body, dict) else {}
         properties = body.get("properties")
         if not isinstance(properties, dict):
@@ -399,3 +342,7 @@ def _child_run(run_id: str, parent: str) -> JSON:
         "properties": {},
         "experimentId": "e0e0e0e0-0000-0000-0000-000000000000",
     }
+
+
+def _deployment_not_found(call: Call) -> Reply:
+    return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")

@@ -1,10 +1,5 @@
-"""HTTP in, model calls, HTTP out: the handlers of the Azure ML routes, ARM's (workspaces: GET,
-PATCH; computes: list, get, scale update with its Azure-AsyncOperation; private endpoint
-connections: list, get, PUT) and the workspace's (components, jobs, batch endpoints, scoring URIs).
-
-Handlers run with the simulator's lock held. Errors use ARM's error body (``arm_error``), as the
-ML management API and the scoring URI do.
-"""
+"""The handlers of the Azure ML routes (``urls``), run with the simulator's lock held. Errors use
+ARM's error body, as the ML management API and the scoring URI do."""
 
 from __future__ import annotations
 
@@ -23,6 +18,10 @@ from .models import PUBLIC_NETWORK_ACCESS, WORKSPACE_READ_ONLY, MachineLearning
 from .models import key as ml_key
 
 _INPUT_TYPES = frozenset({"urifolder", "urifile", "uri_folder", "uri_file"})
+
+
+def endpoint_not_found(call: Call) -> Reply:
+    return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
 
 
 def _get(mapping: Any, *names: str) -> Any:
@@ -303,16 +302,7 @@ class MachineLearningResponses:
         missing = self._workspace_missing(ws)
         if missing:
             return missing
-        jobs = self._ml.jobs(ws)
-        tag = call.query.get("tag")
-        if tag:
-            tag_key, has_value, tag_value = tag.partition("=")
-            jobs = [
-                j
-                for j in jobs
-                if tag_key in (j["properties"].get("tags") or {})
-                and (not has_value or j["properties"]["tags"][tag_key] == tag_value)
-            ]
+        jobs = _having(self._ml.jobs(ws), "tags", call.query.get("tag"))
         job_type = call.query.get("jobType")
         if job_type:
             jobs = [
@@ -325,16 +315,8 @@ class MachineLearningResponses:
             jobs = [j for j in jobs if j["properties"].get("isArchived")]
         elif view != "all":
             return arm_error(400, "BadArgument", f"Invalid listViewType {view!r}.")
-        wanted = call.query.get("properties")
-        if wanted:
-            for item in wanted.split(","):
-                prop, has_value, value = item.partition("=")
-                jobs = [
-                    j
-                    for j in jobs
-                    if prop in (j["properties"].get("properties") or {})
-                    and (not has_value or j["properties"]["properties"][prop] == value)
-                ]
+        for wanted in (call.query.get("properties") or "").split(","):
+            jobs = _having(jobs, "properties", wanted)
         return self._page(call, jobs)
 
     def _page(self, call: Call, items: list[JSON]) -> Reply:
@@ -357,13 +339,13 @@ class MachineLearningResponses:
         endpoint_id = f"{call.group('ws')}/batchEndpoints/{call.group('ep')}"
         view = self._endpoint_view(endpoint_id)
         if view is None:
-            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
+            return endpoint_not_found(call)
         return Reply(200, view)
 
-    def batch_deployment_list(self, call: Call) -> Reply:
+    def deployment_list(self, call: Call) -> Reply:
         endpoint = self._ml.endpoint(f"{call.group('ws')}/batchEndpoints/{call.group('ep')}")
         if endpoint is None:
-            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
+            return endpoint_not_found(call)
         return self._page(call, [copy.deepcopy(d) for d in endpoint.deployments.values()])
 
     def scoring_invoke(self, call: Call) -> Reply:
@@ -461,3 +443,16 @@ def _inputs_problem(inputs: Any) -> str | None:
         if not isinstance(uri, str) or not uri:
             return f"Input {name!r}: uri is required."
     return None
+
+
+def _having(jobs: list[JSON], field: str, wanted: str | None) -> list[JSON]:
+    """The jobs whose ``properties.<field>`` has ``wanted`` (``key`` or ``key=value``)."""
+    if not wanted:
+        return jobs
+    name, has_value, value = wanted.partition("=")
+    return [
+        j
+        for j in jobs
+        if name in (j["properties"].get(field) or {})
+        and (not has_value or j["properties"][field][name] == value)
+    ]

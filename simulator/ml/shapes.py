@@ -37,12 +37,8 @@ def ml_workspace(
     properties_overrides: JSON | None = None,
     identity: JSON | None = None,
 ) -> JSON:
-    """An AML workspace shaped on ``aml_workspaces_get.json``.
-
-    ``properties.privateEndpointConnections`` is filled in when the workspace
-    is served, from the connections stored as its children. ``identity``
-    replaces the default system-assigned identity block.
-    """
+    """An AML workspace shaped on ``aml_workspaces_get.json`` (its ``privateEndpointConnections``
+    are filled in when it is served, from its stored children)."""
     name = last_segment(workspace_id)
     sub, rg = scope_of(workspace_id)
     rg_prefix = f"/subscriptions/{sub}/resourceGroups/{rg}/providers"
@@ -108,50 +104,30 @@ def private_endpoint_connection(
     }
 
 
-def _node_state_counts(idle: int, running: int = 0) -> JSON:
-    return {
-        "preparingNodeCount": 0,
-        "runningNodeCount": running,
-        "idleNodeCount": idle,
-        "unusableNodeCount": 0,
-        "leavingNodeCount": 0,
-        "preemptedNodeCount": 0,
-    }
-
-
 def compute(
     workspace_id: str,
     name: str,
     *,
-    compute_type: str,
-    vm_size: str,
-    subnet_id: str | None,
-    disable_local_auth: bool | None,
-    max_node_count: int | None,
-    min_node_count: int | None,
-    remote_login_port_public_access: str | None,
     location: str,
+    compute_type: str = "AmlCompute",
+    vm_size: str = "STANDARD_DS3_V2",
+    subnet_id: str | None = None,
+    disable_local_auth: bool | None = True,
+    max_node_count: int | None = 4,
+    min_node_count: int | None = 0,
+    remote_login_port_public_access: str | None = "Disabled",
     current_node_count: int | None = None,
     target_node_count: int | None = None,
 ) -> JSON:
-    """An AML compute shaped on ``aml_compute_get_amlcompute.json`` (AKS: ``aml_compute_list``).
+    """A compute (``AmlCompute``, ``ComputeInstance``, ``AKS``, ``Kubernetes``) shaped on
+    ``aml_compute_get_amlcompute.json`` (AKS: ``aml_compute_list``); None leaves a key out, as ARM
+    omits unset fields.
 
-    ``properties.disableLocalAuth`` sits on the compute itself, next to
-    ``computeType`` (the Compute base of the spec), not in the nested
-    type-specific ``properties.properties``. Arguments that are None leave
-    their key out, the way ARM omits unset fields.
-
-    * ``AmlCompute``: nested ``vmSize``, ``subnet.id``, ``scaleSettings``,
-      ``remoteLoginPortPublicAccess`` and the allocation fields of the example;
-      ``currentNodeCount``/``targetNodeCount`` are the minimum (idle) unless
-      given (a cluster running jobs), ``allocationState`` ``Resizing`` while
-      they differ, and ``nodeStateCounts`` counts the nodes above the minimum
-      as running.
-    * ``ComputeInstance``: nested ``vmSize``, ``subnet.id`` and
-      ``sshSettings.sshPublicAccess`` (its remote-login switch).
-    * ``AKS`` / ``Kubernetes``: the list example's shape (``resourceId`` of the
-      cluster, no nested properties); an AKS compute with a subnet also gets
-      ``properties.properties.aksNetworkingConfiguration.subnetId``.
+    ``disableLocalAuth`` sits next to ``computeType`` (the spec's Compute base), not in the nested
+    ``properties.properties``. A cluster's node counts are its minimum (idle) unless given (a
+    cluster running jobs: ``Resizing`` while they differ, nodes above the minimum running). A
+    ComputeInstance's remote-login switch is ``sshSettings.sshPublicAccess``; an AKS compute with
+    a subnet gets ``aksNetworkingConfiguration.subnetId``.
     """
     now = now_iso()
     outer: JSON = {
@@ -189,7 +165,12 @@ def compute(
             "currentNodeCount": current,
             "targetNodeCount": target,
             # Nodes above the idle minimum are running jobs.
-            "nodeStateCounts": _node_state_counts(min(current, idle), max(current - idle, 0)),
+            "nodeStateCounts": {
+                "preparingNodeCount": 0,
+                "runningNodeCount": max(current - idle, 0),
+                "idleNodeCount": min(current, idle),
+                **dict.fromkeys(("unusableNodeCount", "leavingNodeCount", "preemptedNodeCount"), 0),
+            },
             "enableNodePublicIp": True,
         }
     elif kind == "computeinstance":
@@ -248,12 +229,9 @@ SYSTEM_USER = "automation@contoso.com"
 def system_data(created_at: str | None = None) -> JSON:
     stamp = created_at or now_iso()
     return {
-        "createdAt": stamp,
-        "createdBy": SYSTEM_USER,
-        "createdByType": "User",
-        "lastModifiedAt": stamp,
-        "lastModifiedBy": SYSTEM_USER,
-        "lastModifiedByType": "User",
+        f"{prefix}{field}": value
+        for prefix in ("created", "lastModified")
+        for field, value in (("At", stamp), ("By", SYSTEM_USER), ("ByType", "User"))
     }
 
 
@@ -299,25 +277,14 @@ def component_version(
 
 def job_services(workspace_id: str, name: str, location: str = DEFAULT_LOCATION) -> JSON:
     ws_id = workspace_id.rstrip("/")
+    endpoints = {
+        "Tracking": f"azureml://{location}.api.azureml.ms/mlflow/v1.0{ws_id}?",
+        "Studio": f"https://ml.azure.com/runs/{name}?wsid={ws_id}",
+    }
+    empty = dict.fromkeys(("status", "errorMessage", "properties", "nodes"))
     return {
-        "Tracking": {
-            "jobServiceType": "Tracking",
-            "port": None,
-            "endpoint": f"azureml://{location}.api.azureml.ms/mlflow/v1.0{ws_id}?",
-            "status": None,
-            "errorMessage": None,
-            "properties": None,
-            "nodes": None,
-        },
-        "Studio": {
-            "jobServiceType": "Studio",
-            "port": None,
-            "endpoint": f"https://ml.azure.com/runs/{name}?wsid={ws_id}",
-            "status": None,
-            "errorMessage": None,
-            "properties": None,
-            "nodes": None,
-        },
+        kind: {"jobServiceType": kind, "port": None, "endpoint": endpoint, **empty}
+        for kind, endpoint in endpoints.items()
     }
 
 
