@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Protocol, Self, cast
 
 import trustme
@@ -144,17 +143,6 @@ class Service(Protocol):
     def reset(self) -> None: ...  # forget the state, seeded and written
 
 
-@dataclass
-class _Fault:
-    status: int
-    remaining: int
-    retry_after: float | None
-    code: str
-    message: str
-    #: A whole reply to send instead of an ARM error (see ``inject_reply``).
-    reply: Reply | None = None
-
-
 def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
     """An ARM-style error reply: ``{"error": {"code": ..., "message": ...}}``."""
     return Reply(status, {"error": {"code": code, "message": message}}, headers or {})
@@ -266,8 +254,9 @@ class SimulatorServer:
         self.page_size = DEFAULT_PAGE_SIZE
         self.services: list[Service] = []
         self._requests: list[Request] = []
-        self._faults: dict[str, deque[_Fault]] = {}
-        self._lost: dict[str, deque[_Fault]] = {}
+        #: Replies queued by route: injected faults and replies; lost responses.
+        self._faults: dict[str, deque[Reply]] = {}
+        self._lost: dict[str, deque[Reply]] = {}
         self._rewrites: dict[str, deque[Callable[[JSON], None]]] = {}
         self._routes: list[Route] = []
         self._server: _Server | None = None
@@ -288,12 +277,7 @@ class SimulatorServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def start(self) -> Self:
@@ -398,13 +382,13 @@ class SimulatorServer:
             for service in self.services:
                 service.reset()
 
-    def _queue(self, queues: dict[str, deque[Any]], route: str, items: list[Any]) -> None:
+    def _queue(self, queues: dict[str, deque[Any]], route: str, item: Any, times: int) -> None:
         if route not in self.route_names():
             raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
-        if not items:
+        if times < 1:
             raise ValueError("times must be at least 1")
         with self.lock:
-            queues.setdefault(route, deque()).extend(items)
+            queues.setdefault(route, deque()).extend([item] * times)
 
     def inject(
         self,
@@ -418,14 +402,10 @@ class SimulatorServer:
     ) -> None:
         """Make the next ``times`` requests to ``route`` fail with ``status``: an ARM error body
         (and ``Retry-After`` when given), recorded like any request; no state changes."""
-        fault = _Fault(
-            status=status,
-            remaining=times,
-            retry_after=retry_after,
-            code=code or _fault_code(status),
-            message=message or f"Fault injected by the simulator (HTTP {status}).",
-        )
-        self._queue(self._faults, route, [fault] if times >= 1 else [])
+        headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+        message = message or f"Fault injected by the simulator (HTTP {status})."
+        fault = arm_error(status, code or _fault_code(status), message, headers)
+        self._queue(self._faults, route, fault, times)
 
     def inject_reply(
         self,
@@ -441,16 +421,13 @@ class SimulatorServer:
         should never send but a client must survive (a ``nextLink`` or redirect to another origin,
         a malformed 200). Queued with ``inject`` faults, answered before authentication."""
         reply = Reply(status, copy.deepcopy(body), dict(headers or {}), raw)
-        fault = _Fault(status, times, None, "", "", reply=reply)
-        self._queue(self._faults, route, [fault] if times >= 1 else [])
+        self._queue(self._faults, route, reply, times)
 
     def lose_response(self, route: str, *, status: int = 503, times: int = 1) -> None:
         """The next ``times`` successful requests to ``route`` take effect but are answered
         with ``status`` (a response lost on the way back): the client cannot tell it worked."""
-        fault = _Fault(
-            status, times, None, _fault_code(status), "The response was lost (simulated)."
-        )
-        self._queue(self._lost, route, [fault] if times >= 1 else [])
+        lost = arm_error(status, _fault_code(status), "The response was lost (simulated).")
+        self._queue(self._lost, route, lost, times)
 
     def clear_faults(self) -> None:
         """Drop every pending injected fault, lost response and reply rewrite."""
@@ -462,7 +439,7 @@ class SimulatorServer:
     def rewrite_reply(self, route: str, rewrite: Callable[[JSON], None], *, times: int = 1) -> None:
         """Let ``rewrite`` change the JSON body of the next ``times`` successful replies of
         ``route``, after the handler ran: answers that say other than what happened."""
-        self._queue(self._rewrites, route, [rewrite] * times)
+        self._queue(self._rewrites, route, rewrite, times)
 
     def _take_rewrite(self, route: str, reply: Reply) -> Reply:
         with self.lock:
@@ -593,63 +570,43 @@ class SimulatorServer:
         with self.lock:
             self._requests.append(Request(method, path, name, status, api, host, authorized))
 
-    def _take(self, queues: dict[str, deque[_Fault]], route: str) -> Reply | None:
+    def _take(self, queues: dict[str, deque[Reply]], route: str) -> Reply | None:
         with self.lock:
             queue = queues.get(route)
-            if not queue:
-                return None
-            fault = queue[0]
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                queue.popleft()
-        if fault.reply is not None:
-            return copy.deepcopy(fault.reply)
-        headers = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = f"{fault.retry_after:g}"
-        return arm_error(fault.status, fault.code, fault.message, headers)
+            return copy.deepcopy(queue.popleft()) if queue else None
 
     def _authenticate(
         self, route: Route, headers: Mapping[str, str], api_version: str | None
     ) -> Reply | None:
         if route.audience is None:
             return None
-        challenge = {
-            "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/'
-            f'{self.tenant_id}", error="invalid_token", '
-            'error_description="The authentication failed"'
-        }
         scheme, _, token = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return arm_error(
-                401,
-                "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is missing.",
-                challenge,
-            )
         with self.lock:
-            resource = self.token_audience(token)
-        if resource is None:
-            return arm_error(
-                401,
-                "InvalidAuthenticationToken",
-                "The access token is invalid (not issued by this simulator).",
-                challenge,
-            )
+            resource = self.token_audience(token) if scheme.lower() == "bearer" else None
         expected = self.url if route.audience == "arm" else _AUDIENCES[route.audience]
-        if resource.rstrip("/").lower() != expected.lower():
-            return arm_error(
-                401,
-                "InvalidAuthenticationTokenAudience",
+        if scheme.lower() != "bearer" or not token:
+            code, message = "AuthenticationFailed", "The 'Authorization' header is missing."
+            message = f"Authentication failed. {message}"
+        elif resource is None:
+            code = "InvalidAuthenticationToken"
+            message = "The access token is invalid (not issued by this simulator)."
+        elif resource.rstrip("/").lower() != expected.lower():
+            code = "InvalidAuthenticationTokenAudience"
+            message = (
                 f"The access token has been obtained for wrong audience or resource '{resource}'. "
                 f"It should exactly match with one of the allowed audiences '{expected}', "
-                f"'{expected}/'.",
-                challenge,
+                f"'{expected}/'."
             )
-        if api_version is None and route.needs_api_version:
+        elif api_version is None and route.needs_api_version:
             return arm_error(
                 400,
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
-        return None
+        else:
+            return None
+        challenge = (
+            f'Bearer authorization_uri="https://login.microsoftonline.com/{self.tenant_id}", '
+            'error="invalid_token", error_description="The authentication failed"'
+        )
+        return arm_error(401, code, message, {"WWW-Authenticate": challenge})

@@ -10,7 +10,8 @@ resource (``properties.privateEndpointConnections``) and readable as children.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from ..arm.exceptions import not_found
@@ -40,7 +41,6 @@ class Network:
     ``sim.network``."""
 
     def __init__(self, sim: AzureSimulator) -> None:
-        """Keeping its resources in ``sim.arm``."""
         self.sim = sim
         self._store = sim.arm
 
@@ -54,9 +54,7 @@ class Network:
         ]
 
     def reset(self) -> None:
-        """Nothing of its own to forget: its resources live in the store."""
-
-    # --------------------------------------------------------------------- seeding
+        """Nothing to forget: its resources live in the store."""
 
     def add_private_endpoint(
         self,
@@ -75,59 +73,32 @@ class Network:
         )
         return self._store.put(pe_id, body)
 
-    def add_storage_account(
-        self,
-        resource_id: str,
-        *,
-        private_endpoints: Sequence[tuple[str, str, str]] = (),
-        location: str = DEFAULT_LOCATION,
-        **properties_overrides: Any,
-    ) -> JSON:
-        """Seed a storage account; ``private_endpoints`` are ``(pe_id, group_id, status)``.
+    def add_storage_account(self, resource_id: str, **options: Any) -> JSON:
+        """Seed a storage account (the options of :meth:`_add_dependency`); returns it."""
+        return self._add_dependency(shapes.storage_account, resource_id, **options)
 
-        Each one becomes a connection on the account and a private endpoint
-        (see :meth:`add_dependency_private_endpoint`). Keyword overrides
-        replace keys of ``properties``. Returns the stored account.
-        """
-        body = shapes.storage_account(
-            resource_id, location=location, properties_overrides=properties_overrides
-        )
-        return self._add_dependency(resource_id, body, private_endpoints)
+    def add_key_vault(self, resource_id: str, **options: Any) -> JSON:
+        """Seed a key vault, like :meth:`add_storage_account`."""
+        build = functools.partial(shapes.key_vault, tenant_id=self.sim.tenant_id)
+        return self._add_dependency(build, resource_id, **options)
 
-    def add_key_vault(
-        self,
-        resource_id: str,
-        *,
-        private_endpoints: Sequence[tuple[str, str, str]] = (),
-        location: str = DEFAULT_LOCATION,
-        **properties_overrides: Any,
-    ) -> JSON:
-        """Seed a key vault; like :meth:`add_storage_account`."""
-        body = shapes.key_vault(
-            resource_id,
-            tenant_id=self.sim.tenant_id,
-            location=location,
-            properties_overrides=properties_overrides,
-        )
-        return self._add_dependency(resource_id, body, private_endpoints)
-
-    def add_container_registry(
-        self,
-        resource_id: str,
-        *,
-        private_endpoints: Sequence[tuple[str, str, str]] = (),
-        location: str = DEFAULT_LOCATION,
-        **properties_overrides: Any,
-    ) -> JSON:
-        """Seed a container registry; like :meth:`add_storage_account`."""
-        body = shapes.container_registry(
-            resource_id, location=location, properties_overrides=properties_overrides
-        )
-        return self._add_dependency(resource_id, body, private_endpoints)
+    def add_container_registry(self, resource_id: str, **options: Any) -> JSON:
+        """Seed a container registry, like :meth:`add_storage_account`."""
+        return self._add_dependency(shapes.container_registry, resource_id, **options)
 
     def _add_dependency(
-        self, resource_id: str, body: JSON, private_endpoints: Iterable[tuple[str, str, str]]
+        self,
+        build: Callable[..., JSON],
+        resource_id: str,
+        *,
+        private_endpoints: Iterable[tuple[str, str, str]] = (),
+        location: str = DEFAULT_LOCATION,
+        **properties_overrides: Any,
     ) -> JSON:
+        """Keyword overrides replace keys of ``properties``; each of ``private_endpoints``
+        (``(pe_id, group_id, status)``) becomes a connection on the resource and a private
+        endpoint (:meth:`add_dependency_private_endpoint`)."""
+        body = build(resource_id, location=location, properties_overrides=properties_overrides)
         with self._store.lock:
             self._store.put(resource_id, body)
             for pe_id, group_id, status in private_endpoints:
@@ -142,29 +113,23 @@ class Network:
         status: str = "Approved",
         description: str | None = None,
     ) -> JSON:
-        """Connect a private endpoint to a stored resource (a storage account, vault, registry...).
-
-        Adds (or replaces, for the same ``pe_id``) the connection in the
-        resource's ``properties.privateEndpointConnections`` and stores the
-        private endpoint itself (automatic approval flow, ``groupIds`` =
-        ``[group_id]``, its connection in the same ``status``). Returns the
-        connection as the resource embeds it.
-        """
+        """Connect a private endpoint to a stored resource (a storage account, vault, registry...):
+        the connection in its ``privateEndpointConnections`` (replacing one of the same
+        ``pe_id``) and the private endpoint itself (automatic approval, ``groupIds`` =
+        ``[group_id]``, in the same ``status``). Returns the connection as embedded."""
         check_status(status)
         with self._store.lock:
             stored = self._store.stored(resource_id)
             if stored is None:
                 raise KeyError(f"seed {resource_id} first")
+            if description is None:
+                description = "Auto-Approved" if status == "Approved" else ""
             connection = shapes.dependency_connection(
                 str(stored.get("id", resource_id)),
                 str(stored.get("type") or arm_type_of(resource_id)),
                 pe_id=pe_id,
                 status=status,
-                description=(
-                    description
-                    if description is not None
-                    else ("Auto-Approved" if status == "Approved" else "")
-                ),
+                description=description,
             )
             connections = stored.setdefault("properties", {}).setdefault(
                 "privateEndpointConnections", []
@@ -186,8 +151,6 @@ class Network:
             self._store.put(pe_id, pe)
             return copy.deepcopy(connection)
 
-    # ----------------------------------------------------------------------- rules
-
     def dependency_connections(self, resource_id: str, stored: JSON) -> list[JSON]:
         """A dependency's connections: the embedded ones, then children not embedded."""
         embedded = copy.deepcopy(
@@ -207,8 +170,6 @@ class Network:
                 props = conn.get("properties", {})
                 if str(props.get("privateLinkServiceId", "")).lower() == target_id.lower():
                     props["privateLinkServiceConnectionState"] = dict(state)
-
-    # -------------------------------------------------------------------- handlers
 
     def dependency_connection_list(self, call: Call) -> Reply:
         """The private endpoint connections of any stored resource (a dependency)."""

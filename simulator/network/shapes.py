@@ -4,6 +4,8 @@ on the example under ``/work/shared/reference`` its docstring names."""
 
 from __future__ import annotations
 
+import copy
+
 from ..shapes import (
     DEFAULT_LOCATION,
     JSON,
@@ -84,21 +86,27 @@ def private_endpoint(
     }
 
 
-def _network_acls() -> JSON:
-    return {
-        "bypass": "AzureServices",
-        "virtualNetworkRules": [],
-        "ipRules": [],
-        "defaultAction": "Allow",
-    }
+def _resource(
+    resource_id: str, resource_type: str, location: str, extra: JSON, properties: JSON
+) -> JSON:
+    name = last_segment(resource_id)
+    body = {"id": resource_id, "name": name, "type": resource_type, "location": location}
+    return {**body, **extra, "tags": {}, "properties": properties}
+
+
+_NETWORK_ACLS: JSON = {
+    "bypass": "AzureServices",
+    "virtualNetworkRules": [],
+    "ipRules": [],
+    "defaultAction": "Allow",
+}
 
 
 def storage_account(
     resource_id: str, *, location: str = DEFAULT_LOCATION, properties_overrides: JSON | None = None
 ) -> JSON:
     """A minimal ``Microsoft.Storage/storageAccounts`` (StorageV2) as ARM's GET returns it."""
-    name = last_segment(resource_id)
-    host = _short(name, "sa")
+    host = _short(last_segment(resource_id), "sa")
     properties: JSON = {
         "provisioningState": "Succeeded",
         "creationTime": now_iso(),
@@ -113,24 +121,16 @@ def storage_account(
         "minimumTlsVersion": "TLS1_2",
         "supportsHttpsTrafficOnly": True,
         "publicNetworkAccess": "Enabled",
-        "networkAcls": _network_acls(),
+        "networkAcls": copy.deepcopy(_NETWORK_ACLS),
         "encryption": {
             "keySource": "Microsoft.Storage",
             "services": {"blob": {"enabled": True}, "file": {"enabled": True}},
         },
         "privateEndpointConnections": [],
+        **(properties_overrides or {}),
     }
-    properties.update(properties_overrides or {})
-    return {
-        "id": resource_id,
-        "name": name,
-        "type": STORAGE_ACCOUNT_TYPE,
-        "location": location,
-        "kind": "StorageV2",
-        "sku": {"name": "Standard_LRS", "tier": "Standard"},
-        "tags": {},
-        "properties": properties,
-    }
+    sku = {"kind": "StorageV2", "sku": {"name": "Standard_LRS", "tier": "Standard"}}
+    return _resource(resource_id, STORAGE_ACCOUNT_TYPE, location, sku, properties)
 
 
 def key_vault(
@@ -141,7 +141,6 @@ def key_vault(
     properties_overrides: JSON | None = None,
 ) -> JSON:
     """A minimal ``Microsoft.KeyVault/vaults`` (RBAC authorization) as ARM's GET returns it."""
-    name = last_segment(resource_id)
     properties: JSON = {
         "sku": {"family": "A", "name": "standard"},
         "tenantId": tenant_id,
@@ -153,30 +152,22 @@ def key_vault(
         "softDeleteRetentionInDays": 90,
         "enableRbacAuthorization": True,
         "enablePurgeProtection": True,
-        "vaultUri": f"https://{name.lower()}.vault.azure.net/",
+        "vaultUri": f"https://{last_segment(resource_id).lower()}.vault.azure.net/",
         "provisioningState": "Succeeded",
         "publicNetworkAccess": "Enabled",
-        "networkAcls": _network_acls(),
+        "networkAcls": copy.deepcopy(_NETWORK_ACLS),
         "privateEndpointConnections": [],
+        **(properties_overrides or {}),
     }
-    properties.update(properties_overrides or {})
-    return {
-        "id": resource_id,
-        "name": name,
-        "type": KEY_VAULT_TYPE,
-        "location": location,
-        "tags": {},
-        "properties": properties,
-    }
+    return _resource(resource_id, KEY_VAULT_TYPE, location, {}, properties)
 
 
 def container_registry(
     resource_id: str, *, location: str = DEFAULT_LOCATION, properties_overrides: JSON | None = None
 ) -> JSON:
     """A minimal Premium ``Microsoft.ContainerRegistry/registries`` as ARM's GET returns it."""
-    name = last_segment(resource_id)
     properties: JSON = {
-        "loginServer": f"{_short(name, 'acr')}.azurecr.io",
+        "loginServer": f"{_short(last_segment(resource_id), 'acr')}.azurecr.io",
         "creationDate": now_iso(),
         "provisioningState": "Succeeded",
         "adminUserEnabled": False,
@@ -188,17 +179,10 @@ def container_registry(
         "dataEndpointEnabled": False,
         "encryption": {"status": "disabled"},
         "privateEndpointConnections": [],
+        **(properties_overrides or {}),
     }
-    properties.update(properties_overrides or {})
-    return {
-        "id": resource_id,
-        "name": name,
-        "type": CONTAINER_REGISTRY_TYPE,
-        "location": location,
-        "sku": {"name": "Premium", "tier": "Premium"},
-        "tags": {},
-        "properties": properties,
-    }
+    sku = {"sku": {"name": "Premium", "tier": "Premium"}}
+    return _resource(resource_id, CONTAINER_REGISTRY_TYPE, location, sku, properties)
 
 
 def dependency_connection(
