@@ -1,8 +1,5 @@
-"""HTTP in, model calls, HTTP out for role assignments: list for a scope (with ``atScope()``,
-``principalId eq`` and ``assignedTo()`` filters), get, and create (PUT) with ARM's checks.
-
-Handlers run with the simulator's lock held.
-"""
+"""The handlers of role assignments (list for a scope with ``atScope()``, ``principalId eq`` and
+``assignedTo()`` filters; get; PUT with ARM's checks), run with the simulator's lock held."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ import re
 from ..arm.exceptions import invalid_content
 from ..arm.models import key as store_key
 from ..server import Call, Reply, arm_error
+from ..shapes import JSON
 from . import shapes
 from .exceptions import principal_not_found
 from .models import (
@@ -26,8 +24,6 @@ from .models import (
 
 
 class AuthorizationResponses:
-    """Handlers over the authorization model."""
-
     def __init__(self, authorization: Authorization) -> None:
         self._store = authorization.sim.arm
         self._model = authorization
@@ -58,21 +54,16 @@ class AuthorizationResponses:
                     f"The simulator does not understand the filter term '{term}'. It knows "
                     "atScope(), principalId eq '{id}' and assignedTo('{id}'), joined by 'and'.",
                 )
-        items = []
-        for view in self._model.assignment_views():
-            properties = view["properties"]
+
+        def wanted(properties: JSON) -> bool:
             candidate = normalized_scope(str(properties["scope"]))
             # atScope(): at or above the scope; otherwise also below it.
-            if not (
+            return (
                 at_or_above(candidate, scope) or (not at_scope and at_or_above(scope, candidate))
-            ):
-                continue
-            if principal is not None and str(properties.get("principalId", "")).lower() != (
-                principal
-            ):
-                continue
-            items.append(view)
-        return Reply(200, {"value": items})
+            ) and principal in (None, str(properties.get("principalId", "")).lower())
+
+        views = self._model.assignment_views()
+        return Reply(200, {"value": [v for v in views if wanted(v["properties"])]})
 
     def get(self, call: Call) -> Reply:
         key = store_key(call.path)

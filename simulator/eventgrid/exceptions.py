@@ -7,16 +7,9 @@ from ..server import Reply, arm_error
 
 def invalid_events(message: str) -> Reply:
     """400 ``BadRequest`` with an ``InputJsonInvalid`` detail, as Event Grid answers bad events."""
-    return Reply(
-        400,
-        {
-            "error": {
-                "code": "BadRequest",
-                "message": message,
-                "details": [{"code": "InputJsonInvalid", "message": message}],
-            }
-        },
-    )
+    reply = arm_error(400, "BadRequest", message)
+    reply.body["error"]["details"] = [{"code": "InputJsonInvalid", "message": message}]
+    return reply
 
 
 def too_large(length: str) -> Reply:
