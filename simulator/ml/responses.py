@@ -42,7 +42,6 @@ class MachineLearningResponses:
         self._store = ml.sim.arm
 
     def workspace_get(self, call: Call) -> Reply:
-        """GET of a workspace, its connections embedded."""
         found = self._store.stored(call.path)
         if found is None:
             return not_found(call.path)
@@ -84,7 +83,6 @@ class MachineLearningResponses:
         return Reply(200, self._ml.workspace_view(call.path, stored))
 
     def compute_list(self, call: Call) -> Reply:
-        """A page of the workspace's computes (``$skip``)."""
         workspace_id = call.group("ws")
         if not self._store.exists(workspace_id):
             return not_found(workspace_id)
@@ -140,22 +138,13 @@ class MachineLearningResponses:
         current.update(merged)
         properties["modifiedOn"] = common.now_iso()
         properties["provisioningState"] = "Succeeded"
-        # As in the spec's Compute/patch.json: 200, provisioningState Updating
-        # and an Azure-AsyncOperation to poll. The operation is already done,
-        # and Retry-After: 0 keeps the SDK's poller from waiting 30 s; it then
-        # GETs the compute for its result (a fresh body: azure-mgmt-
-        # machinelearningservices 2.0.0b2 loses the computeType discriminator
-        # when it deserializes the same response twice, as it does for an LRO
-        # that ends on its initial response).
-        operation = str(uuid.uuid4())
-        now = common.now_iso()
-        self._ml.operations[operation] = {
-            "id": operation,
-            "name": operation,
-            "status": "Succeeded",
-            "startTime": now,
-            "endTime": now,
-        }
+        # As in the spec's Compute/patch.json: 200, provisioningState Updating and an
+        # Azure-AsyncOperation, already done (Retry-After: 0 spares the poller 30 s); the SDK then
+        # GETs the compute (a fresh body: azure-mgmt-machinelearningservices 2.0.0b2 loses the
+        # computeType discriminator when it deserializes one response twice).
+        operation, now = str(uuid.uuid4()), common.now_iso()
+        self._ml.operations[operation] = {"id": operation, "name": operation, "status": "Succeeded"}
+        self._ml.operations[operation].update(startTime=now, endTime=now)
         subscription, _ = common.scope_of(call.path)
         location = urllib.parse.quote(str(stored.get("location") or common.DEFAULT_LOCATION))
         api = urllib.parse.quote(call.query.get("api-version", ""), safe="")
@@ -168,14 +157,12 @@ class MachineLearningResponses:
         return Reply(200, reply, {"Azure-AsyncOperation": status_url, "Retry-After": "0"})
 
     def compute_operation(self, call: Call) -> Reply:
-        """The status of a compute update (its Azure-AsyncOperation)."""
         found = self._ml.operations.get(call.group("op").lower())
         if found is None:
             return arm_error(404, "NotFound", f"Operation '{call.group('op')}' was not found.")
         return Reply(200, copy.deepcopy(found))
 
     def connection_list(self, call: Call) -> Reply:
-        """The workspace's private endpoint connections."""
         workspace_id = call.group("ws")
         if not self._store.exists(workspace_id):
             return not_found(workspace_id)
@@ -189,11 +176,7 @@ class MachineLearningResponses:
         properties = call.body.get("properties") if isinstance(call.body, dict) else None
         state = properties.get("privateLinkServiceConnectionState") if properties else None
         if not isinstance(state, dict):
-            return arm_error(
-                400,
-                "InvalidRequestContent",
-                "properties.privateLinkServiceConnectionState is required.",
-            )
+            return invalid_content("properties.privateLinkServiceConnectionState is required.")
         status = state.get("status")
         if status is not None and status not in CONNECTION_STATUSES:
             return arm_error(
@@ -204,8 +187,6 @@ class MachineLearningResponses:
         self._ml.set_connection_state(call.group("ws"), stored, state)
         return Reply(200, copy.deepcopy(stored))
 
-    # ----------------------------------------------------------- inside a workspace
-
     def _workspace_missing(self, workspace_id: str) -> Reply | None:
         if not self._store.exists(workspace_id):
             return arm_error(
@@ -215,8 +196,6 @@ class MachineLearningResponses:
                 f"{workspace_id.rsplit('/', 1)[-1]}' was not found.",
             )
         return None
-
-    # ------------------------------------------------------------------ components
 
     def component_version_get(self, call: Call) -> Reply:
         ws, name, version = call.group("ws"), call.group("name"), call.group("version")
@@ -240,12 +219,9 @@ class MachineLearningResponses:
             versions = versions[: int(top)]
         return Reply(200, {"value": versions})
 
-    # ------------------------------------------------------------------------ jobs
-
     def job_put(self, call: Call) -> Reply:
         ws, name = call.group("ws"), call.group("name")
-        missing = self._workspace_missing(ws)
-        if missing:
+        if missing := self._workspace_missing(ws):
             return missing
         body = call.body
         properties = body.get("properties") if isinstance(body, dict) else None
@@ -265,10 +241,9 @@ class MachineLearningResponses:
                 "Conflict",
                 f"A job named '{name}' already exists in this workspace; job names are unique.",
             )
-        if properties.get("jobType") == "Pipeline":
-            problem = self._pipeline_problem(ws, properties)
-            if problem:
-                return arm_error(400, "UserError", problem)
+        problem = properties.get("jobType") == "Pipeline" and self._pipeline_problem(ws, properties)
+        if problem:
+            return arm_error(400, "UserError", problem)
         created = shapes.submitted_job(ws, name, properties)
         self._ml.add_job(ws, created)
         return Reply(201, created)
@@ -299,8 +274,7 @@ class MachineLearningResponses:
 
     def job_list(self, call: Call) -> Reply:
         ws = call.group("ws")
-        missing = self._workspace_missing(ws)
-        if missing:
+        if missing := self._workspace_missing(ws):
             return missing
         jobs = _having(self._ml.jobs(ws), "tags", call.query.get("tag"))
         job_type = call.query.get("jobType")
@@ -321,8 +295,6 @@ class MachineLearningResponses:
 
     def _page(self, call: Call, items: list[JSON]) -> Reply:
         return self._ml.sim.page(call, items, "$skipToken", error_code="BadArgument")
-
-    # -------------------------------------------------------------- batch endpoints
 
     def _endpoint_view(self, endpoint_id: str) -> JSON | None:
         endpoint = self._ml.endpoint(endpoint_id)
@@ -371,8 +343,7 @@ class MachineLearningResponses:
         if not isinstance(properties, dict):
             return arm_error(400, "BadArgument", "The request body must have 'properties'.")
         inputs = _get(properties, "inputData", "InputData")
-        problem = _inputs_problem(inputs)
-        if problem:
+        if problem := _inputs_problem(inputs):
             return arm_error(400, "BadArgument", problem)
         deployment = call.headers.get("azureml-model-deployment") or endpoint.default_deployment
         if not deployment:
