@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..network.models import check_status
 from ..server import Route
-from ..shapes import DEFAULT_LOCATION, JSON, last_segment, stable_uuid
+from ..shapes import DEFAULT_LOCATION, JSON, connection_state, last_segment, stable_uuid
 from . import shapes
 
 if TYPE_CHECKING:
@@ -47,6 +47,15 @@ STATUSES: Final = TERMINAL | {
 
 #: ``hook(workspace_id, private_endpoint_id, connection_state)`` after a connection's decision.
 ConnectionStateHook = Callable[[str, str, JSON], None]
+
+
+def versioned(asset_id: str, collection: str) -> tuple[str, str, str] | None:
+    """``(workspace ID, name, version)`` of ``{workspace}/{collection}/{name}/versions/{v}``."""
+    marker, lowered = f"/{collection}/", asset_id.lower()
+    if marker not in lowered or "/versions/" not in lowered:
+        return None
+    name, _, version = asset_id[lowered.index(marker) + len(marker) :].partition("/versions/")
+    return asset_id[: lowered.index(marker)], name, version
 
 
 def key(arm_id: str) -> str:
@@ -116,8 +125,6 @@ class MachineLearning:
             self._job_puts.clear()
         self.promotion.reset()
 
-    # ------------------------------------------------------------- seeding ARM's side
-
     def add_workspace(
         self,
         workspace_id: str,
@@ -168,14 +175,8 @@ class MachineLearning:
         """Seed a private endpoint connection on an AML workspace (which must exist)."""
         self.sim.arm.require(workspace_id)
         check_status(status)
-        body = shapes.private_endpoint_connection(
-            workspace_id,
-            name,
-            private_endpoint_id=private_endpoint_id,
-            status=status,
-            description=description,
-            actions_required=actions_required,
-        )
+        state = connection_state(status, description, actions_required)
+        body = shapes.private_endpoint_connection(workspace_id, name, private_endpoint_id, state)
         return self.sim.arm.put(body["id"], body)
 
     def connection_status(self, workspace_id: str, name: str) -> str:
@@ -185,8 +186,6 @@ class MachineLearning:
             raise KeyError(f"no private endpoint connection {name!r} on {workspace_id}")
         return str(found["properties"]["privateLinkServiceConnectionState"]["status"])
 
-    # -------------------------------------------------------------- ARM's side: rules
-
     def connections(self, workspace_id: str) -> list[JSON]:
         """Copies of the workspace's private endpoint connections."""
         return self.sim.arm.children(workspace_id, "privateendpointconnections")
@@ -194,30 +193,23 @@ class MachineLearning:
     def workspace_view(self, workspace_id: str, stored: JSON) -> JSON:
         """The workspace as ARM serves it, its connections embedded."""
         body = copy.deepcopy(stored)
-        # ARM embeds the workspace's connections in the workspace; build them
-        # from the stored children so both views always agree.
-        body.setdefault("properties", {})["privateEndpointConnections"] = self.connections(
-            workspace_id
-        )
+        # Built from the stored children, so that both views always agree.
+        connections = self.connections(workspace_id)
+        body.setdefault("properties", {})["privateEndpointConnections"] = connections
         return body
 
     def set_connection_state(self, workspace_id: str, connection: JSON, state: JSON) -> None:
         """Take over a new state (status, description, actions required); mirror it."""
         current = connection["properties"]["privateLinkServiceConnectionState"]
-        # Only the state can change; the private endpoint id is fixed by the
-        # endpoint's owner, so anything else in the body is ignored.
+        # Only the state can change (the endpoint's owner fixed the rest): the rest is ignored.
         for name in ("status", "description", "actionsRequired"):
             if state.get(name) is not None:
                 current[name] = state[name]
         connection["properties"]["provisioningState"] = "Succeeded"
-        # In Azure the target's decision shows up on the private endpoint and
-        # on Synapse's managed private endpoint; mirror that so the app sees a
-        # consistent world after approving.
+        # In Azure the decision shows on the private endpoint and Synapse's managed one too.
         pe_id = connection["properties"]["privateEndpoint"]["id"]
         for hook in self._connection_state_hooks:
             hook(workspace_id, pe_id, current)
-
-    # ------------------------------------------------------------------ components
 
     def add_component(
         self, workspace_id: str, name: str, version: str, *, inputs: JSON | None = None
@@ -225,9 +217,8 @@ class MachineLearning:
         """Register a component version; the last one registered is the ``latest``."""
         body = shapes.component_version(workspace_id, name, version, inputs=inputs)
         with self.lock:
-            versions = self._components.setdefault(key(workspace_id), {}).setdefault(
-                name.lower(), []
-            )
+            components = self._components.setdefault(key(workspace_id), {})
+            versions = components.setdefault(name.lower(), [])
             versions[:] = [v for v in versions if v["name"] != version]
             versions.append(body)
         return copy.deepcopy(body)
@@ -244,16 +235,8 @@ class MachineLearning:
         )
 
     def component_by_id(self, component_id: str) -> JSON | None:
-        marker = "/components/"
-        lowered = component_id.lower()
-        if marker not in lowered or "/versions/" not in lowered:
-            return None
-        workspace_id = component_id[: lowered.index(marker)]
-        rest = component_id[lowered.index(marker) + len(marker) :]
-        name, _, version = rest.partition("/versions/")
-        return self.component_version(workspace_id, name, version)
-
-    # ------------------------------------------------------------------------ jobs
+        parts = versioned(component_id, "components")
+        return self.component_version(*parts) if parts else None
 
     def add_job(self, workspace_id: str, body: JSON) -> None:
         """Store a job as ARM would list it (jobs this app did not submit, for example)."""
@@ -269,9 +252,7 @@ class MachineLearning:
     def jobs(self, workspace_id: str) -> list[JSON]:
         """Every job of the workspace, newest first."""
         with self.lock:
-            return [
-                copy.deepcopy(j) for j in reversed(self._jobs.get(key(workspace_id), {}).values())
-            ]
+            return copy.deepcopy(list(reversed(self._jobs.get(key(workspace_id), {}).values())))
 
     def set_job_status(
         self, workspace_id: str, name: str, status: str, *, error: str | None = None
@@ -296,8 +277,6 @@ class MachineLearning:
         with self.lock:
             return list(self._job_puts)
 
-    # -------------------------------------------------------------- batch endpoints
-
     def add_batch_endpoint(
         self,
         endpoint_id: str,
@@ -314,9 +293,8 @@ class MachineLearning:
             default_deployment=default_deployment,
         )
         for name in deployments if deployments is not None else ["blue"]:
-            endpoint.deployments[name.lower()] = shapes.batch_deployment(
-                endpoint_id, name, location=location
-            )
+            deployment = shapes.batch_deployment(endpoint_id, name, location=location)
+            endpoint.deployments[name.lower()] = deployment
         with self.lock:
             self.endpoints[key(endpoint_id)] = endpoint
         return self.scoring_uri(endpoint.scoring_key)

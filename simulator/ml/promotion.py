@@ -1,22 +1,16 @@
-"""Azure ML's model registry, batch deployment writes and run metrics, for model promotion.
+"""Azure ML's model registry, batch deployment writes and run metrics, for model promotion: part of
+`sim.ml` (its routes come ahead of the service's own). Shapes and rules:
 
-Part of `sim.ml` (its routes come ahead of the service's own), on its lock and endpoints. Shapes:
-
-- model containers and versions at API 2023-10-01 (azure-rest-api-specs
-  `ModelContainer/get.json`, `ModelVersion/createOrUpdate.json`): a container reports
-  `latestVersion` and `nextVersion`; a version is immutable (a PUT of an existing version with
-  another `modelUri` is a 409);
-- batch deployments (`BatchDeployment/createOrUpdate.json`, reference
-  `aml_batchdeployments_get.json`): a PUT answers 201 with `provisioningState: Creating` and an
-  `Azure-AsyncOperation`; the deployment reads `Creating` for `provisioning_polls` GETs, then
-  `Succeeded` (or `Failed` when a test said so); DELETE answers 202, and refuses the endpoint's
-  default deployment (Azure ML does);
-- the batch endpoint PUT (`BatchEndpoint/createOrUpdate.json`): how `defaults.deploymentName`
-  changes (the PATCH takes only tags and identity); a default that does not exist or has not
-  succeeded is refused;
+- model containers and versions at API 2023-10-01 (azure-rest-api-specs `ModelContainer/get.json`,
+  `ModelVersion/createOrUpdate.json`): a container reports `latestVersion` and `nextVersion`; a
+  version is immutable (a PUT of it with another `modelUri` is a 409);
+- batch deployments (`BatchDeployment/createOrUpdate.json`, `aml_batchdeployments_get.json`): a
+  PUT answers 201 `Creating` with an `Azure-AsyncOperation`, `Succeeded` (or `Failed`, when a test
+  says so) after `provisioning_polls` GETs; DELETE answers 202 and refuses the default deployment;
+- the batch endpoint PUT (`BatchEndpoint/createOrUpdate.json`) changes `defaults.deploymentName`
+  (the PATCH cannot), only to a deployment that exists and succeeded;
 - run history (recorded file 10: `history/v1.0/.../runs/{job}/children`) and the metric service
-  that azure-ai-ml's run history client carries (`metric/v2.0/.../runs/{run}/full`, body
-  `{"metricName": ...}`, answered as `MetricV2`), on the same host as the recording.
+  of azure-ai-ml's run history client (`metric/v2.0/.../runs/{run}/full`, answered as `MetricV2`).
 """
 
 from __future__ import annotations
@@ -26,7 +20,7 @@ import copy
 from ..server import Call, Reply, Route, arm_error, route
 from ..shapes import JSON, now_iso
 from . import shapes
-from .models import BatchEndpoint, MachineLearning, key
+from .models import BatchEndpoint, MachineLearning, key, versioned
 from .responses import MachineLearningResponses, endpoint_not_found
 from .urls import ENDPOINT, SEG, WS
 
@@ -74,8 +68,6 @@ class PromotionService:
             self.failing: set[tuple[str, str]] = set()
             self.provisioning_polls = 1
 
-    # --------------------------------------------------------------------- seeding
-
     def add_model_version(
         self, workspace_id: str, name: str, version: str, *, properties: dict[str, str]
     ) -> JSON:
@@ -103,8 +95,6 @@ class PromotionService:
         """The next deployment of that name ends `Failed` instead of `Succeeded`."""
         with self._ml.lock:
             self.failing.add((key(endpoint_id), deployment.lower()))
-
-    # ---------------------------------------------------------------------- models
 
     def model_get(self, call: Call) -> Reply:
         ws, name = call.group("ws"), call.group("name")
@@ -155,8 +145,6 @@ class PromotionService:
         versions[version] = _model_version(ws, name, version, properties)
         return Reply(201, copy.deepcopy(versions[version]))
 
-    # ------------------------------------------------------------- batch endpoints
-
     def _endpoint(self, call: Call) -> tuple[str, BatchEndpoint | None]:
         endpoint_id = f"{call.group('ws')}/batchEndpoints/{call.group('ep')}"
         return endpoint_id, self._ml.endpoint(endpoint_id)
@@ -177,43 +165,41 @@ class PromotionService:
                     400, "BadArgument", f"Deployment {wanted} has not provisioned successfully."
                 )
             endpoint.default_deployment = str(deployment["name"])
-        view = self._endpoint_view(endpoint_id)
-        return Reply(200, view)
+        return Reply(200, self._endpoint_view(endpoint_id))
 
-    def deployment_get(self, call: Call) -> Reply:
+    def _read(self, call: Call) -> JSON | None:
+        """The deployment the path names, read once more: a provisioning deployment ends after
+        `provisioning_polls` reads."""
         endpoint_id, endpoint = self._endpoint(call)
         name = call.group("dep").lower()
         deployment = endpoint.deployments.get(name) if endpoint else None
-        if deployment is None:
-            return _deployment_not_found(call)
-        self._advance(endpoint_id, name, deployment)
-        return Reply(200, copy.deepcopy(deployment))
-
-    def deployment_operation(self, call: Call) -> Reply:
-        """The `Azure-AsyncOperation` of a deployment PUT (its status), or the `Location` of a
-        DELETE (200 once done), as ARM's pollers read them."""
-        endpoint_id, endpoint = self._endpoint(call)
-        name = call.group("dep").lower()
-        if call.group("op").startswith("delete-"):
-            return Reply(200, {})
-        deployment = endpoint.deployments.get(name) if endpoint else None
-        if deployment is None:
-            return _deployment_not_found(call)
-        state = self._advance(endpoint_id, name, deployment)
-        status = "InProgress" if state not in ("Succeeded", "Failed", "Canceled") else state
-        return Reply(200, {"name": call.group("op"), "status": status})
-
-    def _advance(self, endpoint_id: str, name: str, deployment: JSON) -> str:
-        """One more read of a provisioning deployment: it ends after `provisioning_polls`."""
         slot = (key(endpoint_id), name)
-        if slot in self.polls:
+        if deployment is not None and slot in self.polls:
             self.polls[slot] -= 1
             if self.polls[slot] <= 0:
                 del self.polls[slot]
                 failed = slot in self.failing
                 self.failing.discard(slot)
                 deployment["properties"]["provisioningState"] = "Failed" if failed else "Succeeded"
-        return str(deployment["properties"].get("provisioningState"))
+        return deployment
+
+    def deployment_get(self, call: Call) -> Reply:
+        deployment = self._read(call)
+        if deployment is None:
+            return _deployment_not_found(call)
+        return Reply(200, copy.deepcopy(deployment))
+
+    def deployment_operation(self, call: Call) -> Reply:
+        """The `Azure-AsyncOperation` of a deployment PUT (its status), or the `Location` of a
+        DELETE (200 once done), as ARM's pollers read them."""
+        if call.group("op").startswith("delete-"):
+            return Reply(200, {})
+        deployment = self._read(call)
+        if deployment is None:
+            return _deployment_not_found(call)
+        state = str(deployment["properties"].get("provisioningState"))
+        status = "InProgress" if state not in ("Succeeded", "Failed", "Canceled") else state
+        return Reply(200, {"name": call.group("op"), "status": status})
 
     def deployment_put(self, call: Call) -> Reply:
         endpoint_id, endpoint = self._endpoint(call)
@@ -261,15 +247,8 @@ class PromotionService:
         return Reply(202, None, {"Location": location, "Retry-After": "0"})
 
     def _model_exists(self, asset_id: str) -> bool:
-        lowered = asset_id.lower()
-        if "/models/" not in lowered or "/versions/" not in lowered:
-            return False
-        ws = asset_id[: lowered.index("/models/")]
-        rest = asset_id[lowered.index("/models/") + len("/models/") :]
-        name, _, version = rest.partition("/versions/")
+        ws, name, version = versioned(asset_id, "models") or ("", "", "")
         return version in self.models.get((key(ws), name.lower()), {})
-
-    # ----------------------------------------------------------------- run metrics
 
     def run_children(self, call: Call) -> Reply:
         runs = self.children.get((key(call.group("ws")), call.group("run").lower()), [])

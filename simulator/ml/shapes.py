@@ -16,7 +16,6 @@ from typing import Any
 from ..shapes import (
     DEFAULT_LOCATION,
     JSON,
-    connection_state,
     last_segment,
     now_iso,
     scope_of,
@@ -81,13 +80,7 @@ def ml_workspace(
 
 
 def private_endpoint_connection(
-    workspace_id: str,
-    name: str,
-    *,
-    private_endpoint_id: str,
-    status: str,
-    description: str,
-    actions_required: str,
+    workspace_id: str, name: str, private_endpoint_id: str, state: JSON
 ) -> JSON:
     """An AML private endpoint connection shaped on ``aml_privateendpointconnections_get.json``."""
     return {
@@ -97,9 +90,7 @@ def private_endpoint_connection(
         "properties": {
             "provisioningState": "Succeeded",
             "privateEndpoint": {"id": private_endpoint_id},
-            "privateLinkServiceConnectionState": connection_state(
-                status, description, actions_required
-            ),
+            "privateLinkServiceConnectionState": state,
         },
     }
 
