@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import http
 import json
 import re
@@ -68,9 +69,8 @@ class Request:
     route: str
     status: int
     api_version: str | None
-    # Not part of equality, so a Request built from the five fields above still compares equal.
-    #: The Host header as sent (``127.0.0.1:PORT`` or ``localhost:PORT``: another origin).
-    host: str | None = field(default=None, compare=False)
+    # Not compared, so a Request of the five fields above still equals a recorded one.
+    host: str | None = field(default=None, compare=False)  # as sent: localhost is another origin
     #: Whether the request carried an ``Authorization`` header (a token, valid or not).
     authorized: bool = field(default=False, compare=False)
 
@@ -221,10 +221,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         raw_body = self._read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = server.router.handle(self.command, self.path, headers, raw_body)
-        if reply.raw is not None:
-            payload = reply.raw
-        else:
-            payload = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
+        payload = reply.raw if reply.raw is not None else b""
+        if reply.raw is None and reply.body is not None:
+            payload = json.dumps(reply.body).encode("utf-8")
         self.send_response(reply.status)
         if reply.body is not None and reply.raw is None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -292,12 +291,8 @@ class SimulatorServer:
         self._ca_bundle = self._tempdir / "ca.pem"
         ca.cert_pem.write_to_path(str(self._ca_bundle))
         self._server = _Server(self, context)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="azure-simulator",
-            daemon=True,
-        )
+        serve = functools.partial(self._server.serve_forever, poll_interval=0.1)
+        self._thread = threading.Thread(target=serve, name="azure-simulator", daemon=True)
         self._thread.start()
         return self
 
@@ -323,7 +318,7 @@ class SimulatorServer:
 
     @property
     def url(self) -> str:
-        """Base URL, ``https://127.0.0.1:PORT`` (no trailing slash)."""
+        """``https://127.0.0.1:PORT`` (no trailing slash)."""
         if self._server is None:
             raise RuntimeError("the simulator is not started")
         return f"https://127.0.0.1:{self._server.server_address[1]}"
@@ -452,7 +447,6 @@ class SimulatorServer:
         return Reply(reply.status, body, dict(reply.headers))
 
     def route_names(self) -> set[str]:
-        """Names of all routes in the routing table."""
         return {r.name for r in self._routes}
 
     def add_route(self, *routes: Route) -> None:
@@ -468,12 +462,9 @@ class SimulatorServer:
 
     def _insert(self, routes: list[Route]) -> None:
         with self.lock:
-            for new in routes:
-                generic = next(
-                    (i for i, r in enumerate(self._routes) if r.name == "arm.generic.get"),
-                    len(self._routes),
-                )
-                self._routes.insert(generic, new)
+            generic = [r for r in self._routes if r.name == "arm.generic.get"]
+            rest = [r for r in self._routes if r.name != "arm.generic.get"]
+            self._routes = [*rest, *routes, *generic]
 
     def page(
         self,
@@ -506,8 +497,7 @@ class SimulatorServer:
         """Answer one request: route, fault or authentication failure, handler, rewrite, lost
         response; record. The one dispatch point of every request."""
         split = urllib.parse.urlsplit(raw_path)
-        path = urllib.parse.unquote(split.path)
-        path = re.sub(r"/{2,}", "/", path)
+        path = re.sub(r"/{2,}", "/", urllib.parse.unquote(split.path))
         if len(path) > 1:
             path = path.rstrip("/")
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(split.query).items()}
@@ -524,11 +514,8 @@ class SimulatorServer:
             None,
         )
         if found is None:
-            missing = arm_error(
-                404,
-                "NoRouteInSimulator",
-                f"The simulator has no route for {method} {path}.",
-            )
+            message = f"The simulator has no route for {method} {path}."
+            missing = arm_error(404, "NoRouteInSimulator", message)
             self._record(method, path, "unknown", missing.status, api_version, headers)
             return missing
         matched, match = found
@@ -551,9 +538,8 @@ class SimulatorServer:
             try:
                 call = dataclasses.replace(call, body=json.loads(raw_body))
             except ValueError:
-                return arm_error(
-                    400, "InvalidRequestContent", "The request content is not valid JSON."
-                )
+                message = "The request content is not valid JSON."
+                return arm_error(400, "InvalidRequestContent", message)
         with self.lock:
             return route.handler(call)
 
