@@ -17,6 +17,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Final
 
+from ..arm.models import key as store_key
 from ..server import Route
 from ..shapes import JSON, last_segment
 from . import shapes
@@ -40,11 +41,6 @@ def is_guid(value: str) -> bool:
     except ValueError:
         return False
     return len(value) == 36
-
-
-def normalized_scope(value: str) -> str:
-    """A scope for comparisons: one leading slash, lower case; ``/`` for the tenant root."""
-    return "/" + value.strip("/").lower()
 
 
 def at_or_above(candidate: str, scope: str) -> bool:
@@ -145,8 +141,7 @@ class Authorization:
             return [
                 copy.deepcopy(body)
                 for body in self.assignment_views()
-                if scope is None
-                or normalized_scope(body["properties"]["scope"]) == normalized_scope(scope)
+                if scope is None or store_key(body["properties"]["scope"]) == store_key(scope)
             ]
 
     def assignment_items(self) -> list[tuple[str, JSON]]:

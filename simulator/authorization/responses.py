@@ -18,7 +18,6 @@ from .models import (
     assignment_view,
     at_or_above,
     is_guid,
-    normalized_scope,
     role_guid,
 )
 
@@ -33,7 +32,7 @@ class AuthorizationResponses:
         return principal_not_found(principal_id, self._tenant_id)
 
     def list_for_scope(self, call: Call) -> Reply:
-        scope = normalized_scope(call.group("scope"))
+        scope = store_key(call.group("scope"))
         at_scope = False
         principal: str | None = None
         raw_filter = call.query.get("$filter", "").strip()
@@ -56,7 +55,7 @@ class AuthorizationResponses:
                 )
 
         def wanted(properties: JSON) -> bool:
-            candidate = normalized_scope(str(properties["scope"]))
+            candidate = store_key(str(properties["scope"]))
             # atScope(): at or above the scope; otherwise also below it.
             return (
                 at_or_above(candidate, scope) or (not at_scope and at_or_above(scope, candidate))
@@ -118,13 +117,13 @@ class AuthorizationResponses:
                 f"The PrincipalId '{principal_id.replace('-', '')}' has type '{actual_type}' , "
                 f"which is different from specified PrincipalType '{principal_type}'.",
             )
-        scope = normalized_scope(scope_path)
+        scope = store_key(scope_path)
         role = role_guid(role_definition_id)
         assignments = self._model.assignment_items()
         for _, view in assignments:
             existing = view["properties"]
             if (
-                normalized_scope(str(existing["scope"])) == scope
+                store_key(str(existing["scope"])) == scope
                 and str(existing.get("principalId", "")).lower() == key
                 and role_guid(str(existing.get("roleDefinitionId", ""))) == role
             ):

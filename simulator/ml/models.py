@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from ..arm.models import key
 from ..network.models import check_status
 from ..server import Route
 from ..shapes import DEFAULT_LOCATION, JSON, connection_state, last_segment, stable_uuid
@@ -56,11 +57,6 @@ def versioned(asset_id: str, collection: str) -> tuple[str, str, str] | None:
         return None
     name, _, version = asset_id[lowered.index(marker) + len(marker) :].partition("/versions/")
     return asset_id[: lowered.index(marker)], name, version
-
-
-def key(arm_id: str) -> str:
-    """ARM IDs compare case-insensitively."""
-    return arm_id.lower().rstrip("/")
 
 
 @dataclass

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import copy
 
+from ..arm.models import key
 from ..server import Call, Reply, Route, arm_error, route
 from ..shapes import JSON, now_iso
 from . import shapes
-from .models import BatchEndpoint, MachineLearning, key, versioned
+from .models import BatchEndpoint, MachineLearning, versioned
 from .responses import MachineLearningResponses, endpoint_not_found
 from .urls import ENDPOINT, SEG, WS
 

@@ -10,12 +10,12 @@ from typing import Any
 
 from .. import shapes as common
 from ..arm.exceptions import bad_request, invalid_content, not_found
+from ..arm.models import key as ml_key
 from ..network.models import CONNECTION_STATUSES
 from ..server import ML_AUDIENCE, Call, Reply, arm_error
 from ..shapes import JSON
 from . import shapes
 from .models import PUBLIC_NETWORK_ACCESS, WORKSPACE_READ_ONLY, MachineLearning
-from .models import key as ml_key
 
 _INPUT_TYPES = frozenset({"urifolder", "urifile", "uri_folder", "uri_file"})
 

@@ -13,14 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..shapes import (
-    DEFAULT_LOCATION,
-    JSON,
-    last_segment,
-    now_iso,
-    scope_of,
-    stable_uuid,
-)
+from ..shapes import DEFAULT_LOCATION, JSON, last_segment, now_iso, scope_of, stable_uuid
 
 AML_WORKSPACE_TYPE = "Microsoft.MachineLearningServices/workspaces"
 AML_PEC_TYPE = "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections"
