@@ -514,23 +514,27 @@ class SimulatorServer:
             None,
         )
         if found is None:
-            message = f"The simulator has no route for {method} {path}."
-            missing = arm_error(404, "NoRouteInSimulator", message)
-            self._record(method, path, "unknown", missing.status, api_version, headers)
-            return missing
-        matched, match = found
-        early = (
-            self._take(self._faults, matched.name)
-            or self._authenticate(matched, headers, api_version)
-            or self.permissions.check(matched.audience, method, path, headers)
-        )
-        reply = early or self._take_rewrite(
-            matched.name,
-            self._run_handler(matched, Call(method, path, query, headers, None, match), raw_body),
-        )
-        if early is None and reply.status < 300:
-            reply = self._take(self._lost, matched.name) or reply
-        self._record(method, path, matched.name, reply.status, api_version, headers)
+            name = "unknown"
+            reply = arm_error(
+                404, "NoRouteInSimulator", f"The simulator has no route for {method} {path}."
+            )
+        else:
+            matched, match = found
+            name = matched.name
+            early = (
+                self._take(self._faults, name)
+                or self._authenticate(matched, headers, api_version)
+                or self.permissions.check(matched.audience, method, path, headers)
+            )
+            call = Call(method, path, query, headers, None, match)
+            reply = early or self._take_rewrite(name, self._run_handler(matched, call, raw_body))
+            if early is None and reply.status < 300:
+                reply = self._take(self._lost, name) or reply
+        host, authorized = headers.get("host"), "authorization" in headers
+        with self.lock:
+            self._requests.append(
+                Request(method, path, name, reply.status, api_version, host, authorized)
+            )
         return reply
 
     def _run_handler(self, route: Route, call: Call, raw_body: bytes) -> Reply:
@@ -542,19 +546,6 @@ class SimulatorServer:
                 return arm_error(400, "InvalidRequestContent", message)
         with self.lock:
             return route.handler(call)
-
-    def _record(
-        self,
-        method: str,
-        path: str,
-        name: str,
-        status: int,
-        api: str | None,
-        headers: Mapping[str, str],
-    ) -> None:
-        host, authorized = headers.get("host"), "authorization" in headers
-        with self.lock:
-            self._requests.append(Request(method, path, name, status, api, host, authorized))
 
     def _take(self, queues: dict[str, deque[Reply]], route: str) -> Reply | None:
         with self.lock:

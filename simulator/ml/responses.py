@@ -26,17 +26,11 @@ def endpoint_not_found(call: Call) -> Reply:
 
 def _get(mapping: Any, *names: str) -> Any:
     """The first of ``names`` in ``mapping`` (the docs use PascalCase, azure-ai-ml camelCase)."""
-    if not isinstance(mapping, dict):
-        return None
-    for name in names:
-        if name in mapping:
-            return mapping[name]
-    return None
+    found = (mapping[name] for name in names if isinstance(mapping, dict) and name in mapping)
+    return next(found, None)
 
 
 class MachineLearningResponses:
-    """Route handlers over the service object."""
-
     def __init__(self, ml: MachineLearning) -> None:
         self._ml = ml
         self._store = ml.sim.arm
@@ -76,9 +70,8 @@ class MachineLearningResponses:
             old = stored.get("identity") or {}
             if "systemassigned" in str(merged.get("type", "")).lower():
                 # The system-assigned identity survives an update that keeps it.
-                for key in ("principalId", "tenantId"):
-                    if key in old:
-                        merged.setdefault(key, old[key])
+                kept = {k: old[k] for k in ("principalId", "tenantId") if k in old}
+                merged.update({k: v for k, v in kept.items() if k not in merged})
             stored["identity"] = merged
         return Reply(200, self._ml.workspace_view(call.path, stored))
 
@@ -328,7 +321,8 @@ class MachineLearningResponses:
         self._ml._scoring_posts.append(
             (dict(call.headers), copy.deepcopy(body) if isinstance(body, dict) else {})
         )
-        request_id = call.headers.get("repeatability-request-id") or call.headers.get(
+        headers = call.headers
+        request_id = headers.get("repeatability-request-id") or headers.get(
             "repeatability_request-id"
         )
         if request_id:
@@ -380,9 +374,8 @@ class MachineLearningResponses:
             tags=tags,
         )
         self._ml.add_job(endpoint.workspace_id, stored)
-        self._ml.batch_submitted[(ml_key(endpoint.workspace_id), str(name).lower())] = (
-            copy.deepcopy(properties)
-        )
+        submitted = (ml_key(endpoint.workspace_id), str(name).lower())
+        self._ml.batch_submitted[submitted] = copy.deepcopy(properties)
         if request_id:
             self._ml.repeatability[(endpoint.scoring_key, request_id)] = str(name)
         return self._scoring_reply(endpoint.id, stored)

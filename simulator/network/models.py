@@ -131,15 +131,9 @@ class Network:
                 status=status,
                 description=description,
             )
-            connections = stored.setdefault("properties", {}).setdefault(
-                "privateEndpointConnections", []
-            )
-            connections[:] = [
-                c
-                for c in connections
-                if str(c.get("properties", {}).get("privateEndpoint", {}).get("id", "")).lower()
-                != pe_id.lower()
-            ]
+            properties = stored.setdefault("properties", {})
+            connections = properties.setdefault("privateEndpointConnections", [])
+            connections[:] = [c for c in connections if _endpoint_of(c) != pe_id.lower()]
             connections.append(connection)
             pe = shapes.private_endpoint(
                 pe_id,
@@ -153,9 +147,8 @@ class Network:
 
     def dependency_connections(self, resource_id: str, stored: JSON) -> list[JSON]:
         """A dependency's connections: the embedded ones, then children not embedded."""
-        embedded = copy.deepcopy(
-            stored.get("properties", {}).get("privateEndpointConnections") or []
-        )
+        embedded = copy.deepcopy(stored.get("properties", {}).get("privateEndpointConnections"))
+        embedded = embedded or []
         seen = {str(c.get("id", "")).lower() for c in embedded}
         children = self._store.children(resource_id, "privateendpointconnections")
         return embedded + [c for c in children if str(c.get("id", "")).lower() not in seen]
@@ -184,11 +177,13 @@ class Network:
         found = self._store.stored(call.path)
         if found is not None:
             return Reply(200, copy.deepcopy(found))
-        resource_id = call.group("res")
-        name = call.group("name").lower()
-        for connection in self.dependency_connections(
-            resource_id, self._store.stored(resource_id) or {}
-        ):
+        resource_id, name = call.group("res"), call.group("name").lower()
+        stored = self._store.stored(resource_id) or {}
+        for connection in self.dependency_connections(resource_id, stored):
             if str(connection.get("name", "")).lower() == name:
                 return Reply(200, connection)
         return not_found(call.path)
+
+
+def _endpoint_of(connection: JSON) -> str:
+    return str(connection.get("properties", {}).get("privateEndpoint", {}).get("id", "")).lower()
