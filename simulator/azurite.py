@@ -1,9 +1,5 @@
-"""Start and stop a throwaway Azurite Table storage emulator.
-
-Azurite comes from ``package.json`` (``npm ci`` installs it under
-``node_modules``). Each :class:`Azurite` runs its own in-memory instance on a
-free port of 127.0.0.1, so tests never share or leave behind table data.
-"""
+"""A throwaway Azurite Table storage emulator (from ``package.json``: ``npm ci``), in memory on a
+free port of 127.0.0.1, so tests never share or leave behind table data."""
 
 from __future__ import annotations
 

@@ -575,11 +575,10 @@ class SimulatorServer:
                 f"'{expected}/'."
             )
         elif api_version is None and route.needs_api_version:
-            return arm_error(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
+            message = (
+                "The api-version query parameter (?api-version=) is required for all requests."
             )
+            return arm_error(400, "MissingApiVersionParameter", message)
         else:
             return None
         challenge = (

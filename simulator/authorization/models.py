@@ -1,13 +1,10 @@
 """Microsoft.Authorization in the simulator: role assignments and the directory's principals.
 
-Rules kept here as ARM and Entra ID apply them: a role assignment's name is a GUID; its role
-definition ID names a role definition; its principal must exist in the directory (else
-``PrincipalNotFound``, which replication delay also answers for a while) and be of the stated
-``principalType``; one principal has one assignment of a role at a scope
-(``RoleAssignmentExists``); an assignment's principal, role and scope cannot be changed.
-Assignments live in the resource store under
-``{scope}/providers/Microsoft.Authorization/roleAssignments/{name}``, so ``put_resource`` can
-seed odd ones too; they are served normalized.
+Rules kept as ARM and Entra ID apply them: an assignment's name is a GUID; its role definition ID
+names a role definition; its principal exists in the directory (else ``PrincipalNotFound``, also
+answered during replication delay) and is of the stated ``principalType``; a principal has one
+assignment of a role at a scope (``RoleAssignmentExists``); principal, role and scope cannot
+change. Assignments live in the resource store (odd ones can be seeded) and are served normalized.
 """
 
 from __future__ import annotations

@@ -69,11 +69,8 @@ class AuthorizationResponses:
         stored = self._store.resources.get(key)
         view = assignment_view(key, stored) if stored is not None else None
         if view is None:
-            return arm_error(
-                404,
-                "RoleAssignmentNotFound",
-                f"The role assignment '{call.group('name')}' is not found.",
-            )
+            message = f"The role assignment '{call.group('name')}' is not found."
+            return arm_error(404, "RoleAssignmentNotFound", message)
         return Reply(200, view)
 
     def put(self, call: Call) -> Reply:
@@ -97,11 +94,8 @@ class AuthorizationResponses:
                 "a GUID.",
             )
         if not ROLE_DEFINITION_ID.match(role_definition_id):
-            return arm_error(
-                400,
-                "InvalidRoleDefinitionId",
-                f"The role definition ID '{role_definition_id}' is not valid.",
-            )
+            message = f"The role definition ID '{role_definition_id}' is not valid."
+            return arm_error(400, "InvalidRoleDefinitionId", message)
         key = principal_id.lower()
         delay = self._model.replication_delays.get(key, 0)
         if delay > 0:
@@ -136,11 +130,10 @@ class AuthorizationResponses:
                 )
         if any(stored_key == store_key(call.path) for stored_key, _ in assignments):
             # The name is taken by an assignment of another principal or role.
-            return arm_error(
-                400,
-                "RoleAssignmentUpdateNotPermitted",
-                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+            message = (
+                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated."
             )
+            return arm_error(400, "RoleAssignmentUpdateNotPermitted", message)
         body = shapes.role_assignment(
             scope_path,
             name,

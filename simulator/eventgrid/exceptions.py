@@ -14,8 +14,5 @@ def invalid_events(message: str) -> Reply:
 
 def too_large(length: str) -> Reply:
     """413 ``RequestEntityTooLarge``: more than 1 MB in one request."""
-    return arm_error(
-        413,
-        "RequestEntityTooLarge",
-        f"The request is {length} bytes; Event Grid accepts at most 1 MB per request.",
-    )
+    message = f"The request is {length} bytes; Event Grid accepts at most 1 MB per request."
+    return arm_error(413, "RequestEntityTooLarge", message)

@@ -1,9 +1,6 @@
-"""Log Analytics in the simulator (``sim.logs``): the tables a workspace's queries answer with,
-and the query API, ``POST {endpoint}/workspaces/{id}/query`` (recorded file 19).
-
-A query is answered by the result set for its workspace (any query text: the simulator runs no
-KQL), as a full result, a partial one (HTTP 200 with a ``PartialError``, recorded file 19), or not
-at all when the workspace is unknown.
+"""Log Analytics in the simulator (``sim.logs``): ``POST {endpoint}/workspaces/{id}/query``
+(recorded file 19) answered by the workspace's result set (the simulator runs no KQL), in full,
+partial (HTTP 200 with a ``PartialError``, recorded file 19), or not at all for an unknown one.
 """
 
 from __future__ import annotations

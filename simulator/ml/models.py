@@ -1,15 +1,13 @@
-"""Microsoft.MachineLearningServices in the simulator: the service object ``sim.ml``. ARM's side
-(workspaces, computes, private endpoint connections) lives in the resource store; what runs inside
-a workspace (component versions, jobs, batch endpoints and their scoring jobs) lives here.
+"""Microsoft.MachineLearningServices in the simulator (``sim.ml``): ARM's side (workspaces,
+computes, connections) lives in the resource store; jobs, components and batch endpoints here.
 
-Rules kept here as the service applies them: a workspace embeds its private endpoint connections
+Rules kept as the service applies them: a workspace embeds its private endpoint connections
 (built from the stored children, so both views agree); a PATCH changes only what the caller may
-write (:data:`WORKSPACE_READ_ONLY` is left as it is) and keeps the system-assigned identity; only
-an AmlCompute's scale settings can be updated, never to fewer nodes at most than at least; a
-connection's decision shows on the private endpoint and on Synapse's managed private endpoint
-(the ``on_connection_state`` hooks); a job name is unique in a workspace (a second PUT of a name
-conflicts); a pipeline job must reference a registered component version; a scoring POST that
-repeats a ``repeatability-request-id`` gets the first job back; job status changes only when a
+write (not :data:`WORKSPACE_READ_ONLY`) and keeps the system-assigned identity; only an
+AmlCompute's scale settings can change, never to a maximum below the minimum; a connection's
+decision shows on the private endpoint and Synapse's managed one (``on_connection_state``); a job
+name is unique in a workspace; a pipeline job must reference a registered component version; a
+repeated ``repeatability-request-id`` gets the first job back; job status changes only when a
 test (the "service") moves it.
 """
 

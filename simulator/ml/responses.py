@@ -172,11 +172,8 @@ class MachineLearningResponses:
             return invalid_content("properties.privateLinkServiceConnectionState is required.")
         status = state.get("status")
         if status is not None and status not in CONNECTION_STATUSES:
-            return arm_error(
-                400,
-                "InvalidPrivateEndpointConnectionStatus",
-                f"Status '{status}' is not one of {sorted(CONNECTION_STATUSES)}.",
-            )
+            message = f"Status '{status}' is not one of {sorted(CONNECTION_STATUSES)}."
+            return arm_error(400, "InvalidPrivateEndpointConnectionStatus", message)
         self._ml.set_connection_state(call.group("ws"), stored, state)
         return Reply(200, copy.deepcopy(stored))
 
@@ -229,11 +226,10 @@ class MachineLearningResponses:
                     401, "InvalidAuthenticationToken", "x-azureml-token is not an Azure ML token."
                 )
         if self._ml.job(ws, name) is not None:
-            return arm_error(
-                409,
-                "Conflict",
-                f"A job named '{name}' already exists in this workspace; job names are unique.",
+            message = (
+                f"A job named '{name}' already exists in this workspace; job names are unique."
             )
+            return arm_error(409, "Conflict", message)
         problem = properties.get("jobType") == "Pipeline" and self._pipeline_problem(ws, properties)
         if problem:
             return arm_error(400, "UserError", problem)

@@ -1,10 +1,6 @@
-"""The routes of Microsoft.MachineLearningServices, in match order: ARM's (``aml.*``: workspaces,
-computes, their operations, private endpoint connections), the workspace's (``ml.*``: components,
-jobs, batch endpoints) and the scoring URIs of batch endpoints.
-
-They are mounted before the network's ``arm.pec.*`` routes, which match any resource's
-connections: the first match wins. Patterns match the lower-cased path. The scoring URI is a data
-plane: it takes a token for ``https://ml.azure.com`` and no ``api-version``.
+"""The routes of Microsoft.MachineLearningServices in match order (ARM's ``aml.*``, the workspace's
+``ml.*``, the scoring URIs: a data plane, a token for ``https://ml.azure.com``, no api-version),
+mounted before the network's ``arm.pec.*``, which match any resource's connections.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """Microsoft.Network in the simulator: private endpoints, and the private endpoint connections of
-the resources an AML workspace depends on (storage accounts, key vaults, container registries).
-
-Rules kept here as Azure applies them: a connection's status is one of
-:data:`CONNECTION_STATUSES`; a target's decision on a connection shows on the private endpoint's
-own ``privateLinkServiceConnectionState`` too; a dependency's connections are both embedded in the
-resource (``properties.privateEndpointConnections``) and readable as children.
+an AML workspace's dependencies. Rules kept as Azure applies them: a status is one of
+:data:`CONNECTION_STATUSES`; a target's decision shows on the private endpoint too; a dependency's
+connections are embedded in it and readable as children.
 """
 
 from __future__ import annotations

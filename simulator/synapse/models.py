@@ -1,10 +1,8 @@
-"""Synapse in the simulator: workspaces (ARM) and the managed private endpoints of their managed
-virtual network (data plane).
+"""Synapse in the simulator: workspaces (ARM) and their managed private endpoints (data plane).
 
-Rules kept here as Synapse applies them: a workspace's data-plane name is its ARM name; only a
-workspace with a managed virtual network has managed private endpoints; a target's decision on
-the private endpoint behind a managed private endpoint shows in its ``connectionState``;
-deleting the workspace deletes its managed private endpoints.
+Rules kept as Synapse applies them: a workspace's data-plane name is its ARM name; only one with a
+managed virtual network has managed private endpoints; a decision on the private endpoint behind
+one shows in its ``connectionState``; deleting the workspace deletes them.
 """
 
 from __future__ import annotations
