@@ -90,24 +90,11 @@ class ManagedIdentity:
                 400, {"statusCode": 400, "message": "The 'resource' parameter is required."}
             )
         client_id = call.query.get("client_id")
-        asked = {name: call.query.get(name) for name in ("object_id", "mi_res_id")}
+        asked = {name: call.query.get(name) for name in ("client_id", "object_id", "mi_res_id")}
         self._token_requests.append(
-            {
-                "resource": resource,
-                "client_id": client_id,
-                **asked,
-                "api_version": call.query.get("api-version"),
-            }
+            {"resource": resource, **asked, "api_version": call.query.get("api-version")}
         )
-        token = self.issue_token(resource)
-        return Reply(
-            200,
-            {
-                "access_token": token,
-                # App Service protocol 2019-08-01: epoch seconds as a string.
-                "expires_on": str(int(time.time()) + 3600),
-                "resource": resource,
-                "token_type": "Bearer",
-                "client_id": client_id or self.client_id,
-            },
-        )
+        expires_on = str(int(time.time()) + 3600)  # protocol 2019-08-01: epoch seconds, a string
+        body = {"access_token": self.issue_token(resource), "expires_on": expires_on}
+        body |= {"resource": resource, "token_type": "Bearer"}
+        return Reply(200, {**body, "client_id": client_id or self.client_id})

@@ -78,17 +78,11 @@ class LogAnalytics:
         self._queries.append((workspace_id, dict(body)))
         result = copy.deepcopy(self.results.get(workspace_id.lower()))
         if result is None:
-            return arm_error(
-                404, "WorkspaceNotFoundError", f"The workspace {workspace_id} could not be found"
-            )
+            message = f"The workspace {workspace_id} could not be found"
+            return arm_error(404, "WorkspaceNotFoundError", message)
+        columns = [{"name": n, "type": t} for n, t in result.columns]
         reply: JSON = {
-            "tables": [
-                {
-                    "name": "PrimaryResult",
-                    "columns": [{"name": n, "type": t} for n, t in result.columns],
-                    "rows": result.rows,
-                }
-            ]
+            "tables": [{"name": "PrimaryResult", "columns": columns, "rows": result.rows}]
         }
         if result.partial_error is not None:
             reply["error"] = {

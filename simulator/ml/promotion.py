@@ -104,24 +104,9 @@ class PromotionService:
             return arm_error(404, "ResourceNotFound", f"Model container {name} not found.")
         numbers = [int(v) for v in versions if v.isdigit()]
         latest = str(max(numbers)) if numbers else list(versions)[-1]
-        return Reply(
-            200,
-            {
-                "id": f"{ws}/models/{name}",
-                "name": name,
-                "type": MODEL_TYPE,
-                "properties": {
-                    "description": None,
-                    "tags": {},
-                    "properties": {},
-                    "isArchived": False,
-                    "latestVersion": latest,
-                    "nextVersion": str(max(numbers) + 1) if numbers else None,
-                    "provisioningState": "Succeeded",
-                },
-                "systemData": shapes.system_data(),
-            },
-        )
+        following = str(max(numbers) + 1) if numbers else None
+        container = {"latestVersion": latest, "nextVersion": following}
+        return Reply(200, _asset(f"{ws}/models/{name}", name, MODEL_TYPE, container, {}))
 
     def version_get(self, call: Call) -> Reply:
         ws, name, version = call.group("ws"), call.group("name"), call.group("v")
@@ -287,27 +272,21 @@ class PromotionService:
         )
 
 
+def _asset(asset_id: str, name: str, kind: str, own: JSON, submitted: JSON) -> JSON:
+    """A model container or version (ModelContainer/get.json, ModelVersion/createOrUpdate.json)."""
+    common: JSON = {"description": None, "tags": {}, "properties": {}, "isArchived": False}
+    properties = {**common, **own, "provisioningState": "Succeeded", **copy.deepcopy(submitted)}
+    body = {"id": asset_id, "name": name, "type": kind, "properties": properties}
+    return {**body, "systemData": shapes.system_data()}
+
+
 def _model_version(workspace_id: str, name: str, version: str, submitted: JSON) -> JSON:
-    properties = {
-        "description": None,
-        "tags": {},
-        "properties": {},
-        "isArchived": False,
-        "isAnonymous": False,
-        "flavors": None,
-        "modelType": "custom_model",
-        "modelUri": f"azureml://locations/eastus/workspaces/ws/models/{name}/versions/{version}",
-        "jobName": None,
-        "provisioningState": "Succeeded",
-        **copy.deepcopy(submitted),
-    }
-    return {
-        "id": f"{workspace_id.rstrip('/')}/models/{name}/versions/{version}",
-        "name": version,
-        "type": f"{MODEL_TYPE}/versions",
-        "properties": properties,
-        "systemData": shapes.system_data(),
-    }
+    uri = f"azureml://locations/eastus/workspaces/ws/models/{name}/versions/{version}"
+    own = {"isAnonymous": False, "flavors": None, "modelType": "custom_model", "modelUri": uri}
+    version_id = f"{workspace_id.rstrip('/')}/models/{name}/versions/{version}"
+    return _asset(
+        version_id, version, f"{MODEL_TYPE}/versions", {**own, "jobName": None}, submitted
+    )
 
 
 def _child_run(run_id: str, parent: str) -> JSON:

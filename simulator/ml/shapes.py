@@ -1,11 +1,7 @@
-"""JSON bodies of Microsoft.MachineLearningServices as the simulator serves them.
-
-ARM's side (workspaces, their private endpoint connections and computes) is shaped on the example
-under ``/work/shared/reference`` each docstring names (``aml_*.json``); what runs inside a
-workspace on the recorded exchanges of azure-ai-ml 1.35.2 (``reference/recorded/``, files 01-18),
-whose bodies follow the azure-rest-api-specs examples named there: component versions (01, 02),
-pipeline jobs (03-05), batch endpoints and deployments (11, 12) and the scoring URI's batch job
-(12, 13, 17).
+"""JSON bodies of Microsoft.MachineLearningServices: ARM's side shaped on the examples under
+``/work/shared/reference`` each docstring names (``aml_*.json``), what runs inside a workspace on
+the recorded exchanges of azure-ai-ml 1.35.2 (``reference/recorded/``): component versions (01,
+02), pipeline jobs (03-05), batch endpoints and deployments (11, 12), batch jobs (12, 13, 17).
 """
 
 from __future__ import annotations
@@ -53,8 +49,8 @@ def ml_workspace(
         "privateEndpointConnections": [],
         # WorkspaceProperties.tenantId (read-only) of the 2023-04-01 API the app speaks.
         "tenantId": tenant_id,
+        **(properties_overrides or {}),
     }
-    properties.update(properties_overrides or {})
     return {
         "id": workspace_id,
         "name": name,

@@ -35,12 +35,9 @@ def private_endpoint(
     location: str = DEFAULT_LOCATION,
     status: str | None = None,
 ) -> JSON:
-    """A private endpoint shaped on ``network_privateendpoints_get_manualapproval.json``.
-
-    A manual connection starts Pending (it waits for the target's owner); an
-    automatic one is Approved at once, as in ``network_privateendpoints_get.json``.
-    ``status`` overrides that starting status.
-    """
+    """A private endpoint shaped on ``network_privateendpoints_get_manualapproval.json``: a manual
+    connection starts Pending, an automatic one Approved (``network_privateendpoints_get.json``),
+    unless ``status`` says otherwise."""
     name = last_segment(pe_id)
     sub, rg = scope_of(pe_id)
     collection = (
@@ -188,11 +185,8 @@ def container_registry(
 def dependency_connection(
     resource_id: str, resource_type: str, *, pe_id: str, status: str, description: str
 ) -> JSON:
-    """A private endpoint connection as embedded in a storage account, vault or registry.
-
-    Same layout as the AML one (``aml_privateendpointconnections_get.json``),
-    typed ``<resource type>/privateEndpointConnections``.
-    """
+    """A connection as a storage account, vault or registry embeds it: the AML one's layout
+    (``aml_privateendpointconnections_get.json``), typed ``<type>/privateEndpointConnections``."""
     name = f"{last_segment(pe_id)}.{stable_uuid(resource_id, pe_id)}"
     return {
         "id": f"{resource_id}/privateEndpointConnections/{name}",
