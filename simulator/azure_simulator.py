@@ -1,28 +1,11 @@
 """The local HTTPS stand-in for the Azure endpoints the app talks to: :class:`AzureSimulator`.
 
-The real Azure SDK clients (azure-identity, azure-mgmt-*, azure-core, azure-ai-ml,
-azure-monitor-query, azure-eventgrid) run unchanged against it: they only see other base URLs, a
-managed identity endpoint and a CA bundle, all given by :meth:`AzureSimulator.env`.
-
-:class:`AzureSimulator` is the one HTTPS server (:mod:`simulator.server`: TLS, routing,
-recording, fault injection, authentication) with one service object per Azure provider mounted
-on it, each an attribute that tests seed and inspect directly:
-
-* ``sim.identity`` (:mod:`simulator.identity`): the App Service managed identity token endpoint;
-* ``sim.arm`` (:mod:`simulator.arm`): the case-insensitive resource store every ARM service keeps
-  its resources in (``put``, ``get``, ``delete``), and its catch-all GET;
-* ``sim.ml`` (:mod:`simulator.ml`): Microsoft.MachineLearningServices, workspaces, computes and
-  private endpoint connections on ARM, jobs, components, batch endpoints and scoring URIs;
-* ``sim.synapse`` (:mod:`simulator.synapse`): Synapse workspaces and the data plane's managed
-  private endpoints (``/synapse-dev/{workspace}/...``);
-* ``sim.authorization`` (:mod:`simulator.authorization`): role assignments and the directory;
-* ``sim.network`` (:mod:`simulator.network`): private endpoints and the connections of a
-  workspace's dependencies (storage accounts, key vaults, container registries);
-* ``sim.eventgrid`` (:mod:`simulator.eventgrid`): a custom topic that keeps what is published;
-* ``sim.logs`` (:mod:`simulator.logs`): the Log Analytics query API.
-
-Every request is recorded (``sim.requests``) and faults can be injected per route
-(``sim.inject``), so tests can assert on what crossed the HTTP boundary.
+The real Azure SDK clients run unchanged against it: they only see other base URLs, a managed
+identity endpoint and a CA bundle, all given by :meth:`AzureSimulator.env`. It is the one HTTPS
+server (:mod:`simulator.server`) with one service object per Azure provider mounted on it, each an
+attribute that tests seed and inspect directly (``sim.identity``, ``sim.arm``, ``sim.ml``,
+``sim.synapse``, ``sim.authorization``, ``sim.network``, ``sim.eventgrid``, ``sim.logs``: see
+docs/ARCHITECTURE.md section 10).
 """
 
 from __future__ import annotations
@@ -41,11 +24,7 @@ from .synapse import Synapse
 
 class AzureSimulator(SimulatorServer):
     """Local HTTPS simulator of ARM, the Synapse data plane, Azure ML, Log Analytics, Event Grid
-    and managed identity.
-
-    Use it as a context manager (or call :meth:`start` / :meth:`stop`), seed state through its
-    services (``sim.ml.add_workspace(...)``) and point the SDKs at it with :meth:`env`.
-    """
+    and managed identity; a context manager (or :meth:`start` / :meth:`stop`)."""
 
     def __init__(self, *, tenant_id: str = shapes.DEFAULT_TENANT_ID) -> None:
         """Prepare an unstarted simulator; ``tenant_id`` is used in seeded identities."""

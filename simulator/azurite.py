@@ -1,9 +1,5 @@
-"""Start and stop a throwaway Azurite Table storage emulator.
-
-Azurite comes from ``package.json`` (``npm ci`` installs it under
-``node_modules``). Each :class:`Azurite` runs its own in-memory instance on a
-free port of 127.0.0.1, so tests never share or leave behind table data.
-"""
+"""A throwaway Azurite Table storage emulator (from ``package.json``: ``npm ci``), in memory on a
+free port of 127.0.0.1, so tests never share or leave behind table data."""
 
 from __future__ import annotations
 
@@ -14,7 +10,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Final
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
@@ -56,26 +51,22 @@ class Azurite:
 
     @property
     def port(self) -> int:
-        """The Table service port."""
         if self._port is None:
             raise RuntimeError("Azurite is not started")
         return self._port
 
     @property
     def pid(self) -> int:
-        """PID of the Azurite process."""
         if self._process is None:
             raise RuntimeError("Azurite is not started")
         return self._process.pid
 
     @property
     def table_endpoint(self) -> str:
-        """``http://127.0.0.1:PORT/devstoreaccount1``."""
         return f"http://{_HOST}:{self.port}/{_ACCOUNT}"
 
     @property
     def connection_string(self) -> str:
-        """Connection string for the well-known development account on this instance."""
         return (
             f"DefaultEndpointsProtocol=http;AccountName={_ACCOUNT};AccountKey={_ACCOUNT_KEY};"
             f"TableEndpoint={self.table_endpoint};"
@@ -105,26 +96,13 @@ class Azurite:
     def _launch(self, port: int) -> str:
         assert self._tempdir is not None
         stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
-        command = [
-            str(AZURITE_TABLE),
-            "--disableTelemetry",
-            "--inMemoryPersistence",
-            "--skipApiVersionCheck",
-            "--silent",
-            "--tableHost",
-            _HOST,
-            "--tablePort",
-            str(port),
-            # No --location: Azurite refuses it together with
-            # --inMemoryPersistence. Its default location is the working
-            # directory, which is the throwaway temp dir below.
-        ]
+        flags = ["--disableTelemetry", "--inMemoryPersistence", "--skipApiVersionCheck", "--silent"]
+        # No --location: Azurite refuses it together with --inMemoryPersistence. Its default
+        # location is the working directory, the throwaway temp dir.
+        command = [str(AZURITE_TABLE), *flags, "--tableHost", _HOST, "--tablePort", str(port)]
+        devnull = subprocess.DEVNULL
         process = subprocess.Popen(
-            command,
-            cwd=self._tempdir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
+            command, cwd=self._tempdir, stdin=devnull, stdout=devnull, stderr=stderr
         )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
@@ -171,16 +149,10 @@ class Azurite:
 
     @property
     def running(self) -> bool:
-        """True while the Azurite process is alive."""
         return self._process is not None and self._process.poll() is None
 
     def __enter__(self) -> Azurite:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

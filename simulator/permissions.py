@@ -1,14 +1,11 @@
 """Azure RBAC in the simulator: a call whose action the app's roles lack is answered 403.
 
-The actions come from ``infra/permissions.json``, the same table the Bicep takes its custom roles
-from: ``operations`` maps each call (method and path template, or for the batch scoring URI its
-token audience) to the actions ARM checks, and ``customRoles`` are what the app's identity holds.
-A request on an ARM or Azure ML route whose actions the roles lack gets ARM's
-``AuthorizationFailed``, so a missing action fails a test instead of a production run. A call no
-template maps is let through (the simulator's own tests read resources the app never reads) and
-kept in ``unmapped``, for tests to assert on. The roles are taken together (the simulator does
-not know where each is assigned); other data planes (Synapse, Event Grid, Log Analytics) have
-their own RBAC and are not checked here.
+The actions come from ``infra/permissions.json``, the table the Bicep takes its custom roles from:
+``operations`` maps each call (method and path template, or a data plane's token audience) to the
+actions ARM checks, ``customRoles`` are what the app's identity holds; a missing action fails a
+test instead of a production run. A call no template maps is let through and kept in
+``unmapped``. The roles are taken together (where each is assigned is not known); Synapse, Event
+Grid and Log Analytics have their own RBAC and are not checked here.
 """
 
 from __future__ import annotations
@@ -79,7 +76,6 @@ class Permissions:
 
     @classmethod
     def load(cls, path: Path = PERMISSIONS_FILE) -> Permissions:
-        """The table in ``infra/permissions.json``."""
         return cls.from_table(json.loads(path.read_text(encoding="utf-8")))
 
     def actions_for(self, method: str, path: str, audience: str | None = None) -> tuple[str, ...]:

@@ -1,13 +1,8 @@
 """The simulator's one HTTPS server: TLS, routing, recording, fault injection, authentication.
 
-Every service (one package per Azure provider, plus the managed identity endpoint) is a
-:class:`Service`: an object with its state, its ``routes()`` and ``reset()``. The server mounts a
-list of them (:meth:`SimulatorServer.mount`: the list's order is the match order), parses each
-request into a :class:`Call`, answers injected faults first, checks the bearer token's audience
-and ``api-version`` as ARM does, runs the route's handler under the simulator's lock and records
-a :class:`Request` for every answer (all in :meth:`SimulatorServer.handle`, the one dispatch
-point). Error bodies are ARM's (``{"error": {"code", "message"}}``, as in every example under
-``/work/shared/reference``), built by :func:`arm_error`.
+It mounts a list of :class:`Service` objects (the list's order is the match order);
+:meth:`SimulatorServer.handle` is the one dispatch point. Error bodies are ARM's
+(``{"error": {"code", "message"}}``, as in every example under ``/work/shared/reference``).
 """
 
 from __future__ import annotations
@@ -15,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import http
 import json
 import re
@@ -30,7 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Protocol, Self, cast
 
 import trustme
@@ -43,7 +38,7 @@ EVENTGRID_AUDIENCE: Final = "https://eventgrid.azure.net"
 #: Audience of Azure ML's data plane (batch scoring URIs, the ``x-azureml-token`` of job PUTs).
 ML_AUDIENCE: Final = "https://ml.azure.com"
 #: Token audiences of the non-ARM route audiences (``"arm"`` is the simulator's own URL).
-_AUDIENCES: Final[dict[str, str]] = {
+_AUDIENCES: Final = {
     "synapse": SYNAPSE_AUDIENCE,
     "eventgrid": EVENTGRID_AUDIENCE,
     "ml": ML_AUDIENCE,
@@ -52,23 +47,17 @@ WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
 #: Items per page on the paged lists until a test sets another size.
 DEFAULT_PAGE_SIZE: Final = 50
 
-# Default ARM error codes for injected faults, as ARM spells them.
-_DEFAULT_FAULT_CODES: Final[dict[int, str]] = {
-    400: "BadRequest",
+# ARM's error codes for injected faults where they are not the HTTP phrase run together
+# (``TooManyRequests``, ``ServiceUnavailable``...).
+_FAULT_CODES: Final = {
     401: "AuthenticationFailed",
     403: "AuthorizationFailed",
     404: "ResourceNotFound",
-    409: "Conflict",
-    429: "TooManyRequests",
-    500: "InternalServerError",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
 }
 
 
 def _fault_code(status: int) -> str:
-    return _DEFAULT_FAULT_CODES.get(status) or http.HTTPStatus(status).phrase.replace(" ", "")
+    return _FAULT_CODES.get(status) or http.HTTPStatus(status).phrase.replace(" ", "")
 
 
 @dataclass(frozen=True)
@@ -80,9 +69,8 @@ class Request:
     route: str
     status: int
     api_version: str | None
-    # Not part of equality, so a Request built from the five fields above still compares equal.
-    #: The Host header as sent (``127.0.0.1:PORT`` or ``localhost:PORT``: another origin).
-    host: str | None = field(default=None, compare=False)
+    # Not compared, so a Request of the five fields above still equals a recorded one.
+    host: str | None = field(default=None, compare=False)  # as sent: localhost is another origin
     #: Whether the request carried an ``Authorization`` header (a token, valid or not).
     authorized: bool = field(default=False, compare=False)
 
@@ -99,11 +87,8 @@ class Call:
     match: re.Match[str]
 
     def group(self, name: str) -> str:
-        """A named regex group in the path's original casing.
-
-        Routes match the lower-cased path (ARM paths are case-insensitive) but
-        ids must keep the caller's casing, so the span is cut from ``path``.
-        """
+        """A named group in the path's original casing (routes match the lower-cased path, but
+        IDs keep the caller's casing)."""
         start, end = self.match.span(name)
         return self.path[start:end]
 
@@ -124,12 +109,8 @@ Handler = Callable[[Call], Reply]
 
 @dataclass(frozen=True)
 class Route:
-    """One row of the routing table.
-
-    ``audience`` is the token audience the route requires: ``"arm"``,
-    ``"synapse"``, ``"eventgrid"`` or None (the token route checks its own
-    secret header).
-    """
+    """One row of the routing table; ``audience`` is the token audience it requires (``"arm"``,
+    ``"synapse"``, ``"eventgrid"``, ``"ml"``, or None: the token route checks its own header)."""
 
     method: str
     pattern: re.Pattern[str]
@@ -157,24 +138,9 @@ def route(
 class Service(Protocol):
     """What the server mounts: one simulated service with its state."""
 
-    def routes(self) -> list[Route]:
-        """The service's routes, in match order (route names are what tests inject and count)."""
-        ...
+    def routes(self) -> list[Route]: ...  # in match order; names are what tests inject and count
 
-    def reset(self) -> None:
-        """Forget the service's state (seeded and written)."""
-        ...
-
-
-@dataclass
-class _Fault:
-    status: int
-    remaining: int
-    retry_after: float | None
-    code: str
-    message: str
-    #: A whole reply to send instead of an ARM error (see ``inject_reply``).
-    reply: Reply | None = None
+    def reset(self) -> None: ...  # forget the state, seeded and written
 
 
 def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
@@ -195,8 +161,7 @@ class _Server(ThreadingHTTPServer):
         self.live_lock = threading.Lock()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that drop a connection or refuse the certificate are not
-        # errors of the simulator; a traceback on stderr would only add noise.
+        # Clients that drop a connection or refuse the certificate are not the simulator's errors.
         return
 
 
@@ -234,9 +199,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 tls.close()
 
     def log_message(self, format: str, *args: Any) -> None:
-        # The default handler logs every request to stderr; tests read
-        # sim.requests instead.
-        return
+        return  # tests read sim.requests instead of stderr
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -258,10 +221,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         raw_body = self._read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = server.router.handle(self.command, self.path, headers, raw_body)
-        if reply.raw is not None:
-            payload = reply.raw
-        else:
-            payload = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
+        payload = reply.raw if reply.raw is not None else b""
+        if reply.raw is None and reply.body is not None:
+            payload = json.dumps(reply.body).encode("utf-8")
         self.send_response(reply.status)
         if reply.body is not None and reply.raw is None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -279,16 +241,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class SimulatorServer:
-    """The HTTPS server every simulated service is mounted on.
-
-    It owns the routing table, the record of requests, the queues of injected faults and reply
-    rewrites, and the TLS material (a throwaway CA). ``token_audience`` tells which audience a
-    bearer token was issued for (the managed identity endpoint's book), or None for a token the
-    simulator never issued.
-    """
+    """The HTTPS server every simulated service is mounted on: the routing table, the record of
+    requests, the queues of injected faults and rewrites, and a throwaway CA."""
 
     def __init__(self, *, tenant_id: str) -> None:
-        """Prepare an unstarted server with no service mounted."""
         self.tenant_id = tenant_id
         #: Handlers, seeding and inspection all run under this one lock.
         self.lock = threading.RLock()
@@ -297,8 +253,9 @@ class SimulatorServer:
         self.page_size = DEFAULT_PAGE_SIZE
         self.services: list[Service] = []
         self._requests: list[Request] = []
-        self._faults: dict[str, deque[_Fault]] = {}
-        self._lost: dict[str, deque[_Fault]] = {}
+        #: Replies queued by route: injected faults and replies; lost responses.
+        self._faults: dict[str, deque[Reply]] = {}
+        self._lost: dict[str, deque[Reply]] = {}
         self._rewrites: dict[str, deque[Callable[[JSON], None]]] = {}
         self._routes: list[Route] = []
         self._server: _Server | None = None
@@ -309,26 +266,17 @@ class SimulatorServer:
         self.permissions = Permissions.load()
 
     def token_audience(self, token: str) -> str | None:
-        """The audience ``token`` was issued for, or None for a token this server never issued
-        (the simulator answers from its managed identity's book)."""
+        """The audience ``token`` was issued for, or None for a token this server never issued."""
         return None
-
-    # ------------------------------------------------------------------ lifecycle
 
     @property
     def started(self) -> bool:
-        """Whether the server is serving (it has a URL)."""
         return self._server is not None
 
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def start(self) -> Self:
@@ -343,12 +291,8 @@ class SimulatorServer:
         self._ca_bundle = self._tempdir / "ca.pem"
         ca.cert_pem.write_to_path(str(self._ca_bundle))
         self._server = _Server(self, context)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="azure-simulator",
-            daemon=True,
-        )
+        serve = functools.partial(self._server.serve_forever, poll_interval=0.1)
+        self._thread = threading.Thread(target=serve, name="azure-simulator", daemon=True)
         self._thread.start()
         return self
 
@@ -374,7 +318,7 @@ class SimulatorServer:
 
     @property
     def url(self) -> str:
-        """Base URL, ``https://127.0.0.1:PORT`` (no trailing slash)."""
+        """``https://127.0.0.1:PORT`` (no trailing slash)."""
         if self._server is None:
             raise RuntimeError("the simulator is not started")
         return f"https://127.0.0.1:{self._server.server_address[1]}"
@@ -391,8 +335,6 @@ class SimulatorServer:
         """This simulator under another host name (``https://localhost:PORT``): the same
         server and certificate, but another origin for a client that pins 127.0.0.1."""
         return self.url.replace("https://127.0.0.1:", "https://localhost:")
-
-    # ------------------------------------------------------------------ recording
 
     @property
     def requests(self) -> list[Request]:
@@ -435,15 +377,13 @@ class SimulatorServer:
             for service in self.services:
                 service.reset()
 
-    # ------------------------------------------------------------------ faults
-
-    def _queue(self, queues: dict[str, deque[Any]], route: str, items: list[Any]) -> None:
+    def _queue(self, queues: dict[str, deque[Any]], route: str, item: Any, times: int) -> None:
         if route not in self.route_names():
             raise ValueError(f"unknown route {route!r}; known: {sorted(self.route_names())}")
-        if not items:
+        if times < 1:
             raise ValueError("times must be at least 1")
         with self.lock:
-            queues.setdefault(route, deque()).extend(items)
+            queues.setdefault(route, deque()).extend([item] * times)
 
     def inject(
         self,
@@ -455,19 +395,12 @@ class SimulatorServer:
         code: str | None = None,
         message: str | None = None,
     ) -> None:
-        """Make the next ``times`` requests to ``route`` fail with ``status``.
-
-        They get an ARM error body (and ``Retry-After`` when given), are
-        recorded like any request and change no state.
-        """
-        fault = _Fault(
-            status=status,
-            remaining=times,
-            retry_after=retry_after,
-            code=code or _fault_code(status),
-            message=message or f"Fault injected by the simulator (HTTP {status}).",
-        )
-        self._queue(self._faults, route, [fault] if times >= 1 else [])
+        """Make the next ``times`` requests to ``route`` fail with ``status``: an ARM error body
+        (and ``Retry-After`` when given), recorded like any request; no state changes."""
+        headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+        message = message or f"Fault injected by the simulator (HTTP {status})."
+        fault = arm_error(status, code or _fault_code(status), message, headers)
+        self._queue(self._faults, route, fault, times)
 
     def inject_reply(
         self,
@@ -479,24 +412,17 @@ class SimulatorServer:
         headers: Mapping[str, str] | None = None,
         times: int = 1,
     ) -> None:
-        """Make the next ``times`` requests to ``route`` get exactly this reply.
-
-        For what a real service should never send but a client must survive: a ``nextLink``
-        or a redirect (``status=307, headers={"Location": ...}``) to another origin, a
-        malformed 200 (``body=[...]``, ``raw=b"<html>..."``). Queued with ``inject`` faults,
-        answered before authentication, recorded like any request, no state changed.
-        """
+        """Make the next ``times`` requests to ``route`` get exactly this reply: what a service
+        should never send but a client must survive (a ``nextLink`` or redirect to another origin,
+        a malformed 200). Queued with ``inject`` faults, answered before authentication."""
         reply = Reply(status, copy.deepcopy(body), dict(headers or {}), raw)
-        fault = _Fault(status, times, None, "", "", reply=reply)
-        self._queue(self._faults, route, [fault] if times >= 1 else [])
+        self._queue(self._faults, route, reply, times)
 
     def lose_response(self, route: str, *, status: int = 503, times: int = 1) -> None:
         """The next ``times`` successful requests to ``route`` take effect but are answered
         with ``status`` (a response lost on the way back): the client cannot tell it worked."""
-        fault = _Fault(
-            status, times, None, _fault_code(status), "The response was lost (simulated)."
-        )
-        self._queue(self._lost, route, [fault] if times >= 1 else [])
+        lost = arm_error(status, _fault_code(status), "The response was lost (simulated).")
+        self._queue(self._lost, route, lost, times)
 
     def clear_faults(self) -> None:
         """Drop every pending injected fault, lost response and reply rewrite."""
@@ -507,12 +433,8 @@ class SimulatorServer:
 
     def rewrite_reply(self, route: str, rewrite: Callable[[JSON], None], *, times: int = 1) -> None:
         """Let ``rewrite`` change the JSON body of the next ``times`` successful replies of
-        ``route`` (the handler has run: state is as the request left it).
-
-        For answers that say other than what happened, such as a connection PUT that answers
-        200 with the status still ``Pending``, or a compute that answers with another ID.
-        """
-        self._queue(self._rewrites, route, [rewrite] * times)
+        ``route``, after the handler ran: answers that say other than what happened."""
+        self._queue(self._rewrites, route, rewrite, times)
 
     def _take_rewrite(self, route: str, reply: Reply) -> Reply:
         with self.lock:
@@ -524,10 +446,7 @@ class SimulatorServer:
         rewrite(body)
         return Reply(reply.status, body, dict(reply.headers))
 
-    # --------------------------------------------------------------------- routing
-
     def route_names(self) -> set[str]:
-        """Names of all routes in the routing table."""
         return {r.name for r in self._routes}
 
     def add_route(self, *routes: Route) -> None:
@@ -543,12 +462,9 @@ class SimulatorServer:
 
     def _insert(self, routes: list[Route]) -> None:
         with self.lock:
-            for new in routes:
-                generic = next(
-                    (i for i, r in enumerate(self._routes) if r.name == "arm.generic.get"),
-                    len(self._routes),
-                )
-                self._routes.insert(generic, new)
+            generic = [r for r in self._routes if r.name == "arm.generic.get"]
+            rest = [r for r in self._routes if r.name != "arm.generic.get"]
+            self._routes = [*rest, *routes, *generic]
 
     def page(
         self,
@@ -581,8 +497,7 @@ class SimulatorServer:
         """Answer one request: route, fault or authentication failure, handler, rewrite, lost
         response; record. The one dispatch point of every request."""
         split = urllib.parse.urlsplit(raw_path)
-        path = urllib.parse.unquote(split.path)
-        path = re.sub(r"/{2,}", "/", path)
+        path = re.sub(r"/{2,}", "/", urllib.parse.unquote(split.path))
         if len(path) > 1:
             path = path.rstrip("/")
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(split.query).items()}
@@ -599,26 +514,27 @@ class SimulatorServer:
             None,
         )
         if found is None:
-            missing = arm_error(
-                404,
-                "NoRouteInSimulator",
-                f"The simulator has no route for {method} {path}.",
+            name = "unknown"
+            reply = arm_error(
+                404, "NoRouteInSimulator", f"The simulator has no route for {method} {path}."
             )
-            self._record(method, path, "unknown", missing.status, api_version, headers)
-            return missing
-        matched, match = found
-        early = (
-            self._take(self._faults, matched.name)
-            or self._authenticate(matched, headers, api_version)
-            or self.permissions.check(matched.audience, method, path, headers)
-        )
-        reply = early or self._take_rewrite(
-            matched.name,
-            self._run_handler(matched, Call(method, path, query, headers, None, match), raw_body),
-        )
-        if early is None and reply.status < 300:
-            reply = self._take(self._lost, matched.name) or reply
-        self._record(method, path, matched.name, reply.status, api_version, headers)
+        else:
+            matched, match = found
+            name = matched.name
+            early = (
+                self._take(self._faults, name)
+                or self._authenticate(matched, headers, api_version)
+                or self.permissions.check(matched.audience, method, path, headers)
+            )
+            call = Call(method, path, query, headers, None, match)
+            reply = early or self._take_rewrite(name, self._run_handler(matched, call, raw_body))
+            if early is None and reply.status < 300:
+                reply = self._take(self._lost, name) or reply
+        host, authorized = headers.get("host"), "authorization" in headers
+        with self.lock:
+            self._requests.append(
+                Request(method, path, name, reply.status, api_version, host, authorized)
+            )
         return reply
 
     def _run_handler(self, route: Route, call: Call, raw_body: bytes) -> Reply:
@@ -626,82 +542,47 @@ class SimulatorServer:
             try:
                 call = dataclasses.replace(call, body=json.loads(raw_body))
             except ValueError:
-                return arm_error(
-                    400, "InvalidRequestContent", "The request content is not valid JSON."
-                )
+                message = "The request content is not valid JSON."
+                return arm_error(400, "InvalidRequestContent", message)
         with self.lock:
             return route.handler(call)
 
-    def _record(
-        self,
-        method: str,
-        path: str,
-        name: str,
-        status: int,
-        api: str | None,
-        headers: Mapping[str, str],
-    ) -> None:
-        host, authorized = headers.get("host"), "authorization" in headers
-        with self.lock:
-            self._requests.append(Request(method, path, name, status, api, host, authorized))
-
-    def _take(self, queues: dict[str, deque[_Fault]], route: str) -> Reply | None:
+    def _take(self, queues: dict[str, deque[Reply]], route: str) -> Reply | None:
         with self.lock:
             queue = queues.get(route)
-            if not queue:
-                return None
-            fault = queue[0]
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                queue.popleft()
-        if fault.reply is not None:
-            return copy.deepcopy(fault.reply)
-        headers = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = f"{fault.retry_after:g}"
-        return arm_error(fault.status, fault.code, fault.message, headers)
+            return copy.deepcopy(queue.popleft()) if queue else None
 
     def _authenticate(
         self, route: Route, headers: Mapping[str, str], api_version: str | None
     ) -> Reply | None:
         if route.audience is None:
             return None
-        challenge = {
-            "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/'
-            f'{self.tenant_id}", error="invalid_token", '
-            'error_description="The authentication failed"'
-        }
         scheme, _, token = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return arm_error(
-                401,
-                "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is missing.",
-                challenge,
-            )
         with self.lock:
-            resource = self.token_audience(token)
-        if resource is None:
-            return arm_error(
-                401,
-                "InvalidAuthenticationToken",
-                "The access token is invalid (not issued by this simulator).",
-                challenge,
-            )
+            resource = self.token_audience(token) if scheme.lower() == "bearer" else None
         expected = self.url if route.audience == "arm" else _AUDIENCES[route.audience]
-        if resource.rstrip("/").lower() != expected.lower():
-            return arm_error(
-                401,
-                "InvalidAuthenticationTokenAudience",
+        if scheme.lower() != "bearer" or not token:
+            code, message = "AuthenticationFailed", "The 'Authorization' header is missing."
+            message = f"Authentication failed. {message}"
+        elif resource is None:
+            code = "InvalidAuthenticationToken"
+            message = "The access token is invalid (not issued by this simulator)."
+        elif resource.rstrip("/").lower() != expected.lower():
+            code = "InvalidAuthenticationTokenAudience"
+            message = (
                 f"The access token has been obtained for wrong audience or resource '{resource}'. "
                 f"It should exactly match with one of the allowed audiences '{expected}', "
-                f"'{expected}/'.",
-                challenge,
+                f"'{expected}/'."
             )
-        if api_version is None and route.needs_api_version:
-            return arm_error(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
+        elif api_version is None and route.needs_api_version:
+            message = (
+                "The api-version query parameter (?api-version=) is required for all requests."
             )
-        return None
+            return arm_error(400, "MissingApiVersionParameter", message)
+        else:
+            return None
+        challenge = (
+            f'Bearer authorization_uri="https://login.microsoftonline.com/{self.tenant_id}", '
+            'error="invalid_token", error_description="The authentication failed"'
+        )
+        return arm_error(401, code, message, {"WWW-Authenticate": challenge})

@@ -1,11 +1,8 @@
 """What every service's JSON bodies share: ARM ID helpers, ARM's time format, stable identifiers.
 
-The bodies themselves are built in each service package's ``shapes`` module (``ml``,
-``authorization``, ``network``, ``synapse``). Every builder follows one of the real Azure
-REST examples kept in ``/work/shared/reference`` (named in each docstring), so code tested
-against the simulator sees the same field names, nesting and casing as in Azure. Generated
-identifiers are derived from the resource id with ``uuid5`` (:func:`stable_uuid`) so that a
-seeded world looks the same on every run, which keeps test failures reproducible.
+The bodies are built in each service package's ``shapes`` module, each on a real Azure REST
+example kept in ``/work/shared/reference`` (named in its docstring). Generated identifiers derive
+from the resource ID (:func:`stable_uuid`), so a seeded world, and a failure, is the same each run.
 """
 
 from __future__ import annotations
@@ -31,11 +28,7 @@ def last_segment(arm_id: str) -> str:
 
 
 def scope_of(arm_id: str) -> tuple[str, str]:
-    """Return ``(subscription_id, resource_group)`` of an ARM id.
-
-    Missing parts come back as empty strings; callers only use them to make
-    realistic-looking sibling ids.
-    """
+    """``(subscription_id, resource_group)`` of an ARM id (empty strings when missing)."""
     parts = arm_id.strip("/").split("/")
     lowered = [p.lower() for p in parts]
     sub = parts[lowered.index("subscriptions") + 1] if "subscriptions" in lowered else ""

@@ -1,9 +1,6 @@
-"""Managed-identity access tokens as the simulator issues them: unsigned JWTs.
-
-Clients look inside Azure AD tokens (azure-ai-ml decodes the `https://ml.azure.com` token and
-refuses one whose `aud` differs), so the simulator's tokens carry the same claims a managed
-identity's token has. They are not signed: the simulator trusts only tokens it issued itself
-(by value), and nothing in the app may verify a signature it cannot check.
+"""Managed-identity access tokens as the simulator issues them: unsigned JWTs with a managed
+identity's claims (azure-ai-ml decodes the `https://ml.azure.com` token and checks its `aud`). The
+simulator trusts only tokens it issued (by value); nothing in the app verifies a signature.
 """
 
 from __future__ import annotations

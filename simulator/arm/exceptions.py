@@ -7,7 +7,6 @@ from ..server import Reply, arm_error
 
 
 def bad_request(message: str) -> Reply:
-    """400 ``BadRequest``."""
     return arm_error(400, "BadRequest", message)
 
 
@@ -17,7 +16,6 @@ def invalid_content(message: str) -> Reply:
 
 
 def not_found(arm_id: str) -> Reply:
-    """404 ``ResourceNotFound`` for ``arm_id``, with ARM's message."""
     _, rg = shapes.scope_of(arm_id)
     where = f" under resource group '{rg}'" if rg else ""
     return arm_error(

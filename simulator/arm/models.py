@@ -1,9 +1,7 @@
-"""The generic ARM resource store every ARM service of the simulator keeps its resources in, and
-its catch-all GET.
-
-ARM IDs compare case-insensitively: a resource is stored under its lower-cased ID and keeps the
-body (and the casing) it was stored with. Children live under their parent's ID
-(``{workspace}/computes/{name}``), so a parent's delete takes them too, as in ARM.
+"""The ARM resource store every ARM service of the simulator keeps its resources in, and its
+catch-all GET. A resource is stored under its lower-cased ID (ARM IDs ignore case) and keeps the
+body and casing it was stored with; children live under their parent's ID, so a parent's delete
+takes them too, as in ARM.
 """
 
 from __future__ import annotations
@@ -31,13 +29,9 @@ def key(resource_id: str) -> str:
 
 
 class ResourceStore:
-    """ARM resources by ID: what GETs answer and what the services' rules read and change.
-
-    The ``arm`` service: its one route is the GET of any stored resource by its ID.
-    """
+    """ARM resources by ID (the ``arm`` service): what GETs answer, what the rules change."""
 
     def __init__(self, lock: threading.RLock) -> None:
-        """An empty store guarded by the simulator's lock."""
         self.lock = lock
         #: Stored bodies by :func:`key`; handlers (which hold the lock) read and change them.
         self.resources: dict[str, JSON] = {}
@@ -48,10 +42,7 @@ class ResourceStore:
         self._delete_hooks.append(hook)
 
     def put(self, resource_id: str, body: JSON) -> JSON:
-        """Store any resource under ``resource_id`` (case-insensitive); return a copy.
-
-        ``id`` is set to ``resource_id`` when the body has none.
-        """
+        """Store any resource under ``resource_id`` (its ``id`` when it has none); return a copy."""
         stored = copy.deepcopy(body)
         stored.setdefault("id", resource_id)
         with self.lock:
@@ -80,7 +71,6 @@ class ResourceStore:
         return self.resources.get(key(resource_id))
 
     def exists(self, resource_id: str) -> bool:
-        """Whether a resource is stored under ``resource_id``."""
         with self.lock:
             return key(resource_id) in self.resources
 
@@ -100,16 +90,14 @@ class ResourceStore:
             ]
 
     def reset(self) -> None:
-        """Forget every resource."""
         with self.lock:
             self.resources.clear()
 
     def routes(self) -> list[Route]:
-        """The catch-all GET of a stored resource."""
         return [route("GET", r"^/(?:subscriptions|providers)/.+$", GENERIC_GET, self.serve)]
 
     def serve(self, call: Call) -> Reply:
-        """GET of a stored resource by its ID (the path): a copy of the stored body."""
+        """GET of a stored resource by its ID (the path)."""
         found = self.stored(call.path)
         if found is None:
             return not_found(call.path)

@@ -1,7 +1,5 @@
-"""Microsoft.Authorization in the simulator: role assignments (routes ``authz.ra.list``,
-``authz.ra.get``, ``authz.ra.put``, shaped on ``authz_roleassignments_*.json``, API 2022-04-01)
-and the directory's principals they name (with Entra ID's replication delay).
-"""
+"""Microsoft.Authorization in the simulator: role assignments (``authz.ra.*``, API 2022-04-01) and
+the directory's principals they name (with Entra ID's replication delay)."""
 
 from __future__ import annotations
 

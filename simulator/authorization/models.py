@@ -1,13 +1,10 @@
 """Microsoft.Authorization in the simulator: role assignments and the directory's principals.
 
-Rules kept here as ARM and Entra ID apply them: a role assignment's name is a GUID; its role
-definition ID names a role definition; its principal must exist in the directory (else
-``PrincipalNotFound``, which replication delay also answers for a while) and be of the stated
-``principalType``; one principal has one assignment of a role at a scope
-(``RoleAssignmentExists``); an assignment's principal, role and scope cannot be changed.
-Assignments live in the resource store under
-``{scope}/providers/Microsoft.Authorization/roleAssignments/{name}``, so ``put_resource`` can
-seed odd ones too; they are served normalized.
+Rules kept as ARM and Entra ID apply them: an assignment's name is a GUID; its role definition ID
+names a role definition; its principal exists in the directory (else ``PrincipalNotFound``, also
+answered during replication delay) and is of the stated ``principalType``; a principal has one
+assignment of a role at a scope (``RoleAssignmentExists``); principal, role and scope cannot
+change. Assignments live in the resource store (odd ones can be seeded) and are served normalized.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Final
 
+from ..arm.models import key as store_key
 from ..server import Route
 from ..shapes import JSON, last_segment
 from . import shapes
@@ -40,11 +38,6 @@ def is_guid(value: str) -> bool:
     except ValueError:
         return False
     return len(value) == 36
-
-
-def normalized_scope(value: str) -> str:
-    """A scope for comparisons: one leading slash, lower case; ``/`` for the tenant root."""
-    return "/" + value.strip("/").lower()
 
 
 def at_or_above(candidate: str, scope: str) -> bool:
@@ -73,11 +66,9 @@ def assignment_view(stored_key: str, body: JSON) -> JSON | None:
 
 
 class Authorization:
-    """Role assignments (in the resource store) and the directory's principals:
-    ``sim.authorization``."""
+    """``sim.authorization``: role assignments (in the resource store) and the directory."""
 
     def __init__(self, sim: AzureSimulator) -> None:
-        """Keeping assignments in ``sim.arm``; the app's managed identity writes them."""
         self.sim = sim
         self._store = sim.arm
         #: Directory objects: lower-cased principal id -> principal type.
@@ -86,7 +77,6 @@ class Authorization:
         self.replication_delays: dict[str, int] = {}
 
     def routes(self) -> list[Route]:
-        """List, get and create role assignments (``authz.ra.*``)."""
         from .urls import routes
 
         return routes(self)
@@ -96,34 +86,23 @@ class Authorization:
         return self.sim.identity.principal_id
 
     def reset(self) -> None:
-        """Forget known principals and replication delays (assignments live in the store)."""
+        """Forget principals and delays (assignments live in the store)."""
         with self._store.lock:
             self.principals.clear()
             self.replication_delays.clear()
 
-    # --------------------------------------------------------------------- seeding
-
     def add_principal(self, principal_id: str, principal_type: str = "ServicePrincipal") -> None:
-        """Make a principal exist in the simulated directory.
-
-        Role assignment PUTs for principals that do not exist answer
-        ``PrincipalNotFound``. Known without this call: the principal of every
-        stored resource's ``identity`` (Synapse and AML workspaces, ...) and of
-        every seeded role assignment.
-        """
+        """Make a principal exist in the directory (known without this: the principals of
+        stored resources' identities and of seeded role assignments)."""
         if principal_type not in PRINCIPAL_TYPES:
             raise ValueError(f"principal_type must be one of {sorted(PRINCIPAL_TYPES)}")
         with self._store.lock:
             self.principals[principal_id.lower()] = principal_type
 
     def principal_replication_delay(self, principal_id: str, *, times: int = 1) -> None:
-        """Make the next ``times`` role assignment PUTs for the principal answer PrincipalNotFound.
-
-        This is Entra ID replication delay: the principal exists (it is made
-        known here if it was not), but ARM's directory lookup does not see it
-        yet. It applies whatever ``principalType`` the request states.
-        Injected faults on ``authz.ra.put`` come first and do not use it up.
-        """
+        """Entra ID's replication delay: the next ``times`` role assignment PUTs for the principal
+        (made known if it was not) answer PrincipalNotFound, whatever ``principalType`` they
+        state. Injected faults on ``authz.ra.put`` come first and do not use it up."""
         if times < 1:
             raise ValueError("times must be at least 1")
         with self._store.lock:
@@ -154,19 +133,13 @@ class Authorization:
             return self._store.put(body["id"], body)
 
     def role_assignments(self, scope: str | None = None) -> list[JSON]:
-        """Copies of the stored role assignments made exactly at ``scope`` (all when None).
-
-        Scopes compare case-insensitively; inherited assignments are not included.
-        """
+        """Copies of the stored role assignments made exactly at ``scope`` (all when None)."""
         with self._store.lock:
             return [
                 copy.deepcopy(body)
                 for body in self.assignment_views()
-                if scope is None
-                or normalized_scope(body["properties"]["scope"]) == normalized_scope(scope)
+                if scope is None or store_key(body["properties"]["scope"]) == store_key(scope)
             ]
-
-    # ----------------------------------------------------------------------- rules
 
     def assignment_items(self) -> list[tuple[str, JSON]]:
         """(store key, served view) of every stored role assignment."""

@@ -1,8 +1,5 @@
-"""HTTP in, model calls, HTTP out for role assignments: list for a scope (with ``atScope()``,
-``principalId eq`` and ``assignedTo()`` filters), get, and create (PUT) with ARM's checks.
-
-Handlers run with the simulator's lock held.
-"""
+"""The handlers of role assignments (list for a scope with ``atScope()``, ``principalId eq`` and
+``assignedTo()`` filters; get; PUT with ARM's checks), run with the simulator's lock held."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ import re
 from ..arm.exceptions import invalid_content
 from ..arm.models import key as store_key
 from ..server import Call, Reply, arm_error
+from ..shapes import JSON
 from . import shapes
 from .exceptions import principal_not_found
 from .models import (
@@ -20,14 +18,11 @@ from .models import (
     assignment_view,
     at_or_above,
     is_guid,
-    normalized_scope,
     role_guid,
 )
 
 
 class AuthorizationResponses:
-    """Handlers over the authorization model."""
-
     def __init__(self, authorization: Authorization) -> None:
         self._store = authorization.sim.arm
         self._model = authorization
@@ -37,7 +32,7 @@ class AuthorizationResponses:
         return principal_not_found(principal_id, self._tenant_id)
 
     def list_for_scope(self, call: Call) -> Reply:
-        scope = normalized_scope(call.group("scope"))
+        scope = store_key(call.group("scope"))
         at_scope = False
         principal: str | None = None
         raw_filter = call.query.get("$filter", "").strip()
@@ -58,32 +53,24 @@ class AuthorizationResponses:
                     f"The simulator does not understand the filter term '{term}'. It knows "
                     "atScope(), principalId eq '{id}' and assignedTo('{id}'), joined by 'and'.",
                 )
-        items = []
-        for view in self._model.assignment_views():
-            properties = view["properties"]
-            candidate = normalized_scope(str(properties["scope"]))
+
+        def wanted(properties: JSON) -> bool:
+            candidate = store_key(str(properties["scope"]))
             # atScope(): at or above the scope; otherwise also below it.
-            if not (
+            return (
                 at_or_above(candidate, scope) or (not at_scope and at_or_above(scope, candidate))
-            ):
-                continue
-            if principal is not None and str(properties.get("principalId", "")).lower() != (
-                principal
-            ):
-                continue
-            items.append(view)
-        return Reply(200, {"value": items})
+            ) and principal in (None, str(properties.get("principalId", "")).lower())
+
+        views = self._model.assignment_views()
+        return Reply(200, {"value": [v for v in views if wanted(v["properties"])]})
 
     def get(self, call: Call) -> Reply:
         key = store_key(call.path)
         stored = self._store.resources.get(key)
         view = assignment_view(key, stored) if stored is not None else None
         if view is None:
-            return arm_error(
-                404,
-                "RoleAssignmentNotFound",
-                f"The role assignment '{call.group('name')}' is not found.",
-            )
+            message = f"The role assignment '{call.group('name')}' is not found."
+            return arm_error(404, "RoleAssignmentNotFound", message)
         return Reply(200, view)
 
     def put(self, call: Call) -> Reply:
@@ -107,11 +94,8 @@ class AuthorizationResponses:
                 "a GUID.",
             )
         if not ROLE_DEFINITION_ID.match(role_definition_id):
-            return arm_error(
-                400,
-                "InvalidRoleDefinitionId",
-                f"The role definition ID '{role_definition_id}' is not valid.",
-            )
+            message = f"The role definition ID '{role_definition_id}' is not valid."
+            return arm_error(400, "InvalidRoleDefinitionId", message)
         key = principal_id.lower()
         delay = self._model.replication_delays.get(key, 0)
         if delay > 0:
@@ -127,13 +111,13 @@ class AuthorizationResponses:
                 f"The PrincipalId '{principal_id.replace('-', '')}' has type '{actual_type}' , "
                 f"which is different from specified PrincipalType '{principal_type}'.",
             )
-        scope = normalized_scope(scope_path)
+        scope = store_key(scope_path)
         role = role_guid(role_definition_id)
         assignments = self._model.assignment_items()
         for _, view in assignments:
             existing = view["properties"]
             if (
-                normalized_scope(str(existing["scope"])) == scope
+                store_key(str(existing["scope"])) == scope
                 and str(existing.get("principalId", "")).lower() == key
                 and role_guid(str(existing.get("roleDefinitionId", ""))) == role
             ):
@@ -146,11 +130,10 @@ class AuthorizationResponses:
                 )
         if any(stored_key == store_key(call.path) for stored_key, _ in assignments):
             # The name is taken by an assignment of another principal or role.
-            return arm_error(
-                400,
-                "RoleAssignmentUpdateNotPermitted",
-                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+            message = (
+                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated."
             )
+            return arm_error(400, "RoleAssignmentUpdateNotPermitted", message)
         body = shapes.role_assignment(
             scope_path,
             name,

@@ -20,11 +20,8 @@ def role_assignment(
     condition: str | None = None,
     condition_version: str | None = None,
 ) -> JSON:
-    """A role assignment shaped on ``authz_roleassignments_create_resource.json`` (201 body).
-
-    API 2022-04-01 also returns the audit fields (``createdOn``, ``updatedOn``,
-    ``createdBy``, ``updatedBy``) and the nullable ``condition`` fields.
-    """
+    """A role assignment shaped on ``authz_roleassignments_create_resource.json`` (201 body), with
+    the audit fields and nullable ``condition`` fields API 2022-04-01 also returns."""
     now = now_iso()
     scope = "/" + scope.strip("/") if scope.strip("/") else "/"
     prefix = "" if scope == "/" else scope

@@ -1,7 +1,5 @@
-"""Event Grid in the simulator: a custom topic (``POST /eventgrid-topic/api/events``, route
-``eventgrid.publish``) that checks and keeps the Event Grid schema events azure-eventgrid's
-``EventGridPublisherClient`` sends, as the app's outcome events are published in Azure.
-"""
+"""Event Grid in the simulator: a custom topic (``eventgrid.publish``) that checks and keeps the
+events azure-eventgrid's ``EventGridPublisherClient`` sends."""
 
 from __future__ import annotations
 

@@ -7,22 +7,12 @@ from ..server import Reply, arm_error
 
 def invalid_events(message: str) -> Reply:
     """400 ``BadRequest`` with an ``InputJsonInvalid`` detail, as Event Grid answers bad events."""
-    return Reply(
-        400,
-        {
-            "error": {
-                "code": "BadRequest",
-                "message": message,
-                "details": [{"code": "InputJsonInvalid", "message": message}],
-            }
-        },
-    )
+    reply = arm_error(400, "BadRequest", message)
+    reply.body["error"]["details"] = [{"code": "InputJsonInvalid", "message": message}]
+    return reply
 
 
 def too_large(length: str) -> Reply:
     """413 ``RequestEntityTooLarge``: more than 1 MB in one request."""
-    return arm_error(
-        413,
-        "RequestEntityTooLarge",
-        f"The request is {length} bytes; Event Grid accepts at most 1 MB per request.",
-    )
+    message = f"The request is {length} bytes; Event Grid accepts at most 1 MB per request."
+    return arm_error(413, "RequestEntityTooLarge", message)

@@ -1,6 +1,4 @@
-"""Event Grid in the simulator: one custom topic (``sim.eventgrid``, ``POST
-/eventgrid-topic/api/events``, route ``eventgrid.publish``, a token for
-``https://eventgrid.azure.net``) that keeps what is published to it.
+"""Event Grid in the simulator: one custom topic (``sim.eventgrid``) that keeps what is published.
 
 Rules kept here as Event Grid applies them to the Event Grid schema: a request is a non-empty
 JSON array of at most 1 MB; every event has ``id``, ``subject``, ``eventType`` and a valid ISO 8601
@@ -23,9 +21,7 @@ if TYPE_CHECKING:
 #: Path of the simulated custom topic, ``/api/events`` included as in Azure.
 TOPIC_PATH: Final = "/eventgrid-topic/api/events"
 
-# Event Grid schema: the four properties Event Grid requires on every event
-# (``data`` and ``dataVersion`` are optional; Event Grid stamps an empty
-# ``dataVersion`` when it is missing).
+# The properties Event Grid requires on every event (it stamps an empty ``dataVersion``).
 EVENT_REQUIRED: Final = ("id", "subject", "eventType", "eventTime")
 MAX_REQUEST_BYTES: Final = 1024 * 1024
 
@@ -34,11 +30,9 @@ class CustomTopic:
     """The custom topic and the events it accepted."""
 
     def __init__(self, sim: SimulatorServer) -> None:
-        """An empty topic guarded by the simulator's lock."""
         self.sim = sim
         self._lock = sim.lock
-        #: ARM id of the simulated Event Grid custom topic; an event that names a
-        #: ``topic`` must name exactly this one, as Event Grid demands.
+        #: An event that names a ``topic`` must name exactly this one, as Event Grid demands.
         self.topic_id = (
             "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-simulator"
             "/providers/Microsoft.EventGrid/topics/eventgrid-topic"
@@ -46,17 +40,12 @@ class CustomTopic:
         self._published: list[JSON] = []
 
     def routes(self) -> list[Route]:
-        """The topic's one route."""
         return [route("POST", rf"^{TOPIC_PATH}$", "eventgrid.publish", self.publish, "eventgrid")]
 
     @property
     def endpoint(self) -> str:
-        """The topic endpoint (``OUTCOME_TOPIC_ENDPOINT``), ``/api/events`` included.
-
-        ``EventGridPublisherClient`` posts to exactly this URL (it appends nothing), like an
-        Azure topic endpoint ``https://<topic>.<region>-1.eventgrid.azure.net/api/events``. It is
-        not part of ``sim.env()``: tests that want events published opt in.
-        """
+        """The topic endpoint (``OUTCOME_TOPIC_ENDPOINT``) with ``/api/events``, as in Azure
+        (``EventGridPublisherClient`` appends nothing); not in ``sim.env()``: tests opt in."""
         return f"{self.sim.url}{TOPIC_PATH}"
 
     @property
@@ -82,7 +71,6 @@ class CustomTopic:
         return Reply(200)
 
     def reset(self) -> None:
-        """Forget the published events."""
         with self._lock:
             self._published.clear()
 

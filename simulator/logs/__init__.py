@@ -1,10 +1,8 @@
 """Log Analytics in the simulator: the query API azure-monitor-query's ``LogsQueryClient`` calls.
 
 Its endpoint (``LOGS_QUERY_ENDPOINT``) is ``<simulator>/v1``: LogsQueryClient keeps only the
-endpoint's origin and puts the API version (``/v1``) in the path itself, and derives its token
-audience from that origin, so the route takes the simulator's own audience, and no
-``api-version``. Faults: ``sim.inject("logs.query", status=...)``; partial results:
-``sim.logs.set_result(..., partial_error=)``.
+endpoint's origin, puts the API version (``/v1``) in the path and derives its token audience from
+that origin, so the route takes the simulator's own audience, and no ``api-version``.
 """
 
 from __future__ import annotations

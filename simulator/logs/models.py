@@ -1,9 +1,6 @@
-"""Log Analytics in the simulator (``sim.logs``): the tables a workspace's queries answer with,
-and the query API, ``POST {endpoint}/workspaces/{id}/query`` (recorded file 19).
-
-A query is answered by the result set for its workspace (any query text: the simulator runs no
-KQL), as a full result, a partial one (HTTP 200 with a ``PartialError``, recorded file 19), or not
-at all when the workspace is unknown.
+"""Log Analytics in the simulator (``sim.logs``): ``POST {endpoint}/workspaces/{id}/query``
+(recorded file 19) answered by the workspace's result set (the simulator runs no KQL), in full,
+partial (HTTP 200 with a ``PartialError``, recorded file 19), or not at all for an unknown one.
 """
 
 from __future__ import annotations
@@ -12,7 +9,7 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..server import Call, Reply, Route, route
+from ..server import Call, Reply, Route, arm_error, route
 from ..shapes import JSON
 
 if TYPE_CHECKING:
@@ -30,10 +27,6 @@ class QueryResult:
     partial_error: str | None = None
 
 
-def _error(status: int, code: str, message: str) -> Reply:
-    return Reply(status, {"error": {"code": code, "message": message}})
-
-
 class LogAnalytics:
     """The Log Analytics query API and the results it answers with."""
 
@@ -44,8 +37,6 @@ class LogAnalytics:
         self._queries: list[tuple[str, JSON]] = []
 
     def routes(self) -> list[Route]:
-        """The query route: the simulator's own audience (LogsQueryClient derives it from the
-        endpoint's origin) and no ``api-version`` (the version is the path's ``/v1``)."""
         pattern = rf"^{_PATH}/workspaces/(?P<ws>[^/]+)/query$"
         return [route("POST", pattern, "logs.query", self.query, needs_api_version=False)]
 
@@ -55,7 +46,6 @@ class LogAnalytics:
         return f"{self.sim.url}{_PATH}"
 
     def reset(self) -> None:
-        """Forget results and queries."""
         with self.lock:
             self.results.clear()
             self._queries.clear()
@@ -84,21 +74,15 @@ class LogAnalytics:
         workspace_id = call.group("ws")
         body = call.body
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
-            return _error(400, "BadArgumentError", "The request had some invalid properties")
+            return arm_error(400, "BadArgumentError", "The request had some invalid properties")
         self._queries.append((workspace_id, dict(body)))
         result = copy.deepcopy(self.results.get(workspace_id.lower()))
         if result is None:
-            return _error(
-                404, "WorkspaceNotFoundError", f"The workspace {workspace_id} could not be found"
-            )
+            message = f"The workspace {workspace_id} could not be found"
+            return arm_error(404, "WorkspaceNotFoundError", message)
+        columns = [{"name": n, "type": t} for n, t in result.columns]
         reply: JSON = {
-            "tables": [
-                {
-                    "name": "PrimaryResult",
-                    "columns": [{"name": n, "type": t} for n, t in result.columns],
-                    "rows": result.rows,
-                }
-            ]
+            "tables": [{"name": "PrimaryResult", "columns": columns, "rows": result.rows}]
         }
         if result.partial_error is not None:
             reply["error"] = {

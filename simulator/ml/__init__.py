@@ -1,16 +1,8 @@
-"""Microsoft.MachineLearningServices in the simulator (``sim.ml``): ARM's side, workspaces
-(routes ``aml.workspace.get``/``patch``, shaped on ``aml_workspaces_get.json``), their computes
-(``aml.compute.list``/``get``/``patch``/``operation``, shaped on ``aml_compute_*.json`` and the
-spec's Compute/patch example) and private endpoint connections (``aml.pec.list``/``get``/``put``,
-shaped on ``aml_privateendpointconnections_*.json``); and what runs inside a workspace, jobs,
-component versions, batch endpoints and their scoring URIs (``ml.*``, shaped on the recorded
-exchanges of azure-ai-ml). Moto style: ``models`` holds the service object (state, rules,
-seeding), ``responses`` the handlers, ``urls`` the routes, ``shapes`` the JSON bodies.
-
-    sim.ml.add_workspace(workspace_id)
-    sim.ml.add_component(workspace_id, "train_model", "3")
-    sim.ml.add_batch_endpoint(endpoint_id, deployments=["blue"], default_deployment="blue")
-    sim.ml.set_job_status(workspace_id, job_name, "Completed")
+"""Microsoft.MachineLearningServices in the simulator (``sim.ml``): ARM's side (``aml.*`` routes:
+workspaces, computes, private endpoint connections, shaped on ``aml_*.json``) and what runs inside
+a workspace (``ml.*``: components, jobs, batch endpoints, scoring URIs, model promotion, shaped
+on the recorded exchanges of azure-ai-ml). ``models`` holds the service object, ``responses`` the
+handlers, ``urls`` the routes, ``shapes`` the JSON bodies, ``promotion`` the model registry.
 """
 
 from __future__ import annotations

@@ -1,17 +1,13 @@
-"""Microsoft.MachineLearningServices in the simulator: the service object ``sim.ml``.
+"""Microsoft.MachineLearningServices in the simulator (``sim.ml``): ARM's side (workspaces,
+computes, connections) lives in the resource store; jobs, components and batch endpoints here.
 
-ARM's side lives in the shared resource store: workspaces, their computes and private endpoint
-connections. What runs inside a workspace lives here: component versions, jobs, batch endpoints
-and the jobs their scoring URIs start.
-
-Rules kept here as the service applies them: a workspace embeds its private endpoint connections
+Rules kept as the service applies them: a workspace embeds its private endpoint connections
 (built from the stored children, so both views agree); a PATCH changes only what the caller may
-write (:data:`WORKSPACE_READ_ONLY` is left as it is) and keeps the system-assigned identity; only
-an AmlCompute's scale settings can be updated, never to fewer nodes at most than at least; a
-connection's decision shows on the private endpoint and on Synapse's managed private endpoint
-(the ``on_connection_state`` hooks); a job name is unique in a workspace (a second PUT of a name
-conflicts); a pipeline job must reference a registered component version; a scoring POST that
-repeats a ``repeatability-request-id`` gets the first job back; job status changes only when a
+write (not :data:`WORKSPACE_READ_ONLY`) and keeps the system-assigned identity; only an
+AmlCompute's scale settings can change, never to a maximum below the minimum; a connection's
+decision shows on the private endpoint and Synapse's managed one (``on_connection_state``); a job
+name is unique in a workspace; a pipeline job must reference a registered component version; a
+repeated ``repeatability-request-id`` gets the first job back; job status changes only when a
 test (the "service") moves it.
 """
 
@@ -23,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from ..arm.models import key
 from ..network.models import check_status
 from ..server import Route
-from ..shapes import DEFAULT_LOCATION, JSON, stable_uuid
+from ..shapes import DEFAULT_LOCATION, JSON, connection_state, last_segment, stable_uuid
 from . import shapes
 
 if TYPE_CHECKING:
@@ -33,43 +30,31 @@ if TYPE_CHECKING:
 
 # Properties of an AML workspace that only the service writes; a PATCH that
 # carries them is not an error, they are just not taken over (as in ARM).
-WORKSPACE_READ_ONLY: Final = frozenset(
-    {
-        "provisioningState",
-        "workspaceId",
-        "discoveryUrl",
-        "privateEndpointConnections",
-        "privateLinkCount",
-        "serviceProvisionedResourceGroup",
-        "mlFlowTrackingUri",
-        "notebookInfo",
-        "tenantId",
-        "storageHnsEnabled",
-    }
-)
+# fmt: off
+WORKSPACE_READ_ONLY: Final = frozenset({
+    "provisioningState", "workspaceId", "discoveryUrl", "privateEndpointConnections",
+    "privateLinkCount", "serviceProvisionedResourceGroup", "mlFlowTrackingUri", "notebookInfo",
+    "tenantId", "storageHnsEnabled",
+})
 PUBLIC_NETWORK_ACCESS: Final = frozenset({"Enabled", "Disabled"})
 TERMINAL: Final = frozenset({"Completed", "Failed", "Canceled"})
 STATUSES: Final = TERMINAL | {
-    "NotStarted",
-    "Starting",
-    "Provisioning",
-    "Preparing",
-    "Queued",
-    "Running",
-    "Finalizing",
-    "CancelRequested",
-    "NotResponding",
-    "Paused",
-    "Unknown",
+    "NotStarted", "Starting", "Provisioning", "Preparing", "Queued", "Running", "Finalizing",
+    "CancelRequested", "NotResponding", "Paused", "Unknown",
 }
+# fmt: on
 
 #: ``hook(workspace_id, private_endpoint_id, connection_state)`` after a connection's decision.
 ConnectionStateHook = Callable[[str, str, JSON], None]
 
 
-def key(arm_id: str) -> str:
-    """ARM IDs compare case-insensitively."""
-    return arm_id.lower().rstrip("/")
+def versioned(asset_id: str, collection: str) -> tuple[str, str, str] | None:
+    """``(workspace ID, name, version)`` of ``{workspace}/{collection}/{name}/versions/{v}``."""
+    marker, lowered = f"/{collection}/", asset_id.lower()
+    if marker not in lowered or "/versions/" not in lowered:
+        return None
+    name, _, version = asset_id[lowered.index(marker) + len(marker) :].partition("/versions/")
+    return asset_id[: lowered.index(marker)], name, version
 
 
 @dataclass
@@ -88,14 +73,13 @@ class BatchEndpoint:
 
     @property
     def name(self) -> str:
-        return self.id.rstrip("/").rsplit("/", 1)[-1]
+        return last_segment(self.id)
 
 
 class MachineLearning:
     """Azure ML workspaces, computes, connections, components, jobs and batch endpoints."""
 
     def __init__(self, sim: AzureSimulator) -> None:
-        """Keeping ARM resources in ``sim.arm``, everything else here."""
         self.sim = sim
         self.lock = sim.lock
         #: Azure-AsyncOperation status bodies of compute updates, by operation id.
@@ -125,23 +109,15 @@ class MachineLearning:
         self._connection_state_hooks.append(hook)
 
     def reset(self) -> None:
-        """Forget compute operations, components, jobs, endpoints and what was received (the
-        ARM resources live in the store)."""
+        """Forget all but the ARM resources (they live in the store)."""
         with self.lock:
-            for state in (
-                self.operations,
-                self._components,
-                self._jobs,
-                self.endpoints,
-                self.repeatability,
-                self.batch_submitted,
-            ):
+            for state in (self.operations, self._components, self._jobs, self.endpoints):
                 state.clear()
+            for seen in (self.repeatability, self.batch_submitted):
+                seen.clear()
             self._scoring_posts.clear()
             self._job_puts.clear()
         self.promotion.reset()
-
-    # ------------------------------------------------------------- seeding ARM's side
 
     def add_workspace(
         self,
@@ -151,11 +127,8 @@ class MachineLearning:
         identity: JSON | None = None,
         **properties_overrides: Any,
     ) -> JSON:
-        """Seed an AML workspace; keyword overrides replace keys of ``properties``.
-
-        ``identity`` replaces the whole identity block (default: system-assigned,
-        with a principal id derived from the workspace id).
-        """
+        """Seed an AML workspace; keyword overrides replace keys of ``properties``, ``identity``
+        the identity block (default: system-assigned, its principal derived from the ID)."""
         body = shapes.ml_workspace(
             workspace_id,
             public_network_access=public_network_access,
@@ -166,46 +139,15 @@ class MachineLearning:
         return self.sim.arm.put(workspace_id, body)
 
     def add_compute(
-        self,
-        workspace_id: str,
-        name: str,
-        *,
-        compute_type: str = "AmlCompute",
-        vm_size: str = "STANDARD_DS3_V2",
-        subnet_id: str | None = None,
-        disable_local_auth: bool | None = True,
-        max_node_count: int | None = 4,
-        min_node_count: int | None = 0,
-        remote_login_port_public_access: str | None = "Disabled",
-        location: str | None = None,
-        current_node_count: int | None = None,
-        target_node_count: int | None = None,
+        self, workspace_id: str, name: str, *, location: str | None = None, **settings: Any
     ) -> JSON:
-        """Seed a compute of an AML workspace (which must exist); see :func:`shapes.compute`.
-
-        ``compute_type`` is ``AmlCompute``, ``ComputeInstance``, ``AKS`` or
-        ``Kubernetes``; None arguments leave their key out. ``location``
-        defaults to the workspace's. A cluster's ``current_node_count`` and
-        ``target_node_count`` default to its minimum (idle); set them for a
-        cluster running jobs.
-        """
+        """Seed a compute of an AML workspace (which must exist): the settings of
+        :func:`shapes.compute`; ``location`` defaults to the workspace's."""
         store = self.sim.arm
         store.require(workspace_id)
         workspace = store.get(workspace_id) or {}
-        body = shapes.compute(
-            workspace_id,
-            name,
-            compute_type=compute_type,
-            vm_size=vm_size,
-            subnet_id=subnet_id,
-            disable_local_auth=disable_local_auth,
-            max_node_count=max_node_count,
-            min_node_count=min_node_count,
-            remote_login_port_public_access=remote_login_port_public_access,
-            location=location or str(workspace.get("location") or DEFAULT_LOCATION),
-            current_node_count=current_node_count,
-            target_node_count=target_node_count,
-        )
+        where = location or str(workspace.get("location") or DEFAULT_LOCATION)
+        body = shapes.compute(workspace_id, name, location=where, **settings)
         return store.put(body["id"], body)
 
     def compute(self, workspace_id: str, name: str) -> JSON:
@@ -227,14 +169,8 @@ class MachineLearning:
         """Seed a private endpoint connection on an AML workspace (which must exist)."""
         self.sim.arm.require(workspace_id)
         check_status(status)
-        body = shapes.private_endpoint_connection(
-            workspace_id,
-            name,
-            private_endpoint_id=private_endpoint_id,
-            status=status,
-            description=description,
-            actions_required=actions_required,
-        )
+        state = connection_state(status, description, actions_required)
+        body = shapes.private_endpoint_connection(workspace_id, name, private_endpoint_id, state)
         return self.sim.arm.put(body["id"], body)
 
     def connection_status(self, workspace_id: str, name: str) -> str:
@@ -244,8 +180,6 @@ class MachineLearning:
             raise KeyError(f"no private endpoint connection {name!r} on {workspace_id}")
         return str(found["properties"]["privateLinkServiceConnectionState"]["status"])
 
-    # -------------------------------------------------------------- ARM's side: rules
-
     def connections(self, workspace_id: str) -> list[JSON]:
         """Copies of the workspace's private endpoint connections."""
         return self.sim.arm.children(workspace_id, "privateendpointconnections")
@@ -253,30 +187,23 @@ class MachineLearning:
     def workspace_view(self, workspace_id: str, stored: JSON) -> JSON:
         """The workspace as ARM serves it, its connections embedded."""
         body = copy.deepcopy(stored)
-        # ARM embeds the workspace's connections in the workspace; build them
-        # from the stored children so both views always agree.
-        body.setdefault("properties", {})["privateEndpointConnections"] = self.connections(
-            workspace_id
-        )
+        # Built from the stored children, so that both views always agree.
+        connections = self.connections(workspace_id)
+        body.setdefault("properties", {})["privateEndpointConnections"] = connections
         return body
 
     def set_connection_state(self, workspace_id: str, connection: JSON, state: JSON) -> None:
         """Take over a new state (status, description, actions required); mirror it."""
         current = connection["properties"]["privateLinkServiceConnectionState"]
-        # Only the state can change; the private endpoint id is fixed by the
-        # endpoint's owner, so anything else in the body is ignored.
+        # Only the state can change (the endpoint's owner fixed the rest): the rest is ignored.
         for name in ("status", "description", "actionsRequired"):
             if state.get(name) is not None:
                 current[name] = state[name]
         connection["properties"]["provisioningState"] = "Succeeded"
-        # In Azure the target's decision shows up on the private endpoint and
-        # on Synapse's managed private endpoint; mirror that so the app sees a
-        # consistent world after approving.
+        # In Azure the decision shows on the private endpoint and Synapse's managed one too.
         pe_id = connection["properties"]["privateEndpoint"]["id"]
         for hook in self._connection_state_hooks:
             hook(workspace_id, pe_id, current)
-
-    # ------------------------------------------------------------------ components
 
     def add_component(
         self, workspace_id: str, name: str, version: str, *, inputs: JSON | None = None
@@ -284,9 +211,8 @@ class MachineLearning:
         """Register a component version; the last one registered is the ``latest``."""
         body = shapes.component_version(workspace_id, name, version, inputs=inputs)
         with self.lock:
-            versions = self._components.setdefault(key(workspace_id), {}).setdefault(
-                name.lower(), []
-            )
+            components = self._components.setdefault(key(workspace_id), {})
+            versions = components.setdefault(name.lower(), [])
             versions[:] = [v for v in versions if v["name"] != version]
             versions.append(body)
         return copy.deepcopy(body)
@@ -303,16 +229,8 @@ class MachineLearning:
         )
 
     def component_by_id(self, component_id: str) -> JSON | None:
-        marker = "/components/"
-        lowered = component_id.lower()
-        if marker not in lowered or "/versions/" not in lowered:
-            return None
-        workspace_id = component_id[: lowered.index(marker)]
-        rest = component_id[lowered.index(marker) + len(marker) :]
-        name, _, version = rest.partition("/versions/")
-        return self.component_version(workspace_id, name, version)
-
-    # ------------------------------------------------------------------------ jobs
+        parts = versioned(component_id, "components")
+        return self.component_version(*parts) if parts else None
 
     def add_job(self, workspace_id: str, body: JSON) -> None:
         """Store a job as ARM would list it (jobs this app did not submit, for example)."""
@@ -328,9 +246,7 @@ class MachineLearning:
     def jobs(self, workspace_id: str) -> list[JSON]:
         """Every job of the workspace, newest first."""
         with self.lock:
-            return [
-                copy.deepcopy(j) for j in reversed(self._jobs.get(key(workspace_id), {}).values())
-            ]
+            return copy.deepcopy(list(reversed(self._jobs.get(key(workspace_id), {}).values())))
 
     def set_job_status(
         self, workspace_id: str, name: str, status: str, *, error: str | None = None
@@ -355,8 +271,6 @@ class MachineLearning:
         with self.lock:
             return list(self._job_puts)
 
-    # -------------------------------------------------------------- batch endpoints
-
     def add_batch_endpoint(
         self,
         endpoint_id: str,
@@ -373,9 +287,8 @@ class MachineLearning:
             default_deployment=default_deployment,
         )
         for name in deployments if deployments is not None else ["blue"]:
-            endpoint.deployments[name.lower()] = shapes.batch_deployment(
-                endpoint_id, name, location=location
-            )
+            deployment = shapes.batch_deployment(endpoint_id, name, location=location)
+            endpoint.deployments[name.lower()] = deployment
         with self.lock:
             self.endpoints[key(endpoint_id)] = endpoint
         return self.scoring_uri(endpoint.scoring_key)

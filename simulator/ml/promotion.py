@@ -1,42 +1,31 @@
-"""Azure ML's model registry, batch deployment writes and run metrics, for model promotion.
+"""Azure ML's model registry, batch deployment writes and run metrics, for model promotion: part of
+`sim.ml` (its routes come ahead of the service's own). Shapes and rules:
 
-Part of `sim.ml` (its routes come ahead of the service's own), on its lock and endpoints. Shapes:
-
-- model containers and versions at API 2023-10-01 (azure-rest-api-specs
-  `ModelContainer/get.json`, `ModelVersion/createOrUpdate.json`): a container reports
-  `latestVersion` and `nextVersion`; a version is immutable (a PUT of an existing version with
-  another `modelUri` is a 409);
-- batch deployments (`BatchDeployment/createOrUpdate.json`, reference
-  `aml_batchdeployments_get.json`): a PUT answers 201 with `provisioningState: Creating` and an
-  `Azure-AsyncOperation`; the deployment reads `Creating` for `provisioning_polls` GETs, then
-  `Succeeded` (or `Failed` when a test said so); DELETE answers 202, and refuses the endpoint's
-  default deployment (Azure ML does);
-- the batch endpoint PUT (`BatchEndpoint/createOrUpdate.json`): how `defaults.deploymentName`
-  changes (the PATCH takes only tags and identity); a default that does not exist or has not
-  succeeded is refused;
+- model containers and versions at API 2023-10-01 (azure-rest-api-specs `ModelContainer/get.json`,
+  `ModelVersion/createOrUpdate.json`): a container reports `latestVersion` and `nextVersion`; a
+  version is immutable (a PUT of it with another `modelUri` is a 409);
+- batch deployments (`BatchDeployment/createOrUpdate.json`, `aml_batchdeployments_get.json`): a
+  PUT answers 201 `Creating` with an `Azure-AsyncOperation`, `Succeeded` (or `Failed`, when a test
+  says so) after `provisioning_polls` GETs; DELETE answers 202 and refuses the default deployment;
+- the batch endpoint PUT (`BatchEndpoint/createOrUpdate.json`) changes `defaults.deploymentName`
+  (the PATCH cannot), only to a deployment that exists and succeeded;
 - run history (recorded file 10: `history/v1.0/.../runs/{job}/children`) and the metric service
-  that azure-ai-ml's run history client carries (`metric/v2.0/.../runs/{run}/full`, body
-  `{"metricName": ...}`, answered as `MetricV2`), on the same host as the recording.
+  of azure-ai-ml's run history client (`metric/v2.0/.../runs/{run}/full`, answered as `MetricV2`).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 
+from ..arm.models import key
 from ..server import Call, Reply, Route, arm_error, route
 from ..shapes import JSON, now_iso
 from . import shapes
-from .models import BatchEndpoint, MachineLearning, key
-from .responses import MachineLearningResponses
+from .models import BatchEndpoint, MachineLearning, versioned
+from .responses import MachineLearningResponses, endpoint_not_found
+from .urls import ENDPOINT, SEG, WS
 
 MODEL_TYPE = "Microsoft.MachineLearningServices/workspaces/models"
-_SEG = r"[^/]+"
-_WS = (
-    rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/"
-    rf"microsoft\.machinelearningservices/workspaces/{_SEG}"
-)
-_EP = rf"(?P<ws>{_WS})/batchendpoints/(?P<ep>{_SEG})"
 
 
 class PromotionService:
@@ -50,76 +39,25 @@ class PromotionService:
 
     def routes(self) -> list[Route]:
         """Model versions, batch deployment writes, endpoint PUT and run metrics."""
-        table: list[tuple[str, str, str, Callable[[Call], Reply], bool]] = [
-            (
-                "GET",
-                rf"^(?P<ws>{_WS})/models/(?P<name>{_SEG})$",
-                "ml.model.get",
-                self.model_get,
-                True,
-            ),
-            (
-                "GET",
-                rf"^(?P<ws>{_WS})/models/(?P<name>{_SEG})/versions/(?P<v>{_SEG})$",
-                "ml.model.version.get",
-                self.version_get,
-                True,
-            ),
-            (
-                "PUT",
-                rf"^(?P<ws>{_WS})/models/(?P<name>{_SEG})/versions/(?P<v>{_SEG})$",
-                "ml.model.version.put",
-                self.version_put,
-                True,
-            ),
-            ("PUT", rf"^{_EP}$", "ml.batch_endpoint.put", self.endpoint_put, True),
-            (
-                "GET",
-                rf"^{_EP}/deployments/(?P<dep>{_SEG})$",
-                "ml.batch_deployment.get",
-                self.deployment_get,
-                True,
-            ),
-            (
-                "GET",
-                rf"^{_EP}/deployments/(?P<dep>{_SEG})/operations/(?P<op>{_SEG})$",
-                "ml.batch_deployment.operation",
-                self.deployment_operation,
-                True,
-            ),
-            (
-                "PUT",
-                rf"^{_EP}/deployments/(?P<dep>{_SEG})$",
-                "ml.batch_deployment.put",
-                self.deployment_put,
-                True,
-            ),
-            (
-                "DELETE",
-                rf"^{_EP}/deployments/(?P<dep>{_SEG})$",
-                "ml.batch_deployment.delete",
-                self.deployment_delete,
-                True,
-            ),
-            (
-                "GET",
-                rf"^/history/v1\.0(?P<ws>{_WS})/runs/(?P<run>{_SEG})/children$",
-                "ml.run.children",
-                self.run_children,
-                True,
-            ),
-            (
-                "POST",
-                rf"^/metric/v2\.0(?P<ws>{_WS})/runs/(?P<run>{_SEG})/full$",
-                "ml.run.metric",
-                self.run_metric,
-                False,
-            ),
-        ]
-        # The metric service is a data plane of its own: no api-version, as azure-ai-ml calls it.
+        model = rf"^{WS}/models/(?P<name>{SEG})"
+        version, dep = (
+            rf"{model}/versions/(?P<v>{SEG})$",
+            rf"^{ENDPOINT}/deployments/(?P<dep>{SEG})",
+        )
+        run, op = rf"{WS}/runs/(?P<run>{SEG})", rf"/operations/(?P<op>{SEG})$"
+        metric = rf"^/metric/v2\.0{run}/full$"
         return [
-            route(method, pattern, name, handler, needs_api_version=needs)
-            for method, pattern, name, handler, needs in table
+            route("GET", rf"{model}$", "ml.model.get", self.model_get),
+            route("GET", version, "ml.model.version.get", self.version_get),
+            route("PUT", version, "ml.model.version.put", self.version_put),
+            route("PUT", rf"^{ENDPOINT}$", "ml.batch_endpoint.put", self.endpoint_put),
+            route("GET", rf"{dep}$", "ml.batch_deployment.get", self.deployment_get),
+            route("GET", dep + op, "ml.batch_deployment.operation", self.deployment_operation),
+            route("PUT", rf"{dep}$", "ml.batch_deployment.put", self.deployment_put),
+            route("DELETE", rf"{dep}$", "ml.batch_deployment.delete", self.deployment_delete),
+            route("GET", rf"^/history/v1\.0{run}/children$", "ml.run.children", self.run_children),
+            # The metric service is a data plane: no api-version, as azure-ai-ml calls it.
+            route("POST", metric, "ml.run.metric", self.run_metric, needs_api_version=False),
         ]
 
     def reset(self) -> None:
@@ -130,8 +68,6 @@ class PromotionService:
             self.polls: dict[tuple[str, str], int] = {}
             self.failing: set[tuple[str, str]] = set()
             self.provisioning_polls = 1
-
-    # --------------------------------------------------------------------- seeding
 
     def add_model_version(
         self, workspace_id: str, name: str, version: str, *, properties: dict[str, str]
@@ -161,8 +97,6 @@ class PromotionService:
         with self._ml.lock:
             self.failing.add((key(endpoint_id), deployment.lower()))
 
-    # ---------------------------------------------------------------------- models
-
     def model_get(self, call: Call) -> Reply:
         ws, name = call.group("ws"), call.group("name")
         versions = self.models.get((key(ws), name.lower()))
@@ -170,24 +104,9 @@ class PromotionService:
             return arm_error(404, "ResourceNotFound", f"Model container {name} not found.")
         numbers = [int(v) for v in versions if v.isdigit()]
         latest = str(max(numbers)) if numbers else list(versions)[-1]
-        return Reply(
-            200,
-            {
-                "id": f"{ws}/models/{name}",
-                "name": name,
-                "type": MODEL_TYPE,
-                "properties": {
-                    "description": None,
-                    "tags": {},
-                    "properties": {},
-                    "isArchived": False,
-                    "latestVersion": latest,
-                    "nextVersion": str(max(numbers) + 1) if numbers else None,
-                    "provisioningState": "Succeeded",
-                },
-                "systemData": shapes.system_data(),
-            },
-        )
+        following = str(max(numbers) + 1) if numbers else None
+        container = {"latestVersion": latest, "nextVersion": following}
+        return Reply(200, _asset(f"{ws}/models/{name}", name, MODEL_TYPE, container, {}))
 
     def version_get(self, call: Call) -> Reply:
         ws, name, version = call.group("ws"), call.group("name"), call.group("v")
@@ -212,8 +131,6 @@ class PromotionService:
         versions[version] = _model_version(ws, name, version, properties)
         return Reply(201, copy.deepcopy(versions[version]))
 
-    # ------------------------------------------------------------- batch endpoints
-
     def _endpoint(self, call: Call) -> tuple[str, BatchEndpoint | None]:
         endpoint_id = f"{call.group('ws')}/batchEndpoints/{call.group('ep')}"
         return endpoint_id, self._ml.endpoint(endpoint_id)
@@ -221,7 +138,7 @@ class PromotionService:
     def endpoint_put(self, call: Call) -> Reply:
         endpoint_id, endpoint = self._endpoint(call)
         if endpoint is None:
-            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
+            return endpoint_not_found(call)
         properties = call.body.get("properties") if isinstance(call.body, dict) else None
         defaults = properties.get("defaults") if isinstance(properties, dict) else None
         wanted = defaults.get("deploymentName") if isinstance(defaults, dict) else None
@@ -234,48 +151,46 @@ class PromotionService:
                     400, "BadArgument", f"Deployment {wanted} has not provisioned successfully."
                 )
             endpoint.default_deployment = str(deployment["name"])
-        view = self._endpoint_view(endpoint_id)
-        return Reply(200, view)
+        return Reply(200, self._endpoint_view(endpoint_id))
 
-    def deployment_get(self, call: Call) -> Reply:
+    def _read(self, call: Call) -> JSON | None:
+        """The deployment the path names, read once more: a provisioning deployment ends after
+        `provisioning_polls` reads."""
         endpoint_id, endpoint = self._endpoint(call)
         name = call.group("dep").lower()
         deployment = endpoint.deployments.get(name) if endpoint else None
-        if deployment is None:
-            return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")
-        self._advance(endpoint_id, name, deployment)
-        return Reply(200, copy.deepcopy(deployment))
-
-    def deployment_operation(self, call: Call) -> Reply:
-        """The `Azure-AsyncOperation` of a deployment PUT (its status), or the `Location` of a
-        DELETE (200 once done), as ARM's pollers read them."""
-        endpoint_id, endpoint = self._endpoint(call)
-        name = call.group("dep").lower()
-        if call.group("op").startswith("delete-"):
-            return Reply(200, {})
-        deployment = endpoint.deployments.get(name) if endpoint else None
-        if deployment is None:
-            return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")
-        state = self._advance(endpoint_id, name, deployment)
-        status = "InProgress" if state not in ("Succeeded", "Failed", "Canceled") else state
-        return Reply(200, {"name": call.group("op"), "status": status})
-
-    def _advance(self, endpoint_id: str, name: str, deployment: JSON) -> str:
-        """One more read of a provisioning deployment: it ends after `provisioning_polls`."""
         slot = (key(endpoint_id), name)
-        if slot in self.polls:
+        if deployment is not None and slot in self.polls:
             self.polls[slot] -= 1
             if self.polls[slot] <= 0:
                 del self.polls[slot]
                 failed = slot in self.failing
                 self.failing.discard(slot)
                 deployment["properties"]["provisioningState"] = "Failed" if failed else "Succeeded"
-        return str(deployment["properties"].get("provisioningState"))
+        return deployment
+
+    def deployment_get(self, call: Call) -> Reply:
+        deployment = self._read(call)
+        if deployment is None:
+            return _deployment_not_found(call)
+        return Reply(200, copy.deepcopy(deployment))
+
+    def deployment_operation(self, call: Call) -> Reply:
+        """The `Azure-AsyncOperation` of a deployment PUT (its status), or the `Location` of a
+        DELETE (200 once done), as ARM's pollers read them."""
+        if call.group("op").startswith("delete-"):
+            return Reply(200, {})
+        deployment = self._read(call)
+        if deployment is None:
+            return _deployment_not_found(call)
+        state = str(deployment["properties"].get("provisioningState"))
+        status = "InProgress" if state not in ("Succeeded", "Failed", "Canceled") else state
+        return Reply(200, {"name": call.group("op"), "status": status})
 
     def deployment_put(self, call: Call) -> Reply:
         endpoint_id, endpoint = self._endpoint(call)
         if endpoint is None:
-            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
+            return endpoint_not_found(call)
         body = call.body if isinstance(call.body, dict) else {}
         properties = body.get("properties")
         if not isinstance(properties, dict):
@@ -318,15 +233,8 @@ class PromotionService:
         return Reply(202, None, {"Location": location, "Retry-After": "0"})
 
     def _model_exists(self, asset_id: str) -> bool:
-        lowered = asset_id.lower()
-        if "/models/" not in lowered or "/versions/" not in lowered:
-            return False
-        ws = asset_id[: lowered.index("/models/")]
-        rest = asset_id[lowered.index("/models/") + len("/models/") :]
-        name, _, version = rest.partition("/versions/")
+        ws, name, version = versioned(asset_id, "models") or ("", "", "")
         return version in self.models.get((key(ws), name.lower()), {})
-
-    # ----------------------------------------------------------------- run metrics
 
     def run_children(self, call: Call) -> Reply:
         runs = self.children.get((key(call.group("ws")), call.group("run").lower()), [])
@@ -364,27 +272,21 @@ class PromotionService:
         )
 
 
+def _asset(asset_id: str, name: str, kind: str, own: JSON, submitted: JSON) -> JSON:
+    """A model container or version (ModelContainer/get.json, ModelVersion/createOrUpdate.json)."""
+    common: JSON = {"description": None, "tags": {}, "properties": {}, "isArchived": False}
+    properties = {**common, **own, "provisioningState": "Succeeded", **copy.deepcopy(submitted)}
+    body = {"id": asset_id, "name": name, "type": kind, "properties": properties}
+    return {**body, "systemData": shapes.system_data()}
+
+
 def _model_version(workspace_id: str, name: str, version: str, submitted: JSON) -> JSON:
-    properties = {
-        "description": None,
-        "tags": {},
-        "properties": {},
-        "isArchived": False,
-        "isAnonymous": False,
-        "flavors": None,
-        "modelType": "custom_model",
-        "modelUri": f"azureml://locations/eastus/workspaces/ws/models/{name}/versions/{version}",
-        "jobName": None,
-        "provisioningState": "Succeeded",
-        **copy.deepcopy(submitted),
-    }
-    return {
-        "id": f"{workspace_id.rstrip('/')}/models/{name}/versions/{version}",
-        "name": version,
-        "type": f"{MODEL_TYPE}/versions",
-        "properties": properties,
-        "systemData": shapes.system_data(),
-    }
+    uri = f"azureml://locations/eastus/workspaces/ws/models/{name}/versions/{version}"
+    own = {"isAnonymous": False, "flavors": None, "modelType": "custom_model", "modelUri": uri}
+    version_id = f"{workspace_id.rstrip('/')}/models/{name}/versions/{version}"
+    return _asset(
+        version_id, version, f"{MODEL_TYPE}/versions", {**own, "jobName": None}, submitted
+    )
 
 
 def _child_run(run_id: str, parent: str) -> JSON:
@@ -399,3 +301,7 @@ def _child_run(run_id: str, parent: str) -> JSON:
         "properties": {},
         "experimentId": "e0e0e0e0-0000-0000-0000-000000000000",
     }
+
+
+def _deployment_not_found(call: Call) -> Reply:
+    return arm_error(404, "NotFound", f"Deployment {call.group('dep')} not found.")

@@ -1,10 +1,5 @@
-"""HTTP in, model calls, HTTP out: the handlers of the Azure ML routes, ARM's (workspaces: GET,
-PATCH; computes: list, get, scale update with its Azure-AsyncOperation; private endpoint
-connections: list, get, PUT) and the workspace's (components, jobs, batch endpoints, scoring URIs).
-
-Handlers run with the simulator's lock held. Errors use ARM's error body (``arm_error``), as the
-ML management API and the scoring URI do.
-"""
+"""The handlers of the Azure ML routes (``urls``), run with the simulator's lock held. Errors use
+ARM's error body, as the ML management API and the scoring URI do."""
 
 from __future__ import annotations
 
@@ -15,35 +10,32 @@ from typing import Any
 
 from .. import shapes as common
 from ..arm.exceptions import bad_request, invalid_content, not_found
+from ..arm.models import key as ml_key
 from ..network.models import CONNECTION_STATUSES
 from ..server import ML_AUDIENCE, Call, Reply, arm_error
 from ..shapes import JSON
 from . import shapes
 from .models import PUBLIC_NETWORK_ACCESS, WORKSPACE_READ_ONLY, MachineLearning
-from .models import key as ml_key
 
 _INPUT_TYPES = frozenset({"urifolder", "urifile", "uri_folder", "uri_file"})
 
 
+def endpoint_not_found(call: Call) -> Reply:
+    return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
+
+
 def _get(mapping: Any, *names: str) -> Any:
     """The first of ``names`` in ``mapping`` (the docs use PascalCase, azure-ai-ml camelCase)."""
-    if not isinstance(mapping, dict):
-        return None
-    for name in names:
-        if name in mapping:
-            return mapping[name]
-    return None
+    found = (mapping[name] for name in names if isinstance(mapping, dict) and name in mapping)
+    return next(found, None)
 
 
 class MachineLearningResponses:
-    """Route handlers over the service object."""
-
     def __init__(self, ml: MachineLearning) -> None:
         self._ml = ml
         self._store = ml.sim.arm
 
     def workspace_get(self, call: Call) -> Reply:
-        """GET of a workspace, its connections embedded."""
         found = self._store.stored(call.path)
         if found is None:
             return not_found(call.path)
@@ -78,14 +70,12 @@ class MachineLearningResponses:
             old = stored.get("identity") or {}
             if "systemassigned" in str(merged.get("type", "")).lower():
                 # The system-assigned identity survives an update that keeps it.
-                for key in ("principalId", "tenantId"):
-                    if key in old:
-                        merged.setdefault(key, old[key])
+                kept = {k: old[k] for k in ("principalId", "tenantId") if k in old}
+                merged.update({k: v for k, v in kept.items() if k not in merged})
             stored["identity"] = merged
         return Reply(200, self._ml.workspace_view(call.path, stored))
 
     def compute_list(self, call: Call) -> Reply:
-        """A page of the workspace's computes (``$skip``)."""
         workspace_id = call.group("ws")
         if not self._store.exists(workspace_id):
             return not_found(workspace_id)
@@ -141,22 +131,13 @@ class MachineLearningResponses:
         current.update(merged)
         properties["modifiedOn"] = common.now_iso()
         properties["provisioningState"] = "Succeeded"
-        # As in the spec's Compute/patch.json: 200, provisioningState Updating
-        # and an Azure-AsyncOperation to poll. The operation is already done,
-        # and Retry-After: 0 keeps the SDK's poller from waiting 30 s; it then
-        # GETs the compute for its result (a fresh body: azure-mgmt-
-        # machinelearningservices 2.0.0b2 loses the computeType discriminator
-        # when it deserializes the same response twice, as it does for an LRO
-        # that ends on its initial response).
-        operation = str(uuid.uuid4())
-        now = common.now_iso()
-        self._ml.operations[operation] = {
-            "id": operation,
-            "name": operation,
-            "status": "Succeeded",
-            "startTime": now,
-            "endTime": now,
-        }
+        # As in the spec's Compute/patch.json: 200, provisioningState Updating and an
+        # Azure-AsyncOperation, already done (Retry-After: 0 spares the poller 30 s); the SDK then
+        # GETs the compute (a fresh body: azure-mgmt-machinelearningservices 2.0.0b2 loses the
+        # computeType discriminator when it deserializes one response twice).
+        operation, now = str(uuid.uuid4()), common.now_iso()
+        self._ml.operations[operation] = {"id": operation, "name": operation, "status": "Succeeded"}
+        self._ml.operations[operation].update(startTime=now, endTime=now)
         subscription, _ = common.scope_of(call.path)
         location = urllib.parse.quote(str(stored.get("location") or common.DEFAULT_LOCATION))
         api = urllib.parse.quote(call.query.get("api-version", ""), safe="")
@@ -169,14 +150,12 @@ class MachineLearningResponses:
         return Reply(200, reply, {"Azure-AsyncOperation": status_url, "Retry-After": "0"})
 
     def compute_operation(self, call: Call) -> Reply:
-        """The status of a compute update (its Azure-AsyncOperation)."""
         found = self._ml.operations.get(call.group("op").lower())
         if found is None:
             return arm_error(404, "NotFound", f"Operation '{call.group('op')}' was not found.")
         return Reply(200, copy.deepcopy(found))
 
     def connection_list(self, call: Call) -> Reply:
-        """The workspace's private endpoint connections."""
         workspace_id = call.group("ws")
         if not self._store.exists(workspace_id):
             return not_found(workspace_id)
@@ -190,22 +169,13 @@ class MachineLearningResponses:
         properties = call.body.get("properties") if isinstance(call.body, dict) else None
         state = properties.get("privateLinkServiceConnectionState") if properties else None
         if not isinstance(state, dict):
-            return arm_error(
-                400,
-                "InvalidRequestContent",
-                "properties.privateLinkServiceConnectionState is required.",
-            )
+            return invalid_content("properties.privateLinkServiceConnectionState is required.")
         status = state.get("status")
         if status is not None and status not in CONNECTION_STATUSES:
-            return arm_error(
-                400,
-                "InvalidPrivateEndpointConnectionStatus",
-                f"Status '{status}' is not one of {sorted(CONNECTION_STATUSES)}.",
-            )
+            message = f"Status '{status}' is not one of {sorted(CONNECTION_STATUSES)}."
+            return arm_error(400, "InvalidPrivateEndpointConnectionStatus", message)
         self._ml.set_connection_state(call.group("ws"), stored, state)
         return Reply(200, copy.deepcopy(stored))
-
-    # ----------------------------------------------------------- inside a workspace
 
     def _workspace_missing(self, workspace_id: str) -> Reply | None:
         if not self._store.exists(workspace_id):
@@ -216,8 +186,6 @@ class MachineLearningResponses:
                 f"{workspace_id.rsplit('/', 1)[-1]}' was not found.",
             )
         return None
-
-    # ------------------------------------------------------------------ components
 
     def component_version_get(self, call: Call) -> Reply:
         ws, name, version = call.group("ws"), call.group("name"), call.group("version")
@@ -241,12 +209,9 @@ class MachineLearningResponses:
             versions = versions[: int(top)]
         return Reply(200, {"value": versions})
 
-    # ------------------------------------------------------------------------ jobs
-
     def job_put(self, call: Call) -> Reply:
         ws, name = call.group("ws"), call.group("name")
-        missing = self._workspace_missing(ws)
-        if missing:
+        if missing := self._workspace_missing(ws):
             return missing
         body = call.body
         properties = body.get("properties") if isinstance(body, dict) else None
@@ -261,15 +226,13 @@ class MachineLearningResponses:
                     401, "InvalidAuthenticationToken", "x-azureml-token is not an Azure ML token."
                 )
         if self._ml.job(ws, name) is not None:
-            return arm_error(
-                409,
-                "Conflict",
-                f"A job named '{name}' already exists in this workspace; job names are unique.",
+            message = (
+                f"A job named '{name}' already exists in this workspace; job names are unique."
             )
-        if properties.get("jobType") == "Pipeline":
-            problem = self._pipeline_problem(ws, properties)
-            if problem:
-                return arm_error(400, "UserError", problem)
+            return arm_error(409, "Conflict", message)
+        problem = properties.get("jobType") == "Pipeline" and self._pipeline_problem(ws, properties)
+        if problem:
+            return arm_error(400, "UserError", problem)
         created = shapes.submitted_job(ws, name, properties)
         self._ml.add_job(ws, created)
         return Reply(201, created)
@@ -300,19 +263,9 @@ class MachineLearningResponses:
 
     def job_list(self, call: Call) -> Reply:
         ws = call.group("ws")
-        missing = self._workspace_missing(ws)
-        if missing:
+        if missing := self._workspace_missing(ws):
             return missing
-        jobs = self._ml.jobs(ws)
-        tag = call.query.get("tag")
-        if tag:
-            tag_key, has_value, tag_value = tag.partition("=")
-            jobs = [
-                j
-                for j in jobs
-                if tag_key in (j["properties"].get("tags") or {})
-                and (not has_value or j["properties"]["tags"][tag_key] == tag_value)
-            ]
+        jobs = _having(self._ml.jobs(ws), "tags", call.query.get("tag"))
         job_type = call.query.get("jobType")
         if job_type:
             jobs = [
@@ -325,22 +278,12 @@ class MachineLearningResponses:
             jobs = [j for j in jobs if j["properties"].get("isArchived")]
         elif view != "all":
             return arm_error(400, "BadArgument", f"Invalid listViewType {view!r}.")
-        wanted = call.query.get("properties")
-        if wanted:
-            for item in wanted.split(","):
-                prop, has_value, value = item.partition("=")
-                jobs = [
-                    j
-                    for j in jobs
-                    if prop in (j["properties"].get("properties") or {})
-                    and (not has_value or j["properties"]["properties"][prop] == value)
-                ]
+        for wanted in (call.query.get("properties") or "").split(","):
+            jobs = _having(jobs, "properties", wanted)
         return self._page(call, jobs)
 
     def _page(self, call: Call, items: list[JSON]) -> Reply:
         return self._ml.sim.page(call, items, "$skipToken", error_code="BadArgument")
-
-    # -------------------------------------------------------------- batch endpoints
 
     def _endpoint_view(self, endpoint_id: str) -> JSON | None:
         endpoint = self._ml.endpoint(endpoint_id)
@@ -357,13 +300,13 @@ class MachineLearningResponses:
         endpoint_id = f"{call.group('ws')}/batchEndpoints/{call.group('ep')}"
         view = self._endpoint_view(endpoint_id)
         if view is None:
-            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
+            return endpoint_not_found(call)
         return Reply(200, view)
 
-    def batch_deployment_list(self, call: Call) -> Reply:
+    def deployment_list(self, call: Call) -> Reply:
         endpoint = self._ml.endpoint(f"{call.group('ws')}/batchEndpoints/{call.group('ep')}")
         if endpoint is None:
-            return arm_error(404, "NotFound", f"Batch endpoint {call.group('ep')} not found.")
+            return endpoint_not_found(call)
         return self._page(call, [copy.deepcopy(d) for d in endpoint.deployments.values()])
 
     def scoring_invoke(self, call: Call) -> Reply:
@@ -374,7 +317,8 @@ class MachineLearningResponses:
         self._ml._scoring_posts.append(
             (dict(call.headers), copy.deepcopy(body) if isinstance(body, dict) else {})
         )
-        request_id = call.headers.get("repeatability-request-id") or call.headers.get(
+        headers = call.headers
+        request_id = headers.get("repeatability-request-id") or headers.get(
             "repeatability_request-id"
         )
         if request_id:
@@ -389,8 +333,7 @@ class MachineLearningResponses:
         if not isinstance(properties, dict):
             return arm_error(400, "BadArgument", "The request body must have 'properties'.")
         inputs = _get(properties, "inputData", "InputData")
-        problem = _inputs_problem(inputs)
-        if problem:
+        if problem := _inputs_problem(inputs):
             return arm_error(400, "BadArgument", problem)
         deployment = call.headers.get("azureml-model-deployment") or endpoint.default_deployment
         if not deployment:
@@ -427,9 +370,8 @@ class MachineLearningResponses:
             tags=tags,
         )
         self._ml.add_job(endpoint.workspace_id, stored)
-        self._ml.batch_submitted[(ml_key(endpoint.workspace_id), str(name).lower())] = (
-            copy.deepcopy(properties)
-        )
+        submitted = (ml_key(endpoint.workspace_id), str(name).lower())
+        self._ml.batch_submitted[submitted] = copy.deepcopy(properties)
         if request_id:
             self._ml.repeatability[(endpoint.scoring_key, request_id)] = str(name)
         return self._scoring_reply(endpoint.id, stored)
@@ -461,3 +403,16 @@ def _inputs_problem(inputs: Any) -> str | None:
         if not isinstance(uri, str) or not uri:
             return f"Input {name!r}: uri is required."
     return None
+
+
+def _having(jobs: list[JSON], field: str, wanted: str | None) -> list[JSON]:
+    """The jobs whose ``properties.<field>`` has ``wanted`` (``key`` or ``key=value``)."""
+    if not wanted:
+        return jobs
+    name, has_value, value = wanted.partition("=")
+    return [
+        j
+        for j in jobs
+        if name in (j["properties"].get(field) or {})
+        and (not has_value or j["properties"][field][name] == value)
+    ]

@@ -1,11 +1,7 @@
-"""JSON bodies of Microsoft.MachineLearningServices as the simulator serves them.
-
-ARM's side (workspaces, their private endpoint connections and computes) is shaped on the example
-under ``/work/shared/reference`` each docstring names (``aml_*.json``); what runs inside a
-workspace on the recorded exchanges of azure-ai-ml 1.35.2 (``reference/recorded/``, files 01-18),
-whose bodies follow the azure-rest-api-specs examples named there: component versions (01, 02),
-pipeline jobs (03-05), batch endpoints and deployments (11, 12) and the scoring URI's batch job
-(12, 13, 17).
+"""JSON bodies of Microsoft.MachineLearningServices: ARM's side shaped on the examples under
+``/work/shared/reference`` each docstring names (``aml_*.json``), what runs inside a workspace on
+the recorded exchanges of azure-ai-ml 1.35.2 (``reference/recorded/``): component versions (01,
+02), pipeline jobs (03-05), batch endpoints and deployments (11, 12), batch jobs (12, 13, 17).
 """
 
 from __future__ import annotations
@@ -13,15 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..shapes import (
-    DEFAULT_LOCATION,
-    JSON,
-    connection_state,
-    last_segment,
-    now_iso,
-    scope_of,
-    stable_uuid,
-)
+from ..shapes import DEFAULT_LOCATION, JSON, last_segment, now_iso, scope_of, stable_uuid
 
 AML_WORKSPACE_TYPE = "Microsoft.MachineLearningServices/workspaces"
 AML_PEC_TYPE = "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections"
@@ -37,12 +25,8 @@ def ml_workspace(
     properties_overrides: JSON | None = None,
     identity: JSON | None = None,
 ) -> JSON:
-    """An AML workspace shaped on ``aml_workspaces_get.json``.
-
-    ``properties.privateEndpointConnections`` is filled in when the workspace
-    is served, from the connections stored as its children. ``identity``
-    replaces the default system-assigned identity block.
-    """
+    """An AML workspace shaped on ``aml_workspaces_get.json`` (its ``privateEndpointConnections``
+    are filled in when it is served, from its stored children)."""
     name = last_segment(workspace_id)
     sub, rg = scope_of(workspace_id)
     rg_prefix = f"/subscriptions/{sub}/resourceGroups/{rg}/providers"
@@ -65,8 +49,8 @@ def ml_workspace(
         "privateEndpointConnections": [],
         # WorkspaceProperties.tenantId (read-only) of the 2023-04-01 API the app speaks.
         "tenantId": tenant_id,
+        **(properties_overrides or {}),
     }
-    properties.update(properties_overrides or {})
     return {
         "id": workspace_id,
         "name": name,
@@ -85,13 +69,7 @@ def ml_workspace(
 
 
 def private_endpoint_connection(
-    workspace_id: str,
-    name: str,
-    *,
-    private_endpoint_id: str,
-    status: str,
-    description: str,
-    actions_required: str,
+    workspace_id: str, name: str, private_endpoint_id: str, state: JSON
 ) -> JSON:
     """An AML private endpoint connection shaped on ``aml_privateendpointconnections_get.json``."""
     return {
@@ -101,21 +79,8 @@ def private_endpoint_connection(
         "properties": {
             "provisioningState": "Succeeded",
             "privateEndpoint": {"id": private_endpoint_id},
-            "privateLinkServiceConnectionState": connection_state(
-                status, description, actions_required
-            ),
+            "privateLinkServiceConnectionState": state,
         },
-    }
-
-
-def _node_state_counts(idle: int, running: int = 0) -> JSON:
-    return {
-        "preparingNodeCount": 0,
-        "runningNodeCount": running,
-        "idleNodeCount": idle,
-        "unusableNodeCount": 0,
-        "leavingNodeCount": 0,
-        "preemptedNodeCount": 0,
     }
 
 
@@ -123,35 +88,26 @@ def compute(
     workspace_id: str,
     name: str,
     *,
-    compute_type: str,
-    vm_size: str,
-    subnet_id: str | None,
-    disable_local_auth: bool | None,
-    max_node_count: int | None,
-    min_node_count: int | None,
-    remote_login_port_public_access: str | None,
     location: str,
+    compute_type: str = "AmlCompute",
+    vm_size: str = "STANDARD_DS3_V2",
+    subnet_id: str | None = None,
+    disable_local_auth: bool | None = True,
+    max_node_count: int | None = 4,
+    min_node_count: int | None = 0,
+    remote_login_port_public_access: str | None = "Disabled",
     current_node_count: int | None = None,
     target_node_count: int | None = None,
 ) -> JSON:
-    """An AML compute shaped on ``aml_compute_get_amlcompute.json`` (AKS: ``aml_compute_list``).
+    """A compute (``AmlCompute``, ``ComputeInstance``, ``AKS``, ``Kubernetes``) shaped on
+    ``aml_compute_get_amlcompute.json`` (AKS: ``aml_compute_list``); None leaves a key out, as ARM
+    omits unset fields.
 
-    ``properties.disableLocalAuth`` sits on the compute itself, next to
-    ``computeType`` (the Compute base of the spec), not in the nested
-    type-specific ``properties.properties``. Arguments that are None leave
-    their key out, the way ARM omits unset fields.
-
-    * ``AmlCompute``: nested ``vmSize``, ``subnet.id``, ``scaleSettings``,
-      ``remoteLoginPortPublicAccess`` and the allocation fields of the example;
-      ``currentNodeCount``/``targetNodeCount`` are the minimum (idle) unless
-      given (a cluster running jobs), ``allocationState`` ``Resizing`` while
-      they differ, and ``nodeStateCounts`` counts the nodes above the minimum
-      as running.
-    * ``ComputeInstance``: nested ``vmSize``, ``subnet.id`` and
-      ``sshSettings.sshPublicAccess`` (its remote-login switch).
-    * ``AKS`` / ``Kubernetes``: the list example's shape (``resourceId`` of the
-      cluster, no nested properties); an AKS compute with a subnet also gets
-      ``properties.properties.aksNetworkingConfiguration.subnetId``.
+    ``disableLocalAuth`` sits next to ``computeType`` (the spec's Compute base), not in the nested
+    ``properties.properties``. A cluster's node counts are its minimum (idle) unless given (a
+    cluster running jobs: ``Resizing`` while they differ, nodes above the minimum running). A
+    ComputeInstance's remote-login switch is ``sshSettings.sshPublicAccess``; an AKS compute with
+    a subnet gets ``aksNetworkingConfiguration.subnetId``.
     """
     now = now_iso()
     outer: JSON = {
@@ -189,7 +145,12 @@ def compute(
             "currentNodeCount": current,
             "targetNodeCount": target,
             # Nodes above the idle minimum are running jobs.
-            "nodeStateCounts": _node_state_counts(min(current, idle), max(current - idle, 0)),
+            "nodeStateCounts": {
+                "preparingNodeCount": 0,
+                "runningNodeCount": max(current - idle, 0),
+                "idleNodeCount": min(current, idle),
+                **dict.fromkeys(("unusableNodeCount", "leavingNodeCount", "preemptedNodeCount"), 0),
+            },
             "enableNodePublicIp": True,
         }
     elif kind == "computeinstance":
@@ -248,12 +209,9 @@ SYSTEM_USER = "automation@contoso.com"
 def system_data(created_at: str | None = None) -> JSON:
     stamp = created_at or now_iso()
     return {
-        "createdAt": stamp,
-        "createdBy": SYSTEM_USER,
-        "createdByType": "User",
-        "lastModifiedAt": stamp,
-        "lastModifiedBy": SYSTEM_USER,
-        "lastModifiedByType": "User",
+        f"{prefix}{field}": value
+        for prefix in ("created", "lastModified")
+        for field, value in (("At", stamp), ("By", SYSTEM_USER), ("ByType", "User"))
     }
 
 
@@ -299,25 +257,14 @@ def component_version(
 
 def job_services(workspace_id: str, name: str, location: str = DEFAULT_LOCATION) -> JSON:
     ws_id = workspace_id.rstrip("/")
+    endpoints = {
+        "Tracking": f"azureml://{location}.api.azureml.ms/mlflow/v1.0{ws_id}?",
+        "Studio": f"https://ml.azure.com/runs/{name}?wsid={ws_id}",
+    }
+    empty = dict.fromkeys(("status", "errorMessage", "properties", "nodes"))
     return {
-        "Tracking": {
-            "jobServiceType": "Tracking",
-            "port": None,
-            "endpoint": f"azureml://{location}.api.azureml.ms/mlflow/v1.0{ws_id}?",
-            "status": None,
-            "errorMessage": None,
-            "properties": None,
-            "nodes": None,
-        },
-        "Studio": {
-            "jobServiceType": "Studio",
-            "port": None,
-            "endpoint": f"https://ml.azure.com/runs/{name}?wsid={ws_id}",
-            "status": None,
-            "errorMessage": None,
-            "properties": None,
-            "nodes": None,
-        },
+        kind: {"jobServiceType": kind, "port": None, "endpoint": endpoint, **empty}
+        for kind, endpoint in endpoints.items()
     }
 
 

@@ -1,10 +1,6 @@
-"""The routes of Microsoft.MachineLearningServices, in match order: ARM's (``aml.*``: workspaces,
-computes, their operations, private endpoint connections), the workspace's (``ml.*``: components,
-jobs, batch endpoints) and the scoring URIs of batch endpoints.
-
-They are mounted before the network's ``arm.pec.*`` routes, which match any resource's
-connections: the first match wins. Patterns match the lower-cased path. The scoring URI is a data
-plane: it takes a token for ``https://ml.azure.com`` and no ``api-version``.
+"""The routes of Microsoft.MachineLearningServices in match order (ARM's ``aml.*``, the workspace's
+``ml.*``, the scoring URIs: a data plane, a token for ``https://ml.azure.com``, no api-version),
+mounted before the network's ``arm.pec.*``, which match any resource's connections.
 """
 
 from __future__ import annotations
@@ -13,62 +9,42 @@ from ..server import Route, route
 from .models import MachineLearning
 from .responses import MachineLearningResponses
 
-_SEG = r"[^/]+"
-_WS = (
-    rf"(?P<ws>/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/"
-    rf"microsoft\.machinelearningservices/workspaces/{_SEG})"
+SEG = r"[^/]+"
+WS = (
+    rf"(?P<ws>/subscriptions/{SEG}/resourcegroups/{SEG}/providers/"
+    rf"microsoft\.machinelearningservices/workspaces/{SEG})"
 )
 _OPERATION = (
-    rf"/subscriptions/{_SEG}/providers/microsoft\.machinelearningservices/locations/{_SEG}"
-    rf"/computeoperationsstatus/(?P<op>{_SEG})"
+    rf"/subscriptions/{SEG}/providers/microsoft\.machinelearningservices/locations/{SEG}"
+    rf"/computeoperationsstatus/(?P<op>{SEG})"
 )
-_NAME = rf"(?P<name>{_SEG})"
-_ENDPOINT = rf"{_WS}/batchendpoints/(?P<ep>{_SEG})"
+_NAME = rf"(?P<name>{SEG})"
+ENDPOINT = rf"{WS}/batchendpoints/(?P<ep>{SEG})"
 
 
 def routes(ml: MachineLearning) -> list[Route]:
     """The route table, in match order."""
     r, serve = MachineLearningResponses(ml), ml.sim.arm.serve
+    pecs, component = rf"^{WS}/privateendpointconnections", rf"^{WS}/components/{_NAME}/versions"
+    version, scoring = rf"{component}/(?P<version>{SEG})$", rf"^/inference/(?P<key>{SEG})/jobs$"
     return [
-        route("GET", rf"^{_WS}$", "aml.workspace.get", r.workspace_get),
-        route("PATCH", rf"^{_WS}$", "aml.workspace.patch", r.workspace_patch),
-        route("GET", rf"^{_WS}/computes$", "aml.compute.list", r.compute_list),
-        route("GET", rf"^{_WS}/computes/{_SEG}$", "aml.compute.get", serve),
-        route("PATCH", rf"^{_WS}/computes/{_SEG}$", "aml.compute.patch", r.compute_patch),
+        route("GET", rf"^{WS}$", "aml.workspace.get", r.workspace_get),
+        route("PATCH", rf"^{WS}$", "aml.workspace.patch", r.workspace_patch),
+        route("GET", rf"^{WS}/computes$", "aml.compute.list", r.compute_list),
+        route("GET", rf"^{WS}/computes/{SEG}$", "aml.compute.get", serve),
+        route("PATCH", rf"^{WS}/computes/{SEG}$", "aml.compute.patch", r.compute_patch),
         route("GET", rf"^{_OPERATION}$", "aml.compute.operation", r.compute_operation),
-        route("GET", rf"^{_WS}/privateendpointconnections$", "aml.pec.list", r.connection_list),
-        route("GET", rf"^{_WS}/privateendpointconnections/{_SEG}$", "aml.pec.get", serve),
+        route("GET", rf"{pecs}$", "aml.pec.list", r.connection_list),
+        route("GET", rf"{pecs}/{SEG}$", "aml.pec.get", serve),
+        route("PUT", rf"{pecs}/{SEG}$", "aml.pec.put", r.connection_put),
+        route("GET", version, "ml.component.version.get", r.component_version_get),
+        route("GET", rf"{component}$", "ml.component.version.list", r.component_version_list),
+        route("GET", rf"^{WS}/jobs$", "ml.job.list", r.job_list),
+        route("GET", rf"^{WS}/jobs/{_NAME}$", "ml.job.get", r.job_get),
+        route("PUT", rf"^{WS}/jobs/{_NAME}$", "ml.job.put", r.job_put),
+        route("GET", rf"^{ENDPOINT}$", "ml.batch_endpoint.get", r.batch_endpoint_get),
+        route("GET", rf"^{ENDPOINT}/deployments$", "ml.batch_deployment.list", r.deployment_list),
         route(
-            "PUT", rf"^{_WS}/privateendpointconnections/{_SEG}$", "aml.pec.put", r.connection_put
-        ),
-        route(
-            "GET",
-            rf"^{_WS}/components/{_NAME}/versions/(?P<version>{_SEG})$",
-            "ml.component.version.get",
-            r.component_version_get,
-        ),
-        route(
-            "GET",
-            rf"^{_WS}/components/{_NAME}/versions$",
-            "ml.component.version.list",
-            r.component_version_list,
-        ),
-        route("GET", rf"^{_WS}/jobs$", "ml.job.list", r.job_list),
-        route("GET", rf"^{_WS}/jobs/{_NAME}$", "ml.job.get", r.job_get),
-        route("PUT", rf"^{_WS}/jobs/{_NAME}$", "ml.job.put", r.job_put),
-        route("GET", rf"^{_ENDPOINT}$", "ml.batch_endpoint.get", r.batch_endpoint_get),
-        route(
-            "GET",
-            rf"^{_ENDPOINT}/deployments$",
-            "ml.batch_deployment.list",
-            r.batch_deployment_list,
-        ),
-        route(
-            "POST",
-            rf"^/inference/(?P<key>{_SEG})/jobs$",
-            "ml.scoring.invoke",
-            r.scoring_invoke,
-            "ml",
-            needs_api_version=False,
+            "POST", scoring, "ml.scoring.invoke", r.scoring_invoke, "ml", needs_api_version=False
         ),
     ]

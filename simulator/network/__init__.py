@@ -1,8 +1,5 @@
-"""Microsoft.Network in the simulator: private endpoints (route ``network.pe.get``, shaped on
-``network_privateendpoints_get*.json``) and the private endpoint connections of the resources an
-AML workspace depends on, storage accounts, key vaults and container registries (routes
-``arm.pec.list`` and ``arm.pec.get``).
-"""
+"""Microsoft.Network in the simulator: private endpoints (``network.pe.get``) and the connections of
+an AML workspace's dependencies (``arm.pec.list``, ``arm.pec.get``)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,14 @@
 """Microsoft.Network in the simulator: private endpoints, and the private endpoint connections of
-the resources an AML workspace depends on (storage accounts, key vaults, container registries).
-
-Rules kept here as Azure applies them: a connection's status is one of
-:data:`CONNECTION_STATUSES`; a target's decision on a connection shows on the private endpoint's
-own ``privateLinkServiceConnectionState`` too; a dependency's connections are both embedded in the
-resource (``properties.privateEndpointConnections``) and readable as children.
+an AML workspace's dependencies. Rules kept as Azure applies them: a status is one of
+:data:`CONNECTION_STATUSES`; a target's decision shows on the private endpoint too; a dependency's
+connections are embedded in it and readable as children.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from ..arm.exceptions import not_found
@@ -40,7 +38,6 @@ class Network:
     ``sim.network``."""
 
     def __init__(self, sim: AzureSimulator) -> None:
-        """Keeping its resources in ``sim.arm``."""
         self.sim = sim
         self._store = sim.arm
 
@@ -54,9 +51,7 @@ class Network:
         ]
 
     def reset(self) -> None:
-        """Nothing of its own to forget: its resources live in the store."""
-
-    # --------------------------------------------------------------------- seeding
+        """Nothing to forget: its resources live in the store."""
 
     def add_private_endpoint(
         self,
@@ -75,59 +70,32 @@ class Network:
         )
         return self._store.put(pe_id, body)
 
-    def add_storage_account(
-        self,
-        resource_id: str,
-        *,
-        private_endpoints: Sequence[tuple[str, str, str]] = (),
-        location: str = DEFAULT_LOCATION,
-        **properties_overrides: Any,
-    ) -> JSON:
-        """Seed a storage account; ``private_endpoints`` are ``(pe_id, group_id, status)``.
+    def add_storage_account(self, resource_id: str, **options: Any) -> JSON:
+        """Seed a storage account (the options of :meth:`_add_dependency`); returns it."""
+        return self._add_dependency(shapes.storage_account, resource_id, **options)
 
-        Each one becomes a connection on the account and a private endpoint
-        (see :meth:`add_dependency_private_endpoint`). Keyword overrides
-        replace keys of ``properties``. Returns the stored account.
-        """
-        body = shapes.storage_account(
-            resource_id, location=location, properties_overrides=properties_overrides
-        )
-        return self._add_dependency(resource_id, body, private_endpoints)
+    def add_key_vault(self, resource_id: str, **options: Any) -> JSON:
+        """Seed a key vault, like :meth:`add_storage_account`."""
+        build = functools.partial(shapes.key_vault, tenant_id=self.sim.tenant_id)
+        return self._add_dependency(build, resource_id, **options)
 
-    def add_key_vault(
-        self,
-        resource_id: str,
-        *,
-        private_endpoints: Sequence[tuple[str, str, str]] = (),
-        location: str = DEFAULT_LOCATION,
-        **properties_overrides: Any,
-    ) -> JSON:
-        """Seed a key vault; like :meth:`add_storage_account`."""
-        body = shapes.key_vault(
-            resource_id,
-            tenant_id=self.sim.tenant_id,
-            location=location,
-            properties_overrides=properties_overrides,
-        )
-        return self._add_dependency(resource_id, body, private_endpoints)
-
-    def add_container_registry(
-        self,
-        resource_id: str,
-        *,
-        private_endpoints: Sequence[tuple[str, str, str]] = (),
-        location: str = DEFAULT_LOCATION,
-        **properties_overrides: Any,
-    ) -> JSON:
-        """Seed a container registry; like :meth:`add_storage_account`."""
-        body = shapes.container_registry(
-            resource_id, location=location, properties_overrides=properties_overrides
-        )
-        return self._add_dependency(resource_id, body, private_endpoints)
+    def add_container_registry(self, resource_id: str, **options: Any) -> JSON:
+        """Seed a container registry, like :meth:`add_storage_account`."""
+        return self._add_dependency(shapes.container_registry, resource_id, **options)
 
     def _add_dependency(
-        self, resource_id: str, body: JSON, private_endpoints: Iterable[tuple[str, str, str]]
+        self,
+        build: Callable[..., JSON],
+        resource_id: str,
+        *,
+        private_endpoints: Iterable[tuple[str, str, str]] = (),
+        location: str = DEFAULT_LOCATION,
+        **properties_overrides: Any,
     ) -> JSON:
+        """Keyword overrides replace keys of ``properties``; each of ``private_endpoints``
+        (``(pe_id, group_id, status)``) becomes a connection on the resource and a private
+        endpoint (:meth:`add_dependency_private_endpoint`)."""
+        body = build(resource_id, location=location, properties_overrides=properties_overrides)
         with self._store.lock:
             self._store.put(resource_id, body)
             for pe_id, group_id, status in private_endpoints:
@@ -142,39 +110,27 @@ class Network:
         status: str = "Approved",
         description: str | None = None,
     ) -> JSON:
-        """Connect a private endpoint to a stored resource (a storage account, vault, registry...).
-
-        Adds (or replaces, for the same ``pe_id``) the connection in the
-        resource's ``properties.privateEndpointConnections`` and stores the
-        private endpoint itself (automatic approval flow, ``groupIds`` =
-        ``[group_id]``, its connection in the same ``status``). Returns the
-        connection as the resource embeds it.
-        """
+        """Connect a private endpoint to a stored resource (a storage account, vault, registry...):
+        the connection in its ``privateEndpointConnections`` (replacing one of the same
+        ``pe_id``) and the private endpoint itself (automatic approval, ``groupIds`` =
+        ``[group_id]``, in the same ``status``). Returns the connection as embedded."""
         check_status(status)
         with self._store.lock:
             stored = self._store.stored(resource_id)
             if stored is None:
                 raise KeyError(f"seed {resource_id} first")
+            if description is None:
+                description = "Auto-Approved" if status == "Approved" else ""
             connection = shapes.dependency_connection(
                 str(stored.get("id", resource_id)),
                 str(stored.get("type") or arm_type_of(resource_id)),
                 pe_id=pe_id,
                 status=status,
-                description=(
-                    description
-                    if description is not None
-                    else ("Auto-Approved" if status == "Approved" else "")
-                ),
+                description=description,
             )
-            connections = stored.setdefault("properties", {}).setdefault(
-                "privateEndpointConnections", []
-            )
-            connections[:] = [
-                c
-                for c in connections
-                if str(c.get("properties", {}).get("privateEndpoint", {}).get("id", "")).lower()
-                != pe_id.lower()
-            ]
+            properties = stored.setdefault("properties", {})
+            connections = properties.setdefault("privateEndpointConnections", [])
+            connections[:] = [c for c in connections if _endpoint_of(c) != pe_id.lower()]
             connections.append(connection)
             pe = shapes.private_endpoint(
                 pe_id,
@@ -186,13 +142,10 @@ class Network:
             self._store.put(pe_id, pe)
             return copy.deepcopy(connection)
 
-    # ----------------------------------------------------------------------- rules
-
     def dependency_connections(self, resource_id: str, stored: JSON) -> list[JSON]:
         """A dependency's connections: the embedded ones, then children not embedded."""
-        embedded = copy.deepcopy(
-            stored.get("properties", {}).get("privateEndpointConnections") or []
-        )
+        embedded = copy.deepcopy(stored.get("properties", {}).get("privateEndpointConnections"))
+        embedded = embedded or []
         seen = {str(c.get("id", "")).lower() for c in embedded}
         children = self._store.children(resource_id, "privateendpointconnections")
         return embedded + [c for c in children if str(c.get("id", "")).lower() not in seen]
@@ -208,8 +161,6 @@ class Network:
                 if str(props.get("privateLinkServiceId", "")).lower() == target_id.lower():
                     props["privateLinkServiceConnectionState"] = dict(state)
 
-    # -------------------------------------------------------------------- handlers
-
     def dependency_connection_list(self, call: Call) -> Reply:
         """The private endpoint connections of any stored resource (a dependency)."""
         resource_id = call.group("res")
@@ -223,11 +174,13 @@ class Network:
         found = self._store.stored(call.path)
         if found is not None:
             return Reply(200, copy.deepcopy(found))
-        resource_id = call.group("res")
-        name = call.group("name").lower()
-        for connection in self.dependency_connections(
-            resource_id, self._store.stored(resource_id) or {}
-        ):
+        resource_id, name = call.group("res"), call.group("name").lower()
+        stored = self._store.stored(resource_id) or {}
+        for connection in self.dependency_connections(resource_id, stored):
             if str(connection.get("name", "")).lower() == name:
                 return Reply(200, connection)
         return not_found(call.path)
+
+
+def _endpoint_of(connection: JSON) -> str:
+    return str(connection.get("properties", {}).get("privateEndpoint", {}).get("id", "")).lower()

@@ -4,6 +4,8 @@ on the example under ``/work/shared/reference`` its docstring names."""
 
 from __future__ import annotations
 
+import copy
+
 from ..shapes import (
     DEFAULT_LOCATION,
     JSON,
@@ -33,12 +35,9 @@ def private_endpoint(
     location: str = DEFAULT_LOCATION,
     status: str | None = None,
 ) -> JSON:
-    """A private endpoint shaped on ``network_privateendpoints_get_manualapproval.json``.
-
-    A manual connection starts Pending (it waits for the target's owner); an
-    automatic one is Approved at once, as in ``network_privateendpoints_get.json``.
-    ``status`` overrides that starting status.
-    """
+    """A private endpoint shaped on ``network_privateendpoints_get_manualapproval.json``: a manual
+    connection starts Pending, an automatic one Approved (``network_privateendpoints_get.json``),
+    unless ``status`` says otherwise."""
     name = last_segment(pe_id)
     sub, rg = scope_of(pe_id)
     collection = (
@@ -84,21 +83,27 @@ def private_endpoint(
     }
 
 
-def _network_acls() -> JSON:
-    return {
-        "bypass": "AzureServices",
-        "virtualNetworkRules": [],
-        "ipRules": [],
-        "defaultAction": "Allow",
-    }
+def _resource(
+    resource_id: str, resource_type: str, location: str, extra: JSON, properties: JSON
+) -> JSON:
+    name = last_segment(resource_id)
+    body = {"id": resource_id, "name": name, "type": resource_type, "location": location}
+    return {**body, **extra, "tags": {}, "properties": properties}
+
+
+_NETWORK_ACLS: JSON = {
+    "bypass": "AzureServices",
+    "virtualNetworkRules": [],
+    "ipRules": [],
+    "defaultAction": "Allow",
+}
 
 
 def storage_account(
     resource_id: str, *, location: str = DEFAULT_LOCATION, properties_overrides: JSON | None = None
 ) -> JSON:
     """A minimal ``Microsoft.Storage/storageAccounts`` (StorageV2) as ARM's GET returns it."""
-    name = last_segment(resource_id)
-    host = _short(name, "sa")
+    host = _short(last_segment(resource_id), "sa")
     properties: JSON = {
         "provisioningState": "Succeeded",
         "creationTime": now_iso(),
@@ -113,24 +118,16 @@ def storage_account(
         "minimumTlsVersion": "TLS1_2",
         "supportsHttpsTrafficOnly": True,
         "publicNetworkAccess": "Enabled",
-        "networkAcls": _network_acls(),
+        "networkAcls": copy.deepcopy(_NETWORK_ACLS),
         "encryption": {
             "keySource": "Microsoft.Storage",
             "services": {"blob": {"enabled": True}, "file": {"enabled": True}},
         },
         "privateEndpointConnections": [],
+        **(properties_overrides or {}),
     }
-    properties.update(properties_overrides or {})
-    return {
-        "id": resource_id,
-        "name": name,
-        "type": STORAGE_ACCOUNT_TYPE,
-        "location": location,
-        "kind": "StorageV2",
-        "sku": {"name": "Standard_LRS", "tier": "Standard"},
-        "tags": {},
-        "properties": properties,
-    }
+    sku = {"kind": "StorageV2", "sku": {"name": "Standard_LRS", "tier": "Standard"}}
+    return _resource(resource_id, STORAGE_ACCOUNT_TYPE, location, sku, properties)
 
 
 def key_vault(
@@ -141,7 +138,6 @@ def key_vault(
     properties_overrides: JSON | None = None,
 ) -> JSON:
     """A minimal ``Microsoft.KeyVault/vaults`` (RBAC authorization) as ARM's GET returns it."""
-    name = last_segment(resource_id)
     properties: JSON = {
         "sku": {"family": "A", "name": "standard"},
         "tenantId": tenant_id,
@@ -153,30 +149,22 @@ def key_vault(
         "softDeleteRetentionInDays": 90,
         "enableRbacAuthorization": True,
         "enablePurgeProtection": True,
-        "vaultUri": f"https://{name.lower()}.vault.azure.net/",
+        "vaultUri": f"https://{last_segment(resource_id).lower()}.vault.azure.net/",
         "provisioningState": "Succeeded",
         "publicNetworkAccess": "Enabled",
-        "networkAcls": _network_acls(),
+        "networkAcls": copy.deepcopy(_NETWORK_ACLS),
         "privateEndpointConnections": [],
+        **(properties_overrides or {}),
     }
-    properties.update(properties_overrides or {})
-    return {
-        "id": resource_id,
-        "name": name,
-        "type": KEY_VAULT_TYPE,
-        "location": location,
-        "tags": {},
-        "properties": properties,
-    }
+    return _resource(resource_id, KEY_VAULT_TYPE, location, {}, properties)
 
 
 def container_registry(
     resource_id: str, *, location: str = DEFAULT_LOCATION, properties_overrides: JSON | None = None
 ) -> JSON:
     """A minimal Premium ``Microsoft.ContainerRegistry/registries`` as ARM's GET returns it."""
-    name = last_segment(resource_id)
     properties: JSON = {
-        "loginServer": f"{_short(name, 'acr')}.azurecr.io",
+        "loginServer": f"{_short(last_segment(resource_id), 'acr')}.azurecr.io",
         "creationDate": now_iso(),
         "provisioningState": "Succeeded",
         "adminUserEnabled": False,
@@ -188,27 +176,17 @@ def container_registry(
         "dataEndpointEnabled": False,
         "encryption": {"status": "disabled"},
         "privateEndpointConnections": [],
+        **(properties_overrides or {}),
     }
-    properties.update(properties_overrides or {})
-    return {
-        "id": resource_id,
-        "name": name,
-        "type": CONTAINER_REGISTRY_TYPE,
-        "location": location,
-        "sku": {"name": "Premium", "tier": "Premium"},
-        "tags": {},
-        "properties": properties,
-    }
+    sku = {"sku": {"name": "Premium", "tier": "Premium"}}
+    return _resource(resource_id, CONTAINER_REGISTRY_TYPE, location, sku, properties)
 
 
 def dependency_connection(
     resource_id: str, resource_type: str, *, pe_id: str, status: str, description: str
 ) -> JSON:
-    """A private endpoint connection as embedded in a storage account, vault or registry.
-
-    Same layout as the AML one (``aml_privateendpointconnections_get.json``),
-    typed ``<resource type>/privateEndpointConnections``.
-    """
+    """A connection as a storage account, vault or registry embeds it: the AML one's layout
+    (``aml_privateendpointconnections_get.json``), typed ``<type>/privateEndpointConnections``."""
     name = f"{last_segment(pe_id)}.{stable_uuid(resource_id, pe_id)}"
     return {
         "id": f"{resource_id}/privateEndpointConnections/{name}",

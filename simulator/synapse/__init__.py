@@ -1,8 +1,5 @@
-"""Synapse in the simulator: the ARM workspace (route ``synapse.workspace.get``, shaped on
-``synapse_workspaces_get.json``) and the data plane's managed private endpoints of its managed
-virtual network (routes ``synapse.mpe.list`` and ``synapse.mpe.get``, shaped on
-``synapse_dataplane_managedprivateendpoints_list.json`` and ``..._get.json``; paged with
-``$skipToken``).
+"""Synapse in the simulator: the ARM workspace (``synapse.workspace.get``) and the data plane's
+managed private endpoints (``synapse.mpe.list``, paged by ``$skipToken``; ``synapse.mpe.get``).
 """
 
 from __future__ import annotations

@@ -6,12 +6,10 @@ from ..server import Reply, arm_error
 
 
 def workspace_not_found(name: str) -> Reply:
-    """404 ``WorkspaceNotFound``: no workspace of that name."""
     return arm_error(404, "WorkspaceNotFound", f"Workspace '{name}' not found.")
 
 
 def managed_vnet_not_found(name: str, vnet: str) -> Reply:
-    """404 ``ManagedVirtualNetworkNotFound``: the workspace has no such managed network."""
     return arm_error(
         404,
         "ManagedVirtualNetworkNotFound",
@@ -21,9 +19,5 @@ def managed_vnet_not_found(name: str, vnet: str) -> Reply:
 
 
 def managed_private_endpoint_not_found(name: str) -> Reply:
-    """404 ``ManagedPrivateEndpointNotFound``."""
-    return arm_error(
-        404,
-        "ManagedPrivateEndpointNotFound",
-        f"Managed private endpoint '{name}' was not found.",
-    )
+    message = f"Managed private endpoint '{name}' was not found."
+    return arm_error(404, "ManagedPrivateEndpointNotFound", message)

@@ -1,10 +1,8 @@
-"""Synapse in the simulator: workspaces (ARM) and the managed private endpoints of their managed
-virtual network (data plane).
+"""Synapse in the simulator: workspaces (ARM) and their managed private endpoints (data plane).
 
-Rules kept here as Synapse applies them: a workspace's data-plane name is its ARM name; only a
-workspace with a managed virtual network has managed private endpoints; a target's decision on
-the private endpoint behind a managed private endpoint shows in its ``connectionState``;
-deleting the workspace deletes its managed private endpoints.
+Rules kept as Synapse applies them: a workspace's data-plane name is its ARM name; only one with a
+managed virtual network has managed private endpoints; a decision on the private endpoint behind
+one shows in its ``connectionState``; deleting the workspace deletes them.
 """
 
 from __future__ import annotations
@@ -37,29 +35,23 @@ _MPES = (
 
 
 class Synapse:
-    """Synapse workspaces (in the resource store) and their managed private endpoints:
-    ``sim.synapse``."""
+    """``sim.synapse``: workspaces (in the resource store) and their managed private endpoints."""
 
     def __init__(self, sim: AzureSimulator) -> None:
-        """Keeping workspaces in ``sim.arm``, managed private endpoints here."""
         self.sim = sim
         self._store = sim.arm
-        #: ``nextLink`` value on the last MPE page; None leaves the field out.
-        #: The published Synapse example sends ``""`` there, which this can mimic.
+        #: ``nextLink`` on the last MPE page (None: left out; the Synapse example sends ``""``).
         self.last_page_next_link: str | None = None
         # Lower-cased workspace name -> lower-cased MPE name -> body.
         self.mpes: dict[str, dict[str, JSON]] = {}
         sim.arm.on_delete(self._forget_managed_private_endpoints)
 
     def routes(self) -> list[Route]:
-        """The workspace's ARM GET and the data plane's managed private endpoints (a token for
-        ``https://dev.azuresynapse.net``)."""
+        mpe = rf"^{_MPES}/(?P<name>{_SEG})$"
         return [
             route("GET", rf"^{_WS}$", "synapse.workspace.get", self.sim.arm.serve),
             route("GET", rf"^{_MPES}$", "synapse.mpe.list", self.mpe_list, "synapse"),
-            route(
-                "GET", rf"^{_MPES}/(?P<name>{_SEG})$", "synapse.mpe.get", self.mpe_get, "synapse"
-            ),
+            route("GET", mpe, "synapse.mpe.get", self.mpe_get, "synapse"),
         ]
 
     @property
@@ -68,12 +60,9 @@ class Synapse:
         return f"{self.sim.url}{DATA_PLANE_PATH}/{{workspace}}"
 
     def reset(self) -> None:
-        """Forget every managed private endpoint; the last page has no nextLink again."""
         with self._store.lock:
             self.mpes.clear()
             self.last_page_next_link = None
-
-    # --------------------------------------------------------------------- seeding
 
     def add_workspace(
         self,
@@ -85,12 +74,9 @@ class Synapse:
         tenant_id: str | None = None,
         workspace_uid: str | None = None,
     ) -> JSON:
-        """Seed a Synapse workspace; its name is also its data-plane workspace name.
-
-        Once started, ``connectivityEndpoints.dev`` is the simulator's own data plane for the
-        name, as ARM reports the real one. ``workspace_uid`` sets ``workspaceUID`` (default:
-        derived from the ID; a workspace deleted and created again gets a new one in Azure).
-        """
+        """Seed a Synapse workspace, its name also its data-plane name (``connectivityEndpoints``
+        has the simulator's data plane once started). ``workspace_uid`` sets ``workspaceUID``
+        (default: derived from the ID; a workspace created again gets a new one in Azure)."""
         body = shapes.synapse_workspace(
             workspace_id,
             principal_id=principal_id,
@@ -101,10 +87,8 @@ class Synapse:
         if workspace_uid is not None:
             body["properties"]["workspaceUID"] = workspace_uid
         if self.sim.started:
-            endpoints = body["properties"]["connectivityEndpoints"]
-            endpoints["dev"] = self.dev_endpoint_template.replace(
-                "{workspace}", last_segment(workspace_id)
-            )
+            dev = self.dev_endpoint_template.replace("{workspace}", last_segment(workspace_id))
+            body["properties"]["connectivityEndpoints"]["dev"] = dev
         with self._store.lock:
             self.mpes.setdefault(last_segment(workspace_id).lower(), {})
             return self._store.put(workspace_id, body)
@@ -119,11 +103,8 @@ class Synapse:
         group_id: str = "amlworkspace",
         status: str = "Pending",
     ) -> JSON:
-        """Seed a managed private endpoint in a Synapse workspace's managed network.
-
-        ``resource_id`` is the ARM id of the private endpoint behind it (None
-        leaves ``properties.resourceId`` out, as older data has it).
-        """
+        """Seed a managed private endpoint; ``resource_id`` is the private endpoint behind it (None
+        leaves ``properties.resourceId`` out, as older data has it)."""
         self._store.require(synapse_workspace_id)
         check_status(status)
         with self._store.lock:
@@ -138,8 +119,6 @@ class Synapse:
             )
             mpes[name.lower()] = body
             return copy.deepcopy(body)
-
-    # ----------------------------------------------------------------------- rules
 
     def workspace_named(self, name: str) -> JSON | None:
         """The stored Synapse workspace whose name is ``name`` (case-insensitive), or None."""
@@ -167,8 +146,6 @@ class Synapse:
         if str(stored.get("type", "")).lower() == shapes.SYNAPSE_WORKSPACE_TYPE.lower():
             self.mpes.pop(last_segment(resource_id).lower(), None)
 
-    # -------------------------------------------------------------------- handlers
-
     def _mpes(self, call: Call) -> dict[str, JSON] | Reply:
         name = call.group("ws")
         workspace = self.workspace_named(name)
@@ -189,7 +166,6 @@ class Synapse:
         )
 
     def mpe_get(self, call: Call) -> Reply:
-        """One managed private endpoint."""
         mpes = self._mpes(call)
         if isinstance(mpes, Reply):
             return mpes

@@ -18,11 +18,8 @@ def synapse_workspace(
     prevent_data_exfiltration: bool,
     location: str = DEFAULT_LOCATION,
 ) -> JSON:
-    """A Synapse workspace shaped on the 200 body of ``synapse_workspaces_createorupdate.json``.
-
-    Without a managed virtual network ``properties.managedVirtualNetwork`` is
-    left out, as ARM does for such workspaces.
-    """
+    """A Synapse workspace shaped on the 200 body of ``synapse_workspaces_createorupdate.json``
+    (without a managed virtual network, ``managedVirtualNetwork`` is left out, as ARM does)."""
     name = last_segment(workspace_id)
     short = "".join(ch for ch in name.lower() if ch.isalnum())[:16] or "syn"
     properties: JSON = {
@@ -71,12 +68,8 @@ def managed_private_endpoint(
     status: str,
     ip_address: str,
 ) -> JSON:
-    """A Synapse data-plane MPE shaped on ``synapse_dataplane_managedprivateendpoints_list.json``.
-
-    ``properties.resourceId`` (the ARM id of the private endpoint Synapse made
-    in its managed network) is left out when ``resource_id`` is None, the way
-    older responses look.
-    """
+    """A Synapse data-plane MPE shaped on ``synapse_dataplane_managedprivateendpoints_list.json``
+    (``resourceId``, the private endpoint Synapse made, left out when None, as in older data)."""
     target = last_segment(private_link_resource_id).lower()
     fqdn = (
         f"{stable_uuid(private_link_resource_id)}.workspace.{DEFAULT_LOCATION}.api.azureml.ms"
