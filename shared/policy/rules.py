@@ -5,6 +5,11 @@ check that turns facts into findings, and optionally the remediation that `remed
 apply together with its guard: when applying it cannot cut anyone off or break running work.
 A remediation cannot be declared without a guard (`rule` refuses it). Checks and guards are pure
 functions of `WorkspaceFacts` (and `PolicyParameters`, or the remediation they judge).
+
+Each rule also says how Azure Policy can evaluate it (`AzurePolicy`: the resource type and the
+condition, over real aliases, that is non-compliant) or why it cannot (`app_only`): declared
+once, next to the check, so the exported initiative (`tools/policy_export.py`) and the app do
+not drift; `rule` refuses a rule that says neither.
 """
 
 from __future__ import annotations
@@ -79,6 +84,28 @@ class GuardVerdict:
     reason: str
 
 
+@dataclass(frozen=True)
+class BuiltIn:
+    """The built-in Azure Policy definition a rule matches (its name is a GUID)."""
+
+    name: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class AzurePolicy:
+    """The rule as an Azure Policy definition: the resource type it evaluates and the condition
+    (policy rule JSON over that type's aliases) under which a resource is non-compliant.
+    `parameters` are the initiative's parameters the condition reads (`[parameters('x')]`)."""
+
+    resource_type: str
+    non_compliant_when: dict[str, object]
+    built_in: BuiltIn | None = None
+    parameters: tuple[str, ...] = ()
+    # False where Deny would refuse every new resource (a workspace has no connection yet).
+    can_deny: bool = True
+
+
 Check = Callable[[WorkspaceFacts, PolicyParameters], list[Finding]]
 # A guard judges one remediation against the facts observed at the time of deciding.
 Guard = Callable[[WorkspaceFacts, Remediation], GuardVerdict]
@@ -95,6 +122,9 @@ class Rule:
     check: Check
     remediation: RemediationKind | None = None
     guard: Guard | None = None
+    policy: AzurePolicy | None = None
+    # Why Azure Policy cannot evaluate the rule (it needs facts beyond the resource's own).
+    app_only: str | None = None
 
 
 RULES: dict[str, Rule] = {}
@@ -107,6 +137,8 @@ def rule(
     reads: tuple[str, ...],
     remediation: RemediationKind | None = None,
     guard: Guard | None = None,
+    policy: AzurePolicy | None = None,
+    app_only: str | None = None,
 ) -> Callable[[Check], Check]:
     """Register a check as a rule; its docstring is the rule's description.
 
@@ -117,6 +149,11 @@ def rule(
         raise ValueError(
             f"rule {rule_id} declares a remediation without a guard (or a guard without a "
             "remediation): every remediation declares when it is safe to apply"
+        )
+    if (policy is None) == (app_only is None):
+        raise ValueError(
+            f"rule {rule_id} must declare either its Azure Policy definition or why it has "
+            "none (app_only), not both"
         )
 
     def register(check: Check) -> Check:
@@ -130,6 +167,8 @@ def rule(
             check=check,
             remediation=remediation,
             guard=guard,
+            policy=policy,
+            app_only=app_only,
         )
         return check
 
