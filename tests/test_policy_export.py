@@ -431,3 +431,18 @@ def test_the_schema_refuses_what_azure_policy_would(break_it: Any) -> None:
 
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(definition, DEFINITION_SCHEMA)
+
+
+def test_infra_deploys_the_checked_in_files_and_names_only_initiative_parameters() -> None:
+    infra = INFRA_POLICY.parent
+    module = (infra / "app" / "policy.bicep").read_text(encoding="utf-8")
+    main = (infra / "main.bicep").read_text(encoding="utf-8")
+    loaded = re.findall(r"loadJsonContent\('\.\./policy/([\w.]+)'\)", module)
+    assert sorted(loaded) == sorted(policy_export.FILES)
+    # The effects main.bicep chooses itself are the initiative's own parameters.
+    (effects,) = re.findall(r"effects: union\(\{ (\w+): ", main)
+    assert effects in INITIATIVE["properties"]["parameters"]
+    assert effects == policy_export.effect_parameter("workspace-hbi")
+    # The parameters the assignment passes besides the effects are the initiative's too.
+    passed = set(re.findall(r"^\s+(\w+): \{ value: ", module, flags=re.MULTILINE))
+    assert passed == set(policy_export.PARAMETERS) <= set(INITIATIVE["properties"]["parameters"])

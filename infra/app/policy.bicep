@@ -20,8 +20,16 @@ param allowedVmSizes array
 @description('The highest maxNodeCount of a cluster (MAX_CLUSTER_NODES).')
 param maxClusterNodes int
 
+// The assignment's parameters: each effect named, then the app's own values.
+var effectEntries = [for effect in items(effects): '"${effect.key}": {"value": "${effect.value}"}']
 var definitions = loadJsonContent('../policy/definitions.json')
 var initiative = loadJsonContent('../policy/initiative.json')
+// The generated file names each definition under a placeholder scope: here, this subscription.
+var references = [for entry in initiative.properties.policyDefinitions: {
+  policyDefinitionReferenceId: entry.policyDefinitionReferenceId
+  policyDefinitionId: subscriptionResourceId('Microsoft.Authorization/policyDefinitions', last(split(entry.policyDefinitionId, '/')))
+  parameters: entry.parameters
+}]
 
 resource definition 'Microsoft.Authorization/policyDefinitions@2023-04-01' = [for item in definitions: {
   name: item.name
@@ -36,12 +44,7 @@ resource policySet 'Microsoft.Authorization/policySetDefinitions@2023-04-01' = {
     policyType: 'Custom'
     metadata: initiative.properties.metadata
     parameters: initiative.properties.parameters
-    // The generated file names each definition under a placeholder scope: here, this subscription.
-    policyDefinitions: [for reference in initiative.properties.policyDefinitions: {
-      policyDefinitionReferenceId: reference.policyDefinitionReferenceId
-      policyDefinitionId: subscriptionResourceId('Microsoft.Authorization/policyDefinitions', last(split(reference.policyDefinitionId, '/')))
-      parameters: reference.parameters
-    }]
+    policyDefinitions: references
   }
   dependsOn: [
     definition
@@ -55,7 +58,7 @@ resource assignment 'Microsoft.Authorization/policyAssignments@2022-06-01' = if 
     description: 'The Synapse-AML automation app\'s rules, evaluated by Azure Policy (reference IDs are the app\'s rule IDs).'
     policyDefinitionId: policySet.id
     enforcementMode: 'Default'
-    parameters: union(toObject(items(effects), effect => effect.key, effect => { value: effect.value }), {
+    parameters: union(json('{${join(effectEntries, ',')}}'), {
       allowedVmSizes: { value: allowedVmSizes }
       maxClusterNodes: { value: maxClusterNodes }
     })
