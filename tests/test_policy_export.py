@@ -32,30 +32,23 @@ DEFINITION_ID = (
     r"/providers/Microsoft\.Authorization/policyDefinitions/[^/]+$"
 )
 PARAMETER_EXPRESSION = r"^\[parameters\('[A-Za-z][A-Za-z0-9]*'\)\]$"
+CONDITIONS = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/if"}}
 CONDITION: dict[str, Any] = {
     "oneOf": [
-        {
-            "type": "object",
-            "properties": {
-                "allOf": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/if"}}
-            },
-            "required": ["allOf"],
-            "additionalProperties": False,
-        },
-        {
-            "type": "object",
-            "properties": {
-                "anyOf": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/if"}}
-            },
-            "required": ["anyOf"],
-            "additionalProperties": False,
-        },
-        {
-            "type": "object",
-            "properties": {"not": {"$ref": "#/$defs/if"}},
-            "required": ["not"],
-            "additionalProperties": False,
-        },
+        # allOf and anyOf take a list of conditions, not one.
+        *(
+            {
+                "type": "object",
+                "properties": {logical: schema},
+                "required": [logical],
+                "additionalProperties": False,
+            }
+            for logical, schema in (
+                ("allOf", CONDITIONS),
+                ("anyOf", CONDITIONS),
+                ("not", {"$ref": "#/$defs/if"}),
+            )
+        ),
         {
             "type": "object",
             "properties": {

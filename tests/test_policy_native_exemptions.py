@@ -13,10 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.config import SettingsError, load_settings
-from shared.policy.exemptions import NO_EXPIRY, native_exemptions
+from shared.policy.exemptions import NO_EXPIRY, is_scope, native_exemptions
 from simulator.permissions import Permissions
 from tests.conftest import App
 from tests.test_policy_exemptions import BASE_ENV
+from tests.test_policy_rules import DESIGN_RULE_IDS
 from tests.test_remediation_e2e import patched_computes, sweep, workspace_event
 from tools import cli, scene
 
@@ -216,17 +217,10 @@ def listed(scope: str, **properties: Any) -> dict[str, Any]:
 def test_an_exemption_of_the_whole_assignment_covers_each_rule_with_a_definition() -> None:
     found = native_exemptions([listed(RG)], [ASSIGNMENT.upper()], scene.PROD)
 
-    assert {e.rule_id for e in found} == {
-        "workspace-private-link",
-        "workspace-public-access",
-        "workspace-user-assigned-identity",
-        "workspace-hbi",
-        "compute-local-auth",
-        "compute-subnet",
-        "compute-vm-size",
-        "compute-max-nodes",
-        "compute-remote-login",
-        "compute-no-aks",
+    # Every rule but the two that stay in the app (they have no reference in the initiative).
+    assert {e.rule_id for e in found} == set(DESIGN_RULE_IDS) - {
+        "dependencies-private-endpoints",
+        "synapse-no-exfiltration-protection",
     }
     assert {e.scope for e in found} == {RG}
     assert {e.expires for e in found} == {NO_EXPIRY}
@@ -253,35 +247,60 @@ def test_an_unreadable_expiry_is_taken_as_past() -> None:
     assert not found.in_force(datetime.now(UTC))
 
 
-@given(
-    st.lists(
-        st.dictionaries(
-            st.sampled_from(["id", "name", "properties"]),
-            st.one_of(
-                st.none(),
-                st.text(max_size=20),
-                st.dictionaries(
-                    st.sampled_from(
-                        [
-                            "policyAssignmentId",
-                            "exemptionCategory",
-                            "policyDefinitionReferenceIds",
-                            "expiresOn",
-                            "resourceSelectors",
-                        ]
-                    ),
-                    st.one_of(st.none(), st.text(max_size=30), st.lists(st.text(max_size=30))),
+ARM_VALUES = st.one_of(
+    st.none(),
+    st.text(max_size=20),
+    st.lists(st.text(max_size=20), max_size=3),
+    st.sampled_from(["Waiver", "Mitigated", "compute-subnet", RG, CLUSTER, at(1), at(-1)]),
+)
+
+
+def arm_items(assignments: st.SearchStrategy[object]) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Lists as ARM might send them: any shape, the assignment drawn from `assignments`."""
+    properties = st.fixed_dictionaries(
+        {"policyAssignmentId": assignments},
+        optional={
+            "exemptionCategory": ARM_VALUES,
+            "policyDefinitionReferenceIds": ARM_VALUES,
+            "expiresOn": ARM_VALUES,
+            "resourceSelectors": ARM_VALUES,
+        },
+    )
+    item = st.fixed_dictionaries(
+        {},
+        optional={
+            "id": st.one_of(
+                ARM_VALUES,
+                st.builds(
+                    lambda s: s + "/providers/Microsoft.Authorization/policyExemptions/x",
+                    st.sampled_from([RG, CLUSTER, SUBSCRIPTION]),
                 ),
             ),
-        ),
-        max_size=5,
+            "properties": st.one_of(properties, ARM_VALUES),
+        },
     )
-)
+    return st.lists(item, max_size=4)
+
+
+@given(arm_items(st.one_of(ARM_VALUES, st.just(OTHER_ASSIGNMENT))))
 def test_only_the_apps_assignments_exemptions_count_whatever_arm_sends(
     items: list[dict[str, Any]],
 ) -> None:
     # Property: nothing that does not name one of the app's assignments ever spares a rule.
     assert native_exemptions(items, [ASSIGNMENT], scene.PROD) == ()
+
+
+@given(arm_items(st.just(ASSIGNMENT)))
+def test_what_counts_is_a_rule_with_a_definition_on_a_scope_arm_can_name(
+    items: list[dict[str, Any]],
+) -> None:
+    for found in native_exemptions(items, [ASSIGNMENT], scene.PROD):
+        assert found.rule_id in set(DESIGN_RULE_IDS) - {
+            "dependencies-private-endpoints",
+            "synapse-no-exfiltration-protection",
+        }
+        assert is_scope(found.scope)
+        assert found.expires.tzinfo is not None
 
 
 # --- the setting ------------------------------------------------------------------------------

@@ -58,9 +58,9 @@ COMPUTES = f"{WORKSPACES}/computes"
 CLUSTERS_AND_INSTANCES = (AML_COMPUTE, COMPUTE_INSTANCE)
 
 
-def _missing_or_not(alias: str, value: object) -> dict[str, object]:
-    """A property that is missing or is not `value` (policy conditions compare ignoring case)."""
-    return {"anyOf": [{"field": alias, "exists": False}, {"field": alias, "notEquals": value}]}
+def _missing_or(alias: str, operator: str, value: object) -> dict[str, object]:
+    """A property that is missing or meets `operator` (policy conditions ignore case)."""
+    return {"anyOf": [{"field": alias, "exists": False}, {"field": alias, operator: value}]}
 
 
 def _computes_of(types: tuple[str, ...], condition: dict[str, object]) -> dict[str, object]:
@@ -157,7 +157,7 @@ def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> Guar
     guard=private_path_exists,
     policy=AzurePolicy(
         WORKSPACES,
-        _missing_or_not(f"{WORKSPACES}/publicNetworkAccess", DISABLED),
+        _missing_or(f"{WORKSPACES}/publicNetworkAccess", "notEquals", DISABLED),
         BuiltIn(
             "438c38d2-3772-465a-a9cc-7a6666a275ce",
             "Azure Machine Learning workspaces should disable public network access",
@@ -205,12 +205,7 @@ def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> 
     reads=("workspace",),
     policy=AzurePolicy(
         WORKSPACES,
-        {
-            "anyOf": [
-                {"field": "identity.type", "exists": False},
-                {"field": "identity.type", "notContains": "UserAssigned"},
-            ]
-        },
+        _missing_or("identity.type", "notContains", "UserAssigned"),
         BuiltIn(
             "5f0c7d88-c7de-45b8-ac49-db49e72eaa78",
             "Azure Machine Learning workspaces should use user-assigned managed identity",
@@ -251,7 +246,7 @@ def workspace_user_assigned_identity(
     "workspace-hbi",
     severity=Severity.MEDIUM,
     reads=("workspace",),
-    policy=AzurePolicy(WORKSPACES, _missing_or_not(f"{WORKSPACES}/hbiWorkspace", True)),
+    policy=AzurePolicy(WORKSPACES, _missing_or(f"{WORKSPACES}/hbiWorkspace", "notEquals", True)),
 )
 def workspace_hbi(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """The AML workspace has `hbiWorkspace` true, where `HBI_REQUIRED` says it must.
@@ -322,12 +317,7 @@ def compute_local_auth(facts: WorkspaceFacts, params: PolicyParameters) -> list[
         COMPUTES,
         _computes_of(
             CLUSTERS_AND_INSTANCES,
-            {
-                "anyOf": [
-                    {"field": f"{COMPUTES}/subnet.id", "exists": False},
-                    {"field": f"{COMPUTES}/subnet.id", "equals": ""},
-                ]
-            },
+            _missing_or(f"{COMPUTES}/subnet.id", "equals", ""),
         ),
         BuiltIn(
             "7804b5c7-01dc-4723-969b-ae300cc07ff1",
@@ -363,12 +353,7 @@ def compute_subnet(facts: WorkspaceFacts, params: PolicyParameters) -> list[Find
         COMPUTES,
         _computes_of(
             CLUSTERS_AND_INSTANCES,
-            {
-                "anyOf": [
-                    {"field": f"{COMPUTES}/vmSize", "exists": False},
-                    {"field": f"{COMPUTES}/vmSize", "notIn": "[parameters('allowedVmSizes')]"},
-                ]
-            },
+            _missing_or(f"{COMPUTES}/vmSize", "notIn", "[parameters('allowedVmSizes')]"),
         ),
         parameters=("allowedVmSizes",),
     ),
@@ -512,7 +497,7 @@ def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> list[F
         COMPUTES,
         _computes_of(
             (AML_COMPUTE,),
-            _missing_or_not(f"{COMPUTES}/remoteLoginPortPublicAccess", DISABLED),
+            _missing_or(f"{COMPUTES}/remoteLoginPortPublicAccess", "notEquals", DISABLED),
         ),
     ),
 )

@@ -190,7 +190,9 @@ def native_exemptions(
             continue
         assignment = properties.get("policyAssignmentId")
         category = properties.get("exemptionCategory")
-        if not any(same_arm_id(assignment, wanted) for wanted in assignment_ids):
+        if not isinstance(assignment, str) or not any(
+            same_arm_id(assignment, wanted) for wanted in assignment_ids
+        ):
             continue
         if category not in CATEGORIES or properties.get("resourceSelectors"):
             continue
