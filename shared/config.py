@@ -105,6 +105,9 @@ class Settings:
     max_remediations_per_hour: int = 10
     # POLICY_EXEMPTIONS: findings spared, per rule and ARM scope, until their expiry.
     policy_exemptions: tuple[Exemption, ...] = ()
+    # POLICY_ASSIGNMENT_IDS: assignments of the app's initiative whose Azure Policy exemptions
+    # count like POLICY_EXEMPTIONS (none: no exemption is read from Azure).
+    policy_assignment_ids: tuple[str, ...] = ()
     # The token audience of the Synapse data plane: derived from SYNAPSE_DEV_ENDPOINT's cloud
     # at load time, or SYNAPSE_DEV_AUDIENCE for a host of no known cloud (a proxy, a simulator).
     synapse_dev_audience: str | None = None
@@ -1034,6 +1037,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN") or 10,
         max_remediations_per_hour=_per_hour(reader),
         policy_exemptions=_exemptions(reader),
+        policy_assignment_ids=_assignment_ids("POLICY_ASSIGNMENT_IDS", reader),
         synapse_dev_audience=_synapse_audience(reader),
         retraining=_retraining(reader, ml_workspace_ids, allowed_inputs),
         aml_inference_domain=inference_domain,
@@ -1076,6 +1080,30 @@ def _exemptions(reader: _Reader) -> tuple[Exemption, ...]:
         return parse_exemptions(value)
     except ValueError as error:
         raise SettingsError(f"POLICY_EXEMPTIONS: {error}") from None
+
+
+_ASSIGNMENT = re.compile(
+    r"(/subscriptions/[^/\s]+(/resourceGroups/[^/\s]+)?|/providers/Microsoft\.Management/"
+    r"managementGroups/[^/\s]+)?/providers/Microsoft\.Authorization/policyAssignments/[^/\s]+",
+    re.IGNORECASE,
+)
+
+
+def _assignment_ids(name: str, reader: _Reader) -> tuple[str, ...]:
+    raw = reader.optional(name)
+    if raw is None:
+        return ()
+    ids: list[str] = []
+    for position, item in enumerate(raw.split(","), start=1):
+        candidate = item.strip()
+        if not candidate.isascii() or not _ASSIGNMENT.fullmatch(candidate):
+            raise SettingsError(
+                f"{name}: item {position} ({candidate!r}) is not the ID of a policy assignment: "
+                "expected <scope>/providers/Microsoft.Authorization/policyAssignments/<name>, "
+                "the scope a management group, subscription or resource group"
+            )
+        ids.append(candidate)
+    return tuple(ids)
 
 
 def _synapse_audience(reader: _Reader) -> str:

@@ -317,6 +317,16 @@ def test_without_the_foreign_link_the_same_connection_is_approved(app: App) -> N
             "nextLink",
             lambda rt: AuthorizationAdapter(rt.clients).list_at_scope(scene.PROD),
         ),
+        (
+            "authz.pe.list",
+            "nextLink",
+            lambda rt: WorkspaceFactsAdapter(rt.clients).policy_exemptions(PROD),
+        ),
+        (
+            "authz.pe.list",
+            "redirect",
+            lambda rt: WorkspaceFactsAdapter(rt.clients).policy_exemptions(PROD),
+        ),
         ("aml.workspace.get", "redirect", lambda rt: rt.machine_learning_workspace(scene.PROD)),
         (
             "synapse.workspace.get",
@@ -474,6 +484,11 @@ def test_a_synapse_next_link_cycle_stops_the_read(app: App) -> None:
             f"{scene.PROD}/providers/Microsoft.Authorization/roleAssignments",
             lambda rt: AuthorizationAdapter(rt.clients).list_at_scope(scene.PROD),
             2,
+        ),
+        (
+            "authz.pe.list",
+            f"{scene.PROD}/providers/Microsoft.Authorization/policyExemptions",
+            lambda rt: WorkspaceFactsAdapter(rt.clients).policy_exemptions(PROD),
         ),
     ],
 )

@@ -3,6 +3,7 @@
     python -m tools.cli plan [--json]          # read-only: what the rules call for, now
     python -m tools.cli apply                  # reconcile every workspace in scope
     python -m tools.cli replay EVENT.json      # deliver saved events to the right function
+    python -m tools.cli export-policy [--out DIR] [--scope ID]  # the rules as Azure Policy
 
 Settings come from the environment, or from a Functions `local.settings.json` (`--settings`,
 before or after the command). Credentials are `DefaultAzureCredential`'s: `az login` on a
@@ -417,6 +418,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
             markup=False,
             soft_wrap=True,
         )
+        from tools.policy_export import CONFLICTS
+
+        for conflict in CONFLICTS:
+            out.print(f"conflict: {conflict}", markup=False, soft_wrap=True)
         for item in result:
             _print_plan(out, item)
     for item in failed:
@@ -590,6 +595,33 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return USAGE if statuses["invalid"] else 0
 
 
+# -- export-policy ---------------------------------------------------------------------------
+
+
+def cmd_export_policy(args: argparse.Namespace) -> int:
+    """The rules as Azure Policy definitions and an initiative; needs no settings or Azure."""
+    from tools import policy_export
+
+    scope = args.scope or policy_export.SCOPE_PLACEHOLDER
+    if args.scope is not None and not policy_export.is_definition_scope(args.scope):
+        raise CliError(
+            f"--scope {_one_line(args.scope)!r} is not where custom policy definitions live: "
+            "expected /subscriptions/<guid> or /providers/Microsoft.Management/"
+            "managementGroups/<name>",
+            USAGE,
+        )
+    if args.out is None:
+        sys.stdout.write(policy_export.render(policy_export.export(scope)))
+        return 0
+    try:
+        paths = policy_export.write(args.out, scope)
+    except OSError as error:
+        raise CliError(f"cannot write to {args.out}: {_one_line(error)}", USAGE) from None
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 # -- entry -----------------------------------------------------------------------------------
 
 
@@ -622,6 +654,22 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("event_file", help="an Event Grid event, or an array of them, as JSON")
     replay.add_argument("--function", help="the function to deliver to (default: by operation)")
     replay.set_defaults(run=cmd_replay)
+    export = command(
+        "export-policy",
+        "write the rules as Azure Policy definitions and an initiative (JSON); reads nothing",
+    )
+    export.add_argument(
+        "--out",
+        type=Path,
+        help="a directory for definitions.json and "
+        "initiative.json (default: one JSON document on stdout)",
+    )
+    export.add_argument(
+        "--scope",
+        help="the subscription or management group ID the definitions are created in (default: "
+        "a placeholder, as in infra/policy/)",
+    )
+    export.set_defaults(run=cmd_export_policy)
     return top
 
 

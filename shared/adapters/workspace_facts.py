@@ -16,12 +16,15 @@ from shared.adapters.transport import (
     MalformedResponseError,
     json_mapping,
     json_objects,
+    json_pages,
     malformed_is_permanent,
 )
 from shared.arm import ArmId, is_arm_id, name_of, resource_group_of, same_arm_id, subscription_of
 from shared.policy.facts import ComputeFacts, DependencyFacts, DependencyKind
 
 NETWORK_API_VERSION = "2024-05-01"
+# Policy exemptions: the version that added resource selectors (and so reports them).
+POLICY_EXEMPTIONS_API_VERSION = "2022-07-01-preview"
 DEPENDENCY_API_VERSIONS = {
     DependencyKind.STORAGE: "2023-05-01",
     DependencyKind.KEY_VAULT: "2023-07-01",
@@ -44,6 +47,23 @@ class WorkspaceFactsAdapter:
     def workspace(self, workspace_id: ArmId) -> Any:
         return self._ml(workspace_id).workspaces.get(
             resource_group_of(workspace_id), name_of(workspace_id)
+        )
+
+    @malformed_is_permanent
+    def policy_exemptions(self, workspace_id: ArmId) -> list[dict[str, Any]]:
+        """Azure Policy exemptions that apply to the workspace or anything in it: unfiltered,
+        ARM lists those at it, at every scope containing it and on its computes."""
+        from urllib.parse import quote
+
+        client = self._clients.arm_pipeline()
+        path = f"{quote(workspace_id)}/providers/Microsoft.Authorization/policyExemptions"
+        return list(
+            json_pages(
+                client,
+                client.format_url(path),
+                {"api-version": POLICY_EXEMPTIONS_API_VERSION},
+                what=f"policy exemptions of {workspace_id}",
+            )
         )
 
     @malformed_is_permanent

@@ -21,6 +21,8 @@ from shared.policy.facts import (
 )
 from shared.policy.rules import (
     RULES,
+    AzurePolicy,
+    BuiltIn,
     Finding,
     GuardVerdict,
     Remediation,
@@ -39,12 +41,53 @@ DEPENDENCY_NAMES = {
     DependencyKind.KEY_VAULT: "key vault",
     DependencyKind.CONTAINER_REGISTRY: "container registry",
 }
+
+# The resource types Azure Policy evaluates, whose aliases the definitions below use.
+WORKSPACES = "Microsoft.MachineLearningServices/workspaces"
+COMPUTES = f"{WORKSPACES}/computes"
+CLUSTERS_AND_INSTANCES = (AML_COMPUTE, COMPUTE_INSTANCE)
+
+
+def _missing_or(alias: str, operator: str, value: object) -> dict[str, object]:
+    """A property that is missing or meets `operator` (policy conditions ignore case)."""
+    return {"anyOf": [{"field": alias, "exists": False}, {"field": alias, operator: value}]}
+
+
+def _computes_of(types: tuple[str, ...], condition: dict[str, object]) -> dict[str, object]:
+    """`condition`, on computes of the given types only."""
+    kind = {"field": f"{COMPUTES}/computeType", "in": list(types)}
+    return {"allOf": [kind, condition]}
+
+
 # ARM's default `scaleSettings.minNodeCount` when a cluster does not report one.
 DEFAULT_MIN_NODES = 0
 _NC, _OK = Status.NON_COMPLIANT, Status.COMPLIANT
 
 
-@rule("workspace-private-link", severity=Severity.HIGH, reads=("connections",))
+@rule(
+    "workspace-private-link",
+    severity=Severity.HIGH,
+    reads=("connections",),
+    policy=AzurePolicy(
+        WORKSPACES,
+        {
+            "count": {
+                "field": f"{WORKSPACES}/privateEndpointConnections[*]",
+                "where": {
+                    "field": f"{WORKSPACES}/privateEndpointConnections[*]"
+                    ".privateLinkServiceConnectionState.status",
+                    "equals": "Approved",
+                },
+            },
+            "less": 1,
+        },
+        BuiltIn(
+            "40cec1dd-a100-4920-b15b-3024fe8901ab",
+            "Azure Machine Learning workspaces should use private link",
+        ),
+        can_deny=False,
+    ),
+)
 def workspace_private_link(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """The AML workspace has at least one approved private endpoint connection. Reported only:
     which endpoint to approve is the private endpoint reconciler's decision."""
@@ -87,6 +130,14 @@ def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> Guar
     reads=("workspace",),
     remediation=RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS,
     guard=private_path_exists,
+    policy=AzurePolicy(
+        WORKSPACES,
+        _missing_or(f"{WORKSPACES}/publicNetworkAccess", "notEquals", DISABLED),
+        BuiltIn(
+            "438c38d2-3772-465a-a9cc-7a6666a275ce",
+            "Azure Machine Learning workspaces should disable public network access",
+        ),
+    ),
 )
 def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """The AML workspace's `publicNetworkAccess` is `Disabled` (missing counts as ARM's default,
@@ -110,7 +161,19 @@ def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> 
     return [_finding("workspace-public-access", facts.id, _NC, message, fix)]
 
 
-@rule("workspace-user-assigned-identity", severity=Severity.MEDIUM, reads=("workspace",))
+@rule(
+    "workspace-user-assigned-identity",
+    severity=Severity.MEDIUM,
+    reads=("workspace",),
+    policy=AzurePolicy(
+        WORKSPACES,
+        _missing_or("identity.type", "notContains", "UserAssigned"),
+        BuiltIn(
+            "5f0c7d88-c7de-45b8-ac49-db49e72eaa78",
+            "Azure Machine Learning workspaces should use user-assigned managed identity",
+        ),
+    ),
+)
 def workspace_user_assigned_identity(
     facts: WorkspaceFacts, params: PolicyParameters
 ) -> list[Finding]:
@@ -135,7 +198,12 @@ def workspace_user_assigned_identity(
     return [_finding("workspace-user-assigned-identity", facts.id, status, message)]
 
 
-@rule("workspace-hbi", severity=Severity.MEDIUM, reads=("workspace",))
+@rule(
+    "workspace-hbi",
+    severity=Severity.MEDIUM,
+    reads=("workspace",),
+    policy=AzurePolicy(WORKSPACES, _missing_or(f"{WORKSPACES}/hbiWorkspace", "notEquals", True)),
+)
 def workspace_hbi(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """The AML workspace has `hbiWorkspace` true where `HBI_REQUIRED` says so. Chosen only at
     creation, so reported, never remediated."""
@@ -155,7 +223,19 @@ def workspace_hbi(facts: WorkspaceFacts, params: PolicyParameters) -> list[Findi
     return [_finding("workspace-hbi", facts.id, status, message)]
 
 
-@rule("compute-local-auth", severity=Severity.MEDIUM, reads=("computes",))
+@rule(
+    "compute-local-auth",
+    severity=Severity.MEDIUM,
+    reads=("computes",),
+    policy=AzurePolicy(
+        COMPUTES,
+        {"field": f"{COMPUTES}/disableLocalAuth", "notEquals": True},
+        BuiltIn(
+            "e96a9a5f-07ca-471b-9bc5-6a0f33cbd68f",
+            "Azure Machine Learning Computes should have local authentication methods disabled",
+        ),
+    ),
+)
 def compute_local_auth(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """Every compute has `disableLocalAuth` true: key-based auth bypasses Entra ID and its audit
     trail. Fixed at creation, so reported, never remediated."""
@@ -172,7 +252,22 @@ def compute_local_auth(facts: WorkspaceFacts, params: PolicyParameters) -> list[
     return findings
 
 
-@rule("compute-subnet", severity=Severity.HIGH, reads=("computes",))
+@rule(
+    "compute-subnet",
+    severity=Severity.HIGH,
+    reads=("computes",),
+    policy=AzurePolicy(
+        COMPUTES,
+        _computes_of(
+            CLUSTERS_AND_INSTANCES,
+            _missing_or(f"{COMPUTES}/subnet.id", "equals", ""),
+        ),
+        BuiltIn(
+            "7804b5c7-01dc-4723-969b-ae300cc07ff1",
+            "Azure Machine Learning Computes should be in a virtual network",
+        ),
+    ),
+)
 def compute_subnet(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """Every compute cluster and instance sits in a subnet; otherwise its nodes get public IPs.
     Other compute types bring their own network and are not judged."""
@@ -190,7 +285,19 @@ def compute_subnet(facts: WorkspaceFacts, params: PolicyParameters) -> list[Find
     ]
 
 
-@rule("compute-vm-size", severity=Severity.MEDIUM, reads=("computes",))
+@rule(
+    "compute-vm-size",
+    severity=Severity.MEDIUM,
+    reads=("computes",),
+    policy=AzurePolicy(
+        COMPUTES,
+        _computes_of(
+            CLUSTERS_AND_INSTANCES,
+            _missing_or(f"{COMPUTES}/vmSize", "notIn", "[parameters('allowedVmSizes')]"),
+        ),
+        parameters=("allowedVmSizes",),
+    ),
+)
 def compute_vm_size(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """Every compute's VM size is one of `ALLOWED_COMPUTE_VM_SIZES`, keeping costly or unapproved
     SKUs out. Computes without a VM size of their own (AKS, attached) are not judged."""
@@ -242,6 +349,17 @@ def nodes_fit_the_new_maximum(facts: WorkspaceFacts, remediation: Remediation) -
     reads=("computes",),
     remediation=RemediationKind.LOWER_MAX_NODES,
     guard=nodes_fit_the_new_maximum,
+    policy=AzurePolicy(
+        COMPUTES,
+        _computes_of(
+            (AML_COMPUTE,),
+            {
+                "field": f"{COMPUTES}/scaleSettings.maxNodeCount",
+                "greater": "[parameters('maxClusterNodes')]",
+            },
+        ),
+        parameters=("maxClusterNodes",),
+    ),
 )
 def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """Every compute cluster has `maxNodeCount` at most `MAX_CLUSTER_NODES`, capping what a
@@ -279,7 +397,18 @@ def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> list[F
     return findings
 
 
-@rule("compute-remote-login", severity=Severity.MEDIUM, reads=("computes",))
+@rule(
+    "compute-remote-login",
+    severity=Severity.MEDIUM,
+    reads=("computes",),
+    policy=AzurePolicy(
+        COMPUTES,
+        _computes_of(
+            (AML_COMPUTE,),
+            _missing_or(f"{COMPUTES}/remoteLoginPortPublicAccess", "notEquals", DISABLED),
+        ),
+    ),
+)
 def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """Every compute cluster has `remoteLoginPortPublicAccess` `Disabled`; `NotSpecified` or a
     missing value leave SSH open when created with credentials. Set only at creation."""
@@ -305,7 +434,14 @@ def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> lis
     return findings
 
 
-@rule("compute-no-aks", severity=Severity.LOW, reads=("computes",))
+@rule(
+    "compute-no-aks",
+    severity=Severity.LOW,
+    reads=("computes",),
+    policy=AzurePolicy(
+        COMPUTES, {"field": f"{COMPUTES}/computeType", "in": list(KUBERNETES_TYPES)}
+    ),
+)
 def compute_no_aks(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
     """No AKS or Kubernetes compute is attached: its network, identity and upgrades are outside
     the workspace's policies."""
@@ -318,7 +454,16 @@ def compute_no_aks(facts: WorkspaceFacts, params: PolicyParameters) -> list[Find
     return findings or [_finding("compute-no-aks", facts.id, _OK, message)]
 
 
-@rule("dependencies-private-endpoints", severity=Severity.HIGH, reads=("dependencies",))
+@rule(
+    "dependencies-private-endpoints",
+    severity=Severity.HIGH,
+    reads=("dependencies",),
+    app_only=(
+        "judges the private endpoint connections of other resources (the workspace's storage "
+        "account, key vault and container registry): a policy definition evaluates one "
+        "resource's own properties"
+    ),
+)
 def dependencies_private_endpoints(
     facts: WorkspaceFacts, params: PolicyParameters
 ) -> list[Finding]:
@@ -352,7 +497,16 @@ def _judge_dependency(facts: WorkspaceFacts, dependency: DependencyFacts) -> Fin
     return _finding("dependencies-private-endpoints", dependency.resource_id, status, message)
 
 
-@rule("synapse-no-exfiltration-protection", severity=Severity.HIGH, reads=("synapse",))
+@rule(
+    "synapse-no-exfiltration-protection",
+    severity=Severity.HIGH,
+    reads=("synapse",),
+    app_only=(
+        "judges only the allow-listed Synapse workspaces (SYNAPSE_WORKSPACE_IDS, a list Azure "
+        "Policy does not have) for the integration with this AML workspace, and asks for the "
+        "opposite of the Landing Zones guardrail (see `plan`'s conflicts)"
+    ),
+)
 def synapse_no_exfiltration_protection(
     facts: WorkspaceFacts, params: PolicyParameters
 ) -> list[Finding]:

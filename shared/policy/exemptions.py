@@ -7,6 +7,12 @@ compute...), `expires` an ISO 8601 date-time with an offset. A finding is exempt
 the exemption's and its resource is the scope or lies under it; ARM IDs compare
 case-insensitively and by whole segments, nothing looser (`rg-ml` never covers `rg-ml-2`). An
 exemption is in force strictly before `expires`: at that instant it counts for nothing.
+
+Azure Policy's own exemptions (`Microsoft.Authorization/policyExemptions`) count the same way
+(`native_exemptions`): one of an assignment of the app's initiative (`POLICY_ASSIGNMENT_IDS`),
+on the workspace, a parent or a compute, spares the rules its `policyDefinitionReferenceIds`
+name (the initiative's reference IDs are the rule IDs; none named means every rule the
+initiative holds), category `Waiver` or `Mitigated`, until its `expiresOn` (none: no end).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id, resource_id
@@ -31,6 +37,11 @@ FIELDS = ("rule", "scope", "reason", "expires")
 MAX_REASON = 1_000
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _WHITESPACE = re.compile(r"\s")
+# Azure Policy's exemption categories (API 2022-07-01-preview); anything else is not honoured.
+CATEGORIES = ("Waiver", "Mitigated")
+# An Azure Policy exemption without `expiresOn` never expires.
+NO_EXPIRY = datetime.max.replace(tzinfo=UTC)
+_EXEMPTIONS_SEGMENT = "/providers/microsoft.authorization/policyexemptions/"
 # What an exemption may spare: problems. A compliant or not-applicable finding has nothing to
 # spare, and stays what it is so that reports do not hide good news.
 _EXEMPTIBLE = (Status.NON_COMPLIANT, Status.UNKNOWN)
@@ -160,6 +171,61 @@ def _entry(position: int, item: object, rules: set[str]) -> Exemption:
     if len(reason) > MAX_REASON:
         reason = reason[: MAX_REASON - 1] + "…"
     return Exemption(rule_id=rule_id, scope=scope, reason=reason, expires=moment)
+
+
+def native_exemptions(
+    items: Iterable[dict[str, Any]], assignment_ids: Sequence[str], workspace_id: str
+) -> tuple[Exemption, ...]:
+    """Azure Policy exemptions, as ARM lists them at `workspace_id`, as `Exemption`s.
+
+    Only those of an assignment in `assignment_ids` count (another initiative's exemption says
+    nothing about these rules), of category Waiver or Mitigated, without resource selectors
+    (which the app cannot evaluate: such an exemption is not honoured, never guessed at).
+    """
+    found: list[Exemption] = []
+    for item in items:
+        properties = item.get("properties")
+        exemption_id = item.get("id")
+        if not isinstance(properties, dict) or not isinstance(exemption_id, str):
+            continue
+        assignment = properties.get("policyAssignmentId")
+        category = properties.get("exemptionCategory")
+        if not isinstance(assignment, str) or not any(
+            same_arm_id(assignment, wanted) for wanted in assignment_ids
+        ):
+            continue
+        if category not in CATEGORIES or properties.get("resourceSelectors"):
+            continue
+        cut = exemption_id.lower().rfind(_EXEMPTIONS_SEGMENT)
+        scope = exemption_id[:cut] if cut > 0 else ""
+        # ARM listed it at the workspace, so it applies there: one from a management group,
+        # which no ARM ID of the workspace names, is read as the workspace's subscription's.
+        if not is_scope(scope):
+            scope = scopes_of(workspace_id)[0]
+        expires = _expiry(properties.get("expiresOn"))
+        references = properties.get("policyDefinitionReferenceIds") or [
+            rule_id for rule_id, declared in RULES.items() if declared.policy is not None
+        ]
+        name = properties.get("displayName") or item.get("name") or exemption_id
+        said = f"{name} ({category}): {properties.get('description') or ''}"
+        reason = " ".join(f"Azure Policy exemption {said}".split())[:MAX_REASON]
+        found += [
+            Exemption(rule_id=reference, scope=scope, reason=reason, expires=expires)
+            for reference in references
+            if isinstance(reference, str) and reference in RULES
+        ]
+    return tuple(found)
+
+
+def _expiry(value: object) -> datetime:
+    if value is None:
+        return NO_EXPIRY
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        # An expiry that cannot be read is taken as past: never spare on a guess.
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

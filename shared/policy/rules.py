@@ -1,5 +1,9 @@
 """The rule framework: each rule is a declared unit (id, description, severity, what it reads,
-a pure check, and optionally a remediation with the guard that says when applying it is safe)."""
+a pure check, and optionally a remediation with the guard that says when applying it is safe).
+
+Each rule also says how Azure Policy can evaluate it (`AzurePolicy`: resource type and the
+non-compliant condition over real aliases) or why it cannot (`app_only`): declared next to the
+check, so the exported initiative (`tools/policy_export.py`) and the app do not drift."""
 
 from __future__ import annotations
 
@@ -68,6 +72,28 @@ class GuardVerdict:
     reason: str
 
 
+@dataclass(frozen=True)
+class BuiltIn:
+    """The built-in Azure Policy definition a rule matches (its name is a GUID)."""
+
+    name: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class AzurePolicy:
+    """The rule as an Azure Policy definition: the resource type it evaluates and the condition
+    (policy rule JSON over that type's aliases) under which a resource is non-compliant.
+    `parameters` are the initiative's parameters the condition reads (`[parameters('x')]`)."""
+
+    resource_type: str
+    non_compliant_when: dict[str, object]
+    built_in: BuiltIn | None = None
+    parameters: tuple[str, ...] = ()
+    # False where Deny would refuse every new resource (a workspace has no connection yet).
+    can_deny: bool = True
+
+
 Check = Callable[[WorkspaceFacts, PolicyParameters], list[Finding]]
 # A guard judges one remediation against the facts observed at the time of deciding.
 Guard = Callable[[WorkspaceFacts, Remediation], GuardVerdict]
@@ -82,6 +108,9 @@ class Rule:
     check: Check
     remediation: RemediationKind | None = None
     guard: Guard | None = None
+    policy: AzurePolicy | None = None
+    # Why Azure Policy cannot evaluate the rule (it needs facts beyond the resource's own).
+    app_only: str | None = None
 
 
 RULES: dict[str, Rule] = {}
@@ -94,6 +123,8 @@ def rule(
     reads: tuple[str, ...],
     remediation: RemediationKind | None = None,
     guard: Guard | None = None,
+    policy: AzurePolicy | None = None,
+    app_only: str | None = None,
 ) -> Callable[[Check], Check]:
     """Register a check as a rule; its docstring is the rule's description. A remediation
     without a guard is refused at import: no write that nobody proved safe."""
@@ -101,6 +132,11 @@ def rule(
         raise ValueError(
             f"rule {rule_id} declares a remediation without a guard (or a guard without a "
             "remediation): every remediation declares when it is safe to apply"
+        )
+    if (policy is None) == (app_only is None):
+        raise ValueError(
+            f"rule {rule_id} must declare either its Azure Policy definition or why it has "
+            "none (app_only), not both"
         )
 
     def register(check: Check) -> Check:
@@ -114,6 +150,8 @@ def rule(
             check=check,
             remediation=remediation,
             guard=guard,
+            policy=policy,
+            app_only=app_only,
         )
         return check
 

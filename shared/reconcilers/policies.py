@@ -25,7 +25,7 @@ from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWor
 from shared.outcome import RECORDED, Outcome, Status, noted
 from shared.planning.synapse_facts import SynapseAnswerError
 from shared.policy.engine import Candidate, evaluate, guarded_remediations, summarize
-from shared.policy.exemptions import Exemption, apply_exemptions
+from shared.policy.exemptions import Exemption, apply_exemptions, native_exemptions
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
 from shared.policy.rules import Finding, Remediation, RemediationKind
 from shared.policy.rules import Status as FindingStatus
@@ -246,9 +246,18 @@ class PolicyReconciler:
         that matched a finding.
         """
         facts = self.observe(workspace_id, connections)
+        # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
+        assignments = self._settings.policy_assignment_ids
+        native = (
+            native_exemptions(
+                self._facts.policy_exemptions(workspace_id), assignments, workspace_id
+            )
+            if assignments
+            else ()
+        )
         judged = apply_exemptions(
             evaluate(facts, self._parameters),
-            self._settings.policy_exemptions,
+            (*self._settings.policy_exemptions, *native),
             now or datetime.now(UTC),
         )
         return facts, judged.findings, judged.expired

@@ -132,6 +132,32 @@ class Authorization:
             self.principals.setdefault(principal_id.lower(), principal_type)
             return self._store.put(body["id"], body)
 
+    def add_policy_exemption(
+        self,
+        scope: str,
+        name: str,
+        *,
+        assignment_id: str,
+        category: str = "Waiver",
+        reference_ids: list[str] | None = None,
+        expires_on: str | None = None,
+        description: str | None = None,
+        resource_selectors: list[JSON] | None = None,
+    ) -> JSON:
+        """Seed an Azure Policy exemption at ``scope`` (listed by ``authz.pe.list``)."""
+        body = shapes.policy_exemption(
+            scope,
+            name,
+            assignment_id=assignment_id,
+            category=category,
+            reference_ids=reference_ids,
+            expires_on=expires_on,
+            description=description,
+            resource_selectors=resource_selectors,
+        )
+        with self._store.lock:
+            return self._store.put(body["id"], body)
+
     def role_assignments(self, scope: str | None = None) -> list[JSON]:
         """Copies of the stored role assignments made exactly at ``scope`` (all when None)."""
         with self._store.lock:

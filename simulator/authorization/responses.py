@@ -64,6 +64,23 @@ class AuthorizationResponses:
         views = self._model.assignment_views()
         return Reply(200, {"value": [v for v in views if wanted(v["properties"])]})
 
+    def list_policy_exemptions(self, call: Call) -> Reply:
+        """Policy exemptions that apply at a scope (``exemptions.listed``)."""
+        from .exemptions import UnsupportedFilterError, listed
+
+        try:
+            items = listed(
+                self._store.resources, call.group("scope"), call.query.get("$filter", "")
+            )
+        except UnsupportedFilterError as term:
+            return arm_error(
+                400,
+                "InvalidFilterInQueryString",
+                f"The filter '{term}' is not supported. Valid values are 'atScope()', "
+                "'atExactScope()', 'excludeExpired()' and 'policyAssignmentId eq '{value}''.",
+            )
+        return Reply(200, {"value": items})
+
     def get(self, call: Call) -> Reply:
         key = store_key(call.path)
         stored = self._store.resources.get(key)

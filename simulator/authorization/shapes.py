@@ -44,3 +44,52 @@ def role_assignment(
         "type": ROLE_ASSIGNMENT_TYPE,
         "name": name,
     }
+
+
+POLICY_EXEMPTION_TYPE = "Microsoft.Authorization/policyExemptions"
+
+
+def policy_exemption(
+    scope: str,
+    name: str,
+    *,
+    assignment_id: str,
+    category: str,
+    reference_ids: list[str] | None = None,
+    expires_on: str | None = None,
+    display_name: str | None = None,
+    description: str | None = None,
+    resource_selectors: list[JSON] | None = None,
+) -> JSON:
+    """A policy exemption shaped on ``listPolicyExemptionsForResource.json`` (API
+    2022-07-01-preview): no ``policyDefinitionReferenceIds`` means the whole assignment, no
+    ``expiresOn`` no end."""
+    properties: JSON = {
+        "policyAssignmentId": assignment_id,
+        "exemptionCategory": category,
+        "displayName": display_name or name,
+        "description": description or "",
+        "metadata": {},
+        "assignmentScopeValidation": "Default",
+    }
+    if reference_ids is not None:
+        properties["policyDefinitionReferenceIds"] = reference_ids
+    if expires_on is not None:
+        properties["expiresOn"] = expires_on
+    if resource_selectors is not None:
+        properties["resourceSelectors"] = resource_selectors
+    now = now_iso()
+    return {
+        "properties": properties,
+        "systemData": {
+            "createdBy": "platform-team@contoso.com",
+            "createdByType": "User",
+            "createdAt": now,
+            "lastModifiedBy": "platform-team@contoso.com",
+            "lastModifiedByType": "User",
+            "lastModifiedAt": now,
+        },
+        "id": f"{scope.rstrip('/')}/providers/Microsoft.Authorization/policyExemptions/{name}",
+        "type": POLICY_EXEMPTION_TYPE,
+        "name": name,
+    }

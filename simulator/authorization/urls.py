@@ -1,4 +1,5 @@
-"""Role assignment routes: the scope of an assignment is any ARM ID, or nothing (tenant root)."""
+"""Role assignment and policy exemption routes: the scope of either is any ARM ID, or nothing
+(tenant root)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from .responses import AuthorizationResponses
 
 _SEG = r"[^/]+"
 _RAS = r"(?P<scope>(?:/.+?)?)/providers/microsoft\.authorization/roleassignments"
+_EXEMPTIONS = r"(?P<scope>(?:/.+?)?)/providers/microsoft\.authorization/policyexemptions"
 
 
 def routes(authorization: Authorization) -> list[Route]:
@@ -17,4 +19,5 @@ def routes(authorization: Authorization) -> list[Route]:
         route("GET", rf"^{_RAS}$", "authz.ra.list", r.list_for_scope),
         route("GET", rf"^{_RAS}/(?P<name>{_SEG})$", "authz.ra.get", r.get),
         route("PUT", rf"^{_RAS}/(?P<name>{_SEG})$", "authz.ra.put", r.put),
+        route("GET", rf"^{_EXEMPTIONS}$", "authz.pe.list", r.list_policy_exemptions),
     ]
