@@ -326,6 +326,7 @@ def _plan_workspace(rt: Any, workspace_id: str, cache: Any, budget: Any) -> dict
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from shared.adapters.errors import describe
     from shared.policy.budget import RemediationBudget
     from shared.reconcilers.evidence import EvidenceCache
     from shared.runtime import build
@@ -340,11 +341,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     # The plan is one run: its remediations share one budget, as `apply` would.
     budget = RemediationBudget(settings.max_remediations_per_run)
     result: list[dict[str, Any]] = []
-    with terminal.progress(err, "planning", len(settings.ml_workspace_ids)) as step:
-        for workspace_id in settings.ml_workspace_ids:
+    workspaces, problems = rt.inventory.workspaces()
+    with terminal.progress(err, "planning", len(workspaces)) as step:
+        for workspace_id in workspaces:
             result.append(_plan_workspace(rt, workspace_id, cache, budget))
             step(workspace_id)
     failed = [item for item in result if item["error"]]
+    failed += [{"workspace": scope, "error": describe(error)} for scope, error in problems]
     if args.json:
         print(json.dumps(result, indent=2, default=_instant))
     else:
@@ -410,8 +413,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
         soft_wrap=True,
     )
     try:
+        # Listed here for the bar's length; the sweep lists again, as the timer's does.
         with terminal.progress(
-            terminal.stderr(), "reconciling", len(settings.ml_workspace_ids)
+            terminal.stderr(), "reconciling", len(rt.inventory.workspaces()[0])
         ) as step:
             report = sweep(rt, trigger=trigger, progress=step)
     except AzureError as error:

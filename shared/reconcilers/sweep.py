@@ -6,7 +6,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shared.adapters.errors import is_transient
 from shared.arm import ArmId
+from shared.inventory import describe_problem
 from shared.logs import decision_log
 from shared.policy.budget import RemediationBudget
 from shared.reconcilers.evidence import EvidenceCache
@@ -32,8 +34,10 @@ def sweep(
     budget: RemediationBudget | None = None,
     progress: Callable[[ArmId], None] | None = None,
 ) -> SweepReport:
-    """Reconcile every concern of every workspace in `ML_WORKSPACE_IDS`; one workspace failing
-    does not stop the others. Synapse evidence is gathered once for the whole sweep, and the
+    """Reconcile every concern of every workspace in scope, as ARM lists them now (a workspace
+    created under a scope is in the next sweep); one workspace failing does not stop the others,
+    nor does a scope that could not be listed (a transient failure, retried by the timer).
+    Synapse evidence is gathered once for the whole sweep, and the
     sweep is one run: its workspaces share one remediation budget (`MAX_REMEDIATIONS_PER_RUN`),
     a new one per call unless the caller's run brings its own. `progress` is called after each
     workspace (the CLI's progress bar)."""
@@ -42,7 +46,14 @@ def sweep(
         budget = RemediationBudget(runtime.settings.max_remediations_per_run)
     reports: list[WorkspaceReport] = []
     failures: list[str] = []
-    for workspace_id in runtime.settings.ml_workspace_ids:
+    workspaces, problems = runtime.inventory.workspaces()
+    for scope, error in problems:
+        text = describe_problem(scope, error)
+        level = logging.WARNING
+        decision_log(log, text, trigger=trigger, kind="scope", verdict="unread", level=level)
+        if is_transient(error):
+            failures.append(text)
+    for workspace_id in workspaces:
         try:
             reports.append(
                 reconcile_workspace(

@@ -144,12 +144,13 @@ class MachineLearning:
         *,
         public_network_access: str = "Enabled",
         identity: JSON | None = None,
+        tags: dict[str, str] | None = None,
         **properties_overrides: Any,
     ) -> JSON:
         """Seed an AML workspace; keyword overrides replace keys of ``properties``.
 
         ``identity`` replaces the whole identity block (default: system-assigned,
-        with a principal id derived from the workspace id).
+        with a principal id derived from the workspace id); ``tags`` are its ARM tags.
         """
         body = shapes.ml_workspace(
             workspace_id,
@@ -158,6 +159,8 @@ class MachineLearning:
             properties_overrides=properties_overrides,
             identity=identity,
         )
+        if tags is not None:
+            body["tags"] = dict(tags)
         return self.sim.arm.put(workspace_id, body)
 
     def add_compute(

@@ -23,6 +23,12 @@ _OPERATION = (
     rf"/computeoperationsstatus/(?P<op>{_SEG})"
 )
 _NAME = rf"(?P<name>{_SEG})"
+# The workspaces of a subscription or of one resource group (Workspaces_ListBySubscription,
+# Workspaces_ListByResourceGroup).
+_WS_LIST = (
+    rf"^(?P<scope>/subscriptions/{_SEG}(?:/resourcegroups/{_SEG})?)"
+    r"/providers/microsoft\.machinelearningservices/workspaces$"
+)
 _ENDPOINT = rf"{_WS}/batchendpoints/(?P<ep>{_SEG})"
 
 
@@ -30,6 +36,7 @@ def routes(ml: MachineLearning) -> list[Route]:
     """The route table, in match order."""
     r, serve = MachineLearningResponses(ml), ml.sim.arm.serve
     return [
+        route("GET", _WS_LIST, "aml.workspace.list", r.workspace_list),
         route("GET", rf"^{_WS}$", "aml.workspace.get", r.workspace_get),
         route("PATCH", rf"^{_WS}$", "aml.workspace.patch", r.workspace_patch),
         route("GET", rf"^{_WS}/computes$", "aml.compute.list", r.compute_list),
