@@ -400,3 +400,17 @@ def test_the_app_s_own_resource_group_is_left_to_azd(tmp_path: Path) -> None:
     assert code == 1
     [line] = problems(stderr)
     assert "azd env set EVENT_TOPICS_RESOURCE_GROUP" in line
+
+
+def test_ml_scopes_stand_in_for_ml_workspace_ids(tmp_path: Path) -> None:
+    group = WORKSPACE.split("/providers/", 1)[0]
+    env = {
+        **healthy_env(),
+        "ML_WORKSPACE_IDS": "[]",
+        "ML_SCOPES": json.dumps([group]),
+        "RETRAIN_WORKSPACE_IDS": json.dumps([WORKSPACE.replace("mlw-churn", "mlw-new")]),
+    }
+    code, stderr, _ = run_preflight(tmp_path, healthy_world(), env)
+    assert "ML_WORKSPACE_IDS is empty" not in stderr
+    assert "is not in ML_WORKSPACE_IDS" not in stderr
+    assert code == 0, stderr
