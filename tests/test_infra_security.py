@@ -587,6 +587,34 @@ def test_event_subscriptions_retry_dead_letter_and_take_workspace_side_events_on
     assert "key: 'data.runStatus'" in main
 
 
+def test_event_topics_and_roles_follow_the_scope() -> None:
+    main = bicep("main.bicep")
+    # One subscription-wide system topic per subscription of ML_SCOPES and ML_WORKSPACE_IDS (and
+    # those listed under management groups), each once.
+    assert "var allScopes = union(mlScopes, mlWorkspaceIds)" in main
+    assert re.search(
+        r"var eventSourceSubscriptionIds = skip\(union\(\[''\], subscriptionScopes, "
+        r"groupSubscriptionIds\), 1\)",
+        main,
+    )
+    assert "for subscriptionId in eventSourceSubscriptionIds" in main
+    # A subject filter per scope: a resource group's ends with '/' (rg-ml never takes rg-ml2's
+    # events); none when a scope is a whole subscription or a management group.
+    assert "? scope : '${scope}/']" in main
+    assert "!contains(wholeSubscriptionScopes, true)" in main
+    assert "values: scopeSubjectPrefixes" in main
+    settings = dict(re.findall(r"name:\s*'([A-Z_]+)'\s*\n\s*value:\s*(.+)", main))
+    assert settings["ML_SCOPES"] == "string(mlScopes)"
+    assert settings["ML_SCOPE_EXCLUDE"] == "string(mlScopeExclude)"
+    # The workspace roles at each resource group of ML_SCOPES, the granter with its condition.
+    access = bicep("app/access.bicep")
+    group_assignments = dict(blocks(access, "Microsoft.Authorization/roleAssignments"))
+    granter = group_assignments["contributorGranterGroupAssignment"]
+    assert "condition: contributorForSynapseIdentitiesOnly" in granter
+    assert "workspacePolicyGroupAssignment" in group_assignments
+    assert "scopeResourceGroupIds: scopeResourceGroupIds" in main
+
+
 # --- azure.yaml ----------------------------------------------------------------------------------
 
 
