@@ -72,7 +72,7 @@ class Inventory:
         workspace = canonical_workspace(candidate)
         if workspace is None or not self._scope.may_cover(workspace):
             return None
-        groups = self._groups_of(subscription_of(workspace)) if self._scope.needs_reads() else []
+        groups = self._groups_of(subscription_of(workspace))
         if self._scope.tag is not None and tags is None:
             tags = self._estate.workspace_tags(workspace)
         if not self._scope.in_scope(workspace, groups, tags):

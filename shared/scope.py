@@ -64,12 +64,6 @@ class Scope:
         return tuple(s for s in (*self.scopes, *self.excluded) if is_management_group(s))
 
     @property
-    def containers(self) -> tuple[str, ...]:
-        """The subscriptions, resource groups and management groups whose workspaces are
-        listed from ARM; workspaces named one by one are not listed."""
-        return tuple(s for s in self.scopes if not is_workspace(s))
-
-    @property
     def subscriptions(self) -> frozenset[str]:
         """The subscriptions (lower case) the scopes name, management groups aside."""
         return frozenset(
@@ -90,28 +84,23 @@ class Scope:
         """Whether the workspace is in scope. `management_groups`: the management groups its
         subscription lies under, as read from ARM; `tags`: its tags as read from ARM (None:
         not read, which no tag rule accepts)."""
-        if not is_workspace(workspace_id):
-            return False
-        if not any(self._lies_under(workspace_id, s, management_groups) for s in self.scopes):
-            return False
-        if any(self._lies_under(workspace_id, s, management_groups) for s in self.excluded):
-            return False
-        return self.tag is None or carries(tags, self.tag)
+
+        def under(scopes: tuple[str, ...]) -> bool:
+            return any(self._lies_under(workspace_id, s, management_groups) for s in scopes)
+
+        return (
+            is_workspace(workspace_id)
+            and under(self.scopes)
+            and not under(self.excluded)
+            and (self.tag is None or carries(tags, self.tag))
+        )
 
     def may_cover(self, workspace_id: str) -> bool:
-        """What can be said without reading ARM: under a scope (any management group may
-        hold it), under no exclusion of a subscription, group or workspace. A workspace
-        outside this is out of scope whatever ARM says; inside it, `in_scope` decides."""
-        groups = self.management_groups
-        if not is_workspace(workspace_id):
-            return False
-        if not any(self._lies_under(workspace_id, s, groups) for s in self.scopes):
-            return False
-        return not any(self._lies_under(workspace_id, s, ()) for s in self.excluded)
-
-    def needs_reads(self) -> bool:
-        """Whether deciding takes ARM reads (management groups or a tag)."""
-        return bool(self.management_groups) or self.tag is not None
+        """What the ID alone tells (any management group may hold the workspace; management
+        group exclusions and the tag are unknown): out of scope here is out of scope whatever
+        ARM says; inside, `in_scope` decides."""
+        known = tuple(s for s in self.excluded if not is_management_group(s))
+        return Scope(self.scopes, known).in_scope(workspace_id, self.management_groups)
 
 
 def carries(tags: Mapping[str, str] | None, tag: tuple[str, str]) -> bool:
@@ -125,7 +114,7 @@ def carries(tags: Mapping[str, str] | None, tag: tuple[str, str]) -> bool:
     )
 
 
-def parse_scopes(text: str, *, workspaces_only: bool = False) -> tuple[str, ...]:
+def parse_scopes(text: str) -> tuple[str, ...]:
     """A JSON array of ARM scopes; ValueError names the item (1-based) and the problem."""
     try:
         raw = json.loads(text)
