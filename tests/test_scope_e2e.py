@@ -169,3 +169,20 @@ def test_a_sweep_that_cannot_list_a_scope_says_so_and_still_does_the_rest(app: A
     assert {w.workspace_id.lower() for w in report.workspaces} == {scene.SANDBOX.lower()}
     assert len(report.transient_failures) == 1
     assert "rg-ml could not be read (transient)" in report.transient_failures[0]
+
+
+def test_retraining_runs_in_a_workspace_that_a_container_scope_holds(app: App) -> None:
+    from tools import retraining_scene as rs
+
+    rs.seed_retraining(app.sim)
+    app.set_settings(**rs.retraining_settings(), ML_SCOPES=json.dumps([GROUP]), ML_WORKSPACE_IDS="")
+    app.sim.reset_counts()
+
+    app.deliver(rs.monitor_breach_event(), "on_ml_event")
+
+    assert len(app.sim.ml.job_puts) == 1
+    outside = rs.monitor_breach_event()
+    outside["topic"] = scene.SANDBOX
+    app.deliver(outside, "on_ml_event")
+    assert app.ledger.event(outside["id"])["Outcome"] == "out-of-scope"
+    assert len(app.sim.ml.job_puts) == 1
