@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.config import SettingsError, load_settings
-from shared.inventory import canonical_workspace
 from shared.scope import Scope, carries, is_management_group, parse_scopes, parse_tag
 
 SUBS = ["6f1c7b9e-2d4a-4c3b-9a51-0e8d7f6a5b40", "b7e2c9d1-5a3f-4e8b-8c6d-1f2a3b4c5d6e"]
@@ -185,27 +184,6 @@ def test_only_workspaces_are_ever_in_scope() -> None:
     ):
         assert not scope.in_scope(other)
         assert not scope.may_cover(other)
-
-
-@given(
-    name=st.one_of(st.sampled_from(NAMES), st.text(max_size=40)),
-    group=st.one_of(st.sampled_from(GROUPS), st.text(max_size=20)),
-)
-@settings(max_examples=300, deadline=None)
-def test_a_workspace_admitted_from_outside_is_rebuilt_within_azure_naming_rules(
-    name: str, group: str
-) -> None:
-    # Workspace IDs now come from events and listings, not only from the settings: the write
-    # targets built from them must stay plain names.
-    canonical = canonical_workspace(
-        f"/subscriptions/{SUBS[0]}/resourceGroups/{group}/providers/{ML}/{name}"
-    )
-    if canonical is None:
-        return
-    assert canonical.isascii()
-    assert not set(name) & set("/\\?#%&")
-    assert name not in (".", "..")
-    assert canonical.endswith(f"/resourceGroups/{group}/providers/{ML}/{name}")
 
 
 # --- settings ------------------------------------------------------------------------------------
