@@ -31,9 +31,13 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     if workspace is None:
         rt.record_event(event, FUNCTION, "invalid", f"topic {topic!r} is not an AML workspace")
         return
-    configured = scoped_workspace(topic, settings.ml_workspace_ids)
+    # A listed workspace keeps the settings' spelling; one that a container scope holds (as far
+    # as its ID tells: retraining acts only on RETRAIN_WORKSPACE_IDS, checked against the scope).
+    configured = scoped_workspace(topic, settings.ml_workspace_ids) or (
+        workspace if settings.in_scope(workspace) else None
+    )
     if configured is None:
-        text = f"{workspace} is not in ML_WORKSPACE_IDS"
+        text = f"{workspace} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
         rt.record_event(event, FUNCTION, "out-of-scope", text, workspace_id=workspace)
         return
 

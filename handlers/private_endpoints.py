@@ -55,10 +55,8 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
     if isinstance(affected, str):
         record(rt, event, FUNCTION, "invalid", affected)
         return
-    workspaces = scope_workspaces(rt, affected)
-    if not workspaces:
-        text = f"no workspace in ML_WORKSPACE_IDS among {affected}"
-        record(rt, event, FUNCTION, "out-of-scope", text)
+    workspaces = scope_workspaces(rt, event, FUNCTION, affected)
+    if workspaces is None:
         return
     summaries = []
     for workspace_id in workspaces:

@@ -26,9 +26,8 @@ def on_workspace_event(event: func.EventGridEvent) -> None:
     if not write.targets(ML_WORKSPACE_TYPE):
         record(rt, event, FUNCTION, "invalid", f"{write.resource_uri} is not an AML workspace")
         return
-    workspaces = scope_workspaces(rt, [write.target_id])
-    if not workspaces:
-        record(rt, event, FUNCTION, "out-of-scope", f"{write.target_id} is not in ML_WORKSPACE_IDS")
+    workspaces = scope_workspaces(rt, event, FUNCTION, [write.target_id])
+    if workspaces is None:
         return
     try:
         report = reconcile_workspace(

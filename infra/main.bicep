@@ -64,8 +64,20 @@ param environmentName string
 param location string = resourceGroup().location
 
 @minLength(1)
-@description('ARM IDs of the Azure ML workspaces in scope (ML_WORKSPACE_IDS). Nothing else is ever written.')
-param mlWorkspaceIds array
+@description('ARM IDs of Azure ML workspaces in scope one by one (ML_WORKSPACE_IDS), added to mlScopes. Nothing outside the scope is ever written.')
+param mlWorkspaceIds array = []
+
+@description('ARM scopes whose Azure ML workspaces are in scope (ML_SCOPES): management groups, subscriptions, resource groups, workspaces. A workspace created under one is handled with no change here.')
+param mlScopes array = []
+
+@description('ARM scopes carved out of the scope (ML_SCOPE_EXCLUDE).')
+param mlScopeExclude array = []
+
+@description('Only workspaces carrying this tag, name=value (ML_SCOPE_TAG), as ARM reports it. Empty: no tag rule.')
+param mlScopeTag string = ''
+
+@description('Subscriptions under the management groups of mlScopes that get an Event Grid system topic (the deployment cannot list a management group: README, Scope).')
+param managementGroupSubscriptionIds array = []
 
 @minLength(1)
 @description('ARM IDs of the allow-listed Synapse workspaces (SYNAPSE_WORKSPACE_IDS).')
@@ -277,8 +289,14 @@ var topicsResourceGroupName = empty(eventTopicsResourceGroupName) ? resourceGrou
 // ARM resource events come from one system topic per subscription that holds in-scope workspaces:
 // an existing one (existingSubscriptionTopicIds) or one this template creates in the resource group
 // topicsResourceGroupName of that subscription. Never "wherever the first workspace is".
-var workspaceSubscriptionIds = [for id in mlWorkspaceIds: toLower(split(id, '/')[2])]
-var eventSourceSubscriptionIds = union(workspaceSubscriptionIds, [])
+// Every scope (ML_SCOPES and ML_WORKSPACE_IDS), and those that name a subscription (all but
+// management groups, whose subscriptions are listed in managementGroupSubscriptionIds).
+var allScopes = union(mlScopes, mlWorkspaceIds)
+var subscriptionScopes = [for scope in allScopes: startsWith(toLower(scope), '/subscriptions/') ? toLower(split(scope, '/')[2]) : '']
+var groupSubscriptionIds = [for id in managementGroupSubscriptionIds: toLower(id)]
+// union keeps the order of first appearance: the blank of a management group, put first, is
+// dropped by skip (checkov's Bicep parser has no lambdas for filter()).
+var eventSourceSubscriptionIds = skip(union([''], subscriptionScopes, groupSubscriptionIds), 1)
 var existingTopicSubscriptionIds = [for id in existingSubscriptionTopicIds: toLower(split(id, '/')[2])]
 // One blank entry at the end, so that a lookup that finds nothing indexes a real element.
 var existingSubscriptionTopicIdsOrBlank = concat(existingSubscriptionTopicIds, [''])
@@ -323,11 +341,16 @@ var workspaceOperations = [
   'Microsoft.MachineLearningServices/workspaces/write'
   'Microsoft.MachineLearningServices/workspaces/computes/write'
 ]
-var inScopeSubjectFilter = length(mlWorkspaceIds) <= 23 ? [
+// One subject prefix per scope: a workspace, or everything below a resource group (with its
+// trailing '/': rg-ml never takes rg-ml2's events). A subscription or management group scope
+// takes every subject of its subscriptions: no filter then.
+var wholeSubscriptionScopes = [for scope in allScopes: !contains(toLower(scope), '/resourcegroups/')]
+var scopeSubjectPrefixes = [for scope in allScopes: contains(toLower(scope), '/providers/microsoft.machinelearningservices/') ? scope : '${scope}/']
+var inScopeSubjectFilter = !contains(wholeSubscriptionScopes, true) && length(scopeSubjectPrefixes) <= 23 ? [
   {
     operatorType: 'StringBeginsWith'
     key: 'subject'
-    values: mlWorkspaceIds
+    values: scopeSubjectPrefixes
   }
 ] : []
 var armEventSubscriptions = [
@@ -404,6 +427,18 @@ var appSettings = [
   {
     name: 'SYNAPSE_WORKSPACE_IDS'
     value: join(synapseWorkspaceIds, ',')
+  }
+  {
+    name: 'ML_SCOPES'
+    value: string(mlScopes)
+  }
+  {
+    name: 'ML_SCOPE_EXCLUDE'
+    value: string(mlScopeExclude)
+  }
+  {
+    name: 'ML_SCOPE_TAG'
+    value: mlScopeTag
   }
   {
     name: 'AUTOMATION_MODE'
@@ -709,8 +744,12 @@ module policy 'app/policy.bicep' = if (deployPolicyInitiative) {
 // each resource group needs (assignable only there) and assigns them. Lower-cased before the
 // unions: one resource group written two ways is still one.
 var workspaceResourceGroupIds = [for id in mlWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
+// Resource groups of ML_SCOPES, where the workspace roles are assigned at the group: a workspace
+// created there later is covered. (Subscriptions and management groups: README, Scope.)
+var scopeGroupCandidates = [for scope in mlScopes: contains(toLower(scope), '/resourcegroups/') && !contains(toLower(scope), '/providers/') ? toLower(scope) : '']
+var scopeResourceGroupIds = skip(union([''], scopeGroupCandidates), 1)
 var extraDependencyScopes = [for id in dependencyResourceGroupIds: toLower(id)]
-var dependencyScopes = union(workspaceResourceGroupIds, extraDependencyScopes)
+var dependencyScopes = union(workspaceResourceGroupIds, scopeResourceGroupIds, extraDependencyScopes)
 // The workspace part of each scoring endpoint's ID; post-retrain scoring runs in the retraining
 // workspaces when an endpoint is named for it.
 var scoringEndpointWorkspaceIds = [for id in scoringAllowedEndpoints: toLower(join(take(split(id, '/'), 9), '/'))]
@@ -727,6 +766,7 @@ module access 'app/access.bicep' = [for (group, i) in accessResourceGroupIds: {
     roleNameSuffix: '${environmentName}-${resourceToken}'
     appPrincipalId: identity.properties.principalId
     mlWorkspaceIds: mlWorkspaceIds
+    scopeResourceGroupIds: scopeResourceGroupIds
     retrainWorkspaceIds: retrainWorkspaceIds
     promotionWorkspaceIds: empty(promotionMetric) ? [] : retrainWorkspaceIds
     scoringWorkspaceIds: scoringWorkspaceIds

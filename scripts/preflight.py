@@ -330,13 +330,19 @@ class Preflight:
         tenant = str(account.get("tenantId", ""))
         app_subscription = self.environ.get("AZURE_SUBSCRIPTION_ID") or str(account.get("id", ""))
 
-        workspaces = self.ids("ML_WORKSPACE_IDS", ML_WORKSPACE, required=True)
+        # With ML_SCOPES, the app checks the scope itself at start-up (README, Scope).
+        try:
+            scoped = bool(parse_list(self.environ.get("ML_SCOPES")))
+        except ValueError as error:
+            scoped = True
+            self.fail(f"ML_SCOPES is not a JSON array ({error}): azd env set ML_SCOPES '[...]'")
+        workspaces = self.ids("ML_WORKSPACE_IDS", ML_WORKSPACE, required=not scoped)
         synapses = self.ids("SYNAPSE_WORKSPACE_IDS", SYNAPSE_WORKSPACE, required=True)
         retrain = self.ids("RETRAIN_WORKSPACE_IDS", ML_WORKSPACE, required=False)
         in_scope = {w.raw.lower() for w in workspaces}
         for arm_id in retrain:
             self.count()
-            if arm_id.raw.lower() not in in_scope:
+            if arm_id.raw.lower() not in in_scope and not scoped:
                 self.fail(
                     f"RETRAIN_WORKSPACE_IDS: {arm_id.raw} is not in ML_WORKSPACE_IDS: "
                     "add it there, or remove it from RETRAIN_WORKSPACE_IDS"

@@ -22,6 +22,7 @@ from azure.mgmt.core.tools import parse_resource_id
 
 from shared.arm import ArmId, is_arm_id, is_resource_type, same_arm_id
 from shared.policy.exemptions import Exemption, parse_exemptions
+from shared.scope import Scope, parse_scopes, parse_tag
 from shared.scoring.inputs import STORAGE_SUFFIXES, AllowedInputs, allowed_prefix, input_not_allowed
 
 ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
@@ -127,6 +128,8 @@ class Settings:
     # the request's: API_HOSTNAME (a custom domain), else WEBSITE_HOSTNAME, else relative URLs.
     http_auth_enabled: bool = False
     api_host: str | None = None
+    # The scope (issue 17): ML_SCOPES with ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG.
+    scope: Scope = field(default_factory=lambda: Scope(()))
 
     @property
     def dry_run(self) -> bool:
@@ -146,8 +149,10 @@ class Settings:
         return self.synapse_dev_endpoint.replace("{workspace}", workspace_name)
 
     def in_scope(self, workspace_id: str) -> bool:
-        """Whether an AML workspace ID is one of `ML_WORKSPACE_IDS` (case-insensitive, exact)."""
-        return any(same_arm_id(workspace_id, known) for known in self.ml_workspace_ids)
+        """Whether the scope may hold this workspace, as far as its ID tells (`Scope.may_cover`):
+        the check every reconciler repeats before it reads or writes. Management groups and the
+        tag are decided from ARM's answers, by `shared.inventory`, before a workspace gets there."""
+        return self.scope.may_cover(workspace_id)
 
     def allow_listed(self, synapse_workspace_id: str) -> bool:
         """Whether a Synapse workspace ID is one of `SYNAPSE_WORKSPACE_IDS`."""
@@ -409,7 +414,7 @@ def _refuse_public_suffix(domain: str) -> None:
 # --- end of where tokens may go ------------------------------------------------------------------
 
 
-def _name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
+def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
     """What in a well-formed ARM ID breaks Azure's naming rules, if anything."""
     parts = parse_resource_id(arm_id)
     try:
@@ -508,7 +513,7 @@ class _Reader:
                     f"/subscriptions/<guid>/resourceGroups/<group>/providers/{namespace}/"
                     f"{type_name}/<name>"
                 )
-            problem = _name_problem(candidate, resource_type)
+            problem = name_problem(candidate, resource_type)
             if problem is not None:
                 raise SettingsError(f"{name}: item {position} ({candidate!r}): {problem}")
             if any(same_arm_id(candidate, seen) for seen in ids):
@@ -708,18 +713,17 @@ def _ml_name(reader: _Reader, name: str, expected: str) -> str | None:
     return value
 
 
-def _retraining(
-    reader: _Reader, ml_workspace_ids: tuple[ArmId, ...], allowed: AllowedInputs
-) -> RetrainingSettings | None:
+def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> RetrainingSettings | None:
     """The retraining settings, or None when `RETRAIN_WORKSPACE_IDS` is empty (retraining off)."""
     if reader.optional("RETRAIN_WORKSPACE_IDS") is None:
         return None
     workspace_ids = reader.arm_ids("RETRAIN_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
     for position, candidate in enumerate(workspace_ids, start=1):
-        if not any(same_arm_id(candidate, known) for known in ml_workspace_ids):
+        if not scope.may_cover(candidate):
             raise SettingsError(
-                f"RETRAIN_WORKSPACE_IDS: item {position} ({candidate!r}) is not in "
-                "ML_WORKSPACE_IDS: retraining runs only in workspaces in scope"
+                f"RETRAIN_WORKSPACE_IDS: item {position} ({candidate!r}) is not in scope "
+                "(ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE): retraining runs only in "
+                "workspaces in scope"
             )
     compute = _ml_name(reader, "RETRAIN_COMPUTE", "the name of a compute cluster")
     if compute is None:
@@ -937,9 +941,7 @@ def _host_name(name: str, reader: _Reader) -> str | None:
     return _domain(reader, name, "func-synapse-aml.azurewebsites.net")
 
 
-def _batch_endpoints(
-    name: str, reader: _Reader, workspace_ids: tuple[ArmId, ...]
-) -> tuple[ArmId, ...]:
+def _batch_endpoints(name: str, reader: _Reader, scope: Scope) -> tuple[ArmId, ...]:
     """`SCORING_ALLOWED_ENDPOINTS`: ARM IDs of batch endpoints under in-scope workspaces."""
     raw = reader.optional(name)
     if raw is None:
@@ -954,10 +956,10 @@ def _batch_endpoints(
                 "expected /subscriptions/<guid>/resourceGroups/<group>/providers/"
                 "Microsoft.MachineLearningServices/workspaces/<workspace>/batchEndpoints/<name>"
             )
-        if not any(same_arm_id(workspace, known) for known in workspace_ids):
+        if not scope.may_cover(workspace):
             raise SettingsError(
                 f"{name}: item {position} ({candidate!r}) is under workspace {workspace}, "
-                "which is not in ML_WORKSPACE_IDS"
+                "which is not in scope (ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE)"
             )
         if any(same_arm_id(candidate, seen) for seen in ids):
             raise SettingsError(f"{name}: item {position} ({candidate!r}) is listed twice")
@@ -1005,7 +1007,13 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     ledger settings; the ledger they name is then nothing, and opening it fails.
     """
     reader = _Reader(environ)
-    ml_workspace_ids = reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
+    scopes = _json_list(reader, "ML_SCOPES")
+    ml_workspace_ids = (
+        reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
+        if not scopes or reader.optional("ML_WORKSPACE_IDS")
+        else ()
+    )
+    scope = _scope(reader, scopes, ml_workspace_ids)
     allowed_inputs = _allowed_inputs("SCORING_ALLOWED_INPUTS", reader, environ)
     arm_endpoint = reader.https_url("ARM_ENDPOINT", "https://management.azure.com")
     outcome_topic = reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT")
@@ -1039,7 +1047,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         policy_exemptions=_exemptions(reader),
         policy_assignment_ids=_assignment_ids("POLICY_ASSIGNMENT_IDS", reader),
         synapse_dev_audience=_synapse_audience(reader),
-        retraining=_retraining(reader, ml_workspace_ids, allowed_inputs),
+        retraining=_retraining(reader, scope, allowed_inputs),
         aml_inference_domain=inference_domain,
         aml_audience=_aml_audience(reader, arm_endpoint, inference_domain),
         logs_query_endpoint=reader.https_url(
@@ -1049,13 +1057,48 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         scoring_allowed_endpoints=_batch_endpoints(
             "SCORING_ALLOWED_ENDPOINTS",
             reader,
-            ml_workspace_ids,
+            scope,
         ),
         scoring_allowed_callers=_object_ids("SCORING_ALLOWED_CALLERS", reader),
         scoring_allowed_inputs=allowed_inputs,
         http_auth_enabled=(reader.optional("WEBSITE_AUTH_ENABLED") or "").lower() == "true",
         api_host=_host_name("API_HOSTNAME", reader) or _host_name("WEBSITE_HOSTNAME", reader),
+        scope=scope,
     )
+
+
+def _json_list(reader: _Reader, name: str) -> tuple[str, ...]:
+    """A JSON array of ARM scopes (ML_SCOPES, ML_SCOPE_EXCLUDE); empty when unset."""
+    value = reader.json_text(name)
+    if value is None:
+        return ()
+    try:
+        found = parse_scopes(value)
+    except ValueError as error:
+        raise SettingsError(f"{name}: {error}") from None
+    for position, item in enumerate(found, start=1):
+        # Azure's naming rules, for the names the app builds URLs from.
+        if is_resource_type(item, *ML_WORKSPACE_TYPE):
+            problem = name_problem(item, ML_WORKSPACE_TYPE)
+        elif is_arm_id(item) and "resource_group" in parse_resource_id(item):
+            problem = name_problem(item, ("Microsoft.Resources", "resourceGroups"))
+        else:
+            problem = None
+        if problem is not None:
+            raise SettingsError(f"{name}: item {position} ({item!r}): {problem}")
+    return found
+
+
+def _scope(reader: _Reader, scopes: tuple[str, ...], listed: tuple[ArmId, ...]) -> Scope:
+    """ML_SCOPES and ML_WORKSPACE_IDS together (a workspace in both counts once), with
+    ML_SCOPE_EXCLUDE and ML_SCOPE_TAG, which apply to every scope."""
+    tag = reader.optional("ML_SCOPE_TAG")
+    try:
+        parsed_tag = parse_tag(tag) if tag is not None else None
+    except ValueError as error:
+        raise SettingsError(f"ML_SCOPE_TAG: {error}") from None
+    extra = tuple(i for i in listed if not any(same_arm_id(i, s) for s in scopes))
+    return Scope(scopes + extra, _json_list(reader, "ML_SCOPE_EXCLUDE"), parsed_tag)
 
 
 # The ledger keeps a workspace's hour in one row: a bound that row holds with room to spare.

@@ -10,7 +10,9 @@ import logging
 from typing import Any
 
 import azure.functions as func
+from azure.core.exceptions import AzureError
 
+from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId
 from shared.events import Ignored, ResourceWrite, parse_resource_write
 from shared.ledger import EventRecord, Ledger
@@ -45,17 +47,36 @@ def receive_resource_write(
     return parsed
 
 
-def scope_workspaces(runtime: Runtime, candidates: list[str]) -> list[ArmId]:
-    """The configured IDs of the in-scope workspaces among `candidates`, without repeats.
-
-    Returning the configured spelling keeps ledger partitions stable whatever casing an event
-    used for the same workspace.
-    """
+def scope_workspaces(
+    runtime: Runtime, event: func.EventGridEvent, function: str, candidates: list[str]
+) -> list[ArmId] | None:
+    """The in-scope workspaces among `candidates`, without repeats, as `Inventory.admit` names
+    them (the settings' spelling for a listed one, so ledger partitions stay stable whatever
+    casing an event used); None after recording why there are none. A workspace created under
+    a scope is in it with no setting changed. A read the decision needs that fails is recorded;
+    a transient one is raised for Event Grid to redeliver."""
     found: list[ArmId] = []
-    for candidate in candidates:
-        for configured in runtime.settings.ml_workspace_ids:
-            if configured.lower() == candidate.lower() and configured not in found:
-                found.append(configured)
+    try:
+        for candidate in candidates:
+            admitted = runtime.inventory.admit(candidate)
+            if admitted is not None and admitted not in found:
+                found.append(admitted)
+    except AzureError as error:
+        transient = is_transient(error)
+        why = "will be redelivered" if transient else "scope could not be decided"
+        record(runtime, event, function, "failed", f"{why}: {describe(error)}")
+        if transient:
+            raise
+        return None
+    if not found:
+        record(
+            runtime,
+            event,
+            function,
+            "out-of-scope",
+            f"{', '.join(candidates)} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)",
+        )
+        return None
     return found
 
 

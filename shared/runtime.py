@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from shared.adapters.clients import AzureClients
     from shared.adapters.network import NetworkAdapter
     from shared.claims import Claims
+    from shared.inventory import Inventory
     from shared.ledger import ActionSink, Ledger
     from shared.reconcilers.policies import PolicyReconciler
     from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
@@ -31,6 +32,7 @@ class Reconcilers:
     clients: AzureClients
     machine_learning: MachineLearningAdapter
     network: NetworkAdapter
+    inventory: Inventory
     private_endpoints: PrivateEndpointReconciler
     role_assignments: RoleAssignmentReconciler
     policies: PolicyReconciler
@@ -55,9 +57,11 @@ def build(settings: Settings, sink: ActionSink | None, claims: Claims | None = N
     from shared.adapters.aml import MachineLearningAdapter
     from shared.adapters.authorization import AuthorizationAdapter
     from shared.adapters.clients import clients_for
+    from shared.adapters.estate import EstateAdapter
     from shared.adapters.network import NetworkAdapter
     from shared.adapters.synapse import SynapseAdapter
     from shared.adapters.workspace_facts import WorkspaceFactsAdapter
+    from shared.inventory import Inventory
     from shared.reconcilers.evidence import EvidenceGatherer
     from shared.reconcilers.policies import PolicyReconciler
     from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
@@ -72,6 +76,7 @@ def build(settings: Settings, sink: ActionSink | None, claims: Claims | None = N
         clients=clients,
         machine_learning=machine_learning,
         network=NetworkAdapter(clients),
+        inventory=Inventory(settings.scope, EstateAdapter(clients)),
         private_endpoints=PrivateEndpointReconciler(settings, machine_learning, evidence),
         role_assignments=RoleAssignmentReconciler(
             settings, machine_learning, AuthorizationAdapter(clients), evidence

@@ -16,6 +16,7 @@ from .authorization import Authorization
 from .eventgrid import CustomTopic
 from .identity import ManagedIdentity
 from .logs import LogAnalytics
+from .management import ManagementGroups
 from .ml import MachineLearning
 from .network import Network
 from .server import ML_AUDIENCE, SYNAPSE_AUDIENCE, SimulatorServer
@@ -37,6 +38,7 @@ class AzureSimulator(SimulatorServer):
         self.network = Network(self)
         self.eventgrid = CustomTopic(self)
         self.logs = LogAnalytics(self)
+        self.management = ManagementGroups(self)
         self.ml.on_connection_state(self.network.mirror_connection_state)
         self.ml.on_connection_state(self.synapse.mirror_connection_state)
         # The first match wins: an AML workspace's connections (ml) before any resource's
@@ -49,6 +51,7 @@ class AzureSimulator(SimulatorServer):
             self.network,
             self.eventgrid,
             self.logs,
+            self.management,
             self.arm,
         )
 

@@ -41,7 +41,7 @@ def test_anything_but_a_batch_endpoint_id_is_refused(value: str) -> None:
 
 def test_an_endpoint_under_an_out_of_scope_workspace_is_refused() -> None:
     message = refused("SCORING_ALLOWED_ENDPOINTS", SCORING_ALLOWED_ENDPOINTS=EP_2)
-    assert "not in ML_WORKSPACE_IDS" in message
+    assert "not in scope" in message
 
 
 def test_an_endpoint_listed_twice_is_refused() -> None:

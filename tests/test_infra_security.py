@@ -213,7 +213,12 @@ def test_every_role_granted_is_needed_and_every_need_is_granted() -> None:
     for key, role in builtin.items():
         assert role["id"] in granted_ids, f"built-in role {key} is in the table but never granted"
     out_of_band = needed_roles - set(custom) - set(builtin)
-    assert out_of_band == {"synapseUser"}, f"needs with roles nobody grants: {out_of_band}"
+    # Granted by hand: Synapse RBAC (data plane), and Management Group Reader at a management
+    # group of ML_SCOPES (this Bicep deploys at a resource group); the README says how.
+    assert out_of_band == {"synapseUser", "managementGroupReader"}, (
+        f"needs with roles nobody grants: {out_of_band}"
+    )
+    assert "Management Group Reader" in (REPO / "README.md").read_text(encoding="utf-8")
     assert '--role "Synapse User"' in bicep("main.bicep"), (
         "Synapse User (data plane) is granted by the commands main.bicep outputs"
     )
@@ -597,6 +602,34 @@ def test_event_subscriptions_retry_dead_letter_and_take_workspace_side_events_on
     for event_type in ("RunStatusChanged", "RunCompleted", "DatasetDriftDetected"):
         assert f"'Microsoft.MachineLearningServices.{event_type}'" in main, event_type
     assert "key: 'data.runStatus'" in main
+
+
+def test_event_topics_and_roles_follow_the_scope() -> None:
+    main = bicep("main.bicep")
+    # One subscription-wide system topic per subscription of ML_SCOPES and ML_WORKSPACE_IDS (and
+    # those listed under management groups), each once.
+    assert "var allScopes = union(mlScopes, mlWorkspaceIds)" in main
+    assert re.search(
+        r"var eventSourceSubscriptionIds = skip\(union\(\[''\], subscriptionScopes, "
+        r"groupSubscriptionIds\), 1\)",
+        main,
+    )
+    assert "for subscriptionId in eventSourceSubscriptionIds" in main
+    # A subject filter per scope: a resource group's ends with '/' (rg-ml never takes rg-ml2's
+    # events); none when a scope is a whole subscription or a management group.
+    assert "? scope : '${scope}/']" in main
+    assert "!contains(wholeSubscriptionScopes, true)" in main
+    assert "values: scopeSubjectPrefixes" in main
+    settings = dict(re.findall(r"name:\s*'([A-Z_]+)'\s*\n\s*value:\s*(.+)", main))
+    assert settings["ML_SCOPES"] == "string(mlScopes)"
+    assert settings["ML_SCOPE_EXCLUDE"] == "string(mlScopeExclude)"
+    # The workspace roles at each resource group of ML_SCOPES, the granter with its condition.
+    access = bicep("app/access.bicep")
+    group_assignments = dict(blocks(access, "Microsoft.Authorization/roleAssignments"))
+    granter = group_assignments["contributorGranterGroupAssignment"]
+    assert "condition: contributorForSynapseIdentitiesOnly" in granter
+    assert "workspacePolicyGroupAssignment" in group_assignments
+    assert "scopeResourceGroupIds: scopeResourceGroupIds" in main
 
 
 # --- azure.yaml ----------------------------------------------------------------------------------

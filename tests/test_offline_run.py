@@ -103,7 +103,7 @@ def test_reasons_and_summaries_are_printed_in_full(run: subprocess.CompletedProc
     assert "…" not in run.stdout
     cells = all_cells(run.stdout)
     # The out-of-scope summary names the whole workspace ID (it used to be cut at 90 characters).
-    assert any(squeezed(f"{scene.SANDBOX} is not in ML_WORKSPACE_IDS") in c for c in cells)
+    assert any(squeezed(f"{scene.SANDBOX} is not in scope") in c for c in cells)
     assert squeezed("same name as syn-analytics' endpoint, another subscription") in cells
     width = max(len(line) for line in run.stdout.splitlines())
     assert width <= 160

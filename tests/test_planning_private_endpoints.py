@@ -32,6 +32,7 @@ from shared.model import (
     Verdict,
 )
 from shared.planning.private_endpoints import ApprovalRules, plan_connections, unsupported_reason
+from shared.scope import Scope
 
 ML_TYPE = "Microsoft.MachineLearningServices/workspaces"
 SYNAPSE_TYPE = "Microsoft.Synapse/workspaces"
@@ -315,7 +316,7 @@ def oracle(
     evidence: Sequence[SynapseEvidence],
     rules: ApprovalRules,
 ) -> Verdict:
-    if not any(oracle_equal_ci(workspace_id, known) for known in rules.ml_workspace_ids):
+    if not any(oracle_equal_ci(workspace_id, known) for known in rules.scope.scopes):
         return Verdict.OUT_OF_SCOPE
     if connection.status is ConnectionStatus.APPROVED:
         return Verdict.ALREADY_APPROVED
@@ -439,7 +440,7 @@ def scenes(draw: st.DrawFn, *, in_scope: bool | None = None) -> Scene:
     ml_ids = draw(st.lists(ids_of(ML_TYPE), min_size=1, max_size=3, unique_by=str.lower))
     synapse_ids = draw(st.lists(ids_of(SYNAPSE_TYPE), min_size=1, max_size=3, unique_by=str.lower))
     rules = ApprovalRules(
-        ml_workspace_ids=tuple(ArmId(i) for i in ml_ids),
+        scope=Scope(tuple(ml_ids)),
         synapse_workspace_ids=tuple(ArmId(i) for i in synapse_ids),
         reject_unverified=draw(st.booleans()),
     )
@@ -549,7 +550,7 @@ class Verified:
 
     def rules(self) -> ApprovalRules:
         return ApprovalRules(
-            ml_workspace_ids=(ArmId(self.workspace_id),),
+            scope=Scope((self.workspace_id,)),
             synapse_workspace_ids=(ArmId(self.synapse_id),),
             reject_unverified=self.reject_unverified,
         )
@@ -1011,7 +1012,7 @@ SYNAPSE = ArmId(arm_id(SUBSCRIPTION, "myResourceGroup", SYNAPSE_TYPE, "exampleWo
 ROGUE_SYNAPSE = ArmId(arm_id(SUBSCRIPTION, "myResourceGroup", SYNAPSE_TYPE, "rogueWorkspace"))
 # The data-plane reference: the private endpoint lives in the Synapse managed subscription.
 MPE_ENDPOINT = arm_id(MANAGED_SUBSCRIPTION, "peResourceGroup", PE_TYPE, "myPrivateEndpoint1")
-RULES = ApprovalRules((AML_WORKSPACE,), (SYNAPSE,), reject_unverified=False)
+RULES = ApprovalRules(Scope((AML_WORKSPACE,)), (SYNAPSE,), reject_unverified=False)
 
 
 def _connection(

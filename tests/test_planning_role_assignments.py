@@ -29,6 +29,7 @@ from shared.planning.role_assignments import (
     contributor_role_definition_id,
     plan_role_assignments,
 )
+from shared.scope import Scope
 
 SUBS = ["6f1c7b9e-2d4a-4c3b-9a51-0e8d7f6a5b40", "b7e2c9d1-5a3f-4e8b-8c6d-1f2a3b4c5d6e"]
 
@@ -54,7 +55,7 @@ def pe(name: str, sub: str = SUBS[1]) -> str:
 PROD, OTHER = ml("mlw-prod"), ml("mlw-other")
 ANALYTICS, PARTNER = syn("syn-analytics"), syn("syn-partner")
 PRINCIPAL = "3d2f5c1a-8b7e-4f6d-9a0c-2b1e4d3c5a6f"
-RULES = ApprovalRules((PROD,), (ANALYTICS,), reject_unverified=False)
+RULES = ApprovalRules(Scope((PROD,)), (ANALYTICS,), reject_unverified=False)
 TENANT = "72f988bf-0000-41af-91ab-2d7cd011db47"
 
 

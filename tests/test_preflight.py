@@ -634,3 +634,17 @@ def test_preflight_checks_the_write_of_every_resource_type_infra_creates() -> No
     }
     unchecked = sorted(kind for kind in types if f"{kind}/write".lower() not in checked)
     assert not unchecked, f"preflight does not check the right to write {unchecked}"
+
+
+def test_ml_scopes_stand_in_for_ml_workspace_ids(tmp_path: Path) -> None:
+    group = WORKSPACE.split("/providers/", 1)[0]
+    env = {
+        **healthy_env(),
+        "ML_WORKSPACE_IDS": "[]",
+        "ML_SCOPES": json.dumps([group]),
+        "RETRAIN_WORKSPACE_IDS": json.dumps([WORKSPACE.replace("mlw-churn", "mlw-new")]),
+    }
+    code, stderr, _ = run_preflight(tmp_path, healthy_world(), env)
+    assert "ML_WORKSPACE_IDS is empty" not in stderr
+    assert "is not in ML_WORKSPACE_IDS" not in stderr
+    assert code == 0, stderr

@@ -445,6 +445,7 @@ def test_every_service_keeps_its_route_names(sim: AzureSimulator) -> None:
         "identity": {"token"},
         "arm": {"arm.generic.get"},
         "aml": {
+            "aml.workspace.list",
             "aml.workspace.get",
             "aml.workspace.patch",
             "aml.compute.list",
@@ -471,6 +472,7 @@ def test_every_service_keeps_its_route_names(sim: AzureSimulator) -> None:
             "ml.scoring.invoke",
         },
         "logs": {"logs.query"},
+        "management": {"management.descendants"},
     }
     assert set().union(*by_service.values()) <= sim.route_names()
 
@@ -489,6 +491,7 @@ def test_the_server_mounts_one_object_per_service_and_resets_them_all(
         sim.network,
         sim.eventgrid,
         sim.logs,
+        sim.management,
     ]
     assert sorted(map(id, sim.services)) == sorted(map(id, services))
     names = [r.name for service in sim.services for r in service.routes()]

@@ -135,6 +135,55 @@ def test_workspace_get_shows_dependencies_and_identity(
     assert sim.requests[-1].route == "aml.workspace.get"
 
 
+def test_workspaces_are_listed_by_resource_group_and_subscription_page_by_page(
+    sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
+) -> None:
+    neighbour = world.rg_id + "2"
+    sim.ml.add_workspace(f"{world.rg_id}/providers/Microsoft.MachineLearningServices/workspaces/b")
+    sim.ml.add_workspace(f"{neighbour}/providers/Microsoft.MachineLearningServices/workspaces/c")
+    sim.page_size = 1
+    client = _ml(sim, credential)
+
+    in_group = [w.id for w in client.workspaces.list_by_resource_group(world.rg)]
+    in_subscription = [w.id.lower() for w in client.workspaces.list_by_subscription()]
+
+    assert sorted(i.rsplit("/", 1)[-1] for i in in_group) == sorted(["b", world.ws_name])
+    assert world.ws_id.lower() in in_subscription
+    assert f"{neighbour}/providers/microsoft.machinelearningservices/workspaces/c".lower() in (
+        in_subscription
+    )
+    assert sim.count("aml.workspace.list") >= 3  # followed nextLinks
+
+
+def test_management_group_descendants_are_every_group_and_subscription_below(
+    sim: AzureSimulator, credential: ManagedIdentityCredential
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    top, child, other = f"mg-{tag}", f"mg-{tag}-corp", f"mg-{tag}2"
+    for name, parent in ((top, None), (child, top), (other, None)):
+        sim.management.add_group(name, parent=parent)
+    sim.management.place_subscription(SUB, child)
+    sim.management.place_subscription("0f0e0d0c-0b0a-4909-8807-060504030201", other)
+    sim.page_size = 1
+    client = _arm(sim, credential)
+    url = f"{sim.url}/providers/Microsoft.Management/managementGroups/{top}/descendants"
+
+    items: list[dict[str, Any]] = []
+    next_url: str | None = f"{url}?api-version=2020-05-01"
+    while next_url:
+        body = _send(client, "GET", next_url).json()
+        items += body["value"]
+        next_url = body.get("nextLink")
+
+    assert [(i["id"], i["properties"]["parent"]["id"].rsplit("/", 1)[-1]) for i in items] == [
+        (f"/providers/Microsoft.Management/managementGroups/{child}", top),
+        (f"/subscriptions/{SUB}", child),
+    ]
+    assert items[1]["type"] == "Microsoft.Management/managementGroups/subscriptions"
+    unknown = _send(client, "GET", url.replace(top, "nope") + "?api-version=2020-05-01")
+    assert unknown.status_code == 403
+
+
 def test_workspace_begin_update_disables_public_network_access(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:

@@ -25,6 +25,7 @@ from shared.planning.synapse_facts import (
     managed_virtual_network,
     read_synapse_workspace,
 )
+from shared.scope import Scope
 
 SYNAPSE = ArmId(
     "/subscriptions/b7e2c9d1-5a3f-4e8b-8c6d-1f2a3b4c5d6e/resourceGroups/rg-analytics"
@@ -156,7 +157,7 @@ def test_unclear_flags_never_approve(block: object, vnet: object) -> None:
     )
 
     (decision,) = plan_connections(
-        ML, [connection], [evidence], ApprovalRules((ML,), (SYNAPSE,), False)
+        ML, [connection], [evidence], ApprovalRules(Scope((ML,)), (SYNAPSE,), False)
     ).decisions
 
     clear = (

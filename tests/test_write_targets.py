@@ -3,6 +3,7 @@ checked against what was asked."""
 
 from __future__ import annotations
 
+import random
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +13,9 @@ from hypothesis import strategies as st
 from shared.adapters.answers import RefusedTargetError, child_name
 from shared.adapters.authorization import assignment_mismatch
 from shared.arm import ArmId
+from shared.inventory import canonical_workspace
 from shared.planning.role_assignments import contributor_role_definition_id
+from shared.scope import Scope
 
 WORKSPACE = ArmId(
     "/subscriptions/6f1c7b9e-2d4a-4c3b-9a51-0e8d7f6a5b40/resourceGroups/rg-ml"
@@ -69,3 +72,34 @@ def test_a_role_assignment_answer_for_anything_else_is_a_mismatch(field: str) ->
 
     assert problem is not None
     assert problem.startswith("ARM answered with another assignment")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.one_of(st.sampled_from(["mlw", "mlw-2", "MLW"]), st.text(max_size=40)),
+    group=st.one_of(st.sampled_from(["rg-ml", "rg-ml2"]), st.text(max_size=20)),
+    case_seed=st.integers(0, 2**32 - 1),
+)
+def test_a_workspace_from_an_event_or_a_listing_is_a_write_target_only_within_naming_rules(
+    name: str, group: str, case_seed: int
+) -> None:
+    # With ML_SCOPES, workspace IDs come from events and ARM's listings, not only from the
+    # settings: the ID writes are built from is rebuilt from its parts, and only names within
+    # Azure's rules (plain URL segments) pass; the scope rule then holds for it.
+    subscription = WORKSPACE.split("/")[2]
+    provider = "Microsoft.MachineLearningServices/workspaces"
+    raw = f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{provider}/{name}"
+    rnd = random.Random(case_seed)
+    raw = "".join(c.upper() if rnd.random() < 0.5 else c for c in raw)
+    canonical = canonical_workspace(raw)
+    if canonical is None:
+        return
+    assert canonical.isascii()
+    assert canonical.count("/") == raw.count("/") == 8
+    for part in (group, name):
+        assert not set(part) & set("/\\?#%&")
+        assert part.strip() == part
+        assert part not in (".", "..")
+    assert canonical.lower() == raw.lower()
+    in_group = Scope((WORKSPACE.rsplit("/providers/", 1)[0],))
+    assert in_group.in_scope(canonical) is (group.lower() == "rg-ml")

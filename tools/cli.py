@@ -391,6 +391,7 @@ def _promotion(rt: Any, workspace_id: str) -> dict[str, str]:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from shared.adapters.errors import describe
     from shared.reconcilers.workspace import start_run
     from shared.runtime import build
     from tools import terminal
@@ -403,11 +404,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     # The plan is one run, previewed: its remediations share one budget, as `apply` would.
     run = start_run(rt, f"cli:{uuid.uuid4().hex[:12]}", preview=True)
     result: list[dict[str, Any]] = []
-    with terminal.progress(err, "planning", len(settings.ml_workspace_ids)) as step:
-        for workspace_id in settings.ml_workspace_ids:
+    workspaces, problems = rt.inventory.workspaces()
+    with terminal.progress(err, "planning", len(workspaces)) as step:
+        for workspace_id in workspaces:
             result.append(_plan_workspace(rt, workspace_id, run))
             step(workspace_id)
     failed = [item for item in result if item["error"]]
+    failed += [{"workspace": scope, "error": describe(error)} for scope, error in problems]
     if args.json:
         print(json.dumps(result, indent=2, default=_instant))
     else:
@@ -453,8 +456,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
         soft_wrap=True,
     )
     try:
+        # Listed here for the bar's length; the sweep lists again, as the timer's does.
         with terminal.progress(
-            terminal.stderr(), "reconciling", len(settings.ml_workspace_ids)
+            terminal.stderr(), "reconciling", len(rt.inventory.workspaces()[0])
         ) as step:
             report = sweep(rt, trigger=trigger, progress=step)
     except AzureError as error:

@@ -226,7 +226,7 @@ def seed(sim: AzureSimulator) -> Scene:
     connect(DEV, dev_pe, "Pending", "Approved", "listed by allow-listed syn-analytics")
     connect(DEV, legacy_pe, "Approved", "Approved", "approved by hand before the app ran")
     connect(DEV, rogue_pe, "Pending", "Pending", "listed by syn-partner, not allow-listed")
-    connect(SANDBOX, sandbox_pe, "Pending", "Pending", "workspace not in ML_WORKSPACE_IDS")
+    connect(SANDBOX, sandbox_pe, "Pending", "Pending", "workspace not in scope")
     return scene
 
 

@@ -32,6 +32,9 @@ param appPrincipalId string
 @description('ARM IDs of the in-scope Azure ML workspaces (all of them: this module keeps its own).')
 param mlWorkspaceIds array
 
+@description('Resource group IDs (lower case) of ML_SCOPES: the workspace roles are assigned at the group, so a workspace created there later is covered.')
+param scopeResourceGroupIds array
+
 @description('ARM IDs of the workspaces where retraining runs.')
 param retrainWorkspaceIds array
 
@@ -62,6 +65,8 @@ var promotionGroups = [for id in promotionWorkspaceIds: toLower('/subscriptions/
 var scoringGroups = [for id in scoringWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
 var synapseGroups = [for id in synapseWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
 var readsDependencies = contains(dependencyResourceGroupIds, here)
+var wholeGroupInScope = contains(scopeResourceGroupIds, here)
+var actsOnWorkspaces = contains(policyGroups, here) || wholeGroupInScope
 
 // Azure's delegation-condition example "Constrain roles and principals", with the principal type
 // pinned too: a write is allowed only when all three hold. The role has no other action.
@@ -70,7 +75,7 @@ var contributorForSynapseIdentitiesOnly = '((!(ActionMatches{\'Microsoft.Authori
 
 var roleNameTail = '(${roleNameSuffix}, ${uniqueString(resourceGroup().id)})'
 
-resource workspacePolicy 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (contains(policyGroups, here)) {
+resource workspacePolicy 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (actsOnWorkspaces) {
   name: guid(resourceGroup().id, roleNameSuffix, 'workspacePolicy')
   properties: {
     roleName: '${permissions.customRoles.workspacePolicy.roleName} ${roleNameTail}'
@@ -90,7 +95,7 @@ resource workspacePolicy 'Microsoft.Authorization/roleDefinitions@2022-04-01' = 
   }
 }
 
-resource contributorGranter 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (contains(policyGroups, here)) {
+resource contributorGranter 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (actsOnWorkspaces) {
   name: guid(resourceGroup().id, roleNameSuffix, 'contributorGranter')
   properties: {
     roleName: '${permissions.customRoles.contributorGranter.roleName} ${roleNameTail}'
@@ -255,6 +260,30 @@ resource contributorGranterAssignments 'Microsoft.Authorization/roleAssignments@
     condition: contributorForSynapseIdentitiesOnly
   }
 }]
+
+// A resource group of ML_SCOPES: the same two roles at the group (the condition holds there too),
+// instead of one assignment per workspace.
+resource workspacePolicyGroupAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (wholeGroupInScope) {
+  name: guid(resourceGroup().id, appPrincipalId, workspacePolicy.name)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', workspacePolicy.name)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Synapse-AML automation: approve private endpoint connections, remediate policy findings of the workspaces of this resource group (ML_SCOPES).'
+  }
+}
+
+resource contributorGranterGroupAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (wholeGroupInScope) {
+  name: guid(resourceGroup().id, appPrincipalId, contributorGranter.name)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', contributorGranter.name)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Synapse-AML automation: grant the allow-listed Synapse workspace identities Contributor on the workspaces of this resource group, and nothing else.'
+    conditionVersion: '2.0'
+    condition: contributorForSynapseIdentitiesOnly
+  }
+}
 
 resource retrainerAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (id, i) in retrainWorkspaceIds: if (retrainGroups[i] == here) {
   name: guid(retrainTargets[i].id, appPrincipalId, retrainer.name)

@@ -22,6 +22,7 @@ from shared.model import (
     SynapseWorkspace,
     Verdict,
 )
+from shared.scope import Scope
 
 APP_NAME = "synapse-aml-automation"
 # The state description is shown in the portal; requester-chosen names inside it stay bounded.
@@ -34,12 +35,16 @@ def _state_description(verb: str, text: str) -> str:
 
 @dataclass(frozen=True)
 class ApprovalRules:
-    ml_workspace_ids: tuple[ArmId, ...]
+    """The settings that decide approvals: scope, allow-list, and what to do with the rest."""
+
+    scope: Scope
     synapse_workspace_ids: tuple[ArmId, ...]
     reject_unverified: bool
 
     def in_scope(self, workspace_id: str) -> bool:
-        return any(same_arm_id(workspace_id, known) for known in self.ml_workspace_ids)
+        """As far as the workspace's ID tells (`Scope.may_cover`): management groups and the
+        tag are decided from ARM's answers before a workspace is planned for."""
+        return self.scope.may_cover(workspace_id)
 
     def allow_listed(self, synapse_workspace_id: str) -> bool:
         return any(same_arm_id(synapse_workspace_id, known) for known in self.synapse_workspace_ids)
@@ -116,7 +121,8 @@ def _decide(
 
     if not rules.in_scope(workspace_id):
         return decision(
-            Verdict.OUT_OF_SCOPE, f"workspace {workspace_id} is not in ML_WORKSPACE_IDS"
+            Verdict.OUT_OF_SCOPE,
+            f"workspace {workspace_id} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)",
         )
     if connection.status is ConnectionStatus.APPROVED:
         return decision(Verdict.ALREADY_APPROVED, "connection is already approved")

@@ -136,8 +136,10 @@ def _private_endpoint_subscription(
     return None
 
 
-def customer_subscriptions(settings: Settings) -> frozenset[str]:
-    """The subscriptions the operator named as the customer's: those of `ML_WORKSPACE_IDS`.
+def customer_subscriptions(settings: Settings, workspace_id: str) -> frozenset[str]:
+    """The subscriptions the operator named as the customer's: those of the scope's
+    subscriptions, resource groups and workspaces (`ML_SCOPES`, `ML_WORKSPACE_IDS`), and the
+    in-scope workspace's own (which a management group scope puts there).
 
     A private endpoint there is the customer's own, in the customer's network: a private path
     people can use. A managed private endpoint (Synapse, Data Factory, Purview...) lives in the
@@ -149,7 +151,7 @@ def customer_subscriptions(settings: Settings) -> frozenset[str]:
     workspaces' managed endpoints, never a partner's or another service's, so as a deny-list it
     could never be complete, while this allow-list is by construction.
     """
-    return frozenset(subscription_of(workspace).lower() for workspace in settings.ml_workspace_ids)
+    return settings.scope.subscriptions | {subscription_of(workspace_id).lower()}
 
 
 def private_paths(
@@ -180,7 +182,6 @@ class PolicyReconciler:
         self._synapse = synapse
         self._parameters = policy_parameters(settings)
         self._mode = f"{settings.automation_mode.value}/{settings.policy_mode.value}"
-        self._customers = customer_subscriptions(settings)
 
     def _synapse_facts(self) -> tuple[tuple[SynapseWorkspace, ...], tuple[str, ...]]:
         found: list[SynapseWorkspace] = []
@@ -208,7 +209,8 @@ class PolicyReconciler:
         identity_type, user_assigned = workspace_identity(model)
         hbi = getattr(model, "hbi_workspace", None)
         synapse, synapse_errors = self._synapse_facts()
-        approved, customer = private_paths(connections, workspace_id, self._customers)
+        customers = customer_subscriptions(self._settings, workspace_id)
+        approved, customer = private_paths(connections, workspace_id, customers)
         return WorkspaceFacts(
             id=workspace_id,
             public_network_access=getattr(model, "public_network_access", None),
@@ -219,14 +221,12 @@ class PolicyReconciler:
             customer_private_endpoint_connections=customer,
             computes=tuple(self._facts.computes(workspace_id)),
             dependencies=(
-                self._facts.dependency(
-                    DependencyKind.STORAGE, model.storage_account, self._customers
-                ),
-                self._facts.dependency(DependencyKind.KEY_VAULT, model.key_vault, self._customers),
+                self._facts.dependency(DependencyKind.STORAGE, model.storage_account, customers),
+                self._facts.dependency(DependencyKind.KEY_VAULT, model.key_vault, customers),
                 self._facts.dependency(
                     DependencyKind.CONTAINER_REGISTRY,
                     getattr(model, "container_registry", None),
-                    self._customers,
+                    customers,
                 ),
             ),
             synapse_workspaces=synapse,
@@ -295,11 +295,12 @@ class PolicyReconciler:
             # write (as a cluster's node counts are): a path rejected or deleted in between
             # leaves public access on.
             connections = self._ml.list_connections(workspace_id)
-            if not private_paths(connections, workspace_id, self._customers)[1]:
+            customers = customer_subscriptions(self._settings, workspace_id)
+            if not private_paths(connections, workspace_id, customers)[1]:
                 raise GuardNoLongerHoldsError(
                     "read again just before the write, the workspace has no approved private "
-                    "endpoint connection from a subscription of ML_WORKSPACE_IDS: disabling "
-                    "public network access would cut off every user and pipeline"
+                    "endpoint connection from a subscription in scope: disabling public "
+                    "network access would cut off every user and pipeline"
                 )
             value = self._facts.disable_public_network_access(workspace_id)
             return f"publicNetworkAccess is now {value}"
@@ -321,7 +322,7 @@ class PolicyReconciler:
         mode's remediations are shown with their guard's verdict) and record; transient
         errors are raised. The run's budget is shared by every workspace it reconciles."""
         if not self._settings.in_scope(workspace_id):
-            return PolicyReport(workspace_id, error="workspace is not in ML_WORKSPACE_IDS")
+            return PolicyReport(workspace_id, error="workspace is not in scope")
         try:
             facts, findings, expired = self.judge(workspace_id, connections)
         except AzureError as error:

@@ -76,7 +76,7 @@ class ConnectionReport:
 
 def approval_rules(settings: Settings) -> ApprovalRules:
     return ApprovalRules(
-        ml_workspace_ids=settings.ml_workspace_ids,
+        scope=settings.scope,
         synapse_workspace_ids=settings.synapse_workspace_ids,
         reject_unverified=settings.reject_unverified,
     )
@@ -108,7 +108,7 @@ class PrivateEndpointReconciler:
         if not self._settings.in_scope(workspace_id):
             # Never even read outside the scope: the planner would refuse anyway.
             return ConnectionReport(
-                workspace_id, None, error="workspace is not in ML_WORKSPACE_IDS: nothing read"
+                workspace_id, None, error="workspace is not in scope: nothing read"
             )
         try:
             connections = tuple(self._ml.list_connections(workspace_id))

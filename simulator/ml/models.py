@@ -125,10 +125,12 @@ class MachineLearning:
         *,
         public_network_access: str = "Enabled",
         identity: JSON | None = None,
+        tags: dict[str, str] | None = None,
         **properties_overrides: Any,
     ) -> JSON:
         """Seed an AML workspace; keyword overrides replace keys of ``properties``, ``identity``
-        the identity block (default: system-assigned, its principal derived from the ID)."""
+        the identity block (default: system-assigned, its principal derived from the ID), ``tags``
+        its ARM tags."""
         body = shapes.ml_workspace(
             workspace_id,
             public_network_access=public_network_access,
@@ -136,6 +138,8 @@ class MachineLearning:
             properties_overrides=properties_overrides,
             identity=identity,
         )
+        if tags is not None:
+            body["tags"] = dict(tags)
         return self.sim.arm.put(workspace_id, body)
 
     def add_compute(

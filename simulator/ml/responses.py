@@ -4,6 +4,7 @@ ARM's error body, as the ML management API and the scoring URI do."""
 from __future__ import annotations
 
 import copy
+import re
 import urllib.parse
 import uuid
 from typing import Any
@@ -40,6 +41,18 @@ class MachineLearningResponses:
         if found is None:
             return not_found(call.path)
         return Reply(200, self._ml.workspace_view(call.path, found))
+
+    def workspace_list(self, call: Call) -> Reply:
+        """The workspaces of a subscription or resource group, a page at a time (``$skip``)."""
+        scope = call.match["scope"]
+        under = re.compile(
+            re.escape(scope)
+            + ("/resourcegroups/[^/]+" if "/resourcegroups/" not in scope else "")
+            + r"/providers/microsoft\.machinelearningservices/workspaces/[^/]+$"
+        )
+        found = sorted(key for key in self._store.resources if under.match(key))
+        items = [self._ml.workspace_view(key, self._store.resources[key]) for key in found]
+        return self._ml.sim.page(call, items, "$skip")
 
     def workspace_patch(self, call: Call) -> Reply:
         """PATCH of a workspace: what the caller may write is merged in."""

@@ -19,6 +19,12 @@ _OPERATION = (
     rf"/computeoperationsstatus/(?P<op>{SEG})"
 )
 _NAME = rf"(?P<name>{SEG})"
+# The workspaces of a subscription or of one resource group (Workspaces_ListBySubscription,
+# Workspaces_ListByResourceGroup).
+_WS_LIST = (
+    rf"^(?P<scope>/subscriptions/{SEG}(?:/resourcegroups/{SEG})?)"
+    r"/providers/microsoft\.machinelearningservices/workspaces$"
+)
 ENDPOINT = rf"{WS}/batchendpoints/(?P<ep>{SEG})"
 
 
@@ -28,6 +34,7 @@ def routes(ml: MachineLearning) -> list[Route]:
     pecs, component = rf"^{WS}/privateendpointconnections", rf"^{WS}/components/{_NAME}/versions"
     version, scoring = rf"{component}/(?P<version>{SEG})$", rf"^/inference/(?P<key>{SEG})/jobs$"
     return [
+        route("GET", _WS_LIST, "aml.workspace.list", r.workspace_list),
         route("GET", rf"^{WS}$", "aml.workspace.get", r.workspace_get),
         route("PATCH", rf"^{WS}$", "aml.workspace.patch", r.workspace_patch),
         route("GET", rf"^{WS}/computes$", "aml.compute.list", r.compute_list),

@@ -1,0 +1,163 @@
+"""Which AML workspaces the app looks after (issue 17): the scope, as a pure rule.
+
+`ML_SCOPES` names ARM scopes: management groups, subscriptions, resource groups, workspaces;
+`ML_WORKSPACE_IDS` adds workspaces to them. `ML_SCOPE_EXCLUDE` carves scopes out, and
+`ML_SCOPE_TAG` (`name=value`) keeps only the workspaces that carry that tag. A workspace is in
+scope when it lies under a scope, under no exclusion, and carries the tag when one is set.
+
+"Lies under" is the exemptions' matcher (`shared.policy.exemptions.within_scope`): whole ARM
+segments, case-insensitive, so `rg-ml` never covers `rg-ml2`. A management group is not in a
+resource's ID: the caller brings the management groups the workspace's subscription lies under,
+as ARM reports them, and the workspace's tags, read from ARM at decision time (an event's copy
+of them is whatever its sender wrote).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from shared.arm import ArmId, is_resource_type, same_arm_id, subscription_of
+from shared.policy.exemptions import is_scope, scopes_of, within_scope
+
+ML_WORKSPACE = ("Microsoft.MachineLearningServices", "workspaces")
+MANAGEMENT_GROUPS = "/providers/Microsoft.Management/managementGroups/"
+# Management group IDs: up to 90 letters, digits, '-', '_', '(', ')' and '.', not ending in '.'.
+_GROUP_ID = re.compile(r"^[A-Za-z0-9_\-().]{0,89}[A-Za-z0-9_\-()]$")
+# Tag names ARM accepts: no '<', '>', '%', '&', '\', '?', '/'; at most 512 characters.
+_TAG_NAME = re.compile(r"^[^<>%&\\?/]{1,512}$")
+
+
+def is_management_group(scope: str) -> bool:
+    """A management group's ARM ID, `/providers/Microsoft.Management/managementGroups/<id>`."""
+    head, group = scope[: len(MANAGEMENT_GROUPS)], scope[len(MANAGEMENT_GROUPS) :]
+    return (
+        scope.isascii()
+        and same_arm_id(head, MANAGEMENT_GROUPS)
+        and _GROUP_ID.match(group) is not None
+    )
+
+
+def group_name(scope: str) -> str:
+    """The ID of a management group (what ARM's management group API takes)."""
+    return scope[len(MANAGEMENT_GROUPS) :]
+
+
+def is_workspace(value: str) -> bool:
+    return is_resource_type(value, *ML_WORKSPACE)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The scope: where to look (`scopes`), what not to touch (`excluded`), and the tag."""
+
+    scopes: tuple[str, ...]
+    excluded: tuple[str, ...] = ()
+    tag: tuple[str, str] | None = None
+
+    @property
+    def management_groups(self) -> tuple[str, ...]:
+        """The management groups among the scopes and the exclusions: their membership is
+        read from ARM."""
+        return tuple(s for s in (*self.scopes, *self.excluded) if is_management_group(s))
+
+    @property
+    def subscriptions(self) -> frozenset[str]:
+        """The subscriptions (lower case) the scopes name, management groups aside."""
+        return frozenset(
+            subscription_of(s).lower() for s in self.scopes if not is_management_group(s)
+        )
+
+    def _lies_under(self, workspace_id: str, scope: str, groups: Collection[str]) -> bool:
+        if is_management_group(scope):
+            return any(same_arm_id(scope, group) for group in groups)
+        return within_scope(workspace_id, scope)
+
+    def in_scope(
+        self,
+        workspace_id: str,
+        management_groups: Collection[str] = (),
+        tags: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Whether the workspace is in scope. `management_groups`: the management groups its
+        subscription lies under, as read from ARM; `tags`: its tags as read from ARM (None:
+        not read, which no tag rule accepts)."""
+
+        def under(scopes: tuple[str, ...]) -> bool:
+            return any(self._lies_under(workspace_id, s, management_groups) for s in scopes)
+
+        return (
+            is_workspace(workspace_id)
+            and under(self.scopes)
+            and not under(self.excluded)
+            and (self.tag is None or carries(tags, self.tag))
+        )
+
+    def may_cover(self, workspace_id: str) -> bool:
+        """What the ID alone tells (any management group may hold the workspace; management
+        group exclusions and the tag are unknown): out of scope here is out of scope whatever
+        ARM says; inside, `in_scope` decides."""
+        known = tuple(s for s in self.excluded if not is_management_group(s))
+        return Scope(self.scopes, known).in_scope(workspace_id, self.management_groups)
+
+
+def carries(tags: Mapping[str, str] | None, tag: tuple[str, str]) -> bool:
+    """Whether `tags` hold `tag`: names compare case-insensitively (as ARM's), values exactly."""
+    if not isinstance(tags, Mapping):
+        return False
+    name, value = tag
+    return any(
+        isinstance(key, str) and key.lower() == name.lower() and found == value
+        for key, found in tags.items()
+    )
+
+
+def parse_scopes(text: str) -> tuple[str, ...]:
+    """A JSON array of ARM scopes; ValueError names the item (1-based) and the problem."""
+    try:
+        raw = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"not valid JSON: {error}") from None
+    if not isinstance(raw, list):
+        raise ValueError("expected a JSON array of ARM scopes")
+    found: list[str] = []
+    for position, item in enumerate(raw, start=1):
+        if not isinstance(item, str) or not _is_container_or_workspace(item.strip()):
+            raise ValueError(
+                f"item {position} ({json.dumps(item)[:200]}) is not a management group "
+                f"({MANAGEMENT_GROUPS}<id>), a subscription (/subscriptions/<guid>), a resource "
+                "group or an Azure ML workspace ID"
+            )
+        if any(same_arm_id(item.strip(), seen) for seen in found):
+            raise ValueError(f"item {position} ({item.strip()!r}) is listed twice")
+        found.append(item.strip())
+    return tuple(found)
+
+
+def _is_container_or_workspace(value: str) -> bool:
+    if is_management_group(value):
+        return True
+    # A subscription or resource group has a chain of one or two; a workspace is one itself.
+    return is_scope(value) and (len(scopes_of(value)) <= 2 or is_workspace(value))
+
+
+def parse_tag(text: str) -> tuple[str, str]:
+    """`name=value` (the value may hold '='); ValueError when the name is not a tag name."""
+    name, separator, value = text.partition("=")
+    name = name.strip()
+    if not separator or not _TAG_NAME.match(name) or len(value) > 256:
+        raise ValueError(
+            f"{text[:200]!r} is not name=value (a tag name without < > % & \\ ? /, a value of "
+            "at most 256 characters)"
+        )
+    return name, value.strip()
+
+
+def listed_workspace(scope: Scope, workspace_id: str) -> ArmId | None:
+    """The spelling of `workspace_id` in the settings, when a scope names it one by one."""
+    for listed in scope.scopes:
+        if same_arm_id(listed, workspace_id):
+            return ArmId(listed)
+    return None

@@ -1,0 +1,188 @@
+"""Scope by containers, end to end (issue 17): registered functions → real SDK clients → HTTPS →
+the simulator, whose management group hierarchy and workspace lists answer the app's reads.
+
+A workspace created under a scope is handled by its own creation event with no setting changed,
+and is in the next sweep; nothing outside the scope is read beyond what deciding takes, and
+nothing outside it is ever written.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from shared.reconcilers.sweep import sweep
+from shared.runtime import runtime
+from tests.conftest import App
+from tools import scene
+
+pytestmark = pytest.mark.slow
+
+GROUP = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-ml"
+SUBSCRIPTION = f"/subscriptions/{scene.ML_SUBSCRIPTION}"
+NEW = scene.workspace_id("mlw-new")
+# Shares a prefix with rg-ml and mlw-new: never under them.
+NEIGHBOUR = scene.workspace_id("mlw-new", group="rg-ml2")
+TWIN = scene.workspace_id("mlw-new-2")
+OTHER_SUBSCRIPTION = "0f0e0d0c-0b0a-4909-8807-060504030201"
+ELSEWHERE = scene.workspace_id("mlw-far", subscription=OTHER_SUBSCRIPTION)
+MG = "/providers/Microsoft.Management/managementGroups/mg-landing-zones"
+
+
+def scoped(app: App, *scopes: str, **extra: str) -> None:
+    """The scene's settings with ML_SCOPES instead of ML_WORKSPACE_IDS."""
+    app.set_settings(ML_SCOPES=json.dumps(list(scopes)), ML_WORKSPACE_IDS="", **extra)
+
+
+def workspace_event(app: App, workspace_id: str, **data: Any) -> dict[str, Any]:
+    payload = scene.resource_write_event(workspace_id, scene.WORKSPACE_WRITE)
+    payload["data"].update(data)
+    app.deliver(payload, function="on_workspace_event")
+    return app.ledger.event(payload["id"]) or {}
+
+
+def written(app: App) -> list[str]:
+    """The resources written in the Azure estate (outcome events are records)."""
+    return [w.path for w in app.sim.writes() if w.route != "eventgrid.publish"]
+
+
+def under(paths: list[str], workspace_id: str) -> list[str]:
+    return [p for p in paths if p.lower().startswith(workspace_id.lower() + "/")]
+
+
+def new_workspaces(app: App) -> None:
+    for workspace_id in (NEW, NEIGHBOUR, TWIN, ELSEWHERE):
+        scene.seed_workspace(app.sim, workspace_id, hardened=True)
+    app.sim.reset_counts()
+
+
+def test_a_workspace_created_under_a_resource_group_scope_is_handled_by_its_event(
+    app: App,
+) -> None:
+    scoped(app, GROUP)
+    new_workspaces(app)
+
+    record = workspace_event(app, NEW)
+
+    assert record["Outcome"] == "reconciled", record
+    assert app.ledger.actions(NEW), "the new workspace's policies were recorded"
+    for outside in (NEIGHBOUR, scene.SANDBOX, ELSEWHERE):
+        app.sim.reset_counts()
+        record = workspace_event(app, outside)
+        assert record["Outcome"] == "out-of-scope", (outside, record)
+        # Decided from the ID alone: not one ARM read, let alone a write.
+        assert app.non_token_requests() == []
+
+
+def test_the_sweep_lists_the_workspaces_under_each_scope_and_only_those(app: App) -> None:
+    scoped(app, GROUP, scene.workspace_id("mlw-far", subscription=OTHER_SUBSCRIPTION))
+    new_workspaces(app)
+    app.sim.page_size = 2  # the listing is paged: every page is read
+
+    report = sweep(runtime(), trigger=f"sweep:{uuid.uuid4().hex[:8]}")
+
+    swept = {w.workspace_id.lower() for w in report.workspaces}
+    assert swept == {w.lower() for w in (scene.PROD, scene.DEV, NEW, TWIN, ELSEWHERE)}
+    assert report.transient_failures == ()
+    for outside in (NEIGHBOUR, scene.SANDBOX):
+        assert under([r.path for r in app.sim.requests], outside) == []
+    assert [w for w in written(app) if "mlw-new/" in w.lower() and "rg-ml2" in w.lower()] == []
+
+
+def test_exclusions_carve_out_of_a_subscription_scope(app: App) -> None:
+    scoped(app, SUBSCRIPTION, ML_SCOPE_EXCLUDE=json.dumps([scene.DEV, GROUP.upper() + "2"]))
+    new_workspaces(app)
+
+    assert workspace_event(app, scene.DEV)["Outcome"] == "out-of-scope"
+    assert workspace_event(app, NEIGHBOUR)["Outcome"] == "out-of-scope"
+    assert workspace_event(app, NEW)["Outcome"] == "reconciled"
+    report = sweep(runtime(), trigger="sweep:exclusions")
+    swept = {w.workspace_id.lower() for w in report.workspaces}
+    assert swept == {w.lower() for w in (scene.PROD, NEW, TWIN, scene.SANDBOX)}
+
+
+def test_a_management_group_scope_follows_the_hierarchy_arm_reports(app: App) -> None:
+    app.sim.management.add_group("mg-root")
+    app.sim.management.add_group("mg-landing-zones", parent="mg-root")
+    app.sim.management.add_group("corp", parent="mg-landing-zones")
+    app.sim.management.add_group("mg-landing-zones2", parent="mg-root")
+    app.sim.management.place_subscription(scene.ML_SUBSCRIPTION, "corp")
+    app.sim.management.place_subscription(OTHER_SUBSCRIPTION, "mg-landing-zones2")
+    scoped(app, MG)
+    new_workspaces(app)
+
+    assert workspace_event(app, NEW)["Outcome"] == "reconciled"
+    assert workspace_event(app, ELSEWHERE)["Outcome"] == "out-of-scope"
+    assert [r.route for r in app.sim.requests].count("management.descendants") == 1, (
+        "membership is read once and kept for the process"
+    )
+    report = sweep(runtime(), trigger="sweep:mg")
+    swept = {w.workspace_id.lower() for w in report.workspaces}
+    assert swept == {
+        w.lower() for w in (scene.PROD, scene.DEV, NEW, NEIGHBOUR, TWIN, scene.SANDBOX)
+    }
+    assert under(written(app), ELSEWHERE) == []
+
+
+def test_the_tag_is_read_from_arm_never_taken_from_the_event(app: App) -> None:
+    scoped(app, GROUP, ML_SCOPE_TAG="automation=on")
+    app.sim.ml.add_workspace(NEW, tags={"Automation": "on"})
+    app.sim.ml.add_workspace(TWIN, tags={"automation": "off"})
+    app.sim.reset_counts()
+
+    assert workspace_event(app, NEW)["Outcome"] == "reconciled"
+    # The event claims the tag; ARM says otherwise.
+    claimed = workspace_event(app, TWIN, tags={"automation": "on"}, claims={"automation": "on"})
+    assert claimed["Outcome"] == "out-of-scope"
+    assert under(written(app), TWIN) == []
+    report = sweep(runtime(), trigger="sweep:tag")
+    assert {w.workspace_id.lower() for w in report.workspaces} == {NEW.lower()}
+
+
+def test_a_scope_that_cannot_be_decided_writes_nothing(app: App) -> None:
+    scoped(app, GROUP, ML_SCOPE_TAG="automation=on")
+    app.sim.ml.add_workspace(NEW, tags={"automation": "on"})
+    app.sim.reset_counts()
+
+    app.sim.inject("aml.workspace.get", status=403, code="AuthorizationFailed")
+    record = workspace_event(app, NEW)
+    assert record["Outcome"] == "failed"
+    assert "scope could not be decided" in record["Reason"]
+    assert written(app) == []
+
+    app.sim.inject("aml.workspace.get", status=503, times=10)
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - Event Grid redelivers on any raise
+        workspace_event(app, NEW)
+    assert "503" in str(raised.value) or "Service" in str(raised.value)
+    assert written(app) == []
+
+
+def test_a_sweep_that_cannot_list_a_scope_says_so_and_still_does_the_rest(app: App) -> None:
+    scoped(app, GROUP, scene.SANDBOX)
+    app.sim.inject("aml.workspace.list", status=503, times=10)
+
+    report = sweep(runtime(), trigger="sweep:unlisted")
+
+    assert {w.workspace_id.lower() for w in report.workspaces} == {scene.SANDBOX.lower()}
+    assert len(report.transient_failures) == 1
+    assert "rg-ml could not be read (transient)" in report.transient_failures[0]
+
+
+def test_retraining_runs_in_a_workspace_that_a_container_scope_holds(app: App) -> None:
+    from tools import retraining_scene as rs
+
+    rs.seed_retraining(app.sim)
+    app.set_settings(**rs.retraining_settings(), ML_SCOPES=json.dumps([GROUP]), ML_WORKSPACE_IDS="")
+    app.sim.reset_counts()
+
+    app.deliver(rs.monitor_breach_event(), "on_ml_event")
+
+    assert len(app.sim.ml.job_puts) == 1
+    outside = rs.monitor_breach_event()
+    outside["topic"] = scene.SANDBOX
+    app.deliver(outside, "on_ml_event")
+    assert app.ledger.event(outside["id"])["Outcome"] == "out-of-scope"
+    assert len(app.sim.ml.job_puts) == 1
