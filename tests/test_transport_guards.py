@@ -489,6 +489,7 @@ def test_a_synapse_next_link_cycle_stops_the_read(app: App) -> None:
             "authz.pe.list",
             f"{scene.PROD}/providers/Microsoft.Authorization/policyExemptions",
             lambda rt: WorkspaceFactsAdapter(rt.clients).policy_exemptions(PROD),
+            1,
         ),
     ],
 )
