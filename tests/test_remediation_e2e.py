@@ -2,7 +2,9 @@
 the simulator (computes with running nodes included), the ledger in Azurite.
 
 Each guard, through the sweep and the workspace event; the limit per run (not per process) and
-the stop after three failures; exemptions; dry-run and `plan` showing all of it.
+the stop after three failures; exemptions; dry-run and `plan` showing all of it. At the edges
+(node counts of the wrong shape, a cluster that scaled up since it was listed, writes Azure did
+not confirm) the write is left undone rather than guessed.
 """
 
 from __future__ import annotations
@@ -511,3 +513,100 @@ def test_plan_shows_guarded_deferred_and_exempt_with_their_reasons(
     table = capsys.readouterr().out
     for word in ("guarded", "deferred", "exempt", "limit reached", "benchmark until March"):
         assert word in table
+
+
+def rewrite_cluster_counts(app: App, name: str, current: object, target: object) -> None:
+    """The next compute listings report these node counts for cluster `name`, as sent."""
+
+    def rewrite(body: Any) -> None:
+        for item in body.get("value", []):
+            if item["name"] == name:
+                item["properties"]["properties"]["currentNodeCount"] = current
+                item["properties"]["properties"]["targetNodeCount"] = target
+
+    app.sim.rewrite_reply("aml.compute.list", rewrite, times=50)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [(2.5, 0), (0, 1.5), (True, 0), ("3", "3"), (-1, 0), (0, -2), (None, 0)],
+)
+def test_node_counts_azure_sends_in_the_wrong_shape_defer_the_cluster(
+    app: App, current: object, target: object
+) -> None:
+    # The SDK would read 2.5 as 2, true as 1 and "3" as 3: the guard judges what ARM sent.
+    app.set_settings(POLICY_MODE="remediate")
+    add_cluster(app, scene.PROD, "odd-cluster", current_node_count=0, target_node_count=0)
+    rewrite_cluster_counts(app, "odd-cluster", current, target)
+
+    sweep()
+
+    assert max_nodes(app, scene.PROD, "odd-cluster") == 10
+    assert "odd-cluster" not in [
+        w.path.rsplit("/", 1)[-1] for w in app.sim.writes() if w.route == COMPUTE_PATCH
+    ]
+    held = deferred(app, scene.PROD)["odd-cluster"]
+    assert "does not report a valid currentNodeCount and targetNodeCount" in held["Outcome"]
+
+
+def test_writes_azure_did_not_confirm_count_toward_the_failure_stop(app: App) -> None:
+    # ARM's answer to each cluster update (the compute read at the end of the long-running
+    # PATCH) shows the old maximum: not applied, three times, then the run stops.
+    app.set_settings(POLICY_MODE="remediate")
+    add_cluster(app, scene.PROD, "idle-a")
+    add_cluster(app, scene.PROD, "idle-b")
+    add_cluster(app, scene.DEV, "idle-c")
+    add_cluster(app, scene.DEV, "idle-d")
+
+    def unchanged(body: Any) -> None:
+        body["properties"]["properties"]["scaleSettings"]["maxNodeCount"] = 10
+
+    app.sim.rewrite_reply("aml.compute.get", unchanged, times=40)
+
+    sweep()
+
+    rows = [
+        row
+        for ws in (scene.PROD, scene.DEV)
+        for row in app.ledger.actions(ws)
+        if row["Kind"] == "policy-remediation"
+    ]
+    not_applied = [r for r in rows if r["Outcome"].startswith("not applied")]
+    stopped = [r for r in rows if r["Outcome"].startswith("deferred: too many failures")]
+    assert len(not_applied) == 3
+    assert len(stopped) == 2  # five clusters over the limit: three tried, two held back
+    assert len([w for w in app.sim.writes() if w.route == COMPUTE_PATCH]) == 3
+
+
+def test_dry_run_counts_remediations_against_the_limit_and_writes_nothing(app: App) -> None:
+    app.set_settings(
+        POLICY_MODE="remediate", AUTOMATION_MODE="dry-run", MAX_REMEDIATIONS_PER_RUN="1"
+    )
+    add_cluster(app, scene.PROD, "idle-a")
+
+    sweep()
+
+    assert remediation_writes(app) == []
+    rows = [r for r in app.ledger.actions(scene.PROD) if r["Kind"] == "policy-remediation"]
+    planned = [r for r in rows if r["Outcome"].startswith("planned")]
+    held = [r for r in rows if r["Outcome"].startswith("deferred: limit reached")]
+    assert len(planned) == 1
+    assert len(held) >= 1
+
+
+def test_a_cluster_that_scaled_up_since_the_listing_keeps_its_maximum(app: App) -> None:
+    # The run's listing shows the cluster idle; read again just before the write, it runs six
+    # nodes: the guard no longer holds, nothing is written, the remediation is deferred.
+    app.set_settings(POLICY_MODE="remediate")
+    add_cluster(app, scene.PROD, "busy-cluster", current_node_count=6, target_node_count=6)
+    rewrite_cluster_counts(app, "busy-cluster", 0, 0)
+
+    workspace_event(app, scene.PROD)
+
+    assert max_nodes(app, scene.PROD, "busy-cluster") == 10
+    assert "busy-cluster" not in [
+        w.path.rsplit("/", 1)[-1] for w in app.sim.writes() if w.route == COMPUTE_PATCH
+    ]
+    held = deferred(app, scene.PROD)["busy-cluster"]
+    assert "now has 6 current and 6 target node(s), above the new maximum 4" in held["Outcome"]
+    assert held["Evidence"] == "lower-max-nodes: guard"

@@ -4,12 +4,14 @@ The public-access guard counts only approved connections whose private endpoint 
 customer subscription (one of ML_WORKSPACE_IDS'): the Synapse managed private endpoint the app
 itself approves lives in a Microsoft-managed subscription and serves only Synapse. Judged on
 the run's listing, and again on a fresh listing just before the write. Dependencies' private
-endpoints are counted the same way. End to end over the simulator, and a property over any
-set of connections.
+endpoints are counted the same way. Connections Azure answers oddly (no private endpoint, in
+other casing, listed for another workspace, unreadable) never make a private path by guess.
+End to end over the simulator, and a property over any set of connections.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from shared.model import ConnectionStatus, PrivateEndpointConnection
 from shared.policy.engine import evaluate, guarded_remediations
 from shared.policy.rules import RemediationKind
 from shared.reconcilers.policies import private_paths
+from shared.reconcilers.transient import TransientAzureError
 from tests.conftest import App
 from tests.test_policy_rules import PARAMS, PROPERTY, workspace
 from tests.test_remediation_e2e import (
@@ -283,3 +286,124 @@ def test_a_dependencys_endpoint_in_the_dependencys_own_subscription_is_a_private
     ]  # compliant: only problems get rows of their own
     summary = next(r for r in app.ledger.actions(scene.PROD) if r["Kind"] == "policy-summary")
     assert "dependencies-private-endpoints" in summary["Evidence"]
+
+
+def rewrite_connections(app: App, change: Callable[[dict[str, Any]], None]) -> None:
+    """Let `change` alter every connection the next listings of connections answer."""
+
+    def rewrite(body: Any) -> None:
+        for item in body.get("value", []):
+            change(item)
+
+    app.sim.rewrite_reply("aml.pec.list", rewrite, times=50)
+
+
+def approve_all(item: dict[str, Any]) -> None:
+    item["properties"]["privateLinkServiceConnectionState"]["status"] = "approved"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        None,
+        "",
+        f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-network/providers/"
+        "Microsoft.Network/networkInterfaces/nic-1",
+        "not an ARM ID",
+    ],
+)
+def test_an_approved_connection_without_a_private_endpoint_gives_no_private_path(
+    app: App, endpoint: str | None
+) -> None:
+    app.set_settings(POLICY_MODE="remediate")
+    cut_private_paths(app, scene.PROD)
+
+    def change(item: dict[str, Any]) -> None:
+        approve_all(item)
+        if endpoint is None:
+            item["properties"].pop("privateEndpoint", None)
+        else:
+            item["properties"]["privateEndpoint"] = {"id": endpoint}
+
+    rewrite_connections(app, change)
+
+    workspace_event(app, scene.PROD)
+
+    assert public_access(app, scene.PROD) == "Enabled"
+    assert WORKSPACE_PATCH not in [w.route for w in remediation_writes(app)]
+    assert (
+        "no approved private endpoint connection"
+        in deferred(app, scene.PROD)["mlw-prod"]["Outcome"]
+    )
+
+
+@pytest.mark.slow
+def test_an_approved_connection_in_other_casing_is_a_private_path(app: App) -> None:
+    app.set_settings(POLICY_MODE="remediate")
+    cut_private_paths(app, scene.PROD)
+    rewrite_connections(app, approve_all)  # "approved", from a real private endpoint
+
+    workspace_event(app, scene.PROD)
+
+    assert public_access(app, scene.PROD) == "Disabled"
+
+
+@pytest.mark.slow
+def test_an_approved_connection_listed_for_another_workspace_gives_no_private_path(
+    app: App,
+) -> None:
+    app.set_settings(POLICY_MODE="remediate")
+    cut_private_paths(app, scene.PROD)
+
+    def elsewhere(item: dict[str, Any]) -> None:
+        approve_all(item)
+        item["id"] = item["id"].replace("/workspaces/mlw-prod/", "/workspaces/mlw-dev/")
+
+    rewrite_connections(app, elsewhere)
+
+    workspace_event(app, scene.PROD)
+
+    assert public_access(app, scene.PROD) == "Enabled"
+
+
+@pytest.mark.slow
+def test_the_private_path_guard_is_judged_per_workspace(app: App) -> None:
+    # mlw-dev has an approved connection from the customer's network; mlw-prod, swept in the
+    # same run, has none.
+    app.set_settings(POLICY_MODE="remediate")
+    cut_private_paths(app, scene.PROD)
+    app.sim.ml.add_private_endpoint_connection(
+        scene.DEV, "pe-mlw-dev-hub", scene.private_endpoint_id("pe-mlw-dev-hub"), "Approved"
+    )
+    dev = app.sim.arm.get(scene.DEV) or {}
+    dev["properties"]["publicNetworkAccess"] = "Enabled"
+    app.sim.arm.put(scene.DEV, dev)
+
+    sweep()
+
+    assert public_access(app, scene.DEV) == "Disabled"
+    assert public_access(app, scene.PROD) == "Enabled"
+    assert "mlw-prod" in deferred(app, scene.PROD)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("status", [403, 503])
+def test_connections_unreadable_at_decision_time_leave_public_access_alone(
+    app: App, status: int
+) -> None:
+    app.set_settings(POLICY_MODE="remediate")
+    app.sim.inject("aml.pec.list", status=status, times=50)
+
+    if status == 503:
+        # Transient: the event and the timer are handed back to be run again, nothing written.
+        with pytest.raises(TransientAzureError):
+            workspace_event(app, scene.PROD)
+        with pytest.raises(TransientAzureError):
+            sweep()
+    else:
+        workspace_event(app, scene.PROD)
+        sweep()
+
+    assert public_access(app, scene.PROD) == "Enabled"
+    assert WORKSPACE_PATCH not in [w.route for w in remediation_writes(app)]
