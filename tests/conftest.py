@@ -125,3 +125,32 @@ def scoring(app: App) -> App:
     app.set_settings(**scoring_scene.settings_env())
     app.sim.reset_counts()
     return app
+
+
+@pytest.fixture
+def rapp(app: App) -> App:
+    """The app with the retraining scene: a component, a batch endpoint, retraining settings."""
+    from tools import retraining_scene as rs
+
+    rs.seed_retraining(app.sim)
+    app.set_settings(**rs.retraining_settings())
+    app.sim.reset_counts()
+    return app
+
+
+@pytest.fixture
+def gated(app: App) -> App:
+    """The retraining app whose timer retrains only past the drift gate (Log Analytics, 0.3)."""
+    from tests.retraining import DRIFT_QUERY
+    from tools import retraining_scene as rs
+
+    rs.seed_retraining(app.sim)
+    app.set_settings(
+        **rs.retraining_settings(
+            DRIFT_LOG_ANALYTICS_WORKSPACE_ID=rs.DRIFT_WORKSPACE,
+            DRIFT_QUERY=DRIFT_QUERY,
+            DRIFT_THRESHOLD="0.3",
+        )
+    )
+    app.sim.reset_counts()
+    return app

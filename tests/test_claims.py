@@ -14,6 +14,7 @@ from azure.data.tables import TableServiceClient, UpdateMode
 from shared.claims import Claims, ClaimState, RetrainingClaim
 from shared.policy.budget import HOUR
 from simulator import Azurite
+from tools import scene
 
 WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -143,3 +144,11 @@ def test_instances_racing_for_the_hours_slots_take_no_more_than_the_limit(
 
     assert sum(1 for result in results if result is None) == 3
     assert claims.take_remediation_slot(WS, limit=3, now=NOW) == NOW + HOUR
+
+
+def test_claim_keys_of_configured_workspaces_are_the_ones_written_before() -> None:
+    from shared.claims import _partition, _scoring_row
+
+    # Rows written before keys went through table_key stay found after an upgrade.
+    assert _partition(scene.PROD) == "claims:" + scene.PROD.lower().strip("/").replace("/", ":")
+    assert _scoring_row("retrain-0a1b2c") == "scoring:retrain-0a1b2c"

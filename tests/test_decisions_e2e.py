@@ -13,7 +13,15 @@ from azure.core.exceptions import ServiceResponseError
 
 from shared.ledger import ActionRecord
 from shared.reconcilers.intent import INTENT
+from shared.retraining_runtime import retraining_runtime
 from tests.conftest import App
+from tests.retraining import (
+    completed_event,
+    deliver_ml_event,
+    event_outcome,
+    recorded_actions,
+)
+from tools import retraining_scene as rs
 from tools import scene
 from tools.scene import Connection
 
@@ -453,3 +461,127 @@ def test_an_identity_of_the_wrong_type_or_tenant_gets_no_role(
     assert app.sim.count(route="authz.ra.put") == 0
     (row,) = outcomes(app, scene.DEV, "role-assignment", "skip")
     assert said in row["Reason"]
+
+
+# ------------------------------------------- acting on Azure's answer, targets from settings
+
+
+def test_a_job_read_answering_another_job_starts_nothing(rapp: App) -> None:
+    event = completed_event(rapp)
+
+    def other_job(body: dict[str, Any]) -> None:
+        body["name"] = "someone-elses-job"
+        body["id"] = f"{scene.DEV}/jobs/someone-elses-job"
+
+    rapp.sim.rewrite_reply("ml.job.get", other_job)
+
+    deliver_ml_event(rapp, event)
+
+    assert rapp.sim.ml.scoring_posts == []
+    assert event_outcome(event["id"]) == "failed"
+    [record] = [a for a in recorded_actions("retraining") if a["Verdict"] == "read"]
+    assert "someone-elses-job" in record["Outcome"]
+
+
+def test_a_submission_answered_with_a_job_of_another_workspace_is_not_applied(
+    rapp: App,
+) -> None:
+    def elsewhere(body: dict[str, Any]) -> None:
+        body["id"] = body["id"].replace(scene.PROD, scene.DEV)
+
+    rapp.sim.rewrite_reply("ml.job.put", elsewhere)
+    event = rs.monitor_breach_event()
+
+    deliver_ml_event(rapp, event)
+
+    assert event_outcome(event["id"]) == "failed"
+    [record] = [a for a in recorded_actions("retraining") if a["Verdict"] == "submit"]
+    assert record["Outcome"].startswith("failed: not applied")
+    assert scene.DEV in record["Outcome"]
+    published = [e["eventType"] for e in rapp.sim.eventgrid.published_events]
+    assert "SynapseAmlAutomation.Retraining.Submit.Applied" not in published
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        lambda body: body.update(id=body["id"].replace(scene.PROD, scene.DEV)),
+        lambda body: body.update(name="../../other"),
+        lambda body: body.update(id=body["id"].replace("churn-batch", "other-endpoint")),
+    ],
+    ids=["other-workspace", "not-a-name", "other-endpoint"],
+)
+def test_a_scoring_answer_naming_another_job_is_not_applied(rapp: App, rewrite: Any) -> None:
+    event = completed_event(rapp)
+    rapp.sim.rewrite_reply("ml.scoring.invoke", rewrite)
+
+    deliver_ml_event(rapp, event)
+
+    [record] = recorded_actions("batch-scoring")
+    assert record["Outcome"].startswith("failed: not applied")
+    from shared.claims import Claims
+
+    scoring = Claims(retraining_runtime().ledger.table).scoring(scene.PROD, event["data"]["runId"])
+    assert scoring is None or scoring.scoring_job == ""
+
+
+def test_a_batch_endpoint_read_answering_another_endpoint_gets_no_post(rapp: App) -> None:
+    event = completed_event(rapp)
+    rapp.sim.rewrite_reply(
+        "ml.batch_endpoint.get",
+        lambda body: body.update(id=body["id"].replace(scene.PROD, scene.DEV)),
+    )
+
+    deliver_ml_event(rapp, event)
+
+    assert rapp.sim.ml.scoring_posts == []
+    [record] = recorded_actions("batch-scoring")
+    assert record["Outcome"].startswith("failed: not applied")
+
+
+def test_http_scoring_answered_with_another_workspaces_job_is_502_and_not_recorded(
+    app: App,
+) -> None:
+    from shared.scoring.wiring import scoring_service
+    from tests.test_scoring_http_e2e import _json, post
+    from tools import scoring_scene as ss
+
+    ss.seed(app.sim)
+    app.set_settings(**ss.settings_env())
+    app.sim.rewrite_reply(
+        "ml.scoring.invoke",
+        lambda body: body.update(id=body["id"].replace(scene.PROD, scene.DEV)),
+    )
+
+    response = post()
+
+    assert response.status_code == 502
+    assert "another" in _json(response)["detail"] or scene.DEV in _json(response)["detail"]
+    assert scoring_service().records.jobs() == []
+
+
+def test_writes_are_preceded_by_an_intent_row(rapp: App) -> None:
+    event = completed_event(rapp)
+    deliver_ml_event(rapp, event)
+
+    rows = list(retraining_runtime().ledger.actions(scene.PROD))
+    intents = [(r["Kind"], r["Verdict"]) for r in rows if r["Outcome"] == INTENT]
+    assert ("retraining", "submit") in intents
+    assert ("batch-scoring", "start") in intents
+
+
+def test_a_retraining_job_goes_to_the_workspace_as_retrain_workspace_ids_spells_it(
+    rapp: App,
+) -> None:
+    # ML_WORKSPACE_IDS spells the workspace otherwise (ARM IDs are case-insensitive): the job
+    # is written under RETRAIN_WORKSPACE_IDS' own ID, the setting that allows retraining there.
+    other_spelling = scene.PROD.replace("/rg-ml/", "/RG-ML/").replace("mlw-prod", "MLW-PROD")
+    rapp.set_settings(**rs.retraining_settings(), ML_WORKSPACE_IDS=f"{other_spelling},{scene.DEV}")
+    event = rs.monitor_breach_event()
+
+    deliver_ml_event(rapp, event)
+
+    [put] = [r for r in rapp.sim.requests if r.route == "ml.job.put"]
+    assert put.path.startswith(f"{scene.PROD}/jobs/")
+    [record] = [a for a in recorded_actions("retraining") if a["Verdict"] == "submit"]
+    assert record["Outcome"] == "applied: submitted"

@@ -202,3 +202,19 @@ def test_links_within_a_page_point_at_its_headings(doc: Path) -> None:
     anchors = {_github_anchor(h) for h in _HEADING.findall(text)}
     targets = [t[1:] for t in _LINK.findall(text) if t.startswith("#")]
     assert sorted(t for t in targets if t not in anchors) == []
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readmes_queries_use_only_fields_the_logs_carry() -> None:
+    import re
+
+    from shared.telemetry import DECISION_LOG_FIELDS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    queries = "\n".join(re.findall(r"```kusto\n(.*?)```", readme, flags=re.S))
+    used = set(re.findall(r"customDimensions\.([A-Za-z_]+)", queries))
+    assert used, "the README has no KQL over custom dimensions"
+    assert used <= set(DECISION_LOG_FIELDS), used - set(DECISION_LOG_FIELDS)
+    assert "rule_id" in used

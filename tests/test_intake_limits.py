@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from shared.bounds import PROPERTY_LIMIT, utf16_units
+from shared.retraining_runtime import retraining_runtime
 from tests.conftest import App
+from tests.retraining import (
+    deliver_ml_event,
+    our_jobs,
+)
+from tools import retraining_scene as rs
 from tools import scene
 
 pytestmark = pytest.mark.slow
@@ -114,3 +120,43 @@ def test_a_newline_in_an_event_id_cannot_forge_a_log_line(
     assert any("evt-1\\nWARNING" in line for line in lines)
     assert all("\n" not in line for line in lines)
     assert app.ledger.event(forged) is not None
+
+
+# ------------------------------------------------------------------------- intake limits
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    ["x" * 70_000, "\U0001f600" * 600, "evt-1\n[event:forged] mlw-prod retraining submit"],
+    ids=["70k", "600-emoji", "newline"],
+)
+def test_an_odd_drift_event_id_is_stored_bounded_and_logged_escaped(
+    rapp: App, event_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = rs.monitor_breach_event(event_id=event_id)
+    with caplog.at_level(logging.INFO):
+        deliver_ml_event(rapp, event)
+
+    assert len(our_jobs(rapp, "retraining")) == 1
+    own = [r for r in caplog.records if r.name.startswith(("shared.", "handlers."))]
+    assert own
+    assert all("\n" not in record.getMessage() for record in own)
+    # The same delivery again resumes its own claim: no second job.
+    deliver_ml_event(rapp, event)
+    assert len(our_jobs(rapp, "retraining")) == 1
+
+
+def test_scoring_claims_of_lookalike_job_names_never_share_a_row(rapp: App) -> None:
+    from datetime import UTC, datetime
+
+    from shared.claims import Claims
+
+    claims = Claims(retraining_runtime().ledger.table)
+    now = datetime.now(UTC)
+    names = ["job/1", "job:1", "job#1", "job~3A1", "j" * 2000]
+    for name in names:
+        assert claims.claim_scoring(scene.PROD, name, request_id=name[:50], now=now)
+    for name in names:
+        found = claims.scoring(scene.PROD, name)
+        assert found is not None
+        assert found.request_id == name[:50]

@@ -26,6 +26,7 @@ from shared.ml_events import (
     scoped_workspace,
     workspace_of_topic,
 )
+from tools import retraining_scene as rs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WORKSPACE = ArmId(
@@ -266,3 +267,57 @@ def test_unicode_lookalikes_are_out_of_scope(position: int) -> None:
 
 def test_a_case_variant_gets_the_configured_spelling() -> None:
     assert scoped_workspace(WORKSPACE.upper(), [WORKSPACE]) == WORKSPACE
+
+
+# ------------------------------------------------------------------------ event parsing
+
+
+def _breach(value: object, key: str = MONITOR_BREACH_TAG) -> Drift | Ignored | object:
+    event = rs.monitor_breach_event()
+    event["data"]["runTags"] = {key: value}
+    return classify_ml_event(
+        event_id=event["id"],
+        event_type=event["eventType"],
+        workspace_id=WORKSPACE,
+        data=event["data"],
+    )
+
+
+@pytest.mark.parametrize("value", [False, None, [], {}, ["breached"], {"a": "b"}, "", " \t"])
+def test_a_breach_tag_value_that_carries_no_message_is_not_drift(value: object) -> None:
+    # `false` says "not breached"; null, containers and blanks are no monitor's message.
+    assert isinstance(_breach(value), Ignored)
+
+
+@pytest.mark.parametrize(("value", "message"), [(True, "true"), (0, "0"), (0.41, "0.41")])
+def test_a_breach_tag_value_that_is_a_number_or_true_is_drift(value: object, message: str) -> None:
+    parsed = _breach(value)
+    assert isinstance(parsed, Drift)
+    assert parsed.message == message
+
+
+def test_a_breach_key_with_surrounding_spaces_is_not_the_monitors_tag() -> None:
+    # Casing is the only loosening: tag keys are exact in Azure ML, and a key with spaces is a
+    # tag someone else set.
+    assert isinstance(_breach("drifted", key=f" {MONITOR_BREACH_TAG} "), Ignored)
+    assert isinstance(_breach("drifted", key=MONITOR_BREACH_TAG.upper()), Drift)
+
+
+@given(st.text())
+def test_tag_text_from_an_event_is_one_bounded_line_of_printable_characters(text: str) -> None:
+    value = bounded(text)
+    assert len(value) <= MESSAGE_LIMIT
+    assert all(ch.isprintable() for ch in value)
+    assert value == value.strip()
+
+
+@pytest.mark.parametrize("data", [{}, {"DataDriftName": {"odd": 1}, "DriftCoefficient": "high"}])
+def test_a_dataset_drift_event_with_sparse_data_is_still_drift(data: dict[str, Any]) -> None:
+    parsed = classify_ml_event(
+        event_id="e",
+        event_type="Microsoft.MachineLearningServices.DatasetDriftDetected",
+        workspace_id=WORKSPACE,
+        data=data,
+    )
+    assert isinstance(parsed, Drift)
+    assert "coefficient" not in parsed.message

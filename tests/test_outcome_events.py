@@ -3,12 +3,21 @@ filters on `...Approve.Applied` announces only approvals that happened."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import pytest
 
 from shared.adapters.outcomes import event_type, outcome_state
 from shared.ledger import ActionRecord
+from shared.ml_events import APP_TAG
 from tests.conftest import App
+from tests.retraining import (
+    completed_event,
+    deliver_ml_event,
+)
 from tools import host, scene
+from tools import retraining_scene as rs
 
 
 def _record(kind: str, verdict: str, outcome: str) -> ActionRecord:
@@ -109,3 +118,65 @@ def test_an_approval_refused_with_403_says_failed_and_nothing_says_applied(app: 
     ]
     assert event["data"]["verdict"] == "approve"  # data fields are the ledger record, as before
     assert event["data"]["outcome"].startswith("failed: HTTP 403")
+
+
+# ------------------------------------------------------------------------- outcome types
+
+
+def test_dry_run_outcome_types_are_planned_and_never_claim_an_action(rapp: App) -> None:
+    rapp.set_settings(**rs.retraining_settings(AUTOMATION_MODE="dry-run"))
+    rs.claim_job("retrain-by-hand")
+    rapp.sim.ml.add_job(
+        scene.PROD,
+        {
+            "id": f"{scene.PROD}/jobs/retrain-by-hand",
+            "name": "retrain-by-hand",
+            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+            "properties": {
+                "jobType": "Pipeline",
+                "status": "Completed",
+                "tags": {APP_TAG: "retraining"},
+            },
+            "systemData": {"createdAt": "2026-11-25T00:00:00Z"},
+        },
+    )
+    deliver_ml_event(rapp, rs.monitor_breach_event())
+    deliver_ml_event(rapp, rs.job_finished_event("retrain-by-hand", tags={APP_TAG: "retraining"}))
+
+    published = sorted(e["eventType"] for e in rapp.sim.eventgrid.published_events)
+    assert published == [
+        "SynapseAmlAutomation.BatchScoring.Start.Planned",
+        "SynapseAmlAutomation.Retraining.Submit.Planned",
+    ]
+
+
+def test_applied_and_failed_scoring_say_so_in_their_type(rapp: App) -> None:
+    event = completed_event(rapp)
+    deliver_ml_event(rapp, event)
+    assert "SynapseAmlAutomation.BatchScoring.Start.Applied" in [
+        e["eventType"] for e in rapp.sim.eventgrid.published_events
+    ]
+
+    rapp.set_settings(**rs.retraining_settings(AML_INFERENCE_DOMAIN="inference.ml.azure.com"))
+    again = _completed_event_for_new_job(rapp)
+    deliver_ml_event(rapp, again)
+    assert "SynapseAmlAutomation.BatchScoring.Start.Failed" in [
+        e["eventType"] for e in rapp.sim.eventgrid.published_events
+    ]
+
+
+def _completed_event_for_new_job(app: App) -> dict[str, Any]:
+    name = f"retrain-{uuid.uuid4().hex[:8]}"
+    tags = {APP_TAG: "retraining"}
+    rs.claim_job(name)  # a job of the app's claim
+    app.sim.ml.add_job(
+        scene.PROD,
+        {
+            "id": f"{scene.PROD}/jobs/{name}",
+            "name": name,
+            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+            "properties": {"jobType": "Pipeline", "status": "Completed", "tags": tags},
+            "systemData": {"createdAt": "2026-11-26T00:00:00Z"},
+        },
+    )
+    return rs.job_finished_event(name, tags=tags)

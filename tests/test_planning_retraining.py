@@ -10,7 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.ml_events import APP_TAG, MESSAGE_LIMIT
+from shared.ml_events import (
+    APP_TAG,
+    MESSAGE_LIMIT,
+)
 from shared.planning.retraining import (
     ClaimView,
     Decision,
@@ -226,3 +229,52 @@ def test_a_submission_in_flight_blocks_others_even_without_a_cooldown() -> None:
 def test_a_submission_stuck_in_flight_stops_blocking() -> None:
     claim = ClaimView("retrain-a", "event:a", NOW - timedelta(hours=1), True, in_flight=True)
     assert decide_from_claim(claim, claim_key="event:b", now=NOW, cooldown=timedelta(0)) is None
+
+
+def test_text_that_looks_like_a_number_in_a_string_column_is_not_a_drift_value() -> None:
+    reading = GateReading(GateStatus.SUCCESS, rows=[["0.9"]], column_types=["string"])
+    verdict = evaluate_gate(reading, 0.3)
+    assert not verdict.retrain
+    assert "not a number" in verdict.reason
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "high"])
+def test_a_real_column_that_is_not_a_finite_number_keeps_the_gate_shut(text: str) -> None:
+    verdict = evaluate_gate(
+        GateReading(GateStatus.SUCCESS, rows=[[text]], column_types=["real"]), 0
+    )
+    assert not verdict.retrain
+    assert "not a number" in verdict.reason
+
+
+def test_a_huge_negative_drift_value_keeps_the_gate_shut() -> None:
+    verdict = evaluate_gate(
+        GateReading(GateStatus.SUCCESS, rows=[[-(10**400)]], column_types=["long"]), 0.3
+    )
+    assert not verdict.retrain
+    assert "below the threshold" in verdict.reason
+
+
+def test_a_claim_a_few_minutes_ahead_still_debounces() -> None:
+    # Another instance's clock a little ahead is not a claim "from the future".
+    from shared.planning.retraining import ClaimView, Verdict, decide_from_claim
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    claim = ClaimView("retrain-x", "event:a", now + timedelta(minutes=3), counts=True)
+    decision = decide_from_claim(claim, claim_key="event:b", now=now, cooldown=timedelta(hours=6))
+    assert decision is not None
+    assert decision.verdict is Verdict.COOLDOWN
+
+
+def test_a_claim_in_flight_from_a_fast_clock_still_holds_a_twin_back() -> None:
+    # Another instance's clock 20 minutes fast, its submission not yet confirmed, and no
+    # cooldown: releasing the claim as "from the future" could let a second job through.
+    from shared.planning.retraining import ClaimView, Verdict, decide_from_claim
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    claim = ClaimView(
+        "retrain-x", "event:a", now + timedelta(minutes=20), counts=True, in_flight=True
+    )
+    decision = decide_from_claim(claim, claim_key="event:b", now=now, cooldown=timedelta(0))
+    assert decision is not None
+    assert decision.verdict is Verdict.ACTIVE

@@ -217,3 +217,26 @@ def test_promotion_everything_set() -> None:
 def test_a_bad_promotion_setting_is_named(overrides: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings({**BASE, **RETRAINING, **PROMOTING, **overrides})
+
+
+# ----------------------------------------------------------------------------- settings
+
+_BASE = {**BASE, **RETRAINING}
+
+
+@pytest.mark.parametrize("minutes", ["525601", "99999999999999999999"])
+def test_a_cooldown_beyond_a_year_is_a_settings_error(minutes: str) -> None:
+    with pytest.raises(SettingsError, match="RETRAIN_COOLDOWN_MINUTES"):
+        load_settings({**_BASE, "RETRAIN_COOLDOWN_MINUTES": minutes})
+
+
+def test_a_cooldown_of_a_year_is_accepted() -> None:
+    settings = load_settings({**_BASE, "RETRAIN_COOLDOWN_MINUTES": "525600"})
+    assert settings.retraining is not None
+    assert settings.retraining.cooldown_minutes == 525600
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_retrain_inputs_with_a_non_json_number_is_a_settings_error(constant: str) -> None:
+    with pytest.raises(SettingsError, match="RETRAIN_INPUTS"):
+        load_settings({**_BASE, "RETRAIN_INPUTS": '{"learning_rate": ' + constant + "}"})

@@ -4,32 +4,30 @@ completed retrain whose event was lost."""
 
 from __future__ import annotations
 
+import functools
+import threading
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from shared.ml_events import APP_TAG
+from shared.ml_events import (
+    APP_TAG,
+)
 from shared.reconcilers.transient import TransientAzureError
 from shared.retraining_runtime import retraining_runtime
 from tests.conftest import App
+from tests.retraining import (
+    DRIFT_QUERY,
+    deliver_ml_event,
+    event_outcome,
+    our_jobs,
+    recorded_actions,
+    submit_and_finish,
+)
 from tools import host, scene
 from tools import retraining_scene as rs
-
-QUERY = "AmlModelMonitorResults | summarize max(DriftScore)"
-
-
-@pytest.fixture
-def gated(app: App) -> App:
-    rs.seed_retraining(app.sim)
-    app.set_settings(
-        **rs.retraining_settings(
-            DRIFT_LOG_ANALYTICS_WORKSPACE_ID=rs.DRIFT_WORKSPACE,
-            DRIFT_QUERY=QUERY,
-            DRIFT_THRESHOLD="0.3",
-        )
-    )
-    app.sim.reset_counts()
-    return app
 
 
 def _fire() -> None:
@@ -58,7 +56,7 @@ def test_the_gate_at_or_above_the_threshold_retrains(gated: App, value: float) -
     assert f"drift {value:g}" in job["properties"]["tags"]["drift-message"]
     [(workspace, body)] = gated.sim.logs.queries
     assert workspace == rs.DRIFT_WORKSPACE
-    assert body["query"] == QUERY
+    assert body["query"] == DRIFT_QUERY
     [record] = _gate_records()
     assert record["Verdict"] == "retrain"
 
@@ -145,7 +143,7 @@ def test_dry_run_timer_asks_the_gate_and_submits_nothing(gated: App) -> None:
         **rs.retraining_settings(
             AUTOMATION_MODE="dry-run",
             DRIFT_LOG_ANALYTICS_WORKSPACE_ID=rs.DRIFT_WORKSPACE,
-            DRIFT_QUERY=QUERY,
+            DRIFT_QUERY=DRIFT_QUERY,
             DRIFT_THRESHOLD="0.3",
         )
     )
@@ -159,3 +157,104 @@ def test_dry_run_timer_asks_the_gate_and_submits_nothing(gated: App) -> None:
         a for a in retraining_runtime().ledger.actions(scene.PROD) if a["Kind"] == "retraining"
     ]
     assert plan["Outcome"] == "planned: not submitted (dry-run)"
+
+
+def _at_once(calls: list[Callable[[], None]]) -> list[BaseException]:
+    host.indexed()  # the host indexes the app once, before any invocation
+    barrier = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], None]) -> None:
+        try:
+            barrier.wait()
+            call()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
+
+
+# ---------------------------------------------------------------------------- drift gate
+
+
+def test_a_decimal_column_sent_as_text_is_a_drift_value(gated: App) -> None:
+    # Log Analytics sends `decimal` values as JSON strings, to keep their precision.
+    gated.sim.logs.set_result(rs.DRIFT_WORKSPACE, [["0.35"]], columns=[("Drift", "decimal")])
+    host.fire_timer("scheduled_retrain")
+    [job] = our_jobs(gated)
+    assert (
+        "drift 0.35 is at or above the threshold 0.3" in job["properties"]["tags"]["drift-message"]
+    )
+
+
+def test_a_drift_value_beyond_any_float_opens_the_gate_and_is_recorded(gated: App) -> None:
+    gated.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[10**400]], columns=[("Drift", "long")])
+    host.fire_timer("scheduled_retrain")
+    assert len(our_jobs(gated)) == 1
+    [gate] = recorded_actions("drift-gate")
+    assert gate["Verdict"] == "retrain"
+
+
+def test_rows_wider_than_their_columns_are_a_recorded_malformed_answer(gated: App) -> None:
+    gated.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[0.9, 1]], columns=[("Drift", "real")])
+    host.fire_timer("scheduled_retrain")  # recorded, not raised
+    assert our_jobs(gated) == []
+    [gate] = recorded_actions("drift-gate")
+    assert gate["Verdict"] == "hold"
+    assert "malformed" in gate["Reason"]
+
+
+# ------------------------------------------------------------------- scoring after retrain
+
+
+def test_completions_racing_each_other_and_the_timer_post_once_and_announce_once(
+    rapp: App,
+) -> None:
+    _job, event = submit_and_finish(rapp)
+    events = [{**event, "id": str(uuid.uuid4())} for _ in range(5)]
+    published_before = len(rapp.sim.eventgrid.published_events)
+    calls: list[Callable[[], None]] = [functools.partial(deliver_ml_event, rapp, e) for e in events]
+    calls.append(functools.partial(host.fire_timer, "scheduled_retrain"))
+
+    assert _at_once(calls) == []
+
+    assert len(rapp.sim.ml.scoring_posts) == 1
+    assert len(our_jobs(rapp, "scoring")) == 1
+    [started] = recorded_actions("batch-scoring")
+    assert started["Outcome"].startswith("applied: started")
+    announced = [
+        e["eventType"]
+        for e in rapp.sim.eventgrid.published_events[published_before:]
+        if e["eventType"].startswith("SynapseAmlAutomation.BatchScoring")
+    ]
+    assert announced == ["SynapseAmlAutomation.BatchScoring.Start.Applied"]
+    assert {event_outcome(e["id"]) for e in events} <= {"scoring-started", "scoring-in-progress"}
+
+
+def test_a_late_completion_event_after_the_timers_backstop_starts_nothing(rapp: App) -> None:
+    _job, event = submit_and_finish(rapp)
+    host.fire_timer("scheduled_retrain")
+    assert len(rapp.sim.ml.scoring_posts) == 1
+
+    deliver_ml_event(rapp, event)
+
+    assert len(rapp.sim.ml.scoring_posts) == 1
+    assert event_outcome(event["id"]) == "scoring-already-started"
+
+
+def test_a_backstop_that_stays_unavailable_still_lets_the_timer_retrain(app: App) -> None:
+    rs.seed_retraining(app.sim)
+    app.set_settings(**rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES="0"))
+    submit_and_finish(app)
+    app.sim.inject("ml.scoring.invoke", status=503, times=50)
+
+    with pytest.raises(Exception, match="503"):
+        host.fire_timer("scheduled_retrain")  # fails, so that it shows and runs again
+
+    assert len(our_jobs(app)) == 2  # the schedule's retrain was not held back by the backstop
+    assert our_jobs(app, "scoring") == []

@@ -297,3 +297,25 @@ def test_idempotency_keys_are_bounded_printable_ascii() -> None:
     for bad in ("", "  ", "k" * 256, "naïve", "a\tb"):
         status, field, _ = _refusal(idempotency_key, {"Idempotency-Key": bad})
         assert (status, field) == (400, "Idempotency-Key")
+
+
+@given(principal=st.text(max_size=400), run=st.text(max_size=2000), tracking=st.text(max_size=2000))
+def test_caller_and_tracking_headers_are_bounded_printable_ascii_whatever_is_sent(
+    principal: str, run: str, tracking: str
+) -> None:
+    from shared.scoring.requests import caller_of
+
+    caller = caller_of(
+        {
+            "X-MS-CLIENT-PRINCIPAL-ID": principal,
+            "x-ms-workflow-run-id": run,
+            "x-ms-client-tracking-id": tracking,
+        }
+    )
+    for value, limit in (
+        (caller.principal_id, 64),
+        (caller.workflow_run_id, 256),
+        (caller.client_tracking_id, 256),
+    ):
+        assert value is None or (0 < len(value) <= limit)
+        assert value is None or (value.isascii() and value.isprintable())

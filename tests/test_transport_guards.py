@@ -1,5 +1,6 @@
 """Transport guards: tokens and evidence stay on the configured endpoints, reads are bounded,
-and a response of the wrong shape is a recorded, permanent error.
+and a response of the wrong shape is a recorded, permanent error. For every client: the
+approval's, retraining's (azure-ai-ml and ARM), the drift query's and scoring's.
 
 Everything runs the real SDK clients over HTTPS against the simulator. Another origin is easy to
 reach there: the simulator's certificate also covers `localhost`, so `https://localhost:<port>`
@@ -40,11 +41,20 @@ from shared.adapters.transport import (
 )
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter
 from shared.arm import ArmId
+from shared.ml_events import APP_TAG
 from shared.model import ConnectionStatus
 from shared.runtime import runtime
 from simulator import AzureSimulator
 from tests.conftest import App
+from tests.retraining import (
+    completed_event,
+    deliver_ml_event,
+    event_outcome,
+    our_jobs,
+    recorded_actions,
+)
 from tools import host, scene
+from tools import retraining_scene as rs
 
 pytestmark = pytest.mark.slow
 
@@ -746,3 +756,302 @@ def test_malformed_errors_are_permanent() -> None:
         assert isinstance(error, AzureError)
         assert not is_transient(error)
         assert type(error).__name__ in describe(error)
+
+
+HTML = b"<html><body>Service Unavailable</body></html>"
+
+
+# A 200 of the wrong shape: a list, a string, an object-valued `value`, an HTML page.
+MALFORMED_200S: list[dict[str, Any]] = [
+    {"body": [{"name": "x"}]},
+    {"body": "ok"},
+    {"body": {"value": {"name": "x"}}},
+    {"raw": HTML, "headers": {"Content-Type": "text/html"}},
+]
+
+
+MALFORMED_IDS = ["list", "string", "object-value", "html"]
+
+
+def _foreign_redirect(app: App) -> dict[str, Any]:
+    return {
+        "status": 307,
+        "headers": {"Location": app.sim.foreign_url + scene.PROD + "/jobs?api-version=2024-04-01"},
+        "times": 5,
+    }
+
+
+# ------------------------------------------------ requests and tokens only to configured origins
+
+
+def test_a_job_list_whose_next_link_leaves_arm_is_refused_and_submits_nothing(rapp: App) -> None:
+    rapp.sim.inject_reply(
+        "ml.job.list",
+        body={"value": [], "nextLink": rapp.sim.foreign_url + scene.PROD + "/jobs?page=2"},
+    )
+    event = rs.monitor_breach_event()
+
+    deliver_ml_event(rapp, event)
+
+    assert rapp.sim.requests_to("localhost") == []
+    assert rapp.sim.ml.job_puts == []
+    assert event_outcome(event["id"]) == "failed"
+    [record] = recorded_actions("retraining")
+    assert "not a configured endpoint" in record["Outcome"]
+
+
+@pytest.mark.parametrize("route", ["ml.job.list", "ml.job.get"])
+def test_a_redirect_of_a_job_read_to_another_host_is_refused(rapp: App, route: str) -> None:
+    rapp.sim.inject_reply(route, **_foreign_redirect(rapp))
+    event = rs.monitor_breach_event()
+
+    deliver_ml_event(rapp, event)
+
+    assert rapp.sim.requests_to("localhost") == []
+    assert rapp.sim.ml.job_puts == []
+    assert event_outcome(event["id"]) == "failed"
+
+
+@pytest.mark.parametrize("route", ["ml.batch_endpoint.get", "ml.scoring.invoke"])
+def test_a_redirect_from_the_batch_endpoint_or_scoring_uri_gets_no_token_elsewhere(
+    rapp: App, route: str
+) -> None:
+    event = completed_event(rapp)
+    rapp.sim.inject_reply(route, **_foreign_redirect(rapp))
+
+    deliver_ml_event(rapp, event)
+
+    assert rapp.sim.requests_to("localhost") == []
+    assert our_jobs(rapp, "scoring") == []
+    [refused] = recorded_actions("batch-scoring")
+    assert refused["Outcome"].startswith("failed:")
+    assert "not a configured endpoint" in refused["Outcome"]
+
+
+def test_a_redirect_of_the_drift_query_is_refused_and_the_gate_stays_shut(app: App) -> None:
+    rs.seed_retraining(app.sim)
+    app.set_settings(**_gated_settings())
+    app.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[0.9]])
+    app.sim.inject_reply(
+        "logs.query",
+        status=307,
+        headers={"Location": app.sim.foreign_url + "/v1/workspaces/x/query"},
+        times=5,
+    )
+
+    host.fire_timer("scheduled_retrain")
+
+    assert app.sim.requests_to("localhost") == []
+    assert our_jobs(app, "retraining") == []
+    [gate] = recorded_actions("drift-gate")
+    assert gate["Verdict"] == "hold"
+    assert "not a configured endpoint" in gate["Reason"]
+
+
+def test_http_scoring_never_follows_a_redirect_of_the_endpoint_read(app: App) -> None:
+    from tests.test_scoring_http_e2e import _json, post
+    from tools import scoring_scene as ss
+
+    ss.seed(app.sim)
+    app.set_settings(**ss.settings_env())
+    app.sim.inject_reply("ml.batch_endpoint.get", **_foreign_redirect(app))
+
+    response = post()
+
+    assert response.status_code == 502
+    assert "not a configured endpoint" in _json(response)["detail"]
+    assert app.sim.requests_to("localhost") == []
+    assert app.sim.ml.scoring_posts == []
+
+
+# --------------------------------------------------------------------------- bounded reads
+
+
+def test_a_job_list_longer_than_its_bound_is_an_error_not_a_partial_list(rapp: App) -> None:
+    from shared.adapters.retraining_jobs import MAX_PAGES
+
+    base = {
+        "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+        "properties": {"jobType": "Pipeline", "status": "Completed", "tags": {APP_TAG: "x"}},
+        "systemData": {"createdAt": "2026-11-20T00:00:00Z"},
+    }
+    for index in range(MAX_PAGES + 1):
+        rapp.sim.ml.add_job(
+            scene.PROD, {**base, "id": f"{scene.PROD}/jobs/r{index}", "name": f"r{index}"}
+        )
+    rapp.sim.page_size = 1
+    try:
+        event = rs.monitor_breach_event()
+        deliver_ml_event(rapp, event)
+    finally:
+        rapp.sim.page_size = 50
+
+    # A job on a page past the bound could be active: nothing is submitted on a partial list.
+    assert [r.route for r in rapp.non_token_requests()].count("ml.job.list") == MAX_PAGES
+    assert rapp.sim.ml.job_puts == []
+    assert event_outcome(event["id"]) == "failed"
+    [record] = recorded_actions("retraining")
+    assert f"more than {MAX_PAGES} pages" in record["Outcome"]
+
+
+def test_a_repeated_next_link_in_the_job_list_stops_the_read(rapp: App) -> None:
+    loop = f"{rapp.sim.url}{scene.PROD}/jobs?api-version=2024-04-01&$skipToken=loop"
+    rapp.sim.inject_reply("ml.job.list", body={"value": [], "nextLink": loop}, times=3)
+    event = rs.monitor_breach_event()
+
+    deliver_ml_event(rapp, event)
+
+    assert [r.route for r in rapp.non_token_requests()].count("ml.job.list") == 2
+    assert rapp.sim.ml.job_puts == []
+    [record] = recorded_actions("retraining")
+    assert "repeats an earlier page" in record["Outcome"]
+
+
+def test_a_long_retry_after_from_the_job_list_is_capped(rapp: App) -> None:
+    from shared.adapters.transport import RETRY_AFTER_CAP_SECONDS
+
+    rapp.sim.inject_reply("ml.job.list", status=429, headers={"Retry-After": "60"})
+    started = time.monotonic()
+
+    deliver_ml_event(rapp, rs.monitor_breach_event())
+
+    assert time.monotonic() - started < RETRY_AFTER_CAP_SECONDS + 10
+    assert len(our_jobs(rapp, "retraining")) == 1
+
+
+def test_azure_ai_ml_paging_a_repeated_next_link_stops_and_submits_nothing(rapp: App) -> None:
+    # azure-ai-ml reads `name@latest` as a list and follows its nextLinks itself: a link back
+    # to the page just read made it loop (60 requests, until the simulator stopped answering
+    # so). The MLClient's paging guard stops it at the repeat.
+    loop = (
+        f"{rapp.sim.url}{scene.PROD}/components/{rs.COMPONENT}/versions"
+        "?api-version=2024-01-01-preview&$orderBy=createdtime desc&$top=1"
+    )
+    rapp.sim.inject_reply(
+        "ml.component.version.list", body={"value": [], "nextLink": loop}, times=60
+    )
+    event = rs.monitor_breach_event()
+
+    deliver_ml_event(rapp, event)
+
+    lists = [r.route for r in rapp.non_token_requests()].count("ml.component.version.list")
+    assert lists == 1
+    assert rapp.sim.ml.job_puts == []
+    assert event_outcome(event["id"]) == "failed"
+    [record] = [a for a in recorded_actions("retraining") if a["Verdict"] == "submit"]
+    assert "repeats an earlier page" in record["Outcome"]
+
+
+def test_azure_ai_ml_paging_is_bounded_in_pages(rapp: App) -> None:
+    from shared.adapters.transport import MAX_PAGES
+
+    pages = [
+        {
+            "value": [],
+            "nextLink": f"{rapp.sim.url}{scene.PROD}/components/{rs.COMPONENT}/versions"
+            f"?api-version=2024-01-01-preview&$skipToken={index}",
+        }
+        for index in range(MAX_PAGES + 5)
+    ]
+    for page in pages:
+        rapp.sim.inject_reply("ml.component.version.list", body=page)
+    event = rs.monitor_breach_event()
+
+    deliver_ml_event(rapp, event)
+
+    lists = [r.route for r in rapp.non_token_requests()].count("ml.component.version.list")
+    assert lists == MAX_PAGES
+    assert rapp.sim.ml.job_puts == []
+    assert event_outcome(event["id"]) == "failed"
+
+
+# ------------------------------------------------------------- a malformed 200 is recorded
+
+
+@pytest.mark.parametrize("reply", MALFORMED_200S, ids=MALFORMED_IDS)
+@pytest.mark.parametrize("route", ["ml.job.list", "ml.job.get"])
+def test_a_malformed_job_read_is_recorded_and_submits_nothing(
+    rapp: App, route: str, reply: dict[str, Any]
+) -> None:
+    rapp.sim.inject_reply(route, **reply)
+    event = rs.monitor_breach_event()
+
+    deliver_ml_event(rapp, event)  # recorded, never raised
+
+    assert rapp.sim.ml.job_puts == []
+    assert event_outcome(event["id"]) == "failed"
+    [record] = recorded_actions("retraining")
+    assert record["Outcome"].startswith("failed:")
+
+
+@pytest.mark.parametrize("reply", MALFORMED_200S, ids=MALFORMED_IDS)
+@pytest.mark.parametrize("route", ["ml.component.version.list", "ml.job.put"])
+def test_a_malformed_answer_to_azure_ai_ml_is_recorded_not_raised(
+    rapp: App, route: str, reply: dict[str, Any]
+) -> None:
+    rapp.sim.inject_reply(route, **reply)
+    event = rs.monitor_breach_event()
+
+    deliver_ml_event(rapp, event)  # recorded, never raised
+
+    assert event_outcome(event["id"]) == "failed"
+    [record] = [a for a in recorded_actions("retraining") if a["Verdict"] == "submit"]
+    assert record["Outcome"].startswith("failed:")
+    published = [e["eventType"] for e in rapp.sim.eventgrid.published_events]
+    assert "SynapseAmlAutomation.Retraining.Submit.Applied" not in published
+
+
+# The read that gets the malformed answer, and the kind of decision that records it.
+_AFTER_RETRAIN = {
+    "ml.job.get": "retraining",
+    "ml.batch_endpoint.get": "batch-scoring",
+    "ml.scoring.invoke": "batch-scoring",
+}
+
+
+@pytest.mark.parametrize("reply", MALFORMED_200S, ids=MALFORMED_IDS)
+@pytest.mark.parametrize("route", sorted(_AFTER_RETRAIN))
+def test_a_malformed_answer_after_a_retrain_is_recorded_not_raised(
+    rapp: App, route: str, reply: dict[str, Any]
+) -> None:
+    event = completed_event(rapp)
+    rapp.sim.inject_reply(route, **reply)
+
+    deliver_ml_event(rapp, event)  # recorded, never raised
+
+    assert event_outcome(event["id"]) == "failed"
+    [failed] = [
+        a for a in recorded_actions(_AFTER_RETRAIN[route]) if a["Outcome"].startswith("failed:")
+    ]
+    assert "Malformed" in failed["Outcome"] or "UnexpectedResponse" in failed["Outcome"]
+    if route != "ml.scoring.invoke":
+        assert rapp.sim.ml.scoring_posts == []
+
+
+def _gated_settings(**overrides: str) -> dict[str, str]:
+    return rs.retraining_settings(
+        DRIFT_LOG_ANALYTICS_WORKSPACE_ID=rs.DRIFT_WORKSPACE,
+        DRIFT_QUERY="AmlModelMonitorResults | summarize max(DriftScore)",
+        DRIFT_THRESHOLD="0.3",
+        **overrides,
+    )
+
+
+@pytest.mark.parametrize("reply", MALFORMED_200S, ids=MALFORMED_IDS)
+def test_a_malformed_drift_query_answer_is_recorded_and_the_timer_goes_on(
+    app: App, reply: dict[str, Any]
+) -> None:
+    rs.seed_retraining(app.sim)
+    app.sim.ml.add_compute(scene.DEV, "cpu-cluster")
+    app.set_settings(**_gated_settings(RETRAIN_WORKSPACE_IDS=f"{scene.PROD},{scene.DEV}"))
+    app.sim.logs.set_result(rs.DRIFT_WORKSPACE, [[0.9]])
+    app.sim.inject_reply("logs.query", **reply)  # the first workspace's reading only
+
+    host.fire_timer("scheduled_retrain")  # does not raise
+
+    [held] = recorded_actions("drift-gate", scene.PROD)
+    assert held["Verdict"] == "hold"
+    assert "drift query failed" in held["Reason"]
+    assert our_jobs(app, "retraining", scene.PROD) == []
+    # The next workspace had its turn: its reading opened the gate.
+    assert len(our_jobs(app, "retraining", scene.DEV)) == 1

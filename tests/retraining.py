@@ -1,0 +1,72 @@
+"""Helpers of the retraining tests: deliver Azure ML events, read the jobs the app started and
+what it recorded. Shared by every unit whose tests drive retraining end to end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.ml_events import APP_TAG
+from shared.reconcilers.intent import INTENT
+from shared.retraining_runtime import retraining_runtime
+from tests.conftest import App
+from tools import retraining_scene as rs
+from tools import scene
+
+DRIFT_QUERY = "AmlModelMonitorResults | summarize max(DriftScore)"
+
+
+def deliver_ml_event(app: App, event: dict[str, Any]) -> None:
+    app.deliver(event, "on_ml_event")
+
+
+def our_jobs(
+    app: App, purpose: str = "retraining", workspace: str = scene.PROD
+) -> list[dict[str, Any]]:
+    """The jobs in `workspace` the app tagged with `purpose`."""
+    return [
+        job
+        for job in app.sim.ml.jobs(workspace)
+        if job["properties"]["tags"].get(APP_TAG) == purpose
+    ]
+
+
+def event_outcome(event_id: str) -> str:
+    row = retraining_runtime().ledger.event(event_id)
+    assert row is not None, f"event {event_id} was not recorded"
+    return str(row["Outcome"])
+
+
+def recorded_actions(
+    kind: str, workspace: str = scene.PROD, *, intents: bool = False
+) -> list[dict[str, Any]]:
+    """The decisions of `kind` recorded for `workspace` (the intent rows written before each
+    write only when asked for)."""
+    return [
+        a
+        for a in retraining_runtime().ledger.actions(workspace)
+        if a["Kind"] == kind and (intents or a["Outcome"] != INTENT)
+    ]
+
+
+def submitted_job(app: App) -> dict[str, Any]:
+    """The retraining job a monitor's drift event makes the app submit."""
+    deliver_ml_event(app, rs.monitor_breach_event())
+    [job] = our_jobs(app)
+    return job
+
+
+def completed_event(app: App) -> dict[str, Any]:
+    """A retraining job of the app, completed in Azure, and its RunCompleted event."""
+    job = submitted_job(app)
+    app.sim.ml.set_job_status(scene.PROD, job["name"], "Completed")
+    app.sim.reset_counts()
+    return rs.job_finished_event(job["name"], tags=job["properties"]["tags"])
+
+
+def submit_and_finish(app: App, status: str = "Completed") -> tuple[dict[str, Any], dict[str, Any]]:
+    """A retraining job submitted on drift and finished in Azure with `status`, and its event."""
+    deliver_ml_event(app, rs.monitor_breach_event())
+    [job] = our_jobs(app)
+    app.sim.ml.set_job_status(scene.PROD, job["name"], status)
+    app.sim.reset_counts()
+    return job, rs.job_finished_event(job["name"], tags=job["properties"]["tags"])
