@@ -1,5 +1,9 @@
 """Scoring over HTTP, end to end: the registered functions, called with real `func.HttpRequest`
-objects, against the simulator (real SDK pipelines over HTTPS) and Azurite."""
+objects, against the simulator (real SDK pipelines over HTTPS) and Azurite.
+
+And under attack: what an outside caller may try (hostile bodies, sizes at their limits, path
+tricks in names, keys reused across callers or after a refusal). Each refusal is a problem
+document that submits nothing and keeps nothing secret."""
 
 from __future__ import annotations
 
@@ -16,10 +20,14 @@ from hypothesis import strategies as st
 from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
 from shared.ml_events import APP_TAG
+from shared.scoring.contract import MAX_BODY_BYTES, MAX_INPUT_PATH
 from shared.scoring.records import ScoringRecords
-from shared.scoring.requests import Caller
+from shared.scoring.requests import (
+    Caller,
+)
 from shared.scoring.service import ScoringService, Started
 from tests.conftest import App
+from tests.test_scoring_inputs import DATASTORE, STORAGE
 from tools import host, scene
 from tools import scoring_scene as ss
 
@@ -501,3 +509,433 @@ def test_concurrent_retries_with_one_key_submit_once(scoring: App) -> None:
     assert len(names) == 1
     busy = [r for r in responses if r.status_code == 503]
     assert all(int(r.headers["Retry-After"]) > 0 for r in busy)
+
+
+# --- through the registered functions, over the simulator ----------------------------------
+
+
+def _problem(response: func.HttpResponse, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.get_body()[:300]
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = json.loads(response.get_body())
+    assert {"type", "title", "status", "detail"} <= set(problem)
+    assert problem["status"] == status
+    return problem  # type: ignore[no-any-return]
+
+
+def _ledger_text() -> str:
+    from shared.runtime import runtime
+
+    return json.dumps(list(runtime().ledger.table.list_entities()), default=str)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 30000,
+        b'{"endpoint": "fraud-scoring", "endpoint": "churn-scoring", "input": {}}',
+        b'{"endpoint": "fraud-scoring", "input": {"type": "uri_folder", "path": NaN}}',
+        _body(path=f"{DATASTORE}a/%252e%252e/%252e%252e/secrets/"),
+        _body(path=f"{STORAGE}in/x%3Fsv%3D2024-11-04%26sig%3DTopSecretSig/"),
+        _body(path=f"{DATASTORE}in/%00/"),
+        _body(endpoint="fraud-\u0455coring"),
+    ],
+    ids=["deep", "duplicate", "nan", "double-encoded", "encoded-sas", "encoded-nul", "lookalike"],
+)
+def test_hostile_bodies_are_problems_that_submit_and_keep_nothing(
+    scoring: App, body: bytes
+) -> None:
+    response = post(body)
+    problem = _problem(response, 422 if b"\\u0455" in body else 400)
+    assert problem["field"] in ("(body)", "input.path", "endpoint")
+    assert scoring.sim.ml.scoring_posts == []
+    assert not [w for w in scoring.sim.writes() if w.route != "token"]
+    assert "TopSecret" not in response.get_body().decode()
+    assert "TopSecret" not in _ledger_text()
+    assert "%252e" not in _ledger_text()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "{" + ss.LOGIC_APP + "}",
+        ss.LOGIC_APP.replace("-", ""),
+        ss.LOGIC_APP[:4] + "\x00" + ss.LOGIC_APP[4:],
+    ],
+)
+def test_a_caller_header_in_another_spelling_is_403_and_submits_nothing(
+    scoring: App, header: str
+) -> None:
+    problem = _problem(post(_body(), _headers(header)), 403)
+    assert problem["field"] == "X-MS-CLIENT-PRINCIPAL-ID"
+    assert scoring.sim.ml.scoring_posts == []
+
+
+def test_an_input_path_of_exactly_2048_characters_starts_a_job_and_2049_is_400(
+    scoring: App,
+) -> None:
+    def path(length: int) -> str:
+        return DATASTORE + "a" * (length - len(DATASTORE) - 1) + "/"
+
+    assert len(path(MAX_INPUT_PATH)) == MAX_INPUT_PATH
+    too_long = _problem(post(_body(path=path(MAX_INPUT_PATH + 1))), 400)
+    assert too_long["field"] == "input.path"
+    assert scoring.sim.ml.scoring_posts == []
+    response = post(_body(path=path(MAX_INPUT_PATH)))
+    assert response.status_code == 202
+    [(_, sent)] = scoring.sim.ml.scoring_posts
+    assert sent["properties"]["inputData"]["UriFolder"]["uri"] == path(MAX_INPUT_PATH)
+
+
+def test_a_body_of_exactly_64_kib_is_read_and_one_byte_more_is_413(scoring: App) -> None:
+    body = _body()
+    exact = body[:-1] + b" " * (MAX_BODY_BYTES - len(body)) + b"}"
+    assert len(exact) == MAX_BODY_BYTES
+    assert post(exact).status_code == 202
+    over = exact[:-1] + b" }"
+    _problem(post(over), 413)
+    assert len(scoring.sim.ml.scoring_posts) == 1
+
+
+def test_a_scoring_uri_outside_the_inference_domain_is_422_and_gets_no_token(
+    scoring: App,
+) -> None:
+    foreign = scoring.sim.foreign_url
+
+    def elsewhere(body: Any) -> None:
+        body["properties"]["scoringUri"] = f"{foreign}/score"
+
+    scoring.sim.rewrite_reply("ml.batch_endpoint.get", elsewhere)
+    problem = _problem(post(_body()), 422)
+    assert problem["field"] == "endpoint"
+    assert scoring.sim.requests_to("localhost") == []
+    assert scoring.sim.ml.scoring_posts == []
+
+
+@pytest.mark.parametrize(
+    "deployment", ["blue/../green", "blue%2Fgreen", "BLUE\n", "../blue", "blue?x=1", "b" * 256]
+)
+def test_deployment_names_with_path_characters_are_400_and_reach_no_url(
+    scoring: App, deployment: str
+) -> None:
+    problem = _problem(post(_body(deployment=deployment)), 400)
+    assert problem["field"] == "deployment"
+    assert scoring.sim.requests == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["..", ".", "%2e%2e", "..%2F..%2Fjobs", "a/b", "batchjob-1\x00", "job\u0131", "j" * 10_000, ""],
+)
+def test_job_names_with_path_tricks_are_404_without_reading_azure(scoring: App, name: str) -> None:
+    _problem(get(name), 404)
+    assert scoring.sim.count("ml.job.get") == 0
+
+
+def test_a_job_name_in_another_case_is_the_same_job_for_its_caller_only(scoring: App) -> None:
+    response = post(_body())
+    name = json.loads(response.get_body())["name"]
+    assert get(name.upper()).status_code == 202
+    _problem(get(name.upper(), ss.ANALYST), 404)
+
+
+def test_the_same_key_from_two_callers_starts_two_jobs(scoring: App) -> None:
+    key = {"Idempotency-Key": "nightly-run"}
+    first = post(_body(), _headers(ss.LOGIC_APP, **key))
+    second = post(_body(), _headers(ss.ANALYST, **key))
+    assert first.status_code == second.status_code == 202
+    names = {json.loads(r.get_body())["name"] for r in (first, second)}
+    assert len(names) == 2
+    assert len(scoring.sim.ml.scoring_posts) == 2
+    # And neither may read the other's job.
+    for response, other in ((first, ss.ANALYST), (second, ss.LOGIC_APP)):
+        _problem(get(json.loads(response.get_body())["name"], other), 404)
+
+
+def test_dry_run_never_submits_even_with_an_idempotency_key(scoring: App) -> None:
+    scoring.set_settings(**ss.settings_env(), AUTOMATION_MODE="dry-run")
+    for _ in range(2):
+        response = post(_body(), _headers(**{"Idempotency-Key": "k"}))
+        assert response.status_code == 200
+    assert scoring.sim.ml.scoring_posts == []
+    assert not [w for w in scoring.sim.writes() if w.route != "token"]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    encoded=st.sampled_from(["%3F", "%253F", "%23", "%2523", "%3f"]),
+    secret=st.text(string.ascii_letters + string.digits, min_size=8, max_size=30),
+)
+def test_a_sas_hidden_by_percent_encoding_never_reaches_a_job_or_the_ledger(
+    scoring: App, encoded: str, secret: str
+) -> None:
+    marker = "TopSecret" + secret
+    path = f"{STORAGE}in/data{encoded}sv%3D2024-11-04%26sig%3D{marker}"
+    response = post(_body(path=path))
+    assert _problem(response, 400)["field"] == "input.path"
+    assert marker not in response.get_body().decode()
+    assert scoring.sim.ml.scoring_posts == []
+    assert marker not in _ledger_text()
+
+
+def test_a_key_whose_request_was_refused_before_submitting_is_free_for_a_corrected_body(
+    scoring: App,
+) -> None:
+    key = {"Idempotency-Key": "nightly-fix"}
+    _problem(post(_body(deployment="purple"), _headers(**key)), 422)
+    assert scoring.sim.ml.scoring_posts == []
+    corrected = post(_body(deployment="blue"), _headers(**key))
+    assert corrected.status_code == 202, corrected.get_body()
+    assert len(scoring.sim.ml.scoring_posts) == 1
+    again = post(_body(deployment="blue"), _headers(**key))
+    assert json.loads(again.get_body())["name"] == json.loads(corrected.get_body())["name"]
+    assert len(scoring.sim.ml.scoring_posts) == 1
+
+
+def test_a_key_whose_submission_may_have_gone_through_stays_bound_to_its_body(
+    scoring: App,
+) -> None:
+    key = {"Idempotency-Key": "nightly-503"}
+    scoring.sim.inject("ml.scoring.invoke", status=503, times=5, retry_after=0.01)
+    _problem(post(_body(), _headers(**key)), 503)
+    scoring.sim.clear_faults()
+    # The POST was sent with the claim's request ID: another body may not take the key over.
+    problem = _problem(post(_body(endpoint=ss.CHURN_PROD), _headers(**key)), 422)
+    assert problem["field"] == "Idempotency-Key"
+    assert post(_body(), _headers(**key)).status_code == 202
+    assert len(scoring.sim.ml.jobs(scene.PROD)) == 1
+
+
+def test_a_key_whose_endpoint_read_failed_started_nothing_and_is_free(scoring: App) -> None:
+    key = {"Idempotency-Key": "nightly-arm-down"}
+    scoring.sim.inject("ml.batch_endpoint.get", status=503, times=5, retry_after=0.01)
+    _problem(post(_body(), _headers(**key)), 503)
+    scoring.sim.clear_faults()
+    assert post(_body(endpoint=ss.CHURN_PROD), _headers(**key)).status_code == 202
+    assert len(scoring.sim.ml.scoring_posts) == 1
+
+
+def test_every_status_the_functions_answered_is_described_in_the_spec(scoring: App) -> None:
+    from shared.scoring.openapi import build_spec
+
+    paths = build_spec(host="h")["paths"]
+    answered: list[tuple[str, str, int]] = []
+    started = post(_body())
+    answered.append(("/scoring-jobs", "post", started.status_code))
+    name = json.loads(started.get_body())["name"]
+    # Azure refuses the app's identity (403): the caller cannot fix it, 502.
+    scoring.sim.inject("ml.batch_endpoint.get", status=403, times=1)
+    answered.append(("/scoring-jobs", "post", _problem(post(_body()), 502)["status"]))
+    scoring.sim.inject("ml.job.get", status=403, times=1)
+    answered.append(("/scoring-jobs/{job_name}", "get", _problem(get(name), 502)["status"]))
+    anonymous = host.call_http("openapi_spec", method="GET", url=f"{ss.APP_URL}/openapi.json")
+    answered.append(("/openapi.json", "get", _problem(anonymous, 401)["status"]))
+    for path, method, status in answered:
+        assert str(status) in paths[path][method]["responses"], (path, method, status)
+
+
+def test_a_ledger_that_refuses_the_app_is_a_500_problem_that_submits_nothing(
+    scoring: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    import base64
+    import os
+    import re
+
+    wrong_key = base64.b64encode(b"not the account key").decode()
+    refused = re.sub(
+        r"AccountKey=[^;]+", f"AccountKey={wrong_key}", os.environ["LEDGER_CONNECTION_STRING"]
+    )
+    scoring.set_settings(**ss.settings_env(), LEDGER_CONNECTION_STRING=refused)
+    for response in (post(_body(), _headers(**{"Idempotency-Key": "k"})), get("batchjob-1")):
+        problem = _problem(response, 500)
+        assert "Retry-After" not in response.headers
+        assert wrong_key not in json.dumps(problem)
+    assert scoring.sim.ml.scoring_posts == []
+    assert "ledger" in caplog.text
+    from shared.scoring.openapi import build_spec
+
+    paths = build_spec(host="h")["paths"]
+    assert "500" in paths["/scoring-jobs"]["post"]["responses"]
+    assert "500" in paths["/scoring-jobs/{job_name}"]["get"]["responses"]
+
+
+def test_a_file_input_naming_a_folder_is_400_and_submits_nothing(scoring: App) -> None:
+    body = json.dumps(
+        {"endpoint": "fraud-scoring", "input": {"type": "uri_file", "path": ss.INPUT}}
+    ).encode()
+    assert _problem(post(body), 400)["field"] == "input.path"
+    assert scoring.sim.ml.scoring_posts == []
+    as_file = body.replace(b'in/"', b'in/part-0.csv"')
+    assert post(as_file).status_code == 202
+
+
+def test_no_log_line_of_a_refused_request_holds_its_sas_or_path(
+    scoring: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    marker = "TopSecretSig0123"
+    paths = [
+        f"{STORAGE}in/?sv=2024-11-04&sig={marker}",
+        f"{STORAGE}in/x%3Fsig%3D{marker}",
+        f"{DATASTORE}in/#{marker}",
+        f"azureml:churn-input:3?sig={marker}",
+    ]
+    with caplog.at_level(logging.DEBUG):
+        for path in paths:
+            _problem(post(_body(path=path), _headers(**{"x-ms-client-tracking-id": "t-1"})), 400)
+    assert caplog.records
+    assert marker not in caplog.text
+    assert all(marker not in str(record.__dict__) for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, ss.APP_HOST),
+        ({"API_HOSTNAME": "Scoring.Contoso.com"}, "scoring.contoso.com"),
+        ({"WEBSITE_HOSTNAME": ""}, None),
+    ],
+)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:secret@evil.example:8443/api/openapi.json",
+        "https://EVIL.example/api/openapi.json?x=1#f",
+        "http://localhost:7071/api/openapi.json",
+    ],
+)
+def test_the_spec_host_is_the_apps_own_never_the_requests_and_the_spec_stays_valid(
+    scoring: App, url: str, settings: dict[str, str], expected: str | None
+) -> None:
+    from openapi_spec_validator import OpenAPIV2SpecValidator, validate
+
+    scoring.set_settings(**{**ss.settings_env(), **settings})
+    headers = {**_headers(ss.STRANGER), "Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    response = host.call_http("openapi_spec", method="GET", url=url, headers=headers)
+    assert response.status_code == 200
+    spec = json.loads(response.get_body())
+    validate(spec, cls=OpenAPIV2SpecValidator)
+    assert spec.get("host") == expected
+    assert "evil" not in response.get_body().decode().lower()
+    assert "secret" not in response.get_body().decode()
+
+
+def test_a_job_name_azure_answers_with_a_dot_can_be_polled_to_its_end(scoring: App) -> None:
+    dotted = "batchjob.v2-20261125"
+
+    def rename(body: Any) -> None:
+        body["id"] = body["id"].rsplit("/", 1)[0] + "/" + dotted
+        body["name"] = dotted
+
+    scoring.sim.rewrite_reply("ml.scoring.invoke", rename)
+    response = post(_body())
+    assert response.status_code == 202, response.get_body()
+    accepted = json.loads(response.get_body())
+    assert accepted["name"] == dotted
+    assert response.headers["Location"].endswith("/" + dotted)
+    scoring.sim.ml.add_job(
+        scene.PROD,
+        {"name": dotted, "properties": {"status": "Completed", "jobType": "Pipeline"}},
+    )
+    done = get(dotted)
+    assert done.status_code == 200, done.get_body()
+    assert json.loads(done.get_body())["status"] == "Completed"
+
+
+@given(st.text(string.ascii_letters + string.digits + "._-", min_size=1, max_size=260))
+def test_every_job_name_the_adapter_accepts_can_be_polled_and_no_other(name: str) -> None:
+    import re
+
+    from shared.ml_events import JOB_NAME
+    from shared.scoring.contract import JOB_NAME_PATTERN
+
+    assert bool(JOB_NAME.fullmatch(name)) == bool(re.fullmatch(JOB_NAME_PATTERN, name))
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        _JSON_VALUES.map(lambda value: json.dumps(value).encode()),
+        st.fixed_dictionaries(
+            {"endpoint": st.sampled_from(["fraud-scoring", ss.FRAUD, "x"]) | st.text(max_size=20)},
+            optional={
+                "deployment": st.sampled_from(["blue", "green"]) | st.text(max_size=20),
+                "input": st.fixed_dictionaries(
+                    {
+                        "type": st.sampled_from(["uri_folder", "uri_file"]) | st.text(max_size=9),
+                        "path": st.sampled_from([ss.INPUT, STORAGE + "in/a.csv"])
+                        | st.text(max_size=60).map(lambda t: DATASTORE + t),
+                    }
+                )
+                | _JSON_VALUES,
+            },
+        ).map(lambda value: json.dumps(value).encode()),
+    ),
+    content_type=st.sampled_from(["application/json", "text/plain", ""]),
+    key=st.none() | st.text(max_size=10),
+)
+def test_any_request_is_answered_with_a_job_or_a_problem_never_an_exception(
+    scoring: App, body: bytes, content_type: str, key: str | None
+) -> None:
+    headers = _headers(**({"Content-Type": content_type} if content_type else {}))
+    if not content_type:
+        del headers["Content-Type"]
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    before = len(scoring.sim.ml.scoring_posts)
+    response = post(body, headers)
+    if response.status_code == 202:
+        assert response.headers["Location"].startswith(JOBS_URL + "/")
+        assert len(scoring.sim.ml.scoring_posts) - before <= 1
+    else:
+        assert response.status_code in (400, 413, 415, 422), response.get_body()
+        _problem(response, response.status_code)
+        assert len(scoring.sim.ml.scoring_posts) == before
+
+
+def test_dry_run_refuses_a_scoring_uri_the_real_run_would_refuse(scoring: App) -> None:
+    scoring.set_settings(**ss.settings_env(), AUTOMATION_MODE="dry-run")
+    foreign = scoring.sim.foreign_url
+
+    def elsewhere(body: Any) -> None:
+        body["properties"]["scoringUri"] = f"{foreign}/score"
+
+    scoring.sim.rewrite_reply("ml.batch_endpoint.get", elsewhere)
+    problem = _problem(post(_body()), 422)
+    assert problem["field"] == "endpoint"
+    assert scoring.sim.requests_to("localhost") == []
+
+
+def test_location_and_status_url_never_repeat_user_info_of_the_request_url(scoring: App) -> None:
+    url = "https://user:Secret123@func-synapse-aml.azurewebsites.net/api/scoring-jobs?x=1"
+    response = host.call_http(
+        "start_scoring", method="POST", url=url, headers=_headers(), body=_body()
+    )
+    assert response.status_code == 202
+    name = json.loads(response.get_body())["name"]
+    assert response.headers["Location"] == f"{JOBS_URL}/{name}"
+    assert "Secret123" not in response.get_body().decode()
+    polled = host.call_http(
+        "get_scoring_job",
+        method="GET",
+        url=f"https://user:Secret123@func-synapse-aml.azurewebsites.net/api/scoring-jobs/{name}",
+        headers=_headers(),
+        route_params={"job_name": name},
+    )
+    assert polled.status_code == 202
+    assert polled.headers["Location"] == f"{JOBS_URL}/{name}"

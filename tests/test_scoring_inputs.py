@@ -1,7 +1,8 @@
 """Whose data a job may read (issue 15, items 2 and 7): jobs read their input with the app's
 identity, which owns the app's host storage. One pure check (`input_not_allowed`) for HTTP
 requests, `SCORING_INPUT` and `RETRAIN_INPUTS`; SAS tokens refused in settings and redacted from
-anything recorded or published."""
+anything recorded or published. Input paths whose percent-encoding hides a traversal, a query
+or a control character are refused, however often encoded."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from shared.scoring.inputs import (
     Location,
     allowed_prefix,
     input_not_allowed,
+    input_path_problem,
 )
 from tests.conftest import App
 from tools import host, scene
@@ -516,3 +518,128 @@ def test_an_input_under_an_allowed_prefix_starts_a_job_and_one_beside_it_does_no
     assert _post("https://mldata01.blob.core.windows.net/scoring/inbox/").status_code == 422
     assert _post(ss.INPUT).status_code == 422  # a datastore the list does not name
     assert len(scoring.sim.ml.scoring_posts) == 1
+
+
+DATASTORE = "azureml://datastores/workspaceblobstore/paths/"
+
+
+STORAGE = "https://mlstore.blob.core.windows.net/scoring/"
+
+
+# --- input paths (pure) --------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "segment",
+    [
+        "%252e%252e",  # decoded twice: '..'
+        "%25252E%25252E",  # three times
+        ".%252e",
+        "%252F",  # a separator after two decodings
+        "%255C",
+    ],
+)
+def test_a_traversal_or_separator_encoded_more_than_once_is_refused(segment: str) -> None:
+    for base in (DATASTORE, STORAGE):
+        assert input_path_problem(f"{base}a/{segment}/b") is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "segment", ["%00", "%0a", "%0D%0A", "%7f", "%2500", "%ff", "%C3", "%e2%80%ae"]
+)
+def test_a_percent_encoded_control_character_or_non_utf8_byte_is_refused(segment: str) -> None:
+    # %e2%80%ae is U+202E (right-to-left override): not printable, it would disguise a path.
+    assert input_path_problem(f"{DATASTORE}in/{segment}.csv") is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("segment", ["%3Fsv%3D1%26sig%3Dabc", "x%3f", "%23sig=abc", "%253Fsig"])
+def test_a_query_or_fragment_hidden_in_percent_encoding_is_refused(segment: str) -> None:
+    for base in (DATASTORE, STORAGE):
+        reason = input_path_problem(f"{base}in/{segment}")
+        assert reason is not None
+        assert "sig" not in reason
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("segment", ["%", "%2", "%zz", "a%g0"])
+def test_a_malformed_percent_escape_is_refused(segment: str) -> None:
+    assert input_path_problem(f"{DATASTORE}in/{segment}") is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{DATASTORE}in/caf%C3%A9.csv",  # encoded UTF-8 text is a real file name
+        f"{DATASTORE}in/my%20file.csv",
+        f"{STORAGE}in/100%25.csv",  # a literal '%' in a blob name
+        f"{DATASTORE}in/.../x",  # three dots is a name, not a traversal
+    ],
+)
+def test_plain_percent_encoded_names_still_pass(path: str) -> None:
+    assert input_path_problem(path) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path",
+    [
+        "AzureML://datastores/workspaceblobstore/paths/in/",
+        "HTTPS://mlstore.blob.core.windows.net/scoring/in/",
+        "https://MLSTORE.blob.core.windows.net/scoring/in/",
+        "https://mlstore.blob.core.windows.net:443/scoring/in/",
+        "https://user@mlstore.blob.core.windows.net/scoring/in/",
+        "https://mlstore.blob.core.windows.net.evil.com/scoring/in/",
+        "https://mlstore.blob.core.windows.net@evil.com/scoring/in/",
+        "https://mlstore.blob.core.windows.net./scoring/in/",
+        "https://10.1.2.3/scoring/in/",
+        "https://[::1]/scoring/in/",
+        "https://mlstore.blob.core.windows.net//in/",
+        "https://mlstore.blob.core.windows.net/scoring//in/",
+        "azureml://datastores//paths/in/",
+        "azureml://datastores/ws/paths/",
+        "azureml://datastores/ws/paths//in",
+        "azureml:churn-input:",
+        "azureml:churn-input",
+        "azureml:churn-input:-1",
+        "azureml:churn-input:1:2",
+        "azureml:churn-input:1/../x",
+        "azureml:churn-input@latest",
+        "azureml:churn-input:1 ",
+        " azureml:churn-input:1",
+        "azureml:churn-input:1\x00",
+        "https://mlstore.blob.core.windows.net/scoring/in/\u2024\u2024/x",
+        "https://mlstore.blob.core.windows.net/scoring/in/\uff0e\uff0e/x",
+        "https://mlstore.blob.core.windows.net/scoring/in\\..\\x",
+    ],
+)
+def test_spellings_outside_the_three_forms_are_refused(path: str) -> None:
+    assert input_path_problem(path) is not None
+
+
+@pytest.mark.slow
+@given(
+    base=st.sampled_from([DATASTORE, STORAGE]),
+    name=st.text(string.ascii_letters + string.digits + "%._-", min_size=1, max_size=30),
+)
+def test_whatever_passes_has_no_traversal_query_or_control_after_any_number_of_decodings(
+    base: str, name: str
+) -> None:
+    from urllib.parse import unquote
+
+    path = f"{base}in/{name}"
+    if input_path_problem(path) is not None:
+        return
+    text = path
+    for _ in range(len(path)):
+        decoded = unquote(text, errors="strict")
+        if decoded == text:
+            break
+        text = decoded
+    relative = text.removeprefix(base)
+    assert relative.isprintable()
+    assert not {"?", "#", "\\"} & set(relative)
+    assert not {".", ".."} & set(relative.split("/"))

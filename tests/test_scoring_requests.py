@@ -1,4 +1,7 @@
-"""Scoring requests: who may call, what a body may hold, which inputs a job may read (pure)."""
+"""Scoring requests: who may call, what a body may hold, which inputs a job may read (pure).
+
+Strict JSON (depth, duplicate members, non-JSON numbers, charsets), caller headers in any other
+form than one object ID, lookalike endpoint names."""
 
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ from shared.scoring.requests import (
     resolve_endpoint,
     validate,
 )
+from tools import scene
+from tools import scoring_scene as ss
 
 WS = (
     "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/"
@@ -319,3 +324,97 @@ def test_caller_and_tracking_headers_are_bounded_printable_ascii_whatever_is_sen
     ):
         assert value is None or (0 < len(value) <= limit)
         assert value is None or (value.isascii() and value.isprintable())
+
+
+# --- bodies, callers, endpoints (pure) ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_json_nested_deeper_than_the_parser_goes_is_400_not_a_crash() -> None:
+    for opener in (b"[", b'{"a":'):
+        body = opener * (MAX_BODY_BYTES // len(opener))
+        status, field, _ = _refusal(parse_body, "application/json", body)
+        assert (status, field) == (400, "(body)")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"endpoint": "fraud-scoring", "endpoint": "churn-scoring"}',
+        b'{"endpoint": "e", "input": {"type": "uri_file", "path": "a", "path": "b"}}',
+        b'{"endpoint": NaN}',
+        b'{"endpoint": "e", "input": Infinity}',
+        b"-Infinity",
+    ],
+)
+def test_duplicate_members_and_non_json_numbers_are_400(body: bytes) -> None:
+    status, field, _ = _refusal(parse_body, "application/json", body)
+    assert (status, field) == (400, "(body)")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json; charset=iso-8859-1", "application/json;charset=utf-16", "text/json"],
+)
+def test_json_in_another_charset_or_media_type_is_415(content_type: str) -> None:
+    assert _refusal(parse_body, content_type, b"{}")[0] == 415
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        'application/json; charset="utf-8"',
+    ],
+)
+def test_json_declared_as_utf8_is_read(content_type: str) -> None:
+    assert parse_body(content_type, b'{"a": "b"}') == {"a": "b"}
+
+
+APP_CALLER = ss.LOGIC_APP
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "header",
+    [
+        "{" + APP_CALLER + "}",
+        "urn:uuid:" + APP_CALLER,
+        APP_CALLER.replace("-", ""),
+        "urn:urn:urn:urn:" + APP_CALLER,
+        "-".join(APP_CALLER.replace("-", "")[i : i + 2] for i in range(0, 32, 2)),
+        APP_CALLER + "\x00",
+        APP_CALLER[:4] + "\x00" + APP_CALLER[4:],
+        APP_CALLER[:4] + "\u200b" + APP_CALLER[4:],
+        f"{APP_CALLER}, {ss.ANALYST}",
+        f"{APP_CALLER},{APP_CALLER}",
+        APP_CALLER + "x" * 40,
+    ],
+)
+def test_a_caller_header_that_is_not_exactly_one_object_id_is_refused(header: str) -> None:
+    # Even when the claims agree with it (401 when a non-ASCII claim cannot agree with anything).
+    caller = caller_of(ss.caller_headers(header))
+    status, field, _ = _refusal(authorize, caller, frozenset({APP_CALLER}))
+    assert (status, field) == (403 if header.isascii() else 401, "X-MS-CLIENT-PRINCIPAL-ID")
+
+
+@pytest.mark.slow
+def test_an_upper_case_object_id_is_the_same_caller() -> None:
+    headers = {
+        **ss.caller_headers(APP_CALLER.upper()),
+        "X-MS-CLIENT-PRINCIPAL-ID": f"  {APP_CALLER.upper()} ",
+    }
+    assert authorize(caller_of(headers), frozenset({APP_CALLER})) == APP_CALLER
+
+
+@pytest.mark.slow
+def test_a_non_ascii_lookalike_of_an_endpoint_name_names_nothing() -> None:
+    endpoint = ArmId(f"{scene.PROD}/batchEndpoints/kscore")
+    assert resolve_endpoint("KSCORE", (endpoint,)) == endpoint
+    for lookalike in ("\u212ascore", "k\u0455core", "kscore\u200b", "\uff4bscore"):
+        status, field, _ = _refusal(resolve_endpoint, lookalike, (endpoint,))
+        assert (status, field) == (422, "endpoint")
