@@ -1,19 +1,31 @@
 """`on_ml_event`: an Azure ML workspace's system topic (run status changes, runs completed, v1
 dataset drift). Drift starts retraining (debounced); a finished retraining job of this app is read
-and, when it completed, batch scoring starts."""
+and, when it completed, batch scoring starts; a finished scoring job of this app is announced."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from shared.arm import same_arm_id
 from shared.events import Ignored
 from shared.intake import event_data
-from shared.ml_events import Drift, classify_ml_event, scoped_workspace, workspace_of_topic
+from shared.ml_events import (
+    SCORING,
+    Drift,
+    JobFinished,
+    classify_ml_event,
+    scoped_workspace,
+    workspace_of_topic,
+)
 from shared.reconcilers.transient import TransientAzureError
 from shared.retraining_runtime import retraining_runtime
+
+if TYPE_CHECKING:
+    from shared.reconcilers.retraining import Outcome
 
 FUNCTION = "on_ml_event"
 
@@ -53,6 +65,11 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     if isinstance(parsed, Ignored):
         record("invalid" if parsed.invalid else "ignored", parsed.reason)
         return
+    if isinstance(parsed, JobFinished) and parsed.purpose == SCORING:
+        # Scoring jobs started over HTTP too: any workspace in scope, retraining on or off.
+        scoring = parsed
+        _act(record, lambda: rt.scoring_outcomes.on_finished(scoring))
+        return
     if rt.reconciler is None or settings.retraining is None:
         record("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
         return
@@ -64,12 +81,21 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     if retrain_workspace is None:
         record("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
         return
-    parsed = replace(parsed, workspace_id=retrain_workspace)
+    target, reconciler = replace(parsed, workspace_id=retrain_workspace), rt.reconciler
+    _act(
+        record,
+        lambda: (
+            reconciler.on_drift(target)
+            if isinstance(target, Drift)
+            else reconciler.on_finished(target)
+        ),
+    )
+
+
+def _act(record: Callable[[str, str], None], act: Callable[[], Outcome]) -> None:
+    """Record what `act` came to; a transient failure is recorded and raised for redelivery."""
     try:
-        if isinstance(parsed, Drift):
-            result = rt.reconciler.on_drift(parsed)
-        else:
-            result = rt.reconciler.on_finished(parsed)
+        result = act()
     except TransientAzureError as error:
         record("failed", f"will be redelivered: {error}")
         raise
