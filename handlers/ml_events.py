@@ -4,13 +4,12 @@ and, when it completed, batch scoring starts; a finished scoring job of this app
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from shared.arm import same_arm_id
+from shared.arm import ArmId, same_arm_id
 from shared.events import Ignored
 from shared.intake import event_data
 from shared.ml_events import (
@@ -26,6 +25,7 @@ from shared.retraining_runtime import retraining_runtime
 
 if TYPE_CHECKING:
     from shared.reconcilers.retraining import Outcome
+    from shared.retraining_runtime import RetrainingRuntime
 
 FUNCTION = "on_ml_event"
 
@@ -65,38 +65,31 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     if isinstance(parsed, Ignored):
         record("invalid" if parsed.invalid else "ignored", parsed.reason)
         return
-    if isinstance(parsed, JobFinished) and parsed.purpose == SCORING:
-        # Scoring jobs started over HTTP too: any workspace in scope, retraining on or off.
-        scoring = parsed
-        _act(record, lambda: rt.scoring_outcomes.on_finished(scoring))
-        return
-    if rt.reconciler is None or settings.retraining is None:
-        record("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
-        return
-    # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
-    retrain_workspace = next(
-        (known for known in settings.retraining.workspace_ids if same_arm_id(known, configured)),
-        None,
-    )
-    if retrain_workspace is None:
-        record("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
-        return
-    target, reconciler = replace(parsed, workspace_id=retrain_workspace), rt.reconciler
-    _act(
-        record,
-        lambda: (
-            reconciler.on_drift(target)
-            if isinstance(target, Drift)
-            else reconciler.on_finished(target)
-        ),
-    )
-
-
-def _act(record: Callable[[str, str], None], act: Callable[[], Outcome]) -> None:
-    """Record what `act` came to; a transient failure is recorded and raised for redelivery."""
     try:
-        result = act()
+        if isinstance(parsed, JobFinished) and parsed.purpose == SCORING:
+            # Scoring jobs started over HTTP too: any workspace in scope, retraining on or off.
+            result = rt.scoring_outcomes.on_finished(parsed)
+        else:
+            result = _retrain(rt, parsed, configured)
     except TransientAzureError as error:
         record("failed", f"will be redelivered: {error}")
         raise
     record(result.outcome, result.summary)
+
+
+def _retrain(rt: RetrainingRuntime, parsed: Drift | JobFinished, configured: ArmId) -> Outcome:
+    from shared.reconcilers.retraining import Outcome
+
+    if rt.reconciler is None or rt.settings.retraining is None:
+        return Outcome("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
+    # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
+    retrain_workspace = next(
+        (known for known in rt.settings.retraining.workspace_ids if same_arm_id(known, configured)),
+        None,
+    )
+    if retrain_workspace is None:
+        return Outcome("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
+    parsed = replace(parsed, workspace_id=retrain_workspace)
+    if isinstance(parsed, Drift):
+        return rt.reconciler.on_drift(parsed)
+    return rt.reconciler.on_finished(parsed)

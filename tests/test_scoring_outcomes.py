@@ -1,8 +1,8 @@
 """How a batch scoring job the app started ended, end to end: the registered functions
-(`on_ml_event`, `scheduled_retrain`, `start_scoring`), real SDK clients over HTTPS against the
+(`on_ml_event`, `reconcile_all`, `start_scoring`), real SDK clients over HTTPS against the
 simulator, the ledger in Azurite.
 
-The job's completion event (or, when it was lost, the timer's backstop) reads the job and records
+The job's completion event (or, when it was lost, the sweep's backstop) reads the job and records
 `BatchScoring.Completed` or `BatchScoring.Failed` (Canceled too) once: in the ledger, in the
 job's scoring-jobs row, as an outcome event. A job is the app's only if its scoring-jobs row says
 so: a user's job tagged like the app's costs no Azure call and is never announced.
@@ -105,8 +105,8 @@ def _azure_writes(app: App) -> list[Any]:
     return [r for r in app.sim.writes() if r.route != "eventgrid.publish"]
 
 
-def _timer() -> None:
-    host.fire_timer("scheduled_retrain")
+def _sweep() -> None:
+    host.fire_timer("reconcile_all")
 
 
 # ----------------------------------------------------------------------- the event
@@ -225,7 +225,7 @@ def test_a_users_job_tagged_like_the_apps_costs_no_azure_call(rapp: App) -> None
     event = rs.job_finished_event("users-scoring", tags=tags)
 
     rapp.deliver(event, "on_ml_event")
-    _timer()
+    _sweep()
 
     assert _event_outcome(event["id"]) == "ignored"
     assert _job_reads(rapp, "users-scoring") == 0
@@ -248,60 +248,62 @@ def test_the_apps_job_name_in_another_workspace_is_not_the_apps(rapp: App) -> No
 # ---------------------------------------------------------------------- the backstop
 
 
-def test_the_timer_announces_a_job_whose_event_was_lost_once(rapp: App) -> None:
+def test_the_sweep_announces_a_job_whose_event_was_lost_once(rapp: App) -> None:
     job = _scoring_job(rapp)
     late = _finish(rapp, job, "Canceled")
 
-    _timer()
+    _sweep()
     assert [e["eventType"] for e in _announced(rapp)] == [FAILED]
     [recorded] = _outcomes()
-    assert recorded["Trigger"].startswith("schedule:")
+    assert recorded["Trigger"].startswith("sweep:")
     assert _row(job["name"])["Status"] == "Canceled"
 
     rapp.sim.reset_counts()
-    _timer()  # the next run does not read it again
+    _sweep()  # the next sweep does not read it again
     rapp.deliver(late, "on_ml_event")  # nor does its event, should it come after all
     assert len(_announced(rapp)) == 1
     assert _job_reads(rapp, job["name"]) == 0
     assert _event_outcome(late["id"]) == "already-recorded"
 
 
-def test_the_timer_after_the_event_announces_nothing_more(rapp: App) -> None:
+def test_the_sweep_after_the_event_announces_nothing_more(rapp: App) -> None:
     job = _scoring_job(rapp)
     rapp.deliver(_finish(rapp, job, "Completed"), "on_ml_event")
     rapp.sim.reset_counts()
 
-    _timer()
+    _sweep()
 
     assert len(_announced(rapp)) == 1
     assert _job_reads(rapp, job["name"]) == 0
 
 
-def test_the_timer_leaves_a_running_job_for_later(rapp: App) -> None:
+def test_the_sweep_leaves_a_running_job_for_later(rapp: App) -> None:
     job = _scoring_job(rapp)
     rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Running")
 
-    _timer()
+    _sweep()
     assert _announced(rapp) == []
     assert _job_reads(rapp, job["name"]) == 1
 
     rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Completed")
-    _timer()
+    _sweep()
     assert [e["eventType"] for e in _announced(rapp)] == [COMPLETED]
 
 
-def test_an_unavailable_read_fails_the_timer_after_retraining_had_its_turn(rapp: App) -> None:
+def test_an_unavailable_read_fails_the_sweep_after_it_reconciled_every_workspace(
+    rapp: App,
+) -> None:
     job = _scoring_job(rapp)
     _finish(rapp, job, "Completed")
     rapp.sim.inject("ml.job.get", status=503, times=20, retry_after=0)
 
     with pytest.raises(TransientAzureError, match=job["name"]):
-        _timer()
+        _sweep()
     assert _announced(rapp) == []
-    assert rapp.sim.count("ml.job.list") == 1  # the retraining workspace still had its turn
+    assert rapp.sim.count("aml.workspace.get") >= 2  # the workspaces still had their turn
 
     rapp.sim.clear_faults()
-    _timer()
+    _sweep()
     assert [e["eventType"] for e in _announced(rapp)] == [COMPLETED]
 
 
@@ -341,12 +343,12 @@ def test_the_backstop_is_bounded_by_count_and_age(rapp: App) -> None:
         clock["now"] += timedelta(seconds=1)
     rapp.sim.reset_counts()
 
-    _timer()
+    _sweep()
 
     assert _job_reads(rapp, names[0]) == 0  # older than the window
     read = [name for name in names if _job_reads(rapp, name)]
     assert read == names[1 : BACKSTOP_LIMIT + 1]  # the oldest first, at most the limit
-    _timer()
+    _sweep()
     assert {e["subject"] for e in _announced(rapp)} == set(names[1:])
 
 
@@ -381,7 +383,7 @@ def test_dry_run_records_and_announces_the_end_once_and_writes_nothing(rapp: App
 
     rapp.deliver(event, "on_ml_event")
     rapp.deliver(event, "on_ml_event")
-    _timer()
+    _sweep()
 
     [announced] = _announced(rapp)
     assert announced["data"]["mode"] == "dry-run"

@@ -1,12 +1,7 @@
-"""The end of a batch scoring job the app started: recorded in its scoring-jobs row, in the ledger
-and as `BatchScoring.Completed` / `BatchScoring.Failed` (Canceled included), exactly once.
-
-From the job's completion event, or from the retraining timer's backstop (its event may have
-been lost). The job is the app's only if the ledger's scoring-jobs row names it in the event's
-workspace: a tag or a name proves nothing (a user's job tagged as the app's costs no Azure call).
-The job is read; its status, not the event's, decides. The first delivery to claim the outcome in
-the ledger (`first_time`) announces it; a redelivery or the backstop after it does not.
-Dry-run changes nothing here: the outcome is an observation, and Azure is only read.
+"""How a batch scoring job the app started ended, from its event or the sweep's backstop (the event
+may be lost): announced once (`BatchScoring.Completed`, `.Failed` for Failed and Canceled), in
+the ledger and in its scoring-jobs row. Only that row proves the job is the app's (a tag proves
+nothing); the job is read, its status decides. Dry-run is no different: Azure is only read.
 """
 
 from __future__ import annotations
@@ -15,14 +10,13 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.adapters.batch_scoring import BatchScoringAdapter, ScoringJob
 from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId, same_arm_id
-from shared.ledger import ActionRecord, ActionSink, ReportsOnce
+from shared.ledger import ActionRecord
 from shared.logs import decision_log
 from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
@@ -30,18 +24,15 @@ from shared.outcome import Outcome as Typed
 from shared.outcome import noted
 from shared.reconcilers.retraining import KIND_SCORING, Outcome
 from shared.reconcilers.transient import TransientAzureError
+from shared.recorder import Recorder
 from shared.scoring.records import JobRecord, ScoringRecords
 
 log = logging.getLogger(__name__)
 
-# The backstop looks at the jobs submitted in this window, at most this many per timer run
-# (oldest first), so its cost stays bounded however many jobs the ledger holds.
+# The backstop looks at the jobs submitted in this window, at most this many per sweep (oldest
+# first), so its cost stays bounded however many jobs the ledger holds.
 BACKSTOP_WINDOW = timedelta(days=7)
 BACKSTOP_LIMIT = 50
-
-
-class Sink(ActionSink, ReportsOnce, Protocol):
-    """The ledger and outcome events (`shared.recorder.Recorder`)."""
 
 
 class ScoringOutcomes:
@@ -51,7 +42,7 @@ class ScoringOutcomes:
         self,
         scoring: BatchScoringAdapter,
         records: ScoringRecords,
-        sink: Sink,
+        sink: Recorder,
         mode: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -62,8 +53,7 @@ class ScoringOutcomes:
         self._clock = clock
 
     def on_finished(self, finished: JobFinished) -> Outcome:
-        """The event says a scoring job ended: if the ledger says the app started it, read it
-        and announce how it ended (once)."""
+        """The event says a scoring job ended: if the ledger says the app started it, read it."""
         trigger = f"event:{finished.event_id}"
         record = self._records.job(finished.job_name)
         if record is None or not same_arm_id(record.workspace_id, finished.workspace_id):
@@ -83,10 +73,9 @@ class ScoringOutcomes:
             )
         return self._announce(record, job, trigger)
 
-    def backstop(self, run_id: str) -> None:
-        """The jobs whose end was never announced (their event lost): read each, announce those
-        that ended (each with its own decision line). A transient failure stops the round."""
-        trigger = f"schedule:{run_id}"
+    def backstop(self, trigger: str) -> None:
+        """Read the jobs whose end was never announced; announce those that ended. A transient
+        failure stops the round."""
         for record in self._records.unannounced(self._clock() - BACKSTOP_WINDOW, BACKSTOP_LIMIT):
             job = self._read(record, trigger)
             if isinstance(job, ScoringJob) and job.finished:
@@ -150,30 +139,20 @@ class ScoringOutcomes:
         reason: str = "reading the scoring job failed",
         evidence: str = "",
     ) -> None:
+        workspace, job = record.workspace_id, record.job_name
+        notify = verdict != "retry"
         self._sink.record_actions(
-            [
-                ActionRecord(
-                    target_id=record.workspace_id,
-                    kind=KIND_SCORING,
-                    verdict=verdict,
-                    subject=record.job_name,
-                    reason=reason,
-                    mode=self._mode,
-                    outcome=outcome,
-                    trigger=trigger,
-                    evidence=evidence,
-                    notify=verdict != "retry",
-                )
-            ]
-        )
+            [ActionRecord(workspace, KIND_SCORING, verdict, job, reason, self._mode, outcome,
+                          trigger, evidence, notify)]
+        )  # fmt: skip
         decision_log(
             log,
             reason,
             trigger=trigger,
-            workspace_id=record.workspace_id,
+            workspace_id=workspace,
             kind=KIND_SCORING,
             verdict=verdict,
             outcome=str(outcome),
-            subject_id=record.job_name,
+            subject_id=job,
             level=logging.INFO if verdict == "completed" else logging.WARNING,
         )
