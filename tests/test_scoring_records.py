@@ -180,6 +180,9 @@ def test_unannounced_jobs_are_those_of_the_window_not_yet_announced_oldest_first
         clock.now += timedelta(minutes=1)
     records.job_ended("c-first-announced", "Failed", announced=True)
     records.job_ended("d-last", "Completed")  # seen by polling, not announced
+    # A row edited by hand into another shape is passed over.
+    edited = (START + timedelta(minutes=2)).isoformat()
+    table.upsert_entity({"PartitionKey": "scoring-jobs", "RowKey": "x", "SubmittedAt": edited})
 
     since = START + timedelta(seconds=30)
     assert [j.job_name for j in records.unannounced(since, 10)] == ["b-second", "a-third", "d-last"]

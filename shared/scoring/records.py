@@ -334,16 +334,17 @@ class ScoringRecords:
 
     def unannounced(self, since: datetime, limit: int) -> list[JobRecord]:
         """Jobs submitted since `since` whose outcome is not yet announced, oldest first, at
-        most `limit` (the timer's backstop reads each one from Azure)."""
+        most `limit` (the sweep's backstop reads each one from Azure)."""
         rows = self._table.query_entities(
             "PartitionKey eq @pk and SubmittedAt ge @since",
             parameters={"pk": JOBS_PARTITION, "since": since.isoformat()},
         )
-        pending = sorted(
-            (row for row in rows if not row.get("AnnouncedAt")),
-            key=lambda row: str(row.get("SubmittedAt")),
-        )
-        return [_job_record(row) for row in pending[:limit]]
+        jobs = []
+        for row in sorted(rows, key=lambda row: str(row.get("SubmittedAt"))):
+            if not row.get("AnnouncedAt"):
+                with contextlib.suppress(KeyError):  # a row edited by hand into another shape
+                    jobs.append(_job_record(row))
+        return jobs[:limit]
 
     # --- requests --------------------------------------------------------------------------
 
