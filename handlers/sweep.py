@@ -27,7 +27,10 @@ def reconcile_all(timer: func.TimerRequest) -> None:
         decision_log(log, "running late", trigger=trigger, kind="sweep", verdict="past-due")
     report = sweep(runtime(), trigger=trigger)
     retry = report.transient_failures
-    text = f"{len(report.workspaces)} workspaces reconciled, {len(retry)} to retry"
+    text = (
+        f"{len(report.workspaces)} workspaces reconciled, {report.unchanged} unchanged, "
+        f"{len(retry)} to retry; inventory: {report.inventory}"
+    )
     decision_log(log, text, trigger=trigger, kind="sweep", verdict="retry" if retry else "done")
     if report.transient_failures:
         raise TransientAzureError("; ".join(report.transient_failures))
