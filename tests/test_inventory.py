@@ -48,6 +48,14 @@ def fleet(app: App, count: int, **settings: str) -> list[str]:
     return workspaces
 
 
+def tag(app: App, workspace_id: str, tags: dict[str, str]) -> None:
+    """Set a workspace's tags in ARM (not through an API: no event, no other change)."""
+    with app.sim.lock:
+        stored = app.sim.arm.stored(workspace_id)
+        assert stored is not None
+        stored["tags"] = tags
+
+
 def run(app: App, name: str) -> SweepReport:
     app.sim.reset_counts()
     return sweep(runtime(), trigger=f"sweep:{name}")
@@ -143,14 +151,12 @@ def test_a_stale_row_never_causes_a_write(app: App) -> None:
 def test_a_stale_tag_never_brings_a_workspace_into_scope(app: App) -> None:
     workspaces = fleet(app, 2, ML_SCOPE_TAG="team=ml", **REMEDIATE)
     for workspace_id in workspaces:
-        with app.sim.lock:
-            app.sim.arm.stored(workspace_id)["tags"] = {"team": "ml"}
+        tag(app, workspace_id, {"team": "ml"})
         app.sim.ml.add_compute(workspace_id, "cpu", max_node_count=10)
     app.sim.resourcegraph.lag = 3600.0
     app.sim.resourcegraph.snapshot()
     tagged, untagged = workspaces
-    with app.sim.lock:
-        app.sim.arm.stored(untagged)["tags"] = {}
+    tag(app, untagged, {})
 
     report = run(app, "untagged")
 
