@@ -206,6 +206,10 @@ class Inventory:
                 survey.unchanged += 1
             else:
                 survey.workspaces.append(admitted)
+        # Those named one by one first, in the settings' order, as `workspaces` lists them.
+        named = [s.lower() for s in self._scope.scopes]
+        order = {workspace: position for position, workspace in enumerate(named)}
+        survey.workspaces.sort(key=lambda w: order.get(w.lower(), len(order)))
         return survey
 
 

@@ -40,7 +40,11 @@ class SweepReport:
 def settings_digest(settings: Settings) -> str:
     """The settings, canonically: any change of them makes every workspace changed."""
     fields = dataclasses.asdict(settings)
-    return json.dumps(fields, sort_keys=True, default=lambda v: sorted(map(str, v)))
+    return json.dumps(fields, sort_keys=True, default=_canonical)
+
+
+def _canonical(value: object) -> object:
+    return sorted(map(str, value)) if isinstance(value, set | frozenset) else str(value)
 
 
 def sweep(
