@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -162,6 +164,29 @@ def test_a_stale_tag_never_brings_a_workspace_into_scope(app: App) -> None:
 
     assert reconciled(report) == {tagged.lower()}
     assert writes(app) == [f"{tagged}/computes/cpu"], "only where ARM shows the tag"
+
+
+def test_an_exemption_that_ends_between_sweeps_brings_its_workspace_back(app: App) -> None:
+    # No row changes when an exemption ends: the sweep's digest of the settings does.
+    workspaces = fleet(app, 2, **REMEDIATE)
+    spared = workspaces[0]
+    app.sim.ml.add_compute(spared, "cpu", max_node_count=10)
+    ends = datetime.now(UTC) + timedelta(seconds=6)
+    exemption = {"rule": "compute-max-nodes", "scope": spared, "reason": "load test"}
+    app.set_settings(
+        ML_SCOPES=json.dumps([FLEET]),
+        ML_WORKSPACE_IDS="",
+        POLICY_EXEMPTIONS=json.dumps([{**exemption, "expires": ends.isoformat()}]),
+        **REMEDIATE,
+    )
+    run(app, "spared")
+    assert writes(app) == [], "exempt"
+    time.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 0.5)
+
+    report = run(app, "ended")
+
+    assert reconciled(report) == {w.lower() for w in workspaces}
+    assert writes(app) == [f"{spared}/computes/cpu"]
 
 
 @pytest.mark.parametrize("refusal", ["429", "quota"])

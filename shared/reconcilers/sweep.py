@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError
 
@@ -38,9 +39,12 @@ class SweepReport:
 
 
 def settings_digest(settings: Settings) -> str:
-    """The settings, canonically: any change of them makes every workspace changed."""
+    """The settings, canonically, and which of their exemptions are in force: any change of
+    either makes every workspace changed (an exemption's end changes no row)."""
+    now = datetime.now(UTC)
+    in_force = [e.in_force(now) for e in settings.policy_exemptions]
     fields = dataclasses.asdict(settings)
-    return json.dumps(fields, sort_keys=True, default=_canonical)
+    return json.dumps([fields, in_force], sort_keys=True, default=_canonical)
 
 
 def _canonical(value: object) -> object:
