@@ -1,7 +1,4 @@
-"""Microsoft.ResourceGraph in the simulator (``sim.resourcegraph``): the app's queries answered
-from the simulator's own state, with Resource Graph's quota headers, paging and lag."""
-
-from __future__ import annotations
+"""Microsoft.ResourceGraph in the simulator (``sim.resourcegraph``): the app's queries."""
 
 from .models import ResourceGraph
 

@@ -87,23 +87,21 @@ class ResourceGraph:
         assert self._snapshot is not None
         return self._snapshot[1]
 
-    def _quota_headers(self) -> dict[str, str]:
+    def query(self, call: Call) -> Reply:
         now = time.monotonic()
         while self._spent and now - self._spent[0] >= self.window:
             self._spent.popleft()
-        resets = self.window - (now - self._spent[0]) if self._spent else 0.0
-        return {
+        spent = len(self._spent) >= self.quota
+        if not spent:
+            self._spent.append(now)
+        # Whole seconds, rounded up: a client that waits that long finds the quota back.
+        resets = -((now - self._spent[0] - self.window) // 1) if self._spent else 0
+        headers = {
             "x-ms-user-quota-remaining": str(max(0, self.quota - len(self._spent))),
-            # Whole seconds, rounded up: a client that waits that long finds the quota back.
-            "x-ms-user-quota-resets-after": time.strftime("%H:%M:%S", time.gmtime(-(-resets // 1))),
+            "x-ms-user-quota-resets-after": time.strftime("%H:%M:%S", time.gmtime(resets)),
         }
-
-    def query(self, call: Call) -> Reply:
-        headers = self._quota_headers()
-        if headers["x-ms-user-quota-remaining"] == "0":
+        if spent:
             return arm_error(429, "RateLimiting", "Too many requests (quota spent).", headers)
-        self._spent.append(time.monotonic())
-        headers = self._quota_headers()
         body = call.body if isinstance(call.body, dict) else {}
         self.queries.append(text := str(body.get("query", "")))
         options = body.get("options") or {}
