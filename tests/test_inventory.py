@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -211,3 +212,41 @@ def test_the_sweep_falls_back_to_arm_when_resource_graph_refuses_and_says_so(
     # The quota's last request is answered; the app asks no more of it (no 429 seen).
     statuses = [r.status for r in app.sim.requests if r.route == "resourcegraph.query"]
     assert statuses == ([429] if refusal == "429" else [200])
+
+
+def test_each_row_changes_the_digest_of_its_own_workspace_only() -> None:
+    from shared.inventory import fingerprints
+
+    one, ten = scene.workspace_id("mlw-1"), scene.workspace_id("mlw-10")
+    group = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-ml"
+    storage = f"{group}/providers/Microsoft.Storage/storageAccounts/st1"
+
+    def rows(compute: Any = None, tags: Any = None) -> dict[str, list[dict[str, Any]]]:
+        link = {"properties": {"privateLinkServiceId": storage.upper()}}
+        return {
+            "workspaces": [
+                {"id": one, "properties": {"storageAccount": storage}},
+                {"id": ten, "properties": {}},
+            ],
+            "computes": [{"id": f"{ten}/computes/cpu", "properties": compute}],
+            "private_endpoints": [
+                {"id": "/pe", "properties": {"privateLinkServiceConnections": [link]}, "tags": tags}
+            ],
+            "role_assignments": [{"id": "/ra", "properties": {"scope": one.lower()}, "tags": tags}],
+        }
+
+    before = fingerprints(rows(), "settings")
+    assert set(before) == {one.lower(), ten.lower()}
+    # A compute of mlw-10 (whose ID starts with mlw-1's): mlw-10's digest only.
+    after = fingerprints(rows(compute={"maxNodes": 9}), "settings")
+    assert (after[one.lower()], after[ten.lower()] != before[ten.lower()]) == (
+        before[one.lower()],
+        True,
+    )
+    # The private endpoint to mlw-1's storage, and the assignment at mlw-1: mlw-1's only.
+    after = fingerprints(rows(tags={"x": "y"}), "settings")
+    assert (after[one.lower()] != before[one.lower()], after[ten.lower()]) == (
+        True,
+        before[ten.lower()],
+    )
+    assert fingerprints(rows(), "other settings")[ten.lower()] != before[ten.lower()]

@@ -44,6 +44,7 @@ def settings_digest(settings: Settings) -> str:
     now = datetime.now(UTC)
     in_force = [e.in_force(now) for e in settings.policy_exemptions]
     fields = dataclasses.asdict(settings)
+    del fields["ledger"]  # where records go, not a rule (and its connection string is a secret)
     return json.dumps([fields, in_force], sort_keys=True, default=_canonical)
 
 
@@ -63,10 +64,9 @@ def sweep(
     reports: list[WorkspaceReport] = []
     failures: list[str] = []
     survey: Survey | None = None
+    known = runtime.ledger.fingerprints()
     try:
-        survey = runtime.inventory.changed_workspaces(
-            runtime.ledger.fingerprints(), settings_digest(runtime.settings)
-        )
+        survey = runtime.inventory.changed_workspaces(known, settings_digest(runtime.settings))
         workspaces, problems = survey.workspaces, survey.problems
         inventory = "resource graph"
     except AzureError as error:
