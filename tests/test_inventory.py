@@ -250,3 +250,23 @@ def test_each_row_changes_the_digest_of_its_own_workspace_only() -> None:
         before[ten.lower()],
     )
     assert fingerprints(rows(), "other settings")[ten.lower()] != before[ten.lower()]
+
+
+@pytest.mark.parametrize("answer", ["redirect", "repeated $skipToken"])
+def test_resource_graph_goes_only_where_the_settings_point_and_pages_end(
+    app: App, answer: str
+) -> None:
+    workspaces = fleet(app, 2)
+    if answer == "redirect":
+        foreign = app.sim.foreign_url + "/providers/Microsoft.ResourceGraph/resources"
+        app.sim.inject_reply("resourcegraph.query", status=307, headers={"Location": foreign})
+    else:
+        page = {"totalRecords": 9, "count": 0, "data": [], "$skipToken": "again"}
+        app.sim.inject_reply("resourcegraph.query", body=page, times=2)
+
+    report = run(app, "guarded")
+
+    assert app.sim.requests_to("localhost") == [], "nothing, and no token, to another origin"
+    assert app.sim.count("resourcegraph.query") == (1 if answer == "redirect" else 2)
+    assert report.inventory.startswith("arm (Resource Graph unavailable: ")
+    assert reconciled(report) == {w.lower() for w in workspaces}
