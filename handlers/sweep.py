@@ -34,7 +34,10 @@ def reconcile_all(timer: func.TimerRequest) -> None:
         retraining_runtime().scoring_outcomes.backstop(trigger)
     except (TransientAzureError, AzureError) as error:  # counted in the sweep's line
         retry.append(str(error))
-    text = f"{len(report.workspaces)} workspaces reconciled, {len(retry)} to retry"
+    text = (
+        f"{len(report.workspaces)} workspaces reconciled, {report.unchanged} unchanged, "
+        f"{len(retry)} to retry; inventory: {report.inventory}"
+    )
     decision_log(log, text, trigger=trigger, kind="sweep", verdict="retry" if retry else "done")
     if retry:
         raise TransientAzureError("; ".join(retry))
