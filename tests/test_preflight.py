@@ -360,6 +360,14 @@ RESOURCE_POLICY_CONTRIBUTOR = [
 ]
 
 
+def only_problem(tmp_path: Path, table: dict[str, Any], env: dict[str, str]) -> str:
+    """The one failure line of a run that must fail."""
+    code, stderr, _ = run_preflight(tmp_path, table, env)
+    assert code == 1
+    [line] = problems(stderr)
+    return line
+
+
 def test_the_on_call_workbook_and_alerts_need_their_writes_unless_turned_off(
     tmp_path: Path,
 ) -> None:
@@ -374,20 +382,15 @@ def test_the_on_call_workbook_and_alerts_need_their_writes_unless_turned_off(
         }
     ]
     table[permissions_url(app_group)] = {"stdout": {"value": no_insights + RBAC_ADMINISTRATOR}}
-    code, stderr, _ = run_preflight(tmp_path, table, healthy_env())
-    assert code == 1
-    [line] = problems(stderr)
+    line = only_problem(tmp_path, table, healthy_env())
     assert f" at {app_group} (" in line
     assert "the on-call workbook and alerts are created there (DEPLOY_MONITORING)" in line
     for action in MONITORING_WRITES:
         assert action in line
     assert "Microsoft.Insights/components/write" in line  # the app's own App Insights, too
     assert ACTION_GROUPS_WRITE not in line  # no email: no action group
-    code, stderr, _ = run_preflight(
-        tmp_path, table, {**healthy_env(), "ALERT_EMAIL_ADDRESS": "oncall@example.com"}
-    )
-    [line] = problems(stderr)
-    assert ACTION_GROUPS_WRITE in line
+    env = {**healthy_env(), "ALERT_EMAIL_ADDRESS": "oncall@example.com"}
+    assert ACTION_GROUPS_WRITE in only_problem(tmp_path, table, env)
 
     # Monitoring Contributor on top grants them; turned off, they are not needed.
     table[permissions_url(app_group)] = {
@@ -397,8 +400,7 @@ def test_the_on_call_workbook_and_alerts_need_their_writes_unless_turned_off(
     assert code == 0, stderr
     table[permissions_url(app_group)] = {"stdout": {"value": no_insights + RBAC_ADMINISTRATOR}}
     env = {**healthy_env(), "DEPLOY_MONITORING": "false", "ALERT_EMAIL_ADDRESS": "x@example.com"}
-    code, stderr, _ = run_preflight(tmp_path, table, env)
-    [line] = problems(stderr)
+    line = only_problem(tmp_path, table, env)
     assert "DEPLOY_MONITORING" not in line
     assert "Microsoft.Insights/workbooks/write" not in line
 
@@ -412,9 +414,7 @@ def test_the_policy_initiative_needs_policy_writes_at_the_subscription(tmp_path:
     assert code == 0, stderr  # off by default: nothing asked of the subscription
 
     env = {**healthy_env(), "DEPLOY_POLICY_INITIATIVE": "true"}
-    code, stderr, _ = run_preflight(tmp_path, table, env)
-    assert code == 1
-    [line] = problems(stderr)
+    line = only_problem(tmp_path, table, env)
     assert f" at {subscription} (" in line
     assert "(DEPLOY_POLICY_INITIATIVE)" in line
     for action in POLICY_WRITES:
@@ -422,14 +422,13 @@ def test_the_policy_initiative_needs_policy_writes_at_the_subscription(tmp_path:
     assert POLICY_ASSIGNMENTS_WRITE not in line
     assert "Resource Policy Contributor" in line
 
-    code, stderr, _ = run_preflight(tmp_path, table, {**env, "ASSIGN_POLICY_INITIATIVE": "true"})
-    [line] = problems(stderr)
-    assert POLICY_ASSIGNMENTS_WRITE in line
+    assigned = {**env, "ASSIGN_POLICY_INITIATIVE": "true"}
+    assert POLICY_ASSIGNMENTS_WRITE in only_problem(tmp_path, table, assigned)
 
     table[permissions_url(subscription)] = {
         "stdout": {"value": CONTRIBUTOR + RESOURCE_POLICY_CONTRIBUTOR}
     }
-    code, stderr, _ = run_preflight(tmp_path, table, {**env, "ASSIGN_POLICY_INITIATIVE": "true"})
+    code, stderr, _ = run_preflight(tmp_path, table, assigned)
     assert code == 0, stderr
 
 
