@@ -266,6 +266,12 @@ param eventMaxDeliveryAttempts int = 30
 @description('Minutes Event Grid retries an event before it is dead-lettered.')
 param eventTimeToLiveInMinutes int = 1440
 
+@description('Deploy the on-call workbook and alert rules (failed actions, deferred remediations, dead-lettered events) over the app\'s Application Insights and its system topics.')
+param deployMonitoring bool = true
+
+@description('Email address the on-call alerts are sent to (an action group). Empty: the alerts fire in Azure Monitor only.')
+param alertEmailAddress string = ''
+
 @secure()
 @description('Teams or Slack incoming webhook URL for the notifications Logic App sample. Empty: the sample is not deployed.')
 param notificationWebhookUrl string = ''
@@ -859,6 +865,22 @@ module mlEventSubscriptionsDeployment 'app/eventgrid-subscriptions.bicep' = [for
     eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
   }
 }]
+
+// On-call signals: a workbook and alert rules over the app's decision lines in Application
+// Insights, and an alert per system topic when events to the app's functions are dead-lettered.
+module onCall 'app/on-call.bicep' = if (deployMonitoring) {
+  name: 'on-call'
+  params: {
+    namePrefix: resourceToken
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    armTopicIds: [for i in range(0, length(armTopics)): armEventTopics[i].outputs.id]
+    mlTopicIds: [for i in range(0, length(mlTopics)): mlEventTopics[i].outputs.id]
+    eventSubscriptions: concat(armEventSubscriptions, mlEventSubscriptions)
+    alertEmailAddress: alertEmailAddress
+  }
+}
 
 // Sample: a Logic App (Consumption) that starts batch scoring over HTTP with its managed identity
 // and follows the asynchronous 202/Location/Retry-After pattern to the end.

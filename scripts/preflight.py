@@ -57,12 +57,6 @@ SYSTEM_TOPICS_READ = "Microsoft.EventGrid/systemTopics/read"
 SYSTEM_TOPICS_WRITE = "Microsoft.EventGrid/systemTopics/write"
 EVENT_SUBSCRIPTIONS_WRITE = "Microsoft.EventGrid/systemTopics/eventSubscriptions/write"
 TOPIC_WRITES = (SYSTEM_TOPICS_WRITE, EVENT_SUBSCRIPTIONS_WRITE)
-# The rules as Azure Policy (infra/app/policy.bicep, DEPLOY_POLICY_INITIATIVE), at the subscription.
-POLICY_WRITES = (
-    "Microsoft.Authorization/policyDefinitions/write",
-    "Microsoft.Authorization/policySetDefinitions/write",
-)
-POLICY_ASSIGNMENTS_WRITE = "Microsoft.Authorization/policyAssignments/write"
 # Every resource type main.bicep creates in the app's resource group (tests/test_preflight.py
 # checks the list against infra/).
 APP_GROUP_WRITES = (
@@ -89,6 +83,21 @@ APP_GROUP_WRITES = (
     "Microsoft.Web/sites/config/write",
     "Microsoft.Logic/workflows/write",
 )
+# With DEPLOY_MONITORING (on unless "false"), the on-call workbook and alert rules go into the
+# app's resource group too; the action group only with ALERT_EMAIL_ADDRESS.
+MONITORING_WRITES = (
+    "Microsoft.Insights/workbooks/write",
+    "Microsoft.Insights/scheduledQueryRules/write",
+    "Microsoft.Insights/metricAlerts/write",
+)
+ACTION_GROUPS_WRITE = "Microsoft.Insights/actionGroups/write"
+# With DEPLOY_POLICY_INITIATIVE, at the app's subscription; the assignment only with
+# ASSIGN_POLICY_INITIATIVE.
+POLICY_WRITES = (
+    "Microsoft.Authorization/policyDefinitions/write",
+    "Microsoft.Authorization/policySetDefinitions/write",
+)
+POLICY_ASSIGNMENTS_WRITE = "Microsoft.Authorization/policyAssignments/write"
 PERMISSIONS_API = "2022-04-01"
 
 ML_WORKSPACE = ("Microsoft.MachineLearningServices", "workspaces")
@@ -286,6 +295,11 @@ class Preflight:
     needs: dict[str, tuple[str, dict[str, str], list[str]]] = field(default_factory=dict)
     groups_to_create: list[str] = field(default_factory=list)
 
+    def flag(self, name: str, *, default: bool) -> bool:
+        """A boolean azd value as main.parameters.json passes it (unset: the default)."""
+        value = self.environ.get(name, "").strip().lower()
+        return default if not value else value == "true"
+
     def fail(self, line: str) -> None:
         self.failures.append(line)
 
@@ -448,7 +462,8 @@ class Preflight:
         """The rights of every module of main.bicep, by the resource group it deploys to
         (README "Running it for real"; the contract with infra/: custom roles are defined in
         the resource group where they are assigned, so nothing is needed at subscription scope
-        but creating the app's resource group when azd has not yet)."""
+        but creating the app's resource group when azd has not yet, and the policy initiative
+        when it is deployed)."""
         app_group = self.environ.get("AZURE_RESOURCE_GROUP", "")
         if app_group:
             self.count()
@@ -468,6 +483,24 @@ class Preflight:
                 + ([] if exists is True else [RESOURCE_GROUPS_WRITE]),
                 "the app's resources and their role assignments are created there",
             )
+            if self.flag("DEPLOY_MONITORING", default=True):
+                email = bool(self.environ.get("ALERT_EMAIL_ADDRESS", "").strip())
+                self.need(
+                    app_scope,
+                    [*MONITORING_WRITES, *([ACTION_GROUPS_WRITE] if email else [])],
+                    "the on-call workbook and alerts are created there (DEPLOY_MONITORING)",
+                )
+        if self.flag("DEPLOY_POLICY_INITIATIVE", default=False):
+            assign = self.flag("ASSIGN_POLICY_INITIATIVE", default=False)
+            self.need(
+                f"/subscriptions/{app_subscription}",
+                [
+                    DEPLOYMENTS_WRITE,
+                    *POLICY_WRITES,
+                    *([POLICY_ASSIGNMENTS_WRITE] if assign else []),
+                ],
+                "the rules are deployed there as Azure Policy (DEPLOY_POLICY_INITIATIVE)",
+            )
         for setting in ("DEPENDENCY_RESOURCE_GROUP_IDS", "SCORING_ALLOWED_ENDPOINTS"):
             self.count()
             try:
@@ -479,17 +512,6 @@ class Preflight:
                 group,
                 [DEPLOYMENTS_WRITE, ROLE_DEFINITIONS_WRITE, ROLE_ASSIGNMENTS_WRITE],
                 "the app's custom roles are defined and assigned here",
-            )
-        if self.environ.get("DEPLOY_POLICY_INITIATIVE", "").lower() == "true":
-            assign = self.environ.get("ASSIGN_POLICY_INITIATIVE", "").lower() == "true"
-            self.need(
-                f"/subscriptions/{app_subscription}",
-                [
-                    DEPLOYMENTS_WRITE,
-                    *POLICY_WRITES,
-                    *([POLICY_ASSIGNMENTS_WRITE] if assign else []),
-                ],
-                "the rules' policy definitions and initiative are created (and assigned) here",
             )
         drift = parse_arm_id(self.environ.get("DRIFT_LOG_ANALYTICS_WORKSPACE_RESOURCE_ID", ""))
         if drift is not None:
