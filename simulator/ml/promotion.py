@@ -22,7 +22,7 @@ from ..server import Call, Reply, Route, arm_error, route
 from ..shapes import JSON, now_iso
 from . import shapes
 from .models import BatchEndpoint, MachineLearning, versioned
-from .responses import MachineLearningResponses, endpoint_not_found
+from .responses import endpoint_not_found
 from .urls import ENDPOINT, SEG, WS
 
 MODEL_TYPE = "Microsoft.MachineLearningServices/workspaces/models"
@@ -33,7 +33,6 @@ class PromotionService:
 
     def __init__(self, ml: MachineLearning) -> None:
         self._ml = ml
-        self._endpoint_view = MachineLearningResponses(ml)._endpoint_view
         self.provisioning_polls = 1
         self.reset()
 
@@ -151,7 +150,7 @@ class PromotionService:
                     400, "BadArgument", f"Deployment {wanted} has not provisioned successfully."
                 )
             endpoint.default_deployment = str(deployment["name"])
-        return Reply(200, self._endpoint_view(endpoint_id))
+        return Reply(200, self._ml.endpoint_view(endpoint_id))
 
     def _read(self, call: Call) -> JSON | None:
         """The deployment the path names, read once more: a provisioning deployment ends after
