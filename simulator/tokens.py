@@ -18,7 +18,7 @@ def _segment(value: dict[str, Any]) -> str:
 
 
 def unsigned_jwt(
-    *, audience: str, tenant_id: str, object_id: str, client_id: str, lifetime: int = 3600
+    audience: str, tenant_id: str, object_id: str, client_id: str, lifetime: int = 3600
 ) -> str:
     """A JWT (`alg: none`) for `audience`, with the claims of a managed identity's token."""
     now = int(time.time())

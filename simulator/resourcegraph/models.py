@@ -1,10 +1,8 @@
-"""``POST /providers/Microsoft.ResourceGraph/resources`` (route ``resourcegraph.query``): not a KQL
-engine, the app's one query shape (``<table> | where type =~ '<type>' | project <columns>``) over
-the resource store, as Resource Graph answers it: rows of the request's subscriptions (or those
-under its management groups), ``$top``/``$skipToken`` paging (at most :attr:`page_size` rows),
-a quota (:attr:`quota` requests a :attr:`window`, in ``x-ms-user-quota-remaining`` and
-``x-ms-user-quota-resets-after``; 429 once spent), and a lag: with :attr:`lag` set, rows are a
-snapshot renewed once older than that many seconds (:meth:`snapshot` takes one now)."""
+"""Resource Graph's query (route ``resourcegraph.query``): not KQL, the app's one query shape
+(``<table> | where type =~ '<type>' | project <columns>``) over the resource store, for the
+request's subscriptions or management groups, paged by ``$top``/``$skipToken``; a quota
+(:attr:`quota` requests a :attr:`window`, 429 once spent); with :attr:`lag` set, rows are a
+snapshot renewed once older than that many seconds."""
 
 from __future__ import annotations
 
