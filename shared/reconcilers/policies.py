@@ -240,14 +240,12 @@ class PolicyReconciler:
     def _remediation(self, workspace_id: ArmId, candidate: Candidate, run: Run) -> Decision:
         """Each remediation's fate, decided once: deferred, shown only, refused or written."""
         remediation, guard = candidate.remediation, candidate.guard
-        record = run.row(
-            target_id=workspace_id,
-            kind=REMEDIATION,
-            verdict=remediation.kind.value,
-            subject=remediation.target_id,
-            reason=remediation.description,
-            mode=self._mode,
+        kind, target, description = (
+            remediation.kind.value,
+            remediation.target_id,
+            remediation.description,
         )
+        record = run.row(workspace_id, REMEDIATION, kind, target, description, self._mode)
         if not guard.safe:
             deferred = Outcome(Status.DEFERRED, guard.reason, GUARD)
             return Decision(record, outcome=deferred, budgeted=True)
@@ -295,14 +293,8 @@ class PolicyReconciler:
             facts, findings, expired = self.judge(workspace_id, connections)
         except AzureError as error:
             text = permanent(workspace_id, error)
-            run.not_reconciled(
-                workspace_id,
-                FINDING,
-                text,
-                mode=self._mode,
-                verdict="not-evaluated",
-                outcome="not evaluated",
-            )
+            not_evaluated = {"verdict": "not-evaluated", "outcome": "not evaluated"}
+            run.not_reconciled(workspace_id, FINDING, text, mode=self._mode, **not_evaluated)
             return PolicyReport(workspace_id, error=text)
         candidates = guarded_remediations(
             findings, facts, remediate=self._settings.remediate or run.preview
@@ -346,48 +338,23 @@ class PolicyReconciler:
             key = (remediation.kind.value, remediation.target_id.lower()) if remediation else None
             return noted(f"remediation {fixed[key]}") if key in fixed else RECORDED
 
-        def finding_reason(finding: Finding) -> str:
+        def finding_row(finding: Finding) -> Decision:
             reason = f"{finding.rule_id} ({finding.severity.value}): {finding.message}"
-            if finding.exemption is not None:
-                reason += (
-                    f"; exempt until {finding.exemption.expires.isoformat()} "
-                    f"(scope {finding.exemption.scope}): {finding.exemption.reason}"
-                )
-            return reason
+            if (exempt := finding.exemption) is not None:
+                reason += f"; exempt until {exempt.expires.isoformat()} (scope {exempt.scope}): "
+                reason += exempt.reason
+            notify = run.announces and finding.status is not FindingStatus.EXEMPT
+            row = run.row(workspace_id, FINDING, finding.status.value, finding.target_id, reason,
+                          self._mode, finding.rule_id, notify=notify)  # fmt: skip
+            # The README's "findings by rule" query counts lines by this field.
+            return Decision(row, extra={"rule_id": finding.rule_id})
 
         problems = (FindingStatus.NON_COMPLIANT, FindingStatus.UNKNOWN, FindingStatus.EXEMPT)
-        rows = [
-            (
-                Decision(
-                    run.row(
-                        target_id=workspace_id,
-                        kind=FINDING,
-                        verdict=finding.status.value,
-                        subject=finding.target_id,
-                        reason=finding_reason(finding),
-                        mode=self._mode,
-                        evidence=finding.rule_id,
-                        notify=run.announces and finding.status is not FindingStatus.EXEMPT,
-                    ),
-                    # The README's "findings by rule" query counts lines by this field.
-                    extra={"rule_id": finding.rule_id},
-                ),
-                finding_outcome(finding),
-            )
-            for finding in findings
-            if finding.status in problems
-        ]
+        rows = [(finding_row(f), finding_outcome(f)) for f in findings if f.status in problems]
         if findings:
-            summary = run.row(
-                target_id=workspace_id,
-                kind="policy-summary",
-                verdict="evaluated",
-                subject=workspace_id,
-                reason=status_counts(findings),
-                mode=self._mode,
-                evidence=",".join(sorted({f.rule_id for f in findings})),
-                notify=False,
-            )
+            rules = ",".join(sorted({f.rule_id for f in findings}))
+            summary = run.row(workspace_id, "policy-summary", "evaluated", workspace_id,
+                              status_counts(findings), self._mode, rules, notify=False)  # fmt: skip
             rows.append((Decision(summary, bare=True), RECORDED))
         return rows
 
@@ -409,18 +376,12 @@ class PolicyReconciler:
             )
             if not memory.first_time(key):
                 continue
-            record = run.row(
-                target_id=workspace_id,
-                kind=EXEMPTION,
-                verdict="expired",
-                subject=exemption.scope,
-                reason=(
-                    f"the exemption from {exemption.rule_id} on {exemption.scope} expired "
-                    f"at {exemption.expires.isoformat()} and counts for nothing now "
-                    f"(its reason was: {exemption.reason})"
-                ),
-                mode=self._mode,
-                evidence=exemption.rule_id,
+            reason = (
+                f"the exemption from {exemption.rule_id} on {exemption.scope} expired "
+                f"at {exemption.expires.isoformat()} and counts for nothing now "
+                f"(its reason was: {exemption.reason})"
             )
+            scope, rule = exemption.scope, exemption.rule_id
+            record = run.row(workspace_id, EXEMPTION, "expired", scope, reason, self._mode, rule)
             rows.append((Decision(record, logged=False), noted("reported once")))
         return rows
