@@ -64,11 +64,7 @@ class ConnectionReport:
 
 
 def approval_rules(settings: Settings) -> ApprovalRules:
-    return ApprovalRules(
-        scope=settings.scope,
-        synapse_workspace_ids=settings.synapse_workspace_ids,
-        reject_unverified=settings.reject_unverified,
-    )
+    return ApprovalRules(settings.scope, settings.synapse_workspace_ids, settings.reject_unverified)
 
 
 class PrivateEndpointReconciler:

@@ -41,12 +41,8 @@ class WorkspaceReport:
     policies: PolicyReport | None = None
 
     def _concerns(self) -> list[tuple[str, ConnectionReport | RoleReport | PolicyReport]]:
-        reports = (("connections", self.connections), ("roles", self.roles))
-        return [
-            (label, report)
-            for label, report in (*reports, ("policies", self.policies))
-            if report is not None
-        ]
+        reports = {"connections": self.connections, "roles": self.roles, "policies": self.policies}
+        return [(label, report) for label, report in reports.items() if report is not None]
 
     def summary(self) -> str:
         name = self.workspace_id.rsplit("/", 1)[-1]
