@@ -81,21 +81,15 @@ def breach_message(run_tags: object) -> str | None:
         return None
     for key, value in run_tags.items():
         if isinstance(key, str) and key.lower() == MONITOR_BREACH_TAG:
-            text = _tag_text(value)
+            # "" for what says nothing was breached (`false`, null, a list...).
+            if isinstance(value, bool):
+                text = "true" if value else ""
+            else:
+                text = value if isinstance(value, str) else ""
+                text = repr(value) if isinstance(value, int | float) else text
             if text.strip():
                 return bounded(text)
     return None
-
-
-def _tag_text(value: object) -> str:
-    """A tag value as text; "" for what says nothing was breached (`false`, null, a list...)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else ""
-    if isinstance(value, int | float):
-        return repr(value)
-    return ""
 
 
 def classify_ml_event(

@@ -1,6 +1,5 @@
-"""Reconciling an AML workspace's private endpoint connections: one reconciler for events, the
-sweep and the CLI, so a duplicate or replayed event leads only to
-what the current state calls for."""
+"""An AML workspace's private endpoint connections: one reconciler for events, the sweep and the
+CLI, so a duplicate or replayed event leads only to what the current state calls for."""
 
 from __future__ import annotations
 
