@@ -23,8 +23,7 @@ bp = func.Blueprint()
 @bp.function_name("reconcile_all")
 @bp.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False)
 def reconcile_all(timer: func.TimerRequest) -> None:
-    """Reconcile everything in scope; raise at the end if any workspace failed transiently,
-    so the failure shows in monitoring after every other workspace had its turn."""
+    """Raise at the end if any workspace failed transiently, after every other had its turn."""
     trigger = f"sweep:{uuid.uuid4().hex[:12]}"
     if timer.past_due:
         decision_log(log, "running late", trigger=trigger, kind="sweep", verdict="past-due")

@@ -1,13 +1,7 @@
-"""The workspaces in scope, as ARM reports them now (issue 17): the scope rule
-(`shared.scope`) applied to what `EstateAdapter` reads.
-
-Events ask `admit` about the workspaces they name; the CLI asks `workspaces` for all of them,
-and the sweep `changed_workspaces`: from Resource Graph, those whose rows changed since they
-were last settled. The cheap checks come first: a workspace that no scope could hold costs no read.
-Management group membership is read once per group and kept for a few minutes in the process
-(a subscription moving between groups is rare, and the next read sees it); tags are read at
-each decision, never taken from an event.
-"""
+"""The workspaces in scope, as ARM reports them now: the scope rule (`shared.scope`) applied to
+what `EstateAdapter` reads. Cheap checks first (a workspace no scope could hold costs no read);
+management group membership is kept a few minutes; tags are read at each decision, never taken
+from an event."""
 
 from __future__ import annotations
 
@@ -32,20 +26,15 @@ if TYPE_CHECKING:
 
 # How long a management group's subscriptions are trusted in this process.
 MEMBERSHIP_SECONDS = 300.0
-
-
-# A workspace's ARM ID is its first 9 segments ('', subscriptions, <id>, resourceGroups, <rg>,
-# providers, Microsoft.MachineLearningServices, workspaces, <name>).
+# A workspace's ARM ID is its first 9 segments.
 _WORKSPACE_SEGMENTS = 9
 _DEPENDENCIES = ("storageAccount", "keyVault", "containerRegistry", "applicationInsights")
 
 
 @dataclass
 class Survey:
-    """What Resource Graph showed the sweep: the in-scope workspaces to reconcile (their rows
-    changed since they were last settled, or they wait for a decision), the digest of each
-    in-scope workspace's rows (lower-cased ID: kept once its reconcile settles), and how many
-    were unchanged (skipped: no ARM read)."""
+    """The in-scope workspaces to reconcile, each one's digest (kept once it settles), and how
+    many were unchanged (no ARM read)."""
 
     workspaces: list[ArmId]
     fingerprints: dict[str, str]
@@ -58,9 +47,8 @@ def _owner(arm_id: object) -> str:
 
 
 def fingerprints(rows: Mapping[str, list[dict[str, Any]]], salt: str) -> dict[str, str]:
-    """Per workspace (lower-cased ID), a digest of its Resource Graph rows and `salt`: its own
-    row (connections included), its computes, the private endpoints to it or its dependencies,
-    and the role assignments at or under it."""
+    """Per workspace (lower-cased ID), a digest of `salt` and its rows: its own, its computes,
+    the private endpoints to it or its dependencies, the role assignments at or under it."""
     related: dict[str, list[Any]] = {}
     targets: dict[str, list[str]] = {}
     for row in rows["workspaces"]:
@@ -96,19 +84,8 @@ def fingerprints(rows: Mapping[str, list[dict[str, Any]]], salt: str) -> dict[st
     }
 
 
-def waits_for_decision(row: Mapping[str, Any]) -> bool:
-    """A Pending connection: the evidence that decides it (Synapse's data plane) is in no row."""
-    connections = (row.get("properties") or {}).get("privateEndpointConnections") or []
-    return any(
-        ((c.get("properties") or {}).get("privateLinkServiceConnectionState") or {}).get("status")
-        == "Pending"
-        for c in connections
-    )
-
-
 def canonical_workspace(value: str) -> ArmId | None:
-    """The workspace ID rebuilt by azure-mgmt-core from its parts, when it is a workspace ID
-    within Azure's naming rules (a name outside them could change the URLs built from it)."""
+    """The workspace ID rebuilt from its parts, when within Azure's naming rules."""
     if not is_workspace(value) or name_problem(value, ML_WORKSPACE_TYPE) is not None:
         return None
     return ArmId(
@@ -123,15 +100,12 @@ def canonical_workspace(value: str) -> ArmId | None:
 
 
 class Inventory:
-    """Decides, with ARM's answers, which workspaces are in scope."""
-
     def __init__(self, scope: Scope, estate: EstateAdapter) -> None:
         self._scope = scope
         self._estate = estate
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
     def _groups_of(self, subscription: str) -> list[str]:
-        """The scope's management groups that `subscription` lies under."""
         found = []
         for group in self._scope.management_groups:
             cached = self._members.get(group.lower())
@@ -143,9 +117,8 @@ class Inventory:
         return found
 
     def admit(self, candidate: str, tags: Mapping[str, Any] | None = None) -> ArmId | None:
-        """The ID the app uses for `candidate` (the settings' spelling when they list it) when
-        it is in scope, else None. `tags`: as ARM listed them just now; read when needed and
-        not given. Raises `AzureError` when a read fails."""
+        """The ID the app uses for `candidate` (the settings' spelling) when in scope, else None.
+        `tags`: as ARM listed them just now; read when needed and not given."""
         workspace = canonical_workspace(candidate)
         if workspace is None or not self._scope.may_cover(workspace):
             return None
@@ -157,8 +130,7 @@ class Inventory:
         return listed_workspace(self._scope, workspace) or workspace
 
     def workspaces(self) -> tuple[list[ArmId], list[tuple[str, AzureError]]]:
-        """Every workspace in scope, once each (those named one by one first), and the
-        containers that could not be read, with the error."""
+        """Every workspace in scope, once each, and the containers that could not be read."""
         found: dict[str, ArmId] = {}
         problems: list[tuple[str, AzureError]] = []
 
@@ -185,10 +157,9 @@ class Inventory:
         return list(found.values()), problems
 
     def changed_workspaces(self, known: Mapping[str, str], salt: str = "") -> Survey:
-        """The sweep's inventory, from Resource Graph: a workspace is reconciled when its rows'
-        digest (with `salt`) is not what `known` holds for it, or a connection waits for a
-        decision. Rows lag ARM: they choose what the sweep reads from ARM, never what it writes.
-        Raises `AzureError` when Resource Graph fails or refuses (the caller falls back)."""
+        """Workspaces whose rows' digest is not what `known` holds, or with a Pending connection
+        (its evidence is in no row). Rows lag ARM: they choose what is read, never what is written.
+        Raises `AzureError` when Resource Graph fails (the caller falls back)."""
         rows = self._estate.graph(self._scope)
         digests = fingerprints(rows, salt)
         survey = Survey([], {}, 0)
@@ -202,7 +173,15 @@ class Inventory:
             if admitted is None or admitted.lower() in survey.fingerprints:
                 continue
             digest = survey.fingerprints[admitted.lower()] = digests[candidate.lower()]
-            if known.get(admitted.lower()) == digest and not waits_for_decision(row):
+            connections = (row.get("properties") or {}).get("privateEndpointConnections") or []
+            pending = any(
+                ((c.get("properties") or {}).get("privateLinkServiceConnectionState") or {}).get(
+                    "status"
+                )
+                == "Pending"
+                for c in connections
+            )
+            if known.get(admitted.lower()) == digest and not pending:
                 survey.unchanged += 1
             else:
                 survey.workspaces.append(admitted)

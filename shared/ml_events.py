@@ -49,8 +49,7 @@ class Drift:
 
 @dataclass(frozen=True)
 class JobFinished:
-    """A job tagged as the app's `purpose` (RETRAINING, SCORING) ended, says the event: to be
-    confirmed by the ledger (tags prove nothing) and by reading the job."""
+    """A job tagged as the app's `purpose` ended, says the event: the ledger and a read confirm."""
 
     event_id: str
     workspace_id: ArmId
@@ -60,19 +59,16 @@ class JobFinished:
 
 
 def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """`text` on one printable line (a control character or lone surrogate becomes a space, never
-    part of a tag Azure could refuse), cut to `limit` characters."""
+    """`text` on one printable line (no character a tag could be refused for), cut to `limit`."""
     flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
 
 
 def workspace_of_topic(topic: str) -> ArmId | None:
-    """The AML workspace ID that a system topic's events carry as `topic`, or None."""
     return ArmId(topic) if is_resource_type(topic, *ML_WORKSPACE_TYPE) else None
 
 
 def scoped_workspace(topic: str, configured: Sequence[ArmId]) -> ArmId | None:
-    """The configured spelling of the in-scope workspace `topic` names (`same_arm_id`), or None."""
     workspace = workspace_of_topic(topic)
     if workspace is None:
         return None
@@ -85,35 +81,15 @@ def breach_message(run_tags: object) -> str | None:
         return None
     for key, value in run_tags.items():
         if isinstance(key, str) and key.lower() == MONITOR_BREACH_TAG:
-            text = _tag_text(value)
+            # "" for what says nothing was breached (`false`, null, a list...).
+            if isinstance(value, bool):
+                text = "true" if value else ""
+            else:
+                text = value if isinstance(value, str) else ""
+                text = repr(value) if isinstance(value, int | float) else text
             if text.strip():
                 return bounded(text)
     return None
-
-
-def _tag_text(value: object) -> str:
-    """A tag value as text; "" for what says nothing was breached (`false`, null, a list...)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else ""
-    if isinstance(value, int | float):
-        return repr(value)
-    return ""
-
-
-def _tagged_purpose(run_tags: object) -> str | None:
-    """RETRAINING or SCORING when the run carries the app's tag with that value, else None."""
-    if not isinstance(run_tags, Mapping):
-        return None
-    return next(
-        (
-            value
-            for key, value in run_tags.items()
-            if isinstance(key, str) and key.lower() == APP_TAG and value in (RETRAINING, SCORING)
-        ),
-        None,
-    )
 
 
 def classify_ml_event(
@@ -140,7 +116,10 @@ def classify_ml_event(
         breach = breach_message(run_tags)
         if breach is not None:
             return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
-    purpose = _tagged_purpose(run_tags)
+    tags = run_tags.items() if isinstance(run_tags, Mapping) else ()
+    purpose = next(
+        (v for k, v in tags if str(k).lower() == APP_TAG and v in (RETRAINING, SCORING)), None
+    )
     if purpose is None:
         reason = f"run {run_id} is neither a monitor's threshold breach nor a job of this app"
         return Ignored(event_id, reason, invalid=False)

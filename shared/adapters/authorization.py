@@ -56,8 +56,7 @@ class AuthorizationAdapter:
         principal_id: str,
         description: str = "",
     ) -> str:
-        """Create the assignment ("already exists" is success); `UnexpectedAnswerError` when ARM's
-        answer is not the assignment asked for."""
+        """ "Already exists" is success; `UnexpectedAnswerError` for another assignment."""
         from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
         parameters = RoleAssignmentCreateParameters(

@@ -1,10 +1,5 @@
-"""What the scope rule reads from ARM (issue 17): the subscriptions under a management group,
-the AML workspaces of a subscription or resource group, one workspace's tags; and the sweep's
-inventory from Resource Graph.
-
-Raw ARM reads through the app's guarded pipeline (`AzureClients.arm_pipeline`), bounded paging:
-a read that fails part-way raises, so nothing is decided on half a list.
-"""
+"""What the scope rule reads from ARM, and the sweep's inventory from Resource Graph; a read
+that fails part-way raises, so nothing is decided on half a list."""
 
 from __future__ import annotations
 
@@ -25,9 +20,7 @@ from shared.adapters.transport import (
 )
 from shared.scope import Scope, group_name, is_management_group
 
-# Management groups' descendants (Microsoft.Management, stable).
 MANAGEMENT_API_VERSION = "2020-05-01"
-# Azure ML workspaces, as the management SDK the app uses.
 WORKSPACES_API_VERSION = "2023-04-01"
 WORKSPACES = "/providers/Microsoft.MachineLearningServices/workspaces"
 
@@ -51,16 +44,12 @@ QUOTA_RESETS = "x-ms-user-quota-resets-after"
 
 
 class EstateAdapter:
-    """Reads the estate the scope names."""
-
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
     @malformed_is_permanent
     def subscriptions_under(self, management_group: str) -> frozenset[str]:
-        """The subscriptions (lower case) anywhere under a management group: its descendants
-        (`GET .../managementGroups/{id}/descendants`, which needs
-        `Microsoft.Management/managementGroups/descendants/read` there)."""
+        """The subscriptions (lower case) anywhere under a management group (its descendants)."""
         client = self._clients.arm_pipeline()
         path = f"/providers/Microsoft.Management/managementGroups/{group_name(management_group)}"
         found = set()
@@ -90,7 +79,6 @@ class EstateAdapter:
 
     @malformed_is_permanent
     def workspace_tags(self, workspace_id: str) -> dict[str, Any]:
-        """The workspace's tags as ARM reports them now."""
         from azure.core.rest import HttpRequest
 
         client = self._clients.arm_pipeline()
@@ -108,11 +96,8 @@ class EstateAdapter:
 
     @malformed_is_permanent
     def graph(self, scope: Scope) -> dict[str, list[dict[str, Any]]]:
-        """The rows of every `GRAPH_QUERIES` query over the scope's subscriptions and
-        management groups, page by page (`$skipToken`). Raises `AzureError` when Resource Graph
-        fails or refuses. When it says the quota is spent (`x-ms-user-quota-remaining` 0) while
-        requests remain, waits for the quota's reset if that is within `RETRY_AFTER_CAP_SECONDS`
-        (Resource Graph's advice), else raises: the caller falls back to ARM rather than wait."""
+        """The rows of every `GRAPH_QUERIES` query over the scope. A spent quota is waited for
+        when it resets within `RETRY_AFTER_CAP_SECONDS`, else raises (the caller falls back)."""
         from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
         groups = [group_name(s) for s in scope.scopes if is_management_group(s)]
@@ -128,7 +113,17 @@ class EstateAdapter:
                 token: str | None = None
                 for _ in range(GRAPH_MAX_PAGES):
                     if quota.get(QUOTA_REMAINING) == "0":
-                        _wait_for_quota(quota.get(QUOTA_RESETS, ""))
+                        resets = quota.get(QUOTA_RESETS, "")
+                        try:
+                            h, m, s = (float(part) for part in resets.split(":"))
+                            wait = h * 3600 + m * 60 + s
+                        except ValueError:
+                            wait = float("inf")
+                        if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
+                            raise AzureError(
+                                f"Resource Graph: quota spent ({QUOTA_RESETS}: {resets[:20]})"
+                            )
+                        time.sleep(wait)
                     options = QueryRequestOptions(
                         top=GRAPH_PAGE_ROWS, skip_token=token, result_format="objectArray"
                     )
@@ -154,15 +149,3 @@ class EstateAdapter:
             name: list({str(r.get("id")).lower(): r for r in found}.values())
             for name, found in rows.items()
         }
-
-
-def _wait_for_quota(resets_after: str) -> None:
-    """Sleep until Resource Graph's quota resets (`hh:mm:ss`), or raise when that is too far."""
-    try:
-        hours, minutes, seconds = (float(part) for part in resets_after.split(":"))
-        wait = hours * 3600 + minutes * 60 + seconds
-    except ValueError:
-        wait = float("inf")
-    if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
-        raise AzureError(f"Resource Graph: quota spent ({QUOTA_RESETS}: {resets_after[:20]})")
-    time.sleep(wait)

@@ -1,18 +1,7 @@
-"""Model promotion over ARM: metrics, the model registry, batch deployments and the endpoint.
-
-Every call goes to `ARM_ENDPOINT` through `AzureClients.arm_pipeline()` (the endpoint guard, a
-token for ARM only), raw JSON through azure-core: azure-ai-ml would cost 1.1-2.5 s to import.
-
-- The retraining job's metric: its child runs from run history (`history/v1.0/.../runs/{job}/
-  children`, recorded file 10), then each step's values from the metric service that
-  azure-ai-ml's run history client carries (`metric/v2.0/.../runs/{run}/full`, `MetricV2`).
-- The current model's metric: the default deployment's `properties.model.assetId`, a model
-  version of the same workspace (`model`), whose `properties.properties` hold it (the app
-  registers promoted models so, with the value it judged them by).
-- Writes: a model version PUT, a batch deployment PUT (then its `provisioningState` read until it
-  ends), the batch endpoint PUT that changes `defaults.deploymentName` (the PATCH takes only
-  tags and identity), a deployment DELETE.
-"""
+"""Model promotion over ARM (raw JSON through `arm_pipeline()`: azure-ai-ml costs 1.1-2.5 s to
+import): a job's metric from run history's child runs and the metric service (`MetricV2`), the
+current model's from its version's properties, and the writes (model version, batch deployment,
+the endpoint PUT that sets `defaults.deploymentName`: the PATCH takes only tags and identity)."""
 
 from __future__ import annotations
 
@@ -48,8 +37,6 @@ def metric_value(value: Any) -> float | None:
 
 
 class PromotionAdapter:
-    """Reads and writes for promoting a model behind one batch endpoint."""
-
     def __init__(self, clients: AzureClients, sleep: Any = time.sleep) -> None:
         self._clients = clients
         self._sleep = sleep
@@ -88,12 +75,9 @@ class PromotionAdapter:
             return None
         return transport.json_object(response, what)
 
-    # --------------------------------------------------------------------- metrics
-
     @transport.malformed_is_permanent
     def job_metric(self, workspace_id: ArmId, job_name: str, metric: str) -> float | None:
-        """The latest value of `metric` logged by a step of the job (the last step that logged
-        it), or None when no step did."""
+        """The latest value of `metric` logged by a step of the job, or None."""
         from azure.core.exceptions import ResourceNotFoundError
 
         client = self._clients.arm_pipeline()
@@ -130,8 +114,7 @@ class PromotionAdapter:
 
     @transport.malformed_is_permanent
     def model(self, workspace_id: ArmId, asset_id: str) -> dict[str, Any] | None:
-        """The `properties` of model version `asset_id` when it is a model of this workspace
-        (a registry's model, or none, is None: its metric cannot be read here)."""
+        """The `properties` of model version `asset_id` when a model of this workspace."""
         if not same_arm_id(asset_id[: len(workspace_id)], workspace_id) or "/models/" not in (
             asset_id.lower()
         ):
@@ -139,8 +122,6 @@ class PromotionAdapter:
         body = self._get(quote(asset_id), MODELS_API, f"model {asset_id}")
         properties = (body or {}).get("properties")
         return properties if isinstance(properties, dict) else None
-
-    # ---------------------------------------------------------------- model registry
 
     @transport.malformed_is_permanent
     def model_versions(self, workspace_id: ArmId, name: str) -> tuple[str | None, str | None]:
@@ -169,11 +150,8 @@ class PromotionAdapter:
             )
         return model_id
 
-    # -------------------------------------------------------------- batch endpoints
-
     @transport.malformed_is_permanent
     def endpoint(self, endpoint_id: ArmId) -> dict[str, Any]:
-        """The batch endpoint's body (raises `ResourceNotFoundError` when it does not exist)."""
         response = self._send("GET", quote(endpoint_id), BATCH_ENDPOINTS_API)
         body = transport.json_object(response, f"batch endpoint {endpoint_id}")
         if not same_arm_id(str(body.get("id")), endpoint_id):
@@ -184,11 +162,7 @@ class PromotionAdapter:
 
     @transport.malformed_is_permanent
     def deployment(self, endpoint_id: ArmId, name: str) -> dict[str, Any] | None:
-        return self._get(
-            f"{quote(endpoint_id)}/deployments/{quote(name, safe='')}",
-            BATCH_ENDPOINTS_API,
-            f"deployment {name}",
-        )
+        return self._get(_deployment(endpoint_id, name), BATCH_ENDPOINTS_API, f"deployment {name}")
 
     @transport.malformed_is_permanent
     def deployment_names(self, endpoint_id: ArmId) -> list[str]:
@@ -203,7 +177,7 @@ class PromotionAdapter:
 
     @transport.malformed_is_permanent
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:
-        path = f"{quote(endpoint_id)}/deployments/{quote(name, safe='')}"
+        path = _deployment(endpoint_id, name)
         response = self._send("PUT", path, BATCH_ENDPOINTS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"deployment {name}")
         if not same_arm_id(str(answered.get("name")), name):
@@ -214,8 +188,7 @@ class PromotionAdapter:
     def wait_provisioned(
         self, endpoint_id: ArmId, name: str, *, timeout: float, interval: float
     ) -> str:
-        """The deployment's `provisioningState` once it ended, or the last one read when
-        `timeout` ran out (the caller tries again later)."""
+        """The deployment's `provisioningState` once it ended, or when `timeout` ran out."""
         deadline = time.monotonic() + timeout
         while True:
             body = self.deployment(endpoint_id, name)
@@ -227,7 +200,6 @@ class PromotionAdapter:
 
     @transport.malformed_is_permanent
     def set_default(self, endpoint: Mapping[str, Any], deployment: str) -> None:
-        """PUT the endpoint as read, with `defaults.deploymentName` set to `deployment`."""
         properties = {
             name: value
             for name, value in dict(endpoint.get("properties") or {}).items()
@@ -253,5 +225,10 @@ class PromotionAdapter:
 
     @transport.malformed_is_permanent
     def delete_deployment(self, endpoint_id: ArmId, name: str) -> None:
-        path = f"{quote(endpoint_id)}/deployments/{quote(name, safe='')}"
-        self._send("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))
+        self._send(
+            "DELETE", _deployment(endpoint_id, name), BATCH_ENDPOINTS_API, ok=(200, 202, 204)
+        )
+
+
+def _deployment(endpoint_id: ArmId, name: str) -> str:
+    return f"{quote(endpoint_id)}/deployments/{quote(name, safe='')}"

@@ -29,15 +29,12 @@ from shared.scoring.records import JobRecord, ScoringRecords
 
 log = logging.getLogger(__name__)
 
-# The backstop looks at the jobs submitted in this window, at most this many per sweep (oldest
-# first), so its cost stays bounded however many jobs the ledger holds.
+# The backstop's bounded look: jobs submitted in this window, at most this many a sweep.
 BACKSTOP_WINDOW = timedelta(days=7)
 BACKSTOP_LIMIT = 50
 
 
 class ScoringOutcomes:
-    """Records and announces how the app's batch scoring jobs ended."""
-
     def __init__(
         self,
         scoring: BatchScoringAdapter,
@@ -74,8 +71,7 @@ class ScoringOutcomes:
         return self._announce(record, job, trigger)
 
     def backstop(self, trigger: str) -> None:
-        """Read the jobs whose end was never announced; announce those that ended. A transient
-        failure stops the round."""
+        """Announce the unannounced jobs that ended; a transient failure stops the round."""
         for record in self._records.unannounced(self._clock() - BACKSTOP_WINDOW, BACKSTOP_LIMIT):
             job = self._read(record, trigger)
             if isinstance(job, ScoringJob) and job.finished:
@@ -122,8 +118,7 @@ class ScoringOutcomes:
                     }
                 ),
             )
-        # After the announcement: a row not marked (a failure in between) is read again by the
-        # backstop, which finds the outcome claimed and only marks it.
+        # After the announcement: a row left unmarked is read again by the backstop, which marks it.
         self._records.job_ended(record.job_name, job.status, announced=True)
         if not first:
             return Outcome("already-recorded", f"scoring job {job.name} {job.status}")

@@ -1,8 +1,5 @@
-"""The backstop: reconcile every workspace in scope (events can be lost, late or never sent).
-
-The sweep asks Resource Graph what changed (`Inventory.changed_workspaces`) and reconciles only
-that, reading each from ARM as a reconcile always does; when Resource Graph fails or refuses, it
-reconciles every workspace ARM lists, slower, and says so."""
+"""The backstop (events can be lost or late): reconcile what Resource Graph says changed, or, when
+it fails, every workspace ARM lists, and say so."""
 
 from __future__ import annotations
 
@@ -29,9 +26,6 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SweepReport:
-    """What one sweep did, per workspace, and which workspaces must be tried again.
-    `inventory`: where the workspaces came from; `unchanged`: those skipped as unchanged."""
-
     workspaces: tuple[WorkspaceReport, ...]
     transient_failures: tuple[str, ...]
     inventory: str = "arm"
@@ -39,27 +33,23 @@ class SweepReport:
 
 
 def settings_digest(settings: Settings) -> str:
-    """The settings, canonically, and which of their exemptions are in force: any change of
-    either makes every workspace changed (an exemption's end changes no row)."""
+    """The settings and which exemptions are in force: a change makes every workspace changed."""
     now = datetime.now(UTC)
     in_force = [e.in_force(now) for e in settings.policy_exemptions]
     fields = dataclasses.asdict(settings)
     del fields["ledger"]  # where records go, not a rule (and its connection string is a secret)
-    return json.dumps([fields, in_force], sort_keys=True, default=_canonical)
-
-
-def _canonical(value: object) -> object:
-    return sorted(map(str, value)) if isinstance(value, set | frozenset) else str(value)
+    return json.dumps(
+        [fields, in_force],
+        sort_keys=True,
+        default=lambda v: sorted(map(str, v)) if isinstance(v, set | frozenset) else str(v),
+    )
 
 
 def sweep(
     runtime: Runtime, *, trigger: str, progress: Callable[[ArmId], None] | None = None
 ) -> SweepReport:
-    """Reconcile every concern of every workspace in scope that changed (a workspace created
-    under a scope is in the next sweep); one workspace failing does not stop the others,
-    nor does a scope that could not be listed (a transient failure, retried by the timer). The
-    sweep is one run: Synapse evidence is gathered once, and its workspaces share one remediation
-    budget. `progress` is called after each workspace (the CLI's progress bar)."""
+    """Reconcile every workspace in scope that changed, as one run (one evidence read, one
+    budget); one failing stops no other. `progress`: called after each (the CLI's bar)."""
     run = start_run(runtime, trigger)
     reports: list[WorkspaceReport] = []
     failures: list[str] = []
@@ -111,8 +101,7 @@ def sweep(
 
 
 def _in_scope_now(runtime: Runtime, workspace_id: ArmId, trigger: str) -> bool:
-    """Whether ARM still has the workspace in scope (its tags, read now, when a tag scopes):
-    Resource Graph's row chose it, ARM decides. A transient failure raises, for a retry."""
+    """Resource Graph's row chose it, ARM decides; a transient failure raises."""
     try:
         return runtime.inventory.admit(workspace_id) is not None
     except AzureError as error:
