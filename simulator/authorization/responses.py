@@ -157,7 +157,7 @@ class AuthorizationResponses:
             principal_id=principal_id,
             role_definition_id=role_definition_id,
             principal_type=principal_type or actual_type,
-            updated_by=self._model.updated_by(),
+            created_by=self._model.updated_by(),
             description=properties.get("description"),
             condition=properties.get("condition"),
             condition_version=properties.get("conditionVersion"),
