@@ -20,6 +20,7 @@ import copy
 from ..arm.models import key
 from ..server import Call, Reply, Route, arm_error, route
 from ..shapes import JSON, now_iso
+from ..tokens import creator
 from . import shapes
 from .models import BatchEndpoint, MachineLearning, versioned
 from .responses import MachineLearningResponses, endpoint_not_found
@@ -128,7 +129,7 @@ class PromotionService:
                     409, "Conflict", f"Model {name}:{version} exists; versions are immutable."
                 )
             return Reply(200, copy.deepcopy(existing))
-        versions[version] = _model_version(ws, name, version, properties)
+        versions[version] = _model_version(ws, name, version, properties, creator(call.headers))
         return Reply(201, copy.deepcopy(versions[version]))
 
     def _endpoint(self, call: Call) -> tuple[str, BatchEndpoint | None]:
@@ -200,6 +201,7 @@ class PromotionService:
         if not isinstance(asset, str) or not self._model_exists(asset):
             return arm_error(400, "BadArgument", f"Model {asset!r} is not registered.")
         name = call.group("dep")
+        earlier = endpoint.deployments.get(name.lower())
         stored = {
             "id": f"{endpoint_id}/deployments/{name}",
             "name": name,
@@ -207,9 +209,17 @@ class PromotionService:
             "location": body.get("location") or endpoint.location,
             "tags": copy.deepcopy(body.get("tags") or {}),
             "properties": {**copy.deepcopy(properties), "provisioningState": "Creating"},
-            "systemData": shapes.system_data(),
+            # ARM keeps who created a resource when someone else updates it.
+            "systemData": {
+                **shapes.system_data(creator(call.headers)),
+                **{
+                    field: value
+                    for field, value in (earlier or {}).get("systemData", {}).items()
+                    if field.startswith("created")
+                },
+            },
         }
-        created = name.lower() not in endpoint.deployments
+        created = earlier is None
         endpoint.deployments[name.lower()] = stored
         self.polls[(key(endpoint_id), name.lower())] = self.provisioning_polls
         operation = f"{self._ml.sim.url}{call.path}/operations/create-{name}?api-version=2023-10-01"
@@ -272,20 +282,33 @@ class PromotionService:
         )
 
 
-def _asset(asset_id: str, name: str, kind: str, own: JSON, submitted: JSON) -> JSON:
+def _asset(
+    asset_id: str,
+    name: str,
+    kind: str,
+    own: JSON,
+    submitted: JSON,
+    made_by: tuple[str, str] = shapes.PERSON,
+) -> JSON:
     """A model container or version (ModelContainer/get.json, ModelVersion/createOrUpdate.json)."""
     common: JSON = {"description": None, "tags": {}, "properties": {}, "isArchived": False}
     properties = {**common, **own, "provisioningState": "Succeeded", **copy.deepcopy(submitted)}
     body = {"id": asset_id, "name": name, "type": kind, "properties": properties}
-    return {**body, "systemData": shapes.system_data()}
+    return {**body, "systemData": shapes.system_data(made_by)}
 
 
-def _model_version(workspace_id: str, name: str, version: str, submitted: JSON) -> JSON:
+def _model_version(
+    workspace_id: str,
+    name: str,
+    version: str,
+    submitted: JSON,
+    made_by: tuple[str, str] = shapes.PERSON,
+) -> JSON:
     uri = f"azureml://locations/eastus/workspaces/ws/models/{name}/versions/{version}"
     own = {"isAnonymous": False, "flavors": None, "modelType": "custom_model", "modelUri": uri}
     version_id = f"{workspace_id.rstrip('/')}/models/{name}/versions/{version}"
     return _asset(
-        version_id, version, f"{MODEL_TYPE}/versions", {**own, "jobName": None}, submitted
+        version_id, version, f"{MODEL_TYPE}/versions", {**own, "jobName": None}, submitted, made_by
     )
 
 

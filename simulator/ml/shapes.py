@@ -206,12 +206,18 @@ BATCH_JOB_TYPE = "Microsoft.MachineLearningServices/workspaces/batchEndpoints/de
 SYSTEM_USER = "automation@contoso.com"
 
 
-def system_data(created_at: str | None = None) -> JSON:
+# Who made something seeded (a workspace user): ``(createdBy, createdByType)``.
+PERSON = (SYSTEM_USER, "User")
+
+
+def system_data(creator: tuple[str, str] = PERSON, created_at: str | None = None) -> JSON:
+    """ARM's ``systemData``: ``creator`` made it (``tokens.creator`` of the request, or a
+    person) and changed it last."""
     stamp = created_at or now_iso()
     return {
         f"{prefix}{field}": value
         for prefix in ("created", "lastModified")
-        for field, value in (("At", stamp), ("By", SYSTEM_USER), ("ByType", "User"))
+        for field, value in (("At", stamp), ("By", creator[0]), ("ByType", creator[1]))
     }
 
 
@@ -268,7 +274,7 @@ def job_services(workspace_id: str, name: str, location: str = DEFAULT_LOCATION)
     }
 
 
-def submitted_job(workspace_id: str, name: str, properties: JSON) -> JSON:
+def submitted_job(workspace_id: str, name: str, properties: JSON, creator: tuple[str, str]) -> JSON:
     """A job as ARM answers the PUT that created it (recorded file 03): the submitted properties
     plus the service's own (status, run properties, services)."""
     body = copy.deepcopy(properties)
@@ -292,7 +298,7 @@ def submitted_job(workspace_id: str, name: str, properties: JSON) -> JSON:
         "name": name,
         "type": JOB_TYPE,
         "properties": body,
-        "systemData": system_data(),
+        "systemData": system_data(creator),
     }
 
 
@@ -396,6 +402,7 @@ def batch_job_as_workspace_job(
     experiment: str,
     inputs: JSON,
     tags: dict[str, str],
+    creator: tuple[str, str],
 ) -> JSON:
     """The same batch job as ARM lists it among the workspace's jobs: a pipeline job whose tags
     mark it as a batch run (azure-ai-ml reads `azureml.batchrun`), with its output folder."""
@@ -426,5 +433,5 @@ def batch_job_as_workspace_job(
             "isArchived": False,
             "services": job_services(workspace_id, name),
         },
-        "systemData": system_data(),
+        "systemData": system_data(creator),
     }
