@@ -61,3 +61,14 @@ class AppIdentity:
     def is_principal(self, object_id: str | None) -> bool:
         """Whether `object_id` (a role assignment's `createdBy`, `updatedBy`) is this identity."""
         return bool(object_id) and str(object_id).lower() == self.object_id
+
+
+def not_made_by(app: AppIdentity, system_data: Any) -> str | None:
+    """None when `app` created the resource, else who Azure records as its creator (for a
+    refusal's reason)."""
+    if app.created(system_data):
+        return None
+    known = system_data if isinstance(system_data, Mapping) else {}
+    who = str(known.get("createdBy") or "unknown")[:100]
+    kind = str(known.get("createdByType") or "unknown type")[:40]
+    return f"Azure records {who} ({kind}) as its creator, not this app"

@@ -40,6 +40,7 @@ from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
 from shared.ml_events import RETRAINING, Drift, RetrainingFinished
 from shared.model import JudgedAnswerError
+from shared.ownership import not_made_by
 from shared.planning.retraining import (
     CLOCK_SKEW,
     SCORING_IN_FLIGHT,
@@ -333,7 +334,8 @@ class RetrainingReconciler:
                     workspace_id, name, claim_key, f"{type(error).__name__}: {error}"[:500]
                 )
             raise
-        if existing is not None and not self._jobs.app_identity().created(existing.system_data):
+        squatted = existing and not_made_by(self._jobs.app_identity(), existing.system_data)
+        if squatted:
             # Someone made a job of the name the app derived from its claim before the app
             # submitted it: never the app's retraining (not scored, not promoted). The claim
             # is released, so the next drift signal or schedule retrains under its own name.
@@ -341,7 +343,7 @@ class RetrainingReconciler:
                 workspace_id,
                 name,
                 claim_key,
-                f"the job name is taken: {_not_ours(existing)}",
+                f"the job name is taken: {squatted}",
                 "not the app's job: the claim is released, the next trigger retrains",
             )
         self._set_claim_state(workspace_id, claim_key, ClaimState.SUBMITTED)
@@ -455,8 +457,9 @@ class RetrainingReconciler:
             return Outcome("failed", str(error))
         if job is None:
             return Outcome("invalid", f"job {finished.job_name} does not exist in the workspace")
-        if claimed_job(claim, self._views([job])) is None:
-            reason = f"job {job.name} bears the name of the app's claim: {_not_ours(job)}"
+        squatted = not_made_by(self._jobs.app_identity(), job.system_data)
+        if squatted:
+            reason = f"job {job.name} bears the name of the app's claim: {squatted}"
             self._record(
                 finished.workspace_id,
                 KIND_RETRAINING,
@@ -735,12 +738,6 @@ class RetrainingReconciler:
             known_jobs=jobs,
         )
         return Outcome(result.outcome, "; ".join([*notes, result.summary]))
-
-
-def _not_ours(job: AppJob) -> str:
-    creator = job.system_data.get("createdBy") or "unknown"
-    kind = job.system_data.get("createdByType") or "unknown type"
-    return f"Azure ML records {creator} ({kind}) as its creator, not this app"
 
 
 def _scoring_tags(retraining_job: str) -> dict[str, str]:

@@ -71,10 +71,19 @@ class PromotionService:
             self.provisioning_polls = 1
 
     def add_model_version(
-        self, workspace_id: str, name: str, version: str, *, properties: dict[str, str]
+        self,
+        workspace_id: str,
+        name: str,
+        version: str,
+        *,
+        properties: dict[str, str],
+        model_uri: str | None = None,
     ) -> JSON:
         """Register a model version (as a person or another pipeline would)."""
-        body = _model_version(workspace_id, name, version, {"properties": properties})
+        submitted: JSON = {"properties": properties}
+        if model_uri is not None:
+            submitted["modelUri"] = model_uri
+        body = _model_version(workspace_id, name, version, submitted)
         with self._ml.lock:
             self.models.setdefault((key(workspace_id), name.lower()), {})[version] = body
         return copy.deepcopy(body)
