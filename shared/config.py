@@ -298,23 +298,17 @@ OUTCOME_TOPIC = TokenDestination(
 )
 # Azure ML's data plane: scoring URIs under AML_INFERENCE_DOMAIN, and the job PUT's
 # x-azureml-token, which goes to ARM_ENDPOINT. Both must agree on one audience.
+_ML_CLOUDS = ("com", "cn", "us")
 AML_INFERENCE = TokenDestination(
     "AML_INFERENCE_DOMAIN",
     "AML_AUDIENCE",
-    (
-        ("inference.ml.azure.com", "https://ml.azure.com"),
-        ("inference.ml.azure.cn", "https://ml.azure.cn"),
-        ("inference.ml.azure.us", "https://ml.azure.us"),
-    ),
+    tuple((f"inference.ml.azure.{c}", f"https://ml.azure.{c}") for c in _ML_CLOUDS),
 )
+_ARM_HOSTS = ("management.azure.com", "management.chinacloudapi.cn", "management.usgovcloudapi.net")
 ARM_ML = TokenDestination(
     "ARM_ENDPOINT",
     "AML_AUDIENCE",
-    (
-        ("management.azure.com", "https://ml.azure.com"),
-        ("management.chinacloudapi.cn", "https://ml.azure.cn"),
-        ("management.usgovcloudapi.net", "https://ml.azure.us"),
-    ),
+    tuple((host, f"https://ml.azure.{c}") for host, c in zip(_ARM_HOSTS, _ML_CLOUDS, strict=True)),
 )
 
 
