@@ -394,6 +394,33 @@ def test_a_recreated_synapse_workspace_gets_its_role_and_the_old_identity_is_rep
     assert published["data"]["evidence"] == scene.ANALYTICS_PRINCIPAL
 
 
+@pytest.mark.parametrize("made_by_app", [False, True])
+def test_only_an_assignment_arm_says_the_app_made_is_reported_as_its_stale_one(
+    app: App, made_by_app: bool
+) -> None:
+    from shared.planning.role_assignments import (
+        assignment_description,
+        assignment_name,
+        contributor_role_definition_id,
+    )
+
+    # A person wrote the app's own description on an assignment for some other principal:
+    # the description is theirs to write, ARM's createdBy is not.
+    app.sim.authorization.add_role_assignment(
+        scene.DEV,
+        assignment_name(scene.DEV, NEW_PRINCIPAL),
+        NEW_PRINCIPAL,
+        contributor_role_definition_id(scene.DEV),
+        description=assignment_description(scene.ANALYTICS),
+        **({"created_by": app.sim.authorization.updated_by()} if made_by_app else {}),
+    )
+
+    workspace_event(app, scene.DEV)
+
+    stale = outcomes(app, scene.DEV, "role-assignment", "stale-assignment")
+    assert [row["Evidence"] for row in stale] == ([NEW_PRINCIPAL] if made_by_app else [])
+
+
 # -- unclear flags and identities fail closed ----------------------------------------------------
 
 

@@ -531,6 +531,7 @@ def test_dry_run_submits_and_invokes_nothing_and_records_the_plan(rapp: App) -> 
             },
             "systemData": {"createdAt": "2026-11-25T00:00:00Z"},
         },
+        by_app=True,
     )
     _deliver(rapp, rs.job_finished_event("retrain-by-hand", tags={APP_TAG: "retraining"}))
 
@@ -727,6 +728,38 @@ def test_a_stuck_job_of_the_app_holds_retraining_only_until_the_timeout(
     assert len(_jobs(rapp)) == 2
     [submit] = [a for a in _actions("retraining") if "claim lapsed" in a["Reason"]]
     assert job["name"] in submit["Reason"]
+
+
+@pytest.mark.parametrize("status", ["Completed", "Running"])
+def test_a_job_pre_squatting_the_claims_name_is_never_the_apps_retraining(
+    rapp: App, status: str
+) -> None:
+    from shared.bounds import table_key
+    from shared.planning.retraining import job_name_for
+
+    # A workspace user creates a job of the very name the app will derive from its claim.
+    event = rs.monitor_breach_event(event_id=str(uuid.uuid4()))
+    squatted = job_name_for(scene.PROD, f"event:{table_key(event['id'])}")
+    _users_job(rapp, squatted, status, {APP_TAG: "retraining"})
+
+    _deliver(rapp, event)
+
+    # Refused, recorded with who made it, and the claim released: nothing submitted.
+    assert rapp.sim.ml.job_puts == []
+    assert _event_outcome(event["id"]) == "failed"
+    [refused] = _actions("retraining")
+    assert "the job name is taken" in refused["Outcome"]
+    assert "automation@contoso.com (User)" in refused["Outcome"]
+    # Its completion is not the app's retrain: no scoring, on the event or the backstop.
+    rapp.sim.ml.set_job_status(scene.PROD, squatted, "Completed")
+    finished = rs.job_finished_event(squatted, tags={APP_TAG: "retraining"})
+    _deliver(rapp, finished)
+    assert _event_outcome(finished["id"]) == "ignored"
+    host.fire_timer("scheduled_retrain")
+    assert rapp.sim.ml.scoring_posts == []
+    # The timer retrained under a name of its own claim.
+    [ours] = [name for name, _, _ in rapp.sim.ml.job_puts]
+    assert ours.lower() != squatted.lower()
 
 
 def test_a_users_scoring_job_tagged_for_our_retrain_does_not_stop_its_scoring(rapp: App) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from shared.adapters import transport
 from shared.config import Settings, synapse_dev_audience
+from shared.ownership import AppIdentity
 
 if TYPE_CHECKING:
     from azure.core import PipelineClient
@@ -138,6 +139,24 @@ class AzureClients:
         }
 
     @functools.cache  # noqa: B019 - one AzureClients per settings value, kept for the process
+    def app_identity(self) -> AppIdentity:
+        """Who the app is, read from the claims of its own ARM token: the token comes from its
+        credential (the platform's identity endpoint), not from anything a workspace user can
+        write, so its claims need no signature check here. Raises `ValueError` on a token that
+        is not a JWT with an object ID: without it nothing can be proven the app's."""
+        import base64
+        import json
+
+        payload = self._credential.get_token(self._settings.arm_scope).token.split(".")[1:2]
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(payload[0] + "=" * (-len(payload[0]) % 4)))
+        except (IndexError, ValueError) as error:
+            raise ValueError("the app's ARM access token is not a JWT") from error
+        if not isinstance(claims, dict):
+            raise ValueError("the app's ARM access token has no claims")
+        return AppIdentity.from_claims(claims)
+
+    @functools.cache  # noqa: B019
     def machine_learning(self, subscription_id: str) -> Any:
         """`MachineLearningServicesMgmtClient` for one subscription (API 2023-04-01)."""
         from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient

@@ -12,10 +12,11 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.adapters import transport
-from shared.adapters.answers import UnexpectedAnswerError
+from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError
 from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API, raise_for_status
 from shared.adapters.clients import AzureClients
 from shared.arm import ArmId, same_arm_id
+from shared.ownership import not_made_by
 
 MODELS_API = "2023-10-01"
 RUN_HISTORY_API = "v1.0"
@@ -140,7 +141,8 @@ class PromotionAdapter:
     def register(
         self, workspace_id: ArmId, name: str, version: str, body: Mapping[str, Any]
     ) -> str:
-        """PUT the model version; its ARM ID once Azure's answer is that version."""
+        """PUT the model version; its ARM ID once Azure's answer is that version, registered by
+        this app (a version someone registered first is theirs, whatever it holds)."""
         model_id = f"{workspace_id}/models/{name}/versions/{version}"
         response = self._send("PUT", quote(model_id), MODELS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"model {name}:{version}")
@@ -148,6 +150,8 @@ class PromotionAdapter:
             raise UnexpectedAnswerError(
                 f"registered {name}:{version}, Azure answered {answered.get('name')!r}"
             )
+        if someone := not_made_by(self._clients.app_identity(), answered.get("systemData")):
+            raise UnexpectedAnswerError(f"model {name}:{version} already exists: {someone}")
         return model_id
 
     @transport.malformed_is_permanent
@@ -165,7 +169,8 @@ class PromotionAdapter:
         return self._get(_deployment(endpoint_id, name), BATCH_ENDPOINTS_API, f"deployment {name}")
 
     @transport.malformed_is_permanent
-    def deployment_names(self, endpoint_id: ArmId) -> list[str]:
+    def deployment_names(self, endpoint_id: ArmId) -> dict[str, bool]:
+        """Each deployment's name, and whether Azure records this app as its creator."""
         client = self._clients.arm_pipeline()
         items = transport.json_pages(
             client,
@@ -173,10 +178,21 @@ class PromotionAdapter:
             {"api-version": BATCH_ENDPOINTS_API},
             what=f"deployments of {endpoint_id}",
         )
-        return [str(item["name"]) for item in items if isinstance(item.get("name"), str)]
+        app = self._clients.app_identity()
+        return {
+            str(item["name"]): app.created(item.get("systemData"))
+            for item in items
+            if isinstance(item.get("name"), str)
+        }
 
     @transport.malformed_is_permanent
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:
+        """PUT the deployment, unless one of that name exists that this app did not create (a
+        PUT would overwrite it): `RefusedTargetError`."""
+        earlier = self.deployment(endpoint_id, name)
+        someone = earlier and not_made_by(self._clients.app_identity(), earlier.get("systemData"))
+        if someone:
+            raise RefusedTargetError(f"deployment {name} already exists: {someone}")
         path = _deployment(endpoint_id, name)
         response = self._send("PUT", path, BATCH_ENDPOINTS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"deployment {name}")

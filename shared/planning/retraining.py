@@ -45,6 +45,7 @@ class ClaimView:
 class JobView:
     name: str
     status: str
+    by_app: bool  # Azure records this app as its creator (`shared.ownership`)
 
     @property
     def active(self) -> bool:
@@ -95,12 +96,20 @@ def decide_from_claim(
     return None
 
 
+def names_claimed_job(claim: ClaimView | None, name: str) -> bool:
+    """Whether `name` is the job name the app derived from its claim, as the ledger holds it
+    (compared as Azure ML compares names, case-insensitively)."""
+    return claim is not None and bool(claim.job_name) and name.lower() == claim.job_name.lower()
+
+
 def claimed_job(claim: ClaimView | None, jobs: Sequence[JobView]) -> JobView | None:
-    """The job the app submitted under its claim: only the name derived from the claim, as the
-    ledger holds it, proves who started a job (anyone can copy tags or a name's pattern)."""
-    if claim is None or not claim.job_name:
-        return None
-    return next((job for job in jobs if job.name.lower() == claim.job_name.lower()), None)
+    """The job among `jobs` that the app submitted under its claim, or None.
+
+    A workspace user can give any job the app's tags, or create a job of the very name the app
+    derived from its claim before the app submits it: only that name together with Azure's
+    record that the app created the job proves it is the app's.
+    """
+    return next((j for j in jobs if j.by_app and names_claimed_job(claim, j.name)), None)
 
 
 def decide_with_jobs(

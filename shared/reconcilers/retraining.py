@@ -40,6 +40,7 @@ from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
 from shared.ml_events import RETRAINING, Drift, JobFinished
 from shared.model import JudgedAnswerError
+from shared.ownership import not_made_by
 from shared.planning.retraining import (
     CLOCK_SKEW,
     SCORING_IN_FLIGHT,
@@ -51,6 +52,7 @@ from shared.planning.retraining import (
     decide_from_claim,
     decide_with_jobs,
     evaluate_gate,
+    names_claimed_job,
     retraining_tags,
     scoring_request_id,
     scoring_tags,
@@ -214,7 +216,7 @@ class RetrainingReconciler:
             except AzureError as error:
                 return self._failed(workspace_id, "list", claim_key, error)
             decision = decide_with_jobs(
-                [JobView(job.name, job.status) for job in jobs],
+                self._views(jobs),
                 claim=_claim_view(claim),
                 workspace_id=workspace_id,
                 claim_key=claim_key,
@@ -274,6 +276,10 @@ class RetrainingReconciler:
                 decision = Decision(Verdict.RESUME, current.job_name, decision.reason)
         return self._ensure_submitted(workspace_id, decision, claim_key, tags)
 
+    def _views(self, jobs: Sequence[AppJob]) -> list[JobView]:
+        app = self._jobs.app_identity()
+        return [JobView(job.name, job.status, app.created(job.system_data)) for job in jobs]
+
     def _plan(self, tags: dict[str, str]) -> str:
         return json.dumps(
             {
@@ -328,6 +334,18 @@ class RetrainingReconciler:
                     workspace_id, name, claim_key, f"{type(error).__name__}: {error}"[:500]
                 )
             raise
+        squatted = existing and not_made_by(self._jobs.app_identity(), existing.system_data)
+        if squatted:
+            # Someone made a job of the name the app derived from its claim before the app
+            # submitted it: never the app's retraining (not scored, not promoted). The claim
+            # is released, so the next drift signal or schedule retrains under its own name.
+            return self._submission_refused(
+                workspace_id,
+                name,
+                claim_key,
+                f"the job name is taken: {squatted}",
+                "not the app's job: the claim is released, the next trigger retrains",
+            )
         self._set_claim_state(workspace_id, claim_key, ClaimState.SUBMITTED)
         if existing is not None:
             reason = f"job {name} was already submitted for {claim_key} ({existing.status})"
@@ -360,7 +378,12 @@ class RetrainingReconciler:
             self._claims.set_retraining_state(claim, state)
 
     def _submission_refused(
-        self, workspace_id: ArmId, name: str, claim_key: str, why: str
+        self,
+        workspace_id: ArmId,
+        name: str,
+        claim_key: str,
+        why: str,
+        reason: str = "submission refused by Azure ML",
     ) -> Outcome:
         # A permanent failure releases the claim: the next drift signal may try again.
         self._set_claim_state(workspace_id, claim_key, ClaimState.FAILED)
@@ -369,7 +392,7 @@ class RetrainingReconciler:
             KIND_RETRAINING,
             "submit",
             name,
-            "submission refused by Azure ML",
+            reason,
             f"failed: {why}",
             claim_key,
         )
@@ -412,7 +435,7 @@ class RetrainingReconciler:
         """The event says a retraining job ended: read it, and act on what Azure says."""
         trigger = f"event:{finished.event_id}"
         claim = _claim_view(self._claims.retraining(finished.workspace_id))
-        if claimed_job(claim, [JobView(finished.job_name, "")]) is None:
+        if not names_claimed_job(claim, finished.job_name):
             # Tags and names prove nothing: only the job of the app's claim is its retraining.
             return Outcome(
                 "ignored", f"job {finished.job_name} is not a retraining job of this app"
@@ -434,6 +457,19 @@ class RetrainingReconciler:
             return Outcome("failed", str(error))
         if job is None:
             return Outcome("invalid", f"job {finished.job_name} does not exist in the workspace")
+        squatted = not_made_by(self._jobs.app_identity(), job.system_data)
+        if squatted:
+            reason = f"job {job.name} bears the name of the app's claim: {squatted}"
+            self._record(
+                finished.workspace_id,
+                KIND_RETRAINING,
+                "ignore",
+                job.name,
+                reason,
+                "nothing started",
+                trigger,
+            )
+            return Outcome("ignored", reason)
         outcome = self.after_retraining(finished.workspace_id, job, trigger)
         if outcome.outcome == NOT_FINISHED:
             # The event says the job ended, Azure ML does not (yet): its status can lag the
@@ -647,7 +683,7 @@ class RetrainingReconciler:
         # The backstop scores only the job of the app's claim (the newest retrain: the model
         # that matters), never a job that merely carries the app's tags.
         claim = _claim_view(self._claims.retraining(workspace_id))
-        completed = claimed_job(claim, [JobView(job.name, job.status) for job in jobs])
+        completed = claimed_job(claim, self._views(jobs))
         if completed is not None and completed.status != "Completed":
             completed = None
         backstop_error: TransientAzureError | None = None

@@ -87,6 +87,7 @@ class RoleAssignmentReconciler:
             existing,
             self._rules,
             workspace_tenant=workspace_tenant,
+            app=self._authorization.app_identity(),
         )
 
     def decisions(self, decisions: Sequence[RoleAssignmentDecision], run: Run) -> list[Decision]:

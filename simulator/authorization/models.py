@@ -24,6 +24,8 @@ ROLE_DEFINITION_ID: Final = re.compile(
     re.IGNORECASE,
 )
 RA_SEGMENT: Final = "/providers/microsoft.authorization/roleassignments/"
+#: The object ID of the person who makes seeded role assignments.
+PERSON: Final = "5e7d1c3b-2a4f-4b6e-8d9c-0f1e2d3c4b5a"
 
 
 def at_or_above(candidate: str, scope: str) -> bool:
@@ -66,6 +68,10 @@ class Authorization:
 
         return routes(self)
 
+    def updated_by(self) -> str:
+        """The object ID that writes assignments: the app's managed identity."""
+        return self.sim.identity.principal_id
+
     def reset(self) -> None:
         """Forget principals and delays (assignments live in the store)."""
         with self._store.lock:
@@ -96,15 +102,20 @@ class Authorization:
         principal_id: str,
         role_definition_id: str,
         principal_type: str = "ServicePrincipal",
+        *,
+        created_by: str = PERSON,
+        description: str | None = None,
     ) -> JSON:
-        """Seed a role assignment at ``scope`` unchecked; the principal becomes known."""
+        """Seed a role assignment at ``scope`` (no duplicate or principal checks; the principal
+        becomes known), made by ``created_by`` (a person, unless the app's ``updated_by()``)."""
         body = shapes.role_assignment(
             scope,
             name,
-            principal_id,
-            role_definition_id,
-            principal_type,
-            self.sim.identity.principal_id,
+            principal_id=principal_id,
+            role_definition_id=role_definition_id,
+            principal_type=principal_type,
+            created_by=created_by,
+            description=description,
         )
         with self._store.lock:
             self.principals.setdefault(principal_id.lower(), principal_type)

@@ -154,10 +154,16 @@ class AuthorizationResponses:
                 "Tenant ID, application ID, principal ID, and scope are not allowed to be updated."
             )
             return arm_error(400, "RoleAssignmentUpdateNotPermitted", message)
-        extra = [properties.get(k) for k in ("description", "condition", "conditionVersion")]
-        kind, by = principal_type or actual_type, self._model.sim.identity.principal_id
         body = shapes.role_assignment(
-            scope_path, name, principal_id, role_definition_id, kind, by, *extra
+            scope_path,
+            name,
+            principal_id=principal_id,
+            role_definition_id=role_definition_id,
+            principal_type=principal_type or actual_type,
+            created_by=self._model.updated_by(),
+            description=properties.get("description"),
+            condition=properties.get("condition"),
+            condition_version=properties.get("conditionVersion"),
         )
         self._store.resources[store_key(call.path)] = body
         return Reply(201, copy.deepcopy(body))

@@ -14,13 +14,14 @@ def role_assignment(
     principal_id: str,
     role_definition_id: str,
     principal_type: str,
-    updated_by: str,
+    created_by: str,
     description: str | None = None,
     condition: str | None = None,
     condition_version: str | None = None,
 ) -> JSON:
     """A role assignment shaped on ``authz_roleassignments_create_resource.json`` (201 body), with
-    the audit fields and nullable ``condition`` fields API 2022-04-01 also returns."""
+    the audit fields (``createdBy``/``updatedBy``: the caller's object ID, set by ARM) and
+    nullable ``condition`` fields API 2022-04-01 also returns."""
     now = now_iso()
     scope = "/" + scope.strip("/") if scope.strip("/") else "/"
     prefix = "" if scope == "/" else scope
@@ -34,8 +35,8 @@ def role_assignment(
             "conditionVersion": condition_version,
             "createdOn": now,
             "updatedOn": now,
-            "createdBy": None,
-            "updatedBy": updated_by,
+            "createdBy": created_by,
+            "updatedBy": created_by,
             "delegatedManagedIdentityResourceId": None,
             "description": description,
         },

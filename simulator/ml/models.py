@@ -218,8 +218,11 @@ class MachineLearning:
         found = self.component_versions(workspace_id, name)
         return next((b for b in found if b["name"] == version), None)
 
-    def add_job(self, workspace_id: str, body: JSON) -> None:
-        """Store a job as ARM would list it (jobs this app did not submit, for example)."""
+    def add_job(self, workspace_id: str, body: JSON, *, by_app: bool = False) -> None:
+        """Store a job as ARM would list it: made by a workspace user (whatever its name and
+        tags), or ``by_app`` (as if the app had submitted it), unless its ``systemData`` says."""
+        made_by = (self.sim.identity.client_id, "Application") if by_app else shapes.PERSON
+        body = {**body, "systemData": {**shapes.system_data(made_by), **body.get("systemData", {})}}
         with self.lock:
             self._jobs.setdefault(key(workspace_id), {})[str(body["name"]).lower()] = body
 

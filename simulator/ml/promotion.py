@@ -12,6 +12,7 @@ import copy
 from ..arm.models import key
 from ..server import Call, Reply, Route, arm_error, route
 from ..shapes import JSON, now_iso
+from ..tokens import creator
 from . import shapes
 from .models import BatchEndpoint, MachineLearning, versioned
 from .responses import endpoint_not_found
@@ -59,10 +60,19 @@ class PromotionService:
             self.provisioning_polls = 1
 
     def add_model_version(
-        self, workspace_id: str, name: str, version: str, *, properties: dict[str, str]
+        self,
+        workspace_id: str,
+        name: str,
+        version: str,
+        *,
+        properties: dict[str, str],
+        model_uri: str | None = None,
     ) -> JSON:
         """Register a model version (as a person or another pipeline would)."""
-        body = _model_version(workspace_id, name, version, {"properties": properties})
+        submitted: JSON = {"properties": properties}
+        if model_uri is not None:
+            submitted["modelUri"] = model_uri
+        body = _model_version(workspace_id, name, version, submitted)
         with self._ml.lock:
             self.models.setdefault((key(workspace_id), name.lower()), {})[version] = body
         return copy.deepcopy(body)
@@ -110,12 +120,14 @@ class PromotionService:
         if not isinstance(properties, dict) or not properties.get("modelUri"):
             return arm_error(400, "BadArgument", "properties.modelUri is required.")
         versions = self.models.setdefault((key(ws), name.lower()), {})
-        if (existing := versions.get(version)) is not None:
-            if existing["properties"].get("modelUri") == properties["modelUri"]:
-                return Reply(200, copy.deepcopy(existing))
-            message = f"Model {name}:{version} exists; versions are immutable."
-            return arm_error(409, "Conflict", message)
-        versions[version] = _model_version(ws, name, version, properties)
+        existing = versions.get(version)
+        if existing is not None:
+            if existing["properties"].get("modelUri") != properties["modelUri"]:
+                return arm_error(
+                    409, "Conflict", f"Model {name}:{version} exists; versions are immutable."
+                )
+            return Reply(200, copy.deepcopy(existing))
+        versions[version] = _model_version(ws, name, version, properties, creator(call.headers))
         return Reply(201, copy.deepcopy(versions[version]))
 
     def _endpoint(self, call: Call) -> tuple[str, BatchEndpoint | None]:
@@ -186,6 +198,7 @@ class PromotionService:
         if not isinstance(asset, str) or not self._model_exists(asset):
             return arm_error(400, "BadArgument", f"Model {asset!r} is not registered.")
         name = call.group("dep")
+        earlier = endpoint.deployments.get(name.lower())
         stored = {
             "id": f"{endpoint_id}/deployments/{name}",
             "name": name,
@@ -193,9 +206,17 @@ class PromotionService:
             "location": body.get("location") or endpoint.location,
             "tags": copy.deepcopy(body.get("tags") or {}),
             "properties": {**copy.deepcopy(properties), "provisioningState": "Creating"},
-            "systemData": shapes.system_data(),
+            # ARM keeps who created a resource when someone else updates it.
+            "systemData": {
+                **shapes.system_data(creator(call.headers)),
+                **{
+                    field: value
+                    for field, value in (earlier or {}).get("systemData", {}).items()
+                    if field.startswith("created")
+                },
+            },
         }
-        created = name.lower() not in endpoint.deployments
+        created = earlier is None
         endpoint.deployments[name.lower()] = stored
         self.polls[(key(endpoint_id), name.lower())] = self.provisioning_polls
         operation = f"{self._ml.sim.url}{call.path}/operations/create-{name}?api-version=2023-10-01"
@@ -246,20 +267,33 @@ class PromotionService:
         return Reply(200, body | _NO_MORE)
 
 
-def _asset(asset_id: str, name: str, kind: str, own: JSON, submitted: JSON) -> JSON:
+def _asset(
+    asset_id: str,
+    name: str,
+    kind: str,
+    own: JSON,
+    submitted: JSON,
+    made_by: tuple[str, str] = shapes.PERSON,
+) -> JSON:
     """A model container or version (ModelContainer/get.json, ModelVersion/createOrUpdate.json)."""
     common: JSON = {"description": None, "tags": {}, "properties": {}, "isArchived": False}
     properties = {**common, **own, "provisioningState": "Succeeded", **copy.deepcopy(submitted)}
     body = {"id": asset_id, "name": name, "type": kind, "properties": properties}
-    return {**body, "systemData": shapes.system_data()}
+    return {**body, "systemData": shapes.system_data(made_by)}
 
 
-def _model_version(workspace_id: str, name: str, version: str, submitted: JSON) -> JSON:
+def _model_version(
+    workspace_id: str,
+    name: str,
+    version: str,
+    submitted: JSON,
+    made_by: tuple[str, str] = shapes.PERSON,
+) -> JSON:
     uri = f"azureml://locations/eastus/workspaces/ws/models/{name}/versions/{version}"
     own = {"isAnonymous": False, "flavors": None, "modelType": "custom_model", "modelUri": uri}
     version_id = f"{workspace_id.rstrip('/')}/models/{name}/versions/{version}"
     own["jobName"] = None
-    return _asset(version_id, version, f"{MODEL_TYPE}/versions", own, submitted)
+    return _asset(version_id, version, f"{MODEL_TYPE}/versions", own, submitted, made_by)
 
 
 def _child_run(run_id: str, parent: str) -> JSON:

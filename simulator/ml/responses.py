@@ -15,6 +15,7 @@ from ..arm.models import key as ml_key
 from ..network.models import CONNECTION_STATUSES
 from ..server import ML_AUDIENCE, Call, Reply, arm_error
 from ..shapes import JSON
+from ..tokens import creator
 from . import shapes
 from .models import PUBLIC_NETWORK_ACCESS, WORKSPACE_READ_ONLY, MachineLearning, versioned
 
@@ -238,7 +239,7 @@ class MachineLearningResponses:
         problem = properties.get("jobType") == "Pipeline" and self._pipeline_problem(ws, properties)
         if problem:
             return arm_error(400, "UserError", problem)
-        created = shapes.submitted_job(ws, name, properties)
+        created = shapes.submitted_job(ws, name, properties, creator(call.headers))
         self._ml.add_job(ws, created)
         return Reply(201, created)
 
@@ -349,6 +350,7 @@ class MachineLearningResponses:
             experiment,
             job_inputs,
             tags,
+            creator=creator(call.headers),
         )
         self._ml.add_job(endpoint.workspace_id, stored)
         submitted = (ml_key(endpoint.workspace_id), str(name).lower())

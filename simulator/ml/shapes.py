@@ -192,12 +192,21 @@ def compute(
     }
 
 
-def system_data() -> JSON:
-    stamp = now_iso()
+SYSTEM_USER = "automation@contoso.com"
+
+
+# Who made something seeded (a workspace user): ``(createdBy, createdByType)``.
+PERSON = (SYSTEM_USER, "User")
+
+
+def system_data(creator: tuple[str, str] = PERSON, created_at: str | None = None) -> JSON:
+    """ARM's ``systemData``: ``creator`` made it (``tokens.creator`` of the request, or a
+    person) and changed it last."""
+    stamp = created_at or now_iso()
     return {
         f"{prefix}{field}": value
         for prefix in ("created", "lastModified")
-        for field, value in (("At", stamp), ("By", "automation@contoso.com"), ("ByType", "User"))
+        for field, value in (("At", stamp), ("By", creator[0]), ("ByType", creator[1]))
     }
 
 
@@ -254,7 +263,7 @@ def job_services(workspace_id: str, name: str, location: str = DEFAULT_LOCATION)
     }
 
 
-def submitted_job(workspace_id: str, name: str, properties: JSON) -> JSON:
+def submitted_job(workspace_id: str, name: str, properties: JSON, creator: tuple[str, str]) -> JSON:
     """A job as ARM answers the PUT that created it (recorded file 03): the submitted properties
     plus the service's own (status, run properties, services)."""
     body = copy.deepcopy(properties)
@@ -278,7 +287,7 @@ def submitted_job(workspace_id: str, name: str, properties: JSON) -> JSON:
         "name": name,
         "type": JOB_TYPE,
         "properties": body,
-        "systemData": system_data(),
+        "systemData": system_data(creator),
     }
 
 
@@ -372,6 +381,7 @@ def batch_job_as_workspace_job(
     experiment: str,
     inputs: JSON,
     tags: dict[str, str],
+    creator: tuple[str, str],
 ) -> JSON:
     """The same batch job as ARM lists it among the workspace's jobs: a pipeline job whose tags
     mark it as a batch run (azure-ai-ml reads `azureml.batchrun`), with its output folder."""
@@ -402,5 +412,5 @@ def batch_job_as_workspace_job(
             "isArchived": False,
             "services": job_services(workspace_id, name),
         },
-        "systemData": system_data(),
+        "systemData": system_data(creator),
     }
