@@ -8,14 +8,16 @@ from dataclasses import replace
 
 import azure.functions as func
 
+from shared import intake
 from shared.arm import same_arm_id
 from shared.events import Ignored
 from shared.intake import event_data
 from shared.ml_events import Drift, classify_ml_event, scoped_workspace, workspace_of_topic
 from shared.reconcilers.transient import TransientAzureError
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 
 FUNCTION = "on_ml_event"
+KIND = "ml-event"
 
 bp = func.Blueprint()
 
@@ -24,12 +26,13 @@ bp = func.Blueprint()
 @bp.event_grid_trigger(arg_name="event")
 def on_ml_event(event: func.EventGridEvent) -> None:
     """Retrain on drift; score after a successful retrain."""
-    rt = retraining_runtime()
+    rt = runtime()
     settings = rt.settings
     topic = event.topic or ""
     workspace = workspace_of_topic(topic)
     if workspace is None:
-        rt.record_event(event, FUNCTION, "invalid", f"topic {topic!r} is not an AML workspace")
+        text = f"topic {topic!r} is not an AML workspace"
+        intake.record(rt, event, FUNCTION, "invalid", text, kind=KIND)
         return
     # A listed workspace keeps the settings' spelling; one that a container scope holds (as far
     # as its ID tells: retraining acts only on RETRAIN_WORKSPACE_IDS, checked against the scope).
@@ -38,11 +41,11 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     )
     if configured is None:
         text = f"{workspace} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
-        rt.record_event(event, FUNCTION, "out-of-scope", text, workspace_id=workspace)
+        intake.record(rt, event, FUNCTION, "out-of-scope", text, workspace_id=workspace, kind=KIND)
         return
 
     def record(outcome: str, text: str) -> None:
-        rt.record_event(event, FUNCTION, outcome, text, workspace_id=configured)
+        intake.record(rt, event, FUNCTION, outcome, text, workspace_id=configured, kind=KIND)
 
     parsed = classify_ml_event(
         event_id=event.id or "",
@@ -53,7 +56,7 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     if isinstance(parsed, Ignored):
         record("invalid" if parsed.invalid else "ignored", parsed.reason)
         return
-    if rt.reconciler is None or settings.retraining is None:
+    if rt.retraining is None or settings.retraining is None:
         record("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
         return
     # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
@@ -67,9 +70,9 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     parsed = replace(parsed, workspace_id=retrain_workspace)
     try:
         if isinstance(parsed, Drift):
-            result = rt.reconciler.on_drift(parsed)
+            result = rt.retraining.on_drift(parsed)
         else:
-            result = rt.reconciler.on_finished(parsed)
+            result = rt.retraining.on_finished(parsed)
     except TransientAzureError as error:
         record("failed", f"will be redelivered: {error}")
         raise
