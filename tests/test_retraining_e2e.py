@@ -781,3 +781,39 @@ def test_no_http_caller_sees_a_scoring_job_started_after_a_retrain(
         runtime().scoring.status(scoring["name"], principal)
     assert refused.value.problem.status == 404
     assert _routes(rapp) == []
+
+
+def test_scoring_after_a_retrain_is_refused_before_any_post_when_the_deployment_is_missing(
+    rapp: App,
+) -> None:
+    # The one scoring starter checks the endpoint as it does for HTTP callers: a deployment the
+    # endpoint does not have is refused before a token or a POST goes to the scoring URI.
+    rapp.set_settings(**rs.retraining_settings(BATCH_DEPLOYMENT_NAME="purple"))
+    _job, event = _complete(rapp)
+
+    _deliver(rapp, event)
+
+    assert rapp.sim.ml.scoring_posts == []
+    [record] = _actions("batch-scoring")
+    assert record["Outcome"] == "failed: the endpoint has no deployment of that name"
+    assert _event_outcome(event["id"]) == "failed"
+    # The refusal started nothing, so it holds nothing back: once the deployment exists, the
+    # next delivery starts the scoring.
+    rapp.sim.ml.add_batch_endpoint(rs.ENDPOINT, deployments=["blue", "green", "purple"])
+    retry = {**event, "id": "retry-after-the-fix"}
+    _deliver(rapp, retry)
+    assert len(rapp.sim.ml.scoring_posts) == 1
+    assert _event_outcome(retry["id"]) == "scoring-started"
+
+
+def test_scoring_after_a_retrain_on_an_endpoint_without_a_default_is_refused_before_any_post(
+    rapp: App,
+) -> None:
+    rapp.sim.ml.add_batch_endpoint(rs.ENDPOINT, default_deployment=None)
+    _job, event = _complete(rapp)
+
+    _deliver(rapp, event)
+
+    assert rapp.sim.ml.scoring_posts == []
+    [record] = _actions("batch-scoring")
+    assert "no default deployment" in record["Outcome"]
