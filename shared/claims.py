@@ -331,24 +331,30 @@ class Claims:
     def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
         """Record how the claimed submission went, only if the claim is still the one read
         (`claim.etag`): a newer claim of another instance is never overwritten."""
-        from azure.core import MatchConditions
+        return self._merge_if_unchanged(
+            _partition(claim.workspace_id), RETRAINING_ROW, claim.etag, State=state
+        )
+
+    def _merge_if_unchanged(self, partition: str, row: str, etag: str, **changes: str) -> bool:
+        """Merge `changes` into a row only if unchanged since read; False when it changed."""
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
 
         try:
-            self._table.update_entity(
-                {
-                    "PartitionKey": _partition(claim.workspace_id),
-                    "RowKey": RETRAINING_ROW,
-                    "State": state,
-                },
-                mode=UpdateMode.MERGE,
-                etag=claim.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
+            self._merge(partition, row, etag, changes)
         except (ResourceModifiedError, ResourceNotFoundError):
             return False
         return True
+
+    def _merge(self, partition: str, row: str, etag: str, changes: Mapping[str, str]) -> None:
+        from azure.core import MatchConditions
+        from azure.data.tables import UpdateMode
+
+        self._table.update_entity(
+            {"PartitionKey": partition, "RowKey": row, **changes},
+            mode=UpdateMode.MERGE,
+            etag=etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
 
     # --------------------------------------------------------------------- scoring
 
@@ -425,15 +431,7 @@ class Claims:
             )
 
     def _update_scoring(self, claim: Owned, **changes: str) -> None:
-        from azure.core import MatchConditions
-        from azure.data.tables import UpdateMode
-
-        self._table.update_entity(
-            {"PartitionKey": claim.key.partition, "RowKey": claim.key.row, **changes},
-            mode=UpdateMode.MERGE,
-            etag=claim.etag,
-            match_condition=MatchConditions.IfNotModified,
-        )
+        self._merge(claim.key.partition, claim.key.row, claim.etag, changes)
 
     # ---------------------------------------------------------------- remediations
 
@@ -488,19 +486,8 @@ class Claims:
     def advance_promotion(self, claim: PromotionClaim, state: str) -> PromotionClaim | None:
         """The claim moved to `state`, only if unchanged since read; None when another
         delivery moved it first."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
-
         partition, row = _partition(claim.workspace_id), _promotion_row(claim.retraining_job)
-        try:
-            self._table.update_entity(
-                {"PartitionKey": partition, "RowKey": row, "State": state},
-                mode=UpdateMode.MERGE,
-                etag=claim.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
+        if not self._merge_if_unchanged(partition, row, claim.etag, State=state):
             return None
         return self.promotion(claim.workspace_id, claim.retraining_job)
 

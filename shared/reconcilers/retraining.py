@@ -516,7 +516,8 @@ class RetrainingReconciler:
             # moment ago and is starting it: one POST, one record, one announcement. Should
             # that delivery die, its own redelivery (same trigger) or a later one after the
             # window starts it, with the same repeatability ID.
-            reason = f"scoring after {retraining_job} is being started by {held.holder} delivery"
+            by = held.holder or "another"
+            reason = f"scoring after {retraining_job} is being started by {by} delivery"
             return Outcome("scoring-in-progress", reason)
         except RefusedError as refused:
             return self._scoring_refused(workspace_id, endpoint_id, trigger, refused)

@@ -236,17 +236,11 @@ class ScoringRecords:
 
     def requests(self) -> list[dict[str, Any]]:
         """Every recorded request, newest first."""
-        return [
-            dict(row)
-            for row in self._table.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": REQUESTS_PARTITION}
-            )
-        ]
+        return self._rows(REQUESTS_PARTITION)
 
     def jobs(self) -> list[dict[str, Any]]:
-        return [
-            dict(row)
-            for row in self._table.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": JOBS_PARTITION}
-            )
-        ]
+        return self._rows(JOBS_PARTITION)
+
+    def _rows(self, partition: str) -> list[dict[str, Any]]:
+        rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+        return [dict(row) for row in rows]
