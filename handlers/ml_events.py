@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import azure.functions as func
 
+from shared import intake
 from shared.arm import ArmId, same_arm_id
 from shared.events import Ignored
 from shared.intake import event_data
@@ -21,13 +22,14 @@ from shared.ml_events import (
     workspace_of_topic,
 )
 from shared.reconcilers.transient import TransientAzureError
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 
 if TYPE_CHECKING:
     from shared.reconcilers.retraining import Outcome
-    from shared.retraining_runtime import RetrainingRuntime
+    from shared.runtime import Runtime
 
 FUNCTION = "on_ml_event"
+KIND = "ml-event"
 
 bp = func.Blueprint()
 
@@ -36,12 +38,13 @@ bp = func.Blueprint()
 @bp.event_grid_trigger(arg_name="event")
 def on_ml_event(event: func.EventGridEvent) -> None:
     """Retrain on drift; score after a successful retrain."""
-    rt = retraining_runtime()
+    rt = runtime()
     settings = rt.settings
     topic = event.topic or ""
     workspace = workspace_of_topic(topic)
     if workspace is None:
-        rt.record_event(event, FUNCTION, "invalid", f"topic {topic!r} is not an AML workspace")
+        text = f"topic {topic!r} is not an AML workspace"
+        intake.record(rt, event, FUNCTION, "invalid", text, kind=KIND)
         return
     # A listed workspace keeps the settings' spelling; one that a container scope holds (as far
     # as its ID tells: retraining acts only on RETRAIN_WORKSPACE_IDS, checked against the scope).
@@ -50,11 +53,11 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     )
     if configured is None:
         text = f"{workspace} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
-        rt.record_event(event, FUNCTION, "out-of-scope", text, workspace_id=workspace)
+        intake.record(rt, event, FUNCTION, "out-of-scope", text, workspace_id=workspace, kind=KIND)
         return
 
     def record(outcome: str, text: str) -> None:
-        rt.record_event(event, FUNCTION, outcome, text, workspace_id=configured)
+        intake.record(rt, event, FUNCTION, outcome, text, workspace_id=configured, kind=KIND)
 
     parsed = classify_ml_event(
         event_id=event.id or "",
@@ -77,10 +80,10 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     record(result.outcome, result.summary)
 
 
-def _retrain(rt: RetrainingRuntime, parsed: Drift | JobFinished, configured: ArmId) -> Outcome:
+def _retrain(rt: Runtime, parsed: Drift | JobFinished, configured: ArmId) -> Outcome:
     from shared.reconcilers.retraining import Outcome
 
-    if rt.reconciler is None or rt.settings.retraining is None:
+    if rt.retraining is None or rt.settings.retraining is None:
         return Outcome("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
     # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
     retrain_workspace = next(
@@ -91,5 +94,5 @@ def _retrain(rt: RetrainingRuntime, parsed: Drift | JobFinished, configured: Arm
         return Outcome("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
     parsed = replace(parsed, workspace_id=retrain_workspace)
     if isinstance(parsed, Drift):
-        return rt.reconciler.on_drift(parsed)
-    return rt.reconciler.on_finished(parsed)
+        return rt.retraining.on_drift(parsed)
+    return rt.retraining.on_finished(parsed)

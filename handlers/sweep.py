@@ -12,7 +12,6 @@ from azure.core.exceptions import AzureError
 from shared.logs import decision_log
 from shared.reconcilers.sweep import sweep
 from shared.reconcilers.transient import TransientAzureError
-from shared.retraining_runtime import retraining_runtime
 from shared.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ def reconcile_all(timer: func.TimerRequest) -> None:
     report = sweep(runtime(), trigger=trigger)
     retry = list(report.transient_failures)
     try:
-        retraining_runtime().scoring_outcomes.backstop(trigger)
+        runtime().scoring_outcomes.backstop(trigger)
     except (TransientAzureError, AzureError) as error:  # counted in the sweep's line
         retry.append(str(error))
     text = (

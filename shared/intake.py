@@ -82,8 +82,12 @@ def record(
     reason: str,
     *,
     workspace_id: str = "",
+    kind: str = "event",
 ) -> None:
-    record_event(runtime.ledger, event, function, outcome, reason, workspace_id=workspace_id)
+    """Log and record one event's outcome. Invalid input is a warning, not an error."""
+    record_event(
+        runtime.ledger, event, function, outcome, reason, workspace_id=workspace_id, kind=kind
+    )
 
 
 def record_event(

@@ -18,7 +18,7 @@ import pytest
 
 from shared.claims import Claims
 from shared.reconcilers.transient import TransientAzureError
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 from simulator.permissions import Permissions
 from tests.conftest import App
 from tools import host, scene
@@ -64,7 +64,7 @@ def _routes(app: App) -> list[str]:
 def _actions(kind: str) -> list[dict[str, Any]]:
     return [
         a
-        for a in retraining_runtime().ledger.actions(scene.PROD)
+        for a in runtime().ledger.actions(scene.PROD)
         if a["Kind"] == kind and not a["Outcome"].startswith("intent")
     ]
 
@@ -92,7 +92,7 @@ def _deployments(app: App) -> set[str]:
 
 
 def _outcome(event_id: str) -> str:
-    row = retraining_runtime().ledger.event(event_id)
+    row = runtime().ledger.event(event_id)
     assert row is not None
     return str(row["Outcome"])
 
@@ -452,7 +452,7 @@ def test_dry_run_shows_the_decision_and_writes_nothing(papp: App) -> None:
     [scoring] = _actions("batch-scoring")
     assert json.loads(scoring["Evidence"])["deployment"] == "churn-batch-1"
     # No claim either: a dry-run decides again on every delivery.
-    assert Claims(retraining_runtime().ledger.table).promotions(scene.PROD) == []
+    assert Claims(runtime().ledger.table).promotions(scene.PROD) == []
 
 
 # ------------------------------------------- requests and tokens only where settings point

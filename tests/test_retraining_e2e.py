@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from shared.ml_events import APP_TAG
 from shared.reconcilers.intent import INTENT
 from shared.reconcilers.transient import TransientAzureError
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 from simulator.tokens import claims_of
 from tests.conftest import App
 from tools import host, scene
@@ -59,7 +59,7 @@ def _jobs(app: App, purpose: str = "retraining") -> list[dict[str, Any]]:
 
 
 def _event_outcome(event_id: str) -> str:
-    row = retraining_runtime().ledger.event(event_id)
+    row = runtime().ledger.event(event_id)
     assert row is not None, f"event {event_id} was not recorded"
     return str(row["Outcome"])
 
@@ -69,7 +69,7 @@ def _actions(kind: str, *, intents: bool = False) -> list[dict[str, Any]]:
     only when asked for)."""
     return [
         a
-        for a in retraining_runtime().ledger.actions(scene.PROD)
+        for a in runtime().ledger.actions(scene.PROD)
         if a["Kind"] == kind and (intents or a["Outcome"] != INTENT)
     ]
 
@@ -717,7 +717,7 @@ def test_a_stuck_job_of_the_app_holds_retraining_only_until_the_timeout(
     _deliver(rapp, held)
     assert _event_outcome(held["id"]) == "debounced"
 
-    table = retraining_runtime().ledger.table
+    table = runtime().ledger.table
     [row] = [r for r in table.list_entities() if r["RowKey"] == "retraining"]
     row["ClaimedAt"] = (datetime.now(UTC) - timedelta(hours=2, minutes=1)).isoformat()
     table.upsert_entity(row)
@@ -790,7 +790,7 @@ def test_scoring_after_a_retrain_is_in_the_one_record_and_tag_scheme_of_scoring_
         "retraining-job": job["name"],
     }
     [scoring] = _jobs(rapp, "scoring")
-    [row] = ScoringRecords(retraining_runtime().ledger.table).jobs()
+    [row] = ScoringRecords(runtime().ledger.table).jobs()
     assert (row["JobName"], row["WorkspaceId"], row["Caller"]) == (scoring["name"], scene.PROD, "")
     assert row["InputPath"] == rs.SCORING_INPUT
 
@@ -802,8 +802,8 @@ def test_scoring_after_a_retrain_is_in_the_one_record_and_tag_scheme_of_scoring_
 def test_no_http_caller_sees_a_scoring_job_started_after_a_retrain(
     rapp: App, principal: str
 ) -> None:
+    from shared.runtime import runtime
     from shared.scoring.requests import RefusedError
-    from shared.scoring.wiring import scoring_service
 
     if not rapp.sim.ml.scoring_posts:
         _, event = _complete(rapp)
@@ -811,6 +811,42 @@ def test_no_http_caller_sees_a_scoring_job_started_after_a_retrain(
     [scoring] = _jobs(rapp, "scoring")
     rapp.sim.reset_counts()
     with pytest.raises(RefusedError) as refused:
-        scoring_service().status(scoring["name"], principal)
+        runtime().scoring.status(scoring["name"], principal)
     assert refused.value.problem.status == 404
     assert _routes(rapp) == []
+
+
+def test_scoring_after_a_retrain_is_refused_before_any_post_when_the_deployment_is_missing(
+    rapp: App,
+) -> None:
+    # The one scoring starter checks the endpoint as it does for HTTP callers: a deployment the
+    # endpoint does not have is refused before a token or a POST goes to the scoring URI.
+    rapp.set_settings(**rs.retraining_settings(BATCH_DEPLOYMENT_NAME="purple"))
+    _job, event = _complete(rapp)
+
+    _deliver(rapp, event)
+
+    assert rapp.sim.ml.scoring_posts == []
+    [record] = _actions("batch-scoring")
+    assert record["Outcome"] == "failed: the endpoint has no deployment of that name"
+    assert _event_outcome(event["id"]) == "failed"
+    # The refusal started nothing, so it holds nothing back: once the deployment exists, the
+    # next delivery starts the scoring.
+    rapp.sim.ml.add_batch_endpoint(rs.ENDPOINT, deployments=["blue", "green", "purple"])
+    retry = {**event, "id": "retry-after-the-fix"}
+    _deliver(rapp, retry)
+    assert len(rapp.sim.ml.scoring_posts) == 1
+    assert _event_outcome(retry["id"]) == "scoring-started"
+
+
+def test_scoring_after_a_retrain_on_an_endpoint_without_a_default_is_refused_before_any_post(
+    rapp: App,
+) -> None:
+    rapp.sim.ml.add_batch_endpoint(rs.ENDPOINT, default_deployment=None)
+    _job, event = _complete(rapp)
+
+    _deliver(rapp, event)
+
+    assert rapp.sim.ml.scoring_posts == []
+    [record] = _actions("batch-scoring")
+    assert "no default deployment" in record["Outcome"]

@@ -35,7 +35,7 @@ from shared.ml_events import (
 )
 from shared.planning.retraining import GateReading, GateStatus, evaluate_gate
 from shared.reconcilers.intent import INTENT
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 from tests import test_retraining_config as config_cases
 from tests.conftest import App
 from tools import host, scene
@@ -81,7 +81,7 @@ def _jobs(app: App, purpose: str = "retraining") -> list[dict[str, Any]]:
 
 
 def _outcome(event_id: str) -> str:
-    row = retraining_runtime().ledger.event(event_id)
+    row = runtime().ledger.event(event_id)
     assert row is not None, f"event {event_id} was not recorded"
     return str(row["Outcome"])
 
@@ -89,18 +89,18 @@ def _outcome(event_id: str) -> str:
 def _actions(kind: str) -> list[dict[str, Any]]:
     return [
         a
-        for a in retraining_runtime().ledger.actions(scene.PROD)
+        for a in runtime().ledger.actions(scene.PROD)
         if a["Kind"] == kind and a["Outcome"] != INTENT
     ]
 
 
 def _claim_rows() -> list[dict[str, Any]]:
-    table = retraining_runtime().ledger.table
+    table = runtime().ledger.table
     return [dict(row) for row in table.list_entities() if row["PartitionKey"].startswith("claims:")]
 
 
 def _edit_retraining_claim(**values: str) -> None:
-    table = retraining_runtime().ledger.table
+    table = runtime().ledger.table
     [row] = [r for r in table.list_entities() if r["RowKey"] == "retraining"]
     row.update(values)
     table.upsert_entity(row)

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from shared.ml_events import APP_TAG
 from shared.reconcilers.intent import INTENT
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 from tests.conftest import App
 from tools import host, scene
 from tools import retraining_scene as rs
@@ -63,7 +63,7 @@ def _jobs(app: App, purpose: str, workspace: str = scene.PROD) -> list[dict[str,
 
 
 def _event_outcome(event_id: str) -> str:
-    row = retraining_runtime().ledger.event(event_id)
+    row = runtime().ledger.event(event_id)
     assert row is not None, f"event {event_id} was not recorded"
     return str(row["Outcome"])
 
@@ -71,7 +71,7 @@ def _event_outcome(event_id: str) -> str:
 def _actions(kind: str, workspace: str = scene.PROD) -> list[dict[str, Any]]:
     return [
         a
-        for a in retraining_runtime().ledger.actions(workspace)
+        for a in runtime().ledger.actions(workspace)
         if a["Kind"] == kind and a["Outcome"] != INTENT
     ]
 
@@ -428,10 +428,10 @@ def test_a_scoring_answer_naming_another_job_is_not_applied(rapp: App, rewrite: 
 
     [record] = _actions("batch-scoring")
     assert record["Outcome"].startswith("failed: not applied")
-    from shared.claims import Claims
+    from shared.claims import retraining_scoring
 
-    scoring = Claims(retraining_runtime().ledger.table).scoring(scene.PROD, event["data"]["runId"])
-    assert scoring is None or scoring.scoring_job == ""
+    key = retraining_scoring(scene.PROD, event["data"]["runId"], "")
+    assert runtime().claims.scored(key) is None
 
 
 def test_a_batch_endpoint_read_answering_another_endpoint_gets_no_post(rapp: App) -> None:
@@ -451,7 +451,7 @@ def test_a_batch_endpoint_read_answering_another_endpoint_gets_no_post(rapp: App
 def test_http_scoring_answered_with_another_workspaces_job_is_502_and_not_recorded(
     app: App,
 ) -> None:
-    from shared.scoring.wiring import scoring_service
+    from shared.runtime import runtime
     from tests.test_scoring_http_e2e import _json, post
     from tools import scoring_scene as ss
 
@@ -466,14 +466,14 @@ def test_http_scoring_answered_with_another_workspaces_job_is_502_and_not_record
 
     assert response.status_code == 502
     assert "another" in _json(response)["detail"] or scene.DEV in _json(response)["detail"]
-    assert scoring_service().records.jobs() == []
+    assert runtime().scoring.records.jobs() == []
 
 
 def test_writes_are_preceded_by_an_intent_row(rapp: App) -> None:
     event = _completed_event(rapp)
     _deliver(rapp, event)
 
-    rows = list(retraining_runtime().ledger.actions(scene.PROD))
+    rows = list(runtime().ledger.actions(scene.PROD))
     intents = [(r["Kind"], r["Verdict"]) for r in rows if r["Outcome"] == INTENT]
     assert ("retraining", "submit") in intents
     assert ("batch-scoring", "start") in intents
@@ -506,17 +506,17 @@ def test_an_odd_drift_event_id_is_stored_bounded_and_logged_escaped(
 def test_scoring_claims_of_lookalike_job_names_never_share_a_row(rapp: App) -> None:
     from datetime import UTC, datetime
 
-    from shared.claims import Claims
+    from shared.claims import Owned, retraining_scoring
 
-    claims = Claims(retraining_runtime().ledger.table)
+    claims = runtime().claims
     now = datetime.now(UTC)
     names = ["job/1", "job:1", "job#1", "job~3A1", "j" * 2000]
     for name in names:
-        assert claims.claim_scoring(scene.PROD, name, request_id=name[:50], now=now)
+        claim = claims.claim_scoring(retraining_scoring(scene.PROD, name, "t"), now=now)
+        assert isinstance(claim, Owned)
+        claims.settle_scoring(claim, name[:50], scene.PROD, "")
     for name in names:
-        found = claims.scoring(scene.PROD, name)
-        assert found is not None
-        assert found.request_id == name[:50]
+        assert claims.scored(retraining_scoring(scene.PROD, name, "t")) == name[:50]
 
 
 # ------------------------------------------------------------------------- outcome types

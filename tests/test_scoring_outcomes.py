@@ -19,7 +19,7 @@ import pytest
 from shared.ml_events import APP_TAG, RUN_STATUS_CHANGED
 from shared.reconcilers.scoring_outcomes import BACKSTOP_LIMIT, BACKSTOP_WINDOW
 from shared.reconcilers.transient import TransientAzureError
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 from shared.scoring.records import JobRecord, ScoringRecords
 from tests.conftest import App
 from tools import host, scene
@@ -76,13 +76,13 @@ def _announced(app: App) -> list[dict[str, Any]]:
 def _outcomes(workspace: str = scene.PROD) -> list[dict[str, Any]]:
     return [
         a
-        for a in retraining_runtime().ledger.actions(workspace)
+        for a in runtime().ledger.actions(workspace)
         if a["Kind"] == "batch-scoring" and a["Verdict"] in ("completed", "failed")
     ]
 
 
 def _event_outcome(event_id: str) -> str:
-    row = retraining_runtime().ledger.event(event_id)
+    row = runtime().ledger.event(event_id)
     assert row is not None
     return str(row["Outcome"])
 
@@ -93,7 +93,7 @@ def _row(name: str) -> dict[str, Any]:
 
 
 def _records(clock: Any = None) -> ScoringRecords:
-    table = retraining_runtime().ledger.table
+    table = runtime().ledger.table
     return ScoringRecords(table) if clock is None else ScoringRecords(table, clock)
 
 
@@ -200,9 +200,7 @@ def test_an_unavailable_read_is_recorded_and_redelivered(rapp: App) -> None:
     with pytest.raises(TransientAzureError):
         rapp.deliver(event, "on_ml_event")
     assert _announced(rapp) == []
-    [retry] = [
-        a for a in retraining_runtime().ledger.actions(scene.PROD) if a["Verdict"] == "retry"
-    ]
+    [retry] = [a for a in runtime().ledger.actions(scene.PROD) if a["Verdict"] == "retry"]
     assert retry["Outcome"].startswith("failed (will retry)")
 
     rapp.sim.clear_faults()
@@ -367,7 +365,7 @@ def test_a_job_started_over_http_is_announced_with_retraining_off(scoring: App) 
     )
     assert response.status_code == 202
     [job] = _jobs(scoring, "scoring")
-    assert retraining_runtime().reconciler is None
+    assert runtime().retraining is None
 
     scoring.deliver(_finish(scoring, job, "Failed"), "on_ml_event")
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from shared.config import Settings
     from shared.reconcilers.run import Run
     from shared.reconcilers.workspace import WorkspaceReport
-    from shared.runtime import Reconcilers, Runtime
+    from shared.runtime import Runtime
 
 SETTINGS_FILE = "local.settings.json"
 # A Functions settings file holds a few dozen settings; App Service keeps app settings far
@@ -164,7 +164,9 @@ def _runtime(settings: Settings) -> Runtime:
     from shared.runtime import runtime_for
 
     try:
-        return runtime_for(settings)
+        rt = runtime_for(settings)
+        rt.ledger  # noqa: B018 (opened now: its failure is reported here, in one line)
+        return rt
     except (AzureError, ValueError) as error:
         raise _ledger_error(settings, error) from None
 
@@ -327,7 +329,7 @@ def _plan_item(report: WorkspaceReport) -> dict[str, Any]:
     }
 
 
-def _plan_workspace(rt: Reconcilers, workspace_id: ArmId, run: Run) -> dict[str, Any]:
+def _plan_workspace(rt: Runtime, workspace_id: ArmId, run: Run) -> dict[str, Any]:
     from azure.core.exceptions import AzureError
 
     from shared.adapters.errors import describe
@@ -393,14 +395,14 @@ def _promotion(rt: Any, workspace_id: str) -> dict[str, str]:
 def cmd_plan(args: argparse.Namespace) -> int:
     from shared.adapters.errors import describe
     from shared.reconcilers.workspace import start_run
-    from shared.runtime import build
+    from shared.runtime import Runtime
     from tools import terminal
 
     # Read-only: no ledger is opened, so none needs to be configured.
     settings = _settings(without_ledger=True)
     err = terminal.stderr()
     _check_credential(settings)
-    rt = build(settings, sink=None)  # no sink: planning writes nothing anywhere
+    rt = Runtime(settings)  # a preview run: planning opens no ledger and writes nothing
     # The plan is one run, previewed: its remediations share one budget, as `apply` would.
     run = start_run(rt, f"cli:{uuid.uuid4().hex[:12]}", preview=True)
     result: list[dict[str, Any]] = []

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from shared.reconcilers.policies import PolicyReport
     from shared.reconcilers.private_endpoints import ConnectionReport
     from shared.reconcilers.role_assignments import RoleReport
-    from shared.runtime import Reconcilers
+    from shared.runtime import Runtime
 
 
 class Concern(StrEnum):
@@ -76,8 +76,11 @@ class WorkspaceReport:
         return not self.problems() and all(o.status not in waiting for _, o in self._outcomes())
 
 
-def start_run(runtime: Reconcilers, trigger: str, *, preview: bool = False) -> Run:
-    """One budget and evidence cache for every workspace the run reconciles; `preview`: `plan`."""
+def start_run(runtime: Runtime, trigger: str, *, preview: bool = False) -> Run:
+    """A run of its own (an event, a sweep, a CLI run): one remediation budget
+    (`MAX_REMEDIATIONS_PER_RUN`, and each workspace's hour) and one evidence cache for every
+    workspace it reconciles.
+    `preview`: the CLI's `plan`, which writes and records nothing."""
     from shared.policy.budget import RemediationBudget
 
     settings = runtime.settings
@@ -95,7 +98,7 @@ def start_run(runtime: Reconcilers, trigger: str, *, preview: bool = False) -> R
 
 
 def reconcile_workspace(
-    runtime: Reconcilers,
+    runtime: Runtime,
     workspace_id: ArmId,
     run: Run,
     *,
@@ -132,6 +135,6 @@ def reconcile_workspace(
     return WorkspaceReport(workspace_id, connection_report, role_report, policy_report)
 
 
-def plan_workspace(runtime: Reconcilers, workspace_id: ArmId, run: Run) -> WorkspaceReport:
+def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run) -> WorkspaceReport:
     """What a run would do to the workspace now: every concern in `run`, a preview."""
     return reconcile_workspace(runtime, workspace_id, run)
