@@ -1,16 +1,19 @@
 """Operator CLI: see what the app would do, make it so, or replay a dead-lettered event.
 
-    python -m tools.cli plan [--json]          # read-only: what the rules call for, now
-    python -m tools.cli apply                  # reconcile every workspace in scope
-    python -m tools.cli replay EVENT.json      # deliver saved events to the right function
+    python -m tools.cli plan [--workspace ID] [--out FILE] [--detailed-exitcode]
+    python -m tools.cli apply [--workspace ID | FILE]   # everything in scope, or a saved plan
+    python -m tools.cli replay EVENT.json               # deliver saved events to their function
     python -m tools.cli export-policy [--out DIR] [--scope ID]  # the rules as Azure Policy
 
-Settings come from the environment, or from a Functions `local.settings.json` (`--settings`,
-before or after the command). Credentials are `DefaultAzureCredential`'s: `az login` on a
-laptop, the managed identity in Azure.
+Every command takes `--json` (machine-readable output on stdout; logs stay on stderr). Settings
+come from the environment, or from a Functions `local.settings.json` (`--settings`, before or
+after the command). Credentials are `DefaultAzureCredential`'s: `az login` on a laptop, the
+managed identity in Azure.
 
-Exit codes: 0 done; 1 Azure or the ledger failed (or an event failed: try again later);
-2 bad usage or input (a setting, a file, an event). Every error is one line on stderr.
+Exit codes: 0 done (`plan --detailed-exitcode`: nothing to change); 1 Azure or the ledger failed
+(or an event failed: try again later); 2 `plan --detailed-exitcode`: changes planned; 3 `apply
+FILE`: the saved plan no longer holds (plan again); 64 bad usage or input (EX_USAGE: a setting,
+a file, an event, a workspace out of scope). Every error is one line on stderr.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ if TYPE_CHECKING:
 
     from shared.arm import ArmId
     from shared.config import Settings
-    from shared.reconcilers.run import Run
+    from shared.ledger import ActionRecord
+    from shared.reconcilers.run import Change, Run
     from shared.reconcilers.workspace import WorkspaceReport
     from shared.runtime import Reconcilers, Runtime
 
@@ -39,8 +43,11 @@ SETTINGS_FILE = "local.settings.json"
 # A Functions settings file holds a few dozen settings; App Service keeps app settings far
 # smaller than this.
 MAX_SETTINGS_FILE_BYTES = 2**20
-USAGE = 2
 FAILURE = 1
+# Terraform's `-detailed-exitcode`: 2 is "changes planned", so bad usage has a code of its own.
+CHANGES = 2
+STALE = 3
+USAGE = 64  # sysexits.h EX_USAGE
 
 
 class CliError(Exception):
@@ -390,34 +397,96 @@ def _promotion(rt: Any, workspace_id: str) -> dict[str, str]:
     }
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
+def _targets(rt: Reconcilers, wanted: Sequence[str]) -> tuple[list[ArmId], list[str]]:
+    """The workspaces named, as the app spells them, and those of them not in scope."""
+    from azure.core.exceptions import AzureError
+
     from shared.adapters.errors import describe
+
+    found: list[ArmId] = []
+    outside: list[str] = []
+    for candidate in wanted:
+        try:
+            admitted = rt.inventory.admit(candidate)
+        except AzureError as error:
+            raise CliError(
+                f"whether {_one_line(candidate)} is in scope cannot be read: "
+                f"{_one_line(describe(error))}",
+                FAILURE,
+            ) from None
+        if admitted is None:
+            outside.append(candidate)
+        elif admitted not in found:
+            found.append(admitted)
+    return found, outside
+
+
+def _workspaces(
+    rt: Reconcilers, wanted: Sequence[str] | None
+) -> tuple[list[ArmId], list[tuple[str, Any]]]:
+    """`--workspace` targets (each in scope, or a usage error), else every workspace in scope
+    and the scopes that could not be listed."""
+    if not wanted:
+        return rt.inventory.workspaces()
+    found, outside = _targets(rt, wanted)
+    if outside:
+        raise CliError(
+            f"--workspace {_one_line(outside[0])} is not a workspace in scope (ML_SCOPES, "
+            "ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG): `plan` lists those that are",
+            USAGE,
+        )
+    return found, []
+
+
+def _preview(
+    rt: Reconcilers, workspaces: Sequence[ArmId], label: str
+) -> tuple[list[dict[str, Any]], Run]:
+    """Each workspace's plan, and the preview run that made them (its `changes`)."""
     from shared.reconcilers.workspace import start_run
-    from shared.runtime import build
     from tools import terminal
 
-    # Read-only: no ledger is opened, so none needs to be configured.
-    settings = _settings(without_ledger=True)
-    err = terminal.stderr()
-    _check_credential(settings)
-    rt = build(settings, sink=None)  # no sink: planning writes nothing anywhere
-    # The plan is one run, previewed: its remediations share one budget, as `apply` would.
+    # One run, previewed: its remediations share one budget, as `apply` would.
     run = start_run(rt, f"cli:{uuid.uuid4().hex[:12]}", preview=True)
     result: list[dict[str, Any]] = []
-    workspaces, problems = rt.inventory.workspaces()
-    with terminal.progress(err, "planning", len(workspaces)) as step:
+    with terminal.progress(terminal.stderr(), label, len(workspaces)) as step:
         for workspace_id in workspaces:
             result.append(_plan_workspace(rt, workspace_id, run))
             step(workspace_id)
+    return result, run
+
+
+def _planned(run: Run) -> list[ActionRecord]:
+    from shared.outcome import Status
+
+    return [record for record, outcome in run.changes if outcome.status is Status.PLANNED]
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, default=_instant))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from shared.adapters.errors import describe
+    from shared.runtime import build
+    from tools import saved_plan, terminal
+
+    # Read-only: no ledger is opened, so none needs to be configured.
+    settings = _settings(without_ledger=True)
+    _check_credential(settings)
+    rt = build(settings, sink=None)  # no sink: planning writes nothing anywhere
+    workspaces, problems = _workspaces(rt, args.workspace)
+    result, run = _preview(rt, workspaces, "planning")
+    changes = _planned(run)
     failed = [item for item in result if item["error"]]
     failed += [{"workspace": scope, "error": describe(error)} for scope, error in problems]
     if args.json:
-        print(json.dumps(result, indent=2, default=_instant))
+        _print_json(result)
     else:
         out = terminal.stdout()
         out.print(
             f"plan: {len(result)} workspaces, mode {settings.automation_mode.value}, "
-            f"policy {settings.policy_mode.value}; read-only (writes nothing, uses no ledger)",
+            f"policy {settings.policy_mode.value}; read-only (writes nothing, uses no ledger); "
+            f"{len(changes)} changes",
             markup=False,
             soft_wrap=True,
         )
@@ -432,50 +501,146 @@ def cmd_plan(args: argparse.Namespace) -> int:
             f"error: {_short(item['workspace'])} could not be read: {_one_line(item['error'])}",
             file=sys.stderr,
         )
-    return FAILURE if failed else 0
+    if failed:
+        if args.out:
+            print(f"error: no plan written to {args.out}: the plan is incomplete", file=sys.stderr)
+        return FAILURE
+    if args.out:
+        text = saved_plan.dump(settings, workspaces, changes, result)
+        try:
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise CliError(f"cannot write {args.out}: {_one_line(error)}", USAGE) from None
+        print(f"saved the plan ({len(changes)} changes) to {args.out}", file=sys.stderr)
+    return CHANGES if args.detailed_exitcode and changes else 0
 
 
 # -- apply -----------------------------------------------------------------------------------
 
 
+def _saved(rt: Reconcilers, path: Path) -> tuple[list[ArmId], frozenset[Change]]:
+    """The saved plan's workspaces and changes, when planning again now calls for exactly
+    them; else nothing is written (STALE): the whole plan is checked before any write."""
+    from shared.reconcilers.run import change
+    from tools import saved_plan
+
+    try:
+        saved = saved_plan.load(path, rt.settings)
+    except saved_plan.PlanFileError as error:
+        raise CliError(str(error), USAGE) from None
+    workspaces, outside = _targets(rt, saved.workspaces)
+    if outside:
+        raise CliError(
+            f"the saved plan no longer holds: {_one_line(outside[0])} is not in scope now; "
+            "nothing written: plan again",
+            STALE,
+        )
+    result, run = _preview(rt, workspaces, "checking the plan")
+    for item in result:
+        if item["error"]:
+            raise CliError(
+                f"the saved plan cannot be checked: {_short(item['workspace'])} could not be "
+                f"read: {_one_line(item['error'])}; nothing written",
+                FAILURE,
+            )
+    now = frozenset(change(record) for record in _planned(run))
+    if now != saved.changes:
+        gone = sorted(saved.changes - now)
+        what = (
+            f"{gone[0][2]} {_short(gone[0][3])} on {_short(gone[0][0])} is no longer called "
+            "for as planned"
+            if gone
+            else f"{len(now - saved.changes)} change(s) not in it are called for now"
+        )
+        raise CliError(
+            f"the saved plan no longer holds: {what}; nothing written: plan again", STALE
+        )
+    return workspaces, saved.changes
+
+
 def cmd_apply(args: argparse.Namespace) -> int:
     from azure.core.exceptions import AzureError
 
+    from shared.outcome import Status
+    from shared.reconcilers.run import change
     from shared.reconcilers.sweep import sweep
-    from tools import terminal
+    from shared.reconcilers.workspace import start_run
+    from tools import saved_plan, terminal
 
+    if args.plan and args.workspace:
+        raise CliError("apply FILE applies the workspaces its plan names: no --workspace", USAGE)
     settings = _settings()
     _check_credential(settings)
     rt = _runtime(settings)
     trigger = f"cli:{uuid.uuid4().hex[:12]}"
-    out = terminal.stdout()
-    out.print(
-        f"apply: mode {settings.automation_mode.value}, policy {settings.policy_mode.value}; "
-        f"recorded in the ledger (table {settings.ledger.table_name}) as {trigger}",
-        markup=False,
-        soft_wrap=True,
-    )
+    only: frozenset[Change] | None = None
+    if args.plan:
+        workspaces, only = _saved(rt, args.plan)
+    else:
+        workspaces = _workspaces(rt, args.workspace)[0]
+    if not args.json:
+        terminal.stdout().print(
+            f"apply{f' {args.plan}' if args.plan else ''}: mode {settings.automation_mode.value}, "
+            f"policy {settings.policy_mode.value}; recorded in the ledger (table "
+            f"{settings.ledger.table_name}) as {trigger}",
+            markup=False,
+            soft_wrap=True,
+        )
+    run = start_run(rt, trigger, only=only)
     try:
-        # Listed here for the bar's length; the sweep lists again, as the timer's does.
-        with terminal.progress(
-            terminal.stderr(), "reconciling", len(rt.inventory.workspaces()[0])
-        ) as step:
-            report = sweep(rt, trigger=trigger, progress=step)
+        with terminal.progress(terminal.stderr(), "reconciling", len(workspaces)) as step:
+            report = sweep(
+                rt,
+                trigger=trigger,
+                progress=step,
+                # Without targets the sweep lists the scope again, as the timer's does.
+                workspaces=workspaces if args.plan or args.workspace else None,
+                run=run,
+            )
     except AzureError as error:
         # Reconcilers record Azure's failures; what escapes is the ledger failing.
         raise _ledger_error(settings, error) from None
-    problems: list[str] = []
-    for workspace in report.workspaces:
-        out.print(f"  {_one_line(workspace.summary())}", markup=False, soft_wrap=True)
-        problems += [
-            f"{_short(workspace.workspace_id)}: {label}: {_one_line(problem)}"
-            for label, problem in workspace.problems()
-        ]
-    for problem in problems:
+    problems = [
+        f"{_short(workspace.workspace_id)}: {label}: {_one_line(problem)}"
+        for workspace in report.workspaces
+        for label, problem in workspace.problems()
+    ]
+    done = {change(record) for record, _ in run.changes}
+    stale = [
+        f"{record.verdict} {_short(record.subject)}: {outcome}"
+        for record, outcome in run.changes
+        if outcome.status is Status.REFUSED
+    ] + [
+        f"{c[2]} {_short(c[3])}: no longer called for: not written"
+        for c in (only or frozenset()) - done
+    ]
+    if args.json:
+        _print_json(
+            {
+                "trigger": trigger,
+                "workspaces": [
+                    {"workspace": w.workspace_id, "summary": w.summary()} for w in report.workspaces
+                ],
+                "changes": [
+                    {**saved_plan.fields(record), "outcome": str(outcome)}
+                    for record, outcome in run.changes
+                ],
+                "errors": problems + stale,
+                "retryLater": list(report.transient_failures),
+            }
+        )
+    else:
+        for workspace in report.workspaces:
+            terminal.stdout().print(
+                f"  {_one_line(workspace.summary())}", markup=False, soft_wrap=True
+            )
+    for problem in problems + stale:
         print(f"error: {problem}", file=sys.stderr)
     for failure in report.transient_failures:
         print(f"retry later: {_one_line(failure)}", file=sys.stderr)
-    return FAILURE if problems or report.transient_failures else 0
+    if problems or report.transient_failures:
+        return FAILURE
+    return STALE if stale else 0
 
 
 # -- replay ----------------------------------------------------------------------------------
@@ -588,12 +753,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings()
     rt = _runtime(settings)
     statuses: Counter[str] = Counter()
+    delivered = []
     for index, item in enumerate(items, start=1):
         label, status, text = _replay_one(rt, item, args.function)
         statuses[status] += 1
-        print(f"#{index} {label}: {status}: {text}", flush=True)
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-    print(f"replayed {len(items)} events: {counts}")
+        delivered.append({"index": index, "id": label, "status": status, "detail": text})
+        if not args.json:
+            print(f"#{index} {label}: {status}: {text}", flush=True)
+    if args.json:
+        _print_json({"events": delivered, "counts": dict(sorted(statuses.items()))})
+    else:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+        print(f"replayed {len(items)} events: {counts}")
     if statuses["failed"]:
         return FAILURE
     return USAGE if statuses["invalid"] else 0
@@ -621,7 +792,9 @@ def cmd_export_policy(args: argparse.Namespace) -> int:
         paths = policy_export.write(args.out, scope)
     except OSError as error:
         raise CliError(f"cannot write to {args.out}: {_one_line(error)}", USAGE) from None
-    for path in paths:
+    if args.json:
+        _print_json({"written": [str(path) for path in paths]})
+    for path in paths if not args.json else ():
         print(f"wrote {path}")
     return 0
 
@@ -634,6 +807,8 @@ def parser() -> argparse.ArgumentParser:
     settings_help = f"a Functions settings file to read (default: ./{SETTINGS_FILE} when present)"
     top.add_argument("--settings", type=Path, default=None, help=settings_help)
     top.add_argument("-v", "--verbose", action="store_true", help="log every decision")
+    json_help = "machine-readable output on stdout (logs and errors stay on stderr)"
+    top.add_argument("--json", action="store_true", help=json_help)
     commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -647,12 +822,30 @@ def parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help="log every decision",
         )
+        sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=json_help)
         return sub
 
     plan = command("plan", "print what would be done; reads Azure, writes nothing, uses no ledger")
-    plan.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    workspace_help = "only this workspace (its ARM ID; in scope); repeatable"
+    plan.add_argument("--workspace", action="append", metavar="ID", help=workspace_help)
+    plan.add_argument(
+        "--out", type=Path, metavar="FILE", help="save the plan for `apply FILE` (versioned JSON)"
+    )
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help=f"exit {CHANGES} when there are changes to apply, 0 when none, {FAILURE} on error",
+    )
     plan.set_defaults(run=cmd_plan)
-    apply = command("apply", "reconcile every workspace in scope, recording in the ledger")
+    apply = command("apply", "reconcile what is in scope, or a saved plan; recorded in the ledger")
+    apply.add_argument(
+        "plan",
+        nargs="?",
+        type=Path,
+        metavar="FILE",
+        help="a plan saved by `plan --out`: written only while the state it was made on holds",
+    )
+    apply.add_argument("--workspace", action="append", metavar="ID", help=workspace_help)
     apply.set_defaults(run=cmd_apply)
     replay = command("replay", "deliver events from a file (e.g. dead-lettered)")
     replay.add_argument("event_file", help="an Event Grid event, or an array of them, as JSON")

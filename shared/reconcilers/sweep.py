@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import is_transient
 from shared.arm import ArmId
 from shared.inventory import describe_problem
 from shared.logs import decision_log
+from shared.reconcilers.run import Run
 from shared.reconcilers.transient import TransientAzureError
 from shared.reconcilers.workspace import WorkspaceReport, reconcile_workspace, start_run
 from shared.runtime import Runtime
@@ -26,17 +29,25 @@ class SweepReport:
 
 
 def sweep(
-    runtime: Runtime, *, trigger: str, progress: Callable[[ArmId], None] | None = None
+    runtime: Runtime,
+    *,
+    trigger: str,
+    progress: Callable[[ArmId], None] | None = None,
+    workspaces: Sequence[ArmId] | None = None,
+    run: Run | None = None,
 ) -> SweepReport:
     """Reconcile every concern of every workspace in scope, as ARM lists them now (a workspace
     created under a scope is in the next sweep); one workspace failing does not stop the others,
     nor does a scope that could not be listed (a transient failure, retried by the timer). The
     sweep is one run: Synapse evidence is gathered once, and its workspaces share one remediation
-    budget. `progress` is called after each workspace (the CLI's progress bar)."""
-    run = start_run(runtime, trigger)
+    budget. `progress` is called after each workspace (the CLI's progress bar). The CLI may
+    name the `workspaces` (checked in scope) and the `run` (a saved plan's)."""
+    run = run or start_run(runtime, trigger)
     reports: list[WorkspaceReport] = []
     failures: list[str] = []
-    workspaces, problems = runtime.inventory.workspaces()
+    problems: list[tuple[str, AzureError]] = []
+    if workspaces is None:
+        workspaces, problems = runtime.inventory.workspaces()
     for scope, error in problems:
         text = describe_problem(scope, error)
         level = logging.WARNING
