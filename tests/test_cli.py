@@ -626,3 +626,48 @@ def test_every_command_prints_json_on_stdout(
         assert {c["verdict"] for c in document["changes"]} == {"approve", "assign"}
         assert all(c["outcome"].startswith("applied") for c in document["changes"])
         assert document["errors"] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "does not exist: pass a file written by `plan --out`"),
+        (b"{not json", "is not JSON"),
+        (b'{"format": "terraform", "version": 1}', "is not a saved plan"),
+        (b'{"format": "synapse-aml-automation/plan", "version": 2}', "is plan format version 2"),
+    ],
+    ids=["missing", "not-json", "other-format", "newer-version"],
+)
+def test_a_file_that_is_not_a_saved_plan_is_refused_before_azure_is_asked(
+    app: App,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes | None,
+    expected: str,
+) -> None:
+    path = tmp_path / "plan.json"
+    if content is not None:
+        path.write_bytes(content)
+
+    assert cli.main(["apply", str(path)]) == 64
+
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"plan file {path}" in line
+    assert expected in line
+    assert app.sim.requests == []
+
+
+def test_a_saved_plan_applies_its_own_workspaces_only(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    changes = _changes(app, tmp_path, "--workspace", scene.PROD)
+    assert {c["workspace"] for c in changes} == {scene.PROD}
+
+    assert cli.main(["apply", "--workspace", scene.PROD, str(tmp_path / "saved.plan.json")]) == 64
+    assert cli.main(["apply", str(tmp_path / "saved.plan.json")]) == 0
+
+    for connection in app.scene.connections:
+        expected = (
+            connection.expected if connection.workspace_id == scene.PROD else connection.initial
+        )
+        assert app.status(connection) == expected

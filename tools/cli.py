@@ -35,9 +35,10 @@ if TYPE_CHECKING:
     from shared.arm import ArmId
     from shared.config import Settings
     from shared.ledger import ActionRecord
-    from shared.reconcilers.run import Change, Run
+    from shared.reconcilers.run import Run
     from shared.reconcilers.workspace import WorkspaceReport
     from shared.runtime import Reconcilers, Runtime
+    from tools.saved_plan import SavedPlan
 
 SETTINGS_FILE = "local.settings.json"
 # A Functions settings file holds a few dozen settings; App Service keeps app settings far
@@ -518,16 +519,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
 # -- apply -----------------------------------------------------------------------------------
 
 
-def _saved(rt: Reconcilers, path: Path) -> tuple[list[ArmId], frozenset[Change]]:
-    """The saved plan's workspaces and changes, when planning again now calls for exactly
-    them; else nothing is written (STALE): the whole plan is checked before any write."""
-    from shared.reconcilers.run import change
+def _load_plan(path: Path, settings: Settings) -> SavedPlan:
     from tools import saved_plan
 
     try:
-        saved = saved_plan.load(path, rt.settings)
+        return saved_plan.load(path, settings)
     except saved_plan.PlanFileError as error:
         raise CliError(str(error), USAGE) from None
+
+
+def _check_plan(rt: Reconcilers, saved: SavedPlan) -> list[ArmId]:
+    """The saved plan's workspaces, when planning again now calls for exactly its changes;
+    else nothing is written (STALE): the whole plan is checked before any write."""
+    from shared.reconcilers.run import change
+
     workspaces, outside = _targets(rt, saved.workspaces)
     if outside:
         raise CliError(
@@ -555,7 +560,7 @@ def _saved(rt: Reconcilers, path: Path) -> tuple[list[ArmId], frozenset[Change]]
         raise CliError(
             f"the saved plan no longer holds: {what}; nothing written: plan again", STALE
         )
-    return workspaces, saved.changes
+    return workspaces
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -570,14 +575,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
     if args.plan and args.workspace:
         raise CliError("apply FILE applies the workspaces its plan names: no --workspace", USAGE)
     settings = _settings()
+    saved = _load_plan(args.plan, settings) if args.plan else None
     _check_credential(settings)
     rt = _runtime(settings)
     trigger = f"cli:{uuid.uuid4().hex[:12]}"
-    only: frozenset[Change] | None = None
-    if args.plan:
-        workspaces, only = _saved(rt, args.plan)
-    else:
-        workspaces = _workspaces(rt, args.workspace)[0]
+    workspaces = _check_plan(rt, saved) if saved else _workspaces(rt, args.workspace)[0]
     if not args.json:
         terminal.stdout().print(
             f"apply{f' {args.plan}' if args.plan else ''}: mode {settings.automation_mode.value}, "
@@ -586,7 +588,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             markup=False,
             soft_wrap=True,
         )
-    run = start_run(rt, trigger, only=only)
+    run = start_run(rt, trigger, only=saved.changes if saved else None)
     try:
         with terminal.progress(terminal.stderr(), "reconciling", len(workspaces)) as step:
             report = sweep(
@@ -605,15 +607,23 @@ def cmd_apply(args: argparse.Namespace) -> int:
         for workspace in report.workspaces
         for label, problem in workspace.problems()
     ]
-    done = {change(record) for record, _ in run.changes}
+    # A saved change not written: refused or no longer called for (the state changed during
+    # the run: plan again), or deferred (the hour's limit: apply again later).
     stale = [
         f"{record.verdict} {_short(record.subject)}: {outcome}"
         for record, outcome in run.changes
         if outcome.status is Status.REFUSED
-    ] + [
-        f"{c[2]} {_short(c[3])}: no longer called for: not written"
-        for c in (only or frozenset()) - done
     ]
+    if saved is not None:
+        stale += [
+            f"{c[2]} {_short(c[3])}: no longer called for: not written"
+            for c in saved.changes - {change(record) for record, _ in run.changes}
+        ]
+        problems += [
+            f"{record.verdict} {_short(record.subject)}: {outcome}: not written"
+            for record, outcome in run.changes
+            if outcome.status in (Status.DEFERRED, Status.SKIPPED)
+        ]
     if args.json:
         _print_json(
             {

@@ -42,13 +42,15 @@ class SavedPlan:
 
 
 def _plain(value: object) -> object:
+    """JSON for what settings and plans hold, the same in every process (sets sorted); any
+    other type fails loudly rather than hashing an address."""
     if isinstance(value, frozenset | set):
         return sorted(map(str, value))
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
-    return str(value)
+    raise TypeError(f"{type(value).__name__} has no JSON form in a saved plan")
 
 
 def fingerprint(settings: Settings) -> str:
