@@ -25,18 +25,17 @@ import os
 import sys
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from tools import plan_view
+from tools.plan_view import instant, one_line, short
 
+if TYPE_CHECKING:
     from shared.arm import ArmId
     from shared.config import Settings
     from shared.ledger import ActionRecord
     from shared.reconcilers.run import Run
-    from shared.reconcilers.workspace import WorkspaceReport
     from shared.runtime import Reconcilers, Runtime
     from tools.saved_plan import SavedPlan
 
@@ -64,13 +63,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise CliError(f"{message}; see `{self.prog} --help`", USAGE)
-
-
-def _one_line(text: object) -> str:
-    from shared.logs import escape
-
-    lines = str(text).strip().splitlines()
-    return escape(lines[0] if lines else "", limit=400)
 
 
 # -- settings --------------------------------------------------------------------------------
@@ -114,7 +106,7 @@ def load_settings_file(path: Path) -> None:
             # An empty name, one with `=`, or a NUL anywhere cannot be an environment variable.
             raise CliError(
                 f"settings file {path} has a setting that cannot be an environment variable: "
-                f"{_one_line(repr(name))}: {fix}",
+                f"{one_line(repr(name))}: {fix}",
                 USAGE,
             ) from None
 
@@ -128,7 +120,7 @@ def _settings(*, without_ledger: bool = False) -> Settings:
         return get_settings()
     except SettingsError as error:
         raise CliError(
-            f"configuration error: {_one_line(error)} (set it in the environment or in "
+            f"configuration error: {one_line(error)} (set it in the environment or in "
             "the --settings file)",
             USAGE,
         ) from None
@@ -145,7 +137,7 @@ def _check_credential(settings: Settings) -> None:
         credential(settings.azure_client_id).get_token(settings.arm_scope)
     except AzureError as error:
         raise CliError(
-            f"no Azure credential: {_one_line(getattr(error, 'message', error))} "
+            f"no Azure credential: {one_line(getattr(error, 'message', error))} "
             "(run `az login`, or check AZURE_CLIENT_ID and the managed identity; "
             "--verbose shows each credential tried)",
             FAILURE,
@@ -160,7 +152,7 @@ def _ledger_error(settings: Settings, error: BaseException) -> CliError:
     )
     return CliError(
         f"the ledger (table {settings.ledger.table_name}) cannot be reached: "
-        f"{_one_line(describe(error))} (check {where}; locally, start Azurite)",
+        f"{one_line(describe(error))} (check {where}; locally, start Azurite)",
         FAILURE,
     )
 
@@ -186,155 +178,6 @@ def _unreachable(error: BaseException) -> bool:
 # -- plan ------------------------------------------------------------------------------------
 
 
-def _plan_rows(item: dict[str, Any]) -> tuple[list[list[object]], list[list[object]]]:
-    writes = {"approve", "reject", "assign"}
-    decisions: list[list[object]] = [
-        [d["connection_name"], d["verdict"], "yes" if d["verdict"] in writes else "", d["reason"]]
-        for d in item["connections"]
-    ]
-    decisions += [
-        [
-            f"Contributor: {_short(d['synapse_workspace_id'])}",
-            d["verdict"],
-            "yes" if d["verdict"] in writes else "",
-            d["reason"],
-        ]
-        for d in item["roleAssignments"]
-    ]
-    findings: list[list[object]] = [
-        [
-            f["rule_id"],
-            f["severity"],
-            f["status"],
-            _short(f["target_id"]),
-            "yes" if f["remediation"] else "",
-            f["message"],
-        ]
-        for f in item["findings"]
-    ]
-    return decisions, findings
-
-
-def _held_rows(item: dict[str, Any]) -> list[list[object]]:
-    """Guarded, deferred and exempt findings, and expired exemptions, each with its reason."""
-    held: list[list[object]] = [
-        [r["rule_id"], _short(r["target_id"]), r["disposition"], r["reason"]]
-        for r in item.get("remediations", [])
-    ]
-    held += [
-        [
-            f["rule_id"],
-            _short(f["target_id"]),
-            "exempt",
-            f"until {_instant(f['exemption']['expires'])}: {f['exemption']['reason']}",
-        ]
-        for f in item["findings"]
-        if f.get("exemption")
-    ]
-    held += [
-        [
-            e["rule_id"],
-            _short(e["scope"]),
-            "exemption expired",
-            f"at {_instant(e['expires'])}: not applied",
-        ]
-        for e in item.get("expiredExemptions", [])
-    ]
-    return held
-
-
-def _instant(value: object) -> str:
-    """A date-time as ISO 8601 (what `POLICY_EXEMPTIONS` takes), anything else as text."""
-    from datetime import datetime
-
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _short(resource_id: object) -> str:
-    return str(resource_id).rsplit("/", 1)[-1]
-
-
-def _print_plan(console: Console, item: dict[str, Any]) -> None:
-    from tools.terminal import show, table
-
-    name = _short(item["workspace"])
-    console.print()
-    if item["error"]:
-        console.print(
-            f"{name}: could not be read: {_one_line(item['error'])}", markup=False, soft_wrap=True
-        )
-    decisions, findings = _plan_rows(item)
-    show(
-        console,
-        table(
-            f"{name}: connections and roles",
-            ["connection / role", "decision", "writes", "reason"],
-            decisions,
-            wrap="reason",
-        ),
-    )
-    show(
-        console,
-        table(
-            f"{name}: policy findings",
-            ["rule", "severity", "status", "resource", "remediable", "message"],
-            findings,
-            wrap="message",
-        ),
-    )
-    if item.get("promotion"):
-        promotion = item["promotion"]
-        show(
-            console,
-            table(
-                f"{name}: model promotion",
-                ["batch endpoint", "default deployment", "model", "metric", "rollback"],
-                [[promotion[k] for k in ("endpoint", "default", "model", "metric", "rollback")]],
-                wrap="rollback",
-            ),
-        )
-    held = _held_rows(item)
-    if held:
-        show(
-            console,
-            table(
-                f"{name}: remediations",
-                ["rule", "resource", "remediation", "reason"],
-                held,
-                wrap="reason",
-            ),
-        )
-
-
-def _plan_item(report: WorkspaceReport) -> dict[str, Any]:
-    """One workspace's plan as `plan --json` prints it."""
-    connections, roles, policies = report.connections, report.roles, report.policies
-    remediations = []
-    for item in policies.remediations if policies else ():
-        disposition, reason = item.disposition()
-        remediations.append(
-            {
-                "rule_id": item.candidate.rule_id,
-                "target_id": item.remediation.target_id,
-                "description": item.remediation.description,
-                "disposition": disposition,
-                "reason": reason,
-            }
-        )
-    return {
-        "workspace": report.workspace_id,
-        "error": report.error(),
-        "connections": [
-            asdict(d)
-            for d in (connections.plan.decisions if connections and connections.plan else ())
-        ],
-        "roleAssignments": [asdict(d) for d, _ in (roles.outcomes if roles else ())],
-        "findings": [asdict(f) for f in (policies.findings if policies else ())],
-        "remediations": remediations,
-        "expiredExemptions": [asdict(e) for e in (policies.expired_exemptions if policies else ())],
-    }
-
-
 def _plan_workspace(rt: Reconcilers, workspace_id: ArmId, run: Run) -> dict[str, Any]:
     from azure.core.exceptions import AzureError
 
@@ -343,16 +186,16 @@ def _plan_workspace(rt: Reconcilers, workspace_id: ArmId, run: Run) -> dict[str,
     from shared.reconcilers.workspace import plan_workspace
 
     try:
-        item = _plan_item(plan_workspace(rt, workspace_id, run))
+        item = plan_view.plan_item(plan_workspace(rt, workspace_id, run))
         if rt.settings.retraining and rt.settings.retraining.retrains(workspace_id):
-            item["promotion"] = _promotion(rt, workspace_id)
+            item["promotion"] = plan_view.promotion(rt, workspace_id)
         return item
     except (TransientAzureError, AzureError) as error:
         text = str(error) if isinstance(error, TransientAzureError) else describe(error)
         if _unreachable(error):
             # Every later workspace would wait through the same retries: stop here.
             raise CliError(
-                f"Azure cannot be reached: {_one_line(text)} (check ARM_ENDPOINT, "
+                f"Azure cannot be reached: {one_line(text)} (check ARM_ENDPOINT, "
                 "SYNAPSE_DEV_ENDPOINT and the network)",
                 FAILURE,
             ) from None
@@ -365,37 +208,6 @@ def _plan_workspace(rt: Reconcilers, workspace_id: ArmId, run: Run) -> dict[str,
                 empty,
             ),
         }
-
-
-def _promotion(rt: Any, workspace_id: str) -> dict[str, str]:
-    """The retraining workspace's batch endpoint as promotion left it: its default deployment,
-    the model behind it and its metric, and how to switch back. Read-only. The deployment to
-    switch back to is the one the model was promoted over (the app registers it with the model):
-    advice to an operator, never a decision of the app's."""
-    from shared.adapters.promotion import PromotionAdapter
-    from shared.arm import ArmId
-    from shared.planning.promotion import rollback
-    from shared.reconcilers.promotion import default_of, model_of
-
-    config = rt.settings.retraining
-    if config.promotion is None or config.batch_endpoint_name is None:
-        return {}
-    adapter = PromotionAdapter(rt.clients)
-    name = config.batch_endpoint_name
-    endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
-    default = default_of(adapter.endpoint(endpoint_id))
-    asset = model_of(adapter.deployment(endpoint_id, default)) if default else None
-    model = adapter.model(ArmId(workspace_id), asset) if asset else None
-    values = (model or {}).get("properties") or {}
-    previous = values.get("previous-deployment")
-    metric = config.promotion.metric
-    return {
-        "endpoint": name,
-        "default": default or "",
-        "model": asset or "",
-        "metric": f"{metric}={values.get(metric, 'not recorded')}",
-        "rollback": rollback(name, previous if isinstance(previous, str) else None),
-    }
 
 
 def _targets(rt: Reconcilers, wanted: Sequence[str]) -> tuple[list[ArmId], list[str]]:
@@ -411,8 +223,8 @@ def _targets(rt: Reconcilers, wanted: Sequence[str]) -> tuple[list[ArmId], list[
             admitted = rt.inventory.admit(candidate)
         except AzureError as error:
             raise CliError(
-                f"whether {_one_line(candidate)} is in scope cannot be read: "
-                f"{_one_line(describe(error))}",
+                f"whether {one_line(candidate)} is in scope cannot be read: "
+                f"{one_line(describe(error))}",
                 FAILURE,
             ) from None
         if admitted is None:
@@ -432,7 +244,7 @@ def _workspaces(
     found, outside = _targets(rt, wanted)
     if outside:
         raise CliError(
-            f"--workspace {_one_line(outside[0])} is not a workspace in scope (ML_SCOPES, "
+            f"--workspace {one_line(outside[0])} is not a workspace in scope (ML_SCOPES, "
             "ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG): `plan` lists those that are",
             USAGE,
         )
@@ -463,7 +275,7 @@ def _planned(run: Run) -> list[ActionRecord]:
 
 
 def _print_json(value: object) -> None:
-    print(json.dumps(value, indent=2, default=_instant))
+    print(json.dumps(value, indent=2, default=instant))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -496,10 +308,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         for conflict in CONFLICTS:
             out.print(f"conflict: {conflict}", markup=False, soft_wrap=True)
         for item in result:
-            _print_plan(out, item)
+            plan_view.print_plan(out, item)
     for item in failed:
         print(
-            f"error: {_short(item['workspace'])} could not be read: {_one_line(item['error'])}",
+            f"error: {short(item['workspace'])} could not be read: {one_line(item['error'])}",
             file=sys.stderr,
         )
     if failed:
@@ -511,7 +323,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         try:
             args.out.write_text(text, encoding="utf-8")
         except OSError as error:
-            raise CliError(f"cannot write {args.out}: {_one_line(error)}", USAGE) from None
+            raise CliError(f"cannot write {args.out}: {one_line(error)}", USAGE) from None
         print(f"saved the plan ({len(changes)} changes) to {args.out}", file=sys.stderr)
     return CHANGES if args.detailed_exitcode and changes else 0
 
@@ -536,7 +348,7 @@ def _check_plan(rt: Reconcilers, saved: SavedPlan) -> list[ArmId]:
     workspaces, outside = _targets(rt, saved.workspaces)
     if outside:
         raise CliError(
-            f"the saved plan no longer holds: {_one_line(outside[0])} is not in scope now; "
+            f"the saved plan no longer holds: {one_line(outside[0])} is not in scope now; "
             "nothing written: plan again",
             STALE,
         )
@@ -544,15 +356,15 @@ def _check_plan(rt: Reconcilers, saved: SavedPlan) -> list[ArmId]:
     for item in result:
         if item["error"]:
             raise CliError(
-                f"the saved plan cannot be checked: {_short(item['workspace'])} could not be "
-                f"read: {_one_line(item['error'])}; nothing written",
+                f"the saved plan cannot be checked: {short(item['workspace'])} could not be "
+                f"read: {one_line(item['error'])}; nothing written",
                 FAILURE,
             )
     now = frozenset(change(record) for record in _planned(run))
     if now != saved.changes:
         gone = sorted(saved.changes - now)
         what = (
-            f"{gone[0][2]} {_short(gone[0][3])} on {_short(gone[0][0])} is no longer called "
+            f"{gone[0][2]} {short(gone[0][3])} on {short(gone[0][0])} is no longer called "
             "for as planned"
             if gone
             else f"{len(now - saved.changes)} change(s) not in it are called for now"
@@ -603,24 +415,24 @@ def cmd_apply(args: argparse.Namespace) -> int:
         # Reconcilers record Azure's failures; what escapes is the ledger failing.
         raise _ledger_error(settings, error) from None
     problems = [
-        f"{_short(workspace.workspace_id)}: {label}: {_one_line(problem)}"
+        f"{short(workspace.workspace_id)}: {label}: {one_line(problem)}"
         for workspace in report.workspaces
         for label, problem in workspace.problems()
     ]
     # A saved change not written: refused or no longer called for (the state changed during
     # the run: plan again), or deferred (the hour's limit: apply again later).
     stale = [
-        f"{record.verdict} {_short(record.subject)}: {outcome}"
+        f"{record.verdict} {short(record.subject)}: {outcome}"
         for record, outcome in run.changes
         if outcome.status is Status.REFUSED
     ]
     if saved is not None:
         stale += [
-            f"{c[2]} {_short(c[3])}: no longer called for: not written"
+            f"{c[2]} {short(c[3])}: no longer called for: not written"
             for c in saved.changes - {change(record) for record, _ in run.changes}
         ]
         problems += [
-            f"{record.verdict} {_short(record.subject)}: {outcome}: not written"
+            f"{record.verdict} {short(record.subject)}: {outcome}: not written"
             for record, outcome in run.changes
             if outcome.status in (Status.DEFERRED, Status.SKIPPED)
         ]
@@ -642,12 +454,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
     else:
         for workspace in report.workspaces:
             terminal.stdout().print(
-                f"  {_one_line(workspace.summary())}", markup=False, soft_wrap=True
+                f"  {one_line(workspace.summary())}", markup=False, soft_wrap=True
             )
     for problem in problems + stale:
         print(f"error: {problem}", file=sys.stderr)
     for failure in report.transient_failures:
-        print(f"retry later: {_one_line(failure)}", file=sys.stderr)
+        print(f"retry later: {one_line(failure)}", file=sys.stderr)
     if problems or report.transient_failures:
         return FAILURE
     return STALE if stale else 0
@@ -703,7 +515,7 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
 
     problem = check_event(item)
     event_id = item.get("id") if isinstance(item, dict) else None
-    label = _one_line(event_id) if isinstance(event_id, str) and event_id else "?"
+    label = one_line(event_id) if isinstance(event_id, str) and event_id else "?"
     if problem is not None or not isinstance(item, dict):
         return label, "invalid", f"not delivered: {problem}"
     name = function or _function_for(item)
@@ -714,9 +526,9 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
             else None
         )
         what = (
-            f"operation {_one_line(operation)!r}"
+            f"operation {one_line(operation)!r}"
             if operation is not None
-            else f"event type {_one_line(item.get('eventType'))!r}"
+            else f"event type {one_line(item.get('eventType'))!r}"
         )
         return (
             label,
@@ -726,7 +538,7 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
     try:
         host.to_event(item)
     except (ValueError, TypeError, RecursionError) as error:
-        return label, "invalid", f"not delivered: {_one_line(error) or type(error).__name__}"
+        return label, "invalid", f"not delivered: {one_line(error) or type(error).__name__}"
     try:
         host.deliver_event(name, item)
     except RecursionError:
@@ -735,7 +547,7 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
         return (
             label,
             "failed",
-            f"{name}: {_one_line(error) or type(error).__name__} (replay again later)",
+            f"{name}: {one_line(error) or type(error).__name__} (replay again later)",
         )
     try:
         row = rt.ledger.event(str(item["id"])) or {}
@@ -743,10 +555,10 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
         return (
             label,
             "failed",
-            f"{name}: delivered, but its ledger row cannot be read: {_one_line(error)}",
+            f"{name}: delivered, but its ledger row cannot be read: {one_line(error)}",
         )
     outcome = str(row.get("Outcome", "?"))
-    return label, outcome, f"{name}: {_one_line(row.get('Reason', ''))}"
+    return label, outcome, f"{name}: {one_line(row.get('Reason', ''))}"
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -790,7 +602,7 @@ def cmd_export_policy(args: argparse.Namespace) -> int:
     scope = args.scope or policy_export.SCOPE_PLACEHOLDER
     if args.scope is not None and not policy_export.is_definition_scope(args.scope):
         raise CliError(
-            f"--scope {_one_line(args.scope)!r} is not where custom policy definitions live: "
+            f"--scope {one_line(args.scope)!r} is not where custom policy definitions live: "
             "expected /subscriptions/<guid> or /providers/Microsoft.Management/"
             "managementGroups/<name>",
             USAGE,
@@ -801,7 +613,7 @@ def cmd_export_policy(args: argparse.Namespace) -> int:
     try:
         paths = policy_export.write(args.out, scope)
     except OSError as error:
-        raise CliError(f"cannot write to {args.out}: {_one_line(error)}", USAGE) from None
+        raise CliError(f"cannot write to {args.out}: {one_line(error)}", USAGE) from None
     if args.json:
         _print_json({"written": [str(path) for path in paths]})
     for path in paths if not args.json else ():
