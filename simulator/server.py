@@ -44,6 +44,7 @@ _AUDIENCES: Final = {
     "ml": ML_AUDIENCE,
 }
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
+_READS: Final = frozenset({"token", "resourcegraph.query"})
 #: Items per page on the paged lists until a test sets another size.
 DEFAULT_PAGE_SIZE: Final = 50
 
@@ -353,9 +354,12 @@ class SimulatorServer:
             )
 
     def writes(self) -> list[Request]:
-        """Recorded PUT/PATCH/POST/DELETE requests, not counting token requests."""
+        """Recorded PUT/PATCH/POST/DELETE requests, not counting the reads made by POST (tokens,
+        Resource Graph queries)."""
         with self.lock:
-            return [r for r in self._requests if r.method in WRITE_METHODS and r.route != "token"]
+            return [
+                r for r in self._requests if r.method in WRITE_METHODS and r.route not in _READS
+            ]
 
     def requests_to(self, host_prefix: str) -> list[Request]:
         """Recorded requests whose Host header starts with ``host_prefix`` (``"localhost"``)."""

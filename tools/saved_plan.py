@@ -12,15 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.arm import ArmId, is_arm_id
 from shared.ledger import ActionRecord
 from shared.reconcilers.run import Change, change
+from tools.plan_view import instant
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -41,25 +41,14 @@ class SavedPlan:
     changes: frozenset[Change]
 
 
-def _plain(value: object) -> object:
-    """JSON for what settings and plans hold, the same in every process (sets sorted); any
-    other type fails loudly rather than hashing an address."""
-    if isinstance(value, frozenset | set):
-        return sorted(map(str, value))
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    raise TypeError(f"{type(value).__name__} has no JSON form in a saved plan")
-
-
 def fingerprint(settings: Settings) -> str:
-    """The settings a plan was decided under: all of them but where it is recorded (the
-    ledger, which `plan` does not open) and who runs it (AZURE_CLIENT_ID)."""
-    values = asdict(settings)
-    del values["ledger"], values["azure_client_id"]
-    text = json.dumps(values, sort_keys=True, default=_plain)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """The settings a plan was decided under, as the sweep digests them (all but the ledger,
+    which `plan` does not open, and which exemptions are in force), and not who runs it
+    (AZURE_CLIENT_ID: a pipeline may plan with a reader and apply with a writer)."""
+    from shared.reconcilers.sweep import settings_digest
+
+    digest = settings_digest(replace(settings, azure_client_id=None))
+    return hashlib.sha256(digest.encode()).hexdigest()
 
 
 def fields(record: ActionRecord) -> dict[str, str]:
@@ -84,7 +73,7 @@ def dump(
         "changes": [fields(record) for record in changes],
         "plan": plan,
     }
-    return json.dumps(document, indent=2, default=_plain) + "\n"
+    return json.dumps(document, indent=2, default=instant) + "\n"
 
 
 def load(path: Path, settings: Settings) -> SavedPlan:
@@ -108,8 +97,9 @@ def load(path: Path, settings: Settings) -> SavedPlan:
         )
     if document.get("settings") != fingerprint(settings):
         raise PlanFileError(
-            f"{label} was made under other settings (scope, modes, allow-lists, exemptions or "
-            "endpoints differ): apply it with the settings it was planned with, or plan again"
+            f"{label} was made under other settings (scope, modes, allow-lists, endpoints or "
+            "the exemptions in force differ): apply it with the settings it was planned with, "
+            "or plan again"
         )
     workspaces, changes = document.get("workspaces"), document.get("changes")
     if (
