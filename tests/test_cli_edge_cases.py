@@ -70,7 +70,7 @@ def test_replay_of_an_event_no_function_handles_names_its_type(
     event = {"id": "e1", "eventType": "Contoso.Something", "subject": "x", "data": {}}
     path.write_text(json.dumps(event), encoding="utf-8")
 
-    assert cli.main(["replay", str(path)]) == 2
+    assert cli.main(["replay", str(path)]) == 64
 
     assert "no function handles event type 'Contoso.Something'" in capsys.readouterr().out
 
@@ -92,7 +92,7 @@ def test_replay_reads_a_file_with_a_bom_and_windows_line_endings(
     [{"A\u0000B": "x"}, {"": "x"}, {"A=B": "x"}, {"ARM_NOTE": "nul\u0000inside"}],
     ids=["nul-in-name", "empty-name", "equals-in-name", "nul-in-value"],
 )
-def test_a_settings_file_with_a_setting_no_environment_can_hold_is_one_line_and_exit_2(
+def test_a_settings_file_with_a_setting_no_environment_can_hold_is_one_line_and_exit_64(
     app: App,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -103,7 +103,7 @@ def test_a_settings_file_with_a_setting_no_environment_can_hold_is_one_line_and_
     path = tmp_path / "odd.settings.json"
     path.write_text(json.dumps({"IsEncrypted": False, "Values": values}), encoding="utf-8")
 
-    assert cli.main(["plan", "--settings", str(path)]) == 2
+    assert cli.main(["plan", "--settings", str(path)]) == 64
 
     (line,) = _error_lines(capsys.readouterr().err)
     assert line.startswith(f"error: settings file {path} has a setting that cannot be")
@@ -145,7 +145,7 @@ def test_ctrl_c_during_apply_is_one_line_and_exit_130(
         ("/", "is a directory: give the path of a saved event file"),
     ],
 )
-def test_replay_of_special_files_is_one_line_and_exit_2(
+def test_replay_of_special_files_is_one_line_and_exit_64(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -154,7 +154,7 @@ def test_replay_of_special_files_is_one_line_and_exit_2(
 ) -> None:
     monkeypatch.chdir(tmp_path)
 
-    assert cli.main(["replay", path]) == 2
+    assert cli.main(["replay", path]) == 64
 
     captured = capsys.readouterr()
     (line,) = _error_lines(captured.err)
@@ -166,11 +166,11 @@ def test_replay_of_many_events_reports_each_and_sums_them_up(
     app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Items that cannot be events are refused each on its own, without Azure: a large batch
-    # still ends with one summary and exit 2.
+    # still ends with one summary and exit 64.
     path = tmp_path / "many.json"
     path.write_text(json.dumps([{"id": f"e{n}"} for n in range(10_000)]), encoding="utf-8")
 
-    assert cli.main(["replay", str(path)]) == 2
+    assert cli.main(["replay", str(path)]) == 64
 
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 10_001

@@ -35,6 +35,21 @@ DEFERRED = "deferred"
 # Why a remediation was deferred, besides the run's budget (`Stop`).
 GUARD = "guard"
 
+Change = tuple[str, str, str, str, str, str]
+
+
+def change(record: ActionRecord) -> Change:
+    """A write as a saved plan holds it: what, on what, and what it was decided on (the
+    planner's reason and evidence, which name the values it observed). ARM IDs ignore case."""
+    return (
+        record.target_id.lower(),
+        record.kind,
+        record.verdict,
+        record.subject.lower(),
+        record.reason,
+        record.evidence,
+    )
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -55,7 +70,8 @@ class Decision:
 
 @dataclass
 class Run:
-    """`preview`: plan only (the CLI's `plan`): nothing written, nothing recorded."""
+    """`preview`: plan only (the CLI's `plan`): nothing written, nothing recorded. `only`: a
+    saved plan's changes (`apply FILE`): any other write is refused."""
 
     trigger: str
     dry_run: bool
@@ -65,6 +81,9 @@ class Run:
     preview: bool = False
     # Where each workspace's remediations of the hour are counted (None: the run's own).
     claims: Claims | None = None
+    only: frozenset[Change] | None = None
+    # Every write the run's decisions called for, and what became of it.
+    changes: list[tuple[ActionRecord, Outcome]] = field(default_factory=list, init=False)
     _transient: AzureError | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -95,8 +114,21 @@ class Run:
         return [self._outcome(decision) for decision in decisions]
 
     def _outcome(self, decision: Decision) -> Outcome:
+        outcome = self._decide(decision)
+        if decision.write is not None:
+            self.changes.append((decision.record, outcome))
+        return outcome
+
+    def _decide(self, decision: Decision) -> Outcome:
         if self._transient is not None:
             return NOT_ATTEMPTED
+        if (
+            decision.write is not None
+            and self.only is not None
+            and change(decision.record) not in self.only
+        ):
+            # Read again for this run, the state no longer calls for the saved write.
+            return Outcome(Status.REFUSED, "not in the saved plan: the state changed; plan again")
         if decision.budgeted and decision.outcome.status is not Status.DEFERRED:
             stop = self.budget.stop()
             if stop is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,6 +17,7 @@ from shared.arm import ArmId
 from shared.config import Settings
 from shared.inventory import Survey, describe_problem
 from shared.logs import decision_log
+from shared.reconcilers.run import Run
 from shared.reconcilers.transient import TransientAzureError, permanent
 from shared.reconcilers.workspace import WorkspaceReport, reconcile_workspace, start_run
 from shared.runtime import Runtime
@@ -46,26 +47,36 @@ def settings_digest(settings: Settings) -> str:
 
 
 def sweep(
-    runtime: Runtime, *, trigger: str, progress: Callable[[ArmId], None] | None = None
+    runtime: Runtime,
+    *,
+    trigger: str,
+    progress: Callable[[ArmId], None] | None = None,
+    workspaces: Sequence[ArmId] | None = None,
+    run: Run | None = None,
 ) -> SweepReport:
     """Reconcile every workspace in scope that changed, as one run (one evidence read, one
-    budget); one failing stops no other. `progress`: called after each (the CLI's bar)."""
-    run = start_run(runtime, trigger)
+    budget); one failing stops no other. `progress`: called after each (the CLI's bar). The
+    CLI may name the `workspaces` (checked in scope: each is reconciled, changed or not) and the
+    `run` (a saved plan's)."""
+    run = run or start_run(runtime, trigger)
     reports: list[WorkspaceReport] = []
     failures: list[str] = []
     survey: Survey | None = None
-    known = runtime.ledger.fingerprints()
-    try:
-        survey = runtime.inventory.changed_workspaces(known, settings_digest(runtime.settings))
-        workspaces, problems = survey.workspaces, survey.problems
-        inventory = "resource graph"
-    except AzureError as error:
-        inventory = f"arm (Resource Graph unavailable: {describe(error)})"
-        level = logging.WARNING
-        decision_log(
-            log, inventory, trigger=trigger, kind="inventory", verdict="fallback", level=level
-        )
-        workspaces, problems = runtime.inventory.workspaces()
+    problems: list[tuple[str, AzureError]] = []
+    inventory = "named"
+    if workspaces is None:
+        known = runtime.ledger.fingerprints()
+        try:
+            survey = runtime.inventory.changed_workspaces(known, settings_digest(runtime.settings))
+            workspaces, problems = survey.workspaces, survey.problems
+            inventory = "resource graph"
+        except AzureError as error:
+            inventory = f"arm (Resource Graph unavailable: {describe(error)})"
+            level = logging.WARNING
+            decision_log(
+                log, inventory, trigger=trigger, kind="inventory", verdict="fallback", level=level
+            )
+            workspaces, problems = runtime.inventory.workspaces()
     for scope, unread in problems:
         text = describe_problem(scope, unread)
         decision_log(

@@ -13,7 +13,7 @@ from azure.core.exceptions import AzureError
 from shared.arm import ArmId
 from shared.model import ConnectionStatus
 from shared.outcome import Outcome, Status
-from shared.reconcilers.run import Run
+from shared.reconcilers.run import Change, Run
 
 if TYPE_CHECKING:
     # Types only: the reconcilers themselves load with the runtime, on first use.
@@ -76,11 +76,17 @@ class WorkspaceReport:
         return not self.problems() and all(o.status not in waiting for _, o in self._outcomes())
 
 
-def start_run(runtime: Runtime, trigger: str, *, preview: bool = False) -> Run:
+def start_run(
+    runtime: Runtime,
+    trigger: str,
+    *,
+    preview: bool = False,
+    only: frozenset[Change] | None = None,
+) -> Run:
     """A run of its own (an event, a sweep, a CLI run): one remediation budget
     (`MAX_REMEDIATIONS_PER_RUN`, and each workspace's hour) and one evidence cache for every
     workspace it reconciles.
-    `preview`: the CLI's `plan`, which writes and records nothing."""
+    `preview`: the CLI's `plan`, which writes and records nothing; `only`: see `Run`."""
     from shared.policy.budget import RemediationBudget
 
     settings = runtime.settings
@@ -94,6 +100,7 @@ def start_run(runtime: Runtime, trigger: str, *, preview: bool = False) -> Run:
         # A preview reads no ledger and takes no slot: it counts only its own.
         claims=None if preview else runtime.claims,
         preview=preview,
+        only=only,
     )
 
 
