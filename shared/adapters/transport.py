@@ -13,6 +13,7 @@ take `**kwargs`: ARM SDKs, azure-ai-ml, Tables, Event Grid, Log Analytics) or `p
   a total timeout per request.
 - `PagingPolicy` bounds every paged read: pages, time, and no `nextLink` back to a page already
   requested (a self-referencing link looped forever), a `PagingError` instead of the next request.
+- ARM clients also spend the process's read budget (`read_budget.ReadBudgetPolicy`).
 
 `json_pages` reads raw JSON lists; a body of the wrong shape is a `MalformedResponseError`, a
 permanent error for that read (`malformed_is_permanent` turns the SDKs' shape errors into one).
@@ -40,6 +41,7 @@ from azure.core.exceptions import (
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
+from shared.adapters.read_budget import ReadBudget, ReadBudgetPolicy
 from shared.model import JudgedAnswerError
 
 if TYPE_CHECKING:
@@ -254,16 +256,18 @@ def _retry_after_seconds(value: str) -> float | None:
     return (when - datetime.now(UTC)).total_seconds()
 
 
-def client_options(*allowed_urls: str) -> dict[str, Any]:
+def client_options(*allowed_urls: str, budget: ReadBudget | None = None) -> dict[str, Any]:
     """Keyword arguments for any azure-core based SDK client (`SomeClient(..., **options)`):
-    requests only to `allowed_urls`' origins, bounded paging, retries and time.
+    requests only to `allowed_urls`' origins, bounded paging, retries and time; with `budget`
+    (ARM clients), every read attempt spends it.
 
     Fresh lists on every call: azure-mgmt-core appends its own policy to `per_call_policies`.
     """
     guard = EndpointGuardPolicy(*allowed_urls)
+    paced = [ReadBudgetPolicy(budget)] if budget is not None else []
     return {
         "per_call_policies": [guard, PagingPolicy()],
-        "per_retry_policies": [guard, RetryAfterCapPolicy()],
+        "per_retry_policies": [guard, *paced, RetryAfterCapPolicy()],
         "retry_total": RETRY_TOTAL,
         "retry_backoff_factor": RETRY_BACKOFF_FACTOR,
         "retry_backoff_max": RETRY_BACKOFF_MAX_SECONDS,
@@ -279,6 +283,7 @@ def pinned_pipeline(
     credential: TokenCredential,
     scope: str,
     *,
+    budget: ReadBudget | None = None,
     sdk_moniker: str = "synapse-aml-automation",
 ) -> PipelineClient[HttpRequest, HttpResponse]:
     """A raw azure-core `PipelineClient` to `base_url`, with a bearer token for `scope` that
@@ -286,7 +291,7 @@ def pinned_pipeline(
     from azure.core import PipelineClient
     from azure.core.pipeline import policies
 
-    options = client_options(base_url)
+    options = client_options(base_url, budget=budget)
     return PipelineClient(
         base_url=base_url,
         # azure-core puts `per_call_policies` first and `per_retry_policies` right after the

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.adapters.errors import is_transient
+from shared.adapters.read_budget import yielding_reads
 from shared.arm import ArmId
 from shared.inventory import describe_problem
 from shared.logs import decision_log
@@ -25,6 +26,7 @@ class SweepReport:
     transient_failures: tuple[str, ...]
 
 
+@yielding_reads()  # the sweep's ARM reads yield to events'
 def sweep(
     runtime: Runtime, *, trigger: str, progress: Callable[[ArmId], None] | None = None
 ) -> SweepReport:
