@@ -55,7 +55,7 @@ class ReadBudget:
         self._tokens = float(burst)
         self._at: float | None = None
         self._lock = threading.Lock()
-        # Seconds waited for the budget, by whether the reads yielded (the sweep's) or not.
+        # Waits told (and so slept by the policy), by whether the reads yielded (the sweep's).
         self.waited = {True: 0.0, False: 0.0}
 
     def _refill(self, now: float) -> None:
@@ -78,7 +78,9 @@ class ReadBudget:
             if self._tokens >= floor - 1e-9:
                 self._tokens -= 1
                 return 0.0
-            return (floor - self._tokens) / self.per_second
+            wait = (floor - self._tokens) / self.per_second
+            self.waited[yielding] += wait
+            return wait
 
     def observe(self, now: float, remaining: float) -> None:
         """ARM says `remaining` reads are left: hold no more than that."""
@@ -100,7 +102,6 @@ class ReadBudgetPolicy(SansIOHTTPPolicy[Any, Any]):
             return
         yielding = _yielding.get()
         while (wait := self.budget.take(time.monotonic(), yielding=yielding)) > 0:
-            self.budget.waited[yielding] += wait
             time.sleep(wait)
 
     def on_response(

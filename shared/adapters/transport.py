@@ -1,20 +1,8 @@
 """Transport guards every Azure client carries: where requests may go, and how long they may take.
 
-One azure-core policy per concern, put on every client by `client_options(...)` (SDK clients that
-take `**kwargs`: ARM SDKs, azure-ai-ml, Tables, Event Grid, Log Analytics) or `pinned_pipeline(...)`
-(a raw azure-core `PipelineClient`):
-
-- `EndpointGuardPolicy` refuses any request whose scheme, host or port is not one of the client's
-  configured endpoints, first on every pipeline run (the first request and each page, whose URL
-  is a `nextLink` the service chose) and again after the retry policy, on every attempt and
-  redirect hop, before the transport sends a byte: a `ForeignEndpointError`, no token sent there.
-- `RetryAfterCapPolicy` caps the `Retry-After` a service asks for (two 429s with `Retry-After: 25`
-  made one event take 50 s); azure-core's retry policy does the retrying, with a bounded count and
-  a total timeout per request.
-- `PagingPolicy` bounds every paged read: pages, time, and no `nextLink` back to a page already
-  requested (a self-referencing link looped forever), a `PagingError` instead of the next request.
-- ARM clients also spend the process's read budget (`read_budget.ReadBudgetPolicy`).
-
+One azure-core policy per concern (`EndpointGuardPolicy`, `RetryAfterCapPolicy`, `PagingPolicy`;
+ARM clients also `read_budget.ReadBudgetPolicy`), put on every client by `client_options(...)`
+(SDK clients that take `**kwargs`) or `pinned_pipeline(...)` (a raw azure-core `PipelineClient`).
 `json_pages` reads raw JSON lists; a body of the wrong shape is a `MalformedResponseError`, a
 permanent error for that read (`malformed_is_permanent` turns the SDKs' shape errors into one).
 """
@@ -112,10 +100,12 @@ def _show(origin: Origin) -> str:
 
 
 class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Refuses requests to any origin but the allowed ones.
+    """Refuses requests to any origin but the allowed ones (`ForeignEndpointError`, no token
+    sent there): first on every pipeline run (the first request and each page, whose `nextLink`
+    the service chose), and again on every attempt and redirect hop, before a byte is sent.
 
-    Place it both as a per-call policy (first in the pipeline) and as a per-retry policy (after
-    the retry and redirect policies): `client_options` and `pinned_pipeline` do.
+    So it is both a per-call policy (first in the pipeline) and a per-retry policy (after the
+    retry and redirect policies): `client_options` and `pinned_pipeline` put it in both places.
     """
 
     def __init__(self, *allowed_urls: str):
