@@ -1,19 +1,31 @@
 """`on_ml_event`: an Azure ML workspace's system topic (run status changes, runs completed, v1
 dataset drift). Drift starts retraining (debounced); a finished retraining job of this app is read
-and, when it completed, batch scoring starts."""
+and, when it completed, batch scoring starts; a finished scoring job of this app is announced."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from shared.arm import same_arm_id
+from shared.arm import ArmId, same_arm_id
 from shared.events import Ignored
 from shared.intake import event_data
-from shared.ml_events import Drift, classify_ml_event, scoped_workspace, workspace_of_topic
+from shared.ml_events import (
+    SCORING,
+    Drift,
+    JobFinished,
+    classify_ml_event,
+    scoped_workspace,
+    workspace_of_topic,
+)
 from shared.reconcilers.transient import TransientAzureError
 from shared.retraining_runtime import retraining_runtime
+
+if TYPE_CHECKING:
+    from shared.reconcilers.retraining import Outcome
+    from shared.retraining_runtime import RetrainingRuntime
 
 FUNCTION = "on_ml_event"
 
@@ -53,24 +65,31 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     if isinstance(parsed, Ignored):
         record("invalid" if parsed.invalid else "ignored", parsed.reason)
         return
-    if rt.reconciler is None or settings.retraining is None:
-        record("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
-        return
-    # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
-    retrain_workspace = next(
-        (known for known in settings.retraining.workspace_ids if same_arm_id(known, configured)),
-        None,
-    )
-    if retrain_workspace is None:
-        record("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
-        return
-    parsed = replace(parsed, workspace_id=retrain_workspace)
     try:
-        if isinstance(parsed, Drift):
-            result = rt.reconciler.on_drift(parsed)
+        if isinstance(parsed, JobFinished) and parsed.purpose == SCORING:
+            # Scoring jobs started over HTTP too: any workspace in scope, retraining on or off.
+            result = rt.scoring_outcomes.on_finished(parsed)
         else:
-            result = rt.reconciler.on_finished(parsed)
+            result = _retrain(rt, parsed, configured)
     except TransientAzureError as error:
         record("failed", f"will be redelivered: {error}")
         raise
     record(result.outcome, result.summary)
+
+
+def _retrain(rt: RetrainingRuntime, parsed: Drift | JobFinished, configured: ArmId) -> Outcome:
+    from shared.reconcilers.retraining import Outcome
+
+    if rt.reconciler is None or rt.settings.retraining is None:
+        return Outcome("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
+    # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
+    retrain_workspace = next(
+        (known for known in rt.settings.retraining.workspace_ids if same_arm_id(known, configured)),
+        None,
+    )
+    if retrain_workspace is None:
+        return Outcome("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
+    parsed = replace(parsed, workspace_id=retrain_workspace)
+    if isinstance(parsed, Drift):
+        return rt.reconciler.on_drift(parsed)
+    return rt.reconciler.on_finished(parsed)

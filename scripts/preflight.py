@@ -57,6 +57,12 @@ SYSTEM_TOPICS_READ = "Microsoft.EventGrid/systemTopics/read"
 SYSTEM_TOPICS_WRITE = "Microsoft.EventGrid/systemTopics/write"
 EVENT_SUBSCRIPTIONS_WRITE = "Microsoft.EventGrid/systemTopics/eventSubscriptions/write"
 TOPIC_WRITES = (SYSTEM_TOPICS_WRITE, EVENT_SUBSCRIPTIONS_WRITE)
+# The rules as Azure Policy (infra/app/policy.bicep, DEPLOY_POLICY_INITIATIVE), at the subscription.
+POLICY_WRITES = (
+    "Microsoft.Authorization/policyDefinitions/write",
+    "Microsoft.Authorization/policySetDefinitions/write",
+)
+POLICY_ASSIGNMENTS_WRITE = "Microsoft.Authorization/policyAssignments/write"
 # Every resource type main.bicep creates in the app's resource group (tests/test_preflight.py
 # checks the list against infra/).
 APP_GROUP_WRITES = (
@@ -259,6 +265,8 @@ def ask_for(missing: Sequence[str]) -> str:
         parts.append("User Access Administrator")
     elif ROLE_ASSIGNMENTS_WRITE.lower() in lowered:
         parts.append("Role Based Access Control Administrator")
+    if any(a.startswith("microsoft.authorization/policy") for a in lowered):
+        parts.append("Resource Policy Contributor")
     others = [a for a in lowered if not a.startswith("microsoft.authorization/")]
     if others:
         topics_only = all(a.startswith("microsoft.eventgrid/systemtopics/") for a in others)
@@ -471,6 +479,17 @@ class Preflight:
                 group,
                 [DEPLOYMENTS_WRITE, ROLE_DEFINITIONS_WRITE, ROLE_ASSIGNMENTS_WRITE],
                 "the app's custom roles are defined and assigned here",
+            )
+        if self.environ.get("DEPLOY_POLICY_INITIATIVE", "").lower() == "true":
+            assign = self.environ.get("ASSIGN_POLICY_INITIATIVE", "").lower() == "true"
+            self.need(
+                f"/subscriptions/{app_subscription}",
+                [
+                    DEPLOYMENTS_WRITE,
+                    *POLICY_WRITES,
+                    *([POLICY_ASSIGNMENTS_WRITE] if assign else []),
+                ],
+                "the rules' policy definitions and initiative are created (and assigned) here",
             )
         drift = parse_arm_id(self.environ.get("DRIFT_LOG_ANALYTICS_WORKSPACE_RESOURCE_ID", ""))
         if drift is not None:

@@ -1,8 +1,9 @@
 """The workspaces in scope, as ARM reports them now (issue 17): the scope rule
 (`shared.scope`) applied to what `EstateAdapter` reads.
 
-Events ask `admit` about the workspaces they name; the sweep and the CLI ask `workspaces` for
-all of them. The cheap checks come first: a workspace that no scope could hold costs no read.
+Events ask `admit` about the workspaces they name; the CLI asks `workspaces` for all of them,
+and the sweep `changed_workspaces`: from Resource Graph, those whose rows changed since they
+were last settled. The cheap checks come first: a workspace that no scope could hold costs no read.
 Management group membership is read once per group and kept for a few minutes in the process
 (a subscription moving between groups is rare, and the next read sees it); tags are read at
 each decision, never taken from an event.
@@ -10,14 +11,18 @@ each decision, never taken from an event.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError
 from azure.mgmt.core.tools import resource_id
 
 from shared.adapters.errors import describe, is_transient
+from shared.adapters.transport import json_mapping
 from shared.arm import ArmId, name_of, resource_group_of, subscription_of
 from shared.config import ML_WORKSPACE_TYPE, name_problem
 from shared.scope import Scope, is_management_group, is_workspace, listed_workspace
@@ -27,6 +32,78 @@ if TYPE_CHECKING:
 
 # How long a management group's subscriptions are trusted in this process.
 MEMBERSHIP_SECONDS = 300.0
+
+
+# A workspace's ARM ID is its first 9 segments ('', subscriptions, <id>, resourceGroups, <rg>,
+# providers, Microsoft.MachineLearningServices, workspaces, <name>).
+_WORKSPACE_SEGMENTS = 9
+_DEPENDENCIES = ("storageAccount", "keyVault", "containerRegistry", "applicationInsights")
+
+
+@dataclass
+class Survey:
+    """What Resource Graph showed the sweep: the in-scope workspaces to reconcile (their rows
+    changed since they were last settled, or they wait for a decision), the digest of each
+    in-scope workspace's rows (lower-cased ID: kept once its reconcile settles), and how many
+    were unchanged (skipped: no ARM read)."""
+
+    workspaces: list[ArmId]
+    fingerprints: dict[str, str]
+    unchanged: int
+    problems: list[tuple[str, AzureError]] = field(default_factory=list)
+
+
+def _owner(arm_id: object) -> str:
+    return "/".join(str(arm_id).lower().split("/")[:_WORKSPACE_SEGMENTS])
+
+
+def fingerprints(rows: Mapping[str, list[dict[str, Any]]], salt: str) -> dict[str, str]:
+    """Per workspace (lower-cased ID), a digest of its Resource Graph rows and `salt`: its own
+    row (connections included), its computes, the private endpoints to it or its dependencies,
+    and the role assignments at or under it."""
+    related: dict[str, list[Any]] = {}
+    targets: dict[str, list[str]] = {}
+    for row in rows["workspaces"]:
+        workspace = str(row.get("id", "")).lower()
+        related[workspace] = [row]
+        properties = row.get("properties") or {}
+        for target in [workspace, *(properties.get(name) for name in _DEPENDENCIES)]:
+            if isinstance(target, str) and target:
+                targets.setdefault(target.lower(), []).append(workspace)
+    for row in rows["computes"]:
+        related.get(_owner(row.get("id")), []).append(row)
+    for row in rows["role_assignments"]:
+        related.get(_owner((row.get("properties") or {}).get("scope")), []).append(row)
+    for row in rows["private_endpoints"]:
+        properties = row.get("properties") or {}
+        links = (properties.get("privateLinkServiceConnections") or []) + (
+            properties.get("manualPrivateLinkServiceConnections") or []
+        )
+        owners = {
+            owner
+            for link in links
+            for owner in targets.get(
+                str((link.get("properties") or {}).get("privateLinkServiceId", "")).lower(), []
+            )
+        }
+        for owner in owners:
+            related[owner].append(row)
+    return {
+        workspace: hashlib.sha256(
+            json.dumps([salt, found], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        for workspace, found in related.items()
+    }
+
+
+def waits_for_decision(row: Mapping[str, Any]) -> bool:
+    """A Pending connection: the evidence that decides it (Synapse's data plane) is in no row."""
+    connections = (row.get("properties") or {}).get("privateEndpointConnections") or []
+    return any(
+        ((c.get("properties") or {}).get("privateLinkServiceConnectionState") or {}).get("status")
+        == "Pending"
+        for c in connections
+    )
 
 
 def canonical_workspace(value: str) -> ArmId | None:
@@ -106,6 +183,34 @@ class Inventory:
             except AzureError as error:
                 problems.append((scope, error))
         return list(found.values()), problems
+
+    def changed_workspaces(self, known: Mapping[str, str], salt: str = "") -> Survey:
+        """The sweep's inventory, from Resource Graph: a workspace is reconciled when its rows'
+        digest (with `salt`) is not what `known` holds for it, or a connection waits for a
+        decision. Rows lag ARM: they choose what the sweep reads from ARM, never what it writes.
+        Raises `AzureError` when Resource Graph fails or refuses (the caller falls back)."""
+        rows = self._estate.graph(self._scope)
+        digests = fingerprints(rows, salt)
+        survey = Survey([], {}, 0)
+        for row in rows["workspaces"]:
+            candidate = str(row.get("id", ""))
+            try:
+                admitted = self.admit(candidate, json_mapping(row.get("tags"), "tags"))
+            except AzureError as error:
+                survey.problems.append((candidate, error))
+                continue
+            if admitted is None or admitted.lower() in survey.fingerprints:
+                continue
+            digest = survey.fingerprints[admitted.lower()] = digests[candidate.lower()]
+            if known.get(admitted.lower()) == digest and not waits_for_decision(row):
+                survey.unchanged += 1
+            else:
+                survey.workspaces.append(admitted)
+        # Those named one by one first, in the settings' order, as `workspaces` lists them.
+        named = [s.lower() for s in self._scope.scopes]
+        order = {workspace: position for position, workspace in enumerate(named)}
+        survey.workspaces.sort(key=lambda w: order.get(w.lower(), len(order)))
+        return survey
 
 
 def describe_problem(scope: str, error: AzureError) -> str:

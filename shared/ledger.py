@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 EVENTS_PARTITION = "events"
 # Things reported once ever (not once per run), keyed by a digest of what was reported.
 ONCE_PARTITION = "once"
+# The sweep's digest of each workspace's Resource Graph rows, as of its last settled reconcile.
+FINGERPRINTS_PARTITION = "fingerprints"
+# A digest counts for 12 to 24 hours (spread by workspace, so they do not lapse together): what no
+# row shows (Synapse's data plane, an exemption's expiry) is reconciled at least that often.
+FINGERPRINT_SECONDS = 12 * 3600
 # A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
 _BATCH_LIMIT = 100
 _BATCH_BYTES = 3 * 1024 * 1024
@@ -213,6 +218,38 @@ class Ledger:
                 "PartitionKey eq @pk", parameters={"pk": actions_partition(target_id)}
             )
         )
+
+    def fingerprints(self) -> dict[str, str]:
+        """The sweep's fingerprints still current (lower-cased workspace ID -> digest)."""
+        now = time.time()
+        found = {}
+        for row in self._table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": FINGERPRINTS_PARTITION}
+        ):
+            workspace = str(row.get("WorkspaceId", ""))
+            spread = int(hashlib.sha256(workspace.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+            if now - float(row.get("KeptAt", 0)) < FINGERPRINT_SECONDS * (1 + spread):
+                found[workspace] = str(row.get("Fingerprint", ""))
+        return found
+
+    def keep_fingerprints(self, fingerprints: dict[str, str]) -> None:
+        """Keep the digests of workspaces whose reconcile settled (upserts, 100 a transaction)."""
+        now = time.time()
+        operations = [
+            (
+                "upsert",
+                {
+                    "PartitionKey": FINGERPRINTS_PARTITION,
+                    "RowKey": _key(workspace),
+                    "WorkspaceId": workspace,
+                    "Fingerprint": digest,
+                    "KeptAt": now,
+                },
+            )
+            for workspace, digest in fingerprints.items()
+        ]
+        for batch in _transactions(operations):
+            self._table.submit_transaction(batch)
 
 
 @functools.cache

@@ -1,5 +1,6 @@
-"""Azure ML system-topic events (pure): which ones start retraining, which ones finish it. A
-finished job is read again before anything follows (the event's status is not trusted)."""
+"""Azure ML system-topic events (pure): which ones start retraining, which ones end a retraining
+or scoring job. A finished job is read again before anything follows (the event's status is not
+trusted), and is the app's only if the ledger says so (its claim, its scoring-jobs row)."""
 
 from __future__ import annotations
 
@@ -47,13 +48,15 @@ class Drift:
 
 
 @dataclass(frozen=True)
-class RetrainingFinished:
-    """A retraining job of this app ended, says the event (to be confirmed)."""
+class JobFinished:
+    """A job tagged as the app's `purpose` (RETRAINING, SCORING) ended, says the event: to be
+    confirmed by the ledger (tags prove nothing) and by reading the job."""
 
     event_id: str
     workspace_id: ArmId
     job_name: str
     reported_status: str
+    purpose: str = RETRAINING
 
 
 def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
@@ -99,18 +102,23 @@ def _tag_text(value: object) -> str:
     return ""
 
 
-def _submitted_by_app(run_tags: object, purpose: str) -> bool:
+def _tagged_purpose(run_tags: object) -> str | None:
+    """RETRAINING or SCORING when the run carries the app's tag with that value, else None."""
     if not isinstance(run_tags, Mapping):
-        return False
-    return any(
-        isinstance(key, str) and key.lower() == APP_TAG and value == purpose
-        for key, value in run_tags.items()
+        return None
+    return next(
+        (
+            value
+            for key, value in run_tags.items()
+            if isinstance(key, str) and key.lower() == APP_TAG and value in (RETRAINING, SCORING)
+        ),
+        None,
     )
 
 
 def classify_ml_event(
     *, event_id: str, event_type: str, workspace_id: ArmId, data: object
-) -> Drift | RetrainingFinished | Ignored:
+) -> Drift | JobFinished | Ignored:
     """What an ML event means for this app. `workspace_id` is the event's (in-scope) topic."""
     if event_type not in ML_EVENT_TYPES:
         return Ignored(event_id, f"event type {event_type!r} is not an Azure ML run or drift event")
@@ -132,17 +140,18 @@ def classify_ml_event(
         breach = breach_message(run_tags)
         if breach is not None:
             return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
-    if not _submitted_by_app(run_tags, RETRAINING):
-        reason = f"run {run_id} is neither a monitor's threshold breach nor a retraining job of "
-        return Ignored(event_id, reason + "this app", invalid=False)
+    purpose = _tagged_purpose(run_tags)
+    if purpose is None:
+        reason = f"run {run_id} is neither a monitor's threshold breach nor a job of this app"
+        return Ignored(event_id, reason, invalid=False)
     status = data.get("runStatus")
     reported = status if isinstance(status, str) else ""
     if event_type == RUN_STATUS_CHANGED and reported.lower() not in TERMINAL_RUN_STATUSES:
-        reason = f"retraining job {run_id} is {reported or 'in progress'}"
+        reason = f"{purpose} job {run_id} is {reported or 'in progress'}"
         return Ignored(event_id, reason, invalid=False)
     if not reported and event_type == RUN_COMPLETED:
         reported = "Completed"
     if not JOB_NAME.fullmatch(run_id):
         # The run ID becomes a URL segment of the job read: only a plain job name is read.
         return Ignored(event_id, f"runId {bounded(repr(run_id), 80)} is not a job name")
-    return RetrainingFinished(event_id, workspace_id, run_id, reported)
+    return JobFinished(event_id, workspace_id, run_id, reported, purpose)

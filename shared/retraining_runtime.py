@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from shared.ledger import Ledger
     from shared.reconcilers.retraining import RetrainingReconciler
+    from shared.reconcilers.scoring_outcomes import ScoringOutcomes
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ class RetrainingRuntime:
     ledger: Ledger
     # None when retraining is off (RETRAIN_WORKSPACE_IDS empty).
     reconciler: RetrainingReconciler | None
+    # How the scoring jobs the app started ended (over HTTP too: built with retraining off).
+    scoring_outcomes: ScoringOutcomes
 
     def record_event(
         self,
@@ -63,6 +66,7 @@ def retraining_runtime_for(settings: Settings) -> RetrainingRuntime:
     from shared.claims import Claims
     from shared.ledger import open_ledger
     from shared.reconcilers.retraining import RetrainingReconciler
+    from shared.reconcilers.scoring_outcomes import ScoringOutcomes
     from shared.recorder import Recorder
     from shared.scoring.records import ScoringRecords
     from shared.telemetry import configure_telemetry
@@ -73,24 +77,27 @@ def retraining_runtime_for(settings: Settings) -> RetrainingRuntime:
 
     clients = clients_for(settings)
     ledger = open_ledger(settings.ledger, clients.token_credential)  # type: ignore[arg-type]
+    publisher = (
+        OutcomePublisher(settings.outcome_topic_endpoint, clients.token_credential)
+        if settings.outcome_topic_endpoint
+        else None
+    )
+    recorder, records = Recorder(ledger, publisher), ScoringRecords(ledger.table)
+    scoring = BatchScoringAdapter(clients)
     reconciler = None
     if settings.retraining is not None:
-        publisher = (
-            OutcomePublisher(settings.outcome_topic_endpoint, clients.token_credential)
-            if settings.outcome_topic_endpoint
-            else None
-        )
         reconciler = RetrainingReconciler(
             settings,
             RetrainingJobsAdapter(clients),
-            BatchScoringAdapter(clients),
+            scoring,
             DriftQueryAdapter(clients),
             Claims(ledger.table),
-            Recorder(ledger, publisher),
-            ScoringRecords(ledger.table),
+            recorder,
+            records,
             promotion=PromotionAdapter(clients) if settings.retraining.promotion else None,
         )
-    return RetrainingRuntime(settings, ledger, reconciler)
+    outcomes = ScoringOutcomes(scoring, records, recorder, settings.automation_mode.value)
+    return RetrainingRuntime(settings, ledger, reconciler, outcomes)
 
 
 def retraining_runtime() -> RetrainingRuntime:

@@ -4,8 +4,8 @@ The real Azure SDK clients run unchanged against it: they only see other base UR
 identity endpoint and a CA bundle, all given by :meth:`AzureSimulator.env`. It is the one HTTPS
 server (:mod:`simulator.server`) with one service object per Azure provider mounted on it, each an
 attribute that tests seed and inspect directly (``sim.identity``, ``sim.arm``, ``sim.ml``,
-``sim.synapse``, ``sim.authorization``, ``sim.network``, ``sim.eventgrid``, ``sim.logs``: see
-docs/ARCHITECTURE.md section 10).
+``sim.synapse``, ``sim.authorization``, ``sim.network``, ``sim.eventgrid``, ``sim.logs``,
+``sim.management``, ``sim.resourcegraph``: see docs/ARCHITECTURE.md section 10).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .logs import LogAnalytics
 from .management import ManagementGroups
 from .ml import MachineLearning
 from .network import Network
+from .resourcegraph import ResourceGraph
 from .server import ML_AUDIENCE, SYNAPSE_AUDIENCE, SimulatorServer
 from .synapse import Synapse
 
@@ -39,6 +40,7 @@ class AzureSimulator(SimulatorServer):
         self.eventgrid = CustomTopic(self)
         self.logs = LogAnalytics(self)
         self.management = ManagementGroups(self)
+        self.resourcegraph = ResourceGraph(self)
         self.ml.on_connection_state(self.network.mirror_connection_state)
         self.ml.on_connection_state(self.synapse.mirror_connection_state)
         # The first match wins: an AML workspace's connections (ml) before any resource's
@@ -52,6 +54,7 @@ class AzureSimulator(SimulatorServer):
             self.eventgrid,
             self.logs,
             self.management,
+            self.resourcegraph,
             self.arm,
         )
 

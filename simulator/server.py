@@ -45,7 +45,8 @@ _AUDIENCES: Final = {
     "ml": ML_AUDIENCE,
 }
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
-_READS: Final = frozenset({"GET", "HEAD"})
+_READS: Final = frozenset({"token", "resourcegraph.query"})
+_ARM_READS: Final = frozenset({"GET", "HEAD"})
 #: Items per page on the paged lists until a test sets another size.
 DEFAULT_PAGE_SIZE: Final = 50
 
@@ -391,9 +392,12 @@ class SimulatorServer:
             )
 
     def writes(self) -> list[Request]:
-        """Recorded PUT/PATCH/POST/DELETE requests, not counting token requests."""
+        """Recorded PUT/PATCH/POST/DELETE requests, not counting the reads made by POST (tokens,
+        Resource Graph queries)."""
         with self.lock:
-            return [r for r in self._requests if r.method in WRITE_METHODS and r.route != "token"]
+            return [
+                r for r in self._requests if r.method in WRITE_METHODS and r.route not in _READS
+            ]
 
     def requests_to(self, host_prefix: str) -> list[Request]:
         """Recorded requests whose Host header starts with ``host_prefix`` (``"localhost"``)."""
@@ -572,7 +576,7 @@ class SimulatorServer:
                 reply = self._take(self._lost, name) or reply
             with self.lock:
                 throttle = self.read_throttle
-                if throttle is not None and matched.audience == "arm" and method in _READS:
+                if throttle is not None and matched.audience == "arm" and method in _ARM_READS:
                     left = {throttle.HEADER: str(int(throttle.tokens))}
                     reply = dataclasses.replace(reply, headers={**left, **reply.headers})
         host, authorized = headers.get("host"), "authorization" in headers
@@ -585,7 +589,7 @@ class SimulatorServer:
     def _throttle(self, route: Route, method: str) -> Reply | None:
         with self.lock:
             throttle = self.read_throttle
-            if throttle is None or route.audience != "arm" or method not in _READS:
+            if throttle is None or route.audience != "arm" or method not in _ARM_READS:
                 return None
             return throttle.take()
 

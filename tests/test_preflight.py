@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from scripts.preflight import (
     APP_GROUP_WRITES,
     EVENT_SUBSCRIPTIONS_WRITE,
+    POLICY_ASSIGNMENTS_WRITE,
+    POLICY_WRITES,
     ROLE_ASSIGNMENTS_WRITE,
     ROLE_DEFINITIONS_WRITE,
     SYSTEM_TOPICS_WRITE,
@@ -630,6 +632,8 @@ def test_preflight_checks_the_write_of_every_resource_type_infra_creates() -> No
             ROLE_DEFINITIONS_WRITE,
             SYSTEM_TOPICS_WRITE,
             EVENT_SUBSCRIPTIONS_WRITE,
+            *POLICY_WRITES,
+            POLICY_ASSIGNMENTS_WRITE,
         )
     }
     unchecked = sorted(kind for kind in types if f"{kind}/write".lower() not in checked)
@@ -647,4 +651,30 @@ def test_ml_scopes_stand_in_for_ml_workspace_ids(tmp_path: Path) -> None:
     code, stderr, _ = run_preflight(tmp_path, healthy_world(), env)
     assert "ML_WORKSPACE_IDS is empty" not in stderr
     assert "is not in ML_WORKSPACE_IDS" not in stderr
+    assert code == 0, stderr
+
+
+def test_deploying_the_policy_initiative_needs_resource_policy_rights_at_the_subscription(
+    tmp_path: Path,
+) -> None:
+    subscription = f"/subscriptions/{APP_SUB}"
+    table = healthy_world()
+    # Contributor + Role Based Access Control Administrator: no Microsoft.Authorization/policy*.
+    table[permissions_url(subscription)] = {"stdout": {"value": CONTRIBUTOR + RBAC_ADMINISTRATOR}}
+    # Off (the default): no policy right is asked at the subscription.
+    code, stderr, _ = run_preflight(tmp_path, table, healthy_env())
+    assert code == 0, stderr
+    env = {**healthy_env(), "DEPLOY_POLICY_INITIATIVE": "true"}
+    code, stderr, _ = run_preflight(tmp_path, table, env)
+    assert code == 1
+    [line] = problems(stderr)
+    assert f" at {subscription} " in line
+    assert "Microsoft.Authorization/policySetDefinitions/write" in line
+    assert POLICY_ASSIGNMENTS_WRITE not in line
+    assert "Resource Policy Contributor" in line
+    code, stderr, _ = run_preflight(tmp_path, table, {**env, "ASSIGN_POLICY_INITIATIVE": "true"})
+    [line] = problems(stderr)
+    assert POLICY_ASSIGNMENTS_WRITE in line
+    table[permissions_url(subscription)] = {"stdout": {"value": OWNER}}
+    code, stderr, _ = run_preflight(tmp_path, table, {**env, "ASSIGN_POLICY_INITIATIVE": "true"})
     assert code == 0, stderr

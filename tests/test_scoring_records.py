@@ -168,3 +168,28 @@ def test_jobs_are_found_by_name_whatever_the_case(table: TableClient) -> None:
     assert found.caller == CALLER
     assert found.workspace_id == "/ws"
     assert records.job("batchjob-8") is None
+
+
+def test_unannounced_jobs_are_those_of_the_window_not_yet_announced_oldest_first(
+    table: TableClient,
+) -> None:
+    clock = Clock()
+    records = ScoringRecords(table, clock)
+    for name in ("before-window", "b-second", "a-third", "c-first-announced", "d-last"):
+        records.record_job(_job(name))
+        clock.now += timedelta(minutes=1)
+    records.job_ended("c-first-announced", "Failed", announced=True)
+    records.job_ended("d-last", "Completed")  # seen by polling, not announced
+    # A row edited by hand into another shape is passed over.
+    edited = (START + timedelta(minutes=2)).isoformat()
+    table.upsert_entity({"PartitionKey": "scoring-jobs", "RowKey": "x", "SubmittedAt": edited})
+
+    since = START + timedelta(seconds=30)
+    assert [j.job_name for j in records.unannounced(since, 10)] == ["b-second", "a-third", "d-last"]
+    assert [j.job_name for j in records.unannounced(since, 2)] == ["b-second", "a-third"]
+    announced = records.job("c-first-announced")
+    assert announced is not None
+    assert (announced.status, announced.announced) == ("Failed", True)
+    polled = records.job("d-last")
+    assert polled is not None
+    assert (polled.status, polled.announced) == ("Completed", False)

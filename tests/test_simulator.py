@@ -531,6 +531,7 @@ def test_the_server_mounts_one_object_per_service_and_resets_them_all(
         sim.eventgrid,
         sim.logs,
         sim.management,
+        sim.resourcegraph,
     ]
     assert sorted(map(id, sim.services)) == sorted(map(id, services))
     names = [r.name for service in sim.services for r in service.routes()]

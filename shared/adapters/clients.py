@@ -169,6 +169,13 @@ class AzureClients:
         return ResourceManagementClient(self._credential, subscription_id, **self._arm_kwargs())
 
     @functools.cache  # noqa: B019
+    def resource_graph(self) -> Any:
+        """`ResourceGraphClient`: Resource Graph is served by ARM_ENDPOINT, with ARM's token."""
+        from azure.mgmt.resourcegraph import ResourceGraphClient
+
+        return ResourceGraphClient(self._credential, **self._arm_kwargs())
+
+    @functools.cache  # noqa: B019
     def synapse_dev(self, workspace_name: str) -> PipelineClient[HttpRequest, HttpResponse]:
         """A raw azure-core pipeline to one Synapse workspace's data plane.
 

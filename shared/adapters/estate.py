@@ -1,5 +1,6 @@
 """What the scope rule reads from ARM (issue 17): the subscriptions under a management group,
-the AML workspaces of a subscription or resource group, and one workspace's tags.
+the AML workspaces of a subscription or resource group, one workspace's tags; and the sweep's
+inventory from Resource Graph.
 
 Raw ARM reads through the app's guarded pipeline (`AzureClients.arm_pipeline`), bounded paging:
 a read that fails part-way raises, so nothing is decided on half a list.
@@ -7,19 +8,46 @@ a read that fails part-way raises, so nothing is decided on half a list.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError
 
 from shared.adapters.clients import AzureClients
-from shared.adapters.transport import json_mapping, json_object, json_pages, malformed_is_permanent
-from shared.scope import group_name
+from shared.adapters.transport import (
+    RETRY_AFTER_CAP_SECONDS,
+    PagingError,
+    json_mapping,
+    json_object,
+    json_objects,
+    json_pages,
+    malformed_is_permanent,
+)
+from shared.scope import Scope, group_name, is_management_group
 
 # Management groups' descendants (Microsoft.Management, stable).
 MANAGEMENT_API_VERSION = "2020-05-01"
 # Azure ML workspaces, as the management SDK the app uses.
 WORKSPACES_API_VERSION = "2023-04-01"
 WORKSPACES = "/providers/Microsoft.MachineLearningServices/workspaces"
+
+# The sweep's Resource Graph queries: what the reconcilers read from ARM about a workspace, so a
+# change there changes a row. The simulator answers exactly these (tests/test_inventory.py).
+GRAPH_QUERIES = {
+    "workspaces": "resources | where type =~ 'microsoft.machinelearningservices/workspaces' "
+    "| project id, tags, identity, sku, properties",
+    "computes": "resources | where type =~ 'microsoft.machinelearningservices/workspaces/computes' "
+    "| project id, properties",
+    "private_endpoints": "resources | where type =~ 'microsoft.network/privateendpoints' "
+    "| project id, properties",
+    "role_assignments": "authorizationresources "
+    "| where type =~ 'microsoft.authorization/roleassignments' | project id, properties",
+}
+GRAPH_PAGE_ROWS = 1000
+# 1,000 rows a page: 10,000 workspaces of 10 computes each are 100 pages of computes.
+GRAPH_MAX_PAGES = 500
+QUOTA_REMAINING = "x-ms-user-quota-remaining"
+QUOTA_RESETS = "x-ms-user-quota-resets-after"
 
 
 class EstateAdapter:
@@ -77,3 +105,64 @@ class EstateAdapter:
             raise HttpResponseError(response=response)
         body = json_object(response, f"workspace {workspace_id}")
         return json_mapping(body.get("tags"), f"workspace {workspace_id}: tags")
+
+    @malformed_is_permanent
+    def graph(self, scope: Scope) -> dict[str, list[dict[str, Any]]]:
+        """The rows of every `GRAPH_QUERIES` query over the scope's subscriptions and
+        management groups, page by page (`$skipToken`). Raises `AzureError` when Resource Graph
+        fails or refuses. When it says the quota is spent (`x-ms-user-quota-remaining` 0) while
+        requests remain, waits for the quota's reset if that is within `RETRY_AFTER_CAP_SECONDS`
+        (Resource Graph's advice), else raises: the caller falls back to ARM rather than wait."""
+        from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+
+        groups = [group_name(s) for s in scope.scopes if is_management_group(s)]
+        # (subscriptions, management groups): one request set for each kind the scope names.
+        targets: list[tuple[list[str] | None, list[str] | None]] = []
+        targets += [(sorted(scope.subscriptions), None)] if scope.subscriptions else []
+        targets += [(None, groups)] if groups else []
+        client = self._clients.resource_graph()
+        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in GRAPH_QUERIES}
+        quota: dict[str, str] = {}
+        for name, query in GRAPH_QUERIES.items():
+            for subscriptions, management_groups in targets:
+                token: str | None = None
+                for _ in range(GRAPH_MAX_PAGES):
+                    if quota.get(QUOTA_REMAINING) == "0":
+                        _wait_for_quota(quota.get(QUOTA_RESETS, ""))
+                    options = QueryRequestOptions(
+                        top=GRAPH_PAGE_ROWS, skip_token=token, result_format="objectArray"
+                    )
+                    page, quota = client.resources(
+                        QueryRequest(
+                            query=query,
+                            subscriptions=subscriptions,
+                            management_groups=management_groups,
+                            options=options,
+                        ),
+                        cls=lambda response, body, _: (body, response.http_response.headers),
+                    )
+                    rows[name] += json_objects(page.data, f"Resource Graph {name}")
+                    if not page.skip_token:
+                        break
+                    if page.skip_token == token:
+                        raise PagingError(f"Resource Graph {name}: $skipToken repeats")
+                    token = page.skip_token
+                else:
+                    raise PagingError(f"Resource Graph {name}: over {GRAPH_MAX_PAGES} pages")
+        # A subscription under a listed management group answers twice: each row once.
+        return {
+            name: list({str(r.get("id")).lower(): r for r in found}.values())
+            for name, found in rows.items()
+        }
+
+
+def _wait_for_quota(resets_after: str) -> None:
+    """Sleep until Resource Graph's quota resets (`hh:mm:ss`), or raise when that is too far."""
+    try:
+        hours, minutes, seconds = (float(part) for part in resets_after.split(":"))
+        wait = hours * 3600 + minutes * 60 + seconds
+    except ValueError:
+        wait = float("inf")
+    if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
+        raise AzureError(f"Resource Graph: quota spent ({QUOTA_RESETS}: {resets_after[:20]})")
+    time.sleep(wait)

@@ -38,7 +38,7 @@ from shared.claims import Claims, ClaimState, RetrainingClaim, ScoringClaim
 from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
-from shared.ml_events import RETRAINING, Drift, RetrainingFinished
+from shared.ml_events import RETRAINING, Drift, JobFinished
 from shared.model import JudgedAnswerError
 from shared.planning.retraining import (
     CLOCK_SKEW,
@@ -408,7 +408,7 @@ class RetrainingReconciler:
 
     # ------------------------------------------------------------ after retraining
 
-    def on_finished(self, finished: RetrainingFinished) -> Outcome:
+    def on_finished(self, finished: JobFinished) -> Outcome:
         """The event says a retraining job ended: read it, and act on what Azure says."""
         trigger = f"event:{finished.event_id}"
         claim = _claim_view(self._claims.retraining(finished.workspace_id))

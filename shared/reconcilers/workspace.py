@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from azure.core.exceptions import AzureError
 
 from shared.arm import ArmId
+from shared.outcome import Outcome, Status
 from shared.reconcilers.run import Run
 
 if TYPE_CHECKING:
@@ -62,21 +63,28 @@ class WorkspaceReport:
         """The first concern that could not be read, if any (what `plan` reports)."""
         return next((r.error for _, r in self._concerns() if r.error is not None), None)
 
-    def problems(self) -> list[tuple[str, str]]:
-        """What went wrong, per concern: errors, and writes failed or not applied."""
+    def _outcomes(self) -> list[tuple[str, Outcome]]:
         from shared.reconcilers.policies import PolicyReport
 
-        problems: list[tuple[str, str]] = []
-        for label, report in self._concerns():
-            if report.error is not None:
-                problems.append((label, report.error))
-            outcomes = (
+        return [
+            (label, outcome)
+            for label, report in self._concerns()
+            for outcome in (
                 [item.outcome for item in report.remediations]
                 if isinstance(report, PolicyReport)
                 else [outcome for _, outcome in report.outcomes]
             )
-            problems += [(label, str(outcome)) for outcome in outcomes if outcome.failed]
-        return problems
+        ]
+
+    def problems(self) -> list[tuple[str, str]]:
+        """What went wrong, per concern: errors, and writes failed or not applied."""
+        errors = [(label, r.error) for label, r in self._concerns() if r.error is not None]
+        return errors + [(label, str(o)) for label, o in self._outcomes() if o.failed]
+
+    def settled(self) -> bool:
+        """Nothing left for a later run: no problem, no write deferred or not attempted."""
+        waiting = (Status.DEFERRED, Status.SKIPPED)
+        return not self.problems() and all(o.status not in waiting for _, o in self._outcomes())
 
 
 def start_run(runtime: Reconcilers, trigger: str, *, preview: bool = False) -> Run:

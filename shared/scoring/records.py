@@ -4,7 +4,8 @@ Three partitions of the ledger's table:
 - `scoring-claims`: one row per (caller, Idempotency-Key). Claimed with an insert (only one
   concurrent request can insert it), taken over with an ETag-conditional replace (optimistic
   concurrency: of two retries racing for a stale claim, one wins), so a key submits once.
-- `scoring-jobs`: one row per job started through the API: workspace, endpoint, input, caller,
+- `scoring-jobs`: one row per job the app started (over HTTP or after a retrain): workspace,
+  endpoint, input, caller (none after a retrain), its final status once seen or announced,
   Logic Apps tracking IDs. `get_scoring_job` answers only for names found here.
 - `scoring-requests`: every request, newest first: started, replayed, dry-run or refused, with
   the caller and the problem. Input paths are recorded only once validated (no query string).
@@ -94,6 +95,24 @@ class JobRecord:
     client_tracking_id: str | None
     idempotency_key: str | None
     status: str
+    announced: bool = False  # its final status was announced as an outcome event
+
+
+def _job_record(row: Any) -> JobRecord:
+    return JobRecord(
+        job_name=str(row["JobName"]),
+        workspace_id=str(row["WorkspaceId"]),
+        endpoint_id=str(row["EndpointId"]),
+        deployment=str(row.get("Deployment") or "") or None,
+        input_type=str(row["InputType"]),
+        input_path=str(row["InputPath"]),
+        caller=str(row["Caller"]),
+        workflow_run_id=str(row.get("WorkflowRunId") or "") or None,
+        client_tracking_id=str(row.get("ClientTrackingId") or "") or None,
+        idempotency_key=str(row.get("IdempotencyKey") or "") or None,
+        status=str(row.get("Status") or ""),
+        announced=bool(row.get("AnnouncedAt")),
+    )
 
 
 @dataclass(frozen=True)
@@ -292,36 +311,40 @@ class ScoringRecords:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            row = self._table.get_entity(JOBS_PARTITION, _job_row_key(job_name))
+            return _job_record(self._table.get_entity(JOBS_PARTITION, _job_row_key(job_name)))
         except ResourceNotFoundError:
             return None
-        return JobRecord(
-            job_name=str(row["JobName"]),
-            workspace_id=str(row["WorkspaceId"]),
-            endpoint_id=str(row["EndpointId"]),
-            deployment=str(row.get("Deployment") or "") or None,
-            input_type=str(row["InputType"]),
-            input_path=str(row["InputPath"]),
-            caller=str(row["Caller"]),
-            workflow_run_id=str(row.get("WorkflowRunId") or "") or None,
-            client_tracking_id=str(row.get("ClientTrackingId") or "") or None,
-            idempotency_key=str(row.get("IdempotencyKey") or "") or None,
-            status=str(row.get("Status") or ""),
-        )
 
-    def job_ended(self, job_name: str, status: str) -> None:
-        """Note a job's final status once polling sees it."""
+    def job_ended(self, job_name: str, status: str, *, announced: bool = False) -> None:
+        """Note a job's final status once polling sees it, or once its outcome is announced
+        (`shared.reconcilers.scoring_outcomes`)."""
         from azure.data.tables import UpdateMode
 
+        now = self._clock().isoformat()
         self._table.update_entity(
             {
                 "PartitionKey": JOBS_PARTITION,
                 "RowKey": _job_row_key(job_name),
                 "Status": status,
-                "EndedSeenAt": self._clock().isoformat(),
-            },
+                "EndedSeenAt": now,
+            }
+            | ({"AnnouncedAt": now} if announced else {}),
             mode=UpdateMode.MERGE,
         )
+
+    def unannounced(self, since: datetime, limit: int) -> list[JobRecord]:
+        """Jobs submitted since `since` whose outcome is not yet announced, oldest first, at
+        most `limit` (the sweep's backstop reads each one from Azure)."""
+        rows = self._table.query_entities(
+            "PartitionKey eq @pk and SubmittedAt ge @since",
+            parameters={"pk": JOBS_PARTITION, "since": since.isoformat()},
+        )
+        jobs = []
+        for row in sorted(rows, key=lambda row: str(row.get("SubmittedAt"))):
+            if not row.get("AnnouncedAt"):
+                with contextlib.suppress(KeyError):  # a row edited by hand into another shape
+                    jobs.append(_job_record(row))
+        return jobs[:limit]
 
     # --- requests --------------------------------------------------------------------------
 

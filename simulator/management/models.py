@@ -77,6 +77,14 @@ class ManagementGroups:
                 )
         return found
 
+    def subscriptions_under(self, group: str) -> set[str]:
+        """The (lower-cased) subscriptions anywhere under ``group``."""
+        return {
+            str(e["name"]).lower()
+            for e in self._below(group)
+            if e["type"].endswith("s/subscriptions")
+        }
+
     def descendants(self, call: Call) -> Reply:
         group = call.group("group")
         if group.lower() not in self._groups:
