@@ -100,6 +100,21 @@ def test_a_budget_setting_is_a_whole_number_of_at_least_one(name: str, value: st
         load_settings({**environ, name: value})
 
 
+def test_the_budget_is_no_rule_changing_it_leaves_every_workspace_unchanged() -> None:
+    from shared.reconcilers.sweep import settings_digest
+
+    environ = {
+        "ML_WORKSPACE_IDS": scene.PROD,
+        "SYNAPSE_WORKSPACE_IDS": scene.ANALYTICS,
+        "LEDGER_CONNECTION_STRING": "UseDevelopmentStorage=true",
+    }
+    paced = {**environ, "ARM_READS_BURST": "10", "ARM_READS_PER_SECOND": "1"}
+    assert settings_digest(load_settings(environ)) == settings_digest(load_settings(paced))
+    assert settings_digest(load_settings(environ)) != settings_digest(
+        load_settings({**environ, "MAX_CLUSTER_NODES": "3"})
+    )
+
+
 # --- through the app's clients and the simulator ---------------------------------------------
 
 

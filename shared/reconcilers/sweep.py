@@ -45,7 +45,9 @@ def settings_digest(settings: Settings) -> str:
     now = datetime.now(UTC)
     in_force = [e.in_force(now) for e in settings.policy_exemptions]
     fields = dataclasses.asdict(settings)
-    del fields["ledger"]  # where records go, not a rule (and its connection string is a secret)
+    # Where records go (its connection string a secret) and how fast ARM is read: not rules.
+    for name in ("ledger", "arm_reads_burst", "arm_reads_per_second"):
+        del fields[name]
     return json.dumps([fields, in_force], sort_keys=True, default=_canonical)
 
 
