@@ -131,6 +131,14 @@ param maxRemediationsPerRun int = 10
 @description('At most this many policy remediations per workspace in any hour, whatever the runs.')
 param maxRemediationsPerHour int = 10
 
+@minValue(1)
+@description('ARM reads the app may make at once, per instance (ARM allows 250 per principal).')
+param armReadsBurst int = 200
+
+@minValue(1)
+@description('ARM reads per second the app refills its budget with, per instance (ARM: 25).')
+param armReadsPerSecond int = 20
+
 // An array (object below), not a JSON string: azd parses an array or object parameter's value as
 // JSON, but pastes a string parameter's value into JSON text unescaped (its quotes break it).
 @description('Policy exemptions: [{ "rule", "scope", "reason", "expires" }].')
@@ -515,6 +523,14 @@ var appSettings = [
   {
     name: 'MAX_REMEDIATIONS_PER_HOUR'
     value: string(maxRemediationsPerHour)
+  }
+  {
+    name: 'ARM_READS_BURST'
+    value: string(armReadsBurst)
+  }
+  {
+    name: 'ARM_READS_PER_SECOND'
+    value: string(armReadsPerSecond)
   }
   {
     name: 'POLICY_EXEMPTIONS'

@@ -124,6 +124,9 @@ class Settings:
     api_host: str | None = None
     # ML_SCOPES with ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG.
     scope: Scope = field(default_factory=lambda: Scope(()))
+    # The process's ARM read budget (issue 17), below ARM's own bucket of 250 at 25 per second.
+    arm_reads_burst: int = 200
+    arm_reads_per_second: int = 20
 
     @property
     def dry_run(self) -> bool:
@@ -998,6 +1001,8 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         http_auth_enabled=(reader.optional("WEBSITE_AUTH_ENABLED") or "").lower() == "true",
         api_host=_host_name("API_HOSTNAME", reader) or _host_name("WEBSITE_HOSTNAME", reader),
         scope=scope,
+        arm_reads_burst=reader.count("ARM_READS_BURST") or 200,
+        arm_reads_per_second=reader.count("ARM_READS_PER_SECOND") or 20,
     )
 
 

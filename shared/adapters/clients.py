@@ -6,7 +6,8 @@ simulator, is a matter of settings only.
 
 Every client carries the policies of `shared.adapters.transport` (`client_options`,
 `pinned_pipeline`): requests (and so tokens) only to the client's configured endpoint, bounded
-paging, bounded retries, capped Retry-After, bounded time.
+paging, bounded retries, capped Retry-After, bounded time; every ARM client also spends the
+process's read budget (`shared.adapters.read_budget`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from shared.adapters import transport
+from shared.adapters.read_budget import read_budget
 from shared.config import Settings, synapse_dev_audience
 from shared.ownership import AppIdentity
 
@@ -117,6 +119,7 @@ class AzureClients:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._credential = credential(settings.azure_client_id)
+        self._budget = read_budget(settings.arm_reads_burst, settings.arm_reads_per_second)
 
     @property
     def settings(self) -> Settings:
@@ -131,11 +134,14 @@ class AzureClients:
         token for `scope` that only ever goes to `base_url`'s origin."""
         return transport.pinned_pipeline(base_url, self._credential, scope)
 
+    def _arm_options(self) -> dict[str, Any]:
+        return transport.client_options(self._settings.arm_endpoint, budget=self._budget)
+
     def _arm_kwargs(self) -> dict[str, Any]:
         return {
             "base_url": self._settings.arm_endpoint,
             "credential_scopes": [self._settings.arm_scope],
-            **transport.client_options(self._settings.arm_endpoint),
+            **self._arm_options(),
         }
 
     @functools.cache  # noqa: B019 - one AzureClients per settings value, kept for the process
@@ -206,7 +212,10 @@ class AzureClients:
     def arm_pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
         """A raw azure-core pipeline to `ARM_ENDPOINT`, for ARM reads that no installed
         management SDK speaks (batch endpoints at 2023-10-01, jobs at 2024-04-01)."""
-        return self._pipeline(self._settings.arm_endpoint, self._settings.arm_scope)
+        arm = self._settings.arm_endpoint
+        return transport.pinned_pipeline(
+            arm, self._credential, self._settings.arm_scope, budget=self._budget
+        )
 
     @functools.cache  # noqa: B019
     def batch_scoring(self, origin: str) -> PipelineClient[HttpRequest, HttpResponse]:
@@ -256,7 +265,7 @@ class AzureClients:
             # azure-ai-ml hands these to the service clients it builds: the guard pins every
             # request (and token) to ARM_ENDPOINT, the only origin submission needs, and the
             # paging policy bounds the nextLinks it follows inside its own calls.
-            **transport.client_options(arm),
+            **self._arm_options(),
         )
 
     @functools.cache  # noqa: B019

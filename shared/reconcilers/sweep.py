@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe, is_transient
+from shared.adapters.read_budget import yielding_reads
 from shared.arm import ArmId
 from shared.config import Settings
 from shared.inventory import Survey, describe_problem
@@ -38,7 +39,9 @@ def settings_digest(settings: Settings) -> str:
     now = datetime.now(UTC)
     in_force = [e.in_force(now) for e in settings.policy_exemptions]
     fields = dataclasses.asdict(settings)
-    del fields["ledger"]  # where records go, not a rule (and its connection string is a secret)
+    # Where records go (its connection string a secret) and how fast ARM is read: not rules.
+    for name in ("ledger", "arm_reads_burst", "arm_reads_per_second"):
+        del fields[name]
     return json.dumps(
         [fields, in_force],
         sort_keys=True,
@@ -46,6 +49,7 @@ def settings_digest(settings: Settings) -> str:
     )
 
 
+@yielding_reads()  # the sweep's ARM reads yield to events'
 def sweep(
     runtime: Runtime,
     *,
