@@ -3,8 +3,8 @@
     python -m bench [--json] [--check]
 
 Each benchmark is also a command of its own: `python -m bench.cold_start`, `bench.event_cost`,
-`bench.workspace_cost`, `bench.burst`, `bench.retraining_cost`. Exits non-zero when any of them
-does.
+`bench.workspace_cost`, `bench.burst`, `bench.retraining_cost`, `bench.scoring_http`,
+`bench.estate_sweep`. Exits non-zero when any of them does.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ BENCHMARKS: tuple[str, ...] = (
     "burst",
     "retraining_cost",
     "scoring_http",
+    "estate_sweep",
 )
 
 

@@ -13,7 +13,7 @@ from azure.core.exceptions import AzureError
 from shared.adapters.errors import describe
 from shared.logs import decision_log, escape
 from shared.reconcilers.transient import TransientAzureError
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +23,11 @@ bp = func.Blueprint()
 @bp.function_name("scheduled_retrain")
 @bp.timer_trigger(arg_name="timer", schedule="%RETRAIN_SCHEDULE%", run_on_startup=False)
 def scheduled_retrain(timer: func.TimerRequest) -> None:
-    """Retrain where the gate says so; raise at the end if a workspace failed transiently, after
-    every other workspace had its turn."""
+    """Retrain where the gate says so; raise at the end if a workspace failed transiently."""
     run_id = uuid.uuid4().hex[:12]
     trigger = f"schedule:{run_id}"
-    rt = retraining_runtime()
-    if rt.reconciler is None or rt.settings.retraining is None:
+    rt = runtime()
+    if rt.retraining is None or rt.settings.retraining is None:
         decision_log(
             log,
             "retraining is off (RETRAIN_WORKSPACE_IDS)",
@@ -40,7 +39,7 @@ def scheduled_retrain(timer: func.TimerRequest) -> None:
     failures: list[str] = []
     for workspace_id in rt.settings.retraining.workspace_ids:
         try:
-            outcome = rt.reconciler.on_schedule(workspace_id, run_id)
+            outcome = rt.retraining.on_schedule(workspace_id, run_id)
         except TransientAzureError as error:
             failures.append(str(error))
             _failed(trigger, workspace_id, str(error))

@@ -4,7 +4,9 @@ Anonymous at function level on purpose: App Service authentication (Entra ID, co
 infra/) sits in front, rejects unauthenticated requests and forwards the caller's object ID and
 claims; these functions serve only while the platform reports it on (WEBSITE_AUTH_ENABLED),
 trust the caller only when those headers agree, and authorise it against
-SCORING_ALLOWED_CALLERS. No function keys: callers hold no secrets.
+SCORING_ALLOWED_CALLERS. No function keys: callers hold no secrets. They only translate: a
+request into the app's one scoring starter (`shared.scoring.service`), its answer or refusal
+into a response; every request is recorded with what came of it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +25,7 @@ from azure.core.exceptions import AzureError
 from shared.adapters.errors import describe, is_transient
 from shared.config import Settings, get_settings
 from shared.logs import decision_log
+from shared.planning.retraining import scoring_tags
 from shared.scoring import problems
 from shared.scoring.contract import JOB_NAME_PATTERN
 from shared.scoring.openapi import (
@@ -33,7 +37,7 @@ from shared.scoring.openapi import (
     build_spec,
 )
 from shared.scoring.problems import PROBLEM_CONTENT_TYPE, Problem
-from shared.scoring.records import RequestRecord, ScoringRecords
+from shared.scoring.records import REQUEST_KIND, RequestRecord, tracking_fields
 from shared.scoring.requests import (
     Caller,
     RefusedError,
@@ -45,8 +49,6 @@ from shared.scoring.requests import (
 )
 
 log = logging.getLogger(__name__)
-
-REQUEST_KIND = "scoring-request"
 
 bp = func.Blueprint()
 
@@ -60,53 +62,71 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func
 
 
 def _problem(problem: Problem) -> func.HttpResponse:
-    headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after else None
+    headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after else {}
     return func.HttpResponse(
         json.dumps(problem.body()),
         status_code=problem.status,
         mimetype=PROBLEM_CONTENT_TYPE,
-        headers={"Content-Type": PROBLEM_CONTENT_TYPE, **(headers or {})},
+        headers={"Content-Type": PROBLEM_CONTENT_TYPE, **headers},
     )
 
 
-def _status_url(settings: Settings, job_name: str) -> str:
-    """A job's Location and statusUrl: on the app's own host name (API_HOSTNAME, else the
-    platform's WEBSITE_HOSTNAME), relative without one; never the request's Host."""
-    path = f"{API_PREFIX}/{JOBS_ROUTE}/{quote(job_name, safe='')}"
-    return f"https://{settings.api_host}{path}" if settings.api_host else path
+def _accepted(settings: Settings, body: dict[str, Any]) -> func.HttpResponse:
+    """202 for a running job, with its Location and statusUrl: on the app's own host name
+    (API_HOSTNAME, else the platform's WEBSITE_HOSTNAME), relative without one; never the
+    request's Host."""
+    path = f"{API_PREFIX}/{JOBS_ROUTE}/{quote(body['name'], safe='')}"
+    url = f"https://{settings.api_host}{path}" if settings.api_host else path
+    headers = {"Location": url, "Retry-After": str(RETRY_AFTER_SECONDS)}
+    return _json(202, {**body, "statusUrl": url}, headers)
 
 
-def _unserved(function: str, settings: Settings) -> func.HttpResponse | None:
-    """A 503 problem while App Service authentication is off: the headers that name the caller
-    would then be the client's own."""
-    if settings.http_auth_enabled:
-        return None
-    log.error(
-        "[http:%s] refused: App Service authentication is not enabled (WEBSITE_AUTH_ENABLED)",
-        function,
-    )
-    return _problem(problems.auth_not_configured())
+def _serve(
+    function: str, handle: Callable[[func.HttpRequest, Settings], func.HttpResponse]
+) -> Callable[[func.HttpRequest], func.HttpResponse]:
+    """`handle`, served only while App Service authentication is on (else 503: the headers that
+    name the caller would be the client's own); a failure of the ledger or of the app itself is
+    answered with a problem document, without the table's own words."""
+
+    def serve(req: func.HttpRequest) -> func.HttpResponse:
+        settings = get_settings()
+        if not settings.http_auth_enabled:
+            log.error(
+                "[http:%s] refused: App Service authentication is not enabled "
+                "(WEBSITE_AUTH_ENABLED)",
+                function,
+            )
+            return _problem(problems.auth_not_configured())
+        try:
+            return handle(req, settings)
+        except AzureError as error:
+            # Adapter errors never get here (the starter refuses with them): this is the table.
+            transient = is_transient(error)
+            decision_log(
+                log,
+                f"the ledger is unavailable: {describe(error)}",
+                trigger=f"http:{function}",
+                kind=REQUEST_KIND,
+                verdict="unavailable",
+                outcome=f"failed: {503 if transient else 500}, nothing recorded",
+                level=logging.ERROR,
+            )
+            if not transient:
+                detail = "the app could not use its ledger; its log says why"
+                return _problem(problems.internal(detail))
+            detail = f"the ledger is unavailable: {describe(error)}"
+            return _problem(problems.unavailable(detail, RETRY_AFTER_SECONDS))
+        except Exception:
+            log.exception("[http:%s] the request failed", function)
+            detail = "the app failed to handle the request; its log says why"
+            return _problem(problems.internal(detail))
+
+    serve.__name__ = serve.__qualname__ = function
+    return serve
 
 
-def _accepted(body: dict[str, Any], status_url: str) -> func.HttpResponse:
-    return _json(202, body, {"Location": status_url, "Retry-After": str(RETRY_AFTER_SECONDS)})
-
-
-def tracking_fields(workflow_run_id: str | None, client_tracking_id: str | None) -> dict[str, str]:
-    """The Logic Apps tracking IDs as log fields (custom dimensions `workflow_run_id`,
-    `client_tracking_id` in Application Insights, the names the README gives)."""
-    return {
-        "workflow_run_id": workflow_run_id or "",
-        "client_tracking_id": client_tracking_id or "",
-    }
-
-
-def _workspace_of(endpoint_id: str) -> str:
-    marker = endpoint_id.lower().find("/batchendpoints/")
-    return endpoint_id[:marker] if marker > 0 else ""
-
-
-def _log_request(function: str, caller: Caller) -> None:
+def _received(function: str, caller: Caller) -> RequestRecord:
+    """Log a request's arrival; the record of what it came to (refused until it is more)."""
     decision_log(
         log,
         f"caller {caller.principal_id}, workflow run {caller.workflow_run_id}, "
@@ -116,110 +136,42 @@ def _log_request(function: str, caller: Caller) -> None:
         verdict="received",
         extra=tracking_fields(caller.workflow_run_id, caller.client_tracking_id),
     )
-
-
-# What a request came to, as the decision line's outcome (planned/applied/skipped).
-_OUTCOMES = {
-    "started": "applied: scoring job started",
-    "replayed": "skipped: the Idempotency-Key's job, nothing new started",
-    "dry-run": "planned: nothing started (dry-run)",
-    "refused": "skipped: refused, nothing started",
-}
-
-
-def _ledger_unavailable(function: str, error: AzureError) -> func.HttpResponse:
-    """The ledger (or the token for it) failed: 503 when worth retrying, else a 500 problem.
-
-    Adapter errors never get here (the service turns them into problems): this is the table.
-    A refusal that will not pass by itself (a key or role missing) is the operator's to fix;
-    the caller gets a problem document all the same, without the table's own words.
-    """
-    transient = is_transient(error)
-    decision_log(
-        log,
-        f"the ledger is unavailable: {describe(error)}",
-        trigger=f"http:{function}",
-        kind=REQUEST_KIND,
-        verdict="unavailable",
-        outcome=f"failed: {503 if transient else 500}, nothing recorded",
-        level=logging.ERROR,
-    )
-    if not transient:
-        return _problem(problems.internal("the app could not use its ledger; its log says why"))
-    return _problem(
-        problems.unavailable(f"the ledger is unavailable: {describe(error)}", RETRY_AFTER_SECONDS)
-    )
-
-
-def _failed(function: str) -> func.HttpResponse:
-    """Anything else that went wrong: logged with its traceback, answered as a problem."""
-    log.exception("[http:%s] the request failed", function)
-    return _problem(problems.internal("the app failed to handle the request; its log says why"))
-
-
-def _record(records: ScoringRecords, record: RequestRecord) -> None:
-    """Record a request; a failure is logged, not raised: the answer matters more than its
-    audit row (a retry after a 5xx would start a second job when no Idempotency-Key is sent)."""
-    decision_log(
-        log,
-        (f"{record.detail} (field {record.field or '-'}) " if record.outcome == "refused" else "")
-        + f"HTTP {record.http_status} for caller {record.caller or '-'}",
-        trigger=f"http:{record.function}",
-        workspace_id=_workspace_of(record.endpoint_id),
-        kind=REQUEST_KIND,
-        verdict=record.outcome,
-        outcome=_OUTCOMES.get(record.outcome, record.outcome),
-        subject_id=record.job_name or record.endpoint_id,
-        level=logging.WARNING if record.outcome == "refused" else logging.INFO,
-        extra=tracking_fields(record.workflow_run_id, record.client_tracking_id),
-    )
-    try:
-        records.record_request(record)
-    except AzureError as error:
-        decision_log(
-            log,
-            f"could not record the request: {describe(error)}",
-            trigger=f"http:{record.function}",
-            workspace_id=_workspace_of(record.endpoint_id),
-            kind=REQUEST_KIND,
-            verdict=record.outcome,
-            outcome="failed: not recorded in the ledger",
-            subject_id=record.job_name or record.endpoint_id,
-            level=logging.ERROR,
-            extra=tracking_fields(record.workflow_run_id, record.client_tracking_id),
-        )
-
-
-@bp.function_name("start_scoring")
-@bp.route(route=JOBS_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-def start_scoring(req: func.HttpRequest) -> func.HttpResponse:
-    """Start a batch scoring job: 202 + Location + Retry-After, or a problem; dry-run: 200."""
-    try:
-        return _start_scoring(req)
-    except AzureError as error:
-        return _ledger_unavailable("start_scoring", error)
-    except Exception:
-        return _failed("start_scoring")
-
-
-def _start_scoring(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.scoring.service import DryRun
-    from shared.scoring.wiring import scoring_service
-
-    settings = get_settings()
-    if (unserved := _unserved("start_scoring", settings)) is not None:
-        return unserved
-    service = scoring_service()
-    caller = caller_of(req.headers)
-    _log_request("start_scoring", caller)
-    record = RequestRecord(
-        function="start_scoring",
+    return RequestRecord(
+        function=function,
         outcome="refused",
         http_status=0,
         caller=caller.principal_id,
         workflow_run_id=caller.workflow_run_id,
         client_tracking_id=caller.client_tracking_id,
     )
+
+
+def _refuse(record: RequestRecord, problem: Problem) -> func.HttpResponse:
+    from shared.runtime import runtime
+
+    runtime().scoring.records.audit(
+        replace(
+            record,
+            http_status=problem.status,
+            problem_type=problem.type,
+            field=problem.field or "",
+            detail=problem.detail,
+        ),
+        log,
+    )
+    return _problem(problem)
+
+
+def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpResponse:
+    """Start a batch scoring job: 202 + Location + Retry-After, or a problem; dry-run: 200."""
+    from shared.adapters.batch_scoring import ScoringInput
+    from shared.claims import idempotent_scoring
+    from shared.runtime import runtime
+    from shared.scoring.service import DryRun, ScoringOrder
+
+    starter = runtime().scoring
+    caller = caller_of(req.headers)
+    record = _received("start_scoring", caller)
     try:
         principal = authorize(caller, settings.scoring_allowed_callers)
         record = replace(record, caller=principal)
@@ -231,89 +183,66 @@ def _start_scoring(req: func.HttpRequest) -> func.HttpResponse:
         )
         # Validated, so free of query strings: the input may be recorded from here on.
         record = replace(record, endpoint_id=request.endpoint_id, input_path=request.input_path)
-        outcome = service.start(request, principal, caller, key)
+        tracking = tracking_fields(caller.workflow_run_id, caller.client_tracking_id)
+        order = ScoringOrder(
+            request.endpoint_id,
+            request.deployment,
+            ScoringInput(request.input_type, request.input_path),
+            scoring_tags(
+                "http",
+                caller=principal,
+                workflowRunId=caller.workflow_run_id,
+                clientTrackingId=caller.client_tracking_id,
+            ),
+            "http:start_scoring",
+            idempotent_scoring(principal, key, request.fingerprint()) if key else None,
+            principal,
+            tracking,
+            key,
+        )
+        outcome = starter.start(order)
     except RefusedError as refused:
-        return _refuse(service.records, record, refused.problem)
+        return _refuse(record, refused.problem)
     if isinstance(outcome, DryRun):
-        _record(service.records, replace(record, outcome="dry-run", http_status=200))
+        starter.records.audit(replace(record, outcome="dry-run", http_status=200), log)
         return _json(200, {"dryRun": True, "wouldSubmit": outcome.would_submit})
-    status_url = _status_url(settings, outcome.name)
-    _record(
-        service.records,
-        replace(
-            record,
-            outcome="replayed" if outcome.replayed else "started",
-            http_status=202,
-            job_name=outcome.name,
-        ),
+    if not outcome.replayed:
+        decision_log(
+            log,
+            f"started for caller {principal} (workflow run {caller.workflow_run_id}, "
+            f"tracking id {caller.client_tracking_id})",
+            trigger="http:start_scoring",
+            workspace_id=outcome.workspace_id,
+            kind="batch-scoring",
+            verdict="start",
+            outcome=f"applied: started on {request.endpoint_id.rsplit('/', 1)[-1]}",
+            subject_id=outcome.name,
+            extra=tracking,
+        )
+    started = "replayed" if outcome.replayed else "started"
+    starter.records.audit(
+        replace(record, outcome=started, http_status=202, job_name=outcome.name), log
     )
-    return _accepted(
-        {
-            "name": outcome.name,
-            "status": outcome.status,
-            "endpoint": outcome.endpoint_id,
-            "workspace": outcome.workspace_id,
-            "statusUrl": status_url,
-        },
-        status_url,
-    )
+    body = {"name": outcome.name, "status": outcome.status, "endpoint": outcome.endpoint_id}
+    return _accepted(settings, {**body, "workspace": outcome.workspace_id})
 
 
-def _refuse(records: ScoringRecords, record: RequestRecord, problem: Problem) -> func.HttpResponse:
-    """Record a refusal with its caller, log it (`_record`), and answer with the problem."""
-    _record(
-        records,
-        replace(
-            record,
-            outcome="refused",
-            http_status=problem.status,
-            problem_type=problem.type,
-            field=problem.field or "",
-            detail=problem.detail,
-        ),
-    )
-    return _problem(problem)
-
-
-@bp.function_name("get_scoring_job")
-@bp.route(route=JOB_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
+def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResponse:
     """A job started through this API: 202 while it runs, 200 once it has ended, else 404."""
-    try:
-        return _get_scoring_job(req)
-    except AzureError as error:
-        return _ledger_unavailable("get_scoring_job", error)
-    except Exception:
-        return _failed("get_scoring_job")
+    from shared.runtime import runtime
 
-
-def _get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.scoring.wiring import scoring_service
-
-    settings = get_settings()
-    if (unserved := _unserved("get_scoring_job", settings)) is not None:
-        return unserved
-    service = scoring_service()
+    starter = runtime().scoring
     caller = caller_of(req.headers)
-    _log_request("get_scoring_job", caller)
+    record = _received("get_scoring_job", caller)
     job_name = req.route_params.get("job_name", "")
-    record = RequestRecord(
-        function="get_scoring_job",
-        outcome="refused",
-        http_status=0,
-        caller=caller.principal_id,
-        workflow_run_id=caller.workflow_run_id,
-        client_tracking_id=caller.client_tracking_id,
-    )
     try:
         principal = authorize(caller, settings.scoring_allowed_callers)
         if not _JOB_NAME.fullmatch(job_name):
             raise RefusedError(problems.not_found("no scoring job of that name was started by you"))
-        view = service.status(job_name, principal)
+        started, job = starter.status(job_name, principal)
     except RefusedError as refused:
         shown = job_name if _JOB_NAME.fullmatch(job_name) else "(not a job name)"
-        return _refuse(service.records, replace(record, job_name=shown), refused.problem)
-    job, started = view.job, view.record
+        return _refuse(replace(record, job_name=shown), refused.problem)
     body: dict[str, Any] = {
         "name": started.job_name,
         "status": job.status,
@@ -321,27 +250,37 @@ def _get_scoring_job(req: func.HttpRequest) -> func.HttpResponse:
         "workspace": started.workspace_id,
     }
     if not job.finished:
-        status_url = _status_url(settings, job_name)
-        return _accepted({**body, "statusUrl": status_url}, status_url)
+        return _accepted(settings, body)
     body.update(
         deployment=job.deployment or started.deployment,
         startTime=job.start_time,
         endTime=job.end_time,
         outputs=job.outputs,
+        error=job.error,
     )
-    if job.error:
-        body["error"] = job.error
     # A failed or canceled job ends the polling: it is a finished job, not an HTTP error.
     return _json(200, {name: value for name, value in body.items() if value is not None})
 
 
-@bp.function_name("openapi_spec")
-@bp.route(route=SPEC_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def openapi_spec(req: func.HttpRequest) -> func.HttpResponse:
+def _openapi_spec(req: func.HttpRequest, settings: Settings) -> func.HttpResponse:
     """The Swagger 2.0 description of these functions, for any authenticated caller."""
-    settings = get_settings()
-    if (unserved := _unserved("openapi_spec", settings)) is not None:
-        return unserved
     if not caller_of(req.headers).authenticated:
         return _problem(problems.unauthenticated())
     return _json(200, build_spec(host=settings.api_host))
+
+
+bp.function_name("start_scoring")(
+    bp.route(route=JOBS_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)(
+        _serve("start_scoring", _start_scoring)
+    )
+)
+bp.function_name("get_scoring_job")(
+    bp.route(route=JOB_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(
+        _serve("get_scoring_job", _get_scoring_job)
+    )
+)
+bp.function_name("openapi_spec")(
+    bp.route(route=SPEC_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(
+        _serve("openapi_spec", _openapi_spec)
+    )
+)

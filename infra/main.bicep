@@ -131,6 +131,14 @@ param maxRemediationsPerRun int = 10
 @description('At most this many policy remediations per workspace in any hour, whatever the runs.')
 param maxRemediationsPerHour int = 10
 
+@minValue(1)
+@description('ARM reads the app may make at once, per instance (ARM allows 250 per principal).')
+param armReadsBurst int = 200
+
+@minValue(1)
+@description('ARM reads per second the app refills its budget with, per instance (ARM: 25).')
+param armReadsPerSecond int = 20
+
 // An array (object below), not a JSON string: azd parses an array or object parameter's value as
 // JSON, but pastes a string parameter's value into JSON text unescaped (its quotes break it).
 @description('Policy exemptions: [{ "rule", "scope", "reason", "expires" }].')
@@ -265,6 +273,12 @@ param eventMaxDeliveryAttempts int = 30
 @maxValue(1440)
 @description('Minutes Event Grid retries an event before it is dead-lettered.')
 param eventTimeToLiveInMinutes int = 1440
+
+@description('Deploy the on-call workbook and alert rules (failed actions, deferred remediations, dead-lettered events) over the app\'s Application Insights and its system topics.')
+param deployMonitoring bool = true
+
+@description('Email address the on-call alerts are sent to (an action group). Empty: the alerts fire in Azure Monitor only.')
+param alertEmailAddress string = ''
 
 @secure()
 @description('Teams or Slack incoming webhook URL for the notifications Logic App sample. Empty: the sample is not deployed.')
@@ -509,6 +523,14 @@ var appSettings = [
   {
     name: 'MAX_REMEDIATIONS_PER_HOUR'
     value: string(maxRemediationsPerHour)
+  }
+  {
+    name: 'ARM_READS_BURST'
+    value: string(armReadsBurst)
+  }
+  {
+    name: 'ARM_READS_PER_SECOND'
+    value: string(armReadsPerSecond)
   }
   {
     name: 'POLICY_EXEMPTIONS'
@@ -859,6 +881,22 @@ module mlEventSubscriptionsDeployment 'app/eventgrid-subscriptions.bicep' = [for
     eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
   }
 }]
+
+// On-call signals: a workbook and alert rules over the app's decision lines in Application
+// Insights, and an alert per system topic when events to the app's functions are dead-lettered.
+module onCall 'app/on-call.bicep' = if (deployMonitoring) {
+  name: 'on-call'
+  params: {
+    namePrefix: resourceToken
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    armTopicIds: [for i in range(0, length(armTopics)): armEventTopics[i].outputs.id]
+    mlTopicIds: [for i in range(0, length(mlTopics)): mlEventTopics[i].outputs.id]
+    eventSubscriptions: concat(armEventSubscriptions, mlEventSubscriptions)
+    alertEmailAddress: alertEmailAddress
+  }
+}
 
 // Sample: a Logic App (Consumption) that starts batch scoring over HTTP with its managed identity
 // and follows the asynchronous 202/Location/Retry-After pattern to the end.

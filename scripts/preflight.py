@@ -83,6 +83,21 @@ APP_GROUP_WRITES = (
     "Microsoft.Web/sites/config/write",
     "Microsoft.Logic/workflows/write",
 )
+# With DEPLOY_MONITORING (on unless "false"), the on-call workbook and alert rules go into the
+# app's resource group too; the action group only with ALERT_EMAIL_ADDRESS.
+MONITORING_WRITES = (
+    "Microsoft.Insights/workbooks/write",
+    "Microsoft.Insights/scheduledQueryRules/write",
+    "Microsoft.Insights/metricAlerts/write",
+)
+ACTION_GROUPS_WRITE = "Microsoft.Insights/actionGroups/write"
+# With DEPLOY_POLICY_INITIATIVE, at the app's subscription; the assignment only with
+# ASSIGN_POLICY_INITIATIVE.
+POLICY_WRITES = (
+    "Microsoft.Authorization/policyDefinitions/write",
+    "Microsoft.Authorization/policySetDefinitions/write",
+)
+POLICY_ASSIGNMENTS_WRITE = "Microsoft.Authorization/policyAssignments/write"
 PERMISSIONS_API = "2022-04-01"
 
 ML_WORKSPACE = ("Microsoft.MachineLearningServices", "workspaces")
@@ -259,6 +274,8 @@ def ask_for(missing: Sequence[str]) -> str:
         parts.append("User Access Administrator")
     elif ROLE_ASSIGNMENTS_WRITE.lower() in lowered:
         parts.append("Role Based Access Control Administrator")
+    if any(a.startswith("microsoft.authorization/policy") for a in lowered):
+        parts.append("Resource Policy Contributor")
     others = [a for a in lowered if not a.startswith("microsoft.authorization/")]
     if others:
         topics_only = all(a.startswith("microsoft.eventgrid/systemtopics/") for a in others)
@@ -277,6 +294,11 @@ class Preflight:
     # scope (lower-cased) -> (scope, actions by lower-cased name, why)
     needs: dict[str, tuple[str, dict[str, str], list[str]]] = field(default_factory=dict)
     groups_to_create: list[str] = field(default_factory=list)
+
+    def flag(self, name: str, *, default: bool) -> bool:
+        """A boolean azd value as main.parameters.json passes it (unset: the default)."""
+        value = self.environ.get(name, "").strip().lower()
+        return default if not value else value == "true"
 
     def fail(self, line: str) -> None:
         self.failures.append(line)
@@ -440,7 +462,8 @@ class Preflight:
         """The rights of every module of main.bicep, by the resource group it deploys to
         (README "Running it for real"; the contract with infra/: custom roles are defined in
         the resource group where they are assigned, so nothing is needed at subscription scope
-        but creating the app's resource group when azd has not yet)."""
+        but creating the app's resource group when azd has not yet, and the policy initiative
+        when it is deployed)."""
         app_group = self.environ.get("AZURE_RESOURCE_GROUP", "")
         if app_group:
             self.count()
@@ -459,6 +482,24 @@ class Preflight:
                 [DEPLOYMENTS_WRITE, ROLE_ASSIGNMENTS_WRITE, *APP_GROUP_WRITES]
                 + ([] if exists is True else [RESOURCE_GROUPS_WRITE]),
                 "the app's resources and their role assignments are created there",
+            )
+            if self.flag("DEPLOY_MONITORING", default=True):
+                email = bool(self.environ.get("ALERT_EMAIL_ADDRESS", "").strip())
+                self.need(
+                    app_scope,
+                    [*MONITORING_WRITES, *([ACTION_GROUPS_WRITE] if email else [])],
+                    "the on-call workbook and alerts are created there (DEPLOY_MONITORING)",
+                )
+        if self.flag("DEPLOY_POLICY_INITIATIVE", default=False):
+            assign = self.flag("ASSIGN_POLICY_INITIATIVE", default=False)
+            self.need(
+                f"/subscriptions/{app_subscription}",
+                [
+                    DEPLOYMENTS_WRITE,
+                    *POLICY_WRITES,
+                    *([POLICY_ASSIGNMENTS_WRITE] if assign else []),
+                ],
+                "the rules are deployed there as Azure Policy (DEPLOY_POLICY_INITIATIVE)",
             )
         for setting in ("DEPENDENCY_RESOURCE_GROUP_IDS", "SCORING_ALLOWED_ENDPOINTS"):
             self.count()

@@ -29,8 +29,7 @@ def is_arm_id(value: object) -> bool:
 
 
 def top_level_resource(value: str) -> tuple[str, str, ArmId] | None:
-    """(namespace, type, ID) of the top-level resource `value` is or belongs to (a connection's
-    workspace), or None when it is not an ARM ID under a provider."""
+    """(namespace, type, ID) of the top-level resource `value` is or belongs to, or None."""
     if not is_arm_id(value):
         return None
     parts = _parts(value)
@@ -48,7 +47,6 @@ def top_level_resource(value: str) -> tuple[str, str, ArmId] | None:
 
 
 def is_resource_type(value: str, namespace: str, type_name: str) -> bool:
-    """Whether `value` is the ID of a top-level resource of the given type (not a child)."""
     if not is_arm_id(value):
         return False
     parts = _parts(value)

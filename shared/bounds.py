@@ -1,8 +1,5 @@
-"""Bounds on what outside input can make the app store. Table storage refuses a key over 1 KiB or
-with `/ \\ # ?` or control characters, a property over 64 KiB, an entity over 1 MiB; a refusal
-would lose the record. So every value is bounded before it is stored or published, and keys are
-derived so that two different values never share a row.
-"""
+"""Bounds on what outside input can make the app store: Table storage refuses an oversized or
+oddly-keyed entity, losing the record; keys are derived so two values never share a row."""
 
 from __future__ import annotations
 
@@ -48,7 +45,6 @@ def table_key(value: str) -> str:
 
 
 def utf16_units(value: str) -> int:
-    """The length Azure Table storage counts: UTF-16 code units."""
     return len(value) + sum(1 for char in value if ord(char) > 0xFFFF)
 
 
@@ -76,7 +72,6 @@ def bounded(value: str, limit: int = PROPERTY_LIMIT) -> str:
 
 
 def bounded_entity(entity: Mapping[str, Any], limit: int = PROPERTY_LIMIT) -> dict[str, Any]:
-    """The entity with every string property bounded (keys are made by `table_key`)."""
     return {
         name: bounded(value, limit) if isinstance(value, str) else value
         for name, value in entity.items()

@@ -1,5 +1,6 @@
-"""Claims in the ledger's table: who may submit the next retraining job, and who starts the
-scoring that follows one. Race-free across instances by optimistic concurrency (ETags).
+"""Claims in the ledger's table: who may submit the next retraining job, who starts a scoring job
+(after a retrain, or for an HTTP caller's Idempotency-Key). Race-free across instances by
+optimistic concurrency (ETags).
 
 Flex Consumption runs many instances at once: two drift events delivered together both read the
 claim, both decide to retrain, and both try to write it; the table accepts only the first write
@@ -9,14 +10,18 @@ is fixed by the claim, so a retried submission finds its job instead of creating
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.bounds import bounded, bounded_entity, table_key
+from shared.planning.retraining import CLOCK_SKEW, SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
 
 if TYPE_CHECKING:
@@ -44,6 +49,7 @@ class ClaimState:
     CLAIMED = "claimed"  # won, submission not yet confirmed
     SUBMITTED = "submitted"  # the job exists
     FAILED = "failed"  # the submission failed permanently: the claim does not debounce
+    RETRY = "retry"  # a scoring start failed: the next holder takes it over at once
 
 
 @dataclass(frozen=True)
@@ -59,17 +65,128 @@ class RetrainingClaim:
     etag: str
 
 
-@dataclass(frozen=True)
-class ScoringClaim:
-    """The scoring that follows one retraining job."""
+# HTTP scoring: how long an Idempotency-Key returns the first request's job; how long a request
+# that died before settling holds its key (longer than a submission with its retries takes).
+SCORING_CLAIMS_PARTITION = "scoring-claims"
+KEY_LIFETIME = timedelta(hours=24)
+CLAIM_LEASE = timedelta(minutes=2)
+_TAKEOVER_ATTEMPTS = 3
 
-    workspace_id: str
-    retraining_job: str
+
+@dataclass(frozen=True)
+class ScoringKey:
+    """One scoring start that must happen once, and who claims it.
+
+    `holder`: a delivery's trigger (its redelivery takes its own claim back at once) or a unique
+    request. `lease`: how long a holder's claim holds others back. `lifetime`: after it the key
+    starts afresh (None: never). `redelivered`: the holder comes again after a transient failure
+    (Event Grid, the timer), so its claim stays held until then rather than being released.
+    """
+
+    partition: str
+    row: str
     request_id: str
-    scoring_job: str
-    claimed_at: datetime
+    holder: str
+    lease: timedelta
+    lifetime: timedelta | None = None
+    fingerprint: str = ""
+    redelivered: bool = False
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+def retraining_scoring(workspace_id: str, retraining_job: str, trigger: str) -> ScoringKey:
+    """The scoring after one retraining job, claimed by one delivery (event or timer run)."""
+    return ScoringKey(
+        _partition(workspace_id),
+        _scoring_row(retraining_job),
+        scoring_request_id(workspace_id, retraining_job),
+        trigger,
+        SCORING_IN_FLIGHT,
+        redelivered=True,
+        columns={"RetrainingJob": retraining_job},
+    )
+
+
+def idempotent_scoring(caller: str, key: str, fingerprint: str) -> ScoringKey:
+    """One caller's Idempotency-Key. Hashed into the row key: any key is a valid one, and one
+    caller's key never meets another caller's."""
+    return ScoringKey(
+        SCORING_CLAIMS_PARTITION,
+        hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest(),
+        str(uuid.uuid4()),
+        str(uuid.uuid4()),
+        CLAIM_LEASE,
+        KEY_LIFETIME,
+        fingerprint,
+        columns={"Caller": caller, "IdempotencyKey": key},
+    )
+
+
+@dataclass(frozen=True)
+class Owned:
+    """This holder holds the claim: start with `request_id` (the repeatability ID, kept by a
+    takeover so that Azure drops a duplicate of a start that went through)."""
+
+    key: ScoringKey
+    request_id: str
     etag: str
-    trigger: str = ""  # the delivery (event or timer run) that claimed it
+    # Whether an earlier holder may already have sent `request_id` (a takeover).
+    attempted: bool = False
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The key already started a job: answer with it, start nothing."""
+
+    job_name: str
+    workspace_id: str
+    endpoint_id: str
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Another holder is starting it right now."""
+
+    holder: str = ""
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The key was used, within its lifetime, for a different request."""
+
+
+ScoringClaimOutcome = Owned | Replay | Busy | Mismatch
+
+
+def _scoring_decision(
+    key: ScoringKey, found: Any, now: datetime
+) -> Replay | Busy | Mismatch | dict[str, str] | None:
+    """What a claim found in the table means for `key`: an outcome, the changes of a takeover
+    (keeping the request ID), or None: start afresh (expired, or a row edited by hand)."""
+    try:
+        # Rows written before the scoring claims were one mechanism: `Trigger`, `ScoringJob`.
+        job = str(found.get("JobName") or found.get("ScoringJob") or "")
+        state = str(found.get("State") or (ClaimState.SUBMITTED if job else ClaimState.CLAIMED))
+        holder = str(found.get("Holder") or found.get("Trigger") or "")
+        claimed_at = _parse_time(found["ClaimedAt"])
+        leased_at = _parse_time(found.get("LeasedAt") or found["ClaimedAt"])
+        str(found["RequestId"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    if key.lifetime is not None and now - claimed_at >= key.lifetime:
+        return None
+    if str(found.get("Fingerprint") or "") != key.fingerprint:
+        return Mismatch()
+    if state == ClaimState.SUBMITTED:
+        return Replay(job, str(found.get("WorkspaceId", "")), str(found.get("EndpointId", "")))
+    age = now - leased_at
+    if (
+        state == ClaimState.CLAIMED
+        and holder != key.holder
+        and -(key.lease + CLOCK_SKEW) <= age < key.lease
+    ):
+        return Busy(holder)
+    return {"State": ClaimState.CLAIMED, "Holder": key.holder, "LeasedAt": now.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -137,9 +254,9 @@ class Claims:
         except ResourceNotFoundError:
             return None
 
-    def _write(self, entity: dict[str, Any], etag: str | None) -> bool:
-        """Create (`etag` None) or replace if unchanged since read; False when another instance
-        wrote first."""
+    def _write(self, entity: dict[str, Any], etag: str | None) -> str | None:
+        """Create (`etag` None) or replace if unchanged since read: the new ETag, or None when
+        another instance wrote first."""
         from azure.core import MatchConditions
         from azure.core.exceptions import (
             ResourceExistsError,
@@ -151,9 +268,9 @@ class Claims:
         try:
             entity = bounded_entity(entity)
             if etag is None:
-                self._table.create_entity(entity)
+                metadata = self._table.create_entity(entity)
             else:
-                self._table.update_entity(
+                metadata = self._table.update_entity(
                     entity,
                     mode=UpdateMode.REPLACE,
                     etag=etag,
@@ -161,8 +278,8 @@ class Claims:
                 )
         except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
             # Another instance wrote first (or the row read was removed since): not ours.
-            return False
-        return True
+            return None
+        return str(metadata["etag"])
 
     # ------------------------------------------------------------------ retraining
 
@@ -209,102 +326,112 @@ class Claims:
             "ClaimedAt": now.isoformat(),
             "State": ClaimState.CLAIMED,
         }
-        return self._write(entity, previous.etag if previous else None)
+        return self._write(entity, previous.etag if previous else None) is not None
 
     def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
         """Record how the claimed submission went, only if the claim is still the one read
         (`claim.etag`): a newer claim of another instance is never overwritten."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
-
-        try:
-            self._table.update_entity(
-                {
-                    "PartitionKey": _partition(claim.workspace_id),
-                    "RowKey": RETRAINING_ROW,
-                    "State": state,
-                },
-                mode=UpdateMode.MERGE,
-                etag=claim.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        return True
-
-    # --------------------------------------------------------------------- scoring
-
-    def scoring(self, workspace_id: str, retraining_job: str) -> ScoringClaim | None:
-        found = self._get(_partition(workspace_id), _scoring_row(retraining_job))
-        if found is None:
-            return None
-        try:
-            return ScoringClaim(
-                workspace_id=workspace_id,
-                retraining_job=retraining_job,
-                request_id=str(found["RequestId"]),
-                scoring_job=str(found.get("ScoringJob", "")),
-                claimed_at=_parse_time(found["ClaimedAt"]),
-                etag=str(found.metadata["etag"]),
-                trigger=str(found.get("Trigger", "")),
-            )
-        except (KeyError, ValueError, TypeError):
-            # Edited by hand: as if unclaimed; the tag lookup still finds a started job.
-            return None
-
-    def claim_scoring(
-        self,
-        workspace_id: str,
-        retraining_job: str,
-        *,
-        request_id: str,
-        now: datetime,
-        trigger: str = "",
-    ) -> bool:
-        """Claim the scoring after `retraining_job`; False when it was claimed before."""
-        return self._write(
-            {
-                "PartitionKey": _partition(workspace_id),
-                "RowKey": _scoring_row(retraining_job),
-                "RetrainingJob": retraining_job,
-                "RequestId": request_id,
-                "ScoringJob": "",
-                "ClaimedAt": now.isoformat(),
-                "Trigger": trigger,
-            },
-            None,
+        return self._merge_if_unchanged(
+            _partition(claim.workspace_id), RETRAINING_ROW, claim.etag, State=state
         )
 
-    def release_scoring(self, claim: ScoringClaim) -> bool:
-        """Give up a scoring claim that started nothing (its start was refused), only if it is
-        still the one read: the next completion event or timer run may try again at once."""
-        from azure.core import MatchConditions
+    def _merge_if_unchanged(self, partition: str, row: str, etag: str, **changes: str) -> bool:
+        """Merge `changes` into a row only if unchanged since read; False when it changed."""
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
         try:
-            self._table.delete_entity(
-                _partition(claim.workspace_id),
-                _scoring_row(claim.retraining_job),
-                etag=claim.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
+            self._merge(partition, row, etag, changes)
         except (ResourceModifiedError, ResourceNotFoundError):
             return False
         return True
 
-    def scoring_started(self, workspace_id: str, retraining_job: str, scoring_job: str) -> None:
-        """Record the scoring job that the claim led to."""
+    def _merge(self, partition: str, row: str, etag: str, changes: Mapping[str, str]) -> None:
+        from azure.core import MatchConditions
         from azure.data.tables import UpdateMode
 
         self._table.update_entity(
-            {
-                "PartitionKey": _partition(workspace_id),
-                "RowKey": _scoring_row(retraining_job),
-                "ScoringJob": bounded(scoring_job),
-            },
+            {"PartitionKey": partition, "RowKey": row, **changes},
             mode=UpdateMode.MERGE,
+            etag=etag,
+            match_condition=MatchConditions.IfNotModified,
         )
+
+    # --------------------------------------------------------------------- scoring
+
+    def claim_scoring(self, key: ScoringKey, *, now: datetime) -> ScoringClaimOutcome:
+        """Claim the scoring start `key` stands for, or say what the claim already stands for.
+
+        Inserted once (of concurrent holders, one inserts it); taken over with an ETag-conditional
+        replace (of racing takeovers, one wins), keeping its request ID so that a start that did
+        go through is found again by it.
+        """
+        for _ in range(_TAKEOVER_ATTEMPTS):
+            fresh = {
+                "PartitionKey": key.partition,
+                "RowKey": key.row,
+                **key.columns,
+                "Fingerprint": key.fingerprint,
+                "RequestId": key.request_id,
+                "Holder": key.holder,
+                "State": ClaimState.CLAIMED,
+                "ClaimedAt": now.isoformat(),
+                "LeasedAt": now.isoformat(),
+            }
+            if (etag := self._write(fresh, None)) is not None:
+                return Owned(key, key.request_id, etag)
+            found = self._get(key.partition, key.row)
+            if found is None:
+                continue  # released in between: insert again
+            decision = _scoring_decision(key, found, now)
+            if decision is not None and not isinstance(decision, dict):
+                return decision
+            takeover = fresh if decision is None else {**dict(found), **decision}
+            if (etag := self._write(takeover, str(found.metadata["etag"]))) is None:
+                continue  # another holder changed it first: look again
+            return Owned(key, str(takeover["RequestId"]), etag, attempted=takeover is not fresh)
+        return Busy()
+
+    def scored(self, key: ScoringKey) -> str | None:
+        """The job the claim started, or None (not claimed, or not started yet)."""
+        found = self._get(key.partition, key.row)
+        decision = _scoring_decision(key, found, datetime.now(UTC)) if found is not None else None
+        return decision.job_name if isinstance(decision, Replay) else None
+
+    def settle_scoring(self, claim: Owned, job_name: str, workspace_id: str, endpoint: str) -> None:
+        """The claim's job was started: the key now stands for it."""
+        self._update_scoring(
+            claim,
+            State=ClaimState.SUBMITTED,
+            JobName=bounded(job_name),
+            WorkspaceId=workspace_id,
+            EndpointId=endpoint,
+        )
+
+    def release_scoring(self, claim: Owned) -> None:
+        """The start failed: the next holder may try again at once, with the same request ID."""
+        self._update_scoring(claim, State=ClaimState.RETRY)
+
+    def forget_scoring(self, claim: Owned) -> None:
+        """The start was refused before anything was sent with the claim's request ID: delete
+        the claim, so the key is free at once. A claim taken over from an earlier attempt is
+        released instead: that attempt may have started a job, found again only by its ID."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        if claim.attempted:
+            self.release_scoring(claim)
+            return
+        # Taken over or gone in between: the other holder owns what is there.
+        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
+            self._table.delete_entity(
+                claim.key.partition,
+                claim.key.row,
+                etag=claim.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+
+    def _update_scoring(self, claim: Owned, **changes: str) -> None:
+        self._merge(claim.key.partition, claim.key.row, claim.etag, changes)
 
     # ---------------------------------------------------------------- remediations
 
@@ -354,24 +481,13 @@ class Claims:
             "ClaimedAt": now.isoformat(),
             **{_PROMOTION_FIELDS[name]: value for name, value in fields.items()},
         }
-        return self._write(entity, None)
+        return self._write(entity, None) is not None
 
     def advance_promotion(self, claim: PromotionClaim, state: str) -> PromotionClaim | None:
         """The claim moved to `state`, only if unchanged since read; None when another
         delivery moved it first."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
-
         partition, row = _partition(claim.workspace_id), _promotion_row(claim.retraining_job)
-        try:
-            self._table.update_entity(
-                {"PartitionKey": partition, "RowKey": row, "State": state},
-                mode=UpdateMode.MERGE,
-                etag=claim.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
+        if not self._merge_if_unchanged(partition, row, claim.etag, State=state):
             return None
         return self.promotion(claim.workspace_id, claim.retraining_job)
 

@@ -1,8 +1,9 @@
 """App settings: read once, validated, with errors that name the setting.
 
-Every setting the app reads goes through `_Reader` below, so that a bad value fails at start-up
-with a message an operator can act on ("ML_WORKSPACE_IDS: item 2 is not an ARM ID of an Azure
-Machine Learning workspace: ..."), never deep inside a handler.
+Every setting goes through `_Reader`, so a bad value fails at start-up with a message an
+operator can act on, never deep inside a handler. A new setting is a field of `Settings` (or of
+`RetrainingSettings`) and one keyword in `load_settings` (or `_retraining`), read with a `_Reader`
+method whose first argument is the setting's name (tests/test_infra.py finds names so).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import os
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -30,19 +31,16 @@ SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
 
 # NCRONTAB as the Functions host reads it: six fields, seconds first.
 _NCRONTAB_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
-# Azure's naming rules (learn.microsoft.com, azure-resource-manager/management/resource-name-rules)
-# for the parts of the IDs the app builds URLs from. A name outside them (`x@evil.com#`) is not a
-# resource Azure can hold, and would change the meaning of the URL it is put in.
+# Azure's naming rules (resource-name-rules) for the parts of IDs the app builds URLs from: a
+# name outside them (`x@evil.com#`) is no resource Azure can hold, and would change the URL.
 _RESOURCE_GROUP_NAME = re.compile(r"^[A-Za-z0-9_\-.()]{0,89}[A-Za-z0-9_\-()]$")
 _NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
-    # Global (it is the data-plane host name): 1-50 lowercase letters, digits and hyphens,
-    # starting and ending with a letter or digit, never containing "-ondemand".
+    # Global: it is the data plane's host name.
     ("microsoft.synapse", "workspaces"): (
         re.compile(r"^(?!.*-ondemand)[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"),
         "1-50 lowercase letters, digits and hyphens, starting and ending with a letter or "
         "digit, without '-ondemand'",
     ),
-    # 3-33 alphanumerics, hyphens and underscores, starting with an alphanumeric.
     ("microsoft.machinelearningservices", "workspaces"): (
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$"),
         "3-33 letters, digits, hyphens and underscores, starting with a letter or digit",
@@ -54,6 +52,10 @@ _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 
 class SettingsError(ValueError):
     """A setting is missing or malformed. The message names the setting and what is expected."""
+
+
+def _invalid(name: str, value: object, expected: str) -> SettingsError:
+    return SettingsError(f"{name}={value!r} is not valid: {expected}")
 
 
 class AutomationMode(StrEnum):
@@ -72,12 +74,12 @@ class PolicyMode(StrEnum):
 
 @dataclass(frozen=True)
 class LedgerSettings:
-    """Where the ledger lives: an identity-based table endpoint, or a connection string."""
+    """Where the ledger lives: an identity-based table endpoint (with its token audience), or a
+    connection string."""
 
     table_endpoint: str | None
     connection_string: str | None
     table_name: str
-    # The token audience for `table_endpoint`: its cloud's, or LEDGER_TABLE_AUDIENCE.
     table_audience: str | None = None
 
 
@@ -100,36 +102,31 @@ class Settings:
     hbi_required: bool = False
     outcome_topic_endpoint: str | None = None
     outcome_topic_audience: str | None = None
-    # At most this many policy remediations per event, sweep or CLI run (the rest are deferred).
-    max_remediations_per_run: int = 10
-    # At most this many policy remediations per workspace in any hour, whatever the runs.
-    max_remediations_per_hour: int = 10
-    # POLICY_EXEMPTIONS: findings spared, per rule and ARM scope, until their expiry.
+    max_remediations_per_run: int = 10  # per event, sweep or CLI run (the rest are deferred)
+    max_remediations_per_hour: int = 10  # per workspace, whatever the runs
     policy_exemptions: tuple[Exemption, ...] = ()
-    # POLICY_ASSIGNMENT_IDS: assignments of the app's initiative whose Azure Policy exemptions
-    # count like POLICY_EXEMPTIONS (none: no exemption is read from Azure).
+    # Assignments of the app's initiative whose Azure Policy exemptions count (none: not read).
     policy_assignment_ids: tuple[str, ...] = ()
-    # The token audience of the Synapse data plane: derived from SYNAPSE_DEV_ENDPOINT's cloud
-    # at load time, or SYNAPSE_DEV_AUDIENCE for a host of no known cloud (a proxy, a simulator).
+    # SYNAPSE_DEV_ENDPOINT's cloud's audience, or SYNAPSE_DEV_AUDIENCE for a host of no cloud.
     synapse_dev_audience: str | None = None
-    # Retraining and scoring after it (issue 7): see `RetrainingSettings`.
     retraining: RetrainingSettings | None = None
     aml_inference_domain: str = "inference.ml.azure.com"
     # Azure ML's data-plane token audience (scoring URIs, the job PUT's x-azureml-token).
     aml_audience: str = "https://ml.azure.com"
     logs_query_endpoint: str = "https://api.loganalytics.io/v1"
-    # HTTP scoring API (issue 8): batch endpoints callers may use, and who may call.
     scoring_allowed_endpoints: tuple[ArmId, ...] = ()
     scoring_allowed_callers: frozenset[str] = frozenset()
-    # What jobs the app starts may read (issue 15): SCORING_ALLOWED_INPUTS and the host's storage.
+    # What jobs the app starts may read: SCORING_ALLOWED_INPUTS, never the host's storage.
     scoring_allowed_inputs: AllowedInputs = field(default_factory=AllowedInputs)
-    # The HTTP functions serve only behind App Service authentication, as the platform reports
-    # it (WEBSITE_AUTH_ENABLED), and build their URLs from the app's own host name, never from
-    # the request's: API_HOSTNAME (a custom domain), else WEBSITE_HOSTNAME, else relative URLs.
+    # HTTP functions serve only behind App Service authentication (WEBSITE_AUTH_ENABLED) and
+    # build URLs from API_HOSTNAME, else WEBSITE_HOSTNAME, else relative: never the request's.
     http_auth_enabled: bool = False
     api_host: str | None = None
-    # The scope (issue 17): ML_SCOPES with ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG.
+    # ML_SCOPES with ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG.
     scope: Scope = field(default_factory=lambda: Scope(()))
+    # The process's ARM read budget (issue 17), below ARM's own bucket of 250 at 25 per second.
+    arm_reads_burst: int = 200
+    arm_reads_per_second: int = 20
 
     @property
     def dry_run(self) -> bool:
@@ -149,13 +146,11 @@ class Settings:
         return self.synapse_dev_endpoint.replace("{workspace}", workspace_name)
 
     def in_scope(self, workspace_id: str) -> bool:
-        """Whether the scope may hold this workspace, as far as its ID tells (`Scope.may_cover`):
-        the check every reconciler repeats before it reads or writes. Management groups and the
-        tag are decided from ARM's answers, by `shared.inventory`, before a workspace gets there."""
+        """Whether the scope may hold this workspace, as far as its ID tells (management groups
+        and the tag are decided from ARM's answers, by `shared.inventory`)."""
         return self.scope.may_cover(workspace_id)
 
     def allow_listed(self, synapse_workspace_id: str) -> bool:
-        """Whether a Synapse workspace ID is one of `SYNAPSE_WORKSPACE_IDS`."""
         return any(same_arm_id(synapse_workspace_id, known) for known in self.synapse_workspace_ids)
 
 
@@ -195,10 +190,7 @@ class Promotion:
 
 @dataclass(frozen=True)
 class RetrainingSettings:
-    """Where and how to retrain, and what to score after a successful retrain.
-
-    Present only when `RETRAIN_WORKSPACE_IDS` names at least one workspace (empty: retraining off).
-    """
+    """Where and how to retrain, and what to score after it (`RETRAIN_WORKSPACE_IDS` set)."""
 
     workspace_ids: tuple[ArmId, ...]
     component: ComponentRef
@@ -213,7 +205,7 @@ class RetrainingSettings:
     batch_deployment_name: str | None
     scoring_input: str | None
     promotion: Promotion | None = None
-    # A job of the app's claim that has not ended this long after it holds retraining no more.
+    # A job of the app's claim not ended this long after it holds retraining no more.
     job_timeout_hours: int = 24
 
     @property
@@ -222,14 +214,12 @@ class RetrainingSettings:
         return dict(loaded) if isinstance(loaded, dict) else {}
 
     def retrains(self, workspace_id: str) -> bool:
-        """Whether retraining runs in this workspace (case-insensitive, exact)."""
         return any(same_arm_id(workspace_id, known) for known in self.workspace_ids)
 
 
 def _is_https_url(value: str) -> bool:
-    """An https:// URL with a host, a valid port and no user info: `https://user@host` would
-    load, and then fail at the first request (azure-core refuses it), or, worse, hide the host
-    from whoever reads the setting."""
+    """An https:// URL with a host, a valid port and no user info (`https://user@host` would
+    fail at the first request, or hide the host from whoever reads the setting)."""
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
@@ -239,22 +229,19 @@ def _is_https_url(value: str) -> bool:
 
 
 # --- Where tokens may go -------------------------------------------------------------------------
-# Each setting that names a host the app sends a token to is tied to that token's audience: a
-# host of a known Azure cloud gets that cloud's audience, any other host (a proxy, the local
-# simulator) only the audience its audience setting states. So a typo or a hostile value never
-# sends a token meant for Azure to a host of no Azure cloud. (ARM_ENDPOINT and
-# LOGS_QUERY_ENDPOINT need no such setting: their token's audience is the endpoint itself.)
+# A setting naming a host the app sends a token to is tied to that token's audience: a host of a
+# known cloud gets that cloud's, any other (a proxy, the simulator) only the one its audience
+# setting states. (ARM_ENDPOINT's and LOGS_QUERY_ENDPOINT's audience is the endpoint itself.)
 
-# Audiences the SDKs ask for in every cloud: azure-data-tables' storage scope and
-# azure-eventgrid's publisher scope are constants of the SDKs.
+# Constants of azure-data-tables and azure-eventgrid, in every cloud.
 STORAGE_AUDIENCE = "https://storage.azure.com"
 EVENTGRID_AUDIENCE = "https://eventgrid.azure.net"
 
 
 @dataclass(frozen=True)
 class TokenDestination:
-    """A setting naming where a token goes, the setting that states its audience for a host of
-    no known cloud, and each known cloud's host suffix with the audience its hosts get."""
+    """A setting naming where a token goes, the setting stating its audience for a host of no
+    known cloud, and each known cloud's host suffix with its audience."""
 
     setting: str
     audience_setting: str
@@ -269,9 +256,8 @@ class TokenDestination:
         return None
 
     def audience(self, value: str, host: str, explicit: str | None) -> str:
-        """The audience for `host` (from `value`, this setting's value): its cloud's, or
-        `explicit`, which is required for a host of no known cloud and must agree with the
-        cloud of a known one. Raises `SettingsError` naming both settings otherwise."""
+        """The audience for `host` (of `value`): its cloud's, or `explicit`, required for a host
+        of no known cloud and agreeing with a known one's; else `SettingsError`."""
         derived = self.cloud_audience(host)
         if explicit is not None:
             explicit = explicit.rstrip("/")
@@ -291,55 +277,41 @@ class TokenDestination:
         return derived
 
 
+def _clouds(audience: str, *suffixes: str) -> tuple[tuple[str, str], ...]:
+    """Each cloud's host suffix with one audience (`{}` in it: the suffix)."""
+    return tuple((suffix, audience.format(suffix)) for suffix in suffixes)
+
+
 # Host suffixes from ARM's cloud metadata and the Azure private DNS zone tables of each service.
+_SYNAPSE_SUFFIXES = ("net", "azure.cn", "usgovcloudapi.net")
 SYNAPSE_DEV = TokenDestination(
     "SYNAPSE_DEV_ENDPOINT",
     "SYNAPSE_DEV_AUDIENCE",
-    (
-        ("dev.azuresynapse.net", "https://dev.azuresynapse.net"),
-        ("dev.azuresynapse.azure.cn", "https://dev.azuresynapse.azure.cn"),
-        ("dev.azuresynapse.usgovcloudapi.net", "https://dev.azuresynapse.usgovcloudapi.net"),
-    ),
+    _clouds("https://{}", *(f"dev.azuresynapse.{suffix}" for suffix in _SYNAPSE_SUFFIXES)),
 )
 LEDGER_TABLE = TokenDestination(
     "LEDGER_TABLE_ENDPOINT",
     "LEDGER_TABLE_AUDIENCE",
-    tuple(
-        (suffix, STORAGE_AUDIENCE)
-        for suffix in (
-            "table.core.windows.net",
-            "table.core.chinacloudapi.cn",
-            "table.core.usgovcloudapi.net",
-        )
-    ),
+    _clouds(STORAGE_AUDIENCE, *(f"table.{suffix}" for suffix in STORAGE_SUFFIXES)),
 )
 OUTCOME_TOPIC = TokenDestination(
     "OUTCOME_TOPIC_ENDPOINT",
     "OUTCOME_TOPIC_AUDIENCE",
-    tuple(
-        (suffix, EVENTGRID_AUDIENCE)
-        for suffix in ("eventgrid.azure.net", "eventgrid.azure.cn", "eventgrid.azure.us")
-    ),
+    _clouds(EVENTGRID_AUDIENCE, "eventgrid.azure.net", "eventgrid.azure.cn", "eventgrid.azure.us"),
 )
 # Azure ML's data plane: scoring URIs under AML_INFERENCE_DOMAIN, and the job PUT's
 # x-azureml-token, which goes to ARM_ENDPOINT. Both must agree on one audience.
+_ML_CLOUDS = ("com", "cn", "us")
 AML_INFERENCE = TokenDestination(
     "AML_INFERENCE_DOMAIN",
     "AML_AUDIENCE",
-    (
-        ("inference.ml.azure.com", "https://ml.azure.com"),
-        ("inference.ml.azure.cn", "https://ml.azure.cn"),
-        ("inference.ml.azure.us", "https://ml.azure.us"),
-    ),
+    tuple((f"inference.ml.azure.{c}", f"https://ml.azure.{c}") for c in _ML_CLOUDS),
 )
+_ARM_HOSTS = ("management.azure.com", "management.chinacloudapi.cn", "management.usgovcloudapi.net")
 ARM_ML = TokenDestination(
     "ARM_ENDPOINT",
     "AML_AUDIENCE",
-    (
-        ("management.azure.com", "https://ml.azure.com"),
-        ("management.chinacloudapi.cn", "https://ml.azure.cn"),
-        ("management.usgovcloudapi.net", "https://ml.azure.us"),
-    ),
+    tuple((host, f"https://ml.azure.{c}") for host, c in zip(_ARM_HOSTS, _ML_CLOUDS, strict=True)),
 )
 
 
@@ -348,8 +320,6 @@ def _host(url: str) -> str:
 
 
 def synapse_dev_audience(template: str, explicit: str | None = None) -> str:
-    """The token audience for the Synapse data plane at `template` (`SYNAPSE_DEV_ENDPOINT`);
-    see `TokenDestination.audience`."""
     return SYNAPSE_DEV.audience(template, _host(template), explicit)
 
 
@@ -358,10 +328,8 @@ def _stated_audience(reader: _Reader, destination: TokenDestination) -> str | No
     name = destination.audience_setting
     explicit = reader.optional_https_url(name)
     if explicit is not None and urlsplit(explicit).path.strip("/"):
-        raise SettingsError(
-            f"{name}={explicit!r} is not valid: expected an audience such as "
-            f"{destination.clouds[0][1]} (no path)"
-        )
+        expected = f"expected an audience such as {destination.clouds[0][1]} (no path)"
+        raise _invalid(name, explicit, expected)
     return explicit
 
 
@@ -376,11 +344,11 @@ def _tied_audience(reader: _Reader, destination: TokenDestination, url: str | No
 def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None:
     audience = _tied_audience(reader, OUTCOME_TOPIC, endpoint)
     if audience is not None and audience.lower() != EVENTGRID_AUDIENCE:
-        # azure-eventgrid's publisher asks for this audience whatever the host: another one
-        # could only fail at the first publish.
-        raise SettingsError(
-            f"OUTCOME_TOPIC_AUDIENCE={audience!r} is not valid: the Event Grid publisher "
-            f"requests tokens for {EVENTGRID_AUDIENCE} only"
+        # azure-eventgrid's publisher asks for its audience whatever the host.
+        raise _invalid(
+            "OUTCOME_TOPIC_AUDIENCE",
+            audience,
+            f"the Event Grid publisher requests tokens for {EVENTGRID_AUDIENCE} only",
         )
     return audience
 
@@ -396,18 +364,17 @@ def _aml_audience(reader: _Reader, arm_endpoint: str, inference_domain: str) -> 
 
 
 def _refuse_public_suffix(domain: str) -> None:
-    """A scoring URI host only has to be under the domain: a domain that anyone can have a host
-    under would send the ML token anywhere. Without a public-suffix list at hand, the rule is:
-    at least three labels (a top-level domain, a public suffix such as `co.uk` or a whole
-    registrable domain has fewer), and never a parent of a known cloud's inference domain
-    (`azure.com`, `ml.azure.com`)."""
+    """A scoring URI host only has to be under the domain, so a domain anyone can have hosts
+    under would send the ML token anywhere: at least three labels (a public suffix such as
+    `co.uk` has fewer), never a parent of a known cloud's inference domain."""
     parent = any(suffix.endswith("." + domain) for suffix, _ in AML_INFERENCE.clouds)
     if domain.count(".") < 2 or parent:
-        raise SettingsError(
-            f"AML_INFERENCE_DOMAIN={domain!r} is not valid: a public suffix or a parent of an "
-            "Azure ML inference domain; expected inference.ml.azure.com, a sovereign cloud's "
-            "(inference.ml.azure.cn, inference.ml.azure.us), or a host of at least three "
-            "labels with AML_AUDIENCE"
+        raise _invalid(
+            "AML_INFERENCE_DOMAIN",
+            domain,
+            "a public suffix or a parent of an Azure ML inference domain; expected "
+            "inference.ml.azure.com, a sovereign cloud's (inference.ml.azure.cn, "
+            "inference.ml.azure.us), or a host of at least three labels with AML_AUDIENCE",
         )
 
 
@@ -435,9 +402,24 @@ def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
     return None
 
 
+def _each(
+    name: str, items: Iterable[str], problem: Callable[[str], str | None], *, unique: bool = False
+) -> None:
+    """Each item of a list setting passes `problem` (None, else what follows the item in the
+    error); with `unique`, no ARM ID is listed twice."""
+    seen: list[str] = []
+    for position, item in enumerate(items, start=1):
+        found = problem(item)
+        if found is None and unique and any(same_arm_id(item, other) for other in seen):
+            found = " is listed twice"
+        if found is not None:
+            raise SettingsError(f"{name}: item {position} ({item!r}){found}")
+        seen.append(item)
+
+
 _HTTPS_URL = "expected an https:// URL (without user info)"
-# JSON settings (RETRAIN_INPUTS, POLICY_EXEMPTIONS): bounded before they are parsed, so that a
-# huge or deeply nested value is a settings error, not a RecursionError or a slow start.
+# JSON settings are bounded before they are parsed: a huge or deeply nested value is a settings
+# error, not a RecursionError or a slow start.
 MAX_JSON_SETTING_CHARS = 64 * 1024
 MAX_JSON_SETTING_DEPTH = 16
 
@@ -480,69 +462,70 @@ class _Reader:
             raise SettingsError(f"{name} is required: expected {expected}")
         return value
 
-    def choice(self, name: str, enum: type[AutomationMode] | type[PolicyMode]) -> str:
+    def checked(self, name: str, ok: Callable[[str], object], expected: str) -> str | None:
+        """The value when `ok` says so, None when unset, else `SettingsError`."""
         value = self.optional(name)
+        if value is not None and not ok(value):
+            raise _invalid(name, value, expected)
+        return value
+
+    def items(self, name: str) -> list[str]:
+        """A comma-separated list, each item stripped; empty when unset."""
+        raw = self.optional(name)
+        return [item.strip() for item in raw.split(",")] if raw is not None else []
+
+    def choice(self, name: str, enum: type[AutomationMode] | type[PolicyMode]) -> str:
         allowed = [member.value for member in enum]
-        if value is None:
-            return allowed[0]
-        if value.lower() not in allowed:
-            raise SettingsError(f"{name}={value!r} is not valid: expected one of {allowed}")
-        return value.lower()
+        value = self.checked(name, lambda v: v.lower() in allowed, f"expected one of {allowed}")
+        return value.lower() if value is not None else allowed[0]
 
     def flag(self, name: str, *, default: bool) -> bool:
-        value = self.optional(name)
-        if value is None:
-            return default
-        if value.lower() in ("true", "1", "yes"):
-            return True
-        if value.lower() in ("false", "0", "no"):
-            return False
-        raise SettingsError(f"{name}={value!r} is not valid: expected true or false")
+        words = ("true", "1", "yes", "false", "0", "no")
+        value = self.checked(name, lambda v: v.lower() in words, "expected true or false")
+        return default if value is None else value.lower() in words[:3]
 
     def arm_ids(self, name: str, resource_type: tuple[str, str]) -> tuple[ArmId, ...]:
         namespace, type_name = resource_type
-        expected = f"comma-separated ARM IDs of {namespace}/{type_name} resources"
-        raw = self.required(name, expected)
-        ids: list[ArmId] = []
-        for position, item in enumerate(raw.split(","), start=1):
-            candidate = item.strip()
+        self.required(name, f"comma-separated ARM IDs of {namespace}/{type_name} resources")
+
+        def problem(candidate: str) -> str | None:
             if not is_resource_type(candidate, namespace, type_name):
-                raise SettingsError(
-                    f"{name}: item {position} ({candidate!r}) is not an ARM ID of a "
-                    f"{namespace}/{type_name} resource: expected "
+                return (
+                    f" is not an ARM ID of a {namespace}/{type_name} resource: expected "
                     f"/subscriptions/<guid>/resourceGroups/<group>/providers/{namespace}/"
                     f"{type_name}/<name>"
                 )
-            problem = name_problem(candidate, resource_type)
-            if problem is not None:
-                raise SettingsError(f"{name}: item {position} ({candidate!r}): {problem}")
-            if any(same_arm_id(candidate, seen) for seen in ids):
-                raise SettingsError(f"{name}: item {position} ({candidate!r}) is listed twice")
-            ids.append(ArmId(candidate))
-        return tuple(ids)
+            found = name_problem(candidate, resource_type)
+            return f": {found}" if found is not None else None
+
+        ids = self.items(name)
+        _each(name, ids, problem, unique=True)
+        return tuple(ArmId(candidate) for candidate in ids)
 
     def https_url(self, name: str, default: str, *, template_field: str | None = None) -> str:
         value = self.optional(name) or default
         probe = value.replace("{" + template_field + "}", "workspace") if template_field else value
         if not _is_https_url(probe):
-            raise SettingsError(f"{name}={value!r} is not valid: {_HTTPS_URL}")
+            raise _invalid(name, value, _HTTPS_URL)
         if template_field and "{" + template_field + "}" not in value:
-            raise SettingsError(
-                f"{name}={value!r} is not valid: expected a URL template containing "
-                f"{{{template_field}}}, such as {default}"
+            raise _invalid(
+                name,
+                value,
+                f"expected a URL template containing {{{template_field}}}, such as {default}",
             )
         return value.rstrip("/")
+
+    def optional_https_url(self, name: str) -> str | None:
+        return self.checked(name, _is_https_url, _HTTPS_URL)
 
     def json_text(self, name: str) -> str | None:
         """A JSON setting's text, bounded in size and nesting (parsed by the caller)."""
         value = self.optional(name)
-        if value is None:
-            return None
-        if len(value) > MAX_JSON_SETTING_CHARS:
+        if value is not None and len(value) > MAX_JSON_SETTING_CHARS:
             raise SettingsError(
                 f"{name} is {len(value)} characters long: expected at most {MAX_JSON_SETTING_CHARS}"
             )
-        if _json_depth(value) > MAX_JSON_SETTING_DEPTH:
+        if value is not None and _json_depth(value) > MAX_JSON_SETTING_DEPTH:
             raise SettingsError(
                 f"{name} is nested too deeply: expected JSON at most "
                 f"{MAX_JSON_SETTING_DEPTH} arrays or objects deep"
@@ -550,71 +533,51 @@ class _Reader:
         return value
 
     def guid(self, name: str) -> str | None:
-        value = self.optional(name)
-        if value is None:
-            return None
-        try:
-            uuid.UUID(value)
-        except ValueError:
-            raise SettingsError(
-                f"{name}={value!r} is not valid: expected a client ID (GUID)"
-            ) from None
-        return value
+        return self.checked(name, _is_guid, "expected a client ID (GUID)")
 
     def ncrontab(self, name: str) -> str | None:
-        value = self.optional(name)
-        if value is None:
-            return None
-        fields = value.split()
-        if len(fields) != 6 or not all(_NCRONTAB_FIELD.match(field) for field in fields):
-            raise SettingsError(
-                f"{name}={value!r} is not valid: expected an NCRONTAB expression with six "
-                "fields (second minute hour day month weekday), such as '0 */15 * * * *'"
-            )
-        return value
+        return self.checked(
+            name,
+            lambda v: len(v.split()) == 6 and all(_NCRONTAB_FIELD.match(f) for f in v.split()),
+            "expected an NCRONTAB expression with six fields (second minute hour day month "
+            "weekday), such as '0 */15 * * * *'",
+        )
 
     def words(self, name: str) -> frozenset[str] | None:
         """A comma-separated list of plain values (VM sizes), lower-cased; None when unset."""
-        value = self.optional(name)
-        if value is None:
-            return None
-        items = [item.strip() for item in value.split(",")]
-        if any(not item or not item.replace("_", "").replace("-", "").isalnum() for item in items):
-            raise SettingsError(
-                f"{name}={value!r} is not valid: expected comma-separated names such as "
-                "Standard_DS3_v2,Standard_E4s_v3"
-            )
-        return frozenset(item.lower() for item in items)
+        self.checked(
+            name,
+            lambda v: all(
+                i.strip().replace("_", "").replace("-", "").isalnum() for i in v.split(",")
+            ),
+            "expected comma-separated names such as Standard_DS3_v2,Standard_E4s_v3",
+        )
+        return frozenset(item.lower() for item in self.items(name)) or None
 
-    def count(self, name: str) -> int | None:
+    def count(self, name: str, *, at_most: int = 10**18, expected: str = "") -> int | None:
+        """A whole number >= 1 (None when unset), at most `at_most` (else `expected`)."""
         value = self.optional(name)
         if value is None:
             return None
         # At most 18 digits: int() refuses thousands of digits with its own ValueError.
         digits = value.lstrip("0")
         if not (value.isascii() and value.isdigit()) or len(digits) > 18 or int(value) < 1:
-            raise SettingsError(
-                f"{name}={value[:40]!r} is not valid: expected a whole number >= 1 (at most 18 "
-                "digits)"
-            )
+            raise _invalid(name, value[:40], "expected a whole number >= 1 (at most 18 digits)")
+        if int(value) > at_most:
+            raise _invalid(name, int(value), expected)
         return int(value)
 
-    def optional_https_url(self, name: str) -> str | None:
-        value = self.optional(name)
-        if value is None:
-            return None
-        if not _is_https_url(value):
-            raise SettingsError(f"{name}={value!r} is not valid: {_HTTPS_URL}")
-        return value
-
     def table_name(self, name: str, default: str) -> str:
-        value = self.optional(name) or default
-        if not _TABLE_NAME.match(value):
-            raise SettingsError(
-                f"{name}={value!r} is not valid: expected 3-63 letters and digits, "
-                "starting with a letter"
-            )
-        return value
+        expected = "expected 3-63 letters and digits, starting with a letter"
+        return self.checked(name, _TABLE_NAME.match, expected) or default
+
+
+def _is_guid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _ledger(reader: _Reader) -> LedgerSettings:
@@ -650,18 +613,18 @@ MAX_RETRAIN_JOB_TIMEOUT_HOURS = 8_760
 def _component(reader: _Reader) -> ComponentRef:
     name = "RETRAIN_COMPONENT"
     raw = reader.required(name, "a registered component, name:version or name@label")
-    expected = f"{name}={raw!r} is not valid: expected name:version or name@label"
     # The `azureml:` prefix of Azure ML's YAML and CLI references is accepted too.
     value = raw.removeprefix("azureml:")
-    if ":" in value and "@" not in value:
-        component, _, version = value.partition(":")
-        if _ML_NAME.match(component) and _ML_NAME.match(version):
-            return ComponentRef(component, version=version)
-    elif "@" in value and ":" not in value:
-        component, _, label = value.partition("@")
-        if _ML_NAME.match(component) and _ML_NAME.match(label):
-            return ComponentRef(component, label=label)
-    raise SettingsError(f"{expected}, such as train_model:3 or train_model@latest")
+    for separator, kind in ((":", "version"), ("@", "label")):
+        component, _, part = value.partition(separator)
+        other = "@" if separator == ":" else ":"
+        if part and other not in value and _ML_NAME.match(component) and _ML_NAME.match(part):
+            return ComponentRef(component, **{kind: part})
+    raise _invalid(
+        name,
+        raw,
+        "expected name:version or name@label, such as train_model:3 or train_model@latest",
+    )
 
 
 def _not_json(constant: str) -> object:
@@ -682,35 +645,33 @@ def _json_object(reader: _Reader, name: str) -> str:
     return json.dumps(loaded, sort_keys=True, separators=(",", ":"))
 
 
+def _number(name: str, raw: str, expected: str, least: float = -math.inf, shown: int = 0) -> float:
+    """A finite number at least `least` (the error shows `shown` characters of it, or all)."""
+    try:
+        number = float(raw)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number >= least):
+        raise _invalid(name, raw[:shown] if shown else raw, expected)
+    return number
+
+
 def _drift_gate(reader: _Reader) -> DriftGate | None:
     query = reader.optional("DRIFT_QUERY")
     if query is None:
         return None
-    workspace = reader.required(
-        "DRIFT_LOG_ANALYTICS_WORKSPACE_ID", "the Log Analytics workspace (customer) ID, a GUID"
+    expected = "workspace (customer) ID, a GUID"
+    reader.required("DRIFT_LOG_ANALYTICS_WORKSPACE_ID", f"the Log Analytics {expected}")
+    workspace = reader.checked(
+        "DRIFT_LOG_ANALYTICS_WORKSPACE_ID", _is_guid, f"expected the {expected}"
     )
-    try:
-        workspace = str(uuid.UUID(workspace))
-    except ValueError:
-        raise SettingsError(
-            f"DRIFT_LOG_ANALYTICS_WORKSPACE_ID={workspace!r} is not valid: expected the "
-            "workspace (customer) ID, a GUID"
-        ) from None
     raw = reader.required("DRIFT_THRESHOLD", "a number that the query's value is compared with")
-    try:
-        threshold = float(raw)
-    except ValueError:
-        threshold = math.nan
-    if not math.isfinite(threshold):
-        raise SettingsError(f"DRIFT_THRESHOLD={raw!r} is not valid: expected a finite number")
-    return DriftGate(workspace, query, threshold)
+    threshold = _number("DRIFT_THRESHOLD", raw, "expected a finite number")
+    return DriftGate(str(uuid.UUID(str(workspace))), query, threshold)
 
 
 def _ml_name(reader: _Reader, name: str, expected: str) -> str | None:
-    value = reader.optional(name)
-    if value is not None and not _ML_NAME.match(value):
-        raise SettingsError(f"{name}={value!r} is not valid: expected {expected}")
-    return value
+    return reader.checked(name, _ML_NAME.match, f"expected {expected}")
 
 
 def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> RetrainingSettings | None:
@@ -718,31 +679,30 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
     if reader.optional("RETRAIN_WORKSPACE_IDS") is None:
         return None
     workspace_ids = reader.arm_ids("RETRAIN_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
-    for position, candidate in enumerate(workspace_ids, start=1):
-        if not scope.may_cover(candidate):
-            raise SettingsError(
-                f"RETRAIN_WORKSPACE_IDS: item {position} ({candidate!r}) is not in scope "
-                "(ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE): retraining runs only in "
-                "workspaces in scope"
-            )
+    _each(
+        "RETRAIN_WORKSPACE_IDS",
+        workspace_ids,
+        lambda candidate: (
+            None
+            if scope.may_cover(candidate)
+            else " is not in scope (ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE): retraining "
+            "runs only in workspaces in scope"
+        ),
+    )
     compute = _ml_name(reader, "RETRAIN_COMPUTE", "the name of a compute cluster")
     if compute is None:
         raise SettingsError("RETRAIN_COMPUTE is required: expected the name of a compute cluster")
-    cooldown = reader.optional("RETRAIN_COOLDOWN_MINUTES")
-    if cooldown is not None and not (
-        cooldown.isascii() and cooldown.isdigit() and int(cooldown) <= MAX_RETRAIN_COOLDOWN_MINUTES
-    ):
-        # Bounded: a cooldown beyond any date (timedelta's range) would fail every drift event.
-        raise SettingsError(
-            f"RETRAIN_COOLDOWN_MINUTES={cooldown!r} is not valid: expected a whole number of "
-            f"minutes from 0 to {MAX_RETRAIN_COOLDOWN_MINUTES} (a year)"
-        )
-    timeout = reader.count("RETRAIN_JOB_TIMEOUT_HOURS") or 24
-    if timeout > MAX_RETRAIN_JOB_TIMEOUT_HOURS:
-        raise SettingsError(
-            f"RETRAIN_JOB_TIMEOUT_HOURS={timeout} is not valid: at most "
-            f"{MAX_RETRAIN_JOB_TIMEOUT_HOURS} hours (a year)"
-        )
+    # Bounded: a cooldown beyond any date (timedelta's range) would fail every drift event.
+    cooldown = reader.checked(
+        "RETRAIN_COOLDOWN_MINUTES",
+        lambda v: v.isascii() and v.isdigit() and int(v) <= MAX_RETRAIN_COOLDOWN_MINUTES,
+        f"expected a whole number of minutes from 0 to {MAX_RETRAIN_COOLDOWN_MINUTES} (a year)",
+    )
+    timeout = reader.count(
+        "RETRAIN_JOB_TIMEOUT_HOURS",
+        at_most=MAX_RETRAIN_JOB_TIMEOUT_HOURS,
+        expected=f"at most {MAX_RETRAIN_JOB_TIMEOUT_HOURS} hours (a year)",
+    )
     endpoint = _ml_name(reader, "BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
     deployment = _ml_name(reader, "BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
     scoring_input = reader.optional("SCORING_INPUT")
@@ -768,16 +728,14 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
         compute=compute,
         experiment=_ml_name(reader, "RETRAIN_EXPERIMENT", "an experiment name")
         or DEFAULT_RETRAIN_EXPERIMENT,
-        cooldown_minutes=int(cooldown)
-        if cooldown is not None
-        else DEFAULT_RETRAIN_COOLDOWN_MINUTES,
+        cooldown_minutes=int(cooldown or DEFAULT_RETRAIN_COOLDOWN_MINUTES),
         schedule=reader.ncrontab("RETRAIN_SCHEDULE"),
         drift_gate=_drift_gate(reader),
         batch_endpoint_name=endpoint,
         batch_deployment_name=deployment,
         scoring_input=scoring_input,
         promotion=promotion,
-        job_timeout_hours=timeout,
+        job_timeout_hours=timeout or 24,
     )
 
 
@@ -787,30 +745,17 @@ DEFAULT_PROMOTION_KEEP = 2
 
 
 def _promotion(reader: _Reader) -> Promotion | None:
-    """Model promotion, or None when `PROMOTION_METRIC` is unset (every retrain is scored on the
-    current deployment, as before)."""
+    """Model promotion, or None when `PROMOTION_METRIC` is unset."""
     metric = reader.optional("PROMOTION_METRIC")
     if metric is None:
         return None
     if not _METRIC_NAME.match(metric):
-        raise SettingsError(
-            f"PROMOTION_METRIC={metric[:60]!r} is not valid: expected a metric name such as "
-            "accuracy"
-        )
+        raise _invalid("PROMOTION_METRIC", metric[:60], "expected a metric name such as accuracy")
     direction = (reader.optional("PROMOTION_DIRECTION") or "higher").lower()
     if direction not in ("higher", "lower"):
-        raise SettingsError(
-            f"PROMOTION_DIRECTION={direction!r} is not valid: expected higher or lower"
-        )
+        raise _invalid("PROMOTION_DIRECTION", direction, "expected higher or lower")
     raw_delta = reader.optional("PROMOTION_MIN_DELTA") or "0"
-    try:
-        min_delta = float(raw_delta)
-    except ValueError:
-        min_delta = math.nan
-    if not (math.isfinite(min_delta) and min_delta >= 0):
-        raise SettingsError(
-            f"PROMOTION_MIN_DELTA={raw_delta[:40]!r} is not valid: expected a finite number >= 0"
-        )
+    min_delta = _number("PROMOTION_MIN_DELTA", raw_delta, "expected a finite number >= 0", 0, 40)
     model_name = _ml_name(reader, "PROMOTION_MODEL_NAME", "a model name")
     if model_name is None:
         raise SettingsError(
@@ -819,9 +764,10 @@ def _promotion(reader: _Reader) -> Promotion | None:
         )
     keep = reader.count("PROMOTION_KEEP") or DEFAULT_PROMOTION_KEEP
     if keep < DEFAULT_PROMOTION_KEEP:
-        raise SettingsError(
-            f"PROMOTION_KEEP={keep} is not valid: expected 2 or more (the new default and the "
-            "previous one, to switch back to)"
+        raise _invalid(
+            "PROMOTION_KEEP",
+            keep,
+            "expected 2 or more (the new default and the previous one, to switch back to)",
         )
     return Promotion(
         metric=metric,
@@ -926,11 +872,8 @@ def _allowed_inputs(name: str, reader: _Reader, environ: Mapping[str, str]) -> A
 def _domain(reader: _Reader, name: str, default: str) -> str:
     """A DNS suffix (or a host such as 127.0.0.1), lower-cased, without scheme or dots around."""
     value = (reader.optional(name) or default).lower()
-    labels = value.split(".")
-    if not value.isascii() or not all(_HOST_LABEL.match(label) for label in labels):
-        raise SettingsError(
-            f"{name}={value!r} is not valid: expected a DNS domain such as {default}"
-        )
+    if not value.isascii() or not all(_HOST_LABEL.match(label) for label in value.split(".")):
+        raise _invalid(name, value, f"expected a DNS domain such as {default}")
     return value
 
 
@@ -943,28 +886,25 @@ def _host_name(name: str, reader: _Reader) -> str | None:
 
 def _batch_endpoints(name: str, reader: _Reader, scope: Scope) -> tuple[ArmId, ...]:
     """`SCORING_ALLOWED_ENDPOINTS`: ARM IDs of batch endpoints under in-scope workspaces."""
-    raw = reader.optional(name)
-    if raw is None:
-        return ()
-    ids: list[ArmId] = []
-    for position, item in enumerate(raw.split(","), start=1):
-        candidate = item.strip()
+
+    def problem(candidate: str) -> str | None:
         workspace = batch_endpoint_workspace(candidate)
         if workspace is None:
-            raise SettingsError(
-                f"{name}: item {position} ({candidate!r}) is not an ARM ID of a batch endpoint: "
-                "expected /subscriptions/<guid>/resourceGroups/<group>/providers/"
-                "Microsoft.MachineLearningServices/workspaces/<workspace>/batchEndpoints/<name>"
+            return (
+                " is not an ARM ID of a batch endpoint: expected /subscriptions/<guid>/"
+                "resourceGroups/<group>/providers/Microsoft.MachineLearningServices/workspaces/"
+                "<workspace>/batchEndpoints/<name>"
             )
         if not scope.may_cover(workspace):
-            raise SettingsError(
-                f"{name}: item {position} ({candidate!r}) is under workspace {workspace}, "
-                "which is not in scope (ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE)"
+            return (
+                f" is under workspace {workspace}, which is not in scope (ML_SCOPES, "
+                "ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE)"
             )
-        if any(same_arm_id(candidate, seen) for seen in ids):
-            raise SettingsError(f"{name}: item {position} ({candidate!r}) is listed twice")
-        ids.append(ArmId(candidate))
-    return tuple(ids)
+        return None
+
+    ids = reader.items(name)
+    _each(name, ids, problem, unique=True)
+    return tuple(ArmId(candidate) for candidate in ids)
 
 
 def batch_endpoint_workspace(value: str) -> ArmId | None:
@@ -985,19 +925,9 @@ def batch_endpoint_workspace(value: str) -> ArmId | None:
 
 def _object_ids(name: str, reader: _Reader) -> frozenset[str]:
     """Entra object IDs (GUIDs), lower-cased; empty when unset."""
-    raw = reader.optional(name)
-    if raw is None:
-        return frozenset()
-    ids: set[str] = set()
-    for position, item in enumerate(raw.split(","), start=1):
-        candidate = item.strip()
-        try:
-            ids.add(str(uuid.UUID(candidate)))
-        except ValueError:
-            raise SettingsError(
-                f"{name}: item {position} ({candidate!r}) is not an Entra object ID (GUID)"
-            ) from None
-    return frozenset(ids)
+    ids = reader.items(name)
+    _each(name, ids, lambda i: None if _is_guid(i) else " is not an Entra object ID (GUID)")
+    return frozenset(str(uuid.UUID(candidate)) for candidate in ids)
 
 
 def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -> Settings:
@@ -1025,10 +955,12 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         policy_mode=PolicyMode(reader.choice("POLICY_MODE", PolicyMode)),
         reject_unverified=reader.flag("REJECT_UNVERIFIED", default=False),
         arm_endpoint=arm_endpoint,
-        synapse_dev_endpoint=reader.https_url(
-            "SYNAPSE_DEV_ENDPOINT",
-            "https://{workspace}.dev.azuresynapse.net",
-            template_field="workspace",
+        synapse_dev_endpoint=(
+            synapse_dev := reader.https_url(
+                "SYNAPSE_DEV_ENDPOINT",
+                "https://{workspace}.dev.azuresynapse.net",
+                template_field="workspace",
+            )
         ),
         azure_client_id=reader.guid("AZURE_CLIENT_ID"),
         ledger=(
@@ -1043,10 +975,15 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         outcome_topic_endpoint=outcome_topic,
         outcome_topic_audience=_outcome_topic_audience(reader, outcome_topic),
         max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN") or 10,
-        max_remediations_per_hour=_per_hour(reader),
+        max_remediations_per_hour=reader.count(
+            "MAX_REMEDIATIONS_PER_HOUR",
+            at_most=MAX_REMEDIATIONS_PER_HOUR,
+            expected=f"expected a whole number from 1 to {MAX_REMEDIATIONS_PER_HOUR}",
+        )
+        or 10,
         policy_exemptions=_exemptions(reader),
         policy_assignment_ids=_assignment_ids("POLICY_ASSIGNMENT_IDS", reader),
-        synapse_dev_audience=_synapse_audience(reader),
+        synapse_dev_audience=_tied_audience(reader, SYNAPSE_DEV, synapse_dev) or "",
         retraining=_retraining(reader, scope, allowed_inputs),
         aml_inference_domain=inference_domain,
         aml_audience=_aml_audience(reader, arm_endpoint, inference_domain),
@@ -1064,6 +1001,8 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         http_auth_enabled=(reader.optional("WEBSITE_AUTH_ENABLED") or "").lower() == "true",
         api_host=_host_name("API_HOSTNAME", reader) or _host_name("WEBSITE_HOSTNAME", reader),
         scope=scope,
+        arm_reads_burst=reader.count("ARM_READS_BURST") or 200,
+        arm_reads_per_second=reader.count("ARM_READS_PER_SECOND") or 20,
     )
 
 
@@ -1073,20 +1012,22 @@ def _json_list(reader: _Reader, name: str) -> tuple[str, ...]:
     if value is None:
         return ()
     try:
-        found = parse_scopes(value)
+        scopes = parse_scopes(value)
     except ValueError as error:
         raise SettingsError(f"{name}: {error}") from None
-    for position, item in enumerate(found, start=1):
+
+    def problem(item: str) -> str | None:
         # Azure's naming rules, for the names the app builds URLs from.
         if is_resource_type(item, *ML_WORKSPACE_TYPE):
-            problem = name_problem(item, ML_WORKSPACE_TYPE)
+            found = name_problem(item, ML_WORKSPACE_TYPE)
         elif is_arm_id(item) and "resource_group" in parse_resource_id(item):
-            problem = name_problem(item, ("Microsoft.Resources", "resourceGroups"))
+            found = name_problem(item, ("Microsoft.Resources", "resourceGroups"))
         else:
-            problem = None
-        if problem is not None:
-            raise SettingsError(f"{name}: item {position} ({item!r}): {problem}")
-    return found
+            found = None
+        return f": {found}" if found is not None else None
+
+    _each(name, scopes, problem)
+    return scopes
 
 
 def _scope(reader: _Reader, scopes: tuple[str, ...], listed: tuple[ArmId, ...]) -> Scope:
@@ -1103,16 +1044,6 @@ def _scope(reader: _Reader, scopes: tuple[str, ...], listed: tuple[ArmId, ...]) 
 
 # The ledger keeps a workspace's hour in one row: a bound that row holds with room to spare.
 MAX_REMEDIATIONS_PER_HOUR = 1_000
-
-
-def _per_hour(reader: _Reader) -> int:
-    value = reader.count("MAX_REMEDIATIONS_PER_HOUR") or 10
-    if value > MAX_REMEDIATIONS_PER_HOUR:
-        raise SettingsError(
-            f"MAX_REMEDIATIONS_PER_HOUR={value} is not valid: expected a whole number from 1 to "
-            f"{MAX_REMEDIATIONS_PER_HOUR}"
-        )
-    return value
 
 
 def _exemptions(reader: _Reader) -> tuple[Exemption, ...]:
@@ -1133,29 +1064,19 @@ _ASSIGNMENT = re.compile(
 
 
 def _assignment_ids(name: str, reader: _Reader) -> tuple[str, ...]:
-    raw = reader.optional(name)
-    if raw is None:
-        return ()
-    ids: list[str] = []
-    for position, item in enumerate(raw.split(","), start=1):
-        candidate = item.strip()
-        if not candidate.isascii() or not _ASSIGNMENT.fullmatch(candidate):
-            raise SettingsError(
-                f"{name}: item {position} ({candidate!r}) is not the ID of a policy assignment: "
-                "expected <scope>/providers/Microsoft.Authorization/policyAssignments/<name>, "
-                "the scope a management group, subscription or resource group"
-            )
-        ids.append(candidate)
-    return tuple(ids)
-
-
-def _synapse_audience(reader: _Reader) -> str:
-    template = reader.https_url(
-        "SYNAPSE_DEV_ENDPOINT",
-        "https://{workspace}.dev.azuresynapse.net",
-        template_field="workspace",
+    ids = reader.items(name)
+    _each(
+        name,
+        ids,
+        lambda item: (
+            None
+            if item.isascii() and _ASSIGNMENT.fullmatch(item)
+            else " is not the ID of a policy assignment: expected <scope>/providers/"
+            "Microsoft.Authorization/policyAssignments/<name>, the scope a management group, "
+            "subscription or resource group"
+        ),
     )
-    return _tied_audience(reader, SYNAPSE_DEV, template) or ""
+    return tuple(ids)
 
 
 @functools.cache

@@ -34,8 +34,7 @@ ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
 
 @dataclass(frozen=True)
 class ResourceWrite:
-    """A validated `ResourceWriteSuccess` event and the top-level resource it is about (the AML
-    workspace for a connection, the private endpoint for a Microsoft.Network write)."""
+    """A validated `ResourceWriteSuccess` event and the top-level resource it is about."""
 
     event_id: str
     operation_name: str
@@ -54,11 +53,8 @@ class ResourceWrite:
 
 @dataclass(frozen=True)
 class Ignored:
-    """An event the app does not act on, with the reason that goes to the log and the ledger."""
-
     event_id: str
     reason: str
-    # Malformed, or what a correct subscription would not deliver (a warning for operators);
     # False for a well-formed event that is simply not actionable (a failed operation).
     invalid: bool = True
 
@@ -71,7 +67,6 @@ def parse_resource_write(
     data: object,
     operations: frozenset[str],
 ) -> ResourceWrite | Ignored:
-    """Validate a `ResourceWriteSuccess` event whose operation is one of `operations`."""
     if event_type != RESOURCE_WRITE_SUCCESS:
         return Ignored(event_id, f"event type {event_type!r} is not {RESOURCE_WRITE_SUCCESS}")
     if not isinstance(data, Mapping):

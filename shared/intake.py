@@ -1,8 +1,6 @@
-"""Event intake shared by the Event Grid handlers: validate, log and record what arrives.
-
-A malformed or foreign event must cost no Azure call, leave a clear log line with its event ID
-and a ledger row, and never crash the function (a crash would only make Event Grid redeliver it).
-"""
+"""Event intake shared by the Event Grid handlers: a malformed or foreign event costs no Azure
+call, leaves a log line and a ledger row, and never crashes the function (Event Grid would
+redeliver it)."""
 
 from __future__ import annotations
 
@@ -23,7 +21,6 @@ log = logging.getLogger(__name__)
 
 
 def event_data(event: func.EventGridEvent) -> Any:
-    """The event's `data`, or None when it is missing or not JSON."""
     try:
         return event.get_json()
     except ValueError:
@@ -50,11 +47,8 @@ def receive_resource_write(
 def scope_workspaces(
     runtime: Runtime, event: func.EventGridEvent, function: str, candidates: list[str]
 ) -> list[ArmId] | None:
-    """The in-scope workspaces among `candidates`, without repeats, as `Inventory.admit` names
-    them (the settings' spelling for a listed one, so ledger partitions stay stable whatever
-    casing an event used); None after recording why there are none. A workspace created under
-    a scope is in it with no setting changed. A read the decision needs that fails is recorded;
-    a transient one is raised for Event Grid to redeliver."""
+    """The in-scope workspaces among `candidates`, once each, as `Inventory.admit` names them;
+    None after recording why there are none. A transient read failure is raised (redelivery)."""
     found: list[ArmId] = []
     try:
         for candidate in candidates:
@@ -88,9 +82,12 @@ def record(
     reason: str,
     *,
     workspace_id: str = "",
+    kind: str = "event",
 ) -> None:
     """Log and record one event's outcome. Invalid input is a warning, not an error."""
-    record_event(runtime.ledger, event, function, outcome, reason, workspace_id=workspace_id)
+    record_event(
+        runtime.ledger, event, function, outcome, reason, workspace_id=workspace_id, kind=kind
+    )
 
 
 def record_event(
@@ -103,11 +100,8 @@ def record_event(
     workspace_id: str = "",
     kind: str = "event",
 ) -> None:
-    """Log one event's outcome as a decision line of `kind` and record it in `ledger`; every
-    Event Grid function's intake ends here.
-
-    Everything here may be the sender's text: the log line escapes it and the ledger bounds it.
-    """
+    """Log and record one event's outcome: the sender's text, escaped in the log, bounded in
+    the ledger."""
     level = logging.WARNING if outcome in ("invalid", "failed") else logging.INFO
     decision_log(
         log,

@@ -1,23 +1,22 @@
-"""The workspaces in scope, as ARM reports them now (issue 17): the scope rule
-(`shared.scope`) applied to what `EstateAdapter` reads.
-
-Events ask `admit` about the workspaces they name; the sweep and the CLI ask `workspaces` for
-all of them. The cheap checks come first: a workspace that no scope could hold costs no read.
-Management group membership is read once per group and kept for a few minutes in the process
-(a subscription moving between groups is rare, and the next read sees it); tags are read at
-each decision, never taken from an event.
-"""
+"""The workspaces in scope, as ARM reports them now: the scope rule (`shared.scope`) applied to
+what `EstateAdapter` reads. Cheap checks first (a workspace no scope could hold costs no read);
+management group membership is kept a few minutes; tags are read at each decision, never taken
+from an event."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError
 from azure.mgmt.core.tools import resource_id
 
 from shared.adapters.errors import describe, is_transient
+from shared.adapters.transport import json_mapping
 from shared.arm import ArmId, name_of, resource_group_of, subscription_of
 from shared.config import ML_WORKSPACE_TYPE, name_problem
 from shared.scope import Scope, is_management_group, is_workspace, listed_workspace
@@ -27,11 +26,66 @@ if TYPE_CHECKING:
 
 # How long a management group's subscriptions are trusted in this process.
 MEMBERSHIP_SECONDS = 300.0
+# A workspace's ARM ID is its first 9 segments.
+_WORKSPACE_SEGMENTS = 9
+_DEPENDENCIES = ("storageAccount", "keyVault", "containerRegistry", "applicationInsights")
+
+
+@dataclass
+class Survey:
+    """The in-scope workspaces to reconcile, each one's digest (kept once it settles), and how
+    many were unchanged (no ARM read)."""
+
+    workspaces: list[ArmId]
+    fingerprints: dict[str, str]
+    unchanged: int
+    problems: list[tuple[str, AzureError]] = field(default_factory=list)
+
+
+def _owner(arm_id: object) -> str:
+    return "/".join(str(arm_id).lower().split("/")[:_WORKSPACE_SEGMENTS])
+
+
+def fingerprints(rows: Mapping[str, list[dict[str, Any]]], salt: str) -> dict[str, str]:
+    """Per workspace (lower-cased ID), a digest of `salt` and its rows: its own, its computes,
+    the private endpoints to it or its dependencies, the role assignments at or under it."""
+    related: dict[str, list[Any]] = {}
+    targets: dict[str, list[str]] = {}
+    for row in rows["workspaces"]:
+        workspace = str(row.get("id", "")).lower()
+        related[workspace] = [row]
+        properties = row.get("properties") or {}
+        for target in [workspace, *(properties.get(name) for name in _DEPENDENCIES)]:
+            if isinstance(target, str) and target:
+                targets.setdefault(target.lower(), []).append(workspace)
+    for row in rows["computes"]:
+        related.get(_owner(row.get("id")), []).append(row)
+    for row in rows["role_assignments"]:
+        related.get(_owner((row.get("properties") or {}).get("scope")), []).append(row)
+    for row in rows["private_endpoints"]:
+        properties = row.get("properties") or {}
+        links = (properties.get("privateLinkServiceConnections") or []) + (
+            properties.get("manualPrivateLinkServiceConnections") or []
+        )
+        owners = {
+            owner
+            for link in links
+            for owner in targets.get(
+                str((link.get("properties") or {}).get("privateLinkServiceId", "")).lower(), []
+            )
+        }
+        for owner in owners:
+            related[owner].append(row)
+    return {
+        workspace: hashlib.sha256(
+            json.dumps([salt, found], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        for workspace, found in related.items()
+    }
 
 
 def canonical_workspace(value: str) -> ArmId | None:
-    """The workspace ID rebuilt by azure-mgmt-core from its parts, when it is a workspace ID
-    within Azure's naming rules (a name outside them could change the URLs built from it)."""
+    """The workspace ID rebuilt from its parts, when within Azure's naming rules."""
     if not is_workspace(value) or name_problem(value, ML_WORKSPACE_TYPE) is not None:
         return None
     return ArmId(
@@ -46,15 +100,12 @@ def canonical_workspace(value: str) -> ArmId | None:
 
 
 class Inventory:
-    """Decides, with ARM's answers, which workspaces are in scope."""
-
     def __init__(self, scope: Scope, estate: EstateAdapter) -> None:
         self._scope = scope
         self._estate = estate
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
     def _groups_of(self, subscription: str) -> list[str]:
-        """The scope's management groups that `subscription` lies under."""
         found = []
         for group in self._scope.management_groups:
             cached = self._members.get(group.lower())
@@ -66,9 +117,8 @@ class Inventory:
         return found
 
     def admit(self, candidate: str, tags: Mapping[str, Any] | None = None) -> ArmId | None:
-        """The ID the app uses for `candidate` (the settings' spelling when they list it) when
-        it is in scope, else None. `tags`: as ARM listed them just now; read when needed and
-        not given. Raises `AzureError` when a read fails."""
+        """The ID the app uses for `candidate` (the settings' spelling) when in scope, else None.
+        `tags`: as ARM listed them just now; read when needed and not given."""
         workspace = canonical_workspace(candidate)
         if workspace is None or not self._scope.may_cover(workspace):
             return None
@@ -80,8 +130,7 @@ class Inventory:
         return listed_workspace(self._scope, workspace) or workspace
 
     def workspaces(self) -> tuple[list[ArmId], list[tuple[str, AzureError]]]:
-        """Every workspace in scope, once each (those named one by one first), and the
-        containers that could not be read, with the error."""
+        """Every workspace in scope, once each, and the containers that could not be read."""
         found: dict[str, ArmId] = {}
         problems: list[tuple[str, AzureError]] = []
 
@@ -106,6 +155,41 @@ class Inventory:
             except AzureError as error:
                 problems.append((scope, error))
         return list(found.values()), problems
+
+    def changed_workspaces(self, known: Mapping[str, str], salt: str = "") -> Survey:
+        """Workspaces whose rows' digest is not what `known` holds, or with a Pending connection
+        (its evidence is in no row). Rows lag ARM: they choose what is read, never what is written.
+        Raises `AzureError` when Resource Graph fails (the caller falls back)."""
+        rows = self._estate.graph(self._scope)
+        digests = fingerprints(rows, salt)
+        survey = Survey([], {}, 0)
+        for row in rows["workspaces"]:
+            candidate = str(row.get("id", ""))
+            try:
+                admitted = self.admit(candidate, json_mapping(row.get("tags"), "tags"))
+            except AzureError as error:
+                survey.problems.append((candidate, error))
+                continue
+            if admitted is None or admitted.lower() in survey.fingerprints:
+                continue
+            digest = survey.fingerprints[admitted.lower()] = digests[candidate.lower()]
+            connections = (row.get("properties") or {}).get("privateEndpointConnections") or []
+            pending = any(
+                ((c.get("properties") or {}).get("privateLinkServiceConnectionState") or {}).get(
+                    "status"
+                )
+                == "Pending"
+                for c in connections
+            )
+            if known.get(admitted.lower()) == digest and not pending:
+                survey.unchanged += 1
+            else:
+                survey.workspaces.append(admitted)
+        # Those named one by one first, in the settings' order, as `workspaces` lists them.
+        named = [s.lower() for s in self._scope.scopes]
+        order = {workspace: position for position, workspace in enumerate(named)}
+        survey.workspaces.sort(key=lambda w: order.get(w.lower(), len(order)))
+        return survey
 
 
 def describe_problem(scope: str, error: AzureError) -> str:

@@ -1,9 +1,5 @@
-"""The ledger: an Azure Table recording every event seen and every planned action's outcome.
-
-It is how an operator answers "why was this connection approved?" or "what did the dry run
-plan?", and where a decision survives when publishing it elsewhere fails. Identity-based in
-Azure (`LEDGER_TABLE_ENDPOINT`), Azurite locally (`LEDGER_CONNECTION_STRING`).
-"""
+"""The ledger: an Azure Table of every event seen and every action's outcome, so an operator can
+answer "why was this approved?", and where a decision survives when publishing it fails."""
 
 from __future__ import annotations
 
@@ -27,31 +23,23 @@ if TYPE_CHECKING:
 EVENTS_PARTITION = "events"
 # Things reported once ever (not once per run), keyed by a digest of what was reported.
 ONCE_PARTITION = "once"
+# The sweep's digest of each workspace's Resource Graph rows, as of its last settled reconcile.
+FINGERPRINTS_PARTITION = "fingerprints"
+# A digest counts for 12 to 24 hours (spread by workspace, so they do not lapse together): what no
+# row shows (Synapse's data plane, an exemption's expiry) is reconciled at least that often.
+FINGERPRINT_SECONDS = 12 * 3600
 # A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
 _BATCH_LIMIT = 100
 _BATCH_BYTES = 3 * 1024 * 1024
 
 
-def _key(value: str) -> str:
-    # Injective and always valid: `evt/1` and `evt:1` get rows of their own (see table_key).
-    return table_key(value)
-
-
 def actions_partition(target_id: str) -> str:
     """Actions are partitioned by the resource reconciled (an AML workspace), newest first."""
-    return "actions:" + _key(target_id.lower().strip("/"))
-
-
-def _newest_first_row_key() -> str:
-    # Table queries return rows in key order: inverting the clock puts the newest first.
-    inverted = (1 << 63) - 1 - time.time_ns()
-    return f"{inverted:019d}:{uuid.uuid4().hex[:12]}"
+    return "actions:" + table_key(target_id.lower().strip("/"))
 
 
 @dataclass(frozen=True)
 class EventRecord:
-    """One Event Grid event as the app saw it."""
-
     event_id: str
     event_type: str
     subject: str
@@ -62,8 +50,6 @@ class EventRecord:
 
 @dataclass(frozen=True)
 class ActionRecord:
-    """One planned action and what came of it."""
-
     target_id: str
     kind: str
     verdict: str
@@ -81,21 +67,16 @@ class ActionRecord:
 
 @runtime_checkable
 class ReportsOnce(Protocol):
-    """Remembers, across runs and instances, what was already reported (an expired exemption)."""
-
     def first_time(self, key: str) -> bool: ...
 
 
 class ActionSink(Protocol):
-    """Where reconcilers record what they did: the ledger, or the ledger plus outcome events."""
-
     def record_actions(self, records: Sequence[ActionRecord]) -> None: ...
 
 
 def _transactions(
     operations: Sequence[tuple[str, dict[str, Any]]],
 ) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Operations in transactions of at most 100 operations and well under 4 MiB."""
     batch: list[tuple[str, dict[str, Any]]] = []
     size = 0
     for operation in operations:
@@ -110,15 +91,12 @@ def _transactions(
 
 
 class Ledger:
-    """Writes and reads ledger entries in one table."""
-
     def __init__(self, table: TableClient) -> None:
         self._table = table
 
     @property
     def table(self) -> TableClient:
-        """The ledger's table; retraining and scoring claims (`shared/claims.py`) live in it,
-        in partitions of their own."""
+        """Claims (`shared/claims.py`) live in it too, in partitions of their own."""
         return self._table
 
     def record_event(self, record: EventRecord) -> None:
@@ -127,7 +105,7 @@ class Ledger:
 
         entity: dict[str, Any] = {
             "PartitionKey": EVENTS_PARTITION,
-            "RowKey": _key(record.event_id),
+            "RowKey": table_key(record.event_id),
             "EventId": record.event_id,
             "EventType": record.event_type,
             "Subject": record.subject,
@@ -141,14 +119,14 @@ class Ledger:
         self._table.upsert_entity(bounded_entity(entity), mode=UpdateMode.MERGE)
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
-        """Record a reconcile's actions, in as few transactions as the table allows."""
         now = datetime.now(UTC).isoformat()
         by_partition: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for record in records:
             partition = actions_partition(record.target_id)
             entity = {
                 "PartitionKey": partition,
-                "RowKey": _newest_first_row_key(),
+                # Rows come back in key order: an inverted clock puts the newest first.
+                "RowKey": f"{(1 << 63) - 1 - time.time_ns():019d}:{uuid.uuid4().hex[:12]}",
                 "TargetId": record.target_id,
                 "Kind": record.kind,
                 "Verdict": record.verdict,
@@ -170,10 +148,8 @@ class Ledger:
                 self._table.submit_transaction(batch)
 
     def first_time(self, key: str) -> bool:
-        """True for the first caller ever to ask about `key`, False for every later one.
-
-        The row is created, never upserted: of two instances racing, the table lets one win.
-        """
+        """True for the first caller ever to ask about `key`: created, never upserted, so of
+        two racing instances the table lets one win."""
         from azure.core.exceptions import ResourceExistsError
 
         entity = {
@@ -189,30 +165,52 @@ class Ledger:
         return True
 
     def event(self, event_id: str) -> dict[str, Any] | None:
-        """The ledger row of one event, or None."""
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            return dict(self._table.get_entity(EVENTS_PARTITION, _key(event_id)))
+            return dict(self._table.get_entity(EVENTS_PARTITION, table_key(event_id)))
         except ResourceNotFoundError:
             return None
 
+    def _partition(self, key: str) -> Iterator[dict[str, Any]]:
+        rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": key})
+        return (dict(row) for row in rows)
+
     def events(self) -> Iterator[dict[str, Any]]:
-        return (
-            dict(row)
-            for row in self._table.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": EVENTS_PARTITION}
-            )
-        )
+        return self._partition(EVENTS_PARTITION)
 
     def actions(self, target_id: str) -> Iterator[dict[str, Any]]:
         """The actions recorded for one resource, newest first."""
-        return (
-            dict(row)
-            for row in self._table.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": actions_partition(target_id)}
+        return self._partition(actions_partition(target_id))
+
+    def fingerprints(self) -> dict[str, str]:
+        """The sweep's fingerprints still current (lower-cased workspace ID -> digest)."""
+        now = time.time()
+        found = {}
+        for row in self._partition(FINGERPRINTS_PARTITION):
+            workspace = str(row.get("WorkspaceId", ""))
+            spread = int(hashlib.sha256(workspace.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+            if now - float(row.get("KeptAt", 0)) < FINGERPRINT_SECONDS * (1 + spread):
+                found[workspace] = str(row.get("Fingerprint", ""))
+        return found
+
+    def keep_fingerprints(self, fingerprints: dict[str, str]) -> None:
+        now = time.time()
+        operations = [
+            (
+                "upsert",
+                {
+                    "PartitionKey": FINGERPRINTS_PARTITION,
+                    "RowKey": table_key(workspace),
+                    "WorkspaceId": workspace,
+                    "Fingerprint": digest,
+                    "KeptAt": now,
+                },
             )
-        )
+            for workspace, digest in fingerprints.items()
+        ]
+        for batch in _transactions(operations):
+            self._table.submit_transaction(batch)
 
 
 @functools.cache
@@ -240,8 +238,7 @@ def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) ->
             )
         from shared.adapters.clients import AudienceBoundCredential
 
-        # The audience is its cloud's, or LEDGER_TABLE_AUDIENCE for a host of no known cloud
-        # (settings); bound, since the SDK would ask for any resource a 401 challenge names.
+        # Bound: the SDK would ask for any resource a 401 challenge names.
         audience = settings.table_audience or STORAGE_AUDIENCE
         table = TableClient(
             settings.table_endpoint,
@@ -255,10 +252,8 @@ def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) ->
     except ResourceExistsError:
         pass
     except HttpResponseError as error:
-        # In Azure the table is the deployment's (infra creates it) and the app's data role is
-        # scoped to that one table, which may not include creating tables: a 403 here means
-        # "not yours to create", not "unusable". A table that is really missing shows on the
-        # first write, with the table's name in the error.
+        # Infra creates the table and the app's role may not create tables: 403 means "not yours
+        # to create"; a table really missing shows on the first write.
         if error.status_code != 403:
             raise
     return Ledger(table)

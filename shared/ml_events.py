@@ -1,5 +1,6 @@
-"""Azure ML system-topic events (pure): which ones start retraining, which ones finish it. A
-finished job is read again before anything follows (the event's status is not trusted)."""
+"""Azure ML system-topic events (pure): which ones start retraining, which ones end a retraining
+or scoring job. A finished job is read again before anything follows (the event's status is not
+trusted), and is the app's only if the ledger says so (its claim, its scoring-jobs row)."""
 
 from __future__ import annotations
 
@@ -47,29 +48,27 @@ class Drift:
 
 
 @dataclass(frozen=True)
-class RetrainingFinished:
-    """A retraining job of this app ended, says the event (to be confirmed)."""
+class JobFinished:
+    """A job tagged as the app's `purpose` ended, says the event: the ledger and a read confirm."""
 
     event_id: str
     workspace_id: ArmId
     job_name: str
     reported_status: str
+    purpose: str = RETRAINING
 
 
 def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """`text` on one printable line (a control character or lone surrogate becomes a space, never
-    part of a tag Azure could refuse), cut to `limit` characters."""
+    """`text` on one printable line (no character a tag could be refused for), cut to `limit`."""
     flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
 
 
 def workspace_of_topic(topic: str) -> ArmId | None:
-    """The AML workspace ID that a system topic's events carry as `topic`, or None."""
     return ArmId(topic) if is_resource_type(topic, *ML_WORKSPACE_TYPE) else None
 
 
 def scoped_workspace(topic: str, configured: Sequence[ArmId]) -> ArmId | None:
-    """The configured spelling of the in-scope workspace `topic` names (`same_arm_id`), or None."""
     workspace = workspace_of_topic(topic)
     if workspace is None:
         return None
@@ -82,35 +81,20 @@ def breach_message(run_tags: object) -> str | None:
         return None
     for key, value in run_tags.items():
         if isinstance(key, str) and key.lower() == MONITOR_BREACH_TAG:
-            text = _tag_text(value)
+            # "" for what says nothing was breached (`false`, null, a list...).
+            if isinstance(value, bool):
+                text = "true" if value else ""
+            else:
+                text = value if isinstance(value, str) else ""
+                text = repr(value) if isinstance(value, int | float) else text
             if text.strip():
                 return bounded(text)
     return None
 
 
-def _tag_text(value: object) -> str:
-    """A tag value as text; "" for what says nothing was breached (`false`, null, a list...)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else ""
-    if isinstance(value, int | float):
-        return repr(value)
-    return ""
-
-
-def _submitted_by_app(run_tags: object, purpose: str) -> bool:
-    if not isinstance(run_tags, Mapping):
-        return False
-    return any(
-        isinstance(key, str) and key.lower() == APP_TAG and value == purpose
-        for key, value in run_tags.items()
-    )
-
-
 def classify_ml_event(
     *, event_id: str, event_type: str, workspace_id: ArmId, data: object
-) -> Drift | RetrainingFinished | Ignored:
+) -> Drift | JobFinished | Ignored:
     """What an ML event means for this app. `workspace_id` is the event's (in-scope) topic."""
     if event_type not in ML_EVENT_TYPES:
         return Ignored(event_id, f"event type {event_type!r} is not an Azure ML run or drift event")
@@ -132,17 +116,21 @@ def classify_ml_event(
         breach = breach_message(run_tags)
         if breach is not None:
             return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
-    if not _submitted_by_app(run_tags, RETRAINING):
-        reason = f"run {run_id} is neither a monitor's threshold breach nor a retraining job of "
-        return Ignored(event_id, reason + "this app", invalid=False)
+    tags = run_tags.items() if isinstance(run_tags, Mapping) else ()
+    purpose = next(
+        (v for k, v in tags if str(k).lower() == APP_TAG and v in (RETRAINING, SCORING)), None
+    )
+    if purpose is None:
+        reason = f"run {run_id} is neither a monitor's threshold breach nor a job of this app"
+        return Ignored(event_id, reason, invalid=False)
     status = data.get("runStatus")
     reported = status if isinstance(status, str) else ""
     if event_type == RUN_STATUS_CHANGED and reported.lower() not in TERMINAL_RUN_STATUSES:
-        reason = f"retraining job {run_id} is {reported or 'in progress'}"
+        reason = f"{purpose} job {run_id} is {reported or 'in progress'}"
         return Ignored(event_id, reason, invalid=False)
     if not reported and event_type == RUN_COMPLETED:
         reported = "Completed"
     if not JOB_NAME.fullmatch(run_id):
         # The run ID becomes a URL segment of the job read: only a plain job name is read.
         return Ignored(event_id, f"runId {bounded(repr(run_id), 80)} is not a job name")
-    return RetrainingFinished(event_id, workspace_id, run_id, reported)
+    return JobFinished(event_id, workspace_id, run_id, reported, purpose)

@@ -9,13 +9,10 @@ from shared.arm import ArmId
 
 
 class JudgedAnswerError(ValueError):
-    """The app refused an Azure answer on purpose (another resource or status than asked). The
-    transport lets it through unchanged, so the app's own reason is recorded, not "malformed"."""
+    """The app refused an Azure answer on purpose: its own reason is recorded, not "malformed"."""
 
 
 class ConnectionStatus(StrEnum):
-    """`privateLinkServiceConnectionState.status` of a private endpoint connection."""
-
     PENDING = "Pending"
     APPROVED = "Approved"
     REJECTED = "Rejected"
@@ -30,8 +27,7 @@ class ConnectionStatus(StrEnum):
 
 @dataclass(frozen=True)
 class PrivateEndpointConnection:
-    """A private endpoint connection on an AML workspace; `name` and `description` are the
-    requester's: shown to people, never evidence."""
+    """`name` and `description` are the requester's: shown to people, never evidence."""
 
     id: str
     name: str
@@ -43,9 +39,8 @@ class PrivateEndpointConnection:
 
 @dataclass(frozen=True)
 class ManagedPrivateEndpoint:
-    """A managed private endpoint as the Synapse data plane lists it. `resource_id` (the private
-    endpoint Synapse created: what ties a connection to it) is dropped by the SDK's model, so
-    the adapter reads the raw JSON."""
+    """As the Synapse data plane lists it; `resource_id` (what ties a connection to it) is
+    dropped by the SDK's model, so the adapter reads the raw JSON."""
 
     name: str
     private_link_resource_id: str | None
@@ -55,8 +50,7 @@ class ManagedPrivateEndpoint:
 
 @dataclass(frozen=True)
 class SynapseWorkspace:
-    """What ARM says about an allow-listed Synapse workspace, flags read fail-closed
-    (`shared.planning.synapse_facts`); `network_note` says why a flag was assumed."""
+    """Flags read fail-closed; `network_note` says why a flag was assumed."""
 
     id: ArmId
     principal_id: str | None
@@ -79,8 +73,7 @@ class SynapseWorkspace:
 
 @dataclass(frozen=True)
 class SynapseEvidence:
-    """What the app learnt about one allow-listed Synapse workspace; with an `error`, incomplete:
-    nothing may be rejected on its strength."""
+    """With an `error`, incomplete: nothing may be rejected on its strength."""
 
     workspace_id: ArmId
     workspace: SynapseWorkspace | None = None

@@ -8,8 +8,7 @@ from enum import Enum
 
 
 class Status(Enum):
-    """Each status: how its text reads (`{}` is the detail) and the state its event type says
-    (None: a record of an observation, not of an action)."""
+    """How its text reads (`{}`: the detail) and its event state (None: an observation)."""
 
     PLANNED = ("planned (dry-run)", "Planned")
     APPLIED = ("applied: {}", "Applied")
@@ -45,17 +44,14 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        """A write tried and not done: failed, or Azure's answer did not show it."""
         return self.status in (Status.FAILED, Status.RETRY, Status.NOT_APPLIED)
 
     @property
     def written(self) -> bool:
-        """A write that happened (or, in a dry run, would have)."""
         return self.status in (Status.APPLIED, Status.PLANNED)
 
     @property
     def attempted(self) -> bool:
-        """A write that was tried (or planned): it counts against the run's budget."""
         return self.written or self.failed
 
 
@@ -66,5 +62,4 @@ NOT_ATTEMPTED = Outcome(Status.SKIPPED, "an earlier write failed transiently")
 
 
 def noted(text: str) -> Outcome:
-    """A record of an observation (no action): its text as it is."""
     return Outcome(Status.NOTED, text)

@@ -1,117 +1,209 @@
-"""Wiring: settings → clients → adapters → reconcilers, built once per process on first use.
+"""The app's one composition root: settings → clients → ledger → adapters → reconcilers and the
+scoring starter, one `Runtime` per settings value, each part built on its first use.
 
-Handlers ask for `runtime()`; nothing Azure-related is created at import time, which keeps
-the cold start of every function (including the HTTP ones) short.
+Handlers ask for `runtime()`; nothing Azure-related is created at import time, and a trigger
+imports and builds only the parts it uses (an HTTP scoring request never loads the workspace
+reconcilers' SDKs, a sweep never the retraining's): every function's cold start stays short.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from shared.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from shared.adapters.aml import MachineLearningAdapter
+    from shared.adapters.batch_scoring import BatchScoringAdapter
     from shared.adapters.clients import AzureClients
     from shared.adapters.network import NetworkAdapter
+    from shared.adapters.synapse import SynapseAdapter
     from shared.claims import Claims
     from shared.inventory import Inventory
-    from shared.ledger import ActionSink, Ledger
-    from shared.reconcilers.policies import PolicyReconciler
-    from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
-    from shared.reconcilers.role_assignments import RoleAssignmentReconciler
-
-
-@dataclass(frozen=True)
-class Reconcilers:
-    """The adapters and reconcilers for one settings value."""
-
-    settings: Settings
-    clients: AzureClients
-    machine_learning: MachineLearningAdapter
-    network: NetworkAdapter
-    inventory: Inventory
-    private_endpoints: PrivateEndpointReconciler
-    role_assignments: RoleAssignmentReconciler
-    policies: PolicyReconciler
-    # Where runs record (None: a plan records nothing).
-    sink: ActionSink | None
-    # Where runs count each workspace's remediations of the hour (None: only the run's own).
-    claims: Claims | None
-
-
-@dataclass(frozen=True)
-class Runtime(Reconcilers):
-    """Everything a handler needs: the reconcilers, recording into the ledger."""
-
-    ledger: Ledger
-
-
-def build(settings: Settings, sink: ActionSink | None, claims: Claims | None = None) -> Reconcilers:
-    """Adapters and reconcilers over one set of clients. `sink` None: record nothing (plan).
-    `claims`: the ledger's, where each workspace's remediations of the hour are counted."""
-    # Imported on first use, not when a handler module loads: every function's cold start,
-    # including those that never reconcile, would otherwise pay for all of them.
-    from shared.adapters.aml import MachineLearningAdapter
-    from shared.adapters.authorization import AuthorizationAdapter
-    from shared.adapters.clients import clients_for
-    from shared.adapters.estate import EstateAdapter
-    from shared.adapters.network import NetworkAdapter
-    from shared.adapters.synapse import SynapseAdapter
-    from shared.adapters.workspace_facts import WorkspaceFactsAdapter
-    from shared.inventory import Inventory
+    from shared.ledger import Ledger
     from shared.reconcilers.evidence import EvidenceGatherer
     from shared.reconcilers.policies import PolicyReconciler
     from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
+    from shared.reconcilers.retraining import RetrainingReconciler
     from shared.reconcilers.role_assignments import RoleAssignmentReconciler
+    from shared.reconcilers.scoring_outcomes import ScoringOutcomes
+    from shared.recorder import Recorder
+    from shared.scoring.records import ScoringRecords
+    from shared.scoring.service import ScoringStarter
 
-    clients = clients_for(settings)
-    machine_learning = MachineLearningAdapter(clients)
-    synapse = SynapseAdapter(clients)
-    evidence = EvidenceGatherer(synapse, settings.synapse_workspace_ids)
-    return Reconcilers(
-        settings=settings,
-        clients=clients,
-        machine_learning=machine_learning,
-        network=NetworkAdapter(clients),
-        inventory=Inventory(settings.scope, EstateAdapter(clients)),
-        private_endpoints=PrivateEndpointReconciler(settings, machine_learning, evidence),
-        role_assignments=RoleAssignmentReconciler(
-            settings, machine_learning, AuthorizationAdapter(clients), evidence
-        ),
-        policies=PolicyReconciler(
-            settings, WorkspaceFactsAdapter(clients), machine_learning, synapse
-        ),
-        sink=sink,
-        claims=claims,
-    )
+
+class Runtime:
+    """Everything a handler needs, for one settings value. A plan (the CLI's `plan`) uses the
+    reconcilers and never touches the ledger, so none is opened for it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def clients(self) -> AzureClients:
+        from shared.adapters.clients import clients_for
+
+        return clients_for(self.settings)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        from shared.ledger import open_ledger
+
+        return open_ledger(self.settings.ledger, self.clients.token_credential)  # type: ignore[arg-type]
+
+    @cached_property
+    def sink(self) -> Recorder:
+        """Where runs record: the ledger, and the outcome topic when one is configured."""
+        from shared.adapters.outcomes import OutcomePublisher
+        from shared.recorder import Recorder
+
+        topic = self.settings.outcome_topic_endpoint
+        credential = self.clients.token_credential
+        return Recorder(self.ledger, OutcomePublisher(topic, credential) if topic else None)
+
+    @cached_property
+    def claims(self) -> Claims:
+        """The ledger's claims: retraining, scoring starts, each workspace's remediation slots."""
+        from shared.claims import Claims
+
+        return Claims(self.ledger.table)
+
+    # --- the workspace reconcilers (events, sweep, CLI) ---------------------------------------
+
+    @cached_property
+    def machine_learning(self) -> MachineLearningAdapter:
+        from shared.adapters.aml import MachineLearningAdapter
+
+        return MachineLearningAdapter(self.clients)
+
+    @cached_property
+    def network(self) -> NetworkAdapter:
+        from shared.adapters.network import NetworkAdapter
+
+        return NetworkAdapter(self.clients)
+
+    @cached_property
+    def inventory(self) -> Inventory:
+        from shared.adapters.estate import EstateAdapter
+        from shared.inventory import Inventory
+
+        return Inventory(self.settings.scope, EstateAdapter(self.clients))
+
+    @cached_property
+    def _synapse(self) -> SynapseAdapter:
+        from shared.adapters.synapse import SynapseAdapter
+
+        return SynapseAdapter(self.clients)
+
+    @cached_property
+    def _synapse_evidence(self) -> EvidenceGatherer:
+        from shared.reconcilers.evidence import EvidenceGatherer
+
+        return EvidenceGatherer(self._synapse, self.settings.synapse_workspace_ids)
+
+    @cached_property
+    def private_endpoints(self) -> PrivateEndpointReconciler:
+        from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
+
+        return PrivateEndpointReconciler(
+            self.settings, self.machine_learning, self._synapse_evidence
+        )
+
+    @cached_property
+    def role_assignments(self) -> RoleAssignmentReconciler:
+        from shared.adapters.authorization import AuthorizationAdapter
+        from shared.reconcilers.role_assignments import RoleAssignmentReconciler
+
+        return RoleAssignmentReconciler(
+            self.settings,
+            self.machine_learning,
+            AuthorizationAdapter(self.clients),
+            self._synapse_evidence,
+        )
+
+    @cached_property
+    def policies(self) -> PolicyReconciler:
+        from shared.adapters.workspace_facts import WorkspaceFactsAdapter
+        from shared.reconcilers.policies import PolicyReconciler
+
+        return PolicyReconciler(
+            self.settings,
+            WorkspaceFactsAdapter(self.clients),
+            self.machine_learning,
+            self._synapse,
+        )
+
+    # --- scoring and retraining ---------------------------------------------------------------
+
+    @cached_property
+    def _batch_scoring(self) -> BatchScoringAdapter:
+        from shared.adapters.batch_scoring import BatchScoringAdapter
+
+        return BatchScoringAdapter(self.clients)
+
+    @cached_property
+    def _scoring_records(self) -> ScoringRecords:
+        from shared.scoring.records import ScoringRecords
+
+        return ScoringRecords(self.ledger.table)
+
+    @cached_property
+    def scoring(self) -> ScoringStarter:
+        """The one scoring starter: HTTP scoring and the scoring after a retrain."""
+        from shared.scoring.service import ScoringStarter
+
+        return ScoringStarter(
+            self._batch_scoring,
+            self.claims,
+            self._scoring_records,
+            self.settings.scoring_allowed_inputs,
+            dry_run=self.settings.dry_run,
+        )
+
+    @cached_property
+    def scoring_outcomes(self) -> ScoringOutcomes:
+        """How the scoring jobs the app started ended (over HTTP too: built with retraining off)."""
+        from shared.reconcilers.scoring_outcomes import ScoringOutcomes
+
+        return ScoringOutcomes(
+            self._batch_scoring,
+            self._scoring_records,
+            self.sink,
+            self.settings.automation_mode.value,
+        )
+
+    @cached_property
+    def retraining(self) -> RetrainingReconciler | None:
+        """None when retraining is off (RETRAIN_WORKSPACE_IDS empty)."""
+        if self.settings.retraining is None:
+            return None
+        from shared.adapters.drift_query import DriftQueryAdapter
+        from shared.adapters.promotion import PromotionAdapter
+        from shared.adapters.retraining_jobs import RetrainingJobsAdapter
+        from shared.reconcilers.retraining import RetrainingReconciler
+
+        return RetrainingReconciler(
+            self.settings,
+            RetrainingJobsAdapter(self.clients),
+            self.scoring,
+            DriftQueryAdapter(self.clients),
+            self.claims,
+            self.sink,
+            promotion=(
+                PromotionAdapter(self.clients) if self.settings.retraining.promotion else None
+            ),
+        )
 
 
 @functools.cache
 def runtime_for(settings: Settings) -> Runtime:
-    from shared.adapters.clients import clients_for
-    from shared.adapters.outcomes import OutcomePublisher
-    from shared.claims import Claims
-    from shared.ledger import open_ledger
-    from shared.recorder import Recorder
     from shared.telemetry import configure_telemetry
 
-    # Once per process, on the first runtime build rather than at import: cold start.
+    # Once per process, on every function's first build rather than at import: cold start.
     configure_telemetry()
-    clients = clients_for(settings)
-    ledger = open_ledger(settings.ledger, clients.token_credential)  # type: ignore[arg-type]
-    publisher = (
-        OutcomePublisher(settings.outcome_topic_endpoint, clients.token_credential)
-        if settings.outcome_topic_endpoint
-        else None
-    )
-    reconcilers = build(settings, Recorder(ledger, publisher), Claims(ledger.table))
-    return Runtime(
-        **{field.name: getattr(reconcilers, field.name) for field in fields(reconcilers)},
-        ledger=ledger,
-    )
+    return Runtime(settings)
 
 
 def runtime() -> Runtime:

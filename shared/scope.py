@@ -1,16 +1,7 @@
-"""Which AML workspaces the app looks after (issue 17): the scope, as a pure rule.
-
-`ML_SCOPES` names ARM scopes: management groups, subscriptions, resource groups, workspaces;
-`ML_WORKSPACE_IDS` adds workspaces to them. `ML_SCOPE_EXCLUDE` carves scopes out, and
-`ML_SCOPE_TAG` (`name=value`) keeps only the workspaces that carry that tag. A workspace is in
-scope when it lies under a scope, under no exclusion, and carries the tag when one is set.
-
-"Lies under" is the exemptions' matcher (`shared.policy.exemptions.within_scope`): whole ARM
-segments, case-insensitive, so `rg-ml` never covers `rg-ml2`. A management group is not in a
-resource's ID: the caller brings the management groups the workspace's subscription lies under,
-as ARM reports them, and the workspace's tags, read from ARM at decision time (an event's copy
-of them is whatever its sender wrote).
-"""
+"""Which AML workspaces the app looks after, as a pure rule: under a scope (`ML_SCOPES`,
+`ML_WORKSPACE_IDS`), under no exclusion (`ML_SCOPE_EXCLUDE`), carrying `ML_SCOPE_TAG` when set.
+"Lies under" is the exemptions' matcher (whole segments); the caller brings the management groups
+and tags as ARM reports them (an event's copy is whatever its sender wrote)."""
 
 from __future__ import annotations
 
@@ -31,7 +22,6 @@ _TAG_NAME = re.compile(r"^[^<>%&\\?/]{1,512}$")
 
 
 def is_management_group(scope: str) -> bool:
-    """A management group's ARM ID, `/providers/Microsoft.Management/managementGroups/<id>`."""
     head, group = scope[: len(MANAGEMENT_GROUPS)], scope[len(MANAGEMENT_GROUPS) :]
     return (
         scope.isascii()
@@ -41,7 +31,6 @@ def is_management_group(scope: str) -> bool:
 
 
 def group_name(scope: str) -> str:
-    """The ID of a management group (what ARM's management group API takes)."""
     return scope[len(MANAGEMENT_GROUPS) :]
 
 
@@ -51,16 +40,12 @@ def is_workspace(value: str) -> bool:
 
 @dataclass(frozen=True)
 class Scope:
-    """The scope: where to look (`scopes`), what not to touch (`excluded`), and the tag."""
-
     scopes: tuple[str, ...]
     excluded: tuple[str, ...] = ()
     tag: tuple[str, str] | None = None
 
     @property
     def management_groups(self) -> tuple[str, ...]:
-        """The management groups among the scopes and the exclusions: their membership is
-        read from ARM."""
         return tuple(s for s in (*self.scopes, *self.excluded) if is_management_group(s))
 
     @property
@@ -70,23 +55,21 @@ class Scope:
             subscription_of(s).lower() for s in self.scopes if not is_management_group(s)
         )
 
-    def _lies_under(self, workspace_id: str, scope: str, groups: Collection[str]) -> bool:
-        if is_management_group(scope):
-            return any(same_arm_id(scope, group) for group in groups)
-        return within_scope(workspace_id, scope)
-
     def in_scope(
         self,
         workspace_id: str,
         management_groups: Collection[str] = (),
         tags: Mapping[str, str] | None = None,
     ) -> bool:
-        """Whether the workspace is in scope. `management_groups`: the management groups its
-        subscription lies under, as read from ARM; `tags`: its tags as read from ARM (None:
-        not read, which no tag rule accepts)."""
+        """`tags` None: not read, which no tag rule accepts."""
+
+        def lies_under(scope: str) -> bool:
+            if is_management_group(scope):
+                return any(same_arm_id(scope, group) for group in management_groups)
+            return within_scope(workspace_id, scope)
 
         def under(scopes: tuple[str, ...]) -> bool:
-            return any(self._lies_under(workspace_id, s, management_groups) for s in scopes)
+            return any(lies_under(s) for s in scopes)
 
         return (
             is_workspace(workspace_id)
@@ -96,9 +79,7 @@ class Scope:
         )
 
     def may_cover(self, workspace_id: str) -> bool:
-        """What the ID alone tells (any management group may hold the workspace; management
-        group exclusions and the tag are unknown): out of scope here is out of scope whatever
-        ARM says; inside, `in_scope` decides."""
+        """What the ID alone tells: out of scope here is out whatever ARM says."""
         known = tuple(s for s in self.excluded if not is_management_group(s))
         return Scope(self.scopes, known).in_scope(workspace_id, self.management_groups)
 
@@ -124,7 +105,11 @@ def parse_scopes(text: str) -> tuple[str, ...]:
         raise ValueError("expected a JSON array of ARM scopes")
     found: list[str] = []
     for position, item in enumerate(raw, start=1):
-        if not isinstance(item, str) or not _is_container_or_workspace(item.strip()):
+        value = item.strip() if isinstance(item, str) else ""
+        # A subscription or resource group has a chain of one or two; a workspace is one itself.
+        if not is_management_group(value) and not (
+            is_scope(value) and (len(scopes_of(value)) <= 2 or is_workspace(value))
+        ):
             raise ValueError(
                 f"item {position} ({json.dumps(item)[:200]}) is not a management group "
                 f"({MANAGEMENT_GROUPS}<id>), a subscription (/subscriptions/<guid>), a resource "
@@ -134,13 +119,6 @@ def parse_scopes(text: str) -> tuple[str, ...]:
             raise ValueError(f"item {position} ({item.strip()!r}) is listed twice")
         found.append(item.strip())
     return tuple(found)
-
-
-def _is_container_or_workspace(value: str) -> bool:
-    if is_management_group(value):
-        return True
-    # A subscription or resource group has a chain of one or two; a workspace is one itself.
-    return is_scope(value) and (len(scopes_of(value)) <= 2 or is_workspace(value))
 
 
 def parse_tag(text: str) -> tuple[str, str]:

@@ -1,11 +1,6 @@
-"""Telemetry to Application Insights: azure-monitor-opentelemetry, configured once, not at import.
-
-Azure SDK calls become dependencies (the HTTP library instrumentations are off: they would record
-each call again, one level down); log records become traces, each `extra` field a custom
-dimension. Not at import: the distro costs hundreds of milliseconds (bench/cold_start.py). Not
-twice: when the Functions worker configures it (`PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY`) or
-another SDK tracer provider is installed, this does nothing rather than export everything twice.
-"""
+"""Telemetry to Application Insights (azure-monitor-opentelemetry): configured once, not at import
+(the distro costs hundreds of milliseconds), and not at all when the Functions worker or another
+SDK tracer provider already did (everything would be exported twice)."""
 
 from __future__ import annotations
 
@@ -32,17 +27,17 @@ _lock = threading.Lock()
 _state: TelemetryState | None = None
 
 
-class TelemetryState(Enum):
-    OFF = "off"  # no connection string: nothing to export to
-    CONFIGURED = "configured"  # this process configured the distro
-    BY_WORKER = "by-worker"  # the Functions worker (or another library) already did
-
-
 def _sdk_tracer_provider_installed() -> bool:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
 
     return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+class TelemetryState(Enum):
+    OFF = "off"  # no connection string: nothing to export to
+    CONFIGURED = "configured"  # this process configured the distro
+    BY_WORKER = "by-worker"  # the Functions worker (or another library) already did
 
 
 def configure_telemetry(environ: Mapping[str, str] | None = None) -> TelemetryState:

@@ -1,8 +1,5 @@
-"""Local stand-ins for Azure used by the tests, the bench, the offline demo and the sandbox:
-:class:`AzureSimulator` (one HTTPS server with one service object per Azure provider mounted on
-it) and :class:`Azurite` (a throwaway Azurite Table storage emulator). :class:`Call`,
-:class:`Reply`, :func:`route` and :func:`arm_error` are what a route handler takes and gives.
-"""
+"""Local stand-ins for Azure (tests, bench, demo, sandbox): :class:`AzureSimulator`, one HTTPS
+server with one service object per Azure provider, and :class:`Azurite` (Table storage)."""
 
 from .azure_simulator import AzureSimulator
 from .azurite import Azurite

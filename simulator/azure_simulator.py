@@ -1,12 +1,6 @@
-"""The local HTTPS stand-in for the Azure endpoints the app talks to: :class:`AzureSimulator`.
-
-The real Azure SDK clients run unchanged against it: they only see other base URLs, a managed
-identity endpoint and a CA bundle, all given by :meth:`AzureSimulator.env`. It is the one HTTPS
-server (:mod:`simulator.server`) with one service object per Azure provider mounted on it, each an
-attribute that tests seed and inspect directly (``sim.identity``, ``sim.arm``, ``sim.ml``,
-``sim.synapse``, ``sim.authorization``, ``sim.network``, ``sim.eventgrid``, ``sim.logs``: see
-docs/ARCHITECTURE.md section 10).
-"""
+"""The local HTTPS stand-in for the Azure endpoints the app talks to: the real SDK clients run
+unchanged against it, given other base URLs, an identity endpoint and a CA bundle (:meth:`env`).
+Each Azure provider is a service attribute tests seed and inspect (docs/ARCHITECTURE.md, 10)."""
 
 from __future__ import annotations
 
@@ -19,16 +13,15 @@ from .logs import LogAnalytics
 from .management import ManagementGroups
 from .ml import MachineLearning
 from .network import Network
+from .resourcegraph import ResourceGraph
 from .server import ML_AUDIENCE, SYNAPSE_AUDIENCE, SimulatorServer
 from .synapse import Synapse
 
 
 class AzureSimulator(SimulatorServer):
-    """Local HTTPS simulator of ARM, the Synapse data plane, Azure ML, Log Analytics, Event Grid
-    and managed identity; a context manager (or :meth:`start` / :meth:`stop`)."""
+    """The server with every service mounted; a context manager (or ``start()``/``stop()``)."""
 
     def __init__(self, *, tenant_id: str = shapes.DEFAULT_TENANT_ID) -> None:
-        """Prepare an unstarted simulator; ``tenant_id`` is used in seeded identities."""
         super().__init__(tenant_id=tenant_id)
         self.identity = ManagedIdentity(self)
         self.arm = ResourceStore(self.lock)
@@ -39,6 +32,7 @@ class AzureSimulator(SimulatorServer):
         self.eventgrid = CustomTopic(self)
         self.logs = LogAnalytics(self)
         self.management = ManagementGroups(self)
+        self.resourcegraph = ResourceGraph(self)
         self.ml.on_connection_state(self.network.mirror_connection_state)
         self.ml.on_connection_state(self.synapse.mirror_connection_state)
         # The first match wins: an AML workspace's connections (ml) before any resource's
@@ -52,6 +46,7 @@ class AzureSimulator(SimulatorServer):
             self.eventgrid,
             self.logs,
             self.management,
+            self.resourcegraph,
             self.arm,
         )
 

@@ -1,8 +1,6 @@
-"""The App Service managed identity endpoint (``IDENTITY_ENDPOINT``, protocol 2019-08-01): ``GET
-/msi/token?resource=...`` with the secret in ``X-IDENTITY-HEADER`` (route ``token``), answered as
-App Service does. Tokens are unsigned JWTs (:mod:`simulator.tokens`) remembered by value: the
-server accepts only tokens issued here, and only for the route's audience.
-"""
+"""The App Service managed identity endpoint (protocol 2019-08-01): ``GET /msi/token?resource=``
+with the secret in ``X-IDENTITY-HEADER``. Tokens (:mod:`simulator.tokens`) are remembered by
+value: the server accepts only tokens issued here, and only for the route's audience."""
 
 from __future__ import annotations
 
@@ -16,7 +14,6 @@ from .server import Call, Reply, Route, route
 if TYPE_CHECKING:
     from .server import SimulatorServer
 
-#: Path of the token endpoint under the simulator's URL.
 TOKEN_PATH = "/msi/token"
 
 
@@ -36,7 +33,6 @@ class ManagedIdentity:
         self._token_requests: list[dict[str, str | None]] = []
 
     def routes(self) -> list[Route]:
-        """The token route: it checks its own secret header instead of a bearer token."""
         return [route("GET", rf"^{TOKEN_PATH}$", "token", self.token, None)]
 
     @property
@@ -45,14 +41,8 @@ class ManagedIdentity:
         return f"{self.sim.url}{TOKEN_PATH}"
 
     def issue_token(self, resource: str) -> str:
-        """Issue a bearer token for ``resource`` directly (for negative tests): an unsigned JWT
-        whose ``aud`` is ``resource`` (azure-ai-ml decodes the ``https://ml.azure.com`` one)."""
-        token = tokens.unsigned_jwt(
-            audience=resource,
-            tenant_id=self.tenant_id,
-            object_id=self.principal_id,
-            client_id=self.client_id,
-        )
+        """Issue a bearer token for ``resource`` directly (for negative tests)."""
+        token = tokens.unsigned_jwt(resource, self.tenant_id, self.principal_id, self.client_id)
         with self._lock:
             self._tokens[token] = resource
         return token
@@ -84,11 +74,9 @@ class ManagedIdentity:
                 "error": {"code": "Unauthorized", "message": "X-IDENTITY-HEADER is wrong."},
             }
             return Reply(401, body)
-        resource = call.query.get("resource")
-        if not resource:
-            return Reply(
-                400, {"statusCode": 400, "message": "The 'resource' parameter is required."}
-            )
+        if not (resource := call.query.get("resource")):
+            message = "The 'resource' parameter is required."
+            return Reply(400, {"statusCode": 400, "message": message})
         client_id = call.query.get("client_id")
         asked = {name: call.query.get(name) for name in ("client_id", "object_id", "mi_res_id")}
         self._token_requests.append(

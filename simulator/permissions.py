@@ -1,12 +1,8 @@
-"""Azure RBAC in the simulator: a call whose action the app's roles lack is answered 403.
-
-The actions come from ``infra/permissions.json``, the table the Bicep takes its custom roles from:
-``operations`` maps each call (method and path template, or a data plane's token audience) to the
-actions ARM checks, ``customRoles`` are what the app's identity holds; a missing action fails a
-test instead of a production run. A call no template maps is let through and kept in
-``unmapped``. The roles are taken together (where each is assigned is not known); Synapse, Event
-Grid and Log Analytics have their own RBAC and are not checked here.
-"""
+"""Azure RBAC in the simulator: a call whose action the app's roles lack is answered 403, so a
+missing action fails a test instead of a production run. ``infra/permissions.json`` (the Bicep's
+custom roles) maps each call (method and path template, or a data plane's audience) to actions;
+an unmapped call is let through and kept in ``unmapped``. Synapse, Event Grid and Log Analytics
+have their own RBAC, not checked here."""
 
 from __future__ import annotations
 
@@ -22,7 +18,6 @@ from . import tokens
 if TYPE_CHECKING:
     from .server import Reply
 
-#: The table the Bicep's custom roles are built from.
 PERMISSIONS_FILE: Final = Path(__file__).resolve().parent.parent / "infra" / "permissions.json"
 #: Route audiences (simulator/server.py) whose calls Azure RBAC authorizes.
 _CHECKED_AUDIENCES: Final = {"arm": None, "ml": "https://ml.azure.com"}

@@ -20,6 +20,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -44,6 +45,8 @@ _AUDIENCES: Final = {
     "ml": ML_AUDIENCE,
 }
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
+_READS: Final = frozenset({"token", "resourcegraph.query"})
+_ARM_READS: Final = frozenset({"GET", "HEAD"})
 #: Items per page on the paged lists until a test sets another size.
 DEFAULT_PAGE_SIZE: Final = 50
 
@@ -105,6 +108,34 @@ class Reply:
 
 
 Handler = Callable[[Call], Reply]
+
+
+class ReadThrottle:
+    """ARM's read throttling: a token bucket per principal (all one here) of ``burst`` reads
+    refilled at ``per_second``; an empty bucket answers 429 with Retry-After, and every ARM
+    read's answer says how many reads are left."""
+
+    HEADER: Final = "x-ms-ratelimit-remaining-subscription-reads"
+
+    def __init__(self, burst: int, per_second: float) -> None:
+        self.burst, self.per_second = burst, per_second
+        self.tokens, self.at = float(burst), time.monotonic()
+
+    def take(self) -> Reply | None:
+        """Spend one read (None), or the 429 to answer."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return None
+        wait = max(1, int(-(-(1 - self.tokens) // self.per_second)))
+        message = (
+            "Number of 'read' requests for subscription actor exceeded. Please try again after "
+            f"'{wait}' seconds after the additional tokens are available."
+        )
+        headers = {"Retry-After": str(wait), self.HEADER: "0"}
+        return arm_error(429, "SubscriptionRequestsThrottled", message, headers)
 
 
 @dataclass(frozen=True)
@@ -264,6 +295,14 @@ class SimulatorServer:
         self._ca_bundle: Path | None = None
         #: Azure RBAC: the app's actions (infra/permissions.json) and what each call needs.
         self.permissions = Permissions.load()
+        #: ARM read throttling, off until :meth:`throttle_arm_reads`.
+        self.read_throttle: ReadThrottle | None = None
+
+    def throttle_arm_reads(self, burst: int = 250, per_second: float = 25.0) -> None:
+        """Throttle ARM reads (GET, HEAD) as ARM does, by default with ARM's own bucket; off
+        again at :meth:`reset`."""
+        with self.lock:
+            self.read_throttle = ReadThrottle(burst, per_second)
 
     def token_audience(self, token: str) -> str | None:
         """The audience ``token`` was issued for, or None for a token this server never issued."""
@@ -353,9 +392,12 @@ class SimulatorServer:
             )
 
     def writes(self) -> list[Request]:
-        """Recorded PUT/PATCH/POST/DELETE requests, not counting token requests."""
+        """Recorded PUT/PATCH/POST/DELETE requests, not counting the reads made by POST (tokens,
+        Resource Graph queries)."""
         with self.lock:
-            return [r for r in self._requests if r.method in WRITE_METHODS and r.route != "token"]
+            return [
+                r for r in self._requests if r.method in WRITE_METHODS and r.route not in _READS
+            ]
 
     def requests_to(self, host_prefix: str) -> list[Request]:
         """Recorded requests whose Host header starts with ``host_prefix`` (``"localhost"``)."""
@@ -374,6 +416,7 @@ class SimulatorServer:
             self.clear_faults()
             self.reset_counts()
             self.page_size = DEFAULT_PAGE_SIZE
+            self.read_throttle = None
             for service in self.services:
                 service.reset()
 
@@ -525,17 +568,30 @@ class SimulatorServer:
                 self._take(self._faults, name)
                 or self._authenticate(matched, headers, api_version)
                 or self.permissions.check(matched.audience, method, path, headers)
+                or self._throttle(matched, method)
             )
             call = Call(method, path, query, headers, None, match)
             reply = early or self._take_rewrite(name, self._run_handler(matched, call, raw_body))
             if early is None and reply.status < 300:
                 reply = self._take(self._lost, name) or reply
+            with self.lock:
+                throttle = self.read_throttle
+                if throttle is not None and matched.audience == "arm" and method in _ARM_READS:
+                    left = {throttle.HEADER: str(int(throttle.tokens))}
+                    reply = dataclasses.replace(reply, headers={**left, **reply.headers})
         host, authorized = headers.get("host"), "authorization" in headers
         with self.lock:
             self._requests.append(
                 Request(method, path, name, reply.status, api_version, host, authorized)
             )
         return reply
+
+    def _throttle(self, route: Route, method: str) -> Reply | None:
+        with self.lock:
+            throttle = self.read_throttle
+            if throttle is None or route.audience != "arm" or method not in _ARM_READS:
+                return None
+            return throttle.take()
 
     def _run_handler(self, route: Route, call: Call, raw_body: bytes) -> Reply:
         if raw_body:

@@ -7,7 +7,7 @@ from typing import Any
 
 from shared.ml_events import APP_TAG
 from shared.reconcilers.intent import INTENT
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 from tests.conftest import App
 from tools import retraining_scene as rs
 from tools import scene
@@ -31,7 +31,7 @@ def our_jobs(
 
 
 def event_outcome(event_id: str) -> str:
-    row = retraining_runtime().ledger.event(event_id)
+    row = runtime().ledger.event(event_id)
     assert row is not None, f"event {event_id} was not recorded"
     return str(row["Outcome"])
 
@@ -43,7 +43,7 @@ def recorded_actions(
     write only when asked for)."""
     return [
         a
-        for a in retraining_runtime().ledger.actions(workspace)
+        for a in runtime().ledger.actions(workspace)
         if a["Kind"] == kind and (intents or a["Outcome"] != INTENT)
     ]
 

@@ -11,7 +11,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.data.tables import TableServiceClient, UpdateMode
 
-from shared.claims import Claims, ClaimState, RetrainingClaim
+from shared.claims import (
+    Busy,
+    Claims,
+    ClaimState,
+    Owned,
+    Replay,
+    RetrainingClaim,
+    retraining_scoring,
+)
+from shared.planning.retraining import scoring_request_id
 from shared.policy.budget import HOUR
 from simulator import Azurite
 from tools import scene
@@ -76,14 +85,21 @@ def test_a_state_change_applies_only_to_the_claim_read(claims: Claims) -> None:
 
 
 def test_a_scoring_claim_is_taken_once_per_retraining_job(claims: Claims) -> None:
-    assert claims.claim_scoring(WS, "retrain-a", request_id="r1", now=NOW) is True
-    assert claims.claim_scoring(WS, "retrain-a", request_id="r2", now=NOW) is False
-    assert claims.claim_scoring(WS, "retrain-b", request_id="r3", now=NOW) is True
-    claims.scoring_started(WS, "retrain-a", "batchjob-1")
-    found = claims.scoring(WS, "retrain-a")
-    assert found is not None
-    assert (found.request_id, found.scoring_job) == ("r1", "batchjob-1")
-    assert claims.scoring(WS, "retrain-c") is None
+    first = claims.claim_scoring(retraining_scoring(WS, "retrain-a", "event:1"), now=NOW)
+    assert isinstance(first, Owned)
+    assert first.request_id == scoring_request_id(WS, "retrain-a")
+    assert claims.claim_scoring(retraining_scoring(WS, "retrain-a", "event:2"), now=NOW) == Busy(
+        "event:1"
+    )
+    assert isinstance(
+        claims.claim_scoring(retraining_scoring(WS, "retrain-b", "event:2"), now=NOW), Owned
+    )
+    claims.settle_scoring(first, "batchjob-1", WS, f"{WS}/batchEndpoints/e")
+    assert claims.scored(retraining_scoring(WS, "retrain-a", "event:3")) == "batchjob-1"
+    assert claims.claim_scoring(retraining_scoring(WS, "retrain-a", "event:3"), now=NOW) == Replay(
+        "batchjob-1", WS, f"{WS}/batchEndpoints/e"
+    )
+    assert claims.scored(retraining_scoring(WS, "retrain-c", "event:3")) is None
 
 
 def test_a_claim_row_edited_by_hand_holds_nothing_back_and_is_replaced(claims: Claims) -> None:

@@ -90,7 +90,7 @@ def test_replay_delivers_a_dead_lettered_batch(
 def test_bad_settings_are_reported_by_name(app: App, capsys: pytest.CaptureFixture[str]) -> None:
     app.set_settings(ML_WORKSPACE_IDS="not-an-id")
 
-    assert cli.main(["plan"]) == 2
+    assert cli.main(["plan"]) == 64
 
     line = _one_error_line(capsys.readouterr().err)
     assert line.startswith("error: configuration error: ML_WORKSPACE_IDS")
@@ -144,14 +144,14 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "deep",
     ],
 )
-def test_replay_of_an_unreadable_file_is_one_line_and_exit_2(
+def test_replay_of_an_unreadable_file_is_one_line_and_exit_64(
     elsewhere: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, expected: str
 ) -> None:
     path = elsewhere / "events.json"
     if content is not None:
         path.write_bytes(content)
 
-    assert cli.main(["replay", str(path)]) == 2
+    assert cli.main(["replay", str(path)]) == 64
 
     captured = capsys.readouterr()
     assert expected in _one_error_line(captured.err)
@@ -166,7 +166,7 @@ def test_replay_of_a_path_that_cannot_be_opened_says_why_and_what_to_check(
     (elsewhere / "events.json").write_text("{}", encoding="utf-8")
     path = elsewhere / "events.json" / "more.json"
 
-    assert cli.main(["replay", str(path)]) == 2
+    assert cli.main(["replay", str(path)]) == 64
 
     captured = capsys.readouterr()
     line = _one_error_line(captured.err)
@@ -177,7 +177,7 @@ def test_replay_of_a_path_that_cannot_be_opened_says_why_and_what_to_check(
 def test_replay_to_an_unknown_function_names_the_ones_that_exist(
     elsewhere: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["replay", "events.json", "--function", "on_nothing"]) == 2
+    assert cli.main(["replay", "events.json", "--function", "on_nothing"]) == 64
 
     line = _one_error_line(capsys.readouterr().err)
     assert "no function named 'on_nothing'" in line
@@ -187,7 +187,7 @@ def test_replay_to_an_unknown_function_names_the_ones_that_exist(
 def test_replay_to_a_timer_function_says_it_is_not_an_event_function(
     elsewhere: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["replay", "events.json", "--function", "reconcile_all"]) == 2
+    assert cli.main(["replay", "events.json", "--function", "reconcile_all"]) == 64
 
     line = _one_error_line(capsys.readouterr().err)
     assert "reconcile_all is not triggered by Event Grid" in line
@@ -206,7 +206,7 @@ def test_replay_to_a_timer_function_says_it_is_not_an_event_function(
     ids=["missing", "malformed", "values-not-object", "not-object", "not-utf8"],
 )
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_a_bad_settings_file_is_one_line_and_exit_2_before_or_after_the_command(
+def test_a_bad_settings_file_is_one_line_and_exit_64_before_or_after_the_command(
     elsewhere: Path,
     capsys: pytest.CaptureFixture[str],
     content: bytes | None,
@@ -222,20 +222,20 @@ def test_a_bad_settings_file_is_one_line_and_exit_2_before_or_after_the_command(
         else ["plan", "--settings", str(path)]
     )
 
-    assert cli.main(argv) == 2
+    assert cli.main(argv) == 64
 
     line = _one_error_line(capsys.readouterr().err)
     assert f"settings file {path}" in line
     assert expected in line
 
 
-def test_bad_usage_is_one_line_and_exit_2(
+def test_bad_usage_is_one_line_and_exit_64(
     elsewhere: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["plan", "--bogus"]) == 2
+    assert cli.main(["plan", "--bogus"]) == 64
     assert "unrecognized arguments: --bogus" in _one_error_line(capsys.readouterr().err)
 
-    assert cli.main([]) == 2
+    assert cli.main([]) == 64
     assert "--help" in _one_error_line(capsys.readouterr().err)
 
 
@@ -384,12 +384,12 @@ def _write_events(tmp_path: Path, events: Sequence[object]) -> Path:
     return path
 
 
-def test_replay_of_items_that_are_not_events_reports_each_and_exits_2(
+def test_replay_of_items_that_are_not_events_reports_each_and_exits_64(
     app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _write_events(tmp_path, [1, "x", {"id": "e1"}])
 
-    assert cli.main(["replay", str(path)]) == 2
+    assert cli.main(["replay", str(path)]) == 64
 
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "#1 ?: invalid: not delivered: a JSON number, not an Event Grid event object"
@@ -417,7 +417,7 @@ def test_replay_of_odd_data_goes_through_intake_and_never_raises(
     code = cli.main(["replay", str(path), "--function", "on_private_endpoint_event"])
 
     out = capsys.readouterr().out
-    assert code == 2
+    assert code == 64
     assert "replayed 4 events: 3 invalid, 1 reconciled" in out
     for event_id in ("data-string", "data-list"):
         assert app.ledger.event(event_id)["Outcome"] == "invalid"
@@ -472,7 +472,7 @@ def test_the_cli_entry_point_prints_only_its_own_error_line(tmp_path: Path) -> N
         check=False,
     )
 
-    assert done.returncode == 2
+    assert done.returncode == 64
     assert done.stdout == ""
     assert "Auth level" not in done.stderr
     assert _one_error_line(done.stderr).startswith("error: reconcile_all is not triggered")
@@ -531,7 +531,7 @@ def test_replay_of_an_event_no_function_handles_names_its_type(
     event = {"id": "e1", "eventType": "Contoso.Something", "subject": "x", "data": {}}
     path.write_text(json.dumps(event), encoding="utf-8")
 
-    assert cli.main(["replay", str(path)]) == 2
+    assert cli.main(["replay", str(path)]) == 64
 
     assert "no function handles event type 'Contoso.Something'" in capsys.readouterr().out
 
@@ -553,7 +553,7 @@ def test_replay_reads_a_file_with_a_bom_and_windows_line_endings(
     [{"A\u0000B": "x"}, {"": "x"}, {"A=B": "x"}, {"ARM_NOTE": "nul\u0000inside"}],
     ids=["nul-in-name", "empty-name", "equals-in-name", "nul-in-value"],
 )
-def test_a_settings_file_with_a_setting_no_environment_can_hold_is_one_line_and_exit_2(
+def test_a_settings_file_with_a_setting_no_environment_can_hold_is_one_line_and_exit_64(
     app: App,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -564,7 +564,7 @@ def test_a_settings_file_with_a_setting_no_environment_can_hold_is_one_line_and_
     path = tmp_path / "odd.settings.json"
     path.write_text(json.dumps({"IsEncrypted": False, "Values": values}), encoding="utf-8")
 
-    assert cli.main(["plan", "--settings", str(path)]) == 2
+    assert cli.main(["plan", "--settings", str(path)]) == 64
 
     (line,) = _error_lines(capsys.readouterr().err)
     assert line.startswith(f"error: settings file {path} has a setting that cannot be")
@@ -606,7 +606,7 @@ def test_ctrl_c_during_apply_is_one_line_and_exit_130(
         ("/", "is a directory: give the path of a saved event file"),
     ],
 )
-def test_replay_of_special_files_is_one_line_and_exit_2(
+def test_replay_of_special_files_is_one_line_and_exit_64(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -615,7 +615,7 @@ def test_replay_of_special_files_is_one_line_and_exit_2(
 ) -> None:
     monkeypatch.chdir(tmp_path)
 
-    assert cli.main(["replay", path]) == 2
+    assert cli.main(["replay", path]) == 64
 
     captured = capsys.readouterr()
     (line,) = _error_lines(captured.err)
@@ -627,11 +627,11 @@ def test_replay_of_many_events_reports_each_and_sums_them_up(
     app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Items that cannot be events are refused each on its own, without Azure: a large batch
-    # still ends with one summary and exit 2.
+    # still ends with one summary and exit 64.
     path = tmp_path / "many.json"
     path.write_text(json.dumps([{"id": f"e{n}"} for n in range(10_000)]), encoding="utf-8")
 
-    assert cli.main(["replay", str(path)]) == 2
+    assert cli.main(["replay", str(path)]) == 64
 
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 10_001
@@ -742,3 +742,208 @@ def test_no_progress_is_drawn_when_stderr_is_not_a_terminal() -> None:
         step("b")
 
     assert screen.getvalue() == ""
+
+
+# -- signals for pipelines: exit codes, saved plans, targets, JSON ---------------------------
+
+
+def _changes(app: App, tmp_path: Path, *argv: str) -> list[dict[str, str]]:
+    path = tmp_path / "saved.plan.json"
+    assert cli.main(["plan", "--out", str(path), *argv]) == 0
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert (document["format"], document["version"]) == ("synapse-aml-automation/plan", 1)
+    return list(document["changes"])
+
+
+def test_plan_detailed_exitcode_is_2_with_changes_then_0_once_applied(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["plan", "--detailed-exitcode"]) == cli.CHANGES == 2
+    assert " changes" in capsys.readouterr().out
+    # Without the flag, a plan with changes is a success.
+    assert cli.main(["plan"]) == 0
+    assert app.sim.writes() == []
+
+    assert cli.main(["apply"]) == 0
+    assert cli.main(["plan", "--detailed-exitcode", "--json"]) == 0
+
+
+def test_plan_detailed_exitcode_is_1_on_error(app: App, capsys: pytest.CaptureFixture[str]) -> None:
+    app.sim.inject("aml.pec.list", status=403, times=1)
+
+    assert cli.main(["plan", "--detailed-exitcode"]) == 1
+
+
+def test_usage_errors_exit_64_apart_from_the_plans_codes(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["plan", "--detailed-exitcode", "--bogus"]) == cli.USAGE == 64
+    assert "unrecognized arguments: --bogus" in _one_error_line(capsys.readouterr().err)
+
+
+def test_a_saved_plan_is_applied_exactly(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    changes = _changes(app, tmp_path)
+    assert {c["verdict"] for c in changes} == {"approve", "assign"}
+    assert resource_writes(app) == []
+
+    assert cli.main(["apply", str(tmp_path / "saved.plan.json")]) == 0
+
+    for connection in app.scene.connections:
+        assert app.status(connection) == connection.expected
+    # One write per saved change: the plan, nothing more.
+    assert len(resource_writes(app)) == len(changes)
+
+
+def test_a_saved_plan_is_refused_when_the_world_changed_and_nothing_is_written(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _changes(app, tmp_path)
+    # Someone rejects the verified connection in the portal before the plan is applied.
+    verified = app.connection("listed by allow-listed syn-analytics")
+    app.sim.ml.add_private_endpoint_connection(
+        verified.workspace_id, verified.name, verified.private_endpoint_id, status="Rejected"
+    )
+    capsys.readouterr()
+    app.sim.reset_counts()
+
+    assert cli.main(["apply", str(tmp_path / "saved.plan.json")]) == cli.STALE == 3
+
+    line = _one_error_line(capsys.readouterr().err)
+    assert "the saved plan no longer holds" in line
+    assert "nothing written: plan again" in line
+    assert resource_writes(app) == []
+    assert app.status(verified) == "Rejected"
+
+
+def test_a_saved_plan_from_other_settings_is_refused(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _changes(app, tmp_path)
+    app.set_settings(ML_WORKSPACE_IDS=scene.PROD)
+    capsys.readouterr()
+
+    assert cli.main(["apply", str(tmp_path / "saved.plan.json")]) == cli.USAGE
+
+    assert "was made under other settings" in _one_error_line(capsys.readouterr().err)
+    assert resource_writes(app) == []
+
+
+def test_a_plan_with_errors_is_not_saved(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app.sim.inject("aml.pec.list", status=403, times=1)
+
+    assert cli.main(["plan", "--out", str(tmp_path / "p.json"), "--detailed-exitcode"]) == 1
+
+    assert not (tmp_path / "p.json").exists()
+    assert "no plan written" in capsys.readouterr().err
+
+
+def test_workspace_targets_only_that_workspace(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["plan", "--json", "--workspace", scene.DEV.upper()]) in (0,)
+    assert [item["workspace"] for item in json.loads(capsys.readouterr().out)] == [scene.DEV]
+
+    assert cli.main(["apply", "--workspace", scene.DEV]) == 0
+
+    for connection in app.scene.connections:
+        expected = (
+            connection.expected if connection.workspace_id == scene.DEV else connection.initial
+        )
+        assert app.status(connection) == expected
+
+
+def test_a_workspace_out_of_scope_is_a_usage_error_naming_it(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app.set_settings(ML_WORKSPACE_IDS=scene.PROD)
+
+    for command in ("plan", "apply"):
+        assert cli.main([command, "--workspace", scene.PROD, "--workspace", scene.DEV]) == 64
+
+        line = _one_error_line(capsys.readouterr().err)
+        assert f"--workspace {scene.DEV} is not a workspace in scope" in line
+    assert resource_writes(app) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["plan", "--json"],
+        ["--json", "plan"],
+        ["apply", "--json"],
+        ["replay", "--json", "EVENTS"],
+        ["export-policy", "--json"],
+        ["export-policy", "--json", "--out", "DIR"],
+        ["apply", "--json", "PLAN"],
+    ],
+)
+def test_every_command_prints_json_on_stdout(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    if "PLAN" in argv:
+        _changes(app, tmp_path)
+        capsys.readouterr()
+    events = _write_events(tmp_path, scene.connection_events(app.scene))
+    paths = {
+        "EVENTS": str(events),
+        "DIR": str(tmp_path / "policy"),
+        "PLAN": str(tmp_path / "saved.plan.json"),
+    }
+
+    assert cli.main([paths.get(a, a) for a in argv]) == 0
+
+    document = json.loads(capsys.readouterr().out)
+    assert document
+    if argv[0] == "apply":
+        assert {c["verdict"] for c in document["changes"]} == {"approve", "assign"}
+        assert all(c["outcome"].startswith("applied") for c in document["changes"])
+        assert document["errors"] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "does not exist: pass a file written by `plan --out`"),
+        (b"{not json", "is not JSON"),
+        (b'{"format": "terraform", "version": 1}', "is not a saved plan"),
+        (b'{"format": "synapse-aml-automation/plan", "version": 2}', "is plan format version 2"),
+    ],
+    ids=["missing", "not-json", "other-format", "newer-version"],
+)
+def test_a_file_that_is_not_a_saved_plan_is_refused_before_azure_is_asked(
+    app: App,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes | None,
+    expected: str,
+) -> None:
+    path = tmp_path / "plan.json"
+    if content is not None:
+        path.write_bytes(content)
+
+    assert cli.main(["apply", str(path)]) == 64
+
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"plan file {path}" in line
+    assert expected in line
+    assert app.sim.requests == []
+
+
+def test_a_saved_plan_applies_its_own_workspaces_only(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    changes = _changes(app, tmp_path, "--workspace", scene.PROD)
+    assert {c["workspace"] for c in changes} == {scene.PROD}
+
+    assert cli.main(["apply", "--workspace", scene.PROD, str(tmp_path / "saved.plan.json")]) == 64
+    assert cli.main(["apply", str(tmp_path / "saved.plan.json")]) == 0
+
+    for connection in app.scene.connections:
+        expected = (
+            connection.expected if connection.workspace_id == scene.PROD else connection.initial
+        )
+        assert app.status(connection) == expected

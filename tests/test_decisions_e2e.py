@@ -13,7 +13,7 @@ from azure.core.exceptions import ServiceResponseError
 
 from shared.ledger import ActionRecord
 from shared.reconcilers.intent import INTENT
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 from tests.conftest import App
 from tests.retraining import (
     completed_event,
@@ -402,6 +402,33 @@ def test_a_recreated_synapse_workspace_gets_its_role_and_the_old_identity_is_rep
     assert published["data"]["evidence"] == scene.ANALYTICS_PRINCIPAL
 
 
+@pytest.mark.parametrize("made_by_app", [False, True])
+def test_only_an_assignment_arm_says_the_app_made_is_reported_as_its_stale_one(
+    app: App, made_by_app: bool
+) -> None:
+    from shared.planning.role_assignments import (
+        assignment_description,
+        assignment_name,
+        contributor_role_definition_id,
+    )
+
+    # A person wrote the app's own description on an assignment for some other principal:
+    # the description is theirs to write, ARM's createdBy is not.
+    app.sim.authorization.add_role_assignment(
+        scene.DEV,
+        assignment_name(scene.DEV, NEW_PRINCIPAL),
+        NEW_PRINCIPAL,
+        contributor_role_definition_id(scene.DEV),
+        description=assignment_description(scene.ANALYTICS),
+        **({"created_by": app.sim.authorization.updated_by()} if made_by_app else {}),
+    )
+
+    workspace_event(app, scene.DEV)
+
+    stale = outcomes(app, scene.DEV, "role-assignment", "stale-assignment")
+    assert [row["Evidence"] for row in stale] == ([NEW_PRINCIPAL] if made_by_app else [])
+
+
 # -- unclear flags and identities fail closed ----------------------------------------------------
 
 
@@ -519,10 +546,10 @@ def test_a_scoring_answer_naming_another_job_is_not_applied(rapp: App, rewrite: 
 
     [record] = recorded_actions("batch-scoring")
     assert record["Outcome"].startswith("failed: not applied")
-    from shared.claims import Claims
+    from shared.claims import retraining_scoring
 
-    scoring = Claims(retraining_runtime().ledger.table).scoring(scene.PROD, event["data"]["runId"])
-    assert scoring is None or scoring.scoring_job == ""
+    key = retraining_scoring(scene.PROD, event["data"]["runId"], "")
+    assert runtime().claims.scored(key) is None
 
 
 def test_a_batch_endpoint_read_answering_another_endpoint_gets_no_post(rapp: App) -> None:
@@ -542,7 +569,7 @@ def test_a_batch_endpoint_read_answering_another_endpoint_gets_no_post(rapp: App
 def test_http_scoring_answered_with_another_workspaces_job_is_502_and_not_recorded(
     app: App,
 ) -> None:
-    from shared.scoring.wiring import scoring_service
+    from shared.runtime import runtime
     from tests.test_scoring_http_e2e import _json, post
     from tools import scoring_scene as ss
 
@@ -557,14 +584,14 @@ def test_http_scoring_answered_with_another_workspaces_job_is_502_and_not_record
 
     assert response.status_code == 502
     assert "another" in _json(response)["detail"] or scene.DEV in _json(response)["detail"]
-    assert scoring_service().records.jobs() == []
+    assert runtime().scoring.records.jobs() == []
 
 
 def test_writes_are_preceded_by_an_intent_row(rapp: App) -> None:
     event = completed_event(rapp)
     deliver_ml_event(rapp, event)
 
-    rows = list(retraining_runtime().ledger.actions(scene.PROD))
+    rows = list(runtime().ledger.actions(scene.PROD))
     intents = [(r["Kind"], r["Verdict"]) for r in rows if r["Outcome"] == INTENT]
     assert ("retraining", "submit") in intents
     assert ("batch-scoring", "start") in intents

@@ -18,9 +18,10 @@ from shared.ml_events import (
     APP_TAG,
     MESSAGE_LIMIT,
     MONITOR_BREACH_TAG,
+    SCORING,
     Drift,
     DriftSource,
-    RetrainingFinished,
+    JobFinished,
     bounded,
     classify_ml_event,
     scoped_workspace,
@@ -41,7 +42,7 @@ def _sample(name: str) -> dict[str, Any]:
     return dict(event)
 
 
-def _classify(event: dict[str, Any]) -> Drift | RetrainingFinished | Ignored:
+def _classify(event: dict[str, Any]) -> Drift | JobFinished | Ignored:
     return classify_ml_event(
         event_id=event["id"],
         event_type=event["eventType"],
@@ -140,7 +141,7 @@ def test_this_apps_retraining_job_reaching_a_terminal_status_is_finished(status:
     event = _status_changed({APP_TAG: "retraining", "trigger": "drift"}, status)
     event["data"]["runId"] = "retrain-0123"
     parsed = _classify(event)
-    assert isinstance(parsed, RetrainingFinished)
+    assert isinstance(parsed, JobFinished)
     assert parsed.job_name == "retrain-0123"
     assert parsed.reported_status == status
 
@@ -149,7 +150,7 @@ def test_run_completed_of_this_apps_retraining_job_is_finished() -> None:
     event = _sample("eventgrid_aml_runcompleted.json")
     event["data"]["runTags"] = {APP_TAG: "retraining"}
     parsed = _classify(event)
-    assert isinstance(parsed, RetrainingFinished)
+    assert isinstance(parsed, JobFinished)
     assert parsed.job_name == event["data"]["runId"]
 
 
@@ -163,14 +164,30 @@ def test_a_retraining_job_still_running_is_ignored(status: str) -> None:
 @pytest.mark.parametrize(
     "tags",
     [
-        {APP_TAG: "scoring"},
         {APP_TAG: "Retraining"},
+        {APP_TAG: "Scoring"},
+        {APP_TAG: ["scoring"]},
         {"submitted-by": "someone-else"},
         {"trigger": "drift"},
     ],
 )
-def test_jobs_this_app_did_not_submit_for_retraining_are_ignored(tags: dict[str, str]) -> None:
+def test_jobs_not_tagged_as_the_apps_are_ignored(tags: dict[str, object]) -> None:
     assert isinstance(_classify(_status_changed(tags, "Completed")), Ignored)
+
+
+@pytest.mark.parametrize("status", ["Completed", "Failed", "Canceled"])
+def test_a_job_tagged_as_the_apps_scoring_is_finished_to_be_confirmed(status: str) -> None:
+    # The tag only says which check follows: the ledger's scoring-jobs row proves it is ours.
+    event = _status_changed({APP_TAG.upper(): "scoring"}, status)
+    event["data"]["runId"] = "batchjob-0123"
+    parsed = _classify(event)
+    assert isinstance(parsed, JobFinished)
+    assert (parsed.job_name, parsed.reported_status, parsed.purpose) == (
+        "batchjob-0123",
+        status,
+        SCORING,
+    )
+    assert isinstance(_classify(_status_changed({APP_TAG: "scoring"}, "Running")), Ignored)
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,7 @@ def test_dry_run_outcome_types_are_planned_and_never_claim_an_action(rapp: App) 
             },
             "systemData": {"createdAt": "2026-11-25T00:00:00Z"},
         },
+        by_app=True,
     )
     deliver_ml_event(rapp, rs.monitor_breach_event())
     deliver_ml_event(rapp, rs.job_finished_event("retrain-by-hand", tags={APP_TAG: "retraining"}))
@@ -178,5 +179,6 @@ def _completed_event_for_new_job(app: App) -> dict[str, Any]:
             "properties": {"jobType": "Pipeline", "status": "Completed", "tags": tags},
             "systemData": {"createdAt": "2026-11-26T00:00:00Z"},
         },
+        by_app=True,
     )
     return rs.job_finished_event(name, tags=tags)

@@ -85,7 +85,7 @@ def _with_jobs(jobs: list[JobView], claim: ClaimView | None) -> Decision:
 
 @pytest.mark.parametrize("status", ["NotStarted", "Queued", "Running", "Finalizing", "Unknown"])
 def test_an_active_job_debounces(status: str) -> None:
-    jobs = [JobView("retrain-old", "Completed"), JobView("retrain-now", status)]
+    jobs = [JobView("retrain-old", "Completed", True), JobView("retrain-now", status, True)]
     claim = ClaimView("retrain-now", "event:a", NOW - timedelta(hours=1), True)
     decision = _with_jobs(jobs, claim)
     assert decision.verdict is Verdict.ACTIVE
@@ -93,7 +93,9 @@ def test_an_active_job_debounces(status: str) -> None:
 
 
 def test_only_finished_jobs_allow_a_submission() -> None:
-    jobs = [JobView("a", "Completed"), JobView("b", "Failed"), JobView("c", "Canceled")]
+    jobs = [
+        JobView(n, s, True) for n, s in [("a", "Completed"), ("b", "Failed"), ("c", "Canceled")]
+    ]
     decision = _with_jobs(jobs, ClaimView("b", "event:a", NOW, True))
     assert decision.verdict is Verdict.SUBMIT
     assert decision.job_name == job_name_for(WS, "event:b")
@@ -104,7 +106,12 @@ def test_only_finished_jobs_allow_a_submission() -> None:
 STATUSES = ["NotStarted", "Queued", "Running", "Finalizing", "NotResponding", "Paused", "Unknown"]
 _names = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC-0123456789_", min_size=1, max_size=30)
 _jobs = st.lists(
-    st.builds(JobView, _names, st.sampled_from([*STATUSES, "Completed", "Failed", "Canceled"])),
+    st.builds(
+        JobView,
+        _names,
+        st.sampled_from([*STATUSES, "Completed", "Failed", "Canceled"]),
+        st.booleans(),
+    ),
     max_size=6,
 )
 
@@ -113,11 +120,12 @@ _jobs = st.lists(
 def test_no_job_but_the_claims_holds_retraining_back(
     jobs: list[JobView], claimed: str, hours: float
 ) -> None:
-    # Whatever jobs users create (any name, any status; tags never reach the decision), only
-    # the job the app's claim names, active and within the timeout, holds retraining back.
+    # Whatever jobs users create (any name, even the claim's, any status; tags never reach the
+    # decision), only the app's own job the claim names, active and within the timeout, holds
+    # retraining back.
     claim = ClaimView(claimed, "event:a", NOW - timedelta(hours=hours), True)
     decision = _with_jobs(jobs, claim)
-    ours = [job for job in jobs if job.name.lower() == claimed.lower()]
+    ours = [job for job in jobs if job.by_app and job.name.lower() == claimed.lower()]
     holds = bool(ours) and ours[0].active and hours < 24
     assert (decision.verdict is Verdict.ACTIVE) is holds
     if holds:
@@ -135,14 +143,16 @@ def test_without_a_claim_no_job_holds_retraining_back(jobs: list[JobView]) -> No
 def test_the_claimed_job_is_only_the_one_the_claim_names(jobs: list[JobView], claimed: str) -> None:
     claim = ClaimView(claimed, "event:a", NOW, True)
     found = claimed_job(claim, jobs)
-    assert found is None or found.name.lower() == claimed.lower()
-    assert (found is None) is all(job.name.lower() != claimed.lower() for job in jobs)
+    assert found is None or (found.by_app and found.name.lower() == claimed.lower())
+    assert (found is None) is all(
+        not job.by_app or job.name.lower() != claimed.lower() for job in jobs
+    )
     assert claimed_job(ClaimView("", "event:a", NOW, False), jobs) is None
 
 
 @pytest.mark.parametrize("status", STATUSES)
 def test_a_stuck_job_of_the_app_lapses_after_the_timeout(status: str) -> None:
-    jobs = [JobView("retrain-a", status)]
+    jobs = [JobView("retrain-a", status, True)]
     held = _with_jobs(jobs, ClaimView("retrain-a", "event:a", NOW - timedelta(hours=23), True))
     assert held.verdict is Verdict.ACTIVE
     lapsed = _with_jobs(jobs, ClaimView("retrain-a", "event:a", NOW - TIMEOUT, True))

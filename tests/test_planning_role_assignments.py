@@ -18,6 +18,7 @@ from shared.model import (
     SynapseEvidence,
     SynapseWorkspace,
 )
+from shared.ownership import AppIdentity
 from shared.planning.private_endpoints import ApprovalRules
 from shared.planning.role_assignments import (
     CONTRIBUTOR_ROLE_ID,
@@ -57,6 +58,8 @@ ANALYTICS, PARTNER = syn("syn-analytics"), syn("syn-partner")
 PRINCIPAL = "3d2f5c1a-8b7e-4f6d-9a0c-2b1e4d3c5a6f"
 RULES = ApprovalRules(Scope((PROD,)), (ANALYTICS,), reject_unverified=False)
 TENANT = "72f988bf-0000-41af-91ab-2d7cd011db47"
+APP_OBJECT_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+APP = AppIdentity.from_claims({"oid": APP_OBJECT_ID, "appid": str(uuid.uuid4()), "idtyp": "app"})
 
 
 def plan(
@@ -69,7 +72,13 @@ def plan(
 ) -> tuple[RoleAssignmentDecision, ...]:
     """The planner, with the AML workspace in `tenant`."""
     return plan_role_assignments(
-        workspace_id, connections, evidence_items, existing, rules, workspace_tenant=lambda: tenant
+        workspace_id,
+        connections,
+        evidence_items,
+        existing,
+        rules,
+        workspace_tenant=lambda: tenant,
+        app=APP,
     )
 
 
@@ -381,7 +390,7 @@ def test_the_workspace_tenant_is_asked_only_before_an_assignment() -> None:
 
     existing = ExistingAssignment("a", PROD, PRINCIPAL, contributor_role_definition_id(PROD))
     plan_role_assignments(
-        PROD, [connection()], [evidence()], [existing], RULES, workspace_tenant=tenant
+        PROD, [connection()], [evidence()], [existing], RULES, workspace_tenant=tenant, app=APP
     )
     plan_role_assignments(
         PROD,
@@ -390,9 +399,12 @@ def test_the_workspace_tenant_is_asked_only_before_an_assignment() -> None:
         [],
         RULES,
         workspace_tenant=tenant,
+        app=APP,
     )
     assert asked == []
-    plan_role_assignments(PROD, [connection()], [evidence()], [], RULES, workspace_tenant=tenant)
+    plan_role_assignments(
+        PROD, [connection()], [evidence()], [], RULES, workspace_tenant=tenant, app=APP
+    )
     assert asked == [1]
 
 
@@ -400,12 +412,15 @@ OLD_PRINCIPAL = "0f0e0d0c-0b0a-4909-8807-060504030201"
 
 
 def ours(principal: str, synapse_id: str = ANALYTICS) -> ExistingAssignment:
+    """An assignment the app made (ARM's createdBy says so) for `synapse_id`."""
     return ExistingAssignment(
         assignment_name(PROD, principal),
         PROD,
         principal,
         contributor_role_definition_id(PROD),
         description=assignment_description(synapse_id),
+        created_by=APP_OBJECT_ID,
+        updated_by=APP_OBJECT_ID,
     )
 
 
@@ -451,3 +466,50 @@ def test_unreadable_evidence_reports_no_stale_assignment() -> None:
     decisions = plan(PROD, [connection()], [unreadable], [ours(OLD_PRINCIPAL)], RULES)
 
     assert [d.verdict for d in decisions] == [RoleVerdict.SKIP]
+
+
+GUIDS = st.uuids().map(str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.one_of(st.just(assignment_name(PROD, OLD_PRINCIPAL)), GUIDS),
+    description=st.one_of(
+        st.sampled_from(
+            [assignment_description(ANALYTICS), assignment_description(ANALYTICS).upper()]
+        ),
+        st.text(max_size=200),
+    ),
+    created_by=st.one_of(st.sampled_from(["", APP_OBJECT_ID.upper()]), GUIDS, st.text(max_size=40)),
+    updated_by=st.one_of(st.sampled_from(["", APP_OBJECT_ID]), GUIDS, st.text(max_size=40)),
+)
+def test_no_description_or_name_makes_an_assignment_the_apps_unless_arm_says_the_app_made_it(
+    name: str, description: str, created_by: str, updated_by: str
+) -> None:
+    # Whoever may write role assignments chooses the name and the description, and can change
+    # the description of the app's own; only ARM's createdBy/updatedBy say who made it.
+    existing = ExistingAssignment(
+        name,
+        PROD,
+        OLD_PRINCIPAL,
+        contributor_role_definition_id(PROD),
+        description=description,
+        created_by=created_by,
+        updated_by=updated_by,
+    )
+
+    decisions = plan(PROD, [connection()], [evidence()], [existing], RULES)
+
+    reported = RoleVerdict.STALE in [d.verdict for d in decisions]
+    by_app = created_by.lower() == APP_OBJECT_ID == updated_by.lower()
+    made_for_analytics = description.lower() == assignment_description(ANALYTICS).lower()
+    assert reported == (by_app and made_for_analytics)
+
+
+def test_an_assignment_described_as_the_apps_but_made_by_a_person_is_not_reported_as_its() -> None:
+    forged = replace(ours(OLD_PRINCIPAL), created_by=str(uuid.uuid4()))
+    edited = replace(ours(OLD_PRINCIPAL), updated_by=str(uuid.uuid4()))
+
+    for assignment in (forged, edited):
+        decisions = plan(PROD, [connection()], [evidence()], [assignment], RULES)
+        assert RoleVerdict.STALE not in [d.verdict for d in decisions]

@@ -381,7 +381,7 @@ def test_export_policy_writes_files_named_under_the_given_scope(
 def test_export_policy_refuses_a_scope_definitions_cannot_live_at(
     scope: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["export-policy", "--scope", scope]) == 2
+    assert cli.main(["export-policy", "--scope", scope]) == 64
 
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -21,8 +21,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scripts.preflight import (
+    ACTION_GROUPS_WRITE,
     APP_GROUP_WRITES,
     EVENT_SUBSCRIPTIONS_WRITE,
+    MONITORING_WRITES,
+    POLICY_ASSIGNMENTS_WRITE,
+    POLICY_WRITES,
     ROLE_ASSIGNMENTS_WRITE,
     ROLE_DEFINITIONS_WRITE,
     SYSTEM_TOPICS_WRITE,
@@ -342,6 +346,92 @@ def test_a_first_provision_needs_to_create_the_app_s_resource_group(tmp_path: Pa
     assert "Microsoft.Web/sites/write" in line
 
 
+MONITORING_CONTRIBUTOR = [{"actions": ["*/read", "Microsoft.Insights/*"], "notActions": []}]
+RESOURCE_POLICY_CONTRIBUTOR = [
+    {
+        "actions": [
+            "*/read",
+            "Microsoft.Authorization/policyassignments/*",
+            "Microsoft.Authorization/policydefinitions/*",
+            "Microsoft.Authorization/policysetdefinitions/*",
+        ],
+        "notActions": [],
+    }
+]
+
+
+def only_problem(tmp_path: Path, table: dict[str, Any], env: dict[str, str]) -> str:
+    """The one failure line of a run that must fail."""
+    code, stderr, _ = run_preflight(tmp_path, table, env)
+    assert code == 1
+    [line] = problems(stderr)
+    return line
+
+
+def test_the_on_call_workbook_and_alerts_need_their_writes_unless_turned_off(
+    tmp_path: Path,
+) -> None:
+    app_group = f"/subscriptions/{APP_SUB}/resourceGroups/rg-app"
+    table = healthy_world()
+    table[f"group exists --name rg-app --subscription {APP_SUB}"] = {"stdout": True}
+    # Every right of the app's resources but Azure Monitor's (Contributor, Insights denied).
+    no_insights = [
+        {
+            **CONTRIBUTOR[0],
+            "notActions": [*CONTRIBUTOR[0]["notActions"], "Microsoft.Insights/*/write"],
+        }
+    ]
+    table[permissions_url(app_group)] = {"stdout": {"value": no_insights + RBAC_ADMINISTRATOR}}
+    line = only_problem(tmp_path, table, healthy_env())
+    assert f" at {app_group} (" in line
+    assert "the on-call workbook and alerts are created there (DEPLOY_MONITORING)" in line
+    for action in MONITORING_WRITES:
+        assert action in line
+    assert "Microsoft.Insights/components/write" in line  # the app's own App Insights, too
+    assert ACTION_GROUPS_WRITE not in line  # no email: no action group
+    env = {**healthy_env(), "ALERT_EMAIL_ADDRESS": "oncall@example.com"}
+    assert ACTION_GROUPS_WRITE in only_problem(tmp_path, table, env)
+
+    # Monitoring Contributor on top grants them; turned off, they are not needed.
+    table[permissions_url(app_group)] = {
+        "stdout": {"value": no_insights + RBAC_ADMINISTRATOR + MONITORING_CONTRIBUTOR}
+    }
+    code, stderr, _ = run_preflight(tmp_path, table, healthy_env())
+    assert code == 0, stderr
+    table[permissions_url(app_group)] = {"stdout": {"value": no_insights + RBAC_ADMINISTRATOR}}
+    env = {**healthy_env(), "DEPLOY_MONITORING": "false", "ALERT_EMAIL_ADDRESS": "x@example.com"}
+    line = only_problem(tmp_path, table, env)
+    assert "DEPLOY_MONITORING" not in line
+    assert "Microsoft.Insights/workbooks/write" not in line
+
+
+def test_the_policy_initiative_needs_policy_writes_at_the_subscription(tmp_path: Path) -> None:
+    subscription = f"/subscriptions/{APP_SUB}"
+    table = healthy_world()
+    table[f"group exists --name rg-app --subscription {APP_SUB}"] = {"stdout": True}
+    table[permissions_url(subscription)] = {"stdout": {"value": CONTRIBUTOR}}
+    code, stderr, _ = run_preflight(tmp_path, table, healthy_env())
+    assert code == 0, stderr  # off by default: nothing asked of the subscription
+
+    env = {**healthy_env(), "DEPLOY_POLICY_INITIATIVE": "true"}
+    line = only_problem(tmp_path, table, env)
+    assert f" at {subscription} (" in line
+    assert "(DEPLOY_POLICY_INITIATIVE)" in line
+    for action in POLICY_WRITES:
+        assert action in line
+    assert POLICY_ASSIGNMENTS_WRITE not in line
+    assert "Resource Policy Contributor" in line
+
+    assigned = {**env, "ASSIGN_POLICY_INITIATIVE": "true"}
+    assert POLICY_ASSIGNMENTS_WRITE in only_problem(tmp_path, table, assigned)
+
+    table[permissions_url(subscription)] = {
+        "stdout": {"value": CONTRIBUTOR + RESOURCE_POLICY_CONTRIBUTOR}
+    }
+    code, stderr, _ = run_preflight(tmp_path, table, assigned)
+    assert code == 0, stderr
+
+
 def test_an_existing_subscription_topic_must_be_adopted_and_the_line_gives_the_value(
     tmp_path: Path,
 ) -> None:
@@ -626,10 +716,16 @@ def test_preflight_checks_the_write_of_every_resource_type_infra_creates() -> No
         action.lower()
         for action in (
             *APP_GROUP_WRITES,
+            *MONITORING_WRITES,
+            ACTION_GROUPS_WRITE,
+            *POLICY_WRITES,
+            POLICY_ASSIGNMENTS_WRITE,
             ROLE_ASSIGNMENTS_WRITE,
             ROLE_DEFINITIONS_WRITE,
             SYSTEM_TOPICS_WRITE,
             EVENT_SUBSCRIPTIONS_WRITE,
+            *POLICY_WRITES,
+            POLICY_ASSIGNMENTS_WRITE,
         )
     }
     unchecked = sorted(kind for kind in types if f"{kind}/write".lower() not in checked)

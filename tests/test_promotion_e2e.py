@@ -18,7 +18,7 @@ import pytest
 
 from shared.claims import Claims
 from shared.reconcilers.transient import TransientAzureError
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 from simulator.permissions import Permissions
 from tests.conftest import App
 from tools import host, scene
@@ -64,7 +64,7 @@ def _routes(app: App) -> list[str]:
 def _actions(kind: str) -> list[dict[str, Any]]:
     return [
         a
-        for a in retraining_runtime().ledger.actions(scene.PROD)
+        for a in runtime().ledger.actions(scene.PROD)
         if a["Kind"] == kind and not a["Outcome"].startswith("intent")
     ]
 
@@ -92,7 +92,7 @@ def _deployments(app: App) -> set[str]:
 
 
 def _outcome(event_id: str) -> str:
-    row = retraining_runtime().ledger.event(event_id)
+    row = runtime().ledger.event(event_id)
     assert row is not None
     return str(row["Outcome"])
 
@@ -347,6 +347,68 @@ def test_deployments_beyond_keep_are_deleted_only_the_apps_own(papp: App) -> Non
     assert "SynapseAmlAutomation.Model.DeleteDeployment.Applied" in _published(papp)
 
 
+def _persons_deployment(app: App, name: str) -> None:
+    """A deployment a workspace user made (Azure records them as its creator)."""
+    from simulator.ml import shapes
+
+    endpoint = app.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+    endpoint.deployments[name] = shapes.batch_deployment(rs.ENDPOINT, name, location="eastus")
+
+
+def test_a_deployment_name_someone_took_first_is_not_overwritten(papp: App) -> None:
+    _persons_deployment(papp, "churn-batch-1")  # the name the app will derive for version 1
+    _, event = _completed(papp, accuracy=0.95)
+    _deliver(papp, event)
+
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+    endpoint = papp.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+    assert endpoint.deployments["churn-batch-1"]["systemData"]["createdByType"] == "User"
+    assert _default(papp) == "blue"
+    [failed] = _actions("model")
+    assert "deployment churn-batch-1 already exists" in failed["Outcome"]
+    assert "automation@contoso.com (User)" in failed["Outcome"]
+    assert _scored_on(papp) == [None]  # on the current default
+
+
+def test_a_model_version_someone_registered_first_is_not_promoted(papp: App) -> None:
+    job, event = _completed(papp, accuracy=0.95)
+    # Between the app's read of the registry and its PUT, a person registers version 1 with
+    # the very model the app would register: Azure answers the PUT with their version.
+    uri = f"azureml://jobs/{job}/outputs/artifacts/paths/model/"
+    papp.sim.ml.promotion.add_model_version(
+        scene.PROD, "churn-model", "1", properties={"accuracy": "0.99"}, model_uri=uri
+    )
+    papp.sim.inject_reply(
+        "ml.model.get", status=404, body={"error": {"code": "NotFound", "message": "no model"}}
+    )
+
+    _deliver(papp, event)
+
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+    assert _default(papp) == "blue"
+    [failed] = _actions("model")
+    assert "model churn-model:1 already exists" in failed["Outcome"]
+    assert _scored_on(papp) == [None]
+
+
+def test_a_deployment_of_the_apps_name_remade_by_someone_is_not_deleted(papp: App) -> None:
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
+    for accuracy in (0.85, 0.90):
+        _, event = _completed(papp, accuracy=accuracy)
+        _deliver(papp, event)
+    # The ledger says the app made churn-batch-1; a person replaced it with one of their own.
+    _persons_deployment(papp, "churn-batch-1")
+    _, event = _completed(papp, accuracy=0.95)
+    _deliver(papp, event)
+
+    assert _default(papp) == "churn-batch-3"
+    assert "churn-batch-1" in _deployments(papp)
+    assert [a for a in _actions("model") if a["Verdict"] == "delete-deployment"] == []
+    assert papp.sim.count("ml.batch_deployment.delete") == 0
+
+
 def test_a_refused_delete_is_recorded_and_the_promotion_stands(papp: App) -> None:
     papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
     rbac: Permissions = papp.sim.permissions
@@ -390,7 +452,7 @@ def test_dry_run_shows_the_decision_and_writes_nothing(papp: App) -> None:
     [scoring] = _actions("batch-scoring")
     assert json.loads(scoring["Evidence"])["deployment"] == "churn-batch-1"
     # No claim either: a dry-run decides again on every delivery.
-    assert Claims(retraining_runtime().ledger.table).promotions(scene.PROD) == []
+    assert Claims(runtime().ledger.table).promotions(scene.PROD) == []
 
 
 # ------------------------------------------- requests and tokens only where settings point

@@ -28,7 +28,7 @@ from shared.ml_events import (
     MONITOR_BREACH_TAG,
 )
 from shared.reconcilers.transient import TransientAzureError
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 from simulator.tokens import claims_of
 from tests.conftest import App
 from tests.retraining import (
@@ -503,6 +503,7 @@ def test_dry_run_submits_and_invokes_nothing_and_records_the_plan(rapp: App) -> 
             },
             "systemData": {"createdAt": "2026-11-25T00:00:00Z"},
         },
+        by_app=True,
     )
     deliver_ml_event(rapp, rs.job_finished_event("retrain-by-hand", tags={APP_TAG: "retraining"}))
 
@@ -688,7 +689,7 @@ def test_a_stuck_job_of_the_app_holds_retraining_only_until_the_timeout(
     deliver_ml_event(rapp, held)
     assert event_outcome(held["id"]) == "debounced"
 
-    table = retraining_runtime().ledger.table
+    table = runtime().ledger.table
     [row] = [r for r in table.list_entities() if r["RowKey"] == "retraining"]
     row["ClaimedAt"] = (datetime.now(UTC) - timedelta(hours=2, minutes=1)).isoformat()
     table.upsert_entity(row)
@@ -699,6 +700,38 @@ def test_a_stuck_job_of_the_app_holds_retraining_only_until_the_timeout(
     assert len(our_jobs(rapp)) == 2
     [submit] = [a for a in recorded_actions("retraining") if "claim lapsed" in a["Reason"]]
     assert job["name"] in submit["Reason"]
+
+
+@pytest.mark.parametrize("status", ["Completed", "Running"])
+def test_a_job_pre_squatting_the_claims_name_is_never_the_apps_retraining(
+    rapp: App, status: str
+) -> None:
+    from shared.bounds import table_key
+    from shared.planning.retraining import job_name_for
+
+    # A workspace user creates a job of the very name the app will derive from its claim.
+    event = rs.monitor_breach_event(event_id=str(uuid.uuid4()))
+    squatted = job_name_for(scene.PROD, f"event:{table_key(event['id'])}")
+    _users_job(rapp, squatted, status, {APP_TAG: "retraining"})
+
+    deliver_ml_event(rapp, event)
+
+    # Refused, recorded with who made it, and the claim released: nothing submitted.
+    assert rapp.sim.ml.job_puts == []
+    assert event_outcome(event["id"]) == "failed"
+    [refused] = recorded_actions("retraining")
+    assert "the job name is taken" in refused["Outcome"]
+    assert "automation@contoso.com (User)" in refused["Outcome"]
+    # Its completion is not the app's retrain: no scoring, on the event or the backstop.
+    rapp.sim.ml.set_job_status(scene.PROD, squatted, "Completed")
+    finished = rs.job_finished_event(squatted, tags={APP_TAG: "retraining"})
+    deliver_ml_event(rapp, finished)
+    assert event_outcome(finished["id"]) == "ignored"
+    host.fire_timer("scheduled_retrain")
+    assert rapp.sim.ml.scoring_posts == []
+    # The timer retrained under a name of its own claim.
+    [ours] = [name for name, _, _ in rapp.sim.ml.job_puts]
+    assert ours.lower() != squatted.lower()
 
 
 def test_a_users_scoring_job_tagged_for_our_retrain_does_not_stop_its_scoring(rapp: App) -> None:
@@ -729,7 +762,7 @@ def test_scoring_after_a_retrain_is_in_the_one_record_and_tag_scheme_of_scoring_
         "retraining-job": job["name"],
     }
     [scoring] = our_jobs(rapp, "scoring")
-    [row] = ScoringRecords(retraining_runtime().ledger.table).jobs()
+    [row] = ScoringRecords(runtime().ledger.table).jobs()
     assert (row["JobName"], row["WorkspaceId"], row["Caller"]) == (scoring["name"], scene.PROD, "")
     assert row["InputPath"] == rs.SCORING_INPUT
 
@@ -741,8 +774,8 @@ def test_scoring_after_a_retrain_is_in_the_one_record_and_tag_scheme_of_scoring_
 def test_no_http_caller_sees_a_scoring_job_started_after_a_retrain(
     rapp: App, principal: str
 ) -> None:
+    from shared.runtime import runtime
     from shared.scoring.requests import RefusedError
-    from shared.scoring.wiring import scoring_service
 
     if not rapp.sim.ml.scoring_posts:
         _, event = _complete(rapp)
@@ -750,7 +783,7 @@ def test_no_http_caller_sees_a_scoring_job_started_after_a_retrain(
     [scoring] = our_jobs(rapp, "scoring")
     rapp.sim.reset_counts()
     with pytest.raises(RefusedError) as refused:
-        scoring_service().status(scoring["name"], principal)
+        runtime().scoring.status(scoring["name"], principal)
     assert refused.value.problem.status == 404
     assert _routes(rapp) == []
 
@@ -759,12 +792,12 @@ REFERENCE = Path(__file__).resolve().parent / "fixtures"
 
 
 def _claim_rows() -> list[dict[str, Any]]:
-    table = retraining_runtime().ledger.table
+    table = runtime().ledger.table
     return [dict(row) for row in table.list_entities() if row["PartitionKey"].startswith("claims:")]
 
 
 def _edit_retraining_claim(**values: str) -> None:
-    table = retraining_runtime().ledger.table
+    table = runtime().ledger.table
     [row] = [r for r in table.list_entities() if r["RowKey"] == "retraining"]
     row.update(values)
     table.upsert_entity(row)
@@ -1014,3 +1047,39 @@ def test_a_finished_run_whose_id_is_not_a_job_name_costs_no_azure_call(
         r.route == "eventgrid.publish" for r in rapp.non_token_requests()
     )
     assert event_outcome(event["id"]) == "invalid"
+
+
+def test_scoring_after_a_retrain_is_refused_before_any_post_when_the_deployment_is_missing(
+    rapp: App,
+) -> None:
+    # The one scoring starter checks the endpoint as it does for HTTP callers: a deployment the
+    # endpoint does not have is refused before a token or a POST goes to the scoring URI.
+    rapp.set_settings(**rs.retraining_settings(BATCH_DEPLOYMENT_NAME="purple"))
+    _job, event = _complete(rapp)
+
+    deliver_ml_event(rapp, event)
+
+    assert rapp.sim.ml.scoring_posts == []
+    [record] = recorded_actions("batch-scoring")
+    assert record["Outcome"] == "failed: the endpoint has no deployment of that name"
+    assert event_outcome(event["id"]) == "failed"
+    # The refusal started nothing, so it holds nothing back: once the deployment exists, the
+    # next delivery starts the scoring.
+    rapp.sim.ml.add_batch_endpoint(rs.ENDPOINT, deployments=["blue", "green", "purple"])
+    retry = {**event, "id": "retry-after-the-fix"}
+    deliver_ml_event(rapp, retry)
+    assert len(rapp.sim.ml.scoring_posts) == 1
+    assert event_outcome(retry["id"]) == "scoring-started"
+
+
+def test_scoring_after_a_retrain_on_an_endpoint_without_a_default_is_refused_before_any_post(
+    rapp: App,
+) -> None:
+    rapp.sim.ml.add_batch_endpoint(rs.ENDPOINT, default_deployment=None)
+    _job, event = _complete(rapp)
+
+    deliver_ml_event(rapp, event)
+
+    assert rapp.sim.ml.scoring_posts == []
+    [record] = recorded_actions("batch-scoring")
+    assert "no default deployment" in record["Outcome"]

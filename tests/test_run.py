@@ -21,7 +21,7 @@ from shared.ledger import ActionRecord
 from shared.outcome import Outcome, Status
 from shared.policy.budget import RemediationBudget
 from shared.reconcilers.intent import INTENT
-from shared.reconcilers.run import Decision, Run
+from shared.reconcilers.run import Decision, Run, change
 from shared.reconcilers.transient import TransientAzureError
 from tests.conftest import App
 from tools import cli, host, scene
@@ -93,6 +93,50 @@ def test_a_transient_failure_stops_the_rest_and_is_raised_after_everything_is_re
     assert run.settle("/w2", [Decision(_record(), write=lambda: "done")]) == [
         Outcome(Status.APPLIED, "done")
     ]
+
+
+_CHANGE_FIELDS = ("target_id", "kind", "verdict", "subject", "reason", "evidence")
+
+
+@given(st.sampled_from(_CHANGE_FIELDS), st.text(min_size=1, max_size=20))
+def test_a_saved_plans_run_writes_only_its_changes_and_refuses_any_other(
+    field: str, extra: str
+) -> None:
+    """`apply FILE`: a write whose target, kind, verdict, subject, or what it was decided on
+    (reason, evidence) is not exactly a saved change is refused before its intent or call."""
+    saved = _record(subject="/w/computes/a")
+    other = replace(saved, **{field: getattr(saved, field) + extra})
+    rows, calls = Rows(), list[str]()
+
+    def write(name: str) -> Any:
+        def call() -> str:
+            calls.append(name)
+            return "done"
+
+        return call
+
+    # A budget of one: the refusal must not spend it.
+    run = Run(
+        "t", dry_run=False, budget=RemediationBudget(1), sink=rows, only=frozenset({change(saved)})
+    )
+    # ARM IDs compare case-insensitively: the same change, spelt otherwise, is still the plan's.
+    same = replace(saved, target_id="/W", subject="/W/COMPUTES/A")
+
+    outcomes = run.settle(
+        "/w",
+        [
+            Decision(other, write=write("other"), budgeted=True),
+            Decision(same, write=write("saved"), budgeted=True),
+        ],
+    )
+
+    assert calls == ["saved"]
+    assert outcomes[0] == Outcome(
+        Status.REFUSED, "not in the saved plan: the state changed; plan again"
+    )
+    assert outcomes[1].status is Status.APPLIED
+    assert run.changes == [(other, outcomes[0]), (same, outcomes[1])]
+    assert [r.outcome for r in rows.records] == [INTENT, *outcomes]
 
 
 def test_each_write_records_its_intent_first_and_a_dry_run_none() -> None:

@@ -16,7 +16,7 @@ from shared.ml_events import (
     APP_TAG,
 )
 from shared.reconcilers.transient import TransientAzureError
-from shared.retraining_runtime import retraining_runtime
+from shared.runtime import runtime
 from tests.conftest import App
 from tests.retraining import (
     DRIFT_QUERY,
@@ -43,7 +43,7 @@ def _retraining_jobs(app: App) -> list[dict[str, Any]]:
 
 
 def _gate_records() -> list[dict[str, Any]]:
-    return [a for a in retraining_runtime().ledger.actions(scene.PROD) if a["Kind"] == "drift-gate"]
+    return [a for a in runtime().ledger.actions(scene.PROD) if a["Kind"] == "drift-gate"]
 
 
 @pytest.mark.parametrize("value", [0.41, 0.3, 7])
@@ -153,9 +153,7 @@ def test_dry_run_timer_asks_the_gate_and_submits_nothing(gated: App) -> None:
     assert _retraining_jobs(gated) == []
     writes = [r.route for r in gated.sim.writes() if r.route != "eventgrid.publish"]
     assert writes == ["logs.query"]  # a read, by POST: the query API has no GET
-    [plan] = [
-        a for a in retraining_runtime().ledger.actions(scene.PROD) if a["Kind"] == "retraining"
-    ]
+    [plan] = [a for a in runtime().ledger.actions(scene.PROD) if a["Kind"] == "retraining"]
     assert plan["Outcome"] == "planned: not submitted (dry-run)"
 
 

@@ -162,6 +162,8 @@ def test_a_scope_that_cannot_be_decided_writes_nothing(app: App) -> None:
 
 def test_a_sweep_that_cannot_list_a_scope_says_so_and_still_does_the_rest(app: App) -> None:
     scoped(app, GROUP, scene.SANDBOX)
+    # ARM's lists are the sweep's inventory when Resource Graph refuses (5 tries: 4 retries).
+    app.sim.inject("resourcegraph.query", status=503, times=5, retry_after=0.001)
     app.sim.inject("aml.workspace.list", status=503, times=10)
 
     report = sweep(runtime(), trigger="sweep:unlisted")

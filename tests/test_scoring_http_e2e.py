@@ -21,11 +21,7 @@ from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
 from shared.ml_events import APP_TAG
 from shared.scoring.contract import MAX_BODY_BYTES, MAX_INPUT_PATH
-from shared.scoring.records import ScoringRecords
-from shared.scoring.requests import (
-    Caller,
-)
-from shared.scoring.service import ScoringService, Started
+from shared.scoring.service import ScoringOrder, ScoringStarter, Started
 from tests.conftest import App
 from tests.test_scoring_inputs import DATASTORE, STORAGE
 from tools import host, scene
@@ -76,9 +72,9 @@ def _json(response: func.HttpResponse) -> dict[str, Any]:
 
 
 def _requests(app: App) -> list[dict[str, Any]]:
-    from shared.scoring.wiring import scoring_service
+    from shared.runtime import runtime
 
-    return scoring_service().records.requests()
+    return runtime().scoring.records.requests()
 
 
 def _submitted(app: App) -> int:
@@ -226,9 +222,9 @@ def test_202_location_then_202_while_running_then_200_when_it_ends(
     assert "outputs" in report
     assert (report.get("error") == error) if final == "Failed" else "error" not in report
     assert _submitted(scoring) == 1
-    from shared.scoring.wiring import scoring_service
+    from shared.runtime import runtime
 
-    job = scoring_service().records.job(name)
+    job = runtime().scoring.records.job(name)
     assert job is not None
     assert job.status == final
 
@@ -281,28 +277,45 @@ def test_the_same_key_with_another_body_is_422_and_submits_nothing(scoring: App)
 
 
 def test_after_24_hours_the_same_key_starts_a_new_job(scoring: App) -> None:
-    from shared.adapters.batch_scoring import BatchScoringAdapter
-    from shared.adapters.clients import clients_for
+    from shared.adapters.batch_scoring import BatchScoringAdapter, ScoringInput
+    from shared.claims import idempotent_scoring
     from shared.config import get_settings
     from shared.runtime import runtime
     from shared.scoring.requests import validate
 
     now = [datetime(2026, 11, 25, 8, 0, tzinfo=UTC)]
     settings = get_settings()
-    service = ScoringService(
-        BatchScoringAdapter(clients_for(settings)),
-        ScoringRecords(runtime().ledger.table, clock=lambda: now[0]),
+    rt = runtime()
+    starter = ScoringStarter(
+        BatchScoringAdapter(rt.clients),
+        rt.claims,
+        rt.scoring.records,
+        settings.scoring_allowed_inputs,
         dry_run=False,
+        clock=lambda: now[0],
     )
     request = validate(
         json.loads(_body()), settings.scoring_allowed_endpoints, settings.scoring_allowed_inputs
     )
-    caller = Caller(ss.LOGIC_APP)
-    first = service.start(request, ss.LOGIC_APP, caller, "nightly")
+
+    def start() -> Started | object:
+        return starter.start(
+            ScoringOrder(
+                request.endpoint_id,
+                request.deployment,
+                ScoringInput(request.input_type, request.input_path),
+                {},
+                "http:start_scoring",
+                idempotent_scoring(ss.LOGIC_APP, "nightly", request.fingerprint()),
+                ss.LOGIC_APP,
+            )
+        )
+
+    first = start()
     now[0] += timedelta(hours=23, minutes=59)
-    same = service.start(request, ss.LOGIC_APP, caller, "nightly")
+    same = start()
     now[0] += timedelta(minutes=2)
-    later = service.start(request, ss.LOGIC_APP, caller, "nightly")
+    later = start()
     assert isinstance(first, Started)
     assert isinstance(same, Started)
     assert isinstance(later, Started)
@@ -333,9 +346,9 @@ def test_tracking_headers_are_logged_recorded_and_tagged(
     assert (row["Caller"], row["WorkflowRunId"], row["ClientTrackingId"]) == (
         ss.ANALYST, "08584321987654321", "order-42",
     )  # fmt: skip
-    from shared.scoring.wiring import scoring_service
+    from shared.runtime import runtime
 
-    job = scoring_service().records.job(name)
+    job = runtime().scoring.records.job(name)
     assert job is not None
     assert (job.caller, job.workflow_run_id, job.client_tracking_id) == (
         ss.ANALYST, "08584321987654321", "order-42",

@@ -1,5 +1,5 @@
 """Settings files and JSON settings at their edges (issue 15, item 8): whatever a path or a value
-holds, the CLI says so in one line naming the file or the setting, and exits 2. Bounded reads,
+holds, the CLI says so in one line naming the file or the setting, and exits 64. Bounded reads,
 regular files only, validation at load."""
 
 from __future__ import annotations
@@ -49,24 +49,24 @@ def _one_line(err: str) -> str:
 
 
 @pytest.mark.parametrize("path", ["/dev/zero", "/dev/null"])
-def test_a_device_as_settings_file_is_one_line_and_exit_2(
+def test_a_device_as_settings_file_is_one_line_and_exit_64(
     clean: Path, capsys: pytest.CaptureFixture[str], path: str
 ) -> None:
     # /dev/zero was read to its end: a MemoryError traceback.
-    assert cli.main(["plan", "--settings", path]) == 2
+    assert cli.main(["plan", "--settings", path]) == 64
 
     line = _one_line(capsys.readouterr().err)
     assert line.startswith(f"error: settings file {path} is not a regular file")
 
 
-def test_a_settings_file_over_the_bound_is_one_line_and_exit_2(
+def test_a_settings_file_over_the_bound_is_one_line_and_exit_64(
     clean: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = clean / "huge.settings.json"
     padding = "x" * cli.MAX_SETTINGS_FILE_BYTES
     path.write_text(json.dumps({"Values": VALUES, "Padding": padding}), encoding="utf-8")
 
-    assert cli.main(["plan", "--settings", str(path)]) == 2
+    assert cli.main(["plan", "--settings", str(path)]) == 64
 
     line = _one_line(capsys.readouterr().err)
     assert line.startswith(f"error: settings file {path} is larger than 1 MiB")
@@ -93,7 +93,7 @@ def test_a_fifo_is_refused_without_waiting(tmp_path: Path, command: list[str], l
         check=False,
     )
 
-    assert finished.returncode == 2
+    assert finished.returncode == 64
     line = _one_line(finished.stderr)
     assert line.startswith(f"error: {label}{fifo} is not a regular file")
 
@@ -112,7 +112,7 @@ def test_a_fifo_is_refused_without_waiting(tmp_path: Path, command: list[str], l
     ],
     ids=["user-info", "nested-exemptions", "nested-inputs", "huge-exemptions"],
 )
-def test_a_bad_setting_in_the_settings_file_is_one_line_naming_it_and_exit_2(
+def test_a_bad_setting_in_the_settings_file_is_one_line_naming_it_and_exit_64(
     clean: Path, capsys: pytest.CaptureFixture[str], setting: str, value: str, expected: str
 ) -> None:
     # Each loaded and failed later (a URL with user info at the first publish), or raised
@@ -127,7 +127,7 @@ def test_a_bad_setting_in_the_settings_file_is_one_line_naming_it_and_exit_2(
     path = clean / "local.settings.json"
     path.write_text(json.dumps({"Values": values}), encoding="utf-8")
 
-    assert cli.main(["plan", "--settings", str(path)]) == 2
+    assert cli.main(["plan", "--settings", str(path)]) == 64
 
     line = _one_line(capsys.readouterr().err)
     assert line.startswith(f"error: configuration error: {setting}")

@@ -394,6 +394,45 @@ def test_injected_429_is_retried_by_azure_core(
     assert [r.status for r in sim.requests if r.route == "aml.pec.list"] == [429, 200]
 
 
+def test_arm_read_throttling_answers_429_with_retry_after_once_the_bucket_is_empty(
+    sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
+) -> None:
+    url = f"{sim.url}{world.ws_id}/privateEndpointConnections"
+    sim.throttle_arm_reads(burst=2, per_second=0.5)
+    try:
+        client: PipelineClient[Any, Any] = PipelineClient(
+            base_url="https://unused",
+            policies=[BearerTokenCredentialPolicy(credential, sim.url + "/.default")],
+        )
+        answers = [_get(client, url, **{"api-version": "2023-04-01"}) for _ in range(3)]
+        synapse = _pipeline(credential, SYNAPSE_SCOPE)
+        data_plane = _get(synapse, world.mpes_url, **{"api-version": SYNAPSE_API})
+        write = client.send_request(
+            HttpRequest("PUT", f"{url}/{world.pec_name}?api-version=2023-04-01", json={})
+        )
+    finally:
+        sim.read_throttle = None
+
+    left = "x-ms-ratelimit-remaining-subscription-reads"
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers[left] for a in answers] == ["1", "0", "0"]
+    assert answers[2].headers["Retry-After"] == "2"
+    assert answers[2].json()["error"]["code"] == "SubscriptionRequestsThrottled"
+    # The data plane and writes are metered apart.
+    assert data_plane.status_code == 200
+    assert write.status_code != 429
+    assert left not in write.headers
+
+
+def test_arm_read_throttling_is_off_by_default_and_after_reset(sim: AzureSimulator) -> None:
+    assert sim.read_throttle is None
+    sim.throttle_arm_reads()
+    throttles = [sim.read_throttle]
+    sim.reset()
+    throttles.append(sim.read_throttle)
+    assert [(t.burst, t.per_second) if t else None for t in throttles] == [(250, 25.0), None]
+
+
 def test_injected_failure_changes_no_state(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
@@ -494,6 +533,7 @@ def test_the_server_mounts_one_object_per_service_and_resets_them_all(
         sim.eventgrid,
         sim.logs,
         sim.management,
+        sim.resourcegraph,
     ]
     assert sorted(map(id, sim.services)) == sorted(map(id, services))
     names = [r.name for service in sim.services for r in service.routes()]

@@ -95,6 +95,11 @@ def test_a_pipeline_job_round_trip_with_the_tag_filter(
     untagged = [j.name for j in ml_client.jobs.list(tag="no-such-tag")]
     assert "drift-run-0001" in tagged
     assert untagged == []
+    # Azure ML records the caller as the creator (an application's client ID, as ARM does).
+    stored = seeded.ml.job(WORKSPACE, "drift-run-0001")
+    assert stored is not None
+    assert stored["systemData"]["createdBy"] == seeded.identity.client_id
+    assert stored["systemData"]["createdByType"] == "Application"
 
 
 def test_batch_endpoint_get_and_invoke_as_azure_ai_ml_does(

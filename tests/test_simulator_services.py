@@ -184,6 +184,86 @@ def test_management_group_descendants_are_every_group_and_subscription_below(
     assert unknown.status_code == 403
 
 
+def _graph(
+    sim: AzureSimulator, credential: ManagedIdentityCredential, query: str, **request: Any
+) -> tuple[Any, Any]:
+    """One Resource Graph query through azure-mgmt-resourcegraph: (body, response headers)."""
+    from azure.mgmt.resourcegraph import ResourceGraphClient
+    from azure.mgmt.resourcegraph.models import QueryRequest
+
+    # Any: `cls` changes what `resources` returns, which its annotations do not say.
+    client: Any = ResourceGraphClient(credential, **_arm_kwargs(sim))
+    answer: tuple[Any, Any] = client.resources(
+        QueryRequest(query=query, **request),
+        cls=lambda response, body, _: (body, response.http_response.headers),
+    )
+    return answer
+
+
+WORKSPACES = (
+    "resources | where type =~ 'microsoft.machinelearningservices/workspaces' | project id, tags"
+)
+
+
+def test_resource_graph_answers_the_apps_query_shape_by_scope_page_by_page(
+    sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
+) -> None:
+    from azure.mgmt.resourcegraph.models import QueryRequestOptions
+
+    sim.ml.add_workspace(world.ws_id.replace(world.ws_name, "second"), tags={"team": "ml"})
+    sim.resourcegraph.page_size = 1
+    mine = world.rg_id.lower()
+    rows: list[dict[str, Any]] = []
+    token = None
+    while True:
+        options = QueryRequestOptions(top=1000, skip_token=token)
+        body, _ = _graph(sim, credential, WORKSPACES, subscriptions=[SUB], options=options)
+        rows += body.data
+        token = body.skip_token
+        if not token:
+            break
+    ours = [r for r in rows if r["id"].lower().startswith(mine)]
+    assert [(r["id"].rsplit("/", 1)[-1], r["tags"]) for r in ours] == [
+        (world.ws_name, None),
+        ("second", {"team": "ml"}),
+    ]
+    assert set(ours[0]) == {"id", "tags"}, "projected"
+    elsewhere, _ = _graph(sim, credential, WORKSPACES, subscriptions=[str(uuid.uuid4())])
+    assert elsewhere.data == []
+    group = f"mg-{uuid.uuid4().hex[:6]}"
+    sim.management.add_group(group)
+    sim.management.place_subscription(SUB, group)
+    sim.resourcegraph.page_size = 1000
+    by_group, _ = _graph(sim, credential, WORKSPACES, management_groups=[group])
+    assert {r["id"].lower() for r in by_group.data} >= {r["id"].lower() for r in ours}
+    with pytest.raises(HttpResponseError) as refused:
+        _graph(sim, credential, "resources | take 5", subscriptions=[SUB])
+    assert refused.value.status_code == 400, "not a KQL engine: the app's shapes only"
+
+
+def test_resource_graph_quota_headers_then_429_and_its_lag_behind_arm(
+    sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
+) -> None:
+    sim.resourcegraph.reset()  # the quota other tests of the module spent
+    sim.resourcegraph.quota, sim.resourcegraph.window = 2, 60.0
+    sim.resourcegraph.lag = 3600.0
+    sim.resourcegraph.snapshot()
+    sim.arm.delete(world.ws_id)
+
+    _, first = _graph(sim, credential, WORKSPACES, subscriptions=[SUB])
+    stale, second = _graph(sim, credential, WORKSPACES, subscriptions=[SUB])
+    with pytest.raises(HttpResponseError) as throttled:
+        _graph(sim, credential, WORKSPACES, subscriptions=[SUB])
+
+    assert [first["x-ms-user-quota-remaining"], second["x-ms-user-quota-remaining"]] == ["1", "0"]
+    assert second["x-ms-user-quota-resets-after"] in ("00:01:00", "00:00:59")
+    assert throttled.value.status_code == 429
+    assert world.ws_id.lower() in {r["id"].lower() for r in stale.data}, "as of the snapshot"
+    sim.resourcegraph.reset()
+    live, _ = _graph(sim, credential, WORKSPACES, subscriptions=[SUB])
+    assert world.ws_id.lower() not in {r["id"].lower() for r in live.data}
+
+
 def test_workspace_begin_update_disables_public_network_access(
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:

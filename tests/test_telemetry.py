@@ -10,7 +10,6 @@ Application Insights envelopes with the distro's exporter, exactly as they would
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
@@ -164,16 +163,9 @@ def test_with_a_connection_string_it_configures_once_and_exports_what_the_readme
     assert result["azure_level"] == 30
 
 
-@pytest.mark.parametrize(
-    "builder",
-    [
-        "shared.runtime:runtime_for",
-        "shared.retraining_runtime:retraining_runtime_for",
-        "shared.scoring.wiring:service_for",
-    ],
-)
+@pytest.mark.parametrize("part", ["private_endpoints", "retraining", "scoring"])
 def test_every_function_s_first_build_configures_telemetry(
-    app: App, builder: str, monkeypatch: pytest.MonkeyPatch
+    app: App, part: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A process may only ever run ML events or HTTP scoring: their first build must configure
     # telemetry as the reconcilers' does, or those functions' traces are never exported.
@@ -182,10 +174,9 @@ def test_every_function_s_first_build_configures_telemetry(
 
     monkeypatch.setattr(telemetry, "_state", None)
     monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
-    module, name = builder.split(":")
-    build = getattr(importlib.import_module(module), name)
+    from shared.runtime import runtime_for
 
-    build.__wrapped__(get_settings())
+    getattr(runtime_for.__wrapped__(get_settings()), part)
 
     # Asked once, and found nothing to export to: the builder did ask.
     assert telemetry._state is telemetry.TelemetryState.OFF

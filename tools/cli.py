@@ -1,16 +1,19 @@
 """Operator CLI: see what the app would do, make it so, or replay a dead-lettered event.
 
-    python -m tools.cli plan [--json]          # read-only: what the rules call for, now
-    python -m tools.cli apply                  # reconcile every workspace in scope
-    python -m tools.cli replay EVENT.json      # deliver saved events to the right function
+    python -m tools.cli plan [--workspace ID] [--out FILE] [--detailed-exitcode]
+    python -m tools.cli apply [--workspace ID | FILE]   # everything in scope, or a saved plan
+    python -m tools.cli replay EVENT.json               # deliver saved events to their function
     python -m tools.cli export-policy [--out DIR] [--scope ID]  # the rules as Azure Policy
 
-Settings come from the environment, or from a Functions `local.settings.json` (`--settings`,
-before or after the command). Credentials are `DefaultAzureCredential`'s: `az login` on a
-laptop, the managed identity in Azure.
+Every command takes `--json` (machine-readable output on stdout; logs stay on stderr). Settings
+come from the environment, or from a Functions `local.settings.json` (`--settings`, before or
+after the command). Credentials are `DefaultAzureCredential`'s: `az login` on a laptop, the
+managed identity in Azure.
 
-Exit codes: 0 done; 1 Azure or the ledger failed (or an event failed: try again later);
-2 bad usage or input (a setting, a file, an event). Every error is one line on stderr.
+Exit codes: 0 done (`plan --detailed-exitcode`: nothing to change); 1 Azure or the ledger failed
+(or an event failed: try again later); 2 `plan --detailed-exitcode`: changes planned; 3 `apply
+FILE`: the saved plan no longer holds (plan again); 64 bad usage or input (EX_USAGE: a setting,
+a file, an event, a workspace out of scope). Every error is one line on stderr.
 """
 
 from __future__ import annotations
@@ -22,25 +25,29 @@ import os
 import sys
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from tools import plan_view
+from tools.plan_view import instant, one_line, short
 
+if TYPE_CHECKING:
     from shared.arm import ArmId
     from shared.config import Settings
+    from shared.ledger import ActionRecord
     from shared.reconcilers.run import Run
-    from shared.reconcilers.workspace import WorkspaceReport
-    from shared.runtime import Reconcilers, Runtime
+    from shared.runtime import Runtime
+    from tools.saved_plan import SavedPlan
 
 SETTINGS_FILE = "local.settings.json"
 # A Functions settings file holds a few dozen settings; App Service keeps app settings far
 # smaller than this.
 MAX_SETTINGS_FILE_BYTES = 2**20
-USAGE = 2
 FAILURE = 1
+# Terraform's `-detailed-exitcode`: 2 is "changes planned", so bad usage has a code of its own.
+CHANGES = 2
+STALE = 3
+USAGE = 64  # sysexits.h EX_USAGE
 
 
 class CliError(Exception):
@@ -56,13 +63,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise CliError(f"{message}; see `{self.prog} --help`", USAGE)
-
-
-def _one_line(text: object) -> str:
-    from shared.logs import escape
-
-    lines = str(text).strip().splitlines()
-    return escape(lines[0] if lines else "", limit=400)
 
 
 # -- settings --------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def load_settings_file(path: Path) -> None:
             # An empty name, one with `=`, or a NUL anywhere cannot be an environment variable.
             raise CliError(
                 f"settings file {path} has a setting that cannot be an environment variable: "
-                f"{_one_line(repr(name))}: {fix}",
+                f"{one_line(repr(name))}: {fix}",
                 USAGE,
             ) from None
 
@@ -120,7 +120,7 @@ def _settings(*, without_ledger: bool = False) -> Settings:
         return get_settings()
     except SettingsError as error:
         raise CliError(
-            f"configuration error: {_one_line(error)} (set it in the environment or in "
+            f"configuration error: {one_line(error)} (set it in the environment or in "
             "the --settings file)",
             USAGE,
         ) from None
@@ -137,7 +137,7 @@ def _check_credential(settings: Settings) -> None:
         credential(settings.azure_client_id).get_token(settings.arm_scope)
     except AzureError as error:
         raise CliError(
-            f"no Azure credential: {_one_line(getattr(error, 'message', error))} "
+            f"no Azure credential: {one_line(getattr(error, 'message', error))} "
             "(run `az login`, or check AZURE_CLIENT_ID and the managed identity; "
             "--verbose shows each credential tried)",
             FAILURE,
@@ -152,7 +152,7 @@ def _ledger_error(settings: Settings, error: BaseException) -> CliError:
     )
     return CliError(
         f"the ledger (table {settings.ledger.table_name}) cannot be reached: "
-        f"{_one_line(describe(error))} (check {where}; locally, start Azurite)",
+        f"{one_line(describe(error))} (check {where}; locally, start Azurite)",
         FAILURE,
     )
 
@@ -164,7 +164,9 @@ def _runtime(settings: Settings) -> Runtime:
     from shared.runtime import runtime_for
 
     try:
-        return runtime_for(settings)
+        rt = runtime_for(settings)
+        rt.ledger  # noqa: B018 (opened now: its failure is reported here, in one line)
+        return rt
     except (AzureError, ValueError) as error:
         raise _ledger_error(settings, error) from None
 
@@ -178,156 +180,7 @@ def _unreachable(error: BaseException) -> bool:
 # -- plan ------------------------------------------------------------------------------------
 
 
-def _plan_rows(item: dict[str, Any]) -> tuple[list[list[object]], list[list[object]]]:
-    writes = {"approve", "reject", "assign"}
-    decisions: list[list[object]] = [
-        [d["connection_name"], d["verdict"], "yes" if d["verdict"] in writes else "", d["reason"]]
-        for d in item["connections"]
-    ]
-    decisions += [
-        [
-            f"Contributor: {_short(d['synapse_workspace_id'])}",
-            d["verdict"],
-            "yes" if d["verdict"] in writes else "",
-            d["reason"],
-        ]
-        for d in item["roleAssignments"]
-    ]
-    findings: list[list[object]] = [
-        [
-            f["rule_id"],
-            f["severity"],
-            f["status"],
-            _short(f["target_id"]),
-            "yes" if f["remediation"] else "",
-            f["message"],
-        ]
-        for f in item["findings"]
-    ]
-    return decisions, findings
-
-
-def _held_rows(item: dict[str, Any]) -> list[list[object]]:
-    """Guarded, deferred and exempt findings, and expired exemptions, each with its reason."""
-    held: list[list[object]] = [
-        [r["rule_id"], _short(r["target_id"]), r["disposition"], r["reason"]]
-        for r in item.get("remediations", [])
-    ]
-    held += [
-        [
-            f["rule_id"],
-            _short(f["target_id"]),
-            "exempt",
-            f"until {_instant(f['exemption']['expires'])}: {f['exemption']['reason']}",
-        ]
-        for f in item["findings"]
-        if f.get("exemption")
-    ]
-    held += [
-        [
-            e["rule_id"],
-            _short(e["scope"]),
-            "exemption expired",
-            f"at {_instant(e['expires'])}: not applied",
-        ]
-        for e in item.get("expiredExemptions", [])
-    ]
-    return held
-
-
-def _instant(value: object) -> str:
-    """A date-time as ISO 8601 (what `POLICY_EXEMPTIONS` takes), anything else as text."""
-    from datetime import datetime
-
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _short(resource_id: object) -> str:
-    return str(resource_id).rsplit("/", 1)[-1]
-
-
-def _print_plan(console: Console, item: dict[str, Any]) -> None:
-    from tools.terminal import show, table
-
-    name = _short(item["workspace"])
-    console.print()
-    if item["error"]:
-        console.print(
-            f"{name}: could not be read: {_one_line(item['error'])}", markup=False, soft_wrap=True
-        )
-    decisions, findings = _plan_rows(item)
-    show(
-        console,
-        table(
-            f"{name}: connections and roles",
-            ["connection / role", "decision", "writes", "reason"],
-            decisions,
-            wrap="reason",
-        ),
-    )
-    show(
-        console,
-        table(
-            f"{name}: policy findings",
-            ["rule", "severity", "status", "resource", "remediable", "message"],
-            findings,
-            wrap="message",
-        ),
-    )
-    if item.get("promotion"):
-        promotion = item["promotion"]
-        show(
-            console,
-            table(
-                f"{name}: model promotion",
-                ["batch endpoint", "default deployment", "model", "metric", "rollback"],
-                [[promotion[k] for k in ("endpoint", "default", "model", "metric", "rollback")]],
-                wrap="rollback",
-            ),
-        )
-    held = _held_rows(item)
-    if held:
-        show(
-            console,
-            table(
-                f"{name}: remediations",
-                ["rule", "resource", "remediation", "reason"],
-                held,
-                wrap="reason",
-            ),
-        )
-
-
-def _plan_item(report: WorkspaceReport) -> dict[str, Any]:
-    """One workspace's plan as `plan --json` prints it."""
-    connections, roles, policies = report.connections, report.roles, report.policies
-    remediations = []
-    for item in policies.remediations if policies else ():
-        disposition, reason = item.disposition()
-        remediations.append(
-            {
-                "rule_id": item.candidate.rule_id,
-                "target_id": item.remediation.target_id,
-                "description": item.remediation.description,
-                "disposition": disposition,
-                "reason": reason,
-            }
-        )
-    return {
-        "workspace": report.workspace_id,
-        "error": report.error(),
-        "connections": [
-            asdict(d)
-            for d in (connections.plan.decisions if connections and connections.plan else ())
-        ],
-        "roleAssignments": [asdict(d) for d, _ in (roles.outcomes if roles else ())],
-        "findings": [asdict(f) for f in (policies.findings if policies else ())],
-        "remediations": remediations,
-        "expiredExemptions": [asdict(e) for e in (policies.expired_exemptions if policies else ())],
-    }
-
-
-def _plan_workspace(rt: Reconcilers, workspace_id: ArmId, run: Run) -> dict[str, Any]:
+def _plan_workspace(rt: Runtime, workspace_id: ArmId, run: Run) -> dict[str, Any]:
     from azure.core.exceptions import AzureError
 
     from shared.adapters.errors import describe
@@ -335,16 +188,16 @@ def _plan_workspace(rt: Reconcilers, workspace_id: ArmId, run: Run) -> dict[str,
     from shared.reconcilers.workspace import plan_workspace
 
     try:
-        item = _plan_item(plan_workspace(rt, workspace_id, run))
+        item = plan_view.plan_item(plan_workspace(rt, workspace_id, run))
         if rt.settings.retraining and rt.settings.retraining.retrains(workspace_id):
-            item["promotion"] = _promotion(rt, workspace_id)
+            item["promotion"] = plan_view.promotion(rt, workspace_id)
         return item
     except (TransientAzureError, AzureError) as error:
         text = str(error) if isinstance(error, TransientAzureError) else describe(error)
         if _unreachable(error):
             # Every later workspace would wait through the same retries: stop here.
             raise CliError(
-                f"Azure cannot be reached: {_one_line(text)} (check ARM_ENDPOINT, "
+                f"Azure cannot be reached: {one_line(text)} (check ARM_ENDPOINT, "
                 "SYNAPSE_DEV_ENDPOINT and the network)",
                 FAILURE,
             ) from None
@@ -359,65 +212,96 @@ def _plan_workspace(rt: Reconcilers, workspace_id: ArmId, run: Run) -> dict[str,
         }
 
 
-def _promotion(rt: Any, workspace_id: str) -> dict[str, str]:
-    """The retraining workspace's batch endpoint as promotion left it: its default deployment,
-    the model behind it and its metric, and how to switch back. Read-only. The deployment to
-    switch back to is the one the model was promoted over (the app registers it with the model):
-    advice to an operator, never a decision of the app's."""
-    from shared.adapters.promotion import PromotionAdapter
-    from shared.arm import ArmId
-    from shared.planning.promotion import rollback
-    from shared.reconcilers.promotion import default_of, model_of
+def _targets(rt: Runtime, wanted: Sequence[str]) -> tuple[list[ArmId], list[str]]:
+    """The workspaces named, as the app spells them, and those of them not in scope."""
+    from azure.core.exceptions import AzureError
 
-    config = rt.settings.retraining
-    if config.promotion is None or config.batch_endpoint_name is None:
-        return {}
-    adapter = PromotionAdapter(rt.clients)
-    name = config.batch_endpoint_name
-    endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
-    default = default_of(adapter.endpoint(endpoint_id))
-    asset = model_of(adapter.deployment(endpoint_id, default)) if default else None
-    model = adapter.model(ArmId(workspace_id), asset) if asset else None
-    values = (model or {}).get("properties") or {}
-    previous = values.get("previous-deployment")
-    metric = config.promotion.metric
-    return {
-        "endpoint": name,
-        "default": default or "",
-        "model": asset or "",
-        "metric": f"{metric}={values.get(metric, 'not recorded')}",
-        "rollback": rollback(name, previous if isinstance(previous, str) else None),
-    }
+    from shared.adapters.errors import describe
+
+    found: list[ArmId] = []
+    outside: list[str] = []
+    for candidate in wanted:
+        try:
+            admitted = rt.inventory.admit(candidate)
+        except AzureError as error:
+            raise CliError(
+                f"whether {one_line(candidate)} is in scope cannot be read: "
+                f"{one_line(describe(error))}",
+                FAILURE,
+            ) from None
+        if admitted is None:
+            outside.append(candidate)
+        elif admitted not in found:
+            found.append(admitted)
+    return found, outside
+
+
+def _workspaces(
+    rt: Runtime, wanted: Sequence[str] | None
+) -> tuple[list[ArmId], list[tuple[str, Any]]]:
+    """`--workspace` targets (each in scope, or a usage error), else every workspace in scope
+    and the scopes that could not be listed."""
+    if not wanted:
+        return rt.inventory.workspaces()
+    found, outside = _targets(rt, wanted)
+    if outside:
+        raise CliError(
+            f"--workspace {one_line(outside[0])} is not a workspace in scope (ML_SCOPES, "
+            "ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG): `plan` lists those that are",
+            USAGE,
+        )
+    return found, []
+
+
+def _preview(
+    rt: Runtime, workspaces: Sequence[ArmId], label: str
+) -> tuple[list[dict[str, Any]], Run]:
+    """Each workspace's plan, and the preview run that made them (its `changes`)."""
+    from shared.reconcilers.workspace import start_run
+    from tools import terminal
+
+    # One run, previewed: its remediations share one budget, as `apply` would.
+    run = start_run(rt, f"cli:{uuid.uuid4().hex[:12]}", preview=True)
+    result: list[dict[str, Any]] = []
+    with terminal.progress(terminal.stderr(), label, len(workspaces)) as step:
+        for workspace_id in workspaces:
+            result.append(_plan_workspace(rt, workspace_id, run))
+            step(workspace_id)
+    return result, run
+
+
+def _planned(run: Run) -> list[ActionRecord]:
+    from shared.outcome import Status
+
+    return [record for record, outcome in run.changes if outcome.status is Status.PLANNED]
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, default=instant))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from shared.adapters.errors import describe
-    from shared.reconcilers.workspace import start_run
-    from shared.runtime import build
-    from tools import terminal
+    from shared.runtime import Runtime
+    from tools import saved_plan, terminal
 
     # Read-only: no ledger is opened, so none needs to be configured.
     settings = _settings(without_ledger=True)
-    err = terminal.stderr()
     _check_credential(settings)
-    rt = build(settings, sink=None)  # no sink: planning writes nothing anywhere
-    # The plan is one run, previewed: its remediations share one budget, as `apply` would.
-    run = start_run(rt, f"cli:{uuid.uuid4().hex[:12]}", preview=True)
-    result: list[dict[str, Any]] = []
-    workspaces, problems = rt.inventory.workspaces()
-    with terminal.progress(err, "planning", len(workspaces)) as step:
-        for workspace_id in workspaces:
-            result.append(_plan_workspace(rt, workspace_id, run))
-            step(workspace_id)
+    rt = Runtime(settings)  # a preview run: planning opens no ledger and writes nothing
+    workspaces, problems = _workspaces(rt, args.workspace)
+    result, run = _preview(rt, workspaces, "planning")
+    changes = _planned(run)
     failed = [item for item in result if item["error"]]
     failed += [{"workspace": scope, "error": describe(error)} for scope, error in problems]
     if args.json:
-        print(json.dumps(result, indent=2, default=_instant))
+        _print_json(result)
     else:
         out = terminal.stdout()
         out.print(
             f"plan: {len(result)} workspaces, mode {settings.automation_mode.value}, "
-            f"policy {settings.policy_mode.value}; read-only (writes nothing, uses no ledger)",
+            f"policy {settings.policy_mode.value}; read-only (writes nothing, uses no ledger); "
+            f"{len(changes)} changes",
             markup=False,
             soft_wrap=True,
         )
@@ -426,56 +310,161 @@ def cmd_plan(args: argparse.Namespace) -> int:
         for conflict in CONFLICTS:
             out.print(f"conflict: {conflict}", markup=False, soft_wrap=True)
         for item in result:
-            _print_plan(out, item)
+            plan_view.print_plan(out, item)
     for item in failed:
         print(
-            f"error: {_short(item['workspace'])} could not be read: {_one_line(item['error'])}",
+            f"error: {short(item['workspace'])} could not be read: {one_line(item['error'])}",
             file=sys.stderr,
         )
-    return FAILURE if failed else 0
+    if failed:
+        if args.out:
+            print(f"error: no plan written to {args.out}: the plan is incomplete", file=sys.stderr)
+        return FAILURE
+    if args.out:
+        text = saved_plan.dump(settings, workspaces, changes, result)
+        try:
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise CliError(f"cannot write {args.out}: {one_line(error)}", USAGE) from None
+        print(f"saved the plan ({len(changes)} changes) to {args.out}", file=sys.stderr)
+    return CHANGES if args.detailed_exitcode and changes else 0
 
 
 # -- apply -----------------------------------------------------------------------------------
 
 
+def _load_plan(path: Path, settings: Settings) -> SavedPlan:
+    from tools import saved_plan
+
+    try:
+        return saved_plan.load(path, settings)
+    except saved_plan.PlanFileError as error:
+        raise CliError(str(error), USAGE) from None
+
+
+def _check_plan(rt: Runtime, saved: SavedPlan) -> list[ArmId]:
+    """The saved plan's workspaces, when planning again now calls for exactly its changes;
+    else nothing is written (STALE): the whole plan is checked before any write."""
+    from shared.reconcilers.run import change
+
+    workspaces, outside = _targets(rt, saved.workspaces)
+    if outside:
+        raise CliError(
+            f"the saved plan no longer holds: {one_line(outside[0])} is not in scope now; "
+            "nothing written: plan again",
+            STALE,
+        )
+    result, run = _preview(rt, workspaces, "checking the plan")
+    for item in result:
+        if item["error"]:
+            raise CliError(
+                f"the saved plan cannot be checked: {short(item['workspace'])} could not be "
+                f"read: {one_line(item['error'])}; nothing written",
+                FAILURE,
+            )
+    now = frozenset(change(record) for record in _planned(run))
+    if now != saved.changes:
+        gone = sorted(saved.changes - now)
+        what = (
+            f"{gone[0][2]} {short(gone[0][3])} on {short(gone[0][0])} is no longer called "
+            "for as planned"
+            if gone
+            else f"{len(now - saved.changes)} change(s) not in it are called for now"
+        )
+        raise CliError(
+            f"the saved plan no longer holds: {what}; nothing written: plan again", STALE
+        )
+    return workspaces
+
+
 def cmd_apply(args: argparse.Namespace) -> int:
     from azure.core.exceptions import AzureError
 
+    from shared.outcome import Status
+    from shared.reconcilers.run import change
     from shared.reconcilers.sweep import sweep
-    from tools import terminal
+    from shared.reconcilers.workspace import start_run
+    from tools import saved_plan, terminal
 
+    if args.plan and args.workspace:
+        raise CliError("apply FILE applies the workspaces its plan names: no --workspace", USAGE)
     settings = _settings()
+    saved = _load_plan(args.plan, settings) if args.plan else None
     _check_credential(settings)
     rt = _runtime(settings)
     trigger = f"cli:{uuid.uuid4().hex[:12]}"
-    out = terminal.stdout()
-    out.print(
-        f"apply: mode {settings.automation_mode.value}, policy {settings.policy_mode.value}; "
-        f"recorded in the ledger (table {settings.ledger.table_name}) as {trigger}",
-        markup=False,
-        soft_wrap=True,
-    )
+    workspaces = _check_plan(rt, saved) if saved else _workspaces(rt, args.workspace)[0]
+    if not args.json:
+        terminal.stdout().print(
+            f"apply{f' {args.plan}' if args.plan else ''}: mode {settings.automation_mode.value}, "
+            f"policy {settings.policy_mode.value}; recorded in the ledger (table "
+            f"{settings.ledger.table_name}) as {trigger}",
+            markup=False,
+            soft_wrap=True,
+        )
+    run = start_run(rt, trigger, only=saved.changes if saved else None)
     try:
-        # Listed here for the bar's length; the sweep lists again, as the timer's does.
-        with terminal.progress(
-            terminal.stderr(), "reconciling", len(rt.inventory.workspaces()[0])
-        ) as step:
-            report = sweep(rt, trigger=trigger, progress=step)
+        with terminal.progress(terminal.stderr(), "reconciling", len(workspaces)) as step:
+            report = sweep(
+                rt,
+                trigger=trigger,
+                progress=step,
+                # Without targets the sweep lists the scope again, as the timer's does.
+                workspaces=workspaces if args.plan or args.workspace else None,
+                run=run,
+            )
     except AzureError as error:
         # Reconcilers record Azure's failures; what escapes is the ledger failing.
         raise _ledger_error(settings, error) from None
-    problems: list[str] = []
-    for workspace in report.workspaces:
-        out.print(f"  {_one_line(workspace.summary())}", markup=False, soft_wrap=True)
-        problems += [
-            f"{_short(workspace.workspace_id)}: {label}: {_one_line(problem)}"
-            for label, problem in workspace.problems()
+    problems = [
+        f"{short(workspace.workspace_id)}: {label}: {one_line(problem)}"
+        for workspace in report.workspaces
+        for label, problem in workspace.problems()
+    ]
+    # A saved change not written: refused or no longer called for (the state changed during
+    # the run: plan again), or deferred (the hour's limit: apply again later).
+    stale = [
+        f"{record.verdict} {short(record.subject)}: {outcome}"
+        for record, outcome in run.changes
+        if outcome.status is Status.REFUSED
+    ]
+    if saved is not None:
+        stale += [
+            f"{c[2]} {short(c[3])}: no longer called for: not written"
+            for c in saved.changes - {change(record) for record, _ in run.changes}
         ]
-    for problem in problems:
+        problems += [
+            f"{record.verdict} {short(record.subject)}: {outcome}: not written"
+            for record, outcome in run.changes
+            if outcome.status in (Status.DEFERRED, Status.SKIPPED)
+        ]
+    if args.json:
+        _print_json(
+            {
+                "trigger": trigger,
+                "workspaces": [
+                    {"workspace": w.workspace_id, "summary": w.summary()} for w in report.workspaces
+                ],
+                "changes": [
+                    {**saved_plan.fields(record), "outcome": str(outcome)}
+                    for record, outcome in run.changes
+                ],
+                "errors": problems + stale,
+                "retryLater": list(report.transient_failures),
+            }
+        )
+    else:
+        for workspace in report.workspaces:
+            terminal.stdout().print(
+                f"  {one_line(workspace.summary())}", markup=False, soft_wrap=True
+            )
+    for problem in problems + stale:
         print(f"error: {problem}", file=sys.stderr)
     for failure in report.transient_failures:
-        print(f"retry later: {_one_line(failure)}", file=sys.stderr)
-    return FAILURE if problems or report.transient_failures else 0
+        print(f"retry later: {one_line(failure)}", file=sys.stderr)
+    if problems or report.transient_failures:
+        return FAILURE
+    return STALE if stale else 0
 
 
 # -- replay ----------------------------------------------------------------------------------
@@ -528,7 +517,7 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
 
     problem = check_event(item)
     event_id = item.get("id") if isinstance(item, dict) else None
-    label = _one_line(event_id) if isinstance(event_id, str) and event_id else "?"
+    label = one_line(event_id) if isinstance(event_id, str) and event_id else "?"
     if problem is not None or not isinstance(item, dict):
         return label, "invalid", f"not delivered: {problem}"
     name = function or _function_for(item)
@@ -539,9 +528,9 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
             else None
         )
         what = (
-            f"operation {_one_line(operation)!r}"
+            f"operation {one_line(operation)!r}"
             if operation is not None
-            else f"event type {_one_line(item.get('eventType'))!r}"
+            else f"event type {one_line(item.get('eventType'))!r}"
         )
         return (
             label,
@@ -551,7 +540,7 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
     try:
         host.to_event(item)
     except (ValueError, TypeError, RecursionError) as error:
-        return label, "invalid", f"not delivered: {_one_line(error) or type(error).__name__}"
+        return label, "invalid", f"not delivered: {one_line(error) or type(error).__name__}"
     try:
         host.deliver_event(name, item)
     except RecursionError:
@@ -560,7 +549,7 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
         return (
             label,
             "failed",
-            f"{name}: {_one_line(error) or type(error).__name__} (replay again later)",
+            f"{name}: {one_line(error) or type(error).__name__} (replay again later)",
         )
     try:
         row = rt.ledger.event(str(item["id"])) or {}
@@ -568,10 +557,10 @@ def _replay_one(rt: Runtime, item: object, function: str | None) -> tuple[str, s
         return (
             label,
             "failed",
-            f"{name}: delivered, but its ledger row cannot be read: {_one_line(error)}",
+            f"{name}: delivered, but its ledger row cannot be read: {one_line(error)}",
         )
     outcome = str(row.get("Outcome", "?"))
-    return label, outcome, f"{name}: {_one_line(row.get('Reason', ''))}"
+    return label, outcome, f"{name}: {one_line(row.get('Reason', ''))}"
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -588,12 +577,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings()
     rt = _runtime(settings)
     statuses: Counter[str] = Counter()
+    delivered = []
     for index, item in enumerate(items, start=1):
         label, status, text = _replay_one(rt, item, args.function)
         statuses[status] += 1
-        print(f"#{index} {label}: {status}: {text}", flush=True)
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-    print(f"replayed {len(items)} events: {counts}")
+        delivered.append({"index": index, "id": label, "status": status, "detail": text})
+        if not args.json:
+            print(f"#{index} {label}: {status}: {text}", flush=True)
+    if args.json:
+        _print_json({"events": delivered, "counts": dict(sorted(statuses.items()))})
+    else:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+        print(f"replayed {len(items)} events: {counts}")
     if statuses["failed"]:
         return FAILURE
     return USAGE if statuses["invalid"] else 0
@@ -609,7 +604,7 @@ def cmd_export_policy(args: argparse.Namespace) -> int:
     scope = args.scope or policy_export.SCOPE_PLACEHOLDER
     if args.scope is not None and not policy_export.is_definition_scope(args.scope):
         raise CliError(
-            f"--scope {_one_line(args.scope)!r} is not where custom policy definitions live: "
+            f"--scope {one_line(args.scope)!r} is not where custom policy definitions live: "
             "expected /subscriptions/<guid> or /providers/Microsoft.Management/"
             "managementGroups/<name>",
             USAGE,
@@ -620,8 +615,10 @@ def cmd_export_policy(args: argparse.Namespace) -> int:
     try:
         paths = policy_export.write(args.out, scope)
     except OSError as error:
-        raise CliError(f"cannot write to {args.out}: {_one_line(error)}", USAGE) from None
-    for path in paths:
+        raise CliError(f"cannot write to {args.out}: {one_line(error)}", USAGE) from None
+    if args.json:
+        _print_json({"written": [str(path) for path in paths]})
+    for path in paths if not args.json else ():
         print(f"wrote {path}")
     return 0
 
@@ -634,6 +631,8 @@ def parser() -> argparse.ArgumentParser:
     settings_help = f"a Functions settings file to read (default: ./{SETTINGS_FILE} when present)"
     top.add_argument("--settings", type=Path, default=None, help=settings_help)
     top.add_argument("-v", "--verbose", action="store_true", help="log every decision")
+    json_help = "machine-readable output on stdout (logs and errors stay on stderr)"
+    top.add_argument("--json", action="store_true", help=json_help)
     commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -647,12 +646,30 @@ def parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help="log every decision",
         )
+        sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=json_help)
         return sub
 
     plan = command("plan", "print what would be done; reads Azure, writes nothing, uses no ledger")
-    plan.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    workspace_help = "only this workspace (its ARM ID; in scope); repeatable"
+    plan.add_argument("--workspace", action="append", metavar="ID", help=workspace_help)
+    plan.add_argument(
+        "--out", type=Path, metavar="FILE", help="save the plan for `apply FILE` (versioned JSON)"
+    )
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help=f"exit {CHANGES} when there are changes to apply, 0 when none, {FAILURE} on error",
+    )
     plan.set_defaults(run=cmd_plan)
-    apply = command("apply", "reconcile every workspace in scope, recording in the ledger")
+    apply = command("apply", "reconcile what is in scope, or a saved plan; recorded in the ledger")
+    apply.add_argument(
+        "plan",
+        nargs="?",
+        type=Path,
+        metavar="FILE",
+        help="a plan saved by `plan --out`: written only while the state it was made on holds",
+    )
+    apply.add_argument("--workspace", action="append", metavar="ID", help=workspace_help)
     apply.set_defaults(run=cmd_apply)
     replay = command("replay", "deliver events from a file (e.g. dead-lettered)")
     replay.add_argument("event_file", help="an Event Grid event, or an array of them, as JSON")

@@ -33,7 +33,7 @@ def _jobs(sim: AzureSimulator, workspace_id: str, purpose: str) -> list[dict[str
 def play(sim: AzureSimulator, expect: Expect, report: Report) -> None:
     """Chapter 5 of the offline run (after the connection and policy chapters)."""
     from shared.config import get_settings
-    from shared.retraining_runtime import retraining_runtime
+    from shared.runtime import runtime
 
     rs.seed_retraining(sim)
     sim.ml.add_compute(scene.DEV, "cpu-cluster", vm_size="Standard_DS3_v2", max_node_count=4)
@@ -47,7 +47,7 @@ def play(sim: AzureSimulator, expect: Expect, report: Report) -> None:
     )
     get_settings.cache_clear()
     report.heading("5. Retraining (RETRAIN_WORKSPACE_IDS=mlw-prod,mlw-dev): on_ml_event")
-    ledger = retraining_runtime().ledger
+    ledger = runtime().ledger
     rows: list[list[str]] = []
 
     def deliver(label: str, event: dict[str, Any]) -> None:

@@ -68,7 +68,7 @@ def _line(response: func.HttpResponse) -> str:
 def run(sim: AzureSimulator, checks: Expect, report: Report) -> None:
     """The scoring step; prints what happens and reports through `checks`."""
     from shared.config import get_settings
-    from shared.scoring.wiring import scoring_service
+    from shared.runtime import runtime
 
     ss.seed(sim)
     os.environ.update(ss.settings_env())
@@ -131,7 +131,7 @@ def run(sim: AzureSimulator, checks: Expect, report: Report) -> None:
             row["ClientTrackingId"],
             row["JobName"] or row["Field"],
         ]
-        for row in reversed(scoring_service().records.requests())
+        for row in reversed(runtime().scoring.records.requests())
     ]
     report.line()
     report.table(
@@ -139,5 +139,5 @@ def run(sim: AzureSimulator, checks: Expect, report: Report) -> None:
         ["outcome", "http", "caller", "tracking id", Column("job / field at fault", wrap=True)],
         rows,
     )
-    stored = json.dumps(scoring_service().records.requests())
+    stored = json.dumps(runtime().scoring.records.requests())
     checks.expect("sig=" not in stored, "no SAS token in the ledger")

@@ -148,9 +148,9 @@ def claim_job(job_name: str, *, hours_ago: float = 48, workspace: str = PROD) ->
     from datetime import UTC, datetime, timedelta
 
     from shared.claims import Claims, ClaimState
-    from shared.retraining_runtime import retraining_runtime
+    from shared.runtime import runtime
 
-    claims = Claims(retraining_runtime().ledger.table)
+    claims = Claims(runtime().ledger.table)
     assert claims.claim_retraining(
         workspace,
         job_name=job_name,

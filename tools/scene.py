@@ -300,4 +300,8 @@ def settings_env(sim: AzureSimulator, ledger_connection_string: str) -> dict[str
         # The simulator's host is of no Azure cloud: the token that may go there is stated.
         "OUTCOME_TOPIC_AUDIENCE": EVENTGRID_AUDIENCE,
         "AZURE_CLIENT_ID": "5e2f1d3c-4b6a-4c8d-9e0f-a1b2c3d4e5f6",
+        # The simulator meters no ARM read until it is told to (`sim.throttle_arm_reads`): a
+        # budget it never exhausts. Tests and benches of the budget set ARM's sizes.
+        "ARM_READS_BURST": "100000",
+        "ARM_READS_PER_SECOND": "100000",
     }

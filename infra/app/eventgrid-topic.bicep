@@ -41,4 +41,5 @@ resource createdTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (create
 // ARM evaluates only the branch of `if` that is taken, so an adopted topic is read only when it
 // is adopted, and a created one only once it exists.
 output name string = name
+output id string = resourceId('Microsoft.EventGrid/systemTopics', name)
 output principalId string = create ? createdTopic.identity.principalId : reference(resourceId('Microsoft.EventGrid/systemTopics', name), '2025-02-15', 'Full').identity.principalId

@@ -30,9 +30,7 @@ class MachineLearningAdapter:
     def set_connection_state(
         self, workspace_id: ArmId, connection_name: str, status: ConnectionStatus, description: str
     ) -> PrivateEndpointConnection:
-        """Approve or reject connection `connection_name` of the configured `workspace_id`;
-        `UnexpectedAnswerError` when the answer is another connection or not `status` (still
-        Pending is no approval)."""
+        """`UnexpectedAnswerError` when the answer is another connection or not `status`."""
         from azure.mgmt.machinelearningservices.models import (
             PrivateEndpointConnection as ConnectionModel,
         )

@@ -20,8 +20,8 @@ class GuardNoLongerHoldsError(JudgedAnswerError):
 
 
 def child_name(name: str, kind: str, workspace_id: ArmId) -> str:
-    """`name` when it is a plain child name, else `RefusedTargetError`: names come from what
-    Azure listed, and a separator or escape could point the SDK's URL elsewhere."""
+    """`name` when a plain child name, else `RefusedTargetError` (a separator could point the
+    SDK's URL elsewhere)."""
     if (
         not name
         or not name.isascii()

@@ -11,6 +11,7 @@ from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.clients import AzureClients
 from shared.adapters.transport import malformed_is_permanent
 from shared.arm import same_arm_id, subscription_of
+from shared.ownership import AppIdentity
 from shared.planning.role_assignments import ExistingAssignment
 
 # PrincipalNotFound right after an identity is created is Entra ID replication delay: retried.
@@ -30,6 +31,9 @@ class AuthorizationAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
+    def app_identity(self) -> AppIdentity:
+        return self._clients.app_identity()
+
     def _operations(self, scope: str) -> Any:
         return self._clients.authorization(subscription_of(scope)).role_assignments
 
@@ -43,6 +47,8 @@ class AuthorizationAdapter:
                 principal_id=str(item.principal_id or ""),
                 role_definition_id=str(item.role_definition_id or ""),
                 description=str(getattr(item, "description", None) or ""),
+                created_by=str(getattr(item, "created_by", None) or ""),
+                updated_by=str(getattr(item, "updated_by", None) or ""),
             )
             for item in self._operations(scope).list_for_scope(scope, filter="atScope()")
         ]
@@ -56,8 +62,7 @@ class AuthorizationAdapter:
         principal_id: str,
         description: str = "",
     ) -> str:
-        """Create the assignment ("already exists" is success); `UnexpectedAnswerError` when ARM's
-        answer is not the assignment asked for."""
+        """ "Already exists" is success; `UnexpectedAnswerError` for another assignment."""
         from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
         parameters = RoleAssignmentCreateParameters(

@@ -29,9 +29,6 @@ JOBS_API = "2024-04-01"
 FINISHED_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 # azure-ai-ml names a single input after its type (recorded files 12-14).
 _INPUT_KEYS = {"uri_folder": ("UriFolder", "UriFolder"), "uri_file": ("UriFile", "UriFile")}
-# A job name as Azure ML makes them: it becomes a URL segment and a ledger key, so an answer
-# with anything else in it is refused rather than used.
-_JOB_NAME = JOB_NAME
 
 
 class ScoringUriRejectedError(JudgedAnswerError):
@@ -315,7 +312,8 @@ def _check_started_job(endpoint: BatchEndpoint, name: str, job_id: str) -> None:
     """The scoring URI's answer is the job asked for: a plain job name, and an ID that names a
     job of this endpoint (`<endpoint>/deployments/<d>/jobs/<name>`), so of the configured
     workspace. Anything else is not applied (`UnexpectedAnswerError`)."""
-    if not _JOB_NAME.fullmatch(name):
+    # A job name becomes a URL segment and a ledger key: anything else is refused, not used.
+    if not JOB_NAME.fullmatch(name):
         raise UnexpectedAnswerError(f"scoring job name {name[:100]!r} is not a plain job name")
     prefix = f"{endpoint.id}/deployments/"
     parts = job_id[len(prefix) :].split("/") if same_arm_id(job_id[: len(prefix)], prefix) else []

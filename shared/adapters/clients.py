@@ -6,7 +6,8 @@ simulator, is a matter of settings only.
 
 Every client carries the policies of `shared.adapters.transport` (`client_options`,
 `pinned_pipeline`): requests (and so tokens) only to the client's configured endpoint, bounded
-paging, bounded retries, capped Retry-After, bounded time.
+paging, bounded retries, capped Retry-After, bounded time; every ARM client also spends the
+process's read budget (`shared.adapters.read_budget`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from shared.adapters import transport
+from shared.adapters.read_budget import read_budget
 from shared.config import Settings, synapse_dev_audience
+from shared.ownership import AppIdentity
 
 if TYPE_CHECKING:
     from azure.core import PipelineClient
@@ -116,6 +119,7 @@ class AzureClients:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._credential = credential(settings.azure_client_id)
+        self._budget = read_budget(settings.arm_reads_burst, settings.arm_reads_per_second)
 
     @property
     def settings(self) -> Settings:
@@ -130,14 +134,35 @@ class AzureClients:
         token for `scope` that only ever goes to `base_url`'s origin."""
         return transport.pinned_pipeline(base_url, self._credential, scope)
 
+    def _arm_options(self) -> dict[str, Any]:
+        return transport.client_options(self._settings.arm_endpoint, budget=self._budget)
+
     def _arm_kwargs(self) -> dict[str, Any]:
         return {
             "base_url": self._settings.arm_endpoint,
             "credential_scopes": [self._settings.arm_scope],
-            **transport.client_options(self._settings.arm_endpoint),
+            **self._arm_options(),
         }
 
     @functools.cache  # noqa: B019 - one AzureClients per settings value, kept for the process
+    def app_identity(self) -> AppIdentity:
+        """Who the app is, read from the claims of its own ARM token: the token comes from its
+        credential (the platform's identity endpoint), not from anything a workspace user can
+        write, so its claims need no signature check here. Raises `ValueError` on a token that
+        is not a JWT with an object ID: without it nothing can be proven the app's."""
+        import base64
+        import json
+
+        payload = self._credential.get_token(self._settings.arm_scope).token.split(".")[1:2]
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(payload[0] + "=" * (-len(payload[0]) % 4)))
+        except (IndexError, ValueError) as error:
+            raise ValueError("the app's ARM access token is not a JWT") from error
+        if not isinstance(claims, dict):
+            raise ValueError("the app's ARM access token has no claims")
+        return AppIdentity.from_claims(claims)
+
+    @functools.cache  # noqa: B019
     def machine_learning(self, subscription_id: str) -> Any:
         """`MachineLearningServicesMgmtClient` for one subscription (API 2023-04-01)."""
         from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
@@ -163,6 +188,13 @@ class AzureClients:
         return ResourceManagementClient(self._credential, subscription_id, **self._arm_kwargs())
 
     @functools.cache  # noqa: B019
+    def resource_graph(self) -> Any:
+        """`ResourceGraphClient`: Resource Graph is served by ARM_ENDPOINT, with ARM's token."""
+        from azure.mgmt.resourcegraph import ResourceGraphClient
+
+        return ResourceGraphClient(self._credential, **self._arm_kwargs())
+
+    @functools.cache  # noqa: B019
     def synapse_dev(self, workspace_name: str) -> PipelineClient[HttpRequest, HttpResponse]:
         """A raw azure-core pipeline to one Synapse workspace's data plane.
 
@@ -180,7 +212,10 @@ class AzureClients:
     def arm_pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
         """A raw azure-core pipeline to `ARM_ENDPOINT`, for ARM reads that no installed
         management SDK speaks (batch endpoints at 2023-10-01, jobs at 2024-04-01)."""
-        return self._pipeline(self._settings.arm_endpoint, self._settings.arm_scope)
+        arm = self._settings.arm_endpoint
+        return transport.pinned_pipeline(
+            arm, self._credential, self._settings.arm_scope, budget=self._budget
+        )
 
     @functools.cache  # noqa: B019
     def batch_scoring(self, origin: str) -> PipelineClient[HttpRequest, HttpResponse]:
@@ -230,7 +265,7 @@ class AzureClients:
             # azure-ai-ml hands these to the service clients it builds: the guard pins every
             # request (and token) to ARM_ENDPOINT, the only origin submission needs, and the
             # paging policy bounds the nextLinks it follows inside its own calls.
-            **transport.client_options(arm),
+            **self._arm_options(),
         )
 
     @functools.cache  # noqa: B019

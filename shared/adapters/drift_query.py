@@ -22,7 +22,6 @@ class DriftQueryAdapter:
         self._clients = clients
 
     def read(self, workspace_id: str, query: str) -> GateReading:
-        """The query's first table, or why there is none; only transient errors are raised."""
         from azure.core.exceptions import AzureError
         from azure.monitor.query import LogsQueryPartialResult, LogsQueryStatus
 

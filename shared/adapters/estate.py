@@ -1,38 +1,55 @@
-"""What the scope rule reads from ARM (issue 17): the subscriptions under a management group,
-the AML workspaces of a subscription or resource group, and one workspace's tags.
-
-Raw ARM reads through the app's guarded pipeline (`AzureClients.arm_pipeline`), bounded paging:
-a read that fails part-way raises, so nothing is decided on half a list.
-"""
+"""What the scope rule reads from ARM, and the sweep's inventory from Resource Graph; a read
+that fails part-way raises, so nothing is decided on half a list."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError
 
 from shared.adapters.clients import AzureClients
-from shared.adapters.transport import json_mapping, json_object, json_pages, malformed_is_permanent
-from shared.scope import group_name
+from shared.adapters.transport import (
+    RETRY_AFTER_CAP_SECONDS,
+    PagingError,
+    json_mapping,
+    json_object,
+    json_objects,
+    json_pages,
+    malformed_is_permanent,
+)
+from shared.scope import Scope, group_name, is_management_group
 
-# Management groups' descendants (Microsoft.Management, stable).
 MANAGEMENT_API_VERSION = "2020-05-01"
-# Azure ML workspaces, as the management SDK the app uses.
 WORKSPACES_API_VERSION = "2023-04-01"
 WORKSPACES = "/providers/Microsoft.MachineLearningServices/workspaces"
 
+# The sweep's Resource Graph queries: what the reconcilers read from ARM about a workspace, so a
+# change there changes a row. The simulator answers exactly these (tests/test_inventory.py).
+GRAPH_QUERIES = {
+    "workspaces": "resources | where type =~ 'microsoft.machinelearningservices/workspaces' "
+    "| project id, tags, identity, sku, properties",
+    "computes": "resources | where type =~ 'microsoft.machinelearningservices/workspaces/computes' "
+    "| project id, properties",
+    "private_endpoints": "resources | where type =~ 'microsoft.network/privateendpoints' "
+    "| project id, properties",
+    "role_assignments": "authorizationresources "
+    "| where type =~ 'microsoft.authorization/roleassignments' | project id, properties",
+}
+GRAPH_PAGE_ROWS = 1000
+# 1,000 rows a page: 10,000 workspaces of 10 computes each are 100 pages of computes.
+GRAPH_MAX_PAGES = 500
+QUOTA_REMAINING = "x-ms-user-quota-remaining"
+QUOTA_RESETS = "x-ms-user-quota-resets-after"
+
 
 class EstateAdapter:
-    """Reads the estate the scope names."""
-
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
     @malformed_is_permanent
     def subscriptions_under(self, management_group: str) -> frozenset[str]:
-        """The subscriptions (lower case) anywhere under a management group: its descendants
-        (`GET .../managementGroups/{id}/descendants`, which needs
-        `Microsoft.Management/managementGroups/descendants/read` there)."""
+        """The subscriptions (lower case) anywhere under a management group (its descendants)."""
         client = self._clients.arm_pipeline()
         path = f"/providers/Microsoft.Management/managementGroups/{group_name(management_group)}"
         found = set()
@@ -62,7 +79,6 @@ class EstateAdapter:
 
     @malformed_is_permanent
     def workspace_tags(self, workspace_id: str) -> dict[str, Any]:
-        """The workspace's tags as ARM reports them now."""
         from azure.core.rest import HttpRequest
 
         client = self._clients.arm_pipeline()
@@ -77,3 +93,59 @@ class EstateAdapter:
             raise HttpResponseError(response=response)
         body = json_object(response, f"workspace {workspace_id}")
         return json_mapping(body.get("tags"), f"workspace {workspace_id}: tags")
+
+    @malformed_is_permanent
+    def graph(self, scope: Scope) -> dict[str, list[dict[str, Any]]]:
+        """The rows of every `GRAPH_QUERIES` query over the scope. A spent quota is waited for
+        when it resets within `RETRY_AFTER_CAP_SECONDS`, else raises (the caller falls back)."""
+        from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+
+        groups = [group_name(s) for s in scope.scopes if is_management_group(s)]
+        # (subscriptions, management groups): one request set for each kind the scope names.
+        targets: list[tuple[list[str] | None, list[str] | None]] = []
+        targets += [(sorted(scope.subscriptions), None)] if scope.subscriptions else []
+        targets += [(None, groups)] if groups else []
+        client = self._clients.resource_graph()
+        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in GRAPH_QUERIES}
+        quota: dict[str, str] = {}
+        for name, query in GRAPH_QUERIES.items():
+            for subscriptions, management_groups in targets:
+                token: str | None = None
+                for _ in range(GRAPH_MAX_PAGES):
+                    if quota.get(QUOTA_REMAINING) == "0":
+                        resets = quota.get(QUOTA_RESETS, "")
+                        try:
+                            h, m, s = (float(part) for part in resets.split(":"))
+                            wait = h * 3600 + m * 60 + s
+                        except ValueError:
+                            wait = float("inf")
+                        if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
+                            raise AzureError(
+                                f"Resource Graph: quota spent ({QUOTA_RESETS}: {resets[:20]})"
+                            )
+                        time.sleep(wait)
+                    options = QueryRequestOptions(
+                        top=GRAPH_PAGE_ROWS, skip_token=token, result_format="objectArray"
+                    )
+                    page, quota = client.resources(
+                        QueryRequest(
+                            query=query,
+                            subscriptions=subscriptions,
+                            management_groups=management_groups,
+                            options=options,
+                        ),
+                        cls=lambda response, body, _: (body, response.http_response.headers),
+                    )
+                    rows[name] += json_objects(page.data, f"Resource Graph {name}")
+                    if not page.skip_token:
+                        break
+                    if page.skip_token == token:
+                        raise PagingError(f"Resource Graph {name}: $skipToken repeats")
+                    token = page.skip_token
+                else:
+                    raise PagingError(f"Resource Graph {name}: over {GRAPH_MAX_PAGES} pages")
+        # A subscription under a listed management group answers twice: each row once.
+        return {
+            name: list({str(r.get("id")).lower(): r for r in found}.values())
+            for name, found in rows.items()
+        }

@@ -1,9 +1,5 @@
-"""Outcome events: ledger records published to an Event Grid custom topic.
-
-The type never claims what did not happen: `SynapseAmlAutomation.<Kind>.<Verdict>.<State>`, the
-state (Planned, Applied, Failed, Skipped) read from the outcome, or `<Kind>.<Verdict>` for a
-record that claims no action (a finding). The subject is the resource, the data the record.
-"""
+"""Outcome events: ledger records published to an Event Grid custom topic, typed
+`SynapseAmlAutomation.<Kind>.<Verdict>[.<State>]`: the type never claims what did not happen."""
 
 from __future__ import annotations
 
@@ -89,8 +85,6 @@ def _batches(events: Sequence[Any]) -> list[list[Any]]:
 
 
 class OutcomePublisher:
-    """Publishes ledger records as Event Grid events (Event Grid schema), identity-based."""
-
     def __init__(self, endpoint: str, credential: TokenCredential) -> None:
         self._endpoint = endpoint
         self._credential = credential
@@ -112,8 +106,8 @@ class OutcomePublisher:
         return self._client
 
     def publish(self, records: Sequence[ActionRecord]) -> str | None:
-        """Publish; returns None on success, or what went wrong. Never raises for Azure errors:
-        the records are already in the ledger, and a retry storm would not help people."""
+        """None on success, else what went wrong; never raises for Azure errors (the records are
+        in the ledger already)."""
         from azure.eventgrid import EventGridEvent
 
         events = [

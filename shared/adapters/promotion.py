@@ -1,18 +1,7 @@
-"""Model promotion over ARM: metrics, the model registry, batch deployments and the endpoint.
-
-Every call goes to `ARM_ENDPOINT` through `AzureClients.arm_pipeline()` (the endpoint guard, a
-token for ARM only), raw JSON through azure-core: azure-ai-ml would cost 1.1-2.5 s to import.
-
-- The retraining job's metric: its child runs from run history (`history/v1.0/.../runs/{job}/
-  children`, recorded file 10), then each step's values from the metric service that
-  azure-ai-ml's run history client carries (`metric/v2.0/.../runs/{run}/full`, `MetricV2`).
-- The current model's metric: the default deployment's `properties.model.assetId`, a model
-  version of the same workspace (`model`), whose `properties.properties` hold it (the app
-  registers promoted models so, with the value it judged them by).
-- Writes: a model version PUT, a batch deployment PUT (then its `provisioningState` read until it
-  ends), the batch endpoint PUT that changes `defaults.deploymentName` (the PATCH takes only
-  tags and identity), a deployment DELETE.
-"""
+"""Model promotion over ARM (raw JSON through `arm_pipeline()`: azure-ai-ml costs 1.1-2.5 s to
+import): a job's metric from run history's child runs and the metric service (`MetricV2`), the
+current model's from its version's properties, and the writes (model version, batch deployment,
+the endpoint PUT that sets `defaults.deploymentName`: the PATCH takes only tags and identity)."""
 
 from __future__ import annotations
 
@@ -23,10 +12,11 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.adapters import transport
-from shared.adapters.answers import UnexpectedAnswerError
+from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError
 from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API, raise_for_status
 from shared.adapters.clients import AzureClients
 from shared.arm import ArmId, same_arm_id
+from shared.ownership import not_made_by
 
 MODELS_API = "2023-10-01"
 RUN_HISTORY_API = "v1.0"
@@ -48,8 +38,6 @@ def metric_value(value: Any) -> float | None:
 
 
 class PromotionAdapter:
-    """Reads and writes for promoting a model behind one batch endpoint."""
-
     def __init__(self, clients: AzureClients, sleep: Any = time.sleep) -> None:
         self._clients = clients
         self._sleep = sleep
@@ -88,12 +76,9 @@ class PromotionAdapter:
             return None
         return transport.json_object(response, what)
 
-    # --------------------------------------------------------------------- metrics
-
     @transport.malformed_is_permanent
     def job_metric(self, workspace_id: ArmId, job_name: str, metric: str) -> float | None:
-        """The latest value of `metric` logged by a step of the job (the last step that logged
-        it), or None when no step did."""
+        """The latest value of `metric` logged by a step of the job, or None."""
         from azure.core.exceptions import ResourceNotFoundError
 
         client = self._clients.arm_pipeline()
@@ -130,8 +115,7 @@ class PromotionAdapter:
 
     @transport.malformed_is_permanent
     def model(self, workspace_id: ArmId, asset_id: str) -> dict[str, Any] | None:
-        """The `properties` of model version `asset_id` when it is a model of this workspace
-        (a registry's model, or none, is None: its metric cannot be read here)."""
+        """The `properties` of model version `asset_id` when a model of this workspace."""
         if not same_arm_id(asset_id[: len(workspace_id)], workspace_id) or "/models/" not in (
             asset_id.lower()
         ):
@@ -139,8 +123,6 @@ class PromotionAdapter:
         body = self._get(quote(asset_id), MODELS_API, f"model {asset_id}")
         properties = (body or {}).get("properties")
         return properties if isinstance(properties, dict) else None
-
-    # ---------------------------------------------------------------- model registry
 
     @transport.malformed_is_permanent
     def model_versions(self, workspace_id: ArmId, name: str) -> tuple[str | None, str | None]:
@@ -159,7 +141,8 @@ class PromotionAdapter:
     def register(
         self, workspace_id: ArmId, name: str, version: str, body: Mapping[str, Any]
     ) -> str:
-        """PUT the model version; its ARM ID once Azure's answer is that version."""
+        """PUT the model version; its ARM ID once Azure's answer is that version, registered by
+        this app (a version someone registered first is theirs, whatever it holds)."""
         model_id = f"{workspace_id}/models/{name}/versions/{version}"
         response = self._send("PUT", quote(model_id), MODELS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"model {name}:{version}")
@@ -167,13 +150,12 @@ class PromotionAdapter:
             raise UnexpectedAnswerError(
                 f"registered {name}:{version}, Azure answered {answered.get('name')!r}"
             )
+        if someone := not_made_by(self._clients.app_identity(), answered.get("systemData")):
+            raise UnexpectedAnswerError(f"model {name}:{version} already exists: {someone}")
         return model_id
-
-    # -------------------------------------------------------------- batch endpoints
 
     @transport.malformed_is_permanent
     def endpoint(self, endpoint_id: ArmId) -> dict[str, Any]:
-        """The batch endpoint's body (raises `ResourceNotFoundError` when it does not exist)."""
         response = self._send("GET", quote(endpoint_id), BATCH_ENDPOINTS_API)
         body = transport.json_object(response, f"batch endpoint {endpoint_id}")
         if not same_arm_id(str(body.get("id")), endpoint_id):
@@ -184,14 +166,11 @@ class PromotionAdapter:
 
     @transport.malformed_is_permanent
     def deployment(self, endpoint_id: ArmId, name: str) -> dict[str, Any] | None:
-        return self._get(
-            f"{quote(endpoint_id)}/deployments/{quote(name, safe='')}",
-            BATCH_ENDPOINTS_API,
-            f"deployment {name}",
-        )
+        return self._get(_deployment(endpoint_id, name), BATCH_ENDPOINTS_API, f"deployment {name}")
 
     @transport.malformed_is_permanent
-    def deployment_names(self, endpoint_id: ArmId) -> list[str]:
+    def deployment_names(self, endpoint_id: ArmId) -> dict[str, bool]:
+        """Each deployment's name, and whether Azure records this app as its creator."""
         client = self._clients.arm_pipeline()
         items = transport.json_pages(
             client,
@@ -199,11 +178,22 @@ class PromotionAdapter:
             {"api-version": BATCH_ENDPOINTS_API},
             what=f"deployments of {endpoint_id}",
         )
-        return [str(item["name"]) for item in items if isinstance(item.get("name"), str)]
+        app = self._clients.app_identity()
+        return {
+            str(item["name"]): app.created(item.get("systemData"))
+            for item in items
+            if isinstance(item.get("name"), str)
+        }
 
     @transport.malformed_is_permanent
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:
-        path = f"{quote(endpoint_id)}/deployments/{quote(name, safe='')}"
+        """PUT the deployment, unless one of that name exists that this app did not create (a
+        PUT would overwrite it): `RefusedTargetError`."""
+        earlier = self.deployment(endpoint_id, name)
+        someone = earlier and not_made_by(self._clients.app_identity(), earlier.get("systemData"))
+        if someone:
+            raise RefusedTargetError(f"deployment {name} already exists: {someone}")
+        path = _deployment(endpoint_id, name)
         response = self._send("PUT", path, BATCH_ENDPOINTS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"deployment {name}")
         if not same_arm_id(str(answered.get("name")), name):
@@ -214,8 +204,7 @@ class PromotionAdapter:
     def wait_provisioned(
         self, endpoint_id: ArmId, name: str, *, timeout: float, interval: float
     ) -> str:
-        """The deployment's `provisioningState` once it ended, or the last one read when
-        `timeout` ran out (the caller tries again later)."""
+        """The deployment's `provisioningState` once it ended, or when `timeout` ran out."""
         deadline = time.monotonic() + timeout
         while True:
             body = self.deployment(endpoint_id, name)
@@ -227,7 +216,6 @@ class PromotionAdapter:
 
     @transport.malformed_is_permanent
     def set_default(self, endpoint: Mapping[str, Any], deployment: str) -> None:
-        """PUT the endpoint as read, with `defaults.deploymentName` set to `deployment`."""
         properties = {
             name: value
             for name, value in dict(endpoint.get("properties") or {}).items()
@@ -253,5 +241,10 @@ class PromotionAdapter:
 
     @transport.malformed_is_permanent
     def delete_deployment(self, endpoint_id: ArmId, name: str) -> None:
-        path = f"{quote(endpoint_id)}/deployments/{quote(name, safe='')}"
-        self._send("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))
+        self._send(
+            "DELETE", _deployment(endpoint_id, name), BATCH_ENDPOINTS_API, ok=(200, 202, 204)
+        )
+
+
+def _deployment(endpoint_id: ArmId, name: str) -> str:
+    return f"{quote(endpoint_id)}/deployments/{quote(name, safe='')}"

@@ -15,6 +15,7 @@ from shared.adapters.clients import AzureClients
 from shared.arm import ArmId, same_arm_id
 from shared.config import ComponentRef
 from shared.ml_events import APP_TAG
+from shared.ownership import AppIdentity
 
 # Pages of a job list read at most.
 MAX_PAGES = 20
@@ -30,6 +31,8 @@ class AppJob:
     created_at: str = ""
     error: str | None = None
     job_type: str = ""
+    # ARM's record of who created it (`createdBy`, `createdByType`): see `shared.ownership`.
+    system_data: dict[str, str] = field(default_factory=dict)
 
 
 def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
@@ -42,14 +45,20 @@ def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
         raise UnexpectedResponseError(f"job {name}: no status")
     tags = properties.get("tags")
     system = body.get("systemData")
+    system_data = (
+        {str(k): v for k, v in system.items() if isinstance(v, str)}
+        if isinstance(system, dict)
+        else {}
+    )
     error = properties.get("error")
     return AppJob(
         name=name,
         status=status,
         tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
-        created_at=str(system.get("createdAt", "")) if isinstance(system, dict) else "",
+        created_at=system_data.get("createdAt", ""),
         error=str(error.get("message")) if isinstance(error, dict) else None,
         job_type=str(properties.get("jobType") or ""),
+        system_data=system_data,
     )
 
 
@@ -81,6 +90,9 @@ def _input(value: Any) -> Any:
 class RetrainingJobsAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
+
+    def app_identity(self) -> AppIdentity:
+        return self._clients.app_identity()
 
     @transport.malformed_is_permanent
     def list_app_jobs(self, workspace_id: ArmId, purpose: str) -> list[AppJob]:

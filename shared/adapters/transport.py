@@ -1,19 +1,8 @@
 """Transport guards every Azure client carries: where requests may go, and how long they may take.
 
-One azure-core policy per concern, put on every client by `client_options(...)` (SDK clients that
-take `**kwargs`: ARM SDKs, azure-ai-ml, Tables, Event Grid, Log Analytics) or `pinned_pipeline(...)`
-(a raw azure-core `PipelineClient`):
-
-- `EndpointGuardPolicy` refuses any request whose scheme, host or port is not one of the client's
-  configured endpoints, first on every pipeline run (the first request and each page, whose URL
-  is a `nextLink` the service chose) and again after the retry policy, on every attempt and
-  redirect hop, before the transport sends a byte: a `ForeignEndpointError`, no token sent there.
-- `RetryAfterCapPolicy` caps the `Retry-After` a service asks for (two 429s with `Retry-After: 25`
-  made one event take 50 s); azure-core's retry policy does the retrying, with a bounded count and
-  a total timeout per request.
-- `PagingPolicy` bounds every paged read: pages, time, and no `nextLink` back to a page already
-  requested (a self-referencing link looped forever), a `PagingError` instead of the next request.
-
+One azure-core policy per concern (`EndpointGuardPolicy`, `RetryAfterCapPolicy`, `PagingPolicy`;
+ARM clients also `read_budget.ReadBudgetPolicy`), put on every client by `client_options(...)`
+(SDK clients that take `**kwargs`) or `pinned_pipeline(...)` (a raw azure-core `PipelineClient`).
 `json_pages` reads raw JSON lists; a body of the wrong shape is a `MalformedResponseError`, a
 permanent error for that read (`malformed_is_permanent` turns the SDKs' shape errors into one).
 """
@@ -40,6 +29,7 @@ from azure.core.exceptions import (
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
+from shared.adapters.read_budget import ReadBudget, ReadBudgetPolicy
 from shared.model import JudgedAnswerError
 
 if TYPE_CHECKING:
@@ -110,10 +100,12 @@ def _show(origin: Origin) -> str:
 
 
 class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Refuses requests to any origin but the allowed ones.
+    """Refuses requests to any origin but the allowed ones (`ForeignEndpointError`, no token
+    sent there): first on every pipeline run (the first request and each page, whose `nextLink`
+    the service chose), and again on every attempt and redirect hop, before a byte is sent.
 
-    Place it both as a per-call policy (first in the pipeline) and as a per-retry policy (after
-    the retry and redirect policies): `client_options` and `pinned_pipeline` do.
+    So it is both a per-call policy (first in the pipeline) and a per-retry policy (after the
+    retry and redirect policies): `client_options` and `pinned_pipeline` put it in both places.
     """
 
     def __init__(self, *allowed_urls: str):
@@ -254,16 +246,18 @@ def _retry_after_seconds(value: str) -> float | None:
     return (when - datetime.now(UTC)).total_seconds()
 
 
-def client_options(*allowed_urls: str) -> dict[str, Any]:
+def client_options(*allowed_urls: str, budget: ReadBudget | None = None) -> dict[str, Any]:
     """Keyword arguments for any azure-core based SDK client (`SomeClient(..., **options)`):
-    requests only to `allowed_urls`' origins, bounded paging, retries and time.
+    requests only to `allowed_urls`' origins, bounded paging, retries and time; with `budget`
+    (ARM clients), every read attempt spends it.
 
     Fresh lists on every call: azure-mgmt-core appends its own policy to `per_call_policies`.
     """
     guard = EndpointGuardPolicy(*allowed_urls)
+    paced = [ReadBudgetPolicy(budget)] if budget is not None else []
     return {
         "per_call_policies": [guard, PagingPolicy()],
-        "per_retry_policies": [guard, RetryAfterCapPolicy()],
+        "per_retry_policies": [guard, *paced, RetryAfterCapPolicy()],
         "retry_total": RETRY_TOTAL,
         "retry_backoff_factor": RETRY_BACKOFF_FACTOR,
         "retry_backoff_max": RETRY_BACKOFF_MAX_SECONDS,
@@ -279,6 +273,7 @@ def pinned_pipeline(
     credential: TokenCredential,
     scope: str,
     *,
+    budget: ReadBudget | None = None,
     sdk_moniker: str = "synapse-aml-automation",
 ) -> PipelineClient[HttpRequest, HttpResponse]:
     """A raw azure-core `PipelineClient` to `base_url`, with a bearer token for `scope` that
@@ -286,7 +281,7 @@ def pinned_pipeline(
     from azure.core import PipelineClient
     from azure.core.pipeline import policies
 
-    options = client_options(base_url)
+    options = client_options(base_url, budget=budget)
     return PipelineClient(
         base_url=base_url,
         # azure-core puts `per_call_policies` first and `per_retry_policies` right after the

@@ -51,8 +51,7 @@ class WorkspaceFactsAdapter:
 
     @malformed_is_permanent
     def policy_exemptions(self, workspace_id: ArmId) -> list[dict[str, Any]]:
-        """Azure Policy exemptions that apply to the workspace or anything in it: unfiltered,
-        ARM lists those at it, at every scope containing it and on its computes."""
+        """Azure Policy exemptions at the workspace, every scope containing it and its computes."""
         from urllib.parse import quote
 
         client = self._clients.arm_pipeline()
@@ -82,8 +81,7 @@ class WorkspaceFactsAdapter:
     def dependency(
         self, kind: DependencyKind, resource_id: str | None, customers: frozenset[str]
     ) -> DependencyFacts:
-        """Groups of a dependency with approved private endpoints in a `customers` subscription
-        or its own: a managed private endpoint (Microsoft-managed) is no path for people."""
+        """Groups with approved private endpoints in a `customers` subscription or its own."""
         if not resource_id or not is_arm_id(resource_id):
             return DependencyFacts(kind, None)
         customers = customers | {subscription_of(resource_id).lower()}
@@ -135,7 +133,6 @@ class WorkspaceFactsAdapter:
 
     @malformed_is_permanent
     def disable_public_network_access(self, workspace_id: ArmId) -> str:
-        """PATCH the configured workspace; `UnexpectedAnswerError` unless the answer is Disabled."""
         from azure.mgmt.machinelearningservices.models import WorkspaceUpdateParameters
 
         poller = self._ml(workspace_id).workspaces.begin_update(
@@ -156,8 +153,6 @@ class WorkspaceFactsAdapter:
 
     @malformed_is_permanent
     def set_max_nodes(self, workspace_id: ArmId, compute_name: str, max_nodes: int) -> int:
-        """PATCH compute `compute_name` of the configured `workspace_id`; `UnexpectedAnswerError`
-        unless the answer is that compute with `max_nodes`."""
         from azure.mgmt.machinelearningservices.models import (
             ClusterUpdateParameters,
             ScaleSettings,

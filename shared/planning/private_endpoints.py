@@ -1,10 +1,6 @@
-"""Deciding the private endpoint connections of one AML workspace (DESIGN §3.1).
-
-A pending connection is approved only when an allow-listed Synapse workspace (with a managed
-virtual network, without exfiltration protection), asked through its own data plane, lists a
-managed private endpoint whose `resourceId` is this connection's private endpoint and whose
-`privateLinkResourceId` is this workspace. Requester-chosen names and messages are never evidence.
-"""
+"""Deciding one AML workspace's private endpoint connections (DESIGN §3.1): approved only when an
+allow-listed, supported Synapse workspace's data plane lists a managed private endpoint of this
+connection's endpoint to this workspace. Requester-chosen names and messages are never evidence."""
 
 from __future__ import annotations
 
@@ -35,15 +31,11 @@ def _state_description(verb: str, text: str) -> str:
 
 @dataclass(frozen=True)
 class ApprovalRules:
-    """The settings that decide approvals: scope, allow-list, and what to do with the rest."""
-
     scope: Scope
     synapse_workspace_ids: tuple[ArmId, ...]
     reject_unverified: bool
 
     def in_scope(self, workspace_id: str) -> bool:
-        """As far as the workspace's ID tells (`Scope.may_cover`): management groups and the
-        tag are decided from ARM's answers before a workspace is planned for."""
         return self.scope.may_cover(workspace_id)
 
     def allow_listed(self, synapse_workspace_id: str) -> bool:
@@ -57,7 +49,6 @@ class _Match:
 
 
 def unsupported_reason(workspace: SynapseWorkspace) -> str | None:
-    """Why the Synapse ↔ AML integration cannot work with this Synapse workspace, if so."""
     note = f" ({workspace.network_note})" if workspace.network_note else ""
     if not workspace.managed_virtual_network:
         return f"Synapse workspace {workspace.id} has no managed virtual network{note}"
@@ -69,18 +60,8 @@ def unsupported_reason(workspace: SynapseWorkspace) -> str | None:
     return None
 
 
-def connection_belongs_to(connection: PrivateEndpointConnection, workspace_id: ArmId) -> bool:
-    """Whether the connection's ID is this workspace's connection of that name: writes go to the
-    configured workspace and the name, so a connection whose ID says otherwise is never written."""
-    name = connection.name
-    if not name or not name.isascii() or any(ch in name for ch in "/\\?#%") or name in (".", ".."):
-        return False
-    return same_arm_id(connection.id, f"{workspace_id}/privateEndpointConnections/{name}")
-
-
 class EvidenceIndex:
-    """The managed private endpoints that target one workspace, by their private endpoint's ID
-    (lower-cased ASCII ARM IDs: `same_arm_id`'s comparison), built once per plan."""
+    """The managed private endpoints that target one workspace, by their endpoint's ID."""
 
     def __init__(self, workspace_id: ArmId, evidence: Iterable[SynapseEvidence]) -> None:
         self._by_endpoint: dict[str, list[_Match]] = {}
@@ -130,7 +111,15 @@ def _decide(
         return decision(
             Verdict.NOT_PENDING, f"connection is {connection.status.value}, not Pending: left alone"
         )
-    if not connection_belongs_to(connection, workspace_id):
+    # Writes go to the configured workspace and the name: an ID saying otherwise is never written.
+    name = connection.name
+    if (
+        not name
+        or not name.isascii()
+        or any(ch in name for ch in "/\\?#%")
+        or name in (".", "..")
+        or not same_arm_id(connection.id, f"{workspace_id}/privateEndpointConnections/{name}")
+    ):
         return unverified(
             f"connection ID {connection.id!r} is not this workspace's connection "
             f"{connection.name!r}: never written",
@@ -198,8 +187,7 @@ def plan_connections(
     evidence: Sequence[SynapseEvidence],
     rules: ApprovalRules,
 ) -> ConnectionPlan:
-    """Decide every connection of one AML workspace. An allow-listed Synapse workspace without
-    an `evidence` entry counts as unreadable; entries of others are ignored."""
+    """An allow-listed Synapse workspace without `evidence` counts as unreadable."""
     allowed = [item for item in evidence if rules.allow_listed(item.workspace_id)]
     missing = [
         SynapseEvidence(workspace_id=synapse_id, error="no evidence gathered")

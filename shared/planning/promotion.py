@@ -51,9 +51,8 @@ def judge(
 
 
 def next_version(latest: str | None, next_hint: str | None) -> str | None:
-    """The version to register: Azure's `nextVersion` when it is a number, else the latest
-    numeric version plus one, "1" for a new model; None when neither says (a model whose
-    versions are not numbers)."""
+    """Azure's `nextVersion` when a number, else the latest plus one, "1" for a new model; None
+    when versions are not numbers."""
     if next_hint is not None and next_hint.isascii() and next_hint.isdigit():
         return str(int(next_hint))
     if latest is None:

@@ -34,8 +34,6 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class ClaimView:
-    """The workspace's latest claim."""
-
     job_name: str
     claim_key: str
     claimed_at: datetime
@@ -47,6 +45,7 @@ class ClaimView:
 class JobView:
     name: str
     status: str
+    by_app: bool  # Azure records this app as its creator (`shared.ownership`)
 
     @property
     def active(self) -> bool:
@@ -61,7 +60,7 @@ class Decision:
 
 
 def job_name_for(workspace_id: str, claim_key: str) -> str:
-    """The retraining job name fixed by a claim: the same trigger always names the same job."""
+    """The same trigger always names the same job."""
     digest = uuid.uuid5(_NAMESPACE, f"{workspace_id.lower()}|{claim_key}").hex[:20]
     return f"retrain-{digest}"
 
@@ -74,8 +73,7 @@ def scoring_request_id(workspace_id: str, retraining_job: str) -> str:
 def decide_from_claim(
     claim: ClaimView | None, *, claim_key: str, now: datetime, cooldown: timedelta
 ) -> Decision | None:
-    """The decision the claim alone settles (no Azure call), or None when the running jobs must
-    be read first."""
+    """The decision the claim alone settles, or None when the running jobs must be read."""
     if claim is None:
         return None
     job, age = claim.job_name, now - claim.claimed_at
@@ -83,9 +81,8 @@ def decide_from_claim(
         reason = f"{claim_key} already claimed job {job}: making sure it was submitted"
         return Decision(Verdict.RESUME, job, reason)
     if -age > max(cooldown, IN_FLIGHT_WINDOW) + CLOCK_SKEW:
-        # Further ahead than any clock skew (a row edited by hand, a clock years off): it holds
-        # nothing back and the next claim replaces it. A claim less far ahead still debounces:
-        # releasing it could let a second job through while the first is being submitted.
+        # Further ahead than any clock skew (a row edited by hand): it holds nothing back. One
+        # less far ahead still debounces, or a second job could pass while the first is submitted.
         return None
     if claim.in_flight and age < IN_FLIGHT_WINDOW:
         # Even without a cooldown: the job may not be listed yet, so it cannot look active.
@@ -99,16 +96,20 @@ def decide_from_claim(
     return None
 
 
+def names_claimed_job(claim: ClaimView | None, name: str) -> bool:
+    """Whether `name` is the job name the app derived from its claim, as the ledger holds it
+    (compared as Azure ML compares names, case-insensitively)."""
+    return claim is not None and bool(claim.job_name) and name.lower() == claim.job_name.lower()
+
+
 def claimed_job(claim: ClaimView | None, jobs: Sequence[JobView]) -> JobView | None:
     """The job among `jobs` that the app submitted under its claim, or None.
 
-    A workspace user can give any job the app's tags or a name like the app's: neither proves
-    who started it. Only the name the app derived from its claim, as the ledger holds it, does
-    (compared as Azure ML compares names, case-insensitively).
+    A workspace user can give any job the app's tags, or create a job of the very name the app
+    derived from its claim before the app submits it: only that name together with Azure's
+    record that the app created the job proves it is the app's.
     """
-    if claim is None or not claim.job_name:
-        return None
-    return next((job for job in jobs if job.name.lower() == claim.job_name.lower()), None)
+    return next((j for j in jobs if j.by_app and names_claimed_job(claim, j.name)), None)
 
 
 def decide_with_jobs(
@@ -120,9 +121,8 @@ def decide_with_jobs(
     now: datetime,
     timeout: timedelta,
 ) -> Decision:
-    """After the claim: no submission while the app's claimed job is active, unless it has not
-    ended within `timeout` of its claim (stuck: NotResponding, Paused, Unknown, queued for
-    ever), when the claim lapses. Other jobs, whatever their tags, hold nothing back."""
+    """No submission while the claimed job is active, unless stuck past `timeout` (the claim
+    lapses). Other jobs, whatever their tags, hold nothing back."""
     job = claimed_job(claim, jobs)
     name = job_name_for(workspace_id, claim_key)
     if job is None or not job.active or claim is None:
@@ -147,16 +147,13 @@ def retraining_tags(*, trigger: str, event_id: str, message: str) -> dict[str, s
 
 
 def scoring_tags(trigger: str, **context: str | None) -> dict[str, str]:
-    """Tags of every scoring job the app starts, after a retrain or over HTTP: one scheme, so
-    its scoring jobs can be listed by `synapse-aml-automation=scoring`. A listing, never proof
-    of who started a job (anyone can tag one): the ledger's `scoring-jobs` rows are."""
+    """One tag scheme for every scoring job the app starts: a listing, never proof of who
+    started a job (the ledger's `scoring-jobs` rows are)."""
     extra = {key: bounded(value) for key, value in context.items() if value}
     return {APP_TAG: SCORING, "trigger": trigger, **extra}
 
 
 class GateStatus(StrEnum):
-    """How the drift query went (azure-monitor-query's statuses)."""
-
     SUCCESS = "success"
     PARTIAL = "partial"
     FAILED = "failed"
@@ -164,8 +161,6 @@ class GateStatus(StrEnum):
 
 @dataclass(frozen=True)
 class GateReading:
-    """The drift query's first table (with its Log Analytics column types), or why none."""
-
     status: GateStatus
     rows: Sequence[Sequence[Any]] = ()
     error: str = ""
@@ -180,8 +175,8 @@ class GateVerdict:
 
 
 def evaluate_gate(reading: GateReading, threshold: float) -> GateVerdict:
-    """Retrain when the first value is a number at least `threshold`. An uncertain gate (partial,
-    empty, failed, not a number) stays shut, with the reason recorded."""
+    """Retrain when the first value is a number at least `threshold`; an uncertain gate stays
+    shut."""
     if reading.status is GateStatus.FAILED:
         return GateVerdict(False, f"drift query failed: {bounded(reading.error)}")
     if reading.status is GateStatus.PARTIAL:
@@ -208,8 +203,7 @@ _NUMERIC_COLUMNS = frozenset({"decimal", "real", "long", "int"})
 
 
 def _number(value: object, column_type: str) -> int | float | None:
-    """The drift value as a finite number, or None. bool is an int in Python, but not a drift
-    score; a string counts only in a numeric column (a `decimal`), not text that looks like one."""
+    """The drift value as a finite number, or None; a string counts only in a numeric column."""
     if isinstance(value, str) and column_type.lower() in _NUMERIC_COLUMNS:
         try:
             value = float(value.strip())

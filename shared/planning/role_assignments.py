@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from shared.arm import ArmId, name_of, same_arm_id, subscription_of
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseEvidence
+from shared.ownership import AppIdentity
 from shared.planning.private_endpoints import ApprovalRules, EvidenceIndex, unsupported_reason
 
 CONTRIBUTOR_ROLE_ID = "b24988ac-6180-42a0-ab88-20f7382dd24c"
@@ -49,8 +50,8 @@ APP_MARK = "synapse-aml-automation"
 
 
 def assignment_description(synapse_workspace_id: str) -> str:
-    """Whose identity an assignment is for, and who made it: how a later run recognises its own
-    assignment for an identity the workspace no longer has (the name cannot say it)."""
+    """Whose identity an assignment is for (the name cannot say it): how a later run tells which
+    Synapse workspace an assignment of its own was made for."""
     return (
         f"Contributor for the managed identity of Synapse workspace {synapse_workspace_id} "
         f"({APP_MARK})"
@@ -64,10 +65,21 @@ class ExistingAssignment:
     principal_id: str
     role_definition_id: str
     description: str = ""
+    # Object IDs of who created and last changed it, as ARM records them.
+    created_by: str = ""
+    updated_by: str = ""
 
-    def made_for(self, synapse_workspace_id: str) -> bool:
+    def made_for(self, synapse_workspace_id: str, app: AppIdentity) -> bool:
+        """Made by this app for that Synapse workspace. Whoever may write role assignments can
+        write a description: only ARM's `createdBy` says the app made it, and the description is
+        the app's own only while nobody else has changed the assignment since."""
         expected = assignment_description(synapse_workspace_id)
-        return self.description.isascii() and self.description.lower() == expected.lower()
+        return (
+            app.is_principal(self.created_by)
+            and app.is_principal(self.updated_by)
+            and self.description.isascii()
+            and self.description.lower() == expected.lower()
+        )
 
     def is_contributor(self, scope: str) -> bool:
         return (
@@ -118,6 +130,7 @@ def _stale(
     synapse_id: ArmId,
     principal: str | None,
     existing: Sequence[ExistingAssignment],
+    app: AppIdentity,
 ) -> list[RoleAssignmentDecision]:
     return [
         RoleAssignmentDecision(
@@ -132,7 +145,7 @@ def _stale(
         )
         for assignment in existing
         if assignment.is_contributor(workspace_id)
-        and assignment.made_for(synapse_id)
+        and assignment.made_for(synapse_id, app)
         and (principal is None or assignment.principal_id.lower() != principal.lower())
     ]
 
@@ -145,9 +158,10 @@ def plan_role_assignments(
     rules: ApprovalRules,
     *,
     workspace_tenant: Callable[[], str | None],
+    app: AppIdentity,
 ) -> tuple[RoleAssignmentDecision, ...]:
     """One decision per allow-listed Synapse workspace (ASSIGN only with proof and a principal),
-    plus a STALE finding per assignment made for an identity the workspace no longer has.
+    plus a STALE finding per assignment `app` made for an identity the workspace no longer has.
     `workspace_tenant` gives the AML workspace's tenant; it is asked only before an ASSIGN."""
     if not rules.in_scope(workspace_id):
         return ()
@@ -158,7 +172,7 @@ def plan_role_assignments(
         if item.workspace is not None and item.error is None:
             # Identity changes are reported whatever else holds.
             current = item.workspace.principal_id if item.workspace.has_system_identity else None
-            decisions += _stale(workspace_id, item.workspace_id, current, existing)
+            decisions += _stale(workspace_id, item.workspace_id, current, existing, app)
         decisions.append(_decide(workspace_id, connections, item, existing, workspace_tenant))
     return tuple(decisions)
 

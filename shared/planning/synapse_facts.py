@@ -1,10 +1,6 @@
-"""What an ARM answer says about a Synapse workspace, read fail-closed (DESIGN §3.1).
-
-Anything but the documented value that allows an approval (`managedVirtualNetwork` "default",
-`preventDataExfiltration` JSON false; Synapse REST 2021-06-01) counts as the value that forbids
-it. Data-plane evidence counts only when ARM reports the configured endpoint as this workspace's
-(`workspaceUID`, `connectivityEndpoints.dev`): a name deleted and retaken cannot vouch for anything.
-"""
+"""What an ARM answer says about a Synapse workspace, read fail-closed (DESIGN §3.1): anything but
+the documented value that allows an approval counts as forbidding it, and data-plane evidence
+counts only when ARM reports the configured endpoint as this workspace's (`workspaceUID`)."""
 
 from __future__ import annotations
 
@@ -18,7 +14,7 @@ MANAGED_VIRTUAL_NETWORK = "default"
 
 
 class SynapseAnswerError(JudgedAnswerError):
-    """ARM answered with a body that does not describe the workspace asked for."""
+    """ARM's body does not describe the workspace asked for."""
 
 
 def _text(value: object) -> str | None:
@@ -61,8 +57,7 @@ def exfiltration_protection(properties: object) -> tuple[bool, str | None]:
 
 
 def read_synapse_workspace(workspace_id: ArmId, body: object) -> SynapseWorkspace:
-    """The workspace an ARM GET of `workspace_id` answered with; `SynapseAnswerError` when the
-    body is not an object or names another resource."""
+    """The workspace ARM answered with; `SynapseAnswerError` for another resource."""
     if not isinstance(body, dict):
         raise SynapseAnswerError(f"ARM answered {type(body).__name__}, not a JSON object")
     reported = body.get("id")

@@ -38,8 +38,7 @@ POLICY_SET: tuple[str, ...] = (
 
 
 def ordered_rules(rule_ids: Iterable[str] | None = None) -> list[Rule]:
-    """The rules (or those named) in the policy set's order. An unknown id raises ValueError: a
-    typo on the CLI must not silently check less."""
+    """The rules (or those named) in order; an unknown id raises (a typo must not check less)."""
     wanted = set(RULES) if rule_ids is None else set(rule_ids)
     unknown = sorted(wanted - set(RULES))
     if unknown:
@@ -58,13 +57,17 @@ def evaluate(
     findings: list[Finding] = []
     for declared in ordered_rules(rule_ids):
         found = declared.check(facts, params)
-        findings.extend(found or [_nothing_to_judge(declared, facts)])
+        if not found:
+            why = "; ".join(_NOTHING.get(read, f"no {read} to judge") for read in declared.reads)
+            message = f"nothing to judge in workspace {facts.id}: {why or 'no facts read'}"
+            na = Status.NOT_APPLICABLE
+            found = [Finding(declared.id, declared.severity, facts.id, na, message)]
+        findings.extend(found)
     return findings
 
 
 def remediations(findings: Iterable[Finding], *, remediate: bool) -> list[Remediation]:
-    """The writes `remediate` mode applies (none in `audit`): non-compliant findings only, of the
-    allowed kinds, each (kind, target) once, targets compared case-insensitively as ARM IDs."""
+    """The writes `remediate` mode applies: non-compliant findings', each (kind, target) once."""
     if not remediate:
         return []
     chosen: dict[tuple[RemediationKind, str], Remediation] = {}
@@ -77,8 +80,6 @@ def remediations(findings: Iterable[Finding], *, remediate: bool) -> list[Remedi
 
 @dataclass(frozen=True)
 class Candidate:
-    """A remediation `remediate` mode would apply, with its rule's guard's verdict on it."""
-
     rule_id: str
     remediation: Remediation
     guard: GuardVerdict
@@ -87,8 +88,7 @@ class Candidate:
 def guarded_remediations(
     findings: Iterable[Finding], facts: WorkspaceFacts, *, remediate: bool
 ) -> list[Candidate]:
-    """`remediations(...)`, each judged by its rule's guard; only a declared, guarded write can
-    be a candidate."""
+    """`remediations(...)`, each judged by its rule's declared guard."""
     findings = list(findings)
     candidates: list[Candidate] = []
     for remediation in remediations(findings, remediate=remediate):
@@ -101,7 +101,6 @@ def guarded_remediations(
 
 
 def summarize(findings: Iterable[Finding]) -> dict[str, int]:
-    """The number of findings per status; every status is present, zero included."""
     counts = Counter(finding.status for finding in findings)
     return {status.value: counts[status] for status in Status}
 
@@ -119,9 +118,3 @@ _NOTHING = {
     "dependencies": "no dependencies reported",
     "synapse": "no allow-listed Synapse workspace reported",
 }
-
-
-def _nothing_to_judge(declared: Rule, facts: WorkspaceFacts) -> Finding:
-    why = "; ".join(_NOTHING.get(read, f"no {read} to judge") for read in declared.reads)
-    message = f"nothing to judge in workspace {facts.id}: {why or 'no facts read'}"
-    return Finding(declared.id, declared.severity, facts.id, Status.NOT_APPLICABLE, message)

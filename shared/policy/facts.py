@@ -46,8 +46,7 @@ class ComputeFacts:
 
 @dataclass(frozen=True)
 class DependencyFacts:
-    """A storage account, key vault or container registry the workspace depends on; `error` when
-    it could not be read."""
+    """`error` when the dependency could not be read."""
 
     kind: DependencyKind
     resource_id: str | None

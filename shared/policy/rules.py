@@ -1,9 +1,6 @@
-"""The rule framework: each rule is a declared unit (id, description, severity, what it reads,
-a pure check, and optionally a remediation with the guard that says when applying it is safe).
-
-Each rule also says how Azure Policy can evaluate it (`AzurePolicy`: resource type and the
-non-compliant condition over real aliases) or why it cannot (`app_only`): declared next to the
-check, so the exported initiative (`tools/policy_export.py`) and the app do not drift."""
+"""The rule framework: each rule a declared unit (a pure check, optionally a remediation with its
+guard), with its Azure Policy form or why it has none (`app_only`) next to the check, so the
+exported initiative (`tools/policy_export.py`) and the app do not drift."""
 
 from __future__ import annotations
 
@@ -53,8 +50,6 @@ class Remediation:
 
 @dataclass(frozen=True)
 class Finding:
-    """The outcome of one rule for one resource."""
-
     rule_id: str
     severity: Severity
     target_id: str
@@ -66,25 +61,19 @@ class Finding:
 
 @dataclass(frozen=True)
 class GuardVerdict:
-    """Whether a remediation is safe to apply now, and why (shown in plans and records)."""
-
     safe: bool
     reason: str
 
 
 @dataclass(frozen=True)
 class BuiltIn:
-    """The built-in Azure Policy definition a rule matches (its name is a GUID)."""
-
     name: str
     display_name: str
 
 
 @dataclass(frozen=True)
 class AzurePolicy:
-    """The rule as an Azure Policy definition: the resource type it evaluates and the condition
-    (policy rule JSON over that type's aliases) under which a resource is non-compliant.
-    `parameters` are the initiative's parameters the condition reads (`[parameters('x')]`)."""
+    """The rule as an Azure Policy definition; `parameters`: the initiative's, that it reads."""
 
     resource_type: str
     non_compliant_when: dict[str, object]
@@ -126,8 +115,8 @@ def rule(
     policy: AzurePolicy | None = None,
     app_only: str | None = None,
 ) -> Callable[[Check], Check]:
-    """Register a check as a rule; its docstring is the rule's description. A remediation
-    without a guard is refused at import: no write that nobody proved safe."""
+    """Register a check (its docstring the description); a remediation without a guard is
+    refused at import."""
     if (remediation is None) != (guard is None):
         raise ValueError(
             f"rule {rule_id} declares a remediation without a guard (or a guard without a "

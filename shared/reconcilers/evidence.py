@@ -21,31 +21,23 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class EvidenceCache:
-    """Evidence per Synapse workspace for one run (one event, one sweep), and that run's
-    trigger for the log lines about it."""
+    """Evidence per Synapse workspace for one run, and its trigger for the log lines."""
 
     items: dict[str, SynapseEvidence] = field(default_factory=dict)
     trigger: str = ""
 
 
 class EvidenceGatherer:
-    """Asks allow-listed Synapse workspaces, through ARM and their own data plane."""
-
     def __init__(self, synapse: SynapseAdapter, allow_listed: tuple[ArmId, ...]) -> None:
         self._synapse = synapse
         self._allow_listed = allow_listed
 
     def gather_one(self, synapse_id: ArmId, *, trigger: str = "") -> SynapseEvidence:
-        """Permanent failures (403, 404) become incomplete evidence; transient ones are raised.
-
-        The workspace is read afresh from ARM every time evidence is gathered (once per event or
-        sweep): this read decides, so it must be of the workspace as it is now, and its data
-        plane must be the endpoint the app asks for the managed private endpoints.
-        """
+        """Permanent failures become incomplete evidence; transient ones are raised. Read afresh:
+        this read decides, and its data plane must be the endpoint the app asks."""
         try:
             workspace = self._synapse.get_workspace(synapse_id, fresh=True)
             if not workspace.managed_virtual_network:
-                # No managed VNet, no managed private endpoints: nothing to list.
                 return SynapseEvidence(workspace_id=synapse_id, workspace=workspace)
             mismatch = data_plane_mismatch(
                 workspace, self._synapse.data_plane_endpoint(name_of(synapse_id))
@@ -77,7 +69,6 @@ class EvidenceGatherer:
         )
 
     def gather(self, cache: EvidenceCache) -> list[SynapseEvidence]:
-        """Evidence for every allow-listed workspace, reading only what the cache lacks."""
         evidence = []
         for synapse_id in self._allow_listed:
             key = synapse_id.lower()

@@ -1,10 +1,5 @@
-"""Every write reaches the ledger: its intent is recorded before the write, its outcome after.
-
-If the ledger cannot take the outcome (it failed between the write and the record), the intent
-row still says what was about to be written, and the error goes up so the trigger runs again:
-the next run reads Azure's state and carries on from it (role wiring follows from a verified
-connection being Approved, whoever approved it).
-"""
+"""Every write reaches the ledger: its intent before, its outcome after. Should the outcome not
+reach it, the intent row says what was about to be written, and the next run reads Azure's state."""
 
 from __future__ import annotations
 
@@ -17,7 +12,6 @@ NOT_APPLIED = "not applied"
 
 
 def record_intent(sink: ActionSink | None, record: ActionRecord) -> None:
-    """Record `record` as an intent (never announced); a ledger failure is raised, before any
-    write happens."""
+    """Record `record` as an intent (never announced); a ledger failure raises before the write."""
     if sink is not None:
         sink.record_actions([replace(record, outcome=INTENT, notify=False)])

@@ -39,8 +39,6 @@ EXEMPTION = "policy-exemption"
 
 @dataclass(frozen=True)
 class RemediationOutcome:
-    """What became of one remediation, with its rule's guard's verdict when decided."""
-
     candidate: Candidate
     outcome: Outcome
 
@@ -61,8 +59,6 @@ class RemediationOutcome:
 
 @dataclass(frozen=True)
 class PolicyReport:
-    """Findings and remediation outcomes for one workspace."""
-
     workspace_id: ArmId
     findings: tuple[Finding, ...] = ()
     remediations: tuple[RemediationOutcome, ...] = ()
@@ -96,11 +92,6 @@ def policy_parameters(settings: Settings) -> PolicyParameters:
     )
 
 
-def _compute_name(target_id: str) -> str:
-    """The compute's own name: the last segment of an ID that `_belongs_to` accepted."""
-    return target_id.rsplit("/", 1)[-1]
-
-
 def _belongs_to(target_id: str, workspace_id: str) -> bool:
     """Remediation targets: the workspace itself or one of its computes, nothing else."""
     if same_arm_id(target_id, workspace_id):
@@ -114,9 +105,7 @@ def _private_endpoint_subscription(
     connection: PrivateEndpointConnection, workspace_id: ArmId
 ) -> str | None:
     """The subscription (lower-cased) of the private endpoint behind an Approved connection of
-    this workspace; None when the connection gives no private path at all. Approved (any casing,
-    as parsed) is not enough on its own: a connection listed for another workspace, or whose
-    endpoint is missing or not a private endpoint, gives none."""
+    this workspace; None for one listed for another workspace or without a private endpoint."""
     if connection.status is not ConnectionStatus.APPROVED:
         return None
     prefix = f"{workspace_id}/privateEndpointConnections/".lower()
@@ -137,20 +126,11 @@ def _private_endpoint_subscription(
 
 
 def customer_subscriptions(settings: Settings, workspace_id: str) -> frozenset[str]:
-    """The subscriptions the operator named as the customer's: those of the scope's
-    subscriptions, resource groups and workspaces (`ML_SCOPES`, `ML_WORKSPACE_IDS`), and the
-    in-scope workspace's own (which a management group scope puts there).
-
-    A private endpoint there is the customer's own, in the customer's network: a private path
-    people can use. A managed private endpoint (Synapse, Data Factory, Purview...) lives in the
-    service's managed virtual network, in a Microsoft-managed subscription, and serves only that
-    service. The subscription in the connection's `privateEndpoint.id` is set by Azure from the
-    endpoint resource itself, so nothing a workspace user writes (a name, a description, a
-    request message) moves it; to count, someone must create a real private endpoint in one of
-    these subscriptions. The Synapse evidence is not consulted: it names only the allow-listed
-    workspaces' managed endpoints, never a partner's or another service's, so as a deny-list it
-    could never be complete, while this allow-list is by construction.
-    """
+    """The scope's subscriptions and the workspace's own: a private endpoint there is a path
+    people can use, while a managed one (Synapse, Data Factory...) lives in a Microsoft-managed
+    subscription. Azure sets `privateEndpoint.id` from the endpoint itself, so nothing a
+    workspace user writes moves it; an allow-list is complete by construction, where a deny-list
+    of the Synapse evidence could never be."""
     return settings.scope.subscriptions | {subscription_of(workspace_id).lower()}
 
 
@@ -167,8 +147,6 @@ def private_paths(
 
 
 class PolicyReconciler:
-    """Evaluates the policy set for one workspace and applies the allowed remediations."""
-
     def __init__(
         self,
         settings: Settings,
@@ -240,11 +218,8 @@ class PolicyReconciler:
         *,
         now: datetime | None = None,
     ) -> tuple[WorkspaceFacts, tuple[Finding, ...], tuple[Exemption, ...]]:
-        """Read and evaluate, exemptions applied at `now`; writes nothing.
-
-        Returns the facts (what the guards judge), the findings, and the expired exemptions
-        that matched a finding.
-        """
+        """Read and evaluate, exemptions applied at `now`; writes nothing. Returns the facts,
+        the findings, and the expired exemptions that matched a finding."""
         facts = self.observe(workspace_id, connections)
         # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
         assignments = self._settings.policy_assignment_ids
@@ -263,18 +238,14 @@ class PolicyReconciler:
         return facts, judged.findings, judged.expired
 
     def _remediation(self, workspace_id: ArmId, candidate: Candidate, run: Run) -> Decision:
-        """Each remediation's fate, decided once: deferred by its guard, shown only (audit
-        mode, in a preview), refused (a target outside this workspace) or written, within the
-        run's budget (`Run`)."""
+        """Each remediation's fate, decided once: deferred, shown only, refused or written."""
         remediation, guard = candidate.remediation, candidate.guard
-        record = run.row(
-            target_id=workspace_id,
-            kind=REMEDIATION,
-            verdict=remediation.kind.value,
-            subject=remediation.target_id,
-            reason=remediation.description,
-            mode=self._mode,
+        kind, target, description = (
+            remediation.kind.value,
+            remediation.target_id,
+            remediation.description,
         )
+        record = run.row(workspace_id, REMEDIATION, kind, target, description, self._mode)
         if not guard.safe:
             deferred = Outcome(Status.DEFERRED, guard.reason, GUARD)
             return Decision(record, outcome=deferred, budgeted=True)
@@ -291,9 +262,7 @@ class PolicyReconciler:
 
     def _write(self, workspace_id: ArmId, remediation: Remediation) -> str:
         if remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
-            # The guard was judged on the run's listing; this read is the last before the
-            # write (as a cluster's node counts are): a path rejected or deleted in between
-            # leaves public access on.
+            # Read again just before the write: a path rejected since the guard leaves it on.
             connections = self._ml.list_connections(workspace_id)
             customers = customer_subscriptions(self._settings, workspace_id)
             if not private_paths(connections, workspace_id, customers)[1]:
@@ -304,11 +273,10 @@ class PolicyReconciler:
                 )
             value = self._facts.disable_public_network_access(workspace_id)
             return f"publicNetworkAccess is now {value}"
-        # The target is the configured workspace plus the compute's name: never the ID
-        # Azure listed, whose casing or path may name another workspace's compute.
-        nodes = self._facts.set_max_nodes(
-            workspace_id, _compute_name(remediation.target_id), int(remediation.value)
-        )
+        # The configured workspace plus the compute's name, never the listed ID (which may name
+        # another workspace's compute).
+        name = remediation.target_id.rsplit("/", 1)[-1]
+        nodes = self._facts.set_max_nodes(workspace_id, name, int(remediation.value))
         return f"maxNodeCount is now {nodes}"
 
     def reconcile(
@@ -318,23 +286,15 @@ class PolicyReconciler:
         *,
         connections: Sequence[PrivateEndpointConnection] | None = None,
     ) -> PolicyReport:
-        """Observe, evaluate, and have `run` remediate (remediate mode; in a preview, audit
-        mode's remediations are shown with their guard's verdict) and record; transient
-        errors are raised. The run's budget is shared by every workspace it reconciles."""
+        """Observe, evaluate, have `run` remediate and record; transient errors are raised."""
         if not self._settings.in_scope(workspace_id):
             return PolicyReport(workspace_id, error="workspace is not in scope")
         try:
             facts, findings, expired = self.judge(workspace_id, connections)
         except AzureError as error:
             text = permanent(workspace_id, error)
-            run.not_reconciled(
-                workspace_id,
-                FINDING,
-                text,
-                mode=self._mode,
-                verdict="not-evaluated",
-                outcome="not evaluated",
-            )
+            not_evaluated = {"verdict": "not-evaluated", "outcome": "not evaluated"}
+            run.not_reconciled(workspace_id, FINDING, text, mode=self._mode, **not_evaluated)
             return PolicyReport(workspace_id, error=text)
         candidates = guarded_remediations(
             findings, facts, remediate=self._settings.remediate or run.preview
@@ -364,11 +324,8 @@ class PolicyReconciler:
         outcomes: Sequence[Outcome],
         run: Run,
     ) -> list[tuple[Decision, Outcome]]:
-        """Problems one by one; what passed (or did not apply) in one summary row, so a sweep
-        that changes nothing adds a row per problem, not one per rule. Exempt findings are
-        recorded, never announced: someone accepted them until their expiry."""
-        # A finding's row says what became of it, so that "non-compliant" next to "remediated"
-        # reads right: the finding is what was observed before the fix.
+        """Problems one by one, what passed in one summary row; exempt findings are recorded,
+        never announced. A row says what became of its finding (observed before the fix)."""
         fixed = {
             (d.record.verdict, d.record.subject.lower()): o
             for d, o in zip(decisions, outcomes, strict=True)
@@ -381,56 +338,30 @@ class PolicyReconciler:
             key = (remediation.kind.value, remediation.target_id.lower()) if remediation else None
             return noted(f"remediation {fixed[key]}") if key in fixed else RECORDED
 
-        def finding_reason(finding: Finding) -> str:
+        def finding_row(finding: Finding) -> Decision:
             reason = f"{finding.rule_id} ({finding.severity.value}): {finding.message}"
-            if finding.exemption is not None:
-                reason += (
-                    f"; exempt until {finding.exemption.expires.isoformat()} "
-                    f"(scope {finding.exemption.scope}): {finding.exemption.reason}"
-                )
-            return reason
+            if (exempt := finding.exemption) is not None:
+                reason += f"; exempt until {exempt.expires.isoformat()} (scope {exempt.scope}): "
+                reason += exempt.reason
+            notify = run.announces and finding.status is not FindingStatus.EXEMPT
+            row = run.row(workspace_id, FINDING, finding.status.value, finding.target_id, reason,
+                          self._mode, finding.rule_id, notify=notify)  # fmt: skip
+            # The README's "findings by rule" query counts lines by this field.
+            return Decision(row, extra={"rule_id": finding.rule_id})
 
         problems = (FindingStatus.NON_COMPLIANT, FindingStatus.UNKNOWN, FindingStatus.EXEMPT)
-        rows = [
-            (
-                Decision(
-                    run.row(
-                        target_id=workspace_id,
-                        kind=FINDING,
-                        verdict=finding.status.value,
-                        subject=finding.target_id,
-                        reason=finding_reason(finding),
-                        mode=self._mode,
-                        evidence=finding.rule_id,
-                        notify=run.announces and finding.status is not FindingStatus.EXEMPT,
-                    ),
-                    # The README's "findings by rule" query counts lines by this field.
-                    extra={"rule_id": finding.rule_id},
-                ),
-                finding_outcome(finding),
-            )
-            for finding in findings
-            if finding.status in problems
-        ]
+        rows = [(finding_row(f), finding_outcome(f)) for f in findings if f.status in problems]
         if findings:
-            summary = run.row(
-                target_id=workspace_id,
-                kind="policy-summary",
-                verdict="evaluated",
-                subject=workspace_id,
-                reason=status_counts(findings),
-                mode=self._mode,
-                evidence=",".join(sorted({f.rule_id for f in findings})),
-                notify=False,
-            )
+            rules = ",".join(sorted({f.rule_id for f in findings}))
+            summary = run.row(workspace_id, "policy-summary", "evaluated", workspace_id,
+                              status_counts(findings), self._mode, rules, notify=False)  # fmt: skip
             rows.append((Decision(summary, bare=True), RECORDED))
         return rows
 
     def _expiry_rows(
         self, workspace_id: ArmId, expired: Sequence[Exemption], run: Run
     ) -> list[tuple[Decision, Outcome]]:
-        """One row per expired exemption, the first time any run meets it (the ledger
-        remembers, across runs and instances); never again after that. Recorded, not logged."""
+        """One row per expired exemption, the first time any run meets it; recorded, not logged."""
         memory: object = run.sink
         if not isinstance(memory, ReportsOnce) or run.preview:
             return []
@@ -445,18 +376,12 @@ class PolicyReconciler:
             )
             if not memory.first_time(key):
                 continue
-            record = run.row(
-                target_id=workspace_id,
-                kind=EXEMPTION,
-                verdict="expired",
-                subject=exemption.scope,
-                reason=(
-                    f"the exemption from {exemption.rule_id} on {exemption.scope} expired "
-                    f"at {exemption.expires.isoformat()} and counts for nothing now "
-                    f"(its reason was: {exemption.reason})"
-                ),
-                mode=self._mode,
-                evidence=exemption.rule_id,
+            reason = (
+                f"the exemption from {exemption.rule_id} on {exemption.scope} expired "
+                f"at {exemption.expires.isoformat()} and counts for nothing now "
+                f"(its reason was: {exemption.reason})"
             )
+            scope, rule = exemption.scope, exemption.rule_id
+            record = run.row(workspace_id, EXEMPTION, "expired", scope, reason, self._mode, rule)
             rows.append((Decision(record, logged=False), noted("reported once")))
         return rows

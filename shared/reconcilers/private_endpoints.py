@@ -1,8 +1,5 @@
-"""Reconciling an AML workspace's private endpoint connections: observe, plan, apply, record.
-
-The same reconciler serves the Event Grid handler, the timer sweep and the operator CLI, so a
-duplicate, late or replayed event can only ever lead to the plan the current state calls for.
-"""
+"""An AML workspace's private endpoint connections: one reconciler for events, the sweep and the
+CLI, so a duplicate or replayed event leads only to what the current state calls for."""
 
 from __future__ import annotations
 
@@ -33,28 +30,19 @@ _TARGET_STATUS = {
     Verdict.APPROVE: ConnectionStatus.APPROVED,
     Verdict.REJECT: ConnectionStatus.REJECTED,
 }
-
-
 _RECORDED = frozenset({Verdict.APPROVE, Verdict.REJECT, Verdict.LEAVE_PENDING})
 
 
 @dataclass(frozen=True)
 class ConnectionReport:
-    """The result of reconciling one workspace's connections."""
-
     workspace_id: ArmId
     plan: ConnectionPlan | None
     outcomes: tuple[tuple[ConnectionDecision, Outcome], ...] = ()
     error: str | None = None
     connections: tuple[PrivateEndpointConnection, ...] = ()
 
-    def any_approved(self) -> bool:
-        """Whether any connection is Approved after this run, whoever approved it."""
-        return any(c.status is ConnectionStatus.APPROVED for c in self.current_connections())
-
     def current_connections(self) -> tuple[PrivateEndpointConnection, ...]:
-        """The connections as they are after this run (planned states in dry-run), so the next
-        reconciler in the same run need not read them again."""
+        """The connections after this run (planned states in dry-run), for the next reconciler."""
         changed = {
             decision.connection_id.lower(): _TARGET_STATUS[decision.verdict]
             for decision, outcome in self.outcomes
@@ -75,16 +63,10 @@ class ConnectionReport:
 
 
 def approval_rules(settings: Settings) -> ApprovalRules:
-    return ApprovalRules(
-        scope=settings.scope,
-        synapse_workspace_ids=settings.synapse_workspace_ids,
-        reject_unverified=settings.reject_unverified,
-    )
+    return ApprovalRules(settings.scope, settings.synapse_workspace_ids, settings.reject_unverified)
 
 
 class PrivateEndpointReconciler:
-    """Brings one AML workspace's private endpoint connections to the state the rules ask for."""
-
     def __init__(
         self,
         settings: Settings,
@@ -96,17 +78,12 @@ class PrivateEndpointReconciler:
         self._evidence = evidence
         self._rules = approval_rules(settings)
 
-    # -- observe ---------------------------------------------------------------------------
-
     def observe_and_plan(
         self, workspace_id: ArmId, cache: EvidenceCache | None = None
     ) -> ConnectionReport:
-        """Read the workspace's connections and, when any is pending, the Synapse evidence; plan.
-
-        Writes nothing anywhere: this is what `plan` in the CLI shows.
-        """
+        """Read the connections and, when any is pending, the Synapse evidence; plan. Writes
+        nothing: what the CLI's `plan` shows."""
         if not self._settings.in_scope(workspace_id):
-            # Never even read outside the scope: the planner would refuse anyway.
             return ConnectionReport(
                 workspace_id, None, error="workspace is not in scope: nothing read"
             )
@@ -123,13 +100,9 @@ class PrivateEndpointReconciler:
         plan = plan_connections(workspace_id, connections, evidence, self._rules)
         return ConnectionReport(workspace_id, plan, connections=connections)
 
-    # -- decide and apply ------------------------------------------------------------------
-
     def decisions(
         self, plan: ConnectionPlan, run: Run, *, focus: str | None = None
     ) -> list[Decision]:
-        """The plan's decisions for `run`: approvals and rejections write; every decision is
-        logged, and those worth a row (not the no-ops) are recorded."""
         mode = self._settings.automation_mode.value
         return [
             Decision(
@@ -141,13 +114,11 @@ class PrivateEndpointReconciler:
                     reason=decision.reason,
                     mode=mode,
                     evidence=decision.evidence or "",
-                    # Approvals and rejections change Azure and are always announced; a
-                    # connection left pending only when its own write triggered this run.
+                    # Left pending: announced only when its own write triggered this run.
                     notify=decision.verdict.writes or same_arm_id(decision.connection_id, focus),
                 ),
                 write=functools.partial(self._write, decision) if decision.verdict.writes else None,
-                # No-op verdicts (already approved, not pending) would add a row per
-                # connection per event and say nothing: they are logged, not recorded.
+                # No-op verdicts are logged, not recorded (a row per connection per event).
                 ledger=decision.verdict in _RECORDED,
                 message=f"{decision.reason} [{mode}]",
             )
@@ -166,11 +137,7 @@ class PrivateEndpointReconciler:
     def reconcile(
         self, workspace_id: ArmId, run: Run, *, focus: str | None = None
     ) -> ConnectionReport:
-        """Observe, plan, and have `run` apply and record every decision.
-
-        `focus` is the connection the triggering event was about: a connection left pending is
-        announced to people when it is the one just written, not again on every later event.
-        """
+        """Observe, plan, and have `run` apply and record; `focus`: the event's connection."""
         report = self.observe_and_plan(workspace_id, run.cache)
         if report.plan is None:
             mode = self._settings.automation_mode.value

@@ -373,8 +373,9 @@ class ModelPromoter:
         return moved
 
     def _delete_beyond_keep(self, workspace_id: ArmId, claim: PromotionClaim, trigger: str) -> None:
-        """The app's own deployments beyond the keep, each deleted and recorded. After the
-        switch, so a failure here is recorded, never raised: the promotion stands."""
+        """The app's own deployments beyond the keep (its ledger and Azure's record of their
+        creator both say so), each deleted and recorded. After the switch, so a failure here is
+        recorded, never raised: the promotion stands."""
         endpoint_id = self._endpoint_id(workspace_id)
         why = f"beyond PROMOTION_KEEP={self._config.keep}"
         ours = sorted(
@@ -391,12 +392,14 @@ class ModelPromoter:
             return
         created = [c.deployment for c in ours if c.deployment]
         for name in to_delete(
-            existing,
+            list(existing),
             created,
             default=claim.deployment,
             previous=claim.previous,
             keep=self._config.keep,
         ):
+            if not existing[name]:
+                continue  # in the ledger, but Azure records someone else made it: not ours
             subject = f"{endpoint_id}/deployments/{name}"
             self._intent(workspace_id, KIND, "delete-deployment", subject, trigger)
             try:

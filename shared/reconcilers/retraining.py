@@ -7,8 +7,9 @@ record.
   concurrency and fixes the job's name, so concurrent deliveries submit one job and a retried
   submission finds its job.
 - A finished retraining job is read (the event's status is not trusted). `Completed` starts batch
-  scoring once (a claim per retraining job, a repeatability ID derived from it, and a look for a
-  scoring job already tagged with it); `Failed`/`Canceled` are recorded and announced.
+  scoring once through the app's one scoring starter (`shared.scoring.service`: a claim per
+  retraining job, a repeatability ID derived from it); `Failed`/`Canceled` are recorded and
+  announced.
 - Dry-run reads and decides, and records the plan; it claims, submits and invokes nothing.
 """
 
@@ -22,11 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
-from shared.adapters.batch_scoring import (
-    BatchScoringAdapter,
-    ScoringInput,
-    ScoringUriRejectedError,
-)
+from shared.adapters.batch_scoring import ScoringInput, ScoringUriRejectedError
 from shared.adapters.drift_query import DriftQueryAdapter
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.promotion import PromotionAdapter
@@ -34,15 +31,14 @@ from shared.adapters.retraining_jobs import AppJob, RetrainingJobsAdapter
 from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
 from shared.bounds import table_key
-from shared.claims import Claims, ClaimState, RetrainingClaim, ScoringClaim
+from shared.claims import Claims, ClaimState, RetrainingClaim, retraining_scoring
 from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
-from shared.ml_events import RETRAINING, Drift, RetrainingFinished
+from shared.ml_events import RETRAINING, Drift, JobFinished
 from shared.model import JudgedAnswerError
+from shared.ownership import not_made_by
 from shared.planning.retraining import (
-    CLOCK_SKEW,
-    SCORING_IN_FLIGHT,
     ClaimView,
     Decision,
     JobView,
@@ -51,14 +47,15 @@ from shared.planning.retraining import (
     decide_from_claim,
     decide_with_jobs,
     evaluate_gate,
+    names_claimed_job,
     retraining_tags,
-    scoring_request_id,
     scoring_tags,
 )
 from shared.reconcilers.intent import INTENT, NOT_APPLIED, record_intent
 from shared.reconcilers.promotion import ModelPromoter
 from shared.reconcilers.transient import TransientAzureError
-from shared.scoring.records import JobRecord, ScoringRecords
+from shared.scoring.requests import RefusedError
+from shared.scoring.service import ClaimHeldError, ScoringOrder, ScoringStarter, Started
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +84,10 @@ class RetrainingReconciler:
         self,
         settings: Settings,
         jobs: RetrainingJobsAdapter,
-        scoring: BatchScoringAdapter,
+        starter: ScoringStarter,
         drift: DriftQueryAdapter,
         claims: Claims,
         sink: ActionSink,
-        records: ScoringRecords,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         promotion: PromotionAdapter | None = None,
     ) -> None:
@@ -100,11 +96,10 @@ class RetrainingReconciler:
         self._settings = settings
         self._config: RetrainingSettings = settings.retraining
         self._jobs = jobs
-        self._scoring = scoring
+        self._starter = starter
         self._drift = drift
         self._claims = claims
         self._sink = sink
-        self._records = records
         self._clock = clock
         # Model promotion (issue 19): one step right before scoring, when PROMOTION_METRIC is set.
         self._promoter = (
@@ -214,7 +209,7 @@ class RetrainingReconciler:
             except AzureError as error:
                 return self._failed(workspace_id, "list", claim_key, error)
             decision = decide_with_jobs(
-                [JobView(job.name, job.status) for job in jobs],
+                self._views(jobs),
                 claim=_claim_view(claim),
                 workspace_id=workspace_id,
                 claim_key=claim_key,
@@ -274,6 +269,10 @@ class RetrainingReconciler:
                 decision = Decision(Verdict.RESUME, current.job_name, decision.reason)
         return self._ensure_submitted(workspace_id, decision, claim_key, tags)
 
+    def _views(self, jobs: Sequence[AppJob]) -> list[JobView]:
+        app = self._jobs.app_identity()
+        return [JobView(job.name, job.status, app.created(job.system_data)) for job in jobs]
+
     def _plan(self, tags: dict[str, str]) -> str:
         return json.dumps(
             {
@@ -328,6 +327,18 @@ class RetrainingReconciler:
                     workspace_id, name, claim_key, f"{type(error).__name__}: {error}"[:500]
                 )
             raise
+        squatted = existing and not_made_by(self._jobs.app_identity(), existing.system_data)
+        if squatted:
+            # Someone made a job of the name the app derived from its claim before the app
+            # submitted it: never the app's retraining (not scored, not promoted). The claim
+            # is released, so the next drift signal or schedule retrains under its own name.
+            return self._submission_refused(
+                workspace_id,
+                name,
+                claim_key,
+                f"the job name is taken: {squatted}",
+                "not the app's job: the claim is released, the next trigger retrains",
+            )
         self._set_claim_state(workspace_id, claim_key, ClaimState.SUBMITTED)
         if existing is not None:
             reason = f"job {name} was already submitted for {claim_key} ({existing.status})"
@@ -360,7 +371,12 @@ class RetrainingReconciler:
             self._claims.set_retraining_state(claim, state)
 
     def _submission_refused(
-        self, workspace_id: ArmId, name: str, claim_key: str, why: str
+        self,
+        workspace_id: ArmId,
+        name: str,
+        claim_key: str,
+        why: str,
+        reason: str = "submission refused by Azure ML",
     ) -> Outcome:
         # A permanent failure releases the claim: the next drift signal may try again.
         self._set_claim_state(workspace_id, claim_key, ClaimState.FAILED)
@@ -369,7 +385,7 @@ class RetrainingReconciler:
             KIND_RETRAINING,
             "submit",
             name,
-            "submission refused by Azure ML",
+            reason,
             f"failed: {why}",
             claim_key,
         )
@@ -408,11 +424,11 @@ class RetrainingReconciler:
 
     # ------------------------------------------------------------ after retraining
 
-    def on_finished(self, finished: RetrainingFinished) -> Outcome:
+    def on_finished(self, finished: JobFinished) -> Outcome:
         """The event says a retraining job ended: read it, and act on what Azure says."""
         trigger = f"event:{finished.event_id}"
         claim = _claim_view(self._claims.retraining(finished.workspace_id))
-        if claimed_job(claim, [JobView(finished.job_name, "")]) is None:
+        if not names_claimed_job(claim, finished.job_name):
             # Tags and names prove nothing: only the job of the app's claim is its retraining.
             return Outcome(
                 "ignored", f"job {finished.job_name} is not a retraining job of this app"
@@ -434,6 +450,19 @@ class RetrainingReconciler:
             return Outcome("failed", str(error))
         if job is None:
             return Outcome("invalid", f"job {finished.job_name} does not exist in the workspace")
+        squatted = not_made_by(self._jobs.app_identity(), job.system_data)
+        if squatted:
+            reason = f"job {job.name} bears the name of the app's claim: {squatted}"
+            self._record(
+                finished.workspace_id,
+                KIND_RETRAINING,
+                "ignore",
+                job.name,
+                reason,
+                "nothing started",
+                trigger,
+            )
+            return Outcome("ignored", reason)
         outcome = self.after_retraining(finished.workspace_id, job, trigger)
         if outcome.outcome == NOT_FINISHED:
             # The event says the job ended, Azure ML does not (yet): its status can lag the
@@ -468,10 +497,9 @@ class RetrainingReconciler:
         endpoint_name = self._config.batch_endpoint_name
         if endpoint_name is None or self._config.scoring_input is None:
             return Outcome("completed", f"{retraining_job} completed; no BATCH_ENDPOINT_NAME")
-        claim = self._claims.scoring(workspace_id, retraining_job)
-        if claim is not None and claim.scoring_job:
-            reason = f"scoring job {claim.scoring_job} already started after {retraining_job}"
-            return Outcome("scoring-already-started", reason)
+        key = retraining_scoring(workspace_id, retraining_job, trigger)
+        if (scored := self._claims.scored(key)) is not None:
+            return Outcome("scoring-already-started", _already(scored, retraining_job))
         promotion = (
             self._promoter.promote_after_retrain(workspace_id, retraining_job, trigger)
             if self._promoter is not None
@@ -484,6 +512,7 @@ class RetrainingReconciler:
         deployment = (promotion.deployment if promotion else None) or (
             self._config.batch_deployment_name
         )
+        tags = scoring_tags("retraining-completed", **{"retraining-job": retraining_job})
         if self._settings.dry_run:
             self._record(
                 workspace_id,
@@ -497,78 +526,40 @@ class RetrainingReconciler:
                     {
                         "deployment": deployment or "(endpoint default)",
                         "input": self._config.scoring_input,
-                        "tags": _scoring_tags(retraining_job),
+                        "tags": tags,
                         "model": note,
                     }
                 ),
             )
             return Outcome("dry-run", f"would start scoring on {endpoint_name}")
-        request_id = scoring_request_id(workspace_id, retraining_job)
-        held = self._hold_scoring(workspace_id, retraining_job, claim, trigger, request_id)
-        if held is not None:
-            return held
-        return self._invoke_scoring(
-            workspace_id, retraining_job, trigger, request_id, deployment, note
+        order = ScoringOrder(
+            endpoint_id,
+            deployment,
+            ScoringInput.from_setting(self._config.scoring_input),
+            tags,
+            trigger,
+            key,
         )
-
-    def _invoke_scoring(
-        self,
-        workspace_id: ArmId,
-        retraining_job: str,
-        trigger: str,
-        request_id: str,
-        deployment: str | None,
-        note: str,
-    ) -> Outcome:
-        """Start the scoring the claim allows (a repeated start gets the first job back by its
-        repeatability ID; a tagged job proves nothing); record what came of it."""
-        endpoint_name = str(self._config.batch_endpoint_name)
-        endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{endpoint_name}")
         try:
-            endpoint = self._scoring.get_endpoint(endpoint_id)
-            scoring_input = ScoringInput.from_setting(str(self._config.scoring_input))
-            self._intent(workspace_id, KIND_SCORING, "start", endpoint_id, trigger)
-            started = self._scoring.invoke(
-                endpoint,
-                deployment=deployment,
-                scoring_input=scoring_input,
-                tags=_scoring_tags(retraining_job),
-                request_id=request_id,
+            started = self._starter.start(
+                order,
+                before_submit=lambda: self._intent(
+                    workspace_id, KIND_SCORING, "start", endpoint_id, trigger
+                ),
             )
-        except ScoringUriRejectedError as error:
-            why = str(error)
-        except MalformedResponseError as error:
-            why = describe(error)
-        except JudgedAnswerError as error:
-            why = f"{NOT_APPLIED}: {error}"
-        except HttpResponseError as error:
-            if is_transient(error):
-                return self._failed(workspace_id, endpoint_id, trigger, error)
-            why = describe(error)
-        except AzureError as error:
-            return self._failed(workspace_id, endpoint_id, trigger, error)
-        else:
-            why = ""
-        if why:
-            self._release_scoring(workspace_id, retraining_job, trigger)
-            return self._scoring_refused(workspace_id, endpoint_id, trigger, why)
-        self._claims.scoring_started(workspace_id, retraining_job, started.name)
-        # In the one record of the scoring jobs the app started (with HTTP callers' jobs).
-        self._records.record_job(
-            JobRecord(
-                job_name=started.name,
-                workspace_id=workspace_id,
-                endpoint_id=endpoint_id,
-                deployment=started.deployment,
-                input_type=scoring_input.kind,
-                input_path=scoring_input.path,
-                caller="",
-                workflow_run_id=None,
-                client_tracking_id=None,
-                idempotency_key=None,
-                status=started.status,
-            )
-        )
+        except ClaimHeldError as held:
+            # Another delivery (a twin completion event, the timer's backstop) claimed it a
+            # moment ago and is starting it: one POST, one record, one announcement. Should
+            # that delivery die, its own redelivery (same trigger) or a later one after the
+            # window starts it, with the same repeatability ID.
+            by = held.holder or "another"
+            reason = f"scoring after {retraining_job} is being started by {by} delivery"
+            return Outcome("scoring-in-progress", reason)
+        except RefusedError as refused:
+            return self._scoring_refused(workspace_id, endpoint_id, trigger, refused)
+        assert isinstance(started, Started)  # not dry-run
+        if started.replayed:
+            return Outcome("scoring-already-started", _already(started.name, retraining_job))
         self._record(
             workspace_id,
             KIND_SCORING,
@@ -580,49 +571,24 @@ class RetrainingReconciler:
         )
         return Outcome("scoring-started", f"scoring job {started.name} after {retraining_job}")
 
-    def _hold_scoring(
-        self,
-        workspace_id: ArmId,
-        retraining_job: str,
-        claim: ScoringClaim | None,
-        trigger: str,
-        request_id: str,
-    ) -> Outcome | None:
-        """Take the scoring claim; the outcome when another delivery holds it (None: go on)."""
-        now = self._clock()
-        if claim is None:
-            self._claims.claim_scoring(
-                workspace_id, retraining_job, request_id=request_id, now=now, trigger=trigger
-            )
-            claim = self._claims.scoring(workspace_id, retraining_job)
-            if claim is not None and claim.scoring_job:
-                reason = f"scoring job {claim.scoring_job} already started after {retraining_job}"
-                return Outcome("scoring-already-started", reason)
-        if (
-            claim is not None
-            and claim.trigger != trigger
-            and -(SCORING_IN_FLIGHT + CLOCK_SKEW) <= now - claim.claimed_at < SCORING_IN_FLIGHT
-        ):
-            # Another delivery (a twin completion event, the timer's backstop) claimed it a
-            # moment ago and is starting it: one POST, one record, one announcement. Should
-            # that delivery die, its own redelivery (same trigger) or a later one after the
-            # window starts it, with the same repeatability ID.
-            reason = (
-                f"scoring after {retraining_job} is being started by {claim.trigger or 'another'}"
-                " delivery"
-            )
-            return Outcome("scoring-in-progress", reason)
-        return None
-
-    def _release_scoring(self, workspace_id: ArmId, retraining_job: str, trigger: str) -> None:
-        """A refused start leaves no claim behind that would hold the next attempt back."""
-        claim = self._claims.scoring(workspace_id, retraining_job)
-        if claim is not None and not claim.scoring_job and claim.trigger == trigger:
-            self._claims.release_scoring(claim)
-
     def _scoring_refused(
-        self, workspace_id: ArmId, endpoint_id: str, trigger: str, why: str
+        self, workspace_id: ArmId, endpoint_id: str, trigger: str, refused: RefusedError
     ) -> Outcome:
+        """A start that failed: transient Azure errors go to `_failed` (redelivery), the rest
+        are recorded as not started."""
+        error = refused.__cause__
+        if isinstance(error, MalformedResponseError) or (
+            isinstance(error, HttpResponseError) and not is_transient(error)
+        ):
+            why = describe(error)
+        elif isinstance(error, JudgedAnswerError) and not isinstance(
+            error, ScoringUriRejectedError
+        ):
+            why = f"{NOT_APPLIED}: {error}"
+        elif isinstance(error, AzureError):
+            return self._failed(workspace_id, endpoint_id, trigger, error)
+        else:
+            why = refused.problem.detail
         self._record(
             workspace_id,
             KIND_SCORING,
@@ -647,7 +613,7 @@ class RetrainingReconciler:
         # The backstop scores only the job of the app's claim (the newest retrain: the model
         # that matters), never a job that merely carries the app's tags.
         claim = _claim_view(self._claims.retraining(workspace_id))
-        completed = claimed_job(claim, [JobView(job.name, job.status) for job in jobs])
+        completed = claimed_job(claim, self._views(jobs))
         if completed is not None and completed.status != "Completed":
             completed = None
         backstop_error: TransientAzureError | None = None
@@ -704,8 +670,8 @@ class RetrainingReconciler:
         return Outcome(result.outcome, "; ".join([*notes, result.summary]))
 
 
-def _scoring_tags(retraining_job: str) -> dict[str, str]:
-    return scoring_tags("retraining-completed", **{"retraining-job": retraining_job})
+def _already(scoring_job: str, retraining_job: str) -> str:
+    return f"scoring job {scoring_job} already started after {retraining_job}"
 
 
 def _claim_view(claim: RetrainingClaim | None) -> ClaimView | None:

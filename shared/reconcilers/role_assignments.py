@@ -32,8 +32,6 @@ KIND = "role-assignment"
 
 @dataclass(frozen=True)
 class RoleReport:
-    """The result of reconciling one workspace's role assignments."""
-
     workspace_id: ArmId
     outcomes: tuple[tuple[RoleAssignmentDecision, Outcome], ...] = ()
     error: str | None = None
@@ -68,7 +66,6 @@ class RoleAssignmentReconciler:
         cache: EvidenceCache,
         connections: Sequence[PrivateEndpointConnection] | None = None,
     ) -> tuple[RoleAssignmentDecision, ...]:
-        """Read what is needed (connections unless given, evidence, existing assignments)."""
         if not self._settings.in_scope(workspace_id):
             return ()
         if connections is None:
@@ -90,10 +87,10 @@ class RoleAssignmentReconciler:
             existing,
             self._rules,
             workspace_tenant=workspace_tenant,
+            app=self._authorization.app_identity(),
         )
 
     def decisions(self, decisions: Sequence[RoleAssignmentDecision], run: Run) -> list[Decision]:
-        """The planned assignments for `run`; already-assigned ones are logged, not recorded."""
         return [
             Decision(
                 run.row(
@@ -104,8 +101,7 @@ class RoleAssignmentReconciler:
                     reason=decision.reason,
                     mode=self._settings.automation_mode.value,
                     evidence=decision.principal_id or "",
-                    # A stale assignment is announced on events and operator runs; the sweep,
-                    # which repeats every few minutes, records it without announcing it again.
+                    # A stale one is announced, except by the sweep (which repeats).
                     notify=decision.verdict is RoleVerdict.ASSIGN
                     or (decision.verdict is RoleVerdict.STALE and run.announces),
                 ),
@@ -139,7 +135,6 @@ class RoleAssignmentReconciler:
         *,
         connections: Sequence[PrivateEndpointConnection] | None = None,
     ) -> RoleReport:
-        """Plan, and have `run` apply and record; transient failures raised after recording."""
         try:
             planned = self.plan(workspace_id, cache=run.cache, connections=connections)
         except AzureError as error:

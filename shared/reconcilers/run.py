@@ -1,11 +1,6 @@
-"""One run (an event, a sweep, a CLI run) and its one write path.
-
-Reconcilers return decisions; the run executes them in order, the same way for every concern:
-dry-run (or a preview: `plan`) stops before the write; otherwise the intent is recorded, the call
-made, Azure's answer judged (`adapters/answers.py`), a failure classed transient or permanent.
-A transient failure stops the rest of the workspace (not attempted) and is raised only after
-everything was recorded: the ledger row, the decision line and, through the sink, the event.
-"""
+"""One run (an event, a sweep, a CLI run) and its one write path: reconcilers return decisions,
+the run executes them (dry-run, intent, call, Azure's answer, transient or permanent); a transient
+failure stops the workspace and is raised only after everything was recorded."""
 
 from __future__ import annotations
 
@@ -40,12 +35,24 @@ DEFERRED = "deferred"
 # Why a remediation was deferred, besides the run's budget (`Stop`).
 GUARD = "guard"
 
+Change = tuple[str, str, str, str, str, str]
+
+
+def change(record: ActionRecord) -> Change:
+    """A write as a saved plan holds it: what, on what, and what it was decided on (the
+    planner's reason and evidence, which name the values it observed). ARM IDs ignore case."""
+    return (
+        record.target_id.lower(),
+        record.kind,
+        record.verdict,
+        record.subject.lower(),
+        record.reason,
+        record.evidence,
+    )
+
 
 @dataclass(frozen=True)
 class Decision:
-    """One decision: its ledger row (the outcome still to come), the write it calls for, if any
-    (returning what Azure's answer shows), and how it is recorded and logged."""
-
     record: ActionRecord
     write: Callable[[], str] | None = None
     # The outcome when there is nothing to write (or nothing may be written).
@@ -63,8 +70,8 @@ class Decision:
 
 @dataclass
 class Run:
-    """One run's trigger, mode, remediation budget, evidence cache and sink. `preview`: plan
-    only (the CLI's `plan`): nothing written, nothing recorded."""
+    """`preview`: plan only (the CLI's `plan`): nothing written, nothing recorded. `only`: a
+    saved plan's changes (`apply FILE`): any other write is refused."""
 
     trigger: str
     dry_run: bool
@@ -74,6 +81,9 @@ class Run:
     preview: bool = False
     # Where each workspace's remediations of the hour are counted (None: the run's own).
     claims: Claims | None = None
+    only: frozenset[Change] | None = None
+    # Every write the run's decisions called for, and what became of it.
+    changes: list[tuple[ActionRecord, Outcome]] = field(default_factory=list, init=False)
     _transient: AzureError | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -91,24 +101,34 @@ class Run:
         *,
         notify: bool = True,
     ) -> ActionRecord:
-        """A ledger row of this run, its outcome still to come."""
         return ActionRecord(
             target_id, kind, verdict, subject, reason, mode, "", self.trigger, evidence, notify
         )
 
     @property
     def announces(self) -> bool:
-        """Findings and guard deferrals are announced by events and operators' runs; the
-        sweep, which repeats every few minutes, only records them."""
+        """The sweep, which repeats every few minutes, records findings but does not announce."""
         return not self.trigger.startswith("sweep:")
 
     def execute(self, decisions: Sequence[Decision]) -> list[Outcome]:
-        """Each decision's outcome, in order; records nothing."""
         return [self._outcome(decision) for decision in decisions]
 
     def _outcome(self, decision: Decision) -> Outcome:
+        outcome = self._decide(decision)
+        if decision.write is not None:
+            self.changes.append((decision.record, outcome))
+        return outcome
+
+    def _decide(self, decision: Decision) -> Outcome:
         if self._transient is not None:
             return NOT_ATTEMPTED
+        if (
+            decision.write is not None
+            and self.only is not None
+            and change(decision.record) not in self.only
+        ):
+            # Read again for this run, the state no longer calls for the saved write.
+            return Outcome(Status.REFUSED, "not in the saved plan: the state changed; plan again")
         if decision.budgeted and decision.outcome.status is not Status.DEFERRED:
             stop = self.budget.stop()
             if stop is not None:
@@ -124,11 +144,8 @@ class Run:
         return outcome
 
     def _hourly(self, workspace_id: str) -> Outcome | None:
-        """Take one of the workspace's remediation slots of the hour, right before the write the
-        run's budget allows: None when taken, else the deferral. Every run is a new budget (five
-        compute writes, five events): the hour's slots, kept in the ledger, bound what all of
-        them do to one workspace; without claims (a preview), the run's own do. A ledger that
-        cannot count defers: the limit is never assumed."""
+        """Take one of the workspace's slots of the hour (kept in the ledger, across runs): None
+        when taken, else the deferral. A ledger that cannot count defers."""
         limit = self.budget.per_hour
         if limit is None:
             return None
@@ -179,9 +196,7 @@ class Run:
             record = replace(decision.record, outcome=outcome)
             if decision.budgeted and outcome.status is Status.DEFERRED:
                 by = outcome.by
-                # A deferral is its own verdict (event type `PolicyRemediation.Deferred`), so a
-                # Logic App can tell "not done, and why" from the writes; a run's stop is
-                # announced once per run.
+                # Its own verdict (`PolicyRemediation.Deferred`); a run's stop announced once.
                 record = replace(
                     record,
                     verdict=DEFERRED,
@@ -223,14 +238,12 @@ class Run:
         verdict: str = "not-reconciled",
         outcome: str = "not reconciled",
     ) -> None:
-        """Record a concern that could not be read, and log it as a warning."""
         row = self.row(workspace_id, kind, verdict, workspace_id, error, mode)
         self.record(
             workspace_id, [(Decision(row, bare=True, level=logging.WARNING), noted(outcome))]
         )
 
     def settle(self, workspace_id: str, decisions: Sequence[Decision]) -> list[Outcome]:
-        """Execute and record: what most concerns need."""
         outcomes = self.execute(decisions)
         self.record(workspace_id, list(zip(decisions, outcomes, strict=True)))
         return outcomes

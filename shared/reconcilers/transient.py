@@ -13,13 +13,11 @@ class TransientAzureError(RuntimeError):
 
 
 def for_workspace(workspace_id: str, error: AzureError) -> TransientAzureError:
-    """The error to raise for a workspace whose reconcile hit a transient failure."""
     return TransientAzureError(f"workspace {workspace_id}: {describe(error)}")
 
 
 def permanent(workspace_id: str, error: AzureError) -> str:
-    """What a permanent failure (403, 404, validation) was, to record; a transient one is
-    raised for the workspace, so the trigger runs again."""
+    """What a permanent failure was, to record; a transient one is raised for the workspace."""
     if is_transient(error):
         raise for_workspace(workspace_id, error) from error
     return describe(error)

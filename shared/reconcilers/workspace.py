@@ -1,9 +1,5 @@
-"""One AML workspace, every concern: connections, then role assignments, then policies.
-
-Observations flow from one concern to the next within a run (the connections as just approved,
-the Synapse evidence), so a single event wires a Synapse workspace completely without reading
-anything twice.
-"""
+"""One AML workspace, every concern: connections, then role assignments, then policies; what
+one concern observed flows to the next, so one event wires a workspace without reading twice."""
 
 from __future__ import annotations
 
@@ -15,7 +11,9 @@ from typing import TYPE_CHECKING
 from azure.core.exceptions import AzureError
 
 from shared.arm import ArmId
-from shared.reconcilers.run import Run
+from shared.model import ConnectionStatus
+from shared.outcome import Outcome, Status
+from shared.reconcilers.run import Change, Run
 
 if TYPE_CHECKING:
     # Types only: the reconcilers themselves load with the runtime, on first use.
@@ -23,7 +21,7 @@ if TYPE_CHECKING:
     from shared.reconcilers.policies import PolicyReport
     from shared.reconcilers.private_endpoints import ConnectionReport
     from shared.reconcilers.role_assignments import RoleReport
-    from shared.runtime import Reconcilers
+    from shared.runtime import Runtime
 
 
 class Concern(StrEnum):
@@ -37,20 +35,14 @@ ALL_CONCERNS = frozenset(Concern)
 
 @dataclass(frozen=True)
 class WorkspaceReport:
-    """What one run did to one workspace, per concern (None: not run)."""
-
     workspace_id: ArmId
     connections: ConnectionReport | None = None
     roles: RoleReport | None = None
     policies: PolicyReport | None = None
 
     def _concerns(self) -> list[tuple[str, ConnectionReport | RoleReport | PolicyReport]]:
-        reports = (("connections", self.connections), ("roles", self.roles))
-        return [
-            (label, report)
-            for label, report in (*reports, ("policies", self.policies))
-            if report is not None
-        ]
+        reports = {"connections": self.connections, "roles": self.roles, "policies": self.policies}
+        return [(label, report) for label, report in reports.items() if report is not None]
 
     def summary(self) -> str:
         name = self.workspace_id.rsplit("/", 1)[-1]
@@ -59,31 +51,42 @@ class WorkspaceReport:
         )
 
     def error(self) -> str | None:
-        """The first concern that could not be read, if any (what `plan` reports)."""
         return next((r.error for _, r in self._concerns() if r.error is not None), None)
 
-    def problems(self) -> list[tuple[str, str]]:
-        """What went wrong, per concern: errors, and writes failed or not applied."""
+    def _outcomes(self) -> list[tuple[str, Outcome]]:
         from shared.reconcilers.policies import PolicyReport
 
-        problems: list[tuple[str, str]] = []
-        for label, report in self._concerns():
-            if report.error is not None:
-                problems.append((label, report.error))
-            outcomes = (
+        return [
+            (label, outcome)
+            for label, report in self._concerns()
+            for outcome in (
                 [item.outcome for item in report.remediations]
                 if isinstance(report, PolicyReport)
                 else [outcome for _, outcome in report.outcomes]
             )
-            problems += [(label, str(outcome)) for outcome in outcomes if outcome.failed]
-        return problems
+        ]
+
+    def problems(self) -> list[tuple[str, str]]:
+        errors = [(label, r.error) for label, r in self._concerns() if r.error is not None]
+        return errors + [(label, str(o)) for label, o in self._outcomes() if o.failed]
+
+    def settled(self) -> bool:
+        """Nothing left for a later run: no problem, no write deferred or not attempted."""
+        waiting = (Status.DEFERRED, Status.SKIPPED)
+        return not self.problems() and all(o.status not in waiting for _, o in self._outcomes())
 
 
-def start_run(runtime: Reconcilers, trigger: str, *, preview: bool = False) -> Run:
+def start_run(
+    runtime: Runtime,
+    trigger: str,
+    *,
+    preview: bool = False,
+    only: frozenset[Change] | None = None,
+) -> Run:
     """A run of its own (an event, a sweep, a CLI run): one remediation budget
     (`MAX_REMEDIATIONS_PER_RUN`, and each workspace's hour) and one evidence cache for every
     workspace it reconciles.
-    `preview`: the CLI's `plan`, which writes and records nothing."""
+    `preview`: the CLI's `plan`, which writes and records nothing; `only`: see `Run`."""
     from shared.policy.budget import RemediationBudget
 
     settings = runtime.settings
@@ -97,35 +100,33 @@ def start_run(runtime: Reconcilers, trigger: str, *, preview: bool = False) -> R
         # A preview reads no ledger and takes no slot: it counts only its own.
         claims=None if preview else runtime.claims,
         preview=preview,
+        only=only,
     )
 
 
 def reconcile_workspace(
-    runtime: Reconcilers,
+    runtime: Runtime,
     workspace_id: ArmId,
     run: Run,
     *,
     concerns: frozenset[Concern] = ALL_CONCERNS,
     focus: str | None = None,
 ) -> WorkspaceReport:
-    """Reconcile the given concerns; an Approved connection also brings in role assignments.
-    `focus` is the resource the triggering event was about (see
-    `PrivateEndpointReconciler.reconcile`). In a preview run this is the plan: every write is
-    Planned, and later concerns see the connections as the plan would leave them."""
+    """Reconcile the given concerns; an Approved connection also brings in role assignments. In
+    a preview this is the plan: later concerns see the connections as it would leave them."""
     connection_report: ConnectionReport | None = None
     connections: tuple[PrivateEndpointConnection, ...] | None = None
     if Concern.CONNECTIONS in concerns:
         connection_report = runtime.private_endpoints.reconcile(workspace_id, run, focus=focus)
         if connection_report.plan is not None:
             connections = connection_report.current_connections()
-        # Role wiring follows from a connection being Approved, whoever approved it (this run,
-        # an earlier delivery whose ledger write failed, or a person): the role planner then
-        # assigns only for an Approved connection that an allow-listed workspace provably owns.
-        if connection_report.any_approved():
+        # Whoever approved it: the role planner assigns only for a connection an allow-listed
+        # workspace provably owns.
+        approved = ConnectionStatus.APPROVED
+        if any(c.status is approved for c in connection_report.current_connections()):
             concerns = concerns | {Concern.ROLES}
     elif {Concern.ROLES, Concern.POLICIES} <= concerns:
-        # Both read the connections: read them once. A failure here is left to each
-        # reconciler, which reads again and classifies and records it.
+        # Read once for both; a failure is left to each reconciler, which reads again.
         with contextlib.suppress(AzureError):
             connections = tuple(runtime.machine_learning.list_connections(workspace_id))
     role_report = (
@@ -141,6 +142,6 @@ def reconcile_workspace(
     return WorkspaceReport(workspace_id, connection_report, role_report, policy_report)
 
 
-def plan_workspace(runtime: Reconcilers, workspace_id: ArmId, run: Run) -> WorkspaceReport:
+def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run) -> WorkspaceReport:
     """What a run would do to the workspace now: every concern in `run`, a preview."""
     return reconcile_workspace(runtime, workspace_id, run)

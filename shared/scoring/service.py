@@ -1,36 +1,39 @@
-"""Starting and following batch scoring jobs for HTTP callers: validated requests in, jobs out.
+"""The one way the app starts a batch scoring job, after a retrain and for an HTTP caller.
 
-Observe, decide, apply, record, like the reconcilers: the request is already validated (pure,
-`shared.scoring.requests`); this service claims its Idempotency-Key, reads the endpoint, submits
-through the batch scoring adapter (the only code that talks to the scoring URI), and records
-every outcome, refusals included, with the caller. A problem raised here has submitted nothing.
+Claim (`shared.claims`: a key starts one job), check the input (`shared.scoring.inputs`) and the
+endpoint (its scoring URI, its deployment), start with the claim's repeatability ID through the
+batch scoring adapter (the only code that talks to the scoring URI), and record the job in the
+ledger's `scoring-jobs` rows. A refusal is a `RefusedError` whose problem says what the caller
+may do; its `__cause__` is Azure's error, when there was one. A refusal has started nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from shared.arm import ArmId
+from shared.claims import Busy, Claims, Mismatch, Owned, Replay, ScoringKey
+from shared.config import batch_endpoint_workspace
 from shared.logs import decision_log
 from shared.model import JudgedAnswerError
-from shared.planning.retraining import scoring_tags
 from shared.scoring import problems
+from shared.scoring.inputs import AllowedInputs, input_not_allowed
 from shared.scoring.openapi import RETRY_AFTER_SECONDS
-from shared.scoring.records import (
-    Busy,
-    JobRecord,
-    Mismatch,
-    Owned,
-    Replay,
-    ScoringRecords,
-)
-from shared.scoring.requests import Caller, RefusedError, ScoringRequest
+from shared.scoring.records import JobRecord, ScoringRecords
+from shared.scoring.requests import RefusedError
 
 if TYPE_CHECKING:
-    from shared.adapters.batch_scoring import BatchEndpoint, ScoringInput, ScoringJob
+    from shared.adapters.batch_scoring import (
+        BatchEndpoint,
+        BatchScoringAdapter,
+        ScoringInput,
+        ScoringJob,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -40,52 +43,51 @@ _MAX_RETRY_AFTER = 300
 _BUSY_RETRY_AFTER = 2
 
 
-class BatchScoring(Protocol):
-    """The batch scoring adapter as this service uses it (`shared.adapters.batch_scoring`)."""
+@dataclass(frozen=True)
+class ScoringOrder:
+    """One scoring job to start, and whom it is for (`caller` empty: after a retrain)."""
 
-    def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint: ...
-
-    def scoring_origin(self, endpoint: BatchEndpoint) -> str: ...
-
-    def deployment_exists(self, endpoint_id: ArmId, deployment: str) -> bool: ...
-
-    def invoke(
-        self,
-        endpoint: BatchEndpoint,
-        *,
-        deployment: str | None,
-        scoring_input: ScoringInput,
-        tags: Mapping[str, str],
-        request_id: str,
-    ) -> ScoringJob: ...
-
-    def get_job(self, workspace_id: ArmId, job_name: str) -> ScoringJob: ...
+    endpoint_id: ArmId
+    deployment: str | None
+    scoring_input: ScoringInput
+    tags: dict[str, str]
+    trigger: str
+    # None: nothing to claim (an HTTP request without Idempotency-Key: a fresh request ID).
+    key: ScoringKey | None = None
+    caller: str = ""
+    tracking: dict[str, str] = field(default_factory=dict)  # the Logic Apps tracking IDs
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
 class Started:
-    """A job to answer with: just submitted, or found again by its Idempotency-Key."""
+    """A job to answer with: just started, or found again by its key (`replayed`)."""
 
     name: str
     status: str
     endpoint_id: str
     workspace_id: str
     replayed: bool
+    deployment: str | None = None
 
 
 @dataclass(frozen=True)
 class DryRun:
-    """What would have been submitted (AUTOMATION_MODE=dry-run)."""
+    """What would have been started (AUTOMATION_MODE=dry-run)."""
 
     would_submit: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class JobView:
-    """A job as `get_scoring_job` reports it."""
+class ClaimHeldError(RefusedError):
+    """Another holder of the key is starting the job right now."""
 
-    record: JobRecord
-    job: ScoringJob
+    def __init__(self, holder: str) -> None:
+        super().__init__(
+            problems.unavailable(
+                "a request with the same Idempotency-Key is being submitted", _BUSY_RETRY_AFTER
+            )
+        )
+        self.holder = holder
 
 
 def retry_after_of(error: BaseException) -> int:
@@ -98,40 +100,62 @@ def retry_after_of(error: BaseException) -> int:
     return RETRY_AFTER_SECONDS
 
 
-def _azure_problem(error: BaseException, *, field: str, what: str) -> problems.Problem:
-    """The problem for an Azure error: 503 when worth retrying, else 422 or 502."""
-    from azure.core.exceptions import HttpResponseError
+def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
+    """Raise the refusal for an error of Azure's (503 when worth retrying, else 422 or 502),
+    caused by it; anything else as it is."""
+    from azure.core.exceptions import AzureError, HttpResponseError
 
+    from shared.adapters.batch_scoring import ScoringUriRejectedError, UnexpectedResponseError
     from shared.adapters.errors import describe, is_transient
 
-    if is_transient(error):
-        return problems.unavailable(f"{what}: {describe(error)}", retry_after_of(error))
-    status = error.status_code if isinstance(error, HttpResponseError) else None
-    if status in (400, 404, 409, 422):
-        return problems.unprocessable(field, f"{what}: {describe(error)}")
-    return problems.bad_gateway(f"{what}: {describe(error)}")
+    if isinstance(error, ScoringUriRejectedError):
+        problem = problems.unprocessable("endpoint", str(error))
+    elif isinstance(error, UnexpectedResponseError | JudgedAnswerError):
+        # JudgedAnswerError: the answer shows another job or endpoint than asked; not ours.
+        problem = problems.bad_gateway(str(error))
+    elif not isinstance(error, AzureError):
+        raise error
+    elif is_transient(error):
+        problem = problems.unavailable(f"{what}: {describe(error)}", retry_after_of(error))
+    elif isinstance(error, HttpResponseError) and error.status_code in (400, 404, 409, 422):
+        problem = problems.unprocessable(field, f"{what}: {describe(error)}")
+    else:
+        problem = problems.bad_gateway(f"{what}: {describe(error)}")
+    raise RefusedError(problem) from error
 
 
-class ScoringService:
-    """Starts scoring jobs for authorised callers and reports on the jobs it started."""
+class ScoringStarter:
+    """Starts scoring jobs once per key, and reports on the jobs the app started."""
 
-    def __init__(self, scoring: BatchScoring, records: ScoringRecords, *, dry_run: bool) -> None:
+    def __init__(
+        self,
+        scoring: BatchScoringAdapter,
+        claims: Claims,
+        records: ScoringRecords,
+        inputs: AllowedInputs,
+        *,
+        dry_run: bool,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._scoring = scoring
-        self._records = records
+        self._claims = claims
+        self.records = records
+        self._inputs = inputs
         self._dry_run = dry_run
-
-    @property
-    def records(self) -> ScoringRecords:
-        return self._records
+        self._clock = clock
 
     def start(
-        self, request: ScoringRequest, principal: str, caller: Caller, key: str | None
+        self, order: ScoringOrder, *, before_submit: Callable[[], None] | None = None
     ) -> Started | DryRun:
-        """Submit `request` (once per Idempotency-Key), or raise `RefusedError`; records the outcome
-        of a start; the handler records refusals."""
-        claim: Owned | None = None
-        if key is not None and not self._dry_run:
-            outcome = self._records.claim(principal, key, request.fingerprint())
+        """Start `order`'s job (once per key), or raise `RefusedError`; `before_submit` runs
+        right before the job is sent (an intent row)."""
+        workspace_id = batch_endpoint_workspace(order.endpoint_id) or order.endpoint_id
+        reason = input_not_allowed(order.scoring_input.path, workspace_id, self._inputs)
+        if reason is not None:
+            raise RefusedError(problems.unprocessable("input.path", f"the input path {reason}"))
+        claim = None
+        if order.key is not None and not self._dry_run:
+            outcome = self._claims.claim_scoring(order.key, now=self._clock())
             if isinstance(outcome, Replay):
                 return Started(
                     outcome.job_name, "Accepted", outcome.endpoint_id, outcome.workspace_id, True
@@ -143,83 +167,14 @@ class ScoringService:
                     )
                 )
             if isinstance(outcome, Busy):
-                raise RefusedError(
-                    problems.unavailable(
-                        "a request with the same Idempotency-Key is being submitted",
-                        _BUSY_RETRY_AFTER,
-                    )
-                )
+                raise ClaimHeldError(outcome.holder)
             claim = outcome
         try:
-            endpoint, deployment = self._endpoint(request)
-        except BaseException:
-            # Refused (or Azure unavailable) before anything was submitted: the key started
-            # nothing, so a corrected request may use it.
-            if claim is not None:
-                self._records.forget(claim)
-            raise
-        try:
-            return self._submit(request, endpoint, deployment, principal, caller, key, claim)
-        except BaseException:
-            if claim is not None:
-                self._records.release(claim)
-            raise
-
-    def _endpoint(self, request: ScoringRequest) -> tuple[BatchEndpoint, str | None]:
-        from azure.core.exceptions import AzureError
-
-        from shared.adapters.batch_scoring import ScoringUriRejectedError, UnexpectedResponseError
-
-        try:
-            endpoint = self._scoring.get_endpoint(request.endpoint_id)
-            # The URI the job would be submitted to must pass before anything else, dry-run too.
-            self._scoring.scoring_origin(endpoint)
-            deployment = request.deployment
-            if deployment is not None:
-                if not self._scoring.deployment_exists(request.endpoint_id, deployment):
-                    raise RefusedError(
-                        problems.unprocessable(
-                            "deployment", "the endpoint has no deployment of that name"
-                        )
-                    )
-            elif endpoint.default_deployment is None:
-                raise RefusedError(
-                    problems.unprocessable(
-                        "deployment",
-                        "the endpoint has no default deployment: name one in `deployment`",
-                    )
-                )
-        except ScoringUriRejectedError as error:
-            raise RefusedError(problems.unprocessable("endpoint", str(error))) from None
-        except (UnexpectedResponseError, JudgedAnswerError) as error:
-            raise RefusedError(problems.bad_gateway(str(error))) from None
-        except AzureError as error:
-            raise RefusedError(
-                _azure_problem(error, field="endpoint", what="reading the batch endpoint")
-            ) from None
-        return endpoint, deployment
-
-    def _submit(
-        self,
-        request: ScoringRequest,
-        endpoint: BatchEndpoint,
-        deployment: str | None,
-        principal: str,
-        caller: Caller,
-        key: str | None,
-        claim: Owned | None,
-    ) -> Started | DryRun:
-        import uuid
-
-        from azure.core.exceptions import AzureError
-
-        from shared.adapters.batch_scoring import (
-            ScoringInput,
-            ScoringUriRejectedError,
-            UnexpectedResponseError,
-        )
-
-        scoring_input = ScoringInput(kind=request.input_type, path=request.input_path)
+            endpoint, deployment = self._endpoint(order)
+        except BaseException as error:
+            # Nothing was sent with the claim's request ID: a corrected request may use the key.
+            self._settle_failure(claim, error, self._claims.forget_scoring)
+            _refuse(error, field="endpoint", what="reading the batch endpoint")
         if self._dry_run:
             return DryRun(
                 {
@@ -227,102 +182,109 @@ class ScoringService:
                     "workspace": endpoint.workspace_id,
                     "scoringUri": endpoint.scoring_uri,
                     "deployment": deployment or endpoint.default_deployment,
-                    "input": {"type": request.input_type, "path": request.input_path},
+                    "input": {"type": order.scoring_input.kind, "path": order.scoring_input.path},
                 }
             )
-        tags = scoring_tags(
-            "http",
-            caller=principal,
-            workflowRunId=caller.workflow_run_id,
-            clientTrackingId=caller.client_tracking_id,
-        )
         try:
+            if before_submit is not None:
+                before_submit()
             job = self._scoring.invoke(
                 endpoint,
                 deployment=deployment,
-                scoring_input=scoring_input,
-                tags=tags,
+                scoring_input=order.scoring_input,
+                tags=order.tags,
                 request_id=claim.request_id if claim else str(uuid.uuid4()),
             )
-        except ScoringUriRejectedError as error:
-            raise RefusedError(problems.unprocessable("endpoint", str(error))) from None
-        except (UnexpectedResponseError, JudgedAnswerError) as error:
-            # JudgedAnswerError: the answer shows another job than asked; it is not ours.
-            raise RefusedError(problems.bad_gateway(str(error))) from None
-        except AzureError as error:
+        except BaseException as error:
+            self._settle_failure(claim, error, self._claims.release_scoring)
+            _refuse(error, field="input", what="submitting the scoring job")
+        return self._record(order, endpoint, deployment, job, claim)
+
+    def _settle_failure(
+        self, claim: Owned | None, error: BaseException, settle: Callable[[Owned], None]
+    ) -> None:
+        """A failed start frees its claim, unless its holder comes again (a redelivery after a
+        transient failure): then the claim holds other deliveries back until it does."""
+        from shared.adapters.errors import is_transient
+
+        if claim is not None and not (claim.key.redelivered and is_transient(error)):
+            settle(claim)
+
+    def _endpoint(self, order: ScoringOrder) -> tuple[BatchEndpoint, str | None]:
+        endpoint = self._scoring.get_endpoint(order.endpoint_id)
+        # The URI the job would be sent to must pass before anything else, dry-run too.
+        self._scoring.scoring_origin(endpoint)
+        deployment = order.deployment
+        if deployment is not None:
+            if not self._scoring.deployment_exists(order.endpoint_id, deployment):
+                raise RefusedError(
+                    problems.unprocessable(
+                        "deployment", "the endpoint has no deployment of that name"
+                    )
+                )
+        elif endpoint.default_deployment is None:
             raise RefusedError(
-                _azure_problem(error, field="input", what="submitting the scoring job")
-            ) from None
+                problems.unprocessable(
+                    "deployment", "the endpoint has no default deployment: name one in `deployment`"
+                )
+            )
+        return endpoint, deployment
+
+    def _record(
+        self,
+        order: ScoringOrder,
+        endpoint: BatchEndpoint,
+        deployment: str | None,
+        job: ScoringJob,
+        claim: Owned | None,
+    ) -> Started:
+        from azure.core.exceptions import AzureError
+
         record = JobRecord(
             job_name=job.name,
             workspace_id=endpoint.workspace_id,
             endpoint_id=endpoint.id,
             deployment=deployment or job.deployment or endpoint.default_deployment,
-            input_type=request.input_type,
-            input_path=request.input_path,
-            caller=principal,
-            workflow_run_id=caller.workflow_run_id,
-            client_tracking_id=caller.client_tracking_id,
-            idempotency_key=key,
+            input_type=order.scoring_input.kind,
+            input_path=order.scoring_input.path,
+            caller=order.caller,
+            workflow_run_id=order.tracking.get("workflow_run_id") or None,
+            client_tracking_id=order.tracking.get("client_tracking_id") or None,
+            idempotency_key=order.idempotency_key,
             status=job.status,
         )
         try:
-            # The job row first: a claim never points at a job the API cannot report on.
-            self._records.record_job(record)
+            # The job row first: a claim never points at a job the app cannot report on.
+            self.records.record_job(record)
             if claim is not None:
-                self._records.settle(claim, record)
+                self._claims.settle_scoring(claim, job.name, endpoint.workspace_id, endpoint.id)
         except AzureError:
-            # With an Idempotency-Key, a retry finds the job again (same repeatability ID).
-            self._log(
-                caller,
-                endpoint,
-                job.name,
-                f"started for caller {principal} but could not be recorded",
-                "failed: not recorded in the ledger",
-                logging.ERROR,
+            # With a key, a retry finds the job again (same repeatability ID).
+            decision_log(
+                log,
+                f"started for {order.caller or order.trigger} but could not be recorded",
+                trigger=order.trigger,
+                workspace_id=endpoint.workspace_id,
+                kind="batch-scoring",
+                verdict="start",
+                outcome="failed: not recorded in the ledger",
+                subject_id=job.name,
+                level=logging.ERROR,
+                extra=order.tracking,
             )
             raise
-        self._log(
-            caller,
-            endpoint,
-            job.name,
-            f"started for caller {principal} (workflow run {caller.workflow_run_id}, "
-            f"tracking id {caller.client_tracking_id})",
-            f"applied: started on {endpoint.name}",
-            logging.INFO,
-        )
-        return Started(job.name, job.status, endpoint.id, endpoint.workspace_id, False)
-
-    @staticmethod
-    def _log(
-        caller: Caller, endpoint: BatchEndpoint, job: str, message: str, outcome: str, level: int
-    ) -> None:
-        decision_log(
-            log,
-            message,
-            trigger="http:start_scoring",
-            workspace_id=endpoint.workspace_id,
-            kind="batch-scoring",
-            verdict="start",
-            outcome=outcome,
-            subject_id=job,
-            level=level,
-            extra={
-                "workflow_run_id": caller.workflow_run_id or "",
-                "client_tracking_id": caller.client_tracking_id or "",
-            },
+        return Started(
+            job.name, job.status, endpoint.id, endpoint.workspace_id, False, record.deployment
         )
 
-    def status(self, job_name: str, principal: str) -> JobView:
-        """The job `job_name` if this caller started it through the API, else 404."""
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
+    def status(self, job_name: str, principal: str) -> tuple[JobRecord, ScoringJob]:
+        """The job `job_name` if this caller started it through the API, else a 404 refusal."""
+        from azure.core.exceptions import ResourceNotFoundError
 
-        from shared.adapters.batch_scoring import UnexpectedResponseError
-
-        record = self._records.job(job_name)
-        # A job started after a retrain has no caller: no HTTP caller ever sees it.
+        record = self.records.job(job_name)
+        # A job started after a retrain has no caller: no HTTP caller ever sees it. Another
+        # caller's job is as unknown as a job that does not exist.
         if record is None or not record.caller or record.caller != principal:
-            # Another caller's job is as unknown as a job that does not exist.
             raise RefusedError(problems.not_found("no scoring job of that name was started by you"))
         try:
             job = self._scoring.get_job(ArmId(record.workspace_id), record.job_name)
@@ -330,12 +292,8 @@ class ScoringService:
             raise RefusedError(
                 problems.not_found("the job no longer exists in its workspace")
             ) from None
-        except (UnexpectedResponseError, JudgedAnswerError) as error:
-            raise RefusedError(problems.bad_gateway(str(error))) from None
-        except AzureError as error:
-            raise RefusedError(
-                _azure_problem(error, field="job_name", what="reading the scoring job")
-            ) from None
+        except Exception as error:
+            _refuse(error, field="job_name", what="reading the scoring job")
         if job.finished and record.status != job.status:
-            self._records.job_ended(record.job_name, job.status)
-        return JobView(record, job)
+            self.records.job_ended(record.job_name, job.status)
+        return record, job

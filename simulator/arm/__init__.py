@@ -1,9 +1,5 @@
-"""ARM in the simulator: the case-insensitive resource store every ARM service keeps its resources
-in (any type can be seeded with ``sim.arm.put(id, body)``), its catch-all GET (``arm.generic.get``,
-matched last), and ARM's error bodies (``exceptions``).
-"""
-
-from __future__ import annotations
+"""ARM in the simulator: the resource store every ARM service keeps its resources in (seed any
+type with ``sim.arm.put(id, body)``), its catch-all GET and ARM's error bodies."""
 
 from .models import GENERIC_GET, ResourceStore, key
 

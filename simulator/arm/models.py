@@ -23,8 +23,7 @@ DeleteHook = Callable[[str, JSON], None]
 
 
 def key(resource_id: str) -> str:
-    """The store's key of an ARM ID: one leading slash, lower case, no trailing slash."""
-    # ARM ids compare case-insensitively; the stored body keeps the casing.
+    """The store's key of an ARM ID (they ignore case): one leading slash, lower case."""
     return "/" + resource_id.strip("/").lower()
 
 

@@ -1,11 +1,7 @@
-"""Azure Policy exemptions in the simulator: which of the stored ones a list at a scope returns.
-
-As ARM documents the list (API 2022-07-01-preview): unfiltered, the exemptions at the scope, at
-every scope containing it and on anything inside it; ``atScope()`` drops those inside it;
-``atExactScope()`` keeps only those at it; ``excludeExpired()`` drops the expired;
-``policyAssignmentId eq '{id}'`` keeps one assignment's. Exemptions live in the resource store
-under ``{scope}/providers/Microsoft.Authorization/policyExemptions/{name}``.
-"""
+"""Which stored policy exemptions a list at a scope returns (API 2022-07-01-preview): unfiltered,
+those at, above and below the scope; ``atScope()`` drops those below; ``atExactScope()`` keeps
+those at it; ``excludeExpired()`` drops the expired; ``policyAssignmentId eq '{id}'`` keeps one
+assignment's."""
 
 from __future__ import annotations
 

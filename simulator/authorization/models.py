@@ -1,17 +1,12 @@
-"""Microsoft.Authorization in the simulator: role assignments and the directory's principals.
-
-Rules kept as ARM and Entra ID apply them: an assignment's name is a GUID; its role definition ID
-names a role definition; its principal exists in the directory (else ``PrincipalNotFound``, also
-answered during replication delay) and is of the stated ``principalType``; a principal has one
-assignment of a role at a scope (``RoleAssignmentExists``); principal, role and scope cannot
-change. Assignments live in the resource store (odd ones can be seeded) and are served normalized.
-"""
+"""Role assignments and the directory's principals, with ARM's and Entra ID's rules: a GUID name;
+a role definition ID; a principal the directory knows (``PrincipalNotFound`` also during a
+replication delay) of the stated type; one assignment of a role per principal and scope; principal,
+role and scope never change. Assignments live in the resource store and are served normalized."""
 
 from __future__ import annotations
 
 import copy
 import re
-import uuid
 from typing import TYPE_CHECKING, Final
 
 from ..arm.models import key as store_key
@@ -29,15 +24,8 @@ ROLE_DEFINITION_ID: Final = re.compile(
     re.IGNORECASE,
 )
 RA_SEGMENT: Final = "/providers/microsoft.authorization/roleassignments/"
-
-
-def is_guid(value: str) -> bool:
-    """Whether ``value`` is a GUID in its 36-character form."""
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return len(value) == 36
+#: The object ID of the person who makes seeded role assignments.
+PERSON: Final = "5e7d1c3b-2a4f-4b6e-8d9c-0f1e2d3c4b5a"
 
 
 def at_or_above(candidate: str, scope: str) -> bool:
@@ -46,7 +34,6 @@ def at_or_above(candidate: str, scope: str) -> bool:
 
 
 def role_guid(role_definition_id: str) -> str:
-    """The GUID of a role definition ID (lower case)."""
     return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
 
 
@@ -92,17 +79,15 @@ class Authorization:
             self.replication_delays.clear()
 
     def add_principal(self, principal_id: str, principal_type: str = "ServicePrincipal") -> None:
-        """Make a principal exist in the directory (known without this: the principals of
-        stored resources' identities and of seeded role assignments)."""
+        """Make a principal known (stored identities' and seeded assignments' already are)."""
         if principal_type not in PRINCIPAL_TYPES:
             raise ValueError(f"principal_type must be one of {sorted(PRINCIPAL_TYPES)}")
         with self._store.lock:
             self.principals[principal_id.lower()] = principal_type
 
     def principal_replication_delay(self, principal_id: str, *, times: int = 1) -> None:
-        """Entra ID's replication delay: the next ``times`` role assignment PUTs for the principal
-        (made known if it was not) answer PrincipalNotFound, whatever ``principalType`` they
-        state. Injected faults on ``authz.ra.put`` come first and do not use it up."""
+        """Entra ID's replication delay: the next ``times`` role assignment PUTs for the (now
+        known) principal answer PrincipalNotFound; injected faults come first."""
         if times < 1:
             raise ValueError("times must be at least 1")
         with self._store.lock:
@@ -117,16 +102,20 @@ class Authorization:
         principal_id: str,
         role_definition_id: str,
         principal_type: str = "ServicePrincipal",
+        *,
+        created_by: str = PERSON,
+        description: str | None = None,
     ) -> JSON:
         """Seed a role assignment at ``scope`` (no duplicate or principal checks; the principal
-        becomes known)."""
+        becomes known), made by ``created_by`` (a person, unless the app's ``updated_by()``)."""
         body = shapes.role_assignment(
             scope,
             name,
             principal_id=principal_id,
             role_definition_id=role_definition_id,
             principal_type=principal_type,
-            updated_by=self.updated_by(),
+            created_by=created_by,
+            description=description,
         )
         with self._store.lock:
             self.principals.setdefault(principal_id.lower(), principal_type)
@@ -145,15 +134,10 @@ class Authorization:
         resource_selectors: list[JSON] | None = None,
     ) -> JSON:
         """Seed an Azure Policy exemption at ``scope`` (listed by ``authz.pe.list``)."""
+        properties: JSON = {"policyDefinitionReferenceIds": reference_ids, "expiresOn": expires_on}
+        properties["resourceSelectors"] = resource_selectors
         body = shapes.policy_exemption(
-            scope,
-            name,
-            assignment_id=assignment_id,
-            category=category,
-            reference_ids=reference_ids,
-            expires_on=expires_on,
-            description=description,
-            resource_selectors=resource_selectors,
+            scope, name, assignment_id, category, description, properties
         )
         with self._store.lock:
             return self._store.put(body["id"], body)
@@ -163,7 +147,7 @@ class Authorization:
         with self._store.lock:
             return [
                 copy.deepcopy(body)
-                for body in self.assignment_views()
+                for _, body in self.assignment_items()
                 if scope is None or store_key(body["properties"]["scope"]) == store_key(scope)
             ]
 
@@ -172,12 +156,8 @@ class Authorization:
         items = ((k, assignment_view(k, body)) for k, body in self._store.resources.items())
         return [(k, view) for k, view in items if view is not None]
 
-    def assignment_views(self) -> list[JSON]:
-        """The served views of every stored role assignment."""
-        return [view for _, view in self.assignment_items()]
-
     def principal_type(self, principal_id: str) -> str | None:
-        """The type of a principal the directory knows (stored identities included), or None."""
+        """The type of a principal the directory knows, or None."""
         key = principal_id.lower()
         if key in self.principals:
             return self.principals[key]

@@ -1,10 +1,10 @@
-"""The handlers of role assignments (list for a scope with ``atScope()``, ``principalId eq`` and
-``assignedTo()`` filters; get; PUT with ARM's checks), run with the simulator's lock held."""
+"""The handlers of role assignments and policy exemptions, run with the simulator's lock held."""
 
 from __future__ import annotations
 
 import copy
 import re
+import uuid
 
 from ..arm.exceptions import invalid_content
 from ..arm.models import key as store_key
@@ -17,19 +17,23 @@ from .models import (
     Authorization,
     assignment_view,
     at_or_above,
-    is_guid,
     role_guid,
 )
+
+
+def _is_guid(value: str) -> bool:
+    """Whether ``value`` is a GUID in its 36-character form."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
 
 
 class AuthorizationResponses:
     def __init__(self, authorization: Authorization) -> None:
         self._store = authorization.sim.arm
         self._model = authorization
-        self._tenant_id = authorization.sim.tenant_id
-
-    def _principal_not_found(self, principal_id: str) -> Reply:
-        return principal_not_found(principal_id, self._tenant_id)
 
     def list_for_scope(self, call: Call) -> Reply:
         scope = store_key(call.group("scope"))
@@ -61,8 +65,8 @@ class AuthorizationResponses:
                 at_or_above(candidate, scope) or (not at_scope and at_or_above(scope, candidate))
             ) and principal in (None, str(properties.get("principalId", "")).lower())
 
-        views = self._model.assignment_views()
-        return Reply(200, {"value": [v for v in views if wanted(v["properties"])]})
+        views = [v for _, v in self._model.assignment_items() if wanted(v["properties"])]
+        return Reply(200, {"value": views})
 
     def list_policy_exemptions(self, call: Call) -> Reply:
         """Policy exemptions that apply at a scope (``exemptions.listed``)."""
@@ -103,7 +107,7 @@ class AuthorizationResponses:
             return invalid_content(
                 "properties.roleDefinitionId and properties.principalId are required."
             )
-        if not is_guid(name):
+        if not _is_guid(name):
             return arm_error(
                 400,
                 "InvalidRoleAssignmentId",
@@ -117,10 +121,9 @@ class AuthorizationResponses:
         delay = self._model.replication_delays.get(key, 0)
         if delay > 0:
             self._model.replication_delays[key] = delay - 1
-            return self._principal_not_found(principal_id)
         actual_type = self._model.principal_type(principal_id)
-        if actual_type is None:
-            return self._principal_not_found(principal_id)
+        if delay > 0 or actual_type is None:
+            return principal_not_found(principal_id, self._model.sim.tenant_id)
         if principal_type is not None and principal_type != actual_type:
             return arm_error(
                 400,
@@ -157,7 +160,7 @@ class AuthorizationResponses:
             principal_id=principal_id,
             role_definition_id=role_definition_id,
             principal_type=principal_type or actual_type,
-            updated_by=self._model.updated_by(),
+            created_by=self._model.updated_by(),
             description=properties.get("description"),
             condition=properties.get("condition"),
             condition_version=properties.get("conditionVersion"),

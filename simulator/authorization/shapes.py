@@ -1,5 +1,5 @@
-"""JSON bodies of role assignments, shaped on ``authz_roleassignments_get.json`` (API
-2022-04-01)."""
+"""JSON bodies of role assignments (API 2022-04-01) and policy exemptions (API 2022-07-01-preview),
+each shaped on the example its docstring names."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 def role_assignment(
     scope: str,
     name: str,
-    *,
     principal_id: str,
     role_definition_id: str,
     principal_type: str,
-    updated_by: str,
+    created_by: str,
     description: str | None = None,
     condition: str | None = None,
     condition_version: str | None = None,
 ) -> JSON:
     """A role assignment shaped on ``authz_roleassignments_create_resource.json`` (201 body), with
-    the audit fields and nullable ``condition`` fields API 2022-04-01 also returns."""
+    the audit fields (``createdBy``/``updatedBy``: the caller's object ID, set by ARM) and
+    nullable ``condition`` fields API 2022-04-01 also returns."""
     now = now_iso()
     scope = "/" + scope.strip("/") if scope.strip("/") else "/"
     prefix = "" if scope == "/" else scope
@@ -35,8 +35,8 @@ def role_assignment(
             "conditionVersion": condition_version,
             "createdOn": now,
             "updatedOn": now,
-            "createdBy": None,
-            "updatedBy": updated_by,
+            "createdBy": created_by,
+            "updatedBy": created_by,
             "delegatedManagedIdentityResourceId": None,
             "description": description,
         },
@@ -46,50 +46,36 @@ def role_assignment(
     }
 
 
-POLICY_EXEMPTION_TYPE = "Microsoft.Authorization/policyExemptions"
-
-
 def policy_exemption(
     scope: str,
     name: str,
-    *,
     assignment_id: str,
     category: str,
-    reference_ids: list[str] | None = None,
-    expires_on: str | None = None,
-    display_name: str | None = None,
-    description: str | None = None,
-    resource_selectors: list[JSON] | None = None,
+    description: str | None,
+    optional: JSON,
 ) -> JSON:
-    """A policy exemption shaped on ``listPolicyExemptionsForResource.json`` (API
-    2022-07-01-preview): no ``policyDefinitionReferenceIds`` means the whole assignment, no
-    ``expiresOn`` no end."""
+    """A policy exemption shaped on ``listPolicyExemptionsForResource.json``; the ``optional``
+    properties that are None are left out (no reference IDs: the whole assignment; no
+    ``expiresOn``: no end)."""
     properties: JSON = {
         "policyAssignmentId": assignment_id,
         "exemptionCategory": category,
-        "displayName": display_name or name,
+        "displayName": name,
         "description": description or "",
         "metadata": {},
         "assignmentScopeValidation": "Default",
+        **{key: value for key, value in optional.items() if value is not None},
     }
-    if reference_ids is not None:
-        properties["policyDefinitionReferenceIds"] = reference_ids
-    if expires_on is not None:
-        properties["expiresOn"] = expires_on
-    if resource_selectors is not None:
-        properties["resourceSelectors"] = resource_selectors
-    now = now_iso()
+    now, by = now_iso(), "platform-team@contoso.com"
+    system_data = {
+        f"{prefix}{field}": value
+        for prefix in ("created", "lastModified")
+        for field, value in (("By", by), ("ByType", "User"), ("At", now))
+    }
     return {
         "properties": properties,
-        "systemData": {
-            "createdBy": "platform-team@contoso.com",
-            "createdByType": "User",
-            "createdAt": now,
-            "lastModifiedBy": "platform-team@contoso.com",
-            "lastModifiedByType": "User",
-            "lastModifiedAt": now,
-        },
+        "systemData": system_data,
         "id": f"{scope.rstrip('/')}/providers/Microsoft.Authorization/policyExemptions/{name}",
-        "type": POLICY_EXEMPTION_TYPE,
+        "type": "Microsoft.Authorization/policyExemptions",
         "name": name,
     }

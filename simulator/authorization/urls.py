@@ -13,7 +13,6 @@ _EXEMPTIONS = r"(?P<scope>(?:/.+?)?)/providers/microsoft\.authorization/policyex
 
 
 def routes(authorization: Authorization) -> list[Route]:
-    """The route table, in match order."""
     r = AuthorizationResponses(authorization)
     return [
         route("GET", rf"^{_RAS}$", "authz.ra.list", r.list_for_scope),

@@ -1,8 +1,6 @@
 """Event Grid in the simulator: a custom topic (``eventgrid.publish``) that checks and keeps the
 events azure-eventgrid's ``EventGridPublisherClient`` sends."""
 
-from __future__ import annotations
-
 from .models import TOPIC_PATH, CustomTopic
 
 __all__ = ["TOPIC_PATH", "CustomTopic"]

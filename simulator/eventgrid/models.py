@@ -1,9 +1,7 @@
-"""Event Grid in the simulator: one custom topic (``sim.eventgrid``) that keeps what is published.
-
-Rules kept here as Event Grid applies them to the Event Grid schema: a request is a non-empty
-JSON array of at most 1 MB; every event has ``id``, ``subject``, ``eventType`` and a valid ISO 8601
-``eventTime``; ``topic``, when given, is the topic's own resource ID; ``metadataVersion`` is "1".
-"""
+"""One custom topic (``sim.eventgrid``) that keeps what is published, with Event Grid's rules:
+a request is a non-empty JSON array of at most 1 MB; every event has ``id``, ``subject``,
+``eventType`` and an ISO 8601 ``eventTime``; ``topic`` is the topic's own ID; ``metadataVersion``
+is "1"."""
 
 from __future__ import annotations
 
@@ -63,8 +61,7 @@ class CustomTopic:
         if not isinstance(events, list) or not events:
             return invalid_events("The request body must be a non-empty JSON array.")
         for index, event in enumerate(events):
-            problem = self.event_problem(event)
-            if problem:
+            if problem := self.event_problem(event):
                 return invalid_events(f"Event {index}: {problem}")
         with self._lock:
             self._published.extend(copy.deepcopy(events))

@@ -1,11 +1,6 @@
-"""Log Analytics in the simulator: the query API azure-monitor-query's ``LogsQueryClient`` calls.
-
-Its endpoint (``LOGS_QUERY_ENDPOINT``) is ``<simulator>/v1``: LogsQueryClient keeps only the
-endpoint's origin, puts the API version (``/v1``) in the path and derives its token audience from
-that origin, so the route takes the simulator's own audience, and no ``api-version``.
-"""
-
-from __future__ import annotations
+"""Log Analytics in the simulator: the query API of azure-monitor-query's ``LogsQueryClient``,
+which keeps only the endpoint's origin (so its token is the simulator's own audience) and puts
+the API version (``/v1``) in the path instead of an ``api-version``."""
 
 from .models import LogAnalytics, QueryResult
 

@@ -81,19 +81,11 @@ class LogAnalytics:
             message = f"The workspace {workspace_id} could not be found"
             return arm_error(404, "WorkspaceNotFoundError", message)
         columns = [{"name": n, "type": t} for n, t in result.columns]
-        reply: JSON = {
-            "tables": [{"name": "PrimaryResult", "columns": columns, "rows": result.rows}]
-        }
+        table = {"name": "PrimaryResult", "columns": columns, "rows": result.rows}
+        reply: JSON = {"tables": [table]}
         if result.partial_error is not None:
-            reply["error"] = {
-                "code": "PartialError",
-                "message": "There were some errors when processing your query.",
-                "details": [
-                    {
-                        "code": "EngineError",
-                        "message": result.partial_error,
-                        "innererror": {"code": "E_QUERY_RESULT_SET_TOO_LARGE"},
-                    }
-                ],
-            }
+            detail: JSON = {"code": "EngineError", "message": result.partial_error}
+            detail["innererror"] = {"code": "E_QUERY_RESULT_SET_TOO_LARGE"}
+            message = "There were some errors when processing your query."
+            reply["error"] = {"code": "PartialError", "message": message, "details": [detail]}
         return Reply(200, reply)

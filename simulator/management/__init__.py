@@ -1,8 +1,6 @@
 """Microsoft.Management in the simulator: the management group hierarchy (``sim.management``)
 and the one read the app makes of it, a group's descendants."""
 
-from __future__ import annotations
-
 from .models import ManagementGroups
 
 __all__ = ["ManagementGroups"]

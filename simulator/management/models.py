@@ -65,17 +65,19 @@ class ManagementGroups:
             if parent is not None and parent.lower() == group.lower():
                 found.append(_entry(group_id(name), GROUP_TYPE, name, parent))
                 found += self._below(name)
-        for subscription, parent in sorted(self._subscriptions.values()):
+        for sub, parent in sorted(self._subscriptions.values()):
             if parent.lower() == group.lower():
-                found.append(
-                    _entry(
-                        f"/subscriptions/{subscription}",
-                        f"{GROUP_TYPE}/subscriptions",
-                        subscription,
-                        parent,
-                    )
-                )
+                kind = f"{GROUP_TYPE}/subscriptions"
+                found.append(_entry(f"/subscriptions/{sub}", kind, sub, parent))
         return found
+
+    def subscriptions_under(self, group: str) -> set[str]:
+        """The (lower-cased) subscriptions anywhere under ``group``."""
+        return {
+            str(e["name"]).lower()
+            for e in self._below(group)
+            if e["type"].endswith("s/subscriptions")
+        }
 
     def descendants(self, call: Call) -> Reply:
         group = call.group("group")

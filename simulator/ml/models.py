@@ -1,20 +1,13 @@
-"""Microsoft.MachineLearningServices in the simulator (``sim.ml``): ARM's side (workspaces,
-computes, connections) lives in the resource store; jobs, components and batch endpoints here.
-
-Rules kept as the service applies them: a workspace embeds its private endpoint connections
-(built from the stored children, so both views agree); a PATCH changes only what the caller may
-write (not :data:`WORKSPACE_READ_ONLY`) and keeps the system-assigned identity; only an
-AmlCompute's scale settings can change, never to a maximum below the minimum; a connection's
-decision shows on the private endpoint and Synapse's managed one (``on_connection_state``); a job
-name is unique in a workspace; a pipeline job must reference a registered component version; a
-repeated ``repeatability-request-id`` gets the first job back; job status changes only when a
-test (the "service") moves it.
-"""
+"""``sim.ml``: ARM's side (workspaces, computes, connections) lives in the resource store; jobs,
+components and batch endpoints here. Rules kept as the service applies them: a PATCH changes only
+what the caller may write and keeps the system-assigned identity; only an AmlCompute's scale
+settings can change; a job name is unique in a workspace; a pipeline job references registered
+components; a repeated ``repeatability-request-id`` gets the first job back; job status changes
+only when a test moves it."""
 
 from __future__ import annotations
 
 import copy
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -28,8 +21,7 @@ from . import shapes
 if TYPE_CHECKING:
     from ..azure_simulator import AzureSimulator
 
-# Properties of an AML workspace that only the service writes; a PATCH that
-# carries them is not an error, they are just not taken over (as in ARM).
+# Only the service writes these; a PATCH carrying them is not refused, they are ignored (as in ARM).
 # fmt: off
 WORKSPACE_READ_ONLY: Final = frozenset({
     "provisioningState", "workspaceId", "discoveryUrl", "privateEndpointConnections",
@@ -128,9 +120,7 @@ class MachineLearning:
         tags: dict[str, str] | None = None,
         **properties_overrides: Any,
     ) -> JSON:
-        """Seed an AML workspace; keyword overrides replace keys of ``properties``, ``identity``
-        the identity block (default: system-assigned, its principal derived from the ID), ``tags``
-        its ARM tags."""
+        """Seed an AML workspace; keyword overrides replace keys of ``properties``."""
         body = shapes.ml_workspace(
             workspace_id,
             public_network_access=public_network_access,
@@ -145,8 +135,7 @@ class MachineLearning:
     def add_compute(
         self, workspace_id: str, name: str, *, location: str | None = None, **settings: Any
     ) -> JSON:
-        """Seed a compute of an AML workspace (which must exist): the settings of
-        :func:`shapes.compute`; ``location`` defaults to the workspace's."""
+        """Seed a compute (:func:`shapes.compute`) of a stored AML workspace."""
         store = self.sim.arm
         store.require(workspace_id)
         workspace = store.get(workspace_id) or {}
@@ -189,22 +178,20 @@ class MachineLearning:
         return self.sim.arm.children(workspace_id, "privateendpointconnections")
 
     def workspace_view(self, workspace_id: str, stored: JSON) -> JSON:
-        """The workspace as ARM serves it, its connections embedded."""
+        """The workspace as ARM serves it, its connections embedded from the stored children."""
         body = copy.deepcopy(stored)
-        # Built from the stored children, so that both views always agree.
-        connections = self.connections(workspace_id)
-        body.setdefault("properties", {})["privateEndpointConnections"] = connections
+        body.setdefault("properties", {})["privateEndpointConnections"] = self.connections(
+            workspace_id
+        )
         return body
 
     def set_connection_state(self, workspace_id: str, connection: JSON, state: JSON) -> None:
-        """Take over a new state (status, description, actions required); mirror it."""
+        """Take over a new state (the rest is the endpoint owner's) and mirror it."""
         current = connection["properties"]["privateLinkServiceConnectionState"]
-        # Only the state can change (the endpoint's owner fixed the rest): the rest is ignored.
         for name in ("status", "description", "actionsRequired"):
             if state.get(name) is not None:
                 current[name] = state[name]
         connection["properties"]["provisioningState"] = "Succeeded"
-        # In Azure the decision shows on the private endpoint and Synapse's managed one too.
         pe_id = connection["properties"]["privateEndpoint"]["id"]
         for hook in self._connection_state_hooks:
             hook(workspace_id, pe_id, current)
@@ -228,16 +215,14 @@ class MachineLearning:
             return [copy.deepcopy(v) for v in reversed(versions)]
 
     def component_version(self, workspace_id: str, name: str, version: str) -> JSON | None:
-        return next(
-            (b for b in self.component_versions(workspace_id, name) if b["name"] == version), None
-        )
+        found = self.component_versions(workspace_id, name)
+        return next((b for b in found if b["name"] == version), None)
 
-    def component_by_id(self, component_id: str) -> JSON | None:
-        parts = versioned(component_id, "components")
-        return self.component_version(*parts) if parts else None
-
-    def add_job(self, workspace_id: str, body: JSON) -> None:
-        """Store a job as ARM would list it (jobs this app did not submit, for example)."""
+    def add_job(self, workspace_id: str, body: JSON, *, by_app: bool = False) -> None:
+        """Store a job as ARM would list it: made by a workspace user (whatever its name and
+        tags), or ``by_app`` (as if the app had submitted it), unless its ``systemData`` says."""
+        made_by = (self.sim.identity.client_id, "Application") if by_app else shapes.PERSON
+        body = {**body, "systemData": {**shapes.system_data(made_by), **body.get("systemData", {})}}
         with self.lock:
             self._jobs.setdefault(key(workspace_id), {})[str(body["name"]).lower()] = body
 
@@ -300,6 +285,19 @@ class MachineLearning:
     def scoring_uri(self, scoring_key: str) -> str:
         return f"{self.sim.url}/inference/{scoring_key}/jobs"
 
+    def endpoint_view(self, endpoint_id: str) -> JSON | None:
+        """A batch endpoint as ARM serves it, or None."""
+        endpoint = self.endpoint(endpoint_id)
+        if endpoint is None:
+            return None
+        uri = self.scoring_uri(endpoint.scoring_key)
+        return shapes.batch_endpoint(
+            endpoint.id,
+            scoring_uri=uri,
+            default_deployment=endpoint.default_deployment,
+            location=endpoint.location,
+        )
+
     def endpoint(self, endpoint_id: str) -> BatchEndpoint | None:
         with self.lock:
             return self.endpoints.get(key(endpoint_id))
@@ -309,9 +307,6 @@ class MachineLearning:
             return next(
                 (e for e in self.endpoints.values() if e.scoring_key == scoring_key.lower()), None
             )
-
-    def new_batch_job_name(self) -> str:
-        return f"batchjob-{secrets.token_hex(4)}"
 
     @property
     def scoring_posts(self) -> list[tuple[dict[str, str], JSON]]:

@@ -1,16 +1,8 @@
-"""Azure ML's model registry, batch deployment writes and run metrics, for model promotion: part of
-`sim.ml` (its routes come ahead of the service's own). Shapes and rules:
-
-- model containers and versions at API 2023-10-01 (azure-rest-api-specs `ModelContainer/get.json`,
-  `ModelVersion/createOrUpdate.json`): a container reports `latestVersion` and `nextVersion`; a
-  version is immutable (a PUT of it with another `modelUri` is a 409);
-- batch deployments (`BatchDeployment/createOrUpdate.json`, `aml_batchdeployments_get.json`): a
-  PUT answers 201 `Creating` with an `Azure-AsyncOperation`, `Succeeded` (or `Failed`, when a test
-  says so) after `provisioning_polls` GETs; DELETE answers 202 and refuses the default deployment;
-- the batch endpoint PUT (`BatchEndpoint/createOrUpdate.json`) changes `defaults.deploymentName`
-  (the PATCH cannot), only to a deployment that exists and succeeded;
-- run history (recorded file 10: `history/v1.0/.../runs/{job}/children`) and the metric service
-  of azure-ai-ml's run history client (`metric/v2.0/.../runs/{run}/full`, answered as `MetricV2`).
+"""Model promotion in `sim.ml` (API 2023-10-01, azure-rest-api-specs examples): model versions are
+immutable (another `modelUri` is a 409); a batch deployment PUT answers 201 `Creating`, then
+`Succeeded` (or `Failed`, when a test says so) after `provisioning_polls` reads; DELETE refuses the
+default deployment; the endpoint PUT moves `defaults.deploymentName` only to a deployment that
+succeeded; run history (recorded file 10) and the metric service (`MetricV2`).
 """
 
 from __future__ import annotations
@@ -20,12 +12,14 @@ import copy
 from ..arm.models import key
 from ..server import Call, Reply, Route, arm_error, route
 from ..shapes import JSON, now_iso
+from ..tokens import creator
 from . import shapes
 from .models import BatchEndpoint, MachineLearning, versioned
-from .responses import MachineLearningResponses, endpoint_not_found
+from .responses import endpoint_not_found
 from .urls import ENDPOINT, SEG, WS
 
-MODEL_TYPE = "Microsoft.MachineLearningServices/workspaces/models"
+MODEL_TYPE = f"{shapes.WORKSPACE_TYPE}/models"
+_NO_MORE: JSON = {"continuationToken": None, "nextLink": None}
 
 
 class PromotionService:
@@ -33,17 +27,13 @@ class PromotionService:
 
     def __init__(self, ml: MachineLearning) -> None:
         self._ml = ml
-        self._endpoint_view = MachineLearningResponses(ml)._endpoint_view
         self.provisioning_polls = 1
         self.reset()
 
     def routes(self) -> list[Route]:
         """Model versions, batch deployment writes, endpoint PUT and run metrics."""
-        model = rf"^{WS}/models/(?P<name>{SEG})"
-        version, dep = (
-            rf"{model}/versions/(?P<v>{SEG})$",
-            rf"^{ENDPOINT}/deployments/(?P<dep>{SEG})",
-        )
+        model, dep = rf"^{WS}/models/(?P<name>{SEG})", rf"^{ENDPOINT}/deployments/(?P<dep>{SEG})"
+        version = rf"{model}/versions/(?P<v>{SEG})$"
         run, op = rf"{WS}/runs/(?P<run>{SEG})", rf"/operations/(?P<op>{SEG})$"
         metric = rf"^/metric/v2\.0{run}/full$"
         return [
@@ -70,10 +60,19 @@ class PromotionService:
             self.provisioning_polls = 1
 
     def add_model_version(
-        self, workspace_id: str, name: str, version: str, *, properties: dict[str, str]
+        self,
+        workspace_id: str,
+        name: str,
+        version: str,
+        *,
+        properties: dict[str, str],
+        model_uri: str | None = None,
     ) -> JSON:
         """Register a model version (as a person or another pipeline would)."""
-        body = _model_version(workspace_id, name, version, {"properties": properties})
+        submitted: JSON = {"properties": properties}
+        if model_uri is not None:
+            submitted["modelUri"] = model_uri
+        body = _model_version(workspace_id, name, version, submitted)
         with self._ml.lock:
             self.models.setdefault((key(workspace_id), name.lower()), {})[version] = body
         return copy.deepcopy(body)
@@ -128,7 +127,7 @@ class PromotionService:
                     409, "Conflict", f"Model {name}:{version} exists; versions are immutable."
                 )
             return Reply(200, copy.deepcopy(existing))
-        versions[version] = _model_version(ws, name, version, properties)
+        versions[version] = _model_version(ws, name, version, properties, creator(call.headers))
         return Reply(201, copy.deepcopy(versions[version]))
 
     def _endpoint(self, call: Call) -> tuple[str, BatchEndpoint | None]:
@@ -147,11 +146,10 @@ class PromotionService:
             if deployment is None:
                 return arm_error(400, "BadArgument", f"Deployment {wanted} does not exist.")
             if deployment["properties"].get("provisioningState") != "Succeeded":
-                return arm_error(
-                    400, "BadArgument", f"Deployment {wanted} has not provisioned successfully."
-                )
+                message = f"Deployment {wanted} has not provisioned successfully."
+                return arm_error(400, "BadArgument", message)
             endpoint.default_deployment = str(deployment["name"])
-        return Reply(200, self._endpoint_view(endpoint_id))
+        return Reply(200, self._ml.endpoint_view(endpoint_id))
 
     def _read(self, call: Call) -> JSON | None:
         """The deployment the path names, read once more: a provisioning deployment ends after
@@ -200,6 +198,7 @@ class PromotionService:
         if not isinstance(asset, str) or not self._model_exists(asset):
             return arm_error(400, "BadArgument", f"Model {asset!r} is not registered.")
         name = call.group("dep")
+        earlier = endpoint.deployments.get(name.lower())
         stored = {
             "id": f"{endpoint_id}/deployments/{name}",
             "name": name,
@@ -207,9 +206,17 @@ class PromotionService:
             "location": body.get("location") or endpoint.location,
             "tags": copy.deepcopy(body.get("tags") or {}),
             "properties": {**copy.deepcopy(properties), "provisioningState": "Creating"},
-            "systemData": shapes.system_data(),
+            # ARM keeps who created a resource when someone else updates it.
+            "systemData": {
+                **shapes.system_data(creator(call.headers)),
+                **{
+                    field: value
+                    for field, value in (earlier or {}).get("systemData", {}).items()
+                    if field.startswith("created")
+                },
+            },
         }
-        created = name.lower() not in endpoint.deployments
+        created = earlier is None
         endpoint.deployments[name.lower()] = stored
         self.polls[(key(endpoint_id), name.lower())] = self.provisioning_polls
         operation = f"{self._ml.sim.url}{call.path}/operations/create-{name}?api-version=2023-10-01"
@@ -225,9 +232,8 @@ class PromotionService:
         if endpoint is None or name not in endpoint.deployments:
             return Reply(204)
         if (endpoint.default_deployment or "").lower() == name:
-            return arm_error(
-                400, "BadArgument", f"Deployment {name} is the endpoint's default; not deleted."
-            )
+            message = f"Deployment {name} is the endpoint's default; not deleted."
+            return arm_error(400, "BadArgument", message)
         del endpoint.deployments[name]
         location = f"{self._ml.sim.url}{call.path}/operations/delete-{name}?api-version=2023-10-01"
         return Reply(202, None, {"Location": location, "Retry-After": "0"})
@@ -238,9 +244,7 @@ class PromotionService:
 
     def run_children(self, call: Call) -> Reply:
         runs = self.children.get((key(call.group("ws")), call.group("run").lower()), [])
-        return Reply(
-            200, {"value": copy.deepcopy(runs), "continuationToken": None, "nextLink": None}
-        )
+        return Reply(200, {"value": copy.deepcopy(runs), **_NO_MORE})
 
     def run_metric(self, call: Call) -> Reply:
         run = call.group("run")
@@ -248,45 +252,48 @@ class PromotionService:
         values = self.metrics.get((key(call.group("ws")), run.lower()), {}).get(str(metric))
         if not values:
             return arm_error(404, "NotFound", f"Run {run} has no metric {metric!r}.")
-        return Reply(
-            200,
-            {
-                "dataContainerId": f"dcid.{run}",
-                "name": metric,
-                "columns": {metric: "Double"},
-                "properties": {"uxMetricType": "azureml.v1.scalar", "dataLocation": None},
-                "namespace": None,
-                "standardSchemaId": None,
-                "value": [
-                    {
-                        "metricId": f"{run}-{metric}-{step}",
-                        "createdUtc": now_iso(),
-                        "step": step,
-                        "data": {metric: value},
-                    }
-                    for step, value in enumerate(values)
-                ],
-                "continuationToken": None,
-                "nextLink": None,
-            },
-        )
+        body: JSON = {
+            "dataContainerId": f"dcid.{run}",
+            "name": metric,
+            "columns": {metric: "Double"},
+        }
+        body["properties"] = {"uxMetricType": "azureml.v1.scalar", "dataLocation": None}
+        body |= {"namespace": None, "standardSchemaId": None}
+        body["value"] = [
+            {"metricId": f"{run}-{metric}-{step}", "createdUtc": now_iso(), "step": step}
+            | {"data": {metric: value}}
+            for step, value in enumerate(values)
+        ]
+        return Reply(200, body | _NO_MORE)
 
 
-def _asset(asset_id: str, name: str, kind: str, own: JSON, submitted: JSON) -> JSON:
+def _asset(
+    asset_id: str,
+    name: str,
+    kind: str,
+    own: JSON,
+    submitted: JSON,
+    made_by: tuple[str, str] = shapes.PERSON,
+) -> JSON:
     """A model container or version (ModelContainer/get.json, ModelVersion/createOrUpdate.json)."""
     common: JSON = {"description": None, "tags": {}, "properties": {}, "isArchived": False}
     properties = {**common, **own, "provisioningState": "Succeeded", **copy.deepcopy(submitted)}
     body = {"id": asset_id, "name": name, "type": kind, "properties": properties}
-    return {**body, "systemData": shapes.system_data()}
+    return {**body, "systemData": shapes.system_data(made_by)}
 
 
-def _model_version(workspace_id: str, name: str, version: str, submitted: JSON) -> JSON:
+def _model_version(
+    workspace_id: str,
+    name: str,
+    version: str,
+    submitted: JSON,
+    made_by: tuple[str, str] = shapes.PERSON,
+) -> JSON:
     uri = f"azureml://locations/eastus/workspaces/ws/models/{name}/versions/{version}"
     own = {"isAnonymous": False, "flavors": None, "modelType": "custom_model", "modelUri": uri}
     version_id = f"{workspace_id.rstrip('/')}/models/{name}/versions/{version}"
-    return _asset(
-        version_id, version, f"{MODEL_TYPE}/versions", {**own, "jobName": None}, submitted
-    )
+    own["jobName"] = None
+    return _asset(version_id, version, f"{MODEL_TYPE}/versions", own, submitted, made_by)
 
 
 def _child_run(run_id: str, parent: str) -> JSON:

@@ -1,10 +1,10 @@
-"""The handlers of the Azure ML routes (``urls``), run with the simulator's lock held. Errors use
-ARM's error body, as the ML management API and the scoring URI do."""
+"""The handlers of the Azure ML routes (``urls``), run with the simulator's lock held."""
 
 from __future__ import annotations
 
 import copy
 import re
+import secrets
 import urllib.parse
 import uuid
 from typing import Any
@@ -15,8 +15,9 @@ from ..arm.models import key as ml_key
 from ..network.models import CONNECTION_STATUSES
 from ..server import ML_AUDIENCE, Call, Reply, arm_error
 from ..shapes import JSON
+from ..tokens import creator
 from . import shapes
-from .models import PUBLIC_NETWORK_ACCESS, WORKSPACE_READ_ONLY, MachineLearning
+from .models import PUBLIC_NETWORK_ACCESS, WORKSPACE_READ_ONLY, MachineLearning, versioned
 
 _INPUT_TYPES = frozenset({"urifolder", "urifile", "uri_folder", "uri_file"})
 
@@ -191,22 +192,16 @@ class MachineLearningResponses:
         return Reply(200, copy.deepcopy(stored))
 
     def _workspace_missing(self, workspace_id: str) -> Reply | None:
-        if not self._store.exists(workspace_id):
-            return arm_error(
-                404,
-                "ResourceNotFound",
-                f"The Resource 'Microsoft.MachineLearningServices/workspaces/"
-                f"{workspace_id.rsplit('/', 1)[-1]}' was not found.",
-            )
-        return None
+        if self._store.exists(workspace_id):
+            return None
+        name = f"{shapes.WORKSPACE_TYPE}/{common.last_segment(workspace_id)}"
+        return arm_error(404, "ResourceNotFound", f"The Resource '{name}' was not found.")
 
     def component_version_get(self, call: Call) -> Reply:
         ws, name, version = call.group("ws"), call.group("name"), call.group("version")
-        found = self._ml.component_version(ws, name, version)
-        if found is None:
-            return arm_error(
-                404, "UserError", f"Could not find component {name} version {version}."
-            )
+        if (found := self._ml.component_version(ws, name, version)) is None:
+            message = f"Could not find component {name} version {version}."
+            return arm_error(404, "UserError", message)
         return Reply(200, found)
 
     def component_version_list(self, call: Call) -> Reply:
@@ -232,12 +227,10 @@ class MachineLearningResponses:
             return arm_error(400, "BadArgument", "The request body must have properties.jobType.")
         self._ml._job_puts.append((name, copy.deepcopy(body), dict(call.headers)))
         aml_token = call.headers.get("x-azureml-token")
-        if aml_token is not None:
-            audience = self._ml.sim.identity.token_audience(aml_token) or ""
-            if audience.rstrip("/").lower() != ML_AUDIENCE:
-                return arm_error(
-                    401, "InvalidAuthenticationToken", "x-azureml-token is not an Azure ML token."
-                )
+        audience = self._ml.sim.identity.token_audience(aml_token or "") or ""
+        if aml_token is not None and audience.rstrip("/").lower() != ML_AUDIENCE:
+            message = "x-azureml-token is not an Azure ML token."
+            return arm_error(401, "InvalidAuthenticationToken", message)
         if self._ml.job(ws, name) is not None:
             message = (
                 f"A job named '{name}' already exists in this workspace; job names are unique."
@@ -246,7 +239,7 @@ class MachineLearningResponses:
         problem = properties.get("jobType") == "Pipeline" and self._pipeline_problem(ws, properties)
         if problem:
             return arm_error(400, "UserError", problem)
-        created = shapes.submitted_job(ws, name, properties)
+        created = shapes.submitted_job(ws, name, properties, creator(call.headers))
         self._ml.add_job(ws, created)
         return Reply(201, created)
 
@@ -256,11 +249,11 @@ class MachineLearningResponses:
             return "A pipeline job needs at least one step in properties.jobs."
         for step_name, step in steps.items():
             component_id = step.get("componentId") if isinstance(step, dict) else None
-            if not isinstance(component_id, str) or self._ml.component_by_id(component_id) is None:
+            parts = versioned(component_id, "components") if isinstance(component_id, str) else None
+            if not parts or self._ml.component_version(*parts) is None:
                 return f"Step {step_name!r}: component {component_id!r} is not registered."
-        compute = (properties.get("settings") or {}).get("default_compute") or properties.get(
-            "computeId"
-        )
+        settings = properties.get("settings") or {}
+        compute = settings.get("default_compute") or properties.get("computeId")
         if compute and not self._store.exists(compute):
             return f"Compute {compute!r} was not found in the workspace."
         if compute and not ml_key(compute).startswith(ml_key(workspace_id) + "/computes/"):
@@ -269,8 +262,7 @@ class MachineLearningResponses:
 
     def job_get(self, call: Call) -> Reply:
         ws, name = call.group("ws"), call.group("name")
-        found = self._ml.job(ws, name)
-        if found is None:
+        if (found := self._ml.job(ws, name)) is None:
             return arm_error(404, "ResourceNotFound", f"Could not find job {name}.")
         return Reply(200, found)
 
@@ -298,23 +290,10 @@ class MachineLearningResponses:
     def _page(self, call: Call, items: list[JSON]) -> Reply:
         return self._ml.sim.page(call, items, "$skipToken", error_code="BadArgument")
 
-    def _endpoint_view(self, endpoint_id: str) -> JSON | None:
-        endpoint = self._ml.endpoint(endpoint_id)
-        if endpoint is None:
-            return None
-        return shapes.batch_endpoint(
-            endpoint.id,
-            scoring_uri=self._ml.scoring_uri(endpoint.scoring_key),
-            default_deployment=endpoint.default_deployment,
-            location=endpoint.location,
-        )
-
     def batch_endpoint_get(self, call: Call) -> Reply:
         endpoint_id = f"{call.group('ws')}/batchEndpoints/{call.group('ep')}"
-        view = self._endpoint_view(endpoint_id)
-        if view is None:
-            return endpoint_not_found(call)
-        return Reply(200, view)
+        view = self._ml.endpoint_view(endpoint_id)
+        return endpoint_not_found(call) if view is None else Reply(200, view)
 
     def deployment_list(self, call: Call) -> Reply:
         endpoint = self._ml.endpoint(f"{call.group('ws')}/batchEndpoints/{call.group('ep')}")
@@ -326,11 +305,9 @@ class MachineLearningResponses:
         endpoint = self._ml.endpoint_by_scoring_key(call.group("key"))
         if endpoint is None:
             return arm_error(404, "NotFound", "No batch endpoint at this scoring URI.")
-        body = call.body
-        self._ml._scoring_posts.append(
-            (dict(call.headers), copy.deepcopy(body) if isinstance(body, dict) else {})
-        )
-        headers = call.headers
+        body, headers = call.body, call.headers
+        posted = copy.deepcopy(body) if isinstance(body, dict) else {}
+        self._ml._scoring_posts.append((dict(headers), posted))
         request_id = headers.get("repeatability-request-id") or headers.get(
             "repeatability_request-id"
         )
@@ -356,31 +333,24 @@ class MachineLearningResponses:
         deployment = str(endpoint.deployments[deployment.lower()]["name"])
         tags = _get(properties, "tags", "Tags") or {}
         if not isinstance(tags, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+            isinstance(t, str) for t in (*tags, *tags.values())
         ):
             return arm_error(400, "BadArgument", "tags must be an object of strings.")
-        name = _get(properties, "name", "Name") or self._ml.new_batch_job_name()
+        name = _get(properties, "name", "Name") or f"batchjob-{secrets.token_hex(4)}"
         if self._ml.job(endpoint.workspace_id, str(name)) is not None:
             return arm_error(409, "Conflict", f"A job named '{name}' already exists.")
         run_properties = _get(properties, "properties", "Properties") or {}
         experiment = str(_get(run_properties, "experimentName") or endpoint.name)
+        job_inputs = {key: _job_input(item) for key, item in inputs.items()}
         stored = shapes.batch_job_as_workspace_job(
             endpoint.workspace_id,
             str(name),
-            endpoint_name=endpoint.name,
-            deployment=deployment,
-            experiment=experiment,
-            inputs={
-                input_name: {
-                    "jobInputType": "uri_folder"
-                    if str(_get(item, "jobInputType", "JobInputType")).lower()
-                    in ("urifolder", "uri_folder")
-                    else "uri_file",
-                    "uri": _get(item, "uri", "Uri"),
-                }
-                for input_name, item in inputs.items()
-            },
-            tags=tags,
+            endpoint.name,
+            deployment,
+            experiment,
+            job_inputs,
+            tags,
+            creator=creator(call.headers),
         )
         self._ml.add_job(endpoint.workspace_id, stored)
         submitted = (ml_key(endpoint.workspace_id), str(name).lower())
@@ -390,19 +360,14 @@ class MachineLearningResponses:
         return self._scoring_reply(endpoint.id, stored)
 
     def _scoring_reply(self, endpoint_id: str, stored: JSON) -> Reply:
-        properties = stored["properties"]
+        properties, name = stored["properties"], stored["name"]
         workspace_id = endpoint_id.rsplit("/batchEndpoints/", 1)[0]
-        submitted = self._ml.batch_submitted.get((ml_key(workspace_id), stored["name"].lower()), {})
-        return Reply(
-            200,
-            shapes.batch_job_reply(
-                endpoint_id,
-                properties["properties"]["azureml.deploymentname"],
-                stored["name"],
-                submitted,
-                properties["status"],
-            ),
+        submitted = self._ml.batch_submitted.get((ml_key(workspace_id), name.lower()), {})
+        deployment = properties["properties"]["azureml.deploymentname"]
+        reply = shapes.batch_job_reply(
+            endpoint_id, deployment, name, submitted, properties["status"]
         )
+        return Reply(200, reply)
 
 
 def _inputs_problem(inputs: Any) -> str | None:
@@ -416,6 +381,11 @@ def _inputs_problem(inputs: Any) -> str | None:
         if not isinstance(uri, str) or not uri:
             return f"Input {name!r}: uri is required."
     return None
+
+
+def _job_input(item: Any) -> JSON:
+    folder = str(_get(item, "jobInputType", "JobInputType")).lower() in ("urifolder", "uri_folder")
+    return {"jobInputType": "uri_folder" if folder else "uri_file", "uri": _get(item, "uri", "Uri")}
 
 
 def _having(jobs: list[JSON], field: str, wanted: str | None) -> list[JSON]:

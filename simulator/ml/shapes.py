@@ -11,9 +11,10 @@ from typing import Any
 
 from ..shapes import DEFAULT_LOCATION, JSON, last_segment, now_iso, scope_of, stable_uuid
 
-AML_WORKSPACE_TYPE = "Microsoft.MachineLearningServices/workspaces"
-AML_PEC_TYPE = "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections"
-AML_COMPUTE_TYPE = "Microsoft.MachineLearningServices/workspaces/computes"
+WORKSPACE_TYPE = "Microsoft.MachineLearningServices/workspaces"
+JOB_TYPE = f"{WORKSPACE_TYPE}/jobs"
+BATCH_ENDPOINT_TYPE = f"{WORKSPACE_TYPE}/batchEndpoints"
+BATCH_DEPLOYMENT_TYPE = f"{BATCH_ENDPOINT_TYPE}/deployments"
 
 
 def ml_workspace(
@@ -54,7 +55,7 @@ def ml_workspace(
     return {
         "id": workspace_id,
         "name": name,
-        "type": AML_WORKSPACE_TYPE,
+        "type": WORKSPACE_TYPE,
         "location": location,
         "identity": identity
         if identity is not None
@@ -75,7 +76,7 @@ def private_endpoint_connection(
     return {
         "id": f"{workspace_id}/privateEndpointConnections/{name}",
         "name": name,
-        "type": AML_PEC_TYPE,
+        "type": f"{WORKSPACE_TYPE}/privateEndpointConnections",
         "properties": {
             "provisioningState": "Succeeded",
             "privateEndpoint": {"id": private_endpoint_id},
@@ -99,16 +100,9 @@ def compute(
     current_node_count: int | None = None,
     target_node_count: int | None = None,
 ) -> JSON:
-    """A compute (``AmlCompute``, ``ComputeInstance``, ``AKS``, ``Kubernetes``) shaped on
-    ``aml_compute_get_amlcompute.json`` (AKS: ``aml_compute_list``); None leaves a key out, as ARM
-    omits unset fields.
-
-    ``disableLocalAuth`` sits next to ``computeType`` (the spec's Compute base), not in the nested
-    ``properties.properties``. A cluster's node counts are its minimum (idle) unless given (a
-    cluster running jobs: ``Resizing`` while they differ, nodes above the minimum running). A
-    ComputeInstance's remote-login switch is ``sshSettings.sshPublicAccess``; an AKS compute with
-    a subnet gets ``aksNetworkingConfiguration.subnetId``.
-    """
+    """A compute shaped on ``aml_compute_get_amlcompute.json`` (AKS: ``aml_compute_list``); None
+    leaves a key out, as ARM does. ``disableLocalAuth`` sits beside ``computeType`` (the spec's
+    Compute base); a cluster is idle at its minimum unless node counts are given."""
     now = now_iso()
     outer: JSON = {
         "description": "",
@@ -191,27 +185,28 @@ def compute(
         }
     return {
         "id": f"{workspace_id}/computes/{name}",
-        "type": AML_COMPUTE_TYPE,
+        "type": f"{WORKSPACE_TYPE}/computes",
         "name": name,
         "location": location,
         "properties": outer,
     }
 
 
-COMPONENT_VERSION_TYPE = "Microsoft.MachineLearningServices/workspaces/components/versions"
-JOB_TYPE = "Microsoft.MachineLearningServices/workspaces/jobs"
-BATCH_ENDPOINT_TYPE = "Microsoft.MachineLearningServices/workspaces/batchEndpoints"
-BATCH_DEPLOYMENT_TYPE = "Microsoft.MachineLearningServices/workspaces/batchEndpoints/deployments"
-BATCH_JOB_TYPE = "Microsoft.MachineLearningServices/workspaces/batchEndpoints/deployments/jobs"
 SYSTEM_USER = "automation@contoso.com"
 
 
-def system_data(created_at: str | None = None) -> JSON:
+# Who made something seeded (a workspace user): ``(createdBy, createdByType)``.
+PERSON = (SYSTEM_USER, "User")
+
+
+def system_data(creator: tuple[str, str] = PERSON, created_at: str | None = None) -> JSON:
+    """ARM's ``systemData``: ``creator`` made it (``tokens.creator`` of the request, or a
+    person) and changed it last."""
     stamp = created_at or now_iso()
     return {
         f"{prefix}{field}": value
         for prefix in ("created", "lastModified")
-        for field, value in (("At", stamp), ("By", SYSTEM_USER), ("ByType", "User"))
+        for field, value in (("At", stamp), ("By", creator[0]), ("ByType", creator[1]))
     }
 
 
@@ -227,7 +222,7 @@ def component_version(
     return {
         "id": f"{ws_id}/components/{name}/versions/{version}",
         "name": version,
-        "type": COMPONENT_VERSION_TYPE,
+        "type": f"{WORKSPACE_TYPE}/components/versions",
         "properties": {
             "description": f"Retrains the model ({name})",
             "tags": {},
@@ -268,7 +263,7 @@ def job_services(workspace_id: str, name: str, location: str = DEFAULT_LOCATION)
     }
 
 
-def submitted_job(workspace_id: str, name: str, properties: JSON) -> JSON:
+def submitted_job(workspace_id: str, name: str, properties: JSON, creator: tuple[str, str]) -> JSON:
     """A job as ARM answers the PUT that created it (recorded file 03): the submitted properties
     plus the service's own (status, run properties, services)."""
     body = copy.deepcopy(properties)
@@ -292,7 +287,7 @@ def submitted_job(workspace_id: str, name: str, properties: JSON) -> JSON:
         "name": name,
         "type": JOB_TYPE,
         "properties": body,
-        "systemData": system_data(),
+        "systemData": system_data(creator),
     }
 
 
@@ -364,24 +359,15 @@ def batch_job_reply(
     properties echoed, with the job's status and interaction endpoints."""
     workspace_id = endpoint_id.rsplit("/batchEndpoints/", 1)[0]
     body = copy.deepcopy(properties)
-    body.update(
-        {
-            "status": status,
-            "interactionEndpoints": {
-                "Studio": {"endpoint": f"https://ml.azure.com/runs/{name}?wsid={workspace_id}"},
-                "Tracking": {
-                    "endpoint": f"azureml://{DEFAULT_LOCATION}.api.azureml.ms/mlflow/v1.0"
-                    f"{workspace_id}"
-                },
-            },
-            "output": None,
-            "outputDataset": None,
-        }
-    )
+    tracking = f"azureml://{DEFAULT_LOCATION}.api.azureml.ms/mlflow/v1.0{workspace_id}"
+    studio = f"https://ml.azure.com/runs/{name}?wsid={workspace_id}"
+    endpoints = {"Studio": {"endpoint": studio}, "Tracking": {"endpoint": tracking}}
+    body |= {"status": status, "interactionEndpoints": endpoints}
+    body |= {"output": None, "outputDataset": None}
     return {
         "id": f"{endpoint_id}/deployments/{deployment}/jobs/{name}",
         "name": name,
-        "type": BATCH_JOB_TYPE,
+        "type": f"{BATCH_DEPLOYMENT_TYPE}/jobs",
         "properties": body,
         "systemData": system_data(),
     }
@@ -390,12 +376,12 @@ def batch_job_reply(
 def batch_job_as_workspace_job(
     workspace_id: str,
     name: str,
-    *,
     endpoint_name: str,
     deployment: str,
     experiment: str,
     inputs: JSON,
     tags: dict[str, str],
+    creator: tuple[str, str],
 ) -> JSON:
     """The same batch job as ARM lists it among the workspace's jobs: a pipeline job whose tags
     mark it as a batch run (azure-ai-ml reads `azureml.batchrun`), with its output folder."""
@@ -426,5 +412,5 @@ def batch_job_as_workspace_job(
             "isArchived": False,
             "services": job_services(workspace_id, name),
         },
-        "systemData": system_data(),
+        "systemData": system_data(creator),
     }

@@ -1,7 +1,5 @@
-"""The routes of Microsoft.MachineLearningServices in match order (ARM's ``aml.*``, the workspace's
-``ml.*``, the scoring URIs: a data plane, a token for ``https://ml.azure.com``, no api-version),
-mounted before the network's ``arm.pec.*``, which match any resource's connections.
-"""
+"""The routes of Microsoft.MachineLearningServices in match order: ARM's ``aml.*``, the
+workspace's ``ml.*`` and the scoring URIs (a data plane: an ``ml`` token, no api-version)."""
 
 from __future__ import annotations
 
@@ -19,8 +17,7 @@ _OPERATION = (
     rf"/computeoperationsstatus/(?P<op>{SEG})"
 )
 _NAME = rf"(?P<name>{SEG})"
-# The workspaces of a subscription or of one resource group (Workspaces_ListBySubscription,
-# Workspaces_ListByResourceGroup).
+# Workspaces_ListBySubscription and Workspaces_ListByResourceGroup.
 _WS_LIST = (
     rf"^(?P<scope>/subscriptions/{SEG}(?:/resourcegroups/{SEG})?)"
     r"/providers/microsoft\.machinelearningservices/workspaces$"
@@ -29,7 +26,6 @@ ENDPOINT = rf"{WS}/batchendpoints/(?P<ep>{SEG})"
 
 
 def routes(ml: MachineLearning) -> list[Route]:
-    """The route table, in match order."""
     r, serve = MachineLearningResponses(ml), ml.sim.arm.serve
     pecs, component = rf"^{WS}/privateendpointconnections", rf"^{WS}/components/{_NAME}/versions"
     version, scoring = rf"{component}/(?P<version>{SEG})$", rf"^/inference/(?P<key>{SEG})/jobs$"

@@ -1,8 +1,6 @@
 """Microsoft.Network in the simulator: private endpoints, and the private endpoint connections of
-an AML workspace's dependencies. Rules kept as Azure applies them: a status is one of
-:data:`CONNECTION_STATUSES`; a target's decision shows on the private endpoint too; a dependency's
-connections are embedded in it and readable as children.
-"""
+an AML workspace's dependencies (embedded in the resource, readable as children). A target's
+decision shows on the private endpoint too, as in Azure."""
 
 from __future__ import annotations
 
@@ -34,16 +32,15 @@ def check_status(status: str) -> None:
 
 
 class Network:
-    """Private endpoints and dependencies' connections, in the shared resource store:
-    ``sim.network``."""
+    """``sim.network``: private endpoints and dependencies' connections, in the resource store."""
 
     def __init__(self, sim: AzureSimulator) -> None:
         self.sim = sim
         self._store = sim.arm
 
     def routes(self) -> list[Route]:
-        """A private endpoint's GET and the connections of any other resource (``arm.pec.*``):
-        the ``ml`` service is mounted first, so that an AML workspace's own (``aml.pec.*``) win."""
+        """``arm.pec.*`` match any resource's connections: ``ml`` is mounted first, so an AML
+        workspace's own (``aml.pec.*``) win."""
         return [
             route("GET", rf"^{_PE}/{_SEG}$", "network.pe.get", self.sim.arm.serve),
             route("GET", rf"^{_PECS}$", "arm.pec.list", self.dependency_connection_list),
@@ -62,12 +59,7 @@ class Network:
         manual: bool = True,
     ) -> JSON:
         """Seed a ``Microsoft.Network/privateEndpoints`` resource."""
-        body = shapes.private_endpoint(
-            pe_id,
-            private_link_service_id=private_link_service_id,
-            group_ids=list(group_ids),
-            manual=manual,
-        )
+        body = shapes.private_endpoint(pe_id, private_link_service_id, list(group_ids), manual)
         return self._store.put(pe_id, body)
 
     def add_storage_account(self, resource_id: str, **options: Any) -> JSON:
@@ -92,9 +84,8 @@ class Network:
         location: str = DEFAULT_LOCATION,
         **properties_overrides: Any,
     ) -> JSON:
-        """Keyword overrides replace keys of ``properties``; each of ``private_endpoints``
-        (``(pe_id, group_id, status)``) becomes a connection on the resource and a private
-        endpoint (:meth:`add_dependency_private_endpoint`)."""
+        """Keyword overrides replace keys of ``properties``; each ``(pe_id, group_id, status)`` of
+        ``private_endpoints`` is added with :meth:`add_dependency_private_endpoint`."""
         body = build(resource_id, location=location, properties_overrides=properties_overrides)
         with self._store.lock:
             self._store.put(resource_id, body)
@@ -110,42 +101,31 @@ class Network:
         status: str = "Approved",
         description: str | None = None,
     ) -> JSON:
-        """Connect a private endpoint to a stored resource (a storage account, vault, registry...):
-        the connection in its ``privateEndpointConnections`` (replacing one of the same
-        ``pe_id``) and the private endpoint itself (automatic approval, ``groupIds`` =
-        ``[group_id]``, in the same ``status``). Returns the connection as embedded."""
+        """Connect an automatically approved private endpoint to a stored resource (a storage
+        account, vault, registry...); returns the connection as the resource embeds it."""
         check_status(status)
         with self._store.lock:
-            stored = self._store.stored(resource_id)
-            if stored is None:
-                raise KeyError(f"seed {resource_id} first")
+            self._store.require(resource_id)
+            stored = self._store.stored(resource_id) or {}
             if description is None:
                 description = "Auto-Approved" if status == "Approved" else ""
+            kind = str(stored.get("type") or arm_type_of(resource_id))
             connection = shapes.dependency_connection(
-                str(stored.get("id", resource_id)),
-                str(stored.get("type") or arm_type_of(resource_id)),
-                pe_id=pe_id,
-                status=status,
-                description=description,
+                str(stored.get("id", resource_id)), kind, pe_id, status, description
             )
             properties = stored.setdefault("properties", {})
             connections = properties.setdefault("privateEndpointConnections", [])
             connections[:] = [c for c in connections if _endpoint_of(c) != pe_id.lower()]
             connections.append(connection)
-            pe = shapes.private_endpoint(
-                pe_id,
-                private_link_service_id=resource_id,
-                group_ids=[group_id],
-                manual=False,
-                status=status,
-            )
+            pe = shapes.private_endpoint(pe_id, resource_id, [group_id], False, status)
             self._store.put(pe_id, pe)
             return copy.deepcopy(connection)
 
     def dependency_connections(self, resource_id: str, stored: JSON) -> list[JSON]:
         """A dependency's connections: the embedded ones, then children not embedded."""
-        embedded = copy.deepcopy(stored.get("properties", {}).get("privateEndpointConnections"))
-        embedded = embedded or []
+        embedded = (
+            copy.deepcopy(stored.get("properties", {}).get("privateEndpointConnections")) or []
+        )
         seen = {str(c.get("id", "")).lower() for c in embedded}
         children = self._store.children(resource_id, "privateendpointconnections")
         return embedded + [c for c in children if str(c.get("id", "")).lower() not in seen]
@@ -162,17 +142,14 @@ class Network:
                     props["privateLinkServiceConnectionState"] = dict(state)
 
     def dependency_connection_list(self, call: Call) -> Reply:
-        """The private endpoint connections of any stored resource (a dependency)."""
         resource_id = call.group("res")
-        stored = self._store.stored(resource_id)
-        if stored is None:
+        if (stored := self._store.stored(resource_id)) is None:
             return not_found(resource_id)
         return Reply(200, {"value": self.dependency_connections(resource_id, stored)})
 
     def connection_get(self, call: Call) -> Reply:
         """One connection of a dependency: a stored child, else one embedded in the resource."""
-        found = self._store.stored(call.path)
-        if found is not None:
+        if (found := self._store.stored(call.path)) is not None:
             return Reply(200, copy.deepcopy(found))
         resource_id, name = call.group("res"), call.group("name").lower()
         stored = self._store.stored(resource_id) or {}

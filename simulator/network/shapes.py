@@ -27,13 +27,7 @@ def _short(name: str, fallback: str) -> str:
 
 
 def private_endpoint(
-    pe_id: str,
-    *,
-    private_link_service_id: str,
-    group_ids: list[str],
-    manual: bool,
-    location: str = DEFAULT_LOCATION,
-    status: str | None = None,
+    pe_id: str, service_id: str, group_ids: list[str], manual: bool, status: str | None = None
 ) -> JSON:
     """A private endpoint shaped on ``network_privateendpoints_get_manualapproval.json``: a manual
     connection starts Pending, an automatic one Approved (``network_privateendpoints_get.json``),
@@ -43,18 +37,15 @@ def private_endpoint(
     collection = (
         "manualPrivateLinkServiceConnections" if manual else "privateLinkServiceConnections"
     )
-    state = (
-        connection_state("Pending", "Awaiting approval", "None")
-        if manual
-        else connection_state("Approved", "Auto-approved", "None")
-    )
-    if status is not None and status != state["status"]:
-        state = connection_state(status, "", "None")
+    default = ("Pending", "Awaiting approval") if manual else ("Approved", "Auto-approved")
+    if status is not None and status != default[0]:
+        default = (status, "")
+    state = connection_state(*default, "None")
     connection: JSON = {
         "id": f"{pe_id}/{collection}/{name}",
         "name": name,
         "properties": {
-            "privateLinkServiceId": private_link_service_id,
+            "privateLinkServiceId": service_id,
             "groupIds": list(group_ids),
             "requestMessage": "Please approve my connection.",
             "privateLinkServiceConnectionState": state,
@@ -66,7 +57,7 @@ def private_endpoint(
         "name": name,
         "id": pe_id,
         "type": PRIVATE_ENDPOINT_TYPE,
-        "location": location,
+        "location": DEFAULT_LOCATION,
         "properties": {
             "provisioningState": "Succeeded",
             "privateLinkServiceConnections": [] if manual else [connection],
@@ -183,7 +174,7 @@ def container_registry(
 
 
 def dependency_connection(
-    resource_id: str, resource_type: str, *, pe_id: str, status: str, description: str
+    resource_id: str, resource_type: str, pe_id: str, status: str, description: str
 ) -> JSON:
     """A connection as a storage account, vault or registry embeds it: the AML one's layout
     (``aml_privateendpointconnections_get.json``), typed ``<type>/privateEndpointConnections``."""

@@ -1,8 +1,4 @@
-"""Synapse in the simulator: the ARM workspace (``synapse.workspace.get``) and the data plane's
-managed private endpoints (``synapse.mpe.list``, paged by ``$skipToken``; ``synapse.mpe.get``).
-"""
-
-from __future__ import annotations
+"""Synapse in the simulator: workspaces (ARM) and the data plane's managed private endpoints."""
 
 from .models import DATA_PLANE_PATH, Synapse
 

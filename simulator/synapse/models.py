@@ -1,9 +1,6 @@
-"""Synapse in the simulator: workspaces (ARM) and their managed private endpoints (data plane).
-
-Rules kept as Synapse applies them: a workspace's data-plane name is its ARM name; only one with a
-managed virtual network has managed private endpoints; a decision on the private endpoint behind
-one shows in its ``connectionState``; deleting the workspace deletes them.
-"""
+"""Synapse workspaces (ARM) and their managed private endpoints (data plane), as Synapse keeps
+them: only a workspace with a managed virtual network has them; a decision on the private endpoint
+behind one shows in its ``connectionState``; deleting the workspace deletes them."""
 
 from __future__ import annotations
 
@@ -23,8 +20,7 @@ from .exceptions import (
 if TYPE_CHECKING:
     from ..azure_simulator import AzureSimulator
 
-#: Path prefix of the data plane (``SYNAPSE_DEV_ENDPOINT`` with a ``{workspace}`` placeholder);
-#: the workspace's name follows.
+#: Path of the data plane (``SYNAPSE_DEV_ENDPOINT``); the workspace's name follows.
 DATA_PLANE_PATH = "/synapse-dev"
 _SEG = r"[^/]+"
 _WS = rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/microsoft\.synapse/workspaces/{_SEG}"
@@ -74,15 +70,11 @@ class Synapse:
         tenant_id: str | None = None,
         workspace_uid: str | None = None,
     ) -> JSON:
-        """Seed a Synapse workspace, its name also its data-plane name (``connectivityEndpoints``
-        has the simulator's data plane once started). ``workspace_uid`` sets ``workspaceUID``
-        (default: derived from the ID; a workspace created again gets a new one in Azure)."""
+        """Seed a Synapse workspace, its name also its data-plane name; ``workspace_uid`` (default:
+        from the ID) changes in Azure when a workspace is created again."""
+        tenant = tenant_id or self.sim.tenant_id
         body = shapes.synapse_workspace(
-            workspace_id,
-            principal_id=principal_id,
-            tenant_id=tenant_id or self.sim.tenant_id,
-            managed_vnet=managed_vnet,
-            prevent_data_exfiltration=prevent_data_exfiltration,
+            workspace_id, principal_id, tenant, managed_vnet, prevent_data_exfiltration
         )
         if workspace_uid is not None:
             body["properties"]["workspaceUID"] = workspace_uid
@@ -109,27 +101,18 @@ class Synapse:
         check_status(status)
         with self._store.lock:
             mpes = self.mpes.setdefault(last_segment(synapse_workspace_id).lower(), {})
-            body = shapes.managed_private_endpoint(
-                name,
-                private_link_resource_id=private_link_resource_id,
-                resource_id=resource_id,
-                group_id=group_id,
-                status=status,
-                ip_address=f"10.250.0.{10 + len(mpes) % 240}",
-            )
+            ip = f"10.250.0.{10 + len(mpes) % 240}"
+            target = private_link_resource_id
+            body = shapes.managed_private_endpoint(name, target, resource_id, group_id, status, ip)
             mpes[name.lower()] = body
             return copy.deepcopy(body)
 
     def workspace_named(self, name: str) -> JSON | None:
         """The stored Synapse workspace whose name is ``name`` (case-insensitive), or None."""
+        wanted = (shapes.SYNAPSE_WORKSPACE_TYPE.lower(), name.lower())
+        found = self._store.resources.values()
         return next(
-            (
-                body
-                for body in self._store.resources.values()
-                if body.get("type", "").lower() == shapes.SYNAPSE_WORKSPACE_TYPE.lower()
-                and str(body.get("name", "")).lower() == name.lower()
-            ),
-            None,
+            (b for b in found if (_type(b), str(b.get("name", "")).lower()) == wanted), None
         )
 
     def mirror_connection_state(self, target_id: str, pe_id: str, state: JSON) -> None:
@@ -143,7 +126,7 @@ class Synapse:
                     props["connectionState"]["description"] = state.get("description", "")
 
     def _forget_managed_private_endpoints(self, resource_id: str, stored: JSON) -> None:
-        if str(stored.get("type", "")).lower() == shapes.SYNAPSE_WORKSPACE_TYPE.lower():
+        if _type(stored) == shapes.SYNAPSE_WORKSPACE_TYPE.lower():
             self.mpes.pop(last_segment(resource_id).lower(), None)
 
     def _mpes(self, call: Call) -> dict[str, JSON] | Reply:
@@ -158,18 +141,18 @@ class Synapse:
 
     def mpe_list(self, call: Call) -> Reply:
         """A page of a managed virtual network's managed private endpoints (``$skipToken``)."""
-        mpes = self._mpes(call)
-        if isinstance(mpes, Reply):
+        if isinstance(mpes := self._mpes(call), Reply):
             return mpes
-        return self.sim.page(
-            call, list(mpes.values()), "$skipToken", last_link=self.last_page_next_link
-        )
+        items, last = list(mpes.values()), self.last_page_next_link
+        return self.sim.page(call, items, "$skipToken", last_link=last)
 
     def mpe_get(self, call: Call) -> Reply:
-        mpes = self._mpes(call)
-        if isinstance(mpes, Reply):
+        if isinstance(mpes := self._mpes(call), Reply):
             return mpes
-        found = mpes.get(call.group("name").lower())
-        if found is None:
+        if (found := mpes.get(call.group("name").lower())) is None:
             return managed_private_endpoint_not_found(call.group("name"))
         return Reply(200, copy.deepcopy(found))
+
+
+def _type(body: JSON) -> str:
+    return str(body.get("type", "")).lower()

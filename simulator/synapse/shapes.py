@@ -10,13 +10,7 @@ MPE_TYPE = "Microsoft.Synapse/workspaces/managedVirtualNetworks/managedPrivateEn
 
 
 def synapse_workspace(
-    workspace_id: str,
-    *,
-    principal_id: str,
-    tenant_id: str,
-    managed_vnet: bool,
-    prevent_data_exfiltration: bool,
-    location: str = DEFAULT_LOCATION,
+    workspace_id: str, principal_id: str, tenant_id: str, managed_vnet: bool, exfiltration: bool
 ) -> JSON:
     """A Synapse workspace shaped on the 200 body of ``synapse_workspaces_createorupdate.json``
     (without a managed virtual network, ``managedVirtualNetwork`` is left out, as ARM does)."""
@@ -34,7 +28,7 @@ def synapse_workspace(
             "sql": f"{name}.sql.azuresynapse.net",
         },
         "managedVirtualNetworkSettings": {
-            "preventDataExfiltration": prevent_data_exfiltration,
+            "preventDataExfiltration": exfiltration,
             "linkedAccessCheckOnTargetResource": False,
             "allowedAadTenantIdsForLinking": [],
         },
@@ -52,7 +46,7 @@ def synapse_workspace(
         "id": workspace_id,
         "name": name,
         "type": SYNAPSE_WORKSPACE_TYPE,
-        "location": location,
+        "location": DEFAULT_LOCATION,
         "identity": {"type": "SystemAssigned", "principalId": principal_id, "tenantId": tenant_id},
         "properties": properties,
         "tags": {},
@@ -61,7 +55,6 @@ def synapse_workspace(
 
 def managed_private_endpoint(
     name: str,
-    *,
     private_link_resource_id: str,
     resource_id: str | None,
     group_id: str,

@@ -1,0 +1,268 @@
+// Signals for on-call: a workbook and alert rules over what the app logs to Application Insights
+// (each decision line's custom dimensions, shared/logs.py) and what Event Grid reports.
+//
+// Every query comes from ../monitor/queries.json, which the README's "Observability" shows
+// verbatim; tests/test_infra_monitoring.py keeps README, file and this template equal and checks
+// that the queries read only custom dimensions the app logs.
+
+param namePrefix string
+param location string
+param tags object = {}
+
+@description('Resource ID of the Application Insights component the app sends telemetry to.')
+param applicationInsightsId string
+
+@description('The Event Grid system topics that deliver to the app (created or adopted), resource events then Azure ML events.')
+param armTopicIds array
+param mlTopicIds array
+
+@description('The app\'s event subscriptions on those topics ([{ name, ... }]): only their dead letters alert (an adopted topic carries other teams\' subscriptions too).')
+param eventSubscriptions array
+
+@description('Email address the alerts go to. Empty: no action group; the alerts still fire in Azure Monitor.')
+param alertEmailAddress string = ''
+
+var queries = loadJsonContent('../monitor/queries.json')
+var topicIds = concat(armTopicIds, mlTopicIds)
+var subscriptionNames = [for subscription in eventSubscriptions: subscription.name]
+// Event Grid may report the EventSubscriptionName dimension upper-cased: both spellings match.
+var upperSubscriptionNames = [for subscription in eventSubscriptions: toUpper(subscription.name)]
+var actionGroupName = 'ag-${namePrefix}-on-call'
+var alertActions = empty(alertEmailAddress) ? [] : [resourceId('Microsoft.Insights/actionGroups', actionGroupName)]
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmailAddress)) {
+  name: actionGroupName
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'aml-oncall'
+    enabled: true
+    emailReceivers: [
+      {
+        name: 'on-call'
+        emailAddress: alertEmailAddress
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+// The workbook's sections, in order; each table reads the workbook's time range.
+var sections = [
+  {
+    name: 'approvals'
+    title: 'Private endpoint connections approved, and why'
+    query: queries.approvals
+  }
+  {
+    name: 'findings-by-rule'
+    title: 'Policy findings by rule and status'
+    query: queries.findingsByRule
+  }
+  {
+    name: 'deferred-remediations'
+    title: 'Remediations deferred (guard, run limit, hourly limit)'
+    query: queries.deferredRemediations
+  }
+  {
+    name: 'runs'
+    title: 'Drift gate, retraining, promotion and scoring runs'
+    query: queries.runs
+  }
+  {
+    name: 'scoring-ended'
+    title: 'Scoring runs that ended, failures first'
+    query: queries.scoringEnded
+  }
+  {
+    name: 'failed-actions'
+    title: 'Failed actions, with the Azure call that failed'
+    query: queries.failedActions
+  }
+]
+var queryItems = [for section in sections: {
+  type: 3
+  name: section.name
+  content: {
+    version: 'KqlItem/1.0'
+    title: section.title
+    query: section.query
+    size: 0
+    timeContextFromParameter: 'TimeRange'
+    queryType: 0
+    resourceType: 'microsoft.insights/components'
+  }
+}]
+var timeRange = {
+  type: 9
+  name: 'parameters'
+  content: {
+    version: 'KqlParameterItem/1.0'
+    style: 'pills'
+    queryType: 0
+    resourceType: 'microsoft.insights/components'
+    parameters: [
+      {
+        id: guid(namePrefix, 'TimeRange')
+        version: 'KqlParameterItem/1.0'
+        name: 'TimeRange'
+        label: 'Time range'
+        type: 4
+        isRequired: true
+        value: {
+          durationMs: 86400000
+        }
+        typeSettings: {
+          selectableValues: [
+            {
+              durationMs: 3600000
+            }
+            {
+              durationMs: 86400000
+            }
+            {
+              durationMs: 604800000
+            }
+            {
+              durationMs: 2592000000
+            }
+          ]
+          allowCustom: true
+        }
+      }
+    ]
+  }
+}
+
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  // A workbook's name is a GUID: stable per environment, so a provision updates it in place.
+  name: guid(resourceGroup().id, namePrefix, 'on-call-workbook')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'Synapse-AML automation: on-call (${namePrefix})'
+    category: 'workbook'
+    sourceId: applicationInsightsId
+    version: 'Notebook/1.0'
+    serializedData: string({
+      version: 'Notebook/1.0'
+      items: concat([timeRange], queryItems)
+      fallbackResourceIds: [
+        applicationInsightsId
+      ]
+    })
+  }
+}
+
+// Log alerts over the same queries as the workbook's tables: an alert fires when its table has a
+// row in the window, and resolves by itself when it has none.
+var logAlerts = [
+  {
+    name: 'failed-actions'
+    title: 'An action of the app failed'
+    description: 'A write the app attempted failed, or Azure\'s answer did not show it (workbook: Failed actions).'
+    severity: 1
+    frequency: 'PT5M'
+    window: 'PT15M'
+    query: queries.failedActions
+  }
+  {
+    name: 'deferred-remediations'
+    title: 'Policy remediations are deferred'
+    description: 'Remediations were deferred by their guard, the run\'s limit or the hourly limit (workbook: Remediations deferred).'
+    severity: 3
+    frequency: 'PT1H'
+    window: 'PT1H'
+    query: queries.deferredRemediations
+  }
+]
+
+resource logAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for alert in logAlerts: {
+  name: 'alert-${namePrefix}-${alert.name}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: alert.title
+    description: alert.description
+    severity: alert.severity
+    enabled: true
+    scopes: [
+      applicationInsightsId
+    ]
+    evaluationFrequency: alert.frequency
+    windowSize: alert.window
+    criteria: {
+      allOf: [
+        {
+          query: alert.query
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: alertActions
+    }
+  }
+  dependsOn: [
+    actionGroup
+  ]
+}]
+
+// An event Event Grid gave up on (every retry spent, or undeliverable) lands in the dead-letter
+// container: tools.cli replay reads it. The metric is the system topic's, per event subscription.
+resource deadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = [for topicId in topicIds: {
+  name: 'alert-${namePrefix}-dead-lettered-${uniqueString(topicId)}'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Events for the app were dead-lettered by ${last(split(topicId, '/'))}: replay them with python -m tools.cli replay.'
+    severity: 2
+    enabled: true
+    scopes: [
+      topicId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          name: 'dead-lettered'
+          criterionType: 'StaticThresholdCriterion'
+          metricNamespace: 'Microsoft.EventGrid/systemTopics'
+          metricName: 'DeadLetteredCount'
+          dimensions: [
+            {
+              name: 'EventSubscriptionName'
+              operator: 'Include'
+              values: union(subscriptionNames, upperSubscriptionNames)
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Total'
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: empty(alertEmailAddress) ? [] : [
+      {
+        actionGroupId: resourceId('Microsoft.Insights/actionGroups', actionGroupName)
+      }
+    ]
+  }
+  dependsOn: [
+    actionGroup
+  ]
+}]
+
+output workbookId string = workbook.id

@@ -1,0 +1,123 @@
+"""The process's ARM read budget (issue 17): one token bucket shared by every trigger, spent by
+an azure-core policy on every ARM client, so that a sweep never starves the event path.
+
+ARM meters reads per principal with a token bucket (250, refilled at 25 per second); this
+process spends its own, smaller one (`ARM_READS_BURST`, `ARM_READS_PER_SECOND`), so it waits
+instead of being refused. Events come first: the sweep's reads (`yielding_reads`, set by the
+sweep's entry point) take a token only while more than a reserve is left, which event reads
+may use. ARM's own count of reads left (`x-ms-ratelimit-remaining-subscription-reads`, which
+also counts other instances and tools acting as the same principal) caps the bucket: reads slow
+down as it nears 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import math
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+REMAINING_READS_HEADER = "x-ms-ratelimit-remaining-subscription-reads"
+# The share of the bucket that only event reads may spend.
+EVENT_RESERVE_SHARE = 0.25
+_READS = frozenset({"GET", "HEAD"})
+
+_yielding: contextvars.ContextVar[bool] = contextvars.ContextVar("arm_reads_yield", default=False)
+
+
+@contextlib.contextmanager
+def yielding_reads() -> Iterator[None]:
+    """Within it (or a function it decorates), this thread's ARM reads yield to events'."""
+    token = _yielding.set(True)
+    try:
+        yield
+    finally:
+        _yielding.reset(token)
+
+
+class ReadBudget:
+    """A token bucket of `burst` reads refilled at `per_second`; `reserve` of them for events.
+
+    Pure arithmetic over the times it is given (thread-safe); `ReadBudgetPolicy` does the waiting.
+    """
+
+    def __init__(self, burst: int, per_second: float) -> None:
+        self.burst = burst
+        self.per_second = per_second
+        self.reserve = int(burst * EVENT_RESERVE_SHARE)
+        self._tokens = float(burst)
+        self._at: float | None = None
+        self._lock = threading.Lock()
+        # Waits told (and so slept by the policy), by whether the reads yielded (the sweep's).
+        self.waited = {True: 0.0, False: 0.0}
+
+    def _refill(self, now: float) -> None:
+        if self._at is not None and now > self._at:
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
+        self._at = now if self._at is None else max(self._at, now)
+
+    def available(self, now: float) -> float:
+        with self._lock:
+            self._refill(now)
+            return self._tokens
+
+    def take(self, now: float, *, yielding: bool) -> float:
+        """Spend one read at `now` and return 0, or return how long to wait before asking
+        again (nothing spent). A yielding read leaves the reserve untouched."""
+        floor = self.reserve + 1 if yielding else 1
+        with self._lock:
+            self._refill(now)
+            # The slack: a wait computed here, then added back by the refill, may round short.
+            if self._tokens >= floor - 1e-9:
+                self._tokens -= 1
+                return 0.0
+            wait = (floor - self._tokens) / self.per_second
+            self.waited[yielding] += wait
+            return wait
+
+    def observe(self, now: float, remaining: float) -> None:
+        """ARM says `remaining` reads are left: hold no more than that."""
+        with self._lock:
+            self._refill(now)
+            self._tokens = min(self._tokens, max(remaining, 0.0))
+
+
+class ReadBudgetPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Waits for the budget before every ARM read attempt (a per-retry policy: each attempt is
+    a read to ARM), and takes ARM's count of reads left from every answer. Writes pass: ARM
+    meters them apart."""
+
+    def __init__(self, budget: ReadBudget) -> None:
+        self.budget = budget
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        if request.http_request.method not in _READS:
+            return
+        yielding = _yielding.get()
+        while (wait := self.budget.take(time.monotonic(), yielding=yielding)) > 0:
+            time.sleep(wait)
+
+    def on_response(
+        self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
+    ) -> None:
+        raw = response.http_response.headers.get(REMAINING_READS_HEADER)
+        try:
+            remaining = float(raw) if raw is not None else None
+        except ValueError:
+            remaining = None
+        # NaN would empty the bucket for good.
+        if remaining is not None and not math.isnan(remaining):
+            self.budget.observe(time.monotonic(), remaining)
+
+
+@functools.cache
+def read_budget(burst: int, per_second: float) -> ReadBudget:
+    """The process's budget: one per value of the settings, so one in practice."""
+    return ReadBudget(burst, per_second)

@@ -1,0 +1,74 @@
+"""Who started a thing: only what Azure records about its creator, compared with the app's own
+identity. A name, a tag or a description is written by whoever may write the thing: never proof
+of who started or owns it (issue 15).
+
+- ARM resources and Azure ML jobs: `systemData.createdBy` / `createdByType`, which ARM (or Azure
+  ML) sets from the caller's token: an application's client ID (type `Application` or
+  `ManagedIdentity`), a user's sign-in name (`User`).
+- Role assignments: `properties.createdBy` / `updatedBy`, the object ID of the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_APP_TYPES = frozenset({"application", "managedidentity"})
+
+
+@dataclass(frozen=True)
+class AppIdentity:
+    """The identity the app calls Azure with, as Entra ID wrote it into the app's own token."""
+
+    object_id: str
+    # How ARM's `systemData` names this identity as a creator: its types and names.
+    creator_types: frozenset[str]
+    creator_names: frozenset[str]
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> AppIdentity:
+        """From the claims of an access token the app's credential obtained (its managed
+        identity; `az login` for the CLI on a laptop, where "the app" is the signed-in user)."""
+
+        def text(name: str) -> str:
+            value = claims.get(name)
+            return value.lower() if isinstance(value, str) else ""
+
+        object_id = text("oid")
+        if not object_id:
+            raise ValueError("the app's access token has no object ID (oid)")
+        if "scp" in claims or text("idtyp") == "user":  # a delegated (user) token
+            names = {object_id, text("upn"), text("unique_name"), text("email")}
+            types = frozenset({"user"})
+        else:
+            names = {object_id, text("appid") or text("azp")}
+            types = _APP_TYPES
+        return cls(object_id, types, frozenset(names - {""}))
+
+    def created(self, system_data: Any) -> bool:
+        """Whether ARM's `systemData` (as returned) says this identity created the resource."""
+        if not isinstance(system_data, Mapping):
+            return False
+        by, by_type = system_data.get("createdBy"), system_data.get("createdByType")
+        return (
+            isinstance(by, str)
+            and isinstance(by_type, str)
+            and by_type.lower() in self.creator_types
+            and by.lower() in self.creator_names
+        )
+
+    def is_principal(self, object_id: str | None) -> bool:
+        """Whether `object_id` (a role assignment's `createdBy`, `updatedBy`) is this identity."""
+        return bool(object_id) and str(object_id).lower() == self.object_id
+
+
+def not_made_by(app: AppIdentity, system_data: Any) -> str | None:
+    """None when `app` created the resource, else who Azure records as its creator (for a
+    refusal's reason)."""
+    if app.created(system_data):
+        return None
+    known = system_data if isinstance(system_data, Mapping) else {}
+    who = str(known.get("createdBy") or "unknown")[:100]
+    kind = str(known.get("createdByType") or "unknown type")[:40]
+    return f"Azure records {who} ({kind}) as its creator, not this app"

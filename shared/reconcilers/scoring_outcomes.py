@@ -1,0 +1,153 @@
+"""How a batch scoring job the app started ended, from its event or the sweep's backstop (the event
+may be lost): announced once (`BatchScoring.Completed`, `.Failed` for Failed and Canceled), in
+the ledger and in its scoring-jobs row. Only that row proves the job is the app's (a tag proves
+nothing); the job is read, its status decides. Dry-run is no different: Azure is only read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+from shared.adapters.batch_scoring import BatchScoringAdapter, ScoringJob
+from shared.adapters.errors import describe, is_transient
+from shared.arm import ArmId, same_arm_id
+from shared.ledger import ActionRecord
+from shared.logs import decision_log
+from shared.ml_events import JobFinished
+from shared.model import JudgedAnswerError
+from shared.outcome import Outcome as Typed
+from shared.outcome import noted
+from shared.reconcilers.retraining import KIND_SCORING, Outcome
+from shared.reconcilers.transient import TransientAzureError
+from shared.recorder import Recorder
+from shared.scoring.records import JobRecord, ScoringRecords
+
+log = logging.getLogger(__name__)
+
+# The backstop's bounded look: jobs submitted in this window, at most this many a sweep.
+BACKSTOP_WINDOW = timedelta(days=7)
+BACKSTOP_LIMIT = 50
+
+
+class ScoringOutcomes:
+    def __init__(
+        self,
+        scoring: BatchScoringAdapter,
+        records: ScoringRecords,
+        sink: Recorder,
+        mode: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._scoring = scoring
+        self._records = records
+        self._sink = sink
+        self._mode = mode
+        self._clock = clock
+
+    def on_finished(self, finished: JobFinished) -> Outcome:
+        """The event says a scoring job ended: if the ledger says the app started it, read it."""
+        trigger = f"event:{finished.event_id}"
+        record = self._records.job(finished.job_name)
+        if record is None or not same_arm_id(record.workspace_id, finished.workspace_id):
+            return Outcome(
+                "ignored", f"job {finished.job_name} is not a scoring job this app started"
+            )
+        if record.announced:
+            return Outcome("already-recorded", f"scoring job {record.job_name} {record.status}")
+        job = self._read(record, trigger)
+        if isinstance(job, Outcome):
+            return job
+        if not job.finished:
+            # Azure ML's status can lag the event: Event Grid's redelivery reads it again.
+            raise TransientAzureError(
+                f"workspace {record.workspace_id}: scoring job {job.name} is {job.status} "
+                "(the event says it ended; read again on redelivery)"
+            )
+        return self._announce(record, job, trigger)
+
+    def backstop(self, trigger: str) -> None:
+        """Announce the unannounced jobs that ended; a transient failure stops the round."""
+        for record in self._records.unannounced(self._clock() - BACKSTOP_WINDOW, BACKSTOP_LIMIT):
+            job = self._read(record, trigger)
+            if isinstance(job, ScoringJob) and job.finished:
+                self._announce(record, job, trigger)
+
+    def _read(self, record: JobRecord, trigger: str) -> ScoringJob | Outcome:
+        workspace_id = ArmId(record.workspace_id)
+        try:
+            return self._scoring.get_job(workspace_id, record.job_name)
+        except ResourceNotFoundError:
+            return Outcome("invalid", f"scoring job {record.job_name} no longer exists")
+        except AzureError as error:
+            if is_transient(error):
+                self._record(record, "retry", f"failed (will retry): {describe(error)}", trigger)
+                what = f"workspace {workspace_id}: scoring job {record.job_name}"
+                raise TransientAzureError(f"{what}: {describe(error)}") from error
+            why = describe(error)
+        except JudgedAnswerError as error:
+            why = str(error)
+        self._record(record, "read", f"failed: {why}", trigger)
+        return Outcome("failed", why)
+
+    def _announce(self, record: JobRecord, job: ScoringJob, trigger: str) -> Outcome:
+        key = f"scoring-outcome:{record.workspace_id.lower()}|{record.job_name.lower()}"
+        first = self._sink.first_time(key)
+        if first:
+            verdict = "completed" if job.status == "Completed" else "failed"
+            self._record(
+                record,
+                verdict,
+                noted(f"ended {job.status}"),
+                trigger,
+                reason=f"scoring job {job.name} ended {job.status}"
+                + (f": {job.error}" if job.error else ""),
+                evidence=json.dumps(
+                    {
+                        "status": job.status,
+                        "endpoint": record.endpoint_id,
+                        "deployment": job.deployment or record.deployment,
+                        "input": record.input_path,
+                        "caller": record.caller,
+                        "startTime": job.start_time,
+                        "endTime": job.end_time,
+                    }
+                ),
+            )
+        # After the announcement: a row left unmarked is read again by the backstop, which marks it.
+        self._records.job_ended(record.job_name, job.status, announced=True)
+        if not first:
+            return Outcome("already-recorded", f"scoring job {job.name} {job.status}")
+        return Outcome(f"scoring-{job.status.lower()}", f"scoring job {job.name} {job.status}")
+
+    def _record(
+        self,
+        record: JobRecord,
+        verdict: str,
+        outcome: Typed | str,
+        trigger: str,
+        *,
+        reason: str = "reading the scoring job failed",
+        evidence: str = "",
+    ) -> None:
+        workspace, job = record.workspace_id, record.job_name
+        notify = verdict != "retry"
+        self._sink.record_actions(
+            [ActionRecord(workspace, KIND_SCORING, verdict, job, reason, self._mode, outcome,
+                          trigger, evidence, notify)]
+        )  # fmt: skip
+        decision_log(
+            log,
+            reason,
+            trigger=trigger,
+            workspace_id=workspace,
+            kind=KIND_SCORING,
+            verdict=verdict,
+            outcome=str(outcome),
+            subject_id=job,
+            level=logging.INFO if verdict == "completed" else logging.WARNING,
+        )

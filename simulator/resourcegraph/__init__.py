@@ -1,0 +1,5 @@
+"""Microsoft.ResourceGraph in the simulator (``sim.resourcegraph``): the app's queries."""
+
+from .models import ResourceGraph
+
+__all__ = ["ResourceGraph"]

@@ -1,0 +1,130 @@
+"""Resource Graph's query (route ``resourcegraph.query``): not KQL, the app's one query shape
+(``<table> | where type =~ '<type>' | project <columns>``) over the resource store, for the
+request's subscriptions or management groups, paged by ``$top``/``$skipToken``; a quota
+(:attr:`quota` requests a :attr:`window`, 429 once spent); with :attr:`lag` set, rows are a
+snapshot renewed once older than that many seconds."""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from ..authorization.models import assignment_view
+from ..server import Call, Reply, Route, arm_error, route
+from ..shapes import JSON
+
+if TYPE_CHECKING:
+    from ..azure_simulator import AzureSimulator
+
+_QUERY = re.compile(
+    r"^(?P<table>resources|authorizationresources) \| where type =~ '(?P<type>[\w./]+)' "
+    r"\| project (?P<columns>\w+(?:, \w+)*)$"
+)
+_CONNECTIONS = "/privateendpointconnections/"
+
+
+def arm_type(stored_key: str) -> str:
+    """``namespace/type[/child type...]`` of a resource's (lower-cased) ID."""
+    tail = stored_key.rsplit("/providers/", 1)[-1].split("/")
+    return "/".join([tail[0], *tail[1::2]]) if len(tail) > 1 else ""
+
+
+class ResourceGraph:
+    def __init__(self, sim: AzureSimulator) -> None:
+        self.sim = sim
+        self.reset()
+
+    def routes(self) -> list[Route]:
+        pattern = r"^/providers/microsoft\.resourcegraph/resources$"
+        return [route("POST", pattern, "resourcegraph.query", self.query)]
+
+    def reset(self) -> None:
+        with self.sim.lock:
+            self.page_size = 1000  # Resource Graph's own limit
+            self.quota, self.window = 15, 5.0  # Resource Graph's default per user
+            self.lag: float | None = None
+            #: Every query text received, in order.
+            self.queries: list[str] = []
+            self._spent: deque[float] = deque()
+            self._snapshot: tuple[float, list[JSON]] | None = None
+
+    def snapshot(self) -> None:
+        with self.sim.lock:
+            self._snapshot = (time.monotonic(), copy.deepcopy(self._rows()))
+
+    def _rows(self) -> list[JSON]:
+        """Every resource as a row, by ID: lower-cased type, subscription; a workspace with its
+        connections embedded and a role assignment with its scope, as ARM serves them."""
+        resources = self.sim.arm.resources
+        connections: dict[str, list[JSON]] = {}
+        for stored_key, body in resources.items():
+            parent, _, name = stored_key.rpartition(_CONNECTIONS)
+            if parent and "/" not in name:
+                connections.setdefault(parent, []).append(body)
+        rows = []
+        for stored_key, body in sorted(resources.items()):
+            row = {**(assignment_view(stored_key, body) or body), "type": arm_type(stored_key)}
+            under = stored_key.startswith("/subscriptions/")
+            row["subscriptionId"] = stored_key.split("/")[2] if under else ""
+            if row["type"] == "microsoft.machinelearningservices/workspaces":
+                row["properties"] = {
+                    **row.get("properties", {}),
+                    "privateEndpointConnections": connections.get(stored_key, []),
+                }
+            rows.append(row)
+        return rows
+
+    def _current(self) -> list[JSON]:
+        if self.lag is None:
+            return self._rows()
+        if self._snapshot is None or time.monotonic() - self._snapshot[0] >= self.lag:
+            self.snapshot()
+        assert self._snapshot is not None
+        return self._snapshot[1]
+
+    def query(self, call: Call) -> Reply:
+        now = time.monotonic()
+        while self._spent and now - self._spent[0] >= self.window:
+            self._spent.popleft()
+        spent = len(self._spent) >= self.quota
+        if not spent:
+            self._spent.append(now)
+        # Whole seconds, rounded up: a client that waits that long finds the quota back.
+        resets = -((now - self._spent[0] - self.window) // 1) if self._spent else 0
+        headers = {
+            "x-ms-user-quota-remaining": str(max(0, self.quota - len(self._spent))),
+            "x-ms-user-quota-resets-after": time.strftime("%H:%M:%S", time.gmtime(resets)),
+        }
+        if spent:
+            return arm_error(429, "RateLimiting", "Too many requests (quota spent).", headers)
+        body = call.body if isinstance(call.body, dict) else {}
+        self.queries.append(text := str(body.get("query", "")))
+        options = body.get("options") or {}
+        token = str(options.get("$skipToken") or "0")
+        if (shape := _QUERY.match(text)) is None or not token.isdigit():
+            message = f"The simulator answers only the app's query shape: {text[:200]}"
+            return arm_error(400, "BadRequest", message, headers)
+        wanted = shape["type"].lower()
+        # Role assignments are rows of `authorizationresources` only.
+        if (wanted == "microsoft.authorization/roleassignments") != (
+            shape["table"] == "authorizationresources"
+        ):
+            wanted = ""
+        subscriptions = {str(s).lower() for s in body.get("subscriptions") or []}
+        for group in body.get("managementGroups") or []:
+            subscriptions |= self.sim.management.subscriptions_under(str(group))
+        rows = [
+            row
+            for row in self._current()
+            if row["type"] == wanted and row["subscriptionId"] in subscriptions
+        ]
+        skip, size = int(token), min(int(options.get("$top") or 100), self.page_size)
+        page = [{c: row.get(c) for c in shape["columns"].split(", ")} for row in rows[skip:][:size]]
+        answer: JSON = {"totalRecords": len(rows), "count": len(page), "data": page}
+        answer |= {"resultTruncated": "false", "facets": []}
+        if skip + size < len(rows):
+            answer["$skipToken"] = str(skip + size)
+        return Reply(200, copy.deepcopy(answer), headers)

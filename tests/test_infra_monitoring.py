@@ -1,0 +1,390 @@
+"""Signals for on-call (issue 18 item 5): infra/app/on-call.bicep's workbook and alert rules, the
+KQL they run (infra/monitor/queries.json) and the README's "Observability", which shows it.
+
+- One text per query: the README shows each query of the file verbatim; the Bicep loads that file
+  and uses every query in it; the README's other queries are ad-hoc lookups with a placeholder.
+- The queries select what the app logs: their filters, run over real decision lines (the run's
+  one write path, `Run.settle`), select exactly the approvals, failures and deferrals; they read
+  only custom dimensions a decision line carries, kinds the reconcilers log, outcomes as
+  `shared/outcome.py` words them.
+- The workbook has the sections the issue names, each alert runs the query of its name, and the
+  dead-letter alert watches every system topic and event subscription of the app.
+- Monitoring is a parameter, settable with azd and on by default; the email is optional.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+
+from shared.adapters.answers import UnexpectedAnswerError
+from shared.ledger import ActionRecord
+from shared.logs import DECISION_FIELDS, decision_log
+from shared.outcome import Outcome, Status
+from shared.policy.budget import RemediationBudget
+from shared.reconcilers import policies, private_endpoints, promotion, retraining
+from shared.reconcilers.run import Decision, Run
+from shared.telemetry import DECISION_LOG_FIELDS
+from tests.test_infra import azd_env_names, strip_bicep_comments
+
+REPO = Path(__file__).resolve().parent.parent
+INFRA = REPO / "infra"
+QUERIES_FILE = INFRA / "monitor" / "queries.json"
+ON_CALL = INFRA / "app" / "on-call.bicep"
+MAIN = INFRA / "main.bicep"
+
+# What the issue asks the workbook to show, by the query that shows it.
+WORKBOOK_QUERIES = {
+    "approvals",
+    "findingsByRule",
+    "deferredRemediations",
+    "runs",
+    "scoringEnded",
+    "failedActions",
+}
+# The log alerts, by the query each runs.
+ALERT_QUERIES = {"failed-actions": "failedActions", "deferred-remediations": "deferredRemediations"}
+# The kinds of decision lines the reconcilers log (their own constants).
+LOGGED_KINDS = {
+    private_endpoints.KIND,
+    policies.FINDING,
+    policies.REMEDIATION,
+    policies.EXEMPTION,
+    retraining.KIND_GATE,
+    retraining.KIND_RETRAINING,
+    retraining.KIND_SCORING,
+    promotion.KIND,
+}
+
+
+def queries() -> dict[str, str]:
+    loaded: dict[str, str] = json.loads(QUERIES_FILE.read_text(encoding="utf-8"))
+    assert loaded, "no query in the file"
+    return loaded
+
+
+def observability_queries() -> list[str]:
+    """The ```kusto blocks of the README's "Observability" section."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Observability", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```kusto\n(.*?)```", section, flags=re.DOTALL)
+
+
+def on_call() -> str:
+    return strip_bicep_comments(ON_CALL.read_text(encoding="utf-8"))
+
+
+def bicep_block(source: str, var: str) -> str:
+    """The text of `var <name> = [ ... ]` (to its closing bracket at the line start)."""
+    match = re.search(rf"^var {var} = \[\n(.*?)^\]", source, flags=re.MULTILINE | re.DOTALL)
+    assert match, f"var {var} not found"
+    return match.group(1)
+
+
+# --- a filter of the queries, run in Python -----------------------------------------------------
+
+_DIMENSION = re.compile(r"tostring\(customDimensions\.(\w+)\)|customDimensions\.(\w+)")
+
+
+def kql_filter(query: str) -> Callable[[Mapping[str, str]], bool]:
+    """What the query's `where` and `extend` steps over `traces` keep, as a predicate over one
+    line's custom dimensions. Only the forms the queries use (==, in, startswith, isnotempty,
+    and, or) are translated: anything else fails the translation, not the test silently."""
+    steps = [step.strip() for step in query.split("\n|")]
+    assert steps[0] == "traces", steps[0]
+    aliases: dict[str, str] = {}
+    conditions: list[str] = []
+    for step in steps[1:]:
+        if step.startswith(("project", "summarize", "join", "order")):
+            break
+        if step.startswith("extend "):
+            name, expression = step.removeprefix("extend ").split(" = ", 1)
+            aliases[name.strip()] = expression.strip()
+            continue
+        assert step.startswith("where "), step
+        conditions.append(step.removeprefix("where "))
+    expression = " and ".join(f"({c})" for c in conditions)
+    for name, value in aliases.items():
+        expression = re.sub(rf"\b{name}\b", value, expression)
+    expression = re.sub(r"isnotempty\(([^()]*(?:\([^()]*\))?)\)", r"bool(\1)", expression)
+    expression = _DIMENSION.sub(lambda m: f'd.get("{m.group(1) or m.group(2)}", "")', expression)
+    expression = re.sub(
+        r'(d\.get\("\w+", ""\)) startswith ("[^"]*")', r"\1.startswith(\2)", expression
+    )
+    leftover = re.sub(r'"[^"]*"|d\.get|\b(and|or|in|bool|startswith)\b|==|[(),.\s]', "", expression)
+    assert not leftover, f"untranslated KQL: {leftover!r} in {expression!r}"
+    code = compile(expression, "<kql>", "eval")
+    # Our own file's text, translated above to names, comparisons and string literals only.
+    return lambda d: bool(eval(code, {"__builtins__": {"bool": bool}}, {"d": d}))  # noqa: S307
+
+
+def test_the_filter_translation_reads_each_form_the_queries_use() -> None:
+    keep = kql_filter(
+        "traces\n| extend outcome = tostring(customDimensions.outcome)\n"
+        '| where outcome startswith "failed" or outcome startswith "not applied"\n'
+        '| where tostring(customDimensions.kind) in ("a", "b")\n'
+        "| where isnotempty(customDimensions.rule_id)\n"
+        "| project x"
+    )
+    assert keep({"outcome": "failed: x", "kind": "a", "rule_id": "r"})
+    assert keep({"outcome": "not applied: x", "kind": "b", "rule_id": "r"})
+    assert not keep({"outcome": "applied: x", "kind": "a", "rule_id": "r"})
+    assert not keep({"outcome": "failed: x", "kind": "c", "rule_id": "r"})
+    assert not keep({"outcome": "failed: x", "kind": "a", "rule_id": ""})
+    with pytest.raises(AssertionError, match="untranslated"):
+        kql_filter('traces\n| where tostring(customDimensions.kind) has "a"')
+
+
+# --- one text per query -------------------------------------------------------------------------
+
+
+def test_the_readme_shows_every_query_of_the_file_verbatim() -> None:
+    shown = observability_queries()
+    for name, query in queries().items():
+        assert query in shown, (
+            f"README's Observability does not show the query {name} as the file has it"
+        )
+    # The README's other queries are lookups of one thing, with its placeholder to fill in.
+    others = [q for q in shown if q not in queries().values()]
+    assert all(re.search(r'"<[^">]+>"', q) for q in others), others
+
+
+def test_the_bicep_loads_the_file_and_uses_each_of_its_queries() -> None:
+    source = on_call()
+    [(var, path)] = re.findall(r"^var (\w+) = loadJsonContent\('([^']+)'\)", source, re.MULTILINE)
+    assert (ON_CALL.parent / path).resolve() == QUERIES_FILE
+    used = set(re.findall(rf"(?<![/\w]){var}\.(\w+)", source))
+    assert used == set(queries()), "the Bicep names a query the file lacks, or leaves one unused"
+
+    sections = re.findall(
+        r"name: '[\w-]+'\s+title: '[^']*'\s+query: queries\.(\w+)", bicep_block(source, "sections")
+    )
+    assert set(sections) == WORKBOOK_QUERIES
+    assert "timeContextFromParameter: 'TimeRange'" in source
+    alerts = dict(
+        re.findall(
+            r"name: '([\w-]+)'.*?query: queries\.(\w+)", bicep_block(source, "logAlerts"), re.DOTALL
+        )
+    )
+    assert alerts == ALERT_QUERIES
+    assert re.search(r"scopes: \[\s+applicationInsightsId\s+\]", source), (
+        "log alerts scope App Insights"
+    )
+
+
+# --- the queries select what the app logs -------------------------------------------------------
+
+
+def decision_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, str]]:
+    """The custom dimensions of each decision line captured (every `extra` field is one)."""
+    return [
+        {k: v for k, v in vars(r).items() if k in DECISION_LOG_FIELDS}
+        for r in caplog.records
+        if hasattr(r, "verdict")
+    ]
+
+
+def _fails(error: Exception) -> Callable[[], str]:
+    def write() -> str:
+        raise error
+
+    return write
+
+
+def test_the_queries_select_exactly_the_lines_they_name(caplog: pytest.LogCaptureFixture) -> None:
+    workspace = (
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w"
+    )
+
+    def row(kind: str, verdict: str, subject: str) -> ActionRecord:
+        return ActionRecord(
+            workspace, kind, verdict, f"{workspace}/{subject}", "why", "enforce", "", "event:e1"
+        )
+
+    decisions: Sequence[Decision] = [
+        Decision(row(private_endpoints.KIND, "approve", "pec1"), write=lambda: "Approved"),
+        Decision(row(private_endpoints.KIND, "reject", "pec2"), write=lambda: "Rejected"),
+        Decision(
+            row(policies.FINDING, "non-compliant", "computes/c1"),
+            outcome=Outcome(Status.NOTED, "recorded"),
+            extra={"rule_id": "compute-local-auth"},
+        ),
+        Decision(
+            row(policies.REMEDIATION, "disable-local-auth", "computes/c1"),
+            write=_fails(HttpResponseError("denied")),
+            budgeted=True,
+        ),
+        Decision(
+            row(policies.REMEDIATION, "lower-max-nodes", "computes/c2"),
+            write=_fails(UnexpectedAnswerError("shows 10")),
+            budgeted=True,
+        ),
+        # The run's budget (2) is spent: deferred.
+        Decision(
+            row(policies.REMEDIATION, "lower-max-nodes", "computes/c3"),
+            write=lambda: "now 4",
+            budgeted=True,
+        ),
+    ]
+    with caplog.at_level(logging.INFO):
+        Run("event:e1", dry_run=False, budget=RemediationBudget(2), sink=None).settle(
+            workspace, decisions
+        )
+    lines = decision_lines(caplog)
+    assert len(lines) == len(decisions)
+
+    def selected(name: str) -> list[str]:
+        keep = kql_filter(queries()[name])
+        return [line["subject_id"].rsplit("/", 1)[-1] for line in lines if keep(line)]
+
+    assert selected("approvals") == ["pec1"]
+    assert selected("findingsByRule") == ["c1"]
+    assert selected("failedActions") == ["c1", "c2"]
+    assert selected("deferredRemediations") == ["c3"]
+    assert selected("runs") == []
+
+
+def test_failed_actions_cover_every_failed_outcome_and_deferrals_every_deferral() -> None:
+    failed = kql_filter(queries()["failedActions"])
+    deferred = kql_filter(queries()["deferredRemediations"])
+    for status in Status:
+        outcome = str(Outcome(status, "detail"))
+        assert failed({"outcome": outcome}) == (status.state == "Failed"), status
+        assert deferred({"outcome": outcome, "kind": policies.REMEDIATION}) == (
+            status is Status.DEFERRED
+        )
+
+
+def kinds_in(query: str) -> set[str]:
+    """The kinds a query compares `customDimensions.kind` with (== or in)."""
+    kinds = set(re.findall(r'tostring\(customDimensions\.kind\) == "([\w-]+)"', query))
+    for group in re.findall(r"tostring\(customDimensions\.kind\) in \(([^)]*)\)", query):
+        kinds |= set(re.findall(r'"([\w-]+)"', group))
+    return kinds
+
+
+def test_the_runs_query_reads_every_retraining_kind_and_no_other() -> None:
+    assert kinds_in(queries()["runs"]) == {
+        retraining.KIND_GATE,
+        retraining.KIND_RETRAINING,
+        retraining.KIND_SCORING,
+        promotion.KIND,
+    }
+
+
+def _extra_keys() -> set[str]:
+    """The keys of every literal `extra={...}` a decision line is given in shared/ and handlers/."""
+    keys: set[str] = set()
+    for path in [*(REPO / "shared").rglob("*.py"), *(REPO / "handlers").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.keyword)
+                and node.arg == "extra"
+                and isinstance(node.value, ast.Dict)
+            ):
+                keys |= {
+                    k.value
+                    for k in node.value.keys
+                    if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                }
+    return keys
+
+
+def test_every_query_reads_only_what_a_decision_line_carries(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        decision_log(logging.getLogger("probe"), "m", trigger="event:e", kind="k", verdict="v")
+    [record] = caplog.records
+    carried = {name for name in DECISION_FIELDS if hasattr(record, name)} | _extra_keys()
+    assert {"rule_id", "workflow_run_id"} <= carried, "the extra fields were not found"
+    for query in [*queries().values(), *observability_queries()]:
+        used = {a or b for a, b in _DIMENSION.findall(query)}
+        assert used, query
+        assert used <= carried, f"not logged: {used - carried}"
+        assert used <= set(DECISION_LOG_FIELDS), (
+            f"not documented: {used - set(DECISION_LOG_FIELDS)}"
+        )
+        kinds = kinds_in(query)
+        assert kinds <= LOGGED_KINDS, f"kinds no reconciler logs: {kinds - LOGGED_KINDS}"
+
+
+# --- the dead-letter alert ----------------------------------------------------------------------
+
+
+def test_a_dead_letter_alert_watches_each_system_topic_for_the_app_s_subscriptions() -> None:
+    source = on_call()
+    assert re.search(
+        r"resource deadLettered 'Microsoft\.Insights/metricAlerts@2018-03-01' = "
+        r"\[for topicId in topicIds:",
+        source,
+    )
+    assert "metricNamespace: 'Microsoft.EventGrid/systemTopics'" in source
+    assert "metricName: 'DeadLetteredCount'" in source
+    assert re.search(
+        r"name: 'EventSubscriptionName'\s+operator: 'Include'\s+values: union\(subscriptionNames,",
+        source,
+    )
+    assert "var topicIds = concat(armTopicIds, mlTopicIds)" in source
+    assert (
+        "var subscriptionNames = [for subscription in eventSubscriptions: subscription.name]"
+        in source
+    )
+
+    main = strip_bicep_comments(MAIN.read_text(encoding="utf-8"))
+    module = main.split("module onCall 'app/on-call.bicep' = if (deployMonitoring) {", 1)[1].split(
+        "\n}\n", 1
+    )[0]
+    # Every topic the app's event subscriptions are deployed on, created or adopted ...
+    assert (
+        "armTopicIds: [for i in range(0, length(armTopics)): armEventTopics[i].outputs.id]"
+        in module
+    )
+    assert (
+        "mlTopicIds: [for i in range(0, length(mlTopics)): mlEventTopics[i].outputs.id]" in module
+    )
+    assert "eventSubscriptions: concat(armEventSubscriptions, mlEventSubscriptions)" in module
+    # ... and those are the topics and lists the subscription modules deploy.
+    assert re.search(
+        r"systemTopicName: armEventTopics\[i\]\.outputs\.name\s+"
+        r"subscriptions: armEventSubscriptions",
+        main,
+    )
+    assert re.search(
+        r"systemTopicName: mlEventTopics\[i\]\.outputs\.name\s+subscriptions: mlEventSubscriptions",
+        main,
+    )
+    topic = strip_bicep_comments(
+        (INFRA / "app" / "eventgrid-topic.bicep").read_text(encoding="utf-8")
+    )
+    assert "output id string = resourceId('Microsoft.EventGrid/systemTopics', name)" in topic
+
+
+# --- turning it on and off ----------------------------------------------------------------------
+
+
+def test_monitoring_is_on_by_default_and_settable_with_azd() -> None:
+    main = strip_bicep_comments(MAIN.read_text(encoding="utf-8"))
+    assert re.search(r"^param deployMonitoring bool = true$", main, re.MULTILINE)
+    assert re.search(r"^param alertEmailAddress string = ''$", main, re.MULTILINE)
+    assert "module onCall 'app/on-call.bicep' = if (deployMonitoring) {" in main
+    env = azd_env_names()
+    assert env["deployMonitoring"] == "DEPLOY_MONITORING"
+    assert env["alertEmailAddress"] == "ALERT_EMAIL_ADDRESS"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    assert parameters["parameters"]["deployMonitoring"]["value"] == "${DEPLOY_MONITORING=true}"
+    source = on_call()
+    # No email: no action group, and no alert points at one.
+    assert (
+        "resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = "
+        "if (!empty(alertEmailAddress))" in source
+    )
+    assert "var alertActions = empty(alertEmailAddress) ? [] : [" in source
+    assert "actions: empty(alertEmailAddress) ? [] : [" in source

@@ -1,0 +1,272 @@
+"""The sweep's inventory from Resource Graph (issue 17), end to end: the real SDK clients over
+HTTPS to the simulator's Resource Graph, whose rows come from the simulator's own state.
+
+Resource Graph decides what the sweep looks at, never what it writes: a workspace whose rows
+changed (or that was never settled) is reconciled from ARM; an unchanged one costs no ARM read;
+when Resource Graph refuses, the sweep lists and reconciles from ARM, and says so. Requests are
+counted at the simulator's HTTP boundary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.reconcilers.sweep import SweepReport, sweep
+from shared.runtime import runtime
+from tests.conftest import App
+from tools import scene
+
+pytestmark = pytest.mark.slow
+
+FLEET = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-fleet"
+# What the app sends, word for word: the simulator answers this shape and no other.
+QUERIES = [
+    "resources | where type =~ 'microsoft.machinelearningservices/workspaces' "
+    "| project id, tags, identity, sku, properties",
+    "resources | where type =~ 'microsoft.machinelearningservices/workspaces/computes' "
+    "| project id, properties",
+    "resources | where type =~ 'microsoft.network/privateendpoints' | project id, properties",
+    "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' "
+    "| project id, properties",
+]
+
+
+REMEDIATE = {"POLICY_MODE": "remediate", "MAX_CLUSTER_NODES": "4"}
+
+
+def fleet(app: App, count: int, **settings: str) -> list[str]:
+    """`count` hardened workspaces in rg-fleet (two computes each), the scope that holds them."""
+    workspaces = [scene.workspace_id(f"mlw-{n:03d}", group="rg-fleet") for n in range(count)]
+    for workspace_id in workspaces:
+        scene.seed_workspace(app.sim, workspace_id, hardened=True)
+        for compute in ("cpu", "gpu"):
+            app.sim.ml.add_compute(workspace_id, compute, disable_local_auth=True)
+    app.set_settings(ML_SCOPES=json.dumps([FLEET]), ML_WORKSPACE_IDS="", **settings)
+    return workspaces
+
+
+def tag(app: App, workspace_id: str, tags: dict[str, str]) -> None:
+    """Set a workspace's tags in ARM (not through an API: no event, no other change)."""
+    with app.sim.lock:
+        stored = app.sim.arm.stored(workspace_id)
+        assert stored is not None
+        stored["tags"] = tags
+
+
+def run(app: App, name: str) -> SweepReport:
+    app.sim.reset_counts()
+    return sweep(runtime(), trigger=f"sweep:{name}")
+
+
+def arm_reads(app: App) -> list[str]:
+    """ARM requests other than Resource Graph's (tokens aside)."""
+    return [
+        f"{r.method} {r.path}"
+        for r in app.non_token_requests()
+        if r.route not in {"resourcegraph.query", "eventgrid.publish"}
+    ]
+
+
+def reconciled(report: SweepReport) -> set[str]:
+    return {w.workspace_id.lower() for w in report.workspaces}
+
+
+def writes(app: App) -> list[str]:
+    return [w.path for w in app.sim.writes() if w.route != "eventgrid.publish"]
+
+
+def settled_fleet(app: App, count: int, **settings: str) -> list[str]:
+    """A fleet swept until nothing is left to reconcile."""
+    workspaces = fleet(app, count, **settings)
+    first = run(app, "first")
+    assert first.inventory == "resource graph"
+    assert reconciled(first) == {w.lower() for w in workspaces}, "never seen: all reconciled"
+    assert first.transient_failures == ()
+    return workspaces
+
+
+def test_the_sweep_sends_these_queries_and_unchanged_workspaces_cost_no_arm_read(
+    app: App,
+) -> None:
+    workspaces = settled_fleet(app, 50)
+
+    report = run(app, "again")
+
+    assert app.sim.resourcegraph.queries[-4:] == QUERIES
+    assert report.inventory == "resource graph"
+    assert (report.workspaces, report.unchanged) == ((), 50)
+    reads = arm_reads(app)
+    assert len(reads) <= 0.05 * len(workspaces), reads
+    assert app.sim.count("resourcegraph.query") == 4
+
+
+def test_rows_over_more_than_one_page_are_all_read(app: App) -> None:
+    settled_fleet(app, 12)
+    app.sim.resourcegraph.page_size = 5
+
+    report = run(app, "paged")
+
+    # 12 workspaces, 24 computes, 60 + 12 private endpoints...: pages of 5, each its request.
+    assert app.sim.count("resourcegraph.query") > 10
+    assert (reconciled(report), report.unchanged) == (set(), 12)
+
+
+def test_a_changed_workspace_is_reconciled_and_only_it_is_read_from_arm(app: App) -> None:
+    workspaces = settled_fleet(app, 10, **REMEDIATE)
+    changed = workspaces[3]
+    app.sim.ml.add_compute(changed, "cpu", max_node_count=10)
+
+    report = run(app, "changed")
+
+    assert (reconciled(report), report.unchanged) == ({changed.lower()}, 9)
+    assert arm_reads(app), "the changed workspace was read from ARM"
+    others = [r for r in arm_reads(app) if "/workspaces/mlw-" in r and changed not in r]
+    assert others == []
+    assert writes(app) == [f"{changed}/computes/cpu"], "remediated from what ARM said"
+    assert (reconciled(run(app, "after")), app.sim.count("resourcegraph.query")) == (
+        {changed.lower()},
+        4,
+    ), "its own write changed its rows: read once more, then settled"
+    assert (run(app, "settled").unchanged, arm_reads(app)) == (10, [])
+
+
+def test_a_stale_row_never_causes_a_write(app: App) -> None:
+    workspaces = fleet(app, 3, **REMEDIATE)
+    stale = workspaces[0]
+    app.sim.ml.add_compute(stale, "cpu", max_node_count=10)
+    app.sim.resourcegraph.lag = 3600.0
+    app.sim.resourcegraph.snapshot()
+    # ARM moves on: the cluster is back within bounds; Resource Graph still shows 10 nodes.
+    app.sim.ml.add_compute(stale, "cpu", max_node_count=4)
+
+    report = run(app, "stale")
+
+    assert stale.lower() in reconciled(report), "the stale row chose what to read"
+    assert writes(app) == [], "ARM's answer decided: nothing to write"
+
+
+def test_a_stale_tag_never_brings_a_workspace_into_scope(app: App) -> None:
+    workspaces = fleet(app, 2, ML_SCOPE_TAG="team=ml", **REMEDIATE)
+    for workspace_id in workspaces:
+        tag(app, workspace_id, {"team": "ml"})
+        app.sim.ml.add_compute(workspace_id, "cpu", max_node_count=10)
+    app.sim.resourcegraph.lag = 3600.0
+    app.sim.resourcegraph.snapshot()
+    tagged, untagged = workspaces
+    tag(app, untagged, {})
+
+    report = run(app, "untagged")
+
+    assert reconciled(report) == {tagged.lower()}
+    assert writes(app) == [f"{tagged}/computes/cpu"], "only where ARM shows the tag"
+
+
+def test_an_exemption_that_ends_between_sweeps_brings_its_workspace_back(app: App) -> None:
+    # No row changes when an exemption ends: the sweep's digest of the settings does.
+    workspaces = fleet(app, 2, **REMEDIATE)
+    spared = workspaces[0]
+    app.sim.ml.add_compute(spared, "cpu", max_node_count=10)
+    ends = datetime.now(UTC) + timedelta(seconds=6)
+    exemption = {"rule": "compute-max-nodes", "scope": spared, "reason": "load test"}
+    app.set_settings(
+        ML_SCOPES=json.dumps([FLEET]),
+        ML_WORKSPACE_IDS="",
+        POLICY_EXEMPTIONS=json.dumps([{**exemption, "expires": ends.isoformat()}]),
+        **REMEDIATE,
+    )
+    run(app, "spared")
+    assert writes(app) == [], "exempt"
+    time.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 0.5)
+
+    report = run(app, "ended")
+
+    assert reconciled(report) == {w.lower() for w in workspaces}
+    assert writes(app) == [f"{spared}/computes/cpu"]
+
+
+@pytest.mark.parametrize("refusal", ["429", "quota"])
+def test_the_sweep_falls_back_to_arm_when_resource_graph_refuses_and_says_so(
+    app: App, refusal: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    workspaces = fleet(app, 3)
+    if refusal == "429":
+        # azure-core retries no POST on 429: the sweep falls back at once.
+        app.sim.inject("resourcegraph.query", status=429)
+    else:
+        # One request a minute: the quota resets too far off to wait for.
+        app.sim.resourcegraph.quota, app.sim.resourcegraph.window = 1, 60.0
+
+    with caplog.at_level(logging.WARNING, logger="shared.reconcilers.sweep"):
+        report = run(app, "fallback")
+
+    assert report.inventory.startswith("arm (Resource Graph unavailable: ")
+    assert ("HTTP 429" if refusal == "429" else "quota spent") in report.inventory
+    assert reconciled(report) == {w.lower() for w in workspaces}
+    assert any("fallback" in r.getMessage() for r in caplog.records)
+    # The quota's last request is answered; the app asks no more of it (no 429 seen).
+    statuses = [r.status for r in app.sim.requests if r.route == "resourcegraph.query"]
+    assert statuses == ([429] if refusal == "429" else [200])
+
+
+def test_each_row_changes_the_digest_of_its_own_workspace_only() -> None:
+    from shared.inventory import fingerprints
+
+    one, ten = scene.workspace_id("mlw-1"), scene.workspace_id("mlw-10")
+    group = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-ml"
+    storage = f"{group}/providers/Microsoft.Storage/storageAccounts/st1"
+
+    def rows(compute: Any = None, tags: Any = None) -> dict[str, list[dict[str, Any]]]:
+        link = {"properties": {"privateLinkServiceId": storage.upper()}}
+        return {
+            "workspaces": [
+                {"id": one, "properties": {"storageAccount": storage}},
+                {"id": ten, "properties": {}},
+            ],
+            "computes": [{"id": f"{ten}/computes/cpu", "properties": compute}],
+            "private_endpoints": [
+                {"id": "/pe", "properties": {"privateLinkServiceConnections": [link]}, "tags": tags}
+            ],
+            "role_assignments": [{"id": "/ra", "properties": {"scope": one.lower()}, "tags": tags}],
+        }
+
+    before = fingerprints(rows(), "settings")
+    assert set(before) == {one.lower(), ten.lower()}
+    # A compute of mlw-10 (whose ID starts with mlw-1's): mlw-10's digest only.
+    after = fingerprints(rows(compute={"maxNodes": 9}), "settings")
+    assert (after[one.lower()], after[ten.lower()] != before[ten.lower()]) == (
+        before[one.lower()],
+        True,
+    )
+    # The private endpoint to mlw-1's storage, and the assignment at mlw-1: mlw-1's only.
+    after = fingerprints(rows(tags={"x": "y"}), "settings")
+    assert (after[one.lower()] != before[one.lower()], after[ten.lower()]) == (
+        True,
+        before[ten.lower()],
+    )
+    assert fingerprints(rows(), "other settings")[ten.lower()] != before[ten.lower()]
+
+
+@pytest.mark.parametrize("answer", ["redirect", "repeated $skipToken"])
+def test_resource_graph_goes_only_where_the_settings_point_and_pages_end(
+    app: App, answer: str
+) -> None:
+    workspaces = fleet(app, 2)
+    if answer == "redirect":
+        foreign = app.sim.foreign_url + "/providers/Microsoft.ResourceGraph/resources"
+        app.sim.inject_reply("resourcegraph.query", status=307, headers={"Location": foreign})
+    else:
+        page = {"totalRecords": 9, "count": 0, "data": [], "$skipToken": "again"}
+        app.sim.inject_reply("resourcegraph.query", body=page, times=2)
+
+    report = run(app, "guarded")
+
+    assert app.sim.requests_to("localhost") == [], "nothing, and no token, to another origin"
+    assert app.sim.count("resourcegraph.query") == (1 if answer == "redirect" else 2)
+    assert report.inventory.startswith("arm (Resource Graph unavailable: ")
+    assert reconciled(report) == {w.lower() for w in workspaces}

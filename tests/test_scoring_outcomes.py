@@ -1,0 +1,391 @@
+"""How a batch scoring job the app started ended, end to end: the registered functions
+(`on_ml_event`, `reconcile_all`, `start_scoring`), real SDK clients over HTTPS against the
+simulator, the ledger in Azurite.
+
+The job's completion event (or, when it was lost, the sweep's backstop) reads the job and records
+`BatchScoring.Completed` or `BatchScoring.Failed` (Canceled too) once: in the ledger, in the
+job's scoring-jobs row, as an outcome event. A job is the app's only if its scoring-jobs row says
+so: a user's job tagged like the app's costs no Azure call and is never announced.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.ml_events import APP_TAG, RUN_STATUS_CHANGED
+from shared.reconcilers.scoring_outcomes import BACKSTOP_LIMIT, BACKSTOP_WINDOW
+from shared.reconcilers.transient import TransientAzureError
+from shared.runtime import runtime
+from shared.scoring.records import JobRecord, ScoringRecords
+from tests.conftest import App
+from tools import host, scene
+from tools import retraining_scene as rs
+from tools import scoring_scene as ss
+
+pytestmark = pytest.mark.slow
+
+COMPLETED = "SynapseAmlAutomation.BatchScoring.Completed"
+FAILED = "SynapseAmlAutomation.BatchScoring.Failed"
+
+
+@pytest.fixture
+def rapp(app: App) -> App:
+    rs.seed_retraining(app.sim)
+    app.set_settings(**rs.retraining_settings())
+    return app
+
+
+def _scoring_job(app: App) -> dict[str, Any]:
+    """A scoring job the app started after a retrain (drift -> retrain -> completed -> scoring)."""
+    app.deliver(rs.monitor_breach_event(), "on_ml_event")
+    [retrain] = _jobs(app, "retraining")
+    app.sim.ml.set_job_status(scene.PROD, retrain["name"], "Completed")
+    app.deliver(rs.job_finished_event(retrain["name"], tags=retrain["properties"]["tags"]),
+                "on_ml_event")  # fmt: skip
+    [job] = _jobs(app, "scoring")
+    app.sim.reset_counts()
+    return job
+
+
+def _jobs(app: App, purpose: str, workspace: str = scene.PROD) -> list[dict[str, Any]]:
+    return [
+        j for j in app.sim.ml.jobs(workspace) if j["properties"]["tags"].get(APP_TAG) == purpose
+    ]
+
+
+def _finish(app: App, job: dict[str, Any], ends: str, **event: Any) -> dict[str, Any]:
+    """Azure ML ends the job; its completion event (not yet delivered)."""
+    error = "disk full" if ends == "Failed" else None
+    app.sim.ml.set_job_status(scene.PROD, job["name"], ends, error=error)
+    return rs.job_finished_event(job["name"], tags=job["properties"]["tags"], **event)
+
+
+def _announced(app: App) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in app.sim.eventgrid.published_events
+        if e["eventType"].startswith("SynapseAmlAutomation.BatchScoring.")
+        and e["eventType"].split(".")[2] in ("Completed", "Failed")
+    ]
+
+
+def _outcomes(workspace: str = scene.PROD) -> list[dict[str, Any]]:
+    return [
+        a
+        for a in runtime().ledger.actions(workspace)
+        if a["Kind"] == "batch-scoring" and a["Verdict"] in ("completed", "failed")
+    ]
+
+
+def _event_outcome(event_id: str) -> str:
+    row = runtime().ledger.event(event_id)
+    assert row is not None
+    return str(row["Outcome"])
+
+
+def _row(name: str) -> dict[str, Any]:
+    [row] = [r for r in _records().jobs() if r["JobName"] == name]
+    return row
+
+
+def _records(clock: Any = None) -> ScoringRecords:
+    table = runtime().ledger.table
+    return ScoringRecords(table) if clock is None else ScoringRecords(table, clock)
+
+
+def _job_reads(app: App, name: str) -> int:
+    return sum(1 for r in app.sim.requests if r.route == "ml.job.get" and r.path.endswith(name))
+
+
+def _azure_writes(app: App) -> list[Any]:
+    return [r for r in app.sim.writes() if r.route != "eventgrid.publish"]
+
+
+def _sweep() -> None:
+    host.fire_timer("reconcile_all")
+
+
+# ----------------------------------------------------------------------- the event
+
+
+def test_a_completed_scoring_job_is_recorded_and_announced_once(rapp: App) -> None:
+    job = _scoring_job(rapp)
+    event = _finish(rapp, job, "Completed")
+
+    rapp.deliver(event, "on_ml_event")
+
+    [announced] = _announced(rapp)
+    assert announced["eventType"] == COMPLETED
+    assert announced["subject"] == job["name"]
+    assert announced["data"]["workspaceId"] == scene.PROD
+    assert _event_outcome(event["id"]) == "scoring-completed"
+    [recorded] = _outcomes()
+    assert (recorded["Subject"], recorded["Verdict"], recorded["Outcome"]) == (
+        job["name"],
+        "completed",
+        "ended Completed",
+    )
+    assert '"endpoint": "' + rs.ENDPOINT in recorded["Evidence"]
+    row = _row(job["name"])
+    assert (row["Status"], bool(row["AnnouncedAt"])) == ("Completed", True)
+    assert _job_reads(rapp, job["name"]) == 1
+    assert _azure_writes(rapp) == []
+
+
+@pytest.mark.parametrize("status", ["Failed", "Canceled"])
+def test_a_failed_or_canceled_scoring_job_is_announced_as_failed(
+    rapp: App, status: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = _scoring_job(rapp)
+    event = _finish(rapp, job, status, event_type=RUN_STATUS_CHANGED, status=status)
+
+    with caplog.at_level(logging.INFO):
+        rapp.deliver(event, "on_ml_event")
+
+    [announced] = _announced(rapp)
+    assert announced["eventType"] == FAILED
+    assert announced["data"]["outcome"] == f"ended {status}"
+    [recorded] = _outcomes()
+    assert recorded["Verdict"] == "failed"
+    assert recorded["Reason"].startswith(f"scoring job {job['name']} ended {status}")
+    assert ("disk full" in recorded["Reason"]) is (status == "Failed")
+    assert _row(job["name"])["Status"] == status
+    assert _event_outcome(event["id"]) == f"scoring-{status.lower()}"
+    [line] = [r for r in caplog.records if getattr(r, "verdict", "") == "failed"]
+    assert line.levelno == logging.WARNING
+    assert (line.kind, line.subject_id) == ("batch-scoring", job["name"])  # type: ignore[attr-defined]
+
+
+def test_a_redelivered_or_twin_event_announces_nothing_more_and_reads_nothing(rapp: App) -> None:
+    job = _scoring_job(rapp)
+    event = _finish(rapp, job, "Completed")
+    rapp.deliver(event, "on_ml_event")
+    rapp.sim.reset_counts()
+
+    rapp.deliver(event, "on_ml_event")  # redelivered
+    twin = rs.job_finished_event(job["name"], tags=job["properties"]["tags"],
+                                 event_type=RUN_STATUS_CHANGED, status="Completed")  # fmt: skip
+    rapp.deliver(twin, "on_ml_event")
+
+    assert len(_announced(rapp)) == 1
+    assert len(_outcomes()) == 1
+    assert _event_outcome(twin["id"]) == "already-recorded"
+    assert rapp.non_token_requests() == []
+
+
+def test_the_job_is_read_not_the_event(rapp: App) -> None:
+    job = _scoring_job(rapp)
+    event = _finish(rapp, job, "Running")
+
+    # Azure ML still says Running: nothing is announced; Event Grid redelivers the event.
+    with pytest.raises(TransientAzureError, match="read again on redelivery"):
+        rapp.deliver(event, "on_ml_event")
+    assert _announced(rapp) == []
+    assert _event_outcome(event["id"]) == "failed"
+
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Failed")
+    rapp.deliver(event, "on_ml_event")
+    assert [e["eventType"] for e in _announced(rapp)] == [FAILED]
+
+
+def test_an_unavailable_read_is_recorded_and_redelivered(rapp: App) -> None:
+    job = _scoring_job(rapp)
+    event = _finish(rapp, job, "Completed")
+    rapp.sim.inject("ml.job.get", status=503, times=20, retry_after=0)
+
+    with pytest.raises(TransientAzureError):
+        rapp.deliver(event, "on_ml_event")
+    assert _announced(rapp) == []
+    [retry] = [a for a in runtime().ledger.actions(scene.PROD) if a["Verdict"] == "retry"]
+    assert retry["Outcome"].startswith("failed (will retry)")
+
+    rapp.sim.clear_faults()
+    rapp.deliver(event, "on_ml_event")
+    assert [e["eventType"] for e in _announced(rapp)] == [COMPLETED]
+
+
+def test_a_users_job_tagged_like_the_apps_costs_no_azure_call(rapp: App) -> None:
+    _scoring_job(rapp)
+    tags = {APP_TAG: "scoring", "trigger": "retraining-completed"}
+    rapp.sim.ml.add_job(
+        scene.PROD,
+        {
+            "id": f"{scene.PROD}/jobs/users-scoring",
+            "name": "users-scoring",
+            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+            "properties": {"jobType": "Pipeline", "status": "Failed", "tags": tags},
+        },
+    )
+    event = rs.job_finished_event("users-scoring", tags=tags)
+
+    rapp.deliver(event, "on_ml_event")
+    _sweep()
+
+    assert _event_outcome(event["id"]) == "ignored"
+    assert _job_reads(rapp, "users-scoring") == 0
+    assert _announced(rapp) == []
+
+
+def test_the_apps_job_name_in_another_workspace_is_not_the_apps(rapp: App) -> None:
+    job = _scoring_job(rapp)
+    _finish(rapp, job, "Completed")
+    event = rs.job_finished_event(job["name"], workspace_id=scene.DEV,
+                                  tags=job["properties"]["tags"])  # fmt: skip
+
+    rapp.deliver(event, "on_ml_event")
+
+    assert _event_outcome(event["id"]) == "ignored"
+    assert rapp.non_token_requests() == []
+    assert _announced(rapp) == []
+
+
+# ---------------------------------------------------------------------- the backstop
+
+
+def test_the_sweep_announces_a_job_whose_event_was_lost_once(rapp: App) -> None:
+    job = _scoring_job(rapp)
+    late = _finish(rapp, job, "Canceled")
+
+    _sweep()
+    assert [e["eventType"] for e in _announced(rapp)] == [FAILED]
+    [recorded] = _outcomes()
+    assert recorded["Trigger"].startswith("sweep:")
+    assert _row(job["name"])["Status"] == "Canceled"
+
+    rapp.sim.reset_counts()
+    _sweep()  # the next sweep does not read it again
+    rapp.deliver(late, "on_ml_event")  # nor does its event, should it come after all
+    assert len(_announced(rapp)) == 1
+    assert _job_reads(rapp, job["name"]) == 0
+    assert _event_outcome(late["id"]) == "already-recorded"
+
+
+def test_the_sweep_after_the_event_announces_nothing_more(rapp: App) -> None:
+    job = _scoring_job(rapp)
+    rapp.deliver(_finish(rapp, job, "Completed"), "on_ml_event")
+    rapp.sim.reset_counts()
+
+    _sweep()
+
+    assert len(_announced(rapp)) == 1
+    assert _job_reads(rapp, job["name"]) == 0
+
+
+def test_the_sweep_leaves_a_running_job_for_later(rapp: App) -> None:
+    job = _scoring_job(rapp)
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Running")
+
+    _sweep()
+    assert _announced(rapp) == []
+    assert _job_reads(rapp, job["name"]) == 1
+
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Completed")
+    _sweep()
+    assert [e["eventType"] for e in _announced(rapp)] == [COMPLETED]
+
+
+def test_an_unavailable_read_fails_the_sweep_after_it_reconciled_every_workspace(
+    rapp: App,
+) -> None:
+    job = _scoring_job(rapp)
+    _finish(rapp, job, "Completed")
+    rapp.sim.inject("ml.job.get", status=503, times=20, retry_after=0)
+
+    with pytest.raises(TransientAzureError, match=job["name"]):
+        _sweep()
+    assert _announced(rapp) == []
+    assert rapp.sim.count("aml.workspace.get") >= 2  # the workspaces still had their turn
+
+    rapp.sim.clear_faults()
+    _sweep()
+    assert [e["eventType"] for e in _announced(rapp)] == [COMPLETED]
+
+
+def test_the_backstop_is_bounded_by_count_and_age(rapp: App) -> None:
+    # Jobs the app recorded: one older than the window, then more than a run reads.
+    now = datetime.now(UTC)
+    clock = {"now": now - BACKSTOP_WINDOW - timedelta(hours=1)}
+    records = _records(lambda: clock["now"])
+    names = [f"batchjob-{i:03d}" for i in range(BACKSTOP_LIMIT + 6)]
+    for i, name in enumerate(names):
+        if i == 1:
+            clock["now"] = now - timedelta(hours=1)
+        rapp.sim.ml.add_job(
+            scene.PROD,
+            {
+                "id": f"{scene.PROD}/jobs/{name}",
+                "name": name,
+                "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+                "properties": {"jobType": "Pipeline", "status": "Completed", "tags": {}},
+            },
+        )
+        records.record_job(
+            JobRecord(
+                name,
+                scene.PROD,
+                rs.ENDPOINT,
+                None,
+                "uri_folder",
+                rs.SCORING_INPUT,
+                "",
+                None,
+                None,
+                None,
+                "Running",
+            )
+        )
+        clock["now"] += timedelta(seconds=1)
+    rapp.sim.reset_counts()
+
+    _sweep()
+
+    assert _job_reads(rapp, names[0]) == 0  # older than the window
+    read = [name for name in names if _job_reads(rapp, name)]
+    assert read == names[1 : BACKSTOP_LIMIT + 1]  # the oldest first, at most the limit
+    _sweep()
+    assert {e["subject"] for e in _announced(rapp)} == set(names[1:])
+
+
+# ---------------------------------------------------------- HTTP jobs, modes, off
+
+
+def test_a_job_started_over_http_is_announced_with_retraining_off(scoring: App) -> None:
+    response = host.call_http(
+        "start_scoring",
+        method="POST",
+        url=f"{ss.APP_URL}/scoring-jobs",
+        headers={"Content-Type": "application/json", **ss.caller_headers(ss.LOGIC_APP)},
+        body=b'{"endpoint": "fraud-scoring", "input": {"type": "uri_folder", "path": "'
+        + ss.INPUT.encode()
+        + b'"}}',
+    )
+    assert response.status_code == 202
+    [job] = _jobs(scoring, "scoring")
+    assert runtime().retraining is None
+
+    scoring.deliver(_finish(scoring, job, "Failed"), "on_ml_event")
+
+    [announced] = _announced(scoring)
+    assert (announced["eventType"], announced["subject"]) == (FAILED, job["name"])
+    assert _row(job["name"])["Status"] == "Failed"
+
+
+def test_dry_run_records_and_announces_the_end_once_and_writes_nothing(rapp: App) -> None:
+    job = _scoring_job(rapp)
+    rapp.set_settings(**rs.retraining_settings(AUTOMATION_MODE="dry-run"))
+    event = _finish(rapp, job, "Completed")
+
+    rapp.deliver(event, "on_ml_event")
+    rapp.deliver(event, "on_ml_event")
+    _sweep()
+
+    [announced] = _announced(rapp)
+    assert announced["data"]["mode"] == "dry-run"
+    [recorded] = _outcomes()
+    assert recorded["Mode"] == "dry-run"
+    assert _azure_writes(rapp) == []
+    assert _row(job["name"])["Status"] == "Completed"
