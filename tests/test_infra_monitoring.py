@@ -280,21 +280,33 @@ def test_the_runs_query_reads_every_retraining_kind_and_no_other() -> None:
 
 
 def _extra_keys() -> set[str]:
-    """The keys of every literal `extra={...}` a decision line is given in shared/ and handlers/."""
-    keys: set[str] = set()
-    for path in [*(REPO / "shared").rglob("*.py"), *(REPO / "handlers").rglob("*.py")]:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (
-                isinstance(node, ast.keyword)
-                and node.arg == "extra"
-                and isinstance(node.value, ast.Dict)
-            ):
-                keys |= {
-                    k.value
-                    for k in node.value.keys
-                    if isinstance(k, ast.Constant) and isinstance(k.value, str)
-                }
-    return keys
+    """The keys a decision line is given in shared/ and handlers/: of every literal
+    `extra={...}`, and of the dict literals returned by the functions called as `extra=f(...)`."""
+    trees = [
+        ast.parse(path.read_text(encoding="utf-8"))
+        for path in [*(REPO / "shared").rglob("*.py"), *(REPO / "handlers").rglob("*.py")]
+    ]
+    dicts: list[ast.Dict] = []
+    builders: set[str] = set()
+    for node in (n for tree in trees for n in ast.walk(tree)):
+        if isinstance(node, ast.keyword) and node.arg == "extra":
+            if isinstance(node.value, ast.Dict):
+                dicts.append(node.value)
+            elif isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name):
+                builders.add(node.value.func.id)
+    for node in (n for tree in trees for n in ast.walk(tree)):
+        if isinstance(node, ast.FunctionDef) and node.name in builders:
+            dicts += [
+                r.value
+                for r in ast.walk(node)
+                if isinstance(r, ast.Return) and isinstance(r.value, ast.Dict)
+            ]
+    return {
+        k.value
+        for d in dicts
+        for k in d.keys
+        if isinstance(k, ast.Constant) and isinstance(k.value, str)
+    }
 
 
 def test_every_query_reads_only_what_a_decision_line_carries(
