@@ -64,7 +64,6 @@ WANTED_DRIFT = {
 }
 WANTED_COMPLETION = {
     "ml.job.get": 1,  # the job is read, the event's status is not trusted
-    "ml.job.list": 1,  # a scoring job tagged with this retraining job already?
     "ml.batch_endpoint.get": 1,  # the scoring URI
     "ml.scoring.invoke": 1,
     "eventgrid.publish": 1,
