@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from simulator import AzureSimulator
-from simulator.server import WRITE_METHODS, Request
+from simulator.server import POST_READS, WRITE_METHODS, Request
 from tools.local_azure import LocalAzure, local_azure
 from tools.table import render
 
@@ -208,8 +208,9 @@ OUTCOME_ROUTE = "eventgrid.publish"
 
 
 def is_resource_write(request: Request) -> bool:
-    """A write to an Azure resource (ARM or data plane): not a token, not outcome publishing."""
-    return request.method in WRITE_METHODS and request.route not in ("token", OUTCOME_ROUTE)
+    """A write to an Azure resource (ARM or data plane): not a token or a Resource Graph query
+    (POSTs that read), not outcome publishing."""
+    return request.method in WRITE_METHODS and request.route not in POST_READS | {OUTCOME_ROUTE}
 
 
 def resource_writes(sim: AzureSimulator) -> list[Request]:

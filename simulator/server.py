@@ -45,7 +45,8 @@ _AUDIENCES: Final = {
     "ml": ML_AUDIENCE,
 }
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
-_READS: Final = frozenset({"token", "resourcegraph.query"})
+# Routes whose POST reads: a token, a Resource Graph query.
+POST_READS: Final = frozenset({"token", "resourcegraph.query"})
 _ARM_READS: Final = frozenset({"GET", "HEAD"})
 #: Items per page on the paged lists until a test sets another size.
 DEFAULT_PAGE_SIZE: Final = 50
@@ -396,7 +397,7 @@ class SimulatorServer:
         Resource Graph queries)."""
         with self.lock:
             return [
-                r for r in self._requests if r.method in WRITE_METHODS and r.route not in _READS
+                r for r in self._requests if r.method in WRITE_METHODS and r.route not in POST_READS
             ]
 
     def requests_to(self, host_prefix: str) -> list[Request]:
