@@ -115,9 +115,7 @@ class RoleAssignmentDecision:
 
 
 def _verified_approved(
-    workspace_id: ArmId,
-    connections: Sequence[PrivateEndpointConnection],
-    evidence: SynapseEvidence,
+    workspace_id: ArmId, connections: Sequence[PrivateEndpointConnection], evidence: SynapseEvidence
 ) -> str | None:
     """The name of an approved connection that this Synapse workspace provably owns, if any."""
     index = EvidenceIndex(workspace_id, [evidence])

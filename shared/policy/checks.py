@@ -258,10 +258,7 @@ def compute_local_auth(facts: WorkspaceFacts, params: PolicyParameters) -> list[
     reads=("computes",),
     policy=AzurePolicy(
         COMPUTES,
-        _computes_of(
-            CLUSTERS_AND_INSTANCES,
-            _missing_or(f"{COMPUTES}/subnet.id", "equals", ""),
-        ),
+        _computes_of(CLUSTERS_AND_INSTANCES, _missing_or(f"{COMPUTES}/subnet.id", "equals", "")),
         BuiltIn(
             "7804b5c7-01dc-4723-969b-ae300cc07ff1",
             "Azure Machine Learning Computes should be in a virtual network",
