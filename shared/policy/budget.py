@@ -29,11 +29,8 @@ class RemediationBudget:
     ) -> None:
         if limit < 0 or failure_limit < 1:
             raise ValueError("the limit must be >= 0 and the failure limit >= 1")
-        self.limit = limit
-        self.failure_limit = failure_limit
-        self.per_hour = per_hour
-        self.attempted = 0
-        self.failed = 0
+        self.limit, self.failure_limit, self.per_hour = limit, failure_limit, per_hour
+        self.attempted = self.failed = 0
         self._announced: set[Stop] = set()
         self._hours: dict[str, tuple[datetime, ...]] = {}
 
@@ -57,8 +54,7 @@ class RemediationBudget:
 
     def spend(self, *, failed: bool) -> None:
         self.attempted += 1
-        if failed:
-            self.failed += 1
+        self.failed += failed
 
     def hour_slot(self, workspace_id: str, limit: int, now: datetime) -> datetime | None:
         """`hourly_slot` over this run's own remediations (no ledger: `plan`)."""
