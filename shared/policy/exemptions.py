@@ -93,9 +93,9 @@ def is_scope(value: str) -> bool:
     return bool(chain) and same_arm_id(chain[-1], value)
 
 
-def parse_exemptions(text: str, known_rules: Iterable[str] | None = None) -> tuple[Exemption, ...]:
+def parse_exemptions(text: str) -> tuple[Exemption, ...]:
     """`POLICY_EXEMPTIONS`; ValueError names the entry (1-based) and the problem."""
-    rules = set(RULES if known_rules is None else known_rules)
+    rules = set(RULES)
     try:
         raw = json.loads(text)
     except ValueError as error:
