@@ -37,16 +37,23 @@ POLICY_SET: tuple[str, ...] = (
 )
 
 
-def ordered_rules() -> list[Rule]:
+def ordered_rules(rule_ids: Iterable[str] | None = None) -> list[Rule]:
+    """The rules (or those named) in order; an unknown id raises (a typo must not check less)."""
+    wanted = set(RULES) if rule_ids is None else set(rule_ids)
+    unknown = sorted(wanted - set(RULES))
+    if unknown:
+        raise ValueError(f"unknown policy rule(s): {', '.join(unknown)}")
     # Rules registered outside the table (none today) follow it, by id.
     order = [*POLICY_SET, *sorted(set(RULES) - set(POLICY_SET))]
-    return [RULES[rule_id] for rule_id in order if rule_id in RULES]
+    return [RULES[rule_id] for rule_id in order if rule_id in wanted]
 
 
-def evaluate(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
-    """Every rule; one with nothing to judge gets a not-applicable finding."""
+def evaluate(
+    facts: WorkspaceFacts, params: PolicyParameters, rule_ids: Iterable[str] | None = None
+) -> list[Finding]:
+    """Run the rules (all by default); one with nothing to judge gets a not-applicable finding."""
     findings: list[Finding] = []
-    for declared in ordered_rules():
+    for declared in ordered_rules(rule_ids):
         found = declared.check(facts, params)
         if not found:
             why = "; ".join(_NOTHING.get(read, f"no {read} to judge") for read in declared.reads)
