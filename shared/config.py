@@ -342,7 +342,7 @@ def _tied_audience(reader: _Reader, destination: TokenDestination, url: str | No
     return None if url is None else destination.audience(url, _host(url), explicit)
 
 
-def _aml_audience(reader: _Reader, arm_endpoint: str, inference_domain: str) -> str:
+def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
     """Azure ML's data-plane audience: that of ARM_ENDPOINT's cloud, or AML_AUDIENCE, which a
     host of no known cloud needs, in ARM_ENDPOINT and in AML_INFERENCE_DOMAIN alike.
 
@@ -350,7 +350,6 @@ def _aml_audience(reader: _Reader, arm_endpoint: str, inference_domain: str) -> 
     under would send the ML token anywhere: at least three labels (a public suffix such as
     `co.uk` has fewer), never a parent of a known cloud's inference domain."""
     explicit = _stated_audience(reader, ARM_ML)
-    domain = inference_domain
     parent = any(suffix.endswith("." + domain) for suffix, _ in AML_INFERENCE.clouds)
     if AML_INFERENCE.cloud_audience(domain) is None and (domain.count(".") < 2 or parent):
         raise _invalid(
@@ -364,9 +363,6 @@ def _aml_audience(reader: _Reader, arm_endpoint: str, inference_domain: str) -> 
     return ARM_ML.audience(arm_endpoint, _host(arm_endpoint), explicit)
 
 
-# --- end of where tokens may go ------------------------------------------------------------------
-
-
 def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None:
     audience = _tied_audience(reader, OUTCOME_TOPIC, endpoint)
     if audience is not None and audience.lower() != EVENTGRID_AUDIENCE:
@@ -374,6 +370,9 @@ def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None
         expected = f"the Event Grid publisher requests tokens for {EVENTGRID_AUDIENCE} only"
         raise _invalid("OUTCOME_TOPIC_AUDIENCE", audience, expected)
     return audience
+
+
+# --- end of where tokens may go ------------------------------------------------------------------
 
 
 def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
@@ -589,12 +588,9 @@ def _not_json(constant: str) -> object:
 
 
 def _json_object(reader: _Reader, name: str) -> str:
-    value = reader.json_text(name)
-    if value is None:
-        return "{}"
     try:
         # NaN and Infinity are not JSON (Python reads them): Azure would refuse the job.
-        loaded = json.loads(value, parse_constant=_not_json)
+        loaded = json.loads(reader.json_text(name) or "{}", parse_constant=_not_json)
     except ValueError as error:
         raise SettingsError(f"{name} is not valid JSON: {error}") from None
     if not isinstance(loaded, dict):
@@ -916,7 +912,9 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
             "MAX_REMEDIATIONS_PER_HOUR", at_most=MAX_REMEDIATIONS_PER_HOUR, expected=per_hour
         )
         or 10,
-        policy_exemptions=_exemptions(reader),
+        policy_exemptions=_parsed(
+            "POLICY_EXEMPTIONS", parse_exemptions, reader.json_text("POLICY_EXEMPTIONS") or "[]"
+        ),
         policy_assignment_ids=_assignment_ids("POLICY_ASSIGNMENT_IDS", reader),
         synapse_dev_audience=_tied_audience(reader, SYNAPSE_DEV, synapse_dev) or "",
         retraining=_retraining(reader, scope, allowed_inputs),
@@ -946,10 +944,7 @@ def _object_ids(name: str, reader: _Reader) -> frozenset[str]:
 
 def _json_list(reader: _Reader, name: str) -> tuple[str, ...]:
     """A JSON array of ARM scopes (ML_SCOPES, ML_SCOPE_EXCLUDE); empty when unset."""
-    value = reader.json_text(name)
-    if value is None:
-        return ()
-    scopes = _parsed(name, parse_scopes, value)
+    scopes = _parsed(name, parse_scopes, reader.json_text(name) or "[]")
 
     def problem(item: str) -> str | None:
         # Azure's naming rules, for the names the app builds URLs from.
@@ -972,11 +967,6 @@ def _scope(reader: _Reader, scopes: tuple[str, ...], listed: tuple[ArmId, ...]) 
     parsed_tag = _parsed("ML_SCOPE_TAG", parse_tag, tag) if tag is not None else None
     extra = tuple(i for i in listed if not any(same_arm_id(i, s) for s in scopes))
     return Scope(scopes + extra, _json_list(reader, "ML_SCOPE_EXCLUDE"), parsed_tag)
-
-
-def _exemptions(reader: _Reader) -> tuple[Exemption, ...]:
-    value = reader.json_text("POLICY_EXEMPTIONS")
-    return () if value is None else _parsed("POLICY_EXEMPTIONS", parse_exemptions, value)
 
 
 _ASSIGNMENT = re.compile(
