@@ -216,10 +216,8 @@ def workspace_hbi(facts: WorkspaceFacts, params: PolicyParameters) -> list[Findi
     elif observed is True:
         status, message = _OK, f"workspace {name} has hbiWorkspace true"
     else:
-        status, message = (
-            _NC,
-            f"workspace {name} has hbiWorkspace {observed!r}, HBI_REQUIRED is true",
-        )
+        status = _NC
+        message = f"workspace {name} has hbiWorkspace {observed!r}, HBI_REQUIRED is true"
     return [_finding("workspace-hbi", facts.id, status, message)]
 
 
@@ -416,17 +414,13 @@ def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> lis
         observed, label = compute.remote_login_port_public_access, _label(compute)
         if _is(observed, DISABLED):
             status, message = _OK, f"{label} has remoteLoginPortPublicAccess {observed!r}"
-        elif observed is None:
-            status = _NC
-            message = (
-                f"{label} does not report remoteLoginPortPublicAccess (public SSH may be open)"
-            )
         else:
             status = _NC
             message = (
-                f"{label} has remoteLoginPortPublicAccess {observed!r}, not 'Disabled' "
-                "(public SSH may be open)"
-            )
+                f"{label} does not report remoteLoginPortPublicAccess"
+                if observed is None
+                else f"{label} has remoteLoginPortPublicAccess {observed!r}, not 'Disabled'"
+            ) + " (public SSH may be open)"
         findings.append(_finding("compute-remote-login", compute.id, status, message))
     return findings
 
