@@ -880,6 +880,11 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     arm_endpoint = reader.https_url("ARM_ENDPOINT", "https://management.azure.com")
     outcome_topic = reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT")
     inference_domain = _domain(reader, "AML_INFERENCE_DOMAIN", "inference.ml.azure.com")
+    synapse_dev = reader.https_url(
+        "SYNAPSE_DEV_ENDPOINT",
+        "https://{workspace}.dev.azuresynapse.net",
+        template_field="workspace",
+    )
     per_hour = f"expected a whole number from 1 to {MAX_REMEDIATIONS_PER_HOUR}"
     return Settings(
         ml_workspace_ids=ml_workspace_ids,
@@ -888,19 +893,9 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         policy_mode=PolicyMode(reader.choice("POLICY_MODE", PolicyMode)),
         reject_unverified=reader.flag("REJECT_UNVERIFIED", default=False),
         arm_endpoint=arm_endpoint,
-        synapse_dev_endpoint=(
-            synapse_dev := reader.https_url(
-                "SYNAPSE_DEV_ENDPOINT",
-                "https://{workspace}.dev.azuresynapse.net",
-                template_field="workspace",
-            )
-        ),
+        synapse_dev_endpoint=synapse_dev,
         azure_client_id=reader.checked("AZURE_CLIENT_ID", _is_guid, "expected a client ID (GUID)"),
-        ledger=(
-            LedgerSettings(table_endpoint=None, connection_string=None, table_name="unused")
-            if without_ledger
-            else _ledger(reader)
-        ),
+        ledger=LedgerSettings(None, None, "unused") if without_ledger else _ledger(reader),
         reconcile_schedule=reader.ncrontab("RECONCILE_SCHEDULE"),
         allowed_compute_vm_sizes=reader.words("ALLOWED_COMPUTE_VM_SIZES"),
         max_cluster_nodes=reader.count("MAX_CLUSTER_NODES"),
