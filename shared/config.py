@@ -487,13 +487,14 @@ class _Reader:
         _each(name, ids, problem, unique=True)
         return tuple(ArmId(candidate) for candidate in ids)
 
-    def https_url(self, name: str, default: str, *, template_field: str | None = None) -> str:
+    def https_url(self, name: str, default: str) -> str:
+        """A URL template when `default` is one (holds `{workspace}`)."""
         value = self.optional(name) or default
-        probe = value.replace("{" + template_field + "}", "workspace") if template_field else value
-        if not _is_https_url(probe):
+        template = "{workspace}" in default
+        if not _is_https_url(value.replace("{workspace}", "workspace") if template else value):
             raise _invalid(name, value, _HTTPS_URL)
-        if template_field and "{" + template_field + "}" not in value:
-            expected = f"expected a URL template containing {{{template_field}}}, such as {default}"
+        if template and "{workspace}" not in value:
+            expected = f"expected a URL template containing {{workspace}}, such as {default}"
             raise _invalid(name, value, expected)
         return value.rstrip("/")
 
@@ -880,11 +881,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     arm_endpoint = reader.https_url("ARM_ENDPOINT", "https://management.azure.com")
     outcome_topic = reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT")
     inference_domain = _domain(reader, "AML_INFERENCE_DOMAIN", "inference.ml.azure.com")
-    synapse_dev = reader.https_url(
-        "SYNAPSE_DEV_ENDPOINT",
-        "https://{workspace}.dev.azuresynapse.net",
-        template_field="workspace",
-    )
+    synapse = reader.https_url("SYNAPSE_DEV_ENDPOINT", "https://{workspace}.dev.azuresynapse.net")
     per_hour = f"expected a whole number from 1 to {MAX_REMEDIATIONS_PER_HOUR}"
     return Settings(
         ml_workspace_ids=ml_workspace_ids,
@@ -893,7 +890,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         policy_mode=PolicyMode(reader.choice("POLICY_MODE", PolicyMode)),
         reject_unverified=reader.flag("REJECT_UNVERIFIED", default=False),
         arm_endpoint=arm_endpoint,
-        synapse_dev_endpoint=synapse_dev,
+        synapse_dev_endpoint=synapse,
         azure_client_id=reader.checked("AZURE_CLIENT_ID", _is_guid, "expected a client ID (GUID)"),
         ledger=LedgerSettings(None, None, "unused") if without_ledger else _ledger(reader),
         reconcile_schedule=reader.ncrontab("RECONCILE_SCHEDULE"),
@@ -911,7 +908,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
             "POLICY_EXEMPTIONS", parse_exemptions, reader.json_text("POLICY_EXEMPTIONS") or "[]"
         ),
         policy_assignment_ids=_assignment_ids("POLICY_ASSIGNMENT_IDS", reader),
-        synapse_dev_audience=_tied_audience(reader, SYNAPSE_DEV, synapse_dev) or "",
+        synapse_dev_audience=_tied_audience(reader, SYNAPSE_DEV, synapse) or "",
         retraining=_retraining(reader, scope, allowed_inputs),
         aml_inference_domain=inference_domain,
         aml_audience=_aml_audience(reader, arm_endpoint, inference_domain),
