@@ -267,16 +267,11 @@ def compute_subnet(facts: WorkspaceFacts, params: PolicyParameters) -> list[Find
     """Every compute cluster and instance sits in a subnet; otherwise its nodes get public IPs.
     Other compute types bring their own network and are not judged."""
     return [
-        _finding(
-            "compute-subnet",
-            compute.id,
-            _OK,
-            f"{_label(compute)} sits in subnet {compute.subnet_id!r}",
-        )
-        if compute.subnet_id
-        else _finding("compute-subnet", compute.id, _NC, f"{_label(compute)} reports no subnet")
-        for compute in facts.computes
-        if _is_any(compute.compute_type, (AML_COMPUTE, COMPUTE_INSTANCE))
+        _finding("compute-subnet", c.id, _OK, f"{_label(c)} sits in subnet {c.subnet_id!r}")
+        if c.subnet_id
+        else _finding("compute-subnet", c.id, _NC, f"{_label(c)} reports no subnet")
+        for c in facts.computes
+        if _is_any(c.compute_type, CLUSTERS_AND_INSTANCES)
     ]
 
 
@@ -304,7 +299,7 @@ def compute_vm_size(facts: WorkspaceFacts, params: PolicyParameters) -> list[Fin
     for compute in facts.computes:
         observed, label = compute.vm_size, _label(compute)
         if observed is None:
-            if not _is_any(compute.compute_type, (AML_COMPUTE, COMPUTE_INSTANCE)):
+            if not _is_any(compute.compute_type, CLUSTERS_AND_INSTANCES):
                 continue
             status, message = _NC, f"{label} does not report vmSize"
         elif observed.isascii() and observed.lower() in allowed_lower:
