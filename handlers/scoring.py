@@ -269,18 +269,13 @@ def _openapi_spec(req: func.HttpRequest, settings: Settings) -> func.HttpRespons
     return _json(200, build_spec(host=settings.api_host))
 
 
-bp.function_name("start_scoring")(
-    bp.route(route=JOBS_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)(
-        _serve("start_scoring", _start_scoring)
+for _name, _route, _method, _handle in (
+    ("start_scoring", JOBS_ROUTE, "POST", _start_scoring),
+    ("get_scoring_job", JOB_ROUTE, "GET", _get_scoring_job),
+    ("openapi_spec", SPEC_ROUTE, "GET", _openapi_spec),
+):
+    bp.function_name(_name)(
+        bp.route(route=_route, methods=[_method], auth_level=func.AuthLevel.ANONYMOUS)(
+            _serve(_name, _handle)
+        )
     )
-)
-bp.function_name("get_scoring_job")(
-    bp.route(route=JOB_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(
-        _serve("get_scoring_job", _get_scoring_job)
-    )
-)
-bp.function_name("openapi_spec")(
-    bp.route(route=SPEC_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(
-        _serve("openapi_spec", _openapi_spec)
-    )
-)

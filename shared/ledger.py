@@ -33,6 +33,11 @@ _BATCH_LIMIT = 100
 _BATCH_BYTES = 3 * 1024 * 1024
 
 
+def newest_first_key() -> str:
+    """A row key for rows read newest first: they come back in key order, so an inverted clock."""
+    return f"{(1 << 63) - 1 - time.time_ns():019d}:{uuid.uuid4().hex[:12]}"
+
+
 def actions_partition(target_id: str) -> str:
     """Actions are partitioned by the resource reconciled (an AML workspace), newest first."""
     return "actions:" + table_key(target_id.lower().strip("/"))
@@ -125,8 +130,7 @@ class Ledger:
             partition = actions_partition(record.target_id)
             entity = {
                 "PartitionKey": partition,
-                # Rows come back in key order: an inverted clock puts the newest first.
-                "RowKey": f"{(1 << 63) - 1 - time.time_ns():019d}:{uuid.uuid4().hex[:12]}",
+                "RowKey": newest_first_key(),
                 "TargetId": record.target_id,
                 "Kind": record.kind,
                 "Verdict": record.verdict,

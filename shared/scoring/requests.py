@@ -230,29 +230,17 @@ def parse_body(content_type: str | None, body: bytes) -> object:
 def resolve_endpoint(value: str, allowed: Sequence[ArmId]) -> ArmId:
     """The allowed batch endpoint that `value` names: its ARM ID, or a name exactly one has."""
     if value.startswith("/"):
-        for endpoint in allowed:
-            if same_arm_id(value, endpoint):
-                return endpoint
-        raise RefusedError(
-            problems.unprocessable("endpoint", "the endpoint is not in SCORING_ALLOWED_ENDPOINTS")
-        )
-    # same_arm_id: case-insensitive, ASCII only (a lookalike such as the Kelvin sign, which
-    # lower() folds onto 'k', names nothing).
-    matches = [endpoint for endpoint in allowed if same_arm_id(name_of(endpoint), value)]
+        matches = [endpoint for endpoint in allowed if same_arm_id(value, endpoint)][:1]
+        none = "the endpoint is not in SCORING_ALLOWED_ENDPOINTS"
+    else:
+        # same_arm_id: case-insensitive, ASCII only (a lookalike such as the Kelvin sign, which
+        # lower() folds onto 'k', names nothing).
+        matches = [endpoint for endpoint in allowed if same_arm_id(name_of(endpoint), value)]
+        none = "no endpoint of that name is in SCORING_ALLOWED_ENDPOINTS"
     if len(matches) == 1:
         return matches[0]
-    if not matches:
-        raise RefusedError(
-            problems.unprocessable(
-                "endpoint", "no endpoint of that name is in SCORING_ALLOWED_ENDPOINTS"
-            )
-        )
-    raise RefusedError(
-        problems.unprocessable(
-            "endpoint",
-            f"{len(matches)} allowed endpoints have that name; send the ARM ID of the one meant",
-        )
-    )
+    detail = f"{len(matches)} allowed endpoints have that name; send the ARM ID of the one meant"
+    raise RefusedError(problems.unprocessable("endpoint", detail if matches else none))
 
 
 def validate(document: object, allowed: Sequence[ArmId], inputs: AllowedInputs) -> ScoringRequest:
