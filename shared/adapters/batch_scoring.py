@@ -36,16 +36,11 @@ class ScoringUriRejectedError(JudgedAnswerError):
 
 
 class UnexpectedResponseError(transport.MalformedResponseError):
-    """Azure answered with a body of the wrong shape (permanent: recorded, not retried).
-
-    A `MalformedResponseError`, so every caller that handles a malformed answer of any adapter
-    (an `AzureError`, never transient) handles this one too."""
+    """Azure answered with a body of the wrong shape (permanent: recorded, not retried)."""
 
 
 @dataclass(frozen=True)
 class ScoringInput:
-    """What a scoring job reads."""
-
     kind: Literal["uri_folder", "uri_file"]
     path: str
 
@@ -57,8 +52,6 @@ class ScoringInput:
 
 @dataclass(frozen=True)
 class BatchEndpoint:
-    """A batch endpoint as ARM describes it."""
-
     id: ArmId
     workspace_id: ArmId
     name: str
@@ -68,15 +61,13 @@ class BatchEndpoint:
 
 @dataclass(frozen=True)
 class ScoringJob:
-    """A batch scoring job as Azure reports it."""
-
     name: str
     workspace_id: ArmId
     status: str
     endpoint_id: str | None
     deployment: str | None
-    start_time: str | None
-    end_time: str | None
+    start_time: str | None = None
+    end_time: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -114,9 +105,8 @@ def check_scoring_uri(uri: str, domain: str) -> str:
 
 
 def raise_for_status(response: Any) -> None:
-    """Raise azure-core's error for a failed response, as the generated SDKs do (404 is
-    `ResourceNotFoundError`, 409 `ResourceExistsError`, 401 `ClientAuthenticationError`), with
-    ARM's error body parsed."""
+    """Raise azure-core's error for a failed response as the generated SDKs do, with ARM's error
+    body parsed."""
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,
@@ -126,12 +116,8 @@ def raise_for_status(response: Any) -> None:
     )
     from azure.mgmt.core.exceptions import ARMErrorFormat
 
-    error_map = {
-        401: ClientAuthenticationError,
-        404: ResourceNotFoundError,
-        409: ResourceExistsError,
-    }
-    map_error(response.status_code, response, error_map)
+    errors = {401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError}
+    map_error(response.status_code, response, errors)
     raise HttpResponseError(response=response, error_format=ARMErrorFormat)
 
 
@@ -142,6 +128,13 @@ def _require_str(body: Mapping[str, Any], name: str, what: str) -> str:
     return value
 
 
+def _properties(body: Mapping[str, Any], what: str) -> dict[str, Any]:
+    properties = body.get("properties")
+    if not isinstance(properties, dict):
+        raise UnexpectedResponseError(f"{what}: no properties")
+    return properties
+
+
 def _json(response: Any, what: str) -> dict[str, Any]:
     try:
         body = response.json()
@@ -150,6 +143,10 @@ def _json(response: Any, what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise UnexpectedResponseError(f"{what}: the response is not a JSON object")
     return body
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _string_map(value: Any) -> dict[str, str]:
@@ -168,8 +165,6 @@ def _error_text(value: Any) -> str | None:
 
 
 class BatchScoringAdapter:
-    """Batch endpoints over azure-core: ARM reads, the scoring URI POST, ARM job reads."""
-
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
@@ -188,9 +183,7 @@ class BatchScoringAdapter:
         """The endpoint, read from ARM (raises `ResourceNotFoundError` when it does not exist)."""
         response = self._arm_get(quote(endpoint_id), BATCH_ENDPOINTS_API)
         body = _json(response, f"batch endpoint {endpoint_id}")
-        properties = body.get("properties")
-        if not isinstance(properties, dict):
-            raise UnexpectedResponseError(f"batch endpoint {endpoint_id}: no properties")
+        properties = _properties(body, f"batch endpoint {endpoint_id}")
         defaults = properties.get("defaults")
         default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
         answered_id = body.get("id")
@@ -276,9 +269,7 @@ class BatchScoringAdapter:
             raise_for_status(response)
         reply = _json(response, f"scoring job on {endpoint.name}")
         name = _require_str(reply, "name", f"scoring job on {endpoint.name}")
-        properties = reply.get("properties")
-        if not isinstance(properties, dict):
-            raise UnexpectedResponseError(f"scoring job {name}: no properties")
+        properties = _properties(reply, f"scoring job {name}")
         job_id = str(reply.get("id") or "")
         _check_started_job(endpoint, name, job_id)
         used = deployment
@@ -291,9 +282,6 @@ class BatchScoringAdapter:
             status=str(properties.get("status") or "NotStarted"),
             endpoint_id=endpoint.id,
             deployment=used or endpoint.default_deployment,
-            start_time=None,
-            end_time=None,
-            outputs={},
             error=_error_text(properties.get("error")),
             tags=_string_map(properties.get("tags")) or dict(tags),
         )
@@ -326,9 +314,7 @@ def _check_started_job(endpoint: BatchEndpoint, name: str, job_id: str) -> None:
 def job_from_arm(workspace_id: ArmId, body: Mapping[str, Any]) -> ScoringJob:
     """A `ScoringJob` from ARM's job body (`properties.status`, `tags`, `outputs`, ...)."""
     name = _require_str(body, "name", "job")
-    properties = body.get("properties")
-    if not isinstance(properties, dict):
-        raise UnexpectedResponseError(f"job {name}: no properties")
+    properties = _properties(body, f"job {name}")
     status = _require_str(properties, "status", f"job {name}")
     raw_run = properties.get("properties")
     run: dict[str, Any] = raw_run if isinstance(raw_run, dict) else {}
@@ -340,10 +326,8 @@ def job_from_arm(workspace_id: ArmId, body: Mapping[str, Any]) -> ScoringJob:
         status=status,
         endpoint_id=f"{workspace_id}/batchEndpoints/{endpoint_name}" if endpoint_name else None,
         deployment=run.get("azureml.deploymentname") or None,
-        start_time=properties.get("startTime")
-        if isinstance(properties.get("startTime"), str)
-        else None,
-        end_time=properties.get("endTime") if isinstance(properties.get("endTime"), str) else None,
+        start_time=_text(properties.get("startTime")),
+        end_time=_text(properties.get("endTime")),
         outputs=dict(outputs) if isinstance(outputs, dict) else {},
         error=_error_text(properties.get("error")),
         tags=_string_map(properties.get("tags")),

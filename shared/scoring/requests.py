@@ -166,25 +166,20 @@ def idempotency_key(headers: Mapping[str, str]) -> str | None:
 
 
 def _is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    media_type, _, parameters = content_type.partition(";")
+    media_type, *parameters = (content_type or "").split(";")
     media_type = media_type.strip().lower()
-    if not (
-        media_type == "application/json"
-        or (media_type.startswith("application/") and media_type.endswith("+json"))
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
     ):
         return False
-    # JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset is not read as if it
-    # were UTF-8.
-    for parameter in parameters.split(";"):
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
-            "utf-8",
-            "utf8",
-        ):
-            return False
-    return True
+    # JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset is not read as UTF-8.
+    pairs = (parameter.partition("=") for parameter in parameters)
+    charsets = [
+        value.strip().strip('"').lower()
+        for name, _, value in pairs
+        if name.strip().lower() == "charset"
+    ]
+    return all(charset in ("utf-8", "utf8") for charset in charsets)
 
 
 class _NotStrictJsonError(ValueError):
