@@ -1,10 +1,8 @@
 """Transport guards every Azure client carries: where requests may go, and how long they may take.
 
-One azure-core policy per concern (`EndpointGuardPolicy`, `RetryAfterCapPolicy`, `PagingPolicy`;
-ARM clients also `read_budget.ReadBudgetPolicy`), put on every client by `client_options(...)`
-(SDK clients that take `**kwargs`) or `pinned_pipeline(...)` (a raw azure-core `PipelineClient`).
-`json_pages` reads raw JSON lists; a body of the wrong shape is a `MalformedResponseError`, a
-permanent error for that read (`malformed_is_permanent` turns the SDKs' shape errors into one).
+One azure-core policy per concern, put on every client by `client_options(...)` (SDK clients) or
+`pinned_pipeline(...)` (a raw `PipelineClient`). A body of the wrong shape is a
+`MalformedResponseError`, permanent for that read.
 """
 
 from __future__ import annotations
@@ -79,10 +77,8 @@ class PagingError(AzureError):
 
 
 def origin_of(url: str) -> Origin:
-    """(scheme, host, port) of a URL, lower-cased, default ports filled in.
-
-    Raises `ValueError` for a URL without a host, with credentials in it, or with a bad port.
-    """
+    """(scheme, host, port) of a URL, lower-cased, default ports filled in; `ValueError` for a URL
+    without a host, with credentials in it, or with a bad port."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -114,7 +110,6 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
         self.allowed: frozenset[Origin] = frozenset(origin_of(url) for url in allowed_urls)
 
     def check(self, url: str) -> None:
-        """Raise `ForeignEndpointError` unless `url` is on an allowed origin."""
         try:
             origin = origin_of(url)
         except ValueError as error:
@@ -247,12 +242,9 @@ def _retry_after_seconds(value: str) -> float | None:
 
 
 def client_options(*allowed_urls: str, budget: ReadBudget | None = None) -> dict[str, Any]:
-    """Keyword arguments for any azure-core based SDK client (`SomeClient(..., **options)`):
-    requests only to `allowed_urls`' origins, bounded paging, retries and time; with `budget`
-    (ARM clients), every read attempt spends it.
-
-    Fresh lists on every call: azure-mgmt-core appends its own policy to `per_call_policies`.
-    """
+    """Keyword arguments for any azure-core based SDK client: requests only to `allowed_urls`'
+    origins, bounded paging, retries and time; with `budget` (ARM), every read attempt spends it.
+    Fresh lists on every call: azure-mgmt-core appends its own policy to `per_call_policies`."""
     guard = EndpointGuardPolicy(*allowed_urls)
     paced = [ReadBudgetPolicy(budget)] if budget is not None else []
     return {
@@ -312,10 +304,8 @@ R = TypeVar("R")
 
 
 def malformed_is_permanent(method: Callable[P, R]) -> Callable[P, R]:
-    """Decorate an adapter method that reads or writes through an SDK: what the SDK (or the
-    method's own parsing) raises on a body of the wrong shape becomes `MalformedResponseError`,
-    an `AzureError` the reconcilers record as permanent, instead of escaping the handler.
-    Azure errors pass through unchanged."""
+    """What an adapter method (the SDK, or its own parsing) raises on a body of the wrong shape
+    becomes `MalformedResponseError`, recorded as permanent instead of escaping the handler."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -333,7 +323,6 @@ def malformed_is_permanent(method: Callable[P, R]) -> Callable[P, R]:
 
 
 def json_object(response: HttpResponse, what: str) -> dict[str, Any]:
-    """The response body as a JSON object, or `MalformedResponseError`."""
     try:
         body = response.json()
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
@@ -362,9 +351,8 @@ def json_pages(
     """The items of a raw JSON list (`{"value": [...], "nextLink": ...}`), page by page.
 
     Consume it whole before trusting any item: an error on a later page means the read is
-    incomplete. Non-200 answers raise `HttpResponseError`; wrong shapes raise
-    `MalformedResponseError`; endless paging raises `PagingError` (the client's `PagingPolicy`,
-    with this read's bounds).
+    incomplete (`HttpResponseError`, `MalformedResponseError`, or the `PagingPolicy`'s
+    `PagingError`, with this read's bounds).
     """
     from azure.core.rest import HttpRequest
 
@@ -400,8 +388,7 @@ def json_pages(
 
 
 def json_mapping(value: object, what: str) -> dict[str, Any]:
-    """A JSON object from a raw body or an SDK model's free-form field (None: empty), or
-    `MalformedResponseError`."""
+    """A JSON object from a raw body or an SDK model's free-form field (None: empty)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -410,7 +397,6 @@ def json_mapping(value: object, what: str) -> dict[str, Any]:
 
 
 def json_objects(value: object, what: str) -> list[dict[str, Any]]:
-    """A JSON list of objects (None: empty), or `MalformedResponseError`."""
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
