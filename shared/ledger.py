@@ -8,7 +8,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -31,6 +31,19 @@ FINGERPRINT_SECONDS = 12 * 3600
 # A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
 _BATCH_LIMIT = 100
 _BATCH_BYTES = 3 * 1024 * 1024
+
+
+def column(field_name: str) -> str:
+    return "".join(part.title() for part in field_name.split("_"))
+
+
+def columns(record: Any, *, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A dataclass record as table columns: `field_name` as `FieldName`, None as ""."""
+    return {
+        column(item.name): "" if (value := getattr(record, item.name)) is None else value
+        for item in fields(record)
+        if item.name not in leave_out
+    }
 
 
 def newest_first_key() -> str:
@@ -108,15 +121,10 @@ class Ledger:
         """Upsert by event ID: a redelivered event updates its row rather than adding one."""
         from azure.data.tables import UpdateMode
 
-        entity: dict[str, Any] = {
+        entity = {
             "PartitionKey": EVENTS_PARTITION,
             "RowKey": table_key(record.event_id),
-            "EventId": record.event_id,
-            "EventType": record.event_type,
-            "Subject": record.subject,
-            "Outcome": record.outcome,
-            "Reason": record.reason,
-            "Function": record.function,
+            **columns(record),
             "SeenAt": datetime.now(UTC).isoformat(),
         }
         # Bounded: the table refuses a property over 64 KiB, and the ID and subject are the
@@ -131,15 +139,8 @@ class Ledger:
             entity = {
                 "PartitionKey": partition,
                 "RowKey": newest_first_key(),
-                "TargetId": record.target_id,
-                "Kind": record.kind,
-                "Verdict": record.verdict,
-                "Subject": record.subject,
-                "Reason": record.reason,
-                "Mode": record.mode,
+                **columns(record, leave_out=("notify",)),
                 "Outcome": str(record.outcome),
-                "Trigger": record.trigger,
-                "Evidence": record.evidence,
                 "RecordedAt": now,
             }
             by_partition.setdefault(partition, []).append(("create", bounded_entity(entity)))

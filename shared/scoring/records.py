@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.bounds import bounded_entity, table_key
-from shared.ledger import newest_first_key
+from shared.ledger import column, columns, newest_first_key
 from shared.logs import decision_log
 
 if TYPE_CHECKING:
@@ -69,28 +69,18 @@ class JobRecord:
 _OPTIONAL = ("deployment", "workflow_run_id", "client_tracking_id", "idempotency_key")
 
 
-def _column(name: str) -> str:
-    return "".join(part.title() for part in name.split("_"))
-
-
 def _job_record(row: Any) -> JobRecord:
     # A row edited by hand without a required column raises KeyError.
     values: dict[str, Any] = {
-        name: str(row.get(_column(name)) or "") or None
+        name: str(row.get(column(name)) or "") or None
         if name in _OPTIONAL
-        else str(row[_column(name)])
+        else str(row[column(name)])
         for name in JobRecord.__dataclass_fields__
         if name not in ("status", "announced")
     }
     return JobRecord(
         **values, status=str(row.get("Status") or ""), announced=bool(row.get("AnnouncedAt"))
     )
-
-
-def _entity(partition: str, row: str, record: JobRecord | RequestRecord) -> dict[str, Any]:
-    values = {_column(k): "" if v is None else v for k, v in asdict(record).items()}
-    values.pop("Announced", None)
-    return bounded_entity({"PartitionKey": partition, "RowKey": row, **values})
 
 
 @dataclass(frozen=True)
@@ -130,9 +120,9 @@ class ScoringRecords:
     def record_job(self, job: JobRecord) -> None:
         from azure.data.tables import UpdateMode
 
-        entity = _entity(JOBS_PARTITION, _job_row_key(job.job_name), job)
-        entity["SubmittedAt"] = self._clock().isoformat()
-        self._table.upsert_entity(entity, mode=UpdateMode.MERGE)
+        row = {"PartitionKey": JOBS_PARTITION, "RowKey": _job_row_key(job.job_name)}
+        row |= columns(job, leave_out=("announced",)) | {"SubmittedAt": self._clock().isoformat()}
+        self._table.upsert_entity(bounded_entity(row), mode=UpdateMode.MERGE)
 
     def job(self, job_name: str) -> JobRecord | None:
         """The job the app started under this name, or None."""
@@ -207,9 +197,11 @@ class ScoringRecords:
             _OUTCOMES.get(record.outcome, record.outcome),
             logging.WARNING if refused else logging.INFO,
         )
-        entity = _entity(REQUESTS_PARTITION, newest_first_key(), record)
+        row = {"PartitionKey": REQUESTS_PARTITION, "RowKey": newest_first_key(), **columns(record)}
         try:
-            self._table.create_entity({**entity, "RecordedAt": self._clock().isoformat()})
+            self._table.create_entity(
+                bounded_entity(row | {"RecordedAt": self._clock().isoformat()})
+            )
         except AzureError as error:
             line(
                 f"could not record the request: {describe(error)}",
