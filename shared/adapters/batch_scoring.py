@@ -3,10 +3,8 @@
 Through azure-core, not azure-ai-ml: importing azure-ai-ml costs 1.1-2.5 s, and its `invoke`
 refuses `abfss://` inputs (recorded file 16). The scoring URI is the documented REST contract:
 `POST <scoringUri>` with a token for Azure ML's data plane (`https://ml.azure.com`), the deployment
-in `azureml-model-deployment`, the inputs in `properties.inputData` (recorded files 12-17).
-
-The scoring URI comes from ARM's answer, so it is checked (HTTPS, host under
-`AML_INFERENCE_DOMAIN`) before any token is sent there.
+in `azureml-model-deployment`, the inputs in `properties.inputData` (recorded files 12-17). The
+scoring URI comes from ARM's answer, so it is checked before any token is sent there.
 """
 
 from __future__ import annotations
@@ -205,8 +203,7 @@ class BatchScoringAdapter:
 
     def scoring_origin(self, endpoint: BatchEndpoint) -> str:
         """The origin of the endpoint's scoring URI if a token may go there (the check `invoke`
-        makes), else `ScoringUriRejectedError`. Sends nothing: for callers that must refuse
-        before submitting, such as a dry-run that reports what would be submitted."""
+        makes), else `ScoringUriRejectedError`; sends nothing (a dry-run refuses too)."""
         return check_scoring_uri(endpoint.scoring_uri, self._clients.settings.aml_inference_domain)
 
     @transport.malformed_is_permanent
@@ -233,12 +230,9 @@ class BatchScoringAdapter:
         tags: Mapping[str, str],
         request_id: str,
     ) -> ScoringJob:
-        """Start a scoring job: POST to the endpoint's scoring URI.
-
-        `request_id` is the repeatability ID: a retried POST with the same ID gets the first job
-        back instead of a second one, so the POST may be retried like a PUT. Raises
-        `ScoringUriRejectedError` (before any request) when the URI fails the check.
-        """
+        """Start a scoring job: POST to the endpoint's scoring URI. `request_id` is the
+        repeatability ID: a retried POST with the same ID gets the first job back instead of a
+        second one, so the POST may be retried like a PUT."""
         from azure.core.rest import HttpRequest
 
         origin = check_scoring_uri(

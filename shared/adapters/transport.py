@@ -168,11 +168,9 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
     page already requested, more than `MAX_PAGES` pages or more than `READ_DEADLINE_SECONDS`
     raise `PagingError` instead of the next request.
 
-    A policy rather than a helper around each pager, because azure-ai-ml follows nextLinks inside
-    its own calls, where no helper of the app can reach; SDK pagers and `json_pages` go through
-    it alike. A read is the chain of GETs whose URLs are the nextLinks of the one before; any
-    other request starts a new one. Per thread: one read pages in the thread that started it.
-    A request may set its read's bounds (`paging_max_pages`, `paging_deadline_seconds`).
+    A policy rather than a helper around each pager: azure-ai-ml follows nextLinks inside its own
+    calls. A read is the chain of GETs whose URLs are the nextLinks of the one before; any other
+    request starts a new one. A request may set its read's bounds (`paging_max_pages`, ...).
     """
 
     def __init__(self) -> None:

@@ -2,8 +2,7 @@
 
 - `scoring-jobs`: one row per job the app started (after a retrain, or for an HTTP caller: then
   with the caller and Logic Apps tracking IDs), with its final status once seen or announced.
-  `get_scoring_job` answers only for names found here with the caller's ID. (Who may start a
-  job once: `shared.claims`.)
+  `get_scoring_job` answers only for names found here with the caller's ID.
 - `scoring-requests`: every request, newest first: started, replayed, dry-run or refused, with
   the caller and the problem. Input paths are recorded only once validated (no query string).
 """

@@ -48,7 +48,7 @@ class RefusedError(Exception):
 
 @dataclass(frozen=True)
 class ScoringRequest:
-    """A request that passed every check: an allowed endpoint and an acceptable input."""
+    """A request that passed every check."""
 
     endpoint_id: ArmId
     deployment: str | None
@@ -74,16 +74,13 @@ class Caller:
 
 
 def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        return None
     # Headers go to logs and the ledger: keep them printable and bounded. A character that is
     # not printable ASCII becomes '?' rather than vanishing, so that what remains is never a
     # different, valid value (a GUID with a NUL inside it is not that GUID).
-    cleaned = "".join(ch if ch.isascii() and ch.isprintable() else "?" for ch in value.strip())[
-        :limit
-    ]
-    return cleaned or None
+    cleaned = "".join(
+        ch if ch.isascii() and ch.isprintable() else "?" for ch in (headers.get(name) or "").strip()
+    )
+    return cleaned[:limit] or None
 
 
 def _object_ids(encoded: str) -> set[str]:
