@@ -59,16 +59,9 @@ def bounded(value: str, limit: int = PROPERTY_LIMIT) -> str:
     text = redacted(_LONE_SURROGATE.sub("\ufffd", value))
     if utf16_units(text) <= limit:
         return text
-    kept: list[str] = []
-    room = limit - 40  # for the note
-    used = 0
-    for char in text:
-        width = 2 if ord(char) > 0xFFFF else 1
-        if used + width > room:
-            break
-        kept.append(char)
-        used += width
-    return "".join(kept) + f"…[{len(text) - len(kept)} characters cut]"
+    # Room for the note; "ignore" drops half a surrogate pair at the cut.
+    kept = text.encode("utf-16-le")[: 2 * max(0, limit - 40)].decode("utf-16-le", "ignore")
+    return kept + f"…[{len(text) - len(kept)} characters cut]"
 
 
 def bounded_entity(entity: Mapping[str, Any], limit: int = PROPERTY_LIMIT) -> dict[str, Any]:
