@@ -29,19 +29,17 @@ def table_key(value: str) -> str:
     (escaping never yields `~h` or `~e`)."""
     if not value:
         return "~e"
-    parts: list[str] = []
-    for char in value:
-        if char in _KEY_SAFE:
-            parts.append(char)
-        elif char == "/":
-            parts.append(":")
-        else:
-            # surrogatepass: a lone surrogate (valid in JSON, not in UTF-8) still gets its own key.
-            parts.extend(f"~{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
-    key = "".join(parts)
+    # surrogatepass: a lone surrogate (valid in JSON, not in UTF-8) still gets its own key.
+    key = "".join(
+        char if char in _KEY_SAFE else ":" if char == "/" else _escaped(char) for char in value
+    )
     if len(key) <= MAX_KEY_CHARS:
         return key
     return "~h" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _escaped(char: str) -> str:
+    return "".join(f"~{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
 
 
 def utf16_units(value: str) -> int:
