@@ -9,7 +9,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.answers import GuardNoLongerHoldsError, UnexpectedAnswerError, child_name
+from shared.adapters.answers import GuardNoLongerHoldsError, check_answer, child_name
 from shared.adapters.clients import AzureClients
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.network import NETWORK_API_VERSION, private_link_connections
@@ -138,14 +138,9 @@ class WorkspaceFactsAdapter:
             WorkspaceUpdateParameters(public_network_access="Disabled"),
         )
         result = poller.result()
-        answered_id = str(getattr(result, "id", "") or "")
-        if not same_arm_id(answered_id, workspace_id):
-            raise UnexpectedAnswerError(f"ARM answered for {answered_id!r}, not for {workspace_id}")
         value = str(getattr(result, "public_network_access", None))
-        if value != "Disabled":
-            raise UnexpectedAnswerError(
-                f"ARM's answer shows publicNetworkAccess {value}, not Disabled"
-            )
+        answered_id = str(getattr(result, "id", "") or "")
+        check_answer(answered_id, workspace_id, "publicNetworkAccess", value, "Disabled")
         return value
 
     @malformed_is_permanent
@@ -183,12 +178,7 @@ class WorkspaceFactsAdapter:
         poller = self._ml(workspace_id).compute.begin_update(group, workspace_name, name, update)
         updated = _compute(poller.result())
         expected_id = f"{workspace_id}/computes/{name}"
-        if not same_arm_id(updated.id, expected_id):
-            raise UnexpectedAnswerError(f"ARM answered for {updated.id!r}, not for {expected_id}")
-        if updated.max_node_count != max_nodes:
-            raise UnexpectedAnswerError(
-                f"ARM's answer shows maxNodeCount {updated.max_node_count}, not {max_nodes}"
-            )
+        check_answer(updated.id, expected_id, "maxNodeCount", updated.max_node_count, max_nodes)
         return max_nodes
 
 
