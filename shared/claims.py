@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.bounds import bounded, bounded_entity, table_key
+from shared.ledger import column
 from shared.planning.retraining import CLOCK_SKEW, SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
 
@@ -199,14 +200,7 @@ class PromotionClaim:
     etag: str
 
 
-_PROMOTION_FIELDS = {
-    "state": "State",
-    "version": "Version",
-    "deployment": "Deployment",
-    "previous": "Previous",
-    "detail": "Detail",
-    "trigger": "Trigger",
-}
+_PROMOTION_FIELDS = ("state", "version", "deployment", "previous", "detail", "trigger")
 
 
 def _promotion_row(retraining_job: str) -> str:
@@ -223,7 +217,7 @@ def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
         retraining_job=str(found.get("RetrainingJob", "")),
         claimed_at=claimed_at,
         etag=str(found.metadata["etag"]),
-        **{name: str(found.get(column, "")) for name, column in _PROMOTION_FIELDS.items()},
+        **{name: str(found.get(column(name), "")) for name in _PROMOTION_FIELDS},
     )
 
 
@@ -468,7 +462,7 @@ class Claims:
             "RowKey": _promotion_row(retraining_job),
             "RetrainingJob": retraining_job,
             "ClaimedAt": now.isoformat(),
-            **{_PROMOTION_FIELDS[name]: value for name, value in fields.items()},
+            **{column(name): value for name, value in fields.items()},
         }
         return self._write(entity, None) is not None
 
