@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
 from shared.adapters import transport
@@ -21,6 +21,9 @@ from shared.adapters.clients import AzureClients
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.ml_events import JOB_NAME
 from shared.model import JudgedAnswerError
+
+if TYPE_CHECKING:
+    from azure.core.rest import HttpResponse
 
 BATCH_ENDPOINTS_API = "2023-10-01"
 JOBS_API = "2024-04-01"
@@ -166,13 +169,13 @@ class BatchScoringAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
-    def _arm_get(self, path: str, api_version: str) -> Any:
+    def _arm_get(self, path: str, api_version: str, ok: tuple[int, ...] = (200,)) -> HttpResponse:
         from azure.core.rest import HttpRequest
 
         client = self._clients.arm_pipeline()
         request = HttpRequest("GET", client.format_url(path), params={"api-version": api_version})
         response = client.send_request(request)
-        if response.status_code != 200:
+        if response.status_code not in ok:
             raise_for_status(response)
         return response
 
@@ -208,17 +211,8 @@ class BatchScoringAdapter:
 
     @transport.malformed_is_permanent
     def deployment_exists(self, endpoint_id: ArmId, deployment: str) -> bool:
-        """Whether the endpoint has a deployment of that name."""
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            self._arm_get(
-                f"{quote(endpoint_id)}/deployments/{quote(deployment, safe='')}",
-                BATCH_ENDPOINTS_API,
-            )
-        except ResourceNotFoundError:
-            return False
-        return True
+        path = f"{quote(endpoint_id)}/deployments/{quote(deployment, safe='')}"
+        return self._arm_get(path, BATCH_ENDPOINTS_API, ok=(200, 404)).status_code == 200
 
     @transport.malformed_is_permanent
     def invoke(
