@@ -110,12 +110,8 @@ def _transactions(
 
 class Ledger:
     def __init__(self, table: TableClient) -> None:
-        self._table = table
-
-    @property
-    def table(self) -> TableClient:
-        """Claims (`shared/claims.py`) live in it too, in partitions of their own."""
-        return self._table
+        # Claims and scoring records live in it too, in partitions of their own.
+        self.table = table
 
     def record_event(self, record: EventRecord) -> None:
         """Upsert by event ID: a redelivered event updates its row rather than adding one."""
@@ -129,7 +125,7 @@ class Ledger:
         }
         # Bounded: the table refuses a property over 64 KiB, and the ID and subject are the
         # sender's to choose.
-        self._table.upsert_entity(bounded_entity(entity), mode=UpdateMode.MERGE)
+        self.table.upsert_entity(bounded_entity(entity), mode=UpdateMode.MERGE)
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         now = datetime.now(UTC).isoformat()
@@ -147,10 +143,10 @@ class Ledger:
         for operations in by_partition.values():
             if len(operations) == 1:
                 # A transaction costs a multipart round trip: one row is a plain insert.
-                self._table.create_entity(operations[0][1])
+                self.table.create_entity(operations[0][1])
                 continue
             for batch in _transactions(operations):
-                self._table.submit_transaction(batch)
+                self.table.submit_transaction(batch)
 
     def first_time(self, key: str) -> bool:
         """True for the first caller ever to ask about `key`: created, never upserted, so of
@@ -164,7 +160,7 @@ class Ledger:
             "RecordedAt": datetime.now(UTC).isoformat(),
         }
         try:
-            self._table.create_entity(entity)
+            self.table.create_entity(entity)
         except ResourceExistsError:
             return False
         return True
@@ -173,12 +169,12 @@ class Ledger:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            return dict(self._table.get_entity(EVENTS_PARTITION, table_key(event_id)))
+            return dict(self.table.get_entity(EVENTS_PARTITION, table_key(event_id)))
         except ResourceNotFoundError:
             return None
 
     def _partition(self, key: str) -> Iterator[dict[str, Any]]:
-        rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": key})
+        rows = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": key})
         return (dict(row) for row in rows)
 
     def events(self) -> Iterator[dict[str, Any]]:
@@ -215,7 +211,7 @@ class Ledger:
             for workspace, digest in fingerprints.items()
         ]
         for batch in _transactions(operations):
-            self._table.submit_transaction(batch)
+            self.table.submit_transaction(batch)
 
 
 @functools.cache

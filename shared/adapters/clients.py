@@ -102,24 +102,16 @@ class AzureClients:
     """The SDK clients the adapters use, one per subscription or endpoint, made on first use."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._credential = credential(settings.azure_client_id)
+        self.settings = settings
+        self.token_credential = credential(settings.azure_client_id)
         self._budget = read_budget(settings.arm_reads_burst, settings.arm_reads_per_second)
 
-    @property
-    def settings(self) -> Settings:
-        return self._settings
-
-    @property
-    def token_credential(self) -> TokenCredential:
-        return self._credential
-
     def _arm_options(self) -> dict[str, Any]:
-        return transport.client_options(self._settings.arm_endpoint, budget=self._budget)
+        return transport.client_options(self.settings.arm_endpoint, budget=self._budget)
 
     def _arm_kwargs(self) -> dict[str, Any]:
-        arm = self._settings.arm_endpoint
-        return {"base_url": arm, "credential_scopes": [self._settings.arm_scope]} | (
+        arm = self.settings.arm_endpoint
+        return {"base_url": arm, "credential_scopes": [self.settings.arm_scope]} | (
             self._arm_options()
         )
 
@@ -132,7 +124,7 @@ class AzureClients:
         import base64
         import json
 
-        payload = self._credential.get_token(self._settings.arm_scope).token.split(".")[1:2]
+        payload = self.token_credential.get_token(self.settings.arm_scope).token.split(".")[1:2]
         try:
             claims = json.loads(base64.urlsafe_b64decode(payload[0] + "=" * (-len(payload[0]) % 4)))
         except (IndexError, ValueError) as error:
@@ -146,7 +138,7 @@ class AzureClients:
         from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 
         return MachineLearningServicesMgmtClient(
-            self._credential, subscription_id, **self._arm_kwargs()
+            self.token_credential, subscription_id, **self._arm_kwargs()
         )
 
     @functools.cache  # noqa: B019
@@ -154,47 +146,49 @@ class AzureClients:
         from azure.mgmt.authorization import AuthorizationManagementClient
 
         return AuthorizationManagementClient(
-            self._credential, subscription_id, **self._arm_kwargs()
+            self.token_credential, subscription_id, **self._arm_kwargs()
         )
 
     @functools.cache  # noqa: B019
     def resources(self, subscription_id: str) -> Any:
         from azure.mgmt.resource.resources import ResourceManagementClient
 
-        return ResourceManagementClient(self._credential, subscription_id, **self._arm_kwargs())
+        return ResourceManagementClient(
+            self.token_credential, subscription_id, **self._arm_kwargs()
+        )
 
     @functools.cache  # noqa: B019
     def resource_graph(self) -> Any:
         # Resource Graph is served by ARM_ENDPOINT, with ARM's token.
         from azure.mgmt.resourcegraph import ResourceGraphClient
 
-        return ResourceGraphClient(self._credential, **self._arm_kwargs())
+        return ResourceGraphClient(self.token_credential, **self._arm_kwargs())
 
     @functools.cache  # noqa: B019
     def synapse_dev(self, workspace_name: str) -> PipelineClient[HttpRequest, HttpResponse]:
         # Raw: the managed private endpoint model of azure-synapse-managedprivateendpoints drops
         # `properties.resourceId`, the very field that proves where an endpoint comes from.
         return transport.pinned_pipeline(
-            self._settings.synapse_endpoint_for(workspace_name),
-            self._credential,
+            self.settings.synapse_endpoint_for(workspace_name),
+            self.token_credential,
             synapse_dev_scope(
-                self._settings.synapse_dev_endpoint, self._settings.synapse_dev_audience
+                self.settings.synapse_dev_endpoint, self.settings.synapse_dev_audience
             ),
         )
 
     @functools.cache  # noqa: B019
     def arm_pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
         """For ARM calls that no installed management SDK speaks (batch endpoints, jobs, ...)."""
-        arm = self._settings.arm_endpoint
+        arm = self.settings.arm_endpoint
         return transport.pinned_pipeline(
-            arm, self._credential, self._settings.arm_scope, budget=self._budget
+            arm, self.token_credential, self.settings.arm_scope, budget=self._budget
         )
 
     @functools.cache  # noqa: B019
     def batch_scoring(self, origin: str) -> PipelineClient[HttpRequest, HttpResponse]:
         """Only for an origin that passed the scoring URI check."""
-        scope = f"{self._settings.aml_audience}/.default"
-        return transport.pinned_pipeline(origin, self._credential, scope)
+        scope = f"{self.settings.aml_audience}/.default"
+        return transport.pinned_pipeline(origin, self.token_credential, scope)
 
     @functools.cache  # noqa: B019
     def ml_client(self, workspace_id: str) -> Any:
@@ -206,7 +200,7 @@ class AzureClients:
 
         from shared.arm import name_of, resource_group_of, subscription_of
 
-        arm = self._settings.arm_endpoint
+        arm = self.settings.arm_endpoint
         host = urlsplit(arm).netloc
         cloud = _ML_CLOUDS.get(host)
         cloud_kwargs: dict[str, Any] = {"cloud": cloud}
@@ -219,13 +213,13 @@ class AzureClients:
                     "azure_portal": "https://portal.azure.com/",
                     "resource_manager": f"{arm}/",
                     "active_directory": "https://login.microsoftonline.com/",
-                    "aml_resource_id": f"{self._settings.aml_audience}/",
+                    "aml_resource_id": f"{self.settings.aml_audience}/",
                     "storage_endpoint": "core.windows.net",
                     "registry_discovery_endpoint": f"{arm}/",
                 },
             }
         return MLClient(
-            self._credential,
+            self.token_credential,
             subscription_of(workspace_id),
             resource_group_of(workspace_id),
             name_of(workspace_id),
@@ -244,9 +238,9 @@ class AzureClients:
         from azure.monitor.query import LogsQueryClient
 
         return LogsQueryClient(
-            self._credential,
-            endpoint=self._settings.logs_query_endpoint,
-            **transport.client_options(self._settings.logs_query_endpoint),
+            self.token_credential,
+            endpoint=self.settings.logs_query_endpoint,
+            **transport.client_options(self.settings.logs_query_endpoint),
         )
 
 
