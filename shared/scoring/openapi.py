@@ -14,12 +14,7 @@ JOB_ROUTE = "scoring-jobs/{job_name}"
 SPEC_ROUTE = "openapi.json"
 RETRY_AFTER_SECONDS = 15
 
-
-def _ref(definition: str) -> dict[str, str]:
-    return {"$ref": f"#/definitions/{definition}"}
-
-
-_PROBLEM = _ref("Problem")
+_PROBLEM = {"$ref": "#/definitions/Problem"}
 _RETRY_AFTER_HEADER = {
     "Retry-After": {"type": "integer", "description": "Seconds to wait before asking again."}
 }
@@ -45,11 +40,6 @@ _PROBLEMS = {
     "503": "Azure throttled the request or is unavailable (retry after Retry-After seconds), "
     "or App Service authentication is not enabled for the app.",
 }
-
-
-def _accepted(description: str) -> dict[str, Any]:
-    headers = copy.deepcopy(_LOCATION_HEADERS)
-    return {"description": description, "schema": _ref("ScoringJobAccepted"), "headers": headers}
 
 
 def _problems(*statuses: str) -> dict[str, Any]:
@@ -112,15 +102,19 @@ def build_spec(*, host: str | None) -> dict[str, Any]:
                             "name": "body",
                             "in": "body",
                             "required": True,
-                            "schema": _ref("ScoringRequest"),
+                            "schema": {"$ref": "#/definitions/ScoringRequest"},
                             "x-ms-summary": "Scoring request",
                         },
                     ],
                     "responses": {
-                        "202": _accepted("Started (or found again by its Idempotency-Key)."),
+                        "202": {
+                            "description": "Started (or found again by its Idempotency-Key).",
+                            "schema": {"$ref": "#/definitions/ScoringJobAccepted"},
+                            "headers": copy.deepcopy(_LOCATION_HEADERS),
+                        },
                         "200": {
                             "description": "Dry run: validated and recorded, nothing started.",
-                            "schema": _ref("ScoringDryRun"),
+                            "schema": {"$ref": "#/definitions/ScoringDryRun"},
                         },
                         **_problems("400", "401", "403", "413", "415", "422", "500", "502", "503"),
                     },
@@ -147,9 +141,13 @@ def build_spec(*, host: str | None) -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "The job has ended.",
-                            "schema": _ref("ScoringJob"),
+                            "schema": {"$ref": "#/definitions/ScoringJob"},
                         },
-                        "202": _accepted("The job is still running."),
+                        "202": {
+                            "description": "The job is still running.",
+                            "schema": {"$ref": "#/definitions/ScoringJobAccepted"},
+                            "headers": copy.deepcopy(_LOCATION_HEADERS),
+                        },
                         "404": {
                             "description": "No job of that name was started through this API "
                             "by this caller.",
