@@ -138,16 +138,14 @@ class RetryAfterCapPolicy(SansIOHTTPPolicy[Any, Any]):
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
     ) -> None:
         headers = response.http_response.headers
-        for name in _RETRY_AFTER_MS_HEADERS:
-            value = _number(headers.get(name))
+        for name, parse, cap in (
+            *((name, _number, RETRY_AFTER_CAP_SECONDS * 1000) for name in _RETRY_AFTER_MS_HEADERS),
+            ("retry-after", _retry_after_seconds, RETRY_AFTER_CAP_SECONDS),
+        ):
+            value = parse(headers[name]) if name in headers else None
             # `not <=` so that NaN (float("nan") parses) is capped as well.
-            if value is not None and not value <= RETRY_AFTER_CAP_SECONDS * 1000:
-                headers[name] = f"{RETRY_AFTER_CAP_SECONDS * 1000:g}"
-        raw = headers.get("retry-after")
-        if raw is not None:
-            seconds = _retry_after_seconds(raw)
-            if seconds is not None and not seconds <= RETRY_AFTER_CAP_SECONDS:
-                headers["retry-after"] = f"{RETRY_AFTER_CAP_SECONDS:g}"
+            if value is not None and not value <= cap:
+                headers[name] = f"{cap:g}"
 
 
 def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
@@ -219,9 +217,9 @@ def _next_link_of(response: Any) -> str | None:
     return link if isinstance(link, str) and link else None
 
 
-def _number(value: str | None) -> float | None:
+def _number(value: str) -> float | None:
     try:
-        return float(value) if value is not None else None
+        return float(value)
     except ValueError:
         return None
 
