@@ -79,12 +79,9 @@ class ScoringJob:
 
 
 def check_scoring_uri(uri: str, domain: str) -> str:
-    """The origin (`https://host[:port]`) of a scoring URI that may receive a token.
-
-    Only HTTPS, no user info, an ASCII host equal to `domain` or under it (a label boundary:
-    `evilinference.ml.azure.com` is not under `inference.ml.azure.com`). Raises
-    `ScoringUriRejectedError` otherwise.
-    """
+    """The origin (`https://host[:port]`) of a scoring URI that may receive a token, else
+    `ScoringUriRejectedError`. Under `domain` at a label boundary: `evilinference.ml.azure.com`
+    is not under `inference.ml.azure.com`."""
     try:
         parts = urlsplit(uri)
         host = parts.hostname

@@ -60,11 +60,9 @@ Origin = tuple[str, str, int]
 
 
 class ForeignEndpointError(ClientAuthenticationError):
-    """A request to a scheme, host or port other than the client's configured endpoints.
-
-    A `ClientAuthenticationError` on purpose: azure-core's `RetryPolicy` re-raises it at once
-    instead of retrying, and `errors.is_transient` counts it permanent (recorded, not retried):
-    no credential is ever presented to that endpoint.
+    """A request to a scheme, host or port other than the client's configured endpoints. A
+    `ClientAuthenticationError` on purpose: azure-core's `RetryPolicy` re-raises it at once, and
+    `errors.is_transient` counts it permanent: no credential is ever presented to that endpoint.
     """
 
 
@@ -205,9 +203,8 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
 
 
 def _next_link_of(response: Any) -> str | None:
-    """The `nextLink` of a JSON object body, or None (other bodies, streams, bad JSON).
-
-    Whatever the content type: `json_pages` reads a body as JSON whatever its label says."""
+    """The `nextLink` of a JSON object body whatever its content type (as `json_pages` reads it),
+    or None (other bodies, streams, bad JSON)."""
     try:
         text = response.text()
         body = json.loads(text) if text.lstrip().startswith("{") else None
@@ -344,12 +341,8 @@ def json_pages(
     max_pages: int = MAX_PAGES,
     deadline_seconds: float = READ_DEADLINE_SECONDS,
 ) -> Iterator[dict[str, Any]]:
-    """The items of a raw JSON list (`{"value": [...], "nextLink": ...}`), page by page.
-
-    Consume it whole before trusting any item: an error on a later page means the read is
-    incomplete (`HttpResponseError`, `MalformedResponseError`, or the `PagingPolicy`'s
-    `PagingError`, with this read's bounds).
-    """
+    """The items of a raw JSON list (`{"value": [...], "nextLink": ...}`), page by page. Consume
+    it whole before trusting any item: an error on a later page means the read is incomplete."""
     from azure.core.rest import HttpRequest
 
     next_url: str | None = url
