@@ -23,7 +23,6 @@ bp = func.Blueprint()
 @bp.function_name("scheduled_retrain")
 @bp.timer_trigger(arg_name="timer", schedule="%RETRAIN_SCHEDULE%", run_on_startup=False)
 def scheduled_retrain(timer: func.TimerRequest) -> None:
-    """Retrain where the gate says so; raise at the end if a workspace failed transiently."""
     run_id = uuid.uuid4().hex[:12]
     trigger = f"schedule:{run_id}"
     rt = runtime()

@@ -30,7 +30,6 @@ from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
 from shared.policy.rules import Finding, Remediation, RemediationKind
 from shared.policy.rules import Status as FindingStatus
 from shared.reconcilers.run import DEFERRED, GUARD, Decision, Run
-from shared.reconcilers.transient import permanent
 
 FINDING = "policy-finding"
 REMEDIATION = "policy-remediation"
@@ -223,13 +222,10 @@ class PolicyReconciler:
         facts = self.observe(workspace_id, connections)
         # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
         assignments = self._settings.policy_assignment_ids
-        native = (
-            native_exemptions(
-                self._facts.policy_exemptions(workspace_id), assignments, workspace_id
-            )
-            if assignments
-            else ()
-        )
+        native: tuple[Exemption, ...] = ()
+        if assignments:
+            existing = self._facts.policy_exemptions(workspace_id)
+            native = native_exemptions(existing, assignments, workspace_id)
         judged = apply_exemptions(
             evaluate(facts, self._parameters),
             (*self._settings.policy_exemptions, *native),
@@ -240,21 +236,17 @@ class PolicyReconciler:
     def _remediation(self, workspace_id: ArmId, candidate: Candidate, run: Run) -> Decision:
         """Each remediation's fate, decided once: deferred, shown only, refused or written."""
         remediation, guard = candidate.remediation, candidate.guard
-        kind, target, description = (
-            remediation.kind.value,
-            remediation.target_id,
-            remediation.description,
+        kind, target = remediation.kind.value, remediation.target_id
+        record = run.row(
+            workspace_id, REMEDIATION, kind, target, remediation.description, self._mode
         )
-        record = run.row(workspace_id, REMEDIATION, kind, target, description, self._mode)
         if not guard.safe:
             deferred = Outcome(Status.DEFERRED, guard.reason, GUARD)
             return Decision(record, outcome=deferred, budgeted=True)
         if not self._settings.remediate:
             audit = f"POLICY_MODE=audit: reported only; guard: {guard.reason}"
             return Decision(record, outcome=noted(audit), ledger=False, logged=False)
-        if not self._settings.in_scope(workspace_id) or not _belongs_to(
-            remediation.target_id, workspace_id
-        ):
+        if not self._settings.in_scope(workspace_id) or not _belongs_to(target, workspace_id):
             refused = "target is not this in-scope workspace or one of its computes"
             return Decision(record, outcome=Outcome(Status.REFUSED, refused), budgeted=True)
         write = functools.partial(self._write, workspace_id, remediation)
@@ -292,9 +284,10 @@ class PolicyReconciler:
         try:
             facts, findings, expired = self.judge(workspace_id, connections)
         except AzureError as error:
-            text = permanent(workspace_id, error)
             not_evaluated = {"verdict": "not-evaluated", "outcome": "not evaluated"}
-            run.not_reconciled(workspace_id, FINDING, text, mode=self._mode, **not_evaluated)
+            text = run.not_reconciled(
+                workspace_id, FINDING, error, mode=self._mode, **not_evaluated
+            )
             return PolicyReport(workspace_id, error=text)
         candidates = guarded_remediations(
             findings, facts, remediate=self._settings.remediate or run.preview
@@ -367,21 +360,15 @@ class PolicyReconciler:
             return []
         rows = []
         for exemption in expired:
-            key = (
-                "exemption-expired:"
-                + hashlib.sha256(
-                    f"{exemption.rule_id}|{exemption.scope.lower()}|{exemption.expires.isoformat()}"
-                    f"|{exemption.reason}".encode()
-                ).hexdigest()
-            )
-            if not memory.first_time(key):
+            scope, rule, expires = exemption.scope, exemption.rule_id, exemption.expires.isoformat()
+            key = f"{rule}|{scope.lower()}|{expires}|{exemption.reason}"
+            digest = hashlib.sha256(key.encode()).hexdigest()
+            if not memory.first_time(f"exemption-expired:{digest}"):
                 continue
             reason = (
-                f"the exemption from {exemption.rule_id} on {exemption.scope} expired "
-                f"at {exemption.expires.isoformat()} and counts for nothing now "
-                f"(its reason was: {exemption.reason})"
+                f"the exemption from {rule} on {scope} expired at {expires} and counts for "
+                f"nothing now (its reason was: {exemption.reason})"
             )
-            scope, rule = exemption.scope, exemption.rule_id
             record = run.row(workspace_id, EXEMPTION, "expired", scope, reason, self._mode, rule)
             rows.append((Decision(record, logged=False), noted("reported once")))
         return rows

@@ -91,8 +91,6 @@ class PromotionResult:
 
 
 class ModelPromoter:
-    """The promotion step of one app: settings, the adapter, the claims and the ledger."""
-
     def __init__(
         self,
         settings: Settings,

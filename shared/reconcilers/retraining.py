@@ -77,8 +77,6 @@ class Outcome:
 
 
 class RetrainingReconciler:
-    """Retraining and post-retrain scoring for the workspaces of `RETRAIN_WORKSPACE_IDS`."""
-
     def __init__(
         self,
         settings: Settings,

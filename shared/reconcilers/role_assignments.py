@@ -25,7 +25,6 @@ from shared.planning.role_assignments import (
 from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
 from shared.reconcilers.private_endpoints import approval_rules
 from shared.reconcilers.run import Decision, Run
-from shared.reconcilers.transient import permanent
 
 KIND = "role-assignment"
 
@@ -138,8 +137,8 @@ class RoleAssignmentReconciler:
         try:
             planned = self.plan(workspace_id, cache=run.cache, connections=connections)
         except AzureError as error:
-            text = permanent(workspace_id, error)
-            run.not_reconciled(workspace_id, KIND, text, mode=self._settings.automation_mode.value)
+            mode = self._settings.automation_mode.value
+            text = run.not_reconciled(workspace_id, KIND, error, mode=mode)
             return RoleReport(workspace_id, error=text)
         outcomes = run.settle(workspace_id, self.decisions(planned, run))
         return RoleReport(workspace_id, tuple(zip(planned, outcomes, strict=True)))
