@@ -152,12 +152,10 @@ class ModelPromoter:
         workspace_id = trail.workspace_id
         endpoint_id = self._endpoint_id(workspace_id)
         metric = self._config.metric
-        endpoint = self._adapter.endpoint(endpoint_id)
-        default = default_of(endpoint)
+        default = default_of(self._adapter.endpoint(endpoint_id))
         current_model: dict[str, Any] | None = None
         if default is not None:
-            deployment = self._adapter.deployment(endpoint_id, default)
-            asset = model_of(deployment)
+            asset = model_of(self._adapter.deployment(endpoint_id, default))
             current_model = self._adapter.model(workspace_id, asset) if asset else None
         current = metric_value(((current_model or {}).get("properties") or {}).get(metric))
         candidate = self._adapter.job_metric(workspace_id, job_name, metric)

@@ -156,25 +156,19 @@ class RetrainingReconciler:
                 now=now,
                 timeout=timedelta(hours=self._config.job_timeout_hours),
             )
+        verdict, name, reason = decision.verdict.value, decision.job_name, decision.reason
         if decision.verdict in (Verdict.COOLDOWN, Verdict.ACTIVE):
-            verdict, name, reason = decision.verdict.value, decision.job_name, decision.reason
             trail.record(KIND_RETRAINING, verdict, name, reason, DEBOUNCED, notify=False)
-            return Outcome("debounced", decision.reason)
+            return Outcome("debounced", reason)
         tags = retraining_tags(trigger=trigger, event_id=event_id, message=message)
         if self._settings.dry_run:
-            trail.record(
-                KIND_RETRAINING,
-                decision.verdict.value,
-                decision.job_name,
-                decision.reason,
-                "planned: not submitted (dry-run)",
-                evidence=self._plan(tags),
-            )
-            return Outcome("dry-run", f"would submit {decision.job_name}")
+            planned = "planned: not submitted (dry-run)"
+            trail.record(KIND_RETRAINING, verdict, name, reason, planned, evidence=self._plan(tags))
+            return Outcome("dry-run", f"would submit {name}")
         if decision.verdict is Verdict.SUBMIT:
             won = self._claims.claim_retraining(
                 workspace_id,
-                job_name=decision.job_name,
+                job_name=name,
                 claim_key=claim_key,
                 trigger=trigger,
                 now=now,
@@ -184,11 +178,11 @@ class RetrainingReconciler:
                 current = self._claims.retraining(workspace_id)
                 if current is None or current.claim_key != claim_key:
                     holder = current.job_name if current else "another job"
-                    reason = f"another delivery claimed the retraining first ({holder})"
-                    verdict = "debounce-concurrent"
-                    trail.record(KIND_RETRAINING, verdict, holder, reason, DEBOUNCED, notify=False)
-                    return Outcome("debounced", reason)
-                decision = Decision(Verdict.RESUME, current.job_name, decision.reason)
+                    why = f"another delivery claimed the retraining first ({holder})"
+                    concurrent = "debounce-concurrent"
+                    trail.record(KIND_RETRAINING, concurrent, holder, why, DEBOUNCED, notify=False)
+                    return Outcome("debounced", why)
+                decision = Decision(Verdict.RESUME, current.job_name, reason)
         return self._ensure_submitted(trail, decision, tags)
 
     def _views(self, jobs: Sequence[AppJob]) -> list[JobView]:

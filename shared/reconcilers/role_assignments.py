@@ -71,21 +71,14 @@ class RoleAssignmentReconciler:
             connections = self._ml.list_connections(workspace_id)
         evidence = self._evidence.gather(cache)
         existing = self._authorization.list_at_scope(workspace_id)
-        tenant: list[str | None] = []
-
-        def workspace_tenant() -> str | None:
-            # Read only when an assignment is about to be planned, and once.
-            if not tenant:
-                tenant.append(self._ml.workspace_tenant(workspace_id))
-            return tenant[0]
-
         return plan_role_assignments(
             workspace_id,
             connections,
             evidence,
             existing,
             self._rules,
-            workspace_tenant=workspace_tenant,
+            # Read only when an assignment is about to be planned, and once.
+            workspace_tenant=functools.cache(lambda: self._ml.workspace_tenant(workspace_id)),
             app=self._authorization.app_identity(),
         )
 
