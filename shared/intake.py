@@ -63,13 +63,8 @@ def scope_workspaces(
             raise
         return None
     if not found:
-        record(
-            runtime,
-            event,
-            function,
-            "out-of-scope",
-            f"{', '.join(candidates)} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)",
-        )
+        why = f"{', '.join(candidates)} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
+        record(runtime, event, function, "out-of-scope", why)
         return None
     return found
 

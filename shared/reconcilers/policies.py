@@ -24,12 +24,12 @@ from shared.ledger import ReportsOnce
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
 from shared.outcome import RECORDED, Outcome, Status, noted
 from shared.planning.synapse_facts import SynapseAnswerError
-from shared.policy.engine import Candidate, evaluate, guarded_remediations, summarize
+from shared.policy.engine import Candidate, evaluate, guarded_remediations
 from shared.policy.exemptions import Exemption, apply_exemptions, native_exemptions
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
 from shared.policy.rules import Finding, Remediation, RemediationKind
 from shared.policy.rules import Status as FindingStatus
-from shared.reconcilers.run import DEFERRED, GUARD, Decision, Run
+from shared.reconcilers.run import DEFERRED, GUARD, Decision, Run, tally
 
 FINDING = "policy-finding"
 REMEDIATION = "policy-remediation"
@@ -68,7 +68,7 @@ class PolicyReport:
     def summary(self) -> str:
         if self.error is not None:
             return f"policies not evaluated: {self.error}"
-        text = status_counts(self.findings)
+        text = tally(f.status.value for f in self.findings)
         fixed = sum(1 for item in self.remediations if item.outcome.status is Status.APPLIED)
         deferred = sum(1 for item in self.remediations if item.outcome.status is Status.DEFERRED)
         return (
@@ -76,11 +76,6 @@ class PolicyReport:
             + (f", {fixed} remediated" if fixed else "")
             + (f", {deferred} remediation(s) deferred" if deferred else "")
         )
-
-
-def status_counts(findings: Sequence[Finding]) -> str:
-    """'8 compliant, 9 non-compliant': the statuses that occur, in name order."""
-    return ", ".join(f"{n} {status}" for status, n in sorted(summarize(findings).items()) if n)
 
 
 def policy_parameters(settings: Settings) -> PolicyParameters:
@@ -346,8 +341,9 @@ class PolicyReconciler:
         rows = [(finding_row(f), finding_outcome(f)) for f in findings if f.status in problems]
         if findings:
             rules = ",".join(sorted({f.rule_id for f in findings}))
-            summary = run.row(workspace_id, "policy-summary", "evaluated", workspace_id,
-                              status_counts(findings), self._mode, rules, notify=False)  # fmt: skip
+            counts = tally(f.status.value for f in findings)
+            summary = run.row(workspace_id, "policy-summary", "evaluated", workspace_id, counts,
+                              self._mode, rules, notify=False)  # fmt: skip
             rows.append((Decision(summary, bare=True), RECORDED))
         return rows
 

@@ -15,6 +15,7 @@ record.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -96,17 +97,15 @@ class RetrainingReconciler:
         self._starter = starter
         self._drift = drift
         self._claims = claims
-        self._sink = sink
         self._clock = clock
+        # Each request's rows: `self._trail(workspace_id, trigger)`.
+        self._trail = functools.partial(Trail, sink, log, settings.automation_mode.value)
         # Model promotion (issue 19): one step right before scoring, when PROMOTION_METRIC is set.
         self._promoter = (
             ModelPromoter(settings, promotion, claims, clock)
             if promotion is not None and settings.retraining.promotion is not None
             else None
         )
-
-    def _trail(self, workspace_id: ArmId, trigger: str) -> Trail:
-        return Trail(self._sink, log, self._settings.automation_mode.value, workspace_id, trigger)
 
     # ------------------------------------------------------------------ retraining
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ from shared.planning.role_assignments import (
 )
 from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
 from shared.reconcilers.private_endpoints import approval_rules
-from shared.reconcilers.run import Decision, Run
+from shared.reconcilers.run import Decision, Run, tally
 
 KIND = "role-assignment"
 
@@ -38,8 +37,7 @@ class RoleReport:
     def summary(self) -> str:
         if self.error is not None:
             return f"roles not reconciled: {self.error}"
-        counts = Counter(decision.verdict.value for decision, _ in self.outcomes)
-        return ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())) or "none"
+        return tally(decision.verdict.value for decision, _ in self.outcomes) or "none"
 
 
 class RoleAssignmentReconciler:

@@ -5,7 +5,8 @@ failure stops the workspace and is raised only after everything was recorded."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -49,6 +50,11 @@ def change(record: ActionRecord) -> Change:
         record.reason,
         record.evidence,
     )
+
+
+def tally(values: Iterable[str]) -> str:
+    """'2 approve, 1 leave-pending': how many of each value, in name order."""
+    return ", ".join(f"{n} {value}" for value, n in sorted(Counter(values).items()))
 
 
 @dataclass(frozen=True)
