@@ -65,6 +65,10 @@ class PolicyReport:
     # Exemptions that matched a finding but had expired: they counted for nothing.
     expired_exemptions: tuple[Exemption, ...] = field(default=())
 
+    @property
+    def outcomes(self) -> tuple[tuple[Candidate, Outcome], ...]:
+        return tuple((item.candidate, item.outcome) for item in self.remediations)
+
     def summary(self) -> str:
         if self.error is not None:
             return f"policies not evaluated: {self.error}"
