@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 from shared import intake
-from shared.arm import ArmId, same_arm_id
+from shared.arm import ArmId
 from shared.events import Ignored
 from shared.intake import event_data
 from shared.ml_events import (
@@ -37,7 +37,6 @@ bp = func.Blueprint()
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
 def on_ml_event(event: func.EventGridEvent) -> None:
-    """Retrain on drift; score after a successful retrain."""
     rt = runtime()
     settings = rt.settings
     topic = event.topic or ""
@@ -86,10 +85,7 @@ def _retrain(rt: Runtime, parsed: Drift | JobFinished, configured: ArmId) -> Out
     if rt.retraining is None or rt.settings.retraining is None:
         return Outcome("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
     # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
-    retrain_workspace = next(
-        (known for known in rt.settings.retraining.workspace_ids if same_arm_id(known, configured)),
-        None,
-    )
+    retrain_workspace = scoped_workspace(configured, rt.settings.retraining.workspace_ids)
     if retrain_workspace is None:
         return Outcome("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
     parsed = replace(parsed, workspace_id=retrain_workspace)

@@ -37,7 +37,6 @@ def _affected_workspaces(rt: Runtime, write: ResourceWrite) -> list[str] | str:
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
 def on_private_endpoint_event(event: func.EventGridEvent) -> None:
-    """Reconcile the private endpoint connections of the AML workspace the event points at."""
     rt = runtime()
     write = receive_resource_write(
         rt, event, function=FUNCTION, operations=PRIVATE_ENDPOINT_OPERATIONS

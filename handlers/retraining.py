@@ -23,58 +23,44 @@ bp = func.Blueprint()
 @bp.function_name("scheduled_retrain")
 @bp.timer_trigger(arg_name="timer", schedule="%RETRAIN_SCHEDULE%", run_on_startup=False)
 def scheduled_retrain(timer: func.TimerRequest) -> None:
-    """Retrain where the gate says so; raise at the end if a workspace failed transiently."""
     run_id = uuid.uuid4().hex[:12]
     trigger = f"schedule:{run_id}"
     rt = runtime()
     if rt.retraining is None or rt.settings.retraining is None:
-        decision_log(
-            log,
-            "retraining is off (RETRAIN_WORKSPACE_IDS)",
-            trigger=trigger,
-            kind="scheduled-retrain",
-            verdict="off",
-        )
+        _log(trigger, "", "off", "retraining is off (RETRAIN_WORKSPACE_IDS)")
         return
     failures: list[str] = []
     for workspace_id in rt.settings.retraining.workspace_ids:
         try:
             outcome = rt.retraining.on_schedule(workspace_id, run_id)
         except TransientAzureError as error:
-            failures.append(str(error))
-            _failed(trigger, workspace_id, str(error))
-            continue
+            why = failure = str(error)
         except AzureError as error:  # the drift query, unavailable through its retries
-            failures.append(f"workspace {workspace_id}: {describe(error)}")
-            _failed(trigger, workspace_id, describe(error))
-            continue
+            why = describe(error)
+            failure = f"workspace {workspace_id}: {why}"
         except Exception as error:
             # A fault of the app's own: the other workspaces still get their turn, and the
             # run fails at the end so that it shows.
             log.exception("scheduled_retrain %s: %s", run_id, escape(workspace_id))
-            failures.append(f"workspace {workspace_id}: {type(error).__name__}: {error}")
-            _failed(trigger, workspace_id, f"{type(error).__name__}: {error}")
+            why = f"{type(error).__name__}: {error}"
+            failure = f"workspace {workspace_id}: {why}"
+        else:
+            _log(trigger, workspace_id, outcome.outcome, outcome.summary)
             continue
-        decision_log(
-            log,
-            outcome.summary,
-            trigger=trigger,
-            workspace_id=workspace_id,
-            kind="scheduled-retrain",
-            verdict=outcome.outcome,
-        )
+        failures.append(failure)
+        _log(trigger, workspace_id, "failed", why, "failed: the next run asks again")
     if failures:
         raise TransientAzureError("; ".join(failures))
 
 
-def _failed(trigger: str, workspace_id: str, why: str) -> None:
+def _log(trigger: str, workspace_id: str, verdict: str, why: str, outcome: str = "") -> None:
     decision_log(
         log,
         why,
         trigger=trigger,
         workspace_id=workspace_id,
         kind="scheduled-retrain",
-        verdict="failed",
-        outcome="failed: the next run asks again",
-        level=logging.WARNING,
+        verdict=verdict,
+        outcome=outcome,
+        level=logging.WARNING if outcome else logging.INFO,
     )

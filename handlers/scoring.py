@@ -101,25 +101,27 @@ def _serve(
             return handle(req, settings)
         except AzureError as error:
             # Adapter errors never get here (the starter refuses with them): this is the table.
-            transient = is_transient(error)
+            unavailable = f"the ledger is unavailable: {describe(error)}"
+            problem = (
+                problems.unavailable(unavailable, RETRY_AFTER_SECONDS)
+                if is_transient(error)
+                else problems.internal("the app could not use its ledger; its log says why")
+            )
             decision_log(
                 log,
-                f"the ledger is unavailable: {describe(error)}",
+                unavailable,
                 trigger=f"http:{function}",
                 kind=REQUEST_KIND,
                 verdict="unavailable",
-                outcome=f"failed: {503 if transient else 500}, nothing recorded",
+                outcome=f"failed: {problem.status}, nothing recorded",
                 level=logging.ERROR,
             )
-            if not transient:
-                detail = "the app could not use its ledger; its log says why"
-                return _problem(problems.internal(detail))
-            detail = f"the ledger is unavailable: {describe(error)}"
-            return _problem(problems.unavailable(detail, RETRY_AFTER_SECONDS))
+            return _problem(problem)
         except Exception:
             log.exception("[http:%s] the request failed", function)
-            detail = "the app failed to handle the request; its log says why"
-            return _problem(problems.internal(detail))
+            return _problem(
+                problems.internal("the app failed to handle the request; its log says why")
+            )
 
     serve.__name__ = serve.__qualname__ = function
     return serve
@@ -269,18 +271,13 @@ def _openapi_spec(req: func.HttpRequest, settings: Settings) -> func.HttpRespons
     return _json(200, build_spec(host=settings.api_host))
 
 
-bp.function_name("start_scoring")(
-    bp.route(route=JOBS_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)(
-        _serve("start_scoring", _start_scoring)
+for _name, _route, _method, _handle in (
+    ("start_scoring", JOBS_ROUTE, "POST", _start_scoring),
+    ("get_scoring_job", JOB_ROUTE, "GET", _get_scoring_job),
+    ("openapi_spec", SPEC_ROUTE, "GET", _openapi_spec),
+):
+    bp.function_name(_name)(
+        bp.route(route=_route, methods=[_method], auth_level=func.AuthLevel.ANONYMOUS)(
+            _serve(_name, _handle)
+        )
     )
-)
-bp.function_name("get_scoring_job")(
-    bp.route(route=JOB_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(
-        _serve("get_scoring_job", _get_scoring_job)
-    )
-)
-bp.function_name("openapi_spec")(
-    bp.route(route=SPEC_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(
-        _serve("openapi_spec", _openapi_spec)
-    )
-)

@@ -18,7 +18,6 @@ bp = func.Blueprint()
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
 def on_workspace_event(event: func.EventGridEvent) -> None:
-    """Reconcile the workspace's Synapse role assignments and its policies."""
     rt = runtime()
     write = receive_resource_write(rt, event, function=FUNCTION, operations=WORKSPACE_OPERATIONS)
     if write is None:

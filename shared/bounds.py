@@ -29,19 +29,17 @@ def table_key(value: str) -> str:
     (escaping never yields `~h` or `~e`)."""
     if not value:
         return "~e"
-    parts: list[str] = []
-    for char in value:
-        if char in _KEY_SAFE:
-            parts.append(char)
-        elif char == "/":
-            parts.append(":")
-        else:
-            # surrogatepass: a lone surrogate (valid in JSON, not in UTF-8) still gets its own key.
-            parts.extend(f"~{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
-    key = "".join(parts)
+    # surrogatepass: a lone surrogate (valid in JSON, not in UTF-8) still gets its own key.
+    key = "".join(
+        char if char in _KEY_SAFE else ":" if char == "/" else _escaped(char) for char in value
+    )
     if len(key) <= MAX_KEY_CHARS:
         return key
     return "~h" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _escaped(char: str) -> str:
+    return "".join(f"~{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
 
 
 def utf16_units(value: str) -> int:
@@ -59,16 +57,9 @@ def bounded(value: str, limit: int = PROPERTY_LIMIT) -> str:
     text = redacted(_LONE_SURROGATE.sub("\ufffd", value))
     if utf16_units(text) <= limit:
         return text
-    kept: list[str] = []
-    room = limit - 40  # for the note
-    used = 0
-    for char in text:
-        width = 2 if ord(char) > 0xFFFF else 1
-        if used + width > room:
-            break
-        kept.append(char)
-        used += width
-    return "".join(kept) + f"…[{len(text) - len(kept)} characters cut]"
+    # Room for the note; "ignore" drops half a surrogate pair at the cut.
+    kept = text.encode("utf-16-le")[: 2 * max(0, limit - 40)].decode("utf-16-le", "ignore")
+    return kept + f"…[{len(text) - len(kept)} characters cut]"
 
 
 def bounded_entity(entity: Mapping[str, Any], limit: int = PROPERTY_LIMIT) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.bounds import bounded, bounded_entity, table_key
+from shared.ledger import column
 from shared.planning.retraining import CLOCK_SKEW, SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
 
@@ -44,8 +45,6 @@ def _scoring_row(retraining_job: str) -> str:
 
 
 class ClaimState:
-    """Where a claim stands."""
-
     CLAIMED = "claimed"  # won, submission not yet confirmed
     SUBMITTED = "submitted"  # the job exists
     FAILED = "failed"  # the submission failed permanently: the claim does not debounce
@@ -54,8 +53,6 @@ class ClaimState:
 
 @dataclass(frozen=True)
 class RetrainingClaim:
-    """The latest retraining claim of a workspace."""
-
     workspace_id: str
     job_name: str
     claim_key: str  # the event ID or timer run that made it
@@ -136,7 +133,7 @@ class Owned:
 
 @dataclass(frozen=True)
 class Replay:
-    """The key already started a job: answer with it, start nothing."""
+    """The key already started this job: answer with it."""
 
     job_name: str
     workspace_id: str
@@ -191,8 +188,6 @@ def _scoring_decision(
 
 @dataclass(frozen=True)
 class PromotionClaim:
-    """The promotion decided after one retraining job, and the step it reached."""
-
     workspace_id: str
     retraining_job: str
     state: str
@@ -205,14 +200,7 @@ class PromotionClaim:
     etag: str
 
 
-_PROMOTION_FIELDS = {
-    "state": "State",
-    "version": "Version",
-    "deployment": "Deployment",
-    "previous": "Previous",
-    "detail": "Detail",
-    "trigger": "Trigger",
-}
+_PROMOTION_FIELDS = ("state", "version", "deployment", "previous", "detail", "trigger")
 
 
 def _promotion_row(retraining_job: str) -> str:
@@ -229,7 +217,7 @@ def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
         retraining_job=str(found.get("RetrainingJob", "")),
         claimed_at=claimed_at,
         etag=str(found.metadata["etag"]),
-        **{name: str(found.get(column, "")) for name, column in _PROMOTION_FIELDS.items()},
+        **{name: str(found.get(column(name), "")) for name in _PROMOTION_FIELDS},
     )
 
 
@@ -241,8 +229,6 @@ def _parse_time(value: Any) -> datetime:
 
 
 class Claims:
-    """Reads and conditionally writes claims in one table."""
-
     def __init__(self, table: TableClient) -> None:
         self._table = table
 
@@ -255,8 +241,7 @@ class Claims:
             return None
 
     def _write(self, entity: dict[str, Any], etag: str | None) -> str | None:
-        """Create (`etag` None) or replace if unchanged since read: the new ETag, or None when
-        another instance wrote first."""
+        """Create (`etag` None) or replace if unchanged since read: the new ETag, or None."""
         from azure.core import MatchConditions
         from azure.core.exceptions import (
             ResourceExistsError,
@@ -284,7 +269,6 @@ class Claims:
     # ------------------------------------------------------------------ retraining
 
     def retraining(self, workspace_id: str) -> RetrainingClaim | None:
-        """The workspace's latest retraining claim, or None."""
         found = self._get(_partition(workspace_id), RETRAINING_ROW)
         if found is None:
             return None
@@ -329,23 +313,22 @@ class Claims:
         return self._write(entity, previous.etag if previous else None) is not None
 
     def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
-        """Record how the claimed submission went, only if the claim is still the one read
-        (`claim.etag`): a newer claim of another instance is never overwritten."""
+        """Record how the claimed submission went, only if the claim is still the one read: a
+        newer claim of another instance is never overwritten."""
         return self._merge_if_unchanged(
             _partition(claim.workspace_id), RETRAINING_ROW, claim.etag, State=state
         )
 
     def _merge_if_unchanged(self, partition: str, row: str, etag: str, **changes: str) -> bool:
-        """Merge `changes` into a row only if unchanged since read; False when it changed."""
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
         try:
-            self._merge(partition, row, etag, changes)
+            self._merge(partition, row, etag, **changes)
         except (ResourceModifiedError, ResourceNotFoundError):
             return False
         return True
 
-    def _merge(self, partition: str, row: str, etag: str, changes: Mapping[str, str]) -> None:
+    def _merge(self, partition: str, row: str, etag: str, **changes: str) -> None:
         from azure.core import MatchConditions
         from azure.data.tables import UpdateMode
 
@@ -392,15 +375,18 @@ class Claims:
         return Busy()
 
     def scored(self, key: ScoringKey) -> str | None:
-        """The job the claim started, or None (not claimed, or not started yet)."""
+        """The job the claim started, or None."""
         found = self._get(key.partition, key.row)
         decision = _scoring_decision(key, found, datetime.now(UTC)) if found is not None else None
         return decision.job_name if isinstance(decision, Replay) else None
 
     def settle_scoring(self, claim: Owned, job_name: str, workspace_id: str, endpoint: str) -> None:
         """The claim's job was started: the key now stands for it."""
-        self._update_scoring(
-            claim,
+        key = claim.key
+        self._merge(
+            key.partition,
+            key.row,
+            claim.etag,
             State=ClaimState.SUBMITTED,
             JobName=bounded(job_name),
             WorkspaceId=workspace_id,
@@ -409,7 +395,7 @@ class Claims:
 
     def release_scoring(self, claim: Owned) -> None:
         """The start failed: the next holder may try again at once, with the same request ID."""
-        self._update_scoring(claim, State=ClaimState.RETRY)
+        self._merge(claim.key.partition, claim.key.row, claim.etag, State=ClaimState.RETRY)
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete
@@ -429,9 +415,6 @@ class Claims:
                 etag=claim.etag,
                 match_condition=MatchConditions.IfNotModified,
             )
-
-    def _update_scoring(self, claim: Owned, **changes: str) -> None:
-        self._merge(claim.key.partition, claim.key.row, claim.etag, changes)
 
     # ---------------------------------------------------------------- remediations
 
@@ -479,20 +462,18 @@ class Claims:
             "RowKey": _promotion_row(retraining_job),
             "RetrainingJob": retraining_job,
             "ClaimedAt": now.isoformat(),
-            **{_PROMOTION_FIELDS[name]: value for name, value in fields.items()},
+            **{column(name): value for name, value in fields.items()},
         }
         return self._write(entity, None) is not None
 
     def advance_promotion(self, claim: PromotionClaim, state: str) -> PromotionClaim | None:
-        """The claim moved to `state`, only if unchanged since read; None when another
-        delivery moved it first."""
+        """The claim moved to `state` if unchanged since read; None if another moved it first."""
         partition, row = _partition(claim.workspace_id), _promotion_row(claim.retraining_job)
         if not self._merge_if_unchanged(partition, row, claim.etag, State=state):
             return None
         return self.promotion(claim.workspace_id, claim.retraining_job)
 
     def promotions(self, workspace_id: str) -> list[PromotionClaim]:
-        """Every promotion row of the workspace (the deployments this app created)."""
         rows = self._table.query_entities(
             "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
             parameters={"pk": _partition(workspace_id), "low": "promotion:", "high": "promotion;"},

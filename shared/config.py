@@ -1,14 +1,12 @@
-"""App settings: read once, validated, with errors that name the setting.
-
-Every setting goes through `_Reader`, so a bad value fails at start-up with a message an
-operator can act on, never deep inside a handler. A new setting is a field of `Settings` (or of
-`RetrainingSettings`) and one keyword in `load_settings` (or `_retraining`), read with a `_Reader`
-method whose first argument is the setting's name (tests/test_infra.py finds names so).
-"""
+"""App settings, read once and validated: a bad value fails at start-up with an error that names
+the setting and what is expected, never deep inside a handler. A new setting is a field of
+`Settings` (or `RetrainingSettings`) and one keyword in `load_settings` (or `_retraining`), read
+by a `_Reader` method whose first argument is its name (tests/test_infra.py finds names so)."""
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
@@ -17,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from azure.mgmt.core.tools import parse_resource_id
@@ -48,6 +47,17 @@ _NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
 }
 # Azure Table names: alphanumeric, 3-63 characters, not starting with a digit.
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+# A component or compute name as Azure ML accepts it; a label or version likewise.
+_ML_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# An MLflow metric key: letters, digits, `_ - . /` and spaces, as MLflow accepts them.
+_METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
+DEFAULT_RETRAIN_COOLDOWN_MINUTES = 360
+MAX_RETRAIN_COOLDOWN_MINUTES = 525_600
+MAX_RETRAIN_JOB_TIMEOUT_HOURS = 8_760
+DEFAULT_PROMOTION_KEEP = 2
+# The ledger keeps a workspace's hour in one row: a bound that row holds with room to spare.
+MAX_REMEDIATIONS_PER_HOUR = 1_000
 
 
 class SettingsError(ValueError):
@@ -59,24 +69,17 @@ def _invalid(name: str, value: object, expected: str) -> SettingsError:
 
 
 class AutomationMode(StrEnum):
-    """Whether reconcilers write to Azure (`enforce`) or only plan and record (`dry-run`)."""
-
     ENFORCE = "enforce"
     DRY_RUN = "dry-run"
 
 
 class PolicyMode(StrEnum):
-    """Whether policy findings are only recorded (`audit`) or also remediated (`remediate`)."""
-
     AUDIT = "audit"
     REMEDIATE = "remediate"
 
 
 @dataclass(frozen=True)
 class LedgerSettings:
-    """Where the ledger lives: an identity-based table endpoint (with its token audience), or a
-    connection string."""
-
     table_endpoint: str | None
     connection_string: str | None
     table_name: str
@@ -142,12 +145,11 @@ class Settings:
         return f"{self.arm_endpoint}/.default"
 
     def synapse_endpoint_for(self, workspace_name: str) -> str:
-        """The Synapse data-plane endpoint of one workspace, from the configured template."""
         return self.synapse_dev_endpoint.replace("{workspace}", workspace_name)
 
     def in_scope(self, workspace_id: str) -> bool:
-        """Whether the scope may hold this workspace, as far as its ID tells (management groups
-        and the tag are decided from ARM's answers, by `shared.inventory`)."""
+        """As far as the ID tells: management groups and the tag are decided from ARM's
+        answers, by `shared.inventory`."""
         return self.scope.may_cover(workspace_id)
 
     def allow_listed(self, synapse_workspace_id: str) -> bool:
@@ -168,8 +170,6 @@ class ComponentRef:
 
 @dataclass(frozen=True)
 class DriftGate:
-    """The timer's drift gate: a KQL query over a Log Analytics workspace, and its threshold."""
-
     log_analytics_workspace_id: str
     query: str
     threshold: float
@@ -177,9 +177,6 @@ class DriftGate:
 
 @dataclass(frozen=True)
 class Promotion:
-    """Promote only a better model (`PROMOTION_METRIC` set): how a retrained model is judged,
-    what it is registered as, and how many batch deployments stay."""
-
     metric: str
     higher_is_better: bool
     min_delta: float
@@ -190,8 +187,6 @@ class Promotion:
 
 @dataclass(frozen=True)
 class RetrainingSettings:
-    """Where and how to retrain, and what to score after it (`RETRAIN_WORKSPACE_IDS` set)."""
-
     workspace_ids: tuple[ArmId, ...]
     component: ComponentRef
     # The inputs as canonical JSON: Settings must stay hashable.
@@ -218,14 +213,22 @@ class RetrainingSettings:
 
 
 def _is_https_url(value: str) -> bool:
-    """An https:// URL with a host, a valid port and no user info (`https://user@host` would
-    fail at the first request, or hide the host from whoever reads the setting)."""
+    """With a host, a valid port and no user info (`https://user@host` would fail at the first
+    request, or hide the host from whoever reads the setting)."""
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
         return parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc
     except ValueError:  # urlsplit refuses some malformed netlocs, such as "https://["
         return False
+
+
+def _is_guid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 # --- Where tokens may go -------------------------------------------------------------------------
@@ -256,8 +259,8 @@ class TokenDestination:
         return None
 
     def audience(self, value: str, host: str, explicit: str | None) -> str:
-        """The audience for `host` (of `value`): its cloud's, or `explicit`, required for a host
-        of no known cloud and agreeing with a known one's; else `SettingsError`."""
+        """Its cloud's, or `explicit`: required for a host of no known cloud, and agreeing
+        with a known one's."""
         derived = self.cloud_audience(host)
         if explicit is not None:
             explicit = explicit.rstrip("/")
@@ -336,39 +339,19 @@ def _stated_audience(reader: _Reader, destination: TokenDestination) -> str | No
 def _tied_audience(reader: _Reader, destination: TokenDestination, url: str | None) -> str | None:
     """The audience for `url` (the value of `destination.setting`), None when it is unset."""
     explicit = _stated_audience(reader, destination)
-    if url is None:
-        return None
-    return destination.audience(url, _host(url), explicit)
+    return None if url is None else destination.audience(url, _host(url), explicit)
 
 
-def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None:
-    audience = _tied_audience(reader, OUTCOME_TOPIC, endpoint)
-    if audience is not None and audience.lower() != EVENTGRID_AUDIENCE:
-        # azure-eventgrid's publisher asks for its audience whatever the host.
-        raise _invalid(
-            "OUTCOME_TOPIC_AUDIENCE",
-            audience,
-            f"the Event Grid publisher requests tokens for {EVENTGRID_AUDIENCE} only",
-        )
-    return audience
-
-
-def _aml_audience(reader: _Reader, arm_endpoint: str, inference_domain: str) -> str:
+def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
     """Azure ML's data-plane audience: that of ARM_ENDPOINT's cloud, or AML_AUDIENCE, which a
-    host of no known cloud needs, in ARM_ENDPOINT and in AML_INFERENCE_DOMAIN alike."""
-    explicit = _stated_audience(reader, ARM_ML)
-    if AML_INFERENCE.cloud_audience(inference_domain) is None:
-        _refuse_public_suffix(inference_domain)
-    AML_INFERENCE.audience(inference_domain, inference_domain, explicit)
-    return ARM_ML.audience(arm_endpoint, _host(arm_endpoint), explicit)
+    host of no known cloud needs, in ARM_ENDPOINT and in AML_INFERENCE_DOMAIN alike.
 
-
-def _refuse_public_suffix(domain: str) -> None:
-    """A scoring URI host only has to be under the domain, so a domain anyone can have hosts
+    A scoring URI host only has to be under the domain, so a domain anyone can have hosts
     under would send the ML token anywhere: at least three labels (a public suffix such as
     `co.uk` has fewer), never a parent of a known cloud's inference domain."""
+    explicit = _stated_audience(reader, ARM_ML)
     parent = any(suffix.endswith("." + domain) for suffix, _ in AML_INFERENCE.clouds)
-    if domain.count(".") < 2 or parent:
+    if AML_INFERENCE.cloud_audience(domain) is None and (domain.count(".") < 2 or parent):
         raise _invalid(
             "AML_INFERENCE_DOMAIN",
             domain,
@@ -376,6 +359,17 @@ def _refuse_public_suffix(domain: str) -> None:
             "inference.ml.azure.com, a sovereign cloud's (inference.ml.azure.cn, "
             "inference.ml.azure.us), or a host of at least three labels with AML_AUDIENCE",
         )
+    AML_INFERENCE.audience(domain, domain, explicit)
+    return ARM_ML.audience(arm_endpoint, _host(arm_endpoint), explicit)
+
+
+def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None:
+    audience = _tied_audience(reader, OUTCOME_TOPIC, endpoint)
+    if audience is not None and audience.lower() != EVENTGRID_AUDIENCE:
+        # azure-eventgrid's publisher asks for its audience whatever the host.
+        expected = f"the Event Grid publisher requests tokens for {EVENTGRID_AUDIENCE} only"
+        raise _invalid("OUTCOME_TOPIC_AUDIENCE", audience, expected)
+    return audience
 
 
 # --- end of where tokens may go ------------------------------------------------------------------
@@ -384,9 +378,7 @@ def _refuse_public_suffix(domain: str) -> None:
 def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
     """What in a well-formed ARM ID breaks Azure's naming rules, if anything."""
     parts = parse_resource_id(arm_id)
-    try:
-        uuid.UUID(str(parts.get("subscription", "")))
-    except ValueError:
+    if not _is_guid(str(parts.get("subscription", ""))):
         return "the subscription is not a GUID"
     group = str(parts.get("resource_group", ""))
     if not _RESOURCE_GROUP_NAME.match(group):
@@ -417,33 +409,27 @@ def _each(
         seen.append(item)
 
 
+def _parsed(name: str, parse: Callable[[str], _T], value: str) -> _T:
+    """`parse(value)`, its ValueError a SettingsError naming the setting."""
+    try:
+        return parse(value)
+    except ValueError as error:
+        raise SettingsError(f"{name}: {error}") from None
+
+
+_T = TypeVar("_T")
 _HTTPS_URL = "expected an https:// URL (without user info)"
 # JSON settings are bounded before they are parsed: a huge or deeply nested value is a settings
 # error, not a RecursionError or a slow start.
 MAX_JSON_SETTING_CHARS = 64 * 1024
 MAX_JSON_SETTING_DEPTH = 16
+# A JSON string, or the rest of the text after an unterminated one: brackets in it do not nest.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.?)*(?:"|\Z)', re.DOTALL)
 
 
 def _json_depth(text: str) -> int:
-    """How deeply arrays and objects nest in JSON text (brackets inside strings aside)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
+    steps = ((char in "[{") - (char in "]}") for char in _JSON_STRING.sub("", text))
+    return max(itertools.accumulate(steps, initial=0))
 
 
 class _Reader:
@@ -453,8 +439,7 @@ class _Reader:
         self._environ = environ
 
     def optional(self, name: str) -> str | None:
-        value = self._environ.get(name, "").strip()
-        return value or None
+        return self._environ.get(name, "").strip() or None
 
     def required(self, name: str, expected: str) -> str:
         value = self.optional(name)
@@ -502,17 +487,15 @@ class _Reader:
         _each(name, ids, problem, unique=True)
         return tuple(ArmId(candidate) for candidate in ids)
 
-    def https_url(self, name: str, default: str, *, template_field: str | None = None) -> str:
+    def https_url(self, name: str, default: str) -> str:
+        """A URL template when `default` is one (holds `{workspace}`)."""
         value = self.optional(name) or default
-        probe = value.replace("{" + template_field + "}", "workspace") if template_field else value
-        if not _is_https_url(probe):
+        template = "{workspace}" in default
+        if not _is_https_url(value.replace("{workspace}", "workspace") if template else value):
             raise _invalid(name, value, _HTTPS_URL)
-        if template_field and "{" + template_field + "}" not in value:
-            raise _invalid(
-                name,
-                value,
-                f"expected a URL template containing {{{template_field}}}, such as {default}",
-            )
+        if template and "{workspace}" not in value:
+            expected = f"expected a URL template containing {{workspace}}, such as {default}"
+            raise _invalid(name, value, expected)
         return value.rstrip("/")
 
     def optional_https_url(self, name: str) -> str | None:
@@ -531,9 +514,6 @@ class _Reader:
                 f"{MAX_JSON_SETTING_DEPTH} arrays or objects deep"
             )
         return value
-
-    def guid(self, name: str) -> str | None:
-        return self.checked(name, _is_guid, "expected a client ID (GUID)")
 
     def ncrontab(self, name: str) -> str | None:
         return self.checked(
@@ -567,18 +547,6 @@ class _Reader:
             raise _invalid(name, int(value), expected)
         return int(value)
 
-    def table_name(self, name: str, default: str) -> str:
-        expected = "expected 3-63 letters and digits, starting with a letter"
-        return self.checked(name, _TABLE_NAME.match, expected) or default
-
-
-def _is_guid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
 
 def _ledger(reader: _Reader) -> LedgerSettings:
     endpoint = reader.optional_https_url("LEDGER_TABLE_ENDPOINT")
@@ -593,26 +561,18 @@ def _ledger(reader: _Reader) -> LedgerSettings:
             "LEDGER_TABLE_ENDPOINT or LEDGER_CONNECTION_STRING is required: expected the table "
             "service URI (https://<account>.table.core.windows.net) or a connection string"
         )
+    expected = "expected 3-63 letters and digits, starting with a letter"
     return LedgerSettings(
         table_endpoint=endpoint,
         connection_string=connection_string,
-        table_name=reader.table_name("LEDGER_TABLE_NAME", "automationledger"),
+        table_name=reader.checked("LEDGER_TABLE_NAME", _TABLE_NAME.match, expected)
+        or "automationledger",
         table_audience=_tied_audience(reader, LEDGER_TABLE, endpoint),
     )
 
 
-# A component or compute name as Azure ML accepts it; a label or version likewise.
-_ML_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-DEFAULT_RETRAIN_COOLDOWN_MINUTES = 360
-MAX_RETRAIN_COOLDOWN_MINUTES = 525_600
-DEFAULT_RETRAIN_EXPERIMENT = "model-retraining"
-MAX_RETRAIN_JOB_TIMEOUT_HOURS = 8_760
-
-
 def _component(reader: _Reader) -> ComponentRef:
-    name = "RETRAIN_COMPONENT"
-    raw = reader.required(name, "a registered component, name:version or name@label")
+    raw = reader.required("RETRAIN_COMPONENT", "a registered component, name:version or name@label")
     # The `azureml:` prefix of Azure ML's YAML and CLI references is accepted too.
     value = raw.removeprefix("azureml:")
     for separator, kind in ((":", "version"), ("@", "label")):
@@ -620,11 +580,8 @@ def _component(reader: _Reader) -> ComponentRef:
         other = "@" if separator == ":" else ":"
         if part and other not in value and _ML_NAME.match(component) and _ML_NAME.match(part):
             return ComponentRef(component, **{kind: part})
-    raise _invalid(
-        name,
-        raw,
-        "expected name:version or name@label, such as train_model:3 or train_model@latest",
-    )
+    expected = "expected name:version or name@label, such as train_model:3 or train_model@latest"
+    raise _invalid("RETRAIN_COMPONENT", raw, expected)
 
 
 def _not_json(constant: str) -> object:
@@ -632,12 +589,9 @@ def _not_json(constant: str) -> object:
 
 
 def _json_object(reader: _Reader, name: str) -> str:
-    value = reader.json_text(name)
-    if value is None:
-        return "{}"
     try:
         # NaN and Infinity are not JSON (Python reads them): Azure would refuse the job.
-        loaded = json.loads(value, parse_constant=_not_json)
+        loaded = json.loads(reader.json_text(name) or "{}", parse_constant=_not_json)
     except ValueError as error:
         raise SettingsError(f"{name} is not valid JSON: {error}") from None
     if not isinstance(loaded, dict):
@@ -679,15 +633,14 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
     if reader.optional("RETRAIN_WORKSPACE_IDS") is None:
         return None
     workspace_ids = reader.arm_ids("RETRAIN_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
+    out_of_scope = (
+        " is not in scope (ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE): retraining runs only "
+        "in workspaces in scope"
+    )
     _each(
         "RETRAIN_WORKSPACE_IDS",
         workspace_ids,
-        lambda candidate: (
-            None
-            if scope.may_cover(candidate)
-            else " is not in scope (ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE): retraining "
-            "runs only in workspaces in scope"
-        ),
+        lambda i: None if scope.may_cover(i) else out_of_scope,
     )
     compute = _ml_name(reader, "RETRAIN_COMPUTE", "the name of a compute cluster")
     if compute is None:
@@ -727,7 +680,7 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
         inputs_json=inputs_json,
         compute=compute,
         experiment=_ml_name(reader, "RETRAIN_EXPERIMENT", "an experiment name")
-        or DEFAULT_RETRAIN_EXPERIMENT,
+        or "model-retraining",
         cooldown_minutes=int(cooldown or DEFAULT_RETRAIN_COOLDOWN_MINUTES),
         schedule=reader.ncrontab("RETRAIN_SCHEDULE"),
         drift_gate=_drift_gate(reader),
@@ -737,11 +690,6 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
         promotion=promotion,
         job_timeout_hours=timeout or 24,
     )
-
-
-# An MLflow metric key: letters, digits, `_ - . /` and spaces, as MLflow accepts them.
-_METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
-DEFAULT_PROMOTION_KEEP = 2
 
 
 def _promotion(reader: _Reader) -> Promotion | None:
@@ -764,11 +712,8 @@ def _promotion(reader: _Reader) -> Promotion | None:
         )
     keep = reader.count("PROMOTION_KEEP") or DEFAULT_PROMOTION_KEEP
     if keep < DEFAULT_PROMOTION_KEEP:
-        raise _invalid(
-            "PROMOTION_KEEP",
-            keep,
-            "expected 2 or more (the new default and the previous one, to switch back to)",
-        )
+        expected = "expected 2 or more (the new default and the previous one, to switch back to)"
+        raise _invalid("PROMOTION_KEEP", keep, expected)
     return Promotion(
         metric=metric,
         higher_is_better=direction == "higher",
@@ -829,10 +774,9 @@ def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
         if name.lower().endswith("__accountname"):
             accounts.add(value.lower())
             continue
-        fields = dict(
-            part.partition("=")[::2] for part in value.split(";") if "=" in part
-        )  # a connection string, or nothing
-        lowered = {key.strip().lower(): text.strip() for key, text in fields.items()}
+        # A connection string, or nothing.
+        fields = (part.partition("=") for part in value.split(";") if "=" in part)
+        lowered = {key.strip().lower(): text.strip() for key, _, text in fields}
         if lowered.get("usedevelopmentstorage", "").lower() == "true":
             accounts.add("devstoreaccount1")
         if "accountname" in lowered:
@@ -912,22 +856,11 @@ def batch_endpoint_workspace(value: str) -> ArmId | None:
     if not is_arm_id(value):
         return None
     parts = parse_resource_id(value)
-    if (
-        str(parts.get("namespace", "")).lower() != "microsoft.machinelearningservices"
-        or str(parts.get("type", "")).lower() != "workspaces"
-        or str(parts.get("child_type_1", "")).lower() != "batchendpoints"
-        or not parts.get("child_name_1")
-        or "child_type_2" in parts
-    ):
+    kinds = [str(parts.get(key, "")).lower() for key in ("namespace", "type", "child_type_1")]
+    expected = ["microsoft.machinelearningservices", "workspaces", "batchendpoints"]
+    if kinds != expected or not parts.get("child_name_1") or "child_type_2" in parts:
         return None
     return ArmId(value[: value.lower().index("/batchendpoints/")])
-
-
-def _object_ids(name: str, reader: _Reader) -> frozenset[str]:
-    """Entra object IDs (GUIDs), lower-cased; empty when unset."""
-    ids = reader.items(name)
-    _each(name, ids, lambda i: None if _is_guid(i) else " is not an Entra object ID (GUID)")
-    return frozenset(str(uuid.UUID(candidate)) for candidate in ids)
 
 
 def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -> Settings:
@@ -948,6 +881,8 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     arm_endpoint = reader.https_url("ARM_ENDPOINT", "https://management.azure.com")
     outcome_topic = reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT")
     inference_domain = _domain(reader, "AML_INFERENCE_DOMAIN", "inference.ml.azure.com")
+    synapse = reader.https_url("SYNAPSE_DEV_ENDPOINT", "https://{workspace}.dev.azuresynapse.net")
+    per_hour = f"expected a whole number from 1 to {MAX_REMEDIATIONS_PER_HOUR}"
     return Settings(
         ml_workspace_ids=ml_workspace_ids,
         synapse_workspace_ids=reader.arm_ids("SYNAPSE_WORKSPACE_IDS", SYNAPSE_WORKSPACE_TYPE),
@@ -955,19 +890,9 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         policy_mode=PolicyMode(reader.choice("POLICY_MODE", PolicyMode)),
         reject_unverified=reader.flag("REJECT_UNVERIFIED", default=False),
         arm_endpoint=arm_endpoint,
-        synapse_dev_endpoint=(
-            synapse_dev := reader.https_url(
-                "SYNAPSE_DEV_ENDPOINT",
-                "https://{workspace}.dev.azuresynapse.net",
-                template_field="workspace",
-            )
-        ),
-        azure_client_id=reader.guid("AZURE_CLIENT_ID"),
-        ledger=(
-            LedgerSettings(table_endpoint=None, connection_string=None, table_name="unused")
-            if without_ledger
-            else _ledger(reader)
-        ),
+        synapse_dev_endpoint=synapse,
+        azure_client_id=reader.checked("AZURE_CLIENT_ID", _is_guid, "expected a client ID (GUID)"),
+        ledger=LedgerSettings(None, None, "unused") if without_ledger else _ledger(reader),
         reconcile_schedule=reader.ncrontab("RECONCILE_SCHEDULE"),
         allowed_compute_vm_sizes=reader.words("ALLOWED_COMPUTE_VM_SIZES"),
         max_cluster_nodes=reader.count("MAX_CLUSTER_NODES"),
@@ -976,14 +901,14 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         outcome_topic_audience=_outcome_topic_audience(reader, outcome_topic),
         max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN") or 10,
         max_remediations_per_hour=reader.count(
-            "MAX_REMEDIATIONS_PER_HOUR",
-            at_most=MAX_REMEDIATIONS_PER_HOUR,
-            expected=f"expected a whole number from 1 to {MAX_REMEDIATIONS_PER_HOUR}",
+            "MAX_REMEDIATIONS_PER_HOUR", at_most=MAX_REMEDIATIONS_PER_HOUR, expected=per_hour
         )
         or 10,
-        policy_exemptions=_exemptions(reader),
+        policy_exemptions=_parsed(
+            "POLICY_EXEMPTIONS", parse_exemptions, reader.json_text("POLICY_EXEMPTIONS") or "[]"
+        ),
         policy_assignment_ids=_assignment_ids("POLICY_ASSIGNMENT_IDS", reader),
-        synapse_dev_audience=_tied_audience(reader, SYNAPSE_DEV, synapse_dev) or "",
+        synapse_dev_audience=_tied_audience(reader, SYNAPSE_DEV, synapse) or "",
         retraining=_retraining(reader, scope, allowed_inputs),
         aml_inference_domain=inference_domain,
         aml_audience=_aml_audience(reader, arm_endpoint, inference_domain),
@@ -991,11 +916,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
             "LOGS_QUERY_ENDPOINT", "https://api.loganalytics.io/v1"
         ),
         # Setting names first: tests/test_infra.py finds the settings read that way.
-        scoring_allowed_endpoints=_batch_endpoints(
-            "SCORING_ALLOWED_ENDPOINTS",
-            reader,
-            scope,
-        ),
+        scoring_allowed_endpoints=_batch_endpoints("SCORING_ALLOWED_ENDPOINTS", reader, scope),
         scoring_allowed_callers=_object_ids("SCORING_ALLOWED_CALLERS", reader),
         scoring_allowed_inputs=allowed_inputs,
         http_auth_enabled=(reader.optional("WEBSITE_AUTH_ENABLED") or "").lower() == "true",
@@ -1006,15 +927,16 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     )
 
 
+def _object_ids(name: str, reader: _Reader) -> frozenset[str]:
+    """Entra object IDs (GUIDs), lower-cased; empty when unset."""
+    ids = reader.items(name)
+    _each(name, ids, lambda i: None if _is_guid(i) else " is not an Entra object ID (GUID)")
+    return frozenset(str(uuid.UUID(candidate)) for candidate in ids)
+
+
 def _json_list(reader: _Reader, name: str) -> tuple[str, ...]:
     """A JSON array of ARM scopes (ML_SCOPES, ML_SCOPE_EXCLUDE); empty when unset."""
-    value = reader.json_text(name)
-    if value is None:
-        return ()
-    try:
-        scopes = parse_scopes(value)
-    except ValueError as error:
-        raise SettingsError(f"{name}: {error}") from None
+    scopes = _parsed(name, parse_scopes, reader.json_text(name) or "[]")
 
     def problem(item: str) -> str | None:
         # Azure's naming rules, for the names the app builds URLs from.
@@ -1034,26 +956,9 @@ def _scope(reader: _Reader, scopes: tuple[str, ...], listed: tuple[ArmId, ...]) 
     """ML_SCOPES and ML_WORKSPACE_IDS together (a workspace in both counts once), with
     ML_SCOPE_EXCLUDE and ML_SCOPE_TAG, which apply to every scope."""
     tag = reader.optional("ML_SCOPE_TAG")
-    try:
-        parsed_tag = parse_tag(tag) if tag is not None else None
-    except ValueError as error:
-        raise SettingsError(f"ML_SCOPE_TAG: {error}") from None
+    parsed_tag = _parsed("ML_SCOPE_TAG", parse_tag, tag) if tag is not None else None
     extra = tuple(i for i in listed if not any(same_arm_id(i, s) for s in scopes))
     return Scope(scopes + extra, _json_list(reader, "ML_SCOPE_EXCLUDE"), parsed_tag)
-
-
-# The ledger keeps a workspace's hour in one row: a bound that row holds with room to spare.
-MAX_REMEDIATIONS_PER_HOUR = 1_000
-
-
-def _exemptions(reader: _Reader) -> tuple[Exemption, ...]:
-    value = reader.json_text("POLICY_EXEMPTIONS")
-    if value is None:
-        return ()
-    try:
-        return parse_exemptions(value)
-    except ValueError as error:
-        raise SettingsError(f"POLICY_EXEMPTIONS: {error}") from None
 
 
 _ASSIGNMENT = re.compile(
@@ -1061,20 +966,17 @@ _ASSIGNMENT = re.compile(
     r"managementGroups/[^/\s]+)?/providers/Microsoft\.Authorization/policyAssignments/[^/\s]+",
     re.IGNORECASE,
 )
+_NOT_ASSIGNMENT = (
+    " is not the ID of a policy assignment: expected <scope>/providers/"
+    "Microsoft.Authorization/policyAssignments/<name>, the scope a management group, "
+    "subscription or resource group"
+)
 
 
 def _assignment_ids(name: str, reader: _Reader) -> tuple[str, ...]:
     ids = reader.items(name)
     _each(
-        name,
-        ids,
-        lambda item: (
-            None
-            if item.isascii() and _ASSIGNMENT.fullmatch(item)
-            else " is not the ID of a policy assignment: expected <scope>/providers/"
-            "Microsoft.Authorization/policyAssignments/<name>, the scope a management group, "
-            "subscription or resource group"
-        ),
+        name, ids, lambda i: None if i.isascii() and _ASSIGNMENT.fullmatch(i) else _NOT_ASSIGNMENT
     )
     return tuple(ids)
 

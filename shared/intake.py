@@ -13,7 +13,7 @@ from azure.core.exceptions import AzureError
 from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId
 from shared.events import Ignored, ResourceWrite, parse_resource_write
-from shared.ledger import EventRecord, Ledger
+from shared.ledger import EventRecord
 from shared.logs import decision_log
 from shared.runtime import Runtime
 
@@ -63,13 +63,8 @@ def scope_workspaces(
             raise
         return None
     if not found:
-        record(
-            runtime,
-            event,
-            function,
-            "out-of-scope",
-            f"{', '.join(candidates)} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)",
-        )
+        why = f"{', '.join(candidates)} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
+        record(runtime, event, function, "out-of-scope", why)
         return None
     return found
 
@@ -84,24 +79,8 @@ def record(
     workspace_id: str = "",
     kind: str = "event",
 ) -> None:
-    """Log and record one event's outcome. Invalid input is a warning, not an error."""
-    record_event(
-        runtime.ledger, event, function, outcome, reason, workspace_id=workspace_id, kind=kind
-    )
-
-
-def record_event(
-    ledger: Ledger,
-    event: func.EventGridEvent,
-    function: str,
-    outcome: str,
-    reason: str,
-    *,
-    workspace_id: str = "",
-    kind: str = "event",
-) -> None:
     """Log and record one event's outcome: the sender's text, escaped in the log, bounded in
-    the ledger."""
+    the ledger. Invalid input is a warning, not an error."""
     level = logging.WARNING if outcome in ("invalid", "failed") else logging.INFO
     decision_log(
         log,
@@ -112,7 +91,7 @@ def record_event(
         verdict=outcome,
         level=level,
     )
-    ledger.record_event(
+    runtime.ledger.record_event(
         EventRecord(
             # str(): a hand-made or replayed event may carry a number where a string belongs.
             event_id=str(event.id or ""),

@@ -8,7 +8,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -31,6 +31,24 @@ FINGERPRINT_SECONDS = 12 * 3600
 # A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
 _BATCH_LIMIT = 100
 _BATCH_BYTES = 3 * 1024 * 1024
+
+
+def column(field_name: str) -> str:
+    return "".join(part.title() for part in field_name.split("_"))
+
+
+def columns(record: Any, *, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A dataclass record as table columns: `field_name` as `FieldName`, None as ""."""
+    return {
+        column(item.name): "" if (value := getattr(record, item.name)) is None else value
+        for item in fields(record)
+        if item.name not in leave_out
+    }
+
+
+def newest_first_key() -> str:
+    """A row key for rows read newest first: they come back in key order, so an inverted clock."""
+    return f"{(1 << 63) - 1 - time.time_ns():019d}:{uuid.uuid4().hex[:12]}"
 
 
 def actions_partition(target_id: str) -> str:
@@ -92,31 +110,22 @@ def _transactions(
 
 class Ledger:
     def __init__(self, table: TableClient) -> None:
-        self._table = table
-
-    @property
-    def table(self) -> TableClient:
-        """Claims (`shared/claims.py`) live in it too, in partitions of their own."""
-        return self._table
+        # Claims and scoring records live in it too, in partitions of their own.
+        self.table = table
 
     def record_event(self, record: EventRecord) -> None:
         """Upsert by event ID: a redelivered event updates its row rather than adding one."""
         from azure.data.tables import UpdateMode
 
-        entity: dict[str, Any] = {
+        entity = {
             "PartitionKey": EVENTS_PARTITION,
             "RowKey": table_key(record.event_id),
-            "EventId": record.event_id,
-            "EventType": record.event_type,
-            "Subject": record.subject,
-            "Outcome": record.outcome,
-            "Reason": record.reason,
-            "Function": record.function,
+            **columns(record),
             "SeenAt": datetime.now(UTC).isoformat(),
         }
         # Bounded: the table refuses a property over 64 KiB, and the ID and subject are the
         # sender's to choose.
-        self._table.upsert_entity(bounded_entity(entity), mode=UpdateMode.MERGE)
+        self.table.upsert_entity(bounded_entity(entity), mode=UpdateMode.MERGE)
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         now = datetime.now(UTC).isoformat()
@@ -125,27 +134,19 @@ class Ledger:
             partition = actions_partition(record.target_id)
             entity = {
                 "PartitionKey": partition,
-                # Rows come back in key order: an inverted clock puts the newest first.
-                "RowKey": f"{(1 << 63) - 1 - time.time_ns():019d}:{uuid.uuid4().hex[:12]}",
-                "TargetId": record.target_id,
-                "Kind": record.kind,
-                "Verdict": record.verdict,
-                "Subject": record.subject,
-                "Reason": record.reason,
-                "Mode": record.mode,
+                "RowKey": newest_first_key(),
+                **columns(record, leave_out=("notify",)),
                 "Outcome": str(record.outcome),
-                "Trigger": record.trigger,
-                "Evidence": record.evidence,
                 "RecordedAt": now,
             }
             by_partition.setdefault(partition, []).append(("create", bounded_entity(entity)))
         for operations in by_partition.values():
             if len(operations) == 1:
                 # A transaction costs a multipart round trip: one row is a plain insert.
-                self._table.create_entity(operations[0][1])
+                self.table.create_entity(operations[0][1])
                 continue
             for batch in _transactions(operations):
-                self._table.submit_transaction(batch)
+                self.table.submit_transaction(batch)
 
     def first_time(self, key: str) -> bool:
         """True for the first caller ever to ask about `key`: created, never upserted, so of
@@ -159,7 +160,7 @@ class Ledger:
             "RecordedAt": datetime.now(UTC).isoformat(),
         }
         try:
-            self._table.create_entity(entity)
+            self.table.create_entity(entity)
         except ResourceExistsError:
             return False
         return True
@@ -168,12 +169,12 @@ class Ledger:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            return dict(self._table.get_entity(EVENTS_PARTITION, table_key(event_id)))
+            return dict(self.table.get_entity(EVENTS_PARTITION, table_key(event_id)))
         except ResourceNotFoundError:
             return None
 
     def _partition(self, key: str) -> Iterator[dict[str, Any]]:
-        rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": key})
+        rows = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": key})
         return (dict(row) for row in rows)
 
     def events(self) -> Iterator[dict[str, Any]]:
@@ -210,7 +211,7 @@ class Ledger:
             for workspace, digest in fingerprints.items()
         ]
         for batch in _transactions(operations):
-            self._table.submit_transaction(batch)
+            self.table.submit_transaction(batch)
 
 
 @functools.cache

@@ -17,18 +17,6 @@ DECISION_FIELDS = (
     "subject_id",
 )
 LOG_TEXT_LIMIT = 2_000
-_NAMED = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape_char(char: str) -> str:
-    if char in _NAMED:
-        return _NAMED[char]
-    code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
 
 
 def escape(value: object, limit: int = LOG_TEXT_LIMIT) -> str:
@@ -36,10 +24,9 @@ def escape(value: object, limit: int = LOG_TEXT_LIMIT) -> str:
     back unambiguously) as Python escapes; cut with a note beyond `limit` characters."""
     text = str(value)
     cut = len(text) - limit
-    if cut > 0:
-        text = text[:limit]
     escaped = "".join(
-        char if char.isprintable() and char != "\\" else _escape_char(char) for char in text
+        char if char.isprintable() and char != "\\" else char.encode("unicode_escape").decode()
+        for char in text[:limit]
     )
     return escaped + (f"…[{cut} characters cut]" if cut > 0 else "")
 

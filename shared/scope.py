@@ -22,12 +22,8 @@ _TAG_NAME = re.compile(r"^[^<>%&\\?/]{1,512}$")
 
 
 def is_management_group(scope: str) -> bool:
-    head, group = scope[: len(MANAGEMENT_GROUPS)], scope[len(MANAGEMENT_GROUPS) :]
-    return (
-        scope.isascii()
-        and same_arm_id(head, MANAGEMENT_GROUPS)
-        and _GROUP_ID.match(group) is not None
-    )
+    head, group = scope[: len(MANAGEMENT_GROUPS)], group_name(scope)
+    return scope.isascii() and same_arm_id(head, MANAGEMENT_GROUPS) and bool(_GROUP_ID.match(group))
 
 
 def group_name(scope: str) -> str:
@@ -63,13 +59,13 @@ class Scope:
     ) -> bool:
         """`tags` None: not read, which no tag rule accepts."""
 
-        def lies_under(scope: str) -> bool:
-            if is_management_group(scope):
-                return any(same_arm_id(scope, group) for group in management_groups)
-            return within_scope(workspace_id, scope)
-
         def under(scopes: tuple[str, ...]) -> bool:
-            return any(lies_under(s) for s in scopes)
+            return any(
+                any(same_arm_id(s, group) for group in management_groups)
+                if is_management_group(s)
+                else within_scope(workspace_id, s)
+                for s in scopes
+            )
 
         return (
             is_workspace(workspace_id)
@@ -86,10 +82,8 @@ class Scope:
 
 def carries(tags: Mapping[str, str] | None, tag: tuple[str, str]) -> bool:
     """Whether `tags` hold `tag`: names compare case-insensitively (as ARM's), values exactly."""
-    if not isinstance(tags, Mapping):
-        return False
     name, value = tag
-    return any(
+    return isinstance(tags, Mapping) and any(
         isinstance(key, str) and key.lower() == name.lower() and found == value
         for key, found in tags.items()
     )
@@ -115,9 +109,9 @@ def parse_scopes(text: str) -> tuple[str, ...]:
                 f"({MANAGEMENT_GROUPS}<id>), a subscription (/subscriptions/<guid>), a resource "
                 "group or an Azure ML workspace ID"
             )
-        if any(same_arm_id(item.strip(), seen) for seen in found):
-            raise ValueError(f"item {position} ({item.strip()!r}) is listed twice")
-        found.append(item.strip())
+        if any(same_arm_id(value, seen) for seen in found):
+            raise ValueError(f"item {position} ({value!r}) is listed twice")
+        found.append(value)
     return tuple(found)
 
 

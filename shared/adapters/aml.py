@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.adapters.answers import UnexpectedAnswerError, child_name
+from shared.adapters.answers import check_answer, child_name
 from shared.adapters.clients import AzureClients
 from shared.adapters.transport import malformed_is_permanent
-from shared.arm import ArmId, name_of, resource_group_of, same_arm_id, subscription_of
+from shared.arm import ArmId, name_of, resource_group_of, subscription_of
 from shared.model import ConnectionStatus, PrivateEndpointConnection
 
 
@@ -47,12 +47,9 @@ class MachineLearningAdapter:
         )
         answered = _connection(workspace_id, result)
         expected_id = f"{workspace_id}/privateEndpointConnections/{name}"
-        if not same_arm_id(answered.id, expected_id):
-            raise UnexpectedAnswerError(f"ARM answered for {answered.id!r}, not for {expected_id}")
-        if answered.status is not status:
-            raise UnexpectedAnswerError(
-                f"ARM's answer shows the connection {answered.status.value}, not {status.value}"
-            )
+        check_answer(
+            answered.id, expected_id, "the connection", answered.status.value, status.value
+        )
         return answered
 
     @malformed_is_permanent

@@ -3,7 +3,7 @@ shows it, and a write goes only to a target built from the configured workspace 
 
 from __future__ import annotations
 
-from shared.arm import ArmId
+from shared.arm import ArmId, same_arm_id
 from shared.model import JudgedAnswerError
 
 
@@ -17,6 +17,14 @@ class RefusedTargetError(JudgedAnswerError):
 
 class GuardNoLongerHoldsError(JudgedAnswerError):
     """Read again just before the write, the resource no longer passes its guard: deferred."""
+
+
+def check_answer(answered_id: str, asked_id: str, what: str, value: object, asked: object) -> None:
+    """`UnexpectedAnswerError` unless ARM answered for `asked_id` with `what` set to `asked`."""
+    if not same_arm_id(answered_id, asked_id):
+        raise UnexpectedAnswerError(f"ARM answered for {answered_id!r}, not for {asked_id}")
+    if value != asked:
+        raise UnexpectedAnswerError(f"ARM's answer shows {what} {value}, not {asked}")
 
 
 def child_name(name: str, kind: str, workspace_id: ArmId) -> str:

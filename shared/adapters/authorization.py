@@ -18,15 +18,6 @@ from shared.planning.role_assignments import ExistingAssignment
 PRINCIPAL_NOT_FOUND_WAITS = (1.0, 2.0, 4.0)
 
 
-class AssignmentOutcome:
-    CREATED = "created"
-    EXISTS = "exists"
-
-
-def error_code(error: HttpResponseError) -> str:
-    return str(getattr(error.error, "code", "") or "") if error.error else ""
-
-
 class AuthorizationAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
@@ -62,7 +53,7 @@ class AuthorizationAdapter:
         principal_id: str,
         description: str = "",
     ) -> str:
-        """ "Already exists" is success; `UnexpectedAnswerError` for another assignment."""
+        """ "created" or "exists" (success too); `UnexpectedAnswerError` for another assignment."""
         from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
         parameters = RoleAssignmentCreateParameters(
@@ -77,9 +68,9 @@ class AuthorizationAdapter:
             try:
                 created = self._operations(scope).create(scope, name, parameters)
             except HttpResponseError as error:
-                code = error_code(error)
+                code = str(getattr(error.error, "code", None) or "")
                 if error.status_code == 409 and code == "RoleAssignmentExists":
-                    return AssignmentOutcome.EXISTS
+                    return "exists"
                 if code == "PrincipalNotFound" and waits:
                     time.sleep(waits.pop(0))
                     continue
@@ -87,7 +78,7 @@ class AuthorizationAdapter:
             problem = assignment_mismatch(created, scope, role_definition_id, principal_id)
             if problem is not None:
                 raise UnexpectedAnswerError(problem)
-            return AssignmentOutcome.CREATED
+            return "created"
 
 
 def assignment_mismatch(

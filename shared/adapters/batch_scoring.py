@@ -3,10 +3,8 @@
 Through azure-core, not azure-ai-ml: importing azure-ai-ml costs 1.1-2.5 s, and its `invoke`
 refuses `abfss://` inputs (recorded file 16). The scoring URI is the documented REST contract:
 `POST <scoringUri>` with a token for Azure ML's data plane (`https://ml.azure.com`), the deployment
-in `azureml-model-deployment`, the inputs in `properties.inputData` (recorded files 12-17).
-
-The scoring URI comes from ARM's answer, so it is checked (HTTPS, host under
-`AML_INFERENCE_DOMAIN`) before any token is sent there.
+in `azureml-model-deployment`, the inputs in `properties.inputData` (recorded files 12-17). The
+scoring URI comes from ARM's answer, so it is checked before any token is sent there.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
 from shared.adapters import transport
@@ -23,6 +21,9 @@ from shared.adapters.clients import AzureClients
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.ml_events import JOB_NAME
 from shared.model import JudgedAnswerError
+
+if TYPE_CHECKING:
+    from azure.core.rest import HttpResponse
 
 BATCH_ENDPOINTS_API = "2023-10-01"
 JOBS_API = "2024-04-01"
@@ -36,16 +37,11 @@ class ScoringUriRejectedError(JudgedAnswerError):
 
 
 class UnexpectedResponseError(transport.MalformedResponseError):
-    """Azure answered with a body of the wrong shape (permanent: recorded, not retried).
-
-    A `MalformedResponseError`, so every caller that handles a malformed answer of any adapter
-    (an `AzureError`, never transient) handles this one too."""
+    """Azure answered with a body of the wrong shape (permanent: recorded, not retried)."""
 
 
 @dataclass(frozen=True)
 class ScoringInput:
-    """What a scoring job reads."""
-
     kind: Literal["uri_folder", "uri_file"]
     path: str
 
@@ -57,8 +53,6 @@ class ScoringInput:
 
 @dataclass(frozen=True)
 class BatchEndpoint:
-    """A batch endpoint as ARM describes it."""
-
     id: ArmId
     workspace_id: ArmId
     name: str
@@ -68,15 +62,13 @@ class BatchEndpoint:
 
 @dataclass(frozen=True)
 class ScoringJob:
-    """A batch scoring job as Azure reports it."""
-
     name: str
     workspace_id: ArmId
     status: str
     endpoint_id: str | None
     deployment: str | None
-    start_time: str | None
-    end_time: str | None
+    start_time: str | None = None
+    end_time: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -87,12 +79,9 @@ class ScoringJob:
 
 
 def check_scoring_uri(uri: str, domain: str) -> str:
-    """The origin (`https://host[:port]`) of a scoring URI that may receive a token.
-
-    Only HTTPS, no user info, an ASCII host equal to `domain` or under it (a label boundary:
-    `evilinference.ml.azure.com` is not under `inference.ml.azure.com`). Raises
-    `ScoringUriRejectedError` otherwise.
-    """
+    """The origin (`https://host[:port]`) of a scoring URI that may receive a token, else
+    `ScoringUriRejectedError`. Under `domain` at a label boundary: `evilinference.ml.azure.com`
+    is not under `inference.ml.azure.com`."""
     try:
         parts = urlsplit(uri)
         host = parts.hostname
@@ -114,9 +103,8 @@ def check_scoring_uri(uri: str, domain: str) -> str:
 
 
 def raise_for_status(response: Any) -> None:
-    """Raise azure-core's error for a failed response, as the generated SDKs do (404 is
-    `ResourceNotFoundError`, 409 `ResourceExistsError`, 401 `ClientAuthenticationError`), with
-    ARM's error body parsed."""
+    """Raise azure-core's error for a failed response as the generated SDKs do, with ARM's error
+    body parsed."""
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,
@@ -126,12 +114,8 @@ def raise_for_status(response: Any) -> None:
     )
     from azure.mgmt.core.exceptions import ARMErrorFormat
 
-    error_map = {
-        401: ClientAuthenticationError,
-        404: ResourceNotFoundError,
-        409: ResourceExistsError,
-    }
-    map_error(response.status_code, response, error_map)
+    errors = {401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError}
+    map_error(response.status_code, response, errors)
     raise HttpResponseError(response=response, error_format=ARMErrorFormat)
 
 
@@ -142,6 +126,13 @@ def _require_str(body: Mapping[str, Any], name: str, what: str) -> str:
     return value
 
 
+def _properties(body: Mapping[str, Any], what: str) -> dict[str, Any]:
+    properties = body.get("properties")
+    if not isinstance(properties, dict):
+        raise UnexpectedResponseError(f"{what}: no properties")
+    return properties
+
+
 def _json(response: Any, what: str) -> dict[str, Any]:
     try:
         body = response.json()
@@ -150,6 +141,10 @@ def _json(response: Any, what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise UnexpectedResponseError(f"{what}: the response is not a JSON object")
     return body
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _string_map(value: Any) -> dict[str, str]:
@@ -168,18 +163,16 @@ def _error_text(value: Any) -> str | None:
 
 
 class BatchScoringAdapter:
-    """Batch endpoints over azure-core: ARM reads, the scoring URI POST, ARM job reads."""
-
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
-    def _arm_get(self, path: str, api_version: str) -> Any:
+    def _arm_get(self, path: str, api_version: str, ok: tuple[int, ...] = (200,)) -> HttpResponse:
         from azure.core.rest import HttpRequest
 
         client = self._clients.arm_pipeline()
         request = HttpRequest("GET", client.format_url(path), params={"api-version": api_version})
         response = client.send_request(request)
-        if response.status_code != 200:
+        if response.status_code not in ok:
             raise_for_status(response)
         return response
 
@@ -188,9 +181,7 @@ class BatchScoringAdapter:
         """The endpoint, read from ARM (raises `ResourceNotFoundError` when it does not exist)."""
         response = self._arm_get(quote(endpoint_id), BATCH_ENDPOINTS_API)
         body = _json(response, f"batch endpoint {endpoint_id}")
-        properties = body.get("properties")
-        if not isinstance(properties, dict):
-            raise UnexpectedResponseError(f"batch endpoint {endpoint_id}: no properties")
+        properties = _properties(body, f"batch endpoint {endpoint_id}")
         defaults = properties.get("defaults")
         default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
         answered_id = body.get("id")
@@ -212,23 +203,13 @@ class BatchScoringAdapter:
 
     def scoring_origin(self, endpoint: BatchEndpoint) -> str:
         """The origin of the endpoint's scoring URI if a token may go there (the check `invoke`
-        makes), else `ScoringUriRejectedError`. Sends nothing: for callers that must refuse
-        before submitting, such as a dry-run that reports what would be submitted."""
+        makes), else `ScoringUriRejectedError`; sends nothing (a dry-run refuses too)."""
         return check_scoring_uri(endpoint.scoring_uri, self._clients.settings.aml_inference_domain)
 
     @transport.malformed_is_permanent
     def deployment_exists(self, endpoint_id: ArmId, deployment: str) -> bool:
-        """Whether the endpoint has a deployment of that name."""
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            self._arm_get(
-                f"{quote(endpoint_id)}/deployments/{quote(deployment, safe='')}",
-                BATCH_ENDPOINTS_API,
-            )
-        except ResourceNotFoundError:
-            return False
-        return True
+        path = f"{quote(endpoint_id)}/deployments/{quote(deployment, safe='')}"
+        return self._arm_get(path, BATCH_ENDPOINTS_API, ok=(200, 404)).status_code == 200
 
     @transport.malformed_is_permanent
     def invoke(
@@ -240,12 +221,9 @@ class BatchScoringAdapter:
         tags: Mapping[str, str],
         request_id: str,
     ) -> ScoringJob:
-        """Start a scoring job: POST to the endpoint's scoring URI.
-
-        `request_id` is the repeatability ID: a retried POST with the same ID gets the first job
-        back instead of a second one, so the POST may be retried like a PUT. Raises
-        `ScoringUriRejectedError` (before any request) when the URI fails the check.
-        """
+        """Start a scoring job: POST to the endpoint's scoring URI. `request_id` is the
+        repeatability ID: a retried POST with the same ID gets the first job back instead of a
+        second one, so the POST may be retried like a PUT."""
         from azure.core.rest import HttpRequest
 
         origin = check_scoring_uri(
@@ -276,9 +254,7 @@ class BatchScoringAdapter:
             raise_for_status(response)
         reply = _json(response, f"scoring job on {endpoint.name}")
         name = _require_str(reply, "name", f"scoring job on {endpoint.name}")
-        properties = reply.get("properties")
-        if not isinstance(properties, dict):
-            raise UnexpectedResponseError(f"scoring job {name}: no properties")
+        properties = _properties(reply, f"scoring job {name}")
         job_id = str(reply.get("id") or "")
         _check_started_job(endpoint, name, job_id)
         used = deployment
@@ -291,9 +267,6 @@ class BatchScoringAdapter:
             status=str(properties.get("status") or "NotStarted"),
             endpoint_id=endpoint.id,
             deployment=used or endpoint.default_deployment,
-            start_time=None,
-            end_time=None,
-            outputs={},
             error=_error_text(properties.get("error")),
             tags=_string_map(properties.get("tags")) or dict(tags),
         )
@@ -326,9 +299,7 @@ def _check_started_job(endpoint: BatchEndpoint, name: str, job_id: str) -> None:
 def job_from_arm(workspace_id: ArmId, body: Mapping[str, Any]) -> ScoringJob:
     """A `ScoringJob` from ARM's job body (`properties.status`, `tags`, `outputs`, ...)."""
     name = _require_str(body, "name", "job")
-    properties = body.get("properties")
-    if not isinstance(properties, dict):
-        raise UnexpectedResponseError(f"job {name}: no properties")
+    properties = _properties(body, f"job {name}")
     status = _require_str(properties, "status", f"job {name}")
     raw_run = properties.get("properties")
     run: dict[str, Any] = raw_run if isinstance(raw_run, dict) else {}
@@ -340,10 +311,8 @@ def job_from_arm(workspace_id: ArmId, body: Mapping[str, Any]) -> ScoringJob:
         status=status,
         endpoint_id=f"{workspace_id}/batchEndpoints/{endpoint_name}" if endpoint_name else None,
         deployment=run.get("azureml.deploymentname") or None,
-        start_time=properties.get("startTime")
-        if isinstance(properties.get("startTime"), str)
-        else None,
-        end_time=properties.get("endTime") if isinstance(properties.get("endTime"), str) else None,
+        start_time=_text(properties.get("startTime")),
+        end_time=_text(properties.get("endTime")),
         outputs=dict(outputs) if isinstance(outputs, dict) else {},
         error=_error_text(properties.get("error")),
         tags=_string_map(properties.get("tags")),

@@ -2,12 +2,8 @@
 
 One credential per process (azure-identity caches tokens inside it). Every management client is
 pointed at `ARM_ENDPOINT` with the matching token scope, so a sovereign cloud, or the local
-simulator, is a matter of settings only.
-
-Every client carries the policies of `shared.adapters.transport` (`client_options`,
-`pinned_pipeline`): requests (and so tokens) only to the client's configured endpoint, bounded
-paging, bounded retries, capped Retry-After, bounded time; every ARM client also spends the
-process's read budget (`shared.adapters.read_budget`).
+simulator, is a matter of settings only. Every client carries the policies of
+`shared.adapters.transport`; every ARM client also spends the process's read budget.
 """
 
 from __future__ import annotations
@@ -46,15 +42,11 @@ AZURE_AI_ML_EXPERIMENTAL_LOGGER = "azure.ai.ml._utils._experimental"
 
 
 def prepare_azure_ai_ml() -> None:
-    """Call before azure-ai-ml is imported: silence its experimental-class notices, and drop a
-    "current cloud" the process inherited.
-
-    azure-ai-ml keeps the current cloud's name in the process environment and reads it when it
-    is imported; a name this process never registered (set by a parent process's azure-ai-ml)
-    makes it fetch cloud metadata from the public ARM endpoint, outside the settings, and then
-    refuse to submit. Before the first import nothing in this process can have set it; after it,
-    `ml_client` names the cloud and azure-ai-ml keeps it up to date.
-    """
+    """Call before azure-ai-ml is imported. It keeps the current cloud's name in the process
+    environment and reads it when imported; a name this process never registered (set by a parent
+    process's azure-ai-ml) makes it fetch cloud metadata from the public ARM endpoint, outside the
+    settings, and then refuse to submit. Before the first import nothing in this process can have
+    set it; after it, `ml_client` names the cloud and azure-ai-ml keeps it up to date."""
     logging.getLogger(AZURE_AI_ML_EXPERIMENTAL_LOGGER).setLevel(logging.ERROR)
     if "azure.ai.ml" not in sys.modules:
         os.environ.pop(AZUREML_CURRENT_CLOUD, None)
@@ -62,8 +54,7 @@ def prepare_azure_ai_ml() -> None:
 
 @functools.cache
 def credential(client_id: str | None) -> TokenCredential:
-    """The process's credential: managed identity in Azure (user-assigned when `client_id` is
-    set), `az login` on a laptop. Imported here, not at module load, to keep cold starts short."""
+    """Managed identity in Azure (user-assigned when `client_id` is set), `az login` on a laptop."""
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential(
@@ -103,13 +94,7 @@ class AudienceBoundCredential:
 
 
 def synapse_dev_scope(template: str, audience: str | None = None) -> str:
-    """The token scope of the Synapse data plane that `SYNAPSE_DEV_ENDPOINT` points at.
-
-    The audience is the cloud's (`https://{workspace}.dev.azuresynapse.azure.cn` gives
-    `https://dev.azuresynapse.azure.cn/.default`), or the explicit `SYNAPSE_DEV_AUDIENCE`.
-    A host of no known cloud without an explicit audience raises `SettingsError`: it never
-    silently gets a token for the public cloud.
-    """
+    """The token scope of the Synapse data plane that `SYNAPSE_DEV_ENDPOINT` points at."""
     return f"{synapse_dev_audience(template, audience)}/.default"
 
 
@@ -117,32 +102,18 @@ class AzureClients:
     """The SDK clients the adapters use, one per subscription or endpoint, made on first use."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._credential = credential(settings.azure_client_id)
+        self.settings = settings
+        self.token_credential = credential(settings.azure_client_id)
         self._budget = read_budget(settings.arm_reads_burst, settings.arm_reads_per_second)
 
-    @property
-    def settings(self) -> Settings:
-        return self._settings
-
-    @property
-    def token_credential(self) -> TokenCredential:
-        return self._credential
-
-    def _pipeline(self, base_url: str, scope: str) -> PipelineClient[HttpRequest, HttpResponse]:
-        """A raw azure-core pipeline to `base_url` with this process's credential, a bearer
-        token for `scope` that only ever goes to `base_url`'s origin."""
-        return transport.pinned_pipeline(base_url, self._credential, scope)
-
     def _arm_options(self) -> dict[str, Any]:
-        return transport.client_options(self._settings.arm_endpoint, budget=self._budget)
+        return transport.client_options(self.settings.arm_endpoint, budget=self._budget)
 
     def _arm_kwargs(self) -> dict[str, Any]:
-        return {
-            "base_url": self._settings.arm_endpoint,
-            "credential_scopes": [self._settings.arm_scope],
-            **self._arm_options(),
-        }
+        arm = self.settings.arm_endpoint
+        return {"base_url": arm, "credential_scopes": [self.settings.arm_scope]} | (
+            self._arm_options()
+        )
 
     @functools.cache  # noqa: B019 - one AzureClients per settings value, kept for the process
     def app_identity(self) -> AppIdentity:
@@ -153,7 +124,7 @@ class AzureClients:
         import base64
         import json
 
-        payload = self._credential.get_token(self._settings.arm_scope).token.split(".")[1:2]
+        payload = self.token_credential.get_token(self.settings.arm_scope).token.split(".")[1:2]
         try:
             claims = json.loads(base64.urlsafe_b64decode(payload[0] + "=" * (-len(payload[0]) % 4)))
         except (IndexError, ValueError) as error:
@@ -164,79 +135,72 @@ class AzureClients:
 
     @functools.cache  # noqa: B019
     def machine_learning(self, subscription_id: str) -> Any:
-        """`MachineLearningServicesMgmtClient` for one subscription (API 2023-04-01)."""
         from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 
         return MachineLearningServicesMgmtClient(
-            self._credential, subscription_id, **self._arm_kwargs()
+            self.token_credential, subscription_id, **self._arm_kwargs()
         )
 
     @functools.cache  # noqa: B019
     def authorization(self, subscription_id: str) -> Any:
-        """`AuthorizationManagementClient` for one subscription (role assignments 2022-04-01)."""
         from azure.mgmt.authorization import AuthorizationManagementClient
 
         return AuthorizationManagementClient(
-            self._credential, subscription_id, **self._arm_kwargs()
+            self.token_credential, subscription_id, **self._arm_kwargs()
         )
 
     @functools.cache  # noqa: B019
     def resources(self, subscription_id: str) -> Any:
-        """`ResourceManagementClient` for generic reads of resources of other providers."""
         from azure.mgmt.resource.resources import ResourceManagementClient
 
-        return ResourceManagementClient(self._credential, subscription_id, **self._arm_kwargs())
+        return ResourceManagementClient(
+            self.token_credential, subscription_id, **self._arm_kwargs()
+        )
 
     @functools.cache  # noqa: B019
     def resource_graph(self) -> Any:
-        """`ResourceGraphClient`: Resource Graph is served by ARM_ENDPOINT, with ARM's token."""
+        # Resource Graph is served by ARM_ENDPOINT, with ARM's token.
         from azure.mgmt.resourcegraph import ResourceGraphClient
 
-        return ResourceGraphClient(self._credential, **self._arm_kwargs())
+        return ResourceGraphClient(self.token_credential, **self._arm_kwargs())
 
     @functools.cache  # noqa: B019
     def synapse_dev(self, workspace_name: str) -> PipelineClient[HttpRequest, HttpResponse]:
-        """A raw azure-core pipeline to one Synapse workspace's data plane.
-
-        Raw on purpose: the managed private endpoint model of azure-synapse-managedprivateendpoints
-        drops `properties.resourceId`, the very field that proves where an endpoint comes from.
-        """
-        return self._pipeline(
-            self._settings.synapse_endpoint_for(workspace_name),
+        # Raw: the managed private endpoint model of azure-synapse-managedprivateendpoints drops
+        # `properties.resourceId`, the very field that proves where an endpoint comes from.
+        return transport.pinned_pipeline(
+            self.settings.synapse_endpoint_for(workspace_name),
+            self.token_credential,
             synapse_dev_scope(
-                self._settings.synapse_dev_endpoint, self._settings.synapse_dev_audience
+                self.settings.synapse_dev_endpoint, self.settings.synapse_dev_audience
             ),
         )
 
     @functools.cache  # noqa: B019
     def arm_pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
-        """A raw azure-core pipeline to `ARM_ENDPOINT`, for ARM reads that no installed
-        management SDK speaks (batch endpoints at 2023-10-01, jobs at 2024-04-01)."""
-        arm = self._settings.arm_endpoint
+        """For ARM calls that no installed management SDK speaks (batch endpoints, jobs, ...)."""
+        arm = self.settings.arm_endpoint
         return transport.pinned_pipeline(
-            arm, self._credential, self._settings.arm_scope, budget=self._budget
+            arm, self.token_credential, self.settings.arm_scope, budget=self._budget
         )
 
     @functools.cache  # noqa: B019
     def batch_scoring(self, origin: str) -> PipelineClient[HttpRequest, HttpResponse]:
-        """A raw azure-core pipeline to one batch scoring host (`https://host[:port]`), with a
-        token for Azure ML's data plane. Only for an origin that passed the scoring URI check."""
-        scope = f"{self._settings.aml_audience}/.default"
-        return self._pipeline(origin, scope)
+        """Only for an origin that passed the scoring URI check."""
+        scope = f"{self.settings.aml_audience}/.default"
+        return transport.pinned_pipeline(origin, self.token_credential, scope)
 
     @functools.cache  # noqa: B019
     def ml_client(self, workspace_id: str) -> Any:
         """azure-ai-ml's `MLClient` for one workspace, reaching `ARM_ENDPOINT` through the SDK's
-        cloud settings (the sovereign-cloud route: `cloud` plus `cloud_metadata`).
-
-        azure-ai-ml costs 1.1-2.5 s to import: only the retraining path calls this.
+        cloud settings. azure-ai-ml costs 1.1-2.5 s to import: only the retraining path calls this.
         """
         prepare_azure_ai_ml()
         from azure.ai.ml import MLClient
 
         from shared.arm import name_of, resource_group_of, subscription_of
 
-        arm = self._settings.arm_endpoint
+        arm = self.settings.arm_endpoint
         host = urlsplit(arm).netloc
         cloud = _ML_CLOUDS.get(host)
         cloud_kwargs: dict[str, Any] = {"cloud": cloud}
@@ -249,13 +213,13 @@ class AzureClients:
                     "azure_portal": "https://portal.azure.com/",
                     "resource_manager": f"{arm}/",
                     "active_directory": "https://login.microsoftonline.com/",
-                    "aml_resource_id": f"{self._settings.aml_audience}/",
+                    "aml_resource_id": f"{self.settings.aml_audience}/",
                     "storage_endpoint": "core.windows.net",
                     "registry_discovery_endpoint": f"{arm}/",
                 },
             }
         return MLClient(
-            self._credential,
+            self.token_credential,
             subscription_of(workspace_id),
             resource_group_of(workspace_id),
             name_of(workspace_id),
@@ -270,18 +234,16 @@ class AzureClients:
 
     @functools.cache  # noqa: B019
     def logs_query(self) -> Any:
-        """azure-monitor-query's `LogsQueryClient` on `LOGS_QUERY_ENDPOINT` (its token audience
-        follows the endpoint, so a sovereign cloud's endpoint gets its own)."""
+        # Its token audience follows the endpoint: a sovereign cloud's endpoint gets its own.
         from azure.monitor.query import LogsQueryClient
 
         return LogsQueryClient(
-            self._credential,
-            endpoint=self._settings.logs_query_endpoint,
-            **transport.client_options(self._settings.logs_query_endpoint),
+            self.token_credential,
+            endpoint=self.settings.logs_query_endpoint,
+            **transport.client_options(self.settings.logs_query_endpoint),
         )
 
 
 @functools.cache
 def clients_for(settings: Settings) -> AzureClients:
-    """The clients for a settings value: one set per process in practice."""
     return AzureClients(settings)

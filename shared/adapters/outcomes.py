@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -48,10 +49,7 @@ def _pascal(value: str) -> str:
 def outcome_state(outcome: str) -> str | None:
     """The state of an action's outcome; None for an observation (`recorded`, `no change`)."""
     text = outcome.strip().lower()
-    for prefix, state in _STATES:
-        if text.startswith(prefix):
-            return state
-    return None
+    return next((state for prefix, state in _STATES if text.startswith(prefix)), None)
 
 
 def event_type(record: ActionRecord) -> str:
@@ -86,24 +84,18 @@ def _batches(events: Sequence[Any]) -> list[list[Any]]:
 
 class OutcomePublisher:
     def __init__(self, endpoint: str, credential: TokenCredential) -> None:
-        self._endpoint = endpoint
+        self.endpoint = endpoint
         self._credential = credential
-        self._client: Any = None
 
-    @property
-    def endpoint(self) -> str:
-        return self._endpoint
-
+    @functools.cached_property
     def _publisher(self) -> Any:
-        if self._client is None:
-            # The basic-topic client itself: the public one drops every keyword argument for
-            # basic topics, silently losing the retry settings and the endpoint guard.
-            from azure.eventgrid._legacy import EventGridPublisherClient
+        # The basic-topic client itself: the public one drops every keyword argument for
+        # basic topics, silently losing the retry settings and the endpoint guard.
+        from azure.eventgrid._legacy import EventGridPublisherClient
 
-            self._client = EventGridPublisherClient(
-                self._endpoint, self._credential, **client_options(self._endpoint)
-            )
-        return self._client
+        return EventGridPublisherClient(
+            self.endpoint, self._credential, **client_options(self.endpoint)
+        )
 
     def publish(self, records: Sequence[ActionRecord]) -> str | None:
         """None on success, else what went wrong; never raises for Azure errors (the records are
@@ -121,7 +113,7 @@ class OutcomePublisher:
         ]
         try:
             for batch in _batches(events):
-                self._publisher().send(batch)
+                self._publisher.send(batch)
         except AzureError as error:
             first = records[0]
             decision_log(

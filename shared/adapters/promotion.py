@@ -68,19 +68,12 @@ class PromotionAdapter:
         return response
 
     def _get(self, path: str, api_version: str, what: str) -> dict[str, Any] | None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            response = self._send("GET", path, api_version)
-        except ResourceNotFoundError:
-            return None
-        return transport.json_object(response, what)
+        response = self._send("GET", path, api_version, ok=(200, 404))
+        return transport.json_object(response, what) if response.status_code == 200 else None
 
     @transport.malformed_is_permanent
     def job_metric(self, workspace_id: ArmId, job_name: str, metric: str) -> float | None:
         """The latest value of `metric` logged by a step of the job, or None."""
-        from azure.core.exceptions import ResourceNotFoundError
-
         client = self._clients.arm_pipeline()
         children = list(
             transport.json_pages(
@@ -99,9 +92,8 @@ class PromotionAdapter:
             if not isinstance(run_id, str) or not run_id:
                 continue
             path = f"metric/v2.0{quote(workspace_id)}/runs/{quote(run_id, safe='')}/full"
-            try:
-                response = self._send("POST", path, None, body={"metricName": metric})
-            except ResourceNotFoundError:
+            response = self._send("POST", path, None, body={"metricName": metric}, ok=(200, 404))
+            if response.status_code == 404:
                 continue
             values = transport.json_objects(
                 transport.json_object(response, f"metric {metric} of {run_id}").get("value"),

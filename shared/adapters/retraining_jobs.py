@@ -115,18 +115,16 @@ class RetrainingJobsAdapter:
     @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, name: str) -> AppJob | None:
         """The job, or None when there is none; an answer about another job is refused."""
-        from azure.core.exceptions import ResourceNotFoundError
         from azure.core.rest import HttpRequest
 
         client = self._clients.arm_pipeline()
         path = f"{quote(workspace_id)}/jobs/{quote(name, safe='')}"
         request = HttpRequest("GET", client.format_url(path), params={"api-version": JOBS_API})
         response = client.send_request(request)
+        if response.status_code == 404:
+            return None
         if response.status_code != 200:
-            try:
-                raise_for_status(response)
-            except ResourceNotFoundError:
-                return None
+            raise_for_status(response)
         job = app_job_from_arm(transport.json_object(response, f"job {name}"))
         if not same_arm_id(job.name, name):
             raise UnexpectedAnswerError(f"asked for job {name!r}, Azure answered {job.name!r}")

@@ -1,10 +1,8 @@
 """Transport guards every Azure client carries: where requests may go, and how long they may take.
 
-One azure-core policy per concern (`EndpointGuardPolicy`, `RetryAfterCapPolicy`, `PagingPolicy`;
-ARM clients also `read_budget.ReadBudgetPolicy`), put on every client by `client_options(...)`
-(SDK clients that take `**kwargs`) or `pinned_pipeline(...)` (a raw azure-core `PipelineClient`).
-`json_pages` reads raw JSON lists; a body of the wrong shape is a `MalformedResponseError`, a
-permanent error for that read (`malformed_is_permanent` turns the SDKs' shape errors into one).
+One azure-core policy per concern, put on every client by `client_options(...)` (SDK clients) or
+`pinned_pipeline(...)` (a raw `PipelineClient`). A body of the wrong shape is a
+`MalformedResponseError`, permanent for that read.
 """
 
 from __future__ import annotations
@@ -62,11 +60,9 @@ Origin = tuple[str, str, int]
 
 
 class ForeignEndpointError(ClientAuthenticationError):
-    """A request to a scheme, host or port other than the client's configured endpoints.
-
-    A `ClientAuthenticationError` on purpose: azure-core's `RetryPolicy` re-raises it at once
-    instead of retrying, and `errors.is_transient` counts it permanent (recorded, not retried):
-    no credential is ever presented to that endpoint.
+    """A request to a scheme, host or port other than the client's configured endpoints. A
+    `ClientAuthenticationError` on purpose: azure-core's `RetryPolicy` re-raises it at once, and
+    `errors.is_transient` counts it permanent: no credential is ever presented to that endpoint.
     """
 
 
@@ -79,10 +75,8 @@ class PagingError(AzureError):
 
 
 def origin_of(url: str) -> Origin:
-    """(scheme, host, port) of a URL, lower-cased, default ports filled in.
-
-    Raises `ValueError` for a URL without a host, with credentials in it, or with a bad port.
-    """
+    """(scheme, host, port) of a URL, lower-cased, default ports filled in; `ValueError` for a URL
+    without a host, with credentials in it, or with a bad port."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -114,7 +108,6 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
         self.allowed: frozenset[Origin] = frozenset(origin_of(url) for url in allowed_urls)
 
     def check(self, url: str) -> None:
-        """Raise `ForeignEndpointError` unless `url` is on an allowed origin."""
         try:
             origin = origin_of(url)
         except ValueError as error:
@@ -143,16 +136,14 @@ class RetryAfterCapPolicy(SansIOHTTPPolicy[Any, Any]):
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
     ) -> None:
         headers = response.http_response.headers
-        for name in _RETRY_AFTER_MS_HEADERS:
-            value = _number(headers.get(name))
+        for name, parse, cap in (
+            *((name, _number, RETRY_AFTER_CAP_SECONDS * 1000) for name in _RETRY_AFTER_MS_HEADERS),
+            ("retry-after", _retry_after_seconds, RETRY_AFTER_CAP_SECONDS),
+        ):
+            value = parse(headers[name]) if name in headers else None
             # `not <=` so that NaN (float("nan") parses) is capped as well.
-            if value is not None and not value <= RETRY_AFTER_CAP_SECONDS * 1000:
-                headers[name] = f"{RETRY_AFTER_CAP_SECONDS * 1000:g}"
-        raw = headers.get("retry-after")
-        if raw is not None:
-            seconds = _retry_after_seconds(raw)
-            if seconds is not None and not seconds <= RETRY_AFTER_CAP_SECONDS:
-                headers["retry-after"] = f"{RETRY_AFTER_CAP_SECONDS:g}"
+            if value is not None and not value <= cap:
+                headers[name] = f"{cap:g}"
 
 
 def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
@@ -173,11 +164,9 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
     page already requested, more than `MAX_PAGES` pages or more than `READ_DEADLINE_SECONDS`
     raise `PagingError` instead of the next request.
 
-    A policy rather than a helper around each pager, because azure-ai-ml follows nextLinks inside
-    its own calls, where no helper of the app can reach; SDK pagers and `json_pages` go through
-    it alike. A read is the chain of GETs whose URLs are the nextLinks of the one before; any
-    other request starts a new one. Per thread: one read pages in the thread that started it.
-    A request may set its read's bounds (`paging_max_pages`, `paging_deadline_seconds`).
+    A policy rather than a helper around each pager: azure-ai-ml follows nextLinks inside its own
+    calls. A read is the chain of GETs whose URLs are the nextLinks of the one before; any other
+    request starts a new one. A request may set its read's bounds (`paging_max_pages`, ...).
     """
 
     def __init__(self) -> None:
@@ -214,9 +203,8 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
 
 
 def _next_link_of(response: Any) -> str | None:
-    """The `nextLink` of a JSON object body, or None (other bodies, streams, bad JSON).
-
-    Whatever the content type: `json_pages` reads a body as JSON whatever its label says."""
+    """The `nextLink` of a JSON object body whatever its content type (as `json_pages` reads it),
+    or None (other bodies, streams, bad JSON)."""
     try:
         text = response.text()
         body = json.loads(text) if text.lstrip().startswith("{") else None
@@ -226,9 +214,9 @@ def _next_link_of(response: Any) -> str | None:
     return link if isinstance(link, str) and link else None
 
 
-def _number(value: str | None) -> float | None:
+def _number(value: str) -> float | None:
     try:
-        return float(value) if value is not None else None
+        return float(value)
     except ValueError:
         return None
 
@@ -247,12 +235,9 @@ def _retry_after_seconds(value: str) -> float | None:
 
 
 def client_options(*allowed_urls: str, budget: ReadBudget | None = None) -> dict[str, Any]:
-    """Keyword arguments for any azure-core based SDK client (`SomeClient(..., **options)`):
-    requests only to `allowed_urls`' origins, bounded paging, retries and time; with `budget`
-    (ARM clients), every read attempt spends it.
-
-    Fresh lists on every call: azure-mgmt-core appends its own policy to `per_call_policies`.
-    """
+    """Keyword arguments for any azure-core based SDK client: requests only to `allowed_urls`'
+    origins, bounded paging, retries and time; with `budget` (ARM), every read attempt spends it.
+    Fresh lists on every call: azure-mgmt-core appends its own policy to `per_call_policies`."""
     guard = EndpointGuardPolicy(*allowed_urls)
     paced = [ReadBudgetPolicy(budget)] if budget is not None else []
     return {
@@ -312,10 +297,8 @@ R = TypeVar("R")
 
 
 def malformed_is_permanent(method: Callable[P, R]) -> Callable[P, R]:
-    """Decorate an adapter method that reads or writes through an SDK: what the SDK (or the
-    method's own parsing) raises on a body of the wrong shape becomes `MalformedResponseError`,
-    an `AzureError` the reconcilers record as permanent, instead of escaping the handler.
-    Azure errors pass through unchanged."""
+    """What an adapter method (the SDK, or its own parsing) raises on a body of the wrong shape
+    becomes `MalformedResponseError`, recorded as permanent instead of escaping the handler."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -333,7 +316,6 @@ def malformed_is_permanent(method: Callable[P, R]) -> Callable[P, R]:
 
 
 def json_object(response: HttpResponse, what: str) -> dict[str, Any]:
-    """The response body as a JSON object, or `MalformedResponseError`."""
     try:
         body = response.json()
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
@@ -359,13 +341,8 @@ def json_pages(
     max_pages: int = MAX_PAGES,
     deadline_seconds: float = READ_DEADLINE_SECONDS,
 ) -> Iterator[dict[str, Any]]:
-    """The items of a raw JSON list (`{"value": [...], "nextLink": ...}`), page by page.
-
-    Consume it whole before trusting any item: an error on a later page means the read is
-    incomplete. Non-200 answers raise `HttpResponseError`; wrong shapes raise
-    `MalformedResponseError`; endless paging raises `PagingError` (the client's `PagingPolicy`,
-    with this read's bounds).
-    """
+    """The items of a raw JSON list (`{"value": [...], "nextLink": ...}`), page by page. Consume
+    it whole before trusting any item: an error on a later page means the read is incomplete."""
     from azure.core.rest import HttpRequest
 
     next_url: str | None = url
@@ -400,8 +377,7 @@ def json_pages(
 
 
 def json_mapping(value: object, what: str) -> dict[str, Any]:
-    """A JSON object from a raw body or an SDK model's free-form field (None: empty), or
-    `MalformedResponseError`."""
+    """A JSON object from a raw body or an SDK model's free-form field (None: empty)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -410,7 +386,6 @@ def json_mapping(value: object, what: str) -> dict[str, Any]:
 
 
 def json_objects(value: object, what: str) -> list[dict[str, Any]]:
-    """A JSON list of objects (None: empty), or `MalformedResponseError`."""
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):

@@ -9,9 +9,10 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.answers import GuardNoLongerHoldsError, UnexpectedAnswerError, child_name
+from shared.adapters.answers import GuardNoLongerHoldsError, check_answer, child_name
 from shared.adapters.clients import AzureClients
 from shared.adapters.errors import describe, is_transient
+from shared.adapters.network import NETWORK_API_VERSION, private_link_connections
 from shared.adapters.transport import (
     MalformedResponseError,
     json_mapping,
@@ -22,7 +23,6 @@ from shared.adapters.transport import (
 from shared.arm import ArmId, is_arm_id, name_of, resource_group_of, same_arm_id, subscription_of
 from shared.policy.facts import ComputeFacts, DependencyFacts, DependencyKind
 
-NETWORK_API_VERSION = "2024-05-01"
 # Policy exemptions: the version that added resource selectors (and so reports them).
 POLICY_EXEMPTIONS_API_VERSION = "2022-07-01-preview"
 DEPENDENCY_API_VERSIONS = {
@@ -120,15 +120,12 @@ class WorkspaceFactsAdapter:
             endpoint_id, api_version=NETWORK_API_VERSION
         )
         groups: set[str] = set()
-        properties = json_mapping(endpoint.properties, f"{endpoint_id}: properties")
-        for key in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections"):
-            for link in json_objects(properties.get(key), f"{endpoint_id}: {key}"):
-                link_properties = json_mapping(link.get("properties"), f"{endpoint_id}: {key}")
-                if same_arm_id(link_properties.get("privateLinkServiceId"), target_id):
-                    group_ids = link_properties.get("groupIds") or []
-                    if not isinstance(group_ids, list):
-                        raise MalformedResponseError(f"{endpoint_id}: groupIds is not a list")
-                    groups |= {str(g).lower() for g in group_ids}
+        for link in private_link_connections(endpoint.properties, f"{endpoint_id}: properties"):
+            if same_arm_id(link.get("privateLinkServiceId"), target_id):
+                group_ids = link.get("groupIds") or []
+                if not isinstance(group_ids, list):
+                    raise MalformedResponseError(f"{endpoint_id}: groupIds is not a list")
+                groups |= {str(g).lower() for g in group_ids}
         return groups
 
     @malformed_is_permanent
@@ -141,14 +138,9 @@ class WorkspaceFactsAdapter:
             WorkspaceUpdateParameters(public_network_access="Disabled"),
         )
         result = poller.result()
-        answered_id = str(getattr(result, "id", "") or "")
-        if not same_arm_id(answered_id, workspace_id):
-            raise UnexpectedAnswerError(f"ARM answered for {answered_id!r}, not for {workspace_id}")
         value = str(getattr(result, "public_network_access", None))
-        if value != "Disabled":
-            raise UnexpectedAnswerError(
-                f"ARM's answer shows publicNetworkAccess {value}, not Disabled"
-            )
+        answered_id = str(getattr(result, "id", "") or "")
+        check_answer(answered_id, workspace_id, "publicNetworkAccess", value, "Disabled")
         return value
 
     @malformed_is_permanent
@@ -186,12 +178,7 @@ class WorkspaceFactsAdapter:
         poller = self._ml(workspace_id).compute.begin_update(group, workspace_name, name, update)
         updated = _compute(poller.result())
         expected_id = f"{workspace_id}/computes/{name}"
-        if not same_arm_id(updated.id, expected_id):
-            raise UnexpectedAnswerError(f"ARM answered for {updated.id!r}, not for {expected_id}")
-        if updated.max_node_count != max_nodes:
-            raise UnexpectedAnswerError(
-                f"ARM's answer shows maxNodeCount {updated.max_node_count}, not {max_nodes}"
-            )
+        check_answer(updated.id, expected_id, "maxNodeCount", updated.max_node_count, max_nodes)
         return max_nodes
 
 

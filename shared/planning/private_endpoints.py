@@ -127,8 +127,7 @@ def _decide(
         )
     if not is_arm_id(connection.private_endpoint_id):
         return unverified(
-            "connection names no private endpoint ARM ID, so nothing can verify it",
-            may_reject=True,
+            "connection names no private endpoint ARM ID, so nothing can verify it", may_reject=True
         )
 
     matches = index.matches(connection.private_endpoint_id)

@@ -177,12 +177,9 @@ class GateVerdict:
 def evaluate_gate(reading: GateReading, threshold: float) -> GateVerdict:
     """Retrain when the first value is a number at least `threshold`; an uncertain gate stays
     shut."""
-    if reading.status is GateStatus.FAILED:
-        return GateVerdict(False, f"drift query failed: {bounded(reading.error)}")
-    if reading.status is GateStatus.PARTIAL:
-        return GateVerdict(
-            False, f"drift query returned a partial result: {bounded(reading.error)}"
-        )
+    failed = {GateStatus.FAILED: "failed", GateStatus.PARTIAL: "returned a partial result"}
+    if reading.status in failed:
+        return GateVerdict(False, f"drift query {failed[reading.status]}: {bounded(reading.error)}")
     if not reading.rows or not reading.rows[0]:
         return GateVerdict(False, "drift query returned no rows")
     value = _number(reading.rows[0][0], reading.column_types[0] if reading.column_types else "")

@@ -87,9 +87,6 @@ class ExistingAssignment:
             and self.role_definition_id.lower().rsplit("/", 1)[-1] == CONTRIBUTOR_ROLE_ID
         )
 
-    def is_contributor_for(self, scope: str, principal_id: str) -> bool:
-        return self.is_contributor(scope) and self.principal_id.lower() == principal_id.lower()
-
 
 class RoleVerdict(StrEnum):
     ASSIGN = "assign"
@@ -115,9 +112,7 @@ class RoleAssignmentDecision:
 
 
 def _verified_approved(
-    workspace_id: ArmId,
-    connections: Sequence[PrivateEndpointConnection],
-    evidence: SynapseEvidence,
+    workspace_id: ArmId, connections: Sequence[PrivateEndpointConnection], evidence: SynapseEvidence
 ) -> str | None:
     """The name of an approved connection that this Synapse workspace provably owns, if any."""
     index = EvidenceIndex(workspace_id, [evidence])
@@ -207,7 +202,8 @@ def _decide(
             f"its identity type is {synapse.identity_type!r}, not SystemAssigned: "
             "principalId is not its system-assigned identity"
         )
-    if any(a.is_contributor_for(workspace_id, principal) for a in existing):
+    mine = (a for a in existing if a.principal_id.lower() == principal.lower())
+    if any(a.is_contributor(workspace_id) for a in mine):
         return RoleAssignmentDecision(
             RoleVerdict.ALREADY_ASSIGNED,
             workspace_id,

@@ -24,21 +24,16 @@ class RemediationBudget:
     """A slot is spent by every attempted write and every write a dry run plans, so that a dry
     run defers exactly what the real run would."""
 
-    def __init__(
-        self, limit: int, failure_limit: int = FAILURE_LIMIT, *, per_hour: int | None = None
-    ) -> None:
-        if limit < 0 or failure_limit < 1:
-            raise ValueError("the limit must be >= 0 and the failure limit >= 1")
-        self.limit = limit
-        self.failure_limit = failure_limit
-        self.per_hour = per_hour
-        self.attempted = 0
-        self.failed = 0
+    def __init__(self, limit: int, *, per_hour: int | None = None) -> None:
+        if limit < 0:
+            raise ValueError("the limit must be >= 0")
+        self.limit, self.per_hour = limit, per_hour
+        self.attempted = self.failed = 0
         self._announced: set[Stop] = set()
         self._hours: dict[str, tuple[datetime, ...]] = {}
 
     def stop(self) -> Stop | None:
-        if self.failed >= self.failure_limit:
+        if self.failed >= FAILURE_LIMIT:
             return Stop.TOO_MANY_FAILURES
         if self.attempted >= self.limit:
             return Stop.LIMIT_REACHED
@@ -57,8 +52,7 @@ class RemediationBudget:
 
     def spend(self, *, failed: bool) -> None:
         self.attempted += 1
-        if failed:
-            self.failed += 1
+        self.failed += failed
 
     def hour_slot(self, workspace_id: str, limit: int, now: datetime) -> datetime | None:
         """`hourly_slot` over this run's own remediations (no ledger: `plan`)."""

@@ -216,10 +216,8 @@ def workspace_hbi(facts: WorkspaceFacts, params: PolicyParameters) -> list[Findi
     elif observed is True:
         status, message = _OK, f"workspace {name} has hbiWorkspace true"
     else:
-        status, message = (
-            _NC,
-            f"workspace {name} has hbiWorkspace {observed!r}, HBI_REQUIRED is true",
-        )
+        status = _NC
+        message = f"workspace {name} has hbiWorkspace {observed!r}, HBI_REQUIRED is true"
     return [_finding("workspace-hbi", facts.id, status, message)]
 
 
@@ -258,10 +256,7 @@ def compute_local_auth(facts: WorkspaceFacts, params: PolicyParameters) -> list[
     reads=("computes",),
     policy=AzurePolicy(
         COMPUTES,
-        _computes_of(
-            CLUSTERS_AND_INSTANCES,
-            _missing_or(f"{COMPUTES}/subnet.id", "equals", ""),
-        ),
+        _computes_of(CLUSTERS_AND_INSTANCES, _missing_or(f"{COMPUTES}/subnet.id", "equals", "")),
         BuiltIn(
             "7804b5c7-01dc-4723-969b-ae300cc07ff1",
             "Azure Machine Learning Computes should be in a virtual network",
@@ -272,16 +267,11 @@ def compute_subnet(facts: WorkspaceFacts, params: PolicyParameters) -> list[Find
     """Every compute cluster and instance sits in a subnet; otherwise its nodes get public IPs.
     Other compute types bring their own network and are not judged."""
     return [
-        _finding(
-            "compute-subnet",
-            compute.id,
-            _OK,
-            f"{_label(compute)} sits in subnet {compute.subnet_id!r}",
-        )
-        if compute.subnet_id
-        else _finding("compute-subnet", compute.id, _NC, f"{_label(compute)} reports no subnet")
-        for compute in facts.computes
-        if _is_any(compute.compute_type, (AML_COMPUTE, COMPUTE_INSTANCE))
+        _finding("compute-subnet", c.id, _OK, f"{_label(c)} sits in subnet {c.subnet_id!r}")
+        if c.subnet_id
+        else _finding("compute-subnet", c.id, _NC, f"{_label(c)} reports no subnet")
+        for c in facts.computes
+        if _is_any(c.compute_type, CLUSTERS_AND_INSTANCES)
     ]
 
 
@@ -309,7 +299,7 @@ def compute_vm_size(facts: WorkspaceFacts, params: PolicyParameters) -> list[Fin
     for compute in facts.computes:
         observed, label = compute.vm_size, _label(compute)
         if observed is None:
-            if not _is_any(compute.compute_type, (AML_COMPUTE, COMPUTE_INSTANCE)):
+            if not _is_any(compute.compute_type, CLUSTERS_AND_INSTANCES):
                 continue
             status, message = _NC, f"{label} does not report vmSize"
         elif observed.isascii() and observed.lower() in allowed_lower:
@@ -419,17 +409,13 @@ def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> lis
         observed, label = compute.remote_login_port_public_access, _label(compute)
         if _is(observed, DISABLED):
             status, message = _OK, f"{label} has remoteLoginPortPublicAccess {observed!r}"
-        elif observed is None:
-            status = _NC
-            message = (
-                f"{label} does not report remoteLoginPortPublicAccess (public SSH may be open)"
-            )
         else:
             status = _NC
             message = (
-                f"{label} has remoteLoginPortPublicAccess {observed!r}, not 'Disabled' "
-                "(public SSH may be open)"
-            )
+                f"{label} does not report remoteLoginPortPublicAccess"
+                if observed is None
+                else f"{label} has remoteLoginPortPublicAccess {observed!r}, not 'Disabled'"
+            ) + " (public SSH may be open)"
         findings.append(_finding("compute-remote-login", compute.id, status, message))
     return findings
 

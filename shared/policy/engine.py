@@ -49,9 +49,7 @@ def ordered_rules(rule_ids: Iterable[str] | None = None) -> list[Rule]:
 
 
 def evaluate(
-    facts: WorkspaceFacts,
-    params: PolicyParameters,
-    rule_ids: Iterable[str] | None = None,
+    facts: WorkspaceFacts, params: PolicyParameters, rule_ids: Iterable[str] | None = None
 ) -> list[Finding]:
     """Run the rules (all by default); one with nothing to judge gets a not-applicable finding."""
     findings: list[Finding] = []

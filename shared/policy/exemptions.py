@@ -1,19 +1,6 @@
-"""Policy exemptions (`POLICY_EXEMPTIONS`): findings an operator accepts, for a rule, on a scope,
-until a date. Pure.
-
-The format is a JSON array of `{"rule", "scope", "reason", "expires"}` objects, like Azure
-Policy's exemptions: `scope` is an ARM ID (a subscription, a resource group, a workspace, a
-compute...), `expires` an ISO 8601 date-time with an offset. A finding is exempt when its rule is
-the exemption's and its resource is the scope or lies under it; ARM IDs compare
-case-insensitively and by whole segments, nothing looser (`rg-ml` never covers `rg-ml-2`). An
-exemption is in force strictly before `expires`: at that instant it counts for nothing.
-
-Azure Policy's own exemptions (`Microsoft.Authorization/policyExemptions`) count the same way
-(`native_exemptions`): one of an assignment of the app's initiative (`POLICY_ASSIGNMENT_IDS`),
-on the workspace, a parent or a compute, spares the rules its `policyDefinitionReferenceIds`
-name (the initiative's reference IDs are the rule IDs; none named means every rule the
-initiative holds), category `Waiver` or `Mitigated`, until its `expiresOn` (none: no end).
-"""
+"""Policy exemptions, pure: `POLICY_EXEMPTIONS` entries and Azure Policy's own exemptions of the
+app's initiative (`native_exemptions`), honoured as the README's "Remediation safety" and "Working
+with Azure Policy" say. Scopes compare by whole segments (`rg-ml` never covers `rg-ml-2`)."""
 
 from __future__ import annotations
 
@@ -32,6 +19,7 @@ from shared.arm import is_arm_id, same_arm_id
 from shared.policy.rules import RULES, Finding, Status
 
 FIELDS = ("rule", "scope", "reason", "expires")
+_TOP_LEVEL = ("subscription", "resource_group", "namespace", "type", "name")
 # A reason is shown in every record and announcement of the findings it spares: bounded here,
 # once, whatever length the setting holds.
 MAX_REASON = 1_000
@@ -49,19 +37,15 @@ _EXEMPTIBLE = (Status.NON_COMPLIANT, Status.UNKNOWN)
 
 @dataclass(frozen=True)
 class Exemption:
-    """One entry of `POLICY_EXEMPTIONS`."""
-
     rule_id: str
     scope: str
     reason: str
     expires: datetime
 
     def in_force(self, now: datetime) -> bool:
-        """In force strictly before `expires`; expired from that instant on."""
         return now < self.expires
 
     def covers(self, rule_id: str, target_id: str) -> bool:
-        """Whether this exemption's rule and scope match a finding's, whatever the time."""
         return rule_id == self.rule_id and within_scope(target_id, self.scope)
 
     def describe(self) -> str:
@@ -69,11 +53,8 @@ class Exemption:
 
 
 def scopes_of(target_id: str) -> list[str]:
-    """The resource and every scope it lies under, broadest first, built by azure-mgmt-core:
-
-    the subscription, the resource group, the top-level resource, then each child resource
-    down to the resource itself. Empty when `target_id` is not an ARM ID.
-    """
+    """The resource and every scope it lies under, broadest first (the subscription down to the
+    resource itself), built by azure-mgmt-core; empty when `target_id` is not an ARM ID."""
     if not is_arm_id(target_id):
         return []
     parts = {k: v for k, v in parse_resource_id(target_id).items() if isinstance(v, str)}
@@ -84,13 +65,7 @@ def scopes_of(target_id: str) -> list[str]:
     namespace, type_name, name = parts.get("namespace"), parts.get("type"), parts.get("name")
     if not (group and namespace and type_name and name):
         return chain
-    resource: dict[str, Any] = {
-        "subscription": subscription,
-        "resource_group": group,
-        "namespace": namespace,
-        "type": type_name,
-        "name": name,
-    }
+    resource: dict[str, Any] = {key: parts.get(key) for key in _TOP_LEVEL}
     chain.append(resource_id(**resource))
     for level in range(1, int(parse_resource_id(target_id).get("last_child_num") or 0) + 1):
         for key in (f"child_namespace_{level}", f"child_type_{level}", f"child_name_{level}"):
@@ -101,7 +76,6 @@ def scopes_of(target_id: str) -> list[str]:
 
 
 def within_scope(target_id: str, scope: str) -> bool:
-    """Whether `target_id` is `scope` or lies under it (case-insensitive ARM IDs)."""
     return any(same_arm_id(candidate, scope) for candidate in scopes_of(target_id))
 
 
@@ -119,9 +93,9 @@ def is_scope(value: str) -> bool:
     return bool(chain) and same_arm_id(chain[-1], value)
 
 
-def parse_exemptions(text: str, known_rules: Iterable[str] | None = None) -> tuple[Exemption, ...]:
-    """Read `POLICY_EXEMPTIONS`; raises ValueError naming the entry (1-based) and the problem."""
-    rules = set(RULES if known_rules is None else known_rules)
+def parse_exemptions(text: str) -> tuple[Exemption, ...]:
+    """`POLICY_EXEMPTIONS`; ValueError names the entry (1-based) and the problem."""
+    rules = set(RULES)
     try:
         raw = json.loads(text)
     except ValueError as error:
@@ -176,12 +150,9 @@ def _entry(position: int, item: object, rules: set[str]) -> Exemption:
 def native_exemptions(
     items: Iterable[dict[str, Any]], assignment_ids: Sequence[str], workspace_id: str
 ) -> tuple[Exemption, ...]:
-    """Azure Policy exemptions, as ARM lists them at `workspace_id`, as `Exemption`s.
-
-    Only those of an assignment in `assignment_ids` count (another initiative's exemption says
-    nothing about these rules), of category Waiver or Mitigated, without resource selectors
-    (which the app cannot evaluate: such an exemption is not honoured, never guessed at).
-    """
+    """Azure Policy exemptions, as ARM lists them at `workspace_id`. Another initiative's says
+    nothing about these rules; one with resource selectors, which the app cannot evaluate, is
+    not honoured, never guessed at."""
     found: list[Exemption] = []
     for item in items:
         properties = item.get("properties")
@@ -190,11 +161,10 @@ def native_exemptions(
             continue
         assignment = properties.get("policyAssignmentId")
         category = properties.get("exemptionCategory")
-        if not isinstance(assignment, str) or not any(
-            same_arm_id(assignment, wanted) for wanted in assignment_ids
-        ):
-            continue
-        if category not in CATEGORIES or properties.get("resourceSelectors"):
+        ours = isinstance(assignment, str) and any(
+            same_arm_id(assignment, a) for a in assignment_ids
+        )
+        if not ours or category not in CATEGORIES or properties.get("resourceSelectors"):
             continue
         cut = exemption_id.lower().rfind(_EXEMPTIONS_SEGMENT)
         scope = exemption_id[:cut] if cut > 0 else ""
@@ -230,8 +200,6 @@ def _expiry(value: object) -> datetime:
 
 @dataclass(frozen=True)
 class ExemptionResult:
-    """Findings with exemptions applied, and the expired exemptions that would have matched."""
-
     findings: tuple[Finding, ...]
     expired: tuple[Exemption, ...]
 

@@ -131,16 +131,9 @@ def rule(
     def register(check: Check) -> Check:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id} is declared twice")
+        description = " ".join((check.__doc__ or "").split())
         RULES[rule_id] = Rule(
-            id=rule_id,
-            description=" ".join((check.__doc__ or "").split()),
-            severity=severity,
-            reads=reads,
-            check=check,
-            remediation=remediation,
-            guard=guard,
-            policy=policy,
-            app_only=app_only,
+            rule_id, description, severity, reads, check, remediation, guard, policy, app_only
         )
         return check
 

@@ -3,9 +3,17 @@ reach it, the intent row says what was about to be written, and the next run rea
 
 from __future__ import annotations
 
-from dataclasses import replace
+import logging
+from dataclasses import dataclass, replace
 
+from azure.core.exceptions import AzureError
+
+from shared.adapters.errors import describe
+from shared.arm import ArmId
 from shared.ledger import ActionRecord, ActionSink
+from shared.logs import decision_log
+from shared.outcome import Outcome
+from shared.reconcilers.transient import TransientAzureError, for_workspace
 
 INTENT = "intent: about to write"
 NOT_APPLIED = "not applied"
@@ -15,3 +23,61 @@ def record_intent(sink: ActionSink | None, record: ActionRecord) -> None:
     """Record `record` as an intent (never announced); a ledger failure raises before the write."""
     if sink is not None:
         sink.record_actions([replace(record, outcome=INTENT, notify=False)])
+
+
+@dataclass(frozen=True)
+class Trail:
+    """What one request outside a workspace run (retraining, promotion, scoring outcomes) decides:
+    each decision one ledger row and one decision line, each write's intent before it."""
+
+    sink: ActionSink
+    log: logging.Logger
+    mode: str
+    workspace_id: ArmId
+    trigger: str
+
+    def record(
+        self,
+        kind: str,
+        verdict: str,
+        subject: str,
+        reason: str,
+        outcome: Outcome | str,
+        *,
+        evidence: str = "",
+        notify: bool = True,
+        level: int | None = None,
+    ) -> None:
+        row = self._row(kind, verdict, subject, reason, outcome)
+        self.sink.record_actions([replace(row, evidence=evidence, notify=notify)])
+        failed = str(outcome).startswith("failed")
+        decision_log(
+            self.log,
+            reason,
+            trigger=self.trigger,
+            workspace_id=self.workspace_id,
+            kind=kind,
+            verdict=verdict,
+            outcome=str(outcome),
+            subject_id=subject,
+            level=level or (logging.WARNING if failed else logging.INFO),
+        )
+
+    def intent(self, kind: str, verdict: str, subject: str) -> None:
+        record_intent(self.sink, self._row(kind, verdict, subject, "about to write", INTENT))
+
+    def _row(
+        self, kind: str, verdict: str, subject: str, reason: str, outcome: Outcome | str
+    ) -> ActionRecord:
+        return ActionRecord(
+            self.workspace_id, kind, verdict, subject, reason, self.mode, outcome, self.trigger
+        )
+
+    def retry(self, kind: str, subject: str, error: AzureError) -> TransientAzureError:
+        """A transient failure: recorded (not announced), then raised for the trigger to run
+        again."""
+        reason = "Azure ML stayed unavailable through the retries"
+        self.record(
+            kind, "retry", subject, reason, f"failed (will retry): {describe(error)}", notify=False
+        )
+        return for_workspace(self.workspace_id, error)

@@ -24,13 +24,12 @@ from shared.ledger import ReportsOnce
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
 from shared.outcome import RECORDED, Outcome, Status, noted
 from shared.planning.synapse_facts import SynapseAnswerError
-from shared.policy.engine import Candidate, evaluate, guarded_remediations, summarize
+from shared.policy.engine import Candidate, evaluate, guarded_remediations
 from shared.policy.exemptions import Exemption, apply_exemptions, native_exemptions
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
 from shared.policy.rules import Finding, Remediation, RemediationKind
 from shared.policy.rules import Status as FindingStatus
-from shared.reconcilers.run import DEFERRED, GUARD, Decision, Run
-from shared.reconcilers.transient import permanent
+from shared.reconcilers.run import DEFERRED, GUARD, Decision, Run, tally
 
 FINDING = "policy-finding"
 REMEDIATION = "policy-remediation"
@@ -66,10 +65,14 @@ class PolicyReport:
     # Exemptions that matched a finding but had expired: they counted for nothing.
     expired_exemptions: tuple[Exemption, ...] = field(default=())
 
+    @property
+    def outcomes(self) -> tuple[tuple[Candidate, Outcome], ...]:
+        return tuple((item.candidate, item.outcome) for item in self.remediations)
+
     def summary(self) -> str:
         if self.error is not None:
             return f"policies not evaluated: {self.error}"
-        text = status_counts(self.findings)
+        text = tally(f.status.value for f in self.findings)
         fixed = sum(1 for item in self.remediations if item.outcome.status is Status.APPLIED)
         deferred = sum(1 for item in self.remediations if item.outcome.status is Status.DEFERRED)
         return (
@@ -77,11 +80,6 @@ class PolicyReport:
             + (f", {fixed} remediated" if fixed else "")
             + (f", {deferred} remediation(s) deferred" if deferred else "")
         )
-
-
-def status_counts(findings: Sequence[Finding]) -> str:
-    """'8 compliant, 9 non-compliant': the statuses that occur, in name order."""
-    return ", ".join(f"{n} {status}" for status, n in sorted(summarize(findings).items()) if n)
 
 
 def policy_parameters(settings: Settings) -> PolicyParameters:
@@ -223,13 +221,10 @@ class PolicyReconciler:
         facts = self.observe(workspace_id, connections)
         # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
         assignments = self._settings.policy_assignment_ids
-        native = (
-            native_exemptions(
-                self._facts.policy_exemptions(workspace_id), assignments, workspace_id
-            )
-            if assignments
-            else ()
-        )
+        native: tuple[Exemption, ...] = ()
+        if assignments:
+            existing = self._facts.policy_exemptions(workspace_id)
+            native = native_exemptions(existing, assignments, workspace_id)
         judged = apply_exemptions(
             evaluate(facts, self._parameters),
             (*self._settings.policy_exemptions, *native),
@@ -240,21 +235,17 @@ class PolicyReconciler:
     def _remediation(self, workspace_id: ArmId, candidate: Candidate, run: Run) -> Decision:
         """Each remediation's fate, decided once: deferred, shown only, refused or written."""
         remediation, guard = candidate.remediation, candidate.guard
-        kind, target, description = (
-            remediation.kind.value,
-            remediation.target_id,
-            remediation.description,
+        kind, target = remediation.kind.value, remediation.target_id
+        record = run.row(
+            workspace_id, REMEDIATION, kind, target, remediation.description, self._mode
         )
-        record = run.row(workspace_id, REMEDIATION, kind, target, description, self._mode)
         if not guard.safe:
             deferred = Outcome(Status.DEFERRED, guard.reason, GUARD)
             return Decision(record, outcome=deferred, budgeted=True)
         if not self._settings.remediate:
             audit = f"POLICY_MODE=audit: reported only; guard: {guard.reason}"
             return Decision(record, outcome=noted(audit), ledger=False, logged=False)
-        if not self._settings.in_scope(workspace_id) or not _belongs_to(
-            remediation.target_id, workspace_id
-        ):
+        if not self._settings.in_scope(workspace_id) or not _belongs_to(target, workspace_id):
             refused = "target is not this in-scope workspace or one of its computes"
             return Decision(record, outcome=Outcome(Status.REFUSED, refused), budgeted=True)
         write = functools.partial(self._write, workspace_id, remediation)
@@ -292,9 +283,10 @@ class PolicyReconciler:
         try:
             facts, findings, expired = self.judge(workspace_id, connections)
         except AzureError as error:
-            text = permanent(workspace_id, error)
             not_evaluated = {"verdict": "not-evaluated", "outcome": "not evaluated"}
-            run.not_reconciled(workspace_id, FINDING, text, mode=self._mode, **not_evaluated)
+            text = run.not_reconciled(
+                workspace_id, FINDING, error, mode=self._mode, **not_evaluated
+            )
             return PolicyReport(workspace_id, error=text)
         candidates = guarded_remediations(
             findings, facts, remediate=self._settings.remediate or run.preview
@@ -353,8 +345,9 @@ class PolicyReconciler:
         rows = [(finding_row(f), finding_outcome(f)) for f in findings if f.status in problems]
         if findings:
             rules = ",".join(sorted({f.rule_id for f in findings}))
-            summary = run.row(workspace_id, "policy-summary", "evaluated", workspace_id,
-                              status_counts(findings), self._mode, rules, notify=False)  # fmt: skip
+            counts = tally(f.status.value for f in findings)
+            summary = run.row(workspace_id, "policy-summary", "evaluated", workspace_id, counts,
+                              self._mode, rules, notify=False)  # fmt: skip
             rows.append((Decision(summary, bare=True), RECORDED))
         return rows
 
@@ -367,21 +360,15 @@ class PolicyReconciler:
             return []
         rows = []
         for exemption in expired:
-            key = (
-                "exemption-expired:"
-                + hashlib.sha256(
-                    f"{exemption.rule_id}|{exemption.scope.lower()}|{exemption.expires.isoformat()}"
-                    f"|{exemption.reason}".encode()
-                ).hexdigest()
-            )
-            if not memory.first_time(key):
+            scope, rule, expires = exemption.scope, exemption.rule_id, exemption.expires.isoformat()
+            key = f"{rule}|{scope.lower()}|{expires}|{exemption.reason}"
+            digest = hashlib.sha256(key.encode()).hexdigest()
+            if not memory.first_time(f"exemption-expired:{digest}"):
                 continue
             reason = (
-                f"the exemption from {exemption.rule_id} on {exemption.scope} expired "
-                f"at {exemption.expires.isoformat()} and counts for nothing now "
-                f"(its reason was: {exemption.reason})"
+                f"the exemption from {rule} on {scope} expired at {expires} and counts for "
+                f"nothing now (its reason was: {exemption.reason})"
             )
-            scope, rule = exemption.scope, exemption.rule_id
             record = run.row(workspace_id, EXEMPTION, "expired", scope, reason, self._mode, rule)
             rows.append((Decision(record, logged=False), noted("reported once")))
         return rows

@@ -4,7 +4,6 @@ CLI, so a duplicate or replayed event leads only to what the current state calls
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from dataclasses import dataclass, replace
 
 from azure.core.exceptions import AzureError
@@ -22,7 +21,7 @@ from shared.model import (
 from shared.outcome import Outcome, Status
 from shared.planning.private_endpoints import ApprovalRules, plan_connections
 from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
-from shared.reconcilers.run import Decision, Run
+from shared.reconcilers.run import Decision, Run, tally
 from shared.reconcilers.transient import permanent
 
 KIND = "private-endpoint-connection"
@@ -56,9 +55,8 @@ class ConnectionReport:
         """One line for logs and the event ledger: '2 approve, 1 leave-pending'."""
         if self.error is not None:
             return f"not reconciled: {self.error}"
-        counts = Counter(decision.verdict.value for decision, _ in self.outcomes)
+        text = tally(decision.verdict.value for decision, _ in self.outcomes)
         failed = sum(1 for _, o in self.outcomes if o.status in (Status.FAILED, Status.RETRY))
-        text = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
         return (text or "no connections") + (f" ({failed} failed)" if failed else "")
 
 

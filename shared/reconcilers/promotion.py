@@ -42,6 +42,7 @@ from shared.planning.promotion import (
     rollback,
     to_delete,
 )
+from shared.reconcilers.intent import Trail
 from shared.reconcilers.transient import TransientAzureError
 
 KIND = "model"
@@ -89,20 +90,12 @@ class PromotionResult:
         return f"{model} on {where}: {self.summary}"
 
 
-Record = Callable[..., None]
-Intent = Callable[[str, str, str, str, str], None]
-
-
 class ModelPromoter:
-    """The promotion step of one app: settings, the adapter, the claims and the ledger."""
-
     def __init__(
         self,
         settings: Settings,
         adapter: PromotionAdapter,
         claims: Claims,
-        record: Record,
-        intent: Intent,
         clock: Callable[[], datetime],
     ) -> None:
         config: RetrainingSettings | None = settings.retraining
@@ -113,25 +106,10 @@ class ModelPromoter:
         self._endpoint_name = config.batch_endpoint_name
         self._adapter = adapter
         self._claims = claims
-        self._record = record
-        self._intent = intent
         self._clock = clock
 
     def _endpoint_id(self, workspace_id: str) -> ArmId:
         return ArmId(f"{workspace_id}/batchEndpoints/{self._endpoint_name}")
-
-    def _decided(
-        self,
-        workspace_id: ArmId,
-        subject: str,
-        reason: str,
-        outcome: str,
-        trigger: str,
-        evidence: dict[str, Any] | None = None,
-    ) -> None:
-        """The promotion's decision, in the ledger and announced (`Model.Promote.*`)."""
-        shown = json.dumps(evidence, sort_keys=True) if evidence is not None else ""
-        self._record(workspace_id, KIND, VERDICT, subject, reason, outcome, trigger, evidence=shown)
 
     def _not_promoted(self, previous: str | None, outcome: str, summary: str) -> PromotionResult:
         # Scored (when it is) where it was before: the deployment the app would have used.
@@ -147,42 +125,37 @@ class ModelPromoter:
             return PromotionResult(True, claim.deployment, True, "promoted", str(reason))
         return self._not_promoted(claim.previous, f"not-promoted:{claim.state}", str(reason))
 
-    def promote_after_retrain(
-        self, workspace_id: ArmId, job_name: str, trigger: str
-    ) -> PromotionResult:
+    def promote_after_retrain(self, trail: Trail, job_name: str) -> PromotionResult:
         """Promote the model of `job_name` if it is better; the deployment to score on."""
-        claim = self._claims.promotion(workspace_id, job_name)
+        claim = self._claims.promotion(trail.workspace_id, job_name)
         if claim is not None and claim.state in FINAL:
             return self._result(claim)
         if (
             claim is not None
-            and claim.trigger != trigger
+            and claim.trigger != trail.trigger
             and (self._clock() - claim.claimed_at < IN_FLIGHT)
         ):
             return self._held(claim, job_name)
         try:
             if claim is None:
-                decided = self._decide(workspace_id, job_name, trigger)
+                decided = self._decide(trail, job_name)
                 if isinstance(decided, PromotionResult):
                     return decided
                 claim = decided
-            return self._carry_on(workspace_id, claim, trigger)
+            return self._carry_on(trail, claim)
         except (AzureError, JudgedAnswerError) as error:
-            return self._failed(workspace_id, job_name, claim, trigger, error)
+            return self._failed(trail, job_name, claim, error)
 
     # ------------------------------------------------------------------- deciding
 
-    def _decide(
-        self, workspace_id: ArmId, job_name: str, trigger: str
-    ) -> PromotionResult | PromotionClaim:
+    def _decide(self, trail: Trail, job_name: str) -> PromotionResult | PromotionClaim:
+        workspace_id = trail.workspace_id
         endpoint_id = self._endpoint_id(workspace_id)
         metric = self._config.metric
-        endpoint = self._adapter.endpoint(endpoint_id)
-        default = default_of(endpoint)
+        default = default_of(self._adapter.endpoint(endpoint_id))
         current_model: dict[str, Any] | None = None
         if default is not None:
-            deployment = self._adapter.deployment(endpoint_id, default)
-            asset = model_of(deployment)
+            asset = model_of(self._adapter.deployment(endpoint_id, default))
             current_model = self._adapter.model(workspace_id, asset) if asset else None
         current = metric_value(((current_model or {}).get("properties") or {}).get(metric))
         candidate = self._adapter.job_metric(workspace_id, job_name, metric)
@@ -195,12 +168,13 @@ class ModelPromoter:
         )
         reason = judgement.reason
         version = None
+        model_name = self._config.model_name
         if judgement.promote and default is None:
             reason = f"the endpoint {self._endpoint_name} has no default deployment to replace"
         elif judgement.promote:
-            version = next_version(*self._adapter.model_versions(workspace_id, self._model_name))
+            version = next_version(*self._adapter.model_versions(workspace_id, model_name))
             if version is None:
-                reason = f"model {self._model_name} has versions that are not numbers"
+                reason = f"model {model_name} has versions that are not numbers"
         detail = {
             "metric": metric,
             "candidate": candidate,
@@ -209,38 +183,33 @@ class ModelPromoter:
             "model_type": (current_model or {}).get("modelType") or "custom_model",
         }
         if version is None:
-            return self._skip(workspace_id, job_name, default, detail, trigger)
+            return self._skip(trail, job_name, default, detail)
         name = deployment_name(self._endpoint_name, version)
         if self._settings.dry_run:
             plan = {
                 **detail,
-                "model": f"{self._model_name}:{version}",
+                "model": f"{model_name}:{version}",
                 "deployment": name,
                 "previous": default,
                 "rollback": rollback(self._endpoint_name, default),
             }
-            self._decided(
-                workspace_id, job_name, reason, "planned: not applied (dry-run)", trigger, plan
-            )
+            _decided(trail, job_name, reason, "planned: not applied (dry-run)", plan)
             return PromotionResult(True, name, False, "dry-run", f"would promote: {reason}")
-        return self._claim(
-            workspace_id, job_name, Step.CLAIMED, version, name, default, detail, trigger
-        )
+        return self._claim(trail, job_name, Step.CLAIMED, version, name, default, detail)
 
     def _claim(
         self,
-        workspace_id: ArmId,
+        trail: Trail,
         job_name: str,
         state: str,
         version: str,
         deployment: str,
         default: str | None,
         detail: dict[str, Any],
-        trigger: str,
     ) -> PromotionClaim | PromotionResult:
         """The promotion row, created by this delivery; another's result when it was first."""
         won = self._claims.claim_promotion(
-            workspace_id,
+            trail.workspace_id,
             job_name,
             now=self._clock(),
             state=state,
@@ -248,41 +217,24 @@ class ModelPromoter:
             deployment=deployment,
             previous=default or "",
             detail=json.dumps(detail, sort_keys=True),
-            trigger=trigger,
+            trigger=trail.trigger,
         )
-        claim = self._claims.promotion(workspace_id, job_name)
+        claim = self._claims.promotion(trail.workspace_id, job_name)
         if not won or claim is None:
             return self._held(claim, job_name)
         return claim
 
-    @property
-    def _model_name(self) -> str:
-        return self._config.model_name
-
     def _skip(
-        self,
-        workspace_id: ArmId,
-        job_name: str,
-        default: str | None,
-        detail: dict[str, Any],
-        trigger: str,
+        self, trail: Trail, job_name: str, default: str | None, detail: dict[str, Any]
     ) -> PromotionResult:
         """Not better (or not promotable): claimed as such, recorded and announced once."""
         reason = str(detail["reason"])
         if not self._settings.dry_run:
-            claimed = self._claim(
-                workspace_id, job_name, Step.SKIPPED, "", "", default, detail, trigger
-            )
+            claimed = self._claim(trail, job_name, Step.SKIPPED, "", "", default, detail)
             if isinstance(claimed, PromotionResult):
                 return claimed
-        self._decided(
-            workspace_id,
-            job_name,
-            reason,
-            f"skipped: not promoted; scoring stays on {default or 'the default'}",
-            trigger,
-            detail,
-        )
+        stays = f"skipped: not promoted; scoring stays on {default or 'the default'}"
+        _decided(trail, job_name, reason, stays, detail)
         return self._not_promoted(default, "not-promoted", reason)
 
     def _held(self, claim: PromotionClaim | None, job_name: str) -> PromotionResult:
@@ -295,32 +247,23 @@ class ModelPromoter:
 
     # -------------------------------------------------------------------- applying
 
-    def _carry_on(
-        self, workspace_id: ArmId, claim: PromotionClaim, trigger: str
-    ) -> PromotionResult:
+    def _carry_on(self, trail: Trail, claim: PromotionClaim) -> PromotionResult:
         """The steps from where the claim stands; each moves the claim on."""
+        workspace_id = trail.workspace_id
         endpoint_id = self._endpoint_id(workspace_id)
-        model_id = f"{workspace_id}/models/{self._model_name}/versions/{claim.version}"
+        model_name = self._config.model_name
+        model_id = f"{workspace_id}/models/{model_name}/versions/{claim.version}"
         detail = _detail(claim)
         if claim.state == Step.CLAIMED:
-            self._intent(workspace_id, KIND, "register", model_id, trigger)
-            self._adapter.register(
-                workspace_id, self._model_name, claim.version, _model_body(claim, detail)
-            )
+            trail.intent(KIND, "register", model_id)
+            body = _model_body(claim, detail)
+            self._adapter.register(workspace_id, model_name, claim.version, body)
             claim = self._advance(claim, Step.REGISTERED)
         if claim.state == Step.REGISTERED:
             current = self._adapter.deployment(endpoint_id, claim.previous)
             if current is None:
-                return self._end_failed(
-                    workspace_id, claim, trigger, f"the deployment {claim.previous} is gone"
-                )
-            self._intent(
-                workspace_id,
-                KIND,
-                "deploy",
-                f"{endpoint_id}/deployments/{claim.deployment}",
-                trigger,
-            )
+                return self._end_failed(trail, claim, f"the deployment {claim.previous} is gone")
+            trail.intent(KIND, "deploy", f"{endpoint_id}/deployments/{claim.deployment}")
             self._adapter.create_deployment(
                 endpoint_id, claim.deployment, deployment_spec(current, model_id)
             )
@@ -334,27 +277,22 @@ class ModelPromoter:
             interval=PROVISION_POLL_SECONDS,
         )
         if state in ("Failed", "Canceled", "Missing"):
-            return self._end_failed(
-                workspace_id,
-                claim,
-                trigger,
-                f"deployment {claim.deployment} ended {state}; the default stays {claim.previous}",
-            )
+            why = f"deployment {claim.deployment} ended {state}; the default stays {claim.previous}"
+            return self._end_failed(trail, claim, why)
         if state != "Succeeded":
             raise TransientAzureError(
                 f"workspace {workspace_id}: deployment {claim.deployment} is still {state}; "
                 "read again on redelivery"
             )
-        self._intent(workspace_id, KIND, "switch-default", endpoint_id, trigger)
+        trail.intent(KIND, "switch-default", endpoint_id)
         self._adapter.set_default(self._adapter.endpoint(endpoint_id), claim.deployment)
         claim = self._advance(claim, Step.SWITCHED)
-        self._decided(
-            workspace_id,
+        _decided(
+            trail,
             model_id,
             str(detail.get("reason", "")),
             f"applied: {self._endpoint_name}/{claim.deployment} is the default; "
             f"{claim.previous} kept",
-            trigger,
             {
                 **detail,
                 "deployment": claim.deployment,
@@ -362,7 +300,7 @@ class ModelPromoter:
                 "rollback": rollback(self._endpoint_name, claim.previous),
             },
         )
-        self._delete_beyond_keep(workspace_id, claim, trigger)
+        self._delete_beyond_keep(trail, claim)
         return self._result(claim)
 
     def _advance(self, claim: PromotionClaim, state: str) -> PromotionClaim:
@@ -372,23 +310,21 @@ class ModelPromoter:
             raise _OvertakenError(claim.retraining_job)
         return moved
 
-    def _delete_beyond_keep(self, workspace_id: ArmId, claim: PromotionClaim, trigger: str) -> None:
+    def _delete_beyond_keep(self, trail: Trail, claim: PromotionClaim) -> None:
         """The app's own deployments beyond the keep (its ledger and Azure's record of their
         creator both say so), each deleted and recorded. After the switch, so a failure here is
         recorded, never raised: the promotion stands."""
-        endpoint_id = self._endpoint_id(workspace_id)
+        endpoint_id = self._endpoint_id(trail.workspace_id)
         why = f"beyond PROMOTION_KEEP={self._config.keep}"
         ours = sorted(
-            (c for c in self._claims.promotions(workspace_id) if c.state in DEPLOYED),
+            (c for c in self._claims.promotions(trail.workspace_id) if c.state in DEPLOYED),
             key=lambda c: int(c.version) if c.version.isdigit() else -1,
         )
         try:
             existing = self._adapter.deployment_names(endpoint_id)
         except AzureError as error:
-            self._record(
-                workspace_id, KIND, "delete-deployment", endpoint_id, why,
-                f"failed: {describe(error)}", trigger,
-            )  # fmt: skip
+            failed = f"failed: {describe(error)}"
+            trail.record(KIND, "delete-deployment", endpoint_id, why, failed)
             return
         created = [c.deployment for c in ours if c.deployment]
         for name in to_delete(
@@ -401,59 +337,47 @@ class ModelPromoter:
             if not existing[name]:
                 continue  # in the ledger, but Azure records someone else made it: not ours
             subject = f"{endpoint_id}/deployments/{name}"
-            self._intent(workspace_id, KIND, "delete-deployment", subject, trigger)
+            trail.intent(KIND, "delete-deployment", subject)
             try:
                 self._adapter.delete_deployment(endpoint_id, name)
                 outcome = "applied: deleted"
             except AzureError as error:
                 outcome = f"failed: {describe(error)}"
-            self._record(workspace_id, KIND, "delete-deployment", subject, why, outcome, trigger)
+            trail.record(KIND, "delete-deployment", subject, why, outcome)
 
-    def _end_failed(
-        self, workspace_id: ArmId, claim: PromotionClaim, trigger: str, why: str
-    ) -> PromotionResult:
+    def _end_failed(self, trail: Trail, claim: PromotionClaim, why: str) -> PromotionResult:
         claim = self._advance(claim, Step.FAILED)
-        self._decided(
-            workspace_id,
-            f"{self._endpoint_id(workspace_id)}/deployments/{claim.deployment}",
-            str(_detail(claim).get("reason", "")),
-            f"failed: {why}",
-            trigger,
-        )
+        subject = f"{self._endpoint_id(trail.workspace_id)}/deployments/{claim.deployment}"
+        _decided(trail, subject, str(_detail(claim).get("reason", "")), f"failed: {why}")
         return self._not_promoted(claim.previous, "not-promoted:failed", why)
 
     def _failed(
         self,
-        workspace_id: ArmId,
+        trail: Trail,
         job_name: str,
         claim: PromotionClaim | None,
-        trigger: str,
         error: AzureError | JudgedAnswerError,
     ) -> PromotionResult:
         """A read or write that failed: transient ones are raised for redelivery (the claim
         keeps its step), a permanent one ends the promotion (recorded, announced)."""
         if isinstance(error, _OvertakenError):
-            return self._held(self._claims.promotion(workspace_id, job_name), job_name)
+            return self._held(self._claims.promotion(trail.workspace_id, job_name), job_name)
         if isinstance(error, AzureError) and is_transient(error):
-            self._record(
-                workspace_id,
-                KIND,
-                "retry",
-                job_name,
-                "Azure ML stayed unavailable through the retries",
-                f"failed (will retry): {describe(error)}",
-                trigger,
-                notify=False,
-            )
-            raise TransientAzureError(f"workspace {workspace_id}: {describe(error)}") from error
+            raise trail.retry(KIND, job_name, error) from error
         why = describe(error) if isinstance(error, AzureError) else f"not applied: {error}"
-        current = self._claims.promotion(workspace_id, job_name) if claim else None
+        current = self._claims.promotion(trail.workspace_id, job_name) if claim else None
         if current is not None and current.state not in FINAL:
-            return self._end_failed(workspace_id, current, trigger, why)
-        self._decided(
-            workspace_id, job_name, "promotion could not be decided", f"failed: {why}", trigger
-        )
+            return self._end_failed(trail, current, why)
+        _decided(trail, job_name, "promotion could not be decided", f"failed: {why}")
         return self._not_promoted(None, "not-promoted:failed", why)
+
+
+def _decided(
+    trail: Trail, subject: str, reason: str, outcome: str, evidence: dict[str, Any] | None = None
+) -> None:
+    """The promotion's decision, in the ledger and announced (`Model.Promote.*`)."""
+    shown = json.dumps(evidence, sort_keys=True) if evidence is not None else ""
+    trail.record(KIND, VERDICT, subject, reason, outcome, evidence=shown)
 
 
 class _OvertakenError(JudgedAnswerError):

@@ -15,6 +15,7 @@ record.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -33,8 +34,7 @@ from shared.arm import ArmId
 from shared.bounds import table_key
 from shared.claims import Claims, ClaimState, RetrainingClaim, retraining_scoring
 from shared.config import RetrainingSettings, Settings
-from shared.ledger import ActionRecord, ActionSink
-from shared.logs import decision_log
+from shared.ledger import ActionSink
 from shared.ml_events import RETRAINING, Drift, JobFinished
 from shared.model import JudgedAnswerError
 from shared.ownership import not_made_by
@@ -51,7 +51,7 @@ from shared.planning.retraining import (
     retraining_tags,
     scoring_tags,
 )
-from shared.reconcilers.intent import INTENT, NOT_APPLIED, record_intent
+from shared.reconcilers.intent import NOT_APPLIED, Trail
 from shared.reconcilers.promotion import ModelPromoter
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.requests import RefusedError
@@ -78,8 +78,6 @@ class Outcome:
 
 
 class RetrainingReconciler:
-    """Retraining and post-retrain scoring for the workspaces of `RETRAIN_WORKSPACE_IDS`."""
-
     def __init__(
         self,
         settings: Settings,
@@ -99,79 +97,19 @@ class RetrainingReconciler:
         self._starter = starter
         self._drift = drift
         self._claims = claims
-        self._sink = sink
         self._clock = clock
+        # Each request's rows: `self._trail(workspace_id, trigger)`.
+        self._trail = functools.partial(Trail, sink, log, settings.automation_mode.value)
         # Model promotion (issue 19): one step right before scoring, when PROMOTION_METRIC is set.
         self._promoter = (
-            ModelPromoter(settings, promotion, claims, self._record, self._intent, clock)
+            ModelPromoter(settings, promotion, claims, clock)
             if promotion is not None and settings.retraining.promotion is not None
             else None
-        )
-
-    @property
-    def _mode(self) -> str:
-        return self._settings.automation_mode.value
-
-    def _record(
-        self,
-        workspace_id: str,
-        kind: str,
-        verdict: str,
-        subject: str,
-        reason: str,
-        outcome: str,
-        trigger: str,
-        *,
-        evidence: str = "",
-        notify: bool = True,
-    ) -> None:
-        record = ActionRecord(
-            target_id=workspace_id,
-            kind=kind,
-            verdict=verdict,
-            subject=subject,
-            reason=reason,
-            mode=self._mode,
-            outcome=outcome,
-            trigger=trigger,
-            evidence=evidence,
-            notify=notify,
-        )
-        self._sink.record_actions([record])
-        decision_log(
-            log,
-            reason,
-            trigger=trigger,
-            workspace_id=workspace_id,
-            kind=kind,
-            verdict=verdict,
-            outcome=outcome,
-            subject_id=subject,
-            level=logging.WARNING if outcome.startswith("failed") else logging.INFO,
-        )
-
-    def _intent(
-        self, workspace_id: str, kind: str, verdict: str, subject: str, trigger: str
-    ) -> None:
-        """The write about to happen, in the ledger before it happens (never announced)."""
-        record_intent(
-            self._sink,
-            ActionRecord(
-                target_id=workspace_id,
-                kind=kind,
-                verdict=verdict,
-                subject=subject,
-                reason="about to write",
-                mode=self._mode,
-                outcome=INTENT,
-                trigger=trigger,
-            ),
         )
 
     # ------------------------------------------------------------------ retraining
 
     def on_drift(self, drift: Drift) -> Outcome:
-        """A drift event: retrain the workspace (debounced)."""
         return self.retrain(
             drift.workspace_id,
             # table_key: an ID of any length or content makes one bounded, distinct claim key
@@ -193,6 +131,7 @@ class RetrainingReconciler:
         known_jobs: Sequence[AppJob] | None = None,
     ) -> Outcome:
         """Submit a retraining job unless one is active or the cooldown holds."""
+        trail = self._trail(workspace_id, claim_key)
         now = self._clock()
         cooldown = timedelta(minutes=self._config.cooldown_minutes)
         claim = self._claims.retraining(workspace_id)
@@ -207,7 +146,7 @@ class RetrainingReconciler:
                     else self._jobs.list_app_jobs(workspace_id, RETRAINING)
                 )
             except AzureError as error:
-                return self._failed(workspace_id, "list", claim_key, error)
+                return _failed(trail, "list", error)
             decision = decide_with_jobs(
                 self._views(jobs),
                 claim=_claim_view(claim),
@@ -216,35 +155,19 @@ class RetrainingReconciler:
                 now=now,
                 timeout=timedelta(hours=self._config.job_timeout_hours),
             )
+        verdict, name, reason = decision.verdict.value, decision.job_name, decision.reason
         if decision.verdict in (Verdict.COOLDOWN, Verdict.ACTIVE):
-            self._record(
-                workspace_id,
-                KIND_RETRAINING,
-                decision.verdict.value,
-                decision.job_name,
-                decision.reason,
-                DEBOUNCED,
-                claim_key,
-                notify=False,
-            )
-            return Outcome("debounced", decision.reason)
+            trail.record(KIND_RETRAINING, verdict, name, reason, DEBOUNCED, notify=False)
+            return Outcome("debounced", reason)
         tags = retraining_tags(trigger=trigger, event_id=event_id, message=message)
         if self._settings.dry_run:
-            self._record(
-                workspace_id,
-                KIND_RETRAINING,
-                decision.verdict.value,
-                decision.job_name,
-                decision.reason,
-                "planned: not submitted (dry-run)",
-                claim_key,
-                evidence=self._plan(tags),
-            )
-            return Outcome("dry-run", f"would submit {decision.job_name}")
+            planned = "planned: not submitted (dry-run)"
+            trail.record(KIND_RETRAINING, verdict, name, reason, planned, evidence=self._plan(tags))
+            return Outcome("dry-run", f"would submit {name}")
         if decision.verdict is Verdict.SUBMIT:
             won = self._claims.claim_retraining(
                 workspace_id,
-                job_name=decision.job_name,
+                job_name=name,
                 claim_key=claim_key,
                 trigger=trigger,
                 now=now,
@@ -254,20 +177,12 @@ class RetrainingReconciler:
                 current = self._claims.retraining(workspace_id)
                 if current is None or current.claim_key != claim_key:
                     holder = current.job_name if current else "another job"
-                    reason = f"another delivery claimed the retraining first ({holder})"
-                    self._record(
-                        workspace_id,
-                        KIND_RETRAINING,
-                        "debounce-concurrent",
-                        holder,
-                        reason,
-                        DEBOUNCED,
-                        claim_key,
-                        notify=False,
-                    )
-                    return Outcome("debounced", reason)
-                decision = Decision(Verdict.RESUME, current.job_name, decision.reason)
-        return self._ensure_submitted(workspace_id, decision, claim_key, tags)
+                    why = f"another delivery claimed the retraining first ({holder})"
+                    concurrent = "debounce-concurrent"
+                    trail.record(KIND_RETRAINING, concurrent, holder, why, DEBOUNCED, notify=False)
+                    return Outcome("debounced", why)
+                decision = Decision(Verdict.RESUME, current.job_name, reason)
+        return self._ensure_submitted(trail, decision, tags)
 
     def _views(self, jobs: Sequence[AppJob]) -> list[JobView]:
         app = self._jobs.app_identity()
@@ -285,14 +200,12 @@ class RetrainingReconciler:
             sort_keys=True,
         )[:4000]
 
-    def _ensure_submitted(
-        self, workspace_id: ArmId, decision: Decision, claim_key: str, tags: dict[str, str]
-    ) -> Outcome:
-        name = decision.job_name
+    def _ensure_submitted(self, trail: Trail, decision: Decision, tags: dict[str, str]) -> Outcome:
+        workspace_id, name = trail.workspace_id, decision.job_name
         try:
             existing = self._jobs.get_job(workspace_id, name)
             if existing is None:
-                self._intent(workspace_id, KIND_RETRAINING, "submit", name, claim_key)
+                trail.intent(KIND_RETRAINING, "submit", name)
                 try:
                     self._jobs.submit(
                         workspace_id,
@@ -314,18 +227,15 @@ class RetrainingReconciler:
                         raise
         except AzureError as error:
             if is_transient(error):
-                return self._failed(workspace_id, name, claim_key, error)
-            return self._submission_refused(workspace_id, name, claim_key, describe(error))
+                return _failed(trail, name, error)
+            return self._submission_refused(trail, name, describe(error))
         except JudgedAnswerError as error:
             # Azure answered with another job than the one asked for: not applied.
-            return self._submission_refused(
-                workspace_id, name, claim_key, f"{NOT_APPLIED}: {error}"
-            )
+            return self._submission_refused(trail, name, f"{NOT_APPLIED}: {error}")
         except Exception as error:  # azure-ai-ml's own validation errors (MlException)
             if type(error).__module__.startswith("azure.ai.ml"):
-                return self._submission_refused(
-                    workspace_id, name, claim_key, f"{type(error).__name__}: {error}"[:500]
-                )
+                why = f"{type(error).__name__}: {error}"[:500]
+                return self._submission_refused(trail, name, why)
             raise
         squatted = existing and not_made_by(self._jobs.app_identity(), existing.system_data)
         if squatted:
@@ -333,100 +243,46 @@ class RetrainingReconciler:
             # submitted it: never the app's retraining (not scored, not promoted). The claim
             # is released, so the next drift signal or schedule retrains under its own name.
             return self._submission_refused(
-                workspace_id,
+                trail,
                 name,
-                claim_key,
                 f"the job name is taken: {squatted}",
                 "not the app's job: the claim is released, the next trigger retrains",
             )
-        self._set_claim_state(workspace_id, claim_key, ClaimState.SUBMITTED)
+        self._set_claim_state(trail, ClaimState.SUBMITTED)
         if existing is not None:
-            reason = f"job {name} was already submitted for {claim_key} ({existing.status})"
-            self._record(
-                workspace_id,
-                KIND_RETRAINING,
-                Verdict.RESUME.value,
-                name,
-                reason,
-                "skipped: already submitted, nothing new",
-                claim_key,
-                notify=False,
-            )
+            reason = f"job {name} was already submitted for {trail.trigger} ({existing.status})"
+            skipped = "skipped: already submitted, nothing new"
+            trail.record(KIND_RETRAINING, Verdict.RESUME.value, name, reason, skipped, notify=False)
             return Outcome("already-submitted", reason)
-        self._record(
-            workspace_id,
+        trail.record(
             KIND_RETRAINING,
             "submit",
             name,
             decision.reason,
             "applied: submitted",
-            claim_key,
             evidence=self._plan(tags),
         )
         return Outcome("retraining-submitted", f"submitted retraining job {name}")
 
-    def _set_claim_state(self, workspace_id: str, claim_key: str, state: str) -> None:
-        claim = self._claims.retraining(workspace_id)
-        if claim is not None and claim.claim_key == claim_key:
+    def _set_claim_state(self, trail: Trail, state: str) -> None:
+        """The claim of this request (its key: the trail's trigger) moves on."""
+        claim = self._claims.retraining(trail.workspace_id)
+        if claim is not None and claim.claim_key == trail.trigger:
             self._claims.set_retraining_state(claim, state)
 
     def _submission_refused(
-        self,
-        workspace_id: ArmId,
-        name: str,
-        claim_key: str,
-        why: str,
-        reason: str = "submission refused by Azure ML",
+        self, trail: Trail, name: str, why: str, reason: str = "submission refused by Azure ML"
     ) -> Outcome:
         # A permanent failure releases the claim: the next drift signal may try again.
-        self._set_claim_state(workspace_id, claim_key, ClaimState.FAILED)
-        self._record(
-            workspace_id,
-            KIND_RETRAINING,
-            "submit",
-            name,
-            reason,
-            f"failed: {why}",
-            claim_key,
-        )
+        self._set_claim_state(trail, ClaimState.FAILED)
+        trail.record(KIND_RETRAINING, "submit", name, reason, f"failed: {why}")
         return Outcome("failed", f"retraining job {name} was refused: {why}")
-
-    def _failed(
-        self,
-        workspace_id: ArmId,
-        subject: str,
-        trigger: str,
-        error: AzureError,
-    ) -> Outcome:
-        """Record a failed read or write; raise for redelivery when it was transient."""
-        if not is_transient(error):
-            self._record(
-                workspace_id,
-                KIND_RETRAINING,
-                "read",
-                subject,
-                "reading Azure ML failed",
-                f"failed: {describe(error)}",
-                trigger,
-            )
-            return Outcome("failed", describe(error))
-        self._record(
-            workspace_id,
-            KIND_RETRAINING,
-            "retry",
-            subject,
-            "Azure ML stayed unavailable through the retries",
-            f"failed (will retry): {describe(error)}",
-            trigger,
-            notify=False,
-        )
-        raise TransientAzureError(f"workspace {workspace_id}: {describe(error)}") from error
 
     # ------------------------------------------------------------ after retraining
 
     def on_finished(self, finished: JobFinished) -> Outcome:
         """The event says a retraining job ended: read it, and act on what Azure says."""
-        trigger = f"event:{finished.event_id}"
+        trail = self._trail(finished.workspace_id, f"event:{finished.event_id}")
         claim = _claim_view(self._claims.retraining(finished.workspace_id))
         if not names_claimed_job(claim, finished.job_name):
             # Tags and names prove nothing: only the job of the app's claim is its retraining.
@@ -436,34 +292,19 @@ class RetrainingReconciler:
         try:
             job = self._jobs.get_job(finished.workspace_id, finished.job_name)
         except AzureError as error:
-            return self._failed(finished.workspace_id, finished.job_name, trigger, error)
+            return _failed(trail, finished.job_name, error)
         except JudgedAnswerError as error:
-            self._record(
-                finished.workspace_id,
-                KIND_RETRAINING,
-                "read",
-                finished.job_name,
-                "Azure ML answered about another job",
-                f"failed: {error}",
-                trigger,
-            )
+            reason = "Azure ML answered about another job"
+            trail.record(KIND_RETRAINING, "read", finished.job_name, reason, f"failed: {error}")
             return Outcome("failed", str(error))
         if job is None:
             return Outcome("invalid", f"job {finished.job_name} does not exist in the workspace")
         squatted = not_made_by(self._jobs.app_identity(), job.system_data)
         if squatted:
             reason = f"job {job.name} bears the name of the app's claim: {squatted}"
-            self._record(
-                finished.workspace_id,
-                KIND_RETRAINING,
-                "ignore",
-                job.name,
-                reason,
-                "nothing started",
-                trigger,
-            )
+            trail.record(KIND_RETRAINING, "ignore", job.name, reason, "nothing started")
             return Outcome("ignored", reason)
-        outcome = self.after_retraining(finished.workspace_id, job, trigger)
+        outcome = self.after_retraining(trail, job)
         if outcome.outcome == NOT_FINISHED:
             # The event says the job ended, Azure ML does not (yet): its status can lag the
             # event. Event Grid's redelivery (seconds, then minutes, bounded by the
@@ -475,25 +316,20 @@ class RetrainingReconciler:
             )
         return outcome
 
-    def after_retraining(self, workspace_id: ArmId, job: AppJob, trigger: str) -> Outcome:
+    def after_retraining(self, trail: Trail, job: AppJob) -> Outcome:
         """A retraining job as read from Azure: completed starts scoring, failed is announced."""
         if job.status in ("Failed", "Canceled"):
-            self._record(
-                workspace_id,
-                KIND_RETRAINING,
-                job.status.lower(),
-                job.name,
-                f"retraining job {job.name} ended {job.status}"
-                + (f": {job.error}" if job.error else ""),
-                "nothing started",
-                trigger,
+            reason = f"retraining job {job.name} ended {job.status}" + (
+                f": {job.error}" if job.error else ""
             )
+            trail.record(KIND_RETRAINING, job.status.lower(), job.name, reason, "nothing started")
             return Outcome(f"retraining-{job.status.lower()}", f"{job.name} ended {job.status}")
         if job.status != "Completed":
             return Outcome(NOT_FINISHED, f"{job.name} is {job.status}; nothing to do yet")
-        return self._start_scoring(workspace_id, job.name, trigger)
+        return self._start_scoring(trail, job.name)
 
-    def _start_scoring(self, workspace_id: ArmId, retraining_job: str, trigger: str) -> Outcome:
+    def _start_scoring(self, trail: Trail, retraining_job: str) -> Outcome:
+        workspace_id, trigger = trail.workspace_id, trail.trigger
         endpoint_name = self._config.batch_endpoint_name
         if endpoint_name is None or self._config.scoring_input is None:
             return Outcome("completed", f"{retraining_job} completed; no BATCH_ENDPOINT_NAME")
@@ -501,7 +337,7 @@ class RetrainingReconciler:
         if (scored := self._claims.scored(key)) is not None:
             return Outcome("scoring-already-started", _already(scored, retraining_job))
         promotion = (
-            self._promoter.promote_after_retrain(workspace_id, retraining_job, trigger)
+            self._promoter.promote_after_retrain(trail, retraining_job)
             if self._promoter is not None
             else None
         )
@@ -513,39 +349,24 @@ class RetrainingReconciler:
             self._config.batch_deployment_name
         )
         tags = scoring_tags("retraining-completed", **{"retraining-job": retraining_job})
+        completed = f"retraining job {retraining_job} completed"
         if self._settings.dry_run:
-            self._record(
-                workspace_id,
-                KIND_SCORING,
-                "start",
-                endpoint_id,
-                f"retraining job {retraining_job} completed",
-                "planned: not started (dry-run)",
-                trigger,
-                evidence=json.dumps(
-                    {
-                        "deployment": deployment or "(endpoint default)",
-                        "input": self._config.scoring_input,
-                        "tags": tags,
-                        "model": note,
-                    }
-                ),
+            plan = {
+                "deployment": deployment or "(endpoint default)",
+                "input": self._config.scoring_input,
+                "tags": tags,
+                "model": note,
+            }
+            planned = "planned: not started (dry-run)"
+            trail.record(
+                KIND_SCORING, "start", endpoint_id, completed, planned, evidence=json.dumps(plan)
             )
             return Outcome("dry-run", f"would start scoring on {endpoint_name}")
-        order = ScoringOrder(
-            endpoint_id,
-            deployment,
-            ScoringInput.from_setting(self._config.scoring_input),
-            tags,
-            trigger,
-            key,
-        )
+        scoring_input = ScoringInput.from_setting(self._config.scoring_input)
+        order = ScoringOrder(endpoint_id, deployment, scoring_input, tags, trigger, key)
         try:
             started = self._starter.start(
-                order,
-                before_submit=lambda: self._intent(
-                    workspace_id, KIND_SCORING, "start", endpoint_id, trigger
-                ),
+                order, before_submit=lambda: trail.intent(KIND_SCORING, "start", endpoint_id)
             )
         except ClaimHeldError as held:
             # Another delivery (a twin completion event, the timer's backstop) claimed it a
@@ -556,24 +377,16 @@ class RetrainingReconciler:
             reason = f"scoring after {retraining_job} is being started by {by} delivery"
             return Outcome("scoring-in-progress", reason)
         except RefusedError as refused:
-            return self._scoring_refused(workspace_id, endpoint_id, trigger, refused)
+            return self._scoring_refused(trail, endpoint_id, refused)
         assert isinstance(started, Started)  # not dry-run
         if started.replayed:
             return Outcome("scoring-already-started", _already(started.name, retraining_job))
-        self._record(
-            workspace_id,
-            KIND_SCORING,
-            "start",
-            started.name,
-            f"retraining job {retraining_job} completed" + (f"; {note}" if note else ""),
-            f"applied: started on {endpoint_name}/{started.deployment or 'default'}",
-            trigger,
-        )
+        where = f"{endpoint_name}/{started.deployment or 'default'}"
+        reason = completed + (f"; {note}" if note else "")
+        trail.record(KIND_SCORING, "start", started.name, reason, f"applied: started on {where}")
         return Outcome("scoring-started", f"scoring job {started.name} after {retraining_job}")
 
-    def _scoring_refused(
-        self, workspace_id: ArmId, endpoint_id: str, trigger: str, refused: RefusedError
-    ) -> Outcome:
+    def _scoring_refused(self, trail: Trail, endpoint_id: str, refused: RefusedError) -> Outcome:
         """A start that failed: transient Azure errors go to `_failed` (redelivery), the rest
         are recorded as not started."""
         error = refused.__cause__
@@ -586,88 +399,84 @@ class RetrainingReconciler:
         ):
             why = f"{NOT_APPLIED}: {error}"
         elif isinstance(error, AzureError):
-            return self._failed(workspace_id, endpoint_id, trigger, error)
+            return _failed(trail, endpoint_id, error)
         else:
             why = refused.problem.detail
-        self._record(
-            workspace_id,
-            KIND_SCORING,
-            "start",
-            endpoint_id,
-            "batch scoring could not be started",
-            f"failed: {why}",
-            trigger,
-        )
+        reason = "batch scoring could not be started"
+        trail.record(KIND_SCORING, "start", endpoint_id, reason, f"failed: {why}")
         return Outcome("failed", why)
 
     # ---------------------------------------------------------------------- timer
 
     def on_schedule(self, workspace_id: ArmId, run_id: str) -> Outcome:
         """The timer for one workspace: the scoring backstop, then the drift gate and retraining."""
-        trigger = f"schedule:{run_id}"
+        trail = self._trail(workspace_id, f"schedule:{run_id}")
         try:
             jobs = self._jobs.list_app_jobs(workspace_id, RETRAINING)
         except AzureError as error:
-            return self._failed(workspace_id, "list", trigger, error)
+            return _failed(trail, "list", error)
         notes: list[str] = []
         # The backstop scores only the job of the app's claim (the newest retrain: the model
         # that matters), never a job that merely carries the app's tags.
         claim = _claim_view(self._claims.retraining(workspace_id))
         completed = claimed_job(claim, self._views(jobs))
-        if completed is not None and completed.status != "Completed":
-            completed = None
         backstop_error: TransientAzureError | None = None
-        if completed is not None:
-            # The newest completed retrain is the model that matters; older ones are not scored.
+        if completed is not None and completed.status == "Completed":
             try:
-                backstop = self._start_scoring(workspace_id, completed.name, trigger)
+                backstop = self._start_scoring(trail, completed.name)
             except TransientAzureError as error:
                 # Recorded; the drift gate still has its turn, and the run fails after it.
                 backstop_error = error
             else:
                 if backstop.outcome not in ("scoring-already-started", "completed"):
                     notes.append(f"backstop: {backstop.summary}")
-        result = self._gate_and_retrain(workspace_id, run_id, jobs, notes)
+        result = self._gate_and_retrain(trail, run_id, jobs, notes)
         if backstop_error is not None:
             raise backstop_error
         return result
 
     def _gate_and_retrain(
-        self, workspace_id: ArmId, run_id: str, jobs: Sequence[AppJob], notes: list[str]
+        self, trail: Trail, run_id: str, jobs: Sequence[AppJob], notes: list[str]
     ) -> Outcome:
         """The drift gate (without `DRIFT_QUERY`: the schedule itself), then retraining."""
-        trigger = f"schedule:{run_id}"
         gate = self._config.drift_gate
-        message = "scheduled retraining"
-        source = "schedule"
+        message, source = "scheduled retraining", "schedule"
         if gate is not None:
+            analytics = gate.log_analytics_workspace_id
             try:
-                reading = self._drift.read(gate.log_analytics_workspace_id, gate.query)
+                reading = self._drift.read(analytics, gate.query)
             except AzureError as error:  # transient: the timer's next run asks again
-                return self._failed(workspace_id, gate.log_analytics_workspace_id, trigger, error)
+                return _failed(trail, analytics, error)
             verdict = evaluate_gate(reading, gate.threshold)
-            self._record(
-                workspace_id,
+            trail.record(
                 KIND_GATE,
                 "retrain" if verdict.retrain else "hold",
-                gate.log_analytics_workspace_id,
+                analytics,
                 verdict.reason,
                 "gate open" if verdict.retrain else "nothing submitted",
-                trigger,
                 notify=not verdict.retrain and reading.status.value != "success",
             )
             if not verdict.retrain:
                 return Outcome("gate-closed", "; ".join([*notes, verdict.reason]))
             message, source = verdict.reason, "schedule:drift-gate"
         result = self.retrain(
-            workspace_id,
-            claim_key=trigger,
+            trail.workspace_id,
+            claim_key=trail.trigger,
             trigger=source,
             event_id=run_id,
             message=message,
             known_jobs=jobs,
         )
         return Outcome(result.outcome, "; ".join([*notes, result.summary]))
+
+
+def _failed(trail: Trail, subject: str, error: AzureError) -> Outcome:
+    """A failed read or write, recorded; raised for redelivery when it was transient."""
+    if is_transient(error):
+        raise trail.retry(KIND_RETRAINING, subject, error) from error
+    reason = "reading Azure ML failed"
+    trail.record(KIND_RETRAINING, "read", subject, reason, f"failed: {describe(error)}")
+    return Outcome("failed", describe(error))
 
 
 def _already(scoring_job: str, retraining_job: str) -> str:

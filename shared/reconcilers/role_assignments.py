@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,8 +23,7 @@ from shared.planning.role_assignments import (
 )
 from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
 from shared.reconcilers.private_endpoints import approval_rules
-from shared.reconcilers.run import Decision, Run
-from shared.reconcilers.transient import permanent
+from shared.reconcilers.run import Decision, Run, tally
 
 KIND = "role-assignment"
 
@@ -39,8 +37,7 @@ class RoleReport:
     def summary(self) -> str:
         if self.error is not None:
             return f"roles not reconciled: {self.error}"
-        counts = Counter(decision.verdict.value for decision, _ in self.outcomes)
-        return ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())) or "none"
+        return tally(decision.verdict.value for decision, _ in self.outcomes) or "none"
 
 
 class RoleAssignmentReconciler:
@@ -72,21 +69,14 @@ class RoleAssignmentReconciler:
             connections = self._ml.list_connections(workspace_id)
         evidence = self._evidence.gather(cache)
         existing = self._authorization.list_at_scope(workspace_id)
-        tenant: list[str | None] = []
-
-        def workspace_tenant() -> str | None:
-            # Read only when an assignment is about to be planned, and once.
-            if not tenant:
-                tenant.append(self._ml.workspace_tenant(workspace_id))
-            return tenant[0]
-
         return plan_role_assignments(
             workspace_id,
             connections,
             evidence,
             existing,
             self._rules,
-            workspace_tenant=workspace_tenant,
+            # Read only when an assignment is about to be planned, and once.
+            workspace_tenant=functools.cache(lambda: self._ml.workspace_tenant(workspace_id)),
             app=self._authorization.app_identity(),
         )
 
@@ -138,8 +128,8 @@ class RoleAssignmentReconciler:
         try:
             planned = self.plan(workspace_id, cache=run.cache, connections=connections)
         except AzureError as error:
-            text = permanent(workspace_id, error)
-            run.not_reconciled(workspace_id, KIND, text, mode=self._settings.automation_mode.value)
+            mode = self._settings.automation_mode.value
+            text = run.not_reconciled(workspace_id, KIND, error, mode=mode)
             return RoleReport(workspace_id, error=text)
         outcomes = run.settle(workspace_id, self.decisions(planned, run))
         return RoleReport(workspace_id, tuple(zip(planned, outcomes, strict=True)))

@@ -5,7 +5,8 @@ failure stops the workspace and is raised only after everything was recorded."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from shared.outcome import NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, n
 from shared.policy.budget import RemediationBudget, Stop, explain_hourly
 from shared.reconcilers.evidence import EvidenceCache
 from shared.reconcilers.intent import record_intent
-from shared.reconcilers.transient import for_workspace
+from shared.reconcilers.transient import for_workspace, permanent
 
 if TYPE_CHECKING:
     from shared.claims import Claims
@@ -49,6 +50,11 @@ def change(record: ActionRecord) -> Change:
         record.reason,
         record.evidence,
     )
+
+
+def tally(values: Iterable[str]) -> str:
+    """'2 approve, 1 leave-pending': how many of each value, in name order."""
+    return ", ".join(f"{n} {value}" for value, n in sorted(Counter(values).items()))
 
 
 @dataclass(frozen=True)
@@ -111,13 +117,13 @@ class Run:
         return not self.trigger.startswith("sweep:")
 
     def execute(self, decisions: Sequence[Decision]) -> list[Outcome]:
-        return [self._outcome(decision) for decision in decisions]
-
-    def _outcome(self, decision: Decision) -> Outcome:
-        outcome = self._decide(decision)
-        if decision.write is not None:
-            self.changes.append((decision.record, outcome))
-        return outcome
+        outcomes = []
+        for decision in decisions:
+            outcome = self._decide(decision)
+            if decision.write is not None:
+                self.changes.append((decision.record, outcome))
+            outcomes.append(outcome)
+        return outcomes
 
     def _decide(self, decision: Decision) -> Outcome:
         if self._transient is not None:
@@ -232,16 +238,19 @@ class Run:
         self,
         workspace_id: str,
         kind: str,
-        error: str,
+        error: AzureError | str,
         *,
         mode: str,
         verdict: str = "not-reconciled",
         outcome: str = "not reconciled",
-    ) -> None:
-        row = self.row(workspace_id, kind, verdict, workspace_id, error, mode)
+    ) -> str:
+        """Why the workspace's `kind` was not reconciled, recorded; a transient error is raised."""
+        text = error if isinstance(error, str) else permanent(workspace_id, error)
+        row = self.row(workspace_id, kind, verdict, workspace_id, text, mode)
         self.record(
             workspace_id, [(Decision(row, bare=True, level=logging.WARNING), noted(outcome))]
         )
+        return text
 
     def settle(self, workspace_id: str, decisions: Sequence[Decision]) -> list[Outcome]:
         outcomes = self.execute(decisions)

@@ -10,18 +10,17 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from logging import INFO, WARNING
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.adapters.batch_scoring import BatchScoringAdapter, ScoringJob
 from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId, same_arm_id
-from shared.ledger import ActionRecord
-from shared.logs import decision_log
 from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
-from shared.outcome import Outcome as Typed
 from shared.outcome import noted
+from shared.reconcilers.intent import Trail
 from shared.reconcilers.retraining import KIND_SCORING, Outcome
 from shared.reconcilers.transient import TransientAzureError
 from shared.recorder import Recorder
@@ -32,6 +31,7 @@ log = logging.getLogger(__name__)
 # The backstop's bounded look: jobs submitted in this window, at most this many a sweep.
 BACKSTOP_WINDOW = timedelta(days=7)
 BACKSTOP_LIMIT = 50
+READ_FAILED = "reading the scoring job failed"
 
 
 class ScoringOutcomes:
@@ -77,21 +77,25 @@ class ScoringOutcomes:
             if isinstance(job, ScoringJob) and job.finished:
                 self._announce(record, job, trigger)
 
+    def _trail(self, record: JobRecord, trigger: str) -> Trail:
+        return Trail(self._sink, log, self._mode, ArmId(record.workspace_id), trigger)
+
     def _read(self, record: JobRecord, trigger: str) -> ScoringJob | Outcome:
-        workspace_id = ArmId(record.workspace_id)
+        trail, name = self._trail(record, trigger), record.job_name
         try:
-            return self._scoring.get_job(workspace_id, record.job_name)
+            return self._scoring.get_job(trail.workspace_id, name)
         except ResourceNotFoundError:
-            return Outcome("invalid", f"scoring job {record.job_name} no longer exists")
+            return Outcome("invalid", f"scoring job {name} no longer exists")
         except AzureError as error:
             if is_transient(error):
-                self._record(record, "retry", f"failed (will retry): {describe(error)}", trigger)
-                what = f"workspace {workspace_id}: scoring job {record.job_name}"
+                retry = f"failed (will retry): {describe(error)}"
+                trail.record(KIND_SCORING, "retry", name, READ_FAILED, retry, notify=False)
+                what = f"workspace {trail.workspace_id}: scoring job {name}"
                 raise TransientAzureError(f"{what}: {describe(error)}") from error
             why = describe(error)
         except JudgedAnswerError as error:
             why = str(error)
-        self._record(record, "read", f"failed: {why}", trigger)
+        trail.record(KIND_SCORING, "read", name, READ_FAILED, f"failed: {why}")
         return Outcome("failed", why)
 
     def _announce(self, record: JobRecord, job: ScoringJob, trigger: str) -> Outcome:
@@ -99,55 +103,27 @@ class ScoringOutcomes:
         first = self._sink.first_time(key)
         if first:
             verdict = "completed" if job.status == "Completed" else "failed"
-            self._record(
-                record,
+            evidence = {
+                "status": job.status,
+                "endpoint": record.endpoint_id,
+                "deployment": job.deployment or record.deployment,
+                "input": record.input_path,
+                "caller": record.caller,
+                "startTime": job.start_time,
+                "endTime": job.end_time,
+            }
+            self._trail(record, trigger).record(
+                KIND_SCORING,
                 verdict,
-                noted(f"ended {job.status}"),
-                trigger,
-                reason=f"scoring job {job.name} ended {job.status}"
+                record.job_name,
+                f"scoring job {job.name} ended {job.status}"
                 + (f": {job.error}" if job.error else ""),
-                evidence=json.dumps(
-                    {
-                        "status": job.status,
-                        "endpoint": record.endpoint_id,
-                        "deployment": job.deployment or record.deployment,
-                        "input": record.input_path,
-                        "caller": record.caller,
-                        "startTime": job.start_time,
-                        "endTime": job.end_time,
-                    }
-                ),
+                noted(f"ended {job.status}"),
+                evidence=json.dumps(evidence),
+                level=INFO if verdict == "completed" else WARNING,
             )
         # After the announcement: a row left unmarked is read again by the backstop, which marks it.
         self._records.job_ended(record.job_name, job.status, announced=True)
         if not first:
             return Outcome("already-recorded", f"scoring job {job.name} {job.status}")
         return Outcome(f"scoring-{job.status.lower()}", f"scoring job {job.name} {job.status}")
-
-    def _record(
-        self,
-        record: JobRecord,
-        verdict: str,
-        outcome: Typed | str,
-        trigger: str,
-        *,
-        reason: str = "reading the scoring job failed",
-        evidence: str = "",
-    ) -> None:
-        workspace, job = record.workspace_id, record.job_name
-        notify = verdict != "retry"
-        self._sink.record_actions(
-            [ActionRecord(workspace, KIND_SCORING, verdict, job, reason, self._mode, outcome,
-                          trigger, evidence, notify)]
-        )  # fmt: skip
-        decision_log(
-            log,
-            reason,
-            trigger=trigger,
-            workspace_id=workspace,
-            kind=KIND_SCORING,
-            verdict=verdict,
-            outcome=str(outcome),
-            subject_id=job,
-            level=logging.INFO if verdict == "completed" else logging.WARNING,
-        )

@@ -54,17 +54,7 @@ class WorkspaceReport:
         return next((r.error for _, r in self._concerns() if r.error is not None), None)
 
     def _outcomes(self) -> list[tuple[str, Outcome]]:
-        from shared.reconcilers.policies import PolicyReport
-
-        return [
-            (label, outcome)
-            for label, report in self._concerns()
-            for outcome in (
-                [item.outcome for item in report.remediations]
-                if isinstance(report, PolicyReport)
-                else [outcome for _, outcome in report.outcomes]
-            )
-        ]
+        return [(label, o) for label, report in self._concerns() for _, o in report.outcomes]
 
     def problems(self) -> list[tuple[str, str]]:
         errors = [(label, r.error) for label, r in self._concerns() if r.error is not None]

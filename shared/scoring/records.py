@@ -2,8 +2,7 @@
 
 - `scoring-jobs`: one row per job the app started (after a retrain, or for an HTTP caller: then
   with the caller and Logic Apps tracking IDs), with its final status once seen or announced.
-  `get_scoring_job` answers only for names found here with the caller's ID. (Who may start a
-  job once: `shared.claims`.)
+  `get_scoring_job` answers only for names found here with the caller's ID.
 - `scoring-requests`: every request, newest first: started, replayed, dry-run or refused, with
   the caller and the problem. Input paths are recorded only once validated (no query string).
 """
@@ -12,14 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.bounds import bounded_entity, table_key
+from shared.ledger import column, columns, newest_first_key
 from shared.logs import decision_log
 
 if TYPE_CHECKING:
@@ -49,10 +47,6 @@ def tracking_fields(workflow_run_id: str | None, client_tracking_id: str | None)
     }
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class JobRecord:
     """A job the app started (`caller` empty: after a retrain), as `get_scoring_job` needs it."""
@@ -71,20 +65,20 @@ class JobRecord:
     announced: bool = False  # its final status was announced as an outcome event
 
 
+_OPTIONAL = ("deployment", "workflow_run_id", "client_tracking_id", "idempotency_key")
+
+
 def _job_record(row: Any) -> JobRecord:
+    # A row edited by hand without a required column raises KeyError.
+    values: dict[str, Any] = {
+        name: str(row.get(column(name)) or "") or None
+        if name in _OPTIONAL
+        else str(row[column(name)])
+        for name in JobRecord.__dataclass_fields__
+        if name not in ("status", "announced")
+    }
     return JobRecord(
-        job_name=str(row["JobName"]),
-        workspace_id=str(row["WorkspaceId"]),
-        endpoint_id=str(row["EndpointId"]),
-        deployment=str(row.get("Deployment") or "") or None,
-        input_type=str(row["InputType"]),
-        input_path=str(row["InputPath"]),
-        caller=str(row["Caller"]),
-        workflow_run_id=str(row.get("WorkflowRunId") or "") or None,
-        client_tracking_id=str(row.get("ClientTrackingId") or "") or None,
-        idempotency_key=str(row.get("IdempotencyKey") or "") or None,
-        status=str(row.get("Status") or ""),
-        announced=bool(row.get("AnnouncedAt")),
+        **values, status=str(row.get("Status") or ""), announced=bool(row.get("AnnouncedAt"))
     )
 
 
@@ -113,15 +107,10 @@ def _job_row_key(job_name: str) -> str:
     return table_key(job_name.lower())
 
 
-def _newest_first() -> str:
-    inverted = (1 << 63) - 1 - time.time_ns()
-    return f"{inverted:019d}:{uuid.uuid4().hex[:12]}"
-
-
 class ScoringRecords:
     """Reads and writes the scoring partitions of the ledger table."""
 
-    def __init__(self, table: TableClient, clock: Clock = utc_now) -> None:
+    def __init__(self, table: TableClient, clock: Clock = lambda: datetime.now(UTC)) -> None:
         self._table = table
         self._clock = clock
 
@@ -130,27 +119,9 @@ class ScoringRecords:
     def record_job(self, job: JobRecord) -> None:
         from azure.data.tables import UpdateMode
 
-        self._table.upsert_entity(
-            bounded_entity(
-                {
-                    "PartitionKey": JOBS_PARTITION,
-                    "RowKey": _job_row_key(job.job_name),
-                    "JobName": job.job_name,
-                    "WorkspaceId": job.workspace_id,
-                    "EndpointId": job.endpoint_id,
-                    "Deployment": job.deployment or "",
-                    "InputType": job.input_type,
-                    "InputPath": job.input_path,
-                    "Caller": job.caller,
-                    "WorkflowRunId": job.workflow_run_id or "",
-                    "ClientTrackingId": job.client_tracking_id or "",
-                    "IdempotencyKey": job.idempotency_key or "",
-                    "Status": job.status,
-                    "SubmittedAt": self._clock().isoformat(),
-                }
-            ),
-            mode=UpdateMode.MERGE,
-        )
+        row = {"PartitionKey": JOBS_PARTITION, "RowKey": _job_row_key(job.job_name)}
+        row |= columns(job, leave_out=("announced",)) | {"SubmittedAt": self._clock().isoformat()}
+        self._table.upsert_entity(bounded_entity(row), mode=UpdateMode.MERGE)
 
     def job(self, job_name: str) -> JobRecord | None:
         """The job the app started under this name, or None."""
@@ -225,38 +196,17 @@ class ScoringRecords:
             _OUTCOMES.get(record.outcome, record.outcome),
             logging.WARNING if refused else logging.INFO,
         )
+        row = {"PartitionKey": REQUESTS_PARTITION, "RowKey": newest_first_key(), **columns(record)}
         try:
-            self.record_request(record)
+            self._table.create_entity(
+                bounded_entity(row | {"RecordedAt": self._clock().isoformat()})
+            )
         except AzureError as error:
             line(
                 f"could not record the request: {describe(error)}",
                 "failed: not recorded in the ledger",
                 logging.ERROR,
             )
-
-    def record_request(self, record: RequestRecord) -> None:
-        self._table.create_entity(
-            bounded_entity(
-                {
-                    "PartitionKey": REQUESTS_PARTITION,
-                    "RowKey": _newest_first(),
-                    "Function": record.function,
-                    "Outcome": record.outcome,
-                    "HttpStatus": record.http_status,
-                    "Caller": record.caller or "",
-                    "WorkflowRunId": record.workflow_run_id or "",
-                    "ClientTrackingId": record.client_tracking_id or "",
-                    "IdempotencyKey": record.idempotency_key or "",
-                    "JobName": record.job_name,
-                    "EndpointId": record.endpoint_id,
-                    "InputPath": record.input_path,
-                    "ProblemType": record.problem_type,
-                    "Field": record.field,
-                    "Detail": record.detail,
-                    "RecordedAt": self._clock().isoformat(),
-                }
-            )
-        )
 
     def requests(self) -> list[dict[str, Any]]:
         """Every recorded request, newest first."""

@@ -48,7 +48,7 @@ class RefusedError(Exception):
 
 @dataclass(frozen=True)
 class ScoringRequest:
-    """A request that passed every check: an allowed endpoint and an acceptable input."""
+    """A request that passed every check."""
 
     endpoint_id: ArmId
     deployment: str | None
@@ -74,16 +74,13 @@ class Caller:
 
 
 def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        return None
     # Headers go to logs and the ledger: keep them printable and bounded. A character that is
     # not printable ASCII becomes '?' rather than vanishing, so that what remains is never a
     # different, valid value (a GUID with a NUL inside it is not that GUID).
-    cleaned = "".join(ch if ch.isascii() and ch.isprintable() else "?" for ch in value.strip())[
-        :limit
-    ]
-    return cleaned or None
+    cleaned = "".join(
+        ch if ch.isascii() and ch.isprintable() else "?" for ch in (headers.get(name) or "").strip()
+    )
+    return cleaned[:limit] or None
 
 
 def _object_ids(encoded: str) -> set[str]:
@@ -166,25 +163,20 @@ def idempotency_key(headers: Mapping[str, str]) -> str | None:
 
 
 def _is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    media_type, _, parameters = content_type.partition(";")
+    media_type, *parameters = (content_type or "").split(";")
     media_type = media_type.strip().lower()
-    if not (
-        media_type == "application/json"
-        or (media_type.startswith("application/") and media_type.endswith("+json"))
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
     ):
         return False
-    # JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset is not read as if it
-    # were UTF-8.
-    for parameter in parameters.split(";"):
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
-            "utf-8",
-            "utf8",
-        ):
-            return False
-    return True
+    # JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset is not read as UTF-8.
+    pairs = (parameter.partition("=") for parameter in parameters)
+    charsets = [
+        value.strip().strip('"').lower()
+        for name, _, value in pairs
+        if name.strip().lower() == "charset"
+    ]
+    return all(charset in ("utf-8", "utf8") for charset in charsets)
 
 
 class _NotStrictJsonError(ValueError):
@@ -230,29 +222,17 @@ def parse_body(content_type: str | None, body: bytes) -> object:
 def resolve_endpoint(value: str, allowed: Sequence[ArmId]) -> ArmId:
     """The allowed batch endpoint that `value` names: its ARM ID, or a name exactly one has."""
     if value.startswith("/"):
-        for endpoint in allowed:
-            if same_arm_id(value, endpoint):
-                return endpoint
-        raise RefusedError(
-            problems.unprocessable("endpoint", "the endpoint is not in SCORING_ALLOWED_ENDPOINTS")
-        )
-    # same_arm_id: case-insensitive, ASCII only (a lookalike such as the Kelvin sign, which
-    # lower() folds onto 'k', names nothing).
-    matches = [endpoint for endpoint in allowed if same_arm_id(name_of(endpoint), value)]
+        matches = [endpoint for endpoint in allowed if same_arm_id(value, endpoint)][:1]
+        none = "the endpoint is not in SCORING_ALLOWED_ENDPOINTS"
+    else:
+        # same_arm_id: case-insensitive, ASCII only (a lookalike such as the Kelvin sign, which
+        # lower() folds onto 'k', names nothing).
+        matches = [endpoint for endpoint in allowed if same_arm_id(name_of(endpoint), value)]
+        none = "no endpoint of that name is in SCORING_ALLOWED_ENDPOINTS"
     if len(matches) == 1:
         return matches[0]
-    if not matches:
-        raise RefusedError(
-            problems.unprocessable(
-                "endpoint", "no endpoint of that name is in SCORING_ALLOWED_ENDPOINTS"
-            )
-        )
-    raise RefusedError(
-        problems.unprocessable(
-            "endpoint",
-            f"{len(matches)} allowed endpoints have that name; send the ARM ID of the one meant",
-        )
-    )
+    detail = f"{len(matches)} allowed endpoints have that name; send the ARM ID of the one meant"
+    raise RefusedError(problems.unprocessable("endpoint", detail if matches else none))
 
 
 def validate(document: object, allowed: Sequence[ArmId], inputs: AllowedInputs) -> ScoringRequest:

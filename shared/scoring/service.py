@@ -1,10 +1,9 @@
 """The one way the app starts a batch scoring job, after a retrain and for an HTTP caller.
 
-Claim (`shared.claims`: a key starts one job), check the input (`shared.scoring.inputs`) and the
-endpoint (its scoring URI, its deployment), start with the claim's repeatability ID through the
-batch scoring adapter (the only code that talks to the scoring URI), and record the job in the
-ledger's `scoring-jobs` rows. A refusal is a `RefusedError` whose problem says what the caller
-may do; its `__cause__` is Azure's error, when there was one. A refusal has started nothing.
+Claim (a key starts one job), check the input and the endpoint (its scoring URI, its deployment),
+start with the claim's repeatability ID, and record the job in the ledger. A refusal is a
+`RefusedError` whose problem says what the caller may do (its `__cause__` is Azure's error, when
+there was one); it has started nothing.
 """
 
 from __future__ import annotations
@@ -90,14 +89,11 @@ class ClaimHeldError(RefusedError):
         self.holder = holder
 
 
-def retry_after_of(error: BaseException) -> int:
-    """Seconds to wait, from Azure's Retry-After when it gave one (capped), else the default."""
-    response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None) or {}
+def _retry_after(error: BaseException) -> int:
+    """Azure's Retry-After when it gave one (capped), else the default."""
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
     value = str(headers.get("Retry-After", "")).strip()
-    if value.isdigit():
-        return max(1, min(int(value), _MAX_RETRY_AFTER))
-    return RETRY_AFTER_SECONDS
+    return max(1, min(int(value), _MAX_RETRY_AFTER)) if value.isdigit() else RETRY_AFTER_SECONDS
 
 
 def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
@@ -116,7 +112,7 @@ def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
     elif not isinstance(error, AzureError):
         raise error
     elif is_transient(error):
-        problem = problems.unavailable(f"{what}: {describe(error)}", retry_after_of(error))
+        problem = problems.unavailable(f"{what}: {describe(error)}", _retry_after(error))
     elif isinstance(error, HttpResponseError) and error.status_code in (400, 404, 409, 422):
         problem = problems.unprocessable(field, f"{what}: {describe(error)}")
     else:
@@ -125,8 +121,6 @@ def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
 
 
 class ScoringStarter:
-    """Starts scoring jobs once per key, and reports on the jobs the app started."""
-
     def __init__(
         self,
         scoring: BatchScoringAdapter,
