@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
 # How long a management group's subscriptions are trusted in this process.
 MEMBERSHIP_SECONDS = 300.0
-# A workspace's ARM ID is its first 9 segments.
-_WORKSPACE_SEGMENTS = 9
-_DEPENDENCIES = ("storageAccount", "keyVault", "containerRegistry", "applicationInsights")
 
 
 @dataclass
@@ -42,46 +39,24 @@ class Survey:
     problems: list[tuple[str, AzureError]] = field(default_factory=list)
 
 
-def _owner(arm_id: object) -> str:
-    return "/".join(str(arm_id).lower().split("/")[:_WORKSPACE_SEGMENTS])
-
-
 def fingerprints(rows: Mapping[str, list[dict[str, Any]]], salt: str) -> dict[str, str]:
-    """Per workspace (lower-cased ID), a digest of `salt` and its rows: its own, its computes,
-    the private endpoints to it or its dependencies, the role assignments at or under it."""
-    related: dict[str, list[Any]] = {}
-    targets: dict[str, list[str]] = {}
-    for row in rows["workspaces"]:
-        workspace = str(row.get("id", "")).lower()
-        related[workspace] = [row]
-        properties = row.get("properties") or {}
-        for target in [workspace, *(properties.get(name) for name in _DEPENDENCIES)]:
-            if isinstance(target, str) and target:
-                targets.setdefault(target.lower(), []).append(workspace)
-    for row in rows["computes"]:
-        related.get(_owner(row.get("id")), []).append(row)
-    for row in rows["role_assignments"]:
-        related.get(_owner((row.get("properties") or {}).get("scope")), []).append(row)
-    for row in rows["private_endpoints"]:
-        properties = row.get("properties") or {}
-        links = (properties.get("privateLinkServiceConnections") or []) + (
-            properties.get("manualPrivateLinkServiceConnections") or []
-        )
-        owners = {
-            owner
-            for link in links
-            for owner in targets.get(
-                str((link.get("properties") or {}).get("privateLinkServiceId", "")).lower(), []
+    """Per workspace (lower-cased ID), a digest of `salt` and its rows: its own, and the one of
+    each other query (its computes, the private endpoints to it or its dependencies, the role
+    assignments at or under it), their lists in a fixed order (Resource Graph keeps none)."""
+    related: dict[str, list[Any]] = {str(r.get("id", "")).lower(): [r] for r in rows["workspaces"]}
+    for name, found in rows.items():
+        for row in found if name != "workspaces" else []:
+            related.get(str(row.get("id", "")).lower(), []).append(
+                {k: sorted(v, key=_canonical) if isinstance(v, list) else v for k, v in row.items()}
             )
-        }
-        for owner in owners:
-            related[owner].append(row)
     return {
-        workspace: hashlib.sha256(
-            json.dumps([salt, found], sort_keys=True, default=str).encode()
-        ).hexdigest()
+        workspace: hashlib.sha256(_canonical([salt, found]).encode()).hexdigest()
         for workspace, found in related.items()
     }
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def canonical_workspace(value: str) -> ArmId | None:

@@ -25,19 +25,36 @@ WORKSPACES_API_VERSION = "2023-04-01"
 WORKSPACES = "/providers/Microsoft.MachineLearningServices/workspaces"
 
 # The sweep's Resource Graph queries: what the reconcilers read from ARM about a workspace, so a
-# change there changes a row. The simulator answers exactly these (tests/test_inventory.py).
+# change there changes a row. One row per workspace (`id`, its ID; Resource Graph pages only what
+# projects an `id`): 1,000 workspaces are a page per query, whatever they hold. The simulator
+# answers exactly these (tests/test_inventory.py).
+_ML = "microsoft.machinelearningservices/workspaces"
 GRAPH_QUERIES = {
-    "workspaces": "resources | where type =~ 'microsoft.machinelearningservices/workspaces' "
+    "workspaces": f"resources | where type =~ '{_ML}' "
     "| project id, tags, identity, sku, properties",
-    "computes": "resources | where type =~ 'microsoft.machinelearningservices/workspaces/computes' "
-    "| project id, properties",
-    "private_endpoints": "resources | where type =~ 'microsoft.network/privateendpoints' "
-    "| project id, properties",
+    "computes": f"resources | where type =~ '{_ML}/computes' "
+    "| summarize computes = make_list(pack('id', id, 'properties', properties)) "
+    "by id = tolower(tostring(split(id, '/computes/')[0]))",
+    # The endpoints to a workspace or to its dependencies: joined on what they link to.
+    "private_endpoints": f"resources | where type =~ '{_ML}' | mv-expand target = pack_array(id, "
+    "properties.storageAccount, properties.keyVault, properties.containerRegistry, "
+    "properties.applicationInsights) | extend target = tolower(tostring(target)) "
+    "| join kind=inner (resources | where type =~ 'microsoft.network/privateendpoints' "
+    "| mv-expand link = array_concat(properties.privateLinkServiceConnections, "
+    "properties.manualPrivateLinkServiceConnections) "
+    "| extend target = tolower(tostring(link.properties.privateLinkServiceId)) "
+    "| project target, endpoint = pack('id', id, 'properties', properties)) on target "
+    "| summarize endpoints = make_set(endpoint) by id = tolower(id)",
+    # Those at or under a workspace, by the workspace (a scope's first 9 segments).
     "role_assignments": "authorizationresources "
-    "| where type =~ 'microsoft.authorization/roleassignments' | project id, properties",
+    "| where type =~ 'microsoft.authorization/roleassignments' "
+    "| extend scope = tolower(tostring(properties.scope)) "
+    "| where scope contains '/providers/microsoft.machinelearningservices/workspaces/' "
+    "| summarize assignments = make_list(pack('id', id, 'properties', properties)) "
+    "by id = strcat_array(array_slice(split(scope, '/'), 0, 8), '/')",
 }
 GRAPH_PAGE_ROWS = 1000
-# 1,000 rows a page: 10,000 workspaces of 10 computes each are 100 pages of computes.
+# 1,000 rows (workspaces) a page.
 GRAPH_MAX_PAGES = 500
 QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS = "x-ms-user-quota-resets-after"
