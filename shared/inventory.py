@@ -104,8 +104,26 @@ class Inventory:
             return None
         return listed_workspace(self._scope, workspace) or workspace
 
-    def workspaces(self) -> tuple[list[ArmId], list[tuple[str, AzureError]]]:
-        """Every workspace in scope, once each, and the containers that could not be read."""
+    def covers(self, subscription: str) -> bool:
+        """Whether a scope could hold workspaces of `subscription` (not carved out whole)."""
+        whole = f"/subscriptions/{subscription}".lower()
+        groups = {g.lower() for g in self._groups_of(subscription)}
+        return whole not in {e.lower() for e in self._scope.excluded} and (
+            subscription.lower() in self._scope.subscriptions
+            or any(s.lower() in groups for s in self._scope.scopes)
+        )
+
+    def partitions(self) -> dict[str, int]:
+        """In-scope subscriptions (lower case) and how many workspaces each holds (some of them
+        may be out of scope): from Resource Graph, which raises `AzureError` when it fails."""
+        counts = self._estate.workspaces_by_subscription(self._scope)
+        return {s: n for s, n in sorted(counts.items()) if self.covers(s)}
+
+    def workspaces(
+        self, subscription: str | None = None
+    ) -> tuple[list[ArmId], list[tuple[str, AzureError]]]:
+        """Every workspace in scope (or in one `subscription` of it), once each, and the
+        containers that could not be read."""
         found: dict[str, ArmId] = {}
         problems: list[tuple[str, AzureError]] = []
 
@@ -114,7 +132,15 @@ class Inventory:
             if admitted is not None:
                 found.setdefault(admitted.lower(), admitted)
 
+        def elsewhere(container: str) -> bool:
+            return (
+                subscription is not None
+                and subscription_of(container).lower() != subscription.lower()
+            )
+
         for scope in self._scope.scopes:
+            if not is_management_group(scope) and elsewhere(scope):
+                continue
             try:
                 if is_workspace(scope):
                     add(scope)
@@ -124,18 +150,21 @@ class Inventory:
                     if is_management_group(scope)
                     else [scope]
                 )
-                for container in containers:
+                for container in filter(lambda c: not elsewhere(c), containers):
                     for workspace_id, tags in self._estate.workspaces_in(container):
                         add(workspace_id, tags)
             except AzureError as error:
                 problems.append((scope, error))
         return list(found.values()), problems
 
-    def changed_workspaces(self, known: Mapping[str, str], salt: str = "") -> Survey:
+    def changed_workspaces(
+        self, known: Mapping[str, str], salt: str = "", subscription: str | None = None
+    ) -> Survey:
         """Workspaces whose rows' digest is not what `known` holds, or with a Pending connection
-        (its evidence is in no row). Rows lag ARM: they choose what is read, never what is written.
-        Raises `AzureError` when Resource Graph fails (the caller falls back)."""
-        rows = self._estate.graph(self._scope)
+        (its evidence is in no row); of one `subscription` when given. Rows lag ARM: they choose
+        what is read, never what is written. Raises `AzureError` when Resource Graph fails (the
+        caller falls back)."""
+        rows = self._estate.graph(self._scope, subscription)
         digests = fingerprints(rows, salt)
         survey = Survey([], {}, 0)
         for row in rows["workspaces"]:

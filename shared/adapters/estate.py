@@ -53,6 +53,10 @@ GRAPH_QUERIES = {
     "| summarize assignments = make_list(pack('id', id, 'properties', properties)) "
     "by id = strcat_array(array_slice(split(scope, '/'), 0, 8), '/')",
 }
+# The fan-out's question: how many workspaces each subscription holds.
+SUBSCRIPTIONS_QUERY = (
+    f"resources | where type =~ '{_ML}' | summarize workspaces = count() by id = subscriptionId"
+)
 GRAPH_PAGE_ROWS = 1000
 # 1,000 rows (workspaces) a page.
 GRAPH_MAX_PAGES = 500
@@ -112,57 +116,86 @@ class EstateAdapter:
         return json_mapping(body.get("tags"), f"workspace {workspace_id}: tags")
 
     @malformed_is_permanent
-    def graph(self, scope: Scope) -> dict[str, list[dict[str, Any]]]:
-        """The rows of every `GRAPH_QUERIES` query over the scope. A spent quota is waited for
-        when it resets within `RETRY_AFTER_CAP_SECONDS`, else raises (the caller falls back)."""
-        from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
-
-        groups = [group_name(s) for s in scope.scopes if is_management_group(s)]
-        # (subscriptions, management groups): one request set for each kind the scope names.
-        targets: list[tuple[list[str] | None, list[str] | None]] = []
-        targets += [(sorted(scope.subscriptions), None)] if scope.subscriptions else []
-        targets += [(None, groups)] if groups else []
-        client = self._clients.resource_graph()
-        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in GRAPH_QUERIES}
+    def graph(
+        self, scope: Scope, subscription: str | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The rows of every `GRAPH_QUERIES` query over the scope, or over one `subscription`
+        of it. A spent quota is waited for when it resets within `RETRY_AFTER_CAP_SECONDS`,
+        else raises (the caller falls back)."""
+        targets = [([subscription], None)] if subscription else _targets(scope)
         quota: dict[str, str] = {}
-        for name, query in GRAPH_QUERIES.items():
-            for subscriptions, management_groups in targets:
-                token: str | None = None
-                for _ in range(GRAPH_MAX_PAGES):
-                    if quota.get(QUOTA_REMAINING) == "0":
-                        resets = quota.get(QUOTA_RESETS, "")
-                        try:
-                            h, m, s = (float(part) for part in resets.split(":"))
-                            wait = h * 3600 + m * 60 + s
-                        except ValueError:
-                            wait = float("inf")
-                        if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
-                            raise AzureError(
-                                f"Resource Graph: quota spent ({QUOTA_RESETS}: {resets[:20]})"
-                            )
-                        time.sleep(wait)
-                    options = QueryRequestOptions(
-                        top=GRAPH_PAGE_ROWS, skip_token=token, result_format="objectArray"
-                    )
-                    page, quota = client.resources(
-                        QueryRequest(
-                            query=query,
-                            subscriptions=subscriptions,
-                            management_groups=management_groups,
-                            options=options,
-                        ),
-                        cls=lambda response, body, _: (body, response.http_response.headers),
-                    )
-                    rows[name] += json_objects(page.data, f"Resource Graph {name}")
-                    if not page.skip_token:
-                        break
-                    if page.skip_token == token:
-                        raise PagingError(f"Resource Graph {name}: $skipToken repeats")
-                    token = page.skip_token
-                else:
-                    raise PagingError(f"Resource Graph {name}: over {GRAPH_MAX_PAGES} pages")
         # A subscription under a listed management group answers twice: each row once.
         return {
-            name: list({str(r.get("id")).lower(): r for r in found}.values())
-            for name, found in rows.items()
+            name: list(
+                {
+                    str(r.get("id")).lower(): r
+                    for subscriptions, management_groups in targets
+                    for r in self._query(name, subscriptions, management_groups, quota)
+                }.values()
+            )
+            for name in GRAPH_QUERIES
         }
+
+    @malformed_is_permanent
+    def workspaces_by_subscription(self, scope: Scope) -> dict[str, int]:
+        """How many AML workspaces (in scope or not) each subscription (lower case) that the
+        scope names or holds has: one small query."""
+        found: dict[str, int] = {}
+        for subscriptions, management_groups in _targets(scope):
+            for row in self._query("subscriptions", subscriptions, management_groups, {}):
+                found[str(row.get("id", "")).lower()] = int(row.get("workspaces") or 0)
+        return found
+
+    def _query(
+        self,
+        name: str,
+        subscriptions: list[str] | None,
+        management_groups: list[str] | None,
+        quota: dict[str, str],
+    ) -> list[dict[str, Any]]:
+        """Every page of one query; `quota`: the last answer's quota headers (updated)."""
+        from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+
+        client = self._clients.resource_graph()
+        rows: list[dict[str, Any]] = []
+        token: str | None = None
+        for _ in range(GRAPH_MAX_PAGES):
+            if quota.get(QUOTA_REMAINING) == "0":
+                resets = quota.get(QUOTA_RESETS, "")
+                try:
+                    h, m, s = (float(part) for part in resets.split(":"))
+                    wait = h * 3600 + m * 60 + s
+                except ValueError:
+                    wait = float("inf")
+                if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
+                    raise AzureError(f"Resource Graph: quota spent ({QUOTA_RESETS}: {resets[:20]})")
+                time.sleep(wait)
+            options = QueryRequestOptions(
+                top=GRAPH_PAGE_ROWS, skip_token=token, result_format="objectArray"
+            )
+            page, headers = client.resources(
+                QueryRequest(
+                    query=GRAPH_QUERIES.get(name) or SUBSCRIPTIONS_QUERY,
+                    subscriptions=subscriptions,
+                    management_groups=management_groups,
+                    options=options,
+                ),
+                cls=lambda response, body, _: (body, response.http_response.headers),
+            )
+            quota.clear()
+            quota.update({key.lower(): value for key, value in headers.items()})
+            rows += json_objects(page.data, f"Resource Graph {name}")
+            if not page.skip_token:
+                return rows
+            if page.skip_token == token:
+                raise PagingError(f"Resource Graph {name}: $skipToken repeats")
+            token = page.skip_token
+        raise PagingError(f"Resource Graph {name}: over {GRAPH_MAX_PAGES} pages")
+
+
+def _targets(scope: Scope) -> list[tuple[list[str] | None, list[str] | None]]:
+    """(subscriptions, management groups): one request set for each kind the scope names."""
+    groups = [group_name(s) for s in scope.scopes if is_management_group(s)]
+    targets: list[tuple[list[str] | None, list[str] | None]] = []
+    targets += [(sorted(scope.subscriptions), None)] if scope.subscriptions else []
+    return targets + ([(None, groups)] if groups else [])

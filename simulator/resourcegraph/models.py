@@ -80,8 +80,20 @@ def _assignments(rows: list[JSON]) -> dict[str, JSON]:
     return grouped
 
 
-#: The app's queries of one row per workspace, word for word (tests/test_inventory.py).
+def _subscriptions(rows: list[JSON]) -> dict[str, JSON]:
+    grouped: dict[str, JSON] = {}
+    for row in rows:
+        if row["type"] == _ML:
+            key = row["subscriptionId"]
+            grouped.setdefault(key, {"id": key, "workspaces": 0})["workspaces"] += 1
+    return grouped
+
+
+#: The app's summarizing queries, word for word (tests/test_inventory.py): one row per workspace,
+#: or per subscription.
 GROUPED = {
+    f"resources | where type =~ '{_ML}' "
+    "| summarize workspaces = count() by id = subscriptionId": _subscriptions,
     f"resources | where type =~ '{_ML}/computes' "
     "| summarize computes = make_list(pack('id', id, 'properties', properties)) "
     "by id = tolower(tostring(split(id, '/computes/')[0]))": _computes,
