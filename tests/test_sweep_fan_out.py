@@ -195,3 +195,16 @@ def test_the_queue_settings_the_partition_relies_on() -> None:
     for name in ("fan_out", "message"):
         assert bindings[name]["queueName"] == PARTITION_QUEUE
         assert bindings[name]["connection"] == "AzureWebJobsStorage"
+
+
+def test_a_partition_falls_back_to_arm_for_its_own_subscription_only(app: App) -> None:
+    found = estate(app)
+    app.sim.inject("resourcegraph.query", status=429)
+    app.sim.reset_counts()
+
+    host.deliver_queue_message(PARTITION_FUNCTION, json.dumps({"subscription": A}).encode())
+
+    listed = [r.path for r in app.non_token_requests() if r.route == "aml.workspace.list"]
+    assert listed, "ARM listed the partition's scopes"
+    assert all(p.lower().startswith(f"/subscriptions/{A}/") for p in listed), listed
+    assert workspaces_read(app) == {w.lower() for w in found[A]}
