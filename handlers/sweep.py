@@ -1,5 +1,7 @@
 """`reconcile_all`: the timer backstop over every workspace in scope, and over the scoring jobs the
-app started whose end was never announced (their event lost)."""
+app started whose end was never announced (their event lost). Over `SWEEP_FAN_OUT_WORKSPACES`
+workspaces it sweeps nothing itself: it enqueues one message per in-scope subscription, and
+`sweep_partition` sweeps each (so each has a function timeout of its own, on any instance)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ import uuid
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
+from shared.ledger import EventRecord
 from shared.logs import decision_log
-from shared.reconcilers.sweep import sweep
+from shared.reconcilers.sweep import PARTITION_QUEUE, SweepReport, partition_of, partitions, sweep
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 
@@ -18,22 +21,74 @@ log = logging.getLogger(__name__)
 
 bp = func.Blueprint()
 
+# host.json's extensions.queues.maxDequeueCount: the last delivery before the poison queue.
+MAX_DEQUEUE_COUNT = 3
+PARTITION_FUNCTION = "sweep_partition"
+
 
 @bp.function_name("reconcile_all")
+@bp.queue_output(arg_name="fan_out", queue_name=PARTITION_QUEUE, connection="AzureWebJobsStorage")
 @bp.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False)
-def reconcile_all(timer: func.TimerRequest) -> None:
-    """Raise at the end if any workspace failed transiently, after every other had its turn."""
+def reconcile_all(timer: func.TimerRequest, fan_out: func.Out[list[str]]) -> None:
+    """Raise at the end if any workspace failed transiently, after every other had its turn;
+    when fanning out, never (the host enqueues only what a function that returned set)."""
     trigger = f"sweep:{uuid.uuid4().hex[:12]}"
     if timer.past_due:
         decision_log(log, "running late", trigger=trigger, kind="sweep", verdict="past-due")
-    report = sweep(runtime(), trigger=trigger)
+    messages = partitions(runtime(), trigger)
+    report = SweepReport((), ()) if messages else sweep(runtime(), trigger=trigger)
     retry = list(report.transient_failures)
     try:
         runtime().scoring_outcomes.backstop(trigger)
     except (TransientAzureError, AzureError) as error:  # counted in the sweep's line
         retry.append(str(error))
+    if messages:
+        fan_out.set(messages)
+        text = f"fanned out to {len(messages)} subscriptions ({PARTITION_QUEUE})"
+        text += f"; scoring backstop to retry: {'; '.join(retry)}" if retry else ""
+        decision_log(log, text, trigger=trigger, kind="sweep", verdict="fan-out")
+        return
+    _done(report, retry, trigger)
+
+
+@bp.function_name(PARTITION_FUNCTION)
+@bp.queue_trigger(arg_name="message", queue_name=PARTITION_QUEUE, connection="AzureWebJobsStorage")
+def sweep_partition(message: func.QueueMessage) -> None:
+    """One subscription of a fanned-out sweep, as one run. A message naming anything else is
+    recorded as invalid and changes nothing; a transient failure raises, so the queue delivers
+    it again, up to `MAX_DEQUEUE_COUNT` times, then moves it to `<queue>-poison`."""
+    rt = runtime()
+    trigger = f"sweep:{uuid.uuid4().hex[:12]}"
+    try:
+        subscription = partition_of(rt, message.get_body())
+    except ValueError as error:
+        level = logging.WARNING
+        decision_log(
+            log, str(error), trigger=trigger, kind="partition", verdict="invalid", level=level
+        )
+        rt.ledger.record_event(
+            EventRecord(
+                str(message.id or ""),
+                PARTITION_QUEUE,
+                "",
+                "invalid",
+                str(error),
+                PARTITION_FUNCTION,
+            )
+        )
+        return
+    report = sweep(rt, trigger=trigger, subscription=subscription)
+    retry = list(report.transient_failures)
+    if retry and (message.dequeue_count or 0) >= MAX_DEQUEUE_COUNT:
+        text = f"subscription {subscription}: giving up, to {PARTITION_QUEUE}-poison"
+        level = logging.ERROR
+        decision_log(log, text, trigger=trigger, kind="partition", verdict="poison", level=level)
+    _done(report, retry, trigger, f"subscription {subscription}: ")
+
+
+def _done(report: SweepReport, retry: list[str], trigger: str, prefix: str = "") -> None:
     text = (
-        f"{len(report.workspaces)} workspaces reconciled, {report.unchanged} unchanged, "
+        f"{prefix}{len(report.workspaces)} workspaces reconciled, {report.unchanged} unchanged, "
         f"{len(retry)} to retry; inventory: {report.inventory}"
     )
     decision_log(log, text, trigger=trigger, kind="sweep", verdict="retry" if retry else "done")

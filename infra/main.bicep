@@ -139,6 +139,10 @@ param armReadsBurst int = 200
 @description('ARM reads per second the app refills its budget with, per instance (ARM: 25).')
 param armReadsPerSecond int = 20
 
+@minValue(1)
+@description('Over this many workspaces, the sweep fans out by subscription through a queue.')
+param sweepFanOutWorkspaces int = 2000
+
 // An array (object below), not a JSON string: azd parses an array or object parameter's value as
 // JSON, but pastes a string parameter's value into JSON text unescaped (its quotes break it).
 @description('Policy exemptions: [{ "rule", "scope", "reason", "expires" }].')
@@ -533,6 +537,10 @@ var appSettings = [
     value: string(armReadsPerSecond)
   }
   {
+    name: 'SWEEP_FAN_OUT_WORKSPACES'
+    value: string(sweepFanOutWorkspaces)
+  }
+  {
     name: 'POLICY_EXEMPTIONS'
     value: string(policyExemptions)
   }
@@ -735,6 +743,7 @@ module functionApp 'app/function.bicep' = {
     identityId: identity.id
     identityClientId: identity.properties.clientId
     storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     subnetId: network.outputs.appSubnetId

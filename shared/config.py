@@ -130,6 +130,8 @@ class Settings:
     # The process's ARM read budget (issue 17), below ARM's own bucket of 250 at 25 per second.
     arm_reads_burst: int = 200
     arm_reads_per_second: int = 20
+    # Over this many workspaces, the sweep fans out by subscription (issue 17).
+    sweep_fan_out_workspaces: int = 2000
 
     @property
     def dry_run(self) -> bool:
@@ -924,6 +926,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         scope=scope,
         arm_reads_burst=reader.count("ARM_READS_BURST") or 200,
         arm_reads_per_second=reader.count("ARM_READS_PER_SECOND") or 20,
+        sweep_fan_out_workspaces=reader.count("SWEEP_FAN_OUT_WORKSPACES") or 2000,
     )
 
 

@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
 # How long a management group's subscriptions are trusted in this process.
 MEMBERSHIP_SECONDS = 300.0
-# A workspace's ARM ID is its first 9 segments.
-_WORKSPACE_SEGMENTS = 9
-_DEPENDENCIES = ("storageAccount", "keyVault", "containerRegistry", "applicationInsights")
 
 
 @dataclass
@@ -42,46 +39,24 @@ class Survey:
     problems: list[tuple[str, AzureError]] = field(default_factory=list)
 
 
-def _owner(arm_id: object) -> str:
-    return "/".join(str(arm_id).lower().split("/")[:_WORKSPACE_SEGMENTS])
-
-
 def fingerprints(rows: Mapping[str, list[dict[str, Any]]], salt: str) -> dict[str, str]:
-    """Per workspace (lower-cased ID), a digest of `salt` and its rows: its own, its computes,
-    the private endpoints to it or its dependencies, the role assignments at or under it."""
-    related: dict[str, list[Any]] = {}
-    targets: dict[str, list[str]] = {}
-    for row in rows["workspaces"]:
-        workspace = str(row.get("id", "")).lower()
-        related[workspace] = [row]
-        properties = row.get("properties") or {}
-        for target in [workspace, *(properties.get(name) for name in _DEPENDENCIES)]:
-            if isinstance(target, str) and target:
-                targets.setdefault(target.lower(), []).append(workspace)
-    for row in rows["computes"]:
-        related.get(_owner(row.get("id")), []).append(row)
-    for row in rows["role_assignments"]:
-        related.get(_owner((row.get("properties") or {}).get("scope")), []).append(row)
-    for row in rows["private_endpoints"]:
-        properties = row.get("properties") or {}
-        links = (properties.get("privateLinkServiceConnections") or []) + (
-            properties.get("manualPrivateLinkServiceConnections") or []
-        )
-        owners = {
-            owner
-            for link in links
-            for owner in targets.get(
-                str((link.get("properties") or {}).get("privateLinkServiceId", "")).lower(), []
+    """Per workspace (lower-cased ID), a digest of `salt` and its rows: its own, and the one of
+    each other query (its computes, the private endpoints to it or its dependencies, the role
+    assignments at or under it), their lists in a fixed order (Resource Graph keeps none)."""
+    related: dict[str, list[Any]] = {str(r.get("id", "")).lower(): [r] for r in rows["workspaces"]}
+    for name, found in rows.items():
+        for row in found if name != "workspaces" else []:
+            related.get(str(row.get("id", "")).lower(), []).append(
+                {k: sorted(v, key=_canonical) if isinstance(v, list) else v for k, v in row.items()}
             )
-        }
-        for owner in owners:
-            related[owner].append(row)
     return {
-        workspace: hashlib.sha256(
-            json.dumps([salt, found], sort_keys=True, default=str).encode()
-        ).hexdigest()
+        workspace: hashlib.sha256(_canonical([salt, found]).encode()).hexdigest()
         for workspace, found in related.items()
     }
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def canonical_workspace(value: str) -> ArmId | None:
@@ -129,8 +104,26 @@ class Inventory:
             return None
         return listed_workspace(self._scope, workspace) or workspace
 
-    def workspaces(self) -> tuple[list[ArmId], list[tuple[str, AzureError]]]:
-        """Every workspace in scope, once each, and the containers that could not be read."""
+    def covers(self, subscription: str) -> bool:
+        """Whether a scope could hold workspaces of `subscription` (not carved out whole)."""
+        whole = f"/subscriptions/{subscription}".lower()
+        groups = {g.lower() for g in self._groups_of(subscription)}
+        return whole not in {e.lower() for e in self._scope.excluded} and (
+            subscription.lower() in self._scope.subscriptions
+            or any(s.lower() in groups for s in self._scope.scopes)
+        )
+
+    def partitions(self) -> dict[str, int]:
+        """In-scope subscriptions (lower case) and how many workspaces each holds (some of them
+        may be out of scope): from Resource Graph, which raises `AzureError` when it fails."""
+        counts = self._estate.workspaces_by_subscription(self._scope)
+        return {s: n for s, n in sorted(counts.items()) if self.covers(s)}
+
+    def workspaces(
+        self, subscription: str | None = None
+    ) -> tuple[list[ArmId], list[tuple[str, AzureError]]]:
+        """Every workspace in scope (or in one `subscription` of it), once each, and the
+        containers that could not be read."""
         found: dict[str, ArmId] = {}
         problems: list[tuple[str, AzureError]] = []
 
@@ -139,7 +132,15 @@ class Inventory:
             if admitted is not None:
                 found.setdefault(admitted.lower(), admitted)
 
+        def elsewhere(container: str) -> bool:
+            return (
+                subscription is not None
+                and subscription_of(container).lower() != subscription.lower()
+            )
+
         for scope in self._scope.scopes:
+            if not is_management_group(scope) and elsewhere(scope):
+                continue
             try:
                 if is_workspace(scope):
                     add(scope)
@@ -149,18 +150,21 @@ class Inventory:
                     if is_management_group(scope)
                     else [scope]
                 )
-                for container in containers:
+                for container in filter(lambda c: not elsewhere(c), containers):
                     for workspace_id, tags in self._estate.workspaces_in(container):
                         add(workspace_id, tags)
             except AzureError as error:
                 problems.append((scope, error))
         return list(found.values()), problems
 
-    def changed_workspaces(self, known: Mapping[str, str], salt: str = "") -> Survey:
+    def changed_workspaces(
+        self, known: Mapping[str, str], salt: str = "", subscription: str | None = None
+    ) -> Survey:
         """Workspaces whose rows' digest is not what `known` holds, or with a Pending connection
-        (its evidence is in no row). Rows lag ARM: they choose what is read, never what is written.
-        Raises `AzureError` when Resource Graph fails (the caller falls back)."""
-        rows = self._estate.graph(self._scope)
+        (its evidence is in no row); of one `subscription` when given. Rows lag ARM: they choose
+        what is read, never what is written. Raises `AzureError` when Resource Graph fails (the
+        caller falls back)."""
+        rows = self._estate.graph(self._scope, subscription)
         digests = fingerprints(rows, salt)
         survey = Survey([], {}, 0)
         for row in rows["workspaces"]:

@@ -235,13 +235,17 @@ def test_every_role_granted_is_needed_and_every_need_is_granted() -> None:
         assert not unused, f"custom role {key} grants actions no code path uses: {unused}"
 
 
-def test_the_ledger_role_is_scoped_to_the_ledger_table_and_there_is_no_queue_role() -> None:
+def test_the_ledger_role_is_scoped_to_the_ledger_table_and_the_queue_role_to_queues() -> None:
     text = bicep("app/rbac.bicep")
     assignments = dict(blocks(text, "Microsoft.Authorization/roleAssignments"))
     [ledger] = [b for b in assignments.values() if "roles.storageTableDataContributor" in b]
     assert re.search(r"\bscope:\s*ledgerTable\b", ledger)
-    assert "Queue" not in text
-    assert "974c5e8b-45b9-4653-ba55-5f855dd0fb88" not in "".join(all_bicep().values())
+    # The sweep's fan-out: queues of the app's storage only, the one queue role anywhere.
+    [queue] = [b for b in assignments.values() if "Queue" in b]
+    assert re.search(r"\bscope:\s*queueService\b", queue)
+    assert "roles.storageQueueDataContributor" in queue
+    queue_roles = [n for n, t in all_bicep().items() if "974c5e8b-45b9-4653-ba55-5f855dd0fb88" in t]
+    assert queue_roles == ["app/rbac.bicep"]
 
 
 # --- the permission table, against the code -----------------------------------------------------

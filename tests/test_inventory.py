@@ -26,14 +26,26 @@ pytestmark = pytest.mark.slow
 
 FLEET = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-fleet"
 # What the app sends, word for word: the simulator answers this shape and no other.
+ML = "microsoft.machinelearningservices/workspaces"
 QUERIES = [
-    "resources | where type =~ 'microsoft.machinelearningservices/workspaces' "
-    "| project id, tags, identity, sku, properties",
-    "resources | where type =~ 'microsoft.machinelearningservices/workspaces/computes' "
-    "| project id, properties",
-    "resources | where type =~ 'microsoft.network/privateendpoints' | project id, properties",
+    f"resources | where type =~ '{ML}' | project id, tags, identity, sku, properties",
+    f"resources | where type =~ '{ML}/computes' "
+    "| summarize computes = make_list(pack('id', id, 'properties', properties)) "
+    "by id = tolower(tostring(split(id, '/computes/')[0]))",
+    f"resources | where type =~ '{ML}' | mv-expand target = pack_array(id, "
+    "properties.storageAccount, properties.keyVault, properties.containerRegistry, "
+    "properties.applicationInsights) | extend target = tolower(tostring(target)) "
+    "| join kind=inner (resources | where type =~ 'microsoft.network/privateendpoints' "
+    "| mv-expand link = array_concat(properties.privateLinkServiceConnections, "
+    "properties.manualPrivateLinkServiceConnections) "
+    "| extend target = tolower(tostring(link.properties.privateLinkServiceId)) "
+    "| project target, endpoint = pack('id', id, 'properties', properties)) on target "
+    "| summarize endpoints = make_set(endpoint) by id = tolower(id)",
     "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' "
-    "| project id, properties",
+    "| extend scope = tolower(tostring(properties.scope)) "
+    f"| where scope contains '/providers/{ML}/' "
+    "| summarize assignments = make_list(pack('id', id, 'properties', properties)) "
+    "by id = strcat_array(array_slice(split(scope, '/'), 0, 8), '/')",
 ]
 
 
@@ -112,8 +124,9 @@ def test_rows_over_more_than_one_page_are_all_read(app: App) -> None:
 
     report = run(app, "paged")
 
-    # 12 workspaces, 24 computes, 60 + 12 private endpoints...: pages of 5, each its request.
-    assert app.sim.count("resourcegraph.query") > 10
+    # One row per workspace: 12 workspaces are 3 pages of 5 for each query that has them
+    # (workspaces, computes, endpoints; no role assignment here: one empty page), each a request.
+    assert app.sim.count("resourcegraph.query") == 3 * 3 + 1
     assert (reconciled(report), report.unchanged) == (set(), 12)
 
 
@@ -218,21 +231,14 @@ def test_each_row_changes_the_digest_of_its_own_workspace_only() -> None:
     from shared.inventory import fingerprints
 
     one, ten = scene.workspace_id("mlw-1"), scene.workspace_id("mlw-10")
-    group = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-ml"
-    storage = f"{group}/providers/Microsoft.Storage/storageAccounts/st1"
 
-    def rows(compute: Any = None, tags: Any = None) -> dict[str, list[dict[str, Any]]]:
-        link = {"properties": {"privateLinkServiceId": storage.upper()}}
+    def rows(compute: Any = None, tags: Any = None, order: int = 1) -> dict[str, Any]:
+        endpoints = [{"id": f"/pe{n}", "properties": {"n": n}} for n in range(3)][::order]
         return {
-            "workspaces": [
-                {"id": one, "properties": {"storageAccount": storage}},
-                {"id": ten, "properties": {}},
-            ],
-            "computes": [{"id": f"{ten}/computes/cpu", "properties": compute}],
-            "private_endpoints": [
-                {"id": "/pe", "properties": {"privateLinkServiceConnections": [link]}, "tags": tags}
-            ],
-            "role_assignments": [{"id": "/ra", "properties": {"scope": one.lower()}, "tags": tags}],
+            "workspaces": [{"id": one, "properties": {}}, {"id": ten, "properties": {}}],
+            "computes": [{"id": ten.lower(), "computes": [{"id": "c", "properties": compute}]}],
+            "private_endpoints": [{"id": one.lower(), "endpoints": endpoints}],
+            "role_assignments": [{"id": one.lower(), "assignments": [{"id": "/ra", "t": tags}]}],
         }
 
     before = fingerprints(rows(), "settings")
@@ -243,13 +249,30 @@ def test_each_row_changes_the_digest_of_its_own_workspace_only() -> None:
         before[one.lower()],
         True,
     )
-    # The private endpoint to mlw-1's storage, and the assignment at mlw-1: mlw-1's only.
+    # The assignment at mlw-1: mlw-1's only.
     after = fingerprints(rows(tags={"x": "y"}), "settings")
     assert (after[one.lower()] != before[one.lower()], after[ten.lower()]) == (
         True,
         before[ten.lower()],
     )
+    # Resource Graph's lists come in no fixed order: the same members, the same digest.
+    assert fingerprints(rows(order=-1), "settings") == before
     assert fingerprints(rows(), "other settings")[ten.lower()] != before[ten.lower()]
+
+
+def test_an_endpoint_to_a_dependency_changes_only_its_workspace_from_one_row_each(
+    app: App,
+) -> None:
+    workspaces = settled_fleet(app, 3)
+    storage = app.sim.arm.stored(workspaces[1])["properties"]["storageAccount"]  # type: ignore[index]
+    pe_id = scene.private_endpoint_id("pe-extra")
+    app.sim.network.add_dependency_private_endpoint(storage, pe_id, "web", "Approved")
+
+    report = run(app, "endpoint")
+
+    assert (reconciled(report), report.unchanged) == ({workspaces[1].lower()}, 2)
+    # One row per workspace: each query is one page for these three.
+    assert app.sim.count("resourcegraph.query") == 4
 
 
 @pytest.mark.parametrize("answer", ["redirect", "repeated $skipToken"])

@@ -18,6 +18,7 @@ from typing import Any
 import azure.functions as func
 from azure.functions import meta
 from azure.functions.eventgrid import EventGridEventInConverter
+from azure.functions.queue import QueueMessageInConverter
 from azure.functions.timer import TimerRequestConverter
 
 
@@ -94,13 +95,46 @@ def deliver_events(name: str, payloads: Iterable[Mapping[str, Any]]) -> None:
         deliver_event(name, payload)
 
 
-def fire_timer(name: str, *, past_due: bool = False) -> None:
-    """Fire a timer-triggered function once."""
+class _Out(func.Out[Any]):
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, val: Any) -> None:
+        self._value = val
+
+    def get(self) -> Any:
+        return self._value
+
+
+def fire_timer(name: str, *, past_due: bool = False, outputs: dict[str, Any] | None = None) -> None:
+    """Fire a timer-triggered function once; `outputs` gets what it set on its output bindings,
+    by name (the host would write it: a list of strings to a queue is one message each)."""
     fn = function(name)
     if trigger_type(name) != "timerTrigger":
         raise ValueError(f"{name} is not triggered by a timer")
     datum = meta.Datum(json.dumps({"IsPastDue": past_due}), "json")
-    fn.get_user_function()(TimerRequestConverter.decode(datum, trigger_metadata={}))
+    bindings = {
+        str(binding["name"]): _Out()
+        for binding in (b.get_dict_repr() for b in fn.get_bindings())
+        if str(binding["direction"]).lower().endswith("out")
+    }
+    fn.get_user_function()(TimerRequestConverter.decode(datum, trigger_metadata={}), **bindings)
+    if outputs is not None:
+        outputs.update({key: out.get() for key, out in bindings.items() if out.get() is not None})
+
+
+def deliver_queue_message(name: str, body: bytes, *, dequeue_count: int = 1) -> None:
+    """Deliver one queue message (its body as the host hands it over, decoded) to a
+    queue-triggered function, as its `dequeue_count`th delivery."""
+    fn = function(name)
+    if trigger_type(name) != "queueTrigger":
+        raise ValueError(f"{name} is not triggered by a queue")
+    metadata = {
+        "Id": meta.Datum(f"message-{hash(body) & 0xFFFFFF:06x}", "string"),
+        "DequeueCount": meta.Datum(dequeue_count, "int"),
+    }
+    message = QueueMessageInConverter.decode(meta.Datum(body, "bytes"), trigger_metadata=metadata)
+    fn.get_user_function()(message)
 
 
 def call_http(

@@ -12,9 +12,11 @@ param identityId string
 @description('Client ID of that identity (AZURE_CLIENT_ID, AzureWebJobsStorage__clientId).')
 param identityClientId string
 
-// The host keeps its state in blobs only: no queue or table service is configured for it (the
-// app has no queue trigger, and the ledger's table has its own setting and a table-scoped role).
+// The host keeps its state in blobs, and the sweep's partitions in a queue (`sweep_partition`'s
+// trigger, `reconcile_all`'s output): no table service is configured for it (the ledger's table
+// has its own setting and a table-scoped role).
 param storageBlobEndpoint string
+param storageQueueEndpoint string
 
 @description('Blob container (in the same account) that holds the deployment package.')
 param deploymentContainerName string
@@ -53,6 +55,11 @@ var hostSettings = [
   {
     name: 'AzureWebJobsStorage__blobServiceUri'
     value: storageBlobEndpoint
+  }
+  {
+    // The queue trigger and output of the sweep's fan-out (handlers/sweep.py), identity-based.
+    name: 'AzureWebJobsStorage__queueServiceUri'
+    value: storageQueueEndpoint
   }
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'

@@ -1,6 +1,6 @@
 // Private networking for the app: a VNet with one subnet for Flex Consumption VNet integration
-// and one for private endpoints; private endpoints and DNS zones for the app's storage (blob and
-// table: the app uses no queue) and for the outcome topic, so neither needs to accept public traffic from the app.
+// and one for private endpoints; private endpoints and DNS zones for the app's storage (blob,
+// queue: the sweep's fan-out, and table) and for the outcome topic, so neither needs to accept public traffic from the app.
 
 param name string
 param location string = resourceGroup().location
@@ -28,6 +28,12 @@ var privateEndpoints = [
     serviceId: storageAccountId
     groupId: 'blob'
     zone: 'privatelink.blob.${storageSuffix}'
+  }
+  {
+    name: 'queue'
+    serviceId: storageAccountId
+    groupId: 'queue'
+    zone: 'privatelink.queue.${storageSuffix}'
   }
   {
     name: 'table'

@@ -2,8 +2,8 @@
 // and each mapped in infra/permissions.json to the code that needs it. Names are
 // guid(scope, principal, role), so redeployments are no-ops.
 //
-// No queue role: the app has no queue trigger and the host of a timer/Event Grid/HTTP app keeps
-// its state in blobs (the queue service URI is not configured either).
+// The one queue role is the sweep's fan-out (`reconcile_all` enqueues, `sweep_partition` reads,
+// the host moves a message that keeps failing to `<queue>-poison`), at the queue service.
 
 param storageAccountName string
 param deadLetterContainerName string
@@ -24,6 +24,7 @@ var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
 }
@@ -42,6 +43,11 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
 resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
   parent: blobService
   name: deadLetterContainerName
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
 }
 
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
@@ -70,6 +76,19 @@ resource appHostStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// handlers/sweep.py (reconcile_all's queue output, sweep_partition's queue trigger): the sweep's
+// partitions and their poison queue, which the host creates; Queue Data Contributor is what the
+// Functions docs require for an identity-based queue trigger.
+resource appSweepQueue 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(queueService.id, appPrincipalId, roles.storageQueueDataContributor)
+  scope: queueService
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -25,19 +25,40 @@ WORKSPACES_API_VERSION = "2023-04-01"
 WORKSPACES = "/providers/Microsoft.MachineLearningServices/workspaces"
 
 # The sweep's Resource Graph queries: what the reconcilers read from ARM about a workspace, so a
-# change there changes a row. The simulator answers exactly these (tests/test_inventory.py).
+# change there changes a row. One row per workspace (`id`, its ID; Resource Graph pages only what
+# projects an `id`): 1,000 workspaces are a page per query, whatever they hold. The simulator
+# answers exactly these (tests/test_inventory.py).
+_ML = "microsoft.machinelearningservices/workspaces"
 GRAPH_QUERIES = {
-    "workspaces": "resources | where type =~ 'microsoft.machinelearningservices/workspaces' "
+    "workspaces": f"resources | where type =~ '{_ML}' "
     "| project id, tags, identity, sku, properties",
-    "computes": "resources | where type =~ 'microsoft.machinelearningservices/workspaces/computes' "
-    "| project id, properties",
-    "private_endpoints": "resources | where type =~ 'microsoft.network/privateendpoints' "
-    "| project id, properties",
+    "computes": f"resources | where type =~ '{_ML}/computes' "
+    "| summarize computes = make_list(pack('id', id, 'properties', properties)) "
+    "by id = tolower(tostring(split(id, '/computes/')[0]))",
+    # The endpoints to a workspace or to its dependencies: joined on what they link to.
+    "private_endpoints": f"resources | where type =~ '{_ML}' | mv-expand target = pack_array(id, "
+    "properties.storageAccount, properties.keyVault, properties.containerRegistry, "
+    "properties.applicationInsights) | extend target = tolower(tostring(target)) "
+    "| join kind=inner (resources | where type =~ 'microsoft.network/privateendpoints' "
+    "| mv-expand link = array_concat(properties.privateLinkServiceConnections, "
+    "properties.manualPrivateLinkServiceConnections) "
+    "| extend target = tolower(tostring(link.properties.privateLinkServiceId)) "
+    "| project target, endpoint = pack('id', id, 'properties', properties)) on target "
+    "| summarize endpoints = make_set(endpoint) by id = tolower(id)",
+    # Those at or under a workspace, by the workspace (a scope's first 9 segments).
     "role_assignments": "authorizationresources "
-    "| where type =~ 'microsoft.authorization/roleassignments' | project id, properties",
+    "| where type =~ 'microsoft.authorization/roleassignments' "
+    "| extend scope = tolower(tostring(properties.scope)) "
+    "| where scope contains '/providers/microsoft.machinelearningservices/workspaces/' "
+    "| summarize assignments = make_list(pack('id', id, 'properties', properties)) "
+    "by id = strcat_array(array_slice(split(scope, '/'), 0, 8), '/')",
 }
+# The fan-out's question: how many workspaces each subscription holds.
+SUBSCRIPTIONS_QUERY = (
+    f"resources | where type =~ '{_ML}' | summarize workspaces = count() by id = subscriptionId"
+)
 GRAPH_PAGE_ROWS = 1000
-# 1,000 rows a page: 10,000 workspaces of 10 computes each are 100 pages of computes.
+# 1,000 rows (workspaces) a page.
 GRAPH_MAX_PAGES = 500
 QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS = "x-ms-user-quota-resets-after"
@@ -95,57 +116,86 @@ class EstateAdapter:
         return json_mapping(body.get("tags"), f"workspace {workspace_id}: tags")
 
     @malformed_is_permanent
-    def graph(self, scope: Scope) -> dict[str, list[dict[str, Any]]]:
-        """The rows of every `GRAPH_QUERIES` query over the scope. A spent quota is waited for
-        when it resets within `RETRY_AFTER_CAP_SECONDS`, else raises (the caller falls back)."""
-        from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
-
-        groups = [group_name(s) for s in scope.scopes if is_management_group(s)]
-        # (subscriptions, management groups): one request set for each kind the scope names.
-        targets: list[tuple[list[str] | None, list[str] | None]] = []
-        targets += [(sorted(scope.subscriptions), None)] if scope.subscriptions else []
-        targets += [(None, groups)] if groups else []
-        client = self._clients.resource_graph()
-        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in GRAPH_QUERIES}
+    def graph(
+        self, scope: Scope, subscription: str | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The rows of every `GRAPH_QUERIES` query over the scope, or over one `subscription`
+        of it. A spent quota is waited for when it resets within `RETRY_AFTER_CAP_SECONDS`,
+        else raises (the caller falls back)."""
+        targets = [([subscription], None)] if subscription else _targets(scope)
         quota: dict[str, str] = {}
-        for name, query in GRAPH_QUERIES.items():
-            for subscriptions, management_groups in targets:
-                token: str | None = None
-                for _ in range(GRAPH_MAX_PAGES):
-                    if quota.get(QUOTA_REMAINING) == "0":
-                        resets = quota.get(QUOTA_RESETS, "")
-                        try:
-                            h, m, s = (float(part) for part in resets.split(":"))
-                            wait = h * 3600 + m * 60 + s
-                        except ValueError:
-                            wait = float("inf")
-                        if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
-                            raise AzureError(
-                                f"Resource Graph: quota spent ({QUOTA_RESETS}: {resets[:20]})"
-                            )
-                        time.sleep(wait)
-                    options = QueryRequestOptions(
-                        top=GRAPH_PAGE_ROWS, skip_token=token, result_format="objectArray"
-                    )
-                    page, quota = client.resources(
-                        QueryRequest(
-                            query=query,
-                            subscriptions=subscriptions,
-                            management_groups=management_groups,
-                            options=options,
-                        ),
-                        cls=lambda response, body, _: (body, response.http_response.headers),
-                    )
-                    rows[name] += json_objects(page.data, f"Resource Graph {name}")
-                    if not page.skip_token:
-                        break
-                    if page.skip_token == token:
-                        raise PagingError(f"Resource Graph {name}: $skipToken repeats")
-                    token = page.skip_token
-                else:
-                    raise PagingError(f"Resource Graph {name}: over {GRAPH_MAX_PAGES} pages")
         # A subscription under a listed management group answers twice: each row once.
         return {
-            name: list({str(r.get("id")).lower(): r for r in found}.values())
-            for name, found in rows.items()
+            name: list(
+                {
+                    str(r.get("id")).lower(): r
+                    for subscriptions, management_groups in targets
+                    for r in self._query(name, subscriptions, management_groups, quota)
+                }.values()
+            )
+            for name in GRAPH_QUERIES
         }
+
+    @malformed_is_permanent
+    def workspaces_by_subscription(self, scope: Scope) -> dict[str, int]:
+        """How many AML workspaces (in scope or not) each subscription (lower case) that the
+        scope names or holds has: one small query."""
+        found: dict[str, int] = {}
+        for subscriptions, management_groups in _targets(scope):
+            for row in self._query("subscriptions", subscriptions, management_groups, {}):
+                found[str(row.get("id", "")).lower()] = int(row.get("workspaces") or 0)
+        return found
+
+    def _query(
+        self,
+        name: str,
+        subscriptions: list[str] | None,
+        management_groups: list[str] | None,
+        quota: dict[str, str],
+    ) -> list[dict[str, Any]]:
+        """Every page of one query; `quota`: the last answer's quota headers (updated)."""
+        from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+
+        client = self._clients.resource_graph()
+        rows: list[dict[str, Any]] = []
+        token: str | None = None
+        for _ in range(GRAPH_MAX_PAGES):
+            if quota.get(QUOTA_REMAINING) == "0":
+                resets = quota.get(QUOTA_RESETS, "")
+                try:
+                    h, m, s = (float(part) for part in resets.split(":"))
+                    wait = h * 3600 + m * 60 + s
+                except ValueError:
+                    wait = float("inf")
+                if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
+                    raise AzureError(f"Resource Graph: quota spent ({QUOTA_RESETS}: {resets[:20]})")
+                time.sleep(wait)
+            options = QueryRequestOptions(
+                top=GRAPH_PAGE_ROWS, skip_token=token, result_format="objectArray"
+            )
+            page, headers = client.resources(
+                QueryRequest(
+                    query=GRAPH_QUERIES.get(name) or SUBSCRIPTIONS_QUERY,
+                    subscriptions=subscriptions,
+                    management_groups=management_groups,
+                    options=options,
+                ),
+                cls=lambda response, body, _: (body, response.http_response.headers),
+            )
+            quota.clear()
+            quota.update({key.lower(): value for key, value in headers.items()})
+            rows += json_objects(page.data, f"Resource Graph {name}")
+            if not page.skip_token:
+                return rows
+            if page.skip_token == token:
+                raise PagingError(f"Resource Graph {name}: $skipToken repeats")
+            token = page.skip_token
+        raise PagingError(f"Resource Graph {name}: over {GRAPH_MAX_PAGES} pages")
+
+
+def _targets(scope: Scope) -> list[tuple[list[str] | None, list[str] | None]]:
+    """(subscriptions, management groups): one request set for each kind the scope names."""
+    groups = [group_name(s) for s in scope.scopes if is_management_group(s)]
+    targets: list[tuple[list[str] | None, list[str] | None]] = []
+    targets += [(sorted(scope.subscriptions), None)] if scope.subscriptions else []
+    return targets + ([(None, groups)] if groups else [])

@@ -1,11 +1,13 @@
 """The backstop (events can be lost or late): reconcile what Resource Graph says changed, or, when
-it fails, every workspace ARM lists, and say so."""
+it fails, every workspace ARM lists, and say so. Over `SWEEP_FAN_OUT_WORKSPACES` workspaces, the
+timer fans out: one queue message per in-scope subscription, each swept as its own run."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +42,7 @@ def settings_digest(settings: Settings) -> str:
     in_force = [e.in_force(now) for e in settings.policy_exemptions]
     fields = dataclasses.asdict(settings)
     # Where records go (its connection string a secret) and how fast ARM is read: not rules.
-    for name in ("ledger", "arm_reads_burst", "arm_reads_per_second"):
+    for name in ("ledger", "arm_reads_burst", "arm_reads_per_second", "sweep_fan_out_workspaces"):
         del fields[name]
     return json.dumps(
         [fields, in_force],
@@ -57,11 +59,12 @@ def sweep(
     progress: Callable[[ArmId], None] | None = None,
     workspaces: Sequence[ArmId] | None = None,
     run: Run | None = None,
+    subscription: str | None = None,
 ) -> SweepReport:
-    """Reconcile every workspace in scope that changed, as one run (one evidence read, one
-    budget); one failing stops no other. `progress`: called after each (the CLI's bar). The
-    CLI may name the `workspaces` (checked in scope: each is reconciled, changed or not) and the
-    `run` (a saved plan's)."""
+    """Reconcile every workspace in scope that changed (of one `subscription`, a partition, when
+    given), as one run (one evidence read, one budget); one failing stops no other. `progress`:
+    called after each (the CLI's bar). The CLI may name the `workspaces` (checked in scope: each
+    is reconciled, changed or not) and the `run` (a saved plan's)."""
     run = run or start_run(runtime, trigger)
     reports: list[WorkspaceReport] = []
     failures: list[str] = []
@@ -71,7 +74,8 @@ def sweep(
     if workspaces is None:
         known = runtime.ledger.fingerprints()
         try:
-            survey = runtime.inventory.changed_workspaces(known, settings_digest(runtime.settings))
+            digest = settings_digest(runtime.settings)
+            survey = runtime.inventory.changed_workspaces(known, digest, subscription)
             workspaces, problems = survey.workspaces, survey.problems
             inventory = "resource graph"
         except AzureError as error:
@@ -80,7 +84,7 @@ def sweep(
             decision_log(
                 log, inventory, trigger=trigger, kind="inventory", verdict="fallback", level=level
             )
-            workspaces, problems = runtime.inventory.workspaces()
+            workspaces, problems = runtime.inventory.workspaces(subscription)
     for scope, unread in problems:
         text = describe_problem(scope, unread)
         decision_log(
@@ -125,3 +129,46 @@ def _in_scope_now(runtime: Runtime, workspace_id: ArmId, trigger: str) -> bool:
         log, text, trigger=trigger, workspace_id=workspace_id, kind="scope", verdict="unread"
     )
     return False
+
+
+# The partitions' queue on the app's host storage (AzureWebJobsStorage), and the most a message
+# may hold: a subscription ID in JSON.
+PARTITION_QUEUE = "sweep-partitions"
+PARTITION_MESSAGE_BYTES = 200
+
+
+def partitions(runtime: Runtime, trigger: str) -> list[str]:
+    """One message per in-scope subscription when the estate holds more workspaces than
+    `SWEEP_FAN_OUT_WORKSPACES`; none (the sweep runs here) below it, or when Resource Graph
+    cannot say (the sweep then falls back as it does)."""
+    try:
+        counts = runtime.inventory.partitions()
+    except AzureError as error:
+        text = f"no fan-out, Resource Graph unavailable: {describe(error)}"
+        decision_log(log, text, trigger=trigger, kind="sweep", verdict="in-process")
+        return []
+    if sum(counts.values()) <= runtime.settings.sweep_fan_out_workspaces:
+        return []
+    return [json.dumps({"subscription": subscription}) for subscription in counts]
+
+
+def partition_of(runtime: Runtime, body: bytes) -> str:
+    """The subscription a partition message names, once checked against the settings' scopes
+    (a message is not trusted: anyone with the queue's data role can write one); ValueError
+    says why not."""
+    if len(body) > PARTITION_MESSAGE_BYTES:
+        raise ValueError(f"message of {len(body)} bytes, over {PARTITION_MESSAGE_BYTES}")
+    try:
+        subscription = json.loads(body)["subscription"]
+        canonical = str(uuid.UUID(subscription))
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise ValueError(f"not {{'subscription': <ID>}}: {type(error).__name__}") from None
+    if canonical != subscription.lower():
+        raise ValueError("not a subscription ID in its canonical form")
+    try:
+        covered = runtime.inventory.covers(canonical)
+    except AzureError as error:
+        raise TransientAzureError(f"scope of {canonical} unread: {describe(error)}") from error
+    if not covered:
+        raise ValueError(f"subscription {canonical} lies in no scope of the settings")
+    return canonical

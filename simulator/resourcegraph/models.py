@@ -1,6 +1,7 @@
-"""Resource Graph's query (route ``resourcegraph.query``): not KQL, the app's one query shape
-(``<table> | where type =~ '<type>' | project <columns>``) over the resource store, for the
-request's subscriptions or management groups, paged by ``$top``/``$skipToken``; a quota
+"""Resource Graph's query (route ``resourcegraph.query``): not KQL, the app's queries only (the
+shape ``<table> | where type =~ '<type>' | project <columns>``, and :data:`GROUPED`, one row per
+workspace) over the resource store, for the request's subscriptions or management groups, paged
+by ``$top``/``$skipToken``; a quota
 (:attr:`quota` requests a :attr:`window`, 429 once spent); with :attr:`lag` set, rows are a
 snapshot renewed once older than that many seconds."""
 
@@ -24,6 +25,93 @@ _QUERY = re.compile(
     r"\| project (?P<columns>\w+(?:, \w+)*)$"
 )
 _CONNECTIONS = "/privateendpointconnections/"
+_ML = "microsoft.machinelearningservices/workspaces"
+_ENDPOINTS = "microsoft.network/privateendpoints"
+_DEPENDENCIES = ("storageAccount", "keyVault", "containerRegistry", "applicationInsights")
+
+
+def _packed(row: JSON) -> JSON:
+    return {"id": row.get("id"), "properties": row.get("properties")}
+
+
+def _computes(rows: list[JSON]) -> dict[str, JSON]:
+    grouped: dict[str, JSON] = {}
+    for row in rows:
+        if row["type"] == f"{_ML}/computes":
+            key = str(row.get("id", "")).split("/computes/")[0].lower()
+            grouped.setdefault(key, {"id": key, "computes": []})["computes"].append(_packed(row))
+    return grouped
+
+
+def _endpoints(rows: list[JSON]) -> dict[str, JSON]:
+    """Workspaces joined (inner) with the endpoints linked to them or their dependencies."""
+    targets: dict[str, list[str]] = {}
+    for row in rows:
+        if row["type"] == _ML:
+            properties = row.get("properties") or {}
+            for target in [row.get("id"), *(properties.get(d) for d in _DEPENDENCIES)]:
+                targets.setdefault(str(target).lower(), []).append(str(row.get("id")).lower())
+    grouped: dict[str, JSON] = {}
+    for row in rows:
+        properties = (row.get("properties") or {}) if row["type"] == _ENDPOINTS else {}
+        links = (properties.get("privateLinkServiceConnections") or []) + (
+            properties.get("manualPrivateLinkServiceConnections") or []
+        )
+        for link in links:
+            target = str((link.get("properties") or {}).get("privateLinkServiceId")).lower()
+            for key in targets.get(target, []):
+                found = grouped.setdefault(key, {"id": key, "endpoints": []})["endpoints"]
+                if _packed(row) not in found:  # make_set
+                    found.append(_packed(row))
+    return grouped
+
+
+def _assignments(rows: list[JSON]) -> dict[str, JSON]:
+    grouped: dict[str, JSON] = {}
+    for row in rows:
+        scope = str((row.get("properties") or {}).get("scope", "")).lower()
+        if (
+            row["type"] == "microsoft.authorization/roleassignments"
+            and f"/providers/{_ML}/" in scope
+        ):
+            key = "/".join(scope.split("/")[:9])
+            found = grouped.setdefault(key, {"id": key, "assignments": []})
+            found["assignments"].append(_packed(row))
+    return grouped
+
+
+def _subscriptions(rows: list[JSON]) -> dict[str, JSON]:
+    grouped: dict[str, JSON] = {}
+    for row in rows:
+        if row["type"] == _ML:
+            key = row["subscriptionId"]
+            grouped.setdefault(key, {"id": key, "workspaces": 0})["workspaces"] += 1
+    return grouped
+
+
+#: The app's summarizing queries, word for word (tests/test_inventory.py): one row per workspace,
+#: or per subscription.
+GROUPED = {
+    f"resources | where type =~ '{_ML}' "
+    "| summarize workspaces = count() by id = subscriptionId": _subscriptions,
+    f"resources | where type =~ '{_ML}/computes' "
+    "| summarize computes = make_list(pack('id', id, 'properties', properties)) "
+    "by id = tolower(tostring(split(id, '/computes/')[0]))": _computes,
+    f"resources | where type =~ '{_ML}' | mv-expand target = pack_array(id, "
+    "properties.storageAccount, properties.keyVault, properties.containerRegistry, "
+    "properties.applicationInsights) | extend target = tolower(tostring(target)) "
+    f"| join kind=inner (resources | where type =~ '{_ENDPOINTS}' "
+    "| mv-expand link = array_concat(properties.privateLinkServiceConnections, "
+    "properties.manualPrivateLinkServiceConnections) "
+    "| extend target = tolower(tostring(link.properties.privateLinkServiceId)) "
+    "| project target, endpoint = pack('id', id, 'properties', properties)) on target "
+    "| summarize endpoints = make_set(endpoint) by id = tolower(id)": _endpoints,
+    "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' "
+    "| extend scope = tolower(tostring(properties.scope)) "
+    f"| where scope contains '/providers/{_ML}/' "
+    "| summarize assignments = make_list(pack('id', id, 'properties', properties)) "
+    "by id = strcat_array(array_slice(split(scope, '/'), 0, 8), '/')": _assignments,
+}
 
 
 def arm_type(stored_key: str) -> str:
@@ -104,25 +192,30 @@ class ResourceGraph:
         self.queries.append(text := str(body.get("query", "")))
         options = body.get("options") or {}
         token = str(options.get("$skipToken") or "0")
-        if (shape := _QUERY.match(text)) is None or not token.isdigit():
-            message = f"The simulator answers only the app's query shape: {text[:200]}"
+        shape, grouped = _QUERY.match(text), GROUPED.get(text)
+        if (shape is None and grouped is None) or not token.isdigit():
+            message = f"The simulator answers only the app's queries: {text[:200]}"
             return arm_error(400, "BadRequest", message, headers)
-        wanted = shape["type"].lower()
-        # Role assignments are rows of `authorizationresources` only.
-        if (wanted == "microsoft.authorization/roleassignments") != (
-            shape["table"] == "authorizationresources"
-        ):
-            wanted = ""
         subscriptions = {str(s).lower() for s in body.get("subscriptions") or []}
         for group in body.get("managementGroups") or []:
             subscriptions |= self.sim.management.subscriptions_under(str(group))
-        rows = [
-            row
-            for row in self._current()
-            if row["type"] == wanted and row["subscriptionId"] in subscriptions
-        ]
+        rows = [r for r in self._current() if r["subscriptionId"] in subscriptions]
+        if grouped is not None:
+            by_workspace = grouped(rows)
+            rows = [by_workspace[key] for key in sorted(by_workspace)]
+            columns = list(rows[0]) if rows else []
+        else:
+            assert shape is not None
+            wanted = shape["type"].lower()
+            # Role assignments are rows of `authorizationresources` only.
+            if (wanted == "microsoft.authorization/roleassignments") != (
+                shape["table"] == "authorizationresources"
+            ):
+                wanted = ""
+            rows = [row for row in rows if row["type"] == wanted]
+            columns = shape["columns"].split(", ")
         skip, size = int(token), min(int(options.get("$top") or 100), self.page_size)
-        page = [{c: row.get(c) for c in shape["columns"].split(", ")} for row in rows[skip:][:size]]
+        page = [{c: row.get(c) for c in columns} for row in rows[skip:][:size]]
         answer: JSON = {"totalRecords": len(rows), "count": len(page), "data": page}
         answer |= {"resultTruncated": "false", "facets": []}
         if skip + size < len(rows):

@@ -1,0 +1,210 @@
+"""The sweep's fan-out by subscription (issue 17, item 6), through the registered functions as the
+host calls them (`reconcile_all`'s queue output, `sweep_partition`'s queue trigger), the real SDK
+clients over HTTPS to the simulator, the ledger in Azurite.
+
+Over `SWEEP_FAN_OUT_WORKSPACES` the timer sweeps nothing itself and sets one message per in-scope
+subscription on its output binding (the host writes them to the queue); each message, delivered
+to `sweep_partition`, reconciles that subscription's in-scope workspaces only. A message is not
+trusted: one naming anything else is recorded as invalid and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from handlers.sweep import MAX_DEQUEUE_COUNT, PARTITION_FUNCTION
+from shared.reconcilers.sweep import PARTITION_QUEUE, partition_of
+from shared.reconcilers.transient import TransientAzureError
+from shared.runtime import runtime
+from tests.conftest import App
+from tools import host, scene
+
+pytestmark = pytest.mark.slow
+
+A, B = scene.ML_SUBSCRIPTION, "3c1d5e7f-9a2b-4c6d-8e0f-1a2b3c4d5e6f"
+OUTSIDE = scene.LOOKALIKE_SUBSCRIPTION
+# What the app asks Resource Graph before fanning out, word for word.
+COUNT_QUERY = (
+    "resources | where type =~ 'microsoft.machinelearningservices/workspaces' "
+    "| summarize workspaces = count() by id = subscriptionId"
+)
+
+
+def estate(app: App, **settings: str) -> dict[str, list[str]]:
+    """Two workspaces in rg-fleet of A, two in B (its whole subscription in scope), one in a
+    subscription outside every scope."""
+    found = {
+        A: [scene.workspace_id(f"mlw-a{n}", A, "rg-fleet") for n in range(2)],
+        B: [scene.workspace_id(f"mlw-b{n}", B, "rg-b") for n in range(2)],
+        OUTSIDE: [scene.workspace_id("mlw-out", OUTSIDE, "rg-out")],
+    }
+    for workspace_id in [w for listed in found.values() for w in listed]:
+        scene.seed_workspace(app.sim, workspace_id, hardened=True)
+    scopes = [f"/subscriptions/{A}/resourceGroups/rg-fleet", f"/subscriptions/{B}"]
+    app.set_settings(ML_SCOPES=json.dumps(scopes), ML_WORKSPACE_IDS="", **settings)
+    return found
+
+
+def workspaces_read(app: App) -> set[str]:
+    """The AML workspaces whose own ARM resource was read (GET)."""
+    return {
+        "/".join(r.path.split("/")[:9]).lower()
+        for r in app.non_token_requests()
+        if r.method == "GET" and "/microsoft.machinelearningservices/workspaces/" in r.path.lower()
+    }
+
+
+def settled(app: App) -> set[str]:
+    return set(app.ledger.fingerprints())
+
+
+def test_over_the_threshold_the_timer_enqueues_one_message_per_in_scope_subscription(
+    app: App,
+) -> None:
+    found = estate(app, SWEEP_FAN_OUT_WORKSPACES="3")
+    app.sim.reset_counts()
+
+    outputs: dict[str, Any] = {}
+    host.fire_timer("reconcile_all", outputs=outputs)
+
+    assert outputs == {"fan_out": [json.dumps({"subscription": s}) for s in sorted([A, B])]}
+    assert app.sim.resourcegraph.queries == [COUNT_QUERY]
+    assert workspaces_read(app) == set(), "the timer swept nothing"
+    assert settled(app) == set()
+    assert app.sim.writes() == []
+    # Each partition: exactly its subscription's in-scope workspaces, each its own run.
+    for message, subscription in zip(outputs["fan_out"], sorted([A, B]), strict=True):
+        app.sim.reset_counts()
+        host.deliver_queue_message(PARTITION_FUNCTION, message.encode())
+        assert workspaces_read(app) == {w.lower() for w in found[subscription]}
+    assert settled(app) == {w.lower() for w in found[A] + found[B]}
+
+
+def test_at_or_below_the_threshold_the_sweep_runs_in_process_as_before(app: App) -> None:
+    found = estate(app, SWEEP_FAN_OUT_WORKSPACES="1000")
+
+    outputs: dict[str, Any] = {}
+    host.fire_timer("reconcile_all", outputs=outputs)
+    assert outputs == {}
+
+    assert settled(app) == {w.lower() for w in found[A] + found[B]}
+
+
+def test_when_resource_graph_cannot_count_the_sweep_runs_in_process(app: App) -> None:
+    found = estate(app, SWEEP_FAN_OUT_WORKSPACES="1")
+    app.sim.inject("resourcegraph.query", status=429)
+
+    outputs: dict[str, Any] = {}
+    host.fire_timer("reconcile_all", outputs=outputs)
+    assert outputs == {}
+
+    assert settled(app) == {w.lower() for w in found[A] + found[B]}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"subscription": OUTSIDE}).encode(),
+        json.dumps({"subscription": "{" + B + "}"}).encode(),
+        json.dumps({"subscription": 5}).encode(),
+        json.dumps([B]).encode(),
+        b"not json",
+        b"\xff\xfe",
+        json.dumps({"subscription": B, "padding": "x" * 300}).encode(),
+    ],
+    ids=["outside", "braces", "number", "array", "text", "bytes", "oversized"],
+)
+def test_a_message_naming_anything_else_is_recorded_as_invalid_and_changes_nothing(
+    app: App, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    estate(app)
+    app.sim.reset_counts()
+
+    with caplog.at_level(logging.WARNING, logger="handlers.sweep"):
+        host.deliver_queue_message(PARTITION_FUNCTION, body)
+
+    assert app.non_token_requests() == []
+    assert settled(app) == set()
+    assert [(e["Function"], e["Outcome"]) for e in app.ledger.events()] == [
+        (PARTITION_FUNCTION, "invalid")
+    ]
+    assert any("invalid" in r.getMessage() for r in caplog.records)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(subscription=st.uuids().map(str) | st.sampled_from([A, B, OUTSIDE]))
+def test_only_a_subscription_of_the_settings_scopes_is_a_partition(
+    app: App, subscription: str
+) -> None:
+    estate(app)
+    body = json.dumps({"subscription": subscription}).encode()
+    if subscription in (A, B):
+        assert partition_of(runtime(), body) == subscription
+    else:
+        with pytest.raises(ValueError, match="lies in no scope"):
+            partition_of(runtime(), body)
+
+
+def test_an_excluded_subscription_is_no_partition(app: App) -> None:
+    estate(app, ML_SCOPE_EXCLUDE=json.dumps([f"/subscriptions/{B}"]))
+
+    with pytest.raises(ValueError, match="lies in no scope"):
+        partition_of(runtime(), json.dumps({"subscription": B}).encode())
+
+
+def test_a_partition_that_keeps_failing_says_it_goes_to_the_poison_queue(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    found = estate(app)
+    # Resource Graph refuses, and ARM's list of B's workspaces stays unavailable.
+    app.sim.inject("resourcegraph.query", status=429, times=10)
+    app.sim.inject("aml.workspace.list", status=503, times=100, retry_after=0.001)
+    body = json.dumps({"subscription": B}).encode()
+
+    with pytest.raises(TransientAzureError):
+        host.deliver_queue_message(PARTITION_FUNCTION, body, dequeue_count=1)
+    assert not any("poison" in r.getMessage() for r in caplog.records)
+    with (
+        caplog.at_level(logging.ERROR, logger="handlers.sweep"),
+        pytest.raises(TransientAzureError),
+    ):
+        host.deliver_queue_message(PARTITION_FUNCTION, body, dequeue_count=MAX_DEQUEUE_COUNT)
+    assert any(f"{PARTITION_QUEUE}-poison" in r.getMessage() for r in caplog.records)
+    assert settled(app).isdisjoint(w.lower() for w in found[B])
+
+
+def test_the_queue_settings_the_partition_relies_on() -> None:
+    root = Path(__file__).resolve().parents[1]
+    queues = json.loads((root / "host.json").read_text(encoding="utf-8"))["extensions"]["queues"]
+    assert queues["maxDequeueCount"] == MAX_DEQUEUE_COUNT
+    assert queues["messageEncoding"] == "base64"
+    bindings = {
+        b.get_dict_repr()["name"]: b.get_dict_repr()
+        for name in ("reconcile_all", PARTITION_FUNCTION)
+        for b in host.function(name).get_bindings()
+    }
+    for name in ("fan_out", "message"):
+        assert bindings[name]["queueName"] == PARTITION_QUEUE
+        assert bindings[name]["connection"] == "AzureWebJobsStorage"
+
+
+def test_a_partition_falls_back_to_arm_for_its_own_subscription_only(app: App) -> None:
+    found = estate(app)
+    app.sim.inject("resourcegraph.query", status=429)
+    app.sim.reset_counts()
+
+    host.deliver_queue_message(PARTITION_FUNCTION, json.dumps({"subscription": A}).encode())
+
+    listed = [r.path for r in app.non_token_requests() if r.route == "aml.workspace.list"]
+    assert listed, "ARM listed the partition's scopes"
+    assert all(p.lower().startswith(f"/subscriptions/{A}/") for p in listed), listed
+    assert workspaces_read(app) == {w.lower() for w in found[A]}
