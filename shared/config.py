@@ -13,7 +13,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -100,38 +100,38 @@ class Settings:
     azure_client_id: str | None
     ledger: LedgerSettings
     reconcile_schedule: str | None
-    allowed_compute_vm_sizes: frozenset[str] | None = None
-    max_cluster_nodes: int | None = None
-    hbi_required: bool = False
-    outcome_topic_endpoint: str | None = None
-    outcome_topic_audience: str | None = None
-    max_remediations_per_run: int = 10  # per event, sweep or CLI run (the rest are deferred)
-    max_remediations_per_hour: int = 10  # per workspace, whatever the runs
-    policy_exemptions: tuple[Exemption, ...] = ()
+    allowed_compute_vm_sizes: frozenset[str] | None
+    max_cluster_nodes: int | None
+    hbi_required: bool
+    outcome_topic_endpoint: str | None
+    outcome_topic_audience: str | None
+    max_remediations_per_run: int  # per event, sweep or CLI run (the rest are deferred)
+    max_remediations_per_hour: int  # per workspace, whatever the runs
+    policy_exemptions: tuple[Exemption, ...]
     # Assignments of the app's initiative whose Azure Policy exemptions count (none: not read).
-    policy_assignment_ids: tuple[str, ...] = ()
+    policy_assignment_ids: tuple[str, ...]
     # SYNAPSE_DEV_ENDPOINT's cloud's audience, or SYNAPSE_DEV_AUDIENCE for a host of no cloud.
-    synapse_dev_audience: str | None = None
-    retraining: RetrainingSettings | None = None
-    aml_inference_domain: str = "inference.ml.azure.com"
+    synapse_dev_audience: str | None
+    retraining: RetrainingSettings | None
+    aml_inference_domain: str
     # Azure ML's data-plane token audience (scoring URIs, the job PUT's x-azureml-token).
-    aml_audience: str = "https://ml.azure.com"
-    logs_query_endpoint: str = "https://api.loganalytics.io/v1"
-    scoring_allowed_endpoints: tuple[ArmId, ...] = ()
-    scoring_allowed_callers: frozenset[str] = frozenset()
+    aml_audience: str
+    logs_query_endpoint: str
+    scoring_allowed_endpoints: tuple[ArmId, ...]
+    scoring_allowed_callers: frozenset[str]
     # What jobs the app starts may read: SCORING_ALLOWED_INPUTS, never the host's storage.
-    scoring_allowed_inputs: AllowedInputs = field(default_factory=AllowedInputs)
+    scoring_allowed_inputs: AllowedInputs
     # HTTP functions serve only behind App Service authentication (WEBSITE_AUTH_ENABLED) and
     # build URLs from API_HOSTNAME, else WEBSITE_HOSTNAME, else relative: never the request's.
-    http_auth_enabled: bool = False
-    api_host: str | None = None
+    http_auth_enabled: bool
+    api_host: str | None
     # ML_SCOPES with ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG.
-    scope: Scope = field(default_factory=lambda: Scope(()))
+    scope: Scope
     # The process's ARM read budget (issue 17), below ARM's own bucket of 250 at 25 per second.
-    arm_reads_burst: int = 200
-    arm_reads_per_second: int = 20
+    arm_reads_burst: int
+    arm_reads_per_second: int
     # Over this many workspaces, the sweep fans out by subscription (issue 17).
-    sweep_fan_out_workspaces: int = 2000
+    sweep_fan_out_workspaces: int
 
     @property
     def dry_run(self) -> bool:
@@ -201,9 +201,9 @@ class RetrainingSettings:
     batch_endpoint_name: str | None
     batch_deployment_name: str | None
     scoring_input: str | None
-    promotion: Promotion | None = None
+    promotion: Promotion | None
     # A job of the app's claim not ended this long after it holds retraining no more.
-    job_timeout_hours: int = 24
+    job_timeout_hours: int
 
     @property
     def inputs(self) -> dict[str, object]:
@@ -255,15 +255,12 @@ class TokenDestination:
     def cloud_audience(self, host: str) -> str | None:
         """The audience of the known cloud `host` belongs to (at a label boundary), or None."""
         host = host.lower()
-        for suffix, audience in self.clouds:
-            if host == suffix or host.endswith("." + suffix):
-                return audience
-        return None
+        return next((a for s, a in self.clouds if host == s or host.endswith("." + s)), None)
 
-    def audience(self, value: str, host: str, explicit: str | None) -> str:
-        """Its cloud's, or `explicit`: required for a host of no known cloud, and agreeing
-        with a known one's."""
-        derived = self.cloud_audience(host)
+    def audience(self, value: str, explicit: str | None, host: str | None = None) -> str:
+        """Its cloud's, or `explicit`: required for a host (`value`'s) of no known cloud, and
+        agreeing with a known one's."""
+        derived = self.cloud_audience(_host(value) if host is None else host)
         if explicit is not None:
             explicit = explicit.rstrip("/")
             if derived is not None and explicit.lower() != derived.lower():
@@ -281,6 +278,19 @@ class TokenDestination:
             )
         return derived
 
+    def stated(self, reader: _Reader) -> str | None:
+        """The audience setting: an https:// URI without a path."""
+        explicit = reader.optional_https_url(self.audience_setting)
+        if explicit is not None and urlsplit(explicit).path.strip("/"):
+            expected = f"expected an audience such as {self.clouds[0][1]} (no path)"
+            raise _invalid(self.audience_setting, explicit, expected)
+        return explicit
+
+    def read(self, reader: _Reader, url: str | None) -> str | None:
+        """The audience for `url` (the value of `setting`), None when it is unset."""
+        explicit = self.stated(reader)
+        return None if url is None else self.audience(url, explicit)
+
 
 def _clouds(audience: str, *suffixes: str) -> tuple[tuple[str, str], ...]:
     """Each cloud's host suffix with one audience (`{}` in it: the suffix)."""
@@ -288,35 +298,30 @@ def _clouds(audience: str, *suffixes: str) -> tuple[tuple[str, str], ...]:
 
 
 # Host suffixes from ARM's cloud metadata and the Azure private DNS zone tables of each service.
-_SYNAPSE_SUFFIXES = ("net", "azure.cn", "usgovcloudapi.net")
+_SYNAPSE = tuple(
+    f"dev.azuresynapse.{suffix}" for suffix in ("net", "azure.cn", "usgovcloudapi.net")
+)
 SYNAPSE_DEV = TokenDestination(
-    "SYNAPSE_DEV_ENDPOINT",
-    "SYNAPSE_DEV_AUDIENCE",
-    _clouds("https://{}", *(f"dev.azuresynapse.{suffix}" for suffix in _SYNAPSE_SUFFIXES)),
+    "SYNAPSE_DEV_ENDPOINT", "SYNAPSE_DEV_AUDIENCE", _clouds("https://{}", *_SYNAPSE)
 )
+_TABLES = tuple(f"table.{suffix}" for suffix in STORAGE_SUFFIXES)
 LEDGER_TABLE = TokenDestination(
-    "LEDGER_TABLE_ENDPOINT",
-    "LEDGER_TABLE_AUDIENCE",
-    _clouds(STORAGE_AUDIENCE, *(f"table.{suffix}" for suffix in STORAGE_SUFFIXES)),
+    "LEDGER_TABLE_ENDPOINT", "LEDGER_TABLE_AUDIENCE", _clouds(STORAGE_AUDIENCE, *_TABLES)
 )
+_TOPICS = ("eventgrid.azure.net", "eventgrid.azure.cn", "eventgrid.azure.us")
 OUTCOME_TOPIC = TokenDestination(
-    "OUTCOME_TOPIC_ENDPOINT",
-    "OUTCOME_TOPIC_AUDIENCE",
-    _clouds(EVENTGRID_AUDIENCE, "eventgrid.azure.net", "eventgrid.azure.cn", "eventgrid.azure.us"),
+    "OUTCOME_TOPIC_ENDPOINT", "OUTCOME_TOPIC_AUDIENCE", _clouds(EVENTGRID_AUDIENCE, *_TOPICS)
 )
 # Azure ML's data plane: scoring URIs under AML_INFERENCE_DOMAIN, and the job PUT's
 # x-azureml-token, which goes to ARM_ENDPOINT. Both must agree on one audience.
-_ML_CLOUDS = ("com", "cn", "us")
-AML_INFERENCE = TokenDestination(
-    "AML_INFERENCE_DOMAIN",
-    "AML_AUDIENCE",
-    tuple((f"inference.ml.azure.{c}", f"https://ml.azure.{c}") for c in _ML_CLOUDS),
-)
+_ML_AUDIENCES = tuple(f"https://ml.azure.{c}" for c in ("com", "cn", "us"))
+_INFERENCE = tuple(f"inference.ml.azure.{c}" for c in ("com", "cn", "us"))
 _ARM_HOSTS = ("management.azure.com", "management.chinacloudapi.cn", "management.usgovcloudapi.net")
+AML_INFERENCE = TokenDestination(
+    "AML_INFERENCE_DOMAIN", "AML_AUDIENCE", (*zip(_INFERENCE, _ML_AUDIENCES, strict=True),)
+)
 ARM_ML = TokenDestination(
-    "ARM_ENDPOINT",
-    "AML_AUDIENCE",
-    tuple((host, f"https://ml.azure.{c}") for host, c in zip(_ARM_HOSTS, _ML_CLOUDS, strict=True)),
+    "ARM_ENDPOINT", "AML_AUDIENCE", (*zip(_ARM_HOSTS, _ML_AUDIENCES, strict=True),)
 )
 
 
@@ -325,23 +330,7 @@ def _host(url: str) -> str:
 
 
 def synapse_dev_audience(template: str, explicit: str | None = None) -> str:
-    return SYNAPSE_DEV.audience(template, _host(template), explicit)
-
-
-def _stated_audience(reader: _Reader, destination: TokenDestination) -> str | None:
-    """An audience setting: an https:// URI without a path."""
-    name = destination.audience_setting
-    explicit = reader.optional_https_url(name)
-    if explicit is not None and urlsplit(explicit).path.strip("/"):
-        expected = f"expected an audience such as {destination.clouds[0][1]} (no path)"
-        raise _invalid(name, explicit, expected)
-    return explicit
-
-
-def _tied_audience(reader: _Reader, destination: TokenDestination, url: str | None) -> str | None:
-    """The audience for `url` (the value of `destination.setting`), None when it is unset."""
-    explicit = _stated_audience(reader, destination)
-    return None if url is None else destination.audience(url, _host(url), explicit)
+    return SYNAPSE_DEV.audience(template, explicit)
 
 
 def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
@@ -351,8 +340,8 @@ def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
     A scoring URI host only has to be under the domain, so a domain anyone can have hosts
     under would send the ML token anywhere: at least three labels (a public suffix such as
     `co.uk` has fewer), never a parent of a known cloud's inference domain."""
-    explicit = _stated_audience(reader, ARM_ML)
-    parent = any(suffix.endswith("." + domain) for suffix, _ in AML_INFERENCE.clouds)
+    explicit = ARM_ML.stated(reader)
+    parent = any(suffix.endswith("." + domain) for suffix in _INFERENCE)
     if AML_INFERENCE.cloud_audience(domain) is None and (domain.count(".") < 2 or parent):
         raise _invalid(
             "AML_INFERENCE_DOMAIN",
@@ -361,12 +350,12 @@ def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
             "inference.ml.azure.com, a sovereign cloud's (inference.ml.azure.cn, "
             "inference.ml.azure.us), or a host of at least three labels with AML_AUDIENCE",
         )
-    AML_INFERENCE.audience(domain, domain, explicit)
-    return ARM_ML.audience(arm_endpoint, _host(arm_endpoint), explicit)
+    AML_INFERENCE.audience(domain, explicit, domain)
+    return ARM_ML.audience(arm_endpoint, explicit)
 
 
 def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None:
-    audience = _tied_audience(reader, OUTCOME_TOPIC, endpoint)
+    audience = OUTCOME_TOPIC.read(reader, endpoint)
     if audience is not None and audience.lower() != EVENTGRID_AUDIENCE:
         # azure-eventgrid's publisher asks for its audience whatever the host.
         expected = f"the Event Grid publisher requests tokens for {EVENTGRID_AUDIENCE} only"
@@ -398,9 +387,9 @@ def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
 
 def _each(
     name: str, items: Iterable[str], problem: Callable[[str], str | None], *, unique: bool = False
-) -> None:
-    """Each item of a list setting passes `problem` (None, else what follows the item in the
-    error); with `unique`, no ARM ID is listed twice."""
+) -> list[str]:
+    """The items of a list setting, each passing `problem` (None, else what follows the item in
+    the error); with `unique`, no ARM ID is listed twice."""
     seen: list[str] = []
     for position, item in enumerate(items, start=1):
         found = problem(item)
@@ -409,6 +398,7 @@ def _each(
         if found is not None:
             raise SettingsError(f"{name}: item {position} ({item!r}){found}")
         seen.append(item)
+    return seen
 
 
 def _parsed(name: str, parse: Callable[[str], _T], value: str) -> _T:
@@ -434,14 +424,14 @@ def _json_depth(text: str) -> int:
     return max(itertools.accumulate(steps, initial=0))
 
 
+@dataclass(frozen=True)
 class _Reader:
     """Reads and validates one setting at a time from an environment mapping."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
+    environ: Mapping[str, str]
 
     def optional(self, name: str) -> str | None:
-        return self._environ.get(name, "").strip() or None
+        return self.environ.get(name, "").strip() or None
 
     def required(self, name: str, expected: str) -> str:
         value = self.optional(name)
@@ -456,10 +446,13 @@ class _Reader:
             raise _invalid(name, value, expected)
         return value
 
-    def items(self, name: str) -> list[str]:
-        """A comma-separated list, each item stripped; empty when unset."""
+    def listed(
+        self, name: str, problem: Callable[[str], str | None] = lambda _: None, unique: bool = False
+    ) -> list[str]:
+        """A comma-separated list, each item stripped and passing `_each`; empty when unset."""
         raw = self.optional(name)
-        return [item.strip() for item in raw.split(",")] if raw is not None else []
+        items = [item.strip() for item in raw.split(",")] if raw is not None else []
+        return _each(name, items, problem, unique=unique)
 
     def choice(self, name: str, enum: type[AutomationMode] | type[PolicyMode]) -> str:
         allowed = [member.value for member in enum]
@@ -485,9 +478,24 @@ class _Reader:
             found = name_problem(candidate, resource_type)
             return f": {found}" if found is not None else None
 
-        ids = self.items(name)
-        _each(name, ids, problem, unique=True)
-        return tuple(ArmId(candidate) for candidate in ids)
+        return tuple(ArmId(candidate) for candidate in self.listed(name, problem, unique=True))
+
+    def scopes(self, name: str) -> tuple[str, ...]:
+        """A JSON array of ARM scopes (ML_SCOPES, ML_SCOPE_EXCLUDE); empty when unset."""
+
+        def problem(item: str) -> str | None:
+            # Azure's naming rules, for the names the app builds URLs from.
+            if is_resource_type(item, *ML_WORKSPACE_TYPE):
+                found = name_problem(item, ML_WORKSPACE_TYPE)
+            elif is_arm_id(item) and "resource_group" in parse_resource_id(item):
+                found = name_problem(item, ("Microsoft.Resources", "resourceGroups"))
+            else:
+                found = None
+            return f": {found}" if found is not None else None
+
+        return tuple(
+            _each(name, _parsed(name, parse_scopes, self.json_text(name) or "[]"), problem)
+        )
 
     def https_url(self, name: str, default: str) -> str:
         """A URL template when `default` is one (holds `{workspace}`)."""
@@ -502,6 +510,16 @@ class _Reader:
 
     def optional_https_url(self, name: str) -> str | None:
         return self.checked(name, _is_https_url, _HTTPS_URL)
+
+    def domain(self, name: str, default: str = "") -> str:
+        """A DNS suffix (or a host such as 127.0.0.1), lower-cased, without scheme or dots
+        around; empty when unset without a default."""
+        value = (self.optional(name) or default).lower()
+        labels_ok = value.isascii() and all(_HOST_LABEL.match(part) for part in value.split("."))
+        if value and not labels_ok:
+            example = default or "func-synapse-aml.azurewebsites.net"
+            raise _invalid(name, value, f"expected a DNS domain such as {example}")
+        return value
 
     def json_text(self, name: str) -> str | None:
         """A JSON setting's text, bounded in size and nesting (parsed by the caller)."""
@@ -534,7 +552,7 @@ class _Reader:
             ),
             "expected comma-separated names such as Standard_DS3_v2,Standard_E4s_v3",
         )
-        return frozenset(item.lower() for item in self.items(name)) or None
+        return frozenset(item.lower() for item in self.listed(name)) or None
 
     def count(self, name: str, *, at_most: int = 10**18, expected: str = "") -> int | None:
         """A whole number >= 1 (None when unset), at most `at_most` (else `expected`)."""
@@ -548,6 +566,9 @@ class _Reader:
         if int(value) > at_most:
             raise _invalid(name, int(value), expected)
         return int(value)
+
+    def ml_name(self, name: str, expected: str) -> str | None:
+        return self.checked(name, _ML_NAME.match, f"expected {expected}")
 
 
 def _ledger(reader: _Reader) -> LedgerSettings:
@@ -569,7 +590,7 @@ def _ledger(reader: _Reader) -> LedgerSettings:
         connection_string=connection_string,
         table_name=reader.checked("LEDGER_TABLE_NAME", _TABLE_NAME.match, expected)
         or "automationledger",
-        table_audience=_tied_audience(reader, LEDGER_TABLE, endpoint),
+        table_audience=LEDGER_TABLE.read(reader, endpoint),
     )
 
 
@@ -617,17 +638,11 @@ def _drift_gate(reader: _Reader) -> DriftGate | None:
     if query is None:
         return None
     expected = "workspace (customer) ID, a GUID"
-    reader.required("DRIFT_LOG_ANALYTICS_WORKSPACE_ID", f"the Log Analytics {expected}")
-    workspace = reader.checked(
-        "DRIFT_LOG_ANALYTICS_WORKSPACE_ID", _is_guid, f"expected the {expected}"
-    )
+    workspace = reader.required("DRIFT_LOG_ANALYTICS_WORKSPACE_ID", f"the Log Analytics {expected}")
+    reader.checked("DRIFT_LOG_ANALYTICS_WORKSPACE_ID", _is_guid, f"expected the {expected}")
     raw = reader.required("DRIFT_THRESHOLD", "a number that the query's value is compared with")
     threshold = _number("DRIFT_THRESHOLD", raw, "expected a finite number")
-    return DriftGate(str(uuid.UUID(str(workspace))), query, threshold)
-
-
-def _ml_name(reader: _Reader, name: str, expected: str) -> str | None:
-    return reader.checked(name, _ML_NAME.match, f"expected {expected}")
+    return DriftGate(str(uuid.UUID(workspace)), query, threshold)
 
 
 def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> RetrainingSettings | None:
@@ -635,16 +650,12 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
     if reader.optional("RETRAIN_WORKSPACE_IDS") is None:
         return None
     workspace_ids = reader.arm_ids("RETRAIN_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
-    out_of_scope = (
+    out = (
         " is not in scope (ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE): retraining runs only "
         "in workspaces in scope"
     )
-    _each(
-        "RETRAIN_WORKSPACE_IDS",
-        workspace_ids,
-        lambda i: None if scope.may_cover(i) else out_of_scope,
-    )
-    compute = _ml_name(reader, "RETRAIN_COMPUTE", "the name of a compute cluster")
+    _each("RETRAIN_WORKSPACE_IDS", workspace_ids, lambda i: None if scope.may_cover(i) else out)
+    compute = reader.ml_name("RETRAIN_COMPUTE", "the name of a compute cluster")
     if compute is None:
         raise SettingsError("RETRAIN_COMPUTE is required: expected the name of a compute cluster")
     # Bounded: a cooldown beyond any date (timedelta's range) would fail every drift event.
@@ -658,8 +669,8 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
         at_most=MAX_RETRAIN_JOB_TIMEOUT_HOURS,
         expected=f"at most {MAX_RETRAIN_JOB_TIMEOUT_HOURS} hours (a year)",
     )
-    endpoint = _ml_name(reader, "BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
-    deployment = _ml_name(reader, "BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
+    endpoint = reader.ml_name("BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
+    deployment = reader.ml_name("BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
     scoring_input = reader.optional("SCORING_INPUT")
     if endpoint and scoring_input is None:
         raise SettingsError(
@@ -681,8 +692,7 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
         component=_component(reader),
         inputs_json=inputs_json,
         compute=compute,
-        experiment=_ml_name(reader, "RETRAIN_EXPERIMENT", "an experiment name")
-        or "model-retraining",
+        experiment=reader.ml_name("RETRAIN_EXPERIMENT", "an experiment name") or "model-retraining",
         cooldown_minutes=int(cooldown or DEFAULT_RETRAIN_COOLDOWN_MINUTES),
         schedule=reader.ncrontab("RETRAIN_SCHEDULE"),
         drift_gate=_drift_gate(reader),
@@ -706,7 +716,7 @@ def _promotion(reader: _Reader) -> Promotion | None:
         raise _invalid("PROMOTION_DIRECTION", direction, "expected higher or lower")
     raw_delta = reader.optional("PROMOTION_MIN_DELTA") or "0"
     min_delta = _number("PROMOTION_MIN_DELTA", raw_delta, "expected a finite number >= 0", 0, 40)
-    model_name = _ml_name(reader, "PROMOTION_MODEL_NAME", "a model name")
+    model_name = reader.ml_name("PROMOTION_MODEL_NAME", "a model name")
     if model_name is None:
         raise SettingsError(
             "PROMOTION_MODEL_NAME is required with PROMOTION_METRIC: expected the name the "
@@ -775,7 +785,6 @@ def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
         value = raw.strip()
         if name.lower().endswith("__accountname"):
             accounts.add(value.lower())
-            continue
         # A connection string, or nothing.
         fields = (part.partition("=") for part in value.split(";") if "=" in part)
         lowered = {key.strip().lower(): text.strip() for key, _, text in fields}
@@ -793,14 +802,11 @@ def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
     return frozenset(accounts)
 
 
-def _allowed_inputs(name: str, reader: _Reader, environ: Mapping[str, str]) -> AllowedInputs:
+def _allowed_inputs(name: str, reader: _Reader) -> AllowedInputs:
     """`SCORING_ALLOWED_INPUTS`: a JSON array of prefixes; the host's storage is never one."""
-    hosts = _host_storage_accounts(environ)
-    value = reader.optional(name)
-    if value is None:
-        return AllowedInputs((), hosts)
+    hosts = _host_storage_accounts(reader.environ)
     try:
-        loaded = json.loads(value)
+        loaded = json.loads(reader.optional(name) or "[]")
     except (ValueError, RecursionError):
         loaded = None
     if not (isinstance(loaded, list) and all(isinstance(item, str) for item in loaded)):
@@ -813,21 +819,6 @@ def _allowed_inputs(name: str, reader: _Reader, environ: Mapping[str, str]) -> A
             # The item is not repeated: it may hold a SAS token.
             raise SettingsError(f"{name}: item {position} {error}") from None
     return AllowedInputs(tuple(prefixes), hosts)
-
-
-def _domain(reader: _Reader, name: str, default: str) -> str:
-    """A DNS suffix (or a host such as 127.0.0.1), lower-cased, without scheme or dots around."""
-    value = (reader.optional(name) or default).lower()
-    if not value.isascii() or not all(_HOST_LABEL.match(label) for label in value.split(".")):
-        raise _invalid(name, value, f"expected a DNS domain such as {default}")
-    return value
-
-
-def _host_name(name: str, reader: _Reader) -> str | None:
-    """A DNS host name (no scheme, port or path), lower-cased; None when unset."""
-    if reader.optional(name) is None:
-        return None
-    return _domain(reader, name, "func-synapse-aml.azurewebsites.net")
 
 
 def _batch_endpoints(name: str, reader: _Reader, scope: Scope) -> tuple[ArmId, ...]:
@@ -848,9 +839,7 @@ def _batch_endpoints(name: str, reader: _Reader, scope: Scope) -> tuple[ArmId, .
             )
         return None
 
-    ids = reader.items(name)
-    _each(name, ids, problem, unique=True)
-    return tuple(ArmId(candidate) for candidate in ids)
+    return tuple(ArmId(candidate) for candidate in reader.listed(name, problem, unique=True))
 
 
 def batch_endpoint_workspace(value: str) -> ArmId | None:
@@ -872,17 +861,22 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     ledger settings; the ledger they name is then nothing, and opening it fails.
     """
     reader = _Reader(environ)
-    scopes = _json_list(reader, "ML_SCOPES")
+    scopes = reader.scopes("ML_SCOPES")
     ml_workspace_ids = (
         reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
         if not scopes or reader.optional("ML_WORKSPACE_IDS")
         else ()
     )
-    scope = _scope(reader, scopes, ml_workspace_ids)
-    allowed_inputs = _allowed_inputs("SCORING_ALLOWED_INPUTS", reader, environ)
+    # ML_SCOPES and ML_WORKSPACE_IDS together (a workspace in both counts once), with
+    # ML_SCOPE_EXCLUDE and ML_SCOPE_TAG, which apply to every scope.
+    tag = reader.optional("ML_SCOPE_TAG")
+    parsed_tag = _parsed("ML_SCOPE_TAG", parse_tag, tag) if tag is not None else None
+    extra = tuple(i for i in ml_workspace_ids if not any(same_arm_id(i, s) for s in scopes))
+    scope = Scope(scopes + extra, reader.scopes("ML_SCOPE_EXCLUDE"), parsed_tag)
+    allowed_inputs = _allowed_inputs("SCORING_ALLOWED_INPUTS", reader)
     arm_endpoint = reader.https_url("ARM_ENDPOINT", "https://management.azure.com")
     outcome_topic = reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT")
-    inference_domain = _domain(reader, "AML_INFERENCE_DOMAIN", "inference.ml.azure.com")
+    inference_domain = reader.domain("AML_INFERENCE_DOMAIN", "inference.ml.azure.com")
     synapse = reader.https_url("SYNAPSE_DEV_ENDPOINT", "https://{workspace}.dev.azuresynapse.net")
     per_hour = f"expected a whole number from 1 to {MAX_REMEDIATIONS_PER_HOUR}"
     return Settings(
@@ -909,8 +903,8 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         policy_exemptions=_parsed(
             "POLICY_EXEMPTIONS", parse_exemptions, reader.json_text("POLICY_EXEMPTIONS") or "[]"
         ),
-        policy_assignment_ids=_assignment_ids("POLICY_ASSIGNMENT_IDS", reader),
-        synapse_dev_audience=_tied_audience(reader, SYNAPSE_DEV, synapse) or "",
+        policy_assignment_ids=tuple(reader.listed("POLICY_ASSIGNMENT_IDS", _not_assignment)),
+        synapse_dev_audience=SYNAPSE_DEV.read(reader, synapse),
         retraining=_retraining(reader, scope, allowed_inputs),
         aml_inference_domain=inference_domain,
         aml_audience=_aml_audience(reader, arm_endpoint, inference_domain),
@@ -922,7 +916,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         scoring_allowed_callers=_object_ids("SCORING_ALLOWED_CALLERS", reader),
         scoring_allowed_inputs=allowed_inputs,
         http_auth_enabled=(reader.optional("WEBSITE_AUTH_ENABLED") or "").lower() == "true",
-        api_host=_host_name("API_HOSTNAME", reader) or _host_name("WEBSITE_HOSTNAME", reader),
+        api_host=reader.domain("API_HOSTNAME") or reader.domain("WEBSITE_HOSTNAME") or None,
         scope=scope,
         arm_reads_burst=reader.count("ARM_READS_BURST") or 200,
         arm_reads_per_second=reader.count("ARM_READS_PER_SECOND") or 20,
@@ -932,36 +926,10 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
 
 def _object_ids(name: str, reader: _Reader) -> frozenset[str]:
     """Entra object IDs (GUIDs), lower-cased; empty when unset."""
-    ids = reader.items(name)
-    _each(name, ids, lambda i: None if _is_guid(i) else " is not an Entra object ID (GUID)")
+    ids = reader.listed(
+        name, lambda i: None if _is_guid(i) else " is not an Entra object ID (GUID)"
+    )
     return frozenset(str(uuid.UUID(candidate)) for candidate in ids)
-
-
-def _json_list(reader: _Reader, name: str) -> tuple[str, ...]:
-    """A JSON array of ARM scopes (ML_SCOPES, ML_SCOPE_EXCLUDE); empty when unset."""
-    scopes = _parsed(name, parse_scopes, reader.json_text(name) or "[]")
-
-    def problem(item: str) -> str | None:
-        # Azure's naming rules, for the names the app builds URLs from.
-        if is_resource_type(item, *ML_WORKSPACE_TYPE):
-            found = name_problem(item, ML_WORKSPACE_TYPE)
-        elif is_arm_id(item) and "resource_group" in parse_resource_id(item):
-            found = name_problem(item, ("Microsoft.Resources", "resourceGroups"))
-        else:
-            found = None
-        return f": {found}" if found is not None else None
-
-    _each(name, scopes, problem)
-    return scopes
-
-
-def _scope(reader: _Reader, scopes: tuple[str, ...], listed: tuple[ArmId, ...]) -> Scope:
-    """ML_SCOPES and ML_WORKSPACE_IDS together (a workspace in both counts once), with
-    ML_SCOPE_EXCLUDE and ML_SCOPE_TAG, which apply to every scope."""
-    tag = reader.optional("ML_SCOPE_TAG")
-    parsed_tag = _parsed("ML_SCOPE_TAG", parse_tag, tag) if tag is not None else None
-    extra = tuple(i for i in listed if not any(same_arm_id(i, s) for s in scopes))
-    return Scope(scopes + extra, _json_list(reader, "ML_SCOPE_EXCLUDE"), parsed_tag)
 
 
 _ASSIGNMENT = re.compile(
@@ -969,19 +937,16 @@ _ASSIGNMENT = re.compile(
     r"managementGroups/[^/\s]+)?/providers/Microsoft\.Authorization/policyAssignments/[^/\s]+",
     re.IGNORECASE,
 )
-_NOT_ASSIGNMENT = (
-    " is not the ID of a policy assignment: expected <scope>/providers/"
-    "Microsoft.Authorization/policyAssignments/<name>, the scope a management group, "
-    "subscription or resource group"
-)
 
 
-def _assignment_ids(name: str, reader: _Reader) -> tuple[str, ...]:
-    ids = reader.items(name)
-    _each(
-        name, ids, lambda i: None if i.isascii() and _ASSIGNMENT.fullmatch(i) else _NOT_ASSIGNMENT
+def _not_assignment(value: str) -> str | None:
+    if value.isascii() and _ASSIGNMENT.fullmatch(value):
+        return None
+    return (
+        " is not the ID of a policy assignment: expected <scope>/providers/"
+        "Microsoft.Authorization/policyAssignments/<name>, the scope a management group, "
+        "subscription or resource group"
     )
-    return tuple(ids)
 
 
 @functools.cache
