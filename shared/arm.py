@@ -30,20 +30,11 @@ def is_arm_id(value: object) -> bool:
 
 def top_level_resource(value: str) -> tuple[str, str, ArmId] | None:
     """(namespace, type, ID) of the top-level resource `value` is or belongs to, or None."""
-    if not is_arm_id(value):
+    parts = _parts(value) if is_arm_id(value) else {}
+    keys = ("subscription", "resource_group", "namespace", "type", "name")
+    if not all(parts.get(key) for key in keys[2:]):
         return None
-    parts = _parts(value)
-    namespace, type_name, name = parts.get("namespace"), parts.get("type"), parts.get("name")
-    if not namespace or not type_name or not name:
-        return None
-    top = resource_id(
-        subscription=parts.get("subscription"),
-        resource_group=parts.get("resource_group"),
-        namespace=namespace,
-        type=type_name,
-        name=name,
-    )
-    return namespace, type_name, ArmId(top)
+    return parts["namespace"], parts["type"], ArmId(resource_id(**{k: parts.get(k) for k in keys}))
 
 
 def is_resource_type(value: str, namespace: str, type_name: str) -> bool:

@@ -12,7 +12,7 @@ import math
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
@@ -260,7 +260,8 @@ class TokenDestination:
     def audience(self, value: str, explicit: str | None, host: str | None = None) -> str:
         """Its cloud's, or `explicit`: required for a host (`value`'s) of no known cloud, and
         agreeing with a known one's."""
-        derived = self.cloud_audience(_host(value) if host is None else host)
+        host = host or urlsplit(value.replace("{workspace}", "workspace")).hostname or ""
+        derived = self.cloud_audience(host)
         if explicit is not None:
             explicit = explicit.rstrip("/")
             if derived is not None and explicit.lower() != derived.lower():
@@ -292,25 +293,22 @@ class TokenDestination:
         return None if url is None else self.audience(url, explicit)
 
 
-def _clouds(audience: str, *suffixes: str) -> tuple[tuple[str, str], ...]:
-    """Each cloud's host suffix with one audience (`{}` in it: the suffix)."""
-    return tuple((suffix, audience.format(suffix)) for suffix in suffixes)
-
-
 # Host suffixes from ARM's cloud metadata and the Azure private DNS zone tables of each service.
 _SYNAPSE = tuple(
     f"dev.azuresynapse.{suffix}" for suffix in ("net", "azure.cn", "usgovcloudapi.net")
 )
 SYNAPSE_DEV = TokenDestination(
-    "SYNAPSE_DEV_ENDPOINT", "SYNAPSE_DEV_AUDIENCE", _clouds("https://{}", *_SYNAPSE)
+    "SYNAPSE_DEV_ENDPOINT", "SYNAPSE_DEV_AUDIENCE", tuple((h, f"https://{h}") for h in _SYNAPSE)
 )
 _TABLES = tuple(f"table.{suffix}" for suffix in STORAGE_SUFFIXES)
 LEDGER_TABLE = TokenDestination(
-    "LEDGER_TABLE_ENDPOINT", "LEDGER_TABLE_AUDIENCE", _clouds(STORAGE_AUDIENCE, *_TABLES)
+    "LEDGER_TABLE_ENDPOINT", "LEDGER_TABLE_AUDIENCE", tuple((h, STORAGE_AUDIENCE) for h in _TABLES)
 )
-_TOPICS = ("eventgrid.azure.net", "eventgrid.azure.cn", "eventgrid.azure.us")
+_GRID = ("eventgrid.azure.net", "eventgrid.azure.cn", "eventgrid.azure.us")
 OUTCOME_TOPIC = TokenDestination(
-    "OUTCOME_TOPIC_ENDPOINT", "OUTCOME_TOPIC_AUDIENCE", _clouds(EVENTGRID_AUDIENCE, *_TOPICS)
+    "OUTCOME_TOPIC_ENDPOINT",
+    "OUTCOME_TOPIC_AUDIENCE",
+    tuple((h, EVENTGRID_AUDIENCE) for h in _GRID),
 )
 # Azure ML's data plane: scoring URIs under AML_INFERENCE_DOMAIN, and the job PUT's
 # x-azureml-token, which goes to ARM_ENDPOINT. Both must agree on one audience.
@@ -323,10 +321,6 @@ AML_INFERENCE = TokenDestination(
 ARM_ML = TokenDestination(
     "ARM_ENDPOINT", "AML_AUDIENCE", (*zip(_ARM_HOSTS, _ML_AUDIENCES, strict=True),)
 )
-
-
-def _host(url: str) -> str:
-    return urlsplit(url.replace("{workspace}", "workspace")).hostname or ""
 
 
 def synapse_dev_audience(template: str, explicit: str | None = None) -> str:
@@ -367,21 +361,22 @@ def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None
 
 
 def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
-    """What in a well-formed ARM ID breaks Azure's naming rules, if anything."""
+    """What in a well-formed ARM ID breaks Azure's naming rules, as it follows the ID in an
+    error; None when nothing does."""
     parts = parse_resource_id(arm_id)
     if not _is_guid(str(parts.get("subscription", ""))):
-        return "the subscription is not a GUID"
+        return ": the subscription is not a GUID"
     group = str(parts.get("resource_group", ""))
     if not _RESOURCE_GROUP_NAME.match(group):
         return (
-            f"resource group {group!r} is not a valid name: expected 1-90 letters, digits, "
+            f": resource group {group!r} is not a valid name: expected 1-90 letters, digits, "
             "'_', '-', '.', '(' and ')', not ending with '.'"
         )
     rule = _NAME_RULES.get((resource_type[0].lower(), resource_type[1].lower()))
     name = str(parts.get("name", ""))
     # Names compare case-insensitively in ARM IDs (and in host names): judged in lower case.
     if rule is not None and not rule[0].match(name.lower() if name.isascii() else name):
-        return f"name {name!r} is not a valid {'/'.join(resource_type)} name: expected {rule[1]}"
+        return f": name {name!r} is not a valid {'/'.join(resource_type)} name: expected {rule[1]}"
     return None
 
 
@@ -475,8 +470,7 @@ class _Reader:
                     f"/subscriptions/<guid>/resourceGroups/<group>/providers/{namespace}/"
                     f"{type_name}/<name>"
                 )
-            found = name_problem(candidate, resource_type)
-            return f": {found}" if found is not None else None
+            return name_problem(candidate, resource_type)
 
         return tuple(ArmId(candidate) for candidate in self.listed(name, problem, unique=True))
 
@@ -486,12 +480,10 @@ class _Reader:
         def problem(item: str) -> str | None:
             # Azure's naming rules, for the names the app builds URLs from.
             if is_resource_type(item, *ML_WORKSPACE_TYPE):
-                found = name_problem(item, ML_WORKSPACE_TYPE)
-            elif is_arm_id(item) and "resource_group" in parse_resource_id(item):
-                found = name_problem(item, ("Microsoft.Resources", "resourceGroups"))
-            else:
-                found = None
-            return f": {found}" if found is not None else None
+                return name_problem(item, ML_WORKSPACE_TYPE)
+            if is_arm_id(item) and "resource_group" in parse_resource_id(item):
+                return name_problem(item, ("Microsoft.Resources", "resourceGroups"))
+            return None
 
         return tuple(
             _each(name, _parsed(name, parse_scopes, self.json_text(name) or "[]"), problem)
@@ -677,10 +669,20 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
             "SCORING_INPUT is required with BATCH_ENDPOINT_NAME: expected the data to score, "
             "such as azureml://datastores/<datastore>/paths/<folder>/"
         )
+
+    def check(name: str, path: str) -> None:
+        # The jobs of every retraining workspace read `path` with the app's identity: it passes
+        # the same check as an HTTP request's input (not repeated: it may hold a SAS).
+        for workspace in workspace_ids:
+            reason = input_not_allowed(path, workspace, allowed)
+            if reason is not None:
+                raise SettingsError(f"{name} is not valid: the input path {reason}")
+
     if scoring_input is not None:
-        _check_input("SCORING_INPUT", scoring_input, workspace_ids, allowed)
+        check("SCORING_INPUT", scoring_input)
     inputs_json = _json_object(reader, "RETRAIN_INPUTS")
-    _check_retrain_inputs(json.loads(inputs_json), workspace_ids, allowed)
+    for name, path in _data_inputs(json.loads(inputs_json)):
+        check(name, path)
     promotion = _promotion(reader)
     if promotion is not None and endpoint is None:
         raise SettingsError(
@@ -736,34 +738,22 @@ def _promotion(reader: _Reader) -> Promotion | None:
     )
 
 
-def _check_input(
-    name: str, path: str, workspace_ids: tuple[ArmId, ...], allowed: AllowedInputs
-) -> None:
-    """The jobs of every retraining workspace read `path` with the app's identity: it passes the
-    same check as an HTTP request's input (the value is not repeated: it may hold a SAS)."""
-    for workspace in workspace_ids:
-        reason = input_not_allowed(path, workspace, allowed)
-        if reason is not None:
-            raise SettingsError(f"{name} is not valid: the input path {reason}")
-
-
 # A string that azure-ai-ml could take for a path or URI: a scheme, a separator, a dot or tilde
 # first. Unless it is a remote URI that passes the input check, it would be uploaded from the host.
 _PATH_LIKE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:|[./~\\])|[/\\]")
 
 
-def _check_retrain_inputs(
-    inputs: dict[str, object], workspace_ids: tuple[ArmId, ...], allowed: AllowedInputs
-) -> None:
-    """Data inputs (`{"type", "path"}`, or a string that looks like a path) must be remote
-    URIs that pass the input check; numbers, booleans and plain words stay literals."""
+def _data_inputs(inputs: dict[str, object]) -> Iterator[tuple[str, str]]:
+    """Data inputs (`{"type", "path"}`, or a string that looks like a path), each named as in an
+    error, must be remote URIs that pass the input check; numbers, booleans and plain words stay
+    literals."""
     for key, value in inputs.items():
         name = f"RETRAIN_INPUTS: input {key[:80]!r}"
         if isinstance(value, dict):
             path = value.get("path")
             if not isinstance(path, str):
                 raise SettingsError(f'{name} is not valid: expected {{"type", "path"}}')
-            _check_input(name, path, workspace_ids, allowed)
+            yield name, path
         elif isinstance(value, list):
             raise SettingsError(f"{name} is not valid: expected a literal or a data input")
         elif isinstance(value, str) and _PATH_LIKE.search(value):
@@ -772,7 +762,7 @@ def _check_retrain_inputs(
                     f"{name} is not valid: a local path or another scheme would be uploaded "
                     "from the app's host; expected azureml://datastores/... or https://..."
                 )
-            _check_input(name, value, workspace_ids, allowed)
+            yield name, value
 
 
 def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:

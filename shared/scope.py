@@ -129,7 +129,4 @@ def parse_tag(text: str) -> tuple[str, str]:
 
 def listed_workspace(scope: Scope, workspace_id: str) -> ArmId | None:
     """The spelling of `workspace_id` in the settings, when a scope names it one by one."""
-    for listed in scope.scopes:
-        if same_arm_id(listed, workspace_id):
-            return ArmId(listed)
-    return None
+    return next((ArmId(s) for s in scope.scopes if same_arm_id(s, workspace_id)), None)
