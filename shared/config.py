@@ -397,7 +397,6 @@ def _each(
 
 
 def _parsed(name: str, parse: Callable[[str], _T], value: str) -> _T:
-    """`parse(value)`, its ValueError a SettingsError naming the setting."""
     try:
         return parse(value)
     except ValueError as error:
@@ -421,8 +420,6 @@ def _json_depth(text: str) -> int:
 
 @dataclass(frozen=True)
 class _Reader:
-    """Reads and validates one setting at a time from an environment mapping."""
-
     environ: Mapping[str, str]
 
     def optional(self, name: str) -> str | None:
@@ -537,14 +534,11 @@ class _Reader:
 
     def words(self, name: str) -> frozenset[str] | None:
         """A comma-separated list of plain values (VM sizes), lower-cased; None when unset."""
-        self.checked(
-            name,
-            lambda v: all(
-                i.strip().replace("_", "").replace("-", "").isalnum() for i in v.split(",")
-            ),
-            "expected comma-separated names such as Standard_DS3_v2,Standard_E4s_v3",
-        )
-        return frozenset(item.lower() for item in self.listed(name)) or None
+        items = self.listed(name)
+        if not all(i.replace("_", "").replace("-", "").isalnum() for i in items):
+            expected = "expected comma-separated names such as Standard_DS3_v2,Standard_E4s_v3"
+            raise _invalid(name, self.optional(name), expected)
+        return frozenset(item.lower() for item in items) or None
 
     def count(self, name: str, *, at_most: int = 10**18, expected: str = "") -> int | None:
         """A whole number >= 1 (None when unset), at most `at_most` (else `expected`)."""
@@ -577,13 +571,8 @@ def _ledger(reader: _Reader) -> LedgerSettings:
             "service URI (https://<account>.table.core.windows.net) or a connection string"
         )
     expected = "expected 3-63 letters and digits, starting with a letter"
-    return LedgerSettings(
-        table_endpoint=endpoint,
-        connection_string=connection_string,
-        table_name=reader.checked("LEDGER_TABLE_NAME", _TABLE_NAME.match, expected)
-        or "automationledger",
-        table_audience=LEDGER_TABLE.read(reader, endpoint),
-    )
+    name = reader.checked("LEDGER_TABLE_NAME", _TABLE_NAME.match, expected) or "automationledger"
+    return LedgerSettings(endpoint, connection_string, name, LEDGER_TABLE.read(reader, endpoint))
 
 
 def _component(reader: _Reader) -> ComponentRef:
@@ -728,14 +717,8 @@ def _promotion(reader: _Reader) -> Promotion | None:
     if keep < DEFAULT_PROMOTION_KEEP:
         expected = "expected 2 or more (the new default and the previous one, to switch back to)"
         raise _invalid("PROMOTION_KEEP", keep, expected)
-    return Promotion(
-        metric=metric,
-        higher_is_better=direction == "higher",
-        min_delta=min_delta,
-        model_name=model_name,
-        keep=keep,
-        score_when_not_promoted=reader.flag("SCORE_WHEN_NOT_PROMOTED", default=True),
-    )
+    score_anyway = reader.flag("SCORE_WHEN_NOT_PROMOTED", default=True)
+    return Promotion(metric, direction == "higher", min_delta, model_name, keep, score_anyway)
 
 
 # A string that azure-ai-ml could take for a path or URI: a scheme, a separator, a dot or tilde
@@ -775,6 +758,7 @@ def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
         value = raw.strip()
         if name.lower().endswith("__accountname"):
             accounts.add(value.lower())
+            continue
         # A connection string, or nothing.
         fields = (part.partition("=") for part in value.split(";") if "=" in part)
         lowered = {key.strip().lower(): text.strip() for key, _, text in fields}
