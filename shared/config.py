@@ -207,8 +207,7 @@ class RetrainingSettings:
 
     @property
     def inputs(self) -> dict[str, object]:
-        loaded = json.loads(self.inputs_json)
-        return dict(loaded) if isinstance(loaded, dict) else {}
+        return dict(json.loads(self.inputs_json))  # a JSON object: `_json_object` made it
 
     def retrains(self, workspace_id: str) -> bool:
         return any(same_arm_id(workspace_id, known) for known in self.workspace_ids)
@@ -281,7 +280,7 @@ class TokenDestination:
 
     def stated(self, reader: _Reader) -> str | None:
         """The audience setting: an https:// URI without a path."""
-        explicit = reader.optional_https_url(self.audience_setting)
+        explicit = reader.checked(self.audience_setting, _is_https_url, _HTTPS_URL)
         if explicit is not None and urlsplit(explicit).path.strip("/"):
             expected = f"expected an audience such as {self.clouds[0][1]} (no path)"
             raise _invalid(self.audience_setting, explicit, expected)
@@ -330,7 +329,6 @@ def synapse_dev_audience(template: str, explicit: str | None = None) -> str:
 def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
     """Azure ML's data-plane audience: that of ARM_ENDPOINT's cloud, or AML_AUDIENCE, which a
     host of no known cloud needs, in ARM_ENDPOINT and in AML_INFERENCE_DOMAIN alike.
-
     A scoring URI host only has to be under the domain, so a domain anyone can have hosts
     under would send the ML token anywhere: at least three labels (a public suffix such as
     `co.uk` has fewer), never a parent of a known cloud's inference domain."""
@@ -355,9 +353,6 @@ def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None
         expected = f"the Event Grid publisher requests tokens for {EVENTGRID_AUDIENCE} only"
         raise _invalid("OUTCOME_TOPIC_AUDIENCE", audience, expected)
     return audience
-
-
-# --- end of where tokens may go ------------------------------------------------------------------
 
 
 def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
@@ -497,9 +492,6 @@ class _Reader:
             raise _invalid(name, value, expected)
         return value.rstrip("/")
 
-    def optional_https_url(self, name: str) -> str | None:
-        return self.checked(name, _is_https_url, _HTTPS_URL)
-
     def domain(self, name: str, default: str = "") -> str:
         """A DNS suffix (or a host such as 127.0.0.1), lower-cased, without scheme or dots
         around; empty when unset without a default."""
@@ -558,7 +550,7 @@ class _Reader:
 
 
 def _ledger(reader: _Reader) -> LedgerSettings:
-    endpoint = reader.optional_https_url("LEDGER_TABLE_ENDPOINT")
+    endpoint = reader.checked("LEDGER_TABLE_ENDPOINT", _is_https_url, _HTTPS_URL)
     connection_string = reader.optional("LEDGER_CONNECTION_STRING")
     if endpoint and connection_string:
         raise SettingsError(
@@ -830,10 +822,8 @@ def batch_endpoint_workspace(value: str) -> ArmId | None:
 
 def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -> Settings:
     """Validate settings from an environment mapping; raises `SettingsError` naming the setting.
-
     `without_ledger`: for read-only uses (the CLI's `plan`), which neither need nor check the
-    ledger settings; the ledger they name is then nothing, and opening it fails.
-    """
+    ledger settings; the ledger they name is then nothing, and opening it fails."""
     reader = _Reader(environ)
     scopes = reader.scopes("ML_SCOPES")
     ml_workspace_ids = (
@@ -849,7 +839,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     scope = Scope(scopes + extra, reader.scopes("ML_SCOPE_EXCLUDE"), parsed_tag)
     allowed_inputs = _allowed_inputs("SCORING_ALLOWED_INPUTS", reader)
     arm_endpoint = reader.https_url("ARM_ENDPOINT", "https://management.azure.com")
-    outcome_topic = reader.optional_https_url("OUTCOME_TOPIC_ENDPOINT")
+    outcome_topic = reader.checked("OUTCOME_TOPIC_ENDPOINT", _is_https_url, _HTTPS_URL)
     inference_domain = reader.domain("AML_INFERENCE_DOMAIN", "inference.ml.azure.com")
     synapse = reader.https_url("SYNAPSE_DEV_ENDPOINT", "https://{workspace}.dev.azuresynapse.net")
     per_hour = f"expected a whole number from 1 to {MAX_REMEDIATIONS_PER_HOUR}"
@@ -885,9 +875,10 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         logs_query_endpoint=reader.https_url(
             "LOGS_QUERY_ENDPOINT", "https://api.loganalytics.io/v1"
         ),
-        # Setting names first: tests/test_infra.py finds the settings read that way.
         scoring_allowed_endpoints=_batch_endpoints("SCORING_ALLOWED_ENDPOINTS", reader, scope),
-        scoring_allowed_callers=_object_ids("SCORING_ALLOWED_CALLERS", reader),
+        scoring_allowed_callers=frozenset(
+            str(uuid.UUID(i)) for i in reader.listed("SCORING_ALLOWED_CALLERS", _not_object_id)
+        ),
         scoring_allowed_inputs=allowed_inputs,
         http_auth_enabled=(reader.optional("WEBSITE_AUTH_ENABLED") or "").lower() == "true",
         api_host=reader.domain("API_HOSTNAME") or reader.domain("WEBSITE_HOSTNAME") or None,
@@ -898,12 +889,8 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     )
 
 
-def _object_ids(name: str, reader: _Reader) -> frozenset[str]:
-    """Entra object IDs (GUIDs), lower-cased; empty when unset."""
-    ids = reader.listed(
-        name, lambda i: None if _is_guid(i) else " is not an Entra object ID (GUID)"
-    )
-    return frozenset(str(uuid.UUID(candidate)) for candidate in ids)
+def _not_object_id(value: str) -> str | None:
+    return None if _is_guid(value) else " is not an Entra object ID (GUID)"
 
 
 _ASSIGNMENT = re.compile(
