@@ -63,10 +63,7 @@ def bounded(value: str, limit: int = PROPERTY_LIMIT) -> str:
 
 
 def bounded_entity(entity: Mapping[str, Any], limit: int = PROPERTY_LIMIT) -> dict[str, Any]:
-    return {
-        name: bounded(value, limit) if isinstance(value, str) else value
-        for name, value in entity.items()
-    }
+    return {k: bounded(v, limit) if isinstance(v, str) else v for k, v in entity.items()}
 
 
 def entity_bytes(entity: Mapping[str, Any]) -> int:
