@@ -1,21 +1,12 @@
-"""Promote only a better model, between a completed retrain and the scoring after it.
+"""Promote only a better model, between a completed retrain and the scoring after it: the
+`PromotionResult` of `ModelPromoter.promote_after_retrain` says whether to score now, and where.
 
-`ModelPromoter.promote_after_retrain` is the one call the completion path makes right before it
-starts scoring; its `PromotionResult` says whether to score now and on which deployment.
-
-1. Decide: the retraining job's metric against the metric of the model behind the batch
-   endpoint's default deployment (`shared.planning.promotion.judge`).
-2. Claim: one promotion row per retraining job in the ledger's table (`Claims.claim_promotion`);
-   the delivery that creates it promotes, a twin or racing delivery reads it. Each step moves
-   the row on (`claimed` -> `registered` -> `deploying` -> `switched` | `failed`; `skipped`
-   when not better), so a redelivery carries on from the step it reached.
-3. Register the model (next version, tagged with the job and the metrics), create the new
-   deployment from the current default's spec, wait for `Succeeded`, then switch the default;
-   the previous deployment stays (rollback: switch back) and the app's own deployments beyond
-   `PROMOTION_KEEP` are deleted, never the default.
-
-Dry-run reads and decides, records the plan and writes nothing (no claim either). Every step is
-in the ledger (its intent before the write); the decision is announced (`Model.Promote.*`).
+One promotion row per retraining job (`Claims.claim_promotion`): the delivery that creates it
+promotes, a twin or racing one reads it. Each step moves the row on (`claimed` -> `registered` ->
+`deploying` -> `switched` | `failed`; `skipped` when not better), so a redelivery carries on from
+the step it reached. The previous default deployment stays (rollback: switch back); the app's own
+deployments beyond `PROMOTION_KEEP` are deleted, never the default. Dry-run reads, decides and
+records the plan, writing nothing (no claim either). Every write's intent is in the ledger first.
 """
 
 from __future__ import annotations
@@ -34,26 +25,14 @@ from shared.arm import ArmId
 from shared.claims import Claims, PromotionClaim
 from shared.config import Promotion, RetrainingSettings, Settings
 from shared.model import JudgedAnswerError
-from shared.planning.promotion import (
-    deployment_name,
-    deployment_spec,
-    judge,
-    next_version,
-    rollback,
-    to_delete,
-)
+from shared.planning import promotion as plan
 from shared.reconcilers.intent import Trail
 from shared.reconcilers.transient import TransientAzureError
 
 KIND = "model"
-VERDICT = "promote"
 # A promotion another delivery claimed is left to it this long (then a later delivery, such as
 # the timer's backstop, carries it on from the step it reached).
 IN_FLIGHT = timedelta(minutes=30)
-# How long one delivery waits for the new deployment to provision; then Event Grid's
-# redelivery (or the timer) reads it again.
-PROVISION_TIMEOUT_SECONDS = 240.0
-PROVISION_POLL_SECONDS = 5.0
 
 
 class Step:
@@ -74,8 +53,7 @@ DEPLOYED = frozenset({Step.DEPLOYING, Step.SWITCHED, Step.FAILED})
 
 @dataclass(frozen=True)
 class PromotionResult:
-    """What the scoring after a retrain does: start now or not, on which deployment, and what
-    its record says about the model."""
+    """Whether the scoring after a retrain starts now, where, and what it says of the model."""
 
     score: bool
     deployment: str | None
@@ -101,7 +79,7 @@ class ModelPromoter:
         config: RetrainingSettings | None = settings.retraining
         if config is None or config.promotion is None or config.batch_endpoint_name is None:
             raise ValueError("promotion is off: PROMOTION_METRIC is unset")
-        self._settings = settings
+        self._dry_run = settings.dry_run
         self._config: Promotion = config.promotion
         self._endpoint_name = config.batch_endpoint_name
         self._adapter = adapter
@@ -120,20 +98,25 @@ class ModelPromoter:
 
     def _result(self, claim: PromotionClaim) -> PromotionResult:
         """What a finished promotion row says (nothing read from Azure, nothing announced)."""
-        reason = _detail(claim).get("reason", "")
+        reason = str(_detail(claim).get("reason", ""))
         if claim.state == Step.SWITCHED:
-            return PromotionResult(True, claim.deployment, True, "promoted", str(reason))
-        return self._not_promoted(claim.previous, f"not-promoted:{claim.state}", str(reason))
+            return PromotionResult(True, claim.deployment, True, "promoted", reason)
+        return self._not_promoted(claim.previous, f"not-promoted:{claim.state}", reason)
+
+    def _held(self, claim: PromotionClaim | None, job_name: str) -> PromotionResult:
+        """Another delivery claimed the promotion first: its result, or wait for it."""
+        if claim is not None and claim.state in FINAL:
+            return self._result(claim)
+        holder = claim.trigger if claim is not None else "another delivery"
+        why = f"promotion after {job_name} is being carried out by {holder}"
+        return PromotionResult(False, None, False, "promotion-in-progress", why)
 
     def promote_after_retrain(self, trail: Trail, job_name: str) -> PromotionResult:
         """Promote the model of `job_name` if it is better; the deployment to score on."""
         claim = self._claims.promotion(trail.workspace_id, job_name)
-        if claim is not None and claim.state in FINAL:
-            return self._result(claim)
-        if (
-            claim is not None
-            and claim.trigger != trail.trigger
-            and (self._clock() - claim.claimed_at < IN_FLIGHT)
+        if claim is not None and (
+            claim.state in FINAL
+            or (claim.trigger != trail.trigger and self._clock() - claim.claimed_at < IN_FLIGHT)
         ):
             return self._held(claim, job_name)
         try:
@@ -144,35 +127,41 @@ class ModelPromoter:
                 claim = decided
             return self._carry_on(trail, claim)
         except (AzureError, JudgedAnswerError) as error:
-            return self._failed(trail, job_name, claim, error)
-
-    # ------------------------------------------------------------------- deciding
+            # A transient failure is raised for redelivery (the claim keeps its step); a
+            # permanent one ends the promotion (recorded, announced).
+            if isinstance(error, _OvertakenError):
+                return self._held(self._claims.promotion(trail.workspace_id, job_name), job_name)
+            if isinstance(error, AzureError) and is_transient(error):
+                raise trail.retry(KIND, job_name, error) from error
+            why = describe(error) if isinstance(error, AzureError) else f"not applied: {error}"
+            current = self._claims.promotion(trail.workspace_id, job_name) if claim else None
+            if current is not None and current.state not in FINAL:
+                return self._end_failed(trail, current, why)
+            _decided(trail, job_name, "promotion could not be decided", f"failed: {why}")
+            return self._not_promoted(None, "not-promoted:failed", why)
 
     def _decide(self, trail: Trail, job_name: str) -> PromotionResult | PromotionClaim:
-        workspace_id = trail.workspace_id
-        endpoint_id = self._endpoint_id(workspace_id)
-        metric = self._config.metric
+        """Judge, then claim the promotion (`skipped` when not promoted): the claim to carry
+        on, else the result (another delivery's when it claimed first)."""
+        workspace_id, endpoint_id = trail.workspace_id, self._endpoint_id(trail.workspace_id)
+        metric, model_name = self._config.metric, self._config.model_name
         default = default_of(self._adapter.endpoint(endpoint_id))
-        current_model: dict[str, Any] | None = None
-        if default is not None:
-            asset = model_of(self._adapter.deployment(endpoint_id, default))
-            current_model = self._adapter.model(workspace_id, asset) if asset else None
-        current = metric_value(((current_model or {}).get("properties") or {}).get(metric))
+        asset = model_of(self._adapter.deployment(endpoint_id, default)) if default else None
+        model = (self._adapter.model(workspace_id, asset) if asset else None) or {}
+        current = metric_value((model.get("properties") or {}).get(metric))
         candidate = self._adapter.job_metric(workspace_id, job_name, metric)
-        judgement = judge(
+        judgement = plan.judge(
             candidate,
             current,
             metric=metric,
             higher_is_better=self._config.higher_is_better,
             min_delta=self._config.min_delta,
         )
-        reason = judgement.reason
-        version = None
-        model_name = self._config.model_name
+        reason, version = judgement.reason, None
         if judgement.promote and default is None:
             reason = f"the endpoint {self._endpoint_name} has no default deployment to replace"
         elif judgement.promote:
-            version = next_version(*self._adapter.model_versions(workspace_id, model_name))
+            version = plan.next_version(*self._adapter.model_versions(workspace_id, model_name))
             if version is None:
                 reason = f"model {model_name} has versions that are not numbers"
         detail = {
@@ -180,80 +169,45 @@ class ModelPromoter:
             "candidate": candidate,
             "current": current,
             "reason": reason,
-            "model_type": (current_model or {}).get("modelType") or "custom_model",
+            "model_type": model.get("modelType") or "custom_model",
         }
-        if version is None:
-            return self._skip(trail, job_name, default, detail)
-        name = deployment_name(self._endpoint_name, version)
-        if self._settings.dry_run:
-            plan = {
-                **detail,
-                "model": f"{model_name}:{version}",
-                "deployment": name,
-                "previous": default,
-                "rollback": rollback(self._endpoint_name, default),
-            }
-            _decided(trail, job_name, reason, "planned: not applied (dry-run)", plan)
-            return PromotionResult(True, name, False, "dry-run", f"would promote: {reason}")
-        return self._claim(trail, job_name, Step.CLAIMED, version, name, default, detail)
+        name = plan.deployment_name(self._endpoint_name, version) if version else ""
+        if not self._dry_run:
+            won = self._claims.claim_promotion(
+                workspace_id,
+                job_name,
+                now=self._clock(),
+                state=Step.CLAIMED if version else Step.SKIPPED,
+                version=version or "",
+                deployment=name,
+                previous=default or "",
+                detail=json.dumps(detail, sort_keys=True),
+                trigger=trail.trigger,
+            )
+            claim = self._claims.promotion(workspace_id, job_name)
+            if not won or claim is None:
+                return self._held(claim, job_name)
+            if version:
+                return claim
+        if not version:
+            stays = f"skipped: not promoted; scoring stays on {default or 'the default'}"
+            _decided(trail, job_name, reason, stays, detail)
+            return self._not_promoted(default, "not-promoted", reason)
+        evidence = self._evidence(detail, name, default) | {"model": f"{model_name}:{version}"}
+        _decided(trail, job_name, reason, "planned: not applied (dry-run)", evidence)
+        return PromotionResult(True, name, False, "dry-run", f"would promote: {reason}")
 
-    def _claim(
-        self,
-        trail: Trail,
-        job_name: str,
-        state: str,
-        version: str,
-        deployment: str,
-        default: str | None,
-        detail: dict[str, Any],
-    ) -> PromotionClaim | PromotionResult:
-        """The promotion row, created by this delivery; another's result when it was first."""
-        won = self._claims.claim_promotion(
-            trail.workspace_id,
-            job_name,
-            now=self._clock(),
-            state=state,
-            version=version,
-            deployment=deployment,
-            previous=default or "",
-            detail=json.dumps(detail, sort_keys=True),
-            trigger=trail.trigger,
-        )
-        claim = self._claims.promotion(trail.workspace_id, job_name)
-        if not won or claim is None:
-            return self._held(claim, job_name)
-        return claim
-
-    def _skip(
-        self, trail: Trail, job_name: str, default: str | None, detail: dict[str, Any]
-    ) -> PromotionResult:
-        """Not better (or not promotable): claimed as such, recorded and announced once."""
-        reason = str(detail["reason"])
-        if not self._settings.dry_run:
-            claimed = self._claim(trail, job_name, Step.SKIPPED, "", "", default, detail)
-            if isinstance(claimed, PromotionResult):
-                return claimed
-        stays = f"skipped: not promoted; scoring stays on {default or 'the default'}"
-        _decided(trail, job_name, reason, stays, detail)
-        return self._not_promoted(default, "not-promoted", reason)
-
-    def _held(self, claim: PromotionClaim | None, job_name: str) -> PromotionResult:
-        """Another delivery claimed the promotion first: its result, or wait for it."""
-        if claim is not None and claim.state in FINAL:
-            return self._result(claim)
-        holder = claim.trigger if claim is not None else "another delivery"
-        why = f"promotion after {job_name} is being carried out by {holder}"
-        return PromotionResult(False, None, False, "promotion-in-progress", why)
-
-    # -------------------------------------------------------------------- applying
+    def _evidence(
+        self, detail: dict[str, Any], deployment: str, previous: str | None
+    ) -> dict[str, Any]:
+        rollback = plan.rollback(self._endpoint_name, previous)
+        return {**detail, "deployment": deployment, "previous": previous, "rollback": rollback}
 
     def _carry_on(self, trail: Trail, claim: PromotionClaim) -> PromotionResult:
         """The steps from where the claim stands; each moves the claim on."""
-        workspace_id = trail.workspace_id
-        endpoint_id = self._endpoint_id(workspace_id)
-        model_name = self._config.model_name
+        workspace_id, endpoint_id = trail.workspace_id, self._endpoint_id(trail.workspace_id)
+        model_name, detail = self._config.model_name, _detail(claim)
         model_id = f"{workspace_id}/models/{model_name}/versions/{claim.version}"
-        detail = _detail(claim)
         if claim.state == Step.CLAIMED:
             trail.intent(KIND, "register", model_id)
             body = _model_body(claim, detail)
@@ -264,18 +218,12 @@ class ModelPromoter:
             if current is None:
                 return self._end_failed(trail, claim, f"the deployment {claim.previous} is gone")
             trail.intent(KIND, "deploy", f"{endpoint_id}/deployments/{claim.deployment}")
-            self._adapter.create_deployment(
-                endpoint_id, claim.deployment, deployment_spec(current, model_id)
-            )
+            spec = plan.deployment_spec(current, model_id)
+            self._adapter.create_deployment(endpoint_id, claim.deployment, spec)
             claim = self._advance(claim, Step.DEPLOYING)
         if claim.state != Step.DEPLOYING:
             return self._result(claim)
-        state = self._adapter.wait_provisioned(
-            endpoint_id,
-            claim.deployment,
-            timeout=PROVISION_TIMEOUT_SECONDS,
-            interval=PROVISION_POLL_SECONDS,
-        )
+        state = self._adapter.wait_provisioned(endpoint_id, claim.deployment)
         if state in ("Failed", "Canceled", "Missing"):
             why = f"deployment {claim.deployment} ended {state}; the default stays {claim.previous}"
             return self._end_failed(trail, claim, why)
@@ -287,19 +235,10 @@ class ModelPromoter:
         trail.intent(KIND, "switch-default", endpoint_id)
         self._adapter.set_default(self._adapter.endpoint(endpoint_id), claim.deployment)
         claim = self._advance(claim, Step.SWITCHED)
-        _decided(
-            trail,
-            model_id,
-            str(detail.get("reason", "")),
-            f"applied: {self._endpoint_name}/{claim.deployment} is the default; "
-            f"{claim.previous} kept",
-            {
-                **detail,
-                "deployment": claim.deployment,
-                "previous": claim.previous,
-                "rollback": rollback(self._endpoint_name, claim.previous),
-            },
-        )
+        applied = f"applied: {self._endpoint_name}/{claim.deployment} is the default"
+        evidence = self._evidence(detail, claim.deployment, claim.previous)
+        reason = str(detail.get("reason", ""))
+        _decided(trail, model_id, reason, f"{applied}; {claim.previous} kept", evidence)
         self._delete_beyond_keep(trail, claim)
         return self._result(claim)
 
@@ -323,13 +262,11 @@ class ModelPromoter:
         try:
             existing = self._adapter.deployment_names(endpoint_id)
         except AzureError as error:
-            failed = f"failed: {describe(error)}"
-            trail.record(KIND, "delete-deployment", endpoint_id, why, failed)
+            trail.record(KIND, "delete-deployment", endpoint_id, why, f"failed: {describe(error)}")
             return
-        created = [c.deployment for c in ours if c.deployment]
-        for name in to_delete(
+        for name in plan.to_delete(
             list(existing),
-            created,
+            [c.deployment for c in ours if c.deployment],
             default=claim.deployment,
             previous=claim.previous,
             keep=self._config.keep,
@@ -351,33 +288,13 @@ class ModelPromoter:
         _decided(trail, subject, str(_detail(claim).get("reason", "")), f"failed: {why}")
         return self._not_promoted(claim.previous, "not-promoted:failed", why)
 
-    def _failed(
-        self,
-        trail: Trail,
-        job_name: str,
-        claim: PromotionClaim | None,
-        error: AzureError | JudgedAnswerError,
-    ) -> PromotionResult:
-        """A read or write that failed: transient ones are raised for redelivery (the claim
-        keeps its step), a permanent one ends the promotion (recorded, announced)."""
-        if isinstance(error, _OvertakenError):
-            return self._held(self._claims.promotion(trail.workspace_id, job_name), job_name)
-        if isinstance(error, AzureError) and is_transient(error):
-            raise trail.retry(KIND, job_name, error) from error
-        why = describe(error) if isinstance(error, AzureError) else f"not applied: {error}"
-        current = self._claims.promotion(trail.workspace_id, job_name) if claim else None
-        if current is not None and current.state not in FINAL:
-            return self._end_failed(trail, current, why)
-        _decided(trail, job_name, "promotion could not be decided", f"failed: {why}")
-        return self._not_promoted(None, "not-promoted:failed", why)
-
 
 def _decided(
     trail: Trail, subject: str, reason: str, outcome: str, evidence: dict[str, Any] | None = None
 ) -> None:
     """The promotion's decision, in the ledger and announced (`Model.Promote.*`)."""
     shown = json.dumps(evidence, sort_keys=True) if evidence is not None else ""
-    trail.record(KIND, VERDICT, subject, reason, outcome, evidence=shown)
+    trail.record(KIND, "promote", subject, reason, outcome, evidence=shown)
 
 
 class _OvertakenError(JudgedAnswerError):
@@ -406,19 +323,19 @@ def model_of(deployment: dict[str, Any] | None) -> str | None:
 
 def _model_body(claim: PromotionClaim, detail: dict[str, Any]) -> dict[str, Any]:
     """The model version: the job's model output, tagged with the job and both metric values."""
-    metric = str(detail.get("metric"))
+    metric, job = str(detail.get("metric")), claim.retraining_job
     values = {
-        "retraining-job": claim.retraining_job,
+        "retraining-job": job,
         metric: str(detail.get("candidate")),
         f"previous-{metric}": str(detail.get("current")),
         "previous-deployment": claim.previous,
     }
     return {
         "properties": {
-            "description": f"Retrained by {claim.retraining_job}; promoted by {metric}",
+            "description": f"Retrained by {job}; promoted by {metric}",
             "modelType": str(detail.get("model_type") or "custom_model"),
-            "modelUri": f"azureml://jobs/{claim.retraining_job}/outputs/artifacts/paths/model/",
-            "jobName": claim.retraining_job,
+            "modelUri": f"azureml://jobs/{job}/outputs/artifacts/paths/model/",
+            "jobName": job,
             "tags": values,
             # The metric as a property too: it is what the next promotion compares with.
             "properties": values,
