@@ -153,18 +153,12 @@ class PromotionAdapter:
     def deployment_names(self, endpoint_id: ArmId) -> dict[str, bool]:
         """Each deployment's name, and whether Azure records this app as its creator."""
         client = self._clients.arm_pipeline()
-        items = transport.json_pages(
-            client,
-            client.format_url(f"{quote(endpoint_id)}/deployments"),
-            {"api-version": BATCH_ENDPOINTS_API},
-            what=f"deployments of {endpoint_id}",
-        )
+        url = client.format_url(f"{quote(endpoint_id)}/deployments")
+        what = f"deployments of {endpoint_id}"
+        items = transport.json_pages(client, url, {"api-version": BATCH_ENDPOINTS_API}, what=what)
         app = self._clients.app_identity()
-        return {
-            str(item["name"]): app.created(item.get("systemData"))
-            for item in items
-            if isinstance(item.get("name"), str)
-        }
+        named = [item for item in items if isinstance(item.get("name"), str)]
+        return {str(item["name"]): app.created(item.get("systemData")) for item in named}
 
     @transport.malformed_is_permanent
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:

@@ -68,11 +68,9 @@ def deployment_spec(current: Mapping[str, Any], model_id: str) -> dict[str, Any]
     properties = copy.deepcopy(dict(current.get("properties") or {}))
     properties.pop("provisioningState", None)
     properties["model"] = {"referenceType": "Id", "assetId": model_id}
-    body: dict[str, Any] = {"properties": properties}
-    for name in ("location", "tags", "kind", "sku", "identity"):
-        if current.get(name) is not None:
-            body[name] = copy.deepcopy(current[name])
-    return body
+    fields = ("location", "tags", "kind", "sku", "identity")
+    kept = {name: copy.deepcopy(current[name]) for name in fields if current.get(name) is not None}
+    return {"properties": properties, **kept}
 
 
 def to_delete(
@@ -86,14 +84,10 @@ def to_delete(
     """Deployments beyond `keep`, newest first (default, previous, then `created` from its end),
     that this app created (its ledger says so, never a tag). Never the default."""
     present = {name.lower(): name for name in existing}
-    order: list[str] = []
-    for name in [default, previous, *reversed(created)]:
-        if name and name.lower() in present and name.lower() not in order:
-            order.append(name.lower())
+    newest = dict.fromkeys(name.lower() for name in [default, previous, *reversed(created)] if name)
+    beyond = [name for name in newest if name in present][max(keep, 1) :]
     ours = {name.lower() for name in created}
-    return [
-        present[name] for name in order[max(keep, 1) :] if name in ours and name != default.lower()
-    ]
+    return [present[name] for name in beyond if name in ours and name != default.lower()]
 
 
 def rollback(endpoint: str, previous: str | None) -> str:

@@ -1,12 +1,10 @@
-"""Promote only a better model, between a completed retrain and the scoring after it: the
-`PromotionResult` of `ModelPromoter.promote_after_retrain` says whether to score now, and where.
+"""Promote only a better model, between a completed retrain and the scoring after it.
 
-One promotion row per retraining job (`Claims.claim_promotion`): the delivery that creates it
-promotes, a twin or racing one reads it. Each step moves the row on (`claimed` -> `registered` ->
-`deploying` -> `switched` | `failed`; `skipped` when not better), so a redelivery carries on from
-the step it reached. The previous default deployment stays (rollback: switch back); the app's own
-deployments beyond `PROMOTION_KEEP` are deleted, never the default. Dry-run reads, decides and
-records the plan, writing nothing (no claim either). Every write's intent is in the ledger first.
+One promotion row per retraining job: the delivery that creates it promotes, a twin or racing one
+reads it; each step moves it on (`claimed` -> `registered` -> `deploying` -> `switched` | `failed`,
+or `skipped`), so a redelivery carries on from there. The previous default stays (rollback: switch
+back); the app's own deployments beyond `PROMOTION_KEEP` go, never the default. Dry-run decides
+and records the plan, writing nothing (no claim either). Each write's intent is recorded first.
 """
 
 from __future__ import annotations
@@ -57,14 +55,14 @@ class PromotionResult:
 
     score: bool
     deployment: str | None
-    promoted: bool
     outcome: str
     summary: str
 
     @property
     def note(self) -> str:
         where = self.deployment or "the endpoint's default"
-        model = "the promoted model" if self.promoted else "the current model (not promoted)"
+        promoted = self.outcome == "promoted"
+        model = "the promoted model" if promoted else "the current model (not promoted)"
         return f"{model} on {where}: {self.summary}"
 
 
@@ -92,15 +90,13 @@ class ModelPromoter:
     def _not_promoted(self, previous: str | None, outcome: str, summary: str) -> PromotionResult:
         # Scored (when it is) where it was before: the deployment the app would have used.
         stays = f"; the default stays {previous}" if previous else ""
-        return PromotionResult(
-            self._config.score_when_not_promoted, None, False, outcome, summary + stays
-        )
+        return PromotionResult(self._config.score_when_not_promoted, None, outcome, summary + stays)
 
     def _result(self, claim: PromotionClaim) -> PromotionResult:
         """What a finished promotion row says (nothing read from Azure, nothing announced)."""
         reason = str(_detail(claim).get("reason", ""))
         if claim.state == Step.SWITCHED:
-            return PromotionResult(True, claim.deployment, True, "promoted", reason)
+            return PromotionResult(True, claim.deployment, "promoted", reason)
         return self._not_promoted(claim.previous, f"not-promoted:{claim.state}", reason)
 
     def _held(self, claim: PromotionClaim | None, job_name: str) -> PromotionResult:
@@ -109,7 +105,7 @@ class ModelPromoter:
             return self._result(claim)
         holder = claim.trigger if claim is not None else "another delivery"
         why = f"promotion after {job_name} is being carried out by {holder}"
-        return PromotionResult(False, None, False, "promotion-in-progress", why)
+        return PromotionResult(False, None, "promotion-in-progress", why)
 
     def promote_after_retrain(self, trail: Trail, job_name: str) -> PromotionResult:
         """Promote the model of `job_name` if it is better; the deployment to score on."""
@@ -141,8 +137,7 @@ class ModelPromoter:
             return self._not_promoted(None, "not-promoted:failed", why)
 
     def _decide(self, trail: Trail, job_name: str) -> PromotionResult | PromotionClaim:
-        """Judge, then claim the promotion (`skipped` when not promoted): the claim to carry
-        on, else the result (another delivery's when it claimed first)."""
+        """Judge and claim (`skipped` when not promoted): the claim to carry on, or a result."""
         workspace_id, endpoint_id = trail.workspace_id, self._endpoint_id(trail.workspace_id)
         metric, model_name = self._config.metric, self._config.model_name
         default = default_of(self._adapter.endpoint(endpoint_id))
@@ -195,7 +190,7 @@ class ModelPromoter:
             return self._not_promoted(default, "not-promoted", reason)
         evidence = self._evidence(detail, name, default) | {"model": f"{model_name}:{version}"}
         _decided(trail, job_name, reason, "planned: not applied (dry-run)", evidence)
-        return PromotionResult(True, name, False, "dry-run", f"would promote: {reason}")
+        return PromotionResult(True, name, "dry-run", f"would promote: {reason}")
 
     def _evidence(
         self, detail: dict[str, Any], deployment: str, previous: str | None
@@ -255,10 +250,8 @@ class ModelPromoter:
         recorded, never raised: the promotion stands."""
         endpoint_id = self._endpoint_id(trail.workspace_id)
         why = f"beyond PROMOTION_KEEP={self._config.keep}"
-        ours = sorted(
-            (c for c in self._claims.promotions(trail.workspace_id) if c.state in DEPLOYED),
-            key=lambda c: int(c.version) if c.version.isdigit() else -1,
-        )
+        ours = [c for c in self._claims.promotions(trail.workspace_id) if c.state in DEPLOYED]
+        ours.sort(key=lambda c: int(c.version) if c.version.isdigit() else -1)
         try:
             existing = self._adapter.deployment_names(endpoint_id)
         except AzureError as error:
