@@ -41,10 +41,8 @@ class MachineLearningAdapter:
         client, group, workspace = self._client(workspace_id)
         result = client.private_endpoint_connections.create_or_update(group, workspace, name, body)
         answered = _connection(workspace_id, result)
-        expected_id = f"{workspace_id}/privateEndpointConnections/{name}"
-        check_answer(
-            answered.id, expected_id, "the connection", answered.status.value, status.value
-        )
+        asked = f"{workspace_id}/privateEndpointConnections/{name}"
+        check_answer(answered.id, asked, "the connection", answered.status.value, status.value)
         return answered
 
     @malformed_is_permanent

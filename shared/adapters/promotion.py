@@ -42,9 +42,8 @@ def metric_value(value: Any) -> float | None:
 
 
 class PromotionAdapter:
-    def __init__(self, clients: AzureClients, sleep: Any = time.sleep) -> None:
+    def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
-        self._sleep = sleep
 
     def _send(
         self,
@@ -127,10 +126,8 @@ class PromotionAdapter:
         model_id = f"{workspace_id}/models/{name}/versions/{version}"
         response = self._send("PUT", quote(model_id), MODELS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"model {name}:{version}")
-        if str(answered.get("name")) != version:
-            raise UnexpectedAnswerError(
-                f"registered {name}:{version}, Azure answered {answered.get('name')!r}"
-            )
+        if str(named := answered.get("name")) != version:
+            raise UnexpectedAnswerError(f"registered {name}:{version}, Azure answered {named!r}")
         if someone := not_made_by(self._clients.app_identity(), answered.get("systemData")):
             raise UnexpectedAnswerError(f"model {name}:{version} already exists: {someone}")
         return model_id
@@ -139,9 +136,10 @@ class PromotionAdapter:
     def endpoint(self, endpoint_id: ArmId) -> dict[str, Any]:
         response = self._send("GET", quote(endpoint_id), BATCH_ENDPOINTS_API)
         body = transport.json_object(response, f"batch endpoint {endpoint_id}")
-        if not same_arm_id(str(body.get("id")), endpoint_id):
+        answered = str(body.get("id"))
+        if not same_arm_id(answered, endpoint_id):
             raise UnexpectedAnswerError(
-                f"asked for {endpoint_id}, Azure answered {str(body.get('id'))[:300]!r}"
+                f"asked for {endpoint_id}, Azure answered {answered[:300]!r}"
             )
         return body
 
@@ -171,10 +169,8 @@ class PromotionAdapter:
         path = _deployment(endpoint_id, name)
         response = self._send("PUT", path, BATCH_ENDPOINTS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"deployment {name}")
-        if not same_arm_id(str(answered.get("name")), name):
-            raise UnexpectedAnswerError(
-                f"created deployment {name}, Azure answered {answered.get('name')!r}"
-            )
+        if not same_arm_id(str(named := answered.get("name")), name):
+            raise UnexpectedAnswerError(f"created deployment {name}, Azure answered {named!r}")
 
     def wait_provisioned(self, endpoint_id: ArmId, name: str) -> str:
         """The deployment's `provisioningState` once it ended, or when the wait ran out."""
@@ -185,7 +181,7 @@ class PromotionAdapter:
             state = str(properties.get("provisioningState")) if isinstance(properties, dict) else ""
             if body is None or state in PROVISIONING_DONE or time.monotonic() >= deadline:
                 return state if body is not None else "Missing"
-            self._sleep(PROVISION_POLL_SECONDS)
+            time.sleep(PROVISION_POLL_SECONDS)
 
     @transport.malformed_is_permanent
     def set_default(self, endpoint: Mapping[str, Any], deployment: str) -> None:

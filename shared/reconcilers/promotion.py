@@ -116,11 +116,10 @@ class ModelPromoter:
         ):
             return self._held(claim, job_name)
         try:
-            if claim is None:
-                decided = self._decide(trail, job_name)
-                if isinstance(decided, PromotionResult):
-                    return decided
-                claim = decided
+            decided = claim or self._decide(trail, job_name)
+            if isinstance(decided, PromotionResult):
+                return decided
+            claim = decided
             return self._carry_on(trail, claim)
         except (AzureError, JudgedAnswerError) as error:
             # A transient failure is raised for redelivery (the claim keeps its step); a
