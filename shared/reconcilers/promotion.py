@@ -244,9 +244,8 @@ class ModelPromoter:
         return moved
 
     def _delete_beyond_keep(self, trail: Trail, claim: PromotionClaim) -> None:
-        """The app's own deployments beyond the keep (its ledger and Azure's record of their
-        creator both say so), each deleted and recorded. After the switch, so a failure here is
-        recorded, never raised: the promotion stands."""
+        """The app's own deployments (its ledger and Azure's record of their creator both say so)
+        beyond the keep, deleted after the switch: a failure is recorded, the promotion stands."""
         endpoint_id = self._endpoint_id(trail.workspace_id)
         why = f"beyond PROMOTION_KEEP={self._config.keep}"
         ours = [c for c in self._claims.promotions(trail.workspace_id) if c.state in DEPLOYED]
