@@ -1,11 +1,9 @@
 """Promote only a better model, between a completed retrain and the scoring after it.
 
 One promotion row per retraining job: the delivery that creates it promotes, a twin or racing one
-reads it; each step moves it on (`claimed` -> `registered` -> `deploying` -> `switched` | `failed`,
-or `skipped`), so a redelivery carries on from there. The previous default stays (rollback: switch
-back); the app's own deployments beyond `PROMOTION_KEEP` go, never the default. Dry-run decides
-and records the plan, writing nothing (no claim either). Each write's intent is recorded first.
-"""
+reads it; each `Step` moves the row on, so a redelivery carries on from the step it reached. The
+previous default deployment stays (rollback: switch back). Dry-run decides and records the plan,
+writing nothing (no claim either). Each write's intent is recorded before it."""
 
 from __future__ import annotations
 
@@ -34,7 +32,8 @@ IN_FLIGHT = timedelta(minutes=30)
 
 
 class Step:
-    """Where a promotion stands (the claim row's `State`)."""
+    """Where a promotion stands (the claim row's `State`): `claimed` -> `registered` ->
+    `deploying` -> `switched` | `failed`; `skipped` when not better."""
 
     CLAIMED = "claimed"
     REGISTERED = "registered"
