@@ -203,9 +203,8 @@ class PromotionAdapter:
 
     @transport.malformed_is_permanent
     def delete_deployment(self, endpoint_id: ArmId, name: str) -> None:
-        self._send(
-            "DELETE", _deployment(endpoint_id, name), BATCH_ENDPOINTS_API, ok=(200, 202, 204)
-        )
+        path = _deployment(endpoint_id, name)
+        self._send("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))
 
 
 def _deployment(endpoint_id: ArmId, name: str) -> str:
