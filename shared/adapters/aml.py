@@ -15,15 +15,15 @@ class MachineLearningAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
-    def _operations(self, workspace_id: str) -> Any:
-        return self._clients.machine_learning(
-            subscription_of(workspace_id)
-        ).private_endpoint_connections
+    def _client(self, workspace_id: str) -> tuple[Any, str, str]:
+        """The SDK client of the workspace's subscription, its resource group and its name."""
+        client = self._clients.machine_learning(subscription_of(workspace_id))
+        return client, resource_group_of(workspace_id), name_of(workspace_id)
 
     @malformed_is_permanent
     def list_connections(self, workspace_id: ArmId) -> list[PrivateEndpointConnection]:
-        operations = self._operations(workspace_id)
-        items = operations.list(resource_group_of(workspace_id), name_of(workspace_id))
+        client, group, name = self._client(workspace_id)
+        items = client.private_endpoint_connections.list(group, name)
         return [_connection(workspace_id, item) for item in items]
 
     @malformed_is_permanent
@@ -31,33 +31,25 @@ class MachineLearningAdapter:
         self, workspace_id: ArmId, connection_name: str, status: ConnectionStatus, description: str
     ) -> PrivateEndpointConnection:
         """`UnexpectedAnswerError` when the answer is another connection or not `status`."""
-        from azure.mgmt.machinelearningservices.models import (
-            PrivateEndpointConnection as ConnectionModel,
-        )
-        from azure.mgmt.machinelearningservices.models import PrivateLinkServiceConnectionState
+        from azure.mgmt.machinelearningservices import models
 
         name = child_name(connection_name, "connection", workspace_id)
-        body = ConnectionModel(
-            private_link_service_connection_state=PrivateLinkServiceConnectionState(
-                status=status.value, description=description, actions_required="None"
-            )
+        state = models.PrivateLinkServiceConnectionState(
+            status=status.value, description=description, actions_required="None"
         )
-        result = self._operations(workspace_id).create_or_update(
-            resource_group_of(workspace_id), name_of(workspace_id), name, body
-        )
+        body = models.PrivateEndpointConnection(private_link_service_connection_state=state)
+        client, group, workspace = self._client(workspace_id)
+        result = client.private_endpoint_connections.create_or_update(group, workspace, name, body)
         answered = _connection(workspace_id, result)
-        expected_id = f"{workspace_id}/privateEndpointConnections/{name}"
-        check_answer(
-            answered.id, expected_id, "the connection", answered.status.value, status.value
-        )
+        asked = f"{workspace_id}/privateEndpointConnections/{name}"
+        check_answer(answered.id, asked, "the connection", answered.status.value, status.value)
         return answered
 
     @malformed_is_permanent
     def workspace_tenant(self, workspace_id: ArmId) -> str | None:
         """The tenant of an AML workspace (`properties.tenantId`, else its identity's)."""
-        model = self._clients.machine_learning(subscription_of(workspace_id)).workspaces.get(
-            resource_group_of(workspace_id), name_of(workspace_id)
-        )
+        client, group, name = self._client(workspace_id)
+        model = client.workspaces.get(group, name)
         identity_tenant = getattr(getattr(model, "identity", None), "tenant_id", None)
         values = (getattr(model, "tenant_id", None), identity_tenant)
         return next((value for value in values if isinstance(value, str) and value), None)
@@ -65,12 +57,11 @@ class MachineLearningAdapter:
 
 def _connection(workspace_id: ArmId, item: Any) -> PrivateEndpointConnection:
     state = item.private_link_service_connection_state
-    endpoint = item.private_endpoint
     return PrivateEndpointConnection(
         id=str(item.id or ""),
         name=str(item.name or ""),
         workspace_id=workspace_id,
-        private_endpoint_id=getattr(endpoint, "id", None),
+        private_endpoint_id=getattr(item.private_endpoint, "id", None),
         status=ConnectionStatus.parse(getattr(state, "status", None)),
         description=str(getattr(state, "description", "") or ""),
     )

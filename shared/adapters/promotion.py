@@ -24,6 +24,10 @@ RUN_HISTORY_API = "v1.0"
 MAX_CHILD_RUNS = 20
 # Provisioning ends in one of these; anything else is still going.
 PROVISIONING_DONE = frozenset({"Succeeded", "Failed", "Canceled"})
+# How long one delivery waits for a new deployment to provision; then Event Grid's redelivery
+# (or the timer) reads it again.
+PROVISION_TIMEOUT_SECONDS = 240.0
+PROVISION_POLL_SECONDS = 5.0
 
 
 def metric_value(value: Any) -> float | None:
@@ -38,9 +42,8 @@ def metric_value(value: Any) -> float | None:
 
 
 class PromotionAdapter:
-    def __init__(self, clients: AzureClients, sleep: Any = time.sleep) -> None:
+    def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
-        self._sleep = sleep
 
     def _send(
         self,
@@ -74,43 +77,31 @@ class PromotionAdapter:
     @transport.malformed_is_permanent
     def job_metric(self, workspace_id: ArmId, job_name: str, metric: str) -> float | None:
         """The latest value of `metric` logged by a step of the job, or None."""
-        client = self._clients.arm_pipeline()
-        children = list(
-            transport.json_pages(
-                client,
-                client.format_url(
-                    f"history/v1.0{quote(workspace_id)}/runs/{quote(job_name, safe='')}/children"
-                ),
-                {"api-version": RUN_HISTORY_API},
-                what=f"child runs of {job_name}",
-                max_pages=2,
-            )
-        )
+        client, runs = self._clients.arm_pipeline(), f"{quote(workspace_id)}/runs"
+        url = client.format_url(f"history/v1.0{runs}/{quote(job_name, safe='')}/children")
+        params, what = {"api-version": RUN_HISTORY_API}, f"child runs of {job_name}"
+        children = list(transport.json_pages(client, url, params, what=what, max_pages=2))
         found: float | None = None
         for child in children[:MAX_CHILD_RUNS]:
             run_id = child.get("runId")
             if not isinstance(run_id, str) or not run_id:
                 continue
-            path = f"metric/v2.0{quote(workspace_id)}/runs/{quote(run_id, safe='')}/full"
+            path = f"metric/v2.0{runs}/{quote(run_id, safe='')}/full"
             response = self._send("POST", path, None, body={"metricName": metric}, ok=(200, 404))
             if response.status_code == 404:
                 continue
-            values = transport.json_objects(
-                transport.json_object(response, f"metric {metric} of {run_id}").get("value"),
-                f"metric {metric} of {run_id}",
-            )
+            what = f"metric {metric} of {run_id}"
+            body = transport.json_object(response, what)
+            values = transport.json_objects(body.get("value"), what)
             logged = [metric_value((v.get("data") or {}).get(metric)) for v in values]
-            numbers = [n for n in logged if n is not None]
-            if numbers:
-                found = numbers[-1]
+            found = next((n for n in reversed(logged) if n is not None), found)
         return found
 
     @transport.malformed_is_permanent
     def model(self, workspace_id: ArmId, asset_id: str) -> dict[str, Any] | None:
         """The `properties` of model version `asset_id` when a model of this workspace."""
-        if not same_arm_id(asset_id[: len(workspace_id)], workspace_id) or "/models/" not in (
-            asset_id.lower()
-        ):
+        inside = same_arm_id(asset_id[: len(workspace_id)], workspace_id)
+        if not inside or "/models/" not in asset_id.lower():
             return None
         body = self._get(quote(asset_id), MODELS_API, f"model {asset_id}")
         properties = (body or {}).get("properties")
@@ -121,13 +112,10 @@ class PromotionAdapter:
         """(latestVersion, nextVersion) of the model; (None, None) for a new model."""
         body = self._get(f"{quote(workspace_id)}/models/{quote(name, safe='')}", MODELS_API, name)
         properties = (body or {}).get("properties")
-        if not isinstance(properties, dict):
-            return None, None
-        latest, following = properties.get("latestVersion"), properties.get("nextVersion")
-        return (
-            latest if isinstance(latest, str) else None,
-            following if isinstance(following, str) else None,
-        )
+        found = properties if isinstance(properties, dict) else {}
+        fields = (found.get("latestVersion"), found.get("nextVersion"))
+        latest, following = (value if isinstance(value, str) else None for value in fields)
+        return latest, following
 
     @transport.malformed_is_permanent
     def register(
@@ -138,10 +126,8 @@ class PromotionAdapter:
         model_id = f"{workspace_id}/models/{name}/versions/{version}"
         response = self._send("PUT", quote(model_id), MODELS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"model {name}:{version}")
-        if str(answered.get("name")) != version:
-            raise UnexpectedAnswerError(
-                f"registered {name}:{version}, Azure answered {answered.get('name')!r}"
-            )
+        if str(named := answered.get("name")) != version:
+            raise UnexpectedAnswerError(f"registered {name}:{version}, Azure answered {named!r}")
         if someone := not_made_by(self._clients.app_identity(), answered.get("systemData")):
             raise UnexpectedAnswerError(f"model {name}:{version} already exists: {someone}")
         return model_id
@@ -150,9 +136,10 @@ class PromotionAdapter:
     def endpoint(self, endpoint_id: ArmId) -> dict[str, Any]:
         response = self._send("GET", quote(endpoint_id), BATCH_ENDPOINTS_API)
         body = transport.json_object(response, f"batch endpoint {endpoint_id}")
-        if not same_arm_id(str(body.get("id")), endpoint_id):
+        answered = str(body.get("id"))
+        if not same_arm_id(answered, endpoint_id):
             raise UnexpectedAnswerError(
-                f"asked for {endpoint_id}, Azure answered {str(body.get('id'))[:300]!r}"
+                f"asked for {endpoint_id}, Azure answered {answered[:300]!r}"
             )
         return body
 
@@ -164,18 +151,12 @@ class PromotionAdapter:
     def deployment_names(self, endpoint_id: ArmId) -> dict[str, bool]:
         """Each deployment's name, and whether Azure records this app as its creator."""
         client = self._clients.arm_pipeline()
-        items = transport.json_pages(
-            client,
-            client.format_url(f"{quote(endpoint_id)}/deployments"),
-            {"api-version": BATCH_ENDPOINTS_API},
-            what=f"deployments of {endpoint_id}",
-        )
+        url = client.format_url(f"{quote(endpoint_id)}/deployments")
+        what = f"deployments of {endpoint_id}"
+        items = transport.json_pages(client, url, {"api-version": BATCH_ENDPOINTS_API}, what=what)
         app = self._clients.app_identity()
-        return {
-            str(item["name"]): app.created(item.get("systemData"))
-            for item in items
-            if isinstance(item.get("name"), str)
-        }
+        named = [item for item in items if isinstance(item.get("name"), str)]
+        return {str(item["name"]): app.created(item.get("systemData")) for item in named}
 
     @transport.malformed_is_permanent
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:
@@ -188,54 +169,42 @@ class PromotionAdapter:
         path = _deployment(endpoint_id, name)
         response = self._send("PUT", path, BATCH_ENDPOINTS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"deployment {name}")
-        if not same_arm_id(str(answered.get("name")), name):
-            raise UnexpectedAnswerError(
-                f"created deployment {name}, Azure answered {answered.get('name')!r}"
-            )
+        if not same_arm_id(str(named := answered.get("name")), name):
+            raise UnexpectedAnswerError(f"created deployment {name}, Azure answered {named!r}")
 
-    def wait_provisioned(
-        self, endpoint_id: ArmId, name: str, *, timeout: float, interval: float
-    ) -> str:
-        """The deployment's `provisioningState` once it ended, or when `timeout` ran out."""
-        deadline = time.monotonic() + timeout
+    def wait_provisioned(self, endpoint_id: ArmId, name: str) -> str:
+        """The deployment's `provisioningState` once it ended, or when the wait ran out."""
+        deadline = time.monotonic() + PROVISION_TIMEOUT_SECONDS
         while True:
             body = self.deployment(endpoint_id, name)
             properties = (body or {}).get("properties")
             state = str(properties.get("provisioningState")) if isinstance(properties, dict) else ""
             if body is None or state in PROVISIONING_DONE or time.monotonic() >= deadline:
                 return state if body is not None else "Missing"
-            self._sleep(interval)
+            time.sleep(PROVISION_POLL_SECONDS)
 
     @transport.malformed_is_permanent
     def set_default(self, endpoint: Mapping[str, Any], deployment: str) -> None:
-        properties = {
-            name: value
-            for name, value in dict(endpoint.get("properties") or {}).items()
-            if name not in ("scoringUri", "swaggerUri", "provisioningState")
-        }
+        properties = dict(endpoint.get("properties") or {})
+        for set_by_azure in ("scoringUri", "swaggerUri", "provisioningState"):
+            properties.pop(set_by_azure, None)
         properties["defaults"] = {"deploymentName": deployment}
-        body = {
-            name: endpoint[name]
-            for name in ("location", "tags", "identity", "kind")
-            if endpoint.get(name) is not None
-        }
+        fields = ("location", "tags", "identity", "kind")
+        body = {name: endpoint[name] for name in fields if endpoint.get(name) is not None}
         body["properties"] = properties
-        response = self._send(
-            "PUT", quote(str(endpoint["id"])), BATCH_ENDPOINTS_API, body=body, ok=(200, 201)
-        )
+        path = quote(str(endpoint["id"]))
+        response = self._send("PUT", path, BATCH_ENDPOINTS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"batch endpoint {endpoint['id']}")
-        defaults = (answered.get("properties") or {}).get("defaults") or {}
-        if not same_arm_id(str(defaults.get("deploymentName")), deployment):
+        named = ((answered.get("properties") or {}).get("defaults") or {}).get("deploymentName")
+        if not same_arm_id(str(named), deployment):
             raise UnexpectedAnswerError(
-                f"set the default deployment to {deployment}, Azure answered "
-                f"{defaults.get('deploymentName')!r}"
+                f"set the default deployment to {deployment}, Azure answered {named!r}"
             )
 
     @transport.malformed_is_permanent
     def delete_deployment(self, endpoint_id: ArmId, name: str) -> None:
-        self._send(
-            "DELETE", _deployment(endpoint_id, name), BATCH_ENDPOINTS_API, ok=(200, 202, 204)
-        )
+        path = _deployment(endpoint_id, name)
+        self._send("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))
 
 
 def _deployment(endpoint_id: ArmId, name: str) -> str:

@@ -6,22 +6,16 @@ import copy
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # Azure ML batch deployment names: a letter, then letters, digits and '-', 3 to 32 in all.
 MAX_DEPLOYMENT_NAME = 32
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9-]")
 
 
-@dataclass(frozen=True)
-class Judgement:
+class Judgement(NamedTuple):
     promote: bool
     reason: str
-
-
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
 
 
 def judge(
@@ -34,9 +28,9 @@ def judge(
 ) -> Judgement:
     """Promote only when `candidate` beats `current` by at least `min_delta` and by more than
     nothing; a metric missing (or not finite) on either side is "not promoted", with why."""
-    if candidate is None or not _finite(candidate):
+    if candidate is None or not math.isfinite(candidate):
         return Judgement(False, f"the retraining job logged no finite {metric!r} metric")
-    if current is None or not _finite(current):
+    if current is None or not math.isfinite(current):
         return Judgement(False, f"the current default's model has no finite {metric!r} metric")
     gain = candidate - current if higher_is_better else current - candidate
     shown = f"{metric} {candidate:g} vs {current:g} ({'higher' if higher_is_better else 'lower'}"
@@ -57,9 +51,7 @@ def next_version(latest: str | None, next_hint: str | None) -> str | None:
         return str(int(next_hint))
     if latest is None:
         return "1"
-    if latest.isascii() and latest.isdigit():
-        return str(int(latest) + 1)
-    return None
+    return str(int(latest) + 1) if latest.isascii() and latest.isdigit() else None
 
 
 def deployment_name(endpoint: str, version: str) -> str:
@@ -76,11 +68,9 @@ def deployment_spec(current: Mapping[str, Any], model_id: str) -> dict[str, Any]
     properties = copy.deepcopy(dict(current.get("properties") or {}))
     properties.pop("provisioningState", None)
     properties["model"] = {"referenceType": "Id", "assetId": model_id}
-    body: dict[str, Any] = {"properties": properties}
-    for name in ("location", "tags", "kind", "sku", "identity"):
-        if current.get(name) is not None:
-            body[name] = copy.deepcopy(current[name])
-    return body
+    fields = ("location", "tags", "kind", "sku", "identity")
+    kept = {name: copy.deepcopy(current[name]) for name in fields if current.get(name) is not None}
+    return {"properties": properties, **kept}
 
 
 def to_delete(
@@ -94,14 +84,10 @@ def to_delete(
     """Deployments beyond `keep`, newest first (default, previous, then `created` from its end),
     that this app created (its ledger says so, never a tag). Never the default."""
     present = {name.lower(): name for name in existing}
-    order: list[str] = []
-    for name in [default, previous, *reversed(created)]:
-        if name and name.lower() in present and name.lower() not in order:
-            order.append(name.lower())
+    newest = dict.fromkeys(name.lower() for name in [default, previous, *reversed(created)] if name)
+    beyond = [name for name in newest if name in present][max(keep, 1) :]
     ours = {name.lower() for name in created}
-    return [
-        present[name] for name in order[max(keep, 1) :] if name in ours and name != default.lower()
-    ]
+    return [present[name] for name in beyond if name in ours and name != default.lower()]
 
 
 def rollback(endpoint: str, previous: str | None) -> str:

@@ -1,16 +1,15 @@
 """How a batch scoring job the app started ended, from its event or the sweep's backstop (the event
 may be lost): announced once (`BatchScoring.Completed`, `.Failed` for Failed and Canceled), in
 the ledger and in its scoring-jobs row. Only that row proves the job is the app's (a tag proves
-nothing); the job is read, its status decides. Dry-run is no different: Azure is only read.
-"""
+nothing); the job is read, its status decides. Dry-run is no different: Azure is only read."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from logging import INFO, WARNING
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
@@ -34,29 +33,21 @@ BACKSTOP_LIMIT = 50
 READ_FAILED = "reading the scoring job failed"
 
 
+@dataclass(frozen=True)
 class ScoringOutcomes:
-    def __init__(
-        self,
-        scoring: BatchScoringAdapter,
-        records: ScoringRecords,
-        sink: Recorder,
-        mode: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._scoring = scoring
-        self._records = records
-        self._sink = sink
-        self._mode = mode
-        self._clock = clock
+    scoring: BatchScoringAdapter
+    records: ScoringRecords
+    sink: Recorder
+    mode: str
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def on_finished(self, finished: JobFinished) -> Outcome:
         """The event says a scoring job ended: if the ledger says the app started it, read it."""
         trigger = f"event:{finished.event_id}"
-        record = self._records.job(finished.job_name)
+        record = self.records.job(finished.job_name)
         if record is None or not same_arm_id(record.workspace_id, finished.workspace_id):
-            return Outcome(
-                "ignored", f"job {finished.job_name} is not a scoring job this app started"
-            )
+            why = f"job {finished.job_name} is not a scoring job this app started"
+            return Outcome("ignored", why)
         if record.announced:
             return Outcome("already-recorded", f"scoring job {record.job_name} {record.status}")
         job = self._read(record, trigger)
@@ -72,18 +63,18 @@ class ScoringOutcomes:
 
     def backstop(self, trigger: str) -> None:
         """Announce the unannounced jobs that ended; a transient failure stops the round."""
-        for record in self._records.unannounced(self._clock() - BACKSTOP_WINDOW, BACKSTOP_LIMIT):
+        for record in self.records.unannounced(self.clock() - BACKSTOP_WINDOW, BACKSTOP_LIMIT):
             job = self._read(record, trigger)
             if isinstance(job, ScoringJob) and job.finished:
                 self._announce(record, job, trigger)
 
     def _trail(self, record: JobRecord, trigger: str) -> Trail:
-        return Trail(self._sink, log, self._mode, ArmId(record.workspace_id), trigger)
+        return Trail(self.sink, log, self.mode, ArmId(record.workspace_id), trigger)
 
     def _read(self, record: JobRecord, trigger: str) -> ScoringJob | Outcome:
         trail, name = self._trail(record, trigger), record.job_name
         try:
-            return self._scoring.get_job(trail.workspace_id, name)
+            return self.scoring.get_job(trail.workspace_id, name)
         except ResourceNotFoundError:
             return Outcome("invalid", f"scoring job {name} no longer exists")
         except AzureError as error:
@@ -100,7 +91,7 @@ class ScoringOutcomes:
 
     def _announce(self, record: JobRecord, job: ScoringJob, trigger: str) -> Outcome:
         key = f"scoring-outcome:{record.workspace_id.lower()}|{record.job_name.lower()}"
-        first = self._sink.first_time(key)
+        first = self.sink.first_time(key)
         if first:
             verdict = "completed" if job.status == "Completed" else "failed"
             evidence = {
@@ -120,10 +111,9 @@ class ScoringOutcomes:
                 + (f": {job.error}" if job.error else ""),
                 noted(f"ended {job.status}"),
                 evidence=json.dumps(evidence),
-                level=INFO if verdict == "completed" else WARNING,
+                level=logging.INFO if verdict == "completed" else logging.WARNING,
             )
         # After the announcement: a row left unmarked is read again by the backstop, which marks it.
-        self._records.job_ended(record.job_name, job.status, announced=True)
-        if not first:
-            return Outcome("already-recorded", f"scoring job {job.name} {job.status}")
-        return Outcome(f"scoring-{job.status.lower()}", f"scoring job {job.name} {job.status}")
+        self.records.job_ended(record.job_name, job.status, announced=True)
+        state = f"scoring-{job.status.lower()}" if first else "already-recorded"
+        return Outcome(state, f"scoring job {job.name} {job.status}")
