@@ -20,9 +20,9 @@ from shared.claims import Busy, Claims, Mismatch, Owned, Replay, ScoringKey
 from shared.config import batch_endpoint_workspace
 from shared.logs import decision_log
 from shared.model import JudgedAnswerError
-from shared.scoring import problems
 from shared.scoring.inputs import AllowedInputs, input_not_allowed
 from shared.scoring.openapi import RETRY_AFTER_SECONDS
+from shared.scoring.problems import NOT_STARTED_BY_YOU, Problem
 from shared.scoring.records import JobRecord, ScoringRecords
 from shared.scoring.requests import RefusedError
 
@@ -81,11 +81,8 @@ class ClaimHeldError(RefusedError):
     """Another holder of the key is starting the job right now."""
 
     def __init__(self, holder: str) -> None:
-        super().__init__(
-            problems.unavailable(
-                "a request with the same Idempotency-Key is being submitted", _BUSY_RETRY_AFTER
-            )
-        )
+        detail = "a request with the same Idempotency-Key is being submitted"
+        super().__init__(Problem("unavailable", detail, retry_after=_BUSY_RETRY_AFTER))
         self.holder = holder
 
 
@@ -105,18 +102,18 @@ def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
     from shared.adapters.errors import describe, is_transient
 
     if isinstance(error, ScoringUriRejectedError):
-        problem = problems.unprocessable("endpoint", str(error))
+        problem = Problem("not-allowed", str(error), "endpoint")
     elif isinstance(error, UnexpectedResponseError | JudgedAnswerError):
         # JudgedAnswerError: the answer shows another job or endpoint than asked; not ours.
-        problem = problems.bad_gateway(str(error))
+        problem = Problem("azure-refused", str(error))
     elif not isinstance(error, AzureError):
         raise error
     elif is_transient(error):
-        problem = problems.unavailable(f"{what}: {describe(error)}", _retry_after(error))
+        problem = Problem("unavailable", f"{what}: {describe(error)}", None, _retry_after(error))
     elif isinstance(error, HttpResponseError) and error.status_code in (400, 404, 409, 422):
-        problem = problems.unprocessable(field, f"{what}: {describe(error)}")
+        problem = Problem("not-allowed", f"{what}: {describe(error)}", field)
     else:
-        problem = problems.bad_gateway(f"{what}: {describe(error)}")
+        problem = Problem("azure-refused", f"{what}: {describe(error)}")
     raise RefusedError(problem) from error
 
 
@@ -146,7 +143,7 @@ class ScoringStarter:
         workspace_id = batch_endpoint_workspace(order.endpoint_id) or order.endpoint_id
         reason = input_not_allowed(order.scoring_input.path, workspace_id, self._inputs)
         if reason is not None:
-            raise RefusedError(problems.unprocessable("input.path", f"the input path {reason}"))
+            raise RefusedError("not-allowed", f"the input path {reason}", "input.path")
         claim = None
         if order.key is not None and not self._dry_run:
             outcome = self._claims.claim_scoring(order.key, now=self._clock())
@@ -155,11 +152,8 @@ class ScoringStarter:
                     outcome.job_name, "Accepted", outcome.endpoint_id, outcome.workspace_id, True
                 )
             if isinstance(outcome, Mismatch):
-                raise RefusedError(
-                    problems.key_reused(
-                        "this Idempotency-Key started a different request within 24 hours"
-                    )
-                )
+                detail = "this Idempotency-Key started a different request within 24 hours"
+                raise RefusedError("idempotency-key-reused", detail, "Idempotency-Key")
             if isinstance(outcome, Busy):
                 raise ClaimHeldError(outcome.holder)
             claim = outcome
@@ -209,19 +203,14 @@ class ScoringStarter:
         # The URI the job would be sent to must pass before anything else, dry-run too.
         self._scoring.scoring_origin(endpoint)
         deployment = order.deployment
-        if deployment is not None:
-            if not self._scoring.deployment_exists(order.endpoint_id, deployment):
-                raise RefusedError(
-                    problems.unprocessable(
-                        "deployment", "the endpoint has no deployment of that name"
-                    )
-                )
-        elif endpoint.default_deployment is None:
-            raise RefusedError(
-                problems.unprocessable(
-                    "deployment", "the endpoint has no default deployment: name one in `deployment`"
-                )
-            )
+        if deployment is None and endpoint.default_deployment is None:
+            detail = "the endpoint has no default deployment: name one in `deployment`"
+            raise RefusedError("not-allowed", detail, "deployment")
+        if deployment is not None and not self._scoring.deployment_exists(
+            order.endpoint_id, deployment
+        ):
+            detail = "the endpoint has no deployment of that name"
+            raise RefusedError("not-allowed", detail, "deployment")
         return endpoint, deployment
 
     def _record(
@@ -279,13 +268,12 @@ class ScoringStarter:
         # A job started after a retrain has no caller: no HTTP caller ever sees it. Another
         # caller's job is as unknown as a job that does not exist.
         if record is None or not record.caller or record.caller != principal:
-            raise RefusedError(problems.not_found("no scoring job of that name was started by you"))
+            raise RefusedError(NOT_STARTED_BY_YOU)
         try:
             job = self._scoring.get_job(ArmId(record.workspace_id), record.job_name)
         except ResourceNotFoundError:
-            raise RefusedError(
-                problems.not_found("the job no longer exists in its workspace")
-            ) from None
+            detail = "the job no longer exists in its workspace"
+            raise RefusedError("not-found", detail, "job_name") from None
         except Exception as error:
             _refuse(error, field="job_name", what="reading the scoring job")
         if job.finished and record.status != job.status:
