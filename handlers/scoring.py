@@ -26,32 +26,11 @@ from shared.adapters.errors import describe, is_transient
 from shared.config import Settings, get_settings
 from shared.logs import decision_log
 from shared.planning.retraining import scoring_tags
+from shared.scoring import openapi, problems
 from shared.scoring.contract import JOB_NAME_PATTERN
-from shared.scoring.openapi import (
-    API_PREFIX,
-    JOB_ROUTE,
-    JOBS_ROUTE,
-    RETRY_AFTER_SECONDS,
-    SPEC_ROUTE,
-    build_spec,
-)
-from shared.scoring.problems import (
-    AUTH_NOT_CONFIGURED,
-    NOT_STARTED_BY_YOU,
-    PROBLEM_CONTENT_TYPE,
-    UNAUTHENTICATED,
-    Problem,
-)
+from shared.scoring.problems import Problem
 from shared.scoring.records import REQUEST_KIND, RequestRecord, tracking_fields
-from shared.scoring.requests import (
-    Caller,
-    RefusedError,
-    authorize,
-    caller_of,
-    idempotency_key,
-    parse_body,
-    validate,
-)
+from shared.scoring.requests import Caller, RefusedError, authorize, caller_of
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +47,17 @@ def _json(
 
 def _problem(problem: Problem) -> func.HttpResponse:
     retry = {"Retry-After": str(problem.retry_after)} if problem.retry_after else {}
-    headers = {"Content-Type": PROBLEM_CONTENT_TYPE, **retry}
-    return _json(problem.status, problem.body(), headers, PROBLEM_CONTENT_TYPE)
+    headers = {"Content-Type": problems.PROBLEM_CONTENT_TYPE, **retry}
+    return _json(problem.status, problem.body(), headers, problems.PROBLEM_CONTENT_TYPE)
 
 
 def _accepted(settings: Settings, body: dict[str, Any]) -> func.HttpResponse:
     """202 for a running job, with its Location and statusUrl: on the app's own host name
     (API_HOSTNAME, else the platform's WEBSITE_HOSTNAME), relative without one; never the
     request's Host."""
-    path = f"{API_PREFIX}/{JOBS_ROUTE}/{quote(body['name'], safe='')}"
+    path = f"{openapi.API_PREFIX}/{openapi.JOBS_ROUTE}/{quote(body['name'], safe='')}"
     url = f"https://{settings.api_host}{path}" if settings.api_host else path
-    headers = {"Location": url, "Retry-After": str(RETRY_AFTER_SECONDS)}
+    headers = {"Location": url, "Retry-After": str(openapi.RETRY_AFTER_SECONDS)}
     return _json(202, {**body, "statusUrl": url}, headers)
 
 
@@ -97,14 +76,14 @@ def _serve(
                 "(WEBSITE_AUTH_ENABLED)",
                 function,
             )
-            return _problem(AUTH_NOT_CONFIGURED)
+            return _problem(problems.AUTH_NOT_CONFIGURED)
         try:
             return handle(req, settings)
         except AzureError as error:
             # Adapter errors never get here (the starter refuses with them): this is the table.
             unavailable = f"the ledger is unavailable: {describe(error)}"
             problem = (
-                Problem("unavailable", unavailable, None, RETRY_AFTER_SECONDS)
+                Problem("unavailable", unavailable, None, openapi.RETRY_AFTER_SECONDS)
                 if is_transient(error)
                 else Problem("internal-error", "the app could not use its ledger; its log says why")
             )
@@ -158,7 +137,8 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
     from shared.adapters.batch_scoring import ScoringInput
     from shared.claims import idempotent_scoring
     from shared.runtime import runtime
-    from shared.scoring.service import DryRun, ScoringOrder
+    from shared.scoring.requests import idempotency_key, parse_body, validate
+    from shared.scoring.service import ScoringOrder, Started
 
     caller = caller_of(req.headers)
     record = _received("start_scoring", caller)
@@ -193,9 +173,9 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
         outcome = runtime().scoring.start(order)
     except RefusedError as refused:
         return _refuse(record, refused.problem)
-    if isinstance(outcome, DryRun):
+    if not isinstance(outcome, Started):
         _audit(record, outcome="dry-run", http_status=200)
-        return _json(200, {"dryRun": True, "wouldSubmit": outcome.would_submit})
+        return _json(200, {"dryRun": True, "wouldSubmit": outcome})
     if not outcome.replayed:
         decision_log(
             log,
@@ -224,7 +204,7 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
     try:
         principal = authorize(caller, settings.scoring_allowed_callers)
         if not _JOB_NAME.fullmatch(job_name):
-            raise RefusedError(NOT_STARTED_BY_YOU)
+            raise RefusedError(problems.NOT_STARTED_BY_YOU)
         started, job = runtime().scoring.status(job_name, principal)
     except RefusedError as refused:
         shown = job_name if _JOB_NAME.fullmatch(job_name) else "(not a job name)"
@@ -251,14 +231,14 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
 def _openapi_spec(req: func.HttpRequest, settings: Settings) -> func.HttpResponse:
     """The Swagger 2.0 description of these functions, for any authenticated caller."""
     if not caller_of(req.headers).authenticated:
-        return _problem(UNAUTHENTICATED)
-    return _json(200, build_spec(host=settings.api_host))
+        return _problem(problems.UNAUTHENTICATED)
+    return _json(200, openapi.build_spec(host=settings.api_host))
 
 
 for _name, _route, _method, _handle in (
-    ("start_scoring", JOBS_ROUTE, "POST", _start_scoring),
-    ("get_scoring_job", JOB_ROUTE, "GET", _get_scoring_job),
-    ("openapi_spec", SPEC_ROUTE, "GET", _openapi_spec),
+    ("start_scoring", openapi.JOBS_ROUTE, "POST", _start_scoring),
+    ("get_scoring_job", openapi.JOB_ROUTE, "GET", _get_scoring_job),
+    ("openapi_spec", openapi.SPEC_ROUTE, "GET", _openapi_spec),
 ):
     bp.function_name(_name)(
         bp.route(route=_route, methods=[_method], auth_level=func.AuthLevel.ANONYMOUS)(

@@ -17,16 +17,17 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
 JOB_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
 
 
-def _field(summary: str, kind: str = "string", **schema: Any) -> dict[str, Any]:
+def field(summary: str, kind: str = "string", **schema: Any) -> dict[str, Any]:
+    """A property's (or a parameter's) schema, with its caption for the Logic Apps designer."""
     return {"type": kind, **schema, "x-ms-summary": summary}
 
 
 # What a started job and an ended one have in common.
 _JOB = {
-    "name": _field("Job name"),
-    "status": _field("Status"),
-    "endpoint": _field("Batch endpoint ID"),
-    "workspace": _field("Workspace ID"),
+    "name": field("Job name"),
+    "status": field("Status"),
+    "endpoint": field("Batch endpoint ID"),
+    "workspace": field("Workspace ID"),
 }
 DEFINITIONS: dict[str, dict[str, Any]] = {
     "ScoringRequest": {
@@ -35,14 +36,14 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "required": ["endpoint", "input"],
         "additionalProperties": False,
         "properties": {
-            "endpoint": _field(
+            "endpoint": field(
                 "Batch endpoint",
                 minLength=1,
                 maxLength=1024,
                 description="A batch endpoint in SCORING_ALLOWED_ENDPOINTS: its ARM ID, or "
                 "its name when exactly one allowed endpoint has it.",
             ),
-            "deployment": _field(
+            "deployment": field(
                 "Deployment",
                 minLength=1,
                 maxLength=255,
@@ -58,10 +59,10 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "required": ["type", "path"],
         "additionalProperties": False,
         "properties": {
-            "type": _field(
+            "type": field(
                 "Input type", enum=list(INPUT_TYPES), description="A folder or a single file."
             ),
-            "path": _field(
+            "path": field(
                 "Input path",
                 minLength=1,
                 maxLength=MAX_INPUT_PATH,
@@ -77,7 +78,7 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "type": "object",
         "description": "A scoring job that was started (or found again by its Idempotency-Key).",
         "required": ["name", "status", "endpoint", "workspace", "statusUrl"],
-        "properties": _JOB | {"statusUrl": _field("Status URL", format="uri")},
+        "properties": _JOB | {"statusUrl": field("Status URL", format="uri")},
     },
     "ScoringJob": {
         "type": "object",
@@ -85,12 +86,12 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "required": ["name", "status", "endpoint", "workspace"],
         "properties": _JOB
         | {
-            "status": _field("Status", enum=["Completed", "Failed", "Canceled"]),
-            "deployment": _field("Deployment"),
-            "startTime": _field("Start time"),
-            "endTime": _field("End time"),
-            "outputs": _field("Outputs", "object"),
-            "error": _field("Error"),
+            "status": field("Status", enum=["Completed", "Failed", "Canceled"]),
+            "deployment": field("Deployment"),
+            "startTime": field("Start time"),
+            "endTime": field("End time"),
+            "outputs": field("Outputs", "object"),
+            "error": field("Error"),
         },
     },
     "ScoringDryRun": {
@@ -98,8 +99,8 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "description": "AUTOMATION_MODE=dry-run: what would have been submitted; nothing was.",
         "required": ["dryRun", "wouldSubmit"],
         "properties": {
-            "dryRun": _field("Dry run", "boolean"),
-            "wouldSubmit": _field("Would submit", "object"),
+            "dryRun": field("Dry run", "boolean"),
+            "wouldSubmit": field("Would submit", "object"),
         },
     },
     "Problem": {
@@ -107,11 +108,11 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "description": "RFC 9457 problem details.",
         "required": ["type", "title", "status", "detail"],
         "properties": {
-            "type": _field("Problem type"),
-            "title": _field("Title"),
-            "status": _field("HTTP status", "integer"),
-            "detail": _field("Detail"),
-            "field": _field("Field at fault"),
+            "type": field("Problem type"),
+            "title": field("Title"),
+            "status": field("HTTP status", "integer"),
+            "detail": field("Detail"),
+            "field": field("Field at fault"),
         },
     },
 }

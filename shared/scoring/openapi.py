@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from shared.scoring.contract import DEFINITIONS, JOB_NAME_PATTERN
+from shared.scoring.contract import DEFINITIONS, JOB_NAME_PATTERN, field
 
 API_PREFIX = "/api"
 JOBS_ROUTE = "scoring-jobs"
@@ -95,15 +95,12 @@ def build_spec(*, host: str | None) -> dict[str, Any]:
                     "the first request's job and starts nothing.",
                     "x-ms-summary": "Start scoring",
                     "parameters": [
-                        {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": False,
-                            "type": "string",
-                            "maxLength": 255,
-                            "description": "Makes retries safe, e.g. @{workflow().run.name}.",
-                            "x-ms-summary": "Idempotency key",
-                        },
+                        {"name": "Idempotency-Key", "in": "header", "required": False}
+                        | field(
+                            "Idempotency key",
+                            maxLength=255,
+                            description="Makes retries safe, e.g. @{workflow().run.name}.",
+                        ),
                         {
                             "name": "body",
                             "in": "body",
@@ -131,15 +128,12 @@ def build_spec(*, host: str | None) -> dict[str, Any]:
                     "Failed or Canceled), times and outputs or error once it has ended.",
                     "x-ms-summary": "Get scoring job",
                     "parameters": [
-                        {
-                            "name": "job_name",
-                            "in": "path",
-                            "required": True,
-                            "type": "string",
-                            "pattern": JOB_NAME_PATTERN,
-                            "description": "The job's name, as start_scoring returned it.",
-                            "x-ms-summary": "Job name",
-                        }
+                        {"name": "job_name", "in": "path", "required": True}
+                        | field(
+                            "Job name",
+                            pattern=JOB_NAME_PATTERN,
+                            description="The job's name, as start_scoring returned it.",
+                        )
                     ],
                     "responses": {
                         "200": _response("The job has ended.", "ScoringJob"),

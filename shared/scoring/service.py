@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -27,12 +27,7 @@ from shared.scoring.records import JobRecord, ScoringRecords
 from shared.scoring.requests import RefusedError
 
 if TYPE_CHECKING:
-    from shared.adapters.batch_scoring import (
-        BatchEndpoint,
-        BatchScoringAdapter,
-        ScoringInput,
-        ScoringJob,
-    )
+    from shared.adapters import batch_scoring as bs
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +43,7 @@ class ScoringOrder:
 
     endpoint_id: ArmId
     deployment: str | None
-    scoring_input: ScoringInput
+    scoring_input: bs.ScoringInput
     tags: dict[str, str]
     trigger: str
     # None: nothing to claim (an HTTP request without Idempotency-Key: a fresh request ID).
@@ -70,13 +65,6 @@ class Started:
     deployment: str | None = None
 
 
-@dataclass(frozen=True)
-class DryRun:
-    """What would have been started (AUTOMATION_MODE=dry-run)."""
-
-    would_submit: dict[str, Any]
-
-
 class ClaimHeldError(RefusedError):
     """Another holder of the key is starting the job right now."""
 
@@ -84,13 +72,6 @@ class ClaimHeldError(RefusedError):
         detail = "a request with the same Idempotency-Key is being submitted"
         super().__init__(Problem("unavailable", detail, retry_after=_BUSY_RETRY_AFTER))
         self.holder = holder
-
-
-def _retry_after(error: BaseException) -> int:
-    """Azure's Retry-After when it gave one (capped), else the default."""
-    headers = getattr(getattr(error, "response", None), "headers", None) or {}
-    value = str(headers.get("Retry-After", "")).strip()
-    return max(1, min(int(value), _MAX_RETRY_AFTER)) if value.isdigit() else RETRY_AFTER_SECONDS
 
 
 def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
@@ -101,6 +82,7 @@ def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
     from shared.adapters.batch_scoring import ScoringUriRejectedError, UnexpectedResponseError
     from shared.adapters.errors import describe, is_transient
 
+    detail = f"{what}: {describe(error)}"
     if isinstance(error, ScoringUriRejectedError):
         problem = Problem("not-allowed", str(error), "endpoint")
     elif isinstance(error, UnexpectedResponseError | JudgedAnswerError):
@@ -109,48 +91,43 @@ def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
     elif not isinstance(error, AzureError):
         raise error
     elif is_transient(error):
-        problem = Problem("unavailable", f"{what}: {describe(error)}", None, _retry_after(error))
+        # Azure's Retry-After when it gave one (capped), else the default.
+        headers = getattr(getattr(error, "response", None), "headers", None) or {}
+        value = str(headers.get("Retry-After", "")).strip()
+        wait = max(1, min(int(value), _MAX_RETRY_AFTER)) if value.isdigit() else RETRY_AFTER_SECONDS
+        problem = Problem("unavailable", detail, None, wait)
     elif isinstance(error, HttpResponseError) and error.status_code in (400, 404, 409, 422):
-        problem = Problem("not-allowed", f"{what}: {describe(error)}", field)
+        problem = Problem("not-allowed", detail, field)
     else:
-        problem = Problem("azure-refused", f"{what}: {describe(error)}")
+        problem = Problem("azure-refused", detail)
     raise RefusedError(problem) from error
 
 
+@dataclass
 class ScoringStarter:
-    def __init__(
-        self,
-        scoring: BatchScoringAdapter,
-        claims: Claims,
-        records: ScoringRecords,
-        inputs: AllowedInputs,
-        *,
-        dry_run: bool,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._scoring = scoring
-        self._claims = claims
-        self.records = records
-        self._inputs = inputs
-        self._dry_run = dry_run
-        self._clock = clock
+    _scoring: bs.BatchScoringAdapter
+    _claims: Claims
+    records: ScoringRecords
+    _inputs: AllowedInputs
+    _: KW_ONLY
+    dry_run: bool
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def start(
         self, order: ScoringOrder, *, before_submit: Callable[[], None] | None = None
-    ) -> Started | DryRun:
+    ) -> Started | dict[str, Any]:
         """Start `order`'s job (once per key), or raise `RefusedError`; `before_submit` runs
-        right before the job is sent (an intent row)."""
+        right before the job is sent (an intent row). In dry-run, what would be sent."""
         workspace_id = batch_endpoint_workspace(order.endpoint_id) or order.endpoint_id
         reason = input_not_allowed(order.scoring_input.path, workspace_id, self._inputs)
         if reason is not None:
             raise RefusedError("not-allowed", f"the input path {reason}", "input.path")
         claim = None
-        if order.key is not None and not self._dry_run:
-            outcome = self._claims.claim_scoring(order.key, now=self._clock())
+        if order.key is not None and not self.dry_run:
+            outcome = self._claims.claim_scoring(order.key, now=self.clock())
             if isinstance(outcome, Replay):
-                return Started(
-                    outcome.job_name, "Accepted", outcome.endpoint_id, outcome.workspace_id, True
-                )
+                ids = outcome.endpoint_id, outcome.workspace_id
+                return Started(outcome.job_name, "Accepted", *ids, replayed=True)
             if isinstance(outcome, Mismatch):
                 detail = "this Idempotency-Key started a different request within 24 hours"
                 raise RefusedError("idempotency-key-reused", detail, "Idempotency-Key")
@@ -158,21 +135,30 @@ class ScoringStarter:
                 raise ClaimHeldError(outcome.holder)
             claim = outcome
         try:
-            endpoint, deployment = self._endpoint(order)
+            endpoint = self._scoring.get_endpoint(order.endpoint_id)
+            # The URI the job would be sent to must pass before anything else, dry-run too.
+            self._scoring.scoring_origin(endpoint)
+            deployment = order.deployment
+            if deployment is None and endpoint.default_deployment is None:
+                detail = "the endpoint has no default deployment: name one in `deployment`"
+                raise RefusedError("not-allowed", detail, "deployment")
+            if deployment is not None and not self._scoring.deployment_exists(
+                order.endpoint_id, deployment
+            ):
+                detail = "the endpoint has no deployment of that name"
+                raise RefusedError("not-allowed", detail, "deployment")
         except BaseException as error:
             # Nothing was sent with the claim's request ID: a corrected request may use the key.
             self._settle_failure(claim, error, self._claims.forget_scoring)
             _refuse(error, field="endpoint", what="reading the batch endpoint")
-        if self._dry_run:
-            return DryRun(
-                {
-                    "endpoint": endpoint.id,
-                    "workspace": endpoint.workspace_id,
-                    "scoringUri": endpoint.scoring_uri,
-                    "deployment": deployment or endpoint.default_deployment,
-                    "input": {"type": order.scoring_input.kind, "path": order.scoring_input.path},
-                }
-            )
+        if self.dry_run:
+            return {
+                "endpoint": endpoint.id,
+                "workspace": endpoint.workspace_id,
+                "scoringUri": endpoint.scoring_uri,
+                "deployment": deployment or endpoint.default_deployment,
+                "input": {"type": order.scoring_input.kind, "path": order.scoring_input.path},
+            }
         try:
             if before_submit is not None:
                 before_submit()
@@ -198,43 +184,28 @@ class ScoringStarter:
         if claim is not None and not (claim.key.redelivered and is_transient(error)):
             settle(claim)
 
-    def _endpoint(self, order: ScoringOrder) -> tuple[BatchEndpoint, str | None]:
-        endpoint = self._scoring.get_endpoint(order.endpoint_id)
-        # The URI the job would be sent to must pass before anything else, dry-run too.
-        self._scoring.scoring_origin(endpoint)
-        deployment = order.deployment
-        if deployment is None and endpoint.default_deployment is None:
-            detail = "the endpoint has no default deployment: name one in `deployment`"
-            raise RefusedError("not-allowed", detail, "deployment")
-        if deployment is not None and not self._scoring.deployment_exists(
-            order.endpoint_id, deployment
-        ):
-            detail = "the endpoint has no deployment of that name"
-            raise RefusedError("not-allowed", detail, "deployment")
-        return endpoint, deployment
-
     def _record(
         self,
         order: ScoringOrder,
-        endpoint: BatchEndpoint,
+        endpoint: bs.BatchEndpoint,
         deployment: str | None,
-        job: ScoringJob,
+        job: bs.ScoringJob,
         claim: Owned | None,
     ) -> Started:
         from azure.core.exceptions import AzureError
 
         record = JobRecord(
-            job_name=job.name,
-            workspace_id=endpoint.workspace_id,
-            endpoint_id=endpoint.id,
-            deployment=deployment or job.deployment or endpoint.default_deployment,
-            input_type=order.scoring_input.kind,
-            input_path=order.scoring_input.path,
-            caller=order.caller,
-            workflow_run_id=order.tracking.get("workflow_run_id") or None,
-            client_tracking_id=order.tracking.get("client_tracking_id") or None,
-            idempotency_key=order.idempotency_key,
-            status=job.status,
+            job.name,
+            endpoint.workspace_id,
+            endpoint.id,
+            deployment or job.deployment or endpoint.default_deployment,
+            order.scoring_input.kind,
+            order.scoring_input.path,
+            order.caller,
+            order.tracking.get("workflow_run_id") or None,
+            order.tracking.get("client_tracking_id") or None,
+            order.idempotency_key,
+            job.status,
         )
         try:
             # The job row first: a claim never points at a job the app cannot report on.
@@ -256,11 +227,10 @@ class ScoringStarter:
                 extra=order.tracking,
             )
             raise
-        return Started(
-            job.name, job.status, endpoint.id, endpoint.workspace_id, False, record.deployment
-        )
+        deployment = record.deployment
+        return Started(job.name, job.status, endpoint.id, endpoint.workspace_id, False, deployment)
 
-    def status(self, job_name: str, principal: str) -> tuple[JobRecord, ScoringJob]:
+    def status(self, job_name: str, principal: str) -> tuple[JobRecord, bs.ScoringJob]:
         """The job `job_name` if this caller started it through the API, else a 404 refusal."""
         from azure.core.exceptions import ResourceNotFoundError
 
