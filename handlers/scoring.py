@@ -140,32 +140,28 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
     from shared.scoring.requests import idempotency_key, parse_body, validate
     from shared.scoring.service import ScoringOrder, Started
 
-    caller = caller_of(req.headers)
-    record = _received("start_scoring", caller)
+    record = _received("start_scoring", caller := caller_of(req.headers))
+    run, tracked = caller.workflow_run_id, caller.client_tracking_id
+    tracking = tracking_fields(run, tracked)
     try:
         principal = authorize(caller, settings.scoring_allowed_callers)
         record = replace(record, caller=principal)
         key = idempotency_key(req.headers)
         record = replace(record, idempotency_key=key)
         document = parse_body(req.headers.get("content-type"), req.get_body())
-        request = validate(
-            document, settings.scoring_allowed_endpoints, settings.scoring_allowed_inputs
-        )
+        allowed = settings.scoring_allowed_endpoints, settings.scoring_allowed_inputs
+        request = validate(document, *allowed)
         # Validated, so free of query strings: the input may be recorded from here on.
         record = replace(record, endpoint_id=request.endpoint_id, input_path=request.input_path)
-        tracking = tracking_fields(caller.workflow_run_id, caller.client_tracking_id)
+        tags = scoring_tags("http", caller=principal, workflowRunId=run, clientTrackingId=tracked)
+        claim = idempotent_scoring(principal, key, request.fingerprint()) if key else None
         order = ScoringOrder(
             request.endpoint_id,
             request.deployment,
             ScoringInput(request.input_type, request.input_path),
-            scoring_tags(
-                "http",
-                caller=principal,
-                workflowRunId=caller.workflow_run_id,
-                clientTrackingId=caller.client_tracking_id,
-            ),
+            tags,
             "http:start_scoring",
-            idempotent_scoring(principal, key, request.fingerprint()) if key else None,
+            claim,
             principal,
             tracking,
             key,
@@ -179,8 +175,7 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
     if not outcome.replayed:
         decision_log(
             log,
-            f"started for caller {principal} (workflow run {caller.workflow_run_id}, "
-            f"tracking id {caller.client_tracking_id})",
+            f"started for caller {principal} (workflow run {run}, tracking id {tracked})",
             trigger="http:start_scoring",
             workspace_id=outcome.workspace_id,
             kind="batch-scoring",
@@ -209,12 +204,8 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
     except RefusedError as refused:
         shown = job_name if _JOB_NAME.fullmatch(job_name) else "(not a job name)"
         return _refuse(replace(record, job_name=shown), refused.problem)
-    body: dict[str, Any] = {
-        "name": started.job_name,
-        "status": job.status,
-        "endpoint": started.endpoint_id,
-        "workspace": started.workspace_id,
-    }
+    body: dict[str, Any] = {"name": started.job_name, "status": job.status}
+    body |= {"endpoint": started.endpoint_id, "workspace": started.workspace_id}
     if not job.finished:
         return _accepted(settings, body)
     body.update(

@@ -103,8 +103,7 @@ def check_scoring_uri(uri: str, domain: str) -> str:
 
 
 def raise_for_status(response: Any) -> None:
-    """Raise azure-core's error for a failed response as the generated SDKs do, with ARM's error
-    body parsed."""
+    """Raise azure-core's error for a failed response as generated SDKs do (ARM's error body)."""
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,
@@ -165,8 +164,7 @@ class BatchScoringAdapter:
         properties = _properties(body, f"batch endpoint {endpoint_id}")
         defaults = properties.get("defaults")
         default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
-        answered_id = body.get("id")
-        answered_name = body.get("name")
+        answered_id, answered_name = body.get("id"), body.get("name")
         if not same_arm_id(str(answered_name), name_of(endpoint_id)) or (
             answered_id is not None and not same_arm_id(str(answered_id), endpoint_id)
         ):
@@ -220,14 +218,11 @@ class BatchScoringAdapter:
             # OREP's header, and the spelling azure-ai-ml sends (recorded file 12).
             "Repeatability-Request-ID": request_id,
             "repeatability_request-id": request_id,
-        }
-        if deployment:
-            headers["azureml-model-deployment"] = deployment
+        } | ({"azureml-model-deployment": deployment} if deployment else {})
         request = HttpRequest("POST", endpoint.scoring_uri, headers=headers, json=body)
+        # The repeatability ID makes the POST safe to retry on any transient status.
         response = self._clients.batch_scoring(origin).send_request(
-            # The repeatability ID makes the POST safe to retry on any transient status.
-            request,
-            retry_on_methods=["POST"],
+            request, retry_on_methods=["POST"]
         )
         if response.status_code not in (200, 201, 202):
             raise_for_status(response)

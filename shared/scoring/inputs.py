@@ -42,7 +42,7 @@ FORMS = (
 
 
 def input_path_problem(path: str) -> str | None:
-    """Why `path` may not be a scoring input, or None when it may."""
+    """Why `path` may not be a scoring input (its form only), or None when it may."""
     if len(path) > MAX_INPUT_PATH:
         return f"may be at most {MAX_INPUT_PATH} characters"
     if "?" in path or "#" in path:
@@ -55,15 +55,14 @@ def input_path_problem(path: str) -> str | None:
     if "\\" in path:
         return "must not contain a backslash"
     match = _DATASTORE.fullmatch(path) or _STORAGE.fullmatch(path)
-    if match is None or not match.group("path"):
-        if _ASSET.fullmatch(path):
-            return None
-        return f"is not one of the accepted forms: {FORMS}"
-    return _path_problem(match.group("path"))
+    if match is not None and match.group("path"):
+        return _path_problem(match.group("path"))
+    return None if _ASSET.fullmatch(path) else f"is not one of the accepted forms: {FORMS}"
 
 
 def _path_problem(relative: str) -> str | None:
-    if _BAD_ESCAPE.search(relative):
+    # A '%' not followed by two hex digits: storage would refuse the URL or read it otherwise.
+    if re.search(r"%(?![0-9A-Fa-f]{2})", relative):
         return "must percent-encode as '%' and two hex digits"
     segments = [_decoded(segment) for segment in relative.split("/")]
     if any(segment is None for segment in segments):
@@ -77,10 +76,6 @@ def _path_problem(relative: str) -> str | None:
     if "//" in "/" + relative:
         return "must not have an empty path segment"
     return None
-
-
-# A '%' not followed by two hex digits: storage would refuse the URL or read it otherwise.
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def _decoded(segment: str) -> str | None:

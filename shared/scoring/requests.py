@@ -88,9 +88,8 @@ def _object_ids(encoded: str) -> set[str]:
         principal = json.loads(base64.b64decode(encoded.strip(), validate=True))
     except (binascii.Error, ValueError, RecursionError):
         return set()
-    if not isinstance(principal, dict) or principal.get("auth_typ") != "aad":
-        return set()
-    claims = principal.get("claims")
+    aad = isinstance(principal, dict) and principal.get("auth_typ") == "aad"
+    claims = principal.get("claims") if aad else None
     if not isinstance(claims, list) or not all(isinstance(claim, dict) for claim in claims):
         return set()
     # A value that is not ASCII text can equal no header: kept as "" so that it spoils the set.
@@ -123,20 +122,15 @@ def caller_of(headers: Mapping[str, str]) -> Caller:
 
 def authorize(caller: Caller, allowed: frozenset[str]) -> str:
     """The caller's normalised object ID, or `RefusedError` (401 unless authenticated, 403 when
-    not allowed).
-
-    The headers are trusted because App Service authentication sets them and strips any the
-    client sent; the functions serve only while the platform reports it on (infra/ configures
-    it, and a test keeps it configured).
-    """
+    not allowed). The headers are trusted because App Service authentication sets them and
+    strips any the client sent; the functions serve only while the platform reports it on."""
     if caller.principal_id is None or not caller.authenticated:
         raise RefusedError(UNAUTHENTICATED)
     # Exactly an object ID as Entra ID writes it (any case). uuid.UUID alone would also take
     # braces, `urn:uuid:` prefixes and hyphens anywhere, none of which the platform sends.
-    if not _OBJECT_ID.fullmatch(caller.principal_id):
-        raise RefusedError(FORBIDDEN)
-    principal = str(uuid.UUID(caller.principal_id))
-    if principal not in allowed:
+    if not _OBJECT_ID.fullmatch(caller.principal_id) or (
+        (principal := str(uuid.UUID(caller.principal_id))) not in allowed
+    ):
         raise RefusedError(FORBIDDEN)
     return principal
 
