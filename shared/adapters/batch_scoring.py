@@ -29,7 +29,7 @@ BATCH_ENDPOINTS_API = "2023-10-01"
 JOBS_API = "2024-04-01"
 # azure-ai-ml names a single input after its type (recorded files 12-14).
 _INPUT_KEYS = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
-_JOB_PARTS = ("properties", "outputs", "tags", "error")
+_JOB_PARTS = ("properties", "outputs", "tags", "error", "startTime", "endTime")
 
 
 class ScoringUriRejectedError(JudgedAnswerError):
@@ -265,16 +265,11 @@ def job_from_arm(workspace_id: ArmId, body: Mapping[str, Any]) -> ScoringJob:
     name = _require_str(body, "name", "job")
     properties = _properties(body, f"job {name}")
     status = _require_str(properties, "status", f"job {name}")
-    run, outputs, tags, error = (properties.get(key) for key in _JOB_PARTS)
+    run, outputs, tags, error, start, end = (properties.get(key) for key in _JOB_PARTS)
     run = run if isinstance(run, dict) else {}
     if isinstance(error, dict):
         message = error.get("message") or error.get("code")
         error = str(message) if message else json.dumps(error)[:500]
-    times = {
-        key: value
-        for key in ("startTime", "endTime")
-        if isinstance(value := properties.get(key), str)
-    }
     endpoint_name = run.get("azureml.endpointname")
     return ScoringJob(
         name=name,
@@ -282,8 +277,8 @@ def job_from_arm(workspace_id: ArmId, body: Mapping[str, Any]) -> ScoringJob:
         status=status,
         endpoint_id=f"{workspace_id}/batchEndpoints/{endpoint_name}" if endpoint_name else None,
         deployment=run.get("azureml.deploymentname") or None,
-        start_time=times.get("startTime"),
-        end_time=times.get("endTime"),
+        start_time=start if isinstance(start, str) else None,
+        end_time=end if isinstance(end, str) else None,
         outputs=dict(outputs) if isinstance(outputs, dict) else {},
         error=error if isinstance(error, str) and error else None,
         tags={str(k): str(v) for k, v in tags.items() if isinstance(v, str | int | float)}

@@ -120,7 +120,6 @@ class ScoringRecords:
         self._table.upsert_entity(bounded_entity(row), mode=UpdateMode.MERGE)
 
     def job(self, job_name: str) -> JobRecord | None:
-        """The job the app started under this name, or None."""
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
