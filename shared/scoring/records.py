@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.bounds import bounded_entity, table_key
+from shared.config import batch_endpoint_workspace
 from shared.ledger import column, columns, newest_first_key
 from shared.logs import decision_log
 
@@ -162,14 +163,13 @@ class ScoringRecords:
         from shared.adapters.errors import describe
 
         refused = record.outcome == "refused"
-        marker = record.endpoint_id.lower().find("/batchendpoints/")
 
         def line(message: str, outcome: str, level: int) -> None:
             decision_log(
                 log,
                 message,
                 trigger=f"http:{record.function}",
-                workspace_id=record.endpoint_id[:marker] if marker > 0 else "",
+                workspace_id=batch_endpoint_workspace(record.endpoint_id) or "",
                 kind=REQUEST_KIND,
                 verdict=record.outcome,
                 outcome=outcome,
