@@ -178,13 +178,12 @@ def input_not_allowed(path: str, workspace_id: str, allowed: AllowedInputs) -> s
         location.store[1] or workspace_id, workspace_id
     ):
         return "names a datastore of another workspace than the job's"
-    if not allowed.prefixes:
-        if location.store[0] == "datastore":
-            return None
-        return (
-            "is not a datastore path of the job's workspace (SCORING_ALLOWED_INPUTS is empty: "
-            "only those are read)"
-        )
-    if any(location.within(prefix, workspace_id) for prefix in allowed.prefixes):
+    if allowed.prefixes:
+        inside = any(location.within(prefix, workspace_id) for prefix in allowed.prefixes)
+        return None if inside else "is not under any prefix of SCORING_ALLOWED_INPUTS"
+    if location.store[0] == "datastore":
         return None
-    return "is not under any prefix of SCORING_ALLOWED_INPUTS"
+    return (
+        "is not a datastore path of the job's workspace (SCORING_ALLOWED_INPUTS is empty: "
+        "only those are read)"
+    )
