@@ -26,27 +26,11 @@ from shared.adapters.errors import describe, is_transient
 from shared.config import Settings, get_settings
 from shared.logs import decision_log
 from shared.planning.retraining import scoring_tags
-from shared.scoring import problems
+from shared.scoring import openapi, problems
 from shared.scoring.contract import JOB_NAME_PATTERN
-from shared.scoring.openapi import (
-    API_PREFIX,
-    JOB_ROUTE,
-    JOBS_ROUTE,
-    RETRY_AFTER_SECONDS,
-    SPEC_ROUTE,
-    build_spec,
-)
-from shared.scoring.problems import PROBLEM_CONTENT_TYPE, Problem
+from shared.scoring.problems import Problem
 from shared.scoring.records import REQUEST_KIND, RequestRecord, tracking_fields
-from shared.scoring.requests import (
-    Caller,
-    RefusedError,
-    authorize,
-    caller_of,
-    idempotency_key,
-    parse_body,
-    validate,
-)
+from shared.scoring.requests import Caller, RefusedError, authorize, caller_of
 
 log = logging.getLogger(__name__)
 
@@ -55,29 +39,25 @@ bp = func.Blueprint()
 _JOB_NAME = re.compile(JOB_NAME_PATTERN)
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
-    return func.HttpResponse(
-        json.dumps(body), status_code=status, mimetype="application/json", headers=headers
-    )
+def _json(
+    status: int, body: Any, headers: dict[str, str] | None = None, kind: str = "application/json"
+) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype=kind, headers=headers)
 
 
 def _problem(problem: Problem) -> func.HttpResponse:
-    headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after else {}
-    return func.HttpResponse(
-        json.dumps(problem.body()),
-        status_code=problem.status,
-        mimetype=PROBLEM_CONTENT_TYPE,
-        headers={"Content-Type": PROBLEM_CONTENT_TYPE, **headers},
-    )
+    retry = {"Retry-After": str(problem.retry_after)} if problem.retry_after else {}
+    headers = {"Content-Type": problems.PROBLEM_CONTENT_TYPE, **retry}
+    return _json(problem.status, problem.body(), headers, problems.PROBLEM_CONTENT_TYPE)
 
 
 def _accepted(settings: Settings, body: dict[str, Any]) -> func.HttpResponse:
     """202 for a running job, with its Location and statusUrl: on the app's own host name
     (API_HOSTNAME, else the platform's WEBSITE_HOSTNAME), relative without one; never the
     request's Host."""
-    path = f"{API_PREFIX}/{JOBS_ROUTE}/{quote(body['name'], safe='')}"
+    path = f"{openapi.API_PREFIX}/{openapi.JOBS_ROUTE}/{quote(body['name'], safe='')}"
     url = f"https://{settings.api_host}{path}" if settings.api_host else path
-    headers = {"Location": url, "Retry-After": str(RETRY_AFTER_SECONDS)}
+    headers = {"Location": url, "Retry-After": str(openapi.RETRY_AFTER_SECONDS)}
     return _json(202, {**body, "statusUrl": url}, headers)
 
 
@@ -96,16 +76,16 @@ def _serve(
                 "(WEBSITE_AUTH_ENABLED)",
                 function,
             )
-            return _problem(problems.auth_not_configured())
+            return _problem(problems.AUTH_NOT_CONFIGURED)
         try:
             return handle(req, settings)
         except AzureError as error:
             # Adapter errors never get here (the starter refuses with them): this is the table.
             unavailable = f"the ledger is unavailable: {describe(error)}"
             problem = (
-                problems.unavailable(unavailable, RETRY_AFTER_SECONDS)
+                Problem("unavailable", unavailable, None, openapi.RETRY_AFTER_SECONDS)
                 if is_transient(error)
-                else problems.internal("the app could not use its ledger; its log says why")
+                else Problem("internal-error", "the app could not use its ledger; its log says why")
             )
             decision_log(
                 log,
@@ -119,9 +99,8 @@ def _serve(
             return _problem(problem)
         except Exception:
             log.exception("[http:%s] the request failed", function)
-            return _problem(
-                problems.internal("the app failed to handle the request; its log says why")
-            )
+            detail = "the app failed to handle the request; its log says why"
+            return _problem(Problem("internal-error", detail))
 
     serve.__name__ = serve.__qualname__ = function
     return serve
@@ -129,38 +108,27 @@ def _serve(
 
 def _received(function: str, caller: Caller) -> RequestRecord:
     """Log a request's arrival; the record of what it came to (refused until it is more)."""
+    run, tracking = caller.workflow_run_id, caller.client_tracking_id
     decision_log(
         log,
-        f"caller {caller.principal_id}, workflow run {caller.workflow_run_id}, "
-        f"client tracking id {caller.client_tracking_id}",
+        f"caller {caller.principal_id}, workflow run {run}, client tracking id {tracking}",
         trigger=f"http:{function}",
         kind=REQUEST_KIND,
         verdict="received",
-        extra=tracking_fields(caller.workflow_run_id, caller.client_tracking_id),
+        extra=tracking_fields(run, tracking),
     )
-    return RequestRecord(
-        function=function,
-        outcome="refused",
-        http_status=0,
-        caller=caller.principal_id,
-        workflow_run_id=caller.workflow_run_id,
-        client_tracking_id=caller.client_tracking_id,
-    )
+    return RequestRecord(function, "refused", 0, caller.principal_id, run, tracking)
+
+
+def _audit(record: RequestRecord, **answer: Any) -> None:
+    from shared.runtime import runtime
+
+    runtime().scoring.records.audit(replace(record, **answer), log)
 
 
 def _refuse(record: RequestRecord, problem: Problem) -> func.HttpResponse:
-    from shared.runtime import runtime
-
-    runtime().scoring.records.audit(
-        replace(
-            record,
-            http_status=problem.status,
-            problem_type=problem.type,
-            field=problem.field or "",
-            detail=problem.detail,
-        ),
-        log,
-    )
+    fault = {"problem_type": problem.type, "field": problem.field or "", "detail": problem.detail}
+    _audit(record, http_status=problem.status, **fault)
     return _problem(problem)
 
 
@@ -169,50 +137,45 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
     from shared.adapters.batch_scoring import ScoringInput
     from shared.claims import idempotent_scoring
     from shared.runtime import runtime
-    from shared.scoring.service import DryRun, ScoringOrder
+    from shared.scoring.requests import idempotency_key, parse_body, validate
+    from shared.scoring.service import ScoringOrder, Started
 
-    starter = runtime().scoring
-    caller = caller_of(req.headers)
-    record = _received("start_scoring", caller)
+    record = _received("start_scoring", caller := caller_of(req.headers))
+    run, tracked = caller.workflow_run_id, caller.client_tracking_id
+    tracking = tracking_fields(run, tracked)
     try:
         principal = authorize(caller, settings.scoring_allowed_callers)
         record = replace(record, caller=principal)
         key = idempotency_key(req.headers)
         record = replace(record, idempotency_key=key)
         document = parse_body(req.headers.get("content-type"), req.get_body())
-        request = validate(
-            document, settings.scoring_allowed_endpoints, settings.scoring_allowed_inputs
-        )
+        allowed = settings.scoring_allowed_endpoints, settings.scoring_allowed_inputs
+        request = validate(document, *allowed)
         # Validated, so free of query strings: the input may be recorded from here on.
         record = replace(record, endpoint_id=request.endpoint_id, input_path=request.input_path)
-        tracking = tracking_fields(caller.workflow_run_id, caller.client_tracking_id)
+        tags = scoring_tags("http", caller=principal, workflowRunId=run, clientTrackingId=tracked)
+        claim = idempotent_scoring(principal, key, request.fingerprint()) if key else None
         order = ScoringOrder(
             request.endpoint_id,
             request.deployment,
             ScoringInput(request.input_type, request.input_path),
-            scoring_tags(
-                "http",
-                caller=principal,
-                workflowRunId=caller.workflow_run_id,
-                clientTrackingId=caller.client_tracking_id,
-            ),
+            tags,
             "http:start_scoring",
-            idempotent_scoring(principal, key, request.fingerprint()) if key else None,
+            claim,
             principal,
             tracking,
             key,
         )
-        outcome = starter.start(order)
+        outcome = runtime().scoring.start(order)
     except RefusedError as refused:
         return _refuse(record, refused.problem)
-    if isinstance(outcome, DryRun):
-        starter.records.audit(replace(record, outcome="dry-run", http_status=200), log)
-        return _json(200, {"dryRun": True, "wouldSubmit": outcome.would_submit})
+    if not isinstance(outcome, Started):
+        _audit(record, outcome="dry-run", http_status=200)
+        return _json(200, {"dryRun": True, "wouldSubmit": outcome})
     if not outcome.replayed:
         decision_log(
             log,
-            f"started for caller {principal} (workflow run {caller.workflow_run_id}, "
-            f"tracking id {caller.client_tracking_id})",
+            f"started for caller {principal} (workflow run {run}, tracking id {tracked})",
             trigger="http:start_scoring",
             workspace_id=outcome.workspace_id,
             kind="batch-scoring",
@@ -222,9 +185,7 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
             extra=tracking,
         )
     started = "replayed" if outcome.replayed else "started"
-    starter.records.audit(
-        replace(record, outcome=started, http_status=202, job_name=outcome.name), log
-    )
+    _audit(record, outcome=started, http_status=202, job_name=outcome.name)
     body = {"name": outcome.name, "status": outcome.status, "endpoint": outcome.endpoint_id}
     return _accepted(settings, {**body, "workspace": outcome.workspace_id})
 
@@ -233,24 +194,18 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
     """A job started through this API: 202 while it runs, 200 once it has ended, else 404."""
     from shared.runtime import runtime
 
-    starter = runtime().scoring
-    caller = caller_of(req.headers)
-    record = _received("get_scoring_job", caller)
+    record = _received("get_scoring_job", caller := caller_of(req.headers))
     job_name = req.route_params.get("job_name", "")
     try:
         principal = authorize(caller, settings.scoring_allowed_callers)
         if not _JOB_NAME.fullmatch(job_name):
-            raise RefusedError(problems.not_found("no scoring job of that name was started by you"))
-        started, job = starter.status(job_name, principal)
+            raise RefusedError(problems.NOT_STARTED_BY_YOU)
+        started, job = runtime().scoring.status(job_name, principal)
     except RefusedError as refused:
         shown = job_name if _JOB_NAME.fullmatch(job_name) else "(not a job name)"
         return _refuse(replace(record, job_name=shown), refused.problem)
-    body: dict[str, Any] = {
-        "name": started.job_name,
-        "status": job.status,
-        "endpoint": started.endpoint_id,
-        "workspace": started.workspace_id,
-    }
+    body: dict[str, Any] = {"name": started.job_name, "status": job.status}
+    body |= {"endpoint": started.endpoint_id, "workspace": started.workspace_id}
     if not job.finished:
         return _accepted(settings, body)
     body.update(
@@ -267,14 +222,14 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
 def _openapi_spec(req: func.HttpRequest, settings: Settings) -> func.HttpResponse:
     """The Swagger 2.0 description of these functions, for any authenticated caller."""
     if not caller_of(req.headers).authenticated:
-        return _problem(problems.unauthenticated())
-    return _json(200, build_spec(host=settings.api_host))
+        return _problem(problems.UNAUTHENTICATED)
+    return _json(200, openapi.build_spec(host=settings.api_host))
 
 
 for _name, _route, _method, _handle in (
-    ("start_scoring", JOBS_ROUTE, "POST", _start_scoring),
-    ("get_scoring_job", JOB_ROUTE, "GET", _get_scoring_job),
-    ("openapi_spec", SPEC_ROUTE, "GET", _openapi_spec),
+    ("start_scoring", openapi.JOBS_ROUTE, "POST", _start_scoring),
+    ("get_scoring_job", openapi.JOB_ROUTE, "GET", _get_scoring_job),
+    ("openapi_spec", openapi.SPEC_ROUTE, "GET", _openapi_spec),
 ):
     bp.function_name(_name)(
         bp.route(route=_route, methods=[_method], auth_level=func.AuthLevel.ANONYMOUS)(

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
 BATCH_ENDPOINTS_API = "2023-10-01"
 JOBS_API = "2024-04-01"
-FINISHED_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 # azure-ai-ml names a single input after its type (recorded files 12-14).
-_INPUT_KEYS = {"uri_folder": ("UriFolder", "UriFolder"), "uri_file": ("UriFile", "UriFile")}
+_INPUT_KEYS = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
+_JOB_PARTS = ("properties", "outputs", "tags", "error", "startTime", "endTime")
 
 
 class ScoringUriRejectedError(JudgedAnswerError):
@@ -75,7 +75,7 @@ class ScoringJob:
 
     @property
     def finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
+        return self.status in ("Completed", "Failed", "Canceled")
 
 
 def check_scoring_uri(uri: str, domain: str) -> str:
@@ -103,8 +103,7 @@ def check_scoring_uri(uri: str, domain: str) -> str:
 
 
 def raise_for_status(response: Any) -> None:
-    """Raise azure-core's error for a failed response as the generated SDKs do, with ARM's error
-    body parsed."""
+    """Raise azure-core's error for a failed response as generated SDKs do (ARM's error body)."""
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,
@@ -143,25 +142,6 @@ def _json(response: Any, what: str) -> dict[str, Any]:
     return body
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _string_map(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): str(v) for k, v in value.items() if isinstance(v, str | int | float)}
-
-
-def _error_text(value: Any) -> str | None:
-    if isinstance(value, dict):
-        message = value.get("message") or value.get("code")
-        return str(message) if message else json.dumps(value)[:500]
-    if isinstance(value, str) and value:
-        return value
-    return None
-
-
 class BatchScoringAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
@@ -184,8 +164,7 @@ class BatchScoringAdapter:
         properties = _properties(body, f"batch endpoint {endpoint_id}")
         defaults = properties.get("defaults")
         default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
-        answered_id = body.get("id")
-        answered_name = body.get("name")
+        answered_id, answered_name = body.get("id"), body.get("name")
         if not same_arm_id(str(answered_name), name_of(endpoint_id)) or (
             answered_id is not None and not same_arm_id(str(answered_id), endpoint_id)
         ):
@@ -226,13 +205,11 @@ class BatchScoringAdapter:
         second one, so the POST may be retried like a PUT."""
         from azure.core.rest import HttpRequest
 
-        origin = check_scoring_uri(
-            endpoint.scoring_uri, self._clients.settings.aml_inference_domain
-        )
-        key, input_type = _INPUT_KEYS[scoring_input.kind]
+        origin = self.scoring_origin(endpoint)
+        key = _INPUT_KEYS[scoring_input.kind]
         body = {
             "properties": {
-                "inputData": {key: {"jobInputType": input_type, "uri": scoring_input.path}},
+                "inputData": {key: {"jobInputType": key, "uri": scoring_input.path}},
                 "tags": dict(tags),
             }
         }
@@ -241,35 +218,20 @@ class BatchScoringAdapter:
             # OREP's header, and the spelling azure-ai-ml sends (recorded file 12).
             "Repeatability-Request-ID": request_id,
             "repeatability_request-id": request_id,
-        }
-        if deployment:
-            headers["azureml-model-deployment"] = deployment
+        } | ({"azureml-model-deployment": deployment} if deployment else {})
         request = HttpRequest("POST", endpoint.scoring_uri, headers=headers, json=body)
+        # The repeatability ID makes the POST safe to retry on any transient status.
         response = self._clients.batch_scoring(origin).send_request(
-            # The repeatability ID makes the POST safe to retry on any transient status.
-            request,
-            retry_on_methods=["POST"],
+            request, retry_on_methods=["POST"]
         )
         if response.status_code not in (200, 201, 202):
             raise_for_status(response)
         reply = _json(response, f"scoring job on {endpoint.name}")
         name = _require_str(reply, "name", f"scoring job on {endpoint.name}")
-        properties = _properties(reply, f"scoring job {name}")
-        job_id = str(reply.get("id") or "")
-        _check_started_job(endpoint, name, job_id)
-        used = deployment
-        marker = "/deployments/"
-        if marker in job_id.lower():
-            used = job_id[job_id.lower().index(marker) + len(marker) :].split("/", 1)[0]
-        return ScoringJob(
-            name=name,
-            workspace_id=endpoint.workspace_id,
-            status=str(properties.get("status") or "NotStarted"),
-            endpoint_id=endpoint.id,
-            deployment=used or endpoint.default_deployment,
-            error=_error_text(properties.get("error")),
-            tags=_string_map(properties.get("tags")) or dict(tags),
-        )
+        status = _properties(reply, f"scoring job {name}").get("status") or "NotStarted"
+        used = _started_deployment(endpoint, name, str(reply.get("id") or ""))
+        deployment = used or endpoint.default_deployment
+        return ScoringJob(name, endpoint.workspace_id, str(status), endpoint.id, deployment)
 
     @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, job_name: str) -> ScoringJob:
@@ -281,10 +243,11 @@ class BatchScoringAdapter:
         return job
 
 
-def _check_started_job(endpoint: BatchEndpoint, name: str, job_id: str) -> None:
-    """The scoring URI's answer is the job asked for: a plain job name, and an ID that names a
-    job of this endpoint (`<endpoint>/deployments/<d>/jobs/<name>`), so of the configured
-    workspace. Anything else is not applied (`UnexpectedAnswerError`)."""
+def _started_deployment(endpoint: BatchEndpoint, name: str, job_id: str) -> str:
+    """The deployment of the job the scoring URI answered with, when it is the job asked for: a
+    plain job name, and an ID that names a job of this endpoint (`<endpoint>/deployments/<d>/
+    jobs/<name>`), so of the configured workspace. Anything else is not applied
+    (`UnexpectedAnswerError`)."""
     # A job name becomes a URL segment and a ledger key: anything else is refused, not used.
     if not JOB_NAME.fullmatch(name):
         raise UnexpectedAnswerError(f"scoring job name {name[:100]!r} is not a plain job name")
@@ -294,6 +257,7 @@ def _check_started_job(endpoint: BatchEndpoint, name: str, job_id: str) -> None:
         raise UnexpectedAnswerError(
             f"scoring job {name} was asked of {endpoint.id}; Azure answered ID {job_id[:300]!r}"
         )
+    return parts[0]
 
 
 def job_from_arm(workspace_id: ArmId, body: Mapping[str, Any]) -> ScoringJob:
@@ -301,19 +265,23 @@ def job_from_arm(workspace_id: ArmId, body: Mapping[str, Any]) -> ScoringJob:
     name = _require_str(body, "name", "job")
     properties = _properties(body, f"job {name}")
     status = _require_str(properties, "status", f"job {name}")
-    raw_run = properties.get("properties")
-    run: dict[str, Any] = raw_run if isinstance(raw_run, dict) else {}
+    run, outputs, tags, error, start, end = (properties.get(key) for key in _JOB_PARTS)
+    run = run if isinstance(run, dict) else {}
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("code")
+        error = str(message) if message else json.dumps(error)[:500]
     endpoint_name = run.get("azureml.endpointname")
-    outputs = properties.get("outputs")
     return ScoringJob(
         name=name,
         workspace_id=workspace_id,
         status=status,
         endpoint_id=f"{workspace_id}/batchEndpoints/{endpoint_name}" if endpoint_name else None,
         deployment=run.get("azureml.deploymentname") or None,
-        start_time=_text(properties.get("startTime")),
-        end_time=_text(properties.get("endTime")),
+        start_time=start if isinstance(start, str) else None,
+        end_time=end if isinstance(end, str) else None,
         outputs=dict(outputs) if isinstance(outputs, dict) else {},
-        error=_error_text(properties.get("error")),
-        tags=_string_map(properties.get("tags")),
+        error=error if isinstance(error, str) and error else None,
+        tags={str(k): str(v) for k, v in tags.items() if isinstance(v, str | int | float)}
+        if isinstance(tags, dict)
+        else {},
     )

@@ -16,6 +16,19 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
 # `shared.ml_events.JOB_NAME` (which allows '.'): every job started must be one it can report on.
 JOB_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
 
+
+def field(summary: str, kind: str = "string", **schema: Any) -> dict[str, Any]:
+    """A property's (or a parameter's) schema, with its caption for the Logic Apps designer."""
+    return {"type": kind, **schema, "x-ms-summary": summary}
+
+
+# What a started job and an ended one have in common.
+_JOB = {
+    "name": field("Job name"),
+    "status": field("Status"),
+    "endpoint": field("Batch endpoint ID"),
+    "workspace": field("Workspace ID"),
+}
 DEFINITIONS: dict[str, dict[str, Any]] = {
     "ScoringRequest": {
         "type": "object",
@@ -23,22 +36,20 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "required": ["endpoint", "input"],
         "additionalProperties": False,
         "properties": {
-            "endpoint": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 1024,
-                "description": "A batch endpoint in SCORING_ALLOWED_ENDPOINTS: its ARM ID, or "
+            "endpoint": field(
+                "Batch endpoint",
+                minLength=1,
+                maxLength=1024,
+                description="A batch endpoint in SCORING_ALLOWED_ENDPOINTS: its ARM ID, or "
                 "its name when exactly one allowed endpoint has it.",
-                "x-ms-summary": "Batch endpoint",
-            },
-            "deployment": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 255,
-                "pattern": NAME_PATTERN,
-                "description": "A deployment of the endpoint; the endpoint's default if absent.",
-                "x-ms-summary": "Deployment",
-            },
+            ),
+            "deployment": field(
+                "Deployment",
+                minLength=1,
+                maxLength=255,
+                pattern=NAME_PATTERN,
+                description="A deployment of the endpoint; the endpoint's default if absent.",
+            ),
             "input": {"$ref": "#/definitions/ScoringInput"},
         },
     },
@@ -48,55 +59,39 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "required": ["type", "path"],
         "additionalProperties": False,
         "properties": {
-            "type": {
-                "type": "string",
-                "enum": list(INPUT_TYPES),
-                "description": "A folder or a single file.",
-                "x-ms-summary": "Input type",
-            },
-            "path": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": MAX_INPUT_PATH,
-                "pattern": r"^(azureml://datastores/|azureml:|https://)[^?#\s\\]+$",
-                "description": "azureml://datastores/<datastore>/paths/<path> or https://"
+            "type": field(
+                "Input type", enum=list(INPUT_TYPES), description="A folder or a single file."
+            ),
+            "path": field(
+                "Input path",
+                minLength=1,
+                maxLength=MAX_INPUT_PATH,
+                pattern=r"^(azureml://datastores/|azureml:|https://)[^?#\s\\]+$",
+                description="azureml://datastores/<datastore>/paths/<path> or https://"
                 "<account>.blob.core.windows.net/<container>/<path> (or .dfs.), under a prefix "
                 "of SCORING_ALLOWED_INPUTS (empty: a datastore of the endpoint's workspace); no "
                 "query string (never a SAS token), no '..'.",
-                "x-ms-summary": "Input path",
-            },
+            ),
         },
     },
     "ScoringJobAccepted": {
         "type": "object",
         "description": "A scoring job that was started (or found again by its Idempotency-Key).",
         "required": ["name", "status", "endpoint", "workspace", "statusUrl"],
-        "properties": {
-            "name": {"type": "string", "x-ms-summary": "Job name"},
-            "status": {"type": "string", "x-ms-summary": "Status"},
-            "endpoint": {"type": "string", "x-ms-summary": "Batch endpoint ID"},
-            "workspace": {"type": "string", "x-ms-summary": "Workspace ID"},
-            "statusUrl": {"type": "string", "format": "uri", "x-ms-summary": "Status URL"},
-        },
+        "properties": _JOB | {"statusUrl": field("Status URL", format="uri")},
     },
     "ScoringJob": {
         "type": "object",
         "description": "A scoring job that has ended: Completed, Failed or Canceled.",
         "required": ["name", "status", "endpoint", "workspace"],
-        "properties": {
-            "name": {"type": "string", "x-ms-summary": "Job name"},
-            "status": {
-                "type": "string",
-                "enum": ["Completed", "Failed", "Canceled"],
-                "x-ms-summary": "Status",
-            },
-            "endpoint": {"type": "string", "x-ms-summary": "Batch endpoint ID"},
-            "workspace": {"type": "string", "x-ms-summary": "Workspace ID"},
-            "deployment": {"type": "string", "x-ms-summary": "Deployment"},
-            "startTime": {"type": "string", "x-ms-summary": "Start time"},
-            "endTime": {"type": "string", "x-ms-summary": "End time"},
-            "outputs": {"type": "object", "x-ms-summary": "Outputs"},
-            "error": {"type": "string", "x-ms-summary": "Error"},
+        "properties": _JOB
+        | {
+            "status": field("Status", enum=["Completed", "Failed", "Canceled"]),
+            "deployment": field("Deployment"),
+            "startTime": field("Start time"),
+            "endTime": field("End time"),
+            "outputs": field("Outputs", "object"),
+            "error": field("Error"),
         },
     },
     "ScoringDryRun": {
@@ -104,8 +99,8 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "description": "AUTOMATION_MODE=dry-run: what would have been submitted; nothing was.",
         "required": ["dryRun", "wouldSubmit"],
         "properties": {
-            "dryRun": {"type": "boolean", "x-ms-summary": "Dry run"},
-            "wouldSubmit": {"type": "object", "x-ms-summary": "Would submit"},
+            "dryRun": field("Dry run", "boolean"),
+            "wouldSubmit": field("Would submit", "object"),
         },
     },
     "Problem": {
@@ -113,18 +108,16 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "description": "RFC 9457 problem details.",
         "required": ["type", "title", "status", "detail"],
         "properties": {
-            "type": {"type": "string", "x-ms-summary": "Problem type"},
-            "title": {"type": "string", "x-ms-summary": "Title"},
-            "status": {"type": "integer", "x-ms-summary": "HTTP status"},
-            "detail": {"type": "string", "x-ms-summary": "Detail"},
-            "field": {"type": "string", "x-ms-summary": "Field at fault"},
+            "type": field("Problem type"),
+            "title": field("Title"),
+            "status": field("HTTP status", "integer"),
+            "detail": field("Detail"),
+            "field": field("Field at fault"),
         },
     },
 }
 
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,), "string": (str,), "boolean": (bool,), "integer": (int,)
-}  # fmt: skip
+_JSON_TYPES: dict[str, type] = {"object": dict, "string": str, "boolean": bool, "integer": int}
 _KNOWN_KEYWORDS = frozenset(
     {
         "type", "description", "required", "additionalProperties", "properties", "enum",
@@ -149,11 +142,6 @@ def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
 
 
-def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    ref = schema.get("$ref")
-    return schema if ref is None else DEFINITIONS[str(ref).removeprefix("#/definitions/")]
-
-
 def check(definition: str, value: object) -> None:
     """Raise `SchemaViolationError` naming the first field of `value` that breaks `definition`;
     messages never repeat the refused value (it may hold a secret)."""
@@ -161,7 +149,8 @@ def check(definition: str, value: object) -> None:
 
 
 def _check(schema: Mapping[str, Any], value: object, field: str) -> None:
-    schema = _resolve(schema)
+    if "$ref" in schema:
+        schema = DEFINITIONS[str(schema["$ref"]).removeprefix("#/definitions/")]
     unknown = set(schema) - _KNOWN_KEYWORDS
     if unknown:
         raise NotImplementedError(f"schema keywords not supported: {sorted(unknown)}")
@@ -171,30 +160,23 @@ def _check(schema: Mapping[str, Any], value: object, field: str) -> None:
         expected == "integer" and isinstance(value, bool)
     ):
         raise SchemaViolationError(field or "(body)", f"expected a JSON {expected}")
-    if expected == "object":
-        assert isinstance(value, dict)
-        _check_object(schema, value, field)
-    elif expected == "string":
-        assert isinstance(value, str)
-        _check_string(schema, value, field)
-
-
-def _check_object(schema: Mapping[str, Any], value: dict[str, Any], field: str) -> None:
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    prefix = f"{field}." if field else ""
-    for name in schema.get("required", []):
-        if name not in value:
-            raise SchemaViolationError(prefix + name, "is required")
-    if schema.get("additionalProperties") is False:
-        for name in value:
+    if isinstance(value, dict):
+        properties: Mapping[str, Any] = schema.get("properties", {})
+        prefix = f"{field}." if field else ""
+        for name in schema.get("required", []):
+            if name not in value:
+                raise SchemaViolationError(prefix + name, "is required")
+        for name in value if schema.get("additionalProperties") is False else ():
             if name not in properties:
                 shown = name if name.isascii() and name.isprintable() and len(name) <= 64 else "?"
                 raise SchemaViolationError(
                     prefix + shown, f"is not a known field; expected {sorted(properties)}"
                 )
-    for name, item in value.items():
-        if name in properties:
-            _check(properties[name], item, prefix + name)
+        for name, item in value.items():
+            if name in properties:
+                _check(properties[name], item, prefix + name)
+    elif isinstance(value, str):
+        _check_string(schema, value, field)
 
 
 def _check_string(schema: Mapping[str, Any], value: str, field: str) -> None:

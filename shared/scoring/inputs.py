@@ -42,7 +42,7 @@ FORMS = (
 
 
 def input_path_problem(path: str) -> str | None:
-    """Why `path` may not be a scoring input, or None when it may."""
+    """Why `path` may not be a scoring input (its form only), or None when it may."""
     if len(path) > MAX_INPUT_PATH:
         return f"may be at most {MAX_INPUT_PATH} characters"
     if "?" in path or "#" in path:
@@ -55,15 +55,14 @@ def input_path_problem(path: str) -> str | None:
     if "\\" in path:
         return "must not contain a backslash"
     match = _DATASTORE.fullmatch(path) or _STORAGE.fullmatch(path)
-    if match is None or not match.group("path"):
-        if _ASSET.fullmatch(path):
-            return None
-        return f"is not one of the accepted forms: {FORMS}"
-    return _path_problem(match.group("path"))
+    if match is not None and match.group("path"):
+        return _path_problem(match.group("path"))
+    return None if _ASSET.fullmatch(path) else f"is not one of the accepted forms: {FORMS}"
 
 
 def _path_problem(relative: str) -> str | None:
-    if _BAD_ESCAPE.search(relative):
+    # A '%' not followed by two hex digits: storage would refuse the URL or read it otherwise.
+    if re.search(r"%(?![0-9A-Fa-f]{2})", relative):
         return "must percent-encode as '%' and two hex digits"
     segments = [_decoded(segment) for segment in relative.split("/")]
     if any(segment is None for segment in segments):
@@ -77,10 +76,6 @@ def _path_problem(relative: str) -> str | None:
     if "//" in "/" + relative:
         return "must not have an empty path segment"
     return None
-
-
-# A '%' not followed by two hex digits: storage would refuse the URL or read it otherwise.
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def _decoded(segment: str) -> str | None:
@@ -183,13 +178,12 @@ def input_not_allowed(path: str, workspace_id: str, allowed: AllowedInputs) -> s
         location.store[1] or workspace_id, workspace_id
     ):
         return "names a datastore of another workspace than the job's"
-    if not allowed.prefixes:
-        if location.store[0] == "datastore":
-            return None
-        return (
-            "is not a datastore path of the job's workspace (SCORING_ALLOWED_INPUTS is empty: "
-            "only those are read)"
-        )
-    if any(location.within(prefix, workspace_id) for prefix in allowed.prefixes):
+    if allowed.prefixes:
+        inside = any(location.within(prefix, workspace_id) for prefix in allowed.prefixes)
+        return None if inside else "is not under any prefix of SCORING_ALLOWED_INPUTS"
+    if location.store[0] == "datastore":
         return None
-    return "is not under any prefix of SCORING_ALLOWED_INPUTS"
+    return (
+        "is not a datastore path of the job's workspace (SCORING_ALLOWED_INPUTS is empty: "
+        "only those are read)"
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from shared.scoring.contract import DEFINITIONS, JOB_NAME_PATTERN
+from shared.scoring.contract import DEFINITIONS, JOB_NAME_PATTERN, field
 
 API_PREFIX = "/api"
 JOBS_ROUTE = "scoring-jobs"
@@ -14,22 +14,11 @@ JOB_ROUTE = "scoring-jobs/{job_name}"
 SPEC_ROUTE = "openapi.json"
 RETRY_AFTER_SECONDS = 15
 
-_PROBLEM = {"$ref": "#/definitions/Problem"}
-_RETRY_AFTER_HEADER = {
-    "Retry-After": {"type": "integer", "description": "Seconds to wait before asking again."}
-}
-_LOCATION_HEADERS = {
-    "Location": {
-        "type": "string",
-        "description": "URL of the job's status: absolute on the app's host name, relative "
-        "when the app has none configured.",
-    },
-    **_RETRY_AFTER_HEADER,
-}
 _PROBLEMS = {
     "400": "The body is not valid JSON, or a field is wrong (see `field`).",
     "401": "No authenticated caller.",
     "403": "The caller is not in SCORING_ALLOWED_CALLERS.",
+    "404": "No job of that name was started through this API by this caller.",
     "413": "The body is larger than 64 KiB.",
     "415": "The body is not JSON.",
     "422": "The endpoint, deployment or input is not allowed or not found, or the "
@@ -42,10 +31,27 @@ _PROBLEMS = {
 }
 
 
+_HEADERS = {
+    "Location": {
+        "type": "string",
+        "description": "URL of the job's status: absolute on the app's host name, relative "
+        "when the app has none configured.",
+    },
+    "Retry-After": {"type": "integer", "description": "Seconds to wait before asking again."},
+}
+
+# A 202's schema and headers: the job runs; where and when to ask again.
+_RUNS = ("ScoringJobAccepted", "Location", "Retry-After")
+
+
+def _response(description: str, definition: str, *headers: str) -> dict[str, Any]:
+    response = {"description": description, "schema": {"$ref": "#/definitions/" + definition}}
+    return response | ({"headers": {h: dict(_HEADERS[h]) for h in headers}} if headers else {})
+
+
 def _problems(*statuses: str) -> dict[str, Any]:
     return {
-        status: {"description": _PROBLEMS[status], "schema": _PROBLEM}
-        | ({"headers": copy.deepcopy(_RETRY_AFTER_HEADER)} if status == "503" else {})
+        status: _response(_PROBLEMS[status], "Problem", *["Retry-After"] * (status == "503"))
         for status in statuses
     }
 
@@ -89,15 +95,12 @@ def build_spec(*, host: str | None) -> dict[str, Any]:
                     "the first request's job and starts nothing.",
                     "x-ms-summary": "Start scoring",
                     "parameters": [
-                        {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": False,
-                            "type": "string",
-                            "maxLength": 255,
-                            "description": "Makes retries safe, e.g. @{workflow().run.name}.",
-                            "x-ms-summary": "Idempotency key",
-                        },
+                        {"name": "Idempotency-Key", "in": "header", "required": False}
+                        | field(
+                            "Idempotency key",
+                            maxLength=255,
+                            description="Makes retries safe, e.g. @{workflow().run.name}.",
+                        ),
                         {
                             "name": "body",
                             "in": "body",
@@ -107,15 +110,12 @@ def build_spec(*, host: str | None) -> dict[str, Any]:
                         },
                     ],
                     "responses": {
-                        "202": {
-                            "description": "Started (or found again by its Idempotency-Key).",
-                            "schema": {"$ref": "#/definitions/ScoringJobAccepted"},
-                            "headers": copy.deepcopy(_LOCATION_HEADERS),
-                        },
-                        "200": {
-                            "description": "Dry run: validated and recorded, nothing started.",
-                            "schema": {"$ref": "#/definitions/ScoringDryRun"},
-                        },
+                        "202": _response(
+                            "Started (or found again by its Idempotency-Key).", *_RUNS
+                        ),
+                        "200": _response(
+                            "Dry run: validated and recorded, nothing started.", "ScoringDryRun"
+                        ),
                         **_problems("400", "401", "403", "413", "415", "422", "500", "502", "503"),
                     },
                 }
@@ -128,32 +128,17 @@ def build_spec(*, host: str | None) -> dict[str, Any]:
                     "Failed or Canceled), times and outputs or error once it has ended.",
                     "x-ms-summary": "Get scoring job",
                     "parameters": [
-                        {
-                            "name": "job_name",
-                            "in": "path",
-                            "required": True,
-                            "type": "string",
-                            "pattern": JOB_NAME_PATTERN,
-                            "description": "The job's name, as start_scoring returned it.",
-                            "x-ms-summary": "Job name",
-                        }
+                        {"name": "job_name", "in": "path", "required": True}
+                        | field(
+                            "Job name",
+                            pattern=JOB_NAME_PATTERN,
+                            description="The job's name, as start_scoring returned it.",
+                        )
                     ],
                     "responses": {
-                        "200": {
-                            "description": "The job has ended.",
-                            "schema": {"$ref": "#/definitions/ScoringJob"},
-                        },
-                        "202": {
-                            "description": "The job is still running.",
-                            "schema": {"$ref": "#/definitions/ScoringJobAccepted"},
-                            "headers": copy.deepcopy(_LOCATION_HEADERS),
-                        },
-                        "404": {
-                            "description": "No job of that name was started through this API "
-                            "by this caller.",
-                            "schema": _PROBLEM,
-                        },
-                        **_problems("401", "403", "500", "502", "503"),
+                        "200": _response("The job has ended.", "ScoringJob"),
+                        "202": _response("The job is still running.", *_RUNS),
+                        **_problems("404", "401", "403", "500", "502", "503"),
                     },
                 }
             },

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.bounds import bounded_entity, table_key
+from shared.config import batch_endpoint_workspace
 from shared.ledger import column, columns, newest_first_key
 from shared.logs import decision_log
 
@@ -26,9 +27,6 @@ if TYPE_CHECKING:
 REQUEST_KIND = "scoring-request"
 JOBS_PARTITION = "scoring-jobs"
 REQUESTS_PARTITION = "scoring-requests"
-Clock = Callable[[], datetime]
-
-
 # What a request came to, as the decision line's outcome (planned/applied/skipped).
 _OUTCOMES = {
     "started": "applied: scoring job started",
@@ -39,8 +37,7 @@ _OUTCOMES = {
 
 
 def tracking_fields(workflow_run_id: str | None, client_tracking_id: str | None) -> dict[str, str]:
-    """The Logic Apps tracking IDs as log fields (custom dimensions `workflow_run_id`,
-    `client_tracking_id` in Application Insights, the names the README gives)."""
+    """The Logic Apps tracking IDs as log fields (custom dimensions in Application Insights)."""
     return {
         "workflow_run_id": workflow_run_id or "",
         "client_tracking_id": client_tracking_id or "",
@@ -64,22 +61,22 @@ class JobRecord:
     status: str
     announced: bool = False  # its final status was announced as an outcome event
 
+    @classmethod
+    def from_row(cls, row: Any) -> JobRecord:
+        # A row edited by hand without a required column raises KeyError.
+        values: dict[str, Any] = {
+            name: str(row.get(column(name)) or "") or None
+            if name in _OPTIONAL
+            else str(row[column(name)])
+            for name in cls.__dataclass_fields__
+            if name not in ("status", "announced")
+        }
+        return cls(
+            **values, status=str(row.get("Status") or ""), announced=bool(row.get("AnnouncedAt"))
+        )
+
 
 _OPTIONAL = ("deployment", "workflow_run_id", "client_tracking_id", "idempotency_key")
-
-
-def _job_record(row: Any) -> JobRecord:
-    # A row edited by hand without a required column raises KeyError.
-    values: dict[str, Any] = {
-        name: str(row.get(column(name)) or "") or None
-        if name in _OPTIONAL
-        else str(row[column(name)])
-        for name in JobRecord.__dataclass_fields__
-        if name not in ("status", "announced")
-    }
-    return JobRecord(
-        **values, status=str(row.get("Status") or ""), announced=bool(row.get("AnnouncedAt"))
-    )
 
 
 @dataclass(frozen=True)
@@ -110,11 +107,11 @@ def _job_row_key(job_name: str) -> str:
 class ScoringRecords:
     """Reads and writes the scoring partitions of the ledger table."""
 
-    def __init__(self, table: TableClient, clock: Clock = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self, table: TableClient, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._table = table
         self._clock = clock
-
-    # --- jobs ------------------------------------------------------------------------------
 
     def record_job(self, job: JobRecord) -> None:
         from azure.data.tables import UpdateMode
@@ -124,11 +121,12 @@ class ScoringRecords:
         self._table.upsert_entity(bounded_entity(row), mode=UpdateMode.MERGE)
 
     def job(self, job_name: str) -> JobRecord | None:
-        """The job the app started under this name, or None."""
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            return _job_record(self._table.get_entity(JOBS_PARTITION, _job_row_key(job_name)))
+            return JobRecord.from_row(
+                self._table.get_entity(JOBS_PARTITION, _job_row_key(job_name))
+            )
         except ResourceNotFoundError:
             return None
 
@@ -138,16 +136,9 @@ class ScoringRecords:
         from azure.data.tables import UpdateMode
 
         now = self._clock().isoformat()
-        self._table.update_entity(
-            {
-                "PartitionKey": JOBS_PARTITION,
-                "RowKey": _job_row_key(job_name),
-                "Status": status,
-                "EndedSeenAt": now,
-            }
-            | ({"AnnouncedAt": now} if announced else {}),
-            mode=UpdateMode.MERGE,
-        )
+        row = {"PartitionKey": JOBS_PARTITION, "RowKey": _job_row_key(job_name), "Status": status}
+        row |= {"EndedSeenAt": now} | ({"AnnouncedAt": now} if announced else {})
+        self._table.update_entity(row, mode=UpdateMode.MERGE)
 
     def unannounced(self, since: datetime, limit: int) -> list[JobRecord]:
         """Jobs submitted since `since` whose outcome is not yet announced, oldest first, at
@@ -160,10 +151,8 @@ class ScoringRecords:
         for row in sorted(rows, key=lambda row: str(row.get("SubmittedAt"))):
             if not row.get("AnnouncedAt"):
                 with contextlib.suppress(KeyError):  # a row edited by hand into another shape
-                    jobs.append(_job_record(row))
+                    jobs.append(JobRecord.from_row(row))
         return jobs[:limit]
-
-    # --- requests --------------------------------------------------------------------------
 
     def audit(self, record: RequestRecord, log: logging.Logger) -> None:
         """Log a request's decision line (on the handler's `log`) and record it. A failure to
@@ -174,14 +163,13 @@ class ScoringRecords:
         from shared.adapters.errors import describe
 
         refused = record.outcome == "refused"
-        marker = record.endpoint_id.lower().find("/batchendpoints/")
 
         def line(message: str, outcome: str, level: int) -> None:
             decision_log(
                 log,
                 message,
                 trigger=f"http:{record.function}",
-                workspace_id=record.endpoint_id[:marker] if marker > 0 else "",
+                workspace_id=batch_endpoint_workspace(record.endpoint_id) or "",
                 kind=REQUEST_KIND,
                 verdict=record.outcome,
                 outcome=outcome,

@@ -17,10 +17,9 @@ from typing import Literal, cast
 
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.config import batch_endpoint_workspace
-from shared.scoring import problems
 from shared.scoring.contract import MAX_BODY_BYTES, SchemaViolationError, check
 from shared.scoring.inputs import AllowedInputs, input_not_allowed, input_path_problem
-from shared.scoring.problems import Problem
+from shared.scoring.problems import FORBIDDEN, UNAUTHENTICATED, Problem
 
 PRINCIPAL_HEADER = "x-ms-client-principal-id"
 # The rest of what App Service authentication forwards: the identity provider, and the caller's
@@ -30,9 +29,6 @@ CLAIMS_HEADER = "x-ms-client-principal"
 OBJECT_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")
 # Entra ID caps a token's group claims (200, then an overage claim): far below this.
 MAX_CLAIMS_HEADER = 64 * 1024
-IDEMPOTENCY_HEADER = "idempotency-key"
-TRACKING_HEADERS = {"workflowRunId": "x-ms-workflow-run-id", "clientTrackingId":
-                    "x-ms-client-tracking-id"}  # fmt: skip
 _OBJECT_ID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 _MAX_KEY = 255
 _MAX_TRACKING = 256
@@ -41,9 +37,9 @@ _MAX_TRACKING = 256
 class RefusedError(Exception):
     """The request is refused with `problem`; nothing may be submitted for it."""
 
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.detail)
-        self.problem = problem
+    def __init__(self, kind: str | Problem, detail: str = "", field: str | None = None) -> None:
+        self.problem = kind if isinstance(kind, Problem) else Problem(kind, detail, field)
+        super().__init__(self.problem.detail)
 
 
 @dataclass(frozen=True)
@@ -92,9 +88,8 @@ def _object_ids(encoded: str) -> set[str]:
         principal = json.loads(base64.b64decode(encoded.strip(), validate=True))
     except (binascii.Error, ValueError, RecursionError):
         return set()
-    if not isinstance(principal, dict) or principal.get("auth_typ") != "aad":
-        return set()
-    claims = principal.get("claims")
+    aad = isinstance(principal, dict) and principal.get("auth_typ") == "aad"
+    claims = principal.get("claims") if aad else None
     if not isinstance(claims, list) or not all(isinstance(claim, dict) for claim in claims):
         return set()
     # A value that is not ASCII text can equal no header: kept as "" so that it spoils the set.
@@ -114,12 +109,11 @@ def caller_of(headers: Mapping[str, str]) -> Caller:
     principal is the object ID header. A lone `X-MS-CLIENT-PRINCIPAL-ID` proves nothing.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
-    principal_id = _header(lowered, PRINCIPAL_HEADER, 64)
     sent_id = lowered.get(PRINCIPAL_HEADER, "").strip().lower()
     return Caller(
-        principal_id=principal_id,
-        workflow_run_id=_header(lowered, TRACKING_HEADERS["workflowRunId"], _MAX_TRACKING),
-        client_tracking_id=_header(lowered, TRACKING_HEADERS["clientTrackingId"], _MAX_TRACKING),
+        principal_id=_header(lowered, PRINCIPAL_HEADER, 64),
+        workflow_run_id=_header(lowered, "x-ms-workflow-run-id", _MAX_TRACKING),
+        client_tracking_id=_header(lowered, "x-ms-client-tracking-id", _MAX_TRACKING),
         authenticated=bool(sent_id)
         and lowered.get(IDP_HEADER, "").strip() == "aad"
         and _object_ids(lowered.get(CLAIMS_HEADER, "")) == {sent_id},
@@ -128,37 +122,28 @@ def caller_of(headers: Mapping[str, str]) -> Caller:
 
 def authorize(caller: Caller, allowed: frozenset[str]) -> str:
     """The caller's normalised object ID, or `RefusedError` (401 unless authenticated, 403 when
-    not allowed).
-
-    The headers are trusted because App Service authentication sets them and strips any the
-    client sent; the functions serve only while the platform reports it on (infra/ configures
-    it, and a test keeps it configured).
-    """
+    not allowed). The headers are trusted because App Service authentication sets them and
+    strips any the client sent; the functions serve only while the platform reports it on."""
     if caller.principal_id is None or not caller.authenticated:
-        raise RefusedError(problems.unauthenticated())
+        raise RefusedError(UNAUTHENTICATED)
     # Exactly an object ID as Entra ID writes it (any case). uuid.UUID alone would also take
     # braces, `urn:uuid:` prefixes and hyphens anywhere, none of which the platform sends.
-    if not _OBJECT_ID.fullmatch(caller.principal_id):
-        raise RefusedError(problems.forbidden())
-    principal = str(uuid.UUID(caller.principal_id))
-    if principal not in allowed:
-        raise RefusedError(problems.forbidden())
+    if not _OBJECT_ID.fullmatch(caller.principal_id) or (
+        (principal := str(uuid.UUID(caller.principal_id))) not in allowed
+    ):
+        raise RefusedError(FORBIDDEN)
     return principal
 
 
 def idempotency_key(headers: Mapping[str, str]) -> str | None:
     """The Idempotency-Key header: 1-255 printable ASCII characters, or absent."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    value = lowered.get(IDEMPOTENCY_HEADER)
+    value = {name.lower(): value for name, value in headers.items()}.get("idempotency-key")
     if value is None:
         return None
     key = value.strip().strip('"')  # the IETF draft sends it as a quoted string
     if not key or len(key) > _MAX_KEY or not (key.isascii() and key.isprintable()):
-        raise RefusedError(
-            problems.bad_request(
-                "Idempotency-Key", f"expected 1-{_MAX_KEY} printable ASCII characters"
-            )
-        )
+        detail = f"expected 1-{_MAX_KEY} printable ASCII characters"
+        raise RefusedError("invalid-request", detail, "Idempotency-Key")
     return key
 
 
@@ -171,12 +156,11 @@ def _is_json(content_type: str | None) -> bool:
         return False
     # JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset is not read as UTF-8.
     pairs = (parameter.partition("=") for parameter in parameters)
-    charsets = [
-        value.strip().strip('"').lower()
+    return all(
+        value.strip().strip('"').lower() in ("utf-8", "utf8")
         for name, _, value in pairs
         if name.strip().lower() == "charset"
-    ]
-    return all(charset in ("utf-8", "utf8") for charset in charsets)
+    )
 
 
 class _NotStrictJsonError(ValueError):
@@ -199,23 +183,20 @@ def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
 def parse_body(content_type: str | None, body: bytes) -> object:
     """The JSON document of a request body, or `RefusedError` (415, 413, 400)."""
     if not _is_json(content_type):
-        raise RefusedError(problems.not_json(content_type))
+        detail = f"Content-Type is {(content_type or 'none')[:100]!r}; expected application/json"
+        raise RefusedError("unsupported-media-type", detail, "Content-Type")
     if len(body) > MAX_BODY_BYTES:
-        raise RefusedError(problems.too_large(MAX_BODY_BYTES))
+        raise RefusedError("too-large", f"the body may hold at most {MAX_BODY_BYTES} bytes")
     try:
-        return json.loads(
-            body.decode("utf-8"),
-            object_pairs_hook=_unique_members,
-            parse_constant=_no_constants,
-        )
+        text = body.decode("utf-8")
+        return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constants)
     except _NotStrictJsonError as error:
-        raise RefusedError(
-            problems.bad_request("(body)", f"the body is not strict JSON: {error}")
-        ) from None
+        detail = f"the body is not strict JSON: {error}"
+        raise RefusedError("invalid-request", detail, "(body)") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         # RecursionError: 64 KiB of '[' nests deeper than the parser goes; still bad input.
         raise RefusedError(
-            problems.bad_request("(body)", "the body is not valid UTF-8 JSON")
+            "invalid-request", "the body is not valid UTF-8 JSON", "(body)"
         ) from None
 
 
@@ -232,7 +213,7 @@ def resolve_endpoint(value: str, allowed: Sequence[ArmId]) -> ArmId:
     if len(matches) == 1:
         return matches[0]
     detail = f"{len(matches)} allowed endpoints have that name; send the ARM ID of the one meant"
-    raise RefusedError(problems.unprocessable("endpoint", detail if matches else none))
+    raise RefusedError("not-allowed", detail if matches else none, "endpoint")
 
 
 def validate(document: object, allowed: Sequence[ArmId], inputs: AllowedInputs) -> ScoringRequest:
@@ -241,27 +222,19 @@ def validate(document: object, allowed: Sequence[ArmId], inputs: AllowedInputs) 
     try:
         check("ScoringRequest", document)
     except SchemaViolationError as violation:
-        raise RefusedError(problems.bad_request(violation.field, violation.message)) from None
+        raise RefusedError("invalid-request", violation.message, violation.field) from None
     assert isinstance(document, dict)
-    scoring_input = document["input"]
-    reason = input_path_problem(scoring_input["path"])
-    if (
-        reason is None
-        and scoring_input["type"] == "uri_file"
-        and scoring_input["path"].endswith("/")
-    ):
+    kind, path = document["input"]["type"], document["input"]["path"]
+    reason = input_path_problem(path)
+    if reason is None and kind == "uri_file" and path.endswith("/"):
         # Azure would accept the job and fail it later; the caller can fix it now.
         reason = "ends with '/', a folder: send type uri_folder, or name a file"
     if reason is not None:
-        raise RefusedError(problems.bad_request("input.path", f"the input path {reason}"))
+        raise RefusedError("invalid-request", f"the input path {reason}", "input.path")
     endpoint_id = resolve_endpoint(document["endpoint"], allowed)
     workspace_id = batch_endpoint_workspace(endpoint_id) or endpoint_id
-    reason = input_not_allowed(scoring_input["path"], workspace_id, inputs)
+    reason = input_not_allowed(path, workspace_id, inputs)
     if reason is not None:
-        raise RefusedError(problems.unprocessable("input.path", f"the input path {reason}"))
-    return ScoringRequest(
-        endpoint_id=endpoint_id,
-        deployment=document.get("deployment"),
-        input_type=cast(Literal["uri_folder", "uri_file"], scoring_input["type"]),
-        input_path=scoring_input["path"],
-    )
+        raise RefusedError("not-allowed", f"the input path {reason}", "input.path")
+    input_type = cast(Literal["uri_folder", "uri_file"], kind)
+    return ScoringRequest(endpoint_id, document.get("deployment"), input_type, path)

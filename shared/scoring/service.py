@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -20,19 +20,14 @@ from shared.claims import Busy, Claims, Mismatch, Owned, Replay, ScoringKey
 from shared.config import batch_endpoint_workspace
 from shared.logs import decision_log
 from shared.model import JudgedAnswerError
-from shared.scoring import problems
 from shared.scoring.inputs import AllowedInputs, input_not_allowed
 from shared.scoring.openapi import RETRY_AFTER_SECONDS
+from shared.scoring.problems import NOT_STARTED_BY_YOU, Problem
 from shared.scoring.records import JobRecord, ScoringRecords
 from shared.scoring.requests import RefusedError
 
 if TYPE_CHECKING:
-    from shared.adapters.batch_scoring import (
-        BatchEndpoint,
-        BatchScoringAdapter,
-        ScoringInput,
-        ScoringJob,
-    )
+    from shared.adapters import batch_scoring as bs
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +43,7 @@ class ScoringOrder:
 
     endpoint_id: ArmId
     deployment: str | None
-    scoring_input: ScoringInput
+    scoring_input: bs.ScoringInput
     tags: dict[str, str]
     trigger: str
     # None: nothing to claim (an HTTP request without Idempotency-Key: a fresh request ID).
@@ -70,30 +65,13 @@ class Started:
     deployment: str | None = None
 
 
-@dataclass(frozen=True)
-class DryRun:
-    """What would have been started (AUTOMATION_MODE=dry-run)."""
-
-    would_submit: dict[str, Any]
-
-
 class ClaimHeldError(RefusedError):
     """Another holder of the key is starting the job right now."""
 
     def __init__(self, holder: str) -> None:
-        super().__init__(
-            problems.unavailable(
-                "a request with the same Idempotency-Key is being submitted", _BUSY_RETRY_AFTER
-            )
-        )
+        detail = "a request with the same Idempotency-Key is being submitted"
+        super().__init__(Problem("unavailable", detail, retry_after=_BUSY_RETRY_AFTER))
         self.holder = holder
-
-
-def _retry_after(error: BaseException) -> int:
-    """Azure's Retry-After when it gave one (capped), else the default."""
-    headers = getattr(getattr(error, "response", None), "headers", None) or {}
-    value = str(headers.get("Retry-After", "")).strip()
-    return max(1, min(int(value), _MAX_RETRY_AFTER)) if value.isdigit() else RETRY_AFTER_SECONDS
 
 
 def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
@@ -104,81 +82,83 @@ def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
     from shared.adapters.batch_scoring import ScoringUriRejectedError, UnexpectedResponseError
     from shared.adapters.errors import describe, is_transient
 
+    detail = f"{what}: {describe(error)}"
     if isinstance(error, ScoringUriRejectedError):
-        problem = problems.unprocessable("endpoint", str(error))
+        problem = Problem("not-allowed", str(error), "endpoint")
     elif isinstance(error, UnexpectedResponseError | JudgedAnswerError):
         # JudgedAnswerError: the answer shows another job or endpoint than asked; not ours.
-        problem = problems.bad_gateway(str(error))
+        problem = Problem("azure-refused", str(error))
     elif not isinstance(error, AzureError):
         raise error
     elif is_transient(error):
-        problem = problems.unavailable(f"{what}: {describe(error)}", _retry_after(error))
+        # Azure's Retry-After when it gave one (capped), else the default.
+        headers = getattr(getattr(error, "response", None), "headers", None) or {}
+        value = str(headers.get("Retry-After", "")).strip()
+        wait = max(1, min(int(value), _MAX_RETRY_AFTER)) if value.isdigit() else RETRY_AFTER_SECONDS
+        problem = Problem("unavailable", detail, None, wait)
     elif isinstance(error, HttpResponseError) and error.status_code in (400, 404, 409, 422):
-        problem = problems.unprocessable(field, f"{what}: {describe(error)}")
+        problem = Problem("not-allowed", detail, field)
     else:
-        problem = problems.bad_gateway(f"{what}: {describe(error)}")
+        problem = Problem("azure-refused", detail)
     raise RefusedError(problem) from error
 
 
+@dataclass
 class ScoringStarter:
-    def __init__(
-        self,
-        scoring: BatchScoringAdapter,
-        claims: Claims,
-        records: ScoringRecords,
-        inputs: AllowedInputs,
-        *,
-        dry_run: bool,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._scoring = scoring
-        self._claims = claims
-        self.records = records
-        self._inputs = inputs
-        self._dry_run = dry_run
-        self._clock = clock
+    _scoring: bs.BatchScoringAdapter
+    _claims: Claims
+    records: ScoringRecords
+    _inputs: AllowedInputs
+    _: KW_ONLY
+    dry_run: bool
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def start(
         self, order: ScoringOrder, *, before_submit: Callable[[], None] | None = None
-    ) -> Started | DryRun:
+    ) -> Started | dict[str, Any]:
         """Start `order`'s job (once per key), or raise `RefusedError`; `before_submit` runs
-        right before the job is sent (an intent row)."""
+        right before the job is sent (an intent row). In dry-run, what would be sent."""
         workspace_id = batch_endpoint_workspace(order.endpoint_id) or order.endpoint_id
         reason = input_not_allowed(order.scoring_input.path, workspace_id, self._inputs)
         if reason is not None:
-            raise RefusedError(problems.unprocessable("input.path", f"the input path {reason}"))
+            raise RefusedError("not-allowed", f"the input path {reason}", "input.path")
         claim = None
-        if order.key is not None and not self._dry_run:
-            outcome = self._claims.claim_scoring(order.key, now=self._clock())
+        if order.key is not None and not self.dry_run:
+            outcome = self._claims.claim_scoring(order.key, now=self.clock())
             if isinstance(outcome, Replay):
-                return Started(
-                    outcome.job_name, "Accepted", outcome.endpoint_id, outcome.workspace_id, True
-                )
+                ids = outcome.endpoint_id, outcome.workspace_id
+                return Started(outcome.job_name, "Accepted", *ids, replayed=True)
             if isinstance(outcome, Mismatch):
-                raise RefusedError(
-                    problems.key_reused(
-                        "this Idempotency-Key started a different request within 24 hours"
-                    )
-                )
+                detail = "this Idempotency-Key started a different request within 24 hours"
+                raise RefusedError("idempotency-key-reused", detail, "Idempotency-Key")
             if isinstance(outcome, Busy):
                 raise ClaimHeldError(outcome.holder)
             claim = outcome
         try:
-            endpoint, deployment = self._endpoint(order)
+            endpoint = self._scoring.get_endpoint(order.endpoint_id)
+            # The URI the job would be sent to must pass before anything else, dry-run too.
+            self._scoring.scoring_origin(endpoint)
+            deployment = order.deployment
+            if deployment is None and endpoint.default_deployment is None:
+                detail = "the endpoint has no default deployment: name one in `deployment`"
+                raise RefusedError("not-allowed", detail, "deployment")
+            if deployment is not None and not self._scoring.deployment_exists(
+                order.endpoint_id, deployment
+            ):
+                detail = "the endpoint has no deployment of that name"
+                raise RefusedError("not-allowed", detail, "deployment")
         except BaseException as error:
             # Nothing was sent with the claim's request ID: a corrected request may use the key.
             self._settle_failure(claim, error, self._claims.forget_scoring)
             _refuse(error, field="endpoint", what="reading the batch endpoint")
-        if self._dry_run:
-            return DryRun(
-                {
-                    "endpoint": endpoint.id,
-                    "workspace": endpoint.workspace_id,
-                    "scoringUri": endpoint.scoring_uri,
-                    "deployment": deployment or endpoint.default_deployment,
-                    "input": {"type": order.scoring_input.kind, "path": order.scoring_input.path},
-                }
-            )
+        if self.dry_run:
+            return {
+                "endpoint": endpoint.id,
+                "workspace": endpoint.workspace_id,
+                "scoringUri": endpoint.scoring_uri,
+                "deployment": deployment or endpoint.default_deployment,
+                "input": {"type": order.scoring_input.kind, "path": order.scoring_input.path},
+            }
         try:
             if before_submit is not None:
                 before_submit()
@@ -204,48 +184,28 @@ class ScoringStarter:
         if claim is not None and not (claim.key.redelivered and is_transient(error)):
             settle(claim)
 
-    def _endpoint(self, order: ScoringOrder) -> tuple[BatchEndpoint, str | None]:
-        endpoint = self._scoring.get_endpoint(order.endpoint_id)
-        # The URI the job would be sent to must pass before anything else, dry-run too.
-        self._scoring.scoring_origin(endpoint)
-        deployment = order.deployment
-        if deployment is not None:
-            if not self._scoring.deployment_exists(order.endpoint_id, deployment):
-                raise RefusedError(
-                    problems.unprocessable(
-                        "deployment", "the endpoint has no deployment of that name"
-                    )
-                )
-        elif endpoint.default_deployment is None:
-            raise RefusedError(
-                problems.unprocessable(
-                    "deployment", "the endpoint has no default deployment: name one in `deployment`"
-                )
-            )
-        return endpoint, deployment
-
     def _record(
         self,
         order: ScoringOrder,
-        endpoint: BatchEndpoint,
+        endpoint: bs.BatchEndpoint,
         deployment: str | None,
-        job: ScoringJob,
+        job: bs.ScoringJob,
         claim: Owned | None,
     ) -> Started:
         from azure.core.exceptions import AzureError
 
         record = JobRecord(
-            job_name=job.name,
-            workspace_id=endpoint.workspace_id,
-            endpoint_id=endpoint.id,
-            deployment=deployment or job.deployment or endpoint.default_deployment,
-            input_type=order.scoring_input.kind,
-            input_path=order.scoring_input.path,
-            caller=order.caller,
-            workflow_run_id=order.tracking.get("workflow_run_id") or None,
-            client_tracking_id=order.tracking.get("client_tracking_id") or None,
-            idempotency_key=order.idempotency_key,
-            status=job.status,
+            job.name,
+            endpoint.workspace_id,
+            endpoint.id,
+            deployment or job.deployment or endpoint.default_deployment,
+            order.scoring_input.kind,
+            order.scoring_input.path,
+            order.caller,
+            order.tracking.get("workflow_run_id") or None,
+            order.tracking.get("client_tracking_id") or None,
+            order.idempotency_key,
+            job.status,
         )
         try:
             # The job row first: a claim never points at a job the app cannot report on.
@@ -267,11 +227,10 @@ class ScoringStarter:
                 extra=order.tracking,
             )
             raise
-        return Started(
-            job.name, job.status, endpoint.id, endpoint.workspace_id, False, record.deployment
-        )
+        deployment = record.deployment
+        return Started(job.name, job.status, endpoint.id, endpoint.workspace_id, False, deployment)
 
-    def status(self, job_name: str, principal: str) -> tuple[JobRecord, ScoringJob]:
+    def status(self, job_name: str, principal: str) -> tuple[JobRecord, bs.ScoringJob]:
         """The job `job_name` if this caller started it through the API, else a 404 refusal."""
         from azure.core.exceptions import ResourceNotFoundError
 
@@ -279,13 +238,12 @@ class ScoringStarter:
         # A job started after a retrain has no caller: no HTTP caller ever sees it. Another
         # caller's job is as unknown as a job that does not exist.
         if record is None or not record.caller or record.caller != principal:
-            raise RefusedError(problems.not_found("no scoring job of that name was started by you"))
+            raise RefusedError(NOT_STARTED_BY_YOU)
         try:
             job = self._scoring.get_job(ArmId(record.workspace_id), record.job_name)
         except ResourceNotFoundError:
-            raise RefusedError(
-                problems.not_found("the job no longer exists in its workspace")
-            ) from None
+            detail = "the job no longer exists in its workspace"
+            raise RefusedError("not-found", detail, "job_name") from None
         except Exception as error:
             _refuse(error, field="job_name", what="reading the scoring job")
         if job.finished and record.status != job.status:
