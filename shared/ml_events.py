@@ -70,11 +70,9 @@ def scoped_workspace(topic: str, configured: Sequence[ArmId]) -> ArmId | None:
     return next((known for known in configured if same_arm_id(known, workspace)), None)
 
 
-def breach_message(run_tags: object) -> str | None:
+def breach_message(run_tags: Sequence[tuple[object, object]]) -> str | None:
     """The monitor's message when the breach tag (any case) is set and non-empty, else None."""
-    if not isinstance(run_tags, Mapping):
-        return None
-    for key, value in run_tags.items():
+    for key, value in run_tags:
         if isinstance(key, str) and key.lower() == MONITOR_BREACH_TAG:
             # Nothing is breached for `false`, "", null, a list...
             text = ("true" if value else "") if isinstance(value, bool) else value
@@ -105,11 +103,10 @@ def classify_ml_event(
     if not isinstance(run_id, str) or not run_id:
         return Ignored(event_id, "run event without a runId")
     run_tags = data.get("runTags")
-    if event_type == RUN_STATUS_CHANGED:
-        breach = breach_message(run_tags)
-        if breach is not None:
-            return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
-    tags = run_tags.items() if isinstance(run_tags, Mapping) else ()
+    tags = list(run_tags.items()) if isinstance(run_tags, Mapping) else []
+    breach = breach_message(tags) if event_type == RUN_STATUS_CHANGED else None
+    if breach is not None:
+        return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
     purpose = next(
         (v for k, v in tags if str(k).lower() == APP_TAG and v in (RETRAINING, SCORING)), None
     )

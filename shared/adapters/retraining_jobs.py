@@ -74,17 +74,10 @@ class RetrainingJobsAdapter:
         """This app's jobs for `purpose` (`retraining`, `scoring`), newest first. The whole list
         or a failure: a partial list would debounce wrongly."""
         client = self._clients.arm_pipeline()
-        items = list(
-            transport.json_pages(
-                client,
-                client.format_url(f"{quote(workspace_id)}/jobs"),
-                {"api-version": JOBS_API, "tag": APP_TAG},
-                what=f"job list of {workspace_id}",
-                max_pages=MAX_PAGES,
-            )
-        )
-        jobs = [app_job_from_arm(item) for item in items]
-        matching = [job for job in jobs if job.tags.get(APP_TAG) == purpose]
+        url = client.format_url(f"{quote(workspace_id)}/jobs")
+        query, what = {"api-version": JOBS_API, "tag": APP_TAG}, f"job list of {workspace_id}"
+        items = list(transport.json_pages(client, url, query, what=what, max_pages=MAX_PAGES))
+        matching = [job for job in map(app_job_from_arm, items) if job.tags.get(APP_TAG) == purpose]
         return sorted(matching, key=lambda job: job.system_data.get("createdAt", ""), reverse=True)
 
     @transport.malformed_is_permanent
@@ -93,8 +86,8 @@ class RetrainingJobsAdapter:
         from azure.core.rest import HttpRequest
 
         client = self._clients.arm_pipeline()
-        path = f"{quote(workspace_id)}/jobs/{quote(name, safe='')}"
-        request = HttpRequest("GET", client.format_url(path), params={"api-version": JOBS_API})
+        url = client.format_url(f"{quote(workspace_id)}/jobs/{quote(name, safe='')}")
+        request = HttpRequest("GET", url, params={"api-version": JOBS_API})
         response = client.send_request(request)
         if response.status_code == 404:
             return None

@@ -58,8 +58,7 @@ class Decision(NamedTuple):
 
 def job_name_for(workspace_id: str, claim_key: str) -> str:
     """The same trigger always names the same job."""
-    digest = uuid.uuid5(_NAMESPACE, f"{workspace_id.lower()}|{claim_key}").hex[:20]
-    return f"retrain-{digest}"
+    return "retrain-" + uuid.uuid5(_NAMESPACE, f"{workspace_id.lower()}|{claim_key}").hex[:20]
 
 
 def scoring_request_id(workspace_id: str, retraining_job: str) -> str:

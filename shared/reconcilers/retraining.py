@@ -1,14 +1,6 @@
-"""Retraining and the scoring after it: observe (claim, jobs), decide (pure planning), apply.
-
-- The claim in the ledger's table settles duplicates and the cooldown without an Azure call;
-  otherwise the app's retraining jobs are read, and a job is submitted only when none is active.
-  The claim is written with optimistic concurrency and fixes the job's name, so concurrent
-  deliveries submit one job and a retried submission finds its job.
-- A finished retraining job is read (the event's status is not trusted). `Completed` starts batch
-  scoring once through the one scoring starter (`shared.scoring.service`: a claim per retraining
-  job, a repeatability ID derived from it); `Failed`/`Canceled` are recorded and announced.
-- Dry-run reads and decides, and records the plan; it claims, submits and invokes nothing.
-"""
+"""Retraining and the scoring after it (docs/ARCHITECTURE.md 4.4, 4.5): observe the claim and
+the jobs, decide (`shared.planning.retraining`), apply, and record each decision on a `Trail`.
+Dry-run reads and decides, and records the plan; it claims, submits and invokes nothing."""
 
 from __future__ import annotations
 
@@ -16,6 +8,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -60,32 +53,27 @@ class Outcome(NamedTuple):
     summary: str
 
 
+@dataclass(eq=False)
 class RetrainingReconciler:
-    def __init__(
-        self,
-        settings: Settings,
-        jobs: RetrainingJobsAdapter,
-        starter: ScoringStarter,
-        drift: DriftQueryAdapter,
-        claims: Claims,
-        sink: ActionSink,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        promotion: PromotionAdapter | None = None,
-    ) -> None:
+    settings: Settings
+    jobs: RetrainingJobsAdapter
+    starter: ScoringStarter
+    drift: DriftQueryAdapter
+    claims: Claims
+    sink: ActionSink
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    promotion: PromotionAdapter | None = None
+
+    def __post_init__(self) -> None:
+        settings, promotion = self.settings, self.promotion
         if settings.retraining is None:
             raise ValueError("retraining is off: RETRAIN_WORKSPACE_IDS is empty")
-        self._dry_run = settings.dry_run
         self._config: RetrainingSettings = settings.retraining
-        self._jobs = jobs
-        self._starter = starter
-        self._drift = drift
-        self._claims = claims
-        self._clock = clock
         # Each request's rows: `self._trail(workspace_id, trigger)`.
-        self._trail = functools.partial(Trail, sink, log, settings.automation_mode.value)
+        self._trail = functools.partial(Trail, self.sink, log, settings.automation_mode.value)
         # Model promotion (issue 19): one step right before scoring, when PROMOTION_METRIC is set.
         self._promoter = (
-            ModelPromoter(settings, promotion, claims, clock)
+            ModelPromoter(settings, promotion, self.claims, self.clock)
             if promotion is not None and settings.retraining.promotion is not None
             else None
         )
@@ -107,23 +95,20 @@ class RetrainingReconciler:
     ) -> Outcome:
         """Submit a retraining job unless one is active or the cooldown holds."""
         trail = self._trail(workspace_id, claim_key)
-        now = self._clock()
-        claim = self._claims.retraining(workspace_id)
-        cooldown = timedelta(minutes=self._config.cooldown_minutes)
-        decision = plan.decide_from_claim(_claim_view(claim), claim_key, now, cooldown)
+        now = self.clock()
+        claim = self.claims.retraining(workspace_id)
+        view, cooldown = _claim_view(claim), timedelta(minutes=self._config.cooldown_minutes)
+        decision = plan.decide_from_claim(view, claim_key, now, cooldown)
         if decision is None:
             try:
-                jobs = self._jobs.list_app_jobs(workspace_id, RETRAINING) if jobs is None else jobs
+                jobs = self.jobs.list_app_jobs(workspace_id, RETRAINING) if jobs is None else jobs
             except AzureError as error:
                 return _failed(trail, "list", error)
-            timeout = timedelta(hours=self._config.job_timeout_hours)
-            views = self._views(jobs)
-            decision = plan.decide_with_jobs(
-                views, _claim_view(claim), workspace_id, claim_key, now, timeout
-            )
+            views, timeout = self._views(jobs), timedelta(hours=self._config.job_timeout_hours)
+            decision = plan.decide_with_jobs(views, view, workspace_id, claim_key, now, timeout)
         verdict, name, reason = decision
-        if verdict is Verdict.SUBMIT and not self._dry_run:
-            won = self._claims.claim_retraining(
+        if verdict is Verdict.SUBMIT and not self.settings.dry_run:
+            won = self.claims.claim_retraining(
                 workspace_id,
                 job_name=name,
                 claim_key=claim_key,
@@ -131,7 +116,7 @@ class RetrainingReconciler:
                 now=now,
                 previous=claim,
             )
-            current = None if won else self._claims.retraining(workspace_id)
+            current = None if won else self.claims.retraining(workspace_id)
             if current is not None and current.claim_key == claim_key:
                 name = current.job_name
             elif not won:
@@ -140,7 +125,7 @@ class RetrainingReconciler:
         if verdict in DEBOUNCING:
             trail.record(KIND_RETRAINING, verdict.value, name, reason, DEBOUNCED, notify=False)
             return Outcome("debounced", reason)
-        if self._dry_run:
+        if self.settings.dry_run:
             planned = "planned: not submitted (dry-run)"
             evidence = self._plan(tags)
             trail.record(KIND_RETRAINING, verdict.value, name, reason, planned, evidence=evidence)
@@ -148,7 +133,7 @@ class RetrainingReconciler:
         return self._ensure_submitted(trail, name, reason, tags)
 
     def _views(self, jobs: Sequence[AppJob]) -> list[plan.JobView]:
-        app = self._jobs.app_identity()
+        app = self.jobs.app_identity()
         return [plan.JobView(job.name, job.status, app.created(job.system_data)) for job in jobs]
 
     def _plan(self, tags: dict[str, str]) -> str:
@@ -162,18 +147,18 @@ class RetrainingReconciler:
     ) -> Outcome:
         workspace_id = trail.workspace_id
         try:
-            existing = self._jobs.get_job(workspace_id, name)
+            existing = self.jobs.get_job(workspace_id, name)
             if existing is None:
                 trail.intent(KIND_RETRAINING, "submit", name)
                 try:
-                    self._jobs.submit(workspace_id, name, self._config, tags)
+                    self.jobs.submit(workspace_id, name, self._config, tags)
                 except HttpResponseError as error:
                     if is_transient(error):
                         raise
                     # Azure ML refuses a second job of one name (a retried PUT whose first
                     # attempt went through; a twin delivery): read it before calling this a
                     # refusal, whatever status the refusal came with.
-                    existing = self._jobs.get_job(workspace_id, name)
+                    existing = self.jobs.get_job(workspace_id, name)
                     if existing is None:
                         raise
         except AzureError as error:
@@ -187,7 +172,7 @@ class RetrainingReconciler:
             if type(error).__module__.startswith("azure.ai.ml"):
                 return self._submission_refused(trail, name, describe(error))
             raise
-        if existing and (squatted := not_made_by(self._jobs.app_identity(), existing.system_data)):
+        if existing and (squatted := not_made_by(self.jobs.app_identity(), existing.system_data)):
             # Someone made a job of the name the app derived from its claim before the app
             # submitted it: never the app's retraining (not scored, not promoted). The claim
             # is released, so the next drift signal or schedule retrains under its own name.
@@ -205,9 +190,9 @@ class RetrainingReconciler:
 
     def _set_claim_state(self, trail: Trail, state: str) -> None:
         """The claim of this request (its key: the trail's trigger) moves on."""
-        claim = self._claims.retraining(trail.workspace_id)
+        claim = self.claims.retraining(trail.workspace_id)
         if claim is not None and claim.claim_key == trail.trigger:
-            self._claims.set_retraining_state(claim, state)
+            self.claims.set_retraining_state(claim, state)
 
     def _submission_refused(
         self, trail: Trail, name: str, why: str, reason: str = "submission refused by Azure ML"
@@ -221,20 +206,16 @@ class RetrainingReconciler:
         """The event says a retraining job ended: read it, and act on what Azure says."""
         workspace_id, name = finished.workspace_id, finished.job_name
         trail = self._trail(workspace_id, f"event:{finished.event_id}")
-        if not plan.names_claimed_job(_claim_view(self._claims.retraining(workspace_id)), name):
+        if not plan.names_claimed_job(_claim_view(self.claims.retraining(workspace_id)), name):
             # Tags and names prove nothing: only the job of the app's claim is its retraining.
             return Outcome("ignored", f"job {name} is not a retraining job of this app")
         try:
-            job = self._jobs.get_job(workspace_id, name)
-        except AzureError as error:
+            job = self.jobs.get_job(workspace_id, name)
+        except (AzureError, JudgedAnswerError) as error:
             return _failed(trail, name, error)
-        except JudgedAnswerError as error:
-            reason = "Azure ML answered about another job"
-            trail.record(KIND_RETRAINING, "read", name, reason, f"failed: {error}")
-            return Outcome("failed", str(error))
         if job is None:
             return Outcome("invalid", f"job {name} does not exist in the workspace")
-        if squatted := not_made_by(self._jobs.app_identity(), job.system_data):
+        if squatted := not_made_by(self.jobs.app_identity(), job.system_data):
             reason = f"job {job.name} bears the name of the app's claim: {squatted}"
             trail.record(KIND_RETRAINING, "ignore", job.name, reason, "nothing started")
             return Outcome("ignored", reason)
@@ -244,10 +225,9 @@ class RetrainingReconciler:
             trail.record(KIND_RETRAINING, job.status.lower(), job.name, reason, "nothing started")
             return Outcome(f"retraining-{job.status.lower()}", f"{job.name} ended {job.status}")
         if job.status != "Completed":
-            # The event says the job ended, Azure ML does not (yet): its status can lag the
-            # event. Event Grid's redelivery (seconds, then minutes, bounded by the
-            # subscription's retry policy) reads it again, rather than leaving scoring to the
-            # timer's backstop; what Azure says still decides.
+            # Azure ML's status can lag the event. Event Grid's redelivery (seconds, then minutes,
+            # bounded by the subscription's retry policy) reads it again, rather than leaving
+            # scoring to the timer's backstop; what Azure says still decides.
             raise TransientAzureError(
                 f"workspace {workspace_id}: {job.name} is {job.status}; nothing to do yet "
                 "(the event says it ended; read again on redelivery)"
@@ -260,7 +240,7 @@ class RetrainingReconciler:
         if endpoint_name is None or scoring_input is None:
             return Outcome("completed", f"{retraining_job} completed; no BATCH_ENDPOINT_NAME")
         key = retraining_scoring(workspace_id, retraining_job, trigger)
-        if (scored := self._claims.scored(key)) is not None:
+        if (scored := self.claims.scored(key)) is not None:
             return Outcome("scoring-already-started", _already(scored, retraining_job))
         note, deployment = "", self._config.batch_deployment_name
         if self._promoter is not None:
@@ -271,7 +251,7 @@ class RetrainingReconciler:
         endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{endpoint_name}")
         tags = plan.scoring_tags("retraining-completed", **{"retraining-job": retraining_job})
         completed = f"retraining job {retraining_job} completed"
-        if self._dry_run:
+        if self.settings.dry_run:
             shown = {"deployment": deployment or "(endpoint default)", "input": scoring_input}
             evidence = json.dumps(shown | {"tags": tags, "model": note})
             planned = "planned: not started (dry-run)"
@@ -281,20 +261,18 @@ class RetrainingReconciler:
             endpoint_id, deployment, ScoringInput.from_setting(scoring_input), tags, trigger, key
         )
         try:
-            started = self._starter.start(
+            started = self.starter.start(
                 order, before_submit=lambda: trail.intent(KIND_SCORING, "start", endpoint_id)
             )
         except ClaimHeldError as held:
-            # Another delivery (a twin completion event, the timer's backstop) claimed it a
-            # moment ago and is starting it: one POST, one record, one announcement. Should
-            # that delivery die, its own redelivery (same trigger) or a later one after the
-            # window starts it, with the same repeatability ID.
+            # Another delivery (a twin completion event, the timer's backstop) is starting it: one
+            # POST, one record, one announcement. Should that delivery die, its redelivery (same
+            # trigger) or a later one after the window starts it, with the same repeatability ID.
             by = held.holder or "another"
             reason = f"scoring after {retraining_job} is being started by {by} delivery"
             return Outcome("scoring-in-progress", reason)
         except RefusedError as refused:
-            # Transient Azure errors go to `_failed` (redelivery), the rest are recorded as not
-            # started.
+            # Transient Azure errors go to `_failed` (redelivery), the rest are not started.
             error, why = refused.__cause__, refused.problem.detail
             answered = HttpResponseError | MalformedResponseError
             if isinstance(error, answered) and not is_transient(error):
@@ -317,18 +295,18 @@ class RetrainingReconciler:
         return Outcome("scoring-started", f"scoring job {started.name} after {retraining_job}")
 
     def on_schedule(self, workspace_id: ArmId, run_id: str) -> Outcome:
-        """The timer for one workspace: the scoring backstop, then the drift gate and retraining."""
+        """The timer for one workspace: the scoring backstop, then the drift gate (without
+        `DRIFT_QUERY`: the schedule itself) and retraining."""
         trail = self._trail(workspace_id, f"schedule:{run_id}")
         try:
-            jobs = self._jobs.list_app_jobs(workspace_id, RETRAINING)
+            jobs = self.jobs.list_app_jobs(workspace_id, RETRAINING)
         except AzureError as error:
             return _failed(trail, "list", error)
-        note = ""
+        note, backstop_error = "", None
         # The backstop scores only the job of the app's claim (the newest retrain: the model
         # that matters), never a job that merely carries the app's tags.
-        claim = _claim_view(self._claims.retraining(workspace_id))
+        claim = _claim_view(self.claims.retraining(workspace_id))
         completed = plan.claimed_job(claim, self._views(jobs))
-        backstop_error: TransientAzureError | None = None
         if completed is not None and completed.status == "Completed":
             try:
                 backstop = self._start_scoring(trail, completed.name)
@@ -338,43 +316,38 @@ class RetrainingReconciler:
             else:
                 if backstop.outcome not in ("scoring-already-started", "completed"):
                     note = f"backstop: {backstop.summary}; "
-        result = self._gate_and_retrain(trail, run_id, jobs, note)
-        if backstop_error is not None:
-            raise backstop_error
-        return result
-
-    def _gate_and_retrain(
-        self, trail: Trail, run_id: str, jobs: Sequence[AppJob], note: str
-    ) -> Outcome:
-        """The drift gate (without `DRIFT_QUERY`: the schedule itself), then retraining."""
-        gate = self._config.drift_gate
+        gate, result = self._config.drift_gate, None
         message, source = "scheduled retraining", "schedule"
         if gate is not None:
             analytics = gate.log_analytics_workspace_id
             try:
-                reading = self._drift.read(analytics, gate.query)
-            except AzureError as error:  # transient: the timer's next run asks again
+                reading = self.drift.read(analytics, gate.query)
+            except AzureError as error:  # transient (the adapter returns the rest as a reading)
                 return _failed(trail, analytics, error)
             verdict = plan.evaluate_gate(reading, gate.threshold)
             shut = not verdict.retrain
-            act, result = ("hold", "nothing submitted") if shut else ("retrain", "gate open")
+            act, what = ("hold", "nothing submitted") if shut else ("retrain", "gate open")
             notify = shut and reading.status.value != "success"
-            trail.record(KIND_GATE, act, analytics, verdict.reason, result, notify=notify)
-            if shut:
-                return Outcome("gate-closed", note + verdict.reason)
+            trail.record(KIND_GATE, act, analytics, verdict.reason, what, notify=notify)
+            result = Outcome("gate-closed", verdict.reason) if shut else None
             message, source = verdict.reason, "schedule:drift-gate"
-        tags = plan.retraining_tags(source, run_id, message)
-        outcome, summary = self.retrain(trail.workspace_id, trail.trigger, source, tags, jobs)
-        return Outcome(outcome, note + summary)
+        if result is None:
+            tags = plan.retraining_tags(source, run_id, message)
+            result = self.retrain(workspace_id, trail.trigger, source, tags, jobs)
+        if backstop_error is not None:
+            raise backstop_error
+        return Outcome(result.outcome, note + result.summary)
 
 
-def _failed(trail: Trail, subject: str, error: AzureError) -> Outcome:
-    """A failed read or write, recorded; raised for redelivery when it was transient."""
-    if is_transient(error):
+def _failed(trail: Trail, subject: str, error: AzureError | JudgedAnswerError) -> Outcome:
+    """A failed read, recorded; raised for redelivery when it was transient."""
+    if isinstance(error, AzureError) and is_transient(error):
         raise trail.retry(KIND_RETRAINING, subject, error) from error
-    reason = "reading Azure ML failed"
-    trail.record(KIND_RETRAINING, "read", subject, reason, f"failed: {describe(error)}")
-    return Outcome("failed", describe(error))
+    judged = isinstance(error, JudgedAnswerError)
+    reason = "Azure ML answered about another job" if judged else "reading Azure ML failed"
+    why = str(error) if judged else describe(error)
+    trail.record(KIND_RETRAINING, "read", subject, reason, f"failed: {why}")
+    return Outcome("failed", why)
 
 
 def _already(scoring_job: str, retraining_job: str) -> str:
