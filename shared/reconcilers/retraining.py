@@ -81,8 +81,7 @@ class RetrainingReconciler:
     def on_drift(self, drift: Drift) -> Outcome:
         trigger = f"drift:{drift.source.value}"
         tags = plan.retraining_tags(trigger, drift.event_id, drift.message)
-        # table_key: an ID of any length or content makes one bounded, distinct claim key (a
-        # GUID stays as it is).
+        # table_key: a bounded, distinct claim key for an ID of any length (a GUID stays as is).
         return self.retrain(drift.workspace_id, f"event:{table_key(drift.event_id)}", trigger, tags)
 
     def retrain(
@@ -155,9 +154,8 @@ class RetrainingReconciler:
                 except HttpResponseError as error:
                     if is_transient(error):
                         raise
-                    # Azure ML refuses a second job of one name (a retried PUT whose first
-                    # attempt went through; a twin delivery): read it before calling this a
-                    # refusal, whatever status the refusal came with.
+                    # Azure ML refuses a second job of one name (a retried PUT that went through,
+                    # a twin delivery): read it before calling this a refusal, whatever the status.
                     existing = self.jobs.get_job(workspace_id, name)
                     if existing is None:
                         raise
@@ -173,9 +171,8 @@ class RetrainingReconciler:
                 return self._submission_refused(trail, name, describe(error))
             raise
         if existing and (squatted := not_made_by(self.jobs.app_identity(), existing.system_data)):
-            # Someone made a job of the name the app derived from its claim before the app
-            # submitted it: never the app's retraining (not scored, not promoted). The claim
-            # is released, so the next drift signal or schedule retrains under its own name.
+            # Someone made a job of the claim's name before the app submitted it: never the app's
+            # retraining (not scored, not promoted). The claim is released for the next trigger.
             why = "not the app's job: the claim is released, the next trigger retrains"
             return self._submission_refused(trail, name, f"the job name is taken: {squatted}", why)
         self._set_claim_state(trail, ClaimState.SUBMITTED)
@@ -203,7 +200,6 @@ class RetrainingReconciler:
         return Outcome("failed", f"retraining job {name} was refused: {why}")
 
     def on_finished(self, finished: JobFinished) -> Outcome:
-        """The event says a retraining job ended: read it, and act on what Azure says."""
         workspace_id, name = finished.workspace_id, finished.job_name
         trail = self._trail(workspace_id, f"event:{finished.event_id}")
         if not plan.names_claimed_job(_claim_view(self.claims.retraining(workspace_id)), name):
@@ -225,9 +221,8 @@ class RetrainingReconciler:
             trail.record(KIND_RETRAINING, job.status.lower(), job.name, reason, "nothing started")
             return Outcome(f"retraining-{job.status.lower()}", f"{job.name} ended {job.status}")
         if job.status != "Completed":
-            # Azure ML's status can lag the event. Event Grid's redelivery (seconds, then minutes,
-            # bounded by the subscription's retry policy) reads it again, rather than leaving
-            # scoring to the timer's backstop; what Azure says still decides.
+            # Azure ML's status can lag the event: Event Grid's redelivery (bounded by the
+            # subscription's retry policy) reads it again, sooner than the timer's backstop.
             raise TransientAzureError(
                 f"workspace {workspace_id}: {job.name} is {job.status}; nothing to do yet "
                 "(the event says it ended; read again on redelivery)"
@@ -265,9 +260,8 @@ class RetrainingReconciler:
                 order, before_submit=lambda: trail.intent(KIND_SCORING, "start", endpoint_id)
             )
         except ClaimHeldError as held:
-            # Another delivery (a twin completion event, the timer's backstop) is starting it: one
-            # POST, one record, one announcement. Should that delivery die, its redelivery (same
-            # trigger) or a later one after the window starts it, with the same repeatability ID.
+            # Another delivery (a twin event, the timer's backstop) is starting it: one POST. Should
+            # it die, its redelivery or a later one starts it, with the same repeatability ID.
             by = held.holder or "another"
             reason = f"scoring after {retraining_job} is being started by {by} delivery"
             return Outcome("scoring-in-progress", reason)
