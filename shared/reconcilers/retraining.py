@@ -72,11 +72,9 @@ class RetrainingReconciler:
         # Each request's rows: `self._trail(workspace_id, trigger)`.
         self._trail = functools.partial(Trail, self.sink, log, settings.automation_mode.value)
         # Model promotion (issue 19): one step right before scoring, when PROMOTION_METRIC is set.
-        self._promoter = (
-            ModelPromoter(settings, promotion, self.claims, self.clock)
-            if promotion is not None and settings.retraining.promotion is not None
-            else None
-        )
+        self._promoter: ModelPromoter | None = None
+        if promotion is not None and settings.retraining.promotion is not None:
+            self._promoter = ModelPromoter(settings, promotion, self.claims, self.clock)
 
     def on_drift(self, drift: Drift) -> Outcome:
         trigger = f"drift:{drift.source.value}"
