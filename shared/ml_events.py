@@ -92,10 +92,8 @@ def classify_ml_event(
         return Ignored(event_id, "event has no data object")
     if event_type == DATASET_DRIFT_DETECTED:
         monitor = data.get("DataDriftName") or data.get("DataDriftId") or "a dataset monitor"
-        coefficient = data.get("DriftCoefficient")
-        extra = (
-            f" (drift coefficient {coefficient})" if isinstance(coefficient, int | float) else ""
-        )
+        value = data.get("DriftCoefficient")
+        extra = f" (drift coefficient {value})" if isinstance(value, int | float) else ""
         message = bounded(f"dataset drift detected by {monitor}{extra}")
         run = str(data.get("RunId") or "")
         return Drift(event_id, workspace_id, DriftSource.DATASET_MONITOR, run, message)

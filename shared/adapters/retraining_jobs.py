@@ -110,10 +110,8 @@ class RetrainingJobsAdapter:
         from azure.ai.ml.entities import PipelineJob
 
         # A `ComponentRef` has a version or a label, never both.
-        component, experiment = config.component, config.experiment
-        registered = ml.components.get(
-            component.name, version=component.version, label=component.label
-        )
+        ref, experiment = config.component, config.experiment
+        registered = ml.components.get(ref.name, version=ref.version, label=ref.label)
         step = registered(**{key: _input(value) for key, value in config.inputs.items()})
         job = PipelineJob(
             name=name,

@@ -250,13 +250,11 @@ class RetrainingReconciler:
             planned = "planned: not started (dry-run)"
             trail.record(KIND_SCORING, "start", endpoint_id, completed, planned, evidence=evidence)
             return Outcome("dry-run", f"would start scoring on {endpoint_name}")
-        order = ScoringOrder(
-            endpoint_id, deployment, ScoringInput.from_setting(scoring_input), tags, trigger, key
-        )
+        scoring = ScoringInput.from_setting(scoring_input)
+        order = ScoringOrder(endpoint_id, deployment, scoring, tags, trigger, key)
+        intent = functools.partial(trail.intent, KIND_SCORING, "start", endpoint_id)
         try:
-            started = self.starter.start(
-                order, before_submit=lambda: trail.intent(KIND_SCORING, "start", endpoint_id)
-            )
+            started = self.starter.start(order, before_submit=intent)
         except ClaimHeldError as held:
             # Another delivery (a twin event, the timer's backstop) is starting it: one POST. Should
             # it die, its redelivery or a later one starts it, with the same repeatability ID.
