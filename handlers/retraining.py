@@ -4,6 +4,7 @@ no `DRIFT_QUERY`, retrain on schedule)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 
@@ -25,14 +26,15 @@ bp = func.Blueprint()
 def scheduled_retrain(timer: func.TimerRequest) -> None:
     run_id = uuid.uuid4().hex[:12]
     trigger = f"schedule:{run_id}"
+    say = functools.partial(decision_log, log, trigger=trigger, kind="scheduled-retrain")
     rt = runtime()
     if rt.retraining is None or rt.settings.retraining is None:
-        _log(trigger, "", "off", "retraining is off (RETRAIN_WORKSPACE_IDS)")
+        say("retraining is off (RETRAIN_WORKSPACE_IDS)", verdict="off")
         return
     failures: list[str] = []
     for workspace_id in rt.settings.retraining.workspace_ids:
         try:
-            outcome = rt.retraining.on_schedule(workspace_id, run_id)
+            outcome, summary = rt.retraining.on_schedule(workspace_id, run_id)
         except TransientAzureError as error:
             why = failure = str(error)
         except AzureError as error:  # the drift query, unavailable through its retries
@@ -45,22 +47,10 @@ def scheduled_retrain(timer: func.TimerRequest) -> None:
             why = f"{type(error).__name__}: {error}"
             failure = f"workspace {workspace_id}: {why}"
         else:
-            _log(trigger, workspace_id, outcome.outcome, outcome.summary)
+            say(summary, workspace_id=workspace_id, verdict=outcome)
             continue
         failures.append(failure)
-        _log(trigger, workspace_id, "failed", why, "failed: the next run asks again")
+        failed, warning = "failed: the next run asks again", logging.WARNING
+        say(why, workspace_id=workspace_id, verdict="failed", outcome=failed, level=warning)
     if failures:
         raise TransientAzureError("; ".join(failures))
-
-
-def _log(trigger: str, workspace_id: str, verdict: str, why: str, outcome: str = "") -> None:
-    decision_log(
-        log,
-        why,
-        trigger=trigger,
-        workspace_id=workspace_id,
-        kind="scheduled-retrain",
-        verdict=verdict,
-        outcome=outcome,
-        level=logging.WARNING if outcome else logging.INFO,
-    )

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from azure.eventgrid import SystemEventNames
 
 from shared.arm import ArmId, is_resource_type, same_arm_id
 from shared.events import ML_WORKSPACE_TYPE, Ignored
 
-RUN_STATUS_CHANGED: str = SystemEventNames.MachineLearningServicesRunStatusChangedEventName.value
-RUN_COMPLETED: str = SystemEventNames.MachineLearningServicesRunCompletedEventName.value
-DATASET_DRIFT_DETECTED: str = (
-    SystemEventNames.MachineLearningServicesDatasetDriftDetectedEventName.value
-)
+_NAMES = SystemEventNames
+RUN_STATUS_CHANGED: str = _NAMES.MachineLearningServicesRunStatusChangedEventName.value
+RUN_COMPLETED: str = _NAMES.MachineLearningServicesRunCompletedEventName.value
+DATASET_DRIFT_DETECTED: str = _NAMES.MachineLearningServicesDatasetDriftDetectedEventName.value
 ML_EVENT_TYPES = frozenset({RUN_STATUS_CHANGED, RUN_COMPLETED, DATASET_DRIFT_DETECTED})
 
 # Set by model monitoring's evaluate step on a threshold breach; its value is the message.
@@ -38,8 +37,7 @@ class DriftSource(StrEnum):
     DATASET_MONITOR = "dataset-drift"
 
 
-@dataclass(frozen=True)
-class Drift:
+class Drift(NamedTuple):
     event_id: str
     workspace_id: ArmId
     source: DriftSource
@@ -47,8 +45,7 @@ class Drift:
     message: str
 
 
-@dataclass(frozen=True)
-class JobFinished:
+class JobFinished(NamedTuple):
     """A job tagged as the app's `purpose` ended, says the event: the ledger and a read confirm."""
 
     event_id: str
@@ -70,30 +67,23 @@ def workspace_of_topic(topic: str) -> ArmId | None:
 
 def scoped_workspace(topic: str, configured: Sequence[ArmId]) -> ArmId | None:
     workspace = workspace_of_topic(topic)
-    if workspace is None:
-        return None
     return next((known for known in configured if same_arm_id(known, workspace)), None)
 
 
-def breach_message(run_tags: object) -> str | None:
+def breach_message(run_tags: Sequence[tuple[object, object]]) -> str | None:
     """The monitor's message when the breach tag (any case) is set and non-empty, else None."""
-    if not isinstance(run_tags, Mapping):
-        return None
-    for key, value in run_tags.items():
+    for key, value in run_tags:
         if isinstance(key, str) and key.lower() == MONITOR_BREACH_TAG:
-            # "" for what says nothing was breached (`false`, null, a list...).
-            if isinstance(value, bool):
-                text = "true" if value else ""
-            else:
-                text = value if isinstance(value, str) else ""
-                text = repr(value) if isinstance(value, int | float) else text
-            if text.strip():
+            # Nothing is breached for `false`, "", null, a list...
+            text = ("true" if value else "") if isinstance(value, bool) else value
+            text = repr(text) if isinstance(text, int | float) else text
+            if isinstance(text, str) and text.strip():
                 return bounded(text)
     return None
 
 
 def classify_ml_event(
-    *, event_id: str, event_type: str, workspace_id: ArmId, data: object
+    event_id: str, event_type: str, workspace_id: ArmId, data: object
 ) -> Drift | JobFinished | Ignored:
     """What an ML event means for this app. `workspace_id` is the event's (in-scope) topic."""
     if event_type not in ML_EVENT_TYPES:
@@ -102,21 +92,19 @@ def classify_ml_event(
         return Ignored(event_id, "event has no data object")
     if event_type == DATASET_DRIFT_DETECTED:
         monitor = data.get("DataDriftName") or data.get("DataDriftId") or "a dataset monitor"
-        coefficient = data.get("DriftCoefficient")
-        message = f"dataset drift detected by {monitor}" + (
-            f" (drift coefficient {coefficient})" if isinstance(coefficient, int | float) else ""
-        )
+        value = data.get("DriftCoefficient")
+        extra = f" (drift coefficient {value})" if isinstance(value, int | float) else ""
+        message = bounded(f"dataset drift detected by {monitor}{extra}")
         run = str(data.get("RunId") or "")
-        return Drift(event_id, workspace_id, DriftSource.DATASET_MONITOR, run, bounded(message))
+        return Drift(event_id, workspace_id, DriftSource.DATASET_MONITOR, run, message)
     run_id = data.get("runId")
     if not isinstance(run_id, str) or not run_id:
         return Ignored(event_id, "run event without a runId")
     run_tags = data.get("runTags")
-    if event_type == RUN_STATUS_CHANGED:
-        breach = breach_message(run_tags)
-        if breach is not None:
-            return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
-    tags = run_tags.items() if isinstance(run_tags, Mapping) else ()
+    tags = list(run_tags.items()) if isinstance(run_tags, Mapping) else []
+    breach = breach_message(tags) if event_type == RUN_STATUS_CHANGED else None
+    if breach is not None:
+        return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
     purpose = next(
         (v for k, v in tags if str(k).lower() == APP_TAG and v in (RETRAINING, SCORING)), None
     )

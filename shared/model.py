@@ -65,10 +65,8 @@ class SynapseWorkspace:
 
     @property
     def has_system_identity(self) -> bool:
-        if not isinstance(self.identity_type, str):
-            return False
-        parts = {part.strip().lower() for part in self.identity_type.split(",")}
-        return "systemassigned" in parts
+        kinds = self.identity_type.split(",") if isinstance(self.identity_type, str) else []
+        return "systemassigned" in {kind.strip().lower() for kind in kinds}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from azure.core.exceptions import AzureError
+
 from shared.adapters import transport
 from shared.adapters.clients import AzureClients
 from shared.adapters.errors import describe, is_transient
@@ -22,33 +24,25 @@ class DriftQueryAdapter:
         self._clients = clients
 
     def read(self, workspace_id: str, query: str) -> GateReading:
-        from azure.core.exceptions import AzureError
         from azure.monitor.query import LogsQueryPartialResult, LogsQueryStatus
 
         @transport.malformed_is_permanent
         def query_once() -> GateReading:
             result = self._clients.logs_query().query_workspace(
-                workspace_id,
-                query,
-                timespan=QUERY_TIMESPAN,
-                server_timeout=QUERY_TIMEOUT_SECONDS,
+                workspace_id, query, timespan=QUERY_TIMESPAN, server_timeout=QUERY_TIMEOUT_SECONDS
             )
-            if (
-                isinstance(result, LogsQueryPartialResult)
-                or result.status == LogsQueryStatus.PARTIAL
-            ):
+            incomplete = result.status == LogsQueryStatus.PARTIAL
+            if isinstance(result, LogsQueryPartialResult) or incomplete:
                 partial = getattr(result, "partial_error", None)
-                return GateReading(
-                    GateStatus.PARTIAL, error=str(getattr(partial, "message", partial))
-                )
-            tables = result.tables
-            if not tables:
+                error = str(getattr(partial, "message", partial))
+                return GateReading(GateStatus.PARTIAL, error=error)
+            if not result.tables:
                 # A query always answers its primary table: none is the wrong shape, not "no drift".
                 raise transport.MalformedResponseError("drift query: the answer has no table")
+            table = result.tables[0]
+            kinds = [str(kind) for kind in table.columns_types]
             return GateReading(
-                GateStatus.SUCCESS,
-                rows=[list(row) for row in tables[0].rows],
-                column_types=[str(kind) for kind in tables[0].columns_types],
+                GateStatus.SUCCESS, [list(row) for row in table.rows], column_types=kinds
             )
 
         try:

@@ -4,8 +4,7 @@ azure-ai-ml (1.1-2.5 s); submitted with azure-ai-ml (component resolution, `x-az
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from shared.adapters import transport
@@ -13,7 +12,7 @@ from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.batch_scoring import JOBS_API, UnexpectedResponseError, raise_for_status
 from shared.adapters.clients import AzureClients
 from shared.arm import ArmId, same_arm_id
-from shared.config import ComponentRef
+from shared.config import RetrainingSettings
 from shared.ml_events import APP_TAG
 from shared.ownership import AppIdentity
 
@@ -21,18 +20,15 @@ from shared.ownership import AppIdentity
 MAX_PAGES = 20
 
 
-@dataclass(frozen=True)
-class AppJob:
+class AppJob(NamedTuple):
     """A job as ARM lists it."""
 
     name: str
     status: str
-    tags: dict[str, str] = field(default_factory=dict)
-    created_at: str = ""
-    error: str | None = None
-    job_type: str = ""
+    tags: dict[str, str]
+    error: str | None
     # ARM's record of who created it (`createdBy`, `createdByType`): see `shared.ownership`.
-    system_data: dict[str, str] = field(default_factory=dict)
+    system_data: dict[str, str]
 
 
 def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
@@ -43,37 +39,16 @@ def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
     status = properties.get("status")
     if not isinstance(status, str) or not status:
         raise UnexpectedResponseError(f"job {name}: no status")
-    tags = properties.get("tags")
-    system = body.get("systemData")
-    system_data = (
+    tags, system, error = properties.get("tags"), body.get("systemData"), properties.get("error")
+    return AppJob(
+        name,
+        status,
+        {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+        str(error.get("message")) if isinstance(error, dict) else None,
         {str(k): v for k, v in system.items() if isinstance(v, str)}
         if isinstance(system, dict)
-        else {}
+        else {},
     )
-    error = properties.get("error")
-    return AppJob(
-        name=name,
-        status=status,
-        tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
-        created_at=system_data.get("createdAt", ""),
-        error=str(error.get("message")) if isinstance(error, dict) else None,
-        job_type=str(properties.get("jobType") or ""),
-        system_data=system_data,
-    )
-
-
-def confirmed_job_name(workspace_id: ArmId, name: str, created: Any) -> str:
-    """The submitted job's name when Azure's answer is that job in `workspace_id`; else not
-    applied."""
-    answered = getattr(created, "name", None)
-    job_id = getattr(created, "id", None)
-    if not isinstance(answered, str) or not same_arm_id(answered, name):
-        raise UnexpectedAnswerError(f"submitted job {name!r}, Azure answered {answered!r}")
-    if not isinstance(job_id, str) or not same_arm_id(job_id, f"{workspace_id}/jobs/{name}"):
-        raise UnexpectedAnswerError(
-            f"submitted job {name!r} to {workspace_id}, Azure answered ID {job_id!r}"
-        )
-    return name
 
 
 def _input(value: Any) -> Any:
@@ -99,18 +74,11 @@ class RetrainingJobsAdapter:
         """This app's jobs for `purpose` (`retraining`, `scoring`), newest first. The whole list
         or a failure: a partial list would debounce wrongly."""
         client = self._clients.arm_pipeline()
-        items = list(
-            transport.json_pages(
-                client,
-                client.format_url(f"{quote(workspace_id)}/jobs"),
-                {"api-version": JOBS_API, "tag": APP_TAG},
-                what=f"job list of {workspace_id}",
-                max_pages=MAX_PAGES,
-            )
-        )
-        jobs = [app_job_from_arm(item) for item in items]
-        matching = [job for job in jobs if job.tags.get(APP_TAG) == purpose]
-        return sorted(matching, key=lambda job: job.created_at, reverse=True)
+        url = client.format_url(f"{quote(workspace_id)}/jobs")
+        query, what = {"api-version": JOBS_API, "tag": APP_TAG}, f"job list of {workspace_id}"
+        items = list(transport.json_pages(client, url, query, what=what, max_pages=MAX_PAGES))
+        matching = [job for job in map(app_job_from_arm, items) if job.tags.get(APP_TAG) == purpose]
+        return sorted(matching, key=lambda job: job.system_data.get("createdAt", ""), reverse=True)
 
     @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, name: str) -> AppJob | None:
@@ -118,8 +86,8 @@ class RetrainingJobsAdapter:
         from azure.core.rest import HttpRequest
 
         client = self._clients.arm_pipeline()
-        path = f"{quote(workspace_id)}/jobs/{quote(name, safe='')}"
-        request = HttpRequest("GET", client.format_url(path), params={"api-version": JOBS_API})
+        url = client.format_url(f"{quote(workspace_id)}/jobs/{quote(name, safe='')}")
+        request = HttpRequest("GET", url, params={"api-version": JOBS_API})
         response = client.send_request(request)
         if response.status_code == 404:
             return None
@@ -132,34 +100,31 @@ class RetrainingJobsAdapter:
 
     @transport.malformed_is_permanent
     def submit(
-        self,
-        workspace_id: ArmId,
-        *,
-        name: str,
-        component: ComponentRef,
-        inputs: Mapping[str, Any],
-        compute: str,
-        experiment: str,
-        tags: Mapping[str, str],
-    ) -> str:
-        """Submit a pipeline job named `name` running `component`. Azure ML refuses a second job
-        of a name, so a retry cannot make two (the caller reads it on `ResourceExistsError`)."""
+        self, workspace_id: ArmId, name: str, config: RetrainingSettings, tags: Mapping[str, str]
+    ) -> None:
+        """Submit a pipeline job named `name` running `RETRAIN_COMPONENT`. Azure ML refuses a
+        second job of a name, so a retry cannot make two (the caller reads it on
+        `ResourceExistsError`). An answer about another job than that one is not applied."""
         # The client first: it prepares azure-ai-ml's import (see clients.prepare_azure_ai_ml).
         ml = self._clients.ml_client(workspace_id)
         from azure.ai.ml.entities import PipelineJob
 
-        if component.version is not None:
-            registered = ml.components.get(component.name, version=component.version)
-        else:
-            registered = ml.components.get(component.name, label=component.label)
-        step = registered(**{key: _input(value) for key, value in inputs.items()})
+        # A `ComponentRef` has a version or a label, never both.
+        ref, experiment = config.component, config.experiment
+        registered = ml.components.get(ref.name, version=ref.version, label=ref.label)
+        step = registered(**{key: _input(value) for key, value in config.inputs.items()})
         job = PipelineJob(
             name=name,
             display_name=name,
             experiment_name=experiment,
             tags=dict(tags),
             jobs={"retrain": step},
-            compute=compute,
+            compute=config.compute,
         )
         created = ml.jobs.create_or_update(job, experiment_name=experiment)
-        return confirmed_job_name(workspace_id, name, created)
+        answered, job_id = getattr(created, "name", None), getattr(created, "id", None)
+        if not isinstance(answered, str) or not same_arm_id(answered, name):
+            raise UnexpectedAnswerError(f"submitted job {name!r}, Azure answered {answered!r}")
+        if not isinstance(job_id, str) or not same_arm_id(job_id, f"{workspace_id}/jobs/{name}"):
+            why = f"submitted job {name!r} to {workspace_id}, Azure answered ID {job_id!r}"
+            raise UnexpectedAnswerError(why)

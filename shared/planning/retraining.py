@@ -7,10 +7,9 @@ import math
 import sys
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.ml_events import APP_TAG, RETRAINING, SCORING, bounded
 
@@ -30,10 +29,10 @@ class Verdict(StrEnum):
     RESUME = "resume"  # the same trigger again: make sure its job exists, submit nothing new
     COOLDOWN = "debounce-cooldown"  # the last submission is too recent
     ACTIVE = "debounce-active"  # a retraining job of this app is still running
+    CONCURRENT = "debounce-concurrent"  # another delivery claimed the retraining first
 
 
-@dataclass(frozen=True)
-class ClaimView:
+class ClaimView(NamedTuple):
     job_name: str
     claim_key: str
     claimed_at: datetime
@@ -41,8 +40,7 @@ class ClaimView:
     in_flight: bool = False  # claimed, its submission not yet confirmed
 
 
-@dataclass(frozen=True)
-class JobView:
+class JobView(NamedTuple):
     name: str
     status: str
     by_app: bool  # Azure records this app as its creator (`shared.ownership`)
@@ -52,8 +50,7 @@ class JobView:
         return self.status not in FINISHED
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     verdict: Verdict
     job_name: str
     reason: str
@@ -61,8 +58,7 @@ class Decision:
 
 def job_name_for(workspace_id: str, claim_key: str) -> str:
     """The same trigger always names the same job."""
-    digest = uuid.uuid5(_NAMESPACE, f"{workspace_id.lower()}|{claim_key}").hex[:20]
-    return f"retrain-{digest}"
+    return "retrain-" + uuid.uuid5(_NAMESPACE, f"{workspace_id.lower()}|{claim_key}").hex[:20]
 
 
 def scoring_request_id(workspace_id: str, retraining_job: str) -> str:
@@ -71,7 +67,7 @@ def scoring_request_id(workspace_id: str, retraining_job: str) -> str:
 
 
 def decide_from_claim(
-    claim: ClaimView | None, *, claim_key: str, now: datetime, cooldown: timedelta
+    claim: ClaimView | None, claim_key: str, now: datetime, cooldown: timedelta
 ) -> Decision | None:
     """The decision the claim alone settles, or None when the running jobs must be read."""
     if claim is None:
@@ -103,18 +99,15 @@ def names_claimed_job(claim: ClaimView | None, name: str) -> bool:
 
 
 def claimed_job(claim: ClaimView | None, jobs: Sequence[JobView]) -> JobView | None:
-    """The job among `jobs` that the app submitted under its claim, or None.
-
-    A workspace user can give any job the app's tags, or create a job of the very name the app
-    derived from its claim before the app submits it: only that name together with Azure's
-    record that the app created the job proves it is the app's.
-    """
+    """The job among `jobs` that the app submitted under its claim, or None. A workspace user
+    can give any job the app's tags, or create one of the very name the app derived from its
+    claim before the app submits it: only that name and Azure's record that the app created the
+    job prove it is the app's."""
     return next((j for j in jobs if j.by_app and names_claimed_job(claim, j.name)), None)
 
 
 def decide_with_jobs(
     jobs: Sequence[JobView],
-    *,
     claim: ClaimView | None,
     workspace_id: str,
     claim_key: str,
@@ -128,18 +121,13 @@ def decide_with_jobs(
     if job is None or not job.active or claim is None:
         return Decision(Verdict.SUBMIT, name, "no active retraining job and no cooldown")
     if now - claim.claimed_at < timeout:
-        return Decision(
-            Verdict.ACTIVE, job.name, f"retraining job still active: {job.name} ({job.status})"
-        )
-    return Decision(
-        Verdict.SUBMIT,
-        name,
-        f"retraining job {job.name} is still {job.status} past RETRAIN_JOB_TIMEOUT_HOURS "
-        f"({timeout}): its claim lapsed",
-    )
+        reason = f"retraining job still active: {job.name} ({job.status})"
+        return Decision(Verdict.ACTIVE, job.name, reason)
+    why = f"retraining job {job.name} is still {job.status} past RETRAIN_JOB_TIMEOUT_HOURS"
+    return Decision(Verdict.SUBMIT, name, f"{why} ({timeout}): its claim lapsed")
 
 
-def retraining_tags(*, trigger: str, event_id: str, message: str) -> dict[str, str]:
+def retraining_tags(trigger: str, event_id: str, message: str) -> dict[str, str]:
     tags = {APP_TAG: RETRAINING, "trigger": bounded(trigger), "trigger-event-id": bounded(event_id)}
     if message:
         tags["drift-message"] = bounded(message)
@@ -159,35 +147,31 @@ class GateStatus(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class GateReading:
+class GateReading(NamedTuple):
     status: GateStatus
     rows: Sequence[Sequence[Any]] = ()
     error: str = ""
     column_types: Sequence[str] = ()
 
 
-@dataclass(frozen=True)
-class GateVerdict:
+class GateVerdict(NamedTuple):
     retrain: bool
     reason: str
     value: float | None = None
 
 
 def evaluate_gate(reading: GateReading, threshold: float) -> GateVerdict:
-    """Retrain when the first value is a number at least `threshold`; an uncertain gate stays
-    shut."""
+    """Retrain when the first value is a number at or above `threshold`; else the gate is shut."""
     failed = {GateStatus.FAILED: "failed", GateStatus.PARTIAL: "returned a partial result"}
     if reading.status in failed:
         return GateVerdict(False, f"drift query {failed[reading.status]}: {bounded(reading.error)}")
     if not reading.rows or not reading.rows[0]:
         return GateVerdict(False, "drift query returned no rows")
-    value = _number(reading.rows[0][0], reading.column_types[0] if reading.column_types else "")
+    first = reading.rows[0][0]
+    value = _number(first, reading.column_types[0] if reading.column_types else "")
     if value is None:
-        return GateVerdict(
-            False,
-            f"drift query's first value {bounded(repr(reading.rows[0][0]), 60)} is not a number",
-        )
+        shown = bounded(repr(first), 60)
+        return GateVerdict(False, f"drift query's first value {shown} is not a number")
     shown = f"{value:g}" if isinstance(value, float) else bounded(str(value), 40)
     above = value >= threshold
     where = "at or above" if above else "below"
@@ -208,9 +192,7 @@ def _number(value: object, column_type: str) -> int | float | None:
             return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
     if isinstance(value, int) and abs(value) > int(sys.float_info.max):
         # Beyond any float: the reason's formatting and the recorded value must not overflow.
         return sys.float_info.max if value > 0 else -sys.float_info.max
-    return value
+    return value if math.isfinite(value) else None
