@@ -7,10 +7,10 @@ import functools
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from shared.bounds import bounded_entity, entity_bytes, table_key
 from shared.config import STORAGE_AUDIENCE, LedgerSettings
@@ -28,9 +28,7 @@ FINGERPRINTS_PARTITION = "fingerprints"
 # A digest counts for 12 to 24 hours (spread by workspace, so they do not lapse together): what no
 # row shows (Synapse's data plane, an exemption's expiry) is reconciled at least that often.
 FINGERPRINT_SECONDS = 12 * 3600
-# A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
-_BATCH_LIMIT = 100
-_BATCH_BYTES = 3 * 1024 * 1024
+T = TypeVar("T")
 
 
 def column(field_name: str) -> str:
@@ -92,18 +90,18 @@ class ActionSink(Protocol):
     def record_actions(self, records: Sequence[ActionRecord]) -> None: ...
 
 
-def _transactions(
-    operations: Sequence[tuple[str, dict[str, Any]]],
-) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    batch: list[tuple[str, dict[str, Any]]] = []
-    size = 0
-    for operation in operations:
-        weight = entity_bytes(operation[1])
-        if batch and (len(batch) == _BATCH_LIMIT or size + weight > _BATCH_BYTES):
+def batches(
+    items: Sequence[T], weight: Callable[[T], int], count: int, size: int
+) -> Iterator[list[T]]:
+    """`items` in order, in batches of at most `count` items and `size` weight."""
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        if batch and (len(batch) == count or total + weight(item) > size):
             yield batch
-            batch, size = [], 0
-        batch.append(operation)
-        size += weight
+            batch, total = [], 0
+        batch.append(item)
+        total += weight(item)
     if batch:
         yield batch
 
@@ -145,8 +143,12 @@ class Ledger:
                 # A transaction costs a multipart round trip: one row is a plain insert.
                 self.table.create_entity(operations[0][1])
                 continue
-            for batch in _transactions(operations):
-                self.table.submit_transaction(batch)
+            self._submit(operations)
+
+    def _submit(self, operations: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        # A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
+        for batch in batches(operations, lambda op: entity_bytes(op[1]), 100, 3 * 1024 * 1024):
+            self.table.submit_transaction(batch)
 
     def first_time(self, key: str) -> bool:
         """True for the first caller ever to ask about `key`: created, never upserted, so of
@@ -196,22 +198,12 @@ class Ledger:
         return found
 
     def keep_fingerprints(self, fingerprints: dict[str, str]) -> None:
-        now = time.time()
-        operations = [
-            (
-                "upsert",
-                {
-                    "PartitionKey": FINGERPRINTS_PARTITION,
-                    "RowKey": table_key(workspace),
-                    "WorkspaceId": workspace,
-                    "Fingerprint": digest,
-                    "KeptAt": now,
-                },
-            )
-            for workspace, digest in fingerprints.items()
+        now, key = time.time(), {"PartitionKey": FINGERPRINTS_PARTITION}
+        rows = [
+            key | {"RowKey": table_key(ws), "WorkspaceId": ws, "Fingerprint": digest, "KeptAt": now}
+            for ws, digest in fingerprints.items()
         ]
-        for batch in _transactions(operations):
-            self.table.submit_transaction(batch)
+        self._submit([("upsert", row) for row in rows])
 
 
 @functools.cache
