@@ -106,6 +106,11 @@ def batches(
         yield batch
 
 
+def _transactions(operations: Sequence[tuple[str, Any]]) -> Iterator[list[tuple[str, Any]]]:
+    # A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
+    return batches(operations, lambda op: entity_bytes(op[1]), 100, 3 * 1024 * 1024)
+
+
 class Ledger:
     def __init__(self, table: TableClient) -> None:
         # Claims and scoring records live in it too, in partitions of their own.
@@ -143,12 +148,8 @@ class Ledger:
                 # A transaction costs a multipart round trip: one row is a plain insert.
                 self.table.create_entity(operations[0][1])
                 continue
-            self._submit(operations)
-
-    def _submit(self, operations: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        # A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
-        for batch in batches(operations, lambda op: entity_bytes(op[1]), 100, 3 * 1024 * 1024):
-            self.table.submit_transaction(batch)
+            for batch in _transactions(operations):
+                self.table.submit_transaction(batch)
 
     def first_time(self, key: str) -> bool:
         """True for the first caller ever to ask about `key`: created, never upserted, so of
@@ -203,7 +204,8 @@ class Ledger:
             key | {"RowKey": table_key(ws), "WorkspaceId": ws, "Fingerprint": digest, "KeptAt": now}
             for ws, digest in fingerprints.items()
         ]
-        self._submit([("upsert", row) for row in rows])
+        for batch in _transactions([("upsert", row) for row in rows]):
+            self.table.submit_transaction(batch)
 
 
 @functools.cache
