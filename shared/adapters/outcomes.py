@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -13,9 +14,9 @@ from azure.core.exceptions import AzureError
 from shared.adapters.errors import describe
 from shared.adapters.transport import client_options
 from shared.bounds import bounded
-from shared.ledger import ActionRecord
+from shared.ledger import ActionRecord, batches
 from shared.logs import decision_log
-from shared.outcome import Outcome
+from shared.outcome import Outcome, Status
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -24,22 +25,12 @@ log = logging.getLogger(__name__)
 
 EVENT_TYPE_PREFIX = "SynapseAmlAutomation"
 DATA_VERSION = "1.0"
-# Event Grid accepts up to 1 MB per publish: at most this many events, and this many bytes.
-_BATCH = 200
-_BATCH_BYTES = 900_000
 # Per data field, in UTF-16 units: the nine fields of one event stay far below 1 MB.
 _FIELD_LIMIT = 8_000
-# What a text outcome (retraining's and scoring's, not yet typed) starts with, and its state.
-_STATES = (
-    ("planned", "Planned"),
-    ("applied", "Applied"),
-    ("failed", "Failed"),
-    # A write Azure's answer did not confirm (another resource, another status): not applied.
-    ("not applied", "Failed"),
-    ("refused", "Skipped"),
-    ("skipped", "Skipped"),
-    ("not attempted", "Skipped"),
-)
+# A text outcome (retraining's and scoring's, not yet typed) starts as a typed one of its state
+# does (before its detail), or with "skipped".
+_STATES = [(s.text.split(":")[0].split(" (")[0], s.state) for s in Status if s.state]
+_STATES += [("skipped", "Skipped")]
 
 
 def _pascal(value: str) -> str:
@@ -62,24 +53,8 @@ def event_type(record: ActionRecord) -> str:
 def event_data(record: ActionRecord) -> dict[str, Any]:
     names = ("kind", "verdict", "reason", "mode", "outcome", "trigger", "evidence")
     data = {"workspaceId": record.target_id, "resourceId": record.subject}
-    data |= {name: getattr(record, name) for name in names}
-    data["outcome"] = str(record.outcome)
+    data |= {name: str(getattr(record, name)) for name in names}
     return {name: bounded(value, _FIELD_LIMIT) for name, value in data.items()}
-
-
-def _batches(events: Sequence[Any]) -> list[list[Any]]:
-    import json
-
-    batches: list[list[Any]] = []
-    size = 0
-    for event in events:
-        weight = 512 + len(json.dumps(event.data)) + len(event.subject) * 4
-        if not batches or len(batches[-1]) == _BATCH or size + weight > _BATCH_BYTES:
-            batches.append([])
-            size = 0
-        batches[-1].append(event)
-        size += weight
-    return batches
 
 
 class OutcomePublisher:
@@ -111,8 +86,10 @@ class OutcomePublisher:
             )
             for record in records
         ]
+        # Event Grid accepts up to 1 MB per publish: at most 200 events, and 900 KB.
+        weight = lambda event: 512 + len(json.dumps(event.data)) + len(event.subject) * 4  # noqa: E731
         try:
-            for batch in _batches(events):
+            for batch in batches(events, weight, 200, 900_000):
                 self._publisher.send(batch)
         except AzureError as error:
             first = records[0]
