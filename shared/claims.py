@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.bounds import bounded_entity, table_key
-from shared.ledger import column
+from shared.bounds import table_key
+from shared.ledger import column, read_row, write_row
 from shared.planning.retraining import CLOCK_SKEW, SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
 
@@ -228,55 +228,10 @@ class Claims:
     def __init__(self, table: TableClient) -> None:
         self._table = table
 
-    def _get(self, partition: str, row: str) -> Any:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            return self._table.get_entity(partition, row)
-        except ResourceNotFoundError:
-            return None
-
-    def _write(
-        self,
-        keys: tuple[str, str],
-        values: Mapping[str, Any],
-        etag: str | None,
-        *,
-        merge: bool = False,
-        strict: bool = False,
-    ) -> str | None:
-        """Create the row (`etag` None), or replace it (`merge`: merge `values` into it) if
-        unchanged since read: the new ETag, or None (raised if `strict`) when it changed."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import (
-            ResourceExistsError,
-            ResourceModifiedError,
-            ResourceNotFoundError,
-        )
-        from azure.data.tables import UpdateMode
-
-        entity = bounded_entity({"PartitionKey": keys[0], "RowKey": keys[1], **values})
-        try:
-            if etag is None:
-                metadata = self._table.create_entity(entity)
-            else:
-                metadata = self._table.update_entity(
-                    entity,
-                    mode=UpdateMode.MERGE if merge else UpdateMode.REPLACE,
-                    etag=etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-            # Another instance wrote first (or the row read was removed since): not ours.
-            if strict:
-                raise
-            return None
-        return str(metadata["etag"])
-
     # ------------------------------------------------------------------ retraining
 
     def retraining(self, workspace_id: str) -> RetrainingClaim | None:
-        found = self._get(_partition(workspace_id), RETRAINING_ROW)
+        found = read_row(self._table, _partition(workspace_id), RETRAINING_ROW)
         if found is None:
             return None
         try:
@@ -301,13 +256,13 @@ class Claims:
         values = {"WorkspaceId": workspace_id, "JobName": job_name, "ClaimKey": claim_key}
         values |= {"Trigger": trigger, "ClaimedAt": now.isoformat(), "State": ClaimState.CLAIMED}
         keys = (_partition(workspace_id), RETRAINING_ROW)
-        return self._write(keys, values, previous.etag if previous else None) is not None
+        return write_row(self._table, keys, values, previous.etag if previous else None) is not None
 
     def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
         """Record how the claimed submission went, only if the claim is still the one read: a
         newer claim of another instance is never overwritten."""
         keys = (_partition(claim.workspace_id), RETRAINING_ROW)
-        return self._write(keys, {"State": state}, claim.etag, merge=True) is not None
+        return write_row(self._table, keys, {"State": state}, claim.etag, merge=True) is not None
 
     # --------------------------------------------------------------------- scoring
 
@@ -322,22 +277,24 @@ class Claims:
         fresh |= {"Holder": key.holder, "State": ClaimState.CLAIMED}
         fresh |= {"ClaimedAt": now.isoformat(), "LeasedAt": now.isoformat()}
         for _ in range(_TAKEOVER_ATTEMPTS):
-            if (etag := self._write(key.keys, fresh, None)) is not None:
+            if (etag := write_row(self._table, key.keys, fresh, None)) is not None:
                 return Owned(key, key.request_id, etag)
-            if (found := self._get(*key.keys)) is None:
+            if (found := read_row(self._table, *key.keys)) is None:
                 continue  # released in between: insert again
             decision = _scoring_decision(key, found, now)
             if decision is not None and not isinstance(decision, dict):
                 return decision
             takeover = fresh if decision is None else {**dict(found), **decision}
-            if (etag := self._write(key.keys, takeover, str(found.metadata["etag"]))) is None:
+            if (
+                etag := write_row(self._table, key.keys, takeover, str(found.metadata["etag"]))
+            ) is None:
                 continue  # another holder changed it first: look again
             return Owned(key, str(takeover["RequestId"]), etag, attempted=takeover is not fresh)
         return Busy()
 
     def scored(self, key: ScoringKey) -> str | None:
         """The job the claim started, or None."""
-        found = self._get(*key.keys)
+        found = read_row(self._table, *key.keys)
         decision = _scoring_decision(key, found, datetime.now(UTC)) if found is not None else None
         return decision.job_name if isinstance(decision, Replay) else None
 
@@ -345,12 +302,12 @@ class Claims:
         """The claim's job was started: the key now stands for it."""
         values = {"State": ClaimState.SUBMITTED, "JobName": job_name}
         values |= {"WorkspaceId": workspace_id, "EndpointId": endpoint}
-        self._write(claim.key.keys, values, claim.etag, merge=True, strict=True)
+        write_row(self._table, claim.key.keys, values, claim.etag, merge=True, strict=True)
 
     def release_scoring(self, claim: Owned) -> None:
         """The start failed: the next holder may try again at once, with the same request ID."""
         retry = {"State": ClaimState.RETRY}
-        self._write(claim.key.keys, retry, claim.etag, merge=True, strict=True)
+        write_row(self._table, claim.key.keys, retry, claim.etag, merge=True, strict=True)
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete
@@ -382,7 +339,7 @@ class Claims:
         """
         keys = (_partition(workspace_id), REMEDIATIONS_ROW)
         for _ in range(_SLOT_ATTEMPTS):
-            found = self._get(*keys)
+            found = read_row(self._table, *keys)
             try:
                 stored = json.loads(str(found["Times"])) if found is not None else []
                 times = [datetime.fromtimestamp(float(v), UTC) for v in stored]
@@ -392,7 +349,9 @@ class Claims:
             if free is not None:
                 return free
             row = {"WorkspaceId": workspace_id, "Times": slot_times_value(window)}
-            if self._write(keys, row, None if found is None else str(found.metadata["etag"])):
+            if write_row(
+                self._table, keys, row, None if found is None else str(found.metadata["etag"])
+            ):
                 return None
         return now
 
@@ -402,7 +361,7 @@ class Claims:
     # step by step only if unchanged since read.
 
     def promotion(self, workspace_id: str, retraining_job: str) -> PromotionClaim | None:
-        found = self._get(_partition(workspace_id), _row("promotion", retraining_job))
+        found = read_row(self._table, _partition(workspace_id), _row("promotion", retraining_job))
         return _promotion_claim(workspace_id, found) if found is not None else None
 
     def claim_promotion(
@@ -413,12 +372,12 @@ class Claims:
         keys = (_partition(workspace_id), _row("promotion", retraining_job))
         values = {"RetrainingJob": retraining_job, "ClaimedAt": now.isoformat()}
         values |= {column(name): value for name, value in fields.items()}
-        return self._write(keys, values, None) is not None
+        return write_row(self._table, keys, values, None) is not None
 
     def advance_promotion(self, claim: PromotionClaim, state: str) -> PromotionClaim | None:
         """The claim moved to `state` if unchanged since read; None if another moved it first."""
         keys = (_partition(claim.workspace_id), _row("promotion", claim.retraining_job))
-        if self._write(keys, {"State": state}, claim.etag, merge=True) is None:
+        if write_row(self._table, keys, {"State": state}, claim.etag, merge=True) is None:
             return None
         return self.promotion(claim.workspace_id, claim.retraining_job)
 

@@ -7,7 +7,7 @@ import functools
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
@@ -106,6 +106,54 @@ def batches(
         yield batch
 
 
+def read_row(table: TableClient, partition: str, row: str) -> Any:
+    """The row, or None."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return table.get_entity(partition, row)
+    except ResourceNotFoundError:
+        return None
+
+
+def write_row(
+    table: TableClient,
+    keys: tuple[str, str],
+    values: Mapping[str, Any],
+    etag: str | None,
+    *,
+    merge: bool = False,
+    strict: bool = False,
+) -> str | None:
+    """Create the row (`etag` None), or replace it (`merge`: merge `values` into it) if
+    unchanged since read: the new ETag, or None (raised if `strict`) when it changed."""
+    from azure.core import MatchConditions
+    from azure.core.exceptions import (
+        ResourceExistsError,
+        ResourceModifiedError,
+        ResourceNotFoundError,
+    )
+    from azure.data.tables import UpdateMode
+
+    entity = bounded_entity({"PartitionKey": keys[0], "RowKey": keys[1], **values})
+    try:
+        if etag is None:
+            metadata = table.create_entity(entity)
+        else:
+            metadata = table.update_entity(
+                entity,
+                mode=UpdateMode.MERGE if merge else UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+    except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+        # Another instance wrote first (or the row read was removed since): not ours.
+        if strict:
+            raise
+        return None
+    return str(metadata["etag"])
+
+
 def _transactions(operations: Sequence[tuple[str, Any]]) -> Iterator[list[tuple[str, Any]]]:
     # A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
     return batches(operations, lambda op: entity_bytes(op[1]), 100, 3 * 1024 * 1024)
@@ -154,27 +202,13 @@ class Ledger:
     def first_time(self, key: str) -> bool:
         """True for the first caller ever to ask about `key`: created, never upserted, so of
         two racing instances the table lets one win."""
-        from azure.core.exceptions import ResourceExistsError
-
-        entity = {
-            "PartitionKey": ONCE_PARTITION,
-            "RowKey": hashlib.sha256(key.encode("utf-8")).hexdigest(),
-            "Key": key[:1000],
-            "RecordedAt": datetime.now(UTC).isoformat(),
-        }
-        try:
-            self.table.create_entity(entity)
-        except ResourceExistsError:
-            return False
-        return True
+        keys = (ONCE_PARTITION, hashlib.sha256(key.encode("utf-8")).hexdigest())
+        values = {"Key": key[:1000], "RecordedAt": datetime.now(UTC).isoformat()}
+        return write_row(self.table, keys, values, None) is not None
 
     def event(self, event_id: str) -> dict[str, Any] | None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            return dict(self.table.get_entity(EVENTS_PARTITION, table_key(event_id)))
-        except ResourceNotFoundError:
-            return None
+        found = read_row(self.table, EVENTS_PARTITION, table_key(event_id))
+        return None if found is None else dict(found)
 
     def _partition(self, key: str) -> Iterator[dict[str, Any]]:
         rows = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": key})

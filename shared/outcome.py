@@ -50,6 +50,10 @@ class Outcome:
     def written(self) -> bool:
         return self.status in (Status.APPLIED, Status.PLANNED)
 
+    @property
+    def attempted(self) -> bool:
+        return self.written or self.failed
+
 
 PLANNED = Outcome(Status.PLANNED)
 NO_CHANGE = Outcome(Status.NOTED, "no change")
