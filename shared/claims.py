@@ -11,6 +11,7 @@ is fixed by the claim, so a retried submission finds its job instead of creating
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -227,11 +228,11 @@ def slot_times_value(window: Sequence[datetime]) -> str:
 class Claims:
     def __init__(self, table: TableClient) -> None:
         self._table = table
-
-    # ------------------------------------------------------------------ retraining
+        self._read = functools.partial(read_row, table)
+        self._write = functools.partial(write_row, table)
 
     def retraining(self, workspace_id: str) -> RetrainingClaim | None:
-        found = read_row(self._table, _partition(workspace_id), RETRAINING_ROW)
+        found = self._read(_partition(workspace_id), RETRAINING_ROW)
         if found is None:
             return None
         try:
@@ -256,15 +257,13 @@ class Claims:
         values = {"WorkspaceId": workspace_id, "JobName": job_name, "ClaimKey": claim_key}
         values |= {"Trigger": trigger, "ClaimedAt": now.isoformat(), "State": ClaimState.CLAIMED}
         keys = (_partition(workspace_id), RETRAINING_ROW)
-        return write_row(self._table, keys, values, previous.etag if previous else None) is not None
+        return self._write(keys, values, previous.etag if previous else None) is not None
 
     def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
         """Record how the claimed submission went, only if the claim is still the one read: a
         newer claim of another instance is never overwritten."""
         keys = (_partition(claim.workspace_id), RETRAINING_ROW)
-        return write_row(self._table, keys, {"State": state}, claim.etag, merge=True) is not None
-
-    # --------------------------------------------------------------------- scoring
+        return self._write(keys, {"State": state}, claim.etag, merge=True) is not None
 
     def claim_scoring(self, key: ScoringKey, *, now: datetime) -> ScoringClaimOutcome:
         """Claim the scoring start `key` stands for, or say what the claim already stands for.
@@ -277,24 +276,22 @@ class Claims:
         fresh |= {"Holder": key.holder, "State": ClaimState.CLAIMED}
         fresh |= {"ClaimedAt": now.isoformat(), "LeasedAt": now.isoformat()}
         for _ in range(_TAKEOVER_ATTEMPTS):
-            if (etag := write_row(self._table, key.keys, fresh, None)) is not None:
+            if (etag := self._write(key.keys, fresh, None)) is not None:
                 return Owned(key, key.request_id, etag)
-            if (found := read_row(self._table, *key.keys)) is None:
+            if (found := self._read(*key.keys)) is None:
                 continue  # released in between: insert again
             decision = _scoring_decision(key, found, now)
             if decision is not None and not isinstance(decision, dict):
                 return decision
             takeover = fresh if decision is None else {**dict(found), **decision}
-            if (
-                etag := write_row(self._table, key.keys, takeover, str(found.metadata["etag"]))
-            ) is None:
+            if (etag := self._write(key.keys, takeover, str(found.metadata["etag"]))) is None:
                 continue  # another holder changed it first: look again
             return Owned(key, str(takeover["RequestId"]), etag, attempted=takeover is not fresh)
         return Busy()
 
     def scored(self, key: ScoringKey) -> str | None:
         """The job the claim started, or None."""
-        found = read_row(self._table, *key.keys)
+        found = self._read(*key.keys)
         decision = _scoring_decision(key, found, datetime.now(UTC)) if found is not None else None
         return decision.job_name if isinstance(decision, Replay) else None
 
@@ -302,12 +299,12 @@ class Claims:
         """The claim's job was started: the key now stands for it."""
         values = {"State": ClaimState.SUBMITTED, "JobName": job_name}
         values |= {"WorkspaceId": workspace_id, "EndpointId": endpoint}
-        write_row(self._table, claim.key.keys, values, claim.etag, merge=True, strict=True)
+        self._write(claim.key.keys, values, claim.etag, merge=True, strict=True)
 
     def release_scoring(self, claim: Owned) -> None:
         """The start failed: the next holder may try again at once, with the same request ID."""
         retry = {"State": ClaimState.RETRY}
-        write_row(self._table, claim.key.keys, retry, claim.etag, merge=True, strict=True)
+        self._write(claim.key.keys, retry, claim.etag, merge=True, strict=True)
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete
@@ -325,8 +322,6 @@ class Claims:
                 *claim.key.keys, etag=claim.etag, match_condition=MatchConditions.IfNotModified
             )
 
-    # ---------------------------------------------------------------- remediations
-
     def take_remediation_slot(
         self, workspace_id: str, *, limit: int, now: datetime
     ) -> datetime | None:
@@ -339,7 +334,7 @@ class Claims:
         """
         keys = (_partition(workspace_id), REMEDIATIONS_ROW)
         for _ in range(_SLOT_ATTEMPTS):
-            found = read_row(self._table, *keys)
+            found = self._read(*keys)
             try:
                 stored = json.loads(str(found["Times"])) if found is not None else []
                 times = [datetime.fromtimestamp(float(v), UTC) for v in stored]
@@ -361,7 +356,7 @@ class Claims:
     # step by step only if unchanged since read.
 
     def promotion(self, workspace_id: str, retraining_job: str) -> PromotionClaim | None:
-        found = read_row(self._table, _partition(workspace_id), _row("promotion", retraining_job))
+        found = self._read(_partition(workspace_id), _row("promotion", retraining_job))
         return _promotion_claim(workspace_id, found) if found is not None else None
 
     def claim_promotion(
@@ -372,12 +367,12 @@ class Claims:
         keys = (_partition(workspace_id), _row("promotion", retraining_job))
         values = {"RetrainingJob": retraining_job, "ClaimedAt": now.isoformat()}
         values |= {column(name): value for name, value in fields.items()}
-        return write_row(self._table, keys, values, None) is not None
+        return self._write(keys, values, None) is not None
 
     def advance_promotion(self, claim: PromotionClaim, state: str) -> PromotionClaim | None:
         """The claim moved to `state` if unchanged since read; None if another moved it first."""
         keys = (_partition(claim.workspace_id), _row("promotion", claim.retraining_job))
-        if write_row(self._table, keys, {"State": state}, claim.etag, merge=True) is None:
+        if self._write(keys, {"State": state}, claim.etag, merge=True) is None:
             return None
         return self.promotion(claim.workspace_id, claim.retraining_job)
 

@@ -44,11 +44,8 @@ class ResourceWrite:
     target_id: ArmId
 
     def targets(self, namespace_and_type: tuple[str, str]) -> bool:
-        namespace, type_name = namespace_and_type
-        return (
-            self.target_namespace.lower() == namespace.lower()
-            and self.target_type.lower() == type_name.lower()
-        )
+        ours = (self.target_namespace, self.target_type)
+        return [part.lower() for part in ours] == [part.lower() for part in namespace_and_type]
 
 
 @dataclass(frozen=True)

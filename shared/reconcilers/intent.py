@@ -74,8 +74,7 @@ class Trail:
         )
 
     def retry(self, kind: str, subject: str, error: AzureError) -> TransientAzureError:
-        """A transient failure: recorded (not announced), then raised for the trigger to run
-        again."""
+        """A transient failure, recorded (not announced) and raised: the trigger runs again."""
         reason = "Azure ML stayed unavailable through the retries"
         self.record(
             kind, "retry", subject, reason, f"failed (will retry): {describe(error)}", notify=False
