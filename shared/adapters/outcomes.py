@@ -1,4 +1,4 @@
-"""Outcome events: ledger records published to an Event Grid custom topic, typed
+"""Recording outcomes: in the ledger, then as outcome events on an Event Grid custom topic, typed
 `SynapseAmlAutomation.<Kind>.<Verdict>[.<State>]`: the type never claims what did not happen."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from azure.core.exceptions import AzureError
 from shared.adapters.errors import describe
 from shared.adapters.transport import client_options
 from shared.bounds import bounded
-from shared.ledger import ActionRecord, batches
+from shared.ledger import ActionRecord, Ledger, batches
 from shared.logs import decision_log
 from shared.outcome import Outcome, Status
 
@@ -57,9 +57,13 @@ def event_data(record: ActionRecord) -> dict[str, Any]:
     return {name: bounded(value, _FIELD_LIMIT) for name, value in data.items()}
 
 
-class OutcomePublisher:
-    def __init__(self, endpoint: str, credential: TokenCredential) -> None:
-        self.endpoint = endpoint
+class Recorder:
+    """Records outcomes in the ledger first (a failed publish never loses a decision, and is itself
+    recorded), then, when a topic is configured, as Event Grid events."""
+
+    def __init__(self, ledger: Ledger, endpoint: str | None, credential: TokenCredential) -> None:
+        self._ledger = ledger
+        self.endpoint = endpoint or ""
         self._credential = credential
 
     @functools.cached_property
@@ -72,9 +76,16 @@ class OutcomePublisher:
             self.endpoint, self._credential, **client_options(self.endpoint)
         )
 
-    def publish(self, records: Sequence[ActionRecord]) -> str | None:
-        """None on success, else what went wrong; never raises for Azure errors (the records are
-        in the ledger already)."""
+    def first_time(self, key: str) -> bool:
+        return self._ledger.first_time(key)
+
+    def record_actions(self, records: Sequence[ActionRecord]) -> None:
+        if not records:
+            return
+        self._ledger.record_actions(records)
+        notify = [record for record in records if record.notify]
+        if not self.endpoint or not notify:
+            return
         from azure.eventgrid import EventGridEvent
 
         events = [
@@ -84,7 +95,7 @@ class OutcomePublisher:
                 data=event_data(record),
                 data_version=DATA_VERSION,
             )
-            for record in records
+            for record in notify
         ]
         # Event Grid accepts up to 1 MB per publish: at most 200 events, and 900 KB.
         weight = lambda event: 512 + len(json.dumps(event.data)) + len(event.subject) * 4  # noqa: E731
@@ -92,7 +103,7 @@ class OutcomePublisher:
             for batch in batches(events, weight, 200, 900_000):
                 self._publisher.send(batch)
         except AzureError as error:
-            first = records[0]
+            first, failed = notify[0], f"failed: {describe(error)}"
             decision_log(
                 log,
                 f"{len(events)} outcome event(s) not published; the decisions are in the ledger",
@@ -100,8 +111,12 @@ class OutcomePublisher:
                 workspace_id=first.target_id,
                 kind="outcome-event",
                 verdict="publish",
-                outcome=f"failed: {describe(error)}",
+                outcome=failed,
                 level=logging.WARNING,
             )
-            return describe(error)
-        return None
+            reason = (
+                f"{len(notify)} outcome event(s) could not be published; "
+                "the decisions are in this ledger"
+            )
+            row = (first.target_id, "outcome-event", "publish", self.endpoint, reason, first.mode)
+            self._ledger.record_actions([ActionRecord(*row, failed, first.trigger, notify=False)])
