@@ -208,12 +208,8 @@ def _scoring_decision(
         return Mismatch()
     if state == ClaimState.SUBMITTED:
         return Replay(job, str(found.get("WorkspaceId", "")), str(found.get("EndpointId", "")))
-    age = now - leased_at
-    if (
-        state == ClaimState.CLAIMED
-        and holder != key.holder
-        and -(key.lease + CLOCK_SKEW) <= age < key.lease
-    ):
+    leased = -(key.lease + CLOCK_SKEW) <= now - leased_at < key.lease
+    if state == ClaimState.CLAIMED and holder != key.holder and leased:
         return Busy(holder)
     return {"State": ClaimState.CLAIMED, "Holder": key.holder, "LeasedAt": now.isoformat()}
 
@@ -244,18 +240,12 @@ class Claims:
         return RetrainingClaim(workspace_id, *names, at, state, str(found.metadata["etag"]))
 
     def claim_retraining(
-        self,
-        workspace_id: str,
-        *,
-        job_name: str,
-        claim_key: str,
-        trigger: str,
-        now: datetime,
-        previous: RetrainingClaim | None,
+        self, workspace_id: str, *, now: datetime, previous: RetrainingClaim | None, **fields: str
     ) -> bool:
-        """Take the claim over `previous` (None: there was none). False: another instance won."""
-        values = {"WorkspaceId": workspace_id, "JobName": job_name, "ClaimKey": claim_key}
-        values |= {"Trigger": trigger, "ClaimedAt": now.isoformat(), "State": ClaimState.CLAIMED}
+        """Take the claim (`job_name`, `claim_key`, `trigger`) over `previous` (None: there was
+        none). False: another instance won."""
+        values = {"WorkspaceId": workspace_id, **{column(name): v for name, v in fields.items()}}
+        values |= {"ClaimedAt": now.isoformat(), "State": ClaimState.CLAIMED}
         keys = (_partition(workspace_id), RETRAINING_ROW)
         return self._write(keys, values, previous.etag if previous else None) is not None
 
@@ -303,8 +293,9 @@ class Claims:
 
     def release_scoring(self, claim: Owned) -> None:
         """The start failed: the next holder may try again at once, with the same request ID."""
-        retry = {"State": ClaimState.RETRY}
-        self._write(claim.key.keys, retry, claim.etag, merge=True, strict=True)
+        self._write(
+            claim.key.keys, {"State": ClaimState.RETRY}, claim.etag, merge=True, strict=True
+        )
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete
@@ -344,9 +335,7 @@ class Claims:
             if free is not None:
                 return free
             row = {"WorkspaceId": workspace_id, "Times": slot_times_value(window)}
-            if write_row(
-                self._table, keys, row, None if found is None else str(found.metadata["etag"])
-            ):
+            if self._write(keys, row, None if found is None else str(found.metadata["etag"])):
                 return None
         return now
 
