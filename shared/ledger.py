@@ -107,7 +107,6 @@ def batches(
 
 
 def read_row(table: TableClient, partition: str, row: str) -> Any:
-    """The row, or None."""
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
@@ -168,12 +167,8 @@ class Ledger:
         """Upsert by event ID: a redelivered event updates its row rather than adding one."""
         from azure.data.tables import UpdateMode
 
-        entity = {
-            "PartitionKey": EVENTS_PARTITION,
-            "RowKey": table_key(record.event_id),
-            **columns(record),
-            "SeenAt": datetime.now(UTC).isoformat(),
-        }
+        keys = {"PartitionKey": EVENTS_PARTITION, "RowKey": table_key(record.event_id)}
+        entity = keys | columns(record) | {"SeenAt": datetime.now(UTC).isoformat()}
         # Bounded: the table refuses a property over 64 KiB, and the ID and subject are the
         # sender's to choose.
         self.table.upsert_entity(bounded_entity(entity), mode=UpdateMode.MERGE)
@@ -183,13 +178,9 @@ class Ledger:
         by_partition: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for record in records:
             partition = actions_partition(record.target_id)
-            entity = {
-                "PartitionKey": partition,
-                "RowKey": newest_first_key(),
-                **columns(record, leave_out=("notify",)),
-                "Outcome": str(record.outcome),
-                "RecordedAt": now,
-            }
+            entity = {"PartitionKey": partition, "RowKey": newest_first_key()}
+            entity |= columns(record, leave_out=("notify",))
+            entity |= {"Outcome": str(record.outcome), "RecordedAt": now}
             by_partition.setdefault(partition, []).append(("create", bounded_entity(entity)))
         for operations in by_partition.values():
             if len(operations) == 1:
@@ -278,11 +269,9 @@ def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) ->
         )
     try:
         table.create_table()
-    except ResourceExistsError:
-        pass
     except HttpResponseError as error:
-        # Infra creates the table and the app's role may not create tables: 403 means "not yours
-        # to create"; a table really missing shows on the first write.
-        if error.status_code != 403:
+        # There already; or infra created it and the app's role may not create tables: 403 means
+        # "not yours to create" (a table really missing shows on the first write).
+        if not isinstance(error, ResourceExistsError) and error.status_code != 403:
             raise
     return Ledger(table)
