@@ -1,12 +1,11 @@
-"""Claims in the ledger's table: who may submit the next retraining job, who starts a scoring job
-(after a retrain, or for an HTTP caller's Idempotency-Key), who promotes a retrained model, and each
-workspace's remediation slots. Race-free across instances by optimistic concurrency (ETags).
+"""Claims in the ledger's table, race-free across instances by optimistic concurrency (ETags): who
+submits the next retraining job, who starts a scoring job (after a retrain, or for an HTTP caller's
+Idempotency-Key), who promotes a retrained model; each workspace's remediation slots.
 
 Flex Consumption runs many instances at once: two drift events delivered together both read the
-claim, both decide to retrain, and both try to write it; the table accepts only the first write
-(create, or replace if the ETag still matches) and the other instance learns it lost. The job name
-is fixed by the claim, so a retried submission finds its job instead of creating another.
-"""
+claim, decide to retrain and write it; the table accepts only the first write (create, or replace
+if the ETag still matches) and the other instance learns it lost. The job name is fixed by the
+claim, so a retried submission finds its job instead of creating another."""
 
 from __future__ import annotations
 
@@ -107,13 +106,11 @@ def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
 
 @dataclass(frozen=True)
 class ScoringKey:
-    """One scoring start that must happen once, and who claims it.
-
-    `holder`: a delivery's trigger (its redelivery takes its own claim back at once) or a unique
-    request. `lease`: how long a holder's claim holds others back. `lifetime`: after it the key
-    starts afresh (None: never). `redelivered`: the holder comes again after a transient failure
-    (Event Grid, the timer), so its claim stays held until then rather than being released.
-    """
+    """One scoring start that must happen once, and who claims it. `holder`: a delivery's trigger
+    (its redelivery takes its own claim back at once) or a unique request. `lease`: how long a
+    holder's claim holds others back. `lifetime`: after it the key starts afresh (None: never).
+    `redelivered`: the holder comes again after a transient failure (Event Grid, the timer), so
+    its claim stays held until then rather than being released."""
 
     keys: tuple[str, str]  # partition and row
     request_id: str
@@ -257,11 +254,9 @@ class Claims:
 
     def claim_scoring(self, key: ScoringKey, *, now: datetime) -> ScoringClaimOutcome:
         """Claim the scoring start `key` stands for, or say what the claim already stands for.
-
         Inserted once (of concurrent holders, one inserts it); taken over with an ETag-conditional
         replace (of racing takeovers, one wins), keeping its request ID so that a start that did
-        go through is found again by it.
-        """
+        go through is found again by it."""
         fresh = {**key.columns, "Fingerprint": key.fingerprint, "RequestId": key.request_id}
         fresh |= {"Holder": key.holder, "State": ClaimState.CLAIMED}
         fresh |= {"ClaimedAt": now.isoformat(), "LeasedAt": now.isoformat()}
@@ -318,11 +313,9 @@ class Claims:
     ) -> datetime | None:
         """Take one of the workspace's `limit` remediation slots of the past hour
         (`MAX_REMEDIATIONS_PER_HOUR`): None when taken, else the instant from which one frees.
-
         The window is one row, replaced only if unchanged since read: of instances racing for
         the last slot, one wins and the others read again and find the window full. An instance
-        that keeps losing (it never has, in practice) gives up for this run, as if full.
-        """
+        that keeps losing (it never has, in practice) gives up for this run, as if full."""
         keys = (_partition(workspace_id), REMEDIATIONS_ROW)
         for _ in range(_SLOT_ATTEMPTS):
             found = self._read(*keys)
