@@ -1,16 +1,16 @@
-"""Claims in the ledger's table: who may submit the next retraining job, who starts a scoring job
-(after a retrain, or for an HTTP caller's Idempotency-Key). Race-free across instances by
-optimistic concurrency (ETags).
+"""Claims in the ledger's table, race-free across instances by optimistic concurrency (ETags): who
+submits the next retraining job, who starts a scoring job (after a retrain, or for an HTTP caller's
+Idempotency-Key), who promotes a retrained model; each workspace's remediation slots.
 
 Flex Consumption runs many instances at once: two drift events delivered together both read the
-claim, both decide to retrain, and both try to write it; the table accepts only the first write
-(create, or replace if the ETag still matches) and the other instance learns it lost. The job name
-is fixed by the claim, so a retried submission finds its job instead of creating another.
-"""
+claim, decide to retrain and write it; the table accepts only the first write (create, or replace
+if the ETag still matches) and the other instance learns it lost. The job name is fixed by the
+claim, so a retried submission finds its job instead of creating another."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.bounds import bounded, bounded_entity, table_key
-from shared.ledger import column
+from shared.bounds import table_key
+from shared.ledger import column, read_row, write_row
 from shared.planning.retraining import CLOCK_SKEW, SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
 
@@ -31,6 +31,15 @@ if TYPE_CHECKING:
 RETRAINING_ROW = "retraining"
 # One workspace's remediations of the past hour (`MAX_REMEDIATIONS_PER_HOUR`).
 REMEDIATIONS_ROW = "remediations"
+# HTTP scoring: how long an Idempotency-Key returns the first request's job; how long a request
+# that died before settling holds its key (longer than a submission with its retries takes).
+SCORING_CLAIMS_PARTITION = "scoring-claims"
+KEY_LIFETIME = timedelta(hours=24)
+CLAIM_LEASE = timedelta(minutes=2)
+# Reading, deciding and writing again, at most this many times per scoring claim or slot.
+_TAKEOVER_ATTEMPTS = 3
+_SLOT_ATTEMPTS = 5
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def _partition(workspace_id: str) -> str:
@@ -39,9 +48,16 @@ def _partition(workspace_id: str) -> str:
     return "claims:" + table_key(workspace_id.lower().strip("/"))
 
 
-def _scoring_row(retraining_job: str) -> str:
+def _row(kind: str, retraining_job: str) -> str:
     # The job name comes from an event or Azure's answer: a key that cannot collide or break.
-    return "scoring:" + table_key(retraining_job.lower())
+    return f"{kind}:" + table_key(retraining_job.lower())
+
+
+def _parse_time(value: Any) -> datetime:
+    # Always aware (the app writes UTC): a time edited by hand without an offset is UTC too,
+    # rather than a naive value that cannot be compared with the clock.
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class ClaimState:
@@ -62,26 +78,41 @@ class RetrainingClaim:
     etag: str
 
 
-# HTTP scoring: how long an Idempotency-Key returns the first request's job; how long a request
-# that died before settling holds its key (longer than a submission with its retries takes).
-SCORING_CLAIMS_PARTITION = "scoring-claims"
-KEY_LIFETIME = timedelta(hours=24)
-CLAIM_LEASE = timedelta(minutes=2)
-_TAKEOVER_ATTEMPTS = 3
+@dataclass(frozen=True)
+class PromotionClaim:
+    workspace_id: str
+    retraining_job: str
+    state: str
+    version: str
+    deployment: str
+    previous: str
+    detail: str  # JSON: the metric values and the reason
+    trigger: str
+    claimed_at: datetime
+    etag: str
+
+
+def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
+    try:
+        claimed_at = _parse_time(found.get("ClaimedAt"))
+    except (ValueError, TypeError):
+        claimed_at = _NEVER
+    names = ("retraining_job", "state", "version", "deployment", "previous", "detail", "trigger")
+    values = {name: str(found.get(column(name), "")) for name in names}
+    return PromotionClaim(
+        workspace_id, claimed_at=claimed_at, etag=str(found.metadata["etag"]), **values
+    )
 
 
 @dataclass(frozen=True)
 class ScoringKey:
-    """One scoring start that must happen once, and who claims it.
+    """One scoring start that must happen once, and who claims it. `holder`: a delivery's trigger
+    (its redelivery takes its own claim back at once) or a unique request. `lease`: how long a
+    holder's claim holds others back. `lifetime`: after it the key starts afresh (None: never).
+    `redelivered`: the holder comes again after a transient failure (Event Grid, the timer), so
+    its claim stays held until then rather than being released."""
 
-    `holder`: a delivery's trigger (its redelivery takes its own claim back at once) or a unique
-    request. `lease`: how long a holder's claim holds others back. `lifetime`: after it the key
-    starts afresh (None: never). `redelivered`: the holder comes again after a transient failure
-    (Event Grid, the timer), so its claim stays held until then rather than being released.
-    """
-
-    partition: str
-    row: str
+    keys: tuple[str, str]  # partition and row
     request_id: str
     holder: str
     lease: timedelta
@@ -94,8 +125,7 @@ class ScoringKey:
 def retraining_scoring(workspace_id: str, retraining_job: str, trigger: str) -> ScoringKey:
     """The scoring after one retraining job, claimed by one delivery (event or timer run)."""
     return ScoringKey(
-        _partition(workspace_id),
-        _scoring_row(retraining_job),
+        (_partition(workspace_id), _row("scoring", retraining_job)),
         scoring_request_id(workspace_id, retraining_job),
         trigger,
         SCORING_IN_FLIGHT,
@@ -108,8 +138,7 @@ def idempotent_scoring(caller: str, key: str, fingerprint: str) -> ScoringKey:
     """One caller's Idempotency-Key. Hashed into the row key: any key is a valid one, and one
     caller's key never meets another caller's."""
     return ScoringKey(
-        SCORING_CLAIMS_PARTITION,
-        hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest(),
+        (SCORING_CLAIMS_PARTITION, hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()),
         str(uuid.uuid4()),
         str(uuid.uuid4()),
         CLAIM_LEASE,
@@ -176,226 +205,92 @@ def _scoring_decision(
         return Mismatch()
     if state == ClaimState.SUBMITTED:
         return Replay(job, str(found.get("WorkspaceId", "")), str(found.get("EndpointId", "")))
-    age = now - leased_at
-    if (
-        state == ClaimState.CLAIMED
-        and holder != key.holder
-        and -(key.lease + CLOCK_SKEW) <= age < key.lease
-    ):
+    leased = -(key.lease + CLOCK_SKEW) <= now - leased_at < key.lease
+    if state == ClaimState.CLAIMED and holder != key.holder and leased:
         return Busy(holder)
     return {"State": ClaimState.CLAIMED, "Holder": key.holder, "LeasedAt": now.isoformat()}
 
 
-@dataclass(frozen=True)
-class PromotionClaim:
-    workspace_id: str
-    retraining_job: str
-    state: str
-    version: str
-    deployment: str
-    previous: str
-    detail: str  # JSON: the metric values and the reason
-    trigger: str
-    claimed_at: datetime
-    etag: str
-
-
-_PROMOTION_FIELDS = ("state", "version", "deployment", "previous", "detail", "trigger")
-
-
-def _promotion_row(retraining_job: str) -> str:
-    return "promotion:" + table_key(retraining_job.lower())
-
-
-def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
-    try:
-        claimed_at = _parse_time(found.get("ClaimedAt"))
-    except (ValueError, TypeError):
-        claimed_at = datetime.min.replace(tzinfo=UTC)
-    return PromotionClaim(
-        workspace_id=workspace_id,
-        retraining_job=str(found.get("RetrainingJob", "")),
-        claimed_at=claimed_at,
-        etag=str(found.metadata["etag"]),
-        **{name: str(found.get(column(name), "")) for name in _PROMOTION_FIELDS},
-    )
-
-
-def _parse_time(value: Any) -> datetime:
-    # Always aware (the app writes UTC): a time edited by hand without an offset is UTC too,
-    # rather than a naive value that cannot be compared with the clock.
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def slot_times_value(window: Sequence[datetime]) -> str:
+    """The window as stored: whole seconds since the epoch, rounded up (a slot is held a little
+    longer, never shorter), compact, so that the largest window (MAX_REMEDIATIONS_PER_HOUR) stays
+    well within a property's bound and is never cut."""
+    return json.dumps([math.ceil(t.timestamp()) for t in window], separators=(",", ":"))
 
 
 class Claims:
     def __init__(self, table: TableClient) -> None:
         self._table = table
-
-    def _get(self, partition: str, row: str) -> Any:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            return self._table.get_entity(partition, row)
-        except ResourceNotFoundError:
-            return None
-
-    def _write(self, entity: dict[str, Any], etag: str | None) -> str | None:
-        """Create (`etag` None) or replace if unchanged since read: the new ETag, or None."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import (
-            ResourceExistsError,
-            ResourceModifiedError,
-            ResourceNotFoundError,
-        )
-        from azure.data.tables import UpdateMode
-
-        try:
-            entity = bounded_entity(entity)
-            if etag is None:
-                metadata = self._table.create_entity(entity)
-            else:
-                metadata = self._table.update_entity(
-                    entity,
-                    mode=UpdateMode.REPLACE,
-                    etag=etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-            # Another instance wrote first (or the row read was removed since): not ours.
-            return None
-        return str(metadata["etag"])
-
-    # ------------------------------------------------------------------ retraining
+        self._read = functools.partial(read_row, table)
+        self._write = functools.partial(write_row, table)
 
     def retraining(self, workspace_id: str) -> RetrainingClaim | None:
-        found = self._get(_partition(workspace_id), RETRAINING_ROW)
+        found = self._read(_partition(workspace_id), RETRAINING_ROW)
         if found is None:
             return None
-        etag = str(found.metadata["etag"])
         try:
-            return RetrainingClaim(
-                workspace_id=workspace_id,
-                job_name=str(found["JobName"]),
-                claim_key=str(found["ClaimKey"]),
-                trigger=str(found.get("Trigger", "")),
-                claimed_at=_parse_time(found["ClaimedAt"]),
-                state=str(found.get("State", ClaimState.CLAIMED)),
-                etag=etag,
-            )
+            names = (str(found["JobName"]), str(found["ClaimKey"]), str(found.get("Trigger", "")))
+            at, state = _parse_time(found["ClaimedAt"]), str(found.get("State", ClaimState.CLAIMED))
         except (KeyError, ValueError, TypeError):
             # A row edited by hand: it holds nothing back and the next claim replaces it.
-            return RetrainingClaim(
-                workspace_id, "", "", "", datetime.min.replace(tzinfo=UTC), ClaimState.FAILED, etag
-            )
+            names, at, state = ("", "", ""), _NEVER, ClaimState.FAILED
+        return RetrainingClaim(workspace_id, *names, at, state, str(found.metadata["etag"]))
 
     def claim_retraining(
-        self,
-        workspace_id: str,
-        *,
-        job_name: str,
-        claim_key: str,
-        trigger: str,
-        now: datetime,
-        previous: RetrainingClaim | None,
+        self, workspace_id: str, *, now: datetime, previous: RetrainingClaim | None, **fields: str
     ) -> bool:
-        """Take the claim over `previous` (None: there was none). False: another instance won."""
-        entity = {
-            "PartitionKey": _partition(workspace_id),
-            "RowKey": RETRAINING_ROW,
-            "WorkspaceId": workspace_id,
-            "JobName": job_name,
-            "ClaimKey": claim_key,
-            "Trigger": trigger,
-            "ClaimedAt": now.isoformat(),
-            "State": ClaimState.CLAIMED,
-        }
-        return self._write(entity, previous.etag if previous else None) is not None
+        """Take the claim (`job_name`, `claim_key`, `trigger`) over `previous` (None: there was
+        none). False: another instance won."""
+        values = {"WorkspaceId": workspace_id, **{column(name): v for name, v in fields.items()}}
+        values |= {"ClaimedAt": now.isoformat(), "State": ClaimState.CLAIMED}
+        keys = (_partition(workspace_id), RETRAINING_ROW)
+        return self._write(keys, values, previous.etag if previous else None) is not None
 
     def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
         """Record how the claimed submission went, only if the claim is still the one read: a
         newer claim of another instance is never overwritten."""
-        return self._merge_if_unchanged(
-            _partition(claim.workspace_id), RETRAINING_ROW, claim.etag, State=state
-        )
-
-    def _merge_if_unchanged(self, partition: str, row: str, etag: str, **changes: str) -> bool:
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-
-        try:
-            self._merge(partition, row, etag, **changes)
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        return True
-
-    def _merge(self, partition: str, row: str, etag: str, **changes: str) -> None:
-        from azure.core import MatchConditions
-        from azure.data.tables import UpdateMode
-
-        self._table.update_entity(
-            {"PartitionKey": partition, "RowKey": row, **changes},
-            mode=UpdateMode.MERGE,
-            etag=etag,
-            match_condition=MatchConditions.IfNotModified,
-        )
-
-    # --------------------------------------------------------------------- scoring
+        keys = (_partition(claim.workspace_id), RETRAINING_ROW)
+        return self._write(keys, {"State": state}, claim.etag, merge=True) is not None
 
     def claim_scoring(self, key: ScoringKey, *, now: datetime) -> ScoringClaimOutcome:
         """Claim the scoring start `key` stands for, or say what the claim already stands for.
-
         Inserted once (of concurrent holders, one inserts it); taken over with an ETag-conditional
         replace (of racing takeovers, one wins), keeping its request ID so that a start that did
-        go through is found again by it.
-        """
+        go through is found again by it."""
+        fresh = {**key.columns, "Fingerprint": key.fingerprint, "RequestId": key.request_id}
+        fresh |= {"Holder": key.holder, "State": ClaimState.CLAIMED}
+        fresh |= {"ClaimedAt": now.isoformat(), "LeasedAt": now.isoformat()}
         for _ in range(_TAKEOVER_ATTEMPTS):
-            fresh = {
-                "PartitionKey": key.partition,
-                "RowKey": key.row,
-                **key.columns,
-                "Fingerprint": key.fingerprint,
-                "RequestId": key.request_id,
-                "Holder": key.holder,
-                "State": ClaimState.CLAIMED,
-                "ClaimedAt": now.isoformat(),
-                "LeasedAt": now.isoformat(),
-            }
-            if (etag := self._write(fresh, None)) is not None:
+            if (etag := self._write(key.keys, fresh, None)) is not None:
                 return Owned(key, key.request_id, etag)
-            found = self._get(key.partition, key.row)
-            if found is None:
+            if (found := self._read(*key.keys)) is None:
                 continue  # released in between: insert again
             decision = _scoring_decision(key, found, now)
             if decision is not None and not isinstance(decision, dict):
                 return decision
             takeover = fresh if decision is None else {**dict(found), **decision}
-            if (etag := self._write(takeover, str(found.metadata["etag"]))) is None:
+            if (etag := self._write(key.keys, takeover, str(found.metadata["etag"]))) is None:
                 continue  # another holder changed it first: look again
             return Owned(key, str(takeover["RequestId"]), etag, attempted=takeover is not fresh)
         return Busy()
 
     def scored(self, key: ScoringKey) -> str | None:
         """The job the claim started, or None."""
-        found = self._get(key.partition, key.row)
+        found = self._read(*key.keys)
         decision = _scoring_decision(key, found, datetime.now(UTC)) if found is not None else None
         return decision.job_name if isinstance(decision, Replay) else None
 
     def settle_scoring(self, claim: Owned, job_name: str, workspace_id: str, endpoint: str) -> None:
         """The claim's job was started: the key now stands for it."""
-        key = claim.key
-        self._merge(
-            key.partition,
-            key.row,
-            claim.etag,
-            State=ClaimState.SUBMITTED,
-            JobName=bounded(job_name),
-            WorkspaceId=workspace_id,
-            EndpointId=endpoint,
-        )
+        values = {"State": ClaimState.SUBMITTED, "JobName": job_name}
+        values |= {"WorkspaceId": workspace_id, "EndpointId": endpoint}
+        self._write(claim.key.keys, values, claim.etag, merge=True, strict=True)
 
     def release_scoring(self, claim: Owned) -> None:
         """The start failed: the next holder may try again at once, with the same request ID."""
-        self._merge(claim.key.partition, claim.key.row, claim.etag, State=ClaimState.RETRY)
+        self._write(
+            claim.key.keys, {"State": ClaimState.RETRY}, claim.etag, merge=True, strict=True
+        )
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete
@@ -410,36 +305,30 @@ class Claims:
         # Taken over or gone in between: the other holder owns what is there.
         with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
             self._table.delete_entity(
-                claim.key.partition,
-                claim.key.row,
-                etag=claim.etag,
-                match_condition=MatchConditions.IfNotModified,
+                *claim.key.keys, etag=claim.etag, match_condition=MatchConditions.IfNotModified
             )
-
-    # ---------------------------------------------------------------- remediations
 
     def take_remediation_slot(
         self, workspace_id: str, *, limit: int, now: datetime
     ) -> datetime | None:
         """Take one of the workspace's `limit` remediation slots of the past hour
         (`MAX_REMEDIATIONS_PER_HOUR`): None when taken, else the instant from which one frees.
-
         The window is one row, replaced only if unchanged since read: of instances racing for
         the last slot, one wins and the others read again and find the window full. An instance
-        that keeps losing (it never has, in practice) gives up for this run, as if full.
-        """
+        that keeps losing (it never has, in practice) gives up for this run, as if full."""
+        keys = (_partition(workspace_id), REMEDIATIONS_ROW)
         for _ in range(_SLOT_ATTEMPTS):
-            found = self._get(_partition(workspace_id), REMEDIATIONS_ROW)
-            window, free = hourly_slot(_slot_times(found), now, limit)
+            found = self._read(*keys)
+            try:
+                stored = json.loads(str(found["Times"])) if found is not None else []
+                times = [datetime.fromtimestamp(float(v), UTC) for v in stored]
+            except (KeyError, ValueError, TypeError, OverflowError, OSError, RecursionError):
+                times = []  # a row edited into another shape: the slot taken replaces it
+            window, free = hourly_slot(times, now, limit)
             if free is not None:
                 return free
-            entity = {
-                "PartitionKey": _partition(workspace_id),
-                "RowKey": REMEDIATIONS_ROW,
-                "WorkspaceId": workspace_id,
-                "Times": slot_times_value(window),
-            }
-            if self._write(entity, None if found is None else str(found.metadata["etag"])):
+            row = {"WorkspaceId": workspace_id, "Times": slot_times_value(window)}
+            if self._write(keys, row, None if found is None else str(found.metadata["etag"])):
                 return None
         return now
 
@@ -449,7 +338,7 @@ class Claims:
     # step by step only if unchanged since read.
 
     def promotion(self, workspace_id: str, retraining_job: str) -> PromotionClaim | None:
-        found = self._get(_partition(workspace_id), _promotion_row(retraining_job))
+        found = self._read(_partition(workspace_id), _row("promotion", retraining_job))
         return _promotion_claim(workspace_id, found) if found is not None else None
 
     def claim_promotion(
@@ -457,19 +346,15 @@ class Claims:
     ) -> bool:
         """Create the promotion row (`state`, `version`, `deployment`, `previous`, `detail`,
         `trigger`); False when another delivery created it first."""
-        entity = {
-            "PartitionKey": _partition(workspace_id),
-            "RowKey": _promotion_row(retraining_job),
-            "RetrainingJob": retraining_job,
-            "ClaimedAt": now.isoformat(),
-            **{column(name): value for name, value in fields.items()},
-        }
-        return self._write(entity, None) is not None
+        keys = (_partition(workspace_id), _row("promotion", retraining_job))
+        values = {"RetrainingJob": retraining_job, "ClaimedAt": now.isoformat()}
+        values |= {column(name): value for name, value in fields.items()}
+        return self._write(keys, values, None) is not None
 
     def advance_promotion(self, claim: PromotionClaim, state: str) -> PromotionClaim | None:
         """The claim moved to `state` if unchanged since read; None if another moved it first."""
-        partition, row = _partition(claim.workspace_id), _promotion_row(claim.retraining_job)
-        if not self._merge_if_unchanged(partition, row, claim.etag, State=state):
+        keys = (_partition(claim.workspace_id), _row("promotion", claim.retraining_job))
+        if self._write(keys, {"State": state}, claim.etag, merge=True) is None:
             return None
         return self.promotion(claim.workspace_id, claim.retraining_job)
 
@@ -479,24 +364,3 @@ class Claims:
             parameters={"pk": _partition(workspace_id), "low": "promotion:", "high": "promotion;"},
         )
         return [_promotion_claim(workspace_id, row) for row in rows]
-
-
-# Reading, deciding and writing the window again, at most this many times per slot.
-_SLOT_ATTEMPTS = 5
-
-
-def slot_times_value(window: Sequence[datetime]) -> str:
-    """The window as stored: whole seconds since the epoch, rounded up (a slot is held a little
-    longer, never shorter), compact, so that the largest window (MAX_REMEDIATIONS_PER_HOUR) stays
-    well within a property's bound and is never cut."""
-    return json.dumps([math.ceil(t.timestamp()) for t in window], separators=(",", ":"))
-
-
-def _slot_times(found: Any) -> list[datetime]:
-    """The window's instants; none from a row edited into another shape (the next slot taken
-    replaces it)."""
-    try:
-        values = json.loads(str(found["Times"])) if found is not None else []
-        return [datetime.fromtimestamp(float(v), UTC) for v in values]
-    except (KeyError, ValueError, TypeError, OverflowError, OSError, RecursionError):
-        return []

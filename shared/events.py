@@ -13,20 +13,15 @@ from shared.arm import ArmId, is_arm_id, top_level_resource
 
 RESOURCE_WRITE_SUCCESS: str = SystemEventNames.ResourceWriteSuccessEventName.value
 
+# Lower-cased: an event's operation name is compared case-insensitively.
+_ML = "microsoft.machinelearningservices/workspaces"
+WORKSPACE_OPERATIONS = frozenset({f"{_ML}/write", f"{_ML}/computes/write"})
 PRIVATE_ENDPOINT_OPERATIONS = frozenset(
-    operation.lower()
-    for operation in (
-        "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections/write",
-        "Microsoft.MachineLearningServices/workspaces/privateEndpointConnectionProxies/write",
-        "Microsoft.Network/privateEndpoints/write",
-    )
-)
-WORKSPACE_OPERATIONS = frozenset(
-    operation.lower()
-    for operation in (
-        "Microsoft.MachineLearningServices/workspaces/write",
-        "Microsoft.MachineLearningServices/workspaces/computes/write",
-    )
+    {
+        f"{_ML}/privateendpointconnections/write",
+        f"{_ML}/privateendpointconnectionproxies/write",
+        "microsoft.network/privateendpoints/write",
+    }
 )
 NETWORK_PRIVATE_ENDPOINT_TYPE = ("Microsoft.Network", "privateEndpoints")
 ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
@@ -44,11 +39,8 @@ class ResourceWrite:
     target_id: ArmId
 
     def targets(self, namespace_and_type: tuple[str, str]) -> bool:
-        namespace, type_name = namespace_and_type
-        return (
-            self.target_namespace.lower() == namespace.lower()
-            and self.target_type.lower() == type_name.lower()
-        )
+        ours = (self.target_namespace, self.target_type)
+        return [part.lower() for part in ours] == [part.lower() for part in namespace_and_type]
 
 
 @dataclass(frozen=True)

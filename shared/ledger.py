@@ -7,10 +7,10 @@ import functools
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from shared.bounds import bounded_entity, entity_bytes, table_key
 from shared.config import STORAGE_AUDIENCE, LedgerSettings
@@ -28,9 +28,7 @@ FINGERPRINTS_PARTITION = "fingerprints"
 # A digest counts for 12 to 24 hours (spread by workspace, so they do not lapse together): what no
 # row shows (Synapse's data plane, an exemption's expiry) is reconciled at least that often.
 FINGERPRINT_SECONDS = 12 * 3600
-# A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
-_BATCH_LIMIT = 100
-_BATCH_BYTES = 3 * 1024 * 1024
+T = TypeVar("T")
 
 
 def column(field_name: str) -> str:
@@ -92,20 +90,72 @@ class ActionSink(Protocol):
     def record_actions(self, records: Sequence[ActionRecord]) -> None: ...
 
 
-def _transactions(
-    operations: Sequence[tuple[str, dict[str, Any]]],
-) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    batch: list[tuple[str, dict[str, Any]]] = []
-    size = 0
-    for operation in operations:
-        weight = entity_bytes(operation[1])
-        if batch and (len(batch) == _BATCH_LIMIT or size + weight > _BATCH_BYTES):
+def batches(
+    items: Sequence[T], weight: Callable[[T], int], count: int, size: int
+) -> Iterator[list[T]]:
+    """`items` in order, in batches of at most `count` items and `size` weight."""
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        if batch and (len(batch) == count or total + weight(item) > size):
             yield batch
-            batch, size = [], 0
-        batch.append(operation)
-        size += weight
+            batch, total = [], 0
+        batch.append(item)
+        total += weight(item)
     if batch:
         yield batch
+
+
+def read_row(table: TableClient, partition: str, row: str) -> Any:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return table.get_entity(partition, row)
+    except ResourceNotFoundError:
+        return None
+
+
+def write_row(
+    table: TableClient,
+    keys: tuple[str, str],
+    values: Mapping[str, Any],
+    etag: str | None,
+    *,
+    merge: bool = False,
+    strict: bool = False,
+) -> str | None:
+    """Create the row (`etag` None), or replace it (`merge`: merge `values` into it) if
+    unchanged since read: the new ETag, or None (raised if `strict`) when it changed."""
+    from azure.core import MatchConditions
+    from azure.core.exceptions import (
+        ResourceExistsError,
+        ResourceModifiedError,
+        ResourceNotFoundError,
+    )
+    from azure.data.tables import UpdateMode
+
+    entity = bounded_entity({"PartitionKey": keys[0], "RowKey": keys[1], **values})
+    try:
+        if etag is None:
+            metadata = table.create_entity(entity)
+        else:
+            metadata = table.update_entity(
+                entity,
+                mode=UpdateMode.MERGE if merge else UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+    except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+        # Another instance wrote first (or the row read was removed since): not ours.
+        if strict:
+            raise
+        return None
+    return str(metadata["etag"])
+
+
+def _transactions(operations: Sequence[tuple[str, Any]]) -> Iterator[list[tuple[str, Any]]]:
+    # A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
+    return batches(operations, lambda op: entity_bytes(op[1]), 100, 3 * 1024 * 1024)
 
 
 class Ledger:
@@ -117,12 +167,8 @@ class Ledger:
         """Upsert by event ID: a redelivered event updates its row rather than adding one."""
         from azure.data.tables import UpdateMode
 
-        entity = {
-            "PartitionKey": EVENTS_PARTITION,
-            "RowKey": table_key(record.event_id),
-            **columns(record),
-            "SeenAt": datetime.now(UTC).isoformat(),
-        }
+        keys = {"PartitionKey": EVENTS_PARTITION, "RowKey": table_key(record.event_id)}
+        entity = keys | columns(record) | {"SeenAt": datetime.now(UTC).isoformat()}
         # Bounded: the table refuses a property over 64 KiB, and the ID and subject are the
         # sender's to choose.
         self.table.upsert_entity(bounded_entity(entity), mode=UpdateMode.MERGE)
@@ -132,13 +178,9 @@ class Ledger:
         by_partition: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for record in records:
             partition = actions_partition(record.target_id)
-            entity = {
-                "PartitionKey": partition,
-                "RowKey": newest_first_key(),
-                **columns(record, leave_out=("notify",)),
-                "Outcome": str(record.outcome),
-                "RecordedAt": now,
-            }
+            entity = {"PartitionKey": partition, "RowKey": newest_first_key()}
+            entity |= columns(record, leave_out=("notify",))
+            entity |= {"Outcome": str(record.outcome), "RecordedAt": now}
             by_partition.setdefault(partition, []).append(("create", bounded_entity(entity)))
         for operations in by_partition.values():
             if len(operations) == 1:
@@ -151,27 +193,13 @@ class Ledger:
     def first_time(self, key: str) -> bool:
         """True for the first caller ever to ask about `key`: created, never upserted, so of
         two racing instances the table lets one win."""
-        from azure.core.exceptions import ResourceExistsError
-
-        entity = {
-            "PartitionKey": ONCE_PARTITION,
-            "RowKey": hashlib.sha256(key.encode("utf-8")).hexdigest(),
-            "Key": key[:1000],
-            "RecordedAt": datetime.now(UTC).isoformat(),
-        }
-        try:
-            self.table.create_entity(entity)
-        except ResourceExistsError:
-            return False
-        return True
+        keys = (ONCE_PARTITION, hashlib.sha256(key.encode("utf-8")).hexdigest())
+        values = {"Key": key[:1000], "RecordedAt": datetime.now(UTC).isoformat()}
+        return write_row(self.table, keys, values, None) is not None
 
     def event(self, event_id: str) -> dict[str, Any] | None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            return dict(self.table.get_entity(EVENTS_PARTITION, table_key(event_id)))
-        except ResourceNotFoundError:
-            return None
+        found = read_row(self.table, EVENTS_PARTITION, table_key(event_id))
+        return None if found is None else dict(found)
 
     def _partition(self, key: str) -> Iterator[dict[str, Any]]:
         rows = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": key})
@@ -196,21 +224,12 @@ class Ledger:
         return found
 
     def keep_fingerprints(self, fingerprints: dict[str, str]) -> None:
-        now = time.time()
-        operations = [
-            (
-                "upsert",
-                {
-                    "PartitionKey": FINGERPRINTS_PARTITION,
-                    "RowKey": table_key(workspace),
-                    "WorkspaceId": workspace,
-                    "Fingerprint": digest,
-                    "KeptAt": now,
-                },
-            )
-            for workspace, digest in fingerprints.items()
+        now, key = time.time(), {"PartitionKey": FINGERPRINTS_PARTITION}
+        rows = [
+            key | {"RowKey": table_key(ws), "WorkspaceId": ws, "Fingerprint": digest, "KeptAt": now}
+            for ws, digest in fingerprints.items()
         ]
-        for batch in _transactions(operations):
+        for batch in _transactions([("upsert", row) for row in rows]):
             self.table.submit_transaction(batch)
 
 
@@ -250,11 +269,9 @@ def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) ->
         )
     try:
         table.create_table()
-    except ResourceExistsError:
-        pass
     except HttpResponseError as error:
-        # Infra creates the table and the app's role may not create tables: 403 means "not yours
-        # to create"; a table really missing shows on the first write.
-        if error.status_code != 403:
+        # There already; or infra created it and the app's role may not create tables: 403 means
+        # "not yours to create" (a table really missing shows on the first write).
+        if not isinstance(error, ResourceExistsError) and error.status_code != 403:
             raise
     return Ledger(table)

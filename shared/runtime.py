@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from shared.adapters.batch_scoring import BatchScoringAdapter
     from shared.adapters.clients import AzureClients
     from shared.adapters.network import NetworkAdapter
+    from shared.adapters.outcomes import Recorder
     from shared.adapters.synapse import SynapseAdapter
     from shared.claims import Claims
     from shared.inventory import Inventory
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from shared.reconcilers.retraining import RetrainingReconciler
     from shared.reconcilers.role_assignments import RoleAssignmentReconciler
     from shared.reconcilers.scoring_outcomes import ScoringOutcomes
-    from shared.recorder import Recorder
     from shared.scoring.records import ScoringRecords
     from shared.scoring.service import ScoringStarter
 
@@ -56,12 +56,10 @@ class Runtime:
     @cached_property
     def sink(self) -> Recorder:
         """Where runs record: the ledger, and the outcome topic when one is configured."""
-        from shared.adapters.outcomes import OutcomePublisher
-        from shared.recorder import Recorder
+        from shared.adapters.outcomes import Recorder
 
         topic = self.settings.outcome_topic_endpoint
-        credential = self.clients.token_credential
-        return Recorder(self.ledger, OutcomePublisher(topic, credential) if topic else None)
+        return Recorder(self.ledger, topic, self.clients.token_credential)
 
     @cached_property
     def claims(self) -> Claims:

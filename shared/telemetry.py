@@ -27,7 +27,7 @@ _lock = threading.Lock()
 _state: TelemetryState | None = None
 
 
-def _sdk_tracer_provider_installed() -> bool:
+def _sdk_tracer_installed() -> bool:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
 
@@ -49,9 +49,7 @@ def configure_telemetry(environ: Mapping[str, str] | None = None) -> TelemetrySt
             return _state
         if not settings.get(CONNECTION_STRING):
             _state = TelemetryState.OFF
-        elif settings.get(WORKER_TELEMETRY, "").lower() == "true" or (
-            _sdk_tracer_provider_installed()
-        ):
+        elif settings.get(WORKER_TELEMETRY, "").lower() == "true" or _sdk_tracer_installed():
             _state = TelemetryState.BY_WORKER
         else:
             from azure.monitor.opentelemetry import configure_azure_monitor

@@ -163,8 +163,8 @@ def test_instances_racing_for_the_hours_slots_take_no_more_than_the_limit(
 
 
 def test_claim_keys_of_configured_workspaces_are_the_ones_written_before() -> None:
-    from shared.claims import _partition, _scoring_row
+    from shared.claims import _partition, _row
 
     # Rows written before keys went through table_key stay found after an upgrade.
     assert _partition(scene.PROD) == "claims:" + scene.PROD.lower().strip("/").replace("/", ":")
-    assert _scoring_row("retrain-0a1b2c") == "scoring:retrain-0a1b2c"
+    assert _row("scoring", "retrain-0a1b2c") == "scoring:retrain-0a1b2c"

@@ -118,7 +118,7 @@ resource appTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// shared/adapters/outcomes.py OutcomePublisher.publish: outcome events, this topic only.
+// shared/adapters/outcomes.py Recorder.record_actions: outcome events, this topic only.
 resource appOutcomes 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(outcomeTopic.id, appPrincipalId, roles.eventGridDataSender)
   scope: outcomeTopic

@@ -30,13 +30,7 @@ def check_answer(answered_id: str, asked_id: str, what: str, value: object, aske
 def child_name(name: str, kind: str, workspace_id: ArmId) -> str:
     """`name` when a plain child name, else `RefusedTargetError` (a separator could point the
     SDK's URL elsewhere)."""
-    if (
-        not name
-        or not name.isascii()
-        or name in (".", "..")
-        or any(ch in name for ch in "/\\?#%&")
-        or not name.isprintable()
-        or len(name) > 260
-    ):
+    odd = name in ("", ".", "..") or len(name) > 260 or any(ch in name for ch in "/\\?#%&")
+    if odd or not (name.isascii() and name.isprintable()):
         raise RefusedTargetError(f"{kind} name {name!r} of {workspace_id} is not a plain name")
     return name

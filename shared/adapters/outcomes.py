@@ -1,9 +1,10 @@
-"""Outcome events: ledger records published to an Event Grid custom topic, typed
+"""Recording outcomes: in the ledger, then as outcome events on an Event Grid custom topic, typed
 `SynapseAmlAutomation.<Kind>.<Verdict>[.<State>]`: the type never claims what did not happen."""
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -13,9 +14,9 @@ from azure.core.exceptions import AzureError
 from shared.adapters.errors import describe
 from shared.adapters.transport import client_options
 from shared.bounds import bounded
-from shared.ledger import ActionRecord
+from shared.ledger import ActionRecord, Ledger, batches
 from shared.logs import decision_log
-from shared.outcome import Outcome
+from shared.outcome import Outcome, Status
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -24,22 +25,12 @@ log = logging.getLogger(__name__)
 
 EVENT_TYPE_PREFIX = "SynapseAmlAutomation"
 DATA_VERSION = "1.0"
-# Event Grid accepts up to 1 MB per publish: at most this many events, and this many bytes.
-_BATCH = 200
-_BATCH_BYTES = 900_000
 # Per data field, in UTF-16 units: the nine fields of one event stay far below 1 MB.
 _FIELD_LIMIT = 8_000
-# What a text outcome (retraining's and scoring's, not yet typed) starts with, and its state.
-_STATES = (
-    ("planned", "Planned"),
-    ("applied", "Applied"),
-    ("failed", "Failed"),
-    # A write Azure's answer did not confirm (another resource, another status): not applied.
-    ("not applied", "Failed"),
-    ("refused", "Skipped"),
-    ("skipped", "Skipped"),
-    ("not attempted", "Skipped"),
-)
+# A text outcome (retraining's and scoring's, not yet typed) starts as a typed one of its state
+# does (before its detail), or with "skipped".
+_STATES = [(s.text.split(":")[0].split(" (")[0], s.state) for s in Status if s.state]
+_STATES += [("skipped", "Skipped")]
 
 
 def _pascal(value: str) -> str:
@@ -62,29 +53,17 @@ def event_type(record: ActionRecord) -> str:
 def event_data(record: ActionRecord) -> dict[str, Any]:
     names = ("kind", "verdict", "reason", "mode", "outcome", "trigger", "evidence")
     data = {"workspaceId": record.target_id, "resourceId": record.subject}
-    data |= {name: getattr(record, name) for name in names}
-    data["outcome"] = str(record.outcome)
+    data |= {name: str(getattr(record, name)) for name in names}
     return {name: bounded(value, _FIELD_LIMIT) for name, value in data.items()}
 
 
-def _batches(events: Sequence[Any]) -> list[list[Any]]:
-    import json
+class Recorder:
+    """Records outcomes in the ledger first (a failed publish never loses a decision, and is itself
+    recorded), then, when a topic is configured, as Event Grid events."""
 
-    batches: list[list[Any]] = []
-    size = 0
-    for event in events:
-        weight = 512 + len(json.dumps(event.data)) + len(event.subject) * 4
-        if not batches or len(batches[-1]) == _BATCH or size + weight > _BATCH_BYTES:
-            batches.append([])
-            size = 0
-        batches[-1].append(event)
-        size += weight
-    return batches
-
-
-class OutcomePublisher:
-    def __init__(self, endpoint: str, credential: TokenCredential) -> None:
-        self.endpoint = endpoint
+    def __init__(self, ledger: Ledger, endpoint: str | None, credential: TokenCredential) -> None:
+        self._ledger = ledger
+        self.endpoint = endpoint or ""
         self._credential = credential
 
     @functools.cached_property
@@ -97,9 +76,16 @@ class OutcomePublisher:
             self.endpoint, self._credential, **client_options(self.endpoint)
         )
 
-    def publish(self, records: Sequence[ActionRecord]) -> str | None:
-        """None on success, else what went wrong; never raises for Azure errors (the records are
-        in the ledger already)."""
+    def first_time(self, key: str) -> bool:
+        return self._ledger.first_time(key)
+
+    def record_actions(self, records: Sequence[ActionRecord]) -> None:
+        if not records:
+            return
+        self._ledger.record_actions(records)
+        notify = [record for record in records if record.notify]
+        if not self.endpoint or not notify:
+            return
         from azure.eventgrid import EventGridEvent
 
         events = [
@@ -109,13 +95,15 @@ class OutcomePublisher:
                 data=event_data(record),
                 data_version=DATA_VERSION,
             )
-            for record in records
+            for record in notify
         ]
+        # Event Grid accepts up to 1 MB per publish: at most 200 events, and 900 KB.
+        weight = lambda event: 512 + len(json.dumps(event.data)) + len(event.subject) * 4  # noqa: E731
         try:
-            for batch in _batches(events):
+            for batch in batches(events, weight, 200, 900_000):
                 self._publisher.send(batch)
         except AzureError as error:
-            first = records[0]
+            first, failed = notify[0], f"failed: {describe(error)}"
             decision_log(
                 log,
                 f"{len(events)} outcome event(s) not published; the decisions are in the ledger",
@@ -123,8 +111,12 @@ class OutcomePublisher:
                 workspace_id=first.target_id,
                 kind="outcome-event",
                 verdict="publish",
-                outcome=f"failed: {describe(error)}",
+                outcome=failed,
                 level=logging.WARNING,
             )
-            return describe(error)
-        return None
+            reason = (
+                f"{len(notify)} outcome event(s) could not be published; "
+                "the decisions are in this ledger"
+            )
+            row = (first.target_id, "outcome-event", "publish", self.endpoint, reason, first.mode)
+            self._ledger.record_actions([ActionRecord(*row, failed, first.trigger, notify=False)])

@@ -48,9 +48,8 @@ class Trail:
         notify: bool = True,
         level: int | None = None,
     ) -> None:
-        row = self._row(kind, verdict, subject, reason, outcome)
-        self.sink.record_actions([replace(row, evidence=evidence, notify=notify)])
-        failed = str(outcome).startswith("failed")
+        row = (self.workspace_id, kind, verdict, subject, reason, self.mode, outcome, self.trigger)
+        self.sink.record_actions([ActionRecord(*row, evidence, notify)])
         decision_log(
             self.log,
             reason,
@@ -60,22 +59,15 @@ class Trail:
             verdict=verdict,
             outcome=str(outcome),
             subject_id=subject,
-            level=level or (logging.WARNING if failed else logging.INFO),
+            level=level or (logging.WARNING if str(outcome).startswith("failed") else logging.INFO),
         )
 
     def intent(self, kind: str, verdict: str, subject: str) -> None:
-        record_intent(self.sink, self._row(kind, verdict, subject, "about to write", INTENT))
-
-    def _row(
-        self, kind: str, verdict: str, subject: str, reason: str, outcome: Outcome | str
-    ) -> ActionRecord:
-        return ActionRecord(
-            self.workspace_id, kind, verdict, subject, reason, self.mode, outcome, self.trigger
-        )
+        row = (self.workspace_id, kind, verdict, subject, "about to write", self.mode)
+        record_intent(self.sink, ActionRecord(*row, INTENT, self.trigger))
 
     def retry(self, kind: str, subject: str, error: AzureError) -> TransientAzureError:
-        """A transient failure: recorded (not announced), then raised for the trigger to run
-        again."""
+        """A transient failure, recorded (not announced) and raised: the trigger runs again."""
         reason = "Azure ML stayed unavailable through the retries"
         self.record(
             kind, "retry", subject, reason, f"failed (will retry): {describe(error)}", notify=False

@@ -15,6 +15,7 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.adapters.batch_scoring import BatchScoringAdapter, ScoringJob
 from shared.adapters.errors import describe, is_transient
+from shared.adapters.outcomes import Recorder
 from shared.arm import ArmId, same_arm_id
 from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
@@ -22,7 +23,6 @@ from shared.outcome import noted
 from shared.reconcilers.intent import Trail
 from shared.reconcilers.retraining import KIND_SCORING, Outcome
 from shared.reconcilers.transient import TransientAzureError
-from shared.recorder import Recorder
 from shared.scoring.records import JobRecord, ScoringRecords
 
 log = logging.getLogger(__name__)
