@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id, resource_id
 
@@ -47,9 +47,6 @@ class Exemption:
 
     def covers(self, rule_id: str, target_id: str) -> bool:
         return rule_id == self.rule_id and within_scope(target_id, self.scope)
-
-    def describe(self) -> str:
-        return f"{self.rule_id} on {self.scope} until {self.expires.isoformat()}"
 
 
 def scopes_of(target_id: str) -> list[str]:
@@ -198,8 +195,7 @@ def _expiry(value: object) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class ExemptionResult:
+class ExemptionResult(NamedTuple):
     findings: tuple[Finding, ...]
     expired: tuple[Exemption, ...]
 

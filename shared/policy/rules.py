@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from shared.policy.facts import PolicyParameters, WorkspaceFacts
 
@@ -59,14 +59,12 @@ class Finding:
     exemption: Exemption | None = None
 
 
-@dataclass(frozen=True)
-class GuardVerdict:
+class GuardVerdict(NamedTuple):
     safe: bool
     reason: str
 
 
-@dataclass(frozen=True)
-class BuiltIn:
+class BuiltIn(NamedTuple):
     name: str
     display_name: str
 

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError
-from azure.mgmt.core.tools import parse_resource_id
 
 from shared.adapters.aml import MachineLearningAdapter
 from shared.adapters.answers import GuardNoLongerHoldsError
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
-from shared.arm import ArmId, is_arm_id, same_arm_id, subscription_of
+from shared.arm import ArmId, is_resource_type, same_arm_id, subscription_of
 from shared.config import Settings
 from shared.ledger import ReportsOnce
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
@@ -72,11 +72,10 @@ class PolicyReport:
     def summary(self) -> str:
         if self.error is not None:
             return f"policies not evaluated: {self.error}"
-        text = tally(f.status.value for f in self.findings)
-        fixed = sum(1 for item in self.remediations if item.outcome.status is Status.APPLIED)
-        deferred = sum(1 for item in self.remediations if item.outcome.status is Status.DEFERRED)
+        done = Counter(item.outcome.status for item in self.remediations)
+        fixed, deferred = done[Status.APPLIED], done[Status.DEFERRED]
         return (
-            text
+            tally(f.status.value for f in self.findings)
             + (f", {fixed} remediated" if fixed else "")
             + (f", {deferred} remediation(s) deferred" if deferred else "")
         )
@@ -90,13 +89,18 @@ def policy_parameters(settings: Settings) -> PolicyParameters:
     )
 
 
+def _child_name(child_id: str, parent_id: str, collection: str) -> str | None:
+    """The name of `child_id` as a direct child of `parent_id` in `collection`, else None."""
+    prefix = f"{parent_id}/{collection}/".lower()
+    rest = child_id[len(prefix) :]
+    return rest if child_id.lower().startswith(prefix) and "/" not in rest else None
+
+
 def _belongs_to(target_id: str, workspace_id: str) -> bool:
     """Remediation targets: the workspace itself or one of its computes, nothing else."""
-    if same_arm_id(target_id, workspace_id):
-        return True
-    prefix = f"{workspace_id}/computes/".lower()
-    rest = target_id.lower()[len(prefix) :] if target_id.lower().startswith(prefix) else ""
-    return bool(rest) and "/" not in rest and target_id.isascii()
+    return same_arm_id(target_id, workspace_id) or (
+        target_id.isascii() and bool(_child_name(target_id, workspace_id, "computes"))
+    )
 
 
 def _private_endpoint_subscription(
@@ -104,23 +108,15 @@ def _private_endpoint_subscription(
 ) -> str | None:
     """The subscription (lower-cased) of the private endpoint behind an Approved connection of
     this workspace; None for one listed for another workspace or without a private endpoint."""
-    if connection.status is not ConnectionStatus.APPROVED:
-        return None
-    prefix = f"{workspace_id}/privateEndpointConnections/".lower()
-    if not connection.id.lower().startswith(prefix) or "/" in connection.id[len(prefix) :]:
-        return None
     endpoint = connection.private_endpoint_id
-    if not endpoint or not is_arm_id(endpoint):
-        return None
-    parts = parse_resource_id(endpoint)
     if (
-        str(parts.get("namespace", "")).lower() == "microsoft.network"
-        and str(parts.get("type", "")).lower() == "privateendpoints"
-        and not parts.get("children")
-        and bool(parts.get("name"))
+        connection.status is not ConnectionStatus.APPROVED
+        or _child_name(connection.id, workspace_id, "privateEndpointConnections") is None
+        or not endpoint
+        or not is_resource_type(endpoint, "Microsoft.Network", "privateEndpoints")
     ):
-        return str(parts["subscription"]).lower()
-    return None
+        return None
+    return subscription_of(endpoint).lower()
 
 
 def customer_subscriptions(settings: Settings, workspace_id: str) -> frozenset[str]:
@@ -209,29 +205,6 @@ class PolicyReconciler:
             synapse_errors=synapse_errors,
         )
 
-    def judge(
-        self,
-        workspace_id: ArmId,
-        connections: Sequence[PrivateEndpointConnection] | None = None,
-        *,
-        now: datetime | None = None,
-    ) -> tuple[WorkspaceFacts, tuple[Finding, ...], tuple[Exemption, ...]]:
-        """Read and evaluate, exemptions applied at `now`; writes nothing. Returns the facts,
-        the findings, and the expired exemptions that matched a finding."""
-        facts = self.observe(workspace_id, connections)
-        # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
-        assignments = self._settings.policy_assignment_ids
-        native: tuple[Exemption, ...] = ()
-        if assignments:
-            existing = self._facts.policy_exemptions(workspace_id)
-            native = native_exemptions(existing, assignments, workspace_id)
-        judged = apply_exemptions(
-            evaluate(facts, self._parameters),
-            (*self._settings.policy_exemptions, *native),
-            now or datetime.now(UTC),
-        )
-        return facts, judged.findings, judged.expired
-
     def _remediation(self, workspace_id: ArmId, candidate: Candidate, run: Run) -> Decision:
         """Each remediation's fate, decided once: deferred, shown only, refused or written."""
         remediation, guard = candidate.remediation, candidate.guard
@@ -277,72 +250,71 @@ class PolicyReconciler:
         *,
         connections: Sequence[PrivateEndpointConnection] | None = None,
     ) -> PolicyReport:
-        """Observe, evaluate, have `run` remediate and record; transient errors are raised."""
+        """Observe, evaluate, spare what is exempt, have `run` remediate and record; transient
+        errors are raised."""
         if not self._settings.in_scope(workspace_id):
             return PolicyReport(workspace_id, error="workspace is not in scope")
+        assignments = self._settings.policy_assignment_ids
         try:
-            facts, findings, expired = self.judge(workspace_id, connections)
+            facts = self.observe(workspace_id, connections)
+            # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
+            existing = self._facts.policy_exemptions(workspace_id) if assignments else ()
         except AzureError as error:
             not_evaluated = {"verdict": "not-evaluated", "outcome": "not evaluated"}
             text = run.not_reconciled(
                 workspace_id, FINDING, error, mode=self._mode, **not_evaluated
             )
             return PolicyReport(workspace_id, error=text)
+        native = native_exemptions(existing, assignments, workspace_id)
+        findings, expired = apply_exemptions(
+            evaluate(facts, self._parameters),
+            (*self._settings.policy_exemptions, *native),
+            datetime.now(UTC),
+        )
         candidates = guarded_remediations(
             findings, facts, remediate=self._settings.remediate or run.preview
         )
         decisions = [self._remediation(workspace_id, c, run) for c in candidates]
-        outcomes = run.execute(decisions)
+        done = list(zip(decisions, run.execute(decisions), strict=True))
         run.record(
             workspace_id,
             [
-                *self._finding_rows(workspace_id, findings, decisions, outcomes, run),
-                *zip(decisions, outcomes, strict=True),
+                *self._finding_rows(workspace_id, findings, done, run),
+                *done,
                 *self._expiry_rows(workspace_id, expired, run),
             ],
         )
-        return PolicyReport(
-            workspace_id,
-            findings,
-            tuple(map(RemediationOutcome, candidates, outcomes)),
-            expired_exemptions=expired,
-        )
+        outcomes = tuple(map(RemediationOutcome, candidates, (o for _, o in done)))
+        return PolicyReport(workspace_id, findings, outcomes, expired_exemptions=expired)
 
     def _finding_rows(
         self,
         workspace_id: ArmId,
         findings: Sequence[Finding],
-        decisions: Sequence[Decision],
-        outcomes: Sequence[Outcome],
+        done: Sequence[tuple[Decision, Outcome]],
         run: Run,
     ) -> list[tuple[Decision, Outcome]]:
         """Problems one by one, what passed in one summary row; exempt findings are recorded,
         never announced. A row says what became of its finding (observed before the fix)."""
-        fixed = {
-            (d.record.verdict, d.record.subject.lower()): o
-            for d, o in zip(decisions, outcomes, strict=True)
-        }
-
-        def finding_outcome(finding: Finding) -> Outcome:
-            if finding.exemption is not None:
-                return Outcome(Status.EXEMPT, finding.exemption.expires.isoformat())
-            remediation = finding.remediation
-            key = (remediation.kind.value, remediation.target_id.lower()) if remediation else None
-            return noted(f"remediation {fixed[key]}") if key in fixed else RECORDED
-
-        def finding_row(finding: Finding) -> Decision:
+        fixed = {(d.record.verdict, d.record.subject.lower()): o for d, o in done}
+        problems = (FindingStatus.NON_COMPLIANT, FindingStatus.UNKNOWN, FindingStatus.EXEMPT)
+        rows = []
+        for finding in (f for f in findings if f.status in problems):
             reason = f"{finding.rule_id} ({finding.severity.value}): {finding.message}"
-            if (exempt := finding.exemption) is not None:
+            fix, exempt = finding.remediation, finding.exemption
+            if exempt is not None:
                 reason += f"; exempt until {exempt.expires.isoformat()} (scope {exempt.scope}): "
                 reason += exempt.reason
+                outcome = Outcome(Status.EXEMPT, exempt.expires.isoformat())
+            elif fix and (key := (fix.kind.value, fix.target_id.lower())) in fixed:
+                outcome = noted(f"remediation {fixed[key]}")
+            else:
+                outcome = RECORDED
             notify = run.announces and finding.status is not FindingStatus.EXEMPT
             row = run.row(workspace_id, FINDING, finding.status.value, finding.target_id, reason,
                           self._mode, finding.rule_id, notify=notify)  # fmt: skip
             # The README's "findings by rule" query counts lines by this field.
-            return Decision(row, extra={"rule_id": finding.rule_id})
-
-        problems = (FindingStatus.NON_COMPLIANT, FindingStatus.UNKNOWN, FindingStatus.EXEMPT)
-        rows = [(finding_row(f), finding_outcome(f)) for f in findings if f.status in problems]
+            rows.append((Decision(row, extra={"rule_id": finding.rule_id}), outcome))
         if findings:
             rules = ",".join(sorted({f.rule_id for f in findings}))
             counts = tally(f.status.value for f in findings)
@@ -362,8 +334,9 @@ class PolicyReconciler:
         for exemption in expired:
             scope, rule, expires = exemption.scope, exemption.rule_id, exemption.expires.isoformat()
             key = f"{rule}|{scope.lower()}|{expires}|{exemption.reason}"
-            digest = hashlib.sha256(key.encode()).hexdigest()
-            if not memory.first_time(f"exemption-expired:{digest}"):
+            if not memory.first_time(
+                f"exemption-expired:{hashlib.sha256(key.encode()).hexdigest()}"
+            ):
                 continue
             reason = (
                 f"the exemption from {rule} on {scope} expired at {expires} and counts for "
