@@ -21,7 +21,8 @@ from shared.adapters.transport import (
     malformed_is_permanent,
 )
 from shared.arm import ArmId, is_arm_id, name_of, resource_group_of, same_arm_id, subscription_of
-from shared.policy.facts import ComputeFacts, DependencyFacts, DependencyKind
+from shared.planning.synapse_facts import text
+from shared.policy.facts import ComputeFacts, DependencyFacts, DependencyKind, is_count
 
 # Policy exemptions: the version that added resource selectors (and so reports them).
 POLICY_EXEMPTIONS_API_VERSION = "2022-07-01-preview"
@@ -30,10 +31,6 @@ DEPENDENCY_API_VERSIONS = {
     DependencyKind.KEY_VAULT: "2023-07-01",
     DependencyKind.CONTAINER_REGISTRY: "2023-07-01",
 }
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 class WorkspaceFactsAdapter:
@@ -86,29 +83,25 @@ class WorkspaceFactsAdapter:
             return DependencyFacts(kind, None)
         customers = customers | {subscription_of(resource_id).lower()}
         resources = self._clients.resources(subscription_of(resource_id)).resources
+        what, groups = f"{resource_id}: properties", set[str]()
         try:
             resource = resources.get_by_id(resource_id, api_version=DEPENDENCY_API_VERSIONS[kind])
-            groups: set[str] = set()
-            what = f"{resource_id}: properties"
-            connections = json_objects(
-                json_mapping(resource.properties, what).get("privateEndpointConnections"),
-                f"{what}.privateEndpointConnections",
-            )
-            for connection in connections:
-                properties = json_mapping(connection.get("properties"), f"{what} of a connection")
+            properties = json_mapping(resource.properties, what)
+            key = "privateEndpointConnections"
+            for connection in json_objects(properties.get(key), f"{what}.{key}"):
+                link = json_mapping(connection.get("properties"), f"{what} of a connection")
                 state = json_mapping(
-                    properties.get("privateLinkServiceConnectionState"), f"{what}: state"
+                    link.get("privateLinkServiceConnectionState"), f"{what}: state"
                 )
-                endpoint = json_mapping(properties.get("privateEndpoint"), f"{what}: endpoint")
-                endpoint_id = endpoint.get("id")
-                if str(state.get("status", "")).lower() != "approved" or not (
-                    isinstance(endpoint_id, str)
-                    and is_arm_id(endpoint_id)
-                    and subscription_of(endpoint_id).lower() in customers
+                endpoint = json_mapping(link.get("privateEndpoint"), f"{what}: endpoint").get("id")
+                if (
+                    str(state.get("status", "")).lower() == "approved"
+                    and isinstance(endpoint, str)
+                    and is_arm_id(endpoint)
+                    and subscription_of(endpoint).lower() in customers
                 ):
-                    continue
-                # The connection does not say which sub-resource it serves; the endpoint does.
-                groups |= self._groups_of(endpoint_id, resource_id)
+                    # The connection does not say which sub-resource it serves; the endpoint does.
+                    groups |= self._groups_of(endpoint, resource_id)
         except AzureError as error:
             if is_transient(error):
                 raise
@@ -165,12 +158,10 @@ class WorkspaceFactsAdapter:
             )
         scale = getattr(getattr(current.properties, "properties", None), "scale_settings", None)
         # Keep what else is set: a PATCH of scale settings replaces them whole.
+        idle = getattr(scale, "node_idle_time_before_scale_down", None)
+        minimum = getattr(scale, "min_node_count", 0) or 0
         settings = ScaleSettings(
-            max_node_count=max_nodes,
-            min_node_count=getattr(scale, "min_node_count", 0) or 0,
-            node_idle_time_before_scale_down=getattr(
-                scale, "node_idle_time_before_scale_down", None
-            ),
+            max_node_count=max_nodes, min_node_count=minimum, node_idle_time_before_scale_down=idle
         )
         update = ClusterUpdateParameters(
             properties=ScaleSettingsInformation(scale_settings=settings)
@@ -187,7 +178,7 @@ def workspace_identity(model: Any) -> tuple[str | None, tuple[str, ...]]:
     if identity is None:
         return None, ()
     assigned = getattr(identity, "user_assigned_identities", None) or {}
-    return _text(getattr(identity, "type", None)), tuple(sorted(assigned))
+    return text(getattr(identity, "type", None)), tuple(sorted(assigned))
 
 
 def _node_counts(response: Any) -> dict[str, tuple[object, object]]:
@@ -217,7 +208,7 @@ def _compute(
     scale = getattr(inner, "scale_settings", None)
     subnet = getattr(inner, "subnet", None)
     local_auth = getattr(compute, "disable_local_auth", None)
-    remote_login = _text(getattr(inner, "remote_login_port_public_access", None))
+    remote_login = text(getattr(inner, "remote_login_port_public_access", None))
     counted = (
         raw_counts.get(str(item.id or "").lower(), (None, None))
         if raw_counts is not None
@@ -227,17 +218,13 @@ def _compute(
         id=str(item.id or ""),
         name=str(item.name or ""),
         compute_type=str(getattr(compute, "compute_type", "") or ""),
-        vm_size=_text(getattr(inner, "vm_size", None)),
-        subnet_id=_text(getattr(subnet, "id", None)),
+        vm_size=text(getattr(inner, "vm_size", None)),
+        subnet_id=text(getattr(subnet, "id", None)),
         disable_local_auth=local_auth if isinstance(local_auth, bool) else None,
         max_node_count=getattr(scale, "max_node_count", None),
         min_node_count=getattr(scale, "min_node_count", None),
         remote_login_port_public_access=remote_login,
-        current_node_count=_count(counted[0]),
-        target_node_count=_count(counted[1]),
+        # Of the wrong shape, it is no count: the guard then defers, it never guesses.
+        current_node_count=counted[0] if is_count(counted[0]) else None,
+        target_node_count=counted[1] if is_count(counted[1]) else None,
     )
-
-
-def _count(value: object) -> int | None:
-    # Of the wrong shape, it is no count: the guard then defers, it never guesses.
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

@@ -17,7 +17,7 @@ class SynapseAnswerError(JudgedAnswerError):
     """ARM's body does not describe the workspace asked for."""
 
 
-def _text(value: object) -> str | None:
+def text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
@@ -71,13 +71,13 @@ def read_synapse_workspace(workspace_id: ArmId, body: object) -> SynapseWorkspac
     notes = [vnet_note] if not vnet else [protection_note]
     return SynapseWorkspace(
         id=workspace_id,
-        principal_id=_text(identity.get("principalId")),
+        principal_id=text(identity.get("principalId")),
         managed_virtual_network=vnet,
         prevent_data_exfiltration=protection,
-        identity_type=_text(identity.get("type")),
-        tenant_id=_text(identity.get("tenantId")),
-        workspace_uid=_text(properties.get("workspaceUID")),
-        dev_endpoint=_text(endpoints.get("dev")),
+        identity_type=text(identity.get("type")),
+        tenant_id=text(identity.get("tenantId")),
+        workspace_uid=text(properties.get("workspaceUID")),
+        dev_endpoint=text(endpoints.get("dev")),
         network_note="; ".join(note for note in notes if note) or None,
     )
 

@@ -8,7 +8,6 @@ while a non-ASCII lookalike is never the expected value (`str.lower()` folds the
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeGuard
 
 from azure.mgmt.core.tools import parse_resource_id
 
@@ -18,6 +17,7 @@ from shared.policy.facts import (
     DependencyKind,
     PolicyParameters,
     WorkspaceFacts,
+    is_count,
 )
 from shared.policy.rules import (
     AzurePolicy,
@@ -297,7 +297,7 @@ def nodes_fit_the_new_maximum(facts: WorkspaceFacts, remediation: Remediation) -
         return GuardVerdict(False, f"compute {remediation.target_id!r} was not observed")
     label, maximum = _label(compute), remediation.value
     current, target = compute.current_node_count, compute.target_node_count
-    if not _is_count(current) or not _is_count(target):
+    if not is_count(current) or not is_count(target):
         return GuardVerdict(
             False,
             f"{label} does not report a valid currentNodeCount and targetNodeCount "
@@ -499,11 +499,6 @@ def _reported(
 def _unset(facts: WorkspaceFacts, setting: str, what: str) -> Found:
     message = f"{setting} is unset: {what} in workspace {_name(facts.id)} are not judged"
     return facts.id, Status.NOT_APPLICABLE, message
-
-
-def _is_count(value: object) -> TypeGuard[int]:
-    """A node count: a whole number >= 0 (a bool is not one)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _is(value: str | None, expected: str) -> bool:

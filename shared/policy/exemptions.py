@@ -92,19 +92,17 @@ def is_scope(value: str) -> bool:
 
 def parse_exemptions(text: str) -> tuple[Exemption, ...]:
     """`POLICY_EXEMPTIONS`; ValueError names the entry (1-based) and the problem."""
-    rules = set(RULES)
     try:
         raw = json.loads(text)
     except ValueError as error:
         raise ValueError(f"not valid JSON: {error}") from None
     if not isinstance(raw, list):
         raise ValueError("expected a JSON array of {rule, scope, reason, expires} objects")
-    return tuple(_entry(position, item, rules) for position, item in enumerate(raw, start=1))
+    return tuple(_entry(position, item) for position, item in enumerate(raw, start=1))
 
 
-def _entry(position: int, item: object, rules: set[str]) -> Exemption:
-    shown = json.dumps(item)[:200]
-    where = f"entry {position} ({shown})"
+def _entry(position: int, item: object) -> Exemption:
+    where = f"entry {position} ({json.dumps(item)[:200]})"
     if not isinstance(item, dict):
         raise ValueError(f"{where} is not an object with {', '.join(FIELDS)}")
     missing = [
@@ -112,12 +110,11 @@ def _entry(position: int, item: object, rules: set[str]) -> Exemption:
     ]
     if missing:
         raise ValueError(f"{where} lacks {', '.join(missing)} (each a non-empty string)")
-    unexpected = sorted(set(item) - set(FIELDS))
-    if unexpected:
+    if unexpected := sorted(set(item) - set(FIELDS)):
         raise ValueError(f"{where} has unknown field(s): {', '.join(unexpected)}")
     rule_id, scope, reason, expires = (str(item[name]) for name in FIELDS)
-    if rule_id not in rules:
-        raise ValueError(f"{where}: unknown rule {rule_id!r}; known: {', '.join(sorted(rules))}")
+    if rule_id not in RULES:
+        raise ValueError(f"{where}: unknown rule {rule_id!r}; known: {', '.join(sorted(RULES))}")
     if scope.lower().startswith("/providers/microsoft.management/managementgroups"):
         raise ValueError(
             f"{where}: scope {scope!r} is a management group, which the app cannot see into: "
@@ -152,12 +149,13 @@ def native_exemptions(
     not honoured, never guessed at."""
     found: list[Exemption] = []
     for item in items:
-        properties = item.get("properties")
-        exemption_id = item.get("id")
+        properties, exemption_id = item.get("properties"), item.get("id")
         if not isinstance(properties, dict) or not isinstance(exemption_id, str):
             continue
-        assignment = properties.get("policyAssignmentId")
-        category = properties.get("exemptionCategory")
+        assignment, category = (
+            properties.get("policyAssignmentId"),
+            properties.get("exemptionCategory"),
+        )
         ours = isinstance(assignment, str) and any(
             same_arm_id(assignment, a) for a in assignment_ids
         )

@@ -8,8 +8,9 @@ import functools
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from azure.core.exceptions import AzureError
 
@@ -36,8 +37,7 @@ REMEDIATION = "policy-remediation"
 EXEMPTION = "policy-exemption"
 
 
-@dataclass(frozen=True)
-class RemediationOutcome:
+class RemediationOutcome(NamedTuple):
     candidate: Candidate
     outcome: Outcome
 
@@ -63,11 +63,11 @@ class PolicyReport:
     remediations: tuple[RemediationOutcome, ...] = ()
     error: str | None = None
     # Exemptions that matched a finding but had expired: they counted for nothing.
-    expired_exemptions: tuple[Exemption, ...] = field(default=())
+    expired_exemptions: tuple[Exemption, ...] = ()
 
     @property
     def outcomes(self) -> tuple[tuple[Candidate, Outcome], ...]:
-        return tuple((item.candidate, item.outcome) for item in self.remediations)
+        return self.remediations
 
     def summary(self) -> str:
         if self.error is not None:
@@ -79,14 +79,6 @@ class PolicyReport:
             + (f", {fixed} remediated" if fixed else "")
             + (f", {deferred} remediation(s) deferred" if deferred else "")
         )
-
-
-def policy_parameters(settings: Settings) -> PolicyParameters:
-    return PolicyParameters(
-        allowed_vm_sizes=settings.allowed_compute_vm_sizes,
-        max_cluster_nodes=settings.max_cluster_nodes,
-        hbi_required=settings.hbi_required,
-    )
 
 
 def _child_name(child_id: str, parent_id: str, collection: str) -> str | None:
@@ -152,22 +144,10 @@ class PolicyReconciler:
         self._facts = facts
         self._ml = machine_learning
         self._synapse = synapse
-        self._parameters = policy_parameters(settings)
+        self._parameters = PolicyParameters(
+            settings.allowed_compute_vm_sizes, settings.max_cluster_nodes, settings.hbi_required
+        )
         self._mode = f"{settings.automation_mode.value}/{settings.policy_mode.value}"
-
-    def _synapse_facts(self) -> tuple[tuple[SynapseWorkspace, ...], tuple[str, ...]]:
-        found: list[SynapseWorkspace] = []
-        errors: list[str] = []
-        for synapse_id in self._settings.synapse_workspace_ids:
-            try:
-                found.append(self._synapse.get_workspace(synapse_id))
-            except SynapseAnswerError as error:
-                errors.append(f"{synapse_id}: {error}")
-            except AzureError as error:
-                if is_transient(error):
-                    raise
-                errors.append(f"{synapse_id}: {describe(error)}")
-        return tuple(found), tuple(errors)
 
     def observe(
         self,
@@ -180,7 +160,18 @@ class PolicyReconciler:
             connections = self._ml.list_connections(workspace_id)
         identity_type, user_assigned = workspace_identity(model)
         hbi = getattr(model, "hbi_workspace", None)
-        synapse, synapse_errors = self._synapse_facts()
+        synapse: list[SynapseWorkspace] = []
+        errors: list[str] = []
+        for synapse_id in self._settings.synapse_workspace_ids:
+            try:
+                synapse.append(self._synapse.get_workspace(synapse_id))
+            except SynapseAnswerError as error:
+                errors.append(f"{synapse_id}: {error}")
+            except AzureError as error:
+                if is_transient(error):
+                    raise
+                errors.append(f"{synapse_id}: {describe(error)}")
+        registry = getattr(model, "container_registry", None)
         customers = customer_subscriptions(self._settings, workspace_id)
         approved, customer = private_paths(connections, workspace_id, customers)
         return WorkspaceFacts(
@@ -195,14 +186,10 @@ class PolicyReconciler:
             dependencies=(
                 self._facts.dependency(DependencyKind.STORAGE, model.storage_account, customers),
                 self._facts.dependency(DependencyKind.KEY_VAULT, model.key_vault, customers),
-                self._facts.dependency(
-                    DependencyKind.CONTAINER_REGISTRY,
-                    getattr(model, "container_registry", None),
-                    customers,
-                ),
+                self._facts.dependency(DependencyKind.CONTAINER_REGISTRY, registry, customers),
             ),
-            synapse_workspaces=synapse,
-            synapse_errors=synapse_errors,
+            synapse_workspaces=tuple(synapse),
+            synapse_errors=tuple(errors),
         )
 
     def _remediation(self, workspace_id: ArmId, candidate: Candidate, run: Run) -> Decision:
