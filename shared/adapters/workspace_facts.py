@@ -12,7 +12,7 @@ from azure.core.exceptions import AzureError
 from shared.adapters.answers import GuardNoLongerHoldsError, check_answer, child_name
 from shared.adapters.clients import AzureClients
 from shared.adapters.errors import describe, is_transient
-from shared.adapters.network import NETWORK_API_VERSION, private_link_connections
+from shared.adapters.network import private_links
 from shared.adapters.transport import (
     MalformedResponseError,
     json_mapping,
@@ -37,14 +37,15 @@ class WorkspaceFactsAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
-    def _ml(self, workspace_id: str) -> Any:
-        return self._clients.machine_learning(subscription_of(workspace_id))
+    def _ml(self, workspace_id: str) -> tuple[Any, str, str]:
+        """The workspace's client, resource group and name."""
+        client = self._clients.machine_learning(subscription_of(workspace_id))
+        return client, resource_group_of(workspace_id), name_of(workspace_id)
 
     @malformed_is_permanent
     def workspace(self, workspace_id: ArmId) -> Any:
-        return self._ml(workspace_id).workspaces.get(
-            resource_group_of(workspace_id), name_of(workspace_id)
-        )
+        ml, group, name = self._ml(workspace_id)
+        return ml.workspaces.get(group, name)
 
     @malformed_is_permanent
     def policy_exemptions(self, workspace_id: ArmId) -> list[dict[str, Any]]:
@@ -53,24 +54,18 @@ class WorkspaceFactsAdapter:
 
         client = self._clients.arm_pipeline()
         path = f"{quote(workspace_id)}/providers/Microsoft.Authorization/policyExemptions"
-        return list(
-            json_pages(
-                client,
-                client.format_url(path),
-                {"api-version": POLICY_EXEMPTIONS_API_VERSION},
-                what=f"policy exemptions of {workspace_id}",
-            )
-        )
+        query = {"api-version": POLICY_EXEMPTIONS_API_VERSION}
+        what = f"policy exemptions of {workspace_id}"
+        return list(json_pages(client, client.format_url(path), query, what=what))
 
     @malformed_is_permanent
     def computes(self, workspace_id: ArmId) -> list[ComputeFacts]:
         # The SDK turns 2.5, true or "3" into an int; the cluster-size guard must see what ARM
         # sent, so the node counts are taken from the raw pages.
         raw_counts: dict[str, tuple[object, object]] = {}
-        pages = self._ml(workspace_id).compute.list(
-            resource_group_of(workspace_id),
-            name_of(workspace_id),
-            raw_response_hook=lambda response: raw_counts.update(_node_counts(response)),
+        ml, group, name = self._ml(workspace_id)
+        pages = ml.compute.list(
+            group, name, raw_response_hook=lambda reply: raw_counts.update(_node_counts(reply))
         )
         return [_compute(item, raw_counts) for item in pages]
 
@@ -109,11 +104,8 @@ class WorkspaceFactsAdapter:
         return DependencyFacts(kind, resource_id, approved_groups=frozenset(groups))
 
     def _groups_of(self, endpoint_id: str, target_id: str) -> set[str]:
-        endpoint = self._clients.resources(subscription_of(endpoint_id)).resources.get_by_id(
-            endpoint_id, api_version=NETWORK_API_VERSION
-        )
         groups: set[str] = set()
-        for link in private_link_connections(endpoint.properties, f"{endpoint_id}: properties"):
+        for link in private_links(self._clients, endpoint_id):
             if same_arm_id(link.get("privateLinkServiceId"), target_id):
                 group_ids = link.get("groupIds") or []
                 if not isinstance(group_ids, list):
@@ -125,12 +117,9 @@ class WorkspaceFactsAdapter:
     def disable_public_network_access(self, workspace_id: ArmId) -> str:
         from azure.mgmt.machinelearningservices.models import WorkspaceUpdateParameters
 
-        poller = self._ml(workspace_id).workspaces.begin_update(
-            resource_group_of(workspace_id),
-            name_of(workspace_id),
-            WorkspaceUpdateParameters(public_network_access="Disabled"),
-        )
-        result = poller.result()
+        ml, group, name = self._ml(workspace_id)
+        update = WorkspaceUpdateParameters(public_network_access="Disabled")
+        result = ml.workspaces.begin_update(group, name, update).result()
         value = str(getattr(result, "public_network_access", None))
         answered_id = str(getattr(result, "id", "") or "")
         check_answer(answered_id, workspace_id, "publicNetworkAccess", value, "Disabled")
@@ -145,8 +134,8 @@ class WorkspaceFactsAdapter:
         )
 
         name = child_name(compute_name, "compute", workspace_id)
-        group, workspace_name = resource_group_of(workspace_id), name_of(workspace_id)
-        current = self._ml(workspace_id).compute.get(group, workspace_name, name)
+        ml, group, workspace_name = self._ml(workspace_id)
+        current = ml.compute.get(group, workspace_name, name)
         now = _compute(current)
         counts = (now.current_node_count, now.target_node_count)
         if any(count is None or count > max_nodes for count in counts):
@@ -166,8 +155,7 @@ class WorkspaceFactsAdapter:
         update = ClusterUpdateParameters(
             properties=ScaleSettingsInformation(scale_settings=settings)
         )
-        poller = self._ml(workspace_id).compute.begin_update(group, workspace_name, name, update)
-        updated = _compute(poller.result())
+        updated = _compute(ml.compute.begin_update(group, workspace_name, name, update).result())
         expected_id = f"{workspace_id}/computes/{name}"
         check_answer(updated.id, expected_id, "maxNodeCount", updated.max_node_count, max_nodes)
         return max_nodes
