@@ -52,7 +52,6 @@ def _missing_or(alias: str, operator: str, value: object) -> dict[str, object]:
 
 
 def _computes_of(types: tuple[str, ...], condition: dict[str, object]) -> dict[str, object]:
-    """`condition`, on computes of the given types only."""
     kind = {"field": f"{COMPUTES}/computeType", "in": list(types)}
     return {"allOf": [kind, condition]}
 
@@ -478,22 +477,14 @@ def synapse_no_exfiltration_protection(
 
 
 def _reported(
-    target_id: str,
-    subject: str,
-    field: str,
-    observed: object,
-    ok: bool,
-    *,
-    missing: str = "",
-    bad: str = "",
+    target: str, subject: str, field: str, seen: object, ok: bool, missing: str = "", bad: str = ""
 ) -> tuple[str, Status, str]:
     """A property compliant when `ok` (a bool shown as JSON writes it); missing, it is not."""
     if ok:
-        shown = str(observed).lower() if isinstance(observed, bool) else repr(observed)
-        return target_id, _OK, f"{subject} has {field} {shown}"
-    if observed is None:
-        return target_id, _NC, f"{subject} does not report {field}{missing}"
-    return target_id, _NC, f"{subject} has {field} {observed!r}{bad}"
+        return target, _OK, f"{subject} has {field} {'true' if seen is True else repr(seen)}"
+    if seen is None:
+        return target, _NC, f"{subject} does not report {field}{missing}"
+    return target, _NC, f"{subject} has {field} {seen!r}{bad}"
 
 
 def _unset(facts: WorkspaceFacts, setting: str, what: str) -> Found:

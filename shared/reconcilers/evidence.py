@@ -21,8 +21,6 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class EvidenceCache:
-    """Evidence per Synapse workspace for one run, and its trigger for the log lines."""
-
     items: dict[str, SynapseEvidence] = field(default_factory=dict)
     trigger: str = ""
 
@@ -69,10 +67,7 @@ class EvidenceGatherer:
         )
 
     def gather(self, cache: EvidenceCache) -> list[SynapseEvidence]:
-        evidence = []
         for synapse_id in self._allow_listed:
-            key = synapse_id.lower()
-            if key not in cache.items:
-                cache.items[key] = self.gather_one(synapse_id, trigger=cache.trigger)
-            evidence.append(cache.items[key])
-        return evidence
+            if synapse_id.lower() not in cache.items:
+                cache.items[synapse_id.lower()] = self.gather_one(synapse_id, trigger=cache.trigger)
+        return [cache.items[synapse_id.lower()] for synapse_id in self._allow_listed]

@@ -95,22 +95,6 @@ def _belongs_to(target_id: str, workspace_id: str) -> bool:
     )
 
 
-def _private_endpoint_subscription(
-    connection: PrivateEndpointConnection, workspace_id: ArmId
-) -> str | None:
-    """The subscription (lower-cased) of the private endpoint behind an Approved connection of
-    this workspace; None for one listed for another workspace or without a private endpoint."""
-    endpoint = connection.private_endpoint_id
-    if (
-        connection.status is not ConnectionStatus.APPROVED
-        or _child_name(connection.id, workspace_id, "privateEndpointConnections") is None
-        or not endpoint
-        or not is_resource_type(endpoint, "Microsoft.Network", "privateEndpoints")
-    ):
-        return None
-    return subscription_of(endpoint).lower()
-
-
 def customer_subscriptions(settings: Settings, workspace_id: str) -> frozenset[str]:
     """The scope's subscriptions and the workspace's own: a private endpoint there is a path
     people can use, while a managed one (Synapse, Data Factory...) lives in a Microsoft-managed
@@ -121,14 +105,19 @@ def customer_subscriptions(settings: Settings, workspace_id: str) -> frozenset[s
 
 
 def private_paths(
-    connections: Sequence[PrivateEndpointConnection],
-    workspace_id: ArmId,
-    customers: frozenset[str],
+    connections: Sequence[PrivateEndpointConnection], workspace_id: ArmId, customers: frozenset[str]
 ) -> tuple[int, int]:
-    """(approved connections of the workspace from a private endpoint, those of them whose
-    endpoint is in a `customers` subscription: the private paths people can use)."""
-    found = [_private_endpoint_subscription(c, workspace_id) for c in connections]
-    approved = [subscription for subscription in found if subscription is not None]
+    """(Approved connections of the workspace from a private endpoint, those of them whose
+    endpoint is in a `customers` subscription: the private paths people can use). A connection
+    listed for another workspace, or without a private endpoint, is neither."""
+    approved = [
+        subscription_of(endpoint).lower()
+        for c in connections
+        if c.status is ConnectionStatus.APPROVED
+        and _child_name(c.id, workspace_id, "privateEndpointConnections") is not None
+        and (endpoint := c.private_endpoint_id)
+        and is_resource_type(endpoint, "Microsoft.Network", "privateEndpoints")
+    ]
     return len(approved), sum(1 for s in approved if s in customers)
 
 
