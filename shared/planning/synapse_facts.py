@@ -37,23 +37,17 @@ def managed_virtual_network(properties: object) -> tuple[bool, str | None]:
 def exfiltration_protection(properties: object) -> tuple[bool, str | None]:
     """(protection on, why it was assumed on). Off only when the field is exactly JSON false."""
     settings = _object(properties).get("managedVirtualNetworkSettings")
+    field = "managedVirtualNetworkSettings.preventDataExfiltration"
     if not isinstance(settings, dict):
+        field = "managedVirtualNetworkSettings"
         shown = "missing" if settings is None else f"{type(settings).__name__}, not an object"
-        return True, (
-            f"managedVirtualNetworkSettings is {shown}: data exfiltration protection assumed on"
-        )
-    if "preventDataExfiltration" not in settings:
-        return True, (
-            "managedVirtualNetworkSettings.preventDataExfiltration is missing: data exfiltration "
-            "protection assumed on"
-        )
-    value = settings["preventDataExfiltration"]
-    if isinstance(value, bool):
+    elif "preventDataExfiltration" not in settings:
+        shown = "missing"
+    elif isinstance(value := settings["preventDataExfiltration"], bool):
         return value, None
-    return True, (
-        f"managedVirtualNetworkSettings.preventDataExfiltration is {value!r} "
-        f"({type(value).__name__}), not a JSON boolean: data exfiltration protection assumed on"
-    )
+    else:
+        shown = f"{value!r} ({type(value).__name__}), not a JSON boolean"
+    return True, f"{field} is {shown}: data exfiltration protection assumed on"
 
 
 def read_synapse_workspace(workspace_id: ArmId, body: object) -> SynapseWorkspace:

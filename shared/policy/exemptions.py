@@ -152,10 +152,8 @@ def native_exemptions(
         properties, exemption_id = item.get("properties"), item.get("id")
         if not isinstance(properties, dict) or not isinstance(exemption_id, str):
             continue
-        assignment, category = (
-            properties.get("policyAssignmentId"),
-            properties.get("exemptionCategory"),
-        )
+        assignment = properties.get("policyAssignmentId")
+        category = properties.get("exemptionCategory")
         ours = isinstance(assignment, str) and any(
             same_arm_id(assignment, a) for a in assignment_ids
         )
@@ -204,18 +202,17 @@ def apply_exemptions(
     """Mark the problems that an exemption in force covers as `exempt` (with the exemption);
     collect, once each, the expired exemptions that match a finding (they count for nothing)."""
     result: list[Finding] = []
-    expired: list[Exemption] = []
+    # Once each, even when the setting lists the same exemption twice.
+    expired: dict[Exemption, None] = {}
     for finding in findings:
         matching = [e for e in exemptions if e.covers(finding.rule_id, finding.target_id)]
-        for entry in matching:
-            # Once each, even when the setting lists the same exemption twice.
-            if not entry.in_force(now) and entry not in expired:
-                expired.append(entry)
+        expired.update(dict.fromkeys(e for e in matching if not e.in_force(now)))
         in_force = [e for e in matching if e.in_force(now)]
-        if in_force and finding.status in _EXEMPTIBLE:
-            # The latest expiry is the one that spares the finding longest: report that one.
-            chosen = max(in_force, key=lambda e: e.expires)
-            result.append(replace(finding, status=Status.EXEMPT, exemption=chosen))
-        else:
-            result.append(finding)
+        # The latest expiry is the one that spares the finding longest: report that one.
+        chosen = max(in_force, key=lambda e: e.expires, default=None)
+        result.append(
+            replace(finding, status=Status.EXEMPT, exemption=chosen)
+            if chosen and finding.status in _EXEMPTIBLE
+            else finding
+        )
     return ExemptionResult(tuple(result), tuple(expired))
