@@ -43,6 +43,11 @@ DEPENDENCY_NAMES = {
 # The resource types Azure Policy evaluates, whose aliases the definitions below use.
 WORKSPACES = "Microsoft.MachineLearningServices/workspaces"
 COMPUTES = f"{WORKSPACES}/computes"
+CONNECTIONS = f"{WORKSPACES}/privateEndpointConnections[*]"
+APPROVED = {
+    "field": f"{CONNECTIONS}.privateLinkServiceConnectionState.status",
+    "equals": "Approved",
+}
 CLUSTERS_AND_INSTANCES = (AML_COMPUTE, "ComputeInstance")
 
 
@@ -67,17 +72,7 @@ _NC, _OK = Status.NON_COMPLIANT, Status.COMPLIANT
     reads=("connections",),
     policy=AzurePolicy(
         WORKSPACES,
-        {
-            "count": {
-                "field": f"{WORKSPACES}/privateEndpointConnections[*]",
-                "where": {
-                    "field": f"{WORKSPACES}/privateEndpointConnections[*]"
-                    ".privateLinkServiceConnectionState.status",
-                    "equals": "Approved",
-                },
-            },
-            "less": 1,
-        },
+        {"count": {"field": CONNECTIONS, "where": APPROVED}, "less": 1},
         BuiltIn(
             "40cec1dd-a100-4920-b15b-3024fe8901ab",
             "Azure Machine Learning workspaces should use private link",

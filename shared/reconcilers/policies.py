@@ -183,11 +183,9 @@ class PolicyReconciler:
 
     def _remediation(self, workspace_id: ArmId, candidate: Candidate, run: Run) -> Decision:
         """Each remediation's fate, decided once: deferred, shown only, refused or written."""
-        remediation, guard = candidate.remediation, candidate.guard
-        kind, target = remediation.kind.value, remediation.target_id
-        record = run.row(
-            workspace_id, REMEDIATION, kind, target, remediation.description, self._mode
-        )
+        fix, guard = candidate.remediation, candidate.guard
+        kind, target = fix.kind.value, fix.target_id
+        record = run.row(workspace_id, REMEDIATION, kind, target, fix.description, self._mode)
         if not guard.safe:
             deferred = Outcome(Status.DEFERRED, guard.reason, GUARD)
             return Decision(record, outcome=deferred, budgeted=True)
@@ -197,8 +195,9 @@ class PolicyReconciler:
         if not self._settings.in_scope(workspace_id) or not _belongs_to(target, workspace_id):
             refused = "target is not this in-scope workspace or one of its computes"
             return Decision(record, outcome=Outcome(Status.REFUSED, refused), budgeted=True)
-        write = functools.partial(self._write, workspace_id, remediation)
-        return Decision(record, write=write, budgeted=True)
+        return Decision(
+            record, write=functools.partial(self._write, workspace_id, fix), budgeted=True
+        )
 
     def _write(self, workspace_id: ArmId, remediation: Remediation) -> str:
         if remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
