@@ -415,27 +415,25 @@ def dependencies_private_endpoints(
     """The workspace's storage account, key vault and (optional) container registry have
     approved private endpoints for every sub-resource; otherwise data crosses the internet."""
     for dependency in facts.dependencies:
-        kind, noun = dependency.kind, DEPENDENCY_NAMES[dependency.kind]
-        if dependency.resource_id is None:
+        kind, target = dependency.kind, dependency.resource_id
+        noun = DEPENDENCY_NAMES[kind]
+        if target is None:
             message = f"workspace {_name(facts.id)} has no {noun}"
             if kind is DependencyKind.CONTAINER_REGISTRY:
                 yield facts.id, Status.NOT_APPLICABLE, f"{message} (optional)"
             else:
                 yield facts.id, _NC, message
             continue
-        label = f"{noun} {_name(dependency.resource_id)}"
+        label = f"{noun} {_name(target)}"
         approved = {group.lower() for group in dependency.approved_groups if group.isascii()}
-        missing = sorted(group for group in kind.required_groups if group not in approved)
+        missing = ", ".join(sorted(g for g in kind.required_groups if g not in approved))
         if dependency.error is not None:
-            status, message = Status.UNKNOWN, f"{label} could not be read: {dependency.error}"
+            yield target, Status.UNKNOWN, f"{label} could not be read: {dependency.error}"
         elif missing:
-            status = _NC
-            message = f"{label} has no approved private endpoint for: {', '.join(missing)}"
+            yield target, _NC, f"{label} has no approved private endpoint for: {missing}"
         else:
-            status = _OK
             groups = ", ".join(sorted(kind.required_groups))
-            message = f"{label} has approved private endpoints for: {groups}"
-        yield dependency.resource_id, status, message
+            yield target, _OK, f"{label} has approved private endpoints for: {groups}"
 
 
 @rule(
