@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 from azure.core.exceptions import AzureError
 
@@ -37,42 +36,31 @@ REMEDIATION = "policy-remediation"
 EXEMPTION = "policy-exemption"
 
 
-class RemediationOutcome(NamedTuple):
-    candidate: Candidate
-    outcome: Outcome
-
-    @property
-    def remediation(self) -> Remediation:
-        return self.candidate.remediation
-
-    def disposition(self) -> tuple[str, str]:
-        """What `plan` shows: applied, guarded, deferred or audit, and why."""
-        if not self.candidate.guard.safe:
-            return "guarded", self.candidate.guard.reason
-        if self.outcome.status is Status.DEFERRED:
-            return DEFERRED, self.outcome.detail
-        if self.outcome.status is Status.NOTED:
-            return "audit", self.outcome.detail
-        return "apply", self.candidate.guard.reason
+def disposition(candidate: Candidate, outcome: Outcome) -> tuple[str, str]:
+    """What `plan` shows of a remediation: apply, guarded, deferred or audit, and why."""
+    if not candidate.guard.safe:
+        return "guarded", candidate.guard.reason
+    if outcome.status is Status.DEFERRED:
+        return DEFERRED, outcome.detail
+    if outcome.status is Status.NOTED:
+        return "audit", outcome.detail
+    return "apply", candidate.guard.reason
 
 
 @dataclass(frozen=True)
 class PolicyReport:
     workspace_id: ArmId
     findings: tuple[Finding, ...] = ()
-    remediations: tuple[RemediationOutcome, ...] = ()
+    # Each remediation and what became of it.
+    outcomes: tuple[tuple[Candidate, Outcome], ...] = ()
     error: str | None = None
     # Exemptions that matched a finding but had expired: they counted for nothing.
     expired_exemptions: tuple[Exemption, ...] = ()
 
-    @property
-    def outcomes(self) -> tuple[tuple[Candidate, Outcome], ...]:
-        return self.remediations
-
     def summary(self) -> str:
         if self.error is not None:
             return f"policies not evaluated: {self.error}"
-        done = Counter(item.outcome.status for item in self.remediations)
+        done = Counter(outcome.status for _, outcome in self.outcomes)
         fixed, deferred = done[Status.APPLIED], done[Status.DEFERRED]
         return (
             tally(f.status.value for f in self.findings)
@@ -139,9 +127,7 @@ class PolicyReconciler:
         self._mode = f"{settings.automation_mode.value}/{settings.policy_mode.value}"
 
     def observe(
-        self,
-        workspace_id: ArmId,
-        connections: Sequence[PrivateEndpointConnection] | None = None,
+        self, workspace_id: ArmId, connections: Sequence[PrivateEndpointConnection] | None = None
     ) -> WorkspaceFacts:
         """Read everything the rules need. Raises AzureError when the workspace is unreadable."""
         model = self._facts.workspace(workspace_id)
@@ -195,9 +181,8 @@ class PolicyReconciler:
         if not self._settings.in_scope(workspace_id) or not _belongs_to(target, workspace_id):
             refused = "target is not this in-scope workspace or one of its computes"
             return Decision(record, outcome=Outcome(Status.REFUSED, refused), budgeted=True)
-        return Decision(
-            record, write=functools.partial(self._write, workspace_id, fix), budgeted=True
-        )
+        write = functools.partial(self._write, workspace_id, fix)
+        return Decision(record, write=write, budgeted=True)
 
     def _write(self, workspace_id: ArmId, remediation: Remediation) -> str:
         if remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
@@ -259,7 +244,7 @@ class PolicyReconciler:
                 *self._expiry_rows(workspace_id, expired, run),
             ],
         )
-        outcomes = tuple(map(RemediationOutcome, candidates, (o for _, o in done)))
+        outcomes = tuple(zip(candidates, (o for _, o in done), strict=True))
         return PolicyReport(workspace_id, findings, outcomes, expired_exemptions=expired)
 
     def _finding_rows(
