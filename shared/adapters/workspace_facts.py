@@ -181,10 +181,7 @@ def _node_counts(response: Any) -> dict[str, tuple[object, object]]:
         outer = item.get("properties") if isinstance(item, dict) else None
         inner = outer.get("properties") if isinstance(outer, dict) else None
         if isinstance(inner, dict) and isinstance(item.get("id"), str):
-            counts[item["id"].lower()] = (
-                inner.get("currentNodeCount"),
-                inner.get("targetNodeCount"),
-            )
+            counts[item["id"].lower()] = inner.get("currentNodeCount"), inner.get("targetNodeCount")
     return counts
 
 

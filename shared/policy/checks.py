@@ -92,9 +92,8 @@ def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> Guar
     """Public access is disabled only while people have a private path: an approved connection
     from a private endpoint in a customer subscription. A managed private endpoint (Synapse's)
     lives in a Microsoft-managed subscription and serves only its service."""
-    count = facts.customer_private_endpoint_connections
+    name, count = _name(facts.id), facts.customer_private_endpoint_connections
     approved = facts.approved_private_endpoint_connections
-    name = _name(facts.id)
     if count >= 1:
         return GuardVerdict(
             True,
