@@ -59,15 +59,13 @@ def scopes_of(target_id: str) -> list[str]:
     chain = [resource_id(subscription=subscription)]
     if group:
         chain.append(resource_id(subscription=subscription, resource_group=group))
-    namespace, type_name, name = parts.get("namespace"), parts.get("type"), parts.get("name")
-    if not (group and namespace and type_name and name):
+    if not (group and all(parts.get(key) for key in ("namespace", "type", "name"))):
         return chain
     resource: dict[str, Any] = {key: parts.get(key) for key in _TOP_LEVEL}
     chain.append(resource_id(**resource))
     for level in range(1, int(parse_resource_id(target_id).get("last_child_num") or 0) + 1):
-        for key in (f"child_namespace_{level}", f"child_type_{level}", f"child_name_{level}"):
-            if key in parts:
-                resource[key] = parts[key]
+        keys = (f"child_namespace_{level}", f"child_type_{level}", f"child_name_{level}")
+        resource.update({key: parts[key] for key in keys if key in parts})
         chain.append(resource_id(**resource))
     return chain
 
