@@ -142,15 +142,17 @@ def print_plan(console: Console, item: dict[str, Any]) -> None:
 
 def plan_item(report: WorkspaceReport) -> dict[str, Any]:
     """One workspace's plan as `plan --json` prints it."""
+    from shared.reconcilers.policies import disposition as disposition_of
+
     connections, roles, policies = report.connections, report.roles, report.policies
     remediations = []
-    for item in policies.remediations if policies else ():
-        disposition, reason = item.disposition()
+    for candidate, outcome in policies.outcomes if policies else ():
+        disposition, reason = disposition_of(candidate, outcome)
         remediations.append(
             {
-                "rule_id": item.candidate.rule_id,
-                "target_id": item.remediation.target_id,
-                "description": item.remediation.description,
+                "rule_id": candidate.rule_id,
+                "target_id": candidate.remediation.target_id,
+                "description": candidate.remediation.description,
                 "disposition": disposition,
                 "reason": reason,
             }

@@ -18,17 +18,16 @@ class NetworkAdapter:
 
     @malformed_is_permanent
     def private_link_targets(self, private_endpoint_id: ArmId) -> list[str]:
-        """The `privateLinkServiceId` of every connection (automatic or manual) of an endpoint."""
-        resource = self._clients.resources(
-            subscription_of(private_endpoint_id)
-        ).resources.get_by_id(private_endpoint_id, api_version=NETWORK_API_VERSION)
-        links = private_link_connections(resource.properties, f"{private_endpoint_id}: properties")
+        links = private_links(self._clients, private_endpoint_id)
         return [t for link in links if isinstance(t := link.get("privateLinkServiceId"), str)]
 
 
-def private_link_connections(properties: object, what: str) -> list[dict[str, Any]]:
+def private_links(clients: AzureClients, endpoint_id: str) -> list[dict[str, Any]]:
     """The `properties` of every connection (automatic or manual) of a private endpoint."""
-    properties = json_mapping(properties, what)
+    resources = clients.resources(subscription_of(endpoint_id)).resources
+    endpoint = resources.get_by_id(endpoint_id, api_version=NETWORK_API_VERSION)
+    what = f"{endpoint_id}: properties"
+    properties = json_mapping(endpoint.properties, what)
     return [
         json_mapping(connection.get("properties"), f"{what}.{key}")
         for key in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections")

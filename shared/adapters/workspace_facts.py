@@ -12,7 +12,7 @@ from azure.core.exceptions import AzureError
 from shared.adapters.answers import GuardNoLongerHoldsError, check_answer, child_name
 from shared.adapters.clients import AzureClients
 from shared.adapters.errors import describe, is_transient
-from shared.adapters.network import NETWORK_API_VERSION, private_link_connections
+from shared.adapters.network import private_links
 from shared.adapters.transport import (
     MalformedResponseError,
     json_mapping,
@@ -21,7 +21,8 @@ from shared.adapters.transport import (
     malformed_is_permanent,
 )
 from shared.arm import ArmId, is_arm_id, name_of, resource_group_of, same_arm_id, subscription_of
-from shared.policy.facts import ComputeFacts, DependencyFacts, DependencyKind
+from shared.planning.synapse_facts import text
+from shared.policy.facts import ComputeFacts, DependencyFacts, DependencyKind, is_count
 
 # Policy exemptions: the version that added resource selectors (and so reports them).
 POLICY_EXEMPTIONS_API_VERSION = "2022-07-01-preview"
@@ -32,22 +33,19 @@ DEPENDENCY_API_VERSIONS = {
 }
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 class WorkspaceFactsAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
-    def _ml(self, workspace_id: str) -> Any:
-        return self._clients.machine_learning(subscription_of(workspace_id))
+    def _ml(self, workspace_id: str) -> tuple[Any, str, str]:
+        """The workspace's client, resource group and name."""
+        client = self._clients.machine_learning(subscription_of(workspace_id))
+        return client, resource_group_of(workspace_id), name_of(workspace_id)
 
     @malformed_is_permanent
     def workspace(self, workspace_id: ArmId) -> Any:
-        return self._ml(workspace_id).workspaces.get(
-            resource_group_of(workspace_id), name_of(workspace_id)
-        )
+        ml, group, name = self._ml(workspace_id)
+        return ml.workspaces.get(group, name)
 
     @malformed_is_permanent
     def policy_exemptions(self, workspace_id: ArmId) -> list[dict[str, Any]]:
@@ -56,24 +54,18 @@ class WorkspaceFactsAdapter:
 
         client = self._clients.arm_pipeline()
         path = f"{quote(workspace_id)}/providers/Microsoft.Authorization/policyExemptions"
-        return list(
-            json_pages(
-                client,
-                client.format_url(path),
-                {"api-version": POLICY_EXEMPTIONS_API_VERSION},
-                what=f"policy exemptions of {workspace_id}",
-            )
-        )
+        query = {"api-version": POLICY_EXEMPTIONS_API_VERSION}
+        what = f"policy exemptions of {workspace_id}"
+        return list(json_pages(client, client.format_url(path), query, what=what))
 
     @malformed_is_permanent
     def computes(self, workspace_id: ArmId) -> list[ComputeFacts]:
         # The SDK turns 2.5, true or "3" into an int; the cluster-size guard must see what ARM
         # sent, so the node counts are taken from the raw pages.
         raw_counts: dict[str, tuple[object, object]] = {}
-        pages = self._ml(workspace_id).compute.list(
-            resource_group_of(workspace_id),
-            name_of(workspace_id),
-            raw_response_hook=lambda response: raw_counts.update(_node_counts(response)),
+        ml, group, name = self._ml(workspace_id)
+        pages = ml.compute.list(
+            group, name, raw_response_hook=lambda reply: raw_counts.update(_node_counts(reply))
         )
         return [_compute(item, raw_counts) for item in pages]
 
@@ -86,29 +78,25 @@ class WorkspaceFactsAdapter:
             return DependencyFacts(kind, None)
         customers = customers | {subscription_of(resource_id).lower()}
         resources = self._clients.resources(subscription_of(resource_id)).resources
+        what, groups = f"{resource_id}: properties", set[str]()
         try:
             resource = resources.get_by_id(resource_id, api_version=DEPENDENCY_API_VERSIONS[kind])
-            groups: set[str] = set()
-            what = f"{resource_id}: properties"
-            connections = json_objects(
-                json_mapping(resource.properties, what).get("privateEndpointConnections"),
-                f"{what}.privateEndpointConnections",
-            )
-            for connection in connections:
-                properties = json_mapping(connection.get("properties"), f"{what} of a connection")
+            properties = json_mapping(resource.properties, what)
+            key = "privateEndpointConnections"
+            for connection in json_objects(properties.get(key), f"{what}.{key}"):
+                link = json_mapping(connection.get("properties"), f"{what} of a connection")
                 state = json_mapping(
-                    properties.get("privateLinkServiceConnectionState"), f"{what}: state"
+                    link.get("privateLinkServiceConnectionState"), f"{what}: state"
                 )
-                endpoint = json_mapping(properties.get("privateEndpoint"), f"{what}: endpoint")
-                endpoint_id = endpoint.get("id")
-                if str(state.get("status", "")).lower() != "approved" or not (
-                    isinstance(endpoint_id, str)
-                    and is_arm_id(endpoint_id)
-                    and subscription_of(endpoint_id).lower() in customers
+                endpoint = json_mapping(link.get("privateEndpoint"), f"{what}: endpoint").get("id")
+                if (
+                    str(state.get("status", "")).lower() == "approved"
+                    and isinstance(endpoint, str)
+                    and is_arm_id(endpoint)
+                    and subscription_of(endpoint).lower() in customers
                 ):
-                    continue
-                # The connection does not say which sub-resource it serves; the endpoint does.
-                groups |= self._groups_of(endpoint_id, resource_id)
+                    # The connection does not say which sub-resource it serves; the endpoint does.
+                    groups |= self._groups_of(endpoint, resource_id)
         except AzureError as error:
             if is_transient(error):
                 raise
@@ -116,11 +104,8 @@ class WorkspaceFactsAdapter:
         return DependencyFacts(kind, resource_id, approved_groups=frozenset(groups))
 
     def _groups_of(self, endpoint_id: str, target_id: str) -> set[str]:
-        endpoint = self._clients.resources(subscription_of(endpoint_id)).resources.get_by_id(
-            endpoint_id, api_version=NETWORK_API_VERSION
-        )
         groups: set[str] = set()
-        for link in private_link_connections(endpoint.properties, f"{endpoint_id}: properties"):
+        for link in private_links(self._clients, endpoint_id):
             if same_arm_id(link.get("privateLinkServiceId"), target_id):
                 group_ids = link.get("groupIds") or []
                 if not isinstance(group_ids, list):
@@ -132,12 +117,9 @@ class WorkspaceFactsAdapter:
     def disable_public_network_access(self, workspace_id: ArmId) -> str:
         from azure.mgmt.machinelearningservices.models import WorkspaceUpdateParameters
 
-        poller = self._ml(workspace_id).workspaces.begin_update(
-            resource_group_of(workspace_id),
-            name_of(workspace_id),
-            WorkspaceUpdateParameters(public_network_access="Disabled"),
-        )
-        result = poller.result()
+        ml, group, name = self._ml(workspace_id)
+        update = WorkspaceUpdateParameters(public_network_access="Disabled")
+        result = ml.workspaces.begin_update(group, name, update).result()
         value = str(getattr(result, "public_network_access", None))
         answered_id = str(getattr(result, "id", "") or "")
         check_answer(answered_id, workspace_id, "publicNetworkAccess", value, "Disabled")
@@ -152,8 +134,8 @@ class WorkspaceFactsAdapter:
         )
 
         name = child_name(compute_name, "compute", workspace_id)
-        group, workspace_name = resource_group_of(workspace_id), name_of(workspace_id)
-        current = self._ml(workspace_id).compute.get(group, workspace_name, name)
+        ml, group, workspace_name = self._ml(workspace_id)
+        current = ml.compute.get(group, workspace_name, name)
         now = _compute(current)
         counts = (now.current_node_count, now.target_node_count)
         if any(count is None or count > max_nodes for count in counts):
@@ -165,18 +147,15 @@ class WorkspaceFactsAdapter:
             )
         scale = getattr(getattr(current.properties, "properties", None), "scale_settings", None)
         # Keep what else is set: a PATCH of scale settings replaces them whole.
+        idle = getattr(scale, "node_idle_time_before_scale_down", None)
+        minimum = getattr(scale, "min_node_count", 0) or 0
         settings = ScaleSettings(
-            max_node_count=max_nodes,
-            min_node_count=getattr(scale, "min_node_count", 0) or 0,
-            node_idle_time_before_scale_down=getattr(
-                scale, "node_idle_time_before_scale_down", None
-            ),
+            max_node_count=max_nodes, min_node_count=minimum, node_idle_time_before_scale_down=idle
         )
         update = ClusterUpdateParameters(
             properties=ScaleSettingsInformation(scale_settings=settings)
         )
-        poller = self._ml(workspace_id).compute.begin_update(group, workspace_name, name, update)
-        updated = _compute(poller.result())
+        updated = _compute(ml.compute.begin_update(group, workspace_name, name, update).result())
         expected_id = f"{workspace_id}/computes/{name}"
         check_answer(updated.id, expected_id, "maxNodeCount", updated.max_node_count, max_nodes)
         return max_nodes
@@ -187,7 +166,7 @@ def workspace_identity(model: Any) -> tuple[str | None, tuple[str, ...]]:
     if identity is None:
         return None, ()
     assigned = getattr(identity, "user_assigned_identities", None) or {}
-    return _text(getattr(identity, "type", None)), tuple(sorted(assigned))
+    return text(getattr(identity, "type", None)), tuple(sorted(assigned))
 
 
 def _node_counts(response: Any) -> dict[str, tuple[object, object]]:
@@ -202,10 +181,7 @@ def _node_counts(response: Any) -> dict[str, tuple[object, object]]:
         outer = item.get("properties") if isinstance(item, dict) else None
         inner = outer.get("properties") if isinstance(outer, dict) else None
         if isinstance(inner, dict) and isinstance(item.get("id"), str):
-            counts[item["id"].lower()] = (
-                inner.get("currentNodeCount"),
-                inner.get("targetNodeCount"),
-            )
+            counts[item["id"].lower()] = inner.get("currentNodeCount"), inner.get("targetNodeCount")
     return counts
 
 
@@ -217,7 +193,7 @@ def _compute(
     scale = getattr(inner, "scale_settings", None)
     subnet = getattr(inner, "subnet", None)
     local_auth = getattr(compute, "disable_local_auth", None)
-    remote_login = _text(getattr(inner, "remote_login_port_public_access", None))
+    remote_login = text(getattr(inner, "remote_login_port_public_access", None))
     counted = (
         raw_counts.get(str(item.id or "").lower(), (None, None))
         if raw_counts is not None
@@ -227,17 +203,13 @@ def _compute(
         id=str(item.id or ""),
         name=str(item.name or ""),
         compute_type=str(getattr(compute, "compute_type", "") or ""),
-        vm_size=_text(getattr(inner, "vm_size", None)),
-        subnet_id=_text(getattr(subnet, "id", None)),
+        vm_size=text(getattr(inner, "vm_size", None)),
+        subnet_id=text(getattr(subnet, "id", None)),
         disable_local_auth=local_auth if isinstance(local_auth, bool) else None,
         max_node_count=getattr(scale, "max_node_count", None),
         min_node_count=getattr(scale, "min_node_count", None),
         remote_login_port_public_access=remote_login,
-        current_node_count=_count(counted[0]),
-        target_node_count=_count(counted[1]),
+        # Of the wrong shape, it is no count: the guard then defers, it never guesses.
+        current_node_count=counted[0] if is_count(counted[0]) else None,
+        target_node_count=counted[1] if is_count(counted[1]) else None,
     )
-
-
-def _count(value: object) -> int | None:
-    # Of the wrong shape, it is no count: the guard then defers, it never guesses.
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

@@ -17,7 +17,7 @@ class SynapseAnswerError(JudgedAnswerError):
     """ARM's body does not describe the workspace asked for."""
 
 
-def _text(value: object) -> str | None:
+def text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
@@ -37,23 +37,17 @@ def managed_virtual_network(properties: object) -> tuple[bool, str | None]:
 def exfiltration_protection(properties: object) -> tuple[bool, str | None]:
     """(protection on, why it was assumed on). Off only when the field is exactly JSON false."""
     settings = _object(properties).get("managedVirtualNetworkSettings")
+    field = "managedVirtualNetworkSettings.preventDataExfiltration"
     if not isinstance(settings, dict):
+        field = "managedVirtualNetworkSettings"
         shown = "missing" if settings is None else f"{type(settings).__name__}, not an object"
-        return True, (
-            f"managedVirtualNetworkSettings is {shown}: data exfiltration protection assumed on"
-        )
-    if "preventDataExfiltration" not in settings:
-        return True, (
-            "managedVirtualNetworkSettings.preventDataExfiltration is missing: data exfiltration "
-            "protection assumed on"
-        )
-    value = settings["preventDataExfiltration"]
-    if isinstance(value, bool):
+    elif "preventDataExfiltration" not in settings:
+        shown = "missing"
+    elif isinstance(value := settings["preventDataExfiltration"], bool):
         return value, None
-    return True, (
-        f"managedVirtualNetworkSettings.preventDataExfiltration is {value!r} "
-        f"({type(value).__name__}), not a JSON boolean: data exfiltration protection assumed on"
-    )
+    else:
+        shown = f"{value!r} ({type(value).__name__}), not a JSON boolean"
+    return True, f"{field} is {shown}: data exfiltration protection assumed on"
 
 
 def read_synapse_workspace(workspace_id: ArmId, body: object) -> SynapseWorkspace:
@@ -71,13 +65,13 @@ def read_synapse_workspace(workspace_id: ArmId, body: object) -> SynapseWorkspac
     notes = [vnet_note] if not vnet else [protection_note]
     return SynapseWorkspace(
         id=workspace_id,
-        principal_id=_text(identity.get("principalId")),
+        principal_id=text(identity.get("principalId")),
         managed_virtual_network=vnet,
         prevent_data_exfiltration=protection,
-        identity_type=_text(identity.get("type")),
-        tenant_id=_text(identity.get("tenantId")),
-        workspace_uid=_text(properties.get("workspaceUID")),
-        dev_endpoint=_text(endpoints.get("dev")),
+        identity_type=text(identity.get("type")),
+        tenant_id=text(identity.get("tenantId")),
+        workspace_uid=text(properties.get("workspaceUID")),
+        dev_endpoint=text(endpoints.get("dev")),
         network_note="; ".join(note for note in notes if note) or None,
     )
 

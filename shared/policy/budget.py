@@ -61,10 +61,9 @@ class RemediationBudget:
         return free_at
 
     def first_announcement(self, stop: Stop) -> bool:
-        if stop in self._announced:
-            return False
+        first = stop not in self._announced
         self._announced.add(stop)
-        return True
+        return first
 
 
 HOUR = timedelta(hours=1)

@@ -7,23 +7,22 @@ while a non-ASCII lookalike is never the expected value (`str.lower()` folds the
 
 from __future__ import annotations
 
-from typing import TypeGuard
+from collections.abc import Iterable
 
 from azure.mgmt.core.tools import parse_resource_id
 
 from shared.arm import same_arm_id
 from shared.policy.facts import (
     ComputeFacts,
-    DependencyFacts,
     DependencyKind,
     PolicyParameters,
     WorkspaceFacts,
+    is_count,
 )
 from shared.policy.rules import (
-    RULES,
     AzurePolicy,
     BuiltIn,
-    Finding,
+    Found,
     GuardVerdict,
     Remediation,
     RemediationKind,
@@ -34,7 +33,6 @@ from shared.policy.rules import (
 
 DISABLED = "Disabled"
 AML_COMPUTE = "AmlCompute"
-COMPUTE_INSTANCE = "ComputeInstance"
 KUBERNETES_TYPES = ("AKS", "Kubernetes")
 DEPENDENCY_NAMES = {
     DependencyKind.STORAGE: "storage account",
@@ -45,7 +43,12 @@ DEPENDENCY_NAMES = {
 # The resource types Azure Policy evaluates, whose aliases the definitions below use.
 WORKSPACES = "Microsoft.MachineLearningServices/workspaces"
 COMPUTES = f"{WORKSPACES}/computes"
-CLUSTERS_AND_INSTANCES = (AML_COMPUTE, COMPUTE_INSTANCE)
+CONNECTIONS = f"{WORKSPACES}/privateEndpointConnections[*]"
+APPROVED = {
+    "field": f"{CONNECTIONS}.privateLinkServiceConnectionState.status",
+    "equals": "Approved",
+}
+CLUSTERS_AND_INSTANCES = (AML_COMPUTE, "ComputeInstance")
 
 
 def _missing_or(alias: str, operator: str, value: object) -> dict[str, object]:
@@ -54,7 +57,6 @@ def _missing_or(alias: str, operator: str, value: object) -> dict[str, object]:
 
 
 def _computes_of(types: tuple[str, ...], condition: dict[str, object]) -> dict[str, object]:
-    """`condition`, on computes of the given types only."""
     kind = {"field": f"{COMPUTES}/computeType", "in": list(types)}
     return {"allOf": [kind, condition]}
 
@@ -70,17 +72,7 @@ _NC, _OK = Status.NON_COMPLIANT, Status.COMPLIANT
     reads=("connections",),
     policy=AzurePolicy(
         WORKSPACES,
-        {
-            "count": {
-                "field": f"{WORKSPACES}/privateEndpointConnections[*]",
-                "where": {
-                    "field": f"{WORKSPACES}/privateEndpointConnections[*]"
-                    ".privateLinkServiceConnectionState.status",
-                    "equals": "Approved",
-                },
-            },
-            "less": 1,
-        },
+        {"count": {"field": CONNECTIONS, "where": APPROVED}, "less": 1},
         BuiltIn(
             "40cec1dd-a100-4920-b15b-3024fe8901ab",
             "Azure Machine Learning workspaces should use private link",
@@ -88,21 +80,20 @@ _NC, _OK = Status.NON_COMPLIANT, Status.COMPLIANT
         can_deny=False,
     ),
 )
-def workspace_private_link(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
+def workspace_private_link(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[Found]:
     """The AML workspace has at least one approved private endpoint connection. Reported only:
     which endpoint to approve is the private endpoint reconciler's decision."""
     count = facts.approved_private_endpoint_connections
     message = f"workspace {_name(facts.id)} has {count} approved private endpoint connection(s)"
-    return [_finding("workspace-private-link", facts.id, _OK if count >= 1 else _NC, message)]
+    return [(facts.id, _OK if count >= 1 else _NC, message)]
 
 
 def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> GuardVerdict:
     """Public access is disabled only while people have a private path: an approved connection
     from a private endpoint in a customer subscription. A managed private endpoint (Synapse's)
     lives in a Microsoft-managed subscription and serves only its service."""
-    count = facts.customer_private_endpoint_connections
+    name, count = _name(facts.id), facts.customer_private_endpoint_connections
     approved = facts.approved_private_endpoint_connections
-    name = _name(facts.id)
     if count >= 1:
         return GuardVerdict(
             True,
@@ -139,26 +130,24 @@ def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> Guar
         ),
     ),
 )
-def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
+def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[Found]:
     """The AML workspace's `publicNetworkAccess` is `Disabled` (missing counts as ARM's default,
     `Enabled`). In `remediate` mode it is set to `Disabled`."""
     name, observed = _name(facts.id), facts.public_network_access
-    if _is(observed, DISABLED):
-        message = f"workspace {name} has publicNetworkAccess {observed!r}"
-        return [_finding("workspace-public-access", facts.id, _OK, message)]
-    if observed is None:
-        message = (
-            f"workspace {name} does not report publicNetworkAccess (ARM's default is 'Enabled')"
-        )
-    else:
-        message = f"workspace {name} has publicNetworkAccess {observed!r}, not 'Disabled'"
-    fix = Remediation(
-        kind=RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS,
-        target_id=facts.id,
-        value=DISABLED,
-        description=f"set publicNetworkAccess of workspace {name} to 'Disabled'",
+    found = _reported(
+        facts.id,
+        f"workspace {name}",
+        "publicNetworkAccess",
+        observed,
+        _is(observed, DISABLED),
+        missing=" (ARM's default is 'Enabled')",
+        bad=", not 'Disabled'",
     )
-    return [_finding("workspace-public-access", facts.id, _NC, message, fix)]
+    if found[1] is _OK:
+        return [found]
+    description = f"set publicNetworkAccess of workspace {name} to 'Disabled'"
+    kind = RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS
+    return [(*found, Remediation(kind, facts.id, DISABLED, description))]
 
 
 @rule(
@@ -176,7 +165,7 @@ def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> 
 )
 def workspace_user_assigned_identity(
     facts: WorkspaceFacts, params: PolicyParameters
-) -> list[Finding]:
+) -> Iterable[Found]:
     """The AML workspace has a user-assigned managed identity: it outlives the workspace and can
     be granted access before the workspace exists (Cloud Adoption Framework landing zones)."""
     name, observed = _name(facts.id), facts.identity_type
@@ -195,7 +184,7 @@ def workspace_user_assigned_identity(
             f"workspace {name} has identity type {observed!r} with "
             f"{len(facts.user_assigned_identities)} user-assigned identity(ies)"
         )
-    return [_finding("workspace-user-assigned-identity", facts.id, status, message)]
+    return [(facts.id, status, message)]
 
 
 @rule(
@@ -204,21 +193,15 @@ def workspace_user_assigned_identity(
     reads=("workspace",),
     policy=AzurePolicy(WORKSPACES, _missing_or(f"{WORKSPACES}/hbiWorkspace", "notEquals", True)),
 )
-def workspace_hbi(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
+def workspace_hbi(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[Found]:
     """The AML workspace has `hbiWorkspace` true where `HBI_REQUIRED` says so. Chosen only at
     creation, so reported, never remediated."""
     name, observed = _name(facts.id), facts.hbi_workspace
     if not params.hbi_required:
-        status = Status.NOT_APPLICABLE
         message = f"HBI_REQUIRED is false: hbiWorkspace of workspace {name} is not judged"
-    elif observed is None:
-        status, message = _NC, f"workspace {name} does not report hbiWorkspace"
-    elif observed is True:
-        status, message = _OK, f"workspace {name} has hbiWorkspace true"
-    else:
-        status = _NC
-        message = f"workspace {name} has hbiWorkspace {observed!r}, HBI_REQUIRED is true"
-    return [_finding("workspace-hbi", facts.id, status, message)]
+        return [(facts.id, Status.NOT_APPLICABLE, message)]
+    subject, bad = f"workspace {name}", ", HBI_REQUIRED is true"
+    return [_reported(facts.id, subject, "hbiWorkspace", observed, observed is True, bad=bad)]
 
 
 @rule(
@@ -234,20 +217,12 @@ def workspace_hbi(facts: WorkspaceFacts, params: PolicyParameters) -> list[Findi
         ),
     ),
 )
-def compute_local_auth(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
+def compute_local_auth(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[Found]:
     """Every compute has `disableLocalAuth` true: key-based auth bypasses Entra ID and its audit
     trail. Fixed at creation, so reported, never remediated."""
-    findings = []
-    for compute in facts.computes:
-        observed, label = compute.disable_local_auth, _label(compute)
-        if observed is True:
-            status, message = _OK, f"{label} has disableLocalAuth true"
-        elif observed is None:
-            status, message = _NC, f"{label} does not report disableLocalAuth"
-        else:
-            status, message = _NC, f"{label} has disableLocalAuth {observed!r}"
-        findings.append(_finding("compute-local-auth", compute.id, status, message))
-    return findings
+    for c in facts.computes:
+        observed = c.disable_local_auth
+        yield _reported(c.id, _label(c), "disableLocalAuth", observed, observed is True)
 
 
 @rule(
@@ -263,13 +238,13 @@ def compute_local_auth(facts: WorkspaceFacts, params: PolicyParameters) -> list[
         ),
     ),
 )
-def compute_subnet(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
+def compute_subnet(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[Found]:
     """Every compute cluster and instance sits in a subnet; otherwise its nodes get public IPs.
     Other compute types bring their own network and are not judged."""
     return [
-        _finding("compute-subnet", c.id, _OK, f"{_label(c)} sits in subnet {c.subnet_id!r}")
+        (c.id, _OK, f"{_label(c)} sits in subnet {c.subnet_id!r}")
         if c.subnet_id
-        else _finding("compute-subnet", c.id, _NC, f"{_label(c)} reports no subnet")
+        else (c.id, _NC, f"{_label(c)} reports no subnet")
         for c in facts.computes
         if _is_any(c.compute_type, CLUSTERS_AND_INSTANCES)
     ]
@@ -288,27 +263,23 @@ def compute_subnet(facts: WorkspaceFacts, params: PolicyParameters) -> list[Find
         parameters=("allowedVmSizes",),
     ),
 )
-def compute_vm_size(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
+def compute_vm_size(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[Found]:
     """Every compute's VM size is one of `ALLOWED_COMPUTE_VM_SIZES`, keeping costly or unapproved
     SKUs out. Computes without a VM size of their own (AKS, attached) are not judged."""
     allowed = params.allowed_vm_sizes
     if allowed is None:
-        return [_unset("compute-vm-size", facts, "ALLOWED_COMPUTE_VM_SIZES", "VM sizes")]
+        return [_unset(facts, "ALLOWED_COMPUTE_VM_SIZES", "VM sizes")]
     allowed_lower = {size.lower() for size in allowed if size.isascii()}
-    findings = []
-    for compute in facts.computes:
-        observed, label = compute.vm_size, _label(compute)
-        if observed is None:
-            if not _is_any(compute.compute_type, CLUSTERS_AND_INSTANCES):
-                continue
-            status, message = _NC, f"{label} does not report vmSize"
-        elif observed.isascii() and observed.lower() in allowed_lower:
-            status, message = _OK, f"{label} has VM size {observed!r}"
-        else:
-            status = _NC
-            message = f"{label} has VM size {observed!r}, not in ALLOWED_COMPUTE_VM_SIZES"
-        findings.append(_finding("compute-vm-size", compute.id, status, message))
-    return findings
+    bad = ", not in ALLOWED_COMPUTE_VM_SIZES"
+    return [
+        (c.id, _NC, f"{_label(c)} does not report vmSize")
+        if c.vm_size is None
+        else _reported(
+            c.id, _label(c), "VM size", c.vm_size, _is_any(c.vm_size, allowed_lower), bad=bad
+        )
+        for c in facts.computes
+        if c.vm_size is not None or _is_any(c.compute_type, CLUSTERS_AND_INSTANCES)
+    ]
 
 
 def nodes_fit_the_new_maximum(facts: WorkspaceFacts, remediation: Remediation) -> GuardVerdict:
@@ -319,7 +290,7 @@ def nodes_fit_the_new_maximum(facts: WorkspaceFacts, remediation: Remediation) -
         return GuardVerdict(False, f"compute {remediation.target_id!r} was not observed")
     label, maximum = _label(compute), remediation.value
     current, target = compute.current_node_count, compute.target_node_count
-    if not _is_count(current) or not _is_count(target):
+    if not is_count(current) or not is_count(target):
         return GuardVerdict(
             False,
             f"{label} does not report a valid currentNodeCount and targetNodeCount "
@@ -351,40 +322,34 @@ def nodes_fit_the_new_maximum(facts: WorkspaceFacts, remediation: Remediation) -
         parameters=("maxClusterNodes",),
     ),
 )
-def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
+def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[Found]:
     """Every compute cluster has `maxNodeCount` at most `MAX_CLUSTER_NODES`, capping what a
     runaway job spends. Remediated by lowering it, unless `minNodeCount` is above the limit."""
     limit = params.max_cluster_nodes
     if limit is None:
-        return [_unset("compute-max-nodes", facts, "MAX_CLUSTER_NODES", "cluster sizes")]
-    findings = []
-    for compute in facts.computes:
-        if not _is(compute.compute_type, AML_COMPUTE):
+        yield _unset(facts, "MAX_CLUSTER_NODES", "cluster sizes")
+        return
+    for c in facts.computes:
+        if not _is(c.compute_type, AML_COMPUTE):
             continue
-        label, observed, fix = _label(compute), compute.max_node_count, None
+        label, observed = _label(c), c.max_node_count
         if observed is None:
-            status, message = Status.UNKNOWN, f"{label} does not report maxNodeCount"
+            yield c.id, Status.UNKNOWN, f"{label} does not report maxNodeCount"
         elif observed <= limit:
-            status, message = _OK, f"{label} has maxNodeCount {observed} (limit {limit})"
+            yield c.id, _OK, f"{label} has maxNodeCount {observed} (limit {limit})"
         else:
-            status = _NC
             message = f"{label} has maxNodeCount {observed}, above MAX_CLUSTER_NODES {limit}"
-            minimum = compute.min_node_count
-            minimum = DEFAULT_MIN_NODES if minimum is None else minimum
+            minimum = DEFAULT_MIN_NODES if c.min_node_count is None else c.min_node_count
             if minimum > limit:
                 # Azure rejects a maximum below the minimum: only reported.
                 message += (
                     f"; not lowered automatically: its minNodeCount {minimum} is above the limit"
                 )
+                yield c.id, _NC, message
             else:
-                fix = Remediation(
-                    kind=RemediationKind.LOWER_MAX_NODES,
-                    target_id=compute.id,
-                    value=limit,
-                    description=f"lower maxNodeCount of {label} from {observed} to {limit}",
-                )
-        findings.append(_finding("compute-max-nodes", compute.id, status, message, fix))
-    return findings
+                description = f"lower maxNodeCount of {label} from {observed} to {limit}"
+                fix = Remediation(RemediationKind.LOWER_MAX_NODES, c.id, limit, description)
+                yield c.id, _NC, message, fix
 
 
 @rule(
@@ -399,25 +364,18 @@ def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> list[F
         ),
     ),
 )
-def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
+def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[Found]:
     """Every compute cluster has `remoteLoginPortPublicAccess` `Disabled`; `NotSpecified` or a
     missing value leave SSH open when created with credentials. Set only at creation."""
-    findings = []
-    for compute in facts.computes:
-        if not _is(compute.compute_type, AML_COMPUTE):
-            continue
-        observed, label = compute.remote_login_port_public_access, _label(compute)
-        if _is(observed, DISABLED):
-            status, message = _OK, f"{label} has remoteLoginPortPublicAccess {observed!r}"
-        else:
-            status = _NC
-            message = (
-                f"{label} does not report remoteLoginPortPublicAccess"
-                if observed is None
-                else f"{label} has remoteLoginPortPublicAccess {observed!r}, not 'Disabled'"
-            ) + " (public SSH may be open)"
-        findings.append(_finding("compute-remote-login", compute.id, status, message))
-    return findings
+    ssh = " (public SSH may be open)"
+    for c in facts.computes:
+        if _is(c.compute_type, AML_COMPUTE):
+            observed = c.remote_login_port_public_access
+            ok = _is(observed, DISABLED)
+            bad = f", not 'Disabled'{ssh}"
+            yield _reported(
+                c.id, _label(c), "remoteLoginPortPublicAccess", observed, ok, missing=ssh, bad=bad
+            )
 
 
 @rule(
@@ -428,16 +386,16 @@ def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> lis
         COMPUTES, {"field": f"{COMPUTES}/computeType", "in": list(KUBERNETES_TYPES)}
     ),
 )
-def compute_no_aks(facts: WorkspaceFacts, params: PolicyParameters) -> list[Finding]:
+def compute_no_aks(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[Found]:
     """No AKS or Kubernetes compute is attached: its network, identity and upgrades are outside
     the workspace's policies."""
-    findings = [
-        _finding("compute-no-aks", c.id, _NC, f"{_label(c)} is an attached Kubernetes cluster")
+    found = [
+        (c.id, _NC, f"{_label(c)} is an attached Kubernetes cluster")
         for c in facts.computes
         if _is_any(c.compute_type, KUBERNETES_TYPES)
     ]
     message = f"workspace {_name(facts.id)} has no AKS or Kubernetes compute attached"
-    return findings or [_finding("compute-no-aks", facts.id, _OK, message)]
+    return found or [(facts.id, _OK, message)]
 
 
 @rule(
@@ -452,35 +410,29 @@ def compute_no_aks(facts: WorkspaceFacts, params: PolicyParameters) -> list[Find
 )
 def dependencies_private_endpoints(
     facts: WorkspaceFacts, params: PolicyParameters
-) -> list[Finding]:
+) -> Iterable[Found]:
     """The workspace's storage account, key vault and (optional) container registry have
     approved private endpoints for every sub-resource; otherwise data crosses the internet."""
-    return [_judge_dependency(facts, dependency) for dependency in facts.dependencies]
-
-
-def _judge_dependency(facts: WorkspaceFacts, dependency: DependencyFacts) -> Finding:
-    kind = dependency.kind
-    noun = DEPENDENCY_NAMES[kind]
-    if dependency.resource_id is None:
-        message = f"workspace {_name(facts.id)} has no {noun}"
-        if kind is DependencyKind.CONTAINER_REGISTRY:
-            status, message = Status.NOT_APPLICABLE, f"{message} (optional)"
+    for dependency in facts.dependencies:
+        kind, target = dependency.kind, dependency.resource_id
+        noun = DEPENDENCY_NAMES[kind]
+        if target is None:
+            message = f"workspace {_name(facts.id)} has no {noun}"
+            if kind is DependencyKind.CONTAINER_REGISTRY:
+                yield facts.id, Status.NOT_APPLICABLE, f"{message} (optional)"
+            else:
+                yield facts.id, _NC, message
+            continue
+        label = f"{noun} {_name(target)}"
+        approved = {group.lower() for group in dependency.approved_groups if group.isascii()}
+        missing = ", ".join(sorted(g for g in kind.required_groups if g not in approved))
+        if dependency.error is not None:
+            yield target, Status.UNKNOWN, f"{label} could not be read: {dependency.error}"
+        elif missing:
+            yield target, _NC, f"{label} has no approved private endpoint for: {missing}"
         else:
-            status = _NC
-        return _finding("dependencies-private-endpoints", facts.id, status, message)
-    label = f"{noun} {_name(dependency.resource_id)}"
-    approved = {group.lower() for group in dependency.approved_groups if group.isascii()}
-    missing = sorted(group for group in kind.required_groups if group not in approved)
-    if dependency.error is not None:
-        status, message = Status.UNKNOWN, f"{label} could not be read: {dependency.error}"
-    elif missing:
-        status = _NC
-        message = f"{label} has no approved private endpoint for: {', '.join(missing)}"
-    else:
-        status = _OK
-        groups = ", ".join(sorted(kind.required_groups))
-        message = f"{label} has approved private endpoints for: {groups}"
-    return _finding("dependencies-private-endpoints", dependency.resource_id, status, message)
+            groups = ", ".join(sorted(kind.required_groups))
+            yield target, _OK, f"{label} has approved private endpoints for: {groups}"
 
 
 @rule(
@@ -495,10 +447,9 @@ def _judge_dependency(facts: WorkspaceFacts, dependency: DependencyFacts) -> Fin
 )
 def synapse_no_exfiltration_protection(
     facts: WorkspaceFacts, params: PolicyParameters
-) -> list[Finding]:
+) -> Iterable[Found]:
     """Every allow-listed Synapse workspace has a managed virtual network (its managed private
     endpoint needs one) and no data exfiltration protection (unsupported by the integration)."""
-    findings = []
     for synapse in facts.synapse_workspaces:
         problems = []
         if not synapse.managed_virtual_network:
@@ -507,50 +458,37 @@ def synapse_no_exfiltration_protection(
             problems.append("has data exfiltration protection on")
         label = f"Synapse workspace {_name(synapse.id)}"
         if problems:
-            status, message = _NC, f"{label} {' and '.join(problems)}"
+            yield synapse.id, _NC, f"{label} {' and '.join(problems)}"
         else:
-            status = _OK
             message = f"{label} has a managed virtual network and no data exfiltration protection"
-        findings.append(_finding("synapse-no-exfiltration-protection", synapse.id, status, message))
+            yield synapse.id, _OK, message
     # An unreadable Synapse workspace: the error is all that is known, so target the workspace.
-    findings.extend(
-        _finding(
-            "synapse-no-exfiltration-protection",
-            facts.id,
-            Status.UNKNOWN,
-            f"an allow-listed Synapse workspace could not be read: {error}",
-        )
-        for error in facts.synapse_errors
-    )
-    return findings
+    for error in facts.synapse_errors:
+        message = f"an allow-listed Synapse workspace could not be read: {error}"
+        yield facts.id, Status.UNKNOWN, message
 
 
-def _finding(
-    rule_id: str,
-    target_id: str,
-    status: Status,
-    message: str,
-    remediation: Remediation | None = None,
-) -> Finding:
-    severity = RULES[rule_id].severity
-    return Finding(rule_id, severity, target_id, status, message, remediation)
+def _reported(
+    target: str, subject: str, field: str, seen: object, ok: bool, missing: str = "", bad: str = ""
+) -> tuple[str, Status, str]:
+    """A property compliant when `ok` (a bool shown as JSON writes it); missing, it is not."""
+    if ok:
+        return target, _OK, f"{subject} has {field} {'true' if seen is True else repr(seen)}"
+    if seen is None:
+        return target, _NC, f"{subject} does not report {field}{missing}"
+    return target, _NC, f"{subject} has {field} {seen!r}{bad}"
 
 
-def _unset(rule_id: str, facts: WorkspaceFacts, setting: str, what: str) -> Finding:
+def _unset(facts: WorkspaceFacts, setting: str, what: str) -> Found:
     message = f"{setting} is unset: {what} in workspace {_name(facts.id)} are not judged"
-    return _finding(rule_id, facts.id, Status.NOT_APPLICABLE, message)
-
-
-def _is_count(value: object) -> TypeGuard[int]:
-    """A node count: a whole number >= 0 (a bool is not one)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return facts.id, Status.NOT_APPLICABLE, message
 
 
 def _is(value: str | None, expected: str) -> bool:
     return value is not None and value.isascii() and value.lower() == expected.lower()
 
 
-def _is_any(value: str | None, expected: tuple[str, ...]) -> bool:
+def _is_any(value: str | None, expected: Iterable[str]) -> bool:
     return any(_is(value, candidate) for candidate in expected)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
-# Imported for its side effect: declaring the rules fills the registry.
+# Imported for its side effect: declaring the rules fills the registry, in the order of DESIGN
+# §3.3's table (the order reports and the CLI list them in).
 import shared.policy.checks  # noqa: F401
 from shared.policy.facts import PolicyParameters, WorkspaceFacts
 from shared.policy.rules import (
@@ -20,32 +21,15 @@ from shared.policy.rules import (
     Status,
 )
 
-# The order of DESIGN §3.3's table: reports and the CLI list rules in this order.
-POLICY_SET: tuple[str, ...] = (
-    "workspace-private-link",
-    "workspace-public-access",
-    "workspace-user-assigned-identity",
-    "workspace-hbi",
-    "compute-local-auth",
-    "compute-subnet",
-    "compute-vm-size",
-    "compute-max-nodes",
-    "compute-remote-login",
-    "compute-no-aks",
-    "dependencies-private-endpoints",
-    "synapse-no-exfiltration-protection",
-)
+POLICY_SET: tuple[str, ...] = tuple(RULES)
 
 
 def ordered_rules(rule_ids: Iterable[str] | None = None) -> list[Rule]:
     """The rules (or those named) in order; an unknown id raises (a typo must not check less)."""
     wanted = set(RULES) if rule_ids is None else set(rule_ids)
-    unknown = sorted(wanted - set(RULES))
-    if unknown:
+    if unknown := sorted(wanted - set(RULES)):
         raise ValueError(f"unknown policy rule(s): {', '.join(unknown)}")
-    # Rules registered outside the table (none today) follow it, by id.
-    order = [*POLICY_SET, *sorted(set(RULES) - set(POLICY_SET))]
-    return [RULES[rule_id] for rule_id in order if rule_id in wanted]
+    return [declared for declared in RULES.values() if declared.id in wanted]
 
 
 def evaluate(
@@ -54,13 +38,10 @@ def evaluate(
     """Run the rules (all by default); one with nothing to judge gets a not-applicable finding."""
     findings: list[Finding] = []
     for declared in ordered_rules(rule_ids):
-        found = declared.check(facts, params)
-        if not found:
-            why = "; ".join(_NOTHING.get(read, f"no {read} to judge") for read in declared.reads)
-            message = f"nothing to judge in workspace {facts.id}: {why or 'no facts read'}"
-            na = Status.NOT_APPLICABLE
-            found = [Finding(declared.id, declared.severity, facts.id, na, message)]
-        findings.extend(found)
+        why = "; ".join(_NOTHING.get(read, f"no {read} to judge") for read in declared.reads)
+        message = f"nothing to judge in workspace {facts.id}: {why or 'no facts read'}"
+        found = list(declared.check(facts, params)) or [(facts.id, Status.NOT_APPLICABLE, message)]
+        findings += [Finding(declared.id, declared.severity, *f) for f in found]
     return findings
 
 
@@ -76,8 +57,7 @@ def remediations(findings: Iterable[Finding], *, remediate: bool) -> list[Remedi
     return list(chosen.values())
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     rule_id: str
     remediation: Remediation
     guard: GuardVerdict
@@ -89,12 +69,10 @@ def guarded_remediations(
     """`remediations(...)`, each judged by its rule's declared guard."""
     findings = list(findings)
     candidates: list[Candidate] = []
-    for remediation in remediations(findings, remediate=remediate):
-        source = next(f for f in findings if f.remediation == remediation)
-        declared = RULES.get(source.rule_id)
-        if declared is None or declared.remediation is not remediation.kind or not declared.guard:
-            continue
-        candidates.append(Candidate(declared.id, remediation, declared.guard(facts, remediation)))
+    for fix in remediations(findings, remediate=remediate):
+        declared = RULES.get(next(f.rule_id for f in findings if f.remediation == fix))
+        if declared and declared.remediation is fix.kind and declared.guard:
+            candidates.append(Candidate(declared.id, fix, declared.guard(facts, fix)))
     return candidates
 
 

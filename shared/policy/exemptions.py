@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id, resource_id
 
@@ -48,9 +48,6 @@ class Exemption:
     def covers(self, rule_id: str, target_id: str) -> bool:
         return rule_id == self.rule_id and within_scope(target_id, self.scope)
 
-    def describe(self) -> str:
-        return f"{self.rule_id} on {self.scope} until {self.expires.isoformat()}"
-
 
 def scopes_of(target_id: str) -> list[str]:
     """The resource and every scope it lies under, broadest first (the subscription down to the
@@ -62,15 +59,13 @@ def scopes_of(target_id: str) -> list[str]:
     chain = [resource_id(subscription=subscription)]
     if group:
         chain.append(resource_id(subscription=subscription, resource_group=group))
-    namespace, type_name, name = parts.get("namespace"), parts.get("type"), parts.get("name")
-    if not (group and namespace and type_name and name):
+    if not (group and all(parts.get(key) for key in ("namespace", "type", "name"))):
         return chain
     resource: dict[str, Any] = {key: parts.get(key) for key in _TOP_LEVEL}
     chain.append(resource_id(**resource))
     for level in range(1, int(parse_resource_id(target_id).get("last_child_num") or 0) + 1):
-        for key in (f"child_namespace_{level}", f"child_type_{level}", f"child_name_{level}"):
-            if key in parts:
-                resource[key] = parts[key]
+        keys = (f"child_namespace_{level}", f"child_type_{level}", f"child_name_{level}")
+        resource.update({key: parts[key] for key in keys if key in parts})
         chain.append(resource_id(**resource))
     return chain
 
@@ -95,19 +90,17 @@ def is_scope(value: str) -> bool:
 
 def parse_exemptions(text: str) -> tuple[Exemption, ...]:
     """`POLICY_EXEMPTIONS`; ValueError names the entry (1-based) and the problem."""
-    rules = set(RULES)
     try:
         raw = json.loads(text)
     except ValueError as error:
         raise ValueError(f"not valid JSON: {error}") from None
     if not isinstance(raw, list):
         raise ValueError("expected a JSON array of {rule, scope, reason, expires} objects")
-    return tuple(_entry(position, item, rules) for position, item in enumerate(raw, start=1))
+    return tuple(_entry(position, item) for position, item in enumerate(raw, start=1))
 
 
-def _entry(position: int, item: object, rules: set[str]) -> Exemption:
-    shown = json.dumps(item)[:200]
-    where = f"entry {position} ({shown})"
+def _entry(position: int, item: object) -> Exemption:
+    where = f"entry {position} ({json.dumps(item)[:200]})"
     if not isinstance(item, dict):
         raise ValueError(f"{where} is not an object with {', '.join(FIELDS)}")
     missing = [
@@ -115,12 +108,11 @@ def _entry(position: int, item: object, rules: set[str]) -> Exemption:
     ]
     if missing:
         raise ValueError(f"{where} lacks {', '.join(missing)} (each a non-empty string)")
-    unexpected = sorted(set(item) - set(FIELDS))
-    if unexpected:
+    if unexpected := sorted(set(item) - set(FIELDS)):
         raise ValueError(f"{where} has unknown field(s): {', '.join(unexpected)}")
     rule_id, scope, reason, expires = (str(item[name]) for name in FIELDS)
-    if rule_id not in rules:
-        raise ValueError(f"{where}: unknown rule {rule_id!r}; known: {', '.join(sorted(rules))}")
+    if rule_id not in RULES:
+        raise ValueError(f"{where}: unknown rule {rule_id!r}; known: {', '.join(sorted(RULES))}")
     if scope.lower().startswith("/providers/microsoft.management/managementgroups"):
         raise ValueError(
             f"{where}: scope {scope!r} is a management group, which the app cannot see into: "
@@ -155,8 +147,7 @@ def native_exemptions(
     not honoured, never guessed at."""
     found: list[Exemption] = []
     for item in items:
-        properties = item.get("properties")
-        exemption_id = item.get("id")
+        properties, exemption_id = item.get("properties"), item.get("id")
         if not isinstance(properties, dict) or not isinstance(exemption_id, str):
             continue
         assignment = properties.get("policyAssignmentId")
@@ -198,8 +189,7 @@ def _expiry(value: object) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class ExemptionResult:
+class ExemptionResult(NamedTuple):
     findings: tuple[Finding, ...]
     expired: tuple[Exemption, ...]
 
@@ -210,18 +200,17 @@ def apply_exemptions(
     """Mark the problems that an exemption in force covers as `exempt` (with the exemption);
     collect, once each, the expired exemptions that match a finding (they count for nothing)."""
     result: list[Finding] = []
-    expired: list[Exemption] = []
+    # Once each, even when the setting lists the same exemption twice.
+    expired: dict[Exemption, None] = {}
     for finding in findings:
         matching = [e for e in exemptions if e.covers(finding.rule_id, finding.target_id)]
-        for entry in matching:
-            # Once each, even when the setting lists the same exemption twice.
-            if not entry.in_force(now) and entry not in expired:
-                expired.append(entry)
+        expired.update(dict.fromkeys(e for e in matching if not e.in_force(now)))
         in_force = [e for e in matching if e.in_force(now)]
-        if in_force and finding.status in _EXEMPTIBLE:
-            # The latest expiry is the one that spares the finding longest: report that one.
-            chosen = max(in_force, key=lambda e: e.expires)
-            result.append(replace(finding, status=Status.EXEMPT, exemption=chosen))
-        else:
-            result.append(finding)
+        # The latest expiry is the one that spares the finding longest: report that one.
+        chosen = max(in_force, key=lambda e: e.expires, default=None)
+        result.append(
+            replace(finding, status=Status.EXEMPT, exemption=chosen)
+            if chosen and finding.status in _EXEMPTIBLE
+            else finding
+        )
     return ExemptionResult(tuple(result), tuple(expired))

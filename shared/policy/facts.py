@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeGuard
 
 from shared.arm import ArmId
 from shared.model import SynapseWorkspace
@@ -77,3 +78,8 @@ class PolicyParameters:
     allowed_vm_sizes: frozenset[str] | None = None
     max_cluster_nodes: int | None = None
     hbi_required: bool = False
+
+
+def is_count(value: object) -> TypeGuard[int]:
+    """A node count: a whole number >= 0 (a bool is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -4,10 +4,10 @@ exported initiative (`tools/policy_export.py`) and the app do not drift."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from shared.policy.facts import PolicyParameters, WorkspaceFacts
 
@@ -59,14 +59,12 @@ class Finding:
     exemption: Exemption | None = None
 
 
-@dataclass(frozen=True)
-class GuardVerdict:
+class GuardVerdict(NamedTuple):
     safe: bool
     reason: str
 
 
-@dataclass(frozen=True)
-class BuiltIn:
+class BuiltIn(NamedTuple):
     name: str
     display_name: str
 
@@ -83,7 +81,9 @@ class AzurePolicy:
     can_deny: bool = True
 
 
-Check = Callable[[WorkspaceFacts, PolicyParameters], list[Finding]]
+# What a check finds: (target ID, status, message[, remediation]); its rule adds ID, severity.
+Found = tuple[str, Status, str] | tuple[str, Status, str, Remediation]
+Check = Callable[[WorkspaceFacts, PolicyParameters], Iterable[Found]]
 # A guard judges one remediation against the facts observed at the time of deciding.
 Guard = Callable[[WorkspaceFacts, Remediation], GuardVerdict]
 

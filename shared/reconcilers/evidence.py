@@ -3,6 +3,7 @@ managed private endpoints. Gathered once per run and shared by every reconciler 
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -21,8 +22,6 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class EvidenceCache:
-    """Evidence per Synapse workspace for one run, and its trigger for the log lines."""
-
     items: dict[str, SynapseEvidence] = field(default_factory=dict)
     trigger: str = ""
 
@@ -35,20 +34,21 @@ class EvidenceGatherer:
     def gather_one(self, synapse_id: ArmId, *, trigger: str = "") -> SynapseEvidence:
         """Permanent failures become incomplete evidence; transient ones are raised. Read afresh:
         this read decides, and its data plane must be the endpoint the app asks."""
+        evidence = functools.partial(SynapseEvidence, synapse_id)
         try:
             workspace = self._synapse.get_workspace(synapse_id, fresh=True)
             if not workspace.managed_virtual_network:
-                return SynapseEvidence(workspace_id=synapse_id, workspace=workspace)
+                return evidence(workspace)
             mismatch = data_plane_mismatch(
                 workspace, self._synapse.data_plane_endpoint(name_of(synapse_id))
             )
             if mismatch is not None:
                 log.warning("Synapse evidence not taken: %s", mismatch)
-                return SynapseEvidence(workspace_id=synapse_id, workspace=workspace, error=mismatch)
+                return evidence(workspace, error=mismatch)
             endpoints = self._synapse.list_managed_private_endpoints(synapse_id)
         except SynapseAnswerError as error:
             log.warning("Synapse workspace %s: %s", synapse_id, error)
-            return SynapseEvidence(workspace_id=synapse_id, error=str(error))
+            return evidence(error=str(error))
         except AzureError as error:
             if is_transient(error):
                 raise TransientAzureError(
@@ -63,16 +63,11 @@ class EvidenceGatherer:
                 subject_id=synapse_id,
                 level=logging.WARNING,
             )
-            return SynapseEvidence(workspace_id=synapse_id, error=describe(error))
-        return SynapseEvidence(
-            workspace_id=synapse_id, workspace=workspace, managed_private_endpoints=tuple(endpoints)
-        )
+            return evidence(error=describe(error))
+        return evidence(workspace, tuple(endpoints))
 
     def gather(self, cache: EvidenceCache) -> list[SynapseEvidence]:
-        evidence = []
         for synapse_id in self._allow_listed:
-            key = synapse_id.lower()
-            if key not in cache.items:
-                cache.items[key] = self.gather_one(synapse_id, trigger=cache.trigger)
-            evidence.append(cache.items[key])
-        return evidence
+            if synapse_id.lower() not in cache.items:
+                cache.items[synapse_id.lower()] = self.gather_one(synapse_id, trigger=cache.trigger)
+        return [cache.items[synapse_id.lower()] for synapse_id in self._allow_listed]

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError
-from azure.mgmt.core.tools import parse_resource_id
 
 from shared.adapters.aml import MachineLearningAdapter
 from shared.adapters.answers import GuardNoLongerHoldsError
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
-from shared.arm import ArmId, is_arm_id, same_arm_id, subscription_of
+from shared.arm import ArmId, is_resource_type, same_arm_id, subscription_of
 from shared.config import Settings
 from shared.ledger import ReportsOnce
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
@@ -36,91 +36,51 @@ REMEDIATION = "policy-remediation"
 EXEMPTION = "policy-exemption"
 
 
-@dataclass(frozen=True)
-class RemediationOutcome:
-    candidate: Candidate
-    outcome: Outcome
-
-    @property
-    def remediation(self) -> Remediation:
-        return self.candidate.remediation
-
-    def disposition(self) -> tuple[str, str]:
-        """What `plan` shows: applied, guarded, deferred or audit, and why."""
-        if not self.candidate.guard.safe:
-            return "guarded", self.candidate.guard.reason
-        if self.outcome.status is Status.DEFERRED:
-            return DEFERRED, self.outcome.detail
-        if self.outcome.status is Status.NOTED:
-            return "audit", self.outcome.detail
-        return "apply", self.candidate.guard.reason
+def disposition(candidate: Candidate, outcome: Outcome) -> tuple[str, str]:
+    """What `plan` shows of a remediation: apply, guarded, deferred or audit, and why."""
+    if not candidate.guard.safe:
+        return "guarded", candidate.guard.reason
+    if outcome.status is Status.DEFERRED:
+        return DEFERRED, outcome.detail
+    if outcome.status is Status.NOTED:
+        return "audit", outcome.detail
+    return "apply", candidate.guard.reason
 
 
 @dataclass(frozen=True)
 class PolicyReport:
     workspace_id: ArmId
     findings: tuple[Finding, ...] = ()
-    remediations: tuple[RemediationOutcome, ...] = ()
+    # Each remediation and what became of it.
+    outcomes: tuple[tuple[Candidate, Outcome], ...] = ()
     error: str | None = None
     # Exemptions that matched a finding but had expired: they counted for nothing.
-    expired_exemptions: tuple[Exemption, ...] = field(default=())
-
-    @property
-    def outcomes(self) -> tuple[tuple[Candidate, Outcome], ...]:
-        return tuple((item.candidate, item.outcome) for item in self.remediations)
+    expired_exemptions: tuple[Exemption, ...] = ()
 
     def summary(self) -> str:
         if self.error is not None:
             return f"policies not evaluated: {self.error}"
-        text = tally(f.status.value for f in self.findings)
-        fixed = sum(1 for item in self.remediations if item.outcome.status is Status.APPLIED)
-        deferred = sum(1 for item in self.remediations if item.outcome.status is Status.DEFERRED)
+        done = Counter(outcome.status for _, outcome in self.outcomes)
+        fixed, deferred = done[Status.APPLIED], done[Status.DEFERRED]
         return (
-            text
+            tally(f.status.value for f in self.findings)
             + (f", {fixed} remediated" if fixed else "")
             + (f", {deferred} remediation(s) deferred" if deferred else "")
         )
 
 
-def policy_parameters(settings: Settings) -> PolicyParameters:
-    return PolicyParameters(
-        allowed_vm_sizes=settings.allowed_compute_vm_sizes,
-        max_cluster_nodes=settings.max_cluster_nodes,
-        hbi_required=settings.hbi_required,
-    )
+def _child_name(child_id: str, parent_id: str, collection: str) -> str | None:
+    """The name of `child_id` as a direct child of `parent_id` in `collection`, else None."""
+    prefix = f"{parent_id}/{collection}/".lower()
+    rest = child_id[len(prefix) :]
+    return rest if child_id.lower().startswith(prefix) and "/" not in rest else None
 
 
 def _belongs_to(target_id: str, workspace_id: str) -> bool:
     """Remediation targets: the workspace itself or one of its computes, nothing else."""
-    if same_arm_id(target_id, workspace_id):
-        return True
-    prefix = f"{workspace_id}/computes/".lower()
-    rest = target_id.lower()[len(prefix) :] if target_id.lower().startswith(prefix) else ""
-    return bool(rest) and "/" not in rest and target_id.isascii()
-
-
-def _private_endpoint_subscription(
-    connection: PrivateEndpointConnection, workspace_id: ArmId
-) -> str | None:
-    """The subscription (lower-cased) of the private endpoint behind an Approved connection of
-    this workspace; None for one listed for another workspace or without a private endpoint."""
-    if connection.status is not ConnectionStatus.APPROVED:
-        return None
-    prefix = f"{workspace_id}/privateEndpointConnections/".lower()
-    if not connection.id.lower().startswith(prefix) or "/" in connection.id[len(prefix) :]:
-        return None
-    endpoint = connection.private_endpoint_id
-    if not endpoint or not is_arm_id(endpoint):
-        return None
-    parts = parse_resource_id(endpoint)
-    if (
-        str(parts.get("namespace", "")).lower() == "microsoft.network"
-        and str(parts.get("type", "")).lower() == "privateendpoints"
-        and not parts.get("children")
-        and bool(parts.get("name"))
-    ):
-        return str(parts["subscription"]).lower()
-    return None
+    return same_arm_id(target_id, workspace_id) or (
+        target_id.isascii() and bool(_child_name(target_id, workspace_id, "computes"))
+    )
 
 
 def customer_subscriptions(settings: Settings, workspace_id: str) -> frozenset[str]:
@@ -133,14 +93,19 @@ def customer_subscriptions(settings: Settings, workspace_id: str) -> frozenset[s
 
 
 def private_paths(
-    connections: Sequence[PrivateEndpointConnection],
-    workspace_id: ArmId,
-    customers: frozenset[str],
+    connections: Sequence[PrivateEndpointConnection], workspace_id: ArmId, customers: frozenset[str]
 ) -> tuple[int, int]:
-    """(approved connections of the workspace from a private endpoint, those of them whose
-    endpoint is in a `customers` subscription: the private paths people can use)."""
-    found = [_private_endpoint_subscription(c, workspace_id) for c in connections]
-    approved = [subscription for subscription in found if subscription is not None]
+    """(Approved connections of the workspace from a private endpoint, those of them whose
+    endpoint is in a `customers` subscription: the private paths people can use). A connection
+    listed for another workspace, or without a private endpoint, is neither."""
+    approved = [
+        subscription_of(endpoint).lower()
+        for c in connections
+        if c.status is ConnectionStatus.APPROVED
+        and _child_name(c.id, workspace_id, "privateEndpointConnections") is not None
+        and (endpoint := c.private_endpoint_id)
+        and is_resource_type(endpoint, "Microsoft.Network", "privateEndpoints")
+    ]
     return len(approved), sum(1 for s in approved if s in customers)
 
 
@@ -156,27 +121,13 @@ class PolicyReconciler:
         self._facts = facts
         self._ml = machine_learning
         self._synapse = synapse
-        self._parameters = policy_parameters(settings)
+        self._parameters = PolicyParameters(
+            settings.allowed_compute_vm_sizes, settings.max_cluster_nodes, settings.hbi_required
+        )
         self._mode = f"{settings.automation_mode.value}/{settings.policy_mode.value}"
 
-    def _synapse_facts(self) -> tuple[tuple[SynapseWorkspace, ...], tuple[str, ...]]:
-        found: list[SynapseWorkspace] = []
-        errors: list[str] = []
-        for synapse_id in self._settings.synapse_workspace_ids:
-            try:
-                found.append(self._synapse.get_workspace(synapse_id))
-            except SynapseAnswerError as error:
-                errors.append(f"{synapse_id}: {error}")
-            except AzureError as error:
-                if is_transient(error):
-                    raise
-                errors.append(f"{synapse_id}: {describe(error)}")
-        return tuple(found), tuple(errors)
-
     def observe(
-        self,
-        workspace_id: ArmId,
-        connections: Sequence[PrivateEndpointConnection] | None = None,
+        self, workspace_id: ArmId, connections: Sequence[PrivateEndpointConnection] | None = None
     ) -> WorkspaceFacts:
         """Read everything the rules need. Raises AzureError when the workspace is unreadable."""
         model = self._facts.workspace(workspace_id)
@@ -184,7 +135,18 @@ class PolicyReconciler:
             connections = self._ml.list_connections(workspace_id)
         identity_type, user_assigned = workspace_identity(model)
         hbi = getattr(model, "hbi_workspace", None)
-        synapse, synapse_errors = self._synapse_facts()
+        synapse: list[SynapseWorkspace] = []
+        errors: list[str] = []
+        for synapse_id in self._settings.synapse_workspace_ids:
+            try:
+                synapse.append(self._synapse.get_workspace(synapse_id))
+            except SynapseAnswerError as error:
+                errors.append(f"{synapse_id}: {error}")
+            except AzureError as error:
+                if is_transient(error):
+                    raise
+                errors.append(f"{synapse_id}: {describe(error)}")
+        registry = getattr(model, "container_registry", None)
         customers = customer_subscriptions(self._settings, workspace_id)
         approved, customer = private_paths(connections, workspace_id, customers)
         return WorkspaceFacts(
@@ -199,46 +161,17 @@ class PolicyReconciler:
             dependencies=(
                 self._facts.dependency(DependencyKind.STORAGE, model.storage_account, customers),
                 self._facts.dependency(DependencyKind.KEY_VAULT, model.key_vault, customers),
-                self._facts.dependency(
-                    DependencyKind.CONTAINER_REGISTRY,
-                    getattr(model, "container_registry", None),
-                    customers,
-                ),
+                self._facts.dependency(DependencyKind.CONTAINER_REGISTRY, registry, customers),
             ),
-            synapse_workspaces=synapse,
-            synapse_errors=synapse_errors,
+            synapse_workspaces=tuple(synapse),
+            synapse_errors=tuple(errors),
         )
-
-    def judge(
-        self,
-        workspace_id: ArmId,
-        connections: Sequence[PrivateEndpointConnection] | None = None,
-        *,
-        now: datetime | None = None,
-    ) -> tuple[WorkspaceFacts, tuple[Finding, ...], tuple[Exemption, ...]]:
-        """Read and evaluate, exemptions applied at `now`; writes nothing. Returns the facts,
-        the findings, and the expired exemptions that matched a finding."""
-        facts = self.observe(workspace_id, connections)
-        # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
-        assignments = self._settings.policy_assignment_ids
-        native: tuple[Exemption, ...] = ()
-        if assignments:
-            existing = self._facts.policy_exemptions(workspace_id)
-            native = native_exemptions(existing, assignments, workspace_id)
-        judged = apply_exemptions(
-            evaluate(facts, self._parameters),
-            (*self._settings.policy_exemptions, *native),
-            now or datetime.now(UTC),
-        )
-        return facts, judged.findings, judged.expired
 
     def _remediation(self, workspace_id: ArmId, candidate: Candidate, run: Run) -> Decision:
         """Each remediation's fate, decided once: deferred, shown only, refused or written."""
-        remediation, guard = candidate.remediation, candidate.guard
-        kind, target = remediation.kind.value, remediation.target_id
-        record = run.row(
-            workspace_id, REMEDIATION, kind, target, remediation.description, self._mode
-        )
+        fix, guard = candidate.remediation, candidate.guard
+        kind, target = fix.kind.value, fix.target_id
+        record = run.row(workspace_id, REMEDIATION, kind, target, fix.description, self._mode)
         if not guard.safe:
             deferred = Outcome(Status.DEFERRED, guard.reason, GUARD)
             return Decision(record, outcome=deferred, budgeted=True)
@@ -248,7 +181,7 @@ class PolicyReconciler:
         if not self._settings.in_scope(workspace_id) or not _belongs_to(target, workspace_id):
             refused = "target is not this in-scope workspace or one of its computes"
             return Decision(record, outcome=Outcome(Status.REFUSED, refused), budgeted=True)
-        write = functools.partial(self._write, workspace_id, remediation)
+        write = functools.partial(self._write, workspace_id, fix)
         return Decision(record, write=write, budgeted=True)
 
     def _write(self, workspace_id: ArmId, remediation: Remediation) -> str:
@@ -277,72 +210,71 @@ class PolicyReconciler:
         *,
         connections: Sequence[PrivateEndpointConnection] | None = None,
     ) -> PolicyReport:
-        """Observe, evaluate, have `run` remediate and record; transient errors are raised."""
+        """Observe, evaluate, spare what is exempt, have `run` remediate and record; transient
+        errors are raised."""
         if not self._settings.in_scope(workspace_id):
             return PolicyReport(workspace_id, error="workspace is not in scope")
+        assignments = self._settings.policy_assignment_ids
         try:
-            facts, findings, expired = self.judge(workspace_id, connections)
+            facts = self.observe(workspace_id, connections)
+            # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
+            existing = self._facts.policy_exemptions(workspace_id) if assignments else ()
         except AzureError as error:
             not_evaluated = {"verdict": "not-evaluated", "outcome": "not evaluated"}
             text = run.not_reconciled(
                 workspace_id, FINDING, error, mode=self._mode, **not_evaluated
             )
             return PolicyReport(workspace_id, error=text)
+        native = native_exemptions(existing, assignments, workspace_id)
+        findings, expired = apply_exemptions(
+            evaluate(facts, self._parameters),
+            (*self._settings.policy_exemptions, *native),
+            datetime.now(UTC),
+        )
         candidates = guarded_remediations(
             findings, facts, remediate=self._settings.remediate or run.preview
         )
         decisions = [self._remediation(workspace_id, c, run) for c in candidates]
-        outcomes = run.execute(decisions)
+        done = list(zip(decisions, run.execute(decisions), strict=True))
         run.record(
             workspace_id,
             [
-                *self._finding_rows(workspace_id, findings, decisions, outcomes, run),
-                *zip(decisions, outcomes, strict=True),
+                *self._finding_rows(workspace_id, findings, done, run),
+                *done,
                 *self._expiry_rows(workspace_id, expired, run),
             ],
         )
-        return PolicyReport(
-            workspace_id,
-            findings,
-            tuple(map(RemediationOutcome, candidates, outcomes)),
-            expired_exemptions=expired,
-        )
+        outcomes = tuple(zip(candidates, (o for _, o in done), strict=True))
+        return PolicyReport(workspace_id, findings, outcomes, expired_exemptions=expired)
 
     def _finding_rows(
         self,
         workspace_id: ArmId,
         findings: Sequence[Finding],
-        decisions: Sequence[Decision],
-        outcomes: Sequence[Outcome],
+        done: Sequence[tuple[Decision, Outcome]],
         run: Run,
     ) -> list[tuple[Decision, Outcome]]:
         """Problems one by one, what passed in one summary row; exempt findings are recorded,
         never announced. A row says what became of its finding (observed before the fix)."""
-        fixed = {
-            (d.record.verdict, d.record.subject.lower()): o
-            for d, o in zip(decisions, outcomes, strict=True)
-        }
-
-        def finding_outcome(finding: Finding) -> Outcome:
-            if finding.exemption is not None:
-                return Outcome(Status.EXEMPT, finding.exemption.expires.isoformat())
-            remediation = finding.remediation
-            key = (remediation.kind.value, remediation.target_id.lower()) if remediation else None
-            return noted(f"remediation {fixed[key]}") if key in fixed else RECORDED
-
-        def finding_row(finding: Finding) -> Decision:
+        fixed = {(d.record.verdict, d.record.subject.lower()): o for d, o in done}
+        problems = (FindingStatus.NON_COMPLIANT, FindingStatus.UNKNOWN, FindingStatus.EXEMPT)
+        rows = []
+        for finding in (f for f in findings if f.status in problems):
             reason = f"{finding.rule_id} ({finding.severity.value}): {finding.message}"
-            if (exempt := finding.exemption) is not None:
+            fix, exempt = finding.remediation, finding.exemption
+            if exempt is not None:
                 reason += f"; exempt until {exempt.expires.isoformat()} (scope {exempt.scope}): "
                 reason += exempt.reason
+                outcome = Outcome(Status.EXEMPT, exempt.expires.isoformat())
+            elif fix and (key := (fix.kind.value, fix.target_id.lower())) in fixed:
+                outcome = noted(f"remediation {fixed[key]}")
+            else:
+                outcome = RECORDED
             notify = run.announces and finding.status is not FindingStatus.EXEMPT
             row = run.row(workspace_id, FINDING, finding.status.value, finding.target_id, reason,
                           self._mode, finding.rule_id, notify=notify)  # fmt: skip
             # The README's "findings by rule" query counts lines by this field.
-            return Decision(row, extra={"rule_id": finding.rule_id})
-
-        problems = (FindingStatus.NON_COMPLIANT, FindingStatus.UNKNOWN, FindingStatus.EXEMPT)
-        rows = [(finding_row(f), finding_outcome(f)) for f in findings if f.status in problems]
+            rows.append((Decision(row, extra={"rule_id": finding.rule_id}), outcome))
         if findings:
             rules = ",".join(sorted({f.rule_id for f in findings}))
             counts = tally(f.status.value for f in findings)
@@ -362,8 +294,9 @@ class PolicyReconciler:
         for exemption in expired:
             scope, rule, expires = exemption.scope, exemption.rule_id, exemption.expires.isoformat()
             key = f"{rule}|{scope.lower()}|{expires}|{exemption.reason}"
-            digest = hashlib.sha256(key.encode()).hexdigest()
-            if not memory.first_time(f"exemption-expired:{digest}"):
+            if not memory.first_time(
+                f"exemption-expired:{hashlib.sha256(key.encode()).hexdigest()}"
+            ):
                 continue
             reason = (
                 f"the exemption from {rule} on {scope} expired at {expires} and counts for "
