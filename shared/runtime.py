@@ -1,10 +1,7 @@
 """The app's one composition root: settings → clients → ledger → adapters → reconcilers and the
-scoring starter, one `Runtime` per settings value, each part built on its first use.
-
-Handlers ask for `runtime()`; nothing Azure-related is created at import time, and a trigger
-imports and builds only the parts it uses (an HTTP scoring request never loads the workspace
-reconcilers' SDKs, a sweep never the retraining's): every function's cold start stays short.
-"""
+scoring starter, one `Runtime` per settings value, each part built on its first use. Nothing is
+created at import time and a trigger imports only the parts it uses (an HTTP scoring request
+never loads the workspace reconcilers' SDKs, a sweep never the retraining's): cold start."""
 
 from __future__ import annotations
 
@@ -59,8 +56,7 @@ class Runtime:
         from shared.adapters.outcomes import OutcomePublisher
         from shared.recorder import Recorder
 
-        topic = self.settings.outcome_topic_endpoint
-        credential = self.clients.token_credential
+        topic, credential = self.settings.outcome_topic_endpoint, self.clients.token_credential
         return Recorder(self.ledger, OutcomePublisher(topic, credential) if topic else None)
 
     @cached_property
@@ -69,8 +65,6 @@ class Runtime:
         from shared.claims import Claims
 
         return Claims(self.ledger.table)
-
-    # --- the workspace reconcilers (events, sweep, CLI) ---------------------------------------
 
     @cached_property
     def machine_learning(self) -> MachineLearningAdapter:
@@ -116,11 +110,9 @@ class Runtime:
         from shared.adapters.authorization import AuthorizationAdapter
         from shared.reconcilers.role_assignments import RoleAssignmentReconciler
 
+        authorization = AuthorizationAdapter(self.clients)
         return RoleAssignmentReconciler(
-            self.settings,
-            self.machine_learning,
-            AuthorizationAdapter(self.clients),
-            self._synapse_evidence,
+            self.settings, self.machine_learning, authorization, self._synapse_evidence
         )
 
     @cached_property
@@ -128,14 +120,8 @@ class Runtime:
         from shared.adapters.workspace_facts import WorkspaceFactsAdapter
         from shared.reconcilers.policies import PolicyReconciler
 
-        return PolicyReconciler(
-            self.settings,
-            WorkspaceFactsAdapter(self.clients),
-            self.machine_learning,
-            self._synapse,
-        )
-
-    # --- scoring and retraining ---------------------------------------------------------------
+        facts = WorkspaceFactsAdapter(self.clients)
+        return PolicyReconciler(self.settings, facts, self.machine_learning, self._synapse)
 
     @cached_property
     def _batch_scoring(self) -> BatchScoringAdapter:
@@ -154,25 +140,17 @@ class Runtime:
         """The one scoring starter: HTTP scoring and the scoring after a retrain."""
         from shared.scoring.service import ScoringStarter
 
-        return ScoringStarter(
-            self._batch_scoring,
-            self.claims,
-            self._scoring_records,
-            self.settings.scoring_allowed_inputs,
-            dry_run=self.settings.dry_run,
-        )
+        inputs, dry_run = self.settings.scoring_allowed_inputs, self.settings.dry_run
+        records = self._scoring_records
+        return ScoringStarter(self._batch_scoring, self.claims, records, inputs, dry_run=dry_run)
 
     @cached_property
     def scoring_outcomes(self) -> ScoringOutcomes:
         """How the scoring jobs the app started ended (over HTTP too: built with retraining off)."""
         from shared.reconcilers.scoring_outcomes import ScoringOutcomes
 
-        return ScoringOutcomes(
-            self._batch_scoring,
-            self._scoring_records,
-            self.sink,
-            self.settings.automation_mode.value,
-        )
+        mode = self.settings.automation_mode.value
+        return ScoringOutcomes(self._batch_scoring, self._scoring_records, self.sink, mode)
 
     @cached_property
     def retraining(self) -> RetrainingReconciler | None:
@@ -184,16 +162,10 @@ class Runtime:
         from shared.adapters.retraining_jobs import RetrainingJobsAdapter
         from shared.reconcilers.retraining import RetrainingReconciler
 
+        jobs, drift = RetrainingJobsAdapter(self.clients), DriftQueryAdapter(self.clients)
+        promotion = PromotionAdapter(self.clients) if self.settings.retraining.promotion else None
         return RetrainingReconciler(
-            self.settings,
-            RetrainingJobsAdapter(self.clients),
-            self.scoring,
-            DriftQueryAdapter(self.clients),
-            self.claims,
-            self.sink,
-            promotion=(
-                PromotionAdapter(self.clients) if self.settings.retraining.promotion else None
-            ),
+            self.settings, jobs, self.scoring, drift, self.claims, self.sink, promotion=promotion
         )
 
 

@@ -20,7 +20,7 @@ from shared.model import (
 )
 from shared.outcome import Outcome, Status
 from shared.planning.private_endpoints import ApprovalRules, plan_connections
-from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
+from shared.reconcilers.evidence import EvidenceGatherer
 from shared.reconcilers.run import Decision, Run, tally
 from shared.reconcilers.transient import permanent
 
@@ -76,27 +76,27 @@ class PrivateEndpointReconciler:
         self._evidence = evidence
         self._rules = approval_rules(settings)
 
-    def observe_and_plan(
-        self, workspace_id: ArmId, cache: EvidenceCache | None = None
+    def reconcile(
+        self, workspace_id: ArmId, run: Run, *, focus: str | None = None
     ) -> ConnectionReport:
-        """Read the connections and, when any is pending, the Synapse evidence; plan. Writes
-        nothing: what the CLI's `plan` shows."""
-        if not self._settings.in_scope(workspace_id):
-            return ConnectionReport(
-                workspace_id, None, error="workspace is not in scope: nothing read"
-            )
+        """Read the connections and, when any is pending, the Synapse evidence; plan; have `run`
+        apply and record. `focus`: the event's connection."""
+        connections, error = None, "workspace is not in scope: nothing read"
         try:
-            connections = tuple(self._ml.list_connections(workspace_id))
-        except AzureError as error:
-            return ConnectionReport(workspace_id, None, error=permanent(workspace_id, error))
+            if self._settings.in_scope(workspace_id):
+                connections = tuple(self._ml.list_connections(workspace_id))
+        except AzureError as failure:
+            error = permanent(workspace_id, failure)
+        if connections is None:
+            mode = self._settings.automation_mode.value
+            run.not_reconciled(workspace_id, KIND, error, mode=mode)
+            return ConnectionReport(workspace_id, None, error=error)
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
-        evidence = (
-            self._evidence.gather(cache if cache is not None else EvidenceCache())
-            if pending
-            else []
-        )
+        evidence = self._evidence.gather(run.cache) if pending else []
         plan = plan_connections(workspace_id, connections, evidence, self._rules)
-        return ConnectionReport(workspace_id, plan, connections=connections)
+        outcomes = run.settle(workspace_id, self.decisions(plan, run, focus=focus))
+        decided = tuple(zip(plan.decisions, outcomes, strict=True))
+        return ConnectionReport(workspace_id, plan, decided, connections=connections)
 
     def decisions(
         self, plan: ConnectionPlan, run: Run, *, focus: str | None = None
@@ -124,23 +124,7 @@ class PrivateEndpointReconciler:
         ]
 
     def _write(self, decision: ConnectionDecision) -> str:
-        result = self._ml.set_connection_state(
-            decision.workspace_id,
-            decision.connection_name,
-            _TARGET_STATUS[decision.verdict],
-            decision.description,
-        )
+        workspace_id, name = decision.workspace_id, decision.connection_name
+        status, description = _TARGET_STATUS[decision.verdict], decision.description
+        result = self._ml.set_connection_state(workspace_id, name, status, description)
         return f"now {result.status.value}"
-
-    def reconcile(
-        self, workspace_id: ArmId, run: Run, *, focus: str | None = None
-    ) -> ConnectionReport:
-        """Observe, plan, and have `run` apply and record; `focus`: the event's connection."""
-        report = self.observe_and_plan(workspace_id, run.cache)
-        if report.plan is None:
-            mode = self._settings.automation_mode.value
-            run.not_reconciled(workspace_id, KIND, report.error or "", mode=mode)
-            return report
-        decisions = self.decisions(report.plan, run, focus=focus)
-        outcomes = run.settle(workspace_id, decisions)
-        return replace(report, outcomes=tuple(zip(report.plan.decisions, outcomes, strict=True)))

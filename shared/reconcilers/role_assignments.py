@@ -21,7 +21,7 @@ from shared.planning.role_assignments import (
     assignment_description,
     plan_role_assignments,
 )
-from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
+from shared.reconcilers.evidence import EvidenceGatherer
 from shared.reconcilers.private_endpoints import approval_rules
 from shared.reconcilers.run import Decision, Run, tally
 
@@ -56,29 +56,31 @@ class RoleAssignmentReconciler:
         self._evidence = evidence
         self._rules = approval_rules(settings)
 
-    def plan(
+    def reconcile(
         self,
         workspace_id: ArmId,
+        run: Run,
         *,
-        cache: EvidenceCache,
         connections: Sequence[PrivateEndpointConnection] | None = None,
-    ) -> tuple[RoleAssignmentDecision, ...]:
-        if not self._settings.in_scope(workspace_id):
-            return ()
-        if connections is None:
-            connections = self._ml.list_connections(workspace_id)
-        evidence = self._evidence.gather(cache)
-        existing = self._authorization.list_at_scope(workspace_id)
-        return plan_role_assignments(
-            workspace_id,
-            connections,
-            evidence,
-            existing,
-            self._rules,
-            # Read only when an assignment is about to be planned, and once.
-            workspace_tenant=functools.cache(lambda: self._ml.workspace_tenant(workspace_id)),
-            app=self._authorization.app_identity(),
-        )
+    ) -> RoleReport:
+        planned: tuple[RoleAssignmentDecision, ...] = ()
+        try:
+            if self._settings.in_scope(workspace_id):
+                if connections is None:
+                    connections = self._ml.list_connections(workspace_id)
+                evidence = self._evidence.gather(run.cache)
+                existing = self._authorization.list_at_scope(workspace_id)
+                # The workspace's tenant: read only when an assignment is about to be planned.
+                tenant = functools.cache(lambda: self._ml.workspace_tenant(workspace_id))
+                app = self._authorization.app_identity()
+                args = (workspace_id, connections, evidence, existing, self._rules)
+                planned = plan_role_assignments(*args, workspace_tenant=tenant, app=app)
+        except AzureError as error:
+            mode = self._settings.automation_mode.value
+            text = run.not_reconciled(workspace_id, KIND, error, mode=mode)
+            return RoleReport(workspace_id, error=text)
+        outcomes = run.settle(workspace_id, self.decisions(planned, run))
+        return RoleReport(workspace_id, tuple(zip(planned, outcomes, strict=True)))
 
     def decisions(self, decisions: Sequence[RoleAssignmentDecision], run: Run) -> list[Decision]:
         return [
@@ -107,29 +109,13 @@ class RoleAssignmentReconciler:
 
     def _write(self, decision: RoleAssignmentDecision) -> str:
         # The planner only emits ASSIGN with all three set; checked again at the write.
-        if not (decision.assignment_name and decision.role_definition_id and decision.principal_id):
-            raise RefusedTargetError("incomplete decision")
-        result = self._authorization.create(
-            decision.scope,
+        name, role, principal = (
             decision.assignment_name,
             decision.role_definition_id,
             decision.principal_id,
-            assignment_description(decision.synapse_workspace_id),
         )
+        if not (name and role and principal):
+            raise RefusedTargetError("incomplete decision")
+        description = assignment_description(decision.synapse_workspace_id)
+        result = self._authorization.create(decision.scope, name, role, principal, description)
         return "created" if result == "created" else "already existed"
-
-    def reconcile(
-        self,
-        workspace_id: ArmId,
-        run: Run,
-        *,
-        connections: Sequence[PrivateEndpointConnection] | None = None,
-    ) -> RoleReport:
-        try:
-            planned = self.plan(workspace_id, cache=run.cache, connections=connections)
-        except AzureError as error:
-            mode = self._settings.automation_mode.value
-            text = run.not_reconciled(workspace_id, KIND, error, mode=mode)
-            return RoleReport(workspace_id, error=text)
-        outcomes = run.settle(workspace_id, self.decisions(planned, run))
-        return RoleReport(workspace_id, tuple(zip(planned, outcomes, strict=True)))

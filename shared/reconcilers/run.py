@@ -119,20 +119,15 @@ class Run:
     def execute(self, decisions: Sequence[Decision]) -> list[Outcome]:
         outcomes = []
         for decision in decisions:
-            outcome = self._decide(decision)
+            outcomes.append(outcome := self._decide(decision))
             if decision.write is not None:
                 self.changes.append((decision.record, outcome))
-            outcomes.append(outcome)
         return outcomes
 
     def _decide(self, decision: Decision) -> Outcome:
         if self._transient is not None:
             return NOT_ATTEMPTED
-        if (
-            decision.write is not None
-            and self.only is not None
-            and change(decision.record) not in self.only
-        ):
+        if decision.write and self.only is not None and change(decision.record) not in self.only:
             # Read again for this run, the state no longer calls for the saved write.
             return Outcome(Status.REFUSED, "not in the saved plan: the state changed; plan again")
         if decision.budgeted and decision.outcome.status is not Status.DEFERRED:
@@ -157,11 +152,10 @@ class Run:
             return None
         now = datetime.now(UTC)
         try:
-            free_at = (
-                self.claims.take_remediation_slot(workspace_id, limit=limit, now=now)
-                if self.claims is not None
-                else self.budget.hour_slot(workspace_id, limit, now)
-            )
+            if self.claims is None:
+                free_at = self.budget.hour_slot(workspace_id, limit, now)
+            else:
+                free_at = self.claims.take_remediation_slot(workspace_id, limit=limit, now=now)
         except AzureError as error:
             reason = (
                 f"{Stop.HOURLY_LIMIT}: the ledger could not count this workspace's remediations "
