@@ -84,14 +84,11 @@ class AuthorizationAdapter:
 def assignment_mismatch(
     created: Any, scope: str, role_definition_id: str, principal_id: str
 ) -> str | None:
-    answered = {
-        "scope": str(getattr(created, "scope", "") or ""),
-        "roleDefinitionId": str(getattr(created, "role_definition_id", "") or ""),
-        "principalId": str(getattr(created, "principal_id", "") or ""),
-    }
     asked = {"scope": scope, "roleDefinitionId": role_definition_id, "principalId": principal_id}
+    attributes = ("scope", "role_definition_id", "principal_id")
+    answered = {
+        k: str(getattr(created, a, "") or "") for k, a in zip(asked, attributes, strict=True)
+    }
     wrong = [key for key in asked if not same_arm_id(answered[key], asked[key])]
-    if wrong:
-        shown = ", ".join(f"{key} {answered[key]!r} (asked {asked[key]!r})" for key in wrong)
-        return f"ARM answered with another assignment: {shown}"
-    return None
+    shown = ", ".join(f"{key} {answered[key]!r} (asked {asked[key]!r})" for key in wrong)
+    return f"ARM answered with another assignment: {shown}" if wrong else None

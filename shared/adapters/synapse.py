@@ -75,10 +75,7 @@ def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:
             f"{type(properties).__name__}, not an object"
         )
 
-    def text(key: str) -> str | None:
-        value = properties.get(key)
-        return value if isinstance(value, str) else None
-
+    text = {key: value for key, value in properties.items() if isinstance(value, str)}.get
     return ManagedPrivateEndpoint(
         name=str(item.get("name") or ""),
         private_link_resource_id=text("privateLinkResourceId"),
