@@ -115,7 +115,6 @@ def plan_role_assignments(
     evidence: Sequence[SynapseEvidence],
     existing: Sequence[ExistingAssignment],
     rules: ApprovalRules,
-    *,
     workspace_tenant: Callable[[], str | None],
     app: AppIdentity,
 ) -> tuple[RoleAssignmentDecision, ...]:

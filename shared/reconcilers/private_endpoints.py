@@ -64,17 +64,11 @@ def approval_rules(settings: Settings) -> ApprovalRules:
     return ApprovalRules(settings.scope, settings.synapse_workspace_ids, settings.reject_unverified)
 
 
+@dataclass(frozen=True)
 class PrivateEndpointReconciler:
-    def __init__(
-        self,
-        settings: Settings,
-        machine_learning: MachineLearningAdapter,
-        evidence: EvidenceGatherer,
-    ) -> None:
-        self._settings = settings
-        self._ml = machine_learning
-        self._evidence = evidence
-        self._rules = approval_rules(settings)
+    settings: Settings
+    ml: MachineLearningAdapter
+    evidence: EvidenceGatherer
 
     def reconcile(
         self, workspace_id: ArmId, run: Run, *, focus: str | None = None
@@ -83,17 +77,17 @@ class PrivateEndpointReconciler:
         apply and record. `focus`: the event's connection."""
         connections, error = None, "workspace is not in scope: nothing read"
         try:
-            if self._settings.in_scope(workspace_id):
-                connections = tuple(self._ml.list_connections(workspace_id))
+            if self.settings.in_scope(workspace_id):
+                connections = tuple(self.ml.list_connections(workspace_id))
         except AzureError as failure:
             error = permanent(workspace_id, failure)
         if connections is None:
-            mode = self._settings.automation_mode.value
+            mode = self.settings.automation_mode.value
             run.not_reconciled(workspace_id, KIND, error, mode=mode)
             return ConnectionReport(workspace_id, None, error=error)
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
-        evidence = self._evidence.gather(run.cache) if pending else []
-        plan = plan_connections(workspace_id, connections, evidence, self._rules)
+        evidence = self.evidence.gather(run.cache) if pending else []
+        plan = plan_connections(workspace_id, connections, evidence, approval_rules(self.settings))
         outcomes = run.settle(workspace_id, self.decisions(plan, run, focus=focus))
         decided = tuple(zip(plan.decisions, outcomes, strict=True))
         return ConnectionReport(workspace_id, plan, decided, connections=connections)
@@ -101,7 +95,7 @@ class PrivateEndpointReconciler:
     def decisions(
         self, plan: ConnectionPlan, run: Run, *, focus: str | None = None
     ) -> list[Decision]:
-        mode = self._settings.automation_mode.value
+        mode = self.settings.automation_mode.value
         return [
             Decision(
                 run.row(
@@ -126,5 +120,5 @@ class PrivateEndpointReconciler:
     def _write(self, decision: ConnectionDecision) -> str:
         workspace_id, name = decision.workspace_id, decision.connection_name
         status, description = _TARGET_STATUS[decision.verdict], decision.description
-        result = self._ml.set_connection_state(workspace_id, name, status, description)
+        result = self.ml.set_connection_state(workspace_id, name, status, description)
         return f"now {result.status.value}"

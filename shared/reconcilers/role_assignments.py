@@ -40,21 +40,14 @@ class RoleReport:
         return tally(decision.verdict.value for decision, _ in self.outcomes) or "none"
 
 
+@dataclass(frozen=True)
 class RoleAssignmentReconciler:
     """Ensures each verified Synapse identity holds Contributor on the workspace, exactly once."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        machine_learning: MachineLearningAdapter,
-        authorization: AuthorizationAdapter,
-        evidence: EvidenceGatherer,
-    ) -> None:
-        self._settings = settings
-        self._ml = machine_learning
-        self._authorization = authorization
-        self._evidence = evidence
-        self._rules = approval_rules(settings)
+    settings: Settings
+    ml: MachineLearningAdapter
+    authorization: AuthorizationAdapter
+    evidence: EvidenceGatherer
 
     def reconcile(
         self,
@@ -65,18 +58,19 @@ class RoleAssignmentReconciler:
     ) -> RoleReport:
         planned: tuple[RoleAssignmentDecision, ...] = ()
         try:
-            if self._settings.in_scope(workspace_id):
+            if self.settings.in_scope(workspace_id):
                 if connections is None:
-                    connections = self._ml.list_connections(workspace_id)
-                evidence = self._evidence.gather(run.cache)
-                existing = self._authorization.list_at_scope(workspace_id)
+                    connections = self.ml.list_connections(workspace_id)
+                evidence = self.evidence.gather(run.cache)
+                existing = self.authorization.list_at_scope(workspace_id)
+                rules, app = approval_rules(self.settings), self.authorization.app_identity()
                 # The workspace's tenant: read only when an assignment is about to be planned.
-                tenant = functools.cache(lambda: self._ml.workspace_tenant(workspace_id))
-                app = self._authorization.app_identity()
-                args = (workspace_id, connections, evidence, existing, self._rules)
-                planned = plan_role_assignments(*args, workspace_tenant=tenant, app=app)
+                tenant = functools.cache(lambda: self.ml.workspace_tenant(workspace_id))
+                planned = plan_role_assignments(
+                    workspace_id, connections, evidence, existing, rules, tenant, app
+                )
         except AzureError as error:
-            mode = self._settings.automation_mode.value
+            mode = self.settings.automation_mode.value
             text = run.not_reconciled(workspace_id, KIND, error, mode=mode)
             return RoleReport(workspace_id, error=text)
         outcomes = run.settle(workspace_id, self.decisions(planned, run))
@@ -91,7 +85,7 @@ class RoleAssignmentReconciler:
                     verdict=decision.verdict.value,
                     subject=decision.synapse_workspace_id,
                     reason=decision.reason,
-                    mode=self._settings.automation_mode.value,
+                    mode=self.settings.automation_mode.value,
                     evidence=decision.principal_id or "",
                     # A stale one is announced, except by the sweep (which repeats).
                     notify=decision.verdict is RoleVerdict.ASSIGN
@@ -117,5 +111,5 @@ class RoleAssignmentReconciler:
         if not (name and role and principal):
             raise RefusedTargetError("incomplete decision")
         description = assignment_description(decision.synapse_workspace_id)
-        result = self._authorization.create(decision.scope, name, role, principal, description)
+        result = self.authorization.create(decision.scope, name, role, principal, description)
         return "created" if result == "created" else "already existed"

@@ -13,11 +13,7 @@ from typing import TYPE_CHECKING
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.answers import (
-    GuardNoLongerHoldsError,
-    RefusedTargetError,
-    UnexpectedAnswerError,
-)
+from shared.adapters import answers
 from shared.adapters.errors import describe, is_transient
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
@@ -42,14 +38,8 @@ Change = tuple[str, str, str, str, str, str]
 def change(record: ActionRecord) -> Change:
     """A write as a saved plan holds it: what, on what, and what it was decided on (the
     planner's reason and evidence, which name the values it observed). ARM IDs ignore case."""
-    return (
-        record.target_id.lower(),
-        record.kind,
-        record.verdict,
-        record.subject.lower(),
-        record.reason,
-        record.evidence,
-    )
+    r = record
+    return (r.target_id.lower(), r.kind, r.verdict, r.subject.lower(), r.reason, r.evidence)
 
 
 def tally(values: Iterable[str]) -> str:
@@ -175,10 +165,10 @@ class Run:
         record_intent(self.sink, decision.record)
         try:
             return Outcome(Status.APPLIED, decision.write())
-        except GuardNoLongerHoldsError as error:
+        except answers.GuardNoLongerHoldsError as error:
             # Read again just before the write, the resource no longer passes its guard.
             return Outcome(Status.DEFERRED, str(error), GUARD)
-        except (UnexpectedAnswerError, RefusedTargetError) as error:
+        except (answers.UnexpectedAnswerError, answers.RefusedTargetError) as error:
             return Outcome(Status.NOT_APPLIED, str(error))
         except AzureError as error:
             if is_transient(error):
@@ -241,9 +231,8 @@ class Run:
         """Why the workspace's `kind` was not reconciled, recorded; a transient error is raised."""
         text = error if isinstance(error, str) else permanent(workspace_id, error)
         row = self.row(workspace_id, kind, verdict, workspace_id, text, mode)
-        self.record(
-            workspace_id, [(Decision(row, bare=True, level=logging.WARNING), noted(outcome))]
-        )
+        note = Decision(row, bare=True, level=logging.WARNING)
+        self.record(workspace_id, [(note, noted(outcome))])
         return text
 
     def settle(self, workspace_id: str, decisions: Sequence[Decision]) -> list[Outcome]:
