@@ -33,12 +33,10 @@ def receive_resource_write(
     runtime: Runtime, event: func.EventGridEvent, *, function: str, operations: frozenset[str]
 ) -> ResourceWrite | None:
     """The validated event, or None after logging and recording why it was not acted on."""
+    event_id, event_type, subject = _sent(event)
+    data = event_data(event)
     parsed = parse_resource_write(
-        event_id=str(event.id or ""),
-        event_type=str(event.event_type or ""),
-        subject=str(event.subject or ""),
-        data=event_data(event),
-        operations=operations,
+        event_id=event_id, event_type=event_type, subject=subject, data=data, operations=operations
     )
     if isinstance(parsed, Ignored):
         record(runtime, event, function, "invalid" if parsed.invalid else "ignored", parsed.reason)
@@ -114,14 +112,9 @@ def record(
         verdict=outcome,
         level=level,
     )
-    runtime.ledger.record_event(
-        EventRecord(
-            # str(): a hand-made or replayed event may carry a number where a string belongs.
-            event_id=str(event.id or ""),
-            event_type=str(event.event_type or ""),
-            subject=str(event.subject or ""),
-            outcome=outcome,
-            reason=reason,
-            function=function,
-        )
-    )
+    runtime.ledger.record_event(EventRecord(*_sent(event), outcome, reason, function))
+
+
+def _sent(event: func.EventGridEvent) -> tuple[str, str, str]:
+    # str(): a hand-made or replayed event may carry a number where a string belongs.
+    return str(event.id or ""), str(event.event_type or ""), str(event.subject or "")

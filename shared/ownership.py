@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_APP_TYPES = frozenset({"application", "managedidentity"})
-
 
 @dataclass(frozen=True)
 class AppIdentity:
@@ -39,7 +37,7 @@ class AppIdentity:
             types = frozenset({"user"})
         else:
             names = {object_id, text("appid") or text("azp")}
-            types = _APP_TYPES
+            types = frozenset({"application", "managedidentity"})
         return cls(object_id, types, frozenset(names - {""}))
 
     def created(self, system_data: Any) -> bool:

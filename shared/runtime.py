@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from shared.claims import Claims
     from shared.inventory import Inventory
     from shared.ledger import Ledger
-    from shared.reconcilers.evidence import EvidenceGatherer
     from shared.reconcilers.policies import PolicyReconciler
     from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
     from shared.reconcilers.retraining import RetrainingReconciler
@@ -92,28 +91,22 @@ class Runtime:
         return SynapseAdapter(self.clients)
 
     @cached_property
-    def _synapse_evidence(self) -> EvidenceGatherer:
-        from shared.reconcilers.evidence import EvidenceGatherer
-
-        return EvidenceGatherer(self._synapse, self.settings.synapse_workspace_ids)
-
-    @cached_property
     def private_endpoints(self) -> PrivateEndpointReconciler:
+        from shared.reconcilers.evidence import EvidenceGatherer
         from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
 
-        return PrivateEndpointReconciler(
-            self.settings, self.machine_learning, self._synapse_evidence
-        )
+        evidence = EvidenceGatherer(self._synapse, self.settings.synapse_workspace_ids)
+        return PrivateEndpointReconciler(self.settings, self.machine_learning, evidence)
 
     @cached_property
     def role_assignments(self) -> RoleAssignmentReconciler:
         from shared.adapters.authorization import AuthorizationAdapter
         from shared.reconcilers.role_assignments import RoleAssignmentReconciler
 
+        # The connections' Synapse evidence: gathered once per run for both.
+        ml, evidence = self.machine_learning, self.private_endpoints.evidence
         authorization = AuthorizationAdapter(self.clients)
-        return RoleAssignmentReconciler(
-            self.settings, self.machine_learning, authorization, self._synapse_evidence
-        )
+        return RoleAssignmentReconciler(self.settings, ml, authorization, evidence)
 
     @cached_property
     def policies(self) -> PolicyReconciler:

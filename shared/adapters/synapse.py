@@ -39,9 +39,7 @@ class SynapseAdapter:
             workspace_id,
             api_version=SYNAPSE_ARM_API_VERSION,
             # The raw JSON: the flags are judged on their exact values, not a model's reading.
-            cls=lambda pipeline_response, _deserialized, _headers: (
-                pipeline_response.http_response.json()
-            ),
+            cls=lambda response, _model, _headers: response.http_response.json(),
         )
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict | None):
             # Not the shape of a resource at all: malformed, not merely another answer.
@@ -74,7 +72,6 @@ def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:
             f"managed private endpoint {str(item.get('name'))[:100]!r}: 'properties' is a "
             f"{type(properties).__name__}, not an object"
         )
-
     text = {key: value for key, value in properties.items() if isinstance(value, str)}.get
     return ManagedPrivateEndpoint(
         name=str(item.get("name") or ""),

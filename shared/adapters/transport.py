@@ -35,16 +35,8 @@ if TYPE_CHECKING:
 # A handful of tries, then the error goes up so Event Grid redelivers later (its own backoff is
 # longer than anything worth waiting for inside one invocation).
 RETRY_TOTAL = 4
-RETRY_BACKOFF_FACTOR = 0.8
-RETRY_BACKOFF_MAX_SECONDS = 5
 # The longest a service may make us wait between two tries, whatever Retry-After it sends.
 RETRY_AFTER_CAP_SECONDS = 5.0
-# One request, its retries and their waits included (azure-core's RetryPolicy `timeout`).
-REQUEST_TIMEOUT_SECONDS = 45
-CONNECTION_TIMEOUT_SECONDS = 10
-READ_TIMEOUT_SECONDS = 30
-# Same-origin redirects are followed, a few at most; other origins are refused by the guard.
-REDIRECT_MAX = 3
 # One paged read: pages and wall-clock time. Lists the app reads are small (a workspace's
 # connections, computes, role assignments at one scope, a Synapse workspace's endpoints).
 MAX_PAGES = 100
@@ -216,12 +208,14 @@ def client_options(*allowed_urls: str, budget: ReadBudget | None = None) -> dict
         "per_call_policies": [guard, PagingPolicy()],
         "per_retry_policies": [guard, *paced, RetryAfterCapPolicy()],
         "retry_total": RETRY_TOTAL,
-        "retry_backoff_factor": RETRY_BACKOFF_FACTOR,
-        "retry_backoff_max": RETRY_BACKOFF_MAX_SECONDS,
-        "timeout": REQUEST_TIMEOUT_SECONDS,
-        "connection_timeout": CONNECTION_TIMEOUT_SECONDS,
-        "read_timeout": READ_TIMEOUT_SECONDS,
-        "redirect_max": REDIRECT_MAX,
+        "retry_backoff_factor": 0.8,
+        "retry_backoff_max": 5,
+        # One request, its retries and their waits included (azure-core's RetryPolicy `timeout`).
+        "timeout": 45,
+        "connection_timeout": 10,
+        "read_timeout": 30,
+        # Same-origin redirects are followed, a few at most; other origins the guard refuses.
+        "redirect_max": 3,
     }
 
 
@@ -316,27 +310,24 @@ def json_pages(
     it whole before trusting any item: an error on a later page means the read is incomplete."""
     from azure.core.rest import HttpRequest
 
-    next_url: str | None = url
-    while next_url:
+    bounds: dict[str, Any] = {
+        "paging_max_pages": max_pages,
+        "paging_deadline_seconds": deadline_seconds,
+    }
+    while True:
         try:
-            response = client.send_request(
-                HttpRequest("GET", next_url, params=params),
-                paging_max_pages=max_pages,
-                paging_deadline_seconds=deadline_seconds,
-            )
+            response = client.send_request(HttpRequest("GET", url, params=params), **bounds)
         except DecodeError as error:
             # azure-core's ContentDecodePolicy already refused a body labelled JSON.
-            raise MalformedResponseError(
-                f"{what}: body is not JSON: {error.message}"[:500]
-            ) from None
+            text = f"{what}: body is not JSON: {error.message}"
+            raise MalformedResponseError(text[:500]) from None
         if response.status_code != 200:
             raise HttpResponseError(response=response)
         body = json_object(response, what)
         value = body.get("value")
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise MalformedResponseError(
-                f"{what}: 'value' is a {type(value).__name__}, not a list of objects"
-            )
+            shown = type(value).__name__
+            raise MalformedResponseError(f"{what}: 'value' is a {shown}, not a list of objects")
         yield from value
         link = body.get("nextLink")
         if link in (None, ""):
@@ -344,7 +335,7 @@ def json_pages(
         if not isinstance(link, str):
             raise MalformedResponseError(f"{what}: 'nextLink' is a {type(link).__name__}")
         # nextLink already carries the query string, api-version included.
-        next_url, params = link, None
+        url, params = link, None
 
 
 def json_mapping(value: object, what: str) -> dict[str, Any]:
