@@ -172,5 +172,4 @@ def runtime_for(settings: Settings) -> Runtime:
 
 
 def runtime() -> Runtime:
-    """The process's runtime, from the app settings."""
     return runtime_for(get_settings())

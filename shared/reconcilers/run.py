@@ -137,10 +137,9 @@ class Run:
     def _hourly(self, workspace_id: str) -> Outcome | None:
         """Take one of the workspace's slots of the hour (kept in the ledger, across runs): None
         when taken, else the deferral. A ledger that cannot count defers."""
-        limit = self.budget.per_hour
+        limit, now = self.budget.per_hour, datetime.now(UTC)
         if limit is None:
             return None
-        now = datetime.now(UTC)
         try:
             if self.claims is None:
                 free_at = self.budget.hour_slot(workspace_id, limit, now)
