@@ -42,22 +42,14 @@ RETRY_AFTER_CAP_SECONDS = 5.0
 MAX_PAGES = 100
 READ_DEADLINE_SECONDS = 120.0
 
-# (header, cap): the -ms headers count milliseconds.
-_RETRY_AFTER_CAPS = (
-    ("retry-after-ms", RETRY_AFTER_CAP_SECONDS * 1000),
-    ("x-ms-retry-after-ms", RETRY_AFTER_CAP_SECONDS * 1000),
-    ("retry-after", RETRY_AFTER_CAP_SECONDS),
-)
-
 Origin = tuple[str, str, int]
 _show = "{}://{}:{}".format
 
 
 class ForeignEndpointError(ClientAuthenticationError):
-    """A request to a scheme, host or port other than the client's configured endpoints. A
-    `ClientAuthenticationError` on purpose: azure-core's `RetryPolicy` re-raises it at once, and
-    `errors.is_transient` counts it permanent: no credential is ever presented to that endpoint.
-    """
+    """A request to a scheme, host or port other than the client's configured endpoints: a
+    `ClientAuthenticationError` so that azure-core's `RetryPolicy` re-raises it at once and
+    `errors.is_transient` counts it permanent. No credential is ever presented there."""
 
 
 class MalformedResponseError(AzureError):
@@ -119,8 +111,11 @@ class RetryAfterCapPolicy(SansIOHTTPPolicy[Any, Any]):
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
     ) -> None:
         headers = response.http_response.headers
-        for name, cap in _RETRY_AFTER_CAPS:
-            value = _wait(headers[name], dates=name == "retry-after") if name in headers else None
+        for name in ("retry-after-ms", "x-ms-retry-after-ms", "retry-after"):
+            # Retry-After counts seconds or is an HTTP date; the others count milliseconds.
+            seconds = name == "retry-after"
+            cap = RETRY_AFTER_CAP_SECONDS * (1 if seconds else 1000)
+            value = _wait(headers[name], dates=seconds) if name in headers else None
             # `not <=` so that NaN (float("nan") parses) is capped as well.
             if value is not None and not value <= cap:
                 headers[name] = f"{cap:g}"

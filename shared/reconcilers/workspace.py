@@ -45,10 +45,8 @@ class WorkspaceReport:
         return [(label, report) for label, report in reports.items() if report is not None]
 
     def summary(self) -> str:
-        name = self.workspace_id.rsplit("/", 1)[-1]
-        return f"{name}: " + "; ".join(
-            f"{label}: {report.summary()}" for label, report in self._concerns()
-        )
+        shown = "; ".join(f"{label}: {report.summary()}" for label, report in self._concerns())
+        return f"{self.workspace_id.rsplit('/', 1)[-1]}: {shown}"
 
     def error(self) -> str | None:
         return next((r.error for _, r in self._concerns() if r.error is not None), None)
