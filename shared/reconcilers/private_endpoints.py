@@ -88,34 +88,22 @@ class PrivateEndpointReconciler:
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
         evidence = self.evidence.gather(run.cache) if pending else []
         plan = plan_connections(workspace_id, connections, evidence, approval_rules(self.settings))
-        outcomes = run.settle(workspace_id, self.decisions(plan, run, focus=focus))
+        decisions = [self._decision(decision, run, focus) for decision in plan.decisions]
+        outcomes = run.settle(workspace_id, decisions)
         decided = tuple(zip(plan.decisions, outcomes, strict=True))
         return ConnectionReport(workspace_id, plan, decided, connections=connections)
 
-    def decisions(
-        self, plan: ConnectionPlan, run: Run, *, focus: str | None = None
-    ) -> list[Decision]:
+    def _decision(self, decision: ConnectionDecision, run: Run, focus: str | None) -> Decision:
         mode = self.settings.automation_mode.value
-        return [
-            Decision(
-                run.row(
-                    target_id=decision.workspace_id,
-                    kind=KIND,
-                    verdict=decision.verdict.value,
-                    subject=decision.connection_id,
-                    reason=decision.reason,
-                    mode=mode,
-                    evidence=decision.evidence or "",
-                    # Left pending: announced only when its own write triggered this run.
-                    notify=decision.verdict.writes or same_arm_id(decision.connection_id, focus),
-                ),
-                write=functools.partial(self._write, decision) if decision.verdict.writes else None,
-                # No-op verdicts are logged, not recorded (a row per connection per event).
-                ledger=decision.verdict in _RECORDED,
-                message=f"{decision.reason} [{mode}]",
-            )
-            for decision in plan.decisions
-        ]
+        verdict, subject = decision.verdict, decision.connection_id
+        # Left pending: announced only when its own write triggered this run.
+        notify = verdict.writes or same_arm_id(subject, focus)
+        fields = (decision.workspace_id, KIND, verdict.value, subject, decision.reason, mode)
+        row = run.row(*fields, decision.evidence or "", notify=notify)
+        write = functools.partial(self._write, decision) if verdict.writes else None
+        # No-op verdicts are logged, not recorded (a row per connection per event).
+        message = f"{decision.reason} [{mode}]"
+        return Decision(row, write, ledger=verdict in _RECORDED, message=message)
 
     def _write(self, decision: ConnectionDecision) -> str:
         workspace_id, name = decision.workspace_id, decision.connection_name

@@ -73,33 +73,24 @@ class RoleAssignmentReconciler:
             mode = self.settings.automation_mode.value
             text = run.not_reconciled(workspace_id, KIND, error, mode=mode)
             return RoleReport(workspace_id, error=text)
-        outcomes = run.settle(workspace_id, self.decisions(planned, run))
+        outcomes = run.settle(workspace_id, [self._decision(d, run) for d in planned])
         return RoleReport(workspace_id, tuple(zip(planned, outcomes, strict=True)))
 
-    def decisions(self, decisions: Sequence[RoleAssignmentDecision], run: Run) -> list[Decision]:
-        return [
-            Decision(
-                run.row(
-                    target_id=decision.scope,
-                    kind=KIND,
-                    verdict=decision.verdict.value,
-                    subject=decision.synapse_workspace_id,
-                    reason=decision.reason,
-                    mode=self.settings.automation_mode.value,
-                    evidence=decision.principal_id or "",
-                    # A stale one is announced, except by the sweep (which repeats).
-                    notify=decision.verdict is RoleVerdict.ASSIGN
-                    or (decision.verdict is RoleVerdict.STALE and run.announces),
-                ),
-                write=functools.partial(self._write, decision) if decision.verdict.writes else None,
-                outcome=noted("reported: not deleted")
-                if decision.verdict is RoleVerdict.STALE
-                else NO_CHANGE,
-                ledger=decision.verdict is not RoleVerdict.ALREADY_ASSIGNED,
-                message=f"Contributor for {decision.synapse_workspace_id}: {decision.reason}",
-            )
-            for decision in decisions
-        ]
+    def _decision(self, decision: RoleAssignmentDecision, run: Run) -> Decision:
+        mode, verdict = self.settings.automation_mode.value, decision.verdict
+        synapse_id = decision.synapse_workspace_id
+        # A stale one is announced, except by the sweep (which repeats).
+        stale = verdict is RoleVerdict.STALE
+        notify = verdict is RoleVerdict.ASSIGN or (stale and run.announces)
+        fields = (decision.scope, KIND, verdict.value, synapse_id, decision.reason, mode)
+        row = run.row(*fields, decision.principal_id or "", notify=notify)
+        return Decision(
+            row,
+            functools.partial(self._write, decision) if verdict.writes else None,
+            noted("reported: not deleted") if stale else NO_CHANGE,
+            ledger=verdict is not RoleVerdict.ALREADY_ASSIGNED,
+            message=f"Contributor for {synapse_id}: {decision.reason}",
+        )
 
     def _write(self, decision: RoleAssignmentDecision) -> str:
         # The planner only emits ASSIGN with all three set; checked again at the write.
