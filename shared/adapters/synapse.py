@@ -57,12 +57,9 @@ class SynapseAdapter:
     def _pages(self, workspace_name: str) -> Iterator[dict[str, Any]]:
         client = self._clients.synapse_dev(workspace_name)
         # A page of the wrong shape fails the whole read: nothing is approved on part of it.
-        return json_pages(
-            client,
-            client.format_url("/managedVirtualNetworks/default/managedPrivateEndpoints"),
-            {"api-version": SYNAPSE_DEV_API_VERSION},
-            what=f"Synapse workspace {workspace_name}: managed private endpoints",
-        )
+        url = client.format_url("/managedVirtualNetworks/default/managedPrivateEndpoints")
+        what = f"Synapse workspace {workspace_name}: managed private endpoints"
+        return json_pages(client, url, {"api-version": SYNAPSE_DEV_API_VERSION}, what=what)
 
 
 def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:

@@ -155,20 +155,13 @@ def _decide(
             may_reject=False,
         )
     # Workspaces that cannot have made it (no managed VNet, exfiltration protection): say so.
-    unsupported = sorted(
-        {
-            reason
-            for item in evidence
-            if item.workspace is not None and (reason := unsupported_reason(item.workspace))
-        }
+    workspaces = [item.workspace for item in evidence if item.workspace is not None]
+    unsupported = sorted({reason for w in workspaces if (reason := unsupported_reason(w))})
+    text = (
+        "no allow-listed Synapse workspace lists a managed private endpoint with this "
+        "private endpoint for this workspace" + "".join(f"; {reason}" for reason in unsupported)
     )
-    return unverified(
-        (
-            "no allow-listed Synapse workspace lists a managed private endpoint with this "
-            "private endpoint for this workspace" + "".join(f"; {reason}" for reason in unsupported)
-        )[:DESCRIPTION_LIMIT],
-        may_reject=True,
-    )
+    return unverified(text[:DESCRIPTION_LIMIT], may_reject=True)
 
 
 def plan_connections(
@@ -186,10 +179,5 @@ def plan_connections(
     ]
     considered = [*allowed, *missing]
     index = EvidenceIndex(workspace_id, considered)
-    return ConnectionPlan(
-        workspace_id=workspace_id,
-        decisions=tuple(
-            _decide(connection, workspace_id, considered, index, rules)
-            for connection in connections
-        ),
-    )
+    decisions = (_decide(c, workspace_id, considered, index, rules) for c in connections)
+    return ConnectionPlan(workspace_id=workspace_id, decisions=tuple(decisions))

@@ -78,16 +78,10 @@ def start_run(
 
     settings = runtime.settings
     per_run, per_hour = settings.max_remediations_per_run, settings.max_remediations_per_hour
-    return Run(
-        trigger,
-        dry_run=settings.dry_run,
-        budget=RemediationBudget(per_run, per_hour=per_hour),
-        sink=None if preview else runtime.sink,
-        # A preview reads no ledger and takes no slot: it counts only its own.
-        claims=None if preview else runtime.claims,
-        preview=preview,
-        only=only,
-    )
+    budget = RemediationBudget(per_run, per_hour=per_hour)
+    # A preview reads no ledger and takes no slot: it counts only its own.
+    sink, claims = (None, None) if preview else (runtime.sink, runtime.claims)
+    return Run(trigger, settings.dry_run, budget, sink, preview=preview, claims=claims, only=only)
 
 
 def reconcile_workspace(
