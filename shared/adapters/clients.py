@@ -22,27 +22,24 @@ if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
     from azure.core.rest import HttpRequest, HttpResponse
 
-# Where azure-ai-ml keeps the name of "the current cloud" (the process environment).
-AZUREML_CURRENT_CLOUD = "AZUREML_CURRENT_CLOUD"
 # azure-ai-ml's built-in cloud names for the same ARM hosts.
 _ML_CLOUDS = {
     "management.azure.com": "AzureCloud",
     "management.usgovcloudapi.net": "AzureUSGovernment",
     "management.chinacloudapi.cn": "AzureChinaCloud",
 }
-# azure-ai-ml logs "Class X: This is an experimental class..." at WARNING the first time some
-# classes are used (pipeline jobs among them): noise nobody can act on. Its other loggers stay.
-AZURE_AI_ML_EXPERIMENTAL_LOGGER = "azure.ai.ml._utils._experimental"
 
 
 def prepare_azure_ai_ml() -> None:
     """Call before azure-ai-ml is imported. It reads the current cloud's name from the process
-    environment when imported; a name this process never registered (set by a parent process's
-    azure-ai-ml) makes it fetch cloud metadata from the public ARM endpoint, outside the settings,
-    and then refuse to submit. After the import, `ml_client` names the cloud."""
-    logging.getLogger(AZURE_AI_ML_EXPERIMENTAL_LOGGER).setLevel(logging.ERROR)
+    environment (AZUREML_CURRENT_CLOUD) when imported; a name this process never registered (set
+    by a parent process's azure-ai-ml) makes it fetch cloud metadata from the public ARM endpoint,
+    outside the settings, and then refuse to submit. After the import, `ml_client` names the
+    cloud. Its "This is an experimental class" warnings (pipeline jobs among them) are noise
+    nobody can act on; its other loggers stay as they are."""
+    logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
     if "azure.ai.ml" not in sys.modules:
-        os.environ.pop(AZUREML_CURRENT_CLOUD, None)
+        os.environ.pop("AZUREML_CURRENT_CLOUD", None)
 
 
 @functools.cache
