@@ -139,11 +139,8 @@ def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
     re-encode the query, when they follow a nextLink). Another origin is refused by the guard."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    return (
-        f"{parts.scheme}://{parts.netloc}".lower(),
-        parts.path.lower(),
-        tuple(sorted((k, v) for k, v in query if k.lower() != "api-version")),
-    )
+    kept = sorted((k, v) for k, v in query if k.lower() != "api-version")
+    return f"{parts.scheme}://{parts.netloc}".lower(), parts.path.lower(), tuple(kept)
 
 
 class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
