@@ -93,16 +93,13 @@ def _decide(
         return decision(Verdict.REJECT, reason, description=description)
 
     if not rules.in_scope(workspace_id):
-        return decision(
-            Verdict.OUT_OF_SCOPE,
-            f"workspace {workspace_id} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)",
-        )
+        why = f"workspace {workspace_id} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
+        return decision(Verdict.OUT_OF_SCOPE, why)
     if connection.status is ConnectionStatus.APPROVED:
         return decision(Verdict.ALREADY_APPROVED, "connection is already approved")
     if connection.status is not ConnectionStatus.PENDING:
-        return decision(
-            Verdict.NOT_PENDING, f"connection is {connection.status.value}, not Pending: left alone"
-        )
+        why = f"connection is {connection.status.value}, not Pending: left alone"
+        return decision(Verdict.NOT_PENDING, why)
     # Writes go to the configured workspace and the name: an ID saying otherwise is never written.
     name = connection.name
     if (
