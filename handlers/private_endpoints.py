@@ -5,7 +5,6 @@ from __future__ import annotations
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
-from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId, is_resource_type
 from shared.events import (
     ML_WORKSPACE_TYPE,
@@ -13,9 +12,8 @@ from shared.events import (
     PRIVATE_ENDPOINT_OPERATIONS,
     ResourceWrite,
 )
-from shared.intake import receive_resource_write, record, scope_workspaces
-from shared.reconcilers.transient import TransientAzureError
-from shared.reconcilers.workspace import Concern, reconcile_workspace, start_run
+from shared.intake import read_failed, receive_resource_write, reconcile_event
+from shared.reconcilers.workspace import Concern
 from shared.runtime import Runtime, runtime
 
 FUNCTION = "on_private_endpoint_event"
@@ -46,32 +44,8 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
     try:
         affected = _affected_workspaces(rt, write)
     except AzureError as error:
-        if is_transient(error):
-            record(rt, event, FUNCTION, "failed", f"will be redelivered: {describe(error)}")
-            raise
-        record(rt, event, FUNCTION, "failed", f"private endpoint not readable: {describe(error)}")
+        read_failed(rt, event, FUNCTION, error, "private endpoint not readable")
         return
-    if isinstance(affected, str):
-        record(rt, event, FUNCTION, "invalid", affected)
-        return
-    workspaces = scope_workspaces(rt, event, FUNCTION, affected)
-    if workspaces is None:
-        return
-    summaries = []
-    for workspace_id in workspaces:
-        try:
-            # Connections; an Approved connection brings in the Synapse identity's role too.
-            report = reconcile_workspace(
-                rt,
-                workspace_id,
-                start_run(rt, f"event:{event.id}"),
-                concerns=frozenset({Concern.CONNECTIONS}),
-                focus=write.resource_uri,
-            )
-        except TransientAzureError as error:
-            text = f"will be redelivered: {error}"
-            record(rt, event, FUNCTION, "failed", text, workspace_id=workspace_id)
-            raise
-        summaries.append(report.summary())
-    text = "; ".join(summaries)
-    record(rt, event, FUNCTION, "reconciled", text, workspace_id=",".join(workspaces))
+    # Connections; an Approved connection brings in the Synapse identity's role too.
+    concerns = frozenset({Concern.CONNECTIONS})
+    reconcile_event(rt, event, FUNCTION, affected, concerns, focus=write.resource_uri)

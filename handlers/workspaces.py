@@ -5,9 +5,8 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.events import ML_WORKSPACE_TYPE, WORKSPACE_OPERATIONS
-from shared.intake import receive_resource_write, record, scope_workspaces
-from shared.reconcilers.transient import TransientAzureError
-from shared.reconcilers.workspace import Concern, reconcile_workspace, start_run
+from shared.intake import receive_resource_write, reconcile_event
+from shared.reconcilers.workspace import Concern
 from shared.runtime import runtime
 
 FUNCTION = "on_workspace_event"
@@ -20,23 +19,8 @@ bp = func.Blueprint()
 def on_workspace_event(event: func.EventGridEvent) -> None:
     rt = runtime()
     write = receive_resource_write(rt, event, function=FUNCTION, operations=WORKSPACE_OPERATIONS)
-    if write is None:
-        return
-    if not write.targets(ML_WORKSPACE_TYPE):
-        record(rt, event, FUNCTION, "invalid", f"{write.resource_uri} is not an AML workspace")
-        return
-    workspaces = scope_workspaces(rt, event, FUNCTION, [write.target_id])
-    if workspaces is None:
-        return
-    try:
-        report = reconcile_workspace(
-            rt,
-            workspaces[0],
-            start_run(rt, f"event:{event.id}"),
-            concerns=frozenset({Concern.ROLES, Concern.POLICIES}),
-        )
-    except TransientAzureError as error:
-        text = f"will be redelivered: {error}"
-        record(rt, event, FUNCTION, "failed", text, workspace_id=workspaces[0])
-        raise
-    record(rt, event, FUNCTION, "reconciled", report.summary(), workspace_id=workspaces[0])
+    if write is not None:
+        workspace = write.target_id if write.targets(ML_WORKSPACE_TYPE) else None
+        candidates = [workspace] if workspace else f"{write.resource_uri} is not an AML workspace"
+        concerns = frozenset({Concern.ROLES, Concern.POLICIES})
+        reconcile_event(rt, event, FUNCTION, candidates, concerns)

@@ -1,20 +1,14 @@
-"""Who started a thing: only what Azure records about its creator, compared with the app's own
-identity. A name, a tag or a description is written by whoever may write the thing: never proof
-of who started or owns it (issue 15).
-
-- ARM resources and Azure ML jobs: `systemData.createdBy` / `createdByType`, which ARM (or Azure
-  ML) sets from the caller's token: an application's client ID (type `Application` or
-  `ManagedIdentity`), a user's sign-in name (`User`).
-- Role assignments: `properties.createdBy` / `updatedBy`, the object ID of the caller.
-"""
+"""Who started a thing: only what Azure records about its creator (a name, a tag or a description
+is written by whoever may write the thing: never proof, issue 15), compared with the app's own
+identity. ARM resources and Azure ML jobs: `systemData.createdBy` / `createdByType`, set from the
+caller's token (an application's client ID, type `Application` or `ManagedIdentity`; a user's
+sign-in name, `User`). Role assignments: `properties.createdBy` / `updatedBy`, object IDs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-_APP_TYPES = frozenset({"application", "managedidentity"})
 
 
 @dataclass(frozen=True)
@@ -43,7 +37,7 @@ class AppIdentity:
             types = frozenset({"user"})
         else:
             names = {object_id, text("appid") or text("azp")}
-            types = _APP_TYPES
+            types = frozenset({"application", "managedidentity"})
         return cls(object_id, types, frozenset(names - {""}))
 
     def created(self, system_data: Any) -> bool:
@@ -51,12 +45,9 @@ class AppIdentity:
         if not isinstance(system_data, Mapping):
             return False
         by, by_type = system_data.get("createdBy"), system_data.get("createdByType")
-        return (
-            isinstance(by, str)
-            and isinstance(by_type, str)
-            and by_type.lower() in self.creator_types
-            and by.lower() in self.creator_names
-        )
+        if not isinstance(by, str) or not isinstance(by_type, str):
+            return False
+        return by_type.lower() in self.creator_types and by.lower() in self.creator_names
 
     def is_principal(self, object_id: str | None) -> bool:
         """Whether `object_id` (a role assignment's `createdBy`, `updatedBy`) is this identity."""

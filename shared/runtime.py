@@ -1,10 +1,7 @@
 """The app's one composition root: settings → clients → ledger → adapters → reconcilers and the
-scoring starter, one `Runtime` per settings value, each part built on its first use.
-
-Handlers ask for `runtime()`; nothing Azure-related is created at import time, and a trigger
-imports and builds only the parts it uses (an HTTP scoring request never loads the workspace
-reconcilers' SDKs, a sweep never the retraining's): every function's cold start stays short.
-"""
+scoring starter, one `Runtime` per settings value, each part built on its first use. Nothing is
+created at import time and a trigger imports only the parts it uses (an HTTP scoring request
+never loads the workspace reconcilers' SDKs, a sweep never the retraining's): cold start."""
 
 from __future__ import annotations
 
@@ -24,7 +21,6 @@ if TYPE_CHECKING:
     from shared.claims import Claims
     from shared.inventory import Inventory
     from shared.ledger import Ledger
-    from shared.reconcilers.evidence import EvidenceGatherer
     from shared.reconcilers.policies import PolicyReconciler
     from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
     from shared.reconcilers.retraining import RetrainingReconciler
@@ -68,8 +64,6 @@ class Runtime:
 
         return Claims(self.ledger.table)
 
-    # --- the workspace reconcilers (events, sweep, CLI) ---------------------------------------
-
     @cached_property
     def machine_learning(self) -> MachineLearningAdapter:
         from shared.adapters.aml import MachineLearningAdapter
@@ -96,44 +90,30 @@ class Runtime:
         return SynapseAdapter(self.clients)
 
     @cached_property
-    def _synapse_evidence(self) -> EvidenceGatherer:
-        from shared.reconcilers.evidence import EvidenceGatherer
-
-        return EvidenceGatherer(self._synapse, self.settings.synapse_workspace_ids)
-
-    @cached_property
     def private_endpoints(self) -> PrivateEndpointReconciler:
+        from shared.reconcilers.evidence import EvidenceGatherer
         from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
 
-        return PrivateEndpointReconciler(
-            self.settings, self.machine_learning, self._synapse_evidence
-        )
+        evidence = EvidenceGatherer(self._synapse, self.settings.synapse_workspace_ids)
+        return PrivateEndpointReconciler(self.settings, self.machine_learning, evidence)
 
     @cached_property
     def role_assignments(self) -> RoleAssignmentReconciler:
         from shared.adapters.authorization import AuthorizationAdapter
         from shared.reconcilers.role_assignments import RoleAssignmentReconciler
 
-        return RoleAssignmentReconciler(
-            self.settings,
-            self.machine_learning,
-            AuthorizationAdapter(self.clients),
-            self._synapse_evidence,
-        )
+        # The connections' Synapse evidence: gathered once per run for both.
+        ml, evidence = self.machine_learning, self.private_endpoints.evidence
+        authorization = AuthorizationAdapter(self.clients)
+        return RoleAssignmentReconciler(self.settings, ml, authorization, evidence)
 
     @cached_property
     def policies(self) -> PolicyReconciler:
         from shared.adapters.workspace_facts import WorkspaceFactsAdapter
         from shared.reconcilers.policies import PolicyReconciler
 
-        return PolicyReconciler(
-            self.settings,
-            WorkspaceFactsAdapter(self.clients),
-            self.machine_learning,
-            self._synapse,
-        )
-
-    # --- scoring and retraining ---------------------------------------------------------------
+        facts = WorkspaceFactsAdapter(self.clients)
+        return PolicyReconciler(self.settings, facts, self.machine_learning, self._synapse)
 
     @cached_property
     def _batch_scoring(self) -> BatchScoringAdapter:
@@ -152,25 +132,17 @@ class Runtime:
         """The one scoring starter: HTTP scoring and the scoring after a retrain."""
         from shared.scoring.service import ScoringStarter
 
-        return ScoringStarter(
-            self._batch_scoring,
-            self.claims,
-            self._scoring_records,
-            self.settings.scoring_allowed_inputs,
-            dry_run=self.settings.dry_run,
-        )
+        inputs, dry_run = self.settings.scoring_allowed_inputs, self.settings.dry_run
+        records = self._scoring_records
+        return ScoringStarter(self._batch_scoring, self.claims, records, inputs, dry_run=dry_run)
 
     @cached_property
     def scoring_outcomes(self) -> ScoringOutcomes:
         """How the scoring jobs the app started ended (over HTTP too: built with retraining off)."""
         from shared.reconcilers.scoring_outcomes import ScoringOutcomes
 
-        return ScoringOutcomes(
-            self._batch_scoring,
-            self._scoring_records,
-            self.sink,
-            self.settings.automation_mode.value,
-        )
+        mode = self.settings.automation_mode.value
+        return ScoringOutcomes(self._batch_scoring, self._scoring_records, self.sink, mode)
 
     @cached_property
     def retraining(self) -> RetrainingReconciler | None:
@@ -182,16 +154,10 @@ class Runtime:
         from shared.adapters.retraining_jobs import RetrainingJobsAdapter
         from shared.reconcilers.retraining import RetrainingReconciler
 
+        jobs, drift = RetrainingJobsAdapter(self.clients), DriftQueryAdapter(self.clients)
+        promotion = PromotionAdapter(self.clients) if self.settings.retraining.promotion else None
         return RetrainingReconciler(
-            self.settings,
-            RetrainingJobsAdapter(self.clients),
-            self.scoring,
-            DriftQueryAdapter(self.clients),
-            self.claims,
-            self.sink,
-            promotion=(
-                PromotionAdapter(self.clients) if self.settings.retraining.promotion else None
-            ),
+            self.settings, jobs, self.scoring, drift, self.claims, self.sink, promotion=promotion
         )
 
 
@@ -205,5 +171,4 @@ def runtime_for(settings: Settings) -> Runtime:
 
 
 def runtime() -> Runtime:
-    """The process's runtime, from the app settings."""
     return runtime_for(get_settings())

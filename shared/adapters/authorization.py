@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import fields
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
@@ -31,18 +32,10 @@ class AuthorizationAdapter:
     @malformed_is_permanent
     def list_at_scope(self, scope: str) -> list[ExistingAssignment]:
         """Assignments made exactly at `scope` (inherited ones are not ours to judge)."""
-        return [
-            ExistingAssignment(
-                name=str(item.name or ""),
-                scope=str(item.scope or ""),
-                principal_id=str(item.principal_id or ""),
-                role_definition_id=str(item.role_definition_id or ""),
-                description=str(getattr(item, "description", None) or ""),
-                created_by=str(getattr(item, "created_by", None) or ""),
-                updated_by=str(getattr(item, "updated_by", None) or ""),
-            )
-            for item in self._operations(scope).list_for_scope(scope, filter="atScope()")
-        ]
+        items = self._operations(scope).list_for_scope(scope, filter="atScope()")
+        # ExistingAssignment's fields are named as the SDK's RoleAssignment names them.
+        names = [field.name for field in fields(ExistingAssignment)]
+        return [ExistingAssignment(*(str(getattr(i, n, None) or "") for n in names)) for i in items]
 
     @malformed_is_permanent
     def create(
@@ -84,14 +77,11 @@ class AuthorizationAdapter:
 def assignment_mismatch(
     created: Any, scope: str, role_definition_id: str, principal_id: str
 ) -> str | None:
-    answered = {
-        "scope": str(getattr(created, "scope", "") or ""),
-        "roleDefinitionId": str(getattr(created, "role_definition_id", "") or ""),
-        "principalId": str(getattr(created, "principal_id", "") or ""),
-    }
     asked = {"scope": scope, "roleDefinitionId": role_definition_id, "principalId": principal_id}
+    attributes = ("scope", "role_definition_id", "principal_id")
+    answered = {
+        k: str(getattr(created, a, "") or "") for k, a in zip(asked, attributes, strict=True)
+    }
     wrong = [key for key in asked if not same_arm_id(answered[key], asked[key])]
-    if wrong:
-        shown = ", ".join(f"{key} {answered[key]!r} (asked {asked[key]!r})" for key in wrong)
-        return f"ARM answered with another assignment: {shown}"
-    return None
+    shown = ", ".join(f"{key} {answered[key]!r} (asked {asked[key]!r})" for key in wrong)
+    return f"ARM answered with another assignment: {shown}" if wrong else None

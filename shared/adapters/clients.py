@@ -1,10 +1,7 @@
-"""Azure SDK clients, created lazily and cached, all built from the validated settings.
-
-One credential per process (azure-identity caches tokens inside it). Every management client is
-pointed at `ARM_ENDPOINT` with the matching token scope, so a sovereign cloud, or the local
-simulator, is a matter of settings only. Every client carries the policies of
-`shared.adapters.transport`; every ARM client also spends the process's read budget.
-"""
+"""Azure SDK clients, created lazily and cached, all built from the validated settings: every
+management client points at `ARM_ENDPOINT` with its token scope (a sovereign cloud, or the local
+simulator, is a matter of settings), carries the policies of `shared.adapters.transport`, and
+spends the process's ARM read budget. One credential per process (it caches the tokens)."""
 
 from __future__ import annotations
 
@@ -25,8 +22,6 @@ if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
     from azure.core.rest import HttpRequest, HttpResponse
 
-# Where azure-ai-ml keeps the name of "the current cloud" (the process environment).
-AZUREML_CURRENT_CLOUD = "AZUREML_CURRENT_CLOUD"
 # azure-ai-ml's built-in cloud names for the same ARM hosts.
 _ML_CLOUDS = {
     "management.azure.com": "AzureCloud",
@@ -35,21 +30,16 @@ _ML_CLOUDS = {
 }
 
 
-# azure-ai-ml logs "Class X: This is an experimental class, and may change at any time..." at
-# WARNING the first time some classes are used (pipeline jobs among them): noise in the demo's
-# output and the function's logs, nothing anyone can act on. Its other loggers stay as they are.
-AZURE_AI_ML_EXPERIMENTAL_LOGGER = "azure.ai.ml._utils._experimental"
-
-
 def prepare_azure_ai_ml() -> None:
-    """Call before azure-ai-ml is imported. It keeps the current cloud's name in the process
-    environment and reads it when imported; a name this process never registered (set by a parent
-    process's azure-ai-ml) makes it fetch cloud metadata from the public ARM endpoint, outside the
-    settings, and then refuse to submit. Before the first import nothing in this process can have
-    set it; after it, `ml_client` names the cloud and azure-ai-ml keeps it up to date."""
-    logging.getLogger(AZURE_AI_ML_EXPERIMENTAL_LOGGER).setLevel(logging.ERROR)
+    """Call before azure-ai-ml is imported. It reads the current cloud's name from the process
+    environment (AZUREML_CURRENT_CLOUD) when imported; a name this process never registered (set
+    by a parent process's azure-ai-ml) makes it fetch cloud metadata from the public ARM endpoint,
+    outside the settings, and then refuse to submit. After the import, `ml_client` names the
+    cloud. Its "This is an experimental class" warnings (pipeline jobs among them) are noise
+    nobody can act on; its other loggers stay as they are."""
+    logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
     if "azure.ai.ml" not in sys.modules:
-        os.environ.pop(AZUREML_CURRENT_CLOUD, None)
+        os.environ.pop("AZUREML_CURRENT_CLOUD", None)
 
 
 @functools.cache
@@ -63,13 +53,10 @@ def credential(client_id: str | None) -> TokenCredential:
 
 
 class AudienceBoundCredential:
-    """The process's credential, giving tokens for one audience only.
-
-    Some SDKs let the service choose the scope: azure-data-tables asks for whatever resource a
-    401 challenge names, so any host it talks to could ask for an ARM token. Bound here, a
-    client's token is always the audience its settings tie to its endpoint; a request for any
-    other raises `ClientAuthenticationError` and nothing is sent.
-    """
+    """The process's credential, giving tokens for one audience only. azure-data-tables asks for
+    whatever resource a 401 challenge names, so any host it talks to could ask for an ARM token:
+    bound here, a request for any audience but the one the settings tie to the client's endpoint
+    raises `ClientAuthenticationError` and nothing is sent."""
 
     def __init__(self, inner: TokenCredential, audience: str) -> None:
         self._inner = inner
@@ -94,7 +81,6 @@ class AudienceBoundCredential:
 
 
 def synapse_dev_scope(template: str, audience: str | None = None) -> str:
-    """The token scope of the Synapse data plane that `SYNAPSE_DEV_ENDPOINT` points at."""
     return f"{synapse_dev_audience(template, audience)}/.default"
 
 
@@ -109,18 +95,19 @@ class AzureClients:
     def _arm_options(self) -> dict[str, Any]:
         return transport.client_options(self.settings.arm_endpoint, budget=self._budget)
 
-    def _arm_kwargs(self) -> dict[str, Any]:
-        arm = self.settings.arm_endpoint
-        return {"base_url": arm, "credential_scopes": [self.settings.arm_scope]} | (
-            self._arm_options()
+    def _arm(self, client_class: Any, *args: str) -> Any:
+        arm, scope = self.settings.arm_endpoint, self.settings.arm_scope
+        options = self._arm_options()
+        return client_class(
+            self.token_credential, *args, base_url=arm, credential_scopes=[scope], **options
         )
 
     @functools.cache  # noqa: B019 - one AzureClients per settings value, kept for the process
     def app_identity(self) -> AppIdentity:
-        """Who the app is, read from the claims of its own ARM token: the token comes from its
+        """Who the app is, from the claims of its own ARM token: the token comes from its
         credential (the platform's identity endpoint), not from anything a workspace user can
-        write, so its claims need no signature check here. Raises `ValueError` on a token that
-        is not a JWT with an object ID: without it nothing can be proven the app's."""
+        write, so its claims need no signature check here. `ValueError` on a token that is not a
+        JWT with an object ID: without it nothing can be proven the app's."""
         import base64
         import json
 
@@ -137,52 +124,43 @@ class AzureClients:
     def machine_learning(self, subscription_id: str) -> Any:
         from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 
-        return MachineLearningServicesMgmtClient(
-            self.token_credential, subscription_id, **self._arm_kwargs()
-        )
+        return self._arm(MachineLearningServicesMgmtClient, subscription_id)
 
     @functools.cache  # noqa: B019
     def authorization(self, subscription_id: str) -> Any:
         from azure.mgmt.authorization import AuthorizationManagementClient
 
-        return AuthorizationManagementClient(
-            self.token_credential, subscription_id, **self._arm_kwargs()
-        )
+        return self._arm(AuthorizationManagementClient, subscription_id)
 
     @functools.cache  # noqa: B019
     def resources(self, subscription_id: str) -> Any:
         from azure.mgmt.resource.resources import ResourceManagementClient
 
-        return ResourceManagementClient(
-            self.token_credential, subscription_id, **self._arm_kwargs()
-        )
+        return self._arm(ResourceManagementClient, subscription_id)
 
     @functools.cache  # noqa: B019
     def resource_graph(self) -> Any:
         # Resource Graph is served by ARM_ENDPOINT, with ARM's token.
         from azure.mgmt.resourcegraph import ResourceGraphClient
 
-        return ResourceGraphClient(self.token_credential, **self._arm_kwargs())
+        return self._arm(ResourceGraphClient)
 
     @functools.cache  # noqa: B019
     def synapse_dev(self, workspace_name: str) -> PipelineClient[HttpRequest, HttpResponse]:
         # Raw: the managed private endpoint model of azure-synapse-managedprivateendpoints drops
         # `properties.resourceId`, the very field that proves where an endpoint comes from.
+        settings = self.settings
         return transport.pinned_pipeline(
-            self.settings.synapse_endpoint_for(workspace_name),
+            settings.synapse_endpoint_for(workspace_name),
             self.token_credential,
-            synapse_dev_scope(
-                self.settings.synapse_dev_endpoint, self.settings.synapse_dev_audience
-            ),
+            synapse_dev_scope(settings.synapse_dev_endpoint, settings.synapse_dev_audience),
         )
 
     @functools.cache  # noqa: B019
     def arm_pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
         """For ARM calls that no installed management SDK speaks (batch endpoints, jobs, ...)."""
-        arm = self.settings.arm_endpoint
-        return transport.pinned_pipeline(
-            arm, self.token_credential, self.settings.arm_scope, budget=self._budget
-        )
+        arm, scope = self.settings.arm_endpoint, self.settings.arm_scope
+        return transport.pinned_pipeline(arm, self.token_credential, scope, budget=self._budget)
 
     @functools.cache  # noqa: B019
     def batch_scoring(self, origin: str) -> PipelineClient[HttpRequest, HttpResponse]:
@@ -202,12 +180,11 @@ class AzureClients:
 
         arm = self.settings.arm_endpoint
         host = urlsplit(arm).netloc
-        cloud = _ML_CLOUDS.get(host)
-        cloud_kwargs: dict[str, Any] = {"cloud": cloud}
-        if cloud is None:
+        cloud: dict[str, Any] = {"cloud": _ML_CLOUDS.get(host)}
+        if cloud["cloud"] is None:
             # Any other ARM endpoint (Azure Stack, a proxy, the local simulator) is registered as
             # a cloud of its own, with the ML audience the settings tie to it (AML_AUDIENCE).
-            cloud_kwargs = {
+            cloud = {
                 "cloud": f"custom:{host}",
                 "cloud_metadata": {
                     "azure_portal": "https://portal.azure.com/",
@@ -225,7 +202,7 @@ class AzureClients:
             name_of(workspace_id),
             show_progress=False,
             enable_telemetry=False,
-            **cloud_kwargs,
+            **cloud,
             # azure-ai-ml hands these to the service clients it builds: the guard pins every
             # request (and token) to ARM_ENDPOINT, the only origin submission needs, and the
             # paging policy bounds the nextLinks it follows inside its own calls.
@@ -237,11 +214,9 @@ class AzureClients:
         # Its token audience follows the endpoint: a sovereign cloud's endpoint gets its own.
         from azure.monitor.query import LogsQueryClient
 
-        return LogsQueryClient(
-            self.token_credential,
-            endpoint=self.settings.logs_query_endpoint,
-            **transport.client_options(self.settings.logs_query_endpoint),
-        )
+        endpoint = self.settings.logs_query_endpoint
+        options = transport.client_options(endpoint)
+        return LogsQueryClient(self.token_credential, endpoint=endpoint, **options)
 
 
 @functools.cache

@@ -39,9 +39,7 @@ class SynapseAdapter:
             workspace_id,
             api_version=SYNAPSE_ARM_API_VERSION,
             # The raw JSON: the flags are judged on their exact values, not a model's reading.
-            cls=lambda pipeline_response, _deserialized, _headers: (
-                pipeline_response.http_response.json()
-            ),
+            cls=lambda response, _model, _headers: response.http_response.json(),
         )
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict | None):
             # Not the shape of a resource at all: malformed, not merely another answer.
@@ -59,12 +57,9 @@ class SynapseAdapter:
     def _pages(self, workspace_name: str) -> Iterator[dict[str, Any]]:
         client = self._clients.synapse_dev(workspace_name)
         # A page of the wrong shape fails the whole read: nothing is approved on part of it.
-        return json_pages(
-            client,
-            client.format_url("/managedVirtualNetworks/default/managedPrivateEndpoints"),
-            {"api-version": SYNAPSE_DEV_API_VERSION},
-            what=f"Synapse workspace {workspace_name}: managed private endpoints",
-        )
+        url = client.format_url("/managedVirtualNetworks/default/managedPrivateEndpoints")
+        what = f"Synapse workspace {workspace_name}: managed private endpoints"
+        return json_pages(client, url, {"api-version": SYNAPSE_DEV_API_VERSION}, what=what)
 
 
 def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:
@@ -74,11 +69,7 @@ def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:
             f"managed private endpoint {str(item.get('name'))[:100]!r}: 'properties' is a "
             f"{type(properties).__name__}, not an object"
         )
-
-    def text(key: str) -> str | None:
-        value = properties.get(key)
-        return value if isinstance(value, str) else None
-
+    text = {key: value for key, value in properties.items() if isinstance(value, str)}.get
     return ManagedPrivateEndpoint(
         name=str(item.get("name") or ""),
         private_link_resource_id=text("privateLinkResourceId"),

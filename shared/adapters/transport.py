@@ -1,9 +1,6 @@
-"""Transport guards every Azure client carries: where requests may go, and how long they may take.
-
-One azure-core policy per concern, put on every client by `client_options(...)` (SDK clients) or
-`pinned_pipeline(...)` (a raw `PipelineClient`). A body of the wrong shape is a
-`MalformedResponseError`, permanent for that read.
-"""
+"""Transport guards every Azure client carries, one azure-core policy per concern: where requests
+may go, how long they may take, and how far paging may run. A body of the wrong shape is a
+`MalformedResponseError`, permanent for that read."""
 
 from __future__ import annotations
 
@@ -38,32 +35,21 @@ if TYPE_CHECKING:
 # A handful of tries, then the error goes up so Event Grid redelivers later (its own backoff is
 # longer than anything worth waiting for inside one invocation).
 RETRY_TOTAL = 4
-RETRY_BACKOFF_FACTOR = 0.8
-RETRY_BACKOFF_MAX_SECONDS = 5
 # The longest a service may make us wait between two tries, whatever Retry-After it sends.
 RETRY_AFTER_CAP_SECONDS = 5.0
-# One request, its retries and their waits included (azure-core's RetryPolicy `timeout`).
-REQUEST_TIMEOUT_SECONDS = 45
-CONNECTION_TIMEOUT_SECONDS = 10
-READ_TIMEOUT_SECONDS = 30
-# Same-origin redirects are followed, a few at most; other origins are refused by the guard.
-REDIRECT_MAX = 3
 # One paged read: pages and wall-clock time. Lists the app reads are small (a workspace's
 # connections, computes, role assignments at one scope, a Synapse workspace's endpoints).
 MAX_PAGES = 100
 READ_DEADLINE_SECONDS = 120.0
 
-_DEFAULT_PORTS = {"https": 443, "http": 80}
-_RETRY_AFTER_MS_HEADERS = ("retry-after-ms", "x-ms-retry-after-ms")
-
 Origin = tuple[str, str, int]
+_show = "{}://{}:{}".format
 
 
 class ForeignEndpointError(ClientAuthenticationError):
-    """A request to a scheme, host or port other than the client's configured endpoints. A
-    `ClientAuthenticationError` on purpose: azure-core's `RetryPolicy` re-raises it at once, and
-    `errors.is_transient` counts it permanent: no credential is ever presented to that endpoint.
-    """
+    """A request to a scheme, host or port other than the client's configured endpoints: a
+    `ClientAuthenticationError` so that azure-core's `RetryPolicy` re-raises it at once and
+    `errors.is_transient` counts it permanent. No credential is ever presented there."""
 
 
 class MalformedResponseError(AzureError):
@@ -75,32 +61,24 @@ class PagingError(AzureError):
 
 
 def origin_of(url: str) -> Origin:
-    """(scheme, host, port) of a URL, lower-cased, default ports filled in; `ValueError` for a URL
-    without a host, with credentials in it, or with a bad port."""
+    """(scheme, host, port), lower-cased, default ports filled in; `ValueError` for a URL without
+    a host, with credentials in it, or with a bad port."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if not host or parts.username is not None or parts.password is not None:
         raise ValueError(f"not an endpoint URL: {url!r}")
-    port = parts.port or _DEFAULT_PORTS.get(scheme)
+    port = parts.port or {"https": 443, "http": 80}.get(scheme)
     if port is None:
         raise ValueError(f"not an http(s) URL: {url!r}")
     return scheme, host, port
 
 
-def _show(origin: Origin) -> str:
-    scheme, host, port = origin
-    return f"{scheme}://{host}:{port}"
-
-
 class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Refuses requests to any origin but the allowed ones (`ForeignEndpointError`, no token
-    sent there): first on every pipeline run (the first request and each page, whose `nextLink`
-    the service chose), and again on every attempt and redirect hop, before a byte is sent.
-
-    So it is both a per-call policy (first in the pipeline) and a per-retry policy (after the
-    retry and redirect policies): `client_options` and `pinned_pipeline` put it in both places.
-    """
+    """Refuses requests to any origin but the allowed ones (`ForeignEndpointError`, no token sent
+    there). Both per call (first: the first request, and each page, whose `nextLink` the service
+    chose) and per retry (after the retry and redirect policies: every attempt and redirect hop,
+    before a byte is sent): `client_options` and `pinned_pipeline` put it in both places."""
 
     def __init__(self, *allowed_urls: str):
         if not allowed_urls:
@@ -113,9 +91,9 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
         except ValueError as error:
             raise ForeignEndpointError(f"refused a request to {url[:200]!r}: {error}") from None
         if origin not in self.allowed:
-            allowed = ", ".join(sorted(_show(o) for o in self.allowed))
+            allowed = ", ".join(sorted(_show(*o) for o in self.allowed))
             raise ForeignEndpointError(
-                f"refused a request to {_show(origin)}: not a configured endpoint ({allowed})"
+                f"refused a request to {_show(*origin)}: not a configured endpoint ({allowed})"
             )
 
     def on_request(self, request: PipelineRequest[Any]) -> None:
@@ -123,51 +101,54 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
 
 
 class RetryAfterCapPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Caps the Retry-After headers of every response at `RETRY_AFTER_CAP_SECONDS`.
-
-    A policy after the retry policy, not a `RetryPolicy` subclass, because the subclass would
-    reach only some of the waits: the Tables client and the basic-topic Event Grid publisher
-    build their own retry policy whatever they are given, and long-running-operation pollers
-    read Retry-After themselves. Every client takes `per_retry_policies`, and every attempt and
-    every poll passes here before anything reads its Retry-After.
-    """
+    """Caps every response's Retry-After headers at `RETRY_AFTER_CAP_SECONDS`. A policy after the
+    retry policy, not a `RetryPolicy` subclass, which would reach only some of the waits: the
+    Tables client and the basic-topic Event Grid publisher build their own retry policy, and
+    long-running-operation pollers read Retry-After themselves; every client takes
+    `per_retry_policies`, and every attempt and poll passes here first."""
 
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
     ) -> None:
         headers = response.http_response.headers
-        for name, parse, cap in (
-            *((name, _number, RETRY_AFTER_CAP_SECONDS * 1000) for name in _RETRY_AFTER_MS_HEADERS),
-            ("retry-after", _retry_after_seconds, RETRY_AFTER_CAP_SECONDS),
-        ):
-            value = parse(headers[name]) if name in headers else None
+        for name in ("retry-after-ms", "x-ms-retry-after-ms", "retry-after"):
+            # Retry-After counts seconds or is an HTTP date; the others count milliseconds.
+            seconds = name == "retry-after"
+            cap = RETRY_AFTER_CAP_SECONDS * (1 if seconds else 1000)
+            value = _wait(headers[name], dates=seconds) if name in headers else None
             # `not <=` so that NaN (float("nan") parses) is capped as well.
             if value is not None and not value <= cap:
                 headers[name] = f"{cap:g}"
 
 
+def _wait(value: str, *, dates: bool) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        if not dates:
+            return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return (when.replace(tzinfo=when.tzinfo or UTC) - datetime.now(UTC)).total_seconds()
+
+
 def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-    """A URL as a page of a list: its origin, path and query, api-version aside (SDKs re-add
-    it, and re-encode the query, when they follow a nextLink). A link to another origin is never
-    "a page already read": the endpoint guard refuses it."""
+    """A URL as a page of a list: origin, path and query, api-version aside (SDKs re-add it, and
+    re-encode the query, when they follow a nextLink). Another origin is refused by the guard."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    return (
-        f"{parts.scheme}://{parts.netloc}".lower(),
-        parts.path.lower(),
-        tuple(sorted((k, v) for k, v in query if k.lower() != "api-version")),
-    )
+    kept = sorted((k, v) for k, v in query if k.lower() != "api-version")
+    return f"{parts.scheme}://{parts.netloc}".lower(), parts.path.lower(), tuple(kept)
 
 
 class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Bounds every paged read on the pipeline: within one thread's read, a nextLink back to a
-    page already requested, more than `MAX_PAGES` pages or more than `READ_DEADLINE_SECONDS`
-    raise `PagingError` instead of the next request.
-
-    A policy rather than a helper around each pager: azure-ai-ml follows nextLinks inside its own
-    calls. A read is the chain of GETs whose URLs are the nextLinks of the one before; any other
-    request starts a new one. A request may set its read's bounds (`paging_max_pages`, ...).
-    """
+    """Bounds every paged read (per thread, the chain of GETs whose URLs are the nextLinks of the
+    one before; any other request starts a new one): a nextLink back to a page already requested,
+    more than `MAX_PAGES` pages or `READ_DEADLINE_SECONDS` raise `PagingError` instead of the next
+    request. A policy, not a pager helper: azure-ai-ml follows nextLinks inside its own calls. A
+    request may set its read's bounds (`paging_max_pages`, `paging_deadline_seconds`)."""
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -191,8 +172,15 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
     ) -> None:
-        link = _next_link_of(response.http_response)
-        if not link:
+        # The `nextLink` of a JSON object body whatever its content type (as `json_pages` reads
+        # it); other bodies, streams and bad JSON have none.
+        try:
+            text = response.http_response.text()
+            body = json.loads(text) if text.lstrip().startswith("{") else None
+        except Exception:
+            return
+        link = body.get("nextLink") if isinstance(body, dict) else None
+        if not isinstance(link, str) or not link:
             return
         key = _page_key(link)
         state = self._local.__dict__
@@ -200,38 +188,6 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
             state["next"] = None
             raise PagingError(f"{key[1]}: nextLink repeats an earlier page; read stopped")
         state["next"] = key
-
-
-def _next_link_of(response: Any) -> str | None:
-    """The `nextLink` of a JSON object body whatever its content type (as `json_pages` reads it),
-    or None (other bodies, streams, bad JSON)."""
-    try:
-        text = response.text()
-        body = json.loads(text) if text.lstrip().startswith("{") else None
-    except Exception:
-        return None
-    link = body.get("nextLink") if isinstance(body, dict) else None
-    return link if isinstance(link, str) and link else None
-
-
-def _number(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _retry_after_seconds(value: str) -> float | None:
-    seconds = _number(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return (when - datetime.now(UTC)).total_seconds()
 
 
 def client_options(*allowed_urls: str, budget: ReadBudget | None = None) -> dict[str, Any]:
@@ -244,12 +200,14 @@ def client_options(*allowed_urls: str, budget: ReadBudget | None = None) -> dict
         "per_call_policies": [guard, PagingPolicy()],
         "per_retry_policies": [guard, *paced, RetryAfterCapPolicy()],
         "retry_total": RETRY_TOTAL,
-        "retry_backoff_factor": RETRY_BACKOFF_FACTOR,
-        "retry_backoff_max": RETRY_BACKOFF_MAX_SECONDS,
-        "timeout": REQUEST_TIMEOUT_SECONDS,
-        "connection_timeout": CONNECTION_TIMEOUT_SECONDS,
-        "read_timeout": READ_TIMEOUT_SECONDS,
-        "redirect_max": REDIRECT_MAX,
+        "retry_backoff_factor": 0.8,
+        "retry_backoff_max": 5,
+        # One request, its retries and their waits included (azure-core's RetryPolicy `timeout`).
+        "timeout": 45,
+        "connection_timeout": 10,
+        "read_timeout": 30,
+        # Same-origin redirects are followed, a few at most; other origins the guard refuses.
+        "redirect_max": 3,
     }
 
 
@@ -259,7 +217,6 @@ def pinned_pipeline(
     scope: str,
     *,
     budget: ReadBudget | None = None,
-    sdk_moniker: str = "synapse-aml-automation",
 ) -> PipelineClient[HttpRequest, HttpResponse]:
     """A raw azure-core `PipelineClient` to `base_url`, with a bearer token for `scope` that
     only ever travels to its origin, and the policies of `client_options`."""
@@ -274,7 +231,7 @@ def pinned_pipeline(
         policies=[
             policies.RequestIdPolicy(),
             policies.HeadersPolicy(),
-            policies.UserAgentPolicy(sdk_moniker=sdk_moniker),
+            policies.UserAgentPolicy(sdk_moniker="synapse-aml-automation"),
             policies.ContentDecodePolicy(),
             policies.RedirectPolicy(**options),
             policies.RetryPolicy(**options),
@@ -288,8 +245,8 @@ def pinned_pipeline(
 
 
 # What the SDKs' deserializers raise on a body of the wrong shape, besides azure-core's own
-# DecodeError (an HttpResponseError already).
-# IndexError: azure-monitor-query reads a row wider than its columns by index.
+# DecodeError (an HttpResponseError already). IndexError: azure-monitor-query reads a row wider
+# than its columns by index.
 _SHAPE_ERRORS = (DeserializationError, ValueError, TypeError, AttributeError, LookupError)
 
 P = ParamSpec("P")
@@ -345,35 +302,32 @@ def json_pages(
     it whole before trusting any item: an error on a later page means the read is incomplete."""
     from azure.core.rest import HttpRequest
 
-    next_url: str | None = url
-    while next_url:
+    bounds: dict[str, Any] = {
+        "paging_max_pages": max_pages,
+        "paging_deadline_seconds": deadline_seconds,
+    }
+    while True:
         try:
-            response = client.send_request(
-                HttpRequest("GET", next_url, params=params),
-                paging_max_pages=max_pages,
-                paging_deadline_seconds=deadline_seconds,
-            )
+            response = client.send_request(HttpRequest("GET", url, params=params), **bounds)
         except DecodeError as error:
             # azure-core's ContentDecodePolicy already refused a body labelled JSON.
-            raise MalformedResponseError(
-                f"{what}: body is not JSON: {error.message}"[:500]
-            ) from None
+            text = f"{what}: body is not JSON: {error.message}"
+            raise MalformedResponseError(text[:500]) from None
         if response.status_code != 200:
             raise HttpResponseError(response=response)
         body = json_object(response, what)
         value = body.get("value")
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise MalformedResponseError(
-                f"{what}: 'value' is a {type(value).__name__}, not a list of objects"
-            )
+            shown = type(value).__name__
+            raise MalformedResponseError(f"{what}: 'value' is a {shown}, not a list of objects")
         yield from value
         link = body.get("nextLink")
-        if link is None or link == "":
+        if link in (None, ""):
             return
         if not isinstance(link, str):
             raise MalformedResponseError(f"{what}: 'nextLink' is a {type(link).__name__}")
         # nextLink already carries the query string, api-version included.
-        next_url, params = link, None
+        url, params = link, None
 
 
 def json_mapping(value: object, what: str) -> dict[str, Any]:

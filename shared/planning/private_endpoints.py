@@ -20,13 +20,11 @@ from shared.model import (
 )
 from shared.scope import Scope
 
+_Match = tuple[SynapseWorkspace, ManagedPrivateEndpoint]
+
 APP_NAME = "synapse-aml-automation"
 # The state description is shown in the portal; requester-chosen names inside it stay bounded.
 DESCRIPTION_LIMIT = 1000
-
-
-def _state_description(verb: str, text: str) -> str:
-    return f"{verb} by {APP_NAME}: {text}"[:DESCRIPTION_LIMIT]
 
 
 @dataclass(frozen=True)
@@ -40,12 +38,6 @@ class ApprovalRules:
 
     def allow_listed(self, synapse_workspace_id: str) -> bool:
         return any(same_arm_id(synapse_workspace_id, known) for known in self.synapse_workspace_ids)
-
-
-@dataclass(frozen=True)
-class _Match:
-    synapse: SynapseWorkspace
-    endpoint: ManagedPrivateEndpoint
 
 
 def unsupported_reason(workspace: SynapseWorkspace) -> str | None:
@@ -66,22 +58,21 @@ class EvidenceIndex:
     def __init__(self, workspace_id: ArmId, evidence: Iterable[SynapseEvidence]) -> None:
         self._by_endpoint: dict[str, list[_Match]] = {}
         for item in evidence:
-            if not item.complete or item.workspace is None:
-                continue
-            for endpoint in item.managed_private_endpoints:
+            for endpoint in item.managed_private_endpoints if item.complete else ():
                 if (
-                    is_arm_id(endpoint.private_link_resource_id)
+                    item.workspace is not None
+                    and is_arm_id(endpoint.private_link_resource_id)
                     and is_arm_id(endpoint.resource_id)
                     and same_arm_id(endpoint.private_link_resource_id, workspace_id)
                     and endpoint.resource_id is not None
                 ):
                     key = endpoint.resource_id.lower()
-                    self._by_endpoint.setdefault(key, []).append(_Match(item.workspace, endpoint))
+                    self._by_endpoint.setdefault(key, []).append((item.workspace, endpoint))
 
     def matches(self, private_endpoint_id: str | None) -> list[_Match]:
-        if private_endpoint_id is None or not is_arm_id(private_endpoint_id):
+        if not is_arm_id(private_endpoint_id):
             return []
-        return list(self._by_endpoint.get(private_endpoint_id.lower(), ()))
+        return list(self._by_endpoint.get(str(private_endpoint_id).lower(), ()))
 
 
 def _decide(
@@ -98,19 +89,17 @@ def _decide(
     def unverified(reason: str, *, may_reject: bool) -> ConnectionDecision:
         if not (may_reject and rules.reject_unverified):
             return decision(Verdict.LEAVE_PENDING, reason)
-        return decision(Verdict.REJECT, reason, description=_state_description("Rejected", reason))
+        description = f"Rejected by {APP_NAME}: {reason}"[:DESCRIPTION_LIMIT]
+        return decision(Verdict.REJECT, reason, description=description)
 
     if not rules.in_scope(workspace_id):
-        return decision(
-            Verdict.OUT_OF_SCOPE,
-            f"workspace {workspace_id} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)",
-        )
+        why = f"workspace {workspace_id} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
+        return decision(Verdict.OUT_OF_SCOPE, why)
     if connection.status is ConnectionStatus.APPROVED:
         return decision(Verdict.ALREADY_APPROVED, "connection is already approved")
     if connection.status is not ConnectionStatus.PENDING:
-        return decision(
-            Verdict.NOT_PENDING, f"connection is {connection.status.value}, not Pending: left alone"
-        )
+        why = f"connection is {connection.status.value}, not Pending: left alone"
+        return decision(Verdict.NOT_PENDING, why)
     # Writes go to the configured workspace and the name: an ID saying otherwise is never written.
     name = connection.name
     if (
@@ -131,25 +120,24 @@ def _decide(
         )
 
     matches = index.matches(connection.private_endpoint_id)
-    supported = [match for match in matches if unsupported_reason(match.synapse) is None]
+    supported = [(s, e) for s, e in matches if unsupported_reason(s) is None]
     if supported:
-        match = supported[0]
+        synapse, endpoint = supported[0]
         verified_by = (
-            f"managed private endpoint '{match.endpoint.name}' of allow-listed Synapse "
-            f"workspace '{name_of(match.synapse.id)}' (workspaceUID "
-            f"{match.synapse.workspace_uid or 'unknown'}) lists this private endpoint for this "
-            "workspace"
+            f"managed private endpoint '{endpoint.name}' of allow-listed Synapse workspace "
+            f"'{name_of(synapse.id)}' (workspaceUID {synapse.workspace_uid or 'unknown'}) lists "
+            "this private endpoint for this workspace"
         )
         return decision(
             Verdict.APPROVE,
             f"verified: {verified_by}",
-            description=_state_description("Approved", verified_by),
-            evidence=f"{match.synapse.id}/managedVirtualNetworks/default/"
-            f"managedPrivateEndpoints/{match.endpoint.name}",
+            description=f"Approved by {APP_NAME}: {verified_by}"[:DESCRIPTION_LIMIT],
+            evidence=f"{synapse.id}/managedVirtualNetworks/default/"
+            f"managedPrivateEndpoints/{endpoint.name}",
         )
     if matches:
         # Provably from an allow-listed workspace, but one the integration cannot work with.
-        reasons = sorted({str(unsupported_reason(match.synapse)) for match in matches})
+        reasons = sorted({str(unsupported_reason(synapse)) for synapse, _ in matches})
         return unverified("; ".join(reasons), may_reject=True)
 
     unreadable = sorted(
@@ -164,20 +152,13 @@ def _decide(
             may_reject=False,
         )
     # Workspaces that cannot have made it (no managed VNet, exfiltration protection): say so.
-    unsupported = sorted(
-        {
-            reason
-            for item in evidence
-            if item.workspace is not None and (reason := unsupported_reason(item.workspace))
-        }
+    workspaces = [item.workspace for item in evidence if item.workspace is not None]
+    unsupported = sorted({reason for w in workspaces if (reason := unsupported_reason(w))})
+    text = (
+        "no allow-listed Synapse workspace lists a managed private endpoint with this "
+        "private endpoint for this workspace" + "".join(f"; {reason}" for reason in unsupported)
     )
-    return unverified(
-        (
-            "no allow-listed Synapse workspace lists a managed private endpoint with this "
-            "private endpoint for this workspace" + "".join(f"; {reason}" for reason in unsupported)
-        )[:DESCRIPTION_LIMIT],
-        may_reject=True,
-    )
+    return unverified(text[:DESCRIPTION_LIMIT], may_reject=True)
 
 
 def plan_connections(
@@ -195,10 +176,5 @@ def plan_connections(
     ]
     considered = [*allowed, *missing]
     index = EvidenceIndex(workspace_id, considered)
-    return ConnectionPlan(
-        workspace_id=workspace_id,
-        decisions=tuple(
-            _decide(connection, workspace_id, considered, index, rules)
-            for connection in connections
-        ),
-    )
+    decisions = (_decide(c, workspace_id, considered, index, rules) for c in connections)
+    return ConnectionPlan(workspace_id=workspace_id, decisions=tuple(decisions))

@@ -1,11 +1,9 @@
-"""Deciding which role assignments an AML workspace needs (DESIGN §3.2).
-
-Only ever one Contributor assignment at the AML workspace's scope, for the system-assigned
-identity of each allow-listed Synapse workspace with an approved, verified connection to it. The
-identity must live in the AML workspace's tenant: a principal of another tenant is not the
-Synapse workspace this tenant allow-listed. An assignment made for an identity the workspace no
-longer has is reported, never deleted: removing access is a person's decision.
-"""
+"""Deciding which role assignments an AML workspace needs (DESIGN §3.2): only ever Contributor
+at the AML workspace's scope, for the system-assigned identity of each allow-listed Synapse
+workspace with an approved, verified connection to it. The identity must live in the AML
+workspace's tenant: a principal of another tenant is not the Synapse workspace this tenant
+allow-listed. An assignment made for an identity the workspace no longer has is reported, never
+deleted: removing access is a person's decision."""
 
 from __future__ import annotations
 
@@ -17,7 +15,12 @@ from enum import StrEnum
 from shared.arm import ArmId, name_of, same_arm_id, subscription_of
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseEvidence
 from shared.ownership import AppIdentity
-from shared.planning.private_endpoints import ApprovalRules, EvidenceIndex, unsupported_reason
+from shared.planning.private_endpoints import (
+    APP_NAME,
+    ApprovalRules,
+    EvidenceIndex,
+    unsupported_reason,
+)
 
 CONTRIBUTOR_ROLE_ID = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 # Names are UUIDv5 in a namespace of our own, like Bicep's guid(scope, principal, role): the same
@@ -37,16 +40,11 @@ def assignment_name(scope: str, principal_id: str, role_id: str = CONTRIBUTOR_RO
     return str(uuid.uuid5(_NAMESPACE, key))
 
 
-def _is_guid(value: str | None) -> bool:
-    if not value:
-        return False
+def _is_guid(value: str) -> bool:
     try:
         return str(uuid.UUID(value)) == value.lower()
     except ValueError:
         return False
-
-
-APP_MARK = "synapse-aml-automation"
 
 
 def assignment_description(synapse_workspace_id: str) -> str:
@@ -54,7 +52,7 @@ def assignment_description(synapse_workspace_id: str) -> str:
     Synapse workspace an assignment of its own was made for."""
     return (
         f"Contributor for the managed identity of Synapse workspace {synapse_workspace_id} "
-        f"({APP_MARK})"
+        f"({APP_NAME})"
     )
 
 
@@ -111,47 +109,12 @@ class RoleAssignmentDecision:
     assignment_name: str | None = None
 
 
-def _verified_approved(
-    workspace_id: ArmId, connections: Sequence[PrivateEndpointConnection], evidence: SynapseEvidence
-) -> str | None:
-    """The name of an approved connection that this Synapse workspace provably owns, if any."""
-    index = EvidenceIndex(workspace_id, [evidence])
-    approved = (c for c in connections if c.status is ConnectionStatus.APPROVED)
-    return next((c.name for c in approved if index.matches(c.private_endpoint_id)), None)
-
-
-def _stale(
-    workspace_id: ArmId,
-    synapse_id: ArmId,
-    principal: str | None,
-    existing: Sequence[ExistingAssignment],
-    app: AppIdentity,
-) -> list[RoleAssignmentDecision]:
-    return [
-        RoleAssignmentDecision(
-            RoleVerdict.STALE,
-            workspace_id,
-            synapse_id,
-            f"Contributor assignment {assignment.name} was made for principal "
-            f"{assignment.principal_id}, which is no longer the workspace's identity "
-            f"({principal or 'none now'}): reported, not deleted; remove it if it is not needed",
-            principal_id=assignment.principal_id,
-            assignment_name=assignment.name,
-        )
-        for assignment in existing
-        if assignment.is_contributor(workspace_id)
-        and assignment.made_for(synapse_id, app)
-        and (principal is None or assignment.principal_id.lower() != principal.lower())
-    ]
-
-
 def plan_role_assignments(
     workspace_id: ArmId,
     connections: Sequence[PrivateEndpointConnection],
     evidence: Sequence[SynapseEvidence],
     existing: Sequence[ExistingAssignment],
     rules: ApprovalRules,
-    *,
     workspace_tenant: Callable[[], str | None],
     app: AppIdentity,
 ) -> tuple[RoleAssignmentDecision, ...]:
@@ -164,10 +127,27 @@ def plan_role_assignments(
     for item in evidence:
         if not rules.allow_listed(item.workspace_id):
             continue  # evidence about anything else is not ours to act on
+        synapse_id = item.workspace_id
         if item.workspace is not None and item.error is None:
             # Identity changes are reported whatever else holds.
             current = item.workspace.principal_id if item.workspace.has_system_identity else None
-            decisions += _stale(workspace_id, item.workspace_id, current, existing, app)
+            decisions += [
+                RoleAssignmentDecision(
+                    RoleVerdict.STALE,
+                    workspace_id,
+                    synapse_id,
+                    f"Contributor assignment {assignment.name} was made for principal "
+                    f"{assignment.principal_id}, which is no longer the workspace's identity "
+                    f"({current or 'none now'}): reported, not deleted; remove it if it is not "
+                    "needed",
+                    principal_id=assignment.principal_id,
+                    assignment_name=assignment.name,
+                )
+                for assignment in existing
+                if assignment.is_contributor(workspace_id)
+                and assignment.made_for(synapse_id, app)
+                and (current is None or assignment.principal_id.lower() != current.lower())
+            ]
         decisions.append(_decide(workspace_id, connections, item, existing, workspace_tenant))
     return tuple(decisions)
 
@@ -179,49 +159,47 @@ def _decide(
     existing: Sequence[ExistingAssignment],
     workspace_tenant: Callable[[], str | None],
 ) -> RoleAssignmentDecision:
-    def skip(reason: str) -> RoleAssignmentDecision:
-        return RoleAssignmentDecision(RoleVerdict.SKIP, workspace_id, item.workspace_id, reason)
+    def decide(
+        reason: str, verdict: RoleVerdict = RoleVerdict.SKIP, **found: str
+    ) -> RoleAssignmentDecision:
+        return RoleAssignmentDecision(verdict, workspace_id, item.workspace_id, reason, **found)
 
     synapse = item.workspace
     if not item.complete or synapse is None:
-        return skip(f"Synapse workspace could not be read: {item.error}")
+        return decide(f"Synapse workspace could not be read: {item.error}")
     unsupported = unsupported_reason(synapse)
     if unsupported:
-        return skip(unsupported)
-    connection_name = _verified_approved(workspace_id, connections, item)
-    if connection_name is None:
-        return skip(
+        return decide(unsupported)
+    # An approved connection that this Synapse workspace provably owns.
+    index = EvidenceIndex(workspace_id, [item])
+    approved = (c for c in connections if c.status is ConnectionStatus.APPROVED)
+    connection = next((c.name for c in approved if index.matches(c.private_endpoint_id)), None)
+    if connection is None:
+        return decide(
             f"no approved connection from {name_of(item.workspace_id)}'s managed private "
             "endpoints to this workspace"
         )
     principal = synapse.principal_id
-    if principal is None or not _is_guid(principal):
-        return skip("ARM reports no managed identity (principalId) for it")
+    if not principal or not _is_guid(principal):
+        return decide("ARM reports no managed identity (principalId) for it")
     if not synapse.has_system_identity:
-        return skip(
+        return decide(
             f"its identity type is {synapse.identity_type!r}, not SystemAssigned: "
             "principalId is not its system-assigned identity"
         )
     mine = (a for a in existing if a.principal_id.lower() == principal.lower())
     if any(a.is_contributor(workspace_id) for a in mine):
-        return RoleAssignmentDecision(
-            RoleVerdict.ALREADY_ASSIGNED,
-            workspace_id,
-            item.workspace_id,
-            "its identity already has Contributor on the workspace",
-            principal_id=principal,
-        )
+        already = "its identity already has Contributor on the workspace"
+        return decide(already, RoleVerdict.ALREADY_ASSIGNED, principal_id=principal)
     tenant = workspace_tenant()
     if not tenant or not synapse.tenant_id or synapse.tenant_id.lower() != tenant.lower():
-        return skip(
+        return decide(
             f"its identity's tenant ({synapse.tenant_id or 'not reported'}) is not "
             f"the AML workspace's tenant ({tenant or 'not reported'})"
         )
-    return RoleAssignmentDecision(
+    return decide(
+        f"approved connection {connection} is one of its managed private endpoints",
         RoleVerdict.ASSIGN,
-        workspace_id,
-        item.workspace_id,
-        f"approved connection {connection_name} is one of its managed private endpoints",
         principal_id=principal,
         role_definition_id=contributor_role_definition_id(workspace_id),
         assignment_name=assignment_name(workspace_id, principal),

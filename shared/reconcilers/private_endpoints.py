@@ -20,7 +20,7 @@ from shared.model import (
 )
 from shared.outcome import Outcome, Status
 from shared.planning.private_endpoints import ApprovalRules, plan_connections
-from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
+from shared.reconcilers.evidence import EvidenceGatherer
 from shared.reconcilers.run import Decision, Run, tally
 from shared.reconcilers.transient import permanent
 
@@ -64,83 +64,49 @@ def approval_rules(settings: Settings) -> ApprovalRules:
     return ApprovalRules(settings.scope, settings.synapse_workspace_ids, settings.reject_unverified)
 
 
+@dataclass(frozen=True)
 class PrivateEndpointReconciler:
-    def __init__(
-        self,
-        settings: Settings,
-        machine_learning: MachineLearningAdapter,
-        evidence: EvidenceGatherer,
-    ) -> None:
-        self._settings = settings
-        self._ml = machine_learning
-        self._evidence = evidence
-        self._rules = approval_rules(settings)
-
-    def observe_and_plan(
-        self, workspace_id: ArmId, cache: EvidenceCache | None = None
-    ) -> ConnectionReport:
-        """Read the connections and, when any is pending, the Synapse evidence; plan. Writes
-        nothing: what the CLI's `plan` shows."""
-        if not self._settings.in_scope(workspace_id):
-            return ConnectionReport(
-                workspace_id, None, error="workspace is not in scope: nothing read"
-            )
-        try:
-            connections = tuple(self._ml.list_connections(workspace_id))
-        except AzureError as error:
-            return ConnectionReport(workspace_id, None, error=permanent(workspace_id, error))
-        pending = any(c.status is ConnectionStatus.PENDING for c in connections)
-        evidence = (
-            self._evidence.gather(cache if cache is not None else EvidenceCache())
-            if pending
-            else []
-        )
-        plan = plan_connections(workspace_id, connections, evidence, self._rules)
-        return ConnectionReport(workspace_id, plan, connections=connections)
-
-    def decisions(
-        self, plan: ConnectionPlan, run: Run, *, focus: str | None = None
-    ) -> list[Decision]:
-        mode = self._settings.automation_mode.value
-        return [
-            Decision(
-                run.row(
-                    target_id=decision.workspace_id,
-                    kind=KIND,
-                    verdict=decision.verdict.value,
-                    subject=decision.connection_id,
-                    reason=decision.reason,
-                    mode=mode,
-                    evidence=decision.evidence or "",
-                    # Left pending: announced only when its own write triggered this run.
-                    notify=decision.verdict.writes or same_arm_id(decision.connection_id, focus),
-                ),
-                write=functools.partial(self._write, decision) if decision.verdict.writes else None,
-                # No-op verdicts are logged, not recorded (a row per connection per event).
-                ledger=decision.verdict in _RECORDED,
-                message=f"{decision.reason} [{mode}]",
-            )
-            for decision in plan.decisions
-        ]
-
-    def _write(self, decision: ConnectionDecision) -> str:
-        result = self._ml.set_connection_state(
-            decision.workspace_id,
-            decision.connection_name,
-            _TARGET_STATUS[decision.verdict],
-            decision.description,
-        )
-        return f"now {result.status.value}"
+    settings: Settings
+    ml: MachineLearningAdapter
+    evidence: EvidenceGatherer
 
     def reconcile(
         self, workspace_id: ArmId, run: Run, *, focus: str | None = None
     ) -> ConnectionReport:
-        """Observe, plan, and have `run` apply and record; `focus`: the event's connection."""
-        report = self.observe_and_plan(workspace_id, run.cache)
-        if report.plan is None:
-            mode = self._settings.automation_mode.value
-            run.not_reconciled(workspace_id, KIND, report.error or "", mode=mode)
-            return report
-        decisions = self.decisions(report.plan, run, focus=focus)
+        """Read the connections and, when any is pending, the Synapse evidence; plan; have `run`
+        apply and record. `focus`: the event's connection."""
+        connections, error = None, "workspace is not in scope: nothing read"
+        try:
+            if self.settings.in_scope(workspace_id):
+                connections = tuple(self.ml.list_connections(workspace_id))
+        except AzureError as failure:
+            error = permanent(workspace_id, failure)
+        if connections is None:
+            mode = self.settings.automation_mode.value
+            run.not_reconciled(workspace_id, KIND, error, mode=mode)
+            return ConnectionReport(workspace_id, None, error=error)
+        pending = any(c.status is ConnectionStatus.PENDING for c in connections)
+        evidence = self.evidence.gather(run.cache) if pending else []
+        plan = plan_connections(workspace_id, connections, evidence, approval_rules(self.settings))
+        decisions = [self._decision(decision, run, focus) for decision in plan.decisions]
         outcomes = run.settle(workspace_id, decisions)
-        return replace(report, outcomes=tuple(zip(report.plan.decisions, outcomes, strict=True)))
+        decided = tuple(zip(plan.decisions, outcomes, strict=True))
+        return ConnectionReport(workspace_id, plan, decided, connections=connections)
+
+    def _decision(self, decision: ConnectionDecision, run: Run, focus: str | None) -> Decision:
+        mode = self.settings.automation_mode.value
+        verdict, subject = decision.verdict, decision.connection_id
+        # Left pending: announced only when its own write triggered this run.
+        notify = verdict.writes or same_arm_id(subject, focus)
+        fields = (decision.workspace_id, KIND, verdict.value, subject, decision.reason, mode)
+        row = run.row(*fields, decision.evidence or "", notify=notify)
+        write = functools.partial(self._write, decision) if verdict.writes else None
+        # No-op verdicts are logged, not recorded (a row per connection per event).
+        message = f"{decision.reason} [{mode}]"
+        return Decision(row, write, ledger=verdict in _RECORDED, message=message)
+
+    def _write(self, decision: ConnectionDecision) -> str:
+        workspace_id, name = decision.workspace_id, decision.connection_name
+        status, description = _TARGET_STATUS[decision.verdict], decision.description
+        result = self.ml.set_connection_state(workspace_id, name, status, description)
+        return f"now {result.status.value}"

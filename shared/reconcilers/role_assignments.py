@@ -21,7 +21,7 @@ from shared.planning.role_assignments import (
     assignment_description,
     plan_role_assignments,
 )
-from shared.reconcilers.evidence import EvidenceCache, EvidenceGatherer
+from shared.reconcilers.evidence import EvidenceGatherer
 from shared.reconcilers.private_endpoints import approval_rules
 from shared.reconcilers.run import Decision, Run, tally
 
@@ -40,83 +40,14 @@ class RoleReport:
         return tally(decision.verdict.value for decision, _ in self.outcomes) or "none"
 
 
+@dataclass(frozen=True)
 class RoleAssignmentReconciler:
     """Ensures each verified Synapse identity holds Contributor on the workspace, exactly once."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        machine_learning: MachineLearningAdapter,
-        authorization: AuthorizationAdapter,
-        evidence: EvidenceGatherer,
-    ) -> None:
-        self._settings = settings
-        self._ml = machine_learning
-        self._authorization = authorization
-        self._evidence = evidence
-        self._rules = approval_rules(settings)
-
-    def plan(
-        self,
-        workspace_id: ArmId,
-        *,
-        cache: EvidenceCache,
-        connections: Sequence[PrivateEndpointConnection] | None = None,
-    ) -> tuple[RoleAssignmentDecision, ...]:
-        if not self._settings.in_scope(workspace_id):
-            return ()
-        if connections is None:
-            connections = self._ml.list_connections(workspace_id)
-        evidence = self._evidence.gather(cache)
-        existing = self._authorization.list_at_scope(workspace_id)
-        return plan_role_assignments(
-            workspace_id,
-            connections,
-            evidence,
-            existing,
-            self._rules,
-            # Read only when an assignment is about to be planned, and once.
-            workspace_tenant=functools.cache(lambda: self._ml.workspace_tenant(workspace_id)),
-            app=self._authorization.app_identity(),
-        )
-
-    def decisions(self, decisions: Sequence[RoleAssignmentDecision], run: Run) -> list[Decision]:
-        return [
-            Decision(
-                run.row(
-                    target_id=decision.scope,
-                    kind=KIND,
-                    verdict=decision.verdict.value,
-                    subject=decision.synapse_workspace_id,
-                    reason=decision.reason,
-                    mode=self._settings.automation_mode.value,
-                    evidence=decision.principal_id or "",
-                    # A stale one is announced, except by the sweep (which repeats).
-                    notify=decision.verdict is RoleVerdict.ASSIGN
-                    or (decision.verdict is RoleVerdict.STALE and run.announces),
-                ),
-                write=functools.partial(self._write, decision) if decision.verdict.writes else None,
-                outcome=noted("reported: not deleted")
-                if decision.verdict is RoleVerdict.STALE
-                else NO_CHANGE,
-                ledger=decision.verdict is not RoleVerdict.ALREADY_ASSIGNED,
-                message=f"Contributor for {decision.synapse_workspace_id}: {decision.reason}",
-            )
-            for decision in decisions
-        ]
-
-    def _write(self, decision: RoleAssignmentDecision) -> str:
-        # The planner only emits ASSIGN with all three set; checked again at the write.
-        if not (decision.assignment_name and decision.role_definition_id and decision.principal_id):
-            raise RefusedTargetError("incomplete decision")
-        result = self._authorization.create(
-            decision.scope,
-            decision.assignment_name,
-            decision.role_definition_id,
-            decision.principal_id,
-            assignment_description(decision.synapse_workspace_id),
-        )
-        return "created" if result == "created" else "already existed"
+    settings: Settings
+    ml: MachineLearningAdapter
+    authorization: AuthorizationAdapter
+    evidence: EvidenceGatherer
 
     def reconcile(
         self,
@@ -125,11 +56,51 @@ class RoleAssignmentReconciler:
         *,
         connections: Sequence[PrivateEndpointConnection] | None = None,
     ) -> RoleReport:
+        planned: tuple[RoleAssignmentDecision, ...] = ()
         try:
-            planned = self.plan(workspace_id, cache=run.cache, connections=connections)
+            if self.settings.in_scope(workspace_id):
+                if connections is None:
+                    connections = self.ml.list_connections(workspace_id)
+                evidence = self.evidence.gather(run.cache)
+                existing = self.authorization.list_at_scope(workspace_id)
+                rules, app = approval_rules(self.settings), self.authorization.app_identity()
+                # The workspace's tenant: read only when an assignment is about to be planned.
+                tenant = functools.cache(lambda: self.ml.workspace_tenant(workspace_id))
+                planned = plan_role_assignments(
+                    workspace_id, connections, evidence, existing, rules, tenant, app
+                )
         except AzureError as error:
-            mode = self._settings.automation_mode.value
+            mode = self.settings.automation_mode.value
             text = run.not_reconciled(workspace_id, KIND, error, mode=mode)
             return RoleReport(workspace_id, error=text)
-        outcomes = run.settle(workspace_id, self.decisions(planned, run))
+        outcomes = run.settle(workspace_id, [self._decision(d, run) for d in planned])
         return RoleReport(workspace_id, tuple(zip(planned, outcomes, strict=True)))
+
+    def _decision(self, decision: RoleAssignmentDecision, run: Run) -> Decision:
+        mode, verdict = self.settings.automation_mode.value, decision.verdict
+        synapse_id = decision.synapse_workspace_id
+        # A stale one is announced, except by the sweep (which repeats).
+        stale = verdict is RoleVerdict.STALE
+        notify = verdict is RoleVerdict.ASSIGN or (stale and run.announces)
+        fields = (decision.scope, KIND, verdict.value, synapse_id, decision.reason, mode)
+        row = run.row(*fields, decision.principal_id or "", notify=notify)
+        return Decision(
+            row,
+            functools.partial(self._write, decision) if verdict.writes else None,
+            noted("reported: not deleted") if stale else NO_CHANGE,
+            ledger=verdict is not RoleVerdict.ALREADY_ASSIGNED,
+            message=f"Contributor for {synapse_id}: {decision.reason}",
+        )
+
+    def _write(self, decision: RoleAssignmentDecision) -> str:
+        # The planner only emits ASSIGN with all three set; checked again at the write.
+        name, role, principal = (
+            decision.assignment_name,
+            decision.role_definition_id,
+            decision.principal_id,
+        )
+        if not (name and role and principal):
+            raise RefusedTargetError("incomplete decision")
+        description = assignment_description(decision.synapse_workspace_id)
+        result = self.authorization.create(decision.scope, name, role, principal, description)
+        return "created" if result == "created" else "already existed"

@@ -13,11 +13,7 @@ from typing import TYPE_CHECKING
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.answers import (
-    GuardNoLongerHoldsError,
-    RefusedTargetError,
-    UnexpectedAnswerError,
-)
+from shared.adapters import answers
 from shared.adapters.errors import describe, is_transient
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
@@ -42,14 +38,8 @@ Change = tuple[str, str, str, str, str, str]
 def change(record: ActionRecord) -> Change:
     """A write as a saved plan holds it: what, on what, and what it was decided on (the
     planner's reason and evidence, which name the values it observed). ARM IDs ignore case."""
-    return (
-        record.target_id.lower(),
-        record.kind,
-        record.verdict,
-        record.subject.lower(),
-        record.reason,
-        record.evidence,
-    )
+    r = record
+    return (r.target_id.lower(), r.kind, r.verdict, r.subject.lower(), r.reason, r.evidence)
 
 
 def tally(values: Iterable[str]) -> str:
@@ -119,20 +109,15 @@ class Run:
     def execute(self, decisions: Sequence[Decision]) -> list[Outcome]:
         outcomes = []
         for decision in decisions:
-            outcome = self._decide(decision)
+            outcomes.append(outcome := self._decide(decision))
             if decision.write is not None:
                 self.changes.append((decision.record, outcome))
-            outcomes.append(outcome)
         return outcomes
 
     def _decide(self, decision: Decision) -> Outcome:
         if self._transient is not None:
             return NOT_ATTEMPTED
-        if (
-            decision.write is not None
-            and self.only is not None
-            and change(decision.record) not in self.only
-        ):
+        if decision.write and self.only is not None and change(decision.record) not in self.only:
             # Read again for this run, the state no longer calls for the saved write.
             return Outcome(Status.REFUSED, "not in the saved plan: the state changed; plan again")
         if decision.budgeted and decision.outcome.status is not Status.DEFERRED:
@@ -152,16 +137,14 @@ class Run:
     def _hourly(self, workspace_id: str) -> Outcome | None:
         """Take one of the workspace's slots of the hour (kept in the ledger, across runs): None
         when taken, else the deferral. A ledger that cannot count defers."""
-        limit = self.budget.per_hour
+        limit, now = self.budget.per_hour, datetime.now(UTC)
         if limit is None:
             return None
-        now = datetime.now(UTC)
         try:
-            free_at = (
-                self.claims.take_remediation_slot(workspace_id, limit=limit, now=now)
-                if self.claims is not None
-                else self.budget.hour_slot(workspace_id, limit, now)
-            )
+            if self.claims is None:
+                free_at = self.budget.hour_slot(workspace_id, limit, now)
+            else:
+                free_at = self.claims.take_remediation_slot(workspace_id, limit=limit, now=now)
         except AzureError as error:
             reason = (
                 f"{Stop.HOURLY_LIMIT}: the ledger could not count this workspace's remediations "
@@ -181,10 +164,10 @@ class Run:
         record_intent(self.sink, decision.record)
         try:
             return Outcome(Status.APPLIED, decision.write())
-        except GuardNoLongerHoldsError as error:
+        except answers.GuardNoLongerHoldsError as error:
             # Read again just before the write, the resource no longer passes its guard.
             return Outcome(Status.DEFERRED, str(error), GUARD)
-        except (UnexpectedAnswerError, RefusedTargetError) as error:
+        except (answers.UnexpectedAnswerError, answers.RefusedTargetError) as error:
             return Outcome(Status.NOT_APPLIED, str(error))
         except AzureError as error:
             if is_transient(error):
@@ -247,9 +230,8 @@ class Run:
         """Why the workspace's `kind` was not reconciled, recorded; a transient error is raised."""
         text = error if isinstance(error, str) else permanent(workspace_id, error)
         row = self.row(workspace_id, kind, verdict, workspace_id, text, mode)
-        self.record(
-            workspace_id, [(Decision(row, bare=True, level=logging.WARNING), noted(outcome))]
-        )
+        note = Decision(row, bare=True, level=logging.WARNING)
+        self.record(workspace_id, [(note, noted(outcome))])
         return text
 
     def settle(self, workspace_id: str, decisions: Sequence[Decision]) -> list[Outcome]:

@@ -45,10 +45,8 @@ class WorkspaceReport:
         return [(label, report) for label, report in reports.items() if report is not None]
 
     def summary(self) -> str:
-        name = self.workspace_id.rsplit("/", 1)[-1]
-        return f"{name}: " + "; ".join(
-            f"{label}: {report.summary()}" for label, report in self._concerns()
-        )
+        shown = "; ".join(f"{label}: {report.summary()}" for label, report in self._concerns())
+        return f"{self.workspace_id.rsplit('/', 1)[-1]}: {shown}"
 
     def error(self) -> str | None:
         return next((r.error for _, r in self._concerns() if r.error is not None), None)
@@ -75,23 +73,15 @@ def start_run(
 ) -> Run:
     """A run of its own (an event, a sweep, a CLI run): one remediation budget
     (`MAX_REMEDIATIONS_PER_RUN`, and each workspace's hour) and one evidence cache for every
-    workspace it reconciles.
-    `preview`: the CLI's `plan`, which writes and records nothing; `only`: see `Run`."""
+    workspace it reconciles. `preview`: the CLI's `plan`, which writes and records nothing."""
     from shared.policy.budget import RemediationBudget
 
     settings = runtime.settings
-    return Run(
-        trigger,
-        dry_run=settings.dry_run,
-        budget=RemediationBudget(
-            settings.max_remediations_per_run, per_hour=settings.max_remediations_per_hour
-        ),
-        sink=None if preview else runtime.sink,
-        # A preview reads no ledger and takes no slot: it counts only its own.
-        claims=None if preview else runtime.claims,
-        preview=preview,
-        only=only,
-    )
+    per_run, per_hour = settings.max_remediations_per_run, settings.max_remediations_per_hour
+    budget = RemediationBudget(per_run, per_hour=per_hour)
+    # A preview reads no ledger and takes no slot: it counts only its own.
+    sink, claims = (None, None) if preview else (runtime.sink, runtime.claims)
+    return Run(trigger, settings.dry_run, budget, sink, preview=preview, claims=claims, only=only)
 
 
 def reconcile_workspace(
@@ -108,27 +98,22 @@ def reconcile_workspace(
     connections: tuple[PrivateEndpointConnection, ...] | None = None
     if Concern.CONNECTIONS in concerns:
         connection_report = runtime.private_endpoints.reconcile(workspace_id, run, focus=focus)
-        if connection_report.plan is not None:
-            connections = connection_report.current_connections()
+        current = connection_report.current_connections()
+        connections = current if connection_report.plan is not None else None
         # Whoever approved it: the role planner assigns only for a connection an allow-listed
         # workspace provably owns.
-        approved = ConnectionStatus.APPROVED
-        if any(c.status is approved for c in connection_report.current_connections()):
+        if any(c.status is ConnectionStatus.APPROVED for c in current):
             concerns = concerns | {Concern.ROLES}
     elif {Concern.ROLES, Concern.POLICIES} <= concerns:
         # Read once for both; a failure is left to each reconciler, which reads again.
         with contextlib.suppress(AzureError):
             connections = tuple(runtime.machine_learning.list_connections(workspace_id))
-    role_report = (
-        runtime.role_assignments.reconcile(workspace_id, run, connections=connections)
-        if Concern.ROLES in concerns
-        else None
-    )
-    policy_report = (
-        runtime.policies.reconcile(workspace_id, run, connections=connections)
-        if Concern.POLICIES in concerns
-        else None
-    )
+    role_report: RoleReport | None = None
+    policy_report: PolicyReport | None = None
+    if Concern.ROLES in concerns:
+        role_report = runtime.role_assignments.reconcile(workspace_id, run, connections=connections)
+    if Concern.POLICIES in concerns:
+        policy_report = runtime.policies.reconcile(workspace_id, run, connections=connections)
     return WorkspaceReport(workspace_id, connection_report, role_report, policy_report)
 
 
