@@ -11,6 +11,7 @@ import copy
 import re
 import time
 from collections import deque
+from collections.abc import Container
 from typing import TYPE_CHECKING
 
 from ..authorization.models import assignment_view
@@ -143,10 +144,18 @@ class ResourceGraph:
         with self.sim.lock:
             self._snapshot = (time.monotonic(), copy.deepcopy(self._rows()))
 
-    def _rows(self) -> list[JSON]:
-        """Every resource as a row, by ID: lower-cased type, subscription; a workspace with its
-        connections embedded and a role assignment with its scope, as ARM serves them."""
+    def _rows(self, subscriptions: Container[str] | None = None) -> list[JSON]:
+        """Every resource (of `subscriptions`, lower case, when given) as a row, by ID:
+        lower-cased type, subscription; a workspace with its connections embedded and a role
+        assignment with its scope, as ARM serves them. Only the subscriptions' are built: a
+        partition's query costs its subscription's rows, not the whole store's."""
         resources = self.sim.arm.resources
+        if subscriptions is not None:
+            resources = {
+                k: v
+                for k, v in resources.items()
+                if k.startswith("/subscriptions/") and k.split("/", 3)[2] in subscriptions
+            }
         connections: dict[str, list[JSON]] = {}
         for stored_key, body in resources.items():
             parent, _, name = stored_key.rpartition(_CONNECTIONS)
@@ -165,9 +174,9 @@ class ResourceGraph:
             rows.append(row)
         return rows
 
-    def _current(self) -> list[JSON]:
+    def _current(self, subscriptions: Container[str]) -> list[JSON]:
         if self.lag is None:
-            return self._rows()
+            return self._rows(subscriptions)
         if self._snapshot is None or time.monotonic() - self._snapshot[0] >= self.lag:
             self.snapshot()
         assert self._snapshot is not None
@@ -199,7 +208,7 @@ class ResourceGraph:
         subscriptions = {str(s).lower() for s in body.get("subscriptions") or []}
         for group in body.get("managementGroups") or []:
             subscriptions |= self.sim.management.subscriptions_under(str(group))
-        rows = [r for r in self._current() if r["subscriptionId"] in subscriptions]
+        rows = [r for r in self._current(subscriptions) if r["subscriptionId"] in subscriptions]
         if grouped is not None:
             by_workspace = grouped(rows)
             rows = [by_workspace[key] for key in sorted(by_workspace)]
