@@ -130,10 +130,10 @@ class EstateAdapter:
                 {
                     str(r.get("id")).lower(): r
                     for subscriptions, management_groups in targets
-                    for r in self._query(name, subscriptions, management_groups, quota)
+                    for r in self._query(name, query, subscriptions, management_groups, quota)
                 }.values()
             )
-            for name in GRAPH_QUERIES
+            for name, query in GRAPH_QUERIES.items()
         }
 
     @malformed_is_permanent
@@ -142,18 +142,22 @@ class EstateAdapter:
         scope names or holds has: one small query."""
         found: dict[str, int] = {}
         for subscriptions, management_groups in _targets(scope):
-            for row in self._query("subscriptions", subscriptions, management_groups, {}):
+            for row in self._query(
+                "subscriptions", SUBSCRIPTIONS_QUERY, subscriptions, management_groups, {}
+            ):
                 found[str(row.get("id", "")).lower()] = int(row.get("workspaces") or 0)
         return found
 
     def _query(
         self,
         name: str,
+        query: str,
         subscriptions: list[str] | None,
         management_groups: list[str] | None,
         quota: dict[str, str],
     ) -> list[dict[str, Any]]:
-        """Every page of one query; `quota`: the last answer's quota headers (updated)."""
+        """Every page of `query` (`name` for errors); `quota`: the last answer's quota headers,
+        updated."""
         from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
         client = self._clients.resource_graph()
@@ -175,7 +179,7 @@ class EstateAdapter:
             )
             page, headers = client.resources(
                 QueryRequest(
-                    query=GRAPH_QUERIES.get(name) or SUBSCRIPTIONS_QUERY,
+                    query=query,
                     subscriptions=subscriptions,
                     management_groups=management_groups,
                     options=options,
