@@ -4,7 +4,6 @@ private endpoints (the workspace's own data plane)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from shared.adapters.clients import AzureClients
@@ -52,14 +51,12 @@ class SynapseAdapter:
 
     @malformed_is_permanent
     def list_managed_private_endpoints(self, workspace_id: ArmId) -> list[ManagedPrivateEndpoint]:
-        return [_endpoint(item) for item in self._pages(name_of(workspace_id))]
-
-    def _pages(self, workspace_name: str) -> Iterator[dict[str, Any]]:
-        client = self._clients.synapse_dev(workspace_name)
+        client = self._clients.synapse_dev(name_of(workspace_id))
         # A page of the wrong shape fails the whole read: nothing is approved on part of it.
         url = client.format_url("/managedVirtualNetworks/default/managedPrivateEndpoints")
-        what = f"Synapse workspace {workspace_name}: managed private endpoints"
-        return json_pages(client, url, {"api-version": SYNAPSE_DEV_API_VERSION}, what=what)
+        what = f"Synapse workspace {name_of(workspace_id)}: managed private endpoints"
+        pages = json_pages(client, url, {"api-version": SYNAPSE_DEV_API_VERSION}, what=what)
+        return [_endpoint(item) for item in pages]
 
 
 def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:
