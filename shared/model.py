@@ -45,7 +45,6 @@ class ManagedPrivateEndpoint:
     name: str
     private_link_resource_id: str | None
     resource_id: str | None
-    group_id: str | None = None
 
 
 @dataclass(frozen=True)

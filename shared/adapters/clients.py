@@ -134,8 +134,7 @@ class AzureClients:
 
     @functools.cache  # noqa: B019
     def synapse_dev(self, workspace_name: str) -> PipelineClient[HttpRequest, HttpResponse]:
-        # Raw: the managed private endpoint model of azure-synapse-managedprivateendpoints drops
-        # `properties.resourceId`, the very field that proves where an endpoint comes from.
+        # Raw: the Synapse SDK's model drops `properties.resourceId`, an endpoint's provenance.
         settings = self.settings
         return transport.pinned_pipeline(
             settings.synapse_endpoint_for(workspace_name),

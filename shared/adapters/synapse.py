@@ -4,6 +4,7 @@ private endpoints (the workspace's own data plane)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from shared.adapters.clients import AzureClients
@@ -14,8 +15,7 @@ from shared.planning.synapse_facts import read_synapse_workspace
 
 SYNAPSE_ARM_API_VERSION = "2021-06-01"
 SYNAPSE_DEV_API_VERSION = "2020-12-01"
-# The policy rule may use a read this old (it reports, never approves). Evidence for approvals
-# and role assignments reads afresh: a name can be deleted and retaken within any cache lifetime.
+# For the policy rule, which only reports. Approvals read afresh: a name can be retaken meanwhile.
 WORKSPACE_CACHE_SECONDS = 600.0
 
 
@@ -51,12 +51,14 @@ class SynapseAdapter:
 
     @malformed_is_permanent
     def list_managed_private_endpoints(self, workspace_id: ArmId) -> list[ManagedPrivateEndpoint]:
-        client = self._clients.synapse_dev(name_of(workspace_id))
+        return [_endpoint(item) for item in self._pages(name_of(workspace_id))]
+
+    def _pages(self, workspace_name: str) -> Iterator[dict[str, Any]]:
+        client = self._clients.synapse_dev(workspace_name)
         # A page of the wrong shape fails the whole read: nothing is approved on part of it.
         url = client.format_url("/managedVirtualNetworks/default/managedPrivateEndpoints")
-        what = f"Synapse workspace {name_of(workspace_id)}: managed private endpoints"
-        pages = json_pages(client, url, {"api-version": SYNAPSE_DEV_API_VERSION}, what=what)
-        return [_endpoint(item) for item in pages]
+        what = f"Synapse workspace {workspace_name}: managed private endpoints"
+        return json_pages(client, url, {"api-version": SYNAPSE_DEV_API_VERSION}, what=what)
 
 
 def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:
@@ -71,5 +73,4 @@ def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:
         name=str(item.get("name") or ""),
         private_link_resource_id=text("privateLinkResourceId"),
         resource_id=text("resourceId"),
-        group_id=text("groupId"),
     )

@@ -209,8 +209,7 @@ def pinned_pipeline(
     options = client_options(base_url, budget=budget)
     return PipelineClient(
         base_url=base_url,
-        # azure-core puts `per_call_policies` first and `per_retry_policies` right after the
-        # RetryPolicy, so the bearer token is added after the guard's last check.
+        # `per_retry_policies` go right after the RetryPolicy: the token after the guard's check.
         policies=[
             policies.RequestIdPolicy(),
             policies.HeadersPolicy(),
