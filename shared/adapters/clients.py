@@ -156,8 +156,7 @@ class AzureClients:
 
     @functools.cache  # noqa: B019
     def ml_client(self, workspace_id: str) -> Any:
-        """azure-ai-ml's client (1.1-2.5 s to import: only retraining calls this), on ARM_ENDPOINT
-        through the SDK's cloud settings."""
+        """azure-ai-ml's client: 1.1-2.5 s to import, so only retraining calls this."""
         prepare_azure_ai_ml()
         from azure.ai.ml import MLClient
 

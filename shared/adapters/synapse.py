@@ -1,5 +1,4 @@
-"""Azure Synapse workspaces: their identity and network settings (ARM) and their managed
-private endpoints (the workspace's own data plane)."""
+"""Synapse workspaces: identity and network settings (ARM), managed private endpoints (dev)."""
 
 from __future__ import annotations
 

@@ -127,8 +127,7 @@ def _wait(value: str, *, dates: bool) -> float | None:
 
 
 def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-    """A URL as a page of a list, api-version aside (SDKs re-add it, and re-encode the query, when
-    they follow a nextLink)."""
+    """A page's identity, api-version aside and query sorted: SDKs re-add and re-encode them."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     kept = sorted((k, v) for k, v in query if k.lower() != "api-version")
@@ -180,8 +179,7 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
 
 
 def client_options(*allowed_urls: str, budget: ReadBudget | None = None) -> dict[str, Any]:
-    """Keyword arguments for any azure-core based SDK client. Fresh lists on every call:
-    azure-mgmt-core appends its own policy to `per_call_policies`."""
+    """Keyword arguments for any SDK client, fresh lists: azure-mgmt-core appends its own policy."""
     guard = EndpointGuardPolicy(*allowed_urls)
     paced = [ReadBudgetPolicy(budget)] if budget is not None else []
     return {
