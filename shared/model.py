@@ -39,13 +39,11 @@ class PrivateEndpointConnection:
 
 @dataclass(frozen=True)
 class ManagedPrivateEndpoint:
-    """As the Synapse data plane lists it; `resource_id` (what ties a connection to it) is
-    dropped by the SDK's model, so the adapter reads the raw JSON."""
+    """As the Synapse data plane lists it, read raw: the SDK's model drops `resource_id`."""
 
     name: str
     private_link_resource_id: str | None
     resource_id: str | None
-    group_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,6 @@
-"""Who started a thing: only what Azure records about its creator (a name, a tag or a description
-is written by whoever may write the thing: never proof, issue 15), compared with the app's own
-identity. ARM resources and Azure ML jobs: `systemData.createdBy` / `createdByType`, set from the
-caller's token (an application's client ID, type `Application` or `ManagedIdentity`; a user's
-sign-in name, `User`). Role assignments: `properties.createdBy` / `updatedBy`, object IDs."""
+"""Who started a thing: only what Azure records about its creator, set from the caller's token
+(a name, tag or description is whoever may write the thing's: never proof, issue 15). ARM
+resources and ML jobs: `systemData.createdBy(Type)`; role assignments: `createdBy`, `updatedBy`."""
 
 from __future__ import annotations
 
@@ -22,8 +20,7 @@ class AppIdentity:
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> AppIdentity:
-        """From the claims of an access token the app's credential obtained (its managed
-        identity; `az login` for the CLI on a laptop, where "the app" is the signed-in user)."""
+        """From the app's own token (on a laptop, `az login`'s: "the app" is the signed-in user)."""
 
         def text(name: str) -> str:
             value = claims.get(name)
@@ -55,8 +52,7 @@ class AppIdentity:
 
 
 def not_made_by(app: AppIdentity, system_data: Any) -> str | None:
-    """None when `app` created the resource, else who Azure records as its creator (for a
-    refusal's reason)."""
+    """None when `app` created the resource, else a refusal's reason naming its creator."""
     if app.created(system_data):
         return None
     known = system_data if isinstance(system_data, Mapping) else {}

@@ -375,7 +375,6 @@ def id_pool(draw: st.DrawFn, genuine: Sequence[str]) -> list[str | None]:
 
 
 INDEXES = st.integers(min_value=0, max_value=100)
-GROUP_IDS = st.sampled_from(["amlworkspace", "blob", None])
 
 
 def pick(draw: st.DrawFn, pool: Sequence[str | None]) -> str | None:
@@ -409,7 +408,6 @@ def managed_private_endpoints(
                 name=draw(resource_names),
                 private_link_resource_id=link_target,
                 resource_id=endpoint,
-                group_id=draw(GROUP_IDS),
             )
         )
     return tuple(items)
@@ -597,7 +595,6 @@ class Verified:
                     name=self.mpe_name,
                     private_link_resource_id=link_target or self.workspace_id,
                     resource_id=endpoint_id or self.endpoint_id,
-                    group_id="amlworkspace",
                 ),
             ),
         )
@@ -1039,7 +1036,7 @@ def _evidence(
         workspace_id=synapse,
         workspace=SynapseWorkspace(synapse, "principal", managed_vnet, exfiltration),
         managed_private_endpoints=(
-            ManagedPrivateEndpoint("myPrivateEndpoint1", AML_WORKSPACE, endpoint, "amlworkspace"),
+            ManagedPrivateEndpoint("myPrivateEndpoint1", AML_WORKSPACE, endpoint),
         ),
     )
 

@@ -131,7 +131,7 @@ def ml(app: App) -> Any:
         scene.PROD, "drift-model", "2", properties={"accuracy": "0.8"}
     )
     return clients_for(get_settings()).machine_learning(
-        parse_resource_id(scene.PROD)["subscription"]
+        str(parse_resource_id(scene.PROD)["subscription"])
     )
 
 

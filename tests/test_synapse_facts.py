@@ -149,9 +149,7 @@ def test_unclear_flags_never_approve(block: object, vnet: object) -> None:
     workspace = read_synapse_workspace(
         SYNAPSE, body(managedVirtualNetworkSettings=block, managedVirtualNetwork=vnet)
     )
-    evidence = SynapseEvidence(
-        SYNAPSE, workspace, (ManagedPrivateEndpoint("mpe-aml", ML, PE, "amlworkspace"),)
-    )
+    evidence = SynapseEvidence(SYNAPSE, workspace, (ManagedPrivateEndpoint("mpe-aml", ML, PE),))
     connection = PrivateEndpointConnection(
         f"{ML}/privateEndpointConnections/pec", "pec", ML, PE, ConnectionStatus.PENDING
     )

@@ -16,7 +16,6 @@ class MachineLearningAdapter:
         self._clients = clients
 
     def _client(self, workspace_id: str) -> tuple[Any, str, str]:
-        """The SDK client of the workspace's subscription, its resource group and its name."""
         client = self._clients.machine_learning(subscription_of(workspace_id))
         return client, resource_group_of(workspace_id), name_of(workspace_id)
 

@@ -28,8 +28,7 @@ def check_answer(answered_id: str, asked_id: str, what: str, value: object, aske
 
 
 def child_name(name: str, kind: str, workspace_id: ArmId) -> str:
-    """`name` when a plain child name, else `RefusedTargetError` (a separator could point the
-    SDK's URL elsewhere)."""
+    """`name` unless a separator in it could point the SDK's URL elsewhere."""
     odd = name in ("", ".", "..") or len(name) > 260 or any(ch in name for ch in "/\\?#%&")
     if odd or not (name.isascii() and name.isprintable()):
         raise RefusedTargetError(f"{kind} name {name!r} of {workspace_id} is not a plain name")

@@ -1,7 +1,6 @@
-"""Azure SDK clients, created lazily and cached, all built from the validated settings: every
-management client points at `ARM_ENDPOINT` with its token scope (a sovereign cloud, or the local
-simulator, is a matter of settings), carries the policies of `shared.adapters.transport`, and
-spends the process's ARM read budget. One credential per process (it caches the tokens)."""
+"""Azure SDK clients, made lazily from the settings and cached: management clients use
+`ARM_ENDPOINT` and its scope (a sovereign cloud or the simulator is a matter of settings), carry the
+transport policies and spend the ARM read budget. One credential per process: it caches tokens."""
 
 from __future__ import annotations
 
@@ -31,12 +30,9 @@ _ML_CLOUDS = {
 
 
 def prepare_azure_ai_ml() -> None:
-    """Call before azure-ai-ml is imported. It reads the current cloud's name from the process
-    environment (AZUREML_CURRENT_CLOUD) when imported; a name this process never registered (set
-    by a parent process's azure-ai-ml) makes it fetch cloud metadata from the public ARM endpoint,
-    outside the settings, and then refuse to submit. After the import, `ml_client` names the
-    cloud. Its "This is an experimental class" warnings (pipeline jobs among them) are noise
-    nobody can act on; its other loggers stay as they are."""
+    """Call before azure-ai-ml is imported: its import reads AZUREML_CURRENT_CLOUD, and a name a
+    parent process registered makes it fetch cloud metadata from the public ARM endpoint, then
+    refuse to submit (`ml_client` names the cloud). Its "experimental class" warnings are noise."""
     logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
     if "azure.ai.ml" not in sys.modules:
         os.environ.pop("AZUREML_CURRENT_CLOUD", None)
@@ -53,10 +49,8 @@ def credential(client_id: str | None) -> TokenCredential:
 
 
 class AudienceBoundCredential:
-    """The process's credential, giving tokens for one audience only. azure-data-tables asks for
-    whatever resource a 401 challenge names, so any host it talks to could ask for an ARM token:
-    bound here, a request for any audience but the one the settings tie to the client's endpoint
-    raises `ClientAuthenticationError` and nothing is sent."""
+    """The process's credential, for one audience only: azure-data-tables asks for whatever
+    resource a 401 challenge names, so any host it talks to could ask for an ARM token."""
 
     def __init__(self, inner: TokenCredential, audience: str) -> None:
         self._inner = inner
@@ -85,8 +79,6 @@ def synapse_dev_scope(template: str, audience: str | None = None) -> str:
 
 
 class AzureClients:
-    """The SDK clients the adapters use, one per subscription or endpoint, made on first use."""
-
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.token_credential = credential(settings.azure_client_id)
@@ -95,6 +87,7 @@ class AzureClients:
     def _arm_options(self) -> dict[str, Any]:
         return transport.client_options(self.settings.arm_endpoint, budget=self._budget)
 
+    @functools.cache  # noqa: B019 - one AzureClients per settings value, kept for the process
     def _arm(self, client_class: Any, *args: str) -> Any:
         arm, scope = self.settings.arm_endpoint, self.settings.arm_scope
         options = self._arm_options()
@@ -102,12 +95,10 @@ class AzureClients:
             self.token_credential, *args, base_url=arm, credential_scopes=[scope], **options
         )
 
-    @functools.cache  # noqa: B019 - one AzureClients per settings value, kept for the process
+    @functools.cache  # noqa: B019
     def app_identity(self) -> AppIdentity:
-        """Who the app is, from the claims of its own ARM token: the token comes from its
-        credential (the platform's identity endpoint), not from anything a workspace user can
-        write, so its claims need no signature check here. `ValueError` on a token that is not a
-        JWT with an object ID: without it nothing can be proven the app's."""
+        """Who the app is, from its own ARM token's claims: the token comes from the platform's
+        identity endpoint, not from anything a user can write, so no signature check is needed."""
         import base64
         import json
 
@@ -120,25 +111,21 @@ class AzureClients:
             raise ValueError("the app's ARM access token has no claims")
         return AppIdentity.from_claims(claims)
 
-    @functools.cache  # noqa: B019
     def machine_learning(self, subscription_id: str) -> Any:
         from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 
         return self._arm(MachineLearningServicesMgmtClient, subscription_id)
 
-    @functools.cache  # noqa: B019
     def authorization(self, subscription_id: str) -> Any:
         from azure.mgmt.authorization import AuthorizationManagementClient
 
         return self._arm(AuthorizationManagementClient, subscription_id)
 
-    @functools.cache  # noqa: B019
     def resources(self, subscription_id: str) -> Any:
         from azure.mgmt.resource.resources import ResourceManagementClient
 
         return self._arm(ResourceManagementClient, subscription_id)
 
-    @functools.cache  # noqa: B019
     def resource_graph(self) -> Any:
         # Resource Graph is served by ARM_ENDPOINT, with ARM's token.
         from azure.mgmt.resourcegraph import ResourceGraphClient
@@ -147,8 +134,7 @@ class AzureClients:
 
     @functools.cache  # noqa: B019
     def synapse_dev(self, workspace_name: str) -> PipelineClient[HttpRequest, HttpResponse]:
-        # Raw: the managed private endpoint model of azure-synapse-managedprivateendpoints drops
-        # `properties.resourceId`, the very field that proves where an endpoint comes from.
+        # Raw: the Synapse SDK's model drops `properties.resourceId`, an endpoint's provenance.
         settings = self.settings
         return transport.pinned_pipeline(
             settings.synapse_endpoint_for(workspace_name),
@@ -170,9 +156,7 @@ class AzureClients:
 
     @functools.cache  # noqa: B019
     def ml_client(self, workspace_id: str) -> Any:
-        """azure-ai-ml's `MLClient` for one workspace, reaching `ARM_ENDPOINT` through the SDK's
-        cloud settings. azure-ai-ml costs 1.1-2.5 s to import: only the retraining path calls this.
-        """
+        """azure-ai-ml's client: 1.1-2.5 s to import, so only retraining calls this."""
         prepare_azure_ai_ml()
         from azure.ai.ml import MLClient
 
@@ -182,8 +166,7 @@ class AzureClients:
         host = urlsplit(arm).netloc
         cloud: dict[str, Any] = {"cloud": _ML_CLOUDS.get(host)}
         if cloud["cloud"] is None:
-            # Any other ARM endpoint (Azure Stack, a proxy, the local simulator) is registered as
-            # a cloud of its own, with the ML audience the settings tie to it (AML_AUDIENCE).
+            # Any other ARM endpoint (Azure Stack, a proxy, the simulator) is a cloud of its own.
             cloud = {
                 "cloud": f"custom:{host}",
                 "cloud_metadata": {
@@ -204,8 +187,7 @@ class AzureClients:
             enable_telemetry=False,
             **cloud,
             # azure-ai-ml hands these to the service clients it builds: the guard pins every
-            # request (and token) to ARM_ENDPOINT, the only origin submission needs, and the
-            # paging policy bounds the nextLinks it follows inside its own calls.
+            # request and token to ARM_ENDPOINT, the only origin submission needs.
             **self._arm_options(),
         )
 

@@ -27,8 +27,7 @@ EVENT_TYPE_PREFIX = "SynapseAmlAutomation"
 DATA_VERSION = "1.0"
 # Per data field, in UTF-16 units: the nine fields of one event stay far below 1 MB.
 _FIELD_LIMIT = 8_000
-# A text outcome (retraining's and scoring's, not yet typed) starts as a typed one of its state
-# does (before its detail), or with "skipped".
+# A text outcome (not yet typed) starts as a typed one of its state does, or with "skipped".
 _STATES = [(s.text.split(":")[0].split(" (")[0], s.state) for s in Status if s.state]
 _STATES += [("skipped", "Skipped")]
 
@@ -68,8 +67,7 @@ class Recorder:
 
     @functools.cached_property
     def _publisher(self) -> Any:
-        # The basic-topic client itself: the public one drops every keyword argument for
-        # basic topics, silently losing the retry settings and the endpoint guard.
+        # The public client drops every keyword argument for basic topics: guard and retries.
         from azure.eventgrid._legacy import EventGridPublisherClient
 
         return EventGridPublisherClient(

@@ -1,5 +1,4 @@
-"""Azure Synapse workspaces: their identity and network settings (ARM) and their managed
-private endpoints (the workspace's own data plane)."""
+"""Synapse workspaces: identity and network settings (ARM), managed private endpoints (dev)."""
 
 from __future__ import annotations
 
@@ -15,8 +14,7 @@ from shared.planning.synapse_facts import read_synapse_workspace
 
 SYNAPSE_ARM_API_VERSION = "2021-06-01"
 SYNAPSE_DEV_API_VERSION = "2020-12-01"
-# The policy rule may use a read this old (it reports, never approves). Evidence for approvals
-# and role assignments reads afresh: a name can be deleted and retaken within any cache lifetime.
+# For the policy rule, which only reports. Approvals read afresh: a name can be retaken meanwhile.
 WORKSPACE_CACHE_SECONDS = 600.0
 
 
@@ -74,5 +72,4 @@ def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:
         name=str(item.get("name") or ""),
         private_link_resource_id=text("privateLinkResourceId"),
         resource_id=text("resourceId"),
-        group_id=text("groupId"),
     )

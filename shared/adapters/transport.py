@@ -1,6 +1,5 @@
-"""Transport guards every Azure client carries, one azure-core policy per concern: where requests
-may go, how long they may take, and how far paging may run. A body of the wrong shape is a
-`MalformedResponseError`, permanent for that read."""
+"""Transport guards every Azure client carries (azure-core policies: where requests may go, how
+long they take, how far paging runs), and reading JSON bodies whose wrong shape is permanent."""
 
 from __future__ import annotations
 
@@ -32,13 +31,11 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.core.rest import HttpRequest, HttpResponse
 
-# A handful of tries, then the error goes up so Event Grid redelivers later (its own backoff is
-# longer than anything worth waiting for inside one invocation).
+# Then the error goes up: Event Grid's redelivery backoff is longer than one invocation's.
 RETRY_TOTAL = 4
 # The longest a service may make us wait between two tries, whatever Retry-After it sends.
 RETRY_AFTER_CAP_SECONDS = 5.0
-# One paged read: pages and wall-clock time. Lists the app reads are small (a workspace's
-# connections, computes, role assignments at one scope, a Synapse workspace's endpoints).
+# One paged read's pages and wall-clock time: the lists the app reads are small.
 MAX_PAGES = 100
 READ_DEADLINE_SECONDS = 120.0
 
@@ -47,9 +44,8 @@ _show = "{}://{}:{}".format
 
 
 class ForeignEndpointError(ClientAuthenticationError):
-    """A request to a scheme, host or port other than the client's configured endpoints: a
-    `ClientAuthenticationError` so that azure-core's `RetryPolicy` re-raises it at once and
-    `errors.is_transient` counts it permanent. No credential is ever presented there."""
+    """A request to an origin the client was not configured for; no credential goes there. An
+    authentication error: azure-core's RetryPolicy re-raises it at once, `is_transient` says no."""
 
 
 class MalformedResponseError(AzureError):
@@ -75,10 +71,8 @@ def origin_of(url: str) -> Origin:
 
 
 class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Refuses requests to any origin but the allowed ones (`ForeignEndpointError`, no token sent
-    there). Both per call (first: the first request, and each page, whose `nextLink` the service
-    chose) and per retry (after the retry and redirect policies: every attempt and redirect hop,
-    before a byte is sent): `client_options` and `pinned_pipeline` put it in both places."""
+    """Refuses requests to any origin but the allowed ones. Per call (each page's nextLink is the
+    service's choice) and per retry (every attempt and redirect hop, before the token is added)."""
 
     def __init__(self, *allowed_urls: str):
         if not allowed_urls:
@@ -101,11 +95,9 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
 
 
 class RetryAfterCapPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Caps every response's Retry-After headers at `RETRY_AFTER_CAP_SECONDS`. A policy after the
-    retry policy, not a `RetryPolicy` subclass, which would reach only some of the waits: the
-    Tables client and the basic-topic Event Grid publisher build their own retry policy, and
-    long-running-operation pollers read Retry-After themselves; every client takes
-    `per_retry_policies`, and every attempt and poll passes here first."""
+    """Caps every response's Retry-After headers. A per-retry policy, not a RetryPolicy subclass:
+    Tables and the Event Grid publisher build their own RetryPolicy, and LRO pollers read the
+    header themselves, but every attempt and poll passes here."""
 
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
@@ -135,8 +127,7 @@ def _wait(value: str, *, dates: bool) -> float | None:
 
 
 def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-    """A URL as a page of a list: origin, path and query, api-version aside (SDKs re-add it, and
-    re-encode the query, when they follow a nextLink). Another origin is refused by the guard."""
+    """A page's identity, api-version aside and query sorted: SDKs re-add and re-encode them."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     kept = sorted((k, v) for k, v in query if k.lower() != "api-version")
@@ -144,11 +135,9 @@ def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
 
 
 class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Bounds every paged read (per thread, the chain of GETs whose URLs are the nextLinks of the
-    one before; any other request starts a new one): a nextLink back to a page already requested,
-    more than `MAX_PAGES` pages or `READ_DEADLINE_SECONDS` raise `PagingError` instead of the next
-    request. A policy, not a pager helper: azure-ai-ml follows nextLinks inside its own calls. A
-    request may set its read's bounds (`paging_max_pages`, `paging_deadline_seconds`)."""
+    """Bounds every paged read (per thread, a chain of GETs each to the nextLink before it): a
+    repeated page, too many pages or too long raise `PagingError`. A policy, not a pager helper:
+    azure-ai-ml follows nextLinks inside its own calls."""
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -172,8 +161,7 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
     ) -> None:
-        # The `nextLink` of a JSON object body whatever its content type (as `json_pages` reads
-        # it); other bodies, streams and bad JSON have none.
+        # Whatever the content type, as `json_pages` reads it; streams and bad JSON have none.
         try:
             text = response.http_response.text()
             body = json.loads(text) if text.lstrip().startswith("{") else None
@@ -191,9 +179,7 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
 
 
 def client_options(*allowed_urls: str, budget: ReadBudget | None = None) -> dict[str, Any]:
-    """Keyword arguments for any azure-core based SDK client: requests only to `allowed_urls`'
-    origins, bounded paging, retries and time; with `budget` (ARM), every read attempt spends it.
-    Fresh lists on every call: azure-mgmt-core appends its own policy to `per_call_policies`."""
+    """Keyword arguments for any SDK client, fresh lists: azure-mgmt-core appends its own policy."""
     guard = EndpointGuardPolicy(*allowed_urls)
     paced = [ReadBudgetPolicy(budget)] if budget is not None else []
     return {
@@ -212,22 +198,16 @@ def client_options(*allowed_urls: str, budget: ReadBudget | None = None) -> dict
 
 
 def pinned_pipeline(
-    base_url: str,
-    credential: TokenCredential,
-    scope: str,
-    *,
-    budget: ReadBudget | None = None,
+    base_url: str, credential: TokenCredential, scope: str, *, budget: ReadBudget | None = None
 ) -> PipelineClient[HttpRequest, HttpResponse]:
-    """A raw azure-core `PipelineClient` to `base_url`, with a bearer token for `scope` that
-    only ever travels to its origin, and the policies of `client_options`."""
+    """A raw `PipelineClient` whose token for `scope` only ever travels to `base_url`'s origin."""
     from azure.core import PipelineClient
     from azure.core.pipeline import policies
 
     options = client_options(base_url, budget=budget)
     return PipelineClient(
         base_url=base_url,
-        # azure-core puts `per_call_policies` first and `per_retry_policies` right after the
-        # RetryPolicy, so the bearer token is added after the guard's last check.
+        # `per_retry_policies` go right after the RetryPolicy: the token after the guard's check.
         policies=[
             policies.RequestIdPolicy(),
             policies.HeadersPolicy(),
@@ -244,9 +224,8 @@ def pinned_pipeline(
     )
 
 
-# What the SDKs' deserializers raise on a body of the wrong shape, besides azure-core's own
-# DecodeError (an HttpResponseError already). IndexError: azure-monitor-query reads a row wider
-# than its columns by index.
+# What SDK deserializers raise on a body of the wrong shape (DecodeError is an HttpResponseError).
+# IndexError: azure-monitor-query reads a row wider than its columns by index.
 _SHAPE_ERRORS = (DeserializationError, ValueError, TypeError, AttributeError, LookupError)
 
 P = ParamSpec("P")
@@ -254,8 +233,7 @@ R = TypeVar("R")
 
 
 def malformed_is_permanent(method: Callable[P, R]) -> Callable[P, R]:
-    """What an adapter method (the SDK, or its own parsing) raises on a body of the wrong shape
-    becomes `MalformedResponseError`, recorded as permanent instead of escaping the handler."""
+    """An adapter method's shape errors become `MalformedResponseError`: permanent, recorded."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -298,8 +276,7 @@ def json_pages(
     max_pages: int = MAX_PAGES,
     deadline_seconds: float = READ_DEADLINE_SECONDS,
 ) -> Iterator[dict[str, Any]]:
-    """The items of a raw JSON list (`{"value": [...], "nextLink": ...}`), page by page. Consume
-    it whole before trusting any item: an error on a later page means the read is incomplete."""
+    """The items of a raw JSON list, page by page: consume it whole before trusting any item."""
     from azure.core.rest import HttpRequest
 
     bounds: dict[str, Any] = {
