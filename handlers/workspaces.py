@@ -20,7 +20,7 @@ def on_workspace_event(event: func.EventGridEvent) -> None:
     rt = runtime()
     write = receive_resource_write(rt, event, function=FUNCTION, operations=WORKSPACE_OPERATIONS)
     if write is not None:
-        workspace = write.target_id if write.targets(ML_WORKSPACE_TYPE) else None
-        candidates = [workspace] if workspace else f"{write.resource_uri} is not an AML workspace"
+        why = f"{write.resource_uri} is not an AML workspace"
+        candidates = [write.target_id] if write.targets(ML_WORKSPACE_TYPE) else why
         concerns = frozenset({Concern.ROLES, Concern.POLICIES})
         reconcile_event(rt, event, FUNCTION, candidates, concerns)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from azure.core.exceptions import AzureError
 
@@ -38,7 +39,6 @@ class WorkspaceFactsAdapter:
         self._clients = clients
 
     def _ml(self, workspace_id: str) -> tuple[Any, str, str]:
-        """The workspace's client, resource group and name."""
         client = self._clients.machine_learning(subscription_of(workspace_id))
         return client, resource_group_of(workspace_id), name_of(workspace_id)
 
@@ -50,8 +50,6 @@ class WorkspaceFactsAdapter:
     @malformed_is_permanent
     def policy_exemptions(self, workspace_id: ArmId) -> list[dict[str, Any]]:
         """Azure Policy exemptions at the workspace, every scope containing it and its computes."""
-        from urllib.parse import quote
-
         client = self._clients.arm_pipeline()
         path = f"{quote(workspace_id)}/providers/Microsoft.Authorization/policyExemptions"
         query = {"api-version": POLICY_EXEMPTIONS_API_VERSION}
@@ -81,9 +79,9 @@ class WorkspaceFactsAdapter:
         what, groups = f"{resource_id}: properties", set[str]()
         try:
             resource = resources.get_by_id(resource_id, api_version=DEPENDENCY_API_VERSIONS[kind])
-            properties = json_mapping(resource.properties, what)
             key = "privateEndpointConnections"
-            for connection in json_objects(properties.get(key), f"{what}.{key}"):
+            connections = json_mapping(resource.properties, what).get(key)
+            for connection in json_objects(connections, f"{what}.{key}"):
                 link = json_mapping(connection.get("properties"), f"{what} of a connection")
                 state = json_mapping(
                     link.get("privateLinkServiceConnectionState"), f"{what}: state"

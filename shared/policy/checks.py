@@ -133,21 +133,14 @@ def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> Guar
 def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[Found]:
     """The AML workspace's `publicNetworkAccess` is `Disabled` (missing counts as ARM's default,
     `Enabled`). In `remediate` mode it is set to `Disabled`."""
-    name, observed = _name(facts.id), facts.public_network_access
-    found = _reported(
-        facts.id,
-        f"workspace {name}",
-        "publicNetworkAccess",
-        observed,
-        _is(observed, DISABLED),
-        missing=" (ARM's default is 'Enabled')",
-        bad=", not 'Disabled'",
-    )
-    if found[1] is _OK:
-        return [found]
-    description = f"set publicNetworkAccess of workspace {name} to 'Disabled'"
+    subject, observed = f"workspace {_name(facts.id)}", facts.public_network_access
+    default, bad = " (ARM's default is 'Enabled')", ", not 'Disabled'"
+    ok = _is(observed, DISABLED)
+    found = _reported(facts.id, subject, "publicNetworkAccess", observed, ok, default, bad)
+    description = f"set publicNetworkAccess of {subject} to 'Disabled'"
     kind = RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS
-    return [(*found, Remediation(kind, facts.id, DISABLED, description))]
+    fix = Remediation(kind, facts.id, DISABLED, description)
+    return [found if ok else (*found, fix)]
 
 
 @rule(
@@ -168,23 +161,22 @@ def workspace_user_assigned_identity(
 ) -> Iterable[Found]:
     """The AML workspace has a user-assigned managed identity: it outlives the workspace and can
     be granted access before the workspace exists (Cloud Adoption Framework landing zones)."""
-    name, observed = _name(facts.id), facts.identity_type
+    subject, observed = f"workspace {_name(facts.id)}", facts.identity_type
+    count = len(facts.user_assigned_identities)
     # ARM writes combined types as "SystemAssigned,UserAssigned" (older APIs add a space).
-    types = {part.strip().lower() for part in (observed or "").split(",") if part.isascii()}
-    status = _NC
+    parts = (observed or "").split(",")
     if observed is None:
-        message = f"workspace {name} does not report identity.type"
-    elif "userassigned" not in types:
-        message = f"workspace {name} has identity type {observed!r}, without 'UserAssigned'"
-    elif not facts.user_assigned_identities:
-        message = f"workspace {name} has identity type {observed!r} but no user-assigned identity"
+        message = f"{subject} does not report identity.type"
+    elif not any(part.isascii() and _is(part.strip(), "UserAssigned") for part in parts):
+        message = f"{subject} has identity type {observed!r}, without 'UserAssigned'"
+    elif not count:
+        message = f"{subject} has identity type {observed!r} but no user-assigned identity"
     else:
-        status = _OK
         message = (
-            f"workspace {name} has identity type {observed!r} with "
-            f"{len(facts.user_assigned_identities)} user-assigned identity(ies)"
+            f"{subject} has identity type {observed!r} with {count} user-assigned identity(ies)"
         )
-    return [(facts.id, status, message)]
+        return [(facts.id, _OK, message)]
+    return [(facts.id, _NC, message)]
 
 
 @rule(
@@ -329,27 +321,24 @@ def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> Iterab
     if limit is None:
         yield _unset(facts, "MAX_CLUSTER_NODES", "cluster sizes")
         return
-    for c in facts.computes:
-        if not _is(c.compute_type, AML_COMPUTE):
-            continue
+    for c in (c for c in facts.computes if _is(c.compute_type, AML_COMPUTE)):
         label, observed = _label(c), c.max_node_count
+        minimum = DEFAULT_MIN_NODES if c.min_node_count is None else c.min_node_count
+        message = f"{label} has maxNodeCount {observed}, above MAX_CLUSTER_NODES {limit}"
         if observed is None:
             yield c.id, Status.UNKNOWN, f"{label} does not report maxNodeCount"
         elif observed <= limit:
             yield c.id, _OK, f"{label} has maxNodeCount {observed} (limit {limit})"
+        elif minimum > limit:
+            # Azure rejects a maximum below the minimum: only reported.
+            not_lowered = (
+                f"not lowered automatically: its minNodeCount {minimum} is above the limit"
+            )
+            yield c.id, _NC, f"{message}; {not_lowered}"
         else:
-            message = f"{label} has maxNodeCount {observed}, above MAX_CLUSTER_NODES {limit}"
-            minimum = DEFAULT_MIN_NODES if c.min_node_count is None else c.min_node_count
-            if minimum > limit:
-                # Azure rejects a maximum below the minimum: only reported.
-                message += (
-                    f"; not lowered automatically: its minNodeCount {minimum} is above the limit"
-                )
-                yield c.id, _NC, message
-            else:
-                description = f"lower maxNodeCount of {label} from {observed} to {limit}"
-                fix = Remediation(RemediationKind.LOWER_MAX_NODES, c.id, limit, description)
-                yield c.id, _NC, message, fix
+            description = f"lower maxNodeCount of {label} from {observed} to {limit}"
+            fix = Remediation(RemediationKind.LOWER_MAX_NODES, c.id, limit, description)
+            yield c.id, _NC, message, fix
 
 
 @rule(
@@ -368,14 +357,10 @@ def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> Ite
     """Every compute cluster has `remoteLoginPortPublicAccess` `Disabled`; `NotSpecified` or a
     missing value leave SSH open when created with credentials. Set only at creation."""
     ssh = " (public SSH may be open)"
-    for c in facts.computes:
-        if _is(c.compute_type, AML_COMPUTE):
-            observed = c.remote_login_port_public_access
-            ok = _is(observed, DISABLED)
-            bad = f", not 'Disabled'{ssh}"
-            yield _reported(
-                c.id, _label(c), "remoteLoginPortPublicAccess", observed, ok, missing=ssh, bad=bad
-            )
+    field, bad = "remoteLoginPortPublicAccess", f", not 'Disabled'{ssh}"
+    for c in (c for c in facts.computes if _is(c.compute_type, AML_COMPUTE)):
+        observed = c.remote_login_port_public_access
+        yield _reported(c.id, _label(c), field, observed, _is(observed, DISABLED), ssh, bad)
 
 
 @rule(

@@ -103,10 +103,7 @@ def _entry(position: int, item: object) -> Exemption:
     where = f"entry {position} ({json.dumps(item)[:200]})"
     if not isinstance(item, dict):
         raise ValueError(f"{where} is not an object with {', '.join(FIELDS)}")
-    missing = [
-        name for name in FIELDS if not isinstance(item.get(name), str) or not item[name].strip()
-    ]
-    if missing:
+    if missing := [n for n in FIELDS if not isinstance(item.get(n), str) or not item[n].strip()]:
         raise ValueError(f"{where} lacks {', '.join(missing)} (each a non-empty string)")
     if unexpected := sorted(set(item) - set(FIELDS)):
         raise ValueError(f"{where} has unknown field(s): {', '.join(unexpected)}")

@@ -85,19 +85,16 @@ def _belongs_to(target_id: str, workspace_id: str) -> bool:
 
 def customer_subscriptions(settings: Settings, workspace_id: str) -> frozenset[str]:
     """The scope's subscriptions and the workspace's own: a private endpoint there is a path
-    people can use, while a managed one (Synapse, Data Factory...) lives in a Microsoft-managed
-    subscription. Azure sets `privateEndpoint.id` from the endpoint itself, so nothing a
-    workspace user writes moves it; an allow-list is complete by construction, where a deny-list
-    of the Synapse evidence could never be."""
+    people can use; a managed one (Synapse's...) lives in a Microsoft-managed subscription. Azure
+    sets `privateEndpoint.id`, so this allow-list is complete, where a deny-list could not be."""
     return settings.scope.subscriptions | {subscription_of(workspace_id).lower()}
 
 
 def private_paths(
     connections: Sequence[PrivateEndpointConnection], workspace_id: ArmId, customers: frozenset[str]
 ) -> tuple[int, int]:
-    """(Approved connections of the workspace from a private endpoint, those of them whose
-    endpoint is in a `customers` subscription: the private paths people can use). A connection
-    listed for another workspace, or without a private endpoint, is neither."""
+    """(Approved connections of the workspace from a private endpoint, those of them from a
+    `customers` subscription). One listed for another workspace, or without one, is neither."""
     approved = [
         subscription_of(endpoint).lower()
         for c in connections
@@ -293,10 +290,8 @@ class PolicyReconciler:
         rows = []
         for exemption in expired:
             scope, rule, expires = exemption.scope, exemption.rule_id, exemption.expires.isoformat()
-            key = f"{rule}|{scope.lower()}|{expires}|{exemption.reason}"
-            if not memory.first_time(
-                f"exemption-expired:{hashlib.sha256(key.encode()).hexdigest()}"
-            ):
+            key = f"{rule}|{scope.lower()}|{expires}|{exemption.reason}".encode()
+            if not memory.first_time(f"exemption-expired:{hashlib.sha256(key).hexdigest()}"):
                 continue
             reason = (
                 f"the exemption from {rule} on {scope} expired at {expires} and counts for "
