@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 KIND_RETRAINING = "retraining"
 KIND_SCORING = "batch-scoring"
 KIND_GATE = "drift-gate"
-# A debounced request wrote nothing: `Skipped` (the event type says so if it is ever announced).
 DEBOUNCED = Recorded(Status.SKIPPED, "debounced, nothing submitted")
 DEBOUNCING = (Verdict.COOLDOWN, Verdict.ACTIVE, Verdict.CONCURRENT)
 NOTHING_STARTED = noted("nothing started")
