@@ -523,7 +523,7 @@ def test_a_submission_answered_with_a_job_of_another_workspace_is_not_applied(
 
     assert event_outcome(event["id"]) == "failed"
     [record] = [a for a in recorded_actions("retraining") if a["Verdict"] == "submit"]
-    assert record["Outcome"].startswith("failed: not applied")
+    assert record["Outcome"].startswith("not applied: ")
     assert scene.DEV in record["Outcome"]
     published = [e["eventType"] for e in rapp.sim.eventgrid.published_events]
     assert "SynapseAmlAutomation.Retraining.Submit.Applied" not in published
@@ -545,7 +545,7 @@ def test_a_scoring_answer_naming_another_job_is_not_applied(rapp: App, rewrite: 
     deliver_ml_event(rapp, event)
 
     [record] = recorded_actions("batch-scoring")
-    assert record["Outcome"].startswith("failed: not applied")
+    assert record["Outcome"].startswith("not applied: ")
     from shared.claims import retraining_scoring
 
     key = retraining_scoring(scene.PROD, event["data"]["runId"], "")
@@ -563,7 +563,7 @@ def test_a_batch_endpoint_read_answering_another_endpoint_gets_no_post(rapp: App
 
     assert rapp.sim.ml.scoring_posts == []
     [record] = recorded_actions("batch-scoring")
-    assert record["Outcome"].startswith("failed: not applied")
+    assert record["Outcome"].startswith("not applied: ")
 
 
 def test_http_scoring_answered_with_another_workspaces_job_is_502_and_not_recorded(

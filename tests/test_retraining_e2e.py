@@ -512,10 +512,10 @@ def test_dry_run_submits_and_invokes_nothing_and_records_the_plan(rapp: App) -> 
     assert rapp.sim.ml.job_puts == []
     assert rapp.sim.ml.scoring_posts == []
     [plan] = recorded_actions("retraining")
-    assert plan["Outcome"] == "planned: not submitted (dry-run)"
+    assert plan["Outcome"] == "planned (dry-run)"
     assert json.loads(plan["Evidence"])["component"] == f"{rs.COMPONENT}@latest"
     [scoring_plan] = recorded_actions("batch-scoring")
-    assert scoring_plan["Outcome"] == "planned: not started (dry-run)"
+    assert scoring_plan["Outcome"] == "planned (dry-run)"
     assert event_outcome(drift["id"]) == "dry-run"
 
 

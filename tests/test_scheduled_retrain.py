@@ -154,7 +154,7 @@ def test_dry_run_timer_asks_the_gate_and_submits_nothing(gated: App) -> None:
     writes = [r.route for r in gated.sim.writes() if r.route != "eventgrid.publish"]
     assert writes == ["logs.query"]  # a read, by POST: the query API has no GET
     [plan] = [a for a in runtime().ledger.actions(scene.PROD) if a["Kind"] == "retraining"]
-    assert plan["Outcome"] == "planned: not submitted (dry-run)"
+    assert plan["Outcome"] == "planned (dry-run)"
 
 
 def _at_once(calls: list[Callable[[], None]]) -> list[BaseException]:

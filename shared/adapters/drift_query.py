@@ -24,30 +24,26 @@ class DriftQueryAdapter:
         self._clients = clients
 
     def read(self, workspace_id: str, query: str) -> GateReading:
-        from azure.monitor.query import LogsQueryPartialResult, LogsQueryStatus
-
-        @transport.malformed_is_permanent
-        def query_once() -> GateReading:
-            result = self._clients.logs_query().query_workspace(
-                workspace_id, query, timespan=QUERY_TIMESPAN, server_timeout=QUERY_TIMEOUT_SECONDS
-            )
-            incomplete = result.status == LogsQueryStatus.PARTIAL
-            if isinstance(result, LogsQueryPartialResult) or incomplete:
-                partial = getattr(result, "partial_error", None)
-                error = str(getattr(partial, "message", partial))
-                return GateReading(GateStatus.PARTIAL, error=error)
-            if not result.tables:
-                # A query always answers its primary table: none is the wrong shape, not "no drift".
-                raise transport.MalformedResponseError("drift query: the answer has no table")
-            table = result.tables[0]
-            kinds = [str(kind) for kind in table.columns_types]
-            return GateReading(
-                GateStatus.SUCCESS, [list(row) for row in table.rows], column_types=kinds
-            )
-
         try:
-            return query_once()
+            return self._query(workspace_id, query)
         except AzureError as error:
             if is_transient(error):
                 raise
             return GateReading(GateStatus.FAILED, error=describe(error))
+
+    @transport.malformed_is_permanent
+    def _query(self, workspace_id: str, query: str) -> GateReading:
+        from azure.monitor.query import LogsQueryPartialResult, LogsQueryStatus
+
+        result = self._clients.logs_query().query_workspace(
+            workspace_id, query, timespan=QUERY_TIMESPAN, server_timeout=QUERY_TIMEOUT_SECONDS
+        )
+        if isinstance(result, LogsQueryPartialResult) or result.status == LogsQueryStatus.PARTIAL:
+            partial = getattr(result, "partial_error", None)
+            return GateReading(GateStatus.PARTIAL, error=str(getattr(partial, "message", partial)))
+        if not result.tables:
+            # A query always answers its primary table: none is the wrong shape, not "no drift".
+            raise transport.MalformedResponseError("drift query: the answer has no table")
+        table = result.tables[0]
+        rows, kinds = [list(row) for row in table.rows], [str(k) for k in table.columns_types]
+        return GateReading(GateStatus.SUCCESS, rows, column_types=kinds)

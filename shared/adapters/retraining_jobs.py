@@ -16,13 +16,10 @@ from shared.config import RetrainingSettings
 from shared.ml_events import APP_TAG
 from shared.ownership import AppIdentity
 
-# Pages of a job list read at most.
 MAX_PAGES = 20
 
 
 class AppJob(NamedTuple):
-    """A job as ARM lists it."""
-
     name: str
     status: str
     tags: dict[str, str]
@@ -40,14 +37,14 @@ def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
     if not isinstance(status, str) or not status:
         raise UnexpectedResponseError(f"job {name}: no status")
     tags, system, error = properties.get("tags"), body.get("systemData"), properties.get("error")
+    tags = tags if isinstance(tags, dict) else {}
+    system = system if isinstance(system, dict) else {}
     return AppJob(
         name,
         status,
-        {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+        {str(k): str(v) for k, v in tags.items()},
         str(error.get("message")) if isinstance(error, dict) else None,
-        {str(k): v for k, v in system.items() if isinstance(v, str)}
-        if isinstance(system, dict)
-        else {},
+        {str(k): v for k, v in system.items() if isinstance(v, str)},
     )
 
 
@@ -102,9 +99,8 @@ class RetrainingJobsAdapter:
     def submit(
         self, workspace_id: ArmId, name: str, config: RetrainingSettings, tags: Mapping[str, str]
     ) -> None:
-        """Submit a pipeline job named `name` running `RETRAIN_COMPONENT`. Azure ML refuses a
-        second job of a name, so a retry cannot make two (the caller reads it on
-        `ResourceExistsError`). An answer about another job than that one is not applied."""
+        """Submit a pipeline job `name` running `RETRAIN_COMPONENT`. Azure ML refuses a second job
+        of a name, so a retry cannot make two; an answer about another job is not applied."""
         # The client first: it prepares azure-ai-ml's import (see clients.prepare_azure_ai_ml).
         ml = self._clients.ml_client(workspace_id)
         from azure.ai.ml.entities import PipelineJob

@@ -93,16 +93,14 @@ def decide_from_claim(
 
 
 def names_claimed_job(claim: ClaimView | None, name: str) -> bool:
-    """Whether `name` is the job name the app derived from its claim, as the ledger holds it
-    (compared as Azure ML compares names, case-insensitively)."""
+    """Whether `name` is the job of the app's claim (case-insensitive, as Azure ML compares)."""
     return claim is not None and bool(claim.job_name) and name.lower() == claim.job_name.lower()
 
 
 def claimed_job(claim: ClaimView | None, jobs: Sequence[JobView]) -> JobView | None:
-    """The job among `jobs` that the app submitted under its claim, or None. A workspace user
-    can give any job the app's tags, or create one of the very name the app derived from its
-    claim before the app submits it: only that name and Azure's record that the app created the
-    job prove it is the app's."""
+    """The job among `jobs` the app submitted under its claim, or None. Anyone can tag a job, or
+    name one as the claim does before the app submits it: only the name and Azure's record that
+    the app created it prove it is the app's."""
     return next((j for j in jobs if j.by_app and names_claimed_job(claim, j.name)), None)
 
 

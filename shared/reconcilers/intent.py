@@ -12,11 +12,10 @@ from shared.adapters.errors import describe
 from shared.arm import ArmId
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
-from shared.outcome import Outcome
+from shared.outcome import Outcome, Status
 from shared.reconcilers.transient import TransientAzureError, for_workspace
 
 INTENT = "intent: about to write"
-NOT_APPLIED = "not applied"
 
 
 def record_intent(sink: ActionSink | None, record: ActionRecord) -> None:
@@ -48,6 +47,8 @@ class Trail:
         notify: bool = True,
         level: int | None = None,
     ) -> None:
+        # A text outcome (promotion's and scoring's, not yet typed) is read by its first word.
+        failed = outcome.failed if isinstance(outcome, Outcome) else outcome.startswith("failed")
         row = (self.workspace_id, kind, verdict, subject, reason, self.mode, outcome, self.trigger)
         self.sink.record_actions([ActionRecord(*row, evidence, notify)])
         decision_log(
@@ -59,7 +60,7 @@ class Trail:
             verdict=verdict,
             outcome=str(outcome),
             subject_id=subject,
-            level=level or (logging.WARNING if str(outcome).startswith("failed") else logging.INFO),
+            level=level or (logging.WARNING if failed else logging.INFO),
         )
 
     def intent(self, kind: str, verdict: str, subject: str) -> None:
@@ -69,7 +70,6 @@ class Trail:
     def retry(self, kind: str, subject: str, error: AzureError) -> TransientAzureError:
         """A transient failure, recorded (not announced) and raised: the trigger runs again."""
         reason = "Azure ML stayed unavailable through the retries"
-        self.record(
-            kind, "retry", subject, reason, f"failed (will retry): {describe(error)}", notify=False
-        )
+        retry = Outcome(Status.RETRY, describe(error))
+        self.record(kind, "retry", subject, reason, retry, notify=False)
         return for_workspace(self.workspace_id, error)

@@ -27,10 +27,12 @@ from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionSink
 from shared.ml_events import RETRAINING, Drift, JobFinished
 from shared.model import JudgedAnswerError
+from shared.outcome import PLANNED, Status, noted
+from shared.outcome import Outcome as Recorded
 from shared.ownership import not_made_by
 from shared.planning import retraining as plan
 from shared.planning.retraining import Verdict
-from shared.reconcilers.intent import NOT_APPLIED, Trail
+from shared.reconcilers.intent import Trail
 from shared.reconcilers.promotion import ModelPromoter
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.requests import RefusedError
@@ -41,9 +43,9 @@ log = logging.getLogger(__name__)
 KIND_RETRAINING = "retraining"
 KIND_SCORING = "batch-scoring"
 KIND_GATE = "drift-gate"
-# A debounced request wrote nothing: `skipped` (the event type says so if it is ever announced).
-DEBOUNCED = "skipped: debounced, nothing submitted"
+DEBOUNCED = Recorded(Status.SKIPPED, "debounced, nothing submitted")
 DEBOUNCING = (Verdict.COOLDOWN, Verdict.ACTIVE, Verdict.CONCURRENT)
+NOTHING_STARTED = noted("nothing started")
 
 
 class Outcome(NamedTuple):
@@ -69,10 +71,9 @@ class RetrainingReconciler:
         if settings.retraining is None:
             raise ValueError("retraining is off: RETRAIN_WORKSPACE_IDS is empty")
         self._config: RetrainingSettings = settings.retraining
-        # Each request's rows: `self._trail(workspace_id, trigger)`.
         self._trail = functools.partial(Trail, self.sink, log, settings.automation_mode.value)
         # Model promotion (issue 19): one step right before scoring, when PROMOTION_METRIC is set.
-        self._promoter: ModelPromoter | None = None
+        self._promoter = None
         if promotion is not None and settings.retraining.promotion is not None:
             self._promoter = ModelPromoter(settings, promotion, self.claims, self.clock)
 
@@ -105,14 +106,8 @@ class RetrainingReconciler:
             decision = plan.decide_with_jobs(views, view, workspace_id, claim_key, now, timeout)
         verdict, name, reason = decision
         if verdict is Verdict.SUBMIT and not self.settings.dry_run:
-            won = self.claims.claim_retraining(
-                workspace_id,
-                job_name=name,
-                claim_key=claim_key,
-                trigger=trigger,
-                now=now,
-                previous=claim,
-            )
+            fields = {"job_name": name, "claim_key": claim_key, "trigger": trigger}
+            won = self.claims.claim_retraining(workspace_id, now=now, previous=claim, **fields)
             current = None if won else self.claims.retraining(workspace_id)
             if current is not None and current.claim_key == claim_key:
                 name = current.job_name
@@ -123,9 +118,8 @@ class RetrainingReconciler:
             trail.record(KIND_RETRAINING, verdict.value, name, reason, DEBOUNCED, notify=False)
             return Outcome("debounced", reason)
         if self.settings.dry_run:
-            planned = "planned: not submitted (dry-run)"
             evidence = self._plan(tags)
-            trail.record(KIND_RETRAINING, verdict.value, name, reason, planned, evidence=evidence)
+            trail.record(KIND_RETRAINING, verdict.value, name, reason, PLANNED, evidence=evidence)
             return Outcome("dry-run", f"would submit {name}")
         return self._ensure_submitted(trail, name, reason, tags)
 
@@ -157,29 +151,29 @@ class RetrainingReconciler:
                     existing = self.jobs.get_job(workspace_id, name)
                     if existing is None:
                         raise
-        except AzureError as error:
-            if is_transient(error):
-                return _failed(trail, name, error)
-            return self._submission_refused(trail, name, describe(error))
         except JudgedAnswerError as error:
-            # Azure answered with another job than the one asked for: not applied.
-            return self._submission_refused(trail, name, f"{NOT_APPLIED}: {error}")
-        except Exception as error:  # azure-ai-ml's own validation errors (MlException)
-            if type(error).__module__.startswith("azure.ai.ml"):
-                return self._submission_refused(trail, name, describe(error))
-            raise
+            # Azure answered with another job than the one asked for.
+            return self._submission_refused(trail, name, Recorded(Status.NOT_APPLIED, str(error)))
+        except Exception as error:  # Azure's errors and azure-ai-ml's validation (MlException)
+            if isinstance(error, AzureError) and is_transient(error):
+                return _failed(trail, name, error)
+            validation = type(error).__module__.startswith("azure.ai.ml")
+            if not (validation or isinstance(error, AzureError)):
+                raise
+            return self._submission_refused(trail, name, Recorded(Status.FAILED, describe(error)))
         if existing and (squatted := not_made_by(self.jobs.app_identity(), existing.system_data)):
             # Someone made a job of the claim's name before the app submitted it: never the app's
             # retraining (not scored, not promoted). The claim is released for the next trigger.
             why = "not the app's job: the claim is released, the next trigger retrains"
-            return self._submission_refused(trail, name, f"the job name is taken: {squatted}", why)
+            taken = Recorded(Status.FAILED, f"the job name is taken: {squatted}")
+            return self._submission_refused(trail, name, taken, why)
         self._set_claim_state(trail, ClaimState.SUBMITTED)
         if existing is not None:
             reason = f"job {name} was already submitted for {trail.trigger} ({existing.status})"
-            skipped = "skipped: already submitted, nothing new"
+            skipped = Recorded(Status.SKIPPED, "already submitted, nothing new")
             trail.record(KIND_RETRAINING, Verdict.RESUME.value, name, reason, skipped, notify=False)
             return Outcome("already-submitted", reason)
-        applied, evidence = "applied: submitted", self._plan(tags)
+        applied, evidence = Recorded(Status.APPLIED, "submitted"), self._plan(tags)
         trail.record(KIND_RETRAINING, "submit", name, reason, applied, evidence=evidence)
         return Outcome("retraining-submitted", f"submitted retraining job {name}")
 
@@ -190,12 +184,16 @@ class RetrainingReconciler:
             self.claims.set_retraining_state(claim, state)
 
     def _submission_refused(
-        self, trail: Trail, name: str, why: str, reason: str = "submission refused by Azure ML"
+        self,
+        trail: Trail,
+        name: str,
+        failure: Recorded,
+        reason: str = "submission refused by Azure ML",
     ) -> Outcome:
         # A permanent failure releases the claim: the next drift signal may try again.
         self._set_claim_state(trail, ClaimState.FAILED)
-        trail.record(KIND_RETRAINING, "submit", name, reason, f"failed: {why}")
-        return Outcome("failed", f"retraining job {name} was refused: {why}")
+        trail.record(KIND_RETRAINING, "submit", name, reason, failure)
+        return Outcome("failed", f"retraining job {name} was refused: {failure.detail}")
 
     def on_finished(self, finished: JobFinished) -> Outcome:
         workspace_id, name = finished.workspace_id, finished.job_name
@@ -211,12 +209,12 @@ class RetrainingReconciler:
             return Outcome("invalid", f"job {name} does not exist in the workspace")
         if squatted := not_made_by(self.jobs.app_identity(), job.system_data):
             reason = f"job {job.name} bears the name of the app's claim: {squatted}"
-            trail.record(KIND_RETRAINING, "ignore", job.name, reason, "nothing started")
+            trail.record(KIND_RETRAINING, "ignore", job.name, reason, NOTHING_STARTED)
             return Outcome("ignored", reason)
         if job.status in ("Failed", "Canceled"):
             detail = f": {job.error}" if job.error else ""
             reason = f"retraining job {job.name} ended {job.status}{detail}"
-            trail.record(KIND_RETRAINING, job.status.lower(), job.name, reason, "nothing started")
+            trail.record(KIND_RETRAINING, job.status.lower(), job.name, reason, NOTHING_STARTED)
             return Outcome(f"retraining-{job.status.lower()}", f"{job.name} ended {job.status}")
         if job.status != "Completed":
             # Azure ML's status can lag the event: Event Grid's redelivery (bounded by the
@@ -247,8 +245,7 @@ class RetrainingReconciler:
         if self.settings.dry_run:
             shown = {"deployment": deployment or "(endpoint default)", "input": scoring_input}
             evidence = json.dumps(shown | {"tags": tags, "model": note})
-            planned = "planned: not started (dry-run)"
-            trail.record(KIND_SCORING, "start", endpoint_id, completed, planned, evidence=evidence)
+            trail.record(KIND_SCORING, "start", endpoint_id, completed, PLANNED, evidence=evidence)
             return Outcome("dry-run", f"would start scoring on {endpoint_name}")
         scoring = ScoringInput.from_setting(scoring_input)
         order = ScoringOrder(endpoint_id, deployment, scoring, tags, trigger, key)
@@ -263,25 +260,26 @@ class RetrainingReconciler:
             return Outcome("scoring-in-progress", reason)
         except RefusedError as refused:
             # Transient Azure errors go to `_failed` (redelivery), the rest are not started.
-            error, why = refused.__cause__, refused.problem.detail
+            error, failure = refused.__cause__, Recorded(Status.FAILED, refused.problem.detail)
             answered = HttpResponseError | MalformedResponseError
             if isinstance(error, answered) and not is_transient(error):
-                why = describe(error)
+                failure = Recorded(Status.FAILED, describe(error))
             elif isinstance(error, AzureError):
                 return _failed(trail, endpoint_id, error)
             elif isinstance(error, JudgedAnswerError) and not isinstance(
                 error, ScoringUriRejectedError
             ):
-                why = f"{NOT_APPLIED}: {error}"
+                failure = Recorded(Status.NOT_APPLIED, str(error))
             reason = "batch scoring could not be started"
-            trail.record(KIND_SCORING, "start", endpoint_id, reason, f"failed: {why}")
-            return Outcome("failed", why)
+            trail.record(KIND_SCORING, "start", endpoint_id, reason, failure)
+            return Outcome("failed", failure.detail)
         assert isinstance(started, Started)  # not dry-run
         if started.replayed:
             return Outcome("scoring-already-started", _already(started.name, retraining_job))
         where = f"{endpoint_name}/{started.deployment or 'default'}"
         reason = completed + (f"; {note}" if note else "")
-        trail.record(KIND_SCORING, "start", started.name, reason, f"applied: started on {where}")
+        applied = Recorded(Status.APPLIED, f"started on {where}")
+        trail.record(KIND_SCORING, "start", started.name, reason, applied)
         return Outcome("scoring-started", f"scoring job {started.name} after {retraining_job}")
 
     def on_schedule(self, workspace_id: ArmId, run_id: str) -> Outcome:
@@ -318,7 +316,7 @@ class RetrainingReconciler:
             shut = not verdict.retrain
             act, what = ("hold", "nothing submitted") if shut else ("retrain", "gate open")
             notify = shut and reading.status.value != "success"
-            trail.record(KIND_GATE, act, analytics, verdict.reason, what, notify=notify)
+            trail.record(KIND_GATE, act, analytics, verdict.reason, noted(what), notify=notify)
             result = Outcome("gate-closed", verdict.reason) if shut else None
             message, source = verdict.reason, "schedule:drift-gate"
         if result is None:
@@ -336,7 +334,7 @@ def _failed(trail: Trail, subject: str, error: AzureError | JudgedAnswerError) -
     judged = isinstance(error, JudgedAnswerError)
     reason = "Azure ML answered about another job" if judged else "reading Azure ML failed"
     why = str(error) if judged else describe(error)
-    trail.record(KIND_RETRAINING, "read", subject, reason, f"failed: {why}")
+    trail.record(KIND_RETRAINING, "read", subject, reason, Recorded(Status.FAILED, why))
     return Outcome("failed", why)
 
 
