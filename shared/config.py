@@ -402,11 +402,6 @@ MAX_JSON_SETTING_DEPTH = 16
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.?)*(?:"|\Z)', re.DOTALL)
 
 
-def _json_depth(text: str) -> int:
-    steps = ((char in "[{") - (char in "]}") for char in _JSON_STRING.sub("", text))
-    return max(itertools.accumulate(steps, initial=0))
-
-
 @dataclass(frozen=True)
 class _Reader:
     environ: Mapping[str, str]
@@ -498,11 +493,14 @@ class _Reader:
     def json_text(self, name: str) -> str | None:
         """A JSON setting's text, bounded in size and nesting (parsed by the caller)."""
         value = self.optional(name)
-        if value is not None and len(value) > MAX_JSON_SETTING_CHARS:
+        if value is None:
+            return None
+        if len(value) > MAX_JSON_SETTING_CHARS:
             raise SettingsError(
                 f"{name} is {len(value)} characters long: expected at most {MAX_JSON_SETTING_CHARS}"
             )
-        if value is not None and _json_depth(value) > MAX_JSON_SETTING_DEPTH:
+        steps = ((char in "[{") - (char in "]}") for char in _JSON_STRING.sub("", value))
+        if max(itertools.accumulate(steps, initial=0)) > MAX_JSON_SETTING_DEPTH:
             raise SettingsError(
                 f"{name} is nested too deeply: expected JSON at most "
                 f"{MAX_JSON_SETTING_DEPTH} arrays or objects deep"
