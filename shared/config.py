@@ -707,8 +707,8 @@ _PATH_LIKE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:|[./~\\])|[/\\]")
 
 
 def _data_inputs(inputs: dict[str, object]) -> Iterator[tuple[str, str]]:
-    """Data inputs (`{"type", "path"}`, or a string that looks like a path) named as in an error:
-    remote URIs that pass the input check. Numbers, booleans and plain words stay literals."""
+    """Data inputs (`{"type", "path"}`, or a string that looks like a path), named as in an error,
+    must be remote URIs that pass the input check; numbers, booleans, plain words are literals."""
     for key, value in inputs.items():
         name = f"RETRAIN_INPUTS: input {key[:80]!r}"
         if isinstance(value, dict):
