@@ -1,11 +1,8 @@
-"""Claims in the ledger's table, race-free across instances by optimistic concurrency (ETags): who
-submits the next retraining job, who starts a scoring job (after a retrain, or for an HTTP caller's
-Idempotency-Key), who promotes a retrained model; each workspace's remediation slots.
-
-Flex Consumption runs many instances at once: two drift events delivered together both read the
-claim, decide to retrain and write it; the table accepts only the first write (create, or replace
-if the ETag still matches) and the other instance learns it lost. The job name is fixed by the
-claim, so a retried submission finds its job instead of creating another."""
+"""Claims in the ledger's table (who submits the next retraining job, starts a scoring job,
+promotes a model; each workspace's remediation slots), race-free across the many instances of Flex
+Consumption by ETags: of two writes, the table accepts only the first (create, or replace if the
+ETag still matches) and the other instance learns it lost. The job name is fixed by the claim, so
+a retried submission finds its job instead of creating another."""
 
 from __future__ import annotations
 
@@ -48,9 +45,10 @@ def _partition(workspace_id: str) -> str:
     return "claims:" + table_key(workspace_id.lower().strip("/"))
 
 
-def _row(kind: str, retraining_job: str) -> str:
+def _keys(workspace_id: str, kind: str, retraining_job: str | None = None) -> tuple[str, str]:
     # The job name comes from an event or Azure's answer: a key that cannot collide or break.
-    return f"{kind}:" + table_key(retraining_job.lower())
+    row = kind if retraining_job is None else f"{kind}:" + table_key(retraining_job.lower())
+    return _partition(workspace_id), row
 
 
 def _parse_time(value: Any) -> datetime:
@@ -123,9 +121,9 @@ class ScoringKey:
 
 
 def retraining_scoring(workspace_id: str, retraining_job: str, trigger: str) -> ScoringKey:
-    """The scoring after one retraining job, claimed by one delivery (event or timer run)."""
+    """Claimed by one delivery (event or timer run)."""
     return ScoringKey(
-        (_partition(workspace_id), _row("scoring", retraining_job)),
+        _keys(workspace_id, "scoring", retraining_job),
         scoring_request_id(workspace_id, retraining_job),
         trigger,
         SCORING_IN_FLIGHT,
@@ -212,9 +210,8 @@ def _scoring_decision(
 
 
 def slot_times_value(window: Sequence[datetime]) -> str:
-    """The window as stored: whole seconds since the epoch, rounded up (a slot is held a little
-    longer, never shorter), compact, so that the largest window (MAX_REMEDIATIONS_PER_HOUR) stays
-    well within a property's bound and is never cut."""
+    """Whole seconds since the epoch, rounded up (a slot is held a little longer, never shorter),
+    compact: the largest window (MAX_REMEDIATIONS_PER_HOUR) stays well within a property's bound."""
     return json.dumps([math.ceil(t.timestamp()) for t in window], separators=(",", ":"))
 
 
@@ -224,8 +221,14 @@ class Claims:
         self._read = functools.partial(read_row, table)
         self._write = functools.partial(write_row, table)
 
+    def _set_state(
+        self, keys: tuple[str, str], state: str, etag: str, strict: bool = False
+    ) -> bool:
+        # Only if the row is still the one read: another instance's newer claim stays.
+        return self._write(keys, {"State": state}, etag, merge=True, strict=strict) is not None
+
     def retraining(self, workspace_id: str) -> RetrainingClaim | None:
-        found = self._read(_partition(workspace_id), RETRAINING_ROW)
+        found = self._read(*_keys(workspace_id, RETRAINING_ROW))
         if found is None:
             return None
         try:
@@ -243,14 +246,12 @@ class Claims:
         none). False: another instance won."""
         values = {"WorkspaceId": workspace_id, **{column(name): v for name, v in fields.items()}}
         values |= {"ClaimedAt": now.isoformat(), "State": ClaimState.CLAIMED}
-        keys = (_partition(workspace_id), RETRAINING_ROW)
+        keys = _keys(workspace_id, RETRAINING_ROW)
         return self._write(keys, values, previous.etag if previous else None) is not None
 
     def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
-        """Record how the claimed submission went, only if the claim is still the one read: a
-        newer claim of another instance is never overwritten."""
-        keys = (_partition(claim.workspace_id), RETRAINING_ROW)
-        return self._write(keys, {"State": state}, claim.etag, merge=True) is not None
+        """Record how the claimed submission went."""
+        return self._set_state(_keys(claim.workspace_id, RETRAINING_ROW), state, claim.etag)
 
     def claim_scoring(self, key: ScoringKey, *, now: datetime) -> ScoringClaimOutcome:
         """Claim the scoring start `key` stands for, or say what the claim already stands for.
@@ -275,7 +276,6 @@ class Claims:
         return Busy()
 
     def scored(self, key: ScoringKey) -> str | None:
-        """The job the claim started, or None."""
         found = self._read(*key.keys)
         decision = _scoring_decision(key, found, datetime.now(UTC)) if found is not None else None
         return decision.job_name if isinstance(decision, Replay) else None
@@ -288,9 +288,7 @@ class Claims:
 
     def release_scoring(self, claim: Owned) -> None:
         """The start failed: the next holder may try again at once, with the same request ID."""
-        self._write(
-            claim.key.keys, {"State": ClaimState.RETRY}, claim.etag, merge=True, strict=True
-        )
+        self._set_state(claim.key.keys, ClaimState.RETRY, claim.etag, strict=True)
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete
@@ -316,7 +314,7 @@ class Claims:
         The window is one row, replaced only if unchanged since read: of instances racing for
         the last slot, one wins and the others read again and find the window full. An instance
         that keeps losing (it never has, in practice) gives up for this run, as if full."""
-        keys = (_partition(workspace_id), REMEDIATIONS_ROW)
+        keys = _keys(workspace_id, REMEDIATIONS_ROW)
         for _ in range(_SLOT_ATTEMPTS):
             found = self._read(*keys)
             try:
@@ -338,7 +336,7 @@ class Claims:
     # step by step only if unchanged since read.
 
     def promotion(self, workspace_id: str, retraining_job: str) -> PromotionClaim | None:
-        found = self._read(_partition(workspace_id), _row("promotion", retraining_job))
+        found = self._read(*_keys(workspace_id, "promotion", retraining_job))
         return _promotion_claim(workspace_id, found) if found is not None else None
 
     def claim_promotion(
@@ -346,15 +344,15 @@ class Claims:
     ) -> bool:
         """Create the promotion row (`state`, `version`, `deployment`, `previous`, `detail`,
         `trigger`); False when another delivery created it first."""
-        keys = (_partition(workspace_id), _row("promotion", retraining_job))
+        keys = _keys(workspace_id, "promotion", retraining_job)
         values = {"RetrainingJob": retraining_job, "ClaimedAt": now.isoformat()}
         values |= {column(name): value for name, value in fields.items()}
         return self._write(keys, values, None) is not None
 
     def advance_promotion(self, claim: PromotionClaim, state: str) -> PromotionClaim | None:
         """The claim moved to `state` if unchanged since read; None if another moved it first."""
-        keys = (_partition(claim.workspace_id), _row("promotion", claim.retraining_job))
-        if self._write(keys, {"State": state}, claim.etag, merge=True) is None:
+        keys = _keys(claim.workspace_id, "promotion", claim.retraining_job)
+        if not self._set_state(keys, state, claim.etag):
             return None
         return self.promotion(claim.workspace_id, claim.retraining_job)
 

@@ -142,16 +142,14 @@ class Settings:
         return self.policy_mode is PolicyMode.REMEDIATE
 
     @property
-    def arm_scope(self) -> str:
-        """The token scope that matches `arm_endpoint` (sovereign clouds have their own)."""
+    def arm_scope(self) -> str:  # sovereign clouds have their own
         return f"{self.arm_endpoint}/.default"
 
     def synapse_endpoint_for(self, workspace_name: str) -> str:
         return self.synapse_dev_endpoint.replace("{workspace}", workspace_name)
 
     def in_scope(self, workspace_id: str) -> bool:
-        """As far as the ID tells: management groups and the tag are decided from ARM's
-        answers, by `shared.inventory`."""
+        """As far as the ID tells: `shared.inventory` decides the rest from ARM's answers."""
         return self.scope.may_cover(workspace_id)
 
     def allow_listed(self, synapse_workspace_id: str) -> bool:
@@ -244,8 +242,8 @@ EVENTGRID_AUDIENCE = "https://eventgrid.azure.net"
 
 @dataclass(frozen=True)
 class TokenDestination:
-    """A setting naming where a token goes, the setting stating its audience for a host of no
-    known cloud, and each known cloud's host suffix with its audience."""
+    """A setting naming where a token goes, the one stating its audience for a host of no known
+    cloud, and each known cloud's host suffix with its audience."""
 
     setting: str
     audience_setting: str
@@ -278,16 +276,14 @@ class TokenDestination:
             )
         return derived
 
-    def stated(self, reader: _Reader) -> str | None:
-        """The audience setting: an https:// URI without a path."""
+    def stated(self, reader: _Reader) -> str | None:  # an https:// URI without a path
         explicit = reader.checked(self.audience_setting, _is_https_url, _HTTPS_URL)
         if explicit is not None and urlsplit(explicit).path.strip("/"):
             expected = f"expected an audience such as {self.clouds[0][1]} (no path)"
             raise _invalid(self.audience_setting, explicit, expected)
         return explicit
 
-    def read(self, reader: _Reader, url: str | None) -> str | None:
-        """The audience for `url` (the value of `setting`), None when it is unset."""
+    def read(self, reader: _Reader, url: str | None) -> str | None:  # None when `url` is unset
         explicit = self.stated(reader)
         return None if url is None else self.audience(url, explicit)
 
@@ -315,10 +311,10 @@ _ML_AUDIENCES = tuple(f"https://ml.azure.{c}" for c in ("com", "cn", "us"))
 _INFERENCE = tuple(f"inference.ml.azure.{c}" for c in ("com", "cn", "us"))
 _ARM_HOSTS = ("management.azure.com", "management.chinacloudapi.cn", "management.usgovcloudapi.net")
 AML_INFERENCE = TokenDestination(
-    "AML_INFERENCE_DOMAIN", "AML_AUDIENCE", (*zip(_INFERENCE, _ML_AUDIENCES, strict=True),)
+    "AML_INFERENCE_DOMAIN", "AML_AUDIENCE", tuple(zip(_INFERENCE, _ML_AUDIENCES, strict=True))
 )
 ARM_ML = TokenDestination(
-    "ARM_ENDPOINT", "AML_AUDIENCE", (*zip(_ARM_HOSTS, _ML_AUDIENCES, strict=True),)
+    "ARM_ENDPOINT", "AML_AUDIENCE", tuple(zip(_ARM_HOSTS, _ML_AUDIENCES, strict=True))
 )
 
 
@@ -327,11 +323,10 @@ def synapse_dev_audience(template: str, explicit: str | None = None) -> str:
 
 
 def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
-    """Azure ML's data-plane audience: that of ARM_ENDPOINT's cloud, or AML_AUDIENCE, which a
-    host of no known cloud needs, in ARM_ENDPOINT and in AML_INFERENCE_DOMAIN alike.
-    A scoring URI host only has to be under the domain, so a domain anyone can have hosts
-    under would send the ML token anywhere: at least three labels (a public suffix such as
-    `co.uk` has fewer), never a parent of a known cloud's inference domain."""
+    """ARM_ENDPOINT's cloud's, or AML_AUDIENCE (needed for a host of no known cloud there or in
+    AML_INFERENCE_DOMAIN). A scoring URI host only has to be under the domain, so a domain anyone
+    can have hosts under would send the ML token anywhere: at least three labels (a public suffix
+    such as `co.uk` has fewer), never a parent of a known cloud's inference domain."""
     explicit = ARM_ML.stated(reader)
     parent = any(suffix.endswith("." + domain) for suffix in _INFERENCE)
     if AML_INFERENCE.cloud_audience(domain) is None and (domain.count(".") < 2 or parent):
@@ -356,8 +351,7 @@ def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None
 
 
 def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
-    """What in a well-formed ARM ID breaks Azure's naming rules, as it follows the ID in an
-    error; None when nothing does."""
+    """What in a well-formed ARM ID breaks Azure's naming rules (to follow the ID in an error)."""
     parts = parse_resource_id(arm_id)
     if not _is_guid(str(parts.get("subscription", ""))):
         return ": the subscription is not a GUID"
@@ -378,8 +372,8 @@ def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
 def _each(
     name: str, items: Iterable[str], problem: Callable[[str], str | None], *, unique: bool = False
 ) -> list[str]:
-    """The items of a list setting, each passing `problem` (None, else what follows the item in
-    the error); with `unique`, no ARM ID is listed twice."""
+    """Each item passes `problem` (None, else what follows the item in the error); `unique`: no
+    ARM ID twice."""
     seen: list[str] = []
     for position, item in enumerate(items, start=1):
         found = problem(item)
@@ -406,11 +400,6 @@ MAX_JSON_SETTING_CHARS = 64 * 1024
 MAX_JSON_SETTING_DEPTH = 16
 # A JSON string, or the rest of the text after an unterminated one: brackets in it do not nest.
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.?)*(?:"|\Z)', re.DOTALL)
-
-
-def _json_depth(text: str) -> int:
-    steps = ((char in "[{") - (char in "]}") for char in _JSON_STRING.sub("", text))
-    return max(itertools.accumulate(steps, initial=0))
 
 
 @dataclass(frozen=True)
@@ -493,8 +482,7 @@ class _Reader:
         return value.rstrip("/")
 
     def domain(self, name: str, default: str = "") -> str:
-        """A DNS suffix (or a host such as 127.0.0.1), lower-cased, without scheme or dots
-        around; empty when unset without a default."""
+        """A DNS suffix (or a host such as 127.0.0.1), lower-cased; empty when unset."""
         value = (self.optional(name) or default).lower()
         labels_ok = value.isascii() and all(_HOST_LABEL.match(part) for part in value.split("."))
         if value and not labels_ok:
@@ -505,11 +493,14 @@ class _Reader:
     def json_text(self, name: str) -> str | None:
         """A JSON setting's text, bounded in size and nesting (parsed by the caller)."""
         value = self.optional(name)
-        if value is not None and len(value) > MAX_JSON_SETTING_CHARS:
+        if value is None:
+            return None
+        if len(value) > MAX_JSON_SETTING_CHARS:
             raise SettingsError(
                 f"{name} is {len(value)} characters long: expected at most {MAX_JSON_SETTING_CHARS}"
             )
-        if value is not None and _json_depth(value) > MAX_JSON_SETTING_DEPTH:
+        steps = ((char in "[{") - (char in "]}") for char in _JSON_STRING.sub("", value))
+        if max(itertools.accumulate(steps, initial=0)) > MAX_JSON_SETTING_DEPTH:
             raise SettingsError(
                 f"{name} is nested too deeply: expected JSON at most "
                 f"{MAX_JSON_SETTING_DEPTH} arrays or objects deep"
@@ -619,18 +610,16 @@ def _drift_gate(reader: _Reader) -> DriftGate | None:
 
 
 def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> RetrainingSettings | None:
-    """The retraining settings, or None when `RETRAIN_WORKSPACE_IDS` is empty (retraining off)."""
     if reader.optional("RETRAIN_WORKSPACE_IDS") is None:
-        return None
+        return None  # retraining off
     workspace_ids = reader.arm_ids("RETRAIN_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
     out = (
         " is not in scope (ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE): retraining runs only "
         "in workspaces in scope"
     )
     _each("RETRAIN_WORKSPACE_IDS", workspace_ids, lambda i: None if scope.may_cover(i) else out)
-    compute = reader.ml_name("RETRAIN_COMPUTE", "the name of a compute cluster")
-    if compute is None:
-        raise SettingsError("RETRAIN_COMPUTE is required: expected the name of a compute cluster")
+    compute = reader.required("RETRAIN_COMPUTE", "the name of a compute cluster")
+    reader.ml_name("RETRAIN_COMPUTE", "the name of a compute cluster")
     # Bounded: a cooldown beyond any date (timedelta's range) would fail every drift event.
     cooldown = reader.checked(
         "RETRAIN_COOLDOWN_MINUTES",
@@ -688,7 +677,6 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
 
 
 def _promotion(reader: _Reader) -> Promotion | None:
-    """Model promotion, or None when `PROMOTION_METRIC` is unset."""
     metric = reader.optional("PROMOTION_METRIC")
     if metric is None:
         return None
@@ -719,9 +707,8 @@ _PATH_LIKE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:|[./~\\])|[/\\]")
 
 
 def _data_inputs(inputs: dict[str, object]) -> Iterator[tuple[str, str]]:
-    """Data inputs (`{"type", "path"}`, or a string that looks like a path), each named as in an
-    error, must be remote URIs that pass the input check; numbers, booleans and plain words stay
-    literals."""
+    """Data inputs (`{"type", "path"}`, or a string that looks like a path), named as in an error,
+    must be remote URIs that pass the input check; numbers, booleans, plain words are literals."""
     for key, value in inputs.items():
         name = f"RETRAIN_INPUTS: input {key[:80]!r}"
         if isinstance(value, dict):
@@ -821,8 +808,7 @@ def batch_endpoint_workspace(value: str) -> ArmId | None:
 
 
 def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -> Settings:
-    """Validate settings from an environment mapping; raises `SettingsError` naming the setting.
-    `without_ledger`: for read-only uses (the CLI's `plan`), which neither need nor check the
+    """`without_ledger`: for read-only uses (the CLI's `plan`), which neither need nor check the
     ledger settings; the ledger they name is then nothing, and opening it fails."""
     reader = _Reader(environ)
     scopes = reader.scopes("ML_SCOPES")
@@ -912,6 +898,5 @@ def _not_assignment(value: str) -> str | None:
 
 @functools.cache
 def get_settings() -> Settings:
-    """The process's settings, read from the environment once (app settings do not change
-    without a restart of the Functions host)."""
+    """Read once: app settings do not change without a restart of the Functions host."""
     return load_settings(os.environ)

@@ -163,8 +163,8 @@ def test_instances_racing_for_the_hours_slots_take_no_more_than_the_limit(
 
 
 def test_claim_keys_of_configured_workspaces_are_the_ones_written_before() -> None:
-    from shared.claims import _partition, _row
+    from shared.claims import _keys
 
     # Rows written before keys went through table_key stay found after an upgrade.
-    assert _partition(scene.PROD) == "claims:" + scene.PROD.lower().strip("/").replace("/", ":")
-    assert _row("scoring", "retrain-0a1b2c") == "scoring:retrain-0a1b2c"
+    partition = "claims:" + scene.PROD.lower().strip("/").replace("/", ":")
+    assert _keys(scene.PROD, "scoring", "retrain-0a1b2c") == (partition, "scoring:retrain-0a1b2c")
