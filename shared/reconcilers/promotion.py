@@ -1,9 +1,7 @@
-"""Promote only a better model, between a completed retrain and the scoring after it.
-
-One promotion row per retraining job: the delivery that creates it promotes, a twin or racing one
-reads it; each `Step` moves the row on, so a redelivery carries on from the step it reached. The
-previous default deployment stays (rollback: switch back). Dry-run decides and records the plan,
-writing nothing (no claim either). Each write's intent is recorded before it."""
+"""Promote only a better model, between a completed retrain and the scoring after it. One claim row
+per retraining job: its creator promotes, a twin or racing delivery reads it, and each `Step` moves
+it on, so a redelivery carries on from the step it reached. The previous default deployment stays
+(rollback: switch back). Dry-run decides and records the plan, writing nothing, not even a claim."""
 
 from __future__ import annotations
 
@@ -21,6 +19,7 @@ from shared.arm import ArmId
 from shared.claims import Claims, PromotionClaim
 from shared.config import Promotion, RetrainingSettings, Settings
 from shared.model import JudgedAnswerError
+from shared.outcome import PLANNED, Outcome, Status
 from shared.planning import promotion as plan
 from shared.reconcilers.intent import Trail
 from shared.reconcilers.transient import TransientAzureError
@@ -120,19 +119,20 @@ class ModelPromoter:
                 return decided
             claim = decided
             return self._carry_on(trail, claim)
-        except (AzureError, JudgedAnswerError) as error:
+        except _OvertakenError:
+            return self._held(self._claims.promotion(trail.workspace_id, job_name), job_name)
+        except AzureError as error:
             # A transient failure is raised for redelivery (the claim keeps its step); a
             # permanent one ends the promotion (recorded, announced).
-            if isinstance(error, _OvertakenError):
-                return self._held(self._claims.promotion(trail.workspace_id, job_name), job_name)
-            if isinstance(error, AzureError) and is_transient(error):
+            if is_transient(error):
                 raise trail.retry(KIND, job_name, error) from error
-            why = describe(error) if isinstance(error, AzureError) else f"not applied: {error}"
-            current = self._claims.promotion(trail.workspace_id, job_name) if claim else None
-            if current is not None and current.state not in FINAL:
-                return self._end_failed(trail, current, why)
-            _decided(trail, job_name, "promotion could not be decided", f"failed: {why}")
-            return self._not_promoted(None, "not-promoted:failed", why)
+            failure = Outcome(Status.FAILED, describe(error))
+        except JudgedAnswerError as error:
+            failure = Outcome(Status.NOT_APPLIED, str(error))
+        current = self._claims.promotion(trail.workspace_id, job_name) if claim else None
+        if current is not None and current.state not in FINAL:
+            return self._end_failed(trail, current, failure)
+        return self._failed(trail, job_name, "promotion could not be decided", failure, None)
 
     def _decide(self, trail: Trail, job_name: str) -> PromotionResult | PromotionClaim:
         """Judge and claim (`skipped` when not promoted): the claim to carry on, or a result."""
@@ -165,6 +165,11 @@ class ModelPromoter:
             "model_type": model.get("modelType") or "custom_model",
         }
         name = plan.deployment_name(self._endpoint_name, version) if version else ""
+        if version:
+            # The claim keeps the plan: the switch's evidence is the same.
+            rollback = plan.rollback(self._endpoint_name, default)
+            detail |= {"deployment": name, "previous": default, "rollback": rollback}
+            detail["model"] = f"{model_name}:{version}"
         if not self._dry_run:
             won = self._claims.claim_promotion(
                 workspace_id,
@@ -183,18 +188,11 @@ class ModelPromoter:
             if version:
                 return claim
         if not version:
-            stays = f"skipped: not promoted; scoring stays on {default or 'the default'}"
+            stays = Outcome(Status.SKIPPED, f"scoring stays on {default or 'the default'}")
             _decided(trail, job_name, reason, stays, detail)
             return self._not_promoted(default, "not-promoted", reason)
-        evidence = self._evidence(detail, name, default) | {"model": f"{model_name}:{version}"}
-        _decided(trail, job_name, reason, "planned: not applied (dry-run)", evidence)
+        _decided(trail, job_name, reason, PLANNED, detail)
         return PromotionResult(True, name, "dry-run", f"would promote: {reason}")
-
-    def _evidence(
-        self, detail: dict[str, Any], deployment: str, previous: str | None
-    ) -> dict[str, Any]:
-        rollback = plan.rollback(self._endpoint_name, previous)
-        return {**detail, "deployment": deployment, "previous": previous, "rollback": rollback}
 
     def _carry_on(self, trail: Trail, claim: PromotionClaim) -> PromotionResult:
         """The steps from where the claim stands; each moves the claim on."""
@@ -209,7 +207,8 @@ class ModelPromoter:
         if claim.state == Step.REGISTERED:
             current = self._adapter.deployment(endpoint_id, claim.previous)
             if current is None:
-                return self._end_failed(trail, claim, f"the deployment {claim.previous} is gone")
+                gone = Outcome(Status.FAILED, f"the deployment {claim.previous} is gone")
+                return self._end_failed(trail, claim, gone)
             trail.intent(KIND, "deploy", f"{endpoint_id}/deployments/{claim.deployment}")
             spec = plan.deployment_spec(current, model_id)
             self._adapter.create_deployment(endpoint_id, claim.deployment, spec)
@@ -219,7 +218,7 @@ class ModelPromoter:
         state = self._adapter.wait_provisioned(endpoint_id, claim.deployment)
         if state in ("Failed", "Canceled", "Missing"):
             why = f"deployment {claim.deployment} ended {state}; the default stays {claim.previous}"
-            return self._end_failed(trail, claim, why)
+            return self._end_failed(trail, claim, Outcome(Status.FAILED, why))
         if state != "Succeeded":
             raise TransientAzureError(
                 f"workspace {workspace_id}: deployment {claim.deployment} is still {state}; "
@@ -228,10 +227,9 @@ class ModelPromoter:
         trail.intent(KIND, "switch-default", endpoint_id)
         self._adapter.set_default(self._adapter.endpoint(endpoint_id), claim.deployment)
         claim = self._advance(claim, Step.SWITCHED)
-        applied = f"applied: {self._endpoint_name}/{claim.deployment} is the default"
-        evidence = self._evidence(detail, claim.deployment, claim.previous)
-        reason = str(detail.get("reason", ""))
-        _decided(trail, model_id, reason, f"{applied}; {claim.previous} kept", evidence)
+        default = f"{self._endpoint_name}/{claim.deployment} is the default"
+        applied = Outcome(Status.APPLIED, f"{default}; {claim.previous} kept")
+        _decided(trail, model_id, str(detail.get("reason", "")), applied, detail)
         self._delete_beyond_keep(trail, claim)
         return self._result(claim)
 
@@ -252,7 +250,8 @@ class ModelPromoter:
         try:
             existing = self._adapter.deployment_names(endpoint_id)
         except AzureError as error:
-            trail.record(KIND, "delete-deployment", endpoint_id, why, f"failed: {describe(error)}")
+            failed = Outcome(Status.FAILED, describe(error))
+            trail.record(KIND, "delete-deployment", endpoint_id, why, failed)
             return
         for name in plan.to_delete(
             list(existing),
@@ -267,20 +266,32 @@ class ModelPromoter:
             trail.intent(KIND, "delete-deployment", subject)
             try:
                 self._adapter.delete_deployment(endpoint_id, name)
-                outcome = "applied: deleted"
+                outcome = Outcome(Status.APPLIED, "deleted")
             except AzureError as error:
-                outcome = f"failed: {describe(error)}"
+                outcome = Outcome(Status.FAILED, describe(error))
             trail.record(KIND, "delete-deployment", subject, why, outcome)
 
-    def _end_failed(self, trail: Trail, claim: PromotionClaim, why: str) -> PromotionResult:
+    def _end_failed(self, trail: Trail, claim: PromotionClaim, failure: Outcome) -> PromotionResult:
         claim = self._advance(claim, Step.FAILED)
         subject = f"{self._endpoint_id(trail.workspace_id)}/deployments/{claim.deployment}"
-        _decided(trail, subject, str(_detail(claim).get("reason", "")), f"failed: {why}")
-        return self._not_promoted(claim.previous, "not-promoted:failed", why)
+        reason = str(_detail(claim).get("reason", ""))
+        return self._failed(trail, subject, reason, failure, claim.previous)
+
+    def _failed(
+        self, trail: Trail, subject: str, reason: str, failure: Outcome, previous: str | None
+    ) -> PromotionResult:
+        _decided(trail, subject, reason, failure)
+        # The result's summary: a failure's detail, or the whole "not applied: ..." text.
+        why = failure.detail if failure.status is Status.FAILED else str(failure)
+        return self._not_promoted(previous, "not-promoted:failed", why)
 
 
 def _decided(
-    trail: Trail, subject: str, reason: str, outcome: str, evidence: dict[str, Any] | None = None
+    trail: Trail,
+    subject: str,
+    reason: str,
+    outcome: Outcome,
+    evidence: dict[str, Any] | None = None,
 ) -> None:
     """The promotion's decision, in the ledger and announced (`Model.Promote.*`)."""
     shown = json.dumps(evidence, sort_keys=True) if evidence is not None else ""
