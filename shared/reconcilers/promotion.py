@@ -14,10 +14,10 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe, is_transient
-from shared.adapters.promotion import PromotionAdapter, metric_value
+from shared.adapters.promotion import PromotionAdapter, metric_value, text_at
 from shared.arm import ArmId
 from shared.claims import Claims, PromotionClaim
-from shared.config import Promotion, RetrainingSettings, Settings
+from shared.config import Settings
 from shared.model import JudgedAnswerError
 from shared.outcome import PLANNED, Outcome, Status
 from shared.planning import promotion as plan
@@ -72,11 +72,11 @@ class ModelPromoter:
         claims: Claims,
         clock: Callable[[], datetime],
     ) -> None:
-        config: RetrainingSettings | None = settings.retraining
+        config = settings.retraining
         if config is None or config.promotion is None or config.batch_endpoint_name is None:
             raise ValueError("promotion is off: PROMOTION_METRIC is unset")
         self._dry_run = settings.dry_run
-        self._config: Promotion = config.promotion
+        self._config = config.promotion
         self._endpoint_name = config.batch_endpoint_name
         self._adapter = adapter
         self._claims = claims
@@ -90,20 +90,17 @@ class ModelPromoter:
         stays = f"; the default stays {previous}" if previous else ""
         return PromotionResult(self._config.score_when_not_promoted, None, outcome, summary + stays)
 
-    def _result(self, claim: PromotionClaim) -> PromotionResult:
-        """What a finished promotion row says (nothing read from Azure, nothing announced)."""
+    def _result(self, claim: PromotionClaim | None, job_name: str) -> PromotionResult:
+        """What the promotion row says (nothing read from Azure, nothing announced): its end, or
+        that another delivery carries it out."""
+        if claim is None or claim.state not in FINAL:
+            holder = claim.trigger if claim is not None else "another delivery"
+            why = f"promotion after {job_name} is being carried out by {holder}"
+            return PromotionResult(False, None, "promotion-in-progress", why)
         reason = str(_detail(claim).get("reason", ""))
         if claim.state == Step.SWITCHED:
             return PromotionResult(True, claim.deployment, "promoted", reason)
         return self._not_promoted(claim.previous, f"not-promoted:{claim.state}", reason)
-
-    def _held(self, claim: PromotionClaim | None, job_name: str) -> PromotionResult:
-        """Another delivery claimed the promotion first: its result, or wait for it."""
-        if claim is not None and claim.state in FINAL:
-            return self._result(claim)
-        holder = claim.trigger if claim is not None else "another delivery"
-        why = f"promotion after {job_name} is being carried out by {holder}"
-        return PromotionResult(False, None, "promotion-in-progress", why)
 
     def promote_after_retrain(self, trail: Trail, job_name: str) -> PromotionResult:
         """Promote the model of `job_name` if it is better; the deployment to score on."""
@@ -112,7 +109,7 @@ class ModelPromoter:
             claim.state in FINAL
             or (claim.trigger != trail.trigger and self._clock() - claim.claimed_at < IN_FLIGHT)
         ):
-            return self._held(claim, job_name)
+            return self._result(claim, job_name)
         try:
             decided = claim or self._decide(trail, job_name)
             if isinstance(decided, PromotionResult):
@@ -120,7 +117,7 @@ class ModelPromoter:
             claim = decided
             return self._carry_on(trail, claim)
         except _OvertakenError:
-            return self._held(self._claims.promotion(trail.workspace_id, job_name), job_name)
+            return self._result(self._claims.promotion(trail.workspace_id, job_name), job_name)
         except AzureError as error:
             # A transient failure is raised for redelivery (the claim keeps its step); a
             # permanent one ends the promotion (recorded, announced).
@@ -130,9 +127,9 @@ class ModelPromoter:
         except JudgedAnswerError as error:
             failure = Outcome(Status.NOT_APPLIED, str(error))
         current = self._claims.promotion(trail.workspace_id, job_name) if claim else None
-        if current is not None and current.state not in FINAL:
-            return self._end_failed(trail, current, failure)
-        return self._failed(trail, job_name, "promotion could not be decided", failure, None)
+        if current is not None and current.state in FINAL:
+            current = None
+        return self._end_failed(trail, job_name, failure, current)
 
     def _decide(self, trail: Trail, job_name: str) -> PromotionResult | PromotionClaim:
         """Judge and claim (`skipped` when not promoted): the claim to carry on, or a result."""
@@ -140,20 +137,20 @@ class ModelPromoter:
         metric, model_name = self._config.metric, self._config.model_name
         default = default_of(self._adapter.endpoint(endpoint_id))
         asset = model_of(self._adapter.deployment(endpoint_id, default)) if default else None
-        model = (self._adapter.model(workspace_id, asset) if asset else None) or {}
+        model = self._adapter.model(workspace_id, asset) if asset else {}
         current = metric_value((model.get("properties") or {}).get(metric))
         candidate = self._adapter.job_metric(workspace_id, job_name, metric)
-        judgement = plan.judge(
+        promote, reason = plan.judge(
             candidate,
             current,
             metric=metric,
             higher_is_better=self._config.higher_is_better,
             min_delta=self._config.min_delta,
         )
-        reason, version = judgement.reason, None
-        if judgement.promote and default is None:
+        version = None
+        if promote and default is None:
             reason = f"the endpoint {self._endpoint_name} has no default deployment to replace"
-        elif judgement.promote:
+        elif promote:
             version = plan.next_version(*self._adapter.model_versions(workspace_id, model_name))
             if version is None:
                 reason = f"model {model_name} has versions that are not numbers"
@@ -184,14 +181,14 @@ class ModelPromoter:
             )
             claim = self._claims.promotion(workspace_id, job_name)
             if not won or claim is None:
-                return self._held(claim, job_name)
+                return self._result(claim, job_name)
             if version:
                 return claim
         if not version:
             stays = Outcome(Status.SKIPPED, f"scoring stays on {default or 'the default'}")
-            _decided(trail, job_name, reason, stays, detail)
+            _decided(trail, job_name, stays, detail)
             return self._not_promoted(default, "not-promoted", reason)
-        _decided(trail, job_name, reason, PLANNED, detail)
+        _decided(trail, job_name, PLANNED, detail)
         return PromotionResult(True, name, "dry-run", f"would promote: {reason}")
 
     def _carry_on(self, trail: Trail, claim: PromotionClaim) -> PromotionResult:
@@ -201,24 +198,25 @@ class ModelPromoter:
         model_id = f"{workspace_id}/models/{model_name}/versions/{claim.version}"
         if claim.state == Step.CLAIMED:
             trail.intent(KIND, "register", model_id)
-            body = _model_body(claim, detail)
-            self._adapter.register(workspace_id, model_name, claim.version, body)
+            self._adapter.register(
+                workspace_id, model_name, claim.version, _model_body(claim, detail)
+            )
             claim = self._advance(claim, Step.REGISTERED)
         if claim.state == Step.REGISTERED:
             current = self._adapter.deployment(endpoint_id, claim.previous)
             if current is None:
                 gone = Outcome(Status.FAILED, f"the deployment {claim.previous} is gone")
-                return self._end_failed(trail, claim, gone)
+                return self._end_failed(trail, claim.retraining_job, gone, claim)
             trail.intent(KIND, "deploy", f"{endpoint_id}/deployments/{claim.deployment}")
             spec = plan.deployment_spec(current, model_id)
             self._adapter.create_deployment(endpoint_id, claim.deployment, spec)
             claim = self._advance(claim, Step.DEPLOYING)
         if claim.state != Step.DEPLOYING:
-            return self._result(claim)
+            return self._result(claim, claim.retraining_job)
         state = self._adapter.wait_provisioned(endpoint_id, claim.deployment)
         if state in ("Failed", "Canceled", "Missing"):
             why = f"deployment {claim.deployment} ended {state}; the default stays {claim.previous}"
-            return self._end_failed(trail, claim, Outcome(Status.FAILED, why))
+            return self._end_failed(trail, claim.retraining_job, Outcome(Status.FAILED, why), claim)
         if state != "Succeeded":
             raise TransientAzureError(
                 f"workspace {workspace_id}: deployment {claim.deployment} is still {state}; "
@@ -229,9 +227,9 @@ class ModelPromoter:
         claim = self._advance(claim, Step.SWITCHED)
         default = f"{self._endpoint_name}/{claim.deployment} is the default"
         applied = Outcome(Status.APPLIED, f"{default}; {claim.previous} kept")
-        _decided(trail, model_id, str(detail.get("reason", "")), applied, detail)
+        _decided(trail, model_id, applied, detail)
         self._delete_beyond_keep(trail, claim)
-        return self._result(claim)
+        return self._result(claim, claim.retraining_job)
 
     def _advance(self, claim: PromotionClaim, state: str) -> PromotionClaim:
         moved = self._claims.advance_promotion(claim, state)
@@ -271,31 +269,23 @@ class ModelPromoter:
                 outcome = Outcome(Status.FAILED, describe(error))
             trail.record(KIND, "delete-deployment", subject, why, outcome)
 
-    def _end_failed(self, trail: Trail, claim: PromotionClaim, failure: Outcome) -> PromotionResult:
-        claim = self._advance(claim, Step.FAILED)
-        subject = f"{self._endpoint_id(trail.workspace_id)}/deployments/{claim.deployment}"
-        reason = str(_detail(claim).get("reason", ""))
-        return self._failed(trail, subject, reason, failure, claim.previous)
-
-    def _failed(
-        self, trail: Trail, subject: str, reason: str, failure: Outcome, previous: str | None
+    def _end_failed(
+        self, trail: Trail, job_name: str, failure: Outcome, claim: PromotionClaim | None
     ) -> PromotionResult:
-        _decided(trail, subject, reason, failure)
-        # The result's summary: a failure's detail, or the whole "not applied: ..." text.
-        why = failure.detail if failure.status is Status.FAILED else str(failure)
-        return self._not_promoted(previous, "not-promoted:failed", why)
+        """Record the failure; the claim (none when it failed before one) ends `failed`."""
+        subject, detail, previous = job_name, {"reason": "promotion could not be decided"}, None
+        if claim is not None:
+            claim = self._advance(claim, Step.FAILED)
+            subject = f"{self._endpoint_id(trail.workspace_id)}/deployments/{claim.deployment}"
+            detail, previous = _detail(claim), claim.previous
+        _decided(trail, subject, failure, detail)
+        return self._not_promoted(previous, "not-promoted:failed", str(failure))
 
 
-def _decided(
-    trail: Trail,
-    subject: str,
-    reason: str,
-    outcome: Outcome,
-    evidence: dict[str, Any] | None = None,
-) -> None:
+def _decided(trail: Trail, subject: str, outcome: Outcome, detail: dict[str, Any]) -> None:
     """The promotion's decision, in the ledger and announced (`Model.Promote.*`)."""
-    shown = json.dumps(evidence, sort_keys=True) if evidence is not None else ""
-    trail.record(KIND, "promote", subject, reason, outcome, evidence=shown)
+    reason, evidence = str(detail.get("reason", "")), json.dumps(detail, sort_keys=True)
+    trail.record(KIND, "promote", subject, reason, outcome, evidence=evidence)
 
 
 class _OvertakenError(JudgedAnswerError):
@@ -311,15 +301,11 @@ def _detail(claim: PromotionClaim) -> dict[str, Any]:
 
 
 def default_of(endpoint: dict[str, Any]) -> str | None:
-    defaults = (endpoint.get("properties") or {}).get("defaults")
-    name = defaults.get("deploymentName") if isinstance(defaults, dict) else None
-    return name if isinstance(name, str) and name else None
+    return text_at(endpoint, "properties", "defaults", "deploymentName")
 
 
 def model_of(deployment: dict[str, Any] | None) -> str | None:
-    model = ((deployment or {}).get("properties") or {}).get("model")
-    asset = model.get("assetId") if isinstance(model, dict) else None
-    return asset if isinstance(asset, str) and asset else None
+    return text_at(deployment, "properties", "model", "assetId")
 
 
 def _model_body(claim: PromotionClaim, detail: dict[str, Any]) -> dict[str, Any]:
