@@ -23,8 +23,7 @@ RUN_HISTORY_API = "v1.0"
 # A pipeline's steps read for a metric, at most (a retraining pipeline has a handful).
 MAX_CHILD_RUNS = 20
 PROVISIONING_DONE = frozenset({"Succeeded", "Failed", "Canceled"})
-# How long one delivery waits for a new deployment to provision; then Event Grid's redelivery
-# (or the timer) reads it again.
+# One delivery's wait for a new deployment; then Event Grid's redelivery (or the timer) reads it.
 PROVISION_TIMEOUT_SECONDS = 240.0
 PROVISION_POLL_SECONDS = 5.0
 
@@ -63,13 +62,10 @@ class PromotionAdapter:
         from azure.core.rest import HttpRequest
 
         client = self._clients.arm_pipeline()
-        request = HttpRequest(
-            method,
-            client.format_url(path),
-            # The metric service takes no api-version (azure-ai-ml's run history client sends none).
-            params={"api-version": api_version} if api_version else None,
-            json=dict(body) if body is not None else None,
-        )
+        # The metric service takes no api-version (azure-ai-ml's run history client sends none).
+        params = {"api-version": api_version} if api_version else None
+        json = dict(body) if body is not None else None
+        request = HttpRequest(method, client.format_url(path), params=params, json=json)
         # PUTs and DELETEs of ARM resources are idempotent: retried like GETs.
         response = client.send_request(request, retry_on_methods=[method])
         if response.status_code not in ok:

@@ -1,7 +1,6 @@
 """Promote only a better model, between a completed retrain and the scoring after it. One claim row
-per retraining job: its creator promotes, a twin or racing delivery reads it, and each `Step` moves
-it on, so a redelivery carries on from the step it reached. The previous default deployment stays
-(rollback: switch back). Dry-run decides and records the plan, writing nothing, not even a claim."""
+per retraining job, moved on by each `Step`: a twin delivery reads it, a redelivery carries on from
+its step. The previous default stays (rollback: switch back). Dry-run writes nothing, no claim."""
 
 from __future__ import annotations
 
@@ -25,8 +24,7 @@ from shared.reconcilers.intent import Trail
 from shared.reconcilers.transient import TransientAzureError
 
 KIND = "model"
-# A promotion another delivery claimed is left to it this long (then a later delivery, such as
-# the timer's backstop, carries it on from the step it reached).
+# How long another delivery's claim is left to it; then a later one carries it on from its step.
 IN_FLIGHT = timedelta(minutes=30)
 
 
@@ -91,8 +89,7 @@ class ModelPromoter:
         return PromotionResult(self._config.score_when_not_promoted, None, outcome, summary + stays)
 
     def _result(self, claim: PromotionClaim | None, job_name: str) -> PromotionResult:
-        """What the promotion row says (nothing read from Azure, nothing announced): its end, or
-        that another delivery carries it out."""
+        """What the row says (Azure is not read): its end, or another delivery carries it out."""
         if claim is None or claim.state not in FINAL:
             holder = claim.trigger if claim is not None else "another delivery"
             why = f"promotion after {job_name} is being carried out by {holder}"
@@ -119,8 +116,7 @@ class ModelPromoter:
         except _OvertakenError:
             return self._result(self._claims.promotion(trail.workspace_id, job_name), job_name)
         except AzureError as error:
-            # A transient failure is raised for redelivery (the claim keeps its step); a
-            # permanent one ends the promotion (recorded, announced).
+            # Transient: raised for redelivery (the claim keeps its step); permanent: it ends here.
             if is_transient(error):
                 raise trail.retry(KIND, job_name, error) from error
             failure = Outcome(Status.FAILED, describe(error))
@@ -154,13 +150,8 @@ class ModelPromoter:
             version = plan.next_version(*self._adapter.model_versions(workspace_id, model_name))
             if version is None:
                 reason = f"model {model_name} has versions that are not numbers"
-        detail = {
-            "metric": metric,
-            "candidate": candidate,
-            "current": current,
-            "reason": reason,
-            "model_type": model.get("modelType") or "custom_model",
-        }
+        detail = {"metric": metric, "candidate": candidate, "current": current, "reason": reason}
+        detail["model_type"] = model.get("modelType") or "custom_model"
         name = plan.deployment_name(self._endpoint_name, version) if version else ""
         if version:
             # The claim keeps the plan: the switch's evidence is the same.

@@ -1,7 +1,6 @@
-"""How a batch scoring job the app started ended, from its event or the sweep's backstop (the event
-may be lost): announced once (`BatchScoring.Completed`, `.Failed` for Failed and Canceled), in
-the ledger and in its scoring-jobs row. Only that row proves the job is the app's (a tag proves
-nothing); the job is read, its status decides. Dry-run is no different: Azure is only read."""
+"""How a scoring job the app started ended (its event, or the sweep's backstop: events get lost):
+announced once (`BatchScoring.Completed`, `.Failed` for Failed and Canceled) in the ledger and its
+scoring-jobs row, the only proof the job is the app's (not a tag). Dry-run too: it only reads."""
 
 from __future__ import annotations
 
