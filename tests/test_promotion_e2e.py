@@ -169,7 +169,7 @@ def test_an_equal_or_worse_model_is_not_promoted_and_the_current_one_scores(
     assert _scored_on(papp) == [None]  # the endpoint's default, as before
     [skipped] = _actions("model")
     assert why in skipped["Reason"]
-    assert skipped["Outcome"] == "skipped: not promoted; scoring stays on blue"
+    assert skipped["Outcome"] == "not attempted: scoring stays on blue"
     assert "SynapseAmlAutomation.Model.Promote.Skipped" in _published(papp)
     [scoring] = _actions("batch-scoring")
     assert "the current model (not promoted)" in scoring["Reason"]
@@ -442,7 +442,7 @@ def test_dry_run_shows_the_decision_and_writes_nothing(papp: App) -> None:
     assert set(writes) == {"ml.run.metric"}
     assert _default(papp) == "blue"
     [plan] = _actions("model")
-    assert plan["Outcome"] == "planned: not applied (dry-run)"
+    assert plan["Outcome"] == "planned (dry-run)"
     evidence = json.loads(plan["Evidence"])
     assert (evidence["deployment"], evidence["model"], evidence["previous"]) == (
         "churn-batch-1",

@@ -22,10 +22,8 @@ MODELS_API = "2023-10-01"
 RUN_HISTORY_API = "v1.0"
 # A pipeline's steps read for a metric, at most (a retraining pipeline has a handful).
 MAX_CHILD_RUNS = 20
-# Provisioning ends in one of these; anything else is still going.
 PROVISIONING_DONE = frozenset({"Succeeded", "Failed", "Canceled"})
-# How long one delivery waits for a new deployment to provision; then Event Grid's redelivery
-# (or the timer) reads it again.
+# One delivery's wait for a new deployment; then Event Grid's redelivery (or the timer) reads it.
 PROVISION_TIMEOUT_SECONDS = 240.0
 PROVISION_POLL_SECONDS = 5.0
 
@@ -39,6 +37,13 @@ def metric_value(value: Any) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def text_at(body: Any, *path: str) -> str | None:
+    """The non-empty string at `path` in nested JSON objects, else None."""
+    for key in path:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body if isinstance(body, str) and body else None
 
 
 class PromotionAdapter:
@@ -57,13 +62,10 @@ class PromotionAdapter:
         from azure.core.rest import HttpRequest
 
         client = self._clients.arm_pipeline()
-        request = HttpRequest(
-            method,
-            client.format_url(path),
-            # The metric service takes no api-version (azure-ai-ml's run history client sends none).
-            params={"api-version": api_version} if api_version else None,
-            json=dict(body) if body is not None else None,
-        )
+        # The metric service takes no api-version (azure-ai-ml's run history client sends none).
+        params = {"api-version": api_version} if api_version else None
+        json = dict(body) if body is not None else None
+        request = HttpRequest(method, client.format_url(path), params=params, json=json)
         # PUTs and DELETEs of ARM resources are idempotent: retried like GETs.
         response = client.send_request(request, retry_on_methods=[method])
         if response.status_code not in ok:
@@ -83,8 +85,7 @@ class PromotionAdapter:
         children = list(transport.json_pages(client, url, params, what=what, max_pages=2))
         found: float | None = None
         for child in children[:MAX_CHILD_RUNS]:
-            run_id = child.get("runId")
-            if not isinstance(run_id, str) or not run_id:
+            if not (run_id := text_at(child, "runId")):
                 continue
             path = f"metric/v2.0{runs}/{quote(run_id, safe='')}/full"
             response = self._send("POST", path, None, body={"metricName": metric}, ok=(200, 404))
@@ -98,31 +99,28 @@ class PromotionAdapter:
         return found
 
     @transport.malformed_is_permanent
-    def model(self, workspace_id: ArmId, asset_id: str) -> dict[str, Any] | None:
-        """The `properties` of model version `asset_id` when a model of this workspace."""
+    def model(self, workspace_id: ArmId, asset_id: str) -> dict[str, Any]:
+        """The `properties` of model version `asset_id` when a model of this workspace, else {}."""
         inside = same_arm_id(asset_id[: len(workspace_id)], workspace_id)
         if not inside or "/models/" not in asset_id.lower():
-            return None
+            return {}
         body = self._get(quote(asset_id), MODELS_API, f"model {asset_id}")
         properties = (body or {}).get("properties")
-        return properties if isinstance(properties, dict) else None
+        return properties if isinstance(properties, dict) else {}
 
     @transport.malformed_is_permanent
     def model_versions(self, workspace_id: ArmId, name: str) -> tuple[str | None, str | None]:
         """(latestVersion, nextVersion) of the model; (None, None) for a new model."""
         body = self._get(f"{quote(workspace_id)}/models/{quote(name, safe='')}", MODELS_API, name)
-        properties = (body or {}).get("properties")
-        found = properties if isinstance(properties, dict) else {}
-        fields = (found.get("latestVersion"), found.get("nextVersion"))
-        latest, following = (value if isinstance(value, str) else None for value in fields)
-        return latest, following
+        latest = text_at(body, "properties", "latestVersion")
+        return latest, text_at(body, "properties", "nextVersion")
 
     @transport.malformed_is_permanent
     def register(
         self, workspace_id: ArmId, name: str, version: str, body: Mapping[str, Any]
-    ) -> str:
-        """PUT the model version; its ARM ID once Azure's answer is that version, registered by
-        this app (a version someone registered first is theirs, whatever it holds)."""
+    ) -> None:
+        """PUT the model version; Azure's answer must be that version, registered by this app (a
+        version someone registered first is theirs, whatever it holds)."""
         model_id = f"{workspace_id}/models/{name}/versions/{version}"
         response = self._send("PUT", quote(model_id), MODELS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"model {name}:{version}")
@@ -130,7 +128,6 @@ class PromotionAdapter:
             raise UnexpectedAnswerError(f"registered {name}:{version}, Azure answered {named!r}")
         if someone := not_made_by(self._clients.app_identity(), answered.get("systemData")):
             raise UnexpectedAnswerError(f"model {name}:{version} already exists: {someone}")
-        return model_id
 
     @transport.malformed_is_permanent
     def endpoint(self, endpoint_id: ArmId) -> dict[str, Any]:
@@ -177,8 +174,7 @@ class PromotionAdapter:
         deadline = time.monotonic() + PROVISION_TIMEOUT_SECONDS
         while True:
             body = self.deployment(endpoint_id, name)
-            properties = (body or {}).get("properties")
-            state = str(properties.get("provisioningState")) if isinstance(properties, dict) else ""
+            state = text_at(body, "properties", "provisioningState") or ""
             if body is None or state in PROVISIONING_DONE or time.monotonic() >= deadline:
                 return state if body is not None else "Missing"
             time.sleep(PROVISION_POLL_SECONDS)
@@ -195,7 +191,7 @@ class PromotionAdapter:
         path = quote(str(endpoint["id"]))
         response = self._send("PUT", path, BATCH_ENDPOINTS_API, body=body, ok=(200, 201))
         answered = transport.json_object(response, f"batch endpoint {endpoint['id']}")
-        named = ((answered.get("properties") or {}).get("defaults") or {}).get("deploymentName")
+        named = text_at(answered, "properties", "defaults", "deploymentName")
         if not same_arm_id(str(named), deployment):
             raise UnexpectedAnswerError(
                 f"set the default deployment to {deployment}, Azure answered {named!r}"

@@ -6,16 +6,11 @@ import copy
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 # Azure ML batch deployment names: a letter, then letters, digits and '-', 3 to 32 in all.
 MAX_DEPLOYMENT_NAME = 32
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9-]")
-
-
-class Judgement(NamedTuple):
-    promote: bool
-    reason: str
 
 
 def judge(
@@ -25,23 +20,23 @@ def judge(
     metric: str,
     higher_is_better: bool,
     min_delta: float,
-) -> Judgement:
-    """Promote only when `candidate` beats `current` by at least `min_delta` and by more than
-    nothing; a metric missing (or not finite) on either side is "not promoted", with why."""
+) -> tuple[bool, str]:
+    """Whether to promote, and why: only when `candidate` beats `current` by at least `min_delta`
+    and by more than nothing; a metric missing (or not finite) on either side is "not promoted"."""
     if candidate is None or not math.isfinite(candidate):
-        return Judgement(False, f"the retraining job logged no finite {metric!r} metric")
+        return (False, f"the retraining job logged no finite {metric!r} metric")
     if current is None or not math.isfinite(current):
-        return Judgement(False, f"the current default's model has no finite {metric!r} metric")
+        return (False, f"the current default's model has no finite {metric!r} metric")
     gain = candidate - current if higher_is_better else current - candidate
     shown = f"{metric} {candidate:g} vs {current:g} ({'higher' if higher_is_better else 'lower'}"
     shown += f" is better, min delta {min_delta:g})"
     if gain > 0 and gain >= min_delta:
-        return Judgement(True, f"better: {shown}")
+        return (True, f"better: {shown}")
     if gain == 0:
-        return Judgement(False, f"not better (equal): {shown}")
+        return (False, f"not better (equal): {shown}")
     if gain < 0:
-        return Judgement(False, f"worse: {shown}")
-    return Judgement(False, f"better by less than the minimum: {shown}")
+        return (False, f"worse: {shown}")
+    return (False, f"better by less than the minimum: {shown}")
 
 
 def next_version(latest: str | None, next_hint: str | None) -> str | None:

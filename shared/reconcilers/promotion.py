@@ -1,9 +1,6 @@
-"""Promote only a better model, between a completed retrain and the scoring after it.
-
-One promotion row per retraining job: the delivery that creates it promotes, a twin or racing one
-reads it; each `Step` moves the row on, so a redelivery carries on from the step it reached. The
-previous default deployment stays (rollback: switch back). Dry-run decides and records the plan,
-writing nothing (no claim either). Each write's intent is recorded before it."""
+"""Promote only a better model, between a completed retrain and the scoring after it. One claim row
+per retraining job, moved on by each `Step`: a twin delivery reads it, a redelivery carries on from
+its step. The previous default stays (rollback: switch back). Dry-run writes nothing, no claim."""
 
 from __future__ import annotations
 
@@ -16,18 +13,18 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe, is_transient
-from shared.adapters.promotion import PromotionAdapter, metric_value
+from shared.adapters.promotion import PromotionAdapter, metric_value, text_at
 from shared.arm import ArmId
 from shared.claims import Claims, PromotionClaim
-from shared.config import Promotion, RetrainingSettings, Settings
+from shared.config import Settings
 from shared.model import JudgedAnswerError
+from shared.outcome import PLANNED, Outcome, Status
 from shared.planning import promotion as plan
 from shared.reconcilers.intent import Trail
 from shared.reconcilers.transient import TransientAzureError
 
 KIND = "model"
-# A promotion another delivery claimed is left to it this long (then a later delivery, such as
-# the timer's backstop, carries it on from the step it reached).
+# How long another delivery's claim is left to it; then a later one carries it on from its step.
 IN_FLIGHT = timedelta(minutes=30)
 
 
@@ -73,11 +70,11 @@ class ModelPromoter:
         claims: Claims,
         clock: Callable[[], datetime],
     ) -> None:
-        config: RetrainingSettings | None = settings.retraining
+        config = settings.retraining
         if config is None or config.promotion is None or config.batch_endpoint_name is None:
             raise ValueError("promotion is off: PROMOTION_METRIC is unset")
         self._dry_run = settings.dry_run
-        self._config: Promotion = config.promotion
+        self._config = config.promotion
         self._endpoint_name = config.batch_endpoint_name
         self._adapter = adapter
         self._claims = claims
@@ -91,20 +88,16 @@ class ModelPromoter:
         stays = f"; the default stays {previous}" if previous else ""
         return PromotionResult(self._config.score_when_not_promoted, None, outcome, summary + stays)
 
-    def _result(self, claim: PromotionClaim) -> PromotionResult:
-        """What a finished promotion row says (nothing read from Azure, nothing announced)."""
+    def _result(self, claim: PromotionClaim | None, job_name: str) -> PromotionResult:
+        """What the row says (Azure is not read): its end, or another delivery carries it out."""
+        if claim is None or claim.state not in FINAL:
+            holder = claim.trigger if claim is not None else "another delivery"
+            why = f"promotion after {job_name} is being carried out by {holder}"
+            return PromotionResult(False, None, "promotion-in-progress", why)
         reason = str(_detail(claim).get("reason", ""))
         if claim.state == Step.SWITCHED:
             return PromotionResult(True, claim.deployment, "promoted", reason)
         return self._not_promoted(claim.previous, f"not-promoted:{claim.state}", reason)
-
-    def _held(self, claim: PromotionClaim | None, job_name: str) -> PromotionResult:
-        """Another delivery claimed the promotion first: its result, or wait for it."""
-        if claim is not None and claim.state in FINAL:
-            return self._result(claim)
-        holder = claim.trigger if claim is not None else "another delivery"
-        why = f"promotion after {job_name} is being carried out by {holder}"
-        return PromotionResult(False, None, "promotion-in-progress", why)
 
     def promote_after_retrain(self, trail: Trail, job_name: str) -> PromotionResult:
         """Promote the model of `job_name` if it is better; the deployment to score on."""
@@ -113,26 +106,26 @@ class ModelPromoter:
             claim.state in FINAL
             or (claim.trigger != trail.trigger and self._clock() - claim.claimed_at < IN_FLIGHT)
         ):
-            return self._held(claim, job_name)
+            return self._result(claim, job_name)
         try:
             decided = claim or self._decide(trail, job_name)
             if isinstance(decided, PromotionResult):
                 return decided
             claim = decided
             return self._carry_on(trail, claim)
-        except (AzureError, JudgedAnswerError) as error:
-            # A transient failure is raised for redelivery (the claim keeps its step); a
-            # permanent one ends the promotion (recorded, announced).
-            if isinstance(error, _OvertakenError):
-                return self._held(self._claims.promotion(trail.workspace_id, job_name), job_name)
-            if isinstance(error, AzureError) and is_transient(error):
+        except _OvertakenError:
+            return self._result(self._claims.promotion(trail.workspace_id, job_name), job_name)
+        except AzureError as error:
+            # Transient: raised for redelivery (the claim keeps its step); permanent: it ends here.
+            if is_transient(error):
                 raise trail.retry(KIND, job_name, error) from error
-            why = describe(error) if isinstance(error, AzureError) else f"not applied: {error}"
-            current = self._claims.promotion(trail.workspace_id, job_name) if claim else None
-            if current is not None and current.state not in FINAL:
-                return self._end_failed(trail, current, why)
-            _decided(trail, job_name, "promotion could not be decided", f"failed: {why}")
-            return self._not_promoted(None, "not-promoted:failed", why)
+            failure = Outcome(Status.FAILED, describe(error))
+        except JudgedAnswerError as error:
+            failure = Outcome(Status.NOT_APPLIED, str(error))
+        current = self._claims.promotion(trail.workspace_id, job_name) if claim else None
+        if current is not None and current.state in FINAL:
+            current = None
+        return self._end_failed(trail, job_name, failure, current)
 
     def _decide(self, trail: Trail, job_name: str) -> PromotionResult | PromotionClaim:
         """Judge and claim (`skipped` when not promoted): the claim to carry on, or a result."""
@@ -140,31 +133,31 @@ class ModelPromoter:
         metric, model_name = self._config.metric, self._config.model_name
         default = default_of(self._adapter.endpoint(endpoint_id))
         asset = model_of(self._adapter.deployment(endpoint_id, default)) if default else None
-        model = (self._adapter.model(workspace_id, asset) if asset else None) or {}
+        model = self._adapter.model(workspace_id, asset) if asset else {}
         current = metric_value((model.get("properties") or {}).get(metric))
         candidate = self._adapter.job_metric(workspace_id, job_name, metric)
-        judgement = plan.judge(
+        promote, reason = plan.judge(
             candidate,
             current,
             metric=metric,
             higher_is_better=self._config.higher_is_better,
             min_delta=self._config.min_delta,
         )
-        reason, version = judgement.reason, None
-        if judgement.promote and default is None:
+        version = None
+        if promote and default is None:
             reason = f"the endpoint {self._endpoint_name} has no default deployment to replace"
-        elif judgement.promote:
+        elif promote:
             version = plan.next_version(*self._adapter.model_versions(workspace_id, model_name))
             if version is None:
                 reason = f"model {model_name} has versions that are not numbers"
-        detail = {
-            "metric": metric,
-            "candidate": candidate,
-            "current": current,
-            "reason": reason,
-            "model_type": model.get("modelType") or "custom_model",
-        }
+        detail = {"metric": metric, "candidate": candidate, "current": current, "reason": reason}
+        detail["model_type"] = model.get("modelType") or "custom_model"
         name = plan.deployment_name(self._endpoint_name, version) if version else ""
+        if version:
+            # The claim keeps the plan: the switch's evidence is the same.
+            rollback = plan.rollback(self._endpoint_name, default)
+            detail |= {"deployment": name, "previous": default, "rollback": rollback}
+            detail["model"] = f"{model_name}:{version}"
         if not self._dry_run:
             won = self._claims.claim_promotion(
                 workspace_id,
@@ -179,22 +172,15 @@ class ModelPromoter:
             )
             claim = self._claims.promotion(workspace_id, job_name)
             if not won or claim is None:
-                return self._held(claim, job_name)
+                return self._result(claim, job_name)
             if version:
                 return claim
         if not version:
-            stays = f"skipped: not promoted; scoring stays on {default or 'the default'}"
-            _decided(trail, job_name, reason, stays, detail)
+            stays = Outcome(Status.SKIPPED, f"scoring stays on {default or 'the default'}")
+            _decided(trail, job_name, stays, detail)
             return self._not_promoted(default, "not-promoted", reason)
-        evidence = self._evidence(detail, name, default) | {"model": f"{model_name}:{version}"}
-        _decided(trail, job_name, reason, "planned: not applied (dry-run)", evidence)
+        _decided(trail, job_name, PLANNED, detail)
         return PromotionResult(True, name, "dry-run", f"would promote: {reason}")
-
-    def _evidence(
-        self, detail: dict[str, Any], deployment: str, previous: str | None
-    ) -> dict[str, Any]:
-        rollback = plan.rollback(self._endpoint_name, previous)
-        return {**detail, "deployment": deployment, "previous": previous, "rollback": rollback}
 
     def _carry_on(self, trail: Trail, claim: PromotionClaim) -> PromotionResult:
         """The steps from where the claim stands; each moves the claim on."""
@@ -203,23 +189,25 @@ class ModelPromoter:
         model_id = f"{workspace_id}/models/{model_name}/versions/{claim.version}"
         if claim.state == Step.CLAIMED:
             trail.intent(KIND, "register", model_id)
-            body = _model_body(claim, detail)
-            self._adapter.register(workspace_id, model_name, claim.version, body)
+            self._adapter.register(
+                workspace_id, model_name, claim.version, _model_body(claim, detail)
+            )
             claim = self._advance(claim, Step.REGISTERED)
         if claim.state == Step.REGISTERED:
             current = self._adapter.deployment(endpoint_id, claim.previous)
             if current is None:
-                return self._end_failed(trail, claim, f"the deployment {claim.previous} is gone")
+                gone = Outcome(Status.FAILED, f"the deployment {claim.previous} is gone")
+                return self._end_failed(trail, claim.retraining_job, gone, claim)
             trail.intent(KIND, "deploy", f"{endpoint_id}/deployments/{claim.deployment}")
             spec = plan.deployment_spec(current, model_id)
             self._adapter.create_deployment(endpoint_id, claim.deployment, spec)
             claim = self._advance(claim, Step.DEPLOYING)
         if claim.state != Step.DEPLOYING:
-            return self._result(claim)
+            return self._result(claim, claim.retraining_job)
         state = self._adapter.wait_provisioned(endpoint_id, claim.deployment)
         if state in ("Failed", "Canceled", "Missing"):
             why = f"deployment {claim.deployment} ended {state}; the default stays {claim.previous}"
-            return self._end_failed(trail, claim, why)
+            return self._end_failed(trail, claim.retraining_job, Outcome(Status.FAILED, why), claim)
         if state != "Succeeded":
             raise TransientAzureError(
                 f"workspace {workspace_id}: deployment {claim.deployment} is still {state}; "
@@ -228,12 +216,11 @@ class ModelPromoter:
         trail.intent(KIND, "switch-default", endpoint_id)
         self._adapter.set_default(self._adapter.endpoint(endpoint_id), claim.deployment)
         claim = self._advance(claim, Step.SWITCHED)
-        applied = f"applied: {self._endpoint_name}/{claim.deployment} is the default"
-        evidence = self._evidence(detail, claim.deployment, claim.previous)
-        reason = str(detail.get("reason", ""))
-        _decided(trail, model_id, reason, f"{applied}; {claim.previous} kept", evidence)
+        default = f"{self._endpoint_name}/{claim.deployment} is the default"
+        applied = Outcome(Status.APPLIED, f"{default}; {claim.previous} kept")
+        _decided(trail, model_id, applied, detail)
         self._delete_beyond_keep(trail, claim)
-        return self._result(claim)
+        return self._result(claim, claim.retraining_job)
 
     def _advance(self, claim: PromotionClaim, state: str) -> PromotionClaim:
         moved = self._claims.advance_promotion(claim, state)
@@ -252,7 +239,8 @@ class ModelPromoter:
         try:
             existing = self._adapter.deployment_names(endpoint_id)
         except AzureError as error:
-            trail.record(KIND, "delete-deployment", endpoint_id, why, f"failed: {describe(error)}")
+            failed = Outcome(Status.FAILED, describe(error))
+            trail.record(KIND, "delete-deployment", endpoint_id, why, failed)
             return
         for name in plan.to_delete(
             list(existing),
@@ -267,24 +255,28 @@ class ModelPromoter:
             trail.intent(KIND, "delete-deployment", subject)
             try:
                 self._adapter.delete_deployment(endpoint_id, name)
-                outcome = "applied: deleted"
+                outcome = Outcome(Status.APPLIED, "deleted")
             except AzureError as error:
-                outcome = f"failed: {describe(error)}"
+                outcome = Outcome(Status.FAILED, describe(error))
             trail.record(KIND, "delete-deployment", subject, why, outcome)
 
-    def _end_failed(self, trail: Trail, claim: PromotionClaim, why: str) -> PromotionResult:
-        claim = self._advance(claim, Step.FAILED)
-        subject = f"{self._endpoint_id(trail.workspace_id)}/deployments/{claim.deployment}"
-        _decided(trail, subject, str(_detail(claim).get("reason", "")), f"failed: {why}")
-        return self._not_promoted(claim.previous, "not-promoted:failed", why)
+    def _end_failed(
+        self, trail: Trail, job_name: str, failure: Outcome, claim: PromotionClaim | None
+    ) -> PromotionResult:
+        """Record the failure; the claim (none when it failed before one) ends `failed`."""
+        subject, detail, previous = job_name, {"reason": "promotion could not be decided"}, None
+        if claim is not None:
+            claim = self._advance(claim, Step.FAILED)
+            subject = f"{self._endpoint_id(trail.workspace_id)}/deployments/{claim.deployment}"
+            detail, previous = _detail(claim), claim.previous
+        _decided(trail, subject, failure, detail)
+        return self._not_promoted(previous, "not-promoted:failed", str(failure))
 
 
-def _decided(
-    trail: Trail, subject: str, reason: str, outcome: str, evidence: dict[str, Any] | None = None
-) -> None:
+def _decided(trail: Trail, subject: str, outcome: Outcome, detail: dict[str, Any]) -> None:
     """The promotion's decision, in the ledger and announced (`Model.Promote.*`)."""
-    shown = json.dumps(evidence, sort_keys=True) if evidence is not None else ""
-    trail.record(KIND, "promote", subject, reason, outcome, evidence=shown)
+    reason, evidence = str(detail.get("reason", "")), json.dumps(detail, sort_keys=True)
+    trail.record(KIND, "promote", subject, reason, outcome, evidence=evidence)
 
 
 class _OvertakenError(JudgedAnswerError):
@@ -300,15 +292,11 @@ def _detail(claim: PromotionClaim) -> dict[str, Any]:
 
 
 def default_of(endpoint: dict[str, Any]) -> str | None:
-    defaults = (endpoint.get("properties") or {}).get("defaults")
-    name = defaults.get("deploymentName") if isinstance(defaults, dict) else None
-    return name if isinstance(name, str) and name else None
+    return text_at(endpoint, "properties", "defaults", "deploymentName")
 
 
 def model_of(deployment: dict[str, Any] | None) -> str | None:
-    model = ((deployment or {}).get("properties") or {}).get("model")
-    asset = model.get("assetId") if isinstance(model, dict) else None
-    return asset if isinstance(asset, str) and asset else None
+    return text_at(deployment, "properties", "model", "assetId")
 
 
 def _model_body(claim: PromotionClaim, detail: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,6 @@
-"""How a batch scoring job the app started ended, from its event or the sweep's backstop (the event
-may be lost): announced once (`BatchScoring.Completed`, `.Failed` for Failed and Canceled), in
-the ledger and in its scoring-jobs row. Only that row proves the job is the app's (a tag proves
-nothing); the job is read, its status decides. Dry-run is no different: Azure is only read."""
+"""How a scoring job the app started ended (its event, or the sweep's backstop: events get lost):
+announced once (`BatchScoring.Completed`, `.Failed` for Failed and Canceled) in the ledger and its
+scoring-jobs row, the only proof the job is the app's (not a tag). Dry-run too: it only reads."""
 
 from __future__ import annotations
 
@@ -19,9 +18,10 @@ from shared.adapters.outcomes import Recorder
 from shared.arm import ArmId, same_arm_id
 from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
-from shared.outcome import noted
+from shared.outcome import Outcome, Status, noted
 from shared.reconcilers.intent import Trail
-from shared.reconcilers.retraining import KIND_SCORING, Outcome
+from shared.reconcilers.retraining import KIND_SCORING
+from shared.reconcilers.retraining import Outcome as Result
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.records import JobRecord, ScoringRecords
 
@@ -41,17 +41,17 @@ class ScoringOutcomes:
     mode: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    def on_finished(self, finished: JobFinished) -> Outcome:
+    def on_finished(self, finished: JobFinished) -> Result:
         """The event says a scoring job ended: if the ledger says the app started it, read it."""
         trigger = f"event:{finished.event_id}"
         record = self.records.job(finished.job_name)
         if record is None or not same_arm_id(record.workspace_id, finished.workspace_id):
             why = f"job {finished.job_name} is not a scoring job this app started"
-            return Outcome("ignored", why)
+            return Result("ignored", why)
         if record.announced:
-            return Outcome("already-recorded", f"scoring job {record.job_name} {record.status}")
+            return Result("already-recorded", f"scoring job {record.job_name} {record.status}")
         job = self._read(record, trigger)
-        if isinstance(job, Outcome):
+        if isinstance(job, Result):
             return job
         if not job.finished:
             # Azure ML's status can lag the event: Event Grid's redelivery reads it again.
@@ -71,25 +71,25 @@ class ScoringOutcomes:
     def _trail(self, record: JobRecord, trigger: str) -> Trail:
         return Trail(self.sink, log, self.mode, ArmId(record.workspace_id), trigger)
 
-    def _read(self, record: JobRecord, trigger: str) -> ScoringJob | Outcome:
+    def _read(self, record: JobRecord, trigger: str) -> ScoringJob | Result:
         trail, name = self._trail(record, trigger), record.job_name
         try:
             return self.scoring.get_job(trail.workspace_id, name)
         except ResourceNotFoundError:
-            return Outcome("invalid", f"scoring job {name} no longer exists")
+            return Result("invalid", f"scoring job {name} no longer exists")
         except AzureError as error:
             if is_transient(error):
-                retry = f"failed (will retry): {describe(error)}"
+                retry = Outcome(Status.RETRY, describe(error))
                 trail.record(KIND_SCORING, "retry", name, READ_FAILED, retry, notify=False)
                 what = f"workspace {trail.workspace_id}: scoring job {name}"
                 raise TransientAzureError(f"{what}: {describe(error)}") from error
             why = describe(error)
         except JudgedAnswerError as error:
             why = str(error)
-        trail.record(KIND_SCORING, "read", name, READ_FAILED, f"failed: {why}")
-        return Outcome("failed", why)
+        trail.record(KIND_SCORING, "read", name, READ_FAILED, Outcome(Status.FAILED, why))
+        return Result("failed", why)
 
-    def _announce(self, record: JobRecord, job: ScoringJob, trigger: str) -> Outcome:
+    def _announce(self, record: JobRecord, job: ScoringJob, trigger: str) -> Result:
         key = f"scoring-outcome:{record.workspace_id.lower()}|{record.job_name.lower()}"
         first = self.sink.first_time(key)
         if first:
@@ -116,4 +116,4 @@ class ScoringOutcomes:
         # After the announcement: a row left unmarked is read again by the backstop, which marks it.
         self.records.job_ended(record.job_name, job.status, announced=True)
         state = f"scoring-{job.status.lower()}" if first else "already-recorded"
-        return Outcome(state, f"scoring job {job.name} {job.status}")
+        return Result(state, f"scoring job {job.name} {job.status}")
