@@ -25,7 +25,7 @@ BATCH_ENDPOINTS_API = "2023-10-01"
 JOBS_API = "2024-04-01"
 # azure-ai-ml names a single input after its type (recorded files 12-14).
 _INPUT_KEYS = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
-_JOB_PARTS = ("properties", "outputs", "tags", "error", "startTime", "endTime")
+_JOB_PARTS = ("properties", "outputs", "error", "startTime", "endTime")
 
 
 class ScoringUriRejectedError(JudgedAnswerError):
@@ -59,15 +59,12 @@ class BatchEndpoint:
 @dataclass(frozen=True)
 class ScoringJob:
     name: str
-    workspace_id: ArmId
     status: str
-    endpoint_id: str | None
     deployment: str | None
     start_time: str | None = None
     end_time: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -214,12 +211,12 @@ class BatchScoringAdapter:
         status = _properties(reply, f"scoring job {name}").get("status") or "NotStarted"
         used = _started_deployment(endpoint, name, str(reply.get("id") or ""))
         deployment = used or endpoint.default_deployment
-        return ScoringJob(name, endpoint.workspace_id, str(status), endpoint.id, deployment)
+        return ScoringJob(name, str(status), deployment)
 
     @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, job_name: str) -> ScoringJob:
         response = self._arm_get(f"{quote(workspace_id)}/jobs/{quote(job_name, safe='')}", JOBS_API)
-        job = job_from_arm(workspace_id, transport.json_object(response, f"job {job_name}"))
+        job = job_from_arm(transport.json_object(response, f"job {job_name}"))
         if not same_arm_id(job.name, job_name):
             raise UnexpectedAnswerError(f"asked for job {job_name!r}, Azure answered {job.name!r}")
         return job
@@ -240,27 +237,21 @@ def _started_deployment(endpoint: BatchEndpoint, name: str, job_id: str) -> str:
     return parts[0]
 
 
-def job_from_arm(workspace_id: ArmId, body: Mapping[str, Any]) -> ScoringJob:
+def job_from_arm(body: Mapping[str, Any]) -> ScoringJob:
     name = _require_str(body, "name", "job")
     properties = _properties(body, f"job {name}")
     status = _require_str(properties, "status", f"job {name}")
-    run, outputs, tags, error, start, end = (properties.get(key) for key in _JOB_PARTS)
+    run, outputs, error, start, end = (properties.get(key) for key in _JOB_PARTS)
     run = run if isinstance(run, dict) else {}
     if isinstance(error, dict):
         message = error.get("message") or error.get("code")
         error = str(message) if message else json.dumps(error)[:500]
-    endpoint_name = run.get("azureml.endpointname")
     return ScoringJob(
         name=name,
-        workspace_id=workspace_id,
         status=status,
-        endpoint_id=f"{workspace_id}/batchEndpoints/{endpoint_name}" if endpoint_name else None,
         deployment=run.get("azureml.deploymentname") or None,
         start_time=start if isinstance(start, str) else None,
         end_time=end if isinstance(end, str) else None,
         outputs=dict(outputs) if isinstance(outputs, dict) else {},
         error=error if isinstance(error, str) and error else None,
-        tags={str(k): str(v) for k, v in tags.items() if isinstance(v, str | int | float)}
-        if isinstance(tags, dict)
-        else {},
     )
