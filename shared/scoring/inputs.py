@@ -118,13 +118,9 @@ class AllowedInputs:
 def _location(text: str) -> Location | None:
     match = _DATASTORE.fullmatch(text)
     if match is not None:
-        workspace = ""
-        if match.group("workspace"):
-            workspace = (
-                f"/subscriptions/{match.group('subscription')}/resourceGroups/"
-                f"{match.group('group')}/providers/Microsoft.MachineLearningServices/"
-                f"workspaces/{match.group('workspace')}"
-            )
+        subscription, group, name = match.group("subscription", "group", "workspace")
+        scope = f"/subscriptions/{subscription}/resourceGroups/{group}/providers"
+        workspace = f"{scope}/Microsoft.MachineLearningServices/workspaces/{name}" if name else ""
         store: tuple[str, ...] = ("datastore", workspace, match.group("store").lower())
     else:
         match = _STORAGE.fullmatch(text)

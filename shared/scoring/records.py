@@ -78,8 +78,6 @@ _OPTIONAL = ("deployment", "workflow_run_id", "client_tracking_id", "idempotency
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request to the API and what came of it."""
-
     function: str
     outcome: str  # started, replayed, dry-run, refused
     http_status: int
