@@ -1,13 +1,7 @@
-"""Scoring over HTTP: `start_scoring`, `get_scoring_job` and `openapi_spec`.
-
-Anonymous at function level on purpose: App Service authentication (Entra ID, configured in
-infra/) sits in front, rejects unauthenticated requests and forwards the caller's object ID and
-claims; these functions serve only while the platform reports it on (WEBSITE_AUTH_ENABLED),
-trust the caller only when those headers agree, and authorise it against
-SCORING_ALLOWED_CALLERS. No function keys: callers hold no secrets. They only translate: a
-request into the app's one scoring starter (`shared.scoring.service`), its answer or refusal
-into a response; every request is recorded with what came of it.
-"""
+"""Scoring over HTTP: `start_scoring`, `get_scoring_job`, `openapi_spec`. Anonymous at function
+level on purpose (no function keys: callers hold no secrets): App Service authentication (Entra
+ID) sits in front; they serve only while it is on, trust the caller only when its headers agree,
+authorise against SCORING_ALLOWED_CALLERS, and record every request with what came of it."""
 
 from __future__ import annotations
 
@@ -23,12 +17,13 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe, is_transient
+from shared.arm import name_of
 from shared.config import Settings, get_settings
 from shared.logs import decision_log
+from shared.outcome import Outcome, Status
 from shared.planning.retraining import scoring_tags
-from shared.scoring import openapi, problems
-from shared.scoring.contract import JOB_NAME_PATTERN
-from shared.scoring.problems import Problem
+from shared.scoring import contract
+from shared.scoring.contract import JOB_NAME_PATTERN, Problem
 from shared.scoring.records import REQUEST_KIND, RequestRecord, tracking_fields
 from shared.scoring.requests import Caller, RefusedError, authorize, caller_of
 
@@ -47,26 +42,24 @@ def _json(
 
 def _problem(problem: Problem) -> func.HttpResponse:
     retry = {"Retry-After": str(problem.retry_after)} if problem.retry_after else {}
-    headers = {"Content-Type": problems.PROBLEM_CONTENT_TYPE, **retry}
-    return _json(problem.status, problem.body(), headers, problems.PROBLEM_CONTENT_TYPE)
+    headers = {"Content-Type": contract.PROBLEM_CONTENT_TYPE, **retry}
+    return _json(problem.status, problem.body(), headers, contract.PROBLEM_CONTENT_TYPE)
 
 
 def _accepted(settings: Settings, body: dict[str, Any]) -> func.HttpResponse:
-    """202 for a running job, with its Location and statusUrl: on the app's own host name
-    (API_HOSTNAME, else the platform's WEBSITE_HOSTNAME), relative without one; never the
-    request's Host."""
-    path = f"{openapi.API_PREFIX}/{openapi.JOBS_ROUTE}/{quote(body['name'], safe='')}"
+    """202 with Location and statusUrl on the app's own host name (API_HOSTNAME, else
+    WEBSITE_HOSTNAME), relative without one; never the request's Host."""
+    path = f"{contract.API_PREFIX}/{contract.JOBS_ROUTE}/{quote(body['name'], safe='')}"
     url = f"https://{settings.api_host}{path}" if settings.api_host else path
-    headers = {"Location": url, "Retry-After": str(openapi.RETRY_AFTER_SECONDS)}
+    headers = {"Location": url, "Retry-After": str(contract.RETRY_AFTER_SECONDS)}
     return _json(202, {**body, "statusUrl": url}, headers)
 
 
 def _serve(
     function: str, handle: Callable[[func.HttpRequest, Settings], func.HttpResponse]
 ) -> Callable[[func.HttpRequest], func.HttpResponse]:
-    """`handle`, served only while App Service authentication is on (else 503: the headers that
-    name the caller would be the client's own); a failure of the ledger or of the app itself is
-    answered with a problem document, without the table's own words."""
+    """`handle`, served only while App Service authentication is on (else 503: the caller's
+    headers would be the client's own); a failure is a problem without the table's words."""
 
     def serve(req: func.HttpRequest) -> func.HttpResponse:
         settings = get_settings()
@@ -76,14 +69,14 @@ def _serve(
                 "(WEBSITE_AUTH_ENABLED)",
                 function,
             )
-            return _problem(problems.AUTH_NOT_CONFIGURED)
+            return _problem(contract.AUTH_NOT_CONFIGURED)
         try:
             return handle(req, settings)
         except AzureError as error:
             # Adapter errors never get here (the starter refuses with them): this is the table.
             unavailable = f"the ledger is unavailable: {describe(error)}"
             problem = (
-                Problem("unavailable", unavailable, None, openapi.RETRY_AFTER_SECONDS)
+                Problem("unavailable", unavailable, None, contract.RETRY_AFTER_SECONDS)
                 if is_transient(error)
                 else Problem("internal-error", "the app could not use its ledger; its log says why")
             )
@@ -93,7 +86,7 @@ def _serve(
                 trigger=f"http:{function}",
                 kind=REQUEST_KIND,
                 verdict="unavailable",
-                outcome=f"failed: {problem.status}, nothing recorded",
+                outcome=str(Outcome(Status.FAILED, f"{problem.status}, nothing recorded")),
                 level=logging.ERROR,
             )
             return _problem(problem)
@@ -180,7 +173,7 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
             workspace_id=outcome.workspace_id,
             kind="batch-scoring",
             verdict="start",
-            outcome=f"applied: started on {request.endpoint_id.rsplit('/', 1)[-1]}",
+            outcome=str(Outcome(Status.APPLIED, f"started on {name_of(request.endpoint_id)}")),
             subject_id=outcome.name,
             extra=tracking,
         )
@@ -199,7 +192,7 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
     try:
         principal = authorize(caller, settings.scoring_allowed_callers)
         if not _JOB_NAME.fullmatch(job_name):
-            raise RefusedError(problems.NOT_STARTED_BY_YOU)
+            raise RefusedError(contract.NOT_STARTED_BY_YOU)
         started, job = runtime().scoring.status(job_name, principal)
     except RefusedError as refused:
         shown = job_name if _JOB_NAME.fullmatch(job_name) else "(not a job name)"
@@ -222,14 +215,14 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
 def _openapi_spec(req: func.HttpRequest, settings: Settings) -> func.HttpResponse:
     """The Swagger 2.0 description of these functions, for any authenticated caller."""
     if not caller_of(req.headers).authenticated:
-        return _problem(problems.UNAUTHENTICATED)
-    return _json(200, openapi.build_spec(host=settings.api_host))
+        return _problem(contract.UNAUTHENTICATED)
+    return _json(200, contract.build_spec(host=settings.api_host))
 
 
 for _name, _route, _method, _handle in (
-    ("start_scoring", openapi.JOBS_ROUTE, "POST", _start_scoring),
-    ("get_scoring_job", openapi.JOB_ROUTE, "GET", _get_scoring_job),
-    ("openapi_spec", openapi.SPEC_ROUTE, "GET", _openapi_spec),
+    ("start_scoring", contract.JOBS_ROUTE, "POST", _start_scoring),
+    ("get_scoring_job", contract.JOB_ROUTE, "GET", _get_scoring_job),
+    ("openapi_spec", contract.SPEC_ROUTE, "GET", _openapi_spec),
 ):
     bp.function_name(_name)(
         bp.route(route=_route, methods=[_method], auth_level=func.AuthLevel.ANONYMOUS)(

@@ -731,7 +731,7 @@ def test_a_key_whose_endpoint_read_failed_started_nothing_and_is_free(scoring: A
 
 
 def test_every_status_the_functions_answered_is_described_in_the_spec(scoring: App) -> None:
-    from shared.scoring.openapi import build_spec
+    from shared.scoring.contract import build_spec
 
     paths = build_spec(host="h")["paths"]
     answered: list[tuple[str, str, int]] = []
@@ -767,7 +767,7 @@ def test_a_ledger_that_refuses_the_app_is_a_500_problem_that_submits_nothing(
         assert wrong_key not in json.dumps(problem)
     assert scoring.sim.ml.scoring_posts == []
     assert "ledger" in caplog.text
-    from shared.scoring.openapi import build_spec
+    from shared.scoring.contract import build_spec
 
     paths = build_spec(host="h")["paths"]
     assert "500" in paths["/scoring-jobs"]["post"]["responses"]

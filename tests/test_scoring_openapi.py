@@ -10,7 +10,7 @@ import pytest
 from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
 from shared.scoring import contract
-from shared.scoring.openapi import API_PREFIX, build_spec
+from shared.scoring.contract import API_PREFIX, build_spec
 from tools import host
 
 HTTP_FUNCTIONS = {"start_scoring", "get_scoring_job", "openapi_spec"}

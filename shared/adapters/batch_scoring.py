@@ -1,11 +1,7 @@
-"""Batch endpoints: read them from ARM, start scoring jobs at their scoring URI, read the jobs.
-
-Through azure-core, not azure-ai-ml: importing azure-ai-ml costs 1.1-2.5 s, and its `invoke`
-refuses `abfss://` inputs (recorded file 16). The scoring URI is the documented REST contract:
-`POST <scoringUri>` with a token for Azure ML's data plane (`https://ml.azure.com`), the deployment
-in `azureml-model-deployment`, the inputs in `properties.inputData` (recorded files 12-17). The
-scoring URI comes from ARM's answer, so it is checked before any token is sent there.
-"""
+"""Batch endpoints and their scoring jobs, through azure-core: azure-ai-ml costs 1.1-2.5 s to
+import and its `invoke` refuses `abfss://` inputs (recorded file 16). `POST <scoringUri>` with an
+`https://ml.azure.com` token (recorded files 12-17); that URI comes from ARM's answer, so it is
+checked before any token is sent there."""
 
 from __future__ import annotations
 
@@ -29,7 +25,7 @@ BATCH_ENDPOINTS_API = "2023-10-01"
 JOBS_API = "2024-04-01"
 # azure-ai-ml names a single input after its type (recorded files 12-14).
 _INPUT_KEYS = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
-_JOB_PARTS = ("properties", "outputs", "tags", "error", "startTime", "endTime")
+_JOB_PARTS = ("properties", "outputs", "error", "startTime", "endTime")
 
 
 class ScoringUriRejectedError(JudgedAnswerError):
@@ -63,15 +59,12 @@ class BatchEndpoint:
 @dataclass(frozen=True)
 class ScoringJob:
     name: str
-    workspace_id: ArmId
     status: str
-    endpoint_id: str | None
     deployment: str | None
     start_time: str | None = None
     end_time: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -84,8 +77,7 @@ def check_scoring_uri(uri: str, domain: str) -> str:
     is not under `inference.ml.azure.com`."""
     try:
         parts = urlsplit(uri)
-        host = parts.hostname
-        port = parts.port
+        host, port = parts.hostname, parts.port
     except ValueError as error:
         raise ScoringUriRejectedError(f"scoring URI {uri!r} is not a URL: {error}") from None
     if parts.scheme != "https":
@@ -132,16 +124,6 @@ def _properties(body: Mapping[str, Any], what: str) -> dict[str, Any]:
     return properties
 
 
-def _json(response: Any, what: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        raise UnexpectedResponseError(f"{what}: the response is not JSON") from None
-    if not isinstance(body, dict):
-        raise UnexpectedResponseError(f"{what}: the response is not a JSON object")
-    return body
-
-
 class BatchScoringAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
@@ -158,9 +140,8 @@ class BatchScoringAdapter:
 
     @transport.malformed_is_permanent
     def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint:
-        """The endpoint, read from ARM (raises `ResourceNotFoundError` when it does not exist)."""
         response = self._arm_get(quote(endpoint_id), BATCH_ENDPOINTS_API)
-        body = _json(response, f"batch endpoint {endpoint_id}")
+        body = transport.json_object(response, f"batch endpoint {endpoint_id}")
         properties = _properties(body, f"batch endpoint {endpoint_id}")
         defaults = properties.get("defaults")
         default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
@@ -200,9 +181,8 @@ class BatchScoringAdapter:
         tags: Mapping[str, str],
         request_id: str,
     ) -> ScoringJob:
-        """Start a scoring job: POST to the endpoint's scoring URI. `request_id` is the
-        repeatability ID: a retried POST with the same ID gets the first job back instead of a
-        second one, so the POST may be retried like a PUT."""
+        """Start a scoring job. `request_id` is the repeatability ID: a retried POST with the
+        same ID gets the first job back instead of a second one."""
         from azure.core.rest import HttpRequest
 
         origin = self.scoring_origin(endpoint)
@@ -226,28 +206,25 @@ class BatchScoringAdapter:
         )
         if response.status_code not in (200, 201, 202):
             raise_for_status(response)
-        reply = _json(response, f"scoring job on {endpoint.name}")
+        reply = transport.json_object(response, f"scoring job on {endpoint.name}")
         name = _require_str(reply, "name", f"scoring job on {endpoint.name}")
         status = _properties(reply, f"scoring job {name}").get("status") or "NotStarted"
         used = _started_deployment(endpoint, name, str(reply.get("id") or ""))
         deployment = used or endpoint.default_deployment
-        return ScoringJob(name, endpoint.workspace_id, str(status), endpoint.id, deployment)
+        return ScoringJob(name, str(status), deployment)
 
     @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, job_name: str) -> ScoringJob:
-        """A job of the workspace, read from ARM (raises `ResourceNotFoundError` when absent)."""
         response = self._arm_get(f"{quote(workspace_id)}/jobs/{quote(job_name, safe='')}", JOBS_API)
-        job = job_from_arm(workspace_id, _json(response, f"job {job_name}"))
+        job = job_from_arm(transport.json_object(response, f"job {job_name}"))
         if not same_arm_id(job.name, job_name):
             raise UnexpectedAnswerError(f"asked for job {job_name!r}, Azure answered {job.name!r}")
         return job
 
 
 def _started_deployment(endpoint: BatchEndpoint, name: str, job_id: str) -> str:
-    """The deployment of the job the scoring URI answered with, when it is the job asked for: a
-    plain job name, and an ID that names a job of this endpoint (`<endpoint>/deployments/<d>/
-    jobs/<name>`), so of the configured workspace. Anything else is not applied
-    (`UnexpectedAnswerError`)."""
+    """The deployment in the answered job's ID (`<endpoint>/deployments/<d>/jobs/<name>`), when
+    it is a job of this endpoint with a plain name; else `UnexpectedAnswerError`."""
     # A job name becomes a URL segment and a ledger key: anything else is refused, not used.
     if not JOB_NAME.fullmatch(name):
         raise UnexpectedAnswerError(f"scoring job name {name[:100]!r} is not a plain job name")
@@ -260,28 +237,21 @@ def _started_deployment(endpoint: BatchEndpoint, name: str, job_id: str) -> str:
     return parts[0]
 
 
-def job_from_arm(workspace_id: ArmId, body: Mapping[str, Any]) -> ScoringJob:
-    """A `ScoringJob` from ARM's job body (`properties.status`, `tags`, `outputs`, ...)."""
+def job_from_arm(body: Mapping[str, Any]) -> ScoringJob:
     name = _require_str(body, "name", "job")
     properties = _properties(body, f"job {name}")
     status = _require_str(properties, "status", f"job {name}")
-    run, outputs, tags, error, start, end = (properties.get(key) for key in _JOB_PARTS)
+    run, outputs, error, start, end = (properties.get(key) for key in _JOB_PARTS)
     run = run if isinstance(run, dict) else {}
     if isinstance(error, dict):
         message = error.get("message") or error.get("code")
         error = str(message) if message else json.dumps(error)[:500]
-    endpoint_name = run.get("azureml.endpointname")
     return ScoringJob(
         name=name,
-        workspace_id=workspace_id,
         status=status,
-        endpoint_id=f"{workspace_id}/batchEndpoints/{endpoint_name}" if endpoint_name else None,
         deployment=run.get("azureml.deploymentname") or None,
         start_time=start if isinstance(start, str) else None,
         end_time=end if isinstance(end, str) else None,
         outputs=dict(outputs) if isinstance(outputs, dict) else {},
         error=error if isinstance(error, str) and error else None,
-        tags={str(k): str(v) for k, v in tags.items() if isinstance(v, str | int | float)}
-        if isinstance(tags, dict)
-        else {},
     )

@@ -1,2 +1,1 @@
-"""Scoring over HTTP: the request contract, its validation, problem details, the OpenAPI
-description (all pure), and the service that submits and follows batch scoring jobs."""
+"""Scoring over HTTP: its contract, request validation and input rules (pure); the starter."""

@@ -1,11 +1,14 @@
-"""The HTTP scoring API's JSON schema definitions and the checker that applies them: one source
-for validation and the published Swagger. The checker refuses keywords it does not implement."""
+"""The HTTP scoring API's contract: its JSON schema definitions and the checker that applies
+them (it refuses keywords it does not implement), its RFC 9457 problem details, and its Swagger
+2.0 description (what Logic Apps custom connectors take), built from the same definitions."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 MAX_BODY_BYTES = 64 * 1024
@@ -127,7 +130,7 @@ _KNOWN_KEYWORDS = frozenset(
 
 
 class SchemaViolationError(ValueError):
-    """A value does not match its definition; `field` is the dotted path of the culprit."""
+    """`field`: the dotted path of the value that does not match its definition."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -188,3 +191,217 @@ def _check_string(schema: Mapping[str, Any], value: str, field: str) -> None:
         raise SchemaViolationError(field, f"may be at most {schema['maxLength']} characters")
     if "pattern" in schema and not _pattern(schema["pattern"]).search(value):
         raise SchemaViolationError(field, f"does not have the expected form ({schema['pattern']})")
+
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+_PRINCIPAL = "X-MS-CLIENT-PRINCIPAL-ID"
+# Every refusal (`detail` never repeats a refused value: a SAS token is neither echoed nor
+# stored): each kind, the last segment of its type, with its status and title.
+KINDS: dict[str, tuple[int, str]] = {
+    "invalid-request": (400, "The request is not valid"),
+    "unauthenticated": (401, "No authenticated caller"),
+    "forbidden": (403, "The caller is not allowed"),
+    "not-found": (404, "No such scoring job"),
+    "too-large": (413, "The request body is too large"),
+    "unsupported-media-type": (415, "The request body must be JSON"),
+    "not-allowed": (422, "The request names something not allowed or not found"),
+    "idempotency-key-reused": (422, "The Idempotency-Key was used for a different request"),
+    "internal-error": (500, "The app could not handle the request"),  # its log says why
+    "azure-refused": (502, "Azure refused the request"),
+    "unavailable": (503, "Azure is busy or unavailable; try again"),
+    "authentication-not-configured": (503, "Authentication not configured"),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    detail: str
+    field: str | None = None
+    retry_after: int | None = None
+
+    @property
+    def status(self) -> int:
+        return KINDS[self.kind][0]
+
+    @property
+    def type(self) -> str:
+        # Relative (RFC 9457 §3.1.1): resolves against the API's URL; the README documents them.
+        return "/api/problems/" + self.kind
+
+    def body(self) -> dict[str, Any]:
+        title = KINDS[self.kind][1]
+        body = {"type": self.type, "title": title, "status": self.status, "detail": self.detail}
+        return body | ({"field": self.field} if self.field is not None else {})
+
+
+UNAUTHENTICATED = Problem(
+    "unauthenticated",
+    "the request carries no caller identity; call through App Service authentication "
+    "(Entra ID) with a token for this app",
+    _PRINCIPAL,
+)
+FORBIDDEN = Problem(
+    "forbidden", "the caller's object ID is not in SCORING_ALLOWED_CALLERS", _PRINCIPAL
+)
+NOT_STARTED_BY_YOU = Problem(
+    "not-found", "no scoring job of that name was started by you", "job_name"
+)
+AUTH_NOT_CONFIGURED = Problem(
+    "authentication-not-configured",
+    "App Service authentication is not enabled for this app, so no caller can be "
+    "identified: nothing is served until it is",
+)
+
+
+API_PREFIX = "/api"
+JOBS_ROUTE = "scoring-jobs"
+JOB_ROUTE = "scoring-jobs/{job_name}"
+SPEC_ROUTE = "openapi.json"
+RETRY_AFTER_SECONDS = 15
+
+_PROBLEMS = {
+    "400": "The body is not valid JSON, or a field is wrong (see `field`).",
+    "401": "No authenticated caller.",
+    "403": "The caller is not in SCORING_ALLOWED_CALLERS.",
+    "404": "No job of that name was started through this API by this caller.",
+    "413": "The body is larger than 64 KiB.",
+    "415": "The body is not JSON.",
+    "422": "The endpoint, deployment or input is not allowed or not found, or the "
+    "Idempotency-Key was used for a different request.",
+    "500": "The app failed (for example, its ledger refused it); its log says why.",
+    "502": "Azure refused the request for a reason the caller cannot fix, or answered with "
+    "something other than what was asked.",
+    "503": "Azure throttled the request or is unavailable (retry after Retry-After seconds), "
+    "or App Service authentication is not enabled for the app.",
+}
+
+
+_HEADERS = {
+    "Location": {
+        "type": "string",
+        "description": "URL of the job's status: absolute on the app's host name, relative "
+        "when the app has none configured.",
+    },
+    "Retry-After": {"type": "integer", "description": "Seconds to wait before asking again."},
+}
+
+# A 202's schema and headers: the job runs; where and when to ask again.
+_RUNS = ("ScoringJobAccepted", "Location", "Retry-After")
+
+
+def _response(description: str, definition: str, *headers: str) -> dict[str, Any]:
+    response = {"description": description, "schema": {"$ref": "#/definitions/" + definition}}
+    return response | ({"headers": {h: dict(_HEADERS[h]) for h in headers}} if headers else {})
+
+
+def _problems(*statuses: str) -> dict[str, Any]:
+    return {
+        status: _response(_PROBLEMS[status], "Problem", *["Retry-After"] * (status == "503"))
+        for status in statuses
+    }
+
+
+def build_spec(*, host: str | None) -> dict[str, Any]:
+    """The Swagger 2.0 document of the API on `host`, the app's own host name (never the
+    request's); without one, Swagger's default: the host serving the document."""
+    spec: dict[str, Any] = {
+        "swagger": "2.0",
+        "info": {
+            "title": "Synapse-AML automation: batch scoring",
+            "version": "1.0",
+            "description": "Start Azure ML batch scoring jobs on allowed endpoints and follow "
+            "them to the end (202 with Location and Retry-After while a job runs, 200 when it "
+            "has ended). Callers authenticate with Entra ID through App Service authentication.",
+        },
+        "basePath": API_PREFIX,
+        # The app accepts HTTPS only (httpsOnly and requireHttps in infra/).
+        "schemes": ["https"],
+        "consumes": ["application/json"],
+        "produces": ["application/json", "application/problem+json"],
+        "securityDefinitions": {
+            "oauth2_auth": {
+                "type": "oauth2",
+                "flow": "accessCode",
+                "description": "Microsoft Entra ID (App Service authentication in front of "
+                "the app).",
+                "authorizationUrl": "https://login.microsoftonline.com/common/oauth2/authorize",
+                "tokenUrl": "https://login.windows.net/common/oauth2/authorize",
+                "scopes": {},
+            }
+        },
+        "security": [{"oauth2_auth": []}],
+        "paths": {
+            "/" + JOBS_ROUTE: {
+                "post": {
+                    "operationId": "StartScoring",
+                    "summary": "Start a batch scoring job",
+                    "description": "Validates the request and starts a scoring job on an "
+                    "allowed batch endpoint. The same Idempotency-Key within 24 hours returns "
+                    "the first request's job and starts nothing.",
+                    "x-ms-summary": "Start scoring",
+                    "parameters": [
+                        {"name": "Idempotency-Key", "in": "header", "required": False}
+                        | field(
+                            "Idempotency key",
+                            maxLength=255,
+                            description="Makes retries safe, e.g. @{workflow().run.name}.",
+                        ),
+                        {
+                            "name": "body",
+                            "in": "body",
+                            "required": True,
+                            "schema": {"$ref": "#/definitions/ScoringRequest"},
+                            "x-ms-summary": "Scoring request",
+                        },
+                    ],
+                    "responses": {
+                        "202": _response(
+                            "Started (or found again by its Idempotency-Key).", *_RUNS
+                        ),
+                        "200": _response(
+                            "Dry run: validated and recorded, nothing started.", "ScoringDryRun"
+                        ),
+                        **_problems("400", "401", "403", "413", "415", "422", "500", "502", "503"),
+                    },
+                }
+            },
+            "/" + JOB_ROUTE: {
+                "get": {
+                    "operationId": "GetScoringJob",
+                    "summary": "Get a scoring job's status",
+                    "description": "202 while the job runs; 200 with its status (Completed, "
+                    "Failed or Canceled), times and outputs or error once it has ended.",
+                    "x-ms-summary": "Get scoring job",
+                    "parameters": [
+                        {"name": "job_name", "in": "path", "required": True}
+                        | field(
+                            "Job name",
+                            pattern=JOB_NAME_PATTERN,
+                            description="The job's name, as start_scoring returned it.",
+                        )
+                    ],
+                    "responses": {
+                        "200": _response("The job has ended.", "ScoringJob"),
+                        "202": _response("The job is still running.", *_RUNS),
+                        **_problems("404", "401", "403", "500", "502", "503"),
+                    },
+                }
+            },
+            "/" + SPEC_ROUTE: {
+                "get": {
+                    "operationId": "GetOpenApiSpec",
+                    "summary": "This API's Swagger 2.0 description",
+                    "x-ms-summary": "OpenAPI description",
+                    "x-ms-visibility": "internal",
+                    "produces": ["application/json"],
+                    "responses": {
+                        "200": {"description": "The description.", "schema": {"type": "object"}},
+                        **_problems("401", "503"),
+                    },
+                }
+            },
+        },
+        "definitions": copy.deepcopy(DEFINITIONS),
+    }
+    return {"host": host, **spec} if host else spec

@@ -1,12 +1,7 @@
-"""Which input URIs a scoring or retraining job may read (pure).
-
-The form (`FORMS`): no query string or fragment (a SAS token must never reach a job or the
-ledger), no `..` segment, raw or percent-encoded. Then whose data: a job reads with the app's
-identity, which owns the host storage, so an input must be under a prefix of
-`SCORING_ALLOWED_INPUTS` (empty: a datastore of the job's own workspace), compared segment by
-segment after one percent-decoding (as storage does), and never in the host storage account.
-Reasons never repeat the refused value.
-"""
+"""Which input URIs a scoring or retraining job may read (pure): no query string (a SAS token
+must never reach a job or the ledger) and no `..`, raw or percent-encoded; a job reads with the
+app's identity, so under a prefix of `SCORING_ALLOWED_INPUTS` (empty: a datastore of its own
+workspace), never in the host storage account. Reasons never repeat the refused value."""
 
 from __future__ import annotations
 
@@ -42,7 +37,7 @@ FORMS = (
 
 
 def input_path_problem(path: str) -> str | None:
-    """Why `path` may not be a scoring input (its form only), or None when it may."""
+    """Why `path` may not be a scoring input (its form only), or None."""
     if len(path) > MAX_INPUT_PATH:
         return f"may be at most {MAX_INPUT_PATH} characters"
     if "?" in path or "#" in path:
@@ -79,8 +74,8 @@ def _path_problem(relative: str) -> str | None:
 
 
 def _decoded(segment: str) -> str | None:
-    """A segment percent-decoded until nothing changes (a layer that decodes twice must not find
-    `..`, a separator or '?' either); None when not printable UTF-8."""
+    """Percent-decoded until nothing changes (a layer that decodes twice must not find `..`, a
+    separator or '?'); None when not printable UTF-8."""
     raw = segment.encode("ascii")
     # Each round that changes something shortens it, so this ends; bounded all the same.
     for _ in range(len(raw) + 1):
@@ -123,13 +118,9 @@ class AllowedInputs:
 def _location(text: str) -> Location | None:
     match = _DATASTORE.fullmatch(text)
     if match is not None:
-        workspace = ""
-        if match.group("workspace"):
-            workspace = (
-                f"/subscriptions/{match.group('subscription')}/resourceGroups/"
-                f"{match.group('group')}/providers/Microsoft.MachineLearningServices/"
-                f"workspaces/{match.group('workspace')}"
-            )
+        subscription, group, name = match.group("subscription", "group", "workspace")
+        scope = f"/subscriptions/{subscription}/resourceGroups/{group}/providers"
+        workspace = f"{scope}/Microsoft.MachineLearningServices/workspaces/{name}" if name else ""
         store: tuple[str, ...] = ("datastore", workspace, match.group("store").lower())
     else:
         match = _STORAGE.fullmatch(text)

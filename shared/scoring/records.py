@@ -1,11 +1,6 @@
-"""The scoring jobs the app started, and the HTTP scoring API's requests, in the ledger table.
-
-- `scoring-jobs`: one row per job the app started (after a retrain, or for an HTTP caller: then
-  with the caller and Logic Apps tracking IDs), with its final status once seen or announced.
-  `get_scoring_job` answers only for names found here with the caller's ID.
-- `scoring-requests`: every request, newest first: started, replayed, dry-run or refused, with
-  the caller and the problem. Input paths are recorded only once validated (no query string).
-"""
+"""The ledger's scoring partitions: `scoring-jobs`, a row per job the app started (an HTTP
+caller's job only is answered by `get_scoring_job`), and `scoring-requests`, every HTTP request
+newest first with what came of it. Input paths are recorded only once validated (no query)."""
 
 from __future__ import annotations
 
@@ -18,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from shared.bounds import bounded_entity, table_key
 from shared.config import batch_endpoint_workspace
-from shared.ledger import column, columns, newest_first_key
+from shared.ledger import column, columns, newest_first_key, read_row
 from shared.logs import decision_log
+from shared.outcome import PLANNED, Outcome, Status
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -27,13 +23,14 @@ if TYPE_CHECKING:
 REQUEST_KIND = "scoring-request"
 JOBS_PARTITION = "scoring-jobs"
 REQUESTS_PARTITION = "scoring-requests"
-# What a request came to, as the decision line's outcome (planned/applied/skipped).
+# What a request came to, as its decision line's outcome.
 _OUTCOMES = {
-    "started": "applied: scoring job started",
-    "replayed": "skipped: the Idempotency-Key's job, nothing new started",
-    "dry-run": "planned: nothing started (dry-run)",
-    "refused": "skipped: refused, nothing started",
+    "started": Outcome(Status.APPLIED, "scoring job started"),
+    "replayed": Outcome(Status.SKIPPED, "the Idempotency-Key's job, nothing new started"),
+    "dry-run": PLANNED,
+    "refused": Outcome(Status.REFUSED, "nothing started"),
 }
+NOT_RECORDED = Outcome(Status.FAILED, "not recorded in the ledger")
 
 
 def tracking_fields(workflow_run_id: str | None, client_tracking_id: str | None) -> dict[str, str]:
@@ -81,8 +78,6 @@ _OPTIONAL = ("deployment", "workflow_run_id", "client_tracking_id", "idempotency
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request to the API and what came of it."""
-
     function: str
     outcome: str  # started, replayed, dry-run, refused
     http_status: int
@@ -105,8 +100,6 @@ def _job_row_key(job_name: str) -> str:
 
 
 class ScoringRecords:
-    """Reads and writes the scoring partitions of the ledger table."""
-
     def __init__(
         self, table: TableClient, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
@@ -121,14 +114,8 @@ class ScoringRecords:
         self._table.upsert_entity(bounded_entity(row), mode=UpdateMode.MERGE)
 
     def job(self, job_name: str) -> JobRecord | None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            return JobRecord.from_row(
-                self._table.get_entity(JOBS_PARTITION, _job_row_key(job_name))
-            )
-        except ResourceNotFoundError:
-            return None
+        row = read_row(self._table, JOBS_PARTITION, _job_row_key(job_name))
+        return None if row is None else JobRecord.from_row(row)
 
     def job_ended(self, job_name: str, status: str, *, announced: bool = False) -> None:
         """Note a job's final status once polling sees it, or once its outcome is announced
@@ -164,7 +151,7 @@ class ScoringRecords:
 
         refused = record.outcome == "refused"
 
-        def line(message: str, outcome: str, level: int) -> None:
+        def line(message: str, outcome: Outcome, level: int) -> None:
             decision_log(
                 log,
                 message,
@@ -172,7 +159,7 @@ class ScoringRecords:
                 workspace_id=batch_endpoint_workspace(record.endpoint_id) or "",
                 kind=REQUEST_KIND,
                 verdict=record.outcome,
-                outcome=outcome,
+                outcome=str(outcome),
                 subject_id=record.job_name or record.endpoint_id,
                 level=level,
                 extra=tracking_fields(record.workflow_run_id, record.client_tracking_id),
@@ -181,7 +168,7 @@ class ScoringRecords:
         line(
             (f"{record.detail} (field {record.field or '-'}) " if refused else "")
             + f"HTTP {record.http_status} for caller {record.caller or '-'}",
-            _OUTCOMES.get(record.outcome, record.outcome),
+            _OUTCOMES[record.outcome],
             logging.WARNING if refused else logging.INFO,
         )
         row = {"PartitionKey": REQUESTS_PARTITION, "RowKey": newest_first_key(), **columns(record)}
@@ -190,11 +177,7 @@ class ScoringRecords:
                 bounded_entity(row | {"RecordedAt": self._clock().isoformat()})
             )
         except AzureError as error:
-            line(
-                f"could not record the request: {describe(error)}",
-                "failed: not recorded in the ledger",
-                logging.ERROR,
-            )
+            line(f"could not record the request: {describe(error)}", NOT_RECORDED, logging.ERROR)
 
     def requests(self) -> list[dict[str, Any]]:
         """Every recorded request, newest first."""

@@ -1,8 +1,6 @@
 """From an HTTP request to a validated scoring request, or the problem that refuses it (pure).
-
-Order matters and is what callers can rely on: who is calling (401/403) before what they send
-(415, 413, 400, 422), so an unauthorised caller learns nothing about the allow-lists.
-"""
+Who is calling (401/403) is checked before what they send (415, 413, 400, 422), so an
+unauthorised caller learns nothing about the allow-lists."""
 
 from __future__ import annotations
 
@@ -10,16 +8,15 @@ import base64
 import binascii
 import json
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.config import batch_endpoint_workspace
-from shared.scoring.contract import MAX_BODY_BYTES, SchemaViolationError, check
+from shared.scoring import contract
+from shared.scoring.contract import FORBIDDEN, MAX_BODY_BYTES, UNAUTHENTICATED, Problem
 from shared.scoring.inputs import AllowedInputs, input_not_allowed, input_path_problem
-from shared.scoring.problems import FORBIDDEN, UNAUTHENTICATED, Problem
 
 PRINCIPAL_HEADER = "x-ms-client-principal-id"
 # The rest of what App Service authentication forwards: the identity provider, and the caller's
@@ -35,8 +32,6 @@ _MAX_TRACKING = 256
 
 
 class RefusedError(Exception):
-    """The request is refused with `problem`; nothing may be submitted for it."""
-
     def __init__(self, kind: str | Problem, detail: str = "", field: str | None = None) -> None:
         self.problem = kind if isinstance(kind, Problem) else Problem(kind, detail, field)
         super().__init__(self.problem.detail)
@@ -44,15 +39,12 @@ class RefusedError(Exception):
 
 @dataclass(frozen=True)
 class ScoringRequest:
-    """A request that passed every check."""
-
     endpoint_id: ArmId
     deployment: str | None
     input_type: Literal["uri_folder", "uri_file"]
     input_path: str
 
-    def fingerprint(self) -> str:
-        """What makes two requests the same, for an Idempotency-Key replay."""
+    def fingerprint(self) -> str:  # what makes two requests the same, for a replay
         return json.dumps(
             [self.endpoint_id.lower(), self.deployment, self.input_type, self.input_path]
         )
@@ -60,12 +52,12 @@ class ScoringRequest:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who called (the platform's authenticated principal) and the Logic Apps tracking IDs."""
+    """Who called and the Logic Apps tracking IDs; `authenticated`: the headers agree as App
+    Service authentication (Entra ID) writes them."""
 
     principal_id: str | None
     workflow_run_id: str | None = None
     client_tracking_id: str | None = None
-    # Whether the headers agree as App Service authentication (Entra ID) writes them.
     authenticated: bool = False
 
 
@@ -102,12 +94,9 @@ def _object_ids(encoded: str) -> set[str]:
 
 
 def caller_of(headers: Mapping[str, str]) -> Caller:
-    """The caller and tracking headers of a request (header names are case-insensitive).
-
-    The caller is authenticated only when the whole set App Service authentication forwards
-    agrees: the identity provider is Entra ID (`aad`) and every object ID claim of the decoded
-    principal is the object ID header. A lone `X-MS-CLIENT-PRINCIPAL-ID` proves nothing.
-    """
+    """The caller and tracking headers. Authenticated only when all App Service authentication
+    forwards agrees: the provider is `aad` and every object ID claim of the decoded principal is
+    the object ID header (a lone `X-MS-CLIENT-PRINCIPAL-ID` proves nothing)."""
     lowered = {name.lower(): value for name, value in headers.items()}
     sent_id = lowered.get(PRINCIPAL_HEADER, "").strip().lower()
     return Caller(
@@ -122,21 +111,17 @@ def caller_of(headers: Mapping[str, str]) -> Caller:
 
 def authorize(caller: Caller, allowed: frozenset[str]) -> str:
     """The caller's normalised object ID, or `RefusedError` (401 unless authenticated, 403 when
-    not allowed). The headers are trusted because App Service authentication sets them and
-    strips any the client sent; the functions serve only while the platform reports it on."""
+    not allowed). App Service authentication sets the headers and strips any the client sent."""
     if caller.principal_id is None or not caller.authenticated:
         raise RefusedError(UNAUTHENTICATED)
-    # Exactly an object ID as Entra ID writes it (any case). uuid.UUID alone would also take
-    # braces, `urn:uuid:` prefixes and hyphens anywhere, none of which the platform sends.
-    if not _OBJECT_ID.fullmatch(caller.principal_id) or (
-        (principal := str(uuid.UUID(caller.principal_id))) not in allowed
-    ):
+    # Exactly an object ID as Entra ID writes it (any case; no braces or `urn:uuid:` prefix).
+    principal = caller.principal_id.lower()
+    if not _OBJECT_ID.fullmatch(principal) or principal not in allowed:
         raise RefusedError(FORBIDDEN)
     return principal
 
 
 def idempotency_key(headers: Mapping[str, str]) -> str | None:
-    """The Idempotency-Key header: 1-255 printable ASCII characters, or absent."""
     value = {name.lower(): value for name, value in headers.items()}.get("idempotency-key")
     if value is None:
         return None
@@ -195,9 +180,8 @@ def parse_body(content_type: str | None, body: bytes) -> object:
         raise RefusedError("invalid-request", detail, "(body)") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         # RecursionError: 64 KiB of '[' nests deeper than the parser goes; still bad input.
-        raise RefusedError(
-            "invalid-request", "the body is not valid UTF-8 JSON", "(body)"
-        ) from None
+        detail = "the body is not valid UTF-8 JSON"
+        raise RefusedError("invalid-request", detail, "(body)") from None
 
 
 def resolve_endpoint(value: str, allowed: Sequence[ArmId]) -> ArmId:
@@ -217,11 +201,10 @@ def resolve_endpoint(value: str, allowed: Sequence[ArmId]) -> ArmId:
 
 
 def validate(document: object, allowed: Sequence[ArmId], inputs: AllowedInputs) -> ScoringRequest:
-    """A checked scoring request from a parsed body, or `RefusedError` (400, 422): the input
-    must be one the endpoint's job may read with the app's identity (`inputs`)."""
+    """A checked scoring request from a parsed body, or `RefusedError` (400, 422)."""
     try:
-        check("ScoringRequest", document)
-    except SchemaViolationError as violation:
+        contract.check("ScoringRequest", document)
+    except contract.SchemaViolationError as violation:
         raise RefusedError("invalid-request", violation.message, violation.field) from None
     assert isinstance(document, dict)
     kind, path = document["input"]["type"], document["input"]["path"]

@@ -1,10 +1,6 @@
-"""The one way the app starts a batch scoring job, after a retrain and for an HTTP caller.
-
-Claim (a key starts one job), check the input and the endpoint (its scoring URI, its deployment),
-start with the claim's repeatability ID, and record the job in the ledger. A refusal is a
-`RefusedError` whose problem says what the caller may do (its `__cause__` is Azure's error, when
-there was one); it has started nothing.
-"""
+"""The one way the app starts a batch scoring job (after a retrain, for an HTTP caller): claim
+the key, check input and endpoint, start with the claim's repeatability ID, record the job. A
+`RefusedError` (its `__cause__`: Azure's error, if any) has started nothing."""
 
 from __future__ import annotations
 
@@ -20,10 +16,9 @@ from shared.claims import Busy, Claims, Mismatch, Owned, Replay, ScoringKey
 from shared.config import batch_endpoint_workspace
 from shared.logs import decision_log
 from shared.model import JudgedAnswerError
+from shared.scoring.contract import NOT_STARTED_BY_YOU, RETRY_AFTER_SECONDS, Problem
 from shared.scoring.inputs import AllowedInputs, input_not_allowed
-from shared.scoring.openapi import RETRY_AFTER_SECONDS
-from shared.scoring.problems import NOT_STARTED_BY_YOU, Problem
-from shared.scoring.records import JobRecord, ScoringRecords
+from shared.scoring.records import NOT_RECORDED, JobRecord, ScoringRecords
 from shared.scoring.requests import RefusedError
 
 if TYPE_CHECKING:
@@ -33,8 +28,7 @@ log = logging.getLogger(__name__)
 
 # A Retry-After from Azure is honoured up to this many seconds (a Logic App waits that long).
 _MAX_RETRY_AFTER = 300
-# While another request with the same key submits, ask the caller to come back soon.
-_BUSY_RETRY_AFTER = 2
+_BUSY_RETRY_AFTER = 2  # another request with the same key is submitting
 
 
 @dataclass(frozen=True)
@@ -55,8 +49,6 @@ class ScoringOrder:
 
 @dataclass(frozen=True)
 class Started:
-    """A job to answer with: just started, or found again by its key (`replayed`)."""
-
     name: str
     status: str
     endpoint_id: str
@@ -66,8 +58,6 @@ class Started:
 
 
 class ClaimHeldError(RefusedError):
-    """Another holder of the key is starting the job right now."""
-
     def __init__(self, holder: str) -> None:
         detail = "a request with the same Idempotency-Key is being submitted"
         super().__init__(Problem("unavailable", detail, retry_after=_BUSY_RETRY_AFTER))
@@ -75,8 +65,8 @@ class ClaimHeldError(RefusedError):
 
 
 def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
-    """Raise the refusal for an error of Azure's (503 when worth retrying, else 422 or 502),
-    caused by it; anything else as it is."""
+    """Raise the refusal (503 when worth retrying, else 422 or 502) caused by an error of Azure's;
+    anything else as it is."""
     from azure.core.exceptions import AzureError, HttpResponseError
 
     from shared.adapters.batch_scoring import ScoringUriRejectedError, UnexpectedResponseError
@@ -178,7 +168,7 @@ class ScoringStarter:
         self, claim: Owned | None, error: BaseException, settle: Callable[[Owned], None]
     ) -> None:
         """A failed start frees its claim, unless its holder comes again (a redelivery after a
-        transient failure): then the claim holds other deliveries back until it does."""
+        transient failure), holding other deliveries back until then."""
         from shared.adapters.errors import is_transient
 
         if claim is not None and not (claim.key.redelivered and is_transient(error)):
@@ -221,7 +211,7 @@ class ScoringStarter:
                 workspace_id=endpoint.workspace_id,
                 kind="batch-scoring",
                 verdict="start",
-                outcome="failed: not recorded in the ledger",
+                outcome=str(NOT_RECORDED),
                 subject_id=job.name,
                 level=logging.ERROR,
                 extra=order.tracking,
