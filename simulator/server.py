@@ -234,17 +234,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return  # tests read sim.requests instead of stderr
 
     def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    # Skip trailers up to the blank line that ends the body.
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+        # The SDKs send a Content-Length (none of their calls here streams a chunked body).
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
