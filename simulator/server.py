@@ -81,8 +81,6 @@ class Request:
 
 @dataclass(frozen=True)
 class Call:
-    """A parsed incoming request, handed to route handlers."""
-
     method: str
     path: str  # percent-decoded, original casing, no trailing slash, no query
     query: Mapping[str, str]
@@ -99,8 +97,6 @@ class Call:
 
 @dataclass
 class Reply:
-    """What a route handler answers: a status, a JSON body and extra headers."""
-
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -355,7 +351,6 @@ class SimulatorServer:
 
     @property
     def ca_bundle_path(self) -> str:
-        """Path of the PEM file holding the throwaway CA certificate."""
         if self._ca_bundle is None:
             raise RuntimeError("the simulator is not started")
         return str(self._ca_bundle)
@@ -374,13 +369,8 @@ class SimulatorServer:
 
     def count(self, route: str | None = None, method: str | None = None) -> int:
         """Number of recorded requests, optionally only for a route and/or method."""
-        with self.lock:
-            return sum(
-                1
-                for r in self._requests
-                if (route is None or r.route == route)
-                and (method is None or r.method == method.upper())
-            )
+        method = method and method.upper()
+        return sum(route in (None, r.route) and method in (None, r.method) for r in self.requests)
 
     def writes(self) -> list[Request]:
         """Recorded PUT/PATCH/POST/DELETE requests, not counting the reads made by POST (tokens,
@@ -459,7 +449,6 @@ class SimulatorServer:
         self._queue(self._lost, route, lost, times)
 
     def clear_faults(self) -> None:
-        """Drop every pending injected fault, lost response and reply rewrite."""
         with self.lock:
             self._faults.clear()
             self._lost.clear()
@@ -555,21 +544,22 @@ class SimulatorServer:
         else:
             matched, match = found
             name = matched.name
+            with self.lock:
+                arm_read = matched.audience == "arm" and method in _ARM_READS
+                throttle = self.read_throttle if arm_read else None
             early = (
                 self._take(self._faults, name)
                 or self._authenticate(matched, headers, api_version)
                 or self.permissions.check(matched.audience, method, path, headers)
-                or self._throttle(matched, method)
+                or self._spend(throttle)
             )
             call = Call(method, path, query, headers, None, match)
             reply = early or self._take_rewrite(name, self._run_handler(matched, call, raw_body))
             if early is None and reply.status < 300:
                 reply = self._take(self._lost, name) or reply
-            with self.lock:
-                throttle = self.read_throttle
-                if throttle is not None and matched.audience == "arm" and method in _ARM_READS:
-                    left = {throttle.HEADER: str(int(throttle.tokens))}
-                    reply = dataclasses.replace(reply, headers={**left, **reply.headers})
+            if throttle is not None:
+                left = {throttle.HEADER: str(int(throttle.tokens))}
+                reply = dataclasses.replace(reply, headers={**left, **reply.headers})
         host, authorized = headers.get("host"), "authorization" in headers
         with self.lock:
             self._requests.append(
@@ -577,12 +567,9 @@ class SimulatorServer:
             )
         return reply
 
-    def _throttle(self, route: Route, method: str) -> Reply | None:
+    def _spend(self, throttle: ReadThrottle | None) -> Reply | None:
         with self.lock:
-            throttle = self.read_throttle
-            if throttle is None or route.audience != "arm" or method not in _ARM_READS:
-                return None
-            return throttle.take()
+            return throttle.take() if throttle is not None else None
 
     def _run_handler(self, route: Route, call: Call, raw_body: bytes) -> Reply:
         if raw_body:

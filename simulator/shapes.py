@@ -23,7 +23,6 @@ def stable_uuid(*parts: str) -> str:
 
 
 def last_segment(arm_id: str) -> str:
-    """Return the last path segment of an ARM id (the resource name)."""
     return arm_id.rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -37,20 +36,14 @@ def scope_of(arm_id: str) -> tuple[str, str]:
 
 
 def arm_type_of(arm_id: str) -> str:
-    """Best-effort resource type of an ARM id, e.g. ``Microsoft.Network/privateEndpoints``."""
+    """Best-effort resource type of an ARM id, e.g. ``Microsoft.Network/privateEndpoints``, from
+    its last ``providers`` (an extension resource, a role assignment say, is under another's)."""
     parts = arm_id.strip("/").split("/")
     lowered = [p.lower() for p in parts]
     if "providers" not in lowered:
         return "resource"
-    # The last "providers" segment wins: extension resources such as role
-    # assignments live under another resource's id.
-    index = len(lowered) - 1 - lowered[::-1].index("providers")
-    rest = parts[index + 1 :]
-    if not rest:
-        return "resource"
-    # rest = [namespace, type, name, childType, childName, ...]
-    types = [rest[0], *rest[1::2]]
-    return "/".join(types)
+    rest = parts[len(lowered) - lowered[::-1].index("providers") :]  # namespace, type, name...
+    return "/".join([rest[0], *rest[1::2]]) if rest else "resource"
 
 
 def now_iso() -> str:
@@ -59,5 +52,4 @@ def now_iso() -> str:
 
 
 def connection_state(status: str, description: str, actions_required: str) -> JSON:
-    """A ``privateLinkServiceConnectionState`` object."""
     return {"status": status, "description": description, "actionsRequired": actions_required}

@@ -96,7 +96,6 @@ class ResourceStore:
         return [route("GET", r"^/(?:subscriptions|providers)/.+$", GENERIC_GET, self.serve)]
 
     def serve(self, call: Call) -> Reply:
-        """GET of a stored resource by its ID (the path)."""
         found = self.stored(call.path)
         if found is None:
             return not_found(call.path)

@@ -105,9 +105,8 @@ class MachineLearning:
         with self.lock:
             for state in (self.operations, self._components, self._jobs, self.endpoints):
                 state.clear()
-            for seen in (self.repeatability, self.batch_submitted):
+            for seen in (self.repeatability, self.batch_submitted, self._scoring_posts):
                 seen.clear()
-            self._scoring_posts.clear()
             self._job_puts.clear()
         self.promotion.reset()
 
@@ -167,7 +166,6 @@ class MachineLearning:
         return self.sim.arm.put(body["id"], body)
 
     def connection_status(self, workspace_id: str, name: str) -> str:
-        """Current status of an AML private endpoint connection."""
         found = self.sim.arm.get(f"{workspace_id}/privateEndpointConnections/{name}")
         if found is None:
             raise KeyError(f"no private endpoint connection {name!r} on {workspace_id}")
@@ -227,7 +225,6 @@ class MachineLearning:
             self._jobs.setdefault(key(workspace_id), {})[str(body["name"]).lower()] = body
 
     def job(self, workspace_id: str, name: str) -> JSON | None:
-        """A copy of a job, or None."""
         with self.lock:
             found = self._jobs.get(key(workspace_id), {}).get(name.lower())
             return copy.deepcopy(found) if found is not None else None
