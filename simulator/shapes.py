@@ -1,9 +1,6 @@
-"""What every service's JSON bodies share: ARM ID helpers, ARM's time format, stable identifiers.
-
-The bodies are built in each service package's ``shapes`` module, each on a real Azure REST
-example kept in ``/work/shared/reference`` (named in its docstring). Generated identifiers derive
-from the resource ID (:func:`stable_uuid`), so a seeded world, and a failure, is the same each run.
-"""
+"""What every service's JSON bodies (each package's ``shapes``) share: ARM ID helpers, ARM's time
+format, ``systemData``, identifiers derived from the resource ID (:func:`stable_uuid`, so a seeded
+world, and a failure, is the same each run)."""
 
 from __future__ import annotations
 
@@ -49,6 +46,21 @@ def arm_type_of(arm_id: str) -> str:
 def now_iso() -> str:
     """The current UTC time as ARM writes it, with seven fractional digits and a ``Z``."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
+
+#: Who made what is seeded (a workspace user): ``(createdBy, createdByType)``.
+PERSON = ("automation@contoso.com", "User")
+
+
+def system_data(creator: tuple[str, str] = PERSON) -> JSON:
+    """ARM's ``systemData``: ``creator`` made it (``tokens.creator`` of the request, or a
+    person) and changed it last."""
+    stamp = now_iso()
+    return {
+        f"{prefix}{field}": value
+        for prefix in ("created", "lastModified")
+        for field, value in (("At", stamp), ("By", creator[0]), ("ByType", creator[1]))
+    }
 
 
 def connection_state(status: str, description: str, actions_required: str) -> JSON:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from .. import shapes as common
 from ..arm.models import key
 from ..network.models import check_status
 from ..server import Route
@@ -178,9 +179,8 @@ class MachineLearning:
     def workspace_view(self, workspace_id: str, stored: JSON) -> JSON:
         """The workspace as ARM serves it, its connections embedded from the stored children."""
         body = copy.deepcopy(stored)
-        body.setdefault("properties", {})["privateEndpointConnections"] = self.connections(
-            workspace_id
-        )
+        connections = self.connections(workspace_id)
+        body.setdefault("properties", {})["privateEndpointConnections"] = connections
         return body
 
     def set_connection_state(self, workspace_id: str, connection: JSON, state: JSON) -> None:
@@ -219,8 +219,8 @@ class MachineLearning:
     def add_job(self, workspace_id: str, body: JSON, *, by_app: bool = False) -> None:
         """Store a job as ARM would list it: made by a workspace user (whatever its name and
         tags), or ``by_app`` (as if the app had submitted it), unless its ``systemData`` says."""
-        made_by = (self.sim.identity.client_id, "Application") if by_app else shapes.PERSON
-        body = {**body, "systemData": {**shapes.system_data(made_by), **body.get("systemData", {})}}
+        made_by = (self.sim.identity.client_id, "Application") if by_app else common.PERSON
+        body = {**body, "systemData": {**common.system_data(made_by), **body.get("systemData", {})}}
         with self.lock:
             self._jobs.setdefault(key(workspace_id), {})[str(body["name"]).lower()] = body
 
