@@ -47,7 +47,7 @@ _AUDIENCES: Final = {
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
 # Routes whose POST reads: a token, a Resource Graph query.
 POST_READS: Final = frozenset({"token", "resourcegraph.query"})
-#: Items per page on the paged lists until a test sets another size.
+#: Items per page on the paged lists (``page_size``) until a test sets another size.
 DEFAULT_PAGE_SIZE: Final = 50
 
 # ARM's error codes for injected faults where they are not the HTTP phrase run together
@@ -267,7 +267,6 @@ class SimulatorServer:
         self.tenant_id = tenant_id
         #: Handlers, seeding and inspection all run under this one lock.
         self.lock = threading.RLock()
-        #: Items per page on the paged lists (:meth:`page`); more items give a nextLink.
         self.page_size = DEFAULT_PAGE_SIZE
         self.services: list[Service] = []
         self._requests: list[Request] = []

@@ -226,8 +226,7 @@ class MachineLearning:
 
     def job(self, workspace_id: str, name: str) -> JSON | None:
         with self.lock:
-            found = self._jobs.get(key(workspace_id), {}).get(name.lower())
-            return copy.deepcopy(found) if found is not None else None
+            return copy.deepcopy(self._jobs.get(key(workspace_id), {}).get(name.lower()))
 
     def jobs(self, workspace_id: str) -> list[JSON]:
         """Every job of the workspace, newest first."""
@@ -287,10 +286,9 @@ class MachineLearning:
         endpoint = self.endpoint(endpoint_id)
         if endpoint is None:
             return None
-        uri = self.scoring_uri(endpoint.scoring_key)
         return shapes.batch_endpoint(
             endpoint.id,
-            scoring_uri=uri,
+            scoring_uri=self.scoring_uri(endpoint.scoring_key),
             default_deployment=endpoint.default_deployment,
             location=endpoint.location,
         )

@@ -27,7 +27,6 @@ class PromotionService:
 
     def __init__(self, ml: MachineLearning) -> None:
         self._ml = ml
-        self.provisioning_polls = 1
         self.reset()
 
     def routes(self) -> list[Route]:

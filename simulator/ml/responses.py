@@ -201,8 +201,7 @@ class MachineLearningResponses:
         return Reply(200, found)
 
     def component_version_list(self, call: Call) -> Reply:
-        ws, name = call.group("ws"), call.group("name")
-        versions = self._ml.component_versions(ws, name)
+        versions = self._ml.component_versions(call.group("ws"), call.group("name"))
         order = call.query.get("$orderBy", call.query.get("$orderby", ""))
         if order and order.lower() != "createdtime desc":
             return arm_error(400, "BadArgument", f"Unsupported $orderBy {order!r}.")
