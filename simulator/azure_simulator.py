@@ -51,7 +51,6 @@ class AzureSimulator(SimulatorServer):
         )
 
     def token_audience(self, token: str) -> str | None:
-        """The resource a token issued by this simulator was issued for, or None."""
         return self.identity.token_audience(token)
 
     def reset_counts(self) -> None:
@@ -77,6 +76,3 @@ class AzureSimulator(SimulatorServer):
             "AML_AUDIENCE": ML_AUDIENCE,
             "LOGS_QUERY_ENDPOINT": self.logs.endpoint,
         }
-
-
-__all__ = ["AzureSimulator"]

@@ -22,7 +22,6 @@ class ManagedIdentity:
 
     def __init__(self, sim: SimulatorServer) -> None:
         self.sim = sim
-        self.tenant_id = sim.tenant_id
         self._lock = sim.lock
         #: Stable across runs: the client ID the endpoint reports, and the object ID.
         self.client_id = shapes.stable_uuid("simulator", "client_id")
@@ -42,7 +41,7 @@ class ManagedIdentity:
 
     def issue_token(self, resource: str) -> str:
         """Issue a bearer token for ``resource`` directly (for negative tests)."""
-        token = tokens.unsigned_jwt(resource, self.tenant_id, self.principal_id, self.client_id)
+        token = tokens.unsigned_jwt(resource, self.sim.tenant_id, self.principal_id, self.client_id)
         with self._lock:
             self._tokens[token] = resource
         return token
@@ -77,7 +76,6 @@ class ManagedIdentity:
         if not (resource := call.query.get("resource")):
             message = "The 'resource' parameter is required."
             return Reply(400, {"statusCode": 400, "message": message})
-        client_id = call.query.get("client_id")
         asked = {name: call.query.get(name) for name in ("client_id", "object_id", "mi_res_id")}
         self._token_requests.append(
             {"resource": resource, **asked, "api_version": call.query.get("api-version")}
@@ -85,4 +83,4 @@ class ManagedIdentity:
         expires_on = str(int(time.time()) + 3600)  # protocol 2019-08-01: epoch seconds, a string
         body = {"access_token": self.issue_token(resource), "expires_on": expires_on}
         body |= {"resource": resource, "token_type": "Bearer"}
-        return Reply(200, {**body, "client_id": client_id or self.client_id})
+        return Reply(200, {**body, "client_id": asked["client_id"] or self.client_id})

@@ -47,8 +47,7 @@ _AUDIENCES: Final = {
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
 # Routes whose POST reads: a token, a Resource Graph query.
 POST_READS: Final = frozenset({"token", "resourcegraph.query"})
-_ARM_READS: Final = frozenset({"GET", "HEAD"})
-#: Items per page on the paged lists until a test sets another size.
+#: Items per page on the paged lists (``page_size``) until a test sets another size.
 DEFAULT_PAGE_SIZE: Final = 50
 
 # ARM's error codes for injected faults where they are not the HTTP phrase run together
@@ -81,8 +80,6 @@ class Request:
 
 @dataclass(frozen=True)
 class Call:
-    """A parsed incoming request, handed to route handlers."""
-
     method: str
     path: str  # percent-decoded, original casing, no trailing slash, no query
     query: Mapping[str, str]
@@ -96,11 +93,16 @@ class Call:
         start, end = self.match.span(name)
         return self.path[start:end]
 
+    def at(self, *names: str) -> Any:
+        """The body's value at the path ``names`` of nested objects (None where one is missing)."""
+        value = self.body
+        for name in names:
+            value = value.get(name) if isinstance(value, dict) else None
+        return value
+
 
 @dataclass
 class Reply:
-    """What a route handler answers: a status, a JSON body and extra headers."""
-
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -181,8 +183,6 @@ def arm_error(status: int, code: str, message: str, headers: dict[str, str] | No
 
 
 class _Server(ThreadingHTTPServer):
-    """HTTP server that knows its router and keeps track of live sockets."""
-
     daemon_threads = True
 
     def __init__(self, router: SimulatorServer, ssl_context: ssl.SSLContext) -> None:
@@ -233,24 +233,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return  # tests read sim.requests instead of stderr
 
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    # Skip trailers up to the blank line that ends the body.
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
     def _dispatch(self) -> None:
         server = cast(_Server, self.server)
-        raw_body = self._read_body()
+        # The SDKs send a Content-Length (none of their calls here streams a chunked body).
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = server.router.handle(self.command, self.path, headers, raw_body)
         payload = reply.raw if reply.raw is not None else b""
@@ -280,8 +267,6 @@ class SimulatorServer:
         self.tenant_id = tenant_id
         #: Handlers, seeding and inspection all run under this one lock.
         self.lock = threading.RLock()
-        #: Items per page on the paged lists (Synapse MPEs, AML computes, ML jobs); more items
-        #: give a nextLink.
         self.page_size = DEFAULT_PAGE_SIZE
         self.services: list[Service] = []
         self._requests: list[Request] = []
@@ -293,7 +278,6 @@ class SimulatorServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._tempdir: Path | None = None
-        self._ca_bundle: Path | None = None
         #: Azure RBAC: the app's actions (infra/permissions.json) and what each call needs.
         self.permissions = Permissions.load()
         #: ARM read throttling, off until :meth:`throttle_arm_reads`.
@@ -328,8 +312,7 @@ class SimulatorServer:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
         self._tempdir = Path(tempfile.mkdtemp(prefix="azure-simulator-"))
-        self._ca_bundle = self._tempdir / "ca.pem"
-        ca.cert_pem.write_to_path(str(self._ca_bundle))
+        ca.cert_pem.write_to_path(str(self._tempdir / "ca.pem"))
         self._server = _Server(self, context)
         serve = functools.partial(self._server.serve_forever, poll_interval=0.1)
         self._thread = threading.Thread(target=serve, name="azure-simulator", daemon=True)
@@ -354,7 +337,6 @@ class SimulatorServer:
         if self._tempdir is not None:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             self._tempdir = None
-            self._ca_bundle = None
 
     @property
     def url(self) -> str:
@@ -365,10 +347,9 @@ class SimulatorServer:
 
     @property
     def ca_bundle_path(self) -> str:
-        """Path of the PEM file holding the throwaway CA certificate."""
-        if self._ca_bundle is None:
+        if self._tempdir is None:
             raise RuntimeError("the simulator is not started")
-        return str(self._ca_bundle)
+        return str(self._tempdir / "ca.pem")
 
     @property
     def foreign_url(self) -> str:
@@ -384,26 +365,17 @@ class SimulatorServer:
 
     def count(self, route: str | None = None, method: str | None = None) -> int:
         """Number of recorded requests, optionally only for a route and/or method."""
-        with self.lock:
-            return sum(
-                1
-                for r in self._requests
-                if (route is None or r.route == route)
-                and (method is None or r.method == method.upper())
-            )
+        method = method and method.upper()
+        return sum(route in (None, r.route) and method in (None, r.method) for r in self.requests)
 
     def writes(self) -> list[Request]:
         """Recorded PUT/PATCH/POST/DELETE requests, not counting the reads made by POST (tokens,
         Resource Graph queries)."""
-        with self.lock:
-            return [
-                r for r in self._requests if r.method in WRITE_METHODS and r.route not in POST_READS
-            ]
+        return [r for r in self.requests if r.method in WRITE_METHODS and r.route not in POST_READS]
 
     def requests_to(self, host_prefix: str) -> list[Request]:
         """Recorded requests whose Host header starts with ``host_prefix`` (``"localhost"``)."""
-        with self.lock:
-            return [r for r in self._requests if (r.host or "").startswith(host_prefix)]
+        return [r for r in self.requests if (r.host or "").startswith(host_prefix)]
 
     def reset_counts(self) -> None:
         """Forget recorded requests (state stays)."""
@@ -469,7 +441,6 @@ class SimulatorServer:
         self._queue(self._lost, route, lost, times)
 
     def clear_faults(self) -> None:
-        """Drop every pending injected fault, lost response and reply rewrite."""
         with self.lock:
             self._faults.clear()
             self._lost.clear()
@@ -516,12 +487,10 @@ class SimulatorServer:
         items: list[JSON],
         token: str,
         *,
-        last_link: str | None = None,
         error_code: str = "BadRequest",
     ) -> Reply:
         """One page of ``items`` (:attr:`page_size` of them) from the offset in the query
-        parameter ``token``; the nextLink repeats the query with the next offset. ``last_link``
-        is put on the last page (None: no nextLink there)."""
+        parameter ``token``; the nextLink repeats the query with the next offset."""
         offset = call.query.get(token, "0")
         if not offset.isdigit():
             return arm_error(400, error_code, f"Invalid {token}.")
@@ -533,8 +502,6 @@ class SimulatorServer:
                 f"{self.url}{urllib.parse.quote(call.path)}?"
                 f"{urllib.parse.urlencode(query, safe='$', quote_via=urllib.parse.quote)}"
             )
-        elif last_link is not None:
-            body["nextLink"] = last_link
         return Reply(200, body)
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Reply:
@@ -565,21 +532,22 @@ class SimulatorServer:
         else:
             matched, match = found
             name = matched.name
+            with self.lock:
+                arm_read = matched.audience == "arm" and method in ("GET", "HEAD")
+                throttle = self.read_throttle if arm_read else None
             early = (
                 self._take(self._faults, name)
                 or self._authenticate(matched, headers, api_version)
                 or self.permissions.check(matched.audience, method, path, headers)
-                or self._throttle(matched, method)
+                or self._spend(throttle)
             )
             call = Call(method, path, query, headers, None, match)
             reply = early or self._take_rewrite(name, self._run_handler(matched, call, raw_body))
             if early is None and reply.status < 300:
                 reply = self._take(self._lost, name) or reply
-            with self.lock:
-                throttle = self.read_throttle
-                if throttle is not None and matched.audience == "arm" and method in _ARM_READS:
-                    left = {throttle.HEADER: str(int(throttle.tokens))}
-                    reply = dataclasses.replace(reply, headers={**left, **reply.headers})
+            if throttle is not None:
+                left = {throttle.HEADER: str(int(throttle.tokens))}
+                reply = dataclasses.replace(reply, headers={**left, **reply.headers})
         host, authorized = headers.get("host"), "authorization" in headers
         with self.lock:
             self._requests.append(
@@ -587,12 +555,9 @@ class SimulatorServer:
             )
         return reply
 
-    def _throttle(self, route: Route, method: str) -> Reply | None:
+    def _spend(self, throttle: ReadThrottle | None) -> Reply | None:
         with self.lock:
-            throttle = self.read_throttle
-            if throttle is None or route.audience != "arm" or method not in _ARM_READS:
-                return None
-            return throttle.take()
+            return throttle.take() if throttle is not None else None
 
     def _run_handler(self, route: Route, call: Call, raw_body: bytes) -> Reply:
         if raw_body:

@@ -1,9 +1,6 @@
-"""What every service's JSON bodies share: ARM ID helpers, ARM's time format, stable identifiers.
-
-The bodies are built in each service package's ``shapes`` module, each on a real Azure REST
-example kept in ``/work/shared/reference`` (named in its docstring). Generated identifiers derive
-from the resource ID (:func:`stable_uuid`), so a seeded world, and a failure, is the same each run.
-"""
+"""What every service's JSON bodies (each package's ``shapes``) share: ARM ID helpers, ARM's time
+format, ``systemData``, identifiers derived from the resource ID (:func:`stable_uuid`, so a seeded
+world, and a failure, is the same each run)."""
 
 from __future__ import annotations
 
@@ -23,7 +20,6 @@ def stable_uuid(*parts: str) -> str:
 
 
 def last_segment(arm_id: str) -> str:
-    """Return the last path segment of an ARM id (the resource name)."""
     return arm_id.rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -37,20 +33,14 @@ def scope_of(arm_id: str) -> tuple[str, str]:
 
 
 def arm_type_of(arm_id: str) -> str:
-    """Best-effort resource type of an ARM id, e.g. ``Microsoft.Network/privateEndpoints``."""
+    """Best-effort resource type of an ARM id, e.g. ``Microsoft.Network/privateEndpoints``, from
+    its last ``providers`` (an extension resource, a role assignment say, is under another's)."""
     parts = arm_id.strip("/").split("/")
     lowered = [p.lower() for p in parts]
     if "providers" not in lowered:
         return "resource"
-    # The last "providers" segment wins: extension resources such as role
-    # assignments live under another resource's id.
-    index = len(lowered) - 1 - lowered[::-1].index("providers")
-    rest = parts[index + 1 :]
-    if not rest:
-        return "resource"
-    # rest = [namespace, type, name, childType, childName, ...]
-    types = [rest[0], *rest[1::2]]
-    return "/".join(types)
+    rest = parts[len(lowered) - lowered[::-1].index("providers") :]  # namespace, type, name...
+    return "/".join([rest[0], *rest[1::2]]) if rest else "resource"
 
 
 def now_iso() -> str:
@@ -58,6 +48,20 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
+#: Who made what is seeded (a workspace user): ``(createdBy, createdByType)``.
+PERSON = ("automation@contoso.com", "User")
+
+
+def system_data(creator: tuple[str, str] = PERSON) -> JSON:
+    """ARM's ``systemData``: ``creator`` made it (``tokens.creator`` of the request, or a
+    person) and changed it last."""
+    stamp = now_iso()
+    return {
+        f"{prefix}{field}": value
+        for prefix in ("created", "lastModified")
+        for field, value in (("At", stamp), ("By", creator[0]), ("ByType", creator[1]))
+    }
+
+
 def connection_state(status: str, description: str, actions_required: str) -> JSON:
-    """A ``privateLinkServiceConnectionState`` object."""
     return {"status": status, "description": description, "actionsRequired": actions_required}

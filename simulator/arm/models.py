@@ -62,8 +62,7 @@ class ResourceStore:
     def get(self, resource_id: str) -> JSON | None:
         """A copy of the stored resource, or None."""
         with self.lock:
-            found = self.resources.get(key(resource_id))
-            return copy.deepcopy(found) if found is not None else None
+            return copy.deepcopy(self.resources.get(key(resource_id)))
 
     def stored(self, resource_id: str) -> JSON | None:
         """The stored body itself (not a copy), for rules that change it; hold the lock."""
@@ -96,7 +95,6 @@ class ResourceStore:
         return [route("GET", r"^/(?:subscriptions|providers)/.+$", GENERIC_GET, self.serve)]
 
     def serve(self, call: Call) -> Reply:
-        """GET of a stored resource by its ID (the path)."""
         found = self.stored(call.path)
         if found is None:
             return not_found(call.path)

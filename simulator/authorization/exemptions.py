@@ -55,11 +55,8 @@ def listed(stored: dict[str, JSON], scope: str, raw_filter: str) -> list[JSON]:
             keep = at == here
         else:
             keep = at_or_above(at, here) or (relation == "any" and at_or_above(here, at))
-        properties = body.get("properties", {})
-        if assignment is not None and str(properties.get("policyAssignmentId")).lower() != (
-            assignment
-        ):
-            keep = False
+        assigned = str(body.get("properties", {}).get("policyAssignmentId")).lower()
+        keep = keep and assignment in (None, assigned)
         if keep and not (live and _expired(body, now)):
             found.append(copy.deepcopy(body))
     return found

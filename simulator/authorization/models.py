@@ -139,8 +139,7 @@ class Authorization:
         body = shapes.policy_exemption(
             scope, name, assignment_id, category, description, properties
         )
-        with self._store.lock:
-            return self._store.put(body["id"], body)
+        return self._store.put(body["id"], body)
 
     def role_assignments(self, scope: str | None = None) -> list[JSON]:
         """Copies of the stored role assignments made exactly at ``scope`` (all when None)."""

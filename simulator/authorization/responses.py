@@ -97,7 +97,7 @@ class AuthorizationResponses:
     def put(self, call: Call) -> Reply:
         name = call.group("name")
         scope_path = call.group("scope") or "/"
-        properties = call.body.get("properties") if isinstance(call.body, dict) else None
+        properties = call.at("properties")
         if not isinstance(properties, dict):
             return invalid_content("The request body must have a 'properties' object.")
         role_definition_id = properties.get("roleDefinitionId")

@@ -3,7 +3,7 @@ each shaped on the example its docstring names."""
 
 from __future__ import annotations
 
-from ..shapes import JSON, now_iso
+from ..shapes import JSON, now_iso, system_data
 
 ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 
@@ -66,15 +66,9 @@ def policy_exemption(
         "assignmentScopeValidation": "Default",
         **{key: value for key, value in optional.items() if value is not None},
     }
-    now, by = now_iso(), "platform-team@contoso.com"
-    system_data = {
-        f"{prefix}{field}": value
-        for prefix in ("created", "lastModified")
-        for field, value in (("By", by), ("ByType", "User"), ("At", now))
-    }
     return {
         "properties": properties,
-        "systemData": system_data,
+        "systemData": system_data(("platform-team@contoso.com", "User")),
         "id": f"{scope.rstrip('/')}/providers/Microsoft.Authorization/policyExemptions/{name}",
         "type": "Microsoft.Authorization/policyExemptions",
         "name": name,

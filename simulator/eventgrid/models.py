@@ -25,8 +25,6 @@ MAX_REQUEST_BYTES: Final = 1024 * 1024
 
 
 class CustomTopic:
-    """The custom topic and the events it accepted."""
-
     def __init__(self, sim: SimulatorServer) -> None:
         self.sim = sim
         self._lock = sim.lock

@@ -1,7 +1,8 @@
 """Log Analytics in the simulator (``sim.logs``): ``POST {endpoint}/workspaces/{id}/query``
 (recorded file 19) answered by the workspace's result set (the simulator runs no KQL), in full,
 partial (HTTP 200 with a ``PartialError``, recorded file 19), or not at all for an unknown one.
-"""
+azure-monitor-query's ``LogsQueryClient`` keeps only the endpoint's origin (its token is the
+simulator's own audience) and puts the API version (``/v1``) in the path, not an api-version."""
 
 from __future__ import annotations
 
@@ -20,16 +21,12 @@ _PATH = "/v1"
 
 @dataclass
 class QueryResult:
-    """What one workspace's queries return."""
-
     columns: list[tuple[str, str]]
     rows: list[list[Any]]
     partial_error: str | None = None
 
 
 class LogAnalytics:
-    """The Log Analytics query API and the results it answers with."""
-
     def __init__(self, sim: SimulatorServer) -> None:
         self.sim = sim
         self.lock = sim.lock
@@ -70,7 +67,6 @@ class LogAnalytics:
             return list(self._queries)
 
     def query(self, call: Call) -> Reply:
-        """``POST /v1/workspaces/{id}/query``: the workspace's result set."""
         workspace_id = call.group("ws")
         body = call.body
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):

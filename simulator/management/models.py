@@ -19,7 +19,6 @@ GROUPS = f"/providers/{GROUP_TYPE}"
 
 
 def group_id(name: str) -> str:
-    """A management group's ARM ID."""
     return f"{GROUPS}/{name}"
 
 
@@ -35,8 +34,9 @@ class ManagementGroups:
         self._subscriptions: dict[str, tuple[str, str]] = {}
 
     def routes(self) -> list[Route]:
-        pattern = r"^/providers/microsoft\.management/managementgroups/(?P<group>[^/]+)"
-        pattern += "/descendants$"
+        pattern = (
+            r"^/providers/microsoft\.management/managementgroups/(?P<group>[^/]+)/descendants$"
+        )
         return [route("GET", pattern, "management.descendants", self.descendants)]
 
     def reset(self) -> None:

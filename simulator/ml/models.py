@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from .. import shapes as common
 from ..arm.models import key
 from ..network.models import check_status
 from ..server import Route
@@ -105,9 +106,8 @@ class MachineLearning:
         with self.lock:
             for state in (self.operations, self._components, self._jobs, self.endpoints):
                 state.clear()
-            for seen in (self.repeatability, self.batch_submitted):
+            for seen in (self.repeatability, self.batch_submitted, self._scoring_posts):
                 seen.clear()
-            self._scoring_posts.clear()
             self._job_puts.clear()
         self.promotion.reset()
 
@@ -167,7 +167,6 @@ class MachineLearning:
         return self.sim.arm.put(body["id"], body)
 
     def connection_status(self, workspace_id: str, name: str) -> str:
-        """Current status of an AML private endpoint connection."""
         found = self.sim.arm.get(f"{workspace_id}/privateEndpointConnections/{name}")
         if found is None:
             raise KeyError(f"no private endpoint connection {name!r} on {workspace_id}")
@@ -180,9 +179,8 @@ class MachineLearning:
     def workspace_view(self, workspace_id: str, stored: JSON) -> JSON:
         """The workspace as ARM serves it, its connections embedded from the stored children."""
         body = copy.deepcopy(stored)
-        body.setdefault("properties", {})["privateEndpointConnections"] = self.connections(
-            workspace_id
-        )
+        connections = self.connections(workspace_id)
+        body.setdefault("properties", {})["privateEndpointConnections"] = connections
         return body
 
     def set_connection_state(self, workspace_id: str, connection: JSON, state: JSON) -> None:
@@ -221,16 +219,14 @@ class MachineLearning:
     def add_job(self, workspace_id: str, body: JSON, *, by_app: bool = False) -> None:
         """Store a job as ARM would list it: made by a workspace user (whatever its name and
         tags), or ``by_app`` (as if the app had submitted it), unless its ``systemData`` says."""
-        made_by = (self.sim.identity.client_id, "Application") if by_app else shapes.PERSON
-        body = {**body, "systemData": {**shapes.system_data(made_by), **body.get("systemData", {})}}
+        made_by = (self.sim.identity.client_id, "Application") if by_app else common.PERSON
+        body = {**body, "systemData": {**common.system_data(made_by), **body.get("systemData", {})}}
         with self.lock:
             self._jobs.setdefault(key(workspace_id), {})[str(body["name"]).lower()] = body
 
     def job(self, workspace_id: str, name: str) -> JSON | None:
-        """A copy of a job, or None."""
         with self.lock:
-            found = self._jobs.get(key(workspace_id), {}).get(name.lower())
-            return copy.deepcopy(found) if found is not None else None
+            return copy.deepcopy(self._jobs.get(key(workspace_id), {}).get(name.lower()))
 
     def jobs(self, workspace_id: str) -> list[JSON]:
         """Every job of the workspace, newest first."""
@@ -290,10 +286,9 @@ class MachineLearning:
         endpoint = self.endpoint(endpoint_id)
         if endpoint is None:
             return None
-        uri = self.scoring_uri(endpoint.scoring_key)
         return shapes.batch_endpoint(
             endpoint.id,
-            scoring_uri=uri,
+            scoring_uri=self.scoring_uri(endpoint.scoring_key),
             default_deployment=endpoint.default_deployment,
             location=endpoint.location,
         )

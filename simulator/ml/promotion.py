@@ -11,7 +11,7 @@ import copy
 
 from ..arm.models import key
 from ..server import Call, Reply, Route, arm_error, route
-from ..shapes import JSON, now_iso
+from ..shapes import JSON, PERSON, now_iso, system_data
 from ..tokens import creator
 from . import shapes
 from .models import BatchEndpoint, MachineLearning, versioned
@@ -27,7 +27,6 @@ class PromotionService:
 
     def __init__(self, ml: MachineLearning) -> None:
         self._ml = ml
-        self.provisioning_polls = 1
         self.reset()
 
     def routes(self) -> list[Route]:
@@ -116,7 +115,7 @@ class PromotionService:
 
     def version_put(self, call: Call) -> Reply:
         ws, name, version = call.group("ws"), call.group("name"), call.group("v")
-        properties = call.body.get("properties") if isinstance(call.body, dict) else None
+        properties = call.at("properties")
         if not isinstance(properties, dict) or not properties.get("modelUri"):
             return arm_error(400, "BadArgument", "properties.modelUri is required.")
         versions = self.models.setdefault((key(ws), name.lower()), {})
@@ -138,9 +137,7 @@ class PromotionService:
         endpoint_id, endpoint = self._endpoint(call)
         if endpoint is None:
             return endpoint_not_found(call)
-        properties = call.body.get("properties") if isinstance(call.body, dict) else None
-        defaults = properties.get("defaults") if isinstance(properties, dict) else None
-        wanted = defaults.get("deploymentName") if isinstance(defaults, dict) else None
+        wanted = call.at("properties", "defaults", "deploymentName")
         if wanted:
             deployment = endpoint.deployments.get(str(wanted).lower())
             if deployment is None:
@@ -193,8 +190,7 @@ class PromotionService:
         properties = body.get("properties")
         if not isinstance(properties, dict):
             return arm_error(400, "BadArgument", "The request body must have properties.")
-        model = properties.get("model")
-        asset = model.get("assetId") if isinstance(model, dict) else None
+        asset = call.at("properties", "model", "assetId")
         if not isinstance(asset, str) or not self._model_exists(asset):
             return arm_error(400, "BadArgument", f"Model {asset!r} is not registered.")
         name = call.group("dep")
@@ -208,7 +204,7 @@ class PromotionService:
             "properties": {**copy.deepcopy(properties), "provisioningState": "Creating"},
             # ARM keeps who created a resource when someone else updates it.
             "systemData": {
-                **shapes.system_data(creator(call.headers)),
+                **system_data(creator(call.headers)),
                 **{
                     field: value
                     for field, value in (earlier or {}).get("systemData", {}).items()
@@ -248,7 +244,7 @@ class PromotionService:
 
     def run_metric(self, call: Call) -> Reply:
         run = call.group("run")
-        metric = call.body.get("metricName") if isinstance(call.body, dict) else None
+        metric = call.at("metricName")
         values = self.metrics.get((key(call.group("ws")), run.lower()), {}).get(str(metric))
         if not values:
             return arm_error(404, "NotFound", f"Run {run} has no metric {metric!r}.")
@@ -273,13 +269,13 @@ def _asset(
     kind: str,
     own: JSON,
     submitted: JSON,
-    made_by: tuple[str, str] = shapes.PERSON,
+    made_by: tuple[str, str] = PERSON,
 ) -> JSON:
     """A model container or version (ModelContainer/get.json, ModelVersion/createOrUpdate.json)."""
     common: JSON = {"description": None, "tags": {}, "properties": {}, "isArchived": False}
     properties = {**common, **own, "provisioningState": "Succeeded", **copy.deepcopy(submitted)}
     body = {"id": asset_id, "name": name, "type": kind, "properties": properties}
-    return {**body, "systemData": shapes.system_data(made_by)}
+    return {**body, "systemData": system_data(made_by)}
 
 
 def _model_version(
@@ -287,7 +283,7 @@ def _model_version(
     name: str,
     version: str,
     submitted: JSON,
-    made_by: tuple[str, str] = shapes.PERSON,
+    made_by: tuple[str, str] = PERSON,
 ) -> JSON:
     uri = f"azureml://locations/eastus/workspaces/ws/models/{name}/versions/{version}"
     own = {"isAnonymous": False, "flavors": None, "modelType": "custom_model", "modelUri": uri}

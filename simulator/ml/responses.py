@@ -109,15 +109,12 @@ class MachineLearningResponses:
         stored = self._child(call)
         if isinstance(stored, Reply):
             return stored
-        body = call.body if isinstance(call.body, dict) else {}
-        outer = body.get("properties")
-        inner = outer.get("properties") if isinstance(outer, dict) else None
-        scale = inner.get("scaleSettings") if isinstance(inner, dict) else None
+        scale = call.at("properties", "properties", "scaleSettings")
         if not isinstance(scale, dict):
             hint = (
                 " The body has a top-level 'scaleSettings': that is a ScaleSettingsInformation "
                 "sent without its ClusterUpdateParameters(properties=...) envelope."
-                if "scaleSettings" in body
+                if isinstance(call.body, dict) and "scaleSettings" in call.body
                 else ""
             )
             return bad_request(
@@ -180,8 +177,7 @@ class MachineLearningResponses:
         stored = self._child(call)
         if isinstance(stored, Reply):
             return stored
-        properties = call.body.get("properties") if isinstance(call.body, dict) else None
-        state = properties.get("privateLinkServiceConnectionState") if properties else None
+        state = call.at("properties", "privateLinkServiceConnectionState")
         if not isinstance(state, dict):
             return invalid_content("properties.privateLinkServiceConnectionState is required.")
         status = state.get("status")
@@ -205,8 +201,7 @@ class MachineLearningResponses:
         return Reply(200, found)
 
     def component_version_list(self, call: Call) -> Reply:
-        ws, name = call.group("ws"), call.group("name")
-        versions = self._ml.component_versions(ws, name)
+        versions = self._ml.component_versions(call.group("ws"), call.group("name"))
         order = call.query.get("$orderBy", call.query.get("$orderby", ""))
         if order and order.lower() != "createdtime desc":
             return arm_error(400, "BadArgument", f"Unsupported $orderBy {order!r}.")
@@ -221,11 +216,10 @@ class MachineLearningResponses:
         ws, name = call.group("ws"), call.group("name")
         if missing := self._workspace_missing(ws):
             return missing
-        body = call.body
-        properties = body.get("properties") if isinstance(body, dict) else None
+        properties = call.at("properties")
         if not isinstance(properties, dict) or not properties.get("jobType"):
             return arm_error(400, "BadArgument", "The request body must have properties.jobType.")
-        self._ml._job_puts.append((name, copy.deepcopy(body), dict(call.headers)))
+        self._ml._job_puts.append((name, copy.deepcopy(call.body), dict(call.headers)))
         aml_token = call.headers.get("x-azureml-token")
         audience = self._ml.sim.identity.token_audience(aml_token or "") or ""
         if aml_token is not None and audience.rstrip("/").lower() != ML_AUDIENCE:

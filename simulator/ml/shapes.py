@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .. import shapes as common
 from ..shapes import DEFAULT_LOCATION, JSON, last_segment, now_iso, scope_of, stable_uuid
 
 WORKSPACE_TYPE = "Microsoft.MachineLearningServices/workspaces"
@@ -192,24 +193,6 @@ def compute(
     }
 
 
-SYSTEM_USER = "automation@contoso.com"
-
-
-# Who made something seeded (a workspace user): ``(createdBy, createdByType)``.
-PERSON = (SYSTEM_USER, "User")
-
-
-def system_data(creator: tuple[str, str] = PERSON, created_at: str | None = None) -> JSON:
-    """ARM's ``systemData``: ``creator`` made it (``tokens.creator`` of the request, or a
-    person) and changed it last."""
-    stamp = created_at or now_iso()
-    return {
-        f"{prefix}{field}": value
-        for prefix in ("created", "lastModified")
-        for field, value in (("At", stamp), ("By", creator[0]), ("ByType", creator[1]))
-    }
-
-
 def component_version(
     workspace_id: str, name: str, version: str, *, inputs: dict[str, Any] | None = None
 ) -> JSON:
@@ -246,7 +229,7 @@ def component_version(
                 "command": "python train.py",
             },
         },
-        "systemData": system_data(),
+        "systemData": common.system_data(),
     }
 
 
@@ -287,7 +270,7 @@ def submitted_job(workspace_id: str, name: str, properties: JSON, creator: tuple
         "name": name,
         "type": JOB_TYPE,
         "properties": body,
-        "systemData": system_data(creator),
+        "systemData": common.system_data(creator),
     }
 
 
@@ -312,7 +295,7 @@ def batch_endpoint(
             "defaults": {"deploymentName": default_deployment},
             "provisioningState": "Succeeded",
         },
-        "systemData": system_data(),
+        "systemData": common.system_data(),
     }
 
 
@@ -348,7 +331,7 @@ def batch_deployment(endpoint_id: str, name: str, *, location: str) -> JSON:
             "resources": {"instanceCount": 2},
             "provisioningState": "Succeeded",
         },
-        "systemData": system_data(),
+        "systemData": common.system_data(),
     }
 
 
@@ -369,7 +352,7 @@ def batch_job_reply(
         "name": name,
         "type": f"{BATCH_DEPLOYMENT_TYPE}/jobs",
         "properties": body,
-        "systemData": system_data(),
+        "systemData": common.system_data(),
     }
 
 
@@ -412,5 +395,5 @@ def batch_job_as_workspace_job(
             "isArchived": False,
             "services": job_services(workspace_id, name),
         },
-        "systemData": system_data(creator),
+        "systemData": common.system_data(creator),
     }

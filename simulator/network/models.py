@@ -58,7 +58,6 @@ class Network:
         group_ids: tuple[str, ...] | list[str] = ("amlworkspace",),
         manual: bool = True,
     ) -> JSON:
-        """Seed a ``Microsoft.Network/privateEndpoints`` resource."""
         body = shapes.private_endpoint(pe_id, private_link_service_id, list(group_ids), manual)
         return self._store.put(pe_id, body)
 
@@ -67,12 +66,10 @@ class Network:
         return self._add_dependency(shapes.storage_account, resource_id, **options)
 
     def add_key_vault(self, resource_id: str, **options: Any) -> JSON:
-        """Seed a key vault, like :meth:`add_storage_account`."""
         build = functools.partial(shapes.key_vault, tenant_id=self.sim.tenant_id)
         return self._add_dependency(build, resource_id, **options)
 
     def add_container_registry(self, resource_id: str, **options: Any) -> JSON:
-        """Seed a container registry, like :meth:`add_storage_account`."""
         return self._add_dependency(shapes.container_registry, resource_id, **options)
 
     def _add_dependency(

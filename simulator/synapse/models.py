@@ -36,8 +36,6 @@ class Synapse:
     def __init__(self, sim: AzureSimulator) -> None:
         self.sim = sim
         self._store = sim.arm
-        #: ``nextLink`` on the last MPE page (None: left out; the Synapse example sends ``""``).
-        self.last_page_next_link: str | None = None
         # Lower-cased workspace name -> lower-cased MPE name -> body.
         self.mpes: dict[str, dict[str, JSON]] = {}
         sim.arm.on_delete(self._forget_managed_private_endpoints)
@@ -58,7 +56,6 @@ class Synapse:
     def reset(self) -> None:
         with self._store.lock:
             self.mpes.clear()
-            self.last_page_next_link = None
 
     def add_workspace(
         self,
@@ -143,8 +140,7 @@ class Synapse:
         """A page of a managed virtual network's managed private endpoints (``$skipToken``)."""
         if isinstance(mpes := self._mpes(call), Reply):
             return mpes
-        items, last = list(mpes.values()), self.last_page_next_link
-        return self.sim.page(call, items, "$skipToken", last_link=last)
+        return self.sim.page(call, list(mpes.values()), "$skipToken")
 
     def mpe_get(self, call: Call) -> Reply:
         if isinstance(mpes := self._mpes(call), Reply):
