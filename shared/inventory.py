@@ -178,13 +178,11 @@ class Inventory:
                 continue
             digest = survey.fingerprints[admitted.lower()] = digests[candidate.lower()]
             connections = (row.get("properties") or {}).get("privateEndpointConnections") or []
-            pending = any(
-                ((c.get("properties") or {}).get("privateLinkServiceConnectionState") or {}).get(
-                    "status"
-                )
-                == "Pending"
+            states = [
+                (c.get("properties") or {}).get("privateLinkServiceConnectionState")
                 for c in connections
-            )
+            ]
+            pending = any((state or {}).get("status") == "Pending" for state in states)
             if known.get(admitted.lower()) == digest and not pending:
                 survey.unchanged += 1
             else:
