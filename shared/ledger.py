@@ -260,11 +260,9 @@ def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) ->
         table = TableClient.from_connection_string(
             settings.connection_string, name, **client_options(url)
         )
+    elif settings.table_endpoint is None:
+        raise ValueError("ledger settings name neither a table endpoint nor a connection string")
     else:
-        if settings.table_endpoint is None:
-            raise ValueError(
-                "ledger settings name neither a table endpoint nor a connection string"
-            )
         from shared.adapters.clients import AudienceBoundCredential
 
         # Bound: the SDK would ask for any resource a 401 challenge names.

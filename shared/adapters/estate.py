@@ -25,10 +25,9 @@ MANAGEMENT_API_VERSION = "2020-05-01"
 WORKSPACES_API_VERSION = "2023-04-01"
 WORKSPACES = "/providers/Microsoft.MachineLearningServices/workspaces"
 
-# The sweep's Resource Graph queries: what the reconcilers read from ARM about a workspace, so a
-# change there changes a row. One row per workspace (`id`, its ID; Resource Graph pages only what
-# projects an `id`): 1,000 workspaces are a page per query, whatever they hold. The simulator
-# answers exactly these (tests/test_inventory.py).
+# The sweep's Resource Graph queries: what the reconcilers read from ARM about a workspace. One
+# row per workspace (`id`: Resource Graph pages only what projects one), so 1,000 workspaces are a
+# page per query. The simulator answers exactly these (tests/test_inventory.py).
 _ML = "microsoft.machinelearningservices/workspaces"
 GRAPH_QUERIES = {
     "workspaces": f"resources | where type =~ '{_ML}' "
@@ -118,8 +117,7 @@ class EstateAdapter:
     ) -> dict[str, list[dict[str, Any]]]:
         """The rows of every `GRAPH_QUERIES` query over the scope, or over one `subscription`
         of it: then the endpoints to its workspaces still come from every subscription of the
-        scope (a landing zone's hub network holds them), so its rows are a whole sweep's. A
-        spent quota is waited for when it resets within `RETRY_AFTER_CAP_SECONDS`, else raises."""
+        scope (a landing zone's hub network holds them), so its rows are a whole sweep's."""
         queries, quota = dict(GRAPH_QUERIES), dict[str, str]()
         if subscription:
             # Its workspace side (a UUID: nothing else goes into the text).
@@ -142,9 +140,8 @@ class EstateAdapter:
     def _query(
         self, name: str, query: str, targets: Targets, quota: dict[str, str]
     ) -> list[dict[str, Any]]:
-        """Every page of `query` over each of `targets` (`name` for errors), each row once (a
-        subscription under a listed management group answers twice); `quota`: the last answer's
-        quota headers, updated."""
+        """Every page of `query` over `targets` (`name` for errors), each row once (a subscription
+        under a listed management group answers twice); `quota`: the last answer's headers."""
         from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
         client = self._clients.resource_graph()
@@ -180,7 +177,8 @@ class EstateAdapter:
 
 
 def _wait_for_quota(quota: dict[str, str]) -> None:
-    """When the quota is spent, wait for it if it resets within `RETRY_AFTER_CAP_SECONDS`."""
+    """A spent quota is waited for when it resets within `RETRY_AFTER_CAP_SECONDS`, else raises
+    (the sweep falls back to ARM)."""
     if quota.get(QUOTA_REMAINING) == "0":
         resets = quota.get(QUOTA_RESETS, "")
         try:

@@ -41,8 +41,7 @@ class ReadBudget:
     pure arithmetic over the times it is given (thread-safe); `ReadBudgetPolicy` waits."""
 
     def __init__(self, burst: int, per_second: float) -> None:
-        self.burst = burst
-        self.per_second = per_second
+        self.burst, self.per_second = burst, per_second
         self.reserve = int(burst * EVENT_RESERVE_SHARE)
         self._tokens = float(burst)
         self._at: float | None = None
@@ -82,9 +81,8 @@ class ReadBudget:
 
 
 class ReadBudgetPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Waits for the budget before every ARM read attempt (a per-retry policy: each attempt is
-    a read to ARM), and takes ARM's count of reads left from every answer. Writes pass: ARM
-    meters them apart."""
+    """Waits for the budget before every ARM read attempt (per retry: each is a read to ARM),
+    and takes ARM's count of reads left from every answer. Writes pass: ARM meters them apart."""
 
     def __init__(self, budget: ReadBudget) -> None:
         self.budget = budget
@@ -108,7 +106,5 @@ class ReadBudgetPolicy(SansIOHTTPPolicy[Any, Any]):
             self.budget.observe(time.monotonic(), remaining)
 
 
-@functools.cache
-def read_budget(burst: int, per_second: float) -> ReadBudget:
-    """The process's budget: one per value of the settings, so one in practice."""
-    return ReadBudget(burst, per_second)
+# The process's budget: one per value of the settings (`read_budget(burst, per_second)`).
+read_budget = functools.cache(ReadBudget)
