@@ -108,10 +108,10 @@ def sweep(
             failures.append(str(error))
         if progress is not None:
             progress(workspace_id)
-    runtime.ledger.keep_fingerprints(settled)
-    return SweepReport(
-        tuple(reports), tuple(failures), inventory, survey.unchanged if survey else 0
-    )
+    if settled:
+        runtime.ledger.keep_fingerprints(settled)
+    unchanged = survey.unchanged if survey is not None else 0
+    return SweepReport(tuple(reports), tuple(failures), inventory, unchanged)
 
 
 def _in_scope_now(runtime: Runtime, workspace_id: ArmId, trigger: str) -> bool:
