@@ -204,8 +204,7 @@ def fire_sweep(outcome: dict[str, Any]) -> None:
 def record_as_settled() -> None:
     """What a first sweep that settled every workspace keeps: each one's digest, from the app's
     own inventory (Resource Graph) and settings, as the partition that sweeps it computes it
-    (from its subscription's rows: a digest of the whole estate's rows would differ for every
-    workspace whose private endpoints lie in another subscription, as the scene's do)."""
+    (the same digest as a whole sweep's; a partition at a time keeps each answer to a page)."""
     from shared.reconcilers.sweep import settings_digest
     from shared.runtime import runtime
 

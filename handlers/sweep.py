@@ -62,20 +62,11 @@ def sweep_partition(message: func.QueueMessage) -> None:
     try:
         subscription = partition_of(rt, message.get_body())
     except ValueError as error:
-        level = logging.WARNING
-        decision_log(
-            log, str(error), trigger=trigger, kind="partition", verdict="invalid", level=level
-        )
-        rt.ledger.record_event(
-            EventRecord(
-                str(message.id or ""),
-                PARTITION_QUEUE,
-                "",
-                "invalid",
-                str(error),
-                PARTITION_FUNCTION,
-            )
-        )
+        text, level = str(error), logging.WARNING
+        decision_log(log, text, trigger=trigger, kind="partition", verdict="invalid", level=level)
+        message_id = str(message.id or "")
+        record = EventRecord(message_id, PARTITION_QUEUE, "", "invalid", text, PARTITION_FUNCTION)
+        rt.ledger.record_event(record)
         return
     report = sweep(rt, trigger=trigger, subscription=subscription)
     retry = list(report.transient_failures)

@@ -30,8 +30,7 @@ MEMBERSHIP_SECONDS = 300.0
 
 @dataclass
 class Survey:
-    """The in-scope workspaces to reconcile, each one's digest (kept once it settles), and how
-    many were unchanged (no ARM read)."""
+    """The workspaces to reconcile, each one's digest (kept once settled), how many unchanged."""
 
     workspaces: list[ArmId]
     fingerprints: dict[str, str]
@@ -132,25 +131,18 @@ class Inventory:
             if admitted is not None:
                 found.setdefault(admitted.lower(), admitted)
 
-        def elsewhere(container: str) -> bool:
-            return (
-                subscription is not None
-                and subscription_of(container).lower() != subscription.lower()
-            )
-
+        under = f"/subscriptions/{subscription}/".lower() if subscription else "/"
         for scope in self._scope.scopes:
-            if not is_management_group(scope) and elsewhere(scope):
-                continue
             try:
-                if is_workspace(scope):
-                    add(scope)
-                    continue
                 containers = (
                     [f"/subscriptions/{s}" for s in sorted(self._estate.subscriptions_under(scope))]
                     if is_management_group(scope)
                     else [scope]
                 )
-                for container in filter(lambda c: not elsewhere(c), containers):
+                for container in filter(lambda c: f"{c}/".lower().startswith(under), containers):
+                    if is_workspace(container):
+                        add(container)
+                        continue
                     for workspace_id, tags in self._estate.workspaces_in(container):
                         add(workspace_id, tags)
             except AzureError as error:
@@ -178,20 +170,17 @@ class Inventory:
                 continue
             digest = survey.fingerprints[admitted.lower()] = digests[candidate.lower()]
             connections = (row.get("properties") or {}).get("privateEndpointConnections") or []
-            pending = any(
-                ((c.get("properties") or {}).get("privateLinkServiceConnectionState") or {}).get(
-                    "status"
-                )
-                == "Pending"
+            states = [
+                (c.get("properties") or {}).get("privateLinkServiceConnectionState")
                 for c in connections
-            )
+            ]
+            pending = any((state or {}).get("status") == "Pending" for state in states)
             if known.get(admitted.lower()) == digest and not pending:
                 survey.unchanged += 1
             else:
                 survey.workspaces.append(admitted)
         # Those named one by one first, in the settings' order, as `workspaces` lists them.
-        named = [s.lower() for s in self._scope.scopes]
-        order = {workspace: position for position, workspace in enumerate(named)}
+        order = {scope.lower(): position for position, scope in enumerate(self._scope.scopes)}
         survey.workspaces.sort(key=lambda w: order.get(w.lower(), len(order)))
         return survey
 

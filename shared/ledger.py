@@ -201,8 +201,10 @@ class Ledger:
         found = read_row(self.table, EVENTS_PARTITION, table_key(event_id))
         return None if found is None else dict(found)
 
-    def _partition(self, key: str) -> Iterator[dict[str, Any]]:
-        rows = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": key})
+    def _partition(self, key: str, lo: str = "", hi: str = "") -> Iterator[dict[str, Any]]:
+        """A partition's rows; with `hi`, those keyed from `lo` up to it."""
+        query = "PartitionKey eq @pk" + (" and RowKey ge @lo and RowKey lt @hi" if hi else "")
+        rows = self.table.query_entities(query, parameters={"pk": key, "lo": lo, "hi": hi})
         return (dict(row) for row in rows)
 
     def events(self) -> Iterator[dict[str, Any]]:
@@ -212,15 +214,22 @@ class Ledger:
         """The actions recorded for one resource, newest first."""
         return self._partition(actions_partition(target_id))
 
-    def fingerprints(self) -> dict[str, str]:
-        """The sweep's fingerprints still current (lower-cased workspace ID -> digest)."""
-        now = time.time()
-        found = {}
-        for row in self._partition(FINGERPRINTS_PARTITION):
-            workspace = str(row.get("WorkspaceId", ""))
-            spread = int(hashlib.sha256(workspace.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-            if now - float(row.get("KeptAt", 0)) < FINGERPRINT_SECONDS * (1 + spread):
-                found[workspace] = str(row.get("Fingerprint", ""))
+    def fingerprints(self, subscription: str | None = None) -> dict[str, str]:
+        """The sweep's fingerprints still current (lower-cased workspace ID -> digest); of one
+        `subscription`'s workspaces, from their range of row keys, when given."""
+        within = f"/subscriptions/{subscription}/".lower()
+        prefix = table_key(within)
+        # Whole segments (`/` is `:` in a key, `;` sorts next). A hashed key (an ID too long) has
+        # no prefix: that range too, each row kept by its ID.
+        ranges = [(prefix, prefix[:-1] + ";"), ("~h", "~i")] if subscription else [("", "")]
+        now, found = time.time(), {}
+        for lo, hi in ranges:
+            for row in self._partition(FINGERPRINTS_PARTITION, lo, hi):
+                workspace = str(row.get("WorkspaceId", ""))
+                spread = int(hashlib.sha256(workspace.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+                current = now - float(row.get("KeptAt", 0)) < FINGERPRINT_SECONDS * (1 + spread)
+                if current and (not subscription or workspace.startswith(within)):
+                    found[workspace] = str(row.get("Fingerprint", ""))
         return found
 
     def keep_fingerprints(self, fingerprints: dict[str, str]) -> None:
@@ -251,11 +260,9 @@ def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) ->
         table = TableClient.from_connection_string(
             settings.connection_string, name, **client_options(url)
         )
+    elif settings.table_endpoint is None:
+        raise ValueError("ledger settings name neither a table endpoint nor a connection string")
     else:
-        if settings.table_endpoint is None:
-            raise ValueError(
-                "ledger settings name neither a table endpoint nor a connection string"
-            )
         from shared.adapters.clients import AudienceBoundCredential
 
         # Bound: the SDK would ask for any resource a 401 challenge names.

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from shared.reconcilers import sweep as sweep_module
 from shared.reconcilers.sweep import SweepReport, sweep
 from shared.runtime import runtime
 from tests.conftest import App
@@ -24,7 +25,8 @@ from tools import scene
 
 pytestmark = pytest.mark.slow
 
-FLEET = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-fleet"
+ML_SUB = scene.ML_SUBSCRIPTION
+FLEET = f"/subscriptions/{ML_SUB}/resourceGroups/rg-fleet"
 # What the app sends, word for word: the simulator answers this shape and no other.
 ML = "microsoft.machinelearningservices/workspaces"
 QUERIES = [
@@ -48,6 +50,11 @@ QUERIES = [
     "by id = strcat_array(array_slice(split(scope, '/'), 0, 8), '/')",
 ]
 
+# A partition's (one subscription's): its workspaces' endpoints from any subscription of the scope.
+PARTITION_ENDPOINTS = QUERIES[2].replace(
+    f"'{ML}' |", f"'{ML}' and subscriptionId =~ '{ML_SUB}' |", 1
+)
+assert PARTITION_ENDPOINTS.startswith(f"resources | where type =~ '{ML}' and subscriptionId =~ ")
 
 REMEDIATE = {"POLICY_MODE": "remediate", "MAX_CLUSTER_NODES": "4"}
 
@@ -116,6 +123,16 @@ def test_the_sweep_sends_these_queries_and_unchanged_workspaces_cost_no_arm_read
     reads = arm_reads(app)
     assert len(reads) <= 0.05 * len(workspaces), reads
     assert app.sim.count("resourcegraph.query") == 4
+
+
+def test_a_partition_narrows_the_endpoints_query_to_its_workspaces_only(app: App) -> None:
+    settled_fleet(app, 3)
+    app.sim.reset_counts()
+
+    report = sweep(runtime(), trigger="sweep:partition", subscription=ML_SUB)
+
+    assert app.sim.resourcegraph.queries[-4:] == [*QUERIES[:2], PARTITION_ENDPOINTS, QUERIES[3]]
+    assert (report.workspaces, report.unchanged) == ((), 3)
 
 
 def test_rows_over_more_than_one_page_are_all_read(app: App) -> None:
@@ -293,3 +310,28 @@ def test_resource_graph_goes_only_where_the_settings_point_and_pages_end(
     assert app.sim.count("resourcegraph.query") == (1 if answer == "redirect" else 2)
     assert report.inventory.startswith("arm (Resource Graph unavailable: ")
     assert reconciled(report) == {w.lower() for w in workspaces}
+
+
+def test_a_sweep_stopped_part_way_keeps_its_first_batches_and_the_next_resumes(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspaces = fleet(app, 5)
+    monkeypatch.setattr(sweep_module, "FINGERPRINTS_BATCH", 2)
+    done: list[str] = []
+
+    def killed_after_three(workspace_id: str) -> None:
+        done.append(workspace_id.lower())
+        if len(done) == 3:
+            raise TimeoutError("the host's functionTimeout")
+
+    # A partition, as a redelivered queue message runs it.
+    with pytest.raises(TimeoutError):
+        sweep(runtime(), trigger="sweep:killed", progress=killed_after_three, subscription=ML_SUB)
+    kept = set(app.ledger.fingerprints(ML_SUB))
+    assert kept == set(done[:2]), "the first batch kept, the third workspace's lost"
+
+    report = sweep(runtime(), trigger="sweep:again", subscription=ML_SUB)
+
+    assert reconciled(report) == {w.lower() for w in workspaces} - kept
+    assert report.unchanged == 2
+    assert set(app.ledger.fingerprints()) == {w.lower() for w in workspaces}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -162,3 +164,37 @@ def test_a_table_the_app_may_not_create_is_used_as_provisioned(
         with pytest.raises(HttpResponseError):
             open_ledger(settings, credential)
     assert sim.count(name, "POST") >= 1
+
+
+def test_a_subscriptions_fingerprints_are_read_from_its_range_of_rows_only(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = _ledger(azurite)
+    mine, other = "0b6a4a2c-1d3e-4f5a-8b7c-9d0e1f2a3b4c", "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+    ml = "providers/microsoft.machinelearningservices/workspaces"
+    ids = {
+        "mine": f"/subscriptions/{mine}/resourcegroups/rg/{ml}/w",
+        # Its key hashed (too long once escaped): no prefix to range over.
+        "mine, hashed": f"/subscriptions/{mine}/resourcegroups/{'é' * 80}/{ml}/w",
+        # Its subscription's name starts with mine: a bound on text, not segments, would mix it.
+        "longer": f"/subscriptions/{mine}0/resourcegroups/rg/{ml}/w",
+        "other": f"/subscriptions/{other}/resourcegroups/rg/{ml}/w",
+        "other, hashed": f"/subscriptions/{other}/resourcegroups/{'é' * 80}/{ml}/w",
+    }
+    ledger.keep_fingerprints({workspace: name for name, workspace in ids.items()})
+    read: list[str] = []
+    query = ledger.table.query_entities
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for row in query(*args, **kwargs):
+            read.append(row["Fingerprint"])
+            yield row
+
+    monkeypatch.setattr(ledger.table, "query_entities", counted)
+
+    assert ledger.fingerprints(mine) == {ids["mine"]: "mine", ids["mine, hashed"]: "mine, hashed"}
+    # The hashed keys' range is read too (each kept by its ID); no other row is.
+    assert sorted(read) == ["mine", "mine, hashed", "other, hashed"]
+    read.clear()
+    assert ledger.fingerprints() == {workspace: name for name, workspace in ids.items()}
+    assert sorted(read) == sorted(ids)

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handlers.sweep import MAX_DEQUEUE_COUNT, PARTITION_FUNCTION
-from shared.reconcilers.sweep import PARTITION_QUEUE, partition_of
+from shared.reconcilers.sweep import PARTITION_QUEUE, partition_of, settings_digest
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 from tests.conftest import App
@@ -208,3 +208,35 @@ def test_a_partition_falls_back_to_arm_for_its_own_subscription_only(app: App) -
     assert listed, "ARM listed the partition's scopes"
     assert all(p.lower().startswith(f"/subscriptions/{A}/") for p in listed), listed
     assert workspaces_read(app) == {w.lower() for w in found[A]}
+
+
+def test_a_partition_sees_its_workspaces_endpoints_in_another_subscription_of_the_scope(
+    app: App,
+) -> None:
+    found = estate(app)
+    workspace = found[A][0]
+    storage = app.sim.arm.stored(workspace)["properties"]["storageAccount"]  # type: ignore[index]
+    # A landing zone's hub network: the endpoint lives in B, the workspace in A.
+    hub = (
+        f"/subscriptions/{B}/resourceGroups/rg-hub/providers/Microsoft.Network/privateEndpoints/pe"
+    )
+    app.sim.network.add_dependency_private_endpoint(storage, hub, "blob")
+    partition = json.dumps({"subscription": A}).encode()
+    host.deliver_queue_message(PARTITION_FUNCTION, partition)
+    assert settled(app) == {w.lower() for w in found[A]}
+
+    # A whole sweep's digests of the same state are the partition's: only B's are new to it.
+    digest = settings_digest(runtime().settings)
+    whole = runtime().inventory.changed_workspaces(app.ledger.fingerprints(), digest)
+    assert {w.lower() for w in whole.workspaces} == {w.lower() for w in found[B]}
+    assert whole.unchanged == len(found[A])
+    app.sim.reset_counts()
+    host.deliver_queue_message(PARTITION_FUNCTION, partition)
+    assert workspaces_read(app) == set(), "nothing changed"
+
+    with app.sim.lock:
+        app.sim.arm.stored(hub)["properties"]["customNetworkInterfaceName"] = "nic-2"  # type: ignore[index]
+    app.sim.reset_counts()
+    host.deliver_queue_message(PARTITION_FUNCTION, partition)
+
+    assert workspaces_read(app) == {workspace.lower()}

@@ -4,6 +4,7 @@ that fails part-way raises, so nothing is decided on half a list."""
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError
@@ -24,10 +25,9 @@ MANAGEMENT_API_VERSION = "2020-05-01"
 WORKSPACES_API_VERSION = "2023-04-01"
 WORKSPACES = "/providers/Microsoft.MachineLearningServices/workspaces"
 
-# The sweep's Resource Graph queries: what the reconcilers read from ARM about a workspace, so a
-# change there changes a row. One row per workspace (`id`, its ID; Resource Graph pages only what
-# projects an `id`): 1,000 workspaces are a page per query, whatever they hold. The simulator
-# answers exactly these (tests/test_inventory.py).
+# The sweep's Resource Graph queries: what the reconcilers read from ARM about a workspace. One
+# row per workspace (`id`: Resource Graph pages only what projects one), so 1,000 workspaces are a
+# page per query. The simulator answers exactly these (tests/test_inventory.py).
 _ML = "microsoft.machinelearningservices/workspaces"
 GRAPH_QUERIES = {
     "workspaces": f"resources | where type =~ '{_ML}' "
@@ -57,11 +57,12 @@ GRAPH_QUERIES = {
 SUBSCRIPTIONS_QUERY = (
     f"resources | where type =~ '{_ML}' | summarize workspaces = count() by id = subscriptionId"
 )
-GRAPH_PAGE_ROWS = 1000
 # 1,000 rows (workspaces) a page.
-GRAPH_MAX_PAGES = 500
+GRAPH_PAGE_ROWS, GRAPH_MAX_PAGES = 1000, 500
 QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS = "x-ms-user-quota-resets-after"
+# Resource Graph's request sets: (subscriptions, management groups).
+Targets = list[tuple[list[str] | None, list[str] | None]]
 
 
 class EstateAdapter:
@@ -73,16 +74,16 @@ class EstateAdapter:
         """The subscriptions (lower case) anywhere under a management group (its descendants)."""
         client = self._clients.arm_pipeline()
         path = f"/providers/Microsoft.Management/managementGroups/{group_name(management_group)}"
-        found = set()
-        for item in json_pages(
-            client,
-            client.format_url(f"{path}/descendants"),
-            {"api-version": MANAGEMENT_API_VERSION},
-            what=f"descendants of {management_group}",
-        ):
-            if str(item.get("id", "")).lower().startswith("/subscriptions/"):
-                found.add(str(item.get("name", "")).lower())
-        return frozenset(found)
+        return frozenset(
+            str(item.get("name", "")).lower()
+            for item in json_pages(
+                client,
+                client.format_url(f"{path}/descendants"),
+                {"api-version": MANAGEMENT_API_VERSION},
+                what=f"descendants of {management_group}",
+            )
+            if str(item.get("id", "")).lower().startswith("/subscriptions/")
+        )
 
     @malformed_is_permanent
     def workspaces_in(self, container: str) -> list[tuple[str, dict[str, Any]]]:
@@ -103,13 +104,8 @@ class EstateAdapter:
         from azure.core.rest import HttpRequest
 
         client = self._clients.arm_pipeline()
-        response = client.send_request(
-            HttpRequest(
-                "GET",
-                client.format_url(workspace_id),
-                params={"api-version": WORKSPACES_API_VERSION},
-            )
-        )
+        url, params = client.format_url(workspace_id), {"api-version": WORKSPACES_API_VERSION}
+        response = client.send_request(HttpRequest("GET", url, params=params))
         if response.status_code != 200:
             raise HttpResponseError(response=response)
         body = json_object(response, f"workspace {workspace_id}")
@@ -120,86 +116,84 @@ class EstateAdapter:
         self, scope: Scope, subscription: str | None = None
     ) -> dict[str, list[dict[str, Any]]]:
         """The rows of every `GRAPH_QUERIES` query over the scope, or over one `subscription`
-        of it. A spent quota is waited for when it resets within `RETRY_AFTER_CAP_SECONDS`,
-        else raises (the caller falls back)."""
-        targets = [([subscription], None)] if subscription else _targets(scope)
-        quota: dict[str, str] = {}
-        # A subscription under a listed management group answers twice: each row once.
+        of it: then the endpoints to its workspaces still come from every subscription of the
+        scope (a landing zone's hub network holds them), so its rows are a whole sweep's."""
+        queries, quota = dict(GRAPH_QUERIES), dict[str, str]()
+        if subscription:
+            # Its workspace side (a UUID: nothing else goes into the text).
+            where = f"'{_ML}' and subscriptionId =~ '{uuid.UUID(subscription)}' |"
+            queries["private_endpoints"] = queries["private_endpoints"].replace(f"'{_ML}' |", where)
+        # Only the endpoints' join sees past a partition's subscription.
+        own: Targets = [([subscription], None)] if subscription else _targets(scope)
         return {
-            name: list(
-                {
-                    str(r.get("id")).lower(): r
-                    for subscriptions, management_groups in targets
-                    for r in self._query(name, query, subscriptions, management_groups, quota)
-                }.values()
-            )
-            for name, query in GRAPH_QUERIES.items()
+            name: self._query(name, query, _targets(scope) if "join" in query else own, quota)
+            for name, query in queries.items()
         }
 
     @malformed_is_permanent
     def workspaces_by_subscription(self, scope: Scope) -> dict[str, int]:
         """How many AML workspaces (in scope or not) each subscription (lower case) that the
         scope names or holds has: one small query."""
-        found: dict[str, int] = {}
-        for subscriptions, management_groups in _targets(scope):
-            for row in self._query(
-                "subscriptions", SUBSCRIPTIONS_QUERY, subscriptions, management_groups, {}
-            ):
-                found[str(row.get("id", "")).lower()] = int(row.get("workspaces") or 0)
-        return found
+        rows = self._query("subscriptions", SUBSCRIPTIONS_QUERY, _targets(scope), {})
+        return {str(row.get("id", "")).lower(): int(row.get("workspaces") or 0) for row in rows}
 
     def _query(
-        self,
-        name: str,
-        query: str,
-        subscriptions: list[str] | None,
-        management_groups: list[str] | None,
-        quota: dict[str, str],
+        self, name: str, query: str, targets: Targets, quota: dict[str, str]
     ) -> list[dict[str, Any]]:
-        """Every page of `query` (`name` for errors); `quota`: the last answer's quota headers,
-        updated."""
+        """Every page of `query` over `targets` (`name` for errors), each row once (a subscription
+        under a listed management group answers twice); `quota`: the last answer's headers."""
         from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
         client = self._clients.resource_graph()
-        rows: list[dict[str, Any]] = []
-        token: str | None = None
-        for _ in range(GRAPH_MAX_PAGES):
-            if quota.get(QUOTA_REMAINING) == "0":
-                resets = quota.get(QUOTA_RESETS, "")
-                try:
-                    h, m, s = (float(part) for part in resets.split(":"))
-                    wait = h * 3600 + m * 60 + s
-                except ValueError:
-                    wait = float("inf")
-                if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
-                    raise AzureError(f"Resource Graph: quota spent ({QUOTA_RESETS}: {resets[:20]})")
-                time.sleep(wait)
-            options = QueryRequestOptions(
-                top=GRAPH_PAGE_ROWS, skip_token=token, result_format="objectArray"
-            )
-            page, headers = client.resources(
-                QueryRequest(
-                    query=query,
-                    subscriptions=subscriptions,
-                    management_groups=management_groups,
-                    options=options,
-                ),
-                cls=lambda response, body, _: (body, response.http_response.headers),
-            )
-            quota.clear()
-            quota.update({key.lower(): value for key, value in headers.items()})
-            rows += json_objects(page.data, f"Resource Graph {name}")
-            if not page.skip_token:
-                return rows
-            if page.skip_token == token:
-                raise PagingError(f"Resource Graph {name}: $skipToken repeats")
-            token = page.skip_token
-        raise PagingError(f"Resource Graph {name}: over {GRAPH_MAX_PAGES} pages")
+        rows: dict[str, dict[str, Any]] = {}
+        for subscriptions, groups in targets:
+            token: str | None = None
+            for _ in range(GRAPH_MAX_PAGES):
+                _wait_for_quota(quota)
+                options = QueryRequestOptions(
+                    top=GRAPH_PAGE_ROWS, skip_token=token, result_format="objectArray"
+                )
+                page, headers = client.resources(
+                    QueryRequest(
+                        query=query,
+                        subscriptions=subscriptions,
+                        management_groups=groups,
+                        options=options,
+                    ),
+                    cls=lambda response, body, _: (body, response.http_response.headers),
+                )
+                quota.clear()
+                quota.update({key.lower(): value for key, value in headers.items()})
+                found = json_objects(page.data, f"Resource Graph {name}")
+                rows.update({str(row.get("id")).lower(): row for row in found})
+                if not page.skip_token:
+                    break
+                if page.skip_token == token:
+                    raise PagingError(f"Resource Graph {name}: $skipToken repeats")
+                token = page.skip_token
+            else:
+                raise PagingError(f"Resource Graph {name}: over {GRAPH_MAX_PAGES} pages")
+        return list(rows.values())
 
 
-def _targets(scope: Scope) -> list[tuple[list[str] | None, list[str] | None]]:
-    """(subscriptions, management groups): one request set for each kind the scope names."""
+def _wait_for_quota(quota: dict[str, str]) -> None:
+    """A spent quota is waited for when it resets within `RETRY_AFTER_CAP_SECONDS`, else raises
+    (the sweep falls back to ARM)."""
+    if quota.get(QUOTA_REMAINING) == "0":
+        resets = quota.get(QUOTA_RESETS, "")
+        try:
+            h, m, s = (float(part) for part in resets.split(":"))
+            wait = h * 3600 + m * 60 + s
+        except ValueError:
+            wait = float("inf")
+        if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
+            raise AzureError(f"Resource Graph: quota spent ({QUOTA_RESETS}: {resets[:20]})")
+        time.sleep(wait)
+
+
+def _targets(scope: Scope) -> Targets:
+    """One request set for each kind the scope names."""
     groups = [group_name(s) for s in scope.scopes if is_management_group(s)]
-    targets: list[tuple[list[str] | None, list[str] | None]] = []
+    targets: Targets = []
     targets += [(sorted(scope.subscriptions), None)] if scope.subscriptions else []
     return targets + ([(None, groups)] if groups else [])

@@ -1,14 +1,8 @@
-"""The process's ARM read budget (issue 17): one token bucket shared by every trigger, spent by
-an azure-core policy on every ARM client, so that a sweep never starves the event path.
-
-ARM meters reads per principal with a token bucket (250, refilled at 25 per second); this
-process spends its own, smaller one (`ARM_READS_BURST`, `ARM_READS_PER_SECOND`), so it waits
-instead of being refused. Events come first: the sweep's reads (`yielding_reads`, set by the
-sweep's entry point) take a token only while more than a reserve is left, which event reads
-may use. ARM's own count of reads left (`x-ms-ratelimit-remaining-subscription-reads`, which
-also counts other instances and tools acting as the same principal) caps the bucket: reads slow
-down as it nears 0.
-"""
+"""The process's ARM read budget (issue 17): a token bucket shared by every trigger, spent by a
+policy on every ARM client, smaller than ARM's own per-principal one (250, refilled at 25/s), so
+the app waits instead of being refused. Events come first: the sweep's reads (`yielding_reads`)
+leave a reserve for theirs. ARM's count of reads left (other instances and tools acting as the
+same principal spend it too) caps the bucket."""
 
 from __future__ import annotations
 
@@ -43,14 +37,11 @@ def yielding_reads() -> Iterator[None]:
 
 
 class ReadBudget:
-    """A token bucket of `burst` reads refilled at `per_second`; `reserve` of them for events.
-
-    Pure arithmetic over the times it is given (thread-safe); `ReadBudgetPolicy` does the waiting.
-    """
+    """A token bucket of `burst` reads refilled at `per_second`, `reserve` of them for events:
+    pure arithmetic over the times it is given (thread-safe); `ReadBudgetPolicy` waits."""
 
     def __init__(self, burst: int, per_second: float) -> None:
-        self.burst = burst
-        self.per_second = per_second
+        self.burst, self.per_second = burst, per_second
         self.reserve = int(burst * EVENT_RESERVE_SHARE)
         self._tokens = float(burst)
         self._at: float | None = None
@@ -90,9 +81,8 @@ class ReadBudget:
 
 
 class ReadBudgetPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Waits for the budget before every ARM read attempt (a per-retry policy: each attempt is
-    a read to ARM), and takes ARM's count of reads left from every answer. Writes pass: ARM
-    meters them apart."""
+    """Waits for the budget before every ARM read attempt (per retry: each is a read to ARM),
+    and takes ARM's count of reads left from every answer. Writes pass: ARM meters them apart."""
 
     def __init__(self, budget: ReadBudget) -> None:
         self.budget = budget
@@ -107,17 +97,14 @@ class ReadBudgetPolicy(SansIOHTTPPolicy[Any, Any]):
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
     ) -> None:
-        raw = response.http_response.headers.get(REMAINING_READS_HEADER)
         try:
-            remaining = float(raw) if raw is not None else None
-        except ValueError:
-            remaining = None
+            remaining = float(response.http_response.headers[REMAINING_READS_HEADER])
+        except (KeyError, ValueError):
+            return
         # NaN would empty the bucket for good.
-        if remaining is not None and not math.isnan(remaining):
+        if not math.isnan(remaining):
             self.budget.observe(time.monotonic(), remaining)
 
 
-@functools.cache
-def read_budget(burst: int, per_second: float) -> ReadBudget:
-    """The process's budget: one per value of the settings, so one in practice."""
-    return ReadBudget(burst, per_second)
+# The process's budget: one per value of the settings (`read_budget(burst, per_second)`).
+read_budget = functools.cache(ReadBudget)

@@ -5,6 +5,7 @@ timer fans out: one queue message per in-scope subscription, each swept as its o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import uuid
@@ -26,6 +27,8 @@ from shared.reconcilers.workspace import WorkspaceReport, reconcile_workspace, s
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
+# Fingerprints kept at a time: one table transaction.
+FINGERPRINTS_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -66,13 +69,14 @@ def sweep(
     called after each (the CLI's bar). The CLI may name the `workspaces` (checked in scope: each
     is reconciled, changed or not) and the `run` (a saved plan's)."""
     run = run or start_run(runtime, trigger)
+    warn = functools.partial(decision_log, log, trigger=trigger, level=logging.WARNING)
     reports: list[WorkspaceReport] = []
     failures: list[str] = []
     survey: Survey | None = None
     problems: list[tuple[str, AzureError]] = []
     inventory = "named"
     if workspaces is None:
-        known = runtime.ledger.fingerprints()
+        known = runtime.ledger.fingerprints(subscription)
         try:
             digest = settings_digest(runtime.settings)
             survey = runtime.inventory.changed_workspaces(known, digest, subscription)
@@ -80,16 +84,11 @@ def sweep(
             inventory = "resource graph"
         except AzureError as error:
             inventory = f"arm (Resource Graph unavailable: {describe(error)})"
-            level = logging.WARNING
-            decision_log(
-                log, inventory, trigger=trigger, kind="inventory", verdict="fallback", level=level
-            )
+            warn(inventory, kind="inventory", verdict="fallback")
             workspaces, problems = runtime.inventory.workspaces(subscription)
     for scope, unread in problems:
         text = describe_problem(scope, unread)
-        decision_log(
-            log, text, trigger=trigger, kind="scope", verdict="unread", level=logging.WARNING
-        )
+        warn(text, kind="scope", verdict="unread")
         if is_transient(unread):
             failures.append(text)
     settled: dict[str, str] = {}
@@ -100,16 +99,12 @@ def sweep(
                 reports.append(report)
                 if survey is not None and report.settled():
                     settled[workspace_id.lower()] = survey.fingerprints[workspace_id.lower()]
+                # Kept as it goes: a sweep stopped part-way (a timeout) is resumed, not redone.
+                if len(settled) == FINGERPRINTS_BATCH:
+                    runtime.ledger.keep_fingerprints(settled)
+                    settled.clear()
         except TransientAzureError as error:
-            decision_log(
-                log,
-                str(error),
-                trigger=trigger,
-                workspace_id=workspace_id,
-                kind="workspace",
-                verdict="retry",
-                level=logging.WARNING,
-            )
+            warn(str(error), workspace_id=workspace_id, kind="workspace", verdict="retry")
             failures.append(str(error))
         if progress is not None:
             progress(workspace_id)

@@ -1,8 +1,8 @@
 """Resource Graph's query (route ``resourcegraph.query``): not KQL, the app's queries only (the
 shape ``<table> | where type =~ '<type>' | project <columns>``, and :data:`GROUPED`, one row per
-workspace) over the resource store, for the request's subscriptions or management groups, paged
-by ``$top``/``$skipToken``; a quota
-(:attr:`quota` requests a :attr:`window`, 429 once spent); with :attr:`lag` set, rows are a
+workspace, the endpoints' narrowed to a subscription by :data:`_PARTITION`) over the resource
+store, for the request's subscriptions or management groups, paged by ``$top``/``$skipToken``; a
+quota (:attr:`quota` requests a :attr:`window`, 429 once spent); with :attr:`lag` set, rows are a
 snapshot renewed once older than that many seconds."""
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ _QUERY = re.compile(
 )
 _CONNECTIONS = "/privateendpointconnections/"
 _ML = "microsoft.machinelearningservices/workspaces"
+# The endpoints query's workspace side, narrowed to a partition's subscription.
+_PARTITION = re.compile(
+    rf"(?<=^resources \| where type =~ '{re.escape(_ML)}') and subscriptionId =~ '([\w-]+)'"
+)
 _ENDPOINTS = "microsoft.network/privateendpoints"
 _DEPENDENCIES = ("storageAccount", "keyVault", "containerRegistry", "applicationInsights")
 
@@ -201,7 +205,10 @@ class ResourceGraph:
         self.queries.append(text := str(body.get("query", "")))
         options = body.get("options") or {}
         token = str(options.get("$skipToken") or "0")
-        shape, grouped = _QUERY.match(text), GROUPED.get(text)
+        partition = _PARTITION.search(text)
+        shape, grouped = _QUERY.match(text), GROUPED.get(_PARTITION.sub("", text, count=1))
+        if partition and grouped is not _endpoints:
+            shape = grouped = None
         if (shape is None and grouped is None) or not token.isdigit():
             message = f"The simulator answers only the app's queries: {text[:200]}"
             return arm_error(400, "BadRequest", message, headers)
@@ -212,6 +219,7 @@ class ResourceGraph:
         if grouped is not None:
             by_workspace = grouped(rows)
             rows = [by_workspace[key] for key in sorted(by_workspace)]
+            rows = [r for r in rows if not partition or r["id"].split("/")[2] == partition[1]]
             columns = list(rows[0]) if rows else []
         else:
             assert shape is not None
