@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..authorization.models import assignment_view
 from ..server import Call, Reply, Route, arm_error, route
-from ..shapes import JSON
+from ..shapes import JSON, arm_type_of
 
 if TYPE_CHECKING:
     from ..azure_simulator import AzureSimulator
@@ -119,12 +119,6 @@ GROUPED = {
 }
 
 
-def arm_type(stored_key: str) -> str:
-    """``namespace/type[/child type...]`` of a resource's (lower-cased) ID."""
-    tail = stored_key.rsplit("/providers/", 1)[-1].split("/")
-    return "/".join([tail[0], *tail[1::2]]) if len(tail) > 1 else ""
-
-
 class ResourceGraph:
     def __init__(self, sim: AzureSimulator) -> None:
         self.sim = sim
@@ -167,7 +161,7 @@ class ResourceGraph:
                 connections.setdefault(parent, []).append(body)
         rows = []
         for stored_key, body in sorted(resources.items()):
-            row = {**(assignment_view(stored_key, body) or body), "type": arm_type(stored_key)}
+            row = {**(assignment_view(stored_key, body) or body), "type": arm_type_of(stored_key)}
             under = stored_key.startswith("/subscriptions/")
             row["subscriptionId"] = stored_key.split("/")[2] if under else ""
             if row["type"] == "microsoft.machinelearningservices/workspaces":
