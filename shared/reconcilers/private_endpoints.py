@@ -1,28 +1,37 @@
 """An AML workspace's private endpoint connections: one reconciler for events, the sweep and the
-CLI, so a duplicate or replayed event leads only to what the current state calls for."""
+CLI, so a duplicate or replayed event leads only to what the current state calls for. The Synapse
+evidence it decides on (what each allow-listed Synapse workspace says about itself and its managed
+private endpoints) is gathered once per run, and shared with the role assignments."""
 
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, replace
 
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
-from shared.arm import ArmId, same_arm_id
+from shared.adapters.errors import describe, is_transient
+from shared.adapters.synapse import SynapseAdapter
+from shared.arm import ArmId, name_of, same_arm_id
 from shared.config import Settings
+from shared.logs import decision_log
 from shared.model import (
     ConnectionDecision,
     ConnectionPlan,
     ConnectionStatus,
     PrivateEndpointConnection,
+    SynapseEvidence,
     Verdict,
 )
 from shared.outcome import Outcome, Status
 from shared.planning.private_endpoints import ApprovalRules, plan_connections
-from shared.reconcilers.evidence import EvidenceGatherer
+from shared.planning.synapse_facts import SynapseAnswerError, data_plane_mismatch
 from shared.reconcilers.run import Decision, Run, tally
-from shared.reconcilers.transient import permanent
+from shared.reconcilers.transient import TransientAzureError, permanent
+
+log = logging.getLogger(__name__)
 
 KIND = "private-endpoint-connection"
 _TARGET_STATUS = {
@@ -60,6 +69,54 @@ class ConnectionReport:
         return (text or "no connections") + (f" ({failed} failed)" if failed else "")
 
 
+class EvidenceGatherer:
+    def __init__(self, synapse: SynapseAdapter, allow_listed: tuple[ArmId, ...]) -> None:
+        self._synapse = synapse
+        self._allow_listed = allow_listed
+
+    def gather_one(self, synapse_id: ArmId, *, trigger: str = "") -> SynapseEvidence:
+        """Permanent failures become incomplete evidence; transient ones are raised. Read afresh:
+        this read decides, and its data plane must be the endpoint the app asks."""
+        evidence = functools.partial(SynapseEvidence, synapse_id)
+        try:
+            workspace = self._synapse.get_workspace(synapse_id, fresh=True)
+            if not workspace.managed_virtual_network:
+                return evidence(workspace)
+            mismatch = data_plane_mismatch(
+                workspace, self._synapse.data_plane_endpoint(name_of(synapse_id))
+            )
+            if mismatch is not None:
+                log.warning("Synapse evidence not taken: %s", mismatch)
+                return evidence(workspace, error=mismatch)
+            endpoints = self._synapse.list_managed_private_endpoints(synapse_id)
+        except SynapseAnswerError as error:
+            log.warning("Synapse workspace %s: %s", synapse_id, error)
+            return evidence(error=str(error))
+        except AzureError as error:
+            if is_transient(error):
+                raise TransientAzureError(
+                    f"Synapse workspace {synapse_id}: {describe(error)}"
+                ) from error
+            decision_log(
+                log,
+                describe(error),
+                trigger=trigger,
+                kind="synapse-evidence",
+                verdict="incomplete",
+                subject_id=synapse_id,
+                level=logging.WARNING,
+            )
+            return evidence(error=describe(error))
+        return evidence(workspace, tuple(endpoints))
+
+    def gather(self, cache: dict[str, SynapseEvidence], trigger: str) -> list[SynapseEvidence]:
+        """Each allow-listed workspace's evidence, read once into `cache` (the run's)."""
+        for synapse_id in self._allow_listed:
+            if synapse_id.lower() not in cache:
+                cache[synapse_id.lower()] = self.gather_one(synapse_id, trigger=trigger)
+        return [cache[synapse_id.lower()] for synapse_id in self._allow_listed]
+
+
 def approval_rules(settings: Settings) -> ApprovalRules:
     return ApprovalRules(settings.scope, settings.synapse_workspace_ids, settings.reject_unverified)
 
@@ -86,7 +143,7 @@ class PrivateEndpointReconciler:
             run.not_reconciled(workspace_id, KIND, error, mode=mode)
             return ConnectionReport(workspace_id, None, error=error)
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
-        evidence = self.evidence.gather(run.cache) if pending else []
+        evidence = self.evidence.gather(run.cache, run.trigger) if pending else []
         plan = plan_connections(workspace_id, connections, evidence, approval_rules(self.settings))
         decisions = [self._decision(decision, run, focus) for decision in plan.decisions]
         outcomes = run.settle(workspace_id, decisions)

@@ -21,8 +21,7 @@ from shared.planning.role_assignments import (
     assignment_description,
     plan_role_assignments,
 )
-from shared.reconcilers.evidence import EvidenceGatherer
-from shared.reconcilers.private_endpoints import approval_rules
+from shared.reconcilers.private_endpoints import EvidenceGatherer, approval_rules
 from shared.reconcilers.run import Decision, Run, tally
 
 KIND = "role-assignment"
@@ -61,7 +60,7 @@ class RoleAssignmentReconciler:
             if self.settings.in_scope(workspace_id):
                 if connections is None:
                     connections = self.ml.list_connections(workspace_id)
-                evidence = self.evidence.gather(run.cache)
+                evidence = self.evidence.gather(run.cache, run.trigger)
                 existing = self.authorization.list_at_scope(workspace_id)
                 rules, app = approval_rules(self.settings), self.authorization.app_identity()
                 # The workspace's tenant: read only when an assignment is about to be planned.

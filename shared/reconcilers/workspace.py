@@ -71,9 +71,8 @@ def start_run(
     preview: bool = False,
     only: frozenset[Change] | None = None,
 ) -> Run:
-    """A run of its own (an event, a sweep, a CLI run): one remediation budget
-    (`MAX_REMEDIATIONS_PER_RUN`, and each workspace's hour) and one evidence cache for every
-    workspace it reconciles. `preview`: the CLI's `plan`, which writes and records nothing."""
+    """One remediation budget (per run, and each workspace's hour) and one evidence cache for
+    every workspace the run reconciles. `preview`: the CLI's `plan`: writes and records nothing."""
     from shared.policy.budget import RemediationBudget
 
     settings = runtime.settings
@@ -92,8 +91,8 @@ def reconcile_workspace(
     concerns: frozenset[Concern] = ALL_CONCERNS,
     focus: str | None = None,
 ) -> WorkspaceReport:
-    """Reconcile the given concerns; an Approved connection also brings in role assignments. In
-    a preview this is the plan: later concerns see the connections as it would leave them."""
+    """An Approved connection also brings in role assignments. In a preview (the CLI's plan),
+    later concerns see the connections as the plan would leave them."""
     connection_report: ConnectionReport | None = None
     connections: tuple[PrivateEndpointConnection, ...] | None = None
     if Concern.CONNECTIONS in concerns:
