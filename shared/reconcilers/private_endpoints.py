@@ -61,7 +61,6 @@ class ConnectionReport:
         )
 
     def summary(self) -> str:
-        """One line for logs and the event ledger: '2 approve, 1 leave-pending'."""
         if self.error is not None:
             return f"not reconciled: {self.error}"
         text = tally(decision.verdict.value for decision, _ in self.outcomes)
@@ -69,26 +68,26 @@ class ConnectionReport:
         return (text or "no connections") + (f" ({failed} failed)" if failed else "")
 
 
+@dataclass(frozen=True)
 class EvidenceGatherer:
-    def __init__(self, synapse: SynapseAdapter, allow_listed: tuple[ArmId, ...]) -> None:
-        self._synapse = synapse
-        self._allow_listed = allow_listed
+    synapse: SynapseAdapter
+    allow_listed: tuple[ArmId, ...]
 
     def gather_one(self, synapse_id: ArmId, *, trigger: str = "") -> SynapseEvidence:
         """Permanent failures become incomplete evidence; transient ones are raised. Read afresh:
         this read decides, and its data plane must be the endpoint the app asks."""
         evidence = functools.partial(SynapseEvidence, synapse_id)
         try:
-            workspace = self._synapse.get_workspace(synapse_id, fresh=True)
+            workspace = self.synapse.get_workspace(synapse_id, fresh=True)
             if not workspace.managed_virtual_network:
                 return evidence(workspace)
             mismatch = data_plane_mismatch(
-                workspace, self._synapse.data_plane_endpoint(name_of(synapse_id))
+                workspace, self.synapse.data_plane_endpoint(name_of(synapse_id))
             )
             if mismatch is not None:
                 log.warning("Synapse evidence not taken: %s", mismatch)
                 return evidence(workspace, error=mismatch)
-            endpoints = self._synapse.list_managed_private_endpoints(synapse_id)
+            endpoints = self.synapse.list_managed_private_endpoints(synapse_id)
         except SynapseAnswerError as error:
             log.warning("Synapse workspace %s: %s", synapse_id, error)
             return evidence(error=str(error))
@@ -111,10 +110,10 @@ class EvidenceGatherer:
 
     def gather(self, cache: dict[str, SynapseEvidence], trigger: str) -> list[SynapseEvidence]:
         """Each allow-listed workspace's evidence, read once into `cache` (the run's)."""
-        for synapse_id in self._allow_listed:
+        for synapse_id in self.allow_listed:
             if synapse_id.lower() not in cache:
                 cache[synapse_id.lower()] = self.gather_one(synapse_id, trigger=trigger)
-        return [cache[synapse_id.lower()] for synapse_id in self._allow_listed]
+        return [cache[synapse_id.lower()] for synapse_id in self.allow_listed]
 
 
 def approval_rules(settings: Settings) -> ApprovalRules:
@@ -130,8 +129,7 @@ class PrivateEndpointReconciler:
     def reconcile(
         self, workspace_id: ArmId, run: Run, *, focus: str | None = None
     ) -> ConnectionReport:
-        """Read the connections and, when any is pending, the Synapse evidence; plan; have `run`
-        apply and record. `focus`: the event's connection."""
+        """The Synapse evidence is read only when a connection is pending. `focus`: the event's."""
         connections, error = None, "workspace is not in scope: nothing read"
         try:
             if self.settings.in_scope(workspace_id):

@@ -79,13 +79,13 @@ class RoleAssignmentReconciler:
         mode, verdict = self.settings.automation_mode.value, decision.verdict
         synapse_id = decision.synapse_workspace_id
         # A stale one is announced, except by the sweep (which repeats).
-        stale = verdict is RoleVerdict.STALE
-        notify = verdict is RoleVerdict.ASSIGN or (stale and run.announces)
+        stale, assign = verdict is RoleVerdict.STALE, verdict is RoleVerdict.ASSIGN
+        notify = assign or (stale and run.announces)
         fields = (decision.scope, KIND, verdict.value, synapse_id, decision.reason, mode)
         row = run.row(*fields, decision.principal_id or "", notify=notify)
         return Decision(
             row,
-            functools.partial(self._write, decision) if verdict.writes else None,
+            functools.partial(self._write, decision) if assign else None,
             noted("reported: not deleted") if stale else NO_CHANGE,
             ledger=verdict is not RoleVerdict.ALREADY_ASSIGNED,
             message=f"Contributor for {synapse_id}: {decision.reason}",
@@ -93,11 +93,8 @@ class RoleAssignmentReconciler:
 
     def _write(self, decision: RoleAssignmentDecision) -> str:
         # The planner only emits ASSIGN with all three set; checked again at the write.
-        name, role, principal = (
-            decision.assignment_name,
-            decision.role_definition_id,
-            decision.principal_id,
-        )
+        name, role = decision.assignment_name, decision.role_definition_id
+        principal = decision.principal_id
         if not (name and role and principal):
             raise RefusedTargetError("incomplete decision")
         description = assignment_description(decision.synapse_workspace_id)

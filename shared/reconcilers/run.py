@@ -35,10 +35,8 @@ GUARD = "guard"
 Change = tuple[str, str, str, str, str, str]
 
 
-def change(record: ActionRecord) -> Change:
-    """A write as a saved plan holds it: what, on what, and the planner's reason and evidence
-    (the values it observed). ARM IDs ignore case."""
-    r = record
+def change(r: ActionRecord) -> Change:
+    """A write as a saved plan holds it: what, on what, and the planner's reason and evidence."""
     return (r.target_id.lower(), r.kind, r.verdict, r.subject.lower(), r.reason, r.evidence)
 
 

@@ -30,9 +30,6 @@ class Concern(StrEnum):
     POLICIES = "policies"
 
 
-ALL_CONCERNS = frozenset(Concern)
-
-
 @dataclass(frozen=True)
 class WorkspaceReport:
     workspace_id: ArmId
@@ -88,7 +85,7 @@ def reconcile_workspace(
     workspace_id: ArmId,
     run: Run,
     *,
-    concerns: frozenset[Concern] = ALL_CONCERNS,
+    concerns: frozenset[Concern] = frozenset(Concern),
     focus: str | None = None,
 ) -> WorkspaceReport:
     """An Approved connection also brings in role assignments. In a preview (the CLI's plan),
@@ -114,8 +111,3 @@ def reconcile_workspace(
     if Concern.POLICIES in concerns:
         policy_report = runtime.policies.reconcile(workspace_id, run, connections=connections)
     return WorkspaceReport(workspace_id, connection_report, role_report, policy_report)
-
-
-def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run) -> WorkspaceReport:
-    """What a run would do to the workspace now: every concern in `run`, a preview."""
-    return reconcile_workspace(runtime, workspace_id, run)
