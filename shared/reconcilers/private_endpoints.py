@@ -81,9 +81,8 @@ class EvidenceGatherer:
             workspace = self.synapse.get_workspace(synapse_id, fresh=True)
             if not workspace.managed_virtual_network:
                 return evidence(workspace)
-            mismatch = data_plane_mismatch(
-                workspace, self.synapse.data_plane_endpoint(name_of(synapse_id))
-            )
+            asked = self.synapse.data_plane_endpoint(name_of(synapse_id))
+            mismatch = data_plane_mismatch(workspace, asked)
             if mismatch is not None:
                 log.warning("Synapse evidence not taken: %s", mismatch)
                 return evidence(workspace, error=mismatch)
@@ -93,9 +92,8 @@ class EvidenceGatherer:
             return evidence(error=str(error))
         except AzureError as error:
             if is_transient(error):
-                raise TransientAzureError(
-                    f"Synapse workspace {synapse_id}: {describe(error)}"
-                ) from error
+                text = f"Synapse workspace {synapse_id}: {describe(error)}"
+                raise TransientAzureError(text) from error
             decision_log(
                 log,
                 describe(error),
@@ -137,8 +135,7 @@ class PrivateEndpointReconciler:
         except AzureError as failure:
             error = permanent(workspace_id, failure)
         if connections is None:
-            mode = self.settings.automation_mode.value
-            run.not_reconciled(workspace_id, KIND, error, mode=mode)
+            run.not_reconciled(workspace_id, KIND, error, mode=self.settings.automation_mode.value)
             return ConnectionReport(workspace_id, None, error=error)
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
         evidence = self.evidence.gather(run.cache, run.trigger) if pending else []
