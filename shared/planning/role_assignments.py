@@ -158,8 +158,7 @@ def _decide(
     synapse = item.workspace
     if not item.complete or synapse is None:
         return decide(f"Synapse workspace could not be read: {item.error}")
-    unsupported = unsupported_reason(synapse)
-    if unsupported:
+    if unsupported := unsupported_reason(synapse):
         return decide(unsupported)
     # An approved connection that this Synapse workspace provably owns.
     index = EvidenceIndex(workspace_id, [item])
