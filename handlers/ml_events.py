@@ -1,6 +1,5 @@
-"""`on_ml_event`: an Azure ML workspace's system topic (run status changes, runs completed, v1
-dataset drift). Drift starts retraining (debounced); a finished retraining job of this app is read
-and, when it completed, batch scoring starts; a finished scoring job of this app is announced."""
+"""`on_ml_event`: an Azure ML workspace's system topic. Drift starts retraining (debounced); a
+retraining job of this app that completed starts scoring; a finished scoring job is announced."""
 
 from __future__ import annotations
 

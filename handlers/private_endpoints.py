@@ -6,12 +6,8 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from shared.arm import ArmId, is_resource_type
-from shared.events import (
-    ML_WORKSPACE_TYPE,
-    NETWORK_PRIVATE_ENDPOINT_TYPE,
-    PRIVATE_ENDPOINT_OPERATIONS,
-    ResourceWrite,
-)
+from shared.events import ML_WORKSPACE_TYPE, NETWORK_PRIVATE_ENDPOINT_TYPE, ResourceWrite
+from shared.events import PRIVATE_ENDPOINT_OPERATIONS as OPERATIONS
 from shared.intake import read_failed, receive_resource_write, reconcile_event
 from shared.reconcilers.workspace import Concern
 from shared.runtime import Runtime, runtime
@@ -36,9 +32,7 @@ def _affected_workspaces(rt: Runtime, write: ResourceWrite) -> list[str] | str:
 @bp.event_grid_trigger(arg_name="event")
 def on_private_endpoint_event(event: func.EventGridEvent) -> None:
     rt = runtime()
-    write = receive_resource_write(
-        rt, event, function=FUNCTION, operations=PRIVATE_ENDPOINT_OPERATIONS
-    )
+    write = receive_resource_write(rt, event, function=FUNCTION, operations=OPERATIONS)
     if write is None:
         return
     try:

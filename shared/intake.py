@@ -1,6 +1,5 @@
-"""Event intake shared by the Event Grid handlers: a malformed or foreign event costs no Azure
-call, leaves a log line and a ledger row, and never crashes the function (Event Grid would
-redeliver it)."""
+"""Event intake for the Event Grid handlers: a malformed or foreign event costs no Azure call,
+leaves a log line and a ledger row, and never crashes the function (Event Grid would redeliver)."""
 
 from __future__ import annotations
 
@@ -63,9 +62,8 @@ def reconcile_event(
     concerns: frozenset[Concern],
     focus: str | None = None,
 ) -> None:
-    """Reconciles `concerns` of the in-scope workspaces among `candidates` (once each, as
-    `Inventory.admit` names them; a text: why there are none) and records the event's outcome.
-    A transient failure is raised after it was recorded (redelivery)."""
+    """`concerns` of the in-scope workspaces among `candidates` (a text: why there are none), once
+    each; records the event's outcome. A transient failure is raised once recorded (redelivery)."""
     if isinstance(candidates, str):
         return record(runtime, event, function, "invalid", candidates)
     try:
@@ -100,8 +98,7 @@ def record(
     workspace_id: str = "",
     kind: str = "event",
 ) -> None:
-    """Log and record one event's outcome: the sender's text, escaped in the log, bounded in
-    the ledger. Invalid input is a warning, not an error."""
+    """One event's outcome: the sender's text escaped in the log, bounded in the ledger."""
     level = logging.WARNING if outcome in ("invalid", "failed") else logging.INFO
     decision_log(
         log,

@@ -57,15 +57,5 @@ def decision_log(
     workspace = escape(_short(workspace_id)) if workspace_id else "-"
     subject = f" {escape(_short(subject_id))}" if subject_id else ""
     result = f" -> {fields['outcome']}" if outcome else ""
-    logger.log(
-        level,
-        "[%s] %s %s %s%s%s: %s",
-        fields["trigger"],
-        workspace,
-        fields["kind"],
-        fields["verdict"],
-        result,
-        subject,
-        escape(message),
-        extra={**own, **fields},
-    )
+    args = (fields["trigger"], workspace, fields["kind"], fields["verdict"], result, subject)
+    logger.log(level, "[%s] %s %s %s%s%s: %s", *args, escape(message), extra={**own, **fields})

@@ -1,6 +1,5 @@
-"""Azure ML system-topic events (pure): which ones start retraining, which ones end a retraining
-or scoring job. A finished job is read again before anything follows (the event's status is not
-trusted), and is the app's only if the ledger says so (its claim, its scoring-jobs row)."""
+"""Azure ML system-topic events (pure): which start retraining, which end a retraining or scoring
+job. A finished job is read again (its status is not trusted); the ledger says if it is ours."""
 
 from __future__ import annotations
 

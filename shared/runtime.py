@@ -1,7 +1,5 @@
-"""The app's one composition root: settings → clients → ledger → adapters → reconcilers and the
-scoring starter, one `Runtime` per settings value, each part built on its first use. Nothing is
-created at import time and a trigger imports only the parts it uses (an HTTP scoring request
-never loads the workspace reconcilers' SDKs, a sweep never the retraining's): cold start."""
+"""The app's one composition root, one `Runtime` per settings value, each part built and imported
+on its first use (cold start: an HTTP scoring request never loads the reconcilers' SDKs)."""
 
 from __future__ import annotations
 
@@ -31,8 +29,7 @@ if TYPE_CHECKING:
 
 
 class Runtime:
-    """Everything a handler needs, for one settings value. A plan (the CLI's `plan`) uses the
-    reconcilers and never touches the ledger, so none is opened for it."""
+    """A plan (the CLI's `plan`) uses the reconcilers and never the ledger: none is opened."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -51,7 +48,7 @@ class Runtime:
 
     @cached_property
     def sink(self) -> Recorder:
-        """Where runs record: the ledger, and the outcome topic when one is configured."""
+        """The ledger, and the outcome topic when one is configured."""
         from shared.adapters.outcomes import Recorder
 
         topic = self.settings.outcome_topic_endpoint
@@ -91,8 +88,7 @@ class Runtime:
 
     @cached_property
     def private_endpoints(self) -> PrivateEndpointReconciler:
-        from shared.reconcilers.evidence import EvidenceGatherer
-        from shared.reconcilers.private_endpoints import PrivateEndpointReconciler
+        from shared.reconcilers.private_endpoints import EvidenceGatherer, PrivateEndpointReconciler
 
         evidence = EvidenceGatherer(self._synapse, self.settings.synapse_workspace_ids)
         return PrivateEndpointReconciler(self.settings, self.machine_learning, evidence)

@@ -57,12 +57,11 @@ def configure_telemetry(environ: Mapping[str, str] | None = None) -> TelemetrySt
             # No sampling unless the operator chose a sampler: the volume is low and the distro's
             # default (5 traces per second) drops a burst's first calls from a decision's trail.
             sampling = {} if settings.get("OTEL_TRACES_SAMPLER") else {"sampling_ratio": 1.0}
+            off = {name: {"enabled": False} for name in _INSTRUMENTATIONS_OFF}
             configure_azure_monitor(
                 connection_string=settings[CONNECTION_STRING],
                 logger_name="",  # the root: shared.* and handlers.* log under their own names
-                instrumentation_options={
-                    name: {"enabled": False} for name in _INSTRUMENTATIONS_OFF
-                },
+                instrumentation_options=off,
                 **sampling,
             )
             # azure-core logs every request at INFO, as the spans do: WARNING unless chosen.

@@ -185,10 +185,10 @@ def _plan_workspace(rt: Runtime, workspace_id: ArmId, run: Run) -> dict[str, Any
 
     from shared.adapters.errors import describe
     from shared.reconcilers.transient import TransientAzureError
-    from shared.reconcilers.workspace import plan_workspace
+    from shared.reconcilers.workspace import reconcile_workspace
 
     try:
-        item = plan_view.plan_item(plan_workspace(rt, workspace_id, run))
+        item = plan_view.plan_item(reconcile_workspace(rt, workspace_id, run))
         if rt.settings.retraining and rt.settings.retraining.retrains(workspace_id):
             item["promotion"] = plan_view.promotion(rt, workspace_id)
         return item

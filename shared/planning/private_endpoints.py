@@ -58,15 +58,12 @@ class EvidenceIndex:
     def __init__(self, workspace_id: ArmId, evidence: Iterable[SynapseEvidence]) -> None:
         self._by_endpoint: dict[str, list[_Match]] = {}
         for item in evidence:
-            for endpoint in item.managed_private_endpoints if item.complete else ():
-                if (
-                    item.workspace is not None
-                    and is_arm_id(endpoint.private_link_resource_id)
-                    and is_arm_id(endpoint.resource_id)
-                    and same_arm_id(endpoint.private_link_resource_id, workspace_id)
-                    and endpoint.resource_id is not None
-                ):
-                    key = endpoint.resource_id.lower()
+            if not item.complete or item.workspace is None:
+                continue
+            for endpoint in item.managed_private_endpoints:
+                target, resource = endpoint.private_link_resource_id, endpoint.resource_id
+                if is_arm_id(target) and is_arm_id(resource) and same_arm_id(target, workspace_id):
+                    key = str(resource).lower()
                     self._by_endpoint.setdefault(key, []).append((item.workspace, endpoint))
 
     def matches(self, private_endpoint_id: str | None) -> list[_Match]:

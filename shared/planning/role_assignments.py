@@ -1,9 +1,6 @@
-"""Deciding which role assignments an AML workspace needs (DESIGN §3.2): only ever Contributor
-at the AML workspace's scope, for the system-assigned identity of each allow-listed Synapse
-workspace with an approved, verified connection to it. The identity must live in the AML
-workspace's tenant: a principal of another tenant is not the Synapse workspace this tenant
-allow-listed. An assignment made for an identity the workspace no longer has is reported, never
-deleted: removing access is a person's decision."""
+"""Role assignments an AML workspace needs (DESIGN §3.2): only Contributor at its scope, for the
+system-assigned identity (of its own tenant) of each allow-listed Synapse workspace with an
+approved, verified connection. A stale one is reported, never deleted: that is a person's call."""
 
 from __future__ import annotations
 
@@ -29,10 +26,8 @@ _NAMESPACE = uuid.UUID("8f4d2c6e-3b1a-5e7f-9c0d-2a4b6c8e0f13")
 
 
 def contributor_role_definition_id(scope: str) -> str:
-    return (
-        f"/subscriptions/{subscription_of(scope)}/providers/Microsoft.Authorization/"
-        f"roleDefinitions/{CONTRIBUTOR_ROLE_ID}"
-    )
+    authorization = f"/subscriptions/{subscription_of(scope)}/providers/Microsoft.Authorization"
+    return f"{authorization}/roleDefinitions/{CONTRIBUTOR_ROLE_ID}"
 
 
 def assignment_name(scope: str, principal_id: str, role_id: str = CONTRIBUTOR_ROLE_ID) -> str:
@@ -48,12 +43,9 @@ def _is_guid(value: str) -> bool:
 
 
 def assignment_description(synapse_workspace_id: str) -> str:
-    """Whose identity an assignment is for (the name cannot say it): how a later run tells which
-    Synapse workspace an assignment of its own was made for."""
-    return (
-        f"Contributor for the managed identity of Synapse workspace {synapse_workspace_id} "
-        f"({APP_NAME})"
-    )
+    """Which Synapse workspace's identity an assignment is for: its name cannot say it."""
+    workspace = f"Synapse workspace {synapse_workspace_id}"
+    return f"Contributor for the managed identity of {workspace} ({APP_NAME})"
 
 
 @dataclass(frozen=True)
@@ -118,9 +110,8 @@ def plan_role_assignments(
     workspace_tenant: Callable[[], str | None],
     app: AppIdentity,
 ) -> tuple[RoleAssignmentDecision, ...]:
-    """One decision per allow-listed Synapse workspace (ASSIGN only with proof and a principal),
-    plus a STALE finding per assignment `app` made for an identity the workspace no longer has.
-    `workspace_tenant` gives the AML workspace's tenant; it is asked only before an ASSIGN."""
+    """One decision per allow-listed Synapse workspace, and a STALE one per assignment `app` made
+    for an identity it no longer has. `workspace_tenant` is asked only before an ASSIGN."""
     if not rules.in_scope(workspace_id):
         return ()
     decisions: list[RoleAssignmentDecision] = []
@@ -167,8 +158,7 @@ def _decide(
     synapse = item.workspace
     if not item.complete or synapse is None:
         return decide(f"Synapse workspace could not be read: {item.error}")
-    unsupported = unsupported_reason(synapse)
-    if unsupported:
+    if unsupported := unsupported_reason(synapse):
         return decide(unsupported)
     # An approved connection that this Synapse workspace provably owns.
     index = EvidenceIndex(workspace_id, [item])

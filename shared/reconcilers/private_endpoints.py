@@ -1,28 +1,37 @@
 """An AML workspace's private endpoint connections: one reconciler for events, the sweep and the
-CLI, so a duplicate or replayed event leads only to what the current state calls for."""
+CLI, so a duplicate or replayed event leads only to what the current state calls for. The Synapse
+evidence it decides on (what each allow-listed Synapse workspace says about itself and its managed
+private endpoints) is gathered once per run, and shared with the role assignments."""
 
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, replace
 
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
-from shared.arm import ArmId, same_arm_id
+from shared.adapters.errors import describe, is_transient
+from shared.adapters.synapse import SynapseAdapter
+from shared.arm import ArmId, name_of, same_arm_id
 from shared.config import Settings
+from shared.logs import decision_log
 from shared.model import (
     ConnectionDecision,
     ConnectionPlan,
     ConnectionStatus,
     PrivateEndpointConnection,
+    SynapseEvidence,
     Verdict,
 )
 from shared.outcome import Outcome, Status
 from shared.planning.private_endpoints import ApprovalRules, plan_connections
-from shared.reconcilers.evidence import EvidenceGatherer
+from shared.planning.synapse_facts import SynapseAnswerError, data_plane_mismatch
 from shared.reconcilers.run import Decision, Run, tally
-from shared.reconcilers.transient import permanent
+from shared.reconcilers.transient import TransientAzureError, permanent
+
+log = logging.getLogger(__name__)
 
 KIND = "private-endpoint-connection"
 _TARGET_STATUS = {
@@ -52,12 +61,57 @@ class ConnectionReport:
         )
 
     def summary(self) -> str:
-        """One line for logs and the event ledger: '2 approve, 1 leave-pending'."""
         if self.error is not None:
             return f"not reconciled: {self.error}"
         text = tally(decision.verdict.value for decision, _ in self.outcomes)
         failed = sum(1 for _, o in self.outcomes if o.status in (Status.FAILED, Status.RETRY))
         return (text or "no connections") + (f" ({failed} failed)" if failed else "")
+
+
+@dataclass(frozen=True)
+class EvidenceGatherer:
+    synapse: SynapseAdapter
+    allow_listed: tuple[ArmId, ...]
+
+    def gather_one(self, synapse_id: ArmId, *, trigger: str = "") -> SynapseEvidence:
+        """Permanent failures become incomplete evidence; transient ones are raised. Read afresh:
+        this read decides, and its data plane must be the endpoint the app asks."""
+        evidence = functools.partial(SynapseEvidence, synapse_id)
+        try:
+            workspace = self.synapse.get_workspace(synapse_id, fresh=True)
+            if not workspace.managed_virtual_network:
+                return evidence(workspace)
+            asked = self.synapse.data_plane_endpoint(name_of(synapse_id))
+            mismatch = data_plane_mismatch(workspace, asked)
+            if mismatch is not None:
+                log.warning("Synapse evidence not taken: %s", mismatch)
+                return evidence(workspace, error=mismatch)
+            endpoints = self.synapse.list_managed_private_endpoints(synapse_id)
+        except SynapseAnswerError as error:
+            log.warning("Synapse workspace %s: %s", synapse_id, error)
+            return evidence(error=str(error))
+        except AzureError as error:
+            if is_transient(error):
+                text = f"Synapse workspace {synapse_id}: {describe(error)}"
+                raise TransientAzureError(text) from error
+            decision_log(
+                log,
+                describe(error),
+                trigger=trigger,
+                kind="synapse-evidence",
+                verdict="incomplete",
+                subject_id=synapse_id,
+                level=logging.WARNING,
+            )
+            return evidence(error=describe(error))
+        return evidence(workspace, tuple(endpoints))
+
+    def gather(self, cache: dict[str, SynapseEvidence], trigger: str) -> list[SynapseEvidence]:
+        """Each allow-listed workspace's evidence, read once into `cache` (the run's)."""
+        for synapse_id in self.allow_listed:
+            if synapse_id.lower() not in cache:
+                cache[synapse_id.lower()] = self.gather_one(synapse_id, trigger=trigger)
+        return [cache[synapse_id.lower()] for synapse_id in self.allow_listed]
 
 
 def approval_rules(settings: Settings) -> ApprovalRules:
@@ -73,8 +127,7 @@ class PrivateEndpointReconciler:
     def reconcile(
         self, workspace_id: ArmId, run: Run, *, focus: str | None = None
     ) -> ConnectionReport:
-        """Read the connections and, when any is pending, the Synapse evidence; plan; have `run`
-        apply and record. `focus`: the event's connection."""
+        """The Synapse evidence is read only when a connection is pending. `focus`: the event's."""
         connections, error = None, "workspace is not in scope: nothing read"
         try:
             if self.settings.in_scope(workspace_id):
@@ -82,11 +135,10 @@ class PrivateEndpointReconciler:
         except AzureError as failure:
             error = permanent(workspace_id, failure)
         if connections is None:
-            mode = self.settings.automation_mode.value
-            run.not_reconciled(workspace_id, KIND, error, mode=mode)
+            run.not_reconciled(workspace_id, KIND, error, mode=self.settings.automation_mode.value)
             return ConnectionReport(workspace_id, None, error=error)
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
-        evidence = self.evidence.gather(run.cache) if pending else []
+        evidence = self.evidence.gather(run.cache, run.trigger) if pending else []
         plan = plan_connections(workspace_id, connections, evidence, approval_rules(self.settings))
         decisions = [self._decision(decision, run, focus) for decision in plan.decisions]
         outcomes = run.settle(workspace_id, decisions)

@@ -21,8 +21,7 @@ from shared.planning.role_assignments import (
     assignment_description,
     plan_role_assignments,
 )
-from shared.reconcilers.evidence import EvidenceGatherer
-from shared.reconcilers.private_endpoints import approval_rules
+from shared.reconcilers.private_endpoints import EvidenceGatherer, approval_rules
 from shared.reconcilers.run import Decision, Run, tally
 
 KIND = "role-assignment"
@@ -61,7 +60,7 @@ class RoleAssignmentReconciler:
             if self.settings.in_scope(workspace_id):
                 if connections is None:
                     connections = self.ml.list_connections(workspace_id)
-                evidence = self.evidence.gather(run.cache)
+                evidence = self.evidence.gather(run.cache, run.trigger)
                 existing = self.authorization.list_at_scope(workspace_id)
                 rules, app = approval_rules(self.settings), self.authorization.app_identity()
                 # The workspace's tenant: read only when an assignment is about to be planned.
@@ -80,13 +79,13 @@ class RoleAssignmentReconciler:
         mode, verdict = self.settings.automation_mode.value, decision.verdict
         synapse_id = decision.synapse_workspace_id
         # A stale one is announced, except by the sweep (which repeats).
-        stale = verdict is RoleVerdict.STALE
-        notify = verdict is RoleVerdict.ASSIGN or (stale and run.announces)
+        stale, assign = verdict is RoleVerdict.STALE, verdict is RoleVerdict.ASSIGN
+        notify = assign or (stale and run.announces)
         fields = (decision.scope, KIND, verdict.value, synapse_id, decision.reason, mode)
         row = run.row(*fields, decision.principal_id or "", notify=notify)
         return Decision(
             row,
-            functools.partial(self._write, decision) if verdict.writes else None,
+            functools.partial(self._write, decision) if assign else None,
             noted("reported: not deleted") if stale else NO_CHANGE,
             ledger=verdict is not RoleVerdict.ALREADY_ASSIGNED,
             message=f"Contributor for {synapse_id}: {decision.reason}",
@@ -94,11 +93,8 @@ class RoleAssignmentReconciler:
 
     def _write(self, decision: RoleAssignmentDecision) -> str:
         # The planner only emits ASSIGN with all three set; checked again at the write.
-        name, role, principal = (
-            decision.assignment_name,
-            decision.role_definition_id,
-            decision.principal_id,
-        )
+        name, role = decision.assignment_name, decision.role_definition_id
+        principal = decision.principal_id
         if not (name and role and principal):
             raise RefusedTargetError("incomplete decision")
         description = assignment_description(decision.synapse_workspace_id)

@@ -19,12 +19,12 @@ from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
 from shared.outcome import NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, noted
 from shared.policy.budget import RemediationBudget, Stop, explain_hourly
-from shared.reconcilers.evidence import EvidenceCache
 from shared.reconcilers.intent import record_intent
 from shared.reconcilers.transient import for_workspace, permanent
 
 if TYPE_CHECKING:
     from shared.claims import Claims
+    from shared.model import SynapseEvidence
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,8 @@ GUARD = "guard"
 Change = tuple[str, str, str, str, str, str]
 
 
-def change(record: ActionRecord) -> Change:
-    """A write as a saved plan holds it: what, on what, and what it was decided on (the
-    planner's reason and evidence, which name the values it observed). ARM IDs ignore case."""
-    r = record
+def change(r: ActionRecord) -> Change:
+    """A write as a saved plan holds it: what, on what, and the planner's reason and evidence."""
     return (r.target_id.lower(), r.kind, r.verdict, r.subject.lower(), r.reason, r.evidence)
 
 
@@ -73,7 +71,8 @@ class Run:
     dry_run: bool
     budget: RemediationBudget
     sink: ActionSink | None
-    cache: EvidenceCache = field(default_factory=EvidenceCache)
+    # Synapse evidence by lower-cased workspace ID: gathered once per run.
+    cache: dict[str, SynapseEvidence] = field(default_factory=dict)
     preview: bool = False
     # Where each workspace's remediations of the hour are counted (None: the run's own).
     claims: Claims | None = None
@@ -81,9 +80,6 @@ class Run:
     # Every write the run's decisions called for, and what became of it.
     changes: list[tuple[ActionRecord, Outcome]] = field(default_factory=list, init=False)
     _transient: AzureError | None = field(default=None, init=False)
-
-    def __post_init__(self) -> None:
-        self.cache.trigger = self.trigger
 
     def row(
         self,
@@ -185,17 +181,13 @@ class Run:
             record = replace(decision.record, outcome=outcome)
             if decision.budgeted and outcome.status is Status.DEFERRED:
                 by = outcome.by
-                # Its own verdict (`PolicyRemediation.Deferred`); a run's stop announced once.
-                record = replace(
-                    record,
-                    verdict=DEFERRED,
-                    evidence=f"{record.verdict}: {by}",
-                    notify=self.announces
-                    if by == GUARD
-                    # The hour's deferrals, like the guard's, are not announced by the sweep.
-                    else (by != Stop.HOURLY_LIMIT or self.announces)
-                    and self.budget.first_announcement(Stop(by)),
-                )
+                # The sweep announces neither the guard's nor the hour's deferrals; a run's stop
+                # is announced once. Its own verdict (`PolicyRemediation.Deferred`).
+                notify = self.announces or by not in (GUARD, Stop.HOURLY_LIMIT)
+                if by != GUARD:
+                    notify = notify and self.budget.first_announcement(Stop(by))
+                evidence = f"{record.verdict}: {by}"
+                record = replace(record, verdict=DEFERRED, evidence=evidence, notify=notify)
             if decision.ledger:
                 records.append(record)
             if decision.logged:

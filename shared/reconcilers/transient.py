@@ -1,5 +1,4 @@
-"""Transient failures (DESIGN §5): retried by azure-core, then raised so the trigger runs again
-(after everything was recorded: `run.Run`)."""
+"""Transient failures (DESIGN §5): retried by azure-core, then raised (after `run.Run` recorded)."""
 
 from __future__ import annotations
 

@@ -30,9 +30,6 @@ class Concern(StrEnum):
     POLICIES = "policies"
 
 
-ALL_CONCERNS = frozenset(Concern)
-
-
 @dataclass(frozen=True)
 class WorkspaceReport:
     workspace_id: ArmId
@@ -71,9 +68,8 @@ def start_run(
     preview: bool = False,
     only: frozenset[Change] | None = None,
 ) -> Run:
-    """A run of its own (an event, a sweep, a CLI run): one remediation budget
-    (`MAX_REMEDIATIONS_PER_RUN`, and each workspace's hour) and one evidence cache for every
-    workspace it reconciles. `preview`: the CLI's `plan`, which writes and records nothing."""
+    """One remediation budget (per run, and each workspace's hour) and one evidence cache for
+    every workspace the run reconciles. `preview`: the CLI's `plan`: writes and records nothing."""
     from shared.policy.budget import RemediationBudget
 
     settings = runtime.settings
@@ -89,11 +85,11 @@ def reconcile_workspace(
     workspace_id: ArmId,
     run: Run,
     *,
-    concerns: frozenset[Concern] = ALL_CONCERNS,
+    concerns: frozenset[Concern] = frozenset(Concern),
     focus: str | None = None,
 ) -> WorkspaceReport:
-    """Reconcile the given concerns; an Approved connection also brings in role assignments. In
-    a preview this is the plan: later concerns see the connections as it would leave them."""
+    """An Approved connection also brings in role assignments. In a preview (the CLI's plan),
+    later concerns see the connections as the plan would leave them."""
     connection_report: ConnectionReport | None = None
     connections: tuple[PrivateEndpointConnection, ...] | None = None
     if Concern.CONNECTIONS in concerns:
@@ -115,8 +111,3 @@ def reconcile_workspace(
     if Concern.POLICIES in concerns:
         policy_report = runtime.policies.reconcile(workspace_id, run, connections=connections)
     return WorkspaceReport(workspace_id, connection_report, role_report, policy_report)
-
-
-def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run) -> WorkspaceReport:
-    """What a run would do to the workspace now: every concern in `run`, a preview."""
-    return reconcile_workspace(runtime, workspace_id, run)
