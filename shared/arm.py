@@ -30,7 +30,7 @@ def is_arm_id(value: object) -> bool:
 
 def top_level_resource(value: str) -> tuple[str, str, ArmId] | None:
     """(namespace, type, ID) of the top-level resource `value` is or belongs to, or None."""
-    parts = _parts(value) if is_arm_id(value) else {}
+    parts = name_parts(value) if is_arm_id(value) else {}
     keys = ("subscription", "resource_group", "namespace", "type", "name")
     if not all(parts.get(key) for key in keys[2:]):
         return None
@@ -40,7 +40,7 @@ def top_level_resource(value: str) -> tuple[str, str, ArmId] | None:
 def is_resource_type(value: str, namespace: str, type_name: str) -> bool:
     if not is_arm_id(value):
         return False
-    parts = _parts(value)
+    parts = name_parts(value)
     return (
         parts.get("namespace", "").lower() == namespace.lower()
         and parts.get("type", "").lower() == type_name.lower()
@@ -48,8 +48,8 @@ def is_resource_type(value: str, namespace: str, type_name: str) -> bool:
     )
 
 
-def _parts(value: str) -> dict[str, str]:
-    # parse_resource_id mixes in an int (last_child_num); the app only reads the names.
+def name_parts(value: str) -> dict[str, str]:
+    """`parse_resource_id`'s names (it mixes in an int, `last_child_num`, which this leaves out)."""
     return {key: item for key, item in parse_resource_id(value).items() if isinstance(item, str)}
 
 

@@ -318,10 +318,6 @@ ARM_ML = TokenDestination(
 )
 
 
-def synapse_dev_audience(template: str, explicit: str | None = None) -> str:
-    return SYNAPSE_DEV.audience(template, explicit)
-
-
 def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
     """ARM_ENDPOINT's cloud's, or AML_AUDIENCE (needed for a host of no known cloud there or in
     AML_INFERENCE_DOMAIN). A scoring URI host only has to be under the domain, so a domain anyone

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from shared.arm import ArmId, is_resource_type, same_arm_id, subscription_of
-from shared.policy.exemptions import is_scope, scopes_of, within_scope
+from shared.policy.exemptions import is_scope, json_array, scopes_of, within_scope
 
 ML_WORKSPACE = ("Microsoft.MachineLearningServices", "workspaces")
 MANAGEMENT_GROUPS = "/providers/Microsoft.Management/managementGroups/"
@@ -91,14 +91,8 @@ def carries(tags: Mapping[str, str] | None, tag: tuple[str, str]) -> bool:
 
 def parse_scopes(text: str) -> tuple[str, ...]:
     """A JSON array of ARM scopes; ValueError names the item (1-based) and the problem."""
-    try:
-        raw = json.loads(text)
-    except ValueError as error:
-        raise ValueError(f"not valid JSON: {error}") from None
-    if not isinstance(raw, list):
-        raise ValueError("expected a JSON array of ARM scopes")
     found: list[str] = []
-    for position, item in enumerate(raw, start=1):
+    for position, item in enumerate(json_array(text, "ARM scopes"), start=1):
         value = item.strip() if isinstance(item, str) else ""
         # A subscription or resource group has a chain of one or two; a workspace is one itself.
         if not is_management_group(value) and not (

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.config import SettingsError, load_settings
-from shared.policy.engine import evaluate, guarded_remediations
+from shared.policy.engine import evaluate, remediations
 from shared.policy.exemptions import (
     Exemption,
     apply_exemptions,
@@ -291,7 +291,7 @@ def test_an_exempt_finding_is_never_remediated(
 
     result = apply_exemptions(findings, [spare], now)
 
-    planned = guarded_remediations(result.findings, facts, remediate=True)
+    planned = remediations(result.findings, facts)
     if expired:
         assert result.findings == tuple(findings)
         return

@@ -10,6 +10,7 @@ workspace and its own computes, and that no facts, however odd, make the engine 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,7 @@ from hypothesis import strategies as st
 
 from shared.arm import ArmId
 from shared.model import SynapseWorkspace
-from shared.policy.engine import (
-    POLICY_SET,
-    evaluate,
-    ordered_rules,
-    remediations,
-    rule_table,
-    summarize,
-)
+from shared.policy.engine import evaluate, ordered_rules, remediations
 from shared.policy.facts import (
     ComputeFacts,
     DependencyFacts,
@@ -197,12 +191,31 @@ def apply(facts: WorkspaceFacts, remediation: Remediation) -> WorkspaceFacts:
     return replace(facts, computes=computes)
 
 
+def fixes(findings: list[Finding], facts: WorkspaceFacts) -> list[Remediation]:
+    """The writes the engine plans for `findings`, whatever their guards say."""
+    return [candidate.remediation for candidate in remediations(findings, facts)]
+
+
+def summarize(findings: list[Finding]) -> dict[str, int]:
+    """How many findings have each status, every status counted."""
+    counts = Counter(finding.status for finding in findings)
+    return {status.value: counts[status] for status in Status}
+
+
+def rule_table() -> list[tuple[str, str, str, str]]:
+    """(id, severity, what it reads, remediation or "none") per rule, in the registry's order."""
+    return [
+        (rule.id, rule.severity.value, ", ".join(rule.reads), str(rule.remediation or "none"))
+        for rule in ordered_rules()
+    ]
+
+
 def test_the_baseline_workspace_is_compliant_with_every_rule() -> None:
     findings = evaluate(workspace(), PARAMS)
 
     assert {finding.rule_id for finding in findings} == set(DESIGN_RULE_IDS)
     assert set(statuses(findings)) == {Status.COMPLIANT}
-    assert remediations(findings, remediate=True) == []
+    assert fixes(findings, workspace()) == []
 
 
 # --- workspace rules ---------------------------------------------------------------------------
@@ -270,14 +283,14 @@ def test_public_access_remediation_applied_once_then_nothing_left_to_do(
     observed: str | None,
 ) -> None:
     facts = workspace(public_network_access=observed)
-    planned = remediations(evaluate(facts, PARAMS), remediate=True)
+    planned = fixes(evaluate(facts, PARAMS), facts)
     assert [item.kind for item in planned] == [RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS]
 
     after = apply(facts, planned[0])
     findings = evaluate(after, PARAMS)
 
     assert only(judge("workspace-public-access", after)).status is Status.COMPLIANT
-    assert remediations(findings, remediate=True) == []
+    assert fixes(findings, after) == []
 
 
 @pytest.mark.parametrize(
@@ -481,7 +494,7 @@ def test_max_nodes_remediation_applied_once_then_nothing_left_to_do(minimum: int
     facts = workspace(
         computes=(cluster("big", max_node_count=10, min_node_count=minimum), instance())
     )
-    planned = remediations(evaluate(facts, PARAMS), remediate=True)
+    planned = fixes(evaluate(facts, PARAMS), facts)
     assert [(item.kind, item.target_id, item.value) for item in planned] == [
         (RemediationKind.LOWER_MAX_NODES, compute_id("big"), 4)
     ]
@@ -489,7 +502,7 @@ def test_max_nodes_remediation_applied_once_then_nothing_left_to_do(minimum: int
     after = apply(facts, planned[0])
 
     assert statuses(judge("compute-max-nodes", after)) == [Status.COMPLIANT]
-    assert remediations(evaluate(after, PARAMS), remediate=True) == []
+    assert fixes(evaluate(after, PARAMS), after) == []
 
 
 @pytest.mark.parametrize(
@@ -718,7 +731,7 @@ def test_reference_computes() -> None:
 
 def test_registry_is_exactly_the_policy_set_of_the_design() -> None:
     assert set(RULES) == set(DESIGN_RULE_IDS)
-    assert POLICY_SET == DESIGN_RULE_IDS
+    assert tuple(RULES) == DESIGN_RULE_IDS
     assert [declared.id for declared in ordered_rules()] == list(DESIGN_RULE_IDS)
 
 
@@ -783,12 +796,15 @@ def test_evaluate_refuses_unknown_rule_ids() -> None:
         evaluate(workspace(), PARAMS, ["compute-no-ask"])
 
 
-def test_audit_mode_has_no_remediations() -> None:
+def test_each_problem_a_remediation_fixes_has_one() -> None:
+    # Whether they are made is POLICY_MODE's (the reconciler's); tests/test_workspaces_e2e.py.
     facts = workspace(public_network_access="Enabled", computes=(cluster(max_node_count=50),))
     findings = evaluate(facts, PARAMS)
 
-    assert len(remediations(findings, remediate=True)) == 2
-    assert remediations(findings, remediate=False) == []
+    assert [c.rule_id for c in remediations(findings, facts)] == [
+        "workspace-public-access",
+        "compute-max-nodes",
+    ]
 
 
 def test_remediations_are_deduplicated_and_only_for_non_compliant_findings() -> None:
@@ -802,7 +818,7 @@ def test_remediations_are_deduplicated_and_only_for_non_compliant_findings() -> 
         replace(finding, status=Status.UNKNOWN, remediation=replace(fix, target_id="/unknown")),
     ]
 
-    assert remediations(findings, remediate=True) == [fix]
+    assert fixes(findings, WorkspaceFacts(id=WS)) == [fix]
 
 
 def test_summarize_counts_every_status() -> None:
@@ -954,9 +970,8 @@ def test_remediations_stay_within_the_two_writes_on_this_workspace(
     facts: WorkspaceFacts, params: PolicyParameters
 ) -> None:
     findings = evaluate(facts, params)
-    planned = remediations(findings, remediate=True)
+    planned = fixes(findings, facts)
 
-    assert remediations(findings, remediate=False) == []
     for item in planned:
         assert item.kind in set(RemediationKind)
         if item.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
@@ -982,10 +997,10 @@ def test_remediating_converges_in_one_pass(facts: WorkspaceFacts, params: Policy
     # Applying every planned write and looking again leaves nothing to do: a second sweep is a
     # no-op, which is what lets the timer and the events both reconcile without fighting.
     after = facts
-    for item in remediations(evaluate(facts, params), remediate=True):
+    for item in fixes(evaluate(facts, params), facts):
         after = apply(after, item)
 
-    assert remediations(evaluate(after, params), remediate=True) == []
+    assert fixes(evaluate(after, params), after) == []
 
 
 clusters = st.builds(
@@ -1008,7 +1023,7 @@ def test_cluster_sizes_are_only_ever_lowered_to_the_limit(
     # The general properties above rarely draw a cluster over a set limit; this one always may.
     facts = workspace(computes=tuple(members))
     params = replace(PARAMS, max_cluster_nodes=limit)
-    planned = remediations(evaluate(facts, params, ["compute-max-nodes"]), remediate=True)
+    planned = fixes(evaluate(facts, params, ["compute-max-nodes"]), facts)
 
     for item in planned:
         target = next(c for c in members if c.id.lower() == item.target_id.lower())

@@ -15,14 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.policy.budget import FAILURE_LIMIT, RemediationBudget, Stop
-from shared.policy.engine import evaluate, guarded_remediations, remediations
+from shared.policy.engine import evaluate, remediations
 from shared.policy.facts import ComputeFacts, WorkspaceFacts
-from shared.policy.rules import RULES, RemediationKind, Severity, rule
+from shared.policy.rules import RULES, RemediationKind, Severity, Status, rule
 from tests.test_policy_rules import PARAMS, PROPERTY, cluster, workspace, workspace_facts
 
 
 def candidates(facts: WorkspaceFacts) -> dict[RemediationKind, tuple[bool, str]]:
-    found = guarded_remediations(evaluate(facts, PARAMS), facts, remediate=True)
+    found = remediations(evaluate(facts, PARAMS), facts)
     return {c.remediation.kind: (c.guard.safe, c.guard.reason) for c in found}
 
 
@@ -55,15 +55,17 @@ def test_a_remediation_without_a_guard_cannot_be_declared() -> None:
     assert "unguarded" not in RULES
 
 
-def test_every_remediation_in_remediate_mode_comes_with_its_guards_verdict() -> None:
+def test_every_remediation_comes_with_its_guards_verdict() -> None:
     facts = workspace(public_network_access="Enabled", computes=(big_cluster(0, 0),))
     findings = evaluate(facts, PARAMS)
 
-    found = guarded_remediations(findings, facts, remediate=True)
+    found = remediations(findings, facts)
+    fixable = [f for f in findings if f.status is Status.NON_COMPLIANT and f.remediation]
 
-    assert [c.remediation for c in found] == remediations(findings, remediate=True)
+    assert [(c.rule_id, c.remediation) for c in found] == [
+        (f.rule_id, f.remediation) for f in fixable
+    ]
     assert all(c.guard.reason for c in found)
-    assert guarded_remediations(findings, facts, remediate=False) == []
 
 
 # --- workspace-public-access ------------------------------------------------------------------
@@ -163,7 +165,7 @@ def test_no_guard_ever_lets_an_unsafe_write_through(
             replace(c, current_node_count=current, target_node_count=target) for c in facts.computes
         ),
     )
-    for candidate in guarded_remediations(evaluate(facts, PARAMS), facts, remediate=True):
+    for candidate in remediations(evaluate(facts, PARAMS), facts):
         if not candidate.guard.safe:
             continue
         if candidate.remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from shared.arm import ArmId
 from shared.model import ConnectionStatus, PrivateEndpointConnection
-from shared.policy.engine import evaluate, guarded_remediations
+from shared.policy.engine import evaluate, remediations
 from shared.policy.rules import RemediationKind
 from shared.reconcilers.policies import private_paths
 from shared.reconcilers.transient import TransientAzureError
@@ -234,7 +234,7 @@ def disable_is_safe(connections: list[Any]) -> bool:
     )
     (candidate,) = [
         c
-        for c in guarded_remediations(evaluate(facts, PARAMS), facts, remediate=True)
+        for c in remediations(evaluate(facts, PARAMS), facts)
         if c.remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS
     ]
     return candidate.guard.safe

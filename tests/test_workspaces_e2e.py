@@ -108,6 +108,10 @@ def test_audit_mode_never_remediates(app: App) -> None:
     assert not [w for w in writes(app) if w.route in REMEDIATION_ROUTES]
     workspace = app.sim.arm.get(scene.PROD) or {}
     assert workspace["properties"]["publicNetworkAccess"] == "Enabled"
+    # Nor plans one: audit mode records no remediation rows at all.
+    kinds = {row["Kind"] for ws in (scene.PROD, scene.DEV) for row in app.ledger.actions(ws)}
+    assert "policy-finding" in kinds
+    assert "policy-remediation" not in kinds
 
 
 def test_remediate_mode_applies_exactly_the_allowed_writes_once(app: App) -> None:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from shared.adapters import transport
 from shared.adapters.read_budget import read_budget
-from shared.config import Settings, synapse_dev_audience
+from shared.config import SYNAPSE_DEV, Settings
 from shared.ownership import AppIdentity
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class AudienceBoundCredential:
 
 
 def synapse_dev_scope(template: str, audience: str | None = None) -> str:
-    return f"{synapse_dev_audience(template, audience)}/.default"
+    return f"{SYNAPSE_DEV.audience(template, audience)}/.default"
 
 
 class AzureClients:

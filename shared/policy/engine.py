@@ -1,9 +1,8 @@
 """Running the policy set (pure): findings in a stable order, every rule in every report, and
-in `remediate` mode the remediations, each judged by its rule's guard."""
+the remediations they call for, each judged by its rule's guard."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -20,8 +19,6 @@ from shared.policy.rules import (
     Rule,
     Status,
 )
-
-POLICY_SET: tuple[str, ...] = tuple(RULES)
 
 
 def ordered_rules(rule_ids: Iterable[str] | None = None) -> list[Rule]:
@@ -45,48 +42,27 @@ def evaluate(
     return findings
 
 
-def remediations(findings: Iterable[Finding], *, remediate: bool) -> list[Remediation]:
-    """The writes `remediate` mode applies: non-compliant findings', each (kind, target) once."""
-    if not remediate:
-        return []
-    chosen: dict[tuple[RemediationKind, str], Remediation] = {}
-    for finding in findings:
-        fix = finding.remediation
-        if finding.status is Status.NON_COMPLIANT and fix and fix.kind in set(RemediationKind):
-            chosen.setdefault((fix.kind, fix.target_id.lower()), fix)
-    return list(chosen.values())
-
-
 class Candidate(NamedTuple):
     rule_id: str
     remediation: Remediation
     guard: GuardVerdict
 
 
-def guarded_remediations(
-    findings: Iterable[Finding], facts: WorkspaceFacts, *, remediate: bool
-) -> list[Candidate]:
-    """`remediations(...)`, each judged by its rule's declared guard."""
-    findings = list(findings)
+def remediations(findings: Iterable[Finding], facts: WorkspaceFacts) -> list[Candidate]:
+    """The writes remediating would make: non-compliant findings', each (kind, target) once,
+    of the kind its rule declares and judged by that rule's guard. Whether to make them is the
+    caller's decision (`POLICY_MODE`)."""
+    chosen: dict[tuple[RemediationKind, str], tuple[str, Remediation]] = {}
+    for finding in findings:
+        fix = finding.remediation
+        if finding.status is Status.NON_COMPLIANT and fix and fix.kind in set(RemediationKind):
+            chosen.setdefault((fix.kind, fix.target_id.lower()), (finding.rule_id, fix))
     candidates: list[Candidate] = []
-    for fix in remediations(findings, remediate=remediate):
-        declared = RULES.get(next(f.rule_id for f in findings if f.remediation == fix))
+    for rule_id, fix in chosen.values():
+        declared = RULES.get(rule_id)
         if declared and declared.remediation is fix.kind and declared.guard:
             candidates.append(Candidate(declared.id, fix, declared.guard(facts, fix)))
     return candidates
-
-
-def summarize(findings: Iterable[Finding]) -> dict[str, int]:
-    counts = Counter(finding.status for finding in findings)
-    return {status.value: counts[status] for status in Status}
-
-
-def rule_table() -> list[tuple[str, str, str, str]]:
-    """(id, severity, what it reads, remediation or "none") per rule, for docs and the CLI."""
-    return [
-        (rule.id, rule.severity.value, ", ".join(rule.reads), str(rule.remediation or "none"))
-        for rule in ordered_rules()
-    ]
 
 
 _NOTHING = {

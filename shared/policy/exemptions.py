@@ -15,7 +15,7 @@ from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id, resou
 
 # Imported for its side effect: declaring the rules fills the registry that entries name.
 import shared.policy.checks  # noqa: F401
-from shared.arm import is_arm_id, same_arm_id
+from shared.arm import is_arm_id, name_parts, same_arm_id
 from shared.policy.rules import RULES, Finding, Status
 
 FIELDS = ("rule", "scope", "reason", "expires")
@@ -54,7 +54,7 @@ def scopes_of(target_id: str) -> list[str]:
     resource itself), built by azure-mgmt-core; empty when `target_id` is not an ARM ID."""
     if not is_arm_id(target_id):
         return []
-    parts = {k: v for k, v in parse_resource_id(target_id).items() if isinstance(v, str)}
+    parts = name_parts(target_id)
     subscription, group = parts.get("subscription"), parts.get("resource_group")
     chain = [resource_id(subscription=subscription)]
     if group:
@@ -88,14 +88,20 @@ def is_scope(value: str) -> bool:
     return bool(chain) and same_arm_id(chain[-1], value)
 
 
-def parse_exemptions(text: str) -> tuple[Exemption, ...]:
-    """`POLICY_EXEMPTIONS`; ValueError names the entry (1-based) and the problem."""
+def json_array(text: str, of: str) -> list[object]:
+    """A setting's JSON array; ValueError when it is not valid JSON or not an array (`of` what)."""
     try:
         raw = json.loads(text)
     except ValueError as error:
         raise ValueError(f"not valid JSON: {error}") from None
     if not isinstance(raw, list):
-        raise ValueError("expected a JSON array of {rule, scope, reason, expires} objects")
+        raise ValueError(f"expected a JSON array of {of}")
+    return raw
+
+
+def parse_exemptions(text: str) -> tuple[Exemption, ...]:
+    """`POLICY_EXEMPTIONS`; ValueError names the entry (1-based) and the problem."""
+    raw = json_array(text, "{rule, scope, reason, expires} objects")
     return tuple(_entry(position, item) for position, item in enumerate(raw, start=1))
 
 

@@ -24,7 +24,7 @@ from shared.ledger import ReportsOnce
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
 from shared.outcome import RECORDED, Outcome, Status, noted
 from shared.planning.synapse_facts import SynapseAnswerError
-from shared.policy.engine import Candidate, evaluate, guarded_remediations
+from shared.policy.engine import Candidate, evaluate, remediations
 from shared.policy.exemptions import Exemption, apply_exemptions, native_exemptions
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
 from shared.policy.rules import Finding, Remediation, RemediationKind
@@ -228,9 +228,9 @@ class PolicyReconciler:
             (*self._settings.policy_exemptions, *native),
             datetime.now(UTC),
         )
-        candidates = guarded_remediations(
-            findings, facts, remediate=self._settings.remediate or run.preview
-        )
+        # Audit mode plans no remediation, but `plan` shows what remediate mode would do.
+        planned = self._settings.remediate or run.preview
+        candidates = remediations(findings, facts) if planned else []
         decisions = [self._remediation(workspace_id, c, run) for c in candidates]
         done = list(zip(decisions, run.execute(decisions), strict=True))
         run.record(
