@@ -31,7 +31,11 @@ BENCHMARKS: tuple[str, ...] = (
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Run every benchmark in order.")
+    parser = argparse.ArgumentParser(
+        description="Run every benchmark in order.",
+        epilog="Each is also a command of its own: "
+        + ", ".join(f"python -m bench.{name}" for name in BENCHMARKS),
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
         "--check", action="store_true", help="exit non-zero when any target is missed"
