@@ -483,6 +483,30 @@ def test_a_redirect_of_a_job_read_to_another_host_is_refused(rapp: App, route: s
     assert event_outcome(event["id"]) == "failed"
 
 
+def test_azure_ml_sdk_requests_never_follow_a_redirect_to_another_host(rapp: App) -> None:
+    # azure-ai-ml builds its own service clients: the app's endpoint guard must reach them too,
+    # so a redirect elsewhere is refused before the request (and its ARM token) leaves.
+    rapp.sim.inject_reply(
+        "ml.component.version.list",
+        status=307,
+        headers={"Location": rapp.sim.foreign_url + "/subscriptions/x/components"},
+        times=5,
+    )
+    rapp.sim.inject_reply(
+        "ml.component.version.get",
+        status=307,
+        headers={"Location": rapp.sim.foreign_url + "/subscriptions/x/components"},
+        times=5,
+    )
+    event = rs.monitor_breach_event()
+
+    deliver_ml_event(rapp, event)
+
+    assert rapp.sim.requests_to("localhost") == []
+    assert rapp.sim.ml.job_puts == []
+    assert event_outcome(event["id"]) != "retraining-submitted"
+
+
 @pytest.mark.parametrize("route", ["ml.batch_endpoint.get", "ml.scoring.invoke"])
 def test_a_redirect_from_the_batch_endpoint_or_scoring_uri_gets_no_token_elsewhere(
     rapp: App, route: str
@@ -746,6 +770,49 @@ def test_a_job_list_longer_than_its_bound_is_an_error_not_a_partial_list(rapp: A
     assert f"more than {MAX_PAGES} pages" in record["Outcome"]
 
 
+def test_the_job_list_follows_its_pages_within_a_bound(rapp: App) -> None:
+    from shared.adapters.clients import clients_for
+    from shared.adapters.retraining_jobs import MAX_PAGES, RetrainingJobsAdapter
+    from shared.adapters.transport import PagingError
+    from shared.arm import ArmId
+    from shared.config import get_settings
+
+    for index in range(5):
+        rapp.sim.ml.add_job(
+            scene.PROD,
+            {
+                "id": f"{scene.PROD}/jobs/retrain-{index}",
+                "name": f"retrain-{index}",
+                "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+                "properties": {
+                    "jobType": "Pipeline",
+                    "status": "Completed",
+                    "tags": {APP_TAG: "retraining"},
+                },
+                "systemData": {"createdAt": f"2026-11-2{index}T00:00:00Z"},
+            },
+        )
+    adapter = RetrainingJobsAdapter(clients_for(get_settings()))
+    rapp.sim.page_size = 2
+    try:
+        jobs = adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
+        assert [job.name for job in jobs] == [f"retrain-{i}" for i in (4, 3, 2, 1, 0)]
+        assert [r.route for r in rapp.non_token_requests()].count("ml.job.list") == 3
+
+        for index in range(5, 2 * MAX_PAGES + 3):
+            rapp.sim.ml.add_job(
+                scene.PROD, {**rapp.sim.ml.jobs(scene.PROD)[0], "name": f"r{index}"}
+            )
+        rapp.sim.reset_counts()
+        # Past the bound the read is an error, never a partial list (a job on a page not read
+        # could be the active one).
+        with pytest.raises(PagingError, match=f"more than {MAX_PAGES} pages"):
+            adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
+        assert [r.route for r in rapp.non_token_requests()].count("ml.job.list") == MAX_PAGES
+    finally:
+        rapp.sim.page_size = 50
+
+
 def test_a_repeated_next_link_in_the_job_list_stops_the_read(rapp: App) -> None:
     loop = f"{rapp.sim.url}{scene.PROD}/jobs?api-version=2024-04-01&$skipToken=loop"
     rapp.sim.inject_reply("ml.job.list", body={"value": [], "nextLink": loop}, times=3)
@@ -973,6 +1040,23 @@ def test_a_malformed_job_read_is_recorded_and_submits_nothing(
     assert event_outcome(event["id"]) == "failed"
     [record] = recorded_actions("retraining")
     assert record["Outcome"].startswith("failed:")
+
+
+def test_a_job_list_of_the_wrong_shape_is_recorded_and_submits_nothing(rapp: App) -> None:
+    rapp.sim.ml.add_job(
+        scene.PROD,
+        {
+            "id": f"{scene.PROD}/jobs/odd",
+            "name": "odd",
+            "properties": {"jobType": "Pipeline", "tags": {APP_TAG: "retraining"}},
+        },
+    )
+    event = rs.monitor_breach_event()
+    deliver_ml_event(rapp, event)  # recorded, not raised: a redelivery would not fix the answer
+    assert rapp.sim.ml.job_puts == []
+    assert event_outcome(event["id"]) == "failed"
+    [record] = recorded_actions("retraining")
+    assert "no status" in record["Outcome"]
 
 
 @pytest.mark.parametrize("reply", MALFORMED_200S, ids=MALFORMED_IDS)
