@@ -1,5 +1,5 @@
-"""The remediation rate per workspace (issue 15, item 9): `MAX_REMEDIATIONS_PER_HOUR`, kept in
-the ledger's claims, besides the limit per run.
+"""The remediation rate per workspace: `MAX_REMEDIATIONS_PER_HOUR`, kept in the ledger's claims,
+besides the limit per run.
 
 Every event is a run of its own: five compute writes by a user would be five budgets. The rate
 bounds what all runs and instances do to one workspace in any hour; over it a remediation is
