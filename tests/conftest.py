@@ -6,11 +6,13 @@ CA bundle), and the real SDK clients talk HTTPS to the simulator.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from azure.data.tables import TableClient, TableServiceClient
 from azure.identity import ManagedIdentityCredential
 
 from shared.config import get_settings
@@ -30,6 +32,15 @@ def local() -> Iterator[LocalAzure]:
 @pytest.fixture(scope="session")
 def azurite(local: LocalAzure) -> Azurite:
     return local.azurite
+
+
+@pytest.fixture
+def table(azurite: Azurite) -> Iterator[TableClient]:
+    """A fresh table in Azurite, deleted after the test."""
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    client = service.create_table(f"t{uuid.uuid4().hex[:20]}")
+    yield client
+    client.delete_table()
 
 
 @pytest.fixture(scope="session")

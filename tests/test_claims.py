@@ -1,5 +1,6 @@
-"""Claims in Azurite's table: only one writer wins a claim, a stale read can neither take nor
-change it, and a scoring claim is taken once per retraining job."""
+"""Claims (`shared.claims`, the app's one claim store) in Azurite's table: only one writer wins a
+claim, a stale read can neither take nor change it, a scoring claim is taken once per retraining
+job, and an HTTP caller's idempotency key starts one job, even in a race."""
 
 from __future__ import annotations
 
@@ -9,20 +10,30 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.data.tables import TableServiceClient, UpdateMode
+from azure.core.exceptions import ResourceModifiedError
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from shared.claims import (
+    CLAIM_LEASE,
+    KEY_LIFETIME,
     Busy,
     Claims,
     ClaimState,
+    Mismatch,
     Owned,
     Replay,
     RetrainingClaim,
+    ScoringClaimOutcome,
+    idempotent_scoring,
     retraining_scoring,
 )
 from shared.planning.retraining import scoring_request_id
 from shared.policy.budget import HOUR
+from shared.runtime import runtime
+from shared.scoring.records import JobRecord
 from simulator import Azurite
+from tests.conftest import App
+from tests.test_scoring_records import CALLER, Clock, _job
 from tools import scene
 
 WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
@@ -102,6 +113,23 @@ def test_a_scoring_claim_is_taken_once_per_retraining_job(claims: Claims) -> Non
     assert claims.scored(retraining_scoring(WS, "retrain-c", "event:3")) is None
 
 
+@pytest.mark.slow
+def test_scoring_claims_of_lookalike_job_names_never_share_a_row(rapp: App) -> None:
+    from datetime import UTC, datetime
+
+    from shared.claims import Owned, retraining_scoring
+
+    claims = runtime().claims
+    now = datetime.now(UTC)
+    names = ["job/1", "job:1", "job#1", "job~3A1", "j" * 2000]
+    for name in names:
+        claim = claims.claim_scoring(retraining_scoring(scene.PROD, name, "t"), now=now)
+        assert isinstance(claim, Owned)
+        claims.settle_scoring(claim, name[:50], scene.PROD, "")
+    for name in names:
+        assert claims.scored(retraining_scoring(scene.PROD, name, "t")) == name[:50]
+
+
 def test_a_claim_row_edited_by_hand_holds_nothing_back_and_is_replaced(claims: Claims) -> None:
     _claim(claims, "a")
     table = claims._table  # the test plays the operator with a table editor
@@ -168,3 +196,143 @@ def test_claim_keys_of_configured_workspaces_are_the_ones_written_before() -> No
     # Rows written before keys went through table_key stay found after an upgrade.
     partition = "claims:" + scene.PROD.lower().strip("/").replace("/", ":")
     assert _keys(scene.PROD, "scoring", "retrain-0a1b2c") == (partition, "scoring:retrain-0a1b2c")
+
+
+# --- idempotency keys of HTTP scoring requests (one job per caller and key) ----------------------
+
+
+OTHER = "11111111-2222-3333-4444-555555555555"
+
+
+class Records:
+    """The claims of one table, on a clock that tests move by hand."""
+
+    def __init__(self, table: TableClient, clock: Clock) -> None:
+        self.claims = Claims(table)
+        self.clock = clock
+
+    def claim(self, caller: str, key: str, fingerprint: str) -> ScoringClaimOutcome:
+        return self.claims.claim_scoring(
+            idempotent_scoring(caller, key, fingerprint), now=self.clock()
+        )
+
+    def settle(self, claim: Owned, job: JobRecord) -> None:
+        self.claims.settle_scoring(claim, job.job_name, job.workspace_id, job.endpoint_id)
+
+    def release(self, claim: Owned) -> None:
+        self.claims.release_scoring(claim)
+
+
+@pytest.mark.slow
+def test_the_first_request_owns_the_key_and_a_repeat_replays_its_job(table: TableClient) -> None:
+    records = Records(table, Clock())
+    claim = records.claim(CALLER, "run-1", "same")
+    assert isinstance(claim, Owned)
+    assert isinstance(records.claim(CALLER, "run-1", "same"), Busy)
+    records.settle(claim, _job("batchjob-1"))
+    replay = records.claim(CALLER, "run-1", "same")
+    assert replay == Replay("batchjob-1", "/ws", "/ws/batchEndpoints/e")
+
+
+@pytest.mark.slow
+def test_keys_belong_to_their_caller(table: TableClient) -> None:
+    records = Records(table, Clock())
+    assert isinstance(records.claim(CALLER, "run-1", "a"), Owned)
+    assert isinstance(records.claim(OTHER, "run-1", "a"), Owned)
+
+
+@pytest.mark.slow
+def test_a_key_reused_for_another_request_is_a_mismatch(table: TableClient) -> None:
+    records = Records(table, Clock())
+    claim = records.claim(CALLER, "run-1", "a")
+    assert isinstance(claim, Owned)
+    records.settle(claim, _job("batchjob-1"))
+    assert isinstance(records.claim(CALLER, "run-1", "b"), Mismatch)
+
+
+@pytest.mark.slow
+def test_a_released_claim_is_taken_over_with_the_same_request_id(table: TableClient) -> None:
+    records = Records(table, Clock())
+    first = records.claim(CALLER, "run-1", "a")
+    assert isinstance(first, Owned)
+    records.release(first)
+    second = records.claim(CALLER, "run-1", "a")
+    assert isinstance(second, Owned)
+    assert second.request_id == first.request_id
+    with pytest.raises(ResourceModifiedError):
+        records.settle(first, _job("stale"))  # the first holder's ETag is no longer valid
+
+
+@pytest.mark.slow
+def test_a_claim_abandoned_past_its_lease_is_taken_over(table: TableClient) -> None:
+    clock = Clock()
+    records = Records(table, clock)
+    first = records.claim(CALLER, "run-1", "a")
+    assert isinstance(first, Owned)
+    clock.now += CLAIM_LEASE - timedelta(seconds=1)
+    assert isinstance(records.claim(CALLER, "run-1", "a"), Busy)
+    clock.now += timedelta(seconds=2)
+    second = records.claim(CALLER, "run-1", "a")
+    assert isinstance(second, Owned)
+    assert second.request_id == first.request_id
+
+
+@pytest.mark.slow
+def test_after_24_hours_the_key_starts_a_new_job(table: TableClient) -> None:
+    clock = Clock()
+    records = Records(table, clock)
+    first = records.claim(CALLER, "run-1", "a")
+    assert isinstance(first, Owned)
+    records.settle(first, _job("batchjob-1"))
+    clock.now += KEY_LIFETIME - timedelta(minutes=1)
+    assert isinstance(records.claim(CALLER, "run-1", "a"), Replay)
+    clock.now += timedelta(minutes=2)
+    renewed = records.claim(CALLER, "run-1", "b")  # even for another body: the key expired
+    assert isinstance(renewed, Owned)
+    assert renewed.request_id != first.request_id
+    records.settle(renewed, _job("batchjob-2"))
+    assert records.claim(CALLER, "run-1", "b") == Replay(
+        "batchjob-2", "/ws", "/ws/batchEndpoints/e"
+    )
+
+
+@pytest.mark.slow
+def test_concurrent_requests_with_one_key_have_exactly_one_owner(table: TableClient) -> None:
+    records = Records(table, Clock())
+    outcomes: list[object] = []
+    barrier = threading.Barrier(8)
+
+    def attempt() -> None:
+        barrier.wait()
+        outcomes.append(records.claim(CALLER, "race", "a"))
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(isinstance(o, Owned) for o in outcomes) == 1
+    assert sum(isinstance(o, Busy) for o in outcomes) == 7
+
+
+@pytest.mark.slow
+def test_concurrent_takeovers_of_a_released_claim_have_exactly_one_winner(
+    table: TableClient,
+) -> None:
+    records = Records(table, Clock())
+    first = records.claim(CALLER, "race", "a")
+    assert isinstance(first, Owned)
+    records.release(first)
+    outcomes: list[object] = []
+    barrier = threading.Barrier(6)
+
+    def attempt() -> None:
+        barrier.wait()
+        outcomes.append(records.claim(CALLER, "race", "a"))
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(isinstance(o, Owned) for o in outcomes) == 1

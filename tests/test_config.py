@@ -14,6 +14,7 @@ from shared.config import (
     SettingsError,
     load_settings,
 )
+from tests.test_policy_exemptions import BASE_ENV
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 GROUP = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-1234"
@@ -185,6 +186,13 @@ def test_ids_keep_their_order_and_casing() -> None:
     assert loaded.ml_workspace_ids == (ML_2, ML_1.upper())
 
 
+def test_the_rate_defaults_to_ten_and_reads_the_setting() -> None:
+    assert load_settings(BASE_ENV).max_remediations_per_hour == 10
+    assert (
+        load_settings({**BASE_ENV, "MAX_REMEDIATIONS_PER_HOUR": "3"}).max_remediations_per_hour == 3
+    )
+
+
 # --- Failures ----------------------------------------------------------------------------------
 
 
@@ -290,6 +298,12 @@ def test_a_trailing_comma_is_an_empty_item() -> None:
 def test_bad_value_names_the_setting(setting: str, value: str) -> None:
     message = refused(setting, **{setting: value})
     assert repr(value) in message or value in message
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "ten", "1001", "9" * 18])
+def test_a_bad_rate_is_a_start_up_error_naming_the_setting(value: str) -> None:
+    with pytest.raises(SettingsError, match="MAX_REMEDIATIONS_PER_HOUR"):
+        load_settings({**BASE_ENV, "MAX_REMEDIATIONS_PER_HOUR": value})
 
 
 def test_ledger_needs_an_endpoint_or_a_connection_string() -> None:

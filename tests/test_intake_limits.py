@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from shared.bounds import PROPERTY_LIMIT, utf16_units
-from shared.runtime import runtime
 from tests.conftest import App
 from tests.retraining import (
     deliver_ml_event,
@@ -144,19 +143,3 @@ def test_an_odd_drift_event_id_is_stored_bounded_and_logged_escaped(
     # The same delivery again resumes its own claim: no second job.
     deliver_ml_event(rapp, event)
     assert len(our_jobs(rapp, "retraining")) == 1
-
-
-def test_scoring_claims_of_lookalike_job_names_never_share_a_row(rapp: App) -> None:
-    from datetime import UTC, datetime
-
-    from shared.claims import Owned, retraining_scoring
-
-    claims = runtime().claims
-    now = datetime.now(UTC)
-    names = ["job/1", "job:1", "job#1", "job~3A1", "j" * 2000]
-    for name in names:
-        claim = claims.claim_scoring(retraining_scoring(scene.PROD, name, "t"), now=now)
-        assert isinstance(claim, Owned)
-        claims.settle_scoring(claim, name[:50], scene.PROD, "")
-    for name in names:
-        assert claims.scored(retraining_scoring(scene.PROD, name, "t")) == name[:50]

@@ -1,4 +1,4 @@
-"""A private path is one people can use (issue 15, item 3).
+"""What counts as a private path (`private_paths`) for the public-access guard: one people can use.
 
 The public-access guard counts only approved connections whose private endpoint lives in a
 customer subscription (one of ML_WORKSPACE_IDS'): the Synapse managed private endpoint the app

@@ -1,5 +1,5 @@
-"""The remediation rate per workspace (issue 15, item 9): `MAX_REMEDIATIONS_PER_HOUR`, kept in
-the ledger's claims, besides the limit per run.
+"""The remediation rate per workspace: `MAX_REMEDIATIONS_PER_HOUR`, kept in the ledger's claims,
+besides the limit per run.
 
 Every event is a run of its own: five compute writes by a user would be five budgets. The rate
 bounds what all runs and instances do to one workspace in any hour; over it a remediation is
@@ -17,10 +17,9 @@ from hypothesis import strategies as st
 
 from shared.bounds import bounded
 from shared.claims import slot_times_value
-from shared.config import MAX_REMEDIATIONS_PER_HOUR, SettingsError, load_settings
+from shared.config import MAX_REMEDIATIONS_PER_HOUR
 from shared.policy.budget import HOUR, hourly_slot
 from tests.conftest import App
-from tests.test_policy_exemptions import BASE_ENV
 from tests.test_policy_rules import PROPERTY
 from tests.test_remediation_e2e import (
     DEFERRED_EVENT,
@@ -83,22 +82,6 @@ def test_the_largest_window_is_stored_whole() -> None:
 
     assert bounded(value) == value
     assert len(json.loads(value)) == MAX_REMEDIATIONS_PER_HOUR
-
-
-# --- settings ---------------------------------------------------------------------------------
-
-
-def test_the_rate_defaults_to_ten_and_reads_the_setting() -> None:
-    assert load_settings(BASE_ENV).max_remediations_per_hour == 10
-    assert (
-        load_settings({**BASE_ENV, "MAX_REMEDIATIONS_PER_HOUR": "3"}).max_remediations_per_hour == 3
-    )
-
-
-@pytest.mark.parametrize("value", ["0", "-1", "ten", "1001", "9" * 18])
-def test_a_bad_rate_is_a_start_up_error_naming_the_setting(value: str) -> None:
-    with pytest.raises(SettingsError, match="MAX_REMEDIATIONS_PER_HOUR"):
-        load_settings({**BASE_ENV, "MAX_REMEDIATIONS_PER_HOUR": value})
 
 
 # --- end to end -------------------------------------------------------------------------------

@@ -103,6 +103,12 @@ def test_v1_dataset_drift_submits_a_job(rapp: App) -> None:
     assert event_outcome(event["id"]) == "retraining-submitted"
 
 
+def test_a_monitor_message_with_control_characters_is_tagged_printable(rapp: App) -> None:
+    deliver_ml_event(rapp, rs.monitor_breach_event(message="tenure\x00 drifted\udc80 \x1b[31m0.41"))
+    [job] = our_jobs(rapp)
+    assert job["properties"]["tags"]["drift-message"] == "tenure drifted [31m0.41"
+
+
 def test_a_duplicate_drift_event_costs_no_azure_call(rapp: App) -> None:
     event = rs.monitor_breach_event()
     deliver_ml_event(rapp, event)
@@ -294,6 +300,33 @@ def test_concurrent_deliveries_in_processes_sharing_azurite_submit_one_job(rapp:
     assert outcomes == ["debounced"] * 3 + ["retraining-submitted"]
 
 
+def test_completion_events_in_separate_processes_post_once(rapp: App) -> None:
+
+    _job, event = submit_and_finish(rapp)
+    events = [{**event, "id": str(uuid.uuid4())} for _ in range(3)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start_at = time.time() + 6
+    processes = [
+        subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [sys.executable, "-c", _DELIVER_AT, str(start_at), json.dumps(e)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for e in events
+    ]
+    results = [process.communicate(timeout=180) for process in processes]
+
+    assert [p.returncode for p in processes] == [0] * len(events), results
+    assert len(rapp.sim.ml.scoring_posts) == 1
+    assert len(our_jobs(rapp, "scoring")) == 1
+    outcomes = [event_outcome(e["id"]) for e in events]
+    assert outcomes.count("scoring-started") == 1
+    assert set(outcomes) - {"scoring-started"} <= {"scoring-in-progress", "scoring-already-started"}
+    assert len(recorded_actions("batch-scoring")) == 1
+
+
 # ------------------------------------------------------------------- transient failures
 
 
@@ -428,6 +461,42 @@ def test_a_configured_deployment_is_used(rapp: App) -> None:
     assert headers["azureml-model-deployment"] == "green"
 
 
+def test_scoring_after_a_retrain_is_refused_before_any_post_when_the_deployment_is_missing(
+    rapp: App,
+) -> None:
+    # The one scoring starter checks the endpoint as it does for HTTP callers: a deployment the
+    # endpoint does not have is refused before a token or a POST goes to the scoring URI.
+    rapp.set_settings(**rs.retraining_settings(BATCH_DEPLOYMENT_NAME="purple"))
+    _job, event = _complete(rapp)
+
+    deliver_ml_event(rapp, event)
+
+    assert rapp.sim.ml.scoring_posts == []
+    [record] = recorded_actions("batch-scoring")
+    assert record["Outcome"] == "failed: the endpoint has no deployment of that name"
+    assert event_outcome(event["id"]) == "failed"
+    # The refusal started nothing, so it holds nothing back: once the deployment exists, the
+    # next delivery starts the scoring.
+    rapp.sim.ml.add_batch_endpoint(rs.ENDPOINT, deployments=["blue", "green", "purple"])
+    retry = {**event, "id": "retry-after-the-fix"}
+    deliver_ml_event(rapp, retry)
+    assert len(rapp.sim.ml.scoring_posts) == 1
+    assert event_outcome(retry["id"]) == "scoring-started"
+
+
+def test_scoring_after_a_retrain_on_an_endpoint_without_a_default_is_refused_before_any_post(
+    rapp: App,
+) -> None:
+    rapp.sim.ml.add_batch_endpoint(rs.ENDPOINT, default_deployment=None)
+    _job, event = _complete(rapp)
+
+    deliver_ml_event(rapp, event)
+
+    assert rapp.sim.ml.scoring_posts == []
+    [record] = recorded_actions("batch-scoring")
+    assert "no default deployment" in record["Outcome"]
+
+
 @pytest.mark.parametrize("status", ["Failed", "Canceled"])
 def test_a_failed_or_canceled_retrain_is_recorded_and_announced(rapp: App, status: str) -> None:
     job, event = _complete(rapp, status)
@@ -519,102 +588,12 @@ def test_dry_run_submits_and_invokes_nothing_and_records_the_plan(rapp: App) -> 
     assert event_outcome(drift["id"]) == "dry-run"
 
 
-def test_the_job_list_follows_its_pages_within_a_bound(rapp: App) -> None:
-    from shared.adapters.clients import clients_for
-    from shared.adapters.retraining_jobs import MAX_PAGES, RetrainingJobsAdapter
-    from shared.adapters.transport import PagingError
-    from shared.arm import ArmId
-    from shared.config import get_settings
-
-    for index in range(5):
-        rapp.sim.ml.add_job(
-            scene.PROD,
-            {
-                "id": f"{scene.PROD}/jobs/retrain-{index}",
-                "name": f"retrain-{index}",
-                "type": "Microsoft.MachineLearningServices/workspaces/jobs",
-                "properties": {
-                    "jobType": "Pipeline",
-                    "status": "Completed",
-                    "tags": {APP_TAG: "retraining"},
-                },
-                "systemData": {"createdAt": f"2026-11-2{index}T00:00:00Z"},
-            },
-        )
-    adapter = RetrainingJobsAdapter(clients_for(get_settings()))
-    rapp.sim.page_size = 2
-    try:
-        jobs = adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
-        assert [job.name for job in jobs] == [f"retrain-{i}" for i in (4, 3, 2, 1, 0)]
-        assert _routes(rapp).count("ml.job.list") == 3
-
-        for index in range(5, 2 * MAX_PAGES + 3):
-            rapp.sim.ml.add_job(
-                scene.PROD, {**rapp.sim.ml.jobs(scene.PROD)[0], "name": f"r{index}"}
-            )
-        rapp.sim.reset_counts()
-        # Past the bound the read is an error, never a partial list (a job on a page not read
-        # could be the active one).
-        with pytest.raises(PagingError, match=f"more than {MAX_PAGES} pages"):
-            adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
-        assert _routes(rapp).count("ml.job.list") == MAX_PAGES
-    finally:
-        rapp.sim.page_size = 50
-
-
-def test_a_job_list_of_the_wrong_shape_is_recorded_and_submits_nothing(rapp: App) -> None:
-    rapp.sim.ml.add_job(
-        scene.PROD,
-        {
-            "id": f"{scene.PROD}/jobs/odd",
-            "name": "odd",
-            "properties": {"jobType": "Pipeline", "tags": {APP_TAG: "retraining"}},
-        },
-    )
-    event = rs.monitor_breach_event()
-    deliver_ml_event(rapp, event)  # recorded, not raised: a redelivery would not fix the answer
+def test_dry_run_writes_no_claim_row(rapp: App) -> None:
+    rapp.set_settings(**rs.retraining_settings(AUTOMATION_MODE="dry-run"))
+    deliver_ml_event(rapp, rs.monitor_breach_event())
+    host.fire_timer("scheduled_retrain")
+    assert _claim_rows() == []
     assert rapp.sim.ml.job_puts == []
-    assert event_outcome(event["id"]) == "failed"
-    [record] = recorded_actions("retraining")
-    assert "no status" in record["Outcome"]
-
-
-def test_azure_ml_sdk_requests_never_follow_a_redirect_to_another_host(rapp: App) -> None:
-    # azure-ai-ml builds its own service clients: the app's endpoint guard must reach them too,
-    # so a redirect elsewhere is refused before the request (and its ARM token) leaves.
-    rapp.sim.inject_reply(
-        "ml.component.version.list",
-        status=307,
-        headers={"Location": rapp.sim.foreign_url + "/subscriptions/x/components"},
-        times=5,
-    )
-    rapp.sim.inject_reply(
-        "ml.component.version.get",
-        status=307,
-        headers={"Location": rapp.sim.foreign_url + "/subscriptions/x/components"},
-        times=5,
-    )
-    event = rs.monitor_breach_event()
-
-    deliver_ml_event(rapp, event)
-
-    assert rapp.sim.requests_to("localhost") == []
-    assert rapp.sim.ml.job_puts == []
-    assert event_outcome(event["id"]) != "retraining-submitted"
-
-
-def test_a_stale_current_cloud_in_the_environment_does_not_derail_submission(
-    rapp: App, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # azure-ai-ml reads "the current cloud" from the environment; a name this process never
-    # registered (inherited from a parent) must not send it to the public cloud's metadata.
-    monkeypatch.setenv("AZUREML_CURRENT_CLOUD", "custom:stale.example:443")
-    event = rs.monitor_breach_event()
-
-    deliver_ml_event(rapp, event)
-
-    assert len(our_jobs(rapp)) == 1
-    assert event_outcome(event["id"]) == "retraining-submitted"
 
 
 # ---------------------------------------- trust: a tag or a name is not proof of ownership
@@ -924,48 +903,7 @@ def test_a_refused_scoring_start_leaves_no_claim_that_holds_the_next_attempt(app
     assert len(our_jobs(app, "scoring")) == 1
 
 
-# ------------------------------------------------------------------------------ dry-run
-
-
-def test_dry_run_writes_no_claim_row(rapp: App) -> None:
-    rapp.set_settings(**rs.retraining_settings(AUTOMATION_MODE="dry-run"))
-    deliver_ml_event(rapp, rs.monitor_breach_event())
-    host.fire_timer("scheduled_retrain")
-    assert _claim_rows() == []
-    assert rapp.sim.ml.job_puts == []
-
-
-def test_a_monitor_message_with_control_characters_is_tagged_printable(rapp: App) -> None:
-    deliver_ml_event(rapp, rs.monitor_breach_event(message="tenure\x00 drifted\udc80 \x1b[31m0.41"))
-    [job] = our_jobs(rapp)
-    assert job["properties"]["tags"]["drift-message"] == "tenure drifted [31m0.41"
-
-
-def test_completion_events_in_separate_processes_post_once(rapp: App) -> None:
-
-    _job, event = submit_and_finish(rapp)
-    events = [{**event, "id": str(uuid.uuid4())} for _ in range(3)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    start_at = time.time() + 6
-    processes = [
-        subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [sys.executable, "-c", _DELIVER_AT, str(start_at), json.dumps(e)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for e in events
-    ]
-    results = [process.communicate(timeout=180) for process in processes]
-
-    assert [p.returncode for p in processes] == [0] * len(events), results
-    assert len(rapp.sim.ml.scoring_posts) == 1
-    assert len(our_jobs(rapp, "scoring")) == 1
-    outcomes = [event_outcome(e["id"]) for e in events]
-    assert outcomes.count("scoring-started") == 1
-    assert set(outcomes) - {"scoring-started"} <= {"scoring-in-progress", "scoring-already-started"}
-    assert len(recorded_actions("batch-scoring")) == 1
+# ---------------------- invalid events: recorded as invalid, read in no other workspace
 
 
 def test_a_finished_job_named_for_another_workspace_is_read_in_the_topics_and_not_found(
@@ -1003,7 +941,23 @@ def test_the_subscription_validation_event_costs_no_azure_call(rapp: App) -> Non
     assert [r.route for r in rapp.non_token_requests()] == []
 
 
-# ----------------------------------------------------------------- azure-ai-ml's notices
+@pytest.mark.parametrize(
+    "run_id", ["../../workspaces/other/jobs/x", "job?api-version=1", "j" * 300, "job\nname"]
+)
+def test_a_finished_run_whose_id_is_not_a_job_name_costs_no_azure_call(
+    rapp: App, run_id: str
+) -> None:
+    event = rs.job_finished_event(run_id, tags={APP_TAG: "retraining"})
+
+    deliver_ml_event(rapp, event)
+
+    assert rapp.non_token_requests() == [] or all(
+        r.route == "eventgrid.publish" for r in rapp.non_token_requests()
+    )
+    assert event_outcome(event["id"]) == "invalid"
+
+
+# ------------------------ azure-ai-ml in the app's process: its notices and environment
 
 _SUBMIT_IN_A_FRESH_PROCESS = """
 import json, sys
@@ -1033,53 +987,15 @@ def test_azure_ai_ml_prints_no_experimental_class_notices(rapp: App) -> None:
     assert "experimental class" not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize(
-    "run_id", ["../../workspaces/other/jobs/x", "job?api-version=1", "j" * 300, "job\nname"]
-)
-def test_a_finished_run_whose_id_is_not_a_job_name_costs_no_azure_call(
-    rapp: App, run_id: str
+def test_a_stale_current_cloud_in_the_environment_does_not_derail_submission(
+    rapp: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    event = rs.job_finished_event(run_id, tags={APP_TAG: "retraining"})
+    # azure-ai-ml reads "the current cloud" from the environment; a name this process never
+    # registered (inherited from a parent) must not send it to the public cloud's metadata.
+    monkeypatch.setenv("AZUREML_CURRENT_CLOUD", "custom:stale.example:443")
+    event = rs.monitor_breach_event()
 
     deliver_ml_event(rapp, event)
 
-    assert rapp.non_token_requests() == [] or all(
-        r.route == "eventgrid.publish" for r in rapp.non_token_requests()
-    )
-    assert event_outcome(event["id"]) == "invalid"
-
-
-def test_scoring_after_a_retrain_is_refused_before_any_post_when_the_deployment_is_missing(
-    rapp: App,
-) -> None:
-    # The one scoring starter checks the endpoint as it does for HTTP callers: a deployment the
-    # endpoint does not have is refused before a token or a POST goes to the scoring URI.
-    rapp.set_settings(**rs.retraining_settings(BATCH_DEPLOYMENT_NAME="purple"))
-    _job, event = _complete(rapp)
-
-    deliver_ml_event(rapp, event)
-
-    assert rapp.sim.ml.scoring_posts == []
-    [record] = recorded_actions("batch-scoring")
-    assert record["Outcome"] == "failed: the endpoint has no deployment of that name"
-    assert event_outcome(event["id"]) == "failed"
-    # The refusal started nothing, so it holds nothing back: once the deployment exists, the
-    # next delivery starts the scoring.
-    rapp.sim.ml.add_batch_endpoint(rs.ENDPOINT, deployments=["blue", "green", "purple"])
-    retry = {**event, "id": "retry-after-the-fix"}
-    deliver_ml_event(rapp, retry)
-    assert len(rapp.sim.ml.scoring_posts) == 1
-    assert event_outcome(retry["id"]) == "scoring-started"
-
-
-def test_scoring_after_a_retrain_on_an_endpoint_without_a_default_is_refused_before_any_post(
-    rapp: App,
-) -> None:
-    rapp.sim.ml.add_batch_endpoint(rs.ENDPOINT, default_deployment=None)
-    _job, event = _complete(rapp)
-
-    deliver_ml_event(rapp, event)
-
-    assert rapp.sim.ml.scoring_posts == []
-    [record] = recorded_actions("batch-scoring")
-    assert "no default deployment" in record["Outcome"]
+    assert len(our_jobs(rapp)) == 1
+    assert event_outcome(event["id"]) == "retraining-submitted"

@@ -1,6 +1,6 @@
-"""Who calls, and where the answers point (issue 15, items 4 and 5): the HTTP functions serve only
-behind App Service authentication, trust a caller only when the whole header set it forwards
-agrees, and build their URLs from the app's own host name, never from the request."""
+"""Who calls the HTTP scoring functions, and where their answers point: they serve only behind
+App Service authentication, trust a caller only when the whole header set it forwards agrees
+(`caller_of`), and build their URLs from the app's own host name, never from the request."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Settings files and JSON settings at their edges (issue 15, item 8): whatever a path or a value
-holds, the CLI says so in one line naming the file or the setting, and exits 64. Bounded reads,
-regular files only, validation at load."""
+"""Settings files and JSON settings at their edges: whatever a path or a value holds, the CLI says
+so in one line naming the file or the setting, and exits 64. Bounded reads, regular files only,
+validation at load."""
 
 from __future__ import annotations
 

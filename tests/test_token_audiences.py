@@ -1,6 +1,6 @@
-"""Every setting that names a host the app sends a token to is tied to that token's audience
-(issue 15, item 6): a host of a known Azure cloud gets its cloud's audience, any other host only
-the audience an explicit setting states, or the app refuses to start."""
+"""Every setting that names a host the app sends a token to is tied to that token's audience: a
+host of a known Azure cloud gets its cloud's audience, any other host only the audience an explicit
+setting states, or the app refuses to start."""
 
 from __future__ import annotations
 
