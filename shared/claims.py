@@ -330,7 +330,7 @@ class Claims:
                 return None
         return now
 
-    # ------------------------------------------------------- promotion (issue 19)
+    # ------------------------------------------------------- promotion
     # One row per retraining job, `promotion:<job>`: the decision and how far its steps got.
     # Created once (the delivery that creates it promotes; another reads it), then moved on
     # step by step only if unchanged since read.

@@ -127,10 +127,10 @@ class Settings:
     api_host: str | None
     # ML_SCOPES with ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG.
     scope: Scope
-    # The process's ARM read budget (issue 17), below ARM's own bucket of 250 at 25 per second.
+    # The process's ARM read budget, below ARM's own bucket of 250 at 25 per second.
     arm_reads_burst: int
     arm_reads_per_second: int
-    # Over this many workspaces, the sweep fans out by subscription (issue 17).
+    # Over this many workspaces, the sweep fans out by subscription.
     sweep_fan_out_workspaces: int
 
     @property

@@ -1,5 +1,5 @@
 """Who started a thing: only what Azure records about its creator, set from the caller's token
-(a name, tag or description is whoever may write the thing's: never proof, issue 15). ARM
+(a name, tag or description is whoever may write the thing's: never proof). ARM
 resources and ML jobs: `systemData.createdBy(Type)`; role assignments: `createdBy`, `updatedBy`."""
 
 from __future__ import annotations

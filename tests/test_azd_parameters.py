@@ -1,8 +1,8 @@
 """infra/main.parameters.json as azd fills it (tests/azd_envsubst.py ports azd's substitution).
 
 - The port agrees with drone/envsubst's own test table (v1.0.3 eval_test.go) for the forms a
-  parameters file uses, and reproduces the fault of issue 14 item 6: `${X={}}` ends its default at
-  the first `}`.
+  parameters file uses, and reproduces azd's fault with a default holding a brace: `${X={}}`
+  ends its default at the first `}`.
 - Every parameter loads with its variables unset, and with each variable set to a value of the
   parameter's type: the value arrives unchanged (no stray `}`), and a JSON-valued setting (a `{...}`
   or `[...]` default) arrives as the JSON it was set to, nested braces and quotes included.
@@ -67,7 +67,7 @@ def test_the_port_agrees_with_envsubst_s_own_cases(
 
 
 def test_a_default_ends_at_the_first_closing_brace() -> None:
-    # Issue 14 item 6: unset, `${X={}}` happens to give `{}`; set, the value gains a `}`.
+    # unset, `${X={}}` happens to give `{}`; set, the value gains a `}`.
     assert envsubst("${X={}}", lambda name: "") == "{}"
     assert envsubst("${X={}}", {"X": '{"a": 1}'}.__getitem__) == '{"a": 1}}'
     with pytest.raises(BadSubstitutionError):

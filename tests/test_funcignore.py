@@ -1,4 +1,4 @@
-"""The deploy zip: the files azd would put in it, computed here the way azd does (issue 14 item 9).
+"""The deploy zip: the files azd would put in it, computed here the way azd does.
 
 azd (Azure/azure-dev cli/azd/pkg/project/project_utils.go, `createDeployableZip`) zips the
 service's folder with cli/azd/pkg/rzip (`CreateFromDirectory`): it walks each directory in name

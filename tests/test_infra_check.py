@@ -1,4 +1,4 @@
-"""Compile and preview before deploying (issue 14): `make infra-check` and the pull request
+"""Compile and preview before deploying: `make infra-check` and the pull request
 workflow. `make infra-check` runs against a fake az on a PATH that holds only make, python3 and
 (or not) that az, so the test sees exactly which commands it runs and what it makes of their
 output; the workflow is read as YAML."""

@@ -1,4 +1,4 @@
-"""Signals for on-call (issue 18 item 5): infra/app/on-call.bicep's workbook and alert rules, the
+"""Signals for on-call: infra/app/on-call.bicep's workbook and alert rules, the
 KQL they run (infra/monitor/queries.json) and the README's "Observability", which shows it.
 
 - One text per query: the README shows each query of the file verbatim; the Bicep loads that file

@@ -1,4 +1,4 @@
-"""The sweep's inventory from Resource Graph (issue 17), end to end: the real SDK clients over
+"""The sweep's inventory from Resource Graph, end to end: the real SDK clients over
 HTTPS to the simulator's Resource Graph, whose rows come from the simulator's own state.
 
 Resource Graph decides what the sweep looks at, never what it writes: a workspace whose rows

@@ -1,5 +1,5 @@
 """scripts/predown.py, the predown hook, run as azd runs it with the fake az of
-tests/test_preflight.py (issue 14 item 11): it removes what this environment created outside the
+tests/test_preflight.py: it removes what this environment created outside the
 app's resource group, found by the app identity's principal ID, main.bicep's names with the
 environment's tag, and the role name suffix, and nothing else."""
 

@@ -1,4 +1,4 @@
-"""The ARM read budget (issue 17): the bucket's arithmetic, events before the sweep, ARM's count
+"""The ARM read budget: the bucket's arithmetic, events before the sweep, ARM's count
 of reads left honoured, and ARM's own throttling (the simulator's bucket) absorbed by the
 app's retries without surfacing."""
 

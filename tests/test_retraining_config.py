@@ -154,7 +154,7 @@ def test_the_inference_domain_is_a_plain_dns_name_or_refused(domain: str) -> Non
     assert not accepted.endswith(".")
 
 
-# ------------------------------------------------------------------ promotion (issue 19)
+# ------------------------------------------------------------------ promotion
 
 SCORING = {
     "BATCH_ENDPOINT_NAME": "churn-batch",

@@ -1,4 +1,4 @@
-"""The scope rule (issue 17), pure: ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG.
+"""The scope rule, pure: ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG.
 
 Properties against an oracle written independently (segment lists compared in lower case),
 with the traps the rule must not fall into: names that share a prefix (`rg-ml` / `rg-ml2`,

@@ -1,4 +1,4 @@
-"""Scope by containers, end to end (issue 17): registered functions → real SDK clients → HTTPS →
+"""Scope by containers, end to end: registered functions → real SDK clients → HTTPS →
 the simulator, whose management group hierarchy and workspace lists answer the app's reads.
 
 A workspace created under a scope is handled by its own creation event with no setting changed,

@@ -183,7 +183,7 @@ def test_each_broken_part_is_one_failed_line(
     elif break_it == "no ml subscription":
         ml_subscriptions.clear()
     else:
-        # Retraining on, with the value azd made of `${RETRAIN_INPUTS={}}` (issue 14 item 6).
+        # Retraining on, with the value azd made of `${RETRAIN_INPUTS={}}`.
         settings = f"functionapp config appsettings list --name {APP} --resource-group rg-app"
         for item in table[settings]["stdout"]:
             if item["name"] == "RETRAIN_WORKSPACE_IDS":

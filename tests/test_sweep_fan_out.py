@@ -1,4 +1,4 @@
-"""The sweep's fan-out by subscription (issue 17, item 6), through the registered functions as the
+"""The sweep's fan-out by subscription, through the registered functions as the
 host calls them (`reconcile_all`'s queue output, `sweep_partition`'s queue trigger), the real SDK
 clients over HTTPS to the simulator, the ledger in Azurite.
 

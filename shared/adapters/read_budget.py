@@ -1,4 +1,4 @@
-"""The process's ARM read budget (issue 17): a token bucket shared by every trigger, spent by a
+"""The process's ARM read budget: a token bucket shared by every trigger, spent by a
 policy on every ARM client, smaller than ARM's own per-principal one (250, refilled at 25/s), so
 the app waits instead of being refused. Events come first: the sweep's reads (`yielding_reads`)
 leave a reserve for theirs. ARM's count of reads left (other instances and tools acting as the
