@@ -199,9 +199,8 @@ class RetrainingReconciler:
             return RequestResult(RequestOutcome.ALREADY_SUBMITTED, reason)
         applied, evidence = Outcome(Status.APPLIED, "submitted"), self._plan(tags)
         trail.record(KIND_RETRAINING, "submit", name, reason, applied, evidence=evidence)
-        return RequestResult(
-            RequestOutcome.RETRAINING_SUBMITTED, f"submitted retraining job {name}"
-        )
+        submitted = f"submitted retraining job {name}"
+        return RequestResult(RequestOutcome.RETRAINING_SUBMITTED, submitted)
 
     def _set_claim_state(self, trail: Trail, state: str) -> None:
         """The claim of this request (its key: the trail's trigger) moves on."""
@@ -219,26 +218,23 @@ class RetrainingReconciler:
         # A permanent failure releases the claim: the next drift signal may try again.
         self._set_claim_state(trail, ClaimState.FAILED)
         trail.record(KIND_RETRAINING, "submit", name, reason, failure)
-        return RequestResult(
-            RequestOutcome.FAILED, f"retraining job {name} was refused: {failure.detail}"
-        )
+        refused = f"retraining job {name} was refused: {failure.detail}"
+        return RequestResult(RequestOutcome.FAILED, refused)
 
     def on_finished(self, finished: JobFinished) -> RequestResult:
         workspace_id, name = finished.workspace_id, finished.job_name
         trail = self._trail(workspace_id, f"event:{finished.event_id}")
         if not plan.names_claimed_job(_claim_view(self.claims.retraining(workspace_id)), name):
             # Tags and names prove nothing: only the job of the app's claim is its retraining.
-            return RequestResult(
-                RequestOutcome.IGNORED, f"job {name} is not a retraining job of this app"
-            )
+            why = f"job {name} is not a retraining job of this app"
+            return RequestResult(RequestOutcome.IGNORED, why)
         try:
             job = self.jobs.get_job(workspace_id, name)
         except (AzureError, JudgedAnswerError) as error:
             return _failed(trail, name, error)
         if job is None:
-            return RequestResult(
-                RequestOutcome.INVALID, f"job {name} does not exist in the workspace"
-            )
+            why = f"job {name} does not exist in the workspace"
+            return RequestResult(RequestOutcome.INVALID, why)
         if squatted := not_made_by(self.jobs.app_identity(), job.system_data):
             reason = f"job {job.name} bears the name of the app's claim: {squatted}"
             trail.record(KIND_RETRAINING, "ignore", job.name, reason, NOTHING_STARTED)
@@ -262,14 +258,11 @@ class RetrainingReconciler:
         workspace_id, trigger = trail.workspace_id, trail.trigger
         endpoint_name, scoring_input = self._config.batch_endpoint_name, self._config.scoring_input
         if endpoint_name is None or scoring_input is None:
-            return RequestResult(
-                RequestOutcome.COMPLETED, f"{retraining_job} completed; no BATCH_ENDPOINT_NAME"
-            )
+            why = f"{retraining_job} completed; no BATCH_ENDPOINT_NAME"
+            return RequestResult(RequestOutcome.COMPLETED, why)
         key = retraining_scoring(workspace_id, retraining_job, trigger)
         if (scored := self.claims.scored(key)) is not None:
-            return RequestResult(
-                RequestOutcome.SCORING_ALREADY_STARTED, _already(scored, retraining_job)
-            )
+            return _already(scored, retraining_job)
         note, deployment = "", self._config.batch_deployment_name
         if self._promoter is not None:
             promotion = self._promoter.promote_after_retrain(trail, retraining_job)
@@ -312,16 +305,13 @@ class RetrainingReconciler:
             return RequestResult(RequestOutcome.FAILED, failure.detail)
         assert isinstance(started, Started)  # not dry-run
         if started.replayed:
-            return RequestResult(
-                RequestOutcome.SCORING_ALREADY_STARTED, _already(started.name, retraining_job)
-            )
+            return _already(started.name, retraining_job)
         where = f"{endpoint_name}/{started.deployment or 'default'}"
         reason = completed + (f"; {note}" if note else "")
         applied = Outcome(Status.APPLIED, f"started on {where}")
         trail.record(KIND_SCORING, "start", started.name, reason, applied)
-        return RequestResult(
-            RequestOutcome.SCORING_STARTED, f"scoring job {started.name} after {retraining_job}"
-        )
+        started_after = f"scoring job {started.name} after {retraining_job}"
+        return RequestResult(RequestOutcome.SCORING_STARTED, started_after)
 
     def on_schedule(self, workspace_id: ArmId, run_id: str) -> RequestResult:
         """The timer for one workspace: the scoring backstop, then the drift gate (without
@@ -382,8 +372,9 @@ def _failed(trail: Trail, subject: str, error: AzureError | JudgedAnswerError) -
     return RequestResult(RequestOutcome.FAILED, why)
 
 
-def _already(scoring_job: str, retraining_job: str) -> str:
-    return f"scoring job {scoring_job} already started after {retraining_job}"
+def _already(scoring_job: str, retraining_job: str) -> RequestResult:
+    summary = f"scoring job {scoring_job} already started after {retraining_job}"
+    return RequestResult(RequestOutcome.SCORING_ALREADY_STARTED, summary)
 
 
 def _claim_view(claim: RetrainingClaim | None) -> plan.ClaimView | None:
