@@ -4,10 +4,17 @@ the text and the structured fields (custom dimensions) carry trigger, workspace,
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import pytest
 
+from shared.arm import ArmId
+from shared.ledger import ActionRecord
 from shared.logs import DECISION_FIELDS
+from shared.outcome import Outcome, Status
+from shared.policy.budget import RemediationBudget
+from shared.reconcilers.intent import Trail
+from shared.reconcilers.run import Decision, Run
 from tests.conftest import App
 from tests.retraining import (
     completed_event,
@@ -171,3 +178,28 @@ def test_each_policy_finding_is_one_decision_line_with_its_rule(
         for r in lines
     ]
     assert sorted(logged) == sorted(recorded)
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_an_outcome_has_one_level_on_a_run_and_on_a_trail(
+    status: Status, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One level for one thing: a failed write is an ERROR whichever path records it.
+    outcome, workspace = Outcome(status, "detail"), ArmId("/w")
+    row = ActionRecord(workspace, "model", "promote", "s", "why", "enforce", "", "t")
+    run = Run("t", dry_run=False, budget=RemediationBudget(1), sink=None)
+    trail = Trail(
+        _Rows(), logging.getLogger("shared.reconcilers.promotion"), "enforce", workspace, "t"
+    )
+
+    with caplog.at_level(logging.INFO):
+        run.record(workspace, [(Decision(row), outcome)])
+        trail.record("model", "promote", "s", "why", outcome)
+
+    levels = [r.levelno for r in caplog.records if r.__dict__.get("kind") == "model"]
+    assert levels == [logging.ERROR if outcome.failed else logging.INFO] * 2
+
+
+class _Rows:
+    def record_actions(self, records: Sequence[ActionRecord]) -> None:
+        pass

@@ -54,7 +54,7 @@ def _fails(error: Exception) -> Any:
 
 @given(st.sampled_from([s for s in Status if s is not Status.NOTED]), st.text(max_size=40))
 def test_the_typed_state_is_the_state_its_text_reads_as(status: Status, detail: str) -> None:
-    # Retraining and scoring still write text outcomes: both paths must agree.
+    # The text fallback (`outcome_state`, for untyped rows) reads an outcome as its type does.
     outcome = Outcome(status, detail)
     assert outcome_state(str(outcome)) == outcome.state
 

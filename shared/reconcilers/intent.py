@@ -41,14 +41,12 @@ class Trail:
         verdict: str,
         subject: str,
         reason: str,
-        outcome: Outcome | str,
+        outcome: Outcome,
         *,
         evidence: str = "",
         notify: bool = True,
         level: int | None = None,
     ) -> None:
-        # A text outcome (promotion's and scoring's, not yet typed) is read by its first word.
-        failed = outcome.failed if isinstance(outcome, Outcome) else outcome.startswith("failed")
         row = (self.workspace_id, kind, verdict, subject, reason, self.mode, outcome, self.trigger)
         self.sink.record_actions([ActionRecord(*row, evidence, notify)])
         decision_log(
@@ -60,16 +58,27 @@ class Trail:
             verdict=verdict,
             outcome=str(outcome),
             subject_id=subject,
-            level=level or (logging.WARNING if failed else logging.INFO),
+            # A failed write at ERROR, as on a run's path (`run.Run.record`).
+            level=level or (logging.ERROR if outcome.failed else logging.INFO),
         )
 
     def intent(self, kind: str, verdict: str, subject: str) -> None:
         row = (self.workspace_id, kind, verdict, subject, "about to write", self.mode)
         record_intent(self.sink, ActionRecord(*row, INTENT, self.trigger))
 
-    def retry(self, kind: str, subject: str, error: AzureError) -> TransientAzureError:
-        """A transient failure, recorded (not announced) and raised: the trigger runs again."""
-        reason = "Azure ML stayed unavailable through the retries"
+    def retry(
+        self,
+        kind: str,
+        subject: str,
+        error: AzureError,
+        *,
+        reason: str = "Azure ML stayed unavailable through the retries",
+        what: str = "",
+    ) -> TransientAzureError:
+        """A transient failure, recorded (not announced), to raise: the trigger runs again. The
+        error names the workspace, and `what` when given."""
         retry = Outcome(Status.RETRY, describe(error))
         self.record(kind, "retry", subject, reason, retry, notify=False)
+        if what:
+            return TransientAzureError(f"workspace {self.workspace_id}: {what}: {retry.detail}")
         return for_workspace(self.workspace_id, error)

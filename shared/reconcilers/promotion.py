@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from azure.core.exceptions import AzureError
@@ -45,19 +46,31 @@ FINAL = frozenset({Step.SWITCHED, Step.FAILED, Step.SKIPPED})
 DEPLOYED = frozenset({Step.DEPLOYING, Step.SWITCHED, Step.FAILED})
 
 
+class PromotionOutcome(StrEnum):
+    """What a promotion came to: the request's word when it holds the scoring back."""
+
+    PROMOTED = "promoted"
+    NOT_PROMOTED = "not-promoted"
+    # The claim ended `failed` or `skipped` (as another delivery, or this one, read it).
+    FAILED = "not-promoted:failed"
+    SKIPPED = "not-promoted:skipped"
+    IN_PROGRESS = "promotion-in-progress"
+    DRY_RUN = "dry-run"
+
+
 @dataclass(frozen=True)
 class PromotionResult:
     """Whether the scoring after a retrain starts now, where, and what it says of the model."""
 
     score: bool
     deployment: str | None
-    outcome: str
+    outcome: PromotionOutcome
     summary: str
 
     @property
     def note(self) -> str:
         where = self.deployment or "the endpoint's default"
-        promoted = self.outcome == "promoted"
+        promoted = self.outcome is PromotionOutcome.PROMOTED
         model = "the promoted model" if promoted else "the current model (not promoted)"
         return f"{model} on {where}: {self.summary}"
 
@@ -83,7 +96,9 @@ class ModelPromoter:
     def _endpoint_id(self, workspace_id: str) -> ArmId:
         return ArmId(f"{workspace_id}/batchEndpoints/{self._endpoint_name}")
 
-    def _not_promoted(self, previous: str | None, outcome: str, summary: str) -> PromotionResult:
+    def _not_promoted(
+        self, previous: str | None, outcome: PromotionOutcome, summary: str
+    ) -> PromotionResult:
         # Scored (when it is) where it was before: the deployment the app would have used.
         stays = f"; the default stays {previous}" if previous else ""
         return PromotionResult(self._config.score_when_not_promoted, None, outcome, summary + stays)
@@ -93,11 +108,12 @@ class ModelPromoter:
         if claim is None or claim.state not in FINAL:
             holder = claim.trigger if claim is not None else "another delivery"
             why = f"promotion after {job_name} is being carried out by {holder}"
-            return PromotionResult(False, None, "promotion-in-progress", why)
+            return PromotionResult(False, None, PromotionOutcome.IN_PROGRESS, why)
         reason = str(_detail(claim).get("reason", ""))
         if claim.state == Step.SWITCHED:
-            return PromotionResult(True, claim.deployment, "promoted", reason)
-        return self._not_promoted(claim.previous, f"not-promoted:{claim.state}", reason)
+            return PromotionResult(True, claim.deployment, PromotionOutcome.PROMOTED, reason)
+        ended = PromotionOutcome.FAILED if claim.state == Step.FAILED else PromotionOutcome.SKIPPED
+        return self._not_promoted(claim.previous, ended, reason)
 
     def promote_after_retrain(self, trail: Trail, job_name: str) -> PromotionResult:
         """Promote the model of `job_name` if it is better; the deployment to score on."""
@@ -178,9 +194,9 @@ class ModelPromoter:
         if not version:
             stays = Outcome(Status.SKIPPED, f"scoring stays on {default or 'the default'}")
             _decided(trail, job_name, stays, detail)
-            return self._not_promoted(default, "not-promoted", reason)
+            return self._not_promoted(default, PromotionOutcome.NOT_PROMOTED, reason)
         _decided(trail, job_name, PLANNED, detail)
-        return PromotionResult(True, name, "dry-run", f"would promote: {reason}")
+        return PromotionResult(True, name, PromotionOutcome.DRY_RUN, f"would promote: {reason}")
 
     def _carry_on(self, trail: Trail, claim: PromotionClaim) -> PromotionResult:
         """The steps from where the claim stands; each moves the claim on."""
@@ -270,7 +286,7 @@ class ModelPromoter:
             subject = f"{self._endpoint_id(trail.workspace_id)}/deployments/{claim.deployment}"
             detail, previous = _detail(claim), claim.previous
         _decided(trail, subject, failure, detail)
-        return self._not_promoted(previous, "not-promoted:failed", str(failure))
+        return self._not_promoted(previous, PromotionOutcome.FAILED, str(failure))
 
 
 def _decided(trail: Trail, subject: str, outcome: Outcome, detail: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import NamedTuple
 
 from azure.core.exceptions import AzureError, HttpResponseError
@@ -27,13 +28,12 @@ from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionSink
 from shared.ml_events import RETRAINING, Drift, JobFinished
 from shared.model import JudgedAnswerError
-from shared.outcome import PLANNED, Status, noted
-from shared.outcome import Outcome as Recorded
+from shared.outcome import PLANNED, Outcome, Status, noted
 from shared.ownership import not_made_by
 from shared.planning import retraining as plan
 from shared.planning.retraining import Verdict
 from shared.reconcilers.intent import Trail
-from shared.reconcilers.promotion import ModelPromoter
+from shared.reconcilers.promotion import ModelPromoter, PromotionOutcome
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.requests import RefusedError
 from shared.scoring.service import ClaimHeldError, ScoringOrder, ScoringStarter, Started
@@ -43,15 +43,39 @@ log = logging.getLogger(__name__)
 KIND_RETRAINING = "retraining"
 KIND_SCORING = "batch-scoring"
 KIND_GATE = "drift-gate"
-DEBOUNCED = Recorded(Status.SKIPPED, "debounced, nothing submitted")
+DEBOUNCED = Outcome(Status.SKIPPED, "debounced, nothing submitted")
 DEBOUNCING = (Verdict.COOLDOWN, Verdict.ACTIVE, Verdict.CONCURRENT)
 NOTHING_STARTED = noted("nothing started")
 
 
-class Outcome(NamedTuple):
-    """What one request came to: a short word for the event's ledger row and a summary."""
+class RequestOutcome(StrEnum):
+    """What one request came to, in a word: the event's ledger row and the handler's log line."""
 
-    outcome: str
+    DEBOUNCED = "debounced"
+    DRY_RUN = "dry-run"
+    FAILED = "failed"
+    IGNORED = "ignored"
+    INVALID = "invalid"
+    GATE_CLOSED = "gate-closed"
+    ALREADY_SUBMITTED = "already-submitted"
+    RETRAINING_SUBMITTED = "retraining-submitted"
+    RETRAINING_FAILED = "retraining-failed"
+    RETRAINING_CANCELED = "retraining-canceled"
+    COMPLETED = "completed"
+    SCORING_STARTED = "scoring-started"
+    SCORING_IN_PROGRESS = "scoring-in-progress"
+    SCORING_ALREADY_STARTED = "scoring-already-started"
+    # How a scoring job ended (`scoring_outcomes`).
+    SCORING_COMPLETED = "scoring-completed"
+    SCORING_FAILED = "scoring-failed"
+    SCORING_CANCELED = "scoring-canceled"
+    ALREADY_RECORDED = "already-recorded"
+
+
+class RequestResult(NamedTuple):
+    """What one request came to (a promotion that holds the scoring back: its word) and why."""
+
+    outcome: RequestOutcome | PromotionOutcome
     summary: str
 
 
@@ -77,7 +101,7 @@ class RetrainingReconciler:
         if promotion is not None and settings.retraining.promotion is not None:
             self._promoter = ModelPromoter(settings, promotion, self.claims, self.clock)
 
-    def on_drift(self, drift: Drift) -> Outcome:
+    def on_drift(self, drift: Drift) -> RequestResult:
         trigger = f"drift:{drift.source.value}"
         tags = plan.retraining_tags(trigger, drift.event_id, drift.message)
         # table_key: a bounded, distinct claim key for an ID of any length (a GUID stays as is).
@@ -90,7 +114,7 @@ class RetrainingReconciler:
         trigger: str,
         tags: dict[str, str],
         jobs: Sequence[AppJob] | None = None,
-    ) -> Outcome:
+    ) -> RequestResult:
         """Submit a retraining job unless one is active or the cooldown holds."""
         trail = self._trail(workspace_id, claim_key)
         now = self.clock()
@@ -116,11 +140,11 @@ class RetrainingReconciler:
                 reason = f"another delivery claimed the retraining first ({name})"
         if verdict in DEBOUNCING:
             trail.record(KIND_RETRAINING, verdict.value, name, reason, DEBOUNCED, notify=False)
-            return Outcome("debounced", reason)
+            return RequestResult(RequestOutcome.DEBOUNCED, reason)
         if self.settings.dry_run:
             evidence = self._plan(tags)
             trail.record(KIND_RETRAINING, verdict.value, name, reason, PLANNED, evidence=evidence)
-            return Outcome("dry-run", f"would submit {name}")
+            return RequestResult(RequestOutcome.DRY_RUN, f"would submit {name}")
         return self._ensure_submitted(trail, name, reason, tags)
 
     def _views(self, jobs: Sequence[AppJob]) -> list[plan.JobView]:
@@ -135,7 +159,7 @@ class RetrainingReconciler:
 
     def _ensure_submitted(
         self, trail: Trail, name: str, reason: str, tags: dict[str, str]
-    ) -> Outcome:
+    ) -> RequestResult:
         workspace_id = trail.workspace_id
         try:
             existing = self.jobs.get_job(workspace_id, name)
@@ -153,29 +177,30 @@ class RetrainingReconciler:
                         raise
         except JudgedAnswerError as error:
             # Azure answered with another job than the one asked for.
-            return self._submission_refused(trail, name, Recorded(Status.NOT_APPLIED, str(error)))
+            return self._submission_refused(trail, name, Outcome(Status.NOT_APPLIED, str(error)))
         except Exception as error:  # Azure's errors and azure-ai-ml's validation (MlException)
             if isinstance(error, AzureError) and is_transient(error):
                 return _failed(trail, name, error)
             validation = type(error).__module__.startswith("azure.ai.ml")
             if not (validation or isinstance(error, AzureError)):
                 raise
-            return self._submission_refused(trail, name, Recorded(Status.FAILED, describe(error)))
+            return self._submission_refused(trail, name, Outcome(Status.FAILED, describe(error)))
         if existing and (squatted := not_made_by(self.jobs.app_identity(), existing.system_data)):
             # Someone made a job of the claim's name before the app submitted it: never the app's
             # retraining (not scored, not promoted). The claim is released for the next trigger.
             why = "not the app's job: the claim is released, the next trigger retrains"
-            taken = Recorded(Status.FAILED, f"the job name is taken: {squatted}")
+            taken = Outcome(Status.FAILED, f"the job name is taken: {squatted}")
             return self._submission_refused(trail, name, taken, why)
         self._set_claim_state(trail, ClaimState.SUBMITTED)
         if existing is not None:
             reason = f"job {name} was already submitted for {trail.trigger} ({existing.status})"
-            skipped = Recorded(Status.SKIPPED, "already submitted, nothing new")
+            skipped = Outcome(Status.SKIPPED, "already submitted, nothing new")
             trail.record(KIND_RETRAINING, Verdict.RESUME.value, name, reason, skipped, notify=False)
-            return Outcome("already-submitted", reason)
-        applied, evidence = Recorded(Status.APPLIED, "submitted"), self._plan(tags)
+            return RequestResult(RequestOutcome.ALREADY_SUBMITTED, reason)
+        applied, evidence = Outcome(Status.APPLIED, "submitted"), self._plan(tags)
         trail.record(KIND_RETRAINING, "submit", name, reason, applied, evidence=evidence)
-        return Outcome("retraining-submitted", f"submitted retraining job {name}")
+        submitted = f"submitted retraining job {name}"
+        return RequestResult(RequestOutcome.RETRAINING_SUBMITTED, submitted)
 
     def _set_claim_state(self, trail: Trail, state: str) -> None:
         """The claim of this request (its key: the trail's trigger) moves on."""
@@ -187,35 +212,39 @@ class RetrainingReconciler:
         self,
         trail: Trail,
         name: str,
-        failure: Recorded,
+        failure: Outcome,
         reason: str = "submission refused by Azure ML",
-    ) -> Outcome:
+    ) -> RequestResult:
         # A permanent failure releases the claim: the next drift signal may try again.
         self._set_claim_state(trail, ClaimState.FAILED)
         trail.record(KIND_RETRAINING, "submit", name, reason, failure)
-        return Outcome("failed", f"retraining job {name} was refused: {failure.detail}")
+        refused = f"retraining job {name} was refused: {failure.detail}"
+        return RequestResult(RequestOutcome.FAILED, refused)
 
-    def on_finished(self, finished: JobFinished) -> Outcome:
+    def on_finished(self, finished: JobFinished) -> RequestResult:
         workspace_id, name = finished.workspace_id, finished.job_name
         trail = self._trail(workspace_id, f"event:{finished.event_id}")
         if not plan.names_claimed_job(_claim_view(self.claims.retraining(workspace_id)), name):
             # Tags and names prove nothing: only the job of the app's claim is its retraining.
-            return Outcome("ignored", f"job {name} is not a retraining job of this app")
+            why = f"job {name} is not a retraining job of this app"
+            return RequestResult(RequestOutcome.IGNORED, why)
         try:
             job = self.jobs.get_job(workspace_id, name)
         except (AzureError, JudgedAnswerError) as error:
             return _failed(trail, name, error)
         if job is None:
-            return Outcome("invalid", f"job {name} does not exist in the workspace")
+            why = f"job {name} does not exist in the workspace"
+            return RequestResult(RequestOutcome.INVALID, why)
         if squatted := not_made_by(self.jobs.app_identity(), job.system_data):
             reason = f"job {job.name} bears the name of the app's claim: {squatted}"
             trail.record(KIND_RETRAINING, "ignore", job.name, reason, NOTHING_STARTED)
-            return Outcome("ignored", reason)
+            return RequestResult(RequestOutcome.IGNORED, reason)
         if job.status in ("Failed", "Canceled"):
             detail = f": {job.error}" if job.error else ""
             reason = f"retraining job {job.name} ended {job.status}{detail}"
             trail.record(KIND_RETRAINING, job.status.lower(), job.name, reason, NOTHING_STARTED)
-            return Outcome(f"retraining-{job.status.lower()}", f"{job.name} ended {job.status}")
+            ended = RequestOutcome(f"retraining-{job.status.lower()}")
+            return RequestResult(ended, f"{job.name} ended {job.status}")
         if job.status != "Completed":
             # Azure ML's status can lag the event: Event Grid's redelivery (bounded by the
             # subscription's retry policy) reads it again, sooner than the timer's backstop.
@@ -225,19 +254,20 @@ class RetrainingReconciler:
             )
         return self._start_scoring(trail, job.name)
 
-    def _start_scoring(self, trail: Trail, retraining_job: str) -> Outcome:
+    def _start_scoring(self, trail: Trail, retraining_job: str) -> RequestResult:
         workspace_id, trigger = trail.workspace_id, trail.trigger
         endpoint_name, scoring_input = self._config.batch_endpoint_name, self._config.scoring_input
         if endpoint_name is None or scoring_input is None:
-            return Outcome("completed", f"{retraining_job} completed; no BATCH_ENDPOINT_NAME")
+            why = f"{retraining_job} completed; no BATCH_ENDPOINT_NAME"
+            return RequestResult(RequestOutcome.COMPLETED, why)
         key = retraining_scoring(workspace_id, retraining_job, trigger)
         if (scored := self.claims.scored(key)) is not None:
-            return Outcome("scoring-already-started", _already(scored, retraining_job))
+            return _already(scored, retraining_job)
         note, deployment = "", self._config.batch_deployment_name
         if self._promoter is not None:
             promotion = self._promoter.promote_after_retrain(trail, retraining_job)
             if not promotion.score:
-                return Outcome(promotion.outcome, promotion.summary)
+                return RequestResult(promotion.outcome, promotion.summary)
             note, deployment = promotion.note, promotion.deployment or deployment
         endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{endpoint_name}")
         tags = plan.scoring_tags("retraining-completed", **{"retraining-job": retraining_job})
@@ -246,7 +276,7 @@ class RetrainingReconciler:
             shown = {"deployment": deployment or "(endpoint default)", "input": scoring_input}
             evidence = json.dumps(shown | {"tags": tags, "model": note})
             trail.record(KIND_SCORING, "start", endpoint_id, completed, PLANNED, evidence=evidence)
-            return Outcome("dry-run", f"would start scoring on {endpoint_name}")
+            return RequestResult(RequestOutcome.DRY_RUN, f"would start scoring on {endpoint_name}")
         scoring = ScoringInput.from_setting(scoring_input)
         order = ScoringOrder(endpoint_id, deployment, scoring, tags, trigger, key)
         intent = functools.partial(trail.intent, KIND_SCORING, "start", endpoint_id)
@@ -257,32 +287,33 @@ class RetrainingReconciler:
             # it die, its redelivery or a later one starts it, with the same repeatability ID.
             by = held.holder or "another"
             reason = f"scoring after {retraining_job} is being started by {by} delivery"
-            return Outcome("scoring-in-progress", reason)
+            return RequestResult(RequestOutcome.SCORING_IN_PROGRESS, reason)
         except RefusedError as refused:
             # Transient Azure errors go to `_failed` (redelivery), the rest are not started.
-            error, failure = refused.__cause__, Recorded(Status.FAILED, refused.problem.detail)
+            error, failure = refused.__cause__, Outcome(Status.FAILED, refused.problem.detail)
             answered = HttpResponseError | MalformedResponseError
             if isinstance(error, answered) and not is_transient(error):
-                failure = Recorded(Status.FAILED, describe(error))
+                failure = Outcome(Status.FAILED, describe(error))
             elif isinstance(error, AzureError):
                 return _failed(trail, endpoint_id, error)
             elif isinstance(error, JudgedAnswerError) and not isinstance(
                 error, ScoringUriRejectedError
             ):
-                failure = Recorded(Status.NOT_APPLIED, str(error))
+                failure = Outcome(Status.NOT_APPLIED, str(error))
             reason = "batch scoring could not be started"
             trail.record(KIND_SCORING, "start", endpoint_id, reason, failure)
-            return Outcome("failed", failure.detail)
+            return RequestResult(RequestOutcome.FAILED, failure.detail)
         assert isinstance(started, Started)  # not dry-run
         if started.replayed:
-            return Outcome("scoring-already-started", _already(started.name, retraining_job))
+            return _already(started.name, retraining_job)
         where = f"{endpoint_name}/{started.deployment or 'default'}"
         reason = completed + (f"; {note}" if note else "")
-        applied = Recorded(Status.APPLIED, f"started on {where}")
+        applied = Outcome(Status.APPLIED, f"started on {where}")
         trail.record(KIND_SCORING, "start", started.name, reason, applied)
-        return Outcome("scoring-started", f"scoring job {started.name} after {retraining_job}")
+        started_after = f"scoring job {started.name} after {retraining_job}"
+        return RequestResult(RequestOutcome.SCORING_STARTED, started_after)
 
-    def on_schedule(self, workspace_id: ArmId, run_id: str) -> Outcome:
+    def on_schedule(self, workspace_id: ArmId, run_id: str) -> RequestResult:
         """The timer for one workspace: the scoring backstop, then the drift gate (without
         `DRIFT_QUERY`: the schedule itself) and retraining."""
         trail = self._trail(workspace_id, f"schedule:{run_id}")
@@ -302,7 +333,10 @@ class RetrainingReconciler:
                 # Recorded; the drift gate still has its turn, and the run fails after it.
                 backstop_error = error
             else:
-                if backstop.outcome not in ("scoring-already-started", "completed"):
+                if backstop.outcome not in (
+                    RequestOutcome.SCORING_ALREADY_STARTED,
+                    RequestOutcome.COMPLETED,
+                ):
                     note = f"backstop: {backstop.summary}; "
         gate, result = self._config.drift_gate, None
         message, source = "scheduled retraining", "schedule"
@@ -317,29 +351,30 @@ class RetrainingReconciler:
             act, what = ("hold", "nothing submitted") if shut else ("retrain", "gate open")
             notify = shut and reading.status.value != "success"
             trail.record(KIND_GATE, act, analytics, verdict.reason, noted(what), notify=notify)
-            result = Outcome("gate-closed", verdict.reason) if shut else None
+            result = RequestResult(RequestOutcome.GATE_CLOSED, verdict.reason) if shut else None
             message, source = verdict.reason, "schedule:drift-gate"
         if result is None:
             tags = plan.retraining_tags(source, run_id, message)
             result = self.retrain(workspace_id, trail.trigger, source, tags, jobs)
         if backstop_error is not None:
             raise backstop_error
-        return Outcome(result.outcome, note + result.summary)
+        return RequestResult(result.outcome, note + result.summary)
 
 
-def _failed(trail: Trail, subject: str, error: AzureError | JudgedAnswerError) -> Outcome:
+def _failed(trail: Trail, subject: str, error: AzureError | JudgedAnswerError) -> RequestResult:
     """A failed read, recorded; raised for redelivery when it was transient."""
     if isinstance(error, AzureError) and is_transient(error):
         raise trail.retry(KIND_RETRAINING, subject, error) from error
     judged = isinstance(error, JudgedAnswerError)
     reason = "Azure ML answered about another job" if judged else "reading Azure ML failed"
     why = str(error) if judged else describe(error)
-    trail.record(KIND_RETRAINING, "read", subject, reason, Recorded(Status.FAILED, why))
-    return Outcome("failed", why)
+    trail.record(KIND_RETRAINING, "read", subject, reason, Outcome(Status.FAILED, why))
+    return RequestResult(RequestOutcome.FAILED, why)
 
 
-def _already(scoring_job: str, retraining_job: str) -> str:
-    return f"scoring job {scoring_job} already started after {retraining_job}"
+def _already(scoring_job: str, retraining_job: str) -> RequestResult:
+    summary = f"scoring job {scoring_job} already started after {retraining_job}"
+    return RequestResult(RequestOutcome.SCORING_ALREADY_STARTED, summary)
 
 
 def _claim_view(claim: RetrainingClaim | None) -> plan.ClaimView | None:

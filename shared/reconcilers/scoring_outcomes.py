@@ -20,8 +20,7 @@ from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
 from shared.outcome import Outcome, Status, noted
 from shared.reconcilers.intent import Trail
-from shared.reconcilers.retraining import KIND_SCORING
-from shared.reconcilers.retraining import Outcome as Result
+from shared.reconcilers.retraining import KIND_SCORING, RequestOutcome, RequestResult
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.records import JobRecord, ScoringRecords
 
@@ -41,17 +40,18 @@ class ScoringOutcomes:
     mode: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    def on_finished(self, finished: JobFinished) -> Result:
+    def on_finished(self, finished: JobFinished) -> RequestResult:
         """The event says a scoring job ended: if the ledger says the app started it, read it."""
         trigger = f"event:{finished.event_id}"
         record = self.records.job(finished.job_name)
         if record is None or not same_arm_id(record.workspace_id, finished.workspace_id):
             why = f"job {finished.job_name} is not a scoring job this app started"
-            return Result("ignored", why)
+            return RequestResult(RequestOutcome.IGNORED, why)
         if record.announced:
-            return Result("already-recorded", f"scoring job {record.job_name} {record.status}")
+            said = f"scoring job {record.job_name} {record.status}"
+            return RequestResult(RequestOutcome.ALREADY_RECORDED, said)
         job = self._read(record, trigger)
-        if isinstance(job, Result):
+        if isinstance(job, RequestResult):
             return job
         if not job.finished:
             # Azure ML's status can lag the event: Event Grid's redelivery reads it again.
@@ -71,25 +71,25 @@ class ScoringOutcomes:
     def _trail(self, record: JobRecord, trigger: str) -> Trail:
         return Trail(self.sink, log, self.mode, ArmId(record.workspace_id), trigger)
 
-    def _read(self, record: JobRecord, trigger: str) -> ScoringJob | Result:
+    def _read(self, record: JobRecord, trigger: str) -> ScoringJob | RequestResult:
         trail, name = self._trail(record, trigger), record.job_name
         try:
             return self.scoring.get_job(trail.workspace_id, name)
         except ResourceNotFoundError:
-            return Result("invalid", f"scoring job {name} no longer exists")
+            return RequestResult(RequestOutcome.INVALID, f"scoring job {name} no longer exists")
         except AzureError as error:
             if is_transient(error):
-                retry = Outcome(Status.RETRY, describe(error))
-                trail.record(KIND_SCORING, "retry", name, READ_FAILED, retry, notify=False)
-                what = f"workspace {trail.workspace_id}: scoring job {name}"
-                raise TransientAzureError(f"{what}: {describe(error)}") from error
+                what = f"scoring job {name}"
+                raise trail.retry(
+                    KIND_SCORING, name, error, reason=READ_FAILED, what=what
+                ) from error
             why = describe(error)
         except JudgedAnswerError as error:
             why = str(error)
         trail.record(KIND_SCORING, "read", name, READ_FAILED, Outcome(Status.FAILED, why))
-        return Result("failed", why)
+        return RequestResult(RequestOutcome.FAILED, why)
 
-    def _announce(self, record: JobRecord, job: ScoringJob, trigger: str) -> Result:
+    def _announce(self, record: JobRecord, job: ScoringJob, trigger: str) -> RequestResult:
         key = f"scoring-outcome:{record.workspace_id.lower()}|{record.job_name.lower()}"
         first = self.sink.first_time(key)
         if first:
@@ -115,5 +115,7 @@ class ScoringOutcomes:
             )
         # After the announcement: a row left unmarked is read again by the backstop, which marks it.
         self.records.job_ended(record.job_name, job.status, announced=True)
-        state = f"scoring-{job.status.lower()}" if first else "already-recorded"
-        return Result(state, f"scoring job {job.name} {job.status}")
+        said = f"scoring job {job.name} {job.status}"
+        if not first:
+            return RequestResult(RequestOutcome.ALREADY_RECORDED, said)
+        return RequestResult(RequestOutcome(f"scoring-{job.status.lower()}"), said)
