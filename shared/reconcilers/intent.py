@@ -47,7 +47,7 @@ class Trail:
         notify: bool = True,
         level: int | None = None,
     ) -> None:
-        # Every caller passes a typed outcome today; text would be read by its first word.
+        # A text outcome (promotion's and scoring's, not yet typed) is read by its first word.
         failed = outcome.failed if isinstance(outcome, Outcome) else outcome.startswith("failed")
         row = (self.workspace_id, kind, verdict, subject, reason, self.mode, outcome, self.trigger)
         self.sink.record_actions([ActionRecord(*row, evidence, notify)])
