@@ -72,7 +72,7 @@ class ActionRecord:
     subject: str
     reason: str
     mode: str
-    # Typed; text where retraining and scoring still write it so (read by its first words).
+    # Typed; text only for an intent row, a failed publish's row and a decision's template ("").
     outcome: Outcome | str
     trigger: str
     evidence: str = ""

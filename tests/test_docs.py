@@ -54,6 +54,26 @@ def test_the_architecture_names_every_function() -> None:
     assert sorted(name for name in names if f"`{name}`" not in text) == []
 
 
+def test_the_architecture_names_every_test_file() -> None:
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    files = sorted(path.name for path in (REPO / "tests").glob("test_*.py"))
+    assert files, "found no test file"
+    assert [name for name in files if f"`{name}`" not in text] == []
+
+
+# A path of the repository the docs name in code quotes: `shared/scoring/service.py`, `ml/`.
+_REPO_PATH = re.compile(
+    r"`((?:shared|handlers|tools|simulator|tests|infra|scripts|bench|docs)/[\w./-]*)`"
+)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_the_repository_paths_the_docs_name_exist(doc: Path) -> None:
+    paths = set(_REPO_PATH.findall(doc.read_text(encoding="utf-8")))
+    assert paths, f"{doc.name} names no path of the repository"
+    assert sorted(path for path in paths if not (REPO / path).exists()) == []
+
+
 def test_the_architecture_names_every_setting() -> None:
     text = ARCHITECTURE.read_text(encoding="utf-8")
     read = settings_read_by(CONFIG_MODULE.read_text(encoding="utf-8"))

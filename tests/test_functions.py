@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import function_app
@@ -33,3 +35,42 @@ def test_entry_point_only_registers_blueprints() -> None:
     source = Path(function_app.__file__).read_text(encoding="utf-8")
     assert "register_functions" in source
     assert "def " not in source
+
+
+# The client libraries a cold start must not pay for: each function imports its own on first use.
+HEAVY_SDKS = (
+    "azure.ai.ml",
+    "azure.mgmt.machinelearningservices",
+    "azure.mgmt.authorization",
+    "azure.mgmt.resource",
+    "azure.mgmt.resourcegraph",
+    "azure.monitor",
+    "azure.identity",
+    "azure.data.tables",
+)
+# What it does import: light, and named in docs/ARCHITECTURE.md (6, Cold start).
+LIGHT_SDKS = {"azure.core", "azure.eventgrid", "azure.functions", "azure.mgmt.core"}
+
+
+def test_import_function_app_loads_no_heavy_sdk() -> None:
+    code = "import json, sys\nimport function_app\nprint(json.dumps(sorted(sys.modules)))"
+    completed = subprocess.run(  # noqa: S603 - this interpreter, code written here
+        [sys.executable, "-c", code],
+        cwd=Path(function_app.__file__).parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    modules = json.loads(completed.stdout.strip().splitlines()[-1])
+    heavy = [m for m in modules if any(m == h or m.startswith(f"{h}.") for h in HEAVY_SDKS)]
+    assert heavy == []
+    assert {_package(m) for m in modules if m.startswith("azure.")} - {None} == LIGHT_SDKS
+
+
+def _package(module: str) -> str | None:
+    """`azure.eventgrid` for `azure.eventgrid._client`; `azure.mgmt.core` for its modules."""
+    parts = module.split(".")
+    if parts[1].startswith("_") or module == "azure.mgmt":
+        return None
+    return ".".join(parts[:3] if parts[1] == "mgmt" else parts[:2])

@@ -147,10 +147,10 @@ def claim_job(job_name: str, *, hours_ago: float = 48, workspace: str = PROD) ->
     proof that a job is the app's), dated `hours_ago`: for tests that start from such a job."""
     from datetime import UTC, datetime, timedelta
 
-    from shared.claims import Claims, ClaimState
+    from shared.claims import ClaimState
     from shared.runtime import runtime
 
-    claims = Claims(runtime().ledger.table)
+    claims = runtime().claims
     assert claims.claim_retraining(
         workspace,
         job_name=job_name,

@@ -27,7 +27,8 @@ EVENT_TYPE_PREFIX = "SynapseAmlAutomation"
 DATA_VERSION = "1.0"
 # Per data field, in UTF-16 units: the nine fields of one event stay far below 1 MB.
 _FIELD_LIMIT = 8_000
-# A text outcome (not yet typed) starts as a typed one of its state does, or with "skipped".
+# A text outcome (an intent's row, a failed publish's) starts as a typed one of its state does,
+# or with "skipped".
 _STATES = [(s.text.split(":")[0].split(" (")[0], s.state) for s in Status if s.state]
 _STATES += [("skipped", "Skipped")]
 
