@@ -74,7 +74,9 @@ SDK_OPERATION_GROUPS = frozenset(
 
 # Helpers that make requests on a client their caller built for its own purpose: the caller's
 # entry in the table covers what the request needs.
-GENERIC_HELPERS = frozenset({"shared/adapters/transport.py:json_pages"})
+GENERIC_HELPERS = frozenset(
+    {"shared/adapters/transport.py:json_pages", "shared/adapters/transport.py:arm_request"}
+)
 
 
 def permissions() -> dict[str, Any]:

@@ -94,22 +94,6 @@ def check_scoring_uri(uri: str, domain: str) -> str:
     return f"https://{host}" + (f":{port}" if port is not None else "")
 
 
-def raise_for_status(response: Any) -> None:
-    """Raise azure-core's error for a failed response as generated SDKs do (ARM's error body)."""
-    from azure.core.exceptions import (
-        ClientAuthenticationError,
-        HttpResponseError,
-        ResourceExistsError,
-        ResourceNotFoundError,
-        map_error,
-    )
-    from azure.mgmt.core.exceptions import ARMErrorFormat
-
-    errors = {401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError}
-    map_error(response.status_code, response, errors)
-    raise HttpResponseError(response=response, error_format=ARMErrorFormat)
-
-
 def _require_str(body: Mapping[str, Any], name: str, what: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
@@ -129,14 +113,7 @@ class BatchScoringAdapter:
         self._clients = clients
 
     def _arm_get(self, path: str, api_version: str, ok: tuple[int, ...] = (200,)) -> HttpResponse:
-        from azure.core.rest import HttpRequest
-
-        client = self._clients.arm_pipeline()
-        request = HttpRequest("GET", client.format_url(path), params={"api-version": api_version})
-        response = client.send_request(request)
-        if response.status_code not in ok:
-            raise_for_status(response)
-        return response
+        return transport.arm_request(self._clients.arm_pipeline(), "GET", path, api_version, ok=ok)
 
     @transport.malformed_is_permanent
     def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint:
@@ -205,7 +182,7 @@ class BatchScoringAdapter:
             request, retry_on_methods=["POST"]
         )
         if response.status_code not in (200, 201, 202):
-            raise_for_status(response)
+            transport.raise_for_status(response)
         reply = transport.json_object(response, f"scoring job on {endpoint.name}")
         name = _require_str(reply, "name", f"scoring job on {endpoint.name}")
         status = _properties(reply, f"scoring job {name}").get("status") or "NotStarted"

@@ -7,12 +7,13 @@ import time
 import uuid
 from typing import Any
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError
 
 from shared.adapters.clients import AzureClients
 from shared.adapters.transport import (
     RETRY_AFTER_CAP_SECONDS,
-    PagingError,
+    arm_request,
+    check_next_page,
     json_mapping,
     json_object,
     json_objects,
@@ -101,13 +102,8 @@ class EstateAdapter:
 
     @malformed_is_permanent
     def workspace_tags(self, workspace_id: str) -> dict[str, Any]:
-        from azure.core.rest import HttpRequest
-
         client = self._clients.arm_pipeline()
-        url, params = client.format_url(workspace_id), {"api-version": WORKSPACES_API_VERSION}
-        response = client.send_request(HttpRequest("GET", url, params=params))
-        if response.status_code != 200:
-            raise HttpResponseError(response=response)
+        response = arm_request(client, "GET", workspace_id, WORKSPACES_API_VERSION)
         body = json_object(response, f"workspace {workspace_id}")
         return json_mapping(body.get("tags"), f"workspace {workspace_id}: tags")
 
@@ -144,14 +140,16 @@ class EstateAdapter:
         under a listed management group answers twice); `quota`: the last answer's headers."""
         from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
-        client = self._clients.resource_graph()
+        client, what = self._clients.resource_graph(), f"Resource Graph {name}"
         rows: dict[str, dict[str, Any]] = {}
         for subscriptions, groups in targets:
-            token: str | None = None
-            for _ in range(GRAPH_MAX_PAGES):
+            # Pages follow a $skipToken in the POST's body, not a nextLink: `PagingPolicy` sees no
+            # chain of GETs, so the read checks each token itself, as that policy checks links.
+            tokens: list[str | None] = [None]
+            while True:
                 _wait_for_quota(quota)
                 options = QueryRequestOptions(
-                    top=GRAPH_PAGE_ROWS, skip_token=token, result_format="objectArray"
+                    top=GRAPH_PAGE_ROWS, skip_token=tokens[-1], result_format="objectArray"
                 )
                 page, headers = client.resources(
                     QueryRequest(
@@ -164,15 +162,12 @@ class EstateAdapter:
                 )
                 quota.clear()
                 quota.update({key.lower(): value for key, value in headers.items()})
-                found = json_objects(page.data, f"Resource Graph {name}")
+                found = json_objects(page.data, what)
                 rows.update({str(row.get("id")).lower(): row for row in found})
                 if not page.skip_token:
                     break
-                if page.skip_token == token:
-                    raise PagingError(f"Resource Graph {name}: $skipToken repeats")
-                token = page.skip_token
-            else:
-                raise PagingError(f"Resource Graph {name}: over {GRAPH_MAX_PAGES} pages")
+                check_next_page(what, page.skip_token, tokens, GRAPH_MAX_PAGES, "$skipToken")
+                tokens.append(page.skip_token)
         return list(rows.values())
 
 

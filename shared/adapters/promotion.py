@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from shared.adapters import transport
 from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError
-from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API, raise_for_status
+from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API
 from shared.adapters.clients import AzureClients
 from shared.arm import ArmId, same_arm_id
 from shared.ownership import not_made_by
@@ -50,27 +50,9 @@ class PromotionAdapter:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        api_version: str | None,
-        *,
-        body: Mapping[str, Any] | None = None,
-        ok: tuple[int, ...] = (200,),
-    ) -> Any:
-        from azure.core.rest import HttpRequest
-
+    def _send(self, method: str, path: str, api_version: str | None, **options: Any) -> Any:
         client = self._clients.arm_pipeline()
-        # The metric service takes no api-version (azure-ai-ml's run history client sends none).
-        params = {"api-version": api_version} if api_version else None
-        json = dict(body) if body is not None else None
-        request = HttpRequest(method, client.format_url(path), params=params, json=json)
-        # PUTs and DELETEs of ARM resources are idempotent: retried like GETs.
-        response = client.send_request(request, retry_on_methods=[method])
-        if response.status_code not in ok:
-            raise_for_status(response)
-        return response
+        return transport.arm_request(client, method, path, api_version, **options)
 
     def _get(self, path: str, api_version: str, what: str) -> dict[str, Any] | None:
         response = self._send("GET", path, api_version, ok=(200, 404))

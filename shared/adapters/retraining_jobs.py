@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from shared.adapters import transport
 from shared.adapters.answers import UnexpectedAnswerError
-from shared.adapters.batch_scoring import JOBS_API, UnexpectedResponseError, raise_for_status
+from shared.adapters.batch_scoring import JOBS_API, UnexpectedResponseError
 from shared.adapters.clients import AzureClients
 from shared.arm import ArmId, same_arm_id
 from shared.config import RetrainingSettings
@@ -80,16 +80,11 @@ class RetrainingJobsAdapter:
     @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, name: str) -> AppJob | None:
         """The job, or None when there is none; an answer about another job is refused."""
-        from azure.core.rest import HttpRequest
-
         client = self._clients.arm_pipeline()
-        url = client.format_url(f"{quote(workspace_id)}/jobs/{quote(name, safe='')}")
-        request = HttpRequest("GET", url, params={"api-version": JOBS_API})
-        response = client.send_request(request)
+        path = f"{quote(workspace_id)}/jobs/{quote(name, safe='')}"
+        response = transport.arm_request(client, "GET", path, JOBS_API, ok=(200, 404))
         if response.status_code == 404:
             return None
-        if response.status_code != 200:
-            raise_for_status(response)
         job = app_job_from_arm(transport.json_object(response, f"job {name}"))
         if not same_arm_id(job.name, name):
             raise UnexpectedAnswerError(f"asked for job {name!r}, Azure answered {job.name!r}")

@@ -8,9 +8,9 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from azure.core.exceptions import (
@@ -19,6 +19,9 @@ from azure.core.exceptions import (
     DecodeError,
     DeserializationError,
     HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    map_error,
 )
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
@@ -134,6 +137,17 @@ def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
     return f"{parts.scheme}://{parts.netloc}".lower(), parts.path.lower(), tuple(kept)
 
 
+def check_next_page(
+    what: str, page: object, read: Collection[object], max_pages: int | None, link: str
+) -> None:
+    """`PagingError` unless a paged read that has read the pages `read` may go on to `page` (named
+    by a nextLink or a $skipToken): not a page read before and, given `max_pages`, not past it."""
+    if page in read:
+        raise PagingError(f"{what}: {link} repeats an earlier page; read stopped")
+    if max_pages is not None and len(read) >= max_pages:
+        raise PagingError(f"{what}: more than {max_pages} pages; read stopped")
+
+
 class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
     """Bounds every paged read (per thread, a chain of GETs each to the nextLink before it): a
     repeated page, too many pages or too long raise `PagingError`. A policy, not a pager helper:
@@ -148,13 +162,11 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
         key = _page_key(request.http_request.url)
         state = self._local.__dict__
         if request.http_request.method == "GET" and key == state.get("next"):
-            state["pages"] += 1
-            if state["pages"] > max_pages:
-                raise PagingError(f"{key[1]}: more than {max_pages} pages; read stopped")
+            check_next_page(key[1], key, state["requested"], max_pages, "nextLink")
             if time.monotonic() - state["started"] > deadline:
                 raise PagingError(f"{key[1]}: not done after {deadline:g} s; read stopped")
         else:
-            state.update(pages=1, started=time.monotonic(), requested=set())
+            state.update(started=time.monotonic(), requested=set())
         state["next"] = None
         state["requested"].add(key)
 
@@ -172,9 +184,8 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
             return
         key = _page_key(link)
         state = self._local.__dict__
-        if key in state.get("requested", set()):
-            state["next"] = None
-            raise PagingError(f"{key[1]}: nextLink repeats an earlier page; read stopped")
+        # The page count is checked when the page is asked for: a reader may stop before it.
+        check_next_page(key[1], key, state.get("requested", ()), None, "nextLink")
         state["next"] = key
 
 
@@ -265,6 +276,38 @@ def json_object(response: HttpResponse, what: str) -> dict[str, Any]:
             "not an object"
         )
     return body
+
+
+def raise_for_status(response: HttpResponse) -> NoReturn:
+    """Raise azure-core's error for a failed response as generated SDKs do (ARM's error body)."""
+    from azure.mgmt.core.exceptions import ARMErrorFormat
+
+    errors = {401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError}
+    map_error(response.status_code, response, errors)
+    raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+
+
+def arm_request(
+    client: PipelineClient[HttpRequest, HttpResponse],
+    method: str,
+    path: str,
+    api_version: str | None,
+    *,
+    body: Mapping[str, Any] | None = None,
+    ok: tuple[int, ...] = (200,),
+) -> HttpResponse:
+    """One raw request on an ARM pipeline (`arm_pipeline()`); a status outside `ok` raises."""
+    from azure.core.rest import HttpRequest
+
+    # The metric service takes no api-version (azure-ai-ml's run history client sends none).
+    params = {"api-version": api_version} if api_version else None
+    payload = dict(body) if body is not None else None
+    request = HttpRequest(method, client.format_url(path), params=params, json=payload)
+    # PUTs and DELETEs of ARM resources are idempotent: retried like GETs.
+    response = client.send_request(request, retry_on_methods=[method])
+    if response.status_code not in ok:
+        raise_for_status(response)
+    return response
 
 
 def json_pages(
