@@ -17,11 +17,9 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe, is_transient
-from shared.arm import name_of
 from shared.config import Settings, get_settings
 from shared.logs import decision_log
 from shared.outcome import Outcome, Status
-from shared.planning.retraining import scoring_tags
 from shared.scoring import contract
 from shared.scoring.contract import JOB_NAME_PATTERN, Problem
 from shared.scoring.records import REQUEST_KIND, RequestRecord, tracking_fields
@@ -86,7 +84,7 @@ def _serve(
                 trigger=f"http:{function}",
                 kind=REQUEST_KIND,
                 verdict="unavailable",
-                outcome=str(Outcome(Status.FAILED, f"{problem.status}, nothing recorded")),
+                outcome=Outcome(Status.FAILED, f"{problem.status}, nothing recorded"),
                 level=logging.ERROR,
             )
             return _problem(problem)
@@ -128,14 +126,11 @@ def _refuse(record: RequestRecord, problem: Problem) -> func.HttpResponse:
 def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpResponse:
     """Start a batch scoring job: 202 + Location + Retry-After, or a problem; dry-run: 200."""
     from shared.adapters.batch_scoring import ScoringInput
-    from shared.claims import idempotent_scoring
     from shared.runtime import runtime
     from shared.scoring.requests import idempotency_key, parse_body, validate
     from shared.scoring.service import ScoringOrder, Started
 
     record = _received("start_scoring", caller := caller_of(req.headers))
-    run, tracked = caller.workflow_run_id, caller.client_tracking_id
-    tracking = tracking_fields(run, tracked)
     try:
         principal = authorize(caller, settings.scoring_allowed_callers)
         record = replace(record, caller=principal)
@@ -146,18 +141,14 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
         request = validate(document, *allowed)
         # Validated, so free of query strings: the input may be recorded from here on.
         record = replace(record, endpoint_id=request.endpoint_id, input_path=request.input_path)
-        tags = scoring_tags("http", caller=principal, workflowRunId=run, clientTrackingId=tracked)
-        claim = idempotent_scoring(principal, key, request.fingerprint()) if key else None
         order = ScoringOrder(
             request.endpoint_id,
             request.deployment,
             ScoringInput(request.input_type, request.input_path),
-            tags,
             "http:start_scoring",
-            claim,
-            principal,
-            tracking,
-            key,
+            caller=principal,
+            tracking=tracking_fields(caller.workflow_run_id, caller.client_tracking_id),
+            idempotency_key=key,
         )
         outcome = runtime().scoring.start(order)
     except RefusedError as refused:
@@ -165,18 +156,6 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
     if not isinstance(outcome, Started):
         _audit(record, outcome="dry-run", http_status=200)
         return _json(200, {"dryRun": True, "wouldSubmit": outcome})
-    if not outcome.replayed:
-        decision_log(
-            log,
-            f"started for caller {principal} (workflow run {run}, tracking id {tracked})",
-            trigger="http:start_scoring",
-            workspace_id=outcome.workspace_id,
-            kind="batch-scoring",
-            verdict="start",
-            outcome=str(Outcome(Status.APPLIED, f"started on {name_of(request.endpoint_id)}")),
-            subject_id=outcome.name,
-            extra=tracking,
-        )
     started = "replayed" if outcome.replayed else "started"
     _audit(record, outcome=started, http_status=202, job_name=outcome.name)
     body = {"name": outcome.name, "status": outcome.status, "endpoint": outcome.endpoint_id}

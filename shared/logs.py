@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from shared.outcome import Outcome
+
 DECISION_FIELDS = (
     "trigger",
     "event_id",
@@ -43,7 +45,7 @@ def decision_log(
     workspace_id: str = "",
     kind: str,
     verdict: str,
-    outcome: str = "",
+    outcome: Outcome | str = "",
     subject_id: str = "",
     level: int = logging.INFO,
     extra: Mapping[str, object] | None = None,

@@ -129,8 +129,8 @@ class Runtime:
         from shared.scoring.service import ScoringStarter
 
         inputs, dry_run = self.settings.scoring_allowed_inputs, self.settings.dry_run
-        records = self._scoring_records
-        return ScoringStarter(self._batch_scoring, self.claims, records, inputs, dry_run=dry_run)
+        scoring, records = self._batch_scoring, self._scoring_records
+        return ScoringStarter(scoring, self.claims, records, inputs, self.sink, dry_run=dry_run)
 
     @cached_property
     def scoring_outcomes(self) -> ScoringOutcomes:

@@ -114,3 +114,25 @@ def test_a_sweep_line_has_its_run_and_no_event_id(caplog: pytest.LogCaptureFixtu
     assert record.getMessage() == "[sweep:r1] - sweep done: 2 reconciled"
     assert getattr(record, "trigger") == "sweep:r1"  # noqa: B009 - set through `extra`
     assert getattr(record, "event_id") == ""  # noqa: B009
+
+
+def test_a_typed_outcome_reads_as_its_text(caplog: pytest.LogCaptureFixture) -> None:
+    from shared.outcome import Outcome, Status
+
+    applied = Outcome(Status.APPLIED, "started on fraud-scoring/blue\nforged")
+    with caplog.at_level(logging.INFO):
+        decision_log(
+            logging.getLogger("test"),
+            "ok",
+            trigger="http:s",
+            kind="k",
+            verdict="v",
+            outcome=applied,
+        )
+
+    (record,) = caplog.records
+    assert (
+        record.getMessage()
+        == "[http:s] - k v -> applied: started on fraud-scoring/blue\\nforged: ok"
+    )
+    assert getattr(record, "outcome") == "applied: started on fraud-scoring/blue\\nforged"  # noqa: B009

@@ -18,6 +18,7 @@ from tests.retraining import (
 )
 from tools import host, scene
 from tools import retraining_scene as rs
+from tools import scoring_scene as ss
 
 
 def _record(kind: str, verdict: str, outcome: str) -> ActionRecord:
@@ -163,6 +164,19 @@ def test_applied_and_failed_scoring_say_so_in_their_type(rapp: App) -> None:
     deliver_ml_event(rapp, again)
     assert "SynapseAmlAutomation.BatchScoring.Start.Failed" in [
         e["eventType"] for e in rapp.sim.eventgrid.published_events
+    ]
+
+
+def test_an_http_scoring_start_has_the_type_of_one_after_a_retrain(scoring: App) -> None:
+    from tests.test_scoring_http_e2e import post
+
+    scoring.set_settings(**ss.settings_env(), AUTOMATION_MODE="dry-run")
+    assert post().status_code == 200
+    assert scoring.sim.eventgrid.published_events == []  # a dry-run over HTTP starts nothing
+    scoring.set_settings(**ss.settings_env())
+    assert post().status_code == 202
+    assert [e["eventType"] for e in scoring.sim.eventgrid.published_events] == [
+        "SynapseAmlAutomation.BatchScoring.Start.Applied"
     ]
 
 

@@ -278,7 +278,6 @@ def test_the_same_key_with_another_body_is_422_and_submits_nothing(scoring: App)
 
 def test_after_24_hours_the_same_key_starts_a_new_job(scoring: App) -> None:
     from shared.adapters.batch_scoring import BatchScoringAdapter, ScoringInput
-    from shared.claims import idempotent_scoring
     from shared.config import get_settings
     from shared.runtime import runtime
     from shared.scoring.requests import validate
@@ -291,6 +290,7 @@ def test_after_24_hours_the_same_key_starts_a_new_job(scoring: App) -> None:
         rt.claims,
         rt.scoring.records,
         settings.scoring_allowed_inputs,
+        rt.sink,
         dry_run=False,
         clock=lambda: now[0],
     )
@@ -304,10 +304,9 @@ def test_after_24_hours_the_same_key_starts_a_new_job(scoring: App) -> None:
                 request.endpoint_id,
                 request.deployment,
                 ScoringInput(request.input_type, request.input_path),
-                {},
                 "http:start_scoring",
-                idempotent_scoring(ss.LOGIC_APP, "nightly", request.fingerprint()),
-                ss.LOGIC_APP,
+                caller=ss.LOGIC_APP,
+                idempotency_key="nightly",
             )
         )
 
@@ -365,6 +364,43 @@ def test_tracking_headers_are_logged_recorded_and_tagged(
     }
 
 
+def test_an_http_start_is_recorded_and_announced_as_a_start_after_a_retrain(
+    scoring: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shared.reconcilers.intent import INTENT
+    from tests.retraining import recorded_actions
+
+    tracking = {"x-ms-workflow-run-id": "0858", "x-ms-client-tracking-id": "ord-7"}
+    headers = _headers(**tracking, **{"Idempotency-Key": "nightly"})
+    with caplog.at_level(logging.INFO, logger="shared.scoring.service"):
+        response = post(headers=headers)
+    assert response.status_code == 202
+    name = _json(response)["name"]
+    rows = recorded_actions("batch-scoring", intents=True)
+    assert sorted((r["Verdict"], r["Subject"], r["Outcome"], r["Trigger"]) for r in rows) == [
+        ("start", ss.FRAUD, INTENT, "http:start_scoring"),
+        ("start", name, "applied: started on fraud-scoring/blue", "http:start_scoring"),
+    ]
+    [event] = scoring.sim.eventgrid.published_events
+    assert event["eventType"] == "SynapseAmlAutomation.BatchScoring.Start.Applied"
+    assert (event["subject"], event["data"]["trigger"]) == (name, "http:start_scoring")
+    assert event["data"]["reason"] == (
+        f"started for caller {ss.LOGIC_APP} (workflow run 0858, tracking id ord-7)"
+    )
+    [line] = [r for r in caplog.records if r.name == "shared.scoring.service"]
+    fields = line.__dict__
+    assert (fields["kind"], fields["verdict"], fields["subject_id"]) == (
+        "batch-scoring",
+        "start",
+        name,
+    )
+    assert (fields["workflow_run_id"], fields["client_tracking_id"]) == ("0858", "ord-7")
+    # A replay starts nothing: nothing more is recorded or announced.
+    assert post(headers=headers).status_code == 202
+    assert len(recorded_actions("batch-scoring", intents=True)) == 2
+    assert len(scoring.sim.eventgrid.published_events) == 1
+
+
 def test_an_empty_allow_list_admits_nobody(scoring: App) -> None:
     scoring.set_settings(**{**ss.settings_env(), "SCORING_ALLOWED_CALLERS": ""})
     assert post(headers=_headers(ss.LOGIC_APP)).status_code == 403
@@ -390,6 +426,19 @@ def test_throttled_scoring_uri_is_503_with_retry_after_and_a_retry_submits_once(
     assert _submitted(scoring) == 1
     assert post(headers=_headers(**key)).status_code == 202
     assert len(scoring.sim.ml.jobs(scene.PROD)) == 1
+
+
+def test_azures_retry_after_reaches_the_caller_as_the_transport_capped_it(scoring: App) -> None:
+    from shared.adapters.transport import RETRY_AFTER_CAP_SECONDS, RETRY_TOTAL
+
+    attempts = 1 + min(RETRY_TOTAL, 3)
+    scoring.sim.inject("ml.scoring.invoke", status=429, times=attempts - 1, retry_after=0.01)
+    # The last attempt's answer asks for ten minutes: the caller is told the transport's cap.
+    scoring.sim.inject("ml.scoring.invoke", status=429, retry_after=600)
+    response = post()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == f"{RETRY_AFTER_CAP_SECONDS:g}"
+    assert _submitted(scoring) == 0
 
 
 def test_a_lost_answer_and_a_retried_request_still_make_one_job(scoring: App) -> None:

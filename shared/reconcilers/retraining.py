@@ -278,10 +278,10 @@ class RetrainingReconciler:
             trail.record(KIND_SCORING, "start", endpoint_id, completed, PLANNED, evidence=evidence)
             return RequestResult(RequestOutcome.DRY_RUN, f"would start scoring on {endpoint_name}")
         scoring = ScoringInput.from_setting(scoring_input)
-        order = ScoringOrder(endpoint_id, deployment, scoring, tags, trigger, key)
-        intent = functools.partial(trail.intent, KIND_SCORING, "start", endpoint_id)
+        reason = completed + (f"; {note}" if note else "")
+        order = ScoringOrder(endpoint_id, deployment, scoring, trigger, key, retraining_job, reason)
         try:
-            started = self.starter.start(order, before_submit=intent)
+            started = self.starter.start(order)
         except ClaimHeldError as held:
             # Another delivery (a twin event, the timer's backstop) is starting it: one POST. Should
             # it die, its redelivery or a later one starts it, with the same repeatability ID.
@@ -306,10 +306,6 @@ class RetrainingReconciler:
         assert isinstance(started, Started)  # not dry-run
         if started.replayed:
             return _already(started.name, retraining_job)
-        where = f"{endpoint_name}/{started.deployment or 'default'}"
-        reason = completed + (f"; {note}" if note else "")
-        applied = Outcome(Status.APPLIED, f"started on {where}")
-        trail.record(KIND_SCORING, "start", started.name, reason, applied)
         started_after = f"scoring job {started.name} after {retraining_job}"
         return RequestResult(RequestOutcome.SCORING_STARTED, started_after)
 

@@ -159,7 +159,7 @@ class ScoringRecords:
                 workspace_id=batch_endpoint_workspace(record.endpoint_id) or "",
                 kind=REQUEST_KIND,
                 verdict=record.outcome,
-                outcome=str(outcome),
+                outcome=outcome,
                 subject_id=record.job_name or record.endpoint_id,
                 level=level,
                 extra=tracking_fields(record.workflow_run_id, record.client_tracking_id),

@@ -44,11 +44,6 @@ class ScoringRequest:
     input_type: Literal["uri_folder", "uri_file"]
     input_path: str
 
-    def fingerprint(self) -> str:  # what makes two requests the same, for a replay
-        return json.dumps(
-            [self.endpoint_id.lower(), self.deployment, self.input_type, self.input_path]
-        )
-
 
 @dataclass(frozen=True)
 class Caller:

@@ -1,9 +1,10 @@
 """The one way the app starts a batch scoring job (after a retrain, for an HTTP caller): claim
-the key, check input and endpoint, start with the claim's repeatability ID, record the job. A
-`RefusedError` (its `__cause__`: Azure's error, if any) has started nothing."""
+the key, check input and endpoint, an intent row, start with the claim's repeatability ID, record
+the job and the start (row, line, event); a `RefusedError` (`__cause__`: Azure's) starts nothing."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -11,11 +12,15 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from shared.arm import ArmId
-from shared.claims import Busy, Claims, Mismatch, Owned, Replay, ScoringKey
-from shared.config import batch_endpoint_workspace
+from shared.arm import ArmId, name_of
+from shared.claims import Busy, Claims, Mismatch, Owned, Replay, ScoringKey, idempotent_scoring
+from shared.config import AutomationMode, batch_endpoint_workspace
+from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
 from shared.model import JudgedAnswerError
+from shared.outcome import Outcome, Status
+from shared.planning.retraining import scoring_tags
+from shared.reconcilers.intent import INTENT, record_intent
 from shared.scoring.contract import NOT_STARTED_BY_YOU, RETRY_AFTER_SECONDS, Problem
 from shared.scoring.inputs import AllowedInputs, input_not_allowed
 from shared.scoring.records import NOT_RECORDED, JobRecord, ScoringRecords
@@ -26,25 +31,36 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A Retry-After from Azure is honoured up to this many seconds (a Logic App waits that long).
-_MAX_RETRY_AFTER = 300
 _BUSY_RETRY_AFTER = 2  # another request with the same key is submitting
+_MODE = AutomationMode.ENFORCE.value  # rows are written only when not in dry-run
 
 
 @dataclass(frozen=True)
 class ScoringOrder:
-    """One scoring job to start, and whom it is for (`caller` empty: after a retrain)."""
+    """One scoring job to start, and whom for (`caller` empty: after a retrain, `key` its own)."""
 
     endpoint_id: ArmId
     deployment: str | None
     scoring_input: bs.ScoringInput
-    tags: dict[str, str]
     trigger: str
-    # None: nothing to claim (an HTTP request without Idempotency-Key: a fresh request ID).
     key: ScoringKey | None = None
+    retraining_job: str = ""
+    reason: str = ""
     caller: str = ""
     tracking: dict[str, str] = field(default_factory=dict)  # the Logic Apps tracking IDs
+    # None: nothing to claim (an HTTP request without Idempotency-Key: a fresh request ID).
     idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:  # what makes two requests the same, for a replay
+        kind, path = self.scoring_input.kind, self.scoring_input.path
+        return json.dumps([self.endpoint_id.lower(), self.deployment, kind, path])
+
+    def tags(self) -> dict[str, str]:
+        """The one tag scheme of the app's scoring jobs: a listing, never proof (the ledger is)."""
+        if not self.caller:
+            return scoring_tags("retraining-completed", **{"retraining-job": self.retraining_job})
+        run, tracked = self.tracking.get("workflow_run_id"), self.tracking.get("client_tracking_id")
+        return scoring_tags("http", caller=self.caller, workflowRunId=run, clientTrackingId=tracked)
 
 
 @dataclass(frozen=True)
@@ -81,10 +97,10 @@ def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
     elif not isinstance(error, AzureError):
         raise error
     elif is_transient(error):
-        # Azure's Retry-After when it gave one (capped), else the default.
+        # Azure's Retry-After when it gave one (as the transport capped it), else the default.
         headers = getattr(getattr(error, "response", None), "headers", None) or {}
         value = str(headers.get("Retry-After", "")).strip()
-        wait = max(1, min(int(value), _MAX_RETRY_AFTER)) if value.isdigit() else RETRY_AFTER_SECONDS
+        wait = max(1, int(value)) if value.isdigit() else RETRY_AFTER_SECONDS
         problem = Problem("unavailable", detail, None, wait)
     elif isinstance(error, HttpResponseError) and error.status_code in (400, 404, 409, 422):
         problem = Problem("not-allowed", detail, field)
@@ -99,22 +115,23 @@ class ScoringStarter:
     _claims: Claims
     records: ScoringRecords
     _inputs: AllowedInputs
+    _sink: ActionSink  # the start's intent and outcome rows (and its outcome event)
     _: KW_ONLY
     dry_run: bool
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    def start(
-        self, order: ScoringOrder, *, before_submit: Callable[[], None] | None = None
-    ) -> Started | dict[str, Any]:
-        """Start `order`'s job (once per key), or raise `RefusedError`; `before_submit` runs
-        right before the job is sent (an intent row). In dry-run, what would be sent."""
+    def start(self, order: ScoringOrder) -> Started | dict[str, Any]:
+        """Start `order`'s job (once per key), recorded (intent row, job row, outcome row and
+        event), or raise `RefusedError`. In dry-run, what would be sent."""
         workspace_id = batch_endpoint_workspace(order.endpoint_id) or order.endpoint_id
         reason = input_not_allowed(order.scoring_input.path, workspace_id, self._inputs)
         if reason is not None:
             raise RefusedError("not-allowed", f"the input path {reason}", "input.path")
-        claim = None
-        if order.key is not None and not self.dry_run:
-            outcome = self._claims.claim_scoring(order.key, now=self.clock())
+        claim, key = None, order.key
+        if order.idempotency_key:
+            key = idempotent_scoring(order.caller, order.idempotency_key, order.fingerprint())
+        if key is not None and not self.dry_run:
+            outcome = self._claims.claim_scoring(key, now=self.clock())
             if isinstance(outcome, Replay):
                 ids = outcome.endpoint_id, outcome.workspace_id
                 return Started(outcome.job_name, "Accepted", *ids, replayed=True)
@@ -149,14 +166,14 @@ class ScoringStarter:
                 "deployment": deployment or endpoint.default_deployment,
                 "input": {"type": order.scoring_input.kind, "path": order.scoring_input.path},
             }
+        row = (workspace_id, "batch-scoring", "start", order.endpoint_id, "about to write")
         try:
-            if before_submit is not None:
-                before_submit()
+            record_intent(self._sink, ActionRecord(*row, _MODE, INTENT, order.trigger))
             job = self._scoring.invoke(
                 endpoint,
                 deployment=deployment,
                 scoring_input=order.scoring_input,
-                tags=order.tags,
+                tags=order.tags(),
                 request_id=claim.request_id if claim else str(uuid.uuid4()),
             )
         except BaseException as error:
@@ -197,26 +214,37 @@ class ScoringStarter:
             order.idempotency_key,
             job.status,
         )
+        ids = f"workflow run {record.workflow_run_id}, tracking id {record.client_tracking_id}"
+        why = order.reason or f"started for caller {order.caller} ({ids})"
+        where = f"{name_of(endpoint.id)}/{record.deployment or 'default'}"
+        applied = Outcome(Status.APPLIED, f"started on {where}")
+
+        def line(message: str, outcome: Outcome, level: int) -> None:
+            decision_log(
+                log,
+                message,
+                trigger=order.trigger,
+                workspace_id=endpoint.workspace_id,
+                kind="batch-scoring",
+                verdict="start",
+                outcome=outcome,
+                subject_id=job.name,
+                level=level,
+                extra=order.tracking,
+            )
+
         try:
             # The job row first: a claim never points at a job the app cannot report on.
             self.records.record_job(record)
             if claim is not None:
                 self._claims.settle_scoring(claim, job.name, endpoint.workspace_id, endpoint.id)
+            row = (endpoint.workspace_id, "batch-scoring", "start", job.name, why, _MODE, applied)
+            self._sink.record_actions([ActionRecord(*row, order.trigger)])
         except AzureError:
             # With a key, a retry finds the job again (same repeatability ID).
-            decision_log(
-                log,
-                f"started for {order.caller or order.trigger} but could not be recorded",
-                trigger=order.trigger,
-                workspace_id=endpoint.workspace_id,
-                kind="batch-scoring",
-                verdict="start",
-                outcome=str(NOT_RECORDED),
-                subject_id=job.name,
-                level=logging.ERROR,
-                extra=order.tracking,
-            )
+            line(why, NOT_RECORDED, logging.ERROR)
             raise
+        line(why, applied, logging.INFO)
         deployment = record.deployment
         return Started(job.name, job.status, endpoint.id, endpoint.workspace_id, False, deployment)
 
