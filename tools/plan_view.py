@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from shared.reconcilers.workspace import WorkspaceReport
+    from shared.reconcilers.workspace import WorkspacePlan
 
 
 def one_line(text: object) -> str:
@@ -140,63 +140,17 @@ def print_plan(console: Console, item: dict[str, Any]) -> None:
         )
 
 
-def plan_item(report: WorkspaceReport) -> dict[str, Any]:
-    """One workspace's plan as `plan --json` prints it."""
-    from shared.reconcilers.policies import disposition as disposition_of
-
-    connections, roles, policies = report.connections, report.roles, report.policies
-    remediations = []
-    for candidate, outcome in policies.outcomes if policies else ():
-        disposition, reason = disposition_of(candidate, outcome)
-        remediations.append(
-            {
-                "rule_id": candidate.rule_id,
-                "target_id": candidate.remediation.target_id,
-                "description": candidate.remediation.description,
-                "disposition": disposition,
-                "reason": reason,
-            }
-        )
-    return {
-        "workspace": report.workspace_id,
-        "error": report.error(),
-        "connections": [
-            asdict(d)
-            for d in (connections.plan.decisions if connections and connections.plan else ())
-        ],
-        "roleAssignments": [asdict(d) for d, _ in (roles.outcomes if roles else ())],
-        "findings": [asdict(f) for f in (policies.findings if policies else ())],
-        "remediations": remediations,
-        "expiredExemptions": [asdict(e) for e in (policies.expired_exemptions if policies else ())],
+def plan_item(plan: WorkspacePlan) -> dict[str, Any]:
+    """One workspace's plan as `plan --json` prints it (and a saved plan keeps, for people)."""
+    item: dict[str, Any] = {
+        "workspace": plan.workspace_id,
+        "error": plan.error,
+        "connections": [asdict(d) for d in plan.connections],
+        "roleAssignments": [asdict(d) for d in plan.role_assignments],
+        "findings": [asdict(f) for f in plan.findings],
+        "remediations": [asdict(r) for r in plan.remediations],
+        "expiredExemptions": [asdict(e) for e in plan.expired_exemptions],
     }
-
-
-def promotion(rt: Any, workspace_id: str) -> dict[str, str]:
-    """The retraining workspace's batch endpoint as promotion left it: its default deployment,
-    the model behind it and its metric, and how to switch back. Read-only. The deployment to
-    switch back to is the one the model was promoted over (the app registers it with the model):
-    advice to an operator, never a decision of the app's."""
-    from shared.adapters.promotion import PromotionAdapter
-    from shared.arm import ArmId
-    from shared.planning.promotion import rollback
-    from shared.reconcilers.promotion import default_of, model_of
-
-    config = rt.settings.retraining
-    if config.promotion is None or config.batch_endpoint_name is None:
-        return {}
-    adapter = PromotionAdapter(rt.clients)
-    name = config.batch_endpoint_name
-    endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
-    default = default_of(adapter.endpoint(endpoint_id))
-    asset = model_of(adapter.deployment(endpoint_id, default)) if default else None
-    model = adapter.model(ArmId(workspace_id), asset) if asset else None
-    values = (model or {}).get("properties") or {}
-    previous = values.get("previous-deployment")
-    metric = config.promotion.metric
-    return {
-        "endpoint": name,
-        "default": default or "",
-        "model": asset or "",
-        "metric": f"{metric}={values.get(metric, 'not recorded')}",
-        "rollback": rollback(name, previous if isinstance(previous, str) else None),
-    }
+    if plan.promotion is not None:
+        item["promotion"] = dict(plan.promotion)
+    return item
