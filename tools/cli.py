@@ -291,8 +291,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
         for conflict in CONFLICTS:
             out.print(f"conflict: {conflict}", markup=False, soft_wrap=True)
-        for item in result:
-            plan_view.print_plan(out, item)
+        for plan in plans:
+            plan_view.print_plan(out, plan)
     for workspace, error in failed:
         print(f"error: {short(workspace)} could not be read: {one_line(error)}", file=sys.stderr)
     if failed:

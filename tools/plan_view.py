@@ -1,4 +1,4 @@
-"""What `plan` shows: each workspace's decisions, findings, remediations and promotion, as
+"""What `plan` shows of a `WorkspacePlan` (decisions, findings, remediations, promotion): as
 tables for people and as the objects `plan --json` prints (and a saved plan keeps)."""
 
 from __future__ import annotations
@@ -20,59 +20,53 @@ def one_line(text: object) -> str:
     return escape(lines[0] if lines else "", limit=400)
 
 
-def _rows(item: dict[str, Any]) -> tuple[list[list[object]], list[list[object]]]:
+def _rows(plan: WorkspacePlan) -> tuple[list[list[object]], list[list[object]]]:
     writes = {"approve", "reject", "assign"}
     decisions: list[list[object]] = [
-        [d["connection_name"], d["verdict"], "yes" if d["verdict"] in writes else "", d["reason"]]
-        for d in item["connections"]
+        [d.connection_name, d.verdict, "yes" if d.verdict in writes else "", d.reason]
+        for d in plan.connections
     ]
     decisions += [
         [
-            f"Contributor: {short(d['synapse_workspace_id'])}",
-            d["verdict"],
-            "yes" if d["verdict"] in writes else "",
-            d["reason"],
+            f"Contributor: {short(d.synapse_workspace_id)}",
+            d.verdict,
+            "yes" if d.verdict in writes else "",
+            d.reason,
         ]
-        for d in item["roleAssignments"]
+        for d in plan.role_assignments
     ]
     findings: list[list[object]] = [
         [
-            f["rule_id"],
-            f["severity"],
-            f["status"],
-            short(f["target_id"]),
-            "yes" if f["remediation"] else "",
-            f["message"],
+            f.rule_id,
+            f.severity,
+            f.status,
+            short(f.target_id),
+            "yes" if f.remediation else "",
+            f.message,
         ]
-        for f in item["findings"]
+        for f in plan.findings
     ]
     return decisions, findings
 
 
-def _held_rows(item: dict[str, Any]) -> list[list[object]]:
+def _held_rows(plan: WorkspacePlan) -> list[list[object]]:
     """Guarded, deferred and exempt findings, and expired exemptions, each with its reason."""
     held: list[list[object]] = [
-        [r["rule_id"], short(r["target_id"]), r["disposition"], r["reason"]]
-        for r in item.get("remediations", [])
+        [r.rule_id, short(r.target_id), r.disposition, r.reason] for r in plan.remediations
     ]
     held += [
         [
-            f["rule_id"],
-            short(f["target_id"]),
+            f.rule_id,
+            short(f.target_id),
             "exempt",
-            f"until {instant(f['exemption']['expires'])}: {f['exemption']['reason']}",
+            f"until {instant(f.exemption.expires)}: {f.exemption.reason}",
         ]
-        for f in item["findings"]
-        if f.get("exemption")
+        for f in plan.findings
+        if f.exemption
     ]
     held += [
-        [
-            e["rule_id"],
-            short(e["scope"]),
-            "exemption expired",
-            f"at {instant(e['expires'])}: not applied",
-        ]
-        for e in item.get("expiredExemptions", [])
+        [e.rule_id, short(e.scope), "exemption expired", f"at {instant(e.expires)}: not applied"]
+        for e in plan.expired_exemptions
     ]
     return held
 
@@ -88,16 +82,16 @@ def short(resource_id: object) -> str:
     return str(resource_id).rsplit("/", 1)[-1]
 
 
-def print_plan(console: Console, item: dict[str, Any]) -> None:
+def print_plan(console: Console, plan: WorkspacePlan) -> None:
     from tools.terminal import show, table
 
-    name = short(item["workspace"])
+    name = short(plan.workspace_id)
     console.print()
-    if item["error"]:
+    if plan.error:
         console.print(
-            f"{name}: could not be read: {one_line(item['error'])}", markup=False, soft_wrap=True
+            f"{name}: could not be read: {one_line(plan.error)}", markup=False, soft_wrap=True
         )
-    decisions, findings = _rows(item)
+    decisions, findings = _rows(plan)
     show(
         console,
         table(
@@ -116,8 +110,7 @@ def print_plan(console: Console, item: dict[str, Any]) -> None:
             wrap="message",
         ),
     )
-    if item.get("promotion"):
-        promotion = item["promotion"]
+    if promotion := plan.promotion:
         show(
             console,
             table(
@@ -127,7 +120,7 @@ def print_plan(console: Console, item: dict[str, Any]) -> None:
                 wrap="rollback",
             ),
         )
-    held = _held_rows(item)
+    held = _held_rows(plan)
     if held:
         show(
             console,
