@@ -796,6 +796,37 @@ def test_a_saved_plan_is_applied_exactly(
     assert len(resource_writes(app)) == len(changes)
 
 
+def test_a_plan_is_unchanged_by_being_saved_and_loaded(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shared.config import get_settings
+    from shared.reconcilers.workspace import plan_workspace
+    from shared.runtime import runtime
+    from tools import plan_view, saved_plan
+
+    app.set_settings(POLICY_MODE="remediate", MAX_CLUSTER_NODES="4")
+    app.sim.ml.add_compute(scene.PROD, "wide", max_node_count=10)
+    _changes(app, tmp_path)
+    path = tmp_path / "saved.plan.json"
+
+    loaded = saved_plan.load(path, get_settings())
+    plans = [plan_workspace(runtime(), w) for w in loaded.workspaces]
+
+    assert set(loaded.workspaces) == {scene.PROD, scene.DEV}
+    # The state is unchanged: planning again gives the same plan, and the file holds it.
+    assert plans == [plan_workspace(runtime(), w) for w in loaded.workspaces]
+    assert loaded.changes == frozenset().union(*(plan.keys for plan in plans))
+    assert {c[1] for c in loaded.changes} == {
+        "private-endpoint-connection",
+        "role-assignment",
+        "policy-remediation",
+    }
+    document = json.loads(path.read_text(encoding="utf-8"))
+    shown = json.dumps([plan_view.plan_item(p) for p in plans], default=plan_view.instant)
+    assert document["plan"] == json.loads(shown)
+    assert resource_writes(app) == []
+
+
 def test_a_saved_plan_is_refused_when_the_world_changed_and_nothing_is_written(
     app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.outcomes import event_type, outcome_state
+from shared.arm import ArmId
 from shared.ledger import ActionRecord
 from shared.outcome import Outcome, Status
 from shared.policy.budget import RemediationBudget
@@ -329,3 +330,37 @@ def test_a_dry_run_records_exactly_the_writes_the_plan_shows(
         }
         assert recorded == planned, item["workspace"]
         assert planned
+
+
+@pytest.mark.slow
+def test_a_plan_is_exactly_the_writes_a_dry_run_records_for_the_same_state(app: App) -> None:
+    from shared.reconcilers.workspace import plan_workspace
+    from shared.runtime import runtime
+
+    app.set_settings(AUTOMATION_MODE="dry-run", POLICY_MODE="remediate", MAX_CLUSTER_NODES="4")
+    app.sim.ml.add_compute(scene.PROD, "wide", max_node_count=10)
+    plans = [plan_workspace(runtime(), ArmId(w)) for w in (scene.PROD, scene.DEV)]
+
+    host.fire_timer("reconcile_all")
+
+    for plan in plans:
+        recorded = [
+            change(
+                ActionRecord(
+                    row["TargetId"],
+                    row["Kind"],
+                    row["Verdict"],
+                    row["Subject"],
+                    row["Reason"],
+                    "",
+                    "",
+                    "",
+                    row["Evidence"],
+                )
+            )
+            for row in app.ledger.actions(plan.workspace_id)
+            if row["Outcome"] == "planned (dry-run)"
+        ]
+        assert sorted(recorded) == sorted(change(r) for r in plan.changes), plan.workspace_id
+    kinds = {r.kind for plan in plans for r in plan.changes}
+    assert kinds == {"private-endpoint-connection", "role-assignment", "policy-remediation"}

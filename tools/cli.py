@@ -34,8 +34,8 @@ from tools.plan_view import instant, one_line, short
 if TYPE_CHECKING:
     from shared.arm import ArmId
     from shared.config import Settings
-    from shared.ledger import ActionRecord
     from shared.reconcilers.run import Run
+    from shared.reconcilers.workspace import WorkspacePlan
     from shared.runtime import Runtime
     from tools.saved_plan import SavedPlan
 
@@ -180,18 +180,15 @@ def _unreachable(error: BaseException) -> bool:
 # -- plan ------------------------------------------------------------------------------------
 
 
-def _plan_workspace(rt: Runtime, workspace_id: ArmId, run: Run) -> dict[str, Any]:
+def _plan_workspace(rt: Runtime, workspace_id: ArmId, run: Run) -> WorkspacePlan:
     from azure.core.exceptions import AzureError
 
     from shared.adapters.errors import describe
     from shared.reconcilers.transient import TransientAzureError
-    from shared.reconcilers.workspace import reconcile_workspace
+    from shared.reconcilers.workspace import WorkspacePlan, plan_workspace
 
     try:
-        item = plan_view.plan_item(reconcile_workspace(rt, workspace_id, run))
-        if rt.settings.retraining and rt.settings.retraining.retrains(workspace_id):
-            item["promotion"] = plan_view.promotion(rt, workspace_id)
-        return item
+        return plan_workspace(rt, workspace_id, run)
     except (TransientAzureError, AzureError) as error:
         text = str(error) if isinstance(error, TransientAzureError) else describe(error)
         if _unreachable(error):
@@ -201,15 +198,7 @@ def _plan_workspace(rt: Runtime, workspace_id: ArmId, run: Run) -> dict[str, Any
                 "SYNAPSE_DEV_ENDPOINT and the network)",
                 FAILURE,
             ) from None
-        empty: list[object] = []
-        return {
-            "workspace": workspace_id,
-            "error": text,
-            **dict.fromkeys(
-                ("connections", "roleAssignments", "findings", "remediations", "expiredExemptions"),
-                empty,
-            ),
-        }
+        return WorkspacePlan(workspace_id, error=text)
 
 
 def _targets(rt: Runtime, wanted: Sequence[str]) -> tuple[list[ArmId], list[str]]:
@@ -253,27 +242,19 @@ def _workspaces(
     return found, []
 
 
-def _preview(
-    rt: Runtime, workspaces: Sequence[ArmId], label: str
-) -> tuple[list[dict[str, Any]], Run]:
-    """Each workspace's plan, and the preview run that made them (its `changes`)."""
+def _preview(rt: Runtime, workspaces: Sequence[ArmId], label: str) -> list[WorkspacePlan]:
+    """Each workspace's plan."""
     from shared.reconcilers.workspace import start_run
     from tools import terminal
 
     # One run, previewed: its remediations share one budget, as `apply` would.
     run = start_run(rt, f"cli:{uuid.uuid4().hex[:12]}", preview=True)
-    result: list[dict[str, Any]] = []
+    result: list[WorkspacePlan] = []
     with terminal.progress(terminal.stderr(), label, len(workspaces)) as step:
         for workspace_id in workspaces:
             result.append(_plan_workspace(rt, workspace_id, run))
             step(workspace_id)
-    return result, run
-
-
-def _planned(run: Run) -> list[ActionRecord]:
-    from shared.outcome import Status
-
-    return [record for record, outcome in run.changes if outcome.status is Status.PLANNED]
+    return result
 
 
 def _print_json(value: object) -> None:
@@ -290,10 +271,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     _check_credential(settings)
     rt = Runtime(settings)  # a preview run: planning opens no ledger and writes nothing
     workspaces, problems = _workspaces(rt, args.workspace)
-    result, run = _preview(rt, workspaces, "planning")
-    changes = _planned(run)
-    failed = [item for item in result if item["error"]]
-    failed += [{"workspace": scope, "error": describe(error)} for scope, error in problems]
+    plans = _preview(rt, workspaces, "planning")
+    result = [plan_view.plan_item(plan) for plan in plans]
+    changes = [record for plan in plans for record in plan.changes]
+    failed: list[tuple[str, str]] = [(p.workspace_id, p.error) for p in plans if p.error]
+    failed += [(scope, describe(error)) for scope, error in problems]
     if args.json:
         _print_json(result)
     else:
@@ -309,13 +291,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
         for conflict in CONFLICTS:
             out.print(f"conflict: {conflict}", markup=False, soft_wrap=True)
-        for item in result:
-            plan_view.print_plan(out, item)
-    for item in failed:
-        print(
-            f"error: {short(item['workspace'])} could not be read: {one_line(item['error'])}",
-            file=sys.stderr,
-        )
+        for plan in plans:
+            plan_view.print_plan(out, plan)
+    for workspace, error in failed:
+        print(f"error: {short(workspace)} could not be read: {one_line(error)}", file=sys.stderr)
     if failed:
         if args.out:
             print(f"error: no plan written to {args.out}: the plan is incomplete", file=sys.stderr)
@@ -345,8 +324,6 @@ def _load_plan(path: Path, settings: Settings) -> SavedPlan:
 def _check_plan(rt: Runtime, saved: SavedPlan) -> list[ArmId]:
     """The saved plan's workspaces, when planning again now calls for exactly its changes;
     else nothing is written (STALE): the whole plan is checked before any write."""
-    from shared.reconcilers.run import change
-
     workspaces, outside = _targets(rt, saved.workspaces)
     if outside:
         raise CliError(
@@ -354,15 +331,15 @@ def _check_plan(rt: Runtime, saved: SavedPlan) -> list[ArmId]:
             "nothing written: plan again",
             STALE,
         )
-    result, run = _preview(rt, workspaces, "checking the plan")
-    for item in result:
-        if item["error"]:
+    plans = _preview(rt, workspaces, "checking the plan")
+    for plan in plans:
+        if plan.error:
             raise CliError(
-                f"the saved plan cannot be checked: {short(item['workspace'])} could not be "
-                f"read: {one_line(item['error'])}; nothing written",
+                f"the saved plan cannot be checked: {short(plan.workspace_id)} could not be "
+                f"read: {one_line(plan.error)}; nothing written",
                 FAILURE,
             )
-    now = frozenset(change(record) for record in _planned(run))
+    now = frozenset().union(*(plan.keys for plan in plans))
     if now != saved.changes:
         gone = sorted(saved.changes - now)
         what = (

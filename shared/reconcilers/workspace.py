@@ -1,9 +1,11 @@
 """One AML workspace, every concern: connections, then role assignments, then policies; what
-one concern observed flows to the next, so one event wires a workspace without reading twice."""
+one concern observed flows to the next, so one event wires a workspace without reading twice.
+Its plan is the same reconciliation previewed (`plan_workspace`)."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -11,13 +13,17 @@ from typing import TYPE_CHECKING
 from azure.core.exceptions import AzureError
 
 from shared.arm import ArmId
+from shared.ledger import ActionRecord
 from shared.model import ConnectionStatus
 from shared.outcome import Outcome, Status
-from shared.reconcilers.run import Change, Run
+from shared.reconcilers.run import Change, Run, change
 
 if TYPE_CHECKING:
     # Types only: the reconcilers themselves load with the runtime, on first use.
-    from shared.model import PrivateEndpointConnection
+    from shared.model import ConnectionDecision, PrivateEndpointConnection
+    from shared.planning.role_assignments import RoleAssignmentDecision
+    from shared.policy.exemptions import Exemption
+    from shared.policy.rules import Finding
     from shared.reconcilers.policies import PolicyReport
     from shared.reconcilers.private_endpoints import ConnectionReport
     from shared.reconcilers.role_assignments import RoleReport
@@ -111,3 +117,101 @@ def reconcile_workspace(
     if Concern.POLICIES in concerns:
         policy_report = runtime.policies.reconcile(workspace_id, run, connections=connections)
     return WorkspaceReport(workspace_id, connection_report, role_report, policy_report)
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """A policy finding's remediation in a plan: apply, guarded, deferred or audit, and why."""
+
+    rule_id: str
+    target_id: str
+    description: str
+    disposition: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WorkspacePlan:
+    """What reconciling the workspace now would do. `changes`: the writes it calls for, each the
+    ledger row a dry-run records (its `change()` is what `apply FILE` may write); the rest is
+    what they were decided on, as `plan` shows it. `promotion`: a retraining workspace's batch
+    endpoint (empty without promotion settings), None for any other."""
+
+    workspace_id: ArmId
+    changes: tuple[ActionRecord, ...] = ()
+    error: str | None = None
+    connections: tuple[ConnectionDecision, ...] = ()
+    role_assignments: tuple[RoleAssignmentDecision, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    remediations: tuple[Remediation, ...] = ()
+    expired_exemptions: tuple[Exemption, ...] = ()
+    promotion: Mapping[str, str] | None = None
+
+    @property
+    def keys(self) -> frozenset[Change]:
+        return frozenset(change(record) for record in self.changes)
+
+
+def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None) -> WorkspacePlan:
+    """The workspace reconciled by a preview run: nothing written, nothing recorded. `run`: a
+    preview run shared by several workspaces, whose remediations share one budget, as in a sweep.
+    Azure's errors that stop the reconciliation are raised."""
+    from shared.reconcilers.policies import disposition
+
+    run = run or start_run(runtime, "plan", preview=True)
+    assert run.preview, "a plan is made by a preview run"
+    start = len(run.changes)
+    report = reconcile_workspace(runtime, workspace_id, run)
+    connections, roles, policies = report.connections, report.roles, report.policies
+    retraining = runtime.settings.retraining
+    return WorkspacePlan(
+        workspace_id,
+        changes=tuple(r for r, o in run.changes[start:] if o.status is Status.PLANNED),
+        error=report.error(),
+        connections=connections.plan.decisions if connections and connections.plan else (),
+        role_assignments=tuple(d for d, _ in roles.outcomes) if roles else (),
+        findings=policies.findings if policies else (),
+        remediations=tuple(
+            Remediation(
+                candidate.rule_id,
+                candidate.remediation.target_id,
+                candidate.remediation.description,
+                *disposition(candidate, outcome),
+            )
+            for candidate, outcome in (policies.outcomes if policies else ())
+        ),
+        expired_exemptions=policies.expired_exemptions if policies else (),
+        promotion=_promotion(runtime, workspace_id)
+        if retraining and retraining.retrains(workspace_id)
+        else None,
+    )
+
+
+def _promotion(runtime: Runtime, workspace_id: ArmId) -> dict[str, str]:
+    """The retraining workspace's batch endpoint as promotion left it: its default deployment,
+    the model behind it and its metric, and how to switch back. Read-only. The deployment to
+    switch back to is the one the model was promoted over (the app registers it with the model):
+    advice to an operator, never a decision of the app's."""
+    from shared.adapters.promotion import PromotionAdapter
+    from shared.planning.promotion import rollback
+    from shared.reconcilers.promotion import default_of, model_of
+
+    config = runtime.settings.retraining
+    if config is None or config.promotion is None or config.batch_endpoint_name is None:
+        return {}
+    adapter = PromotionAdapter(runtime.clients)
+    name = config.batch_endpoint_name
+    endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
+    default = default_of(adapter.endpoint(endpoint_id))
+    asset = model_of(adapter.deployment(endpoint_id, default)) if default else None
+    model = adapter.model(workspace_id, asset) if asset else None
+    values = (model or {}).get("properties") or {}
+    previous = values.get("previous-deployment")
+    metric = config.promotion.metric
+    return {
+        "endpoint": name,
+        "default": default or "",
+        "model": asset or "",
+        "metric": f"{metric}={values.get(metric, 'not recorded')}",
+        "rollback": rollback(name, previous if isinstance(previous, str) else None),
+    }
