@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.ml_events import APP_TAG
-from shared.reconcilers.intent import INTENT
+from shared.reconcilers.run import INTENT
 from shared.runtime import runtime
 from tests.conftest import App
 from tools import retraining_scene as rs

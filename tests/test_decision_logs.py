@@ -13,8 +13,7 @@ from shared.ledger import ActionRecord
 from shared.logs import DECISION_FIELDS
 from shared.outcome import Outcome, Status
 from shared.policy.budget import RemediationBudget
-from shared.reconcilers.intent import Trail
-from shared.reconcilers.run import Decision, Run
+from shared.reconcilers.run import Decision, Run, Trail
 from tests.conftest import App
 from tests.retraining import (
     completed_event,

@@ -12,7 +12,7 @@ import pytest
 from azure.core.exceptions import ServiceResponseError
 
 from shared.ledger import ActionRecord
-from shared.reconcilers.intent import INTENT
+from shared.reconcilers.run import INTENT
 from shared.runtime import runtime
 from tests.conftest import App
 from tests.retraining import (

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.reconcilers.intent import INTENT
+from shared.reconcilers.run import INTENT
 from tests.conftest import App
 from tools import host, scene
 

@@ -20,8 +20,7 @@ from shared.adapters.outcomes import event_type, outcome_state
 from shared.ledger import ActionRecord
 from shared.outcome import Outcome, Status
 from shared.policy.budget import RemediationBudget
-from shared.reconcilers.intent import INTENT
-from shared.reconcilers.run import Decision, Run, change
+from shared.reconcilers.run import INTENT, Decision, Run, change
 from shared.reconcilers.transient import TransientAzureError
 from tests.conftest import App
 from tools import cli, host, scene

@@ -367,7 +367,7 @@ def test_tracking_headers_are_logged_recorded_and_tagged(
 def test_an_http_start_is_recorded_and_announced_as_a_start_after_a_retrain(
     scoring: App, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from shared.reconcilers.intent import INTENT
+    from shared.reconcilers.run import INTENT
     from tests.retraining import recorded_actions
 
     tracking = {"x-ms-workflow-run-id": "0858", "x-ms-client-tracking-id": "ord-7"}

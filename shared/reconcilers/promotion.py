@@ -21,7 +21,7 @@ from shared.config import Settings
 from shared.model import JudgedAnswerError
 from shared.outcome import PLANNED, Outcome, Status
 from shared.planning import promotion as plan
-from shared.reconcilers.intent import Trail
+from shared.reconcilers.run import Trail
 from shared.reconcilers.transient import TransientAzureError
 
 KIND = "model"

@@ -1,5 +1,5 @@
 """Retraining and the scoring after it (docs/ARCHITECTURE.md 4.4, 4.5): observe the claim and
-the jobs, decide (`shared.planning.retraining`), apply, and record each decision on a `Trail`.
+the jobs, decide (`shared.planning.retraining`), apply, and record each decision on a `run.Trail`.
 Dry-run reads and decides, and records the plan; it claims, submits and invokes nothing."""
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from shared.outcome import PLANNED, Outcome, Status, noted
 from shared.ownership import not_made_by
 from shared.planning import retraining as plan
 from shared.planning.retraining import Verdict
-from shared.reconcilers.intent import Trail
 from shared.reconcilers.promotion import ModelPromoter, PromotionOutcome
+from shared.reconcilers.run import Trail
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.requests import RefusedError
 from shared.scoring.service import ClaimHeldError, ScoringOrder, ScoringStarter, Started

@@ -19,8 +19,8 @@ from shared.arm import ArmId, same_arm_id
 from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
 from shared.outcome import Outcome, Status, noted
-from shared.reconcilers.intent import Trail
 from shared.reconcilers.retraining import KIND_SCORING, RequestOutcome, RequestResult
+from shared.reconcilers.run import Trail
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.records import JobRecord, ScoringRecords
 
