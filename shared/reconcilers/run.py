@@ -18,7 +18,7 @@ from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
-from shared.outcome import NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, noted
+from shared.outcome import INTENT, NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, noted
 from shared.policy.budget import RemediationBudget, Stop, explain_hourly
 from shared.reconcilers.transient import TransientAzureError, for_workspace, permanent
 
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
     from shared.model import SynapseEvidence
 
 log = logging.getLogger(__name__)
-
-# Every write reaches the ledger: its intent before, its outcome after. Should the outcome not
-# reach it, the intent row says what was about to be written, and the next run reads Azure's state.
-INTENT = "intent: about to write"
 
 DEFERRED = "deferred"
 # Why a remediation was deferred, besides the run's budget (`Stop`).
@@ -99,9 +95,9 @@ class Run:
         *,
         notify: bool = True,
     ) -> ActionRecord:
-        return ActionRecord(
-            target_id, kind, verdict, subject, reason, mode, "", self.trigger, evidence, notify
-        )
+        # The outcome is a placeholder: `record` writes the decision's own.
+        row = (target_id, kind, verdict, subject, reason, mode, NO_CHANGE, self.trigger)
+        return ActionRecord(*row, evidence, notify)
 
     @property
     def announces(self) -> bool:
@@ -239,7 +235,8 @@ class Run:
 
 
 def record_intent(sink: ActionSink | None, record: ActionRecord) -> None:
-    """Record `record` as an intent (never announced); a ledger failure raises before the write."""
+    """Record `record` as an intent (never announced); a ledger failure raises before the write.
+    Should the outcome not reach the ledger, the intent row says what was about to be written."""
     if sink is not None:
         sink.record_actions([replace(record, outcome=INTENT, notify=False)])
 

@@ -18,9 +18,9 @@ from shared.config import AutomationMode, batch_endpoint_workspace
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
 from shared.model import JudgedAnswerError
-from shared.outcome import Outcome, Status
+from shared.outcome import INTENT, Outcome, Status
 from shared.planning.retraining import scoring_tags
-from shared.reconcilers.run import INTENT, record_intent
+from shared.reconcilers.run import record_intent
 from shared.scoring.contract import NOT_STARTED_BY_YOU, RETRY_AFTER_SECONDS, Problem
 from shared.scoring.inputs import AllowedInputs, input_not_allowed
 from shared.scoring.records import NOT_RECORDED, JobRecord, ScoringRecords
