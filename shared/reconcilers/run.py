@@ -18,6 +18,7 @@ from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
+from shared.model import JudgedAnswerError
 from shared.outcome import INTENT, NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, noted
 from shared.policy.budget import RemediationBudget, Stop, explain_hourly
 from shared.reconcilers.transient import TransientAzureError, for_workspace, permanent
@@ -294,3 +295,12 @@ class Trail:
         if what:
             return TransientAzureError(f"workspace {self.workspace_id}: {what}: {retry.detail}")
         return for_workspace(self.workspace_id, error)
+
+    def failure(self, kind: str, subject: str, error: Exception, **retry: str) -> Outcome:
+        """What a failed call came to: a transient error is recorded and raised (`retry`); an
+        answer the app refused is NotApplied; any other error Failed (not recorded here)."""
+        if isinstance(error, AzureError) and is_transient(error):
+            raise self.retry(kind, subject, error, **retry) from error
+        if isinstance(error, JudgedAnswerError):
+            return Outcome(Status.NOT_APPLIED, str(error))
+        return Outcome(Status.FAILED, describe(error))
