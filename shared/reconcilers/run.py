@@ -244,9 +244,9 @@ def record_intent(sink: ActionSink | None, record: ActionRecord) -> None:
 
 @dataclass
 class Trail:
-    """One request outside a workspace run (retraining, promotion, scoring outcomes): its
-    decisions recorded by a run's `record` (one ledger row and one decision line each), each
-    write's intent before it."""
+    """One request outside a workspace run (retraining, promotion, scoring outcomes, a scoring
+    start's intent): its decisions recorded by a run's `record` (one ledger row and one decision
+    line each), each write's intent before it."""
 
     sink: ActionSink
     log: logging.Logger
