@@ -72,8 +72,7 @@ class ActionRecord:
     subject: str
     reason: str
     mode: str
-    # Typed; text only for an intent row, a failed publish's row and a decision's template ("").
-    outcome: Outcome | str
+    outcome: Outcome
     trigger: str
     evidence: str = ""
     # Whether the outcome is worth an event for people (a Logic App): decisions and problems

@@ -22,6 +22,8 @@ class Status(Enum):
     DEFERRED = ("deferred: {}", None)
     EXEMPT = ("exempt until {}", None)
     NOTED = ("{}", None)
+    # A write about to be made (its row before the call; never announced).
+    INTENT = ("intent: about to write", None)
 
     def __init__(self, text: str, state: str | None) -> None:
         self.text = text
@@ -56,6 +58,7 @@ class Outcome:
 
 
 PLANNED = Outcome(Status.PLANNED)
+INTENT = Outcome(Status.INTENT)
 NO_CHANGE = Outcome(Status.NOTED, "no change")
 RECORDED = Outcome(Status.NOTED, "recorded")
 NOT_ATTEMPTED = Outcome(Status.SKIPPED, "an earlier write failed transiently")

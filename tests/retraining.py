@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.ml_events import APP_TAG
-from shared.reconcilers.intent import INTENT
+from shared.outcome import INTENT
 from shared.runtime import runtime
 from tests.conftest import App
 from tools import retraining_scene as rs
@@ -44,7 +44,7 @@ def recorded_actions(
     return [
         a
         for a in runtime().ledger.actions(workspace)
-        if a["Kind"] == kind and (intents or a["Outcome"] != INTENT)
+        if a["Kind"] == kind and (intents or a["Outcome"] != str(INTENT))
     ]
 
 

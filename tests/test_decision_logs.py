@@ -11,10 +11,9 @@ import pytest
 from shared.arm import ArmId
 from shared.ledger import ActionRecord
 from shared.logs import DECISION_FIELDS
-from shared.outcome import Outcome, Status
+from shared.outcome import NO_CHANGE, Outcome, Status
 from shared.policy.budget import RemediationBudget
-from shared.reconcilers.intent import Trail
-from shared.reconcilers.run import Decision, Run
+from shared.reconcilers.run import Decision, Run, Trail
 from tests.conftest import App
 from tests.retraining import (
     completed_event,
@@ -186,7 +185,7 @@ def test_an_outcome_has_one_level_on_a_run_and_on_a_trail(
 ) -> None:
     # One level for one thing: a failed write is an ERROR whichever path records it.
     outcome, workspace = Outcome(status, "detail"), ArmId("/w")
-    row = ActionRecord(workspace, "model", "promote", "s", "why", "enforce", "", "t")
+    row = ActionRecord(workspace, "model", "promote", "s", "why", "enforce", NO_CHANGE, "t")
     run = Run("t", dry_run=False, budget=RemediationBudget(1), sink=None)
     trail = Trail(
         _Rows(), logging.getLogger("shared.reconcilers.promotion"), "enforce", workspace, "t"

@@ -12,7 +12,7 @@ import pytest
 from azure.core.exceptions import ServiceResponseError
 
 from shared.ledger import ActionRecord
-from shared.reconcilers.intent import INTENT
+from shared.outcome import INTENT
 from shared.runtime import runtime
 from tests.conftest import App
 from tests.retraining import (
@@ -56,7 +56,7 @@ def outcomes(app: App, workspace_id: str, kind: str, verdict: str) -> list[dict[
     return [
         row
         for row in app.ledger.actions(workspace_id)
-        if row["Kind"] == kind and row["Verdict"] == verdict and row["Outcome"] != INTENT
+        if row["Kind"] == kind and row["Verdict"] == verdict and row["Outcome"] != str(INTENT)
     ]
 
 
@@ -92,7 +92,7 @@ def test_an_approval_whose_ledger_write_failed_gets_its_role_on_redelivery(
     assert app.status(verified) == "Approved"
     assert principals(app, scene.PROD) == []
     intents = [r for r in ledger.actions(scene.PROD) if r["Verdict"] == "approve"]
-    assert [r["Outcome"] for r in intents] == [INTENT]
+    assert [r["Outcome"] for r in intents] == [str(INTENT)]
     assert intents[0]["Subject"] == f"{scene.PROD}/privateEndpointConnections/{verified.name}"
 
     monkeypatch.setattr(ledger, "record_actions", record_actions)
@@ -134,7 +134,7 @@ def test_dry_run_records_the_plan_and_no_intent(app: App) -> None:
 
     rows = list(app.ledger.actions(scene.PROD))
     assert [r["Outcome"] for r in rows if r["Verdict"] == "approve"] == ["planned (dry-run)"]
-    assert all(r["Outcome"] != INTENT for r in rows)
+    assert all(r["Outcome"] != str(INTENT) for r in rows)
 
 
 # -- applied means Azure's answer shows it ------------------------------------------------------
@@ -220,7 +220,7 @@ def test_a_workspace_patch_answered_with_public_access_enabled_is_not_applied(ap
         for r in app.ledger.actions(scene.PROD)
         if r["Kind"] == "policy-remediation"
         and r["Subject"] == scene.PROD
-        and r["Outcome"] != INTENT
+        and r["Outcome"] != str(INTENT)
     ]
     assert (
         row["Outcome"]
@@ -592,7 +592,7 @@ def test_writes_are_preceded_by_an_intent_row(rapp: App) -> None:
     deliver_ml_event(rapp, event)
 
     rows = list(runtime().ledger.actions(scene.PROD))
-    intents = [(r["Kind"], r["Verdict"]) for r in rows if r["Outcome"] == INTENT]
+    intents = [(r["Kind"], r["Verdict"]) for r in rows if r["Outcome"] == str(INTENT)]
     assert ("retraining", "submit") in intents
     assert ("batch-scoring", "start") in intents
 

@@ -27,7 +27,7 @@ from azure.core.exceptions import HttpResponseError
 from shared.adapters.answers import UnexpectedAnswerError
 from shared.ledger import ActionRecord
 from shared.logs import DECISION_FIELDS, decision_log
-from shared.outcome import Outcome, Status
+from shared.outcome import NO_CHANGE, Outcome, Status
 from shared.policy.budget import RemediationBudget
 from shared.reconcilers import policies, private_endpoints, promotion, retraining
 from shared.reconcilers.run import Decision, Run
@@ -205,7 +205,14 @@ def test_the_queries_select_exactly_the_lines_they_name(caplog: pytest.LogCaptur
 
     def row(kind: str, verdict: str, subject: str) -> ActionRecord:
         return ActionRecord(
-            workspace, kind, verdict, f"{workspace}/{subject}", "why", "enforce", "", "event:e1"
+            workspace,
+            kind,
+            verdict,
+            f"{workspace}/{subject}",
+            "why",
+            "enforce",
+            NO_CHANGE,
+            "event:e1",
         )
 
     decisions: Sequence[Decision] = [

@@ -766,10 +766,11 @@ def test_the_notifications_sample_listens_for_types_the_app_publishes() -> None:
     # confirmed approval, an unconfirmed one and a failed write must land where the sample says.
     from shared.adapters.outcomes import event_type
     from shared.ledger import ActionRecord
+    from shared.outcome import RECORDED, Outcome, Status
 
     text = bicep("app/notifications-logic-app.bicep")
 
-    def record(outcome: str) -> ActionRecord:
+    def record(outcome: Outcome) -> ActionRecord:
         return ActionRecord(
             target_id="/w",
             kind="private-endpoint-connection",
@@ -781,13 +782,16 @@ def test_the_notifications_sample_listens_for_types_the_app_publishes() -> None:
             trigger="event:1",
         )
 
-    applied = event_type(record("applied: now Approved"))
+    applied = event_type(record(Outcome(Status.APPLIED, "now Approved")))
     assert f"'{applied}'" in text
     assert "'SynapseAmlAutomation.PrivateEndpointConnection.Approve'" not in text
     assert "key: 'eventType'" in text
     assert "operatorType: 'StringEndsWith'" in text
     assert "'.Failed'" in text
-    for failure in ("failed: HTTP 403", "not applied: ARM's answer shows Pending"):
+    for failure in (
+        Outcome(Status.FAILED, "HTTP 403"),
+        Outcome(Status.NOT_APPLIED, "ARM's answer shows Pending"),
+    ):
         assert event_type(record(failure)).endswith(".Failed"), failure
     finding = ActionRecord(
         target_id="/w",
@@ -796,7 +800,7 @@ def test_the_notifications_sample_listens_for_types_the_app_publishes() -> None:
         subject="/w",
         reason="public access",
         mode="audit",
-        outcome="recorded",
+        outcome=RECORDED,
         trigger="event:1",
     )
     assert f"'{event_type(finding)}'" in text

@@ -12,6 +12,7 @@ from azure.identity import ManagedIdentityCredential
 
 from shared.config import LedgerSettings
 from shared.ledger import ActionRecord, EventRecord, Ledger, open_ledger
+from shared.outcome import Outcome, Status
 from simulator import AzureSimulator, Azurite, arm_error, route
 
 pytestmark = pytest.mark.slow
@@ -37,7 +38,7 @@ def _action(target: str, n: int) -> ActionRecord:
         subject=f"{target}/privateEndpointConnections/c{n}",
         reason=f"reason {n}",
         mode="enforce",
-        outcome="applied: now Approved",
+        outcome=Outcome(Status.APPLIED, "now Approved"),
         trigger="event:e1",
     )
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.outcomes import event_type, outcome_state
+from shared.adapters.outcomes import event_type
 from shared.ledger import ActionRecord
 from shared.ml_events import APP_TAG
+from shared.outcome import INTENT, NO_CHANGE, PLANNED, RECORDED, Outcome, Status, noted
 from tests.conftest import App
 from tests.retraining import (
     completed_event,
@@ -21,7 +22,7 @@ from tools import retraining_scene as rs
 from tools import scoring_scene as ss
 
 
-def _record(kind: str, verdict: str, outcome: str) -> ActionRecord:
+def _record(kind: str, verdict: str, outcome: Outcome) -> ActionRecord:
     return ActionRecord(
         target_id=scene.PROD,
         kind=kind,
@@ -35,29 +36,52 @@ def _record(kind: str, verdict: str, outcome: str) -> ActionRecord:
 
 
 @pytest.mark.parametrize(
-    ("outcome", "state"),
+    ("text", "outcome", "state"),
     [
-        ("planned (dry-run)", "Planned"),
-        ("applied: now Approved", "Applied"),
-        ("applied: already existed", "Applied"),
-        ("failed: HTTP 403 AuthorizationFailed: no", "Failed"),
-        ("failed (will retry): HTTP 503", "Failed"),
-        ("not attempted: an earlier write failed transiently", "Skipped"),
-        ("not applied: ARM's answer shows the connection Pending, not Approved", "Failed"),
-        ("refused: target is not this in-scope workspace", "Skipped"),
-        ("recorded", None),
-        ("no change", None),
-        ("remediation applied: publicNetworkAccess is now Disabled", None),
+        ("planned (dry-run)", PLANNED, "Planned"),
+        ("applied: now Approved", Outcome(Status.APPLIED, "now Approved"), "Applied"),
+        ("applied: already existed", Outcome(Status.APPLIED, "already existed"), "Applied"),
+        (
+            "failed: HTTP 403 AuthorizationFailed: no",
+            Outcome(Status.FAILED, "HTTP 403 AuthorizationFailed: no"),
+            "Failed",
+        ),
+        ("failed (will retry): HTTP 503", Outcome(Status.RETRY, "HTTP 503"), "Failed"),
+        (
+            "not attempted: an earlier write failed transiently",
+            Outcome(Status.SKIPPED, "an earlier write failed transiently"),
+            "Skipped",
+        ),
+        (
+            "not applied: ARM's answer shows the connection Pending, not Approved",
+            Outcome(Status.NOT_APPLIED, "ARM's answer shows the connection Pending, not Approved"),
+            "Failed",
+        ),
+        (
+            "refused: target is not this in-scope workspace",
+            Outcome(Status.REFUSED, "target is not this in-scope workspace"),
+            "Skipped",
+        ),
+        ("recorded", RECORDED, None),
+        ("no change", NO_CHANGE, None),
+        (
+            "remediation applied: publicNetworkAccess is now Disabled",
+            noted("remediation applied: publicNetworkAccess is now Disabled"),
+            None,
+        ),
+        # An intent row: before the write, never an event of its own state.
+        ("intent: about to write", INTENT, None),
     ],
 )
-def test_the_state_comes_from_the_outcome(outcome: str, state: str | None) -> None:
-    assert outcome_state(outcome) == state
+def test_the_state_comes_from_the_outcome(text: str, outcome: Outcome, state: str | None) -> None:
+    assert str(outcome) == text
+    assert outcome.state == state
 
 
 def test_an_action_type_carries_its_state_and_an_observation_does_not() -> None:
-    approve = _record("private-endpoint-connection", "approve", "planned (dry-run)")
-    finding = _record("policy-finding", "non-compliant", "recorded")
-    pending = _record("private-endpoint-connection", "leave-pending", "no change")
+    approve = _record("private-endpoint-connection", "approve", PLANNED)
+    finding = _record("policy-finding", "non-compliant", RECORDED)
+    pending = _record("private-endpoint-connection", "leave-pending", NO_CHANGE)
 
     assert event_type(approve) == "SynapseAmlAutomation.PrivateEndpointConnection.Approve.Planned"
     assert event_type(finding) == "SynapseAmlAutomation.PolicyFinding.NonCompliant"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.reconcilers.intent import INTENT
+from shared.outcome import INTENT
 from tests.conftest import App
 from tools import host, scene
 
@@ -184,7 +184,7 @@ def test_forbidden_write_is_recorded_and_does_not_raise(app: App) -> None:
     assert app.sim.count(route="aml.pec.put") == 1  # a 403 is not retried
     approvals = [a for a in app.ledger.actions(scene.PROD) if a["Verdict"] == "approve"]
     # Newest first: the outcome, then the intent recorded before the write.
-    assert [a["Outcome"] == INTENT for a in approvals] == [False, True]
+    assert [a["Outcome"] == str(INTENT) for a in approvals] == [False, True]
     failed = approvals[:1]
     assert failed[0]["Outcome"].startswith("failed: HTTP 403 AuthorizationFailed")
 

@@ -21,6 +21,7 @@ from shared.arm import same_arm_id
 from shared.bounds import bounded
 from shared.config import SettingsError, load_settings
 from shared.ledger import ActionRecord
+from shared.outcome import Outcome, Status
 from shared.scoring.inputs import (
     STORAGE_SUFFIXES,
     AllowedInputs,
@@ -449,7 +450,7 @@ def test_an_outcome_event_never_carries_a_sas_signature() -> None:
         subject=f"{scene.PROD}/jobs/x",
         reason="scoring https://mldata01.blob.core.windows.net/c/in/?" + SAS,
         mode="enforce",
-        outcome="applied",
+        outcome=Outcome(Status.APPLIED, "started on e/default"),
         trigger="event:1",
         evidence=json.dumps({"input": "https://mldata01.blob.core.windows.net/c/in/?" + SAS}),
     )
@@ -464,7 +465,7 @@ def test_a_ledger_record_never_keeps_a_sas_signature(app: App) -> None:
         subject=f"{scene.PROD}/jobs/x",
         reason="scoring",
         mode="enforce",
-        outcome="applied",
+        outcome=Outcome(Status.APPLIED, "started on e/default"),
         trigger="event:1",
         evidence=json.dumps({"inputs": {"d": "https://a.blob.core.windows.net/c/?" + SAS}}),
     )

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from shared.outcome import INTENT
 from shared.planning.role_assignments import CONTRIBUTOR_ROLE_ID, assignment_name
-from shared.reconcilers.intent import INTENT
 from tests.conftest import App
 from tools import host, scene
 
@@ -177,7 +177,7 @@ def test_assignment_that_already_exists_counts_as_success(app: App) -> None:
     (row,) = [
         r
         for r in app.ledger.actions(scene.DEV)
-        if r["Kind"] == "role-assignment" and r["Outcome"] != INTENT
+        if r["Kind"] == "role-assignment" and r["Outcome"] != str(INTENT)
     ]
     assert row["Verdict"] == "assign"
     assert row["Outcome"] == "applied: already existed"
@@ -203,7 +203,7 @@ def test_principal_never_found_is_recorded_not_raised(app: App) -> None:
     (row,) = [
         r
         for r in app.ledger.actions(scene.DEV)
-        if r["Kind"] == "role-assignment" and r["Outcome"] != INTENT
+        if r["Kind"] == "role-assignment" and r["Outcome"] != str(INTENT)
     ]
     assert "PrincipalNotFound" in row["Outcome"]
 

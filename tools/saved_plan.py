@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.arm import ArmId, is_arm_id
 from shared.ledger import ActionRecord
+from shared.outcome import NO_CHANGE
 from shared.reconcilers.run import Change, change
 from tools.plan_view import instant
 
@@ -122,7 +123,7 @@ def load(path: Path, settings: Settings) -> SavedPlan:
                     c["subject"],
                     c["reason"],
                     "",
-                    "",
+                    NO_CHANGE,
                     "",
                     c["evidence"],
                 )

@@ -27,26 +27,15 @@ EVENT_TYPE_PREFIX = "SynapseAmlAutomation"
 DATA_VERSION = "1.0"
 # Per data field, in UTF-16 units: the nine fields of one event stay far below 1 MB.
 _FIELD_LIMIT = 8_000
-# A text outcome (an intent's row, a failed publish's) starts as a typed one of its state does,
-# or with "skipped".
-_STATES = [(s.text.split(":")[0].split(" (")[0], s.state) for s in Status if s.state]
-_STATES += [("skipped", "Skipped")]
 
 
 def _pascal(value: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in value.replace("_", "-").split("-"))
 
 
-def outcome_state(outcome: str) -> str | None:
-    """The state of an action's outcome; None for an observation (`recorded`, `no change`)."""
-    text = outcome.strip().lower()
-    return next((state for prefix, state in _STATES if text.startswith(prefix)), None)
-
-
 def event_type(record: ActionRecord) -> str:
     base = f"{EVENT_TYPE_PREFIX}.{_pascal(record.kind)}.{_pascal(record.verdict)}"
-    outcome = record.outcome
-    state = outcome.state if isinstance(outcome, Outcome) else outcome_state(outcome)
+    state = record.outcome.state
     return f"{base}.{state}" if state else base
 
 
@@ -102,7 +91,7 @@ class Recorder:
             for batch in batches(events, weight, 200, 900_000):
                 self._publisher.send(batch)
         except AzureError as error:
-            first, failed = notify[0], f"failed: {describe(error)}"
+            first, failed = notify[0], Outcome(Status.FAILED, describe(error))
             decision_log(
                 log,
                 f"{len(events)} outcome event(s) not published; the decisions are in the ledger",

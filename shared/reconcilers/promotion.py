@@ -13,7 +13,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.errors import describe, is_transient
+from shared.adapters.errors import describe
 from shared.adapters.promotion import PromotionAdapter, metric_value, text_at
 from shared.arm import ArmId
 from shared.claims import Claims, PromotionClaim
@@ -21,7 +21,7 @@ from shared.config import Settings
 from shared.model import JudgedAnswerError
 from shared.outcome import PLANNED, Outcome, Status
 from shared.planning import promotion as plan
-from shared.reconcilers.intent import Trail
+from shared.reconcilers.run import Trail
 from shared.reconcilers.transient import TransientAzureError
 
 KIND = "model"
@@ -131,13 +131,9 @@ class ModelPromoter:
             return self._carry_on(trail, claim)
         except _OvertakenError:
             return self._result(self._claims.promotion(trail.workspace_id, job_name), job_name)
-        except AzureError as error:
+        except (AzureError, JudgedAnswerError) as error:
             # Transient: raised for redelivery (the claim keeps its step); permanent: it ends here.
-            if is_transient(error):
-                raise trail.retry(KIND, job_name, error) from error
-            failure = Outcome(Status.FAILED, describe(error))
-        except JudgedAnswerError as error:
-            failure = Outcome(Status.NOT_APPLIED, str(error))
+            failure = trail.failure(KIND, job_name, error)
         current = self._claims.promotion(trail.workspace_id, job_name) if claim else None
         if current is not None and current.state in FINAL:
             current = None

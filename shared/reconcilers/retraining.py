@@ -1,5 +1,5 @@
 """Retraining and the scoring after it (docs/ARCHITECTURE.md 4.4, 4.5): observe the claim and
-the jobs, decide (`shared.planning.retraining`), apply, and record each decision on a `Trail`.
+the jobs, decide (`shared.planning.retraining`), apply, and record each decision on a `run.Trail`.
 Dry-run reads and decides, and records the plan; it claims, submits and invokes nothing."""
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from shared.outcome import PLANNED, Outcome, Status, noted
 from shared.ownership import not_made_by
 from shared.planning import retraining as plan
 from shared.planning.retraining import Verdict
-from shared.reconcilers.intent import Trail
 from shared.reconcilers.promotion import ModelPromoter, PromotionOutcome
+from shared.reconcilers.run import Trail
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.requests import RefusedError
 from shared.scoring.service import ClaimHeldError, ScoringOrder, ScoringStarter, Started
@@ -175,16 +175,13 @@ class RetrainingReconciler:
                     existing = self.jobs.get_job(workspace_id, name)
                     if existing is None:
                         raise
-        except JudgedAnswerError as error:
-            # Azure answered with another job than the one asked for.
-            return self._submission_refused(trail, name, Outcome(Status.NOT_APPLIED, str(error)))
         except Exception as error:  # Azure's errors and azure-ai-ml's validation (MlException)
-            if isinstance(error, AzureError) and is_transient(error):
-                return _failed(trail, name, error)
             validation = type(error).__module__.startswith("azure.ai.ml")
-            if not (validation or isinstance(error, AzureError)):
+            if not (validation or isinstance(error, AzureError | JudgedAnswerError)):
                 raise
-            return self._submission_refused(trail, name, Outcome(Status.FAILED, describe(error)))
+            # JudgedAnswerError: Azure answered with another job than the one asked for.
+            failure = trail.failure(KIND_RETRAINING, name, error)
+            return self._submission_refused(trail, name, failure)
         if existing and (squatted := not_made_by(self.jobs.app_identity(), existing.system_data)):
             # Someone made a job of the claim's name before the app submitted it: never the app's
             # retraining (not scored, not promoted). The claim is released for the next trigger.
@@ -359,11 +356,9 @@ class RetrainingReconciler:
 
 def _failed(trail: Trail, subject: str, error: AzureError | JudgedAnswerError) -> RequestResult:
     """A failed read, recorded; raised for redelivery when it was transient."""
-    if isinstance(error, AzureError) and is_transient(error):
-        raise trail.retry(KIND_RETRAINING, subject, error) from error
+    why = trail.failure(KIND_RETRAINING, subject, error).detail
     judged = isinstance(error, JudgedAnswerError)
     reason = "Azure ML answered about another job" if judged else "reading Azure ML failed"
-    why = str(error) if judged else describe(error)
     trail.record(KIND_RETRAINING, "read", subject, reason, Outcome(Status.FAILED, why))
     return RequestResult(RequestOutcome.FAILED, why)
 

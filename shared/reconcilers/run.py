@@ -15,12 +15,13 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters import answers
 from shared.adapters.errors import describe, is_transient
+from shared.arm import ArmId
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
-from shared.outcome import NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, noted
+from shared.model import JudgedAnswerError
+from shared.outcome import INTENT, NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, noted
 from shared.policy.budget import RemediationBudget, Stop, explain_hourly
-from shared.reconcilers.intent import record_intent
-from shared.reconcilers.transient import for_workspace, permanent
+from shared.reconcilers.transient import TransientAzureError, for_workspace, permanent
 
 if TYPE_CHECKING:
     from shared.claims import Claims
@@ -79,6 +80,8 @@ class Run:
     only: frozenset[Change] | None = None
     # Every write the run's decisions called for, and what became of it.
     changes: list[tuple[ActionRecord, Outcome]] = field(default_factory=list, init=False)
+    # Where the decision lines go (a `Trail`: its reconciler's logger).
+    logger: logging.Logger = log
     _transient: AzureError | None = field(default=None, init=False)
 
     def row(
@@ -93,9 +96,9 @@ class Run:
         *,
         notify: bool = True,
     ) -> ActionRecord:
-        return ActionRecord(
-            target_id, kind, verdict, subject, reason, mode, "", self.trigger, evidence, notify
-        )
+        # The outcome is a placeholder: `record` writes the decision's own.
+        row = (target_id, kind, verdict, subject, reason, mode, NO_CHANGE, self.trigger)
+        return ActionRecord(*row, evidence, notify)
 
     @property
     def announces(self) -> bool:
@@ -192,7 +195,7 @@ class Run:
                 records.append(record)
             if decision.logged:
                 decision_log(
-                    log,
+                    self.logger,
                     decision.message if decision.message is not None else record.reason,
                     trigger=self.trigger,
                     workspace_id=record.target_id,
@@ -230,3 +233,74 @@ class Run:
         outcomes = self.execute(decisions)
         self.record(workspace_id, list(zip(decisions, outcomes, strict=True)))
         return outcomes
+
+
+def record_intent(sink: ActionSink | None, record: ActionRecord) -> None:
+    """Record `record` as an intent (never announced); a ledger failure raises before the write.
+    Should the outcome not reach the ledger, the intent row says what was about to be written."""
+    if sink is not None:
+        sink.record_actions([replace(record, outcome=INTENT, notify=False)])
+
+
+@dataclass
+class Trail:
+    """One request outside a workspace run (retraining, promotion, scoring outcomes, a scoring
+    start's intent): its decisions recorded by a run's `record` (one ledger row and one decision
+    line each), each write's intent before it."""
+
+    sink: ActionSink
+    log: logging.Logger
+    mode: str
+    workspace_id: ArmId
+    trigger: str
+    run: Run = field(init=False)
+
+    def __post_init__(self) -> None:
+        budget = RemediationBudget(0)
+        self.run = Run(self.trigger, False, budget, self.sink, logger=self.log)
+
+    def record(
+        self,
+        kind: str,
+        verdict: str,
+        subject: str,
+        reason: str,
+        outcome: Outcome,
+        *,
+        evidence: str = "",
+        notify: bool = True,
+        level: int | None = None,
+    ) -> None:
+        fields = (kind, verdict, subject, reason, self.mode, evidence)
+        row = self.run.row(self.workspace_id, *fields, notify=notify)
+        self.run.record(self.workspace_id, [(Decision(row, level=level), outcome)])
+
+    def intent(self, kind: str, verdict: str, subject: str) -> None:
+        row = self.run.row(self.workspace_id, kind, verdict, subject, "about to write", self.mode)
+        record_intent(self.sink, row)
+
+    def retry(
+        self,
+        kind: str,
+        subject: str,
+        error: AzureError,
+        *,
+        reason: str = "Azure ML stayed unavailable through the retries",
+        what: str = "",
+    ) -> TransientAzureError:
+        """A transient failure, recorded (not announced), to raise: the trigger runs again. The
+        error names the workspace, and `what` when given."""
+        retry = Outcome(Status.RETRY, describe(error))
+        self.record(kind, "retry", subject, reason, retry, notify=False)
+        if what:
+            return TransientAzureError(f"workspace {self.workspace_id}: {what}: {retry.detail}")
+        return for_workspace(self.workspace_id, error)
+
+    def failure(self, kind: str, subject: str, error: Exception, **retry: str) -> Outcome:
+        """What a failed call came to: a transient error is recorded and raised (`retry`); an
+        answer the app refused is NotApplied; any other error Failed (not recorded here)."""
+        if isinstance(error, AzureError) and is_transient(error):
+            raise self.retry(kind, subject, error, **retry) from error
+        if isinstance(error, JudgedAnswerError):
+            return Outcome(Status.NOT_APPLIED, str(error))
+        return Outcome(Status.FAILED, describe(error))

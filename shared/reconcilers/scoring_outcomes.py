@@ -13,14 +13,13 @@ from datetime import UTC, datetime, timedelta
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.adapters.batch_scoring import BatchScoringAdapter, ScoringJob
-from shared.adapters.errors import describe, is_transient
 from shared.adapters.outcomes import Recorder
 from shared.arm import ArmId, same_arm_id
 from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
 from shared.outcome import Outcome, Status, noted
-from shared.reconcilers.intent import Trail
 from shared.reconcilers.retraining import KIND_SCORING, RequestOutcome, RequestResult
+from shared.reconcilers.run import Trail
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.records import JobRecord, ScoringRecords
 
@@ -77,15 +76,10 @@ class ScoringOutcomes:
             return self.scoring.get_job(trail.workspace_id, name)
         except ResourceNotFoundError:
             return RequestResult(RequestOutcome.INVALID, f"scoring job {name} no longer exists")
-        except AzureError as error:
-            if is_transient(error):
-                what = f"scoring job {name}"
-                raise trail.retry(
-                    KIND_SCORING, name, error, reason=READ_FAILED, what=what
-                ) from error
-            why = describe(error)
-        except JudgedAnswerError as error:
-            why = str(error)
+        except (AzureError, JudgedAnswerError) as error:
+            # A transient failure is recorded and raised for redelivery.
+            what = f"scoring job {name}"
+            why = trail.failure(KIND_SCORING, name, error, reason=READ_FAILED, what=what).detail
         trail.record(KIND_SCORING, "read", name, READ_FAILED, Outcome(Status.FAILED, why))
         return RequestResult(RequestOutcome.FAILED, why)
 

@@ -20,7 +20,7 @@ from shared.logs import decision_log
 from shared.model import JudgedAnswerError
 from shared.outcome import Outcome, Status
 from shared.planning.retraining import scoring_tags
-from shared.reconcilers.intent import INTENT, record_intent
+from shared.reconcilers.run import Trail
 from shared.scoring.contract import NOT_STARTED_BY_YOU, RETRY_AFTER_SECONDS, Problem
 from shared.scoring.inputs import AllowedInputs, input_not_allowed
 from shared.scoring.records import NOT_RECORDED, JobRecord, ScoringRecords
@@ -166,9 +166,9 @@ class ScoringStarter:
                 "deployment": deployment or endpoint.default_deployment,
                 "input": {"type": order.scoring_input.kind, "path": order.scoring_input.path},
             }
-        row = (workspace_id, "batch-scoring", "start", order.endpoint_id, "about to write")
+        trail = Trail(self._sink, log, _MODE, workspace_id, order.trigger)
         try:
-            record_intent(self._sink, ActionRecord(*row, _MODE, INTENT, order.trigger))
+            trail.intent("batch-scoring", "start", order.endpoint_id)
             job = self._scoring.invoke(
                 endpoint,
                 deployment=deployment,
