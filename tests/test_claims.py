@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import pytest
 from azure.core.exceptions import ResourceModifiedError
@@ -38,6 +39,7 @@ from tools import scene
 
 WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -173,19 +175,7 @@ def test_the_ledger_keeps_the_hour_across_runs(claims: Claims) -> None:
 def test_instances_racing_for_the_hours_slots_take_no_more_than_the_limit(
     claims: Claims,
 ) -> None:
-    results: list[datetime | None] = []
-    start = threading.Barrier(8)
-
-    def instance() -> None:
-        start.wait()
-        results.append(claims.take_remediation_slot(WS, limit=3, now=NOW))
-
-    threads = [threading.Thread(target=instance) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    results = _at_once(8, lambda: claims.take_remediation_slot(WS, limit=3, now=NOW))
     assert sum(1 for result in results if result is None) == 3
     assert claims.take_remediation_slot(WS, limit=3, now=NOW) == NOW + HOUR
 
@@ -299,18 +289,7 @@ def test_after_24_hours_the_key_starts_a_new_job(table: TableClient) -> None:
 @pytest.mark.slow
 def test_concurrent_requests_with_one_key_have_exactly_one_owner(table: TableClient) -> None:
     records = Records(table, Clock())
-    outcomes: list[object] = []
-    barrier = threading.Barrier(8)
-
-    def attempt() -> None:
-        barrier.wait()
-        outcomes.append(records.claim(CALLER, "race", "a"))
-
-    threads = [threading.Thread(target=attempt) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = _at_once(8, lambda: records.claim(CALLER, "race", "a"))
     assert sum(isinstance(o, Owned) for o in outcomes) == 1
     assert sum(isinstance(o, Busy) for o in outcomes) == 7
 
@@ -323,16 +302,22 @@ def test_concurrent_takeovers_of_a_released_claim_have_exactly_one_winner(
     first = records.claim(CALLER, "race", "a")
     assert isinstance(first, Owned)
     records.release(first)
-    outcomes: list[object] = []
-    barrier = threading.Barrier(6)
+    outcomes = _at_once(6, lambda: records.claim(CALLER, "race", "a"))
+    assert sum(isinstance(o, Owned) for o in outcomes) == 1
 
-    def attempt() -> None:
+
+def _at_once(instances: int, call: Callable[[], T]) -> list[T]:
+    """What `call` returned in each of `instances` threads released together (racing instances)."""
+    barrier = threading.Barrier(instances)
+    results: list[T] = []
+
+    def instance() -> None:
         barrier.wait()
-        outcomes.append(records.claim(CALLER, "race", "a"))
+        results.append(call())
 
-    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    threads = [threading.Thread(target=instance) for _ in range(instances)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(isinstance(o, Owned) for o in outcomes) == 1
+    return results
