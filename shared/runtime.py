@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from shared.adapters.clients import AzureClients
     from shared.adapters.network import NetworkAdapter
     from shared.adapters.outcomes import Recorder
+    from shared.adapters.promotion import PromotionAdapter
     from shared.adapters.synapse import SynapseAdapter
     from shared.claims import Claims
     from shared.inventory import Inventory
@@ -141,17 +142,23 @@ class Runtime:
         return ScoringOutcomes(self._batch_scoring, self._scoring_records, self.sink, mode)
 
     @cached_property
+    def promotion_adapter(self) -> PromotionAdapter:
+        """Model promotion's reads and writes; the CLI's `plan` reads with it too (no ledger)."""
+        from shared.adapters.promotion import PromotionAdapter
+
+        return PromotionAdapter(self.clients)
+
+    @cached_property
     def retraining(self) -> RetrainingReconciler | None:
         """None when retraining is off (RETRAIN_WORKSPACE_IDS empty)."""
         if self.settings.retraining is None:
             return None
         from shared.adapters.drift_query import DriftQueryAdapter
-        from shared.adapters.promotion import PromotionAdapter
         from shared.adapters.retraining_jobs import RetrainingJobsAdapter
         from shared.reconcilers.retraining import RetrainingReconciler
 
         jobs, drift = RetrainingJobsAdapter(self.clients), DriftQueryAdapter(self.clients)
-        promotion = PromotionAdapter(self.clients) if self.settings.retraining.promotion else None
+        promotion = self.promotion_adapter if self.settings.retraining.promotion else None
         return RetrainingReconciler(
             self.settings, jobs, self.scoring, drift, self.claims, self.sink, promotion=promotion
         )

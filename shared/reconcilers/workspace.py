@@ -192,14 +192,13 @@ def _promotion(runtime: Runtime, workspace_id: ArmId) -> dict[str, str]:
     the model behind it and its metric, and how to switch back. Read-only. The deployment to
     switch back to is the one the model was promoted over (the app registers it with the model):
     advice to an operator, never a decision of the app's."""
-    from shared.adapters.promotion import PromotionAdapter
     from shared.planning.promotion import rollback
     from shared.reconcilers.promotion import default_of, model_of
 
     config = runtime.settings.retraining
     if config is None or config.promotion is None or config.batch_endpoint_name is None:
         return {}
-    adapter = PromotionAdapter(runtime.clients)
+    adapter = runtime.promotion_adapter
     name = config.batch_endpoint_name
     endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
     default = default_of(adapter.endpoint(endpoint_id))
