@@ -307,13 +307,13 @@ def json_pages(
     """The items of a raw JSON list, page by page: consume it whole before trusting any item."""
     from azure.core.rest import HttpRequest
 
-    bounds: dict[str, Any] = {
-        "paging_max_pages": max_pages,
-        "paging_deadline_seconds": deadline_seconds,
-    }
     while True:
         try:
-            response = client.send_request(HttpRequest("GET", url, params=params), **bounds)
+            response = client.send_request(
+                HttpRequest("GET", url, params=params),
+                paging_max_pages=max_pages,
+                paging_deadline_seconds=deadline_seconds,
+            )
         except DecodeError as error:
             # azure-core's ContentDecodePolicy already refused a body labelled JSON.
             text = f"{what}: body is not JSON: {error.message}"
