@@ -211,14 +211,27 @@ class RetrainingSettings:
         return any(same_arm_id(workspace_id, known) for known in self.workspace_ids)
 
 
+Origin = tuple[str, str, int]
+
+
+def origin_of(url: str) -> Origin:
+    """(scheme, host, port), lower-cased, default ports filled in; `ValueError` for a URL without
+    a host, with user info (`https://user@host` would fail at the first request, or hide the host
+    from whoever reads it), or with a bad port. The endpoint guard compares origins by it."""
+    parts = urlsplit(url)  # refuses some malformed netlocs, such as "https://["
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not host or parts.username is not None or parts.password is not None:
+        raise ValueError(f"not an endpoint URL: {url!r}")
+    port = parts.port or {"https": 443, "http": 80}.get(scheme)  # `.port` checks the range
+    if port is None:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return scheme, host, port
+
+
 def _is_https_url(value: str) -> bool:
-    """With a host, a valid port and no user info (`https://user@host` would fail at the first
-    request, or hide the host from whoever reads the setting)."""
     try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-        return parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc
-    except ValueError:  # urlsplit refuses some malformed netlocs, such as "https://["
+        return origin_of(value)[0] == "https"
+    except ValueError:
         return False
 
 
@@ -289,22 +302,14 @@ class TokenDestination:
 
 
 # Host suffixes from ARM's cloud metadata and the Azure private DNS zone tables of each service.
-_SYNAPSE = tuple(
-    f"dev.azuresynapse.{suffix}" for suffix in ("net", "azure.cn", "usgovcloudapi.net")
-)
+_SYNAPSE = tuple(f"dev.azuresynapse.{c}" for c in ("net", "azure.cn", "usgovcloudapi.net"))
 SYNAPSE_DEV = TokenDestination(
     "SYNAPSE_DEV_ENDPOINT", "SYNAPSE_DEV_AUDIENCE", tuple((h, f"https://{h}") for h in _SYNAPSE)
 )
-_TABLES = tuple(f"table.{suffix}" for suffix in STORAGE_SUFFIXES)
-LEDGER_TABLE = TokenDestination(
-    "LEDGER_TABLE_ENDPOINT", "LEDGER_TABLE_AUDIENCE", tuple((h, STORAGE_AUDIENCE) for h in _TABLES)
-)
-_GRID = ("eventgrid.azure.net", "eventgrid.azure.cn", "eventgrid.azure.us")
-OUTCOME_TOPIC = TokenDestination(
-    "OUTCOME_TOPIC_ENDPOINT",
-    "OUTCOME_TOPIC_AUDIENCE",
-    tuple((h, EVENTGRID_AUDIENCE) for h in _GRID),
-)
+_TABLES = tuple((f"table.{suffix}", STORAGE_AUDIENCE) for suffix in STORAGE_SUFFIXES)
+LEDGER_TABLE = TokenDestination("LEDGER_TABLE_ENDPOINT", "LEDGER_TABLE_AUDIENCE", _TABLES)
+_GRID = tuple((f"eventgrid.azure.{c}", EVENTGRID_AUDIENCE) for c in ("net", "cn", "us"))
+OUTCOME_TOPIC = TokenDestination("OUTCOME_TOPIC_ENDPOINT", "OUTCOME_TOPIC_AUDIENCE", _GRID)
 # Azure ML's data plane: scoring URIs under AML_INFERENCE_DOMAIN, and the job PUT's
 # x-azureml-token, which goes to ARM_ENDPOINT. Both must agree on one audience.
 _ML_AUDIENCES = tuple(f"https://ml.azure.{c}" for c in ("com", "cn", "us"))
@@ -519,11 +524,11 @@ class _Reader:
             raise _invalid(name, self.optional(name), expected)
         return frozenset(item.lower() for item in items) or None
 
-    def count(self, name: str, *, at_most: int = 10**18, expected: str = "") -> int | None:
-        """A whole number >= 1 (None when unset), at most `at_most` (else `expected`)."""
+    def count(self, name: str, default: int, *, at_most: int = 10**18, expected: str = "") -> int:
+        """A whole number >= 1 (`default` when unset), at most `at_most` (else `expected`)."""
         value = self.optional(name)
         if value is None:
-            return None
+            return default
         # At most 18 digits: int() refuses thousands of digits with its own ValueError.
         digits = value.lstrip("0")
         if not (value.isascii() and value.isdigit()) or len(digits) > 18 or int(value) < 1:
@@ -622,10 +627,9 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
         lambda v: v.isascii() and v.isdigit() and int(v) <= MAX_RETRAIN_COOLDOWN_MINUTES,
         f"expected a whole number of minutes from 0 to {MAX_RETRAIN_COOLDOWN_MINUTES} (a year)",
     )
+    expected = f"at most {MAX_RETRAIN_JOB_TIMEOUT_HOURS} hours (a year)"
     timeout = reader.count(
-        "RETRAIN_JOB_TIMEOUT_HOURS",
-        at_most=MAX_RETRAIN_JOB_TIMEOUT_HOURS,
-        expected=f"at most {MAX_RETRAIN_JOB_TIMEOUT_HOURS} hours (a year)",
+        "RETRAIN_JOB_TIMEOUT_HOURS", 24, at_most=MAX_RETRAIN_JOB_TIMEOUT_HOURS, expected=expected
     )
     endpoint = reader.ml_name("BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
     deployment = reader.ml_name("BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
@@ -668,7 +672,7 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
         batch_deployment_name=deployment,
         scoring_input=scoring_input,
         promotion=promotion,
-        job_timeout_hours=timeout or 24,
+        job_timeout_hours=timeout,
     )
 
 
@@ -689,7 +693,7 @@ def _promotion(reader: _Reader) -> Promotion | None:
             "PROMOTION_MODEL_NAME is required with PROMOTION_METRIC: expected the name the "
             "better model is registered under"
         )
-    keep = reader.count("PROMOTION_KEEP") or DEFAULT_PROMOTION_KEEP
+    keep = reader.count("PROMOTION_KEEP", DEFAULT_PROMOTION_KEEP)
     if keep < DEFAULT_PROMOTION_KEEP:
         expected = "expected 2 or more (the new default and the previous one, to switch back to)"
         raise _invalid("PROMOTION_KEEP", keep, expected)
@@ -837,15 +841,14 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         ledger=LedgerSettings(None, None, "unused") if without_ledger else _ledger(reader),
         reconcile_schedule=reader.ncrontab("RECONCILE_SCHEDULE"),
         allowed_compute_vm_sizes=reader.words("ALLOWED_COMPUTE_VM_SIZES"),
-        max_cluster_nodes=reader.count("MAX_CLUSTER_NODES"),
+        max_cluster_nodes=reader.count("MAX_CLUSTER_NODES", 0) or None,
         hbi_required=reader.flag("HBI_REQUIRED", default=False),
         outcome_topic_endpoint=outcome_topic,
         outcome_topic_audience=_outcome_topic_audience(reader, outcome_topic),
-        max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN") or 10,
+        max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN", 10),
         max_remediations_per_hour=reader.count(
-            "MAX_REMEDIATIONS_PER_HOUR", at_most=MAX_REMEDIATIONS_PER_HOUR, expected=per_hour
-        )
-        or 10,
+            "MAX_REMEDIATIONS_PER_HOUR", 10, at_most=MAX_REMEDIATIONS_PER_HOUR, expected=per_hour
+        ),
         policy_exemptions=_parsed(
             "POLICY_EXEMPTIONS", parse_exemptions, reader.json_text("POLICY_EXEMPTIONS") or "[]"
         ),
@@ -865,9 +868,9 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         http_auth_enabled=(reader.optional("WEBSITE_AUTH_ENABLED") or "").lower() == "true",
         api_host=reader.domain("API_HOSTNAME") or reader.domain("WEBSITE_HOSTNAME") or None,
         scope=scope,
-        arm_reads_burst=reader.count("ARM_READS_BURST") or 200,
-        arm_reads_per_second=reader.count("ARM_READS_PER_SECOND") or 20,
-        sweep_fan_out_workspaces=reader.count("SWEEP_FAN_OUT_WORKSPACES") or 2000,
+        arm_reads_burst=reader.count("ARM_READS_BURST", 200),
+        arm_reads_per_second=reader.count("ARM_READS_PER_SECOND", 20),
+        sweep_fan_out_workspaces=reader.count("SWEEP_FAN_OUT_WORKSPACES", 2000),
     )
 
 

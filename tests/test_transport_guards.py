@@ -36,11 +36,11 @@ from shared.adapters.transport import (
     PagingError,
     RetryAfterCapPolicy,
     json_pages,
-    origin_of,
     pinned_pipeline,
 )
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter
 from shared.arm import ArmId
+from shared.config import origin_of
 from shared.ml_events import APP_TAG
 from shared.model import ConnectionStatus
 from shared.runtime import runtime

@@ -84,13 +84,10 @@ class AzureClients:
         self.token_credential = credential(settings.azure_client_id)
         self._budget = read_budget(settings.arm_reads_burst, settings.arm_reads_per_second)
 
-    def _arm_options(self) -> dict[str, Any]:
-        return transport.client_options(self.settings.arm_endpoint, budget=self._budget)
-
     @functools.cache  # noqa: B019 - one AzureClients per settings value, kept for the process
     def _arm(self, client_class: Any, *args: str) -> Any:
         arm, scope = self.settings.arm_endpoint, self.settings.arm_scope
-        options = self._arm_options()
+        options = transport.client_options(arm, budget=self._budget)
         return client_class(
             self.token_credential, *args, base_url=arm, credential_scopes=[scope], **options
         )
@@ -188,7 +185,7 @@ class AzureClients:
             **cloud,
             # azure-ai-ml hands these to the service clients it builds: the guard pins every
             # request and token to ARM_ENDPOINT, the only origin submission needs.
-            **self._arm_options(),
+            **transport.client_options(arm, budget=self._budget),
         )
 
     @functools.cache  # noqa: B019

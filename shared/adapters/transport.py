@@ -27,6 +27,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 from shared.adapters.read_budget import ReadBudget, ReadBudgetPolicy
+from shared.config import Origin, origin_of
 from shared.model import JudgedAnswerError
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ RETRY_AFTER_CAP_SECONDS = 5.0
 MAX_PAGES = 100
 READ_DEADLINE_SECONDS = 120.0
 
-Origin = tuple[str, str, int]
 _show = "{}://{}:{}".format
 
 
@@ -57,20 +57,6 @@ class MalformedResponseError(AzureError):
 
 class PagingError(AzureError):
     """A paged read that did not end: too many pages, a repeated nextLink, or out of time."""
-
-
-def origin_of(url: str) -> Origin:
-    """(scheme, host, port), lower-cased, default ports filled in; `ValueError` for a URL without
-    a host, with credentials in it, or with a bad port."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if not host or parts.username is not None or parts.password is not None:
-        raise ValueError(f"not an endpoint URL: {url!r}")
-    port = parts.port or {"https": 443, "http": 80}.get(scheme)
-    if port is None:
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    return scheme, host, port
 
 
 class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
@@ -176,11 +162,10 @@ class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
         # Whatever the content type, as `json_pages` reads it; streams and bad JSON have none.
         try:
             text = response.http_response.text()
-            body = json.loads(text) if text.lstrip().startswith("{") else None
+            link = json.loads(text).get("nextLink") if text.lstrip().startswith("{") else None
         except Exception:
             return
-        link = body.get("nextLink") if isinstance(body, dict) else None
-        if not isinstance(link, str) or not link:
+        if not link or not isinstance(link, str):
             return
         key = _page_key(link)
         state = self._local.__dict__
@@ -322,13 +307,13 @@ def json_pages(
     """The items of a raw JSON list, page by page: consume it whole before trusting any item."""
     from azure.core.rest import HttpRequest
 
-    bounds: dict[str, Any] = {
-        "paging_max_pages": max_pages,
-        "paging_deadline_seconds": deadline_seconds,
-    }
     while True:
         try:
-            response = client.send_request(HttpRequest("GET", url, params=params), **bounds)
+            response = client.send_request(
+                HttpRequest("GET", url, params=params),
+                paging_max_pages=max_pages,
+                paging_deadline_seconds=deadline_seconds,
+            )
         except DecodeError as error:
             # azure-core's ContentDecodePolicy already refused a body labelled JSON.
             text = f"{what}: body is not JSON: {error.message}"
