@@ -159,14 +159,6 @@ class WorkspaceFactsAdapter:
         return max_nodes
 
 
-def workspace_identity(model: Any) -> tuple[str | None, tuple[str, ...]]:
-    identity = getattr(model, "identity", None)
-    if identity is None:
-        return None, ()
-    assigned = getattr(identity, "user_assigned_identities", None) or {}
-    return text(getattr(identity, "type", None)), tuple(sorted(assigned))
-
-
 def _node_counts(response: Any) -> dict[str, tuple[object, object]]:
     """(currentNodeCount, targetNodeCount) as ARM wrote them, by lower-cased compute ID."""
     try:

@@ -61,8 +61,6 @@ def _computes_of(types: tuple[str, ...], condition: dict[str, object]) -> dict[s
     return {"allOf": [kind, condition]}
 
 
-# ARM's default `scaleSettings.minNodeCount` when a cluster does not report one.
-DEFAULT_MIN_NODES = 0
 _NC, _OK = Status.NON_COMPLIANT, Status.COMPLIANT
 
 
@@ -323,7 +321,8 @@ def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> Iterab
         return
     for c in (c for c in facts.computes if _is(c.compute_type, AML_COMPUTE)):
         label, observed = _label(c), c.max_node_count
-        minimum = DEFAULT_MIN_NODES if c.min_node_count is None else c.min_node_count
+        # 0: ARM's default `scaleSettings.minNodeCount` when a cluster does not report one.
+        minimum = c.min_node_count or 0
         message = f"{label} has maxNodeCount {observed}, above MAX_CLUSTER_NODES {limit}"
         if observed is None:
             yield c.id, Status.UNKNOWN, f"{label} does not report maxNodeCount"
@@ -331,10 +330,8 @@ def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> Iterab
             yield c.id, _OK, f"{label} has maxNodeCount {observed} (limit {limit})"
         elif minimum > limit:
             # Azure rejects a maximum below the minimum: only reported.
-            not_lowered = (
-                f"not lowered automatically: its minNodeCount {minimum} is above the limit"
-            )
-            yield c.id, _NC, f"{message}; {not_lowered}"
+            why = f"not lowered automatically: its minNodeCount {minimum} is above the limit"
+            yield c.id, _NC, f"{message}; {why}"
         else:
             description = f"lower maxNodeCount of {label} from {observed} to {limit}"
             fix = Remediation(RemediationKind.LOWER_MAX_NODES, c.id, limit, description)

@@ -54,15 +54,13 @@ def remediations(findings: Iterable[Finding], facts: WorkspaceFacts) -> list[Can
     caller's decision (`POLICY_MODE`)."""
     chosen: dict[tuple[RemediationKind, str], tuple[str, Remediation]] = {}
     for finding in findings:
-        fix = finding.remediation
-        if finding.status is Status.NON_COMPLIANT and fix and fix.kind in set(RemediationKind):
+        if finding.status is Status.NON_COMPLIANT and (fix := finding.remediation):
             chosen.setdefault((fix.kind, fix.target_id.lower()), (finding.rule_id, fix))
-    candidates: list[Candidate] = []
-    for rule_id, fix in chosen.values():
-        declared = RULES.get(rule_id)
-        if declared and declared.remediation is fix.kind and declared.guard:
-            candidates.append(Candidate(declared.id, fix, declared.guard(facts, fix)))
-    return candidates
+    return [
+        Candidate(declared.id, fix, declared.guard(facts, fix))
+        for rule_id, fix in chosen.values()
+        if (declared := RULES.get(rule_id)) and declared.remediation is fix.kind and declared.guard
+    ]
 
 
 _NOTHING = {

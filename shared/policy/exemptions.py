@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id, resource_id
+from azure.mgmt.core.tools import parse_resource_id, resource_id
 
 # Imported for its side effect: declaring the rules fills the registry that entries name.
 import shared.policy.checks  # noqa: F401
@@ -77,15 +77,11 @@ def within_scope(target_id: str, scope: str) -> bool:
 def is_scope(value: str) -> bool:
     """A subscription, resource group or resource ID, in the form ARM writes it: a subscription
     GUID, names without whitespace."""
-    if not isinstance(value, str) or not value.isascii() or not value.startswith("/"):
+    if not is_arm_id(value) or value.endswith("/") or _WHITESPACE.search(value):
         return False
-    if not is_valid_resource_id(value) or value.endswith("/") or _WHITESPACE.search(value):
-        return False
-    if not _GUID.fullmatch(str(parse_resource_id(value).get("subscription", ""))):
-        return False
+    subscription = str(parse_resource_id(value).get("subscription", ""))
     # Round trip through the builder: anything it would not write the same way is refused.
-    chain = scopes_of(value)
-    return bool(chain) and same_arm_id(chain[-1], value)
+    return bool(_GUID.fullmatch(subscription)) and same_arm_id(scopes_of(value)[-1], value)
 
 
 def json_array(text: str, of: str) -> list[object]:

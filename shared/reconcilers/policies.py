@@ -17,13 +17,13 @@ from shared.adapters.aml import MachineLearningAdapter
 from shared.adapters.answers import GuardNoLongerHoldsError
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
-from shared.adapters.workspace_facts import WorkspaceFactsAdapter, workspace_identity
+from shared.adapters.workspace_facts import WorkspaceFactsAdapter
 from shared.arm import ArmId, is_resource_type, same_arm_id, subscription_of
 from shared.config import Settings
 from shared.ledger import ReportsOnce
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
 from shared.outcome import RECORDED, Outcome, Status, noted
-from shared.planning.synapse_facts import SynapseAnswerError
+from shared.planning.synapse_facts import SynapseAnswerError, text
 from shared.policy.engine import Candidate, evaluate, remediations
 from shared.policy.exemptions import Exemption, apply_exemptions, native_exemptions
 from shared.policy.facts import DependencyKind, PolicyParameters, WorkspaceFacts
@@ -40,11 +40,8 @@ def disposition(candidate: Candidate, outcome: Outcome) -> tuple[str, str]:
     """What `plan` shows of a remediation: apply, guarded, deferred or audit, and why."""
     if not candidate.guard.safe:
         return "guarded", candidate.guard.reason
-    if outcome.status is Status.DEFERRED:
-        return DEFERRED, outcome.detail
-    if outcome.status is Status.NOTED:
-        return "audit", outcome.detail
-    return "apply", candidate.guard.reason
+    shown = {Status.DEFERRED: DEFERRED, Status.NOTED: "audit"}.get(outcome.status)
+    return (shown, outcome.detail) if shown else ("apply", candidate.guard.reason)
 
 
 @dataclass(frozen=True)
@@ -74,13 +71,6 @@ def _child_name(child_id: str, parent_id: str, collection: str) -> str | None:
     prefix = f"{parent_id}/{collection}/".lower()
     rest = child_id[len(prefix) :]
     return rest if child_id.lower().startswith(prefix) and "/" not in rest else None
-
-
-def _belongs_to(target_id: str, workspace_id: str) -> bool:
-    """Remediation targets: the workspace itself or one of its computes, nothing else."""
-    return same_arm_id(target_id, workspace_id) or (
-        target_id.isascii() and bool(_child_name(target_id, workspace_id, "computes"))
-    )
 
 
 def customer_subscriptions(settings: Settings, workspace_id: str) -> frozenset[str]:
@@ -130,8 +120,7 @@ class PolicyReconciler:
         model = self._facts.workspace(workspace_id)
         if connections is None:
             connections = self._ml.list_connections(workspace_id)
-        identity_type, user_assigned = workspace_identity(model)
-        hbi = getattr(model, "hbi_workspace", None)
+        identity, hbi = getattr(model, "identity", None), getattr(model, "hbi_workspace", None)
         synapse: list[SynapseWorkspace] = []
         errors: list[str] = []
         for synapse_id in self._settings.synapse_workspace_ids:
@@ -150,8 +139,10 @@ class PolicyReconciler:
             id=workspace_id,
             public_network_access=getattr(model, "public_network_access", None),
             hbi_workspace=hbi if isinstance(hbi, bool) else None,
-            identity_type=identity_type,
-            user_assigned_identities=user_assigned,
+            identity_type=text(getattr(identity, "type", None)),
+            user_assigned_identities=tuple(
+                sorted(getattr(identity, "user_assigned_identities", None) or {})
+            ),
             approved_private_endpoint_connections=approved,
             customer_private_endpoint_connections=customer,
             computes=tuple(self._facts.computes(workspace_id)),
@@ -175,7 +166,11 @@ class PolicyReconciler:
         if not self._settings.remediate:
             audit = f"POLICY_MODE=audit: reported only; guard: {guard.reason}"
             return Decision(record, outcome=noted(audit), ledger=False, logged=False)
-        if not self._settings.in_scope(workspace_id) or not _belongs_to(target, workspace_id):
+        # Remediation targets: the workspace itself (in scope: `reconcile`) or one of its computes.
+        own = same_arm_id(target, workspace_id) or (
+            target.isascii() and bool(_child_name(target, workspace_id, "computes"))
+        )
+        if not own:
             refused = "target is not this in-scope workspace or one of its computes"
             return Decision(record, outcome=Outcome(Status.REFUSED, refused), budgeted=True)
         write = functools.partial(self._write, workspace_id, fix)
@@ -217,11 +212,9 @@ class PolicyReconciler:
             # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
             existing = self._facts.policy_exemptions(workspace_id) if assignments else ()
         except AzureError as error:
-            not_evaluated = {"verdict": "not-evaluated", "outcome": "not evaluated"}
-            text = run.not_reconciled(
-                workspace_id, FINDING, error, mode=self._mode, **not_evaluated
-            )
-            return PolicyReport(workspace_id, error=text)
+            verdicts = {"verdict": "not-evaluated", "outcome": "not evaluated"}
+            why = run.not_reconciled(workspace_id, FINDING, error, mode=self._mode, **verdicts)
+            return PolicyReport(workspace_id, error=why)
         native = native_exemptions(existing, assignments, workspace_id)
         findings, expired = apply_exemptions(
             evaluate(facts, self._parameters),
