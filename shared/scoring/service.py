@@ -70,7 +70,6 @@ class Started:
     endpoint_id: str
     workspace_id: str
     replayed: bool
-    deployment: str | None = None
 
 
 class ClaimHeldError(RefusedError):
@@ -245,8 +244,7 @@ class ScoringStarter:
             line(why, NOT_RECORDED, logging.ERROR)
             raise
         line(why, applied, logging.INFO)
-        deployment = record.deployment
-        return Started(job.name, job.status, endpoint.id, endpoint.workspace_id, False, deployment)
+        return Started(job.name, job.status, endpoint.id, endpoint.workspace_id, False)
 
     def status(self, job_name: str, principal: str) -> tuple[JobRecord, bs.ScoringJob]:
         """The job `job_name` if this caller started it through the API, else a 404 refusal."""
