@@ -132,8 +132,7 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
         key = idempotency_key(req.headers)
         record = replace(record, idempotency_key=key)
         document = parse_body(req.headers.get("content-type"), req.get_body())
-        allowed = settings.scoring_allowed_endpoints, settings.scoring_allowed_inputs
-        request = validate(document, *allowed)
+        request = validate(document, settings.scoring_allowed_endpoints)
         # Validated, so free of query strings: the input may be recorded from here on.
         record = replace(record, endpoint_id=request.endpoint_id, input_path=request.input_path)
         order = ScoringOrder(

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from shared.arm import ArmId, name_of, same_arm_id
-from shared.config import batch_endpoint_workspace
 from shared.scoring import contract
 from shared.scoring.contract import FORBIDDEN, MAX_BODY_BYTES, UNAUTHENTICATED, Problem
-from shared.scoring.inputs import AllowedInputs, input_not_allowed, input_path_problem
+from shared.scoring.inputs import input_path_problem
 
 PRINCIPAL_HEADER = "x-ms-client-principal-id"
 # The rest of what App Service authentication forwards: the identity provider, and the caller's
@@ -144,20 +143,21 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
-class _NotStrictJsonError(ValueError):
+def _not_strict(why: str) -> RefusedError:
     """A body that Python's json module would read but RFC 8259 does not allow, or that is
     ambiguous: NaN/Infinity, or an object with the same member twice (parsers disagree on
     which one counts, so a proxy and this app could read different requests)."""
+    return RefusedError("invalid-request", f"the body is not strict JSON: {why}", "(body)")
 
 
 def _no_constants(name: str) -> object:
-    raise _NotStrictJsonError(f"{name} is not JSON")
+    raise _not_strict(f"{name} is not JSON")
 
 
 def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
     members = dict(pairs)
     if len(members) != len(pairs):
-        raise _NotStrictJsonError("an object has the same member twice")
+        raise _not_strict("an object has the same member twice")
     return members
 
 
@@ -171,9 +171,6 @@ def parse_body(content_type: str | None, body: bytes) -> object:
     try:
         text = body.decode("utf-8")
         return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constants)
-    except _NotStrictJsonError as error:
-        detail = f"the body is not strict JSON: {error}"
-        raise RefusedError("invalid-request", detail, "(body)") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         # RecursionError: 64 KiB of '[' nests deeper than the parser goes; still bad input.
         detail = "the body is not valid UTF-8 JSON"
@@ -261,8 +258,9 @@ def resolve_endpoint(value: str, allowed: Sequence[ArmId]) -> ArmId:
     raise RefusedError("not-allowed", detail if matches else none, "endpoint")
 
 
-def validate(document: object, allowed: Sequence[ArmId], inputs: AllowedInputs) -> ScoringRequest:
-    """A checked scoring request from a parsed body, or `RefusedError` (400, 422)."""
+def validate(document: object, allowed: Sequence[ArmId]) -> ScoringRequest:
+    """A checked scoring request from a parsed body, or `RefusedError` (400, 422). Whether its
+    input may be read is the starter's check (`service.ScoringStarter.start`), as for any job."""
     check("ScoringRequest", document)
     assert isinstance(document, dict)
     kind, path = document["input"]["type"], document["input"]["path"]
@@ -273,9 +271,5 @@ def validate(document: object, allowed: Sequence[ArmId], inputs: AllowedInputs) 
     if reason is not None:
         raise RefusedError("invalid-request", f"the input path {reason}", "input.path")
     endpoint_id = resolve_endpoint(document["endpoint"], allowed)
-    workspace_id = batch_endpoint_workspace(endpoint_id) or endpoint_id
-    reason = input_not_allowed(path, workspace_id, inputs)
-    if reason is not None:
-        raise RefusedError("not-allowed", f"the input path {reason}", "input.path")
     input_type = cast(Literal["uri_folder", "uri_file"], kind)
     return ScoringRequest(endpoint_id, document.get("deployment"), input_type, path)
