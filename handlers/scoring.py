@@ -100,15 +100,10 @@ def _serve(
 def _received(function: str, caller: Caller) -> RequestRecord:
     """Log a request's arrival; the record of what it came to (refused until it is more)."""
     run, tracking = caller.workflow_run_id, caller.client_tracking_id
-    decision_log(
-        log,
-        f"caller {caller.principal_id}, workflow run {run}, client tracking id {tracking}",
-        trigger=f"http:{function}",
-        kind=REQUEST_KIND,
-        verdict="received",
-        extra=tracking_fields(run, tracking),
-    )
-    return RequestRecord(function, "refused", 0, caller.principal_id, run, tracking)
+    record = RequestRecord(function, "received", 0, caller.principal_id, run, tracking)
+    message = f"caller {caller.principal_id}, workflow run {run}, client tracking id {tracking}"
+    record.line(log, message, "", logging.INFO)
+    return replace(record, outcome="refused")
 
 
 def _audit(record: RequestRecord, **answer: Any) -> None:
@@ -137,8 +132,7 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
         key = idempotency_key(req.headers)
         record = replace(record, idempotency_key=key)
         document = parse_body(req.headers.get("content-type"), req.get_body())
-        allowed = settings.scoring_allowed_endpoints, settings.scoring_allowed_inputs
-        request = validate(document, *allowed)
+        request = validate(document, settings.scoring_allowed_endpoints)
         # Validated, so free of query strings: the input may be recorded from here on.
         record = replace(record, endpoint_id=request.endpoint_id, input_path=request.input_path)
         order = ScoringOrder(

@@ -294,9 +294,7 @@ def test_after_24_hours_the_same_key_starts_a_new_job(scoring: App) -> None:
         dry_run=False,
         clock=lambda: now[0],
     )
-    request = validate(
-        json.loads(_body()), settings.scoring_allowed_endpoints, settings.scoring_allowed_inputs
-    )
+    request = validate(json.loads(_body()), settings.scoring_allowed_endpoints)
 
     def start() -> Started | object:
         return starter.start(

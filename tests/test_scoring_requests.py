@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from shared.arm import ArmId
 from shared.scoring.contract import MAX_BODY_BYTES, MAX_INPUT_PATH
-from shared.scoring.inputs import AllowedInputs, input_path_problem
+from shared.scoring.inputs import input_path_problem
 from shared.scoring.requests import (
     Caller,
     RefusedError,
@@ -111,7 +111,7 @@ def test_a_sas_token_never_passes_and_is_never_echoed(base: str, sas: str) -> No
     reason = input_path_problem(path)
     assert reason is not None
     body = {"endpoint": "fraud", "input": {"type": "uri_folder", "path": path}}
-    status, field, detail = _refusal(validate, body, ALLOWED, AllowedInputs())
+    status, field, detail = _refusal(validate, body, ALLOWED)
     assert (status, field) == (400, "input.path")
     assert "sig=" not in detail
     assert sas not in detail
@@ -202,7 +202,7 @@ def test_bad_json_is_400(raw: bytes) -> None:
     ],
 )  # fmt: skip
 def test_bad_fields_are_400_naming_the_field(body: object, field: str) -> None:
-    status, named, _ = _refusal(validate, body, ALLOWED, AllowedInputs())
+    status, named, _ = _refusal(validate, body, ALLOWED)
     assert (status, named) == (400, field)
 
 
@@ -210,7 +210,7 @@ def test_bad_fields_are_400_naming_the_field(body: object, field: str) -> None:
 def test_a_deployment_name_with_a_trailing_newline_or_header_text_is_400(deployment: str) -> None:
     body = {"endpoint": "fraud", "deployment": deployment,
             "input": {"type": "uri_folder", "path": VALID_PATHS[0]}}  # fmt: skip
-    status, field, _ = _refusal(validate, body, ALLOWED, AllowedInputs())
+    status, field, _ = _refusal(validate, body, ALLOWED)
     assert (status, field) == (400, "deployment")
 
 
@@ -218,7 +218,7 @@ def test_a_valid_body_becomes_a_scoring_request() -> None:
     request = validate(
         {"endpoint": EP_C.upper(), "deployment": "blue",
          "input": {"type": "uri_file", "path": VALID_PATHS[1]}},
-        ALLOWED, AllowedInputs(),
+        ALLOWED,
     )  # fmt: skip
     assert request.endpoint_id == EP_C
     assert (request.deployment, request.input_type, request.input_path) == (

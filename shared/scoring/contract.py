@@ -1,13 +1,10 @@
-"""The HTTP scoring API's contract: its JSON schema definitions and the checker that applies
-them (it refuses keywords it does not implement), its RFC 9457 problem details, and its Swagger
-2.0 description (what Logic Apps custom connectors take), built from the same definitions."""
+"""The HTTP scoring API's contract: its JSON schema definitions (`requests.check` applies them),
+its RFC 9457 problem details, and its Swagger 2.0 description (what Logic Apps custom connectors
+take), built from the same definitions."""
 
 from __future__ import annotations
 
 import copy
-import functools
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,79 +116,6 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         },
     },
 }
-
-_JSON_TYPES: dict[str, type] = {"object": dict, "string": str, "boolean": bool, "integer": int}
-_KNOWN_KEYWORDS = frozenset(
-    {
-        "type", "description", "required", "additionalProperties", "properties", "enum",
-        "minLength", "maxLength", "pattern", "$ref", "x-ms-summary", "format",
-    }
-)  # fmt: skip
-
-
-class SchemaViolationError(ValueError):
-    """`field`: the dotted path of the value that does not match its definition."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-@functools.cache
-def _pattern(pattern: str) -> re.Pattern[str]:
-    # Schema patterns are ECMA-262, where `$` matches only at the very end; Python's `$` also
-    # matches before a final newline ("blue\n" would pass), so it is read as `\Z`.
-    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
-
-
-def check(definition: str, value: object) -> None:
-    """Raise `SchemaViolationError` naming the first field of `value` that breaks `definition`;
-    messages never repeat the refused value (it may hold a secret)."""
-    _check(DEFINITIONS[definition], value, "")
-
-
-def _check(schema: Mapping[str, Any], value: object, field: str) -> None:
-    if "$ref" in schema:
-        schema = DEFINITIONS[str(schema["$ref"]).removeprefix("#/definitions/")]
-    unknown = set(schema) - _KNOWN_KEYWORDS
-    if unknown:
-        raise NotImplementedError(f"schema keywords not supported: {sorted(unknown)}")
-    expected = schema["type"]
-    # bool is an int in Python; JSON does not mix them.
-    if not isinstance(value, _JSON_TYPES[expected]) or (
-        expected == "integer" and isinstance(value, bool)
-    ):
-        raise SchemaViolationError(field or "(body)", f"expected a JSON {expected}")
-    if isinstance(value, dict):
-        properties: Mapping[str, Any] = schema.get("properties", {})
-        prefix = f"{field}." if field else ""
-        for name in schema.get("required", []):
-            if name not in value:
-                raise SchemaViolationError(prefix + name, "is required")
-        for name in value if schema.get("additionalProperties") is False else ():
-            if name not in properties:
-                shown = name if name.isascii() and name.isprintable() and len(name) <= 64 else "?"
-                raise SchemaViolationError(
-                    prefix + shown, f"is not a known field; expected {sorted(properties)}"
-                )
-        for name, item in value.items():
-            if name in properties:
-                _check(properties[name], item, prefix + name)
-    elif isinstance(value, str):
-        _check_string(schema, value, field)
-
-
-def _check_string(schema: Mapping[str, Any], value: str, field: str) -> None:
-    if "enum" in schema and value not in schema["enum"]:
-        raise SchemaViolationError(field, f"expected one of {schema['enum']}")
-    if len(value) < schema.get("minLength", 0):
-        raise SchemaViolationError(field, "must not be empty")
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        raise SchemaViolationError(field, f"may be at most {schema['maxLength']} characters")
-    if "pattern" in schema and not _pattern(schema["pattern"]).search(value):
-        raise SchemaViolationError(field, f"does not have the expected form ({schema['pattern']})")
-
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 _PRINCIPAL = "X-MS-CLIENT-PRINCIPAL-ID"

@@ -79,7 +79,7 @@ _OPTIONAL = ("deployment", "workflow_run_id", "client_tracking_id", "idempotency
 @dataclass(frozen=True)
 class RequestRecord:
     function: str
-    outcome: str  # started, replayed, dry-run, refused
+    outcome: str  # received (only logged), started, replayed, dry-run, refused
     http_status: int
     caller: str | None
     workflow_run_id: str | None = None
@@ -91,6 +91,21 @@ class RequestRecord:
     problem_type: str = ""
     field: str = ""
     detail: str = ""
+
+    def line(self, log: logging.Logger, message: str, outcome: Outcome | str, level: int) -> None:
+        """The request's decision line on the handler's `log`, its outcome as the verdict."""
+        decision_log(
+            log,
+            message,
+            trigger=f"http:{self.function}",
+            workspace_id=batch_endpoint_workspace(self.endpoint_id) or "",
+            kind=REQUEST_KIND,
+            verdict=self.outcome,
+            outcome=outcome,
+            subject_id=self.job_name or self.endpoint_id,
+            level=level,
+            extra=tracking_fields(self.workflow_run_id, self.client_tracking_id),
+        )
 
 
 def _job_row_key(job_name: str) -> str:
@@ -150,22 +165,8 @@ class ScoringRecords:
         from shared.adapters.errors import describe
 
         refused = record.outcome == "refused"
-
-        def line(message: str, outcome: Outcome, level: int) -> None:
-            decision_log(
-                log,
-                message,
-                trigger=f"http:{record.function}",
-                workspace_id=batch_endpoint_workspace(record.endpoint_id) or "",
-                kind=REQUEST_KIND,
-                verdict=record.outcome,
-                outcome=outcome,
-                subject_id=record.job_name or record.endpoint_id,
-                level=level,
-                extra=tracking_fields(record.workflow_run_id, record.client_tracking_id),
-            )
-
-        line(
+        record.line(
+            log,
             (f"{record.detail} (field {record.field or '-'}) " if refused else "")
             + f"HTTP {record.http_status} for caller {record.caller or '-'}",
             _OUTCOMES[record.outcome],
@@ -177,7 +178,8 @@ class ScoringRecords:
                 bounded_entity(row | {"RecordedAt": self._clock().isoformat()})
             )
         except AzureError as error:
-            line(f"could not record the request: {describe(error)}", NOT_RECORDED, logging.ERROR)
+            message = f"could not record the request: {describe(error)}"
+            record.line(log, message, NOT_RECORDED, logging.ERROR)
 
     def requests(self) -> list[dict[str, Any]]:
         """Every recorded request, newest first."""

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from shared.arm import ArmId, name_of, same_arm_id
-from shared.config import batch_endpoint_workspace
 from shared.scoring import contract
 from shared.scoring.contract import FORBIDDEN, MAX_BODY_BYTES, UNAUTHENTICATED, Problem
-from shared.scoring.inputs import AllowedInputs, input_not_allowed, input_path_problem
+from shared.scoring.inputs import input_path_problem
 
 PRINCIPAL_HEADER = "x-ms-client-principal-id"
 # The rest of what App Service authentication forwards: the identity provider, and the caller's
@@ -143,20 +143,21 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
-class _NotStrictJsonError(ValueError):
+def _not_strict(why: str) -> RefusedError:
     """A body that Python's json module would read but RFC 8259 does not allow, or that is
     ambiguous: NaN/Infinity, or an object with the same member twice (parsers disagree on
     which one counts, so a proxy and this app could read different requests)."""
+    return RefusedError("invalid-request", f"the body is not strict JSON: {why}", "(body)")
 
 
 def _no_constants(name: str) -> object:
-    raise _NotStrictJsonError(f"{name} is not JSON")
+    raise _not_strict(f"{name} is not JSON")
 
 
 def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
     members = dict(pairs)
     if len(members) != len(pairs):
-        raise _NotStrictJsonError("an object has the same member twice")
+        raise _not_strict("an object has the same member twice")
     return members
 
 
@@ -170,13 +171,75 @@ def parse_body(content_type: str | None, body: bytes) -> object:
     try:
         text = body.decode("utf-8")
         return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constants)
-    except _NotStrictJsonError as error:
-        detail = f"the body is not strict JSON: {error}"
-        raise RefusedError("invalid-request", detail, "(body)") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         # RecursionError: 64 KiB of '[' nests deeper than the parser goes; still bad input.
         detail = "the body is not valid UTF-8 JSON"
         raise RefusedError("invalid-request", detail, "(body)") from None
+
+
+_JSON_TYPES: dict[str, type] = {"object": dict, "string": str, "boolean": bool, "integer": int}
+_KNOWN_KEYWORDS = frozenset(
+    {
+        "type", "description", "required", "additionalProperties", "properties", "enum",
+        "minLength", "maxLength", "pattern", "$ref", "x-ms-summary", "format",
+    }
+)  # fmt: skip
+
+
+@functools.cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    # Schema patterns are ECMA-262, where `$` matches only at the very end; Python's `$` also
+    # matches before a final newline ("blue\n" would pass), so it is read as `\Z`.
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
+
+
+def check(definition: str, value: object) -> None:
+    """Refuse (400, naming its dotted path) the first field of `value` that breaks the contract's
+    `definition`, never repeating the value (it may hold a secret); unknown keywords raise."""
+    _check(contract.DEFINITIONS[definition], value, "")
+
+
+def _check(schema: Mapping[str, Any], value: object, field: str) -> None:
+    if "$ref" in schema:
+        schema = contract.DEFINITIONS[str(schema["$ref"]).removeprefix("#/definitions/")]
+    unknown = set(schema) - _KNOWN_KEYWORDS
+    if unknown:
+        raise NotImplementedError(f"schema keywords not supported: {sorted(unknown)}")
+    expected = schema["type"]
+    # bool is an int in Python; JSON does not mix them.
+    if not isinstance(value, _JSON_TYPES[expected]) or (
+        expected == "integer" and isinstance(value, bool)
+    ):
+        raise RefusedError("invalid-request", f"expected a JSON {expected}", field or "(body)")
+    if isinstance(value, dict):
+        properties: Mapping[str, Any] = schema.get("properties", {})
+        prefix = f"{field}." if field else ""
+        for name in schema.get("required", []):
+            if name not in value:
+                raise RefusedError("invalid-request", "is required", prefix + name)
+        for name in value if schema.get("additionalProperties") is False else ():
+            if name not in properties:
+                shown = name if name.isascii() and name.isprintable() and len(name) <= 64 else "?"
+                detail = f"is not a known field; expected {sorted(properties)}"
+                raise RefusedError("invalid-request", detail, prefix + shown)
+        for name, item in value.items():
+            if name in properties:
+                _check(properties[name], item, prefix + name)
+    elif isinstance(value, str):
+        _check_string(schema, value, field)
+
+
+def _check_string(schema: Mapping[str, Any], value: str, field: str) -> None:
+    if "enum" in schema and value not in schema["enum"]:
+        raise RefusedError("invalid-request", f"expected one of {schema['enum']}", field)
+    if len(value) < schema.get("minLength", 0):
+        raise RefusedError("invalid-request", "must not be empty", field)
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        detail = f"may be at most {schema['maxLength']} characters"
+        raise RefusedError("invalid-request", detail, field)
+    if "pattern" in schema and not _pattern(schema["pattern"]).search(value):
+        detail = f"does not have the expected form ({schema['pattern']})"
+        raise RefusedError("invalid-request", detail, field)
 
 
 def resolve_endpoint(value: str, allowed: Sequence[ArmId]) -> ArmId:
@@ -195,12 +258,10 @@ def resolve_endpoint(value: str, allowed: Sequence[ArmId]) -> ArmId:
     raise RefusedError("not-allowed", detail if matches else none, "endpoint")
 
 
-def validate(document: object, allowed: Sequence[ArmId], inputs: AllowedInputs) -> ScoringRequest:
-    """A checked scoring request from a parsed body, or `RefusedError` (400, 422)."""
-    try:
-        contract.check("ScoringRequest", document)
-    except contract.SchemaViolationError as violation:
-        raise RefusedError("invalid-request", violation.message, violation.field) from None
+def validate(document: object, allowed: Sequence[ArmId]) -> ScoringRequest:
+    """A checked scoring request from a parsed body, or `RefusedError` (400, 422). Whether its
+    input may be read is the starter's check (`service.ScoringStarter.start`), as for any job."""
+    check("ScoringRequest", document)
     assert isinstance(document, dict)
     kind, path = document["input"]["type"], document["input"]["path"]
     reason = input_path_problem(path)
@@ -210,9 +271,5 @@ def validate(document: object, allowed: Sequence[ArmId], inputs: AllowedInputs) 
     if reason is not None:
         raise RefusedError("invalid-request", f"the input path {reason}", "input.path")
     endpoint_id = resolve_endpoint(document["endpoint"], allowed)
-    workspace_id = batch_endpoint_workspace(endpoint_id) or endpoint_id
-    reason = input_not_allowed(path, workspace_id, inputs)
-    if reason is not None:
-        raise RefusedError("not-allowed", f"the input path {reason}", "input.path")
     input_type = cast(Literal["uri_folder", "uri_file"], kind)
     return ScoringRequest(endpoint_id, document.get("deployment"), input_type, path)

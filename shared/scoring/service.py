@@ -70,7 +70,6 @@ class Started:
     endpoint_id: str
     workspace_id: str
     replayed: bool
-    deployment: str | None = None
 
 
 class ClaimHeldError(RefusedError):
@@ -145,12 +144,11 @@ class ScoringStarter:
             endpoint = self._scoring.get_endpoint(order.endpoint_id)
             # The URI the job would be sent to must pass before anything else, dry-run too.
             self._scoring.scoring_origin(endpoint)
-            deployment = order.deployment
-            if deployment is None and endpoint.default_deployment is None:
+            if order.deployment is None and endpoint.default_deployment is None:
                 detail = "the endpoint has no default deployment: name one in `deployment`"
                 raise RefusedError("not-allowed", detail, "deployment")
-            if deployment is not None and not self._scoring.deployment_exists(
-                order.endpoint_id, deployment
+            if order.deployment is not None and not self._scoring.deployment_exists(
+                order.endpoint_id, order.deployment
             ):
                 detail = "the endpoint has no deployment of that name"
                 raise RefusedError("not-allowed", detail, "deployment")
@@ -163,7 +161,7 @@ class ScoringStarter:
                 "endpoint": endpoint.id,
                 "workspace": endpoint.workspace_id,
                 "scoringUri": endpoint.scoring_uri,
-                "deployment": deployment or endpoint.default_deployment,
+                "deployment": order.deployment or endpoint.default_deployment,
                 "input": {"type": order.scoring_input.kind, "path": order.scoring_input.path},
             }
         trail = Trail(self._sink, log, _MODE, workspace_id, order.trigger)
@@ -171,7 +169,7 @@ class ScoringStarter:
             trail.intent("batch-scoring", "start", order.endpoint_id)
             job = self._scoring.invoke(
                 endpoint,
-                deployment=deployment,
+                deployment=order.deployment,
                 scoring_input=order.scoring_input,
                 tags=order.tags(),
                 request_id=claim.request_id if claim else str(uuid.uuid4()),
@@ -179,7 +177,7 @@ class ScoringStarter:
         except BaseException as error:
             self._settle_failure(claim, error, self._claims.release_scoring)
             _refuse(error, field="input", what="submitting the scoring job")
-        return self._record(order, endpoint, deployment, job, claim)
+        return self._record(order, endpoint, job, claim)
 
     def _settle_failure(
         self, claim: Owned | None, error: BaseException, settle: Callable[[Owned], None]
@@ -195,7 +193,6 @@ class ScoringStarter:
         self,
         order: ScoringOrder,
         endpoint: bs.BatchEndpoint,
-        deployment: str | None,
         job: bs.ScoringJob,
         claim: Owned | None,
     ) -> Started:
@@ -205,7 +202,7 @@ class ScoringStarter:
             job.name,
             endpoint.workspace_id,
             endpoint.id,
-            deployment or job.deployment or endpoint.default_deployment,
+            order.deployment or job.deployment or endpoint.default_deployment,
             order.scoring_input.kind,
             order.scoring_input.path,
             order.caller,
@@ -245,8 +242,7 @@ class ScoringStarter:
             line(why, NOT_RECORDED, logging.ERROR)
             raise
         line(why, applied, logging.INFO)
-        deployment = record.deployment
-        return Started(job.name, job.status, endpoint.id, endpoint.workspace_id, False, deployment)
+        return Started(job.name, job.status, endpoint.id, endpoint.workspace_id, False)
 
     def status(self, job_name: str, principal: str) -> tuple[JobRecord, bs.ScoringJob]:
         """The job `job_name` if this caller started it through the API, else a 404 refusal."""
