@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
 RETRAINING_ROW = "retraining"
-# One workspace's remediations of the past hour (`MAX_REMEDIATIONS_PER_HOUR`).
 REMEDIATIONS_ROW = "remediations"
 # HTTP scoring: how long an Idempotency-Key returns the first request's job; how long a request
 # that died before settling holds its key (longer than a submission with its retries takes).
@@ -249,7 +248,6 @@ class Claims:
         return self._write(keys, values, previous.etag if previous else None) is not None
 
     def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
-        """Record how the claimed submission went."""
         keys = _keys(claim.workspace_id, RETRAINING_ROW)
         return self._set_state(keys, state, claim.etag) is not None
 

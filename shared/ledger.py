@@ -163,14 +163,12 @@ class Ledger:
         self.table = table
 
     def record_event(self, record: EventRecord) -> None:
-        """Upsert by event ID: a redelivered event updates its row rather than adding one."""
-        from azure.data.tables import UpdateMode
-
+        """Upsert (merge, the SDK's default) by event ID: a redelivered event updates its row."""
         keys = {"PartitionKey": EVENTS_PARTITION, "RowKey": table_key(record.event_id)}
         entity = keys | columns(record) | {"SeenAt": datetime.now(UTC).isoformat()}
         # Bounded: the table refuses a property over 64 KiB, and the ID and subject are the
         # sender's to choose.
-        self.table.upsert_entity(bounded_entity(entity), mode=UpdateMode.MERGE)
+        self.table.upsert_entity(bounded_entity(entity))
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         now = datetime.now(UTC).isoformat()
