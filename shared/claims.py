@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
 RETRAINING_ROW = "retraining"
-REMEDIATIONS_ROW = "remediations"
 # HTTP scoring: how long an Idempotency-Key returns the first request's job; how long a request
 # that died before settling holds its key (longer than a submission with its retries takes).
 SCORING_CLAIMS_PARTITION = "scoring-claims"
@@ -219,12 +218,6 @@ class Claims:
         self._read = functools.partial(read_row, table)
         self._write = functools.partial(write_row, table)
 
-    def _set_state(
-        self, keys: tuple[str, str], state: str, etag: str, strict: bool = False
-    ) -> str | None:
-        # Only if the row is still the one read: another instance's newer claim stays.
-        return self._write(keys, {"State": state}, etag, merge=True, strict=strict)
-
     def retraining(self, workspace_id: str) -> RetrainingClaim | None:
         found = self._read(*_keys(workspace_id, RETRAINING_ROW))
         if found is None:
@@ -249,7 +242,7 @@ class Claims:
 
     def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
         keys = _keys(claim.workspace_id, RETRAINING_ROW)
-        return self._set_state(keys, state, claim.etag) is not None
+        return self._write(keys, {"State": state}, claim.etag, merge=True) is not None
 
     def claim_scoring(self, key: ScoringKey, *, now: datetime) -> ScoringClaimOutcome:
         """Claim the scoring start `key` stands for, or say what the claim already stands for.
@@ -286,7 +279,9 @@ class Claims:
 
     def release_scoring(self, claim: Owned) -> None:
         """The start failed: the next holder may try again at once, with the same request ID."""
-        self._set_state(claim.key.keys, ClaimState.RETRY, claim.etag, strict=True)
+        self._write(
+            claim.key.keys, {"State": ClaimState.RETRY}, claim.etag, merge=True, strict=True
+        )
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete
@@ -311,7 +306,7 @@ class Claims:
         else the instant from which one frees. Of instances racing for the last slot, one replaces
         the window's row (ETag), the others read it again and find it full; one that keeps losing
         (it never has, in practice) gives up for this run, as if full."""
-        keys = _keys(workspace_id, REMEDIATIONS_ROW)
+        keys = _keys(workspace_id, "remediations")
         for _ in range(_SLOT_ATTEMPTS):
             found = self._read(*keys)
             try:
@@ -348,7 +343,7 @@ class Claims:
     def advance_promotion(self, claim: PromotionClaim, state: str) -> PromotionClaim | None:
         """The claim moved to `state` if unchanged since read; None if another moved it first."""
         keys = _keys(claim.workspace_id, "promotion", claim.retraining_job)
-        etag = self._set_state(keys, state, claim.etag)
+        etag = self._write(keys, {"State": state}, claim.etag, merge=True)
         return None if etag is None else replace(claim, state=state, etag=etag)
 
     def promotions(self, workspace_id: str) -> list[PromotionClaim]:

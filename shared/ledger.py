@@ -249,14 +249,12 @@ def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) ->
 
     # A TableClient of its own, not TableServiceClient.get_table_client: that one builds the
     # table's pipeline from the service's bare policy list, without the endpoint guard.
-    name = settings.table_name
-    if settings.connection_string:
+    name, connection = settings.table_name, settings.connection_string
+    if connection:
         # The connection string names the table endpoint (Azurite's, locally): read it from a
         # client first, then build the guarded one, pinned to exactly that endpoint.
-        url = TableClient.from_connection_string(settings.connection_string, name).url
-        table = TableClient.from_connection_string(
-            settings.connection_string, name, **client_options(url)
-        )
+        url = TableClient.from_connection_string(connection, name).url
+        table = TableClient.from_connection_string(connection, name, **client_options(url))
     elif settings.table_endpoint is None:
         raise ValueError("ledger settings name neither a table endpoint nor a connection string")
     else:
