@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.bounds import table_key
-from shared.ledger import column, read_row, write_row
+from shared.ledger import column, partition_rows, read_row, write_row
 from shared.planning.retraining import CLOCK_SKEW, SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
 
@@ -347,8 +347,5 @@ class Claims:
         return None if etag is None else replace(claim, state=state, etag=etag)
 
     def promotions(self, workspace_id: str) -> list[PromotionClaim]:
-        rows = self._table.query_entities(
-            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            parameters={"pk": _partition(workspace_id), "low": "promotion:", "high": "promotion;"},
-        )
+        rows = partition_rows(self._table, _partition(workspace_id), "promotion:", "promotion;")
         return [_promotion_claim(workspace_id, row) for row in rows]
