@@ -13,12 +13,12 @@ import json
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.bounds import table_key
-from shared.ledger import column, read_row, write_row
+from shared.ledger import column, partition_rows, read_row, write_row
 from shared.planning.retraining import CLOCK_SKEW, SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
 
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
 RETRAINING_ROW = "retraining"
-# One workspace's remediations of the past hour (`MAX_REMEDIATIONS_PER_HOUR`).
-REMEDIATIONS_ROW = "remediations"
 # HTTP scoring: how long an Idempotency-Key returns the first request's job; how long a request
 # that died before settling holds its key (longer than a submission with its retries takes).
 SCORING_CLAIMS_PARTITION = "scoring-claims"
@@ -97,9 +95,8 @@ def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
         claimed_at = _NEVER
     names = ("retraining_job", "state", "version", "deployment", "previous", "detail", "trigger")
     values = {name: str(found.get(column(name), "")) for name in names}
-    return PromotionClaim(
-        workspace_id, claimed_at=claimed_at, etag=str(found.metadata["etag"]), **values
-    )
+    etag = str(found.metadata["etag"])
+    return PromotionClaim(workspace_id, claimed_at=claimed_at, etag=etag, **values)
 
 
 @dataclass(frozen=True)
@@ -221,12 +218,6 @@ class Claims:
         self._read = functools.partial(read_row, table)
         self._write = functools.partial(write_row, table)
 
-    def _set_state(
-        self, keys: tuple[str, str], state: str, etag: str, strict: bool = False
-    ) -> bool:
-        # Only if the row is still the one read: another instance's newer claim stays.
-        return self._write(keys, {"State": state}, etag, merge=True, strict=strict) is not None
-
     def retraining(self, workspace_id: str) -> RetrainingClaim | None:
         found = self._read(*_keys(workspace_id, RETRAINING_ROW))
         if found is None:
@@ -250,8 +241,8 @@ class Claims:
         return self._write(keys, values, previous.etag if previous else None) is not None
 
     def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
-        """Record how the claimed submission went."""
-        return self._set_state(_keys(claim.workspace_id, RETRAINING_ROW), state, claim.etag)
+        keys = _keys(claim.workspace_id, RETRAINING_ROW)
+        return self._write(keys, {"State": state}, claim.etag, merge=True) is not None
 
     def claim_scoring(self, key: ScoringKey, *, now: datetime) -> ScoringClaimOutcome:
         """Claim the scoring start `key` stands for, or say what the claim already stands for.
@@ -288,7 +279,9 @@ class Claims:
 
     def release_scoring(self, claim: Owned) -> None:
         """The start failed: the next holder may try again at once, with the same request ID."""
-        self._set_state(claim.key.keys, ClaimState.RETRY, claim.etag, strict=True)
+        self._write(
+            claim.key.keys, {"State": ClaimState.RETRY}, claim.etag, merge=True, strict=True
+        )
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete
@@ -309,12 +302,11 @@ class Claims:
     def take_remediation_slot(
         self, workspace_id: str, *, limit: int, now: datetime
     ) -> datetime | None:
-        """Take one of the workspace's `limit` remediation slots of the past hour
-        (`MAX_REMEDIATIONS_PER_HOUR`): None when taken, else the instant from which one frees.
-        The window is one row, replaced only if unchanged since read: of instances racing for
-        the last slot, one wins and the others read again and find the window full. An instance
-        that keeps losing (it never has, in practice) gives up for this run, as if full."""
-        keys = _keys(workspace_id, REMEDIATIONS_ROW)
+        """Take one of the workspace's `limit` remediation slots of the past hour: None when taken,
+        else the instant from which one frees. Of instances racing for the last slot, one replaces
+        the window's row (ETag), the others read it again and find it full; one that keeps losing
+        (it never has, in practice) gives up for this run, as if full."""
+        keys = _keys(workspace_id, "remediations")
         for _ in range(_SLOT_ATTEMPTS):
             found = self._read(*keys)
             try:
@@ -330,10 +322,9 @@ class Claims:
                 return None
         return now
 
-    # ------------------------------------------------------- promotion
-    # One row per retraining job, `promotion:<job>`: the decision and how far its steps got.
-    # Created once (the delivery that creates it promotes; another reads it), then moved on
-    # step by step only if unchanged since read.
+    # --- promotion: one row per retraining job, `promotion:<job>`: the decision and how far its
+    # steps got. Created once (the delivery that creates it promotes; another reads it), then
+    # moved on step by step only if unchanged since read.
 
     def promotion(self, workspace_id: str, retraining_job: str) -> PromotionClaim | None:
         found = self._read(*_keys(workspace_id, "promotion", retraining_job))
@@ -352,13 +343,9 @@ class Claims:
     def advance_promotion(self, claim: PromotionClaim, state: str) -> PromotionClaim | None:
         """The claim moved to `state` if unchanged since read; None if another moved it first."""
         keys = _keys(claim.workspace_id, "promotion", claim.retraining_job)
-        if not self._set_state(keys, state, claim.etag):
-            return None
-        return self.promotion(claim.workspace_id, claim.retraining_job)
+        etag = self._write(keys, {"State": state}, claim.etag, merge=True)
+        return None if etag is None else replace(claim, state=state, etag=etag)
 
     def promotions(self, workspace_id: str) -> list[PromotionClaim]:
-        rows = self._table.query_entities(
-            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            parameters={"pk": _partition(workspace_id), "low": "promotion:", "high": "promotion;"},
-        )
+        rows = partition_rows(self._table, _partition(workspace_id), "promotion:", "promotion;")
         return [_promotion_claim(workspace_id, row) for row in rows]

@@ -152,6 +152,12 @@ def write_row(
     return str(metadata["etag"])
 
 
+def partition_rows(table: TableClient, key: str, lo: str = "", hi: str = "") -> Iterator[Any]:
+    """A partition's rows (dicts, with their ETags); with `hi`, those keyed from `lo` up to it."""
+    query = "PartitionKey eq @pk" + (" and RowKey ge @lo and RowKey lt @hi" if hi else "")
+    return table.query_entities(query, parameters={"pk": key, "lo": lo, "hi": hi})
+
+
 def _transactions(operations: Sequence[tuple[str, Any]]) -> Iterator[list[tuple[str, Any]]]:
     # A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
     return batches(operations, lambda op: entity_bytes(op[1]), 100, 3 * 1024 * 1024)
@@ -163,14 +169,12 @@ class Ledger:
         self.table = table
 
     def record_event(self, record: EventRecord) -> None:
-        """Upsert by event ID: a redelivered event updates its row rather than adding one."""
-        from azure.data.tables import UpdateMode
-
+        """Upsert (merge, the SDK's default) by event ID: a redelivered event updates its row."""
         keys = {"PartitionKey": EVENTS_PARTITION, "RowKey": table_key(record.event_id)}
         entity = keys | columns(record) | {"SeenAt": datetime.now(UTC).isoformat()}
         # Bounded: the table refuses a property over 64 KiB, and the ID and subject are the
         # sender's to choose.
-        self.table.upsert_entity(bounded_entity(entity), mode=UpdateMode.MERGE)
+        self.table.upsert_entity(bounded_entity(entity))
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         now = datetime.now(UTC).isoformat()
@@ -200,18 +204,12 @@ class Ledger:
         found = read_row(self.table, EVENTS_PARTITION, table_key(event_id))
         return None if found is None else dict(found)
 
-    def _partition(self, key: str, lo: str = "", hi: str = "") -> Iterator[dict[str, Any]]:
-        """A partition's rows; with `hi`, those keyed from `lo` up to it."""
-        query = "PartitionKey eq @pk" + (" and RowKey ge @lo and RowKey lt @hi" if hi else "")
-        rows = self.table.query_entities(query, parameters={"pk": key, "lo": lo, "hi": hi})
-        return (dict(row) for row in rows)
-
     def events(self) -> Iterator[dict[str, Any]]:
-        return self._partition(EVENTS_PARTITION)
+        return partition_rows(self.table, EVENTS_PARTITION)
 
     def actions(self, target_id: str) -> Iterator[dict[str, Any]]:
         """The actions recorded for one resource, newest first."""
-        return self._partition(actions_partition(target_id))
+        return partition_rows(self.table, actions_partition(target_id))
 
     def fingerprints(self, subscription: str | None = None) -> dict[str, str]:
         """The sweep's fingerprints still current (lower-cased workspace ID -> digest); of one
@@ -223,7 +221,7 @@ class Ledger:
         ranges = [(prefix, prefix[:-1] + ";"), ("~h", "~i")] if subscription else [("", "")]
         now, found = time.time(), {}
         for lo, hi in ranges:
-            for row in self._partition(FINGERPRINTS_PARTITION, lo, hi):
+            for row in partition_rows(self.table, FINGERPRINTS_PARTITION, lo, hi):
                 workspace = str(row.get("WorkspaceId", ""))
                 spread = int(hashlib.sha256(workspace.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
                 current = now - float(row.get("KeptAt", 0)) < FINGERPRINT_SECONDS * (1 + spread)
@@ -251,14 +249,12 @@ def open_ledger(settings: LedgerSettings, credential: TokenCredential | None) ->
 
     # A TableClient of its own, not TableServiceClient.get_table_client: that one builds the
     # table's pipeline from the service's bare policy list, without the endpoint guard.
-    name = settings.table_name
-    if settings.connection_string:
+    name, connection = settings.table_name, settings.connection_string
+    if connection:
         # The connection string names the table endpoint (Azurite's, locally): read it from a
         # client first, then build the guarded one, pinned to exactly that endpoint.
-        url = TableClient.from_connection_string(settings.connection_string, name).url
-        table = TableClient.from_connection_string(
-            settings.connection_string, name, **client_options(url)
-        )
+        url = TableClient.from_connection_string(connection, name).url
+        table = TableClient.from_connection_string(connection, name, **client_options(url))
     elif settings.table_endpoint is None:
         raise ValueError("ledger settings name neither a table endpoint nor a connection string")
     else:

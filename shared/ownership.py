@@ -39,9 +39,8 @@ class AppIdentity:
 
     def created(self, system_data: Any) -> bool:
         """Whether ARM's `systemData` (as returned) says this identity created the resource."""
-        if not isinstance(system_data, Mapping):
-            return False
-        by, by_type = system_data.get("createdBy"), system_data.get("createdByType")
+        known = system_data if isinstance(system_data, Mapping) else {}
+        by, by_type = known.get("createdBy"), known.get("createdByType")
         if not isinstance(by, str) or not isinstance(by_type, str):
             return False
         return by_type.lower() in self.creator_types and by.lower() in self.creator_names

@@ -47,8 +47,7 @@ def event_data(record: ActionRecord) -> dict[str, Any]:
 
 
 class Recorder:
-    """Records outcomes in the ledger first (a failed publish never loses a decision, and is itself
-    recorded), then, when a topic is configured, as Event Grid events."""
+    """The ledger first: a failed publish never loses a decision, and is itself recorded."""
 
     def __init__(self, ledger: Ledger, endpoint: str | None, credential: TokenCredential) -> None:
         self._ledger = ledger
@@ -92,9 +91,10 @@ class Recorder:
                 self._publisher.send(batch)
         except AzureError as error:
             first, failed = notify[0], Outcome(Status.FAILED, describe(error))
+            why = f"{len(notify)} outcome event(s) not published; the decisions are in the ledger"
             decision_log(
                 log,
-                f"{len(events)} outcome event(s) not published; the decisions are in the ledger",
+                why,
                 trigger=first.trigger,
                 workspace_id=first.target_id,
                 kind="outcome-event",
@@ -102,9 +102,5 @@ class Recorder:
                 outcome=failed,
                 level=logging.WARNING,
             )
-            reason = (
-                f"{len(notify)} outcome event(s) could not be published; "
-                "the decisions are in this ledger"
-            )
-            row = (first.target_id, "outcome-event", "publish", self.endpoint, reason, first.mode)
+            row = (first.target_id, "outcome-event", "publish", self.endpoint, why, first.mode)
             self._ledger.record_actions([ActionRecord(*row, failed, first.trigger, notify=False)])
