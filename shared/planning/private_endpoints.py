@@ -79,8 +79,9 @@ def _decide(
     index: EvidenceIndex,
     rules: ApprovalRules,
 ) -> ConnectionDecision:
+    name = connection.name
+
     def decision(verdict: Verdict, reason: str, **extra: str) -> ConnectionDecision:
-        name = connection.name
         return ConnectionDecision(verdict, workspace_id, connection.id, name, reason, **extra)
 
     def unverified(reason: str, *, may_reject: bool) -> ConnectionDecision:
@@ -98,19 +99,11 @@ def _decide(
         why = f"connection is {connection.status.value}, not Pending: left alone"
         return decision(Verdict.NOT_PENDING, why)
     # Writes go to the configured workspace and the name: an ID saying otherwise is never written.
-    name = connection.name
-    if (
-        not name
-        or not name.isascii()
-        or any(ch in name for ch in "/\\?#%")
-        or name in (".", "..")
-        or not same_arm_id(connection.id, f"{workspace_id}/privateEndpointConnections/{name}")
-    ):
-        return unverified(
-            f"connection ID {connection.id!r} is not this workspace's connection "
-            f"{connection.name!r}: never written",
-            may_reject=False,
-        )
+    plain = name.isascii() and name not in ("", ".", "..") and not any(c in name for c in "/\\?#%")
+    own_id = f"{workspace_id}/privateEndpointConnections/{name}"
+    if not (plain and same_arm_id(connection.id, own_id)):
+        why = f"connection ID {connection.id!r} is not this workspace's connection {name!r}"
+        return unverified(f"{why}: never written", may_reject=False)
     if not is_arm_id(connection.private_endpoint_id):
         return unverified(
             "connection names no private endpoint ARM ID, so nothing can verify it", may_reject=True

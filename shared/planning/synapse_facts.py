@@ -61,8 +61,6 @@ def read_synapse_workspace(workspace_id: ArmId, body: object) -> SynapseWorkspac
     endpoints = _object(properties.get("connectivityEndpoints"))
     vnet, vnet_note = managed_virtual_network(properties)
     protection, protection_note = exfiltration_protection(properties)
-    # A workspace without a managed VNet cannot have the settings: say nothing about them then.
-    notes = [vnet_note] if not vnet else [protection_note]
     return SynapseWorkspace(
         id=workspace_id,
         principal_id=text(identity.get("principalId")),
@@ -72,7 +70,8 @@ def read_synapse_workspace(workspace_id: ArmId, body: object) -> SynapseWorkspac
         tenant_id=text(identity.get("tenantId")),
         workspace_uid=text(properties.get("workspaceUID")),
         dev_endpoint=text(endpoints.get("dev")),
-        network_note="; ".join(note for note in notes if note) or None,
+        # A workspace without a managed VNet cannot have the settings: say nothing about them then.
+        network_note=protection_note if vnet else vnet_note,
     )
 
 

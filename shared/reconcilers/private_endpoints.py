@@ -12,14 +12,12 @@ from dataclasses import dataclass, replace
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
-from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.config import Settings
 from shared.logs import decision_log
 from shared.model import (
     ConnectionDecision,
-    ConnectionPlan,
     ConnectionStatus,
     PrivateEndpointConnection,
     SynapseEvidence,
@@ -29,7 +27,7 @@ from shared.outcome import Outcome, Status
 from shared.planning.private_endpoints import ApprovalRules, plan_connections
 from shared.planning.synapse_facts import SynapseAnswerError, data_plane_mismatch
 from shared.reconcilers.run import Decision, Run, tally
-from shared.reconcilers.transient import TransientAzureError, permanent
+from shared.reconcilers.transient import permanent
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +36,11 @@ _TARGET_STATUS = {
     Verdict.APPROVE: ConnectionStatus.APPROVED,
     Verdict.REJECT: ConnectionStatus.REJECTED,
 }
-_RECORDED = frozenset({Verdict.APPROVE, Verdict.REJECT, Verdict.LEAVE_PENDING})
 
 
 @dataclass(frozen=True)
 class ConnectionReport:
     workspace_id: ArmId
-    plan: ConnectionPlan | None
     outcomes: tuple[tuple[ConnectionDecision, Outcome], ...] = ()
     error: str | None = None
     connections: tuple[PrivateEndpointConnection, ...] = ()
@@ -91,19 +87,17 @@ class EvidenceGatherer:
             log.warning("Synapse workspace %s: %s", synapse_id, error)
             return evidence(error=str(error))
         except AzureError as error:
-            if is_transient(error):
-                text = f"Synapse workspace {synapse_id}: {describe(error)}"
-                raise TransientAzureError(text) from error
+            text = permanent(synapse_id, error)
             decision_log(
                 log,
-                describe(error),
+                text,
                 trigger=trigger,
                 kind="synapse-evidence",
                 verdict="incomplete",
                 subject_id=synapse_id,
                 level=logging.WARNING,
             )
-            return evidence(error=describe(error))
+            return evidence(error=text)
         return evidence(workspace, tuple(endpoints))
 
     def gather(self, cache: dict[str, SynapseEvidence], trigger: str) -> list[SynapseEvidence]:
@@ -136,29 +130,28 @@ class PrivateEndpointReconciler:
             error = permanent(workspace_id, failure)
         if connections is None:
             run.not_reconciled(workspace_id, KIND, error, mode=self.settings.automation_mode.value)
-            return ConnectionReport(workspace_id, None, error=error)
+            return ConnectionReport(workspace_id, error=error)
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
         evidence = self.evidence.gather(run.cache, run.trigger) if pending else []
         plan = plan_connections(workspace_id, connections, evidence, approval_rules(self.settings))
-        decisions = [self._decision(decision, run, focus) for decision in plan.decisions]
-        outcomes = run.settle(workspace_id, decisions)
+        outcomes = run.settle(workspace_id, [self._decision(d, run, focus) for d in plan.decisions])
         decided = tuple(zip(plan.decisions, outcomes, strict=True))
-        return ConnectionReport(workspace_id, plan, decided, connections=connections)
+        return ConnectionReport(workspace_id, decided, connections=connections)
 
     def _decision(self, decision: ConnectionDecision, run: Run, focus: str | None) -> Decision:
-        mode = self.settings.automation_mode.value
-        verdict, subject = decision.verdict, decision.connection_id
+        mode, verdict = self.settings.automation_mode.value, decision.verdict
+        fields = (decision.workspace_id, KIND, verdict.value, decision.connection_id)
         # Left pending: announced only when its own write triggered this run.
-        notify = verdict.writes or same_arm_id(subject, focus)
-        fields = (decision.workspace_id, KIND, verdict.value, subject, decision.reason, mode)
-        row = run.row(*fields, decision.evidence or "", notify=notify)
+        notify = verdict.writes or same_arm_id(decision.connection_id, focus)
+        row = run.row(*fields, decision.reason, mode, decision.evidence or "", notify=notify)
         write = functools.partial(self._write, decision) if verdict.writes else None
         # No-op verdicts are logged, not recorded (a row per connection per event).
-        message = f"{decision.reason} [{mode}]"
-        return Decision(row, write, ledger=verdict in _RECORDED, message=message)
+        recorded = verdict.writes or verdict is Verdict.LEAVE_PENDING
+        return Decision(row, write, ledger=recorded, message=f"{decision.reason} [{mode}]")
 
     def _write(self, decision: ConnectionDecision) -> str:
-        workspace_id, name = decision.workspace_id, decision.connection_name
-        status, description = _TARGET_STATUS[decision.verdict], decision.description
-        result = self.ml.set_connection_state(workspace_id, name, status, description)
+        status = _TARGET_STATUS[decision.verdict]
+        result = self.ml.set_connection_state(
+            decision.workspace_id, decision.connection_name, status, decision.description
+        )
         return f"now {result.status.value}"

@@ -41,8 +41,6 @@ class RoleReport:
 
 @dataclass(frozen=True)
 class RoleAssignmentReconciler:
-    """Ensures each verified Synapse identity holds Contributor on the workspace, exactly once."""
-
     settings: Settings
     ml: MachineLearningAdapter
     authorization: AuthorizationAdapter
@@ -77,15 +75,14 @@ class RoleAssignmentReconciler:
 
     def _decision(self, decision: RoleAssignmentDecision, run: Run) -> Decision:
         mode, verdict = self.settings.automation_mode.value, decision.verdict
-        synapse_id = decision.synapse_workspace_id
+        synapse_id, stale = decision.synapse_workspace_id, verdict is RoleVerdict.STALE
         # A stale one is announced, except by the sweep (which repeats).
-        stale, assign = verdict is RoleVerdict.STALE, verdict is RoleVerdict.ASSIGN
-        notify = assign or (stale and run.announces)
+        notify = verdict.writes or (stale and run.announces)
         fields = (decision.scope, KIND, verdict.value, synapse_id, decision.reason, mode)
         row = run.row(*fields, decision.principal_id or "", notify=notify)
         return Decision(
             row,
-            functools.partial(self._write, decision) if assign else None,
+            functools.partial(self._write, decision) if verdict.writes else None,
             noted("reported: not deleted") if stale else NO_CHANGE,
             ledger=verdict is not RoleVerdict.ALREADY_ASSIGNED,
             message=f"Contributor for {synapse_id}: {decision.reason}",

@@ -4,13 +4,12 @@ timer fans out: one queue message per in-scope subscription, each swept as its o
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError
@@ -43,7 +42,7 @@ def settings_digest(settings: Settings) -> str:
     """The settings and which exemptions are in force: a change makes every workspace changed."""
     now = datetime.now(UTC)
     in_force = [e.in_force(now) for e in settings.policy_exemptions]
-    fields = dataclasses.asdict(settings)
+    fields = asdict(settings)
     # Where records go (its connection string a secret) and how fast ARM is read: not rules.
     for name in ("ledger", "arm_reads_burst", "arm_reads_per_second", "sweep_fan_out_workspaces"):
         del fields[name]

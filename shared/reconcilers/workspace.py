@@ -44,8 +44,8 @@ class WorkspaceReport:
     policies: PolicyReport | None = None
 
     def _concerns(self) -> list[tuple[str, ConnectionReport | RoleReport | PolicyReport]]:
-        reports = {"connections": self.connections, "roles": self.roles, "policies": self.policies}
-        return [(label, report) for label, report in reports.items() if report is not None]
+        reports = (self.connections, self.roles, self.policies)
+        return [(label, report) for label, report in zip(Concern, reports, strict=True) if report]
 
     def summary(self) -> str:
         shown = "; ".join(f"{label}: {report.summary()}" for label, report in self._concerns())
@@ -101,7 +101,7 @@ def reconcile_workspace(
     if Concern.CONNECTIONS in concerns:
         connection_report = runtime.private_endpoints.reconcile(workspace_id, run, focus=focus)
         current = connection_report.current_connections()
-        connections = current if connection_report.plan is not None else None
+        connections = current if connection_report.error is None else None
         # Whoever approved it: the role planner assigns only for a connection an allow-listed
         # workspace provably owns.
         if any(c.status is ConnectionStatus.APPROVED for c in current):
@@ -163,12 +163,11 @@ def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None
     start = len(run.changes)
     report = reconcile_workspace(runtime, workspace_id, run)
     connections, roles, policies = report.connections, report.roles, report.policies
-    retraining = runtime.settings.retraining
     return WorkspacePlan(
         workspace_id,
         changes=tuple(r for r, o in run.changes[start:] if o.status is Status.PLANNED),
         error=report.error(),
-        connections=connections.plan.decisions if connections and connections.plan else (),
+        connections=tuple(d for d, _ in connections.outcomes) if connections else (),
         role_assignments=tuple(d for d, _ in roles.outcomes) if roles else (),
         findings=policies.findings if policies else (),
         remediations=tuple(
@@ -181,13 +180,11 @@ def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None
             for candidate, outcome in (policies.outcomes if policies else ())
         ),
         expired_exemptions=policies.expired_exemptions if policies else (),
-        promotion=_promotion(runtime, workspace_id)
-        if retraining and retraining.retrains(workspace_id)
-        else None,
+        promotion=_promotion(runtime, workspace_id),
     )
 
 
-def _promotion(runtime: Runtime, workspace_id: ArmId) -> dict[str, str]:
+def _promotion(runtime: Runtime, workspace_id: ArmId) -> dict[str, str] | None:
     """The retraining workspace's batch endpoint as promotion left it: its default deployment,
     the model behind it and its metric, and how to switch back. Read-only. The deployment to
     switch back to is the one the model was promoted over (the app registers it with the model):
@@ -196,7 +193,9 @@ def _promotion(runtime: Runtime, workspace_id: ArmId) -> dict[str, str]:
     from shared.reconcilers.promotion import default_of, model_of
 
     config = runtime.settings.retraining
-    if config is None or config.promotion is None or config.batch_endpoint_name is None:
+    if config is None or not config.retrains(workspace_id):
+        return None
+    if config.promotion is None or config.batch_endpoint_name is None:
         return {}
     adapter = runtime.promotion_adapter
     name = config.batch_endpoint_name
