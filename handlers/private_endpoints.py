@@ -8,7 +8,7 @@ from azure.core.exceptions import AzureError
 from shared.arm import ArmId, is_resource_type
 from shared.events import ML_WORKSPACE_TYPE, NETWORK_PRIVATE_ENDPOINT_TYPE, ResourceWrite
 from shared.events import PRIVATE_ENDPOINT_OPERATIONS as OPERATIONS
-from shared.intake import read_failed, receive_resource_write, reconcile_event
+from shared.intake import Delivery
 from shared.reconcilers.workspace import Concern
 from shared.runtime import Runtime, runtime
 
@@ -31,15 +31,14 @@ def _affected_workspaces(rt: Runtime, write: ResourceWrite) -> list[str] | str:
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
 def on_private_endpoint_event(event: func.EventGridEvent) -> None:
-    rt = runtime()
-    write = receive_resource_write(rt, event, function=FUNCTION, operations=OPERATIONS)
+    delivery = Delivery(runtime(), event, FUNCTION)
+    write = delivery.resource_write(OPERATIONS)
     if write is None:
         return
     try:
-        affected = _affected_workspaces(rt, write)
+        affected = _affected_workspaces(delivery.rt, write)
     except AzureError as error:
-        read_failed(rt, event, FUNCTION, error, "private endpoint not readable")
+        delivery.read_failed(error, "private endpoint not readable")
         return
     # Connections; an Approved connection brings in the Synapse identity's role too.
-    concerns = frozenset({Concern.CONNECTIONS})
-    reconcile_event(rt, event, FUNCTION, affected, concerns, focus=write.resource_uri)
+    delivery.reconcile(affected, frozenset({Concern.CONNECTIONS}), focus=write.resource_uri)
