@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared import intake
 from shared.events import Ignored
+from shared.intake import Delivery
 from shared.ml_events import SCORING, Drift, classify_ml_event, scoped_workspace, workspace_of_topic
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 
 FUNCTION = "on_ml_event"
-KIND = "ml-event"
 
 bp = func.Blueprint()
 
@@ -20,16 +19,12 @@ bp = func.Blueprint()
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
 def on_ml_event(event: func.EventGridEvent) -> None:
-    rt = runtime()
+    delivery = Delivery(runtime(), event, FUNCTION, kind="ml-event")
+    rt, record = delivery.rt, delivery.record
     settings, topic = rt.settings, event.topic or ""
-
-    def record(outcome: str, text: str, workspace_id: str = "") -> None:
-        intake.record(rt, event, FUNCTION, outcome, text, workspace_id=workspace_id, kind=KIND)
-
     workspace = workspace_of_topic(topic)
     if workspace is None:
-        record("invalid", f"topic {topic!r} is not an AML workspace")
-        return
+        return record("invalid", f"topic {topic!r} is not an AML workspace")
     # A listed workspace keeps the settings' spelling; one that a container scope holds (as far
     # as its ID tells: retraining acts only on RETRAIN_WORKSPACE_IDS, checked against the scope).
     configured = scoped_workspace(topic, settings.ml_workspace_ids) or (
@@ -37,13 +32,11 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     )
     if configured is None:
         text = f"{workspace} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
-        record("out-of-scope", text, workspace)
-        return
-    data = intake.event_data(event)
-    parsed = classify_ml_event(event.id or "", event.event_type or "", configured, data)
+        return record("out-of-scope", text, workspace)
+    event_id, event_type, _ = delivery.sent
+    parsed = classify_ml_event(event_id, event_type, configured, delivery.data())
     if isinstance(parsed, Ignored):
-        record("invalid" if parsed.invalid else "ignored", parsed.reason, configured)
-        return
+        return record("invalid" if parsed.invalid else "ignored", parsed.reason, configured)
     result: tuple[str, str]
     try:
         if not isinstance(parsed, Drift) and parsed.purpose == SCORING:
@@ -61,4 +54,4 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     except TransientAzureError as error:
         record("failed", f"will be redelivered: {error}", configured)
         raise
-    record(*result, configured)
+    return record(*result, configured)

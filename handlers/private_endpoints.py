@@ -6,40 +6,35 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from shared.arm import ArmId, is_resource_type
-from shared.events import ML_WORKSPACE_TYPE, NETWORK_PRIVATE_ENDPOINT_TYPE, ResourceWrite
+from shared.events import ML_WORKSPACE_TYPE, NETWORK_PRIVATE_ENDPOINT_TYPE
 from shared.events import PRIVATE_ENDPOINT_OPERATIONS as OPERATIONS
-from shared.intake import read_failed, receive_resource_write, reconcile_event
+from shared.intake import Delivery
 from shared.reconcilers.workspace import Concern
-from shared.runtime import Runtime, runtime
+from shared.runtime import runtime
 
 FUNCTION = "on_private_endpoint_event"
 
 bp = func.Blueprint()
 
 
-def _affected_workspaces(rt: Runtime, write: ResourceWrite) -> list[str] | str:
-    """AML workspaces the write concerns, or the reason there are none to look at."""
-    if write.targets(ML_WORKSPACE_TYPE):
-        return [write.target_id]
-    if write.targets(NETWORK_PRIVATE_ENDPOINT_TYPE):
-        # A private endpoint's ID does not name what it connects to: ask ARM.
-        targets = rt.network.private_link_targets(ArmId(write.target_id))
-        return [target for target in targets if is_resource_type(target, *ML_WORKSPACE_TYPE)]
-    return f"resource {write.resource_uri} is not an AML workspace or a private endpoint"
-
-
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
 def on_private_endpoint_event(event: func.EventGridEvent) -> None:
-    rt = runtime()
-    write = receive_resource_write(rt, event, function=FUNCTION, operations=OPERATIONS)
+    delivery = Delivery(runtime(), event, FUNCTION)
+    write = delivery.resource_write(OPERATIONS)
     if write is None:
         return
-    try:
-        affected = _affected_workspaces(rt, write)
-    except AzureError as error:
-        read_failed(rt, event, FUNCTION, error, "private endpoint not readable")
-        return
+    # The AML workspaces the write concerns, or the reason there are none to look at.
+    affected: list[str] | str = [write.target_id]
+    if write.targets(NETWORK_PRIVATE_ENDPOINT_TYPE):
+        # A private endpoint's ID does not name what it connects to: ask ARM.
+        try:
+            targets = delivery.rt.network.private_link_targets(ArmId(write.target_id))
+        except AzureError as error:
+            delivery.read_failed(error, "private endpoint not readable")
+            return
+        affected = [target for target in targets if is_resource_type(target, *ML_WORKSPACE_TYPE)]
+    elif not write.targets(ML_WORKSPACE_TYPE):
+        affected = f"resource {write.resource_uri} is not an AML workspace or a private endpoint"
     # Connections; an Approved connection brings in the Synapse identity's role too.
-    concerns = frozenset({Concern.CONNECTIONS})
-    reconcile_event(rt, event, FUNCTION, affected, concerns, focus=write.resource_uri)
+    delivery.reconcile(affected, frozenset({Concern.CONNECTIONS}), focus=write.resource_uri)

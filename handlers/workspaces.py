@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.events import ML_WORKSPACE_TYPE, WORKSPACE_OPERATIONS
-from shared.intake import receive_resource_write, reconcile_event
+from shared.intake import Delivery
 from shared.reconcilers.workspace import Concern
 from shared.runtime import runtime
 
@@ -17,10 +17,9 @@ bp = func.Blueprint()
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
 def on_workspace_event(event: func.EventGridEvent) -> None:
-    rt = runtime()
-    write = receive_resource_write(rt, event, function=FUNCTION, operations=WORKSPACE_OPERATIONS)
+    delivery = Delivery(runtime(), event, FUNCTION)
+    write = delivery.resource_write(WORKSPACE_OPERATIONS)
     if write is not None:
         why = f"{write.resource_uri} is not an AML workspace"
         candidates = [write.target_id] if write.targets(ML_WORKSPACE_TYPE) else why
-        concerns = frozenset({Concern.ROLES, Concern.POLICIES})
-        reconcile_event(rt, event, FUNCTION, candidates, concerns)
+        delivery.reconcile(candidates, frozenset({Concern.ROLES, Concern.POLICIES}))

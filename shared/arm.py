@@ -38,14 +38,10 @@ def top_level_resource(value: str) -> tuple[str, str, ArmId] | None:
 
 
 def is_resource_type(value: str, namespace: str, type_name: str) -> bool:
-    if not is_arm_id(value):
-        return False
-    parts = name_parts(value)
-    return (
-        parts.get("namespace", "").lower() == namespace.lower()
-        and parts.get("type", "").lower() == type_name.lower()
-        and "child_name_1" not in parts
-    )
+    parts = name_parts(value) if is_arm_id(value) else {}
+    found = parts.get("namespace", "").lower(), parts.get("type", "").lower()
+    wanted = namespace.lower(), type_name.lower()
+    return bool(parts) and found == wanted and "child_name_1" not in parts
 
 
 def name_parts(value: str) -> dict[str, str]:

@@ -17,9 +17,9 @@ from azure.mgmt.core.tools import resource_id
 
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.transport import json_mapping
-from shared.arm import ArmId, name_of, resource_group_of, subscription_of
+from shared.arm import ArmId, name_parts, same_arm_id, subscription_of
 from shared.config import ML_WORKSPACE_TYPE, name_problem
-from shared.scope import Scope, is_management_group, is_workspace, listed_workspace
+from shared.scope import Scope, is_management_group, is_workspace
 
 if TYPE_CHECKING:
     from shared.adapters.estate import EstateAdapter
@@ -62,15 +62,9 @@ def canonical_workspace(value: str) -> ArmId | None:
     """The workspace ID rebuilt from its parts, when within Azure's naming rules."""
     if not is_workspace(value) or name_problem(value, ML_WORKSPACE_TYPE) is not None:
         return None
-    return ArmId(
-        resource_id(
-            subscription=subscription_of(value),
-            resource_group=resource_group_of(value),
-            namespace=ML_WORKSPACE_TYPE[0],
-            type=ML_WORKSPACE_TYPE[1],
-            name=name_of(value),
-        )
-    )
+    parts, keys = name_parts(value), ("subscription", "resource_group", "name")
+    namespace, type_name = ML_WORKSPACE_TYPE
+    return ArmId(resource_id(namespace=namespace, type=type_name, **{k: parts[k] for k in keys}))
 
 
 class Inventory:
@@ -91,8 +85,8 @@ class Inventory:
         return found
 
     def admit(self, candidate: str, tags: Mapping[str, Any] | None = None) -> ArmId | None:
-        """The ID the app uses for `candidate` (the settings' spelling) when in scope, else None.
-        `tags`: as ARM listed them just now; read when needed and not given."""
+        """The ID the app uses for `candidate` when in scope (the settings' spelling when a scope
+        names it one by one), else None. `tags`: as ARM listed them just now; read when needed."""
         workspace = canonical_workspace(candidate)
         if workspace is None or not self._scope.may_cover(workspace):
             return None
@@ -101,7 +95,7 @@ class Inventory:
             tags = self._estate.workspace_tags(workspace)
         if not self._scope.in_scope(workspace, groups, tags):
             return None
-        return listed_workspace(self._scope, workspace) or workspace
+        return next((ArmId(s) for s in self._scope.scopes if same_arm_id(s, workspace)), workspace)
 
     def covers(self, subscription: str) -> bool:
         """Whether a scope could hold workspaces of `subscription` (not carved out whole)."""

@@ -10,7 +10,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from shared.arm import ArmId, is_resource_type, same_arm_id, subscription_of
+from shared.arm import is_resource_type, same_arm_id, subscription_of
 from shared.policy.exemptions import is_scope, json_array, scopes_of, within_scope
 
 ML_WORKSPACE = ("Microsoft.MachineLearningServices", "workspaces")
@@ -119,8 +119,3 @@ def parse_tag(text: str) -> tuple[str, str]:
             "at most 256 characters)"
         )
     return name, value.strip()
-
-
-def listed_workspace(scope: Scope, workspace_id: str) -> ArmId | None:
-    """The spelling of `workspace_id` in the settings, when a scope names it one by one."""
-    return next((ArmId(s) for s in scope.scopes if same_arm_id(s, workspace_id)), None)
