@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import NamedTuple
 
 from azure.core.exceptions import AzureError, HttpResponseError
@@ -28,11 +27,11 @@ from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionSink
 from shared.ml_events import RETRAINING, Drift, JobFinished
 from shared.model import JudgedAnswerError
-from shared.outcome import PLANNED, Outcome, Status, noted
+from shared.outcome import PLANNED, Outcome, RequestOutcome, Status, noted
 from shared.ownership import not_made_by
 from shared.planning import retraining as plan
 from shared.planning.retraining import Verdict
-from shared.reconcilers.promotion import ModelPromoter, PromotionOutcome
+from shared.reconcilers.promotion import ModelPromoter
 from shared.reconcilers.run import Trail, judged
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.requests import RefusedError
@@ -46,36 +45,14 @@ KIND_GATE = "drift-gate"
 DEBOUNCED = Outcome(Status.SKIPPED, "debounced, nothing submitted")
 DEBOUNCING = (Verdict.COOLDOWN, Verdict.ACTIVE, Verdict.CONCURRENT)
 NOTHING_STARTED = noted("nothing started")
-
-
-class RequestOutcome(StrEnum):
-    """What one request came to, in a word: the event's ledger row and the handler's log line."""
-
-    DEBOUNCED = "debounced"
-    DRY_RUN = "dry-run"
-    FAILED = "failed"
-    IGNORED = "ignored"
-    INVALID = "invalid"
-    GATE_CLOSED = "gate-closed"
-    ALREADY_SUBMITTED = "already-submitted"
-    RETRAINING_SUBMITTED = "retraining-submitted"
-    RETRAINING_FAILED = "retraining-failed"
-    RETRAINING_CANCELED = "retraining-canceled"
-    COMPLETED = "completed"
-    SCORING_STARTED = "scoring-started"
-    SCORING_IN_PROGRESS = "scoring-in-progress"
-    SCORING_ALREADY_STARTED = "scoring-already-started"
-    # How a scoring job ended (`scoring_outcomes`).
-    SCORING_COMPLETED = "scoring-completed"
-    SCORING_FAILED = "scoring-failed"
-    SCORING_CANCELED = "scoring-canceled"
-    ALREADY_RECORDED = "already-recorded"
+# What the timer's scoring backstop came to that its summary does not mention.
+UNREMARKED_BACKSTOP = (RequestOutcome.SCORING_ALREADY_STARTED, RequestOutcome.COMPLETED)
 
 
 class RequestResult(NamedTuple):
-    """What one request came to (a promotion that holds the scoring back: its word) and why."""
+    """What one request came to, and why."""
 
-    outcome: RequestOutcome | PromotionOutcome
+    outcome: RequestOutcome
     summary: str
 
 
@@ -319,10 +296,7 @@ class RetrainingReconciler:
                 # Recorded; the drift gate still has its turn, and the run fails after it.
                 backstop_error = error
             else:
-                if backstop.outcome not in (
-                    RequestOutcome.SCORING_ALREADY_STARTED,
-                    RequestOutcome.COMPLETED,
-                ):
+                if backstop.outcome not in UNREMARKED_BACKSTOP:
                     note = f"backstop: {backstop.summary}; "
         gate, result = self._config.drift_gate, None
         message, source = "scheduled retraining", "schedule"
@@ -351,9 +325,8 @@ def _failed(trail: Trail, subject: str, error: AzureError | JudgedAnswerError) -
     """A failed read, recorded; raised for redelivery when it was transient."""
     other = isinstance(error, JudgedAnswerError)
     reason = "Azure ML answered about another job" if other else "reading Azure ML failed"
-    return RequestResult(
-        RequestOutcome.FAILED, trail.read_failed(KIND_RETRAINING, subject, error, reason)
-    )
+    why = trail.read_failed(KIND_RETRAINING, subject, error, reason)
+    return RequestResult(RequestOutcome.FAILED, why)
 
 
 def _already(scoring_job: str, retraining_job: str) -> RequestResult:

@@ -17,8 +17,8 @@ from shared.adapters.outcomes import Recorder
 from shared.arm import ArmId, same_arm_id
 from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
-from shared.outcome import noted
-from shared.reconcilers.retraining import KIND_SCORING, RequestOutcome, RequestResult
+from shared.outcome import RequestOutcome, noted
+from shared.reconcilers.retraining import KIND_SCORING, RequestResult
 from shared.reconcilers.run import Trail
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.records import JobRecord, ScoringRecords
