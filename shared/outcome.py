@@ -70,8 +70,7 @@ def noted(text: str) -> Outcome:
 
 
 class RequestOutcome(StrEnum):
-    """A request's word (retraining, promotion, a scoring job's end): the event's ledger row and
-    the handler's log line."""
+    """A request's word: its event's ledger row and the handler's log line."""
 
     DEBOUNCED = "debounced"
     DRY_RUN = "dry-run"
