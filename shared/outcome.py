@@ -1,10 +1,11 @@
 """What became of one decision, as a type: the ledger's text, the decision line's level and the
-outcome event's state all come from it, so nothing parses an outcome's words back."""
+outcome event's state all come from it, so nothing parses an outcome's words back. And what one
+request came to, in a word."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 
 
 class Status(Enum):
@@ -66,3 +67,34 @@ NOT_ATTEMPTED = Outcome(Status.SKIPPED, "an earlier write failed transiently")
 
 def noted(text: str) -> Outcome:
     return Outcome(Status.NOTED, text)
+
+
+class RequestOutcome(StrEnum):
+    """A request's word: its event's ledger row and the handler's log line."""
+
+    DEBOUNCED = "debounced"
+    DRY_RUN = "dry-run"
+    FAILED = "failed"
+    IGNORED = "ignored"
+    INVALID = "invalid"
+    GATE_CLOSED = "gate-closed"
+    ALREADY_SUBMITTED = "already-submitted"
+    RETRAINING_SUBMITTED = "retraining-submitted"
+    RETRAINING_FAILED = "retraining-failed"
+    RETRAINING_CANCELED = "retraining-canceled"
+    COMPLETED = "completed"
+    SCORING_STARTED = "scoring-started"
+    SCORING_IN_PROGRESS = "scoring-in-progress"
+    SCORING_ALREADY_STARTED = "scoring-already-started"
+    # How a scoring job ended (`scoring_outcomes`).
+    SCORING_COMPLETED = "scoring-completed"
+    SCORING_FAILED = "scoring-failed"
+    SCORING_CANCELED = "scoring-canceled"
+    ALREADY_RECORDED = "already-recorded"
+    # A promotion that holds the scoring back; `not-promoted:`: how its claim ended (as another
+    # delivery, or this one, read it).
+    PROMOTED = "promoted"
+    NOT_PROMOTED = "not-promoted"
+    PROMOTION_FAILED = "not-promoted:failed"
+    PROMOTION_SKIPPED = "not-promoted:skipped"
+    PROMOTION_IN_PROGRESS = "promotion-in-progress"

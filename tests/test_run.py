@@ -15,13 +15,13 @@ from azure.core.exceptions import HttpResponseError, ServiceResponseError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.adapters.answers import UnexpectedAnswerError
+from shared.adapters.answers import GuardNoLongerHoldsError, UnexpectedAnswerError
 from shared.adapters.outcomes import event_type
 from shared.arm import ArmId
 from shared.ledger import ActionRecord
 from shared.outcome import INTENT, NO_CHANGE, Outcome, Status
 from shared.policy.budget import RemediationBudget
-from shared.reconcilers.run import Decision, Run, change
+from shared.reconcilers.run import Decision, Run, Trail, change
 from shared.reconcilers.transient import TransientAzureError
 from tests.conftest import App
 from tools import cli, host, scene
@@ -166,6 +166,40 @@ def test_answers_and_permanent_errors_become_outcomes_not_exceptions() -> None:
     )
     assert [o.status for o in outcomes] == [Status.NOT_APPLIED, Status.FAILED]
     assert all(o.failed for o in outcomes)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (GuardNoLongerHoldsError("no longer holds"), Status.DEFERRED),
+        (UnexpectedAnswerError("shows 10, not 4"), Status.NOT_APPLIED),
+        (HttpResponseError("denied"), Status.FAILED),
+        (ServiceResponseError("reset"), Status.RETRY),
+    ],
+)
+def test_a_run_and_a_trail_class_a_failed_call_alike(error: Exception, status: Status) -> None:
+    rows = Rows()
+    trail = Trail(rows, logging.getLogger("t"), "enforce", ArmId("/w"), "t")
+    [outcome] = _run(Rows()).execute([Decision(_record(), write=_fails(error))])
+    assert outcome.status is status
+    if status is not Status.RETRY:
+        assert trail.failure("k", "s", error) == outcome
+        assert rows.records == []
+        return
+    # A trail's transient failure is recorded (not announced) and raised at once.
+    with pytest.raises(TransientAzureError, match="workspace /w: ServiceResponseError: reset"):
+        trail.failure("k", "s", error)
+    [retry] = rows.records
+    assert (retry.verdict, str(retry.outcome), retry.notify) == ("retry", str(outcome), False)
+
+
+def test_a_trails_failed_read_is_one_failed_row_and_its_detail() -> None:
+    rows = Rows()
+    trail = Trail(rows, logging.getLogger("t"), "enforce", ArmId("/w"), "t")
+    detail = trail.read_failed("k", "s", UnexpectedAnswerError("another job"), "read failed")
+    [row] = rows.records
+    assert (detail, row.verdict, row.reason) == ("another job", "read", "read failed")
+    assert row.outcome == Outcome(Status.FAILED, "another job")
 
 
 def test_the_budget_defers_the_rest_once_spent_and_announces_the_stop_once() -> None:

@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from azure.core.exceptions import AzureError
@@ -19,7 +18,7 @@ from shared.arm import ArmId
 from shared.claims import Claims, PromotionClaim
 from shared.config import Settings
 from shared.model import JudgedAnswerError
-from shared.outcome import PLANNED, Outcome, Status
+from shared.outcome import PLANNED, Outcome, RequestOutcome, Status
 from shared.planning import promotion as plan
 from shared.reconcilers.run import Trail
 from shared.reconcilers.transient import TransientAzureError
@@ -46,31 +45,19 @@ FINAL = frozenset({Step.SWITCHED, Step.FAILED, Step.SKIPPED})
 DEPLOYED = frozenset({Step.DEPLOYING, Step.SWITCHED, Step.FAILED})
 
 
-class PromotionOutcome(StrEnum):
-    """What a promotion came to: the request's word when it holds the scoring back."""
-
-    PROMOTED = "promoted"
-    NOT_PROMOTED = "not-promoted"
-    # The claim ended `failed` or `skipped` (as another delivery, or this one, read it).
-    FAILED = "not-promoted:failed"
-    SKIPPED = "not-promoted:skipped"
-    IN_PROGRESS = "promotion-in-progress"
-    DRY_RUN = "dry-run"
-
-
 @dataclass(frozen=True)
 class PromotionResult:
     """Whether the scoring after a retrain starts now, where, and what it says of the model."""
 
     score: bool
     deployment: str | None
-    outcome: PromotionOutcome
+    outcome: RequestOutcome
     summary: str
 
     @property
     def note(self) -> str:
         where = self.deployment or "the endpoint's default"
-        promoted = self.outcome is PromotionOutcome.PROMOTED
+        promoted = self.outcome is RequestOutcome.PROMOTED
         model = "the promoted model" if promoted else "the current model (not promoted)"
         return f"{model} on {where}: {self.summary}"
 
@@ -97,7 +84,7 @@ class ModelPromoter:
         return ArmId(f"{workspace_id}/batchEndpoints/{self._endpoint_name}")
 
     def _not_promoted(
-        self, previous: str | None, outcome: PromotionOutcome, summary: str
+        self, previous: str | None, outcome: RequestOutcome, summary: str
     ) -> PromotionResult:
         # Scored (when it is) where it was before: the deployment the app would have used.
         stays = f"; the default stays {previous}" if previous else ""
@@ -108,11 +95,11 @@ class ModelPromoter:
         if claim is None or claim.state not in FINAL:
             holder = claim.trigger if claim is not None else "another delivery"
             why = f"promotion after {job_name} is being carried out by {holder}"
-            return PromotionResult(False, None, PromotionOutcome.IN_PROGRESS, why)
+            return PromotionResult(False, None, RequestOutcome.PROMOTION_IN_PROGRESS, why)
         reason = str(_detail(claim).get("reason", ""))
         if claim.state == Step.SWITCHED:
-            return PromotionResult(True, claim.deployment, PromotionOutcome.PROMOTED, reason)
-        ended = PromotionOutcome.FAILED if claim.state == Step.FAILED else PromotionOutcome.SKIPPED
+            return PromotionResult(True, claim.deployment, RequestOutcome.PROMOTED, reason)
+        ended = RequestOutcome(f"not-promoted:{claim.state}")  # failed or skipped
         return self._not_promoted(claim.previous, ended, reason)
 
     def promote_after_retrain(self, trail: Trail, job_name: str) -> PromotionResult:
@@ -190,9 +177,9 @@ class ModelPromoter:
         if not version:
             stays = Outcome(Status.SKIPPED, f"scoring stays on {default or 'the default'}")
             _decided(trail, job_name, stays, detail)
-            return self._not_promoted(default, PromotionOutcome.NOT_PROMOTED, reason)
+            return self._not_promoted(default, RequestOutcome.NOT_PROMOTED, reason)
         _decided(trail, job_name, PLANNED, detail)
-        return PromotionResult(True, name, PromotionOutcome.DRY_RUN, f"would promote: {reason}")
+        return PromotionResult(True, name, RequestOutcome.DRY_RUN, f"would promote: {reason}")
 
     def _carry_on(self, trail: Trail, claim: PromotionClaim) -> PromotionResult:
         """The steps from where the claim stands; each moves the claim on."""
@@ -282,7 +269,7 @@ class ModelPromoter:
             subject = f"{self._endpoint_id(trail.workspace_id)}/deployments/{claim.deployment}"
             detail, previous = _detail(claim), claim.previous
         _decided(trail, subject, failure, detail)
-        return self._not_promoted(previous, PromotionOutcome.FAILED, str(failure))
+        return self._not_promoted(previous, RequestOutcome.PROMOTION_FAILED, str(failure))
 
 
 def _decided(trail: Trail, subject: str, outcome: Outcome, detail: dict[str, Any]) -> None:

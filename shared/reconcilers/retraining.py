@@ -10,14 +10,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import NamedTuple
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
 from shared.adapters.batch_scoring import ScoringInput, ScoringUriRejectedError
 from shared.adapters.drift_query import DriftQueryAdapter
-from shared.adapters.errors import describe, is_transient
+from shared.adapters.errors import is_transient
 from shared.adapters.promotion import PromotionAdapter
 from shared.adapters.retraining_jobs import AppJob, RetrainingJobsAdapter
 from shared.adapters.transport import MalformedResponseError
@@ -28,12 +27,12 @@ from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionSink
 from shared.ml_events import RETRAINING, Drift, JobFinished
 from shared.model import JudgedAnswerError
-from shared.outcome import PLANNED, Outcome, Status, noted
+from shared.outcome import PLANNED, Outcome, RequestOutcome, Status, noted
 from shared.ownership import not_made_by
 from shared.planning import retraining as plan
 from shared.planning.retraining import Verdict
-from shared.reconcilers.promotion import ModelPromoter, PromotionOutcome
-from shared.reconcilers.run import Trail
+from shared.reconcilers.promotion import ModelPromoter
+from shared.reconcilers.run import Trail, judged
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.requests import RefusedError
 from shared.scoring.service import ClaimHeldError, ScoringOrder, ScoringStarter, Started
@@ -46,36 +45,14 @@ KIND_GATE = "drift-gate"
 DEBOUNCED = Outcome(Status.SKIPPED, "debounced, nothing submitted")
 DEBOUNCING = (Verdict.COOLDOWN, Verdict.ACTIVE, Verdict.CONCURRENT)
 NOTHING_STARTED = noted("nothing started")
-
-
-class RequestOutcome(StrEnum):
-    """What one request came to, in a word: the event's ledger row and the handler's log line."""
-
-    DEBOUNCED = "debounced"
-    DRY_RUN = "dry-run"
-    FAILED = "failed"
-    IGNORED = "ignored"
-    INVALID = "invalid"
-    GATE_CLOSED = "gate-closed"
-    ALREADY_SUBMITTED = "already-submitted"
-    RETRAINING_SUBMITTED = "retraining-submitted"
-    RETRAINING_FAILED = "retraining-failed"
-    RETRAINING_CANCELED = "retraining-canceled"
-    COMPLETED = "completed"
-    SCORING_STARTED = "scoring-started"
-    SCORING_IN_PROGRESS = "scoring-in-progress"
-    SCORING_ALREADY_STARTED = "scoring-already-started"
-    # How a scoring job ended (`scoring_outcomes`).
-    SCORING_COMPLETED = "scoring-completed"
-    SCORING_FAILED = "scoring-failed"
-    SCORING_CANCELED = "scoring-canceled"
-    ALREADY_RECORDED = "already-recorded"
+# What the timer's scoring backstop came to that its summary does not mention.
+UNREMARKED_BACKSTOP = (RequestOutcome.SCORING_ALREADY_STARTED, RequestOutcome.COMPLETED)
 
 
 class RequestResult(NamedTuple):
-    """What one request came to (a promotion that holds the scoring back: its word) and why."""
+    """What one request came to, and why."""
 
-    outcome: RequestOutcome | PromotionOutcome
+    outcome: RequestOutcome
     summary: str
 
 
@@ -160,7 +137,7 @@ class RetrainingReconciler:
     def _ensure_submitted(
         self, trail: Trail, name: str, reason: str, tags: dict[str, str]
     ) -> RequestResult:
-        workspace_id = trail.workspace_id
+        workspace_id, failure = trail.workspace_id, None
         try:
             existing = self.jobs.get_job(workspace_id, name)
             if existing is None:
@@ -180,14 +157,21 @@ class RetrainingReconciler:
             if not (validation or isinstance(error, AzureError | JudgedAnswerError)):
                 raise
             # JudgedAnswerError: Azure answered with another job than the one asked for.
+            why = "submission refused by Azure ML"
             failure = trail.failure(KIND_RETRAINING, name, error)
-            return self._submission_refused(trail, name, failure)
-        if existing and (squatted := not_made_by(self.jobs.app_identity(), existing.system_data)):
-            # Someone made a job of the claim's name before the app submitted it: never the app's
-            # retraining (not scored, not promoted). The claim is released for the next trigger.
-            why = "not the app's job: the claim is released, the next trigger retrains"
-            taken = Outcome(Status.FAILED, f"the job name is taken: {squatted}")
-            return self._submission_refused(trail, name, taken, why)
+        else:
+            squatted = existing and not_made_by(self.jobs.app_identity(), existing.system_data)
+            if squatted:
+                # Someone made a job of the claim's name before the app submitted it: not the app's
+                # retraining (not scored, not promoted). The claim is released for the next trigger.
+                why = "not the app's job: the claim is released, the next trigger retrains"
+                failure = Outcome(Status.FAILED, f"the job name is taken: {squatted}")
+        if failure is not None:
+            # A permanent failure releases the claim: the next drift signal may try again.
+            self._set_claim_state(trail, ClaimState.FAILED)
+            trail.record(KIND_RETRAINING, "submit", name, why, failure)
+            refused = f"retraining job {name} was refused: {failure.detail}"
+            return RequestResult(RequestOutcome.FAILED, refused)
         self._set_claim_state(trail, ClaimState.SUBMITTED)
         if existing is not None:
             reason = f"job {name} was already submitted for {trail.trigger} ({existing.status})"
@@ -204,19 +188,6 @@ class RetrainingReconciler:
         claim = self.claims.retraining(trail.workspace_id)
         if claim is not None and claim.claim_key == trail.trigger:
             self.claims.set_retraining_state(claim, state)
-
-    def _submission_refused(
-        self,
-        trail: Trail,
-        name: str,
-        failure: Outcome,
-        reason: str = "submission refused by Azure ML",
-    ) -> RequestResult:
-        # A permanent failure releases the claim: the next drift signal may try again.
-        self._set_claim_state(trail, ClaimState.FAILED)
-        trail.record(KIND_RETRAINING, "submit", name, reason, failure)
-        refused = f"retraining job {name} was refused: {failure.detail}"
-        return RequestResult(RequestOutcome.FAILED, refused)
 
     def on_finished(self, finished: JobFinished) -> RequestResult:
         workspace_id, name = finished.workspace_id, finished.job_name
@@ -286,17 +257,16 @@ class RetrainingReconciler:
             reason = f"scoring after {retraining_job} is being started by {by} delivery"
             return RequestResult(RequestOutcome.SCORING_IN_PROGRESS, reason)
         except RefusedError as refused:
-            # Transient Azure errors go to `_failed` (redelivery), the rest are not started.
+            # Transient Azure errors (and any but Azure's answers) go to `_failed` (redelivery);
+            # the rest are not started: Azure's answer, or the app's refusal of it, recorded.
             error, failure = refused.__cause__, Outcome(Status.FAILED, refused.problem.detail)
-            answered = HttpResponseError | MalformedResponseError
-            if isinstance(error, answered) and not is_transient(error):
-                failure = Outcome(Status.FAILED, describe(error))
-            elif isinstance(error, AzureError):
+            answered = isinstance(error, HttpResponseError | MalformedResponseError)
+            if isinstance(error, AzureError) and (is_transient(error) or not answered):
                 return _failed(trail, endpoint_id, error)
-            elif isinstance(error, JudgedAnswerError) and not isinstance(
+            if isinstance(error, AzureError | JudgedAnswerError) and not isinstance(
                 error, ScoringUriRejectedError
             ):
-                failure = Outcome(Status.NOT_APPLIED, str(error))
+                failure = judged(error)
             reason = "batch scoring could not be started"
             trail.record(KIND_SCORING, "start", endpoint_id, reason, failure)
             return RequestResult(RequestOutcome.FAILED, failure.detail)
@@ -326,10 +296,7 @@ class RetrainingReconciler:
                 # Recorded; the drift gate still has its turn, and the run fails after it.
                 backstop_error = error
             else:
-                if backstop.outcome not in (
-                    RequestOutcome.SCORING_ALREADY_STARTED,
-                    RequestOutcome.COMPLETED,
-                ):
+                if backstop.outcome not in UNREMARKED_BACKSTOP:
                     note = f"backstop: {backstop.summary}; "
         gate, result = self._config.drift_gate, None
         message, source = "scheduled retraining", "schedule"
@@ -356,10 +323,9 @@ class RetrainingReconciler:
 
 def _failed(trail: Trail, subject: str, error: AzureError | JudgedAnswerError) -> RequestResult:
     """A failed read, recorded; raised for redelivery when it was transient."""
-    why = trail.failure(KIND_RETRAINING, subject, error).detail
-    judged = isinstance(error, JudgedAnswerError)
-    reason = "Azure ML answered about another job" if judged else "reading Azure ML failed"
-    trail.record(KIND_RETRAINING, "read", subject, reason, Outcome(Status.FAILED, why))
+    other = isinstance(error, JudgedAnswerError)
+    reason = "Azure ML answered about another job" if other else "reading Azure ML failed"
+    why = trail.read_failed(KIND_RETRAINING, subject, error, reason)
     return RequestResult(RequestOutcome.FAILED, why)
 
 

@@ -82,7 +82,7 @@ class Run:
     changes: list[tuple[ActionRecord, Outcome]] = field(default_factory=list, init=False)
     # Where the decision lines go (a `Trail`: its reconciler's logger).
     logger: logging.Logger = log
-    _transient: AzureError | None = field(default=None, init=False)
+    _transient: Exception | None = field(default=None, init=False)
 
     def row(
         self,
@@ -163,16 +163,10 @@ class Run:
         record_intent(self.sink, decision.record)
         try:
             return Outcome(Status.APPLIED, decision.write())
-        except answers.GuardNoLongerHoldsError as error:
-            # Read again just before the write, the resource no longer passes its guard.
-            return Outcome(Status.DEFERRED, str(error), GUARD)
-        except (answers.UnexpectedAnswerError, answers.RefusedTargetError) as error:
-            return Outcome(Status.NOT_APPLIED, str(error))
-        except AzureError as error:
-            if is_transient(error):
+        except (AzureError, JudgedAnswerError) as error:
+            if (outcome := judged(error)).status is Status.RETRY:
                 self._transient = error
-                return Outcome(Status.RETRY, describe(error))
-            return Outcome(Status.FAILED, describe(error))
+            return outcome
 
     def record(self, workspace_id: str, rows: Sequence[tuple[Decision, Outcome]]) -> None:
         """Ledger rows (one call), then one decision line each; raises the transient failure
@@ -233,6 +227,16 @@ class Run:
         outcomes = self.execute(decisions)
         self.record(workspace_id, list(zip(decisions, outcomes, strict=True)))
         return outcomes
+
+
+def judged(error: Exception) -> Outcome:
+    """What a failed call came to: deferred when, read again just before the write, the resource
+    no longer passes its guard; NotApplied for an answer the app refused; Retry when transient."""
+    if isinstance(error, answers.GuardNoLongerHoldsError):
+        return Outcome(Status.DEFERRED, str(error), GUARD)
+    if isinstance(error, JudgedAnswerError):
+        return Outcome(Status.NOT_APPLIED, str(error))
+    return Outcome(Status.RETRY if is_transient(error) else Status.FAILED, describe(error))
 
 
 def record_intent(sink: ActionSink | None, record: ActionRecord) -> None:
@@ -297,10 +301,16 @@ class Trail:
         return for_workspace(self.workspace_id, error)
 
     def failure(self, kind: str, subject: str, error: Exception, **retry: str) -> Outcome:
-        """What a failed call came to: a transient error is recorded and raised (`retry`); an
-        answer the app refused is NotApplied; any other error Failed (not recorded here)."""
-        if isinstance(error, AzureError) and is_transient(error):
+        """What a failed call came to (`judged`): a transient error is recorded and raised
+        (`retry`); any other outcome is not recorded here."""
+        outcome = judged(error)
+        if isinstance(error, AzureError) and outcome.status is Status.RETRY:
             raise self.retry(kind, subject, error, **retry) from error
-        if isinstance(error, JudgedAnswerError):
-            return Outcome(Status.NOT_APPLIED, str(error))
-        return Outcome(Status.FAILED, describe(error))
+        return outcome
+
+    def read_failed(self, kind: str, subject: str, error: Exception, why: str, **retry: str) -> str:
+        """A failed read, recorded (`read`, Failed) and its detail returned; a transient one is
+        recorded and raised (`failure`)."""
+        detail = self.failure(kind, subject, error, **retry).detail
+        self.record(kind, "read", subject, why, Outcome(Status.FAILED, detail))
+        return detail

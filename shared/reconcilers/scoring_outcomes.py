@@ -17,8 +17,8 @@ from shared.adapters.outcomes import Recorder
 from shared.arm import ArmId, same_arm_id
 from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
-from shared.outcome import Outcome, Status, noted
-from shared.reconcilers.retraining import KIND_SCORING, RequestOutcome, RequestResult
+from shared.outcome import RequestOutcome, noted
+from shared.reconcilers.retraining import KIND_SCORING, RequestResult
 from shared.reconcilers.run import Trail
 from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.records import JobRecord, ScoringRecords
@@ -78,10 +78,9 @@ class ScoringOutcomes:
             return RequestResult(RequestOutcome.INVALID, f"scoring job {name} no longer exists")
         except (AzureError, JudgedAnswerError) as error:
             # A transient failure is recorded and raised for redelivery.
-            what = f"scoring job {name}"
-            why = trail.failure(KIND_SCORING, name, error, reason=READ_FAILED, what=what).detail
-        trail.record(KIND_SCORING, "read", name, READ_FAILED, Outcome(Status.FAILED, why))
-        return RequestResult(RequestOutcome.FAILED, why)
+            retry = {"reason": READ_FAILED, "what": f"scoring job {name}"}
+            why = trail.read_failed(KIND_SCORING, name, error, READ_FAILED, **retry)
+            return RequestResult(RequestOutcome.FAILED, why)
 
     def _announce(self, record: JobRecord, job: ScoringJob, trigger: str) -> RequestResult:
         key = f"scoring-outcome:{record.workspace_id.lower()}|{record.job_name.lower()}"

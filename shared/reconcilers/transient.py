@@ -11,7 +11,7 @@ class TransientAzureError(RuntimeError):
     """Azure stayed unavailable through the retries: raised so the trigger redelivers later."""
 
 
-def for_workspace(workspace_id: str, error: AzureError) -> TransientAzureError:
+def for_workspace(workspace_id: str, error: BaseException) -> TransientAzureError:
     return TransientAzureError(f"workspace {workspace_id}: {describe(error)}")
 
 
