@@ -68,8 +68,7 @@ class AuthorizationAdapter:
                     time.sleep(waits.pop(0))
                     continue
                 raise
-            problem = assignment_mismatch(created, scope, role_definition_id, principal_id)
-            if problem is not None:
+            if problem := assignment_mismatch(created, scope, role_definition_id, principal_id):
                 raise UnexpectedAnswerError(problem)
             return "created"
 

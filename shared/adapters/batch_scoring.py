@@ -6,7 +6,7 @@ checked before any token is sent there."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
@@ -97,7 +97,7 @@ def check_scoring_uri(uri: str, domain: str) -> str:
 def _require_str(body: Mapping[str, Any], name: str, what: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
-        raise UnexpectedResponseError(f"{what}: expected a non-empty string at {name!r}")
+        raise UnexpectedResponseError(f"{what}: no {name}")
     return value
 
 
@@ -108,45 +108,74 @@ def _properties(body: Mapping[str, Any], what: str) -> dict[str, Any]:
     return properties
 
 
-class BatchScoringAdapter:
+def check_named(answered: object, asked: str, doing: str) -> None:
+    """`UnexpectedAnswerError` unless Azure's answer names (or IDs) what was asked."""
+    if not isinstance(answered, str) or not same_arm_id(answered, asked):
+        raise UnexpectedAnswerError(f"{doing}, Azure answered {str(answered)[:300]!r}")
+
+
+class ArmAdapter:
+    """Raw requests for ARM's JSON on `arm_pipeline()` (the Azure ML adapters that skip the SDK)."""
+
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
 
-    def _arm_get(self, path: str, api_version: str, ok: tuple[int, ...] = (200,)) -> HttpResponse:
-        return transport.arm_request(self._clients.arm_pipeline(), "GET", path, api_version, ok=ok)
+    def _arm(self, method: str, path: str, api_version: str | None, **options: Any) -> HttpResponse:
+        client = self._clients.arm_pipeline()
+        return transport.arm_request(client, method, path, api_version, **options)
 
+    def _json(
+        self, method: str, path: str, api_version: str | None, what: str, **options: Any
+    ) -> dict[str, Any]:
+        return transport.json_object(self._arm(method, path, api_version, **options), what)
+
+    def _found(
+        self, method: str, path: str, api_version: str | None, what: str, **options: Any
+    ) -> dict[str, Any] | None:
+        """Azure's JSON answer, or None for a 404."""
+        response = self._arm(method, path, api_version, ok=(200, 404), **options)
+        return transport.json_object(response, what) if response.status_code == 200 else None
+
+    def _list(
+        self,
+        path: str,
+        api_version: str,
+        what: str,
+        pages: int = transport.MAX_PAGES,
+        **params: str,
+    ) -> Iterator[dict[str, Any]]:
+        client, query = self._clients.arm_pipeline(), {"api-version": api_version, **params}
+        url = client.format_url(path)
+        return transport.json_pages(client, url, query, what=what, max_pages=pages)
+
+
+class BatchScoringAdapter(ArmAdapter):
     @transport.malformed_is_permanent
     def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint:
-        response = self._arm_get(quote(endpoint_id), BATCH_ENDPOINTS_API)
-        body = transport.json_object(response, f"batch endpoint {endpoint_id}")
-        properties = _properties(body, f"batch endpoint {endpoint_id}")
+        what = f"batch endpoint {endpoint_id}"
+        body = self._json("GET", quote(endpoint_id), BATCH_ENDPOINTS_API, what)
+        properties = _properties(body, what)
         defaults = properties.get("defaults")
         default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
-        answered_id, answered_name = body.get("id"), body.get("name")
-        if not same_arm_id(str(answered_name), name_of(endpoint_id)) or (
-            answered_id is not None and not same_arm_id(str(answered_id), endpoint_id)
-        ):
-            raise UnexpectedAnswerError(
-                f"asked for batch endpoint {endpoint_id}, Azure answered "
-                f"{answered_id or answered_name!r}"
-            )
+        check_named(body.get("name"), name_of(endpoint_id), f"asked for {what}")
+        if body.get("id") is not None:
+            check_named(body["id"], endpoint_id, f"asked for {what}")
         return BatchEndpoint(
             id=endpoint_id,
             workspace_id=ArmId(endpoint_id[: endpoint_id.lower().index("/batchendpoints/")]),
-            name=_require_str(body, "name", f"batch endpoint {endpoint_id}"),
-            scoring_uri=_require_str(properties, "scoringUri", f"batch endpoint {endpoint_id}"),
+            name=_require_str(body, "name", what),
+            scoring_uri=_require_str(properties, "scoringUri", what),
             default_deployment=default if isinstance(default, str) and default else None,
         )
 
     def scoring_origin(self, endpoint: BatchEndpoint) -> str:
-        """The origin of the endpoint's scoring URI if a token may go there (the check `invoke`
-        makes), else `ScoringUriRejectedError`; sends nothing (a dry-run refuses too)."""
+        """`check_scoring_uri` as `invoke` makes it, sending nothing (a dry-run refuses too)."""
         return check_scoring_uri(endpoint.scoring_uri, self._clients.settings.aml_inference_domain)
 
     @transport.malformed_is_permanent
     def deployment_exists(self, endpoint_id: ArmId, deployment: str) -> bool:
         path = f"{quote(endpoint_id)}/deployments/{quote(deployment, safe='')}"
-        return self._arm_get(path, BATCH_ENDPOINTS_API, ok=(200, 404)).status_code == 200
+        return self._arm("GET", path, BATCH_ENDPOINTS_API, ok=(200, 404)).status_code == 200
 
     @transport.malformed_is_permanent
     def invoke(
@@ -164,12 +193,8 @@ class BatchScoringAdapter:
 
         origin = self.scoring_origin(endpoint)
         key = _INPUT_KEYS[scoring_input.kind]
-        body = {
-            "properties": {
-                "inputData": {key: {"jobInputType": key, "uri": scoring_input.path}},
-                "tags": dict(tags),
-            }
-        }
+        inputs = {key: {"jobInputType": key, "uri": scoring_input.path}}
+        body = {"properties": {"inputData": inputs, "tags": dict(tags)}}
         headers = {
             "Content-Type": "application/json",
             # OREP's header, and the spelling azure-ai-ml sends (recorded file 12).
@@ -178,24 +203,21 @@ class BatchScoringAdapter:
         } | ({"azureml-model-deployment": deployment} if deployment else {})
         request = HttpRequest("POST", endpoint.scoring_uri, headers=headers, json=body)
         # The repeatability ID makes the POST safe to retry on any transient status.
-        response = self._clients.batch_scoring(origin).send_request(
-            request, retry_on_methods=["POST"]
-        )
+        client = self._clients.batch_scoring(origin)
+        response = client.send_request(request, retry_on_methods=["POST"])
         if response.status_code not in (200, 201, 202):
             transport.raise_for_status(response)
         reply = transport.json_object(response, f"scoring job on {endpoint.name}")
         name = _require_str(reply, "name", f"scoring job on {endpoint.name}")
         status = _properties(reply, f"scoring job {name}").get("status") or "NotStarted"
         used = _started_deployment(endpoint, name, str(reply.get("id") or ""))
-        deployment = used or endpoint.default_deployment
-        return ScoringJob(name, str(status), deployment)
+        return ScoringJob(name, str(status), used or endpoint.default_deployment)
 
     @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, job_name: str) -> ScoringJob:
-        response = self._arm_get(f"{quote(workspace_id)}/jobs/{quote(job_name, safe='')}", JOBS_API)
-        job = job_from_arm(transport.json_object(response, f"job {job_name}"))
-        if not same_arm_id(job.name, job_name):
-            raise UnexpectedAnswerError(f"asked for job {job_name!r}, Azure answered {job.name!r}")
+        path = f"{quote(workspace_id)}/jobs/{quote(job_name, safe='')}"
+        job = job_from_arm(self._json("GET", path, JOBS_API, f"job {job_name}"))
+        check_named(job.name, job_name, f"asked for job {job_name!r}")
         return job
 
 
@@ -214,10 +236,15 @@ def _started_deployment(endpoint: BatchEndpoint, name: str, job_id: str) -> str:
     return parts[0]
 
 
-def job_from_arm(body: Mapping[str, Any]) -> ScoringJob:
+def job_parts(body: Mapping[str, Any]) -> tuple[str, dict[str, Any], str]:
+    """An ARM job's name, properties and status: each required."""
     name = _require_str(body, "name", "job")
     properties = _properties(body, f"job {name}")
-    status = _require_str(properties, "status", f"job {name}")
+    return name, properties, _require_str(properties, "status", f"job {name}")
+
+
+def job_from_arm(body: Mapping[str, Any]) -> ScoringJob:
+    name, properties, status = job_parts(body)
     run, outputs, error, start, end = (properties.get(key) for key in _JOB_PARTS)
     run = run if isinstance(run, dict) else {}
     if isinstance(error, dict):

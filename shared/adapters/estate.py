@@ -9,15 +9,12 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.clients import AzureClients
+from shared.adapters.batch_scoring import ArmAdapter
 from shared.adapters.transport import (
     RETRY_AFTER_CAP_SECONDS,
-    arm_request,
     check_next_page,
     json_mapping,
-    json_object,
     json_objects,
-    json_pages,
     malformed_is_permanent,
 )
 from shared.scope import Scope, group_name, is_management_group
@@ -58,59 +55,43 @@ GRAPH_QUERIES = {
 SUBSCRIPTIONS_QUERY = (
     f"resources | where type =~ '{_ML}' | summarize workspaces = count() by id = subscriptionId"
 )
-# 1,000 rows (workspaces) a page.
 GRAPH_PAGE_ROWS, GRAPH_MAX_PAGES = 1000, 500
 QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS = "x-ms-user-quota-resets-after"
 # Resource Graph's request sets: (subscriptions, management groups).
 Targets = list[tuple[list[str] | None, list[str] | None]]
+Rows = list[dict[str, Any]]
 
 
-class EstateAdapter:
-    def __init__(self, clients: AzureClients) -> None:
-        self._clients = clients
-
+class EstateAdapter(ArmAdapter):
     @malformed_is_permanent
     def subscriptions_under(self, management_group: str) -> frozenset[str]:
         """The subscriptions (lower case) anywhere under a management group (its descendants)."""
-        client = self._clients.arm_pipeline()
         path = f"/providers/Microsoft.Management/managementGroups/{group_name(management_group)}"
+        what = f"descendants of {management_group}"
         return frozenset(
             str(item.get("name", "")).lower()
-            for item in json_pages(
-                client,
-                client.format_url(f"{path}/descendants"),
-                {"api-version": MANAGEMENT_API_VERSION},
-                what=f"descendants of {management_group}",
-            )
+            for item in self._list(f"{path}/descendants", MANAGEMENT_API_VERSION, what)
             if str(item.get("id", "")).lower().startswith("/subscriptions/")
         )
 
     @malformed_is_permanent
     def workspaces_in(self, container: str) -> list[tuple[str, dict[str, Any]]]:
         """(ID, tags) of every AML workspace in a subscription or resource group."""
-        client = self._clients.arm_pipeline()
+        what = f"Azure ML workspaces in {container}"
         return [
             (str(item.get("id", "")), json_mapping(item.get("tags"), "workspace tags"))
-            for item in json_pages(
-                client,
-                client.format_url(f"{container}{WORKSPACES}"),
-                {"api-version": WORKSPACES_API_VERSION},
-                what=f"Azure ML workspaces in {container}",
-            )
+            for item in self._list(f"{container}{WORKSPACES}", WORKSPACES_API_VERSION, what)
         ]
 
     @malformed_is_permanent
     def workspace_tags(self, workspace_id: str) -> dict[str, Any]:
-        client = self._clients.arm_pipeline()
-        response = arm_request(client, "GET", workspace_id, WORKSPACES_API_VERSION)
-        body = json_object(response, f"workspace {workspace_id}")
-        return json_mapping(body.get("tags"), f"workspace {workspace_id}: tags")
+        what = f"workspace {workspace_id}"
+        body = self._json("GET", workspace_id, WORKSPACES_API_VERSION, what)
+        return json_mapping(body.get("tags"), f"{what}: tags")
 
     @malformed_is_permanent
-    def graph(
-        self, scope: Scope, subscription: str | None = None
-    ) -> dict[str, list[dict[str, Any]]]:
+    def graph(self, scope: Scope, subscription: str | None = None) -> dict[str, Rows]:
         """The rows of every `GRAPH_QUERIES` query over the scope, or over one `subscription`
         of it: then the endpoints to its workspaces still come from every subscription of the
         scope (a landing zone's hub network holds them), so its rows are a whole sweep's."""
@@ -133,9 +114,7 @@ class EstateAdapter:
         rows = self._query("subscriptions", SUBSCRIPTIONS_QUERY, _targets(scope), {})
         return {str(row.get("id", "")).lower(): int(row.get("workspaces") or 0) for row in rows}
 
-    def _query(
-        self, name: str, query: str, targets: Targets, quota: dict[str, str]
-    ) -> list[dict[str, Any]]:
+    def _query(self, name: str, query: str, targets: Targets, quota: dict[str, str]) -> Rows:
         """Every page of `query` over `targets` (`name` for errors), each row once (a subscription
         under a listed management group answers twice); `quota`: the last answer's headers."""
         from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
@@ -143,22 +122,18 @@ class EstateAdapter:
         client, what = self._clients.resource_graph(), f"Resource Graph {name}"
         rows: dict[str, dict[str, Any]] = {}
         for subscriptions, groups in targets:
+            options = QueryRequestOptions(top=GRAPH_PAGE_ROWS, result_format="objectArray")
+            request = QueryRequest(
+                query=query, subscriptions=subscriptions, management_groups=groups, options=options
+            )
             # Pages follow a $skipToken in the POST's body, not a nextLink: `PagingPolicy` sees no
             # chain of GETs, so the read checks each token itself, as that policy checks links.
             tokens: list[str | None] = [None]
             while True:
                 _wait_for_quota(quota)
-                options = QueryRequestOptions(
-                    top=GRAPH_PAGE_ROWS, skip_token=tokens[-1], result_format="objectArray"
-                )
+                options.skip_token = tokens[-1]
                 page, headers = client.resources(
-                    QueryRequest(
-                        query=query,
-                        subscriptions=subscriptions,
-                        management_groups=groups,
-                        options=options,
-                    ),
-                    cls=lambda response, body, _: (body, response.http_response.headers),
+                    request, cls=lambda response, body, _: (body, response.http_response.headers)
                 )
                 quota.clear()
                 quota.update({key.lower(): value for key, value in headers.items()})

@@ -13,8 +13,7 @@ from urllib.parse import quote
 
 from shared.adapters import transport
 from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError
-from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API
-from shared.adapters.clients import AzureClients
+from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API, ArmAdapter, check_named
 from shared.arm import ArmId, same_arm_id
 from shared.ownership import not_made_by
 
@@ -46,35 +45,20 @@ def text_at(body: Any, *path: str) -> str | None:
     return body if isinstance(body, str) and body else None
 
 
-class PromotionAdapter:
-    def __init__(self, clients: AzureClients) -> None:
-        self._clients = clients
-
-    def _send(self, method: str, path: str, api_version: str | None, **options: Any) -> Any:
-        client = self._clients.arm_pipeline()
-        return transport.arm_request(client, method, path, api_version, **options)
-
-    def _get(self, path: str, api_version: str, what: str) -> dict[str, Any] | None:
-        response = self._send("GET", path, api_version, ok=(200, 404))
-        return transport.json_object(response, what) if response.status_code == 200 else None
-
+class PromotionAdapter(ArmAdapter):
     @transport.malformed_is_permanent
     def job_metric(self, workspace_id: ArmId, job_name: str, metric: str) -> float | None:
         """The latest value of `metric` logged by a step of the job, or None."""
-        client, runs = self._clients.arm_pipeline(), f"{quote(workspace_id)}/runs"
-        url = client.format_url(f"history/v1.0{runs}/{quote(job_name, safe='')}/children")
-        params, what = {"api-version": RUN_HISTORY_API}, f"child runs of {job_name}"
-        children = list(transport.json_pages(client, url, params, what=what, max_pages=2))
+        runs = f"{quote(workspace_id)}/runs"
+        path = f"history/v1.0{runs}/{quote(job_name, safe='')}/children"
+        children = list(self._list(path, RUN_HISTORY_API, f"child runs of {job_name}", pages=2))
         found: float | None = None
         for child in children[:MAX_CHILD_RUNS]:
             if not (run_id := text_at(child, "runId")):
                 continue
             path = f"metric/v2.0{runs}/{quote(run_id, safe='')}/full"
-            response = self._send("POST", path, None, body={"metricName": metric}, ok=(200, 404))
-            if response.status_code == 404:
-                continue
             what = f"metric {metric} of {run_id}"
-            body = transport.json_object(response, what)
+            body = self._found("POST", path, None, what, body={"metricName": metric}) or {}
             values = transport.json_objects(body.get("value"), what)
             logged = [metric_value((v.get("data") or {}).get(metric)) for v in values]
             found = next((n for n in reversed(logged) if n is not None), found)
@@ -86,14 +70,15 @@ class PromotionAdapter:
         inside = same_arm_id(asset_id[: len(workspace_id)], workspace_id)
         if not inside or "/models/" not in asset_id.lower():
             return {}
-        body = self._get(quote(asset_id), MODELS_API, f"model {asset_id}")
+        body = self._found("GET", quote(asset_id), MODELS_API, f"model {asset_id}")
         properties = (body or {}).get("properties")
         return properties if isinstance(properties, dict) else {}
 
     @transport.malformed_is_permanent
     def model_versions(self, workspace_id: ArmId, name: str) -> tuple[str | None, str | None]:
         """(latestVersion, nextVersion) of the model; (None, None) for a new model."""
-        body = self._get(f"{quote(workspace_id)}/models/{quote(name, safe='')}", MODELS_API, name)
+        path = f"{quote(workspace_id)}/models/{quote(name, safe='')}"
+        body = self._found("GET", path, MODELS_API, name)
         latest = text_at(body, "properties", "latestVersion")
         return latest, text_at(body, "properties", "nextVersion")
 
@@ -103,9 +88,9 @@ class PromotionAdapter:
     ) -> None:
         """PUT the model version; Azure's answer must be that version, registered by this app (a
         version someone registered first is theirs, whatever it holds)."""
-        model_id = f"{workspace_id}/models/{name}/versions/{version}"
-        response = self._send("PUT", quote(model_id), MODELS_API, body=body, ok=(200, 201))
-        answered = transport.json_object(response, f"model {name}:{version}")
+        path = quote(f"{workspace_id}/models/{name}/versions/{version}")
+        what = f"model {name}:{version}"
+        answered = self._json("PUT", path, MODELS_API, what, body=body, ok=(200, 201))
         if str(named := answered.get("name")) != version:
             raise UnexpectedAnswerError(f"registered {name}:{version}, Azure answered {named!r}")
         if someone := not_made_by(self._clients.app_identity(), answered.get("systemData")):
@@ -113,26 +98,21 @@ class PromotionAdapter:
 
     @transport.malformed_is_permanent
     def endpoint(self, endpoint_id: ArmId) -> dict[str, Any]:
-        response = self._send("GET", quote(endpoint_id), BATCH_ENDPOINTS_API)
-        body = transport.json_object(response, f"batch endpoint {endpoint_id}")
-        answered = str(body.get("id"))
-        if not same_arm_id(answered, endpoint_id):
-            raise UnexpectedAnswerError(
-                f"asked for {endpoint_id}, Azure answered {answered[:300]!r}"
-            )
+        what = f"batch endpoint {endpoint_id}"
+        body = self._json("GET", quote(endpoint_id), BATCH_ENDPOINTS_API, what)
+        check_named(body.get("id"), endpoint_id, f"asked for {endpoint_id}")
         return body
 
     @transport.malformed_is_permanent
     def deployment(self, endpoint_id: ArmId, name: str) -> dict[str, Any] | None:
-        return self._get(_deployment(endpoint_id, name), BATCH_ENDPOINTS_API, f"deployment {name}")
+        path = _deployment(endpoint_id, name)
+        return self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}")
 
     @transport.malformed_is_permanent
     def deployment_names(self, endpoint_id: ArmId) -> dict[str, bool]:
         """Each deployment's name, and whether Azure records this app as its creator."""
-        client = self._clients.arm_pipeline()
-        url = client.format_url(f"{quote(endpoint_id)}/deployments")
         what = f"deployments of {endpoint_id}"
-        items = transport.json_pages(client, url, {"api-version": BATCH_ENDPOINTS_API}, what=what)
+        items = self._list(f"{quote(endpoint_id)}/deployments", BATCH_ENDPOINTS_API, what)
         app = self._clients.app_identity()
         named = [item for item in items if isinstance(item.get("name"), str)]
         return {str(item["name"]): app.created(item.get("systemData")) for item in named}
@@ -145,11 +125,9 @@ class PromotionAdapter:
         someone = earlier and not_made_by(self._clients.app_identity(), earlier.get("systemData"))
         if someone:
             raise RefusedTargetError(f"deployment {name} already exists: {someone}")
-        path = _deployment(endpoint_id, name)
-        response = self._send("PUT", path, BATCH_ENDPOINTS_API, body=body, ok=(200, 201))
-        answered = transport.json_object(response, f"deployment {name}")
-        if not same_arm_id(str(named := answered.get("name")), name):
-            raise UnexpectedAnswerError(f"created deployment {name}, Azure answered {named!r}")
+        path, what = _deployment(endpoint_id, name), f"deployment {name}"
+        answered = self._json("PUT", path, BATCH_ENDPOINTS_API, what, body=body, ok=(200, 201))
+        check_named(answered.get("name"), name, f"created deployment {name}")
 
     def wait_provisioned(self, endpoint_id: ArmId, name: str) -> str:
         """The deployment's `provisioningState` once it ended, or when the wait ran out."""
@@ -170,19 +148,15 @@ class PromotionAdapter:
         fields = ("location", "tags", "identity", "kind")
         body = {name: endpoint[name] for name in fields if endpoint.get(name) is not None}
         body["properties"] = properties
-        path = quote(str(endpoint["id"]))
-        response = self._send("PUT", path, BATCH_ENDPOINTS_API, body=body, ok=(200, 201))
-        answered = transport.json_object(response, f"batch endpoint {endpoint['id']}")
+        path, what = quote(str(endpoint["id"])), f"batch endpoint {endpoint['id']}"
+        answered = self._json("PUT", path, BATCH_ENDPOINTS_API, what, body=body, ok=(200, 201))
         named = text_at(answered, "properties", "defaults", "deploymentName")
-        if not same_arm_id(str(named), deployment):
-            raise UnexpectedAnswerError(
-                f"set the default deployment to {deployment}, Azure answered {named!r}"
-            )
+        check_named(named, deployment, f"set the default deployment to {deployment}")
 
     @transport.malformed_is_permanent
     def delete_deployment(self, endpoint_id: ArmId, name: str) -> None:
         path = _deployment(endpoint_id, name)
-        self._send("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))
+        self._arm("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))
 
 
 def _deployment(endpoint_id: ArmId, name: str) -> str:

@@ -8,10 +8,8 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from shared.adapters import transport
-from shared.adapters.answers import UnexpectedAnswerError
-from shared.adapters.batch_scoring import JOBS_API, UnexpectedResponseError
-from shared.adapters.clients import AzureClients
-from shared.arm import ArmId, same_arm_id
+from shared.adapters.batch_scoring import JOBS_API, ArmAdapter, check_named, job_parts
+from shared.arm import ArmId
 from shared.config import RetrainingSettings
 from shared.ml_events import APP_TAG
 from shared.ownership import AppIdentity
@@ -29,13 +27,7 @@ class AppJob(NamedTuple):
 
 
 def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
-    name = body.get("name")
-    properties = body.get("properties")
-    if not isinstance(name, str) or not name or not isinstance(properties, dict):
-        raise UnexpectedResponseError("job: expected a name and properties")
-    status = properties.get("status")
-    if not isinstance(status, str) or not status:
-        raise UnexpectedResponseError(f"job {name}: no status")
+    name, properties, status = job_parts(body)
     tags, system, error = properties.get("tags"), body.get("systemData"), properties.get("error")
     tags = tags if isinstance(tags, dict) else {}
     system = system if isinstance(system, dict) else {}
@@ -59,10 +51,7 @@ def _input(value: Any) -> Any:
     return value
 
 
-class RetrainingJobsAdapter:
-    def __init__(self, clients: AzureClients) -> None:
-        self._clients = clients
-
+class RetrainingJobsAdapter(ArmAdapter):
     def app_identity(self) -> AppIdentity:
         return self._clients.app_identity()
 
@@ -70,24 +59,20 @@ class RetrainingJobsAdapter:
     def list_app_jobs(self, workspace_id: ArmId, purpose: str) -> list[AppJob]:
         """This app's jobs for `purpose` (`retraining`, `scoring`), newest first. The whole list
         or a failure: a partial list would debounce wrongly."""
-        client = self._clients.arm_pipeline()
-        url = client.format_url(f"{quote(workspace_id)}/jobs")
-        query, what = {"api-version": JOBS_API, "tag": APP_TAG}, f"job list of {workspace_id}"
-        items = list(transport.json_pages(client, url, query, what=what, max_pages=MAX_PAGES))
+        path, what = f"{quote(workspace_id)}/jobs", f"job list of {workspace_id}"
+        items = list(self._list(path, JOBS_API, what, MAX_PAGES, tag=APP_TAG))
         matching = [job for job in map(app_job_from_arm, items) if job.tags.get(APP_TAG) == purpose]
         return sorted(matching, key=lambda job: job.system_data.get("createdAt", ""), reverse=True)
 
     @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, name: str) -> AppJob | None:
         """The job, or None when there is none; an answer about another job is refused."""
-        client = self._clients.arm_pipeline()
         path = f"{quote(workspace_id)}/jobs/{quote(name, safe='')}"
-        response = transport.arm_request(client, "GET", path, JOBS_API, ok=(200, 404))
-        if response.status_code == 404:
+        body = self._found("GET", path, JOBS_API, f"job {name}")
+        if body is None:
             return None
-        job = app_job_from_arm(transport.json_object(response, f"job {name}"))
-        if not same_arm_id(job.name, name):
-            raise UnexpectedAnswerError(f"asked for job {name!r}, Azure answered {job.name!r}")
+        job = app_job_from_arm(body)
+        check_named(job.name, name, f"asked for job {name!r}")
         return job
 
     @transport.malformed_is_permanent
@@ -113,9 +98,7 @@ class RetrainingJobsAdapter:
             compute=config.compute,
         )
         created = ml.jobs.create_or_update(job, experiment_name=experiment)
-        answered, job_id = getattr(created, "name", None), getattr(created, "id", None)
-        if not isinstance(answered, str) or not same_arm_id(answered, name):
-            raise UnexpectedAnswerError(f"submitted job {name!r}, Azure answered {answered!r}")
-        if not isinstance(job_id, str) or not same_arm_id(job_id, f"{workspace_id}/jobs/{name}"):
-            why = f"submitted job {name!r} to {workspace_id}, Azure answered ID {job_id!r}"
-            raise UnexpectedAnswerError(why)
+        doing = f"submitted job {name!r}"
+        check_named(getattr(created, "name", None), name, doing)
+        job_id = f"{workspace_id}/jobs/{name}"
+        check_named(getattr(created, "id", None), job_id, f"{doing} to {workspace_id}")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
+from shared.adapters import transport
 from shared.adapters.clients import AzureClients
-from shared.adapters.transport import MalformedResponseError, json_pages, malformed_is_permanent
 from shared.arm import ArmId, name_of, subscription_of
 from shared.model import ManagedPrivateEndpoint, SynapseWorkspace
 from shared.planning.synapse_facts import read_synapse_workspace
@@ -26,7 +25,7 @@ class SynapseAdapter:
     def data_plane_endpoint(self, workspace_name: str) -> str:
         return self._clients.settings.synapse_endpoint_for(workspace_name)
 
-    @malformed_is_permanent
+    @transport.malformed_is_permanent
     def get_workspace(self, workspace_id: ArmId, *, fresh: bool = False) -> SynapseWorkspace:
         """The workspace as ARM reports it; `SynapseAnswerError` when the body is another's."""
         key = workspace_id.lower()
@@ -41,32 +40,27 @@ class SynapseAdapter:
         )
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict | None):
             # Not the shape of a resource at all: malformed, not merely another answer.
-            raise MalformedResponseError(
+            raise transport.MalformedResponseError(
                 f"Synapse workspace {workspace_id}: the body or its 'properties' is not an object"
             )
         workspace = read_synapse_workspace(workspace_id, body)
         self._workspaces[key] = (time.monotonic(), workspace)
         return workspace
 
-    @malformed_is_permanent
+    @transport.malformed_is_permanent
     def list_managed_private_endpoints(self, workspace_id: ArmId) -> list[ManagedPrivateEndpoint]:
-        return [_endpoint(item) for item in self._pages(name_of(workspace_id))]
-
-    def _pages(self, workspace_name: str) -> Iterator[dict[str, Any]]:
-        client = self._clients.synapse_dev(workspace_name)
+        name = name_of(workspace_id)
+        client = self._clients.synapse_dev(name)
         # A page of the wrong shape fails the whole read: nothing is approved on part of it.
         url = client.format_url("/managedVirtualNetworks/default/managedPrivateEndpoints")
-        what = f"Synapse workspace {workspace_name}: managed private endpoints"
-        return json_pages(client, url, {"api-version": SYNAPSE_DEV_API_VERSION}, what=what)
+        what = f"Synapse workspace {name}: managed private endpoints"
+        query = {"api-version": SYNAPSE_DEV_API_VERSION}
+        return [_endpoint(item) for item in transport.json_pages(client, url, query, what=what)]
 
 
 def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:
-    properties = item.get("properties") or {}
-    if not isinstance(properties, dict):
-        raise MalformedResponseError(
-            f"managed private endpoint {str(item.get('name'))[:100]!r}: 'properties' is a "
-            f"{type(properties).__name__}, not an object"
-        )
+    what = f"managed private endpoint {str(item.get('name'))[:100]!r}: 'properties'"
+    properties = transport.json_mapping(item.get("properties") or None, what)
     text = {key: value for key, value in properties.items() if isinstance(value, str)}.get
     return ManagedPrivateEndpoint(
         name=str(item.get("name") or ""),
