@@ -5,8 +5,8 @@ from __future__ import annotations
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
-from shared.arm import ArmId, is_resource_type
-from shared.events import ML_WORKSPACE_TYPE, NETWORK_PRIVATE_ENDPOINT_TYPE
+from shared.arm import ML_WORKSPACE_TYPE, ArmId, is_workspace
+from shared.events import NETWORK_PRIVATE_ENDPOINT_TYPE
 from shared.events import PRIVATE_ENDPOINT_OPERATIONS as OPERATIONS
 from shared.intake import Delivery
 from shared.reconcilers.workspace import Concern
@@ -33,7 +33,7 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
         except AzureError as error:
             delivery.read_failed(error, "private endpoint not readable")
             return
-        affected = [target for target in targets if is_resource_type(target, *ML_WORKSPACE_TYPE)]
+        affected = [target for target in targets if is_workspace(target)]
     elif not write.targets(ML_WORKSPACE_TYPE):
         affected = f"resource {write.resource_uri} is not an AML workspace or a private endpoint"
     # Connections; an Approved connection brings in the Synapse identity's role too.

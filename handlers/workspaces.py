@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.events import ML_WORKSPACE_TYPE, WORKSPACE_OPERATIONS
+from shared.arm import ML_WORKSPACE_TYPE
+from shared.events import WORKSPACE_OPERATIONS
 from shared.intake import Delivery
 from shared.reconcilers.workspace import Concern
 from shared.runtime import runtime

@@ -1,13 +1,17 @@
-"""ARM resource IDs: what the app adds to `azure.mgmt.core.tools`: how two IDs compare, and which
-top-level resource a child belongs to."""
+"""ARM resource IDs: what the app adds to `azure.mgmt.core.tools`: how two IDs compare, which
+top-level resource a child belongs to, whether a value is a GUID."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import NewType
 
 from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id, resource_id
 
 ArmId = NewType("ArmId", str)
+ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def same_arm_id(left: str | None, right: str | None) -> bool:
@@ -28,6 +32,20 @@ def is_arm_id(value: object) -> bool:
     )
 
 
+def is_guid(value: str | None) -> bool:
+    """Any form `uuid.UUID` reads (braces, `urn:uuid:`, no hyphens)."""
+    try:
+        uuid.UUID(value or "")
+    except ValueError:
+        return False
+    return True
+
+
+def is_canonical_guid(value: str) -> bool:
+    """The form ARM writes: 8-4-4-4-12 hex digits, any case."""
+    return bool(_GUID.fullmatch(value))
+
+
 def top_level_resource(value: str) -> tuple[str, str, ArmId] | None:
     """(namespace, type, ID) of the top-level resource `value` is or belongs to, or None."""
     parts = name_parts(value) if is_arm_id(value) else {}
@@ -42,6 +60,10 @@ def is_resource_type(value: str, namespace: str, type_name: str) -> bool:
     found = parts.get("namespace", "").lower(), parts.get("type", "").lower()
     wanted = namespace.lower(), type_name.lower()
     return bool(parts) and found == wanted and "child_name_1" not in parts
+
+
+def is_workspace(value: str) -> bool:
+    return is_resource_type(value, *ML_WORKSPACE_TYPE)
 
 
 def name_parts(value: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ from shared.bounds import table_key
 from shared.ledger import column, partition_rows, read_row, write_row
 from shared.planning.retraining import CLOCK_SKEW, SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
+from shared.policy.exemptions import aware_time
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -47,13 +48,6 @@ def _keys(workspace_id: str, kind: str, retraining_job: str | None = None) -> tu
     # The job name comes from an event or Azure's answer: a key that cannot collide or break.
     row = kind if retraining_job is None else f"{kind}:" + table_key(retraining_job.lower())
     return _partition(workspace_id), row
-
-
-def _parse_time(value: Any) -> datetime:
-    # Always aware (the app writes UTC): a time edited by hand without an offset is UTC too,
-    # rather than a naive value that cannot be compared with the clock.
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class ClaimState:
@@ -90,7 +84,7 @@ class PromotionClaim:
 
 def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
     try:
-        claimed_at = _parse_time(found.get("ClaimedAt"))
+        claimed_at = aware_time(found.get("ClaimedAt"))
     except (ValueError, TypeError):
         claimed_at = _NEVER
     names = ("retraining_job", "state", "version", "deployment", "previous", "detail", "trigger")
@@ -189,8 +183,8 @@ def _scoring_decision(
         job = str(found.get("JobName") or found.get("ScoringJob") or "")
         state = str(found.get("State") or (ClaimState.SUBMITTED if job else ClaimState.CLAIMED))
         holder = str(found.get("Holder") or found.get("Trigger") or "")
-        claimed_at = _parse_time(found["ClaimedAt"])
-        leased_at = _parse_time(found.get("LeasedAt") or found["ClaimedAt"])
+        claimed_at = aware_time(found["ClaimedAt"])
+        leased_at = aware_time(found.get("LeasedAt") or found["ClaimedAt"])
         str(found["RequestId"])
     except (KeyError, ValueError, TypeError):
         return None
@@ -224,7 +218,7 @@ class Claims:
             return None
         try:
             names = (str(found["JobName"]), str(found["ClaimKey"]), str(found.get("Trigger", "")))
-            at, state = _parse_time(found["ClaimedAt"]), str(found.get("State", ClaimState.CLAIMED))
+            at, state = aware_time(found["ClaimedAt"]), str(found.get("State", ClaimState.CLAIMED))
         except (KeyError, ValueError, TypeError):
             # A row edited by hand: it holds nothing back and the next claim replaces it.
             names, at, state = ("", "", ""), _NEVER, ClaimState.FAILED

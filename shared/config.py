@@ -20,12 +20,11 @@ from urllib.parse import urlsplit
 
 from azure.mgmt.core.tools import parse_resource_id
 
-from shared.arm import ArmId, is_arm_id, is_resource_type, same_arm_id
+from shared.arm import ML_WORKSPACE_TYPE, ArmId, is_arm_id, is_guid, is_resource_type, same_arm_id
 from shared.policy.exemptions import Exemption, parse_exemptions
 from shared.scope import Scope, parse_scopes, parse_tag
 from shared.scoring.inputs import STORAGE_SUFFIXES, AllowedInputs, allowed_prefix, input_not_allowed
 
-ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
 SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
 
 # NCRONTAB as the Functions host reads it: six fields, seconds first.
@@ -235,14 +234,6 @@ def _is_https_url(value: str) -> bool:
         return False
 
 
-def _is_guid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
 # --- Where tokens may go -------------------------------------------------------------------------
 # A setting naming a host the app sends a token to is tied to that token's audience: a host of a
 # known cloud gets that cloud's, any other (a proxy, the simulator) only the one its audience
@@ -310,16 +301,21 @@ _TABLES = tuple((f"table.{suffix}", STORAGE_AUDIENCE) for suffix in STORAGE_SUFF
 LEDGER_TABLE = TokenDestination("LEDGER_TABLE_ENDPOINT", "LEDGER_TABLE_AUDIENCE", _TABLES)
 _GRID = tuple((f"eventgrid.azure.{c}", EVENTGRID_AUDIENCE) for c in ("net", "cn", "us"))
 OUTCOME_TOPIC = TokenDestination("OUTCOME_TOPIC_ENDPOINT", "OUTCOME_TOPIC_AUDIENCE", _GRID)
+# Each cloud's ARM host, with azure-ai-ml's built-in name for that cloud (`ml_client`).
+ARM_CLOUDS = {
+    "management.azure.com": "AzureCloud",
+    "management.chinacloudapi.cn": "AzureChinaCloud",
+    "management.usgovcloudapi.net": "AzureUSGovernment",
+}
 # Azure ML's data plane: scoring URIs under AML_INFERENCE_DOMAIN, and the job PUT's
 # x-azureml-token, which goes to ARM_ENDPOINT. Both must agree on one audience.
 _ML_AUDIENCES = tuple(f"https://ml.azure.{c}" for c in ("com", "cn", "us"))
 _INFERENCE = tuple(f"inference.ml.azure.{c}" for c in ("com", "cn", "us"))
-_ARM_HOSTS = ("management.azure.com", "management.chinacloudapi.cn", "management.usgovcloudapi.net")
 AML_INFERENCE = TokenDestination(
     "AML_INFERENCE_DOMAIN", "AML_AUDIENCE", tuple(zip(_INFERENCE, _ML_AUDIENCES, strict=True))
 )
 ARM_ML = TokenDestination(
-    "ARM_ENDPOINT", "AML_AUDIENCE", tuple(zip(_ARM_HOSTS, _ML_AUDIENCES, strict=True))
+    "ARM_ENDPOINT", "AML_AUDIENCE", tuple(zip(ARM_CLOUDS, _ML_AUDIENCES, strict=True))
 )
 
 
@@ -354,7 +350,7 @@ def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None
 def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
     """What in a well-formed ARM ID breaks Azure's naming rules (to follow the ID in an error)."""
     parts = parse_resource_id(arm_id)
-    if not _is_guid(str(parts.get("subscription", ""))):
+    if not is_guid(str(parts.get("subscription", ""))):
         return ": the subscription is not a GUID"
     group = str(parts.get("resource_group", ""))
     if not _RESOURCE_GROUP_NAME.match(group):
@@ -604,7 +600,7 @@ def _drift_gate(reader: _Reader) -> DriftGate | None:
         return None
     expected = "workspace (customer) ID, a GUID"
     workspace = reader.required("DRIFT_LOG_ANALYTICS_WORKSPACE_ID", f"the Log Analytics {expected}")
-    reader.checked("DRIFT_LOG_ANALYTICS_WORKSPACE_ID", _is_guid, f"expected the {expected}")
+    reader.checked("DRIFT_LOG_ANALYTICS_WORKSPACE_ID", is_guid, f"expected the {expected}")
     raw = reader.required("DRIFT_THRESHOLD", "a number that the query's value is compared with")
     threshold = _number("DRIFT_THRESHOLD", raw, "expected a finite number")
     return DriftGate(str(uuid.UUID(workspace)), query, threshold)
@@ -837,7 +833,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         reject_unverified=reader.flag("REJECT_UNVERIFIED", default=False),
         arm_endpoint=arm_endpoint,
         synapse_dev_endpoint=synapse,
-        azure_client_id=reader.checked("AZURE_CLIENT_ID", _is_guid, "expected a client ID (GUID)"),
+        azure_client_id=reader.checked("AZURE_CLIENT_ID", is_guid, "expected a client ID (GUID)"),
         ledger=LedgerSettings(None, None, "unused") if without_ledger else _ledger(reader),
         reconcile_schedule=reader.ncrontab("RECONCILE_SCHEDULE"),
         allowed_compute_vm_sizes=reader.words("ALLOWED_COMPUTE_VM_SIZES"),
@@ -875,7 +871,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
 
 
 def _not_object_id(value: str) -> str | None:
-    return None if _is_guid(value) else " is not an Entra object ID (GUID)"
+    return None if is_guid(value) else " is not an Entra object ID (GUID)"
 
 
 _ASSIGNMENT = re.compile(

@@ -24,7 +24,6 @@ PRIVATE_ENDPOINT_OPERATIONS = frozenset(
     }
 )
 NETWORK_PRIVATE_ENDPOINT_TYPE = ("Microsoft.Network", "privateEndpoints")
-ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,16 @@ from azure.mgmt.core.tools import resource_id
 
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.transport import json_mapping
-from shared.arm import ArmId, name_parts, same_arm_id, subscription_of
-from shared.config import ML_WORKSPACE_TYPE, name_problem
-from shared.scope import Scope, is_management_group, is_workspace
+from shared.arm import (
+    ML_WORKSPACE_TYPE,
+    ArmId,
+    is_workspace,
+    name_parts,
+    same_arm_id,
+    subscription_of,
+)
+from shared.config import name_problem
+from shared.scope import Scope, is_management_group
 
 if TYPE_CHECKING:
     from shared.adapters.estate import EstateAdapter

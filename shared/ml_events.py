@@ -10,8 +10,8 @@ from typing import NamedTuple
 
 from azure.eventgrid import SystemEventNames
 
-from shared.arm import ArmId, is_resource_type, same_arm_id
-from shared.events import ML_WORKSPACE_TYPE, Ignored
+from shared.arm import ArmId, is_workspace, same_arm_id
+from shared.events import Ignored
 
 _NAMES = SystemEventNames
 RUN_STATUS_CHANGED: str = _NAMES.MachineLearningServicesRunStatusChangedEventName.value
@@ -61,7 +61,7 @@ def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
 
 
 def workspace_of_topic(topic: str) -> ArmId | None:
-    return ArmId(topic) if is_resource_type(topic, *ML_WORKSPACE_TYPE) else None
+    return ArmId(topic) if is_workspace(topic) else None
 
 
 def scoped_workspace(topic: str, configured: Sequence[ArmId]) -> ArmId | None:

@@ -10,10 +10,9 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from shared.arm import is_resource_type, same_arm_id, subscription_of
+from shared.arm import is_workspace, same_arm_id, subscription_of
 from shared.policy.exemptions import is_scope, json_array, scopes_of, within_scope
 
-ML_WORKSPACE = ("Microsoft.MachineLearningServices", "workspaces")
 MANAGEMENT_GROUPS = "/providers/Microsoft.Management/managementGroups/"
 # Management group IDs: up to 90 letters, digits, '-', '_', '(', ')' and '.', not ending in '.'.
 _GROUP_ID = re.compile(r"^[A-Za-z0-9_\-().]{0,89}[A-Za-z0-9_\-()]$")
@@ -28,10 +27,6 @@ def is_management_group(scope: str) -> bool:
 
 def group_name(scope: str) -> str:
     return scope[len(MANAGEMENT_GROUPS) :]
-
-
-def is_workspace(value: str) -> bool:
-    return is_resource_type(value, *ML_WORKSPACE)
 
 
 @dataclass(frozen=True)

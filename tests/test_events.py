@@ -11,9 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.arm import is_arm_id, same_arm_id
+from shared.arm import ML_WORKSPACE_TYPE, is_arm_id, same_arm_id
 from shared.events import (
-    ML_WORKSPACE_TYPE,
     NETWORK_PRIVATE_ENDPOINT_TYPE,
     PRIVATE_ENDPOINT_OPERATIONS,
     RESOURCE_WRITE_SUCCESS,

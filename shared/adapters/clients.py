@@ -13,20 +13,13 @@ from urllib.parse import urlsplit
 
 from shared.adapters import transport
 from shared.adapters.read_budget import read_budget
-from shared.config import SYNAPSE_DEV, Settings
+from shared.config import ARM_CLOUDS, SYNAPSE_DEV, Settings
 from shared.ownership import AppIdentity
 
 if TYPE_CHECKING:
     from azure.core import PipelineClient
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
     from azure.core.rest import HttpRequest, HttpResponse
-
-# azure-ai-ml's built-in cloud names for the same ARM hosts.
-_ML_CLOUDS = {
-    "management.azure.com": "AzureCloud",
-    "management.usgovcloudapi.net": "AzureUSGovernment",
-    "management.chinacloudapi.cn": "AzureChinaCloud",
-}
 
 
 def prepare_azure_ai_ml() -> None:
@@ -161,7 +154,7 @@ class AzureClients:
 
         arm = self.settings.arm_endpoint
         host = urlsplit(arm).netloc
-        cloud: dict[str, Any] = {"cloud": _ML_CLOUDS.get(host)}
+        cloud: dict[str, Any] = {"cloud": ARM_CLOUDS.get(host)}
         if cloud["cloud"] is None:
             # Any other ARM endpoint (Azure Stack, a proxy, the simulator) is a cloud of its own.
             cloud = {

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.arm import ArmId, name_of, same_arm_id, subscription_of
+from shared.arm import ArmId, is_canonical_guid, name_of, same_arm_id, subscription_of
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseEvidence
 from shared.ownership import AppIdentity
 from shared.planning.private_endpoints import (
@@ -33,13 +33,6 @@ def contributor_role_definition_id(scope: str) -> str:
 def assignment_name(scope: str, principal_id: str, role_id: str = CONTRIBUTOR_ROLE_ID) -> str:
     key = f"{scope.lower()}|{principal_id.lower()}|{role_id.lower()}"
     return str(uuid.uuid5(_NAMESPACE, key))
-
-
-def _is_guid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
 
 
 def assignment_description(synapse_workspace_id: str) -> str:
@@ -170,7 +163,7 @@ def _decide(
             "endpoints to this workspace"
         )
     principal = synapse.principal_id
-    if not principal or not _is_guid(principal):
+    if not principal or not is_canonical_guid(principal):
         return decide("ARM reports no managed identity (principalId) for it")
     if not synapse.has_system_identity:
         return decide(

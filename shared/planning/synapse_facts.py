@@ -4,10 +4,9 @@ counts only when ARM reports the configured endpoint as this workspace's (`works
 
 from __future__ import annotations
 
-import uuid
 from urllib.parse import urlsplit
 
-from shared.arm import ArmId, same_arm_id
+from shared.arm import ArmId, is_guid, same_arm_id
 from shared.model import JudgedAnswerError, SynapseWorkspace
 
 MANAGED_VIRTUAL_NETWORK = "default"
@@ -79,14 +78,6 @@ def _object(value: object) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
-def _is_guid(value: str | None) -> bool:
-    try:
-        uuid.UUID(value or "")
-    except ValueError:
-        return False
-    return True
-
-
 def _origin_and_path(url: str) -> tuple[str, str, int, str] | None:
     # ARM's examples give the dev endpoint both with and without a scheme.
     candidate = url if "://" in url else f"https://{url}"
@@ -102,7 +93,7 @@ def _origin_and_path(url: str) -> tuple[str, str, int, str] | None:
 
 def data_plane_mismatch(workspace: SynapseWorkspace, configured_endpoint: str) -> str | None:
     """Why the data plane the app asks may not be this workspace's, or None when it is."""
-    if not _is_guid(workspace.workspace_uid):
+    if not is_guid(workspace.workspace_uid):
         return (
             f"ARM reports no workspaceUID for Synapse workspace {workspace.id}: cannot tell which "
             "workspace its data plane speaks for"

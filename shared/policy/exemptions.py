@@ -15,7 +15,7 @@ from azure.mgmt.core.tools import parse_resource_id, resource_id
 
 # Imported for its side effect: declaring the rules fills the registry that entries name.
 import shared.policy.checks  # noqa: F401
-from shared.arm import is_arm_id, name_parts, same_arm_id
+from shared.arm import is_arm_id, is_canonical_guid, name_parts, same_arm_id
 from shared.policy.rules import RULES, Finding, Status
 
 FIELDS = ("rule", "scope", "reason", "expires")
@@ -23,7 +23,6 @@ _TOP_LEVEL = ("subscription", "resource_group", "namespace", "type", "name")
 # A reason is shown in every record and announcement of the findings it spares: bounded here,
 # once, whatever length the setting holds.
 MAX_REASON = 1_000
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _WHITESPACE = re.compile(r"\s")
 # Azure Policy's exemption categories (API 2022-07-01-preview); anything else is not honoured.
 CATEGORIES = ("Waiver", "Mitigated")
@@ -81,7 +80,7 @@ def is_scope(value: str) -> bool:
         return False
     subscription = str(parse_resource_id(value).get("subscription", ""))
     # Round trip through the builder: anything it would not write the same way is refused.
-    return bool(_GUID.fullmatch(subscription)) and same_arm_id(scopes_of(value)[-1], value)
+    return is_canonical_guid(subscription) and same_arm_id(scopes_of(value)[-1], value)
 
 
 def json_array(text: str, of: str) -> list[object]:
@@ -181,11 +180,17 @@ def _expiry(value: object) -> datetime:
     if value is None:
         return NO_EXPIRY
     try:
-        moment = datetime.fromisoformat(str(value))
+        return aware_time(value)
     except ValueError:
         # An expiry that cannot be read is taken as past: never spare on a guess.
         return datetime.min.replace(tzinfo=UTC)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def aware_time(value: object) -> datetime:
+    """An ISO 8601 time (or a datetime), ValueError if unreadable. One without an offset (edited
+    by hand; the app writes UTC) is UTC, never naive: that cannot be compared with the clock."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class ExemptionResult(NamedTuple):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.bounds import bounded_entity, table_key
 from shared.config import batch_endpoint_workspace
-from shared.ledger import column, columns, newest_first_key, read_row
+from shared.ledger import column, columns, newest_first_key, partition_rows, read_row
 from shared.logs import decision_log
 from shared.outcome import PLANNED, Outcome, Status
 
@@ -189,5 +189,4 @@ class ScoringRecords:
         return self._rows(JOBS_PARTITION)
 
     def _rows(self, partition: str) -> list[dict[str, Any]]:
-        rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
-        return [dict(row) for row in rows]
+        return [dict(row) for row in partition_rows(self._table, partition)]
