@@ -1,15 +1,17 @@
 """Shared fixtures: one Azurite and one Azure simulator per test session, a fresh scene per test.
 
 The app is configured only through the settings a real user has (endpoints, identity endpoint,
-CA bundle), and the real SDK clients talk HTTPS to the simulator.
+CA bundle), and the real SDK clients talk HTTPS to the simulator. `at_once` is the race tests'
+one way to start instances together.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from azure.data.tables import TableClient, TableServiceClient
@@ -20,6 +22,34 @@ from simulator import AzureSimulator, Azurite
 from tools import host, scene
 from tools.local_azure import LocalAzure, local_azure
 from tools.scene import Connection, Scene
+
+T = TypeVar("T")
+
+
+def at_once(calls: Sequence[Callable[[], T]], timeout: float = 120) -> list[T | BaseException]:
+    """What each call returned or raised, in order: the calls run in threads a barrier releases
+    together, as racing instances would. A call still running after `timeout` seconds fails the
+    test (its thread is a daemon, so a hung call cannot hang the session)."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: dict[int, T | BaseException] = {}
+
+    def instance(index: int) -> None:
+        try:
+            barrier.wait()
+            outcomes[index] = calls[index]()
+        except BaseException as error:
+            outcomes[index] = error
+
+    threads = [
+        threading.Thread(target=instance, args=(index,), daemon=True) for index in range(len(calls))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    running = [index for index, thread in enumerate(threads) if thread.is_alive()]
+    assert running == [], f"calls {running} still running after {timeout} s"
+    return [outcomes[index] for index in range(len(calls))]
 
 
 @pytest.fixture(scope="session")

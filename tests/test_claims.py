@@ -4,11 +4,9 @@ job, and an HTTP caller's idempotency key starts one job, even in a race."""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import pytest
 from azure.core.exceptions import ResourceModifiedError
@@ -33,13 +31,12 @@ from shared.policy.budget import HOUR
 from shared.runtime import runtime
 from shared.scoring.records import JobRecord
 from simulator import Azurite
-from tests.conftest import App
+from tests.conftest import App, at_once
 from tests.test_scoring_records import CALLER, Clock, _job
 from tools import scene
 
 WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -175,7 +172,7 @@ def test_the_ledger_keeps_the_hour_across_runs(claims: Claims) -> None:
 def test_instances_racing_for_the_hours_slots_take_no_more_than_the_limit(
     claims: Claims,
 ) -> None:
-    results = _at_once(8, lambda: claims.take_remediation_slot(WS, limit=3, now=NOW))
+    results = at_once([lambda: claims.take_remediation_slot(WS, limit=3, now=NOW)] * 8)
     assert sum(1 for result in results if result is None) == 3
     assert claims.take_remediation_slot(WS, limit=3, now=NOW) == NOW + HOUR
 
@@ -289,7 +286,7 @@ def test_after_24_hours_the_key_starts_a_new_job(table: TableClient) -> None:
 @pytest.mark.slow
 def test_concurrent_requests_with_one_key_have_exactly_one_owner(table: TableClient) -> None:
     records = Records(table, Clock())
-    outcomes = _at_once(8, lambda: records.claim(CALLER, "race", "a"))
+    outcomes = at_once([lambda: records.claim(CALLER, "race", "a")] * 8)
     assert sum(isinstance(o, Owned) for o in outcomes) == 1
     assert sum(isinstance(o, Busy) for o in outcomes) == 7
 
@@ -302,22 +299,5 @@ def test_concurrent_takeovers_of_a_released_claim_have_exactly_one_winner(
     first = records.claim(CALLER, "race", "a")
     assert isinstance(first, Owned)
     records.release(first)
-    outcomes = _at_once(6, lambda: records.claim(CALLER, "race", "a"))
+    outcomes = at_once([lambda: records.claim(CALLER, "race", "a")] * 6)
     assert sum(isinstance(o, Owned) for o in outcomes) == 1
-
-
-def _at_once(instances: int, call: Callable[[], T]) -> list[T]:
-    """What `call` returned in each of `instances` threads released together (racing instances)."""
-    barrier = threading.Barrier(instances)
-    results: list[T] = []
-
-    def instance() -> None:
-        barrier.wait()
-        results.append(call())
-
-    threads = [threading.Thread(target=instance) for _ in range(instances)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results

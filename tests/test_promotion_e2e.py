@@ -9,8 +9,8 @@ retraining job's step logs its own; a better model is registered as `churn-model
 
 from __future__ import annotations
 
+import functools
 import json
-import threading
 import uuid
 from typing import Any
 
@@ -20,7 +20,7 @@ from shared.claims import Claims
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 from simulator.permissions import Permissions
-from tests.conftest import App
+from tests.conftest import App, at_once
 from tools import host, scene
 from tools import retraining_scene as rs
 
@@ -303,23 +303,8 @@ def test_racing_completions_promote_once_and_score_once(papp: App) -> None:
     _, event = _completed(papp, accuracy=0.9)
     events = [event, *({**event, "id": str(uuid.uuid4())} for _ in range(3))]
     host.indexed()
-    barrier = threading.Barrier(len(events))
-    errors: list[BaseException] = []
 
-    def deliver(one: dict[str, Any]) -> None:
-        try:
-            barrier.wait()
-            _deliver(papp, one)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=deliver, args=(one,)) for one in events]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert errors == []
+    assert at_once([functools.partial(_deliver, papp, one) for one in events]) == [None] * 4
     for route in ("ml.model.version.put", "ml.batch_deployment.put", "ml.batch_endpoint.put"):
         assert papp.sim.count(route) == 1, route
     assert _scored_on(papp) == ["churn-batch-1"]

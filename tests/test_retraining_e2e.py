@@ -8,11 +8,11 @@ job starts batch scoring once; failures are recorded and announced; dry-run writ
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -30,7 +30,7 @@ from shared.ml_events import (
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 from simulator.tokens import claims_of
-from tests.conftest import App
+from tests.conftest import App, at_once
 from tests.retraining import (
     deliver_ml_event,
     event_outcome,
@@ -218,23 +218,8 @@ def test_concurrent_deliveries_in_threads_submit_one_job(rapp: App, cooldown: st
     rapp.set_settings(**rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES=cooldown))
     events = [rs.monitor_breach_event() for _ in range(6)]
     host.indexed()  # the host indexes the app once, before any invocation
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(events))
 
-    def deliver(event: dict[str, Any]) -> None:
-        try:
-            barrier.wait()
-            deliver_ml_event(rapp, event)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=deliver, args=(event,)) for event in events]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert errors == []
+    assert at_once([functools.partial(deliver_ml_event, rapp, e) for e in events]) == [None] * 6
     assert len(our_jobs(rapp)) == 1
     assert _routes(rapp).count("ml.job.put") == 1
     outcomes = sorted(event_outcome(event["id"]) for event in events)
@@ -245,23 +230,8 @@ def test_twin_deliveries_of_one_event_make_one_job(rapp: App) -> None:
     # Event Grid is at least once: the same event may reach two instances at the same moment.
     event = rs.monitor_breach_event()
     host.indexed()
-    barrier = threading.Barrier(3)
-    errors: list[BaseException] = []
 
-    def deliver() -> None:
-        try:
-            barrier.wait()
-            deliver_ml_event(rapp, event)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=deliver) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert errors == []
+    assert at_once([functools.partial(deliver_ml_event, rapp, event)] * 3) == [None] * 3
     assert len(our_jobs(rapp)) == 1
     assert event_outcome(event["id"]) in ("retraining-submitted", "already-submitted")
 

@@ -5,7 +5,6 @@ completed retrain whose event was lost."""
 from __future__ import annotations
 
 import functools
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,7 @@ from shared.ml_events import (
 )
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
-from tests.conftest import App
+from tests.conftest import App, at_once
 from tests.retraining import (
     DRIFT_QUERY,
     deliver_ml_event,
@@ -157,26 +156,6 @@ def test_dry_run_timer_asks_the_gate_and_submits_nothing(gated: App) -> None:
     assert plan["Outcome"] == "planned (dry-run)"
 
 
-def _at_once(calls: list[Callable[[], None]]) -> list[BaseException]:
-    host.indexed()  # the host indexes the app once, before any invocation
-    barrier = threading.Barrier(len(calls))
-    errors: list[BaseException] = []
-
-    def run(call: Callable[[], None]) -> None:
-        try:
-            barrier.wait()
-            call()
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return errors
-
-
 # ---------------------------------------------------------------------------- drift gate
 
 
@@ -218,8 +197,9 @@ def test_completions_racing_each_other_and_the_timer_post_once_and_announce_once
     published_before = len(rapp.sim.eventgrid.published_events)
     calls: list[Callable[[], None]] = [functools.partial(deliver_ml_event, rapp, e) for e in events]
     calls.append(functools.partial(host.fire_timer, "scheduled_retrain"))
+    host.indexed()  # the host indexes the app once, before any invocation
 
-    assert _at_once(calls) == []
+    assert at_once(calls) == [None] * len(calls)  # none raised
 
     assert len(rapp.sim.ml.scoring_posts) == 1
     assert len(our_jobs(rapp, "scoring")) == 1
