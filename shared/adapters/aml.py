@@ -5,23 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from shared.adapters.answers import check_answer, child_name
-from shared.adapters.clients import AzureClients
-from shared.adapters.transport import malformed_is_permanent
-from shared.arm import ArmId, name_of, resource_group_of, subscription_of
+from shared.adapters.transport import ArmAdapter, malformed_is_permanent
+from shared.arm import ArmId
 from shared.model import ConnectionStatus, PrivateEndpointConnection
 
 
-class MachineLearningAdapter:
-    def __init__(self, clients: AzureClients) -> None:
-        self._clients = clients
-
-    def _client(self, workspace_id: str) -> tuple[Any, str, str]:
-        client = self._clients.machine_learning(subscription_of(workspace_id))
-        return client, resource_group_of(workspace_id), name_of(workspace_id)
-
+class MachineLearningAdapter(ArmAdapter):
     @malformed_is_permanent
     def list_connections(self, workspace_id: ArmId) -> list[PrivateEndpointConnection]:
-        client, group, name = self._client(workspace_id)
+        client, group, name = self._ml(workspace_id)
         items = client.private_endpoint_connections.list(group, name)
         return [_connection(workspace_id, item) for item in items]
 
@@ -37,7 +29,7 @@ class MachineLearningAdapter:
             status=status.value, description=description, actions_required="None"
         )
         body = models.PrivateEndpointConnection(private_link_service_connection_state=state)
-        client, group, workspace = self._client(workspace_id)
+        client, group, workspace = self._ml(workspace_id)
         result = client.private_endpoint_connections.create_or_update(group, workspace, name, body)
         answered = _connection(workspace_id, result)
         asked = f"{workspace_id}/privateEndpointConnections/{name}"
@@ -47,7 +39,7 @@ class MachineLearningAdapter:
     @malformed_is_permanent
     def workspace_tenant(self, workspace_id: ArmId) -> str | None:
         """The tenant of an AML workspace (`properties.tenantId`, else its identity's)."""
-        client, group, name = self._client(workspace_id)
+        client, group, name = self._ml(workspace_id)
         model = client.workspaces.get(group, name)
         identity_tenant = getattr(getattr(model, "identity", None), "tenant_id", None)
         values = (getattr(model, "tenant_id", None), identity_tenant)

@@ -1,4 +1,4 @@
-"""Checking a write's answer against what was asked: a write is applied only when Azure's answer
+"""Checking Azure's answer against what was asked: a write is applied only when Azure's answer
 shows it, and a write goes only to a target built from the configured workspace ID."""
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ def check_answer(answered_id: str, asked_id: str, what: str, value: object, aske
         raise UnexpectedAnswerError(f"ARM answered for {answered_id!r}, not for {asked_id}")
     if value != asked:
         raise UnexpectedAnswerError(f"ARM's answer shows {what} {value}, not {asked}")
+
+
+def check_named(answered: object, asked: str, doing: str) -> None:
+    """`UnexpectedAnswerError` unless Azure's answer names (or IDs) what was asked."""
+    if not isinstance(answered, str) or not same_arm_id(answered, asked):
+        raise UnexpectedAnswerError(f"{doing}, Azure answered {str(answered)[:300]!r}")
 
 
 def child_name(name: str, kind: str, workspace_id: ArmId) -> str:

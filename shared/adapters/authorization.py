@@ -9,23 +9,15 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError
 
 from shared.adapters.answers import UnexpectedAnswerError
-from shared.adapters.clients import AzureClients
-from shared.adapters.transport import malformed_is_permanent
+from shared.adapters.transport import ArmAdapter, malformed_is_permanent
 from shared.arm import same_arm_id, subscription_of
-from shared.ownership import AppIdentity
 from shared.planning.role_assignments import ExistingAssignment
 
 # PrincipalNotFound right after an identity is created is Entra ID replication delay: retried.
 PRINCIPAL_NOT_FOUND_WAITS = (1.0, 2.0, 4.0)
 
 
-class AuthorizationAdapter:
-    def __init__(self, clients: AzureClients) -> None:
-        self._clients = clients
-
-    def app_identity(self) -> AppIdentity:
-        return self._clients.app_identity()
-
+class AuthorizationAdapter(ArmAdapter):
     def _operations(self, scope: str) -> Any:
         return self._clients.authorization(subscription_of(scope)).role_assignments
 

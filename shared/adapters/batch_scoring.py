@@ -6,20 +6,16 @@ checked before any token is sent there."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from shared.adapters import transport
-from shared.adapters.answers import UnexpectedAnswerError
-from shared.adapters.clients import AzureClients
+from shared.adapters.answers import UnexpectedAnswerError, check_named
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.ml_events import JOB_NAME
 from shared.model import JudgedAnswerError
-
-if TYPE_CHECKING:
-    from azure.core.rest import HttpResponse
 
 BATCH_ENDPOINTS_API = "2023-10-01"
 JOBS_API = "2024-04-01"
@@ -108,48 +104,7 @@ def _properties(body: Mapping[str, Any], what: str) -> dict[str, Any]:
     return properties
 
 
-def check_named(answered: object, asked: str, doing: str) -> None:
-    """`UnexpectedAnswerError` unless Azure's answer names (or IDs) what was asked."""
-    if not isinstance(answered, str) or not same_arm_id(answered, asked):
-        raise UnexpectedAnswerError(f"{doing}, Azure answered {str(answered)[:300]!r}")
-
-
-class ArmAdapter:
-    """Raw requests for ARM's JSON on `arm_pipeline()` (the Azure ML adapters that skip the SDK)."""
-
-    def __init__(self, clients: AzureClients) -> None:
-        self._clients = clients
-
-    def _arm(self, method: str, path: str, api_version: str | None, **options: Any) -> HttpResponse:
-        client = self._clients.arm_pipeline()
-        return transport.arm_request(client, method, path, api_version, **options)
-
-    def _json(
-        self, method: str, path: str, api_version: str | None, what: str, **options: Any
-    ) -> dict[str, Any]:
-        return transport.json_object(self._arm(method, path, api_version, **options), what)
-
-    def _found(
-        self, method: str, path: str, api_version: str | None, what: str, **options: Any
-    ) -> dict[str, Any] | None:
-        """Azure's JSON answer, or None for a 404."""
-        response = self._arm(method, path, api_version, ok=(200, 404), **options)
-        return transport.json_object(response, what) if response.status_code == 200 else None
-
-    def _list(
-        self,
-        path: str,
-        api_version: str,
-        what: str,
-        pages: int = transport.MAX_PAGES,
-        **params: str,
-    ) -> Iterator[dict[str, Any]]:
-        client, query = self._clients.arm_pipeline(), {"api-version": api_version, **params}
-        url = client.format_url(path)
-        return transport.json_pages(client, url, query, what=what, max_pages=pages)
-
-
-class BatchScoringAdapter(ArmAdapter):
+class BatchScoringAdapter(transport.ArmAdapter):
     @transport.malformed_is_permanent
     def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint:
         what = f"batch endpoint {endpoint_id}"

@@ -9,9 +9,9 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.batch_scoring import ArmAdapter
 from shared.adapters.transport import (
     RETRY_AFTER_CAP_SECONDS,
+    ArmAdapter,
     check_next_page,
     json_mapping,
     json_objects,

@@ -6,16 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from shared.adapters.clients import AzureClients
-from shared.adapters.transport import json_mapping, json_objects, malformed_is_permanent
+from shared.adapters.transport import ArmAdapter, json_mapping, json_objects, malformed_is_permanent
 from shared.arm import ArmId, subscription_of
 
 NETWORK_API_VERSION = "2024-05-01"
 
 
-class NetworkAdapter:
-    def __init__(self, clients: AzureClients) -> None:
-        self._clients = clients
-
+class NetworkAdapter(ArmAdapter):
     @malformed_is_permanent
     def private_link_targets(self, private_endpoint_id: ArmId) -> list[str]:
         links = private_links(self._clients, private_endpoint_id)

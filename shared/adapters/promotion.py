@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.adapters import transport
-from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError
-from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API, ArmAdapter, check_named
+from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError, check_named
+from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API
 from shared.arm import ArmId, same_arm_id
 from shared.ownership import not_made_by
 
@@ -45,7 +45,7 @@ def text_at(body: Any, *path: str) -> str | None:
     return body if isinstance(body, str) and body else None
 
 
-class PromotionAdapter(ArmAdapter):
+class PromotionAdapter(transport.ArmAdapter):
     @transport.malformed_is_permanent
     def job_metric(self, workspace_id: ArmId, job_name: str, metric: str) -> float | None:
         """The latest value of `metric` logged by a step of the job, or None."""
@@ -93,7 +93,7 @@ class PromotionAdapter(ArmAdapter):
         answered = self._json("PUT", path, MODELS_API, what, body=body, ok=(200, 201))
         if str(named := answered.get("name")) != version:
             raise UnexpectedAnswerError(f"registered {name}:{version}, Azure answered {named!r}")
-        if someone := not_made_by(self._clients.app_identity(), answered.get("systemData")):
+        if someone := not_made_by(self.app_identity(), answered.get("systemData")):
             raise UnexpectedAnswerError(f"model {name}:{version} already exists: {someone}")
 
     @transport.malformed_is_permanent
@@ -113,7 +113,7 @@ class PromotionAdapter(ArmAdapter):
         """Each deployment's name, and whether Azure records this app as its creator."""
         what = f"deployments of {endpoint_id}"
         items = self._list(f"{quote(endpoint_id)}/deployments", BATCH_ENDPOINTS_API, what)
-        app = self._clients.app_identity()
+        app = self.app_identity()
         named = [item for item in items if isinstance(item.get("name"), str)]
         return {str(item["name"]): app.created(item.get("systemData")) for item in named}
 
@@ -122,7 +122,7 @@ class PromotionAdapter(ArmAdapter):
         """PUT the deployment, unless one of that name exists that this app did not create (a
         PUT would overwrite it): `RefusedTargetError`."""
         earlier = self.deployment(endpoint_id, name)
-        someone = earlier and not_made_by(self._clients.app_identity(), earlier.get("systemData"))
+        someone = earlier and not_made_by(self.app_identity(), earlier.get("systemData"))
         if someone:
             raise RefusedTargetError(f"deployment {name} already exists: {someone}")
         path, what = _deployment(endpoint_id, name), f"deployment {name}"

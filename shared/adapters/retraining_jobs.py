@@ -8,11 +8,11 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from shared.adapters import transport
-from shared.adapters.batch_scoring import JOBS_API, ArmAdapter, check_named, job_parts
+from shared.adapters.answers import check_named
+from shared.adapters.batch_scoring import JOBS_API, job_parts
 from shared.arm import ArmId
 from shared.config import RetrainingSettings
 from shared.ml_events import APP_TAG
-from shared.ownership import AppIdentity
 
 MAX_PAGES = 20
 
@@ -51,10 +51,7 @@ def _input(value: Any) -> Any:
     return value
 
 
-class RetrainingJobsAdapter(ArmAdapter):
-    def app_identity(self) -> AppIdentity:
-        return self._clients.app_identity()
-
+class RetrainingJobsAdapter(transport.ArmAdapter):
     @transport.malformed_is_permanent
     def list_app_jobs(self, workspace_id: ArmId, purpose: str) -> list[AppJob]:
         """This app's jobs for `purpose` (`retraining`, `scoring`), newest first. The whole list

@@ -1,5 +1,6 @@
 """Transport guards every Azure client carries (azure-core policies: where requests may go, how
-long they take, how far paging runs), and reading JSON bodies whose wrong shape is permanent."""
+long they take, how far paging runs), reading JSON bodies whose wrong shape is permanent, and the
+adapters' base `ArmAdapter` that makes raw ARM requests with them."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 from shared.adapters.read_budget import ReadBudget, ReadBudgetPolicy
+from shared.arm import name_of, resource_group_of, subscription_of
 from shared.config import Origin, origin_of
 from shared.model import JudgedAnswerError
 
@@ -34,6 +36,10 @@ if TYPE_CHECKING:
     from azure.core import PipelineClient
     from azure.core.credentials import TokenCredential
     from azure.core.rest import HttpRequest, HttpResponse
+
+    # clients.py imports this module: the annotations only.
+    from shared.adapters.clients import AzureClients
+    from shared.ownership import AppIdentity
 
 # Then the error goes up: Event Grid's redelivery backoff is longer than one invocation's.
 RETRY_TOTAL = 4
@@ -350,3 +356,40 @@ def json_objects(value: object, what: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise MalformedResponseError(f"{what}: a {type(value).__name__}, not a list of objects")
     return value
+
+
+class ArmAdapter:
+    """The ARM adapters' base: their clients, the app's identity, a workspace's Azure ML client,
+    and raw requests for ARM's JSON on `arm_pipeline()` (for the adapters that skip the SDK)."""
+
+    def __init__(self, clients: AzureClients) -> None:
+        self._clients = clients
+
+    def app_identity(self) -> AppIdentity:
+        return self._clients.app_identity()
+
+    def _ml(self, workspace_id: str) -> tuple[Any, str, str]:
+        """The Azure ML management client of the workspace's subscription, its group and name."""
+        client = self._clients.machine_learning(subscription_of(workspace_id))
+        return client, resource_group_of(workspace_id), name_of(workspace_id)
+
+    def _arm(self, method: str, path: str, api_version: str | None, **options: Any) -> HttpResponse:
+        return arm_request(self._clients.arm_pipeline(), method, path, api_version, **options)
+
+    def _json(
+        self, method: str, path: str, api_version: str | None, what: str, **options: Any
+    ) -> dict[str, Any]:
+        return json_object(self._arm(method, path, api_version, **options), what)
+
+    def _found(
+        self, method: str, path: str, api_version: str | None, what: str, **options: Any
+    ) -> dict[str, Any] | None:
+        """Azure's JSON answer, or None for a 404."""
+        response = self._arm(method, path, api_version, ok=(200, 404), **options)
+        return json_object(response, what) if response.status_code == 200 else None
+
+    def _list(
+        self, path: str, api_version: str, what: str, pages: int = MAX_PAGES, **params: str
+    ) -> Iterator[dict[str, Any]]:
+        client, query = self._clients.arm_pipeline(), {"api-version": api_version, **params}
+        return json_pages(client, client.format_url(path), query, what=what, max_pages=pages)

@@ -11,17 +11,16 @@ from urllib.parse import quote
 from azure.core.exceptions import AzureError
 
 from shared.adapters.answers import GuardNoLongerHoldsError, check_answer, child_name
-from shared.adapters.clients import AzureClients
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.network import private_links
 from shared.adapters.transport import (
+    ArmAdapter,
     MalformedResponseError,
     json_mapping,
     json_objects,
-    json_pages,
     malformed_is_permanent,
 )
-from shared.arm import ArmId, is_arm_id, name_of, resource_group_of, same_arm_id, subscription_of
+from shared.arm import ArmId, is_arm_id, same_arm_id, subscription_of
 from shared.planning.synapse_facts import text
 from shared.policy.facts import ComputeFacts, DependencyFacts, DependencyKind, is_count
 
@@ -34,14 +33,7 @@ DEPENDENCY_API_VERSIONS = {
 }
 
 
-class WorkspaceFactsAdapter:
-    def __init__(self, clients: AzureClients) -> None:
-        self._clients = clients
-
-    def _ml(self, workspace_id: str) -> tuple[Any, str, str]:
-        client = self._clients.machine_learning(subscription_of(workspace_id))
-        return client, resource_group_of(workspace_id), name_of(workspace_id)
-
+class WorkspaceFactsAdapter(ArmAdapter):
     @malformed_is_permanent
     def workspace(self, workspace_id: ArmId) -> Any:
         ml, group, name = self._ml(workspace_id)
@@ -50,11 +42,9 @@ class WorkspaceFactsAdapter:
     @malformed_is_permanent
     def policy_exemptions(self, workspace_id: ArmId) -> list[dict[str, Any]]:
         """Azure Policy exemptions at the workspace, every scope containing it and its computes."""
-        client = self._clients.arm_pipeline()
         path = f"{quote(workspace_id)}/providers/Microsoft.Authorization/policyExemptions"
-        query = {"api-version": POLICY_EXEMPTIONS_API_VERSION}
         what = f"policy exemptions of {workspace_id}"
-        return list(json_pages(client, client.format_url(path), query, what=what))
+        return list(self._list(path, POLICY_EXEMPTIONS_API_VERSION, what))
 
     @malformed_is_permanent
     def computes(self, workspace_id: ArmId) -> list[ComputeFacts]:
