@@ -108,6 +108,17 @@ class PromotionAdapter(transport.ArmAdapter):
         path = _deployment(endpoint_id, name)
         return self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}")
 
+    def serving(
+        self, workspace_id: ArmId, endpoint_id: ArmId
+    ) -> tuple[str | None, str | None, dict[str, Any]]:
+        """What the endpoint scores with: its default deployment, that deployment's model asset,
+        and the model version's `properties` ({} when there is none, or it is not this
+        workspace's)."""
+        default = text_at(self.endpoint(endpoint_id), "properties", "defaults", "deploymentName")
+        deployment = self.deployment(endpoint_id, default) if default else None
+        asset = text_at(deployment, "properties", "model", "assetId")
+        return default, asset, self.model(workspace_id, asset) if asset else {}
+
     @transport.malformed_is_permanent
     def deployment_names(self, endpoint_id: ArmId) -> dict[str, bool]:
         """Each deployment's name, and whether Azure records this app as its creator."""

@@ -13,7 +13,7 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe
-from shared.adapters.promotion import PromotionAdapter, metric_value, text_at
+from shared.adapters.promotion import PromotionAdapter, metric_value
 from shared.arm import ArmId
 from shared.claims import Claims, PromotionClaim
 from shared.config import Settings
@@ -130,9 +130,7 @@ class ModelPromoter:
         """Judge and claim (`skipped` when not promoted): the claim to carry on, or a result."""
         workspace_id, endpoint_id = trail.workspace_id, self._endpoint_id(trail.workspace_id)
         metric, model_name = self._config.metric, self._config.model_name
-        default = default_of(self._adapter.endpoint(endpoint_id))
-        asset = model_of(self._adapter.deployment(endpoint_id, default)) if default else None
-        model = self._adapter.model(workspace_id, asset) if asset else {}
+        default, _, model = self._adapter.serving(workspace_id, endpoint_id)
         current = metric_value((model.get("properties") or {}).get(metric))
         candidate = self._adapter.job_metric(workspace_id, job_name, metric)
         promote, reason = plan.judge(
@@ -288,14 +286,6 @@ def _detail(claim: PromotionClaim) -> dict[str, Any]:
     except ValueError:
         return {}
     return loaded if isinstance(loaded, dict) else {}
-
-
-def default_of(endpoint: dict[str, Any]) -> str | None:
-    return text_at(endpoint, "properties", "defaults", "deploymentName")
-
-
-def model_of(deployment: dict[str, Any] | None) -> str | None:
-    return text_at(deployment, "properties", "model", "assetId")
 
 
 def _model_body(claim: PromotionClaim, detail: dict[str, Any]) -> dict[str, Any]:

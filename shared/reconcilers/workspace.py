@@ -190,7 +190,6 @@ def _promotion(runtime: Runtime, workspace_id: ArmId) -> dict[str, str] | None:
     switch back to is the one the model was promoted over (the app registers it with the model):
     advice to an operator, never a decision of the app's."""
     from shared.planning.promotion import rollback
-    from shared.reconcilers.promotion import default_of, model_of
 
     config = runtime.settings.retraining
     if config is None or not config.retrains(workspace_id):
@@ -200,10 +199,8 @@ def _promotion(runtime: Runtime, workspace_id: ArmId) -> dict[str, str] | None:
     adapter = runtime.promotion_adapter
     name = config.batch_endpoint_name
     endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
-    default = default_of(adapter.endpoint(endpoint_id))
-    asset = model_of(adapter.deployment(endpoint_id, default)) if default else None
-    model = adapter.model(workspace_id, asset) if asset else None
-    values = (model or {}).get("properties") or {}
+    default, asset, model = adapter.serving(workspace_id, endpoint_id)
+    values = model.get("properties") or {}
     previous = values.get("previous-deployment")
     metric = config.promotion.metric
     return {
