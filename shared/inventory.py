@@ -80,16 +80,16 @@ class Inventory:
         self._estate = estate
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
+    def _members_of(self, group: str) -> frozenset[str]:
+        cached = self._members.get(group.lower())
+        if cached is None or time.monotonic() - cached[0] > MEMBERSHIP_SECONDS:
+            cached = (time.monotonic(), self._estate.subscriptions_under(group))
+            self._members[group.lower()] = cached
+        return cached[1]
+
     def _groups_of(self, subscription: str) -> list[str]:
-        found = []
-        for group in self._scope.management_groups:
-            cached = self._members.get(group.lower())
-            if cached is None or time.monotonic() - cached[0] > MEMBERSHIP_SECONDS:
-                cached = (time.monotonic(), self._estate.subscriptions_under(group))
-                self._members[group.lower()] = cached
-            if subscription.lower() in cached[1]:
-                found.append(group)
-        return found
+        groups = self._scope.management_groups
+        return [g for g in groups if subscription.lower() in self._members_of(g)]
 
     def admit(self, candidate: str, tags: Mapping[str, Any] | None = None) -> ArmId | None:
         """The ID the app uses for `candidate` when in scope (the settings' spelling when a scope
@@ -155,9 +155,11 @@ class Inventory:
     ) -> Survey:
         """Workspaces whose rows' digest is not what `known` holds, or with a Pending connection
         (its evidence is in no row); of one `subscription` when given. Rows lag ARM: they choose
-        what is read, never what is written. Raises `AzureError` when Resource Graph fails (the
-        caller falls back)."""
-        rows = self._estate.graph(self._scope, subscription)
+        what is read, never what is written. Raises `AzureError` when Resource Graph or a
+        management group's membership fails (the caller falls back)."""
+        groups = [s for s in self._scope.scopes if is_management_group(s)]
+        joined = self._scope.subscriptions.union(*map(self._members_of, groups))
+        rows = self._estate.graph(self._scope, joined, subscription)
         digests = fingerprints(rows, salt)
         survey = Survey([], {}, 0)
         for row in rows["workspaces"]:

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handlers.sweep import MAX_DEQUEUE_COUNT, PARTITION_FUNCTION
+from shared.adapters import estate as estate_module
 from shared.reconcilers.sweep import PARTITION_QUEUE, partition_of, settings_digest
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
@@ -240,3 +241,42 @@ def test_a_partition_sees_its_workspaces_endpoints_in_another_subscription_of_th
     host.deliver_queue_message(PARTITION_FUNCTION, partition)
 
     assert workspaces_read(app) == {workspace.lower()}
+
+
+@pytest.mark.parametrize("batch", [1000, 1], ids=["one request", "past the limit"])
+def test_a_hub_endpoint_in_a_named_subscription_changes_a_workspace_under_a_named_group(
+    app: App, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    found = estate(app)
+    app.sim.management.add_group("mg-landing-zones")
+    app.sim.management.place_subscription(A, "mg-landing-zones")
+    group = "/providers/Microsoft.Management/managementGroups/mg-landing-zones"
+    # A's workspaces only through the group, the hub's subscription B named directly.
+    app.set_settings(ML_SCOPES=json.dumps([group, f"/subscriptions/{B}"]), ML_WORKSPACE_IDS="")
+    host.fire_timer("reconcile_all", outputs={})
+    assert {w.lower() for w in found[A] + found[B]} <= settled(app)
+    workspace = found[A][0]
+    storage = app.sim.arm.stored(workspace)["properties"]["storageAccount"]  # type: ignore[index]
+    hub = (
+        f"/subscriptions/{B}/resourceGroups/rg-hub/providers/Microsoft.Network/privateEndpoints/pe"
+    )
+    digest = settings_digest(runtime().settings)
+    # Resource Graph's limit of subscriptions a request, as if the scope held 1,000 times more.
+    monkeypatch.setattr(estate_module, "GRAPH_MAX_SUBSCRIPTIONS", batch)
+    app.sim.resourcegraph.quota = 100  # four surveys at once: not what this test is about
+
+    def changed(subscription: str | None = None) -> tuple[set[str], dict[str, str]]:
+        known = app.ledger.fingerprints(subscription)
+        survey = runtime().inventory.changed_workspaces(known, digest, subscription)
+        return {w.lower() for w in survey.workspaces}, survey.fingerprints
+
+    (whole, _), (part, _) = changed(), changed(A)
+    app.sim.network.add_dependency_private_endpoint(storage, hub, "blob")
+    app.sim.resourcegraph.queries.clear()
+
+    (whole_now, digests), (part_now, part_digests) = changed(), changed(A)
+    new = {workspace.lower()} if batch > 1 else set()
+    assert (whole_now - whole, part_now - part) == (new, new)
+    joins = [q for q in app.sim.resourcegraph.queries if "| join " in q]
+    assert len(joins) == 2 * len(range(0, 2, batch)), "the scope's two subscriptions a batch"
+    assert part_digests == {k: digests[k] for k in part_digests}, "a partition's are a sweep's"

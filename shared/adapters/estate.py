@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from azure.core.exceptions import AzureError
@@ -56,6 +57,10 @@ SUBSCRIPTIONS_QUERY = (
     f"resources | where type =~ '{_ML}' | summarize workspaces = count() by id = subscriptionId"
 )
 GRAPH_PAGE_ROWS, GRAPH_MAX_PAGES = 1000, 500
+# Subscriptions a request may name (learn.microsoft.com, Resource Graph troubleshooting: "Too many
+# subscriptions"). More go in batches, sorted, and a join sees only its own: past 1,000, an
+# endpoint in another batch than its workspace's changes no digest of that workspace.
+GRAPH_MAX_SUBSCRIPTIONS = 1000
 QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS = "x-ms-user-quota-resets-after"
 # Resource Graph's request sets: (subscriptions, management groups).
@@ -91,19 +96,22 @@ class EstateAdapter(ArmAdapter):
         return json_mapping(body.get("tags"), f"{what}: tags")
 
     @malformed_is_permanent
-    def graph(self, scope: Scope, subscription: str | None = None) -> dict[str, Rows]:
+    def graph(
+        self, scope: Scope, joined: Collection[str], subscription: str | None = None
+    ) -> dict[str, Rows]:
         """The rows of every `GRAPH_QUERIES` query over the scope, or over one `subscription`
-        of it: then the endpoints to its workspaces still come from every subscription of the
-        scope (a landing zone's hub network holds them), so its rows are a whole sweep's."""
+        of it. A join sees only its request's resources, and an endpoint may lie in any
+        subscription of the scope (a landing zone's hub network), so the endpoints' join runs
+        over `joined`, all of them, those under its management groups too (no request is
+        documented to name both; `az graph query` never does): a partition's rows are a sweep's."""
         queries, quota = dict(GRAPH_QUERIES), dict[str, str]()
         if subscription:
             # Its workspace side (a UUID: nothing else goes into the text).
             where = f"'{_ML}' and subscriptionId =~ '{uuid.UUID(subscription)}' |"
             queries["private_endpoints"] = queries["private_endpoints"].replace(f"'{_ML}' |", where)
-        # Only the endpoints' join sees past a partition's subscription.
         own: Targets = [([subscription], None)] if subscription else _targets(scope)
         return {
-            name: self._query(name, query, _targets(scope) if "join" in query else own, quota)
+            name: self._query(name, query, _batches(joined) if "join" in query else own, quota)
             for name, query in queries.items()
         }
 
@@ -161,9 +169,12 @@ def _wait_for_quota(quota: dict[str, str]) -> None:
         time.sleep(wait)
 
 
+def _batches(subscriptions: Collection[str]) -> Targets:
+    ordered, size = sorted(subscriptions), GRAPH_MAX_SUBSCRIPTIONS
+    return [(ordered[i : i + size], None) for i in range(0, len(ordered), size)]
+
+
 def _targets(scope: Scope) -> Targets:
-    """One request set for each kind the scope names."""
+    """The subscriptions the scope names, and its management groups."""
     groups = [group_name(s) for s in scope.scopes if is_management_group(s)]
-    targets: Targets = []
-    targets += [(sorted(scope.subscriptions), None)] if scope.subscriptions else []
-    return targets + ([(None, groups)] if groups else [])
+    return _batches(scope.subscriptions) + ([(None, groups)] if groups else [])
