@@ -268,8 +268,9 @@ def test_a_switch_refused_by_rbac_leaves_the_default_and_is_announced(papp: App)
 def test_redelivered_and_twin_completions_promote_once(papp: App) -> None:
     """One after another, so no two writes race and the claims' ETags play no part: what stops
     a later delivery is the scoring claim the first one settled (`submitted`), read before any
-    promotion step (`Claims.scored`). Deliveries at one moment, held apart by the ETags of the
-    promotion row and the scoring claim: `test_racing_completions_promote_once_and_score_once`."""
+    promotion step (`Claims.scored`). Deliveries at one moment, held apart by the promotion row's
+    ETags: `test_racing_completions_promote_once_and_score_once` (by the scoring claim's:
+    `test_completions_racing_each_other_and_the_timer_post_once_and_announce_once`)."""
     _, event = _completed(papp, accuracy=0.9)
     twin = {**event, "id": str(uuid.uuid4())}  # a RunStatusChanged twin, say
     outcomes = []
