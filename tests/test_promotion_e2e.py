@@ -266,14 +266,24 @@ def test_a_switch_refused_by_rbac_leaves_the_default_and_is_announced(papp: App)
 
 
 def test_redelivered_and_twin_completions_promote_once(papp: App) -> None:
+    """One after another, so no two writes race and the claims' ETags play no part: what stops
+    a later delivery is the scoring claim the first one settled (`submitted`), read before any
+    promotion step (`Claims.scored`). Deliveries at one moment, held apart by the promotion row's
+    ETags: `test_racing_completions_promote_once_and_score_once` (by the scoring claim's:
+    `test_completions_racing_each_other_and_the_timer_post_once_and_announce_once`)."""
     _, event = _completed(papp, accuracy=0.9)
-    _deliver(papp, event)
-    _deliver(papp, event)  # redelivered
-    _deliver(papp, {**event, "id": str(uuid.uuid4())})  # a RunStatusChanged twin, say
+    twin = {**event, "id": str(uuid.uuid4())}  # a RunStatusChanged twin, say
+    outcomes = []
+    for one in (event, event, twin):  # the second: redelivered
+        _deliver(papp, one)
+        outcomes.append(_outcome(one["id"]))
     for route in ("ml.model.version.put", "ml.batch_deployment.put", "ml.batch_endpoint.put"):
         assert papp.sim.count(route) == 1, route
     assert len(papp.sim.ml.scoring_posts) == 1
     assert _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied") == 1
+    assert outcomes == ["scoring-started"] + ["scoring-already-started"] * 2
+    assert [a["Verdict"] for a in _actions("model")] == ["promote"]
+    assert [a["Verdict"] for a in _actions("batch-scoring")] == ["start"]
 
 
 def test_a_transient_failure_mid_way_is_retried_and_carried_on_from_its_step(

@@ -227,13 +227,29 @@ def test_concurrent_deliveries_in_threads_submit_one_job(rapp: App, cooldown: st
 
 
 def test_twin_deliveries_of_one_event_make_one_job(rapp: App) -> None:
-    # Event Grid is at least once: the same event may reach two instances at the same moment.
+    """Event Grid is at least once: the same event may reach two instances at the same moment.
+
+    Twins share one claim key, so the claim does not hold them apart (by design: the same trigger
+    again resumes, and a twin that loses the claim's write reads the winner's job name). What makes
+    one job is the name the claim key fixes and Azure ML refusing a second job of one name, read
+    back as the twin's (`_ensure_submitted`). So this passes without the claim's ETags; without
+    that read-back, a twin refused by Azure ML records a failure. The claim's ETags alone hold
+    apart deliveries of different events: `test_concurrent_deliveries_in_threads_submit_one_job`."""
     event = rs.monitor_breach_event()
     host.indexed()
 
     assert at_once([functools.partial(deliver_ml_event, rapp, event)] * 3) == [None] * 3
     assert len(our_jobs(rapp)) == 1
     assert event_outcome(event["id"]) in ("retraining-submitted", "already-submitted")
+    # Each twin's own record (the event's row holds only the last one's outcome): one submitted,
+    # the others found it, whether before submitting or by Azure ML's refusal.
+    [name] = [job["name"] for job in our_jobs(rapp)]
+    records = [(a["Verdict"], a["Subject"], a["Outcome"]) for a in recorded_actions("retraining")]
+    assert sorted(records) == [
+        ("resume", name, "not attempted: already submitted, nothing new"),
+        ("resume", name, "not attempted: already submitted, nothing new"),
+        ("submit", name, "applied: submitted"),
+    ]
 
 
 _DELIVER_AT = """
