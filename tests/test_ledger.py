@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from azure.data.tables import TableClient
 from azure.identity import ManagedIdentityCredential
 
 from shared.config import LedgerSettings
 from shared.ledger import ActionRecord, EventRecord, Ledger, open_ledger
 from shared.outcome import Outcome, Status
 from simulator import AzureSimulator, Azurite, arm_error, route
+from tests.conftest import at_once
 
 pytestmark = pytest.mark.slow
 
@@ -89,8 +92,6 @@ def test_opening_the_ledger_twice_reuses_the_table(azurite: Azurite) -> None:
 
 
 def test_first_time_is_true_once_per_key_across_ledger_clients(azurite: Azurite) -> None:
-    from azure.data.tables import TableClient
-
     name = f"t{uuid.uuid4().hex[:16]}"
     ledger = open_ledger(LedgerSettings(None, azurite.connection_string, name), None)
     # A client of its own on the same table stands for another instance of the app.
@@ -100,6 +101,23 @@ def test_first_time_is_true_once_per_key_across_ledger_clients(azurite: Azurite)
     assert not ledger.first_time("exemption-expired:a/b#c?")
     assert not other.first_time("exemption-expired:a/b#c?")
     assert other.first_time("exemption-expired:another")
+
+
+def test_instances_asking_first_time_at_once_get_one_true(
+    azurite: Azurite, table: TableClient
+) -> None:
+    # A client of its own for each racer, as each host has: only the create-only row holds them
+    # to one winner (with an upsert, every racer would win).
+    ledgers = [
+        Ledger(TableClient.from_connection_string(azurite.connection_string, table.table_name))
+        for _ in range(8)
+    ]
+
+    outcomes = at_once(
+        [functools.partial(one.first_time, "scoring-outcome:w|j") for one in ledgers]
+    )
+
+    assert sorted(outcomes, key=str) == [False] * 7 + [True]  # none raised
 
 
 def test_huge_actions_are_bounded_and_all_recorded(

@@ -10,6 +10,7 @@ so: a user's job tagged like the app's costs no Azure call and is never announce
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from shared.reconcilers.scoring_outcomes import BACKSTOP_LIMIT, BACKSTOP_WINDOW
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 from shared.scoring.records import JobRecord, ScoringRecords
-from tests.conftest import App
+from tests.conftest import App, at_once
 from tools import host, scene
 from tools import retraining_scene as rs
 from tools import scoring_scene as ss
@@ -175,6 +176,28 @@ def test_a_redelivered_or_twin_event_announces_nothing_more_and_reads_nothing(ra
     assert len(_outcomes()) == 1
     assert _event_outcome(twin["id"]) == "already-recorded"
     assert rapp.non_token_requests() == []
+
+
+def test_instances_handling_one_jobs_end_at_once_announce_it_once(rapp: App) -> None:
+    """Event Grid is at least once, and a job's end comes as RunCompleted and as RunStatusChanged:
+    instances may handle one end at the same moment. All can read the job's row before any marks
+    it announced: only the ledger's create-only `first_time` row holds them to one announcement
+    (`test_instances_asking_first_time_at_once_get_one_true`)."""
+    job = _scoring_job(rapp)
+    event = _finish(rapp, job, "Completed")
+    twin = rs.job_finished_event(job["name"], tags=job["properties"]["tags"],
+                                 event_type=RUN_STATUS_CHANGED, status="Completed")  # fmt: skip
+    deliveries = [functools.partial(rapp.deliver, one, "on_ml_event") for one in (event, twin) * 2]
+    host.indexed()  # the host indexes the app once, before any invocation
+
+    assert at_once(deliveries) == [None] * 4  # none raised
+    assert [e["eventType"] for e in _announced(rapp)] == [COMPLETED]
+    assert len(_outcomes()) == 1
+    assert {_event_outcome(event["id"]), _event_outcome(twin["id"])} <= {
+        "scoring-completed",
+        "already-recorded",
+    }
+    assert bool(_row(job["name"])["AnnouncedAt"])
 
 
 def test_the_job_is_read_not_the_event(rapp: App) -> None:
