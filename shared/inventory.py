@@ -155,10 +155,13 @@ class Inventory:
     ) -> Survey:
         """Workspaces whose rows' digest is not what `known` holds, or with a Pending connection
         (its evidence is in no row); of one `subscription` when given. Rows lag ARM: they choose
-        what is read, never what is written. Raises `AzureError` when Resource Graph or a
-        management group's membership fails (the caller falls back)."""
+        what is read, never what is written. Raises `AzureError` when Resource Graph fails (the
+        caller falls back)."""
         groups = [s for s in self._scope.scopes if is_management_group(s)]
-        joined = self._scope.subscriptions.union(*map(self._members_of, groups))
+        try:
+            joined = self._scope.subscriptions.union(*map(self._members_of, groups))
+        except AzureError:
+            joined = None  # the join by the scope's request sets; `admit` reports the group
         rows = self._estate.graph(self._scope, joined, subscription)
         digests = fingerprints(rows, salt)
         survey = Survey([], {}, 0)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from handlers.sweep import MAX_DEQUEUE_COUNT, PARTITION_FUNCTION
 from shared.adapters import estate as estate_module
+from shared.adapters.errors import describe
 from shared.reconcilers.sweep import PARTITION_QUEUE, partition_of, settings_digest
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
@@ -243,16 +244,34 @@ def test_a_partition_sees_its_workspaces_endpoints_in_another_subscription_of_th
     assert workspaces_read(app) == {workspace.lower()}
 
 
-@pytest.mark.parametrize("batch", [1000, 1], ids=["one request", "past the limit"])
-def test_a_hub_endpoint_in_a_named_subscription_changes_a_workspace_under_a_named_group(
-    app: App, monkeypatch: pytest.MonkeyPatch, batch: int
+@pytest.mark.parametrize(
+    ("hub_named", "batch", "joined", "requests"),
+    [
+        (True, 1000, True, 1),
+        # Past the limit, the scope's own request sets: the named hub and the group do not meet.
+        (True, 1, False, 2),
+        (False, 1000, True, 1),
+        # A group holding both subscriptions is one request whatever its size.
+        (False, 1, True, 1),
+    ],
+    ids=["hub named, one request", "hub named, past the limit", "group", "group, past the limit"],
+)
+def test_a_hub_endpoint_changes_a_workspace_under_a_named_group(
+    app: App,
+    monkeypatch: pytest.MonkeyPatch,
+    hub_named: bool,
+    batch: int,
+    joined: bool,
+    requests: int,
 ) -> None:
     found = estate(app)
     app.sim.management.add_group("mg-landing-zones")
-    app.sim.management.place_subscription(A, "mg-landing-zones")
+    for subscription in (A,) if hub_named else (A, B):
+        app.sim.management.place_subscription(subscription, "mg-landing-zones")
     group = "/providers/Microsoft.Management/managementGroups/mg-landing-zones"
-    # A's workspaces only through the group, the hub's subscription B named directly.
-    app.set_settings(ML_SCOPES=json.dumps([group, f"/subscriptions/{B}"]), ML_WORKSPACE_IDS="")
+    # A's workspaces only through the group; the hub's subscription B named directly, or in it.
+    scopes = [group, f"/subscriptions/{B}"] if hub_named else [group]
+    app.set_settings(ML_SCOPES=json.dumps(scopes), ML_WORKSPACE_IDS="")
     host.fire_timer("reconcile_all", outputs={})
     assert {w.lower() for w in found[A] + found[B]} <= settled(app)
     workspace = found[A][0]
@@ -275,8 +294,26 @@ def test_a_hub_endpoint_in_a_named_subscription_changes_a_workspace_under_a_name
     app.sim.resourcegraph.queries.clear()
 
     (whole_now, digests), (part_now, part_digests) = changed(), changed(A)
-    new = {workspace.lower()} if batch > 1 else set()
+    new = {workspace.lower()} if joined else set()
     assert (whole_now - whole, part_now - part) == (new, new)
     joins = [q for q in app.sim.resourcegraph.queries if "| join " in q]
-    assert len(joins) == 2 * len(range(0, 2, batch)), "the scope's two subscriptions a batch"
+    assert len(joins) == 2 * requests, "a whole sweep's and a partition's"
     assert part_digests == {k: digests[k] for k in part_digests}, "a partition's are a sweep's"
+
+
+def test_a_group_whose_membership_cannot_be_read_is_each_workspaces_problem(app: App) -> None:
+    found = estate(app)
+    app.sim.management.add_group("mg-landing-zones")
+    app.sim.management.place_subscription(A, "mg-landing-zones")
+    group = "/providers/Microsoft.Management/managementGroups/mg-landing-zones"
+    app.set_settings(ML_SCOPES=json.dumps([group, f"/subscriptions/{B}"]), ML_WORKSPACE_IDS="")
+    app.sim.inject("management.descendants", status=403, times=100)
+
+    survey = runtime().inventory.changed_workspaces({}, "salt")
+
+    # Not raised (which would make the sweep fall back to ARM): the join goes by the scope's
+    # request sets, and each workspace, whose scope needs the membership, is a problem of its own.
+    assert survey.workspaces == []
+    problems = {p.lower(): describe(error) for p, error in survey.problems}
+    assert {w.lower() for w in found[A] + found[B]} <= set(problems)
+    assert all("403" in why for why in problems.values())

@@ -58,8 +58,7 @@ SUBSCRIPTIONS_QUERY = (
 )
 GRAPH_PAGE_ROWS, GRAPH_MAX_PAGES = 1000, 500
 # Subscriptions a request may name (learn.microsoft.com, Resource Graph troubleshooting: "Too many
-# subscriptions"). More go in batches, sorted, and a join sees only its own: past 1,000, an
-# endpoint in another batch than its workspace's changes no digest of that workspace.
+# subscriptions"). More go in batches, sorted; a join sees only its own request's resources.
 GRAPH_MAX_SUBSCRIPTIONS = 1000
 QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS = "x-ms-user-quota-resets-after"
@@ -97,7 +96,7 @@ class EstateAdapter(ArmAdapter):
 
     @malformed_is_permanent
     def graph(
-        self, scope: Scope, joined: Collection[str], subscription: str | None = None
+        self, scope: Scope, joined: Collection[str] | None, subscription: str | None = None
     ) -> dict[str, Rows]:
         """The rows of every `GRAPH_QUERIES` query over the scope, or over one `subscription`
         of it. A join sees only its request's resources, and an endpoint may lie in any
@@ -110,8 +109,13 @@ class EstateAdapter(ArmAdapter):
             where = f"'{_ML}' and subscriptionId =~ '{uuid.UUID(subscription)}' |"
             queries["private_endpoints"] = queries["private_endpoints"].replace(f"'{_ML}' |", where)
         own: Targets = [([subscription], None)] if subscription else _targets(scope)
+        # Past one request's subscriptions (or `joined` unknown), the scope's own request sets:
+        # each management group whole, so only a group's endpoint and a named subscription's
+        # workspace (or the reverse) do not meet.
+        fits = joined is not None and 0 < len(joined) <= GRAPH_MAX_SUBSCRIPTIONS
+        joins = _batches(joined) if fits and joined is not None else _targets(scope)
         return {
-            name: self._query(name, query, _batches(joined) if "join" in query else own, quota)
+            name: self._query(name, query, joins if "join" in query else own, quota)
             for name, query in queries.items()
         }
 
