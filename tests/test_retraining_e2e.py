@@ -262,11 +262,11 @@ host.deliver_event("on_ml_event", event)
 """
 
 
-def test_concurrent_deliveries_in_processes_sharing_azurite_submit_one_job(rapp: App) -> None:
-    events = [rs.monitor_breach_event() for _ in range(4)]
+def _deliver_in_processes(events: list[dict[str, Any]], after_seconds: float) -> None:
+    """Each event delivered by a host process of its own, sharing Azurite and the simulator:
+    every process imports first, then all deliver at the same moment. Each must exit 0."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    # Every process imports first, then all deliver at the same moment.
-    start_at = time.time() + 8
+    start_at = time.time() + after_seconds
     processes = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and script
             [sys.executable, "-c", _DELIVER_AT, str(start_at), json.dumps(event)],
@@ -278,8 +278,13 @@ def test_concurrent_deliveries_in_processes_sharing_azurite_submit_one_job(rapp:
         for event in events
     ]
     results = [process.communicate(timeout=180) for process in processes]
-
     assert [p.returncode for p in processes] == [0] * len(events), results
+
+
+def test_concurrent_deliveries_in_processes_sharing_azurite_submit_one_job(rapp: App) -> None:
+    events = [rs.monitor_breach_event() for _ in range(4)]
+    _deliver_in_processes(events, after_seconds=8)
+
     assert len(our_jobs(rapp)) == 1
     assert _routes(rapp).count("ml.job.put") == 1
     outcomes = sorted(event_outcome(event["id"]) for event in events)
@@ -290,21 +295,8 @@ def test_completion_events_in_separate_processes_post_once(rapp: App) -> None:
 
     _job, event = submit_and_finish(rapp)
     events = [{**event, "id": str(uuid.uuid4())} for _ in range(3)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    start_at = time.time() + 6
-    processes = [
-        subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [sys.executable, "-c", _DELIVER_AT, str(start_at), json.dumps(e)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for e in events
-    ]
-    results = [process.communicate(timeout=180) for process in processes]
+    _deliver_in_processes(events, after_seconds=6)
 
-    assert [p.returncode for p in processes] == [0] * len(events), results
     assert len(rapp.sim.ml.scoring_posts) == 1
     assert len(our_jobs(rapp, "scoring")) == 1
     outcomes = [event_outcome(e["id"]) for e in events]
