@@ -56,7 +56,6 @@ WORKSPACES = 1_000
 # Workspaces per subscription when the estate spans several.
 PER_SUBSCRIPTION = 1_000
 CLUSTERS, INSTANCES = 6, 4
-GROUP = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-estate"
 
 
 def subscriptions(workspaces: int) -> list[str]:
