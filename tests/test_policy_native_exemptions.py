@@ -5,6 +5,7 @@ until their expiry. End to end over the simulator, and the pure reading and the 
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from shared.config import SettingsError, load_settings
 from shared.policy.exemptions import NO_EXPIRY, is_scope, native_exemptions
 from simulator.permissions import Permissions
-from tests.conftest import App
+from tests.conftest import App, at_once
 from tests.test_policy_exemptions import BASE_ENV
 from tests.test_policy_rules import DESIGN_RULE_IDS
 from tests.test_remediation_e2e import patched_computes, sweep, workspace_event
@@ -92,6 +93,23 @@ def test_an_expired_exemption_counts_for_nothing_and_is_reported_once(app: App) 
     reports = [r for r in app.ledger.actions(scene.PROD) if r["Kind"] == "policy-exemption"]
     assert [r["Verdict"] for r in reports] == ["expired"]
     assert "Azure Policy exemption load-test" in reports[0]["Reason"]
+
+
+@pytest.mark.slow
+def test_instances_meeting_an_expired_exemption_at_once_report_it_once(app: App) -> None:
+    """Four instances read the expired exemption together, before any has recorded anything: only
+    the ledger's create-only `first_time` row (its own race test is in test_ledger.py) holds them
+    to one report."""
+    app.set_settings(POLICY_ASSIGNMENT_IDS=ASSIGNMENT)  # audit: the report, not a remediation
+    exempt(app, RG, expires_on=at(-1))
+
+    delivered = at_once([functools.partial(workspace_event, app, scene.PROD)] * 4)
+
+    events = [event for event in delivered if isinstance(event, dict)]
+    assert len(events) == 4, delivered  # none raised
+    assert len({event["id"] for event in events}) == 4
+    reports = [r for r in app.ledger.actions(scene.PROD) if r["Kind"] == "policy-exemption"]
+    assert [r["Verdict"] for r in reports] == ["expired"]
 
 
 @pytest.mark.slow

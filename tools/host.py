@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,18 @@ def indexed() -> dict[str, Any]:
     return dict(_functions())
 
 
-@functools.cache
+_indexing = threading.Lock()
+
+
 def _functions() -> dict[str, Any]:
-    # The host indexes the app once; azure-functions refuses a second get_functions() call.
+    # The host indexes the app once; azure-functions refuses a second get_functions() call, and
+    # `functools.cache` alone lets two threads' first calls (racing instances) both index.
+    with _indexing:
+        return _index()
+
+
+@functools.cache
+def _index() -> dict[str, Any]:
     import function_app
 
     # azure-functions warns, through the root logger, that an app without HTTP functions has no
