@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from shared.bounds import bounded_entity, entity_bytes, table_key
 from shared.config import STORAGE_AUDIENCE, LedgerSettings
@@ -82,11 +82,6 @@ class ActionRecord:
     # Whether the outcome is worth an event for people (a Logic App): decisions and problems
     # are; compliant findings and no-ops are not.
     notify: bool = True
-
-
-@runtime_checkable
-class ReportsOnce(Protocol):
-    def first_time(self, key: str) -> bool: ...
 
 
 class ActionSink(Protocol):

@@ -77,7 +77,8 @@ def test_an_approval_whose_ledger_write_failed_gets_its_role_on_redelivery(
 ) -> None:
     verified = app.connection("listed by allow-listed")
     payload = connection_event(verified)
-    ledger = app.ledger
+    # The app's sink: the ledger, then the outcome topic.
+    ledger = runtime().sink
     record_actions = ledger.record_actions
 
     def ledger_fails_after_the_approval(records: Sequence[ActionRecord]) -> None:
