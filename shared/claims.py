@@ -273,9 +273,8 @@ class Claims:
 
     def release_scoring(self, claim: Owned) -> None:
         """The start failed: the next holder may try again at once, with the same request ID."""
-        self._write(
-            claim.key.keys, {"State": ClaimState.RETRY}, claim.etag, merge=True, strict=True
-        )
+        retry = {"State": ClaimState.RETRY}
+        self._write(claim.key.keys, retry, claim.etag, merge=True, strict=True)
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete

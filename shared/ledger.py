@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from shared.bounds import bounded_entity, entity_bytes, table_key
 from shared.config import STORAGE_AUDIENCE, LedgerSettings
@@ -18,7 +18,7 @@ from shared.outcome import Outcome
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-    from azure.data.tables import TableClient
+    from azure.data.tables import TableClient, TableEntity
 
 EVENTS_PARTITION = "events"
 # Things reported once ever (not once per run), keyed by a digest of what was reported.
@@ -35,13 +35,17 @@ def column(field_name: str) -> str:
     return "".join(part.title() for part in field_name.split("_"))
 
 
-def columns(record: Any, *, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A dataclass record as table columns: `field_name` as `FieldName`, None as ""."""
-    return {
+def record_row(
+    keys: tuple[str, str], record: Any, *, leave_out: tuple[str, ...] = (), **more: Any
+) -> dict[str, Any]:
+    """A dataclass record as a table row (`field_name` as `FieldName`, None as ""), then `more`;
+    bounded: the table refuses a property over 64 KiB, and senders choose IDs and subjects."""
+    row = {
         column(item.name): "" if (value := getattr(record, item.name)) is None else value
         for item in fields(record)
         if item.name not in leave_out
     }
+    return bounded_entity({"PartitionKey": keys[0], "RowKey": keys[1]} | row | more)
 
 
 def newest_first_key() -> str:
@@ -80,11 +84,6 @@ class ActionRecord:
     notify: bool = True
 
 
-@runtime_checkable
-class ReportsOnce(Protocol):
-    def first_time(self, key: str) -> bool: ...
-
-
 class ActionSink(Protocol):
     def record_actions(self, records: Sequence[ActionRecord]) -> None: ...
 
@@ -105,7 +104,7 @@ def batches(
         yield batch
 
 
-def read_row(table: TableClient, partition: str, row: str) -> Any:
+def read_row(table: TableClient, partition: str, row: str) -> TableEntity | None:
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
@@ -170,21 +169,17 @@ class Ledger:
 
     def record_event(self, record: EventRecord) -> None:
         """Upsert (merge, the SDK's default) by event ID: a redelivered event updates its row."""
-        keys = {"PartitionKey": EVENTS_PARTITION, "RowKey": table_key(record.event_id)}
-        entity = keys | columns(record) | {"SeenAt": datetime.now(UTC).isoformat()}
-        # Bounded: the table refuses a property over 64 KiB, and the ID and subject are the
-        # sender's to choose.
-        self.table.upsert_entity(bounded_entity(entity))
+        keys = (EVENTS_PARTITION, table_key(record.event_id))
+        self.table.upsert_entity(record_row(keys, record, SeenAt=datetime.now(UTC).isoformat()))
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         now = datetime.now(UTC).isoformat()
         by_partition: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for record in records:
-            partition = actions_partition(record.target_id)
-            entity = {"PartitionKey": partition, "RowKey": newest_first_key()}
-            entity |= columns(record, leave_out=("notify",))
-            entity |= {"Outcome": str(record.outcome), "RecordedAt": now}
-            by_partition.setdefault(partition, []).append(("create", bounded_entity(entity)))
+            keys = (actions_partition(record.target_id), newest_first_key())
+            outcome = str(record.outcome)
+            row = record_row(keys, record, leave_out=("notify",), Outcome=outcome, RecordedAt=now)
+            by_partition.setdefault(keys[0], []).append(("create", row))
         for operations in by_partition.values():
             if len(operations) == 1:
                 # A transaction costs a multipart round trip: one row is a plain insert.
@@ -201,11 +196,7 @@ class Ledger:
         return write_row(self.table, keys, values, None) is not None
 
     def event(self, event_id: str) -> dict[str, Any] | None:
-        found = read_row(self.table, EVENTS_PARTITION, table_key(event_id))
-        return None if found is None else dict(found)
-
-    def events(self) -> Iterator[dict[str, Any]]:
-        return partition_rows(self.table, EVENTS_PARTITION)
+        return read_row(self.table, EVENTS_PARTITION, table_key(event_id))
 
     def actions(self, target_id: str) -> Iterator[dict[str, Any]]:
         """The actions recorded for one resource, newest first."""

@@ -53,7 +53,7 @@ class Runtime:
         from shared.adapters.outcomes import Recorder
 
         topic = self.settings.outcome_topic_endpoint
-        return Recorder(self.ledger, topic, self.clients.token_credential)
+        return Recorder(self.ledger.table, topic, self.clients.token_credential)
 
     @cached_property
     def claims(self) -> Claims:

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ServiceResponseError
 
-from shared.ledger import ActionRecord
+from shared.ledger import ActionRecord, partition_rows
 from shared.outcome import INTENT
 from shared.runtime import runtime
+from shared.scoring.records import JOBS_PARTITION
 from tests.conftest import App
 from tests.retraining import (
     completed_event,
@@ -76,7 +77,8 @@ def test_an_approval_whose_ledger_write_failed_gets_its_role_on_redelivery(
 ) -> None:
     verified = app.connection("listed by allow-listed")
     payload = connection_event(verified)
-    ledger = app.ledger
+    # The app's sink: the ledger, then the outcome topic.
+    ledger = runtime().sink
     record_actions = ledger.record_actions
 
     def ledger_fails_after_the_approval(records: Sequence[ActionRecord]) -> None:
@@ -584,7 +586,7 @@ def test_http_scoring_answered_with_another_workspaces_job_is_502_and_not_record
 
     assert response.status_code == 502
     assert "another" in _json(response)["detail"] or scene.DEV in _json(response)["detail"]
-    assert runtime().scoring.records.jobs() == []
+    assert list(partition_rows(runtime().ledger.table, JOBS_PARTITION)) == []
 
 
 def test_writes_are_preceded_by_an_intent_row(rapp: App) -> None:

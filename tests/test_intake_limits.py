@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from shared.bounds import PROPERTY_LIMIT, utf16_units
+from shared.ledger import EVENTS_PARTITION, partition_rows
 from tests.conftest import App
 from tests.retraining import (
     deliver_ml_event,
@@ -85,7 +86,7 @@ def test_event_ids_that_differ_only_in_key_unsafe_characters_keep_their_own_rows
     for event_id in ids:
         app.deliver({**_connection_write(id=event_id), "eventType": f"Test.{event_id}"})
 
-    rows = {row["EventId"]: row for row in app.ledger.events()}
+    rows = {row["EventId"]: row for row in partition_rows(app.ledger.table, EVENTS_PARTITION)}
     assert set(rows) == set(ids)
     assert all(rows[event_id]["EventType"] == f"Test.{event_id}" for event_id in ids)
 

@@ -707,7 +707,8 @@ def test_a_users_scoring_job_tagged_for_our_retrain_does_not_stop_its_scoring(ra
 def test_scoring_after_a_retrain_is_in_the_one_record_and_tag_scheme_of_scoring_jobs(
     rapp: App,
 ) -> None:
-    from shared.scoring.records import ScoringRecords
+    from shared.ledger import partition_rows
+    from shared.scoring.records import JOBS_PARTITION
 
     job, event = _complete(rapp)
     deliver_ml_event(rapp, event)
@@ -719,7 +720,7 @@ def test_scoring_after_a_retrain_is_in_the_one_record_and_tag_scheme_of_scoring_
         "retraining-job": job["name"],
     }
     [scoring] = our_jobs(rapp, "scoring")
-    [row] = ScoringRecords(runtime().ledger.table).jobs()
+    [row] = partition_rows(runtime().ledger.table, JOBS_PARTITION)
     assert (row["JobName"], row["WorkspaceId"], row["Caller"]) == (scoring["name"], scene.PROD, "")
     assert row["InputPath"] == rs.SCORING_INPUT
 

@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
+from shared.ledger import partition_rows
 from shared.ml_events import APP_TAG, RUN_STATUS_CHANGED
 from shared.reconcilers.scoring_outcomes import BACKSTOP_LIMIT, BACKSTOP_WINDOW
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
-from shared.scoring.records import JobRecord, ScoringRecords
+from shared.scoring.records import JOBS_PARTITION, JobRecord, ScoringRecords
 from tests.conftest import App, at_once
 from tools import host, scene
 from tools import retraining_scene as rs
@@ -89,7 +90,8 @@ def _event_outcome(event_id: str) -> str:
 
 
 def _row(name: str) -> dict[str, Any]:
-    [row] = [r for r in _records().jobs() if r["JobName"] == name]
+    jobs = partition_rows(runtime().ledger.table, JOBS_PARTITION)
+    [row] = [dict(r) for r in jobs if r["JobName"] == name]
     return row
 
 

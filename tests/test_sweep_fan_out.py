@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from handlers.sweep import MAX_DEQUEUE_COUNT, PARTITION_FUNCTION
 from shared.adapters import estate as estate_module
 from shared.adapters.errors import describe
+from shared.ledger import EVENTS_PARTITION, partition_rows
 from shared.reconcilers.sweep import PARTITION_QUEUE, partition_of, settings_digest
 from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
@@ -134,9 +135,8 @@ def test_a_message_naming_anything_else_is_recorded_as_invalid_and_changes_nothi
 
     assert app.non_token_requests() == []
     assert settled(app) == set()
-    assert [(e["Function"], e["Outcome"]) for e in app.ledger.events()] == [
-        (PARTITION_FUNCTION, "invalid")
-    ]
+    events = partition_rows(app.ledger.table, EVENTS_PARTITION)
+    assert [(e["Function"], e["Outcome"]) for e in events] == [(PARTITION_FUNCTION, "invalid")]
     assert any("invalid" in r.getMessage() for r in caplog.records)
 
 

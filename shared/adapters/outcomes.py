@@ -20,6 +20,7 @@ from shared.outcome import Outcome, Status
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
+    from azure.data.tables import TableClient
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,12 @@ def event_data(record: ActionRecord) -> dict[str, Any]:
     return {name: bounded(value, _FIELD_LIMIT) for name, value in data.items()}
 
 
-class Recorder:
+class Recorder(Ledger):
     """The ledger first: a failed publish never loses a decision, and is itself recorded."""
 
-    def __init__(self, ledger: Ledger, endpoint: str | None, credential: TokenCredential) -> None:
-        self._ledger = ledger
-        self.endpoint = endpoint or ""
+    def __init__(self, table: TableClient, topic: str | None, credential: TokenCredential) -> None:
+        super().__init__(table)
+        self.endpoint = topic or ""
         self._credential = credential
 
     @functools.cached_property
@@ -63,13 +64,8 @@ class Recorder:
             self.endpoint, self._credential, **client_options(self.endpoint)
         )
 
-    def first_time(self, key: str) -> bool:
-        return self._ledger.first_time(key)
-
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
-        if not records:
-            return
-        self._ledger.record_actions(records)
+        super().record_actions(records)
         notify = [record for record in records if record.notify]
         if not self.endpoint or not notify:
             return
@@ -103,4 +99,4 @@ class Recorder:
                 level=logging.WARNING,
             )
             row = (first.target_id, "outcome-event", "publish", self.endpoint, why, first.mode)
-            self._ledger.record_actions([ActionRecord(*row, failed, first.trigger, notify=False)])
+            super().record_actions([ActionRecord(*row, failed, first.trigger, notify=False)])

@@ -20,7 +20,7 @@ from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter
 from shared.arm import ArmId, is_resource_type, same_arm_id, subscription_of
 from shared.config import Settings
-from shared.ledger import ReportsOnce
+from shared.ledger import Ledger
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
 from shared.outcome import RECORDED, Outcome, Status, noted
 from shared.planning.synapse_facts import SynapseAnswerError, text
@@ -277,8 +277,8 @@ class PolicyReconciler:
         self, workspace_id: ArmId, expired: Sequence[Exemption], run: Run
     ) -> list[tuple[Decision, Outcome]]:
         """One row per expired exemption, the first time any run meets it; recorded, not logged."""
-        memory: object = run.sink
-        if not isinstance(memory, ReportsOnce) or run.preview:
+        memory = run.sink
+        if not isinstance(memory, Ledger) or run.preview:
             return []
         rows = []
         for exemption in expired:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.bounds import bounded_entity, table_key
+from shared.bounds import table_key
 from shared.config import batch_endpoint_workspace
-from shared.ledger import column, columns, newest_first_key, partition_rows, read_row
+from shared.ledger import column, newest_first_key, partition_rows, read_row, record_row
 from shared.logs import decision_log
 from shared.outcome import PLANNED, Outcome, Status
 
@@ -124,9 +124,9 @@ class ScoringRecords:
     def record_job(self, job: JobRecord) -> None:
         from azure.data.tables import UpdateMode
 
-        row = {"PartitionKey": JOBS_PARTITION, "RowKey": _job_row_key(job.job_name)}
-        row |= columns(job, leave_out=("announced",)) | {"SubmittedAt": self._clock().isoformat()}
-        self._table.upsert_entity(bounded_entity(row), mode=UpdateMode.MERGE)
+        keys, now = (JOBS_PARTITION, _job_row_key(job.job_name)), self._clock().isoformat()
+        row = record_row(keys, job, leave_out=("announced",), SubmittedAt=now)
+        self._table.upsert_entity(row, mode=UpdateMode.MERGE)
 
     def job(self, job_name: str) -> JobRecord | None:
         row = read_row(self._table, JOBS_PARTITION, _job_row_key(job_name))
@@ -172,21 +172,13 @@ class ScoringRecords:
             _OUTCOMES[record.outcome],
             logging.WARNING if refused else logging.INFO,
         )
-        row = {"PartitionKey": REQUESTS_PARTITION, "RowKey": newest_first_key(), **columns(record)}
+        keys, now = (REQUESTS_PARTITION, newest_first_key()), self._clock().isoformat()
         try:
-            self._table.create_entity(
-                bounded_entity(row | {"RecordedAt": self._clock().isoformat()})
-            )
+            self._table.create_entity(record_row(keys, record, RecordedAt=now))
         except AzureError as error:
             message = f"could not record the request: {describe(error)}"
             record.line(log, message, NOT_RECORDED, logging.ERROR)
 
     def requests(self) -> list[dict[str, Any]]:
         """Every recorded request, newest first."""
-        return self._rows(REQUESTS_PARTITION)
-
-    def jobs(self) -> list[dict[str, Any]]:
-        return self._rows(JOBS_PARTITION)
-
-    def _rows(self, partition: str) -> list[dict[str, Any]]:
-        return [dict(row) for row in partition_rows(self._table, partition)]
+        return [dict(row) for row in partition_rows(self._table, REQUESTS_PARTITION)]
