@@ -51,12 +51,7 @@ class Ignored:
 
 
 def parse_resource_write(
-    *,
-    event_id: str,
-    event_type: str,
-    subject: str,
-    data: object,
-    operations: frozenset[str],
+    event_id: str, event_type: str, subject: str, data: object, operations: frozenset[str]
 ) -> ResourceWrite | Ignored:
     if event_type != RESOURCE_WRITE_SUCCESS:
         return Ignored(event_id, f"event type {event_type!r} is not {RESOURCE_WRITE_SUCCESS}")
