@@ -33,7 +33,7 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         text = f"{workspace} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
         return record("out-of-scope", text, workspace)
     event_id, event_type, _ = delivery.sent
-    parsed = classify_ml_event(event_id, event_type, configured, delivery.data())
+    parsed = classify_ml_event(event_id, event_type, configured, event.get_json())
     if isinstance(parsed, Ignored):
         return record("invalid" if parsed.invalid else "ignored", parsed.reason, configured)
     result: tuple[str, str]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import azure.functions as func
 from azure.core.exceptions import AzureError
@@ -37,12 +36,6 @@ class Delivery:
         event = self.event
         return str(event.id or ""), str(event.event_type or ""), str(event.subject or "")
 
-    def data(self) -> Any:
-        try:
-            return self.event.get_json()
-        except ValueError:
-            return None
-
     def record(self, outcome: str, reason: str, workspace_id: str = "") -> None:
         """One outcome: the sender's text escaped in the log, bounded in the ledger."""
         event = self.event
@@ -66,7 +59,7 @@ class Delivery:
 
     def resource_write(self, operations: frozenset[str]) -> ResourceWrite | None:
         """The validated event, or None after recording why it was not acted on."""
-        parsed = parse_resource_write(*self.sent, self.data(), operations)
+        parsed = parse_resource_write(*self.sent, self.event.get_json(), operations)
         if isinstance(parsed, Ignored):
             self.record("invalid" if parsed.invalid else "ignored", parsed.reason)
             return None
