@@ -9,7 +9,6 @@ from shared.events import Ignored
 from shared.intake import Delivery
 from shared.ml_events import SCORING, Drift, classify_ml_event, scoped_workspace, workspace_of_topic
 from shared.reconcilers.transient import TransientAzureError
-from shared.runtime import runtime
 
 FUNCTION = "on_ml_event"
 
@@ -19,7 +18,7 @@ bp = func.Blueprint()
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
 def on_ml_event(event: func.EventGridEvent) -> None:
-    delivery = Delivery(runtime(), event, FUNCTION, kind="ml-event")
+    delivery = Delivery(event, FUNCTION, kind="ml-event")
     rt, record = delivery.rt, delivery.record
     settings, topic = rt.settings, event.topic or ""
     workspace = workspace_of_topic(topic)
@@ -34,7 +33,7 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         text = f"{workspace} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
         return record("out-of-scope", text, workspace)
     event_id, event_type, _ = delivery.sent
-    parsed = classify_ml_event(event_id, event_type, configured, delivery.data())
+    parsed = classify_ml_event(event_id, event_type, configured, event.get_json())
     if isinstance(parsed, Ignored):
         return record("invalid" if parsed.invalid else "ignored", parsed.reason, configured)
     result: tuple[str, str]

@@ -10,7 +10,6 @@ from shared.events import NETWORK_PRIVATE_ENDPOINT_TYPE
 from shared.events import PRIVATE_ENDPOINT_OPERATIONS as OPERATIONS
 from shared.intake import Delivery
 from shared.reconcilers.workspace import Concern
-from shared.runtime import runtime
 
 FUNCTION = "on_private_endpoint_event"
 
@@ -20,7 +19,7 @@ bp = func.Blueprint()
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
 def on_private_endpoint_event(event: func.EventGridEvent) -> None:
-    delivery = Delivery(runtime(), event, FUNCTION)
+    delivery = Delivery(event, FUNCTION)
     write = delivery.resource_write(OPERATIONS)
     if write is None:
         return

@@ -37,14 +37,13 @@ def scheduled_retrain(timer: func.TimerRequest) -> None:
             outcome, summary = rt.retraining.on_schedule(workspace_id, run_id)
         except TransientAzureError as error:
             why = failure = str(error)
-        except AzureError as error:  # the drift query, unavailable through its retries
-            why = describe(error)
-            failure = f"workspace {workspace_id}: {why}"
         except Exception as error:
-            # A fault of the app's own: the other workspaces still get their turn, and the
-            # run fails at the end so that it shows.
-            log.exception("scheduled_retrain %s: %s", run_id, escape(workspace_id))
-            why = f"{type(error).__name__}: {error}"
+            # An AzureError is the drift query's, unavailable through its retries; anything else
+            # is a fault of the app's own: the other workspaces still get their turn, and the run
+            # fails at the end so that it shows.
+            if not isinstance(error, AzureError):
+                log.exception("scheduled_retrain %s: %s", run_id, escape(workspace_id))
+            why = describe(error)
             failure = f"workspace {workspace_id}: {why}"
         else:
             say(summary, workspace_id=workspace_id, verdict=outcome)

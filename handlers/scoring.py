@@ -18,11 +18,11 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe, is_transient
 from shared.config import Settings, get_settings
-from shared.logs import decision_log
 from shared.outcome import Outcome, Status
+from shared.runtime import runtime
 from shared.scoring import contract
 from shared.scoring.contract import JOB_NAME_PATTERN, Problem
-from shared.scoring.records import REQUEST_KIND, RequestRecord, tracking_fields
+from shared.scoring.records import RequestRecord, tracking_fields
 from shared.scoring.requests import Caller, RefusedError, authorize, caller_of
 
 log = logging.getLogger(__name__)
@@ -78,15 +78,9 @@ def _serve(
                 if is_transient(error)
                 else Problem("internal-error", "the app could not use its ledger; its log says why")
             )
-            decision_log(
-                log,
-                unavailable,
-                trigger=f"http:{function}",
-                kind=REQUEST_KIND,
-                verdict="unavailable",
-                outcome=Outcome(Status.FAILED, f"{problem.status}, nothing recorded"),
-                level=logging.ERROR,
-            )
+            failed = Outcome(Status.FAILED, f"{problem.status}, nothing recorded")
+            unrecorded = RequestRecord(function, "unavailable", 0, None)
+            unrecorded.line(log, unavailable, failed, logging.ERROR)
             return _problem(problem)
         except Exception:
             log.exception("[http:%s] the request failed", function)
@@ -107,8 +101,6 @@ def _received(function: str, caller: Caller) -> RequestRecord:
 
 
 def _audit(record: RequestRecord, **answer: Any) -> None:
-    from shared.runtime import runtime
-
     runtime().scoring.records.audit(replace(record, **answer), log)
 
 
@@ -121,7 +113,6 @@ def _refuse(record: RequestRecord, problem: Problem) -> func.HttpResponse:
 def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpResponse:
     """Start a batch scoring job: 202 + Location + Retry-After, or a problem; dry-run: 200."""
     from shared.adapters.batch_scoring import ScoringInput
-    from shared.runtime import runtime
     from shared.scoring.requests import idempotency_key, parse_body, validate
     from shared.scoring.service import ScoringOrder, Started
 
@@ -158,8 +149,6 @@ def _start_scoring(req: func.HttpRequest, settings: Settings) -> func.HttpRespon
 
 def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResponse:
     """A job started through this API: 202 while it runs, 200 once it has ended, else 404."""
-    from shared.runtime import runtime
-
     record = _received("get_scoring_job", caller := caller_of(req.headers))
     job_name = req.route_params.get("job_name", "")
     try:

@@ -8,7 +8,6 @@ from shared.arm import ML_WORKSPACE_TYPE
 from shared.events import WORKSPACE_OPERATIONS
 from shared.intake import Delivery
 from shared.reconcilers.workspace import Concern
-from shared.runtime import runtime
 
 FUNCTION = "on_workspace_event"
 
@@ -18,7 +17,7 @@ bp = func.Blueprint()
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
 def on_workspace_event(event: func.EventGridEvent) -> None:
-    delivery = Delivery(runtime(), event, FUNCTION)
+    delivery = Delivery(event, FUNCTION)
     write = delivery.resource_write(WORKSPACE_OPERATIONS)
     if write is not None:
         why = f"{write.resource_uri} is not an AML workspace"

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import azure.functions as func
 from azure.core.exceptions import AzureError
@@ -17,7 +16,7 @@ from shared.ledger import EventRecord
 from shared.logs import decision_log
 from shared.reconcilers.transient import TransientAzureError
 from shared.reconcilers.workspace import Concern, reconcile_workspace, start_run
-from shared.runtime import Runtime
+from shared.runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +25,16 @@ log = logging.getLogger(__name__)
 class Delivery:
     """One event delivered to `function`: every outcome of it is logged and recorded."""
 
-    rt: Runtime
     event: func.EventGridEvent
     function: str
     kind: str = "event"
+    rt: Runtime = field(default_factory=runtime)
 
     @property
     def sent(self) -> tuple[str, str, str]:
         """ID, type and subject. str(): a hand-made or replayed event may carry a number."""
         event = self.event
         return str(event.id or ""), str(event.event_type or ""), str(event.subject or "")
-
-    def data(self) -> Any:
-        try:
-            return self.event.get_json()
-        except ValueError:
-            return None
 
     def record(self, outcome: str, reason: str, workspace_id: str = "") -> None:
         """One outcome: the sender's text escaped in the log, bounded in the ledger."""
@@ -66,14 +59,7 @@ class Delivery:
 
     def resource_write(self, operations: frozenset[str]) -> ResourceWrite | None:
         """The validated event, or None after recording why it was not acted on."""
-        event_id, event_type, subject = self.sent
-        parsed = parse_resource_write(
-            event_id=event_id,
-            event_type=event_type,
-            subject=subject,
-            data=self.data(),
-            operations=operations,
-        )
+        parsed = parse_resource_write(*self.sent, self.event.get_json(), operations)
         if isinstance(parsed, Ignored):
             self.record("invalid" if parsed.invalid else "ignored", parsed.reason)
             return None

@@ -150,7 +150,6 @@ class Runtime:
 
     @cached_property
     def retraining(self) -> RetrainingReconciler | None:
-        """None when retraining is off (RETRAIN_WORKSPACE_IDS empty)."""
         if self.settings.retraining is None:
             return None
         from shared.adapters.drift_query import DriftQueryAdapter

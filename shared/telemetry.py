@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
 from enum import Enum
 
 from shared.logs import DECISION_FIELDS
@@ -40,10 +39,10 @@ class TelemetryState(Enum):
     BY_WORKER = "by-worker"  # the Functions worker (or another library) already did
 
 
-def configure_telemetry(environ: Mapping[str, str] | None = None) -> TelemetryState:
+def configure_telemetry() -> TelemetryState:
     """Configure Azure Monitor export once per process; later calls return the first answer."""
     global _state  # noqa: PLW0603 - one configuration per process, by design
-    settings = os.environ if environ is None else environ
+    settings = os.environ
     with _lock:
         if _state is not None:
             return _state
