@@ -402,10 +402,11 @@ class _Reader:
     def optional(self, name: str) -> str | None:
         return self.environ.get(name, "").strip() or None
 
-    def required(self, name: str, expected: str) -> str:
+    def required(self, name: str, expected: str, by: str = "") -> str:
         value = self.optional(name)
         if value is None:
-            raise SettingsError(f"{name} is required: expected {expected}")
+            needed = f"required with {by}" if by else "required"  # `by`: the setting needing it
+            raise SettingsError(f"{name} is {needed}: expected {expected}")
         return value
 
     def checked(self, name: str, ok: Callable[[str], object], expected: str) -> str | None:
@@ -626,11 +627,9 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
     endpoint = reader.ml_name("BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
     deployment = reader.ml_name("BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
     scoring_input = reader.optional("SCORING_INPUT")
-    if endpoint and scoring_input is None:
-        raise SettingsError(
-            "SCORING_INPUT is required with BATCH_ENDPOINT_NAME: expected the data to score, "
-            "such as azureml://datastores/<datastore>/paths/<folder>/"
-        )
+    if endpoint:
+        expected = "the data to score, such as azureml://datastores/<datastore>/paths/<folder>/"
+        reader.required("SCORING_INPUT", expected, by="BATCH_ENDPOINT_NAME")
     inputs_json = _json_object(reader, "RETRAIN_INPUTS")
     scoring = [("SCORING_INPUT", scoring_input)] if scoring_input is not None else []
     # The jobs of every retraining workspace read these paths with the app's identity: each passes
@@ -640,11 +639,9 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
             if (reason := input_not_allowed(path, workspace, allowed)) is not None:
                 raise SettingsError(f"{name} is not valid: the input path {reason}")
     promotion = _promotion(reader)
-    if promotion is not None and endpoint is None:
-        raise SettingsError(
-            "BATCH_ENDPOINT_NAME is required with PROMOTION_METRIC: expected the batch endpoint "
-            "whose default deployment a better model replaces"
-        )
+    if promotion is not None:
+        expected = "the batch endpoint whose default deployment a better model replaces"
+        reader.required("BATCH_ENDPOINT_NAME", expected, by="PROMOTION_METRIC")
     reader.ncrontab("RETRAIN_SCHEDULE")  # the timer's (%RETRAIN_SCHEDULE%): checked only
     return RetrainingSettings(
         workspace_ids=workspace_ids,
@@ -673,12 +670,9 @@ def _promotion(reader: _Reader) -> Promotion | None:
         raise _invalid("PROMOTION_DIRECTION", direction, "expected higher or lower")
     raw_delta = reader.optional("PROMOTION_MIN_DELTA") or "0"
     min_delta = _number("PROMOTION_MIN_DELTA", raw_delta, "expected a finite number >= 0", 0, 40)
-    model_name = reader.ml_name("PROMOTION_MODEL_NAME", "a model name")
-    if model_name is None:
-        raise SettingsError(
-            "PROMOTION_MODEL_NAME is required with PROMOTION_METRIC: expected the name the "
-            "better model is registered under"
-        )
+    expected = "the name the better model is registered under"
+    model_name = reader.required("PROMOTION_MODEL_NAME", expected, by="PROMOTION_METRIC")
+    reader.ml_name("PROMOTION_MODEL_NAME", "a model name")
     keep = reader.count("PROMOTION_KEEP", DEFAULT_PROMOTION_KEEP)
     if keep < DEFAULT_PROMOTION_KEEP:
         expected = "expected 2 or more (the new default and the previous one, to switch back to)"
