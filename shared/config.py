@@ -410,7 +410,6 @@ class _Reader:
         return value
 
     def checked(self, name: str, ok: Callable[[str], object], expected: str) -> str | None:
-        """The value when `ok` says so, None when unset, else `SettingsError`."""
         value = self.optional(name)
         if value is not None and not ok(value):
             raise _invalid(name, value, expected)
