@@ -22,7 +22,7 @@ from azure.mgmt.core.tools import parse_resource_id
 
 from shared.arm import ML_WORKSPACE_TYPE, ArmId, is_arm_id, is_guid, is_resource_type, same_arm_id
 from shared.policy.exemptions import Exemption, parse_exemptions
-from shared.scope import Scope, parse_scopes, parse_tag
+from shared.scope import GROUP_ID, Scope, parse_scopes, parse_tag
 from shared.scoring.inputs import STORAGE_SUFFIXES, AllowedInputs, allowed_prefix, input_not_allowed
 
 SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
@@ -31,7 +31,6 @@ SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
 _NCRONTAB_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
 # Azure's naming rules (resource-name-rules) for the parts of IDs the app builds URLs from: a
 # name outside them (`x@evil.com#`) is no resource Azure can hold, and would change the URL.
-_RESOURCE_GROUP_NAME = re.compile(r"^[A-Za-z0-9_\-.()]{0,89}[A-Za-z0-9_\-()]$")
 _NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
     # Global: it is the data plane's host name.
     ("microsoft.synapse", "workspaces"): (
@@ -193,7 +192,6 @@ class RetrainingSettings:
     compute: str
     experiment: str
     cooldown_minutes: int
-    schedule: str | None
     drift_gate: DriftGate | None
     batch_endpoint_name: str | None
     batch_deployment_name: str | None
@@ -252,6 +250,8 @@ class TokenDestination:
     setting: str
     audience_setting: str
     clouds: tuple[tuple[str, str], ...]
+    # A client asking for the clouds' one audience whatever the host (azure-eventgrid's publisher).
+    fixed_by: str | None = None
 
     def cloud_audience(self, host: str) -> str | None:
         """The audience of the known cloud `host` belongs to (at a label boundary), or None."""
@@ -270,6 +270,9 @@ class TokenDestination:
                     f"{self.audience_setting}={explicit!r} does not match the cloud of "
                     f"{self.setting}={value!r}: expected {derived} or leave it unset"
                 )
+            if self.fixed_by and explicit.lower() != self.clouds[0][1]:
+                expected = f"{self.fixed_by} requests tokens for {self.clouds[0][1]} only"
+                raise _invalid(self.audience_setting, explicit, expected)
             return explicit
         if derived is None:
             known = ", ".join(f"*.{suffix}" for suffix, _ in self.clouds)
@@ -300,7 +303,9 @@ SYNAPSE_DEV = TokenDestination(
 _TABLES = tuple((f"table.{suffix}", STORAGE_AUDIENCE) for suffix in STORAGE_SUFFIXES)
 LEDGER_TABLE = TokenDestination("LEDGER_TABLE_ENDPOINT", "LEDGER_TABLE_AUDIENCE", _TABLES)
 _GRID = tuple((f"eventgrid.azure.{c}", EVENTGRID_AUDIENCE) for c in ("net", "cn", "us"))
-OUTCOME_TOPIC = TokenDestination("OUTCOME_TOPIC_ENDPOINT", "OUTCOME_TOPIC_AUDIENCE", _GRID)
+OUTCOME_TOPIC = TokenDestination(
+    "OUTCOME_TOPIC_ENDPOINT", "OUTCOME_TOPIC_AUDIENCE", _GRID, "the Event Grid publisher"
+)
 # Each cloud's ARM host, with azure-ai-ml's built-in name for that cloud (`ml_client`).
 ARM_CLOUDS = {
     "management.azure.com": "AzureCloud",
@@ -338,22 +343,13 @@ def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
     return ARM_ML.audience(arm_endpoint, explicit)
 
 
-def _outcome_topic_audience(reader: _Reader, endpoint: str | None) -> str | None:
-    audience = OUTCOME_TOPIC.read(reader, endpoint)
-    if audience is not None and audience.lower() != EVENTGRID_AUDIENCE:
-        # azure-eventgrid's publisher asks for its audience whatever the host.
-        expected = f"the Event Grid publisher requests tokens for {EVENTGRID_AUDIENCE} only"
-        raise _invalid("OUTCOME_TOPIC_AUDIENCE", audience, expected)
-    return audience
-
-
 def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
     """What in a well-formed ARM ID breaks Azure's naming rules (to follow the ID in an error)."""
     parts = parse_resource_id(arm_id)
     if not is_guid(str(parts.get("subscription", ""))):
         return ": the subscription is not a GUID"
     group = str(parts.get("resource_group", ""))
-    if not _RESOURCE_GROUP_NAME.match(group):
+    if not GROUP_ID.match(group):
         return (
             f": resource group {group!r} is not a valid name: expected 1-90 letters, digits, "
             "'_', '-', '.', '(' and ')', not ending with '.'"
@@ -406,14 +402,14 @@ class _Reader:
     def optional(self, name: str) -> str | None:
         return self.environ.get(name, "").strip() or None
 
-    def required(self, name: str, expected: str) -> str:
+    def required(self, name: str, expected: str, by: str = "") -> str:
         value = self.optional(name)
         if value is None:
-            raise SettingsError(f"{name} is required: expected {expected}")
+            needed = f"required with {by}" if by else "required"  # `by`: the setting needing it
+            raise SettingsError(f"{name} is {needed}: expected {expected}")
         return value
 
     def checked(self, name: str, ok: Callable[[str], object], expected: str) -> str | None:
-        """The value when `ok` says so, None when unset, else `SettingsError`."""
         value = self.optional(name)
         if value is not None and not ok(value):
             raise _invalid(name, value, expected)
@@ -630,31 +626,22 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
     endpoint = reader.ml_name("BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
     deployment = reader.ml_name("BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
     scoring_input = reader.optional("SCORING_INPUT")
-    if endpoint and scoring_input is None:
-        raise SettingsError(
-            "SCORING_INPUT is required with BATCH_ENDPOINT_NAME: expected the data to score, "
-            "such as azureml://datastores/<datastore>/paths/<folder>/"
-        )
-
-    def check(name: str, path: str) -> None:
-        # The jobs of every retraining workspace read `path` with the app's identity: it passes
-        # the same check as an HTTP request's input (not repeated: it may hold a SAS).
-        for workspace in workspace_ids:
-            reason = input_not_allowed(path, workspace, allowed)
-            if reason is not None:
-                raise SettingsError(f"{name} is not valid: the input path {reason}")
-
-    if scoring_input is not None:
-        check("SCORING_INPUT", scoring_input)
+    if endpoint:
+        expected = "the data to score, such as azureml://datastores/<datastore>/paths/<folder>/"
+        reader.required("SCORING_INPUT", expected, by="BATCH_ENDPOINT_NAME")
     inputs_json = _json_object(reader, "RETRAIN_INPUTS")
-    for name, path in _data_inputs(json.loads(inputs_json)):
-        check(name, path)
+    scoring = [("SCORING_INPUT", scoring_input)] if scoring_input is not None else []
+    # The jobs of every retraining workspace read these paths with the app's identity: each passes
+    # the same check as an HTTP request's input (not repeated: it may hold a SAS).
+    for name, path in itertools.chain(scoring, _data_inputs(json.loads(inputs_json))):
+        for workspace in workspace_ids:
+            if (reason := input_not_allowed(path, workspace, allowed)) is not None:
+                raise SettingsError(f"{name} is not valid: the input path {reason}")
     promotion = _promotion(reader)
-    if promotion is not None and endpoint is None:
-        raise SettingsError(
-            "BATCH_ENDPOINT_NAME is required with PROMOTION_METRIC: expected the batch endpoint "
-            "whose default deployment a better model replaces"
-        )
+    if promotion is not None:
+        expected = "the batch endpoint whose default deployment a better model replaces"
+        reader.required("BATCH_ENDPOINT_NAME", expected, by="PROMOTION_METRIC")
+    reader.ncrontab("RETRAIN_SCHEDULE")  # the timer's (%RETRAIN_SCHEDULE%): checked only
     return RetrainingSettings(
         workspace_ids=workspace_ids,
         component=_component(reader),
@@ -662,7 +649,6 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
         compute=compute,
         experiment=reader.ml_name("RETRAIN_EXPERIMENT", "an experiment name") or "model-retraining",
         cooldown_minutes=int(cooldown or DEFAULT_RETRAIN_COOLDOWN_MINUTES),
-        schedule=reader.ncrontab("RETRAIN_SCHEDULE"),
         drift_gate=_drift_gate(reader),
         batch_endpoint_name=endpoint,
         batch_deployment_name=deployment,
@@ -683,12 +669,9 @@ def _promotion(reader: _Reader) -> Promotion | None:
         raise _invalid("PROMOTION_DIRECTION", direction, "expected higher or lower")
     raw_delta = reader.optional("PROMOTION_MIN_DELTA") or "0"
     min_delta = _number("PROMOTION_MIN_DELTA", raw_delta, "expected a finite number >= 0", 0, 40)
-    model_name = reader.ml_name("PROMOTION_MODEL_NAME", "a model name")
-    if model_name is None:
-        raise SettingsError(
-            "PROMOTION_MODEL_NAME is required with PROMOTION_METRIC: expected the name the "
-            "better model is registered under"
-        )
+    expected = "the name the better model is registered under"
+    model_name = reader.required("PROMOTION_MODEL_NAME", expected, by="PROMOTION_METRIC")
+    reader.ml_name("PROMOTION_MODEL_NAME", "a model name")
     keep = reader.count("PROMOTION_KEEP", DEFAULT_PROMOTION_KEEP)
     if keep < DEFAULT_PROMOTION_KEEP:
         expected = "expected 2 or more (the new default and the previous one, to switch back to)"
@@ -840,7 +823,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         max_cluster_nodes=reader.count("MAX_CLUSTER_NODES", 0) or None,
         hbi_required=reader.flag("HBI_REQUIRED", default=False),
         outcome_topic_endpoint=outcome_topic,
-        outcome_topic_audience=_outcome_topic_audience(reader, outcome_topic),
+        outcome_topic_audience=OUTCOME_TOPIC.read(reader, outcome_topic),
         max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN", 10),
         max_remediations_per_hour=reader.count(
             "MAX_REMEDIATIONS_PER_HOUR", 10, at_most=MAX_REMEDIATIONS_PER_HOUR, expected=per_hour

@@ -14,15 +14,15 @@ from shared.arm import is_workspace, same_arm_id, subscription_of
 from shared.policy.exemptions import is_scope, json_array, scopes_of, within_scope
 
 MANAGEMENT_GROUPS = "/providers/Microsoft.Management/managementGroups/"
-# Management group IDs: up to 90 letters, digits, '-', '_', '(', ')' and '.', not ending in '.'.
-_GROUP_ID = re.compile(r"^[A-Za-z0-9_\-().]{0,89}[A-Za-z0-9_\-()]$")
+# Management group IDs and resource group names: 1-90 letters, digits and '-_().', not ending '.'.
+GROUP_ID = re.compile(r"^[A-Za-z0-9_\-().]{0,89}[A-Za-z0-9_\-()]$")
 # Tag names ARM accepts: no '<', '>', '%', '&', '\', '?', '/'; at most 512 characters.
 _TAG_NAME = re.compile(r"^[^<>%&\\?/]{1,512}$")
 
 
 def is_management_group(scope: str) -> bool:
     head, group = scope[: len(MANAGEMENT_GROUPS)], group_name(scope)
-    return scope.isascii() and same_arm_id(head, MANAGEMENT_GROUPS) and bool(_GROUP_ID.match(group))
+    return scope.isascii() and same_arm_id(head, MANAGEMENT_GROUPS) and bool(GROUP_ID.match(group))
 
 
 def group_name(scope: str) -> str:
