@@ -124,13 +124,7 @@ class ModelPromoter:
         default, _, model = self.adapter.serving(workspace_id, endpoint_id)
         current = metric_value((model.get("properties") or {}).get(metric))
         candidate = self.adapter.job_metric(workspace_id, job_name, metric)
-        promote, reason = plan.judge(
-            candidate,
-            current,
-            metric=metric,
-            higher_is_better=self.config.higher_is_better,
-            min_delta=self.config.min_delta,
-        )
+        promote, reason = plan.judge(candidate, current, self.config)
         version = None
         if promote and default is None:
             reason = f"the endpoint {self.endpoint_name} has no default deployment to replace"
