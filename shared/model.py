@@ -110,7 +110,3 @@ class ConnectionDecision:
 class ConnectionPlan:
     workspace_id: ArmId
     decisions: tuple[ConnectionDecision, ...] = ()
-
-    @property
-    def writes(self) -> tuple[ConnectionDecision, ...]:
-        return tuple(decision for decision in self.decisions if decision.verdict.writes)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.config import Promotion
 from shared.planning.promotion import (
     deployment_name,
     deployment_spec,
@@ -19,6 +20,12 @@ from shared.planning.promotion import (
     rollback,
     to_delete,
 )
+
+
+def rule(higher: bool, min_delta: float) -> Promotion:
+    """PROMOTION_* for metric "m" (`judge` reads the metric, its direction and the minimum)."""
+    return Promotion("m", higher, min_delta, "churn", keep=2, score_when_not_promoted=True)
+
 
 # Azure ML's batch deployment name rule.
 DEPLOYMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,31}$")
@@ -34,9 +41,7 @@ values = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))
 def test_never_promotes_a_model_not_better_by_the_minimum(
     candidate: float | None, current: float | None, higher: bool, min_delta: float
 ) -> None:
-    promote, reason = judge(
-        candidate, current, metric="m", higher_is_better=higher, min_delta=min_delta
-    )
+    promote, reason = judge(candidate, current, rule(higher, min_delta))
     if promote:
         assert candidate is not None
         assert current is not None
@@ -58,7 +63,7 @@ def test_a_better_model_by_the_minimum_is_promoted(
 ) -> None:
     candidate = current + gain if higher else current - gain
     real_gain = candidate - current if higher else current - candidate
-    promote, _ = judge(candidate, current, metric="m", higher_is_better=higher, min_delta=real_gain)
+    promote, _ = judge(candidate, current, rule(higher, real_gain))
     assert promote == (real_gain > 0)
 
 
@@ -79,13 +84,13 @@ def test_a_better_model_by_the_minimum_is_promoted(
 def test_the_rule(
     candidate: float | None, current: float | None, higher: bool, promote: bool, why: str
 ) -> None:
-    promoted, reason = judge(candidate, current, metric="m", higher_is_better=higher, min_delta=0)
+    promoted, reason = judge(candidate, current, rule(higher, 0))
     assert promoted is promote
     assert why in reason
 
 
 def test_a_gain_below_the_minimum_is_not_promoted() -> None:
-    promote, reason = judge(0.805, 0.8, metric="m", higher_is_better=True, min_delta=0.01)
+    promote, reason = judge(0.805, 0.8, rule(True, 0.01))
     assert not promote
     assert "less than the minimum" in reason
 

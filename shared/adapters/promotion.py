@@ -112,8 +112,7 @@ class PromotionAdapter(transport.ArmAdapter):
         self, workspace_id: ArmId, endpoint_id: ArmId
     ) -> tuple[str | None, str | None, dict[str, Any]]:
         """What the endpoint scores with: its default deployment, that deployment's model asset,
-        and the model version's `properties` ({} when there is none, or it is not this
-        workspace's)."""
+        and the model version's `properties` (`model`: {} when none, or not this workspace's)."""
         default = text_at(self.endpoint(endpoint_id), "properties", "defaults", "deploymentName")
         deployment = self.deployment(endpoint_id, default) if default else None
         asset = text_at(deployment, "properties", "model", "assetId")

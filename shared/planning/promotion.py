@@ -8,21 +8,17 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.config import Promotion
+
 # Azure ML batch deployment names: a letter, then letters, digits and '-', 3 to 32 in all.
 MAX_DEPLOYMENT_NAME = 32
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9-]")
 
 
-def judge(
-    candidate: float | None,
-    current: float | None,
-    *,
-    metric: str,
-    higher_is_better: bool,
-    min_delta: float,
-) -> tuple[bool, str]:
+def judge(candidate: float | None, current: float | None, rule: Promotion) -> tuple[bool, str]:
     """Whether to promote, and why: only when `candidate` beats `current` by at least `min_delta`
     and by more than nothing; a metric missing (or not finite) on either side is "not promoted"."""
+    metric, higher_is_better, min_delta = rule.metric, rule.higher_is_better, rule.min_delta
     if candidate is None or not math.isfinite(candidate):
         return (False, f"the retraining job logged no finite {metric!r} metric")
     if current is None or not math.isfinite(current):

@@ -16,7 +16,7 @@ from shared.adapters.errors import describe
 from shared.adapters.promotion import PromotionAdapter, metric_value
 from shared.arm import ArmId
 from shared.claims import Claims, PromotionClaim
-from shared.config import Settings
+from shared.config import Promotion
 from shared.model import JudgedAnswerError
 from shared.outcome import PLANNED, Outcome, RequestOutcome, Status
 from shared.planning import promotion as plan
@@ -62,33 +62,24 @@ class PromotionResult:
         return f"{model} on {where}: {self.summary}"
 
 
+@dataclass(frozen=True)
 class ModelPromoter:
-    def __init__(
-        self,
-        settings: Settings,
-        adapter: PromotionAdapter,
-        claims: Claims,
-        clock: Callable[[], datetime],
-    ) -> None:
-        config = settings.retraining
-        if config is None or config.promotion is None or config.batch_endpoint_name is None:
-            raise ValueError("promotion is off: PROMOTION_METRIC is unset")
-        self._dry_run = settings.dry_run
-        self._config = config.promotion
-        self._endpoint_name = config.batch_endpoint_name
-        self._adapter = adapter
-        self._claims = claims
-        self._clock = clock
+    config: Promotion
+    endpoint_name: str  # the batch endpoint (`BATCH_ENDPOINT_NAME`) whose default it switches
+    dry_run: bool
+    adapter: PromotionAdapter
+    claims: Claims
+    clock: Callable[[], datetime]
 
     def _endpoint_id(self, workspace_id: str) -> ArmId:
-        return ArmId(f"{workspace_id}/batchEndpoints/{self._endpoint_name}")
+        return ArmId(f"{workspace_id}/batchEndpoints/{self.endpoint_name}")
 
     def _not_promoted(
         self, previous: str | None, outcome: RequestOutcome, summary: str
     ) -> PromotionResult:
         # Scored (when it is) where it was before: the deployment the app would have used.
         stays = f"; the default stays {previous}" if previous else ""
-        return PromotionResult(self._config.score_when_not_promoted, None, outcome, summary + stays)
+        return PromotionResult(self.config.score_when_not_promoted, None, outcome, summary + stays)
 
     def _result(self, claim: PromotionClaim | None, job_name: str) -> PromotionResult:
         """What the row says (Azure is not read): its end, or another delivery carries it out."""
@@ -104,10 +95,10 @@ class ModelPromoter:
 
     def promote_after_retrain(self, trail: Trail, job_name: str) -> PromotionResult:
         """Promote the model of `job_name` if it is better; the deployment to score on."""
-        claim = self._claims.promotion(trail.workspace_id, job_name)
+        claim = self.claims.promotion(trail.workspace_id, job_name)
         if claim is not None and (
             claim.state in FINAL
-            or (claim.trigger != trail.trigger and self._clock() - claim.claimed_at < IN_FLIGHT)
+            or (claim.trigger != trail.trigger and self.clock() - claim.claimed_at < IN_FLIGHT)
         ):
             return self._result(claim, job_name)
         try:
@@ -117,11 +108,11 @@ class ModelPromoter:
             claim = decided
             return self._carry_on(trail, claim)
         except _OvertakenError:
-            return self._result(self._claims.promotion(trail.workspace_id, job_name), job_name)
+            return self._result(self.claims.promotion(trail.workspace_id, job_name), job_name)
         except (AzureError, JudgedAnswerError) as error:
             # Transient: raised for redelivery (the claim keeps its step); permanent: it ends here.
             failure = trail.failure(KIND, job_name, error)
-        current = self._claims.promotion(trail.workspace_id, job_name) if claim else None
+        current = self.claims.promotion(trail.workspace_id, job_name) if claim else None
         if current is not None and current.state in FINAL:
             current = None
         return self._end_failed(trail, job_name, failure, current)
@@ -129,37 +120,31 @@ class ModelPromoter:
     def _decide(self, trail: Trail, job_name: str) -> PromotionResult | PromotionClaim:
         """Judge and claim (`skipped` when not promoted): the claim to carry on, or a result."""
         workspace_id, endpoint_id = trail.workspace_id, self._endpoint_id(trail.workspace_id)
-        metric, model_name = self._config.metric, self._config.model_name
-        default, _, model = self._adapter.serving(workspace_id, endpoint_id)
+        metric, model_name = self.config.metric, self.config.model_name
+        default, _, model = self.adapter.serving(workspace_id, endpoint_id)
         current = metric_value((model.get("properties") or {}).get(metric))
-        candidate = self._adapter.job_metric(workspace_id, job_name, metric)
-        promote, reason = plan.judge(
-            candidate,
-            current,
-            metric=metric,
-            higher_is_better=self._config.higher_is_better,
-            min_delta=self._config.min_delta,
-        )
+        candidate = self.adapter.job_metric(workspace_id, job_name, metric)
+        promote, reason = plan.judge(candidate, current, self.config)
         version = None
         if promote and default is None:
-            reason = f"the endpoint {self._endpoint_name} has no default deployment to replace"
+            reason = f"the endpoint {self.endpoint_name} has no default deployment to replace"
         elif promote:
-            version = plan.next_version(*self._adapter.model_versions(workspace_id, model_name))
+            version = plan.next_version(*self.adapter.model_versions(workspace_id, model_name))
             if version is None:
                 reason = f"model {model_name} has versions that are not numbers"
         detail = {"metric": metric, "candidate": candidate, "current": current, "reason": reason}
         detail["model_type"] = model.get("modelType") or "custom_model"
-        name = plan.deployment_name(self._endpoint_name, version) if version else ""
+        name = plan.deployment_name(self.endpoint_name, version) if version else ""
         if version:
             # The claim keeps the plan: the switch's evidence is the same.
-            rollback = plan.rollback(self._endpoint_name, default)
+            rollback = plan.rollback(self.endpoint_name, default)
             detail |= {"deployment": name, "previous": default, "rollback": rollback}
             detail["model"] = f"{model_name}:{version}"
-        if not self._dry_run:
-            won = self._claims.claim_promotion(
+        if not self.dry_run:
+            won = self.claims.claim_promotion(
                 workspace_id,
                 job_name,
-                now=self._clock(),
+                now=self.clock(),
                 state=Step.CLAIMED if version else Step.SKIPPED,
                 version=version or "",
                 deployment=name,
@@ -167,7 +152,7 @@ class ModelPromoter:
                 detail=json.dumps(detail, sort_keys=True),
                 trigger=trail.trigger,
             )
-            claim = self._claims.promotion(workspace_id, job_name)
+            claim = self.claims.promotion(workspace_id, job_name)
             if not won or claim is None:
                 return self._result(claim, job_name)
             if version:
@@ -182,26 +167,26 @@ class ModelPromoter:
     def _carry_on(self, trail: Trail, claim: PromotionClaim) -> PromotionResult:
         """The steps from where the claim stands; each moves the claim on."""
         workspace_id, endpoint_id = trail.workspace_id, self._endpoint_id(trail.workspace_id)
-        model_name, detail = self._config.model_name, _detail(claim)
+        model_name, detail = self.config.model_name, _detail(claim)
         model_id = f"{workspace_id}/models/{model_name}/versions/{claim.version}"
         if claim.state == Step.CLAIMED:
             trail.intent(KIND, "register", model_id)
-            self._adapter.register(
+            self.adapter.register(
                 workspace_id, model_name, claim.version, _model_body(claim, detail)
             )
             claim = self._advance(claim, Step.REGISTERED)
         if claim.state == Step.REGISTERED:
-            current = self._adapter.deployment(endpoint_id, claim.previous)
+            current = self.adapter.deployment(endpoint_id, claim.previous)
             if current is None:
                 gone = Outcome(Status.FAILED, f"the deployment {claim.previous} is gone")
                 return self._end_failed(trail, claim.retraining_job, gone, claim)
             trail.intent(KIND, "deploy", f"{endpoint_id}/deployments/{claim.deployment}")
             spec = plan.deployment_spec(current, model_id)
-            self._adapter.create_deployment(endpoint_id, claim.deployment, spec)
+            self.adapter.create_deployment(endpoint_id, claim.deployment, spec)
             claim = self._advance(claim, Step.DEPLOYING)
         if claim.state != Step.DEPLOYING:
             return self._result(claim, claim.retraining_job)
-        state = self._adapter.wait_provisioned(endpoint_id, claim.deployment)
+        state = self.adapter.wait_provisioned(endpoint_id, claim.deployment)
         if state in ("Failed", "Canceled", "Missing"):
             why = f"deployment {claim.deployment} ended {state}; the default stays {claim.previous}"
             return self._end_failed(trail, claim.retraining_job, Outcome(Status.FAILED, why), claim)
@@ -211,16 +196,16 @@ class ModelPromoter:
                 "read again on redelivery"
             )
         trail.intent(KIND, "switch-default", endpoint_id)
-        self._adapter.set_default(self._adapter.endpoint(endpoint_id), claim.deployment)
+        self.adapter.set_default(self.adapter.endpoint(endpoint_id), claim.deployment)
         claim = self._advance(claim, Step.SWITCHED)
-        default = f"{self._endpoint_name}/{claim.deployment} is the default"
+        default = f"{self.endpoint_name}/{claim.deployment} is the default"
         applied = Outcome(Status.APPLIED, f"{default}; {claim.previous} kept")
         _decided(trail, model_id, applied, detail)
         self._delete_beyond_keep(trail, claim)
         return self._result(claim, claim.retraining_job)
 
     def _advance(self, claim: PromotionClaim, state: str) -> PromotionClaim:
-        moved = self._claims.advance_promotion(claim, state)
+        moved = self.claims.advance_promotion(claim, state)
         if moved is None:
             # Another delivery moved the row since it was read: it carries on, this one stops.
             raise _OvertakenError(claim.retraining_job)
@@ -230,11 +215,11 @@ class ModelPromoter:
         """The app's own deployments (its ledger and Azure's record of their creator both say so)
         beyond the keep, deleted after the switch: a failure is recorded, the promotion stands."""
         endpoint_id = self._endpoint_id(trail.workspace_id)
-        why = f"beyond PROMOTION_KEEP={self._config.keep}"
-        ours = [c for c in self._claims.promotions(trail.workspace_id) if c.state in DEPLOYED]
+        why = f"beyond PROMOTION_KEEP={self.config.keep}"
+        ours = [c for c in self.claims.promotions(trail.workspace_id) if c.state in DEPLOYED]
         ours.sort(key=lambda c: int(c.version) if c.version.isdigit() else -1)
         try:
-            existing = self._adapter.deployment_names(endpoint_id)
+            existing = self.adapter.deployment_names(endpoint_id)
         except AzureError as error:
             failed = Outcome(Status.FAILED, describe(error))
             trail.record(KIND, "delete-deployment", endpoint_id, why, failed)
@@ -244,14 +229,14 @@ class ModelPromoter:
             [c.deployment for c in ours if c.deployment],
             default=claim.deployment,
             previous=claim.previous,
-            keep=self._config.keep,
+            keep=self.config.keep,
         ):
             if not existing[name]:
                 continue  # in the ledger, but Azure records someone else made it: not ours
             subject = f"{endpoint_id}/deployments/{name}"
             trail.intent(KIND, "delete-deployment", subject)
             try:
-                self._adapter.delete_deployment(endpoint_id, name)
+                self.adapter.delete_deployment(endpoint_id, name)
                 outcome = Outcome(Status.APPLIED, "deleted")
             except AzureError as error:
                 outcome = Outcome(Status.FAILED, describe(error))

@@ -68,15 +68,16 @@ class RetrainingReconciler:
     promotion: PromotionAdapter | None = None
 
     def __post_init__(self) -> None:
-        settings, promotion = self.settings, self.promotion
-        if settings.retraining is None:
+        settings, config = self.settings, self.settings.retraining
+        if config is None:
             raise ValueError("retraining is off: RETRAIN_WORKSPACE_IDS is empty")
-        self._config: RetrainingSettings = settings.retraining
+        self._config: RetrainingSettings = config
         self._trail = functools.partial(Trail, self.sink, log, settings.automation_mode.value)
         # Model promotion (issue 19): one step right before scoring, when PROMOTION_METRIC is set.
         self._promoter = None
-        if promotion is not None and settings.retraining.promotion is not None:
-            self._promoter = ModelPromoter(settings, promotion, self.claims, self.clock)
+        if self.promotion and config.promotion and config.batch_endpoint_name:
+            fields = (config.promotion, config.batch_endpoint_name, settings.dry_run)
+            self._promoter = ModelPromoter(*fields, self.promotion, self.claims, self.clock)
 
     def on_drift(self, drift: Drift) -> RequestResult:
         trigger = f"drift:{drift.source.value}"
@@ -106,7 +107,11 @@ class RetrainingReconciler:
             views, timeout = self._views(jobs), timedelta(hours=self._config.job_timeout_hours)
             decision = plan.decide_with_jobs(views, view, workspace_id, claim_key, now, timeout)
         verdict, name, reason = decision
-        if verdict is Verdict.SUBMIT and not self.settings.dry_run:
+        if self.settings.dry_run and verdict not in DEBOUNCING:
+            evidence = self._plan(tags)
+            trail.record(KIND_RETRAINING, verdict.value, name, reason, PLANNED, evidence=evidence)
+            return RequestResult(RequestOutcome.DRY_RUN, f"would submit {name}")
+        if verdict is Verdict.SUBMIT:
             fields = {"job_name": name, "claim_key": claim_key, "trigger": trigger}
             won = self.claims.claim_retraining(workspace_id, now=now, previous=claim, **fields)
             current = None if won else self.claims.retraining(workspace_id)
@@ -118,10 +123,6 @@ class RetrainingReconciler:
         if verdict in DEBOUNCING:
             trail.record(KIND_RETRAINING, verdict.value, name, reason, DEBOUNCED, notify=False)
             return RequestResult(RequestOutcome.DEBOUNCED, reason)
-        if self.settings.dry_run:
-            evidence = self._plan(tags)
-            trail.record(KIND_RETRAINING, verdict.value, name, reason, PLANNED, evidence=evidence)
-            return RequestResult(RequestOutcome.DRY_RUN, f"would submit {name}")
         return self._ensure_submitted(trail, name, reason, tags)
 
     def _views(self, jobs: Sequence[AppJob]) -> list[plan.JobView]:
@@ -238,16 +239,15 @@ class RetrainingReconciler:
                 return RequestResult(promotion.outcome, promotion.summary)
             note, deployment = promotion.note, promotion.deployment or deployment
         endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{endpoint_name}")
-        tags = plan.scoring_tags("retraining-completed", **{"retraining-job": retraining_job})
         completed = f"retraining job {retraining_job} completed"
+        reason = completed + (f"; {note}" if note else "")
+        scoring = ScoringInput.from_setting(scoring_input)
+        order = ScoringOrder(endpoint_id, deployment, scoring, trigger, key, retraining_job, reason)
         if self.settings.dry_run:
             shown = {"deployment": deployment or "(endpoint default)", "input": scoring_input}
-            evidence = json.dumps(shown | {"tags": tags, "model": note})
+            evidence = json.dumps(shown | {"tags": order.tags(), "model": note})
             trail.record(KIND_SCORING, "start", endpoint_id, completed, PLANNED, evidence=evidence)
             return RequestResult(RequestOutcome.DRY_RUN, f"would start scoring on {endpoint_name}")
-        scoring = ScoringInput.from_setting(scoring_input)
-        reason = completed + (f"; {note}" if note else "")
-        order = ScoringOrder(endpoint_id, deployment, scoring, trigger, key, retraining_job, reason)
         try:
             started = self.starter.start(order)
         except ClaimHeldError as held:
