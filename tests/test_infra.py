@@ -135,21 +135,24 @@ def app_setting_names(bicep: str) -> set[str]:
 
 def settings_read_by(source: str) -> set[str]:
     """Setting names a Python module reads: an UPPER_CASE string literal passed as the first
-    positional argument of any call (`reader.required("NAME", ...)`, `environ.get("NAME")`), or
-    used as a subscript of something called `environ` (`os.environ["NAME"]`)."""
+    positional argument of any call (`reader.required("NAME", ...)`, `environ.get("NAME")`), as
+    either of the two a `TokenDestination` names (its URL's setting and its audience's), or used
+    as a subscript of something called `environ` (`os.environ["NAME"]`)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
-        literal: ast.expr | None = None
+        literals: list[ast.expr] = []
         if isinstance(node, ast.Call) and node.args:
-            literal = node.args[0]
+            destination = isinstance(node.func, ast.Name) and node.func.id == "TokenDestination"
+            literals = node.args[:2] if destination else node.args[:1]
         elif isinstance(node, ast.Subscript) and _names_environ(node.value):
-            literal = node.slice
-        if (
-            isinstance(literal, ast.Constant)
-            and isinstance(literal.value, str)
-            and _SETTING_NAME.match(literal.value)
-        ):
-            names.add(literal.value)
+            literals = [node.slice]
+        for literal in literals:
+            if (
+                isinstance(literal, ast.Constant)
+                and isinstance(literal.value, str)
+                and _SETTING_NAME.match(literal.value)
+            ):
+                names.add(literal.value)
     return names
 
 
@@ -687,6 +690,7 @@ def load(reader, environ):
         SettingsError("NOT_A_SETTING_BUT_UPPER") if False else None,
         "BARE_STRING_IS_NOT_READ",
         reader.table_name("LEDGER_TABLE_NAME", "DEFAULT_VALUE_IS_NOT_A_NAME"),
+        TokenDestination("OUTCOME_TOPIC_ENDPOINT", "OUTCOME_TOPIC_AUDIENCE", (), "THIRD_IS_NOT"),
     )
 """,
         encoding="utf-8",
@@ -701,6 +705,8 @@ def load(reader, environ):
         "DRIFT_QUERY",
         "RETRAIN_SCHEDULE",
         "LEDGER_TABLE_NAME",
+        "OUTCOME_TOPIC_ENDPOINT",
+        "OUTCOME_TOPIC_AUDIENCE",
         # An upper-case first argument of any call counts: over-collecting fails loudly (the
         # name is reported as not provisioned), under-collecting would fail silently.
         "NOT_A_SETTING_BUT_UPPER",
