@@ -19,6 +19,7 @@ from shared.adapters.batch_scoring import (
     job_from_arm,
 )
 from shared.adapters.clients import clients_for
+from shared.adapters.retraining_jobs import app_job_from_arm
 from shared.arm import ArmId
 from shared.config import get_settings
 from simulator.tokens import claims_of
@@ -213,6 +214,23 @@ def test_get_job_of_an_unknown_job_is_not_found(adapter: BatchScoringAdapter) ->
 def test_a_job_body_of_the_wrong_shape_is_an_error(body: dict[str, object]) -> None:
     with pytest.raises(UnexpectedResponseError):
         job_from_arm(body)
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        ({"code": "UserError", "message": "disk full"}, "disk full"),
+        ({"code": "UserError"}, "UserError"),  # no message: the code, never "None"
+        ({"details": []}, '{"details": []}'),
+        ("out of memory", "out of memory"),
+        (None, None),
+        ({"code": "", "message": ""}, '{"code": "", "message": ""}'),
+    ],
+)
+def test_both_kinds_of_job_read_azures_error_the_same_way(error: object, text: str | None) -> None:
+    body = {"name": "j1", "properties": {"status": "Failed", "error": error}}
+    assert job_from_arm(body).error == text
+    assert app_job_from_arm(body).error == text
 
 
 # ----------------------------------------------------------------- the scoring URI check

@@ -21,7 +21,7 @@ BATCH_ENDPOINTS_API = "2023-10-01"
 JOBS_API = "2024-04-01"
 # azure-ai-ml names a single input after its type (recorded files 12-14).
 _INPUT_KEYS = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
-_JOB_PARTS = ("properties", "outputs", "error", "startTime", "endTime")
+_JOB_PARTS = ("properties", "outputs", "startTime", "endTime")
 
 
 class ScoringUriRejectedError(JudgedAnswerError):
@@ -191,20 +191,23 @@ def _started_deployment(endpoint: BatchEndpoint, name: str, job_id: str) -> str:
     return parts[0]
 
 
-def job_parts(body: Mapping[str, Any]) -> tuple[str, dict[str, Any], str]:
-    """An ARM job's name, properties and status: each required."""
+def job_parts(body: Mapping[str, Any]) -> tuple[str, dict[str, Any], str, str | None]:
+    """An ARM job's name, properties and status (each required), and its error as text: the
+    message, else the code, else the error object itself (cut), or None without one."""
     name = _require_str(body, "name", "job")
     properties = _properties(body, f"job {name}")
-    return name, properties, _require_str(properties, "status", f"job {name}")
-
-
-def job_from_arm(body: Mapping[str, Any]) -> ScoringJob:
-    name, properties, status = job_parts(body)
-    run, outputs, error, start, end = (properties.get(key) for key in _JOB_PARTS)
-    run = run if isinstance(run, dict) else {}
+    error = properties.get("error")
     if isinstance(error, dict):
         message = error.get("message") or error.get("code")
         error = str(message) if message else json.dumps(error)[:500]
+    error = error if isinstance(error, str) and error else None
+    return name, properties, _require_str(properties, "status", f"job {name}"), error
+
+
+def job_from_arm(body: Mapping[str, Any]) -> ScoringJob:
+    name, properties, status, error = job_parts(body)
+    run, outputs, start, end = (properties.get(key) for key in _JOB_PARTS)
+    run = run if isinstance(run, dict) else {}
     return ScoringJob(
         name=name,
         status=status,
@@ -212,5 +215,5 @@ def job_from_arm(body: Mapping[str, Any]) -> ScoringJob:
         start_time=start if isinstance(start, str) else None,
         end_time=end if isinstance(end, str) else None,
         outputs=dict(outputs) if isinstance(outputs, dict) else {},
-        error=error if isinstance(error, str) and error else None,
+        error=error,
     )

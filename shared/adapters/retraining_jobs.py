@@ -27,15 +27,15 @@ class AppJob(NamedTuple):
 
 
 def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
-    name, properties, status = job_parts(body)
-    tags, system, error = properties.get("tags"), body.get("systemData"), properties.get("error")
+    name, properties, status, error = job_parts(body)
+    tags, system = properties.get("tags"), body.get("systemData")
     tags = tags if isinstance(tags, dict) else {}
     system = system if isinstance(system, dict) else {}
     return AppJob(
         name,
         status,
         {str(k): str(v) for k, v in tags.items()},
-        str(error.get("message")) if isinstance(error, dict) else None,
+        error,
         {str(k): v for k, v in system.items() if isinstance(v, str)},
     )
 
