@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -17,19 +16,18 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import describe, is_transient
+from shared.arm import ML_NAME
 from shared.config import Settings, get_settings
 from shared.outcome import Outcome, Status
 from shared.runtime import runtime
 from shared.scoring import contract
-from shared.scoring.contract import JOB_NAME_PATTERN, Problem
+from shared.scoring.contract import Problem
 from shared.scoring.records import RequestRecord, tracking_fields
 from shared.scoring.requests import Caller, RefusedError, authorize, caller_of
 
 log = logging.getLogger(__name__)
 
 bp = func.Blueprint()
-
-_JOB_NAME = re.compile(JOB_NAME_PATTERN)
 
 
 def _json(
@@ -153,11 +151,11 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
     job_name = req.route_params.get("job_name", "")
     try:
         principal = authorize(caller, settings.scoring_allowed_callers)
-        if not _JOB_NAME.fullmatch(job_name):
+        if not ML_NAME.fullmatch(job_name):
             raise RefusedError(contract.NOT_STARTED_BY_YOU)
         started, job = runtime().scoring.status(job_name, principal)
     except RefusedError as refused:
-        shown = job_name if _JOB_NAME.fullmatch(job_name) else "(not a job name)"
+        shown = job_name if ML_NAME.fullmatch(job_name) else "(not a job name)"
         return _refuse(replace(record, job_name=shown), refused.problem)
     body: dict[str, Any] = {"name": started.job_name, "status": job.status}
     body |= {"endpoint": started.endpoint_id, "workspace": started.workspace_id}

@@ -11,6 +11,9 @@ from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id, resou
 
 ArmId = NewType("ArmId", str)
 ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
+# An Azure ML name (job, component, deployment, model, compute...): what AML accepts. Use with
+# `fullmatch`: `$` would let a final newline through.
+ML_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 

@@ -20,7 +20,15 @@ from urllib.parse import urlsplit
 
 from azure.mgmt.core.tools import parse_resource_id
 
-from shared.arm import ML_WORKSPACE_TYPE, ArmId, is_arm_id, is_guid, is_resource_type, same_arm_id
+from shared.arm import (
+    ML_NAME,
+    ML_WORKSPACE_TYPE,
+    ArmId,
+    is_arm_id,
+    is_guid,
+    is_resource_type,
+    same_arm_id,
+)
 from shared.policy.exemptions import Exemption, parse_exemptions
 from shared.scope import GROUP_ID, Scope, parse_scopes, parse_tag
 from shared.scoring.inputs import STORAGE_SUFFIXES, AllowedInputs, allowed_prefix, input_not_allowed
@@ -46,7 +54,6 @@ _NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
 # Azure Table names: alphanumeric, 3-63 characters, not starting with a digit.
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 # A component or compute name as Azure ML accepts it; a label or version likewise.
-_ML_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # An MLflow metric key: letters, digits, `_ - . /` and spaces, as MLflow accepts them.
 _METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
@@ -530,7 +537,7 @@ class _Reader:
         return int(value)
 
     def ml_name(self, name: str, expected: str) -> str | None:
-        return self.checked(name, _ML_NAME.match, f"expected {expected}")
+        return self.checked(name, ML_NAME.fullmatch, f"expected {expected}")
 
 
 def _ledger(reader: _Reader) -> LedgerSettings:
@@ -558,7 +565,7 @@ def _component(reader: _Reader) -> ComponentRef:
     for separator, kind in ((":", "version"), ("@", "label")):
         component, _, part = value.partition(separator)
         other = "@" if separator == ":" else ":"
-        if part and other not in value and _ML_NAME.match(component) and _ML_NAME.match(part):
+        if part and other not in value and ML_NAME.fullmatch(component) and ML_NAME.fullmatch(part):
             return ComponentRef(component, **{kind: part})
     expected = "expected name:version or name@label, such as train_model:3 or train_model@latest"
     raise _invalid("RETRAIN_COMPONENT", raw, expected)

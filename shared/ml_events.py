@@ -3,14 +3,13 @@ job. A finished job is read again (its status is not trusted); the ledger says i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple
 
 from azure.eventgrid import SystemEventNames
 
-from shared.arm import ArmId, is_workspace, same_arm_id
+from shared.arm import ML_NAME, ArmId, is_workspace, same_arm_id
 from shared.events import Ignored
 
 _NAMES = SystemEventNames
@@ -27,8 +26,6 @@ RETRAINING = "retraining"
 SCORING = "scoring"
 TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "canceled", "cancelled"})
 MESSAGE_LIMIT = 256
-# A job name as Azure ML makes them (letters, digits, '-', '_', '.'; at most 255).
-JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 
 
 class DriftSource(StrEnum):
@@ -117,7 +114,7 @@ def classify_ml_event(
         return Ignored(event_id, reason, invalid=False)
     if not reported and event_type == RUN_COMPLETED:
         reported = "Completed"
-    if not JOB_NAME.fullmatch(run_id):
+    if not ML_NAME.fullmatch(run_id):
         # The run ID becomes a URL segment of the job read: only a plain job name is read.
         return Ignored(event_id, f"runId {bounded(repr(run_id), 80)} is not a job name")
     return JobFinished(event_id, workspace_id, run_id, reported, purpose)

@@ -102,6 +102,7 @@ def test_everything_set() -> None:
         ({"RETRAIN_COMPONENT": "train:1@latest"}, "RETRAIN_COMPONENT"),
         ({"RETRAIN_COMPONENT": "train:"}, "RETRAIN_COMPONENT"),
         ({"RETRAIN_COMPONENT": "../x:1"}, "RETRAIN_COMPONENT"),
+        ({"RETRAIN_COMPONENT": "train\n:1"}, "RETRAIN_COMPONENT"),  # `$` let a newline through
         ({"RETRAIN_COMPUTE": ""}, "RETRAIN_COMPUTE"),
         ({"RETRAIN_COMPUTE": "cpu cluster"}, "RETRAIN_COMPUTE"),
         ({"RETRAIN_INPUTS": "[1, 2]"}, "RETRAIN_INPUTS"),

@@ -898,10 +898,10 @@ def test_a_job_name_azure_answers_with_a_dot_can_be_polled_to_its_end(scoring: A
 def test_every_job_name_the_adapter_accepts_can_be_polled_and_no_other(name: str) -> None:
     import re
 
-    from shared.ml_events import JOB_NAME
+    from shared.arm import ML_NAME
     from shared.scoring.contract import JOB_NAME_PATTERN
 
-    assert bool(JOB_NAME.fullmatch(name)) == bool(re.fullmatch(JOB_NAME_PATTERN, name))
+    assert bool(ML_NAME.fullmatch(name)) == bool(re.fullmatch(JOB_NAME_PATTERN, name))
 
 
 _JSON_VALUES = st.recursive(

@@ -13,8 +13,7 @@ from urllib.parse import quote, urlsplit
 
 from shared.adapters import transport
 from shared.adapters.answers import UnexpectedAnswerError, check_named
-from shared.arm import ArmId, name_of, same_arm_id
-from shared.ml_events import JOB_NAME
+from shared.arm import ML_NAME, ArmId, name_of, same_arm_id
 from shared.model import JudgedAnswerError
 
 BATCH_ENDPOINTS_API = "2023-10-01"
@@ -180,7 +179,7 @@ def _started_deployment(endpoint: BatchEndpoint, name: str, job_id: str) -> str:
     """The deployment in the answered job's ID (`<endpoint>/deployments/<d>/jobs/<name>`), when
     it is a job of this endpoint with a plain name; else `UnexpectedAnswerError`."""
     # A job name becomes a URL segment and a ledger key: anything else is refused, not used.
-    if not JOB_NAME.fullmatch(name):
+    if not ML_NAME.fullmatch(name):
         raise UnexpectedAnswerError(f"scoring job name {name[:100]!r} is not a plain job name")
     prefix = f"{endpoint.id}/deployments/"
     parts = job_id[len(prefix) :].split("/") if same_arm_id(job_id[: len(prefix)], prefix) else []

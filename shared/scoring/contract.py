@@ -8,13 +8,15 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from shared.arm import ML_NAME
+
 MAX_BODY_BYTES = 64 * 1024
 MAX_INPUT_PATH = 2048
 INPUT_TYPES = ("uri_folder", "uri_file")
 # Batch deployment and job names: letters, digits, '-' and '_' (what AML accepts).
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
-# `shared.ml_events.JOB_NAME` (which allows '.'): every job started must be one it can report on.
-JOB_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
+# Every job started must be one the app can report on (Azure ML's names allow '.').
+JOB_NAME_PATTERN = f"^{ML_NAME.pattern}$"
 
 
 def field(summary: str, kind: str = "string", **schema: Any) -> dict[str, Any]:
