@@ -356,7 +356,7 @@ def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
     if not is_guid(str(parts.get("subscription", ""))):
         return ": the subscription is not a GUID"
     group = str(parts.get("resource_group", ""))
-    if not GROUP_ID.match(group):
+    if not GROUP_ID.fullmatch(group):
         return (
             f": resource group {group!r} is not a valid name: expected 1-90 letters, digits, "
             "'_', '-', '.', '(' and ')', not ending with '.'"
@@ -364,7 +364,7 @@ def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
     rule = _NAME_RULES.get((resource_type[0].lower(), resource_type[1].lower()))
     name = str(parts.get("name", ""))
     # Names compare case-insensitively in ARM IDs (and in host names): judged in lower case.
-    if rule is not None and not rule[0].match(name.lower() if name.isascii() else name):
+    if rule is not None and not rule[0].fullmatch(name.lower() if name.isascii() else name):
         return f": name {name!r} is not a valid {'/'.join(resource_type)} name: expected {rule[1]}"
     return None
 
@@ -484,7 +484,9 @@ class _Reader:
     def domain(self, name: str, default: str = "") -> str:
         """A DNS suffix (or a host such as 127.0.0.1), lower-cased; empty when unset."""
         value = (self.optional(name) or default).lower()
-        labels_ok = value.isascii() and all(_HOST_LABEL.match(part) for part in value.split("."))
+        labels_ok = value.isascii() and all(
+            _HOST_LABEL.fullmatch(part) for part in value.split(".")
+        )
         if value and not labels_ok:
             example = default or "func-synapse-aml.azurewebsites.net"
             raise _invalid(name, value, f"expected a DNS domain such as {example}")
@@ -510,7 +512,7 @@ class _Reader:
     def ncrontab(self, name: str) -> str | None:
         return self.checked(
             name,
-            lambda v: len(v.split()) == 6 and all(_NCRONTAB_FIELD.match(f) for f in v.split()),
+            lambda v: len(v.split()) == 6 and all(_NCRONTAB_FIELD.fullmatch(f) for f in v.split()),
             "expected an NCRONTAB expression with six fields (second minute hour day month "
             "weekday), such as '0 */15 * * * *'",
         )
@@ -554,7 +556,9 @@ def _ledger(reader: _Reader) -> LedgerSettings:
             "service URI (https://<account>.table.core.windows.net) or a connection string"
         )
     expected = "expected 3-63 letters and digits, starting with a letter"
-    name = reader.checked("LEDGER_TABLE_NAME", _TABLE_NAME.match, expected) or "automationledger"
+    name = (
+        reader.checked("LEDGER_TABLE_NAME", _TABLE_NAME.fullmatch, expected) or "automationledger"
+    )
     return LedgerSettings(endpoint, connection_string, name, LEDGER_TABLE.read(reader, endpoint))
 
 
@@ -669,7 +673,7 @@ def _promotion(reader: _Reader) -> Promotion | None:
     metric = reader.optional("PROMOTION_METRIC")
     if metric is None:
         return None
-    if not _METRIC_NAME.match(metric):
+    if not _METRIC_NAME.fullmatch(metric):
         raise _invalid("PROMOTION_METRIC", metric[:60], "expected a metric name such as accuracy")
     direction = (reader.optional("PROMOTION_DIRECTION") or "higher").lower()
     if direction not in ("higher", "lower"):

@@ -22,7 +22,9 @@ _TAG_NAME = re.compile(r"^[^<>%&\\?/]{1,512}$")
 
 def is_management_group(scope: str) -> bool:
     head, group = scope[: len(MANAGEMENT_GROUPS)], group_name(scope)
-    return scope.isascii() and same_arm_id(head, MANAGEMENT_GROUPS) and bool(GROUP_ID.match(group))
+    return (
+        scope.isascii() and same_arm_id(head, MANAGEMENT_GROUPS) and bool(GROUP_ID.fullmatch(group))
+    )
 
 
 def group_name(scope: str) -> str:
@@ -108,7 +110,7 @@ def parse_tag(text: str) -> tuple[str, str]:
     """`name=value` (the value may hold '='); ValueError when the name is not a tag name."""
     name, separator, value = text.partition("=")
     name = name.strip()
-    if not separator or not _TAG_NAME.match(name) or len(value) > 256:
+    if not separator or not _TAG_NAME.fullmatch(name) or len(value) > 256:
         raise ValueError(
             f"{text[:200]!r} is not name=value (a tag name without < > % & \\ ? /, a value of "
             "at most 256 characters)"

@@ -229,6 +229,8 @@ def test_malformed_id_names_the_setting_and_the_item(setting: str, good: str, ba
         ("ML_WORKSPACE_IDS", ML_1 + "/computes/cpu"),
         ("ML_WORKSPACE_IDS", ML_1.replace("testworkspace", "testw\u043erkspace")),
         ("ML_WORKSPACE_IDS", ML_1 + "/"),
+        # A resource group name ending in a newline: an anchored `match` let it through.
+        ("ML_WORKSPACE_IDS", ML_1.replace("/providers/", "\n/providers/", 1)),
         ("SYNAPSE_WORKSPACE_IDS", STORAGE),
         ("SYNAPSE_WORKSPACE_IDS", ML_1),
         ("SYNAPSE_WORKSPACE_IDS", SYNAPSE_1 + "/managedVirtualNetworks/default"),
