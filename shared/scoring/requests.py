@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from shared.arm import ArmId, name_of, same_arm_id
+from shared.arm import ArmId, is_canonical_guid, name_of, same_arm_id
 from shared.scoring import contract
 from shared.scoring.contract import FORBIDDEN, MAX_BODY_BYTES, UNAUTHENTICATED, Problem
 from shared.scoring.inputs import input_path_problem
@@ -26,7 +26,6 @@ CLAIMS_HEADER = "x-ms-client-principal"
 OBJECT_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")
 # Entra ID caps a token's group claims (200, then an overage claim): far below this.
 MAX_CLAIMS_HEADER = 64 * 1024
-_OBJECT_ID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 _MAX_KEY = 255
 _MAX_TRACKING = 256
 
@@ -111,7 +110,7 @@ def authorize(caller: Caller, allowed: frozenset[str]) -> str:
         raise RefusedError(UNAUTHENTICATED)
     # Exactly an object ID as Entra ID writes it (any case; no braces or `urn:uuid:` prefix).
     principal = caller.principal_id.lower()
-    if not _OBJECT_ID.fullmatch(principal) or principal not in allowed:
+    if not is_canonical_guid(principal) or principal not in allowed:
         raise RefusedError(FORBIDDEN)
     return principal
 
