@@ -149,13 +149,15 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
     """A job started through this API: 202 while it runs, 200 once it has ended, else 404."""
     record = _received("get_scoring_job", caller := caller_of(req.headers))
     job_name = req.route_params.get("job_name", "")
+    named = ML_NAME.fullmatch(job_name) is not None
     try:
         principal = authorize(caller, settings.scoring_allowed_callers)
-        if not ML_NAME.fullmatch(job_name):
+        record = replace(record, caller=principal)
+        if not named:
             raise RefusedError(contract.NOT_STARTED_BY_YOU)
         started, job = runtime().scoring.status(job_name, principal)
     except RefusedError as refused:
-        shown = job_name if ML_NAME.fullmatch(job_name) else "(not a job name)"
+        shown = job_name if named else "(not a job name)"
         return _refuse(replace(record, job_name=shown), refused.problem)
     body: dict[str, Any] = {"name": started.job_name, "status": job.status}
     body |= {"endpoint": started.endpoint_id, "workspace": started.workspace_id}

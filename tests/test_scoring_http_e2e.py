@@ -249,6 +249,19 @@ def test_a_job_is_reported_only_to_the_caller_that_started_it(scoring: App) -> N
     assert get(name, ss.LOGIC_APP).status_code == 202
 
 
+def test_a_refused_poll_records_the_caller_as_a_refused_start_does(scoring: App) -> None:
+    """Once authorised, the caller is recorded normalised (lower case), as `start_scoring` does,
+    so one principal's requests are found under one value."""
+    name = _json(post())["name"]
+    assert get(name, ss.ANALYST.upper()).status_code == 404
+    assert post(b"{}", _headers(ss.ANALYST.upper())).status_code == 400
+    rows = [r for r in _requests(scoring) if r["Caller"].lower() == ss.ANALYST]
+    assert sorted((r["Function"], r["Caller"]) for r in rows) == [
+        ("get_scoring_job", ss.ANALYST),
+        ("start_scoring", ss.ANALYST),
+    ]
+
+
 # --- idempotency --------------------------------------------------------------------------
 
 
