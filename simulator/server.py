@@ -120,14 +120,18 @@ class ReadThrottle:
 
     HEADER: Final = "x-ms-ratelimit-remaining-subscription-reads"
 
-    def __init__(self, burst: int, per_second: float) -> None:
+    def __init__(self, burst: int, per_second: float, *, spent: bool = False) -> None:
         self.burst, self.per_second = burst, per_second
-        self.tokens, self.at = float(burst), time.monotonic()
+        # Spent: other clients have just emptied the bucket, and it refills only from the next
+        # read on, so that read is refused however long it takes to come.
+        self.tokens = 0.0 if spent else float(burst)
+        self.at: float | None = None if spent else time.monotonic()
 
     def take(self) -> Reply | None:
         """Spend one read (None), or the 429 to answer."""
         now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
+        if self.at is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
         self.at = now
         if self.tokens >= 1:
             self.tokens -= 1
@@ -283,11 +287,13 @@ class SimulatorServer:
         #: ARM read throttling, off until :meth:`throttle_arm_reads`.
         self.read_throttle: ReadThrottle | None = None
 
-    def throttle_arm_reads(self, burst: int = 250, per_second: float = 25.0) -> None:
+    def throttle_arm_reads(
+        self, burst: int = 250, per_second: float = 25.0, *, spent: bool = False
+    ) -> None:
         """Throttle ARM reads (GET, HEAD) as ARM does, by default with ARM's own bucket; off
-        again at :meth:`reset`."""
+        again at :meth:`reset`. ``spent``: the bucket starts empty at the next ARM read."""
         with self.lock:
-            self.read_throttle = ReadThrottle(burst, per_second)
+            self.read_throttle = ReadThrottle(burst, per_second, spent=spent)
 
     def token_audience(self, token: str) -> str | None:
         """The audience ``token`` was issued for, or None for a token this server never issued."""
