@@ -120,16 +120,23 @@ class ReadThrottle:
 
     HEADER: Final = "x-ms-ratelimit-remaining-subscription-reads"
 
-    def __init__(self, burst: int, per_second: float, *, spent: bool = False) -> None:
-        self.burst, self.per_second = burst, per_second
+    def __init__(
+        self,
+        burst: int,
+        per_second: float,
+        *,
+        spent: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.burst, self.per_second, self.clock = burst, per_second, clock
         # Spent: other clients have just emptied the bucket, and it refills only from the next
         # read on, so that read is refused however long it takes to come.
         self.tokens = 0.0 if spent else float(burst)
-        self.at: float | None = None if spent else time.monotonic()
+        self.at: float | None = None if spent else clock()
 
     def take(self) -> Reply | None:
         """Spend one read (None), or the 429 to answer."""
-        now = time.monotonic()
+        now = self.clock()
         if self.at is not None:
             self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
         self.at = now
@@ -288,12 +295,18 @@ class SimulatorServer:
         self.read_throttle: ReadThrottle | None = None
 
     def throttle_arm_reads(
-        self, burst: int = 250, per_second: float = 25.0, *, spent: bool = False
+        self,
+        burst: int = 250,
+        per_second: float = 25.0,
+        *,
+        spent: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Throttle ARM reads (GET, HEAD) as ARM does, by default with ARM's own bucket; off
-        again at :meth:`reset`. ``spent``: the bucket starts empty at the next ARM read."""
+        again at :meth:`reset`. ``spent``: the bucket starts empty at the next ARM read;
+        ``clock``: the time it refills by (a stopped one for answers exact to the read)."""
         with self.lock:
-            self.read_throttle = ReadThrottle(burst, per_second, spent=spent)
+            self.read_throttle = ReadThrottle(burst, per_second, spent=spent, clock=clock)
 
     def token_audience(self, token: str) -> str | None:
         """The audience ``token`` was issued for, or None for a token this server never issued."""
