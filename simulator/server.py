@@ -76,6 +76,9 @@ class Request:
     host: str | None = field(default=None, compare=False)  # as sent: localhost is another origin
     #: Whether the request carried an ``Authorization`` header (a token, valid or not).
     authorized: bool = field(default=False, compare=False)
+    #: When it arrived (``time.monotonic()``): a client's wait between two requests, such as a
+    #: retry's, is the gap, however long the rest of the client's work took.
+    at: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -526,6 +529,7 @@ class SimulatorServer:
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Reply:
         """Answer one request: route, fault or authentication failure, handler, rewrite, lost
         response; record. The one dispatch point of every request."""
+        arrived = time.monotonic()
         split = urllib.parse.urlsplit(raw_path)
         path = re.sub(r"/{2,}", "/", urllib.parse.unquote(split.path))
         if len(path) > 1:
@@ -570,7 +574,7 @@ class SimulatorServer:
         host, authorized = headers.get("host"), "authorization" in headers
         with self.lock:
             self._requests.append(
-                Request(method, path, name, reply.status, api_version, host, authorized)
+                Request(method, path, name, reply.status, api_version, host, authorized, arrived)
             )
         return reply
 
