@@ -76,6 +76,9 @@ class Request:
     host: str | None = field(default=None, compare=False)  # as sent: localhost is another origin
     #: Whether the request carried an ``Authorization`` header (a token, valid or not).
     authorized: bool = field(default=False, compare=False)
+    #: When it arrived (``time.monotonic()``): a client's wait between two requests, such as a
+    #: retry's, is the gap, however long the rest of the client's work took.
+    at: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -120,14 +123,25 @@ class ReadThrottle:
 
     HEADER: Final = "x-ms-ratelimit-remaining-subscription-reads"
 
-    def __init__(self, burst: int, per_second: float) -> None:
-        self.burst, self.per_second = burst, per_second
-        self.tokens, self.at = float(burst), time.monotonic()
+    def __init__(
+        self,
+        burst: int,
+        per_second: float,
+        *,
+        spent: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.burst, self.per_second, self.clock = burst, per_second, clock
+        # Spent: other clients have just emptied the bucket, and it refills only from the next
+        # read on, so that read is refused however long it takes to come.
+        self.tokens = 0.0 if spent else float(burst)
+        self.at: float | None = None if spent else clock()
 
     def take(self) -> Reply | None:
         """Spend one read (None), or the 429 to answer."""
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
+        now = self.clock()
+        if self.at is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
         self.at = now
         if self.tokens >= 1:
             self.tokens -= 1
@@ -283,11 +297,19 @@ class SimulatorServer:
         #: ARM read throttling, off until :meth:`throttle_arm_reads`.
         self.read_throttle: ReadThrottle | None = None
 
-    def throttle_arm_reads(self, burst: int = 250, per_second: float = 25.0) -> None:
+    def throttle_arm_reads(
+        self,
+        burst: int = 250,
+        per_second: float = 25.0,
+        *,
+        spent: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """Throttle ARM reads (GET, HEAD) as ARM does, by default with ARM's own bucket; off
-        again at :meth:`reset`."""
+        again at :meth:`reset`. ``spent``: the bucket starts empty at the next ARM read;
+        ``clock``: the time it refills by (a stopped one for answers exact to the read)."""
         with self.lock:
-            self.read_throttle = ReadThrottle(burst, per_second)
+            self.read_throttle = ReadThrottle(burst, per_second, spent=spent, clock=clock)
 
     def token_audience(self, token: str) -> str | None:
         """The audience ``token`` was issued for, or None for a token this server never issued."""
@@ -507,6 +529,7 @@ class SimulatorServer:
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Reply:
         """Answer one request: route, fault or authentication failure, handler, rewrite, lost
         response; record. The one dispatch point of every request."""
+        arrived = time.monotonic()
         split = urllib.parse.urlsplit(raw_path)
         path = re.sub(r"/{2,}", "/", urllib.parse.unquote(split.path))
         if len(path) > 1:
@@ -551,7 +574,7 @@ class SimulatorServer:
         host, authorized = headers.get("host"), "authorization" in headers
         with self.lock:
             self._requests.append(
-                Request(method, path, name, reply.status, api_version, host, authorized)
+                Request(method, path, name, reply.status, api_version, host, authorized, arrived)
             )
         return reply
 

@@ -7,6 +7,7 @@ one way to start instances together.
 
 from __future__ import annotations
 
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 import pytest
 from azure.data.tables import TableClient, TableServiceClient
 from azure.identity import ManagedIdentityCredential
+from hypothesis import settings
 
 from shared.config import get_settings
 from simulator import AzureSimulator, Azurite
@@ -24,6 +26,12 @@ from tools.local_azure import LocalAzure, local_azure
 from tools.scene import Connection, Scene
 
 T = TypeVar("T")
+
+# Hypothesis fails an example slower than 200 ms, and again as flaky when its replay is fast: a
+# garbage collection of the suite's heap or a loaded machine, not the app. Off for every property
+# test, as most already said one by one.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 def at_once(calls: Sequence[Callable[[], T]], timeout: float = 120) -> list[T | BaseException]:
@@ -50,6 +58,16 @@ def at_once(calls: Sequence[Callable[[], T]], timeout: float = 120) -> list[T | 
     running = [index for index, thread in enumerate(threads) if thread.is_alive()]
     assert running == [], f"calls {running} still running after {timeout} s"
     return [outcomes[index] for index in range(len(calls))]
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port of 127.0.0.1 that refuses connections for the whole test: bound and never
+    listening (a port found free and let go could be taken meanwhile, by an Azurite or a
+    simulator of another run on the machine, and answer)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -303,10 +303,9 @@ def test_plan_without_a_credential_is_one_line_and_exit_1(
 
 
 def test_plan_when_azure_cannot_be_reached_is_one_line_and_exit_1(
-    app: App, capsys: pytest.CaptureFixture[str]
+    app: App, capsys: pytest.CaptureFixture[str], closed_port: int
 ) -> None:
-    closed = _closed_port()
-    app.set_settings(ARM_ENDPOINT=f"https://127.0.0.1:{closed}")
+    app.set_settings(ARM_ENDPOINT=f"https://127.0.0.1:{closed_port}")
 
     assert cli.main(["plan", "--json"]) == 1
 
@@ -330,25 +329,16 @@ def test_plan_exits_1_when_a_workspace_cannot_be_read(
     assert "could not be read: HTTP 403" in line
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 # -- apply -----------------------------------------------------------------------------------
 
 
 def test_apply_when_the_ledger_cannot_be_reached_is_one_line_and_exit_1(
-    app: App, capsys: pytest.CaptureFixture[str]
+    app: App, capsys: pytest.CaptureFixture[str], closed_port: int
 ) -> None:
-    closed = _closed_port()
     app.set_settings(
         LEDGER_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
         "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
-        f"KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:{closed}/devstoreaccount1;"
+        f"KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:{closed_port}/devstoreaccount1;"
     )
 
     assert cli.main(["apply"]) == 1

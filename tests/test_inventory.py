@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -197,12 +196,26 @@ def test_a_stale_tag_never_brings_a_workspace_into_scope(app: App) -> None:
     assert writes(app) == [f"{tagged}/computes/cpu"], "only where ARM shows the tag"
 
 
-def test_an_exemption_that_ends_between_sweeps_brings_its_workspace_back(app: App) -> None:
+def test_an_exemption_that_ends_between_sweeps_brings_its_workspace_back(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # No row changes when an exemption ends: the sweep's digest of the settings does.
     workspaces = fleet(app, 2, **REMEDIATE)
     spared = workspaces[0]
     app.sim.ml.add_compute(spared, "cpu", max_node_count=10)
-    ends = datetime.now(UTC) + timedelta(seconds=6)
+    # The time the sweep judges exemptions by (its digest, the policies' findings) stands
+    # until the test moves it past the end: a first sweep slower than the exemption's
+    # remaining seconds found it ended already.
+    now = [datetime.now(UTC)]
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return now[0].astimezone(tz)
+
+    for module in ("shared.reconcilers.sweep", "shared.reconcilers.policies"):
+        monkeypatch.setattr(f"{module}.datetime", Clock)
+    ends = now[0] + timedelta(seconds=6)
     exemption = {"rule": "compute-max-nodes", "scope": spared, "reason": "load test"}
     app.set_settings(
         ML_SCOPES=json.dumps([FLEET]),
@@ -212,7 +225,7 @@ def test_an_exemption_that_ends_between_sweeps_brings_its_workspace_back(app: Ap
     )
     run(app, "spared")
     assert writes(app) == [], "exempt"
-    time.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 0.5)
+    now[0] = ends + timedelta(seconds=0.5)
 
     report = run(app, "ended")
 

@@ -126,26 +126,64 @@ def _prod_event(app: App) -> dict[str, Any]:
     )
 
 
-def _budget(app: App, burst: int, per_second: int) -> ReadBudget:
+class _Clock:
+    """The read budget's clock (its module's `time`): it stands still but for the waits the
+    budget tells, slept for real, so what the bucket holds never depends on how fast the machine
+    ran the reads between. The thread `held` is held at its first wait, the clock still, until
+    `released`: a sweep that outlasts the event however slowly the event runs."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+        self.held: threading.Thread | None = None
+        self.holding, self.released = threading.Event(), threading.Event()
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        if threading.current_thread() is self.held and not self.released.is_set():
+            self.holding.set()
+            self.released.wait()
+        time.sleep(seconds)
+        with self._lock:
+            # However short the wait asked, the sleep takes a moment (a wait below the
+            # clock's float resolution would leave it still, and the bucket empty, for ever).
+            self.now += max(seconds, 1e-6)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    stopped = _Clock()
+    monkeypatch.setattr("shared.adapters.read_budget.time", stopped)
+    return stopped
+
+
+def _budget(app: App, burst: int, per_second: int, clock: _Clock | None = None) -> ReadBudget:
     """The process's budget for these settings, full (one per settings value in the process:
-    an earlier test's may have spent it), its waits counted from 0."""
+    an earlier test's may have spent it), its waits counted from 0, its `clock` (if stopped)
+    standing from now: after the bucket's last refill, so that the refill fills it."""
     app.set_settings(ARM_READS_BURST=str(burst), ARM_READS_PER_SECOND=str(per_second))
     budget = runtime().clients._budget
     assert budget is read_budget(burst, per_second)
     time.sleep((burst - budget.available(time.monotonic())) / per_second)
     budget.waited.update({True: 0.0, False: 0.0})
+    if clock is not None:
+        clock.now = time.monotonic()
     return budget
 
 
 @pytest.mark.slow
-def test_an_event_during_a_sweep_reads_without_waiting_while_the_sweep_yields(app: App) -> None:
-    budget = _budget(app, burst=16, per_second=1)
+def test_an_event_during_a_sweep_reads_without_waiting_while_the_sweep_yields(
+    app: App, clock: _Clock
+) -> None:
+    budget = _budget(app, burst=16, per_second=1, clock=clock)
     sweeping = threading.Thread(target=host.fire_timer, args=("reconcile_all",), daemon=True)
+    clock.held = sweeping
     sweeping.start()
-    deadline = time.monotonic() + 30
-    # The sweep has spent all but the reserve, and waits.
-    while budget.waited[True] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # The sweep has spent all but the reserve, and waits (held there until the event is done).
+    clock.holding.wait(timeout=60)
     assert budget.waited[True] > 0, "the sweep never had to wait: the test proves nothing"
     event_reads_before = app.sim.count(method="GET")
 
@@ -156,13 +194,17 @@ def test_an_event_during_a_sweep_reads_without_waiting_while_the_sweep_yields(ap
     assert app.sim.count(method="GET") - event_reads_before >= 3
     assert sweeping.is_alive(), "the sweep finished first: the event never competed with it"
     budget.per_second = 10_000  # let the sweep finish
+    clock.released.set()
     sweeping.join(timeout=60)
     budget.per_second = 1
+    assert not sweeping.is_alive(), "the sweep never finished"
 
 
 @pytest.mark.slow
-def test_a_yielding_read_stops_at_the_reserve_that_event_reads_spend(app: App) -> None:
-    budget = _budget(app, burst=8, per_second=4)
+def test_a_yielding_read_stops_at_the_reserve_that_event_reads_spend(
+    app: App, clock: _Clock
+) -> None:
+    budget = _budget(app, burst=8, per_second=4, clock=clock)
     reads = runtime().clients.arm_pipeline()
     from azure.core.rest import HttpRequest
 
@@ -182,8 +224,8 @@ def test_a_yielding_read_stops_at_the_reserve_that_event_reads_spend(app: App) -
 
 
 @pytest.mark.slow
-def test_arms_count_of_reads_left_slows_the_next_read(app: App) -> None:
-    budget = _budget(app, burst=200, per_second=2)
+def test_arms_count_of_reads_left_slows_the_next_read(app: App, clock: _Clock) -> None:
+    budget = _budget(app, burst=200, per_second=2, clock=clock)
     from azure.core.rest import HttpRequest
 
     reads = runtime().clients.arm_pipeline()
@@ -206,13 +248,11 @@ def test_arms_count_of_reads_left_slows_the_next_read(app: App) -> None:
 @pytest.mark.slow
 def test_arms_throttling_is_absorbed_by_the_retries_and_never_surfaces(app: App) -> None:
     _budget(app, burst=200, per_second=200)  # faster than the simulator's ARM allows
-    app.sim.throttle_arm_reads(burst=3, per_second=2)
     # Other clients of the subscription have spent ARM's bucket, so the event's first read is
     # answered 429 however fast or slow the machine (a full bucket throttled only when the
-    # event's reads came closer together than the refill).
-    throttle = app.sim.read_throttle
-    assert throttle is not None
-    throttle.tokens = 0.0
+    # event's reads came closer together than the refill; a bucket emptied before the event
+    # refilled in time when its first read came later than half a second).
+    app.sim.throttle_arm_reads(burst=3, per_second=2, spent=True)
     event = _prod_event(app)
     try:
         app.deliver(event)

@@ -8,6 +8,7 @@ job starts batch scoring once; failures are recorded and announced; dry-run writ
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -252,38 +253,58 @@ def test_twin_deliveries_of_one_event_make_one_job(rapp: App) -> None:
     ]
 
 
-_DELIVER_AT = """
-import json, sys, time
+_DELIVER_ON_GO = """
+import json, pathlib, sys
 from tools import host
 host.indexed()
-event = json.loads(sys.argv[2])
-time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
-host.deliver_event("on_ml_event", event)
+pathlib.Path(sys.argv[1]).touch()
+sys.stdin.readline()
+host.deliver_event("on_ml_event", json.loads(sys.argv[2]))
 """
 
 
-def _deliver_in_processes(events: list[dict[str, Any]], after_seconds: float) -> None:
+def _deliver_in_processes(events: list[dict[str, Any]], ready: Path) -> None:
     """Each event delivered by a host process of its own, sharing Azurite and the simulator:
-    every process imports first, then all deliver at the same moment. Each must exit 0."""
+    every process imports and says so (a file in `ready`), then all are told at once to deliver
+    (a start time on the clock let a process still importing at that time deliver alone).
+    Each must exit 0."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    start_at = time.time() + after_seconds
+    flags = [ready / f"ready-{index}" for index in range(len(events))]
     processes = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [sys.executable, "-c", _DELIVER_AT, str(start_at), json.dumps(event)],
+            [sys.executable, "-c", _DELIVER_ON_GO, str(flag), json.dumps(event)],
             env=env,
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            text=True,
         )
-        for event in events
+        for flag, event in zip(flags, events, strict=True)
     ]
+    deadline = time.monotonic() + 120
+    while not all(f.exists() for f in flags) and time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            break
+        time.sleep(0.05)
+    all_ready = all(f.exists() for f in flags)
+    for process in processes:
+        assert process.stdin is not None
+        if not all_ready:
+            process.kill()  # our own children, by their PIDs
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.write("go\n")
+            process.stdin.flush()
     results = [process.communicate(timeout=180) for process in processes]
+    assert all_ready, f"not every process got ready to deliver: {results}"
     assert [p.returncode for p in processes] == [0] * len(events), results
 
 
-def test_concurrent_deliveries_in_processes_sharing_azurite_submit_one_job(rapp: App) -> None:
+def test_concurrent_deliveries_in_processes_sharing_azurite_submit_one_job(
+    rapp: App, tmp_path: Path
+) -> None:
     events = [rs.monitor_breach_event() for _ in range(4)]
-    _deliver_in_processes(events, after_seconds=8)
+    _deliver_in_processes(events, tmp_path)
 
     assert len(our_jobs(rapp)) == 1
     assert _routes(rapp).count("ml.job.put") == 1
@@ -291,11 +312,10 @@ def test_concurrent_deliveries_in_processes_sharing_azurite_submit_one_job(rapp:
     assert outcomes == ["debounced"] * 3 + ["retraining-submitted"]
 
 
-def test_completion_events_in_separate_processes_post_once(rapp: App) -> None:
-
+def test_completion_events_in_separate_processes_post_once(rapp: App, tmp_path: Path) -> None:
     _job, event = submit_and_finish(rapp)
     events = [{**event, "id": str(uuid.uuid4())} for _ in range(3)]
-    _deliver_in_processes(events, after_seconds=6)
+    _deliver_in_processes(events, tmp_path)
 
     assert len(rapp.sim.ml.scoring_posts) == 1
     assert len(our_jobs(rapp, "scoring")) == 1

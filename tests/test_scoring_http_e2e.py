@@ -538,15 +538,12 @@ def test_openapi_spec_names_the_apps_own_host_whatever_the_request_says(scoring:
     assert anonymous.status_code == 401
 
 
-def test_an_unreachable_ledger_is_503_with_retry_after_and_submits_nothing(scoring: App) -> None:
-    import socket
-
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def test_an_unreachable_ledger_is_503_with_retry_after_and_submits_nothing(
+    scoring: App, closed_port: int
+) -> None:
     unreachable = (
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
-        f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+        f"TableEndpoint=http://127.0.0.1:{closed_port}/devstoreaccount1;"
     )
     scoring.set_settings(**ss.settings_env(), LEDGER_CONNECTION_STRING=unreachable)
     response = post(headers=_headers(**{"Idempotency-Key": "run-ledger-down"}))

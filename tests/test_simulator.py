@@ -398,7 +398,9 @@ def test_arm_read_throttling_answers_429_with_retry_after_once_the_bucket_is_emp
     sim: AzureSimulator, credential: ManagedIdentityCredential, world: World
 ) -> None:
     url = f"{sim.url}{world.ws_id}/privateEndpointConnections"
-    sim.throttle_arm_reads(burst=2, per_second=0.5)
+    # A stopped clock: the counts left and the Retry-After are exact however far apart the
+    # reads come (at 0.5 a second, the third read's Retry-After was 1 when the reads took 1 s).
+    sim.throttle_arm_reads(burst=2, per_second=0.5, clock=lambda: 1000.0)
     try:
         client: PipelineClient[Any, Any] = PipelineClient(
             base_url="https://unused",

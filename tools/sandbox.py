@@ -29,7 +29,6 @@ import shlex
 import signal
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
@@ -95,27 +94,28 @@ def _claim(files: _Files) -> int | None:
     the running sandbox that holds the directory, or None once it is ours."""
     path = files.directory / PID_FILE
     files.directory.mkdir(parents=True, exist_ok=True)
-    for _ in range(3):
-        try:
-            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            running = _running_pid(files.directory)
-            if running is not None:
-                return running
+    # Written whole under a name of its own, then linked into place (exclusive, as O_EXCL): the
+    # PID file never exists without its PID, so a sandbox starting this instant is never taken
+    # for a stale one (one slow to write its PID after creating the file lost it, and both ran).
+    staged = files.directory / f"{PID_FILE}.{os.getpid()}"
+    staged.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    try:
+        for _ in range(3):
             try:
-                # Not yet written (its sandbox is starting this instant) or stale: a fresh one
-                # holds the PID within moments; a stale one (a sandbox killed with -9) is replaced.
-                time.sleep(0.2)
-                if _running_pid(files.directory) is None:
+                os.link(staged, path)
+            except FileExistsError:
+                running = _running_pid(files.directory)
+                if running is not None:
+                    return running
+                # Stale: a sandbox killed with -9 left it (or a PID no longer running).
+                with contextlib.suppress(FileNotFoundError):
                     path.unlink()
-            except FileNotFoundError:
-                pass
-            continue
-        with os.fdopen(handle, "w", encoding="utf-8") as pid_file:
-            pid_file.write(f"{os.getpid()}\n")
-        files.written.append(path)
-        return None
-    return _running_pid(files.directory) or -1
+                continue
+            files.written.append(path)
+            return None
+        return _running_pid(files.directory) or -1
+    finally:
+        staged.unlink()
 
 
 class _Files:
