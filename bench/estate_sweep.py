@@ -183,7 +183,7 @@ def function_timeout_seconds() -> float:
 def fire_sweep(outcome: dict[str, Any]) -> None:
     """`reconcile_all`, then each partition it fanned out to, one after another: the times and
     the transient failure raised, if any."""
-    from shared.reconcilers.transient import TransientAzureError
+    from shared.adapters.errors import TransientAzureError
 
     began = time.perf_counter()
     outputs: dict[str, Any] = {}

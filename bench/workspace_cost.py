@@ -427,7 +427,7 @@ class Sweep:
 
 
 def _sweep(sim: AzureSimulator) -> Sweep:
-    from shared.reconcilers.transient import TransientAzureError
+    from shared.adapters.errors import TransientAzureError
 
     sim.reset_counts()
     before = len(sim.eventgrid.published_events)

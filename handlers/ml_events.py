@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import azure.functions as func
 
+from shared.adapters.errors import TransientAzureError
 from shared.events import Ignored
 from shared.intake import Delivery
 from shared.ml_events import SCORING, Drift, classify_ml_event, scoped_workspace, workspace_of_topic
-from shared.reconcilers.transient import TransientAzureError
 
 FUNCTION = "on_ml_event"
 

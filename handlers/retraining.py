@@ -11,9 +11,8 @@ import uuid
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
-from shared.adapters.errors import describe
+from shared.adapters.errors import TransientAzureError, describe
 from shared.logs import decision_log, escape
-from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 
 log = logging.getLogger(__name__)

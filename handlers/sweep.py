@@ -11,10 +11,10 @@ import uuid
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
+from shared.adapters.errors import TransientAzureError
 from shared.ledger import EventRecord
 from shared.logs import decision_log
 from shared.reconcilers.sweep import PARTITION_QUEUE, SweepReport, partition_of, partitions, sweep
-from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
-from shared.adapters.errors import describe, is_transient
+from shared.adapters.errors import TransientAzureError, describe, is_transient
 from shared.events import Ignored, ResourceWrite, parse_resource_write
 from shared.ledger import EventRecord
 from shared.logs import decision_log
-from shared.reconcilers.transient import TransientAzureError
 from shared.reconcilers.workspace import Concern, reconcile_workspace, start_run
 from shared.runtime import Runtime, runtime
 

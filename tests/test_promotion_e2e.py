@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.errors import TransientAzureError
 from shared.claims import Claims
-from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 from simulator.permissions import Permissions
 from tests.conftest import App, at_once

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.adapters.errors import TransientAzureError
 from shared.arm import ArmId
 from shared.model import ConnectionStatus, PrivateEndpointConnection
 from shared.policy.engine import evaluate, remediations
 from shared.policy.rules import RemediationKind
 from shared.reconcilers.policies import private_paths
-from shared.reconcilers.transient import TransientAzureError
 from tests.conftest import App
 from tests.test_policy_rules import PARAMS, PROPERTY, workspace
 from tests.test_remediation_e2e import (

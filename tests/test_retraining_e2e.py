@@ -24,11 +24,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.adapters.errors import TransientAzureError
 from shared.ml_events import (
     APP_TAG,
     MONITOR_BREACH_TAG,
 )
-from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 from simulator.tokens import claims_of
 from tests.conftest import App, at_once

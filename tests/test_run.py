@@ -16,13 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.adapters.answers import GuardNoLongerHoldsError, UnexpectedAnswerError
+from shared.adapters.errors import TransientAzureError
 from shared.adapters.outcomes import event_type
 from shared.arm import ArmId
 from shared.ledger import ActionRecord
 from shared.outcome import INTENT, NO_CHANGE, Outcome, Status
 from shared.policy.budget import RemediationBudget
 from shared.reconcilers.run import Decision, Run, Trail, change
-from shared.reconcilers.transient import TransientAzureError
 from tests.conftest import App
 from tools import cli, host, scene
 

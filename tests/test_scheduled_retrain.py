@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.errors import TransientAzureError
 from shared.ml_events import (
     APP_TAG,
 )
-from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 from tests.conftest import App, at_once
 from tests.retraining import (

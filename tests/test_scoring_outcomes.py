@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.errors import TransientAzureError
 from shared.ledger import partition_rows
 from shared.ml_events import APP_TAG, RUN_STATUS_CHANGED
 from shared.reconcilers.scoring_outcomes import BACKSTOP_LIMIT, BACKSTOP_WINDOW
-from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 from shared.scoring.records import JOBS_PARTITION, JobRecord, ScoringRecords
 from tests.conftest import App, at_once

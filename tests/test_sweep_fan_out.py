@@ -21,10 +21,9 @@ from hypothesis import strategies as st
 
 from handlers.sweep import MAX_DEQUEUE_COUNT, PARTITION_FUNCTION
 from shared.adapters import estate as estate_module
-from shared.adapters.errors import describe
+from shared.adapters.errors import TransientAzureError, describe
 from shared.ledger import EVENTS_PARTITION, partition_rows
 from shared.reconcilers.sweep import PARTITION_QUEUE, partition_of, settings_digest
-from shared.reconcilers.transient import TransientAzureError
 from shared.runtime import runtime
 from tests.conftest import App
 from tools import host, scene

@@ -183,8 +183,7 @@ def _unreachable(error: BaseException) -> bool:
 def _plan_workspace(rt: Runtime, workspace_id: ArmId, run: Run) -> WorkspacePlan:
     from azure.core.exceptions import AzureError
 
-    from shared.adapters.errors import describe
-    from shared.reconcilers.transient import TransientAzureError
+    from shared.adapters.errors import TransientAzureError, describe
     from shared.reconcilers.workspace import WorkspacePlan, plan_workspace
 
     try:

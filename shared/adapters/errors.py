@@ -32,3 +32,18 @@ def describe(error: BaseException) -> str:
         return f"HTTP {error.status_code} {code or ''}: {first_line}".replace("  ", " ")[:500]
     text = error.message if isinstance(error, AzureError) else error
     return f"{type(error).__name__}: {text}"[:500]
+
+
+class TransientAzureError(RuntimeError):
+    """Azure stayed unavailable through the retries: raised so the trigger redelivers later."""
+
+
+def for_workspace(workspace_id: str, error: BaseException) -> TransientAzureError:
+    return TransientAzureError(f"workspace {workspace_id}: {describe(error)}")
+
+
+def permanent(workspace_id: str, error: AzureError) -> str:
+    """What a permanent failure was, to record; a transient one is raised for the workspace."""
+    if is_transient(error):
+        raise for_workspace(workspace_id, error) from error
+    return describe(error)

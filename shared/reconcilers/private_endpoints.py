@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
+from shared.adapters.errors import permanent
 from shared.adapters.synapse import SynapseAdapter
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.config import Settings
@@ -27,7 +28,6 @@ from shared.outcome import Outcome, Status
 from shared.planning.private_endpoints import ApprovalRules, plan_connections
 from shared.planning.synapse_facts import SynapseAnswerError, data_plane_mismatch
 from shared.reconcilers.run import Decision, Run, tally
-from shared.reconcilers.transient import permanent
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.errors import describe
+from shared.adapters.errors import TransientAzureError, describe
 from shared.adapters.promotion import PromotionAdapter, metric_value
 from shared.arm import ArmId
 from shared.claims import Claims, PromotionClaim
@@ -21,7 +21,6 @@ from shared.model import JudgedAnswerError
 from shared.outcome import PLANNED, Outcome, RequestOutcome, Status
 from shared.planning import promotion as plan
 from shared.reconcilers.run import Trail
-from shared.reconcilers.transient import TransientAzureError
 
 KIND = "model"
 # How long another delivery's claim is left to it; then a later one carries it on from its step.

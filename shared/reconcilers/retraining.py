@@ -16,7 +16,7 @@ from azure.core.exceptions import AzureError, HttpResponseError
 
 from shared.adapters.batch_scoring import ScoringInput, ScoringUriRejectedError
 from shared.adapters.drift_query import DriftQueryAdapter
-from shared.adapters.errors import is_transient
+from shared.adapters.errors import TransientAzureError, is_transient
 from shared.adapters.promotion import PromotionAdapter
 from shared.adapters.retraining_jobs import AppJob, RetrainingJobsAdapter
 from shared.adapters.transport import MalformedResponseError
@@ -33,7 +33,6 @@ from shared.planning import retraining as plan
 from shared.planning.retraining import Verdict
 from shared.reconcilers.promotion import ModelPromoter
 from shared.reconcilers.run import Trail, judged
-from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.requests import RefusedError
 from shared.scoring.service import ClaimHeldError, ScoringOrder, ScoringStarter, Started
 

@@ -14,14 +14,19 @@ from typing import TYPE_CHECKING
 from azure.core.exceptions import AzureError
 
 from shared.adapters import answers
-from shared.adapters.errors import describe, is_transient
+from shared.adapters.errors import (
+    TransientAzureError,
+    describe,
+    for_workspace,
+    is_transient,
+    permanent,
+)
 from shared.arm import ArmId
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
 from shared.model import JudgedAnswerError
 from shared.outcome import INTENT, NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, noted
 from shared.policy.budget import RemediationBudget, Stop, explain_hourly
-from shared.reconcilers.transient import TransientAzureError, for_workspace, permanent
 
 if TYPE_CHECKING:
     from shared.claims import Claims

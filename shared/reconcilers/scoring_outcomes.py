@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.adapters.batch_scoring import BatchScoringAdapter, ScoringJob
+from shared.adapters.errors import TransientAzureError
 from shared.adapters.outcomes import Recorder
 from shared.arm import ArmId, same_arm_id
 from shared.ml_events import JobFinished
@@ -20,7 +21,6 @@ from shared.model import JudgedAnswerError
 from shared.outcome import RequestOutcome, noted
 from shared.reconcilers.retraining import KIND_SCORING, RequestResult
 from shared.reconcilers.run import Trail
-from shared.reconcilers.transient import TransientAzureError
 from shared.scoring.records import JobRecord, ScoringRecords
 
 log = logging.getLogger(__name__)

@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.errors import describe, is_transient
+from shared.adapters.errors import TransientAzureError, describe, is_transient, permanent
 from shared.adapters.read_budget import yielding_reads
 from shared.arm import ArmId
 from shared.config import Settings
 from shared.inventory import Survey, describe_problem
 from shared.logs import decision_log
 from shared.reconcilers.run import Run
-from shared.reconcilers.transient import TransientAzureError, permanent
 from shared.reconcilers.workspace import WorkspaceReport, reconcile_workspace, start_run
 from shared.runtime import Runtime
 
