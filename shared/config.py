@@ -157,9 +157,6 @@ class Settings:
         """As far as the ID tells: `shared.inventory` decides the rest from ARM's answers."""
         return self.scope.may_cover(workspace_id)
 
-    def allow_listed(self, synapse_workspace_id: str) -> bool:
-        return any(same_arm_id(synapse_workspace_id, known) for known in self.synapse_workspace_ids)
-
 
 @dataclass(frozen=True)
 class ComponentRef:

@@ -14,6 +14,7 @@ from shared.config import (
     SettingsError,
     load_settings,
 )
+from shared.reconcilers.private_endpoints import approval_rules
 from tests.test_policy_exemptions import BASE_ENV
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
@@ -424,9 +425,10 @@ def test_in_scope_and_allow_listed_compare_ids_exactly_but_for_case() -> None:
     assert not loaded.in_scope(ML_1 + "/privateEndpointConnections/pec1")
     assert not loaded.in_scope(ML_1.replace("testworkspace", "testwor\u212aspace"))
     assert not loaded.in_scope("")
-    assert loaded.allow_listed(SYNAPSE_2.lower())
-    assert not loaded.allow_listed(SYNAPSE_1.replace("exampleWorkspace", "exampleWorkspace2"))
-    assert not loaded.allow_listed(ML_1)
+    rules = approval_rules(loaded)  # what the planners are given
+    assert rules.allow_listed(SYNAPSE_2.lower())
+    assert not rules.allow_listed(SYNAPSE_1.replace("exampleWorkspace", "exampleWorkspace2"))
+    assert not rules.allow_listed(ML_1)
 
 
 @pytest.mark.parametrize(
