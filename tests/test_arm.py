@@ -31,7 +31,7 @@ PRIVATE_ENDPOINT = (
 )
 ML = ("Microsoft.MachineLearningServices", "workspaces")
 
-FAST = settings(max_examples=100, deadline=None)
+FAST = settings(max_examples=100)
 
 segment = st.builds(
     operator.add,

@@ -379,7 +379,7 @@ setting_values = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SETTING_NAMES), setting_values)
 def test_any_value_loads_or_raises_a_settings_error_naming_it(setting: str, value: str) -> None:
     """Whatever an operator types into one setting, the outcome is Settings, or a SettingsError

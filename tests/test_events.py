@@ -324,7 +324,7 @@ shaped_data = st.fixed_dictionaries(
         "resourceProvider": json_values,
     },
 )
-FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 
 
 def check(result: ResourceWrite | Ignored, event_id: str) -> None:

@@ -43,17 +43,14 @@ WRITE_VERDICTS = {Verdict.APPROVE, Verdict.REJECT}
 # Scenes cost about 15 ms each to generate: the oracle test gets the most, the others enough.
 ORACLE = settings(
     max_examples=150,
-    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 PROPERTY = settings(
     max_examples=35,
-    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 QUICK = settings(
     max_examples=60,
-    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -676,7 +673,7 @@ def test_case_variants_of_the_ids_match(base: Verified, data: st.DataObject) -> 
 
 
 @pytest.mark.parametrize("kind", sorted(LOOKALIKES))
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15)
 @given(base=verified_scenes, data=st.data())
 def test_lookalike_private_endpoint_ids_never_match(
     kind: str, base: Verified, data: st.DataObject
@@ -691,7 +688,7 @@ def test_lookalike_private_endpoint_ids_never_match(
 
 
 @pytest.mark.parametrize("kind", sorted(LOOKALIKES))
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15)
 @given(base=verified_scenes, data=st.data())
 def test_lookalike_workspace_ids_never_match(
     kind: str, base: Verified, data: st.DataObject
@@ -703,7 +700,7 @@ def test_lookalike_workspace_ids_never_match(
 
 
 @pytest.mark.parametrize("kind", sorted(LOOKALIKES))
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15)
 @given(base=verified_scenes, data=st.data())
 def test_lookalike_synapse_workspaces_are_not_allow_listed(
     kind: str, base: Verified, data: st.DataObject

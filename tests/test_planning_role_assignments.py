@@ -291,7 +291,7 @@ def scenes(
     return workspace, connections, evidence_items, existing
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(scenes())
 def test_the_only_assignment_ever_planned_is_contributor_for_an_allow_listed_identity(
     scene: tuple[
@@ -471,7 +471,7 @@ def test_unreadable_evidence_reports_no_stale_assignment() -> None:
 GUIDS = st.uuids().map(str)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     name=st.one_of(st.just(assignment_name(PROD, OLD_PRINCIPAL)), GUIDS),
     description=st.one_of(

@@ -74,7 +74,6 @@ PARAMS = PolicyParameters(
 
 PROPERTY = settings(
     max_examples=150,
-    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 

@@ -25,7 +25,7 @@ steps = st.lists(
 budgets = st.tuples(st.integers(min_value=1, max_value=300), st.integers(min_value=1, max_value=50))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(budgets, steps)
 def test_reads_never_outrun_the_burst_plus_the_refill(
     budget: tuple[int, int], sequence: list[tuple[float, bool]]
@@ -40,7 +40,7 @@ def test_reads_never_outrun_the_burst_plus_the_refill(
         assert granted <= burst + (now - start) * per_second + 1e-6
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(budgets, steps)
 def test_the_sweep_never_spends_the_reserve_and_an_event_read_never_waits_for_it(
     budget: tuple[int, int], sequence: list[tuple[float, bool]]
@@ -56,7 +56,7 @@ def test_the_sweep_never_spends_the_reserve_and_an_event_read_never_waits_for_it
         assert bucket.take(now, yielding=False) == 0
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(budgets, steps, st.booleans())
 def test_a_read_waits_exactly_what_it_is_told_and_never_longer_than_its_floor(
     budget: tuple[int, int], sequence: list[tuple[float, bool]], yielding: bool
@@ -74,7 +74,7 @@ def test_a_read_waits_exactly_what_it_is_told_and_never_longer_than_its_floor(
         assert bucket.take(now + wait, yielding=yielding) == 0
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(budgets, st.floats(min_value=-5, max_value=500, allow_nan=False), st.floats(0, 5))
 def test_arms_count_of_reads_left_caps_the_bucket(
     budget: tuple[int, int], remaining: float, later: float

@@ -745,9 +745,7 @@ def test_scoring_after_a_retrain_is_in_the_one_record_and_tag_scheme_of_scoring_
     assert row["InputPath"] == rs.SCORING_INPUT
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(principal=st.text(max_size=40))
 def test_no_http_caller_sees_a_scoring_job_started_after_a_retrain(
     rapp: App, principal: str

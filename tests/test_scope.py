@@ -24,7 +24,7 @@ GROUPS = ["rg-ml", "rg-ml2", "RG-ML", "rg", "rg-ml-2"]
 NAMES = ["mlw", "mlw-2", "MLW", "mlw2", "mlw-prod"]
 MGS = ["mg-lz", "mg-lz2", "MG-LZ", "root"]
 ML = "Microsoft.MachineLearningServices/workspaces"
-PROPERTY = settings(max_examples=400, deadline=None)
+PROPERTY = settings(max_examples=400)
 
 
 def sub_id(sub: str) -> str:

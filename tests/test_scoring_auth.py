@@ -108,7 +108,7 @@ _CLAIMS = st.lists(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(
     principal_id=st.one_of(st.none(), _IDS),
     # Weighted towards sets that nearly agree, so that trusted ones are generated too.

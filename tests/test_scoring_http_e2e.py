@@ -158,9 +158,7 @@ def test_a_sas_token_never_reaches_a_job_or_the_ledger_on_any_route(scoring: App
     assert "sig=" not in json.dumps(everything, default=str)
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     base=st.sampled_from(
         [ss.INPUT, "https://mlstore.blob.core.windows.net/scoring/in/", "azureml:churn-input:3"]
@@ -720,9 +718,7 @@ def test_dry_run_never_submits_even_with_an_idempotency_key(scoring: App) -> Non
     assert not [w for w in scoring.sim.writes() if w.route != "token"]
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     encoded=st.sampled_from(["%3F", "%253F", "%23", "%2523", "%3f"]),
     secret=st.text(string.ascii_letters + string.digits, min_size=8, max_size=30),
@@ -923,9 +919,7 @@ _JSON_VALUES = st.recursive(
 )
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     body=st.one_of(
         st.binary(max_size=200),

@@ -226,14 +226,14 @@ _PIECES = [
 ]
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8).map("".join))
 def test_no_input_outside_the_prefixes_is_ever_accepted_however_it_is_spelt(path: str) -> None:
     if input_not_allowed(path, WORKSPACE, ALLOWED) is None:
         assert any(_is_under(path, prefix) for prefix in PREFIXES), path
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     prefix=st.sampled_from(PREFIXES),
     tail=st.lists(
@@ -258,7 +258,7 @@ def test_inputs_under_a_prefix_pass_whichever_characters_are_percent_encoded(
     assert _is_under(path, prefix)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     account=st.sampled_from([HOST_ACCOUNT, HOST_ACCOUNT.upper(), HOST_ACCOUNT.capitalize()]),
     service=st.sampled_from(["blob", "dfs"]),

@@ -134,7 +134,7 @@ def test_a_bad_setting_in_the_settings_file_is_one_line_naming_it_and_exit_64(
     assert expected in line
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(
     depth=st.integers(min_value=1, max_value=3 * MAX_JSON_SETTING_DEPTH),
     opener=st.sampled_from(["[", '{"k":', '[{"k":"[\\"{",']),

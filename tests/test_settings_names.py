@@ -73,7 +73,7 @@ def test_valid_synapse_names_are_accepted(name: str) -> None:
 SYNAPSE_NAME = r"[a-z0-9]([a-z0-9-]{0,48}[a-z0-9])?"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text(alphabet=string.printable + "é\u212a", min_size=1, max_size=60))
 def test_a_synapse_name_is_accepted_only_within_the_naming_rule(name: str) -> None:
     candidate = synapse(name)

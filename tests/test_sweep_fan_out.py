@@ -139,9 +139,7 @@ def test_a_message_naming_anything_else_is_recorded_as_invalid_and_changes_nothi
     assert any("invalid" in r.getMessage() for r in caplog.records)
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(subscription=st.uuids().map(str) | st.sampled_from([A, B, OUTSIDE]))
 def test_only_a_subscription_of_the_settings_scopes_is_a_partition(
     app: App, subscription: str

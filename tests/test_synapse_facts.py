@@ -103,7 +103,7 @@ def settings_blocks(draw: st.DrawFn) -> object:
     return block
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(settings_blocks())
 def test_exfiltration_protection_is_off_only_when_the_flag_is_exactly_json_false(
     block: object,
@@ -121,7 +121,7 @@ def test_exfiltration_protection_is_off_only_when_the_flag_is_exactly_json_false
     assert (note is None) == (exactly_false or stated)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.one_of(json_values, st.just(...)))
 def test_a_managed_virtual_network_counts_only_when_it_is_exactly_default(value: object) -> None:
     properties = {} if value is ... else {"managedVirtualNetwork": value}
@@ -141,7 +141,7 @@ def test_a_properties_block_that_is_no_object_means_no_managed_network_and_prote
         assert exfiltration_protection(properties)[0] is True
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(settings_blocks(), st.one_of(json_values, st.just("default")))
 def test_unclear_flags_never_approve(block: object, vnet: object) -> None:
     """Whatever the shapes, a connection is approved only on exactly "default" and JSON false,
@@ -242,7 +242,7 @@ def test_a_data_plane_that_may_not_be_this_workspaces_is_refused(
     assert said in problem
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.from_regex(r"[a-z0-9.-]{1,30}", fullmatch=True), st.integers(1, 65535))
 def test_any_other_host_or_port_is_refused(host: str, port: int) -> None:
     reported = f"https://{host}:{port}"

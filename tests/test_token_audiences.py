@@ -268,7 +268,7 @@ def _audience_of(destination: TokenDestination, loaded: Settings) -> str | None:
     }[destination.audience_setting]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(
     destination=st.sampled_from(DESTINATIONS),
     labels=st.lists(LABEL, min_size=1, max_size=4),

@@ -33,7 +33,7 @@ def test_a_child_name_that_could_move_the_url_is_refused(name: str) -> None:
         child_name(name, "compute", WORKSPACE)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text(max_size=30))
 def test_an_accepted_child_name_is_one_plain_path_segment(name: str) -> None:
     try:
@@ -74,7 +74,7 @@ def test_a_role_assignment_answer_for_anything_else_is_a_mismatch(field: str) ->
     assert problem.startswith("ARM answered with another assignment")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     name=st.one_of(st.sampled_from(["mlw", "mlw-2", "MLW"]), st.text(max_size=40)),
     group=st.one_of(st.sampled_from(["rg-ml", "rg-ml2"]), st.text(max_size=20)),
