@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from azure.eventgrid import SystemEventNames
 
-from shared.arm import ArmId, is_arm_id, is_resource_type, top_level_resource
+from shared.arm import ArmId, is_arm_id, top_level_resource
 
 RESOURCE_WRITE_SUCCESS: str = SystemEventNames.ResourceWriteSuccessEventName.value
 
@@ -38,7 +38,8 @@ class ResourceWrite:
     target_id: ArmId
 
     def targets(self, namespace_and_type: tuple[str, str]) -> bool:
-        return is_resource_type(self.target_id, *namespace_and_type)
+        ours = (self.target_namespace, self.target_type)
+        return [part.lower() for part in ours] == [part.lower() for part in namespace_and_type]
 
 
 @dataclass(frozen=True)
