@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.errors import TransientAzureError
 from shared.outcome import INTENT
 from tests.conftest import App
 from tools import host, scene
@@ -199,6 +200,21 @@ def test_azure_staying_unavailable_raises_for_redelivery(app: App) -> None:
     record = app.ledger.event(payload["id"])
     assert record["Outcome"] == "failed"
     assert "redelivered" in record["Reason"]
+    assert writes(app) == []
+
+
+def test_synapse_staying_unavailable_is_redelivered_naming_the_synapse_workspace(
+    app: App,
+) -> None:
+    app.sim.inject("synapse.mpe.list", status=503, times=50)
+    payload = scene.connection_events(app.scene)[0]
+
+    with pytest.raises(TransientAzureError, match="503"):
+        app.deliver(payload)
+
+    record = app.ledger.event(payload["id"])
+    assert record is not None
+    assert f"Synapse workspace {scene.ANALYTICS}" in record["Reason"]
     assert writes(app) == []
 
 

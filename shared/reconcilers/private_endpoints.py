@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
-from shared.adapters.errors import permanent
+from shared.adapters.errors import TransientAzureError, describe, is_transient, permanent
 from shared.adapters.synapse import SynapseAdapter
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.config import Settings
@@ -87,7 +87,11 @@ class EvidenceGatherer:
             log.warning("Synapse workspace %s: %s", synapse_id, error)
             return evidence(error=str(error))
         except AzureError as error:
-            text = permanent(synapse_id, error)
+            if is_transient(error):
+                # Not `permanent`: its text would call the Synapse workspace "workspace".
+                text = f"Synapse workspace {synapse_id}: {describe(error)}"
+                raise TransientAzureError(text) from error
+            text = describe(error)
             decision_log(
                 log,
                 text,

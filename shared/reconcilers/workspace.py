@@ -44,8 +44,8 @@ class WorkspaceReport:
     policies: PolicyReport | None = None
 
     def _concerns(self) -> list[tuple[str, ConnectionReport | RoleReport | PolicyReport]]:
-        reports = (self.connections, self.roles, self.policies)
-        return [(label, report) for label, report in zip(Concern, reports, strict=True) if report]
+        reports = {"connections": self.connections, "roles": self.roles, "policies": self.policies}
+        return [(label, report) for label, report in reports.items() if report is not None]
 
     def summary(self) -> str:
         shown = "; ".join(f"{label}: {report.summary()}" for label, report in self._concerns())
