@@ -168,9 +168,12 @@ class Ledger:
         self.table = table
 
     def record_event(self, record: EventRecord) -> None:
-        """Upsert (merge, the SDK's default) by event ID: a redelivered event updates its row."""
+        """Upsert (merge) by event ID: a redelivered event updates its row."""
+        from azure.data.tables import UpdateMode
+
         keys = (EVENTS_PARTITION, table_key(record.event_id))
-        self.table.upsert_entity(record_row(keys, record, SeenAt=datetime.now(UTC).isoformat()))
+        row = record_row(keys, record, SeenAt=datetime.now(UTC).isoformat())
+        self.table.upsert_entity(row, mode=UpdateMode.MERGE)
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         now = datetime.now(UTC).isoformat()

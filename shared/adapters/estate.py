@@ -113,7 +113,7 @@ class EstateAdapter(ArmAdapter):
         # each management group whole, so only a group's endpoint and a named subscription's
         # workspace (or the reverse) do not meet.
         fits = joined is not None and 0 < len(joined) <= GRAPH_MAX_SUBSCRIPTIONS
-        joins = _batches(joined) if fits and joined is not None else _targets(scope)
+        joins: Targets = [(sorted(joined or ()), None)] if fits else _targets(scope)
         return {
             name: self._query(name, query, joins if "join" in query else own, quota)
             for name, query in queries.items()
