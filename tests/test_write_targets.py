@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.adapters.answers import RefusedTargetError, child_name
+from shared.adapters.answers import (
+    RefusedTargetError,
+    UnexpectedAnswerError,
+    check_answer,
+    child_name,
+)
 from shared.adapters.authorization import assignment_mismatch
 from shared.arm import ArmId
 from shared.inventory import canonical_workspace
@@ -103,3 +108,32 @@ def test_a_workspace_from_an_event_or_a_listing_is_a_write_target_only_within_na
     assert canonical.lower() == raw.lower()
     in_group = Scope((WORKSPACE.rsplit("/providers/", 1)[0],))
     assert in_group.in_scope(canonical) is (group.lower() == "rg-ml")
+
+
+WS = (
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg"
+    "/providers/Microsoft.MachineLearningServices/workspaces/ws"
+)
+
+
+@pytest.mark.parametrize(
+    ("answered_id", "value", "refused"),
+    [
+        (WS, "Disabled", False),
+        (WS.upper(), "Disabled", False),  # ARM's casing varies
+        (WS + "2", "Disabled", True),  # an answer about another workspace
+        ("", "Disabled", True),
+        (WS, "Enabled", True),  # the write did not take
+    ],
+)
+def test_a_write_answer_must_be_about_what_was_written_and_show_the_value(
+    answered_id: str, value: str, refused: bool
+) -> None:
+    def judge() -> None:
+        check_answer(answered_id, WS, "publicNetworkAccess", value, "Disabled")
+
+    if refused:
+        with pytest.raises(UnexpectedAnswerError):
+            judge()
+    else:
+        judge()

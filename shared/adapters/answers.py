@@ -21,8 +21,7 @@ class GuardNoLongerHoldsError(JudgedAnswerError):
 
 def check_answer(answered_id: str, asked_id: str, what: str, value: object, asked: object) -> None:
     """`UnexpectedAnswerError` unless ARM answered for `asked_id` with `what` set to `asked`."""
-    if not same_arm_id(answered_id, asked_id):
-        raise UnexpectedAnswerError(f"ARM answered for {answered_id!r}, not for {asked_id}")
+    check_named(answered_id, asked_id, f"asked for {asked_id}")
     if value != asked:
         raise UnexpectedAnswerError(f"ARM's answer shows {what} {value}, not {asked}")
 

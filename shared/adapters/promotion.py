@@ -91,8 +91,7 @@ class PromotionAdapter(transport.ArmAdapter):
         path = quote(f"{workspace_id}/models/{name}/versions/{version}")
         what = f"model {name}:{version}"
         answered = self._json("PUT", path, MODELS_API, what, body=body, ok=(200, 201))
-        if str(named := answered.get("name")) != version:
-            raise UnexpectedAnswerError(f"registered {name}:{version}, Azure answered {named!r}")
+        check_named(answered.get("name"), version, f"registered {name}:{version}")
         if someone := not_made_by(self.app_identity(), answered.get("systemData")):
             raise UnexpectedAnswerError(f"model {name}:{version} already exists: {someone}")
 
