@@ -78,7 +78,7 @@ class AzureClients:
         self._budget = read_budget(settings.arm_reads_burst, settings.arm_reads_per_second)
 
     @functools.cache  # noqa: B019 - one AzureClients per settings value, kept for the process
-    def _arm(self, client_class: Any, *args: str) -> Any:
+    def _arm_client(self, client_class: Any, *args: str) -> Any:
         arm, scope = self.settings.arm_endpoint, self.settings.arm_scope
         options = transport.client_options(arm, budget=self._budget)
         return client_class(
@@ -104,23 +104,23 @@ class AzureClients:
     def machine_learning(self, subscription_id: str) -> Any:
         from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 
-        return self._arm(MachineLearningServicesMgmtClient, subscription_id)
+        return self._arm_client(MachineLearningServicesMgmtClient, subscription_id)
 
     def authorization(self, subscription_id: str) -> Any:
         from azure.mgmt.authorization import AuthorizationManagementClient
 
-        return self._arm(AuthorizationManagementClient, subscription_id)
+        return self._arm_client(AuthorizationManagementClient, subscription_id)
 
     def resources(self, subscription_id: str) -> Any:
         from azure.mgmt.resource.resources import ResourceManagementClient
 
-        return self._arm(ResourceManagementClient, subscription_id)
+        return self._arm_client(ResourceManagementClient, subscription_id)
 
     def resource_graph(self) -> Any:
         # Resource Graph is served by ARM_ENDPOINT, with ARM's token.
         from azure.mgmt.resourcegraph import ResourceGraphClient
 
-        return self._arm(ResourceGraphClient)
+        return self._arm_client(ResourceGraphClient)
 
     @functools.cache  # noqa: B019
     def synapse_dev(self, workspace_name: str) -> PipelineClient[HttpRequest, HttpResponse]:
