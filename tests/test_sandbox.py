@@ -3,6 +3,7 @@ process through the settings file it writes, until SIGINT stops everything it st
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
 import re
@@ -14,14 +15,17 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tools.sandbox import env_lines, parse_env_file
+from tools.sandbox import PID_FILE, _claim, _Files, env_lines, parse_env_file
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 90.0
@@ -51,10 +55,11 @@ def _drain(source: queue.Queue[str | None], into: list[str]) -> None:
         into.append(line)
 
 
-def _start(directory: Path) -> Sandbox:
+def _start(directory: Path, **env: str) -> Sandbox:
     process = subprocess.Popen(  # noqa: S603 - our own module, our own arguments
         [sys.executable, "-m", "tools.sandbox", "--dir", str(directory), "--quiet"],
         cwd=REPO,
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -326,3 +331,108 @@ def test_a_stale_pid_file_of_a_killed_sandbox_does_not_block_a_new_one(tmp_path:
         assert started.process.wait(timeout=30) == 0
     finally:
         _stop(started)
+
+
+@pytest.mark.slow
+def test_a_sandbox_killed_with_sigkill_releases_its_directory_at_once(tmp_path: Path) -> None:
+    directory = tmp_path / "state"
+    # Its temporary files (the CA, Azurite's directory) stay behind it: keep them in tmp_path.
+    killed = _start(directory, TMPDIR=str(tmp_path))
+    azurite_pid = killed.azurite_pid()
+    try:
+        killed.process.kill()
+        # Dead, its files closed, but not reaped: its PID still answers `kill -0` (as it would
+        # once reused by another process). Nothing it left may block the next sandbox.
+        os.waitid(os.P_PID, killed.process.pid, os.WEXITED | os.WNOWAIT)
+        assert (directory / PID_FILE).read_text(encoding="utf-8").strip() == str(killed.process.pid)
+        following = _start(directory)
+        try:
+            following.process.send_signal(signal.SIGINT)
+            assert following.process.wait(timeout=30) == 0
+        finally:
+            _stop(following)
+        # The next one took the dead one's PID file over, and removed it with its own files.
+        assert list(directory.iterdir()) == []
+    finally:
+        _stop(killed)
+        # Its Azurite outlived it (nobody stopped it): our own child's child, by its PID.
+        os.kill(azurite_pid, signal.SIGKILL)
+
+
+#: Above the kernel's maximum: no process can hold it.
+STALE_PID = 999_999_999
+#: Only a bound on a hung claimant, never a synchronisation.
+WAIT = 60.0
+
+
+def _claimant(
+    directory: Path,
+    second: bool,
+    go: Barrier,
+    checked: list[Event],
+    first_holds: Event,
+    release: Event,
+    results: Queue[tuple[bool, int | None]],
+) -> None:
+    """One sandbox's claim on `directory`, in a process of its own: it reports whether it holds
+    the directory, and keeps it until `release`.
+
+    A claim that takes the PID file for stale because its PID is not running (`os.kill(pid, 0)`)
+    is held there: each claimant until both have read the stale PID, the second until the first
+    holds the directory. That is the interleaving in which both used to run."""
+    real_kill = os.kill
+
+    def kill(pid: int, sig: int) -> None:
+        if pid == STALE_PID:
+            checked[second].set()
+            checked[not second].wait(WAIT)
+            if second:
+                first_holds.wait(WAIT)
+        real_kill(pid, sig)
+
+    files = _Files(directory)
+    with mock.patch.object(os, "kill", kill):
+        go.wait(WAIT)
+        running = _claim(files)
+    if running is None and not second:
+        first_holds.set()
+    results.put((second, running))
+    release.wait(WAIT)
+    if running is None:
+        files.remove()
+
+
+def test_two_claims_started_together_over_a_stale_pid_file_leave_one_holding_the_directory(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "state"
+    directory.mkdir()
+    # Left by a sandbox killed with -9.
+    (directory / PID_FILE).write_text(f"{STALE_PID}\n", encoding="utf-8")
+    spawn = multiprocessing.get_context("spawn")
+    go, release, first_holds = spawn.Barrier(3), spawn.Event(), spawn.Event()
+    checked = [spawn.Event(), spawn.Event()]
+    results: Queue[tuple[bool, int | None]] = spawn.Queue()
+    claimants = [
+        spawn.Process(
+            target=_claimant,
+            args=(directory, second, go, checked, first_holds, release, results),
+        )
+        for second in (False, True)
+    ]
+    for claimant in claimants:
+        claimant.start()
+    try:
+        go.wait(WAIT)
+        claims = dict(results.get(timeout=WAIT) for _ in claimants)
+        holders = [second for second, running in claims.items() if running is None]
+        assert len(holders) == 1, claims
+        holder = claimants[holders[0]]
+        assert (directory / PID_FILE).read_text(encoding="utf-8").strip() == str(holder.pid)
+    finally:
+        release.set()
+        for claimant in claimants:
+            claimant.join(WAIT)
+            if claimant.is_alive():
+                claimant.kill()  # only after a failed test: our own child, by its PID
+                claimant.join()

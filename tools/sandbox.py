@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import itertools
 import json
 import os
@@ -71,51 +72,43 @@ def parse_env_file(text: str) -> dict[str, str]:
     return settings
 
 
-def _running_pid(directory: Path) -> int | None:
-    # A sandbox that is still running in this directory owns its env file: refuse to start a
-    # second one that would overwrite it.
-    try:
-        pid = int((directory / PID_FILE).read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
-
-
 def _claim(files: _Files) -> int | None:
-    """Take the directory for this sandbox by creating its PID file exclusively, before
-    anything starts: of two sandboxes started at once on one directory, only one runs (the
-    other would overwrite its settings, and remove them on its way out). Returns the PID of
-    the running sandbox that holds the directory, or None once it is ours."""
+    """Take the directory for this sandbox before anything starts: of two sandboxes started at
+    once on one directory, only one runs (the other would overwrite its settings, and remove
+    them on its way out). Its PID file stays locked (flock) while it runs, and the kernel drops
+    the lock however the process ends: the file of a sandbox killed with -9 blocks nothing, and
+    no PID is ever guessed stale. Returns the PID of the sandbox that holds the directory, or
+    None once it is ours."""
     path = files.directory / PID_FILE
     files.directory.mkdir(parents=True, exist_ok=True)
-    # Written whole under a name of its own, then linked into place (exclusive, as O_EXCL): the
-    # PID file never exists without its PID, so a sandbox starting this instant is never taken
-    # for a stale one (one slow to write its PID after creating the file lost it, and both ran).
+    # Written whole and locked under a name of its own, then put in place: the PID file never
+    # exists without the PID of a sandbox that has held its lock.
     staged = files.directory / f"{PID_FILE}.{os.getpid()}"
     staged.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    lock = os.open(staged, os.O_RDONLY)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        for _ in range(3):
-            try:
+        while True:
+            with contextlib.suppress(FileExistsError):
                 os.link(staged, path)
-            except FileExistsError:
-                running = _running_pid(files.directory)
-                if running is not None:
-                    return running
-                # Stale: a sandbox killed with -9 left it (or a PID no longer running).
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                continue
-            files.written.append(path)
-            return None
-        return _running_pid(files.directory) or -1
+                break
+            # Gone (its sandbox stopped) or replaced before we looked: look again.
+            with contextlib.suppress(FileNotFoundError), path.open("rb") as found:
+                try:
+                    fcntl.flock(found, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(lock)
+                    return int(found.read())
+                # Unlocked: its sandbox died without removing it. Only the holder of the lock
+                # of the file in place replaces it, so no running sandbox's file is replaced.
+                if os.path.samestat(path.stat(), os.fstat(found.fileno())):
+                    os.replace(staged, path)
+                    break
     finally:
-        staged.unlink()
+        staged.unlink(missing_ok=True)
+    files.lock = lock
+    files.written.append(path)
+    return None
 
 
 class _Files:
@@ -125,6 +118,7 @@ class _Files:
         self.directory = directory
         self.created_directory = not directory.exists()
         self.written: list[Path] = []
+        self.lock: int | None = None
 
     def write(self, relative: str, text: str) -> Path:
         path = self.directory / relative
@@ -142,6 +136,9 @@ class _Files:
         if self.created_directory:
             with contextlib.suppress(OSError):
                 self.directory.rmdir()
+        # Released last: the PID file is removed while its lock is held.
+        if self.lock is not None:
+            os.close(self.lock)
 
 
 def _env_file_text(settings: Mapping[str, str], azurite: Azurite) -> str:
