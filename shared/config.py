@@ -27,7 +27,10 @@ from shared.arm import (
     is_arm_id,
     is_guid,
     is_resource_type,
+    is_workspace,
+    name_of,
     same_arm_id,
+    top_level_resource,
 )
 from shared.policy.exemptions import Exemption, parse_exemptions
 from shared.scope import GROUP_ID, Scope, parse_scopes, parse_tag
@@ -783,15 +786,12 @@ def _batch_endpoints(name: str, reader: _Reader, scope: Scope) -> tuple[ArmId, .
 
 
 def batch_endpoint_workspace(value: str) -> ArmId | None:
-    """The workspace of a batch endpoint ARM ID, or None when `value` is not one."""
-    if not is_arm_id(value):
-        return None
-    parts = parse_resource_id(value)
-    kinds = [str(parts.get(key, "")).lower() for key in ("namespace", "type", "child_type_1")]
-    expected = ["microsoft.machinelearningservices", "workspaces", "batchendpoints"]
-    if kinds != expected or not parts.get("child_name_1") or "child_type_2" in parts:
-        return None
-    return ArmId(value[: value.lower().index("/batchendpoints/")])
+    """The workspace of a batch endpoint ARM ID, as `value` spells it, or None when not one."""
+    top = top_level_resource(value)
+    workspace = top[2] if top is not None and is_workspace(top[2]) else ""
+    endpoint = f"{workspace}/batchEndpoints/{name_of(value)}" if workspace else ""
+    # Equal but for case, so of the same length.
+    return ArmId(value[: len(workspace)]) if same_arm_id(value, endpoint) else None
 
 
 def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -> Settings:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 # How long a management group's subscriptions are trusted in this process.
 MEMBERSHIP_SECONDS = 300.0
+# One survey's failed management group reads, by group (lower case).
+Unread = dict[str, AzureError]
 
 
 @dataclass
@@ -80,24 +82,34 @@ class Inventory:
         self._estate = estate
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
-    def _members_of(self, group: str) -> frozenset[str]:
-        cached = self._members.get(group.lower())
+    def _members_of(self, group: str, unread: Unread) -> frozenset[str]:
+        """`unread`: the survey's failed reads, raised again unread (not a failed, retried read
+        per workspace); the next survey reads again."""
+        key, cached = group.lower(), self._members.get(group.lower())
+        if key in unread:
+            raise unread[key].with_traceback(None)  # each raise would lengthen its traceback
         if cached is None or time.monotonic() - cached[0] > MEMBERSHIP_SECONDS:
-            cached = (time.monotonic(), self._estate.subscriptions_under(group))
-            self._members[group.lower()] = cached
+            try:
+                members = self._estate.subscriptions_under(group)
+            except AzureError as error:
+                unread[key] = error
+                raise
+            cached = self._members[key] = (time.monotonic(), members)
         return cached[1]
 
-    def _groups_of(self, subscription: str) -> list[str]:
-        groups = self._scope.management_groups
-        return [g for g in groups if subscription.lower() in self._members_of(g)]
+    def _groups_of(self, subscription: str, unread: Unread) -> list[str]:
+        rule = (*self._scope.management_groups, *filter(is_management_group, self._scope.excluded))
+        return [g for g in rule if subscription.lower() in self._members_of(g, unread)]
 
-    def admit(self, candidate: str, tags: Mapping[str, Any] | None = None) -> ArmId | None:
+    def admit(
+        self, candidate: str, tags: Mapping[str, Any] | None = None, unread: Unread | None = None
+    ) -> ArmId | None:
         """The ID the app uses for `candidate` when in scope (the settings' spelling when a scope
         names it one by one), else None. `tags`: as ARM listed them just now; read when needed."""
         workspace = canonical_workspace(candidate)
         if workspace is None or not self._scope.may_cover(workspace):
             return None
-        groups = self._groups_of(subscription_of(workspace))
+        groups = self._groups_of(subscription_of(workspace), {} if unread is None else unread)
         if self._scope.tag is not None and tags is None:
             tags = self._estate.workspace_tags(workspace)
         if not self._scope.in_scope(workspace, groups, tags):
@@ -107,7 +119,7 @@ class Inventory:
     def covers(self, subscription: str) -> bool:
         """Whether a scope could hold workspaces of `subscription` (not carved out whole)."""
         whole = f"/subscriptions/{subscription}".lower()
-        groups = {g.lower() for g in self._groups_of(subscription)}
+        groups = {g.lower() for g in self._groups_of(subscription, {})}
         return whole not in {e.lower() for e in self._scope.excluded} and (
             subscription.lower() in self._scope.subscriptions
             or any(s.lower() in groups for s in self._scope.scopes)
@@ -126,9 +138,10 @@ class Inventory:
         containers that could not be read."""
         found: dict[str, ArmId] = {}
         problems: list[tuple[str, AzureError]] = []
+        unread: Unread = {}
 
         def add(candidate: str, tags: Mapping[str, Any] | None = None) -> None:
-            admitted = self.admit(candidate, tags)
+            admitted = self.admit(candidate, tags, unread)
             if admitted is not None:
                 found.setdefault(admitted.lower(), admitted)
 
@@ -136,7 +149,7 @@ class Inventory:
         for scope in self._scope.scopes:
             try:
                 containers = (
-                    [f"/subscriptions/{s}" for s in sorted(self._estate.subscriptions_under(scope))]
+                    [f"/subscriptions/{s}" for s in sorted(self._members_of(scope, unread))]
                     if is_management_group(scope)
                     else [scope]
                 )
@@ -157,9 +170,10 @@ class Inventory:
         (its evidence is in no row); of one `subscription` when given. Rows lag ARM: they choose
         what is read, never what is written. Raises `AzureError` when Resource Graph fails (the
         caller falls back)."""
-        groups = [s for s in self._scope.scopes if is_management_group(s)]
+        unread: Unread = {}
         try:
-            joined = self._scope.subscriptions.union(*map(self._members_of, groups))
+            groups = (self._members_of(g, unread) for g in self._scope.management_groups)
+            joined = self._scope.subscriptions.union(*groups)
         except AzureError:
             joined = None  # the join by the scope's request sets; `admit` reports the group
         rows = self._estate.graph(self._scope, joined, subscription)
@@ -168,7 +182,7 @@ class Inventory:
         for row in rows["workspaces"]:
             candidate = str(row.get("id", ""))
             try:
-                admitted = self.admit(candidate, json_mapping(row.get("tags"), "tags"))
+                admitted = self.admit(candidate, json_mapping(row.get("tags"), "tags"), unread)
             except AzureError as error:
                 survey.problems.append((candidate, error))
                 continue

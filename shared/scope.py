@@ -39,7 +39,8 @@ class Scope:
 
     @property
     def management_groups(self) -> tuple[str, ...]:
-        return tuple(s for s in (*self.scopes, *self.excluded) if is_management_group(s))
+        """Those among the scopes (what Resource Graph is asked over); an excluded one narrows."""
+        return tuple(filter(is_management_group, self.scopes))
 
     @property
     def subscriptions(self) -> frozenset[str]:

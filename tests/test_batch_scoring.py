@@ -58,6 +58,18 @@ def test_get_endpoint_reads_scoring_uri_and_default_deployment(
     ]
 
 
+def test_the_endpoints_workspace_is_read_from_its_id_whatever_the_names(
+    app: App, adapter: BatchScoringAdapter
+) -> None:
+    group = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/batchEndpoints"
+    workspace = f"{group}/providers/Microsoft.MachineLearningServices/workspaces/batchEndpoints"
+    app.sim.ml.add_batch_endpoint(ArmId(f"{workspace}/batchEndpoints/e"), deployments=["blue"])
+
+    endpoint = adapter.get_endpoint(ArmId(f"{workspace}/batchEndpoints/e"))
+
+    assert endpoint.workspace_id == workspace
+
+
 def test_unknown_endpoint_is_not_found(adapter: BatchScoringAdapter) -> None:
     with pytest.raises(ResourceNotFoundError):
         adapter.get_endpoint(ArmId(f"{scene.PROD}/batchEndpoints/missing"))

@@ -60,4 +60,11 @@ def test_a_caller_that_is_not_a_guid_is_refused() -> None:
 
 def test_the_workspace_of_a_batch_endpoint() -> None:
     assert batch_endpoint_workspace(EP_1) == ML_1
+    assert batch_endpoint_workspace(EP_1.lower()) == ML_1.lower(), "as the setting spells it"
     assert batch_endpoint_workspace(ML_1) is None
+    # Names are any names: a resource group and a workspace may be called batchEndpoints.
+    named = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/batchEndpoints/providers/"
+    workspace = f"{named}Microsoft.MachineLearningServices/workspaces/batchEndpoints"
+    assert batch_endpoint_workspace(f"{workspace}/batchEndpoints/e") == workspace
+    # An extension resource of the workspace is not its batch endpoint.
+    assert batch_endpoint_workspace(f"{ML_1}/providers/Other.Provider/batchEndpoints/e") is None

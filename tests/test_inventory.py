@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from azure.core.exceptions import AzureError
 
 from shared.reconcilers import sweep as sweep_module
 from shared.reconcilers.sweep import SweepReport, sweep
@@ -351,3 +352,38 @@ def test_a_sweep_stopped_part_way_keeps_its_first_batches_and_the_next_resumes(
     assert reconciled(report) == {w.lower() for w in workspaces} - kept
     assert report.unchanged == 2
     assert set(app.ledger.fingerprints()) == {w.lower() for w in workspaces}
+
+
+# azure-core retries a status with a Retry-After 3 times: a read is 4 requests.
+@pytest.mark.parametrize(("status", "retry_after", "attempts"), [(403, None, 1), (503, 0.001, 4)])
+def test_a_group_that_cannot_be_read_is_read_once_per_survey_not_once_per_workspace(
+    app: App, status: int, retry_after: float | None, attempts: int
+) -> None:
+    workspaces = fleet(app, 20)
+    app.sim.management.add_group("mg-landing-zones")
+    app.sim.management.place_subscription(ML_SUB, "mg-landing-zones")
+    group = "/providers/Microsoft.Management/managementGroups/mg-landing-zones"
+    # The group, and the fleet named one by one: each one a scope of its own.
+    app.set_settings(ML_SCOPES=json.dumps([group]), ML_WORKSPACE_IDS=",".join(workspaces))
+    app.sim.inject("management.descendants", status=status, times=10_000, retry_after=retry_after)
+    inventory = runtime().inventory
+
+    def reads() -> int:
+        count = app.sim.count("management.descendants")
+        app.sim.reset_counts()
+        return count
+
+    for _ in range(2):  # a failure is not kept for the next survey: it reads again
+        app.sim.reset_counts()
+        survey = inventory.changed_workspaces({}, "salt")
+        assert reads() == attempts
+        problems = [p.lower() for p, _ in survey.problems]
+        assert {w.lower() for w in workspaces} <= set(problems), "each workspace's problem"
+        assert len(problems) == len(set(problems))
+        assert survey.workspaces == []
+    found, unread = inventory.workspaces()
+    assert reads() == attempts
+    assert (found, len(unread)) == ([], 1 + len(workspaces)), "the group's and each workspace's"
+    with pytest.raises(AzureError):
+        inventory.partitions()
+    assert reads() == attempts

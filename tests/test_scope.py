@@ -165,6 +165,12 @@ def test_a_management_group_holds_what_arm_says_it_holds() -> None:
     assert not carved.in_scope(workspace, [mg_id("mg-lz"), mg_id("mg-sandbox")])
 
 
+def test_the_scopes_management_groups_are_those_it_lists_not_its_exclusions() -> None:
+    # What Resource Graph is asked over: an excluded group only narrows them.
+    scope = Scope((mg_id("mg-lz"), sub_id(SUBS[0]), mg_id("root")), (mg_id("mg-sandbox"),))
+    assert scope.management_groups == (mg_id("mg-lz"), mg_id("root"))
+
+
 def test_the_tag_counts_only_as_read_from_arm() -> None:
     workspace = ws_id(SUBS[0], "rg-ml", "mlw")
     scope = Scope((sub_id(SUBS[0]),), tag=("env", "prod"))

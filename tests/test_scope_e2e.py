@@ -104,20 +104,24 @@ def test_exclusions_carve_out_of_a_subscription_scope(app: App) -> None:
     assert swept == {w.lower() for w in (scene.PROD, NEW, TWIN, scene.SANDBOX)}
 
 
-def test_a_management_group_scope_follows_the_hierarchy_arm_reports(app: App) -> None:
+@pytest.mark.parametrize("carved", [False, True], ids=["a group beside", "an excluded group"])
+def test_a_management_group_scope_follows_the_hierarchy_arm_reports(app: App, carved: bool) -> None:
     app.sim.management.add_group("mg-root")
     app.sim.management.add_group("mg-landing-zones", parent="mg-root")
     app.sim.management.add_group("corp", parent="mg-landing-zones")
-    app.sim.management.add_group("mg-landing-zones2", parent="mg-root")
+    # The other subscription beside the scope's group, or in a group under it, carved out.
+    app.sim.management.add_group(
+        "mg-landing-zones2", parent="mg-landing-zones" if carved else "mg-root"
+    )
     app.sim.management.place_subscription(scene.ML_SUBSCRIPTION, "corp")
     app.sim.management.place_subscription(OTHER_SUBSCRIPTION, "mg-landing-zones2")
-    scoped(app, MG)
+    scoped(app, MG, ML_SCOPE_EXCLUDE=json.dumps([f"{MG}2"] if carved else []))
     new_workspaces(app)
 
     assert workspace_event(app, NEW)["Outcome"] == "reconciled"
     assert workspace_event(app, ELSEWHERE)["Outcome"] == "out-of-scope"
-    assert [r.route for r in app.sim.requests].count("management.descendants") == 1, (
-        "membership is read once and kept for the process"
+    assert [r.route for r in app.sim.requests].count("management.descendants") == 1 + carved, (
+        "each group's membership is read once and kept for the process"
     )
     report = sweep(runtime(), trigger="sweep:mg")
     swept = {w.workspace_id.lower() for w in report.workspaces}

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.arm import name_of, resource_group_of, subscription_of
 from shared.config import EVENTGRID_AUDIENCE
 from simulator import AzureSimulator
 
@@ -98,7 +99,7 @@ def seed_workspace(
     zone's target state; the other one has the usual gaps (public access, no user-assigned
     identity, not HBI, two storage groups only, and no registry endpoint unless
     `registry_endpoint`)."""
-    short = ws.rsplit("/", 1)[-1].replace("-", "")
+    short = name_of(ws).replace("-", "")
     group = ws.split("/providers/", maxsplit=1)[0]
     storage = f"{group}/providers/Microsoft.Storage/storageAccounts/st{short}"
     vault = f"{group}/providers/Microsoft.KeyVault/vaults/kv-{short}"
@@ -234,8 +235,7 @@ def resource_write_event(
     resource_uri: str, operation: str, *, event_id: str | None = None
 ) -> dict[str, Any]:
     """A `ResourceWriteSuccess` event shaped on the documented sample."""
-    subscription = resource_uri.split("/")[2]
-    group = resource_uri.split("/")[4]
+    subscription, group = subscription_of(resource_uri), resource_group_of(resource_uri)
     return {
         "subject": resource_uri,
         "eventType": "Microsoft.Resources.ResourceWriteSuccess",

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 from shared.adapters import transport
 from shared.adapters.answers import UnexpectedAnswerError, check_named
 from shared.arm import ML_NAME, ArmId, name_of, same_arm_id
+from shared.config import batch_endpoint_workspace
 from shared.model import JudgedAnswerError
 
 BATCH_ENDPOINTS_API = "2023-10-01"
@@ -116,7 +117,7 @@ class BatchScoringAdapter(transport.ArmAdapter):
             check_named(body["id"], endpoint_id, f"asked for {what}")
         return BatchEndpoint(
             id=endpoint_id,
-            workspace_id=ArmId(endpoint_id[: endpoint_id.lower().index("/batchendpoints/")]),
+            workspace_id=batch_endpoint_workspace(endpoint_id) or endpoint_id,
             name=_require_str(body, "name", what),
             scoring_uri=_require_str(properties, "scoringUri", what),
             default_deployment=default if isinstance(default, str) and default else None,

@@ -18,7 +18,7 @@ from shared.adapters.transport import (
     json_objects,
     malformed_is_permanent,
 )
-from shared.scope import Scope, group_name, is_management_group
+from shared.scope import Scope, group_name
 
 MANAGEMENT_API_VERSION = "2020-05-01"
 WORKSPACES_API_VERSION = "2023-04-01"
@@ -180,5 +180,5 @@ def _batches(subscriptions: Collection[str]) -> Targets:
 
 def _targets(scope: Scope) -> Targets:
     """The subscriptions the scope names, and its management groups."""
-    groups = [group_name(s) for s in scope.scopes if is_management_group(s)]
+    groups = [group_name(g) for g in scope.management_groups]
     return _batches(scope.subscriptions) + ([(None, groups)] if groups else [])

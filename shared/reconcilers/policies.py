@@ -18,7 +18,7 @@ from shared.adapters.answers import GuardNoLongerHoldsError
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter
-from shared.arm import ArmId, is_resource_type, same_arm_id, subscription_of
+from shared.arm import ArmId, is_resource_type, name_of, same_arm_id, subscription_of
 from shared.config import Settings
 from shared.ledger import Ledger
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
@@ -191,7 +191,7 @@ class PolicyReconciler:
             return f"publicNetworkAccess is now {value}"
         # The configured workspace plus the compute's name, never the listed ID (which may name
         # another workspace's compute).
-        name = remediation.target_id.rsplit("/", 1)[-1]
+        name = name_of(remediation.target_id)
         nodes = self._facts.set_max_nodes(workspace_id, name, int(remediation.value))
         return f"maxNodeCount is now {nodes}"
 
