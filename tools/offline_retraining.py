@@ -12,14 +12,11 @@ from typing import Any
 from simulator import AzureSimulator
 from tools import host, scene
 from tools import retraining_scene as rs
+from tools.plan_view import short
 from tools.report import Column, Report
 
 Expect = Callable[[bool, str], None]
 GATE_QUERY = "AmlModelMonitorResults | where TimeGenerated > ago(7d) | summarize max(DriftScore)"
-
-
-def _short(value: object) -> str:
-    return str(value).rsplit("/", 1)[-1]
 
 
 def _jobs(sim: AzureSimulator, workspace_id: str, purpose: str) -> list[dict[str, Any]]:
@@ -98,9 +95,9 @@ def play(sim: AzureSimulator, expect: Expect, report: Report) -> None:
     )
     actions = [
         [
-            _short(workspace),
+            short(workspace),
             action["Kind"],
-            _short(action["Subject"]),
+            short(action["Subject"]),
             action["Verdict"],
             action["Outcome"],
             action["Reason"],

@@ -29,13 +29,10 @@ from typing import Any
 from simulator import AzureSimulator, Azurite
 from tools import host, offline_retraining, offline_scoring, scene
 from tools.local_azure import local_azure
+from tools.plan_view import short
 from tools.report import Column, Report
 
 IN_SCOPE = (scene.PROD, scene.DEV)
-
-
-def _short(resource_id: object) -> str:
-    return str(resource_id).rsplit("/", 1)[-1]
 
 
 def _resource_writes(sim: AzureSimulator) -> list[Any]:
@@ -73,7 +70,7 @@ def _print_actions(
         rows = [
             [
                 action["Kind"],
-                _short(action["Subject"]),
+                short(action["Subject"]),
                 action["Verdict"],
                 action["Outcome"],
                 action["Reason"],
@@ -82,7 +79,7 @@ def _print_actions(
             if action["Kind"] in kinds and action["Trigger"].startswith(trigger_prefix)
         ]
         report.table(
-            what.format(workspace=_short(workspace)),
+            what.format(workspace=short(workspace)),
             [
                 "kind",
                 Column("resource", wrap=True),
@@ -100,7 +97,7 @@ def _print_findings(report: Report, what: str, ledger: Any, triggers: set[str]) 
         rows = [
             [
                 action["Evidence"],
-                _short(action["Subject"]),
+                short(action["Subject"]),
                 action["Verdict"],
                 action["Outcome"],
                 action["Reason"].split(": ", 1)[-1],
@@ -111,7 +108,7 @@ def _print_findings(report: Report, what: str, ledger: Any, triggers: set[str]) 
             and action["Verdict"] != "compliant"
         ]
         report.table(
-            what.format(workspace=_short(workspace)),
+            what.format(workspace=short(workspace)),
             [
                 "rule",
                 "resource",
@@ -128,8 +125,8 @@ def _print_outcome_events(report: Report, sim: AzureSimulator) -> None:
     rows = [
         [
             str(event.get("eventType", "?")).removeprefix(prefix),
-            _short((event.get("data") or {}).get("workspaceId", "")),
-            _short(event.get("subject", "")),
+            short((event.get("data") or {}).get("workspaceId", "")),
+            short(event.get("subject", "")),
             (event.get("data") or {}).get("reason", ""),
         ]
         for event in sim.eventgrid.published_events
@@ -166,9 +163,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
         from shared.runtime import runtime  # after the settings are in place
 
         report.heading("1. The AML workspaces are written: on_workspace_event (POLICY_MODE=audit)")
-        workspace_events = [
-            (f"{_short(e['subject'])} written", e) for e in scene.workspace_events()
-        ]
+        workspace_events = [(f"{short(e['subject'])} written", e) for e in scene.workspace_events()]
         for _, event in workspace_events:
             host.deliver_event("on_workspace_event", event)
         ledger = runtime().ledger
@@ -269,9 +264,9 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
         report.line()
         rows = [
             [
-                _short(ws),
-                _short(a["properties"]["principalId"]),
-                _short(a["properties"]["roleDefinitionId"]),
+                short(ws),
+                short(a["properties"]["principalId"]),
+                short(a["properties"]["roleDefinitionId"]),
                 a["name"],
             ]
             for ws in (scene.PROD, scene.DEV, scene.SANDBOX)
@@ -287,7 +282,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             checks.expect(
                 len(assigned) == 1
                 and assigned[0]["properties"]["principalId"] == scene.ANALYTICS_PRINCIPAL,
-                f"{_short(ws)}: exactly one Contributor, for syn-analytics' identity",
+                f"{short(ws)}: exactly one Contributor, for syn-analytics' identity",
             )
         checks.expect(
             not sim.authorization.role_assignments(scene.SANDBOX), "mlw-sandbox: untouched"
@@ -300,7 +295,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells a story, step by step
             ok = final == item.expected
             states.append(
                 [
-                    _short(item.workspace_id),
+                    short(item.workspace_id),
                     item.name,
                     item.initial,
                     final,
