@@ -89,7 +89,7 @@ def private_paths(
         subscription_of(endpoint).lower()
         for c in connections
         if c.status is ConnectionStatus.APPROVED
-        and _child_name(c.id, workspace_id, "privateEndpointConnections") is not None
+        and c.of_workspace(workspace_id)
         and (endpoint := c.private_endpoint_id)
         and is_resource_type(endpoint, "Microsoft.Network", "privateEndpoints")
     ]
