@@ -15,8 +15,11 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.adapters.errors import TransientAzureError
+from shared.arm import ArmId
 from shared.claims import Claims
 from shared.runtime import runtime
 from simulator.permissions import Permissions
@@ -89,6 +92,16 @@ def _deployments(app: App) -> set[str]:
     endpoint = app.sim.ml.endpoint(rs.ENDPOINT)
     assert endpoint is not None
     return set(endpoint.deployments)
+
+
+def _serve_model(app: App, asset_id: str) -> None:
+    """The default deployment `blue` serves `asset_id` (a workspace user may write it)."""
+    endpoint = app.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+    endpoint.deployments["blue"]["properties"]["model"] = {
+        "referenceType": "Id",
+        "assetId": asset_id,
+    }
 
 
 def _outcome(event_id: str) -> str:
@@ -184,8 +197,16 @@ def test_a_missing_metric_of_the_retrained_model_is_not_promoted(papp: App) -> N
     assert papp.sim.count("ml.model.version.put") == 0
 
 
-def test_a_missing_metric_of_the_current_model_is_not_promoted(papp: App) -> None:
-    papp.sim.ml.promotion.add_model_version(scene.PROD, "drift-model", "2", properties={})
+@pytest.mark.parametrize("elsewhere", [False, True])
+def test_a_missing_metric_of_the_current_model_is_not_promoted(papp: App, elsewhere: bool) -> None:
+    if elsewhere:
+        # Served from a workspace whose ID begins with this one's: not this workspace's model.
+        shadow = f"{scene.PROD}-shadow"
+        add = papp.sim.ml.promotion.add_model_version
+        add(shadow, "drift-model", "2", properties={"accuracy": "0.1"})
+        _serve_model(papp, f"{shadow}/models/drift-model/versions/2")
+    else:
+        papp.sim.ml.promotion.add_model_version(scene.PROD, "drift-model", "2", properties={})
     _, event = _completed(papp, accuracy=0.99)
     _deliver(papp, event)
     [skipped] = _actions("model")
@@ -492,6 +513,34 @@ def test_a_malformed_metric_answer_is_recorded_not_raised(papp: App) -> None:
     [failed] = _actions("model")
     assert failed["Outcome"].startswith("failed: ")
     assert _default(papp) == "blue"
+
+
+# ------------------------------------------------- the current model is this workspace's
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    workspace=st.one_of(
+        st.sampled_from([scene.PROD, scene.PROD.upper(), scene.PROD.lower()]),
+        st.text("abz-_.()0/", min_size=1, max_size=8).map(lambda tail: scene.PROD + tail),
+        st.sampled_from([scene.DEV, scene.SANDBOX, scene.PROD.replace("rg-", "rg-x")]),
+    ),
+    model=st.sampled_from(["/models/drift-model/versions/2", "/models/drift-model/versions/2/x"]),
+)
+def test_only_a_model_version_of_this_workspace_is_read_as_the_current_model(
+    papp: App, workspace: str, model: str
+) -> None:
+    this = workspace.lower() == scene.PROD.lower()
+    if not this:  # another's model of the same name (this one's has accuracy 0.80)
+        papp.sim.ml.promotion.add_model_version(
+            workspace, "drift-model", "2", properties={"accuracy": "0.1"}
+        )
+    _serve_model(papp, workspace + model)
+
+    _, _, found = runtime().promotion_adapter.serving(ArmId(scene.PROD), ArmId(rs.ENDPOINT))
+
+    ours = this and model.endswith("/2")
+    assert found.get("properties", {}).get("accuracy") == "0.80" if ours else found == {}
 
 
 # ---------------------------------------------------------------------------- rollback

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from shared.adapters import transport
 from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError, check_named
 from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API
-from shared.arm import ArmId, same_arm_id
+from shared.arm import ArmId, is_arm_id, name_parts, same_arm_id
 from shared.ownership import not_made_by
 
 MODELS_API = "2023-10-01"
@@ -67,8 +67,10 @@ class PromotionAdapter(transport.ArmAdapter):
     @transport.malformed_is_permanent
     def model(self, workspace_id: ArmId, asset_id: str) -> dict[str, Any]:
         """The `properties` of model version `asset_id` when a model of this workspace, else {}."""
-        inside = same_arm_id(asset_id[: len(workspace_id)], workspace_id)
-        if not inside or "/models/" not in asset_id.lower():
+        # Parsed, then rebuilt: a workspace whose name begins with this one's is another.
+        parts = name_parts(asset_id) if is_arm_id(asset_id) else {}
+        model, version = parts.get("child_name_1"), parts.get("child_name_2")
+        if not same_arm_id(asset_id, f"{workspace_id}/models/{model}/versions/{version}"):
             return {}
         body = self._found("GET", quote(asset_id), MODELS_API, f"model {asset_id}")
         properties = (body or {}).get("properties")
