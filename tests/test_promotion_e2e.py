@@ -409,13 +409,29 @@ def test_a_model_version_someone_registered_first_is_not_promoted(papp: App) -> 
     assert _scored_on(papp) == [None]
 
 
-def test_a_deployment_of_the_apps_name_remade_by_someone_is_not_deleted(papp: App) -> None:
+@pytest.mark.parametrize("listed_as_another", [False, True])
+def test_a_deployment_of_the_apps_name_remade_by_someone_is_not_deleted(
+    papp: App, listed_as_another: bool
+) -> None:
     papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
     for accuracy in (0.85, 0.90):
         _, event = _completed(papp, accuracy=accuracy)
         _deliver(papp, event)
     # The ledger says the app made churn-batch-1; a person replaced it with one of their own.
+    endpoint = papp.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+    apps = endpoint.deployments["churn-batch-1"]["systemData"]
     _persons_deployment(papp, "churn-batch-1")
+
+    def another(body: dict[str, Any]) -> None:
+        # Listed here, an answer about the app's deployment of that name on another endpoint.
+        for item in body["value"]:
+            if item["name"] == "churn-batch-1":
+                item["id"] = f"{scene.DEV}/batchEndpoints/churn-batch/deployments/churn-batch-1"
+                item["systemData"] = apps
+
+    if listed_as_another:
+        papp.sim.rewrite_reply("ml.batch_deployment.list", another, times=5)
     _, event = _completed(papp, accuracy=0.95)
     _deliver(papp, event)
 

@@ -121,12 +121,17 @@ class PromotionAdapter(transport.ArmAdapter):
 
     @transport.malformed_is_permanent
     def deployment_names(self, endpoint_id: ArmId) -> dict[str, bool]:
-        """Each deployment's name, and whether Azure records this app as its creator."""
+        """Each deployment's name, and whether Azure records this app as its creator (of the one
+        its ID says it is: this endpoint's of that name, not another resource's)."""
         what = f"deployments of {endpoint_id}"
         items = self._list(f"{quote(endpoint_id)}/deployments", BATCH_ENDPOINTS_API, what)
         app = self.app_identity()
-        named = [item for item in items if isinstance(item.get("name"), str)]
-        return {str(item["name"]): app.created(item.get("systemData")) for item in named}
+        named = {str(item["name"]): item for item in items if isinstance(item.get("name"), str)}
+        return {
+            name: same_arm_id(item.get("id"), f"{endpoint_id}/deployments/{name}")
+            and app.created(item.get("systemData"))
+            for name, item in named.items()
+        }
 
     @transport.malformed_is_permanent
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:
