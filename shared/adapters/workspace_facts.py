@@ -35,11 +35,6 @@ DEPENDENCY_API_VERSIONS = {
 
 class WorkspaceFactsAdapter(ArmAdapter):
     @malformed_is_permanent
-    def workspace(self, workspace_id: ArmId) -> Any:
-        ml, group, name = self._ml(workspace_id)
-        return ml.workspaces.get(group, name)
-
-    @malformed_is_permanent
     def policy_exemptions(self, workspace_id: ArmId) -> list[dict[str, Any]]:
         """Azure Policy exemptions at the workspace, every scope containing it and its computes."""
         path = f"{quote(workspace_id)}/providers/Microsoft.Authorization/policyExemptions"
