@@ -372,9 +372,28 @@ def _persons_deployment(app: App, name: str) -> None:
     endpoint.deployments[name] = shapes.batch_deployment(rs.ENDPOINT, name, location="eastus")
 
 
-def test_a_deployment_name_someone_took_first_is_not_overwritten(papp: App) -> None:
+@pytest.mark.parametrize(
+    ("answered_as_another", "said"),
+    [
+        (False, "deployment churn-batch-1 already exists: Azure records automation@contoso.com"),
+        (True, "asked for deployment churn-batch-1, Azure answered"),
+    ],
+)
+def test_a_deployment_name_someone_took_first_is_not_overwritten(
+    papp: App, answered_as_another: bool, said: str
+) -> None:
     _persons_deployment(papp, "churn-batch-1")  # the name the app will derive for version 1
-    _, event = _completed(papp, accuracy=0.95)
+    job, event = _completed(papp, accuracy=0.95)
+    apps = (papp.sim.ml.job(scene.PROD, job) or {})["systemData"]
+
+    def another(body: dict[str, Any]) -> None:
+        # Asked for it, ARM answers with the app's deployment of that name on another endpoint.
+        if body["name"] == "churn-batch-1":
+            body["id"] = f"{scene.DEV}/batchEndpoints/churn-batch/deployments/churn-batch-1"
+            body["systemData"] = apps
+
+    if answered_as_another:
+        papp.sim.rewrite_reply("ml.batch_deployment.get", another, times=10)
     _deliver(papp, event)
 
     assert papp.sim.count("ml.batch_deployment.put") == 0
@@ -383,8 +402,7 @@ def test_a_deployment_name_someone_took_first_is_not_overwritten(papp: App) -> N
     assert endpoint.deployments["churn-batch-1"]["systemData"]["createdByType"] == "User"
     assert _default(papp) == "blue"
     [failed] = _actions("model")
-    assert "deployment churn-batch-1 already exists" in failed["Outcome"]
-    assert "automation@contoso.com (User)" in failed["Outcome"]
+    assert said in failed["Outcome"]
     assert _scored_on(papp) == [None]  # on the current default
 
 
@@ -534,11 +552,26 @@ def test_a_malformed_metric_answer_is_recorded_not_raised(papp: App) -> None:
 # ------------------------------------------------- the current model is this workspace's
 
 
+def test_a_model_read_answering_another_model_promotes_nothing(papp: App) -> None:
+    def another(body: dict[str, Any]) -> None:
+        body["id"] = f"{scene.DEV}/models/drift-model/versions/2"
+        body["properties"]["properties"] = {"accuracy": "0.1"}
+
+    papp.sim.rewrite_reply("ml.model.version.get", another)
+    _, event = _completed(papp, accuracy=0.5)
+    _deliver(papp, event)
+
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith(f"not applied: asked for model {CURRENT_MODEL}")
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+
+
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     workspace=st.one_of(
         st.sampled_from([scene.PROD, scene.PROD.upper(), scene.PROD.lower()]),
-        st.text("abz-_.()0/", min_size=1, max_size=8).map(lambda tail: scene.PROD + tail),
+        st.text("abz-_.()0", min_size=1, max_size=8).map(lambda tail: scene.PROD + tail),
         st.sampled_from([scene.DEV, scene.SANDBOX, scene.PROD.replace("rg-", "rg-x")]),
     ),
     model=st.sampled_from(["/models/drift-model/versions/2", "/models/drift-model/versions/2/x"]),

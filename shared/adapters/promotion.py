@@ -73,6 +73,8 @@ class PromotionAdapter(transport.ArmAdapter):
         if not same_arm_id(asset_id, f"{workspace_id}/models/{model}/versions/{version}"):
             return {}
         body = self._found("GET", quote(asset_id), MODELS_API, f"model {asset_id}")
+        if body is not None:
+            check_named(body.get("id"), asset_id, f"asked for model {asset_id}")
         properties = (body or {}).get("properties")
         return properties if isinstance(properties, dict) else {}
 
@@ -107,7 +109,11 @@ class PromotionAdapter(transport.ArmAdapter):
     @transport.malformed_is_permanent
     def deployment(self, endpoint_id: ArmId, name: str) -> dict[str, Any] | None:
         path = _deployment(endpoint_id, name)
-        return self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}")
+        body = self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}")
+        if body is not None:  # another's spec, owner or state says nothing of this one
+            asked = f"{endpoint_id}/deployments/{name}"
+            check_named(body.get("id"), asked, f"asked for deployment {name}")
+        return body
 
     def serving(
         self, workspace_id: ArmId, endpoint_id: ArmId
