@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.arm import ArmId
+from shared.arm import ArmId, same_arm_id
 
 
 class JudgedAnswerError(ValueError):
@@ -35,6 +35,13 @@ class PrivateEndpointConnection:
     private_endpoint_id: str | None
     status: ConnectionStatus
     description: str = ""
+
+    def of_workspace(self, workspace_id: str) -> bool:
+        """Whether its ID is `workspace_id`'s connection of its (plain) name: one listed there
+        whose ID says otherwise is Azure's answer about something else, never written or counted."""
+        name, odd = self.name, ("", ".", "..")
+        plain = name.isascii() and name not in odd and not any(c in name for c in "/\\?#%")
+        return plain and same_arm_id(self.id, f"{workspace_id}/privateEndpointConnections/{name}")
 
 
 @dataclass(frozen=True)

@@ -492,6 +492,44 @@ def test_an_identity_of_the_wrong_type_or_tenant_gets_no_role(
     assert said in row["Reason"]
 
 
+def another_workspace(tenant: str, public_access: str) -> Callable[[dict[str, Any]], None]:
+    """A workspace read answered for the sandbox, of `tenant`, public access `public_access`."""
+
+    def answer(body: dict[str, Any]) -> None:
+        body["id"], body["name"] = scene.SANDBOX, "mlw-sandbox"
+        body["properties"] |= {"tenantId": tenant, "publicNetworkAccess": public_access}
+        body["identity"]["tenantId"] = tenant
+
+    return answer
+
+
+def test_a_workspace_read_answering_another_workspace_grants_no_role(app: App) -> None:
+    # The Synapse identity is of another tenant than mlw-dev; asked for mlw-dev's tenant, ARM
+    # answers with another workspace, of the identity's tenant.
+    change_synapse(app, lambda body: body["identity"].update({"tenantId": OTHER_TENANT}))
+    app.sim.rewrite_reply("aml.workspace.get", another_workspace(OTHER_TENANT, "Enabled"), times=5)
+
+    workspace_event(app, scene.DEV)
+
+    assert principals(app, scene.DEV) == []
+    assert app.sim.count(route="authz.ra.put") == 0
+    (row,) = outcomes(app, scene.DEV, "role-assignment", "not-reconciled")
+    assert row["Reason"].startswith(f"asked for {scene.DEV}, Azure answered")
+
+
+def test_a_workspace_read_answering_another_workspace_evaluates_no_policy(app: App) -> None:
+    # mlw-dev allows public access; asked for it, ARM answers with a workspace that does not.
+    app.sim.rewrite_reply(
+        "aml.workspace.get", another_workspace(app.sim.tenant_id, "Disabled"), times=5
+    )
+
+    workspace_event(app, scene.DEV)
+
+    rows = [r for r in app.ledger.actions(scene.DEV) if r["Kind"] == "policy-finding"]
+    assert [r["Verdict"] for r in rows] == ["not-evaluated"]
+    assert rows[0]["Reason"].startswith(f"asked for {scene.DEV}, Azure answered")
+
+
 # ------------------------------------------- acting on Azure's answer, targets from settings
 
 

@@ -189,6 +189,29 @@ def test_unsupported_or_unreadable_synapse_or_missing_identity_gets_nothing() ->
         assert decisions[0].reason
 
 
+# IDs of a connection listed under mlw-prod: its own (any case), or one naming another (or a
+# lookalike) workspace's connection, another or an odd name: Azure's answer about something else.
+listed_ids = st.one_of(
+    st.sampled_from(
+        [PROD, PROD.upper(), OTHER, f"{PROD}x", f"{PROD}/", ml("mlw-prod", SUBS[1])]
+    ).flatmap(
+        lambda owner: st.sampled_from(["c1", "C1", "c2", "c1/", "c1%2F", "c1\n", "../c1"]).map(
+            lambda name: f"{owner}/privateEndpointConnections/{name}"
+        )
+    ),
+    st.text(max_size=60),
+)
+
+
+@settings(max_examples=300)
+@given(listed_ids)
+def test_only_an_approved_connection_whose_id_is_this_workspaces_counts(listed_id: str) -> None:
+    decisions = plan(PROD, [replace(connection(), id=listed_id)], [evidence()], [], RULES)
+
+    own = listed_id.lower() == f"{PROD}/privateEndpointConnections/c1".lower()
+    assert [d.verdict for d in decisions] == [RoleVerdict.ASSIGN if own else RoleVerdict.SKIP]
+
+
 def test_out_of_scope_workspace_and_foreign_synapse_get_nothing() -> None:
     assert plan(OTHER, [connection()], [evidence()], [], RULES) == ()
     partner = evidence(PARTNER)
@@ -241,17 +264,27 @@ def scenes(
     workspace = ArmId(
         draw(st.sampled_from([PROD, PROD, PROD.upper(), OTHER, ml("mlw-prod", SUBS[1])]))
     )
-    connections = [
-        PrivateEndpointConnection(
-            id=f"{workspace}/privateEndpointConnections/c{i}",
-            name=draw(st.text(max_size=20)),
-            workspace_id=workspace,
-            private_endpoint_id=draw(endpoint_ids),
-            status=draw(statuses),
-            description=draw(st.text(max_size=30)),
+    connections = []
+    for _ in range(draw(st.integers(0, 3))):
+        name = draw(st.sampled_from(["c0", "C1", ""])) or draw(st.text(max_size=20))
+        # Mostly its ID under this workspace, as ARM lists it; else an ID that says otherwise:
+        # another (or a lookalike) workspace's connection, another name, anything.
+        own = f"{workspace}/privateEndpointConnections/{name}"
+        others = [
+            f"{owner}/privateEndpointConnections/{listed}"
+            for owner in (OTHER, f"{workspace}x", f"{workspace}/")
+            for listed in (name, "c9")
+        ]
+        connections.append(
+            PrivateEndpointConnection(
+                id=draw(st.sampled_from([own] * 6 + others + [""])) or draw(ids) or "",
+                name=name,
+                workspace_id=workspace,
+                private_endpoint_id=draw(endpoint_ids),
+                status=draw(statuses),
+                description=draw(st.text(max_size=30)),
+            )
         )
-        for i in range(draw(st.integers(0, 3)))
-    ]
     evidence_items = []
     for synapse_id in draw(
         st.lists(st.sampled_from([ANALYTICS, PARTNER, ANALYTICS.upper()]), min_size=1, max_size=3)
@@ -325,8 +358,21 @@ def test_the_only_assignment_ever_planned_is_contributor_for_an_allow_listed_ide
         )
         assert decision.principal_id is not None
         assert decision.assignment_name == assignment_name(workspace, decision.principal_id)
-        # and only with an approved connection whose endpoint the Synapse workspace lists
-        assert any(c.status is ConnectionStatus.APPROVED for c in connections)
+        # and only with an approved connection of this workspace (its ID says so) whose
+        # endpoint the Synapse workspace lists for this workspace
+        listed = {
+            (m.resource_id or "").lower()
+            for e in evidence_items
+            if e.workspace_id.lower() == decision.synapse_workspace_id.lower()
+            for m in e.managed_private_endpoints
+            if (m.private_link_resource_id or "").lower() == workspace.lower()
+        }
+        assert any(
+            c.status is ConnectionStatus.APPROVED
+            and c.id.lower() == f"{workspace}/privateEndpointConnections/{c.name}".lower()
+            and (c.private_endpoint_id or "").lower() in listed
+            for c in connections
+        )
 
 
 def test_the_scene_strategy_does_reach_assignments() -> None:

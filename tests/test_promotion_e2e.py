@@ -15,8 +15,11 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.adapters.errors import TransientAzureError
+from shared.arm import ArmId
 from shared.claims import Claims
 from shared.runtime import runtime
 from simulator.permissions import Permissions
@@ -89,6 +92,16 @@ def _deployments(app: App) -> set[str]:
     endpoint = app.sim.ml.endpoint(rs.ENDPOINT)
     assert endpoint is not None
     return set(endpoint.deployments)
+
+
+def _serve_model(app: App, asset_id: str) -> None:
+    """The default deployment `blue` serves `asset_id` (a workspace user may write it)."""
+    endpoint = app.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+    endpoint.deployments["blue"]["properties"]["model"] = {
+        "referenceType": "Id",
+        "assetId": asset_id,
+    }
 
 
 def _outcome(event_id: str) -> str:
@@ -184,8 +197,16 @@ def test_a_missing_metric_of_the_retrained_model_is_not_promoted(papp: App) -> N
     assert papp.sim.count("ml.model.version.put") == 0
 
 
-def test_a_missing_metric_of_the_current_model_is_not_promoted(papp: App) -> None:
-    papp.sim.ml.promotion.add_model_version(scene.PROD, "drift-model", "2", properties={})
+@pytest.mark.parametrize("elsewhere", [False, True])
+def test_a_missing_metric_of_the_current_model_is_not_promoted(papp: App, elsewhere: bool) -> None:
+    if elsewhere:
+        # Served from a workspace whose ID begins with this one's: not this workspace's model.
+        shadow = f"{scene.PROD}-shadow"
+        add = papp.sim.ml.promotion.add_model_version
+        add(shadow, "drift-model", "2", properties={"accuracy": "0.1"})
+        _serve_model(papp, f"{shadow}/models/drift-model/versions/2")
+    else:
+        papp.sim.ml.promotion.add_model_version(scene.PROD, "drift-model", "2", properties={})
     _, event = _completed(papp, accuracy=0.99)
     _deliver(papp, event)
     [skipped] = _actions("model")
@@ -351,9 +372,28 @@ def _persons_deployment(app: App, name: str) -> None:
     endpoint.deployments[name] = shapes.batch_deployment(rs.ENDPOINT, name, location="eastus")
 
 
-def test_a_deployment_name_someone_took_first_is_not_overwritten(papp: App) -> None:
+@pytest.mark.parametrize(
+    ("answered_as_another", "said"),
+    [
+        (False, "deployment churn-batch-1 already exists: Azure records automation@contoso.com"),
+        (True, "asked for deployment churn-batch-1, Azure answered"),
+    ],
+)
+def test_a_deployment_name_someone_took_first_is_not_overwritten(
+    papp: App, answered_as_another: bool, said: str
+) -> None:
     _persons_deployment(papp, "churn-batch-1")  # the name the app will derive for version 1
-    _, event = _completed(papp, accuracy=0.95)
+    job, event = _completed(papp, accuracy=0.95)
+    apps = (papp.sim.ml.job(scene.PROD, job) or {})["systemData"]
+
+    def another(body: dict[str, Any]) -> None:
+        # Asked for it, ARM answers with the app's deployment of that name on another endpoint.
+        if body["name"] == "churn-batch-1":
+            body["id"] = f"{scene.DEV}/batchEndpoints/churn-batch/deployments/churn-batch-1"
+            body["systemData"] = apps
+
+    if answered_as_another:
+        papp.sim.rewrite_reply("ml.batch_deployment.get", another, times=10)
     _deliver(papp, event)
 
     assert papp.sim.count("ml.batch_deployment.put") == 0
@@ -362,8 +402,7 @@ def test_a_deployment_name_someone_took_first_is_not_overwritten(papp: App) -> N
     assert endpoint.deployments["churn-batch-1"]["systemData"]["createdByType"] == "User"
     assert _default(papp) == "blue"
     [failed] = _actions("model")
-    assert "deployment churn-batch-1 already exists" in failed["Outcome"]
-    assert "automation@contoso.com (User)" in failed["Outcome"]
+    assert said in failed["Outcome"]
     assert _scored_on(papp) == [None]  # on the current default
 
 
@@ -388,13 +427,29 @@ def test_a_model_version_someone_registered_first_is_not_promoted(papp: App) -> 
     assert _scored_on(papp) == [None]
 
 
-def test_a_deployment_of_the_apps_name_remade_by_someone_is_not_deleted(papp: App) -> None:
+@pytest.mark.parametrize("listed_as_another", [False, True])
+def test_a_deployment_of_the_apps_name_remade_by_someone_is_not_deleted(
+    papp: App, listed_as_another: bool
+) -> None:
     papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
     for accuracy in (0.85, 0.90):
         _, event = _completed(papp, accuracy=accuracy)
         _deliver(papp, event)
     # The ledger says the app made churn-batch-1; a person replaced it with one of their own.
+    endpoint = papp.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+    apps = endpoint.deployments["churn-batch-1"]["systemData"]
     _persons_deployment(papp, "churn-batch-1")
+
+    def another(body: dict[str, Any]) -> None:
+        # Listed here, an answer about the app's deployment of that name on another endpoint.
+        for item in body["value"]:
+            if item["name"] == "churn-batch-1":
+                item["id"] = f"{scene.DEV}/batchEndpoints/churn-batch/deployments/churn-batch-1"
+                item["systemData"] = apps
+
+    if listed_as_another:
+        papp.sim.rewrite_reply("ml.batch_deployment.list", another, times=5)
     _, event = _completed(papp, accuracy=0.95)
     _deliver(papp, event)
 
@@ -492,6 +547,49 @@ def test_a_malformed_metric_answer_is_recorded_not_raised(papp: App) -> None:
     [failed] = _actions("model")
     assert failed["Outcome"].startswith("failed: ")
     assert _default(papp) == "blue"
+
+
+# ------------------------------------------------- the current model is this workspace's
+
+
+def test_a_model_read_answering_another_model_promotes_nothing(papp: App) -> None:
+    def another(body: dict[str, Any]) -> None:
+        body["id"] = f"{scene.DEV}/models/drift-model/versions/2"
+        body["properties"]["properties"] = {"accuracy": "0.1"}
+
+    papp.sim.rewrite_reply("ml.model.version.get", another)
+    _, event = _completed(papp, accuracy=0.5)
+    _deliver(papp, event)
+
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith(f"not applied: asked for model {CURRENT_MODEL}")
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    workspace=st.one_of(
+        st.sampled_from([scene.PROD, scene.PROD.upper(), scene.PROD.lower()]),
+        st.text("abz-_.()0", min_size=1, max_size=8).map(lambda tail: scene.PROD + tail),
+        st.sampled_from([scene.DEV, scene.SANDBOX, scene.PROD.replace("rg-", "rg-x")]),
+    ),
+    model=st.sampled_from(["/models/drift-model/versions/2", "/models/drift-model/versions/2/x"]),
+)
+def test_only_a_model_version_of_this_workspace_is_read_as_the_current_model(
+    papp: App, workspace: str, model: str
+) -> None:
+    this = workspace.lower() == scene.PROD.lower()
+    if not this:  # another's model of the same name (this one's has accuracy 0.80)
+        papp.sim.ml.promotion.add_model_version(
+            workspace, "drift-model", "2", properties={"accuracy": "0.1"}
+        )
+    _serve_model(papp, workspace + model)
+
+    _, _, found = runtime().promotion_adapter.serving(ArmId(scene.PROD), ArmId(rs.ENDPOINT))
+
+    ours = this and model.endswith("/2")
+    assert found.get("properties", {}).get("accuracy") == "0.80" if ours else found == {}
 
 
 # ---------------------------------------------------------------------------- rollback

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from shared.arm import ArmId
+from shared.outcome import INTENT
 from tests.conftest import App
 from tools import cli, host, scene
 
@@ -610,3 +611,31 @@ def test_a_cluster_that_scaled_up_since_the_listing_keeps_its_maximum(app: App) 
     held = deferred(app, scene.PROD)["busy-cluster"]
     assert "now has 6 current and 6 target node(s), above the new maximum 4" in held["Outcome"]
     assert held["Evidence"] == "lower-max-nodes: guard"
+
+
+def test_a_re_read_answered_about_another_compute_writes_nothing(app: App) -> None:
+    # Read again just before the write, ARM answers with an idle compute of another workspace:
+    # its node counts say nothing of this cluster's six running nodes.
+    app.set_settings(POLICY_MODE="remediate")
+    add_cluster(app, scene.PROD, "busy-cluster", current_node_count=6, target_node_count=6)
+    rewrite_cluster_counts(app, "busy-cluster", 0, 0)
+
+    def another(body: Any) -> None:
+        if body["name"] == "busy-cluster":
+            body["id"] = f"{scene.DEV}/computes/busy-cluster"
+            body["properties"]["properties"] |= {"currentNodeCount": 0, "targetNodeCount": 0}
+
+    app.sim.rewrite_reply("aml.compute.get", another, times=10)
+    workspace_event(app, scene.PROD)
+
+    assert max_nodes(app, scene.PROD, "busy-cluster") == 10
+    patched = [w.path for w in app.sim.writes() if w.route == COMPUTE_PATCH]
+    assert not [path for path in patched if path.endswith("/busy-cluster")]
+    (row,) = [
+        r
+        for r in app.ledger.actions(scene.PROD)
+        if r["Kind"] == "policy-remediation"
+        and r["Subject"].endswith("/busy-cluster")
+        and r["Outcome"] != str(INTENT)
+    ]
+    assert row["Outcome"].startswith("not applied: asked for compute busy-cluster")

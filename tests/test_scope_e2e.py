@@ -141,6 +141,12 @@ def test_the_tag_is_read_from_arm_never_taken_from_the_event(app: App) -> None:
     # The event claims the tag; ARM says otherwise.
     claimed = workspace_event(app, TWIN, tags={"automation": "on"}, claims={"automation": "on"})
     assert claimed["Outcome"] == "out-of-scope"
+    # Asked for the twin's tags, ARM answers with the tagged workspace: not the twin's tags.
+    tagged = {"id": NEW, "name": "mlw-new", "tags": {"automation": "on"}}
+    app.sim.rewrite_reply("aml.workspace.get", lambda body: body.update(tagged))
+    answered = workspace_event(app, TWIN)
+    assert answered["Outcome"] == "failed"
+    assert "scope could not be decided" in answered["Reason"]
     assert under(written(app), TWIN) == []
     report = sweep(runtime(), trigger="sweep:tag")
     assert {w.workspace_id.lower() for w in report.workspaces} == {NEW.lower()}

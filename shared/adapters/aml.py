@@ -39,8 +39,7 @@ class MachineLearningAdapter(ArmAdapter):
     @malformed_is_permanent
     def workspace_tenant(self, workspace_id: ArmId) -> str | None:
         """The tenant of an AML workspace (`properties.tenantId`, else its identity's)."""
-        client, group, name = self._ml(workspace_id)
-        model = client.workspaces.get(group, name)
+        model = self.workspace(workspace_id)
         identity_tenant = getattr(getattr(model, "identity", None), "tenant_id", None)
         values = (getattr(model, "tenant_id", None), identity_tenant)
         return next((value for value in values if isinstance(value, str) and value), None)

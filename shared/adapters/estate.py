@@ -13,11 +13,13 @@ from azure.core.exceptions import AzureError
 from shared.adapters.transport import (
     RETRY_AFTER_CAP_SECONDS,
     ArmAdapter,
+    MalformedResponseError,
     check_next_page,
     json_mapping,
     json_objects,
     malformed_is_permanent,
 )
+from shared.arm import same_arm_id
 from shared.scope import Scope, group_name
 
 MANAGEMENT_API_VERSION = "2020-05-01"
@@ -92,6 +94,10 @@ class EstateAdapter(ArmAdapter):
     def workspace_tags(self, workspace_id: str) -> dict[str, Any]:
         what = f"workspace {workspace_id}"
         body = self._json("GET", workspace_id, WORKSPACES_API_VERSION, what)
+        if not same_arm_id(body.get("id"), workspace_id):
+            # Another's tags say nothing of this one's scope: a read that failed (an AzureError).
+            shown = str(body.get("id"))[:300]
+            raise MalformedResponseError(f"asked for {what}, Azure answered {shown!r}")
         return json_mapping(body.get("tags"), f"{what}: tags")
 
     @malformed_is_permanent

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from shared.adapters import transport
 from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError, check_named
 from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API
-from shared.arm import ArmId, same_arm_id
+from shared.arm import ArmId, is_arm_id, name_parts, same_arm_id
 from shared.ownership import not_made_by
 
 MODELS_API = "2023-10-01"
@@ -67,10 +67,14 @@ class PromotionAdapter(transport.ArmAdapter):
     @transport.malformed_is_permanent
     def model(self, workspace_id: ArmId, asset_id: str) -> dict[str, Any]:
         """The `properties` of model version `asset_id` when a model of this workspace, else {}."""
-        inside = same_arm_id(asset_id[: len(workspace_id)], workspace_id)
-        if not inside or "/models/" not in asset_id.lower():
+        # Parsed, then rebuilt: a workspace whose name begins with this one's is another.
+        parts = name_parts(asset_id) if is_arm_id(asset_id) else {}
+        model, version = parts.get("child_name_1"), parts.get("child_name_2")
+        if not same_arm_id(asset_id, f"{workspace_id}/models/{model}/versions/{version}"):
             return {}
         body = self._found("GET", quote(asset_id), MODELS_API, f"model {asset_id}")
+        if body is not None:
+            check_named(body.get("id"), asset_id, f"asked for model {asset_id}")
         properties = (body or {}).get("properties")
         return properties if isinstance(properties, dict) else {}
 
@@ -105,7 +109,11 @@ class PromotionAdapter(transport.ArmAdapter):
     @transport.malformed_is_permanent
     def deployment(self, endpoint_id: ArmId, name: str) -> dict[str, Any] | None:
         path = _deployment(endpoint_id, name)
-        return self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}")
+        body = self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}")
+        if body is not None:  # another's spec, owner or state says nothing of this one
+            asked = f"{endpoint_id}/deployments/{name}"
+            check_named(body.get("id"), asked, f"asked for deployment {name}")
+        return body
 
     def serving(
         self, workspace_id: ArmId, endpoint_id: ArmId
@@ -119,12 +127,17 @@ class PromotionAdapter(transport.ArmAdapter):
 
     @transport.malformed_is_permanent
     def deployment_names(self, endpoint_id: ArmId) -> dict[str, bool]:
-        """Each deployment's name, and whether Azure records this app as its creator."""
+        """Each deployment's name, and whether Azure records this app as its creator (of the one
+        its ID says it is: this endpoint's of that name, not another resource's)."""
         what = f"deployments of {endpoint_id}"
         items = self._list(f"{quote(endpoint_id)}/deployments", BATCH_ENDPOINTS_API, what)
         app = self.app_identity()
-        named = [item for item in items if isinstance(item.get("name"), str)]
-        return {str(item["name"]): app.created(item.get("systemData")) for item in named}
+        named = {str(item["name"]): item for item in items if isinstance(item.get("name"), str)}
+        return {
+            name: same_arm_id(item.get("id"), f"{endpoint_id}/deployments/{name}")
+            and app.created(item.get("systemData"))
+            for name, item in named.items()
+        }
 
     @transport.malformed_is_permanent
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:

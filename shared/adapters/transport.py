@@ -27,6 +27,7 @@ from azure.core.exceptions import (
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
+from shared.adapters.answers import check_named
 from shared.adapters.read_budget import ReadBudget, ReadBudgetPolicy
 from shared.arm import name_of, resource_group_of, subscription_of
 from shared.config import Origin, origin_of
@@ -372,6 +373,14 @@ class ArmAdapter:
         """The Azure ML management client of the workspace's subscription, its group and name."""
         client = self._clients.machine_learning(subscription_of(workspace_id))
         return client, resource_group_of(workspace_id), name_of(workspace_id)
+
+    @malformed_is_permanent
+    def workspace(self, workspace_id: str) -> Any:
+        """The AML workspace; `UnexpectedAnswerError` when ARM answers for another."""
+        ml, group, name = self._ml(workspace_id)
+        model = ml.workspaces.get(group, name)
+        check_named(getattr(model, "id", None), workspace_id, f"asked for {workspace_id}")
+        return model
 
     def _arm(self, method: str, path: str, api_version: str | None, **options: Any) -> HttpResponse:
         return arm_request(self._clients.arm_pipeline(), method, path, api_version, **options)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.answers import GuardNoLongerHoldsError, check_answer, child_name
+from shared.adapters.answers import GuardNoLongerHoldsError, check_answer, check_named, child_name
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.network import private_links
 from shared.adapters.transport import (
@@ -34,11 +34,6 @@ DEPENDENCY_API_VERSIONS = {
 
 
 class WorkspaceFactsAdapter(ArmAdapter):
-    @malformed_is_permanent
-    def workspace(self, workspace_id: ArmId) -> Any:
-        ml, group, name = self._ml(workspace_id)
-        return ml.workspaces.get(group, name)
-
     @malformed_is_permanent
     def policy_exemptions(self, workspace_id: ArmId) -> list[dict[str, Any]]:
         """Azure Policy exemptions at the workspace, every scope containing it and its computes."""
@@ -123,7 +118,10 @@ class WorkspaceFactsAdapter(ArmAdapter):
 
         name = child_name(compute_name, "compute", workspace_id)
         ml, group, workspace_name = self._ml(workspace_id)
+        expected_id = f"{workspace_id}/computes/{name}"
         current = ml.compute.get(group, workspace_name, name)
+        # The guard judges this cluster: another compute's counts say nothing of its nodes.
+        check_named(current.id, expected_id, f"asked for compute {name}")
         now = _compute(current)
         counts = (now.current_node_count, now.target_node_count)
         if any(count is None or count > max_nodes for count in counts):
@@ -144,7 +142,6 @@ class WorkspaceFactsAdapter(ArmAdapter):
             properties=ScaleSettingsInformation(scale_settings=settings)
         )
         updated = _compute(ml.compute.begin_update(group, workspace_name, name, update).result())
-        expected_id = f"{workspace_id}/computes/{name}"
         check_answer(updated.id, expected_id, "maxNodeCount", updated.max_node_count, max_nodes)
         return max_nodes
 

@@ -99,9 +99,7 @@ def _decide(
         why = f"connection is {connection.status.value}, not Pending: left alone"
         return decision(Verdict.NOT_PENDING, why)
     # Writes go to the configured workspace and the name: an ID saying otherwise is never written.
-    plain = name.isascii() and name not in ("", ".", "..") and not any(c in name for c in "/\\?#%")
-    own_id = f"{workspace_id}/privateEndpointConnections/{name}"
-    if not (plain and same_arm_id(connection.id, own_id)):
+    if not connection.of_workspace(workspace_id):
         why = f"connection ID {connection.id!r} is not this workspace's connection {name!r}"
         return unverified(f"{why}: never written", may_reject=False)
     if not is_arm_id(connection.private_endpoint_id):

@@ -153,9 +153,10 @@ def _decide(
         return decide(f"Synapse workspace could not be read: {item.error}")
     if unsupported := unsupported_reason(synapse):
         return decide(unsupported)
-    # An approved connection that this Synapse workspace provably owns.
+    # An approved connection of this workspace that this Synapse workspace provably owns.
     index = EvidenceIndex(workspace_id, [item])
-    approved = (c for c in connections if c.status is ConnectionStatus.APPROVED)
+    ours = (c for c in connections if c.of_workspace(workspace_id))
+    approved = (c for c in ours if c.status is ConnectionStatus.APPROVED)
     connection = next((c.name for c in approved if index.matches(c.private_endpoint_id)), None)
     if connection is None:
         return decide(

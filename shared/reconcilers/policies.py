@@ -21,7 +21,12 @@ from shared.adapters.workspace_facts import WorkspaceFactsAdapter
 from shared.arm import ArmId, is_resource_type, name_of, same_arm_id, subscription_of
 from shared.config import Settings
 from shared.ledger import Ledger
-from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseWorkspace
+from shared.model import (
+    ConnectionStatus,
+    JudgedAnswerError,
+    PrivateEndpointConnection,
+    SynapseWorkspace,
+)
 from shared.outcome import RECORDED, Outcome, Status, noted
 from shared.planning.synapse_facts import SynapseAnswerError, text
 from shared.policy.engine import Candidate, evaluate, remediations
@@ -89,7 +94,7 @@ def private_paths(
         subscription_of(endpoint).lower()
         for c in connections
         if c.status is ConnectionStatus.APPROVED
-        and _child_name(c.id, workspace_id, "privateEndpointConnections") is not None
+        and c.of_workspace(workspace_id)
         and (endpoint := c.private_endpoint_id)
         and is_resource_type(endpoint, "Microsoft.Network", "privateEndpoints")
     ]
@@ -211,7 +216,7 @@ class PolicyReconciler:
             facts = self.observe(workspace_id, connections)
             # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
             existing = self._facts.policy_exemptions(workspace_id) if assignments else ()
-        except AzureError as error:
+        except (AzureError, JudgedAnswerError) as error:  # the latter: an answer about another
             verdicts = {"verdict": "not-evaluated", "outcome": "not evaluated"}
             why = run.not_reconciled(workspace_id, FINDING, error, mode=self._mode, **verdicts)
             return PolicyReport(workspace_id, error=why)

@@ -13,7 +13,7 @@ from shared.adapters.answers import RefusedTargetError
 from shared.adapters.authorization import AuthorizationAdapter
 from shared.arm import ArmId
 from shared.config import Settings
-from shared.model import PrivateEndpointConnection
+from shared.model import JudgedAnswerError, PrivateEndpointConnection
 from shared.outcome import NO_CHANGE, Outcome, noted
 from shared.planning.role_assignments import (
     RoleAssignmentDecision,
@@ -66,7 +66,7 @@ class RoleAssignmentReconciler:
                 planned = plan_role_assignments(
                     workspace_id, connections, evidence, existing, rules, tenant, app
                 )
-        except AzureError as error:
+        except (AzureError, JudgedAnswerError) as error:  # the latter: an answer about another
             mode = self.settings.automation_mode.value
             text = run.not_reconciled(workspace_id, KIND, error, mode=mode)
             return RoleReport(workspace_id, error=text)

@@ -215,14 +215,14 @@ class Run:
         self,
         workspace_id: str,
         kind: str,
-        error: AzureError | str,
+        error: AzureError | JudgedAnswerError | str,
         *,
         mode: str,
         verdict: str = "not-reconciled",
         outcome: str = "not reconciled",
     ) -> str:
         """Why the workspace's `kind` was not reconciled, recorded; a transient error is raised."""
-        text = error if isinstance(error, str) else permanent(workspace_id, error)
+        text = permanent(workspace_id, error) if isinstance(error, AzureError) else str(error)
         row = self.row(workspace_id, kind, verdict, workspace_id, text, mode)
         note = Decision(row, bare=True, level=logging.WARNING)
         self.record(workspace_id, [(note, noted(outcome))])
