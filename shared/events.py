@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from azure.eventgrid import SystemEventNames
-
 from shared.arm import ArmId, is_arm_id, top_level_resource
 
-RESOURCE_WRITE_SUCCESS: str = SystemEventNames.ResourceWriteSuccessEventName.value
+# azure-eventgrid's SystemEventNames has it too, but importing that package costs every cold start.
+RESOURCE_WRITE_SUCCESS = "Microsoft.Resources.ResourceWriteSuccess"
 
 # Lower-cased: an event's operation name is compared case-insensitively.
 _ML = "microsoft.machinelearningservices/workspaces"

@@ -7,15 +7,13 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple
 
-from azure.eventgrid import SystemEventNames
-
 from shared.arm import ML_NAME, ArmId, is_workspace, same_arm_id
 from shared.events import Ignored
 
-_NAMES = SystemEventNames
-RUN_STATUS_CHANGED: str = _NAMES.MachineLearningServicesRunStatusChangedEventName.value
-RUN_COMPLETED: str = _NAMES.MachineLearningServicesRunCompletedEventName.value
-DATASET_DRIFT_DETECTED: str = _NAMES.MachineLearningServicesDatasetDriftDetectedEventName.value
+# As azure-eventgrid's SystemEventNames spells them (shared/events.py says why not imported).
+RUN_STATUS_CHANGED = "Microsoft.MachineLearningServices.RunStatusChanged"
+RUN_COMPLETED = "Microsoft.MachineLearningServices.RunCompleted"
+DATASET_DRIFT_DETECTED = "Microsoft.MachineLearningServices.DatasetDriftDetected"
 ML_EVENT_TYPES = frozenset({RUN_STATUS_CHANGED, RUN_COMPLETED, DATASET_DRIFT_DETECTED})
 
 # Set by model monitoring's evaluate step on a threshold breach; its value is the message.

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from azure.mgmt.core.tools import parse_resource_id, resource_id
 
-# Imported for its side effect: declaring the rules fills the registry that entries name.
-import shared.policy.checks  # noqa: F401
 from shared.arm import is_arm_id, is_canonical_guid, name_parts, same_arm_id
-from shared.policy.rules import RULES, Finding, Status
+
+if TYPE_CHECKING:
+    from shared.policy.rules import Finding, Rule
 
 FIELDS = ("rule", "scope", "reason", "expires")
 _TOP_LEVEL = ("subscription", "resource_group", "namespace", "type", "name")
@@ -29,9 +29,6 @@ CATEGORIES = ("Waiver", "Mitigated")
 # An Azure Policy exemption without `expiresOn` never expires.
 NO_EXPIRY = datetime.max.replace(tzinfo=UTC)
 _EXEMPTIONS_SEGMENT = "/providers/microsoft.authorization/policyexemptions/"
-# What an exemption may spare: problems. A compliant or not-applicable finding has nothing to
-# spare, and stays what it is so that reports do not hide good news.
-_EXEMPTIBLE = (Status.NON_COMPLIANT, Status.UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -67,6 +64,16 @@ def scopes_of(target_id: str) -> list[str]:
         resource.update({key: parts[key] for key in keys if key in parts})
         chain.append(resource_id(**resource))
     return chain
+
+
+def _rules() -> Mapping[str, Rule]:
+    """The declared rules by ID, imported on first use: settings without exemptions (so a cold
+    start's index) need not declare them."""
+    # Imported for its side effect: declaring the rules fills the registry.
+    import shared.policy.checks  # noqa: F401
+    from shared.policy.rules import RULES
+
+    return RULES
 
 
 def within_scope(target_id: str, scope: str) -> bool:
@@ -109,8 +116,8 @@ def _entry(position: int, item: object) -> Exemption:
     if unexpected := sorted(set(item) - set(FIELDS)):
         raise ValueError(f"{where} has unknown field(s): {', '.join(unexpected)}")
     rule_id, scope, reason, expires = (str(item[name]) for name in FIELDS)
-    if rule_id not in RULES:
-        raise ValueError(f"{where}: unknown rule {rule_id!r}; known: {', '.join(sorted(RULES))}")
+    if rule_id not in (rules := _rules()):
+        raise ValueError(f"{where}: unknown rule {rule_id!r}; known: {', '.join(sorted(rules))}")
     if scope.lower().startswith("/providers/microsoft.management/managementgroups"):
         raise ValueError(
             f"{where}: scope {scope!r} is a management group, which the app cannot see into: "
@@ -144,6 +151,7 @@ def native_exemptions(
     nothing about these rules; one with resource selectors, which the app cannot evaluate, is
     not honoured, never guessed at."""
     found: list[Exemption] = []
+    rules = _rules()
     for item in items:
         properties, exemption_id = item.get("properties"), item.get("id")
         if not isinstance(properties, dict) or not isinstance(exemption_id, str):
@@ -163,7 +171,7 @@ def native_exemptions(
             scope = scopes_of(workspace_id)[0]
         expires = _expiry(properties.get("expiresOn"))
         references = properties.get("policyDefinitionReferenceIds") or [
-            rule_id for rule_id, declared in RULES.items() if declared.policy is not None
+            rule_id for rule_id, declared in rules.items() if declared.policy is not None
         ]
         name = properties.get("displayName") or item.get("name") or exemption_id
         said = f"{name} ({category}): {properties.get('description') or ''}"
@@ -171,7 +179,7 @@ def native_exemptions(
         found += [
             Exemption(rule_id=reference, scope=scope, reason=reason, expires=expires)
             for reference in references
-            if isinstance(reference, str) and reference in RULES
+            if isinstance(reference, str) and reference in rules
         ]
     return tuple(found)
 
@@ -203,6 +211,11 @@ def apply_exemptions(
 ) -> ExemptionResult:
     """Mark the problems that an exemption in force covers as `exempt` (with the exemption);
     collect, once each, the expired exemptions that match a finding (they count for nothing)."""
+    from shared.policy.rules import Status
+
+    # What an exemption may spare: problems. A compliant or not-applicable finding has nothing
+    # to spare, and stays what it is so that reports do not hide good news.
+    exemptible = (Status.NON_COMPLIANT, Status.UNKNOWN)
     result: list[Finding] = []
     # Once each, even when the setting lists the same exemption twice.
     expired: dict[Exemption, None] = {}
@@ -214,7 +227,7 @@ def apply_exemptions(
         chosen = max(in_force, key=lambda e: e.expires, default=None)
         result.append(
             replace(finding, status=Status.EXEMPT, exemption=chosen)
-            if chosen and finding.status in _EXEMPTIBLE
+            if chosen and finding.status in exemptible
             else finding
         )
     return ExemptionResult(tuple(result), tuple(expired))
