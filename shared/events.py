@@ -9,9 +9,6 @@ from dataclasses import dataclass
 
 from shared.arm import ArmId, is_arm_id, top_level_resource
 
-# azure-eventgrid's SystemEventNames has it too, but importing that package costs every cold start.
-RESOURCE_WRITE_SUCCESS = "Microsoft.Resources.ResourceWriteSuccess"
-
 # Lower-cased: an event's operation name is compared case-insensitively.
 _ML = "microsoft.machinelearningservices/workspaces"
 WORKSPACE_OPERATIONS = frozenset({f"{_ML}/write", f"{_ML}/computes/write"})
@@ -52,8 +49,11 @@ class Ignored:
 def parse_resource_write(
     event_id: str, event_type: str, subject: str, data: object, operations: frozenset[str]
 ) -> ResourceWrite | Ignored:
-    if event_type != RESOURCE_WRITE_SUCCESS:
-        return Ignored(event_id, f"event type {event_type!r} is not {RESOURCE_WRITE_SUCCESS}")
+    # Imported with the first event, not when the host indexes the app (cold start).
+    from azure.eventgrid import SystemEventNames
+
+    if event_type != (expected := SystemEventNames.ResourceWriteSuccessEventName.value):
+        return Ignored(event_id, f"event type {event_type!r} is not {expected}")
     if not isinstance(data, Mapping):
         return Ignored(event_id, "event has no data object")
     operation = data.get("operationName")

@@ -10,11 +10,18 @@ from typing import NamedTuple
 from shared.arm import ML_NAME, ArmId, is_workspace, same_arm_id
 from shared.events import Ignored
 
-# As azure-eventgrid's SystemEventNames spells them (shared/events.py says why not imported).
-RUN_STATUS_CHANGED = "Microsoft.MachineLearningServices.RunStatusChanged"
-RUN_COMPLETED = "Microsoft.MachineLearningServices.RunCompleted"
-DATASET_DRIFT_DETECTED = "Microsoft.MachineLearningServices.DatasetDriftDetected"
-ML_EVENT_TYPES = frozenset({RUN_STATUS_CHANGED, RUN_COMPLETED, DATASET_DRIFT_DETECTED})
+
+def ml_event_types() -> tuple[str, str, str]:
+    """Run status changed, run completed, dataset drift detected: azure-eventgrid's names, its
+    package imported with the first event rather than when the host indexes the app (cold start)."""
+    from azure.eventgrid import SystemEventNames as Names
+
+    return (
+        Names.MachineLearningServicesRunStatusChangedEventName.value,
+        Names.MachineLearningServicesRunCompletedEventName.value,
+        Names.MachineLearningServicesDatasetDriftDetectedEventName.value,
+    )
+
 
 # Set by model monitoring's evaluate step on a threshold breach; its value is the message.
 MONITOR_BREACH_TAG = "azureml_modelmonitor_threshold_breached"
@@ -80,11 +87,12 @@ def classify_ml_event(
     event_id: str, event_type: str, workspace_id: ArmId, data: object
 ) -> Drift | JobFinished | Ignored:
     """What an ML event means for this app. `workspace_id` is the event's (in-scope) topic."""
-    if event_type not in ML_EVENT_TYPES:
+    status_changed, completed, drift = ml_event_types()
+    if event_type not in (status_changed, completed, drift):
         return Ignored(event_id, f"event type {event_type!r} is not an Azure ML run or drift event")
     if not isinstance(data, Mapping):
         return Ignored(event_id, "event has no data object")
-    if event_type == DATASET_DRIFT_DETECTED:
+    if event_type == drift:
         monitor = data.get("DataDriftName") or data.get("DataDriftId") or "a dataset monitor"
         value = data.get("DriftCoefficient")
         extra = f" (drift coefficient {value})" if isinstance(value, int | float) else ""
@@ -96,7 +104,7 @@ def classify_ml_event(
         return Ignored(event_id, "run event without a runId")
     run_tags = data.get("runTags")
     tags = list(run_tags.items()) if isinstance(run_tags, Mapping) else []
-    breach = breach_message(tags) if event_type == RUN_STATUS_CHANGED else None
+    breach = breach_message(tags) if event_type == status_changed else None
     if breach is not None:
         return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
     purpose = next(
@@ -107,10 +115,10 @@ def classify_ml_event(
         return Ignored(event_id, reason, invalid=False)
     status = data.get("runStatus")
     reported = status if isinstance(status, str) else ""
-    if event_type == RUN_STATUS_CHANGED and reported.lower() not in TERMINAL_RUN_STATUSES:
+    if event_type == status_changed and reported.lower() not in TERMINAL_RUN_STATUSES:
         reason = f"{purpose} job {run_id} is {reported or 'in progress'}"
         return Ignored(event_id, reason, invalid=False)
-    if not reported and event_type == RUN_COMPLETED:
+    if not reported and event_type == completed:
         reported = "Completed"
     if not ML_NAME.fullmatch(run_id):
         # The run ID becomes a URL segment of the job read: only a plain job name is read.

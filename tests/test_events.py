@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.eventgrid import SystemEventNames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +16,6 @@ from shared.arm import ML_WORKSPACE_TYPE, is_arm_id, same_arm_id
 from shared.events import (
     NETWORK_PRIVATE_ENDPOINT_TYPE,
     PRIVATE_ENDPOINT_OPERATIONS,
-    RESOURCE_WRITE_SUCCESS,
     WORKSPACE_OPERATIONS,
     Ignored,
     ResourceWrite,
@@ -38,6 +38,8 @@ PRIVATE_ENDPOINT = (
 PEC_WRITE = "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections/write"
 PROXY_WRITE = "Microsoft.MachineLearningServices/workspaces/privateEndpointConnectionProxies/write"
 PE_WRITE = "Microsoft.Network/privateEndpoints/write"
+
+RESOURCE_WRITE_SUCCESS = SystemEventNames.ResourceWriteSuccessEventName.value
 
 
 def sample() -> dict[str, Any]:

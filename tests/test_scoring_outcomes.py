@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from azure.eventgrid import SystemEventNames
 
 from shared.adapters.errors import TransientAzureError
 from shared.ledger import partition_rows
-from shared.ml_events import APP_TAG, RUN_STATUS_CHANGED
+from shared.ml_events import APP_TAG
 from shared.reconcilers.scoring_outcomes import BACKSTOP_LIMIT, BACKSTOP_WINDOW
 from shared.runtime import runtime
 from shared.scoring.records import JOBS_PARTITION, JobRecord, ScoringRecords
@@ -32,6 +33,8 @@ pytestmark = pytest.mark.slow
 
 COMPLETED = "SynapseAmlAutomation.BatchScoring.Completed"
 FAILED = "SynapseAmlAutomation.BatchScoring.Failed"
+
+RUN_STATUS_CHANGED = SystemEventNames.MachineLearningServicesRunStatusChangedEventName.value
 
 
 @pytest.fixture

@@ -468,11 +468,11 @@ def _check_function(name: str) -> None:
 
 def _function_for(event: dict[str, Any]) -> str | None:
     from shared.events import PRIVATE_ENDPOINT_OPERATIONS, WORKSPACE_OPERATIONS
-    from shared.ml_events import ML_EVENT_TYPES
+    from shared.ml_events import ml_event_types
 
     # Azure ML's own events (runs, data drift) are told by their type, not by an operation.
     event_type = event.get("eventType")
-    if isinstance(event_type, str) and event_type.lower() in {t.lower() for t in ML_EVENT_TYPES}:
+    if isinstance(event_type, str) and event_type.lower() in {t.lower() for t in ml_event_types()}:
         return "on_ml_event"
     data = event.get("data")
     operation = data.get("operationName") if isinstance(data, dict) else None
