@@ -4,7 +4,6 @@ top-level resource a child belongs to, whether a value is a GUID."""
 from __future__ import annotations
 
 import re
-import uuid
 from typing import NewType
 
 from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id, resource_id
@@ -36,17 +35,9 @@ def is_arm_id(value: object) -> bool:
 
 
 def is_guid(value: str | None) -> bool:
-    """Any form `uuid.UUID` reads (braces, `urn:uuid:`, no hyphens)."""
-    try:
-        uuid.UUID(value or "")
-    except ValueError:
-        return False
-    return True
-
-
-def is_canonical_guid(value: str) -> bool:
-    """The form ARM writes: 8-4-4-4-12 hex digits, any case."""
-    return bool(_GUID.fullmatch(value))
+    """The form ARM and Entra write: 8-4-4-4-12 hex digits, any case, nothing around them (not
+    the braces, `urn:uuid:` or whitespace that `uuid.UUID` also reads)."""
+    return bool(_GUID.fullmatch(value or ""))
 
 
 def top_level_resource(value: str) -> tuple[str, str, ArmId] | None:

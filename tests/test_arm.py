@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import random
 import string
+import uuid
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from shared.arm import (
     is_arm_id,
+    is_guid,
     is_resource_type,
     name_of,
     resource_group_of,
@@ -248,3 +251,21 @@ def test_name_subscription_and_group_of() -> None:
     assert name_of(WORKSPACE) == "testworkspace"
     assert subscription_of(child) == SUBSCRIPTION
     assert resource_group_of(child) == "rg-1234"
+
+
+@given(st.uuids(), st.sampled_from(["{%s}", "urn:uuid:%s", "\n%s", "%s\n", " %s", "%s "]))
+def test_is_guid_takes_only_the_form_arm_writes(value: uuid.UUID, wrapping: str) -> None:
+    # uuid.UUID also reads braces, `urn:uuid:`, no hyphens and surrounding whitespace: a value
+    # that is logged, compared with systemData or built into a URL must be ARM's own form.
+    assert is_guid(str(value))
+    assert is_guid(str(value).upper())
+    assert not is_guid(wrapping % value)
+    assert not is_guid(value.hex)
+
+
+@given(st.text(max_size=40))
+def test_is_guid_holds_only_for_a_value_uuid_writes_back_the_same(value: str) -> None:
+    canonical = False
+    with contextlib.suppress(ValueError):
+        canonical = str(uuid.UUID(value)) == value.lower()
+    assert is_guid(value) == canonical

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.arm import ArmId, is_canonical_guid, name_of, same_arm_id, subscription_of
+from shared.arm import ArmId, is_guid, name_of, same_arm_id, subscription_of
 from shared.model import ConnectionStatus, PrivateEndpointConnection, SynapseEvidence
 from shared.ownership import AppIdentity
 from shared.planning.private_endpoints import (
@@ -164,7 +164,7 @@ def _decide(
             "endpoints to this workspace"
         )
     principal = synapse.principal_id
-    if not principal or not is_canonical_guid(principal):
+    if not principal or not is_guid(principal):
         return decide("ARM reports no managed identity (principalId) for it")
     if not synapse.has_system_identity:
         return decide(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from azure.mgmt.core.tools import parse_resource_id, resource_id
 
-from shared.arm import is_arm_id, is_canonical_guid, name_parts, same_arm_id
+from shared.arm import is_arm_id, is_guid, name_parts, same_arm_id
 
 if TYPE_CHECKING:
     from shared.policy.rules import Finding, Rule
@@ -87,7 +87,7 @@ def is_scope(value: str) -> bool:
         return False
     subscription = str(parse_resource_id(value).get("subscription", ""))
     # Round trip through the builder: anything it would not write the same way is refused.
-    return is_canonical_guid(subscription) and same_arm_id(scopes_of(value)[-1], value)
+    return is_guid(subscription) and same_arm_id(scopes_of(value)[-1], value)
 
 
 def json_array(text: str, of: str) -> list[object]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from shared.arm import ArmId, is_canonical_guid, name_of, same_arm_id
+from shared.arm import ArmId, is_guid, name_of, same_arm_id
 from shared.scoring import contract
 from shared.scoring.contract import FORBIDDEN, MAX_BODY_BYTES, UNAUTHENTICATED, Problem
 from shared.scoring.inputs import input_path_problem
@@ -110,7 +110,7 @@ def authorize(caller: Caller, allowed: frozenset[str]) -> str:
         raise RefusedError(UNAUTHENTICATED)
     # Exactly an object ID as Entra ID writes it (any case; no braces or `urn:uuid:` prefix).
     principal = caller.principal_id.lower()
-    if not is_canonical_guid(principal) or principal not in allowed:
+    if not is_guid(principal) or principal not in allowed:
         raise RefusedError(FORBIDDEN)
     return principal
 
