@@ -21,6 +21,7 @@ from rich.console import Console
 
 from tests.conftest import App
 from tools import cli, scene, terminal
+from tools import retraining_scene as rs
 
 pytestmark = pytest.mark.slow
 
@@ -327,6 +328,83 @@ def test_plan_exits_1_when_a_workspace_cannot_be_read(
     assert [bool(item["error"]) for item in plan].count(True) == 1
     line = _one_error_line(captured.err)
     assert "could not be read: HTTP 403" in line
+
+
+def _promoting(app: App, accuracy: str = "0.80") -> None:
+    """PROD retrains and promotes; its batch endpoint's default `blue` serves drift-model:2."""
+    rs.seed_retraining(app.sim)
+    current = {"accuracy": accuracy}
+    app.sim.ml.promotion.add_model_version(scene.PROD, "drift-model", "2", properties=current)
+    promotion = {"PROMOTION_METRIC": "accuracy", "PROMOTION_MODEL_NAME": "churn-model"}
+    app.set_settings(**rs.retraining_settings(**promotion))
+
+
+@pytest.mark.parametrize(
+    ("route", "part"),
+    [
+        ("ml.batch_endpoint.get", ""),
+        ("ml.batch_deployment.get", "/deployments/blue"),
+        ("ml.model.version.get", "/models/drift-model/versions/2"),
+    ],
+)
+def test_plan_marks_the_promotion_not_read_when_azure_answers_about_another(
+    app: App, capsys: pytest.CaptureFixture[str], route: str, part: str
+) -> None:
+    _promoting(app)
+    # Another workspace's, under a name with Rich markup and a control character.
+    other = f"{scene.DEV}/batchEndpoints/[red]churn\x1b[2J{part}"
+
+    def another(body: dict[str, Any]) -> None:
+        body["id"] = other if "model" not in route else f"{scene.DEV}[red]\x1b[2J{part}"
+
+    app.sim.rewrite_reply(route, another, times=2)
+
+    assert cli.main(["plan"]) == cli.FAILURE
+    human = capsys.readouterr()
+    assert cli.main(["plan", "--json"]) == cli.FAILURE
+    captured = capsys.readouterr()
+
+    prod = {item["workspace"]: item for item in json.loads(captured.out)}[scene.PROD]
+    assert prod["error"].startswith("promotion: asked for ")
+    assert "promotion" not in prod  # not read: no promotion shown
+    # The rest of the plan stands.
+    assert prod["connections"]
+    assert prod["findings"]
+    for err in (human.err, captured.err):
+        assert "mlw-prod could not be read: promotion: asked for " in _one_error_line(err)
+    assert "mlw-prod: could not be read: promotion: asked for " in human.out
+    assert "[red]" in human.out  # printed as it is, never as markup
+    assert "\x1b" not in human.out + human.err + captured.err
+    assert "model promotion" not in human.out
+
+
+def test_plan_prints_the_promotion_a_workspace_user_wrote_as_it_is(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The model's metric is any workspace user's to write: markup and a control character.
+    _promoting(app, accuracy="[red]0.8\x1b[2J")
+
+    assert cli.main(["plan", "--workspace", scene.PROD]) == 0
+
+    out = capsys.readouterr().out
+    assert re.search(r"\n +metric +accuracy=\[red\]0\.8\\x1b\[2J\n", out)
+    assert "\x1b" not in out
+
+
+def test_plan_keeps_the_rest_of_the_workspace_when_its_promotion_cannot_be_read(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _promoting(app)
+    app.sim.inject("ml.batch_endpoint.get", status=403, times=1)
+
+    assert cli.main(["plan", "--json"]) == cli.FAILURE
+
+    captured = capsys.readouterr()
+    prod = {item["workspace"]: item for item in json.loads(captured.out)}[scene.PROD]
+    assert prod["error"].startswith("promotion: HTTP 403")
+    assert "promotion" not in prod
+    assert prod["connections"]
+    assert "mlw-prod could not be read: promotion: HTTP 403" in _one_error_line(captured.err)
 
 
 # -- apply -----------------------------------------------------------------------------------

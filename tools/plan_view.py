@@ -20,6 +20,15 @@ def one_line(text: object) -> str:
     return escape(lines[0] if lines else "", limit=400)
 
 
+_PROMOTION = {
+    "endpoint": "batch endpoint",
+    "default": "default deployment",
+    "model": "model",
+    "metric": "metric",
+    "rollback": "rollback",
+}
+
+
 def _rows(plan: WorkspacePlan) -> tuple[list[list[object]], list[list[object]]]:
     writes = {"approve", "reject", "assign"}
     decisions: list[list[object]] = [
@@ -111,15 +120,9 @@ def print_plan(console: Console, plan: WorkspacePlan) -> None:
         ),
     )
     if promotion := plan.promotion:
-        show(
-            console,
-            table(
-                f"{name}: model promotion",
-                ["batch endpoint", "default deployment", "model", "metric", "rollback"],
-                [[promotion[k] for k in ("endpoint", "default", "model", "metric", "rollback")]],
-                wrap="rollback",
-            ),
-        )
+        # One row per field: a model's ARM ID alone is wider than a piped line.
+        rows = [[label, promotion[key]] for key, label in _PROMOTION.items()]
+        show(console, table(f"{name}: model promotion", ["", "as read"], rows, wrap="as read"))
     held = _held_rows(plan)
     if held:
         show(

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from azure.core.exceptions import AzureError
 
+from shared.adapters.errors import permanent
 from shared.arm import ArmId
 from shared.ledger import ActionRecord
-from shared.model import ConnectionStatus
+from shared.model import ConnectionStatus, JudgedAnswerError
 from shared.outcome import Outcome, Status
 from shared.reconcilers.run import Change, Run, change
 
@@ -135,7 +136,8 @@ class WorkspacePlan:
     """What reconciling the workspace now would do. `changes`: the writes it calls for, each the
     ledger row a dry-run records (its `change()` is what `apply FILE` may write); the rest is
     what they were decided on, as `plan` shows it. `promotion`: a retraining workspace's batch
-    endpoint (empty without promotion settings), None for any other."""
+    endpoint (empty without promotion settings), None for any other or when it could not be read
+    (`error` says why)."""
 
     workspace_id: ArmId
     changes: tuple[ActionRecord, ...] = ()
@@ -163,10 +165,11 @@ def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None
     start = len(run.changes)
     report = reconcile_workspace(runtime, workspace_id, run)
     connections, roles, policies = report.connections, report.roles, report.policies
+    promotion, unread = _promotion(runtime, workspace_id)
     return WorkspacePlan(
         workspace_id,
         changes=tuple(r for r, o in run.changes[start:] if o.status is Status.PLANNED),
-        error=report.error(),
+        error=report.error() or unread,
         connections=tuple(d for d, _ in connections.outcomes) if connections else (),
         role_assignments=tuple(d for d, _ in roles.outcomes) if roles else (),
         findings=policies.findings if policies else (),
@@ -180,33 +183,33 @@ def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None
             for candidate, outcome in (policies.outcomes if policies else ())
         ),
         expired_exemptions=policies.expired_exemptions if policies else (),
-        promotion=_promotion(runtime, workspace_id),
+        promotion=promotion,
     )
 
 
-def _promotion(runtime: Runtime, workspace_id: ArmId) -> dict[str, str] | None:
+def _promotion(runtime: Runtime, workspace_id: ArmId) -> tuple[dict[str, str] | None, str | None]:
     """The retraining workspace's batch endpoint as promotion left it: its default deployment,
-    the model behind it and its metric, and how to switch back. Read-only. The deployment to
-    switch back to is the one the model was promoted over (the app registers it with the model):
-    advice to an operator, never a decision of the app's."""
-    from shared.planning.promotion import rollback
-
+    the model behind it and its metric, read-only; or None and why it could not be read (a
+    transient error is raised). No rollback: the deployment to switch back to is the app's
+    record (the ledger's, which a plan does not read); the model's `previous-deployment` is any
+    workspace user's to write."""
     config = runtime.settings.retraining
     if config is None or not config.retrains(workspace_id):
-        return None
+        return None, None
     if config.promotion is None or config.batch_endpoint_name is None:
-        return {}
-    adapter = runtime.promotion_adapter
+        return {}, None
     name = config.batch_endpoint_name
     endpoint_id = ArmId(f"{workspace_id}/batchEndpoints/{name}")
-    default, asset, model = adapter.serving(workspace_id, endpoint_id)
-    values = model.get("properties") or {}
-    previous = values.get("previous-deployment")
+    try:
+        default, asset, model = runtime.promotion_adapter.serving(workspace_id, endpoint_id)
+    except (AzureError, JudgedAnswerError) as error:  # the latter: an answer about another
+        why = permanent(workspace_id, error) if isinstance(error, AzureError) else str(error)
+        return None, f"promotion: {why}"
     metric = config.promotion.metric
     return {
         "endpoint": name,
         "default": default or "",
         "model": asset or "",
-        "metric": f"{metric}={values.get(metric, 'not recorded')}",
-        "rollback": rollback(name, previous if isinstance(previous, str) else None),
-    }
+        "metric": f"{metric}={(model.get('properties') or {}).get(metric, 'not recorded')}",
+        "rollback": "in the ledger: the model's promote row, evidence `rollback` (plan reads none)",
+    }, None
