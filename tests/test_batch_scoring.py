@@ -4,12 +4,14 @@ POST with an Azure ML token, repeatability, and the scoring URI check before any
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.batch_scoring import (
     BatchScoringAdapter,
     ScoringInput,
@@ -243,6 +245,64 @@ def test_both_kinds_of_job_read_azures_error_the_same_way(error: object, text: s
     body = {"name": "j1", "properties": {"status": "Failed", "error": error}}
     assert job_from_arm(body).error == text
     assert app_job_from_arm(body).error == text
+
+
+# ------------------------------------------------- an answer about another resource is refused
+
+
+def _lookalikes(resource: str, tails: list[str]) -> st.SearchStrategy[str | None]:
+    """ARM IDs for `resource` of PROD as Azure could answer them: PROD's own in any case, and
+    lookalikes (another workspace, one whose name begins with PROD's, another child), or none."""
+    workspaces = st.one_of(
+        st.sampled_from([scene.PROD, scene.PROD.upper(), scene.PROD.lower()]),
+        st.text("abz-_.()0", min_size=1, max_size=8).map(lambda tail: scene.PROD + tail),
+        st.sampled_from([scene.DEV, scene.SANDBOX, scene.PROD.replace("rg-", "rg-x")]),
+    )
+    return st.one_of(
+        st.builds(lambda ws, tail: ws + tail, workspaces, st.sampled_from([resource, *tails])),
+        st.none(),
+    )
+
+
+def _answering(answered: str | None) -> Any:
+    """A rewrite of Azure's answer: its `id` is `answered` (None: it has none)."""
+
+    def rewrite(body: dict[str, Any]) -> None:
+        body.pop("id", None)
+        if answered is not None:
+            body["id"] = answered
+
+    return rewrite
+
+
+JOB = "batchjob-1"
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    answered=_lookalikes(
+        f"/jobs/{JOB}",
+        ["/jobs/other", f"/jobs/{JOB}/x", f"/jobs/{JOB}x", f"/batchEndpoints/e/jobs/{JOB}"],
+    )
+)
+def test_a_job_read_is_only_ever_of_that_workspaces_job(
+    app: App, adapter: BatchScoringAdapter, answered: str | None
+) -> None:
+    # A job's status decides scoring, announcements and what a caller is shown: an answer about
+    # another workspace's job of that name (or another job) is refused by both kinds of read.
+    from shared.adapters.retraining_jobs import RetrainingJobsAdapter
+
+    body = {"id": f"{scene.PROD}/jobs/{JOB}", "name": JOB, "properties": {"status": "Completed"}}
+    app.sim.ml.add_job(scene.PROD, body)
+    jobs = RetrainingJobsAdapter(clients_for(get_settings()))
+    ours = answered is not None and answered.lower() == f"{scene.PROD}/jobs/{JOB}".lower()
+    for read in (adapter.get_job, jobs.get_job):
+        app.sim.rewrite_reply("ml.job.get", _answering(answered))
+        if ours:
+            assert getattr(read(PROD, JOB), "status", None) == "Completed"
+        else:
+            with pytest.raises(UnexpectedAnswerError, match=f"asked for job '{JOB}'"):
+                read(PROD, JOB)
 
 
 # ----------------------------------------------------------------- the scoring URI check

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from shared.adapters import transport
 from shared.adapters.answers import check_named
-from shared.adapters.batch_scoring import JOBS_API, job_parts
+from shared.adapters.batch_scoring import JOBS_API, check_job, job_parts
 from shared.arm import ArmId
 from shared.config import RetrainingSettings
 
@@ -49,7 +49,7 @@ class RetrainingJobsAdapter(transport.ArmAdapter):
         if body is None:
             return None
         job = app_job_from_arm(body)
-        check_named(job.name, name, f"asked for job {name!r}")
+        check_job(body, workspace_id, name)
         return job
 
     @transport.malformed_is_permanent
