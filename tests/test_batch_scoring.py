@@ -26,6 +26,7 @@ from shared.arm import ArmId
 from shared.config import get_settings
 from simulator.tokens import claims_of
 from tests.conftest import App
+from tests.retraining import LOOKALIKE_WORKSPACES
 from tools import scene
 
 PROD = ArmId(scene.PROD)
@@ -253,15 +254,9 @@ def test_both_kinds_of_job_read_azures_error_the_same_way(error: object, text: s
 def _lookalikes(resource: str, tails: list[str]) -> st.SearchStrategy[str | None]:
     """ARM IDs for `resource` of PROD as Azure could answer them: PROD's own in any case, and
     lookalikes (another workspace, one whose name begins with PROD's, another child), or none."""
-    workspaces = st.one_of(
-        st.sampled_from([scene.PROD, scene.PROD.upper(), scene.PROD.lower()]),
-        st.text("abz-_.()0", min_size=1, max_size=8).map(lambda tail: scene.PROD + tail),
-        st.sampled_from([scene.DEV, scene.SANDBOX, scene.PROD.replace("rg-", "rg-x")]),
-    )
-    return st.one_of(
-        st.builds(lambda ws, tail: ws + tail, workspaces, st.sampled_from([resource, *tails])),
-        st.none(),
-    )
+    children = st.sampled_from([resource, *tails])
+    ids = st.builds(lambda ws, tail: ws + tail, LOOKALIKE_WORKSPACES, children)
+    return st.one_of(ids, st.none())
 
 
 def _answering(answered: str | None) -> Any:
