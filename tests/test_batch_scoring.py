@@ -270,6 +270,26 @@ def _answering(answered: str | None) -> Any:
     return rewrite
 
 
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    answered=_lookalikes(
+        "/batchEndpoints/churn-batch",
+        ["/batchEndpoints/other", "/batchEndpoints/churn-batch/deployments/blue"],
+    )
+)
+def test_an_endpoint_read_is_only_ever_of_that_endpoint(
+    app: App, adapter: BatchScoringAdapter, answered: str | None
+) -> None:
+    # Its scoring URI receives the caller's input (and the app's ML token), its default scores:
+    # an answer about another endpoint of that name, or one that does not say which, is refused.
+    app.sim.rewrite_reply("ml.batch_endpoint.get", _answering(answered))
+    if answered is not None and answered.lower() == ENDPOINT.lower():
+        assert adapter.get_endpoint(ENDPOINT).default_deployment == "blue"
+    else:
+        with pytest.raises(UnexpectedAnswerError, match=f"asked for batch endpoint {ENDPOINT}"):
+            adapter.get_endpoint(ENDPOINT)
+
+
 JOB = "batchjob-1"
 
 

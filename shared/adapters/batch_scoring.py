@@ -113,8 +113,7 @@ class BatchScoringAdapter(transport.ArmAdapter):
         defaults = properties.get("defaults")
         default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
         check_named(body.get("name"), name_of(endpoint_id), f"asked for {what}")
-        if body.get("id") is not None:
-            check_named(body["id"], endpoint_id, f"asked for {what}")
+        check_named(body.get("id"), endpoint_id, f"asked for {what}")
         return BatchEndpoint(
             id=endpoint_id,
             workspace_id=batch_endpoint_workspace(endpoint_id) or endpoint_id,
