@@ -54,8 +54,8 @@ COMPLETION_EVENTS = 10
 
 # Requests per event, by simulator route (tokens not counted).
 WANTED_DRIFT = {
-    "ml.job.list": 1,  # this app's retraining jobs: is one active?
-    "ml.job.get": 1,  # the claimed name: submitted already?
+    # The last claim's job (still running?), then the new claim's name (submitted already?).
+    "ml.job.get": 2,
     "ml.component.version.list": 1,  # azure-ai-ml: name@latest
     "aml.compute.get": 1,  # azure-ai-ml: the compute's ARM ID
     # azure-ai-ml also GETs the workspace (its component-resolution cache key), once per process.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import strategies as st
+
 from shared.ml_events import APP_TAG
 from shared.outcome import INTENT
 from shared.runtime import runtime
@@ -13,6 +15,13 @@ from tools import retraining_scene as rs
 from tools import scene
 
 DRIFT_QUERY = "AmlModelMonitorResults | summarize max(DriftScore)"
+# The workspace part of an ID Azure could answer for PROD's resources: PROD's own in any case,
+# and lookalikes (one whose name begins with PROD's, others, another resource group).
+LOOKALIKE_WORKSPACES = st.one_of(
+    st.sampled_from([scene.PROD, scene.PROD.upper(), scene.PROD.lower()]),
+    st.text("abz-_.()0", min_size=1, max_size=8).map(lambda tail: scene.PROD + tail),
+    st.sampled_from([scene.DEV, scene.SANDBOX, scene.PROD.replace("rg-", "rg-x")]),
+)
 
 
 def deliver_ml_event(app: App, event: dict[str, Any]) -> None:

@@ -4,12 +4,14 @@ POST with an Azure ML token, repeatability, and the scoring URI check before any
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.batch_scoring import (
     BatchScoringAdapter,
     ScoringInput,
@@ -24,6 +26,7 @@ from shared.arm import ArmId
 from shared.config import get_settings
 from simulator.tokens import claims_of
 from tests.conftest import App
+from tests.retraining import LOOKALIKE_WORKSPACES
 from tools import scene
 
 PROD = ArmId(scene.PROD)
@@ -243,6 +246,78 @@ def test_both_kinds_of_job_read_azures_error_the_same_way(error: object, text: s
     body = {"name": "j1", "properties": {"status": "Failed", "error": error}}
     assert job_from_arm(body).error == text
     assert app_job_from_arm(body).error == text
+
+
+# ------------------------------------------------- an answer about another resource is refused
+
+
+def _lookalikes(resource: str, tails: list[str]) -> st.SearchStrategy[str | None]:
+    """ARM IDs for `resource` of PROD as Azure could answer them: PROD's own in any case, and
+    lookalikes (another workspace, one whose name begins with PROD's, another child), or none."""
+    children = st.sampled_from([resource, *tails])
+    ids = st.builds(lambda ws, tail: ws + tail, LOOKALIKE_WORKSPACES, children)
+    return st.one_of(ids, st.none())
+
+
+def _answering(answered: str | None) -> Any:
+    """A rewrite of Azure's answer: its `id` is `answered` (None: it has none)."""
+
+    def rewrite(body: dict[str, Any]) -> None:
+        body.pop("id", None)
+        if answered is not None:
+            body["id"] = answered
+
+    return rewrite
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    answered=_lookalikes(
+        "/batchEndpoints/churn-batch",
+        ["/batchEndpoints/other", "/batchEndpoints/churn-batch/deployments/blue"],
+    )
+)
+def test_an_endpoint_read_is_only_ever_of_that_endpoint(
+    app: App, adapter: BatchScoringAdapter, answered: str | None
+) -> None:
+    # Its scoring URI receives the caller's input (and the app's ML token), its default scores:
+    # an answer about another endpoint of that name, or one that does not say which, is refused.
+    app.sim.rewrite_reply("ml.batch_endpoint.get", _answering(answered))
+    if answered is not None and answered.lower() == ENDPOINT.lower():
+        assert adapter.get_endpoint(ENDPOINT).default_deployment == "blue"
+    else:
+        with pytest.raises(UnexpectedAnswerError, match=f"asked for batch endpoint {ENDPOINT}"):
+            adapter.get_endpoint(ENDPOINT)
+
+
+JOB = "batchjob-1"
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    answered=_lookalikes(
+        f"/jobs/{JOB}",
+        ["/jobs/other", f"/jobs/{JOB}/x", f"/jobs/{JOB}x", f"/batchEndpoints/e/jobs/{JOB}"],
+    )
+)
+def test_a_job_read_is_only_ever_of_that_workspaces_job(
+    app: App, adapter: BatchScoringAdapter, answered: str | None
+) -> None:
+    # A job's status decides scoring, announcements and what a caller is shown: an answer about
+    # another workspace's job of that name (or another job) is refused by both kinds of read.
+    from shared.adapters.retraining_jobs import RetrainingJobsAdapter
+
+    body = {"id": f"{scene.PROD}/jobs/{JOB}", "name": JOB, "properties": {"status": "Completed"}}
+    app.sim.ml.add_job(scene.PROD, body)
+    jobs = RetrainingJobsAdapter(clients_for(get_settings()))
+    ours = answered is not None and answered.lower() == f"{scene.PROD}/jobs/{JOB}".lower()
+    for read in (adapter.get_job, jobs.get_job):
+        app.sim.rewrite_reply("ml.job.get", _answering(answered))
+        if ours:
+            assert getattr(read(PROD, JOB), "status", None) == "Completed"
+        else:
+            with pytest.raises(UnexpectedAnswerError, match=f"asked for job '{JOB}'"):
+                read(PROD, JOB)
 
 
 # ----------------------------------------------------------------- the scoring URI check

@@ -533,12 +533,15 @@ def test_a_workspace_read_answering_another_workspace_evaluates_no_policy(app: A
 # ------------------------------------------- acting on Azure's answer, targets from settings
 
 
-def test_a_job_read_answering_another_job_starts_nothing(rapp: App) -> None:
+@pytest.mark.parametrize("same_name", [False, True], ids=["another-job", "same-name-elsewhere"])
+def test_a_job_read_answering_another_job_starts_nothing(rapp: App, same_name: bool) -> None:
     event = completed_event(rapp)
+    name = event["data"]["runId"] if same_name else "someone-elses-job"
 
     def other_job(body: dict[str, Any]) -> None:
-        body["name"] = "someone-elses-job"
-        body["id"] = f"{scene.DEV}/jobs/someone-elses-job"
+        # Another job, or the app's own job of that name in another workspace: completed too.
+        body["name"] = name
+        body["id"] = f"{scene.DEV}/jobs/{name}"
 
     rapp.sim.rewrite_reply("ml.job.get", other_job)
 
@@ -547,7 +550,7 @@ def test_a_job_read_answering_another_job_starts_nothing(rapp: App) -> None:
     assert rapp.sim.ml.scoring_posts == []
     assert event_outcome(event["id"]) == "failed"
     [record] = [a for a in recorded_actions("retraining") if a["Verdict"] == "read"]
-    assert "someone-elses-job" in record["Outcome"]
+    assert (f"{scene.DEV}/jobs/{name}" if same_name else name) in record["Outcome"]
 
 
 def test_a_submission_answered_with_a_job_of_another_workspace_is_not_applied(

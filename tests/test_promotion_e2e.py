@@ -25,6 +25,7 @@ from shared.claims import Claims
 from shared.runtime import runtime
 from simulator.permissions import Permissions
 from tests.conftest import App, at_once
+from tests.retraining import LOOKALIKE_WORKSPACES
 from tools import host, scene
 from tools import retraining_scene as rs
 
@@ -570,11 +571,7 @@ def test_a_model_read_answering_another_model_promotes_nothing(papp: App) -> Non
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    workspace=st.one_of(
-        st.sampled_from([scene.PROD, scene.PROD.upper(), scene.PROD.lower()]),
-        st.text("abz-_.()0", min_size=1, max_size=8).map(lambda tail: scene.PROD + tail),
-        st.sampled_from([scene.DEV, scene.SANDBOX, scene.PROD.replace("rg-", "rg-x")]),
-    ),
+    workspace=LOOKALIKE_WORKSPACES,
     model=st.sampled_from(["/models/drift-model/versions/2", "/models/drift-model/versions/2/x"]),
 )
 def test_only_a_model_version_of_this_workspace_is_read_as_the_current_model(
@@ -591,6 +588,57 @@ def test_only_a_model_version_of_this_workspace_is_read_as_the_current_model(
 
     ours = this and model.endswith("/2")
     assert found.get("properties", {}).get("accuracy") == "0.80" if ours else found == {}
+
+
+def test_a_model_answered_for_another_registers_no_version(papp: App) -> None:
+    # churn-model is at version 7 here; asked for it, ARM answers with another workspace's.
+    papp.sim.ml.promotion.add_model_version(scene.PROD, "churn-model", "7", properties={})
+
+    def another(body: dict[str, Any]) -> None:
+        body["id"] = f"{scene.DEV}/models/churn-model"
+        body["properties"] |= {"latestVersion": "1", "nextVersion": "2"}
+
+    papp.sim.rewrite_reply("ml.model.get", another)
+    _, event = _completed(papp, accuracy=0.95)
+    _deliver(papp, event)
+
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith(f"not applied: asked for model churn-model of {scene.PROD}")
+    assert sorted(papp.sim.ml.promotion.model_versions(scene.PROD, "churn-model")) == ["7"]
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+    assert _default(papp) == "blue"
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    workspace=LOOKALIKE_WORKSPACES,
+    model=st.sampled_from(
+        ["/models/churn-model", "/models/churn-model/versions/7", "/models/other", None]
+    ),
+)
+def test_only_this_workspaces_model_gives_the_next_version(
+    papp: App, workspace: str, model: str | None
+) -> None:
+    from shared.adapters.answers import UnexpectedAnswerError
+
+    papp.sim.ml.promotion.add_model_version(scene.PROD, "churn-model", "7", properties={})
+    answered = None if model is None else workspace + model
+
+    def rewrite(body: dict[str, Any]) -> None:
+        body.pop("id")
+        if answered is not None:
+            body["id"] = answered
+
+    papp.sim.rewrite_reply("ml.model.get", rewrite)
+    read = functools.partial(
+        runtime().promotion_adapter.model_versions, ArmId(scene.PROD), "churn-model"
+    )
+
+    if answered is not None and answered.lower() == f"{scene.PROD}/models/churn-model".lower():
+        assert read() == ("7", "8")
+    else:
+        with pytest.raises(UnexpectedAnswerError):
+            read()
 
 
 # ---------------------------------------------------------------------------- rollback

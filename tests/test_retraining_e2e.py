@@ -147,7 +147,7 @@ def test_an_active_retraining_job_debounces_after_the_cooldown(rapp: App) -> Non
 
     deliver_ml_event(rapp, second)
 
-    assert _routes(rapp) == ["ml.job.list"]
+    assert _routes(rapp) == ["ml.job.get"]  # the claim's job: still running
     assert len(our_jobs(rapp)) == 1
     assert event_outcome(second["id"]) == "debounced"
 
@@ -649,6 +649,31 @@ def test_a_users_job_tagged_as_ours_holds_no_retraining_back(rapp: App, status: 
     deliver_ml_event(rapp, second)
 
     assert event_outcome(second["id"]) == "retraining-submitted"
+
+
+def test_a_flood_of_jobs_tagged_as_ours_neither_blocks_nor_steers_retraining(rapp: App) -> None:
+    from shared.adapters.transport import MAX_PAGES
+
+    # A workspace user makes more jobs carrying the app's tag than any paged read is allowed
+    # to read (one a page): running, and the newest of the workspace.
+    rapp.set_settings(**rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES="0"))
+    for index in range(MAX_PAGES + 1):
+        _users_job(rapp, f"flood-{index}", "Running", {APP_TAG: "retraining"})
+    rapp.sim.page_size = 1
+    try:
+        drift = rs.monitor_breach_event()
+        deliver_ml_event(rapp, drift)
+        [(ours, _, _)] = rapp.sim.ml.job_puts
+        rapp.sim.ml.set_job_status(scene.PROD, ours, "Completed")  # its event is lost
+        host.fire_timer("scheduled_retrain")
+    finally:
+        rapp.sim.page_size = 50
+
+    # The drift retrained; the timer scored the app's completed retrain and retrained again.
+    assert event_outcome(drift["id"]) == "retraining-submitted"
+    assert len(rapp.sim.ml.job_puts) == 2
+    [scoring] = our_jobs(rapp, "scoring")
+    assert scoring["properties"]["tags"]["retraining-job"] == ours
 
 
 @pytest.mark.parametrize("status", ["NotStarted", "Queued", "NotResponding", "Paused", "Unknown"])

@@ -502,6 +502,23 @@ def test_a_throttled_job_read_is_503_with_retry_after_and_the_next_poll_answers(
     assert get(name).status_code == 202
 
 
+def test_a_job_read_answered_with_another_workspaces_job_is_502_and_shows_nothing_of_it(
+    scoring: App,
+) -> None:
+    name = _json(post())["name"]
+
+    def elsewhere(body: dict[str, Any]) -> None:
+        # A job of that name in another workspace, completed, its output there.
+        body["id"] = body["id"].replace(scene.PROD, scene.DEV)
+        body["properties"]["status"] = "Completed"
+        body["properties"]["outputs"] = {"score": {"uri": "azureml://elsewhere/"}}
+
+    scoring.sim.rewrite_reply("ml.job.get", elsewhere)
+    problem = _problem(get(name), 502)
+    assert "elsewhere" not in json.dumps(problem)
+    assert get(name).status_code == 202  # the app's job, as Azure answers about it: running
+
+
 # --- dry-run and the description ----------------------------------------------------------
 
 
@@ -893,7 +910,11 @@ def test_a_job_name_azure_answers_with_a_dot_can_be_polled_to_its_end(scoring: A
     assert response.headers["Location"].endswith("/" + dotted)
     scoring.sim.ml.add_job(
         scene.PROD,
-        {"name": dotted, "properties": {"status": "Completed", "jobType": "Pipeline"}},
+        {
+            "id": f"{scene.PROD}/jobs/{dotted}",
+            "name": dotted,
+            "properties": {"status": "Completed", "jobType": "Pipeline"},
+        },
     )
     done = get(dotted)
     assert done.status_code == 200, done.get_body()

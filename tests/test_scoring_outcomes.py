@@ -271,6 +271,30 @@ def test_the_apps_job_name_in_another_workspace_is_not_the_apps(rapp: App) -> No
     assert _announced(rapp) == []
 
 
+def test_a_read_answered_with_another_workspaces_job_of_the_name_announces_nothing(
+    rapp: App,
+) -> None:
+    job = _scoring_job(rapp)
+    event = _finish(rapp, job, "Running")  # the event is early: the app's job still runs
+
+    def elsewhere(body: dict[str, Any]) -> None:
+        # Asked for the app's job, Azure answers with a job of that name elsewhere, ended.
+        body["id"] = body["id"].replace(scene.PROD, scene.DEV)
+        body["properties"]["status"] = "Failed"
+
+    rapp.sim.rewrite_reply("ml.job.get", elsewhere, times=2)
+    rapp.deliver(event, "on_ml_event")
+    _sweep()  # the backstop reads it again, answered the same
+
+    assert _announced(rapp) == []
+    assert _row(job["name"])["Status"] != "Failed"
+    assert _event_outcome(event["id"]) == "failed"
+    # Its own end is announced when Azure answers about it.
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Completed")
+    _sweep()
+    assert [e["eventType"] for e in _announced(rapp)] == [COMPLETED]
+
+
 # ---------------------------------------------------------------------- the backstop
 
 

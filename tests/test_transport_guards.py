@@ -455,25 +455,8 @@ def _foreign_redirect(app: App) -> dict[str, Any]:
     }
 
 
-def test_a_job_list_whose_next_link_leaves_arm_is_refused_and_submits_nothing(rapp: App) -> None:
-    rapp.sim.inject_reply(
-        "ml.job.list",
-        body={"value": [], "nextLink": rapp.sim.foreign_url + scene.PROD + "/jobs?page=2"},
-    )
-    event = rs.monitor_breach_event()
-
-    deliver_ml_event(rapp, event)
-
-    assert rapp.sim.requests_to("localhost") == []
-    assert rapp.sim.ml.job_puts == []
-    assert event_outcome(event["id"]) == "failed"
-    [record] = recorded_actions("retraining")
-    assert "not a configured endpoint" in record["Outcome"]
-
-
-@pytest.mark.parametrize("route", ["ml.job.list", "ml.job.get"])
-def test_a_redirect_of_a_job_read_to_another_host_is_refused(rapp: App, route: str) -> None:
-    rapp.sim.inject_reply(route, **_foreign_redirect(rapp))
+def test_a_redirect_of_a_job_read_to_another_host_is_refused(rapp: App) -> None:
+    rapp.sim.inject_reply("ml.job.get", **_foreign_redirect(rapp))
     event = rs.monitor_breach_event()
 
     deliver_ml_event(rapp, event)
@@ -750,97 +733,14 @@ def test_every_client_caps_a_long_retry_after(app: App, route: str, setup: Any, 
     assert waited < RETRY_AFTER_CAP_SECONDS + 10, f"waited {waited:.1f} s for Retry-After: 60"
 
 
-def test_a_job_list_longer_than_its_bound_is_an_error_not_a_partial_list(rapp: App) -> None:
-    from shared.adapters.retraining_jobs import MAX_PAGES
-
-    base = {
-        "type": "Microsoft.MachineLearningServices/workspaces/jobs",
-        "properties": {"jobType": "Pipeline", "status": "Completed", "tags": {APP_TAG: "x"}},
-        "systemData": {"createdAt": "2026-11-20T00:00:00Z"},
-    }
-    for index in range(MAX_PAGES + 1):
-        rapp.sim.ml.add_job(
-            scene.PROD, {**base, "id": f"{scene.PROD}/jobs/r{index}", "name": f"r{index}"}
-        )
-    rapp.sim.page_size = 1
-    try:
-        event = rs.monitor_breach_event()
-        deliver_ml_event(rapp, event)
-    finally:
-        rapp.sim.page_size = 50
-
-    # A job on a page past the bound could be active: nothing is submitted on a partial list.
-    assert [r.route for r in rapp.non_token_requests()].count("ml.job.list") == MAX_PAGES
-    assert rapp.sim.ml.job_puts == []
-    assert event_outcome(event["id"]) == "failed"
-    [record] = recorded_actions("retraining")
-    assert f"more than {MAX_PAGES} pages" in record["Outcome"]
-
-
-def test_the_job_list_follows_its_pages_within_a_bound(rapp: App) -> None:
-    from shared.adapters.clients import clients_for
-    from shared.adapters.retraining_jobs import MAX_PAGES, RetrainingJobsAdapter
-    from shared.adapters.transport import PagingError
-    from shared.arm import ArmId
-    from shared.config import get_settings
-
-    for index in range(5):
-        rapp.sim.ml.add_job(
-            scene.PROD,
-            {
-                "id": f"{scene.PROD}/jobs/retrain-{index}",
-                "name": f"retrain-{index}",
-                "type": "Microsoft.MachineLearningServices/workspaces/jobs",
-                "properties": {
-                    "jobType": "Pipeline",
-                    "status": "Completed",
-                    "tags": {APP_TAG: "retraining"},
-                },
-                "systemData": {"createdAt": f"2026-11-2{index}T00:00:00Z"},
-            },
-        )
-    adapter = RetrainingJobsAdapter(clients_for(get_settings()))
-    rapp.sim.page_size = 2
-    try:
-        jobs = adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
-        assert [job.name for job in jobs] == [f"retrain-{i}" for i in (4, 3, 2, 1, 0)]
-        assert [r.route for r in rapp.non_token_requests()].count("ml.job.list") == 3
-
-        for index in range(5, 2 * MAX_PAGES + 3):
-            rapp.sim.ml.add_job(
-                scene.PROD, {**rapp.sim.ml.jobs(scene.PROD)[0], "name": f"r{index}"}
-            )
-        rapp.sim.reset_counts()
-        # Past the bound the read is an error, never a partial list (a job on a page not read
-        # could be the active one).
-        with pytest.raises(PagingError, match=f"more than {MAX_PAGES} pages"):
-            adapter.list_app_jobs(ArmId(scene.PROD), "retraining")
-        assert [r.route for r in rapp.non_token_requests()].count("ml.job.list") == MAX_PAGES
-    finally:
-        rapp.sim.page_size = 50
-
-
-def test_a_repeated_next_link_in_the_job_list_stops_the_read(rapp: App) -> None:
-    loop = f"{rapp.sim.url}{scene.PROD}/jobs?api-version=2024-04-01&$skipToken=loop"
-    rapp.sim.inject_reply("ml.job.list", body={"value": [], "nextLink": loop}, times=3)
-    event = rs.monitor_breach_event()
-
-    deliver_ml_event(rapp, event)
-
-    assert [r.route for r in rapp.non_token_requests()].count("ml.job.list") == 2
-    assert rapp.sim.ml.job_puts == []
-    [record] = recorded_actions("retraining")
-    assert "repeats an earlier page" in record["Outcome"]
-
-
-def test_a_long_retry_after_from_the_job_list_is_capped(rapp: App) -> None:
+def test_a_long_retry_after_from_a_job_read_is_capped(rapp: App) -> None:
     from shared.adapters.transport import RETRY_AFTER_CAP_SECONDS
 
-    rapp.sim.inject_reply("ml.job.list", status=429, headers={"Retry-After": "60"})
+    rapp.sim.inject_reply("ml.job.get", status=429, headers={"Retry-After": "60"})
 
     deliver_ml_event(rapp, rs.monitor_breach_event())
 
-    assert _retry_wait(rapp, "ml.job.list") < RETRY_AFTER_CAP_SECONDS + 10
+    assert _retry_wait(rapp, "ml.job.get") < RETRY_AFTER_CAP_SECONDS + 10
     assert len(our_jobs(rapp, "retraining")) == 1
 
 
@@ -1033,11 +933,10 @@ MALFORMED_IDS = ["list", "string", "object-value", "html"]
 
 
 @pytest.mark.parametrize("reply", MALFORMED_200S, ids=MALFORMED_IDS)
-@pytest.mark.parametrize("route", ["ml.job.list", "ml.job.get"])
 def test_a_malformed_job_read_is_recorded_and_submits_nothing(
-    rapp: App, route: str, reply: dict[str, Any]
+    rapp: App, reply: dict[str, Any]
 ) -> None:
-    rapp.sim.inject_reply(route, **reply)
+    rapp.sim.inject_reply("ml.job.get", **reply)
     event = rs.monitor_breach_event()
 
     deliver_ml_event(rapp, event)  # recorded, never raised
@@ -1048,7 +947,8 @@ def test_a_malformed_job_read_is_recorded_and_submits_nothing(
     assert record["Outcome"].startswith("failed:")
 
 
-def test_a_job_list_of_the_wrong_shape_is_recorded_and_submits_nothing(rapp: App) -> None:
+def test_a_job_of_the_wrong_shape_is_recorded_and_submits_nothing(rapp: App) -> None:
+    rs.claim_job("odd")  # the app's last retrain, two days ago: read to see if it still runs
     rapp.sim.ml.add_job(
         scene.PROD,
         {

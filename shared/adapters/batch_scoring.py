@@ -113,8 +113,7 @@ class BatchScoringAdapter(transport.ArmAdapter):
         defaults = properties.get("defaults")
         default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
         check_named(body.get("name"), name_of(endpoint_id), f"asked for {what}")
-        if body.get("id") is not None:
-            check_named(body["id"], endpoint_id, f"asked for {what}")
+        check_named(body.get("id"), endpoint_id, f"asked for {what}")
         return BatchEndpoint(
             id=endpoint_id,
             workspace_id=batch_endpoint_workspace(endpoint_id) or endpoint_id,
@@ -171,8 +170,9 @@ class BatchScoringAdapter(transport.ArmAdapter):
     @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, job_name: str) -> ScoringJob:
         path = f"{quote(workspace_id)}/jobs/{quote(job_name, safe='')}"
-        job = job_from_arm(self._json("GET", path, JOBS_API, f"job {job_name}"))
-        check_named(job.name, job_name, f"asked for job {job_name!r}")
+        body = self._json("GET", path, JOBS_API, f"job {job_name}")
+        job = job_from_arm(body)
+        check_job(body, workspace_id, job_name)
         return job
 
 
@@ -202,6 +202,14 @@ def job_parts(body: Mapping[str, Any]) -> tuple[str, dict[str, Any], str, str | 
         error = str(message) if message else json.dumps(error)[:500]
     error = error if isinstance(error, str) and error else None
     return name, properties, _require_str(properties, "status", f"job {name}"), error
+
+
+def check_job(answered: Mapping[str, Any], workspace_id: str, name: str) -> None:
+    """`UnexpectedAnswerError` unless Azure answered with `workspace_id`'s job `name`, by name and
+    ID: a job of that name in another workspace is Azure's answer about something else."""
+    doing = f"asked for job {name!r} of {workspace_id}"
+    check_named(answered.get("name"), name, doing)
+    check_named(answered.get("id"), f"{workspace_id}/jobs/{name}", doing)
 
 
 def job_from_arm(body: Mapping[str, Any]) -> ScoringJob:

@@ -80,9 +80,13 @@ class PromotionAdapter(transport.ArmAdapter):
 
     @transport.malformed_is_permanent
     def model_versions(self, workspace_id: ArmId, name: str) -> tuple[str | None, str | None]:
-        """(latestVersion, nextVersion) of the model; (None, None) for a new model."""
+        """(latestVersion, nextVersion) of the model; (None, None) for a new model. Another's
+        answer is refused: its numbers would name a version, and a deployment, of this model."""
         path = f"{quote(workspace_id)}/models/{quote(name, safe='')}"
         body = self._found("GET", path, MODELS_API, name)
+        if body is not None:
+            asked = f"{workspace_id}/models/{name}"
+            check_named(body.get("id"), asked, f"asked for model {name} of {workspace_id}")
         latest = text_at(body, "properties", "latestVersion")
         return latest, text_at(body, "properties", "nextVersion")
 

@@ -9,35 +9,24 @@ from urllib.parse import quote
 
 from shared.adapters import transport
 from shared.adapters.answers import check_named
-from shared.adapters.batch_scoring import JOBS_API, job_parts
+from shared.adapters.batch_scoring import JOBS_API, check_job, job_parts
 from shared.arm import ArmId
 from shared.config import RetrainingSettings
-from shared.ml_events import APP_TAG
-
-MAX_PAGES = 20
 
 
 class AppJob(NamedTuple):
     name: str
     status: str
-    tags: dict[str, str]
     error: str | None
     # ARM's record of who created it (`createdBy`, `createdByType`): see `shared.ownership`.
     system_data: dict[str, str]
 
 
 def app_job_from_arm(body: Mapping[str, Any]) -> AppJob:
-    name, properties, status, error = job_parts(body)
-    tags, system = properties.get("tags"), body.get("systemData")
-    tags = tags if isinstance(tags, dict) else {}
+    name, _, status, error = job_parts(body)
+    system = body.get("systemData")
     system = system if isinstance(system, dict) else {}
-    return AppJob(
-        name,
-        status,
-        {str(k): str(v) for k, v in tags.items()},
-        error,
-        {str(k): v for k, v in system.items() if isinstance(v, str)},
-    )
+    return AppJob(name, status, error, {str(k): v for k, v in system.items() if isinstance(v, str)})
 
 
 def _input(value: Any) -> Any:
@@ -53,15 +42,6 @@ def _input(value: Any) -> Any:
 
 class RetrainingJobsAdapter(transport.ArmAdapter):
     @transport.malformed_is_permanent
-    def list_app_jobs(self, workspace_id: ArmId, purpose: str) -> list[AppJob]:
-        """This app's jobs for `purpose` (`retraining`, `scoring`), newest first. The whole list
-        or a failure: a partial list would debounce wrongly."""
-        path, what = f"{quote(workspace_id)}/jobs", f"job list of {workspace_id}"
-        items = list(self._list(path, JOBS_API, what, MAX_PAGES, tag=APP_TAG))
-        matching = [job for job in map(app_job_from_arm, items) if job.tags.get(APP_TAG) == purpose]
-        return sorted(matching, key=lambda job: job.system_data.get("createdAt", ""), reverse=True)
-
-    @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, name: str) -> AppJob | None:
         """The job, or None when there is none; an answer about another job is refused."""
         path = f"{quote(workspace_id)}/jobs/{quote(name, safe='')}"
@@ -69,7 +49,7 @@ class RetrainingJobsAdapter(transport.ArmAdapter):
         if body is None:
             return None
         job = app_job_from_arm(body)
-        check_named(job.name, name, f"asked for job {name!r}")
+        check_job(body, workspace_id, name)
         return job
 
     @transport.malformed_is_permanent

@@ -81,7 +81,7 @@ def decide_from_claim(
         # less far ahead still debounces, or a second job could pass while the first is submitted.
         return None
     if claim.in_flight and age < IN_FLIGHT_WINDOW:
-        # Even without a cooldown: the job may not be listed yet, so it cannot look active.
+        # Even without a cooldown: the job may not be found yet, so it cannot look active.
         reason = f"retraining job {job} is being submitted (claimed by {claim.claim_key})"
         return Decision(Verdict.ACTIVE, job, reason)
     if claim.counts and age < cooldown:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -18,14 +18,14 @@ from shared.adapters.batch_scoring import ScoringInput, ScoringUriRejectedError
 from shared.adapters.drift_query import DriftQueryAdapter
 from shared.adapters.errors import TransientAzureError, is_transient
 from shared.adapters.promotion import PromotionAdapter
-from shared.adapters.retraining_jobs import AppJob, RetrainingJobsAdapter
+from shared.adapters.retraining_jobs import RetrainingJobsAdapter
 from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
 from shared.bounds import table_key
 from shared.claims import Claims, ClaimState, RetrainingClaim, retraining_scoring
 from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionSink
-from shared.ml_events import RETRAINING, Drift, JobFinished
+from shared.ml_events import Drift, JobFinished
 from shared.model import JudgedAnswerError
 from shared.outcome import PLANNED, Outcome, RequestOutcome, Status, noted
 from shared.ownership import not_made_by
@@ -53,6 +53,13 @@ class RequestResult(NamedTuple):
 
     outcome: RequestOutcome
     summary: str
+
+
+class Claimed(NamedTuple):
+    """The app's retraining claim, and its job as Azure has it (`jobs`: that one, if it exists)."""
+
+    claim: RetrainingClaim | None
+    jobs: list[plan.JobView]
 
 
 @dataclass(eq=False)
@@ -90,21 +97,21 @@ class RetrainingReconciler:
         claim_key: str,
         trigger: str,
         tags: dict[str, str],
-        jobs: Sequence[AppJob] | None = None,
+        known: Claimed | None = None,
     ) -> RequestResult:
-        """Submit a retraining job unless one is active or the cooldown holds."""
+        """Submit a retraining job unless one is active or the cooldown holds. `known`: the claim
+        and its job as the caller read them, not read again while the claim is unchanged."""
         trail = self._trail(workspace_id, claim_key)
         now = self.clock()
         claim = self.claims.retraining(workspace_id)
         view, cooldown = _claim_view(claim), timedelta(minutes=self._config.cooldown_minutes)
         decision = plan.decide_from_claim(view, claim_key, now, cooldown)
         if decision is None:
-            try:
-                jobs = self.jobs.list_app_jobs(workspace_id, RETRAINING) if jobs is None else jobs
-            except AzureError as error:
-                return _failed(trail, "list", error)
-            views, timeout = self._views(jobs), timedelta(hours=self._config.job_timeout_hours)
-            decision = plan.decide_with_jobs(views, view, workspace_id, claim_key, now, timeout)
+            read = known if known and known.claim == claim else self._claimed(trail, claim)
+            if isinstance(read, RequestResult):
+                return read
+            timeout = timedelta(hours=self._config.job_timeout_hours)
+            decision = plan.decide_with_jobs(read.jobs, view, workspace_id, claim_key, now, timeout)
         verdict, name, reason = decision
         if self.settings.dry_run and verdict not in DEBOUNCING:
             evidence = self._plan(tags)
@@ -124,9 +131,20 @@ class RetrainingReconciler:
             return RequestResult(RequestOutcome.DEBOUNCED, reason)
         return self._ensure_submitted(trail, name, reason, tags)
 
-    def _views(self, jobs: Sequence[AppJob]) -> list[plan.JobView]:
-        app = self.jobs.app_identity()
-        return [plan.JobView(job.name, job.status, app.created(job.system_data)) for job in jobs]
+    def _claimed(self, trail: Trail, claim: RetrainingClaim | None) -> Claimed | RequestResult:
+        """The claim's job, read by its name: only it can hold retraining back or be scored, so
+        the workspace's other jobs (anyone may tag one as the app's, and make as many as they
+        like) are never read, and can neither block nor steer retraining. A failed read: its
+        result (raised when transient)."""
+        name = claim.job_name if claim else ""
+        try:
+            job = self.jobs.get_job(trail.workspace_id, name) if name else None
+        except (AzureError, JudgedAnswerError) as error:
+            return _failed(trail, name, error)
+        if job is None:
+            return Claimed(claim, [])
+        by_app = self.jobs.app_identity().created(job.system_data)
+        return Claimed(claim, [plan.JobView(job.name, job.status, by_app)])
 
     def _plan(self, tags: dict[str, str]) -> str:
         config = self._config
@@ -279,15 +297,13 @@ class RetrainingReconciler:
         """The timer for one workspace: the scoring backstop, then the drift gate (without
         `DRIFT_QUERY`: the schedule itself) and retraining."""
         trail = self._trail(workspace_id, f"schedule:{run_id}")
-        try:
-            jobs = self.jobs.list_app_jobs(workspace_id, RETRAINING)
-        except AzureError as error:
-            return _failed(trail, "list", error)
+        claimed = self._claimed(trail, self.claims.retraining(workspace_id))
+        if isinstance(claimed, RequestResult):
+            return claimed
         note, backstop_error = "", None
         # The backstop scores only the job of the app's claim (the newest retrain: the model
         # that matters), never a job that merely carries the app's tags.
-        claim = _claim_view(self.claims.retraining(workspace_id))
-        completed = plan.claimed_job(claim, self._views(jobs))
+        completed = plan.claimed_job(_claim_view(claimed.claim), claimed.jobs)
         if completed is not None and completed.status == "Completed":
             try:
                 backstop = self._start_scoring(trail, completed.name)
@@ -314,7 +330,7 @@ class RetrainingReconciler:
             message, source = verdict.reason, "schedule:drift-gate"
         if result is None:
             tags = plan.retraining_tags(source, run_id, message)
-            result = self.retrain(workspace_id, trail.trigger, source, tags, jobs)
+            result = self.retrain(workspace_id, trail.trigger, source, tags, claimed)
         if backstop_error is not None:
             raise backstop_error
         return RequestResult(result.outcome, note + result.summary)
