@@ -23,6 +23,7 @@ from shared.adapters.errors import TransientAzureError
 from shared.arm import ArmId
 from shared.claims import Claims
 from shared.runtime import runtime
+from simulator.arm.models import key
 from simulator.permissions import Permissions
 from tests.conftest import App, at_once
 from tests.retraining import LOOKALIKE_WORKSPACES
@@ -639,6 +640,115 @@ def test_only_this_workspaces_model_gives_the_next_version(
     else:
         with pytest.raises(UnexpectedAnswerError):
             read()
+
+
+# ------------------------------------------- the current metric: the app's record or a property
+
+
+def _user_writes(app: App, model: str, metric: str, value: str | None) -> None:
+    """A workspace user writes `value` into `metric`, a property of model version `model`
+    (`name:version`) of PROD; None: removes it."""
+    name, version = model.split(":")
+    with app.sim.ml.lock:
+        versions = app.sim.ml.promotion.models[(key(scene.PROD), name)]
+        properties = versions[version]["properties"]["properties"]
+        properties.pop(metric, None)
+        if value is not None:
+            properties[metric] = value
+
+
+def _decided(app: App, event: dict[str, Any]) -> dict[str, Any]:
+    """The promotion decision one more delivery of `event` (a new ID) records."""
+    before = {a["RowKey"] for a in _actions("model")}
+    _deliver(app, {**event, "id": str(uuid.uuid4())})
+    [decided] = [
+        a for a in _actions("model") if a["RowKey"] not in before and a["Verdict"] == "promote"
+    ]
+    return decided
+
+
+@pytest.fixture
+def recorded(papp: App) -> tuple[str, dict[str, Any]]:
+    """The app promoted churn-model:1 with accuracy 0.9 (its ledger records it); another
+    retraining job then completed, logging nothing yet: its completion, decided in dry-run (which
+    claims nothing, so each delivery decides afresh)."""
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
+    _, event = _completed(papp, accuracy=0.9)
+    _deliver(papp, event)
+    assert _default(papp) == "churn-batch-1"
+    job, event = _completed(papp)
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, AUTOMATION_MODE="dry-run"))
+    return job, event
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    written=st.one_of(
+        st.none(),
+        st.floats().map(str),
+        st.text(max_size=12),
+        st.sampled_from(["0", "0.89", "0.95", "1", "-1e308", "1e308", "nan", "inf", "-inf"]),
+    ),
+    candidate=st.one_of(st.floats(min_value=0, max_value=1), st.sampled_from([0.9, 0.95])),
+)
+def test_the_current_metric_of_the_apps_promoted_model_is_the_one_it_recorded(
+    papp: App, recorded: tuple[str, dict[str, Any]], written: str | None, candidate: float
+) -> None:
+    """A model's properties are any workspace user's to write: whatever they write into the
+    promoted model's metric, the next decision compares the candidate with the app's 0.9."""
+    job, event = recorded
+    _user_writes(papp, "churn-model:1", "accuracy", written)
+    papp.sim.ml.promotion.log_metric(scene.PROD, job, "accuracy", candidate)
+
+    decided = _decided(papp, event)
+
+    planned = decided["Outcome"] == "planned (dry-run)"
+    assert planned == (candidate > 0.9), decided["Reason"]
+    evidence = json.loads(decided["Evidence"])
+    assert (evidence["candidate"], evidence["current"]) == (candidate, 0.9)
+    assert evidence["current_from"].startswith("ledger: the promotion after ")
+
+
+@pytest.mark.parametrize(
+    ("after", "served", "metric"),
+    [
+        ("nothing", "drift-model:2", "accuracy"),  # blue, a person's: no promotion yet
+        ("switched back", "drift-model:2", "accuracy"),  # a person made blue the default again
+        ("another model", "drift-model:2", "accuracy"),  # the app's deployment, re-pointed
+        ("another metric", "churn-model:1", "auc"),  # PROMOTION_METRIC changed since
+    ],
+)
+def test_the_current_metric_of_a_default_not_the_apps_is_its_models_property(
+    papp: App, after: str, served: str, metric: str
+) -> None:
+    """Nothing but the property says what a person's default scores: it is read (0.6 here, not
+    the app's 0.9), and the evidence says where the figure came from."""
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
+    if after != "nothing":
+        _, event = _completed(papp, accuracy=0.9)
+        _deliver(papp, event)  # the app promoted churn-model:1, recording 0.9
+    endpoint = papp.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+    if after == "switched back":
+        endpoint.default_deployment = "blue"
+    elif after == "another model":
+        model = {"referenceType": "Id", "assetId": CURRENT_MODEL}
+        endpoint.deployments["churn-batch-1"]["properties"]["model"] = model
+    changed = {**PROMOTION, "PROMOTION_METRIC": metric, "RETRAIN_COOLDOWN_MINUTES": "0"}
+    papp.set_settings(**rs.retraining_settings(**changed))
+    _user_writes(papp, served, metric, "0.6")
+    _, event = _completed(papp, **{metric: 0.7})
+
+    decided = _decided(papp, event)
+
+    evidence = json.loads(decided["Evidence"])
+    assert (evidence["candidate"], evidence["current"]) == (0.7, 0.6)
+    name, version = served.split(":")
+    asset = f"{scene.PROD}/models/{name}/versions/{version}"
+    assert evidence["current_from"] == f"model property ({asset})"
+    assert decided["Outcome"].startswith("applied: ")
 
 
 # ---------------------------------------------------------------------------- rollback

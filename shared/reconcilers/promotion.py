@@ -14,7 +14,7 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import TransientAzureError, describe
 from shared.adapters.promotion import PromotionAdapter, metric_value
-from shared.arm import ArmId
+from shared.arm import ArmId, same_arm_id
 from shared.claims import Claims, PromotionClaim
 from shared.config import Promotion
 from shared.model import JudgedAnswerError
@@ -120,8 +120,8 @@ class ModelPromoter:
         """Judge and claim (`skipped` when not promoted): the claim to carry on, or a result."""
         workspace_id, endpoint_id = trail.workspace_id, self._endpoint_id(trail.workspace_id)
         metric, model_name = self.config.metric, self.config.model_name
-        default, _, model = self.adapter.serving(workspace_id, endpoint_id)
-        current = metric_value((model.get("properties") or {}).get(metric))
+        default, asset, model = self.adapter.serving(workspace_id, endpoint_id)
+        current, source = self._current(workspace_id, default, asset, model)
         candidate = self.adapter.job_metric(workspace_id, job_name, metric)
         promote, reason = plan.judge(candidate, current, self.config)
         version = None
@@ -132,6 +132,7 @@ class ModelPromoter:
             if version is None:
                 reason = f"model {model_name} has versions that are not numbers"
         detail = {"metric": metric, "candidate": candidate, "current": current, "reason": reason}
+        detail["current_from"] = source
         detail["model_type"] = model.get("modelType") or "custom_model"
         name = plan.deployment_name(self.endpoint_name, version) if version else ""
         if version:
@@ -162,6 +163,25 @@ class ModelPromoter:
             return self._not_promoted(default, RequestOutcome.NOT_PROMOTED, reason)
         _decided(trail, job_name, PLANNED, detail)
         return PromotionResult(True, name, RequestOutcome.DRY_RUN, f"would promote: {reason}")
+
+    def _current(
+        self, workspace_id: ArmId, default: str | None, asset: str | None, model: dict[str, Any]
+    ) -> tuple[float | None, str]:
+        """The current default's metric and where it was read. Any workspace user may write a
+        model's properties: when the default is the app's newest switch (to the model it
+        promoted, by the same metric), the figure is the one the app recorded then."""
+        metric, serving = self.config.metric, (Step.SWITCHED, (default or "").lower())
+        claims = self.claims.promotions(workspace_id)
+        switched = [c for c in claims if (c.state, c.deployment.lower()) == serving]
+        if claim := max(switched, key=lambda c: c.claimed_at, default=None):
+            detail = _detail(claim)
+            name, _, version = str(detail.get("model")).partition(":")
+            recorded = metric_value(detail.get("candidate"))
+            ours = same_arm_id(asset, f"{workspace_id}/models/{name}/versions/{version}")
+            if ours and detail.get("metric") == metric and recorded is not None:
+                return recorded, f"ledger: the promotion after {claim.retraining_job}"
+        found = metric_value((model.get("properties") or {}).get(metric))
+        return found, f"model property ({asset or 'no model served'})"
 
     def _carry_on(self, trail: Trail, claim: PromotionClaim) -> PromotionResult:
         """The steps from where the claim stands; each moves the claim on."""
