@@ -71,9 +71,9 @@ WANTED_COMPLETION = {
 # Per completion event with promotion on: the promoted path does every step in one delivery
 # (the simulator's deployment provisions on its first read, Azure's takes minutes: see README).
 PROMOTION = {"PROMOTION_METRIC": "accuracy", "PROMOTION_MODEL_NAME": "churn-model"}
-TARGET_PROMOTED_REQUESTS = 22
-# 11, and one more page of the job list once the workspace holds more jobs than a page.
-TARGET_NOT_PROMOTED_REQUESTS = 12
+# README's table: scoring started after 20 requests (promoted) or 10 (not promoted).
+TARGET_PROMOTED_REQUESTS = 20
+TARGET_NOT_PROMOTED_REQUESTS = 10
 TARGET_SUBMIT_MEDIAN_MS = 400.0
 TARGET_DEBOUNCED_MEDIAN_MS = 50.0
 TARGET_COMPLETION_MEDIAN_MS = 150.0
