@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.errors import TransientAzureError
 from shared.arm import ArmId
 from shared.claims import Claims
@@ -552,6 +553,135 @@ def test_a_malformed_metric_answer_is_recorded_not_raised(papp: App) -> None:
     assert _default(papp) == "blue"
 
 
+# ------------------------------------- the candidate's metric: its job's steps, of that metric
+
+JOB = "retrain-job-1"
+STEP = f"{JOB}_train"  # the step run `log_metric` logs in
+# Characters that look like (or fold onto) an ASCII letter of the names below.
+_CONFUSABLES = {"a": "\u0430", "c": "\u0441", "e": "\u0435", "i": "\u0131", "r": "\u0433"}
+
+
+def _lookalikes(value: str) -> st.SearchStrategy[object]:
+    """`value` as an answer could carry it, and lookalikes: another case, whitespace, a prefix or
+    suffix, a confusable letter, another name, empty; none at all, or not a string."""
+    confusable = st.sampled_from([i for i, c in enumerate(value) if c in _CONFUSABLES]).map(
+        lambda i: value[:i] + _CONFUSABLES[value[i]] + value[i + 1 :]
+    )
+    tails = st.text("abz-_.0/ ", min_size=1, max_size=4)
+    return st.one_of(
+        st.sampled_from([value, value.upper(), value.title(), value + "\n", "other", "", None, 7]),
+        tails.map(lambda tail: value + tail),
+        tails.map(lambda tail: tail + value),
+        confusable,
+    )
+
+
+def _rewrite_children(field: str, value: object) -> Any:
+    """A rewrite of run history's child runs: each one's `field` is `value` (None: absent)."""
+
+    def rewrite(body: dict[str, Any]) -> None:
+        for child in body["value"]:
+            child.pop(field)
+            if value is not None:
+                child[field] = value
+
+    return rewrite
+
+
+def _job_metric(app: App) -> float | None:
+    app.sim.ml.promotion.log_metric(scene.PROD, JOB, "accuracy", 0.9)
+    app.sim.reset_counts()
+    return runtime().promotion_adapter.job_metric(ArmId(scene.PROD), JOB, "accuracy")
+
+
+def _metric_reads(app: App) -> list[str]:
+    return [r.path for r in app.sim.requests if r.path.startswith("/metric/")]
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parent=_lookalikes(JOB))
+def test_only_the_jobs_own_child_runs_give_its_metric(papp: App, parent: object) -> None:
+    # Run history answers with child runs of another run: their metric is not this job's.
+    papp.sim.rewrite_reply("ml.run.children", _rewrite_children("parentRunId", parent))
+    if isinstance(parent, str) and parent.isascii() and parent.lower() == JOB.lower():
+        assert _job_metric(papp) == 0.9
+    else:
+        with pytest.raises(UnexpectedAnswerError, match=f"asked for child runs of {JOB}"):
+            _job_metric(papp)
+        assert _metric_reads(papp) == []
+
+
+def _plain(run_id: object) -> bool:
+    """What Azure ML takes for a name: ASCII letters, digits and `-_.`, a letter or digit first."""
+    if not isinstance(run_id, str) or not 0 < len(run_id) <= 255 or not run_id.isascii():
+        return False
+    return run_id[0].isalnum() and all(c.isalnum() or c in "-_." for c in run_id)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    run_id=st.one_of(
+        _lookalikes(STEP),
+        st.sampled_from([".", "..", "../runs/x", "a/b", "x?y", "x#y", "x%2Fy", "-x", "x" * 256]),
+        st.text(max_size=8),
+    )
+)
+def test_a_child_run_id_becomes_a_metric_url_only_when_a_plain_name(
+    papp: App, run_id: object
+) -> None:
+    papp.sim.rewrite_reply("ml.run.children", _rewrite_children("runId", run_id))
+    if _plain(run_id):  # read: the step's own (in any case, as Azure ML) has its metric
+        same = isinstance(run_id, str) and run_id.lower() == STEP.lower()
+        assert _job_metric(papp) == (0.9 if same else None)
+    else:
+        with pytest.raises(UnexpectedAnswerError, match=f"a child run of {JOB} has ID"):
+            _job_metric(papp)
+        assert _metric_reads(papp) == []
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_lookalikes("accuracy"))
+def test_only_an_answer_about_the_metric_asked_for_gives_its_value(papp: App, name: object) -> None:
+    # Metric names are case-sensitive: `Accuracy` is another metric than `accuracy`.
+    def rewrite(body: dict[str, Any]) -> None:
+        body.pop("name")
+        if name is not None:
+            body["name"] = name
+
+    papp.sim.rewrite_reply("ml.run.metric", rewrite)
+    if name == "accuracy":
+        assert _job_metric(papp) == 0.9
+    else:
+        with pytest.raises(UnexpectedAnswerError, match=f"metric accuracy of {STEP}"):
+            _job_metric(papp)
+
+
+@pytest.mark.parametrize(
+    ("route", "field", "answered"),
+    [("ml.run.children", "parentRunId", "another-job"), ("ml.run.metric", "name", "auc")],
+)
+def test_a_metric_answered_about_another_run_or_metric_promotes_nothing(
+    papp: App, route: str, field: str, answered: str
+) -> None:
+    def rewrite(body: dict[str, Any]) -> None:
+        for item in body["value"] if route == "ml.run.children" else [body]:
+            item[field] = answered
+
+    _, event = _completed(papp, accuracy=0.95)
+    papp.sim.rewrite_reply(route, rewrite)
+    _deliver(papp, event)
+
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith("not applied: ")
+    assert answered in failed["Outcome"]
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.model.version.put") == 0
+    assert _scored_on(papp) == [None]  # not promoted: scored on the current one
+    # The same requests as any promotion's evaluation: one child list, at most one metric read.
+    assert papp.sim.count("ml.run.children") == 1
+    assert papp.sim.count("ml.run.metric") == (route == "ml.run.metric")
+
+
 # ------------------------------------------------- the current model is this workspace's
 
 
@@ -620,8 +750,6 @@ def test_a_model_answered_for_another_registers_no_version(papp: App) -> None:
 def test_only_this_workspaces_model_gives_the_next_version(
     papp: App, workspace: str, model: str | None
 ) -> None:
-    from shared.adapters.answers import UnexpectedAnswerError
-
     papp.sim.ml.promotion.add_model_version(scene.PROD, "churn-model", "7", properties={})
     answered = None if model is None else workspace + model
 

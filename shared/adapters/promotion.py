@@ -14,7 +14,7 @@ from urllib.parse import quote
 from shared.adapters import transport
 from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError, check_named
 from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API
-from shared.arm import ArmId, is_arm_id, name_parts, same_arm_id
+from shared.arm import ML_NAME, ArmId, is_arm_id, name_parts, same_arm_id
 from shared.ownership import not_made_by
 
 MODELS_API = "2023-10-01"
@@ -48,17 +48,18 @@ def text_at(body: Any, *path: str) -> str | None:
 class PromotionAdapter(transport.ArmAdapter):
     @transport.malformed_is_permanent
     def job_metric(self, workspace_id: ArmId, job_name: str, metric: str) -> float | None:
-        """The latest value of `metric` logged by a step of the job, or None."""
+        """The latest value of `metric` logged by a step of the job, or None. A listed run that
+        is not the job's child, or an answer about another metric: `UnexpectedAnswerError`."""
         runs = f"{quote(workspace_id)}/runs"
         path = f"history/v1.0{runs}/{quote(job_name, safe='')}/children"
-        children = list(self._list(path, RUN_HISTORY_API, f"child runs of {job_name}", pages=2))
+        listed = self._list(path, RUN_HISTORY_API, f"child runs of {job_name}", pages=2)
         found: float | None = None
-        for child in children[:MAX_CHILD_RUNS]:
-            if not (run_id := text_at(child, "runId")):
-                continue
+        for run_id in [_child_run_id(child, job_name) for child in listed][:MAX_CHILD_RUNS]:
             path = f"metric/v2.0{runs}/{quote(run_id, safe='')}/full"
             what = f"metric {metric} of {run_id}"
             body = self._found("POST", path, None, what, body={"metricName": metric}) or {}
+            if body and body.get("name") != metric:  # case-sensitive: `Accuracy` is another
+                raise UnexpectedAnswerError(f"{what}: Azure answered {body.get('name')!r:.300}")
             values = transport.json_objects(body.get("value"), what)
             logged = [metric_value((v.get("data") or {}).get(metric)) for v in values]
             found = next((n for n in reversed(logged) if n is not None), found)
@@ -183,6 +184,16 @@ class PromotionAdapter(transport.ArmAdapter):
     def delete_deployment(self, endpoint_id: ArmId, name: str) -> None:
         path = _deployment(endpoint_id, name)
         self._arm("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))
+
+
+def _child_run_id(child: Mapping[str, Any], job_name: str) -> str:
+    """The run ID of a child run of `job_name`, a plain name (it becomes a URL segment); else
+    `UnexpectedAnswerError`: another run's metric would decide this job's promotion."""
+    check_named(child.get("parentRunId"), job_name, f"asked for child runs of {job_name}")
+    run_id = child.get("runId")
+    if not isinstance(run_id, str) or not ML_NAME.fullmatch(run_id):
+        raise UnexpectedAnswerError(f"a child run of {job_name} has ID {str(run_id)[:100]!r}")
+    return run_id
 
 
 def _deployment(endpoint_id: ArmId, name: str) -> str:
