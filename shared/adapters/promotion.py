@@ -58,7 +58,9 @@ class PromotionAdapter(transport.ArmAdapter):
             path = f"metric/v2.0{runs}/{quote(run_id, safe='')}/full"
             what = f"metric {metric} of {run_id}"
             body = self._found("POST", path, None, what, body={"metricName": metric}) or {}
-            if body and body.get("name") != metric:  # case-sensitive: `Accuracy` is another
+            # Case-sensitive (`Accuracy` is another). The field is optional in the service's
+            # schema: its absence refuses nothing, the values are read by the metric's own key.
+            if body.get("name") not in (None, metric):
                 raise UnexpectedAnswerError(f"{what}: Azure answered {body.get('name')!r:.300}")
             values = transport.json_objects(body.get("value"), what)
             logged = [metric_value((v.get("data") or {}).get(metric)) for v in values]
