@@ -591,6 +591,42 @@ def test_only_a_model_version_of_this_workspace_is_read_as_the_current_model(
     assert found.get("properties", {}).get("accuracy") == "0.80" if ours else found == {}
 
 
+STEP_OF = "retrain-20260101"
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    parent=st.one_of(
+        st.sampled_from([STEP_OF, STEP_OF.upper(), "retrain-2026010", "other-job", "", None]),
+        st.text("abz-_.0/\u017f", min_size=1, max_size=6).map(lambda tail: STEP_OF + tail),
+        st.text("abz-_.0/", min_size=1, max_size=6).map(lambda head: head + STEP_OF),
+    )
+)
+def test_only_a_step_of_this_job_gives_its_metric(papp: App, parent: str | None) -> None:
+    # Asked for the job's steps, run history answers with a step of another run (or one that
+    # does not say whose it is): its metric is not this job's model's, the read is refused.
+    from shared.adapters.answers import UnexpectedAnswerError
+
+    papp.sim.ml.promotion.log_metric(scene.PROD, STEP_OF, "accuracy", 0.9)
+
+    def rewrite(body: dict[str, Any]) -> None:
+        for child in body["value"]:
+            child.pop("parentRunId")
+            if parent is not None:
+                child["parentRunId"] = parent
+
+    papp.sim.rewrite_reply("ml.run.children", rewrite)
+    read = functools.partial(
+        runtime().promotion_adapter.job_metric, ArmId(scene.PROD), STEP_OF, "accuracy"
+    )
+
+    if parent is not None and parent.isascii() and parent.lower() == STEP_OF.lower():
+        assert read() == 0.9
+    else:
+        with pytest.raises(UnexpectedAnswerError, match=f"asked for the steps of {STEP_OF}"):
+            read()
+
+
 def test_a_model_answered_for_another_registers_no_version(papp: App) -> None:
     # churn-model is at version 7 here; asked for it, ARM answers with another workspace's.
     papp.sim.ml.promotion.add_model_version(scene.PROD, "churn-model", "7", properties={})

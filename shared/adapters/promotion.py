@@ -51,9 +51,12 @@ class PromotionAdapter(transport.ArmAdapter):
         """The latest value of `metric` logged by a step of the job, or None."""
         runs = f"{quote(workspace_id)}/runs"
         path = f"history/v1.0{runs}/{quote(job_name, safe='')}/children"
-        children = list(self._list(path, RUN_HISTORY_API, f"child runs of {job_name}", pages=2))
+        steps = f"the steps of {job_name}"
+        children = list(self._list(path, RUN_HISTORY_API, steps, pages=2))
         found: float | None = None
         for child in children[:MAX_CHILD_RUNS]:
+            # Another run's step: its metric is another model's.
+            check_named(text_at(child, "parentRunId"), job_name, f"asked for {steps}")
             if not (run_id := text_at(child, "runId")):
                 continue
             path = f"metric/v2.0{runs}/{quote(run_id, safe='')}/full"
