@@ -9,6 +9,7 @@ from shared.arm import ML_WORKSPACE_TYPE, ArmId, is_workspace
 from shared.events import NETWORK_PRIVATE_ENDPOINT_TYPE
 from shared.events import PRIVATE_ENDPOINT_OPERATIONS as OPERATIONS
 from shared.intake import Delivery
+from shared.model import JudgedAnswerError
 from shared.reconcilers.workspace import Concern
 
 FUNCTION = "on_private_endpoint_event"
@@ -29,7 +30,7 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
         # A private endpoint's ID does not name what it connects to: ask ARM.
         try:
             targets = delivery.rt.network.private_link_targets(ArmId(write.target_id))
-        except AzureError as error:
+        except (AzureError, JudgedAnswerError) as error:  # the latter: an answer about another
             delivery.read_failed(error, "private endpoint not readable")
             return
         affected = [target for target in targets if is_workspace(target)]

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import ServiceResponseError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.ledger import ActionRecord, partition_rows
 from shared.outcome import INTENT
@@ -22,6 +24,7 @@ from tests.retraining import (
     event_outcome,
     recorded_actions,
 )
+from tests.test_planning_private_endpoints import lookalike_of
 from tools import retraining_scene as rs
 from tools import scene
 from tools.scene import Connection
@@ -528,6 +531,69 @@ def test_a_workspace_read_answering_another_workspace_evaluates_no_policy(app: A
     rows = [r for r in app.ledger.actions(scene.DEV) if r["Kind"] == "policy-finding"]
     assert [r["Verdict"] for r in rows] == ["not-evaluated"]
     assert rows[0]["Reason"].startswith(f"asked for {scene.DEV}, Azure answered")
+
+
+def answers_for(resource_id: str) -> st.SearchStrategy[str]:
+    """What ARM could answer a read of `resource_id` with: its own ID in any case, a lookalike
+    (another subscription or group, a name that begins with its, trailing characters, ...), the
+    same name as another type, or a child of it."""
+    head, _, name = resource_id.rpartition("/")
+    group = head.split("/providers/")[0]
+    types = [
+        "Microsoft.KeyVault/vaults",
+        "Microsoft.Storage/storageAccounts",
+        "Microsoft.Web/sites",
+    ]
+    others = [f"{group}/providers/{kind}/{name}" for kind in types] + [f"{resource_id}/default/x"]
+    return st.one_of(
+        st.sampled_from([resource_id, resource_id.upper(), resource_id.lower()]),
+        lookalike_of(resource_id),
+        st.sampled_from([other for other in others if other.lower() != resource_id.lower()]),
+    )
+
+
+DEV_STORAGE = (
+    scene.DEV.split("/providers/")[0] + "/providers/Microsoft.Storage/storageAccounts/stmlwdev"
+)
+DEV_BLOB_ENDPOINT = scene.private_endpoint_id("pe-stmlwdev-blob")
+
+
+@pytest.mark.parametrize(
+    ("route", "asked"),
+    [("arm.generic.get", DEV_STORAGE), ("network.pe.get", DEV_BLOB_ENDPOINT)],
+    ids=["the-dependency", "its-private-endpoint"],
+)
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_dependency_read_answering_another_resource_is_reported_unreadable(
+    app: App, route: str, asked: str, data: st.DataObject
+) -> None:
+    # mlw-dev's storage account has approved endpoints for every group. Its read (the first
+    # generic GET), or that of its first endpoint, answered about another resource says nothing
+    # of it: neither compliant nor not, the finding says it could not be read.
+    answered = data.draw(answers_for(asked))
+
+    def answer(body: dict[str, Any]) -> None:
+        assert body["id"].lower() == asked.lower()
+        body["id"] = answered
+
+    app.sim.rewrite_reply(route, answer)
+
+    workspace_event(app, scene.DEV)
+
+    summary = next(r for r in app.ledger.actions(scene.DEV) if r["Kind"] == "policy-summary")
+    rows = [
+        r
+        for r in app.ledger.actions(scene.DEV)
+        if r["Trigger"] == summary["Trigger"] and r["Kind"] == "policy-finding"
+    ]
+    if answered.isascii() and answered.lower() == asked.lower():
+        assert rows == []  # compliant: only problems get rows of their own
+    else:
+        ((subject, verdict, reason),) = [(r["Subject"], r["Verdict"], r["Reason"]) for r in rows]
+        assert (subject, verdict) == (DEV_STORAGE, "unknown")
+        said = f"storage account 'stmlwdev' could not be read: asked for {asked}, Azure answered"
+        assert said in reason
 
 
 # ------------------------------------------- acting on Azure's answer, targets from settings

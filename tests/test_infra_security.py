@@ -77,16 +77,19 @@ SDK_OPERATION_GROUPS = frozenset(
 )
 
 
-# Helpers that make requests on a client their caller built for its own purpose: the caller's
-# entry in the table covers what the request needs.
+# Helpers that make requests for their caller (on a client it built for its own purpose, or a
+# resource it names): the caller's entry in the table covers what the request needs.
 GENERIC_HELPERS = frozenset(
     {
         "shared/adapters/transport.py:json_pages",
         "shared/adapters/transport.py:arm_request",
         "shared/adapters/transport.py:ArmAdapter._json",
         "shared/adapters/transport.py:ArmAdapter._found",
+        "shared/adapters/transport.py:resource_properties",
     }
 )
+# Such helpers that are module functions: a call to one is an Azure call of its caller.
+HELPER_FUNCTIONS = frozenset({"resource_properties"})
 
 
 def permissions() -> dict[str, Any]:
@@ -272,8 +275,8 @@ def _receiver_name(node: ast.expr) -> str | None:
 
 
 def azure_calls(source: str) -> dict[str, set[str]]:
-    """Qualified function names of a module -> the Azure calls they make (AZURE_CALL_NAMES, and
-    `get` on an SDK operation group)."""
+    """Qualified function names of a module -> the Azure calls they make (AZURE_CALL_NAMES,
+    `get` on an SDK operation group, and HELPER_FUNCTIONS)."""
     found: dict[str, set[str]] = {}
 
     def visit(node: ast.AST, prefix: str) -> None:
@@ -283,7 +286,11 @@ def azure_calls(source: str) -> dict[str, set[str]]:
             elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 name = f"{prefix}{child.name}"
                 for call in ast.walk(child):
-                    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
+                    if not isinstance(call, ast.Call):
+                        continue
+                    if isinstance(call.func, ast.Name) and call.func.id in HELPER_FUNCTIONS:
+                        found.setdefault(name, set()).add(call.func.id)
+                    if not isinstance(call.func, ast.Attribute):
                         continue
                     method = call.func.attr
                     receiver = _receiver_name(call.func.value)

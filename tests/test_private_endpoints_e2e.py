@@ -9,10 +9,13 @@ import logging
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.adapters.errors import TransientAzureError
 from shared.outcome import INTENT
 from tests.conftest import App
+from tests.test_decisions_e2e import answers_for
 from tools import host, scene
 
 pytestmark = pytest.mark.slow
@@ -158,6 +161,32 @@ def test_private_endpoint_write_resolves_to_the_workspace_it_targets(app: App) -
 
     assert app.status(verified) == "Approved"
     assert app.sim.count(route="network.pe.get") == 1
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_private_endpoint_read_answering_another_endpoint_resolves_to_no_workspace(
+    app: App, data: st.DataObject
+) -> None:
+    # What an endpoint links to names the workspaces to reconcile: only that endpoint's own.
+    endpoint = app.connection("approved earlier").private_endpoint_id
+    app.sim.network.add_private_endpoint(endpoint, private_link_service_id=scene.PROD)
+    answered = data.draw(answers_for(endpoint))
+    app.sim.rewrite_reply("network.pe.get", lambda body: body.update(id=answered))
+    app.sim.reset_counts()
+    payload = scene.resource_write_event(endpoint, "Microsoft.Network/privateEndpoints/write")
+
+    app.deliver(payload)
+
+    record = app.ledger.event(payload["id"]) or {}
+    if answered.isascii() and answered.lower() == endpoint.lower():
+        assert record["Outcome"] == "reconciled"
+        assert app.sim.count(route="aml.pec.list") == 1
+    else:
+        assert record["Outcome"] == "failed"
+        assert record["Reason"].startswith("private endpoint not readable: ")
+        assert f"asked for {endpoint}, Azure answered" in record["Reason"]
+        assert app.sim.count(route="aml.pec.list") == 0
 
 
 def test_throttling_with_retry_after_is_retried_to_the_right_state(app: App) -> None:

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.adapters.errors import TransientAzureError
+from shared.arm import ArmId
 from shared.ml_events import (
     APP_TAG,
     MONITOR_BREACH_TAG,
@@ -33,6 +34,7 @@ from shared.runtime import runtime
 from simulator.tokens import claims_of
 from tests.conftest import App, at_once
 from tests.retraining import (
+    LOOKALIKE_WORKSPACES,
     deliver_ml_event,
     event_outcome,
     our_jobs,
@@ -94,6 +96,50 @@ def test_a_component_by_version_is_read_by_version(rapp: App) -> None:
     [step] = body["properties"]["jobs"].values()
     assert step["componentId"].endswith(f"/components/{rs.COMPONENT}/versions/1")
     assert "ml.component.version.get" in _routes(rapp)
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    label=st.booleans(),
+    workspace=LOOKALIKE_WORKSPACES,
+    component=st.sampled_from(
+        [f"/components/{rs.COMPONENT}", f"/components/{rs.COMPONENT}x", "/components/other"]
+    ),
+    version=st.sampled_from(["/versions/1", "/versions/2", "/versions/1/x", ""]),
+)
+def test_a_job_runs_only_the_component_asked_for(
+    rapp: App, label: bool, workspace: str, component: str, version: str
+) -> None:
+    # The step runs the component Azure answered with: another's (another workspace's of that
+    # name, another component, another version than the one asked for) is never submitted.
+    from shared.adapters.answers import UnexpectedAnswerError
+    from shared.adapters.retraining_jobs import RetrainingJobsAdapter
+    from shared.config import get_settings
+
+    ref = f"{rs.COMPONENT}@latest" if label else f"{rs.COMPONENT}:1"
+    rapp.set_settings(**rs.retraining_settings(RETRAIN_COMPONENT=ref))
+    config = get_settings().retraining
+    assert config is not None
+    answered = workspace + component + version
+    route = "ml.component.version.list" if label else "ml.component.version.get"
+
+    def answer(body: dict[str, Any]) -> None:
+        for item in body.get("value", [body]):
+            item["id"] = answered
+
+    rapp.sim.rewrite_reply(route, answer)
+    rapp.sim.reset_counts()
+    name = f"retrain-{uuid.uuid4().hex[:8]}"
+    submit = functools.partial(RetrainingJobsAdapter(runtime().clients).submit, ArmId(scene.PROD))
+
+    ours = workspace.lower() == scene.PROD.lower() and component.endswith(rs.COMPONENT)
+    if ours and version == ("/versions/2" if label else "/versions/1"):
+        submit(name, config, {})
+        assert rapp.sim.count("ml.job.put") == 1
+    else:
+        with pytest.raises(UnexpectedAnswerError, match=f"asked for component {ref}"):
+            submit(name, config, {})
+        assert rapp.sim.count("ml.job.put") == 0
 
 
 def test_v1_dataset_drift_submits_a_job(rapp: App) -> None:

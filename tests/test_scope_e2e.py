@@ -13,10 +13,15 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from shared.adapters.estate import EstateAdapter
+from shared.adapters.transport import MalformedResponseError
 from shared.reconcilers.sweep import sweep
 from shared.runtime import runtime
 from tests.conftest import App
+from tests.test_decisions_e2e import answers_for
 from tools import scene
 
 pytestmark = pytest.mark.slow
@@ -129,6 +134,39 @@ def test_a_management_group_scope_follows_the_hierarchy_arm_reports(app: App, ca
         w.lower() for w in (scene.PROD, scene.DEV, NEW, NEIGHBOUR, TWIN, scene.SANDBOX)
     }
     assert under(written(app), ELSEWHERE) == []
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_management_group_holds_only_what_arm_lists_under_it(
+    app: App, data: st.DataObject
+) -> None:
+    # mg-landing-zones holds corp (the ML subscription) and the other subscription. Asked for its
+    # descendants, ARM answers with one whose parent is another group (or says none): that is
+    # another group's member, and the group's membership, which decides the scope, is not read.
+    corp = f"{MG[: -len('mg-landing-zones')]}corp"
+    app.sim.management.add_group("mg-landing-zones")
+    app.sim.management.add_group("corp", parent="mg-landing-zones")
+    app.sim.management.place_subscription(scene.ML_SUBSCRIPTION, "corp")
+    app.sim.management.place_subscription(OTHER_SUBSCRIPTION, "mg-landing-zones")
+    which = data.draw(st.sampled_from(["corp", scene.ML_SUBSCRIPTION, OTHER_SUBSCRIPTION]))
+    parent = MG if which != scene.ML_SUBSCRIPTION else corp
+    answered = data.draw(st.one_of(answers_for(parent), st.sampled_from([MG, corp, None])))
+
+    def answer(body: dict[str, Any]) -> None:
+        (item,) = [i for i in body["value"] if i["name"] == which]
+        assert item["properties"]["parent"]["id"].lower() == parent.lower()
+        item["properties"]["parent"] = {} if answered is None else {"id": answered}
+
+    app.sim.rewrite_reply("management.descendants", answer)
+    read = EstateAdapter(runtime().clients).subscriptions_under
+
+    under = [MG] if which == "corp" else [MG, corp]
+    if answered is not None and answered.isascii() and answered.lower() in map(str.lower, under):
+        assert read(MG) == {scene.ML_SUBSCRIPTION, OTHER_SUBSCRIPTION}
+    else:
+        with pytest.raises(MalformedResponseError, match=f"asked for descendants of {MG}"):
+            read(MG)
 
 
 def test_the_tag_is_read_from_arm_never_taken_from_the_event(app: App) -> None:

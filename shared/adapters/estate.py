@@ -20,7 +20,7 @@ from shared.adapters.transport import (
     malformed_is_permanent,
 )
 from shared.arm import same_arm_id
-from shared.scope import Scope, group_name
+from shared.scope import MANAGEMENT_GROUPS, Scope, group_name, is_management_group
 
 MANAGEMENT_API_VERSION = "2020-05-01"
 WORKSPACES_API_VERSION = "2023-04-01"
@@ -73,11 +73,20 @@ class EstateAdapter(ArmAdapter):
     @malformed_is_permanent
     def subscriptions_under(self, management_group: str) -> frozenset[str]:
         """The subscriptions (lower case) anywhere under a management group (its descendants)."""
-        path = f"/providers/Microsoft.Management/managementGroups/{group_name(management_group)}"
+        path = f"{MANAGEMENT_GROUPS}{group_name(management_group)}"
         what = f"descendants of {management_group}"
+        items = list(self._list(f"{path}/descendants", MANAGEMENT_API_VERSION, what))
+        # Each under the group or a group under it, as its parent says: else another group's.
+        parents = {_key(item.get("id")): _key(_parent(item, what)) for item in items}
+        groups = {i: p for i, p in parents.items() if i and is_management_group(i)}
+        under: set[str | None] = {path.lower()}
+        while more := {i for i, p in groups.items() if p in under} - under:
+            under |= more
+        if stray := [f"{i} under {p}" for i, p in parents.items() if p not in under]:
+            raise MalformedResponseError(f"asked for {what}, Azure answered {stray[0]}"[:500])
         return frozenset(
             str(item.get("name", "")).lower()
-            for item in self._list(f"{path}/descendants", MANAGEMENT_API_VERSION, what)
+            for item in items
             if str(item.get("id", "")).lower().startswith("/subscriptions/")
         )
 
@@ -162,6 +171,16 @@ class EstateAdapter(ArmAdapter):
                 check_next_page(what, page.skip_token, tokens, GRAPH_MAX_PAGES, "$skipToken")
                 tokens.append(page.skip_token)
         return list(rows.values())
+
+
+def _key(value: object) -> str | None:
+    """An ID as ARM compares it (case aside); None for one that is not ASCII text."""
+    return value.lower() if isinstance(value, str) and value.isascii() else None
+
+
+def _parent(item: dict[str, Any], what: str) -> object:
+    properties = json_mapping(item.get("properties"), f"{what}: properties")
+    return json_mapping(properties.get("parent"), f"{what}: parent").get("id")
 
 
 def _wait_for_quota(quota: dict[str, str]) -> None:

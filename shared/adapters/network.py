@@ -6,8 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from shared.adapters.clients import AzureClients
-from shared.adapters.transport import ArmAdapter, json_mapping, json_objects, malformed_is_permanent
-from shared.arm import ArmId, subscription_of
+from shared.adapters.transport import (
+    ArmAdapter,
+    json_mapping,
+    json_objects,
+    malformed_is_permanent,
+    resource_properties,
+)
+from shared.arm import ArmId
 
 NETWORK_API_VERSION = "2024-05-01"
 
@@ -21,10 +27,8 @@ class NetworkAdapter(ArmAdapter):
 
 def private_links(clients: AzureClients, endpoint_id: str) -> list[dict[str, Any]]:
     """The `properties` of every connection (automatic or manual) of a private endpoint."""
-    resources = clients.resources(subscription_of(endpoint_id)).resources
-    endpoint = resources.get_by_id(endpoint_id, api_version=NETWORK_API_VERSION)
     what = f"{endpoint_id}: properties"
-    properties = json_mapping(endpoint.properties, what)
+    properties = resource_properties(clients, endpoint_id, NETWORK_API_VERSION)
     return [
         json_mapping(connection.get("properties"), f"{what}.{key}")
         for key in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections")

@@ -65,6 +65,10 @@ class RetrainingJobsAdapter(transport.ArmAdapter):
         # A `ComponentRef` has a version or a label, never both.
         ref, experiment = config.component, config.experiment
         registered = ml.components.get(ref.name, version=ref.version, label=ref.label)
+        # The step runs what Azure answered: another component (or version) is other code.
+        version = ref.version or getattr(registered, "version", None)
+        asked = f"{workspace_id}/components/{ref.name}/versions/{version}"
+        check_named(getattr(registered, "id", None), asked, f"asked for component {ref}")
         step = registered(**{key: _input(value) for key, value in config.inputs.items()})
         job = PipelineJob(
             name=name,

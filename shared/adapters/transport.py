@@ -359,6 +359,20 @@ def json_objects(value: object, what: str) -> list[dict[str, Any]]:
     return value
 
 
+def resource_properties(
+    clients: AzureClients, resource_id: str, api_version: str
+) -> dict[str, Any]:
+    """The `properties` of a resource read through the generic resources API (no SDK of its
+    own to import); `UnexpectedAnswerError` when ARM answers about another resource."""
+    resource = clients.resources(subscription_of(resource_id)).resources.get_by_id(
+        resource_id, api_version=api_version
+    )
+    # The shape first: a body that is no resource at all is malformed, not another's answer.
+    properties = json_mapping(resource.properties, f"{resource_id}: properties")
+    check_named(resource.id, resource_id, f"asked for {resource_id}")
+    return properties
+
+
 class ArmAdapter:
     """The ARM adapters' base: their clients, the app's identity, a workspace's Azure ML client,
     and raw requests for ARM's JSON on `arm_pipeline()` (for the adapters that skip the SDK)."""

@@ -10,7 +10,13 @@ from urllib.parse import quote
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.answers import GuardNoLongerHoldsError, check_answer, check_named, child_name
+from shared.adapters.answers import (
+    GuardNoLongerHoldsError,
+    UnexpectedAnswerError,
+    check_answer,
+    check_named,
+    child_name,
+)
 from shared.adapters.errors import describe, is_transient
 from shared.adapters.network import private_links
 from shared.adapters.transport import (
@@ -19,6 +25,7 @@ from shared.adapters.transport import (
     json_mapping,
     json_objects,
     malformed_is_permanent,
+    resource_properties,
 )
 from shared.arm import ArmId, is_arm_id, same_arm_id, subscription_of
 from shared.planning.synapse_facts import text
@@ -60,12 +67,10 @@ class WorkspaceFactsAdapter(ArmAdapter):
         if not resource_id or not is_arm_id(resource_id):
             return DependencyFacts(kind, None)
         customers = customers | {subscription_of(resource_id).lower()}
-        resources = self._clients.resources(subscription_of(resource_id)).resources
         what, groups = f"{resource_id}: properties", set[str]()
         try:
-            resource = resources.get_by_id(resource_id, api_version=DEPENDENCY_API_VERSIONS[kind])
-            key = "privateEndpointConnections"
-            connections = json_mapping(resource.properties, what).get(key)
+            key, version = "privateEndpointConnections", DEPENDENCY_API_VERSIONS[kind]
+            connections = resource_properties(self._clients, resource_id, version).get(key)
             for connection in json_objects(connections, f"{what}.{key}"):
                 link = json_mapping(connection.get("properties"), f"{what} of a connection")
                 state = json_mapping(
@@ -84,6 +89,8 @@ class WorkspaceFactsAdapter(ArmAdapter):
             if is_transient(error):
                 raise
             return DependencyFacts(kind, resource_id, error=describe(error))
+        except UnexpectedAnswerError as error:  # its answer, or an endpoint's, about another
+            return DependencyFacts(kind, resource_id, error=str(error))
         return DependencyFacts(kind, resource_id, approved_groups=frozenset(groups))
 
     def _groups_of(self, endpoint_id: str, target_id: str) -> set[str]:

@@ -174,7 +174,7 @@ class RetrainingReconciler:
             validation = type(error).__module__.startswith("azure.ai.ml")
             if not (validation or isinstance(error, AzureError | JudgedAnswerError)):
                 raise
-            # JudgedAnswerError: Azure answered with another job than the one asked for.
+            # JudgedAnswerError: Azure answered with another job or component than asked for.
             why = "submission refused by Azure ML"
             failure = trail.failure(KIND_RETRAINING, name, error)
         else:
