@@ -9,7 +9,10 @@ group. An exemption counts until its expiry, not at it.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -247,6 +250,28 @@ def test_settings_default_to_ten_remediations_and_no_exemptions() -> None:
 
     assert settings.max_remediations_per_run == 10
     assert settings.policy_exemptions == ()
+
+
+def test_a_fresh_interpreter_reads_exemptions_without_the_rules_imported_first() -> None:
+    # The rules are declared on first use (not at index time): settings read before anything
+    # imported them must still know every rule, or a valid entry would stop the app's start.
+    env = {**BASE_ENV, "POLICY_EXEMPTIONS": json.dumps([entry()])}
+    code = (
+        "import json, sys\n"
+        "from shared.config import load_settings\n"
+        "assert 'shared.policy.checks' not in sys.modules\n"
+        f"print(load_settings(json.loads({json.dumps(env)!r})).policy_exemptions[0].rule_id)"
+    )
+    completed = subprocess.run(  # noqa: S603 - this interpreter, code written here
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip() == "compute-max-nodes"
 
 
 def test_settings_read_the_limit_and_the_exemptions() -> None:
