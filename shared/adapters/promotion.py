@@ -75,9 +75,7 @@ class PromotionAdapter(transport.ArmAdapter):
         model, version = parts.get("child_name_1"), parts.get("child_name_2")
         if not same_arm_id(asset_id, f"{workspace_id}/models/{model}/versions/{version}"):
             return {}
-        body = self._found("GET", quote(asset_id), MODELS_API, f"model {asset_id}")
-        if body is not None:
-            check_named(body.get("id"), asset_id, f"asked for model {asset_id}")
+        body = self._found("GET", quote(asset_id), MODELS_API, f"model {asset_id}", about=asset_id)
         properties = (body or {}).get("properties")
         return properties if isinstance(properties, dict) else {}
 
@@ -86,10 +84,8 @@ class PromotionAdapter(transport.ArmAdapter):
         """(latestVersion, nextVersion) of the model; (None, None) for a new model. Another's
         answer is refused: its numbers would name a version, and a deployment, of this model."""
         path = f"{quote(workspace_id)}/models/{quote(name, safe='')}"
-        body = self._found("GET", path, MODELS_API, name)
-        if body is not None:
-            asked = f"{workspace_id}/models/{name}"
-            check_named(body.get("id"), asked, f"asked for model {name} of {workspace_id}")
+        what, asked = f"model {name} of {workspace_id}", f"{workspace_id}/models/{name}"
+        body = self._found("GET", path, MODELS_API, what, about=asked)
         latest = text_at(body, "properties", "latestVersion")
         return latest, text_at(body, "properties", "nextVersion")
 
@@ -109,18 +105,13 @@ class PromotionAdapter(transport.ArmAdapter):
     @transport.malformed_is_permanent
     def endpoint(self, endpoint_id: ArmId) -> dict[str, Any]:
         what = f"batch endpoint {endpoint_id}"
-        body = self._json("GET", quote(endpoint_id), BATCH_ENDPOINTS_API, what)
-        check_named(body.get("id"), endpoint_id, f"asked for {endpoint_id}")
-        return body
+        return self._json("GET", quote(endpoint_id), BATCH_ENDPOINTS_API, what, about=endpoint_id)
 
     @transport.malformed_is_permanent
     def deployment(self, endpoint_id: ArmId, name: str) -> dict[str, Any] | None:
-        path = _deployment(endpoint_id, name)
-        body = self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}")
-        if body is not None:  # another's spec, owner or state says nothing of this one
-            asked = f"{endpoint_id}/deployments/{name}"
-            check_named(body.get("id"), asked, f"asked for deployment {name}")
-        return body
+        # Another's spec, owner or state says nothing of this one.
+        path, asked = _deployment(endpoint_id, name), f"{endpoint_id}/deployments/{name}"
+        return self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}", about=asked)
 
     def serving(
         self, workspace_id: ArmId, endpoint_id: ArmId

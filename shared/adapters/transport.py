@@ -402,14 +402,18 @@ class ArmAdapter:
     def _json(
         self, method: str, path: str, api_version: str | None, what: str, **options: Any
     ) -> dict[str, Any]:
-        return json_object(self._arm(method, path, api_version, **options), what)
+        """`_found`, where a 404 is refused as any status outside `ok` is."""
+        return self._found(method, path, api_version, what, **{"ok": (200,), **options}) or {}
 
     def _found(
-        self, method: str, path: str, api_version: str | None, what: str, **options: Any
+        self, method: str, path: str, api: str | None, what: str, about: str = "", **options: Any
     ) -> dict[str, Any] | None:
-        """Azure's JSON answer, or None for a 404."""
-        response = self._arm(method, path, api_version, ok=(200, 404), **options)
-        return json_object(response, what) if response.status_code == 200 else None
+        """Azure's JSON answer, or None for a 404; one about another ID than `about`: refused."""
+        response = self._arm(method, path, api, **{"ok": (200, 404), **options})
+        body = json_object(response, what) if response.status_code != 404 else None
+        if about and body is not None:
+            check_named(body.get("id"), about, f"asked for {what}")
+        return body
 
     def _list(
         self, path: str, api_version: str, what: str, pages: int = MAX_PAGES, **params: str
