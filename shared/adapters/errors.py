@@ -42,8 +42,9 @@ def for_workspace(workspace_id: str, error: BaseException) -> TransientAzureErro
     return TransientAzureError(f"workspace {workspace_id}: {describe(error)}")
 
 
-def permanent(workspace_id: str, error: AzureError) -> str:
-    """What a permanent failure was, to record; a transient one is raised for the workspace."""
+def permanent(workspace_id: str, error: Exception) -> str:
+    """What a permanent failure was, to record; a transient one is raised for the workspace. An
+    answer the app refused (not Azure's error) is told in its own words."""
     if is_transient(error):
         raise for_workspace(workspace_id, error) from error
-    return describe(error)
+    return describe(error) if isinstance(error, AzureError) else str(error)

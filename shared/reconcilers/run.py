@@ -222,7 +222,7 @@ class Run:
         outcome: str = "not reconciled",
     ) -> str:
         """Why the workspace's `kind` was not reconciled, recorded; a transient error is raised."""
-        text = permanent(workspace_id, error) if isinstance(error, AzureError) else str(error)
+        text = error if isinstance(error, str) else permanent(workspace_id, error)
         row = self.row(workspace_id, kind, verdict, workspace_id, text, mode)
         note = Decision(row, bare=True, level=logging.WARNING)
         self.record(workspace_id, [(note, noted(outcome))])

@@ -203,8 +203,7 @@ def _promotion(runtime: Runtime, workspace_id: ArmId) -> tuple[dict[str, str] | 
     try:
         default, asset, model = runtime.promotion_adapter.serving(workspace_id, endpoint_id)
     except (AzureError, JudgedAnswerError) as error:  # the latter: an answer about another
-        why = permanent(workspace_id, error) if isinstance(error, AzureError) else str(error)
-        return None, f"promotion: {why}"
+        return None, f"promotion: {permanent(workspace_id, error)}"
     metric = config.promotion.metric
     return {
         "endpoint": name,
