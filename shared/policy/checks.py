@@ -13,6 +13,7 @@ from azure.mgmt.core.tools import parse_resource_id
 
 from shared.arm import same_arm_id
 from shared.policy.facts import (
+    REQUIRED_GROUPS,
     ComputeFacts,
     DependencyKind,
     PolicyParameters,
@@ -163,18 +164,16 @@ def workspace_user_assigned_identity(
     count = len(facts.user_assigned_identities)
     # ARM writes combined types as "SystemAssigned,UserAssigned" (older APIs add a space).
     parts = (observed or "").split(",")
+    status, has = _NC, f"{subject} has identity type {observed!r}"
     if observed is None:
         message = f"{subject} does not report identity.type"
     elif not any(part.isascii() and _is(part.strip(), "UserAssigned") for part in parts):
-        message = f"{subject} has identity type {observed!r}, without 'UserAssigned'"
+        message = f"{has}, without 'UserAssigned'"
     elif not count:
-        message = f"{subject} has identity type {observed!r} but no user-assigned identity"
+        message = f"{has} but no user-assigned identity"
     else:
-        message = (
-            f"{subject} has identity type {observed!r} with {count} user-assigned identity(ies)"
-        )
-        return [(facts.id, _OK, message)]
-    return [(facts.id, _NC, message)]
+        status, message = _OK, f"{has} with {count} user-assigned identity(ies)"
+    return [(facts.id, status, message)]
 
 
 @rule(
@@ -397,7 +396,7 @@ def dependencies_private_endpoints(
     approved private endpoints for every sub-resource; otherwise data crosses the internet."""
     for dependency in facts.dependencies:
         kind, target = dependency.kind, dependency.resource_id
-        noun = DEPENDENCY_NAMES[kind]
+        noun, required = DEPENDENCY_NAMES[kind], REQUIRED_GROUPS[kind]
         if target is None:
             message = f"workspace {_name(facts.id)} has no {noun}"
             if kind is DependencyKind.CONTAINER_REGISTRY:
@@ -407,13 +406,13 @@ def dependencies_private_endpoints(
             continue
         label = f"{noun} {_name(target)}"
         approved = {group.lower() for group in dependency.approved_groups if group.isascii()}
-        missing = ", ".join(sorted(g for g in kind.required_groups if g not in approved))
+        missing = ", ".join(sorted(g for g in required if g not in approved))
         if dependency.error is not None:
             yield target, Status.UNKNOWN, f"{label} could not be read: {dependency.error}"
         elif missing:
             yield target, _NC, f"{label} has no approved private endpoint for: {missing}"
         else:
-            groups = ", ".join(sorted(kind.required_groups))
+            groups = ", ".join(sorted(required))
             yield target, _OK, f"{label} has approved private endpoints for: {groups}"
 
 
