@@ -27,9 +27,9 @@ from shared.policy.rules import (
     GuardVerdict,
     Remediation,
     RemediationKind,
+    Rule,
     Severity,
     Status,
-    rule,
 )
 
 DISABLED = "Disabled"
@@ -65,7 +65,7 @@ def _computes_of(types: tuple[str, ...], condition: dict[str, object]) -> dict[s
 _NC, _OK = Status.NON_COMPLIANT, Status.COMPLIANT
 
 
-@rule(
+@Rule(
     "workspace-private-link",
     severity=Severity.HIGH,
     reads=("connections",),
@@ -114,7 +114,7 @@ def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> Guar
     )
 
 
-@rule(
+@Rule(
     "workspace-public-access",
     severity=Severity.HIGH,
     reads=("workspace",),
@@ -142,7 +142,7 @@ def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> 
     return [found if ok else (*found, fix)]
 
 
-@rule(
+@Rule(
     "workspace-user-assigned-identity",
     severity=Severity.MEDIUM,
     reads=("workspace",),
@@ -176,7 +176,7 @@ def workspace_user_assigned_identity(
     return [(facts.id, status, message)]
 
 
-@rule(
+@Rule(
     "workspace-hbi",
     severity=Severity.MEDIUM,
     reads=("workspace",),
@@ -193,7 +193,7 @@ def workspace_hbi(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[F
     return [_reported(facts.id, subject, "hbiWorkspace", observed, observed is True, bad=bad)]
 
 
-@rule(
+@Rule(
     "compute-local-auth",
     severity=Severity.MEDIUM,
     reads=("computes",),
@@ -214,7 +214,7 @@ def compute_local_auth(facts: WorkspaceFacts, params: PolicyParameters) -> Itera
         yield _reported(c.id, _label(c), "disableLocalAuth", observed, observed is True)
 
 
-@rule(
+@Rule(
     "compute-subnet",
     severity=Severity.HIGH,
     reads=("computes",),
@@ -239,7 +239,7 @@ def compute_subnet(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[
     ]
 
 
-@rule(
+@Rule(
     "compute-vm-size",
     severity=Severity.MEDIUM,
     reads=("computes",),
@@ -293,7 +293,7 @@ def nodes_fit_the_new_maximum(facts: WorkspaceFacts, remediation: Remediation) -
     )
 
 
-@rule(
+@Rule(
     "compute-max-nodes",
     severity=Severity.MEDIUM,
     reads=("computes",),
@@ -337,7 +337,7 @@ def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> Iterab
             yield c.id, _NC, message, fix
 
 
-@rule(
+@Rule(
     "compute-remote-login",
     severity=Severity.MEDIUM,
     reads=("computes",),
@@ -359,7 +359,7 @@ def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> Ite
         yield _reported(c.id, _label(c), field, observed, _is(observed, DISABLED), ssh, bad)
 
 
-@rule(
+@Rule(
     "compute-no-aks",
     severity=Severity.LOW,
     reads=("computes",),
@@ -379,7 +379,7 @@ def compute_no_aks(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[
     return found or [(facts.id, _OK, message)]
 
 
-@rule(
+@Rule(
     "dependencies-private-endpoints",
     severity=Severity.HIGH,
     reads=("dependencies",),
@@ -416,7 +416,7 @@ def dependencies_private_endpoints(
             yield target, _OK, f"{label} has approved private endpoints for: {groups}"
 
 
-@rule(
+@Rule(
     "synapse-no-exfiltration-protection",
     severity=Severity.HIGH,
     reads=("synapse",),
