@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 import shared.policy.checks  # noqa: F401  (declares the rules)
-from shared.policy.rules import RULES, AzurePolicy, Severity, rule
+from shared.policy.rules import RULES, AzurePolicy, Rule, Severity
 from tools import cli, policy_export
 
 INFRA_POLICY = Path(__file__).resolve().parent.parent / "infra" / "policy"
@@ -330,9 +330,9 @@ def test_infra_holds_exactly_what_export_policy_generates() -> None:
 
 def test_a_rule_declares_its_definition_or_its_reason_never_neither_nor_both() -> None:
     with pytest.raises(ValueError, match="either its Azure Policy definition"):
-        rule("new-rule", severity=Severity.LOW, reads=("workspace",))
+        Rule("new-rule", severity=Severity.LOW, reads=("workspace",))
     with pytest.raises(ValueError, match="either its Azure Policy definition"):
-        rule(
+        Rule(
             "new-rule",
             severity=Severity.LOW,
             reads=("workspace",),

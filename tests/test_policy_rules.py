@@ -23,6 +23,7 @@ from shared.arm import ArmId
 from shared.model import SynapseWorkspace
 from shared.policy.engine import evaluate, ordered_rules, remediations
 from shared.policy.facts import (
+    REQUIRED_GROUPS,
     ComputeFacts,
     DependencyFacts,
     DependencyKind,
@@ -124,7 +125,7 @@ def dependencies(**changes: DependencyFacts) -> tuple[DependencyFacts, ...]:
     """Storage, key vault and registry, each fully private; keyword = kind value to replace."""
     compliant = {
         kind: DependencyFacts(
-            kind=kind, resource_id=resource_id, approved_groups=kind.required_groups
+            kind=kind, resource_id=resource_id, approved_groups=REQUIRED_GROUPS[kind]
         )
         for kind, resource_id in (
             (DependencyKind.STORAGE, STORAGE),

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from shared.policy.budget import FAILURE_LIMIT, RemediationBudget, Stop
 from shared.policy.engine import evaluate, remediations
 from shared.policy.facts import ComputeFacts, WorkspaceFacts
-from shared.policy.rules import RULES, RemediationKind, Severity, Status, rule
+from shared.policy.rules import RULES, RemediationKind, Rule, Severity, Status
 from tests.test_policy_rules import PARAMS, PROPERTY, cluster, workspace, workspace_facts
 
 
@@ -46,7 +46,7 @@ def test_every_remediable_rule_declares_its_guard() -> None:
 
 def test_a_remediation_without_a_guard_cannot_be_declared() -> None:
     with pytest.raises(ValueError, match="without a guard"):
-        rule(
+        Rule(
             "unguarded",
             severity=Severity.LOW,
             reads=(),

@@ -41,14 +41,10 @@ class RemediationBudget:
 
     def explain(self, stop: Stop) -> str:
         if stop is Stop.TOO_MANY_FAILURES:
-            return (
-                f"{Stop.TOO_MANY_FAILURES}: {self.failed} remediations failed in this run, "
-                "which applies no more; deferred to a later run"
-            )
-        return (
-            f"{Stop.LIMIT_REACHED}: MAX_REMEDIATIONS_PER_RUN={self.limit} remediations were "
-            "attempted in this run; deferred to a later run"
-        )
+            why = f"{self.failed} remediations failed in this run, which applies no more"
+        else:
+            why = f"MAX_REMEDIATIONS_PER_RUN={self.limit} remediations were attempted in this run"
+        return f"{stop}: {why}; deferred to a later run"
 
     def spend(self, *, failed: bool) -> None:
         self.attempted += 1

@@ -13,6 +13,7 @@ from azure.mgmt.core.tools import parse_resource_id
 
 from shared.arm import same_arm_id
 from shared.policy.facts import (
+    REQUIRED_GROUPS,
     ComputeFacts,
     DependencyKind,
     PolicyParameters,
@@ -26,9 +27,9 @@ from shared.policy.rules import (
     GuardVerdict,
     Remediation,
     RemediationKind,
+    Rule,
     Severity,
     Status,
-    rule,
 )
 
 DISABLED = "Disabled"
@@ -64,7 +65,7 @@ def _computes_of(types: tuple[str, ...], condition: dict[str, object]) -> dict[s
 _NC, _OK = Status.NON_COMPLIANT, Status.COMPLIANT
 
 
-@rule(
+@Rule(
     "workspace-private-link",
     severity=Severity.HIGH,
     reads=("connections",),
@@ -113,7 +114,7 @@ def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> Guar
     )
 
 
-@rule(
+@Rule(
     "workspace-public-access",
     severity=Severity.HIGH,
     reads=("workspace",),
@@ -141,7 +142,7 @@ def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> 
     return [found if ok else (*found, fix)]
 
 
-@rule(
+@Rule(
     "workspace-user-assigned-identity",
     severity=Severity.MEDIUM,
     reads=("workspace",),
@@ -163,21 +164,19 @@ def workspace_user_assigned_identity(
     count = len(facts.user_assigned_identities)
     # ARM writes combined types as "SystemAssigned,UserAssigned" (older APIs add a space).
     parts = (observed or "").split(",")
+    status, has = _NC, f"{subject} has identity type {observed!r}"
     if observed is None:
         message = f"{subject} does not report identity.type"
     elif not any(part.isascii() and _is(part.strip(), "UserAssigned") for part in parts):
-        message = f"{subject} has identity type {observed!r}, without 'UserAssigned'"
+        message = f"{has}, without 'UserAssigned'"
     elif not count:
-        message = f"{subject} has identity type {observed!r} but no user-assigned identity"
+        message = f"{has} but no user-assigned identity"
     else:
-        message = (
-            f"{subject} has identity type {observed!r} with {count} user-assigned identity(ies)"
-        )
-        return [(facts.id, _OK, message)]
-    return [(facts.id, _NC, message)]
+        status, message = _OK, f"{has} with {count} user-assigned identity(ies)"
+    return [(facts.id, status, message)]
 
 
-@rule(
+@Rule(
     "workspace-hbi",
     severity=Severity.MEDIUM,
     reads=("workspace",),
@@ -194,7 +193,7 @@ def workspace_hbi(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[F
     return [_reported(facts.id, subject, "hbiWorkspace", observed, observed is True, bad=bad)]
 
 
-@rule(
+@Rule(
     "compute-local-auth",
     severity=Severity.MEDIUM,
     reads=("computes",),
@@ -215,7 +214,7 @@ def compute_local_auth(facts: WorkspaceFacts, params: PolicyParameters) -> Itera
         yield _reported(c.id, _label(c), "disableLocalAuth", observed, observed is True)
 
 
-@rule(
+@Rule(
     "compute-subnet",
     severity=Severity.HIGH,
     reads=("computes",),
@@ -240,7 +239,7 @@ def compute_subnet(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[
     ]
 
 
-@rule(
+@Rule(
     "compute-vm-size",
     severity=Severity.MEDIUM,
     reads=("computes",),
@@ -294,7 +293,7 @@ def nodes_fit_the_new_maximum(facts: WorkspaceFacts, remediation: Remediation) -
     )
 
 
-@rule(
+@Rule(
     "compute-max-nodes",
     severity=Severity.MEDIUM,
     reads=("computes",),
@@ -338,7 +337,7 @@ def compute_max_nodes(facts: WorkspaceFacts, params: PolicyParameters) -> Iterab
             yield c.id, _NC, message, fix
 
 
-@rule(
+@Rule(
     "compute-remote-login",
     severity=Severity.MEDIUM,
     reads=("computes",),
@@ -360,7 +359,7 @@ def compute_remote_login(facts: WorkspaceFacts, params: PolicyParameters) -> Ite
         yield _reported(c.id, _label(c), field, observed, _is(observed, DISABLED), ssh, bad)
 
 
-@rule(
+@Rule(
     "compute-no-aks",
     severity=Severity.LOW,
     reads=("computes",),
@@ -380,7 +379,7 @@ def compute_no_aks(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[
     return found or [(facts.id, _OK, message)]
 
 
-@rule(
+@Rule(
     "dependencies-private-endpoints",
     severity=Severity.HIGH,
     reads=("dependencies",),
@@ -397,7 +396,7 @@ def dependencies_private_endpoints(
     approved private endpoints for every sub-resource; otherwise data crosses the internet."""
     for dependency in facts.dependencies:
         kind, target = dependency.kind, dependency.resource_id
-        noun = DEPENDENCY_NAMES[kind]
+        noun, required = DEPENDENCY_NAMES[kind], REQUIRED_GROUPS[kind]
         if target is None:
             message = f"workspace {_name(facts.id)} has no {noun}"
             if kind is DependencyKind.CONTAINER_REGISTRY:
@@ -407,17 +406,17 @@ def dependencies_private_endpoints(
             continue
         label = f"{noun} {_name(target)}"
         approved = {group.lower() for group in dependency.approved_groups if group.isascii()}
-        missing = ", ".join(sorted(g for g in kind.required_groups if g not in approved))
+        missing = ", ".join(sorted(g for g in required if g not in approved))
         if dependency.error is not None:
             yield target, Status.UNKNOWN, f"{label} could not be read: {dependency.error}"
         elif missing:
             yield target, _NC, f"{label} has no approved private endpoint for: {missing}"
         else:
-            groups = ", ".join(sorted(kind.required_groups))
+            groups = ", ".join(sorted(required))
             yield target, _OK, f"{label} has approved private endpoints for: {groups}"
 
 
-@rule(
+@Rule(
     "synapse-no-exfiltration-protection",
     severity=Severity.HIGH,
     reads=("synapse",),

@@ -133,7 +133,7 @@ def _entry(position: int, item: object) -> Exemption:
         moment = datetime.fromisoformat(expires)
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None or moment.utcoffset() is None:
+    if moment is None or moment.utcoffset() is None:
         raise ValueError(
             f"{where}: expires {expires!r} is not an ISO 8601 date-time with an offset, "
             "such as 2027-03-31T00:00:00+00:00"
@@ -169,7 +169,11 @@ def native_exemptions(
         # which no ARM ID of the workspace names, is read as the workspace's subscription's.
         if not is_scope(scope):
             scope = scopes_of(workspace_id)[0]
-        expires = _expiry(properties.get("expiresOn"))
+        try:
+            expires = NO_EXPIRY if (at := properties.get("expiresOn")) is None else aware_time(at)
+        except ValueError:
+            # An expiry that cannot be read is taken as past: never spare on a guess.
+            expires = datetime.min.replace(tzinfo=UTC)
         references = properties.get("policyDefinitionReferenceIds") or [
             rule_id for rule_id, declared in rules.items() if declared.policy is not None
         ]
@@ -182,16 +186,6 @@ def native_exemptions(
             if isinstance(reference, str) and reference in rules
         ]
     return tuple(found)
-
-
-def _expiry(value: object) -> datetime:
-    if value is None:
-        return NO_EXPIRY
-    try:
-        return aware_time(value)
-    except ValueError:
-        # An expiry that cannot be read is taken as past: never spare on a guess.
-        return datetime.min.replace(tzinfo=UTC)
 
 
 def aware_time(value: object) -> datetime:

@@ -16,13 +16,9 @@ class DependencyKind(StrEnum):
     KEY_VAULT = "keyvault"
     CONTAINER_REGISTRY = "containerregistry"
 
-    @property
-    def required_groups(self) -> frozenset[str]:
-        """Sub-resources (group IDs) that must each have an approved private endpoint."""
-        return _REQUIRED_GROUPS[self]
 
-
-_REQUIRED_GROUPS = {
+# Sub-resources (group IDs) that must each have an approved private endpoint.
+REQUIRED_GROUPS = {
     DependencyKind.STORAGE: frozenset({"blob", "file", "dfs", "queue", "table"}),
     DependencyKind.KEY_VAULT: frozenset({"vault"}),
     DependencyKind.CONTAINER_REGISTRY: frozenset({"registry"}),

@@ -5,7 +5,7 @@ exported initiative (`tools/policy_export.py`) and the app do not drift."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -88,53 +88,44 @@ Check = Callable[[WorkspaceFacts, PolicyParameters], Iterable[Found]]
 Guard = Callable[[WorkspaceFacts, Remediation], GuardVerdict]
 
 
+def _declared_on_a_check(facts: WorkspaceFacts, params: PolicyParameters) -> Iterable[Found]:
+    raise TypeError("a rule's check is the function it is declared on")
+
+
 @dataclass(frozen=True)
 class Rule:
+    """Declared on its check (`@Rule(...)`, whose docstring is the description); a remediation
+    without a guard, or neither or both of `policy` and `app_only`, is refused at import."""
+
     id: str
-    description: str
     severity: Severity
     reads: tuple[str, ...]
-    check: Check
     remediation: RemediationKind | None = None
     guard: Guard | None = None
     policy: AzurePolicy | None = None
     # Why Azure Policy cannot evaluate the rule (it needs facts beyond the resource's own).
     app_only: str | None = None
+    check: Check = _declared_on_a_check
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.remediation is None) != (self.guard is None):
+            raise ValueError(
+                f"rule {self.id} declares a remediation without a guard (or a guard without a "
+                "remediation): every remediation declares when it is safe to apply"
+            )
+        if (self.policy is None) == (self.app_only is None):
+            raise ValueError(
+                f"rule {self.id} must declare either its Azure Policy definition or why it has "
+                "none (app_only), not both"
+            )
+
+    def __call__(self, check: Check) -> Check:
+        if self.id in RULES:
+            raise ValueError(f"rule {self.id} is declared twice")
+        description = " ".join((check.__doc__ or "").split())
+        RULES[self.id] = replace(self, check=check, description=description)
+        return check
 
 
 RULES: dict[str, Rule] = {}
-
-
-def rule(
-    rule_id: str,
-    *,
-    severity: Severity,
-    reads: tuple[str, ...],
-    remediation: RemediationKind | None = None,
-    guard: Guard | None = None,
-    policy: AzurePolicy | None = None,
-    app_only: str | None = None,
-) -> Callable[[Check], Check]:
-    """Register a check (its docstring the description); a remediation without a guard is
-    refused at import."""
-    if (remediation is None) != (guard is None):
-        raise ValueError(
-            f"rule {rule_id} declares a remediation without a guard (or a guard without a "
-            "remediation): every remediation declares when it is safe to apply"
-        )
-    if (policy is None) == (app_only is None):
-        raise ValueError(
-            f"rule {rule_id} must declare either its Azure Policy definition or why it has "
-            "none (app_only), not both"
-        )
-
-    def register(check: Check) -> Check:
-        if rule_id in RULES:
-            raise ValueError(f"rule {rule_id} is declared twice")
-        description = " ".join((check.__doc__ or "").split())
-        RULES[rule_id] = Rule(
-            rule_id, description, severity, reads, check, remediation, guard, policy, app_only
-        )
-        return check
-
-    return register

@@ -114,12 +114,10 @@ def _job_row_key(job_name: str) -> str:
     return table_key(job_name.lower())
 
 
+@dataclass
 class ScoringRecords:
-    def __init__(
-        self, table: TableClient, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
-        self._table = table
-        self._clock = clock
+    _table: TableClient
+    _clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def record_job(self, job: JobRecord) -> None:
         from azure.data.tables import UpdateMode

@@ -192,15 +192,13 @@ def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
 
 
-def check(definition: str, value: object) -> None:
-    """Refuse (400, naming its dotted path) the first field of `value` that breaks the contract's
-    `definition`, never repeating the value (it may hold a secret); unknown keywords raise."""
-    _check(contract.DEFINITIONS[definition], value, "")
-
-
-def _check(schema: Mapping[str, Any], value: object, field: str) -> None:
-    if "$ref" in schema:
-        schema = contract.DEFINITIONS[str(schema["$ref"]).removeprefix("#/definitions/")]
+def check(schema: str | Mapping[str, Any], value: object, field: str = "") -> None:
+    """Refuse (400, naming its dotted path) the first field of `value` breaking `schema` (or the
+    contract's definition so named), never repeating it (it may hold a secret); unknown keywords
+    raise."""
+    if isinstance(schema, str) or "$ref" in schema:
+        name = schema if isinstance(schema, str) else str(schema["$ref"])
+        schema = contract.DEFINITIONS[name.removeprefix("#/definitions/")]
     unknown = set(schema) - _KNOWN_KEYWORDS
     if unknown:
         raise NotImplementedError(f"schema keywords not supported: {sorted(unknown)}")
@@ -223,7 +221,7 @@ def _check(schema: Mapping[str, Any], value: object, field: str) -> None:
                 raise RefusedError("invalid-request", detail, prefix + shown)
         for name, item in value.items():
             if name in properties:
-                _check(properties[name], item, prefix + name)
+                check(properties[name], item, prefix + name)
     elif isinstance(value, str):
         _check_string(schema, value, field)
 
