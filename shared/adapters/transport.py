@@ -279,29 +279,6 @@ def raise_for_status(response: HttpResponse) -> NoReturn:
     raise HttpResponseError(response=response, error_format=ARMErrorFormat)
 
 
-def arm_request(
-    client: PipelineClient[HttpRequest, HttpResponse],
-    method: str,
-    path: str,
-    api_version: str | None,
-    *,
-    body: Mapping[str, Any] | None = None,
-    ok: tuple[int, ...] = (200,),
-) -> HttpResponse:
-    """One raw request on an ARM pipeline (`arm_pipeline()`); a status outside `ok` raises."""
-    from azure.core.rest import HttpRequest
-
-    # The metric service takes no api-version (azure-ai-ml's run history client sends none).
-    params = {"api-version": api_version} if api_version else None
-    payload = dict(body) if body is not None else None
-    request = HttpRequest(method, client.format_url(path), params=params, json=payload)
-    # PUTs and DELETEs of ARM resources are idempotent: retried like GETs.
-    response = client.send_request(request, retry_on_methods=[method])
-    if response.status_code not in ok:
-        raise_for_status(response)
-    return response
-
-
 def json_pages(
     client: PipelineClient[HttpRequest, HttpResponse],
     url: str,
@@ -396,8 +373,28 @@ class ArmAdapter:
         check_named(getattr(model, "id", None), workspace_id, f"asked for {workspace_id}")
         return model
 
-    def _arm(self, method: str, path: str, api_version: str | None, **options: Any) -> HttpResponse:
-        return arm_request(self._clients.arm_pipeline(), method, path, api_version, **options)
+    def _arm(
+        self,
+        method: str,
+        path: str,
+        api_version: str | None,
+        *,
+        body: Mapping[str, Any] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> HttpResponse:
+        """One raw request on `arm_pipeline()`; a status outside `ok` raises."""
+        from azure.core.rest import HttpRequest
+
+        client = self._clients.arm_pipeline()
+        # The metric service takes no api-version (azure-ai-ml's run history client sends none).
+        params = {"api-version": api_version} if api_version else None
+        payload = dict(body) if body is not None else None
+        request = HttpRequest(method, client.format_url(path), params=params, json=payload)
+        # PUTs and DELETEs of ARM resources are idempotent: retried like GETs.
+        response = client.send_request(request, retry_on_methods=[method])
+        if response.status_code not in ok:
+            raise_for_status(response)
+        return response
 
     def _json(
         self, method: str, path: str, api_version: str | None, what: str, **options: Any
