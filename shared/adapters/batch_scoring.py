@@ -90,18 +90,12 @@ def check_scoring_uri(uri: str, domain: str) -> str:
     return f"https://{host}" + (f":{port}" if port is not None else "")
 
 
-def _require_str(body: Mapping[str, Any], name: str, what: str) -> str:
+def _require(body: Mapping[str, Any], name: str, what: str, kind: type = str) -> Any:
+    """`body[name]`, a `kind` (a string: not empty), else `UnexpectedResponseError`."""
     value = body.get(name)
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, kind) or value == "":
         raise UnexpectedResponseError(f"{what}: no {name}")
     return value
-
-
-def _properties(body: Mapping[str, Any], what: str) -> dict[str, Any]:
-    properties = body.get("properties")
-    if not isinstance(properties, dict):
-        raise UnexpectedResponseError(f"{what}: no properties")
-    return properties
 
 
 class BatchScoringAdapter(transport.ArmAdapter):
@@ -109,7 +103,7 @@ class BatchScoringAdapter(transport.ArmAdapter):
     def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint:
         what = f"batch endpoint {endpoint_id}"
         body = self._json("GET", quote(endpoint_id), BATCH_ENDPOINTS_API, what)
-        properties = _properties(body, what)
+        properties = _require(body, "properties", what, dict)
         defaults = properties.get("defaults")
         default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
         check_named(body.get("name"), name_of(endpoint_id), f"asked for {what}")
@@ -117,8 +111,8 @@ class BatchScoringAdapter(transport.ArmAdapter):
         return BatchEndpoint(
             id=endpoint_id,
             workspace_id=batch_endpoint_workspace(endpoint_id) or endpoint_id,
-            name=_require_str(body, "name", what),
-            scoring_uri=_require_str(properties, "scoringUri", what),
+            name=_require(body, "name", what),
+            scoring_uri=_require(properties, "scoringUri", what),
             default_deployment=default if isinstance(default, str) and default else None,
         )
 
@@ -162,8 +156,9 @@ class BatchScoringAdapter(transport.ArmAdapter):
         if response.status_code not in (200, 201, 202):
             transport.raise_for_status(response)
         reply = transport.json_object(response, f"scoring job on {endpoint.name}")
-        name = _require_str(reply, "name", f"scoring job on {endpoint.name}")
-        status = _properties(reply, f"scoring job {name}").get("status") or "NotStarted"
+        name = _require(reply, "name", f"scoring job on {endpoint.name}")
+        properties = _require(reply, "properties", f"scoring job {name}", dict)
+        status = properties.get("status") or "NotStarted"
         used = _started_deployment(endpoint, name, str(reply.get("id") or ""))
         return ScoringJob(name, str(status), used or endpoint.default_deployment)
 
@@ -194,14 +189,14 @@ def _started_deployment(endpoint: BatchEndpoint, name: str, job_id: str) -> str:
 def job_parts(body: Mapping[str, Any]) -> tuple[str, dict[str, Any], str, str | None]:
     """An ARM job's name, properties and status (each required), and its error as text: the
     message, else the code, else the error object itself (cut), or None without one."""
-    name = _require_str(body, "name", "job")
-    properties = _properties(body, f"job {name}")
+    name = _require(body, "name", "job")
+    properties = _require(body, "properties", f"job {name}", dict)
     error = properties.get("error")
     if isinstance(error, dict):
         message = error.get("message") or error.get("code")
         error = str(message) if message else json.dumps(error)[:500]
     error = error if isinstance(error, str) and error else None
-    return name, properties, _require_str(properties, "status", f"job {name}"), error
+    return name, properties, _require(properties, "status", f"job {name}"), error
 
 
 def check_job(answered: Mapping[str, Any], workspace_id: str, name: str) -> None:
