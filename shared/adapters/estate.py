@@ -198,12 +198,9 @@ def _wait_for_quota(quota: dict[str, str]) -> None:
         time.sleep(wait)
 
 
-def _batches(subscriptions: Collection[str]) -> Targets:
-    ordered, size = sorted(subscriptions), GRAPH_MAX_SUBSCRIPTIONS
-    return [(ordered[i : i + size], None) for i in range(0, len(ordered), size)]
-
-
 def _targets(scope: Scope) -> Targets:
-    """The subscriptions the scope names, and its management groups."""
+    """The subscriptions the scope names (sorted, in batches), and its management groups."""
+    ordered, size = sorted(scope.subscriptions), GRAPH_MAX_SUBSCRIPTIONS
     groups = [group_name(g) for g in scope.management_groups]
-    return _batches(scope.subscriptions) + ([(None, groups)] if groups else [])
+    batches: Targets = [(ordered[i : i + size], None) for i in range(0, len(ordered), size)]
+    return batches + ([(None, groups)] if groups else [])
