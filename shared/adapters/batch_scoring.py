@@ -1,7 +1,6 @@
 """Batch endpoints and their scoring jobs, through azure-core: azure-ai-ml costs 1.1-2.5 s to
 import and its `invoke` refuses `abfss://` inputs (recorded file 16). `POST <scoringUri>` with an
-`https://ml.azure.com` token (recorded files 12-17); that URI comes from ARM's answer, so it is
-checked before any token is sent there."""
+`https://ml.azure.com` token (recorded files 12-17): ARM's URI, checked before a token goes."""
 
 from __future__ import annotations
 
@@ -69,8 +68,7 @@ class ScoringJob:
 
 def check_scoring_uri(uri: str, domain: str) -> str:
     """The origin (`https://host[:port]`) of a scoring URI that may receive a token, else
-    `ScoringUriRejectedError`. Under `domain` at a label boundary: `evilinference.ml.azure.com`
-    is not under `inference.ml.azure.com`."""
+    `ScoringUriRejectedError`: under `domain` at a label boundary (`evilinference.` is not)."""
     try:
         parts = urlsplit(uri)
         host, port = parts.hostname, parts.port

@@ -1,8 +1,7 @@
-"""The process's ARM read budget: a token bucket shared by every trigger, spent by a
-policy on every ARM client, smaller than ARM's own per-principal one (250, refilled at 25/s), so
-the app waits instead of being refused. Events come first: the sweep's reads (`yielding_reads`)
-leave a reserve for theirs. ARM's count of reads left (other instances and tools acting as the
-same principal spend it too) caps the bucket."""
+"""The process's ARM read budget: a token bucket shared by every trigger, spent by a policy on
+every ARM client, smaller than ARM's per-principal one (250, refilled at 25/s): the app waits
+rather than be refused. Events first: the sweep's reads (`yielding_reads`) leave them a reserve.
+ARM's count of reads left (other instances and tools as the same principal spend it) caps it."""
 
 from __future__ import annotations
 

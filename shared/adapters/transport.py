@@ -1,6 +1,5 @@
-"""Transport guards every Azure client carries (azure-core policies: where requests may go, how
-long they take, how far paging runs), reading JSON bodies whose wrong shape is permanent, and the
-adapters' base `ArmAdapter` that makes raw ARM requests with them."""
+"""Transport guards on every Azure client (azure-core policies: where requests go, how long they
+take, how far paging runs), JSON reading (a wrong shape is permanent), the raw-ARM `ArmAdapter`."""
 
 from __future__ import annotations
 
@@ -91,9 +90,8 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
 
 
 class RetryAfterCapPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Caps every response's Retry-After headers. A per-retry policy, not a RetryPolicy subclass:
-    Tables and the Event Grid publisher build their own RetryPolicy, and LRO pollers read the
-    header themselves, but every attempt and poll passes here."""
+    """Caps every response's Retry-After headers. Per retry, not a RetryPolicy subclass: Tables
+    and Event Grid build their own RetryPolicy, LRO pollers read the header; every try passes."""
 
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
@@ -142,9 +140,8 @@ def check_next_page(
 
 
 class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Bounds every paged read (per thread, a chain of GETs each to the nextLink before it): a
-    repeated page, too many pages or too long raise `PagingError`. A policy, not a pager helper:
-    azure-ai-ml follows nextLinks inside its own calls."""
+    """Bounds each paged read (per thread, GETs each to the last nextLink): a repeated page, too
+    many pages or too long raise `PagingError`. A policy: azure-ai-ml pages inside its own calls."""
 
     def __init__(self) -> None:
         self._local = threading.local()
