@@ -312,9 +312,8 @@ class Claims:
                 return None
         return now
 
-    # --- promotion: one row per retraining job, `promotion:<job>`: the decision and how far its
-    # steps got. Created once (the delivery that creates it promotes; another reads it), then
-    # moved on step by step only if unchanged since read.
+    # --- promotion: a row per retraining job (`promotion:<job>`): the decision, how far its steps
+    # got. Created once (its creator promotes, another delivery reads it), moved on if unchanged.
 
     def promotion(self, workspace_id: str, retraining_job: str) -> PromotionClaim | None:
         found = self._read(*_keys(workspace_id, "promotion", retraining_job))

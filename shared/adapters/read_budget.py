@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import email.utils
 import functools
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
@@ -23,6 +25,22 @@ EVENT_RESERVE_SHARE = 0.25
 _READS = frozenset({"GET", "HEAD"})
 
 _yielding: contextvars.ContextVar[bool] = contextvars.ContextVar("arm_reads_yield", default=False)
+
+
+def header_number(headers: Mapping[str, str], name: str, *, dates: bool = False) -> float | None:
+    """A header's number (NaN too), else None; `dates`: an HTTP date as the seconds until it."""
+    if (value := headers.get(name)) is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        if not dates:
+            return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return (when.replace(tzinfo=when.tzinfo or UTC) - datetime.now(UTC)).total_seconds()
 
 
 @contextlib.contextmanager
@@ -96,12 +114,9 @@ class ReadBudgetPolicy(SansIOHTTPPolicy[Any, Any]):
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
     ) -> None:
-        try:
-            remaining = float(response.http_response.headers[REMAINING_READS_HEADER])
-        except (KeyError, ValueError):
-            return
+        remaining = header_number(response.http_response.headers, REMAINING_READS_HEADER)
         # NaN would empty the bucket for good.
-        if not math.isnan(remaining):
+        if remaining is not None and not math.isnan(remaining):
             self.budget.observe(time.monotonic(), remaining)
 
 

@@ -3,13 +3,11 @@ take, how far paging runs), JSON reading (a wrong shape is permanent), the raw-A
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,7 +25,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 from shared.adapters.answers import check_named
-from shared.adapters.read_budget import ReadBudget, ReadBudgetPolicy
+from shared.adapters.read_budget import ReadBudget, ReadBudgetPolicy, header_number
 from shared.arm import name_of, resource_group_of, subscription_of
 from shared.config import Origin, origin_of
 from shared.model import JudgedAnswerError
@@ -101,23 +99,10 @@ class RetryAfterCapPolicy(SansIOHTTPPolicy[Any, Any]):
             # Retry-After counts seconds or is an HTTP date; the others count milliseconds.
             seconds = name == "retry-after"
             cap = RETRY_AFTER_CAP_SECONDS * (1 if seconds else 1000)
-            value = _wait(headers[name], dates=seconds) if name in headers else None
+            value = header_number(headers, name, dates=seconds)
             # `not <=` so that NaN (float("nan") parses) is capped as well.
             if value is not None and not value <= cap:
                 headers[name] = f"{cap:g}"
-
-
-def _wait(value: str, *, dates: bool) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        if not dates:
-            return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return (when.replace(tzinfo=when.tzinfo or UTC) - datetime.now(UTC)).total_seconds()
 
 
 def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
