@@ -22,7 +22,6 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 REMAINING_READS_HEADER = "x-ms-ratelimit-remaining-subscription-reads"
 # The share of the bucket that only event reads may spend.
 EVENT_RESERVE_SHARE = 0.25
-_READS = frozenset({"GET", "HEAD"})
 
 _yielding: contextvars.ContextVar[bool] = contextvars.ContextVar("arm_reads_yield", default=False)
 
@@ -105,7 +104,7 @@ class ReadBudgetPolicy(SansIOHTTPPolicy[Any, Any]):
         self.budget = budget
 
     def on_request(self, request: PipelineRequest[Any]) -> None:
-        if request.http_request.method not in _READS:
+        if request.http_request.method not in ("GET", "HEAD"):
             return
         yielding = _yielding.get()
         while (wait := self.budget.take(time.monotonic(), yielding=yielding)) > 0:
