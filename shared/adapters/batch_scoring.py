@@ -97,7 +97,6 @@ def _require(body: Mapping[str, Any], name: str, what: str, kind: type = str) ->
 
 
 class BatchScoringAdapter(transport.ArmAdapter):
-    @transport.malformed_is_permanent
     def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint:
         what = f"batch endpoint {endpoint_id}"
         body = self._json("GET", quote(endpoint_id), BATCH_ENDPOINTS_API, what)
@@ -118,12 +117,10 @@ class BatchScoringAdapter(transport.ArmAdapter):
         """`check_scoring_uri` as `invoke` makes it, sending nothing (a dry-run refuses too)."""
         return check_scoring_uri(endpoint.scoring_uri, self._clients.settings.aml_inference_domain)
 
-    @transport.malformed_is_permanent
     def deployment_exists(self, endpoint_id: ArmId, deployment: str) -> bool:
         path = f"{quote(endpoint_id)}/deployments/{quote(deployment, safe='')}"
         return self._arm("GET", path, BATCH_ENDPOINTS_API, ok=(200, 404)).status_code == 200
 
-    @transport.malformed_is_permanent
     def invoke(
         self,
         endpoint: BatchEndpoint,
@@ -160,7 +157,6 @@ class BatchScoringAdapter(transport.ArmAdapter):
         used = _started_deployment(endpoint, name, str(reply.get("id") or ""))
         return ScoringJob(name, str(status), used or endpoint.default_deployment)
 
-    @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, job_name: str) -> ScoringJob:
         path = f"{quote(workspace_id)}/jobs/{quote(job_name, safe='')}"
         body = self._json("GET", path, JOBS_API, f"job {job_name}")

@@ -10,7 +10,6 @@ from shared.adapters.transport import (
     ArmAdapter,
     json_mapping,
     json_objects,
-    malformed_is_permanent,
     resource_properties,
 )
 from shared.arm import ArmId
@@ -19,7 +18,6 @@ NETWORK_API_VERSION = "2024-05-01"
 
 
 class NetworkAdapter(ArmAdapter):
-    @malformed_is_permanent
     def private_link_targets(self, private_endpoint_id: ArmId) -> list[str]:
         links = private_links(self._clients, private_endpoint_id)
         return [t for link in links if isinstance(t := link.get("privateLinkServiceId"), str)]

@@ -4,6 +4,7 @@ take, how far paging runs), JSON reading (a wrong shape is permanent), the raw-A
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import threading
 import time
@@ -334,7 +335,14 @@ def resource_properties(
 
 class ArmAdapter:
     """The ARM adapters' base: their clients, the app's identity, a workspace's Azure ML client,
-    and raw requests for ARM's JSON on `arm_pipeline()` (for the adapters that skip the SDK)."""
+    and raw requests for ARM's JSON on `arm_pipeline()` (for the adapters that skip the SDK).
+    Every public method an adapter defines is `malformed_is_permanent`."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, member in list(vars(cls).items()):
+            if inspect.isfunction(member) and not name.startswith("_"):
+                setattr(cls, name, malformed_is_permanent(member))
 
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
