@@ -6,12 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.adapters.clients import AzureClients
-from shared.adapters.transport import (
-    ArmAdapter,
-    json_mapping,
-    json_objects,
-    resource_properties,
-)
+from shared.adapters.transport import ArmAdapter, json_mapping, json_objects, resource_properties
 from shared.arm import ArmId
 
 NETWORK_API_VERSION = "2024-05-01"
