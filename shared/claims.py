@@ -1,8 +1,7 @@
 """Claims in the ledger's table (who submits the next retraining job, starts a scoring job,
-promotes a model; each workspace's remediation slots), race-free across the many instances of Flex
-Consumption by ETags: of two writes, the table accepts only the first (create, or replace if the
-ETag still matches) and the other instance learns it lost. The job name is fixed by the claim, so
-a retried submission finds its job instead of creating another."""
+promotes a model; each workspace's remediation slots), race-free across Flex Consumption's
+instances by ETags: the table accepts only the first of two writes (create, or replace if the ETag
+still matches), the other learns it lost. A claim fixes the job name: a retry finds its job."""
 
 from __future__ import annotations
 
@@ -95,11 +94,10 @@ def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
 
 @dataclass(frozen=True)
 class ScoringKey:
-    """One scoring start that must happen once, and who claims it. `holder`: a delivery's trigger
-    (its redelivery takes its own claim back at once) or a unique request. `lease`: how long a
-    holder's claim holds others back. `lifetime`: after it the key starts afresh (None: never).
-    `redelivered`: the holder comes again after a transient failure (Event Grid, the timer), so
-    its claim stays held until then rather than being released."""
+    """A scoring start to happen once, and who claims it. `holder`: a delivery's trigger (its
+    redelivery takes its own claim back at once) or a unique request. `lease`: how long a claim
+    holds others back. `lifetime`: after it the key starts afresh (None: never). `redelivered`:
+    after a transient failure the holder comes again (Event Grid, the timer): its claim stays."""
 
     keys: tuple[str, str]  # partition and row
     request_id: str
@@ -239,10 +237,9 @@ class Claims:
         return self._write(keys, {"State": state}, claim.etag, merge=True) is not None
 
     def claim_scoring(self, key: ScoringKey, *, now: datetime) -> ScoringClaimOutcome:
-        """Claim the scoring start `key` stands for, or say what the claim already stands for.
-        Inserted once (of concurrent holders, one inserts it); taken over with an ETag-conditional
-        replace (of racing takeovers, one wins), keeping its request ID so that a start that did
-        go through is found again by it."""
+        """Claim the scoring start `key` stands for, or say what its claim stands for. Inserted
+        once (one of concurrent holders inserts it); taken over by an ETag-conditional replace (one
+        of racing takeovers wins), keeping the request ID that finds a start that went through."""
         fresh = {**key.columns, "Fingerprint": key.fingerprint, "RequestId": key.request_id}
         fresh |= {"Holder": key.holder, "State": ClaimState.CLAIMED}
         fresh |= {"ClaimedAt": now.isoformat(), "LeasedAt": now.isoformat()}
@@ -315,9 +312,8 @@ class Claims:
                 return None
         return now
 
-    # --- promotion: one row per retraining job, `promotion:<job>`: the decision and how far its
-    # steps got. Created once (the delivery that creates it promotes; another reads it), then
-    # moved on step by step only if unchanged since read.
+    # --- promotion: a row per retraining job (`promotion:<job>`): the decision, how far its steps
+    # got. Created once (its creator promotes, another delivery reads it), moved on if unchanged.
 
     def promotion(self, workspace_id: str, retraining_job: str) -> PromotionClaim | None:
         found = self._read(*_keys(workspace_id, "promotion", retraining_job))

@@ -82,7 +82,7 @@ SDK_OPERATION_GROUPS = frozenset(
 GENERIC_HELPERS = frozenset(
     {
         "shared/adapters/transport.py:json_pages",
-        "shared/adapters/transport.py:arm_request",
+        "shared/adapters/transport.py:ArmAdapter._arm",
         "shared/adapters/transport.py:ArmAdapter._json",
         "shared/adapters/transport.py:ArmAdapter._found",
         "shared/adapters/transport.py:resource_properties",

@@ -5,19 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from shared.adapters.answers import check_answer, child_name
-from shared.adapters.transport import ArmAdapter, malformed_is_permanent
+from shared.adapters.transport import ArmAdapter
 from shared.arm import ArmId
 from shared.model import ConnectionStatus, PrivateEndpointConnection
 
 
 class MachineLearningAdapter(ArmAdapter):
-    @malformed_is_permanent
     def list_connections(self, workspace_id: ArmId) -> list[PrivateEndpointConnection]:
         client, group, name = self._ml(workspace_id)
         items = client.private_endpoint_connections.list(group, name)
         return [_connection(workspace_id, item) for item in items]
 
-    @malformed_is_permanent
     def set_connection_state(
         self, workspace_id: ArmId, connection_name: str, status: ConnectionStatus, description: str
     ) -> PrivateEndpointConnection:
@@ -36,7 +34,6 @@ class MachineLearningAdapter(ArmAdapter):
         check_answer(answered.id, asked, "the connection", answered.status.value, status.value)
         return answered
 
-    @malformed_is_permanent
     def workspace_tenant(self, workspace_id: ArmId) -> str | None:
         """The tenant of an AML workspace (`properties.tenantId`, else its identity's)."""
         model = self.workspace(workspace_id)

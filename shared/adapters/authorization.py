@@ -9,7 +9,7 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError
 
 from shared.adapters.answers import UnexpectedAnswerError
-from shared.adapters.transport import ArmAdapter, malformed_is_permanent
+from shared.adapters.transport import ArmAdapter
 from shared.arm import same_arm_id, subscription_of
 from shared.planning.role_assignments import ExistingAssignment
 
@@ -21,7 +21,6 @@ class AuthorizationAdapter(ArmAdapter):
     def _operations(self, scope: str) -> Any:
         return self._clients.authorization(subscription_of(scope)).role_assignments
 
-    @malformed_is_permanent
     def list_at_scope(self, scope: str) -> list[ExistingAssignment]:
         """Assignments made exactly at `scope` (inherited ones are not ours to judge)."""
         items = self._operations(scope).list_for_scope(scope, filter="atScope()")
@@ -29,7 +28,6 @@ class AuthorizationAdapter(ArmAdapter):
         names = [field.name for field in fields(ExistingAssignment)]
         return [ExistingAssignment(*(str(getattr(i, n, None) or "") for n in names)) for i in items]
 
-    @malformed_is_permanent
     def create(
         self,
         scope: str,

@@ -1,7 +1,6 @@
 """Batch endpoints and their scoring jobs, through azure-core: azure-ai-ml costs 1.1-2.5 s to
 import and its `invoke` refuses `abfss://` inputs (recorded file 16). `POST <scoringUri>` with an
-`https://ml.azure.com` token (recorded files 12-17); that URI comes from ARM's answer, so it is
-checked before any token is sent there."""
+`https://ml.azure.com` token (recorded files 12-17): ARM's URI, checked before a token goes."""
 
 from __future__ import annotations
 
@@ -69,8 +68,7 @@ class ScoringJob:
 
 def check_scoring_uri(uri: str, domain: str) -> str:
     """The origin (`https://host[:port]`) of a scoring URI that may receive a token, else
-    `ScoringUriRejectedError`. Under `domain` at a label boundary: `evilinference.ml.azure.com`
-    is not under `inference.ml.azure.com`."""
+    `ScoringUriRejectedError`: under `domain` at a label boundary (`evilinference.` is not)."""
     try:
         parts = urlsplit(uri)
         host, port = parts.hostname, parts.port
@@ -90,26 +88,19 @@ def check_scoring_uri(uri: str, domain: str) -> str:
     return f"https://{host}" + (f":{port}" if port is not None else "")
 
 
-def _require_str(body: Mapping[str, Any], name: str, what: str) -> str:
+def _require(body: Mapping[str, Any], name: str, what: str, kind: type = str) -> Any:
+    """`body[name]`, a `kind` (a string: not empty), else `UnexpectedResponseError`."""
     value = body.get(name)
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, kind) or value == "":
         raise UnexpectedResponseError(f"{what}: no {name}")
     return value
 
 
-def _properties(body: Mapping[str, Any], what: str) -> dict[str, Any]:
-    properties = body.get("properties")
-    if not isinstance(properties, dict):
-        raise UnexpectedResponseError(f"{what}: no properties")
-    return properties
-
-
 class BatchScoringAdapter(transport.ArmAdapter):
-    @transport.malformed_is_permanent
     def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint:
         what = f"batch endpoint {endpoint_id}"
         body = self._json("GET", quote(endpoint_id), BATCH_ENDPOINTS_API, what)
-        properties = _properties(body, what)
+        properties = _require(body, "properties", what, dict)
         defaults = properties.get("defaults")
         default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
         check_named(body.get("name"), name_of(endpoint_id), f"asked for {what}")
@@ -117,8 +108,8 @@ class BatchScoringAdapter(transport.ArmAdapter):
         return BatchEndpoint(
             id=endpoint_id,
             workspace_id=batch_endpoint_workspace(endpoint_id) or endpoint_id,
-            name=_require_str(body, "name", what),
-            scoring_uri=_require_str(properties, "scoringUri", what),
+            name=_require(body, "name", what),
+            scoring_uri=_require(properties, "scoringUri", what),
             default_deployment=default if isinstance(default, str) and default else None,
         )
 
@@ -126,12 +117,10 @@ class BatchScoringAdapter(transport.ArmAdapter):
         """`check_scoring_uri` as `invoke` makes it, sending nothing (a dry-run refuses too)."""
         return check_scoring_uri(endpoint.scoring_uri, self._clients.settings.aml_inference_domain)
 
-    @transport.malformed_is_permanent
     def deployment_exists(self, endpoint_id: ArmId, deployment: str) -> bool:
         path = f"{quote(endpoint_id)}/deployments/{quote(deployment, safe='')}"
         return self._arm("GET", path, BATCH_ENDPOINTS_API, ok=(200, 404)).status_code == 200
 
-    @transport.malformed_is_permanent
     def invoke(
         self,
         endpoint: BatchEndpoint,
@@ -162,12 +151,12 @@ class BatchScoringAdapter(transport.ArmAdapter):
         if response.status_code not in (200, 201, 202):
             transport.raise_for_status(response)
         reply = transport.json_object(response, f"scoring job on {endpoint.name}")
-        name = _require_str(reply, "name", f"scoring job on {endpoint.name}")
-        status = _properties(reply, f"scoring job {name}").get("status") or "NotStarted"
+        name = _require(reply, "name", f"scoring job on {endpoint.name}")
+        properties = _require(reply, "properties", f"scoring job {name}", dict)
+        status = properties.get("status") or "NotStarted"
         used = _started_deployment(endpoint, name, str(reply.get("id") or ""))
         return ScoringJob(name, str(status), used or endpoint.default_deployment)
 
-    @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, job_name: str) -> ScoringJob:
         path = f"{quote(workspace_id)}/jobs/{quote(job_name, safe='')}"
         body = self._json("GET", path, JOBS_API, f"job {job_name}")
@@ -194,14 +183,14 @@ def _started_deployment(endpoint: BatchEndpoint, name: str, job_id: str) -> str:
 def job_parts(body: Mapping[str, Any]) -> tuple[str, dict[str, Any], str, str | None]:
     """An ARM job's name, properties and status (each required), and its error as text: the
     message, else the code, else the error object itself (cut), or None without one."""
-    name = _require_str(body, "name", "job")
-    properties = _properties(body, f"job {name}")
+    name = _require(body, "name", "job")
+    properties = _require(body, "properties", f"job {name}", dict)
     error = properties.get("error")
     if isinstance(error, dict):
         message = error.get("message") or error.get("code")
         error = str(message) if message else json.dumps(error)[:500]
     error = error if isinstance(error, str) and error else None
-    return name, properties, _require_str(properties, "status", f"job {name}"), error
+    return name, properties, _require(properties, "status", f"job {name}"), error
 
 
 def check_job(answered: Mapping[str, Any], workspace_id: str, name: str) -> None:

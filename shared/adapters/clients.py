@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
     from azure.core.rest import HttpRequest, HttpResponse
 
+    Pipeline = PipelineClient[HttpRequest, HttpResponse]
+
 
 def prepare_azure_ai_ml() -> None:
     """Call before azure-ai-ml is imported: its import reads AZUREML_CURRENT_CLOUD, and a name a
@@ -123,26 +125,23 @@ class AzureClients:
         return self._arm_client(ResourceGraphClient)
 
     @functools.cache  # noqa: B019
-    def synapse_dev(self, workspace_name: str) -> PipelineClient[HttpRequest, HttpResponse]:
+    def _pipeline(self, url: str, scope: str, arm: bool = False) -> Pipeline:
+        budget = self._budget if arm else None
+        return transport.pinned_pipeline(url, self.token_credential, scope, budget=budget)
+
+    def synapse_dev(self, workspace_name: str) -> Pipeline:
         # Raw: the Synapse SDK's model drops `properties.resourceId`, an endpoint's provenance.
         settings = self.settings
-        return transport.pinned_pipeline(
-            settings.synapse_endpoint_for(workspace_name),
-            self.token_credential,
-            synapse_dev_scope(settings.synapse_dev_endpoint, settings.synapse_dev_audience),
-        )
+        scope = synapse_dev_scope(settings.synapse_dev_endpoint, settings.synapse_dev_audience)
+        return self._pipeline(settings.synapse_endpoint_for(workspace_name), scope)
 
-    @functools.cache  # noqa: B019
-    def arm_pipeline(self) -> PipelineClient[HttpRequest, HttpResponse]:
+    def arm_pipeline(self) -> Pipeline:
         """For ARM calls that no installed management SDK speaks (batch endpoints, jobs, ...)."""
-        arm, scope = self.settings.arm_endpoint, self.settings.arm_scope
-        return transport.pinned_pipeline(arm, self.token_credential, scope, budget=self._budget)
+        return self._pipeline(self.settings.arm_endpoint, self.settings.arm_scope, arm=True)
 
-    @functools.cache  # noqa: B019
-    def batch_scoring(self, origin: str) -> PipelineClient[HttpRequest, HttpResponse]:
+    def batch_scoring(self, origin: str) -> Pipeline:
         """Only for an origin that passed the scoring URI check."""
-        scope = f"{self.settings.aml_audience}/.default"
-        return transport.pinned_pipeline(origin, self.token_credential, scope)
+        return self._pipeline(origin, f"{self.settings.aml_audience}/.default")
 
     @functools.cache  # noqa: B019
     def ml_client(self, workspace_id: str) -> Any:

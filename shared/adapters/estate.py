@@ -17,7 +17,6 @@ from shared.adapters.transport import (
     check_next_page,
     json_mapping,
     json_objects,
-    malformed_is_permanent,
 )
 from shared.arm import same_arm_id
 from shared.scope import MANAGEMENT_GROUPS, Scope, group_name, is_management_group
@@ -70,7 +69,6 @@ Rows = list[dict[str, Any]]
 
 
 class EstateAdapter(ArmAdapter):
-    @malformed_is_permanent
     def subscriptions_under(self, management_group: str) -> frozenset[str]:
         """The subscriptions (lower case) anywhere under a management group (its descendants)."""
         path = f"{MANAGEMENT_GROUPS}{group_name(management_group)}"
@@ -90,7 +88,6 @@ class EstateAdapter(ArmAdapter):
             if str(item.get("id", "")).lower().startswith("/subscriptions/")
         )
 
-    @malformed_is_permanent
     def workspaces_in(self, container: str) -> list[tuple[str, dict[str, Any]]]:
         """(ID, tags) of every AML workspace in a subscription or resource group."""
         what = f"Azure ML workspaces in {container}"
@@ -99,7 +96,6 @@ class EstateAdapter(ArmAdapter):
             for item in self._list(f"{container}{WORKSPACES}", WORKSPACES_API_VERSION, what)
         ]
 
-    @malformed_is_permanent
     def workspace_tags(self, workspace_id: str) -> dict[str, Any]:
         what = f"workspace {workspace_id}"
         body = self._json("GET", workspace_id, WORKSPACES_API_VERSION, what)
@@ -109,7 +105,6 @@ class EstateAdapter(ArmAdapter):
             raise MalformedResponseError(f"asked for {what}, Azure answered {shown!r}")
         return json_mapping(body.get("tags"), f"{what}: tags")
 
-    @malformed_is_permanent
     def graph(
         self, scope: Scope, joined: Collection[str] | None, subscription: str | None = None
     ) -> dict[str, Rows]:
@@ -134,7 +129,6 @@ class EstateAdapter(ArmAdapter):
             for name, query in queries.items()
         }
 
-    @malformed_is_permanent
     def workspaces_by_subscription(self, scope: Scope) -> dict[str, int]:
         """How many AML workspaces (in scope or not) each subscription (lower case) that the
         scope names or holds has: one small query."""
@@ -198,12 +192,9 @@ def _wait_for_quota(quota: dict[str, str]) -> None:
         time.sleep(wait)
 
 
-def _batches(subscriptions: Collection[str]) -> Targets:
-    ordered, size = sorted(subscriptions), GRAPH_MAX_SUBSCRIPTIONS
-    return [(ordered[i : i + size], None) for i in range(0, len(ordered), size)]
-
-
 def _targets(scope: Scope) -> Targets:
-    """The subscriptions the scope names, and its management groups."""
+    """The subscriptions the scope names (sorted, in batches), and its management groups."""
+    ordered, size = sorted(scope.subscriptions), GRAPH_MAX_SUBSCRIPTIONS
     groups = [group_name(g) for g in scope.management_groups]
-    return _batches(scope.subscriptions) + ([(None, groups)] if groups else [])
+    batches: Targets = [(ordered[i : i + size], None) for i in range(0, len(ordered), size)]
+    return batches + ([(None, groups)] if groups else [])

@@ -6,20 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from shared.adapters.clients import AzureClients
-from shared.adapters.transport import (
-    ArmAdapter,
-    json_mapping,
-    json_objects,
-    malformed_is_permanent,
-    resource_properties,
-)
+from shared.adapters.transport import ArmAdapter, json_mapping, json_objects, resource_properties
 from shared.arm import ArmId
 
 NETWORK_API_VERSION = "2024-05-01"
 
 
 class NetworkAdapter(ArmAdapter):
-    @malformed_is_permanent
     def private_link_targets(self, private_endpoint_id: ArmId) -> list[str]:
         links = private_links(self._clients, private_endpoint_id)
         return [t for link in links if isinstance(t := link.get("privateLinkServiceId"), str)]

@@ -46,7 +46,6 @@ def text_at(body: Any, *path: str) -> str | None:
 
 
 class PromotionAdapter(transport.ArmAdapter):
-    @transport.malformed_is_permanent
     def job_metric(self, workspace_id: ArmId, job_name: str, metric: str) -> float | None:
         """The latest value of `metric` logged by a step of the job, or None. A listed run that
         is not the job's child, or an answer about another metric: `UnexpectedAnswerError`."""
@@ -67,7 +66,6 @@ class PromotionAdapter(transport.ArmAdapter):
             found = next((n for n in reversed(logged) if n is not None), found)
         return found
 
-    @transport.malformed_is_permanent
     def model(self, workspace_id: ArmId, asset_id: str) -> dict[str, Any]:
         """The `properties` of model version `asset_id` when a model of this workspace, else {}."""
         # Parsed, then rebuilt: a workspace whose name begins with this one's is another.
@@ -79,7 +77,6 @@ class PromotionAdapter(transport.ArmAdapter):
         properties = (body or {}).get("properties")
         return properties if isinstance(properties, dict) else {}
 
-    @transport.malformed_is_permanent
     def model_versions(self, workspace_id: ArmId, name: str) -> tuple[str | None, str | None]:
         """(latestVersion, nextVersion) of the model; (None, None) for a new model. Another's
         answer is refused: its numbers would name a version, and a deployment, of this model."""
@@ -89,7 +86,6 @@ class PromotionAdapter(transport.ArmAdapter):
         latest = text_at(body, "properties", "latestVersion")
         return latest, text_at(body, "properties", "nextVersion")
 
-    @transport.malformed_is_permanent
     def register(
         self, workspace_id: ArmId, name: str, version: str, body: Mapping[str, Any]
     ) -> None:
@@ -102,12 +98,10 @@ class PromotionAdapter(transport.ArmAdapter):
         if someone := not_made_by(self.app_identity(), answered.get("systemData")):
             raise UnexpectedAnswerError(f"model {name}:{version} already exists: {someone}")
 
-    @transport.malformed_is_permanent
     def endpoint(self, endpoint_id: ArmId) -> dict[str, Any]:
         what = f"batch endpoint {endpoint_id}"
         return self._json("GET", quote(endpoint_id), BATCH_ENDPOINTS_API, what, about=endpoint_id)
 
-    @transport.malformed_is_permanent
     def deployment(self, endpoint_id: ArmId, name: str) -> dict[str, Any] | None:
         # Another's spec, owner or state says nothing of this one.
         path, asked = _deployment(endpoint_id, name), f"{endpoint_id}/deployments/{name}"
@@ -123,7 +117,6 @@ class PromotionAdapter(transport.ArmAdapter):
         asset = text_at(deployment, "properties", "model", "assetId")
         return default, asset, self.model(workspace_id, asset) if asset else {}
 
-    @transport.malformed_is_permanent
     def deployment_names(self, endpoint_id: ArmId) -> dict[str, bool]:
         """Each deployment's name, and whether Azure records this app as its creator (of the one
         its ID says it is: this endpoint's of that name, not another resource's)."""
@@ -137,7 +130,6 @@ class PromotionAdapter(transport.ArmAdapter):
             for name, item in named.items()
         }
 
-    @transport.malformed_is_permanent
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:
         """PUT the deployment, unless one of that name exists that this app did not create (a
         PUT would overwrite it): `RefusedTargetError`."""
@@ -159,7 +151,6 @@ class PromotionAdapter(transport.ArmAdapter):
                 return state if body is not None else "Missing"
             time.sleep(PROVISION_POLL_SECONDS)
 
-    @transport.malformed_is_permanent
     def set_default(self, endpoint: Mapping[str, Any], deployment: str) -> None:
         properties = dict(endpoint.get("properties") or {})
         for set_by_azure in ("scoringUri", "swaggerUri", "provisioningState"):
@@ -173,7 +164,6 @@ class PromotionAdapter(transport.ArmAdapter):
         named = text_at(answered, "properties", "defaults", "deploymentName")
         check_named(named, deployment, f"set the default deployment to {deployment}")
 
-    @transport.malformed_is_permanent
     def delete_deployment(self, endpoint_id: ArmId, name: str) -> None:
         path = _deployment(endpoint_id, name)
         self._arm("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))

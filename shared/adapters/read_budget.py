@@ -1,18 +1,19 @@
-"""The process's ARM read budget: a token bucket shared by every trigger, spent by a
-policy on every ARM client, smaller than ARM's own per-principal one (250, refilled at 25/s), so
-the app waits instead of being refused. Events come first: the sweep's reads (`yielding_reads`)
-leave a reserve for theirs. ARM's count of reads left (other instances and tools acting as the
-same principal spend it too) caps the bucket."""
+"""The process's ARM read budget: a token bucket shared by every trigger, spent by a policy on
+every ARM client, smaller than ARM's per-principal one (250, refilled at 25/s): the app waits
+rather than be refused. Events first: the sweep's reads (`yielding_reads`) leave them a reserve.
+ARM's count of reads left (other instances and tools as the same principal spend it) caps it."""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import email.utils
 import functools
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
@@ -21,9 +22,24 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 REMAINING_READS_HEADER = "x-ms-ratelimit-remaining-subscription-reads"
 # The share of the bucket that only event reads may spend.
 EVENT_RESERVE_SHARE = 0.25
-_READS = frozenset({"GET", "HEAD"})
 
 _yielding: contextvars.ContextVar[bool] = contextvars.ContextVar("arm_reads_yield", default=False)
+
+
+def header_number(headers: Mapping[str, str], name: str, *, dates: bool = False) -> float | None:
+    """A header's number (NaN too), else None; `dates`: an HTTP date as the seconds until it."""
+    if (value := headers.get(name)) is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        if not dates:
+            return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return (when.replace(tzinfo=when.tzinfo or UTC) - datetime.now(UTC)).total_seconds()
 
 
 @contextlib.contextmanager
@@ -88,7 +104,7 @@ class ReadBudgetPolicy(SansIOHTTPPolicy[Any, Any]):
         self.budget = budget
 
     def on_request(self, request: PipelineRequest[Any]) -> None:
-        if request.http_request.method not in _READS:
+        if request.http_request.method not in ("GET", "HEAD"):
             return
         yielding = _yielding.get()
         while (wait := self.budget.take(time.monotonic(), yielding=yielding)) > 0:
@@ -97,12 +113,9 @@ class ReadBudgetPolicy(SansIOHTTPPolicy[Any, Any]):
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
     ) -> None:
-        try:
-            remaining = float(response.http_response.headers[REMAINING_READS_HEADER])
-        except (KeyError, ValueError):
-            return
+        remaining = header_number(response.http_response.headers, REMAINING_READS_HEADER)
         # NaN would empty the bucket for good.
-        if not math.isnan(remaining):
+        if remaining is not None and not math.isnan(remaining):
             self.budget.observe(time.monotonic(), remaining)
 
 

@@ -41,7 +41,6 @@ def _input(value: Any) -> Any:
 
 
 class RetrainingJobsAdapter(transport.ArmAdapter):
-    @transport.malformed_is_permanent
     def get_job(self, workspace_id: ArmId, name: str) -> AppJob | None:
         """The job, or None when there is none; an answer about another job is refused."""
         path = f"{quote(workspace_id)}/jobs/{quote(name, safe='')}"
@@ -52,7 +51,6 @@ class RetrainingJobsAdapter(transport.ArmAdapter):
         check_job(body, workspace_id, name)
         return job
 
-    @transport.malformed_is_permanent
     def submit(
         self, workspace_id: ArmId, name: str, config: RetrainingSettings, tags: Mapping[str, str]
     ) -> None:

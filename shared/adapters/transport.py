@@ -1,16 +1,14 @@
-"""Transport guards every Azure client carries (azure-core policies: where requests may go, how
-long they take, how far paging runs), reading JSON bodies whose wrong shape is permanent, and the
-adapters' base `ArmAdapter` that makes raw ARM requests with them."""
+"""Transport guards on every Azure client (azure-core policies: where requests go, how long they
+take, how far paging runs), JSON reading (a wrong shape is permanent), the raw-ARM `ArmAdapter`."""
 
 from __future__ import annotations
 
-import email.utils
 import functools
+import inspect
 import json
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,7 +26,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 from shared.adapters.answers import check_named
-from shared.adapters.read_budget import ReadBudget, ReadBudgetPolicy
+from shared.adapters.read_budget import ReadBudget, ReadBudgetPolicy, header_number
 from shared.arm import name_of, resource_group_of, subscription_of
 from shared.config import Origin, origin_of
 from shared.model import JudgedAnswerError
@@ -91,9 +89,8 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
 
 
 class RetryAfterCapPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Caps every response's Retry-After headers. A per-retry policy, not a RetryPolicy subclass:
-    Tables and the Event Grid publisher build their own RetryPolicy, and LRO pollers read the
-    header themselves, but every attempt and poll passes here."""
+    """Caps every response's Retry-After headers. Per retry, not a RetryPolicy subclass: Tables
+    and Event Grid build their own RetryPolicy, LRO pollers read the header; every try passes."""
 
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
@@ -103,23 +100,10 @@ class RetryAfterCapPolicy(SansIOHTTPPolicy[Any, Any]):
             # Retry-After counts seconds or is an HTTP date; the others count milliseconds.
             seconds = name == "retry-after"
             cap = RETRY_AFTER_CAP_SECONDS * (1 if seconds else 1000)
-            value = _wait(headers[name], dates=seconds) if name in headers else None
+            value = header_number(headers, name, dates=seconds)
             # `not <=` so that NaN (float("nan") parses) is capped as well.
             if value is not None and not value <= cap:
                 headers[name] = f"{cap:g}"
-
-
-def _wait(value: str, *, dates: bool) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        if not dates:
-            return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return (when.replace(tzinfo=when.tzinfo or UTC) - datetime.now(UTC)).total_seconds()
 
 
 def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
@@ -142,9 +126,8 @@ def check_next_page(
 
 
 class PagingPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Bounds every paged read (per thread, a chain of GETs each to the nextLink before it): a
-    repeated page, too many pages or too long raise `PagingError`. A policy, not a pager helper:
-    azure-ai-ml follows nextLinks inside its own calls."""
+    """Bounds each paged read (per thread, GETs each to the last nextLink): a repeated page, too
+    many pages or too long raise `PagingError`. A policy: azure-ai-ml pages inside its own calls."""
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -279,29 +262,6 @@ def raise_for_status(response: HttpResponse) -> NoReturn:
     raise HttpResponseError(response=response, error_format=ARMErrorFormat)
 
 
-def arm_request(
-    client: PipelineClient[HttpRequest, HttpResponse],
-    method: str,
-    path: str,
-    api_version: str | None,
-    *,
-    body: Mapping[str, Any] | None = None,
-    ok: tuple[int, ...] = (200,),
-) -> HttpResponse:
-    """One raw request on an ARM pipeline (`arm_pipeline()`); a status outside `ok` raises."""
-    from azure.core.rest import HttpRequest
-
-    # The metric service takes no api-version (azure-ai-ml's run history client sends none).
-    params = {"api-version": api_version} if api_version else None
-    payload = dict(body) if body is not None else None
-    request = HttpRequest(method, client.format_url(path), params=params, json=payload)
-    # PUTs and DELETEs of ARM resources are idempotent: retried like GETs.
-    response = client.send_request(request, retry_on_methods=[method])
-    if response.status_code not in ok:
-        raise_for_status(response)
-    return response
-
-
 def json_pages(
     client: PipelineClient[HttpRequest, HttpResponse],
     url: str,
@@ -375,7 +335,14 @@ def resource_properties(
 
 class ArmAdapter:
     """The ARM adapters' base: their clients, the app's identity, a workspace's Azure ML client,
-    and raw requests for ARM's JSON on `arm_pipeline()` (for the adapters that skip the SDK)."""
+    and raw requests for ARM's JSON on `arm_pipeline()` (for the adapters that skip the SDK).
+    Every public method an adapter defines is `malformed_is_permanent`."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, member in list(vars(cls).items()):
+            if inspect.isfunction(member) and not name.startswith("_"):
+                setattr(cls, name, malformed_is_permanent(member))
 
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
@@ -396,8 +363,28 @@ class ArmAdapter:
         check_named(getattr(model, "id", None), workspace_id, f"asked for {workspace_id}")
         return model
 
-    def _arm(self, method: str, path: str, api_version: str | None, **options: Any) -> HttpResponse:
-        return arm_request(self._clients.arm_pipeline(), method, path, api_version, **options)
+    def _arm(
+        self,
+        method: str,
+        path: str,
+        api_version: str | None,
+        *,
+        body: Mapping[str, Any] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> HttpResponse:
+        """One raw request on `arm_pipeline()`; a status outside `ok` raises."""
+        from azure.core.rest import HttpRequest
+
+        client = self._clients.arm_pipeline()
+        # The metric service takes no api-version (azure-ai-ml's run history client sends none).
+        params = {"api-version": api_version} if api_version else None
+        payload = dict(body) if body is not None else None
+        request = HttpRequest(method, client.format_url(path), params=params, json=payload)
+        # PUTs and DELETEs of ARM resources are idempotent: retried like GETs.
+        response = client.send_request(request, retry_on_methods=[method])
+        if response.status_code not in ok:
+            raise_for_status(response)
+        return response
 
     def _json(
         self, method: str, path: str, api_version: str | None, what: str, **options: Any

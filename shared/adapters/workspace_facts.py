@@ -24,7 +24,6 @@ from shared.adapters.transport import (
     MalformedResponseError,
     json_mapping,
     json_objects,
-    malformed_is_permanent,
     resource_properties,
 )
 from shared.arm import ArmId, is_arm_id, same_arm_id, subscription_of
@@ -41,14 +40,12 @@ DEPENDENCY_API_VERSIONS = {
 
 
 class WorkspaceFactsAdapter(ArmAdapter):
-    @malformed_is_permanent
     def policy_exemptions(self, workspace_id: ArmId) -> list[dict[str, Any]]:
         """Azure Policy exemptions at the workspace, every scope containing it and its computes."""
         path = f"{quote(workspace_id)}/providers/Microsoft.Authorization/policyExemptions"
         what = f"policy exemptions of {workspace_id}"
         return list(self._list(path, POLICY_EXEMPTIONS_API_VERSION, what))
 
-    @malformed_is_permanent
     def computes(self, workspace_id: ArmId) -> list[ComputeFacts]:
         # The SDK turns 2.5, true or "3" into an int; the cluster-size guard must see what ARM
         # sent, so the node counts are taken from the raw pages.
@@ -59,7 +56,6 @@ class WorkspaceFactsAdapter(ArmAdapter):
         )
         return [_compute(item, raw_counts) for item in pages]
 
-    @malformed_is_permanent
     def dependency(
         self, kind: DependencyKind, resource_id: str | None, customers: frozenset[str]
     ) -> DependencyFacts:
@@ -103,7 +99,6 @@ class WorkspaceFactsAdapter(ArmAdapter):
                 groups |= {str(g).lower() for g in group_ids}
         return groups
 
-    @malformed_is_permanent
     def disable_public_network_access(self, workspace_id: ArmId) -> str:
         from azure.mgmt.machinelearningservices.models import WorkspaceUpdateParameters
 
@@ -115,7 +110,6 @@ class WorkspaceFactsAdapter(ArmAdapter):
         check_answer(answered_id, workspace_id, "publicNetworkAccess", value, "Disabled")
         return value
 
-    @malformed_is_permanent
     def set_max_nodes(self, workspace_id: ArmId, compute_name: str, max_nodes: int) -> int:
         from azure.mgmt.machinelearningservices.models import (
             ClusterUpdateParameters,
