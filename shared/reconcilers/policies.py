@@ -71,13 +71,6 @@ class PolicyReport:
         )
 
 
-def _child_name(child_id: str, parent_id: str, collection: str) -> str | None:
-    """The name of `child_id` as a direct child of `parent_id` in `collection`, else None."""
-    prefix = f"{parent_id}/{collection}/".lower()
-    rest = child_id[len(prefix) :]
-    return rest if child_id.lower().startswith(prefix) and "/" not in rest else None
-
-
 def customer_subscriptions(settings: Settings, workspace_id: str) -> frozenset[str]:
     """The scope's subscriptions and the workspace's own: a private endpoint there is a path
     people can use; a managed one (Synapse's...) lives in a Microsoft-managed subscription. Azure
@@ -101,22 +94,16 @@ def private_paths(
     return len(approved), sum(1 for s in approved if s in customers)
 
 
+@dataclass(frozen=True)
 class PolicyReconciler:
-    def __init__(
-        self,
-        settings: Settings,
-        facts: WorkspaceFactsAdapter,
-        machine_learning: MachineLearningAdapter,
-        synapse: SynapseAdapter,
-    ) -> None:
-        self._settings = settings
-        self._facts = facts
-        self._ml = machine_learning
-        self._synapse = synapse
-        self._parameters = PolicyParameters(
-            settings.allowed_compute_vm_sizes, settings.max_cluster_nodes, settings.hbi_required
-        )
-        self._mode = f"{settings.automation_mode.value}/{settings.policy_mode.value}"
+    _settings: Settings
+    _facts: WorkspaceFactsAdapter
+    _ml: MachineLearningAdapter
+    _synapse: SynapseAdapter
+
+    @property
+    def _mode(self) -> str:
+        return f"{self._settings.automation_mode.value}/{self._settings.policy_mode.value}"
 
     def observe(
         self, workspace_id: ArmId, connections: Sequence[PrivateEndpointConnection] | None = None
@@ -172,8 +159,9 @@ class PolicyReconciler:
             audit = f"POLICY_MODE=audit: reported only; guard: {guard.reason}"
             return Decision(record, outcome=noted(audit), ledger=False, logged=False)
         # Remediation targets: the workspace itself (in scope: `reconcile`) or one of its computes.
+        parent, _, compute = target.rpartition("/")
         own = same_arm_id(target, workspace_id) or (
-            target.isascii() and bool(_child_name(target, workspace_id, "computes"))
+            target.isascii() and bool(compute) and same_arm_id(parent, f"{workspace_id}/computes")
         )
         if not own:
             refused = "target is not this in-scope workspace or one of its computes"
@@ -211,7 +199,7 @@ class PolicyReconciler:
         errors are raised."""
         if not self._settings.in_scope(workspace_id):
             return PolicyReport(workspace_id, error="workspace is not in scope")
-        assignments = self._settings.policy_assignment_ids
+        settings, assignments = self._settings, self._settings.policy_assignment_ids
         try:
             facts = self.observe(workspace_id, connections)
             # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
@@ -221,9 +209,12 @@ class PolicyReconciler:
             why = run.not_reconciled(workspace_id, FINDING, error, mode=self._mode, **verdicts)
             return PolicyReport(workspace_id, error=why)
         native = native_exemptions(existing, assignments, workspace_id)
+        parameters = PolicyParameters(
+            settings.allowed_compute_vm_sizes, settings.max_cluster_nodes, settings.hbi_required
+        )
         findings, expired = apply_exemptions(
-            evaluate(facts, self._parameters),
-            (*self._settings.policy_exemptions, *native),
+            evaluate(facts, parameters),
+            (*settings.policy_exemptions, *native),
             datetime.now(UTC),
         )
         # Audit mode plans no remediation, but `plan` shows what remediate mode would do.

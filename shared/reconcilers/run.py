@@ -288,29 +288,25 @@ class Trail:
         row = self.run.row(self.workspace_id, kind, verdict, subject, "about to write", self.mode)
         record_intent(self.sink, row)
 
-    def retry(
+    def failure(
         self,
         kind: str,
         subject: str,
-        error: AzureError,
+        error: Exception,
         *,
         reason: str = "Azure ML stayed unavailable through the retries",
         what: str = "",
-    ) -> TransientAzureError:
-        """A transient failure, recorded (not announced), to raise: the trigger runs again. The
-        error names the workspace, and `what` when given."""
-        retry = Outcome(Status.RETRY, describe(error))
-        self.record(kind, "retry", subject, reason, retry, notify=False)
-        if what:
-            return TransientAzureError(f"workspace {self.workspace_id}: {what}: {retry.detail}")
-        return for_workspace(self.workspace_id, error)
-
-    def failure(self, kind: str, subject: str, error: Exception, **retry: str) -> Outcome:
-        """What a failed call came to (`judged`): a transient error is recorded and raised
-        (`retry`); any other outcome is not recorded here."""
+    ) -> Outcome:
+        """What a failed call came to (`judged`). A transient one is recorded (not announced) and
+        raised, naming the workspace (and `what` when given): the trigger runs again. Any other
+        outcome is not recorded here."""
         outcome = judged(error)
         if isinstance(error, AzureError) and outcome.status is Status.RETRY:
-            raise self.retry(kind, subject, error, **retry) from error
+            self.record(kind, "retry", subject, reason, outcome, notify=False)
+            if what:
+                text = f"workspace {self.workspace_id}: {what}: {outcome.detail}"
+                raise TransientAzureError(text) from error
+            raise for_workspace(self.workspace_id, error) from error
         return outcome
 
     def read_failed(self, kind: str, subject: str, error: Exception, why: str, **retry: str) -> str:
