@@ -15,7 +15,7 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
 from shared.adapters.answers import GuardNoLongerHoldsError
-from shared.adapters.errors import describe, is_transient
+from shared.adapters.errors import permanent
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter
 from shared.arm import ArmId, is_resource_type, name_of, same_arm_id, subscription_of
@@ -118,12 +118,8 @@ class PolicyReconciler:
         for synapse_id in self._settings.synapse_workspace_ids:
             try:
                 synapse.append(self._synapse.get_workspace(synapse_id))
-            except SynapseAnswerError as error:
-                errors.append(f"{synapse_id}: {error}")
-            except AzureError as error:
-                if is_transient(error):
-                    raise
-                errors.append(f"{synapse_id}: {describe(error)}")
+            except (AzureError, SynapseAnswerError) as error:  # transient: raised for the workspace
+                errors.append(f"{synapse_id}: {permanent(workspace_id, error)}")
         registry = getattr(model, "container_registry", None)
         customers = customer_subscriptions(self._settings, workspace_id)
         approved, customer = private_paths(connections, workspace_id, customers)

@@ -254,8 +254,7 @@ def record_intent(sink: ActionSink | None, record: ActionRecord) -> None:
 @dataclass
 class Trail:
     """One request outside a workspace run (retraining, promotion, scoring outcomes, a scoring
-    start's intent): its decisions recorded by a run's `record` (one ledger row and one decision
-    line each), each write's intent before it."""
+    start): a ledger row and decision line a decision (a run's `record`), a write's intent first."""
 
     sink: ActionSink
     log: logging.Logger
@@ -265,8 +264,7 @@ class Trail:
     run: Run = field(init=False)
 
     def __post_init__(self) -> None:
-        budget = RemediationBudget(0)
-        self.run = Run(self.trigger, False, budget, self.sink, logger=self.log)
+        self.run = Run(self.trigger, False, RemediationBudget(0), self.sink, logger=self.log)
 
     def record(
         self,
@@ -297,9 +295,8 @@ class Trail:
         reason: str = "Azure ML stayed unavailable through the retries",
         what: str = "",
     ) -> Outcome:
-        """What a failed call came to (`judged`). A transient one is recorded (not announced) and
-        raised, naming the workspace (and `what` when given): the trigger runs again. Any other
-        outcome is not recorded here."""
+        """What a failed call came to (`judged`), not recorded; a transient one is recorded (not
+        announced) and raised, naming the workspace (and `what`): the trigger runs again."""
         outcome = judged(error)
         if isinstance(error, AzureError) and outcome.status is Status.RETRY:
             self.record(kind, "retry", subject, reason, outcome, notify=False)
