@@ -218,14 +218,8 @@ class PolicyReconciler:
         candidates = remediations(findings, facts) if planned else []
         decisions = [self._remediation(workspace_id, c, run) for c in candidates]
         done = list(zip(decisions, run.execute(decisions), strict=True))
-        run.record(
-            workspace_id,
-            [
-                *self._finding_rows(workspace_id, findings, done, run),
-                *done,
-                *self._expiry_rows(workspace_id, expired, run),
-            ],
-        )
+        rows = self._finding_rows(workspace_id, findings, done, run)
+        run.record(workspace_id, [*rows, *done, *self._expiry_rows(workspace_id, expired, run)])
         outcomes = tuple(zip(candidates, (o for _, o in done), strict=True))
         return PolicyReport(workspace_id, findings, outcomes, expired_exemptions=expired)
 
