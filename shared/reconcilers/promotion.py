@@ -104,8 +104,7 @@ class ModelPromoter:
             decided = claim or self._decide(trail, job_name)
             if isinstance(decided, PromotionResult):
                 return decided
-            claim = decided
-            return self._carry_on(trail, claim)
+            return self._carry_on(trail, claim := decided)
         except _OvertakenError:
             return self._result(self.claims.promotion(trail.workspace_id, job_name), job_name)
         except (AzureError, JudgedAnswerError) as error:

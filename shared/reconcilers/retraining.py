@@ -333,7 +333,6 @@ class RetrainingReconciler:
 
 
 def _failed(trail: Trail, subject: str, error: AzureError | JudgedAnswerError) -> RequestResult:
-    """A failed read, recorded; raised for redelivery when it was transient."""
     other = isinstance(error, JudgedAnswerError)
     reason = "Azure ML answered about another job" if other else "reading Azure ML failed"
     why = trail.read_failed(KIND_RETRAINING, subject, error, reason)
