@@ -191,8 +191,7 @@ class PolicyReconciler:
         *,
         connections: Sequence[PrivateEndpointConnection] | None = None,
     ) -> PolicyReport:
-        """Observe, evaluate, spare what is exempt, have `run` remediate and record; transient
-        errors are raised."""
+        """Observe, evaluate, spare the exempt; `run` remediates and records; transients raise."""
         if not self._settings.in_scope(workspace_id):
             return PolicyReport(workspace_id, error="workspace is not in scope")
         settings, assignments = self._settings, self._settings.policy_assignment_ids

@@ -307,8 +307,7 @@ class Trail:
         return outcome
 
     def read_failed(self, kind: str, subject: str, error: Exception, why: str, **retry: str) -> str:
-        """A failed read, recorded (`read`, Failed) and its detail returned; a transient one is
-        recorded and raised (`failure`)."""
+        """A failed read, recorded (`read`, Failed), its detail returned; transient: `failure`."""
         detail = self.failure(kind, subject, error, **retry).detail
         self.record(kind, "read", subject, why, Outcome(Status.FAILED, detail))
         return detail
