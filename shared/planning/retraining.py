@@ -99,8 +99,7 @@ def names_claimed_job(claim: ClaimView | None, name: str) -> bool:
 
 def claimed_job(claim: ClaimView | None, jobs: Sequence[JobView]) -> JobView | None:
     """The job among `jobs` the app submitted under its claim, or None. Anyone can tag a job, or
-    name one as the claim does before the app submits it: only the name and Azure's record that
-    the app created it prove it is the app's."""
+    name one as the claim does first: only the name and Azure's record of its creator prove it."""
     return next((j for j in jobs if j.by_app and names_claimed_job(claim, j.name)), None)
 
 

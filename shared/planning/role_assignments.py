@@ -53,9 +53,8 @@ class ExistingAssignment:
     updated_by: str = ""
 
     def made_for(self, synapse_workspace_id: str, app: AppIdentity) -> bool:
-        """Made by this app for that Synapse workspace. Whoever may write role assignments can
-        write a description: only ARM's `createdBy` says the app made it, and the description is
-        the app's own only while nobody else has changed the assignment since."""
+        """Made by this app for that Synapse workspace: only ARM's `createdBy` says so (any role
+        writer can write a description), its description the app's while nobody else changed it."""
         expected = assignment_description(synapse_workspace_id)
         return (
             app.is_principal(self.created_by)

@@ -15,7 +15,7 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
 from shared.adapters.answers import GuardNoLongerHoldsError
-from shared.adapters.errors import describe, is_transient
+from shared.adapters.errors import permanent
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter
 from shared.arm import ArmId, is_resource_type, name_of, same_arm_id, subscription_of
@@ -71,13 +71,6 @@ class PolicyReport:
         )
 
 
-def _child_name(child_id: str, parent_id: str, collection: str) -> str | None:
-    """The name of `child_id` as a direct child of `parent_id` in `collection`, else None."""
-    prefix = f"{parent_id}/{collection}/".lower()
-    rest = child_id[len(prefix) :]
-    return rest if child_id.lower().startswith(prefix) and "/" not in rest else None
-
-
 def customer_subscriptions(settings: Settings, workspace_id: str) -> frozenset[str]:
     """The scope's subscriptions and the workspace's own: a private endpoint there is a path
     people can use; a managed one (Synapse's...) lives in a Microsoft-managed subscription. Azure
@@ -101,22 +94,16 @@ def private_paths(
     return len(approved), sum(1 for s in approved if s in customers)
 
 
+@dataclass(frozen=True)
 class PolicyReconciler:
-    def __init__(
-        self,
-        settings: Settings,
-        facts: WorkspaceFactsAdapter,
-        machine_learning: MachineLearningAdapter,
-        synapse: SynapseAdapter,
-    ) -> None:
-        self._settings = settings
-        self._facts = facts
-        self._ml = machine_learning
-        self._synapse = synapse
-        self._parameters = PolicyParameters(
-            settings.allowed_compute_vm_sizes, settings.max_cluster_nodes, settings.hbi_required
-        )
-        self._mode = f"{settings.automation_mode.value}/{settings.policy_mode.value}"
+    _settings: Settings
+    _facts: WorkspaceFactsAdapter
+    _ml: MachineLearningAdapter
+    _synapse: SynapseAdapter
+
+    @property
+    def _mode(self) -> str:
+        return f"{self._settings.automation_mode.value}/{self._settings.policy_mode.value}"
 
     def observe(
         self, workspace_id: ArmId, connections: Sequence[PrivateEndpointConnection] | None = None
@@ -131,12 +118,8 @@ class PolicyReconciler:
         for synapse_id in self._settings.synapse_workspace_ids:
             try:
                 synapse.append(self._synapse.get_workspace(synapse_id))
-            except SynapseAnswerError as error:
-                errors.append(f"{synapse_id}: {error}")
-            except AzureError as error:
-                if is_transient(error):
-                    raise
-                errors.append(f"{synapse_id}: {describe(error)}")
+            except (AzureError, SynapseAnswerError) as error:  # transient: raised for the workspace
+                errors.append(f"{synapse_id}: {permanent(workspace_id, error)}")
         registry = getattr(model, "container_registry", None)
         customers = customer_subscriptions(self._settings, workspace_id)
         approved, customer = private_paths(connections, workspace_id, customers)
@@ -172,8 +155,9 @@ class PolicyReconciler:
             audit = f"POLICY_MODE=audit: reported only; guard: {guard.reason}"
             return Decision(record, outcome=noted(audit), ledger=False, logged=False)
         # Remediation targets: the workspace itself (in scope: `reconcile`) or one of its computes.
+        parent, _, compute = target.rpartition("/")
         own = same_arm_id(target, workspace_id) or (
-            target.isascii() and bool(_child_name(target, workspace_id, "computes"))
+            target.isascii() and bool(compute) and same_arm_id(parent, f"{workspace_id}/computes")
         )
         if not own:
             refused = "target is not this in-scope workspace or one of its computes"
@@ -207,11 +191,10 @@ class PolicyReconciler:
         *,
         connections: Sequence[PrivateEndpointConnection] | None = None,
     ) -> PolicyReport:
-        """Observe, evaluate, spare what is exempt, have `run` remediate and record; transient
-        errors are raised."""
+        """Observe, evaluate, spare the exempt; `run` remediates and records; transients raise."""
         if not self._settings.in_scope(workspace_id):
             return PolicyReport(workspace_id, error="workspace is not in scope")
-        assignments = self._settings.policy_assignment_ids
+        settings, assignments = self._settings, self._settings.policy_assignment_ids
         try:
             facts = self.observe(workspace_id, connections)
             # POLICY_EXEMPTIONS and Azure Policy's own exemptions: one mechanism.
@@ -221,9 +204,12 @@ class PolicyReconciler:
             why = run.not_reconciled(workspace_id, FINDING, error, mode=self._mode, **verdicts)
             return PolicyReport(workspace_id, error=why)
         native = native_exemptions(existing, assignments, workspace_id)
+        parameters = PolicyParameters(
+            settings.allowed_compute_vm_sizes, settings.max_cluster_nodes, settings.hbi_required
+        )
         findings, expired = apply_exemptions(
-            evaluate(facts, self._parameters),
-            (*self._settings.policy_exemptions, *native),
+            evaluate(facts, parameters),
+            (*settings.policy_exemptions, *native),
             datetime.now(UTC),
         )
         # Audit mode plans no remediation, but `plan` shows what remediate mode would do.
@@ -231,14 +217,8 @@ class PolicyReconciler:
         candidates = remediations(findings, facts) if planned else []
         decisions = [self._remediation(workspace_id, c, run) for c in candidates]
         done = list(zip(decisions, run.execute(decisions), strict=True))
-        run.record(
-            workspace_id,
-            [
-                *self._finding_rows(workspace_id, findings, done, run),
-                *done,
-                *self._expiry_rows(workspace_id, expired, run),
-            ],
-        )
+        rows = self._finding_rows(workspace_id, findings, done, run)
+        run.record(workspace_id, [*rows, *done, *self._expiry_rows(workspace_id, expired, run)])
         outcomes = tuple(zip(candidates, (o for _, o in done), strict=True))
         return PolicyReport(workspace_id, findings, outcomes, expired_exemptions=expired)
 

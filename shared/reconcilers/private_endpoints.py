@@ -1,7 +1,6 @@
 """An AML workspace's private endpoint connections: one reconciler for events, the sweep and the
-CLI, so a duplicate or replayed event leads only to what the current state calls for. The Synapse
-evidence it decides on (what each allow-listed Synapse workspace says about itself and its managed
-private endpoints) is gathered once per run, and shared with the role assignments."""
+CLI, so a replayed event leads only to what the current state calls for. Its Synapse evidence (each
+allow-listed workspace and its managed private endpoints) is read once a run, shared with roles."""
 
 from __future__ import annotations
 

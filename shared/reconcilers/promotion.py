@@ -104,8 +104,7 @@ class ModelPromoter:
             decided = claim or self._decide(trail, job_name)
             if isinstance(decided, PromotionResult):
                 return decided
-            claim = decided
-            return self._carry_on(trail, claim)
+            return self._carry_on(trail, claim := decided)
         except _OvertakenError:
             return self._result(self.claims.promotion(trail.workspace_id, job_name), job_name)
         except (AzureError, JudgedAnswerError) as error:
@@ -167,9 +166,8 @@ class ModelPromoter:
     def _current(
         self, workspace_id: ArmId, default: str | None, asset: str | None, model: dict[str, Any]
     ) -> tuple[float | None, str]:
-        """The current default's metric and where it was read. Any workspace user may write a
-        model's properties: when the default is the app's newest switch (to the model it
-        promoted, by the same metric), the figure is the one the app recorded then."""
+        """The current default's metric and its source. Any workspace user may write a model's
+        properties: for the app's newest switch (its model, same metric), the figure it recorded."""
         metric, serving = self.config.metric, (Step.SWITCHED, (default or "").lower())
         claims = self.claims.promotions(workspace_id)
         switched = [c for c in claims if (c.state, c.deployment.lower()) == serving]

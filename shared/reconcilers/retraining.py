@@ -49,8 +49,6 @@ UNREMARKED_BACKSTOP = (RequestOutcome.SCORING_ALREADY_STARTED, RequestOutcome.CO
 
 
 class RequestResult(NamedTuple):
-    """What one request came to, and why."""
-
     outcome: RequestOutcome
     summary: str
 
@@ -132,10 +130,9 @@ class RetrainingReconciler:
         return self._ensure_submitted(trail, name, reason, tags)
 
     def _claimed(self, trail: Trail, claim: RetrainingClaim | None) -> Claimed | RequestResult:
-        """The claim's job, read by its name: only it can hold retraining back or be scored, so
-        the workspace's other jobs (anyone may tag one as the app's, and make as many as they
-        like) are never read, and can neither block nor steer retraining. A failed read: its
-        result (raised when transient)."""
+        """The claim's job, read by its name: only it can hold retraining back or be scored; the
+        workspace's other jobs (anyone may tag one as the app's, any number) are never read, so
+        they neither block nor steer retraining. A failed read: its result (raised if transient)."""
         name = claim.job_name if claim else ""
         try:
             job = self.jobs.get_job(trail.workspace_id, name) if name else None
@@ -184,8 +181,7 @@ class RetrainingReconciler:
                 # retraining (not scored, not promoted). The claim is released for the next trigger.
                 why = "not the app's job: the claim is released, the next trigger retrains"
                 failure = Outcome(Status.FAILED, f"the job name is taken: {squatted}")
-        if failure is not None:
-            # A permanent failure releases the claim: the next drift signal may try again.
+        if failure is not None:  # the claim released: the next drift signal may try again
             self._set_claim_state(trail, ClaimState.FAILED)
             trail.record(KIND_RETRAINING, "submit", name, why, failure)
             refused = f"retraining job {name} was refused: {failure.detail}"
@@ -337,7 +333,6 @@ class RetrainingReconciler:
 
 
 def _failed(trail: Trail, subject: str, error: AzureError | JudgedAnswerError) -> RequestResult:
-    """A failed read, recorded; raised for redelivery when it was transient."""
     other = isinstance(error, JudgedAnswerError)
     reason = "Azure ML answered about another job" if other else "reading Azure ML failed"
     why = trail.read_failed(KIND_RETRAINING, subject, error, reason)

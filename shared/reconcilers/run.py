@@ -254,8 +254,7 @@ def record_intent(sink: ActionSink | None, record: ActionRecord) -> None:
 @dataclass
 class Trail:
     """One request outside a workspace run (retraining, promotion, scoring outcomes, a scoring
-    start's intent): its decisions recorded by a run's `record` (one ledger row and one decision
-    line each), each write's intent before it."""
+    start): a ledger row and decision line a decision (a run's `record`), a write's intent first."""
 
     sink: ActionSink
     log: logging.Logger
@@ -265,8 +264,7 @@ class Trail:
     run: Run = field(init=False)
 
     def __post_init__(self) -> None:
-        budget = RemediationBudget(0)
-        self.run = Run(self.trigger, False, budget, self.sink, logger=self.log)
+        self.run = Run(self.trigger, False, RemediationBudget(0), self.sink, logger=self.log)
 
     def record(
         self,
@@ -288,34 +286,28 @@ class Trail:
         row = self.run.row(self.workspace_id, kind, verdict, subject, "about to write", self.mode)
         record_intent(self.sink, row)
 
-    def retry(
+    def failure(
         self,
         kind: str,
         subject: str,
-        error: AzureError,
+        error: Exception,
         *,
         reason: str = "Azure ML stayed unavailable through the retries",
         what: str = "",
-    ) -> TransientAzureError:
-        """A transient failure, recorded (not announced), to raise: the trigger runs again. The
-        error names the workspace, and `what` when given."""
-        retry = Outcome(Status.RETRY, describe(error))
-        self.record(kind, "retry", subject, reason, retry, notify=False)
-        if what:
-            return TransientAzureError(f"workspace {self.workspace_id}: {what}: {retry.detail}")
-        return for_workspace(self.workspace_id, error)
-
-    def failure(self, kind: str, subject: str, error: Exception, **retry: str) -> Outcome:
-        """What a failed call came to (`judged`): a transient error is recorded and raised
-        (`retry`); any other outcome is not recorded here."""
+    ) -> Outcome:
+        """What a failed call came to (`judged`), not recorded; a transient one is recorded (not
+        announced) and raised, naming the workspace (and `what`): the trigger runs again."""
         outcome = judged(error)
         if isinstance(error, AzureError) and outcome.status is Status.RETRY:
-            raise self.retry(kind, subject, error, **retry) from error
+            self.record(kind, "retry", subject, reason, outcome, notify=False)
+            if what:
+                text = f"workspace {self.workspace_id}: {what}: {outcome.detail}"
+                raise TransientAzureError(text) from error
+            raise for_workspace(self.workspace_id, error) from error
         return outcome
 
     def read_failed(self, kind: str, subject: str, error: Exception, why: str, **retry: str) -> str:
-        """A failed read, recorded (`read`, Failed) and its detail returned; a transient one is
-        recorded and raised (`failure`)."""
+        """A failed read, recorded (`read`, Failed), its detail returned; transient: `failure`."""
         detail = self.failure(kind, subject, error, **retry).detail
         self.record(kind, "read", subject, why, Outcome(Status.FAILED, detail))
         return detail

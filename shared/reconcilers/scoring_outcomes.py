@@ -76,8 +76,7 @@ class ScoringOutcomes:
             return self.scoring.get_job(trail.workspace_id, name)
         except ResourceNotFoundError:
             return RequestResult(RequestOutcome.INVALID, f"scoring job {name} no longer exists")
-        except (AzureError, JudgedAnswerError) as error:
-            # A transient failure is recorded and raised for redelivery.
+        except (AzureError, JudgedAnswerError) as error:  # a transient one: raised (redelivery)
             retry = {"reason": READ_FAILED, "what": f"scoring job {name}"}
             why = trail.read_failed(KIND_SCORING, name, error, READ_FAILED, **retry)
             return RequestResult(RequestOutcome.FAILED, why)

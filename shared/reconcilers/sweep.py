@@ -63,9 +63,8 @@ def sweep(
     subscription: str | None = None,
 ) -> SweepReport:
     """Reconcile every workspace in scope that changed (of one `subscription`, a partition, when
-    given), as one run (one evidence read, one budget); one failing stops no other. `progress`:
-    called after each (the CLI's bar). The CLI may name the `workspaces` (checked in scope: each
-    is reconciled, changed or not) and the `run` (a saved plan's)."""
+    given), as one run (one evidence read, one budget); one failing stops no other. From the CLI:
+    `progress` (its bar), `workspaces` (checked in scope, each reconciled), `run` (a saved plan)."""
     run = run or start_run(runtime, trigger)
     warn = functools.partial(decision_log, log, trigger=trigger, level=logging.WARNING)
     reports: list[WorkspaceReport] = []
@@ -131,9 +130,8 @@ PARTITION_MESSAGE_BYTES = 200
 
 
 def partitions(runtime: Runtime, trigger: str) -> list[str]:
-    """One message per in-scope subscription when the estate holds more workspaces than
-    `SWEEP_FAN_OUT_WORKSPACES`; none (the sweep runs here) below it, or when Resource Graph
-    cannot say (the sweep then falls back as it does)."""
+    """One message per in-scope subscription over `SWEEP_FAN_OUT_WORKSPACES` workspaces; none (the
+    sweep runs here) below, or when Resource Graph cannot say (the sweep falls back as it does)."""
     try:
         counts = runtime.inventory.partitions()
     except AzureError as error:
@@ -146,9 +144,8 @@ def partitions(runtime: Runtime, trigger: str) -> list[str]:
 
 
 def partition_of(runtime: Runtime, body: bytes) -> str:
-    """The subscription a partition message names, once checked against the settings' scopes
-    (a message is not trusted: anyone with the queue's data role can write one); ValueError
-    says why not."""
+    """The subscription a partition message names, checked against the settings' scopes (anyone
+    with the queue's data role can write a message); ValueError says why not."""
     if len(body) > PARTITION_MESSAGE_BYTES:
         raise ValueError(f"message of {len(body)} bytes, over {PARTITION_MESSAGE_BYTES}")
     try:

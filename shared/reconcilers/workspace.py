@@ -134,10 +134,9 @@ class Remediation:
 @dataclass(frozen=True)
 class WorkspacePlan:
     """What reconciling the workspace now would do. `changes`: the writes it calls for, each the
-    ledger row a dry-run records (its `change()` is what `apply FILE` may write); the rest is
-    what they were decided on, as `plan` shows it. `promotion`: a retraining workspace's batch
-    endpoint (empty without promotion settings), None for any other or when it could not be read
-    (`error` says why)."""
+    ledger row a dry-run records (its `change()` is what `apply FILE` may write); the rest: what
+    they were decided on, as `plan` shows it. `promotion`: a retraining workspace's batch endpoint
+    (empty without promotion settings), None for any other or when unread (`error` says why)."""
 
     workspace_id: ArmId
     changes: tuple[ActionRecord, ...] = ()
@@ -155,9 +154,8 @@ class WorkspacePlan:
 
 
 def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None) -> WorkspacePlan:
-    """The workspace reconciled by a preview run: nothing written, nothing recorded. `run`: a
-    preview run shared by several workspaces, whose remediations share one budget, as in a sweep.
-    Azure's errors that stop the reconciliation are raised."""
+    """The workspace reconciled by a preview run (nothing written or recorded; `run`: one shared by
+    several workspaces, one remediation budget, as a sweep's); Azure's errors that stop it raise."""
     from shared.reconcilers.policies import disposition
 
     run = run or start_run(runtime, "plan", preview=True)
@@ -188,11 +186,10 @@ def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None
 
 
 def _promotion(runtime: Runtime, workspace_id: ArmId) -> tuple[dict[str, str] | None, str | None]:
-    """The retraining workspace's batch endpoint as promotion left it: its default deployment,
-    the model behind it and its metric, read-only; or None and why it could not be read (a
-    transient error is raised). No rollback: the deployment to switch back to is the app's
-    record (the ledger's, which a plan does not read); the model's `previous-deployment` is any
-    workspace user's to write."""
+    """The retraining workspace's batch endpoint as promotion left it (default deployment, its
+    model and metric), read-only; or None and why it is unread (a transient error is raised). No
+    rollback: the one to switch back to is the ledger's record, which a plan does not read (the
+    model's `previous-deployment` is any workspace user's to write)."""
     config = runtime.settings.retraining
     if config is None or not config.retrains(workspace_id):
         return None, None
