@@ -28,6 +28,7 @@ from shared.scoring.requests import Caller, RefusedError, authorize, caller_of
 log = logging.getLogger(__name__)
 
 bp = func.Blueprint()
+Handle = Callable[[func.HttpRequest, Settings], func.HttpResponse]
 
 
 def _json(
@@ -51,20 +52,15 @@ def _accepted(settings: Settings, body: dict[str, Any]) -> func.HttpResponse:
     return _json(202, {**body, "statusUrl": url}, headers)
 
 
-def _serve(
-    function: str, handle: Callable[[func.HttpRequest, Settings], func.HttpResponse]
-) -> Callable[[func.HttpRequest], func.HttpResponse]:
-    """`handle`, served only while App Service authentication is on (else 503: the caller's
-    headers would be the client's own); a failure is a problem without the table's words."""
+def _serve(function: str, route: str, method: str, handle: Handle) -> None:
+    """Serves `handle` as `function` only while App Service authentication is on (else 503: the
+    caller's headers would be the client's own); a failure: a problem without the table's words."""
 
     def serve(req: func.HttpRequest) -> func.HttpResponse:
         settings = get_settings()
         if not settings.http_auth_enabled:
-            log.error(
-                "[http:%s] refused: App Service authentication is not enabled "
-                "(WEBSITE_AUTH_ENABLED)",
-                function,
-            )
+            why = "App Service authentication is not enabled (WEBSITE_AUTH_ENABLED)"
+            log.error("[http:%s] refused: %s", function, why)
             return _problem(contract.AUTH_NOT_CONFIGURED)
         try:
             return handle(req, settings)
@@ -86,7 +82,8 @@ def _serve(
             return _problem(Problem("internal-error", detail))
 
     serve.__name__ = serve.__qualname__ = function
-    return serve
+    auth = func.AuthLevel.ANONYMOUS
+    bp.function_name(function)(bp.route(route=route, methods=[method], auth_level=auth)(serve))
 
 
 def _received(function: str, caller: Caller) -> RequestRecord:
@@ -181,13 +178,6 @@ def _openapi_spec(req: func.HttpRequest, settings: Settings) -> func.HttpRespons
     return _json(200, contract.build_spec(host=settings.api_host))
 
 
-for _name, _route, _method, _handle in (
-    ("start_scoring", contract.JOBS_ROUTE, "POST", _start_scoring),
-    ("get_scoring_job", contract.JOB_ROUTE, "GET", _get_scoring_job),
-    ("openapi_spec", contract.SPEC_ROUTE, "GET", _openapi_spec),
-):
-    bp.function_name(_name)(
-        bp.route(route=_route, methods=[_method], auth_level=func.AuthLevel.ANONYMOUS)(
-            _serve(_name, _handle)
-        )
-    )
+_serve("start_scoring", contract.JOBS_ROUTE, "POST", _start_scoring)
+_serve("get_scoring_job", contract.JOB_ROUTE, "GET", _get_scoring_job)
+_serve("openapi_spec", contract.SPEC_ROUTE, "GET", _openapi_spec)
