@@ -266,8 +266,7 @@ class TokenDestination:
         return next((a for s, a in self.clouds if host == s or host.endswith("." + s)), None)
 
     def audience(self, value: str, explicit: str | None, host: str | None = None) -> str:
-        """Its cloud's, or `explicit`: required for a host (`value`'s) of no known cloud, and
-        agreeing with a known one's."""
+        """Its cloud's, or `explicit`: required for a host of no known cloud, agreeing with one."""
         host = host or urlsplit(value.replace("{workspace}", "workspace")).hostname or ""
         derived = self.cloud_audience(host)
         if explicit is not None:
@@ -372,8 +371,7 @@ def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
 def _each(
     name: str, items: Iterable[str], problem: Callable[[str], str | None], *, unique: bool = False
 ) -> list[str]:
-    """Each item passes `problem` (None, else what follows the item in the error); `unique`: no
-    ARM ID twice."""
+    """Each item passes `problem` (None, else the error's tail); `unique`: no ARM ID twice."""
     seen: list[str] = []
     for position, item in enumerate(items, start=1):
         found = problem(item)
@@ -459,7 +457,6 @@ class _Reader:
         """A JSON array of ARM scopes (ML_SCOPES, ML_SCOPE_EXCLUDE); empty when unset."""
 
         def problem(item: str) -> str | None:
-            # Azure's naming rules, for the names the app builds URLs from.
             if is_resource_type(item, *ML_WORKSPACE_TYPE):
                 return name_problem(item, ML_WORKSPACE_TYPE)
             if is_arm_id(item) and "resource_group" in parse_resource_id(item):

@@ -134,8 +134,7 @@ class Inventory:
     def workspaces(
         self, subscription: str | None = None
     ) -> tuple[list[ArmId], list[tuple[str, AzureError]]]:
-        """Every workspace in scope (or in one `subscription` of it), once each, and the
-        containers that could not be read."""
+        """Every workspace in scope (or in `subscription`), once each; the containers not read."""
         found: dict[str, ArmId] = {}
         problems: list[tuple[str, AzureError]] = []
         unread: Unread = {}
