@@ -481,10 +481,7 @@ class _Reader:
     def domain(self, name: str, default: str = "") -> str:
         """A DNS suffix (or a host such as 127.0.0.1), lower-cased; empty when unset."""
         value = (self.optional(name) or default).lower()
-        labels_ok = value.isascii() and all(
-            _HOST_LABEL.fullmatch(part) for part in value.split(".")
-        )
-        if value and not labels_ok:
+        if value and not (value.isascii() and all(map(_HOST_LABEL.fullmatch, value.split(".")))):
             example = default or "func-synapse-aml.azurewebsites.net"
             raise _invalid(name, value, f"expected a DNS domain such as {example}")
         return value
@@ -553,10 +550,9 @@ def _ledger(reader: _Reader) -> LedgerSettings:
             "service URI (https://<account>.table.core.windows.net) or a connection string"
         )
     expected = "expected 3-63 letters and digits, starting with a letter"
-    name = (
-        reader.checked("LEDGER_TABLE_NAME", _TABLE_NAME.fullmatch, expected) or "automationledger"
-    )
-    return LedgerSettings(endpoint, connection_string, name, LEDGER_TABLE.read(reader, endpoint))
+    name = reader.checked("LEDGER_TABLE_NAME", _TABLE_NAME.fullmatch, expected)
+    audience = LEDGER_TABLE.read(reader, endpoint)
+    return LedgerSettings(endpoint, connection_string, name or "automationledger", audience)
 
 
 def _component(reader: _Reader) -> ComponentRef:
