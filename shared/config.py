@@ -391,6 +391,17 @@ def _parsed(name: str, parse: Callable[[str], _T], value: str) -> _T:
 
 
 _T = TypeVar("_T")
+_WHOLE = "expected a whole number >= {} (at most 18 digits)"
+
+
+def whole_number(value: str) -> int | None:
+    """ASCII digits (`isdigit` also takes superscripts, which int() refuses) of at most 18 once
+    leading zeros go: int() refuses thousands of digits, leading zeros too, with its own error."""
+    digits = value.lstrip("0")
+    ok = value.isascii() and value.isdigit() and len(digits) <= 18
+    return int(digits or "0") if ok else None
+
+
 _HTTPS_URL = "expected an https:// URL (without user info)"
 # JSON settings are bounded before they are parsed: a huge or deeply nested value is a settings
 # error, not a RecursionError or a slow start.
@@ -519,18 +530,19 @@ class _Reader:
             raise _invalid(name, self.optional(name), expected)
         return frozenset(item.lower() for item in items) or None
 
-    def count(self, name: str, default: int, *, at_most: int = 10**18, expected: str = "") -> int:
-        """A whole number >= 1 (`default` when unset), at most `at_most` (else `expected`)."""
+    def count(
+        self, name: str, default: int, *, at_most: int = 10**18, expected: str = "", least: int = 1
+    ) -> int:
+        """A whole number >= `least` (`default` when unset), at most `at_most` (else `expected`)."""
         value = self.optional(name)
         if value is None:
             return default
-        # At most 18 digits: int() refuses thousands of digits with its own ValueError.
-        digits = value.lstrip("0")
-        if not (value.isascii() and value.isdigit()) or len(digits) > 18 or int(value) < 1:
-            raise _invalid(name, value[:40], "expected a whole number >= 1 (at most 18 digits)")
-        if int(value) > at_most:
-            raise _invalid(name, int(value), expected)
-        return int(value)
+        number = whole_number(value)
+        if number is None or number < least:
+            raise _invalid(name, value[:40], _WHOLE.format(least))
+        if number > at_most:
+            raise _invalid(name, number, expected)
+        return number
 
     def ml_name(self, name: str, expected: str) -> str | None:
         return self.checked(name, ML_NAME.fullmatch, f"expected {expected}")
@@ -618,10 +630,12 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
     compute = reader.required("RETRAIN_COMPUTE", "the name of a compute cluster")
     reader.ml_name("RETRAIN_COMPUTE", "the name of a compute cluster")
     # Bounded: a cooldown beyond any date (timedelta's range) would fail every drift event.
-    cooldown = reader.checked(
+    cooldown = reader.count(
         "RETRAIN_COOLDOWN_MINUTES",
-        lambda v: v.isascii() and v.isdigit() and int(v) <= MAX_RETRAIN_COOLDOWN_MINUTES,
-        f"expected a whole number of minutes from 0 to {MAX_RETRAIN_COOLDOWN_MINUTES} (a year)",
+        DEFAULT_RETRAIN_COOLDOWN_MINUTES,
+        at_most=MAX_RETRAIN_COOLDOWN_MINUTES,
+        expected=f"expected at most {MAX_RETRAIN_COOLDOWN_MINUTES} minutes (a year)",
+        least=0,
     )
     expected = f"at most {MAX_RETRAIN_JOB_TIMEOUT_HOURS} hours (a year)"
     timeout = reader.count(
@@ -652,7 +666,7 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
         inputs_json=inputs_json,
         compute=compute,
         experiment=reader.ml_name("RETRAIN_EXPERIMENT", "an experiment name") or "model-retraining",
-        cooldown_minutes=int(cooldown or DEFAULT_RETRAIN_COOLDOWN_MINUTES),
+        cooldown_minutes=cooldown,
         drift_gate=_drift_gate(reader),
         batch_endpoint_name=endpoint,
         batch_deployment_name=deployment,
@@ -741,9 +755,10 @@ def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
 def _allowed_inputs(name: str, reader: _Reader) -> AllowedInputs:
     """`SCORING_ALLOWED_INPUTS`: a JSON array of prefixes; the host's storage is never one."""
     hosts = _host_storage_accounts(reader.environ)
+    text = reader.json_text(name) or "[]"  # its SettingsError is a ValueError: raised first
     try:
-        loaded = json.loads(reader.optional(name) or "[]")
-    except (ValueError, RecursionError):
+        loaded = json.loads(text)
+    except ValueError:
         loaded = None
     if not (isinstance(loaded, list) and all(isinstance(item, str) for item in loaded)):
         raise SettingsError(f"{name} is not valid: expected a JSON array of prefixes (strings)")

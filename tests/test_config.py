@@ -16,6 +16,7 @@ from shared.config import (
 )
 from shared.reconcilers.private_endpoints import approval_rules
 from tests.test_policy_exemptions import BASE_ENV
+from tests.test_retraining_config import BASE, PROMOTING, RETRAINING
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 GROUP = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-1234"
@@ -391,6 +392,49 @@ def test_any_value_loads_or_raises_a_settings_error_naming_it(setting: str, valu
     else:
         return
     assert setting in message
+
+
+# Every whole-number setting, with the retraining and promotion settings that enable some.
+WHOLE_NUMBER_SETTINGS = {
+    "MAX_REMEDIATIONS_PER_RUN": lambda s: s.max_remediations_per_run,
+    "MAX_REMEDIATIONS_PER_HOUR": lambda s: s.max_remediations_per_hour,
+    "MAX_CLUSTER_NODES": lambda s: s.max_cluster_nodes,
+    "ARM_READS_BURST": lambda s: s.arm_reads_burst,
+    "ARM_READS_PER_SECOND": lambda s: s.arm_reads_per_second,
+    "SWEEP_FAN_OUT_WORKSPACES": lambda s: s.sweep_fan_out_workspaces,
+    "RETRAIN_COOLDOWN_MINUTES": lambda s: s.retraining.cooldown_minutes,
+    "RETRAIN_JOB_TIMEOUT_HOURS": lambda s: s.retraining.job_timeout_hours,
+    "PROMOTION_KEEP": lambda s: s.retraining.promotion.keep,
+}
+# Leading zeros and thousands of digits: int() refuses over 4,300 digits with its own ValueError.
+digit_strings = (
+    st.tuples(
+        st.integers(0, 5_000), st.text(alphabet="0123456789", max_size=25), st.integers(0, 5_000)
+    )
+    .map(lambda parts: "0" * parts[0] + parts[1] + "9" * parts[2])
+    .filter(bool)
+)  # empty: unset
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(WHOLE_NUMBER_SETTINGS)), digit_strings)
+def test_any_digits_in_a_whole_number_setting_load_as_that_number_or_name_it(
+    setting: str, value: str
+) -> None:
+    try:
+        loaded = load_settings({**BASE, **RETRAINING, **PROMOTING, setting: value})
+    except SettingsError as error:
+        message = str(error)
+    else:
+        assert WHOLE_NUMBER_SETTINGS[setting](loaded) == int(value.lstrip("0") or "0")
+        return
+    assert setting in message
+
+
+@pytest.mark.parametrize("setting", sorted(WHOLE_NUMBER_SETTINGS))
+def test_leading_zeros_beyond_int_s_digit_limit_still_read_as_the_number(setting: str) -> None:
+    loaded = load_settings({**BASE, **RETRAINING, **PROMOTING, setting: "0" * 5_000 + "5"})
+    assert WHOLE_NUMBER_SETTINGS[setting](loaded) == 5
 
 
 # --- Derived values ----------------------------------------------------------------------------

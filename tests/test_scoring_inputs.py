@@ -338,6 +338,15 @@ def test_a_malformed_allowed_inputs_setting_names_itself(value: str) -> None:
         _load(SCORING_ALLOWED_INPUTS=value)
 
 
+def test_an_oversized_allowed_inputs_setting_is_refused_unread_and_unrepeated() -> None:
+    # Bounded as every JSON setting is (`_Reader.json_text`): a prefix may hold a SAS token, so
+    # the error says how long the value is, never what it holds.
+    secret = "https://mldata01.blob.core.windows.net/c/?sig=" + "s" * 70_000
+    with pytest.raises(SettingsError, match=r"^SCORING_ALLOWED_INPUTS is \d+ characters long") as e:
+        _load(SCORING_ALLOWED_INPUTS=json.dumps([secret]))
+    assert "sig=" not in str(e.value)
+
+
 @pytest.mark.parametrize(
     ("scoring_input", "why"),
     [
