@@ -103,6 +103,30 @@ def test_next_version(latest: str | None, hint: str | None, expected: str | None
     assert next_version(latest, hint) == expected
 
 
+# A version any workspace user registers: digits of any script, thousands of them.
+version_texts = st.one_of(
+    st.none(),
+    st.text(max_size=8),
+    st.text(alphabet="0123456789\u00b2\u2463", min_size=1, max_size=8),
+    st.integers(0, 6_000).map(lambda zeros: "0" * zeros + "7"),
+    st.integers(19, 6_000).map(lambda digits: "9" * digits),
+)
+
+
+@given(version_texts, version_texts)
+def test_the_next_version_is_a_bounded_number_or_none_whatever_azure_lists(
+    latest: str | None, hint: str | None
+) -> None:
+    following = next_version(latest, hint)
+    assert following is None or (following.isascii() and following.isdigit())
+    assert following is None or len(following) <= 19
+
+
+def test_leading_zeros_past_int_s_digit_limit_are_the_number() -> None:
+    assert next_version("0" * 5_000 + "7", None) == "8"
+    assert next_version("7", "0" * 5_000 + "9") == "9"
+
+
 @given(
     endpoint=st.text(min_size=1, max_size=80),
     version=st.integers(min_value=1, max_value=10**12).map(str),

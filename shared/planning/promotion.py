@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.config import Promotion
+from shared.config import Promotion, whole_number
 
 # Azure ML batch deployment names: a letter, then letters, digits and '-', 3 to 32 in all.
 MAX_DEPLOYMENT_NAME = 32
@@ -38,11 +38,11 @@ def judge(candidate: float | None, current: float | None, rule: Promotion) -> tu
 def next_version(latest: str | None, next_hint: str | None) -> str | None:
     """Azure's `nextVersion` when a number, else the latest plus one, "1" for a new model; None
     when versions are not numbers."""
-    if next_hint is not None and next_hint.isascii() and next_hint.isdigit():
-        return str(int(next_hint))
+    if next_hint is not None and (hint := whole_number(next_hint)) is not None:
+        return str(hint)
     if latest is None:
         return "1"
-    return str(int(latest) + 1) if latest.isascii() and latest.isdigit() else None
+    return None if (number := whole_number(latest)) is None else str(number + 1)
 
 
 def deployment_name(endpoint: str, version: str) -> str:

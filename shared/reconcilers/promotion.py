@@ -16,7 +16,7 @@ from shared.adapters.errors import TransientAzureError, describe
 from shared.adapters.promotion import PromotionAdapter, metric_value
 from shared.arm import ArmId, same_arm_id
 from shared.claims import Claims, PromotionClaim
-from shared.config import Promotion
+from shared.config import Promotion, whole_number
 from shared.model import JudgedAnswerError
 from shared.outcome import PLANNED, Outcome, RequestOutcome, Status
 from shared.planning import promotion as plan
@@ -234,7 +234,7 @@ class ModelPromoter:
         endpoint_id = self._endpoint_id(trail.workspace_id)
         why = f"beyond PROMOTION_KEEP={self.config.keep}"
         ours = [c for c in self.claims.promotions(trail.workspace_id) if c.state in DEPLOYED]
-        ours.sort(key=lambda c: int(c.version) if c.version.isdigit() else -1)
+        ours.sort(key=lambda c: whole_number(c.version) or 0)  # versions count from 1
         try:
             existing = self.adapter.deployment_names(endpoint_id)
         except AzureError as error:

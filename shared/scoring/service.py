@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from shared.arm import ArmId, name_of
 from shared.claims import Busy, Claims, Mismatch, Owned, Replay, ScoringKey, idempotent_scoring
-from shared.config import AutomationMode, batch_endpoint_workspace
+from shared.config import AutomationMode, batch_endpoint_workspace, whole_number
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
 from shared.model import JudgedAnswerError
@@ -98,8 +98,8 @@ def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
     elif is_transient(error):
         # Azure's Retry-After when it gave one (as the transport capped it), else the default.
         headers = getattr(getattr(error, "response", None), "headers", None) or {}
-        value = str(headers.get("Retry-After", "")).strip()
-        wait = max(1, int(value)) if value.isdigit() else RETRY_AFTER_SECONDS
+        wait = whole_number(str(headers.get("Retry-After", "")).strip())
+        wait = RETRY_AFTER_SECONDS if wait is None else max(1, wait)
         problem = Problem("unavailable", detail, None, wait)
     elif isinstance(error, HttpResponseError) and error.status_code in (400, 404, 409, 422):
         problem = Problem("not-allowed", detail, field)
