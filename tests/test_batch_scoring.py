@@ -290,6 +290,26 @@ def test_an_endpoint_read_is_only_ever_of_that_endpoint(
             adapter.get_endpoint(ENDPOINT)
 
 
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    answered=_lookalikes(
+        "/batchEndpoints/churn-batch/deployments/green",
+        ["/batchEndpoints/churn-batch/deployments/blue", "/batchEndpoints/other/deployments/green"],
+    )
+)
+def test_a_deployment_exists_only_when_azure_answers_about_that_deployment(
+    app: App, adapter: BatchScoringAdapter, answered: str | None
+) -> None:
+    # A scoring request naming it is accepted on this answer: one about another deployment, or
+    # one that does not say which, is refused.
+    app.sim.rewrite_reply("ml.batch_deployment.get", _answering(answered))
+    if answered is not None and answered.lower() == f"{ENDPOINT}/deployments/green".lower():
+        assert adapter.deployment_exists(ENDPOINT, "green") is True
+    else:
+        with pytest.raises(UnexpectedAnswerError, match="asked for batch deployment green of"):
+            adapter.deployment_exists(ENDPOINT, "green")
+
+
 JOB = "batchjob-1"
 
 

@@ -119,7 +119,9 @@ class BatchScoringAdapter(transport.ArmAdapter):
 
     def deployment_exists(self, endpoint_id: ArmId, deployment: str) -> bool:
         path = f"{quote(endpoint_id)}/deployments/{quote(deployment, safe='')}"
-        return self._arm("GET", path, BATCH_ENDPOINTS_API, ok=(200, 404)).status_code == 200
+        what = f"batch deployment {deployment} of {endpoint_id}"
+        about = f"{endpoint_id}/deployments/{deployment}"
+        return self._found("GET", path, BATCH_ENDPOINTS_API, what, about) is not None
 
     def invoke(
         self,
