@@ -4,6 +4,7 @@ POST with an Azure ML token, repeatability, and the scoring URI check before any
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -270,44 +271,42 @@ def _answering(answered: str | None) -> Any:
     return rewrite
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    answered=_lookalikes(
+# A read, the resource it asks for (under PROD), lookalike tails, what the read decides and the
+# refusal's words. The endpoint: its scoring URI receives the caller's input (and the app's ML
+# token), its default scores. The deployment: a scoring request naming it is accepted on it.
+Read = Callable[[BatchScoringAdapter], object]
+ENDPOINT_READS: dict[str, tuple[str, list[str], Read, str]] = {
+    "ml.batch_endpoint.get": (
         "/batchEndpoints/churn-batch",
         ["/batchEndpoints/other", "/batchEndpoints/churn-batch/deployments/blue"],
-    )
-)
-def test_an_endpoint_read_is_only_ever_of_that_endpoint(
-    app: App, adapter: BatchScoringAdapter, answered: str | None
-) -> None:
-    # Its scoring URI receives the caller's input (and the app's ML token), its default scores:
-    # an answer about another endpoint of that name, or one that does not say which, is refused.
-    app.sim.rewrite_reply("ml.batch_endpoint.get", _answering(answered))
-    if answered is not None and answered.lower() == ENDPOINT.lower():
-        assert adapter.get_endpoint(ENDPOINT).default_deployment == "blue"
-    else:
-        with pytest.raises(UnexpectedAnswerError, match=f"asked for batch endpoint {ENDPOINT}"):
-            adapter.get_endpoint(ENDPOINT)
-
-
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    answered=_lookalikes(
+        lambda adapter: adapter.get_endpoint(ENDPOINT).default_deployment == "blue",
+        f"asked for batch endpoint {ENDPOINT}",
+    ),
+    "ml.batch_deployment.get": (
         "/batchEndpoints/churn-batch/deployments/green",
         ["/batchEndpoints/churn-batch/deployments/blue", "/batchEndpoints/other/deployments/green"],
-    )
-)
-def test_a_deployment_exists_only_when_azure_answers_about_that_deployment(
-    app: App, adapter: BatchScoringAdapter, answered: str | None
+        lambda adapter: adapter.deployment_exists(ENDPOINT, "green"),
+        "asked for batch deployment green of",
+    ),
+}
+
+
+@pytest.mark.parametrize("route", sorted(ENDPOINT_READS))
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_an_endpoint_or_deployment_read_is_only_ever_of_what_was_asked(
+    app: App, adapter: BatchScoringAdapter, route: str, data: st.DataObject
 ) -> None:
-    # A scoring request naming it is accepted on this answer: one about another deployment, or
-    # one that does not say which, is refused.
-    app.sim.rewrite_reply("ml.batch_deployment.get", _answering(answered))
-    if answered is not None and answered.lower() == f"{ENDPOINT}/deployments/green".lower():
-        assert adapter.deployment_exists(ENDPOINT, "green") is True
+    # An answer about another endpoint or deployment of that name, or one that does not say
+    # which, is refused.
+    resource, tails, decided, refusal = ENDPOINT_READS[route]
+    answered = data.draw(_lookalikes(resource, tails))
+    app.sim.rewrite_reply(route, _answering(answered))
+    if answered is not None and answered.lower() == f"{scene.PROD}{resource}".lower():
+        assert decided(adapter) is True
     else:
-        with pytest.raises(UnexpectedAnswerError, match="asked for batch deployment green of"):
-            adapter.deployment_exists(ENDPOINT, "green")
+        with pytest.raises(UnexpectedAnswerError, match=refusal):
+            decided(adapter)
 
 
 JOB = "batchjob-1"
