@@ -611,9 +611,12 @@ def _drift_gate(reader: _Reader) -> DriftGate | None:
     if query is None:
         return None
     expected = "workspace (customer) ID, a GUID"
-    workspace = reader.required("DRIFT_LOG_ANALYTICS_WORKSPACE_ID", f"the Log Analytics {expected}")
+    workspace = reader.required(
+        "DRIFT_LOG_ANALYTICS_WORKSPACE_ID", f"the Log Analytics {expected}", by="DRIFT_QUERY"
+    )
     reader.checked("DRIFT_LOG_ANALYTICS_WORKSPACE_ID", is_guid, f"expected the {expected}")
-    raw = reader.required("DRIFT_THRESHOLD", "a number that the query's value is compared with")
+    expected = "a number that the query's value is compared with"
+    raw = reader.required("DRIFT_THRESHOLD", expected, by="DRIFT_QUERY")
     threshold = _number("DRIFT_THRESHOLD", raw, "expected a finite number")
     return DriftGate(str(uuid.UUID(workspace)), query, threshold)
 
