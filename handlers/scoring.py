@@ -173,8 +173,8 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
 
 def _openapi_spec(req: func.HttpRequest, settings: Settings) -> func.HttpResponse:
     """The Swagger 2.0 description of these functions, for any authenticated caller."""
-    if not caller_of(req.headers).authenticated:
-        return _problem(contract.UNAUTHENTICATED)
+    if not (caller := caller_of(req.headers)).authenticated:
+        return _refuse(_received("openapi_spec", caller), contract.UNAUTHENTICATED)
     return _json(200, contract.build_spec(host=settings.api_host))
 
 
