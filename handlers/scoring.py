@@ -1,7 +1,7 @@
 """Scoring over HTTP: `start_scoring`, `get_scoring_job`, `openapi_spec`. Anonymous at function
 level on purpose (no function keys: callers hold no secrets): App Service authentication (Entra
 ID) sits in front; they serve only while it is on, trust the caller only when its headers agree,
-authorise against SCORING_ALLOWED_CALLERS, and record every request with what came of it."""
+authorise against SCORING_ALLOWED_CALLERS, and record every start and every refusal."""
 
 from __future__ import annotations
 
