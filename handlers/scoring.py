@@ -1,7 +1,7 @@
 """Scoring over HTTP: `start_scoring`, `get_scoring_job`, `openapi_spec`. Anonymous at function
 level on purpose (no function keys: callers hold no secrets): App Service authentication (Entra
 ID) sits in front; they serve only while it is on, trust the caller only when its headers agree,
-authorise against SCORING_ALLOWED_CALLERS, and record every request with what came of it."""
+authorise against SCORING_ALLOWED_CALLERS, and record every start and every refusal."""
 
 from __future__ import annotations
 
@@ -173,8 +173,8 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
 
 def _openapi_spec(req: func.HttpRequest, settings: Settings) -> func.HttpResponse:
     """The Swagger 2.0 description of these functions, for any authenticated caller."""
-    if not caller_of(req.headers).authenticated:
-        return _problem(contract.UNAUTHENTICATED)
+    if not (caller := caller_of(req.headers)).authenticated:
+        return _refuse(_received("openapi_spec", caller), contract.UNAUTHENTICATED)
     return _json(200, contract.build_spec(host=settings.api_host))
 
 

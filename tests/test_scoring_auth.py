@@ -12,7 +12,7 @@ from typing import Any
 
 import azure.functions as func
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.scoring.requests import MAX_CLAIMS_HEADER, caller_of
@@ -198,6 +198,44 @@ def test_a_caller_whose_headers_do_not_agree_is_401_and_starts_nothing(
         "openapi_spec", method="GET", url=f"{ss.APP_URL}/openapi.json", headers=headers
     )
     assert spec.status_code == 401
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    function=st.sampled_from(["start_scoring", "get_scoring_job", "openapi_spec"]),
+    principal_id=st.one_of(st.none(), _IDS),
+    idp=st.sampled_from(["aad", "aad", None, "github"]),
+    claims=_CLAIMS,
+)
+def test_every_refusal_of_every_function_is_recorded_with_its_status(
+    scoring: App,
+    function: str,
+    principal_id: str | None,
+    idp: str | None,
+    claims: list[dict[str, object]],
+) -> None:
+    """A header set that does not agree is what App Service authentication never forwards:
+    worth a row wherever it comes, the description included."""
+    from shared.runtime import runtime
+
+    sent = {"X-MS-CLIENT-PRINCIPAL-ID": principal_id, "X-MS-CLIENT-PRINCIPAL-IDP": idp}
+    headers = {name: value for name, value in sent.items() if value is not None}
+    headers["X-MS-CLIENT-PRINCIPAL"] = _principal(claims)
+    before = len(runtime().scoring.records.requests())
+    if function == "start_scoring":
+        response = _post(headers)
+    elif function == "get_scoring_job":
+        response = _get("batchjob-1", headers)
+    else:
+        url = f"{ss.APP_URL}/openapi.json"
+        response = host.call_http(function, method="GET", url=url, headers=headers)
+    if response.status_code >= 400:
+        rows = runtime().scoring.records.requests()
+        assert len(rows) == before + 1
+        newest = rows[0]
+        assert (newest["Function"], newest["Outcome"]) == (function, "refused")
+        assert newest["HttpStatus"] == response.status_code
+        assert newest["ProblemType"] == _problem(response)["type"]
 
 
 @pytest.mark.parametrize("enabled", [None, "False", "false", "", "1", "yes"])

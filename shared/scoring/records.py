@@ -1,6 +1,6 @@
 """The ledger's scoring partitions: `scoring-jobs`, a row per job the app started (an HTTP
-caller's job only is answered by `get_scoring_job`), and `scoring-requests`, every HTTP request
-newest first with what came of it. Input paths are recorded only once validated (no query)."""
+caller's job only is answered by `get_scoring_job`), and `scoring-requests`, every start and
+every refusal, newest first, with what came of it; input paths once valid (no query)."""
 
 from __future__ import annotations
 
