@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.data.tables import TableClient
+from azure.data.tables import TableClient, UpdateMode
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.scoring.records import JobRecord, ScoringRecords
 
@@ -14,6 +16,8 @@ pytestmark = pytest.mark.slow
 
 CALLER = "7f3c2b1a-0d4e-4f5a-8b6c-9d0e1f2a3b4c"
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+# The columns a job's row cannot be read without.
+REQUIRED = {"JobName", "WorkspaceId", "EndpointId", "InputType", "InputPath", "Caller"}
 
 
 class Clock:
@@ -64,3 +68,31 @@ def test_unannounced_jobs_are_those_of_the_window_not_yet_announced_oldest_first
     polled = records.job("d-last")
     assert polled is not None
     assert (polled.status, polled.announced) == ("Completed", False)
+
+
+ROW_VALUES = st.one_of(st.text(max_size=20), st.integers(-(2**31), 2**31 - 1), st.floats(),
+                       st.booleans(), st.binary(max_size=8), st.just("x" * 30000))  # fmt: skip
+COLUMNS = sorted(REQUIRED | {"Deployment", "Status", "AnnouncedAt", "IdempotencyKey"})
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    gone=st.sets(st.sampled_from(sorted(REQUIRED))),
+    odd=st.dictionaries(st.sampled_from(COLUMNS), ROW_VALUES),
+)
+def test_a_job_row_of_any_shape_is_read_as_a_job_or_as_none_never_an_exception(
+    table: TableClient, gone: set[str], odd: dict[str, object]
+) -> None:
+    # A job's row is what get_scoring_job and the ended-job event trust: one edited by hand or
+    # written by another version, without a column the app writes, is no job of the app's (a
+    # 404, an ignored event), never a KeyError (a 500, an event failing until it dead-letters).
+    records = ScoringRecords(table, Clock())
+    records.record_job(_job("j"))
+    row = dict(next(iter(table.query_entities("PartitionKey eq 'scoring-jobs'")))) | odd
+    table.upsert_entity({k: v for k, v in row.items() if k not in gone}, mode=UpdateMode.REPLACE)
+
+    found = records.job("j")
+
+    assert (found is None) == bool(gone)
+    if found is not None:
+        assert found.caller == str(row["Caller"])
