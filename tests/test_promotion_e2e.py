@@ -839,6 +839,26 @@ def test_the_current_metric_of_the_apps_promoted_model_is_the_one_it_recorded(
     assert evidence["current_from"].startswith("ledger: the promotion after ")
 
 
+@pytest.mark.parametrize("detail", ["[" * 30000, '{"a":' * 6000])
+def test_a_promotion_row_whose_detail_is_unreadable_gives_no_current_metric(
+    papp: App, recorded: tuple[str, dict[str, Any]], detail: str
+) -> None:
+    """The ledger's record of the promotion is anyone's with table access to edit: a Detail
+    nested past the parser's depth is no record (the model's property is read), never a
+    RecursionError that fails the event until it dead-letters."""
+    table = runtime().ledger.table
+    [row] = [dict(r) for r in table.query_entities("State eq 'switched'")]
+    table.upsert_entity(row | {"Detail": detail})
+    _, event = recorded
+
+    decided = _decided(papp, event)
+
+    evidence = json.loads(decided["Evidence"])
+    assert (
+        evidence["current_from"] == f"model property ({scene.PROD}/models/churn-model/versions/1)"
+    )
+
+
 @pytest.mark.parametrize(
     ("after", "served", "metric"),
     [
