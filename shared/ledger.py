@@ -219,7 +219,9 @@ class Ledger:
         for lo, hi in ranges:
             for row in partition_rows(self.table, FINGERPRINTS_PARTITION, lo, hi):
                 workspace = str(row.get("WorkspaceId", ""))
-                spread = int(hashlib.sha256(workspace.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+                # Any text the table holds (a lone surrogate too) digests.
+                digest = hashlib.sha256(workspace.encode(errors="surrogatepass")).hexdigest()
+                spread = int(digest[:8], 16) / 0xFFFFFFFF
                 # The app keeps a number of seconds; of any other KeptAt, or one ahead of this
                 # clock by more than its skew, the row is none of its own: not current.
                 kept = row.get("KeptAt")

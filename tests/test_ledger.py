@@ -16,7 +16,6 @@ from azure.identity import ManagedIdentityCredential
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.bounds import table_key
 from shared.config import LedgerSettings
 from shared.ledger import (
     EVENTS_PARTITION,
@@ -247,16 +246,24 @@ KEPT_AT_VALUES = st.one_of(
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kept_at=KEPT_AT_VALUES)
+@given(
+    kept_at=KEPT_AT_VALUES,
+    # As the app writes it, or anything: text, a lone surrogate (the table keeps one), a number.
+    named=st.one_of(
+        st.just(f"{WORKSPACES}/w".lower()),
+        st.text(max_size=20),
+        st.sampled_from(["a\ud800b", "\udcff"]),
+        st.integers(0, 9),
+    ),
+)
 def test_a_fingerprint_row_of_any_shape_is_current_only_with_a_time_of_the_past_day(
-    table: TableClient, kept_at: object
+    table: TableClient, kept_at: object, named: object
 ) -> None:
     # The sweep reads every fingerprint row before it reconciles anything: one row written by
-    # hand or by another version (a KeptAt of text, a date, bytes, a time far ahead) must
-    # neither stop it nor spare a workspace for longer than the window.
-    workspace = f"{WORKSPACES}/w".lower()
-    row = {"PartitionKey": FINGERPRINTS_PARTITION, "RowKey": table_key(workspace)}
-    table.upsert_entity(row | {"WorkspaceId": workspace, "Fingerprint": "f", "KeptAt": kept_at})
+    # hand or by another version (a KeptAt of text, a date, bytes, a time far ahead; any
+    # WorkspaceId) must neither stop it nor spare a workspace for longer than the window.
+    row = {"PartitionKey": FINGERPRINTS_PARTITION, "RowKey": "w"}
+    table.upsert_entity(row | {"WorkspaceId": named, "Fingerprint": "f", "KeptAt": kept_at})
 
     current = Ledger(table).fingerprints()
 
@@ -264,4 +271,4 @@ def test_a_fingerprint_row_of_any_shape_is_current_only_with_a_time_of_the_past_
         assert isinstance(kept_at, float | int)
         assert not isinstance(kept_at, bool)
         assert time.time() - 2 * FINGERPRINT_SECONDS < kept_at <= time.time() + 300
-        assert current == {workspace: "f"}
+        assert current == {str(named): "f"}
