@@ -221,7 +221,7 @@ def test_the_first_request_owns_the_key_and_a_repeat_replays_its_job(table: Tabl
     assert isinstance(records.claim(CALLER, "run-1", "same"), Busy)
     records.settle(claim, _job("batchjob-1"))
     replay = records.claim(CALLER, "run-1", "same")
-    assert replay == Replay("batchjob-1", "/ws", "/ws/batchEndpoints/e")
+    assert replay == Replay("batchjob-1", WS, f"{WS}/batchEndpoints/e")
 
 
 @pytest.mark.slow
@@ -281,9 +281,7 @@ def test_after_24_hours_the_key_starts_a_new_job(table: TableClient) -> None:
     assert isinstance(renewed, Owned)
     assert renewed.request_id != first.request_id
     records.settle(renewed, _job("batchjob-2"))
-    assert records.claim(CALLER, "run-1", "b") == Replay(
-        "batchjob-2", "/ws", "/ws/batchEndpoints/e"
-    )
+    assert records.claim(CALLER, "run-1", "b") == Replay("batchjob-2", WS, f"{WS}/batchEndpoints/e")
 
 
 @pytest.mark.slow

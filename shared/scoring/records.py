@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.arm import ML_NAME, is_workspace
 from shared.bounds import table_key
 from shared.config import batch_endpoint_workspace
 from shared.ledger import column, newest_first_key, partition_rows, read_row, record_row
@@ -59,8 +60,9 @@ class JobRecord:
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord | None:
-        """The job of a row the app wrote; None for one without a required column (edited by
-        hand, or another version's): no job of the app's."""
+        """The job of a row the app wrote; None for one without a required column, or whose
+        workspace ID or job name is not one (edited by hand, or another version's): no job of
+        the app's, and never the URL of one."""
         try:
             values: dict[str, Any] = {
                 name: str(row.get(column(name)) or "") or None
@@ -70,6 +72,8 @@ class JobRecord:
                 if name not in ("status", "announced")
             }
         except KeyError:
+            return None
+        if not (is_workspace(values["workspace_id"]) and ML_NAME.fullmatch(values["job_name"])):
             return None
         return cls(
             **values, status=str(row.get("Status") or ""), announced=bool(row.get("AnnouncedAt"))
