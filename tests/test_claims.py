@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.core.exceptions import ResourceModifiedError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.claims import (
     CLAIM_LEASE,
@@ -143,6 +145,41 @@ def test_a_claim_row_edited_by_hand_holds_nothing_back_and_is_replaced(claims: C
     current = claims.retraining(WS)
     assert current is not None
     assert current.claim_key == "b"
+
+
+# What a row edited by hand may hold where the app writes a job, version or deployment name: a
+# name becomes a URL segment, and these would make it another URL (`..`: the parent) or none.
+NOT_NAMES = st.sampled_from(["..", ".", "../../../x", "1/../../x", "a b", "j\ud800", "-x"])
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    job=st.one_of(st.just("retrain-a"), NOT_NAMES),
+    names=st.dictionaries(st.sampled_from(["Version", "Deployment", "Previous"]), NOT_NAMES),
+)
+def test_a_claim_naming_what_is_not_a_name_names_nothing_and_holds_nothing(
+    claims: Claims, job: str, names: dict[str, str]
+) -> None:
+    # The retraining claim's job is read by its name; the promotion's version is PUT, its
+    # deployments read and written by theirs: a row saying `..` must not steer those to the
+    # workspace or another path, or block retraining with a read that can never succeed.
+    table, keys = claims._table, {"PartitionKey": claims_partition()}
+    _claim(claims, "a")  # the first example's; the same row for the others
+    table.upsert_entity(keys | {"RowKey": "retraining", "JobName": job}, mode=UpdateMode.MERGE)
+    row = {"State": "claimed", "Version": "3", "Deployment": "churn-3", "Previous": "blue"}
+    row |= {"RetrainingJob": "retrain-a", "ClaimedAt": NOW.isoformat()}
+    table.upsert_entity(keys | {"RowKey": "promotion:retrain-a"} | row | names)
+
+    claim, [promoted] = claims.retraining(WS), claims.promotions(WS)
+
+    assert claim is not None
+    assert (claim.job_name, claim.state) == (
+        ("retrain-a", ClaimState.CLAIMED) if job == "retrain-a" else ("", ClaimState.FAILED)
+    )
+    named = (promoted.version, promoted.deployment, promoted.previous)
+    assert (promoted.state, named) == (
+        ("failed", ("", "", "")) if names else ("claimed", ("3", "churn-3", "blue"))
+    )
 
 
 def claims_partition() -> str:
