@@ -189,6 +189,8 @@ def _scoring_decision(
         claimed_at = aware_time(found["ClaimedAt"])
         leased_at = aware_time(found.get("LeasedAt") or found["ClaimedAt"])
         str(found["RequestId"])
+        if state == ClaimState.SUBMITTED and not ML_NAME.fullmatch(job):
+            raise ValueError(job)  # answered as the job's URL: a plain name only
     except (KeyError, ValueError, TypeError):
         return None
     if key.lifetime is not None and now - claimed_at >= key.lifetime:
