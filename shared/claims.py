@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.arm import ML_NAME
 from shared.bounds import table_key
 from shared.ledger import column, partition_rows, read_row, write_row
 from shared.planning.retraining import CLOCK_SKEW, SCORING_IN_FLIGHT, scoring_request_id
@@ -88,6 +89,10 @@ def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
         claimed_at = _NEVER
     names = ("retraining_job", "state", "version", "deployment", "previous", "detail", "trigger")
     values = {name: str(found.get(column(name), "")) for name in names}
+    steered = ("version", "deployment", "previous")  # URL segments: plain names, or none
+    if not all(ML_NAME.fullmatch(values[name]) or not values[name] for name in steered):
+        # A row edited by hand: the promotion ends (failed), naming nothing to write or read.
+        values |= dict.fromkeys(steered, "") | {"state": ClaimState.FAILED}
     etag = str(found.metadata["etag"])
     return PromotionClaim(workspace_id, claimed_at=claimed_at, etag=etag, **values)
 
@@ -184,6 +189,8 @@ def _scoring_decision(
         claimed_at = aware_time(found["ClaimedAt"])
         leased_at = aware_time(found.get("LeasedAt") or found["ClaimedAt"])
         str(found["RequestId"])
+        if state == ClaimState.SUBMITTED and not ML_NAME.fullmatch(job):
+            raise ValueError(job)  # answered as the job's URL: a plain name only
     except (KeyError, ValueError, TypeError):
         return None
     if key.lifetime is not None and now - claimed_at >= key.lifetime:
@@ -217,6 +224,8 @@ class Claims:
         try:
             names = (str(found["JobName"]), str(found["ClaimKey"]), str(found.get("Trigger", "")))
             at, state = aware_time(found["ClaimedAt"]), str(found.get("State", ClaimState.CLAIMED))
+            if not ML_NAME.fullmatch(names[0]):  # read by its name: a URL segment
+                raise ValueError(names[0])
         except (KeyError, ValueError, TypeError):
             # A row edited by hand: it holds nothing back and the next claim replaces it.
             names, at, state = ("", "", ""), _NEVER, ClaimState.FAILED

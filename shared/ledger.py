@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from shared.bounds import bounded_entity, entity_bytes, table_key
 from shared.config import STORAGE_AUDIENCE, LedgerSettings
 from shared.outcome import Outcome
+from shared.planning.retraining import CLOCK_SKEW
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -217,8 +219,14 @@ class Ledger:
         for lo, hi in ranges:
             for row in partition_rows(self.table, FINGERPRINTS_PARTITION, lo, hi):
                 workspace = str(row.get("WorkspaceId", ""))
-                spread = int(hashlib.sha256(workspace.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-                current = now - float(row.get("KeptAt", 0)) < FINGERPRINT_SECONDS * (1 + spread)
+                # Any text the table holds (a lone surrogate too) digests.
+                digest = hashlib.sha256(workspace.encode(errors="surrogatepass")).hexdigest()
+                spread = int(digest[:8], 16) / 0xFFFFFFFF
+                # The app keeps a number of seconds; of any other KeptAt, or one ahead of this
+                # clock by more than its skew, the row is none of its own: not current.
+                kept = row.get("KeptAt")
+                age = now - kept if type(kept) in (float, int) else math.nan
+                current = -CLOCK_SKEW.total_seconds() <= age < FINGERPRINT_SECONDS * (1 + spread)
                 if current and (not subscription or workspace.startswith(within)):
                     found[workspace] = str(row.get("Fingerprint", ""))
         return found

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.core.exceptions import ResourceModifiedError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.claims import (
     CLAIM_LEASE,
@@ -121,12 +123,12 @@ def test_scoring_claims_of_lookalike_job_names_never_share_a_row(rapp: App) -> N
     claims = runtime().claims
     now = datetime.now(UTC)
     names = ["job/1", "job:1", "job#1", "job~3A1", "j" * 2000]
-    for name in names:
+    for i, name in enumerate(names):
         claim = claims.claim_scoring(retraining_scoring(scene.PROD, name, "t"), now=now)
         assert isinstance(claim, Owned)
-        claims.settle_scoring(claim, name[:50], scene.PROD, "")
-    for name in names:
-        assert claims.scored(retraining_scoring(scene.PROD, name, "t")) == name[:50]
+        claims.settle_scoring(claim, f"batchjob-{i}", scene.PROD, "")
+    for i, name in enumerate(names):
+        assert claims.scored(retraining_scoring(scene.PROD, name, "t")) == f"batchjob-{i}"
 
 
 def test_a_claim_row_edited_by_hand_holds_nothing_back_and_is_replaced(claims: Claims) -> None:
@@ -143,6 +145,49 @@ def test_a_claim_row_edited_by_hand_holds_nothing_back_and_is_replaced(claims: C
     current = claims.retraining(WS)
     assert current is not None
     assert current.claim_key == "b"
+
+
+# What a row edited by hand may hold where the app writes a job, version or deployment name: a
+# name becomes a URL segment, and these would make it another URL (`..`: the parent) or none.
+NOT_NAMES = st.sampled_from(["..", ".", "../../../x", "1/../../x", "a b", "j\ud800", "-x"])
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    job=st.one_of(st.just("retrain-a"), NOT_NAMES),
+    names=st.dictionaries(st.sampled_from(["Version", "Deployment", "Previous"]), NOT_NAMES),
+)
+def test_a_claim_naming_what_is_not_a_name_names_nothing_and_holds_nothing(
+    claims: Claims, job: str, names: dict[str, str]
+) -> None:
+    # The retraining claim's job is read by its name, a scoring claim's job answered as a URL;
+    # the promotion's version is PUT, its deployments read and written by theirs: a row saying
+    # `..` must not steer those to the workspace or another path, or block retraining with a
+    # read that can never succeed.
+    table, keys = claims._table, {"PartitionKey": claims_partition()}
+    _claim(claims, "a")  # the first example's; the same row for the others
+    table.upsert_entity(keys | {"RowKey": "retraining", "JobName": job}, mode=UpdateMode.MERGE)
+    scoring = retraining_scoring(WS, "retrain-a", "t")
+    if isinstance(started := claims.claim_scoring(scoring, now=NOW), Owned):
+        claims.settle_scoring(started, "batchjob-1", WS, "")
+    scored = {"PartitionKey": scoring.keys[0], "RowKey": scoring.keys[1], "JobName": job}
+    table.upsert_entity(scored, mode=UpdateMode.MERGE)
+    row = {"State": "claimed", "Version": "3", "Deployment": "churn-3", "Previous": "blue"}
+    row |= {"RetrainingJob": "retrain-a", "ClaimedAt": NOW.isoformat()}
+    table.upsert_entity(keys | {"RowKey": "promotion:retrain-a"} | row | names)
+
+    claim, [promoted] = claims.retraining(WS), claims.promotions(WS)
+
+    assert claim is not None
+    assert (claim.job_name, claim.state) == (
+        ("retrain-a", ClaimState.CLAIMED) if job == "retrain-a" else ("", ClaimState.FAILED)
+    )
+    # The scoring it started, answered to an HTTP caller as a job URL: none but a job's name.
+    assert claims.scored(scoring) == (job if job == "retrain-a" else None)
+    named = (promoted.version, promoted.deployment, promoted.previous)
+    assert (promoted.state, named) == (
+        ("failed", ("", "", "")) if names else ("claimed", ("3", "churn-3", "blue"))
+    )
 
 
 def claims_partition() -> str:
@@ -221,7 +266,7 @@ def test_the_first_request_owns_the_key_and_a_repeat_replays_its_job(table: Tabl
     assert isinstance(records.claim(CALLER, "run-1", "same"), Busy)
     records.settle(claim, _job("batchjob-1"))
     replay = records.claim(CALLER, "run-1", "same")
-    assert replay == Replay("batchjob-1", "/ws", "/ws/batchEndpoints/e")
+    assert replay == Replay("batchjob-1", WS, f"{WS}/batchEndpoints/e")
 
 
 @pytest.mark.slow
@@ -281,9 +326,7 @@ def test_after_24_hours_the_key_starts_a_new_job(table: TableClient) -> None:
     assert isinstance(renewed, Owned)
     assert renewed.request_id != first.request_id
     records.settle(renewed, _job("batchjob-2"))
-    assert records.claim(CALLER, "run-1", "b") == Replay(
-        "batchjob-2", "/ws", "/ws/batchEndpoints/e"
-    )
+    assert records.claim(CALLER, "run-1", "b") == Replay("batchjob-2", WS, f"{WS}/batchEndpoints/e")
 
 
 @pytest.mark.slow

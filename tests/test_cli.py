@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from tests.conftest import App
@@ -238,6 +240,23 @@ def test_bad_usage_is_one_line_and_exit_64(
 
     assert cli.main([]) == 64
     assert "--help" in _one_error_line(capsys.readouterr().err)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    word=st.one_of(
+        st.text(min_size=1), st.sampled_from(["a\nb", "\x1b[2J", "x\u2028y", "\udcff"])
+    ).filter(lambda word: "\0" not in word),
+    where=st.sampled_from([("plan", "WORD"), ("replay", "WORD"), ("--settings", "WORD", "plan")]),
+)
+def test_whatever_an_argument_holds_its_error_is_one_printable_line(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str], word: str, where: tuple[str, ...]
+) -> None:
+    # An argument is echoed in its error (an unrecognized one, a file's path): a newline or a
+    # terminal's escape sequence in it must not make the line two, or drive the terminal.
+    assert cli.main([word if a == "WORD" else a for a in where]) == 64
+
+    assert _one_error_line(capsys.readouterr().err).isprintable()
 
 
 def test_settings_given_after_the_command_are_read(
@@ -1010,8 +1029,13 @@ def test_every_command_prints_json_on_stdout(
         (b"{not json", "is not JSON"),
         (b'{"format": "terraform", "version": 1}', "is not a saved plan"),
         (b'{"format": "synapse-aml-automation/plan", "version": 2}', "is plan format version 2"),
+        # Whatever the file says its version is, the line stays short.
+        (
+            b'{"format": "synapse-aml-automation/plan", "version": "%s"}' % (b"9" * 2**20),
+            "is plan format version '999",
+        ),
     ],
-    ids=["missing", "not-json", "other-format", "newer-version"],
+    ids=["missing", "not-json", "other-format", "newer-version", "huge-version"],
 )
 def test_a_file_that_is_not_a_saved_plan_is_refused_before_azure_is_asked(
     app: App,
@@ -1029,6 +1053,7 @@ def test_a_file_that_is_not_a_saved_plan_is_refused_before_azure_is_asked(
     line = _one_error_line(capsys.readouterr().err)
     assert f"plan file {path}" in line
     assert expected in line
+    assert len(line) < 1000
     assert app.sim.requests == []
 
 

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableClient
 from azure.identity import ManagedIdentityCredential
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.config import LedgerSettings
 from shared.ledger import (
     EVENTS_PARTITION,
+    FINGERPRINT_SECONDS,
+    FINGERPRINTS_PARTITION,
     ActionRecord,
     EventRecord,
     Ledger,
@@ -224,3 +230,45 @@ def test_a_subscriptions_fingerprints_are_read_from_its_range_of_rows_only(
     read.clear()
     assert ledger.fingerprints() == {workspace: name for name, workspace in ids.items()}
     assert sorted(read) == sorted(ids)
+
+
+KEPT_AT_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["nan", "inf", "1e400", "1" * 5000, "0" * 5000 + "1", "²", "٣", "x" * 30000]),
+    st.floats(),
+    st.integers(-(2**31), 2**31 - 1),
+    st.booleans(),
+    st.binary(max_size=8),
+    st.datetimes(datetime(1601, 1, 1), timezones=st.just(UTC)),  # the table's Edm.DateTime
+    # Times near now: an hour ago, and ahead of this clock by a minute, a day, a century.
+    st.sampled_from([-3600, 60, 86400, 100 * 365 * 86400]).map(lambda ahead: time.time() + ahead),
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kept_at=KEPT_AT_VALUES,
+    # As the app writes it, or anything: text, a lone surrogate (the table keeps one), a number.
+    named=st.one_of(
+        st.just(f"{WORKSPACES}/w".lower()),
+        st.text(max_size=20),
+        st.sampled_from(["a\ud800b", "\udcff"]),
+        st.integers(0, 9),
+    ),
+)
+def test_a_fingerprint_row_of_any_shape_is_current_only_with_a_time_of_the_past_day(
+    table: TableClient, kept_at: object, named: object
+) -> None:
+    # The sweep reads every fingerprint row before it reconciles anything: one row written by
+    # hand or by another version (a KeptAt of text, a date, bytes, a time far ahead; any
+    # WorkspaceId) must neither stop it nor spare a workspace for longer than the window.
+    row = {"PartitionKey": FINGERPRINTS_PARTITION, "RowKey": "w"}
+    table.upsert_entity(row | {"WorkspaceId": named, "Fingerprint": "f", "KeptAt": kept_at})
+
+    current = Ledger(table).fingerprints()
+
+    if current:
+        assert isinstance(kept_at, float | int)
+        assert not isinstance(kept_at, bool)
+        assert time.time() - 2 * FINGERPRINT_SECONDS < kept_at <= time.time() + 300
+        assert current == {str(named): "f"}

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.errors import TransientAzureError
 from shared.arm import ArmId
-from shared.claims import Claims
+from shared.claims import Claims, _partition
 from shared.runtime import runtime
 from simulator.arm.models import key
 from simulator.permissions import Permissions
@@ -837,6 +837,54 @@ def test_the_current_metric_of_the_apps_promoted_model_is_the_one_it_recorded(
     evidence = json.loads(decided["Evidence"])
     assert (evidence["candidate"], evidence["current"]) == (candidate, 0.9)
     assert evidence["current_from"].startswith("ledger: the promotion after ")
+
+
+@pytest.mark.parametrize(
+    ("state", "named"),
+    [
+        ("claimed", {"Version": "../../../x"}),  # the model version's PUT: the workspace's path
+        ("claimed", {"Version": "1/../../../x"}),
+    ],
+)
+def test_a_promotion_row_naming_what_is_not_a_name_writes_nothing(
+    papp: App, state: str, named: dict[str, str]
+) -> None:
+    """A promotion row under way, left by another delivery (or written by anyone with table
+    access), is carried on from its step: what it names becomes URL segments of the writes. One
+    naming a path (`..`) ends the promotion, failed, and nothing is written but the scoring."""
+    name, event = _completed(papp, accuracy=0.95)
+    row = {"State": state, "Version": "1", "Deployment": "churn-batch-1", "Previous": "blue"}
+    row |= {"RetrainingJob": name, "ClaimedAt": "2026-01-01T00:00:00+00:00", "Trigger": "t"}
+    claims = Claims(runtime().ledger.table)
+    keys = {"PartitionKey": _partition(scene.PROD), "RowKey": f"promotion:{name}"}
+    runtime().ledger.table.upsert_entity(keys | row | named)
+
+    _deliver(papp, event)
+
+    writes = [r.route for r in papp.sim.writes() if r.route != "eventgrid.publish"]
+    assert writes == ["ml.scoring.invoke"]
+    [claim] = claims.promotions(scene.PROD)
+    assert claim.state == "failed"
+
+
+@pytest.mark.parametrize("detail", ["[" * 30000, '{"a":' * 6000])
+def test_a_promotion_row_whose_detail_is_unreadable_gives_no_current_metric(
+    papp: App, recorded: tuple[str, dict[str, Any]], detail: str
+) -> None:
+    """The ledger's record of the promotion is anyone's with table access to edit: a Detail
+    nested past the parser's depth is no record (the model's property is read), never a
+    RecursionError that fails the event until it dead-letters."""
+    table = runtime().ledger.table
+    [row] = [dict(r) for r in table.query_entities("State eq 'switched'")]
+    table.upsert_entity(row | {"Detail": detail})
+    _, event = recorded
+
+    decided = _decided(papp, event)
+
+    evidence = json.loads(decided["Evidence"])
+    assert (
+        evidence["current_from"] == f"model property ({scene.PROD}/models/churn-model/versions/1)"
+    )
 
 
 @pytest.mark.parametrize(

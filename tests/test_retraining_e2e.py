@@ -907,6 +907,18 @@ def test_a_claim_dated_in_the_future_holds_nothing_back(rapp: App, claimed_at: s
     assert len(our_jobs(rapp)) == 2
 
 
+@pytest.mark.parametrize("job_name", ["..", "."])
+def test_a_claim_naming_a_path_for_its_job_holds_nothing_back(rapp: App, job_name: str) -> None:
+    # The claim's job is read by its name: `..` read the workspace, `.` the job list, each
+    # refused as another job's answer, so every drift signal failed while the row stood.
+    submit_and_finish(rapp)
+    _edit_retraining_claim(JobName=job_name, ClaimedAt="2026-01-01T00:00:00+00:00")
+    event = rs.monitor_breach_event()
+    deliver_ml_event(rapp, event)
+    assert event_outcome(event["id"]) == "retraining-submitted"
+    assert len(our_jobs(rapp)) == 2
+
+
 def test_a_retraining_job_that_failed_quickly_still_holds_the_cooldown(rapp: App) -> None:
     _, finished = submit_and_finish(rapp, "Failed")
     deliver_ml_event(rapp, finished)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.data.tables import TableClient
+from azure.data.tables import TableClient, UpdateMode
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.scoring.records import JobRecord, ScoringRecords
 
@@ -14,6 +16,10 @@ pytestmark = pytest.mark.slow
 
 CALLER = "7f3c2b1a-0d4e-4f5a-8b6c-9d0e1f2a3b4c"
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
+# The columns a job's row cannot be read without.
+REQUIRED = {"JobName", "WorkspaceId", "EndpointId", "InputType", "InputPath", "Caller"}
+NAMES = {"JobName", "WorkspaceId"}
 
 
 class Clock:
@@ -27,7 +33,7 @@ class Clock:
 
 
 def _job(name: str) -> JobRecord:
-    return JobRecord(name, "/ws", "/ws/batchEndpoints/e", None, "uri_folder",
+    return JobRecord(name, WS, f"{WS}/batchEndpoints/e", None, "uri_folder",
                      "azureml:x:1", CALLER, None, None, "k", "NotStarted")  # fmt: skip
 
 
@@ -37,7 +43,7 @@ def test_jobs_are_found_by_name_whatever_the_case(table: TableClient) -> None:
     found = records.job("batchjob-7")
     assert found is not None
     assert found.caller == CALLER
-    assert found.workspace_id == "/ws"
+    assert found.workspace_id == WS
     assert records.job("batchjob-8") is None
 
 
@@ -64,3 +70,38 @@ def test_unannounced_jobs_are_those_of_the_window_not_yet_announced_oldest_first
     polled = records.job("d-last")
     assert polled is not None
     assert (polled.status, polled.announced) == ("Completed", False)
+
+
+ROW_VALUES = st.one_of(st.text(max_size=20), st.integers(-(2**31), 2**31 - 1), st.floats(),
+                       st.booleans(), st.binary(max_size=8), st.just("x" * 30000))  # fmt: skip
+COLUMNS = sorted(REQUIRED - NAMES | {"Deployment", "Status", "AnnouncedAt", "IdempotencyKey"})
+# Not a workspace ID, not a plain job name: what would make a job's URL another one, or none.
+NOT_NAMES = st.sampled_from(["", "x", "../x", "j\ud800", f"{WS}/../../../x", f"{WS}/", 7])
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    gone=st.sets(st.sampled_from(sorted(REQUIRED))),
+    odd=st.dictionaries(st.sampled_from(COLUMNS), ROW_VALUES),
+    named=st.dictionaries(st.sampled_from(sorted(NAMES)), NOT_NAMES),
+)
+def test_a_job_row_of_any_shape_is_read_as_a_job_or_as_none_never_an_exception(
+    table: TableClient, gone: set[str], odd: dict[str, object], named: dict[str, object]
+) -> None:
+    # A job's row is what get_scoring_job, the ended-job event and the sweep's backstop trust:
+    # one edited by hand or written by another version is no job of the app's (a 404, an
+    # ignored event, nothing read) when it lacks a column the app writes, never a KeyError (a
+    # 500, an event failing until it dead-letters), or when its workspace and job name are not
+    # what the app writes, never a URL (`../`, a job list) the backstop reads and reports on.
+    records = ScoringRecords(table, Clock())
+    records.record_job(_job("j"))
+    row = dict(next(iter(table.query_entities("PartitionKey eq 'scoring-jobs'")))) | odd | named
+    table.upsert_entity({k: v for k, v in row.items() if k not in gone}, mode=UpdateMode.REPLACE)
+
+    found = records.job("j")
+
+    assert (found is None) == bool(gone or named)
+    if not row.get("AnnouncedAt"):
+        assert (records.unannounced(START, 10) == []) == bool(gone or named)
+    if found is not None:
+        assert found.caller == str(row["Caller"])

@@ -684,7 +684,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 load_settings_file(settings_file)
             return int(args.run(args))
     except CliError as error:
-        print(f"error: {error}", file=sys.stderr)
+        from shared.logs import escape
+
+        # One line, whatever an argument echoed in it holds (a newline, a terminal escape).
+        line = "".join(c if c.isprintable() else escape(c) for c in str(error))
+        print(f"error: {line}", file=sys.stderr)
         return error.code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -21,7 +21,7 @@ from shared.arm import ArmId, is_arm_id
 from shared.ledger import ActionRecord
 from shared.outcome import NO_CHANGE
 from shared.reconcilers.run import Change, change
-from tools.plan_view import instant
+from tools.plan_view import instant, one_line
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -93,8 +93,8 @@ def load(path: Path, settings: Settings) -> SavedPlan:
         raise PlanFileError(f"{label} is not a saved plan: {fix}")
     if document.get("version") != VERSION:
         raise PlanFileError(
-            f"{label} is plan format version {document.get('version')!r}; this CLI applies "
-            f"version {VERSION}: plan again"
+            f"{label} is plan format version {one_line(repr(document.get('version')))}; this "
+            f"CLI applies version {VERSION}: plan again"
         )
     if document.get("settings") != fingerprint(settings):
         raise PlanFileError(

@@ -285,7 +285,7 @@ class _OvertakenError(JudgedAnswerError):
 def _detail(claim: PromotionClaim) -> dict[str, Any]:
     try:
         loaded = json.loads(claim.detail or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
 

@@ -4,13 +4,13 @@ every refusal, newest first, with what came of it; input paths once valid (no qu
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.arm import ML_NAME, is_workspace
 from shared.bounds import table_key
 from shared.config import batch_endpoint_workspace
 from shared.ledger import column, newest_first_key, partition_rows, read_row, record_row
@@ -59,15 +59,22 @@ class JobRecord:
     announced: bool = False  # its final status was announced as an outcome event
 
     @classmethod
-    def from_row(cls, row: Any) -> JobRecord:
-        # A row edited by hand without a required column raises KeyError.
-        values: dict[str, Any] = {
-            name: str(row.get(column(name)) or "") or None
-            if name in _OPTIONAL
-            else str(row[column(name)])
-            for name in cls.__dataclass_fields__
-            if name not in ("status", "announced")
-        }
+    def from_row(cls, row: Any) -> JobRecord | None:
+        """The job of a row the app wrote; None for one without a required column, or whose
+        workspace ID or job name is not one (edited by hand, or another version's): no job of
+        the app's, and never the URL of one."""
+        try:
+            values: dict[str, Any] = {
+                name: str(row.get(column(name)) or "") or None
+                if name in _OPTIONAL
+                else str(row[column(name)])
+                for name in cls.__dataclass_fields__
+                if name not in ("status", "announced")
+            }
+        except KeyError:
+            return None
+        if not (is_workspace(values["workspace_id"]) and ML_NAME.fullmatch(values["job_name"])):
+            return None
         return cls(
             **values, status=str(row.get("Status") or ""), announced=bool(row.get("AnnouncedAt"))
         )
@@ -149,9 +156,8 @@ class ScoringRecords:
         )
         jobs = []
         for row in sorted(rows, key=lambda row: str(row.get("SubmittedAt"))):
-            if not row.get("AnnouncedAt"):
-                with contextlib.suppress(KeyError):  # a row edited by hand into another shape
-                    jobs.append(JobRecord.from_row(row))
+            if not row.get("AnnouncedAt") and (job := JobRecord.from_row(row)) is not None:
+                jobs.append(job)
         return jobs[:limit]
 
     def audit(self, record: RequestRecord, log: logging.Logger) -> None:
