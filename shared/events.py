@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.arm import ArmId, is_arm_id, top_level_resource
+from shared.config import name_problem
 
 # Lower-cased: an event's operation name is compared case-insensitively.
 _ML = "microsoft.machinelearningservices/workspaces"
@@ -69,4 +70,7 @@ def parse_resource_write(
     top = top_level_resource(uri)
     if top is None:
         return Ignored(event_id, f"resource {uri!r} is not under a resource provider")
+    # Its ID is what a reconciler reads: within Azure's naming rules, or no resource at all.
+    if (problem := name_problem(top[2], top[:2])) is not None:
+        return Ignored(event_id, f"resource {top[2]!r}{problem}")
     return ResourceWrite(event_id, operation, uri, *top)
