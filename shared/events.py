@@ -61,8 +61,9 @@ def parse_resource_write(
     if not isinstance(operation, str) or operation.lower() not in operations:
         return Ignored(event_id, f"operation {operation!r} is not one this function handles")
     status = data.get("status")
-    if isinstance(status, str) and status.lower() != "succeeded":
-        return Ignored(event_id, f"operation status is {status!r}, not Succeeded", invalid=False)
+    if status is not None and (not isinstance(status, str) or status.lower() != "succeeded"):
+        why = f"operation status is {status!r}, not Succeeded"
+        return Ignored(event_id, why, invalid=not isinstance(status, str))
     # resourceUri is the resource written; subject carries the same for ResourceWriteSuccess.
     uri = data.get("resourceUri") or subject
     if not isinstance(uri, str) or not is_arm_id(uri):

@@ -299,6 +299,13 @@ def test_unsuccessful_status_is_ignored_but_not_invalid(status: str) -> None:
     assert parsed.invalid is False
 
 
+@pytest.mark.parametrize("status", [["Failed"], {"value": "Succeeded"}, 42, True, False])
+def test_a_status_that_is_not_text_is_invalid(status: object) -> None:
+    event = write_event()
+    event["data"]["status"] = status
+    assert ignored(event, "status", repr(status)).invalid
+
+
 # --- Nothing raises ----------------------------------------------------------------------------
 
 json_values = st.recursive(

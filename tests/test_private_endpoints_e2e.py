@@ -288,19 +288,29 @@ def _malformed_events() -> list[tuple[str, dict[str, Any]]]:
         **base,
         "data": {**base["data"], "operationName": "Microsoft.Storage/storageAccounts/write"},
     }
+    # A status that is not text says nothing of the operation: not taken for Succeeded.
+    status_not_text = {**base, "data": {**base["data"], "status": ["Failed"]}}
     return [
         ("invalid", no_data),
         ("invalid", wrong_type),
         ("out-of-scope", out_of_scope),
         ("invalid", not_arm),
         ("invalid", unknown_op),
+        ("invalid", status_not_text),
     ]
 
 
 @pytest.mark.parametrize(
     ("outcome", "payload"),
     _malformed_events(),
-    ids=["missing-data", "wrong-event-type", "subject-out-of-scope", "not-an-arm-id", "unknown-op"],
+    ids=[
+        "missing-data",
+        "wrong-event-type",
+        "subject-out-of-scope",
+        "not-an-arm-id",
+        "unknown-op",
+        "status-not-text",
+    ],
 )
 def test_bad_input_costs_no_azure_call_and_is_logged_and_recorded(
     app: App, caplog: pytest.LogCaptureFixture, outcome: str, payload: dict[str, Any]
