@@ -65,7 +65,7 @@ def parse_resource_write(
         why = f"operation status is {status!r}, not Succeeded"
         return Ignored(event_id, why, invalid=not isinstance(status, str))
     # resourceUri is the resource written; subject carries the same for ResourceWriteSuccess.
-    uri = data.get("resourceUri") or subject
+    uri = subject if data.get("resourceUri") is None else data["resourceUri"]
     if not isinstance(uri, str) or not is_arm_id(uri):
         return Ignored(event_id, f"resource {uri!r} is not an ARM resource ID")
     top = top_level_resource(uri)

@@ -264,9 +264,11 @@ def test_subject_that_is_not_an_arm_id_is_ignored_when_there_is_no_resource_uri(
     assert ignored(event, "is not an ARM resource ID").invalid
 
 
-def test_resource_uri_that_is_not_a_string_is_ignored() -> None:
+@pytest.mark.parametrize("uri", [{"id": CONNECTION}, {}, [], 0, False, ""])
+def test_resource_uri_that_is_not_a_string_is_ignored(uri: object) -> None:
+    # Even an empty one: the subject stands in only for a resourceUri that is absent (or null).
     event = write_event()
-    event["data"]["resourceUri"] = {"id": CONNECTION}
+    event["data"]["resourceUri"] = uri
     assert ignored(event, "is not an ARM resource ID").invalid
 
 

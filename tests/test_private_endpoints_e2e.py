@@ -290,6 +290,7 @@ def _malformed_events() -> list[tuple[str, dict[str, Any]]]:
     }
     # A status that is not text says nothing of the operation: not taken for Succeeded.
     status_not_text = {**base, "data": {**base["data"], "status": ["Failed"]}}
+    uri_not_text = {**base, "data": {**base["data"], "resourceUri": []}}
     return [
         ("invalid", no_data),
         ("invalid", wrong_type),
@@ -297,6 +298,7 @@ def _malformed_events() -> list[tuple[str, dict[str, Any]]]:
         ("invalid", not_arm),
         ("invalid", unknown_op),
         ("invalid", status_not_text),
+        ("invalid", uri_not_text),
     ]
 
 
@@ -310,6 +312,7 @@ def _malformed_events() -> list[tuple[str, dict[str, Any]]]:
         "not-an-arm-id",
         "unknown-op",
         "status-not-text",
+        "resource-uri-not-text",
     ],
 )
 def test_bad_input_costs_no_azure_call_and_is_logged_and_recorded(
