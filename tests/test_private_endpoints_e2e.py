@@ -329,7 +329,7 @@ def test_bad_input_costs_no_azure_call_and_is_logged_and_recorded(
     assert record["Reason"]
 
 
-# An ID's parts as Azure's naming rules allow them: a private endpoint's name (2-64 letters,
+# An ID's parts as Azure's naming rules allow them: a private endpoint's name (up to 64 letters,
 # digits, '_', '.', '-', starting with a letter or digit, ending with one or '_'), a resource
 # group's, a subscription GUID.
 _WITHIN_RULES = {
