@@ -13,6 +13,9 @@ ML_WORKSPACE_TYPE = ("Microsoft.MachineLearningServices", "workspaces")
 # An Azure ML name (job, component, deployment, model, compute...): what AML accepts. Use with
 # `fullmatch`: `$` would let a final newline through.
 ML_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+# ARM nests child resources five levels deep, an extension resource adds a provider's few: no
+# ID it holds has this many segments. azure-mgmt-core's parsing takes the square of their count.
+MAX_ID_SEGMENTS = 64
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -30,6 +33,7 @@ def is_arm_id(value: object) -> bool:
         isinstance(value, str)
         and value.isascii()
         and value.lower().startswith("/subscriptions/")
+        and value.count("/") <= MAX_ID_SEGMENTS
         and is_valid_resource_id(value)
     )
 

@@ -53,6 +53,12 @@ _NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$"),
         "3-33 letters, digits, hyphens and underscores, starting with a letter or digit",
     ),
+    # What an event says was written, read by its ID (`privateEndpoints/pe?x` reads another path).
+    ("microsoft.network", "privateendpoints"): (
+        re.compile(r"^[a-z0-9](?:[a-z0-9_.-]{0,62}[a-z0-9_])?$"),
+        "up to 64 letters, digits, '_', '.' and '-', starting with a letter or digit, ending "
+        "with one or '_'",
+    ),
 }
 # Azure Table names: alphanumeric, 3-63 characters, not starting with a digit.
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.arm import ArmId, is_arm_id, top_level_resource
+from shared.config import name_problem
 
 # Lower-cased: an event's operation name is compared case-insensitively.
 _ML = "microsoft.machinelearningservices/workspaces"
@@ -60,13 +61,17 @@ def parse_resource_write(
     if not isinstance(operation, str) or operation.lower() not in operations:
         return Ignored(event_id, f"operation {operation!r} is not one this function handles")
     status = data.get("status")
-    if isinstance(status, str) and status.lower() != "succeeded":
-        return Ignored(event_id, f"operation status is {status!r}, not Succeeded", invalid=False)
+    if status is not None and (not isinstance(status, str) or status.lower() != "succeeded"):
+        why = f"operation status is {status!r}, not Succeeded"
+        return Ignored(event_id, why, invalid=not isinstance(status, str))
     # resourceUri is the resource written; subject carries the same for ResourceWriteSuccess.
-    uri = data.get("resourceUri") or subject
+    uri = subject if data.get("resourceUri") is None else data["resourceUri"]
     if not isinstance(uri, str) or not is_arm_id(uri):
         return Ignored(event_id, f"resource {uri!r} is not an ARM resource ID")
     top = top_level_resource(uri)
     if top is None:
         return Ignored(event_id, f"resource {uri!r} is not under a resource provider")
+    # Its ID is what a reconciler reads: within Azure's naming rules, or no resource at all.
+    if (problem := name_problem(top[2], top[:2])) is not None:
+        return Ignored(event_id, f"resource {top[2]!r}{problem}")
     return ResourceWrite(event_id, operation, uri, *top)

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.arm import (
+    MAX_ID_SEGMENTS,
     is_arm_id,
     is_guid,
     is_resource_type,
@@ -172,6 +173,17 @@ def test_generated_ids_are_arm_ids_of_workspaces(value: str) -> None:
 )
 def test_is_arm_id_refuses(value: object) -> None:
     assert not is_arm_id(value)
+
+
+@FAST
+@given(arm_ids, st.integers(min_value=0, max_value=200), child_segment, segment)
+def test_an_id_is_an_arm_id_up_to_the_segments_arm_nests(
+    workspace: str, depth: int, kind: str, name: str
+) -> None:
+    # Deeper than any resource ARM holds, an ID is refused before it is parsed (in time that
+    # grows with the square of its segments).
+    value = workspace + f"/{kind}/{name}" * depth
+    assert is_arm_id(value) == (value.count("/") <= MAX_ID_SEGMENTS)
 
 
 def test_is_resource_type_refuses_children_and_other_types() -> None:

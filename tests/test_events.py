@@ -264,9 +264,11 @@ def test_subject_that_is_not_an_arm_id_is_ignored_when_there_is_no_resource_uri(
     assert ignored(event, "is not an ARM resource ID").invalid
 
 
-def test_resource_uri_that_is_not_a_string_is_ignored() -> None:
+@pytest.mark.parametrize("uri", [{"id": CONNECTION}, {}, [], 0, False, ""])
+def test_resource_uri_that_is_not_a_string_is_ignored(uri: object) -> None:
+    # Even an empty one: the subject stands in only for a resourceUri that is absent (or null).
     event = write_event()
-    event["data"]["resourceUri"] = {"id": CONNECTION}
+    event["data"]["resourceUri"] = uri
     assert ignored(event, "is not an ARM resource ID").invalid
 
 
@@ -297,6 +299,13 @@ def test_unsuccessful_status_is_ignored_but_not_invalid(status: str) -> None:
     event["data"]["status"] = status
     parsed = ignored(event, "status", repr(status))
     assert parsed.invalid is False
+
+
+@pytest.mark.parametrize("status", [["Failed"], {"value": "Succeeded"}, 42, True, False])
+def test_a_status_that_is_not_text_is_invalid(status: object) -> None:
+    event = write_event()
+    event["data"]["status"] = status
+    assert ignored(event, "status", repr(status)).invalid
 
 
 # --- Nothing raises ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ keyed without collisions, and escaped in the logs; the handler never raises on i
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -120,6 +121,38 @@ def test_a_newline_in_an_event_id_cannot_forge_a_log_line(
     assert any("evt-1\\nWARNING" in line for line in lines)
     assert all("\n" not in line for line in lines)
     assert app.ledger.event(forged) is not None
+
+
+# An ID of 16,000 segments (64,000 characters): azure-mgmt-core parses an ID in time that grows
+# with the square of its segments (14 s for this one, each time it is parsed).
+DEEP = f"{scene.PROD}/privateEndpointConnections/pe-x" + "/c/n" * 8_000
+
+
+def _deep_event(function: str) -> dict[str, Any]:
+    if function == "on_ml_event":
+        return {**rs.monitor_breach_event(), "topic": DEEP}
+    operation = (
+        scene.WORKSPACE_WRITE if function == "on_workspace_event" else scene.CONNECTION_WRITE
+    )
+    return scene.resource_write_event(DEEP, operation)
+
+
+@pytest.mark.parametrize(
+    "function", ["on_private_endpoint_event", "on_workspace_event", "on_ml_event"]
+)
+def test_an_id_of_thousands_of_segments_is_invalid_at_once(rapp: App, function: str) -> None:
+    # No resource ARM holds is nested that deep: refused before it is parsed, well within the
+    # function's timeout (which would end the delivery unrecorded).
+    event = _deep_event(function)
+    started = time.monotonic()
+
+    rapp.deliver(event, function)
+
+    assert time.monotonic() - started < 5
+    row = rapp.ledger.event(event["id"])
+    assert row is not None
+    assert row["Outcome"] == "invalid"
+    assert rapp.non_token_requests() == []
 
 
 # ------------------------------------------------------------------------- intake limits

@@ -6,6 +6,7 @@ Writes are counted at the HTTP boundary (the simulator's request log), never ins
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -287,19 +288,32 @@ def _malformed_events() -> list[tuple[str, dict[str, Any]]]:
         **base,
         "data": {**base["data"], "operationName": "Microsoft.Storage/storageAccounts/write"},
     }
+    # A status that is not text says nothing of the operation: not taken for Succeeded.
+    status_not_text = {**base, "data": {**base["data"], "status": ["Failed"]}}
+    uri_not_text = {**base, "data": {**base["data"], "resourceUri": []}}
     return [
         ("invalid", no_data),
         ("invalid", wrong_type),
         ("out-of-scope", out_of_scope),
         ("invalid", not_arm),
         ("invalid", unknown_op),
+        ("invalid", status_not_text),
+        ("invalid", uri_not_text),
     ]
 
 
 @pytest.mark.parametrize(
     ("outcome", "payload"),
     _malformed_events(),
-    ids=["missing-data", "wrong-event-type", "subject-out-of-scope", "not-an-arm-id", "unknown-op"],
+    ids=[
+        "missing-data",
+        "wrong-event-type",
+        "subject-out-of-scope",
+        "not-an-arm-id",
+        "unknown-op",
+        "status-not-text",
+        "resource-uri-not-text",
+    ],
 )
 def test_bad_input_costs_no_azure_call_and_is_logged_and_recorded(
     app: App, caplog: pytest.LogCaptureFixture, outcome: str, payload: dict[str, Any]
@@ -313,6 +327,54 @@ def test_bad_input_costs_no_azure_call_and_is_logged_and_recorded(
     assert record is not None
     assert record["Outcome"] == outcome
     assert record["Reason"]
+
+
+# An ID's parts as Azure's naming rules allow them: a private endpoint's name (up to 64 letters,
+# digits, '_', '.', '-', starting with a letter or digit, ending with one or '_'), a resource
+# group's, a subscription GUID.
+_WITHIN_RULES = {
+    "name": r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?",
+    "group": r"[A-Za-z0-9_\-().]{0,89}[A-Za-z0-9_\-()]",
+    "subscription": r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}",
+}
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    part=st.sampled_from(sorted(_WITHIN_RULES)),
+    text=st.one_of(
+        st.sampled_from(["pe?api-version=1", "pe#x", "..", ".", "pe%2F..", "pe x", "pe\nx", "p"]),
+        st.text(st.characters(max_codepoint=127, exclude_characters="/"), min_size=1),
+    ),
+)
+def test_a_private_endpoint_id_outside_azures_naming_rules_costs_no_azure_call(
+    app: App, part: str, text: str
+) -> None:
+    # The ID becomes the URL of the read: `?`, `#`, `%` or dot segments would read another
+    # path than the one the event names. No resource Azure holds has such an ID.
+    if re.fullmatch(_WITHIN_RULES[part], text):
+        return
+    parts = {
+        "subscription": scene.ML_SUBSCRIPTION,
+        "group": "rg-network",
+        "name": "pe-1",
+        part: text,
+    }
+    endpoint = (
+        f"/subscriptions/{parts['subscription']}/resourceGroups/{parts['group']}"
+        f"/providers/Microsoft.Network/privateEndpoints/{parts['name']}"
+    )
+    app.sim.reset_counts()
+    payload = scene.resource_write_event(
+        scene.private_endpoint_id("pe-1"), "Microsoft.Network/privateEndpoints/write"
+    )
+    payload["subject"] = payload["data"]["resourceUri"] = endpoint
+
+    app.deliver(payload)
+
+    assert app.sim.requests == []
+    record = app.ledger.event(payload["id"]) or {}
+    assert record["Outcome"] == "invalid"
 
 
 def test_a_connection_left_pending_is_announced_once_on_its_own_write(app: App) -> None:
