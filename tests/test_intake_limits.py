@@ -4,7 +4,6 @@ keyed without collisions, and escaped in the logs; the handler never raises on i
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import pytest
@@ -141,14 +140,12 @@ def _deep_event(function: str) -> dict[str, Any]:
     "function", ["on_private_endpoint_event", "on_workspace_event", "on_ml_event"]
 )
 def test_an_id_of_thousands_of_segments_is_invalid_at_once(rapp: App, function: str) -> None:
-    # No resource ARM holds is nested that deep: refused before it is parsed, well within the
-    # function's timeout (which would end the delivery unrecorded).
+    # No resource ARM holds is nested that deep: refused before it is parsed (`arm.is_arm_id`'s
+    # bound, tested in test_arm.py), not after minutes past the function's timeout.
     event = _deep_event(function)
-    started = time.monotonic()
 
     rapp.deliver(event, function)
 
-    assert time.monotonic() - started < 5
     row = rapp.ledger.event(event["id"])
     assert row is not None
     assert row["Outcome"] == "invalid"
