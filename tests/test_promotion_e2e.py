@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.errors import TransientAzureError
+from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
 from shared.claims import Claims
 from shared.runtime import runtime
@@ -696,6 +697,63 @@ def test_a_model_read_answering_another_model_promotes_nothing(papp: App) -> Non
 
     [failed] = _actions("model")
     assert failed["Outcome"].startswith(f"not applied: asked for model {CURRENT_MODEL}")
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+
+
+_NOT_OBJECTS = st.recursive(
+    st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=4,
+)
+# The model version's own `properties` hold its metric; the default deployment's `properties`
+# are the new deployment's spec (read by `serving`, then again to copy it).
+_READS = {
+    "ml.model.version.get": ("properties", "properties"),
+    "ml.batch_deployment.get": ("properties",),
+}
+
+
+def _rewriting(app: App, route: str, value: object) -> None:
+    *inside, last = _READS[route]
+
+    def rewrite(body: dict[str, Any]) -> None:
+        for name in inside:
+            body = body[name]
+        body[last] = value
+
+    app.sim.rewrite_reply(route, rewrite)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(sorted(_READS)), value=_NOT_OBJECTS)
+def test_a_current_model_or_deployment_that_is_no_object_is_a_malformed_answer(
+    papp: App, route: str, value: object
+) -> None:
+    _rewriting(papp, route, value)
+    adapter, endpoint = runtime().promotion_adapter, ArmId(rs.ENDPOINT)
+    read = (
+        functools.partial(adapter.serving, ArmId(scene.PROD), endpoint)
+        if route == "ml.model.version.get"
+        else functools.partial(adapter.deployment, endpoint, "blue")
+    )
+    with pytest.raises(MalformedResponseError, match=f": a {type(value).__name__}, not an object"):
+        read()
+
+
+@pytest.mark.parametrize("route", sorted(_READS))
+def test_a_malformed_current_model_or_deployment_is_recorded_and_changes_nothing(
+    papp: App, route: str
+) -> None:
+    _, event = _completed(papp, accuracy=0.95)
+    if route == "ml.batch_deployment.get":
+        papp.sim.rewrite_reply(route, lambda body: None)  # `serving`'s read
+    _rewriting(papp, route, ["0.1"])
+    _deliver(papp, event)
+
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith("failed: MalformedResponseError: ")
+    assert failed["Outcome"].endswith("properties: a list, not an object")
     assert _default(papp) == "blue"
     assert papp.sim.count("ml.batch_deployment.put") == 0
 

@@ -74,8 +74,10 @@ class PromotionAdapter(transport.ArmAdapter):
         if not same_arm_id(asset_id, f"{workspace_id}/models/{model}/versions/{version}"):
             return {}
         body = self._found("GET", quote(asset_id), MODELS_API, f"model {asset_id}", about=asset_id)
-        properties = (body or {}).get("properties")
-        return properties if isinstance(properties, dict) else {}
+        properties = transport.json_mapping((body or {}).get("properties"), f"model {asset_id}")
+        # Its own `properties` hold the metric the promotion compares with.
+        transport.json_mapping(properties.get("properties"), f"model {asset_id}: properties")
+        return properties
 
     def model_versions(self, workspace_id: ArmId, name: str) -> tuple[str | None, str | None]:
         """(latestVersion, nextVersion) of the model; (None, None) for a new model. Another's
@@ -105,7 +107,10 @@ class PromotionAdapter(transport.ArmAdapter):
     def deployment(self, endpoint_id: ArmId, name: str) -> dict[str, Any] | None:
         # Another's spec, owner or state says nothing of this one.
         path, asked = _deployment(endpoint_id, name), f"{endpoint_id}/deployments/{name}"
-        return self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}", about=asked)
+        body = self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}", about=asked)
+        # Its spec is the new deployment's: read as an object, or refused.
+        transport.json_mapping((body or {}).get("properties"), f"deployment {name}: properties")
+        return body
 
     def serving(
         self, workspace_id: ArmId, endpoint_id: ArmId
