@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import uuid
 from typing import Any
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.errors import TransientAzureError
+from shared.adapters.promotion import metric_value
 from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
 from shared.claims import Claims
@@ -28,7 +30,7 @@ from shared.runtime import runtime
 from simulator.arm.models import key
 from simulator.permissions import Permissions
 from tests.conftest import App, at_once
-from tests.retraining import LOOKALIKE_WORKSPACES
+from tests.retraining import LOOKALIKE_NUMBERS, LOOKALIKE_WORKSPACES
 from tools import host, scene
 from tools import retraining_scene as rs
 
@@ -543,6 +545,54 @@ def test_a_redirect_of_a_promotion_read_to_another_host_is_refused(papp: App, ro
     assert papp.sim.requests_to("localhost") == []
     assert _default(papp) == "blue"
     assert "SynapseAmlAutomation.Model.Promote.Failed" in _published(papp)
+
+
+@given(
+    value=st.one_of(
+        st.floats().map(repr),
+        LOOKALIKE_NUMBERS,
+        st.integers(2**1000, 10**400) | st.integers(-(10**400), -(2**1000)),
+        st.none() | st.booleans() | st.text(max_size=8) | st.lists(st.integers(), max_size=2),
+    )
+)
+def test_a_metric_value_is_a_finite_number_written_in_ascii_or_none(value: object) -> None:
+    found = metric_value(value)
+    ascii_number = isinstance(value, str) and value.isascii() and "_" not in value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**1024:
+        assert found is None, "past any float"
+    elif isinstance(value, str) and not ascii_number:
+        assert found is None, "not a number Azure writes"
+    elif found is not None:
+        assert math.isfinite(found)
+        assert found == (float(value) if isinstance(value, str | int) else None)
+
+
+# Arabic-Indic 0.99 and 0.1 (which float() reads): the current one would be promoted over.
+@pytest.mark.parametrize(
+    ("route", "value", "reason"),
+    [
+        ("ml.run.metric", 10**400, "the retraining job logged no finite"),
+        ("ml.run.metric", "\u0660.\u0669\u0669", "the retraining job logged no finite"),
+        ("ml.model.version.get", -(10**400), "the current default's model has no finite"),
+        ("ml.model.version.get", "\u0660.\u0661", "the current default's model has no finite"),
+    ],
+    ids=["huge-candidate", "arabic-candidate", "huge-current", "arabic-current"],
+)
+def test_a_metric_past_any_float_or_in_other_digits_is_no_metric(
+    papp: App, route: str, value: object, reason: str
+) -> None:
+    def rewrite(body: dict[str, Any]) -> None:
+        for item in body["value"] if route == "ml.run.metric" else [body["properties"]]:
+            item["data" if route == "ml.run.metric" else "properties"]["accuracy"] = value
+
+    _, event = _completed(papp, accuracy=0.95)
+    papp.sim.rewrite_reply(route, rewrite)
+    _deliver(papp, event)
+
+    [skipped] = _actions("model")
+    assert skipped["Reason"].startswith(reason)
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.model.version.put") == 0
 
 
 def test_a_malformed_metric_answer_is_recorded_not_raised(papp: App) -> None:

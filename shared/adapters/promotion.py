@@ -15,6 +15,7 @@ from shared.adapters import transport
 from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError, check_named
 from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API
 from shared.arm import ML_NAME, ArmId, is_arm_id, name_parts, same_arm_id
+from shared.config import decimal_number
 from shared.ownership import not_made_by
 
 MODELS_API = "2023-10-01"
@@ -28,12 +29,14 @@ PROVISION_POLL_SECONDS = 5.0
 
 
 def metric_value(value: Any) -> float | None:
-    """A metric value as a finite number, else None (a string a person typed, NaN, a list)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    """A metric value as a finite number, else None (a string a person typed, NaN, a list, an
+    integer past any float)."""
+    value = decimal_number(value) if isinstance(value, str) else value
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
         number = float(value)
-    except ValueError:
+    except OverflowError:
         return None
     return number if math.isfinite(number) else None
 
