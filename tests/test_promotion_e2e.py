@@ -878,6 +878,48 @@ def test_only_this_workspaces_model_gives_the_next_version(
             read()
 
 
+_VERSION_VALUES = st.one_of(
+    st.none(), st.text(max_size=3), st.integers(), st.floats(), st.booleans(), st.lists(st.text())
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(latest=_VERSION_VALUES, hint=_VERSION_VALUES)
+def test_an_existing_models_versions_are_text_or_its_answer_is_malformed(
+    papp: App, latest: object, hint: object
+) -> None:
+    papp.sim.ml.promotion.add_model_version(scene.PROD, "churn-model", "7", properties={})
+
+    def rewrite(body: dict[str, Any]) -> None:
+        body["properties"] |= {"latestVersion": latest, "nextVersion": hint}
+
+    papp.sim.rewrite_reply("ml.model.get", rewrite)
+    read = functools.partial(
+        runtime().promotion_adapter.model_versions, ArmId(scene.PROD), "churn-model"
+    )
+
+    given_ = [value for value in (latest, hint) if value is not None]
+    if all(isinstance(value, str) for value in given_) and any(given_):
+        assert read() == (latest or None, hint or None)
+    else:  # not "a new model" (version 1): it has versions, unreadable ones
+        with pytest.raises(MalformedResponseError, match=r"model churn-model of .*: versions "):
+            read()
+
+
+def test_versions_answered_as_numbers_register_no_version(papp: App) -> None:
+    papp.sim.ml.promotion.add_model_version(scene.PROD, "churn-model", "1", properties={})
+    papp.sim.rewrite_reply(
+        "ml.model.get", lambda body: body["properties"].update(latestVersion=1, nextVersion=2)
+    )
+    _, event = _completed(papp, accuracy=0.95)
+    _deliver(papp, event)
+
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith("failed: MalformedResponseError: ")
+    assert papp.sim.count("ml.model.version.put") == 0
+    assert _default(papp) == "blue"
+
+
 # ------------------------------------------- the current metric: the app's record or a property
 
 

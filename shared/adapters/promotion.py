@@ -88,8 +88,14 @@ class PromotionAdapter(transport.ArmAdapter):
         path = f"{quote(workspace_id)}/models/{quote(name, safe='')}"
         what, asked = f"model {name} of {workspace_id}", f"{workspace_id}/models/{name}"
         body = self._found("GET", path, MODELS_API, what, about=asked)
-        latest = text_at(body, "properties", "latestVersion")
-        return latest, text_at(body, "properties", "nextVersion")
+        properties = transport.json_mapping((body or {}).get("properties"), what)
+        found = [properties.get(name) for name in ("latestVersion", "nextVersion")]
+        # A model that exists has versions: none, or numbers instead of text, is no answer.
+        if any(v is not None and not isinstance(v, str) for v in found) or (
+            body and not any(found)
+        ):
+            raise transport.MalformedResponseError(f"{what}: versions {found!r:.200}")
+        return text_at(properties, "latestVersion"), text_at(properties, "nextVersion")
 
     def register(
         self, workspace_id: ArmId, name: str, version: str, body: Mapping[str, Any]
