@@ -246,6 +246,29 @@ def test_the_next_version_follows_the_registry(papp: App) -> None:
 # ------------------------------------------------------------------ failures
 
 
+@pytest.mark.parametrize("state", [None, 5, ["Succeeded"], {"state": "Succeeded"}, ""])
+def test_a_new_deployment_without_a_readable_state_is_a_recorded_failure(
+    papp: App, state: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not waited for on every redelivery (the wait cut short here: each would last minutes).
+    monkeypatch.setattr("shared.adapters.promotion.PROVISION_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr("shared.adapters.promotion.PROVISION_POLL_SECONDS", 0.01)
+
+    def rewrite(body: dict[str, Any]) -> None:
+        if body["name"] != "blue":
+            body["properties"]["provisioningState"] = state
+
+    papp.sim.rewrite_reply("ml.batch_deployment.get", rewrite, times=100)
+    _, event = _completed(papp, accuracy=0.95)
+    _deliver(papp, event)
+
+    [failed] = [a for a in _actions("model") if a["Verdict"] == "promote"]
+    assert failed["Outcome"] == (
+        "failed: MalformedResponseError: deployment churn-batch-1: no provisioningState"
+    )
+    assert _default(papp) == "blue"
+
+
 def test_a_deployment_that_fails_to_provision_keeps_the_default(papp: App) -> None:
     papp.sim.ml.promotion.fail_provisioning(rs.ENDPOINT, "churn-batch-1")
     _, event = _completed(papp, accuracy=0.95)

@@ -160,9 +160,13 @@ class PromotionAdapter(transport.ArmAdapter):
         deadline = time.monotonic() + PROVISION_TIMEOUT_SECONDS
         while True:
             body = self.deployment(endpoint_id, name)
-            state = text_at(body, "properties", "provisioningState") or ""
-            if body is None or state in PROVISIONING_DONE or time.monotonic() >= deadline:
-                return state if body is not None else "Missing"
+            if body is None:
+                return "Missing"
+            # Without one (or not text), it would be waited for, then again on each redelivery.
+            if (state := text_at(body, "properties", "provisioningState")) is None:
+                raise transport.MalformedResponseError(f"deployment {name}: no provisioningState")
+            if state in PROVISIONING_DONE or time.monotonic() >= deadline:
+                return state
             time.sleep(PROVISION_POLL_SECONDS)
 
     def set_default(self, endpoint: Mapping[str, Any], deployment: str) -> None:
