@@ -408,6 +408,15 @@ def whole_number(value: str) -> int | None:
     return int(digits or "0") if ok else None
 
 
+def decimal_number(value: str) -> float | None:
+    """A number in ASCII (float() also takes other scripts' digits and '_' between digits), NaN
+    and infinities too; else None."""
+    try:
+        return float(value) if value.isascii() and "_" not in value else None
+    except ValueError:
+        return None
+
+
 _HTTPS_URL = "expected an https:// URL (without user info)"
 # JSON settings are bounded before they are parsed: a huge or deeply nested value is a settings
 # error, not a RecursionError or a slow start.

@@ -16,7 +16,7 @@ from azure.core.exceptions import AzureError
 from azure.mgmt.core.tools import resource_id
 
 from shared.adapters.errors import describe, is_transient
-from shared.adapters.transport import json_mapping
+from shared.adapters.transport import MalformedResponseError, json_mapping, json_objects
 from shared.arm import (
     ML_WORKSPACE_TYPE,
     ArmId,
@@ -188,12 +188,11 @@ class Inventory:
             if admitted is None or admitted.lower() in survey.fingerprints:
                 continue
             digest = survey.fingerprints[admitted.lower()] = digests[candidate.lower()]
-            connections = (row.get("properties") or {}).get("privateEndpointConnections") or []
-            states = [
-                (c.get("properties") or {}).get("privateLinkServiceConnectionState")
-                for c in connections
-            ]
-            pending = any((state or {}).get("status") == "Pending" for state in states)
+            try:
+                pending = _pending(row, f"Resource Graph row of {admitted}")
+            except MalformedResponseError as error:
+                survey.problems.append((candidate, error))
+                pending = True  # the row cannot say: read from ARM
             if known.get(admitted.lower()) == digest and not pending:
                 survey.unchanged += 1
             else:
@@ -202,6 +201,16 @@ class Inventory:
         order = {scope.lower(): position for position, scope in enumerate(self._scope.scopes)}
         survey.workspaces.sort(key=lambda w: order.get(w.lower(), len(order)))
         return survey
+
+
+def _pending(row: Mapping[str, Any], what: str) -> bool:
+    """Whether a workspace's row shows a Pending connection; `MalformedResponseError` when the
+    row's connections are of another shape."""
+    properties = json_mapping(row.get("properties"), what)
+    connections = json_objects(properties.get("privateEndpointConnections"), f"{what}: connections")
+    links = (json_mapping(c.get("properties"), f"{what}: a connection") for c in connections)
+    states = (json_mapping(p.get("privateLinkServiceConnectionState"), what) for p in links)
+    return any(state.get("status") == "Pending" for state in states)
 
 
 def describe_problem(scope: str, error: AzureError) -> str:

@@ -23,6 +23,16 @@ LOOKALIKE_WORKSPACES = st.one_of(
     st.sampled_from([scene.DEV, scene.SANDBOX, scene.PROD.replace("rg-", "rg-x")]),
 )
 
+# What float() reads as a number but Azure never writes: another script's digits, or '_' between
+# digits (Python's own digit grouping).
+_DIGITS = [0x660, 0x6F0, 0x966, 0xFF10, 0x1D7CE]  # Arabic-Indic, Persian, Devanagari, full width
+LOOKALIKE_NUMBERS = st.one_of(
+    st.tuples(st.floats(allow_nan=False), st.sampled_from(_DIGITS)).map(
+        lambda pair: repr(pair[0]).translate({48 + d: pair[1] + d for d in range(10)})
+    ),
+    st.integers(1_000, 10**12).map(lambda number: f"{number:_}"),
+)
+
 
 def deliver_ml_event(app: App, event: dict[str, Any]) -> None:
     app.deliver(event, "on_ml_event")

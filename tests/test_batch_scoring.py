@@ -232,6 +232,51 @@ def test_a_job_body_of_the_wrong_shape_is_an_error(body: dict[str, object]) -> N
         job_from_arm(body)
 
 
+# A job's optional fields, where they lie in its `properties`, and the type each must have.
+_OPTIONAL_FIELDS = {
+    ("startTime",): str,
+    ("endTime",): str,
+    ("outputs",): dict,
+    ("properties",): dict,
+    ("properties", "azureml.deploymentname"): str,
+}
+
+
+@given(
+    path=st.sampled_from(sorted(_OPTIONAL_FIELDS)),
+    value=st.one_of(
+        st.none(),
+        st.text(min_size=1, max_size=5),
+        st.integers(),
+        st.floats(),
+        st.booleans(),
+        st.lists(st.text(), max_size=2),
+        st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+    ),
+)
+def test_a_jobs_optional_field_is_read_only_when_of_its_type(
+    path: tuple[str, ...], value: object
+) -> None:
+    properties: dict[str, Any] = {"status": "Completed", "properties": {}}
+    *inside, last = path
+    (properties[inside[0]] if inside else properties)[last] = value
+    body = {"name": "j1", "properties": properties}
+
+    if value is None or isinstance(value, _OPTIONAL_FIELDS[path]):
+        job = job_from_arm(body)
+        read = {
+            ("startTime",): job.start_time,
+            ("endTime",): job.end_time,
+            ("outputs",): job.outputs or None,
+            ("properties",): None,
+            ("properties", "azureml.deploymentname"): job.deployment,
+        }[path]
+        assert read == (value if path != ("properties",) and value != {} else None)
+    else:
+        with pytest.raises(UnexpectedResponseError, match=f"job j1: no {last}"):
+            job_from_arm(body)
+
+
 @pytest.mark.parametrize(
     ("error", "text"),
     [

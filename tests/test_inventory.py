@@ -9,6 +9,7 @@ counted at the simulator's HTTP boundary.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,8 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import AzureError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.reconcilers import sweep as sweep_module
 from shared.reconcilers.sweep import SweepReport, sweep
@@ -179,6 +182,59 @@ def test_a_stale_row_never_causes_a_write(app: App) -> None:
 
     assert stale.lower() in reconciled(report), "the stale row chose what to read"
     assert writes(app) == [], "ARM's answer decided: nothing to write"
+
+
+# Where a workspace row's connection states lie, each level with a value of another shape.
+_CONNECTION_PATHS = [
+    ("properties",),
+    ("properties", "privateEndpointConnections"),
+    ("properties", "privateEndpointConnections", 0),
+    ("properties", "privateEndpointConnections", 0, "properties"),
+    (
+        "properties",
+        "privateEndpointConnections",
+        0,
+        "properties",
+        "privateLinkServiceConnectionState",
+    ),
+]
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(_CONNECTION_PATHS),
+    value=st.one_of(
+        st.integers(), st.floats(), st.text(max_size=5), st.lists(st.text(), max_size=2)
+    ),
+)
+def test_a_row_whose_connections_cannot_be_read_is_reported_and_read_from_arm(
+    app: App, path: tuple[str | int, ...], value: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    odd, kept = (scene.workspace_id(f"mlw-{n:03d}", group="rg-fleet").lower() for n in (0, 1))
+    if app.sim.arm.stored(odd) is None:  # the first example
+        settled_fleet(app, 2)
+        app.sim.resourcegraph.quota = 10_000  # examples sweep faster than 15 queries in 5 s
+    if isinstance(value, list) and path[-1] == "privateEndpointConnections":
+        value = [*value, 1]  # a list, but not of objects
+    empty = {"properties": {"privateLinkServiceConnectionState": {"status": "Approved"}}}
+
+    def rewrite(body: dict[str, Any]) -> None:
+        [row] = [r for r in body["data"] if r["id"].lower() == odd]
+        row["properties"]["privateEndpointConnections"] = [copy.deepcopy(empty)]
+        *inside, last = path
+        for step in inside:
+            row = row[step]
+        row[last] = value
+
+    app.sim.rewrite_reply("resourcegraph.query", rewrite)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="shared.reconcilers.sweep"):
+        report = run(app, "odd row")
+
+    assert (report.inventory, reconciled(report), report.unchanged) == ("resource graph", {odd}, 1)
+    [warned] = [r.getMessage() for r in caplog.records if odd in r.getMessage().lower()]
+    assert "MalformedResponseError: Resource Graph row of " in warned
+    assert kept not in warned
 
 
 def test_a_stale_tag_never_brings_a_workspace_into_scope(app: App) -> None:

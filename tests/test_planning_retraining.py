@@ -29,6 +29,7 @@ from shared.planning.retraining import (
     retraining_tags,
     scoring_request_id,
 )
+from tests.retraining import LOOKALIKE_NUMBERS
 
 WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -252,6 +253,15 @@ def test_text_that_looks_like_a_number_in_a_string_column_is_not_a_drift_value()
 def test_a_real_column_that_is_not_a_finite_number_keeps_the_gate_shut(text: str) -> None:
     verdict = evaluate_gate(
         GateReading(GateStatus.SUCCESS, rows=[[text]], column_types=["real"]), 0
+    )
+    assert not verdict.retrain
+    assert "not a number" in verdict.reason
+
+
+@given(text=LOOKALIKE_NUMBERS)
+def test_a_decimal_written_other_than_in_ascii_is_not_a_drift_value(text: str) -> None:
+    verdict = evaluate_gate(
+        GateReading(GateStatus.SUCCESS, rows=[[text]], column_types=["decimal"]), -math.inf
     )
     assert not verdict.retrain
     assert "not a number" in verdict.reason

@@ -193,6 +193,35 @@ def test_without_the_read_action_the_policies_are_not_evaluated_and_say_why(app:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("policyDefinitionReferenceIds", 5),
+        ("policyDefinitionReferenceIds", "compute-max-nodes"),
+        ("policyDefinitionReferenceIds", {"compute-max-nodes": None}),
+        ("policyDefinitionReferenceIds", ["compute-max-nodes", 5]),
+        ("properties", ["compute-max-nodes"]),
+    ],
+)
+def test_an_exemption_list_of_another_shape_is_not_evaluated_on_a_guess(
+    app: App, field: str, value: object
+) -> None:
+    remediate(app)
+    exempt(app, RG)
+
+    def rewrite(body: dict[str, Any]) -> None:
+        [item] = body["value"]
+        (item if field == "properties" else item["properties"])[field] = value
+
+    app.sim.rewrite_reply(LIST_ROUTE, rewrite)
+    workspace_event(app, scene.PROD)
+
+    assert patched_computes(app) == []  # neither spared nor remediated on a guess
+    (row,) = [r for r in app.ledger.actions(scene.PROD) if r["Verdict"] == "not-evaluated"]
+    assert f"MalformedResponseError: policy exemptions of {scene.PROD}" in row["Reason"]
+
+
+@pytest.mark.slow
 def test_plan_shows_a_native_exemption(app: App, capsys: pytest.CaptureFixture[str]) -> None:
     remediate(app)
     exempt(app, SUBSCRIPTION)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import uuid
 from typing import Any
@@ -21,13 +22,15 @@ from hypothesis import strategies as st
 
 from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.errors import TransientAzureError
+from shared.adapters.promotion import metric_value
+from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
 from shared.claims import Claims, _partition
 from shared.runtime import runtime
 from simulator.arm.models import key
 from simulator.permissions import Permissions
 from tests.conftest import App, at_once
-from tests.retraining import LOOKALIKE_WORKSPACES
+from tests.retraining import LOOKALIKE_NUMBERS, LOOKALIKE_WORKSPACES
 from tools import host, scene
 from tools import retraining_scene as rs
 
@@ -241,6 +244,29 @@ def test_the_next_version_follows_the_registry(papp: App) -> None:
 
 
 # ------------------------------------------------------------------ failures
+
+
+@pytest.mark.parametrize("state", [None, 5, ["Succeeded"], {"state": "Succeeded"}, ""])
+def test_a_new_deployment_without_a_readable_state_is_a_recorded_failure(
+    papp: App, state: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not waited for on every redelivery (the wait cut short here: each would last minutes).
+    monkeypatch.setattr("shared.adapters.promotion.PROVISION_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr("shared.adapters.promotion.PROVISION_POLL_SECONDS", 0.01)
+
+    def rewrite(body: dict[str, Any]) -> None:
+        if body["name"] != "blue":
+            body["properties"]["provisioningState"] = state
+
+    papp.sim.rewrite_reply("ml.batch_deployment.get", rewrite, times=100)
+    _, event = _completed(papp, accuracy=0.95)
+    _deliver(papp, event)
+
+    [failed] = [a for a in _actions("model") if a["Verdict"] == "promote"]
+    assert failed["Outcome"] == (
+        "failed: MalformedResponseError: deployment churn-batch-1: no provisioningState"
+    )
+    assert _default(papp) == "blue"
 
 
 def test_a_deployment_that_fails_to_provision_keeps_the_default(papp: App) -> None:
@@ -544,6 +570,54 @@ def test_a_redirect_of_a_promotion_read_to_another_host_is_refused(papp: App, ro
     assert "SynapseAmlAutomation.Model.Promote.Failed" in _published(papp)
 
 
+@given(
+    value=st.one_of(
+        st.floats().map(repr),
+        LOOKALIKE_NUMBERS,
+        st.integers(2**1000, 10**400) | st.integers(-(10**400), -(2**1000)),
+        st.none() | st.booleans() | st.text(max_size=8) | st.lists(st.integers(), max_size=2),
+    )
+)
+def test_a_metric_value_is_a_finite_number_written_in_ascii_or_none(value: object) -> None:
+    found = metric_value(value)
+    ascii_number = isinstance(value, str) and value.isascii() and "_" not in value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**1024:
+        assert found is None, "past any float"
+    elif isinstance(value, str) and not ascii_number:
+        assert found is None, "not a number Azure writes"
+    elif found is not None:
+        assert math.isfinite(found)
+        assert found == (float(value) if isinstance(value, str | int) else None)
+
+
+# Arabic-Indic 0.99 and 0.1 (which float() reads): the current one would be promoted over.
+@pytest.mark.parametrize(
+    ("route", "value", "reason"),
+    [
+        ("ml.run.metric", 10**400, "the retraining job logged no finite"),
+        ("ml.run.metric", "\u0660.\u0669\u0669", "the retraining job logged no finite"),
+        ("ml.model.version.get", -(10**400), "the current default's model has no finite"),
+        ("ml.model.version.get", "\u0660.\u0661", "the current default's model has no finite"),
+    ],
+    ids=["huge-candidate", "arabic-candidate", "huge-current", "arabic-current"],
+)
+def test_a_metric_past_any_float_or_in_other_digits_is_no_metric(
+    papp: App, route: str, value: object, reason: str
+) -> None:
+    def rewrite(body: dict[str, Any]) -> None:
+        for item in body["value"] if route == "ml.run.metric" else [body["properties"]]:
+            item["data" if route == "ml.run.metric" else "properties"]["accuracy"] = value
+
+    _, event = _completed(papp, accuracy=0.95)
+    papp.sim.rewrite_reply(route, rewrite)
+    _deliver(papp, event)
+
+    [skipped] = _actions("model")
+    assert skipped["Reason"].startswith(reason)
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.model.version.put") == 0
+
+
 def test_a_malformed_metric_answer_is_recorded_not_raised(papp: App) -> None:
     _, event = _completed(papp, accuracy=0.9)
     papp.sim.inject_reply("ml.run.metric", body=["not", "an", "object"])
@@ -700,6 +774,63 @@ def test_a_model_read_answering_another_model_promotes_nothing(papp: App) -> Non
     assert papp.sim.count("ml.batch_deployment.put") == 0
 
 
+_NOT_OBJECTS = st.recursive(
+    st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=4,
+)
+# The model version's own `properties` hold its metric; the default deployment's `properties`
+# are the new deployment's spec (read by `serving`, then again to copy it).
+_READS = {
+    "ml.model.version.get": ("properties", "properties"),
+    "ml.batch_deployment.get": ("properties",),
+}
+
+
+def _rewriting(app: App, route: str, value: object) -> None:
+    *inside, last = _READS[route]
+
+    def rewrite(body: dict[str, Any]) -> None:
+        for name in inside:
+            body = body[name]
+        body[last] = value
+
+    app.sim.rewrite_reply(route, rewrite)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(sorted(_READS)), value=_NOT_OBJECTS)
+def test_a_current_model_or_deployment_that_is_no_object_is_a_malformed_answer(
+    papp: App, route: str, value: object
+) -> None:
+    _rewriting(papp, route, value)
+    adapter, endpoint = runtime().promotion_adapter, ArmId(rs.ENDPOINT)
+    read = (
+        functools.partial(adapter.serving, ArmId(scene.PROD), endpoint)
+        if route == "ml.model.version.get"
+        else functools.partial(adapter.deployment, endpoint, "blue")
+    )
+    with pytest.raises(MalformedResponseError, match=f": a {type(value).__name__}, not an object"):
+        read()
+
+
+@pytest.mark.parametrize("route", sorted(_READS))
+def test_a_malformed_current_model_or_deployment_is_recorded_and_changes_nothing(
+    papp: App, route: str
+) -> None:
+    _, event = _completed(papp, accuracy=0.95)
+    if route == "ml.batch_deployment.get":
+        papp.sim.rewrite_reply(route, lambda body: None)  # `serving`'s read
+    _rewriting(papp, route, ["0.1"])
+    _deliver(papp, event)
+
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith("failed: MalformedResponseError: ")
+    assert failed["Outcome"].endswith("properties: a list, not an object")
+    assert _default(papp) == "blue"
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+
+
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     workspace=LOOKALIKE_WORKSPACES,
@@ -768,6 +899,48 @@ def test_only_this_workspaces_model_gives_the_next_version(
     else:
         with pytest.raises(UnexpectedAnswerError):
             read()
+
+
+_VERSION_VALUES = st.one_of(
+    st.none(), st.text(max_size=3), st.integers(), st.floats(), st.booleans(), st.lists(st.text())
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(latest=_VERSION_VALUES, hint=_VERSION_VALUES)
+def test_an_existing_models_versions_are_text_or_its_answer_is_malformed(
+    papp: App, latest: object, hint: object
+) -> None:
+    papp.sim.ml.promotion.add_model_version(scene.PROD, "churn-model", "7", properties={})
+
+    def rewrite(body: dict[str, Any]) -> None:
+        body["properties"] |= {"latestVersion": latest, "nextVersion": hint}
+
+    papp.sim.rewrite_reply("ml.model.get", rewrite)
+    read = functools.partial(
+        runtime().promotion_adapter.model_versions, ArmId(scene.PROD), "churn-model"
+    )
+
+    given_ = [value for value in (latest, hint) if value is not None]
+    if all(isinstance(value, str) for value in given_) and any(given_):
+        assert read() == (latest or None, hint or None)
+    else:  # not "a new model" (version 1): it has versions, unreadable ones
+        with pytest.raises(MalformedResponseError, match=r"model churn-model of .*: versions "):
+            read()
+
+
+def test_versions_answered_as_numbers_register_no_version(papp: App) -> None:
+    papp.sim.ml.promotion.add_model_version(scene.PROD, "churn-model", "1", properties={})
+    papp.sim.rewrite_reply(
+        "ml.model.get", lambda body: body["properties"].update(latestVersion=1, nextVersion=2)
+    )
+    _, event = _completed(papp, accuracy=0.95)
+    _deliver(papp, event)
+
+    [failed] = _actions("model")
+    assert failed["Outcome"].startswith("failed: MalformedResponseError: ")
+    assert papp.sim.count("ml.model.version.put") == 0
+    assert _default(papp) == "blue"
 
 
 # ------------------------------------------- the current metric: the app's record or a property

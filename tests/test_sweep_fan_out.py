@@ -110,6 +110,40 @@ def test_when_resource_graph_cannot_count_the_sweep_runs_in_process(app: App) ->
     assert settled(app) == {w.lower() for w in found[A] + found[B]}
 
 
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    count=st.one_of(
+        st.floats(),  # Infinity and NaN too: JSON as Python reads it
+        st.text(max_size=4).filter(lambda text: not (text.isascii() and text.isdigit())),
+        st.sampled_from(["\u0663", "\uff13", "3_0", "03.0"]),  # Arabic-Indic, full-width 3
+        st.booleans() | st.none() | st.lists(st.integers(), max_size=2),
+    )
+)
+def test_a_count_that_is_no_whole_number_is_refused_and_the_sweep_runs_in_process(
+    app: App, count: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not app.ledger.fingerprints():  # the first example
+        estate(app, SWEEP_FAN_OUT_WORKSPACES="1")
+        app.sim.resourcegraph.quota = 10_000  # examples ask faster than 15 queries in 5 s
+
+    def rewrite(body: dict[str, Any]) -> None:
+        for row in body["data"]:
+            row["workspaces"] = count
+
+    app.sim.rewrite_reply("resourcegraph.query", rewrite)
+    outputs: dict[str, Any] = {}
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="shared.reconcilers.sweep"):
+        host.fire_timer("reconcile_all", outputs=outputs)
+
+    assert outputs == {}
+    assert any(
+        "no fan-out, Resource Graph unavailable: MalformedResponseError" in r.getMessage()
+        for r in caplog.records
+    )
+    assert len(settled(app)) == 4
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -792,6 +792,9 @@ def test_azure_ai_ml_paging_is_bounded_in_pages(rapp: App) -> None:
 
 # --- a malformed 200 is a recorded, permanent error, never raised -----------------------------
 
+# Valid JSON, nested deeper than Python's parser goes (it raises RecursionError).
+DEEP = b'{"value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
 MALFORMED: dict[str, dict[str, Any]] = {
     "a list": {"body": [{"name": "mpe"}]},
     "a string": {"body": "managed private endpoints"},
@@ -804,6 +807,7 @@ MALFORMED: dict[str, dict[str, Any]] = {
         "headers": {"Content-Type": "text/html"},
     },
     "broken JSON": {"raw": b'{"value": [', "headers": {"Content-Type": "application/json"}},
+    "JSON nested too deep": {"raw": DEEP, "headers": {"Content-Type": "application/json"}},
 }
 
 
@@ -834,7 +838,10 @@ def test_the_sweep_goes_on_past_a_malformed_synapse_page(app: App, shape: str) -
         assert any("MalformedResponseError" in r for r in leave_pending_reasons(app, workspace_id))
 
 
-@pytest.mark.parametrize("shape", ["a list", "a string", "an HTML page", "an object-valued value"])
+@pytest.mark.parametrize(
+    "shape",
+    ["a list", "a string", "an HTML page", "an object-valued value", "JSON nested too deep"],
+)
 def test_the_sweep_goes_on_past_a_malformed_arm_page(app: App, shape: str) -> None:
     # The first workspace's connection list is malformed; the next one is still reconciled.
     app.sim.inject_reply("aml.pec.list", **MALFORMED[shape])
@@ -926,10 +933,11 @@ MALFORMED_200S: list[dict[str, Any]] = [
     {"body": "ok"},
     {"body": {"value": {"name": "x"}}},
     {"raw": HTML, "headers": {"Content-Type": "text/html"}},
+    MALFORMED["JSON nested too deep"],
 ]
 
 
-MALFORMED_IDS = ["list", "string", "object-value", "html"]
+MALFORMED_IDS = ["list", "string", "object-value", "html", "deep"]
 
 
 @pytest.mark.parametrize("reply", MALFORMED_200S, ids=MALFORMED_IDS)

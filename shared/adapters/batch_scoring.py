@@ -20,7 +20,6 @@ BATCH_ENDPOINTS_API = "2023-10-01"
 JOBS_API = "2024-04-01"
 # azure-ai-ml names a single input after its type (recorded files 12-14).
 _INPUT_KEYS = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
-_JOB_PARTS = ("properties", "outputs", "startTime", "endTime")
 
 
 class ScoringUriRejectedError(JudgedAnswerError):
@@ -96,6 +95,11 @@ def _require(body: Mapping[str, Any], name: str, what: str, kind: type = str) ->
     return value
 
 
+def _optional(body: Mapping[str, Any], name: str, what: str, kind: type = str) -> Any:
+    """None for no `body[name]` (or null), else `_require`'s: of another type, refused."""
+    return None if body.get(name) is None else _require(body, name, what, kind)
+
+
 class BatchScoringAdapter(transport.ArmAdapter):
     def get_endpoint(self, endpoint_id: ArmId) -> BatchEndpoint:
         what = f"batch endpoint {endpoint_id}"
@@ -155,7 +159,7 @@ class BatchScoringAdapter(transport.ArmAdapter):
         reply = transport.json_object(response, f"scoring job on {endpoint.name}")
         name = _require(reply, "name", f"scoring job on {endpoint.name}")
         properties = _require(reply, "properties", f"scoring job {name}", dict)
-        status = properties.get("status") or "NotStarted"
+        status = _optional(properties, "status", f"scoring job {name}") or "NotStarted"
         used = _started_deployment(endpoint, name, str(reply.get("id") or ""))
         return ScoringJob(name, str(status), used or endpoint.default_deployment)
 
@@ -205,14 +209,14 @@ def check_job(answered: Mapping[str, Any], workspace_id: str, name: str) -> None
 
 def job_from_arm(body: Mapping[str, Any]) -> ScoringJob:
     name, properties, status, error = job_parts(body)
-    run, outputs, start, end = (properties.get(key) for key in _JOB_PARTS)
-    run = run if isinstance(run, dict) else {}
+    what = f"job {name}"
+    run = _optional(properties, "properties", what, dict) or {}
     return ScoringJob(
         name=name,
         status=status,
-        deployment=run.get("azureml.deploymentname") or None,
-        start_time=start if isinstance(start, str) else None,
-        end_time=end if isinstance(end, str) else None,
-        outputs=dict(outputs) if isinstance(outputs, dict) else {},
+        deployment=_optional(run, "azureml.deploymentname", what),
+        start_time=_optional(properties, "startTime", what),
+        end_time=_optional(properties, "endTime", what),
+        outputs=dict(_optional(properties, "outputs", what, dict) or {}),
         error=error,
     )

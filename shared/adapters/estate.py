@@ -133,7 +133,10 @@ class EstateAdapter(ArmAdapter):
         """How many AML workspaces (in scope or not) each subscription (lower case) that the
         scope names or holds has: one small query."""
         rows = self._query("subscriptions", SUBSCRIPTIONS_QUERY, _targets(scope), {})
-        return {str(row.get("id", "")).lower(): int(row.get("workspaces") or 0) for row in rows}
+        counts: dict[str, Any] = {str(r.get("id", "")).lower(): r.get("workspaces") for r in rows}
+        if bad := [c for c in counts.values() if not isinstance(c, int) or isinstance(c, bool)]:
+            raise MalformedResponseError(f"Resource Graph subscriptions: a count of {bad[0]!r:.40}")
+        return counts
 
     def _query(self, name: str, query: str, targets: Targets, quota: dict[str, str]) -> Rows:
         """Every page of `query` over `targets` (`name` for errors), each row once (a subscription

@@ -15,6 +15,7 @@ from shared.adapters import transport
 from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError, check_named
 from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API
 from shared.arm import ML_NAME, ArmId, is_arm_id, name_parts, same_arm_id
+from shared.config import decimal_number
 from shared.ownership import not_made_by
 
 MODELS_API = "2023-10-01"
@@ -28,12 +29,14 @@ PROVISION_POLL_SECONDS = 5.0
 
 
 def metric_value(value: Any) -> float | None:
-    """A metric value as a finite number, else None (a string a person typed, NaN, a list)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    """A metric value as a finite number, else None (a string a person typed, NaN, a list, an
+    integer past any float)."""
+    value = decimal_number(value) if isinstance(value, str) else value
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
         number = float(value)
-    except ValueError:
+    except OverflowError:
         return None
     return number if math.isfinite(number) else None
 
@@ -74,8 +77,10 @@ class PromotionAdapter(transport.ArmAdapter):
         if not same_arm_id(asset_id, f"{workspace_id}/models/{model}/versions/{version}"):
             return {}
         body = self._found("GET", quote(asset_id), MODELS_API, f"model {asset_id}", about=asset_id)
-        properties = (body or {}).get("properties")
-        return properties if isinstance(properties, dict) else {}
+        properties = transport.json_mapping((body or {}).get("properties"), f"model {asset_id}")
+        # Its own `properties` hold the metric the promotion compares with.
+        transport.json_mapping(properties.get("properties"), f"model {asset_id}: properties")
+        return properties
 
     def model_versions(self, workspace_id: ArmId, name: str) -> tuple[str | None, str | None]:
         """(latestVersion, nextVersion) of the model; (None, None) for a new model. Another's
@@ -83,8 +88,14 @@ class PromotionAdapter(transport.ArmAdapter):
         path = f"{quote(workspace_id)}/models/{quote(name, safe='')}"
         what, asked = f"model {name} of {workspace_id}", f"{workspace_id}/models/{name}"
         body = self._found("GET", path, MODELS_API, what, about=asked)
-        latest = text_at(body, "properties", "latestVersion")
-        return latest, text_at(body, "properties", "nextVersion")
+        properties = transport.json_mapping((body or {}).get("properties"), what)
+        found = [properties.get(name) for name in ("latestVersion", "nextVersion")]
+        # A model that exists has versions: none, or numbers instead of text, is no answer.
+        if any(v is not None and not isinstance(v, str) for v in found) or (
+            body and not any(found)
+        ):
+            raise transport.MalformedResponseError(f"{what}: versions {found!r:.200}")
+        return text_at(properties, "latestVersion"), text_at(properties, "nextVersion")
 
     def register(
         self, workspace_id: ArmId, name: str, version: str, body: Mapping[str, Any]
@@ -105,7 +116,10 @@ class PromotionAdapter(transport.ArmAdapter):
     def deployment(self, endpoint_id: ArmId, name: str) -> dict[str, Any] | None:
         # Another's spec, owner or state says nothing of this one.
         path, asked = _deployment(endpoint_id, name), f"{endpoint_id}/deployments/{name}"
-        return self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}", about=asked)
+        body = self._found("GET", path, BATCH_ENDPOINTS_API, f"deployment {name}", about=asked)
+        # Its spec is the new deployment's: read as an object, or refused.
+        transport.json_mapping((body or {}).get("properties"), f"deployment {name}: properties")
+        return body
 
     def serving(
         self, workspace_id: ArmId, endpoint_id: ArmId
@@ -146,9 +160,13 @@ class PromotionAdapter(transport.ArmAdapter):
         deadline = time.monotonic() + PROVISION_TIMEOUT_SECONDS
         while True:
             body = self.deployment(endpoint_id, name)
-            state = text_at(body, "properties", "provisioningState") or ""
-            if body is None or state in PROVISIONING_DONE or time.monotonic() >= deadline:
-                return state if body is not None else "Missing"
+            if body is None:
+                return "Missing"
+            # Without one (or not text), it would be waited for, then again on each redelivery.
+            if (state := text_at(body, "properties", "provisioningState")) is None:
+                raise transport.MalformedResponseError(f"deployment {name}: no provisioningState")
+            if state in PROVISIONING_DONE or time.monotonic() >= deadline:
+                return state
             time.sleep(PROVISION_POLL_SECONDS)
 
     def set_default(self, endpoint: Mapping[str, Any], deployment: str) -> None:

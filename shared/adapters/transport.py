@@ -211,8 +211,16 @@ def pinned_pipeline(
 
 
 # What SDK deserializers raise on a body of the wrong shape (DecodeError is an HttpResponseError).
-# IndexError: azure-monitor-query reads a row wider than its columns by index.
-_SHAPE_ERRORS = (DeserializationError, ValueError, TypeError, AttributeError, LookupError)
+# IndexError: azure-monitor-query reads a row wider than its columns by index. RecursionError:
+# JSON nested deeper than the parser goes.
+_SHAPE_ERRORS = (
+    DeserializationError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    LookupError,
+    RecursionError,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")

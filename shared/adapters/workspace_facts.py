@@ -44,7 +44,15 @@ class WorkspaceFactsAdapter(ArmAdapter):
         """Azure Policy exemptions at the workspace, every scope containing it and its computes."""
         path = f"{quote(workspace_id)}/providers/Microsoft.Authorization/policyExemptions"
         what = f"policy exemptions of {workspace_id}"
-        return list(self._list(path, POLICY_EXEMPTIONS_API_VERSION, what))
+        items = list(self._list(path, POLICY_EXEMPTIONS_API_VERSION, what))
+        # What decides which findings are spared: of its schema's shape, or nothing is decided.
+        for item in items:
+            properties = json_mapping(item.get("properties"), f"{what}: properties")
+            references = properties.get("policyDefinitionReferenceIds") or []
+            if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
+                shown = f"{type(references).__name__} {str(references)[:100]!r}"
+                raise MalformedResponseError(f"{what}: policyDefinitionReferenceIds is a {shown}")
+        return items
 
     def computes(self, workspace_id: ArmId) -> list[ComputeFacts]:
         # The SDK turns 2.5, true or "3" into an int; the cluster-size guard must see what ARM

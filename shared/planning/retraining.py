@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from shared.config import decimal_number
 from shared.ml_events import APP_TAG, RETRAINING, SCORING, bounded
 
 # How long an unconfirmed retraining (scoring) claim holds others back: a submission takes
@@ -183,10 +184,7 @@ _NUMERIC_COLUMNS = frozenset({"decimal", "real", "long", "int"})
 def _number(value: object, column_type: str) -> int | float | None:
     """The drift value as a finite number, or None; a string counts only in a numeric column."""
     if isinstance(value, str) and column_type.lower() in _NUMERIC_COLUMNS:
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
+        value = decimal_number(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if isinstance(value, int) and abs(value) > int(sys.float_info.max):
