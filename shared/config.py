@@ -612,11 +612,8 @@ def _json_object(reader: _Reader, name: str) -> str:
 
 def _number(name: str, raw: str, expected: str, least: float = -math.inf, shown: int = 0) -> float:
     """A finite number at least `least` (the error shows `shown` characters of it, or all)."""
-    try:
-        number = float(raw)
-    except ValueError:
-        number = math.nan
-    if not (math.isfinite(number) and number >= least):
+    number = decimal_number(raw)
+    if number is None or not (math.isfinite(number) and number >= least):
         raise _invalid(name, raw[:shown] if shown else raw, expected)
     return number
 

@@ -126,6 +126,14 @@ def test_everything_set() -> None:
             {"DRIFT_QUERY": "T", "DRIFT_LOG_ANALYTICS_WORKSPACE_ID": SUB, "DRIFT_THRESHOLD": "nan"},
             "DRIFT_THRESHOLD",
         ),
+        (
+            {
+                "DRIFT_QUERY": "T",
+                "DRIFT_LOG_ANALYTICS_WORKSPACE_ID": SUB,
+                "DRIFT_THRESHOLD": "\u0663",
+            },
+            "DRIFT_THRESHOLD",
+        ),
         ({"BATCH_ENDPOINT_NAME": "churn-batch"}, "SCORING_INPUT"),
         (
             {"BATCH_ENDPOINT_NAME": "churn-batch", "SCORING_INPUT": "abfss://c@a.dfs/x"},
@@ -210,6 +218,9 @@ def test_promotion_everything_set() -> None:
         ({"PROMOTION_MIN_DELTA": "-0.1"}, "PROMOTION_MIN_DELTA"),
         ({"PROMOTION_MIN_DELTA": "nan"}, "PROMOTION_MIN_DELTA"),
         ({"PROMOTION_MIN_DELTA": "a lot"}, "PROMOTION_MIN_DELTA"),
+        # float() takes other scripts' digits and '_': a number is written in ASCII digits.
+        ({"PROMOTION_MIN_DELTA": "\u0660.\u0661"}, "PROMOTION_MIN_DELTA"),
+        ({"PROMOTION_MIN_DELTA": "0.0_1"}, "PROMOTION_MIN_DELTA"),
         ({"PROMOTION_KEEP": "1"}, "PROMOTION_KEEP"),
         ({"PROMOTION_KEEP": "two"}, "PROMOTION_KEEP"),
         ({"SCORE_WHEN_NOT_PROMOTED": "maybe"}, "SCORE_WHEN_NOT_PROMOTED"),
