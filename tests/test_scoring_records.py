@@ -76,14 +76,17 @@ ROW_VALUES = st.one_of(st.text(max_size=20), st.integers(-(2**31), 2**31 - 1), s
                        st.booleans(), st.binary(max_size=8), st.just("x" * 30000))  # fmt: skip
 COLUMNS = sorted(REQUIRED - NAMES | {"Deployment", "Status", "AnnouncedAt", "IdempotencyKey"})
 # Not a workspace ID, not a plain job name: what would make a job's URL another one, or none.
-NOT_NAMES = st.sampled_from(["", "x", "../x", "j\ud800", f"{WS}/../../../x", f"{WS}/", 7])
+NOT_NAMES = {
+    "WorkspaceId": st.sampled_from(["", "x", "../x", "j\ud800", f"{WS}/../../../x", f"{WS}/", 7]),
+    "JobName": st.sampled_from(["", "../x", "a/b", "j\ud800", f"{WS}/../../../x", ".", 7]),
+}
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     gone=st.sets(st.sampled_from(sorted(REQUIRED))),
     odd=st.dictionaries(st.sampled_from(COLUMNS), ROW_VALUES),
-    named=st.dictionaries(st.sampled_from(sorted(NAMES)), NOT_NAMES),
+    named=st.fixed_dictionaries({}, optional=NOT_NAMES),
 )
 def test_a_job_row_of_any_shape_is_read_as_a_job_or_as_none_never_an_exception(
     table: TableClient, gone: set[str], odd: dict[str, object], named: dict[str, object]
@@ -104,4 +107,6 @@ def test_a_job_row_of_any_shape_is_read_as_a_job_or_as_none_never_an_exception(
     if not row.get("AnnouncedAt"):
         assert (records.unannounced(START, 10) == []) == bool(gone or named)
     if found is not None:
-        assert found.caller == str(row["Caller"])
+        # As the table holds it: a float's round trip can change its text (-0.0 comes back 0.0).
+        held = next(iter(table.query_entities("PartitionKey eq 'scoring-jobs'")))
+        assert found.caller == str(held["Caller"])

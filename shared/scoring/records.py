@@ -73,7 +73,10 @@ class JobRecord:
             }
         except KeyError:
             return None
-        if not (is_workspace(values["workspace_id"]) and ML_NAME.fullmatch(values["job_name"])):
+        name = row[column("job_name")]  # text as the app writes it: 7 is no job's name
+        if not (is_workspace(values["workspace_id"]) and isinstance(name, str)):
+            return None
+        if not ML_NAME.fullmatch(name):
             return None
         return cls(
             **values, status=str(row.get("Status") or ""), announced=bool(row.get("AnnouncedAt"))
