@@ -7,6 +7,7 @@ import hashlib
 import re
 import string
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 # Kept as they are in a key; '/' becomes ':' (ARM IDs stay readable), everything else is escaped.
@@ -16,6 +17,8 @@ MAX_KEY_CHARS = 400
 # Per string property, in UTF-16 units: 32 KB, half the property limit; the widest ledger entity
 # (13 properties) stays under 420 KB of the 1 MiB entity limit.
 PROPERTY_LIMIT = 16_000
+# How far ahead of this instance's clock another instance's may be (times in the app's rows).
+CLOCK_SKEW = timedelta(minutes=5)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # A SAS signature, `sig=` raw or percent-encoded once or twice, up to the next delimiter.
 _SAS_SIGNATURE = re.compile(

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.arm import ML_NAME
-from shared.bounds import table_key
+from shared.bounds import CLOCK_SKEW, table_key
 from shared.ledger import column, partition_rows, read_row, write_row
-from shared.planning.retraining import CLOCK_SKEW, SCORING_IN_FLIGHT, scoring_request_id
+from shared.planning.retraining import SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
 from shared.policy.exemptions import aware_time
 

@@ -13,10 +13,9 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from shared.bounds import bounded_entity, entity_bytes, table_key
+from shared.bounds import CLOCK_SKEW, bounded_entity, entity_bytes, table_key
 from shared.config import STORAGE_AUDIENCE, LedgerSettings
 from shared.outcome import Outcome
-from shared.planning.retraining import CLOCK_SKEW
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential

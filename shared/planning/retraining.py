@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from shared.bounds import CLOCK_SKEW
 from shared.config import decimal_number
 from shared.ml_events import APP_TAG, RETRAINING, SCORING, bounded
 
@@ -18,8 +19,6 @@ from shared.ml_events import APP_TAG, RETRAINING, SCORING, bounded
 # seconds, and an instance that died mid-way must not block for ever.
 IN_FLIGHT_WINDOW = timedelta(minutes=15)
 SCORING_IN_FLIGHT = timedelta(minutes=10)
-# How far ahead of this instance's clock another instance's may be.
-CLOCK_SKEW = timedelta(minutes=5)
 # uuid5 namespace for names derived from claims (job names, repeatability IDs).
 _NAMESPACE = uuid.UUID("5b0e8f1e-6c1f-4a8e-9a53-3c8f0f3e2a71")
 FINISHED = frozenset({"Completed", "Failed", "Canceled"})
