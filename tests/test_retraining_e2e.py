@@ -897,22 +897,22 @@ def test_a_claim_time_edited_without_an_offset_is_read_as_utc(rapp: App) -> None
     assert len(our_jobs(rapp)) == 2
 
 
-@pytest.mark.parametrize("claimed_at", ["9999-12-31T23:59:59+00:00", "2999-01-01T00:00:00"])
-def test_a_claim_dated_in_the_future_holds_nothing_back(rapp: App, claimed_at: str) -> None:
+@pytest.mark.parametrize(
+    "edited",
+    [
+        {"ClaimedAt": "9999-12-31T23:59:59+00:00", "State": "submitted"},
+        {"ClaimedAt": "2999-01-01T00:00:00", "State": "submitted"},
+        # The claim's job is read by its name: `..` read the workspace, `.` the job list, each
+        # refused as another job's answer, so every drift signal failed while the row stood.
+        {"JobName": "..", "ClaimedAt": "2026-01-01T00:00:00+00:00"},
+        {"JobName": ".", "ClaimedAt": "2026-01-01T00:00:00+00:00"},
+    ],
+)
+def test_a_claim_dated_in_the_future_or_naming_a_path_holds_nothing_back(
+    rapp: App, edited: dict[str, str]
+) -> None:
     submit_and_finish(rapp)
-    _edit_retraining_claim(ClaimedAt=claimed_at, State="submitted")
-    event = rs.monitor_breach_event()
-    deliver_ml_event(rapp, event)
-    assert event_outcome(event["id"]) == "retraining-submitted"
-    assert len(our_jobs(rapp)) == 2
-
-
-@pytest.mark.parametrize("job_name", ["..", "."])
-def test_a_claim_naming_a_path_for_its_job_holds_nothing_back(rapp: App, job_name: str) -> None:
-    # The claim's job is read by its name: `..` read the workspace, `.` the job list, each
-    # refused as another job's answer, so every drift signal failed while the row stood.
-    submit_and_finish(rapp)
-    _edit_retraining_claim(JobName=job_name, ClaimedAt="2026-01-01T00:00:00+00:00")
+    _edit_retraining_claim(**edited)
     event = rs.monitor_breach_event()
     deliver_ml_event(rapp, event)
     assert event_outcome(event["id"]) == "retraining-submitted"
