@@ -96,8 +96,9 @@ def _require(body: Mapping[str, Any], name: str, what: str, kind: type = str) ->
 
 
 def _optional(body: Mapping[str, Any], name: str, what: str, kind: type = str) -> Any:
-    """None for no `body[name]` (or null), else `_require`'s: of another type, refused."""
-    return None if body.get(name) is None else _require(body, name, what, kind)
+    """None for no `body[name]` (null or empty text too, as before), else `_require`'s: of
+    another type, refused."""
+    return None if body.get(name) in (None, "") else _require(body, name, what, kind)
 
 
 class BatchScoringAdapter(transport.ArmAdapter):
