@@ -89,7 +89,7 @@ class PromotionAdapter(transport.ArmAdapter):
         what, asked = f"model {name} of {workspace_id}", f"{workspace_id}/models/{name}"
         body = self._found("GET", path, MODELS_API, what, about=asked)
         properties = transport.json_mapping((body or {}).get("properties"), what)
-        found = [properties.get(name) for name in ("latestVersion", "nextVersion")]
+        found = [properties.get(key) for key in ("latestVersion", "nextVersion")]
         # A model that exists has versions: none, or numbers instead of text, is no answer.
         if any(v is not None and not isinstance(v, str) for v in found) or (
             body and not any(found)

@@ -104,7 +104,8 @@ class ModelPromoter:
             decided = claim or self._decide(trail, job_name)
             if isinstance(decided, PromotionResult):
                 return decided
-            return self._carry_on(trail, claim := decided)
+            claim = decided  # read again after a failure, below
+            return self._carry_on(trail, claim)
         except _OvertakenError:
             return self._result(self.claims.promotion(trail.workspace_id, job_name), job_name)
         except (AzureError, JudgedAnswerError) as error:
