@@ -49,9 +49,16 @@ def utf16_units(value: str) -> int:
     return len(value) + sum(1 for char in value if ord(char) > 0xFFFF)
 
 
+# A URL's user info (`https://user:password@host`), up to the last '@' before its path: any
+# character RFC 3986 allows there, and those Python's urlsplit also takes but not white space.
+# Possessive, a scheme only after a character that cannot be in one: linear in the text's length.
+_USER_INFO = re.compile(r'(?i)(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*+://)(?:[^/?#\s"<>@]*+@)++')
+
+
 def redacted(value: str) -> str:
-    """`value` with any SAS signature replaced: one that gets through is never stored."""
-    return _SAS_SIGNATURE.sub(r"\1REDACTED", value)
+    """`value` with any SAS signature and URL user info replaced: a credential that gets through
+    is never stored, logged or answered."""
+    return _USER_INFO.sub(r"\1REDACTED@", _SAS_SIGNATURE.sub(r"\1REDACTED", value))
 
 
 def bounded(value: str, limit: int = PROPERTY_LIMIT) -> str:

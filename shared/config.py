@@ -32,6 +32,7 @@ from shared.arm import (
     same_arm_id,
     top_level_resource,
 )
+from shared.bounds import redacted
 from shared.policy.exemptions import Exemption, parse_exemptions
 from shared.scope import GROUP_ID, Scope, parse_scopes, parse_tag
 from shared.scoring.inputs import STORAGE_SUFFIXES, AllowedInputs, allowed_prefix, input_not_allowed
@@ -75,7 +76,11 @@ MAX_REMEDIATIONS_PER_HOUR = 1_000
 
 
 class SettingsError(ValueError):
-    """A setting is missing or malformed. The message names the setting and what is expected."""
+    """A setting is missing or malformed. The message names the setting and what is expected,
+    and repeats no credential a value holds (a URL's user info, a SAS signature)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redacted(message))
 
 
 def _invalid(name: str, value: object, expected: str) -> SettingsError:

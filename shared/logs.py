@@ -1,12 +1,14 @@
 """Decision log lines: trigger, workspace, kind and verdict in the text and as structured fields
 (Application Insights custom dimensions). Outside text is escaped: a newline or an escape
-sequence in an event ID cannot forge a log line or repaint a terminal."""
+sequence in an event ID cannot forge a log line or repaint a terminal; a credential in it (a
+URL's user info, a SAS signature) is redacted."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 
+from shared.bounds import redacted
 from shared.outcome import Outcome
 
 DECISION_FIELDS = (
@@ -23,8 +25,9 @@ LOG_TEXT_LIMIT = 2_000
 
 def escape(value: object, limit: int = LOG_TEXT_LIMIT) -> str:
     """`value` as one printable line: non-printable characters (and the backslash, so it reads
-    back unambiguously) as Python escapes; cut with a note beyond `limit` characters."""
-    text = str(value)
+    back unambiguously) as Python escapes, credentials redacted; cut with a note beyond `limit`
+    characters."""
+    text = redacted(str(value))
     cut = len(text) - limit
     escaped = "".join(
         char if char.isprintable() and char != "\\" else char.encode("unicode_escape").decode()

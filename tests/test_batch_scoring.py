@@ -3,6 +3,7 @@ POST with an Azure ML token, repeatability, and the scoring URI check before any
 
 from __future__ import annotations
 
+import string
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -421,6 +422,21 @@ def test_http_user_info_and_odd_hosts_are_rejected(endpoint: str, evil: str) -> 
     ):
         with pytest.raises(ScoringUriRejectedError):
             check_scoring_uri(uri, DOMAIN)
+
+
+@given(
+    user=st.text(alphabet=string.ascii_letters + string.digits + "-._~!$&'()*+,;=", max_size=20),
+    secret=st.text(alphabet=string.ascii_letters + string.digits + "-._~%!$&'()*+,;=", min_size=1),
+    where=st.sampled_from(["", "/jobs", "/jobs?x=1", "#f"]),
+)
+def test_a_scoring_uri_with_user_info_is_refused_without_repeating_it(
+    user: str, secret: str, where: str
+) -> None:
+    # The refusal is the 422's detail and an audit row: the credential stays in Azure's answer.
+    uri = f"https://{user}:pw-{secret}@fraud.eastus.{DOMAIN}{where}"
+    with pytest.raises(ScoringUriRejectedError, match="user info") as refused:
+        check_scoring_uri(uri, DOMAIN)
+    assert f"pw-{secret}" not in str(refused.value)
 
 
 def test_scoring_input_kind_follows_the_trailing_slash() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import string
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,6 +14,7 @@ from shared.bounds import (
     PROPERTY_LIMIT,
     bounded,
     bounded_entity,
+    redacted,
     table_key,
     utf16_units,
 )
@@ -92,8 +95,35 @@ def test_a_bounded_value_fits_its_limit_and_is_valid_utf8(value: str, limit: int
 
     assert utf16_units(result) <= limit
     result.encode("utf-8")  # no lone surrogate left
-    if utf16_units(value) <= limit and value.isascii():
+    if utf16_units(value) <= limit and value.isascii() and redacted(value) == value:
         assert result == value
+
+
+_USER_INFO = string.ascii_letters + string.digits + "-._~%!$&'()*+,;=:"
+
+
+@given(
+    scheme=st.sampled_from(["https", "http", "HTTPS", "wss", "git+ssh"]),
+    secret=st.text(alphabet=_USER_INFO, max_size=40),
+    host=st.sampled_from(["fraud.eastus.inference.ml.azure.com", "127.0.0.1:8443", "[::1]"]),
+    rest=st.sampled_from(["", "/score", "/a@b", "?sig=x", "#f", " and more text"]),
+    before=st.sampled_from(["", "scoring URI '", "refused a request to "]),
+)
+def test_a_urls_user_info_is_never_stored(
+    scheme: str, secret: str, host: str, rest: str, before: str
+) -> None:
+    value = f"{before}{scheme}://user-{secret}@{host}{rest}"
+    result = bounded(value)
+
+    assert f"user-{secret}" not in result
+    assert f"{scheme}://REDACTED@{host}" in result
+
+
+@pytest.mark.parametrize(
+    "url", ["https://h.example/a@b", "https://h.example/?to=a@b", "mailto:a@b.example", "a@b"]
+)
+def test_an_at_sign_outside_a_urls_authority_is_kept(url: str) -> None:
+    assert redacted(url) == url
 
 
 def test_a_70000_character_subject_is_cut_with_a_note() -> None:

@@ -686,6 +686,28 @@ def test_a_scoring_uri_outside_the_inference_domain_is_422_and_gets_no_token(
     assert scoring.sim.ml.scoring_posts == []
 
 
+def test_a_scoring_uri_with_user_info_is_422_and_its_credential_is_repeated_nowhere(
+    scoring: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Azure's answer, not the caller's: the credential in it reaches neither the caller, nor the
+    # audit row, nor the log.
+    secret = "pw-Zq8-not-for-anyone"
+    origin = scoring.sim.url.replace("https://", f"https://svc-user:{secret}@")
+
+    def with_user_info(body: Any) -> None:
+        body["properties"]["scoringUri"] = f"{origin}/score"
+
+    scoring.sim.rewrite_reply("ml.batch_endpoint.get", with_user_info)
+    with caplog.at_level(logging.DEBUG):
+        problem = _problem(post(_body()), 422)
+    assert problem["field"] == "endpoint"
+    assert "user info" in problem["detail"]
+    assert secret not in json.dumps(problem)
+    assert secret not in json.dumps(_requests(scoring), default=str)
+    assert secret not in caplog.text
+    assert scoring.sim.ml.scoring_posts == []
+
+
 @pytest.mark.parametrize(
     "deployment", ["blue/../green", "blue%2Fgreen", "BLUE\n", "../blue", "blue?x=1", "b" * 256]
 )

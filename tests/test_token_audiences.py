@@ -177,6 +177,34 @@ def test_a_url_setting_with_user_info_or_a_bad_port_is_refused_at_load(
     assert "expected an https:// URL (without user info)" in message
 
 
+_URL_SETTINGS = (
+    "OUTCOME_TOPIC_ENDPOINT",
+    "ARM_ENDPOINT",
+    "LOGS_QUERY_ENDPOINT",
+    "LEDGER_TABLE_ENDPOINT",
+    "SYNAPSE_DEV_AUDIENCE",
+    "AML_AUDIENCE",
+    "OUTCOME_TOPIC_AUDIENCE",
+    "LEDGER_TABLE_AUDIENCE",
+)
+
+
+@given(
+    setting=st.sampled_from(_URL_SETTINGS),
+    secret=st.text(alphabet=string.ascii_letters + string.digits + "-._~%!$&'()*+,;=:"),
+)
+def test_a_url_settings_credential_is_not_repeated_by_its_error(setting: str, secret: str) -> None:
+    # The error goes to the host's log at start-up: the password stays in the setting.
+    overrides: dict[str, str | None] = {setting: f"https://user:pw-{secret}@ml.azure.com/x"}
+    if setting == "LEDGER_TABLE_ENDPOINT":
+        overrides["LEDGER_CONNECTION_STRING"] = None
+
+    message = refused(**overrides)
+
+    assert message.startswith(f"{setting}=")
+    assert f"pw-{secret}" not in message
+
+
 # --- Azure ML's data plane: ARM_ENDPOINT and AML_INFERENCE_DOMAIN ---------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import string
 import threading
 import time
 from collections.abc import Iterator
@@ -161,6 +162,15 @@ def test_the_guard_lets_through_only_the_configured_origin(
 def test_the_guard_refuses_credentials_in_the_url(userinfo: str) -> None:
     with pytest.raises(ForeignEndpointError):
         EndpointGuardPolicy(ALLOWED).check(f"https://{userinfo}127.0.0.1:8443/x")
+
+
+@given(secret=st.text(alphabet=string.ascii_letters + string.digits + "-._~%!$&'()*+,;=:"))
+def test_the_guards_refusal_never_repeats_a_credential_in_the_url(secret: str) -> None:
+    # A nextLink is the service's choice: its user info must not reach a log or the ledger.
+    for url in (f"https://u:pw-{secret}@127.0.0.1:8443/x", f"https://u:pw-{secret}@[/x"):
+        with pytest.raises(ForeignEndpointError) as refused:
+            EndpointGuardPolicy(ALLOWED).check(url)
+        assert f"pw-{secret}" not in str(refused.value)
 
 
 def test_default_ports_are_the_same_origin() -> None:

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 from shared.adapters import transport
 from shared.adapters.answers import UnexpectedAnswerError, check_named
 from shared.arm import ML_NAME, ArmId, name_of, same_arm_id
+from shared.bounds import redacted
 from shared.config import batch_endpoint_workspace
 from shared.model import JudgedAnswerError
 
@@ -68,17 +69,18 @@ class ScoringJob:
 def check_scoring_uri(uri: str, domain: str) -> str:
     """The origin (`https://host[:port]`) of a scoring URI that may receive a token, else
     `ScoringUriRejectedError`: under `domain` at a label boundary (`evilinference.` is not)."""
+    shown = repr(redacted(uri))  # the refusal is answered and recorded: no credential in it
     try:
         parts = urlsplit(uri)
         host, port = parts.hostname, parts.port
     except ValueError as error:
-        raise ScoringUriRejectedError(f"scoring URI {uri!r} is not a URL: {error}") from None
+        raise ScoringUriRejectedError(f"scoring URI {shown} is not a URL: {error}") from None
     if parts.scheme != "https":
-        raise ScoringUriRejectedError(f"scoring URI {uri!r} is not HTTPS")
+        raise ScoringUriRejectedError(f"scoring URI {shown} is not HTTPS")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise ScoringUriRejectedError(f"scoring URI {uri!r} carries user info")
+        raise ScoringUriRejectedError(f"scoring URI of host {host!r} carries user info")
     if not host or not uri.isascii() or "\\" in uri or any(ch.isspace() for ch in uri):
-        raise ScoringUriRejectedError(f"scoring URI {uri!r} has no plain ASCII host")
+        raise ScoringUriRejectedError(f"scoring URI {shown} has no plain ASCII host")
     domain = domain.lower()
     if host != domain and not host.endswith("." + domain):
         raise ScoringUriRejectedError(

@@ -28,6 +28,7 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from shared.adapters.answers import check_named
 from shared.adapters.read_budget import ReadBudget, ReadBudgetPolicy, header_number
 from shared.arm import name_of, resource_group_of, subscription_of
+from shared.bounds import redacted
 from shared.config import Origin, origin_of
 from shared.model import JudgedAnswerError
 
@@ -77,7 +78,9 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
         try:
             origin = origin_of(url)
         except ValueError as error:
-            raise ForeignEndpointError(f"refused a request to {url[:200]!r}: {error}") from None
+            # Neither the URL nor the error repeats a credential in it (a nextLink is Azure's).
+            shown, why = redacted(url)[:200], redacted(str(error))
+            raise ForeignEndpointError(f"refused a request to {shown!r}: {why}") from None
         if origin not in self.allowed:
             allowed = ", ".join(sorted(_show(*o) for o in self.allowed))
             raise ForeignEndpointError(
