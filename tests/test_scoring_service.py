@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from types import SimpleNamespace
 
 import pytest
@@ -39,3 +40,19 @@ def test_a_transient_refusal_waits_azures_whole_seconds_or_the_default(value: st
         assert problem.retry_after == max(1, int(digits.lstrip("0") or "0"))
     else:
         assert problem.retry_after == RETRY_AFTER_SECONDS
+
+
+@given(
+    status=st.sampled_from([400, 403, 404, 409, 429, 500, 503]),
+    secret=st.text(alphabet=string.ascii_letters + string.digits + "-._~%!$&'()*+,;=:"),
+)
+def test_a_refusal_never_answers_a_credential_azure_put_in_its_error(
+    status: int, secret: str
+) -> None:
+    # Whatever Azure's error repeats (a URL with its user info) is the caller's detail: redacted.
+    message = f"could not reach https://svc:pw-{secret}@store.blob.core.windows.net/in"
+    response = SimpleNamespace(status_code=status, reason="refused", headers={})
+    error = HttpResponseError(message=message, response=response)
+    with pytest.raises(RefusedError) as refused:
+        _refuse(error, field="input", what="submitting the scoring job")
+    assert f"pw-{secret}" not in str(refused.value.problem.body())

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.arm import ML_NAME
+from shared.bounds import redacted
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_INPUT_PATH = 2048
@@ -156,8 +157,8 @@ class Problem:
         return "/api/problems/" + self.kind
 
     def body(self) -> dict[str, Any]:
-        title = KINDS[self.kind][1]
-        body = {"type": self.type, "title": title, "status": self.status, "detail": self.detail}
+        title, detail = KINDS[self.kind][1], redacted(self.detail)  # it may repeat Azure's error
+        body = {"type": self.type, "title": title, "status": self.status, "detail": detail}
         return body | ({"field": self.field} if self.field is not None else {})
 
 
