@@ -19,6 +19,12 @@ MAX_ID_SEGMENTS = 64
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
+def plain_name(value: object) -> str | None:
+    """`value` when it is text that is an Azure ML name (a URL segment that stays one), else None:
+    what a row of the app's tables may name (a number there is no name the app wrote)."""
+    return value if isinstance(value, str) and ML_NAME.fullmatch(value) else None
+
+
 def same_arm_id(left: str | None, right: str | None) -> bool:
     """Whether two ARM IDs name the same resource: case-insensitive, as ARM, nothing else
     loosened. ASCII only: `str.lower()` would fold lookalikes (the Kelvin sign) onto ASCII."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.arm import ML_NAME
+from shared.arm import plain_name
 from shared.bounds import CLOCK_SKEW, table_key
 from shared.ledger import column, partition_rows, read_row, write_row
 from shared.planning.retraining import SCORING_IN_FLIGHT, scoring_request_id
@@ -89,8 +89,9 @@ def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
         claimed_at = _NEVER
     names = ("retraining_job", "state", "version", "deployment", "previous", "detail", "trigger")
     values = {name: str(found.get(column(name), "")) for name in names}
-    steered = ("version", "deployment", "previous")  # URL segments: plain names, or none
-    if not all(ML_NAME.fullmatch(values[name]) or not values[name] for name in steered):
+    # URL segments: plain names, or none.
+    steered = {name: found.get(column(name)) for name in ("version", "deployment", "previous")}
+    if not all(plain_name(value) or value in ("", None) for value in steered.values()):
         # A row edited by hand: the promotion ends (failed), naming nothing to write or read.
         values |= dict.fromkeys(steered, "") | {"state": ClaimState.FAILED}
     etag = str(found.metadata["etag"])
@@ -183,14 +184,15 @@ def _scoring_decision(
     (keeping the request ID), or None: start afresh (expired, or a row edited by hand)."""
     try:
         # Rows written before the scoring claims were one mechanism: `Trigger`, `ScoringJob`.
-        job = str(found.get("JobName") or found.get("ScoringJob") or "")
-        state = str(found.get("State") or (ClaimState.SUBMITTED if job else ClaimState.CLAIMED))
+        named = found.get("JobName") or found.get("ScoringJob") or ""
+        job = plain_name(named) or ""
+        state = str(found.get("State") or (ClaimState.SUBMITTED if named else ClaimState.CLAIMED))
         holder = str(found.get("Holder") or found.get("Trigger") or "")
         claimed_at = aware_time(found["ClaimedAt"])
         leased_at = aware_time(found.get("LeasedAt") or found["ClaimedAt"])
         str(found["RequestId"])
-        if state == ClaimState.SUBMITTED and not ML_NAME.fullmatch(job):
-            raise ValueError(job)  # answered as the job's URL: a plain name only
+        if state == ClaimState.SUBMITTED and not job:
+            raise ValueError(named)  # answered as the job's URL: a plain name only
     except (KeyError, ValueError, TypeError):
         return None
     if key.lifetime is not None and now - claimed_at >= key.lifetime:
@@ -222,10 +224,11 @@ class Claims:
         if found is None:
             return None
         try:
-            names = (str(found["JobName"]), str(found["ClaimKey"]), str(found.get("Trigger", "")))
+            job = plain_name(found["JobName"])  # read by its name: a URL segment
+            if job is None:
+                raise ValueError(found["JobName"])
+            names = (job, str(found["ClaimKey"]), str(found.get("Trigger", "")))
             at, state = aware_time(found["ClaimedAt"]), str(found.get("State", ClaimState.CLAIMED))
-            if not ML_NAME.fullmatch(names[0]):  # read by its name: a URL segment
-                raise ValueError(names[0])
         except (KeyError, ValueError, TypeError):
             # A row edited by hand: it holds nothing back and the next claim replaces it.
             names, at, state = ("", "", ""), _NEVER, ClaimState.FAILED

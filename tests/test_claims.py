@@ -149,7 +149,8 @@ def test_a_claim_row_edited_by_hand_holds_nothing_back_and_is_replaced(claims: C
 
 # What a row edited by hand may hold where the app writes a job, version or deployment name: a
 # name becomes a URL segment, and these would make it another URL (`..`: the parent) or none.
-NOT_NAMES = st.sampled_from(["..", ".", "../../../x", "1/../../x", "a b", "j\ud800", "-x"])
+# 7: text as the app writes it, or no name (a number would be read as its digits).
+NOT_NAMES = st.sampled_from(["..", ".", "../../../x", "1/../../x", "a b", "j\ud800", "-x", 7])
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -158,7 +159,7 @@ NOT_NAMES = st.sampled_from(["..", ".", "../../../x", "1/../../x", "a b", "j\ud8
     names=st.dictionaries(st.sampled_from(["Version", "Deployment", "Previous"]), NOT_NAMES),
 )
 def test_a_claim_naming_what_is_not_a_name_names_nothing_and_holds_nothing(
-    claims: Claims, job: str, names: dict[str, str]
+    claims: Claims, job: str | int, names: dict[str, str | int]
 ) -> None:
     # The retraining claim's job is read by its name, a scoring claim's job answered as a URL;
     # the promotion's version is PUT, its deployments read and written by theirs: a row saying

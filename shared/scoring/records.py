@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.arm import ML_NAME, is_workspace
+from shared.arm import is_workspace, plain_name
 from shared.bounds import table_key
 from shared.config import batch_endpoint_workspace
 from shared.ledger import column, newest_first_key, partition_rows, read_row, record_row
@@ -73,10 +73,7 @@ class JobRecord:
             }
         except KeyError:
             return None
-        name = row[column("job_name")]  # text as the app writes it: 7 is no job's name
-        if not (is_workspace(values["workspace_id"]) and isinstance(name, str)):
-            return None
-        if not ML_NAME.fullmatch(name):
+        if not (is_workspace(values["workspace_id"]) and plain_name(row[column("job_name")])):
             return None
         return cls(
             **values, status=str(row.get("Status") or ""), announced=bool(row.get("AnnouncedAt"))
