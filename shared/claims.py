@@ -89,8 +89,10 @@ def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
         claimed_at = _NEVER
     names = ("retraining_job", "state", "version", "deployment", "previous", "detail", "trigger")
     values = {name: str(found.get(column(name), "")) for name in names}
-    # URL segments: plain names, or none.
-    steered = {name: found.get(column(name)) for name in ("version", "deployment", "previous")}
+    # URL segments (and the job whose output becomes the model): plain names, or none.
+    steered = {
+        n: found.get(column(n)) for n in ("version", "deployment", "previous", "retraining_job")
+    }
     if not all(plain_name(value) or value in ("", None) for value in steered.values()):
         # A row edited by hand: the promotion ends (failed), naming nothing to write or read.
         values |= dict.fromkeys(steered, "") | {"state": ClaimState.FAILED}

@@ -156,13 +156,16 @@ NOT_NAMES = st.sampled_from(["..", ".", "../../../x", "1/../../x", "a b", "j\ud8
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     job=st.one_of(st.just("retrain-a"), NOT_NAMES),
-    names=st.dictionaries(st.sampled_from(["Version", "Deployment", "Previous"]), NOT_NAMES),
+    names=st.dictionaries(
+        st.sampled_from(["Version", "Deployment", "Previous", "RetrainingJob"]), NOT_NAMES
+    ),
 )
 def test_a_claim_naming_what_is_not_a_name_names_nothing_and_holds_nothing(
     claims: Claims, job: str | int, names: dict[str, str | int]
 ) -> None:
     # The retraining claim's job is read by its name, a scoring claim's job answered as a URL;
-    # the promotion's version is PUT, its deployments read and written by theirs: a row saying
+    # the promotion's version is PUT (its model the output of the job it names), its deployments
+    # read and written by theirs: a row saying
     # `..` must not steer those to the workspace or another path, or block retraining with a
     # read that can never succeed.
     table, keys = claims._table, {"PartitionKey": claims_partition()}
@@ -185,9 +188,11 @@ def test_a_claim_naming_what_is_not_a_name_names_nothing_and_holds_nothing(
     )
     # The scoring it started, answered to an HTTP caller as a job URL: none but a job's name.
     assert claims.scored(scoring) == (job if job == "retrain-a" else None)
-    named = (promoted.version, promoted.deployment, promoted.previous)
+    named = (promoted.version, promoted.deployment, promoted.previous, promoted.retraining_job)
     assert (promoted.state, named) == (
-        ("failed", ("", "", "")) if names else ("claimed", ("3", "churn-3", "blue"))
+        ("failed", ("", "", "", ""))
+        if names
+        else ("claimed", ("3", "churn-3", "blue", "retrain-a"))
     )
 
 
