@@ -7,7 +7,7 @@ import re
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.bounds import redacted
@@ -15,26 +15,6 @@ from shared.logs import DECISION_FIELDS, decision_log, escape
 
 any_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=200)
 _ESCAPE = re.compile(r"\\(?:x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8})|(.))")
-
-
-class _Captured(logging.Handler):
-    """The records `logger` emits inside the block (hypothesis runs a test many times: caplog,
-    a fixture, is set up once)."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        super().__init__(logging.DEBUG)
-        self.logger, self.records = logger, list[logging.LogRecord]()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def __enter__(self) -> list[logging.LogRecord]:
-        self.logger.addHandler(self)
-        self.logger.setLevel(logging.DEBUG)
-        return self.records
-
-    def __exit__(self, *_: object) -> None:
-        self.logger.removeHandler(self)
 
 
 def _unescape(text: str) -> str:
@@ -61,14 +41,18 @@ def test_escaping_can_be_read_back_so_two_texts_never_look_alike(value: str) -> 
     assert _unescape(escape(value)) == redacted(value)
 
 
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     secret=st.text(alphabet=string.ascii_letters + string.digits + "-._~%!$&'()*+,;=:"),
     around=any_text,
 )
-def test_a_decision_line_never_carries_a_urls_credential(secret: str, around: str) -> None:
+def test_a_decision_line_never_carries_a_urls_credential(
+    secret: str, around: str, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"https://svc:pw-{secret}@fraud.eastus.inference.ml.azure.com/score"
     logger = logging.getLogger("tests.credentials")
-    with _Captured(logger) as records:
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
         decision_log(
             logger,
             f"{around} refused {url}",
@@ -79,7 +63,7 @@ def test_a_decision_line_never_carries_a_urls_credential(secret: str, around: st
             subject_id=url,
             extra={"scoringUri": url},
         )
-    [record] = records
+    [record] = caplog.records
     assert f"pw-{secret}" not in record.getMessage()
     assert f"pw-{secret}" not in str(record.__dict__)
 
