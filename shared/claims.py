@@ -90,10 +90,8 @@ def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
     names = ("retraining_job", "state", "version", "deployment", "previous", "detail", "trigger")
     values = {name: str(found.get(column(name), "")) for name in names}
     # URL segments (and the job whose output becomes the model): plain names, or none.
-    steered = {
-        n: found.get(column(n)) for n in ("version", "deployment", "previous", "retraining_job")
-    }
-    if not all(plain_name(value) or value in ("", None) for value in steered.values()):
+    steered = ("version", "deployment", "previous", "retraining_job")
+    if not all(plain_name(v := found.get(column(n))) or v in ("", None) for n in steered):
         # A row edited by hand: the promotion ends (failed), naming nothing to write or read.
         values |= dict.fromkeys(steered, "") | {"state": ClaimState.FAILED}
     etag = str(found.metadata["etag"])
