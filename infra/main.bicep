@@ -664,9 +664,19 @@ var appSettings = [
   }
 ]
 
-// The app runs as this identity everywhere: host storage, telemetry, ARM, Synapse, Log Analytics.
+// The app runs as this identity (AZURE_CLIENT_ID): ARM, Synapse, Log Analytics, the ledger,
+// telemetry, and the jobs it starts, which read their input with it.
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+// The Functions host reaches its storage (host keys, leases, the sweep's queue, the deployment
+// package) with this one: a job's input is a datastore any workspace user can point at that
+// account, and the app's identity has no role there to read it with.
+resource hostIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${resourceToken}-host'
   location: location
   tags: tags
 }
@@ -742,6 +752,8 @@ module functionApp 'app/function.bicep' = {
     tags: tags
     identityId: identity.id
     identityClientId: identity.properties.clientId
+    hostIdentityId: hostIdentity.id
+    hostIdentityClientId: hostIdentity.properties.clientId
     storageBlobEndpoint: storage.outputs.blobEndpoint
     storageQueueEndpoint: storage.outputs.queueEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
@@ -854,6 +866,7 @@ module rbac 'app/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     outcomeTopicName: outcomeTopic.outputs.name
     appPrincipalId: identity.properties.principalId
+    hostPrincipalId: hostIdentity.properties.principalId
     armTopicPrincipalIds: [for i in range(0, length(armTopics)): armEventTopics[i].outputs.principalId]
     mlTopicPrincipalIds: [for i in range(0, length(mlTopics)): mlEventTopics[i].outputs.principalId]
   }

@@ -263,6 +263,32 @@ def test_the_ledger_role_is_scoped_to_the_ledger_table_and_the_queue_role_to_que
     assert queue_roles == ["app/rbac.bicep"]
 
 
+def test_the_identity_jobs_read_with_has_no_role_on_the_host_storage() -> None:
+    """Jobs the app starts read their input with the identity the app calls Azure with
+    (AZURE_CLIENT_ID), and a datastore is a workspace object its users can point at any account,
+    the host's included: that identity holds no role on the host's blobs or queues (host keys,
+    the deployment package). The host reaches them with an identity of its own."""
+    main, function = bicep("main.bicep"), bicep("app/function.bicep")
+    rbac = dict(blocks(bicep("app/rbac.bicep"), "Microsoft.Authorization/roleAssignments"))
+    identities = dict(blocks(main, "Microsoft.ManagedIdentity/userAssignedIdentities"))
+    assert {"identity", "hostIdentity"} <= set(identities)
+    setting = re.findall(r"name: 'AZURE_CLIENT_ID'\s*value: (\S+)", main)
+    assert setting == ["identity.properties.clientId"]
+    host_roles = ("roles.storageBlobDataOwner", "roles.storageQueueDataContributor")
+    on_host = [b for b in rbac.values() if any(role in b for role in host_roles)]
+    assert len(on_host) == 2
+    assert all(re.search(r"principalId: hostPrincipalId\b", b) for b in on_host)
+    # What the rbac module and the Function App are handed, by main.bicep.
+    assert re.search(r"\bhostPrincipalId: hostIdentity\.properties\.principalId\b", main)
+    assert re.search(r"\bappPrincipalId: identity\.properties\.principalId\b", main)
+    assert re.search(r"\bhostIdentityClientId: hostIdentity\.properties\.clientId\b", main)
+    assert re.search(r"\bhostIdentityId: hostIdentity\.id\b", main)
+    # The host's storage settings and its deployment package use the host's identity.
+    client = re.findall(r"name: 'AzureWebJobsStorage__clientId'\s*value: (\w+)", function)
+    assert client == ["hostIdentityClientId"]
+    assert re.findall(r"userAssignedIdentityResourceId: (\w+)", function) == ["hostIdentityId"]
+
+
 # --- the permission table, against the code -----------------------------------------------------
 
 

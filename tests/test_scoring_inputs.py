@@ -1,8 +1,8 @@
 """Whose data a scoring or retraining job may read (`shared.scoring.inputs`): jobs read their input
-with the app's identity, which owns the app's host storage. One pure check (`input_not_allowed`)
-for HTTP requests, `SCORING_INPUT` and `RETRAIN_INPUTS`; SAS tokens refused in settings and
-redacted from anything recorded or published. Input paths whose percent-encoding hides a traversal,
-a query or a control character are refused, however often encoded."""
+with the app's identity, which must never read the host's storage. One pure check
+(`input_not_allowed`) for HTTP requests, `SCORING_INPUT` and `RETRAIN_INPUTS`; SAS tokens refused
+in settings and redacted from anything recorded or published. Input paths whose percent-encoding
+hides a traversal, a query or a control character are refused, however often encoded."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-// The Function App on Flex Consumption (FC1), Python 3.11, running as the app's user-assigned
-// managed identity: host storage, deployment package and telemetry are all identity-based.
+// The Function App on Flex Consumption (FC1), Python 3.11, with two user-assigned managed
+// identities: the app's (AZURE_CLIENT_ID: Azure calls, the ledger, telemetry) and the host's (its
+// storage and the deployment package). Jobs the app starts read their input with the app's
+// identity, and a datastore can point at any account: the app's identity cannot read the host's.
 
 param name string
 param planName string
@@ -9,8 +11,14 @@ param tags object = {}
 @description('Resource ID of the user-assigned managed identity the app runs as.')
 param identityId string
 
-@description('Client ID of that identity (AZURE_CLIENT_ID, AzureWebJobsStorage__clientId).')
+@description('Client ID of that identity (AZURE_CLIENT_ID, telemetry).')
 param identityClientId string
+
+@description('Resource ID of the identity the Functions host reaches its storage with.')
+param hostIdentityId string
+
+@description('Client ID of that identity (AzureWebJobsStorage__clientId).')
+param hostIdentityClientId string
 
 // The host keeps its state in blobs, and the sweep's partitions in a queue (`sweep_partition`'s
 // trigger, `reconcile_all`'s output): no table service is configured for it (the ledger's table
@@ -50,7 +58,7 @@ var hostSettings = [
   }
   {
     name: 'AzureWebJobsStorage__clientId'
-    value: identityClientId
+    value: hostIdentityClientId
   }
   {
     name: 'AzureWebJobsStorage__blobServiceUri'
@@ -102,6 +110,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${hostIdentityId}': {}
     }
   }
   properties: {
@@ -122,7 +131,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: '${storageBlobEndpoint}${deploymentContainerName}'
           authentication: {
             type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: identityId
+            userAssignedIdentityResourceId: hostIdentityId
           }
         }
       }

@@ -14,6 +14,9 @@ param outcomeTopicName string
 @description('Principal (object) ID of the app\'s user-assigned managed identity.')
 param appPrincipalId string
 
+@description('Principal (object) ID of the identity the Functions host reaches its storage with.')
+param hostPrincipalId string
+
 @description('Principal IDs of the subscription system topics that dead-letter into this storage account.')
 param armTopicPrincipalIds array
 
@@ -70,13 +73,14 @@ resource outcomeTopic 'Microsoft.EventGrid/topics@2025-02-15' existing = {
 
 // The Functions host (AzureWebJobsStorage__*, host.json): leases and timer schedules in blobs, and
 // the Flex Consumption deployment package. Blob Data Owner is what the Functions docs require for
-// an identity-based AzureWebJobsStorage.
-resource appHostStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, appPrincipalId, roles.storageBlobDataOwner)
+// an identity-based AzureWebJobsStorage. The host's identity, not the app's: jobs the app starts
+// read their input with the app's, and a datastore can point at this account.
+resource hostStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, hostPrincipalId, roles.storageBlobDataOwner)
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
-    principalId: appPrincipalId
+    principalId: hostPrincipalId
     principalType: 'ServicePrincipal'
   }
 }
@@ -84,12 +88,12 @@ resource appHostStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 // handlers/sweep.py (reconcile_all's queue output, sweep_partition's queue trigger): the sweep's
 // partitions and their poison queue, which the host creates; Queue Data Contributor is what the
 // Functions docs require for an identity-based queue trigger.
-resource appSweepQueue 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(queueService.id, appPrincipalId, roles.storageQueueDataContributor)
+resource hostSweepQueue 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(queueService.id, hostPrincipalId, roles.storageQueueDataContributor)
   scope: queueService
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
-    principalId: appPrincipalId
+    principalId: hostPrincipalId
     principalType: 'ServicePrincipal'
   }
 }
