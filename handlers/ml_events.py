@@ -8,7 +8,8 @@ import azure.functions as func
 from shared.adapters.errors import TransientAzureError
 from shared.events import Ignored
 from shared.intake import Delivery
-from shared.ml_events import SCORING, Drift, classify_ml_event, scoped_workspace, workspace_of_topic
+from shared.ml_events import Drift, classify_ml_event, scoped_workspace, workspace_of_topic
+from shared.outcome import RequestOutcome
 
 FUNCTION = "on_ml_event"
 
@@ -38,14 +39,16 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         return record("invalid" if parsed.invalid else "ignored", parsed.reason, configured)
     result: tuple[str, str]
     try:
-        if not isinstance(parsed, Drift) and parsed.purpose == SCORING:
-            # Scoring jobs started over HTTP too: any workspace in scope, retraining on or off.
-            result = rt.scoring_outcomes.on_finished(parsed)
+        # A scoring job's row, else the retraining claim, says whose job ended: never its tags.
+        # Scoring jobs started over HTTP too: any workspace in scope, retraining on or off.
+        scored = None if isinstance(parsed, Drift) else rt.scoring_outcomes.on_finished(parsed)
+        if scored is not None and scored.outcome is not RequestOutcome.IGNORED:
+            result = scored
         elif rt.retraining is None or settings.retraining is None:
-            result = ("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
+            result = scored or ("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
         # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
         elif (ours := scoped_workspace(configured, settings.retraining.workspace_ids)) is None:
-            result = ("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
+            result = scored or ("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
         elif isinstance(parsed, Drift):
             result = rt.retraining.on_drift(parsed._replace(workspace_id=ours))
         else:

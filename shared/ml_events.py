@@ -47,13 +47,12 @@ class Drift(NamedTuple):
 
 
 class JobFinished(NamedTuple):
-    """A job tagged as the app's `purpose` ended, says the event: the ledger and a read confirm."""
+    """A job ended, says the event: the ledger says whether it is the app's, a read confirms."""
 
     event_id: str
     workspace_id: ArmId
     job_name: str
     reported_status: str
-    purpose: str = RETRAINING
 
 
 def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
@@ -107,20 +106,15 @@ def classify_ml_event(
     breach = breach_message(tags) if event_type == status_changed else None
     if breach is not None:
         return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
-    purpose = next(
-        (v for k, v in tags if str(k).lower() == APP_TAG and v in (RETRAINING, SCORING)), None
-    )
-    if purpose is None:
-        reason = f"run {run_id} is neither a monitor's threshold breach nor a job of this app"
-        return Ignored(event_id, reason, invalid=False)
+    # Whether the job is the app's the ledger says, never its tags: any workspace user edits them.
     status = data.get("runStatus")
     reported = status if isinstance(status, str) else ""
     if event_type == status_changed and reported.lower() not in TERMINAL_RUN_STATUSES:
-        reason = f"{purpose} job {run_id} is {reported or 'in progress'}"
+        reason = f"run {run_id} is {reported or 'in progress'}"
         return Ignored(event_id, reason, invalid=False)
     if not reported and event_type == completed:
         reported = "Completed"
     if not ML_NAME.fullmatch(run_id):
         # The run ID becomes a URL segment of the job read: only a plain job name is read.
         return Ignored(event_id, f"runId {bounded(repr(run_id), 80)} is not a job name")
-    return JobFinished(event_id, workspace_id, run_id, reported, purpose)
+    return JobFinished(event_id, workspace_id, run_id, reported)

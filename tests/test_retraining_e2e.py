@@ -782,6 +782,42 @@ def test_a_job_pre_squatting_the_claims_name_is_never_the_apps_retraining(
     assert ours.lower() != squatted.lower()
 
 
+# Tags a workspace user may leave on the app's job: none of the app's, another purpose, or any.
+EDITED_TAGS = st.one_of(
+    st.sampled_from([{}, {APP_TAG: "scoring"}, {APP_TAG: "Retraining"}, {"team": "data"}]),
+    st.dictionaries(st.text(max_size=20), st.text(max_size=20), max_size=3).filter(
+        lambda tags: MONITOR_BREACH_TAG not in {key.lower() for key in tags}
+    ),
+)
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tags=EDITED_TAGS, status_changed=st.booleans())
+def test_the_apps_retraining_job_is_scored_whatever_its_tags_say(
+    rapp: App, tags: dict[str, str], status_changed: bool
+) -> None:
+    # Its claim proves the job is the app's; its tags are any workspace user's to edit, so they
+    # never make its completion someone else's (scoring would wait for the weekly timer).
+    if runtime().claims.retraining(ArmId(scene.PROD)) is None:
+        _complete(rapp)
+    claim = runtime().claims.retraining(ArmId(scene.PROD))
+    assert claim is not None
+    edited = rapp.sim.ml.job(scene.PROD, claim.job_name)
+    assert edited is not None
+    edited["properties"]["tags"] = tags
+    rapp.sim.ml.add_job(scene.PROD, edited)
+    kind = "RunStatusChanged" if status_changed else "RunCompleted"
+    event = rs.job_finished_event(
+        claim.job_name, tags=tags, event_type=f"Microsoft.MachineLearningServices.{kind}",
+        status="Completed",
+    )  # fmt: skip
+
+    deliver_ml_event(rapp, event)
+
+    assert event_outcome(event["id"]) in ("scoring-started", "scoring-already-started")
+    assert len(rapp.sim.ml.scoring_posts) == 1
+
+
 def test_a_users_scoring_job_tagged_for_our_retrain_does_not_stop_its_scoring(rapp: App) -> None:
     job, event = _complete(rapp)
     decoy = {APP_TAG: "scoring", "retraining-job": job["name"], "trigger": "retraining-completed"}

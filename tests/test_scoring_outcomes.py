@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from azure.eventgrid import SystemEventNames
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.adapters.errors import TransientAzureError
 from shared.ledger import partition_rows
@@ -181,6 +183,32 @@ def test_a_redelivered_or_twin_event_announces_nothing_more_and_reads_nothing(ra
     assert len(_outcomes()) == 1
     assert _event_outcome(twin["id"]) == "already-recorded"
     assert rapp.non_token_requests() == []
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    tags=st.one_of(
+        st.sampled_from([{}, {APP_TAG: "retraining"}, {APP_TAG: "Scoring"}]),
+        st.dictionaries(st.text(max_size=20), st.text(max_size=20), max_size=3),
+    ),
+    status_changed=st.booleans(),
+)
+def test_the_apps_scoring_job_is_announced_whatever_its_tags_say(
+    rapp: App, tags: dict[str, str], status_changed: bool
+) -> None:
+    # Its scoring-jobs row proves the job is the app's; its tags are any workspace user's to
+    # edit, so they never make its end someone else's (announced only by the sweep, later).
+    if not (rows := list(partition_rows(runtime().ledger.table, JOBS_PARTITION))):
+        _finish(rapp, _scoring_job(rapp), "Completed")
+        rows = list(partition_rows(runtime().ledger.table, JOBS_PARTITION))
+    name = str(rows[0]["JobName"])
+    kind = {"event_type": RUN_STATUS_CHANGED, "status": "Completed"} if status_changed else {}
+    event = rs.job_finished_event(name, tags=tags, **kind)
+
+    rapp.deliver(event, "on_ml_event")
+
+    assert _event_outcome(event["id"]) in ("scoring-completed", "already-recorded")
+    assert len(_announced(rapp)) == 1
 
 
 def test_instances_handling_one_jobs_end_at_once_announce_it_once(rapp: App) -> None:
