@@ -500,6 +500,55 @@ def test_azure_ml_sdk_requests_never_follow_a_redirect_to_another_host(rapp: App
     assert event_outcome(event["id"]) != "retraining-submitted"
 
 
+@pytest.mark.parametrize("kind", ["host", "port", "scheme"])
+def test_a_job_answered_as_a_local_run_sends_no_token_to_its_execution_service(
+    rapp: App, listener: Listener, kind: str
+) -> None:
+    # A job answer with a local-run contract makes azure-ai-ml POST an ARM token to the URL in
+    # it (its Execution Service) on a pipeline of its own, then run the script it answers.
+    execution = foreign_base(kind, rapp.sim, listener) + "/execution/run?a=1&fake=%7B%7D"
+
+    def local_run(body: dict[str, Any]) -> None:
+        body["properties"]["services"] = {"Local": {"endpoint": execution}}
+
+    rapp.sim.rewrite_reply("ml.job.put", local_run)
+    event = rs.monitor_breach_event()
+
+    deliver_ml_event(rapp, event)
+
+    nothing_reached(rapp.sim, listener)
+    assert event_outcome(event["id"]) == "failed"
+    [record] = [a for a in recorded_actions("retraining") if a["Verdict"] == "submit"]
+    assert "not a configured endpoint" in record["Outcome"]
+
+
+def test_every_pipeline_azure_ai_ml_builds_refuses_another_origin(
+    rapp: App, listener: Listener
+) -> None:
+    from azure.core.rest import HttpRequest
+
+    ml = runtime().clients.ml_client(scene.PROD)
+    # Its service clients and its own general-purpose pipeline (local runs, discovery URLs).
+    sends = [ml._requests_pipeline.get] + [
+        lambda url, client=client: client._client.send_request(HttpRequest("GET", url))
+        for name, client in vars(ml).items()
+        if name.startswith("_service_client")
+    ]
+    assert len(sends) > 10
+
+    @given(
+        kind=st.sampled_from(["host", "port", "scheme"]),
+        path=st.text(string.ascii_letters + "/-_.", max_size=30),
+        send=st.sampled_from(sends),
+    )
+    def refused(kind: str, path: str, send: Any) -> None:
+        with pytest.raises(ForeignEndpointError):
+            send(foreign_base(kind, rapp.sim, listener) + "/" + path)
+
+    refused()
+    nothing_reached(rapp.sim, listener)
+
+
 @pytest.mark.parametrize("route", ["ml.batch_endpoint.get", "ml.scoring.invoke"])
 def test_a_redirect_from_the_batch_endpoint_or_scoring_uri_gets_no_token_elsewhere(
     rapp: App, route: str

@@ -176,7 +176,10 @@ class AzureClients:
             enable_telemetry=False,
             **cloud,
             # azure-ai-ml hands these to the service clients it builds: the guard pins every
-            # request and token to ARM_ENDPOINT, the only origin submission needs.
+            # request and token to ARM_ENDPOINT, the only origin submission needs. Its own
+            # pipeline (a local run's ARM token to a URL of the job's answer, discovery URLs)
+            # takes only named policies: the guard is its custom hook.
+            custom_hook_policy=transport.EndpointGuardPolicy(arm),
             **transport.client_options(arm, budget=self._budget),
         )
 

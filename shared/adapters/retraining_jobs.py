@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+from azure.core.exceptions import AzureError
+
 from shared.adapters import transport
-from shared.adapters.answers import check_named
+from shared.adapters.answers import UnexpectedAnswerError, check_named
 from shared.adapters.batch_scoring import JOBS_API, check_job, job_parts
 from shared.arm import ArmId
 from shared.config import RetrainingSettings
@@ -76,7 +78,14 @@ class RetrainingJobsAdapter(transport.ArmAdapter):
             jobs={"retrain": step},
             compute=config.compute,
         )
-        created = ml.jobs.create_or_update(job, experiment_name=experiment)
+        try:
+            created = ml.jobs.create_or_update(job, experiment_name=experiment)
+        except SystemExit as stop:
+            # azure-ai-ml exits when the request of a local run (the answer's URL) fails.
+            if not isinstance(stop.__cause__, AzureError):
+                raise
+            why = f"{name!r} answered as a local run: {stop.__cause__}"[:500]
+            raise UnexpectedAnswerError(why) from stop.__cause__
         doing = f"submitted job {name!r}"
         check_named(getattr(created, "name", None), name, doing)
         job_id = f"{workspace_id}/jobs/{name}"
