@@ -648,7 +648,11 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
     )
     _each("RETRAIN_WORKSPACE_IDS", workspace_ids, lambda i: None if scope.may_cover(i) else out)
     compute = reader.required("RETRAIN_COMPUTE", "the name of a compute cluster")
-    reader.ml_name("RETRAIN_COMPUTE", "the name of a compute cluster")
+    # azure-ai-ml runs a job on "local" here, on the app's host, with what Azure answers.
+    expected = "expected the name of a compute cluster (not 'local', the app's own host)"
+    reader.checked(
+        "RETRAIN_COMPUTE", lambda v: ML_NAME.fullmatch(v) and v.lower() != "local", expected
+    )
     # Bounded: a cooldown beyond any date (timedelta's range) would fail every drift event.
     cooldown = reader.count(
         "RETRAIN_COOLDOWN_MINUTES",

@@ -105,6 +105,9 @@ def test_everything_set() -> None:
         ({"RETRAIN_COMPONENT": "train\n:1"}, "RETRAIN_COMPONENT"),  # `$` let a newline through
         ({"RETRAIN_COMPUTE": ""}, "RETRAIN_COMPUTE"),
         ({"RETRAIN_COMPUTE": "cpu cluster"}, "RETRAIN_COMPUTE"),
+        # azure-ai-ml runs a job on "local" on the app's own host.
+        ({"RETRAIN_COMPUTE": "local"}, "RETRAIN_COMPUTE"),
+        ({"RETRAIN_COMPUTE": "Local"}, "RETRAIN_COMPUTE"),
         ({"RETRAIN_INPUTS": "[1, 2]"}, "RETRAIN_INPUTS"),
         ({"RETRAIN_INPUTS": "{not json"}, "RETRAIN_INPUTS"),
         ({"RETRAIN_COOLDOWN_MINUTES": "-5"}, "RETRAIN_COOLDOWN_MINUTES"),
