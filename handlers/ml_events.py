@@ -49,6 +49,8 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
         elif (ours := scoped_workspace(configured, settings.retraining.workspace_ids)) is None:
             result = scored or ("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
+        elif not delivery.admit([ours]):  # its tag, its management group: as ARM tells now
+            return None
         elif isinstance(parsed, Drift):
             result = rt.retraining.on_drift(parsed._replace(workspace_id=ours))
         else:
