@@ -59,7 +59,9 @@ class Delivery:
 
     def resource_write(self, operations: frozenset[str]) -> ResourceWrite | None:
         """The validated event, or None after recording why it was not acted on."""
-        parsed = parse_resource_write(*self.sent, self.event.get_json(), operations)
+        parsed = parse_resource_write(
+            *self.sent, self.event.get_json(), operations, self.event.topic
+        )
         if isinstance(parsed, Ignored):
             self.record("invalid" if parsed.invalid else "ignored", parsed.reason)
             return None
