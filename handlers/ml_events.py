@@ -25,11 +25,10 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     workspace = workspace_of_topic(topic)
     if workspace is None:
         return record("invalid", f"topic {topic!r} is not an AML workspace")
-    # A listed workspace keeps the settings' spelling; one that a container scope holds (as far
-    # as its ID tells: retraining acts only on RETRAIN_WORKSPACE_IDS, checked against the scope).
-    configured = scoped_workspace(topic, settings.ml_workspace_ids) or (
-        workspace if settings.in_scope(workspace) else None
-    )
+    # In scope as far as its ID tells (exclusions apply to listed workspaces too), in the
+    # settings' spelling when listed; retraining asks ARM for the rest before it writes.
+    listed = scoped_workspace(topic, settings.ml_workspace_ids)
+    configured = (listed or workspace) if settings.in_scope(workspace) else None
     if configured is None:
         text = f"{workspace} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
         return record("out-of-scope", text, workspace)
@@ -49,6 +48,8 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
         elif (ours := scoped_workspace(configured, settings.retraining.workspace_ids)) is None:
             result = scored or ("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
+        elif not delivery.admit([ours]):  # its tag, its management group: as ARM tells now
+            return None
         elif isinstance(parsed, Drift):
             result = rt.retraining.on_drift(parsed._replace(workspace_id=ours))
         else:

@@ -33,7 +33,11 @@ def scheduled_retrain(timer: func.TimerRequest) -> None:
     failures: list[str] = []
     for workspace_id in rt.settings.retraining.workspace_ids:
         try:
-            outcome, summary = rt.retraining.on_schedule(workspace_id, run_id)
+            # Checked at start-up as far as the ID tells; its tag and management group: ARM's now.
+            if rt.inventory.admit(workspace_id) is None:
+                outcome, summary = "out-of-scope", f"{workspace_id} is not in scope"
+            else:
+                outcome, summary = rt.retraining.on_schedule(workspace_id, run_id)
         except TransientAzureError as error:
             why = failure = str(error)
         except Exception as error:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.arm import ArmId, is_arm_id, top_level_resource
+from shared.arm import ArmId, is_arm_id, same_arm_id, top_level_resource
 from shared.config import name_problem
+from shared.policy.exemptions import within_scope
 
 # Lower-cased: an event's operation name is compared case-insensitively.
 _ML = "microsoft.machinelearningservices/workspaces"
@@ -48,7 +49,12 @@ class Ignored:
 
 
 def parse_resource_write(
-    event_id: str, event_type: str, subject: str, data: object, operations: frozenset[str]
+    event_id: str,
+    event_type: str,
+    subject: str,
+    data: object,
+    operations: frozenset[str],
+    topic: str | None = None,
 ) -> ResourceWrite | Ignored:
     # Imported with the first event, not when the host indexes the app (cold start).
     from azure.eventgrid import SystemEventNames
@@ -68,6 +74,11 @@ def parse_resource_write(
     uri = subject if data.get("resourceUri") is None else data["resourceUri"]
     if not isinstance(uri, str) or not is_arm_id(uri):
         return Ignored(event_id, f"resource {uri!r} is not an ARM resource ID")
+    # Azure's subject is the resource written, its topic the subscription or group holding it.
+    if subject and not same_arm_id(subject, uri):
+        return Ignored(event_id, f"subject {subject!r} is not the resource {uri!r}")
+    if topic and not within_scope(uri, topic):
+        return Ignored(event_id, f"resource {uri!r} is not under the event's topic {topic!r}")
     top = top_level_resource(uri)
     if top is None:
         return Ignored(event_id, f"resource {uri!r} is not under a resource provider")

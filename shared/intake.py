@@ -11,6 +11,7 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import TransientAzureError, describe, is_transient
+from shared.arm import ArmId
 from shared.events import Ignored, ResourceWrite, parse_resource_write
 from shared.ledger import EventRecord
 from shared.logs import decision_log
@@ -58,11 +59,27 @@ class Delivery:
 
     def resource_write(self, operations: frozenset[str]) -> ResourceWrite | None:
         """The validated event, or None after recording why it was not acted on."""
-        parsed = parse_resource_write(*self.sent, self.event.get_json(), operations)
+        parsed = parse_resource_write(
+            *self.sent, self.event.get_json(), operations, self.event.topic
+        )
         if isinstance(parsed, Ignored):
             self.record("invalid" if parsed.invalid else "ignored", parsed.reason)
             return None
         return parsed
+
+    def admit(self, candidates: Sequence[str]) -> list[ArmId]:
+        """The in-scope workspaces among `candidates`, once each, as ARM tells now (tags, groups);
+        none: recorded why. A transient failure is raised once recorded (redelivery)."""
+        try:
+            admitted = [self.rt.inventory.admit(candidate) for candidate in candidates]
+        except AzureError as error:
+            self.read_failed(error, "scope could not be decided")
+            return []
+        workspaces = list(dict.fromkeys(found for found in admitted if found is not None))
+        if not workspaces:
+            why = f"{', '.join(candidates)} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
+            self.record("out-of-scope", why)
+        return workspaces
 
     def reconcile(
         self,
@@ -74,14 +91,8 @@ class Delivery:
         once each. A transient failure is raised once recorded (redelivery)."""
         if isinstance(candidates, str):
             return self.record("invalid", candidates)
-        try:
-            admitted = [self.rt.inventory.admit(candidate) for candidate in candidates]
-        except AzureError as error:
-            return self.read_failed(error, "scope could not be decided")
-        workspaces = list(dict.fromkeys(found for found in admitted if found is not None))
-        if not workspaces:
-            why = f"{', '.join(candidates)} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
-            return self.record("out-of-scope", why)
+        if not (workspaces := self.admit(candidates)):
+            return None
         summaries = []
         for workspace_id in workspaces:
             run = start_run(self.rt, f"event:{self.event.id}")

@@ -157,10 +157,58 @@ def test_subject_is_used_when_resource_uri_is_missing() -> None:
     assert accepted(event).target_id == WORKSPACE
 
 
-def test_resource_uri_wins_over_subject() -> None:
+def test_a_subject_naming_another_resource_than_resource_uri_is_invalid() -> None:
+    # Azure's subject is the resource written: an event that names two resources is no event
+    # Azure sent, and neither is taken for the truth.
     event = write_event()
     event["subject"] = PRIVATE_ENDPOINT
-    assert accepted(event).target_id == WORKSPACE
+    assert ignored(event, "subject", PRIVATE_ENDPOINT).invalid
+
+
+_OTHER_SUBSCRIPTION = "99999999-8888-7777-6666-555555555555"
+_NAMES = st.sampled_from(
+    [
+        CONNECTION,
+        CONNECTION.upper(),
+        CONNECTION.lower(),
+        PROXY,
+        WORKSPACE,
+        CONNECTION.replace("testworkspace/", "testworkspace2/"),
+        CONNECTION.replace("rg-1234", "rg-12345"),
+        CONNECTION.replace(SUBSCRIPTION, _OTHER_SUBSCRIPTION),
+        CONNECTION.replace("pe-1", "pe-2"),
+    ]
+)
+_TOPICS = st.sampled_from(
+    [
+        f"/subscriptions/{SUBSCRIPTION}",
+        f"/subscriptions/{SUBSCRIPTION.upper()}/resourcegroups/RG-1234",
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-1234",
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-123",
+        f"/subscriptions/{_OTHER_SUBSCRIPTION}",
+        f"/subscriptions/{_OTHER_SUBSCRIPTION}/resourceGroups/rg-1234",
+        WORKSPACE,
+        "/subscriptions",
+        "",
+    ]
+)
+
+
+@given(subject=_NAMES, resource=_NAMES, topic=_TOPICS)
+def test_an_event_is_acted_on_only_when_subject_topic_and_resource_uri_agree(
+    subject: str, resource: str, topic: str
+) -> None:
+    event = write_event(resource)
+    event["subject"] = subject
+    parsed = parse_resource_write(
+        event["id"], event["eventType"], subject, event["data"], PRIVATE_ENDPOINT_OPERATIONS, topic
+    )
+    # The topic holds the resource: its subscription, resource group, workspace or itself.
+    holders = ["/".join(resource.split("/")[:length]) for length in (3, 5, 9, 11)]
+    agree = same_arm_id(subject, resource) and (
+        not topic or any(same_arm_id(topic, holder) for holder in holders)
+    )
+    assert isinstance(parsed, ResourceWrite) == agree, parsed
 
 
 @pytest.mark.parametrize("status", ["Succeeded", "succeeded", "SUCCEEDED", None])

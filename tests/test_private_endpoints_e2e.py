@@ -291,6 +291,10 @@ def _malformed_events() -> list[tuple[str, dict[str, Any]]]:
     # A status that is not text says nothing of the operation: not taken for Succeeded.
     status_not_text = {**base, "data": {**base["data"], "status": ["Failed"]}}
     uri_not_text = {**base, "data": {**base["data"], "resourceUri": []}}
+    # Fields that disagree: the subject, or the topic (the subscription or resource group that
+    # published it), names another resource than data.resourceUri. Azure sends no such event.
+    other_subject = {**base, "subject": f"{scene.DEV}/privateEndpointConnections/pec"}
+    other_topic = {**base, "topic": f"/subscriptions/{scene.SYNAPSE_SUBSCRIPTION}"}
     return [
         ("invalid", no_data),
         ("invalid", wrong_type),
@@ -299,6 +303,8 @@ def _malformed_events() -> list[tuple[str, dict[str, Any]]]:
         ("invalid", unknown_op),
         ("invalid", status_not_text),
         ("invalid", uri_not_text),
+        ("invalid", other_subject),
+        ("invalid", other_topic),
     ]
 
 
@@ -313,6 +319,8 @@ def _malformed_events() -> list[tuple[str, dict[str, Any]]]:
         "unknown-op",
         "status-not-text",
         "resource-uri-not-text",
+        "subject-names-another-resource",
+        "topic-holds-another-resource",
     ],
 )
 def test_bad_input_costs_no_azure_call_and_is_logged_and_recorded(

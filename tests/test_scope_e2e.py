@@ -236,3 +236,45 @@ def test_retraining_runs_in_a_workspace_that_a_container_scope_holds(app: App) -
     app.deliver(outside, "on_ml_event")
     assert app.ledger.event(outside["id"])["Outcome"] == "out-of-scope"
     assert len(app.sim.ml.job_puts) == 1
+
+
+def _tag(app: App, workspace_id: str, value: str) -> None:
+    body = app.sim.arm.get(workspace_id)
+    assert body is not None
+    app.sim.arm.put(workspace_id, {**body, "tags": {"automation": value}})
+
+
+@pytest.mark.parametrize("trigger", ["drift", "completion", "timer"])
+@pytest.mark.parametrize("rule", ["tag", "excluded group"])
+def test_retraining_writes_nothing_to_a_workspace_the_scope_rule_leaves_out(
+    app: App, trigger: str, rule: str
+) -> None:
+    # RETRAIN_WORKSPACE_IDS is checked at start-up as far as the IDs tell; ARM tells the rest
+    # (the workspace's tag, its subscription's management group) at each trigger, as for any
+    # other write. Left out: a drift event, a completion and the timer write nothing.
+    from tests.retraining import completed_event
+    from tools import host
+    from tools import retraining_scene as rs
+
+    rs.seed_retraining(app.sim)
+    app.sim.management.add_group("mg-landing-zones")
+    app.sim.management.add_group("corp", parent="mg-landing-zones")
+    app.sim.management.place_subscription(scene.ML_SUBSCRIPTION, "corp")
+    _tag(app, scene.PROD, "on")
+    scope = {"ML_SCOPES": json.dumps([MG]), "ML_SCOPE_TAG": "automation=on"}
+    app.set_settings(**rs.retraining_settings(), **scope)
+    # In scope until now (a retrain of the app completed, for the completion event).
+    event = completed_event(app) if trigger == "completion" else rs.monitor_breach_event()
+    if rule == "tag":
+        _tag(app, scene.PROD, "off")
+    else:
+        corp = f"{MG[: -len('mg-landing-zones')]}corp"
+        app.set_settings(**rs.retraining_settings(), **scope, ML_SCOPE_EXCLUDE=json.dumps([corp]))
+    app.sim.reset_counts()
+
+    if trigger == "timer":
+        host.fire_timer("scheduled_retrain")
+    else:
+        app.deliver(event, "on_ml_event")
+        assert app.ledger.event(event["id"])["Outcome"] == "out-of-scope"
+    assert written(app) == []

@@ -299,6 +299,25 @@ def test_the_apps_job_name_in_another_workspace_is_not_the_apps(rapp: App) -> No
     assert _announced(rapp) == []
 
 
+def test_an_event_from_a_listed_workspace_that_is_excluded_costs_no_azure_call(
+    rapp: App,
+) -> None:
+    # ML_SCOPE_EXCLUDE applies to listed workspaces too: the event of a job the app started there
+    # before the exclusion is out of scope, by its topic's ID alone, as any other event.
+    import json
+
+    job = _scoring_job(rapp)
+    event = _finish(rapp, job, "Completed")
+    excluded = json.dumps([scene.PROD.rsplit("/providers/", 1)[0]])
+    rapp.set_settings(RETRAIN_WORKSPACE_IDS="", ML_SCOPE_EXCLUDE=excluded)
+
+    rapp.deliver(event, "on_ml_event")
+
+    assert _event_outcome(event["id"]) == "out-of-scope"
+    assert rapp.non_token_requests() == []
+    assert _announced(rapp) == []
+
+
 def test_a_read_answered_with_another_workspaces_job_of_the_name_announces_nothing(
     rapp: App,
 ) -> None:
