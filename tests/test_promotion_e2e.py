@@ -360,6 +360,31 @@ def test_a_transient_failure_mid_way_is_retried_and_carried_on_from_its_step(
     assert _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied") == 1
 
 
+def test_a_claim_whose_answer_was_lost_is_carried_on_by_its_own_delivery(
+    papp: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Table storage inserted the promotion row but its answer was lost (a 500 timeout, which
+    azure-core retries for a POST): the retry meets the row, 409. The row is this delivery's own
+    (its trigger): it promotes and scores now, rather than leave it to a delivery that never
+    comes (none is due: this one returns; the timer's backstop waits 30 minutes, for its week)."""
+    _, event = _completed(papp, accuracy=0.9)
+    table = runtime().ledger.table
+    create = table.create_entity
+
+    def answer_lost(entity: dict[str, Any], **options: Any) -> Any:
+        if str(entity["RowKey"]).startswith("promotion:"):
+            create(entity, **options)  # took effect; the retry after the lost answer follows
+        return create(entity, **options)
+
+    monkeypatch.setattr(table, "create_entity", answer_lost)
+    _deliver(papp, event)
+
+    assert _outcome(event["id"]) == "scoring-started"
+    assert _default(papp) == "churn-batch-1"
+    assert _scored_on(papp) == ["churn-batch-1"]
+    assert [a["Verdict"] for a in _actions("model")] == ["promote"]
+
+
 def test_racing_completions_promote_once_and_score_once(papp: App) -> None:
     _, event = _completed(papp, accuracy=0.9)
     events = [event, *({**event, "id": str(uuid.uuid4())} for _ in range(3))]

@@ -153,9 +153,12 @@ class ModelPromoter:
                 trigger=trail.trigger,
             )
             claim = self.claims.promotion(workspace_id, job_name)
-            if not won or claim is None:
+            # A row of this trigger not yet ended is its own, as for a redelivery: the retry of an
+            # insert whose answer was lost meets it (409), and no other delivery is due.
+            own = claim is not None and claim.trigger == trail.trigger and claim.state not in FINAL
+            if claim is None or not (won or own):
                 return self._result(claim, job_name)
-            if version:
+            if version or own:
                 return claim
         if not version:
             stays = Outcome(Status.SKIPPED, f"scoring stays on {default or 'the default'}")
