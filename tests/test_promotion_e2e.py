@@ -360,23 +360,25 @@ def test_a_transient_failure_mid_way_is_retried_and_carried_on_from_its_step(
     assert _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied") == 1
 
 
-def test_a_claim_whose_answer_was_lost_is_carried_on_by_its_own_delivery(
-    papp: App, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("write", ["create_entity", "update_entity"])
+def test_a_promotion_row_write_whose_answer_was_lost_is_carried_on_by_its_writer(
+    papp: App, monkeypatch: pytest.MonkeyPatch, write: str
 ) -> None:
-    """Table storage inserted the promotion row but its answer was lost (a 500 timeout, which
-    azure-core retries for a POST): the retry meets the row, 409. The row is this delivery's own
-    (its trigger): it promotes and scores now, rather than leave it to a delivery that never
-    comes (none is due: this one returns; the timer's backstop waits 30 minutes, for its week)."""
+    """Table storage wrote the promotion row (created it, or moved it on a step) but its answer
+    was lost (a 500 timeout, which azure-core retries for a POST or PATCH): the retry meets the
+    row, 409 or 412. The row is this delivery's own write: it promotes and scores now, rather than
+    leave it to a delivery that never comes (none is due: this one returns; the timer's backstop
+    waits 30 minutes, for its week)."""
     _, event = _completed(papp, accuracy=0.9)
     table = runtime().ledger.table
-    create = table.create_entity
+    original, lost = getattr(table, write), list[Any]()
 
     def answer_lost(entity: dict[str, Any], **options: Any) -> Any:
-        if str(entity["RowKey"]).startswith("promotion:"):
-            create(entity, **options)  # took effect; the retry after the lost answer follows
-        return create(entity, **options)
+        if str(entity["RowKey"]).startswith("promotion:") and not lost:
+            lost.append(original(entity, **options))  # took effect; the retry follows
+        return original(entity, **options)
 
-    monkeypatch.setattr(table, "create_entity", answer_lost)
+    monkeypatch.setattr(table, write, answer_lost)
     _deliver(papp, event)
 
     assert _outcome(event["id"]) == "scoring-started"

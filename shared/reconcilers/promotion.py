@@ -151,11 +151,11 @@ class ModelPromoter:
                 previous=default or "",
                 detail=json.dumps(detail, sort_keys=True),
                 trigger=trail.trigger,
+                holder=trail.attempt,
             )
             claim = self.claims.promotion(workspace_id, job_name)
-            # A row of this trigger not yet ended is its own, as for a redelivery: the retry of an
-            # insert whose answer was lost meets it (409), and no other delivery is due.
-            own = claim is not None and claim.trigger == trail.trigger and claim.state not in FINAL
+            # This attempt's own row: the retry of an insert whose answer was lost met it (409).
+            own = claim is not None and claim.holder == trail.attempt and claim.state not in FINAL
             if claim is None or not (won or own):
                 return self._result(claim, job_name)
             if version or own:
@@ -195,7 +195,7 @@ class ModelPromoter:
             self.adapter.register(
                 workspace_id, model_name, claim.version, _model_body(claim, detail)
             )
-            claim = self._advance(claim, Step.REGISTERED)
+            claim = self._advance(trail, claim, Step.REGISTERED)
         if claim.state == Step.REGISTERED:
             current = self.adapter.deployment(endpoint_id, claim.previous)
             if current is None:
@@ -204,7 +204,7 @@ class ModelPromoter:
             trail.intent(KIND, "deploy", f"{endpoint_id}/deployments/{claim.deployment}")
             spec = plan.deployment_spec(current, model_id)
             self.adapter.create_deployment(endpoint_id, claim.deployment, spec)
-            claim = self._advance(claim, Step.DEPLOYING)
+            claim = self._advance(trail, claim, Step.DEPLOYING)
         if claim.state != Step.DEPLOYING:
             return self._result(claim, claim.retraining_job)
         state = self.adapter.wait_provisioned(endpoint_id, claim.deployment)
@@ -218,15 +218,15 @@ class ModelPromoter:
             )
         trail.intent(KIND, "switch-default", endpoint_id)
         self.adapter.set_default(self.adapter.endpoint(endpoint_id), claim.deployment)
-        claim = self._advance(claim, Step.SWITCHED)
+        claim = self._advance(trail, claim, Step.SWITCHED)
         default = f"{self.endpoint_name}/{claim.deployment} is the default"
         applied = Outcome(Status.APPLIED, f"{default}; {claim.previous} kept")
         _decided(trail, model_id, applied, detail)
         self._delete_beyond_keep(trail, claim)
         return self._result(claim, claim.retraining_job)
 
-    def _advance(self, claim: PromotionClaim, state: str) -> PromotionClaim:
-        moved = self.claims.advance_promotion(claim, state)
+    def _advance(self, trail: Trail, claim: PromotionClaim, state: str) -> PromotionClaim:
+        moved = self.claims.advance_promotion(claim, state, trail.attempt)
         if moved is None:
             # Another delivery moved the row since it was read: it carries on, this one stops.
             raise _OvertakenError(claim.retraining_job)
@@ -269,7 +269,7 @@ class ModelPromoter:
         """Record the failure; the claim (none when it failed before one) ends `failed`."""
         subject, detail, previous = job_name, {"reason": "promotion could not be decided"}, None
         if claim is not None:
-            claim = self._advance(claim, Step.FAILED)
+            claim = self._advance(trail, claim, Step.FAILED)
             subject = f"{self._endpoint_id(trail.workspace_id)}/deployments/{claim.deployment}"
             detail, previous = _detail(claim), claim.previous
         _decided(trail, subject, failure, detail)
