@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import TransientAzureError, describe
-from shared.adapters.promotion import PromotionAdapter, metric_value
+from shared.adapters.promotion import PromotionAdapter, metric_value, text_at
 from shared.arm import ArmId, same_arm_id
 from shared.claims import Claims, PromotionClaim
 from shared.config import Promotion, whole_number
@@ -216,8 +216,18 @@ class ModelPromoter:
                 f"workspace {workspace_id}: deployment {claim.deployment} is still {state}; "
                 "read again on redelivery"
             )
+        endpoint = self.adapter.endpoint(endpoint_id)
+        now = text_at(endpoint, "properties", "defaults", "deploymentName") or "none"
+        if now.lower() not in (claim.previous.lower(), claim.deployment.lower()):
+            # Changed since the decision (a person's rollback, before a redelivery came): the
+            # model beat the previous default, not this one.
+            why = f"the default is now {now}, not {claim.previous} as judged: not switched"
+            failed = Outcome(Status.FAILED, why)
+            return self._end_failed(
+                trail, claim.retraining_job, failed, replace(claim, previous=now)
+            )
         trail.intent(KIND, "switch-default", endpoint_id)
-        self.adapter.set_default(self.adapter.endpoint(endpoint_id), claim.deployment)
+        self.adapter.set_default(endpoint, claim.deployment)
         claim = self._advance(trail, claim, Step.SWITCHED)
         default = f"{self.endpoint_name}/{claim.deployment} is the default"
         applied = Outcome(Status.APPLIED, f"{default}; {claim.previous} kept")
