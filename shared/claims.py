@@ -80,6 +80,7 @@ class PromotionClaim:
     trigger: str
     claimed_at: datetime
     etag: str
+    holder: str = ""  # the attempt that wrote it last (`Trail.attempt`)
 
 
 def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
@@ -88,7 +89,7 @@ def _promotion_claim(workspace_id: str, found: Any) -> PromotionClaim:
     except (ValueError, TypeError):
         claimed_at = _NEVER
     names = ("retraining_job", "state", "version", "deployment", "previous", "detail", "trigger")
-    values = {name: str(found.get(column(name), "")) for name in names}
+    values = {name: str(found.get(column(name), "")) for name in (*names, "holder")}
     # URL segments (and the job whose output becomes the model): plain names, or none.
     steered = ("version", "deployment", "previous", "retraining_job")
     if not all(plain_name(v := found.get(column(n))) or v in ("", None) for n in steered):
@@ -341,11 +342,17 @@ class Claims:
         values |= {column(name): value for name, value in fields.items()}
         return self._write(keys, values, None) is not None
 
-    def advance_promotion(self, claim: PromotionClaim, state: str) -> PromotionClaim | None:
-        """The claim moved to `state` if unchanged since read; None if another moved it first."""
+    def advance_promotion(
+        self, claim: PromotionClaim, state: str, holder: str
+    ) -> PromotionClaim | None:
+        """The claim moved to `state` by `holder` if unchanged since read; None if another moved it
+        first. Found moved by this holder: its own write, whose answer was lost (a retry's 412)."""
         keys = _keys(claim.workspace_id, "promotion", claim.retraining_job)
-        etag = self._write(keys, {"State": state}, claim.etag, merge=True)
-        return None if etag is None else replace(claim, state=state, etag=etag)
+        etag = self._write(keys, {"State": state, "Holder": holder}, claim.etag, merge=True)
+        if etag is not None:
+            return replace(claim, state=state, etag=etag, holder=holder)
+        found = self.promotion(claim.workspace_id, claim.retraining_job)
+        return found if found and (found.state, found.holder) == (state, holder) else None
 
     def promotions(self, workspace_id: str) -> list[PromotionClaim]:
         rows = partition_rows(self._table, _partition(workspace_id), "promotion:", "promotion;")

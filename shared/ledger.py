@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from shared.bounds import CLOCK_SKEW, bounded_entity, entity_bytes, table_key
@@ -29,6 +29,8 @@ FINGERPRINTS_PARTITION = "fingerprints"
 # A digest counts for 12 to 24 hours (spread by workspace, so they do not lapse together): what no
 # row shows (Synapse's data plane, an exemption's expiry) is reconciled at least that often.
 FINGERPRINT_SECONDS = 12 * 3600
+# How long the caller that took a `first_time` report has to record it before another takes over.
+ONCE_LEASE = timedelta(minutes=5)
 T = TypeVar("T")
 
 
@@ -158,6 +160,10 @@ def partition_rows(table: TableClient, key: str, lo: str = "", hi: str = "") -> 
     return table.query_entities(query, parameters={"pk": key, "lo": lo, "hi": hi})
 
 
+def _once_keys(key: str) -> tuple[str, str]:
+    return ONCE_PARTITION, hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
 def _transactions(operations: Sequence[tuple[str, Any]]) -> Iterator[list[tuple[str, Any]]]:
     # A transaction holds at most 100 operations, all in one partition, and at most 4 MiB.
     return batches(operations, lambda op: entity_bytes(op[1]), 100, 3 * 1024 * 1024)
@@ -192,12 +198,30 @@ class Ledger:
             for batch in _transactions(operations):
                 self.table.submit_transaction(batch)
 
-    def first_time(self, key: str) -> bool:
-        """True for the first caller ever to ask about `key`: created, never upserted, so of
-        two racing instances the table lets one win."""
-        keys = (ONCE_PARTITION, hashlib.sha256(key.encode("utf-8")).hexdigest())
-        values = {"Key": key[:1000], "RecordedAt": datetime.now(UTC).isoformat()}
-        return write_row(self.table, keys, values, None) is not None
+    def first_time(self, key: str) -> bool | None:
+        """True for the caller to report `key`: the first to ask (created, never upserted, so of
+        racing instances the table lets one win), or one taking over (by ETag) a report not
+        `reported` within ONCE_LEASE (its taker died, or its record failed): a report is rather
+        repeated than lost. False: reported; None: another caller is reporting it."""
+        keys, now = _once_keys(key), datetime.now(UTC)
+        values = {"Key": key[:1000], "RecordedAt": now.isoformat(), "Pending": True}
+        if write_row(self.table, keys, values, None) is not None:
+            return True
+        found = read_row(self.table, *keys)
+        if found is None or found.get("Pending") is not True:
+            return False  # rows from before the lease have no Pending: reported
+        try:
+            held = now - datetime.fromisoformat(str(found["RecordedAt"]))
+        except (KeyError, ValueError, TypeError):
+            held = ONCE_LEASE  # a row edited by hand: taken over
+        if -CLOCK_SKEW <= held < ONCE_LEASE:
+            return None
+        # Of racing takers, one replaces the row; the others find it being reported.
+        return True if write_row(self.table, keys, values, str(found.metadata["etag"])) else None
+
+    def reported(self, key: str) -> None:
+        """`key`'s report is in the ledger: nobody takes it over."""
+        write_row(self.table, _once_keys(key), {"Pending": False}, "*", merge=True)
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         return read_row(self.table, EVENTS_PARTITION, table_key(event_id))

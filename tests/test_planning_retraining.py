@@ -237,9 +237,11 @@ def test_a_submission_in_flight_blocks_others_even_without_a_cooldown() -> None:
     assert resumed.verdict is Verdict.RESUME
 
 
-def test_a_submission_stuck_in_flight_stops_blocking() -> None:
+@pytest.mark.parametrize("cooldown", [timedelta(0), timedelta(hours=6)])
+def test_a_submission_stuck_in_flight_stops_blocking(cooldown: timedelta) -> None:
+    # Within a cooldown too: the jobs are read, as its run may have died before submitting.
     claim = ClaimView("retrain-a", "event:a", NOW - timedelta(hours=1), True, in_flight=True)
-    assert decide_from_claim(claim, claim_key="event:b", now=NOW, cooldown=timedelta(0)) is None
+    assert decide_from_claim(claim, claim_key="event:b", now=NOW, cooldown=cooldown) is None
 
 
 def test_text_that_looks_like_a_number_in_a_string_column_is_not_a_drift_value() -> None:

@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 
 from shared.config import SettingsError, load_settings
 from shared.policy.exemptions import NO_EXPIRY, is_scope, native_exemptions
+from shared.runtime import runtime
 from simulator.permissions import Permissions
 from tests.conftest import App, at_once
+from tests.test_ledger import ledger_fails_on, once_rows_age
 from tests.test_policy_exemptions import BASE_ENV
 from tests.test_policy_rules import DESIGN_RULE_IDS
 from tests.test_remediation_e2e import patched_computes, sweep, workspace_event
@@ -108,6 +110,25 @@ def test_instances_meeting_an_expired_exemption_at_once_report_it_once(app: App)
     events = [event for event in delivered if isinstance(event, dict)]
     assert len(events) == 4, delivered  # none raised
     assert len({event["id"] for event in events}) == 4
+    reports = [r for r in app.ledger.actions(scene.PROD) if r["Kind"] == "policy-exemption"]
+    assert [r["Verdict"] for r in reports] == ["expired"]
+
+
+@pytest.mark.slow
+def test_an_expiry_the_ledger_failed_to_record_is_reported_by_a_later_run(app: App) -> None:
+    """The run that takes the report fails to record it (its ledger write fails, or it dies right
+    then): once its lease lapses, a later run reports it, and only one."""
+    app.set_settings(POLICY_ASSIGNMENT_IDS=ASSIGNMENT)
+    exempt(app, RG, expires_on=at(-1))
+    with ledger_fails_on(lambda r: r.kind == "policy-exemption"):
+        workspace_event(app, scene.PROD)
+    workspace_event(app, scene.PROD)  # within the lease of the run that took it: not yet
+
+    once_rows_age(runtime().ledger.table, 1)
+    workspace_event(app, scene.PROD)
+    once_rows_age(runtime().ledger.table, 1)
+    workspace_event(app, scene.PROD)
+
     reports = [r for r in app.ledger.actions(scene.PROD) if r["Kind"] == "policy-exemption"]
     assert [r["Verdict"] for r in reports] == ["expired"]
 

@@ -360,6 +360,59 @@ def test_a_transient_failure_mid_way_is_retried_and_carried_on_from_its_step(
     assert _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied") == 1
 
 
+def test_a_redelivery_does_not_switch_a_default_changed_since_the_decision(papp: App) -> None:
+    """The switch failed through its retries; before Event Grid's redelivery (minutes, up to a
+    day on) a person made green the default (a rollback, a hotfix). The model was judged better
+    than blue's, not green's: the redelivery leaves green the default, records the promotion
+    failed (announced) and scores on the endpoint's default, green."""
+    _, event = _completed(papp, accuracy=0.9)
+    papp.sim.inject("ml.batch_endpoint.put", status=503, times=10, retry_after=0)
+    with pytest.raises(TransientAzureError):
+        _deliver(papp, event)
+    papp.sim.clear_faults()
+    endpoint = papp.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+    endpoint.default_deployment = "green"
+    papp.sim.reset_counts()
+
+    _deliver(papp, event)
+
+    assert papp.sim.count("ml.batch_endpoint.put") == 0
+    assert _default(papp) == "green"
+    [failed] = [a for a in _actions("model") if a["Verdict"] == "promote"]
+    assert failed["Outcome"].startswith("failed: ")
+    assert "green" in failed["Outcome"]
+    assert "SynapseAmlAutomation.Model.Promote.Failed" in _published(papp)
+    assert _scored_on(papp) == [None]  # the endpoint's default: green
+
+
+@pytest.mark.parametrize("write", ["create_entity", "update_entity"])
+def test_a_promotion_row_write_whose_answer_was_lost_is_carried_on_by_its_writer(
+    papp: App, monkeypatch: pytest.MonkeyPatch, write: str
+) -> None:
+    """Table storage wrote the promotion row (created it, or moved it on a step) but its answer
+    was lost (a 500 timeout, which azure-core retries for a POST or PATCH): the retry meets the
+    row, 409 or 412. The row is this delivery's own write: it promotes and scores now, rather than
+    leave it to a delivery that never comes (none is due: this one returns; the timer's backstop
+    waits 30 minutes, for its week)."""
+    _, event = _completed(papp, accuracy=0.9)
+    table = runtime().ledger.table
+    original, lost = getattr(table, write), list[Any]()
+
+    def answer_lost(entity: dict[str, Any], **options: Any) -> Any:
+        if str(entity["RowKey"]).startswith("promotion:") and not lost:
+            lost.append(original(entity, **options))  # took effect; the retry follows
+        return original(entity, **options)
+
+    monkeypatch.setattr(table, write, answer_lost)
+    _deliver(papp, event)
+
+    assert _outcome(event["id"]) == "scoring-started"
+    assert _default(papp) == "churn-batch-1"
+    assert _scored_on(papp) == ["churn-batch-1"]
+    assert [a["Verdict"] for a in _actions("model")] == ["promote"]
+
+
 def test_racing_completions_promote_once_and_score_once(papp: App) -> None:
     _, event = _completed(papp, accuracy=0.9)
     events = [event, *({**event, "id": str(uuid.uuid4())} for _ in range(3))]

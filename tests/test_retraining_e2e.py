@@ -955,6 +955,39 @@ def test_a_claim_dated_in_the_future_or_naming_a_path_holds_nothing_back(
     assert len(our_jobs(rapp)) == 2
 
 
+def test_a_claim_whose_submission_died_holds_drift_back_only_while_in_flight(rapp: App) -> None:
+    """The timer claimed a retraining and its run died before the job was submitted (a timer is
+    not delivered again): once the claim is past its in-flight window, no job of it exists, so no
+    cooldown holds: the next drift retrains (it was debounced for the whole cooldown, 'last
+    retraining job ... was submitted at', with nothing submitted)."""
+    rapp.sim.inject("ml.job.put", status=503, times=20, retry_after=0)
+    with pytest.raises(TransientAzureError):
+        host.fire_timer("scheduled_retrain")
+    rapp.sim.clear_faults()
+    assert our_jobs(rapp) == []
+    racing = rs.monitor_breach_event()
+    deliver_ml_event(rapp, racing)
+    assert event_outcome(racing["id"]) == "debounced"  # within the window: it may be submitting
+
+    _edit_retraining_claim(ClaimedAt=(datetime.now(UTC) - timedelta(hours=1)).isoformat())
+    event = rs.monitor_breach_event()
+    deliver_ml_event(rapp, event)
+    assert event_outcome(event["id"]) == "retraining-submitted"
+    assert len(our_jobs(rapp)) == 1
+
+
+def test_a_claim_whose_job_was_submitted_but_not_confirmed_holds_the_cooldown(rapp: App) -> None:
+    """The claim's run died after submitting, before marking the claim submitted: its job
+    exists, so its cooldown holds as a confirmed claim's does."""
+    submit_and_finish(rapp)
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    _edit_retraining_claim(State="claimed", ClaimedAt=an_hour_ago)
+    event = rs.monitor_breach_event()
+    deliver_ml_event(rapp, event)
+    assert event_outcome(event["id"]) == "debounced"
+    assert len(our_jobs(rapp)) == 1
+
+
 def test_a_retraining_job_that_failed_quickly_still_holds_the_cooldown(rapp: App) -> None:
     _, finished = submit_and_finish(rapp, "Failed")
     deliver_ml_event(rapp, finished)

@@ -27,6 +27,7 @@ from shared.reconcilers.scoring_outcomes import BACKSTOP_LIMIT, BACKSTOP_WINDOW
 from shared.runtime import runtime
 from shared.scoring.records import JOBS_PARTITION, JobRecord, ScoringRecords
 from tests.conftest import App, at_once
+from tests.test_ledger import ledger_fails_on, once_rows_age
 from tools import host, scene
 from tools import retraining_scene as rs
 from tools import scoring_scene as ss
@@ -488,3 +489,32 @@ def test_dry_run_records_and_announces_the_end_once_and_writes_nothing(rapp: App
     assert recorded["Mode"] == "dry-run"
     assert _azure_writes(rapp) == []
     assert _row(job["name"])["Status"] == "Completed"
+
+
+def test_an_end_the_ledger_failed_to_record_is_announced_later_not_taken_as_announced(
+    rapp: App,
+) -> None:
+    """The instance that takes the announcement fails to record it (its ledger write fails, or it
+    dies right then): a redelivery meanwhile neither says it is recorded nor marks the job's row,
+    and once the taker's lease lapses the sweep's backstop records and announces it, once."""
+    job = _scoring_job(rapp)
+    event = _finish(rapp, job, "Completed")
+    with ledger_fails_on(lambda r: r.verdict == "completed"):
+        rapp.deliver(event, "on_ml_event")
+
+    rapp.deliver(event, "on_ml_event")  # redelivered within the taker's lease
+    assert _outcomes() == []
+    assert not _row(job["name"]).get("AnnouncedAt")  # the backstop still looks at it
+
+    once_rows_age(runtime().ledger.table, 1)
+    _sweep()
+    assert [e["eventType"] for e in _announced(rapp)] == [COMPLETED]
+    [recorded] = _outcomes()
+    assert recorded["Trigger"].startswith("sweep:")
+    assert bool(_row(job["name"])["AnnouncedAt"])
+
+    once_rows_age(runtime().ledger.table, 1)
+    _sweep()
+    rapp.deliver(event, "on_ml_event")
+    assert len(_announced(rapp)) == 1
+    assert len(_outcomes()) == 1

@@ -37,7 +37,8 @@ class ClaimView(NamedTuple):
     claim_key: str
     claimed_at: datetime
     counts: bool  # False when its submission failed for good: it debounces nothing
-    in_flight: bool = False  # claimed, its submission not yet confirmed
+    # Claimed, its submission not yet confirmed (its run may have died before it was made).
+    in_flight: bool = False
 
 
 class JobView(NamedTuple):
@@ -84,7 +85,8 @@ def decide_from_claim(
         # Even without a cooldown: the job may not be found yet, so it cannot look active.
         reason = f"retraining job {job} is being submitted (claimed by {claim.claim_key})"
         return Decision(Verdict.ACTIVE, job, reason)
-    if claim.counts and age < cooldown:
+    # A claim never confirmed: a cooldown only once its job is found (`ClaimView.in_flight`).
+    if claim.counts and not claim.in_flight and age < cooldown:
         until = (claim.claimed_at + cooldown).isoformat(timespec="seconds")
         at = claim.claimed_at.isoformat(timespec="seconds")
         reason = f"last retraining job {job} was submitted at {at}; cooldown until {until}"

@@ -215,10 +215,11 @@ class PolicyReconciler:
         # Audit mode plans no remediation, but `plan` shows what remediate mode would do.
         planned = self._settings.remediate or run.preview
         candidates = remediations(findings, facts) if planned else []
+        self._report_expired(workspace_id, expired, run)
         decisions = [self._remediation(workspace_id, c, run) for c in candidates]
         done = list(zip(decisions, run.execute(decisions), strict=True))
         rows = self._finding_rows(workspace_id, findings, done, run)
-        run.record(workspace_id, [*rows, *done, *self._expiry_rows(workspace_id, expired, run)])
+        run.record(workspace_id, [*rows, *done])
         outcomes = tuple(zip(candidates, (o for _, o in done), strict=True))
         return PolicyReport(workspace_id, findings, outcomes, expired_exemptions=expired)
 
@@ -258,18 +259,18 @@ class PolicyReconciler:
             rows.append((Decision(summary, bare=True), RECORDED))
         return rows
 
-    def _expiry_rows(
-        self, workspace_id: ArmId, expired: Sequence[Exemption], run: Run
-    ) -> list[tuple[Decision, Outcome]]:
-        """One row per expired exemption, the first time any run meets it; recorded, not logged."""
+    def _report_expired(self, workspace_id: ArmId, expired: Sequence[Exemption], run: Run) -> None:
+        """One row per expired exemption, the first time any run meets it; recorded, not logged.
+        Before the remediations, whose transient failure `record` would raise instead."""
         memory = run.sink
         if not isinstance(memory, Ledger) or run.preview:
-            return []
-        rows = []
+            return
+        rows, keys = [], []
         for exemption in expired:
             scope, rule, expires = exemption.scope, exemption.rule_id, exemption.expires.isoformat()
             key = f"{rule}|{scope.lower()}|{expires}|{exemption.reason}".encode()
-            if not memory.first_time(f"exemption-expired:{hashlib.sha256(key).hexdigest()}"):
+            once = f"exemption-expired:{hashlib.sha256(key).hexdigest()}"
+            if not memory.first_time(once):
                 continue
             reason = (
                 f"the exemption from {rule} on {scope} expired at {expires} and counts for "
@@ -277,4 +278,7 @@ class PolicyReconciler:
             )
             record = run.row(workspace_id, EXEMPTION, "expired", scope, reason, self._mode, rule)
             rows.append((Decision(record, logged=False), noted("reported once")))
-        return rows
+            keys.append(once)
+        run.record(workspace_id, rows)
+        for once in keys:
+            memory.reported(once)

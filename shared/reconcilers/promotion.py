@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import TransientAzureError, describe
-from shared.adapters.promotion import PromotionAdapter, metric_value
+from shared.adapters.promotion import PromotionAdapter, metric_value, text_at
 from shared.arm import ArmId, same_arm_id
 from shared.claims import Claims, PromotionClaim
 from shared.config import Promotion, whole_number
@@ -151,11 +151,14 @@ class ModelPromoter:
                 previous=default or "",
                 detail=json.dumps(detail, sort_keys=True),
                 trigger=trail.trigger,
+                holder=trail.attempt,
             )
             claim = self.claims.promotion(workspace_id, job_name)
-            if not won or claim is None:
+            # This attempt's own row: the retry of an insert whose answer was lost met it (409).
+            own = claim is not None and claim.holder == trail.attempt and claim.state not in FINAL
+            if claim is None or not (won or own):
                 return self._result(claim, job_name)
-            if version:
+            if version or own:
                 return claim
         if not version:
             stays = Outcome(Status.SKIPPED, f"scoring stays on {default or 'the default'}")
@@ -192,7 +195,7 @@ class ModelPromoter:
             self.adapter.register(
                 workspace_id, model_name, claim.version, _model_body(claim, detail)
             )
-            claim = self._advance(claim, Step.REGISTERED)
+            claim = self._advance(trail, claim, Step.REGISTERED)
         if claim.state == Step.REGISTERED:
             current = self.adapter.deployment(endpoint_id, claim.previous)
             if current is None:
@@ -201,7 +204,7 @@ class ModelPromoter:
             trail.intent(KIND, "deploy", f"{endpoint_id}/deployments/{claim.deployment}")
             spec = plan.deployment_spec(current, model_id)
             self.adapter.create_deployment(endpoint_id, claim.deployment, spec)
-            claim = self._advance(claim, Step.DEPLOYING)
+            claim = self._advance(trail, claim, Step.DEPLOYING)
         if claim.state != Step.DEPLOYING:
             return self._result(claim, claim.retraining_job)
         state = self.adapter.wait_provisioned(endpoint_id, claim.deployment)
@@ -213,17 +216,27 @@ class ModelPromoter:
                 f"workspace {workspace_id}: deployment {claim.deployment} is still {state}; "
                 "read again on redelivery"
             )
+        endpoint = self.adapter.endpoint(endpoint_id)
+        now = text_at(endpoint, "properties", "defaults", "deploymentName") or "none"
+        if now.lower() not in (claim.previous.lower(), claim.deployment.lower()):
+            # Changed since the decision (a person's rollback, before a redelivery came): the
+            # model beat the previous default, not this one.
+            why = f"the default is now {now}, not {claim.previous} as judged: not switched"
+            failed = Outcome(Status.FAILED, why)
+            return self._end_failed(
+                trail, claim.retraining_job, failed, replace(claim, previous=now)
+            )
         trail.intent(KIND, "switch-default", endpoint_id)
-        self.adapter.set_default(self.adapter.endpoint(endpoint_id), claim.deployment)
-        claim = self._advance(claim, Step.SWITCHED)
+        self.adapter.set_default(endpoint, claim.deployment)
+        claim = self._advance(trail, claim, Step.SWITCHED)
         default = f"{self.endpoint_name}/{claim.deployment} is the default"
         applied = Outcome(Status.APPLIED, f"{default}; {claim.previous} kept")
         _decided(trail, model_id, applied, detail)
         self._delete_beyond_keep(trail, claim)
         return self._result(claim, claim.retraining_job)
 
-    def _advance(self, claim: PromotionClaim, state: str) -> PromotionClaim:
-        moved = self.claims.advance_promotion(claim, state)
+    def _advance(self, trail: Trail, claim: PromotionClaim, state: str) -> PromotionClaim:
+        moved = self.claims.advance_promotion(claim, state, trail.attempt)
         if moved is None:
             # Another delivery moved the row since it was read: it carries on, this one stops.
             raise _OvertakenError(claim.retraining_job)
@@ -266,7 +279,7 @@ class ModelPromoter:
         """Record the failure; the claim (none when it failed before one) ends `failed`."""
         subject, detail, previous = job_name, {"reason": "promotion could not be decided"}, None
         if claim is not None:
-            claim = self._advance(claim, Step.FAILED)
+            claim = self._advance(trail, claim, Step.FAILED)
             subject = f"{self._endpoint_id(trail.workspace_id)}/deployments/{claim.deployment}"
             detail, previous = _detail(claim), claim.previous
         _decided(trail, subject, failure, detail)

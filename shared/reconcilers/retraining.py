@@ -108,8 +108,14 @@ class RetrainingReconciler:
             read = known if known and known.claim == claim else self._claimed(trail, claim)
             if isinstance(read, RequestResult):
                 return read
+            if view and view.in_flight and plan.claimed_job(view, read.jobs):
+                # Submitted, never confirmed (its run died before): its cooldown holds.
+                view = view._replace(in_flight=False)
+                decision = plan.decide_from_claim(view, claim_key, now, cooldown)
             timeout = timedelta(hours=self._config.job_timeout_hours)
-            decision = plan.decide_with_jobs(read.jobs, view, workspace_id, claim_key, now, timeout)
+            decision = decision or plan.decide_with_jobs(
+                read.jobs, view, workspace_id, claim_key, now, timeout
+            )
         verdict, name, reason = decision
         if self.settings.dry_run and verdict not in DEBOUNCING:
             evidence = self._plan(tags)

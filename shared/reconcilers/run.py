@@ -5,6 +5,7 @@ failure stops the workspace and is raised only after everything was recorded."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -262,6 +263,8 @@ class Trail:
     workspace_id: ArmId
     trigger: str
     run: Run = field(init=False)
+    # This attempt's own: tells its writes from a twin's (the same trigger) when an answer is lost.
+    attempt: str = field(init=False, default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self) -> None:
         self.run = Run(self.trigger, False, RemediationBudget(0), self.sink, logger=self.log)

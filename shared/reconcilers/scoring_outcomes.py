@@ -83,7 +83,11 @@ class ScoringOutcomes:
 
     def _announce(self, record: JobRecord, job: ScoringJob, trigger: str) -> RequestResult:
         key = f"scoring-outcome:{record.workspace_id.lower()}|{record.job_name.lower()}"
-        first = self.sink.first_time(key)
+        first, said = self.sink.first_time(key), f"scoring job {job.name} {job.status}"
+        if first is None:
+            # Another instance is announcing it; should it fail to, the backstop (its row left
+            # unmarked) takes it over once its lease lapses.
+            return RequestResult(RequestOutcome.ALREADY_RECORDED, f"{said}: being announced")
         if first:
             verdict = "completed" if job.status == "Completed" else "failed"
             evidence = {
@@ -105,9 +109,9 @@ class ScoringOutcomes:
                 evidence=json.dumps(evidence),
                 level=logging.INFO if verdict == "completed" else logging.WARNING,
             )
+            self.sink.reported(key)
         # After the announcement: a row left unmarked is read again by the backstop, which marks it.
         self.records.job_ended(record.job_name, job.status, announced=True)
-        said = f"scoring job {job.name} {job.status}"
         if not first:
             return RequestResult(RequestOutcome.ALREADY_RECORDED, said)
         return RequestResult(RequestOutcome(f"scoring-{job.status.lower()}"), said)
