@@ -300,6 +300,30 @@ def all_allow_listed_evidence_complete(
     return every_one_present and all(is_complete(item) for item in allowed)
 
 
+def provisioning_entries(
+    workspace_id: str, evidence: Sequence[SynapseEvidence], rules: ApprovalRules
+) -> list[ManagedPrivateEndpoint]:
+    """MPEs of complete allow-listed evidence to this workspace that name no private endpoint
+    (yet: Synapse fills `resourceId` in once it is provisioned): any pending connection may be
+    theirs."""
+    return [
+        endpoint
+        for item in allow_listed_evidence(evidence, rules)
+        if is_complete(item)
+        for endpoint in item.managed_private_endpoints
+        if oracle_same(endpoint.private_link_resource_id, workspace_id)
+        and not oracle_same(endpoint.resource_id, endpoint.resource_id)
+    ]
+
+
+def rejection_may_rest_on(
+    workspace_id: str, evidence: Sequence[SynapseEvidence], rules: ApprovalRules
+) -> bool:
+    """All allow-listed evidence was read, and none of it may yet name the connection."""
+    complete = all_allow_listed_evidence_complete(evidence, rules)
+    return complete and not provisioning_entries(workspace_id, evidence, rules)
+
+
 def oracle_addressable(workspace_id: str, connection: PrivateEndpointConnection) -> bool:
     """The connection's ID is this workspace's connection of its plain name: a write to the
     configured workspace plus that name reaches exactly it."""
@@ -329,11 +353,12 @@ def oracle(
         return Verdict.APPROVE
     if not rules.reject_unverified:
         return Verdict.LEAVE_PENDING
-    if all_allow_listed_evidence_complete(evidence, rules):
+    if rejection_may_rest_on(workspace_id, evidence, rules):
         return Verdict.REJECT
-    # Evidence is incomplete. Two kinds of connection can be rejected anyway, because no
-    # evidence could ever approve them: one that names no private endpoint at all, and one
-    # that an allow-listed workspace provably made but that the integration cannot work with.
+    # Evidence is incomplete, or an allow-listed MPE to this workspace is still provisioning.
+    # Two kinds of connection can be rejected anyway, because no evidence could ever approve
+    # them: one that names no private endpoint at all, and one that an allow-listed workspace
+    # provably made but that the integration cannot work with.
     if not oracle_same(connection.private_endpoint_id, connection.private_endpoint_id):
         return Verdict.REJECT
     if listing_entries(connection, workspace_id, evidence, rules):
@@ -881,6 +906,7 @@ def test_pending_unverified_is_rejected_only_on_complete_evidence(scene: Scene) 
     rules = replace(scene.rules, reject_unverified=True)
     plan = plan_connections(scene.workspace_id, scene.connections, scene.evidence, rules)
     complete = all_allow_listed_evidence_complete(scene.evidence, rules)
+    provisioning = provisioning_entries(scene.workspace_id, scene.evidence, rules)
     for connection, decision in zip(scene.connections, plan.decisions, strict=True):
         if connection.status is not ConnectionStatus.PENDING:
             continue
@@ -888,7 +914,7 @@ def test_pending_unverified_is_rejected_only_on_complete_evidence(scene: Scene) 
             assert decision.verdict is Verdict.LEAVE_PENDING  # never written
         elif verifying_entries(connection, scene.workspace_id, scene.evidence, rules):
             assert decision.verdict is Verdict.APPROVE
-        elif complete:
+        elif complete and not provisioning:
             assert decision.verdict is Verdict.REJECT
             assert decision.description.startswith("Rejected by ")
             assert decision.reason in decision.description or len(decision.description) == 1000
@@ -901,7 +927,39 @@ def test_pending_unverified_is_rejected_only_on_complete_evidence(scene: Scene) 
             )
             if names_an_endpoint and not made_by_allow_listed:
                 assert decision.verdict is Verdict.LEAVE_PENDING
-                assert "could not be read" in decision.reason
+                why = "could not be read" if not complete else "no private endpoint yet"
+                assert why in decision.reason
+
+
+@QUICK
+@given(verified_scenes, st.sampled_from([None, "", "pending"]), st.data())
+def test_an_allow_listed_endpoint_still_provisioning_keeps_any_connection_from_rejection(
+    base: Verified, unnamed: str | None, data: st.DataObject
+) -> None:
+    # Synapse lists a managed private endpoint before it names the private endpoint it made
+    # (`resourceId`, once provisioned): the connection that just appeared may be that one.
+    stranger = data.draw(ids_of(PE_TYPE).filter(lambda e: not oracle_equal_ci(e, base.endpoint_id)))
+    rules = replace(base.rules(), reject_unverified=True)
+    read = base.evidence()
+    provisioning = ManagedPrivateEndpoint(
+        name="provisioning", private_link_resource_id=base.workspace_id, resource_id=unnamed
+    )
+    evidence = replace(
+        read, managed_private_endpoints=(*read.managed_private_endpoints, provisioning)
+    )
+    connection = base.connection(stranger)
+    plan = plan_connections(ArmId(base.workspace_id), [connection], [evidence], rules)
+    (decision,) = plan.decisions
+    assert decision.verdict is Verdict.LEAVE_PENDING
+    assert "'provisioning'" in decision.reason
+    assert decision.description == ""
+    # Once it names another private endpoint, the connection is provably not its own.
+    named = replace(provisioning, resource_id=base.endpoint_id)
+    evidence = replace(read, managed_private_endpoints=(named,))
+    (decision,) = plan_connections(
+        ArmId(base.workspace_id), [connection], [evidence], rules
+    ).decisions
+    assert decision.verdict is Verdict.REJECT
 
 
 @QUICK

@@ -57,14 +57,21 @@ class EvidenceIndex:
 
     def __init__(self, workspace_id: ArmId, evidence: Iterable[SynapseEvidence]) -> None:
         self._by_endpoint: dict[str, list[_Match]] = {}
+        # To this workspace, naming no private endpoint yet: Synapse fills `resourceId` in once
+        # it is provisioned, so any connection that just appeared may be one of theirs.
+        self.unnamed: list[str] = []
         for item in evidence:
             if not item.complete or item.workspace is None:
                 continue
             for endpoint in item.managed_private_endpoints:
                 target, resource = endpoint.private_link_resource_id, endpoint.resource_id
-                if is_arm_id(target) and is_arm_id(resource) and same_arm_id(target, workspace_id):
+                if not (is_arm_id(target) and same_arm_id(target, workspace_id)):
+                    continue
+                if is_arm_id(resource):
                     key = str(resource).lower()
                     self._by_endpoint.setdefault(key, []).append((item.workspace, endpoint))
+                else:
+                    self.unnamed.append(f"{endpoint.name!r} of {name_of(item.workspace.id)!r}")
 
     def matches(self, private_endpoint_id: str | None) -> list[_Match]:
         if not is_arm_id(private_endpoint_id):
@@ -137,6 +144,13 @@ def _decide(
         return unverified(
             "not verified, and evidence from allow-listed Synapse workspace(s) "
             f"{shown} could not be read: left pending"[:DESCRIPTION_LIMIT],
+            may_reject=False,
+        )
+    if index.unnamed:
+        shown = ", ".join(sorted(index.unnamed))
+        return unverified(
+            f"not verified, and managed private endpoint(s) {shown} to this workspace name no "
+            f"private endpoint yet (provisioning): left pending"[:DESCRIPTION_LIMIT],
             may_reject=False,
         )
     # Workspaces that cannot have made it (no managed VNet, exfiltration protection): say so.
