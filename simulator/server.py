@@ -45,8 +45,8 @@ _AUDIENCES: Final = {
     "ml": ML_AUDIENCE,
 }
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
-# Routes whose POST reads: a token, a Resource Graph query.
-POST_READS: Final = frozenset({"token", "resourcegraph.query"})
+# Routes whose POST reads: a token, a Resource Graph query, a Log Analytics query, a run's metric.
+POST_READS: Final = frozenset({"token", "resourcegraph.query", "logs.query", "ml.run.metric"})
 #: Items per page on the paged lists (``page_size``) until a test sets another size.
 DEFAULT_PAGE_SIZE: Final = 50
 
@@ -391,8 +391,8 @@ class SimulatorServer:
         return sum(route in (None, r.route) and method in (None, r.method) for r in self.requests)
 
     def writes(self) -> list[Request]:
-        """Recorded PUT/PATCH/POST/DELETE requests, not counting the reads made by POST (tokens,
-        Resource Graph queries)."""
+        """Recorded PUT/PATCH/POST/DELETE requests, not counting the reads made by POST
+        (`POST_READS`)."""
         return [r for r in self.requests if r.method in WRITE_METHODS and r.route not in POST_READS]
 
     def requests_to(self, host_prefix: str) -> list[Request]:
