@@ -297,10 +297,13 @@ def test_dry_run_and_audit_write_nothing_to_azure_through_any_trigger(
     audit = {"POLICY_MODE": "audit"} if mode == "audit" else {}
     app.set_settings(**{**settings_of, **audit, **automation}, MAX_CLUSTER_NODES="4")
     app.sim.reset_counts()
-    announced = len(app.sim.eventgrid.published_events)
+    announced, unmapped = len(app.sim.eventgrid.published_events), len(app.sim.permissions.unmapped)
 
     with contextlib.suppress(TransientAzureError):
         drive()
+
+    # Every call maps to actions in infra/permissions.json, checked against the app's roles.
+    assert app.sim.permissions.unmapped[unmapped:] == []
 
     # The outcome topic is the app's own (what it decided, announced): not a change in Azure.
     writes = [w.route for w in app.sim.writes() if w.route != "eventgrid.publish"]
