@@ -406,12 +406,13 @@ class SimulatorServer:
 
     def reset(self) -> None:
         """Forget every service's state, recorded requests, faults and rewrites; the page size
-        is the default again."""
+        is the default again, and no ABAC condition is checked."""
         with self.lock:
             self.clear_faults()
             self.reset_counts()
             self.page_size = DEFAULT_PAGE_SIZE
             self.read_throttle = None
+            self.permissions.grantable = None  # no deployment's condition until one is seeded
             for service in self.services:
                 service.reset()
 
@@ -561,7 +562,7 @@ class SimulatorServer:
             early = (
                 self._take(self._faults, name)
                 or self._authenticate(matched, headers, api_version)
-                or self.permissions.check(matched.audience, method, path, headers)
+                or self.permissions.check(matched.audience, method, path, headers, raw_body)
                 or self._spend(throttle)
             )
             call = Call(method, path, query, headers, None, match)

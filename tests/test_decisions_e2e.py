@@ -556,7 +556,7 @@ def test_a_synapse_workspace_reporting_another_data_plane_vouches_for_nothing(ap
     assert "reports its data plane at 'https://syn-analytics.dev.azuresynapse.net'" in row["Reason"]
 
 
-def test_a_recreated_synapse_workspace_gets_its_role_and_the_old_identity_is_reported(
+def test_a_recreated_synapse_workspace_gets_its_role_once_provisioned_and_the_old_one_is_reported(
     app: App,
 ) -> None:
     workspace_event(app, scene.DEV)
@@ -578,13 +578,23 @@ def test_a_recreated_synapse_workspace_gets_its_role_and_the_old_identity_is_rep
 
     workspace_event(app, scene.DEV)
 
+    # The granter's ABAC condition names the identities as they were at deployment: ARM refuses
+    # the new one until infra/ is provisioned again (README), and the refusal is recorded.
+    assert principals(app, scene.DEV) == [scene.ANALYTICS_PRINCIPAL]
+    refused = outcomes(app, scene.DEV, "role-assignment", "assign")[0]  # the newest
+    assert refused["Outcome"].startswith("failed: HTTP 403 AuthorizationFailed")
+    app.sim.permissions.grantable = frozenset({NEW_PRINCIPAL})  # `azd provision`
+    app.sim.reset_counts()
+
+    workspace_event(app, scene.DEV)
+
     # The new identity is wired; the old assignment stays, reported to people.
     assert principals(app, scene.DEV) == sorted([scene.ANALYTICS_PRINCIPAL, NEW_PRINCIPAL])
     assert [w.method for w in app.sim.writes() if w.route.startswith("authz")] == ["PUT"]
-    (stale,) = outcomes(app, scene.DEV, "role-assignment", "stale-assignment")
+    (stale, _) = outcomes(app, scene.DEV, "role-assignment", "stale-assignment")
     assert stale["Evidence"] == scene.ANALYTICS_PRINCIPAL
     assert stale["Outcome"] == "reported: not deleted"
-    (published,) = [
+    (published, _) = [
         e for e in app.sim.eventgrid.published_events if e["data"]["verdict"] == "stale-assignment"
     ]
     assert published["eventType"] == "SynapseAmlAutomation.RoleAssignment.StaleAssignment"
