@@ -786,7 +786,12 @@ module policy 'app/policy.bicep' = if (deployPolicyInitiative) {
 // Where the app may act, one resource group at a time: app/access.bicep defines the custom roles
 // each resource group needs (assignable only there) and assigns them. Lower-cased before the
 // unions: one resource group written two ways is still one.
-var workspaceResourceGroupIds = [for id in mlWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
+// A workspace that ML_SCOPES names itself gets the roles of a listed one (the app writes to it as
+// to any workspace in scope), unless ML_WORKSPACE_IDS lists it already.
+var listedWorkspaceIds = [for id in mlWorkspaceIds: toLower(id)]
+var scopeWorkspaceCandidates = [for scope in mlScopes: length(split(scope, '/')) == 9 && contains(toLower(scope), '/providers/microsoft.machinelearningservices/workspaces/') && !contains(listedWorkspaceIds, toLower(scope)) ? scope : '']
+var actedOnWorkspaceIds = concat(mlWorkspaceIds, skip(union([''], scopeWorkspaceCandidates), 1))
+var workspaceResourceGroupIds = [for id in actedOnWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
 // Resource groups of ML_SCOPES, where the workspace roles are assigned at the group: a workspace
 // created there later is covered. (Subscriptions and management groups: README, Scope.)
 var scopeGroupCandidates = [for scope in mlScopes: contains(toLower(scope), '/resourcegroups/') && !contains(toLower(scope), '/providers/') ? toLower(scope) : '']
@@ -808,7 +813,7 @@ module access 'app/access.bicep' = [for (group, i) in accessResourceGroupIds: {
   params: {
     roleNameSuffix: '${environmentName}-${resourceToken}'
     appPrincipalId: identity.properties.principalId
-    mlWorkspaceIds: mlWorkspaceIds
+    mlWorkspaceIds: actedOnWorkspaceIds
     scopeResourceGroupIds: scopeResourceGroupIds
     retrainWorkspaceIds: retrainWorkspaceIds
     promotionWorkspaceIds: empty(promotionMetric) ? [] : retrainWorkspaceIds

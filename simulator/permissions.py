@@ -1,8 +1,10 @@
 """Azure RBAC in the simulator: a call whose action the app's roles lack is answered 403, so a
 missing action fails a test instead of a production run. ``infra/permissions.json`` (the Bicep's
 custom roles) maps each call (method and path template, or a data plane's audience) to actions;
-an unmapped call is let through and kept in ``unmapped``. Synapse, Event Grid and Log Analytics
-have their own RBAC, not checked here."""
+an unmapped call is let through and kept in ``unmapped``. A role assignment write passes the
+Contributor granter's ABAC condition only for Contributor, to a service principal of
+``grantable`` (the Synapse identities the deployment read; None: not checked). Synapse, Event
+Grid and Log Analytics have their own RBAC, not checked here."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 PERMISSIONS_FILE: Final = Path(__file__).resolve().parent.parent / "infra" / "permissions.json"
 #: Route audiences (simulator/server.py) whose calls Azure RBAC authorizes.
 _CHECKED_AUDIENCES: Final = {"arm": None, "ml": "https://ml.azure.com"}
+ASSIGNMENT_WRITE: Final = "Microsoft.Authorization/roleAssignments/write"
+CONTRIBUTOR: Final = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 
 
 def template_pattern(template: str) -> re.Pattern[str]:
@@ -54,6 +58,8 @@ class Permissions:
     granted: set[str] = field(default_factory=set)
     #: Calls (``"GET /subscriptions/..."``) that no operation maps, in arrival order.
     unmapped: list[str] = field(default_factory=list)
+    #: Principal IDs (lower case) the granter's condition names, as infra/ deploys it.
+    grantable: frozenset[str] | None = None
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> Permissions:
@@ -85,7 +91,12 @@ class Permissions:
         self.granted -= set(actions)
 
     def check(
-        self, route_audience: str | None, method: str, path: str, headers: Mapping[str, str]
+        self,
+        route_audience: str | None,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes = b"",
     ) -> Reply | None:
         """None when the call is allowed; else ARM's 403 ``AuthorizationFailed`` reply."""
         if route_audience not in _CHECKED_AUDIENCES:
@@ -96,6 +107,8 @@ class Permissions:
             self.unmapped.append(f"{method} {path}")
             return None
         missing = [action for action in needed if action not in self.granted]
+        if ASSIGNMENT_WRITE in needed and not self._condition_holds(body):
+            missing.append(ASSIGNMENT_WRITE)
         if not missing:
             return None
         from .server import arm_error
@@ -109,3 +122,17 @@ class Permissions:
             f"have authorization to perform action '{missing[0]}' over scope '{path}' or the "
             "scope is invalid. If access was recently granted, please refresh your credentials.",
         )
+
+    def _condition_holds(self, body: bytes) -> bool:
+        """infra/app/access.bicep's `contributorForSynapseIdentitiesOnly` for this request."""
+        if self.grantable is None:
+            return True
+        try:
+            asked = json.loads(body)["properties"]
+            role, kind, principal = (
+                str(asked[k]).lower() for k in ("roleDefinitionId", "principalType", "principalId")
+            )
+        except (ValueError, KeyError, TypeError):
+            return False
+        contributor = role.rsplit("/", 1)[-1] == CONTRIBUTOR
+        return contributor and kind == "serviceprincipal" and principal in self.grantable

@@ -45,8 +45,8 @@ _AUDIENCES: Final = {
     "ml": ML_AUDIENCE,
 }
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "POST", "DELETE"})
-# Routes whose POST reads: a token, a Resource Graph query.
-POST_READS: Final = frozenset({"token", "resourcegraph.query"})
+# Routes whose POST reads: a token, a Resource Graph query, a Log Analytics query, a run's metric.
+POST_READS: Final = frozenset({"token", "resourcegraph.query", "logs.query", "ml.run.metric"})
 #: Items per page on the paged lists (``page_size``) until a test sets another size.
 DEFAULT_PAGE_SIZE: Final = 50
 
@@ -391,8 +391,8 @@ class SimulatorServer:
         return sum(route in (None, r.route) and method in (None, r.method) for r in self.requests)
 
     def writes(self) -> list[Request]:
-        """Recorded PUT/PATCH/POST/DELETE requests, not counting the reads made by POST (tokens,
-        Resource Graph queries)."""
+        """Recorded PUT/PATCH/POST/DELETE requests, not counting the reads made by POST
+        (`POST_READS`)."""
         return [r for r in self.requests if r.method in WRITE_METHODS and r.route not in POST_READS]
 
     def requests_to(self, host_prefix: str) -> list[Request]:
@@ -406,12 +406,13 @@ class SimulatorServer:
 
     def reset(self) -> None:
         """Forget every service's state, recorded requests, faults and rewrites; the page size
-        is the default again."""
+        is the default again, and no ABAC condition is checked."""
         with self.lock:
             self.clear_faults()
             self.reset_counts()
             self.page_size = DEFAULT_PAGE_SIZE
             self.read_throttle = None
+            self.permissions.grantable = None  # no deployment's condition until one is seeded
             for service in self.services:
                 service.reset()
 
@@ -561,7 +562,7 @@ class SimulatorServer:
             early = (
                 self._take(self._faults, name)
                 or self._authenticate(matched, headers, api_version)
-                or self.permissions.check(matched.audience, method, path, headers)
+                or self.permissions.check(matched.audience, method, path, headers, raw_body)
                 or self._spend(throttle)
             )
             call = Call(method, path, query, headers, None, match)

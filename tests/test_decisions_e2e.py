@@ -4,15 +4,20 @@ Azure returned. Registered functions → real SDK clients → HTTPS → the loca
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import azure.functions as func
 import pytest
 from azure.core.exceptions import ServiceResponseError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.adapters.errors import TransientAzureError
 from shared.ledger import ActionRecord, partition_rows
 from shared.outcome import INTENT
 from shared.runtime import runtime
@@ -25,8 +30,9 @@ from tests.retraining import (
     recorded_actions,
 )
 from tests.test_planning_private_endpoints import lookalike_of
+from tools import cli, host, scene
 from tools import retraining_scene as rs
-from tools import scene
+from tools import scoring_scene as ss
 from tools.scene import Connection
 
 pytestmark = pytest.mark.slow
@@ -140,6 +146,184 @@ def test_dry_run_records_the_plan_and_no_intent(app: App) -> None:
     rows = list(app.ledger.actions(scene.PROD))
     assert [r["Outcome"] for r in rows if r["Verdict"] == "approve"] == ["planned (dry-run)"]
     assert all(r["Outcome"] != str(INTENT) for r in rows)
+
+
+# -- dry-run and audit write nothing to Azure, whatever triggers them --------------------------
+
+Drive = Callable[[], object]
+REMEDIATE = {"POLICY_MODE": "remediate"}
+RETRAINING = {**rs.retraining_settings(), **ss.settings_env(), **REMEDIATE}
+PROMOTING = {**RETRAINING, "PROMOTION_METRIC": "accuracy", "PROMOTION_MODEL_NAME": "churn-model"}
+PARTITION = f'{{"subscription": "{scene.ML_SUBSCRIPTION}"}}'.encode()
+
+
+def _scoring(method: str, name: str = "") -> func.HttpResponse:
+    headers = {**ss.caller_headers(ss.LOGIC_APP), "Content-Type": "application/json"}
+    url = f"{ss.APP_URL}/scoring-jobs" + (f"/{name}" if name else "")
+    body = b'{"endpoint": "fraud-scoring", "input": {"type": "uri_folder", "path": "%s"}}'
+    function = "get_scoring_job" if name else "start_scoring"
+    return host.call_http(
+        function,
+        method=method,
+        url=url,
+        headers=headers,
+        body=b"" if name else body % ss.INPUT.encode(),
+        route_params={"job_name": name} if name else None,
+    )
+
+
+def _completed_retrain(app: App, accuracy: float | None = None) -> dict[str, Any]:
+    """Enforced: a retraining job submitted on drift, Completed (its step logged `accuracy`)."""
+    event = completed_event(app)
+    name = event["subject"].rsplit("/", 1)[-1]
+    if accuracy is not None:
+        app.sim.ml.promotion.log_metric(scene.PROD, name, "accuracy", accuracy)
+    return event
+
+
+def _promotion_left_deploying(app: App) -> dict[str, Any]:
+    """Enforced: a better model registered and deployed; the switch failed through the retries."""
+    event = _completed_retrain(app, accuracy=0.95)
+    app.sim.inject("ml.batch_endpoint.put", status=503, times=10, retry_after=0)
+    with pytest.raises(TransientAzureError):
+        deliver_ml_event(app, event)
+    app.sim.clear_faults()
+    return event
+
+
+def _started_job(app: App) -> str:
+    """Enforced: a scoring job started over HTTP; its name."""
+    return str(json.loads(_scoring("POST").get_body())["name"])
+
+
+def _hub_endpoint_event(app: App) -> Drive:
+    """A private endpoint written in a hub network, linked to PROD: PROD is looked at."""
+    hub = app.connection("approved earlier").private_endpoint_id
+    app.sim.network.add_private_endpoint(hub, private_link_service_id=scene.PROD)
+    event = scene.resource_write_event(hub, "Microsoft.Network/privateEndpoints/write")
+    return lambda: app.deliver(event)
+
+
+def _ml_drive(event: dict[str, Any]) -> Drive:
+    return lambda: host.deliver_event("on_ml_event", event)
+
+
+WRITES, REMEDIATES = "writes", "remediates"  # what the trigger does when enforced ("": reads)
+TRIGGERS: dict[str, tuple[dict[str, str], Callable[[App], Drive], str]] = {
+    # name: (settings, the enforced state it starts from -> the trigger, what enforce does)
+    "connection event": (
+        {},
+        lambda app: lambda: app.deliver(connection_event(app.connection("listed by allow-listed"))),
+        WRITES,
+    ),
+    "private endpoint event": ({}, _hub_endpoint_event, WRITES),
+    "workspace event": (
+        REMEDIATE,
+        lambda app: lambda: workspace_event(app, scene.PROD),
+        REMEDIATES,
+    ),
+    "compute event": (
+        REMEDIATE,
+        lambda app: (
+            lambda: app.deliver(
+                scene.resource_write_event(
+                    f"{scene.PROD}/computes/cpu-cluster",
+                    "Microsoft.MachineLearningServices/workspaces/computes/write",
+                ),
+                function="on_workspace_event",
+            )
+        ),
+        REMEDIATES,
+    ),
+    "sweep timer": (
+        REMEDIATE,
+        lambda app: lambda: host.fire_timer("reconcile_all"),
+        REMEDIATES,
+    ),
+    "sweep partition": (
+        REMEDIATE,
+        lambda app: lambda: host.deliver_queue_message("sweep_partition", PARTITION),
+        REMEDIATES,
+    ),
+    "drift, model monitor": (RETRAINING, lambda app: _ml_drive(rs.monitor_breach_event()), WRITES),
+    "drift, dataset v1": (RETRAINING, lambda app: _ml_drive(rs.dataset_drift_event()), WRITES),
+    "retrain timer": (RETRAINING, lambda app: lambda: host.fire_timer("scheduled_retrain"), WRITES),
+    "scoring after a retrain": (
+        RETRAINING,
+        lambda app: _ml_drive(_completed_retrain(app)),
+        WRITES,
+    ),
+    "retrain timer's scoring backstop": (
+        {**RETRAINING, "RETRAIN_COOLDOWN_MINUTES": "100000"},
+        lambda app: (_completed_retrain(app), lambda: host.fire_timer("scheduled_retrain"))[1],
+        WRITES,
+    ),
+    "promotion": (PROMOTING, lambda app: _ml_drive(_completed_retrain(app, 0.95)), WRITES),
+    "promotion left mid-way": (
+        PROMOTING,
+        lambda app: _ml_drive(_promotion_left_deploying(app)),
+        WRITES,
+    ),
+    "HTTP start": (RETRAINING, lambda app: lambda: _scoring("POST"), WRITES),
+    "HTTP status": (
+        RETRAINING,
+        lambda app: functools.partial(_scoring, "GET", _started_job(app)),
+        "",
+    ),
+    "CLI plan": (REMEDIATE, lambda app: lambda: cli.main(["plan"]), ""),
+    "CLI apply": (REMEDIATE, lambda app: lambda: cli.main(["apply"]), REMEDIATES),
+}
+
+
+def _seeded(app: App) -> None:
+    rs.seed_retraining(app.sim)
+    ss.seed(app.sim)
+    app.sim.ml.promotion.add_model_version(
+        scene.PROD, "drift-model", "2", properties={"accuracy": "0.80"}
+    )
+    app.sim.ml.add_compute(scene.PROD, "wide", max_node_count=10)
+
+
+@pytest.mark.parametrize("mode", ["enforce", "dry-run", "audit"])
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_dry_run_and_audit_write_nothing_to_azure_through_any_trigger(
+    app: App, trigger: str, mode: str
+) -> None:
+    settings_of, prepare, enforced = TRIGGERS[trigger]
+    _seeded(app)
+    app.set_settings(**settings_of, MAX_CLUSTER_NODES="4")
+    drive = prepare(app)  # the state an enforced app left: work is called for
+    automation = {"AUTOMATION_MODE": "dry-run" if mode == "dry-run" else "enforce"}
+    audit = {"POLICY_MODE": "audit"} if mode == "audit" else {}
+    app.set_settings(**{**settings_of, **audit, **automation}, MAX_CLUSTER_NODES="4")
+    app.sim.reset_counts()
+    announced, unmapped = len(app.sim.eventgrid.published_events), len(app.sim.permissions.unmapped)
+
+    with contextlib.suppress(TransientAzureError):
+        drive()
+
+    # Every call maps to actions in infra/permissions.json, checked against the app's roles.
+    assert app.sim.permissions.unmapped[unmapped:] == []
+
+    # The outcome topic is the app's own (what it decided, announced): not a change in Azure.
+    writes = [w.route for w in app.sim.writes() if w.route != "eventgrid.publish"]
+    remediations = [r for r in writes if r in ("aml.workspace.patch", "aml.compute.patch")]
+    if mode == "enforce":  # the trigger does call for writes (and remediations)
+        assert bool(writes) is bool(enforced), writes
+        assert bool(remediations) is (enforced == REMEDIATES), writes
+        return
+    if mode == "audit":  # POLICY_MODE=audit: the rest as enforced, no remediation
+        assert remediations == [], writes
+        return
+    assert writes == []
+    # What the app itself recorded and announced says planned, never applied or about to write.
+    rows = [r for w in (scene.PROD, scene.DEV) for r in app.ledger.actions(w)]
+    dry = [r["Outcome"] for r in rows if r["Mode"].startswith("dry-run")]
+    assert not [o for o in dry if o.startswith(("applied", "intent"))], dry
+    if enforced:  # (an HTTP start's record is its request's row: `dry-run`, HTTP 200)
+        assert "planned (dry-run)" in dry or trigger == "HTTP start"
+    types = [e["eventType"] for e in app.sim.eventgrid.published_events[announced:]]
+    assert not [t for t in types if t.endswith(".Applied")], types
 
 
 # -- applied means Azure's answer shows it ------------------------------------------------------
@@ -372,7 +556,7 @@ def test_a_synapse_workspace_reporting_another_data_plane_vouches_for_nothing(ap
     assert "reports its data plane at 'https://syn-analytics.dev.azuresynapse.net'" in row["Reason"]
 
 
-def test_a_recreated_synapse_workspace_gets_its_role_and_the_old_identity_is_reported(
+def test_a_recreated_synapse_workspace_gets_its_role_once_provisioned_and_the_old_one_is_reported(
     app: App,
 ) -> None:
     workspace_event(app, scene.DEV)
@@ -394,13 +578,23 @@ def test_a_recreated_synapse_workspace_gets_its_role_and_the_old_identity_is_rep
 
     workspace_event(app, scene.DEV)
 
+    # The granter's ABAC condition names the identities as they were at deployment: ARM refuses
+    # the new one until infra/ is provisioned again (README), and the refusal is recorded.
+    assert principals(app, scene.DEV) == [scene.ANALYTICS_PRINCIPAL]
+    refused = outcomes(app, scene.DEV, "role-assignment", "assign")[0]  # the newest
+    assert refused["Outcome"].startswith("failed: HTTP 403 AuthorizationFailed")
+    app.sim.permissions.grantable = frozenset({NEW_PRINCIPAL})  # `azd provision`
+    app.sim.reset_counts()
+
+    workspace_event(app, scene.DEV)
+
     # The new identity is wired; the old assignment stays, reported to people.
     assert principals(app, scene.DEV) == sorted([scene.ANALYTICS_PRINCIPAL, NEW_PRINCIPAL])
     assert [w.method for w in app.sim.writes() if w.route.startswith("authz")] == ["PUT"]
-    (stale,) = outcomes(app, scene.DEV, "role-assignment", "stale-assignment")
+    (stale, _) = outcomes(app, scene.DEV, "role-assignment", "stale-assignment")
     assert stale["Evidence"] == scene.ANALYTICS_PRINCIPAL
     assert stale["Outcome"] == "reported: not deleted"
-    (published,) = [
+    (published, _) = [
         e for e in app.sim.eventgrid.published_events if e["data"]["verdict"] == "stale-assignment"
     ]
     assert published["eventType"] == "SynapseAmlAutomation.RoleAssignment.StaleAssignment"

@@ -681,6 +681,15 @@ def test_event_topics_and_roles_follow_the_scope() -> None:
     assert "condition: contributorForSynapseIdentitiesOnly" in granter
     assert "workspacePolicyGroupAssignment" in group_assignments
     assert "scopeResourceGroupIds: scopeResourceGroupIds" in main
+    # A workspace ML_SCOPES names itself is written to as any other: the roles of a listed one,
+    # at it (and the dependency reader at its group), once when both settings name it.
+    assert "var actedOnWorkspaceIds = concat(mlWorkspaceIds, skip(union([''], " in main
+    candidates = re.search(r"var scopeWorkspaceCandidates = \[for scope in mlScopes: (.*)\]", main)
+    assert candidates, "no scopeWorkspaceCandidates"
+    assert "length(split(scope, '/')) == 9" in candidates.group(1)
+    assert "'/providers/microsoft.machinelearningservices/workspaces/'" in candidates.group(1)
+    assert "!contains(listedWorkspaceIds, toLower(scope))" in candidates.group(1)
+    assert "var workspaceResourceGroupIds = [for id in actedOnWorkspaceIds:" in main
 
 
 # --- azure.yaml ----------------------------------------------------------------------------------
@@ -882,8 +891,10 @@ def test_jobs_and_scoring_are_granted_only_where_they_run() -> None:
         r"empty\(batchEndpointName\) \? \[\] : retrainWorkspaceIdsLower\)",
         main,
     )
-    for param in ("mlWorkspaceIds", "retrainWorkspaceIds", "scoringWorkspaceIds"):
+    for param in ("retrainWorkspaceIds", "scoringWorkspaceIds"):
         assert re.search(rf"\n    {param}: {param}\n", main), f"access gets {param}"
+    # Every workspace in scope by name: test_event_topics_and_roles_follow_the_scope.
+    assert "\n    mlWorkspaceIds: actedOnWorkspaceIds\n" in main
     roles = permissions()["customRoles"]
     policy = set(roles["workspacePolicy"]["actions"])
     job_or_scoring = [

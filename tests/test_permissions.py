@@ -13,14 +13,25 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.adapters.batch_scoring import BatchScoringAdapter, ScoringInput, ScoringJob
 from shared.adapters.clients import clients_for
 from shared.arm import ArmId
 from shared.config import get_settings
-from simulator.permissions import Permissions, template_pattern
+from simulator import tokens
+from simulator.permissions import ASSIGNMENT_WRITE, Permissions, template_pattern
 from tests.conftest import App
-from tests.test_infra_security import permissions
+from tests.test_infra_security import (
+    PRINCIPALS,
+    ROLE_IDS,
+    SYNAPSE_PRINCIPALS,
+    Request,
+    evaluate,
+    granter_condition,
+    permissions,
+)
 from tools import scene
 
 #: Recorded azure-ai-ml exchanges (see their README): ../shared/reference/recorded from /work/main.
@@ -182,3 +193,34 @@ def _score(adapter: BatchScoringAdapter) -> ScoringJob:
         tags={},
         request_id=str(uuid.uuid4()),
     )
+
+
+ROLE_DEFINITIONS = "Microsoft.Authorization/roleDefinitions"
+ASSIGNMENT = f"{scene.PROD}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}"
+
+
+@settings(max_examples=200)
+@given(
+    role=ROLE_IDS,
+    kind=st.sampled_from(["ServicePrincipal", "serviceprincipal", "User", "Group"]),
+    principal=PRINCIPALS,
+)
+def test_the_simulator_refuses_a_role_assignment_as_the_deployed_condition_does(
+    role: str, kind: str, principal: str
+) -> None:
+    # The simulator's ARM answers a role assignment PUT as infra/app/access.bicep's condition,
+    # deployed for the Synapse identities ARM reported then (`grantable`), evaluates it.
+    table = Permissions.load()
+    table.grantable = frozenset(p.lower() for p in SYNAPSE_PRINCIPALS)
+    role_id = f"/subscriptions/{scene.ML_SUBSCRIPTION}/providers/{ROLE_DEFINITIONS}/{role}"
+    body = {
+        "properties": {"roleDefinitionId": role_id, "principalType": kind, "principalId": principal}
+    }
+    token = tokens.unsigned_jwt("https://management.azure.com", str(uuid.uuid4()), "oid", "app")
+    headers = {"authorization": f"Bearer {token}"}
+
+    refused = table.check("arm", "PUT", ASSIGNMENT, headers, json.dumps(body).encode())
+
+    deployed = evaluate(granter_condition(), Request(ASSIGNMENT_WRITE, role, kind, principal))
+    assert (refused is None) is deployed
+    assert refused is None or refused.status == 403

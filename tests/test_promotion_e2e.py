@@ -184,7 +184,7 @@ def test_an_equal_or_worse_model_is_not_promoted_and_the_current_one_scores(
     _deliver(papp, event)
 
     writes = {r.route for r in papp.sim.writes()}
-    assert writes == {"ml.run.metric", "ml.scoring.invoke", "eventgrid.publish"}
+    assert writes == {"ml.scoring.invoke", "eventgrid.publish"}
     assert _default(papp) == "blue"
     assert _scored_on(papp) == [None]  # the endpoint's default, as before
     [skipped] = _actions("model")
@@ -570,9 +570,9 @@ def test_dry_run_shows_the_decision_and_writes_nothing(papp: App) -> None:
     papp.set_settings(**rs.retraining_settings(**PROMOTION, AUTOMATION_MODE="dry-run"))
     _deliver(papp, event)
 
-    # The metric service answers a POST, a read: nothing else is sent but reads.
-    writes = [r.route for r in papp.sim.writes() if r.route != "eventgrid.publish"]
-    assert set(writes) == {"ml.run.metric"}
+    # Nothing is sent but reads (the metric service's POST is one).
+    assert [r.route for r in papp.sim.writes() if r.route != "eventgrid.publish"] == []
+    assert papp.sim.count("ml.run.metric") == 1
     assert _default(papp) == "blue"
     [plan] = _actions("model")
     assert plan["Outcome"] == "planned (dry-run)"
@@ -586,6 +586,34 @@ def test_dry_run_shows_the_decision_and_writes_nothing(papp: App) -> None:
     assert json.loads(scoring["Evidence"])["deployment"] == "churn-batch-1"
     # No claim either: a dry-run decides again on every delivery.
     assert Claims(runtime().ledger.table).promotions(scene.PROD) == []
+
+
+def test_dry_run_carries_no_promotion_on_from_a_step_an_enforced_delivery_left(
+    papp: App,
+) -> None:
+    # Enforced, the delivery registered and deployed; the switch failed through the retries.
+    _, event = _completed(papp, accuracy=0.9)
+    papp.sim.inject("ml.batch_endpoint.put", status=503, times=10, retry_after=0)
+    with pytest.raises(TransientAzureError):
+        _deliver(papp, event)
+    papp.sim.clear_faults()
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, AUTOMATION_MODE="dry-run"))
+    papp.sim.reset_counts()
+
+    _deliver(papp, event)  # Event Grid's redelivery, now in dry-run
+
+    assert [r.route for r in papp.sim.writes() if r.route != "eventgrid.publish"] == []
+    assert _default(papp) == "blue"
+    assert papp.sim.ml.scoring_posts == []
+    [claim] = Claims(runtime().ledger.table).promotions(scene.PROD)
+    assert claim.state == "deploying"  # left where the enforced delivery left it
+    # The plan says so: the promotion would carry on, and score on its deployment.
+    plan = _actions("model")[0]
+    assert (plan["Outcome"], plan["Verdict"]) == ("planned (dry-run)", "promote")
+    assert plan["Reason"].endswith("from its step deploying")
+    [scoring] = _actions("batch-scoring")
+    assert scoring["Outcome"] == "planned (dry-run)"
+    assert json.loads(scoring["Evidence"])["deployment"] == "churn-batch-1"
 
 
 # ------------------------------------------- requests and tokens only where settings point

@@ -138,3 +138,23 @@ def test_plan_shows_what_the_rate_would_defer(app: App, capsys: pytest.CaptureFi
     assert shown["cpu-cluster"]["disposition"] == "deferred"
     assert "MAX_REMEDIATIONS_PER_HOUR=1" in shown["cpu-cluster"]["reason"]
     assert app.sim.writes() == []
+
+
+@pytest.mark.slow
+def test_a_dry_run_takes_no_slot_of_the_hour(app: App) -> None:
+    # Dry-run plans public access and cpu-cluster (the hour's two) on every sweep, and applies
+    # neither: no later run, dry or enforced, finds the hour spent by what was never written.
+    app.set_settings(
+        POLICY_MODE="remediate", MAX_REMEDIATIONS_PER_HOUR="2", AUTOMATION_MODE="dry-run"
+    )
+    sweep()
+    sweep()
+    assert deferred(app, WS) == {}
+
+    app.set_settings(
+        POLICY_MODE="remediate", MAX_REMEDIATIONS_PER_HOUR="2", AUTOMATION_MODE="enforce"
+    )
+    sweep()
+
+    assert len(remediation_writes(app)) == 2
+    assert deferred(app, WS) == {}

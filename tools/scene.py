@@ -173,6 +173,9 @@ def seed(sim: AzureSimulator) -> Scene:
     _seed_computes(sim)
     sim.synapse.add_workspace(ANALYTICS, principal_id=ANALYTICS_PRINCIPAL)
     sim.synapse.add_workspace(ROGUE, principal_id=ROGUE_PRINCIPAL)
+    # The Contributor granter's ABAC condition, as infra/ deploys it for SYNAPSE_WORKSPACE_IDS:
+    # the identities their ARM reads named at deployment.
+    sim.permissions.grantable = frozenset({ANALYTICS_PRINCIPAL})
 
     prod_pe = managed_endpoint_id("syn-analytics", "mpe-aml-prod", SYNAPSE_MANAGED_SUBSCRIPTION)
     dev_pe = managed_endpoint_id("syn-analytics", "mpe-aml-dev", SYNAPSE_MANAGED_SUBSCRIPTION)

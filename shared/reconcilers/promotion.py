@@ -100,6 +100,11 @@ class ModelPromoter:
             or (claim.trigger != trail.trigger and self.clock() - claim.claimed_at < IN_FLIGHT)
         ):
             return self._result(claim, job_name)
+        if claim is not None and self.dry_run:
+            # A step an enforced delivery left: dry-run plans carrying it on, and writes nothing.
+            why = f"would carry on the promotion after {job_name} from its step {claim.state}"
+            _decided(trail, job_name, PLANNED, {**_detail(claim), "reason": why})
+            return PromotionResult(True, claim.deployment, RequestOutcome.DRY_RUN, why)
         try:
             decided = claim or self._decide(trail, job_name)
             if isinstance(decided, PromotionResult):

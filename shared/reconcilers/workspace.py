@@ -82,8 +82,10 @@ def start_run(
     settings = runtime.settings
     per_run, per_hour = settings.max_remediations_per_run, settings.max_remediations_per_hour
     budget = RemediationBudget(per_run, per_hour=per_hour)
-    # A preview reads no ledger and takes no slot: it counts only its own.
-    sink, claims = (None, None) if preview else (runtime.sink, runtime.claims)
+    # A preview reads no ledger and takes no slot: it counts only its own; so does a dry run,
+    # whose planned writes are never made (a slot of the hour is for a write Azure saw).
+    sink = None if preview else runtime.sink
+    claims = None if preview or settings.dry_run else runtime.claims
     return Run(trigger, settings.dry_run, budget, sink, preview=preview, claims=claims, only=only)
 
 
