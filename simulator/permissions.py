@@ -91,18 +91,14 @@ class Permissions:
         self.granted -= set(actions)
 
     def check(
-        self,
-        route_audience: str | None,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        body: bytes = b"",
+        self, route: str | None, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> Reply | None:
-        """None when the call is allowed; else ARM's 403 ``AuthorizationFailed`` reply."""
-        if route_audience not in _CHECKED_AUDIENCES:
+        """None when the call (on a route of that audience) is allowed; else ARM's 403
+        ``AuthorizationFailed`` reply."""
+        if route not in _CHECKED_AUDIENCES:
             return None
         try:
-            needed = self.actions_for(method, path, _CHECKED_AUDIENCES[route_audience])
+            needed = self.actions_for(method, path, _CHECKED_AUDIENCES[route])
         except KeyError:
             self.unmapped.append(f"{method} {path}")
             return None
@@ -125,14 +121,12 @@ class Permissions:
 
     def _condition_holds(self, body: bytes) -> bool:
         """infra/app/access.bicep's `contributorForSynapseIdentitiesOnly` for this request."""
-        if self.grantable is None:
-            return True
         try:
             asked = json.loads(body)["properties"]
-            role, kind, principal = (
+            role, kind, who = (
                 str(asked[k]).lower() for k in ("roleDefinitionId", "principalType", "principalId")
             )
         except (ValueError, KeyError, TypeError):
-            return False
-        contributor = role.rsplit("/", 1)[-1] == CONTRIBUTOR
-        return contributor and kind == "serviceprincipal" and principal in self.grantable
+            return self.grantable is None
+        contributor = role.rsplit("/", 1)[-1] == CONTRIBUTOR and kind == "serviceprincipal"
+        return self.grantable is None or (contributor and who in self.grantable)
