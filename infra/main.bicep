@@ -154,7 +154,7 @@ param deployPolicyInitiative bool = false
 @description('Also assign that initiative at this subscription; its exemptions then count (POLICY_ASSIGNMENT_IDS). Needs deployPolicyInitiative.')
 param assignPolicyInitiative bool = false
 
-@description('The assignment\'s effect per rule, by initiative parameter, e.g. {"computeLocalAuthEffect": "Deny"}; a rule not named is Audit (workspace-hbi Disabled unless hbiRequired).')
+@description('The assignment\'s effect per rule, by initiative parameter, e.g. {"computeLocalAuthEffect": "Deny"}; a rule not named is Audit (workspace-hbi Disabled unless hbiRequired; compute-vm-size always Disabled without allowedComputeVmSizes).')
 param policyEffects object = {}
 
 @description('IDs of other assignments of the initiative (a platform team\'s, at a management group) whose policy exemptions count like policyExemptions.')
@@ -777,7 +777,9 @@ module policy 'app/policy.bicep' = if (deployPolicyInitiative) {
   params: {
     assign: assignPolicyInitiative
     assignmentName: policyAssignmentName
-    effects: union({ workspaceHbiEffect: hbiRequired ? 'Audit' : 'Disabled' }, policyEffects)
+    // Without VM sizes the app does not judge them, and neither may `vmSize notIn []`, which
+    // would find (or with Deny, refuse) every cluster and instance, whatever policyEffects says.
+    effects: union({ workspaceHbiEffect: hbiRequired ? 'Audit' : 'Disabled' }, policyEffects, empty(allowedComputeVmSizes) ? { computeVmSizeEffect: 'Disabled' } : {})
     allowedVmSizes: allowedComputeVmSizes
     maxClusterNodes: maxClusterNodes
   }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ import jsonschema
 import pytest
 
 import shared.policy.checks  # noqa: F401  (declares the rules)
+from shared.config import load_settings
 from shared.policy.rules import RULES, AzurePolicy, Rule, Severity
+from tests.test_policy_exemptions import BASE_ENV
 from tools import cli, policy_export
 
 INFRA_POLICY = Path(__file__).resolve().parent.parent / "infra" / "policy"
@@ -439,3 +442,76 @@ def test_infra_deploys_the_checked_in_files_and_names_only_initiative_parameters
     # The parameters the assignment passes besides the effects are the initiative's too.
     passed = set(re.findall(r"^\s+(\w+): \{ value: ", module, flags=re.MULTILINE))
     assert passed == set(policy_export.PARAMETERS) <= set(INITIATIVE["properties"]["parameters"])
+
+
+def bicep_value(expression: str, names: dict[str, Any]) -> Any:
+    """The little Bicep main.bicep's policy wiring uses: strings, names, one-line objects,
+    `a ? b : c`, union(), empty() and join()."""
+    tokens: list[str] = re.findall(r"'[^']*'|\w+|[{}(),:?]", expression)
+    functions: dict[str, Callable[..., Any]] = {
+        "union": lambda *objects: {k: v for o in objects for k, v in o.items()},
+        "empty": lambda value: not value,
+        "join": lambda items, separator: separator.join(items),
+    }
+
+    def take() -> str:
+        return tokens.pop(0)
+
+    def term() -> Any:
+        token = take()
+        if token == "{":
+            found: dict[str, Any] = {}
+            while (key := take()) != "}":
+                if key != ",":
+                    assert take() == ":"
+                    found[key] = value()
+            return found
+        if token.startswith("'"):
+            return token[1:-1]
+        if tokens[:1] != ["("]:
+            return names[token]
+        take()
+        arguments = []
+        while tokens[0] != ")":
+            if tokens[0] == ",":
+                take()
+            else:
+                arguments.append(value())
+        take()
+        return functions[token](*arguments)
+
+    def value() -> Any:
+        condition = term()
+        if tokens[:1] != ["?"]:
+            return condition
+        take()
+        chosen = value()
+        assert take() == ":"
+        other = value()
+        return chosen if condition else other
+
+    result = value()
+    assert not tokens, tokens
+    return result
+
+
+@pytest.mark.parametrize("sizes", [[], ["Standard_DS3_v2"]])
+@pytest.mark.parametrize("chosen", [{}, {"computeVmSizeEffect": "Deny"}])
+def test_the_assignment_judges_vm_sizes_exactly_when_the_app_does(
+    sizes: list[str], chosen: dict[str, str]
+) -> None:
+    """ALLOWED_COMPUTE_VM_SIZES empty (azd env set ALLOWED_COMPUTE_VM_SIZES '[]'): the app does
+    not judge VM sizes. The assignment must not either: `vmSize notIn []` finds every cluster and
+    instance non-compliant, and with Deny refuses each new one."""
+    main = (INFRA_POLICY.parent / "main.bicep").read_text(encoding="utf-8")
+    names = {"allowedComputeVmSizes": sizes, "policyEffects": chosen, "hbiRequired": False}
+    (setting,) = re.findall(r"name: 'ALLOWED_COMPUTE_VM_SIZES'\s+value: (.+)", main)
+    app = load_settings({**BASE_ENV, "ALLOWED_COMPUTE_VM_SIZES": bicep_value(setting, names)})
+    (effects,) = re.findall(r"^\s+effects: (.+)$", main, flags=re.MULTILINE)
+    effect = bicep_value(effects, names).get("computeVmSizeEffect")
+
+    if app.allowed_compute_vm_sizes is None:
+        assert effect == "Disabled"
+    else:
+        assert effect == chosen.get("computeVmSizeEffect")
+    assert (app.allowed_compute_vm_sizes is None) == (not sizes)
