@@ -10,6 +10,7 @@ from shared.events import Ignored
 from shared.intake import Delivery
 from shared.ml_events import Drift, classify_ml_event, scoped_workspace, workspace_of_topic
 from shared.outcome import RequestOutcome
+from shared.telemetry import operation
 
 FUNCTION = "on_ml_event"
 
@@ -18,6 +19,7 @@ bp = func.Blueprint()
 
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
+@operation
 def on_ml_event(event: func.EventGridEvent) -> None:
     delivery = Delivery(event, FUNCTION, kind="ml-event")
     rt, record = delivery.rt, delivery.record

@@ -11,6 +11,7 @@ from shared.events import PRIVATE_ENDPOINT_OPERATIONS as OPERATIONS
 from shared.intake import Delivery
 from shared.model import JudgedAnswerError
 from shared.reconcilers.workspace import Concern
+from shared.telemetry import operation
 
 FUNCTION = "on_private_endpoint_event"
 
@@ -19,6 +20,7 @@ bp = func.Blueprint()
 
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
+@operation
 def on_private_endpoint_event(event: func.EventGridEvent) -> None:
     delivery = Delivery(event, FUNCTION)
     write = delivery.resource_write(OPERATIONS)

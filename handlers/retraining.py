@@ -14,6 +14,7 @@ from azure.core.exceptions import AzureError
 from shared.adapters.errors import TransientAzureError, describe
 from shared.logs import decision_log, escape
 from shared.runtime import runtime
+from shared.telemetry import operation
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ bp = func.Blueprint()
 
 @bp.function_name("scheduled_retrain")
 @bp.timer_trigger(arg_name="timer", schedule="%RETRAIN_SCHEDULE%", run_on_startup=False)
+@operation
 def scheduled_retrain(timer: func.TimerRequest) -> None:
     run_id = uuid.uuid4().hex[:12]
     trigger = f"schedule:{run_id}"

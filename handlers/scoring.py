@@ -24,6 +24,7 @@ from shared.scoring import contract
 from shared.scoring.contract import Problem
 from shared.scoring.records import RequestRecord, tracking_fields
 from shared.scoring.requests import Caller, RefusedError, authorize, caller_of
+from shared.telemetry import operation
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,8 @@ def _serve(function: str, route: str, method: str, handle: Handle) -> None:
             return _problem(Problem("internal-error", detail))
 
     serve.__name__ = serve.__qualname__ = function
-    auth = func.AuthLevel.ANONYMOUS
-    bp.function_name(function)(bp.route(route=route, methods=[method], auth_level=auth)(serve))
+    auth, served = func.AuthLevel.ANONYMOUS, operation(serve)
+    bp.function_name(function)(bp.route(route=route, methods=[method], auth_level=auth)(served))
 
 
 def _received(function: str, caller: Caller) -> RequestRecord:

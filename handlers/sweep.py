@@ -16,6 +16,7 @@ from shared.ledger import EventRecord
 from shared.logs import decision_log
 from shared.reconcilers.sweep import PARTITION_QUEUE, SweepReport, partition_of, partitions, sweep
 from shared.runtime import runtime
+from shared.telemetry import operation
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ PARTITION_FUNCTION = "sweep_partition"
 @bp.function_name("reconcile_all")
 @bp.queue_output(arg_name="fan_out", queue_name=PARTITION_QUEUE, connection="AzureWebJobsStorage")
 @bp.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False)
+@operation
 def reconcile_all(timer: func.TimerRequest, fan_out: func.Out[list[str]]) -> None:
     """Raise at the end if any workspace failed transiently, after every other had its turn;
     when fanning out, never (the host enqueues only what a function that returned set)."""
@@ -53,6 +55,7 @@ def reconcile_all(timer: func.TimerRequest, fan_out: func.Out[list[str]]) -> Non
 
 @bp.function_name(PARTITION_FUNCTION)
 @bp.queue_trigger(arg_name="message", queue_name=PARTITION_QUEUE, connection="AzureWebJobsStorage")
+@operation
 def sweep_partition(message: func.QueueMessage) -> None:
     """One subscription of a fanned-out sweep, as one run. A message naming anything else is
     recorded as invalid and changes nothing; a transient failure raises, so the queue delivers

@@ -8,6 +8,7 @@ from shared.arm import ML_WORKSPACE_TYPE
 from shared.events import WORKSPACE_OPERATIONS
 from shared.intake import Delivery
 from shared.reconcilers.workspace import Concern
+from shared.telemetry import operation
 
 FUNCTION = "on_workspace_event"
 
@@ -16,6 +17,7 @@ bp = func.Blueprint()
 
 @bp.function_name(FUNCTION)
 @bp.event_grid_trigger(arg_name="event")
+@operation
 def on_workspace_event(event: func.EventGridEvent) -> None:
     delivery = Delivery(event, FUNCTION)
     write = delivery.resource_write(WORKSPACE_OPERATIONS)

@@ -4,10 +4,13 @@ SDK tracer provider already did (everything would be exported twice)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
+from collections.abc import Callable
 from enum import Enum
+from typing import ParamSpec, TypeVar
 
 from shared.logs import DECISION_FIELDS
 
@@ -22,6 +25,8 @@ _INSTRUMENTATIONS_OFF = (
     "django", "fastapi", "flask", "psycopg2", "requests", "urllib", "urllib3", "httpx"
 )  # fmt: skip
 
+P = ParamSpec("P")
+R = TypeVar("R")
 _lock = threading.Lock()
 _state: TelemetryState | None = None
 
@@ -69,3 +74,21 @@ def configure_telemetry() -> TelemetryState:
                 azure_logger.setLevel(logging.WARNING)
             _state = TelemetryState.CONFIGURED
         return _state
+
+
+def operation(function: Callable[P, R]) -> Callable[P, R]:
+    """One invocation, one operation (a request): its log lines and Azure calls share its
+    operation_Id, which the on-call queries join on. Without it, every line has none and every
+    call its own. Configured first: the first invocation's span is then a real one."""
+
+    @functools.wraps(function)
+    def invocation(*args: P.args, **kwargs: P.kwargs) -> R:
+        if configure_telemetry() is TelemetryState.OFF:
+            return function(*args, **kwargs)
+        from opentelemetry import trace
+
+        name, kind = function.__name__, trace.SpanKind.SERVER
+        with trace.get_tracer(__name__).start_as_current_span(name, kind=kind):
+            return function(*args, **kwargs)
+
+    return invocation

@@ -6,7 +6,7 @@ KQL they run (infra/monitor/queries.json) and the README's "Observability", whic
 - The queries select what the app logs: their filters, run over real decision lines (the run's
   one write path, `Run.settle`), select exactly the approvals, failures and deferrals; they read
   only custom dimensions a decision line carries, kinds the reconcilers log, outcomes as
-  `shared/outcome.py` words them.
+  `shared/outcome.py` words them; a write Azure fails is a failed action whichever path made it.
 - The workbook has the sections the issue names, each alert runs the query of its name, and the
   dead-letter alert watches every system topic and event subscription of the app.
 - Monitoring is a parameter, settable with azd and on by default; the email is optional.
@@ -32,6 +32,7 @@ from shared.policy.budget import RemediationBudget
 from shared.reconcilers import policies, private_endpoints, promotion, retraining
 from shared.reconcilers.run import Decision, Run
 from shared.telemetry import DECISION_LOG_FIELDS
+from tests.conftest import App
 from tests.test_infra import azd_env_names, strip_bicep_comments
 
 REPO = Path(__file__).resolve().parent.parent
@@ -267,6 +268,31 @@ def test_failed_actions_cover_every_failed_outcome_and_deferrals_every_deferral(
         assert deferred({"outcome": outcome, "kind": policies.REMEDIATION}) == (
             status is Status.DEFERRED
         )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("status", [403, 500])
+def test_an_http_scoring_start_azure_fails_is_a_failed_action_and_a_failure_event(
+    scoring: App, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    # The POST was attempted (its intent row is written): Azure failing it is a failed write,
+    # for the alert and the notification sample's `.Failed` filter, as after a retrain.
+    from tests.retraining import recorded_actions
+    from tests.test_scoring_http_e2e import post
+
+    scoring.sim.inject("ml.scoring.invoke", status=status, times=5, retry_after=0.01)
+    with caplog.at_level(logging.INFO):
+        assert post().status_code in (502, 503)
+    failed = kql_filter(queries()["failedActions"])
+    selected = [(line["kind"], line["verdict"]) for line in decision_lines(caplog) if failed(line)]
+    assert selected == [("batch-scoring", "start")]
+    # The intent row's outcome follows it (newest first).
+    outcomes = [
+        row["Outcome"].split(":")[0] for row in recorded_actions("batch-scoring", intents=True)
+    ]
+    assert outcomes == ["failed" if status == 403 else "failed (will retry)", "intent"]
+    types = [event["eventType"] for event in scoring.sim.eventgrid.published_events]
+    assert types == ["SynapseAmlAutomation.BatchScoring.Start.Failed"]
 
 
 def kinds_in(query: str) -> set[str]:

@@ -92,13 +92,15 @@ print(json.dumps({"state": configure_telemetry().value,
     assert result == {"state": "by-worker", "distro": False}
 
 
-CONFIGURED_CHILD = """
+# Telemetry configured, in-memory exporters beside the distro's, and a local server standing in
+# for Azure (answering `status`) behind an azure-core pipeline, built as the app's raw clients are.
+CHILD_SETUP = """
 import http.server, json, logging, threading
 from opentelemetry import trace, _logs
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor, InMemoryLogRecordExporter
-from shared.telemetry import DECISION_LOG_FIELDS, configure_telemetry
+from shared.telemetry import DECISION_LOG_FIELDS, configure_telemetry, operation
 
 first = configure_telemetry().value
 second = configure_telemetry().value
@@ -106,10 +108,9 @@ spans, records = InMemorySpanExporter(), InMemoryLogRecordExporter()
 trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(spans))
 _logs.get_logger_provider().add_log_record_processor(SimpleLogRecordProcessor(records))
 
-# An Azure SDK call: an azure-core pipeline (the app's raw clients are built the same way).
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+        self.send_response(%(status)d); self.send_header("Content-Length", "2"); self.end_headers()
         self.wfile.write(b"{}")
     def log_message(self, *args):
         pass
@@ -120,6 +121,11 @@ from azure.core.pipeline import policies
 from azure.core.rest import HttpRequest
 client = PipelineClient(base_url=f"http://127.0.0.1:{server.server_port}",
                         policies=[policies.RetryPolicy(), policies.DistributedTracingPolicy()])
+"""
+
+CONFIGURED_CHILD = (
+    CHILD_SETUP
+    + """
 client.send_request(HttpRequest("GET", f"http://127.0.0.1:{server.server_port}/ping"))
 server.shutdown()
 
@@ -140,11 +146,12 @@ print(json.dumps({"states": [first, second], "dimensions": dimensions,
                   "dependencies": dependencies,
                   "azure_level": logging.getLogger("azure").level}))
 """
+)
 
 
 def test_with_a_connection_string_it_configures_once_and_exports_what_the_readme_queries() -> None:
     result = run_child(
-        CONFIGURED_CHILD % {"cs": CONNECTION_STRING},
+        CONFIGURED_CHILD % {"cs": CONNECTION_STRING, "status": 200},
         {"APPLICATIONINSIGHTS_CONNECTION_STRING": CONNECTION_STRING},
     )
     assert result["states"] == ["configured", "configured"]
@@ -180,3 +187,63 @@ def test_every_function_s_first_build_configures_telemetry(
 
     # Asked once, and found nothing to export to: the builder did ask.
     assert telemetry._state is telemetry.TelemetryState.OFF
+
+
+OPERATION_CHILD = (
+    CHILD_SETUP
+    + """
+from shared.logs import decision_log
+
+def invocation(name):
+    # A function's body: an Azure call Azure refuses, then the decision line saying so.
+    client.send_request(HttpRequest("GET", f"http://127.0.0.1:{server.server_port}/{name}"))
+    decision_log(logging.getLogger("shared.x"), name, trigger="event:" + name, kind="k",
+                 verdict="approve", outcome="failed: HTTP 403", level=logging.ERROR)
+
+operation(invocation)("one")
+operation(invocation)("two")
+server.shutdown()
+
+from azure.monitor.opentelemetry.exporter import (
+    AzureMonitorLogExporter, AzureMonitorTraceExporter)
+log_exporter = AzureMonitorLogExporter(connection_string=%(cs)r)
+trace_exporter = AzureMonitorTraceExporter(connection_string=%(cs)r)
+lines = [log_exporter._log_to_envelope(r) for r in records.get_finished_logs()]
+telemetry = [trace_exporter._span_to_envelope(s) for s in spans.get_finished_spans()]
+print(json.dumps({
+    "lines": {e.data.base_data.message.split(": ")[-1]: e.tags["ai.operation.id"] for e in lines
+              if e.data.base_data.message.startswith("[event:")},
+    "calls": [[e.data.base_type, e.tags["ai.operation.id"], e.data.base_data.name]
+              for e in telemetry],
+}))
+"""
+)
+
+
+def test_each_invocation_is_one_operation_its_lines_and_calls_share() -> None:
+    # The failed-actions query joins a decision line to the failed Azure call by operation_Id,
+    # and the README follows an event through `operation_Id` to its calls and its request.
+    from tests.test_infra_monitoring import queries
+
+    assert "on operation_Id" in queries()["failedActions"]
+    result = run_child(
+        OPERATION_CHILD % {"cs": CONNECTION_STRING, "status": 403},
+        {"APPLICATIONINSIGHTS_CONNECTION_STRING": CONNECTION_STRING},
+    )
+    lines, calls = result["lines"], result["calls"]
+    assert set(lines) == {"one", "two"}
+    assert lines["one"] != lines["two"], "two invocations, one operation"
+    for name, operation_id in lines.items():
+        assert operation_id != "0" * 32, f"the line of {name} is in no operation"
+        mine = [(kind, called) for kind, op, called in calls if op == operation_id]
+        assert ("RemoteDependencyData", f"GET /{name}") in mine, (name, calls)
+        assert ("RequestData", "invocation") in mine, (name, calls)
+
+
+def test_every_function_runs_as_one_operation() -> None:
+    from shared.telemetry import operation
+    from tools import host
+
+    wrapper = operation(lambda: None).__code__
+    for name, fn in host.indexed().items():
+        assert fn.get_user_function().__code__ is wrapper, name

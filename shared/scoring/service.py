@@ -12,6 +12,8 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from azure.core.exceptions import AzureError
+
 from shared.arm import ArmId, name_of
 from shared.claims import Busy, Claims, Mismatch, Owned, Replay, ScoringKey, idempotent_scoring
 from shared.config import AutomationMode, batch_endpoint_workspace, whole_number
@@ -20,7 +22,7 @@ from shared.logs import decision_log
 from shared.model import JudgedAnswerError
 from shared.outcome import Outcome, Status
 from shared.planning.retraining import scoring_tags
-from shared.reconcilers.run import Trail
+from shared.reconcilers.run import Trail, judged
 from shared.scoring.contract import NOT_STARTED_BY_YOU, RETRY_AFTER_SECONDS, Problem
 from shared.scoring.inputs import AllowedInputs, input_not_allowed
 from shared.scoring.records import NOT_RECORDED, JobRecord, ScoringRecords
@@ -176,6 +178,11 @@ class ScoringStarter:
             )
         except BaseException as error:
             self._settle_failure(claim, error, self._claims.release_scoring)
+            if order.caller and isinstance(error, AzureError | JudgedAnswerError):
+                # The intent's outcome, as after a retrain (where the retraining reconciler
+                # records it, with its redelivery): a failed write, alerted and announced.
+                why = "batch scoring could not be started"
+                trail.record("batch-scoring", "start", order.endpoint_id, why, judged(error))
             _refuse(error, field="input", what="submitting the scoring job")
         return self._record(order, endpoint, job, claim)
 
