@@ -839,7 +839,8 @@ def test_the_notifications_sample_listens_for_types_the_app_publishes() -> None:
     applied = event_type(record(Outcome(Status.APPLIED, "now Approved")))
     assert f"'{applied}'" in text
     assert "'SynapseAmlAutomation.PrivateEndpointConnection.Approve'" not in text
-    assert "key: 'eventType'" in text
+    # The key as Event Grid's filtering documentation spells it for its own schema.
+    assert "key: 'EventType'" in text
     assert "operatorType: 'StringEndsWith'" in text
     assert "'.Failed'" in text
     for failure in (

@@ -177,7 +177,7 @@ resource failures 'Microsoft.EventGrid/topics/eventSubscriptions@2025-02-15' = {
       advancedFilters: [
         {
           operatorType: 'StringEndsWith'
-          key: 'eventType'
+          key: 'EventType'
           values: [
             '.Failed'
           ]
