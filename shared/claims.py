@@ -278,13 +278,21 @@ class Claims:
     def settle_scoring(self, claim: Owned, job_name: str, workspace_id: str, endpoint: str) -> None:
         """The claim's job was started: the key now stands for it."""
         values = {"State": ClaimState.SUBMITTED, "JobName": job_name}
-        values |= {"WorkspaceId": workspace_id, "EndpointId": endpoint}
-        self._write(claim.key.keys, values, claim.etag, merge=True, strict=True)
+        self._settle(claim, values | {"WorkspaceId": workspace_id, "EndpointId": endpoint})
 
     def release_scoring(self, claim: Owned) -> None:
         """The start failed: the next holder may try again at once, with the same request ID."""
-        retry = {"State": ClaimState.RETRY}
-        self._write(claim.key.keys, retry, claim.etag, merge=True, strict=True)
+        self._settle(claim, {"State": ClaimState.RETRY})
+
+    def _settle(self, claim: Owned, values: Mapping[str, str]) -> None:
+        """`values` merged into the claim unchanged since taken. Found so already: this holder's
+        own write, whose answer was lost (a retry's 412); anything else raises."""
+        if self._write(claim.key.keys, values, claim.etag, merge=True) is None:
+            found = self._read(*claim.key.keys)
+            if found is None or any(found.get(k) != value for k, value in values.items()):
+                from azure.core.exceptions import ResourceModifiedError
+
+                raise ResourceModifiedError("the scoring claim changed since it was taken")
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete

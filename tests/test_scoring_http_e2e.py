@@ -278,6 +278,56 @@ def test_the_same_key_returns_the_first_job_and_submits_nothing_more(scoring: Ap
     assert outcomes == ["started", "replayed", "started"]
 
 
+def _claim_write_answer_lost(monkeypatch: pytest.MonkeyPatch, state: str) -> list[Any]:
+    """Table storage takes the claim's first move to `state`, but its answer is lost (a 500
+    timeout, which azure-core retries for a PATCH): the retry meets the row changed, 412."""
+    from shared.claims import SCORING_CLAIMS_PARTITION
+    from shared.runtime import runtime
+
+    table = runtime().ledger.table
+    original, lost = table.update_entity, list[Any]()
+
+    def answer_lost(entity: dict[str, Any], **options: Any) -> Any:
+        moving = entity["PartitionKey"] == SCORING_CLAIMS_PARTITION and entity["State"] == state
+        if moving and not lost:
+            lost.append(original(entity, **options))  # took effect; the retry follows
+        return original(entity, **options)
+
+    monkeypatch.setattr(table, "update_entity", answer_lost)
+    return lost
+
+
+def test_a_claim_settled_whose_answer_was_lost_is_the_started_job_not_a_500(
+    scoring: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row is this request's own write: the caller gets its job (202), not a 500 for a job
+    that runs."""
+    lost = _claim_write_answer_lost(monkeypatch, "submitted")
+    response = post(headers=_headers(**{"Idempotency-Key": "run-lost"}))
+
+    assert lost, "the claim was never settled"
+    assert response.status_code == 202
+    assert _submitted(scoring) == 1
+    again = post(headers=_headers(**{"Idempotency-Key": "run-lost"}))
+    assert (again.status_code, _json(again)["name"]) == (202, _json(response)["name"])
+    assert _submitted(scoring) == 1
+    assert [row["Outcome"] for row in reversed(_requests(scoring))] == ["started", "replayed"]
+
+
+def test_a_claim_released_whose_answer_was_lost_is_azures_refusal_and_frees_the_key(
+    scoring: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Azure refused the start (403): the caller learns that (502), not a 500 for the release's
+    lost answer, and the key takes a retry at once."""
+    lost = _claim_write_answer_lost(monkeypatch, "retry")
+    key = {"Idempotency-Key": "run-refused"}
+    scoring.sim.inject("ml.scoring.invoke", status=403, times=1)
+
+    assert _problem(post(_body(), _headers(**key)), 502)["type"].endswith("azure-refused")
+    assert lost, "the claim was never released"
+    assert post(_body(), _headers(**key)).status_code == 202
+
+
 def test_the_same_key_with_another_body_is_422_and_submits_nothing(scoring: App) -> None:
     key = {"Idempotency-Key": "run-1"}
     assert post(headers=_headers(**key)).status_code == 202
