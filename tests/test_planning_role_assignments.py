@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
-from hypothesis import find, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.arm import ArmId
@@ -321,6 +322,32 @@ def scenes(
         )
         for _ in range(draw(st.integers(0, 2)))
     ]
+    if draw(mostly_true) and RULES.in_scope(workspace):
+        # Most in-scope scenes also hold what earns an assignment (an approved connection
+        # of this workspace, an allow-listed workspace's identity provably behind it), so that
+        # the property below meets ASSIGNs: the draws above alone almost never line all of it up.
+        endpoint = draw(endpoint_pool)
+        name = draw(st.sampled_from(["c0", "C1"]))
+        connections.insert(
+            draw(st.integers(0, len(connections))),
+            PrivateEndpointConnection(
+                f"{workspace}/privateEndpointConnections/{name}",
+                name,
+                workspace,
+                endpoint,
+                ConnectionStatus.APPROVED,
+            ),
+        )
+        planted = ManagedPrivateEndpoint(
+            "planted", workspace, draw(st.sampled_from(CASINGS))(endpoint)
+        )
+        evidence_items.append(
+            evidence(
+                ArmId(draw(st.sampled_from([ANALYTICS, ANALYTICS.upper(), PARTNER]))),
+                principal=draw(st.one_of(st.just(PRINCIPAL), guids)),
+                endpoints=(planted,),
+            )
+        )
     return workspace, connections, evidence_items, existing
 
 
@@ -376,15 +403,18 @@ def test_the_only_assignment_ever_planned_is_contributor_for_an_allow_listed_ide
 
 
 def test_the_scene_strategy_does_reach_assignments() -> None:
-    """Guards the property above against passing vacuously: its scenes do produce ASSIGNs."""
-    found = find(
-        scenes(),
-        lambda scene: any(
-            d.verdict.writes for d in plan(scene[0], scene[1], scene[2], scene[3], RULES)
-        ),
-        settings=settings(max_examples=5000, database=None, derandomize=True),
-    )
-    assert found[0].lower() == PROD.lower()
+    """Guards the property above against passing vacuously: a good share of its scenes lead to
+    an ASSIGN, not one found in thousands (its asserts would then hardly ever run)."""
+    assigns: list[bool] = []
+
+    @settings(max_examples=200, database=None, derandomize=True)
+    @given(scenes())
+    def one(scene: tuple[ArmId, Any, Any, Any]) -> None:
+        assigns.append(any(d.verdict.writes for d in plan(*scene, RULES)))
+
+    one()
+    assert len(assigns) == 200
+    assert sum(assigns) >= 20, f"{sum(assigns)} of 200 scenes lead to an ASSIGN"
 
 
 # -- the identity itself: type, tenant, and a changed identity --------------------------------

@@ -135,8 +135,21 @@ def test_a_group_sharing_a_prefix_never_matches(group: str, suffix: str, mask: i
     assert not within_scope(f"{scope}/providers/Microsoft.MachineLearningServices/x/y", lookalike)
 
 
+# Any text, or a scope of a compute in any casing, often with something glued on: two texts alone
+# almost never match, and then what a match means would go unchecked.
+scope_texts = st.one_of(
+    st.text(max_size=40),
+    st.builds(
+        lambda scope, tail, mask: recase(scope + tail, mask),
+        st.sampled_from(scopes_of(COMPUTE)),
+        st.sampled_from(["", "", "", "/", "x", "/x", "/computes", " "]),
+        masks,
+    ),
+)
+
+
 @PROPERTY
-@given(st.text(max_size=40), st.text(max_size=40))
+@given(scope_texts, scope_texts)
 def test_scope_matching_never_raises_and_is_at_least_as_strict_as_prefixes(
     target: str, scope: str
 ) -> None:

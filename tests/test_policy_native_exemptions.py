@@ -358,11 +358,24 @@ def test_only_the_apps_assignments_exemptions_count_whatever_arm_sends(
     assert native_exemptions(items, [ASSIGNMENT], scene.PROD) == ()
 
 
-@given(arm_items(st.just(ASSIGNMENT)))
+@given(
+    arm_items(st.just(ASSIGNMENT)),
+    st.builds(
+        listed,
+        st.sampled_from([RG, CLUSTER, SUBSCRIPTION]),
+        exemptionCategory=st.sampled_from(["Waiver", "Mitigated"]),
+        expiresOn=ARM_VALUES,
+    ),
+    st.integers(0, 4),
+)
 def test_what_counts_is_a_rule_with_a_definition_on_a_scope_arm_can_name(
-    items: list[dict[str, Any]],
+    items: list[dict[str, Any]], counted: dict[str, Any], at: int
 ) -> None:
-    for found in native_exemptions(items, [ASSIGNMENT], scene.PROD):
+    # One exemption that counts among whatever else ARM lists: drawn items alone almost never
+    # count, and then there is nothing found to check.
+    exemptions = native_exemptions([*items[:at], counted, *items[at:]], [ASSIGNMENT], scene.PROD)
+    assert exemptions
+    for found in exemptions:
         assert found.rule_id in set(DESIGN_RULE_IDS) - {
             "dependencies-private-endpoints",
             "synapse-no-exfiltration-protection",

@@ -345,6 +345,10 @@ def test_a_dry_run_records_exactly_the_writes_the_plan_shows(
 
     host.fire_timer("reconcile_all")
 
+    # Both workspaces in scope: an empty plan would compare nothing below.
+    assert sorted(item["workspace"].lower() for item in plan) == sorted(
+        w.lower() for w in (scene.PROD, scene.DEV)
+    )
     for item in plan:
         planned = {
             ("private-endpoint-connection", d["connection_id"].lower())
