@@ -29,7 +29,7 @@ from shared.ledger import ActionRecord
 from shared.logs import DECISION_FIELDS, decision_log
 from shared.outcome import NO_CHANGE, Outcome, Status
 from shared.policy.budget import RemediationBudget
-from shared.reconcilers import policies, private_endpoints, promotion, retraining
+from shared.reconcilers import policies, private_endpoints, promotion, retraining, role_assignments
 from shared.reconcilers.run import Decision, Run
 from shared.telemetry import DECISION_LOG_FIELDS
 from tests.conftest import App
@@ -49,9 +49,14 @@ WORKBOOK_QUERIES = {
     "runs",
     "scoringEnded",
     "failedActions",
+    "notReconciled",
 }
 # The log alerts, by the query each runs.
-ALERT_QUERIES = {"failed-actions": "failedActions", "deferred-remediations": "deferredRemediations"}
+ALERT_QUERIES = {
+    "failed-actions": "failedActions",
+    "deferred-remediations": "deferredRemediations",
+    "not-reconciled": "notReconciled",
+}
 # The kinds of decision lines the reconcilers log (their own constants).
 LOGGED_KINDS = {
     private_endpoints.KIND,
@@ -257,6 +262,37 @@ def test_the_queries_select_exactly_the_lines_they_name(caplog: pytest.LogCaptur
     assert selected("failedActions") == ["c1", "c2"]
     assert selected("deferredRemediations") == ["c3"]
     assert selected("runs") == []
+
+
+def test_a_workspace_whose_reads_failed_is_selected_by_not_reconciled_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A read that stops a workspace's reconcile (a role lost, Azure refusing) decides and writes
+    nothing, so no failed action shows it: the Not reconciled query and its alert do."""
+    workspace = (
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w"
+    )
+    refused = HttpResponseError("(AuthorizationFailed) The client does not have authorization")
+    run = Run("event:e1", dry_run=False, budget=RemediationBudget(2), sink=None)
+    with caplog.at_level(logging.INFO):
+        run.not_reconciled(workspace, private_endpoints.KIND, refused, mode="enforce")
+        run.not_reconciled(workspace, role_assignments.KIND, refused, mode="enforce")
+        verdicts = {"verdict": "not-evaluated", "outcome": "not evaluated"}
+        run.not_reconciled(workspace, policies.FINDING, refused, mode="audit", **verdicts)
+        approve = ActionRecord(
+            workspace, private_endpoints.KIND, "approve", f"{workspace}/p", "why", "enforce",
+            NO_CHANGE, "event:e1",
+        )  # fmt: skip
+        run.settle(workspace, [Decision(approve, write=_fails(HttpResponseError("denied")))])
+    lines = decision_lines(caplog)
+    assert len(lines) == 4
+    keep, failed = kql_filter(queries()["notReconciled"]), kql_filter(queries()["failedActions"])
+    assert [(line["kind"], line["verdict"]) for line in lines if keep(line)] == [
+        (private_endpoints.KIND, "not-reconciled"),
+        (role_assignments.KIND, "not-reconciled"),
+        (policies.FINDING, "not-evaluated"),
+    ]
+    assert [line["verdict"] for line in lines if failed(line)] == ["approve"]
 
 
 def test_failed_actions_cover_every_failed_outcome_and_deferrals_every_deferral() -> None:

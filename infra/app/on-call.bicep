@@ -79,6 +79,11 @@ var sections = [
     title: 'Failed actions, with the Azure call that failed'
     query: queries.failedActions
   }
+  {
+    name: 'not-reconciled'
+    title: 'Workspaces not reconciled (a read failed), with the Azure call that failed'
+    query: queries.notReconciled
+  }
 ]
 var queryItems = [for section in sections: {
   type: 3
@@ -175,6 +180,17 @@ var logAlerts = [
     frequency: 'PT1H'
     window: 'PT1H'
     query: queries.deferredRemediations
+  }
+  {
+    // A read failing decides and writes nothing, so no failed action shows it: a role taken
+    // away, or Synapse RBAC not granted, would otherwise leave every workspace silently alone.
+    name: 'not-reconciled'
+    title: 'A workspace could not be reconciled'
+    description: 'The app could not read what it judges a workspace by (its role lost, Azure refusing, or unavailable through the retries): nothing was decided there (workbook: Workspaces not reconciled).'
+    severity: 2
+    frequency: 'PT15M'
+    window: 'PT1H'
+    query: queries.notReconciled
   }
 ]
 
