@@ -84,7 +84,7 @@ class ClaimHeldError(RefusedError):
 def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
     """Raise the refusal (503 when worth retrying, else 422 or 502) caused by an error of Azure's;
     anything else as it is."""
-    from azure.core.exceptions import AzureError, HttpResponseError
+    from azure.core.exceptions import HttpResponseError
 
     from shared.adapters.batch_scoring import ScoringUriRejectedError, UnexpectedResponseError
     from shared.adapters.errors import describe, is_transient
@@ -203,8 +203,6 @@ class ScoringStarter:
         job: bs.ScoringJob,
         claim: Owned | None,
     ) -> Started:
-        from azure.core.exceptions import AzureError
-
         record = JobRecord(
             job.name,
             endpoint.workspace_id,
