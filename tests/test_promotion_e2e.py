@@ -67,6 +67,17 @@ def _completed(app: App, **metrics: float) -> tuple[str, dict[str, Any]]:
     return name, rs.job_finished_event(name, tags=job["properties"]["tags"])
 
 
+def _switch_failed(app: App) -> dict[str, Any]:
+    """A better model's completion event, delivered enforced: registered and deployed, the
+    switch of the default failed through the retries (raised for redelivery); its event."""
+    _, event = _completed(app, accuracy=0.9)
+    app.sim.inject("ml.batch_endpoint.put", status=503, times=10, retry_after=0)
+    with pytest.raises(TransientAzureError):
+        _deliver(app, event)
+    app.sim.clear_faults()
+    return event
+
+
 def _routes(app: App) -> list[str]:
     return [r.route for r in app.sim.requests if r.route != "token"]
 
@@ -340,16 +351,12 @@ def test_redelivered_and_twin_completions_promote_once(papp: App) -> None:
 def test_a_transient_failure_mid_way_is_retried_and_carried_on_from_its_step(
     papp: App,
 ) -> None:
-    _, event = _completed(papp, accuracy=0.9)
-    papp.sim.inject("ml.batch_endpoint.put", status=503, times=10, retry_after=0)
-    with pytest.raises(TransientAzureError):
-        _deliver(papp, event)
+    event = _switch_failed(papp)
     # Registered and deployed; the switch failed through the retries: nothing scored yet.
     assert _default(papp) == "blue"
     assert papp.sim.ml.scoring_posts == []
     assert _outcome(event["id"]) == "failed"
 
-    papp.sim.clear_faults()
     papp.sim.reset_counts()
     _deliver(papp, event)  # Event Grid's redelivery carries on from the deployment
     assert papp.sim.count("ml.model.version.put") == 0
@@ -365,11 +372,7 @@ def test_a_redelivery_does_not_switch_a_default_changed_since_the_decision(papp:
     day on) a person made green the default (a rollback, a hotfix). The model was judged better
     than blue's, not green's: the redelivery leaves green the default, records the promotion
     failed (announced) and scores on the endpoint's default, green."""
-    _, event = _completed(papp, accuracy=0.9)
-    papp.sim.inject("ml.batch_endpoint.put", status=503, times=10, retry_after=0)
-    with pytest.raises(TransientAzureError):
-        _deliver(papp, event)
-    papp.sim.clear_faults()
+    event = _switch_failed(papp)
     endpoint = papp.sim.ml.endpoint(rs.ENDPOINT)
     assert endpoint is not None
     endpoint.default_deployment = "green"
@@ -591,12 +594,7 @@ def test_dry_run_shows_the_decision_and_writes_nothing(papp: App) -> None:
 def test_dry_run_carries_no_promotion_on_from_a_step_an_enforced_delivery_left(
     papp: App,
 ) -> None:
-    # Enforced, the delivery registered and deployed; the switch failed through the retries.
-    _, event = _completed(papp, accuracy=0.9)
-    papp.sim.inject("ml.batch_endpoint.put", status=503, times=10, retry_after=0)
-    with pytest.raises(TransientAzureError):
-        _deliver(papp, event)
-    papp.sim.clear_faults()
+    event = _switch_failed(papp)  # enforced
     papp.set_settings(**rs.retraining_settings(**PROMOTION, AUTOMATION_MODE="dry-run"))
     papp.sim.reset_counts()
 
