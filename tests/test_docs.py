@@ -36,6 +36,7 @@ _LINK = re.compile(r"\]\(([^)\s]+)\)")
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_relative_links_point_at_files_of_this_repository(doc: Path) -> None:
     targets = [t for t in _LINK.findall(doc.read_text(encoding="utf-8")) if "://" not in t]
+    assert [t for t in targets if not t.startswith("#")], f"{doc.name} links to no file"
     for target in targets:
         path = (doc.parent / target.split("#", 1)[0]).resolve()
         assert path.is_relative_to(REPO), f"{doc.name} links outside the repository: {target}"
