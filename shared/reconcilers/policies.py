@@ -4,7 +4,6 @@ what its guard says is safe, within the run's budget, never in dry-run), record 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
@@ -25,7 +24,6 @@ from shared.model import (
     ConnectionStatus,
     JudgedAnswerError,
     PrivateEndpointConnection,
-    SynapseWorkspace,
 )
 from shared.outcome import RECORDED, Outcome, Status, noted
 from shared.planning.synapse_facts import SynapseAnswerError, text
@@ -113,14 +111,14 @@ class PolicyReconciler:
         if connections is None:
             connections = self._ml.list_connections(workspace_id)
         identity, hbi = getattr(model, "identity", None), getattr(model, "hbi_workspace", None)
-        synapse: list[SynapseWorkspace] = []
-        errors: list[str] = []
+        registry = getattr(model, "container_registry", None)
+        dependencies = (model.storage_account, model.key_vault, registry)
+        synapse, errors = [], []
         for synapse_id in self._settings.synapse_workspace_ids:
             try:
                 synapse.append(self._synapse.get_workspace(synapse_id))
             except (AzureError, SynapseAnswerError) as error:  # transient: raised for the workspace
                 errors.append(f"{synapse_id}: {permanent(workspace_id, error)}")
-        registry = getattr(model, "container_registry", None)
         customers = customer_subscriptions(self._settings, workspace_id)
         approved, customer = private_paths(connections, workspace_id, customers)
         return WorkspaceFacts(
@@ -134,10 +132,9 @@ class PolicyReconciler:
             approved_private_endpoint_connections=approved,
             customer_private_endpoint_connections=customer,
             computes=tuple(self._facts.computes(workspace_id)),
-            dependencies=(
-                self._facts.dependency(DependencyKind.STORAGE, model.storage_account, customers),
-                self._facts.dependency(DependencyKind.KEY_VAULT, model.key_vault, customers),
-                self._facts.dependency(DependencyKind.CONTAINER_REGISTRY, registry, customers),
+            dependencies=tuple(
+                self._facts.dependency(kind, resource, customers)
+                for kind, resource in zip(DependencyKind, dependencies, strict=True)
             ),
             synapse_workspaces=tuple(synapse),
             synapse_errors=tuple(errors),
@@ -162,8 +159,7 @@ class PolicyReconciler:
         if not own:
             refused = "target is not this in-scope workspace or one of its computes"
             return Decision(record, outcome=Outcome(Status.REFUSED, refused), budgeted=True)
-        write = functools.partial(self._write, workspace_id, fix)
-        return Decision(record, write=write, budgeted=True)
+        return Decision(record, write=lambda: self._write(workspace_id, fix), budgeted=True)
 
     def _write(self, workspace_id: ArmId, remediation: Remediation) -> str:
         if remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
@@ -203,18 +199,16 @@ class PolicyReconciler:
             verdicts = {"verdict": "not-evaluated", "outcome": "not evaluated"}
             why = run.not_reconciled(workspace_id, FINDING, error, mode=self._mode, **verdicts)
             return PolicyReport(workspace_id, error=why)
-        native = native_exemptions(existing, assignments, workspace_id)
         parameters = PolicyParameters(
             settings.allowed_compute_vm_sizes, settings.max_cluster_nodes, settings.hbi_required
         )
+        native = native_exemptions(existing, assignments, workspace_id)
+        exemptions = (*settings.policy_exemptions, *native)
         findings, expired = apply_exemptions(
-            evaluate(facts, parameters),
-            (*settings.policy_exemptions, *native),
-            datetime.now(UTC),
+            evaluate(facts, parameters), exemptions, datetime.now(UTC)
         )
         # Audit mode plans no remediation, but `plan` shows what remediate mode would do.
-        planned = self._settings.remediate or run.preview
-        candidates = remediations(findings, facts) if planned else []
+        candidates = remediations(findings, facts) if settings.remediate or run.preview else []
         self._report_expired(workspace_id, expired, run)
         decisions = [self._remediation(workspace_id, c, run) for c in candidates]
         done = list(zip(decisions, run.execute(decisions), strict=True))
