@@ -37,6 +37,9 @@ from shared.reconcilers.run import DEFERRED, GUARD, Decision, Run, tally
 FINDING = "policy-finding"
 REMEDIATION = "policy-remediation"
 EXEMPTION = "policy-exemption"
+Row = tuple[Decision, Outcome]
+# The workspace's connections as the caller read them; None: read them here.
+Connections = Sequence[PrivateEndpointConnection] | None
 
 
 def disposition(candidate: Candidate, outcome: Outcome) -> tuple[str, str]:
@@ -103,9 +106,7 @@ class PolicyReconciler:
     def _mode(self) -> str:
         return f"{self._settings.automation_mode.value}/{self._settings.policy_mode.value}"
 
-    def observe(
-        self, workspace_id: ArmId, connections: Sequence[PrivateEndpointConnection] | None = None
-    ) -> WorkspaceFacts:
+    def observe(self, workspace_id: ArmId, connections: Connections = None) -> WorkspaceFacts:
         """Read everything the rules need. Raises AzureError when the workspace is unreadable."""
         model = self._facts.workspace(workspace_id)
         if connections is None:
@@ -181,11 +182,7 @@ class PolicyReconciler:
         return f"maxNodeCount is now {nodes}"
 
     def reconcile(
-        self,
-        workspace_id: ArmId,
-        run: Run,
-        *,
-        connections: Sequence[PrivateEndpointConnection] | None = None,
+        self, workspace_id: ArmId, run: Run, *, connections: Connections = None
     ) -> PolicyReport:
         """Observe, evaluate, spare the exempt; `run` remediates and records; transients raise."""
         if not self._settings.in_scope(workspace_id):
@@ -218,12 +215,8 @@ class PolicyReconciler:
         return PolicyReport(workspace_id, findings, outcomes, expired_exemptions=expired)
 
     def _finding_rows(
-        self,
-        workspace_id: ArmId,
-        findings: Sequence[Finding],
-        done: Sequence[tuple[Decision, Outcome]],
-        run: Run,
-    ) -> list[tuple[Decision, Outcome]]:
+        self, workspace_id: ArmId, findings: Sequence[Finding], done: Sequence[Row], run: Run
+    ) -> list[Row]:
         """Problems one by one, what passed in one summary row; exempt findings are recorded,
         never announced. A row says what became of its finding (observed before the fix)."""
         fixed = {(d.record.verdict, d.record.subject.lower()): o for d, o in done}
