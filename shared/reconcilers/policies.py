@@ -44,8 +44,8 @@ Connections = Sequence[PrivateEndpointConnection] | None
 
 def disposition(candidate: Candidate, outcome: Outcome) -> tuple[str, str]:
     """What `plan` shows of a remediation: apply, guarded, deferred or audit, and why."""
-    if not candidate.guard.safe:
-        return "guarded", candidate.guard.reason
+    if outcome.by == GUARD:
+        return "guarded", outcome.detail
     shown = {Status.DEFERRED: DEFERRED, Status.NOTED: "audit"}.get(outcome.status)
     return (shown, outcome.detail) if shown else ("apply", candidate.guard.reason)
 
@@ -54,7 +54,6 @@ def disposition(candidate: Candidate, outcome: Outcome) -> tuple[str, str]:
 class PolicyReport:
     workspace_id: ArmId
     findings: tuple[Finding, ...] = ()
-    # Each remediation and what became of it.
     outcomes: tuple[tuple[Candidate, Outcome], ...] = ()
     error: str | None = None
     # Exemptions that matched a finding but had expired: they counted for nothing.
