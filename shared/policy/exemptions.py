@@ -69,7 +69,6 @@ def scopes_of(target_id: str) -> list[str]:
 def _rules() -> Mapping[str, Rule]:
     """The declared rules by ID, imported on first use: settings without exemptions (so a cold
     start's index) need not declare them."""
-    # Imported for its side effect: declaring the rules fills the registry.
     import shared.policy.checks  # noqa: F401
     from shared.policy.rules import RULES
 
