@@ -41,9 +41,8 @@ class Candidate(NamedTuple):
 
 
 def remediations(findings: Iterable[Finding], facts: WorkspaceFacts) -> list[Candidate]:
-    """The writes remediating would make: non-compliant findings', each (kind, target) once,
-    of the kind its rule declares and judged by that rule's guard. Whether to make them is the
-    caller's decision (`POLICY_MODE`)."""
+    """The writes non-compliant findings call for, each (kind, target) once, of the kind their
+    rule declares and judged by its guard; making them is the caller's decision (`POLICY_MODE`)."""
     chosen: dict[tuple[str, str], tuple[str, Remediation]] = {}
     for finding in findings:
         if finding.status is Status.NON_COMPLIANT and (fix := finding.remediation):
