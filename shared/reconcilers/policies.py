@@ -111,6 +111,7 @@ class PolicyReconciler:
         if connections is None:
             connections = self._ml.list_connections(workspace_id)
         identity, hbi = getattr(model, "identity", None), getattr(model, "hbi_workspace", None)
+        identities = getattr(identity, "user_assigned_identities", None) or {}
         registry = getattr(model, "container_registry", None)
         dependencies = (model.storage_account, model.key_vault, registry)
         synapse, errors = [], []
@@ -126,9 +127,7 @@ class PolicyReconciler:
             public_network_access=getattr(model, "public_network_access", None),
             hbi_workspace=hbi if isinstance(hbi, bool) else None,
             identity_type=text(getattr(identity, "type", None)),
-            user_assigned_identities=tuple(
-                sorted(getattr(identity, "user_assigned_identities", None) or {})
-            ),
+            user_assigned_identities=tuple(sorted(identities)),
             approved_private_endpoint_connections=approved,
             customer_private_endpoint_connections=customer,
             computes=tuple(self._facts.computes(workspace_id)),
