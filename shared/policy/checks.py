@@ -83,35 +83,27 @@ def workspace_private_link(facts: WorkspaceFacts, params: PolicyParameters) -> I
     """The AML workspace has at least one approved private endpoint connection. Reported only:
     which endpoint to approve is the private endpoint reconciler's decision."""
     count = facts.approved_private_endpoint_connections
-    message = f"workspace {_name(facts.id)} has {count} approved private endpoint connection(s)"
-    return [(facts.id, _OK if count >= 1 else _NC, message)]
+    return [(facts.id, _OK if count >= 1 else _NC, _approved(facts, count))]
 
 
 def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> GuardVerdict:
     """Public access is disabled only while people have a private path: an approved connection
     from a private endpoint in a customer subscription. A managed private endpoint (Synapse's)
     lives in a Microsoft-managed subscription and serves only its service."""
-    name, count = _name(facts.id), facts.customer_private_endpoint_connections
-    approved = facts.approved_private_endpoint_connections
-    if count >= 1:
+    if (count := facts.customer_private_endpoint_connections) >= 1:
         return GuardVerdict(
-            True,
-            f"workspace {name} has {count} approved private endpoint connection(s) from a "
-            "subscription of ML_WORKSPACE_IDS",
+            True, f"{_approved(facts, count)} from a subscription of ML_WORKSPACE_IDS"
         )
-    if approved >= 1:
+    cut_off = "disabling public network access would cut off every user"
+    if (approved := facts.approved_private_endpoint_connections) >= 1:
         return GuardVerdict(
             False,
-            f"workspace {name} has {approved} approved private endpoint connection(s), none from "
-            "a subscription of ML_WORKSPACE_IDS (a managed private endpoint, such as Synapse's, "
-            "lives in a Microsoft-managed subscription and serves only its service): disabling "
-            "public network access would cut off every user and pipeline",
+            f"{_approved(facts, approved)}, none from a subscription of ML_WORKSPACE_IDS (a "
+            "managed private endpoint, such as Synapse's, lives in a Microsoft-managed "
+            f"subscription and serves only its service): {cut_off} and pipeline",
         )
-    return GuardVerdict(
-        False,
-        f"workspace {name} has no approved private endpoint connection: disabling public "
-        "network access would cut off every user, pipeline and the Synapse integration",
-    )
+    message = f"workspace {_name(facts.id)} has no approved private endpoint connection"
+    return GuardVerdict(False, f"{message}: {cut_off}, pipeline and the Synapse integration")
 
 
 @Rule(
@@ -137,8 +129,9 @@ def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> 
     ok = _is(observed, DISABLED)
     found = _reported(facts.id, subject, "publicNetworkAccess", observed, ok, default, bad)
     description = f"set publicNetworkAccess of {subject} to 'Disabled'"
-    kind = RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS
-    fix = Remediation(kind, facts.id, DISABLED, description)
+    fix = Remediation(
+        RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS, facts.id, DISABLED, description
+    )
     return [found if ok else (*found, fix)]
 
 
@@ -458,6 +451,10 @@ def _reported(
     if seen is None:
         return target, _NC, f"{subject} does not report {field}{missing}"
     return target, _NC, f"{subject} has {field} {seen!r}{bad}"
+
+
+def _approved(facts: WorkspaceFacts, count: int) -> str:
+    return f"workspace {_name(facts.id)} has {count} approved private endpoint connection(s)"
 
 
 def _unset(facts: WorkspaceFacts, setting: str, what: str) -> Found:

@@ -10,15 +10,7 @@ from typing import NamedTuple
 # §3.3's table (the order reports and the CLI list them in).
 import shared.policy.checks  # noqa: F401
 from shared.policy.facts import PolicyParameters, WorkspaceFacts
-from shared.policy.rules import (
-    RULES,
-    Finding,
-    GuardVerdict,
-    Remediation,
-    RemediationKind,
-    Rule,
-    Status,
-)
+from shared.policy.rules import RULES, Finding, GuardVerdict, Remediation, Rule, Status
 
 
 def ordered_rules(rule_ids: Iterable[str] | None = None) -> list[Rule]:
@@ -49,10 +41,9 @@ class Candidate(NamedTuple):
 
 
 def remediations(findings: Iterable[Finding], facts: WorkspaceFacts) -> list[Candidate]:
-    """The writes remediating would make: non-compliant findings', each (kind, target) once,
-    of the kind its rule declares and judged by that rule's guard. Whether to make them is the
-    caller's decision (`POLICY_MODE`)."""
-    chosen: dict[tuple[RemediationKind, str], tuple[str, Remediation]] = {}
+    """The writes non-compliant findings call for, each (kind, target) once, of the kind their
+    rule declares and judged by its guard; making them is the caller's decision (`POLICY_MODE`)."""
+    chosen: dict[tuple[str, str], tuple[str, Remediation]] = {}
     for finding in findings:
         if finding.status is Status.NON_COMPLIANT and (fix := finding.remediation):
             chosen.setdefault((fix.kind, fix.target_id.lower()), (finding.rule_id, fix))

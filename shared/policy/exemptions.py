@@ -69,7 +69,6 @@ def scopes_of(target_id: str) -> list[str]:
 def _rules() -> Mapping[str, Rule]:
     """The declared rules by ID, imported on first use: settings without exemptions (so a cold
     start's index) need not declare them."""
-    # Imported for its side effect: declaring the rules fills the registry.
     import shared.policy.checks  # noqa: F401
     from shared.policy.rules import RULES
 
@@ -156,11 +155,9 @@ def native_exemptions(
         properties, exemption_id = item.get("properties"), item.get("id")
         if not isinstance(properties, dict) or not isinstance(exemption_id, str):
             continue
-        assignment = properties.get("policyAssignmentId")
+        assigned = properties.get("policyAssignmentId")
         category = properties.get("exemptionCategory")
-        ours = isinstance(assignment, str) and any(
-            same_arm_id(assignment, a) for a in assignment_ids
-        )
+        ours = isinstance(assigned, str) and any(same_arm_id(assigned, a) for a in assignment_ids)
         if not ours or category not in CATEGORIES or properties.get("resourceSelectors"):
             continue
         cut = exemption_id.lower().rfind(_EXEMPTIONS_SEGMENT)

@@ -4,7 +4,6 @@ what its guard says is safe, within the run's budget, never in dry-run), record 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
@@ -25,7 +24,6 @@ from shared.model import (
     ConnectionStatus,
     JudgedAnswerError,
     PrivateEndpointConnection,
-    SynapseWorkspace,
 )
 from shared.outcome import RECORDED, Outcome, Status, noted
 from shared.planning.synapse_facts import SynapseAnswerError, text
@@ -39,12 +37,15 @@ from shared.reconcilers.run import DEFERRED, GUARD, Decision, Run, tally
 FINDING = "policy-finding"
 REMEDIATION = "policy-remediation"
 EXEMPTION = "policy-exemption"
+Row = tuple[Decision, Outcome]
+# The workspace's connections as the caller read them; None: read them here.
+Connections = Sequence[PrivateEndpointConnection] | None
 
 
 def disposition(candidate: Candidate, outcome: Outcome) -> tuple[str, str]:
     """What `plan` shows of a remediation: apply, guarded, deferred or audit, and why."""
-    if not candidate.guard.safe:
-        return "guarded", candidate.guard.reason
+    if outcome.by == GUARD:
+        return "guarded", outcome.detail
     shown = {Status.DEFERRED: DEFERRED, Status.NOTED: "audit"}.get(outcome.status)
     return (shown, outcome.detail) if shown else ("apply", candidate.guard.reason)
 
@@ -53,7 +54,6 @@ def disposition(candidate: Candidate, outcome: Outcome) -> tuple[str, str]:
 class PolicyReport:
     workspace_id: ArmId
     findings: tuple[Finding, ...] = ()
-    # Each remediation and what became of it.
     outcomes: tuple[tuple[Candidate, Outcome], ...] = ()
     error: str | None = None
     # Exemptions that matched a finding but had expired: they counted for nothing.
@@ -105,22 +105,21 @@ class PolicyReconciler:
     def _mode(self) -> str:
         return f"{self._settings.automation_mode.value}/{self._settings.policy_mode.value}"
 
-    def observe(
-        self, workspace_id: ArmId, connections: Sequence[PrivateEndpointConnection] | None = None
-    ) -> WorkspaceFacts:
+    def observe(self, workspace_id: ArmId, connections: Connections = None) -> WorkspaceFacts:
         """Read everything the rules need. Raises AzureError when the workspace is unreadable."""
         model = self._facts.workspace(workspace_id)
         if connections is None:
             connections = self._ml.list_connections(workspace_id)
         identity, hbi = getattr(model, "identity", None), getattr(model, "hbi_workspace", None)
-        synapse: list[SynapseWorkspace] = []
-        errors: list[str] = []
+        identities = getattr(identity, "user_assigned_identities", None) or {}
+        registry = getattr(model, "container_registry", None)
+        dependencies = (model.storage_account, model.key_vault, registry)
+        synapse, errors = [], []
         for synapse_id in self._settings.synapse_workspace_ids:
             try:
                 synapse.append(self._synapse.get_workspace(synapse_id))
             except (AzureError, SynapseAnswerError) as error:  # transient: raised for the workspace
                 errors.append(f"{synapse_id}: {permanent(workspace_id, error)}")
-        registry = getattr(model, "container_registry", None)
         customers = customer_subscriptions(self._settings, workspace_id)
         approved, customer = private_paths(connections, workspace_id, customers)
         return WorkspaceFacts(
@@ -128,16 +127,13 @@ class PolicyReconciler:
             public_network_access=getattr(model, "public_network_access", None),
             hbi_workspace=hbi if isinstance(hbi, bool) else None,
             identity_type=text(getattr(identity, "type", None)),
-            user_assigned_identities=tuple(
-                sorted(getattr(identity, "user_assigned_identities", None) or {})
-            ),
+            user_assigned_identities=tuple(sorted(identities)),
             approved_private_endpoint_connections=approved,
             customer_private_endpoint_connections=customer,
             computes=tuple(self._facts.computes(workspace_id)),
-            dependencies=(
-                self._facts.dependency(DependencyKind.STORAGE, model.storage_account, customers),
-                self._facts.dependency(DependencyKind.KEY_VAULT, model.key_vault, customers),
-                self._facts.dependency(DependencyKind.CONTAINER_REGISTRY, registry, customers),
+            dependencies=tuple(
+                self._facts.dependency(kind, resource, customers)
+                for kind, resource in zip(DependencyKind, dependencies, strict=True)
             ),
             synapse_workspaces=tuple(synapse),
             synapse_errors=tuple(errors),
@@ -162,8 +158,7 @@ class PolicyReconciler:
         if not own:
             refused = "target is not this in-scope workspace or one of its computes"
             return Decision(record, outcome=Outcome(Status.REFUSED, refused), budgeted=True)
-        write = functools.partial(self._write, workspace_id, fix)
-        return Decision(record, write=write, budgeted=True)
+        return Decision(record, write=lambda: self._write(workspace_id, fix), budgeted=True)
 
     def _write(self, workspace_id: ArmId, remediation: Remediation) -> str:
         if remediation.kind is RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS:
@@ -185,11 +180,7 @@ class PolicyReconciler:
         return f"maxNodeCount is now {nodes}"
 
     def reconcile(
-        self,
-        workspace_id: ArmId,
-        run: Run,
-        *,
-        connections: Sequence[PrivateEndpointConnection] | None = None,
+        self, workspace_id: ArmId, run: Run, *, connections: Connections = None
     ) -> PolicyReport:
         """Observe, evaluate, spare the exempt; `run` remediates and records; transients raise."""
         if not self._settings.in_scope(workspace_id):
@@ -203,18 +194,16 @@ class PolicyReconciler:
             verdicts = {"verdict": "not-evaluated", "outcome": "not evaluated"}
             why = run.not_reconciled(workspace_id, FINDING, error, mode=self._mode, **verdicts)
             return PolicyReport(workspace_id, error=why)
-        native = native_exemptions(existing, assignments, workspace_id)
         parameters = PolicyParameters(
             settings.allowed_compute_vm_sizes, settings.max_cluster_nodes, settings.hbi_required
         )
+        native = native_exemptions(existing, assignments, workspace_id)
+        exemptions = (*settings.policy_exemptions, *native)
         findings, expired = apply_exemptions(
-            evaluate(facts, parameters),
-            (*settings.policy_exemptions, *native),
-            datetime.now(UTC),
+            evaluate(facts, parameters), exemptions, datetime.now(UTC)
         )
         # Audit mode plans no remediation, but `plan` shows what remediate mode would do.
-        planned = self._settings.remediate or run.preview
-        candidates = remediations(findings, facts) if planned else []
+        candidates = remediations(findings, facts) if settings.remediate or run.preview else []
         self._report_expired(workspace_id, expired, run)
         decisions = [self._remediation(workspace_id, c, run) for c in candidates]
         done = list(zip(decisions, run.execute(decisions), strict=True))
@@ -224,12 +213,8 @@ class PolicyReconciler:
         return PolicyReport(workspace_id, findings, outcomes, expired_exemptions=expired)
 
     def _finding_rows(
-        self,
-        workspace_id: ArmId,
-        findings: Sequence[Finding],
-        done: Sequence[tuple[Decision, Outcome]],
-        run: Run,
-    ) -> list[tuple[Decision, Outcome]]:
+        self, workspace_id: ArmId, findings: Sequence[Finding], done: Sequence[Row], run: Run
+    ) -> list[Row]:
         """Problems one by one, what passed in one summary row; exempt findings are recorded,
         never announced. A row says what became of its finding (observed before the fix)."""
         fixed = {(d.record.verdict, d.record.subject.lower()): o for d, o in done}
