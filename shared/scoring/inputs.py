@@ -64,10 +64,9 @@ def _path_problem(relative: str) -> str | None:
         return "must not percent-encode anything but printable UTF-8 text"
     if any(segment in (".", "..") for segment in segments):
         return "must not have a '.' or '..' segment"
-    if any(ch in segment for segment in segments if segment for ch in "/\\"):
-        return "must not hide a path separator in percent-encoding"
-    if any(ch in segment for segment in segments if segment for ch in "?#"):
-        return "must not hide a query string or fragment in percent-encoding"
+    for hidden, what in (("/\\", "a path separator"), ("?#", "a query string or fragment")):
+        if any(ch in segment for segment in segments if segment for ch in hidden):
+            return f"must not hide {what} in percent-encoding"
     if "//" in "/" + relative:
         return "must not have an empty path segment"
     return None

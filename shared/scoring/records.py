@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from azure.core.exceptions import AzureError
+
+from shared.adapters.errors import describe
 from shared.arm import is_workspace, plain_name
 from shared.bounds import table_key
 from shared.config import batch_endpoint_workspace
@@ -154,20 +157,14 @@ class ScoringRecords:
             "PartitionKey eq @pk and SubmittedAt ge @since",
             parameters={"pk": JOBS_PARTITION, "since": since.isoformat()},
         )
-        jobs = []
-        for row in sorted(rows, key=lambda row: str(row.get("SubmittedAt"))):
-            if not row.get("AnnouncedAt") and (job := JobRecord.from_row(row)) is not None:
-                jobs.append(job)
-        return jobs[:limit]
+        oldest_first = sorted(rows, key=lambda row: str(row.get("SubmittedAt")))
+        jobs = [JobRecord.from_row(row) for row in oldest_first if not row.get("AnnouncedAt")]
+        return [job for job in jobs if job is not None][:limit]
 
     def audit(self, record: RequestRecord, log: logging.Logger) -> None:
         """Log a request's decision line (on the handler's `log`) and record it. A failure to
         record is logged, not raised: the answer matters more than its audit row (a retry after
         a 5xx would start a second job when no Idempotency-Key is sent)."""
-        from azure.core.exceptions import AzureError
-
-        from shared.adapters.errors import describe
-
         refused = record.outcome == "refused"
         record.line(
             log,

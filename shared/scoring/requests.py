@@ -56,9 +56,8 @@ class Caller:
 
 
 def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
-    # Headers go to logs and the ledger: keep them printable and bounded. A character that is
-    # not printable ASCII becomes '?' rather than vanishing, so that what remains is never a
-    # different, valid value (a GUID with a NUL inside it is not that GUID).
+    # Headers go to logs and the ledger: printable, bounded. What is not printable ASCII becomes
+    # '?' rather than vanishing: a GUID with a NUL inside it is not that GUID.
     cleaned = "".join(
         ch if ch.isascii() and ch.isprintable() else "?" for ch in (headers.get(name) or "").strip()
     )
@@ -128,10 +127,7 @@ def idempotency_key(headers: Mapping[str, str]) -> str | None:
 
 def _is_json(content_type: str | None) -> bool:
     media_type, *parameters = (content_type or "").split(";")
-    media_type = media_type.strip().lower()
-    if media_type != "application/json" and not (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    ):
+    if not re.fullmatch(r"application/(.*\+)?json", media_type.strip().lower(), re.DOTALL):
         return False
     # JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset is not read as UTF-8.
     pairs = (parameter.partition("=") for parameter in parameters)
