@@ -153,11 +153,9 @@ def allowed_prefix(text: str, host_accounts: frozenset[str]) -> Location:
 def input_not_allowed(path: str, workspace_id: str, allowed: AllowedInputs) -> str | None:
     """Why a job in `workspace_id` may not read `path`, or None: the one check for HTTP
     requests, `SCORING_INPUT` and `RETRAIN_INPUTS`."""
-    reason = input_path_problem(path)
-    if reason is not None:
+    if (reason := input_path_problem(path)) is not None:
         return reason
-    location = _location(path)
-    if location is None:
+    if (location := _location(path)) is None:
         return (
             "is a data asset, whose storage cannot be checked against SCORING_ALLOWED_INPUTS: "
             "send its datastore path or storage URL"

@@ -63,9 +63,8 @@ class JobRecord:
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord | None:
-        """The job of a row the app wrote; None for one without a required column, or whose
-        workspace ID or job name is not one (edited by hand, or another version's): no job of
-        the app's, and never the URL of one."""
+        """None for a row without a required column, or whose workspace ID or job name is not
+        one (edited by hand, or another version's): no job of the app's, never the URL of one."""
         try:
             values: dict[str, Any] = {
                 name: str(row.get(column(name)) or "") or None

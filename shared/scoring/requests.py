@@ -65,8 +65,7 @@ def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
 
 
 def _object_ids(encoded: str) -> set[str]:
-    """The object IDs in an `X-MS-CLIENT-PRINCIPAL` of Entra ID, lower-cased; empty when it is
-    too long, not base64 JSON of that shape, or not from Entra ID."""
+    """An Entra ID `X-MS-CLIENT-PRINCIPAL`'s object IDs, lower-cased; empty when not one."""
     if len(encoded) > MAX_CLAIMS_HEADER:
         return set()
     try:
@@ -189,9 +188,8 @@ def _pattern(pattern: str) -> re.Pattern[str]:
 
 
 def check(schema: str | Mapping[str, Any], value: object, field: str = "") -> None:
-    """Refuse (400, naming its dotted path) the first field of `value` breaking `schema` (or the
-    contract's definition so named), never repeating it (it may hold a secret); unknown keywords
-    raise."""
+    """Refuse (400, at its dotted path, never repeating it: it may be a secret) the first field of
+    `value` breaking `schema` (or the contract's definition so named); unknown keywords raise."""
     if isinstance(schema, str) or "$ref" in schema:
         name = schema if isinstance(schema, str) else str(schema["$ref"])
         schema = contract.DEFINITIONS[name.removeprefix("#/definitions/")]
