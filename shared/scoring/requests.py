@@ -197,10 +197,8 @@ def check(schema: str | Mapping[str, Any], value: object, field: str = "") -> No
     if unknown:
         raise NotImplementedError(f"schema keywords not supported: {sorted(unknown)}")
     expected = schema["type"]
-    # bool is an int in Python; JSON does not mix them.
-    if not isinstance(value, _JSON_TYPES[expected]) or (
-        expected == "integer" and isinstance(value, bool)
-    ):
+    # The exact type: bool is an int in Python; JSON does not mix them.
+    if type(value) is not _JSON_TYPES[expected]:
         raise RefusedError("invalid-request", f"expected a JSON {expected}", field or "(body)")
     if isinstance(value, dict):
         properties: Mapping[str, Any] = schema.get("properties", {})
