@@ -115,15 +115,13 @@ class AllowedInputs:
 
 
 def _location(text: str) -> Location | None:
-    match = _DATASTORE.fullmatch(text)
-    if match is not None:
+    if (match := _DATASTORE.fullmatch(text)) is not None:
         subscription, group, name = match.group("subscription", "group", "workspace")
         scope = f"/subscriptions/{subscription}/resourceGroups/{group}/providers"
         workspace = f"{scope}/Microsoft.MachineLearningServices/workspaces/{name}" if name else ""
         store: tuple[str, ...] = ("datastore", workspace, match.group("store").lower())
     else:
-        match = _STORAGE.fullmatch(text)
-        if match is None:
+        if (match := _STORAGE.fullmatch(text)) is None:
             return None
         store = ("storage", match.group("account"), match.group("suffix"), match["container"])
     path = (match.group("path") or "").rstrip("/")
