@@ -140,8 +140,7 @@ class ScoringRecords:
         return None if row is None else JobRecord.from_row(row)
 
     def job_ended(self, job_name: str, status: str, *, announced: bool = False) -> None:
-        """Note a job's final status once polling sees it, or once its outcome is announced
-        (`shared.reconcilers.scoring_outcomes`)."""
+        """A job's final status, once polling sees it or once `scoring_outcomes` announces it."""
         from azure.data.tables import UpdateMode
 
         now = self._clock().isoformat()

@@ -83,8 +83,7 @@ class ClaimHeldError(RefusedError):
 
 
 def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
-    """Raise the refusal (503 when worth retrying, else 422 or 502) caused by an error of Azure's;
-    anything else as it is."""
+    """Raise Azure's error as a refusal (503 when worth retrying, else 422 or 502); others as is."""
     from shared.adapters.batch_scoring import ScoringUriRejectedError, UnexpectedResponseError
 
     detail = f"{what}: {describe(error)}"
