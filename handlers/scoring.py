@@ -161,13 +161,8 @@ def _get_scoring_job(req: func.HttpRequest, settings: Settings) -> func.HttpResp
     body |= {"endpoint": started.endpoint_id, "workspace": started.workspace_id}
     if not job.finished:
         return _accepted(settings, body)
-    body.update(
-        deployment=job.deployment or started.deployment,
-        startTime=job.start_time,
-        endTime=job.end_time,
-        outputs=job.outputs,
-        error=job.error,
-    )
+    body |= {"deployment": job.deployment or started.deployment, "startTime": job.start_time}
+    body |= {"endTime": job.end_time, "outputs": job.outputs, "error": job.error}
     # A failed or canceled job ends the polling: it is a finished job, not an HTTP error.
     return _json(200, {name: value for name, value in body.items() if value is not None})
 

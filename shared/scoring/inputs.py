@@ -64,10 +64,9 @@ def _path_problem(relative: str) -> str | None:
         return "must not percent-encode anything but printable UTF-8 text"
     if any(segment in (".", "..") for segment in segments):
         return "must not have a '.' or '..' segment"
-    if any(ch in segment for segment in segments if segment for ch in "/\\"):
-        return "must not hide a path separator in percent-encoding"
-    if any(ch in segment for segment in segments if segment for ch in "?#"):
-        return "must not hide a query string or fragment in percent-encoding"
+    for hidden, what in (("/\\", "a path separator"), ("?#", "a query string or fragment")):
+        if any(ch in segment for segment in segments if segment for ch in hidden):
+            return f"must not hide {what} in percent-encoding"
     if "//" in "/" + relative:
         return "must not have an empty path segment"
     return None
@@ -116,15 +115,13 @@ class AllowedInputs:
 
 
 def _location(text: str) -> Location | None:
-    match = _DATASTORE.fullmatch(text)
-    if match is not None:
+    if (match := _DATASTORE.fullmatch(text)) is not None:
         subscription, group, name = match.group("subscription", "group", "workspace")
         scope = f"/subscriptions/{subscription}/resourceGroups/{group}/providers"
         workspace = f"{scope}/Microsoft.MachineLearningServices/workspaces/{name}" if name else ""
         store: tuple[str, ...] = ("datastore", workspace, match.group("store").lower())
     else:
-        match = _STORAGE.fullmatch(text)
-        if match is None:
+        if (match := _STORAGE.fullmatch(text)) is None:
             return None
         store = ("storage", match.group("account"), match.group("suffix"), match["container"])
     path = (match.group("path") or "").rstrip("/")
@@ -154,11 +151,9 @@ def allowed_prefix(text: str, host_accounts: frozenset[str]) -> Location:
 def input_not_allowed(path: str, workspace_id: str, allowed: AllowedInputs) -> str | None:
     """Why a job in `workspace_id` may not read `path`, or None: the one check for HTTP
     requests, `SCORING_INPUT` and `RETRAIN_INPUTS`."""
-    reason = input_path_problem(path)
-    if reason is not None:
+    if (reason := input_path_problem(path)) is not None:
         return reason
-    location = _location(path)
-    if location is None:
+    if (location := _location(path)) is None:
         return (
             "is a data asset, whose storage cannot be checked against SCORING_ALLOWED_INPUTS: "
             "send its datastore path or storage URL"

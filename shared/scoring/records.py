@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from azure.core.exceptions import AzureError
+
+from shared.adapters.errors import describe
 from shared.arm import is_workspace, plain_name
 from shared.bounds import table_key
 from shared.config import batch_endpoint_workspace
@@ -60,9 +63,8 @@ class JobRecord:
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord | None:
-        """The job of a row the app wrote; None for one without a required column, or whose
-        workspace ID or job name is not one (edited by hand, or another version's): no job of
-        the app's, and never the URL of one."""
+        """None for a row without a required column, or whose workspace ID or job name is not
+        one (edited by hand, or another version's): no job of the app's, never the URL of one."""
         try:
             values: dict[str, Any] = {
                 name: str(row.get(column(name)) or "") or None
@@ -138,8 +140,7 @@ class ScoringRecords:
         return None if row is None else JobRecord.from_row(row)
 
     def job_ended(self, job_name: str, status: str, *, announced: bool = False) -> None:
-        """Note a job's final status once polling sees it, or once its outcome is announced
-        (`shared.reconcilers.scoring_outcomes`)."""
+        """A job's final status, once polling sees it or once `scoring_outcomes` announces it."""
         from azure.data.tables import UpdateMode
 
         now = self._clock().isoformat()
@@ -154,20 +155,14 @@ class ScoringRecords:
             "PartitionKey eq @pk and SubmittedAt ge @since",
             parameters={"pk": JOBS_PARTITION, "since": since.isoformat()},
         )
-        jobs = []
-        for row in sorted(rows, key=lambda row: str(row.get("SubmittedAt"))):
-            if not row.get("AnnouncedAt") and (job := JobRecord.from_row(row)) is not None:
-                jobs.append(job)
-        return jobs[:limit]
+        oldest_first = sorted(rows, key=lambda row: str(row.get("SubmittedAt")))
+        jobs = [JobRecord.from_row(row) for row in oldest_first if not row.get("AnnouncedAt")]
+        return [job for job in jobs if job is not None][:limit]
 
     def audit(self, record: RequestRecord, log: logging.Logger) -> None:
         """Log a request's decision line (on the handler's `log`) and record it. A failure to
         record is logged, not raised: the answer matters more than its audit row (a retry after
         a 5xx would start a second job when no Idempotency-Key is sent)."""
-        from azure.core.exceptions import AzureError
-
-        from shared.adapters.errors import describe
-
         refused = record.outcome == "refused"
         record.line(
             log,

@@ -56,9 +56,8 @@ class Caller:
 
 
 def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
-    # Headers go to logs and the ledger: keep them printable and bounded. A character that is
-    # not printable ASCII becomes '?' rather than vanishing, so that what remains is never a
-    # different, valid value (a GUID with a NUL inside it is not that GUID).
+    # Headers go to logs and the ledger: printable, bounded. What is not printable ASCII becomes
+    # '?' rather than vanishing: a GUID with a NUL inside it is not that GUID.
     cleaned = "".join(
         ch if ch.isascii() and ch.isprintable() else "?" for ch in (headers.get(name) or "").strip()
     )
@@ -66,8 +65,7 @@ def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
 
 
 def _object_ids(encoded: str) -> set[str]:
-    """The object IDs in an `X-MS-CLIENT-PRINCIPAL` of Entra ID, lower-cased; empty when it is
-    too long, not base64 JSON of that shape, or not from Entra ID."""
+    """An Entra ID `X-MS-CLIENT-PRINCIPAL`'s object IDs, lower-cased; empty when not one."""
     if len(encoded) > MAX_CLAIMS_HEADER:
         return set()
     try:
@@ -128,10 +126,7 @@ def idempotency_key(headers: Mapping[str, str]) -> str | None:
 
 def _is_json(content_type: str | None) -> bool:
     media_type, *parameters = (content_type or "").split(";")
-    media_type = media_type.strip().lower()
-    if media_type != "application/json" and not (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    ):
+    if not re.fullmatch(r"application/(.*\+)?json", media_type.strip().lower(), re.DOTALL):
         return False
     # JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset is not read as UTF-8.
     pairs = (parameter.partition("=") for parameter in parameters)
@@ -193,9 +188,8 @@ def _pattern(pattern: str) -> re.Pattern[str]:
 
 
 def check(schema: str | Mapping[str, Any], value: object, field: str = "") -> None:
-    """Refuse (400, naming its dotted path) the first field of `value` breaking `schema` (or the
-    contract's definition so named), never repeating it (it may hold a secret); unknown keywords
-    raise."""
+    """Refuse (400, at its dotted path, never repeating it: it may be a secret) the first field of
+    `value` breaking `schema` (or the contract's definition so named); unknown keywords raise."""
     if isinstance(schema, str) or "$ref" in schema:
         name = schema if isinstance(schema, str) else str(schema["$ref"])
         schema = contract.DEFINITIONS[name.removeprefix("#/definitions/")]
@@ -203,10 +197,8 @@ def check(schema: str | Mapping[str, Any], value: object, field: str = "") -> No
     if unknown:
         raise NotImplementedError(f"schema keywords not supported: {sorted(unknown)}")
     expected = schema["type"]
-    # bool is an int in Python; JSON does not mix them.
-    if not isinstance(value, _JSON_TYPES[expected]) or (
-        expected == "integer" and isinstance(value, bool)
-    ):
+    # The exact type: bool is an int in Python; JSON does not mix them.
+    if type(value) is not _JSON_TYPES[expected]:
         raise RefusedError("invalid-request", f"expected a JSON {expected}", field or "(body)")
     if isinstance(value, dict):
         properties: Mapping[str, Any] = schema.get("properties", {})

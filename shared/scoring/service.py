@@ -12,8 +12,9 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
+from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId, name_of
 from shared.claims import Busy, Claims, Mismatch, Owned, Replay, ScoringKey, idempotent_scoring
 from shared.config import AutomationMode, batch_endpoint_workspace, whole_number
@@ -82,12 +83,8 @@ class ClaimHeldError(RefusedError):
 
 
 def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
-    """Raise the refusal (503 when worth retrying, else 422 or 502) caused by an error of Azure's;
-    anything else as it is."""
-    from azure.core.exceptions import HttpResponseError
-
+    """Raise Azure's error as a refusal (503 when worth retrying, else 422 or 502); others as is."""
     from shared.adapters.batch_scoring import ScoringUriRejectedError, UnexpectedResponseError
-    from shared.adapters.errors import describe, is_transient
 
     detail = f"{what}: {describe(error)}"
     if isinstance(error, ScoringUriRejectedError):
@@ -191,8 +188,6 @@ class ScoringStarter:
     ) -> None:
         """A failed start frees its claim, unless its holder comes again (a redelivery after a
         transient failure), holding other deliveries back until then."""
-        from shared.adapters.errors import is_transient
-
         if claim is not None and not (claim.key.redelivered and is_transient(error)):
             settle(claim)
 
@@ -251,8 +246,6 @@ class ScoringStarter:
 
     def status(self, job_name: str, principal: str) -> tuple[JobRecord, bs.ScoringJob]:
         """The job `job_name` if this caller started it through the API, else a 404 refusal."""
-        from azure.core.exceptions import ResourceNotFoundError
-
         record = self.records.job(job_name)
         # A job started after a retrain has no caller: no HTTP caller ever sees it. Another
         # caller's job is as unknown as a job that does not exist.
