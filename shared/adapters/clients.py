@@ -11,8 +11,11 @@ import sys
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from azure.core.exceptions import ClientAuthenticationError
+
 from shared.adapters import transport
 from shared.adapters.read_budget import read_budget
+from shared.arm import name_of, resource_group_of, subscription_of
 from shared.config import ARM_CLOUDS, SYNAPSE_DEV, Settings
 from shared.ownership import AppIdentity
 
@@ -52,8 +55,6 @@ class AudienceBoundCredential:
         self.scope = f"{audience.rstrip('/')}/.default"
 
     def _check(self, scopes: tuple[str, ...]) -> None:
-        from azure.core.exceptions import ClientAuthenticationError
-
         if [scope.lower() for scope in scopes] != [self.scope.lower()]:
             raise ClientAuthenticationError(
                 f"refused a token for {', '.join(scopes)[:200]}: this client's audience is "
@@ -149,8 +150,6 @@ class AzureClients:
         prepare_azure_ai_ml()
         from azure.ai.ml import MLClient
 
-        from shared.arm import name_of, resource_group_of, subscription_of
-
         arm = self.settings.arm_endpoint
         host = urlsplit(arm).netloc
         cloud: dict[str, Any] = {"cloud": ARM_CLOUDS.get(host)}
@@ -193,6 +192,4 @@ class AzureClients:
         return LogsQueryClient(self.token_credential, endpoint=endpoint, **options)
 
 
-@functools.cache
-def clients_for(settings: Settings) -> AzureClients:
-    return AzureClients(settings)
+clients_for = functools.cache(AzureClients)

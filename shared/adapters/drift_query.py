@@ -8,7 +8,6 @@ from datetime import timedelta
 from azure.core.exceptions import AzureError
 
 from shared.adapters import transport
-from shared.adapters.clients import AzureClients
 from shared.adapters.errors import describe, is_transient
 from shared.planning.retraining import GateReading, GateStatus
 
@@ -19,10 +18,7 @@ QUERY_TIMESPAN = timedelta(days=7)
 QUERY_TIMEOUT_SECONDS = 25
 
 
-class DriftQueryAdapter:
-    def __init__(self, clients: AzureClients) -> None:
-        self._clients = clients
-
+class DriftQueryAdapter(transport.ArmAdapter):
     def read(self, workspace_id: str, query: str) -> GateReading:
         try:
             return self._query(workspace_id, query)

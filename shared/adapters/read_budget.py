@@ -104,11 +104,10 @@ class ReadBudgetPolicy(SansIOHTTPPolicy[Any, Any]):
         self.budget = budget
 
     def on_request(self, request: PipelineRequest[Any]) -> None:
-        if request.http_request.method not in ("GET", "HEAD"):
-            return
-        yielding = _yielding.get()
-        while (wait := self.budget.take(time.monotonic(), yielding=yielding)) > 0:
-            time.sleep(wait)
+        if request.http_request.method in ("GET", "HEAD"):
+            yielding = _yielding.get()
+            while (wait := self.budget.take(time.monotonic(), yielding=yielding)) > 0:
+                time.sleep(wait)
 
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]

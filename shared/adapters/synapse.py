@@ -17,15 +17,14 @@ SYNAPSE_DEV_API_VERSION = "2020-12-01"
 WORKSPACE_CACHE_SECONDS = 600.0
 
 
-class SynapseAdapter:
+class SynapseAdapter(transport.ArmAdapter):
     def __init__(self, clients: AzureClients) -> None:
-        self._clients = clients
+        super().__init__(clients)
         self._workspaces: dict[str, tuple[float, SynapseWorkspace]] = {}
 
     def data_plane_endpoint(self, workspace_name: str) -> str:
         return self._clients.settings.synapse_endpoint_for(workspace_name)
 
-    @transport.malformed_is_permanent
     def get_workspace(self, workspace_id: ArmId, *, fresh: bool = False) -> SynapseWorkspace:
         """The workspace as ARM reports it; `SynapseAnswerError` when the body is another's."""
         key = workspace_id.lower()
@@ -47,7 +46,6 @@ class SynapseAdapter:
         self._workspaces[key] = (time.monotonic(), workspace)
         return workspace
 
-    @transport.malformed_is_permanent
     def list_managed_private_endpoints(self, workspace_id: ArmId) -> list[ManagedPrivateEndpoint]:
         name = name_of(workspace_id)
         client = self._clients.synapse_dev(name)

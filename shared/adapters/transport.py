@@ -120,8 +120,7 @@ def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
 def check_next_page(
     what: str, page: object, read: Collection[object], max_pages: int | None, link: str
 ) -> None:
-    """`PagingError` unless a paged read that has read the pages `read` may go on to `page` (named
-    by a nextLink or a $skipToken): not a page read before and, given `max_pages`, not past it."""
+    """`PagingError` unless a read past pages `read` may go on to `page`: new, within max_pages."""
     if page in read:
         raise PagingError(f"{what}: {link} repeats an earlier page; read stopped")
     if max_pages is not None and len(read) >= max_pages:
@@ -251,10 +250,9 @@ def json_object(response: HttpResponse, what: str) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
-        content_type = response.headers.get("content-type", "no content type")
         raise MalformedResponseError(
             f"{what}: answered {response.status_code} with a body that is not JSON "
-            f"({content_type}): {error}"[:500]
+            f"({response.headers.get('content-type', 'no content type')}): {error}"[:500]
         ) from None
     if not isinstance(body, dict):
         raise MalformedResponseError(
@@ -345,7 +343,7 @@ def resource_properties(
 
 
 class ArmAdapter:
-    """The ARM adapters' base: their clients, the app's identity, a workspace's Azure ML client,
+    """The adapters' base: their clients, the app's identity, a workspace's Azure ML client,
     and raw requests for ARM's JSON on `arm_pipeline()` (for the adapters that skip the SDK).
     Every public method an adapter defines is `malformed_is_permanent`."""
 
@@ -414,7 +412,7 @@ class ArmAdapter:
         return body
 
     def _list(
-        self, path: str, api_version: str, what: str, pages: int = MAX_PAGES, **params: str
+        self, path: str, api_version: str, what: str, pages: int = MAX_PAGES
     ) -> Iterator[dict[str, Any]]:
-        client, query = self._clients.arm_pipeline(), {"api-version": api_version, **params}
+        client, query = self._clients.arm_pipeline(), {"api-version": api_version}
         return json_pages(client, client.format_url(path), query, what=what, max_pages=pages)

@@ -177,7 +177,6 @@ def _compute(
     compute = item.properties
     inner = getattr(compute, "properties", None)
     scale = getattr(inner, "scale_settings", None)
-    subnet = getattr(inner, "subnet", None)
     local_auth = getattr(compute, "disable_local_auth", None)
     remote_login = text(getattr(inner, "remote_login_port_public_access", None))
     counted = (
@@ -190,7 +189,7 @@ def _compute(
         name=str(item.name or ""),
         compute_type=str(getattr(compute, "compute_type", "") or ""),
         vm_size=text(getattr(inner, "vm_size", None)),
-        subnet_id=text(getattr(subnet, "id", None)),
+        subnet_id=text(getattr(getattr(inner, "subnet", None), "id", None)),
         disable_local_auth=local_auth if isinstance(local_auth, bool) else None,
         max_node_count=getattr(scale, "max_node_count", None),
         min_node_count=getattr(scale, "min_node_count", None),
