@@ -67,9 +67,8 @@ def sweep_partition(message: func.QueueMessage) -> None:
     except ValueError as error:
         text, level = str(error), logging.WARNING
         decision_log(log, text, trigger=trigger, kind="partition", verdict="invalid", level=level)
-        message_id = str(message.id or "")
-        record = EventRecord(message_id, PARTITION_QUEUE, "", "invalid", text, PARTITION_FUNCTION)
-        rt.ledger.record_event(record)
+        row = (str(message.id or ""), PARTITION_QUEUE, "", "invalid", text, PARTITION_FUNCTION)
+        rt.ledger.record_event(EventRecord(*row))
         return
     report = sweep(rt, trigger=trigger, subscription=subscription)
     retry = list(report.transient_failures)

@@ -138,12 +138,6 @@ class Inventory:
         found: dict[str, ArmId] = {}
         problems: list[tuple[str, AzureError]] = []
         unread: Unread = {}
-
-        def add(candidate: str, tags: Mapping[str, Any] | None = None) -> None:
-            admitted = self.admit(candidate, tags, unread)
-            if admitted is not None:
-                found.setdefault(admitted.lower(), admitted)
-
         under = f"/subscriptions/{subscription}/".lower() if subscription else "/"
         for scope in self._scope.scopes:
             try:
@@ -153,11 +147,14 @@ class Inventory:
                     else [scope]
                 )
                 for container in filter(lambda c: f"{c}/".lower().startswith(under), containers):
-                    if is_workspace(container):
-                        add(container)
-                        continue
-                    for workspace_id, tags in self._estate.workspaces_in(container):
-                        add(workspace_id, tags)
+                    listed: list[tuple[str, Mapping[str, Any] | None]] = (
+                        [(container, None)]
+                        if is_workspace(container)
+                        else [*self._estate.workspaces_in(container)]
+                    )
+                    for candidate, tags in listed:
+                        if (admitted := self.admit(candidate, tags, unread)) is not None:
+                            found.setdefault(admitted.lower(), admitted)
             except AzureError as error:
                 problems.append((scope, error))
         return list(found.values()), problems

@@ -92,8 +92,7 @@ def sweep(
     for workspace_id in workspaces:
         try:
             if survey is None or _in_scope_now(runtime, workspace_id, trigger):
-                report = reconcile_workspace(runtime, workspace_id, run)
-                reports.append(report)
+                reports.append(report := reconcile_workspace(runtime, workspace_id, run))
                 if survey is not None and report.settled():
                     settled[workspace_id.lower()] = survey.fingerprints[workspace_id.lower()]
                 # Kept as it goes: a sweep stopped part-way (a timeout) is resumed, not redone.

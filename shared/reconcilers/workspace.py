@@ -45,8 +45,7 @@ class WorkspaceReport:
     policies: PolicyReport | None = None
 
     def _concerns(self) -> list[tuple[str, ConnectionReport | RoleReport | PolicyReport]]:
-        reports = {"connections": self.connections, "roles": self.roles, "policies": self.policies}
-        return [(label, report) for label, report in reports.items() if report is not None]
+        return [(c.value, report) for c in Concern if (report := getattr(self, c)) is not None]
 
     def summary(self) -> str:
         shown = "; ".join(f"{label}: {report.summary()}" for label, report in self._concerns())
@@ -188,10 +187,9 @@ def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None
 
 
 def _promotion(runtime: Runtime, workspace_id: ArmId) -> tuple[dict[str, str] | None, str | None]:
-    """The retraining workspace's batch endpoint as promotion left it (default deployment, its
-    model and metric), read-only; or None and why it is unread (a transient error is raised). No
-    rollback: the one to switch back to is the ledger's record, which a plan does not read (the
-    model's `previous-deployment` is any workspace user's to write)."""
+    """The retraining workspace's batch endpoint as promotion left it, read-only; or None and why
+    unread (a transient error raises). No rollback: that is the ledger's, which a plan does not read
+    (the model's `previous-deployment` is any workspace user's to write)."""
     config = runtime.settings.retraining
     if config is None or not config.retrains(workspace_id):
         return None, None
