@@ -1,7 +1,6 @@
-"""The workspaces in scope, as ARM reports them now: the scope rule (`shared.scope`) applied to
-what `EstateAdapter` reads. Cheap checks first (a workspace no scope could hold costs no read);
-management group membership is kept a few minutes; tags are read at each decision, never taken
-from an event."""
+"""The workspaces in scope as ARM reports them now: `shared.scope`'s rule applied to what
+`EstateAdapter` reads. Cheap checks first (a workspace no scope could hold costs no read); group
+membership is kept a few minutes; tags are read at each decision, never taken from an event."""
 
 from __future__ import annotations
 
@@ -83,8 +82,7 @@ class Inventory:
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
     def _members_of(self, group: str, unread: Unread) -> frozenset[str]:
-        """`unread`: the survey's failed reads, raised again unread (not a failed, retried read
-        per workspace); the next survey reads again."""
+        """`unread`: the survey's failed reads, raised again, not retried per workspace."""
         key, cached = group.lower(), self._members.get(group.lower())
         if key in unread:
             raise unread[key].with_traceback(None)  # each raise would lengthen its traceback
@@ -162,10 +160,9 @@ class Inventory:
     def changed_workspaces(
         self, known: Mapping[str, str], salt: str = "", subscription: str | None = None
     ) -> Survey:
-        """Workspaces whose rows' digest is not what `known` holds, or with a Pending connection
-        (its evidence is in no row); of one `subscription` when given. Rows lag ARM: they choose
-        what is read, never what is written. Raises `AzureError` when Resource Graph fails (the
-        caller falls back)."""
+        """Workspaces whose rows' digest is not `known`'s, or with a Pending connection (no row
+        holds its evidence); of one `subscription` when given. Rows lag ARM: they choose what is
+        read, never what is written. `AzureError`: Resource Graph failed (the caller falls back)."""
         unread: Unread = {}
         try:
             groups = (self._members_of(g, unread) for g in self._scope.management_groups)
@@ -201,8 +198,7 @@ class Inventory:
 
 
 def _pending(row: Mapping[str, Any], what: str) -> bool:
-    """Whether a workspace's row shows a Pending connection; `MalformedResponseError` when the
-    row's connections are of another shape."""
+    """Whether the row shows a Pending connection; `MalformedResponseError` for another shape."""
     properties = json_mapping(row.get("properties"), what)
     connections = json_objects(properties.get("privateEndpointConnections"), f"{what}: connections")
     links = (json_mapping(c.get("properties"), f"{what}: a connection") for c in connections)

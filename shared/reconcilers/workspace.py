@@ -68,11 +68,7 @@ class WorkspaceReport:
 
 
 def start_run(
-    runtime: Runtime,
-    trigger: str,
-    *,
-    preview: bool = False,
-    only: frozenset[Change] | None = None,
+    runtime: Runtime, trigger: str, *, preview: bool = False, only: frozenset[Change] | None = None
 ) -> Run:
     """One remediation budget (per run, and each workspace's hour) and one evidence cache for
     every workspace the run reconciles. `preview`: the CLI's `plan`: writes and records nothing."""
