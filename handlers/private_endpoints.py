@@ -22,8 +22,7 @@ bp = func.Blueprint()
 @operation
 def on_private_endpoint_event(event: func.EventGridEvent) -> None:
     delivery = Delivery(event, FUNCTION)
-    write = delivery.resource_write(PRIVATE_ENDPOINT_OPERATIONS)
-    if write is None:
+    if (write := delivery.resource_write(PRIVATE_ENDPOINT_OPERATIONS)) is None:
         return
     # The AML workspaces the write concerns, or the reason there are none to look at.
     affected: list[str] | str = [write.target_id]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -145,10 +145,10 @@ class Inventory:
                     else [scope]
                 )
                 for container in filter(lambda c: f"{c}/".lower().startswith(under), containers):
-                    listed: list[tuple[str, Mapping[str, Any] | None]] = (
+                    listed: Sequence[tuple[str, Mapping[str, Any] | None]] = (
                         [(container, None)]
                         if is_workspace(container)
-                        else [*self._estate.workspaces_in(container)]
+                        else self._estate.workspaces_in(container)
                     )
                     for candidate, tags in listed:
                         if (admitted := self.admit(candidate, tags, unread)) is not None:

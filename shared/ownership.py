@@ -26,8 +26,7 @@ class AppIdentity:
             value = claims.get(name)
             return value.lower() if isinstance(value, str) else ""
 
-        object_id = text("oid")
-        if not object_id:
+        if not (object_id := text("oid")):
             raise ValueError("the app's access token has no object ID (oid)")
         if "scp" in claims or text("idtyp") == "user":  # a delegated (user) token
             names = {object_id, text("upn"), text("unique_name"), text("email")}

@@ -31,8 +31,7 @@ def contributor_role_definition_id(scope: str) -> str:
 
 
 def assignment_name(scope: str, principal_id: str, role_id: str = CONTRIBUTOR_ROLE_ID) -> str:
-    key = f"{scope.lower()}|{principal_id.lower()}|{role_id.lower()}"
-    return str(uuid.uuid5(_NAMESPACE, key))
+    return str(uuid.uuid5(_NAMESPACE, f"{scope.lower()}|{principal_id.lower()}|{role_id.lower()}"))
 
 
 def assignment_description(synapse_workspace_id: str) -> str:
@@ -55,12 +54,11 @@ class ExistingAssignment:
     def made_for(self, synapse_workspace_id: str, app: AppIdentity) -> bool:
         """Made by this app for that Synapse workspace: only ARM's `createdBy` says so (any role
         writer can write a description), its description the app's while nobody else changed it."""
-        expected = assignment_description(synapse_workspace_id)
         return (
             app.is_principal(self.created_by)
             and app.is_principal(self.updated_by)
             and self.description.isascii()
-            and self.description.lower() == expected.lower()
+            and self.description.lower() == assignment_description(synapse_workspace_id).lower()
         )
 
     def is_contributor(self, scope: str) -> bool:
@@ -162,8 +160,7 @@ def _decide(
             f"no approved connection from {name_of(item.workspace_id)}'s managed private "
             "endpoints to this workspace"
         )
-    principal = synapse.principal_id
-    if not principal or not is_guid(principal):
+    if not (principal := synapse.principal_id) or not is_guid(principal):
         return decide("ARM reports no managed identity (principalId) for it")
     if not synapse.has_system_identity:
         return decide(

@@ -122,8 +122,7 @@ def _in_scope_now(runtime: Runtime, workspace_id: ArmId, trigger: str) -> bool:
     return False
 
 
-# The partitions' queue on the app's host storage (AzureWebJobsStorage), and the most a message
-# may hold: a subscription ID in JSON.
+# The partitions' queue (AzureWebJobsStorage) and a message's most: a subscription ID in JSON.
 PARTITION_QUEUE = "sweep-partitions"
 PARTITION_MESSAGE_BYTES = 200
 

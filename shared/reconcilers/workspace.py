@@ -100,8 +100,7 @@ def reconcile_workspace(
         connection_report = runtime.private_endpoints.reconcile(workspace_id, run, focus=focus)
         current = connection_report.current_connections()
         connections = current if connection_report.error is None else None
-        # Whoever approved it: the role planner assigns only for a connection an allow-listed
-        # workspace provably owns.
+        # Whoever approved it: roles go only to an allow-listed workspace that provably owns it.
         if any(c.status is ConnectionStatus.APPROVED for c in current):
             concerns = concerns | {Concern.ROLES}
     elif {Concern.ROLES, Concern.POLICIES} <= concerns:
@@ -186,8 +185,7 @@ def _promotion(runtime: Runtime, workspace_id: ArmId) -> tuple[dict[str, str] | 
     """The retraining workspace's batch endpoint as promotion left it, read-only; or None and why
     unread (a transient error raises). No rollback: that is the ledger's, which a plan does not read
     (the model's `previous-deployment` is any workspace user's to write)."""
-    config = runtime.settings.retraining
-    if config is None or not config.retrains(workspace_id):
+    if (config := runtime.settings.retraining) is None or not config.retrains(workspace_id):
         return None, None
     if config.promotion is None or config.batch_endpoint_name is None:
         return {}, None
