@@ -108,7 +108,6 @@ def plan_role_assignments(
     for item in evidence:
         if not rules.allow_listed(item.workspace_id):
             continue  # evidence about anything else is not ours to act on
-        synapse_id = item.workspace_id
         if item.workspace is not None and item.error is None:
             # Identity changes are reported whatever else holds.
             current = item.workspace.principal_id if item.workspace.has_system_identity else None
@@ -116,7 +115,7 @@ def plan_role_assignments(
                 RoleAssignmentDecision(
                     RoleVerdict.STALE,
                     workspace_id,
-                    synapse_id,
+                    item.workspace_id,
                     f"Contributor assignment {assignment.name} was made for principal "
                     f"{assignment.principal_id}, which is no longer the workspace's identity "
                     f"({current or 'none now'}): reported, not deleted; remove it if it is not "
@@ -126,7 +125,7 @@ def plan_role_assignments(
                 )
                 for assignment in existing
                 if assignment.is_contributor(workspace_id)
-                and assignment.made_for(synapse_id, app)
+                and assignment.made_for(item.workspace_id, app)
                 and (current is None or assignment.principal_id.lower() != current.lower())
             ]
         decisions.append(_decide(workspace_id, connections, item, existing, workspace_tenant))
