@@ -1,7 +1,6 @@
-"""`reconcile_all`: the timer backstop over every workspace in scope, and over the scoring jobs the
-app started whose end was never announced (their event lost). Over `SWEEP_FAN_OUT_WORKSPACES`
-workspaces it sweeps nothing itself: it enqueues one message per in-scope subscription, and
-`sweep_partition` sweeps each (so each has a function timeout of its own, on any instance)."""
+"""`reconcile_all`: the timer backstop over every workspace in scope, and over the app's scoring
+jobs whose end was never announced (their event lost). Over `SWEEP_FAN_OUT_WORKSPACES` workspaces
+it only enqueues each in-scope subscription for `sweep_partition` (own timeout, any instance)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """The backstop (events can be lost or late): reconcile what Resource Graph says changed, or, when
-it fails, every workspace ARM lists, and say so. Over `SWEEP_FAN_OUT_WORKSPACES` workspaces, the
-timer fans out: one queue message per in-scope subscription, each swept as its own run."""
+it fails, every workspace ARM lists, and say so; one subscription (a partition) when fanned out."""
 
 from __future__ import annotations
 
