@@ -23,8 +23,7 @@ class AppIdentity:
         """From the app's own token (on a laptop, `az login`'s: "the app" is the signed-in user)."""
 
         def text(name: str) -> str:
-            value = claims.get(name)
-            return value.lower() if isinstance(value, str) else ""
+            return value.lower() if isinstance(value := claims.get(name), str) else ""
 
         if not (object_id := text("oid")):
             raise ValueError("the app's access token has no object ID (oid)")
