@@ -24,18 +24,15 @@ def on_ml_event(event: func.EventGridEvent) -> None:
     delivery = Delivery(event, FUNCTION, kind="ml-event")
     rt, record = delivery.rt, delivery.record
     settings, topic = rt.settings, event.topic or ""
-    workspace = workspace_of_topic(topic)
-    if workspace is None:
+    if (workspace := workspace_of_topic(topic)) is None:
         return record("invalid", f"topic {topic!r} is not an AML workspace")
     # In scope as far as its ID tells (exclusions apply to listed workspaces too), in the
     # settings' spelling when listed; retraining asks ARM for the rest before it writes.
-    listed = scoped_workspace(topic, settings.ml_workspace_ids)
-    configured = (listed or workspace) if settings.in_scope(workspace) else None
-    if configured is None:
+    if not settings.in_scope(workspace):
         text = f"{workspace} is not in scope (ML_SCOPES, ML_WORKSPACE_IDS)"
         return record("out-of-scope", text, workspace)
-    event_id, event_type, _ = delivery.sent
-    parsed = classify_ml_event(event_id, event_type, configured, event.get_json())
+    configured = scoped_workspace(topic, settings.ml_workspace_ids) or workspace
+    parsed = classify_ml_event(*delivery.sent[:2], configured, event.get_json())
     if isinstance(parsed, Ignored):
         return record("invalid" if parsed.invalid else "ignored", parsed.reason, configured)
     result: tuple[str, str]

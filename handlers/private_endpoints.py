@@ -6,8 +6,7 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from shared.arm import ML_WORKSPACE_TYPE, ArmId, is_workspace
-from shared.events import NETWORK_PRIVATE_ENDPOINT_TYPE
-from shared.events import PRIVATE_ENDPOINT_OPERATIONS as OPERATIONS
+from shared.events import NETWORK_PRIVATE_ENDPOINT_TYPE, PRIVATE_ENDPOINT_OPERATIONS
 from shared.intake import Delivery
 from shared.model import JudgedAnswerError
 from shared.reconcilers.workspace import Concern
@@ -23,8 +22,7 @@ bp = func.Blueprint()
 @operation
 def on_private_endpoint_event(event: func.EventGridEvent) -> None:
     delivery = Delivery(event, FUNCTION)
-    write = delivery.resource_write(OPERATIONS)
-    if write is None:
+    if (write := delivery.resource_write(PRIVATE_ENDPOINT_OPERATIONS)) is None:
         return
     # The AML workspaces the write concerns, or the reason there are none to look at.
     affected: list[str] | str = [write.target_id]

@@ -1,7 +1,6 @@
-"""`reconcile_all`: the timer backstop over every workspace in scope, and over the scoring jobs the
-app started whose end was never announced (their event lost). Over `SWEEP_FAN_OUT_WORKSPACES`
-workspaces it sweeps nothing itself: it enqueues one message per in-scope subscription, and
-`sweep_partition` sweeps each (so each has a function timeout of its own, on any instance)."""
+"""`reconcile_all`: the timer backstop over every workspace in scope, and over the app's scoring
+jobs whose end was never announced (their event lost). Over `SWEEP_FAN_OUT_WORKSPACES` workspaces
+it only enqueues each in-scope subscription for `sweep_partition` (own timeout, any instance)."""
 
 from __future__ import annotations
 
@@ -67,9 +66,8 @@ def sweep_partition(message: func.QueueMessage) -> None:
     except ValueError as error:
         text, level = str(error), logging.WARNING
         decision_log(log, text, trigger=trigger, kind="partition", verdict="invalid", level=level)
-        message_id = str(message.id or "")
-        record = EventRecord(message_id, PARTITION_QUEUE, "", "invalid", text, PARTITION_FUNCTION)
-        rt.ledger.record_event(record)
+        row = (str(message.id or ""), PARTITION_QUEUE, "", "invalid", text, PARTITION_FUNCTION)
+        rt.ledger.record_event(EventRecord(*row))
         return
     report = sweep(rt, trigger=trigger, subscription=subscription)
     retry = list(report.transient_failures)

@@ -20,8 +20,7 @@ bp = func.Blueprint()
 @operation
 def on_workspace_event(event: func.EventGridEvent) -> None:
     delivery = Delivery(event, FUNCTION)
-    write = delivery.resource_write(WORKSPACE_OPERATIONS)
-    if write is not None:
+    if (write := delivery.resource_write(WORKSPACE_OPERATIONS)) is not None:
         why = f"{write.resource_uri} is not an AML workspace"
         candidates = [write.target_id] if write.targets(ML_WORKSPACE_TYPE) else why
         delivery.reconcile(candidates, frozenset({Concern.ROLES, Concern.POLICIES}))

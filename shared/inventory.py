@@ -1,14 +1,13 @@
-"""The workspaces in scope, as ARM reports them now: the scope rule (`shared.scope`) applied to
-what `EstateAdapter` reads. Cheap checks first (a workspace no scope could hold costs no read);
-management group membership is kept a few minutes; tags are read at each decision, never taken
-from an event."""
+"""The workspaces in scope as ARM reports them now: `shared.scope`'s rule applied to what
+`EstateAdapter` reads. Cheap checks first (a workspace no scope could hold costs no read); group
+membership is kept a few minutes; tags are read at each decision, never taken from an event."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,8 +82,7 @@ class Inventory:
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
     def _members_of(self, group: str, unread: Unread) -> frozenset[str]:
-        """`unread`: the survey's failed reads, raised again unread (not a failed, retried read
-        per workspace); the next survey reads again."""
+        """`unread`: the survey's failed reads, raised again, not retried per workspace."""
         key, cached = group.lower(), self._members.get(group.lower())
         if key in unread:
             raise unread[key].with_traceback(None)  # each raise would lengthen its traceback
@@ -138,12 +136,6 @@ class Inventory:
         found: dict[str, ArmId] = {}
         problems: list[tuple[str, AzureError]] = []
         unread: Unread = {}
-
-        def add(candidate: str, tags: Mapping[str, Any] | None = None) -> None:
-            admitted = self.admit(candidate, tags, unread)
-            if admitted is not None:
-                found.setdefault(admitted.lower(), admitted)
-
         under = f"/subscriptions/{subscription}/".lower() if subscription else "/"
         for scope in self._scope.scopes:
             try:
@@ -153,11 +145,14 @@ class Inventory:
                     else [scope]
                 )
                 for container in filter(lambda c: f"{c}/".lower().startswith(under), containers):
-                    if is_workspace(container):
-                        add(container)
-                        continue
-                    for workspace_id, tags in self._estate.workspaces_in(container):
-                        add(workspace_id, tags)
+                    listed: Sequence[tuple[str, Mapping[str, Any] | None]] = (
+                        [(container, None)]
+                        if is_workspace(container)
+                        else self._estate.workspaces_in(container)
+                    )
+                    for candidate, tags in listed:
+                        if (admitted := self.admit(candidate, tags, unread)) is not None:
+                            found.setdefault(admitted.lower(), admitted)
             except AzureError as error:
                 problems.append((scope, error))
         return list(found.values()), problems
@@ -165,10 +160,9 @@ class Inventory:
     def changed_workspaces(
         self, known: Mapping[str, str], salt: str = "", subscription: str | None = None
     ) -> Survey:
-        """Workspaces whose rows' digest is not what `known` holds, or with a Pending connection
-        (its evidence is in no row); of one `subscription` when given. Rows lag ARM: they choose
-        what is read, never what is written. Raises `AzureError` when Resource Graph fails (the
-        caller falls back)."""
+        """Workspaces whose rows' digest is not `known`'s, or with a Pending connection (no row
+        holds its evidence); of one `subscription` when given. Rows lag ARM: they choose what is
+        read, never what is written. `AzureError`: Resource Graph failed (the caller falls back)."""
         unread: Unread = {}
         try:
             groups = (self._members_of(g, unread) for g in self._scope.management_groups)
@@ -204,8 +198,7 @@ class Inventory:
 
 
 def _pending(row: Mapping[str, Any], what: str) -> bool:
-    """Whether a workspace's row shows a Pending connection; `MalformedResponseError` when the
-    row's connections are of another shape."""
+    """Whether the row shows a Pending connection; `MalformedResponseError` for another shape."""
     properties = json_mapping(row.get("properties"), what)
     connections = json_objects(properties.get("privateEndpointConnections"), f"{what}: connections")
     links = (json_mapping(c.get("properties"), f"{what}: a connection") for c in connections)

@@ -98,20 +98,15 @@ def classify_ml_event(
         message = bounded(f"dataset drift detected by {monitor}{extra}")
         run = str(data.get("RunId") or "")
         return Drift(event_id, workspace_id, DriftSource.DATASET_MONITOR, run, message)
-    run_id = data.get("runId")
-    if not isinstance(run_id, str) or not run_id:
+    if not isinstance(run_id := data.get("runId"), str) or not run_id:
         return Ignored(event_id, "run event without a runId")
-    run_tags = data.get("runTags")
-    tags = list(run_tags.items()) if isinstance(run_tags, Mapping) else []
-    breach = breach_message(tags) if event_type == status_changed else None
-    if breach is not None:
+    tags = list(run_tags.items()) if isinstance(run_tags := data.get("runTags"), Mapping) else []
+    if event_type == status_changed and (breach := breach_message(tags)) is not None:
         return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
     # Whether the job is the app's the ledger says, never its tags: any workspace user edits them.
-    status = data.get("runStatus")
-    reported = status if isinstance(status, str) else ""
+    reported = status if isinstance(status := data.get("runStatus"), str) else ""
     if event_type == status_changed and reported.lower() not in TERMINAL_RUN_STATUSES:
-        reason = f"run {run_id} is {reported or 'in progress'}"
-        return Ignored(event_id, reason, invalid=False)
+        return Ignored(event_id, f"run {run_id} is {reported or 'in progress'}", invalid=False)
     if not reported and event_type == completed:
         reported = "Completed"
     if not ML_NAME.fullmatch(run_id):

@@ -23,11 +23,9 @@ class AppIdentity:
         """From the app's own token (on a laptop, `az login`'s: "the app" is the signed-in user)."""
 
         def text(name: str) -> str:
-            value = claims.get(name)
-            return value.lower() if isinstance(value, str) else ""
+            return value.lower() if isinstance(value := claims.get(name), str) else ""
 
-        object_id = text("oid")
-        if not object_id:
+        if not (object_id := text("oid")):
             raise ValueError("the app's access token has no object ID (oid)")
         if "scp" in claims or text("idtyp") == "user":  # a delegated (user) token
             names = {object_id, text("upn"), text("unique_name"), text("email")}

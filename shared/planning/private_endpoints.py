@@ -115,8 +115,7 @@ def _decide(
         )
 
     matches = index.matches(connection.private_endpoint_id)
-    supported = [(s, e) for s, e in matches if unsupported_reason(s) is None]
-    if supported:
+    if supported := [(s, e) for s, e in matches if unsupported_reason(s) is None]:
         synapse, endpoint = supported[0]
         verified_by = (
             f"managed private endpoint '{endpoint.name}' of allow-listed Synapse workspace "

@@ -31,8 +31,7 @@ def contributor_role_definition_id(scope: str) -> str:
 
 
 def assignment_name(scope: str, principal_id: str, role_id: str = CONTRIBUTOR_ROLE_ID) -> str:
-    key = f"{scope.lower()}|{principal_id.lower()}|{role_id.lower()}"
-    return str(uuid.uuid5(_NAMESPACE, key))
+    return str(uuid.uuid5(_NAMESPACE, f"{scope.lower()}|{principal_id.lower()}|{role_id.lower()}"))
 
 
 def assignment_description(synapse_workspace_id: str) -> str:
@@ -55,12 +54,11 @@ class ExistingAssignment:
     def made_for(self, synapse_workspace_id: str, app: AppIdentity) -> bool:
         """Made by this app for that Synapse workspace: only ARM's `createdBy` says so (any role
         writer can write a description), its description the app's while nobody else changed it."""
-        expected = assignment_description(synapse_workspace_id)
         return (
             app.is_principal(self.created_by)
             and app.is_principal(self.updated_by)
             and self.description.isascii()
-            and self.description.lower() == expected.lower()
+            and self.description.lower() == assignment_description(synapse_workspace_id).lower()
         )
 
     def is_contributor(self, scope: str) -> bool:
@@ -110,7 +108,6 @@ def plan_role_assignments(
     for item in evidence:
         if not rules.allow_listed(item.workspace_id):
             continue  # evidence about anything else is not ours to act on
-        synapse_id = item.workspace_id
         if item.workspace is not None and item.error is None:
             # Identity changes are reported whatever else holds.
             current = item.workspace.principal_id if item.workspace.has_system_identity else None
@@ -118,7 +115,7 @@ def plan_role_assignments(
                 RoleAssignmentDecision(
                     RoleVerdict.STALE,
                     workspace_id,
-                    synapse_id,
+                    item.workspace_id,
                     f"Contributor assignment {assignment.name} was made for principal "
                     f"{assignment.principal_id}, which is no longer the workspace's identity "
                     f"({current or 'none now'}): reported, not deleted; remove it if it is not "
@@ -128,7 +125,7 @@ def plan_role_assignments(
                 )
                 for assignment in existing
                 if assignment.is_contributor(workspace_id)
-                and assignment.made_for(synapse_id, app)
+                and assignment.made_for(item.workspace_id, app)
                 and (current is None or assignment.principal_id.lower() != current.lower())
             ]
         decisions.append(_decide(workspace_id, connections, item, existing, workspace_tenant))
@@ -162,8 +159,7 @@ def _decide(
             f"no approved connection from {name_of(item.workspace_id)}'s managed private "
             "endpoints to this workspace"
         )
-    principal = synapse.principal_id
-    if not principal or not is_guid(principal):
+    if not (principal := synapse.principal_id) or not is_guid(principal):
         return decide("ARM reports no managed identity (principalId) for it")
     if not synapse.has_system_identity:
         return decide(

@@ -80,9 +80,8 @@ def _object(value: object) -> dict[str, object]:
 
 def _origin_and_path(url: str) -> tuple[str, str, int, str] | None:
     # ARM's examples give the dev endpoint both with and without a scheme.
-    candidate = url if "://" in url else f"https://{url}"
     try:
-        parts = urlsplit(candidate)
+        parts = urlsplit(url if "://" in url else f"https://{url}")
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     except ValueError:
         return None

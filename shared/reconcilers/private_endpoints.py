@@ -77,8 +77,7 @@ class EvidenceGatherer:
             if not workspace.managed_virtual_network:
                 return evidence(workspace)
             asked = self.synapse.data_plane_endpoint(name_of(synapse_id))
-            mismatch = data_plane_mismatch(workspace, asked)
-            if mismatch is not None:
+            if (mismatch := data_plane_mismatch(workspace, asked)) is not None:
                 log.warning("Synapse evidence not taken: %s", mismatch)
                 return evidence(workspace, error=mismatch)
             endpoints = self.synapse.list_managed_private_endpoints(synapse_id)

@@ -79,9 +79,8 @@ class RoleAssignmentReconciler:
         # A stale one is announced, except by the sweep (which repeats).
         notify = verdict.writes or (stale and run.announces)
         fields = (decision.scope, KIND, verdict.value, synapse_id, decision.reason, mode)
-        row = run.row(*fields, decision.principal_id or "", notify=notify)
         return Decision(
-            row,
+            run.row(*fields, decision.principal_id or "", notify=notify),
             functools.partial(self._write, decision) if verdict.writes else None,
             noted("reported: not deleted") if stale else NO_CHANGE,
             ledger=verdict is not RoleVerdict.ALREADY_ASSIGNED,

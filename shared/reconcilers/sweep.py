@@ -1,6 +1,5 @@
 """The backstop (events can be lost or late): reconcile what Resource Graph says changed, or, when
-it fails, every workspace ARM lists, and say so. Over `SWEEP_FAN_OUT_WORKSPACES` workspaces, the
-timer fans out: one queue message per in-scope subscription, each swept as its own run."""
+it fails, every workspace ARM lists, and say so; one subscription (a partition) when fanned out."""
 
 from __future__ import annotations
 
@@ -92,8 +91,7 @@ def sweep(
     for workspace_id in workspaces:
         try:
             if survey is None or _in_scope_now(runtime, workspace_id, trigger):
-                report = reconcile_workspace(runtime, workspace_id, run)
-                reports.append(report)
+                reports.append(report := reconcile_workspace(runtime, workspace_id, run))
                 if survey is not None and report.settled():
                     settled[workspace_id.lower()] = survey.fingerprints[workspace_id.lower()]
                 # Kept as it goes: a sweep stopped part-way (a timeout) is resumed, not redone.
@@ -123,8 +121,7 @@ def _in_scope_now(runtime: Runtime, workspace_id: ArmId, trigger: str) -> bool:
     return False
 
 
-# The partitions' queue on the app's host storage (AzureWebJobsStorage), and the most a message
-# may hold: a subscription ID in JSON.
+# The partitions' queue (AzureWebJobsStorage) and a message's most: a subscription ID in JSON.
 PARTITION_QUEUE = "sweep-partitions"
 PARTITION_MESSAGE_BYTES = 200
 

@@ -45,8 +45,7 @@ class WorkspaceReport:
     policies: PolicyReport | None = None
 
     def _concerns(self) -> list[tuple[str, ConnectionReport | RoleReport | PolicyReport]]:
-        reports = {"connections": self.connections, "roles": self.roles, "policies": self.policies}
-        return [(label, report) for label, report in reports.items() if report is not None]
+        return [(c.value, report) for c in Concern if (report := getattr(self, c)) is not None]
 
     def summary(self) -> str:
         shown = "; ".join(f"{label}: {report.summary()}" for label, report in self._concerns())
@@ -69,11 +68,7 @@ class WorkspaceReport:
 
 
 def start_run(
-    runtime: Runtime,
-    trigger: str,
-    *,
-    preview: bool = False,
-    only: frozenset[Change] | None = None,
+    runtime: Runtime, trigger: str, *, preview: bool = False, only: frozenset[Change] | None = None
 ) -> Run:
     """One remediation budget (per run, and each workspace's hour) and one evidence cache for
     every workspace the run reconciles. `preview`: the CLI's `plan`: writes and records nothing."""
@@ -105,8 +100,7 @@ def reconcile_workspace(
         connection_report = runtime.private_endpoints.reconcile(workspace_id, run, focus=focus)
         current = connection_report.current_connections()
         connections = current if connection_report.error is None else None
-        # Whoever approved it: the role planner assigns only for a connection an allow-listed
-        # workspace provably owns.
+        # Whoever approved it: roles go only to an allow-listed workspace that provably owns it.
         if any(c.status is ConnectionStatus.APPROVED for c in current):
             concerns = concerns | {Concern.ROLES}
     elif {Concern.ROLES, Concern.POLICIES} <= concerns:
@@ -188,12 +182,10 @@ def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None
 
 
 def _promotion(runtime: Runtime, workspace_id: ArmId) -> tuple[dict[str, str] | None, str | None]:
-    """The retraining workspace's batch endpoint as promotion left it (default deployment, its
-    model and metric), read-only; or None and why it is unread (a transient error is raised). No
-    rollback: the one to switch back to is the ledger's record, which a plan does not read (the
-    model's `previous-deployment` is any workspace user's to write)."""
-    config = runtime.settings.retraining
-    if config is None or not config.retrains(workspace_id):
+    """The retraining workspace's batch endpoint as promotion left it, read-only; or None and why
+    unread (a transient error raises). No rollback: that is the ledger's, which a plan does not read
+    (the model's `previous-deployment` is any workspace user's to write)."""
+    if (config := runtime.settings.retraining) is None or not config.retrains(workspace_id):
         return None, None
     if config.promotion is None or config.batch_endpoint_name is None:
         return {}, None
