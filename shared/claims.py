@@ -311,7 +311,7 @@ class Claims:
             )
 
     def take_remediation_slot(
-        self, workspace_id: str, *, limit: int, now: datetime
+        self, workspace_id: str, limit: int, now: datetime
     ) -> datetime | None:
         """Take one of the workspace's `limit` remediation slots of the past hour: None when taken,
         else the instant from which one frees. Of instances racing for the last slot, one replaces

@@ -123,10 +123,9 @@ def write_row(
     etag: str | None,
     *,
     merge: bool = False,
-    strict: bool = False,
 ) -> str | None:
     """Create the row (`etag` None), or replace it (`merge`: merge `values` into it) if
-    unchanged since read: the new ETag, or None (raised if `strict`) when it changed."""
+    unchanged since read: the new ETag, or None when it changed."""
     from azure.core import MatchConditions
     from azure.core.exceptions import (
         ResourceExistsError,
@@ -148,8 +147,6 @@ def write_row(
             )
     except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
         # Another instance wrote first (or the row read was removed since): not ours.
-        if strict:
-            raise
         return None
     return str(metadata["etag"])
 

@@ -146,10 +146,8 @@ class Run:
         if limit is None:
             return None
         try:
-            if self.claims is None:
-                free_at = self.budget.hour_slot(workspace_id, limit, now)
-            else:
-                free_at = self.claims.take_remediation_slot(workspace_id, limit=limit, now=now)
+            take = self.claims.take_remediation_slot if self.claims else self.budget.hour_slot
+            free_at = take(workspace_id, limit, now)
         except AzureError as error:
             reason = (
                 f"{Stop.HOURLY_LIMIT}: the ledger could not count this workspace's remediations "
