@@ -56,9 +56,11 @@ def newest_first_key() -> str:
     return f"{(1 << 63) - 1 - time.time_ns():019d}:{uuid.uuid4().hex[:12]}"
 
 
-def actions_partition(target_id: str) -> str:
-    """Actions are partitioned by the resource reconciled (an AML workspace), newest first."""
-    return "actions:" + table_key(target_id.lower().strip("/"))
+def actions_partition(target_id: str, rows: str = "actions") -> str:
+    """The partition of a resource's (an AML workspace's) actions, newest first, or other `rows`
+    (claims). ARM IDs are case-insensitive; table_key makes any text a valid key, injectively. The
+    slashes at the ends go as before, so the rows of a configured (validated) ID keep their key."""
+    return f"{rows}:" + table_key(target_id.lower().strip("/"))
 
 
 @dataclass(frozen=True)
