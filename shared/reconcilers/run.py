@@ -112,11 +112,9 @@ class Run:
         return not self.trigger.startswith("sweep:")
 
     def execute(self, decisions: Sequence[Decision]) -> list[Outcome]:
-        outcomes = []
-        for decision in decisions:
-            outcomes.append(outcome := self._decide(decision))
-            if decision.write is not None:
-                self.changes.append((decision.record, outcome))
+        outcomes = [self._decide(decision) for decision in decisions]
+        done = zip(decisions, outcomes, strict=True)
+        self.changes += [(d.record, outcome) for d, outcome in done if d.write is not None]
         return outcomes
 
     def _decide(self, decision: Decision) -> Outcome:
