@@ -215,12 +215,10 @@ class Claims:
         self._write = functools.partial(write_row, table)
 
     def retraining(self, workspace_id: str) -> RetrainingClaim | None:
-        found = self._read(*_keys(workspace_id, RETRAINING_ROW))
-        if found is None:
+        if (found := self._read(*_keys(workspace_id, RETRAINING_ROW))) is None:
             return None
         try:
-            job = plain_name(found["JobName"])  # read by its name: a URL segment
-            if job is None:
+            if (job := plain_name(found["JobName"])) is None:  # read by its name: a URL segment
                 raise ValueError(found["JobName"])
             names = (job, str(found["ClaimKey"]), str(found.get("Trigger", "")))
             at, state = aware_time(found["ClaimedAt"]), str(found.get("State", ClaimState.CLAIMED))

@@ -206,8 +206,7 @@ class Ledger:
         values = {"Key": key[:1000], "RecordedAt": now.isoformat(), "Pending": True}
         if write_row(self.table, keys, values, None) is not None:
             return True
-        found = read_row(self.table, *keys)
-        if found is None or found.get("Pending") is not True:
+        if (found := read_row(self.table, *keys)) is None or found.get("Pending") is not True:
             return False  # rows from before the lease have no Pending: reported
         try:
             held = now - datetime.fromisoformat(str(found["RecordedAt"]))
