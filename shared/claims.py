@@ -355,6 +355,5 @@ class Claims:
         return found if found and (found.state, found.holder) == (state, holder) else None
 
     def promotions(self, workspace_id: str) -> list[PromotionClaim]:
-        claims = actions_partition(workspace_id, "claims")
-        rows = partition_rows(self._table, claims, "promotion:", "promotion;")
+        rows = partition_rows(self._table, *_keys(workspace_id, "promotion:"), "promotion;")
         return [_promotion_claim(workspace_id, row) for row in rows]
