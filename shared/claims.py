@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.arm import plain_name
 from shared.bounds import CLOCK_SKEW, table_key
-from shared.ledger import column, partition_rows, read_row, write_row
+from shared.ledger import actions_partition, column, partition_rows, read_row, write_row
 from shared.planning.retraining import SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
 from shared.policy.exemptions import aware_time
@@ -38,16 +38,10 @@ _SLOT_ATTEMPTS = 5
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
-def _partition(workspace_id: str) -> str:
-    # ARM IDs are case-insensitive; table_key makes any text a valid key, injectively. The
-    # slashes at the ends go as before, so the rows of a configured (validated) ID keep their key.
-    return "claims:" + table_key(workspace_id.lower().strip("/"))
-
-
 def _keys(workspace_id: str, kind: str, retraining_job: str | None = None) -> tuple[str, str]:
     # The job name comes from an event or Azure's answer: a key that cannot collide or break.
     row = kind if retraining_job is None else f"{kind}:" + table_key(retraining_job.lower())
-    return _partition(workspace_id), row
+    return actions_partition(workspace_id, "claims"), row
 
 
 class ClaimState:
@@ -221,12 +215,10 @@ class Claims:
         self._write = functools.partial(write_row, table)
 
     def retraining(self, workspace_id: str) -> RetrainingClaim | None:
-        found = self._read(*_keys(workspace_id, RETRAINING_ROW))
-        if found is None:
+        if (found := self._read(*_keys(workspace_id, RETRAINING_ROW))) is None:
             return None
         try:
-            job = plain_name(found["JobName"])  # read by its name: a URL segment
-            if job is None:
+            if (job := plain_name(found["JobName"])) is None:  # read by its name: a URL segment
                 raise ValueError(found["JobName"])
             names = (job, str(found["ClaimKey"]), str(found.get("Trigger", "")))
             at, state = aware_time(found["ClaimedAt"]), str(found.get("State", ClaimState.CLAIMED))
@@ -311,7 +303,7 @@ class Claims:
             )
 
     def take_remediation_slot(
-        self, workspace_id: str, *, limit: int, now: datetime
+        self, workspace_id: str, limit: int, now: datetime
     ) -> datetime | None:
         """Take one of the workspace's `limit` remediation slots of the past hour: None when taken,
         else the instant from which one frees. Of instances racing for the last slot, one replaces
@@ -363,5 +355,5 @@ class Claims:
         return found if found and (found.state, found.holder) == (state, holder) else None
 
     def promotions(self, workspace_id: str) -> list[PromotionClaim]:
-        rows = partition_rows(self._table, _partition(workspace_id), "promotion:", "promotion;")
+        rows = partition_rows(self._table, *_keys(workspace_id, "promotion:"), "promotion;")
         return [_promotion_claim(workspace_id, row) for row in rows]

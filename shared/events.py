@@ -79,8 +79,7 @@ def parse_resource_write(
         return Ignored(event_id, f"subject {subject!r} is not the resource {uri!r}")
     if topic and not within_scope(uri, topic):
         return Ignored(event_id, f"resource {uri!r} is not under the event's topic {topic!r}")
-    top = top_level_resource(uri)
-    if top is None:
+    if (top := top_level_resource(uri)) is None:
         return Ignored(event_id, f"resource {uri!r} is not under a resource provider")
     # Its ID is what a reconciler reads: within Azure's naming rules, or no resource at all.
     if (problem := name_problem(top[2], top[:2])) is not None:

@@ -56,9 +56,11 @@ def newest_first_key() -> str:
     return f"{(1 << 63) - 1 - time.time_ns():019d}:{uuid.uuid4().hex[:12]}"
 
 
-def actions_partition(target_id: str) -> str:
-    """Actions are partitioned by the resource reconciled (an AML workspace), newest first."""
-    return "actions:" + table_key(target_id.lower().strip("/"))
+def actions_partition(target_id: str, rows: str = "actions") -> str:
+    """The partition of a resource's (an AML workspace's) actions, newest first, or other `rows`
+    (claims). ARM IDs are case-insensitive; table_key makes any text a valid key, injectively. The
+    slashes at the ends go as before, so the rows of a configured (validated) ID keep their key."""
+    return f"{rows}:" + table_key(target_id.lower().strip("/"))
 
 
 @dataclass(frozen=True)
@@ -123,10 +125,9 @@ def write_row(
     etag: str | None,
     *,
     merge: bool = False,
-    strict: bool = False,
 ) -> str | None:
     """Create the row (`etag` None), or replace it (`merge`: merge `values` into it) if
-    unchanged since read: the new ETag, or None (raised if `strict`) when it changed."""
+    unchanged since read: the new ETag, or None when it changed."""
     from azure.core import MatchConditions
     from azure.core.exceptions import (
         ResourceExistsError,
@@ -148,8 +149,6 @@ def write_row(
             )
     except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
         # Another instance wrote first (or the row read was removed since): not ours.
-        if strict:
-            raise
         return None
     return str(metadata["etag"])
 
@@ -207,8 +206,7 @@ class Ledger:
         values = {"Key": key[:1000], "RecordedAt": now.isoformat(), "Pending": True}
         if write_row(self.table, keys, values, None) is not None:
             return True
-        found = read_row(self.table, *keys)
-        if found is None or found.get("Pending") is not True:
+        if (found := read_row(self.table, *keys)) is None or found.get("Pending") is not True:
             return False  # rows from before the lease have no Pending: reported
         try:
             held = now - datetime.fromisoformat(str(found["RecordedAt"]))

@@ -197,9 +197,9 @@ def test_a_claim_naming_what_is_not_a_name_names_nothing_and_holds_nothing(
 
 
 def claims_partition() -> str:
-    from shared.claims import _partition
+    from shared.ledger import actions_partition
 
-    return _partition(WS)
+    return actions_partition(WS, "claims")
 
 
 # --- remediation slots of the hour (MAX_REMEDIATIONS_PER_HOUR) -----------------------------------

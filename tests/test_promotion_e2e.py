@@ -25,7 +25,8 @@ from shared.adapters.errors import TransientAzureError
 from shared.adapters.promotion import metric_value
 from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
-from shared.claims import Claims, _partition
+from shared.claims import Claims
+from shared.ledger import actions_partition
 from shared.runtime import runtime
 from simulator.arm.models import key
 from simulator.permissions import Permissions
@@ -1108,7 +1109,7 @@ def test_a_promotion_row_naming_what_is_not_a_name_writes_nothing(
     row = {"State": state, "Version": "1", "Deployment": "churn-batch-1", "Previous": "blue"}
     row |= {"RetrainingJob": name, "ClaimedAt": "2026-01-01T00:00:00+00:00", "Trigger": "t"}
     claims = Claims(runtime().ledger.table)
-    keys = {"PartitionKey": _partition(scene.PROD), "RowKey": f"promotion:{name}"}
+    keys = {"PartitionKey": actions_partition(scene.PROD, "claims"), "RowKey": f"promotion:{name}"}
     runtime().ledger.table.upsert_entity(keys | row | named)
 
     _deliver(papp, event)

@@ -112,11 +112,9 @@ class Run:
         return not self.trigger.startswith("sweep:")
 
     def execute(self, decisions: Sequence[Decision]) -> list[Outcome]:
-        outcomes = []
-        for decision in decisions:
-            outcomes.append(outcome := self._decide(decision))
-            if decision.write is not None:
-                self.changes.append((decision.record, outcome))
+        outcomes = [self._decide(decision) for decision in decisions]
+        done = zip(decisions, outcomes, strict=True)
+        self.changes += [(d.record, outcome) for d, outcome in done if d.write is not None]
         return outcomes
 
     def _decide(self, decision: Decision) -> Outcome:
@@ -146,10 +144,8 @@ class Run:
         if limit is None:
             return None
         try:
-            if self.claims is None:
-                free_at = self.budget.hour_slot(workspace_id, limit, now)
-            else:
-                free_at = self.claims.take_remediation_slot(workspace_id, limit=limit, now=now)
+            take = self.claims.take_remediation_slot if self.claims else self.budget.hour_slot
+            free_at = take(workspace_id, limit, now)
         except AzureError as error:
             reason = (
                 f"{Stop.HOURLY_LIMIT}: the ledger could not count this workspace's remediations "
