@@ -112,9 +112,11 @@ class Run:
         return not self.trigger.startswith("sweep:")
 
     def execute(self, decisions: Sequence[Decision]) -> list[Outcome]:
-        outcomes = [self._decide(decision) for decision in decisions]
-        done = zip(decisions, outcomes, strict=True)
-        self.changes += [(d.record, outcome) for d, outcome in done if d.write is not None]
+        outcomes = []
+        for decision in decisions:
+            outcomes.append(outcome := self._decide(decision))
+            if decision.write is not None:
+                self.changes.append((decision.record, outcome))
         return outcomes
 
     def _decide(self, decision: Decision) -> Outcome:
