@@ -202,20 +202,27 @@ class Ledger:
         racing instances the table lets one win), or one taking over (by ETag) a report not
         `reported` within ONCE_LEASE (its taker died, or its record failed): a report is rather
         repeated than lost. False: reported; None: another caller is reporting it."""
-        keys, now = _once_keys(key), datetime.now(UTC)
+        keys, now, holder = _once_keys(key), datetime.now(UTC), uuid.uuid4().hex
+        # `Holder` tells this caller's write whose answer was lost (azure-core retried it, and met
+        # the row it wrote: 409 or 412) from another caller's.
         values = {"Key": key[:1000], "RecordedAt": now.isoformat(), "Pending": True}
-        if write_row(self.table, keys, values, None) is not None:
-            return True
-        if (found := read_row(self.table, *keys)) is None or found.get("Pending") is not True:
-            return False  # rows from before the lease have no Pending: reported
-        try:
-            held = now - datetime.fromisoformat(str(found["RecordedAt"]))
-        except (KeyError, ValueError, TypeError):
-            held = ONCE_LEASE  # a row edited by hand: taken over
-        if -CLOCK_SKEW <= held < ONCE_LEASE:
-            return None
-        # Of racing takers, one replaces the row; the others find it being reported.
-        return True if write_row(self.table, keys, values, str(found.metadata["etag"])) else None
+        values["Holder"] = holder
+        if write_row(self.table, keys, values, None) is None:
+            found = read_row(self.table, *keys)
+            if found is None or found.get("Pending") is not True:
+                return False  # rows from before the lease have no Pending: reported
+            if found.get("Holder") != holder:
+                try:
+                    held = now - datetime.fromisoformat(str(found["RecordedAt"]))
+                except (KeyError, ValueError, TypeError):
+                    held = ONCE_LEASE  # a row edited by hand: taken over
+                if -CLOCK_SKEW <= held < ONCE_LEASE:
+                    return None
+                # Of racing takers, one replaces the row; the others find it being reported.
+                if write_row(self.table, keys, values, str(found.metadata["etag"])) is None:
+                    again = read_row(self.table, *keys)
+                    return True if again is not None and again.get("Holder") == holder else None
+        return True
 
     def reported(self, key: str) -> None:
         """`key`'s report is in the ledger: nobody takes it over."""

@@ -171,6 +171,38 @@ def test_a_report_not_recorded_within_its_lease_is_taken_over_once(
     assert [one.first_time("scoring-outcome:w|j") for one in ledgers] == [False] * 4
 
 
+def _answer_lost(table: TableClient, method: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Table storage takes the first `method` write of a once row, but its answer is lost (a 500
+    timeout, which azure-core retries): the retry meets the row it wrote, 409 or 412."""
+    original, lost = getattr(table, method), list[Any]()
+
+    def answer_lost(entity: dict[str, Any], **options: Any) -> Any:
+        if entity["PartitionKey"] == ONCE_PARTITION and not lost:
+            lost.append(original(entity, **options))  # took effect; the retry follows
+        return original(entity, **options)
+
+    monkeypatch.setattr(table, method, answer_lost)
+    return lost
+
+
+def test_a_first_time_whose_answer_was_lost_is_the_callers_own_report(
+    table: TableClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its create (or a takeover's replace) took effect but its answer was lost: the row is this
+    caller's, which reports now rather than leave the report to whoever asks after the lease."""
+    ledger, other = Ledger(table), Ledger(table)
+    lost = _answer_lost(table, "create_entity", monkeypatch)
+    assert ledger.first_time("scoring-outcome:w|j") is True
+    assert lost, "the row was never created"
+    assert other.first_time("scoring-outcome:w|j") is None  # being reported, by one caller
+
+    once_rows_age(table, ONCE_LEASE.total_seconds() / 3600)
+    lost = _answer_lost(table, "update_entity", monkeypatch)
+    assert other.first_time("scoring-outcome:w|j") is True
+    assert lost, "the row was never taken over"
+    assert ledger.first_time("scoring-outcome:w|j") is None
+
+
 def test_instances_asking_first_time_at_once_get_one_true(
     azurite: Azurite, table: TableClient
 ) -> None:
