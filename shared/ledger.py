@@ -168,6 +168,25 @@ def _transactions(operations: Sequence[tuple[str, Any]]) -> Iterator[list[tuple[
     return batches(operations, lambda op: entity_bytes(op[1]), 100, 3 * 1024 * 1024)
 
 
+def insert_rows(table: TableClient, operations: Sequence[tuple[str, Any]]) -> None:
+    """Create rows of one partition under keys of their own (`newest_first_key`): one row a plain
+    insert (a transaction costs a multipart round trip), more in transactions."""
+    from azure.core.exceptions import HttpResponseError
+
+    for batch in _transactions(operations):
+        try:
+            if len(batch) == 1:
+                table.create_entity(batch[0][1])
+            else:
+                table.submit_transaction(batch)
+        except HttpResponseError as error:
+            # The keys are unique and a transaction all or nothing: rows that exist are this
+            # write's own, retried after its answer was lost. (A plain insert's 409 carries the
+            # code in its text only; a table being deleted is a 409 too, and no such answer.)
+            if "EntityAlreadyExists" not in str(error):
+                raise
+
+
 class Ledger:
     def __init__(self, table: TableClient) -> None:
         # Claims and scoring records live in it too, in partitions of their own.
@@ -190,12 +209,7 @@ class Ledger:
             row = record_row(keys, record, leave_out=("notify",), Outcome=outcome, RecordedAt=now)
             by_partition.setdefault(keys[0], []).append(("create", row))
         for operations in by_partition.values():
-            if len(operations) == 1:
-                # A transaction costs a multipart round trip: one row is a plain insert.
-                self.table.create_entity(operations[0][1])
-                continue
-            for batch in _transactions(operations):
-                self.table.submit_transaction(batch)
+            insert_rows(self.table, operations)
 
     def first_time(self, key: str) -> bool | None:
         """True for the caller to report `key`: the first to ask (created, never upserted, so of

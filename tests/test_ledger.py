@@ -171,15 +171,22 @@ def test_a_report_not_recorded_within_its_lease_is_taken_over_once(
     assert [one.first_time("scoring-outcome:w|j") for one in ledgers] == [False] * 4
 
 
-def _answer_lost(table: TableClient, method: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Table storage takes the first `method` write of a once row, but its answer is lost (a 500
-    timeout, which azure-core retries): the retry meets the row it wrote, 409 or 412."""
+def _answer_lost(
+    table: TableClient,
+    method: str,
+    monkeypatch: pytest.MonkeyPatch,
+    partition: str = ONCE_PARTITION,
+) -> list[Any]:
+    """Table storage takes the first `method` write (a row, or a transaction's rows) to a
+    partition starting with `partition`, but its answer is lost (a 500 timeout, which azure-core
+    retries): the retry meets the rows it wrote, 409 or 412."""
     original, lost = getattr(table, method), list[Any]()
 
-    def answer_lost(entity: dict[str, Any], **options: Any) -> Any:
-        if entity["PartitionKey"] == ONCE_PARTITION and not lost:
-            lost.append(original(entity, **options))  # took effect; the retry follows
-        return original(entity, **options)
+    def answer_lost(written: Any, **options: Any) -> Any:
+        entity = written[0][1] if isinstance(written, list) else written
+        if entity["PartitionKey"].startswith(partition) and not lost:
+            lost.append(original(written, **options))  # took effect; the retry follows
+        return original(written, **options)
 
     monkeypatch.setattr(table, method, answer_lost)
     return lost
@@ -201,6 +208,24 @@ def test_a_first_time_whose_answer_was_lost_is_the_callers_own_report(
     assert other.first_time("scoring-outcome:w|j") is True
     assert lost, "the row was never taken over"
     assert ledger.first_time("scoring-outcome:w|j") is None
+
+
+@pytest.mark.parametrize("rows", [1, 150])
+def test_actions_whose_write_answer_was_lost_are_recorded_once_and_raise_nothing(
+    table: TableClient, monkeypatch: pytest.MonkeyPatch, rows: int
+) -> None:
+    """One row is a plain insert, more go in transactions: retried after its answer was lost, the
+    write meets its own rows (409). They are recorded, not a ledger failure that fails the run."""
+    ledger, target = Ledger(table), f"{WORKSPACES}/w"
+    method = "create_entity" if rows == 1 else "submit_transaction"
+    lost = _answer_lost(table, method, monkeypatch, "actions:")
+
+    ledger.record_actions([_action(target, n) for n in range(rows)])
+
+    assert lost, "no write was made"
+    assert sorted(row["Reason"] for row in ledger.actions(target)) == sorted(
+        f"reason {n}" for n in range(rows)
+    )
 
 
 def test_instances_asking_first_time_at_once_get_one_true(

@@ -3,14 +3,16 @@ unannounced ones of a window listed oldest first."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from azure.data.tables import TableClient, UpdateMode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.scoring.records import JobRecord, ScoringRecords
+from shared.scoring.records import JobRecord, RequestRecord, ScoringRecords
 
 pytestmark = pytest.mark.slow
 
@@ -110,3 +112,25 @@ def test_a_job_row_of_any_shape_is_read_as_a_job_or_as_none_never_an_exception(
         # As the table holds it: a float's round trip can change its text (-0.0 comes back 0.0).
         held = next(iter(table.query_entities("PartitionKey eq 'scoring-jobs'")))
         assert found.caller == str(held["Caller"])
+
+
+def test_a_request_recorded_whose_answer_was_lost_is_recorded_once_and_says_so(
+    table: TableClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Table storage took the audit row but its answer was lost (a 500 timeout, which azure-core
+    retries): the retry meets the row (409). It is recorded: no "could not record" line."""
+    original, lost = table.create_entity, list[Any]()
+
+    def answer_lost(entity: dict[str, Any], **options: Any) -> Any:
+        if not lost:
+            lost.append(original(entity, **options))  # took effect; the retry follows
+        return original(entity, **options)
+
+    monkeypatch.setattr(table, "create_entity", answer_lost)
+    request = RequestRecord("start_scoring", "started", 202, CALLER, job_name="batchjob-1")
+
+    ScoringRecords(table).audit(request, logging.getLogger("tests.scoring"))
+
+    assert lost, "the row was never written"
+    assert [row["JobName"] for row in ScoringRecords(table).requests()] == ["batchjob-1"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -16,7 +16,14 @@ from shared.adapters.errors import describe
 from shared.arm import is_workspace, plain_name
 from shared.bounds import table_key
 from shared.config import batch_endpoint_workspace
-from shared.ledger import column, newest_first_key, partition_rows, read_row, record_row
+from shared.ledger import (
+    column,
+    insert_rows,
+    newest_first_key,
+    partition_rows,
+    read_row,
+    record_row,
+)
 from shared.logs import decision_log
 from shared.outcome import PLANNED, Outcome, Status
 
@@ -173,7 +180,7 @@ class ScoringRecords:
         )
         keys, now = (REQUESTS_PARTITION, newest_first_key()), self._clock().isoformat()
         try:
-            self._table.create_entity(record_row(keys, record, RecordedAt=now))
+            insert_rows(self._table, [("create", record_row(keys, record, RecordedAt=now))])
         except AzureError as error:
             message = f"could not record the request: {describe(error)}"
             record.line(log, message, NOT_RECORDED, logging.ERROR)
