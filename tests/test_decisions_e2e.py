@@ -454,7 +454,8 @@ def test_a_compute_listed_with_other_casing_is_patched_in_the_configured_workspa
     )
 
 
-def test_a_compute_listed_with_another_workspaces_id_is_never_written(app: App) -> None:
+def _compute_listed_with_another_workspaces_id(app: App) -> None:
+    """mlw-prod lists a cluster over the node limit whose ID names mlw-elsewhere's."""
     remediate(app)
     stranger = scene.workspace_id("mlw-elsewhere")
     app.sim.ml.add_workspace(stranger)
@@ -464,6 +465,10 @@ def test_a_compute_listed_with_another_workspaces_id_is_never_written(app: App) 
     assert stored is not None
     stored["id"] = f"{stranger}/computes/wide"
     app.sim.arm.put(f"{scene.PROD}/computes/wide", stored)
+
+
+def test_a_compute_listed_with_another_workspaces_id_is_never_written(app: App) -> None:
+    _compute_listed_with_another_workspaces_id(app)
 
     workspace_event(app, scene.PROD)
 
@@ -478,6 +483,25 @@ def test_a_compute_listed_with_another_workspaces_id_is_never_written(app: App) 
     assert [r["Outcome"] for r in refused] == [
         "refused: target is not this in-scope workspace or one of its computes"
     ]
+
+
+def test_plan_shows_a_compute_listed_with_another_workspaces_id_as_refused(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan says what the run does with it (refuses it), not that it would be written."""
+    _compute_listed_with_another_workspaces_id(app)
+
+    assert cli.main(["plan", "--json"]) == 0
+
+    (prod,) = [w for w in json.loads(capsys.readouterr().out) if w["workspace"] == scene.PROD]
+    (shown,) = [
+        r
+        for r in prod["remediations"]
+        if r["target_id"].lower().endswith("elsewhere/computes/wide")
+    ]
+    refused = "target is not this in-scope workspace or one of its computes"
+    assert (shown["disposition"], shown["reason"]) == ("refused", refused)
+    assert app.sim.writes() == []
 
 
 def test_a_connection_listed_with_another_workspaces_id_is_never_written(app: App) -> None:

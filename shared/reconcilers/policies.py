@@ -42,11 +42,14 @@ Row = tuple[Decision, Outcome]
 Connections = Sequence[PrivateEndpointConnection] | None
 
 
+_SHOWN = {Status.DEFERRED: DEFERRED, Status.NOTED: "audit", Status.REFUSED: "refused"}
+
+
 def disposition(candidate: Candidate, outcome: Outcome) -> tuple[str, str]:
-    """What `plan` shows of a remediation: apply, guarded, deferred or audit, and why."""
+    """What `plan` shows of a remediation: apply, guarded, deferred, audit or refused, and why."""
     if outcome.by == GUARD:
         return "guarded", outcome.detail
-    shown = {Status.DEFERRED: DEFERRED, Status.NOTED: "audit"}.get(outcome.status)
+    shown = _SHOWN.get(outcome.status)
     return (shown, outcome.detail) if shown else ("apply", candidate.guard.reason)
 
 
