@@ -15,6 +15,7 @@ KQL they run (infra/monitor/queries.json) and the README's "Observability", whic
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import logging
 import re
@@ -34,6 +35,7 @@ from shared.reconcilers.run import Decision, Run
 from shared.telemetry import DECISION_LOG_FIELDS
 from tests.conftest import App
 from tests.test_infra import azd_env_names, strip_bicep_comments
+from tools import scene
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra"
@@ -102,7 +104,7 @@ _DIMENSION = re.compile(r"tostring\(customDimensions\.(\w+)\)|customDimensions\.
 def kql_filter(query: str) -> Callable[[Mapping[str, str]], bool]:
     """What the query's `where` and `extend` steps over `traces` keep, as a predicate over one
     line's custom dimensions. Only the forms the queries use (==, in, startswith, isnotempty,
-    and, or) are translated: anything else fails the translation, not the test silently."""
+    isempty, and, or) are translated: anything else fails the translation, not the test silently."""
     steps = [step.strip() for step in query.split("\n|")]
     assert steps[0] == "traces", steps[0]
     aliases: dict[str, str] = {}
@@ -120,11 +122,14 @@ def kql_filter(query: str) -> Callable[[Mapping[str, str]], bool]:
     for name, value in aliases.items():
         expression = re.sub(rf"\b{name}\b", value, expression)
     expression = re.sub(r"isnotempty\(([^()]*(?:\([^()]*\))?)\)", r"bool(\1)", expression)
+    expression = re.sub(r"isempty\(([^()]*(?:\([^()]*\))?)\)", r"not bool(\1)", expression)
     expression = _DIMENSION.sub(lambda m: f'd.get("{m.group(1) or m.group(2)}", "")', expression)
     expression = re.sub(
         r'(d\.get\("\w+", ""\)) startswith ("[^"]*")', r"\1.startswith(\2)", expression
     )
-    leftover = re.sub(r'"[^"]*"|d\.get|\b(and|or|in|bool|startswith)\b|==|[(),.\s]', "", expression)
+    leftover = re.sub(
+        r'"[^"]*"|d\.get|\b(and|or|not|in|bool|startswith)\b|==|[(),.\s]', "", expression
+    )
     assert not leftover, f"untranslated KQL: {leftover!r} in {expression!r}"
     code = compile(expression, "<kql>", "eval")
     # Our own file's text, translated above to names, comparisons and string literals only.
@@ -144,6 +149,12 @@ def test_the_filter_translation_reads_each_form_the_queries_use() -> None:
     assert not keep({"outcome": "applied: x", "kind": "a", "rule_id": "r"})
     assert not keep({"outcome": "failed: x", "kind": "c", "rule_id": "r"})
     assert not keep({"outcome": "failed: x", "kind": "a", "rule_id": ""})
+    unanswered = kql_filter(
+        'traces\n| where isempty(customDimensions.outcome) and tostring(customDimensions.v) == "f"'
+    )
+    assert unanswered({"v": "f"})
+    assert unanswered({"v": "f", "outcome": ""})
+    assert not unanswered({"v": "f", "outcome": "failed: x"})
     with pytest.raises(AssertionError, match="untranslated"):
         kql_filter('traces\n| where tostring(customDimensions.kind) has "a"')
 
@@ -293,6 +304,31 @@ def test_a_workspace_whose_reads_failed_is_selected_by_not_reconciled_alone(
         (policies.FINDING, "not-evaluated"),
     ]
     assert [line["verdict"] for line in lines if failed(line)] == ["approve"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("status", [403, 503])
+def test_an_event_whose_read_failed_is_selected_by_not_reconciled_alone(
+    app: App, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    """The event's private endpoint could not be read (refused, or unavailable through the
+    retries): nothing was looked at for it, nothing written, so no failed action shows it."""
+    endpoint = app.connection("approved earlier").private_endpoint_id
+    app.sim.network.add_private_endpoint(endpoint, private_link_service_id=scene.PROD)
+    app.sim.inject("network.pe.get", status=status, times=10, retry_after=0.01)
+    payload = scene.resource_write_event(endpoint, "Microsoft.Network/privateEndpoints/write")
+
+    # A transient failure is raised, for Event Grid to deliver the event again.
+    raised = pytest.raises(HttpResponseError) if status == 503 else contextlib.nullcontext()
+    with caplog.at_level(logging.INFO), raised:
+        app.deliver(payload)
+
+    keep, failed = kql_filter(queries()["notReconciled"]), kql_filter(queries()["failedActions"])
+    lines = decision_lines(caplog)
+    assert [(line["kind"], line["verdict"]) for line in lines if keep(line)] == [
+        ("event", "failed")
+    ]
+    assert [line for line in lines if failed(line)] == []
 
 
 def test_failed_actions_cover_every_failed_outcome_and_deferrals_every_deferral() -> None:

@@ -81,7 +81,7 @@ var sections = [
   }
   {
     name: 'not-reconciled'
-    title: 'Workspaces not reconciled (a read failed), with the Azure call that failed'
+    title: 'Workspaces and events not reconciled (a read failed), with the Azure call that failed'
     query: queries.notReconciled
   }
 ]
@@ -184,9 +184,10 @@ var logAlerts = [
   {
     // A read failing decides and writes nothing, so no failed action shows it: a role taken
     // away, or Synapse RBAC not granted, would otherwise leave every workspace silently alone.
+    // An event whose resource could not be read is such a read too (the intake's `failed`).
     name: 'not-reconciled'
     title: 'A workspace could not be reconciled'
-    description: 'The app could not read what it judges a workspace by (its role lost, Azure refusing, or unavailable through the retries): nothing was decided there (workbook: Workspaces not reconciled).'
+    description: 'The app could not read what it judges a workspace by, or what an event names (its role lost, Azure refusing, or unavailable through the retries): nothing was decided there (workbook: Workspaces and events not reconciled).'
     severity: 2
     frequency: 'PT15M'
     window: 'PT1H'
