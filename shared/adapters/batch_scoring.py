@@ -38,7 +38,6 @@ class ScoringInput:
 
     @classmethod
     def from_setting(cls, value: str) -> ScoringInput:
-        """`SCORING_INPUT`: a folder when it ends with '/', otherwise a file."""
         return cls("uri_folder" if value.endswith("/") else "uri_file", value)
 
 
@@ -98,8 +97,7 @@ def _require(body: Mapping[str, Any], name: str, what: str, kind: type = str) ->
 
 
 def _optional(body: Mapping[str, Any], name: str, what: str, kind: type = str) -> Any:
-    """None for no `body[name]` (null or empty text too, as before), else `_require`'s: of
-    another type, refused."""
+    """`_require`'s answer, but None for no `body[name]` (null or empty text too)."""
     return None if body.get(name) in (None, "") else _require(body, name, what, kind)
 
 

@@ -1,7 +1,6 @@
-"""Model promotion over ARM (raw JSON through `arm_pipeline()`: azure-ai-ml costs 1.1-2.5 s to
-import): a job's metric from run history's child runs and the metric service (`MetricV2`), the
-current model's from its version's properties, and the writes (model version, batch deployment,
-the endpoint PUT that sets `defaults.deploymentName`: the PATCH takes only tags and identity)."""
+"""Model promotion over ARM in raw JSON (azure-ai-ml costs 1.1-2.5 s to import): a job's metric
+from run history's child runs and `MetricV2`, the current model's from its version's properties,
+the writes (model version, deployment, the endpoint PUT: its PATCH takes only tags and identity)."""
 
 from __future__ import annotations
 
@@ -29,8 +28,7 @@ PROVISION_POLL_SECONDS = 5.0
 
 
 def metric_value(value: Any) -> float | None:
-    """A metric value as a finite number, else None (a string a person typed, NaN, a list, an
-    integer past any float)."""
+    """A metric value as a finite number, else None (a person's text, NaN, a list, a vast int)."""
     value = decimal_number(value) if isinstance(value, str) else value
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -91,9 +89,8 @@ class PromotionAdapter(transport.ArmAdapter):
         properties = transport.json_mapping((body or {}).get("properties"), what)
         found = [properties.get(key) for key in ("latestVersion", "nextVersion")]
         # A model that exists has versions: none, or numbers instead of text, is no answer.
-        if any(v is not None and not isinstance(v, str) for v in found) or (
-            body and not any(found)
-        ):
+        not_text = any(v is not None and not isinstance(v, str) for v in found)
+        if not_text or (body and not any(found)):
             raise transport.MalformedResponseError(f"{what}: versions {found!r:.200}")
         return text_at(properties, "latestVersion"), text_at(properties, "nextVersion")
 

@@ -119,7 +119,7 @@ class ModelPromoter:
         current = self.claims.promotion(trail.workspace_id, job_name) if claim else None
         if current is not None and current.state in FINAL:
             current = None
-        return self._end_failed(trail, job_name, failure, current)
+        return self._end_failed(trail, current, failure, job_name)
 
     def _decide(self, trail: Trail, job_name: str) -> PromotionResult | PromotionClaim:
         """Judge and claim (`skipped` when not promoted): the claim to carry on, or a result."""
@@ -204,8 +204,7 @@ class ModelPromoter:
         if claim.state == Step.REGISTERED:
             current = self.adapter.deployment(endpoint_id, claim.previous)
             if current is None:
-                gone = Outcome(Status.FAILED, f"the deployment {claim.previous} is gone")
-                return self._end_failed(trail, claim.retraining_job, gone, claim)
+                return self._end_failed(trail, claim, f"the deployment {claim.previous} is gone")
             trail.intent(KIND, "deploy", f"{endpoint_id}/deployments/{claim.deployment}")
             spec = plan.deployment_spec(current, model_id)
             self.adapter.create_deployment(endpoint_id, claim.deployment, spec)
@@ -215,7 +214,7 @@ class ModelPromoter:
         state = self.adapter.wait_provisioned(endpoint_id, claim.deployment)
         if state in ("Failed", "Canceled", "Missing"):
             why = f"deployment {claim.deployment} ended {state}; the default stays {claim.previous}"
-            return self._end_failed(trail, claim.retraining_job, Outcome(Status.FAILED, why), claim)
+            return self._end_failed(trail, claim, why)
         if state != "Succeeded":
             raise TransientAzureError(
                 f"workspace {workspace_id}: deployment {claim.deployment} is still {state}; "
@@ -227,10 +226,7 @@ class ModelPromoter:
             # Changed since the decision (a person's rollback, before a redelivery came): the
             # model beat the previous default, not this one.
             why = f"the default is now {now}, not {claim.previous} as judged: not switched"
-            failed = Outcome(Status.FAILED, why)
-            return self._end_failed(
-                trail, claim.retraining_job, failed, replace(claim, previous=now)
-            )
+            return self._end_failed(trail, replace(claim, previous=now), why)
         trail.intent(KIND, "switch-default", endpoint_id)
         self.adapter.set_default(endpoint, claim.deployment)
         claim = self._advance(trail, claim, Step.SWITCHED)
@@ -279,9 +275,10 @@ class ModelPromoter:
             trail.record(KIND, "delete-deployment", subject, why, outcome)
 
     def _end_failed(
-        self, trail: Trail, job_name: str, failure: Outcome, claim: PromotionClaim | None
+        self, trail: Trail, claim: PromotionClaim | None, failure: Outcome | str, job_name: str = ""
     ) -> PromotionResult:
         """Record the failure; the claim (none when it failed before one) ends `failed`."""
+        failure = Outcome(Status.FAILED, failure) if isinstance(failure, str) else failure
         subject, detail, previous = job_name, {"reason": "promotion could not be decided"}, None
         if claim is not None:
             claim = self._advance(trail, claim, Step.FAILED)

@@ -1,6 +1,5 @@
-"""Retraining and the scoring after it (docs/ARCHITECTURE.md 4.4, 4.5): observe the claim and
-the jobs, decide (`shared.planning.retraining`), apply, and record each decision on a `run.Trail`.
-Dry-run reads and decides, and records the plan; it claims, submits and invokes nothing."""
+"""Retraining and the scoring after it (docs/ARCHITECTURE.md 4.4, 4.5), each decision recorded on
+a `run.Trail`. Dry-run reads, decides and records the plan; it claims, submits, invokes nothing."""
 
 from __future__ import annotations
 
@@ -136,9 +135,8 @@ class RetrainingReconciler:
         return self._ensure_submitted(trail, name, reason, tags)
 
     def _claimed(self, trail: Trail, claim: RetrainingClaim | None) -> Claimed | RequestResult:
-        """The claim's job, read by its name: only it can hold retraining back or be scored; the
-        workspace's other jobs (anyone may tag one as the app's, any number) are never read, so
-        they neither block nor steer retraining. A failed read: its result (raised if transient)."""
+        """The claim's job, read by name: only it holds retraining back or is scored (anyone may tag
+        a job as the app's: others are never read). Failed: its result (raised if transient)."""
         name = claim.job_name if claim else ""
         try:
             job = self.jobs.get_job(trail.workspace_id, name) if name else None
@@ -282,9 +280,8 @@ class RetrainingReconciler:
             answered = isinstance(error, HttpResponseError | MalformedResponseError)
             if isinstance(error, AzureError) and (is_transient(error) or not answered):
                 return _failed(trail, endpoint_id, error)
-            if isinstance(error, AzureError | JudgedAnswerError) and not isinstance(
-                error, ScoringUriRejectedError
-            ):
+            refusal = isinstance(error, ScoringUriRejectedError)
+            if isinstance(error, AzureError | JudgedAnswerError) and not refusal:
                 failure = judged(error)
             reason = "batch scoring could not be started"
             trail.record(KIND_SCORING, "start", endpoint_id, reason, failure)
