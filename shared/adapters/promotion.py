@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from shared.adapters import transport
 from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError, check_named
-from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API
+from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API, text_at
 from shared.arm import ML_NAME, ArmId, is_arm_id, name_parts, same_arm_id
 from shared.config import decimal_number
 from shared.ownership import not_made_by
@@ -37,13 +37,6 @@ def metric_value(value: Any) -> float | None:
     except OverflowError:
         return None
     return number if math.isfinite(number) else None
-
-
-def text_at(body: Any, *path: str) -> str | None:
-    """The non-empty string at `path` in nested JSON objects, else None."""
-    for key in path:
-        body = body.get(key) if isinstance(body, dict) else None
-    return body if isinstance(body, str) and body else None
 
 
 class PromotionAdapter(transport.ArmAdapter):
@@ -97,8 +90,8 @@ class PromotionAdapter(transport.ArmAdapter):
     def register(
         self, workspace_id: ArmId, name: str, version: str, body: Mapping[str, Any]
     ) -> None:
-        """PUT the model version; Azure's answer must be that version, registered by this app (a
-        version someone registered first is theirs, whatever it holds)."""
+        """PUT the model version; the answer must be that version, registered by this app (one
+        someone registered first is theirs, whatever it holds)."""
         path = quote(f"{workspace_id}/models/{name}/versions/{version}")
         what = f"model {name}:{version}"
         answered = self._json("PUT", path, MODELS_API, what, body=body, ok=(200, 201))
@@ -142,8 +135,7 @@ class PromotionAdapter(transport.ArmAdapter):
         }
 
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:
-        """PUT the deployment, unless one of that name exists that this app did not create (a
-        PUT would overwrite it): `RefusedTargetError`."""
+        """PUT the deployment; one of that name not made by the app: `RefusedTargetError`."""
         earlier = self.deployment(endpoint_id, name)
         someone = earlier and not_made_by(self.app_identity(), earlier.get("systemData"))
         if someone:

@@ -12,8 +12,9 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from shared.adapters.batch_scoring import text_at
 from shared.adapters.errors import TransientAzureError, describe
-from shared.adapters.promotion import PromotionAdapter, metric_value, text_at
+from shared.adapters.promotion import PromotionAdapter, metric_value
 from shared.arm import ArmId, same_arm_id
 from shared.claims import Claims, PromotionClaim
 from shared.config import Promotion, whole_number
@@ -137,8 +138,7 @@ class ModelPromoter:
             if version is None:
                 reason = f"model {model_name} has versions that are not numbers"
         detail = {"metric": metric, "candidate": candidate, "current": current, "reason": reason}
-        detail["current_from"] = source
-        detail["model_type"] = model.get("modelType") or "custom_model"
+        detail |= {"current_from": source, "model_type": model.get("modelType") or "custom_model"}
         name = plan.deployment_name(self.endpoint_name, version) if version else ""
         if version:
             # The claim keeps the plan: the switch's evidence is the same.
@@ -146,18 +146,10 @@ class ModelPromoter:
             detail |= {"deployment": name, "previous": default, "rollback": rollback}
             detail["model"] = f"{model_name}:{version}"
         if not self.dry_run:
-            won = self.claims.claim_promotion(
-                workspace_id,
-                job_name,
-                now=self.clock(),
-                state=Step.CLAIMED if version else Step.SKIPPED,
-                version=version or "",
-                deployment=name,
-                previous=default or "",
-                detail=json.dumps(detail, sort_keys=True),
-                trigger=trail.trigger,
-                holder=trail.attempt,
-            )
+            fields = {"version": version or "", "deployment": name, "previous": default or ""}
+            fields |= {"detail": json.dumps(detail, sort_keys=True), "trigger": trail.trigger}
+            fields |= {"state": Step.CLAIMED if version else Step.SKIPPED, "holder": trail.attempt}
+            won = self.claims.claim_promotion(workspace_id, job_name, now=self.clock(), **fields)
             claim = self.claims.promotion(workspace_id, job_name)
             # This attempt's own row: the retry of an insert whose answer was lost met it (409).
             own = claim is not None and claim.holder == trail.attempt and claim.state not in FINAL
@@ -246,8 +238,8 @@ class ModelPromoter:
     def _delete_beyond_keep(self, trail: Trail, claim: PromotionClaim) -> None:
         """The app's own deployments (its ledger and Azure's record of their creator both say so)
         beyond the keep, deleted after the switch: a failure is recorded, the promotion stands."""
-        endpoint_id = self._endpoint_id(trail.workspace_id)
-        why = f"beyond PROMOTION_KEEP={self.config.keep}"
+        endpoint_id, keep = self._endpoint_id(trail.workspace_id), self.config.keep
+        why = f"beyond PROMOTION_KEEP={keep}"
         ours = [c for c in self.claims.promotions(trail.workspace_id) if c.state in DEPLOYED]
         ours.sort(key=lambda c: whole_number(c.version) or 0)  # versions count from 1
         try:
@@ -256,13 +248,8 @@ class ModelPromoter:
             failed = Outcome(Status.FAILED, describe(error))
             trail.record(KIND, "delete-deployment", endpoint_id, why, failed)
             return
-        for name in plan.to_delete(
-            list(existing),
-            [c.deployment for c in ours if c.deployment],
-            default=claim.deployment,
-            previous=claim.previous,
-            keep=self.config.keep,
-        ):
+        created = [c.deployment for c in ours if c.deployment]
+        for name in plan.to_delete(list(existing), created, claim.deployment, claim.previous, keep):
             if not existing[name]:
                 continue  # in the ledger, but Azure records someone else made it: not ours
             subject = f"{endpoint_id}/deployments/{name}"
