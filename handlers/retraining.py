@@ -1,6 +1,5 @@
-"""`scheduled_retrain`: the retraining timer. For each retraining workspace: start the scoring a
-completed retrain is still owed (its event may have been lost), then ask the drift gate (or, with
-no `DRIFT_QUERY`, retrain on schedule)."""
+"""`scheduled_retrain`, the retraining timer: per workspace, the scoring a completed retrain is
+still owed (its event may have been lost), then the drift gate (no `DRIFT_QUERY`: on schedule)."""
 
 from __future__ import annotations
 

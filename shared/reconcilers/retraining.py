@@ -98,8 +98,7 @@ class RetrainingReconciler:
     ) -> RequestResult:
         """Submit a retraining job unless one is active or the cooldown holds. `known`: the claim
         and its job as the caller read them, not read again while the claim is unchanged."""
-        trail = self._trail(workspace_id, claim_key)
-        now = self.clock()
+        trail, now = self._trail(workspace_id, claim_key), self.clock()
         claim = self.claims.retraining(workspace_id)
         view, cooldown = _claim_view(claim), timedelta(minutes=self._config.cooldown_minutes)
         decision = plan.decide_from_claim(view, claim_key, now, cooldown)
@@ -293,8 +292,7 @@ class RetrainingReconciler:
         return RequestResult(RequestOutcome.SCORING_STARTED, started_after)
 
     def on_schedule(self, workspace_id: ArmId, run_id: str) -> RequestResult:
-        """The timer for one workspace: the scoring backstop, then the drift gate (without
-        `DRIFT_QUERY`: the schedule itself) and retraining."""
+        """The timer: scoring backstop, drift gate (no `DRIFT_QUERY`: the schedule), retraining."""
         trail = self._trail(workspace_id, f"schedule:{run_id}")
         claimed = self._claimed(trail, self.claims.retraining(workspace_id))
         if isinstance(claimed, RequestResult):
