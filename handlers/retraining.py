@@ -42,9 +42,8 @@ def scheduled_retrain(timer: func.TimerRequest) -> None:
         except TransientAzureError as error:
             why = failure = str(error)
         except Exception as error:
-            # An AzureError is the drift query's, unavailable through its retries; anything else
-            # is a fault of the app's own: the other workspaces still get their turn, and the run
-            # fails at the end so that it shows.
+            # An AzureError is the drift query's (through its retries), else the app's own fault:
+            # the other workspaces still get their turn; the run fails at the end so that it shows.
             if not isinstance(error, AzureError):
                 log.exception("scheduled_retrain %s: %s", run_id, escape(workspace_id))
             why = describe(error)

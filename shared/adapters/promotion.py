@@ -51,8 +51,7 @@ class PromotionAdapter(transport.ArmAdapter):
             path = f"metric/v2.0{runs}/{quote(run_id, safe='')}/full"
             what = f"metric {metric} of {run_id}"
             body = self._found("POST", path, None, what, body={"metricName": metric}) or {}
-            # Case-sensitive (`Accuracy` is another). The field is optional in the service's
-            # schema: its absence refuses nothing, the values are read by the metric's own key.
+            # Case-sensitive (`Accuracy` is another); optional: the values are read by the key.
             if body.get("name") not in (None, metric):
                 raise UnexpectedAnswerError(f"{what}: Azure answered {body.get('name')!r:.300}")
             values = transport.json_objects(body.get("value"), what)
@@ -172,8 +171,7 @@ class PromotionAdapter(transport.ArmAdapter):
         check_named(named, deployment, f"set the default deployment to {deployment}")
 
     def delete_deployment(self, endpoint_id: ArmId, name: str) -> None:
-        path = _deployment(endpoint_id, name)
-        self._arm("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))
+        self._arm("DELETE", _deployment(endpoint_id, name), BATCH_ENDPOINTS_API, ok=(200, 202, 204))
 
 
 def _child_run_id(child: Mapping[str, Any], job_name: str) -> str:

@@ -94,7 +94,6 @@ class ModelPromoter:
         return self._not_promoted(claim.previous, ended, reason)
 
     def promote_after_retrain(self, trail: Trail, job_name: str) -> PromotionResult:
-        """Promote the model of `job_name` if it is better; the deployment to score on."""
         claim = self.claims.promotion(trail.workspace_id, job_name)
         if claim is not None and (
             claim.state in FINAL
@@ -183,7 +182,6 @@ class ModelPromoter:
         return found, f"model property ({asset or 'no model served'})"
 
     def _carry_on(self, trail: Trail, claim: PromotionClaim) -> PromotionResult:
-        """The steps from where the claim stands; each moves the claim on."""
         workspace_id, endpoint_id = trail.workspace_id, self._endpoint_id(trail.workspace_id)
         model_name, detail = self.config.model_name, _detail(claim)
         model_id = f"{workspace_id}/models/{model_name}/versions/{claim.version}"
@@ -215,8 +213,7 @@ class ModelPromoter:
         endpoint = self.adapter.endpoint(endpoint_id)
         now = text_at(endpoint, "properties", "defaults", "deploymentName") or "none"
         if now.lower() not in (claim.previous.lower(), claim.deployment.lower()):
-            # Changed since the decision (a person's rollback, before a redelivery came): the
-            # model beat the previous default, not this one.
+            # Changed since judged (a rollback before a redelivery): the model beat another default.
             why = f"the default is now {now}, not {claim.previous} as judged: not switched"
             return self._end_failed(trail, replace(claim, previous=now), why)
         trail.intent(KIND, "switch-default", endpoint_id)

@@ -165,8 +165,7 @@ class RetrainingReconciler:
                 except HttpResponseError as error:
                     if is_transient(error):
                         raise
-                    # Azure ML refuses a second job of one name (a retried PUT that went through,
-                    # a twin delivery): read it before calling this a refusal, whatever the status.
+                    # A second job of a name is refused (retried PUT, twin): read it, any status.
                     existing = self.jobs.get_job(workspace_id, name)
                     if existing is None:
                         raise
@@ -180,8 +179,7 @@ class RetrainingReconciler:
         else:
             squatted = existing and not_made_by(self.jobs.app_identity(), existing.system_data)
             if squatted:
-                # Someone made a job of the claim's name before the app submitted it: not the app's
-                # retraining (not scored, not promoted). The claim is released for the next trigger.
+                # Another's job of the claim's name: not the app's (not scored or promoted).
                 why = "not the app's job: the claim is released, the next trigger retrains"
                 failure = Outcome(Status.FAILED, f"the job name is taken: {squatted}")
         if failure is not None:  # the claim released: the next drift signal may try again
@@ -231,8 +229,7 @@ class RetrainingReconciler:
             ended = RequestOutcome(f"retraining-{job.status.lower()}")
             return RequestResult(ended, f"{job.name} ended {job.status}")
         if job.status != "Completed":
-            # Azure ML's status can lag the event: Event Grid's redelivery (bounded by the
-            # subscription's retry policy) reads it again, sooner than the timer's backstop.
+            # Azure ML's status can lag the event: a redelivery reads it again, before the backstop.
             raise TransientAzureError(
                 f"workspace {workspace_id}: {job.name} is {job.status}; nothing to do yet "
                 "(the event says it ended; read again on redelivery)"
@@ -298,18 +295,16 @@ class RetrainingReconciler:
         if isinstance(claimed, RequestResult):
             return claimed
         note, backstop_error = "", None
-        # The backstop scores only the job of the app's claim (the newest retrain: the model
-        # that matters), never a job that merely carries the app's tags.
+        # Only the claim's job (the newest retrain: the model that matters), never one just tagged.
         completed = plan.claimed_job(_claim_view(claimed.claim), claimed.jobs)
         if completed is not None and completed.status == "Completed":
             try:
                 backstop = self._start_scoring(trail, completed.name)
+                if backstop.outcome not in UNREMARKED_BACKSTOP:
+                    note = f"backstop: {backstop.summary}; "
             except TransientAzureError as error:
                 # Recorded; the drift gate still has its turn, and the run fails after it.
                 backstop_error = error
-            else:
-                if backstop.outcome not in UNREMARKED_BACKSTOP:
-                    note = f"backstop: {backstop.summary}; "
         gate, result = self._config.drift_gate, None
         message, source = "scheduled retraining", "schedule"
         if gate is not None:
