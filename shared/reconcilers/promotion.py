@@ -187,9 +187,8 @@ class ModelPromoter:
         model_id = f"{workspace_id}/models/{model_name}/versions/{claim.version}"
         if claim.state == Step.CLAIMED:
             trail.intent(KIND, "register", model_id)
-            self.adapter.register(
-                workspace_id, model_name, claim.version, _model_body(claim, detail)
-            )
+            body = _model_body(claim, detail)
+            self.adapter.register(workspace_id, model_name, claim.version, body)
             claim = self._advance(trail, claim, Step.REGISTERED)
         if claim.state == Step.REGISTERED:
             current = self.adapter.deployment(endpoint_id, claim.previous)
