@@ -1,6 +1,5 @@
-"""`scheduled_retrain`: the retraining timer. For each retraining workspace: start the scoring a
-completed retrain is still owed (its event may have been lost), then ask the drift gate (or, with
-no `DRIFT_QUERY`, retrain on schedule)."""
+"""`scheduled_retrain`, the retraining timer: per workspace, the scoring a completed retrain is
+still owed (its event may have been lost), then the drift gate (no `DRIFT_QUERY`: on schedule)."""
 
 from __future__ import annotations
 
@@ -43,9 +42,8 @@ def scheduled_retrain(timer: func.TimerRequest) -> None:
         except TransientAzureError as error:
             why = failure = str(error)
         except Exception as error:
-            # An AzureError is the drift query's, unavailable through its retries; anything else
-            # is a fault of the app's own: the other workspaces still get their turn, and the run
-            # fails at the end so that it shows.
+            # An AzureError is the drift query's (through its retries), else the app's own fault:
+            # the other workspaces still get their turn; the run fails at the end so that it shows.
             if not isinstance(error, AzureError):
                 log.exception("scheduled_retrain %s: %s", run_id, escape(workspace_id))
             why = describe(error)

@@ -38,7 +38,6 @@ class ScoringInput:
 
     @classmethod
     def from_setting(cls, value: str) -> ScoringInput:
-        """`SCORING_INPUT`: a folder when it ends with '/', otherwise a file."""
         return cls("uri_folder" if value.endswith("/") else "uri_file", value)
 
 
@@ -89,6 +88,13 @@ def check_scoring_uri(uri: str, domain: str) -> str:
     return f"https://{host}" + (f":{port}" if port is not None else "")
 
 
+def text_at(body: Any, *path: str) -> str | None:
+    """The non-empty string at `path` in nested JSON objects, else None."""
+    for key in path:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body if isinstance(body, str) and body else None
+
+
 def _require(body: Mapping[str, Any], name: str, what: str, kind: type = str) -> Any:
     """`body[name]`, a `kind` (a string: not empty), else `UnexpectedResponseError`."""
     value = body.get(name)
@@ -98,8 +104,7 @@ def _require(body: Mapping[str, Any], name: str, what: str, kind: type = str) ->
 
 
 def _optional(body: Mapping[str, Any], name: str, what: str, kind: type = str) -> Any:
-    """None for no `body[name]` (null or empty text too, as before), else `_require`'s: of
-    another type, refused."""
+    """`_require`'s answer, but None for no `body[name]` (null or empty text too)."""
     return None if body.get(name) in (None, "") else _require(body, name, what, kind)
 
 
@@ -108,8 +113,6 @@ class BatchScoringAdapter(transport.ArmAdapter):
         what = f"batch endpoint {endpoint_id}"
         body = self._json("GET", quote(endpoint_id), BATCH_ENDPOINTS_API, what)
         properties = _require(body, "properties", what, dict)
-        defaults = properties.get("defaults")
-        default = defaults.get("deploymentName") if isinstance(defaults, dict) else None
         check_named(body.get("name"), name_of(endpoint_id), f"asked for {what}")
         check_named(body.get("id"), endpoint_id, f"asked for {what}")
         return BatchEndpoint(
@@ -117,7 +120,7 @@ class BatchScoringAdapter(transport.ArmAdapter):
             workspace_id=batch_endpoint_workspace(endpoint_id) or endpoint_id,
             name=_require(body, "name", what),
             scoring_uri=_require(properties, "scoringUri", what),
-            default_deployment=default if isinstance(default, str) and default else None,
+            default_deployment=text_at(properties, "defaults", "deploymentName"),
         )
 
     def scoring_origin(self, endpoint: BatchEndpoint) -> str:
@@ -139,8 +142,7 @@ class BatchScoringAdapter(transport.ArmAdapter):
         tags: Mapping[str, str],
         request_id: str,
     ) -> ScoringJob:
-        """Start a scoring job. `request_id` is the repeatability ID: a retried POST with the
-        same ID gets the first job back instead of a second one."""
+        """Start a scoring job; a retried POST with the same `request_id` gets the first job."""
         from azure.core.rest import HttpRequest
 
         origin = self.scoring_origin(endpoint)

@@ -1,7 +1,6 @@
-"""Model promotion over ARM (raw JSON through `arm_pipeline()`: azure-ai-ml costs 1.1-2.5 s to
-import): a job's metric from run history's child runs and the metric service (`MetricV2`), the
-current model's from its version's properties, and the writes (model version, batch deployment,
-the endpoint PUT that sets `defaults.deploymentName`: the PATCH takes only tags and identity)."""
+"""Model promotion over ARM in raw JSON (azure-ai-ml costs 1.1-2.5 s to import): a job's metric
+from run history's child runs and `MetricV2`, the current model's from its version's properties,
+the writes (model version, deployment, the endpoint PUT: its PATCH takes only tags and identity)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from urllib.parse import quote
 
 from shared.adapters import transport
 from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError, check_named
-from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API
+from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API, text_at
 from shared.arm import ML_NAME, ArmId, is_arm_id, name_parts, same_arm_id
 from shared.config import decimal_number
 from shared.ownership import not_made_by
@@ -29,8 +28,7 @@ PROVISION_POLL_SECONDS = 5.0
 
 
 def metric_value(value: Any) -> float | None:
-    """A metric value as a finite number, else None (a string a person typed, NaN, a list, an
-    integer past any float)."""
+    """A metric value as a finite number, else None (a person's text, NaN, a list, a vast int)."""
     value = decimal_number(value) if isinstance(value, str) else value
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -39,13 +37,6 @@ def metric_value(value: Any) -> float | None:
     except OverflowError:
         return None
     return number if math.isfinite(number) else None
-
-
-def text_at(body: Any, *path: str) -> str | None:
-    """The non-empty string at `path` in nested JSON objects, else None."""
-    for key in path:
-        body = body.get(key) if isinstance(body, dict) else None
-    return body if isinstance(body, str) and body else None
 
 
 class PromotionAdapter(transport.ArmAdapter):
@@ -60,8 +51,7 @@ class PromotionAdapter(transport.ArmAdapter):
             path = f"metric/v2.0{runs}/{quote(run_id, safe='')}/full"
             what = f"metric {metric} of {run_id}"
             body = self._found("POST", path, None, what, body={"metricName": metric}) or {}
-            # Case-sensitive (`Accuracy` is another). The field is optional in the service's
-            # schema: its absence refuses nothing, the values are read by the metric's own key.
+            # Case-sensitive (`Accuracy` is another); optional: the values are read by the key.
             if body.get("name") not in (None, metric):
                 raise UnexpectedAnswerError(f"{what}: Azure answered {body.get('name')!r:.300}")
             values = transport.json_objects(body.get("value"), what)
@@ -91,17 +81,16 @@ class PromotionAdapter(transport.ArmAdapter):
         properties = transport.json_mapping((body or {}).get("properties"), what)
         found = [properties.get(key) for key in ("latestVersion", "nextVersion")]
         # A model that exists has versions: none, or numbers instead of text, is no answer.
-        if any(v is not None and not isinstance(v, str) for v in found) or (
-            body and not any(found)
-        ):
+        not_text = any(v is not None and not isinstance(v, str) for v in found)
+        if not_text or (body and not any(found)):
             raise transport.MalformedResponseError(f"{what}: versions {found!r:.200}")
         return text_at(properties, "latestVersion"), text_at(properties, "nextVersion")
 
     def register(
         self, workspace_id: ArmId, name: str, version: str, body: Mapping[str, Any]
     ) -> None:
-        """PUT the model version; Azure's answer must be that version, registered by this app (a
-        version someone registered first is theirs, whatever it holds)."""
+        """PUT the model version; the answer must be that version, registered by this app (one
+        someone registered first is theirs, whatever it holds)."""
         path = quote(f"{workspace_id}/models/{name}/versions/{version}")
         what = f"model {name}:{version}"
         answered = self._json("PUT", path, MODELS_API, what, body=body, ok=(200, 201))
@@ -145,8 +134,7 @@ class PromotionAdapter(transport.ArmAdapter):
         }
 
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:
-        """PUT the deployment, unless one of that name exists that this app did not create (a
-        PUT would overwrite it): `RefusedTargetError`."""
+        """PUT the deployment; one of that name not made by the app: `RefusedTargetError`."""
         earlier = self.deployment(endpoint_id, name)
         someone = earlier and not_made_by(self.app_identity(), earlier.get("systemData"))
         if someone:
@@ -183,8 +171,7 @@ class PromotionAdapter(transport.ArmAdapter):
         check_named(named, deployment, f"set the default deployment to {deployment}")
 
     def delete_deployment(self, endpoint_id: ArmId, name: str) -> None:
-        path = _deployment(endpoint_id, name)
-        self._arm("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))
+        self._arm("DELETE", _deployment(endpoint_id, name), BATCH_ENDPOINTS_API, ok=(200, 202, 204))
 
 
 def _child_run_id(child: Mapping[str, Any], job_name: str) -> str:

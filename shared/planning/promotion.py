@@ -36,8 +36,7 @@ def judge(candidate: float | None, current: float | None, rule: Promotion) -> tu
 
 
 def next_version(latest: str | None, next_hint: str | None) -> str | None:
-    """Azure's `nextVersion` when a number, else the latest plus one, "1" for a new model; None
-    when versions are not numbers."""
+    """Azure's `nextVersion`, else the latest plus one ("1": a new model); None: not numbers."""
     if next_hint is not None and (hint := whole_number(next_hint)) is not None:
         return str(hint)
     if latest is None:
@@ -65,12 +64,7 @@ def deployment_spec(current: Mapping[str, Any], model_id: str) -> dict[str, Any]
 
 
 def to_delete(
-    existing: Sequence[str],
-    created: Sequence[str],
-    *,
-    default: str,
-    previous: str | None,
-    keep: int,
+    existing: Sequence[str], created: Sequence[str], default: str, previous: str | None, keep: int
 ) -> list[str]:
     """Deployments beyond `keep`, newest first (default, previous, then `created` from its end),
     that this app created (its ledger says so, never a tag). Never the default."""

@@ -134,8 +134,7 @@ def retraining_tags(trigger: str, event_id: str, message: str) -> dict[str, str]
 
 
 def scoring_tags(trigger: str, **context: str | None) -> dict[str, str]:
-    """One tag scheme for every scoring job the app starts: a listing, never proof of who
-    started a job (the ledger's `scoring-jobs` rows are)."""
+    """Every scoring job's tags: a listing, never proof of who started it (`scoring-jobs` rows)."""
     extra = {key: bounded(value) for key, value in context.items() if value}
     return {APP_TAG: SCORING, "trigger": trigger, **extra}
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from shared.adapters.batch_scoring import text_at
 from shared.adapters.errors import TransientAzureError, describe
-from shared.adapters.promotion import PromotionAdapter, metric_value, text_at
+from shared.adapters.promotion import PromotionAdapter, metric_value
 from shared.arm import ArmId, same_arm_id
 from shared.claims import Claims, PromotionClaim
 from shared.config import Promotion, whole_number
@@ -93,7 +94,6 @@ class ModelPromoter:
         return self._not_promoted(claim.previous, ended, reason)
 
     def promote_after_retrain(self, trail: Trail, job_name: str) -> PromotionResult:
-        """Promote the model of `job_name` if it is better; the deployment to score on."""
         claim = self.claims.promotion(trail.workspace_id, job_name)
         if claim is not None and (
             claim.state in FINAL
@@ -119,7 +119,7 @@ class ModelPromoter:
         current = self.claims.promotion(trail.workspace_id, job_name) if claim else None
         if current is not None and current.state in FINAL:
             current = None
-        return self._end_failed(trail, job_name, failure, current)
+        return self._end_failed(trail, current, failure, job_name)
 
     def _decide(self, trail: Trail, job_name: str) -> PromotionResult | PromotionClaim:
         """Judge and claim (`skipped` when not promoted): the claim to carry on, or a result."""
@@ -137,8 +137,7 @@ class ModelPromoter:
             if version is None:
                 reason = f"model {model_name} has versions that are not numbers"
         detail = {"metric": metric, "candidate": candidate, "current": current, "reason": reason}
-        detail["current_from"] = source
-        detail["model_type"] = model.get("modelType") or "custom_model"
+        detail |= {"current_from": source, "model_type": model.get("modelType") or "custom_model"}
         name = plan.deployment_name(self.endpoint_name, version) if version else ""
         if version:
             # The claim keeps the plan: the switch's evidence is the same.
@@ -146,18 +145,10 @@ class ModelPromoter:
             detail |= {"deployment": name, "previous": default, "rollback": rollback}
             detail["model"] = f"{model_name}:{version}"
         if not self.dry_run:
-            won = self.claims.claim_promotion(
-                workspace_id,
-                job_name,
-                now=self.clock(),
-                state=Step.CLAIMED if version else Step.SKIPPED,
-                version=version or "",
-                deployment=name,
-                previous=default or "",
-                detail=json.dumps(detail, sort_keys=True),
-                trigger=trail.trigger,
-                holder=trail.attempt,
-            )
+            fields = {"version": version or "", "deployment": name, "previous": default or ""}
+            fields |= {"detail": json.dumps(detail, sort_keys=True), "trigger": trail.trigger}
+            fields |= {"state": Step.CLAIMED if version else Step.SKIPPED, "holder": trail.attempt}
+            won = self.claims.claim_promotion(workspace_id, job_name, now=self.clock(), **fields)
             claim = self.claims.promotion(workspace_id, job_name)
             # This attempt's own row: the retry of an insert whose answer was lost met it (409).
             own = claim is not None and claim.holder == trail.attempt and claim.state not in FINAL
@@ -191,21 +182,18 @@ class ModelPromoter:
         return found, f"model property ({asset or 'no model served'})"
 
     def _carry_on(self, trail: Trail, claim: PromotionClaim) -> PromotionResult:
-        """The steps from where the claim stands; each moves the claim on."""
         workspace_id, endpoint_id = trail.workspace_id, self._endpoint_id(trail.workspace_id)
         model_name, detail = self.config.model_name, _detail(claim)
         model_id = f"{workspace_id}/models/{model_name}/versions/{claim.version}"
         if claim.state == Step.CLAIMED:
             trail.intent(KIND, "register", model_id)
-            self.adapter.register(
-                workspace_id, model_name, claim.version, _model_body(claim, detail)
-            )
+            body = _model_body(claim, detail)
+            self.adapter.register(workspace_id, model_name, claim.version, body)
             claim = self._advance(trail, claim, Step.REGISTERED)
         if claim.state == Step.REGISTERED:
             current = self.adapter.deployment(endpoint_id, claim.previous)
             if current is None:
-                gone = Outcome(Status.FAILED, f"the deployment {claim.previous} is gone")
-                return self._end_failed(trail, claim.retraining_job, gone, claim)
+                return self._end_failed(trail, claim, f"the deployment {claim.previous} is gone")
             trail.intent(KIND, "deploy", f"{endpoint_id}/deployments/{claim.deployment}")
             spec = plan.deployment_spec(current, model_id)
             self.adapter.create_deployment(endpoint_id, claim.deployment, spec)
@@ -215,7 +203,7 @@ class ModelPromoter:
         state = self.adapter.wait_provisioned(endpoint_id, claim.deployment)
         if state in ("Failed", "Canceled", "Missing"):
             why = f"deployment {claim.deployment} ended {state}; the default stays {claim.previous}"
-            return self._end_failed(trail, claim.retraining_job, Outcome(Status.FAILED, why), claim)
+            return self._end_failed(trail, claim, why)
         if state != "Succeeded":
             raise TransientAzureError(
                 f"workspace {workspace_id}: deployment {claim.deployment} is still {state}; "
@@ -224,13 +212,9 @@ class ModelPromoter:
         endpoint = self.adapter.endpoint(endpoint_id)
         now = text_at(endpoint, "properties", "defaults", "deploymentName") or "none"
         if now.lower() not in (claim.previous.lower(), claim.deployment.lower()):
-            # Changed since the decision (a person's rollback, before a redelivery came): the
-            # model beat the previous default, not this one.
+            # Changed since judged (a rollback before a redelivery): the model beat another default.
             why = f"the default is now {now}, not {claim.previous} as judged: not switched"
-            failed = Outcome(Status.FAILED, why)
-            return self._end_failed(
-                trail, claim.retraining_job, failed, replace(claim, previous=now)
-            )
+            return self._end_failed(trail, replace(claim, previous=now), why)
         trail.intent(KIND, "switch-default", endpoint_id)
         self.adapter.set_default(endpoint, claim.deployment)
         claim = self._advance(trail, claim, Step.SWITCHED)
@@ -250,8 +234,8 @@ class ModelPromoter:
     def _delete_beyond_keep(self, trail: Trail, claim: PromotionClaim) -> None:
         """The app's own deployments (its ledger and Azure's record of their creator both say so)
         beyond the keep, deleted after the switch: a failure is recorded, the promotion stands."""
-        endpoint_id = self._endpoint_id(trail.workspace_id)
-        why = f"beyond PROMOTION_KEEP={self.config.keep}"
+        endpoint_id, keep = self._endpoint_id(trail.workspace_id), self.config.keep
+        why = f"beyond PROMOTION_KEEP={keep}"
         ours = [c for c in self.claims.promotions(trail.workspace_id) if c.state in DEPLOYED]
         ours.sort(key=lambda c: whole_number(c.version) or 0)  # versions count from 1
         try:
@@ -260,13 +244,8 @@ class ModelPromoter:
             failed = Outcome(Status.FAILED, describe(error))
             trail.record(KIND, "delete-deployment", endpoint_id, why, failed)
             return
-        for name in plan.to_delete(
-            list(existing),
-            [c.deployment for c in ours if c.deployment],
-            default=claim.deployment,
-            previous=claim.previous,
-            keep=self.config.keep,
-        ):
+        created = [c.deployment for c in ours if c.deployment]
+        for name in plan.to_delete(list(existing), created, claim.deployment, claim.previous, keep):
             if not existing[name]:
                 continue  # in the ledger, but Azure records someone else made it: not ours
             subject = f"{endpoint_id}/deployments/{name}"
@@ -279,9 +258,10 @@ class ModelPromoter:
             trail.record(KIND, "delete-deployment", subject, why, outcome)
 
     def _end_failed(
-        self, trail: Trail, job_name: str, failure: Outcome, claim: PromotionClaim | None
+        self, trail: Trail, claim: PromotionClaim | None, failure: Outcome | str, job_name: str = ""
     ) -> PromotionResult:
         """Record the failure; the claim (none when it failed before one) ends `failed`."""
+        failure = Outcome(Status.FAILED, failure) if isinstance(failure, str) else failure
         subject, detail, previous = job_name, {"reason": "promotion could not be decided"}, None
         if claim is not None:
             claim = self._advance(trail, claim, Step.FAILED)

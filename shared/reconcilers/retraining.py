@@ -1,6 +1,5 @@
-"""Retraining and the scoring after it (docs/ARCHITECTURE.md 4.4, 4.5): observe the claim and
-the jobs, decide (`shared.planning.retraining`), apply, and record each decision on a `run.Trail`.
-Dry-run reads and decides, and records the plan; it claims, submits and invokes nothing."""
+"""Retraining and the scoring after it (docs/ARCHITECTURE.md 4.4, 4.5), each decision recorded on
+a `run.Trail`. Dry-run reads, decides and records the plan; it claims, submits, invokes nothing."""
 
 from __future__ import annotations
 
@@ -99,8 +98,7 @@ class RetrainingReconciler:
     ) -> RequestResult:
         """Submit a retraining job unless one is active or the cooldown holds. `known`: the claim
         and its job as the caller read them, not read again while the claim is unchanged."""
-        trail = self._trail(workspace_id, claim_key)
-        now = self.clock()
+        trail, now = self._trail(workspace_id, claim_key), self.clock()
         claim = self.claims.retraining(workspace_id)
         view, cooldown = _claim_view(claim), timedelta(minutes=self._config.cooldown_minutes)
         decision = plan.decide_from_claim(view, claim_key, now, cooldown)
@@ -136,9 +134,8 @@ class RetrainingReconciler:
         return self._ensure_submitted(trail, name, reason, tags)
 
     def _claimed(self, trail: Trail, claim: RetrainingClaim | None) -> Claimed | RequestResult:
-        """The claim's job, read by its name: only it can hold retraining back or be scored; the
-        workspace's other jobs (anyone may tag one as the app's, any number) are never read, so
-        they neither block nor steer retraining. A failed read: its result (raised if transient)."""
+        """The claim's job, read by name: only it holds retraining back or is scored (anyone may tag
+        a job as the app's: others are never read). Failed: its result (raised if transient)."""
         name = claim.job_name if claim else ""
         try:
             job = self.jobs.get_job(trail.workspace_id, name) if name else None
@@ -168,8 +165,7 @@ class RetrainingReconciler:
                 except HttpResponseError as error:
                     if is_transient(error):
                         raise
-                    # Azure ML refuses a second job of one name (a retried PUT that went through,
-                    # a twin delivery): read it before calling this a refusal, whatever the status.
+                    # A second job of a name is refused (retried PUT, twin): read it, any status.
                     existing = self.jobs.get_job(workspace_id, name)
                     if existing is None:
                         raise
@@ -183,8 +179,7 @@ class RetrainingReconciler:
         else:
             squatted = existing and not_made_by(self.jobs.app_identity(), existing.system_data)
             if squatted:
-                # Someone made a job of the claim's name before the app submitted it: not the app's
-                # retraining (not scored, not promoted). The claim is released for the next trigger.
+                # Another's job of the claim's name: not the app's (not scored or promoted).
                 why = "not the app's job: the claim is released, the next trigger retrains"
                 failure = Outcome(Status.FAILED, f"the job name is taken: {squatted}")
         if failure is not None:  # the claim released: the next drift signal may try again
@@ -234,8 +229,7 @@ class RetrainingReconciler:
             ended = RequestOutcome(f"retraining-{job.status.lower()}")
             return RequestResult(ended, f"{job.name} ended {job.status}")
         if job.status != "Completed":
-            # Azure ML's status can lag the event: Event Grid's redelivery (bounded by the
-            # subscription's retry policy) reads it again, sooner than the timer's backstop.
+            # Azure ML's status can lag the event: a redelivery reads it again, before the backstop.
             raise TransientAzureError(
                 f"workspace {workspace_id}: {job.name} is {job.status}; nothing to do yet "
                 "(the event says it ended; read again on redelivery)"
@@ -282,9 +276,8 @@ class RetrainingReconciler:
             answered = isinstance(error, HttpResponseError | MalformedResponseError)
             if isinstance(error, AzureError) and (is_transient(error) or not answered):
                 return _failed(trail, endpoint_id, error)
-            if isinstance(error, AzureError | JudgedAnswerError) and not isinstance(
-                error, ScoringUriRejectedError
-            ):
+            refusal = isinstance(error, ScoringUriRejectedError)
+            if isinstance(error, AzureError | JudgedAnswerError) and not refusal:
                 failure = judged(error)
             reason = "batch scoring could not be started"
             trail.record(KIND_SCORING, "start", endpoint_id, reason, failure)
@@ -296,25 +289,22 @@ class RetrainingReconciler:
         return RequestResult(RequestOutcome.SCORING_STARTED, started_after)
 
     def on_schedule(self, workspace_id: ArmId, run_id: str) -> RequestResult:
-        """The timer for one workspace: the scoring backstop, then the drift gate (without
-        `DRIFT_QUERY`: the schedule itself) and retraining."""
+        """The timer: scoring backstop, drift gate (no `DRIFT_QUERY`: the schedule), retraining."""
         trail = self._trail(workspace_id, f"schedule:{run_id}")
         claimed = self._claimed(trail, self.claims.retraining(workspace_id))
         if isinstance(claimed, RequestResult):
             return claimed
         note, backstop_error = "", None
-        # The backstop scores only the job of the app's claim (the newest retrain: the model
-        # that matters), never a job that merely carries the app's tags.
+        # Only the claim's job (the newest retrain: the model that matters), never one just tagged.
         completed = plan.claimed_job(_claim_view(claimed.claim), claimed.jobs)
         if completed is not None and completed.status == "Completed":
             try:
                 backstop = self._start_scoring(trail, completed.name)
+                if backstop.outcome not in UNREMARKED_BACKSTOP:
+                    note = f"backstop: {backstop.summary}; "
             except TransientAzureError as error:
                 # Recorded; the drift gate still has its turn, and the run fails after it.
                 backstop_error = error
-            else:
-                if backstop.outcome not in UNREMARKED_BACKSTOP:
-                    note = f"backstop: {backstop.summary}; "
         gate, result = self._config.drift_gate, None
         message, source = "scheduled retraining", "schedule"
         if gate is not None:

@@ -299,12 +299,10 @@ class Trail:
         """What a failed call came to (`judged`), not recorded; a transient one is recorded (not
         announced) and raised, naming the workspace (and `what`): the trigger runs again."""
         outcome = judged(error)
-        if isinstance(error, AzureError) and outcome.status is Status.RETRY:
+        if outcome.status is Status.RETRY:  # only an AzureError is transient (`is_transient`)
             self.record(kind, "retry", subject, reason, outcome, notify=False)
-            if what:
-                text = f"workspace {self.workspace_id}: {what}: {outcome.detail}"
-                raise TransientAzureError(text) from error
-            raise for_workspace(self.workspace_id, error) from error
+            where = f"{self.workspace_id}: {what}" if what else self.workspace_id
+            raise TransientAzureError(f"workspace {where}: {outcome.detail}") from error
         return outcome
 
     def read_failed(self, kind: str, subject: str, error: Exception, why: str, **retry: str) -> str:

@@ -85,8 +85,7 @@ class ScoringOutcomes:
         key = f"scoring-outcome:{record.workspace_id.lower()}|{record.job_name.lower()}"
         first, said = self.sink.first_time(key), f"scoring job {job.name} {job.status}"
         if first is None:
-            # Another instance is announcing it; should it fail to, the backstop (its row left
-            # unmarked) takes it over once its lease lapses.
+            # Another instance announces it; should it fail, the backstop takes over (lease lapsed).
             return RequestResult(RequestOutcome.ALREADY_RECORDED, f"{said}: being announced")
         if first:
             verdict = "completed" if job.status == "Completed" else "failed"
