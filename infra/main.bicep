@@ -876,6 +876,7 @@ module rbac 'app/rbac.bicep' = {
     hostPrincipalId: hostIdentity.properties.principalId
     armTopicPrincipalIds: [for i in range(0, length(armTopics)): armEventTopics[i].outputs.principalId]
     mlTopicPrincipalIds: [for i in range(0, length(mlTopics)): mlEventTopics[i].outputs.principalId]
+    outcomeTopicPrincipalId: outcomeTopic.outputs.principalId
   }
 }
 
@@ -945,12 +946,17 @@ module scoringLogicApp 'app/scoring-logic-app.bicep' = {
 // non-compliant findings to a Teams or Slack incoming webhook (only with notificationWebhookUrl).
 module notifications 'app/notifications-logic-app.bicep' = if (!empty(notificationWebhookUrl)) {
   name: 'notifications-logic-app'
+  dependsOn: [
+    rbac
+  ]
   params: {
     name: 'logic-${resourceToken}-notify'
     location: location
     tags: tags
     webhookUrl: notificationWebhookUrl
     outcomeTopicName: outcomeTopic.outputs.name
+    deadLetterStorageAccountId: storage.outputs.id
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
     maxDeliveryAttempts: eventMaxDeliveryAttempts
     eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
   }

@@ -655,6 +655,33 @@ def test_event_subscriptions_retry_dead_letter_and_take_workspace_side_events_on
     assert "key: 'data.runStatus'" in main
 
 
+def test_every_event_subscription_dead_letters_where_its_topic_may_write() -> None:
+    """The app's subscriptions and the outcome topic's sample ones alike: an event Event Grid
+    cannot deliver is kept in the dead-letter container, written with the topic's own identity,
+    which holds a role on that container (app/rbac.bicep)."""
+    found = []
+    kinds = ("Microsoft.EventGrid/topics/eventSubscriptions", "Microsoft.EventGrid/systemTopics/")
+    for path, text in all_bicep().items():
+        for name, body in (b for kind in kinds for b in blocks(text, kind)):
+            found.append(name)
+            assert "retryPolicy:" in body, (path, name)
+            assert re.search(
+                r"deadLetterWithResourceIdentity: \{\s*identity: \{\s*type: 'SystemAssigned'", body
+            ), (path, name)
+            assert "blobContainerName: deadLetterContainerName" in body, (path, name)
+    assert {"eventSubscriptions", "decisionsAndFindings", "failures"} <= set(found)
+    rbac = bicep("app/rbac.bicep")
+    assert re.search(
+        r"var deadLetterWriters = concat\(armTopicPrincipalIds, mlTopicPrincipalIds, "
+        r"\[outcomeTopicPrincipalId\]\)",
+        rbac,
+    )
+    assert "outcomeTopicPrincipalId: outcomeTopic.outputs.principalId" in bicep("main.bicep")
+    assert "output principalId string = topic.identity.principalId" in bicep(
+        "app/outcome-topic.bicep"
+    )
+
+
 def test_event_topics_and_roles_follow_the_scope() -> None:
     main = bicep("main.bicep")
     # One subscription-wide system topic per subscription of ML_SCOPES and ML_WORKSPACE_IDS (and

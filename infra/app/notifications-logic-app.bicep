@@ -18,6 +18,10 @@ param webhookUrl string
 @description('Name of the outcome topic (Event Grid custom topic, in this resource group).')
 param outcomeTopicName string
 
+@description('Storage account and container undeliverable notifications are kept in (the outcome topic\'s identity writes them).')
+param deadLetterStorageAccountId string
+param deadLetterContainerName string
+
 @minValue(1)
 @maxValue(30)
 param maxDeliveryAttempts int
@@ -157,6 +161,18 @@ resource decisionsAndFindings 'Microsoft.EventGrid/topics/eventSubscriptions@202
       maxDeliveryAttempts: maxDeliveryAttempts
       eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
     }
+    deadLetterWithResourceIdentity: {
+      identity: {
+        type: 'SystemAssigned'
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: deadLetterStorageAccountId
+          blobContainerName: deadLetterContainerName
+        }
+      }
+    }
   }
 }
 
@@ -187,6 +203,18 @@ resource failures 'Microsoft.EventGrid/topics/eventSubscriptions@2025-02-15' = {
     retryPolicy: {
       maxDeliveryAttempts: maxDeliveryAttempts
       eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+    }
+    deadLetterWithResourceIdentity: {
+      identity: {
+        type: 'SystemAssigned'
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: deadLetterStorageAccountId
+          blobContainerName: deadLetterContainerName
+        }
+      }
     }
   }
 }

@@ -26,3 +26,5 @@ resource topic 'Microsoft.EventGrid/topics@2025-02-15' = {
 output id string = topic.id
 output name string = topic.name
 output endpoint string = topic.properties.endpoint
+// Dead-letters its subscriptions' undeliverable events (app/rbac.bicep gives it the container).
+output principalId string = topic.identity.principalId

@@ -23,6 +23,9 @@ param armTopicPrincipalIds array
 @description('Principal IDs of the Azure ML workspace system topics.')
 param mlTopicPrincipalIds array
 
+@description('Principal ID of the outcome topic, whose sample subscriptions dead-letter here too.')
+param outcomeTopicPrincipalId string
+
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
@@ -32,7 +35,7 @@ var roles = {
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
 }
 
-var deadLetterWriters = concat(armTopicPrincipalIds, mlTopicPrincipalIds)
+var deadLetterWriters = concat(armTopicPrincipalIds, mlTopicPrincipalIds, [outcomeTopicPrincipalId])
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -133,8 +136,9 @@ resource appOutcomes 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// app/eventgrid-subscriptions.bicep deadLetterWithResourceIdentity: each system topic writes
-// undeliverable events into the dead-letter container, and nowhere else.
+// deadLetterWithResourceIdentity (app/eventgrid-subscriptions.bicep, the outcome topic's in
+// app/notifications-logic-app.bicep): each topic writes undeliverable events into the dead-letter
+// container, and nowhere else.
 resource deadLetter 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for principalId in deadLetterWriters: {
   name: guid(deadLetterContainer.id, principalId, roles.storageBlobDataContributor)
   scope: deadLetterContainer
