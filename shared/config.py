@@ -225,9 +225,8 @@ Origin = tuple[str, str, int]
 
 
 def origin_of(url: str) -> Origin:
-    """(scheme, host, port), lower-cased, default ports filled in; `ValueError` for a URL without
-    a host, with user info (`https://user@host` would fail at the first request, or hide the host
-    from whoever reads it), or with a bad port. The endpoint guard compares origins by it."""
+    """(scheme, host, port), lower-cased, default ports filled in, for the endpoint guard; else
+    `ValueError`: no host, user info (fails at the first request, or hides the host), bad port."""
     parts = urlsplit(url)  # refuses some malformed netlocs, such as "https://["
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
     if not host or parts.username is not None or parts.password is not None:
