@@ -72,8 +72,7 @@ MAX_REMEDIATIONS_PER_HOUR = 1_000
 
 
 class SettingsError(ValueError):
-    """A setting is missing or malformed. The message names the setting and what is expected,
-    and repeats no credential a value holds (a URL's user info, a SAS signature)."""
+    """Names the setting and what is expected; repeats no credential (URL user info, a SAS)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(redacted(message))
@@ -404,8 +403,7 @@ def whole_number(value: str) -> int | None:
 
 
 def decimal_number(value: str) -> float | None:
-    """A number in ASCII (float() also takes other scripts' digits and '_' between digits), NaN
-    and infinities too; else None."""
+    """float() of ASCII without '_' (it also reads other scripts' digits, 1_0); NaN, inf pass."""
     try:
         return float(value) if value.isascii() and "_" not in value else None
     except ValueError:
