@@ -34,7 +34,6 @@ def same_arm_id(left: str | None, right: str | None) -> bool:
 
 
 def is_arm_id(value: object) -> bool:
-    """A syntactically valid, ASCII ARM resource ID under a subscription."""
     return (
         isinstance(value, str)
         and value.isascii()

@@ -72,8 +72,8 @@ def bounded(value: str, limit: int = PROPERTY_LIMIT) -> str:
     return kept + f"…[{len(text) - len(kept)} characters cut]"
 
 
-def bounded_entity(entity: Mapping[str, Any], limit: int = PROPERTY_LIMIT) -> dict[str, Any]:
-    return {k: bounded(v, limit) if isinstance(v, str) else v for k, v in entity.items()}
+def bounded_entity(entity: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: bounded(v) if isinstance(v, str) else v for k, v in entity.items()}
 
 
 def entity_bytes(entity: Mapping[str, Any]) -> int:

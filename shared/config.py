@@ -5,6 +5,7 @@ by a `_Reader` method whose first argument is its name (tests/test_infra.py find
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -39,7 +40,6 @@ from shared.scoring.inputs import STORAGE_SUFFIXES, AllowedInputs, allowed_prefi
 
 SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
 
-# NCRONTAB as the Functions host reads it: six fields, seconds first.
 _NCRONTAB_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
 # Azure's naming rules (resource-name-rules) for the parts of IDs the app builds URLs from: a
 # name outside them (`x@evil.com#`) is no resource Azure can hold, and would change the URL.
@@ -61,23 +61,18 @@ _NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
         "with one or '_'",
     ),
 }
-# Azure Table names: alphanumeric, 3-63 characters, not starting with a digit.
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
-# A component or compute name as Azure ML accepts it; a label or version likewise.
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-# An MLflow metric key: letters, digits, `_ - . /` and spaces, as MLflow accepts them.
+# An MLflow metric key, as MLflow accepts it.
 _METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
 DEFAULT_RETRAIN_COOLDOWN_MINUTES = 360
-MAX_RETRAIN_COOLDOWN_MINUTES = 525_600
-MAX_RETRAIN_JOB_TIMEOUT_HOURS = 8_760
 DEFAULT_PROMOTION_KEEP = 2
 # The ledger keeps a workspace's hour in one row: a bound that row holds with room to spare.
 MAX_REMEDIATIONS_PER_HOUR = 1_000
 
 
 class SettingsError(ValueError):
-    """A setting is missing or malformed. The message names the setting and what is expected,
-    and repeats no credential a value holds (a URL's user info, a SAS signature)."""
+    """Names the setting and what is expected; repeats no credential (URL user info, a SAS)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(redacted(message))
@@ -144,7 +139,6 @@ class Settings:
     # build URLs from API_HOSTNAME, else WEBSITE_HOSTNAME, else relative: never the request's.
     http_auth_enabled: bool
     api_host: str | None
-    # ML_SCOPES with ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE, ML_SCOPE_TAG.
     scope: Scope
     # The process's ARM read budget, below ARM's own bucket of 250 at 25 per second.
     arm_reads_burst: int
@@ -230,9 +224,8 @@ Origin = tuple[str, str, int]
 
 
 def origin_of(url: str) -> Origin:
-    """(scheme, host, port), lower-cased, default ports filled in; `ValueError` for a URL without
-    a host, with user info (`https://user@host` would fail at the first request, or hide the host
-    from whoever reads it), or with a bad port. The endpoint guard compares origins by it."""
+    """(scheme, host, port), lower-cased, default ports filled in, for the endpoint guard; else
+    `ValueError`: no host, user info (fails at the first request, or hides the host), bad port."""
     parts = urlsplit(url)  # refuses some malformed netlocs, such as "https://["
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
     if not host or parts.username is not None or parts.password is not None:
@@ -262,9 +255,6 @@ EVENTGRID_AUDIENCE = "https://eventgrid.azure.net"
 
 @dataclass(frozen=True)
 class TokenDestination:
-    """A setting naming where a token goes, the one stating its audience for a host of no known
-    cloud, and each known cloud's host suffix with its audience."""
-
     setting: str
     audience_setting: str
     clouds: tuple[tuple[str, str], ...]
@@ -349,13 +339,12 @@ def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
     explicit = ARM_ML.stated(reader)
     parent = any(suffix.endswith("." + domain) for suffix in _INFERENCE)
     if AML_INFERENCE.cloud_audience(domain) is None and (domain.count(".") < 2 or parent):
-        raise _invalid(
-            "AML_INFERENCE_DOMAIN",
-            domain,
+        expected = (
             "a public suffix or a parent of an Azure ML inference domain; expected "
             "inference.ml.azure.com, a sovereign cloud's (inference.ml.azure.cn, "
-            "inference.ml.azure.us), or a host of at least three labels with AML_AUDIENCE",
+            "inference.ml.azure.us), or a host of at least three labels with AML_AUDIENCE"
         )
+        raise _invalid("AML_INFERENCE_DOMAIN", domain, expected)
     AML_INFERENCE.audience(domain, explicit, domain)
     return ARM_ML.audience(arm_endpoint, explicit)
 
@@ -414,8 +403,7 @@ def whole_number(value: str) -> int | None:
 
 
 def decimal_number(value: str) -> float | None:
-    """A number in ASCII (float() also takes other scripts' digits and '_' between digits), NaN
-    and infinities too; else None."""
+    """float() of ASCII without '_' (it also reads other scripts' digits, 1_0); NaN, inf pass."""
     try:
         return float(value) if value.isascii() and "_" not in value else None
     except ValueError:
@@ -423,6 +411,10 @@ def decimal_number(value: str) -> float | None:
 
 
 _HTTPS_URL = "expected an https:// URL (without user info)"
+_NOT_ARM_ID = (
+    " is not an ARM ID of {}: expected /subscriptions/<guid>/resourceGroups/<group>/providers/{}"
+)
+_SCOPE_SETTINGS = "(ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE)"
 # JSON settings are bounded before they are parsed: a huge or deeply nested value is a settings
 # error, not a RecursionError or a slow start.
 MAX_JSON_SETTING_CHARS = 64 * 1024
@@ -470,16 +462,12 @@ class _Reader:
         return default if value is None else value.lower() in words[:3]
 
     def arm_ids(self, name: str, resource_type: tuple[str, str]) -> tuple[ArmId, ...]:
-        namespace, type_name = resource_type
-        self.required(name, f"comma-separated ARM IDs of {namespace}/{type_name} resources")
+        kind = "/".join(resource_type)
+        self.required(name, f"comma-separated ARM IDs of {kind} resources")
 
         def problem(candidate: str) -> str | None:
-            if not is_resource_type(candidate, namespace, type_name):
-                return (
-                    f" is not an ARM ID of a {namespace}/{type_name} resource: expected "
-                    f"/subscriptions/<guid>/resourceGroups/<group>/providers/{namespace}/"
-                    f"{type_name}/<name>"
-                )
+            if not is_resource_type(candidate, *resource_type):
+                return _NOT_ARM_ID.format(f"a {kind} resource", f"{kind}/<name>")
             return name_problem(candidate, resource_type)
 
         return tuple(ArmId(candidate) for candidate in self.listed(name, problem, unique=True))
@@ -494,9 +482,8 @@ class _Reader:
                 return name_problem(item, ("Microsoft.Resources", "resourceGroups"))
             return None
 
-        return tuple(
-            _each(name, _parsed(name, parse_scopes, self.json_text(name) or "[]"), problem)
-        )
+        parsed = _parsed(name, parse_scopes, self.json_text(name) or "[]")
+        return tuple(_each(name, parsed, problem))
 
     def https_url(self, name: str, default: str) -> str:
         """A URL template when `default` is one (holds `{workspace}`)."""
@@ -543,7 +530,6 @@ class _Reader:
         )
 
     def words(self, name: str) -> frozenset[str] | None:
-        """A comma-separated list of plain values (VM sizes), lower-cased; None when unset."""
         items = self.listed(name)
         if not all(i.replace("_", "").replace("-", "").isalnum() for i in items):
             expected = "expected comma-separated names such as Standard_DS3_v2,Standard_E4s_v3"
@@ -553,7 +539,6 @@ class _Reader:
     def count(
         self, name: str, default: int, *, at_most: int = 10**18, expected: str = "", least: int = 1
     ) -> int:
-        """A whole number >= `least` (`default` when unset), at most `at_most` (else `expected`)."""
         value = self.optional(name)
         if value is None:
             return default
@@ -590,12 +575,9 @@ def _ledger(reader: _Reader) -> LedgerSettings:
 def _component(reader: _Reader) -> ComponentRef:
     raw = reader.required("RETRAIN_COMPONENT", "a registered component, name:version or name@label")
     # The `azureml:` prefix of Azure ML's YAML and CLI references is accepted too.
-    value = raw.removeprefix("azureml:")
-    for separator, kind in ((":", "version"), ("@", "label")):
-        component, _, part = value.partition(separator)
-        other = "@" if separator == ":" else ":"
-        if part and other not in value and ML_NAME.fullmatch(component) and ML_NAME.fullmatch(part):
-            return ComponentRef(component, **{kind: part})
+    name = ML_NAME.pattern
+    if found := re.fullmatch(f"({name})(?::({name})|@({name}))", raw.removeprefix("azureml:")):
+        return ComponentRef(found[1], found[2], found[3])
     expected = "expected name:version or name@label, such as train_model:3 or train_model@latest"
     raise _invalid("RETRAIN_COMPONENT", raw, expected)
 
@@ -642,29 +624,23 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
     if reader.optional("RETRAIN_WORKSPACE_IDS") is None:
         return None  # retraining off
     workspace_ids = reader.arm_ids("RETRAIN_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
-    out = (
-        " is not in scope (ML_SCOPES, ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE): retraining runs only "
-        "in workspaces in scope"
-    )
+    out = f" is not in scope {_SCOPE_SETTINGS}: retraining runs only in workspaces in scope"
     _each("RETRAIN_WORKSPACE_IDS", workspace_ids, lambda i: None if scope.may_cover(i) else out)
     compute = reader.required("RETRAIN_COMPUTE", "the name of a compute cluster")
     # azure-ai-ml runs a job on "local" here, on the app's host, with what Azure answers.
-    expected = "expected the name of a compute cluster (not 'local', the app's own host)"
-    reader.checked(
-        "RETRAIN_COMPUTE", lambda v: ML_NAME.fullmatch(v) and v.lower() != "local", expected
-    )
+    if not ML_NAME.fullmatch(compute) or compute.lower() == "local":
+        expected = "expected the name of a compute cluster (not 'local', the app's own host)"
+        raise _invalid("RETRAIN_COMPUTE", compute, expected)
     # Bounded: a cooldown beyond any date (timedelta's range) would fail every drift event.
     cooldown = reader.count(
         "RETRAIN_COOLDOWN_MINUTES",
         DEFAULT_RETRAIN_COOLDOWN_MINUTES,
-        at_most=MAX_RETRAIN_COOLDOWN_MINUTES,
-        expected=f"expected at most {MAX_RETRAIN_COOLDOWN_MINUTES} minutes (a year)",
+        at_most=525_600,
+        expected="expected at most 525600 minutes (a year)",
         least=0,
     )
-    expected = f"at most {MAX_RETRAIN_JOB_TIMEOUT_HOURS} hours (a year)"
-    timeout = reader.count(
-        "RETRAIN_JOB_TIMEOUT_HOURS", 24, at_most=MAX_RETRAIN_JOB_TIMEOUT_HOURS, expected=expected
-    )
+    expected = "at most 8760 hours (a year)"
+    timeout = reader.count("RETRAIN_JOB_TIMEOUT_HOURS", 24, at_most=8_760, expected=expected)
     endpoint = reader.ml_name("BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
     deployment = reader.ml_name("BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
     scoring_input = reader.optional("SCORING_INPUT")
@@ -759,7 +735,6 @@ def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
         if name.lower().endswith("__accountname"):
             accounts.add(value.lower())
             continue
-        # A connection string, or nothing.
         fields = (part.partition("=") for part in value.split(";") if "=" in part)
         lowered = {key.strip().lower(): text.strip() for key, _, text in fields}
         if lowered.get("usedevelopmentstorage", "").lower() == "true":
@@ -767,12 +742,10 @@ def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
         if "accountname" in lowered:
             accounts.add(lowered["accountname"].lower())
         for url in [value, *(v for k, v in lowered.items() if k.endswith("endpoint"))]:
-            try:
+            with contextlib.suppress(ValueError):
                 host = (urlsplit(url).hostname or "").lower()
-            except ValueError:
-                continue
-            if any(host.endswith("." + suffix) for suffix in STORAGE_SUFFIXES):
-                accounts.add(host.partition(".")[0])
+                if any(host.endswith("." + suffix) for suffix in STORAGE_SUFFIXES):
+                    accounts.add(host.partition(".")[0])
     return frozenset(accounts)
 
 
@@ -780,10 +753,9 @@ def _allowed_inputs(name: str, reader: _Reader) -> AllowedInputs:
     """`SCORING_ALLOWED_INPUTS`: a JSON array of prefixes; the host's storage is never one."""
     hosts = _host_storage_accounts(reader.environ)
     text = reader.json_text(name) or "[]"  # its SettingsError is a ValueError: raised first
-    try:
+    loaded = None
+    with contextlib.suppress(ValueError):
         loaded = json.loads(text)
-    except ValueError:
-        loaded = None
     if not (isinstance(loaded, list) and all(isinstance(item, str) for item in loaded)):
         raise SettingsError(f"{name} is not valid: expected a JSON array of prefixes (strings)")
     prefixes = []
@@ -802,16 +774,10 @@ def _batch_endpoints(name: str, reader: _Reader, scope: Scope) -> tuple[ArmId, .
     def problem(candidate: str) -> str | None:
         workspace = batch_endpoint_workspace(candidate)
         if workspace is None:
-            return (
-                " is not an ARM ID of a batch endpoint: expected /subscriptions/<guid>/"
-                "resourceGroups/<group>/providers/Microsoft.MachineLearningServices/workspaces/"
-                "<workspace>/batchEndpoints/<name>"
-            )
+            path = "Microsoft.MachineLearningServices/workspaces/<workspace>/batchEndpoints/<name>"
+            return _NOT_ARM_ID.format("a batch endpoint", path)
         if not scope.may_cover(workspace):
-            return (
-                f" is under workspace {workspace}, which is not in scope (ML_SCOPES, "
-                "ML_WORKSPACE_IDS, ML_SCOPE_EXCLUDE)"
-            )
+            return f" is under workspace {workspace}, which is not in scope {_SCOPE_SETTINGS}"
         return None
 
     return tuple(ArmId(candidate) for candidate in reader.listed(name, problem, unique=True))
@@ -831,11 +797,9 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     ledger settings; the ledger they name is then nothing, and opening it fails."""
     reader = _Reader(environ)
     scopes = reader.scopes("ML_SCOPES")
-    ml_workspace_ids = (
-        reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
-        if not scopes or reader.optional("ML_WORKSPACE_IDS")
-        else ()
-    )
+    ml_workspace_ids: tuple[ArmId, ...] = ()
+    if not scopes or reader.optional("ML_WORKSPACE_IDS"):
+        ml_workspace_ids = reader.arm_ids("ML_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
     # ML_SCOPES and ML_WORKSPACE_IDS together (a workspace in both counts once), with
     # ML_SCOPE_EXCLUDE and ML_SCOPE_TAG, which apply to every scope.
     tag = reader.optional("ML_SCOPE_TAG")

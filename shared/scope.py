@@ -21,10 +21,8 @@ _TAG_NAME = re.compile(r"^[^<>%&\\?/]{1,512}$")
 
 
 def is_management_group(scope: str) -> bool:
-    head, group = scope[: len(MANAGEMENT_GROUPS)], group_name(scope)
-    return (
-        scope.isascii() and same_arm_id(head, MANAGEMENT_GROUPS) and bool(GROUP_ID.fullmatch(group))
-    )
+    head = scope[: len(MANAGEMENT_GROUPS)]
+    return same_arm_id(head, MANAGEMENT_GROUPS) and bool(GROUP_ID.fullmatch(group_name(scope)))
 
 
 def group_name(scope: str) -> str:
