@@ -40,6 +40,7 @@ from shared.scoring.inputs import STORAGE_SUFFIXES, AllowedInputs, allowed_prefi
 
 SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
 
+# NCRONTAB as the Functions host reads it: six fields, seconds first.
 _NCRONTAB_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
 # Azure's naming rules (resource-name-rules) for the parts of IDs the app builds URLs from: a
 # name outside them (`x@evil.com#`) is no resource Azure can hold, and would change the URL.
@@ -61,11 +62,15 @@ _NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
         "with one or '_'",
     ),
 }
+# Azure Table names: alphanumeric, 3-63 characters, not starting with a digit.
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+# A DNS label: letters, digits and hyphens, not at either end.
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # An MLflow metric key, as MLflow accepts it.
 _METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
 DEFAULT_RETRAIN_COOLDOWN_MINUTES = 360
+MAX_RETRAIN_COOLDOWN_MINUTES = 525_600  # a year
+MAX_RETRAIN_JOB_TIMEOUT_HOURS = 8_760  # a year
 DEFAULT_PROMOTION_KEEP = 2
 # The ledger keeps a workspace's hour in one row: a bound that row holds with room to spare.
 MAX_REMEDIATIONS_PER_HOUR = 1_000
@@ -635,12 +640,13 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
     cooldown = reader.count(
         "RETRAIN_COOLDOWN_MINUTES",
         DEFAULT_RETRAIN_COOLDOWN_MINUTES,
-        at_most=525_600,
-        expected="expected at most 525600 minutes (a year)",
+        at_most=MAX_RETRAIN_COOLDOWN_MINUTES,
+        expected=f"expected at most {MAX_RETRAIN_COOLDOWN_MINUTES} minutes (a year)",
         least=0,
     )
-    expected = "at most 8760 hours (a year)"
-    timeout = reader.count("RETRAIN_JOB_TIMEOUT_HOURS", 24, at_most=8_760, expected=expected)
+    most = MAX_RETRAIN_JOB_TIMEOUT_HOURS
+    expected = f"at most {most} hours (a year)"
+    timeout = reader.count("RETRAIN_JOB_TIMEOUT_HOURS", 24, at_most=most, expected=expected)
     endpoint = reader.ml_name("BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
     deployment = reader.ml_name("BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
     scoring_input = reader.optional("SCORING_INPUT")
