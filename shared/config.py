@@ -592,9 +592,10 @@ def _not_json(constant: str) -> object:
 
 
 def _json_object(reader: _Reader, name: str) -> str:
+    text = reader.json_text(name) or "{}"  # its SettingsError is a ValueError: raised first
     try:
         # NaN and Infinity are not JSON (Python reads them): Azure would refuse the job.
-        loaded = json.loads(reader.json_text(name) or "{}", parse_constant=_not_json)
+        loaded = json.loads(text, parse_constant=_not_json)
     except ValueError as error:
         raise SettingsError(f"{name} is not valid JSON: {error}") from None
     if not isinstance(loaded, dict):

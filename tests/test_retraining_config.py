@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from shared.config import (
     DEFAULT_RETRAIN_COOLDOWN_MINUTES,
+    MAX_JSON_SETTING_CHARS,
     ComponentRef,
     Promotion,
     SettingsError,
@@ -271,3 +272,21 @@ def test_a_cooldown_of_a_year_is_accepted() -> None:
 def test_retrain_inputs_with_a_non_json_number_is_a_settings_error(constant: str) -> None:
     with pytest.raises(SettingsError, match="RETRAIN_INPUTS"):
         load_settings({**_BASE, "RETRAIN_INPUTS": '{"learning_rate": ' + constant + "}"})
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ('{"a":' * 20 + "1" + "}" * 20, "is nested too deeply: expected JSON at most 16"),
+        ('{"a": "' + "x" * MAX_JSON_SETTING_CHARS + '"}', "characters long: expected at most"),
+    ],
+    ids=["nested", "long"],
+)
+def test_retrain_inputs_past_the_json_bounds_are_named_once(value: str, says: str) -> None:
+    # As every JSON setting says it: not wrapped in "is not valid JSON", naming it twice.
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**BASE, **RETRAINING, "RETRAIN_INPUTS": value})
+    message = str(raised.value)
+    assert message.startswith("RETRAIN_INPUTS is "), message
+    assert says in message
+    assert message.count("RETRAIN_INPUTS") == 1, message
