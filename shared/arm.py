@@ -25,12 +25,13 @@ def plain_name(value: object) -> str | None:
     return value if isinstance(value, str) and ML_NAME.fullmatch(value) else None
 
 
-def same_arm_id(left: str | None, right: str | None) -> bool:
+def same_arm_id(left: object, right: object) -> bool:
     """Whether two ARM IDs name the same resource: case-insensitive, as ARM, nothing else
-    loosened. ASCII only: `str.lower()` would fold lookalikes (the Kelvin sign) onto ASCII."""
-    if not left or not right or not left.isascii() or not right.isascii():
+    loosened. ASCII text only (an answer's `id` may be any JSON): `str.lower()` would fold
+    lookalikes (the Kelvin sign) onto ASCII."""
+    if not isinstance(left, str) or not isinstance(right, str):
         return False
-    return left.lower() == right.lower()
+    return bool(left) and left.isascii() and right.isascii() and left.lower() == right.lower()
 
 
 def is_arm_id(value: object) -> bool:

@@ -87,6 +87,24 @@ def test_same_arm_id_ignores_ascii_case(value: str, seed: int) -> None:
     assert same_arm_id(value.upper(), value.lower())
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@FAST
+@given(json_values.filter(lambda v: not isinstance(v, str)), anything)
+def test_same_arm_id_is_false_for_any_json_value_that_is_no_text(
+    value: object, other: str | None
+) -> None:
+    # What an answer's `id` may hold instead of text: no ID, never an AttributeError.
+    assert not same_arm_id(value, other)
+    assert not same_arm_id(other, value)
+    assert not same_arm_id(value, value)
+
+
 @FAST
 @given(arm_ids, st.data())
 def test_same_arm_id_rejects_any_non_ascii(value: str, data: st.DataObject) -> None:

@@ -190,6 +190,22 @@ def test_the_tag_is_read_from_arm_never_taken_from_the_event(app: App) -> None:
     assert {w.workspace_id.lower() for w in report.workspaces} == {NEW.lower()}
 
 
+@pytest.mark.parametrize("answered", [5, True, [NEW], {"id": NEW}], ids=repr)
+def test_a_workspace_answered_with_an_id_that_is_no_text_is_not_the_one_asked_for(
+    app: App, answered: object
+) -> None:
+    # Azure answers the scope read with an `id` of another JSON type: no workspace's, said so.
+    scoped(app, GROUP, ML_SCOPE_TAG="automation=on")
+    app.sim.ml.add_workspace(TWIN, tags={"automation": "on"})
+    app.sim.rewrite_reply("aml.workspace.get", lambda body: body.update(id=answered))
+
+    record = workspace_event(app, TWIN)
+
+    assert record["Outcome"] == "failed"
+    assert f"asked for workspace {TWIN}, Azure answered {str(answered)!r}" in record["Reason"]
+    assert under(written(app), TWIN) == []
+
+
 def test_a_scope_that_cannot_be_decided_writes_nothing(app: App) -> None:
     scoped(app, GROUP, ML_SCOPE_TAG="automation=on")
     app.sim.ml.add_workspace(NEW, tags={"automation": "on"})
