@@ -26,6 +26,12 @@ _SAS_SIGNATURE = re.compile(
 )
 
 
+def held(age: timedelta, span: timedelta) -> bool:
+    """Whether what was taken `age` ago still holds for `span`. Dated ahead by more than `span`
+    and the skew: no time the app wrote (edited by hand), so it holds nothing, never for ever."""
+    return -(span + CLOCK_SKEW) <= age < span
+
+
 def table_key(value: str) -> str:
     """A valid Azure Table key for `value`, different for different values: `/` becomes `:`,
     anything outside `_KEY_SAFE` `~XX` per UTF-8 byte; too long, `~h` and a SHA-256; empty, `~e`

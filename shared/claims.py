@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.arm import plain_name
-from shared.bounds import CLOCK_SKEW, table_key
+from shared.bounds import held, table_key
 from shared.ledger import actions_partition, column, partition_rows, read_row, write_row
 from shared.planning.retraining import SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
@@ -190,14 +190,13 @@ def _scoring_decision(
             raise ValueError(named)  # answered as the job's URL: a plain name only
     except (KeyError, ValueError, TypeError):
         return None
-    if key.lifetime is not None and now - claimed_at >= key.lifetime:
+    if key.lifetime is not None and not held(now - claimed_at, key.lifetime):
         return None
     if str(found.get("Fingerprint") or "") != key.fingerprint:
         return Mismatch()
     if state == ClaimState.SUBMITTED:
         return Replay(job, str(found.get("WorkspaceId", "")), str(found.get("EndpointId", "")))
-    leased = -(key.lease + CLOCK_SKEW) <= now - leased_at < key.lease
-    if state == ClaimState.CLAIMED and holder != key.holder and leased:
+    if state == ClaimState.CLAIMED and holder != key.holder and held(now - leased_at, key.lease):
         return Busy(holder)
     return {"State": ClaimState.CLAIMED, "Holder": key.holder, "LeasedAt": now.isoformat()}
 

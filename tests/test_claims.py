@@ -336,6 +336,26 @@ def test_after_24_hours_the_key_starts_a_new_job(table: TableClient) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("ahead", "replayed"), [(timedelta(minutes=3), True), (timedelta(days=36500), False)]
+)
+def test_a_key_dated_ahead_holds_only_for_its_lifetime_and_the_skew(
+    table: TableClient, ahead: timedelta, replayed: bool
+) -> None:
+    """A key taken by an instance whose clock is a little fast holds as a fresh one; one dated
+    further ahead than its lifetime and any skew (edited by hand) is none the app wrote: the key
+    starts afresh rather than answering that job for ever."""
+    clock = Clock()
+    records = Records(table, clock)
+    clock.now += ahead
+    first = records.claim(CALLER, "run-1", "a")
+    assert isinstance(first, Owned)
+    records.settle(first, _job("batchjob-1"))
+    clock.now -= ahead
+    assert isinstance(records.claim(CALLER, "run-1", "a"), Replay if replayed else Owned)
+
+
+@pytest.mark.slow
 def test_concurrent_requests_with_one_key_have_exactly_one_owner(table: TableClient) -> None:
     records = Records(table, Clock())
     outcomes = at_once([lambda: records.claim(CALLER, "race", "a")] * 8)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.bounds import CLOCK_SKEW
 from shared.ml_events import (
     APP_TAG,
     MESSAGE_LIMIT,
@@ -168,6 +169,26 @@ def test_a_stuck_job_of_the_app_lapses_after_the_timeout(status: str) -> None:
     lapsed = _with_jobs(jobs, ClaimView("retrain-a", "event:a", NOW - TIMEOUT, True))
     assert lapsed.verdict is Verdict.SUBMIT
     assert "RETRAIN_JOB_TIMEOUT_HOURS" in lapsed.reason
+
+
+@given(
+    status=st.sampled_from(STATUSES),
+    # Before, within and past the timeout; ahead by a fast clock, and by years (edited by hand).
+    age=st.one_of(
+        st.timedeltas(min_value=-TIMEOUT - CLOCK_SKEW, max_value=TIMEOUT * 2),
+        st.timedeltas(min_value=-timedelta(days=365 * 80), max_value=-TIMEOUT - CLOCK_SKEW),
+    ),
+)
+def test_a_stuck_job_holds_retraining_back_only_within_the_timeout(
+    status: str, age: timedelta
+) -> None:
+    """A stuck job of the app lapses after the timeout however its claim is dated: one dated
+    further ahead than the timeout and any clock skew is none the app wrote, and holds nothing
+    back (it never lapsed); one a fast clock dated ahead holds back as a just-made claim."""
+    claim = ClaimView("retrain-a", "event:a", NOW - age, True)
+    decision = _with_jobs([JobView("retrain-a", status, True)], claim)
+    held = -(TIMEOUT + CLOCK_SKEW) <= age < TIMEOUT
+    assert decision.verdict is (Verdict.ACTIVE if held else Verdict.SUBMIT), age
 
 
 @given(key=st.text(min_size=1))

@@ -14,6 +14,7 @@ import json
 import math
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -366,6 +367,32 @@ def test_a_transient_failure_mid_way_is_retried_and_carried_on_from_its_step(
     assert _default(papp) == "churn-batch-1"
     assert _scored_on(papp) == ["churn-batch-1"]
     assert _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied") == 1
+
+
+@pytest.mark.parametrize(
+    ("ahead", "carried_on"),
+    [(timedelta(minutes=3), False), (timedelta(hours=1), True), (timedelta(days=36500), True)],
+)
+def test_a_promotion_row_dated_ahead_holds_another_delivery_back_only_within_its_skew(
+    papp: App, ahead: timedelta, carried_on: bool
+) -> None:
+    """A promotion under way holds other deliveries back for 30 minutes from when it was claimed.
+    Dated a little ahead (another instance's fast clock), it holds as a fresh one; further ahead
+    than 30 minutes and any skew, it is no time the app wrote: another delivery carries it on,
+    rather than no delivery ever (the promotion and its scoring never came)."""
+    event = _switch_failed(papp)
+    [claim] = Claims(runtime().ledger.table).promotions(scene.PROD)
+    keys = {"PartitionKey": actions_partition(scene.PROD, "claims")}
+    keys["RowKey"] = f"promotion:{claim.retraining_job}"
+    at = (datetime.now(UTC) + ahead).isoformat()
+    runtime().ledger.table.update_entity(keys | {"ClaimedAt": at})
+    twin = {**event, "id": str(uuid.uuid4())}  # another delivery: a twin, the timer's backstop
+
+    _deliver(papp, twin)
+
+    assert _default(papp) == ("churn-batch-1" if carried_on else "blue")
+    assert _scored_on(papp) == (["churn-batch-1"] if carried_on else [])
+    assert _outcome(twin["id"]) == ("scoring-started" if carried_on else "promotion-in-progress")
 
 
 def test_a_redelivery_does_not_switch_a_default_changed_since_the_decision(papp: App) -> None:

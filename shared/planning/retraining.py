@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from shared.bounds import CLOCK_SKEW
+from shared.bounds import CLOCK_SKEW, held
 from shared.config import decimal_number
 from shared.ml_events import APP_TAG, RETRAINING, SCORING, bounded
 
@@ -119,7 +119,7 @@ def decide_with_jobs(
     name = job_name_for(workspace_id, claim_key)
     if job is None or not job.active or claim is None:
         return Decision(Verdict.SUBMIT, name, "no active retraining job and no cooldown")
-    if now - claim.claimed_at < timeout:
+    if held(now - claim.claimed_at, timeout):
         reason = f"retraining job still active: {job.name} ({job.status})"
         return Decision(Verdict.ACTIVE, job.name, reason)
     why = f"retraining job {job.name} is still {job.status} past RETRAIN_JOB_TIMEOUT_HOURS"

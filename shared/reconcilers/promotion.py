@@ -16,6 +16,7 @@ from shared.adapters.batch_scoring import text_at
 from shared.adapters.errors import TransientAzureError, describe
 from shared.adapters.promotion import PromotionAdapter, metric_value
 from shared.arm import ArmId, same_arm_id
+from shared.bounds import held
 from shared.claims import Claims, PromotionClaim
 from shared.config import Promotion, whole_number
 from shared.model import JudgedAnswerError
@@ -97,7 +98,7 @@ class ModelPromoter:
         claim = self.claims.promotion(trail.workspace_id, job_name)
         if claim is not None and (
             claim.state in FINAL
-            or (claim.trigger != trail.trigger and self.clock() - claim.claimed_at < IN_FLIGHT)
+            or (claim.trigger != trail.trigger and held(self.clock() - claim.claimed_at, IN_FLIGHT))
         ):
             return self._result(claim, job_name)
         if claim is not None and self.dry_run:
