@@ -450,6 +450,31 @@ def test_the_backstop_is_bounded_by_count_and_age(rapp: App) -> None:
     assert {e["subject"] for e in _announced(rapp)} == set(names[1:])
 
 
+def test_jobs_deleted_in_azure_leave_the_backstop_and_hold_no_newer_job_back(rapp: App) -> None:
+    """A job deleted in Azure never ends: left unannounced, BACKSTOP_LIMIT of them would keep
+    every newer job whose event was lost from being announced for the whole window."""
+    clock = {"now": datetime.now(UTC) - timedelta(hours=2)}
+    records = _records(lambda: clock["now"])
+    gone = [f"batchjob-gone-{i:03d}" for i in range(BACKSTOP_LIMIT)]
+    for name in gone:
+        fields = (rs.ENDPOINT, None, "uri_folder", rs.SCORING_INPUT, "", None, None, None)
+        records.record_job(JobRecord(name, scene.PROD, *fields, "Running"))
+        clock["now"] += timedelta(seconds=1)
+    job = _scoring_job(rapp)
+    _finish(rapp, job, "Completed")  # its event is lost
+
+    _sweep()
+    _sweep()
+
+    assert [e["subject"] for e in _announced(rapp)] == [job["name"]]
+    assert {_row(name)["Status"] for name in gone} == {"Deleted"}
+    noted = [a for a in runtime().ledger.actions(scene.PROD) if a["Verdict"] == "gone"]
+    assert sorted(a["Subject"] for a in noted) == gone
+    rapp.sim.reset_counts()
+    _sweep()
+    assert sum(_job_reads(rapp, name) for name in gone) == 0
+
+
 # ---------------------------------------------------------- HTTP jobs, modes, off
 
 

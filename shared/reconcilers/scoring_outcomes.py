@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 BACKSTOP_WINDOW = timedelta(days=7)
 BACKSTOP_LIMIT = 50
 READ_FAILED = "reading the scoring job failed"
+GONE = "no longer exists: not announced"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,13 @@ class ScoringOutcomes:
             job = self._read(record, trigger)
             if isinstance(job, ScoringJob) and job.finished:
                 self._announce(record, job, trigger)
+            elif isinstance(job, RequestResult) and job.outcome is RequestOutcome.INVALID:
+                # Deleted in Azure, so it never ends: left unannounced, such rows would fill
+                # the backstop's look and hold newer jobs back. How it ended is unknown.
+                self._trail(record, trigger).record(
+                    KIND_SCORING, "gone", record.job_name, job.summary, noted(GONE), notify=False
+                )
+                self.records.job_ended(record.job_name, "Deleted", announced=True)
 
     def _trail(self, record: JobRecord, trigger: str) -> Trail:
         return Trail(self.sink, log, self.mode, ArmId(record.workspace_id), trigger)
