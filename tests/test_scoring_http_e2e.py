@@ -620,6 +620,19 @@ def test_dry_run_validates_records_and_submits_nothing(scoring: App) -> None:
     assert post(_body(deployment="purple")).status_code == 422
 
 
+def test_dry_run_answers_a_scoring_uri_without_a_signature_in_it(scoring: App) -> None:
+    # Azure's URI: a query the guard lets through is answered, but no credential in it.
+    scoring.set_settings(**ss.settings_env(), AUTOMATION_MODE="dry-run")
+
+    def signed(body: Any) -> None:
+        body["properties"]["scoringUri"] += "?sv=1&sig=Zq8secret"
+
+    scoring.sim.rewrite_reply("ml.batch_endpoint.get", signed)
+    would = _json(post())["wouldSubmit"]
+
+    assert would["scoringUri"].endswith("?sv=1&sig=REDACTED")
+
+
 def test_openapi_spec_names_the_apps_own_host_whatever_the_request_says(scoring: App) -> None:
     response = host.call_http(
         "openapi_spec",

@@ -17,6 +17,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoun
 
 from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId, name_of
+from shared.bounds import redacted
 from shared.claims import Busy, Claims, Mismatch, Owned, Replay, ScoringKey, idempotent_scoring
 from shared.config import AutomationMode, batch_endpoint_workspace, whole_number
 from shared.ledger import ActionRecord, ActionSink
@@ -163,7 +164,7 @@ class ScoringStarter:
             return {
                 "endpoint": endpoint.id,
                 "workspace": endpoint.workspace_id,
-                "scoringUri": endpoint.scoring_uri,
+                "scoringUri": redacted(endpoint.scoring_uri),  # Azure's, answered: no credential
                 "deployment": order.deployment or endpoint.default_deployment,
                 "input": {"type": order.scoring_input.kind, "path": order.scoring_input.path},
             }
