@@ -20,9 +20,19 @@ PROPERTY_LIMIT = 16_000
 # How far ahead of this instance's clock another instance's may be (times in the app's rows).
 CLOCK_SKEW = timedelta(minutes=5)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# A SAS signature, `sig=` raw or percent-encoded once or twice, up to the next delimiter.
-_SAS_SIGNATURE = re.compile(
-    r"(?i)(?:(?<![a-z0-9_])|(?<=%26)|(?<=%3f))(sig(?:=|%3d|%253d))(?:(?!%26)[^&\s\"'#;,<>])*"
+# Credentials, each with what is kept before it: a SAS signature (`sig=`, raw or percent-encoded
+# once or twice), a connection string's key, an Authorization or x-azureml-token header's value
+# (after its scheme), up to the next delimiter; a JWT (an Entra token) anywhere, each run of its
+# characters read once; a Teams or Slack webhook's path, all of it its secret. No value holds a
+# backslash: in JSON text, a value never ends inside an escape.
+_CREDENTIALS = (
+    re.compile(
+        r"(?i)(?:(?<![a-z0-9_])|(?<=%26)|(?<=%3f))((?:sig|accountkey|sharedaccesskey)(?:=|%3d|"
+        r"%253d)|(?:authorization|x-azureml-token)[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|"
+        r"sharedkey)\s+)?)(?:(?!%26)[^&\s\"'#;,<>\\])*"
+    ),
+    re.compile(r"(?<![A-Za-z0-9_\-.])()eyJ[A-Za-z0-9_\-.]{16,}+"),
+    re.compile(r"(?i)(\.webhook\.office\.com/|//hooks\.slack\.com/)[^\s\"'<>\\]*+"),
 )
 
 
@@ -34,15 +44,16 @@ def held(age: timedelta, span: timedelta) -> bool:
 
 def table_key(value: str) -> str:
     """A valid Azure Table key for `value`, different for different values: `/` becomes `:`,
-    anything outside `_KEY_SAFE` `~XX` per UTF-8 byte; too long, `~h` and a SHA-256; empty, `~e`
-    (escaping never yields `~h` or `~e`)."""
+    anything outside `_KEY_SAFE` `~XX` per UTF-8 byte; too long or holding a credential (keys
+    are not redacted: read as they are), `~h` and a SHA-256; empty, `~e` (escaping never yields
+    `~h` or `~e`)."""
     if not value:
         return "~e"
     # surrogatepass: a lone surrogate (valid in JSON, not in UTF-8) still gets its own key.
     key = "".join(
         char if char in _KEY_SAFE else ":" if char == "/" else _escaped(char) for char in value
     )
-    if len(key) <= MAX_KEY_CHARS:
+    if len(key) <= MAX_KEY_CHARS and redacted(value) == value:
         return key
     return "~h" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -56,15 +67,27 @@ def utf16_units(value: str) -> int:
 
 
 # A URL's user info (`https://user:password@host`), up to the last '@' before its path: any
-# character RFC 3986 allows there, and those Python's urlsplit also takes but not white space.
+# character RFC 3986 allows there, and those Python's urlsplit also takes, white space too (a
+# password may hold some; urlsplit drops line breaks), but not `"<>`, which end a URL in a text.
 # Possessive, a scheme only after a character that cannot be in one: linear in the text's length.
-_USER_INFO = re.compile(r'(?i)(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*+://)(?:[^/?#\s"<>@]*+@)++')
+_USER_INFO = re.compile(r'(?i)(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*+://)(?:[^/?#"<>@]*+@)++')
 
 
 def redacted(value: str) -> str:
-    """`value` with any SAS signature and URL user info replaced: a credential that gets through
-    is never stored, logged or answered."""
-    return _USER_INFO.sub(r"\1REDACTED@", _SAS_SIGNATURE.sub(r"\1REDACTED", value))
+    """`value` with any credential (`_CREDENTIALS`, URL user info) replaced: a credential that
+    gets through is never stored, logged or answered."""
+    for credential in _CREDENTIALS:
+        value = credential.sub(r"\1REDACTED", value)
+    return _USER_INFO.sub(r"\1REDACTED@", value)
+
+
+def redacted_json(value: Any) -> Any:
+    """A JSON value (Azure's) with `redacted` every string in it, names too."""
+    if isinstance(value, dict):
+        return {redacted_json(name): redacted_json(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [redacted_json(item) for item in value]
+    return redacted(value) if isinstance(value, str) else value
 
 
 def bounded(value: str, limit: int = PROPERTY_LIMIT) -> str:
@@ -79,7 +102,10 @@ def bounded(value: str, limit: int = PROPERTY_LIMIT) -> str:
 
 
 def bounded_entity(entity: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: bounded(v) if isinstance(v, str) else v for k, v in entity.items()}
+    """Keys as they are (`table_key`'s hold no credential): redacted, a row would be written
+    under another key than it is read by (`Microsoft.Authorization/x` is `…authorization:x`)."""
+    keys = ("PartitionKey", "RowKey")
+    return {k: bounded(v) if isinstance(v, str) and k not in keys else v for k, v in entity.items()}
 
 
 def entity_bytes(entity: Mapping[str, Any]) -> int:

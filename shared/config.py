@@ -234,10 +234,11 @@ def origin_of(url: str) -> Origin:
     parts = urlsplit(url)  # refuses some malformed netlocs, such as "https://["
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
     if not host or parts.username is not None or parts.password is not None:
-        raise ValueError(f"not an endpoint URL: {url!r}")
+        # Raised on as it is (a ledger connection string's TableEndpoint): no credential in it.
+        raise ValueError(f"not an endpoint URL: {redacted(url)!r}")
     port = parts.port or {"https": 443, "http": 80}.get(scheme)  # `.port` checks the range
     if port is None:
-        raise ValueError(f"not an http(s) URL: {url!r}")
+        raise ValueError(f"not an http(s) URL: {redacted(url)!r}")
     return scheme, host, port
 
 

@@ -142,3 +142,84 @@ def test_an_entity_has_every_string_bounded_and_other_values_kept() -> None:
     assert result["PartitionKey"] == "events"
     assert result["Count"] == 3
     assert utf16_units(result["Subject"]) <= PROPERTY_LIMIT
+
+
+# Secrets as they come: base64 keys, JWTs, passwords with white space and odd characters.
+_SECRET = st.text(alphabet=string.ascii_letters + string.digits + "+/", min_size=12, max_size=40)
+_SPACED = st.text(alphabet=string.ascii_letters + string.digits + " \t\n!$'()*+,;=:%", max_size=30)
+
+
+@given(
+    secret=_SPACED,
+    scheme=st.sampled_from(["https", "http"]),
+    shown=st.sampled_from(["{}", "{!r}"]),  # as a message or a settings error repeats it
+)
+def test_user_info_with_white_space_is_never_repeated(secret: str, scheme: str, shown: str) -> None:
+    value = shown.format(f"{scheme}://admin:pw-{secret}-end@h.example/p")
+
+    result = redacted(value)
+
+    assert "pw-" not in result
+    assert "-end" not in result
+    assert "@h.example/p" in result
+
+
+@given(
+    secret=_SECRET,
+    template=st.sampled_from(
+        [
+            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={}==;EndpointSuffix=x",
+            "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey={}=",
+            "failed with accountkey={} and more",
+            "Authorization: Bearer {}",
+            "'authorization': 'Bearer {}'",
+            '{{"Authorization": "SharedKey acct:{}"}}',
+            "x-azureml-token: {}",
+            "https://contoso.webhook.office.com/webhookb2/{}@t/IncomingWebhook/{}/o",
+            "https://hooks.slack.com/services/T0/B0/{}",
+            "https://prod-1.eastus.logic.azure.com/workflows/w/triggers/manual/paths/invoke"
+            "?api-version=2016-10-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={}",
+        ]
+    ),
+)
+def test_no_credential_is_ever_repeated(secret: str, template: str) -> None:
+    result = bounded(template.format(secret, secret))
+
+    assert secret not in result
+    assert "REDACTED" in result
+
+
+@given(
+    secret=st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=12),
+    before=st.sampled_from([" ", "?access_token=", "/", "'", ": "]),
+)
+def test_a_jwt_is_never_repeated(secret: str, before: str) -> None:
+    result = redacted(f"token{before}eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ{secret}.{secret} expired")
+
+    assert secret not in result
+    assert result == f"token{before}REDACTED expired"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "refused a bearer token for https://ml.azure.com",
+        "the Authorization header is missing",
+        "AccountName=acct;TableEndpoint=https://acct.table.core.windows.net/",
+        "https://contoso.webhook.office.com",
+    ],
+)
+def test_text_about_credentials_without_one_is_kept(text: str) -> None:
+    assert redacted(text) == text
+
+
+@given(
+    secret=st.text(alphabet=string.ascii_letters, min_size=8),
+    before=st.sampled_from(["evt-", "", "a/b:"]),
+)
+def test_a_table_key_never_holds_a_credential(secret: str, before: str) -> None:
+    for value in (f"{before}https://u:{secret}@h/x", f"{before}?sv=1&sig={secret}"):
+        key = table_key(value)
+
+        assert secret not in (key if key.startswith("~h") else _unescape(key))
+        assert key == table_key(value)  # the same row for the same ID

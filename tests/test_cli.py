@@ -64,6 +64,22 @@ def test_plan_json_is_machine_readable(app: App, capsys: pytest.CaptureFixture[s
     assert {f["rule_id"] for f in prod["findings"]} >= {"workspace-public-access"}
 
 
+def test_plan_json_and_a_saved_plan_repeat_no_credential_of_azures(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = app.sim.arm.get(scene.ANALYTICS)
+    assert body is not None
+    body["properties"]["connectivityEndpoints"]["dev"] = "https://u:hunter2@syn.example"
+    app.sim.arm.put(scene.ANALYTICS, body)
+    saved = tmp_path / "plan.json"
+
+    cli.main(["plan", "--json", "--out", str(saved)])
+
+    printed = capsys.readouterr().out
+    assert "REDACTED@syn.example" in printed
+    assert "hunter2" not in printed + saved.read_text()
+
+
 def test_apply_reconciles_everything_in_scope(app: App, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["apply"]) == 0
 

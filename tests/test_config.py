@@ -334,6 +334,16 @@ def test_ledger_endpoint_must_be_https() -> None:
     )
 
 
+@given(password=st.text(alphabet="QWXY \t!'", max_size=12))
+def test_a_refused_urls_password_is_not_in_the_settings_error(password: str) -> None:
+    value = f"https://admin:Q{password}Q@mystorage.table.core.windows.net"
+    message = refused(
+        "LEDGER_TABLE_ENDPOINT", LEDGER_CONNECTION_STRING=None, LEDGER_TABLE_ENDPOINT=value
+    )
+
+    assert not set("QWXY") & set(message), message
+
+
 @pytest.mark.parametrize(
     "setting", ["ARM_ENDPOINT", "SYNAPSE_DEV_ENDPOINT", "OUTCOME_TOPIC_ENDPOINT"]
 )

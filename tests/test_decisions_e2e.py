@@ -580,6 +580,23 @@ def test_a_synapse_workspace_reporting_another_data_plane_vouches_for_nothing(ap
     assert "reports its data plane at 'https://syn-analytics.dev.azuresynapse.net'" in row["Reason"]
 
 
+def test_a_synapse_data_plane_with_user_info_is_logged_and_recorded_without_it(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    verified = app.connection("listed by allow-listed")
+
+    def with_user_info(body: dict[str, Any]) -> None:
+        body["properties"]["connectivityEndpoints"]["dev"] = "https://u:hunter2@syn.example"
+
+    change_synapse(app, with_user_info)
+    app.deliver(connection_event(verified))
+
+    assert app.status(verified) == "Pending"
+    assert "REDACTED@syn.example" in caplog.text
+    assert "hunter2" not in caplog.text
+    assert "hunter2" not in json.dumps(list(app.ledger.actions(scene.PROD)), default=str)
+
+
 def test_a_recreated_synapse_workspace_gets_its_role_once_provisioned_and_the_old_one_is_reported(
     app: App,
 ) -> None:

@@ -97,6 +97,26 @@ def test_actions_are_batched_past_the_transaction_limit_and_read_newest_first(
     assert list(ledger.actions(other)) == []
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/r1",
+        f"{WORKSPACES}/authorization=x",
+    ],
+)
+def test_a_key_is_written_as_it_is_read_whatever_redaction_makes_of_its_text(
+    azurite: Azurite, target: str
+) -> None:
+    # '/' is ':' in a key: `authorization:roleassignments` reads as a header to `redacted`.
+    ledger = _ledger(azurite)
+
+    ledger.record_actions([_action(target, 1)])
+    ledger.record_event(EventRecord(target, "T", target, "reconciled", "why", "fn"))
+
+    assert [row["Reason"] for row in ledger.actions(target)] == ["reason 1"]
+    assert (ledger.event(target) or {}).get("Reason") == "why"
+
+
 def test_opening_the_ledger_twice_reuses_the_table(azurite: Azurite) -> None:
     settings = LedgerSettings(None, azurite.connection_string, f"t{uuid.uuid4().hex[:16]}")
     first = open_ledger(settings, None)

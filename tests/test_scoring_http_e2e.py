@@ -227,6 +227,25 @@ def test_202_location_then_202_while_running_then_200_when_it_ends(
     assert job.status == final
 
 
+def test_a_finished_jobs_report_repeats_no_credential_of_azures(scoring: App) -> None:
+    # The caller sent a path without one: a SAS or key in Azure's answer is the datastore's.
+    name = _json(post())["name"]
+    sas = f"{STORAGE}out/?{SAS}"
+
+    def ended(body: dict[str, Any]) -> None:
+        body["properties"]["status"] = "Failed"
+        body["properties"]["error"] = {"message": f"could not write {sas}: AccountKey=c2VjcmV0;"}
+        body["properties"]["outputs"] = {"score": {"uri": sas, "note": ["https://u:pw@h/"]}}
+
+    scoring.sim.rewrite_reply("ml.job.get", ended)
+    text = get(name).get_body().decode()
+
+    assert "sig=REDACTED" in text
+    assert "AbCdEf0123456789" not in text
+    assert "c2VjcmV0" not in text
+    assert "u:pw" not in text
+
+
 def test_names_not_started_through_the_api_are_404(scoring: App) -> None:
     scoring.sim.ml.add_job(
         scene.PROD,
@@ -276,6 +295,21 @@ def test_the_same_key_returns_the_first_job_and_submits_nothing_more(scoring: Ap
     assert _submitted(scoring) == 2
     outcomes = [row["Outcome"] for row in reversed(_requests(scoring))]
     assert outcomes == ["started", "replayed", "started"]
+
+
+@pytest.mark.parametrize(
+    "folder", ["AccountKey=2024", "eyJ0eXAiOiJKV1QifQ-batch-7", "authorization:ops"]
+)
+def test_the_same_key_and_a_path_that_looks_like_a_credential_is_a_replay(
+    scoring: App, folder: str
+) -> None:
+    # The ledger keeps what it stores redacted: a retry compares what the first one kept.
+    body, headers = _body(path=f"{ss.INPUT}{folder}/"), _headers(**{"Idempotency-Key": "k-1"})
+    first, again = post(body, headers), post(body, headers)
+
+    assert first.status_code == again.status_code == 202, again.get_body()
+    assert _json(first)["name"] == _json(again)["name"]
+    assert _submitted(scoring) == 1
 
 
 def _claim_write_answer_lost(monkeypatch: pytest.MonkeyPatch, state: str) -> list[Any]:
@@ -584,6 +618,19 @@ def test_dry_run_validates_records_and_submits_nothing(scoring: App) -> None:
     assert _submitted(scoring) == 0
     assert [row["Outcome"] for row in _requests(scoring)] == ["dry-run"]
     assert post(_body(deployment="purple")).status_code == 422
+
+
+def test_dry_run_answers_a_scoring_uri_without_a_signature_in_it(scoring: App) -> None:
+    # Azure's URI: a query the guard lets through is answered, but no credential in it.
+    scoring.set_settings(**ss.settings_env(), AUTOMATION_MODE="dry-run")
+
+    def signed(body: Any) -> None:
+        body["properties"]["scoringUri"] += "?sv=1&sig=Zq8secret"
+
+    scoring.sim.rewrite_reply("ml.batch_endpoint.get", signed)
+    would = _json(post())["wouldSubmit"]
+
+    assert would["scoringUri"].endswith("?sv=1&sig=REDACTED")
 
 
 def test_openapi_spec_names_the_apps_own_host_whatever_the_request_says(scoring: App) -> None:

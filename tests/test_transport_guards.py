@@ -983,6 +983,34 @@ def test_malformed_errors_are_permanent() -> None:
         assert type(error).__name__ in describe(error)
 
 
+@given(
+    cut=st.integers(min_value=440, max_value=520),
+    secret=st.text(alphabet="QWXY ", min_size=1, max_size=20),
+    kind=st.sampled_from(["http", "other"]),
+)
+def test_an_errors_description_repeats_no_part_of_a_credential(
+    cut: int, secret: str, kind: str
+) -> None:
+    # Cut at the 500-character limit or at a line's end, user info no longer looks like one.
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError
+
+    from shared.adapters.errors import describe
+
+    message = "." * cut + f" https://ZZ:{secret}\nQ@h.example/ and AccountKey=QWXYQWXY"
+    error = HttpResponseError(message) if kind == "http" else ServiceRequestError(message)
+
+    shown = describe(error)
+
+    assert not set("QWXYZ") & set(shown), shown
+
+
+def test_a_refused_urls_credential_is_not_in_the_error() -> None:
+    # A ledger connection string's TableEndpoint is checked here, not at start-up.
+    with pytest.raises(ValueError, match="REDACTED") as raised:
+        origin_of("https://admin:hunter2@127.0.0.1:10002/devstoreaccount1")
+    assert "hunter2" not in str(raised.value)
+
+
 HTML = b"<html><body>Service Unavailable</body></html>"
 
 

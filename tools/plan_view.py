@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from shared.bounds import redacted_json
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -149,4 +151,5 @@ def plan_item(plan: WorkspacePlan) -> dict[str, Any]:
     }
     if plan.promotion is not None:
         item["promotion"] = dict(plan.promotion)
-    return item
+    # Reasons and errors repeat Azure's answers: shown as the ledger keeps them, no credential.
+    return dict(redacted_json(item))

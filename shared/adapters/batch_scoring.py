@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 from shared.adapters import transport
 from shared.adapters.answers import UnexpectedAnswerError, check_named
 from shared.arm import ML_NAME, ArmId, name_of, same_arm_id
-from shared.bounds import redacted
+from shared.bounds import redacted, redacted_json
 from shared.config import batch_endpoint_workspace
 from shared.model import JudgedAnswerError
 
@@ -199,8 +199,9 @@ def job_parts(body: Mapping[str, Any]) -> tuple[str, dict[str, Any], str, str | 
     error = properties.get("error")
     if isinstance(error, dict):
         message = error.get("message") or error.get("code")
-        error = str(message) if message else json.dumps(error)[:500]
-    error = error if isinstance(error, str) and error else None
+        error = str(message) if message else json.dumps(redacted_json(error))[:500]
+    # Answered to the job's caller too, who sent no credential: one in it is the datastore's.
+    error = redacted(error) if isinstance(error, str) and error else None
     return name, properties, _require(properties, "status", f"job {name}"), error
 
 
@@ -222,6 +223,6 @@ def job_from_arm(body: Mapping[str, Any]) -> ScoringJob:
         deployment=_optional(run, "azureml.deploymentname", what),
         start_time=_optional(properties, "startTime", what),
         end_time=_optional(properties, "endTime", what),
-        outputs=dict(_optional(properties, "outputs", what, dict) or {}),
+        outputs=redacted_json(dict(_optional(properties, "outputs", what, dict) or {})),
         error=error,
     )

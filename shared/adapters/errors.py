@@ -10,6 +10,8 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from shared.bounds import redacted
+
 
 def is_transient(error: BaseException) -> bool:
     """429, 5xx and connection failures: worth another delivery once the retries are spent."""
@@ -28,10 +30,11 @@ def describe(error: BaseException) -> str:
     if isinstance(error, HttpResponseError) and not ours:
         code = getattr(error.error, "code", None)
         message = getattr(error.error, "message", None) or str(error.message)
-        first_line = str(message).splitlines()[0] if message else ""
+        # Redacted before it is cut (at a line's end, at the limit): cut, a credential is unseen.
+        first_line = redacted(str(message)).splitlines()[0] if message else ""
         return f"HTTP {error.status_code} {code or ''}: {first_line}".replace("  ", " ")[:500]
     text = error.message if isinstance(error, AzureError) else error
-    return f"{type(error).__name__}: {text}"[:500]
+    return redacted(f"{type(error).__name__}: {text}")[:500]
 
 
 class TransientAzureError(RuntimeError):

@@ -15,7 +15,7 @@ from shared.adapters.errors import TransientAzureError, describe, is_transient, 
 from shared.adapters.synapse import SynapseAdapter
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.config import Settings
-from shared.logs import decision_log
+from shared.logs import decision_log, escape
 from shared.model import (
     ConnectionDecision,
     ConnectionStatus,
@@ -78,11 +78,12 @@ class EvidenceGatherer:
                 return evidence(workspace)
             asked = self.synapse.data_plane_endpoint(name_of(synapse_id))
             if (mismatch := data_plane_mismatch(workspace, asked)) is not None:
-                log.warning("Synapse evidence not taken: %s", mismatch)
+                # Azure's answer, as decision lines show it: one line, no credential.
+                log.warning("Synapse evidence not taken: %s", escape(mismatch))
                 return evidence(workspace, error=mismatch)
             endpoints = self.synapse.list_managed_private_endpoints(synapse_id)
         except SynapseAnswerError as error:
-            log.warning("Synapse workspace %s: %s", synapse_id, error)
+            log.warning("Synapse workspace %s: %s", synapse_id, escape(error))
             return evidence(error=str(error))
         except AzureError as error:
             if is_transient(error):

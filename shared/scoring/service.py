@@ -4,6 +4,7 @@ the job and the start (row, line, event); a `RefusedError` (`__cause__`: Azure's
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -16,6 +17,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoun
 
 from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId, name_of
+from shared.bounds import redacted
 from shared.claims import Busy, Claims, Mismatch, Owned, Replay, ScoringKey, idempotent_scoring
 from shared.config import AutomationMode, batch_endpoint_workspace, whole_number
 from shared.ledger import ActionRecord, ActionSink
@@ -54,9 +56,12 @@ class ScoringOrder:
     # None: nothing to claim (an HTTP request without Idempotency-Key: a fresh request ID).
     idempotency_key: str | None = None
 
-    def fingerprint(self) -> str:  # what makes two requests the same, for a replay
+    def fingerprint(self) -> str:
+        """What makes two requests the same, for a replay: a digest, as the ledger redacts what
+        looks like a credential in a path it stores (`AccountKey=1/`) and would then differ."""
         kind, path = self.scoring_input.kind, self.scoring_input.path
-        return json.dumps([self.endpoint_id.lower(), self.deployment, kind, path])
+        same = json.dumps([self.endpoint_id.lower(), self.deployment, kind, path])
+        return hashlib.sha256(same.encode()).hexdigest()
 
     def tags(self) -> dict[str, str]:
         """The one tag scheme of the app's scoring jobs: a listing, never proof (the ledger is)."""
@@ -159,7 +164,7 @@ class ScoringStarter:
             return {
                 "endpoint": endpoint.id,
                 "workspace": endpoint.workspace_id,
-                "scoringUri": endpoint.scoring_uri,
+                "scoringUri": redacted(endpoint.scoring_uri),  # Azure's, answered: no credential
                 "deployment": order.deployment or endpoint.default_deployment,
                 "input": {"type": order.scoring_input.kind, "path": order.scoring_input.path},
             }
