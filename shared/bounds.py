@@ -26,13 +26,19 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # characters read once; a Teams or Slack webhook's path, all of it its secret. No value holds a
 # backslash: in JSON text, a value never ends inside an escape.
 _CREDENTIALS = (
-    re.compile(
-        r"(?i)(?:(?<![a-z0-9_])|(?<=%26)|(?<=%3f))((?:sig|accountkey|sharedaccesskey)(?:=|%3d|"
-        r"%253d)|(?:authorization|x-azureml-token)[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|"
-        r"sharedkey)\s+)?)(?:(?!%26)[^&\s\"'#;,<>\\])*"
+    (
+        ("sig", "key", "authorization", "token"),
+        re.compile(
+            r"(?i)(?:(?<![a-z0-9_])|(?<=%26)|(?<=%3f))((?:sig|accountkey|sharedaccesskey)(?:=|%3d|"
+            r"%253d)|(?:authorization|x-azureml-token)[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|"
+            r"sharedkey)\s+)?)(?:(?!%26)[^&\s\"'#;,<>\\])*"
+        ),
     ),
-    re.compile(r"(?<![A-Za-z0-9_\-.])()eyJ[A-Za-z0-9_\-.]{16,}+"),
-    re.compile(r"(?i)(\.webhook\.office\.com/|//hooks\.slack\.com/)[^\s\"'<>\\]*+"),
+    (("eyj",), re.compile(r"(?<![A-Za-z0-9_\-.])()eyJ[A-Za-z0-9_\-.]{16,}+")),
+    (
+        ("webhook.office.com/", "hooks.slack.com/"),
+        re.compile(r"(?i)(\.webhook\.office\.com/|//hooks\.slack\.com/)[^\s\"'<>\\]*+"),
+    ),
 )
 
 
@@ -76,9 +82,12 @@ _USER_INFO = re.compile(r'(?i)(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*+://)(?:[^/?#"
 def redacted(value: str) -> str:
     """`value` with any credential (`_CREDENTIALS`, URL user info) replaced: a credential that
     gets through is never stored, logged or answered."""
-    for credential in _CREDENTIALS:
-        value = credential.sub(r"\1REDACTED", value)
-    return _USER_INFO.sub(r"\1REDACTED@", value)
+    folded = value.casefold()
+    for marks, credential in _CREDENTIALS:
+        # Each credential holds one of its marks: most text (logged, stored) needs no search.
+        if any(mark in folded for mark in marks):
+            value = credential.sub(r"\1REDACTED", value)
+    return _USER_INFO.sub(r"\1REDACTED@", value) if "@" in value else value
 
 
 def redacted_json(value: Any) -> Any:
