@@ -236,9 +236,14 @@ class Claims:
         keys = _keys(workspace_id, RETRAINING_ROW)
         return self._write(keys, values, previous.etag if previous else None) is not None
 
-    def set_retraining_state(self, claim: RetrainingClaim, state: str) -> bool:
-        keys = _keys(claim.workspace_id, RETRAINING_ROW)
-        return self._write(keys, {"State": state}, claim.etag, merge=True) is not None
+    def set_retraining_state(self, claim: RetrainingClaim, state: str, holder: str = "") -> bool:
+        """Moved to `state` by `holder` if unchanged since read. Found so: its own write, whose
+        answer was lost (a retry's 412)."""
+        keys, values = _keys(claim.workspace_id, RETRAINING_ROW), {"State": state, "Holder": holder}
+        if self._write(keys, values, claim.etag, merge=True) is not None:
+            return True
+        found = self._read(*keys)
+        return found is not None and all(found.get(k) == v for k, v in values.items())
 
     def claim_scoring(self, key: ScoringKey, *, now: datetime) -> ScoringClaimOutcome:
         """Claim the scoring start `key` stands for, or say what its claim stands for. Inserted

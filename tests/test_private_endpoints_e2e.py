@@ -233,6 +233,50 @@ def test_azure_staying_unavailable_raises_for_redelivery(app: App) -> None:
     assert writes(app) == []
 
 
+def _unavailable_then_lost(app: App, route: str) -> None:
+    """azure-core's tries of the write (one, then its status retries: retry_status, 3 by default)
+    answered 503, the last one after it took effect (its answer lost): the retries are spent."""
+    from shared.adapters.transport import RETRY_TOTAL
+
+    app.sim.inject(route, status=503, times=min(RETRY_TOTAL, 3), retry_after=0)
+    app.sim.lose_response(route, status=503)
+
+
+def test_an_approval_whose_last_answer_was_lost_is_read_back_as_applied(app: App) -> None:
+    """ARM approved the connection, but every answer was an error: read back, it is Approved.
+    Applied and announced so, not a failure announced and raised for a redelivery that finds it
+    already approved and records nothing."""
+    _unavailable_then_lost(app, "aml.pec.put")
+    verified = app.connection("listed by allow-listed")
+
+    app.deliver(scene.connection_events(app.scene)[0])
+
+    assert app.status(verified) == "Approved"
+    approvals = [a for a in app.ledger.actions(scene.PROD) if a["Verdict"] == "approve"]
+    assert [a["Outcome"] for a in approvals] == ["applied: now Approved", str(INTENT)]
+    published = [e["eventType"] for e in app.sim.eventgrid.published_events]
+    assert "SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied" in published
+    assert "SynapseAmlAutomation.PrivateEndpointConnection.Approve.Failed" not in published
+
+
+def test_an_approval_azure_never_made_is_still_raised_for_redelivery(app: App) -> None:
+    """Every try refused unavailable, nothing written: the read shows it pending, so the
+    failure stands (transient: recorded, raised, redelivered) and is not taken as applied."""
+    app.sim.inject("aml.pec.put", status=503, times=10, retry_after=0)
+    verified = app.connection("listed by allow-listed")
+
+    with pytest.raises(TransientAzureError, match="503"):
+        app.deliver(scene.connection_events(app.scene)[0])
+
+    assert app.status(verified) == "Pending"
+    [failed] = [
+        a
+        for a in app.ledger.actions(scene.PROD)
+        if a["Verdict"] == "approve" and a["Outcome"] != str(INTENT)
+    ]
+    assert failed["Outcome"].startswith("failed (will retry): HTTP 503")
+
+
 def test_synapse_staying_unavailable_is_redelivered_naming_the_synapse_workspace(
     app: App,
 ) -> None:

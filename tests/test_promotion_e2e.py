@@ -477,6 +477,21 @@ def test_deployments_beyond_keep_are_deleted_only_the_apps_own(papp: App) -> Non
     assert "SynapseAmlAutomation.Model.DeleteDeployment.Applied" in _published(papp)
 
 
+def test_a_delete_whose_answers_were_all_lost_is_read_back_as_deleted(papp: App) -> None:
+    """The deployment beyond the keep was deleted, but every answer was an error (the first
+    lost after it took effect, its retries' 204 too): read back, it is gone. Deleted, not a
+    failure announced for a deployment that no longer exists."""
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
+    for accuracy in (0.85, 0.90, 0.95):
+        _, event = _completed(papp, accuracy=accuracy)
+        papp.sim.lose_response("ml.batch_deployment.delete", status=503, times=10)
+        _deliver(papp, event)
+    assert "churn-batch-1" not in _deployments(papp)
+    [deleted] = [a for a in _actions("model") if a["Verdict"] == "delete-deployment"]
+    assert deleted["Outcome"] == "applied: deleted"
+    assert "SynapseAmlAutomation.Model.DeleteDeployment.Failed" not in _published(papp)
+
+
 def _persons_deployment(app: App, name: str) -> None:
     """A deployment a workspace user made (Azure records them as its creator)."""
     from simulator.ml import shapes

@@ -579,6 +579,52 @@ def test_writes_azure_did_not_confirm_count_toward_the_failure_stop(app: App) ->
     assert len([w for w in app.sim.writes() if w.route == COMPUTE_PATCH]) == 3
 
 
+@pytest.mark.parametrize("route", [WORKSPACE_PATCH, COMPUTE_PATCH])
+def test_a_remediation_whose_last_answer_was_lost_is_read_back_as_applied(
+    app: App, route: str
+) -> None:
+    """ARM made the change, but every answer to azure-core's tries was an error (the last one's
+    lost after it took effect): read back, the change holds. Applied, not a failure announced
+    and raised for a redelivery that finds the finding compliant and records nothing of it."""
+    from tests.test_private_endpoints_e2e import _unavailable_then_lost
+
+    app.set_settings(POLICY_MODE="remediate")
+    _unavailable_then_lost(app, route)
+
+    workspace_event(app, scene.PROD)
+
+    assert public_access(app, scene.PROD) == "Disabled"
+    assert max_nodes(app, scene.PROD, "cpu-cluster") == 4
+    outcomes = [
+        r["Outcome"] for r in remediation_rows(app, scene.PROD) if r["Outcome"] != str(INTENT)
+    ]
+    assert all(outcome.startswith("applied: ") for outcome in outcomes), outcomes
+    assert len(outcomes) == 2
+    failed = [e for e in app.sim.eventgrid.published_events if e["eventType"].endswith(".Failed")]
+    assert failed == []
+
+
+@pytest.mark.parametrize("route", [WORKSPACE_PATCH, COMPUTE_PATCH])
+def test_a_remediation_azure_never_made_is_still_raised_for_redelivery(
+    app: App, route: str
+) -> None:
+    """Every try refused unavailable, nothing written: read back, the change does not hold, so
+    the failure stands (recorded, raised for redelivery), not taken as applied."""
+    from shared.adapters.errors import TransientAzureError
+
+    app.set_settings(POLICY_MODE="remediate")
+    app.sim.inject(route, status=503, times=10, retry_after=0)
+
+    with pytest.raises(TransientAzureError, match="503"):
+        workspace_event(app, scene.PROD)
+
+    unchanged = {WORKSPACE_PATCH: public_access(app, scene.PROD) == "Enabled"}
+    unchanged[COMPUTE_PATCH] = max_nodes(app, scene.PROD, "cpu-cluster") == 10
+    assert unchanged[route]
+    outcomes = [r["Outcome"] for r in remediation_rows(app, scene.PROD)]
+    assert any(outcome.startswith("failed (will retry): HTTP 503") for outcome in outcomes)
+
+
 def test_dry_run_counts_remediations_against_the_limit_and_writes_nothing(app: App) -> None:
     app.set_settings(
         POLICY_MODE="remediate", AUTOMATION_MODE="dry-run", MAX_REMEDIATIONS_PER_RUN="1"

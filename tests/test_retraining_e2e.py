@@ -381,12 +381,72 @@ def test_a_throttled_or_unavailable_submission_still_makes_one_job(rapp: App, st
     assert len(our_jobs(rapp)) == 1
 
 
+def _submitted_once(rapp: App, event: dict[str, Any]) -> None:
+    """One job, recorded and announced as this event's submission (not another's, found)."""
+    [name] = [job["name"] for job in our_jobs(rapp)]
+    assert event_outcome(event["id"]) == "retraining-submitted"
+    records = [(a["Verdict"], a["Subject"], a["Outcome"]) for a in recorded_actions("retraining")]
+    assert ("submit", name, "applied: submitted") in records
+    assert next(r for r in records if r[0] in ("submit", "resume"))[0] == "submit"  # newest
+    published = [e["eventType"] for e in rapp.sim.eventgrid.published_events]
+    assert published == ["SynapseAmlAutomation.Retraining.Submit.Applied"]
+
+
 def test_a_lost_submission_response_is_retried_into_the_same_job(rapp: App) -> None:
+    """Azure ML made the job but its answer was lost: azure-core's retry meets the job's name
+    taken (409). The job is this request's own submission: submitted, and announced so."""
     rapp.sim.lose_response("ml.job.put", status=503)
     event = rs.monitor_breach_event()
     deliver_ml_event(rapp, event)
+    assert [r.status for r in rapp.sim.requests if r.route == "ml.job.put"] == [503, 409]
+    _submitted_once(rapp, event)
+
+
+def test_a_submission_whose_answers_were_all_lost_is_recorded_by_the_redelivery(
+    rapp: App,
+) -> None:
+    """The job was made but every answer was lost: the delivery fails for redelivery, which finds
+    the job its claim names that no delivery recorded, and records it as submitted, once."""
+    from shared.adapters.transport import RETRY_TOTAL
+
+    # Unavailable, then a last attempt that takes effect but whose answer is lost: the retries
+    # (azure-core's retry_status, 3 by default) are spent and the app cannot tell the job exists.
+    attempts = 1 + min(RETRY_TOTAL, 3)
+    rapp.sim.inject("ml.job.put", status=503, times=attempts - 1, retry_after=0)
+    rapp.sim.lose_response("ml.job.put", status=503)
+    event = rs.monitor_breach_event()
+    with pytest.raises(TransientAzureError):
+        deliver_ml_event(rapp, event)
     assert len(our_jobs(rapp)) == 1
-    assert event_outcome(event["id"]) in ("retraining-submitted", "already-submitted")
+
+    deliver_ml_event(rapp, event)  # Event Grid's redelivery
+    _submitted_once(rapp, event)
+    deliver_ml_event(rapp, event)  # and again: now recorded, it is found
+    assert event_outcome(event["id"]) == "already-submitted"
+    assert [a["Verdict"] for a in recorded_actions("retraining")].count("submit") == 1
+
+
+def test_a_claim_move_whose_answer_was_lost_still_records_the_submission(
+    rapp: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Table storage moved the claim to `submitted` but its answer was lost (a 500 timeout,
+    which azure-core retries for a PATCH): the retry meets the row changed, 412. The move is this
+    request's own (`Holder`): the submission is recorded and announced, not left to nobody."""
+    from shared.claims import ClaimState
+
+    table = runtime().ledger.table
+    original, lost = table.update_entity, list[Any]()
+
+    def answer_lost(entity: dict[str, Any], **options: Any) -> Any:
+        if entity.get("State") == ClaimState.SUBMITTED and not lost:
+            lost.append(original(entity, **options))  # took effect; the retry follows
+        return original(entity, **options)
+
+    monkeypatch.setattr(table, "update_entity", answer_lost)
+    event = rs.monitor_breach_event()
+    deliver_ml_event(rapp, event)
+    assert lost, "the claim was never moved"
+    _submitted_once(rapp, event)
 
 
 def test_a_submission_that_keeps_failing_is_redelivered_and_then_makes_one_job(rapp: App) -> None:

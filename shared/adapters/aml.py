@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.adapters.answers import check_answer, child_name
+from shared.adapters.errors import read_back
 from shared.adapters.transport import ArmAdapter
 from shared.arm import ArmId
 from shared.model import ConnectionStatus, PrivateEndpointConnection
@@ -28,7 +29,12 @@ class MachineLearningAdapter(ArmAdapter):
         )
         body = models.PrivateEndpointConnection(private_link_service_connection_state=state)
         client, group, workspace = self._ml(workspace_id)
-        result = client.private_endpoint_connections.create_or_update(group, workspace, name, body)
+        operations = client.private_endpoint_connections
+        result = read_back(
+            lambda: operations.create_or_update(group, workspace, name, body),
+            lambda: operations.get(group, workspace, name),
+            lambda found: _connection(workspace_id, found).status is status,
+        )
         answered = _connection(workspace_id, result)
         asked = f"{workspace_id}/privateEndpointConnections/{name}"
         check_answer(answered.id, asked, "the connection", answered.status.value, status.value)

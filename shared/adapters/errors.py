@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -21,6 +24,26 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, ClientAuthenticationError) or not isinstance(error, HttpResponseError):
         return False
     return error.status_code == 429 or (error.status_code or 0) >= 500
+
+
+T = TypeVar("T")
+
+
+def read_back(write: Callable[[], T], read: Callable[[], T], holds: Callable[[T], bool]) -> T:
+    """`write()`; if it failed transiently through the retries (a lost answer: it may have taken
+    effect), what `read()` shows, when `holds` of it, is its answer. Else the write's error."""
+    try:
+        return write()
+    except AzureError as error:
+        if not is_transient(error):
+            raise
+        try:
+            found = read()
+        except AzureError:
+            raise error from None
+        if not holds(found):
+            raise
+        return found
 
 
 def describe(error: BaseException) -> str:

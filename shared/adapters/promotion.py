@@ -13,6 +13,7 @@ from urllib.parse import quote
 from shared.adapters import transport
 from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError, check_named
 from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API, text_at
+from shared.adapters.errors import read_back
 from shared.arm import ML_NAME, ArmId, is_arm_id, name_parts, same_arm_id
 from shared.config import decimal_number
 from shared.ownership import not_made_by
@@ -171,7 +172,11 @@ class PromotionAdapter(transport.ArmAdapter):
         check_named(named, deployment, f"set the default deployment to {deployment}")
 
     def delete_deployment(self, endpoint_id: ArmId, name: str) -> None:
-        self._arm("DELETE", _deployment(endpoint_id, name), BATCH_ENDPOINTS_API, ok=(200, 202, 204))
+        def delete() -> None:
+            path = _deployment(endpoint_id, name)
+            self._arm("DELETE", path, BATCH_ENDPOINTS_API, ok=(200, 202, 204))
+
+        read_back(delete, lambda: self.deployment(endpoint_id, name), lambda found: found is None)
 
 
 def _child_run_id(child: Mapping[str, Any], job_name: str) -> str:

@@ -17,7 +17,7 @@ from shared.adapters.answers import (
     check_named,
     child_name,
 )
-from shared.adapters.errors import describe, is_transient
+from shared.adapters.errors import describe, is_transient, read_back
 from shared.adapters.network import private_links
 from shared.adapters.transport import (
     ArmAdapter,
@@ -112,7 +112,11 @@ class WorkspaceFactsAdapter(ArmAdapter):
 
         ml, group, name = self._ml(workspace_id)
         update = WorkspaceUpdateParameters(public_network_access="Disabled")
-        result = ml.workspaces.begin_update(group, name, update).result()
+        result = read_back(
+            lambda: ml.workspaces.begin_update(group, name, update).result(),
+            lambda: ml.workspaces.get(group, name),
+            lambda found: getattr(found, "public_network_access", None) == "Disabled",
+        )
         value = str(getattr(result, "public_network_access", None))
         answered_id = str(getattr(result, "id", "") or "")
         check_answer(answered_id, workspace_id, "publicNetworkAccess", value, "Disabled")
@@ -150,7 +154,13 @@ class WorkspaceFactsAdapter(ArmAdapter):
         update = ClusterUpdateParameters(
             properties=ScaleSettingsInformation(scale_settings=settings)
         )
-        updated = _compute(ml.compute.begin_update(group, workspace_name, name, update).result())
+        updated = _compute(
+            read_back(
+                lambda: ml.compute.begin_update(group, workspace_name, name, update).result(),
+                lambda: ml.compute.get(group, workspace_name, name),
+                lambda found: _compute(found).max_node_count == max_nodes,
+            )
+        )
         check_answer(updated.id, expected_id, "maxNodeCount", updated.max_node_count, max_nodes)
         return max_nodes
 

@@ -187,9 +187,11 @@ class RetrainingReconciler:
             trail.record(KIND_RETRAINING, "submit", name, why, failure)
             refused = f"retraining job {name} was refused: {failure.detail}"
             return RequestResult(RequestOutcome.FAILED, refused)
-        self._set_claim_state(trail, ClaimState.SUBMITTED)
-        if existing is not None:
-            reason = f"job {name} was already submitted for {trail.trigger} ({existing.status})"
+        # Who moves the claim on records the submission: the job of a retry's 409 (its first
+        # answer lost), or one a redelivery finds unrecorded, is this request's own.
+        if not self._set_claim_state(trail, ClaimState.SUBMITTED):
+            status = existing.status if existing else "submitted by a twin"
+            reason = f"job {name} was already submitted for {trail.trigger} ({status})"
             skipped = Outcome(Status.SKIPPED, "already submitted, nothing new")
             trail.record(KIND_RETRAINING, Verdict.RESUME.value, name, reason, skipped, notify=False)
             return RequestResult(RequestOutcome.ALREADY_SUBMITTED, reason)
@@ -198,11 +200,12 @@ class RetrainingReconciler:
         submitted = f"submitted retraining job {name}"
         return RequestResult(RequestOutcome.RETRAINING_SUBMITTED, submitted)
 
-    def _set_claim_state(self, trail: Trail, state: str) -> None:
-        """The claim of this request (its key: the trail's trigger) moves on."""
+    def _set_claim_state(self, trail: Trail, state: str) -> bool:
+        """The claim of this request (its key: the trail's trigger) moves on; True: by this call."""
         claim = self.claims.retraining(trail.workspace_id)
-        if claim is not None and claim.claim_key == trail.trigger:
-            self.claims.set_retraining_state(claim, state)
+        if claim is None or claim.claim_key != trail.trigger or claim.state == state:
+            return False
+        return self.claims.set_retraining_state(claim, state, trail.attempt)
 
     def on_finished(self, finished: JobFinished) -> RequestResult:
         workspace_id, name = finished.workspace_id, finished.job_name
