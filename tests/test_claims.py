@@ -276,6 +276,32 @@ def test_the_first_request_owns_the_key_and_a_repeat_replays_its_job(table: Tabl
 
 
 @pytest.mark.slow
+def test_a_key_the_previous_release_claimed_by_its_json_fingerprint_is_still_the_same_request(
+    table: TableClient,
+) -> None:
+    """ced3d3a kept the request's JSON text as the fingerprint, now its SHA-256: within 24 hours
+    of the upgrade, a retry of that request replays its job (or waits), another is a mismatch."""
+    import json
+
+    from shared.adapters.batch_scoring import ScoringInput
+    from shared.arm import ArmId
+    from shared.scoring.service import ScoringOrder
+
+    endpoint, scoring = ArmId(f"{WS}/batchEndpoints/E"), ScoringInput("uri_folder", "azureml://x/")
+    order = ScoringOrder(endpoint, "blue", scoring, "http", caller=CALLER, idempotency_key="run-1")
+    old = json.dumps([endpoint.lower(), "blue", scoring.kind, scoring.path])  # as ced3d3a wrote it
+    records = Records(table, Clock())
+    claim = records.claim(CALLER, "run-1", old)
+    assert isinstance(claim, Owned)
+    assert isinstance(records.claim(CALLER, "run-1", order.fingerprint()), Busy)
+    records.settle(claim, _job("batchjob-1"))
+    replay = records.claim(CALLER, "run-1", order.fingerprint())
+    assert replay == Replay("batchjob-1", WS, f"{WS}/batchEndpoints/e")
+    other = ScoringOrder(endpoint, "green", scoring, "http", caller=CALLER)
+    assert isinstance(records.claim(CALLER, "run-1", other.fingerprint()), Mismatch)
+
+
+@pytest.mark.slow
 def test_keys_belong_to_their_caller(table: TableClient) -> None:
     records = Records(table, Clock())
     assert isinstance(records.claim(CALLER, "run-1", "a"), Owned)
