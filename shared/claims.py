@@ -192,7 +192,7 @@ def _scoring_decision(
         return None
     if key.lifetime is not None and not held(now - claimed_at, key.lifetime):
         return None
-    # Rows of ced3d3a keep the request's JSON text, of which the fingerprint is now a digest.
+    # Rows of the release before keep the JSON text of which the fingerprint is now a digest.
     kept = str(found.get("Fingerprint") or "")
     if key.fingerprint not in (kept, hashlib.sha256(kept.encode("utf-8", "replace")).hexdigest()):
         return Mismatch()
