@@ -273,24 +273,32 @@ class Claims:
         decision = _scoring_decision(key, found, datetime.now(UTC)) if found is not None else None
         return decision.job_name if isinstance(decision, Replay) else None
 
-    def settle_scoring(self, claim: Owned, job_name: str, workspace_id: str, endpoint: str) -> None:
-        """The claim's job was started: the key now stands for it."""
+    def settle_scoring(self, claim: Owned, job_name: str, workspace_id: str, endpoint: str) -> bool:
+        """The claim's job was started: the key now stands for it. False: a twin settles it."""
         values = {"State": ClaimState.SUBMITTED, "JobName": job_name}
-        self._settle(claim, values | {"WorkspaceId": workspace_id, "EndpointId": endpoint})
+        return self._settle(claim, values | {"WorkspaceId": workspace_id, "EndpointId": endpoint})
 
     def release_scoring(self, claim: Owned) -> None:
         """The start failed: the next holder may try again at once, with the same request ID."""
         self._settle(claim, {"State": ClaimState.RETRY})
 
-    def _settle(self, claim: Owned, values: Mapping[str, str]) -> None:
+    def _settle(self, claim: Owned, values: Mapping[str, str]) -> bool:
         """`values` merged into the claim unchanged since taken. Found so already: this holder's
-        own write, whose answer was lost (a retry's 412); anything else raises."""
+        own write, whose answer was lost (a retry's 412; `TakenAs` tells it from a twin's). False:
+        a twin (Event Grid's same event: holder and request ID, so the same job) took it over and
+        has not failed: it settles and records the start. Anything else raises."""
+        values = {**values, "TakenAs": claim.etag}
         if self._write(claim.key.keys, values, claim.etag, merge=True) is None:
             found = self._read(*claim.key.keys)
             if found is None or any(found.get(k) != value for k, value in values.items()):
+                seen = dict(found or {}).get
+                twin = (seen("Holder"), seen("RequestId")) == (claim.key.holder, claim.request_id)
+                if twin and seen("State") != ClaimState.RETRY:
+                    return False
                 from azure.core.exceptions import ResourceModifiedError
 
                 raise ResourceModifiedError("the scoring claim changed since it was taken")
+        return True
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete

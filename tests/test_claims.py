@@ -114,6 +114,36 @@ def test_a_scoring_claim_is_taken_once_per_retraining_job(claims: Claims) -> Non
     assert claims.scored(retraining_scoring(WS, "retrain-c", "event:3")) is None
 
 
+def test_a_settle_after_a_twin_took_the_claim_over_leaves_the_start_to_the_twin(
+    claims: Claims,
+) -> None:
+    """Twins (one event delivered twice: one holder, one request ID, so one job): the one whose
+    claim the other took over settles nothing (False) while the other holds it or has settled
+    it; once the other failed (released), or after another holder's takeover, it raises."""
+    key = retraining_scoring(WS, "retrain-a", "event:1")
+    first = claims.claim_scoring(key, now=NOW)
+    twin = claims.claim_scoring(key, now=NOW)  # the same holder takes its claim back at once
+    assert isinstance(first, Owned)
+    assert isinstance(twin, Owned)
+    assert claims.settle_scoring(first, "batchjob-1", WS, "") is False  # the twin is posting
+    assert claims.settle_scoring(twin, "batchjob-1", WS, "") is True
+    assert claims.settle_scoring(twin, "batchjob-1", WS, "") is True  # its own write, again
+    assert claims.settle_scoring(first, "batchjob-1", WS, "") is False  # the twin's, settled
+    assert claims.scored(key) == "batchjob-1"
+
+    other = retraining_scoring(WS, "retrain-b", "event:1")
+    first, twin = claims.claim_scoring(other, now=NOW), claims.claim_scoring(other, now=NOW)
+    assert isinstance(first, Owned)
+    assert isinstance(twin, Owned)
+    claims.release_scoring(twin)  # the twin's start failed
+    with pytest.raises(ResourceModifiedError):
+        claims.settle_scoring(first, "batchjob-2", WS, "")
+    taken = claims.claim_scoring(retraining_scoring(WS, "retrain-b", "timer"), now=NOW)
+    assert isinstance(taken, Owned)  # released: another holder takes it over
+    with pytest.raises(ResourceModifiedError):
+        claims.settle_scoring(twin, "batchjob-2", WS, "")
+
+
 @pytest.mark.slow
 def test_scoring_claims_of_lookalike_job_names_never_share_a_row(rapp: App) -> None:
     from datetime import UTC, datetime

@@ -147,6 +147,34 @@ def test_timer_sweep_reconciles_every_workspace_in_scope(app: App) -> None:
     assert sandbox_reads == []
 
 
+def test_a_sweep_rejects_no_connection_made_after_it_read_the_synapse_evidence(app: App) -> None:
+    """With REJECT_UNVERIFIED, the sweep reads the Synapse evidence at its first workspace. Just
+    after, syn-analytics makes a managed private endpoint to each workspace, and its connection
+    appears Pending. The workspace the sweep reaches next lists that connection: the evidence
+    read before it was made is no proof it is a stranger's (its event approves it meanwhile).
+    Judged on evidence read after it, it is approved; never rejected."""
+    app.set_settings(REJECT_UNVERIFIED="true")
+    made: list[tuple[str, str]] = []
+
+    def synapse_makes_endpoints(_body: Any) -> None:
+        for workspace_id in (scene.PROD, scene.DEV):
+            mpe = f"mpe-new-{workspace_id.rsplit('/', 1)[-1]}"
+            pe = scene.managed_endpoint_id("syn-analytics", mpe, scene.SYNAPSE_MANAGED_SUBSCRIPTION)
+            app.sim.synapse.add_managed_private_endpoint(
+                scene.ANALYTICS, mpe, private_link_resource_id=workspace_id, resource_id=pe
+            )
+            app.sim.ml.add_private_endpoint_connection(workspace_id, mpe, pe)
+            made.append((workspace_id, mpe))
+
+    app.sim.rewrite_reply("synapse.mpe.list", synapse_makes_endpoints)
+    host.fire_timer("reconcile_all")
+
+    statuses = [app.sim.ml.connection_status(*connection) for connection in made]
+    # The workspace swept first listed its connections before: its new one waits for its event.
+    assert sorted(statuses) == ["Approved", "Pending"]
+    assert app.status(app.connection("same name as")) == "Rejected"  # a stranger's still is
+
+
 def test_private_endpoint_write_resolves_to_the_workspace_it_targets(app: App) -> None:
     hub = app.connection("approved earlier")
     verified = app.connection("listed by allow-listed")

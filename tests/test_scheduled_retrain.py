@@ -5,6 +5,7 @@ completed retrain whose event was lost."""
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -190,6 +191,18 @@ def test_rows_wider_than_their_columns_are_a_recorded_malformed_answer(gated: Ap
 # ------------------------------------------------------------------- scoring after retrain
 
 
+def _started_and_announced_once(app: App, published_before: int) -> None:
+    assert len(our_jobs(app, "scoring")) == 1
+    [started] = recorded_actions("batch-scoring")
+    assert started["Outcome"].startswith("applied: started")
+    announced = [
+        e["eventType"]
+        for e in app.sim.eventgrid.published_events[published_before:]
+        if e["eventType"].startswith("SynapseAmlAutomation.BatchScoring")
+    ]
+    assert announced == ["SynapseAmlAutomation.BatchScoring.Start.Applied"]
+
+
 def test_completions_racing_each_other_and_the_timer_post_once_and_announce_once(
     rapp: App,
 ) -> None:
@@ -203,18 +216,44 @@ def test_completions_racing_each_other_and_the_timer_post_once_and_announce_once
     assert at_once(calls) == [None] * len(calls)  # none raised
 
     assert len(rapp.sim.ml.scoring_posts) == 1
-    assert len(our_jobs(rapp, "scoring")) == 1
-    [started] = recorded_actions("batch-scoring")
-    assert started["Outcome"].startswith("applied: started")
-    announced = [
-        e["eventType"]
-        for e in rapp.sim.eventgrid.published_events[published_before:]
-        if e["eventType"].startswith("SynapseAmlAutomation.BatchScoring")
-    ]
-    assert announced == ["SynapseAmlAutomation.BatchScoring.Start.Applied"]
+    _started_and_announced_once(rapp, published_before)
     # An event handled after the winner started scoring finds its claim: already started.
     outcomes = {"scoring-started", "scoring-in-progress", "scoring-already-started"}
     assert {event_outcome(e["id"]) for e in events} <= outcomes
+
+
+@pytest.mark.parametrize("twin_settled", [True, False])
+def test_twin_deliveries_of_one_completion_start_and_announce_scoring_once(
+    rapp: App, twin_settled: bool
+) -> None:
+    """Event Grid delivers one completion event to two instances (at least once; a redelivery
+    after its delivery timed out while the first still runs). Twins share the claim's holder (the
+    event), so the twin takes the claim over while the first is posting; both post with one
+    repeatability ID: one job. The twin (having settled the claim, or still posting) starts it:
+    the first records nothing, fails nothing, and the start is recorded and announced once."""
+    _job, event = submit_and_finish(rapp)
+    published_before = len(rapp.sim.eventgrid.published_events)
+    host.indexed()
+    twin_posting, first_done = threading.Event(), threading.Event()
+    twin = threading.Thread(target=deliver_ml_event, args=(rapp, event), daemon=True)
+
+    def meanwhile(_body: Any) -> None:
+        if twin_settled:
+            deliver_ml_event(rapp, event)  # the twin's whole delivery, as the first's POST ends
+        elif not twin.is_alive():
+            twin.start()
+            assert twin_posting.wait(60)  # the twin took the claim over and is posting
+        else:
+            twin_posting.set()  # the twin's POST: answered once the first is done
+            assert first_done.wait(60)
+
+    rapp.sim.rewrite_reply("ml.scoring.invoke", meanwhile, times=1 if twin_settled else 2)
+    deliver_ml_event(rapp, event)
+    first_done.set()
+    if twin.is_alive():
+        twin.join(60)
+
+    _started_and_announced_once(rapp, published_before)
 
 
 def test_a_late_completion_event_after_the_timers_backstop_starts_nothing(rapp: App) -> None:

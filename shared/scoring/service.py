@@ -238,8 +238,10 @@ class ScoringStarter:
         try:
             # The job row first: a claim never points at a job the app cannot report on.
             self.records.record_job(record)
-            if claim is not None:
-                self._claims.settle_scoring(claim, job.name, endpoint.workspace_id, endpoint.id)
+            if claim is not None and not self._claims.settle_scoring(
+                claim, job.name, endpoint.workspace_id, endpoint.id
+            ):
+                raise ClaimHeldError(claim.key.holder)  # its twin, holding it, records the start
             row = (endpoint.workspace_id, "batch-scoring", "start", job.name, why, _MODE, applied)
             self._sink.record_actions([ActionRecord(*row, order.trigger)])
         except AzureError:
