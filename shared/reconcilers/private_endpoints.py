@@ -135,15 +135,15 @@ class PrivateEndpointReconciler:
             run.not_reconciled(workspace_id, KIND, error, mode=self.settings.automation_mode.value)
             return ConnectionReport(workspace_id, error=error)
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
-        rules = approval_rules(self.settings)
+        rules, read_earlier = approval_rules(self.settings), bool(run.cache)
+        evidence = self.evidence.gather(run.cache, run.trigger) if pending else []
+        plan = plan_connections(workspace_id, connections, evidence, rules)
         # Evidence an earlier workspace of the run read predates these connections, and misses a
         # managed private endpoint made since (a sweep takes minutes): a reject is judged afresh.
-        for stale in (bool(run.cache), False):
-            evidence = self.evidence.gather(run.cache, run.trigger) if pending else []
-            plan = plan_connections(workspace_id, connections, evidence, rules)
-            if not (stale and any(d.verdict is Verdict.REJECT for d in plan.decisions)):
-                break
+        if read_earlier and any(d.verdict is Verdict.REJECT for d in plan.decisions):
             run.cache.clear()
+            evidence = self.evidence.gather(run.cache, run.trigger)
+            plan = plan_connections(workspace_id, connections, evidence, rules)
         outcomes = run.settle(workspace_id, [self._decision(d, run, focus) for d in plan.decisions])
         decided = tuple(zip(plan.decisions, outcomes, strict=True))
         return ConnectionReport(workspace_id, decided, connections=connections)
