@@ -242,7 +242,12 @@ class Claims:
         """Moved to `state` by `holder` if unchanged since read. Found so: its own write, whose
         answer was lost (a retry's 412)."""
         keys, values = _keys(claim.workspace_id, RETRAINING_ROW), {"State": state, "Holder": holder}
-        if self._write(keys, values, claim.etag, merge=True) is not None:
+        return self._merged(keys, values, claim.etag)
+
+    def _merged(self, keys: tuple[str, str], values: Mapping[str, str], etag: str) -> bool:
+        """`values` merged into the row if unchanged since read (`etag`), or found holding them
+        already: this writer's own write, whose answer was lost (a retry's 412)."""
+        if self._write(keys, values, etag, merge=True) is not None:
             return True
         found = self._read(*keys)
         return found is not None and all(found.get(k) == v for k, v in values.items())
@@ -287,18 +292,15 @@ class Claims:
         own write, whose answer was lost (a retry's 412; `TakenAs` tells it from a twin's). False:
         a twin (Event Grid's same event: holder and request ID, so the same job) took it over and
         has not failed: it settles and records the start. Anything else raises."""
-        values = {**values, "TakenAs": claim.etag}
-        if self._write(claim.key.keys, values, claim.etag, merge=True) is None:
-            found = self._read(*claim.key.keys)
-            if found is None or any(found.get(k) != value for k, value in values.items()):
-                seen = dict(found or {}).get
-                twin = (seen("Holder"), seen("RequestId")) == (claim.key.holder, claim.request_id)
-                if twin and seen("State") != ClaimState.RETRY:
-                    return False
-                from azure.core.exceptions import ResourceModifiedError
+        if self._merged(claim.key.keys, {**values, "TakenAs": claim.etag}, claim.etag):
+            return True
+        seen = dict(self._read(*claim.key.keys) or {}).get  # read again: only after a race
+        twin = (seen("Holder"), seen("RequestId")) == (claim.key.holder, claim.request_id)
+        if twin and seen("State") != ClaimState.RETRY:
+            return False
+        from azure.core.exceptions import ResourceModifiedError
 
-                raise ResourceModifiedError("the scoring claim changed since it was taken")
-        return True
+        raise ResourceModifiedError("the scoring claim changed since it was taken")
 
     def forget_scoring(self, claim: Owned) -> None:
         """The start was refused before anything was sent with the claim's request ID: delete
