@@ -7,7 +7,7 @@ import hashlib
 import re
 import string
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # Kept as they are in a key; '/' becomes ':' (ARM IDs stay readable), everything else is escaped.
@@ -46,6 +46,13 @@ def held(age: timedelta, span: timedelta) -> bool:
     """Whether what was taken `age` ago still holds for `span`. Dated ahead by more than `span`
     and the skew: no time the app wrote (edited by hand), so it holds nothing, never for ever."""
     return -(span + CLOCK_SKEW) <= age < span
+
+
+def aware_time(value: object) -> datetime:
+    """An ISO 8601 time (or a datetime), ValueError if unreadable. One without an offset (edited
+    by hand; the app writes UTC) is UTC, never naive: that cannot be compared with the clock."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def table_key(value: str) -> str:

@@ -17,11 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.arm import plain_name
-from shared.bounds import held, table_key
+from shared.bounds import aware_time, held, table_key
 from shared.ledger import actions_partition, column, partition_rows, read_row, write_row
 from shared.planning.retraining import SCORING_IN_FLIGHT, scoring_request_id
 from shared.policy.budget import hourly_slot
-from shared.policy.exemptions import aware_time
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from shared.bounds import CLOCK_SKEW, bounded_entity, entity_bytes, table_key
+from shared.bounds import CLOCK_SKEW, aware_time, bounded_entity, entity_bytes, held, table_key
 from shared.config import STORAGE_AUDIENCE, LedgerSettings
 from shared.outcome import Outcome
 
@@ -227,10 +227,10 @@ class Ledger:
                 return False  # rows from before the lease have no Pending: reported
             if found.get("Holder") != holder:
                 try:
-                    held = now - datetime.fromisoformat(str(found["RecordedAt"]))
-                except (KeyError, ValueError, TypeError):
-                    held = ONCE_LEASE  # a row edited by hand: taken over
-                if -CLOCK_SKEW <= held < ONCE_LEASE:
+                    age = now - aware_time(found["RecordedAt"])
+                except (KeyError, ValueError):
+                    age = ONCE_LEASE  # a row edited by hand: taken over
+                if held(age, ONCE_LEASE):
                     return None
                 # Of racing takers, one replaces the row; the others find it being reported.
                 if write_row(self.table, keys, values, str(found.metadata["etag"])) is None:

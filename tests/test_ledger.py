@@ -17,6 +17,7 @@ from azure.identity import ManagedIdentityCredential
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.bounds import CLOCK_SKEW
 from shared.config import LedgerSettings
 from shared.ledger import (
     EVENTS_PARTITION,
@@ -189,6 +190,22 @@ def test_a_report_not_recorded_within_its_lease_is_taken_over_once(
     ledgers[1].reported("scoring-outcome:w|j")
     once_rows_age(table, 1)
     assert [one.first_time("scoring-outcome:w|j") for one in ledgers] == [False] * 4
+
+
+@pytest.mark.parametrize(
+    ("ahead", "taken_over"),
+    [(CLOCK_SKEW + timedelta(minutes=1), False), (ONCE_LEASE + CLOCK_SKEW * 2, True)],
+)
+def test_a_once_row_dated_ahead_holds_as_the_claims_do(
+    table: TableClient, ahead: timedelta, taken_over: bool
+) -> None:
+    """Its taker's clock was ahead (by more than the skew): still held for its lease, not taken
+    over at once and reported twice; dated ahead beyond lease and skew (a hand edit), taken."""
+    ledger, other = Ledger(table), Ledger(table)
+    assert ledger.first_time("scoring-outcome:w|j") is True
+    once_rows_age(table, -ahead.total_seconds() / 3600)
+
+    assert other.first_time("scoring-outcome:w|j") is (True if taken_over else None)
 
 
 def _answer_lost(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from azure.mgmt.core.tools import parse_resource_id, resource_id
 
 from shared.arm import is_arm_id, is_guid, name_parts, same_arm_id
+from shared.bounds import aware_time
 
 if TYPE_CHECKING:
     from shared.policy.rules import Finding, Rule
@@ -183,13 +184,6 @@ def native_exemptions(
             if isinstance(reference, str) and reference in rules
         ]
     return tuple(found)
-
-
-def aware_time(value: object) -> datetime:
-    """An ISO 8601 time (or a datetime), ValueError if unreadable. One without an offset (edited
-    by hand; the app writes UTC) is UTC, never naive: that cannot be compared with the clock."""
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class ExemptionResult(NamedTuple):
