@@ -255,6 +255,24 @@ def test_plan_shows_a_native_exemption(app: App, capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.slow
+def test_an_exemption_without_expiry_reads_until_withdrawn_not_a_date(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Azure Policy's exemption without `expiresOn` never expires: no made-up date in year 9999."""
+    remediate(app)
+    exempt(app, RG, expires_on=None)
+
+    assert cli.main(["plan"]) == 0
+    workspace_event(app, scene.PROD)
+
+    out = capsys.readouterr().out
+    (row,) = finding_rows(app, "compute-max-nodes")
+    for text in (out, row["Reason"], row["Outcome"]):
+        assert "until withdrawn (no expiry)" in text
+        assert "9999" not in text
+
+
+@pytest.mark.slow
 def test_plan_names_the_synapse_guardrail_conflict_and_what_to_exempt(
     app: App, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -70,7 +70,7 @@ def _held_rows(plan: WorkspacePlan) -> list[list[object]]:
             f.rule_id,
             short(f.target_id),
             "exempt",
-            f"until {instant(f.exemption.expires)}: {f.exemption.reason}",
+            f"until {f.exemption.until}: {f.exemption.reason}",
         ]
         for f in plan.findings
         if f.exemption

@@ -42,6 +42,10 @@ class Exemption:
     def in_force(self, now: datetime) -> bool:
         return now < self.expires
 
+    @property
+    def until(self) -> str:
+        return "withdrawn (no expiry)" if self.expires == NO_EXPIRY else self.expires.isoformat()
+
     def covers(self, rule_id: str, target_id: str) -> bool:
         return rule_id == self.rule_id and within_scope(target_id, self.scope)
 

@@ -227,9 +227,9 @@ class PolicyReconciler:
             reason = f"{finding.rule_id} ({finding.severity.value}): {finding.message}"
             fix, exempt = finding.remediation, finding.exemption
             if exempt is not None:
-                reason += f"; exempt until {exempt.expires.isoformat()} (scope {exempt.scope}): "
+                reason += f"; exempt until {exempt.until} (scope {exempt.scope}): "
                 reason += exempt.reason
-                outcome = Outcome(Status.EXEMPT, exempt.expires.isoformat())
+                outcome = Outcome(Status.EXEMPT, exempt.until)
             elif fix and (key := (fix.kind.value, fix.target_id.lower())) in fixed:
                 outcome = noted(f"remediation {fixed[key]}")
             else:
