@@ -16,7 +16,6 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters import answers
 from shared.adapters.errors import (
-    TransientAzureError,
     describe,
     for_workspace,
     is_transient,
@@ -302,7 +301,7 @@ class Trail:
         if outcome.status is Status.RETRY:  # only an AzureError is transient (`is_transient`)
             self.record(kind, "retry", subject, reason, outcome, notify=False)
             where = f"{self.workspace_id}: {what}" if what else self.workspace_id
-            raise TransientAzureError(f"workspace {where}: {outcome.detail}") from error
+            raise for_workspace(where, error) from error
         return outcome
 
     def read_failed(self, kind: str, subject: str, error: Exception, why: str, **retry: str) -> str:
