@@ -555,6 +555,13 @@ def test_a_lost_answer_and_a_retried_request_still_make_one_job(scoring: App) ->
         headers["repeatability-request-id"] for headers, _ in scoring.sim.ml.scoring_posts
     )
     assert first_id == retry_id
+    # One job, announced once, as started: the lost answer is no failure of a job that exists.
+    starts = [
+        event["eventType"]
+        for event in scoring.sim.eventgrid.published_events
+        if ".BatchScoring.Start." in event["eventType"]
+    ]
+    assert starts == ["SynapseAmlAutomation.BatchScoring.Start.Applied"]
 
 
 def test_a_lost_answer_is_recovered_by_the_adapters_own_retry(scoring: App) -> None:

@@ -181,10 +181,12 @@ class ScoringStarter:
         except BaseException as error:
             self._settle_failure(claim, error, self._claims.release_scoring)
             if order.caller and isinstance(error, AzureError | JudgedAnswerError):
-                # The intent's outcome, as after a retrain (where the retraining reconciler
-                # records it, with its redelivery): a failed write, alerted and announced.
-                why = "batch scoring could not be started"
-                trail.record("batch-scoring", "start", order.endpoint_id, why, judged(error))
+                # The intent's outcome, as after a retrain: a failed write (its line alerts),
+                # announced unless transient: every answer may have been lost, the job made; the
+                # released claim keeps its repeatability ID, so the key's retry announces the job.
+                why, failed = "batch scoring could not be started", judged(error)
+                row = ("batch-scoring", "start", order.endpoint_id, why, failed)
+                trail.record(*row, notify=failed.status is not Status.RETRY)
             _refuse(error, field="input", what="submitting the scoring job")
         return self._record(order, endpoint, job, claim)
 
