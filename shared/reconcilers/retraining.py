@@ -33,12 +33,17 @@ from shared.planning.retraining import Verdict
 from shared.reconcilers.promotion import ModelPromoter
 from shared.reconcilers.run import Trail, judged
 from shared.scoring.requests import RefusedError
-from shared.scoring.service import ClaimHeldError, ScoringOrder, ScoringStarter, Started
+from shared.scoring.service import (
+    KIND_SCORING,
+    ClaimHeldError,
+    ScoringOrder,
+    ScoringStarter,
+    Started,
+)
 
 log = logging.getLogger(__name__)
 
 KIND_RETRAINING = "retraining"
-KIND_SCORING = "batch-scoring"
 KIND_GATE = "drift-gate"
 DEBOUNCED = Outcome(Status.SKIPPED, "debounced, nothing submitted")
 DEBOUNCING = (Verdict.COOLDOWN, Verdict.ACTIVE, Verdict.CONCURRENT)

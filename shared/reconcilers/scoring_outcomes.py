@@ -19,9 +19,10 @@ from shared.arm import ArmId, same_arm_id
 from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
 from shared.outcome import RequestOutcome, noted
-from shared.reconcilers.retraining import KIND_SCORING, RequestResult
+from shared.reconcilers.retraining import RequestResult
 from shared.reconcilers.run import Trail
 from shared.scoring.records import JobRecord, ScoringRecords
+from shared.scoring.service import KIND_SCORING
 
 log = logging.getLogger(__name__)
 

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The ledger kind of a scoring start, by HTTP or after a retrain (whose reconciler imports it).
+KIND_SCORING = "batch-scoring"
 _BUSY_RETRY_AFTER = 2  # another request with the same key is submitting
 _MODE = AutomationMode.ENFORCE.value  # rows are written only when not in dry-run
 
@@ -170,7 +172,7 @@ class ScoringStarter:
             }
         trail = Trail(self._sink, log, _MODE, workspace_id, order.trigger)
         try:
-            trail.intent("batch-scoring", "start", order.endpoint_id)
+            trail.intent(KIND_SCORING, "start", order.endpoint_id)
             job = self._scoring.invoke(
                 endpoint,
                 deployment=order.deployment,
@@ -185,7 +187,7 @@ class ScoringStarter:
                 # announced unless transient: every answer may have been lost, the job made; the
                 # released claim keeps its repeatability ID, so the key's retry announces the job.
                 why, failed = "batch scoring could not be started", judged(error)
-                row = ("batch-scoring", "start", order.endpoint_id, why, failed)
+                row = (KIND_SCORING, "start", order.endpoint_id, why, failed)
                 trail.record(*row, notify=failed.status is not Status.RETRY)
             _refuse(error, field="input", what="submitting the scoring job")
         return self._record(order, endpoint, job, claim)
@@ -229,7 +231,7 @@ class ScoringStarter:
                 message,
                 trigger=order.trigger,
                 workspace_id=endpoint.workspace_id,
-                kind="batch-scoring",
+                kind=KIND_SCORING,
                 verdict="start",
                 outcome=outcome,
                 subject_id=job.name,
@@ -244,7 +246,7 @@ class ScoringStarter:
                 claim, job.name, endpoint.workspace_id, endpoint.id
             ):
                 raise ClaimHeldError(claim.key.holder)  # its twin, holding it, records the start
-            row = (endpoint.workspace_id, "batch-scoring", "start", job.name, why, _MODE, applied)
+            row = (endpoint.workspace_id, KIND_SCORING, "start", job.name, why, _MODE, applied)
             self._sink.record_actions([ActionRecord(*row, order.trigger)])
         except AzureError:
             # With a key, a retry finds the job again (same repeatability ID).
