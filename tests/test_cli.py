@@ -990,6 +990,23 @@ def test_workspace_targets_only_that_workspace(
         assert app.status(connection) == expected
 
 
+@pytest.mark.parametrize("spelling", [str.upper, str.lower, str.swapcase])
+def test_a_workspace_named_twice_in_two_casings_is_one_target(
+    app: App, capsys: pytest.CaptureFixture[str], spelling: Any
+) -> None:
+    # Under a container scope a workspace is spelled as it is named (no setting spells it):
+    # ARM IDs are case-insensitive, so the same workspace twice is still one, reconciled once.
+    group = scene.DEV.split("/providers/")[0]
+    app.set_settings(ML_SCOPES=json.dumps([group]), ML_WORKSPACE_IDS="")
+
+    assert (
+        cli.main(["plan", "--json", "--workspace", scene.DEV, "--workspace", spelling(scene.DEV)])
+        == 0
+    )
+
+    assert [item["workspace"] for item in json.loads(capsys.readouterr().out)] == [scene.DEV]
+
+
 def test_a_workspace_out_of_scope_is_a_usage_error_naming_it(
     app: App, capsys: pytest.CaptureFixture[str]
 ) -> None:

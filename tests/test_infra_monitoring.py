@@ -435,6 +435,17 @@ def test_every_query_reads_only_what_a_decision_line_carries(
         assert kinds <= LOGGED_KINDS, f"kinds no reconciler logs: {kinds - LOGGED_KINDS}"
 
 
+def test_a_count_of_workspaces_counts_each_once_however_azure_spells_it() -> None:
+    # ARM IDs are case-insensitive, and one workspace's lines carry it as each trigger spelled
+    # it (an event's subject: `resourcegroups`, an upper-case group; Resource Graph's row; the
+    # settings): counted as written, one workspace would be several.
+    counted = re.compile(r"dcount\(([^,\n]*)")  # to the argument's end
+    texts = [*queries().values(), *observability_queries()]
+    ids = [e for query in texts for e in counted.findall(query) if "_id" in e]
+    assert ids, "no count of IDs found"
+    assert [e for e in ids if not e.startswith("tolower(")] == []
+
+
 # --- the dead-letter alert ----------------------------------------------------------------------
 
 

@@ -205,6 +205,7 @@ def _targets(rt: Runtime, wanted: Sequence[str]) -> tuple[list[ArmId], list[str]
     from azure.core.exceptions import AzureError
 
     from shared.adapters.errors import describe
+    from shared.arm import same_arm_id
 
     found: list[ArmId] = []
     outside: list[str] = []
@@ -219,7 +220,7 @@ def _targets(rt: Runtime, wanted: Sequence[str]) -> tuple[list[ArmId], list[str]
             ) from None
         if admitted is None:
             outside.append(candidate)
-        elif admitted not in found:
+        elif not any(same_arm_id(admitted, other) for other in found):
             found.append(admitted)
     return found, outside
 
