@@ -417,6 +417,78 @@ def test_a_redelivery_does_not_switch_a_default_changed_since_the_decision(papp:
     assert _scored_on(papp) == [None]  # the endpoint's default: green
 
 
+OTHER_ENDPOINT = f"{scene.PROD}/batchEndpoints/other-batch"
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"BATCH_ENDPOINT_NAME": "other-batch"},
+        {"PROMOTION_MODEL_NAME": "fraud-model"},
+        {"PROMOTION_METRIC": "rmse", "PROMOTION_DIRECTION": "lower"},
+    ],
+    ids=["endpoint", "model", "metric"],
+)
+@pytest.mark.parametrize("stuck", ["ml.model.version.put", "ml.batch_deployment.put"])
+def test_a_promotion_judged_under_settings_changed_since_is_not_carried_on(
+    papp: App, changed: dict[str, str], stuck: str
+) -> None:
+    """A promotion claimed, then its register or deploy failed through the retries; before the
+    redelivery an operator changed the endpoint, model or metric (the host restarted). The model
+    was judged for what the settings no longer name: nothing more of it is written anywhere, the
+    promotion ends failed (recorded), and the job is scored as not promoted, where the settings
+    now send scoring."""
+    papp.sim.ml.add_batch_endpoint(OTHER_ENDPOINT, deployments=["blue"], default_deployment="blue")
+    _, event = _completed(papp, accuracy=0.9, rmse=0.1)
+    papp.sim.inject(stuck, status=503, times=10, retry_after=0)
+    with pytest.raises(TransientAzureError):
+        _deliver(papp, event)
+    papp.sim.clear_faults()
+    papp.set_settings(**rs.retraining_settings(**{**PROMOTION, **changed}))
+    papp.sim.reset_counts()
+
+    _deliver(papp, event)
+
+    promotion_writes = [r.route for r in papp.sim.writes() if r.route.startswith("ml.")]
+    assert promotion_writes == ["ml.scoring.invoke"]
+    other = papp.sim.ml.endpoint(OTHER_ENDPOINT)
+    assert other is not None
+    assert (other.default_deployment, set(other.deployments)) == ("blue", {"blue"})
+    assert _default(papp) == "blue"
+    [claim] = Claims(runtime().ledger.table).promotions(scene.PROD)
+    assert claim.state == "failed"
+    [failed] = [a for a in _actions("model") if a["Outcome"].startswith("failed: the settings")]
+    assert "not carried on" in failed["Outcome"]
+    assert _scored_on(papp) == [None]  # the default of the endpoint configured now
+    endpoint = changed.get("BATCH_ENDPOINT_NAME", rs.ENDPOINT_NAME)
+    [start] = [a for a in _actions("batch-scoring") if a["Verdict"] == "start"]
+    assert start["Outcome"] == f"applied: started on {endpoint}/blue"
+
+
+def test_a_model_promoted_on_an_endpoint_no_longer_configured_is_scored_on_the_configured_one(
+    papp: App,
+) -> None:
+    """Promoted on churn-batch, its scoring start failed through the retries; then
+    BATCH_ENDPOINT_NAME names other-batch. The redelivery scores on other-batch's default, not on
+    a deployment of churn-batch's name that other-batch does not have (refused, every time)."""
+    papp.sim.ml.add_batch_endpoint(OTHER_ENDPOINT, deployments=["blue"], default_deployment="blue")
+    _, event = _completed(papp, accuracy=0.9)
+    papp.sim.inject("ml.scoring.invoke", status=503, times=10, retry_after=0)
+    with pytest.raises(TransientAzureError):
+        _deliver(papp, event)
+    papp.sim.clear_faults()
+    assert _default(papp) == "churn-batch-1"
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, BATCH_ENDPOINT_NAME="other-batch"))
+    papp.sim.reset_counts()
+
+    _deliver(papp, event)
+
+    assert _scored_on(papp) == [None]
+    [start] = [a for a in _actions("batch-scoring") if a["Outcome"].startswith("applied")]
+    assert start["Outcome"] == "applied: started on other-batch/blue"
+    assert _outcome(event["id"]) == "scoring-started"
+
+
 @pytest.mark.parametrize("write", ["create_entity", "update_entity"])
 def test_a_promotion_row_write_whose_answer_was_lost_is_carried_on_by_its_writer(
     papp: App, monkeypatch: pytest.MonkeyPatch, write: str

@@ -4,6 +4,7 @@ its step. The previous default stays (rollback: switch back). Dry-run writes not
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -96,6 +97,14 @@ class ModelPromoter:
 
     def promote_after_retrain(self, trail: Trail, job_name: str) -> PromotionResult:
         claim = self.claims.promotion(trail.workspace_id, job_name)
+        if claim is not None and (moved := self._judged_elsewhere(claim)):
+            # The settings changed since (the host restarted): nothing more of it is written
+            # anywhere, and the job is scored as not promoted, where scoring goes now.
+            if claim.state not in FINAL and not self.dry_run:
+                with contextlib.suppress(_OvertakenError):
+                    self._advance(trail, claim, Step.FAILED)
+                    _decided(trail, job_name, Outcome(Status.FAILED, moved), _detail(claim))
+            return self._not_promoted(None, RequestOutcome.PROMOTION_FAILED, moved)
         if claim is not None and (
             claim.state in FINAL
             or (claim.trigger != trail.trigger and held(self.clock() - claim.claimed_at, IN_FLIGHT))
@@ -121,6 +130,22 @@ class ModelPromoter:
         if current is not None and current.state in FINAL:
             current = None
         return self._end_failed(trail, current, failure, job_name)
+
+    def _judged_elsewhere(self, claim: PromotionClaim) -> str | None:
+        """Why a claim was judged for another endpoint, model or metric than the settings name
+        now, else None. Once it ended, only its endpoint counts: a switched model stays served."""
+        version, detail = claim.version, _detail(claim)
+        judged = (claim.deployment, detail.get("model"), detail.get("metric"))
+        model, metric = f"{self.config.model_name}:{version}", self.config.metric
+        now = (plan.deployment_name(self.endpoint_name, version), model, metric)
+        counted = 1 if claim.state in FINAL else 3
+        if not version or judged[:counted] == now[:counted]:
+            return None
+        return (
+            f"the settings changed since the promotion after {claim.retraining_job} was judged "
+            f"(deployment, model, metric): {judged[:counted]}, now {now[:counted]} "
+            "(BATCH_ENDPOINT_NAME, PROMOTION_MODEL_NAME, PROMOTION_METRIC): not carried on"
+        )
 
     def _decide(self, trail: Trail, job_name: str) -> PromotionResult | PromotionClaim:
         """Judge and claim (`skipped` when not promoted): the claim to carry on, or a result."""
