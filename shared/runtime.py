@@ -129,9 +129,9 @@ class Runtime:
         """The one scoring starter: HTTP scoring and the scoring after a retrain."""
         from shared.scoring.service import ScoringStarter
 
-        inputs, dry_run = self.settings.scoring_allowed_inputs, self.settings.dry_run
-        scoring, records = self._batch_scoring, self._scoring_records
-        return ScoringStarter(scoring, self.claims, records, inputs, self.sink, dry_run=dry_run)
+        inputs, dry = self.settings.scoring_allowed_inputs, self.settings.dry_run
+        scoring, records, admit = self._batch_scoring, self._scoring_records, self.inventory.admit
+        return ScoringStarter(scoring, self.claims, records, inputs, self.sink, admit, dry_run=dry)
 
     @cached_property
     def scoring_outcomes(self) -> ScoringOutcomes:

@@ -23,6 +23,7 @@ from shared.ml_events import APP_TAG
 from shared.scoring.contract import MAX_BODY_BYTES, MAX_INPUT_PATH
 from shared.scoring.service import ScoringOrder, ScoringStarter, Started
 from tests.conftest import App, at_once
+from tests.test_inventory import tag
 from tests.test_scoring_inputs import DATASTORE, STORAGE
 from tools import host, scene
 from tools import scoring_scene as ss
@@ -386,6 +387,7 @@ def test_after_24_hours_the_same_key_starts_a_new_job(scoring: App) -> None:
         rt.scoring.records,
         settings.scoring_allowed_inputs,
         rt.sink,
+        rt.inventory.admit,
         dry_run=False,
         clock=lambda: now[0],
     )
@@ -498,6 +500,29 @@ def test_an_empty_allow_list_admits_nobody(scoring: App) -> None:
     scoring.set_settings(**{**ss.settings_env(), "SCORING_ALLOWED_CALLERS": ""})
     assert post(headers=_headers(ss.LOGIC_APP)).status_code == 403
     assert _submitted(scoring) == 0
+
+
+def test_an_allowed_endpoint_whose_workspace_is_out_of_scope_now_starts_nothing(
+    scoring: App,
+) -> None:
+    """SCORING_ALLOWED_ENDPOINTS still names fraud-scoring, but since a restart ML_SCOPE_TAG
+    leaves its workspace out of scope (its tag, as ARM reports it now): nothing outside the
+    scope is written, a job included. A key's replay still answers its earlier job."""
+    started = _json(post(headers=_headers(**{"Idempotency-Key": "nightly"})))
+    scoring.set_settings(ML_SCOPE_TAG="automation=on")
+    before = _submitted(scoring)
+
+    problem = _problem(post(), 422)
+    replayed = _json(post(headers=_headers(**{"Idempotency-Key": "nightly"})))
+
+    assert (problem["field"], _submitted(scoring)) == ("endpoint", before)
+    assert "not in scope" in problem["detail"]
+    assert replayed["name"] == started["name"]
+    refused = [r for r in _requests(scoring) if r["Outcome"] == "refused"]
+    assert [(r["HttpStatus"], r["Field"]) for r in refused] == [(422, "endpoint")]
+    tag(scoring, scene.PROD, {"automation": "on"})
+    assert post().status_code == 202  # in scope again, as ARM tells
+    assert _submitted(scoring) == before + 1
 
 
 # --- throttling and outages ---------------------------------------------------------------

@@ -121,6 +121,7 @@ class ScoringStarter:
     records: ScoringRecords
     _inputs: AllowedInputs
     _sink: ActionSink  # the start's intent and outcome rows (and its outcome event)
+    _admit: Callable[[str], str | None]  # `Inventory.admit`: the scope as ARM tells it now
     _: KW_ONLY
     dry_run: bool
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -147,17 +148,7 @@ class ScoringStarter:
                 raise ClaimHeldError(outcome.holder)
             claim = outcome
         try:
-            endpoint = self._scoring.get_endpoint(order.endpoint_id)
-            # The URI the job would be sent to must pass before anything else, dry-run too.
-            self._scoring.scoring_origin(endpoint)
-            if order.deployment is None and endpoint.default_deployment is None:
-                detail = "the endpoint has no default deployment: name one in `deployment`"
-                raise RefusedError("not-allowed", detail, "deployment")
-            if order.deployment is not None and not self._scoring.deployment_exists(
-                order.endpoint_id, order.deployment
-            ):
-                detail = "the endpoint has no deployment of that name"
-                raise RefusedError("not-allowed", detail, "deployment")
+            endpoint = self._endpoint(order, workspace_id)
         except BaseException as error:
             # Nothing was sent with the claim's request ID: a corrected request may use the key.
             self._settle_failure(claim, error, self._claims.forget_scoring)
@@ -191,6 +182,25 @@ class ScoringStarter:
                 trail.record(*row, notify=failed.status is not Status.RETRY)
             _refuse(error, field="input", what="submitting the scoring job")
         return self._record(order, endpoint, job, claim)
+
+    def _endpoint(self, order: ScoringOrder, workspace_id: str) -> bs.BatchEndpoint:
+        """The endpoint to start `order` on, read and checked, or a refusal (Azure's errors)."""
+        # Allowed at start-up by its ID; its tag and management group may have left it out.
+        if self._admit(workspace_id) is None:
+            detail = f"the endpoint's workspace {workspace_id} is not in scope now"
+            raise RefusedError("not-allowed", detail, "endpoint")
+        endpoint = self._scoring.get_endpoint(order.endpoint_id)
+        # The URI the job would be sent to must pass before anything else, dry-run too.
+        self._scoring.scoring_origin(endpoint)
+        if order.deployment is None and endpoint.default_deployment is None:
+            detail = "the endpoint has no default deployment: name one in `deployment`"
+            raise RefusedError("not-allowed", detail, "deployment")
+        if order.deployment is not None and not self._scoring.deployment_exists(
+            order.endpoint_id, order.deployment
+        ):
+            detail = "the endpoint has no deployment of that name"
+            raise RefusedError("not-allowed", detail, "deployment")
+        return endpoint
 
     def _settle_failure(
         self, claim: Owned | None, error: BaseException, settle: Callable[[Owned], None]
