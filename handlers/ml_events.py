@@ -42,11 +42,12 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         scored = None if isinstance(parsed, Drift) else rt.scoring_outcomes.on_finished(parsed)
         if scored is not None and scored.outcome is not RequestOutcome.IGNORED:
             result = scored
+        # Not a scoring job's: why retraining is not asked (its job may have run before).
         elif rt.retraining is None or settings.retraining is None:
-            result = scored or ("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
+            result = ("ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)")
         # Write targets come from RETRAIN_WORKSPACE_IDS itself (the same ARM ID, its spelling).
         elif (ours := scoped_workspace(configured, settings.retraining.workspace_ids)) is None:
-            result = scored or ("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
+            result = ("ignored", f"{configured} is not in RETRAIN_WORKSPACE_IDS")
         elif not delivery.admit([ours]):  # its tag, its management group: as ARM tells now
             return None
         elif isinstance(parsed, Drift):

@@ -223,6 +223,37 @@ def test_an_in_scope_workspace_without_retraining_is_ignored(rapp: App) -> None:
 
 
 @pytest.mark.parametrize(
+    ("changed", "outcome", "reason"),
+    [
+        ({"RETRAIN_WORKSPACE_IDS": scene.DEV}, "ignored", f"{scene.PROD} is not in "
+         "RETRAIN_WORKSPACE_IDS"),
+        ({"RETRAIN_WORKSPACE_IDS": ""}, "ignored", "retraining is off (RETRAIN_WORKSPACE_IDS)"),
+        ({"ML_SCOPE_TAG": "automation=on"}, "out-of-scope", f"{scene.PROD} is not in scope "
+         "(ML_SCOPES, ML_WORKSPACE_IDS)"),
+    ],
+    ids=["retraining-elsewhere", "retraining-off", "untagged"],
+)  # fmt: skip
+def test_a_retrain_completed_after_its_workspace_left_retraining_is_recorded_never_scored(
+    rapp: App, changed: dict[str, str], outcome: str, reason: str
+) -> None:
+    """The job ran while an operator took its workspace out of retraining or out of scope (the
+    host restarted with the new settings): its completion event, nor the timer's backstop,
+    scores it; the event's record says why, not that the app's job is nobody's."""
+    _, event = submit_and_finish(rapp)
+    rapp.set_settings(**rs.retraining_settings(**changed))
+    rapp.sim.reset_counts()
+
+    deliver_ml_event(rapp, event)
+    host.fire_timer("scheduled_retrain")
+
+    assert rapp.sim.ml.scoring_posts == []
+    assert [w.route for w in rapp.sim.writes() if scene.PROD.lower() in w.path.lower()] == []
+    row = runtime().ledger.event(event["id"])
+    assert row is not None
+    assert (row["Outcome"], row["Reason"]) == (outcome, reason)
+
+
+@pytest.mark.parametrize(
     "event",
     [
         rs.monitor_breach_event(message=""),
