@@ -26,7 +26,7 @@ from shared.adapters.errors import TransientAzureError
 from shared.adapters.promotion import metric_value
 from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
-from shared.claims import Claims
+from shared.claims import Claims, PromotionClaim
 from shared.ledger import actions_partition
 from shared.runtime import runtime
 from simulator.arm.models import key
@@ -487,6 +487,46 @@ def test_a_model_promoted_on_an_endpoint_no_longer_configured_is_scored_on_the_c
     [start] = [a for a in _actions("batch-scoring") if a["Outcome"].startswith("applied")]
     assert start["Outcome"] == "applied: started on other-batch/blue"
     assert _outcome(event["id"]) == "scoring-started"
+
+
+_ENDPOINT_NAMES = st.from_regex(r"[a-z][a-z0-9-]{2,31}", fullmatch=True)
+
+
+@st.composite
+def _endpoint_pairs(draw: st.DrawFn) -> tuple[str, str]:
+    """Two endpoint names: the same, in other case, alike up to where a deployment name cuts
+    them (31 or 32 characters, the first 30 the same), anything."""
+    judged, tails = draw(_ENDPOINT_NAMES), st.from_regex(r"[a-z0-9]{1,2}", fullmatch=True)
+    base = (judged * 32)[:30]
+    cut = (base + draw(tails), base + draw(tails))
+    other = (judged, draw(_ENDPOINT_NAMES))
+    return draw(st.sampled_from([(judged, judged), (judged, judged.upper()), cut, other]))
+
+
+@settings(max_examples=300)
+@given(_endpoint_pairs(), st.sampled_from(["claimed", "deploying", "switched"]))
+def test_a_promotion_is_carried_on_only_for_the_endpoint_it_was_judged_for(
+    names: tuple[str, str], state: str
+) -> None:
+    """Whatever the two endpoint names (Azure's: 3 to 32 characters, so the deployment names
+    derived from them may be cut alike), a promotion claimed for one is carried on, or scored on
+    its deployment, for that endpoint only (its name in another case is the same endpoint)."""
+    from shared.config import Promotion
+    from shared.planning import promotion as plan
+    from shared.reconcilers.promotion import ModelPromoter
+
+    judged, now = names
+    at = datetime(2026, 12, 5, tzinfo=UTC)
+    rule = Promotion("accuracy", True, 0.0, "churn-model", 2, True)
+    # As `_decide` writes it: the endpoint, the model version and the metric it was judged for.
+    detail = {"endpoint": judged, "model": "churn-model:7", "metric": "accuracy"}
+    claim = PromotionClaim(scene.PROD, "retrain-1", state, "7", plan.deployment_name(judged, "7"),
+                           "blue", json.dumps(detail), "t", at, "e")  # fmt: skip
+    promoter = ModelPromoter(rule, now, False, None, None, lambda: at)  # type: ignore[arg-type]
+
+    moved = promoter._judged_elsewhere(claim)
+
+    assert (moved is None) == (judged.lower() == now.lower())
 
 
 @pytest.mark.parametrize("write", ["create_entity", "update_entity"])

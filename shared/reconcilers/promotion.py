@@ -134,16 +134,18 @@ class ModelPromoter:
     def _judged_elsewhere(self, claim: PromotionClaim) -> str | None:
         """Why a claim was judged for another endpoint, model or metric than the settings name
         now, else None. Once it ended, only its endpoint counts: a switched model stays served."""
-        version, detail = claim.version, _detail(claim)
-        judged = (claim.deployment, detail.get("model"), detail.get("metric"))
+        version, detail, endpoint = claim.version, _detail(claim), self.endpoint_name.lower()
+        # Names cut alike are told apart by the endpoint kept (rows before it: by the deployment).
+        kept = str(detail.get("endpoint", endpoint)).lower()
+        judged = (claim.deployment.lower(), kept, detail.get("model"), detail.get("metric"))
         model, metric = f"{self.config.model_name}:{version}", self.config.metric
-        now = (plan.deployment_name(self.endpoint_name, version), model, metric)
-        counted = 1 if claim.state in FINAL else 3
+        now = (plan.deployment_name(endpoint, version), endpoint, model, metric)
+        counted = 2 if claim.state in FINAL else 4
         if not version or judged[:counted] == now[:counted]:
             return None
         return (
             f"the settings changed since the promotion after {claim.retraining_job} was judged "
-            f"(deployment, model, metric): {judged[:counted]}, now {now[:counted]} "
+            f"(deployment, endpoint, model, metric): {judged[:counted]}, now {now[:counted]} "
             "(BATCH_ENDPOINT_NAME, PROMOTION_MODEL_NAME, PROMOTION_METRIC): not carried on"
         )
 
@@ -169,6 +171,7 @@ class ModelPromoter:
             # The claim keeps the plan: the switch's evidence is the same.
             rollback = plan.rollback(self.endpoint_name, default)
             detail |= {"deployment": name, "previous": default, "rollback": rollback}
+            detail["endpoint"] = self.endpoint_name  # what it was judged for (settings change)
             detail["model"] = f"{model_name}:{version}"
         if not self.dry_run:
             fields = {"version": version or "", "deployment": name, "previous": default or ""}
