@@ -525,6 +525,30 @@ def test_an_allowed_endpoint_whose_workspace_is_out_of_scope_now_starts_nothing(
     assert _submitted(scoring) == before + 1
 
 
+_TAG_NAMES = st.sampled_from(
+    ["automation", "Automation", "AUTOMATION", "automation ", "autom4tion"]
+)
+_TAG_VALUES = st.sampled_from(["on", "On", "on ", " on", "off", "", "on=1"])
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(_TAG_NAMES, _TAG_VALUES, max_size=2))
+def test_a_start_is_made_only_where_arm_shows_the_scope_tag(
+    scoring: App, tags: dict[str, str]
+) -> None:
+    # The rule of ML_SCOPE_TAG, as the workspace carries its tags now: names in any case, the
+    # value exactly. Anything else is out of scope: 422, and no job.
+    scoring.set_settings(ML_SCOPE_TAG="automation=on")
+    tag(scoring, scene.PROD, tags)
+    before = _submitted(scoring)
+
+    response = post()
+
+    carried = any(name.lower() == "automation" and value == "on" for name, value in tags.items())
+    assert response.status_code == (202 if carried else 422)
+    assert _submitted(scoring) == before + carried
+
+
 # --- throttling and outages ---------------------------------------------------------------
 
 
