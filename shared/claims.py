@@ -305,16 +305,20 @@ class Claims:
         """The start was refused before anything was sent with the claim's request ID: delete
         the claim, so the key is free at once. A claim taken over from an earlier attempt is
         released instead: that attempt may have started a job, found again only by its ID."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-
         if claim.attempted:
             self.release_scoring(claim)
             return
-        # Taken over or gone in between: the other holder owns what is there.
+        self._delete(claim.key.keys, claim.etag)
+
+    def _delete(self, keys: tuple[str, str], etag: str) -> None:
+        """The row deleted if unchanged since read. Taken over or gone in between: the other
+        holder owns what is there (a retry after a lost answer finds it gone)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
         with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
             self._table.delete_entity(
-                *claim.key.keys, etag=claim.etag, match_condition=MatchConditions.IfNotModified
+                *keys, etag=etag, match_condition=MatchConditions.IfNotModified
             )
 
     def take_remediation_slot(
@@ -368,6 +372,16 @@ class Claims:
             return replace(claim, state=state, etag=etag, holder=holder)
         found = self.promotion(claim.workspace_id, claim.retraining_job)
         return found if found and (found.state, found.holder) == (state, holder) else None
+
+    def followed_up(self, workspace_id: str, retraining_job: str) -> bool:
+        """Whether the app began what follows `retraining_job` (its promotion or scoring row),
+        which it does only for the job of its claim: still its own once a newer retrain holds it."""
+        kinds = ("promotion", "scoring")
+        return any(self._read(*_keys(workspace_id, k, retraining_job)) is not None for k in kinds)
+
+    def withdraw_promotion(self, claim: PromotionClaim) -> None:
+        """Its claim made before anything was written with it: deleted, to be decided again."""
+        self._delete(_keys(claim.workspace_id, "promotion", claim.retraining_job), claim.etag)
 
     def promotions(self, workspace_id: str) -> list[PromotionClaim]:
         rows = partition_rows(self._table, *_keys(workspace_id, "promotion:"), "promotion;")
