@@ -11,10 +11,10 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.arm import plain_name
 from shared.bounds import held, table_key
@@ -28,14 +28,18 @@ if TYPE_CHECKING:
 
 RETRAINING_ROW = "retraining"
 # HTTP scoring: how long an Idempotency-Key returns the first request's job; how long a request
-# that died before settling holds its key (longer than a submission with its retries takes).
+# that died before settling holds its key (longer than a submission with its retries takes), and
+# a run its remediation (longer than the write takes, and runs that read the state before it).
 SCORING_CLAIMS_PARTITION = "scoring-claims"
 KEY_LIFETIME = timedelta(hours=24)
 CLAIM_LEASE = timedelta(minutes=2)
+# Remediations held at once per workspace, at most: their row stays within a property's bound.
+_HOLDS = 200
 # Reading, deciding and writing again, at most this many times per scoring claim or slot.
 _TAKEOVER_ATTEMPTS = 3
 _SLOT_ATTEMPTS = 5
 _NEVER = datetime.min.replace(tzinfo=UTC)
+T = TypeVar("T")
 
 
 def _keys(workspace_id: str, kind: str, retraining_job: str | None = None) -> tuple[str, str]:
@@ -203,6 +207,19 @@ def _scoring_decision(
     return {"State": ClaimState.CLAIMED, "Holder": key.holder, "LeasedAt": now.isoformat()}
 
 
+def _at(seconds: Any) -> datetime:
+    return datetime.fromtimestamp(float(seconds), UTC)
+
+
+def _stored(found: Any, name: str, parse: Callable[[Any], T]) -> T | None:
+    """A JSON column of a row, parsed; missing, or edited into another shape: None."""
+    errors = (KeyError, ValueError, TypeError, AttributeError, OverflowError, OSError)
+    try:
+        return parse(json.loads(str(found[name]))) if found is not None else None
+    except (*errors, RecursionError):
+        return None
+
+
 def slot_times_value(window: Sequence[datetime]) -> str:
     """Whole seconds since the epoch, rounded up (a slot is held a little longer, never shorter),
     compact: the largest window (MAX_REMEDIATIONS_PER_HOUR) stays well within a property's bound."""
@@ -319,24 +336,34 @@ class Claims:
             )
 
     def take_remediation_slot(
-        self, workspace_id: str, limit: int, now: datetime
-    ) -> datetime | None:
+        self, workspace_id: str, limit: int, now: datetime, hold: tuple[str, str] = ("", "")
+    ) -> datetime | str | None:
         """Take one of the workspace's `limit` remediation slots of the past hour: None when taken,
         else the instant from which one frees. Of instances racing for the last slot, one replaces
         the window's row (ETag), the others read it again and find it full; one that keeps losing
-        (it never has, in practice) gives up for this run, as if full."""
-        keys = _keys(workspace_id, "remediations")
+        (it never has, in practice) gives up for this run, as if full. `hold`: the remediation and
+        the run taking it, held with the slot for CLAIM_LEASE: held by another run, that run's ID
+        (no slot taken); by this one, its own write whose answer was lost: taken."""
+        keys, (remediation, holder) = _keys(workspace_id, "remediations"), hold
+        key = hashlib.sha256(remediation.encode(errors="surrogatepass")).hexdigest()[:16]
         for _ in range(_SLOT_ATTEMPTS):
             found = self._read(*keys)
-            try:
-                stored = json.loads(str(found["Times"])) if found is not None else []
-                times = [datetime.fromtimestamp(float(v), UTC) for v in stored]
-            except (KeyError, ValueError, TypeError, OverflowError, OSError, RecursionError):
-                times = []  # a row edited into another shape: the slot taken replaces it
+            # A row edited into another shape: the slot taken replaces it.
+            times = _stored(found, "Times", lambda v: [_at(t) for t in v]) or []
+            holds = _stored(found, "Holds", lambda v: {k: (h, _at(t)) for k, (h, t) in v.items()})
+            holds = holds or {}
+            holds = {k: h for k, h in holds.items() if held(now - h[1], CLAIM_LEASE)}
+            if remediation and key in holds:
+                return None if holds[key][0] == holder else str(holds[key][0])
             window, free = hourly_slot(times, now, limit)
             if free is not None:
                 return free
+            if remediation:
+                holds[key] = (holder, now)
+            newest = sorted(holds.items(), key=lambda item: item[1][1])[-_HOLDS:]
+            kept = {str(k): [str(h), math.ceil(t.timestamp())] for k, (h, t) in newest}
             row = {"WorkspaceId": workspace_id, "Times": slot_times_value(window)}
+            row["Holds"] = json.dumps(kept, separators=(",", ":"))
             if self._write(keys, row, None if found is None else str(found.metadata["etag"])):
                 return None
         return now

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 DEFERRED = "deferred"
 # Why a remediation was deferred, besides the run's budget (`Stop`).
 GUARD = "guard"
+# Why it was not attempted: another run holds it (`Claims.take_remediation_slot`).
+TAKEN = "taken"
 
 Change = tuple[str, str, str, str, str, str]
 
@@ -89,6 +91,8 @@ class Run:
     # Where the decision lines go (a `Trail`: its reconciler's logger).
     logger: logging.Logger = log
     _transient: Exception | None = field(default=None, init=False)
+    # Tells this run's holds of remediations from another's (a twin delivery's too).
+    holder: str = field(default_factory=lambda: uuid.uuid4().hex[:16], init=False)
 
     def row(
         self,
@@ -131,7 +135,7 @@ class Run:
                 return Outcome(Status.DEFERRED, self.budget.explain(stop), stop.value)
         if decision.write is None:
             return decision.outcome
-        if decision.budgeted and (held := self._hourly(decision.record.target_id)) is not None:
+        if decision.budgeted and (held := self._hourly(decision.record)) is not None:
             return held
         outcome = self._write(decision)
         if decision.budgeted and outcome.attempted:
@@ -139,15 +143,19 @@ class Run:
             self.budget.spend(failed=outcome.failed)
         return outcome
 
-    def _hourly(self, workspace_id: str) -> Outcome | None:
-        """Take one of the workspace's slots of the hour (kept in the ledger, across runs): None
-        when taken, else the deferral. A ledger that cannot count defers."""
-        limit, now = self.budget.per_hour, datetime.now(UTC)
+    def _hourly(self, record: ActionRecord) -> Outcome | None:
+        """Take one of the workspace's slots of the hour (kept in the ledger, across runs), and
+        with it the remediation: None when taken, else the deferral, or the skip when another run
+        holds it (it applies, records and announces it). A ledger that cannot count defers."""
+        limit, now, workspace_id = self.budget.per_hour, datetime.now(UTC), record.target_id
         if limit is None:
             return None
+        hold = (f"{record.verdict}\n{record.subject.lower()}", self.holder)
         try:
-            take = self.claims.take_remediation_slot if self.claims else self.budget.hour_slot
-            free_at = take(workspace_id, limit, now)
+            if self.claims is None:
+                free_at: datetime | str | None = self.budget.hour_slot(workspace_id, limit, now)
+            else:
+                free_at = self.claims.take_remediation_slot(workspace_id, limit, now, hold)
         except AzureError as error:
             reason = (
                 f"{Stop.HOURLY_LIMIT}: the ledger could not count this workspace's remediations "
@@ -156,6 +164,8 @@ class Run:
         else:
             if free_at is None:
                 return None
+            if isinstance(free_at, str):
+                return Outcome(Status.SKIPPED, f"taken by another run ({free_at})", TAKEN)
             reason = explain_hourly(limit, free_at)
         return Outcome(Status.DEFERRED, reason, Stop.HOURLY_LIMIT.value)
 
@@ -189,6 +199,8 @@ class Run:
                     notify = notify and self.budget.first_announcement(Stop(by))
                 evidence = f"{record.verdict}: {by}"
                 record = replace(record, verdict=DEFERRED, evidence=evidence, notify=notify)
+            if outcome.by == TAKEN:  # announced by the run that holds it
+                record = replace(record, notify=False)
             if decision.ledger:
                 records.append(record)
             if decision.logged:
