@@ -294,6 +294,23 @@ def test_a_remediation_another_run_holds_is_its_own_and_spends_no_slot(claims: C
 
 
 @pytest.mark.slow
+def test_a_write_that_was_not_made_is_released_for_the_next_run_at_once(claims: Claims) -> None:
+    assert claims.take_remediation_slot(WS, 10, NOW, (FIX, "run-a")) is None
+    claims.release_hold(WS, (FIX, "run-b"), NOW)  # not its hold: nothing changes
+    assert claims.take_remediation_slot(WS, 10, NOW, (FIX, "run-b")) == "run-a"
+
+    claims.release_hold(WS, (FIX, "run-a"), NOW)  # its write failed: refused, guarded
+
+    assert claims.take_remediation_slot(WS, 10, NOW, (FIX, "run-b")) is None
+    assert len(_slots(claims)) == 2  # the failed attempt's slot stays spent
+    # A write no hourly limit counts (an approval, an assignment) is held alone.
+    approval = ("approve\n" + WS + "/privateEndpointConnections/c", "run-a")
+    assert claims.take_remediation_slot(WS, None, NOW, approval) is None
+    assert claims.take_remediation_slot(WS, None, NOW, (approval[0], "run-b")) == "run-a"
+    assert len(_slots(claims)) == 2
+
+
+@pytest.mark.slow
 def test_runs_racing_for_one_remediation_have_one_holder_and_spend_one_slot(
     claims: Claims,
 ) -> None:
