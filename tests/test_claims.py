@@ -340,6 +340,19 @@ def test_holds_edited_into_another_shape_hold_nothing(claims: Claims, holds: str
     assert claims.take_remediation_slot(WS, 10, NOW, (FIX, "run-b")) == "run-a"
 
 
+def test_the_most_writes_held_at_once_are_stored_whole() -> None:
+    # A cut value would read as no hold at all: the newest are kept, within a property's bound.
+    from shared.bounds import bounded
+    from shared.claims import _HOLDS, _holds_value
+
+    holder = "f" * 16
+    holds = {f"{n:016x}": (holder, NOW + timedelta(seconds=n)) for n in range(_HOLDS + 50)}
+    value = _holds_value(holds)
+
+    assert bounded(value) == value
+    assert sorted(json.loads(value)) == sorted(holds)[50:]
+
+
 def test_claim_keys_of_configured_workspaces_are_the_ones_written_before() -> None:
     from shared.claims import _keys
 
