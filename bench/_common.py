@@ -238,7 +238,9 @@ def ledger_request(method: str, url: str, table: str) -> str:
     if path.endswith("/$batch"):
         return f"{method} $batch (record_actions: one entity group transaction)"
     if "(PartitionKey=" in path:
-        return f"{method} {table}(PartitionKey=…,RowKey=…) (record_event: upsert)"
+        # A claim, a once row or a write's hold: read, then replaced if unchanged (ETag).
+        what = {"GET": "a row read", "PUT": "a row replaced"}.get(method)
+        return f"{method} {table}(PartitionKey=…,RowKey=…) ({what or 'record_event: upsert'})"
     if method == "POST" and path.rstrip("/").endswith(f"/{table}"):
         return f"{method} {table} (record_actions: one entity inserted)"
     return f"{method} {path}"

@@ -11,10 +11,10 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.arm import plain_name
 from shared.bounds import aware_time, held, table_key
@@ -27,14 +27,18 @@ if TYPE_CHECKING:
 
 RETRAINING_ROW = "retraining"
 # HTTP scoring: how long an Idempotency-Key returns the first request's job; how long a request
-# that died before settling holds its key (longer than a submission with its retries takes).
+# that died before settling holds its key (longer than a submission with its retries takes), and
+# a run its write (longer than the write takes, and runs that read the state before it).
 SCORING_CLAIMS_PARTITION = "scoring-claims"
 KEY_LIFETIME = timedelta(hours=24)
 CLAIM_LEASE = timedelta(minutes=2)
+# Writes held at once per workspace, at most: their row stays within a property's bound.
+_HOLDS = 200
 # Reading, deciding and writing again, at most this many times per scoring claim or slot.
 _TAKEOVER_ATTEMPTS = 3
 _SLOT_ATTEMPTS = 5
 _NEVER = datetime.min.replace(tzinfo=UTC)
+T = TypeVar("T")
 
 
 def _keys(workspace_id: str, kind: str, retraining_job: str | None = None) -> tuple[str, str]:
@@ -202,6 +206,35 @@ def _scoring_decision(
     return {"State": ClaimState.CLAIMED, "Holder": key.holder, "LeasedAt": now.isoformat()}
 
 
+def _at(seconds: Any) -> datetime:
+    return datetime.fromtimestamp(float(seconds), UTC)
+
+
+def _stored(found: Any, name: str, parse: Callable[[Any], T]) -> T | None:
+    """A JSON column of a row, parsed; missing, or edited into another shape: None."""
+    errors = (KeyError, ValueError, TypeError, AttributeError, OverflowError, OSError)
+    try:
+        return parse(json.loads(str(found[name]))) if found is not None else None
+    except (*errors, RecursionError):
+        return None
+
+
+def _digest(hold: tuple[str, str]) -> str:
+    return hashlib.sha256(hold[0].encode(errors="surrogatepass")).hexdigest()[:16]
+
+
+def _holds(found: Any, now: datetime) -> dict[str, tuple[Any, datetime]]:
+    """The writes runs hold (`Holds`: {digest: [run, seconds]}), those still in their lease."""
+    stored = _stored(found, "Holds", lambda v: {k: (h, _at(t)) for k, (h, t) in v.items()})
+    return {k: h for k, h in (stored or {}).items() if held(now - h[1], CLAIM_LEASE)}
+
+
+def _holds_value(holds: Mapping[str, tuple[Any, datetime]]) -> str:
+    newest = sorted(holds.items(), key=lambda item: item[1][1])[-_HOLDS:]
+    kept = {k: [str(h), math.ceil(t.timestamp())] for k, (h, t) in newest}
+    return json.dumps(kept, separators=(",", ":"))
+
+
 def slot_times_value(window: Sequence[datetime]) -> str:
     """Whole seconds since the epoch, rounded up (a slot is held a little longer, never shorter),
     compact: the largest window (MAX_REMEDIATIONS_PER_HOUR) stays well within a property's bound."""
@@ -305,40 +338,63 @@ class Claims:
         """The start was refused before anything was sent with the claim's request ID: delete
         the claim, so the key is free at once. A claim taken over from an earlier attempt is
         released instead: that attempt may have started a job, found again only by its ID."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-
         if claim.attempted:
             self.release_scoring(claim)
             return
-        # Taken over or gone in between: the other holder owns what is there.
+        self._delete(claim.key.keys, claim.etag)
+
+    def _delete(self, keys: tuple[str, str], etag: str) -> None:
+        """The row deleted if unchanged since read. Taken over or gone in between: the other
+        holder owns what is there (a retry after a lost answer finds it gone)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
         with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
             self._table.delete_entity(
-                *claim.key.keys, etag=claim.etag, match_condition=MatchConditions.IfNotModified
+                *keys, etag=etag, match_condition=MatchConditions.IfNotModified
             )
 
     def take_remediation_slot(
-        self, workspace_id: str, limit: int, now: datetime
-    ) -> datetime | None:
+        self, workspace_id: str, limit: int | None, now: datetime, hold: tuple[str, str] = ("", "")
+    ) -> datetime | str | None:
         """Take one of the workspace's `limit` remediation slots of the past hour: None when taken,
         else the instant from which one frees. Of instances racing for the last slot, one replaces
         the window's row (ETag), the others read it again and find it full; one that keeps losing
-        (it never has, in practice) gives up for this run, as if full."""
-        keys = _keys(workspace_id, "remediations")
+        (it never has, in practice) gives up for this run, as if full. `hold`: a write (limit None:
+        not a remediation, no slot) and the run taking it, held with the slot for CLAIM_LEASE:
+        held by another run, that run's ID (no slot taken); by this one, its own row write whose
+        answer was lost: taken."""
+        keys, (remediation, holder), key = _keys(workspace_id, "remediations"), hold, _digest(hold)
         for _ in range(_SLOT_ATTEMPTS):
             found = self._read(*keys)
-            try:
-                stored = json.loads(str(found["Times"])) if found is not None else []
-                times = [datetime.fromtimestamp(float(v), UTC) for v in stored]
-            except (KeyError, ValueError, TypeError, OverflowError, OSError, RecursionError):
-                times = []  # a row edited into another shape: the slot taken replaces it
-            window, free = hourly_slot(times, now, limit)
+            # A row edited into another shape: the slot taken replaces it.
+            times = _stored(found, "Times", lambda v: [_at(t) for t in v]) or []
+            holds = _holds(found, now)
+            if remediation and key in holds:
+                return None if holds[key][0] == holder else str(holds[key][0])
+            window, free = hourly_slot(times, now, limit) if limit else (tuple(times), None)
             if free is not None:
                 return free
+            if remediation:
+                holds[key] = (holder, now)
             row = {"WorkspaceId": workspace_id, "Times": slot_times_value(window)}
+            row["Holds"] = _holds_value(holds)
             if self._write(keys, row, None if found is None else str(found.metadata["etag"])):
                 return None
         return now
+
+    def release_hold(self, workspace_id: str, hold: tuple[str, str], now: datetime) -> None:
+        """The held write was not made (it failed, or its guard stopped it): the next run takes it
+        at once, not after the lease (its slot stays spent: the write was attempted)."""
+        keys, key = _keys(workspace_id, "remediations"), _digest(hold)
+        for _ in range(_SLOT_ATTEMPTS):
+            found = self._read(*keys)
+            holds = _holds(found, now)
+            if found is None or holds.pop(key, ("",))[0] != hold[1]:
+                return  # not this run's (any more)
+            etag = str(found.metadata["etag"])
+            if self._write(keys, {"Holds": _holds_value(holds)}, etag, merge=True):
+                return
 
     # --- promotion: a row per retraining job (`promotion:<job>`): the decision, how far its steps
     # got. Created once (its creator promotes, another delivery reads it), moved on if unchanged.
@@ -368,6 +424,16 @@ class Claims:
             return replace(claim, state=state, etag=etag, holder=holder)
         found = self.promotion(claim.workspace_id, claim.retraining_job)
         return found if found and (found.state, found.holder) == (state, holder) else None
+
+    def followed_up(self, workspace_id: str, retraining_job: str) -> bool:
+        """Whether the app began what follows `retraining_job` (its promotion or scoring row),
+        which it does only for the job of its claim: still its own once a newer retrain holds it."""
+        kinds = ("promotion", "scoring")
+        return any(self._read(*_keys(workspace_id, k, retraining_job)) is not None for k in kinds)
+
+    def withdraw_promotion(self, claim: PromotionClaim) -> None:
+        """Its claim made before anything was written with it: deleted, to be decided again."""
+        self._delete(_keys(claim.workspace_id, "promotion", claim.retraining_job), claim.etag)
 
     def promotions(self, workspace_id: str) -> list[PromotionClaim]:
         rows = partition_rows(self._table, *_keys(workspace_id, "promotion:"), "promotion;")

@@ -4,6 +4,8 @@ job, and an HTTP caller's idempotency key starts one job, even in a race."""
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -259,6 +261,96 @@ def test_instances_racing_for_the_hours_slots_take_no_more_than_the_limit(
     # so after 3 wins the rest read the hour full and learn when its first slot frees.
     assert results.count(NOW + HOUR) == 5, results
     assert claims.take_remediation_slot(WS, limit=3, now=NOW) == NOW + HOUR
+
+
+FIX = "lower-max-nodes\n" + WS.lower() + "/computes/cpu"
+
+
+def _slots(claims: Claims) -> list[int]:
+    row = claims._table.get_entity(claims_partition(), "remediations")
+    return list(json.loads(row["Times"]))
+
+
+@pytest.mark.slow
+def test_a_remediation_another_run_holds_is_its_own_and_spends_no_slot(claims: Claims) -> None:
+    assert claims.take_remediation_slot(WS, 10, NOW, (FIX, "run-a")) is None
+    # Another run (a twin delivery, the sweep) planning the same write meanwhile learns who
+    # holds it; the hour counts the remediation once.
+    assert claims.take_remediation_slot(WS, 10, NOW + timedelta(seconds=30), (FIX, "run-b")) == (
+        "run-a"
+    )
+    assert len(_slots(claims)) == 1
+    # The holder's own hold, found again (its write's answer lost, retried): taken, once.
+    assert claims.take_remediation_slot(WS, 10, NOW + timedelta(seconds=31), (FIX, "run-a")) is None
+    assert len(_slots(claims)) == 1
+    # Another remediation of the workspace, held apart.
+    other = (FIX.replace("/cpu", "/gpu"), "run-b")
+    assert claims.take_remediation_slot(WS, 10, NOW + timedelta(seconds=32), other) is None
+    # A holder that died holds it only for its lease: a later run takes it over.
+    later = NOW + CLAIM_LEASE
+    assert claims.take_remediation_slot(WS, 10, later, (FIX, "run-c")) is None
+    assert claims.take_remediation_slot(WS, 10, later, (FIX, "run-a")) == "run-c"
+    assert len(_slots(claims)) == 3
+
+
+@pytest.mark.slow
+def test_a_write_that_was_not_made_is_released_for_the_next_run_at_once(claims: Claims) -> None:
+    assert claims.take_remediation_slot(WS, 10, NOW, (FIX, "run-a")) is None
+    claims.release_hold(WS, (FIX, "run-b"), NOW)  # not its hold: nothing changes
+    assert claims.take_remediation_slot(WS, 10, NOW, (FIX, "run-b")) == "run-a"
+
+    claims.release_hold(WS, (FIX, "run-a"), NOW)  # its write failed: refused, guarded
+
+    assert claims.take_remediation_slot(WS, 10, NOW, (FIX, "run-b")) is None
+    assert len(_slots(claims)) == 2  # the failed attempt's slot stays spent
+    # A write no hourly limit counts (an approval, an assignment) is held alone.
+    approval = ("approve\n" + WS + "/privateEndpointConnections/c", "run-a")
+    assert claims.take_remediation_slot(WS, None, NOW, approval) is None
+    assert claims.take_remediation_slot(WS, None, NOW, (approval[0], "run-b")) == "run-a"
+    assert len(_slots(claims)) == 2
+
+
+@pytest.mark.slow
+def test_runs_racing_for_one_remediation_have_one_holder_and_spend_one_slot(
+    claims: Claims,
+) -> None:
+    runs = [f"run-{n}" for n in range(6)]
+    take = functools.partial(claims.take_remediation_slot, WS, 10, NOW)
+    results = at_once([functools.partial(take, (FIX, run)) for run in runs])
+    (winner,) = [run for run, result in zip(runs, results, strict=True) if result is None]
+    assert [r for r in results if r is not None] == [winner] * 5
+    assert len(_slots(claims)) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "holds",
+    ["[1]", '{"k": 1}', '{"k": ["a", 1e300]}', "nonsense", '{"k": ["a", "b", "c"]}', "[[[]]]"],
+)
+def test_holds_edited_into_another_shape_hold_nothing(claims: Claims, holds: str) -> None:
+    claims._table.upsert_entity(  # the test plays the operator with a table editor
+        {
+            "PartitionKey": claims_partition(),
+            "RowKey": "remediations",
+            "Times": "[]",
+            "Holds": holds,
+        }
+    )
+    assert claims.take_remediation_slot(WS, 10, NOW, (FIX, "run-a")) is None
+    assert claims.take_remediation_slot(WS, 10, NOW, (FIX, "run-b")) == "run-a"
+
+
+def test_the_most_writes_held_at_once_are_stored_whole() -> None:
+    # A cut value would read as no hold at all: the newest are kept, within a property's bound.
+    from shared.bounds import bounded
+    from shared.claims import _HOLDS, _holds_value
+
+    holder = "f" * 16
+    holds = {f"{n:016x}": (holder, NOW + timedelta(seconds=n)) for n in range(_HOLDS + 50)}
+    value = _holds_value(holds)
+
+    assert bounded(value) == value
+    assert sorted(json.loads(value)) == sorted(holds)[50:]
 
 
 def test_claim_keys_of_configured_workspaces_are_the_ones_written_before() -> None:

@@ -503,3 +503,51 @@ def test_tokens_come_from_the_user_assigned_managed_identity_for_each_audience(
         "https://dev.azuresynapse.net",
         "https://eventgrid.azure.net",
     }
+
+
+def _twin_during(app: App, route: str, payload: dict[str, Any]) -> list[BaseException]:
+    """The event delivered again while its first delivery waits for `route`'s answer (Event Grid
+    redelivers an event not yet acknowledged; two events may name one connection)."""
+    failures: list[BaseException] = []
+
+    def twin(body: object) -> None:
+        try:
+            app.deliver(payload)
+        except BaseException as error:
+            failures.append(error)
+
+    app.sim.rewrite_reply(route, twin)
+    app.deliver(payload)
+    return failures
+
+
+def _applied(app: App) -> list[str]:
+    events = app.sim.eventgrid.published_events
+    return sorted(e["eventType"] for e in events if e["eventType"].endswith(".Applied"))
+
+
+@pytest.mark.parametrize(
+    ("route", "verdict"),
+    [
+        # Both read the connection pending: one approves it (and wires the role).
+        ("synapse.mpe.list", "approve"),
+        # Both read no Contributor assignment: one creates it.
+        ("authz.ra.list", "assign"),
+    ],
+)
+def test_two_deliveries_at_once_write_record_and_announce_one_approval_once(
+    app: App, route: str, verdict: str
+) -> None:
+    payload = scene.connection_events(app.scene)[0]
+
+    assert _twin_during(app, route, payload) == []
+
+    assert sorted(w.route for w in writes(app)) == ["aml.pec.put", "authz.ra.put"]
+    assert _applied(app) == [
+        "SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied",
+        "SynapseAmlAutomation.RoleAssignment.Assign.Applied",
+    ]
+    rows = [row for row in app.ledger.actions(scene.PROD) if row["Verdict"] == verdict]
+    outcomes = sorted(row["Outcome"].split(":")[0] for row in rows)
+    assert outcomes == ["applied", "intent", "not attempted"]
+    assert any("taken by another run" in row["Outcome"] for row in rows)

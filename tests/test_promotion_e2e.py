@@ -369,6 +369,34 @@ def test_a_transient_failure_mid_way_is_retried_and_carried_on_from_its_step(
     assert _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied") == 1
 
 
+def test_a_promotion_waits_for_one_in_flight_in_its_workspace_and_is_judged_after_it(
+    papp: App,
+) -> None:
+    """With a short cooldown, a second retrain can end while the first one's promotion is still
+    deploying. Judged then, against the default both replace, the later (worse) model would be
+    switched to and the better one's switch refused: it waits (raised for redelivery) and is
+    judged against what the first one leaves serving, with its own version."""
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
+    first = _switch_failed(papp)  # accuracy 0.9: registered and deployed, the switch to come
+    _, later = _completed(papp, accuracy=0.85)  # better than blue's 0.80, worse than 0.9
+
+    with pytest.raises(TransientAzureError, match=r"promotion after \S+ is in progress"):
+        _deliver(papp, later)
+    assert papp.sim.count("ml.model.version.put") == 0  # nothing of its own registered
+    assert _default(papp) == "blue"
+
+    _deliver(papp, first)  # the first one's redelivery switches
+    _deliver(papp, later)  # the later one's, judged against the first one's model
+    assert _default(papp) == "churn-batch-1"
+    # The later one scores where it was judged to stay: the endpoint's default, now the first's.
+    assert _scored_on(papp) == ["churn-batch-1", None]
+    (later_decision,) = [a for a in _actions("model") if a["Outcome"].startswith("not attempted")]
+    assert json.loads(later_decision["Evidence"])["current"] == 0.9
+    promoted = _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied")
+    assert promoted == 1
+    assert _outcome(later["id"]) == "scoring-started"
+
+
 @pytest.mark.parametrize(
     ("ahead", "carried_on"),
     [(timedelta(minutes=3), False), (timedelta(hours=1), True), (timedelta(days=36500), True)],

@@ -23,9 +23,11 @@ from tests.conftest import App
 from tests.test_policy_rules import PROPERTY
 from tests.test_remediation_e2e import (
     DEFERRED_EVENT,
+    WORKSPACE_PATCH,
     add_cluster,
     deferred,
     patched_computes,
+    remediation_rows,
     remediation_writes,
     sweep,
 )
@@ -158,3 +160,38 @@ def test_a_dry_run_takes_no_slot_of_the_hour(app: App) -> None:
 
     assert len(remediation_writes(app)) == 2
     assert deferred(app, WS) == {}
+
+
+@pytest.mark.slow
+def test_runs_reconciling_one_workspace_at_once_apply_each_remediation_once(app: App) -> None:
+    # An event is redelivered while its first delivery still runs (or the sweep comes at once):
+    # both plan cpu-cluster's remediation. One run applies, records and announces it and spends
+    # its slot of the hour; the other records it as taken by another run.
+    app.set_settings(POLICY_MODE="remediate", MAX_REMEDIATIONS_PER_HOUR="10")
+    payload = scene.resource_write_event(WS, scene.WORKSPACE_WRITE)
+    second: list[BaseException] = []
+
+    def redelivered(body: object) -> None:
+        # While the first delivery disables public access, before it reaches cpu-cluster.
+        try:
+            app.deliver(payload, function="on_workspace_event")
+        except BaseException as error:
+            second.append(error)
+
+    app.sim.rewrite_reply(WORKSPACE_PATCH, redelivered)
+    app.deliver(payload, function="on_workspace_event")
+
+    assert second == []
+    assert patched_computes(app) == ["cpu-cluster"]
+    rows = [r for r in remediation_rows(app, WS) if r["Subject"].endswith("/cpu-cluster")]
+    outcomes = sorted(row["Outcome"].split(":")[0] for row in rows)
+    assert outcomes == ["applied", "intent", "not attempted"]  # one intent: one write
+    (taken,) = [row for row in rows if row["Outcome"].startswith("not attempted")]
+    assert "taken by another run" in taken["Outcome"]
+    applied = [e for e in app.sim.eventgrid.published_events if e["eventType"].endswith(".Applied")]
+    assert sorted(e["data"]["resourceId"].rsplit("/", 1)[-1] for e in applied) == [
+        "cpu-cluster",
+        "mlw-prod",
+    ]
+    (slots,) = [row for row in app.ledger.table.list_entities() if row["RowKey"] == "remediations"]
+    assert len(json.loads(slots["Times"])) == 2  # public access and cpu-cluster, once each

@@ -675,6 +675,35 @@ def test_an_invoke_that_keeps_failing_is_redelivered_into_one_scoring_job(rapp: 
     assert started["Subject"] == our_jobs(rapp, "scoring")[0]["name"]
 
 
+@pytest.mark.parametrize("begun", [True, False])
+def test_a_completion_whose_scoring_began_is_carried_on_though_a_newer_retrain_holds_the_claim(
+    rapp: App, begun: bool
+) -> None:
+    """A short cooldown lets the next drift claim a new retrain while the last one's scoring waits
+    for redelivery (the invoke failed through its retries): that scoring is the app's, begun for
+    the job of its claim then, and is not lost. A completion the app never began to follow up
+    is the claim's job's only: the newest retrain is the one scored."""
+    rapp.set_settings(**rs.retraining_settings(RETRAIN_COOLDOWN_MINUTES="0"))
+    first, event = _complete(rapp)
+    if begun:
+        rapp.sim.inject("ml.scoring.invoke", status=503, times=20, retry_after=0)
+        with pytest.raises(TransientAzureError):
+            deliver_ml_event(rapp, event)
+        rapp.sim.clear_faults()
+    deliver_ml_event(rapp, rs.monitor_breach_event())  # a newer retrain claims the workspace
+    assert len(our_jobs(rapp)) == 2
+
+    deliver_ml_event(rapp, event)
+
+    if begun:
+        assert event_outcome(event["id"]) == "scoring-started"
+        (scoring,) = our_jobs(rapp, "scoring")
+        assert first["name"] in json.dumps(scoring["properties"]["tags"])
+    else:
+        assert event_outcome(event["id"]) == "ignored"
+        assert our_jobs(rapp, "scoring") == []
+
+
 def test_a_scoring_uri_outside_the_inference_domain_gets_no_token(rapp: App) -> None:
     rapp.set_settings(**rs.retraining_settings(AML_INFERENCE_DOMAIN="inference.ml.azure.com"))
     _, event = _complete(rapp)

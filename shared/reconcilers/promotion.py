@@ -184,13 +184,34 @@ class ModelPromoter:
             if claim is None or not (won or own):
                 return self._result(claim, job_name)
             if version or own:
-                return claim
+                return self._first_in_line(claim)
         if not version:
             stays = Outcome(Status.SKIPPED, f"scoring stays on {default or 'the default'}")
             _decided(trail, job_name, stays, detail)
             return self._not_promoted(default, RequestOutcome.NOT_PROMOTED, reason)
         _decided(trail, job_name, PLANNED, detail)
         return PromotionResult(True, name, RequestOutcome.DRY_RUN, f"would promote: {reason}")
+
+    def _first_in_line(self, claim: PromotionClaim) -> PromotionClaim:
+        """A promotion claimed before this one in the workspace and not ended (a short cooldown
+        lets a retrain end while another's promotion deploys): this one withdraws and waits for
+        redelivery, to be judged against what that one leaves serving and take its own version.
+        Ordered by what the rows say, so racing instances agree on who goes first."""
+        place = (claim.claimed_at, claim.retraining_job)
+        ahead = [
+            c.retraining_job
+            for c in self.claims.promotions(claim.workspace_id)
+            if c.state not in FINAL
+            and (c.claimed_at, c.retraining_job) < place
+            and held(self.clock() - c.claimed_at, IN_FLIGHT)
+        ]
+        if not ahead:
+            return claim
+        self.claims.withdraw_promotion(claim)
+        raise TransientAzureError(
+            f"workspace {claim.workspace_id}: the promotion after {ahead[0]} is in progress; the "
+            f"one after {claim.retraining_job} is judged once it ends (redelivery)"
+        )
 
     def _current(
         self, workspace_id: ArmId, default: str | None, asset: str | None, model: dict[str, Any]

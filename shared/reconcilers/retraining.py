@@ -215,8 +215,10 @@ class RetrainingReconciler:
     def on_finished(self, finished: JobFinished) -> RequestResult:
         workspace_id, name = finished.workspace_id, finished.job_name
         trail = self._trail(workspace_id, f"event:{finished.event_id}")
-        if not plan.names_claimed_job(_claim_view(self.claims.retraining(workspace_id)), name):
-            # Tags and names prove nothing: only the job of the app's claim is its retraining.
+        claimed = plan.names_claimed_job(_claim_view(self.claims.retraining(workspace_id)), name)
+        if not claimed and not self.claims.followed_up(workspace_id, name):
+            # Tags and names prove nothing: only the job of the app's claim is its retraining,
+            # or one whose promotion or scoring the app began (a redelivery carries them on).
             why = f"job {name} is not a retraining job of this app"
             return RequestResult(RequestOutcome.IGNORED, why)
         try:

@@ -4,6 +4,7 @@ failure stops the workspace and is raised only after everything was recorded."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections import Counter
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 DEFERRED = "deferred"
 # Why a remediation was deferred, besides the run's budget (`Stop`).
 GUARD = "guard"
+# Why a write was not attempted: another run holds it (`Claims.take_remediation_slot`).
+TAKEN = "taken"
 
 Change = tuple[str, str, str, str, str, str]
 
@@ -88,6 +91,8 @@ class Run:
     # Where the decision lines go (a `Trail`: its reconciler's logger).
     logger: logging.Logger = log
     _transient: Exception | None = field(default=None, init=False)
+    # Tells this run's holds of writes from another's (a twin delivery's too).
+    holder: str = field(default_factory=lambda: uuid.uuid4().hex[:16], init=False)
 
     def row(
         self,
@@ -130,24 +135,39 @@ class Run:
                 return Outcome(Status.DEFERRED, self.budget.explain(stop), stop.value)
         if decision.write is None:
             return decision.outcome
-        if decision.budgeted and (held := self._hourly(decision.record.target_id)) is not None:
+        if (held := self._hold(decision)) is not None:
             return held
         outcome = self._write(decision)
+        if self.claims is not None and outcome.status is not Status.APPLIED:
+            with contextlib.suppress(AzureError):  # else it lapses with its lease
+                self.claims.release_hold(
+                    decision.record.target_id, self._holding(decision), datetime.now(UTC)
+                )
         if decision.budgeted and outcome.attempted:
             # A planned (dry-run) write counts as the real one would.
             self.budget.spend(failed=outcome.failed)
         return outcome
 
-    def _hourly(self, workspace_id: str) -> Outcome | None:
-        """Take one of the workspace's slots of the hour (kept in the ledger, across runs): None
-        when taken, else the deferral. A ledger that cannot count defers."""
-        limit, now = self.budget.per_hour, datetime.now(UTC)
-        if limit is None:
-            return None
+    def _hold(self, decision: Decision) -> Outcome | None:
+        """Hold the write for this run (kept in the ledger, across runs), a remediation with one
+        of the workspace's slots of the hour: None when taken, else the skip when another run holds
+        it (that run applies, records and announces it) or the deferral. A ledger that cannot count
+        defers a remediation; for any other write, it is a failed write."""
+        workspace_id, now = decision.record.target_id, datetime.now(UTC)
+        limit = self.budget.per_hour if decision.budgeted else None
         try:
-            take = self.claims.take_remediation_slot if self.claims else self.budget.hour_slot
-            free_at = take(workspace_id, limit, now)
+            if self.claims is not None:
+                hold = self._holding(decision)
+                free_at = self.claims.take_remediation_slot(workspace_id, limit, now, hold)
+            elif limit is not None:
+                free_at = self.budget.hour_slot(workspace_id, limit, now)
+            else:
+                return None
         except AzureError as error:
+            if limit is None:  # as a failed write: a transient one stops the workspace
+                if (outcome := judged(error)).status is Status.RETRY:
+                    self._transient = error
+                return outcome
             reason = (
                 f"{Stop.HOURLY_LIMIT}: the ledger could not count this workspace's remediations "
                 f"of the hour ({describe(error)}); deferred to a later run"
@@ -155,8 +175,23 @@ class Run:
         else:
             if free_at is None:
                 return None
+            if isinstance(free_at, str):
+                return Outcome(
+                    Status.SKIPPED,
+                    f"taken by another run ({free_at}): left to it, or to a run after its lease",
+                    TAKEN,
+                )
+            if limit is None:  # never seen: other runs' holds kept changing the row
+                return Outcome(
+                    Status.SKIPPED, "the ledger's row kept changing; left to a later run"
+                )
             reason = explain_hourly(limit, free_at)
         return Outcome(Status.DEFERRED, reason, Stop.HOURLY_LIMIT.value)
+
+    def _holding(self, decision: Decision) -> tuple[str, str]:
+        """The write (its evidence: an assignment's principal) as held, and this run."""
+        r = decision.record
+        return f"{r.kind}\n{r.verdict}\n{r.subject.lower()}\n{r.evidence}", self.holder
 
     def _write(self, decision: Decision) -> Outcome:
         """The one write path: dry-run, intent, the call, Azure's answer, the error's class."""
@@ -188,6 +223,8 @@ class Run:
                     notify = notify and self.budget.first_announcement(Stop(by))
                 evidence = f"{record.verdict}: {by}"
                 record = replace(record, verdict=DEFERRED, evidence=evidence, notify=notify)
+            if outcome.by == TAKEN:  # announced by the run that holds it
+                record = replace(record, notify=False)
             if decision.ledger:
                 records.append(record)
             if decision.logged:
