@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from shared.bounds import redacted
 from tools import plan_view
 from tools.plan_view import instant, one_line, short
 
@@ -257,7 +258,8 @@ def _preview(rt: Runtime, workspaces: Sequence[ArmId], label: str) -> list[Works
 
 
 def _print_json(value: object) -> None:
-    print(json.dumps(value, indent=2, default=instant))
+    # Azure's words (reasons, IDs it answered) are in it, as in a log line: redacted as those.
+    print(redacted(json.dumps(value, indent=2, default=instant)))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
