@@ -31,6 +31,7 @@ from shared.policy.exemptions import (
 )
 from shared.policy.facts import WorkspaceFacts
 from shared.policy.rules import RULES, Status
+from tests.credentials import leaked, placed
 from tests.test_policy_rules import PARAMS, PROPERTY, cluster, recase, workspace, workspace_facts
 
 SUB = "00000000-1111-2222-3333-444444444444"
@@ -418,3 +419,12 @@ def test_a_limit_with_spaces_or_leading_zeros_is_read(value: str, limit: int) ->
     settings = load_settings({**BASE_ENV, "MAX_REMEDIATIONS_PER_RUN": value})
 
     assert settings.max_remediations_per_run == limit
+
+
+@given(st.data())
+def test_a_refused_exemption_shows_no_piece_of_a_credential(data: st.DataObject) -> None:
+    # The entry is repeated as JSON cut to 200 characters: its rule here, after `{"rule": "`.
+    text, secret = data.draw(placed(200 - len('{"rule": "'), before=8))
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**BASE_ENV, "POLICY_EXEMPTIONS": json.dumps([{"rule": text}])})
+    assert leaked(secret, str(raised.value)) is None, str(raised.value)
