@@ -8,7 +8,11 @@ import string
 
 from hypothesis import strategies as st
 
-SECRET = st.text(alphabet=string.ascii_letters + string.digits, min_size=24, max_size=60)
+# Each piece of one holds a capital, a small letter and a digit: no fixed text of a sink (an ARM
+# ID, a GUID, REDACTED) holds such a piece, so one found is the credential's.
+_KINDS = (string.ascii_uppercase, string.ascii_lowercase, string.digits)
+_TRIPLE = st.tuples(*(st.sampled_from(kind) for kind in _KINDS)).map("".join)
+SECRET = st.lists(_TRIPLE, min_size=8, max_size=20).map("".join)
 SHAPES = (
     "https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sig={}",
     "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={}",
