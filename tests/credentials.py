@@ -29,7 +29,7 @@ def placed(
     draw: st.DrawFn, cut: int, *, before: int = 80, line_break: bool = False
 ) -> tuple[str, str]:
     """(text, secret): a credential after padding such that a cut `cut` characters into the text,
-    or up to `before` characters earlier (a sink's own words come first), falls in it; with
+    or up to `before` characters earlier (a sink's own words come first), falls in its secret; with
     `line_break`, the user info's password holds a line break (valid there, URL parsers drop it)."""
     secret = draw(SECRET)
     shape = draw(st.sampled_from(SHAPES))
@@ -37,7 +37,11 @@ def placed(
         at = draw(st.integers(0, len(secret)))
         secret = secret[:at] + "\n" + secret[at:]
     credential = shape.format(secret)
-    pad = draw(st.integers(max(0, cut - before - len(credential)), cut + 2))
+    # How far into the secret the cut falls, give or take the sink's own words (up to `before`).
+    into = (
+        credential.index(secret) + draw(st.integers(-2, len(secret))) + draw(st.integers(0, before))
+    )
+    pad = max(0, cut - into)
     return "~" * pad + credential + " and more", secret
 
 

@@ -445,3 +445,14 @@ def test_a_refused_content_type_shows_no_piece_of_a_credential(data: st.DataObje
     assert status == 415
     # The answer redacts its detail: what the cut let through is what shows.
     assert leaked(secret, redacted(detail)) is None, detail
+
+
+@given(st.data(), st.sampled_from(["x-ms-client-tracking-id", "x-ms-workflow-run-id"]))
+def test_a_tracking_header_is_kept_with_no_piece_of_a_credential(
+    data: st.DataObject, header: str
+) -> None:
+    # Cut to 256 characters, then recorded with the request and logged, where it is redacted.
+    value, secret = data.draw(placed(256, before=0))
+    caller = caller_of({header: value})
+    kept = f"{caller.client_tracking_id} {caller.workflow_run_id}"
+    assert leaked(secret, redacted(kept)) is None, kept

@@ -138,7 +138,7 @@ def _entry(position: int, item: object) -> Exemption:
             f"{where}: expires {expires!r} is not an ISO 8601 date-time with an offset, "
             "such as 2027-03-31T00:00:00+00:00"
         )
-    reason = " ".join(reason.split())
+    reason = redacted(" ".join(reason.split()))  # before the cut, which would hide one
     if len(reason) > MAX_REASON:
         reason = reason[: MAX_REASON - 1] + "…"
     return Exemption(rule_id=rule_id, scope=scope, reason=reason, expires=moment)
@@ -177,7 +177,7 @@ def native_exemptions(
         ]
         name = properties.get("displayName") or item.get("name") or exemption_id
         said = f"{name} ({category}): {properties.get('description') or ''}"
-        reason = " ".join(f"Azure Policy exemption {said}".split())[:MAX_REASON]
+        reason = redacted(" ".join(f"Azure Policy exemption {said}".split()))[:MAX_REASON]
         found += [
             Exemption(rule_id=reference, scope=scope, reason=reason, expires=expires)
             for reference in references

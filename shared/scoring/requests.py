@@ -62,7 +62,7 @@ def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
     cleaned = "".join(
         ch if ch.isascii() and ch.isprintable() else "?" for ch in (headers.get(name) or "").strip()
     )
-    return cleaned[:limit] or None
+    return redacted(cleaned)[:limit] or None  # redacted before the cut, which would hide one
 
 
 def _object_ids(encoded: str) -> set[str]:
