@@ -402,7 +402,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     # A saved change not written: refused or no longer called for (the state changed during
     # the run: plan again), or deferred (the hour's limit: apply again later).
     stale = [
-        f"{record.verdict} {short(record.subject)}: {outcome}"
+        f"{record.verdict} {short(record.subject)}: {one_line(outcome)}"
         for record, outcome in run.changes
         if outcome.status is Status.REFUSED
     ]
@@ -412,7 +412,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             for c in saved.changes - {change(record) for record, _ in run.changes}
         ]
         problems += [
-            f"{record.verdict} {short(record.subject)}: {outcome}: not written"
+            f"{record.verdict} {short(record.subject)}: {one_line(outcome)}: not written"
             for record, outcome in run.changes
             if outcome.status in (Status.DEFERRED, Status.SKIPPED)
         ]
