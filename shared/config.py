@@ -550,7 +550,7 @@ class _Reader:
             return default
         number = whole_number(value)
         if number is None or number < least:
-            raise _invalid(name, value[:40], _WHOLE.format(least))
+            raise _invalid(name, redacted(value)[:40], _WHOLE.format(least))
         if number > at_most:
             raise _invalid(name, number, expected)
         return number
@@ -608,7 +608,7 @@ def _number(name: str, raw: str, expected: str, least: float = -math.inf, shown:
     """A finite number at least `least` (the error shows `shown` characters of it, or all)."""
     number = decimal_number(raw)
     if number is None or not (math.isfinite(number) and number >= least):
-        raise _invalid(name, raw[:shown] if shown else raw, expected)
+        raise _invalid(name, redacted(raw)[:shown] if shown else raw, expected)
     return number
 
 
@@ -689,7 +689,9 @@ def _promotion(reader: _Reader) -> Promotion | None:
     if metric is None:
         return None
     if not _METRIC_NAME.fullmatch(metric):
-        raise _invalid("PROMOTION_METRIC", metric[:60], "expected a metric name such as accuracy")
+        raise _invalid(
+            "PROMOTION_METRIC", redacted(metric)[:60], "expected a metric name such as accuracy"
+        )
     direction = (reader.optional("PROMOTION_DIRECTION") or "higher").lower()
     if direction not in ("higher", "lower"):
         raise _invalid("PROMOTION_DIRECTION", direction, "expected higher or lower")
@@ -715,7 +717,7 @@ def _data_inputs(inputs: dict[str, object]) -> Iterator[tuple[str, str]]:
     """Data inputs (`{"type", "path"}`, or a string that looks like a path), named as in an error,
     must be remote URIs that pass the input check; numbers, booleans, plain words are literals."""
     for key, value in inputs.items():
-        name = f"RETRAIN_INPUTS: input {key[:80]!r}"
+        name = f"RETRAIN_INPUTS: input {redacted(key)[:80]!r}"
         if isinstance(value, dict):
             path = value.get("path")
             if not isinstance(path, str):

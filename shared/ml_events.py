@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from shared.arm import ML_NAME, ArmId, is_workspace, same_arm_id
+from shared.bounds import redacted
 from shared.events import Ignored
 
 
@@ -56,8 +57,9 @@ class JobFinished(NamedTuple):
 
 
 def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """`text` on one printable line (no character a tag could be refused for), cut to `limit`."""
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    """`text` on one printable line (no character a tag could be refused for), redacted, then cut
+    to `limit` (cut first, part of a credential would get through)."""
+    flat = redacted(" ".join("".join(ch if ch.isprintable() else " " for ch in text).split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
 
 

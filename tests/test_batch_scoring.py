@@ -15,19 +15,23 @@ from hypothesis import strategies as st
 
 from shared.adapters.answers import UnexpectedAnswerError
 from shared.adapters.batch_scoring import (
+    BatchEndpoint,
     BatchScoringAdapter,
     ScoringInput,
     ScoringUriRejectedError,
     UnexpectedResponseError,
+    _started_deployment,
     check_scoring_uri,
     job_from_arm,
 )
 from shared.adapters.clients import clients_for
 from shared.adapters.retraining_jobs import app_job_from_arm
 from shared.arm import ArmId
+from shared.bounds import redacted
 from shared.config import get_settings
 from simulator.tokens import claims_of
 from tests.conftest import App
+from tests.credentials import leaked, placed
 from tests.retraining import LOOKALIKE_WORKSPACES
 from tools import scene
 
@@ -442,3 +446,17 @@ def test_a_scoring_uri_with_user_info_is_refused_without_repeating_it(
 def test_scoring_input_kind_follows_the_trailing_slash() -> None:
     assert ScoringInput.from_setting("azureml://datastores/d/paths/in/").kind == "uri_folder"
     assert ScoringInput.from_setting("azureml://datastores/d/paths/in.csv").kind == "uri_file"
+
+
+@given(st.data(), st.sampled_from(["name", "id"]))
+def test_a_refused_scoring_job_answer_shows_no_piece_of_a_credential(
+    data: st.DataObject, field: str
+) -> None:
+    # Azure's job name and ID are repeated cut (100 and 300 characters) in the refusal.
+    text, secret = data.draw(placed(100 if field == "name" else 300, before=8))
+    endpoint = BatchEndpoint(ENDPOINT, PROD, "churn-batch", "https://e", None)
+    name, job_id = (text, f"{ENDPOINT}/deployments/d/jobs/j") if field == "name" else ("j", text)
+    with pytest.raises(UnexpectedAnswerError) as raised:
+        _started_deployment(endpoint, name, job_id)
+    # Every sink (ledger, log, answer) redacts it: what the cut let through is what shows.
+    assert leaked(secret, redacted(str(raised.value))) is None, str(raised.value)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from tests.conftest import App
+from tests.credentials import leaked, placed
 from tools import cli, scene, terminal
 from tools import retraining_scene as rs
 
@@ -476,6 +477,38 @@ def test_apply_exits_1_and_names_the_failed_write(
     assert errors
     assert any(line.startswith("error: mlw-prod: connections: failed: HTTP 403") for line in errors)
     assert all(re.match(r"error: mlw-(prod|dev): connections: failed: HTTP 403", e) for e in errors)
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_apply_json_shows_no_piece_of_a_credential_azure_answered(
+    app: App, capsys: pytest.CaptureFixture[str], data: st.DataObject
+) -> None:
+    # A workspace read answered about another ID: refused, and Azure's ID (cut to 300
+    # characters) told in the workspace's summary, its changes' outcomes, its errors.
+    answered, secret = data.draw(placed(300, before=8))
+    app.sim.rewrite_reply("aml.workspace.get", lambda body: body.update(id=answered), times=50)
+
+    cli.main(["apply", "--json"])
+
+    captured = capsys.readouterr()
+    assert "Azure answered" in captured.out
+    assert leaked(secret, captured.out + captured.err) is None, captured.out
+
+
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_replay_json_shows_no_piece_of_a_credential_an_event_holds(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str], data: st.DataObject
+) -> None:
+    # Its ID is shown on one line (cut at a line break, at 400 characters) and not delivered.
+    event_id, secret = data.draw(placed(400, before=400, line_break=True))
+    path = _write_events(tmp_path, [{"id": event_id, "subject": "s"}])
+
+    assert cli.main(["replay", str(path), "--json"]) == 64
+
+    out = capsys.readouterr().out
+    assert leaked(secret, out) is None, out
 
 
 # -- replay: every event on its own, a summary, an exit code --------------------------------

@@ -27,6 +27,7 @@ from shared.ml_events import (
     scoped_workspace,
     workspace_of_topic,
 )
+from tests.credentials import leaked, placed
 from tools import retraining_scene as rs
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -337,3 +338,36 @@ def test_a_dataset_drift_event_with_sparse_data_is_still_drift(data: dict[str, A
     )
     assert isinstance(parsed, Drift)
     assert "coefficient" not in parsed.message
+
+
+def _run_event(run_id: str) -> dict[str, Any]:
+    event = _status_changed({}, "Failed")
+    event["data"]["runId"] = run_id
+    return event
+
+
+def _drift_event(monitor: str) -> dict[str, Any]:
+    event = _sample("eventgrid_aml_datasetdriftdetected.json")
+    event["data"]["DataDriftName"] = monitor
+    return event
+
+
+# Where each text of an event is cut: a monitor's name, a breach tag's value, a runId.
+_CUTS = {
+    "monitor": (_drift_event, MESSAGE_LIMIT - len("dataset drift detected by ")),
+    "breach": (lambda text: _status_changed({MONITOR_BREACH_TAG: text}), MESSAGE_LIMIT),
+    "runId": (_run_event, 80),
+}
+
+
+@given(st.data(), st.sampled_from(sorted(_CUTS)))
+def test_an_events_text_cut_to_its_limit_shows_no_piece_of_a_credential(
+    data: st.DataObject, where: str
+) -> None:
+    # Each goes into a retraining job's tags (in Azure) or the ledger's reason.
+    event, cut = _CUTS[where]
+    text, secret = data.draw(placed(cut, before=8))
+    parsed = _classify(event(text))
+    assert isinstance(parsed, Drift | Ignored)
+    shown = parsed.message if isinstance(parsed, Drift) else parsed.reason
+    assert leaked(secret, shown) is None, shown

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.ownership import AppIdentity
+from shared.bounds import redacted
+from shared.ownership import AppIdentity, not_made_by
 from tests.conftest import App
+from tests.credentials import leaked, placed
 
 OBJECT_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 CLIENT_ID = "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"
@@ -69,3 +71,16 @@ def test_the_app_reads_its_identity_from_its_own_token(app: App) -> None:
 
     assert identity.object_id == app.sim.identity.principal_id
     assert identity.created(_system_data(app.sim.identity.client_id, "Application"))
+
+
+@given(st.data(), st.sampled_from([("createdBy", 100), ("createdByType", 40)]))
+def test_a_creator_named_in_a_refusal_shows_no_piece_of_a_credential(
+    data: st.DataObject, field: tuple[str, int]
+) -> None:
+    # ARM's `systemData` is repeated cut (100 and 40 characters) in the refusal's reason.
+    name, cut = field
+    text, secret = data.draw(placed(cut, before=8))
+    reason = not_made_by(APP, {**_system_data("someone", "User"), name: text})
+    assert reason is not None
+    # Every sink (ledger, log) redacts what it is given: what the cut let through is what shows.
+    assert leaked(secret, redacted(reason)) is None, reason

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.arm import ArmId
+from shared.bounds import redacted
 from shared.model import (
     ConnectionDecision,
     ConnectionPlan,
@@ -31,8 +32,14 @@ from shared.model import (
     SynapseWorkspace,
     Verdict,
 )
-from shared.planning.private_endpoints import ApprovalRules, plan_connections, unsupported_reason
+from shared.planning.private_endpoints import (
+    DESCRIPTION_LIMIT,
+    ApprovalRules,
+    plan_connections,
+    unsupported_reason,
+)
 from shared.scope import Scope
+from tests.credentials import leaked, placed
 
 ML_TYPE = "Microsoft.MachineLearningServices/workspaces"
 SYNAPSE_TYPE = "Microsoft.Synapse/workspaces"
@@ -1261,3 +1268,18 @@ def test_example_supported_workspace_has_no_unsupported_reason() -> None:
     workspace = _evidence().workspace
     assert workspace is not None
     assert unsupported_reason(workspace) is None
+
+
+@given(st.data())
+def test_unreadable_evidence_leaves_pending_with_no_piece_of_a_credential_in_its_reason(
+    data: st.DataObject,
+) -> None:
+    # Each unreadable workspace's error (Azure's words) is told, the whole cut to the limit.
+    told = f"not verified, and evidence from allow-listed Synapse workspace(s) {SYNAPSE} ("
+    error, secret = data.draw(placed(DESCRIPTION_LIMIT - len(told), before=8))
+    errored = replace(_evidence(), error=error)
+    plan = plan_connections(AML_WORKSPACE, [_connection(MPE_ENDPOINT)], [errored], RULES)
+    (decision,) = plan.decisions
+    assert decision.verdict is Verdict.LEAVE_PENDING
+    # The ledger, the log and the CLI redact it: what the cut let through is what shows.
+    assert leaked(secret, redacted(decision.reason)) is None, decision.reason

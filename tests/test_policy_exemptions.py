@@ -19,9 +19,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.bounds import redacted
 from shared.config import SettingsError, load_settings
 from shared.policy.engine import evaluate, remediations
 from shared.policy.exemptions import (
+    MAX_REASON,
     Exemption,
     apply_exemptions,
     is_scope,
@@ -31,6 +33,7 @@ from shared.policy.exemptions import (
 )
 from shared.policy.facts import WorkspaceFacts
 from shared.policy.rules import RULES, Status
+from tests.credentials import leaked, placed
 from tests.test_policy_rules import PARAMS, PROPERTY, cluster, recase, workspace, workspace_facts
 
 SUB = "00000000-1111-2222-3333-444444444444"
@@ -418,3 +421,20 @@ def test_a_limit_with_spaces_or_leading_zeros_is_read(value: str, limit: int) ->
     settings = load_settings({**BASE_ENV, "MAX_REMEDIATIONS_PER_RUN": value})
 
     assert settings.max_remediations_per_run == limit
+
+
+@given(st.data())
+def test_a_refused_exemption_shows_no_piece_of_a_credential(data: st.DataObject) -> None:
+    # The entry is repeated as JSON cut to 200 characters: its rule here, after `{"rule": "`.
+    text, secret = data.draw(placed(200 - len('{"rule": "'), before=8))
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**BASE_ENV, "POLICY_EXEMPTIONS": json.dumps([{"rule": text}])})
+    assert leaked(secret, str(raised.value)) is None, str(raised.value)
+
+
+@given(st.data())
+def test_an_exemptions_reason_holds_no_piece_of_a_credential(data: st.DataObject) -> None:
+    # Cut to its limit once, here; recorded and announced with each finding it spares, redacted.
+    reason, secret = data.draw(placed(MAX_REASON - 1, before=8))
+    (exemption,) = parse_exemptions(json.dumps([entry(reason=reason)]))
+    assert leaked(secret, redacted(exemption.reason)) is None, exemption.reason

@@ -13,11 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.bounds import redacted
 from shared.config import SettingsError, load_settings
-from shared.policy.exemptions import NO_EXPIRY, is_scope, native_exemptions
+from shared.policy.exemptions import MAX_REASON, NO_EXPIRY, is_scope, native_exemptions
 from shared.runtime import runtime
 from simulator.permissions import Permissions
 from tests.conftest import App, at_once
+from tests.credentials import leaked, placed
 from tests.test_ledger import ledger_fails_on, once_rows_age
 from tests.test_policy_exemptions import BASE_ENV
 from tests.test_policy_rules import DESIGN_RULE_IDS
@@ -428,3 +430,23 @@ def test_policy_assignment_ids_are_read_at_any_scope() -> None:
 def test_a_bad_assignment_id_is_a_start_up_error_naming_the_setting(value: str) -> None:
     with pytest.raises(SettingsError, match="POLICY_ASSIGNMENT_IDS: item"):
         load_settings({**BASE_ENV, "POLICY_ASSIGNMENT_IDS": value})
+
+
+@given(st.data())
+def test_an_azure_exemptions_reason_holds_no_piece_of_a_credential(data: st.DataObject) -> None:
+    # Its description (anyone who may exempt writes it) is cut to the reason's limit, then
+    # recorded and announced with each finding it spares, where it is redacted.
+    told = "Azure Policy exemption load-test (Waiver): "
+    description, secret = data.draw(placed(MAX_REASON - len(told), before=8))
+    item = {
+        "id": f"{scene.PROD}/providers/Microsoft.Authorization/policyExemptions/load-test",
+        "properties": {
+            "policyAssignmentId": ASSIGNMENT,
+            "exemptionCategory": "Waiver",
+            "policyDefinitionReferenceIds": ["compute-max-nodes"],
+            "displayName": "load-test",
+            "description": description,
+        },
+    }
+    (exemption,) = native_exemptions([item], [ASSIGNMENT], scene.PROD)
+    assert leaked(secret, redacted(exemption.reason)) is None, exemption.reason

@@ -26,12 +26,14 @@ from shared.adapters.errors import TransientAzureError
 from shared.adapters.promotion import metric_value
 from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
+from shared.bounds import redacted
 from shared.claims import Claims, PromotionClaim
 from shared.ledger import actions_partition
 from shared.runtime import runtime
 from simulator.arm.models import key
 from simulator.permissions import Permissions
 from tests.conftest import App, at_once
+from tests.credentials import leaked, placed
 from tests.retraining import LOOKALIKE_NUMBERS, LOOKALIKE_WORKSPACES
 from tools import host, scene
 from tools import retraining_scene as rs
@@ -1441,3 +1443,17 @@ def test_plan_never_prints_a_rollback_from_what_a_workspace_user_wrote(
     papp.sim.rewrite_reply("ml.model.version.get", edited, times=2)
 
     assert {"text": _plan(capsys), "json": _plan(capsys, "--json")} == promoted
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_child_runs_refused_id_shows_no_piece_of_a_credential(
+    papp: App, data: st.DataObject
+) -> None:
+    # Repeated cut to 100 characters in the refusal, then the ledger's reason and the log.
+    run_id, secret = data.draw(placed(100, before=8))
+    papp.sim.rewrite_reply("ml.run.children", _rewrite_children("runId", run_id))
+    with pytest.raises(UnexpectedAnswerError) as raised:
+        _job_metric(papp)
+    # Every sink (ledger, log, output) redacts it: what the cut let through is what shows.
+    assert leaked(secret, redacted(str(raised.value))) is None, str(raised.value)

@@ -17,6 +17,7 @@ from shared.config import (
     SettingsError,
     load_settings,
 )
+from tests.credentials import leaked, placed
 
 SUB = "00000000-1111-2222-3333-444444444444"
 WORKSPACES = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.MachineLearningServices"
@@ -290,3 +291,23 @@ def test_retrain_inputs_past_the_json_bounds_are_named_once(value: str, says: st
     assert message.startswith("RETRAIN_INPUTS is "), message
     assert says in message
     assert message.count("RETRAIN_INPUTS") == 1, message
+
+
+# A setting's value is repeated cut to a length: redacted first, no piece of a credential shows.
+_SHOWN = {
+    "RETRAIN_COOLDOWN_MINUTES": ({}, 40, "{}"),
+    "PROMOTION_METRIC": (PROMOTING, 60, "{}"),
+    "PROMOTION_MIN_DELTA": (PROMOTING, 40, "{}"),
+    "RETRAIN_INPUTS": ({}, 80, '{{"{}": "./local"}}'),
+}
+
+
+@given(st.data(), st.sampled_from(sorted(_SHOWN)))
+def test_a_settings_error_shows_no_piece_of_a_credential_however_the_value_is_cut(
+    data: st.DataObject, setting: str
+) -> None:
+    extra, cut, template = _SHOWN[setting]
+    text, secret = data.draw(placed(cut, before=8))
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**_BASE, **extra, setting: template.format(text)})
+    assert leaked(secret, str(raised.value)) is None, str(raised.value)

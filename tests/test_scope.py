@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from shared.config import SettingsError, load_settings
 from shared.scope import Scope, carries, is_management_group, parse_scopes, parse_tag
+from tests.credentials import leaked, placed
 
 SUBS = ["6f1c7b9e-2d4a-4c3b-9a51-0e8d7f6a5b40", "b7e2c9d1-5a3f-4e8b-8c6d-1f2a3b4c5d6e"]
 GROUPS = ["rg-ml", "rg-ml2", "RG-ML", "rg", "rg-ml-2"]
@@ -280,3 +281,18 @@ def test_parsers() -> None:
     assert parse_scopes(json.dumps([mg_id("Mg.(1)")])) == (mg_id("Mg.(1)"),)
     assert is_management_group(mg_id("x").lower())
     assert not is_management_group(mg_id("x") + "/subscriptions/y")
+
+
+# How each scope setting repeats a value it refuses, cut to 200 characters: an item as JSON
+# (after its quote), or the tag's text (after a '?', which no tag name holds).
+@pytest.mark.parametrize(
+    ("setting", "template"), [("ML_SCOPES", '["{}"]'), ("ML_SCOPE_TAG", "?{}")]
+)
+@given(data=st.data())
+def test_a_refused_scope_setting_shows_no_piece_of_a_credential(
+    setting: str, template: str, data: st.DataObject
+) -> None:
+    text, secret = data.draw(placed(200 - 1, before=8))
+    with pytest.raises(SettingsError) as raised:
+        load(**{"ML_SCOPES": json.dumps([rg_id(SUBS[0], "rg-ml")]), setting: template.format(text)})
+    assert leaked(secret, str(raised.value)) is None, str(raised.value)

@@ -21,6 +21,7 @@ from shared.adapters.transport import MalformedResponseError
 from shared.reconcilers.sweep import sweep
 from shared.runtime import runtime
 from tests.conftest import App
+from tests.credentials import leaked, placed
 from tests.test_decisions_e2e import answers_for
 from tools import scene
 
@@ -204,6 +205,23 @@ def test_a_workspace_answered_with_an_id_that_is_no_text_is_not_the_one_asked_fo
     assert record["Outcome"] == "failed"
     assert f"asked for workspace {TWIN}, Azure answered {str(answered)!r}" in record["Reason"]
     assert under(written(app), TWIN) == []
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(credential=placed(300, before=8))
+def test_a_workspace_answered_with_another_id_records_no_piece_of_a_credential(
+    app: App, credential: tuple[str, str]
+) -> None:
+    # Azure's ID is told cut to 300 characters; the ledger redacts only after that cut.
+    answered, secret = credential
+    scoped(app, GROUP, ML_SCOPE_TAG="automation=on")
+    app.sim.ml.add_workspace(TWIN, tags={"automation": "on"})
+    app.sim.rewrite_reply("aml.workspace.get", lambda body: body.update(id=answered))
+
+    record = workspace_event(app, TWIN)
+
+    assert "Azure answered" in record["Reason"]
+    assert leaked(secret, record["Reason"]) is None, record["Reason"]
 
 
 def test_a_scope_that_cannot_be_decided_writes_nothing(app: App) -> None:

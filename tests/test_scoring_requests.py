@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.arm import ArmId
+from shared.bounds import redacted
 from shared.scoring.contract import MAX_BODY_BYTES, MAX_INPUT_PATH
 from shared.scoring.inputs import input_path_problem
 from shared.scoring.requests import (
@@ -25,6 +26,7 @@ from shared.scoring.requests import (
     resolve_endpoint,
     validate,
 )
+from tests.credentials import leaked, placed
 from tools import scene
 from tools import scoring_scene as ss
 
@@ -433,3 +435,24 @@ def test_a_non_ascii_lookalike_of_an_endpoint_name_names_nothing() -> None:
     for lookalike in ("\u212ascore", "k\u0455core", "kscore\u200b", "\uff4bscore"):
         status, field, _ = _refusal(resolve_endpoint, lookalike, (endpoint,))
         assert (status, field) == (422, "endpoint")
+
+
+@given(st.data())
+def test_a_refused_content_type_shows_no_piece_of_a_credential(data: st.DataObject) -> None:
+    # Repeated cut to 100 characters in the answer, the ledger's reason, the log.
+    content_type, secret = data.draw(placed(100, before=8))
+    status, _, detail = _refusal(parse_body, content_type, b"{}")
+    assert status == 415
+    # The answer redacts its detail: what the cut let through is what shows.
+    assert leaked(secret, redacted(detail)) is None, detail
+
+
+@given(st.data(), st.sampled_from(["x-ms-client-tracking-id", "x-ms-workflow-run-id"]))
+def test_a_tracking_header_is_kept_with_no_piece_of_a_credential(
+    data: st.DataObject, header: str
+) -> None:
+    # Cut to 256 characters, then recorded with the request and logged, where it is redacted.
+    value, secret = data.draw(placed(256, before=0))
+    caller = caller_of({header: value})
+    kept = f"{caller.client_tracking_id} {caller.workflow_run_id}"
+    assert leaked(secret, redacted(kept)) is None, kept

@@ -9,6 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.adapters.errors import describe
+from shared.adapters.synapse import _endpoint
+from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
 from shared.model import (
     ConnectionStatus,
@@ -26,6 +29,7 @@ from shared.planning.synapse_facts import (
     read_synapse_workspace,
 )
 from shared.scope import Scope
+from tests.credentials import leaked, placed
 
 SYNAPSE = ArmId(
     "/subscriptions/b7e2c9d1-5a3f-4e8b-8c6d-1f2a3b4c5d6e/resourceGroups/rg-analytics"
@@ -250,3 +254,14 @@ def test_any_other_host_or_port_is_refused(host: str, port: int) -> None:
 
     same = host == "syn-analytics.dev.azuresynapse.net" and port == 443
     assert (data_plane_mismatch(workspace, ENDPOINT) is None) is same
+
+
+@given(credential=placed(100, before=8))
+def test_a_malformed_endpoint_is_described_with_no_piece_of_a_credential_in_its_name(
+    credential: tuple[str, str],
+) -> None:
+    # Its name (Azure's) is told cut to 100 characters; the ledger and the log redact after.
+    name, secret = credential
+    with pytest.raises(MalformedResponseError) as raised:
+        _endpoint({"name": name, "properties": ["not", "an", "object"]})
+    assert leaked(secret, describe(raised.value)) is None, describe(raised.value)

@@ -21,12 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, HttpResponseError, ODataV4Format
 from hypothesis import given
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
 from shared.adapters.authorization import AuthorizationAdapter
+from shared.adapters.errors import describe
 from shared.adapters.synapse import SynapseAdapter
 from shared.adapters.transport import (
     MAX_PAGES,
@@ -36,7 +37,9 @@ from shared.adapters.transport import (
     MalformedResponseError,
     PagingError,
     RetryAfterCapPolicy,
+    json_object,
     json_pages,
+    malformed_is_permanent,
     pinned_pipeline,
 )
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter
@@ -47,6 +50,7 @@ from shared.model import ConnectionStatus
 from shared.runtime import runtime
 from simulator import AzureSimulator
 from tests.conftest import App
+from tests.credentials import leaked, placed
 from tests.retraining import (
     completed_event,
     deliver_ml_event,
@@ -1131,3 +1135,53 @@ def test_a_malformed_drift_query_answer_is_recorded_and_the_timer_goes_on(
     assert our_jobs(app, "retraining", scene.PROD) == []
     # The next workspace had its turn: its reading opened the gate.
     assert len(our_jobs(app, "retraining", scene.DEV)) == 1
+
+
+class _NotJson:
+    """An answer whose body is not JSON, with whatever content type it came with."""
+
+    status_code = 200
+
+    def __init__(self, content_type: str) -> None:
+        self.headers = {"content-type": content_type}
+
+    def json(self) -> object:
+        raise ValueError("Expecting value: line 1 column 1 (char 0)")
+
+
+def _refused_shape(text: str) -> None:
+    @malformed_is_permanent
+    def read() -> None:
+        raise ValueError(text)  # as a shape error carries what Azure answered
+
+    read()
+
+
+# Where a malformed answer's description cuts Azure's text, behind its own words.
+_MALFORMED = {
+    "shape": (_refused_shape, 500 - len("read: malformed response: ValueError: ")),
+    "not JSON": (lambda text: json_object(_NotJson(text), "a read"), 500 - 60),  # type: ignore[arg-type]
+}
+
+
+@given(st.data(), st.sampled_from(sorted(_MALFORMED)))
+def test_a_malformed_answer_is_described_with_no_piece_of_a_credential(
+    data: st.DataObject, kind: str
+) -> None:
+    answer, cut = _MALFORMED[kind]
+    text, secret = data.draw(placed(cut))
+    with pytest.raises(MalformedResponseError) as raised:
+        answer(text)
+    assert leaked(secret, describe(raised.value)) is None, describe(raised.value)
+
+
+@given(st.data(), st.sampled_from(["code", "message"]))
+def test_azures_error_is_described_with_no_piece_of_a_credential(
+    data: st.DataObject, field: str
+) -> None:
+    # Its code and its message each go up to the description's 500 characters.
+    text, secret = data.draw(placed(500 - len("HTTP 400 ")))
+    error = HttpResponseError(message="refused")
+    error.status_code = 400
+    error.error = ODataV4Format({"code": "Refused", "message": "refused", field: text})
+    assert leaked(secret, describe(error)) is None, describe(error)

@@ -14,13 +14,16 @@ from shared.adapters.answers import (
     RefusedTargetError,
     UnexpectedAnswerError,
     check_answer,
+    check_named,
     child_name,
 )
 from shared.adapters.authorization import assignment_mismatch
 from shared.arm import ArmId
+from shared.bounds import redacted
 from shared.inventory import canonical_workspace
 from shared.planning.role_assignments import contributor_role_definition_id
 from shared.scope import Scope
+from tests.credentials import leaked, placed
 
 WORKSPACE = ArmId(
     "/subscriptions/6f1c7b9e-2d4a-4c3b-9a51-0e8d7f6a5b40/resourceGroups/rg-ml"
@@ -137,3 +140,15 @@ def test_a_write_answer_must_be_about_what_was_written_and_show_the_value(
             judge()
     else:
         judge()
+
+
+@given(st.data())
+def test_an_answer_about_another_shows_no_piece_of_a_credential_it_holds(
+    data: st.DataObject,
+) -> None:
+    # Azure's answered ID is repeated cut to 300 characters, into reasons, logs and answers.
+    answered, secret = data.draw(placed(300, before=8))
+    with pytest.raises(UnexpectedAnswerError) as raised:
+        check_named(answered, "/subscriptions/s/resourceGroups/g", "asked for g")
+    # Every sink (ledger, log, output) redacts it: what the cut let through is what shows.
+    assert leaked(secret, redacted(str(raised.value))) is None, str(raised.value)

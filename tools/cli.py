@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from shared.bounds import redacted
 from tools import plan_view
 from tools.plan_view import instant, one_line, short
 
@@ -258,7 +259,8 @@ def _preview(rt: Runtime, workspaces: Sequence[ArmId], label: str) -> list[Works
 
 
 def _print_json(value: object) -> None:
-    print(json.dumps(value, indent=2, default=instant))
+    # Azure's words (reasons, IDs it answered) are in it, as in a log line: redacted as those.
+    print(redacted(json.dumps(value, indent=2, default=instant)))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -401,7 +403,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     # A saved change not written: refused or no longer called for (the state changed during
     # the run: plan again), or deferred (the hour's limit: apply again later).
     stale = [
-        f"{record.verdict} {short(record.subject)}: {outcome}"
+        f"{record.verdict} {short(record.subject)}: {one_line(outcome)}"
         for record, outcome in run.changes
         if outcome.status is Status.REFUSED
     ]
@@ -411,7 +413,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             for c in saved.changes - {change(record) for record, _ in run.changes}
         ]
         problems += [
-            f"{record.verdict} {short(record.subject)}: {outcome}: not written"
+            f"{record.verdict} {short(record.subject)}: {one_line(outcome)}: not written"
             for record, outcome in run.changes
             if outcome.status in (Status.DEFERRED, Status.SKIPPED)
         ]

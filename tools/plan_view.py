@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from shared.bounds import redacted_json
+from shared.bounds import redacted, redacted_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,7 +18,8 @@ def one_line(text: object) -> str:
     """The first line of `text`, escaped and bounded for a terminal."""
     from shared.logs import escape
 
-    lines = str(text).strip().splitlines()
+    # Redacted whole first: a URL's user info may hold a line break, cut there it is not seen.
+    lines = redacted(str(text)).strip().splitlines()
     return escape(lines[0] if lines else "", limit=400)
 
 

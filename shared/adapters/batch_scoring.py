@@ -181,12 +181,15 @@ def _started_deployment(endpoint: BatchEndpoint, name: str, job_id: str) -> str:
     it is a job of this endpoint with a plain name; else `UnexpectedAnswerError`."""
     # A job name becomes a URL segment and a ledger key: anything else is refused, not used.
     if not ML_NAME.fullmatch(name):
-        raise UnexpectedAnswerError(f"scoring job name {name[:100]!r} is not a plain job name")
+        raise UnexpectedAnswerError(
+            f"scoring job name {redacted(name)[:100]!r} is not a plain job name"
+        )
     prefix = f"{endpoint.id}/deployments/"
     parts = job_id[len(prefix) :].split("/") if same_arm_id(job_id[: len(prefix)], prefix) else []
     if len(parts) != 3 or parts[1].lower() != "jobs" or not same_arm_id(parts[2], name):
+        shown = redacted(job_id)[:300]
         raise UnexpectedAnswerError(
-            f"scoring job {name} was asked of {endpoint.id}; Azure answered ID {job_id[:300]!r}"
+            f"scoring job {name} was asked of {endpoint.id}; Azure answered ID {shown!r}"
         )
     return parts[0]
 

@@ -54,8 +54,8 @@ def describe(error: BaseException) -> str:
         code = getattr(error.error, "code", None)
         message = getattr(error.error, "message", None) or str(error.message)
         # Redacted before it is cut (at a line's end, at the limit): cut, a credential is unseen.
-        first_line = redacted(str(message)).splitlines()[0] if message else ""
-        return f"HTTP {error.status_code} {code or ''}: {first_line}".replace("  ", " ")[:500]
+        line = redacted(f"HTTP {error.status_code} {code or ''}: {message or ''}")
+        return line.splitlines()[0].replace("  ", " ")[:500]
     text = error.message if isinstance(error, AzureError) else error
     return redacted(f"{type(error).__name__}: {text}")[:500]
 

@@ -19,6 +19,7 @@ from shared.adapters.transport import (
     json_objects,
 )
 from shared.arm import same_arm_id
+from shared.bounds import redacted
 from shared.scope import MANAGEMENT_GROUPS, Scope, group_name, is_management_group
 
 MANAGEMENT_API_VERSION = "2020-05-01"
@@ -81,7 +82,9 @@ class EstateAdapter(ArmAdapter):
         while more := {i for i, p in groups.items() if p in under} - under:
             under |= more
         if stray := [f"{i} under {p}" for i, p in parents.items() if p not in under]:
-            raise MalformedResponseError(f"asked for {what}, Azure answered {stray[0]}"[:500])
+            raise MalformedResponseError(
+                redacted(f"asked for {what}, Azure answered {stray[0]}")[:500]
+            )
         return frozenset(
             str(item.get("name", "")).lower()
             for item in items
@@ -101,7 +104,7 @@ class EstateAdapter(ArmAdapter):
         body = self._json("GET", workspace_id, WORKSPACES_API_VERSION, what)
         if not same_arm_id(body.get("id"), workspace_id):
             # Another's tags say nothing of this one's scope: a read that failed (an AzureError).
-            shown = str(body.get("id"))[:300]
+            shown = redacted(str(body.get("id")))[:300]
             raise MalformedResponseError(f"asked for {what}, Azure answered {shown!r}")
         return json_mapping(body.get("tags"), f"{what}: tags")
 
@@ -191,7 +194,9 @@ def _wait_for_quota(quota: dict[str, str]) -> None:
         except ValueError:
             wait = float("inf")
         if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
-            raise AzureError(f"Resource Graph: quota spent ({QUOTA_RESETS}: {resets[:20]})")
+            raise AzureError(
+                f"Resource Graph: quota spent ({QUOTA_RESETS}: {redacted(resets)[:20]})"
+            )
         time.sleep(wait)
 
 

@@ -239,9 +239,8 @@ def malformed_is_permanent(method: Callable[P, R]) -> Callable[P, R]:
             # Azure's own errors, and answers the app refused on purpose, keep their meaning.
             raise
         except _SHAPE_ERRORS as error:
-            raise MalformedResponseError(
-                f"{method.__qualname__}: malformed response: {type(error).__name__}: {error}"[:500]
-            ) from error
+            what = f"{method.__qualname__}: malformed response: {type(error).__name__}: {error}"
+            raise MalformedResponseError(redacted(what)[:500]) from error
 
     return wrapper
 
@@ -250,10 +249,11 @@ def json_object(response: HttpResponse, what: str) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
-        raise MalformedResponseError(
+        text = (
             f"{what}: answered {response.status_code} with a body that is not JSON "
-            f"({response.headers.get('content-type', 'no content type')}): {error}"[:500]
-        ) from None
+            f"({response.headers.get('content-type', 'no content type')}): {error}"
+        )
+        raise MalformedResponseError(redacted(text)[:500]) from None
     if not isinstance(body, dict):
         raise MalformedResponseError(
             f"{what}: answered {response.status_code} with a JSON {type(body).__name__}, "
@@ -293,7 +293,7 @@ def json_pages(
         except DecodeError as error:
             # azure-core's ContentDecodePolicy already refused a body labelled JSON.
             text = f"{what}: body is not JSON: {error.message}"
-            raise MalformedResponseError(text[:500]) from None
+            raise MalformedResponseError(redacted(text)[:500]) from None
         if response.status_code != 200:
             raise HttpResponseError(response=response)
         body = json_object(response, what)

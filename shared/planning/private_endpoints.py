@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from shared.arm import ArmId, is_arm_id, name_of, same_arm_id
+from shared.bounds import redacted
 from shared.model import (
     ConnectionDecision,
     ConnectionPlan,
@@ -94,7 +95,7 @@ def _decide(
     def unverified(reason: str, *, may_reject: bool) -> ConnectionDecision:
         if not (may_reject and rules.reject_unverified):
             return decision(Verdict.LEAVE_PENDING, reason)
-        description = f"Rejected by {APP_NAME}: {reason}"[:DESCRIPTION_LIMIT]
+        description = redacted(f"Rejected by {APP_NAME}: {reason}")[:DESCRIPTION_LIMIT]
         return decision(Verdict.REJECT, reason, description=description)
 
     if not rules.in_scope(workspace_id):
@@ -125,7 +126,7 @@ def _decide(
         return decision(
             Verdict.APPROVE,
             f"verified: {verified_by}",
-            description=f"Approved by {APP_NAME}: {verified_by}"[:DESCRIPTION_LIMIT],
+            description=redacted(f"Approved by {APP_NAME}: {verified_by}")[:DESCRIPTION_LIMIT],
             evidence=f"{synapse.id}/managedVirtualNetworks/default/"
             f"managedPrivateEndpoints/{endpoint.name}",
         )
@@ -140,18 +141,14 @@ def _decide(
     if unreadable:
         # The connection may come from a workspace we could not ask: never reject on that.
         shown = ", ".join(f"{synapse_id} ({error})" for synapse_id, error in unreadable)
-        return unverified(
-            "not verified, and evidence from allow-listed Synapse workspace(s) "
-            f"{shown} could not be read: left pending"[:DESCRIPTION_LIMIT],
-            may_reject=False,
-        )
+        text = f"not verified, and evidence from allow-listed Synapse workspace(s) {shown} "
+        text += "could not be read: left pending"
+        return unverified(redacted(text)[:DESCRIPTION_LIMIT], may_reject=False)
     if index.unnamed:
         shown = ", ".join(sorted(index.unnamed))
-        return unverified(
-            f"not verified, and managed private endpoint(s) {shown} to this workspace name no "
-            f"private endpoint yet (provisioning): left pending"[:DESCRIPTION_LIMIT],
-            may_reject=False,
-        )
+        text = f"not verified, and managed private endpoint(s) {shown} to this workspace name no "
+        text += "private endpoint yet (provisioning): left pending"
+        return unverified(redacted(text)[:DESCRIPTION_LIMIT], may_reject=False)
     # Workspaces that cannot have made it (no managed VNet, exfiltration protection): say so.
     workspaces = [item.workspace for item in evidence if item.workspace is not None]
     unsupported = sorted({reason for w in workspaces if (reason := unsupported_reason(w))})

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from azure.mgmt.core.tools import parse_resource_id, resource_id
 
 from shared.arm import is_arm_id, is_guid, name_parts, same_arm_id
-from shared.bounds import aware_time
+from shared.bounds import aware_time, redacted
 
 if TYPE_CHECKING:
     from shared.policy.rules import Finding, Rule
@@ -112,7 +112,7 @@ def parse_exemptions(text: str) -> tuple[Exemption, ...]:
 
 
 def _entry(position: int, item: object) -> Exemption:
-    where = f"entry {position} ({json.dumps(item)[:200]})"
+    where = f"entry {position} ({redacted(json.dumps(item))[:200]})"
     if not isinstance(item, dict):
         raise ValueError(f"{where} is not an object with {', '.join(FIELDS)}")
     if missing := [n for n in FIELDS if not isinstance(item.get(n), str) or not item[n].strip()]:
@@ -142,7 +142,7 @@ def _entry(position: int, item: object) -> Exemption:
             f"{where}: expires {expires!r} is not an ISO 8601 date-time with an offset, "
             "such as 2027-03-31T00:00:00+00:00"
         )
-    reason = " ".join(reason.split())
+    reason = redacted(" ".join(reason.split()))  # before the cut, which would hide one
     if len(reason) > MAX_REASON:
         reason = reason[: MAX_REASON - 1] + "…"
     return Exemption(rule_id=rule_id, scope=scope, reason=reason, expires=moment)
@@ -181,7 +181,7 @@ def native_exemptions(
         ]
         name = properties.get("displayName") or item.get("name") or exemption_id
         said = f"{name} ({category}): {properties.get('description') or ''}"
-        reason = " ".join(f"Azure Policy exemption {said}".split())[:MAX_REASON]
+        reason = redacted(" ".join(f"Azure Policy exemption {said}".split()))[:MAX_REASON]
         found += [
             Exemption(rule_id=reference, scope=scope, reason=reason, expires=expires)
             for reference in references
