@@ -261,6 +261,15 @@ def test_the_next_version_follows_the_registry(papp: App) -> None:
 # ------------------------------------------------------------------ failures
 
 
+def test_a_delivery_waits_for_a_deployment_within_event_grids_delivery_timeout() -> None:
+    """Event Grid delivers an event again when its answer takes over 30 seconds (its "delivery
+    and retry" documentation): the wait, a last poll and the steps around it fit well within."""
+    from shared.adapters import promotion
+
+    waited = promotion.PROVISION_TIMEOUT_SECONDS + promotion.PROVISION_POLL_SECONDS
+    assert waited <= promotion.EVENT_GRID_DELIVERY_TIMEOUT_SECONDS * 2 / 3
+
+
 @pytest.mark.parametrize("state", [None, 5, ["Succeeded"], {"state": "Succeeded"}, ""])
 def test_a_new_deployment_without_a_readable_state_is_a_recorded_failure(
     papp: App, state: object, monkeypatch: pytest.MonkeyPatch

@@ -25,7 +25,10 @@ RUN_HISTORY_API = "v1.0"
 MAX_CHILD_RUNS = 20
 PROVISIONING_DONE = frozenset({"Succeeded", "Failed", "Canceled"})
 # One delivery's wait for a new deployment; then Event Grid's redelivery (or the timer) reads it.
-PROVISION_TIMEOUT_SECONDS = 240.0
+# Event Grid waits 30 seconds for a delivery's answer, then delivers the event again: a longer
+# wait would only run twins of the delivery side by side, each polling the same deployment.
+EVENT_GRID_DELIVERY_TIMEOUT_SECONDS = 30.0
+PROVISION_TIMEOUT_SECONDS = 15.0
 PROVISION_POLL_SECONDS = 5.0
 
 
