@@ -26,6 +26,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from shared.adapters.answers import UnexpectedAnswerError
+from shared.adapters.errors import TransientAzureError
 from shared.ledger import ActionRecord
 from shared.logs import DECISION_FIELDS, decision_log
 from shared.outcome import NO_CHANGE, Outcome, Status
@@ -36,7 +37,7 @@ from shared.scoring.service import KIND_SCORING
 from shared.telemetry import DECISION_LOG_FIELDS
 from tests.conftest import App
 from tests.test_infra import azd_env_names, strip_bicep_comments
-from tools import scene
+from tools import host, scene
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra"
@@ -330,6 +331,58 @@ def test_an_event_whose_read_failed_is_selected_by_not_reconciled_alone(
         ("event", "failed")
     ]
     assert [line for line in lines if failed(line)] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("nothing fails", []),
+        # An allow-listed Synapse workspace the app may not read: every connection from it is
+        # left pending, decided on no evidence.
+        ("Synapse refuses", [("synapse-evidence", "incomplete")]),
+        # ... or whose answer the app does not take: another workspace's, or no workspaceUID.
+        ("Synapse answers for another", [("synapse-evidence", "incomplete")]),
+        ("Synapse answers without its UID", [("synapse-evidence", "incomplete")]),
+        # Unavailable through the retries, run after run: the next run retries, and no other
+        # line of the run names the workspaces.
+        ("reads unavailable", [("workspace", "retry"), ("workspace", "retry"), ("sweep", "retry")]),
+        # A scope whose workspaces cannot be listed: none of them is reconciled.
+        ("scope refuses", [("scope", "unread")]),
+    ],
+)
+def test_a_sweep_that_could_not_reconcile_is_selected_by_not_reconciled_alone(
+    app: App, caplog: pytest.LogCaptureFixture, case: str, expected: list[tuple[str, str]]
+) -> None:
+    if case == "Synapse refuses":
+        app.sim.inject("synapse.workspace.get", status=403, times=50)
+    elif case == "Synapse answers for another":
+        other = {"id": scene.synapse_id("syn-other"), "properties": {}}
+        app.sim.inject_reply("synapse.workspace.get", body=other, times=50)
+    elif case == "Synapse answers without its UID":
+        managed = {"managedVirtualNetwork": "default"}
+        body = {"id": scene.ANALYTICS, "properties": managed}
+        app.sim.inject_reply("synapse.workspace.get", body=body, times=50)
+    elif case == "reads unavailable":
+        app.sim.inject("aml.pec.list", status=503, times=50, retry_after=0.01)
+    elif case == "scope refuses":
+        group = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg-ml"
+        app.set_settings(ML_SCOPES=json.dumps([group, scene.SANDBOX]), ML_WORKSPACE_IDS="")
+        # ARM's lists are the inventory when Resource Graph is unavailable (the count, the survey).
+        app.sim.inject("resourcegraph.query", status=503, times=10, retry_after=0.01)
+        app.sim.inject("aml.workspace.list", status=403, times=10)
+    raised = pytest.raises(TransientAzureError) if case == "reads unavailable" else None
+    with caplog.at_level(logging.INFO), raised or contextlib.nullcontext():
+        host.fire_timer("reconcile_all")
+
+    lines = decision_lines(caplog)
+    selected = {
+        name: [
+            (line["kind"], line["verdict"]) for line in lines if kql_filter(queries()[name])(line)
+        ]
+        for name in ALERT_QUERIES.values()
+    }
+    assert selected == {"notReconciled": expected, "failedActions": [], "deferredRemediations": []}
 
 
 def test_failed_actions_cover_every_failed_outcome_and_deferrals_every_deferral() -> None:

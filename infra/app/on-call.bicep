@@ -185,6 +185,8 @@ var logAlerts = [
     // A read failing decides and writes nothing, so no failed action shows it: a role taken
     // away, or Synapse RBAC not granted, would otherwise leave every workspace silently alone.
     // An event whose resource could not be read is such a read too (the intake's `failed`).
+    // So are a Synapse workspace's evidence not taken, a scope the sweep could not list, and a
+    // workspace the sweep must retry (`incomplete`, `unread`, `retry`).
     name: 'not-reconciled'
     title: 'A workspace could not be reconciled'
     description: 'The app could not read what it judges a workspace by, or what an event names (its role lost, Azure refusing, or unavailable through the retries): nothing was decided there (workbook: Workspaces and events not reconciled).'

@@ -15,7 +15,7 @@ from shared.adapters.errors import TransientAzureError, describe, is_transient, 
 from shared.adapters.synapse import SynapseAdapter
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.config import Settings
-from shared.logs import decision_log, escape
+from shared.logs import decision_log
 from shared.model import (
     ConnectionDecision,
     ConnectionStatus,
@@ -77,31 +77,28 @@ class EvidenceGatherer:
             if not workspace.managed_virtual_network:
                 return evidence(workspace)
             asked = self.synapse.data_plane_endpoint(name_of(synapse_id))
-            if (mismatch := data_plane_mismatch(workspace, asked)) is not None:
-                # Azure's answer, as decision lines show it: one line, no credential.
-                log.warning("Synapse evidence not taken: %s", escape(mismatch))
-                return evidence(workspace, error=mismatch)
-            endpoints = self.synapse.list_managed_private_endpoints(synapse_id)
+            if (text := data_plane_mismatch(workspace, asked)) is None:
+                endpoints = self.synapse.list_managed_private_endpoints(synapse_id)
+                return evidence(workspace, tuple(endpoints))
         except SynapseAnswerError as error:
-            log.warning("Synapse workspace %s: %s", synapse_id, escape(error))
-            return evidence(error=str(error))
+            text = str(error)
         except AzureError as error:
             if is_transient(error):
                 # Not `permanent`: its text would call the Synapse workspace "workspace".
                 text = f"Synapse workspace {synapse_id}: {describe(error)}"
                 raise TransientAzureError(text) from error
             text = describe(error)
-            decision_log(
-                log,
-                text,
-                trigger=trigger,
-                kind="synapse-evidence",
-                verdict="incomplete",
-                subject_id=synapse_id,
-                level=logging.WARNING,
-            )
-            return evidence(error=text)
-        return evidence(workspace, tuple(endpoints))
+        # Every evidence not taken on one line on-call's query reads (escaped, no credential).
+        decision_log(
+            log,
+            text,
+            trigger=trigger,
+            kind="synapse-evidence",
+            verdict="incomplete",
+            subject_id=synapse_id,
+            level=logging.WARNING,
+        )
+        return evidence(error=text)
 
     def gather(self, cache: dict[str, SynapseEvidence], trigger: str) -> list[SynapseEvidence]:
         """Each allow-listed workspace's evidence, read once into `cache` (the run's)."""
