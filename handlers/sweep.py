@@ -69,7 +69,10 @@ def sweep_partition(message: func.QueueMessage) -> None:
         row = (str(message.id or ""), PARTITION_QUEUE, "", "invalid", text, PARTITION_FUNCTION)
         rt.ledger.record_event(EventRecord(*row))
         return
-    report = sweep(rt, trigger=trigger, subscription=subscription)
+    except TransientAzureError as error:  # its scope unread: said and retried as a sweep's
+        subscription, report = "?", SweepReport((), (str(error),), f"unread ({error})")
+    else:
+        report = sweep(rt, trigger=trigger, subscription=subscription)
     retry = list(report.transient_failures)
     if retry and (message.dequeue_count or 0) >= MAX_DEQUEUE_COUNT:
         text = f"subscription {subscription}: giving up, to {PARTITION_QUEUE}-poison"

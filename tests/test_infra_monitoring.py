@@ -385,6 +385,32 @@ def test_a_sweep_that_could_not_reconcile_is_selected_by_not_reconciled_alone(
     assert selected == {"notReconciled": expected, "failedActions": [], "deferredRemediations": []}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("status", [403, 503])
+def test_a_partition_whose_scope_cannot_be_read_is_selected_by_not_reconciled(
+    app: App, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    """Whether the message's subscription lies in a scope of the settings is read from ARM (the
+    management group's members): that read failing leaves the subscription unswept, delivery
+    after delivery, until the message is in the poison queue."""
+    from handlers.sweep import MAX_DEQUEUE_COUNT, PARTITION_FUNCTION
+
+    app.sim.management.add_group("mg-landing-zones")
+    app.sim.management.place_subscription(scene.ML_SUBSCRIPTION, "mg-landing-zones")
+    group = "/providers/Microsoft.Management/managementGroups/mg-landing-zones"
+    app.set_settings(ML_SCOPES=json.dumps([group]), ML_WORKSPACE_IDS="")
+    app.sim.inject("management.descendants", status=status, times=100, retry_after=0.01)
+    body = json.dumps({"subscription": scene.ML_SUBSCRIPTION}).encode()
+
+    with caplog.at_level(logging.INFO), pytest.raises(TransientAzureError):
+        host.deliver_queue_message(PARTITION_FUNCTION, body, dequeue_count=MAX_DEQUEUE_COUNT)
+
+    lines = decision_lines(caplog)
+    keep = kql_filter(queries()["notReconciled"])
+    assert [(line["kind"], line["verdict"]) for line in lines if keep(line)] == [("sweep", "retry")]
+    assert [line["verdict"] for line in lines if line["kind"] == "partition"] == ["poison"]
+
+
 def test_failed_actions_cover_every_failed_outcome_and_deferrals_every_deferral() -> None:
     failed = kql_filter(queries()["failedActions"])
     deferred = kql_filter(queries()["deferredRemediations"])
