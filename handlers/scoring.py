@@ -57,12 +57,17 @@ def _serve(function: str, route: str, method: str, handle: Handle) -> None:
     """Serves `handle` as `function` only while App Service authentication is on (else 503: the
     caller's headers would be the client's own); a failure: a problem without the table's words."""
 
+    def unserved(why: str, problem: Problem) -> func.HttpResponse:
+        # No caller's fault: a failed action, for on-call's alert.
+        failed = Outcome(Status.FAILED, f"{problem.status}, nothing recorded")
+        RequestRecord(function, "unavailable", 0, None).line(log, why, failed, logging.ERROR)
+        return _problem(problem)
+
     def serve(req: func.HttpRequest) -> func.HttpResponse:
         settings = get_settings()
         if not settings.http_auth_enabled:
             why = "App Service authentication is not enabled (WEBSITE_AUTH_ENABLED)"
-            log.error("[http:%s] refused: %s", function, why)
-            return _problem(contract.AUTH_NOT_CONFIGURED)
+            return unserved(why, contract.AUTH_NOT_CONFIGURED)
         try:
             return handle(req, settings)
         except AzureError as error:
@@ -73,10 +78,7 @@ def _serve(function: str, route: str, method: str, handle: Handle) -> None:
                 if is_transient(error)
                 else Problem("internal-error", "the app could not use its ledger; its log says why")
             )
-            failed = Outcome(Status.FAILED, f"{problem.status}, nothing recorded")
-            unrecorded = RequestRecord(function, "unavailable", 0, None)
-            unrecorded.line(log, unavailable, failed, logging.ERROR)
-            return _problem(problem)
+            return unserved(unavailable, problem)
         except Exception:
             log.exception("[http:%s] the request failed", function)
             detail = "the app failed to handle the request; its log says why"

@@ -448,6 +448,23 @@ def test_an_http_scoring_start_azure_fails_is_a_failed_action_announced_unless_t
     assert types == (["SynapseAmlAutomation.BatchScoring.Start.Failed"] if status == 403 else [])
 
 
+@pytest.mark.slow
+def test_scoring_served_without_app_service_authentication_is_a_failed_action(
+    scoring: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every request refused (503) until the platform's authentication is back on: no caller's
+    # fault, and nothing else says the API serves nothing.
+    from tests.test_scoring_http_e2e import get, post
+    from tools import scoring_scene
+
+    scoring.set_settings(**{**scoring_scene.settings_env(), "WEBSITE_AUTH_ENABLED": ""})
+    with caplog.at_level(logging.INFO):
+        assert [post().status_code, get("batchjob-1").status_code] == [503, 503]
+    failed = kql_filter(queries()["failedActions"])
+    selected = [(line["kind"], line["verdict"]) for line in decision_lines(caplog) if failed(line)]
+    assert selected == [("scoring-request", "unavailable")] * 2
+
+
 def kinds_in(query: str) -> set[str]:
     """The kinds a query compares `customDimensions.kind` with (== or in)."""
     kinds = set(re.findall(r'tostring\(customDimensions\.kind\) == "([\w-]+)"', query))
