@@ -798,6 +798,41 @@ def test_output_into_a_closed_pipe_ends_quietly_without_a_traceback(
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["replay", "plan"])
+def test_a_terminal_that_is_not_utf_8_gets_every_line_escaped_not_a_traceback(
+    app: App,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    # PYTHONIOENCODING=ascii, a Windows code page: an event ID, a connection's name.
+    group = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg"
+    network = f"{group}/providers/Microsoft.Network"
+    pe = f"{network}/privateEndpoints/pé"
+    app.sim.ml.add_private_endpoint_connection(scene.PROD, "pé-café", pe, status="Pending")
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps([{"id": "café"}]), encoding="utf-8")
+    raw = io.BytesIO()
+    ascii_stdout = io.TextIOWrapper(raw, encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", ascii_stdout)
+    try:
+        code = cli.main([command, str(path)] if command == "replay" else [command])
+        ascii_stdout.flush()
+    finally:
+        monkeypatch.undo()
+
+    assert code == (64 if command == "replay" else 0)
+    assert "Traceback" not in capsys.readouterr().err
+    out = raw.getvalue().decode("ascii")
+    if command == "replay":
+        assert "#1 caf\\xe9: invalid: not delivered" in out
+        assert out.endswith("replayed 1 events: 1 invalid\n")
+    else:
+        assert out.startswith("plan: 2 workspaces")
+        assert "p\\xe9-caf\\xe9" in out
+
+
 def test_apply_summaries_stay_one_line_each_when_piped(
     app: App, capsys: pytest.CaptureFixture[str]
 ) -> None:
