@@ -733,6 +733,35 @@ def test_ctrl_c_during_apply_is_one_line_and_exit_130(
     assert line == "error: interrupted"
 
 
+def test_ctrl_c_between_two_writes_leaves_the_first_recorded_as_applied(
+    app: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shared.reconcilers.run as run_module
+
+    app.set_settings(POLICY_MODE="remediate")
+    record_intent = run_module.record_intent
+
+    def interrupted_at_the_second_remediation(sink: Any, record: Any) -> None:
+        if record.verdict == "lower-max-nodes":  # after disable-public-network-access
+            raise KeyboardInterrupt
+        record_intent(sink, record)
+
+    monkeypatch.setattr(run_module, "record_intent", interrupted_at_the_second_remediation)
+
+    assert cli.main(["apply"]) == 130
+
+    assert _error_lines(capsys.readouterr().err) == ["error: interrupted"]
+    body = app.sim.arm.get(scene.PROD)
+    assert body is not None
+    assert body["properties"]["publicNetworkAccess"] == "Disabled"  # written in Azure
+    outcomes = [
+        row["Outcome"]
+        for row in app.ledger.actions(scene.PROD)
+        if row["Verdict"] == "disable-public-network-access"
+    ]
+    assert any(outcome.startswith("applied") for outcome in outcomes), outcomes
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
