@@ -981,6 +981,21 @@ def test_usage_errors_exit_64_apart_from_the_plans_codes(
     assert "unrecognized arguments: --bogus" in _one_error_line(capsys.readouterr().err)
 
 
+def test_help_and_the_readme_document_every_exit_code_the_cli_returns(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    codes = {0, cli.FAILURE, cli.CHANGES, cli.STALE, cli.USAGE, cli.INTERRUPTED}
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    helped = capsys.readouterr().out
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Operator CLI", 1)[1].split("\n## ", 1)[0]
+
+    assert {int(code) for code in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)} == codes
+    assert "exit codes" in helped.lower()
+    assert all(re.search(rf"\b{code} ", helped) for code in codes), helped
+
+
 def test_a_saved_plan_is_applied_exactly(
     app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

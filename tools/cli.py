@@ -13,7 +13,8 @@ managed identity in Azure.
 Exit codes: 0 done (`plan --detailed-exitcode`: nothing to change); 1 Azure or the ledger failed
 (or an event failed: try again later); 2 `plan --detailed-exitcode`: changes planned; 3 `apply
 FILE`: the saved plan no longer holds (plan again); 64 bad usage or input (EX_USAGE: a setting,
-a file, an event, a workspace out of scope). Every error is one line on stderr.
+a file, an event, a workspace out of scope); 130 interrupted (Ctrl-C; the writes made so far
+are recorded). Every error is one line on stderr.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ FAILURE = 1
 CHANGES = 2
 STALE = 3
 USAGE = 64  # sysexits.h EX_USAGE
+INTERRUPTED = 130  # a shell's code for SIGINT
 
 
 class CliError(Exception):
@@ -607,7 +609,8 @@ def cmd_export_policy(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = _Parser(prog="python -m tools.cli", description=__doc__.splitlines()[0])
+    epilog = __doc__.split("\n\n")[-1].strip()  # the exit codes
+    top = _Parser(prog="python -m tools.cli", description=__doc__.splitlines()[0], epilog=epilog)
     settings_help = f"a Functions settings file to read (default: ./{SETTINGS_FILE} when present)"
     top.add_argument("--settings", type=Path, default=None, help=settings_help)
     top.add_argument("-v", "--verbose", action="store_true", help="log every decision")
@@ -700,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`| head`): nothing left to say to it. Point stdout at devnull so
         # that the interpreter's last flush does not report the same broken pipe again.
