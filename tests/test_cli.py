@@ -222,8 +222,13 @@ def test_replay_to_a_timer_function_says_it_is_not_an_event_function(
         (b'{"Values": ["ML_WORKSPACE_IDS"]}', "has no `Values` object of settings"),
         (b"[]", "has no `Values` object"),
         (b"\xff", "cannot be read"),
+        # `func settings encrypt`: the values are ciphertext only the Functions tools decrypt.
+        (
+            b'{"IsEncrypted": true, "Values": {"AUTOMATION_MODE": "AQAAANCMnd8BFdERjHoAwE"}}',
+            "is encrypted (IsEncrypted): decrypt it with `func settings decrypt`",
+        ),
     ],
-    ids=["missing", "malformed", "values-not-object", "not-object", "not-utf8"],
+    ids=["missing", "malformed", "values-not-object", "not-object", "not-utf8", "encrypted"],
 )
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_a_bad_settings_file_is_one_line_and_exit_64_before_or_after_the_command(

@@ -100,6 +100,12 @@ def load_settings_file(path: Path) -> None:
         raise CliError(
             f"settings file {path} has no `Values` object of settings: {fix}", USAGE
         ) from None
+    if content.get("IsEncrypted") is True:  # its values are ciphertext, not settings
+        raise CliError(
+            f"settings file {path} is encrypted (IsEncrypted): decrypt it with "
+            "`func settings decrypt`, or set the settings in the environment",
+            USAGE,
+        )
     for name, value in values.items():
         if value is None:
             continue  # `null`: not set, as the Functions host reads it
