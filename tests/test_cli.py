@@ -357,6 +357,25 @@ def test_plan_when_azure_cannot_be_reached_is_one_line_and_exit_1(
     assert "ARM_ENDPOINT" in line
 
 
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_a_ca_bundle_setting_naming_no_file_is_one_line_and_exit_1(
+    app: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    # The token comes without TLS (IMDS over http, `az login`'s cache): warmed here by a plan.
+    assert cli.main(["plan"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+
+    assert cli.main([command, "--json"]) == 1
+
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert "invalid path: /nonexistent/ca.pem" in line
+    assert "check the path or setting it names" in line
+    assert captured.out == ""
+    assert resource_writes(app) == []
+
+
 def test_plan_exits_1_when_a_workspace_cannot_be_read(
     app: App, capsys: pytest.CaptureFixture[str]
 ) -> None:

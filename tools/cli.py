@@ -717,6 +717,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return FAILURE
+    except OSError as error:
+        # Not an AzureError: the HTTP stack's own, before any request left (a CA bundle setting,
+        # REQUESTS_CA_BUNDLE, that names no file).
+        print(
+            f"error: {one_line(error)} (a local error, not Azure's: check the path or setting "
+            "it names)",
+            file=sys.stderr,
+        )
+        return FAILURE
 
 
 if __name__ == "__main__":
