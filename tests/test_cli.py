@@ -1143,6 +1143,23 @@ def test_a_workspace_named_twice_in_two_casings_is_one_target(
     assert [item["workspace"] for item in json.loads(capsys.readouterr().out)] == [scene.DEV]
 
 
+@pytest.mark.parametrize(
+    "candidate",
+    ["mlw-prod", f"{scene.PROD}/", f"{scene.PROD}/computes/cpu-cluster", scene.ANALYTICS],
+    ids=["a-name", "trailing-slash", "a-compute", "a-synapse-workspace"],
+)
+def test_a_workspace_that_is_not_an_arm_id_of_one_says_so_before_azure_is_read(
+    app: App, capsys: pytest.CaptureFixture[str], candidate: str
+) -> None:
+    for command in ("plan", "apply"):
+        assert cli.main([command, "--workspace", scene.PROD, "--workspace", candidate]) == 64
+
+        line = _one_error_line(capsys.readouterr().err)
+        assert f"--workspace {candidate} is not the ARM ID of an Azure ML workspace" in line
+        assert "/providers/Microsoft.MachineLearningServices/workspaces/<name>" in line
+    assert [r.route for r in app.non_token_requests()] == []
+
+
 def test_a_workspace_out_of_scope_is_a_usage_error_naming_it(
     app: App, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -240,8 +240,18 @@ def _workspaces(
 ) -> tuple[list[ArmId], list[tuple[str, Any]]]:
     """`--workspace` targets (each in scope, or a usage error), else every workspace in scope
     and the scopes that could not be listed."""
+    from shared.inventory import canonical_workspace
+
     if not wanted:
         return rt.inventory.workspaces()
+    # Told apart from "not in scope" before anything is read: the fix is the ID, not the scope.
+    if (typo := next((w for w in wanted if canonical_workspace(w) is None), None)) is not None:
+        raise CliError(
+            f"--workspace {one_line(typo)} is not the ARM ID of an Azure ML workspace: expected "
+            "/subscriptions/<guid>/resourceGroups/<group>/providers/"
+            "Microsoft.MachineLearningServices/workspaces/<name>",
+            USAGE,
+        )
     found, outside = _targets(rt, wanted)
     if outside:
         raise CliError(
