@@ -390,6 +390,25 @@ def test_plan_exits_1_when_a_workspace_cannot_be_read(
     assert "could not be read: HTTP 403" in line
 
 
+def test_apply_exits_1_naming_a_scope_it_could_not_list(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The identity lost Reader on the resource group: neither Resource Graph nor ARM lists it.
+    group = scene.DEV.split("/providers/")[0]
+    app.set_settings(ML_SCOPES=json.dumps([group]), ML_WORKSPACE_IDS="")
+    for route in ("resourcegraph.query", "aml.workspace.list"):
+        app.sim.inject(route, status=403, times=100)
+
+    assert cli.main(["apply", "--json"]) == 1
+
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert line.startswith("error: rg-ml: could not be read")
+    assert "HTTP 403" in line
+    assert json.loads(captured.out)["errors"] == [line.removeprefix("error: ")]
+    assert resource_writes(app) == []
+
+
 def _promoting(app: App, accuracy: str = "0.80") -> None:
     """PROD retrains and promotes; its batch endpoint's default `blue` serves drift-model:2."""
     rs.seed_retraining(app.sim)

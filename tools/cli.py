@@ -378,6 +378,7 @@ def _check_plan(rt: Runtime, saved: SavedPlan) -> list[ArmId]:
 def cmd_apply(args: argparse.Namespace) -> int:
     from azure.core.exceptions import AzureError
 
+    from shared.adapters.errors import describe, is_transient
     from shared.outcome import Status
     from shared.reconcilers.run import change
     from shared.reconcilers.sweep import sweep
@@ -391,7 +392,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     _check_credential(settings)
     rt = _runtime(settings)
     trigger = f"cli:{uuid.uuid4().hex[:12]}"
-    workspaces = _check_plan(rt, saved) if saved else _workspaces(rt, args.workspace)[0]
+    workspaces, unread = (_check_plan(rt, saved), []) if saved else _workspaces(rt, args.workspace)
     if not args.json:
         terminal.stdout().print(
             f"apply{f' {args.plan}' if args.plan else ''}: mode {settings.automation_mode.value}, "
@@ -418,6 +419,13 @@ def cmd_apply(args: argparse.Namespace) -> int:
         f"{short(workspace.workspace_id)}: {label}: {one_line(problem)}"
         for workspace in report.workspaces
         for label, problem in workspace.problems()
+    ]
+    # A scope not listed (no Reader on it) is reconciled by no one: as `plan` says, an error.
+    # A transient failure to list it is the sweep's own `retryLater`.
+    problems += [
+        f"{short(scope)}: could not be read: {one_line(describe(error))}"
+        for scope, error in unread
+        if not is_transient(error)
     ]
     # A saved change not written: refused or no longer called for (the state changed during
     # the run: plan again), or deferred (the hour's limit: apply again later).
