@@ -222,8 +222,13 @@ def test_replay_to_a_timer_function_says_it_is_not_an_event_function(
         (b'{"Values": ["ML_WORKSPACE_IDS"]}', "has no `Values` object of settings"),
         (b"[]", "has no `Values` object"),
         (b"\xff", "cannot be read"),
+        # `func settings encrypt`: the values are ciphertext only the Functions tools decrypt.
+        (
+            b'{"IsEncrypted": true, "Values": {"AUTOMATION_MODE": "AQAAANCMnd8BFdERjHoAwE"}}',
+            "is encrypted (IsEncrypted): decrypt it with `func settings decrypt`",
+        ),
     ],
-    ids=["missing", "malformed", "values-not-object", "not-object", "not-utf8"],
+    ids=["missing", "malformed", "values-not-object", "not-object", "not-utf8", "encrypted"],
 )
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_a_bad_settings_file_is_one_line_and_exit_64_before_or_after_the_command(
@@ -352,6 +357,25 @@ def test_plan_when_azure_cannot_be_reached_is_one_line_and_exit_1(
     assert "ARM_ENDPOINT" in line
 
 
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_a_ca_bundle_setting_naming_no_file_is_one_line_and_exit_1(
+    app: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    # The token comes without TLS (IMDS over http, `az login`'s cache): warmed here by a plan.
+    assert cli.main(["plan"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+
+    assert cli.main([command, "--json"]) == 1
+
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert "invalid path: /nonexistent/ca.pem" in line
+    assert "check the path or setting it names" in line
+    assert captured.out == ""
+    assert resource_writes(app) == []
+
+
 def test_plan_exits_1_when_a_workspace_cannot_be_read(
     app: App, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -364,6 +388,25 @@ def test_plan_exits_1_when_a_workspace_cannot_be_read(
     assert [bool(item["error"]) for item in plan].count(True) == 1
     line = _one_error_line(captured.err)
     assert "could not be read: HTTP 403" in line
+
+
+def test_apply_exits_1_naming_a_scope_it_could_not_list(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The identity lost Reader on the resource group: neither Resource Graph nor ARM lists it.
+    group = scene.DEV.split("/providers/")[0]
+    app.set_settings(ML_SCOPES=json.dumps([group]), ML_WORKSPACE_IDS="")
+    for route in ("resourcegraph.query", "aml.workspace.list"):
+        app.sim.inject(route, status=403, times=100)
+
+    assert cli.main(["apply", "--json"]) == 1
+
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert line.startswith("error: rg-ml: could not be read")
+    assert "HTTP 403" in line
+    assert json.loads(captured.out)["errors"] == [line.removeprefix("error: ")]
+    assert resource_writes(app) == []
 
 
 def _promoting(app: App, accuracy: str = "0.80") -> None:
@@ -733,6 +776,35 @@ def test_ctrl_c_during_apply_is_one_line_and_exit_130(
     assert line == "error: interrupted"
 
 
+def test_ctrl_c_between_two_writes_leaves_the_first_recorded_as_applied(
+    app: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shared.reconcilers.run as run_module
+
+    app.set_settings(POLICY_MODE="remediate")
+    record_intent = run_module.record_intent
+
+    def interrupted_at_the_second_remediation(sink: Any, record: Any) -> None:
+        if record.verdict == "lower-max-nodes":  # after disable-public-network-access
+            raise KeyboardInterrupt
+        record_intent(sink, record)
+
+    monkeypatch.setattr(run_module, "record_intent", interrupted_at_the_second_remediation)
+
+    assert cli.main(["apply"]) == 130
+
+    assert _error_lines(capsys.readouterr().err) == ["error: interrupted"]
+    body = app.sim.arm.get(scene.PROD)
+    assert body is not None
+    assert body["properties"]["publicNetworkAccess"] == "Disabled"  # written in Azure
+    outcomes = [
+        row["Outcome"]
+        for row in app.ledger.actions(scene.PROD)
+        if row["Verdict"] == "disable-public-network-access"
+    ]
+    assert any(outcome.startswith("applied") for outcome in outcomes), outcomes
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
@@ -796,6 +868,41 @@ def test_output_into_a_closed_pipe_ends_quietly_without_a_traceback(
 
     assert code == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["replay", "plan"])
+def test_a_terminal_that_is_not_utf_8_gets_every_line_escaped_not_a_traceback(
+    app: App,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    # PYTHONIOENCODING=ascii, a Windows code page: an event ID, a connection's name.
+    group = f"/subscriptions/{scene.ML_SUBSCRIPTION}/resourceGroups/rg"
+    network = f"{group}/providers/Microsoft.Network"
+    pe = f"{network}/privateEndpoints/pé"
+    app.sim.ml.add_private_endpoint_connection(scene.PROD, "pé-café", pe, status="Pending")
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps([{"id": "café"}]), encoding="utf-8")
+    raw = io.BytesIO()
+    ascii_stdout = io.TextIOWrapper(raw, encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", ascii_stdout)
+    try:
+        code = cli.main([command, str(path)] if command == "replay" else [command])
+        ascii_stdout.flush()
+    finally:
+        monkeypatch.undo()
+
+    assert code == (64 if command == "replay" else 0)
+    assert "Traceback" not in capsys.readouterr().err
+    out = raw.getvalue().decode("ascii")
+    if command == "replay":
+        assert "#1 caf\\xe9: invalid: not delivered" in out
+        assert out.endswith("replayed 1 events: 1 invalid\n")
+    else:
+        assert out.startswith("plan: 2 workspaces")
+        assert "p\\xe9-caf\\xe9" in out
 
 
 def test_apply_summaries_stay_one_line_each_when_piped(
@@ -915,6 +1022,21 @@ def test_usage_errors_exit_64_apart_from_the_plans_codes(
 ) -> None:
     assert cli.main(["plan", "--detailed-exitcode", "--bogus"]) == cli.USAGE == 64
     assert "unrecognized arguments: --bogus" in _one_error_line(capsys.readouterr().err)
+
+
+def test_help_and_the_readme_document_every_exit_code_the_cli_returns(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    codes = {0, cli.FAILURE, cli.CHANGES, cli.STALE, cli.USAGE, cli.INTERRUPTED}
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    helped = capsys.readouterr().out
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Operator CLI", 1)[1].split("\n## ", 1)[0]
+
+    assert {int(code) for code in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)} == codes
+    assert "exit codes" in helped.lower()
+    assert all(re.search(rf"\b{code} ", helped) for code in codes), helped
 
 
 def test_a_saved_plan_is_applied_exactly(
@@ -1038,6 +1160,23 @@ def test_a_workspace_named_twice_in_two_casings_is_one_target(
     )
 
     assert [item["workspace"] for item in json.loads(capsys.readouterr().out)] == [scene.DEV]
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    ["mlw-prod", f"{scene.PROD}/", f"{scene.PROD}/computes/cpu-cluster", scene.ANALYTICS],
+    ids=["a-name", "trailing-slash", "a-compute", "a-synapse-workspace"],
+)
+def test_a_workspace_that_is_not_an_arm_id_of_one_says_so_before_azure_is_read(
+    app: App, capsys: pytest.CaptureFixture[str], candidate: str
+) -> None:
+    for command in ("plan", "apply"):
+        assert cli.main([command, "--workspace", scene.PROD, "--workspace", candidate]) == 64
+
+        line = _one_error_line(capsys.readouterr().err)
+        assert f"--workspace {candidate} is not the ARM ID of an Azure ML workspace" in line
+        assert "/providers/Microsoft.MachineLearningServices/workspaces/<name>" in line
+    assert [r.route for r in app.non_token_requests()] == []
 
 
 def test_a_workspace_out_of_scope_is_a_usage_error_naming_it(

@@ -26,6 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tools.sandbox import PID_FILE, _claim, _Files, env_lines, parse_env_file
+from tools.sandbox import main as sandbox_main
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 90.0
@@ -436,3 +437,18 @@ def test_two_claims_started_together_over_a_stale_pid_file_leave_one_holding_the
             if claimant.is_alive():
                 claimant.kill()  # only after a failed test: our own child, by its PID
                 claimant.join()
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_a_dir_that_cannot_be_a_directory_is_one_line_and_exit_1(
+    tmp_path: Path, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory\n", encoding="utf-8")
+
+    assert sandbox_main(["--dir", str(tmp_path / where)]) == 1
+
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1
+    assert err.startswith(f"the sandbox cannot use {tmp_path / where}")
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "not a directory\n"

@@ -13,13 +13,15 @@ managed identity in Azure.
 Exit codes: 0 done (`plan --detailed-exitcode`: nothing to change); 1 Azure or the ledger failed
 (or an event failed: try again later); 2 `plan --detailed-exitcode`: changes planned; 3 `apply
 FILE`: the saved plan no longer holds (plan again); 64 bad usage or input (EX_USAGE: a setting,
-a file, an event, a workspace out of scope). Every error is one line on stderr.
+a file, an event, a workspace out of scope); 130 interrupted (Ctrl-C; the writes made so far
+are recorded). Every error is one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import sys
@@ -49,6 +51,7 @@ FAILURE = 1
 CHANGES = 2
 STALE = 3
 USAGE = 64  # sysexits.h EX_USAGE
+INTERRUPTED = 130  # a shell's code for SIGINT
 
 
 class CliError(Exception):
@@ -97,6 +100,12 @@ def load_settings_file(path: Path) -> None:
         raise CliError(
             f"settings file {path} has no `Values` object of settings: {fix}", USAGE
         ) from None
+    if content.get("IsEncrypted") is True:  # its values are ciphertext, not settings
+        raise CliError(
+            f"settings file {path} is encrypted (IsEncrypted): decrypt it with "
+            "`func settings decrypt`, or set the settings in the environment",
+            USAGE,
+        )
     for name, value in values.items():
         if value is None:
             continue  # `null`: not set, as the Functions host reads it
@@ -231,8 +240,18 @@ def _workspaces(
 ) -> tuple[list[ArmId], list[tuple[str, Any]]]:
     """`--workspace` targets (each in scope, or a usage error), else every workspace in scope
     and the scopes that could not be listed."""
+    from shared.inventory import canonical_workspace
+
     if not wanted:
         return rt.inventory.workspaces()
+    # Told apart from "not in scope" before anything is read: the fix is the ID, not the scope.
+    if (typo := next((w for w in wanted if canonical_workspace(w) is None), None)) is not None:
+        raise CliError(
+            f"--workspace {one_line(typo)} is not the ARM ID of an Azure ML workspace: expected "
+            "/subscriptions/<guid>/resourceGroups/<group>/providers/"
+            "Microsoft.MachineLearningServices/workspaces/<name>",
+            USAGE,
+        )
     found, outside = _targets(rt, wanted)
     if outside:
         raise CliError(
@@ -359,6 +378,7 @@ def _check_plan(rt: Runtime, saved: SavedPlan) -> list[ArmId]:
 def cmd_apply(args: argparse.Namespace) -> int:
     from azure.core.exceptions import AzureError
 
+    from shared.adapters.errors import describe, is_transient
     from shared.outcome import Status
     from shared.reconcilers.run import change
     from shared.reconcilers.sweep import sweep
@@ -372,7 +392,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     _check_credential(settings)
     rt = _runtime(settings)
     trigger = f"cli:{uuid.uuid4().hex[:12]}"
-    workspaces = _check_plan(rt, saved) if saved else _workspaces(rt, args.workspace)[0]
+    workspaces, unread = (_check_plan(rt, saved), []) if saved else _workspaces(rt, args.workspace)
     if not args.json:
         terminal.stdout().print(
             f"apply{f' {args.plan}' if args.plan else ''}: mode {settings.automation_mode.value}, "
@@ -399,6 +419,13 @@ def cmd_apply(args: argparse.Namespace) -> int:
         f"{short(workspace.workspace_id)}: {label}: {one_line(problem)}"
         for workspace in report.workspaces
         for label, problem in workspace.problems()
+    ]
+    # A scope not listed (no Reader on it) is reconciled by no one: as `plan` says, an error.
+    # A transient failure to list it is the sweep's own `retryLater`.
+    problems += [
+        f"{short(scope)}: could not be read: {one_line(describe(error))}"
+        for scope, error in unread
+        if not is_transient(error)
     ]
     # A saved change not written: refused or no longer called for (the state changed during
     # the run: plan again), or deferred (the hour's limit: apply again later).
@@ -606,7 +633,8 @@ def cmd_export_policy(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = _Parser(prog="python -m tools.cli", description=__doc__.splitlines()[0])
+    epilog = __doc__.split("\n\n")[-1].strip()  # the exit codes
+    top = _Parser(prog="python -m tools.cli", description=__doc__.splitlines()[0], epilog=epilog)
     settings_help = f"a Functions settings file to read (default: ./{SETTINGS_FILE} when present)"
     top.add_argument("--settings", type=Path, default=None, help=settings_help)
     top.add_argument("-v", "--verbose", action="store_true", help="log every decision")
@@ -675,6 +703,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code. Errors are one line on stderr."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A terminal that is not UTF-8 (PYTHONIOENCODING=ascii, a Windows code page) gets what
+        # it cannot show as escapes, as stderr always does, rather than a traceback.
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         args = parser().parse_args(argv)
         from tools import terminal
@@ -695,13 +727,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`| head`): nothing left to say to it. Point stdout at devnull so
         # that the interpreter's last flush does not report the same broken pipe again.
         with contextlib.suppress(OSError, ValueError):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
+        return FAILURE
+    except OSError as error:
+        # Not an AzureError: the HTTP stack's own, before any request left (a CA bundle setting,
+        # REQUESTS_CA_BUNDLE, that names no file).
+        print(
+            f"error: {one_line(error)} (a local error, not Azure's: check the path or setting "
+            "it names)",
+            file=sys.stderr,
+        )
         return FAILURE
 
 

@@ -182,7 +182,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
     directory: Path = options.dir.resolve()
     files = _Files(directory)
-    running = _claim(files)
+    try:
+        running = _claim(files)
+    except OSError as error:  # a file there, no permission: say so, not a traceback
+        print(
+            f"the sandbox cannot use {directory} ({error.strerror}): pass --dir a directory "
+            "it may create or write in",
+            file=sys.stderr,
+        )
+        return 1
     if running is not None:
         print(
             f"a sandbox is already running with its settings in {directory} (PID {running}): "

@@ -116,9 +116,16 @@ class Run:
         return not self.trigger.startswith("sweep:")
 
     def execute(self, decisions: Sequence[Decision]) -> list[Outcome]:
-        outcomes = []
+        outcomes: list[Outcome] = []
         for decision in decisions:
-            outcomes.append(outcome := self._decide(decision))
+            try:
+                outcomes.append(outcome := self._decide(decision))
+            except KeyboardInterrupt:  # Ctrl-C (`apply`): the writes made are recorded as made
+                self._transient = None  # the interrupt is what stops the run, not a retry
+                done = [*zip(decisions, outcomes, strict=False)]
+                with contextlib.suppress(AzureError):  # the ledger down: the intent rows stay
+                    self.record(decision.record.target_id, done)
+                raise
             if decision.write is not None:
                 self.changes.append((decision.record, outcome))
         return outcomes
