@@ -100,6 +100,26 @@ def test_a_transient_failure_stops_the_rest_and_is_raised_after_everything_is_re
     ]
 
 
+@pytest.mark.parametrize("stop", [RuntimeError("the app's own fault"), KeyboardInterrupt()])
+def test_a_run_stopped_mid_way_records_the_writes_it_made_before_it_raises(
+    stop: BaseException,
+) -> None:
+    """Anything but Azure's answers (the app's own fault, Ctrl-C in `apply`) ends the run where it
+    is: the writes already made are in the ledger as made, not as intents only."""
+    rows = Rows()
+    decisions = [
+        Decision(_record(subject="a"), write=lambda: "done"),
+        Decision(_record(subject="b"), write=_fails(stop)),  # type: ignore[arg-type]
+        Decision(_record(subject="c"), write=lambda: "done"),
+    ]
+
+    with pytest.raises(type(stop)):
+        _run(rows).settle("/w", decisions)
+
+    made = [(r.subject, str(r.outcome)) for r in rows.records if r.outcome != INTENT]
+    assert made == [("a", "applied: done")]
+
+
 _CHANGE_FIELDS = ("target_id", "kind", "verdict", "subject", "reason", "evidence")
 
 

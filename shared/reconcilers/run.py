@@ -120,8 +120,8 @@ class Run:
         for decision in decisions:
             try:
                 outcomes.append(outcome := self._decide(decision))
-            except KeyboardInterrupt:  # Ctrl-C (`apply`): the writes made are recorded as made
-                self._transient = None  # the interrupt is what stops the run, not a retry
+            except BaseException:  # the app's own fault, Ctrl-C (`apply`): what was made, as made
+                self._transient = None  # what stops the run is raised, not a retry
                 done = [*zip(decisions, outcomes, strict=False)]
                 with contextlib.suppress(AzureError):  # the ledger down: the intent rows stay
                     self.record(decision.record.target_id, done)
