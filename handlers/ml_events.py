@@ -55,6 +55,6 @@ def on_ml_event(event: func.EventGridEvent) -> None:
         else:
             result = rt.retraining.on_finished(parsed._replace(workspace_id=ours))
     except TransientAzureError as error:
-        record("failed", f"will be redelivered: {error}", configured)
+        record("failed", f"will be redelivered: {error}", configured, error)
         raise
     return record(*result, configured)

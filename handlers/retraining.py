@@ -41,18 +41,19 @@ def scheduled_retrain(timer: func.TimerRequest) -> None:
                 outcome, summary = rt.retraining.on_schedule(workspace_id, run_id)
         except TransientAzureError as error:
             why = failure = str(error)
+            cause: Exception = error
         except Exception as error:
             # An AzureError is the drift query's (through its retries), else the app's own fault:
             # the other workspaces still get their turn; the run fails at the end so that it shows.
             if not isinstance(error, AzureError):
                 log.exception("scheduled_retrain %s: %s", run_id, escape(workspace_id))
-            why = describe(error)
+            why, cause = describe(error), error
             failure = f"workspace {workspace_id}: {why}"
         else:
             say(summary, workspace_id=workspace_id, verdict=outcome)
             continue
         failures.append(failure)
-        failed, warning = "failed: the next run asks again", logging.WARNING
-        say(why, workspace_id=workspace_id, verdict="failed", outcome=failed, level=warning)
-    if failures:
-        raise TransientAzureError("; ".join(failures))
+        then, warn = "failed: the next run asks again", logging.WARNING
+        say(why, workspace_id=workspace_id, verdict="failed", outcome=then, level=warn, error=cause)
+    if failures:  # from the last: reported, as each was
+        raise TransientAzureError("; ".join(failures)) from cause

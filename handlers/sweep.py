@@ -86,6 +86,8 @@ def _done(report: SweepReport, retry: list[str], trigger: str, prefix: str = "")
         f"{prefix}{len(report.workspaces)} workspaces reconciled, {report.unchanged} unchanged, "
         f"{len(retry)} to retry; inventory: {report.inventory}"
     )
-    decision_log(log, text, trigger=trigger, kind="sweep", verdict="retry" if retry else "done")
-    if retry:
-        raise TransientAzureError("; ".join(retry))
+    error = TransientAzureError("; ".join(retry)) if retry else None
+    verdict = "retry" if retry else "done"
+    decision_log(log, text, trigger=trigger, kind="sweep", verdict=verdict, error=error)
+    if error is not None:
+        raise error

@@ -36,8 +36,11 @@ class Delivery:
         event = self.event
         return str(event.id or ""), str(event.event_type or ""), str(event.subject or "")
 
-    def record(self, outcome: str, reason: str, workspace_id: str = "") -> None:
-        """One outcome: the sender's text escaped in the log, bounded in the ledger."""
+    def record(
+        self, outcome: str, reason: str, workspace_id: str = "", error: Exception | None = None
+    ) -> None:
+        """One outcome (of `error`, reported): the sender's text escaped in the log, bounded in
+        the ledger."""
         event = self.event
         decision_log(
             log,
@@ -47,13 +50,15 @@ class Delivery:
             kind=self.kind,
             verdict=outcome,
             level=logging.WARNING if outcome in ("invalid", "failed") else logging.INFO,
+            error=error,
         )
         self.rt.ledger.record_event(EventRecord(*self.sent, outcome, reason, self.function))
 
     def read_failed(self, error: Exception, why: str) -> None:
         """Records a read that failed; a transient failure is raised again (redelivery)."""
         transient = is_transient(error)
-        self.record("failed", f"{'will be redelivered' if transient else why}: {describe(error)}")
+        why = f"{'will be redelivered' if transient else why}: {describe(error)}"
+        self.record("failed", why, error=error)
         if transient:
             raise error
 
@@ -101,7 +106,7 @@ class Delivery:
                     self.rt, workspace_id, run, concerns=concerns, focus=focus
                 )
             except TransientAzureError as error:
-                self.record("failed", f"will be redelivered: {error}", workspace_id)
+                self.record("failed", f"will be redelivered: {error}", workspace_id, error)
                 raise
             summaries.append(report.summary())
         return self.record("reconciled", "; ".join(summaries), ",".join(workspaces))

@@ -21,6 +21,8 @@ DECISION_FIELDS = (
     "subject_id",
 )
 LOG_TEXT_LIMIT = 2_000
+# The note a decision line leaves on the error it tells of (`telemetry.operation` reads it).
+REPORTED = "reported: its decision line is written"
 
 
 def escape(value: object, limit: int = LOG_TEXT_LIMIT) -> str:
@@ -52,9 +54,11 @@ def decision_log(
     subject_id: str = "",
     level: int = logging.INFO,
     extra: Mapping[str, object] | None = None,
+    error: BaseException | None = None,
 ) -> None:
     """Log `[event:<id>] <workspace> <kind> <verdict> -> <outcome> <subject>: <message>`, every
-    value escaped, with the fields (and `extra`, which cannot replace them) structured."""
+    value escaped, with the fields (and `extra`, which cannot replace them) structured; `error`,
+    the failure it tells of, is noted as reported."""
     event_id = trigger.removeprefix("event:") if trigger.startswith("event:") else ""
     values = (trigger, event_id, workspace_id, kind, verdict, outcome, subject_id)
     fields = {name: escape(value) for name, value in zip(DECISION_FIELDS, values, strict=True)}
@@ -64,3 +68,15 @@ def decision_log(
     result = f" -> {fields['outcome']}" if outcome else ""
     args = (fields["trigger"], workspace, fields["kind"], fields["verdict"], result, subject)
     logger.log(level, "[%s] %s %s %s%s%s: %s", *args, escape(message), extra={**own, **fields})
+    if error is not None and not reported(error):
+        error.add_note(REPORTED)
+
+
+def reported(error: BaseException | None) -> bool:
+    """Whether a decision line told of `error` or of an error it was raised in handling (a ledger
+    failing to record a failure, its line already written, is that failure)."""
+    while error is not None:
+        if REPORTED in getattr(error, "__notes__", ()):
+            return True
+        error = error.__cause__ or error.__context__
+    return False

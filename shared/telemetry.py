@@ -4,6 +4,7 @@ SDK tracer provider already did (everything would be exported twice)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -12,7 +13,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import ParamSpec, TypeVar
 
-from shared.logs import DECISION_FIELDS
+from shared.adapters.errors import describe
+from shared.logs import DECISION_FIELDS, decision_log, reported
 
 CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 WORKER_TELEMETRY = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
@@ -27,6 +29,7 @@ _INSTRUMENTATIONS_OFF = (
 
 P = ParamSpec("P")
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _state: TelemetryState | None = None
 
@@ -79,16 +82,26 @@ def configure_telemetry() -> TelemetryState:
 def operation(function: Callable[P, R]) -> Callable[P, R]:
     """One invocation, one operation (a request): its log lines and Azure calls share its
     operation_Id, which the on-call queries join on. Without it, every line has none and every
-    call its own. Configured first: the first invocation's span is then a real one."""
+    call its own. Configured first: the first invocation's span is then a real one. A failure
+    no decision line told of (the ledger unreachable before any) gets one, `failed`, for on-call's
+    alerts: a timer has no dead-letter, nothing else would show it."""
 
     @functools.wraps(function)
     def invocation(*args: P.args, **kwargs: P.kwargs) -> R:
-        if configure_telemetry() is TelemetryState.OFF:
-            return function(*args, **kwargs)
-        from opentelemetry import trace
+        name = function.__name__
+        with contextlib.ExitStack() as span:
+            if configure_telemetry() is not TelemetryState.OFF:
+                from opentelemetry import trace
 
-        name, kind = function.__name__, trace.SpanKind.SERVER
-        with trace.get_tracer(__name__).start_as_current_span(name, kind=kind):
-            return function(*args, **kwargs)
+                tracer, kind = trace.get_tracer(__name__), trace.SpanKind.SERVER
+                span.enter_context(tracer.start_as_current_span(name, kind=kind))
+            try:
+                return function(*args, **kwargs)
+            except Exception as error:
+                if not reported(error):
+                    trigger, level = f"function:{name}", logging.ERROR
+                    say = functools.partial(decision_log, log, trigger=trigger, level=level)
+                    say(describe(error), kind="invocation", verdict="failed")
+                raise
 
     return invocation

@@ -18,7 +18,9 @@ import ast
 import contextlib
 import json
 import logging
+import os
 import re
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -334,6 +336,45 @@ def test_an_event_whose_read_failed_is_selected_by_not_reconciled_alone(
 
 
 @pytest.mark.slow
+def test_an_event_whose_workspace_stayed_unavailable_is_selected_once(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The workspace's reads unavailable through the retries: the event's line says it will be
+    redelivered, and the error raised for Event Grid adds no line of its own."""
+    app.sim.inject("aml.pec.list", status=503, times=50, retry_after=0.01)
+    uri = f"{scene.PROD}/privateEndpointConnections/pec-1"
+    operation = "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections/write"
+    with caplog.at_level(logging.INFO), pytest.raises(TransientAzureError):
+        app.deliver(scene.resource_write_event(uri, operation))
+
+    keep = kql_filter(queries()["notReconciled"])
+    assert [(line["kind"], line["verdict"]) for line in decision_lines(caplog) if keep(line)] == [
+        ("event", "failed")
+    ]
+
+
+@pytest.mark.slow
+def test_an_ml_event_to_be_read_again_is_selected_once(
+    rapp: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Azure ML still says the job runs: the event's line says it will be redelivered, and the
+    error raised for Event Grid adds no line of its own."""
+    from tests.retraining import submitted_job
+    from tools import retraining_scene
+
+    job = submitted_job(rapp)
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Running")
+    event = retraining_scene.job_finished_event(job["name"], tags=job["properties"]["tags"])
+    with caplog.at_level(logging.INFO), pytest.raises(TransientAzureError):
+        rapp.deliver(event, "on_ml_event")
+
+    keep = kql_filter(queries()["notReconciled"])
+    assert [(line["kind"], line["verdict"]) for line in decision_lines(caplog) if keep(line)] == [
+        ("ml-event", "failed")
+    ]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
@@ -614,3 +655,109 @@ def test_monitoring_is_on_by_default_and_settable_with_azd() -> None:
     )
     assert "var alertActions = empty(alertEmailAddress) ? [] : [" in source
     assert "actions: empty(alertEmailAddress) ? [] : [" in source
+
+
+def alerted(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str]]:
+    """The alert's query, kind and verdict of each line an alert selects."""
+    return [
+        (name, line["kind"], line["verdict"])
+        for line in decision_lines(caplog)
+        for name in ALERT_QUERIES.values()
+        if kql_filter(queries()[name])(line)
+    ]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("trigger", "line"),
+    [
+        # Timers and the queue fail before any line of their own: `operation` writes it.
+        ("reconcile_all", ("notReconciled", "invocation", "failed")),
+        ("sweep_partition", ("notReconciled", "invocation", "failed")),
+        ("scheduled_retrain", ("notReconciled", "invocation", "failed")),
+        # The event's line, written before its ledger row failed: that error is the same one.
+        ("on_private_endpoint_event", ("notReconciled", "event", "failed")),
+        ("on_ml_event", ("notReconciled", "invocation", "failed")),
+        ("start_scoring", ("failedActions", "scoring-request", "unavailable")),
+    ],
+)
+def test_a_trigger_whose_ledger_is_unreachable_is_selected_once(
+    rapp: App,
+    scoring: App,
+    caplog: pytest.LogCaptureFixture,
+    trigger: str,
+    line: tuple[str, str, str],
+) -> None:
+    """The ledger (its connection refused, as behind a storage firewall) fails every trigger: each
+    leaves exactly one line on-call's alerts select, whether its own code or `operation` wrote
+    it (a timer has no dead-letter: that line is all that pages)."""
+    from tests.test_scoring_http_e2e import post
+    from tools import retraining_scene, scoring_scene
+
+    ledger = f"TableEndpoint=http://127.0.0.1:{_closed_port()}/devstoreaccount1"
+    connection = re.sub(r"TableEndpoint=[^;]*", ledger, os.environ["LEDGER_CONNECTION_STRING"])
+    settings = {**retraining_scene.retraining_settings(), **scoring_scene.settings_env()}
+    rapp.set_settings(**settings, LEDGER_CONNECTION_STRING=connection)
+    fire: dict[str, Callable[[], object]] = {
+        "reconcile_all": lambda: host.fire_timer("reconcile_all"),
+        "sweep_partition": lambda: host.deliver_queue_message(
+            "sweep_partition", json.dumps({"subscription": scene.ML_SUBSCRIPTION}).encode()
+        ),
+        "scheduled_retrain": lambda: host.fire_timer("scheduled_retrain"),
+        "on_private_endpoint_event": lambda: rapp.deliver(
+            scene.resource_write_event(
+                rapp.connection("approved earlier").private_endpoint_id,
+                "Microsoft.Network/privateEndpoints/write",
+            )
+        ),
+        "on_ml_event": lambda: rapp.deliver(retraining_scene.dataset_drift_event(), "on_ml_event"),
+        "start_scoring": post,
+    }
+    with caplog.at_level(logging.INFO), contextlib.suppress(Exception):
+        fire[trigger]()
+
+    assert alerted(caplog) == [line]
+
+
+@pytest.mark.slow
+def test_a_scoring_start_its_ledger_did_not_record_is_selected_once(
+    rapp: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Scoring started after a retrain, its row not recorded (the table failing right then): its
+    own line says so, and the error it raises (for Event Grid to redeliver) is no second one."""
+    from tests.retraining import completed_event
+    from tests.test_ledger import ledger_fails_on
+
+    event = completed_event(rapp)
+    applied = lambda r: r.kind == KIND_SCORING and r.outcome.status is Status.APPLIED  # noqa: E731
+    with caplog.at_level(logging.INFO), ledger_fails_on(applied):
+        rapp.deliver(event, "on_ml_event")
+
+    assert alerted(caplog) == [("failedActions", KIND_SCORING, "start")]
+    [line] = [line for line in decision_lines(caplog) if line["kind"] == KIND_SCORING]
+    assert line["outcome"] == "failed: not recorded in the ledger"
+
+
+@pytest.mark.slow
+def test_the_error_a_scheduled_retrain_raises_after_its_lines_is_not_selected_again(
+    gated: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each workspace that failed has its lines (the retrain's own, the timer's); the error the
+    timer raises at the end, so that the run shows as failed, adds none."""
+    from tools import retraining_scene
+
+    gated.sim.logs.set_result(retraining_scene.DRIFT_WORKSPACE, [[0.9]])
+    gated.sim.inject("logs.query", status=503, times=20, retry_after=0)
+    with caplog.at_level(logging.INFO), pytest.raises(TransientAzureError):
+        host.fire_timer("scheduled_retrain")
+
+    assert alerted(caplog) == [
+        ("failedActions", "retraining", "retry"),
+        ("failedActions", "scheduled-retrain", "failed"),
+    ]

@@ -235,7 +235,9 @@ class ScoringStarter:
         where = f"{name_of(endpoint.id)}/{record.deployment or 'default'}"
         applied = Outcome(Status.APPLIED, f"started on {where}")
 
-        def line(message: str, outcome: Outcome, level: int) -> None:
+        def line(
+            message: str, outcome: Outcome, level: int, error: Exception | None = None
+        ) -> None:
             decision_log(
                 log,
                 message,
@@ -247,6 +249,7 @@ class ScoringStarter:
                 subject_id=job.name,
                 level=level,
                 extra=order.tracking,
+                error=error,
             )
 
         try:
@@ -258,9 +261,9 @@ class ScoringStarter:
                 raise ClaimHeldError(claim.key.holder)  # its twin, holding it, records the start
             row = (endpoint.workspace_id, KIND_SCORING, "start", job.name, why, _MODE, applied)
             self._sink.record_actions([ActionRecord(*row, order.trigger)])
-        except AzureError:
+        except AzureError as error:
             # With a key, a retry finds the job again (same repeatability ID).
-            line(why, NOT_RECORDED, logging.ERROR)
+            line(why, NOT_RECORDED, logging.ERROR, error)
             raise
         line(why, applied, logging.INFO)
         return Started(job.name, job.status, endpoint.id, endpoint.workspace_id, False)
