@@ -57,10 +57,10 @@ def _serve(function: str, route: str, method: str, handle: Handle) -> None:
     """Serves `handle` as `function` only while App Service authentication is on (else 503: the
     caller's headers would be the client's own); a failure: a problem without the table's words."""
 
-    def unserved(why: str, problem: Problem) -> func.HttpResponse:
+    def unserved(why: str, problem: Problem, verdict: str = "unavailable") -> func.HttpResponse:
         # No caller's fault: a failed action, for on-call's alert.
         failed = Outcome(Status.FAILED, f"{problem.status}, nothing recorded")
-        RequestRecord(function, "unavailable", 0, None).line(log, why, failed, logging.ERROR)
+        RequestRecord(function, verdict, 0, None).line(log, why, failed, logging.ERROR)
         return _problem(problem)
 
     def serve(req: func.HttpRequest) -> func.HttpResponse:
@@ -79,10 +79,11 @@ def _serve(function: str, route: str, method: str, handle: Handle) -> None:
                 else Problem("internal-error", "the app could not use its ledger; its log says why")
             )
             return unserved(unavailable, problem)
-        except Exception:
-            log.exception("[http:%s] the request failed", function)
+        except Exception as error:
+            log.exception("[http:%s] the request failed", function)  # the traceback, for the fix
             detail = "the app failed to handle the request; its log says why"
-            return _problem(Problem("internal-error", detail))
+            why = f"the app failed to handle the request: {describe(error)}"
+            return unserved(why, Problem("internal-error", detail), "failed")
 
     serve.__name__ = serve.__qualname__ = function
     auth, served = func.AuthLevel.ANONYMOUS, operation(serve)

@@ -506,6 +506,24 @@ def test_scoring_served_without_app_service_authentication_is_a_failed_action(
     assert selected == [("scoring-request", "unavailable")] * 2
 
 
+def test_a_scoring_request_the_app_failed_on_is_a_failed_action(
+    scoring: App, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The app's own fault (a bug, not Azure's answer): a 500 the caller sees, and on-call too.
+    import handlers.scoring
+    from tests.test_scoring_http_e2e import post
+
+    def fails(*args: object) -> None:
+        raise RuntimeError("the app's own fault")
+
+    monkeypatch.setattr(handlers.scoring, "caller_of", fails)
+    with caplog.at_level(logging.INFO):
+        assert post().status_code == 500
+    failed = kql_filter(queries()["failedActions"])
+    selected = [(line["kind"], line["verdict"]) for line in decision_lines(caplog) if failed(line)]
+    assert selected == [("scoring-request", "failed")]
+
+
 def kinds_in(query: str) -> set[str]:
     """The kinds a query compares `customDimensions.kind` with (== or in)."""
     kinds = set(re.findall(r'tostring\(customDimensions\.kind\) == "([\w-]+)"', query))
