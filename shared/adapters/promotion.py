@@ -28,7 +28,7 @@ PROVISIONING_DONE = frozenset({"Succeeded", "Failed", "Canceled"})
 # Event Grid waits 30 seconds for a delivery's answer, then delivers the event again: a longer
 # wait would only run twins of the delivery side by side, each polling the same deployment.
 EVENT_GRID_DELIVERY_TIMEOUT_SECONDS = 30.0
-PROVISION_TIMEOUT_SECONDS = 15.0
+PROVISION_TIMEOUT_SECONDS = EVENT_GRID_DELIVERY_TIMEOUT_SECONDS / 2
 PROVISION_POLL_SECONDS = 5.0
 
 
