@@ -99,9 +99,10 @@ def operation(function: Callable[P, R]) -> Callable[P, R]:
                 return function(*args, **kwargs)
             except Exception as error:
                 if not reported(error):
-                    trigger, level = f"function:{name}", logging.ERROR
-                    say = functools.partial(decision_log, log, trigger=trigger, level=level)
-                    say(describe(error), kind="invocation", verdict="failed")
+                    why, trigger, level = describe(error), f"function:{name}", logging.ERROR
+                    decision_log(
+                        log, why, trigger=trigger, kind="invocation", verdict="failed", level=level
+                    )
                 raise
 
     return invocation
