@@ -97,6 +97,12 @@ def redacted(value: str) -> str:
     return _USER_INFO.sub(r"\1REDACTED@", value) if "@" in value else value
 
 
+def excerpt(value: object, limit: int) -> str:
+    """`value` as text, redacted, then cut to `limit` characters: cut first, a credential cut
+    mid-way no longer matches `redacted`'s patterns and part of it would be shown."""
+    return redacted(str(value))[:limit]
+
+
 def redacted_json(value: Any) -> Any:
     """A JSON value (Azure's) with `redacted` every string in it, names too."""
     if isinstance(value, dict):

@@ -33,7 +33,7 @@ from shared.arm import (
     same_arm_id,
     top_level_resource,
 )
-from shared.bounds import redacted
+from shared.bounds import excerpt, redacted
 from shared.policy.exemptions import Exemption, parse_exemptions
 from shared.scope import GROUP_ID, Scope, parse_scopes, parse_tag
 from shared.scoring.inputs import STORAGE_SUFFIXES, AllowedInputs, allowed_prefix, input_not_allowed
@@ -550,7 +550,7 @@ class _Reader:
             return default
         number = whole_number(value)
         if number is None or number < least:
-            raise _invalid(name, redacted(value)[:40], _WHOLE.format(least))
+            raise _invalid(name, excerpt(value, 40), _WHOLE.format(least))
         if number > at_most:
             raise _invalid(name, number, expected)
         return number
@@ -608,7 +608,7 @@ def _number(name: str, raw: str, expected: str, least: float = -math.inf, shown:
     """A finite number at least `least` (the error shows `shown` characters of it, or all)."""
     number = decimal_number(raw)
     if number is None or not (math.isfinite(number) and number >= least):
-        raise _invalid(name, redacted(raw)[:shown] if shown else raw, expected)
+        raise _invalid(name, excerpt(raw, shown) if shown else raw, expected)
     return number
 
 
@@ -690,7 +690,7 @@ def _promotion(reader: _Reader) -> Promotion | None:
         return None
     if not _METRIC_NAME.fullmatch(metric):
         raise _invalid(
-            "PROMOTION_METRIC", redacted(metric)[:60], "expected a metric name such as accuracy"
+            "PROMOTION_METRIC", excerpt(metric, 60), "expected a metric name such as accuracy"
         )
     direction = (reader.optional("PROMOTION_DIRECTION") or "higher").lower()
     if direction not in ("higher", "lower"):
@@ -717,7 +717,7 @@ def _data_inputs(inputs: dict[str, object]) -> Iterator[tuple[str, str]]:
     """Data inputs (`{"type", "path"}`, or a string that looks like a path), named as in an error,
     must be remote URIs that pass the input check; numbers, booleans, plain words are literals."""
     for key, value in inputs.items():
-        name = f"RETRAIN_INPUTS: input {redacted(key)[:80]!r}"
+        name = f"RETRAIN_INPUTS: input {excerpt(key, 80)!r}"
         if isinstance(value, dict):
             path = value.get("path")
             if not isinstance(path, str):

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.bounds import redacted
+from shared.bounds import excerpt
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,6 @@ def not_made_by(app: AppIdentity, system_data: Any) -> str | None:
     if app.created(system_data):
         return None
     known = system_data if isinstance(system_data, Mapping) else {}
-    who = redacted(str(known.get("createdBy") or "unknown"))[:100]
-    kind = redacted(str(known.get("createdByType") or "unknown type"))[:40]
+    who = excerpt(known.get("createdBy") or "unknown", 100)
+    kind = excerpt(known.get("createdByType") or "unknown type", 40)
     return f"Azure records {who} ({kind}) as its creator, not this app"

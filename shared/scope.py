@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from shared.arm import is_workspace, same_arm_id, subscription_of
-from shared.bounds import redacted
+from shared.bounds import excerpt
 from shared.policy.exemptions import is_scope, json_array, scopes_of, within_scope
 
 MANAGEMENT_GROUPS = "/providers/Microsoft.Management/managementGroups/"
@@ -96,7 +96,7 @@ def parse_scopes(text: str) -> tuple[str, ...]:
             is_scope(value) and (len(scopes_of(value)) <= 2 or is_workspace(value))
         ):
             raise ValueError(
-                f"item {position} ({redacted(json.dumps(item))[:200]}) is not a management group "
+                f"item {position} ({excerpt(json.dumps(item), 200)}) is not a management group "
                 f"({MANAGEMENT_GROUPS}<id>), a subscription (/subscriptions/<guid>), a resource "
                 "group or an Azure ML workspace ID"
             )
@@ -112,7 +112,7 @@ def parse_tag(text: str) -> tuple[str, str]:
     name = name.strip()
     if not separator or not _TAG_NAME.fullmatch(name) or len(value) > 256:
         raise ValueError(
-            f"{redacted(text)[:200]!r} is not name=value (a tag name without < > % & \\ ? /, a "
+            f"{excerpt(text, 200)!r} is not name=value (a tag name without < > % & \\ ? /, a "
             "value of at most 256 characters)"
         )
     return name, value.strip()

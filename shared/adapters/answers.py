@@ -4,7 +4,7 @@ shows it, and a write goes only to a target built from the configured workspace 
 from __future__ import annotations
 
 from shared.arm import ArmId, same_arm_id
-from shared.bounds import redacted
+from shared.bounds import excerpt
 from shared.model import JudgedAnswerError
 
 
@@ -30,7 +30,7 @@ def check_answer(answered_id: str, asked_id: str, what: str, value: object, aske
 def check_named(answered: object, asked: str, doing: str) -> None:
     """`UnexpectedAnswerError` unless Azure's answer names (or IDs) what was asked."""
     if not isinstance(answered, str) or not same_arm_id(answered, asked):
-        raise UnexpectedAnswerError(f"{doing}, Azure answered {redacted(str(answered))[:300]!r}")
+        raise UnexpectedAnswerError(f"{doing}, Azure answered {excerpt(answered, 300)!r}")
 
 
 def child_name(name: str, kind: str, workspace_id: ArmId) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 from shared.adapters import transport
 from shared.adapters.answers import UnexpectedAnswerError, check_named
 from shared.arm import ML_NAME, ArmId, name_of, same_arm_id
-from shared.bounds import redacted, redacted_json
+from shared.bounds import excerpt, redacted, redacted_json
 from shared.config import batch_endpoint_workspace
 from shared.model import JudgedAnswerError
 
@@ -182,12 +182,12 @@ def _started_deployment(endpoint: BatchEndpoint, name: str, job_id: str) -> str:
     # A job name becomes a URL segment and a ledger key: anything else is refused, not used.
     if not ML_NAME.fullmatch(name):
         raise UnexpectedAnswerError(
-            f"scoring job name {redacted(name)[:100]!r} is not a plain job name"
+            f"scoring job name {excerpt(name, 100)!r} is not a plain job name"
         )
     prefix = f"{endpoint.id}/deployments/"
     parts = job_id[len(prefix) :].split("/") if same_arm_id(job_id[: len(prefix)], prefix) else []
     if len(parts) != 3 or parts[1].lower() != "jobs" or not same_arm_id(parts[2], name):
-        shown = redacted(job_id)[:300]
+        shown = excerpt(job_id, 300)
         raise UnexpectedAnswerError(
             f"scoring job {name} was asked of {endpoint.id}; Azure answered ID {shown!r}"
         )

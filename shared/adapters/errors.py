@@ -13,7 +13,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from shared.bounds import redacted
+from shared.bounds import excerpt, redacted
 
 
 def is_transient(error: BaseException) -> bool:
@@ -57,7 +57,7 @@ def describe(error: BaseException) -> str:
         line = redacted(f"HTTP {error.status_code} {code or ''}: {message or ''}")
         return line.splitlines()[0].replace("  ", " ")[:500]
     text = error.message if isinstance(error, AzureError) else error
-    return redacted(f"{type(error).__name__}: {text}")[:500]
+    return excerpt(f"{type(error).__name__}: {text}", 500)
 
 
 class TransientAzureError(RuntimeError):

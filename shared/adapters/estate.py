@@ -19,7 +19,7 @@ from shared.adapters.transport import (
     json_objects,
 )
 from shared.arm import same_arm_id
-from shared.bounds import redacted
+from shared.bounds import excerpt
 from shared.scope import MANAGEMENT_GROUPS, Scope, group_name, is_management_group
 
 MANAGEMENT_API_VERSION = "2020-05-01"
@@ -83,7 +83,7 @@ class EstateAdapter(ArmAdapter):
             under |= more
         if stray := [f"{i} under {p}" for i, p in parents.items() if p not in under]:
             raise MalformedResponseError(
-                redacted(f"asked for {what}, Azure answered {stray[0]}")[:500]
+                excerpt(f"asked for {what}, Azure answered {stray[0]}", 500)
             )
         return frozenset(
             str(item.get("name", "")).lower()
@@ -104,7 +104,7 @@ class EstateAdapter(ArmAdapter):
         body = self._json("GET", workspace_id, WORKSPACES_API_VERSION, what)
         if not same_arm_id(body.get("id"), workspace_id):
             # Another's tags say nothing of this one's scope: a read that failed (an AzureError).
-            shown = redacted(str(body.get("id")))[:300]
+            shown = excerpt(body.get("id"), 300)
             raise MalformedResponseError(f"asked for {what}, Azure answered {shown!r}")
         return json_mapping(body.get("tags"), f"{what}: tags")
 
@@ -194,9 +194,7 @@ def _wait_for_quota(quota: dict[str, str]) -> None:
         except ValueError:
             wait = float("inf")
         if not 0 <= wait <= RETRY_AFTER_CAP_SECONDS:
-            raise AzureError(
-                f"Resource Graph: quota spent ({QUOTA_RESETS}: {redacted(resets)[:20]})"
-            )
+            raise AzureError(f"Resource Graph: quota spent ({QUOTA_RESETS}: {excerpt(resets, 20)})")
         time.sleep(wait)
 
 

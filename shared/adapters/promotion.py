@@ -15,7 +15,7 @@ from shared.adapters.answers import RefusedTargetError, UnexpectedAnswerError, c
 from shared.adapters.batch_scoring import BATCH_ENDPOINTS_API, text_at
 from shared.adapters.errors import read_back
 from shared.arm import ML_NAME, ArmId, is_arm_id, name_parts, same_arm_id
-from shared.bounds import redacted
+from shared.bounds import excerpt
 from shared.config import decimal_number
 from shared.ownership import not_made_by
 
@@ -189,9 +189,7 @@ def _child_run_id(child: Mapping[str, Any], job_name: str) -> str:
     check_named(child.get("parentRunId"), job_name, f"asked for child runs of {job_name}")
     run_id = child.get("runId")
     if not isinstance(run_id, str) or not ML_NAME.fullmatch(run_id):
-        raise UnexpectedAnswerError(
-            f"a child run of {job_name} has ID {redacted(str(run_id))[:100]!r}"
-        )
+        raise UnexpectedAnswerError(f"a child run of {job_name} has ID {excerpt(run_id, 100)!r}")
     return run_id
 
 

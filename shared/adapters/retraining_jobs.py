@@ -13,7 +13,7 @@ from shared.adapters import transport
 from shared.adapters.answers import UnexpectedAnswerError, check_named
 from shared.adapters.batch_scoring import JOBS_API, check_job, job_parts
 from shared.arm import ArmId
-from shared.bounds import redacted
+from shared.bounds import excerpt
 from shared.config import RetrainingSettings
 
 
@@ -85,7 +85,7 @@ class RetrainingJobsAdapter(transport.ArmAdapter):
             # azure-ai-ml exits when the request of a local run (the answer's URL) fails.
             if not isinstance(stop.__cause__, AzureError):
                 raise
-            why = redacted(f"{name!r} answered as a local run: {stop.__cause__}")[:500]
+            why = excerpt(f"{name!r} answered as a local run: {stop.__cause__}", 500)
             raise UnexpectedAnswerError(why) from stop.__cause__
         doing = f"submitted job {name!r}"
         check_named(getattr(created, "name", None), name, doing)

@@ -8,7 +8,7 @@ from typing import Any
 from shared.adapters import transport
 from shared.adapters.clients import AzureClients
 from shared.arm import ArmId, name_of, subscription_of
-from shared.bounds import redacted
+from shared.bounds import excerpt
 from shared.model import ManagedPrivateEndpoint, SynapseWorkspace
 from shared.planning.synapse_facts import read_synapse_workspace
 
@@ -58,7 +58,7 @@ class SynapseAdapter(transport.ArmAdapter):
 
 
 def _endpoint(item: dict[str, Any]) -> ManagedPrivateEndpoint:
-    what = f"managed private endpoint {redacted(str(item.get('name')))[:100]!r}: 'properties'"
+    what = f"managed private endpoint {excerpt(item.get('name'), 100)!r}: 'properties'"
     properties = transport.json_mapping(item.get("properties") or None, what)
     text = {key: value for key, value in properties.items() if isinstance(value, str)}.get
     return ManagedPrivateEndpoint(

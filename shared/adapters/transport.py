@@ -28,7 +28,7 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from shared.adapters.answers import check_named
 from shared.adapters.read_budget import ReadBudget, ReadBudgetPolicy, header_number
 from shared.arm import name_of, resource_group_of, subscription_of
-from shared.bounds import redacted
+from shared.bounds import excerpt, redacted
 from shared.config import Origin, origin_of
 from shared.model import JudgedAnswerError
 
@@ -79,7 +79,7 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
             origin = origin_of(url)
         except ValueError as error:
             # Neither the URL nor the error repeats a credential in it (a nextLink is Azure's).
-            shown, why = redacted(url)[:200], redacted(str(error))
+            shown, why = excerpt(url, 200), redacted(str(error))
             raise ForeignEndpointError(f"refused a request to {shown!r}: {why}") from None
         if origin not in self.allowed:
             allowed = ", ".join(sorted(_show(*o) for o in self.allowed))
@@ -240,7 +240,7 @@ def malformed_is_permanent(method: Callable[P, R]) -> Callable[P, R]:
             raise
         except _SHAPE_ERRORS as error:
             what = f"{method.__qualname__}: malformed response: {type(error).__name__}: {error}"
-            raise MalformedResponseError(redacted(what)[:500]) from error
+            raise MalformedResponseError(excerpt(what, 500)) from error
 
     return wrapper
 
@@ -253,7 +253,7 @@ def json_object(response: HttpResponse, what: str) -> dict[str, Any]:
             f"{what}: answered {response.status_code} with a body that is not JSON "
             f"({response.headers.get('content-type', 'no content type')}): {error}"
         )
-        raise MalformedResponseError(redacted(text)[:500]) from None
+        raise MalformedResponseError(excerpt(text, 500)) from None
     if not isinstance(body, dict):
         raise MalformedResponseError(
             f"{what}: answered {response.status_code} with a JSON {type(body).__name__}, "
@@ -293,7 +293,7 @@ def json_pages(
         except DecodeError as error:
             # azure-core's ContentDecodePolicy already refused a body labelled JSON.
             text = f"{what}: body is not JSON: {error.message}"
-            raise MalformedResponseError(redacted(text)[:500]) from None
+            raise MalformedResponseError(excerpt(text, 500)) from None
         if response.status_code != 200:
             raise HttpResponseError(response=response)
         body = json_object(response, what)

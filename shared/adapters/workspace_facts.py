@@ -27,7 +27,7 @@ from shared.adapters.transport import (
     resource_properties,
 )
 from shared.arm import ArmId, is_arm_id, same_arm_id, subscription_of
-from shared.bounds import redacted
+from shared.bounds import excerpt
 from shared.planning.synapse_facts import text
 from shared.policy.facts import ComputeFacts, DependencyFacts, DependencyKind, is_count
 
@@ -51,7 +51,7 @@ class WorkspaceFactsAdapter(ArmAdapter):
             properties = json_mapping(item.get("properties"), f"{what}: properties")
             references = properties.get("policyDefinitionReferenceIds") or []
             if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
-                shown = f"{type(references).__name__} {redacted(str(references))[:100]!r}"
+                shown = f"{type(references).__name__} {excerpt(references, 100)!r}"
                 raise MalformedResponseError(f"{what}: policyDefinitionReferenceIds is a {shown}")
         return items
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from shared.arm import ArmId, is_arm_id, name_of, same_arm_id
-from shared.bounds import redacted
+from shared.bounds import excerpt
 from shared.model import (
     ConnectionDecision,
     ConnectionPlan,
@@ -95,7 +95,7 @@ def _decide(
     def unverified(reason: str, *, may_reject: bool) -> ConnectionDecision:
         if not (may_reject and rules.reject_unverified):
             return decision(Verdict.LEAVE_PENDING, reason)
-        description = redacted(f"Rejected by {APP_NAME}: {reason}")[:DESCRIPTION_LIMIT]
+        description = excerpt(f"Rejected by {APP_NAME}: {reason}", DESCRIPTION_LIMIT)
         return decision(Verdict.REJECT, reason, description=description)
 
     if not rules.in_scope(workspace_id):
@@ -126,7 +126,7 @@ def _decide(
         return decision(
             Verdict.APPROVE,
             f"verified: {verified_by}",
-            description=redacted(f"Approved by {APP_NAME}: {verified_by}")[:DESCRIPTION_LIMIT],
+            description=excerpt(f"Approved by {APP_NAME}: {verified_by}", DESCRIPTION_LIMIT),
             evidence=f"{synapse.id}/managedVirtualNetworks/default/"
             f"managedPrivateEndpoints/{endpoint.name}",
         )
@@ -143,12 +143,12 @@ def _decide(
         shown = ", ".join(f"{synapse_id} ({error})" for synapse_id, error in unreadable)
         text = f"not verified, and evidence from allow-listed Synapse workspace(s) {shown} "
         text += "could not be read: left pending"
-        return unverified(redacted(text)[:DESCRIPTION_LIMIT], may_reject=False)
+        return unverified(excerpt(text, DESCRIPTION_LIMIT), may_reject=False)
     if index.unnamed:
         shown = ", ".join(sorted(index.unnamed))
         text = f"not verified, and managed private endpoint(s) {shown} to this workspace name no "
         text += "private endpoint yet (provisioning): left pending"
-        return unverified(redacted(text)[:DESCRIPTION_LIMIT], may_reject=False)
+        return unverified(excerpt(text, DESCRIPTION_LIMIT), may_reject=False)
     # Workspaces that cannot have made it (no managed VNet, exfiltration protection): say so.
     workspaces = [item.workspace for item in evidence if item.workspace is not None]
     unsupported = sorted({reason for w in workspaces if (reason := unsupported_reason(w))})

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from azure.mgmt.core.tools import parse_resource_id, resource_id
 
 from shared.arm import is_arm_id, is_guid, name_parts, same_arm_id
-from shared.bounds import aware_time, redacted
+from shared.bounds import aware_time, excerpt, redacted
 
 if TYPE_CHECKING:
     from shared.policy.rules import Finding, Rule
@@ -112,7 +112,7 @@ def parse_exemptions(text: str) -> tuple[Exemption, ...]:
 
 
 def _entry(position: int, item: object) -> Exemption:
-    where = f"entry {position} ({redacted(json.dumps(item))[:200]})"
+    where = f"entry {position} ({excerpt(json.dumps(item), 200)})"
     if not isinstance(item, dict):
         raise ValueError(f"{where} is not an object with {', '.join(FIELDS)}")
     if missing := [n for n in FIELDS if not isinstance(item.get(n), str) or not item[n].strip()]:
@@ -181,7 +181,7 @@ def native_exemptions(
         ]
         name = properties.get("displayName") or item.get("name") or exemption_id
         said = f"{name} ({category}): {properties.get('description') or ''}"
-        reason = redacted(" ".join(f"Azure Policy exemption {said}".split()))[:MAX_REASON]
+        reason = excerpt(" ".join(f"Azure Policy exemption {said}".split()), MAX_REASON)
         found += [
             Exemption(rule_id=reference, scope=scope, reason=reason, expires=expires)
             for reference in references

@@ -20,7 +20,7 @@ from shared.adapters.promotion import PromotionAdapter
 from shared.adapters.retraining_jobs import RetrainingJobsAdapter
 from shared.adapters.transport import MalformedResponseError
 from shared.arm import ArmId
-from shared.bounds import redacted, table_key
+from shared.bounds import excerpt, table_key
 from shared.claims import Claims, ClaimState, RetrainingClaim, retraining_scoring
 from shared.config import RetrainingSettings, Settings
 from shared.ledger import ActionSink
@@ -155,7 +155,7 @@ class RetrainingReconciler:
         config = self._config
         evidence = {"component": str(config.component), "compute": config.compute, "tags": tags}
         evidence |= {"experiment": config.experiment, "inputs": config.inputs}
-        return redacted(json.dumps(evidence, sort_keys=True))[:4000]
+        return excerpt(json.dumps(evidence, sort_keys=True), 4000)
 
     def _ensure_submitted(
         self, trail: Trail, name: str, reason: str, tags: dict[str, str]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from shared.arm import ArmId, is_guid, name_of, same_arm_id
-from shared.bounds import redacted
+from shared.bounds import excerpt
 from shared.scoring import contract
 from shared.scoring.contract import FORBIDDEN, MAX_BODY_BYTES, UNAUTHENTICATED, Problem
 from shared.scoring.inputs import input_path_problem
@@ -62,7 +62,7 @@ def _header(headers: Mapping[str, str], name: str, limit: int) -> str | None:
     cleaned = "".join(
         ch if ch.isascii() and ch.isprintable() else "?" for ch in (headers.get(name) or "").strip()
     )
-    return redacted(cleaned)[:limit] or None  # redacted before the cut, which would hide one
+    return excerpt(cleaned, limit) or None
 
 
 def _object_ids(encoded: str) -> set[str]:
@@ -160,7 +160,7 @@ def parse_body(content_type: str | None, body: bytes) -> object:
     """The JSON document of a request body, or `RefusedError` (415, 413, 400)."""
     if not _is_json(content_type):
         detail = (
-            f"Content-Type is {redacted(content_type or 'none')[:100]!r}; expected application/json"
+            f"Content-Type is {excerpt(content_type or 'none', 100)!r}; expected application/json"
         )
         raise RefusedError("unsupported-media-type", detail, "Content-Type")
     if len(body) > MAX_BODY_BYTES:
