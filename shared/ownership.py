@@ -43,7 +43,9 @@ class AppIdentity:
         by, by_type = known.get("createdBy"), known.get("createdByType")
         if not isinstance(by, str) or not isinstance(by_type, str):
             return False
-        return by_type.lower() in self.creator_types and by.lower() in self.creator_names
+        # ASCII only, as ARM compares: str.lower() folds the Kelvin sign onto k.
+        ours = by.isascii() and by_type.isascii()
+        return ours and by_type.lower() in self.creator_types and by.lower() in self.creator_names
 
     def is_principal(self, object_id: str | None) -> bool:
         """Whether `object_id` (a role assignment's `createdBy`, `updatedBy`) is this identity."""

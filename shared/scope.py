@@ -78,11 +78,11 @@ class Scope:
 
 
 def carries(tags: Mapping[str, str] | None, tag: tuple[str, str]) -> bool:
-    """Whether `tags` hold `tag`: names compare case-insensitively (as ARM's), values exactly."""
+    """Whether `tags` hold `tag`: names compare case-insensitively in ASCII (as ARM's; the Kelvin
+    sign is not k), values exactly."""
     name, value = tag
     return isinstance(tags, Mapping) and any(
-        isinstance(key, str) and key.lower() == name.lower() and found == value
-        for key, found in tags.items()
+        (key == name or same_arm_id(key, name)) and found == value for key, found in tags.items()
     )
 
 

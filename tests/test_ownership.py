@@ -51,6 +51,14 @@ def test_on_a_laptop_the_app_is_the_signed_in_user() -> None:
     assert not USER.created(_system_data(CLIENT_ID, "Application"))
 
 
+def test_a_creator_whose_name_only_folds_to_the_signed_in_users_is_someone_else() -> None:
+    # ARM's names compare case-insensitively in ASCII: str.lower() folds the Kelvin sign onto k.
+    kate = AppIdentity.from_claims({"oid": OBJECT_ID, "upn": "Kate@Contoso.com", "scp": "user"})
+    assert kate.created(_system_data("kate@contoso.com", "User"))
+    assert not kate.created(_system_data("\u212aate@contoso.com", "User"))
+    assert not kate.created(_system_data("kate@contoso.com", "Us\u0435r"))  # a Cyrillic e
+
+
 def test_a_role_assignment_is_the_apps_by_its_object_id_only() -> None:
     assert APP.is_principal(OBJECT_ID.upper())
     assert not APP.is_principal(CLIENT_ID)

@@ -379,6 +379,9 @@ def test_export_policy_writes_files_named_under_the_given_scope(
         "/subscriptions/6d2e2a3c-1b7f-4a8e-9c0d-2f4e6a8b0c1d/resourceGroups/rg",
         "subscriptions/6d2e2a3c-1b7f-4a8e-9c0d-2f4e6a8b0c1d",
         "/providers/Microsoft.Management/managementGroups/a/b",
+        # Lookalikes a case-insensitive regex folds onto ASCII: the long s, the Kelvin sign.
+        "/providers/Micro\u017foft.Management/managementGroups/contoso",
+        "/providers/Microsoft.Management/managementGroups/\u212aontoso",
     ],
 )
 def test_export_policy_refuses_a_scope_definitions_cannot_live_at(

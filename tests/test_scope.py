@@ -181,6 +181,20 @@ def test_the_tag_counts_only_as_read_from_arm() -> None:
     assert not carries({"env": "prod "}, ("env", "prod"))
 
 
+@PROPERTY
+@given(st.from_regex(r"[a-z0-9_-]{0,10}[kK][a-z0-9_-]{0,10}", fullmatch=True), st.data())
+def test_a_tag_name_that_only_folds_to_the_scope_tags_is_another_tag(
+    name: str, data: st.DataObject
+) -> None:
+    # A workspace user writes tags: the Kelvin sign, which str.lower() folds onto k, is not k to
+    # ARM, so a workspace tagged so does not carry the scope tag.
+    position = data.draw(st.sampled_from([i for i, c in enumerate(name) if c in "kK"]))
+    lookalike = name[:position] + "\u212a" + name[position + 1 :]
+    assert carries({name.upper(): "v"}, (name, "v"))
+    assert not carries({lookalike: "v"}, (name, "v"))
+    assert not carries({name: "v"}, (lookalike, "v"))
+
+
 def test_only_workspaces_are_ever_in_scope() -> None:
     scope = Scope((sub_id(SUBS[0]),))
     for other in (

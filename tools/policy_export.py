@@ -13,13 +13,13 @@ matches Azure Policy exemptions to its rules (`POLICY_ASSIGNMENT_IDS`).
 from __future__ import annotations
 
 import json
-import re
-import uuid
 from pathlib import Path
 from typing import Any
 
+from shared.arm import is_guid, same_arm_id
 from shared.policy.engine import ordered_rules
 from shared.policy.rules import AzurePolicy, BuiltIn, Rule
+from shared.scope import is_management_group
 
 PREFIX = "synapse-aml-"
 INITIATIVE = "synapse-aml-automation"
@@ -68,22 +68,13 @@ CONFLICTS = (
     "(a policy exemption, category Waiver) before creating it, or assign the initiative with "
     "synapseDataTraffic=Audit there.",
 )
-_MANAGEMENT_GROUP = re.compile(
-    r"/providers/Microsoft\.Management/managementGroups/[A-Za-z0-9._()-]{1,90}", re.IGNORECASE
-)
 
 
 def is_definition_scope(value: str) -> bool:
     """A subscription or management group ID: where custom policy definitions are created."""
-    if _MANAGEMENT_GROUP.fullmatch(value):
-        return True
     prefix = "/subscriptions/"
-    if not value.lower().startswith(prefix):
-        return False
-    try:
-        return str(uuid.UUID(value[len(prefix) :])) == value[len(prefix) :].lower()
-    except ValueError:
-        return False
+    guid = value[len(prefix) :] if same_arm_id(value[: len(prefix)], prefix) else None
+    return is_management_group(value) or is_guid(guid)
 
 
 def definition_name(rule_id: str) -> str:
