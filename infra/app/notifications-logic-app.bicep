@@ -4,7 +4,8 @@
 // - approvals Azure confirmed: SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied;
 // - non-compliant policy findings: SynapseAmlAutomation.PolicyFinding.NonCompliant;
 // - failures: any outcome event whose type ends in ".Failed" (a write that failed, or whose
-//   answer did not confirm it).
+//   answer did not confirm it), a retrain Azure reports Canceled (".Canceled") and a drift gate
+//   held because its query failed (".DriftGate.Hold": a gate its reading closed is not published).
 // The webhook URL is a secure parameter (a secure workflow parameter: not shown in run history).
 
 param name string
@@ -196,6 +197,8 @@ resource failures 'Microsoft.EventGrid/topics/eventSubscriptions@2025-02-15' = {
           key: 'EventType'
           values: [
             '.Failed'
+            '.Canceled'
+            '.DriftGate.Hold'
           ]
         }
       ]
