@@ -10,7 +10,7 @@ import uuid
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
-from shared.adapters.errors import TransientAzureError, describe
+from shared.adapters.errors import TransientAzureError, describe, redact_in_place
 from shared.logs import decision_log, escape
 from shared.runtime import runtime
 from shared.telemetry import operation
@@ -46,6 +46,7 @@ def scheduled_retrain(timer: func.TimerRequest) -> None:
             # An AzureError is the drift query's (through its retries), else the app's own fault:
             # the other workspaces still get their turn; the run fails at the end so that it shows.
             if not isinstance(error, AzureError):
+                redact_in_place(error)  # the traceback is logged as its text reads
                 log.exception("scheduled_retrain %s: %s", run_id, escape(workspace_id))
             why, cause = describe(error), error
             failure = f"workspace {workspace_id}: {why}"

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
-from shared.adapters.errors import describe, is_transient
+from shared.adapters.errors import describe, is_transient, redact_in_place
 from shared.arm import ML_NAME
 from shared.config import Settings, get_settings
 from shared.outcome import Outcome, Status
@@ -80,6 +80,7 @@ def _serve(function: str, route: str, method: str, handle: Handle) -> None:
             )
             return unserved(unavailable, problem)
         except Exception as error:
+            redact_in_place(error)  # the traceback is logged as its text reads
             log.exception("[http:%s] the request failed", function)  # the traceback, for the fix
             detail = "the app failed to handle the request; its log says why"
             why = f"the app failed to handle the request: {describe(error)}"

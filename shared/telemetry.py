@@ -13,7 +13,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import ParamSpec, TypeVar
 
-from shared.adapters.errors import describe
+from shared.adapters.errors import describe, redact_in_place
 from shared.logs import DECISION_FIELDS, decision_log, reported
 
 CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
@@ -98,6 +98,7 @@ def operation(function: Callable[P, R]) -> Callable[P, R]:
             try:
                 return function(*args, **kwargs)
             except Exception as error:
+                redact_in_place(error)  # before the span records it and the host logs it
                 if not reported(error):
                     why, trigger, level = describe(error), f"function:{name}", logging.ERROR
                     decision_log(

@@ -5,6 +5,7 @@ redaction lets part of one through, as the patterns need its whole marker or sha
 from __future__ import annotations
 
 import string
+from typing import NoReturn
 
 from hypothesis import strategies as st
 
@@ -49,3 +50,13 @@ def leaked(secret: str, shown: str) -> str | None:
     """A piece of `secret` (`PIECE` characters in a row) found in `shown`, if any."""
     pieces = (secret[i : i + PIECE] for i in range(len(secret) - PIECE + 1))
     return next((piece for piece in pieces if "\n" not in piece and piece in shown), None)
+
+
+def fail_holding(secret: str) -> NoReturn:
+    """A fault of the app's own whose text holds `secret` in a SAS URL, raised from one holding
+    it in a URL's user info: all a traceback of it shows must not hold a piece of `secret`."""
+    try:
+        raise ValueError(f"max retries exceeded with url: https://svc:{secret}@host.example/")
+    except ValueError as error:
+        sas = f"https://acct.blob.core.windows.net/c/x?sv=2022&sig={secret}"
+        raise RuntimeError(sas) from error

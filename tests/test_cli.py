@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from tests.conftest import App
-from tests.credentials import leaked, placed
+from tests.credentials import fail_holding, leaked, placed
 from tools import cli, scene, terminal
 from tools import retraining_scene as rs
 
@@ -1276,3 +1277,19 @@ def test_a_saved_plan_applies_its_own_workspaces_only(
             connection.expected if connection.workspace_id == scene.PROD else connection.initial
         )
         assert app.status(connection) == expected
+
+
+def test_a_fault_of_the_apps_own_leaves_with_its_frames_and_no_credential(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Not an error the CLI tells in a line: its traceback (on stderr, in a pipeline's log) is
+    # for the fix, the credentials its text and its cause's held are not.
+    secret = "Zq7Wm3Kx9Pv2Ln5Tr8Yb4Hc"
+    monkeypatch.setattr(cli, "cmd_plan", lambda _: fail_holding(secret))
+
+    with pytest.raises(RuntimeError) as failure:
+        cli.main(["plan"])
+
+    shown = "".join(traceback.format_exception(failure.value))
+    assert "in fail_holding" in shown
+    assert leaked(secret, shown) is None, shown

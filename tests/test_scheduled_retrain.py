@@ -5,7 +5,9 @@ completed retrain whose event was lost."""
 from __future__ import annotations
 
 import functools
+import logging
 import threading
+import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +20,7 @@ from shared.ml_events import (
 )
 from shared.runtime import runtime
 from tests.conftest import App, at_once
+from tests.credentials import fail_holding, leaked
 from tests.retraining import (
     DRIFT_QUERY,
     deliver_ml_event,
@@ -278,3 +281,25 @@ def test_a_backstop_that_stays_unavailable_still_lets_the_timer_retrain(app: App
 
     assert len(our_jobs(app)) == 2  # the schedule's retrain was not held back by the backstop
     assert our_jobs(app, "scoring") == []
+
+
+def test_the_apps_own_fault_is_logged_and_fails_the_run_with_its_frames_and_no_credential(
+    rapp: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A bug, its text holding credentials: its traceback is logged for the fix, and the run fails
+    # so that it shows (the host logs what it raised, chained causes too).
+    from shared.reconcilers.retraining import RetrainingReconciler
+
+    secret = "Zq7Wm3Kx9Pv2Ln5Tr8Yb4Hc"
+    monkeypatch.setattr(RetrainingReconciler, "on_schedule", lambda *_: fail_holding(secret))
+
+    with caplog.at_level(logging.INFO), pytest.raises(TransientAzureError) as failure:
+        _fire()
+
+    [logged] = [record for record in caplog.records if record.exc_info]
+    shown = [logging.Formatter().format(record) for record in caplog.records]
+    shown.append("".join(traceback.format_exception(failure.value)))
+    assert "in fail_holding" in shown[caplog.records.index(logged)]
+    assert "RuntimeError" in shown[-1]
+    assert "in fail_holding" in shown[-1]
+    assert [text for text in shown if leaked(secret, text)] == []

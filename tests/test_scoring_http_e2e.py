@@ -23,6 +23,7 @@ from shared.ml_events import APP_TAG
 from shared.scoring.contract import MAX_BODY_BYTES, MAX_INPUT_PATH
 from shared.scoring.service import ScoringOrder, ScoringStarter, Started
 from tests.conftest import App, at_once
+from tests.credentials import fail_holding, leaked
 from tests.test_inventory import tag
 from tests.test_scoring_inputs import DATASTORE, STORAGE
 from tools import host, scene
@@ -1188,3 +1189,20 @@ def test_location_and_status_url_never_repeat_user_info_of_the_request_url(scori
     )
     assert polled.status_code == 202
     assert polled.headers["Location"] == f"{JOBS_URL}/{name}"
+
+
+def test_the_apps_own_fault_is_a_500_logged_with_its_frames_and_no_credential(
+    scoring: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import handlers.scoring
+
+    secret = "Zq7Wm3Kx9Pv2Ln5Tr8Yb4Hc"
+    monkeypatch.setattr(handlers.scoring, "caller_of", lambda *_: fail_holding(secret))
+
+    with caplog.at_level(logging.INFO):
+        assert post().status_code == 500
+
+    [logged] = [record for record in caplog.records if record.exc_info]
+    assert "in fail_holding" in logging.Formatter().format(logged)  # the traceback, for the fix
+    for record in caplog.records:
+        assert leaked(secret, logging.Formatter().format(record)) is None

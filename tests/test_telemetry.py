@@ -11,14 +11,21 @@ Application Insights envelopes with the distro's exporter, exactly as they would
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from shared.adapters.errors import TransientAzureError
 from tests.conftest import App
+from tests.credentials import SECRET, SHAPES, leaked
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -247,3 +254,107 @@ def test_every_function_runs_as_one_operation() -> None:
     wrapper = operation(lambda: None).__code__
     for name, fn in host.indexed().items():
         assert fn.get_user_function().__code__ is wrapper, name
+
+
+class _Body:
+    """An answer's body as azure-core reads it for `HttpResponseError.__str__` (not OData JSON)."""
+
+    reason, status_code = "Forbidden", 403
+
+    def __init__(self, text: str) -> None:
+        self.body = text
+
+    def text(self) -> str:
+        return self.body
+
+
+def _raised(kind: type[Exception], text: str) -> Exception:
+    if kind is HttpResponseError:
+        # What its `str` reads of an answer: no request needed.
+        return HttpResponseError(response=_Body(text))  # type: ignore[arg-type]
+    return kind(text)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    secret=SECRET,
+    shapes=st.tuples(st.sampled_from(SHAPES), st.sampled_from(SHAPES)),
+    kind=st.sampled_from(
+        [RuntimeError, TransientAzureError, AzureError, ServiceRequestError, HttpResponseError]
+    ),
+    chained=st.booleans(),
+)
+def test_a_failure_leaves_its_operation_with_its_type_and_frames_and_no_credential(
+    secret: str,
+    shapes: tuple[str, str],
+    kind: type[Exception],
+    chained: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The Functions host logs what an invocation raised whole (its text, its traceback, the
+    # errors it was raised from or while handling); raised, the host retries, Event Grid redelivers.
+    from shared.telemetry import operation
+
+    outer, inner = (shape.format(secret) for shape in shapes)
+
+    def connect() -> None:
+        # A wrapper holding the error it wraps, as requests' ConnectionError holds urllib3's.
+        raise OSError(ValueError(f"max retries exceeded with url: {inner}"))
+
+    def invocation() -> None:
+        try:
+            connect()
+        except OSError as error:
+            if chained:
+                raise _raised(kind, f"could not read {outer}") from error
+            raise _raised(kind, f"could not read {outer}")  # noqa: B904 - while handling it
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO), pytest.raises(kind) as failure:
+        operation(invocation)()
+
+    shown = "".join(traceback.format_exception(failure.value))
+    assert leaked(secret, shown) is None, shown
+    assert "in invocation" in shown, shown  # on-call's frames
+    assert "in connect" in shown, shown
+    # Nor its text attributes, read by whatever reports it next (an AzureError's `message`).
+    assert leaked(secret, str(vars(failure.value))) is None
+    assert caplog.records
+    for record in caplog.records:
+        assert leaked(secret, logging.Formatter().format(record)) is None
+
+
+FAILING_CHILD = (
+    CHILD_SETUP
+    + """
+def invocation():
+    try:
+        raise ValueError("https://svc:%(secret)s@host.example/")
+    except ValueError as error:
+        sas = "https://acct.blob.core.windows.net/c/x?sv=2022&sig=%(secret)s"
+        raise RuntimeError(sas) from error
+
+try:
+    operation(invocation)()
+except RuntimeError:
+    pass
+from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
+trace_exporter = AzureMonitorTraceExporter(connection_string=%(cs)r)
+sent = [trace_exporter._span_to_envelope(s).as_dict() for s in spans.get_finished_spans()]
+print(json.dumps({"spans": [s.to_json() for s in spans.get_finished_spans()], "sent": sent}))
+"""
+)
+
+
+def test_a_failed_invocation_s_span_records_the_error_without_its_credentials() -> None:
+    # The span records what left the function (its message, its traceback) for Application
+    # Insights, beside the host's own record of it.
+    secret = "Zq7Wm3Kx9Pv2Ln5T"
+    result = run_child(
+        FAILING_CHILD % {"cs": CONNECTION_STRING, "status": 200, "secret": secret},
+        {"APPLICATIONINSIGHTS_CONNECTION_STRING": CONNECTION_STRING},
+    )
+    text = json.dumps(result)
+    assert "RuntimeError" in text
+    assert "in invocation" in text
+    assert secret not in text

@@ -744,6 +744,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return FAILURE
+    except Exception as error:
+        from shared.adapters.errors import redact_in_place
+
+        redact_in_place(error)  # a fault of the app's own: its traceback, for the fix
+        raise
 
 
 if __name__ == "__main__":

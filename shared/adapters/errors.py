@@ -60,6 +60,27 @@ def describe(error: BaseException) -> str:
     return excerpt(f"{type(error).__name__}: {text}", 500)
 
 
+def redact_in_place(error: BaseException) -> None:
+    """`error`, the errors in its args and those it was raised from or while handling, redacted
+    in place: args and text attributes (an AzureError's `message`); an HttpResponseError's body,
+    which its `str` appends, moves into its args (its response dropped). A logged traceback, the
+    span and the Functions host's record of a raised error format them as they read; type and
+    traceback stay (the host's retries, on-call's frames). Only ever on the failure path."""
+    pending: list[object] = [error]
+    seen: set[int] = set()  # an error in its own args would loop
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, HttpResponseError):
+            item.args, item.response = (str(item),), None
+        item.args = tuple(redacted(arg) if isinstance(arg, str) else arg for arg in item.args)
+        texts = vars(item)
+        texts.update({name: redacted(v) for name, v in texts.items() if isinstance(v, str)})
+        pending += [*item.args, item.__cause__, item.__context__]
+
+
 class TransientAzureError(RuntimeError):
     """Azure stayed unavailable through the retries: raised so the trigger redelivers later."""
 
