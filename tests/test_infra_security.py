@@ -898,6 +898,9 @@ def test_the_notifications_sample_listens_for_types_the_app_publishes() -> None:
         trigger="event:1",
     )
     assert f"'{event_type(finding)}'" in text
+    # A scoring job the sweep stops following (its end left to its event): on-call's to hear of.
+    unfollowed = replace(finding, kind="batch-scoring", verdict="unfollowed", outcome=noted("x"))
+    assert f"'{event_type(unfollowed)}'" in text
 
 
 def test_jobs_and_scoring_are_granted_only_where_they_run() -> None:

@@ -36,6 +36,7 @@ pytestmark = pytest.mark.slow
 
 COMPLETED = "SynapseAmlAutomation.BatchScoring.Completed"
 FAILED = "SynapseAmlAutomation.BatchScoring.Failed"
+UNFOLLOWED = "SynapseAmlAutomation.BatchScoring.Unfollowed"
 
 RUN_STATUS_CHANGED = SystemEventNames.MachineLearningServicesRunStatusChangedEventName.value
 
@@ -473,6 +474,71 @@ def test_jobs_deleted_in_azure_leave_the_backstop_and_hold_no_newer_job_back(rap
     rapp.sim.reset_counts()
     _sweep()
     assert sum(_job_reads(rapp, name) for name in gone) == 0
+
+
+def _submitted(name: str, ago: timedelta) -> None:
+    """The job's scoring-jobs row says it was submitted `ago`."""
+    row = {"PartitionKey": JOBS_PARTITION, "RowKey": _row(name)["RowKey"]}
+    runtime().ledger.table.update_entity(
+        row | {"SubmittedAt": (datetime.now(UTC) - ago).isoformat()}
+    )
+
+
+def _unfollowed(app: App) -> tuple[list[str], list[str]]:
+    """The subjects of the `unfollowed` ledger rows, and of their outcome events."""
+    rows = [a for a in runtime().ledger.actions(scene.PROD) if a["Verdict"] == "unfollowed"]
+    events = [e for e in app.sim.eventgrid.published_events if e["eventType"] == UNFOLLOWED]
+    return [a["Subject"] for a in rows], [e["subject"] for e in events]
+
+
+def test_a_job_about_to_leave_the_backstop_is_said_once_and_its_end_still_announced(
+    rapp: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job still running when its row leaves the window would drop out of the backstop
+    silently: its last day in it, on-call hears once that only its end event will announce it."""
+    job = _scoring_job(rapp)
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Running")
+    _submitted(job["name"], timedelta(days=6, hours=12))
+
+    with caplog.at_level(logging.INFO):
+        _sweep()
+        _sweep()
+
+    assert _unfollowed(rapp) == ([job["name"]], [job["name"]])
+    [line] = [r for r in caplog.records if getattr(r, "verdict", "") == "unfollowed"]
+    assert line.levelno == logging.WARNING
+    assert "still Running after 6 days" in line.getMessage()
+    assert _announced(rapp) == []
+    assert not _row(job["name"]).get("AnnouncedAt")  # its end event still announces it
+
+    rapp.deliver(_finish(rapp, job, "Completed"), "on_ml_event")
+    assert [e["eventType"] for e in _announced(rapp)] == [COMPLETED]
+    assert len(_unfollowed(rapp)[1]) == 1
+
+
+def test_only_an_unfinished_job_in_its_last_day_in_the_backstop_is_said(rapp: App) -> None:
+    records = _records()
+    for name, status in (("batchjob-old", "Running"), ("batchjob-young", "Running"),
+                         ("batchjob-ended", "Completed")):  # fmt: skip
+        rapp.sim.ml.add_job(
+            scene.PROD,
+            {
+                "id": f"{scene.PROD}/jobs/{name}",
+                "name": name,
+                "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+                "properties": {"jobType": "Pipeline", "status": status, "tags": {}},
+            },
+        )
+        fields = (rs.ENDPOINT, None, "uri_folder", rs.SCORING_INPUT, "", None, None, None)
+        records.record_job(JobRecord(name, scene.PROD, *fields, "Running"))
+    _submitted("batchjob-old", timedelta(days=6, hours=12))
+    _submitted("batchjob-young", timedelta(days=3))
+    _submitted("batchjob-ended", timedelta(days=6, hours=12))
+
+    _sweep()
+
+    assert _unfollowed(rapp) == (["batchjob-old"], ["batchjob-old"])
+    assert [e["subject"] for e in _announced(rapp)] == ["batchjob-ended"]
 
 
 # ---------------------------------------------------------- HTTP jobs, modes, off

@@ -3,6 +3,8 @@
 // webhook (both accept {"text": ...}) for:
 // - approvals Azure confirmed: SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied;
 // - non-compliant policy findings: SynapseAmlAutomation.PolicyFinding.NonCompliant;
+// - scoring jobs the sweep stops following (their end is left to their own event):
+//   SynapseAmlAutomation.BatchScoring.Unfollowed;
 // - failures: any outcome event whose type ends in ".Failed" (a write that failed, or whose
 //   answer did not confirm it), a retrain Azure reports Canceled (".Canceled") and a drift gate
 //   held because its query failed (".DriftGate.Hold": a gate its reading closed is not published).
@@ -156,6 +158,7 @@ resource decisionsAndFindings 'Microsoft.EventGrid/topics/eventSubscriptions@202
       includedEventTypes: [
         'SynapseAmlAutomation.PrivateEndpointConnection.Approve.Applied'
         'SynapseAmlAutomation.PolicyFinding.NonCompliant'
+        'SynapseAmlAutomation.BatchScoring.Unfollowed'
       ]
     }
     retryPolicy: {

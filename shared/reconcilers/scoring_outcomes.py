@@ -68,6 +68,8 @@ class ScoringOutcomes:
             job = self._read(record, trigger)
             if isinstance(job, ScoringJob) and job.finished:
                 self._announce(record, job, trigger)
+            elif isinstance(job, ScoringJob):
+                self._unfollowing(record, job, trigger)
             elif isinstance(job, RequestResult) and job.outcome is RequestOutcome.INVALID:
                 # Deleted in Azure, so it never ends: left unannounced, such rows would fill
                 # the backstop's look and hold newer jobs back. How it ended is unknown.
@@ -75,6 +77,31 @@ class ScoringOutcomes:
                     KIND_SCORING, "gone", record.job_name, job.summary, noted(GONE), notify=False
                 )
                 self.records.job_ended(record.job_name, "Deleted", announced=True)
+
+    def _unfollowing(self, record: JobRecord, job: ScoringJob, trigger: str) -> None:
+        """Said once in its row's last day in the window (the sweep runs far more often), so
+        that on-call learns its end is left to its event; the row stays unannounced for it."""
+        try:  # as the app wrote it, or edited by hand: a sweep never stops at it
+            submitted = datetime.fromisoformat(record.submitted_at).astimezone(UTC)
+        except ValueError:
+            return
+        leaves, age = submitted + BACKSTOP_WINDOW, self.clock() - submitted
+        key = f"scoring-unfollowed:{record.workspace_id.lower()}|{record.job_name.lower()}"
+        if age < BACKSTOP_WINDOW - timedelta(days=1) or not self.sink.first_time(key):
+            return
+        why = (
+            f"scoring job {job.name} still {job.status} after {age.days} days: the sweep stops "
+            f"following it on {leaves:%Y-%m-%d %H:%M} UTC; only its end event will announce it"
+        )
+        self._trail(record, trigger).record(
+            KIND_SCORING,
+            "unfollowed",
+            record.job_name,
+            why,
+            noted(f"still {job.status}"),
+            level=logging.WARNING,
+        )
+        self.sink.reported(key)
 
     def _trail(self, record: JobRecord, trigger: str) -> Trail:
         return Trail(self.sink, log, self.mode, ArmId(record.workspace_id), trigger)

@@ -67,6 +67,7 @@ class JobRecord:
     idempotency_key: str | None
     status: str
     announced: bool = False  # its final status was announced as an outcome event
+    submitted_at: str = ""  # as recorded (`SubmittedAt`)
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord | None:
@@ -78,14 +79,17 @@ class JobRecord:
                 if name in _OPTIONAL
                 else str(row[column(name)])
                 for name in cls.__dataclass_fields__
-                if name not in ("status", "announced")
+                if name not in ("status", "announced", "submitted_at")
             }
         except KeyError:
             return None
         if not (is_workspace(values["workspace_id"]) and plain_name(row[column("job_name")])):
             return None
         return cls(
-            **values, status=str(row.get("Status") or ""), announced=bool(row.get("AnnouncedAt"))
+            **values,
+            status=str(row.get("Status") or ""),
+            announced=bool(row.get("AnnouncedAt")),
+            submitted_at=str(row.get("SubmittedAt") or ""),
         )
 
 
@@ -139,7 +143,7 @@ class ScoringRecords:
         from azure.data.tables import UpdateMode
 
         keys, now = (JOBS_PARTITION, _job_row_key(job.job_name)), self._clock().isoformat()
-        row = record_row(keys, job, leave_out=("announced",), SubmittedAt=now)
+        row = record_row(keys, job, leave_out=("announced", "submitted_at"), SubmittedAt=now)
         self._table.upsert_entity(row, mode=UpdateMode.MERGE)
 
     def job(self, job_name: str) -> JobRecord | None:
