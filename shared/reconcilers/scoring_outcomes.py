@@ -16,6 +16,7 @@ from shared.adapters.batch_scoring import BatchScoringAdapter, ScoringJob
 from shared.adapters.errors import TransientAzureError
 from shared.adapters.outcomes import Recorder
 from shared.arm import ArmId, same_arm_id
+from shared.bounds import aware_time
 from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
 from shared.outcome import RequestOutcome, noted
@@ -82,7 +83,7 @@ class ScoringOutcomes:
         """Said once in its row's last day in the window (the sweep runs far more often), so
         that on-call learns its end is left to its event; the row stays unannounced for it."""
         try:  # as the app wrote it, or edited by hand: a sweep never stops at it
-            submitted = datetime.fromisoformat(record.submitted_at).astimezone(UTC)
+            submitted = aware_time(record.submitted_at)
         except ValueError:
             return
         leaves, age = submitted + BACKSTOP_WINDOW, self.clock() - submitted
