@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.adapters import answers
 from shared.adapters.errors import (
@@ -26,7 +26,17 @@ from shared.arm import ArmId
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
 from shared.model import JudgedAnswerError
-from shared.outcome import INTENT, NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, noted
+from shared.outcome import (
+    GONE,
+    INTENT,
+    NO_CHANGE,
+    NOT_ATTEMPTED,
+    PLANNED,
+    Outcome,
+    Status,
+    gone,
+    noted,
+)
 from shared.policy.budget import RemediationBudget, Stop, explain_hourly
 
 if TYPE_CHECKING:
@@ -208,6 +218,8 @@ class Run:
         record_intent(self.sink, decision.record)
         try:
             return Outcome(Status.APPLIED, decision.write())
+        except ResourceNotFoundError as error:  # deleted since this run read it
+            return gone(describe(error))
         except (AzureError, JudgedAnswerError) as error:
             if (outcome := judged(error)).status is Status.RETRY:
                 self._transient = error
@@ -230,7 +242,8 @@ class Run:
                     notify = notify and self.budget.first_announcement(Stop(by))
                 evidence = f"{record.verdict}: {by}"
                 record = replace(record, verdict=DEFERRED, evidence=evidence, notify=notify)
-            if outcome.by == TAKEN:  # announced by the run that holds it
+            # Taken: announced by the run that holds it. Gone: nothing happened to announce.
+            if outcome.by in (TAKEN, GONE):
                 record = replace(record, notify=False)
             if decision.ledger:
                 records.append(record)
