@@ -101,6 +101,8 @@ class Run:
     # Where the decision lines go (a `Trail`: its reconciler's logger).
     logger: logging.Logger = log
     _transient: Exception | None = field(default=None, init=False)
+    # The workspaces found deleted (their reads answered 404): said once a run, not per concern.
+    _gone: set[str] = field(default_factory=set, init=False)
     # Tells this run's holds of writes from another's (a twin delivery's too).
     holder: str = field(default_factory=lambda: uuid.uuid4().hex[:16], init=False)
 
@@ -276,11 +278,16 @@ class Run:
         verdict: str = "not-reconciled",
         outcome: str = "not reconciled",
     ) -> str:
-        """Why the workspace's `kind` was not reconciled, recorded; a transient error is raised."""
+        """Why the workspace's `kind` was not reconciled, recorded; a transient error is raised.
+        A deleted workspace (a 404: a concern reads only the workspace and its children): once."""
         text = error if isinstance(error, str) else permanent(workspace_id, error)
+        if deleted := isinstance(error, ResourceNotFoundError):
+            if workspace_id.lower() in self._gone:  # said by an earlier concern
+                return text
+            self._gone.add(workspace_id.lower())
         row = self.row(workspace_id, kind, verdict, workspace_id, text, mode)
         note = Decision(row, bare=True, level=logging.WARNING)
-        self.record(workspace_id, [(note, noted(outcome))])
+        self.record(workspace_id, [(note, gone(text) if deleted else noted(outcome))])
         return text
 
     def settle(self, workspace_id: str, decisions: Sequence[Decision]) -> list[Outcome]:
