@@ -63,10 +63,17 @@ INTENT = Outcome(Status.INTENT)
 NO_CHANGE = Outcome(Status.NOTED, "no change")
 RECORDED = Outcome(Status.NOTED, "recorded")
 NOT_ATTEMPTED = Outcome(Status.SKIPPED, "an earlier write failed transiently")
+# What `by` says of a resource Azure no longer has (deleted since it was read: its 404).
+GONE = "gone"
 
 
 def noted(text: str) -> Outcome:
     return Outcome(Status.NOTED, text)
+
+
+def gone(detail: str) -> Outcome:
+    """Nothing left to write or read: said once, never a failure, a retry or an announcement."""
+    return Outcome(Status.NOTED, f"no longer exists: {detail}", GONE)
 
 
 class RequestOutcome(StrEnum):

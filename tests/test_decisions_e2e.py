@@ -368,6 +368,20 @@ def test_a_role_assignment_answered_for_another_principal_is_not_applied(app: Ap
     assert "principalId" in row["Outcome"]
 
 
+def test_a_role_assignment_on_a_workspace_deleted_before_the_write_is_said_gone(app: App) -> None:
+    # The workspace is deleted after its assignments were read: ARM answers the PUT 404.
+    message = "The Resource 'Microsoft.MachineLearningServices/workspaces/mlw-dev' was not found."
+    app.sim.inject("authz.ra.put", status=404, code="ResourceNotFound", message=message)
+
+    workspace_event(app, scene.DEV)
+
+    assert app.sim.count(route="authz.ra.put") == 1
+    (row,) = outcomes(app, scene.DEV, "role-assignment", "assign")
+    assert row["Outcome"].startswith("no longer exists: HTTP 404 ResourceNotFound")
+    published = [e["eventType"] for e in app.sim.eventgrid.published_events]
+    assert not [kind for kind in published if ".RoleAssignment." in kind]
+
+
 def remediate(app: App) -> None:
     app.set_settings(POLICY_MODE="remediate", MAX_CLUSTER_NODES="4")
 

@@ -248,6 +248,27 @@ def test_forbidden_write_is_recorded_and_does_not_raise(app: App) -> None:
     assert failed[0]["Outcome"].startswith("failed: HTTP 403 AuthorizationFailed")
 
 
+def test_a_connection_deleted_before_its_approval_is_said_gone_once_not_failed(app: App) -> None:
+    """Deleted in Azure after the app listed it, before its approval: ARM answers the PUT 404.
+    Nothing left to approve: said once, neither a failure (no alert, no Failed event) nor a retry,
+    and no role assignment follows."""
+    verified = app.connection("listed by allow-listed")
+    connection_id = f"{verified.workspace_id}/privateEndpointConnections/{verified.name}"
+    app.sim.rewrite_reply("aml.pec.list", lambda _body: app.sim.arm.delete(connection_id))
+    payload = scene.connection_events(app.scene)[0]
+
+    app.deliver(payload)
+
+    assert app.sim.count(route="aml.pec.put") == 1  # a 404 is not retried
+    assert [w.route for w in writes(app)] == ["aml.pec.put"]
+    approvals = [a for a in app.ledger.actions(scene.PROD) if a["Verdict"] == "approve"]
+    assert [a["Outcome"] == str(INTENT) for a in approvals] == [False, True]
+    assert approvals[0]["Outcome"].startswith("no longer exists: HTTP 404 ResourceNotFound")
+    published = [e["eventType"] for e in app.sim.eventgrid.published_events]
+    assert not [kind for kind in published if ".Approve" in kind]
+    assert app.ledger.event(payload["id"])["Outcome"] == "reconciled"
+
+
 def test_azure_staying_unavailable_raises_for_redelivery(app: App) -> None:
     app.sim.inject("aml.pec.list", status=503, times=50)
     payload = scene.connection_events(app.scene)[0]

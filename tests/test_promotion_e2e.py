@@ -313,6 +313,33 @@ def test_a_deployment_that_fails_to_provision_keeps_the_default(papp: App) -> No
     assert papp.sim.count("ml.scoring.invoke") == 0
 
 
+def test_a_default_deleted_after_the_judgement_deploys_nothing_and_is_not_raised(
+    papp: App,
+) -> None:
+    """Judged against blue; before its spec is copied, a person made green the default and
+    deleted blue (its read answers 404): nothing is deployed, the promotion ends failed, once,
+    and the job is scored on the default as it is now."""
+    _, event = _completed(papp, accuracy=0.95)
+    endpoint = papp.sim.ml.endpoint(rs.ENDPOINT)
+    assert endpoint is not None
+
+    def blue_deleted(_body: object) -> None:
+        endpoint.default_deployment = "green"
+        del endpoint.deployments["blue"]
+
+    papp.sim.rewrite_reply("ml.model.version.put", blue_deleted)
+    _deliver(papp, event)
+
+    assert papp.sim.count("ml.batch_deployment.put") == 0
+    assert papp.sim.count("ml.batch_endpoint.put") == 0
+    [failed] = _actions("model")
+    assert failed["Outcome"] == "failed: the deployment blue is gone"
+    assert _outcome(event["id"]) == "scoring-started"
+    assert _scored_on(papp) == [None]  # on the default, green
+    [scoring] = _actions("batch-scoring")
+    assert "the current model (not promoted)" in scoring["Reason"]
+
+
 def test_not_promoted_and_not_scored_when_told_so(papp: App) -> None:
     papp.set_settings(**rs.retraining_settings(**PROMOTION, SCORE_WHEN_NOT_PROMOTED="false"))
     _, event = _completed(papp, accuracy=0.5)

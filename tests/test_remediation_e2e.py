@@ -659,6 +659,35 @@ def test_a_cluster_that_scaled_up_since_the_listing_keeps_its_maximum(app: App) 
     assert held["Evidence"] == "lower-max-nodes: guard"
 
 
+def test_a_cluster_deleted_before_its_write_is_said_gone_once_and_the_sweep_goes_on(
+    app: App,
+) -> None:
+    # Read again just before the write, the cluster is there; deleted before the PATCH, which
+    # ARM answers 404. Nothing left to lower: said once, no failure announced, no retry, and
+    # the other workspace's cluster is still lowered.
+    app.set_settings(POLICY_MODE="remediate")
+    add_cluster(app, scene.DEV, "idle-dev")
+    doomed = f"{scene.PROD}/computes/cpu-cluster"
+
+    def deleted(body: Any) -> None:
+        if body["name"] == "cpu-cluster":
+            app.sim.arm.delete(doomed)
+
+    app.sim.rewrite_reply("aml.compute.get", deleted, times=10)
+
+    sweep()
+
+    assert max_nodes(app, scene.DEV, "idle-dev") == 4
+    [gone] = [
+        r["Outcome"]
+        for r in remediation_rows(app, scene.PROD)
+        if r["Subject"] == doomed and r["Outcome"] != str(INTENT)
+    ]
+    assert gone.startswith("no longer exists: HTTP 404")
+    events = app.sim.eventgrid.published_events
+    assert [e["eventType"] for e in events if e["subject"] == doomed] == []
+
+
 def test_a_re_read_answered_about_another_compute_writes_nothing(app: App) -> None:
     # Read again just before the write, ARM answers with an idle compute of another workspace:
     # its node counts say nothing of this cluster's six running nodes.

@@ -568,6 +568,24 @@ def test_the_job_is_read_not_the_event(rapp: App) -> None:
     assert event_outcome(event["id"]) == "scoring-started"
 
 
+def test_a_retrain_deleted_before_its_completion_is_read_starts_nothing_and_is_not_raised(
+    rapp: App,
+) -> None:
+    # The job ended, then was deleted before the event was handled: ARM answers its read 404.
+    job, event = _complete(rapp)
+    rapp.sim.inject("ml.job.get", status=404, code="ResourceNotFound", times=10)
+
+    deliver_ml_event(rapp, event)  # not raised: no redelivery would find it
+
+    assert event_outcome(event["id"]) == "invalid"
+    row = runtime().ledger.event(event["id"])
+    assert row is not None
+    assert row["Reason"] == f"job {job['name']} does not exist in the workspace"
+    assert rapp.sim.count(route="ml.job.get") == 1
+    assert rapp.sim.ml.scoring_posts == []
+    assert recorded_actions("batch-scoring") == recorded_actions("model") == []
+
+
 def test_a_pipeline_step_carrying_the_tags_starts_nothing(rapp: App) -> None:
     rapp.sim.ml.add_job(
         scene.PROD,

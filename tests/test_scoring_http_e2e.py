@@ -643,6 +643,14 @@ def test_a_throttled_job_read_is_503_with_retry_after_and_the_next_poll_answers(
     assert get(name).status_code == 202
 
 
+def test_a_job_deleted_in_its_workspace_is_404_no_longer_exists(scoring: App) -> None:
+    name = _json(post())["name"]
+    scoring.sim.inject("ml.job.get", status=404, code="ResourceNotFound", times=5)
+    problem = _problem(get(name), 404)
+    assert problem["detail"] == "the job no longer exists in its workspace"
+    assert scoring.sim.count(route="ml.job.get") == 1  # a 404 is not retried
+
+
 def test_a_job_read_answered_with_another_workspaces_job_is_502_and_shows_nothing_of_it(
     scoring: App,
 ) -> None:

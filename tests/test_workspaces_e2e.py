@@ -306,3 +306,25 @@ def test_the_sweep_records_findings_but_does_not_announce_them_again(app: App) -
     assert not [e for e in later if e["eventType"].endswith("PolicyFinding.NonCompliant")]
     assert findings(app, scene.PROD)  # still recorded by the sweep
     assert latest_evaluation(app, scene.PROD)[0]["Trigger"].startswith("sweep:")
+
+
+def test_a_workspace_deleted_during_the_sweep_is_said_gone_once_and_the_others_go_on(
+    app: App,
+) -> None:
+    # Resource Graph lists the workspace; it is deleted before the sweep reads it from ARM
+    # (every concern's read answered 404): one row says so, nothing announced, nothing raised.
+    def listed_then_deleted(body: Any) -> None:
+        if any(str(row.get("id")).lower() == scene.PROD.lower() for row in body["data"]):
+            app.sim.arm.delete(scene.PROD)
+
+    app.sim.rewrite_reply("resourcegraph.query", listed_then_deleted, times=10)
+
+    host.fire_timer("reconcile_all")
+
+    rows = [r for r in app.ledger.actions(scene.PROD) if r["Outcome"] != str(INTENT)]
+    assert [r["Outcome"].split(":")[0] for r in rows] == ["no longer exists"]
+    assert "HTTP 404 ResourceNotFound" in rows[0]["Outcome"]
+    events = app.sim.eventgrid.published_events
+    assert [e for e in events if e["data"]["workspaceId"] == scene.PROD] == []
+    assert len(app.sim.authorization.role_assignments(scene.DEV)) == 1
+    assert latest_evaluation(app, scene.DEV)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from azure.core.exceptions import AzureError
 
 from shared.adapters.aml import MachineLearningAdapter
-from shared.adapters.errors import TransientAzureError, describe, is_transient, permanent
+from shared.adapters.errors import TransientAzureError, describe, is_transient
 from shared.adapters.synapse import SynapseAdapter
 from shared.arm import ArmId, name_of, same_arm_id
 from shared.config import Settings
@@ -122,15 +122,17 @@ class PrivateEndpointReconciler:
         self, workspace_id: ArmId, run: Run, *, focus: str | None = None
     ) -> ConnectionReport:
         """The Synapse evidence is read only when a connection is pending. `focus`: the event's."""
-        connections, error = None, "workspace is not in scope: nothing read"
+        connections: tuple[PrivateEndpointConnection, ...] | None = None
+        error: AzureError | str = "workspace is not in scope: nothing read"
         try:
             if self.settings.in_scope(workspace_id):
                 connections = tuple(self.ml.list_connections(workspace_id))
         except AzureError as failure:
-            error = permanent(workspace_id, failure)
+            error = failure
         if connections is None:
-            run.not_reconciled(workspace_id, KIND, error, mode=self.settings.automation_mode.value)
-            return ConnectionReport(workspace_id, error=error)
+            mode = self.settings.automation_mode.value
+            text = run.not_reconciled(workspace_id, KIND, error, mode=mode)
+            return ConnectionReport(workspace_id, error=text)
         pending = any(c.status is ConnectionStatus.PENDING for c in connections)
         rules, read_earlier = approval_rules(self.settings), bool(run.cache)
         evidence = self.evidence.gather(run.cache, run.trigger) if pending else []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.adapters import answers
 from shared.adapters.errors import (
@@ -26,7 +26,17 @@ from shared.arm import ArmId
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
 from shared.model import JudgedAnswerError
-from shared.outcome import INTENT, NO_CHANGE, NOT_ATTEMPTED, PLANNED, Outcome, Status, noted
+from shared.outcome import (
+    GONE,
+    INTENT,
+    NO_CHANGE,
+    NOT_ATTEMPTED,
+    PLANNED,
+    Outcome,
+    Status,
+    gone,
+    noted,
+)
 from shared.policy.budget import RemediationBudget, Stop, explain_hourly
 
 if TYPE_CHECKING:
@@ -91,6 +101,8 @@ class Run:
     # Where the decision lines go (a `Trail`: its reconciler's logger).
     logger: logging.Logger = log
     _transient: Exception | None = field(default=None, init=False)
+    # The workspaces found deleted (their reads answered 404): said once a run, not per concern.
+    _gone: set[str] = field(default_factory=set, init=False)
     # Tells this run's holds of writes from another's (a twin delivery's too).
     holder: str = field(default_factory=lambda: uuid.uuid4().hex[:16], init=False)
 
@@ -208,6 +220,8 @@ class Run:
         record_intent(self.sink, decision.record)
         try:
             return Outcome(Status.APPLIED, decision.write())
+        except ResourceNotFoundError as error:  # deleted since this run read it
+            return gone(describe(error))
         except (AzureError, JudgedAnswerError) as error:
             if (outcome := judged(error)).status is Status.RETRY:
                 self._transient = error
@@ -230,7 +244,8 @@ class Run:
                     notify = notify and self.budget.first_announcement(Stop(by))
                 evidence = f"{record.verdict}: {by}"
                 record = replace(record, verdict=DEFERRED, evidence=evidence, notify=notify)
-            if outcome.by == TAKEN:  # announced by the run that holds it
+            # Taken: announced by the run that holds it. Gone: nothing happened to announce.
+            if outcome.by in (TAKEN, GONE):
                 record = replace(record, notify=False)
             if decision.ledger:
                 records.append(record)
@@ -263,11 +278,16 @@ class Run:
         verdict: str = "not-reconciled",
         outcome: str = "not reconciled",
     ) -> str:
-        """Why the workspace's `kind` was not reconciled, recorded; a transient error is raised."""
+        """Why the workspace's `kind` was not reconciled, recorded; a transient error is raised.
+        A deleted workspace (a 404: a concern reads only the workspace and its children): once."""
         text = error if isinstance(error, str) else permanent(workspace_id, error)
+        if deleted := isinstance(error, ResourceNotFoundError):
+            if workspace_id.lower() in self._gone:  # said by an earlier concern
+                return text
+            self._gone.add(workspace_id.lower())
         row = self.row(workspace_id, kind, verdict, workspace_id, text, mode)
         note = Decision(row, bare=True, level=logging.WARNING)
-        self.record(workspace_id, [(note, noted(outcome))])
+        self.record(workspace_id, [(note, gone(text) if deleted else noted(outcome))])
         return text
 
     def settle(self, workspace_id: str, decisions: Sequence[Decision]) -> list[Outcome]:

@@ -19,7 +19,7 @@ from shared.arm import ArmId, same_arm_id
 from shared.bounds import aware_time
 from shared.ml_events import JobFinished
 from shared.model import JudgedAnswerError
-from shared.outcome import RequestOutcome, noted
+from shared.outcome import GONE, RequestOutcome, gone, noted
 from shared.reconcilers.retraining import RequestResult
 from shared.reconcilers.run import Trail
 from shared.scoring.records import JobRecord, ScoringRecords
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 BACKSTOP_WINDOW = timedelta(days=7)
 BACKSTOP_LIMIT = 50
 READ_FAILED = "reading the scoring job failed"
-GONE = "no longer exists: not announced"
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ class ScoringOutcomes:
                 # Deleted in Azure, so it never ends: left unannounced, such rows would fill
                 # the backstop's look and hold newer jobs back. How it ended is unknown.
                 self._trail(record, trigger).record(
-                    KIND_SCORING, "gone", record.job_name, job.summary, noted(GONE), notify=False
+                    KIND_SCORING, GONE, record.job_name, job.summary, gone("not announced")
                 )
                 self.records.job_ended(record.job_name, "Deleted", announced=True)
 
