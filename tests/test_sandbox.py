@@ -452,3 +452,16 @@ def test_a_dir_that_cannot_be_a_directory_is_one_line_and_exit_1(
     assert err.count("\n") == 1
     assert err.startswith(f"the sandbox cannot use {tmp_path / where}")
     assert (tmp_path / "a-file").read_text(encoding="utf-8") == "not a directory\n"
+
+
+@pytest.mark.parametrize("argv", [["--bogus"], ["--dir"], ["stray"]])
+def test_a_bad_option_is_one_line_and_the_clis_usage_exit(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As the operator CLI: one line naming `--help`, sysexits' EX_USAGE, nothing started.
+    assert sandbox_main(argv) == 64
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: ")
+    assert err.rstrip().endswith("see `python -m tools.sandbox --help`")

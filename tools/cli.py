@@ -62,8 +62,8 @@ class CliError(Exception):
         self.code = code
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors as one line (the usage is one `--help` away)."""
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (the usage is one `--help` away): the sandbox's too."""
 
     def error(self, message: str) -> NoReturn:
         raise CliError(f"{message}; see `{self.prog} --help`", USAGE)
@@ -634,13 +634,13 @@ def cmd_export_policy(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     epilog = __doc__.split("\n\n")[-1].strip()  # the exit codes
-    top = _Parser(prog="python -m tools.cli", description=__doc__.splitlines()[0], epilog=epilog)
+    top = Parser(prog="python -m tools.cli", description=__doc__.splitlines()[0], epilog=epilog)
     settings_help = f"a Functions settings file to read (default: ./{SETTINGS_FILE} when present)"
     top.add_argument("--settings", type=Path, default=None, help=settings_help)
     top.add_argument("-v", "--verbose", action="store_true", help="log every decision")
     json_help = "machine-readable output on stdout (logs and errors stay on stderr)"
     top.add_argument("--json", action="store_true", help=json_help)
-    commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = top.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
@@ -701,6 +701,16 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def report(error: CliError) -> int:
+    """`error` as one line on stderr, whatever an argument echoed in it holds (a newline, a
+    terminal escape); its exit code."""
+    from shared.logs import escape
+
+    line = "".join(c if c.isprintable() else escape(c) for c in str(error))
+    print(f"error: {line}", file=sys.stderr)
+    return error.code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code. Errors are one line on stderr."""
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -719,12 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 load_settings_file(settings_file)
             return int(args.run(args))
     except CliError as error:
-        from shared.logs import escape
-
-        # One line, whatever an argument echoed in it holds (a newline, a terminal escape).
-        line = "".join(c if c.isprintable() else escape(c) for c in str(error))
-        print(f"error: {line}", file=sys.stderr)
-        return error.code
+        return report(error)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return INTERRUPTED

@@ -20,7 +20,6 @@ Nothing it serves survives it: the ledger is in Azurite's memory.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import itertools
@@ -35,7 +34,7 @@ from pathlib import Path
 from types import FrameType
 
 from simulator import AzureSimulator, Azurite
-from tools import scene
+from tools import cli, scene
 from tools.local_azure import local_azure
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -178,8 +177,12 @@ def _print_requests(sim: AzureSimulator, seen: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the sandbox until SIGINT or SIGTERM; 0 after a clean stop, 1 when it cannot run."""
-    options = _parser().parse_args(argv)
+    """Run the sandbox until SIGINT or SIGTERM; 0 after a clean stop, 1 when it cannot run, 64
+    (as the CLI) for a bad option."""
+    try:
+        options = _parser().parse_args(argv)
+    except cli.CliError as error:
+        return cli.report(error)
     directory: Path = options.dir.resolve()
     files = _Files(directory)
     try:
@@ -282,8 +285,8 @@ def _print_banner(
     )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> cli.Parser:
+    parser = cli.Parser(
         prog="python -m tools.sandbox", description=__doc__.splitlines()[0] if __doc__ else None
     )
     parser.add_argument(
