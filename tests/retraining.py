@@ -67,6 +67,26 @@ def recorded_actions(
     ]
 
 
+def add_completed_job(app: App, name: str) -> None:
+    """A retraining job in PROD, Completed, tagged and submitted as the app does: the app's own
+    once the ledger's claim names it (`rs.claim_job`)."""
+    app.sim.ml.add_job(
+        scene.PROD,
+        {
+            "id": f"{scene.PROD}/jobs/{name}",
+            "name": name,
+            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+            "properties": {
+                "jobType": "Pipeline",
+                "status": "Completed",
+                "tags": {APP_TAG: "retraining"},
+            },
+            "systemData": {"createdAt": "2026-11-25T00:00:00Z"},
+        },
+        by_app=True,
+    )
+
+
 def submitted_job(app: App) -> dict[str, Any]:
     """The retraining job a monitor's drift event makes the app submit."""
     deliver_ml_event(app, rs.monitor_breach_event())

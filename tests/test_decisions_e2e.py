@@ -5,6 +5,7 @@ Azure returned. Registered functions → real SDK clients → HTTPS → the loca
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import uuid
@@ -18,12 +19,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.adapters.errors import TransientAzureError
+from shared.arm import name_of
 from shared.ledger import ActionRecord, partition_rows
+from shared.ml_events import APP_TAG
 from shared.outcome import INTENT
 from shared.runtime import runtime
 from shared.scoring.records import JOBS_PARTITION
+from simulator import AzureSimulator
 from tests.conftest import App
 from tests.retraining import (
+    add_completed_job,
     completed_event,
     deliver_ml_event,
     event_outcome,
@@ -324,6 +329,178 @@ def test_dry_run_and_audit_write_nothing_to_azure_through_any_trigger(
         assert "planned (dry-run)" in dry or trigger == "HTTP start"
     types = [e["eventType"] for e in app.sim.eventgrid.published_events[announced:]]
     assert not [t for t in types if t.endswith(".Applied")], types
+
+
+# The same rule over generated scenes (allow-listed, partner or unlisted endpoints in any state;
+# hardened or not workspaces; clusters within the policy or not) and generated sequences of the
+# events the app handles, redeliveries included: dry-run leaves Azure as it found it, audit
+# remediates nothing.
+
+REMEDIATIONS = ("aml.workspace.patch", "aml.compute.patch")  # the policy set's two fixes
+ML = "Microsoft.MachineLearningServices"
+POLICED = (f"{ML}/workspaces", f"{ML}/workspaces/computes")
+WORKSPACES = (scene.PROD, scene.DEV, scene.SANDBOX)
+PE_EVENTS = "on_private_endpoint_event"
+OUR_JOB = "retrain-earlier"  # the app's retraining job (its claim says so), Completed in Azure
+OFF = {"PROMOTION_METRIC": ""}  # retraining and scoring without promotion
+SOURCES = {"allow-listed": scene.ANALYTICS, "partner": scene.ROGUE, "nobody": None}
+
+
+def azure_state(sim: AzureSimulator) -> Any:
+    """What Azure holds, as one value: every ARM resource (workspaces, computes, connections,
+    role assignments, private endpoints, Synapse workspaces), Synapse's managed private
+    endpoints, jobs, batch endpoints and their deployments, registered models."""
+    with sim.lock:
+        jobs = [sim.ml.jobs(w) for w in WORKSPACES]
+        held = (
+            sim.arm.resources,
+            sim.synapse.mpes,
+            jobs,
+            sim.ml.endpoints,
+            sim.ml.promotion.models,
+        )
+        return copy.deepcopy(held)
+
+
+def policed(sim: AzureSimulator) -> dict[str, Any]:
+    """The workspaces and computes as stored: what a remediation changes."""
+    with sim.lock:
+        found = {k: v for k, v in sim.arm.resources.items() if str(v.get("type")) in POLICED}
+        return copy.deepcopy(found)
+
+
+def _generated_scene(app: App, data: st.DataObject) -> dict[str, Drive]:
+    """Seed a drawn scene in the emptied simulator; the events the app could receive in it, by
+    name (each payload made once: drawing a name twice is Event Grid's redelivery)."""
+    sim = app.sim
+    sim.reset()
+    seeded = scene.seed(sim)
+    _seeded(app)
+    for ws in (scene.PROD, scene.DEV):
+        scene.seed_workspace(sim, ws, hardened=data.draw(st.booleans(), label=f"{ws} hardened"))
+    if data.draw(st.booleans(), label="allow-listed Synapse protects against exfiltration"):
+        sim.synapse.add_workspace(
+            scene.ANALYTICS, principal_id=scene.ANALYTICS_PRINCIPAL, prevent_data_exfiltration=True
+        )
+    computes = st.tuples(
+        st.sampled_from([scene.PROD, scene.DEV]),
+        st.sampled_from(["Standard_DS3_v2", "Standard_NC24"]),
+        st.integers(1, 10),
+        st.booleans(),
+    )
+    for i, (ws, size, nodes, local_auth) in enumerate(data.draw(st.lists(computes, max_size=2))):
+        sim.ml.add_compute(
+            ws, f"gen-{i}", vm_size=size, max_node_count=nodes, disable_local_auth=not local_auth
+        )
+    connections = st.tuples(
+        st.sampled_from(WORKSPACES),
+        st.sampled_from(sorted(SOURCES)),
+        st.sampled_from(["Pending", "Approved", "Rejected"]),
+    )
+    made = [(c.workspace_id, c.name, c.private_endpoint_id) for c in seeded.connections]
+    for i, (ws, source, status) in enumerate(data.draw(st.lists(connections, max_size=3))):
+        owner = SOURCES[source]
+        synapse = name_of(owner) if owner else "syn-unlisted"
+        pe = scene.managed_endpoint_id(synapse, f"mpe-gen-{i}", scene.SYNAPSE_MANAGED_SUBSCRIPTION)
+        if owner is not None:  # its Synapse lists the endpoint
+            sim.synapse.add_managed_private_endpoint(
+                owner, f"mpe-gen-{i}", private_link_resource_id=ws, resource_id=pe
+            )
+        sim.ml.add_private_endpoint_connection(ws, f"gen-{i}", pe, status=status)
+        made.append((ws, f"gen-{i}", pe))
+    for ws, _, pe in made:  # the private endpoint as the network holds it
+        sim.network.add_private_endpoint(pe, private_link_service_id=ws)
+    add_completed_job(app, OUR_JOB)
+    sim.ml.promotion.log_metric(scene.PROD, OUR_JOB, "accuracy", 0.95)
+    network = "Microsoft.Network/privateEndpoints/write"
+    events = {
+        **{
+            f"connection: {name}": (
+                f"{ws}/privateEndpointConnections/{name}",
+                scene.CONNECTION_WRITE,
+            )
+            for ws, name, _ in made
+        },
+        **{f"endpoint: {name}": (pe, network) for _, name, pe in made},
+        **{f"workspace: {name_of(ws)}": (ws, scene.WORKSPACE_WRITE) for ws in WORKSPACES},
+        **{
+            f"compute: {name_of(c['id'])}": (c["id"], f"{POLICED[1]}/write")
+            for ws in (scene.PROD, scene.DEV)
+            for c in sim.arm.children(ws, "computes")
+        },
+    }
+    drives: dict[str, Drive] = {
+        name: functools.partial(
+            host.deliver_event,
+            "on_workspace_event" if name.startswith(("workspace", "compute")) else PE_EVENTS,
+            scene.resource_write_event(*event),
+        )
+        for name, event in events.items()
+    }
+    ml_events = {
+        **{
+            f"drift: {how} in {name_of(ws)}": make(ws)
+            for ws in (scene.PROD, scene.DEV)
+            for how, make in (("monitor", rs.monitor_breach_event), ("v1", rs.dataset_drift_event))
+        },
+        **{
+            f"run: {OUR_JOB} {kind}": rs.job_finished_event(
+                OUR_JOB, tags={APP_TAG: "retraining"}, event_type=f"{ML}.{kind}", status=status
+            )
+            for kind, status in (("RunCompleted", None), ("RunStatusChanged", "Completed"))
+        },
+    }
+    drives |= {name: _ml_drive(event) for name, event in ml_events.items()}
+    drives["timer: sweep"] = functools.partial(host.fire_timer, "reconcile_all")
+    drives["timer: retrain"] = functools.partial(host.fire_timer, "scheduled_retrain")
+    drives["queue: sweep partition"] = functools.partial(
+        host.deliver_queue_message, "sweep_partition", PARTITION
+    )
+    return drives
+
+
+@pytest.mark.parametrize("mode", ["dry-run", "audit"])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_dry_run_changes_nothing_in_azure_and_audit_remediates_nothing_whatever_the_events(
+    app: App, mode: str, data: st.DataObject
+) -> None:
+    drives = _generated_scene(app, data)
+    dry = mode == "dry-run"
+    drawn = {
+        "AUTOMATION_MODE": mode if dry else "enforce",
+        # Dry-run plans the remediations too; audit only reports them.
+        "POLICY_MODE": data.draw(st.sampled_from(["audit", "remediate"])) if dry else "audit",
+        "REJECT_UNVERIFIED": data.draw(st.sampled_from(["true", "false"]), label="reject"),
+        # A ledger of the example's own: no claim or hold of an earlier example's.
+        "LEDGER_TABLE_NAME": f"t{uuid.uuid4().hex[:16]}",
+    }
+    promotion = {} if data.draw(st.booleans(), label="promotion") else OFF
+    app.set_settings(**{**PROMOTING, **promotion, **drawn}, MAX_CLUSTER_NODES="4")
+    rs.claim_job(OUR_JOB)
+    # Each kind of event as likely as another, whatever the number of connections.
+    kinds = sorted({name.split(":")[0] for name in drives})
+    one = st.sampled_from(kinds).flatmap(
+        lambda kind: st.sampled_from(sorted(n for n in drives if n.startswith(f"{kind}:")))
+    )
+    steps = data.draw(st.lists(one, min_size=1, max_size=5), label="events")
+    before, workspaces = azure_state(app.sim), policed(app.sim)
+    app.sim.reset_counts()
+
+    for step in steps:
+        with contextlib.suppress(TransientAzureError):  # raised for Event Grid to redeliver
+            drives[step]()
+
+    # The outcome topic is the app's own (what it decided, announced): not a change in Azure.
+    writes = [
+        (w.method, w.route, w.path) for w in app.sim.writes() if w.route != "eventgrid.publish"
+    ]
+    if dry:
+        assert writes == []
+        assert azure_state(app.sim) == before
+    else:  # approvals, rejections, role assignments, jobs may be written; no remediation
+        assert [w for w in writes if w[1] in REMEDIATIONS] == []
+        assert policed(app.sim) == workspaces
 
 
 # -- applied means Azure's answer shows it ------------------------------------------------------

@@ -14,6 +14,7 @@ from shared.ml_events import APP_TAG
 from shared.outcome import INTENT, NO_CHANGE, PLANNED, RECORDED, Outcome, Status, noted
 from tests.conftest import App
 from tests.retraining import (
+    add_completed_job,
     completed_event,
     deliver_ml_event,
 )
@@ -151,21 +152,7 @@ def test_an_approval_refused_with_403_says_failed_and_nothing_says_applied(app: 
 def test_dry_run_outcome_types_are_planned_and_never_claim_an_action(rapp: App) -> None:
     rapp.set_settings(**rs.retraining_settings(AUTOMATION_MODE="dry-run"))
     rs.claim_job("retrain-by-hand")
-    rapp.sim.ml.add_job(
-        scene.PROD,
-        {
-            "id": f"{scene.PROD}/jobs/retrain-by-hand",
-            "name": "retrain-by-hand",
-            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
-            "properties": {
-                "jobType": "Pipeline",
-                "status": "Completed",
-                "tags": {APP_TAG: "retraining"},
-            },
-            "systemData": {"createdAt": "2026-11-25T00:00:00Z"},
-        },
-        by_app=True,
-    )
+    add_completed_job(rapp, "retrain-by-hand")
     deliver_ml_event(rapp, rs.monitor_breach_event())
     deliver_ml_event(rapp, rs.job_finished_event("retrain-by-hand", tags={APP_TAG: "retraining"}))
 

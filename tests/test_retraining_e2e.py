@@ -35,6 +35,7 @@ from simulator.tokens import claims_of
 from tests.conftest import App, at_once
 from tests.retraining import (
     LOOKALIKE_WORKSPACES,
+    add_completed_job,
     deliver_ml_event,
     event_outcome,
     our_jobs,
@@ -741,21 +742,7 @@ def test_dry_run_submits_and_invokes_nothing_and_records_the_plan(rapp: App) -> 
     rs.claim_job("retrain-by-hand")
     drift = rs.monitor_breach_event()
     deliver_ml_event(rapp, drift)
-    rapp.sim.ml.add_job(
-        scene.PROD,
-        {
-            "id": f"{scene.PROD}/jobs/retrain-by-hand",
-            "name": "retrain-by-hand",
-            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
-            "properties": {
-                "jobType": "Pipeline",
-                "status": "Completed",
-                "tags": {APP_TAG: "retraining"},
-            },
-            "systemData": {"createdAt": "2026-11-25T00:00:00Z"},
-        },
-        by_app=True,
-    )
+    add_completed_job(rapp, "retrain-by-hand")
     deliver_ml_event(rapp, rs.job_finished_event("retrain-by-hand", tags={APP_TAG: "retraining"}))
 
     writes = [r.route for r in rapp.sim.writes() if r.route != "eventgrid.publish"]
