@@ -33,6 +33,11 @@ BACKSTOP_LIMIT = 50
 READ_FAILED = "reading the scoring job failed"
 
 
+def _once_key(what: str, record: JobRecord) -> str:
+    """The `Ledger.first_time` key of something said once of a job (its end, its leaving)."""
+    return f"{what}:{record.workspace_id.lower()}|{record.job_name.lower()}"
+
+
 @dataclass(frozen=True)
 class ScoringOutcomes:
     scoring: BatchScoringAdapter
@@ -86,7 +91,7 @@ class ScoringOutcomes:
         except ValueError:
             return
         leaves, age = submitted + BACKSTOP_WINDOW, self.clock() - submitted
-        key = f"scoring-unfollowed:{record.workspace_id.lower()}|{record.job_name.lower()}"
+        key = _once_key("scoring-unfollowed", record)
         if age < BACKSTOP_WINDOW - timedelta(days=1) or not self.sink.first_time(key):
             return
         why = (
@@ -118,7 +123,7 @@ class ScoringOutcomes:
             return RequestResult(RequestOutcome.FAILED, why)
 
     def _announce(self, record: JobRecord, job: ScoringJob, trigger: str) -> RequestResult:
-        key = f"scoring-outcome:{record.workspace_id.lower()}|{record.job_name.lower()}"
+        key = _once_key("scoring-outcome", record)
         first, said = self.sink.first_time(key), f"scoring job {job.name} {job.status}"
         if first is None:
             # Another instance announces it; should it fail, the backstop takes over (lease lapsed).
