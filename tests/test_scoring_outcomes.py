@@ -516,6 +516,25 @@ def test_a_job_about_to_leave_the_backstop_is_said_once_and_its_end_still_announ
     assert len(_unfollowed(rapp)[1]) == 1
 
 
+def test_a_job_whose_reads_are_refused_in_its_last_day_is_said_once_too(
+    rapp: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 403 on every read leaves the job's end unknown: it too leaves the look said, once."""
+    job = _scoring_job(rapp)
+    rapp.sim.ml.set_job_status(scene.PROD, job["name"], "Running")
+    _submitted(job["name"], timedelta(days=6, hours=12))
+    rapp.sim.inject("ml.job.get", status=403, times=20)
+
+    with caplog.at_level(logging.INFO):
+        _sweep()
+        _sweep()
+
+    assert _unfollowed(rapp) == ([job["name"]], [job["name"]])
+    [line] = [r for r in caplog.records if getattr(r, "verdict", "") == "unfollowed"]
+    assert "could not be read after 6 days" in line.getMessage()
+    assert not _row(job["name"]).get("AnnouncedAt")
+
+
 def test_only_an_unfinished_job_in_its_last_day_in_the_backstop_is_said(rapp: App) -> None:
     records = _records()
     for name, status in (("batchjob-old", "Running"), ("batchjob-young", "Running"),

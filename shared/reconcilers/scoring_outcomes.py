@@ -74,8 +74,10 @@ class ScoringOutcomes:
             if isinstance(job, ScoringJob) and job.finished:
                 self._announce(record, job, trigger)
             elif isinstance(job, ScoringJob):
-                self._unfollowing(record, job, trigger)
-            elif isinstance(job, RequestResult) and job.outcome is RequestOutcome.INVALID:
+                self._unfollowing(record, f"still {job.status}", trigger)
+            elif job.outcome is RequestOutcome.FAILED:  # refused (403): its end unknown too
+                self._unfollowing(record, "could not be read", trigger)
+            elif job.outcome is RequestOutcome.INVALID:
                 # Deleted in Azure, so it never ends: left unannounced, such rows would fill
                 # the backstop's look and hold newer jobs back. How it ended is unknown.
                 self._trail(record, trigger).record(
@@ -83,7 +85,7 @@ class ScoringOutcomes:
                 )
                 self.records.job_ended(record.job_name, "Deleted", announced=True)
 
-    def _unfollowing(self, record: JobRecord, job: ScoringJob, trigger: str) -> None:
+    def _unfollowing(self, record: JobRecord, state: str, trigger: str) -> None:
         """Said once in its row's last day in the window (the sweep runs far more often), so
         that on-call learns its end is left to its event; the row stays unannounced for it."""
         try:  # as the app wrote it, or edited by hand: a sweep never stops at it
@@ -95,7 +97,7 @@ class ScoringOutcomes:
         if age < BACKSTOP_WINDOW - timedelta(days=1) or not self.sink.first_time(key):
             return
         why = (
-            f"scoring job {job.name} still {job.status} after {age.days} days: the sweep stops "
+            f"scoring job {record.job_name} {state} after {age.days} days: the sweep stops "
             f"following it on {leaves:%Y-%m-%d %H:%M} UTC; only its end event will announce it"
         )
         self._trail(record, trigger).record(
@@ -103,7 +105,7 @@ class ScoringOutcomes:
             "unfollowed",
             record.job_name,
             why,
-            noted(f"still {job.status}"),
+            noted(state),
             level=logging.WARNING,
         )
         self.sink.reported(key)
