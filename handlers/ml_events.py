@@ -23,7 +23,7 @@ bp = func.Blueprint()
 def on_ml_event(event: func.EventGridEvent) -> None:
     delivery = Delivery(event, FUNCTION, kind="ml-event")
     rt, record = delivery.rt, delivery.record
-    settings, topic = rt.settings, event.topic or ""
+    settings, topic = rt.settings, delivery.topic or ""
     if (workspace := workspace_of_topic(topic)) is None:
         return record("invalid", f"topic {topic!r} is not an AML workspace")
     # In scope as far as its ID tells (exclusions apply to listed workspaces too), in the

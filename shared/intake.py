@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class Delivery:
     """One event delivered to `function`: every outcome of it is logged and recorded."""
 
-    event: func.EventGridEvent
+    event: func.EventGridEvent | func.CloudEvent
     function: str
     kind: str = "event"
     rt: Runtime = field(default_factory=runtime)
@@ -34,7 +34,15 @@ class Delivery:
     def sent(self) -> tuple[str, str, str]:
         """ID, type and subject. str(): a hand-made or replayed event may carry a number."""
         event = self.event
-        return str(event.id or ""), str(event.event_type or ""), str(event.subject or "")
+        kind = event.type if isinstance(event, func.CloudEvent) else event.event_type
+        return str(event.id or ""), str(kind or ""), str(event.subject or "")
+
+    @property
+    def topic(self) -> str:
+        """The topic Event Grid says sent it: `source` in the CloudEvents 1.0 delivery schema,
+        which the worker hands over as a `func.CloudEvent`."""
+        event = self.event
+        return event.source if isinstance(event, func.CloudEvent) else event.topic
 
     def record(
         self, outcome: str, reason: str, workspace_id: str = "", error: Exception | None = None
@@ -44,7 +52,7 @@ class Delivery:
         event = self.event
         decision_log(
             log,
-            f"{self.function}: {event.event_type} about {event.subject}: {reason}",
+            f"{self.function}: {self.sent[1]} about {event.subject}: {reason}",
             trigger=f"event:{event.id}",
             workspace_id=workspace_id,
             kind=self.kind,
@@ -64,9 +72,7 @@ class Delivery:
 
     def resource_write(self, operations: frozenset[str]) -> ResourceWrite | None:
         """The validated event, or None after recording why it was not acted on."""
-        parsed = parse_resource_write(
-            *self.sent, self.event.get_json(), operations, self.event.topic
-        )
+        parsed = parse_resource_write(*self.sent, self.event.get_json(), operations, self.topic)
         if isinstance(parsed, Ignored):
             self.record("invalid" if parsed.invalid else "ignored", parsed.reason)
             return None

@@ -32,9 +32,11 @@ def connection_writes(app: App) -> list[Any]:
     return [w for w in app.sim.writes() if w.route == "aml.pec.put"]
 
 
-def test_events_approve_exactly_the_verified_connections(app: App) -> None:
+@pytest.mark.parametrize("cloud", [False, True], ids=["eventgrid-schema", "cloudevents-schema"])
+def test_events_approve_exactly_the_verified_connections(app: App, cloud: bool) -> None:
+    # A subscription may deliver either schema; the worker hands over a func.CloudEvent for one.
     for payload in scene.connection_events(app.scene):
-        app.deliver(payload)
+        app.deliver(host.as_cloud_event(payload) if cloud else payload)
 
     for connection in app.scene.connections:
         assert app.status(connection) == connection.expected, connection.why
@@ -401,6 +403,7 @@ def _malformed_events() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+@pytest.mark.parametrize("cloud", [False, True], ids=["eventgrid-schema", "cloudevents-schema"])
 @pytest.mark.parametrize(
     ("outcome", "payload"),
     _malformed_events(),
@@ -417,10 +420,11 @@ def _malformed_events() -> list[tuple[str, dict[str, Any]]]:
     ],
 )
 def test_bad_input_costs_no_azure_call_and_is_logged_and_recorded(
-    app: App, caplog: pytest.LogCaptureFixture, outcome: str, payload: dict[str, Any]
+    app: App, caplog: pytest.LogCaptureFixture, outcome: str, payload: dict[str, Any], cloud: bool
 ) -> None:
+    # In CloudEvents 1.0 the topic is `source`: the same checks hold (the last case's among them).
     with caplog.at_level(logging.INFO, logger="shared.intake"):
-        app.deliver(payload)
+        app.deliver(host.as_cloud_event(payload) if cloud else payload)
 
     assert app.sim.requests == []  # not even a token was asked for
     assert any(payload["id"] in message for message in caplog.messages)

@@ -209,6 +209,28 @@ def test_a_finished_job_and_no_cooldown_let_the_next_drift_retrain(rapp: App) ->
     assert len(our_jobs(rapp)) == 2
 
 
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(source=LOOKALIKE_WORKSPACES, v1=st.booleans())
+def test_a_cloudevents_drift_retrains_only_the_workspace_its_source_names(
+    rapp: App, source: str, v1: bool
+) -> None:
+    # CloudEvents 1.0 names the system topic `source`: the workspace the event is about, trusted
+    # as the Event Grid schema's `topic` is (set by Event Grid, not by the run's owner).
+    event = rs.dataset_drift_event(source) if v1 else rs.monitor_breach_event(source)
+    before = len(our_jobs(rapp))
+
+    deliver_ml_event(rapp, host.as_cloud_event(event))
+
+    assert all(our_jobs(rapp, workspace=other) == [] for other in (scene.DEV, scene.SANDBOX))
+    outcome = event_outcome(event["id"])
+    if source.lower() == scene.PROD.lower():
+        assert outcome in ("retraining-submitted", "debounced")
+        assert len(our_jobs(rapp)) == before + (outcome == "retraining-submitted")
+    else:
+        assert outcome in ("out-of-scope", "ignored", "invalid")
+        assert len(our_jobs(rapp)) == before
+
+
 def test_an_event_from_a_workspace_out_of_scope_costs_no_azure_call(rapp: App) -> None:
     event = rs.monitor_breach_event(scene.SANDBOX)
     deliver_ml_event(rapp, event)

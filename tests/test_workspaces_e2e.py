@@ -50,12 +50,13 @@ def findings(app: App, workspace_id: str) -> dict[tuple[str, str], dict[str, Any
     }
 
 
+@pytest.mark.parametrize("cloud", [False, True], ids=["eventgrid-schema", "cloudevents-schema"])
 def test_workspace_event_wires_the_synapse_identity_with_one_contributor_assignment(
-    app: App,
+    app: App, cloud: bool
 ) -> None:
     payload = workspace_event(scene.DEV)
 
-    deliver(app, payload)
+    deliver(app, host.as_cloud_event(payload) if cloud else payload)
 
     assert [w.route for w in writes(app)] == ["authz.ra.put"]
     (assignment,) = app.sim.authorization.role_assignments(scene.DEV)
@@ -237,10 +238,11 @@ def test_a_failed_publish_loses_no_decision_and_does_not_raise(app: App) -> None
     assert len(app.sim.authorization.role_assignments(scene.DEV)) == 1
 
 
-def test_out_of_scope_workspace_event_costs_no_azure_call(app: App) -> None:
+@pytest.mark.parametrize("cloud", [False, True], ids=["eventgrid-schema", "cloudevents-schema"])
+def test_out_of_scope_workspace_event_costs_no_azure_call(app: App, cloud: bool) -> None:
     payload = workspace_event(scene.SANDBOX)
 
-    deliver(app, payload)
+    deliver(app, host.as_cloud_event(payload) if cloud else payload)
 
     assert app.sim.requests == []
     assert (app.ledger.event(payload["id"]) or {}).get("Outcome") == "out-of-scope"

@@ -88,7 +88,7 @@ def check_event(item: object) -> str | None:
     if not isinstance(item, dict):
         return f"a JSON {_json_type(item)}, not an Event Grid event object"
     if "specversion" in item:
-        return "a CloudEvents event: the functions take the Event Grid schema"
+        return "a CloudEvents event: replay takes the Event Grid schema"
     for field in ("id", "eventType", "subject"):
         value = item.get(field)
         if not isinstance(value, str) or not value:

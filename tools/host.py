@@ -74,13 +74,22 @@ def trigger_type(name: str) -> str:
     return str(function(name).get_trigger().get_binding_name())
 
 
-def to_event(payload: Mapping[str, Any]) -> func.EventGridEvent:
-    """One Event Grid schema event, decoded by the same converter the Python worker uses."""
+def to_event(payload: Mapping[str, Any]) -> func.EventGridEvent | func.CloudEvent:
+    """One event, decoded by the same converter the Python worker uses: a CloudEvents 1.0 one
+    (`specversion`) becomes a `func.CloudEvent`, as in Azure."""
     datum = meta.Datum(json.dumps(payload), "json")
-    event = EventGridEventInConverter.decode(datum, trigger_metadata={})
-    if not isinstance(event, func.EventGridEvent):
-        raise ValueError("expected an Event Grid schema event, got a CloudEvent")
-    return event
+    return EventGridEventInConverter.decode(datum, trigger_metadata={})
+
+
+def as_cloud_event(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """`payload` (Event Grid schema) as a subscription with the CloudEvents 1.0 delivery schema
+    sends it: the topic is `source`, eventType `type`, eventTime `time`."""
+    names = {"id": "id", "topic": "source", "eventType": "type", "eventTime": "time"}
+    names.update(subject="subject", data="data")
+    return {
+        "specversion": "1.0",
+        **{new: payload[key] for key, new in names.items() if key in payload},
+    }
 
 
 def load_events(path: Path) -> list[dict[str, Any]]:
