@@ -33,7 +33,10 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
         except (AzureError, JudgedAnswerError) as error:  # the latter: an answer about another
             delivery.read_failed(error, "private endpoint not readable")
             return
-        affected = [target for target in targets if is_workspace(target)]
+        if not (affected := [target for target in targets if is_workspace(target)]):
+            why = f"private endpoint {write.target_id} connects to no AML workspace"
+            delivery.record("ignored", why)
+            return
     elif not write.targets(ML_WORKSPACE_TYPE):
         affected = f"resource {write.resource_uri} is not an AML workspace or a private endpoint"
     # Connections; an Approved connection brings in the Synapse identity's role too.

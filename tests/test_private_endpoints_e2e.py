@@ -220,6 +220,25 @@ def test_a_private_endpoint_read_answering_another_endpoint_resolves_to_no_works
         assert app.sim.count(route="aml.pec.list") == 0
 
 
+def test_a_private_endpoint_to_no_aml_workspace_is_ignored_naming_it(app: App) -> None:
+    # A storage account's endpoint is no concern of the app: said so, not "'' is not in scope".
+    endpoint = scene.private_endpoint_id("pe-storage")
+    group = scene.PROD.split("/providers/")[0]
+    storage = f"{group}/providers/Microsoft.Storage/storageAccounts/st1"
+    app.sim.network.add_private_endpoint(
+        endpoint, private_link_service_id=storage, group_ids=("blob",)
+    )
+    app.sim.reset_counts()
+    payload = scene.resource_write_event(endpoint, "Microsoft.Network/privateEndpoints/write")
+
+    app.deliver(payload)
+
+    record = app.ledger.event(payload["id"]) or {}
+    assert record["Outcome"] == "ignored"
+    assert record["Reason"] == f"private endpoint {endpoint} connects to no AML workspace"
+    assert app.sim.count(route="aml.pec.list") == 0
+
+
 def test_throttling_with_retry_after_is_retried_to_the_right_state(app: App) -> None:
     app.sim.inject("aml.pec.list", status=429, retry_after=1)
     app.sim.inject("aml.pec.put", status=503)
