@@ -716,7 +716,7 @@ def test_openapi_spec_names_the_apps_own_host_whatever_the_request_says(scoring:
 
 
 def test_an_unreachable_ledger_is_503_with_retry_after_and_submits_nothing(
-    scoring: App, closed_port: int
+    scoring: App, closed_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     unreachable = (
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
@@ -729,6 +729,9 @@ def test_an_unreachable_ledger_is_503_with_retry_after_and_submits_nothing(
     assert int(response.headers["Retry-After"]) > 0
     assert _submitted(scoring) == 0
     assert "ledger is unavailable" in _json(response)["detail"]
+    # Where the ledger is, is the app's own business: the log says, not the caller's answer.
+    assert str(closed_port) not in response.get_body().decode()
+    assert f"port={closed_port}" in caplog.text
 
 
 def test_concurrent_retries_with_one_key_submit_once(scoring: App) -> None:
