@@ -989,6 +989,9 @@ def test_every_status_the_functions_answered_is_described_in_the_spec(scoring: A
     answered.append(("/scoring-jobs", "post", _problem(post(_body()), 502)["status"]))
     scoring.sim.inject("ml.job.get", status=403, times=1)
     answered.append(("/scoring-jobs/{job_name}", "get", _problem(get(name), 502)["status"]))
+    # Nor can a poller fix Azure's 400 to the app's read of the job it recorded as theirs.
+    scoring.sim.inject("ml.job.get", status=400, times=1)
+    answered.append(("/scoring-jobs/{job_name}", "get", _problem(get(name), 502)["status"]))
     anonymous = host.call_http("openapi_spec", method="GET", url=f"{ss.APP_URL}/openapi.json")
     answered.append(("/openapi.json", "get", _problem(anonymous, 401)["status"]))
     for path, method, status in answered:
