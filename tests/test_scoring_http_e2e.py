@@ -730,7 +730,9 @@ def test_an_unreachable_ledger_is_503_with_retry_after_and_submits_nothing(
     assert _submitted(scoring) == 0
     assert "ledger is unavailable" in _json(response)["detail"]
     # Where the ledger is, is the app's own business: the log says, not the caller's answer.
-    assert str(closed_port) not in response.get_body().decode()
+    for answer in (response, get("batchjob-1")):
+        assert _problem(answer, 503)["detail"] == "the ledger is unavailable"
+        assert str(closed_port) not in answer.get_body().decode()
     assert f"port={closed_port}" in caplog.text
 
 
