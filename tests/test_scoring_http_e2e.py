@@ -736,6 +736,29 @@ def test_an_unreachable_ledger_is_503_with_retry_after_and_submits_nothing(
     assert f"port={closed_port}" in caplog.text
 
 
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(said=st.text(string.ascii_letters + string.digits + ".:/=-_ ", min_size=1, max_size=60))
+def test_no_answer_repeats_what_an_unavailable_ledger_said(
+    scoring: App, monkeypatch: pytest.MonkeyPatch, said: str
+) -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    from shared.runtime import runtime
+
+    marker = "LedgerSaid" + said.strip()
+
+    def unavailable(*_: Any, **__: Any) -> Any:
+        raise ServiceRequestError(f"HTTPSConnection(host='{marker}.table.core.windows.net')")
+
+    table = runtime().ledger.table
+    for method in ("get_entity", "create_entity", "upsert_entity", "update_entity"):
+        monkeypatch.setattr(table, method, unavailable)
+    for answer in (post(headers=_headers(**{"Idempotency-Key": "k"})), get("batchjob-1")):
+        assert _problem(answer, 503)["detail"] == "the ledger is unavailable"
+        assert marker not in answer.get_body().decode()
+    assert _submitted(scoring) == 0
+
+
 def test_concurrent_retries_with_one_key_submit_once(scoring: App) -> None:
     post()  # the first request of a process builds clients and takes tokens: not the race
     before = _submitted(scoring)
