@@ -71,14 +71,15 @@ def _serve(function: str, route: str, method: str, handle: Handle) -> None:
         try:
             return handle(req, settings)
         except AzureError as error:
-            # Adapter errors never get here (the starter refuses with them): this is the table.
-            unavailable = f"the ledger is unavailable: {describe(error)}"
+            # Adapter errors never get here (the starter refuses with them): this is the table,
+            # where it is and what it said for the log, not the caller.
+            wait = contract.RETRY_AFTER_SECONDS
             problem = (
-                Problem("unavailable", unavailable, None, contract.RETRY_AFTER_SECONDS)
+                Problem("unavailable", "the ledger is unavailable", None, wait)
                 if is_transient(error)
                 else Problem("internal-error", "the app could not use its ledger; its log says why")
             )
-            return unserved(unavailable, problem)
+            return unserved(f"the ledger is unavailable: {describe(error)}", problem)
         except Exception as error:
             redact_in_place(error)  # the traceback is logged as its text reads
             log.exception("[http:%s] the request failed", function)  # the traceback, for the fix

@@ -822,6 +822,8 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     inference_domain = reader.domain("AML_INFERENCE_DOMAIN", "inference.ml.azure.com")
     synapse = reader.https_url("SYNAPSE_DEV_ENDPOINT", "https://{workspace}.dev.azuresynapse.net")
     per_hour = f"expected a whole number from 1 to {MAX_REMEDIATIONS_PER_HOUR}"
+    # `func start` sets WEBSITE_HOSTNAME to localhost:<port>, plain HTTP: relative URLs then.
+    local = re.fullmatch(r"[^:]+:[0-9]+", reader.optional("WEBSITE_HOSTNAME") or "")
     return Settings(
         ml_workspace_ids=ml_workspace_ids,
         synapse_workspace_ids=reader.arm_ids("SYNAPSE_WORKSPACE_IDS", SYNAPSE_WORKSPACE_TYPE),
@@ -859,7 +861,9 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         ),
         scoring_allowed_inputs=allowed_inputs,
         http_auth_enabled=(reader.optional("WEBSITE_AUTH_ENABLED") or "").lower() == "true",
-        api_host=reader.domain("API_HOSTNAME") or reader.domain("WEBSITE_HOSTNAME") or None,
+        api_host=reader.domain("API_HOSTNAME")
+        or (None if local else reader.domain("WEBSITE_HOSTNAME"))
+        or None,
         scope=scope,
         arm_reads_burst=reader.count("ARM_READS_BURST", 200),
         arm_reads_per_second=reader.count("ARM_READS_PER_SECOND", 20),

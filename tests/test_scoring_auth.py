@@ -279,8 +279,10 @@ _SPOOFED = {
         ({}, f"https://{ss.APP_HOST}{JOBS_PATH}"),
         ({"API_HOSTNAME": "Scoring.Contoso.com"}, f"https://scoring.contoso.com{JOBS_PATH}"),
         ({"WEBSITE_HOSTNAME": ""}, JOBS_PATH),
+        # What `func start` sets (Core Tools, plain HTTP): no HTTPS host of the app's.
+        ({"WEBSITE_HOSTNAME": "localhost:7071"}, JOBS_PATH),
     ],
-    ids=["platform host name", "custom domain", "relative"],
+    ids=["platform host name", "custom domain", "relative", "core tools"],
 )
 def test_location_and_status_url_are_on_the_apps_own_host_never_the_requests(
     scoring: App, environment: dict[str, str], base: str
@@ -301,8 +303,17 @@ def test_location_and_status_url_are_on_the_apps_own_host_never_the_requests(
         assert "evil" not in response.headers["Location"]
 
 
-@pytest.mark.parametrize("name", ["API_HOSTNAME", "WEBSITE_HOSTNAME"])
-@pytest.mark.parametrize("value", ["evil.example/x", "https://evil.example", "a..b", "host:8443"])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        *[
+            (name, value)
+            for name in ("API_HOSTNAME", "WEBSITE_HOSTNAME")
+            for value in ("evil.example/x", "https://evil.example", "a..b")
+        ],
+        ("API_HOSTNAME", "host:8443"),
+    ],
+)
 def test_a_malformed_host_name_setting_names_itself(name: str, value: str) -> None:
     from shared.config import SettingsError, load_settings
 

@@ -716,7 +716,7 @@ def test_openapi_spec_names_the_apps_own_host_whatever_the_request_says(scoring:
 
 
 def test_an_unreachable_ledger_is_503_with_retry_after_and_submits_nothing(
-    scoring: App, closed_port: int
+    scoring: App, closed_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     unreachable = (
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
@@ -729,6 +729,34 @@ def test_an_unreachable_ledger_is_503_with_retry_after_and_submits_nothing(
     assert int(response.headers["Retry-After"]) > 0
     assert _submitted(scoring) == 0
     assert "ledger is unavailable" in _json(response)["detail"]
+    # Where the ledger is, is the app's own business: the log says, not the caller's answer.
+    for answer in (response, get("batchjob-1")):
+        assert _problem(answer, 503)["detail"] == "the ledger is unavailable"
+        assert str(closed_port) not in answer.get_body().decode()
+    assert f"port={closed_port}" in caplog.text
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(said=st.text(string.ascii_letters + string.digits + ".:/=-_ ", min_size=1, max_size=60))
+def test_no_answer_repeats_what_an_unavailable_ledger_said(
+    scoring: App, monkeypatch: pytest.MonkeyPatch, said: str
+) -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    from shared.runtime import runtime
+
+    marker = "LedgerSaid" + said.strip()
+
+    def unavailable(*_: Any, **__: Any) -> Any:
+        raise ServiceRequestError(f"HTTPSConnection(host='{marker}.table.core.windows.net')")
+
+    table = runtime().ledger.table
+    for method in ("get_entity", "create_entity", "upsert_entity", "update_entity"):
+        monkeypatch.setattr(table, method, unavailable)
+    for answer in (post(headers=_headers(**{"Idempotency-Key": "k"})), get("batchjob-1")):
+        assert _problem(answer, 503)["detail"] == "the ledger is unavailable"
+        assert marker not in answer.get_body().decode()
+    assert _submitted(scoring) == 0
 
 
 def test_concurrent_retries_with_one_key_submit_once(scoring: App) -> None:
@@ -985,6 +1013,9 @@ def test_every_status_the_functions_answered_is_described_in_the_spec(scoring: A
     scoring.sim.inject("ml.batch_endpoint.get", status=403, times=1)
     answered.append(("/scoring-jobs", "post", _problem(post(_body()), 502)["status"]))
     scoring.sim.inject("ml.job.get", status=403, times=1)
+    answered.append(("/scoring-jobs/{job_name}", "get", _problem(get(name), 502)["status"]))
+    # Nor can a poller fix Azure's 400 to the app's read of the job it recorded as theirs.
+    scoring.sim.inject("ml.job.get", status=400, times=1)
     answered.append(("/scoring-jobs/{job_name}", "get", _problem(get(name), 502)["status"]))
     anonymous = host.call_http("openapi_spec", method="GET", url=f"{ss.APP_URL}/openapi.json")
     answered.append(("/openapi.json", "get", _problem(anonymous, 401)["status"]))

@@ -392,6 +392,14 @@ def test_json_declared_as_utf8_is_read(content_type: str) -> None:
     assert parse_body(content_type, b'{"a": "b"}') == {"a": "b"}
 
 
+def test_json_after_a_utf8_byte_order_mark_is_read_and_still_strict() -> None:
+    # What Windows PowerShell 5.1's `Set-Content -Encoding UTF8` writes, and `-InFile` sends;
+    # RFC 8259 section 8.1 lets a parser ignore it. Not a second one, nor one in the text.
+    assert parse_body("application/json", b'\xef\xbb\xbf{"a": "b"}') == {"a": "b"}
+    for body in (b'\xef\xbb\xbf\xef\xbb\xbf{"a": "b"}', b'{"a": "b"}\xef\xbb\xbf'):
+        assert _refusal(parse_body, "application/json", body)[:2] == (400, "(body)")
+
+
 APP_CALLER = ss.LOGIC_APP
 
 

@@ -166,7 +166,7 @@ def parse_body(content_type: str | None, body: bytes) -> object:
     if len(body) > MAX_BODY_BYTES:
         raise RefusedError("too-large", f"the body may hold at most {MAX_BODY_BYTES} bytes")
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")  # a leading BOM ignored, as RFC 8259 section 8.1 allows
         return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError):
         # RecursionError: 64 KiB of '[' nests deeper than the parser goes; still bad input.

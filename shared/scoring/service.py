@@ -13,7 +13,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.adapters.errors import describe, is_transient
 from shared.arm import ArmId, name_of
@@ -89,8 +89,9 @@ class ClaimHeldError(RefusedError):
         self.holder = holder
 
 
-def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
-    """Raise Azure's error as a refusal (503 when worth retrying, else 422 or 502); others as is."""
+def _refuse(error: BaseException, *, field: str | None, what: str) -> NoReturn:
+    """Raise Azure's error as a refusal (503 when worth retrying, else 422 at `field`, or 502
+    when the request has no field Azure could refuse); others as is."""
     from shared.adapters.batch_scoring import ScoringUriRejectedError, UnexpectedResponseError
 
     detail = f"{what}: {describe(error)}"
@@ -107,7 +108,7 @@ def _refuse(error: BaseException, *, field: str, what: str) -> NoReturn:
         wait = whole_number(str(headers.get("Retry-After", "")).strip())
         wait = RETRY_AFTER_SECONDS if wait is None else max(1, wait)
         problem = Problem("unavailable", detail, None, wait)
-    elif isinstance(error, HttpResponseError) and error.status_code in (400, 404, 409, 422):
+    elif field and getattr(error, "status_code", None) in (400, 404, 409, 422):
         problem = Problem("not-allowed", detail, field)
     else:
         problem = Problem("azure-refused", detail)
@@ -281,7 +282,8 @@ class ScoringStarter:
             detail = "the job no longer exists in its workspace"
             raise RefusedError("not-found", detail, "job_name") from None
         except Exception as error:
-            _refuse(error, field="job_name", what="reading the scoring job")
+            # The job is one the app recorded: the poller can fix nothing Azure says of it.
+            _refuse(error, field=None, what="reading the scoring job")
         if job.finished and record.status != job.status:
             self.records.job_ended(record.job_name, job.status)
         return record, job
