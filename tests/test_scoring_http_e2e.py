@@ -759,6 +759,35 @@ def test_no_answer_repeats_what_an_unavailable_ledger_said(
     assert _submitted(scoring) == 0
 
 
+def test_a_ledger_failing_only_for_the_intent_row_is_503_unnamed_and_frees_the_key(
+    scoring: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ledger fails the row written before the job is sent, then works again: the answer is
+    # the ledger's 503 (not Azure's, not about `input`), naming no host; the key can be retried.
+    from azure.core.exceptions import ServiceRequestError
+
+    from shared.runtime import runtime
+
+    table, marker = runtime().ledger.table, "ledger-host-said-so.table.core.windows.net"
+    create, failed = table.create_entity, list[Any]()
+
+    def once(entity: Any, **kwargs: Any) -> Any:
+        if str(entity.get("Outcome")).startswith("intent") and not failed:
+            failed.append(entity)
+            raise ServiceRequestError(f"HTTPSConnection(host='{marker}')")
+        return create(entity, **kwargs)
+
+    monkeypatch.setattr(table, "create_entity", once)
+    first = post(headers=_headers(**{"Idempotency-Key": "intent-lost"}))
+
+    assert failed
+    assert _submitted(scoring) == 0
+    assert _problem(first, 503)["detail"] == "the ledger is unavailable"
+    assert marker not in first.get_body().decode()
+    assert post(headers=_headers(**{"Idempotency-Key": "intent-lost"})).status_code == 202
+    assert _submitted(scoring) == 1
+
+
 def test_concurrent_retries_with_one_key_submit_once(scoring: App) -> None:
     post()  # the first request of a process builds clients and takes tokens: not the race
     before = _submitted(scoring)

@@ -165,6 +165,11 @@ class ScoringStarter:
         trail = Trail(self._sink, log, _MODE, workspace_id, order.trigger)
         try:
             trail.intent(KIND_SCORING, "start", order.endpoint_id)
+        except BaseException as error:
+            # The ledger's own failure (raised as such): nothing was sent, the key is free again.
+            self._settle_failure(claim, error, self._claims.forget_scoring)
+            raise
+        try:
             job = self._scoring.invoke(
                 endpoint,
                 deployment=order.deployment,
