@@ -152,6 +152,8 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (b"42", "holds a JSON number"),
         (b'{"id": "\xff\xfe"}', "is not UTF-8 text (byte 8)"),
         (b"[" * 100_000 + b"]" * 100_000, "is nested too deeply"),
+        # Python reads no integer of over 4,300 digits (a ValueError, not a JSONDecodeError).
+        (b"[" + b"1" * 5_000 + b"]", "is not JSON"),
     ],
     ids=[
         "missing",
@@ -163,6 +165,7 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "number",
         "not-utf8",
         "deep",
+        "huge-number",
     ],
 )
 def test_replay_of_an_unreadable_file_is_one_line_and_exit_64(
@@ -220,6 +223,7 @@ def test_replay_to_a_timer_function_says_it_is_not_an_event_function(
     [
         (None, "does not exist: pass a Functions local.settings.json"),
         (b'{"Values": {', "is not valid JSON (Expecting"),
+        (b'{"Values": {"MAX_CLUSTER_NODES": %s}}' % (b"1" * 5_000), "is not valid JSON"),
         (b'{"Values": ["ML_WORKSPACE_IDS"]}', "has no `Values` object of settings"),
         (b"[]", "has no `Values` object"),
         (b"\xff", "cannot be read"),
@@ -229,7 +233,15 @@ def test_replay_to_a_timer_function_says_it_is_not_an_event_function(
             "is encrypted (IsEncrypted): decrypt it with `func settings decrypt`",
         ),
     ],
-    ids=["missing", "malformed", "values-not-object", "not-object", "not-utf8", "encrypted"],
+    ids=[
+        "missing",
+        "malformed",
+        "huge-number",
+        "values-not-object",
+        "not-object",
+        "not-utf8",
+        "encrypted",
+    ],
 )
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_a_bad_settings_file_is_one_line_and_exit_64_before_or_after_the_command(
