@@ -1119,6 +1119,27 @@ def test_a_saved_plan_is_refused_when_the_world_changed_and_nothing_is_written(
     assert app.status(verified) == "Rejected"
 
 
+@pytest.mark.parametrize("field", ["workspace", "verdict", "subject"])
+def test_a_saved_plan_edited_to_hold_a_huge_value_is_refused_in_one_short_line(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str
+) -> None:
+    # The refusal names a saved change no longer called for: as the file holds it, edited by hand.
+    _changes(app, tmp_path)
+    path = tmp_path / "saved.plan.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    for saved in document["changes"]:
+        saved[field] += "/" + "x" * 2**20
+    path.write_text(json.dumps(document), encoding="utf-8")
+    capsys.readouterr()
+
+    assert cli.main(["apply", str(path)]) == cli.STALE
+
+    line = _one_error_line(capsys.readouterr().err)
+    assert "the saved plan no longer holds" in line
+    assert len(line) < 1000
+    assert resource_writes(app) == []
+
+
 def test_a_saved_plan_from_other_settings_is_refused(
     app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

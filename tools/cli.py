@@ -360,9 +360,9 @@ def _check_plan(rt: Runtime, saved: SavedPlan) -> list[ArmId]:
     now = frozenset().union(*(plan.keys for plan in plans))
     if now != saved.changes:
         gone = sorted(saved.changes - now)
-        what = (
-            f"{gone[0][2]} {short(gone[0][3])} on {short(gone[0][0])} is no longer called "
-            "for as planned"
+        what = (  # the file's words, maybe edited by hand: one_line bounds them
+            f"{one_line(gone[0][2])} {one_line(short(gone[0][3]))} on "
+            f"{one_line(short(gone[0][0]))} is no longer called for as planned"
             if gone
             else f"{len(now - saved.changes)} change(s) not in it are called for now"
         )
