@@ -3,6 +3,7 @@ process through the settings file it writes, until SIGINT stops everything it st
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import queue
@@ -25,6 +26,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tools import scene
 from tools.sandbox import PID_FILE, _claim, _Files, env_lines, parse_env_file
 from tools.sandbox import main as sandbox_main
 
@@ -100,14 +102,14 @@ def _stop(sandbox: Sandbox) -> None:
         sandbox.process.wait(timeout=30)
 
 
-def _cli(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(sandbox: Sandbox, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     # Another process, as from another shell: only what the settings file says, plus a PATH.
     env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
     env.update(sandbox.settings())
     return subprocess.run(  # noqa: S603 - our own module, our own arguments
         [sys.executable, "-m", "tools.cli", *args],
-        cwd=REPO,
-        env=env,
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -195,6 +197,27 @@ def test_cli_plan_apply_and_replay_work_against_the_sandbox_from_another_process
     again = _cli(sandbox, "plan", "--json")
     assert again.returncode == 0, again.stderr
     assert '"verdict": "approve"' not in again.stdout
+
+
+@pytest.mark.slow
+def test_a_local_settings_json_in_the_checkout_does_not_reach_the_sandbox(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # The one `func start` reads against Azure (README): the CLI reads ./local.settings.json
+    # too, for each setting its environment lacks (env.sh sets every app setting, some empty).
+    real = {
+        "ML_SCOPE_TAG": "team=data",
+        "LEDGER_TABLE_ENDPOINT": "https://st.table.core.windows.net",
+    }
+    (tmp_path / "local.settings.json").write_text(json.dumps({"Values": real}), encoding="utf-8")
+
+    plan = _cli(sandbox, "plan", "--json", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert {item["workspace"] for item in json.loads(plan.stdout)} == {scene.PROD, scene.DEV}
+    # Read as far as the scope (nothing written): the ledger is the sandbox's own, not both.
+    apply = _cli(sandbox, "apply", "--workspace", scene.SANDBOX, cwd=tmp_path)
+    assert apply.returncode == 64
+    assert f"--workspace {scene.SANDBOX} is not a workspace in scope" in apply.stderr
 
 
 @pytest.mark.slow
