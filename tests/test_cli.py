@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -1151,6 +1152,25 @@ def test_a_saved_plan_from_other_settings_is_refused(
 
     assert "was made under other settings" in _one_error_line(capsys.readouterr().err)
     assert resource_writes(app) == []
+
+
+def test_a_saved_plan_still_applies_after_an_exemption_expired_when_its_changes_hold(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Same settings, later: an expiry changes no setting. In audit mode the finding it spared
+    # calls for no write, so the saved changes still hold and are applied.
+    from datetime import UTC, datetime, timedelta
+
+    expires = datetime.now(UTC) + timedelta(seconds=2)
+    exemption = {"rule": "compute-max-nodes", "scope": f"{scene.PROD}/computes/cpu-cluster"}
+    exemption |= {"reason": "a pipeline's approval takes a while", "expires": expires.isoformat()}
+    app.set_settings(POLICY_EXEMPTIONS=json.dumps([exemption]))
+    changes = _changes(app, tmp_path)
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.2)
+
+    assert cli.main(["apply", str(tmp_path / "saved.plan.json")]) == 0, capsys.readouterr().err
+
+    assert len(resource_writes(app)) == len(changes)
 
 
 def test_a_plan_with_errors_is_not_saved(
