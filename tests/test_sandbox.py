@@ -290,6 +290,39 @@ def test_stopping_it_stops_azurite_and_the_simulator_and_removes_the_sandbox_fil
     assert not directory.exists()
 
 
+@pytest.mark.slow
+def test_ctrl_c_on_a_terminal_while_azurite_starts_stops_it_all_and_says_so(
+    tmp_path: Path,
+) -> None:
+    # A terminal's Ctrl-C goes to its whole foreground process group: to Azurite too, which is
+    # still starting. It was taken for Azurite failing: "cannot start", exit 1.
+    directory = tmp_path / "state"
+    process = subprocess.Popen(  # noqa: S603 - our own module, our own arguments
+        [sys.executable, "-m", "tools.sandbox", "--dir", str(directory), "--quiet"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a shell gives a job
+    )
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        deadline = time.monotonic() + START_TIMEOUT
+        while not (started := children.read_text().split()) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        (azurite_pid,) = map(int, started)
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        _stop(Sandbox(process, directory))
+
+    assert process.returncode == 0, output
+    assert "cannot start" not in output
+    assert not directory.exists()
+    assert azurite_pid not in _processes_with("azurite")
+
+
 values = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\0"), max_size=60)
 
 

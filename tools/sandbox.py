@@ -248,9 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return 1
             print(f"\nstopping: the simulator, then Azurite (PID {azurite.pid})", flush=True)
     except RuntimeError as error:
-        # Azurite not installed or not starting: say what to do, not a traceback.
-        print(f"the sandbox cannot start: {error}", file=sys.stderr)
-        return 1
+        # Azurite not installed or not starting: say what to do, not a traceback. Unless stopped:
+        # a terminal's Ctrl-C reaches Azurite too, and ends it while it starts.
+        if not stop.is_set():
+            print(f"the sandbox cannot start: {error}", file=sys.stderr)
+            return 1
     finally:
         files.remove()
         for sig, handler in previous.items():
