@@ -84,12 +84,16 @@ class Azurite:
         last_error = ""
         # The free port is found by binding and releasing it, so another
         # process can grab it before Azurite does; try a few ports.
-        for _ in range(_START_ATTEMPTS):
-            last_error = self._launch(_free_port())
-            if not last_error:
-                return self
-            if "EADDRINUSE" not in last_error:
-                break
+        try:
+            for _ in range(_START_ATTEMPTS):
+                last_error = self._launch(_free_port())
+                if not last_error:
+                    return self
+                if "EADDRINUSE" not in last_error:
+                    break
+        except BaseException:  # Ctrl-C while it starts: the process launched is ended too
+            self.stop()
+            raise
         self.stop()
         raise RuntimeError(f"Azurite did not start: {last_error}")
 
@@ -104,14 +108,16 @@ class Azurite:
         process = subprocess.Popen(
             command, cwd=self._tempdir, stdin=devnull, stdout=devnull, stderr=stderr
         )
+        self._process = process  # from now on `stop` ends it, whatever interrupts the wait
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 break
             if _accepts(port):
-                self._process, self._stderr, self._port = process, stderr, port
+                self._stderr, self._port = stderr, port
                 return ""
             time.sleep(0.1)
+        self._process = None
         self._terminate(process)
         stderr.seek(0)
         output = stderr.read().decode("utf-8", "replace").strip()

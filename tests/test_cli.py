@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -152,6 +153,8 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (b"42", "holds a JSON number"),
         (b'{"id": "\xff\xfe"}', "is not UTF-8 text (byte 8)"),
         (b"[" * 100_000 + b"]" * 100_000, "is nested too deeply"),
+        # Python reads no integer of over 4,300 digits (a ValueError, not a JSONDecodeError).
+        (b"[" + b"1" * 5_000 + b"]", "is not JSON"),
     ],
     ids=[
         "missing",
@@ -163,6 +166,7 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "number",
         "not-utf8",
         "deep",
+        "huge-number",
     ],
 )
 def test_replay_of_an_unreadable_file_is_one_line_and_exit_64(
@@ -220,6 +224,7 @@ def test_replay_to_a_timer_function_says_it_is_not_an_event_function(
     [
         (None, "does not exist: pass a Functions local.settings.json"),
         (b'{"Values": {', "is not valid JSON (Expecting"),
+        (b'{"Values": {"MAX_CLUSTER_NODES": %s}}' % (b"1" * 5_000), "is not valid JSON"),
         (b'{"Values": ["ML_WORKSPACE_IDS"]}', "has no `Values` object of settings"),
         (b"[]", "has no `Values` object"),
         (b"\xff", "cannot be read"),
@@ -229,7 +234,15 @@ def test_replay_to_a_timer_function_says_it_is_not_an_event_function(
             "is encrypted (IsEncrypted): decrypt it with `func settings decrypt`",
         ),
     ],
-    ids=["missing", "malformed", "values-not-object", "not-object", "not-utf8", "encrypted"],
+    ids=[
+        "missing",
+        "malformed",
+        "huge-number",
+        "values-not-object",
+        "not-object",
+        "not-utf8",
+        "encrypted",
+    ],
 )
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_a_bad_settings_file_is_one_line_and_exit_64_before_or_after_the_command(
@@ -1107,6 +1120,27 @@ def test_a_saved_plan_is_refused_when_the_world_changed_and_nothing_is_written(
     assert app.status(verified) == "Rejected"
 
 
+@pytest.mark.parametrize("field", ["workspace", "verdict", "subject"])
+def test_a_saved_plan_edited_to_hold_a_huge_value_is_refused_in_one_short_line(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str
+) -> None:
+    # The refusal names a saved change no longer called for: as the file holds it, edited by hand.
+    _changes(app, tmp_path)
+    path = tmp_path / "saved.plan.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    for saved in document["changes"]:
+        saved[field] += "/" + "x" * 2**20
+    path.write_text(json.dumps(document), encoding="utf-8")
+    capsys.readouterr()
+
+    assert cli.main(["apply", str(path)]) == cli.STALE
+
+    line = _one_error_line(capsys.readouterr().err)
+    assert "the saved plan no longer holds" in line
+    assert len(line) < 1000
+    assert resource_writes(app) == []
+
+
 def test_a_saved_plan_from_other_settings_is_refused(
     app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1118,6 +1152,25 @@ def test_a_saved_plan_from_other_settings_is_refused(
 
     assert "was made under other settings" in _one_error_line(capsys.readouterr().err)
     assert resource_writes(app) == []
+
+
+def test_a_saved_plan_still_applies_after_an_exemption_expired_when_its_changes_hold(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Same settings, later: an expiry changes no setting. In audit mode the finding it spared
+    # calls for no write, so the saved changes still hold and are applied.
+    from datetime import UTC, datetime, timedelta
+
+    expires = datetime.now(UTC) + timedelta(seconds=2)
+    exemption = {"rule": "compute-max-nodes", "scope": f"{scene.PROD}/computes/cpu-cluster"}
+    exemption |= {"reason": "a pipeline's approval takes a while", "expires": expires.isoformat()}
+    app.set_settings(POLICY_EXEMPTIONS=json.dumps([exemption]))
+    changes = _changes(app, tmp_path)
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.2)
+
+    assert cli.main(["apply", str(tmp_path / "saved.plan.json")]) == 0, capsys.readouterr().err
+
+    assert len(resource_writes(app)) == len(changes)
 
 
 def test_a_plan_with_errors_is_not_saved(

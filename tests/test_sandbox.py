@@ -3,6 +3,7 @@ process through the settings file it writes, until SIGINT stops everything it st
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import queue
@@ -25,6 +26,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tools import scene
 from tools.sandbox import PID_FILE, _claim, _Files, env_lines, parse_env_file
 from tools.sandbox import main as sandbox_main
 
@@ -100,14 +102,14 @@ def _stop(sandbox: Sandbox) -> None:
         sandbox.process.wait(timeout=30)
 
 
-def _cli(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(sandbox: Sandbox, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     # Another process, as from another shell: only what the settings file says, plus a PATH.
     env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
     env.update(sandbox.settings())
     return subprocess.run(  # noqa: S603 - our own module, our own arguments
         [sys.executable, "-m", "tools.cli", *args],
-        cwd=REPO,
-        env=env,
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -198,6 +200,27 @@ def test_cli_plan_apply_and_replay_work_against_the_sandbox_from_another_process
 
 
 @pytest.mark.slow
+def test_a_local_settings_json_in_the_checkout_does_not_reach_the_sandbox(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # The one `func start` reads against Azure (README): the CLI reads ./local.settings.json
+    # too, for each setting its environment lacks (env.sh sets every app setting, some empty).
+    real = {
+        "ML_SCOPE_TAG": "team=data",
+        "LEDGER_TABLE_ENDPOINT": "https://st.table.core.windows.net",
+    }
+    (tmp_path / "local.settings.json").write_text(json.dumps({"Values": real}), encoding="utf-8")
+
+    plan = _cli(sandbox, "plan", "--json", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert {item["workspace"] for item in json.loads(plan.stdout)} == {scene.PROD, scene.DEV}
+    # Read as far as the scope (nothing written): the ledger is the sandbox's own, not both.
+    apply = _cli(sandbox, "apply", "--workspace", scene.SANDBOX, cwd=tmp_path)
+    assert apply.returncode == 64
+    assert f"--workspace {scene.SANDBOX} is not a workspace in scope" in apply.stderr
+
+
+@pytest.mark.slow
 def test_a_second_sandbox_on_the_same_directory_refuses_to_start(sandbox: Sandbox) -> None:
     second = subprocess.run(  # noqa: S603 - our own module, our own arguments
         [sys.executable, "-m", "tools.sandbox", "--dir", str(sandbox.directory)],
@@ -265,6 +288,39 @@ def test_stopping_it_stops_azurite_and_the_simulator_and_removes_the_sandbox_fil
     assert not _accepts(ledger)
     assert not Path(settings["REQUESTS_CA_BUNDLE"]).exists()
     assert not directory.exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_terminal_while_azurite_starts_stops_it_all_and_says_so(
+    tmp_path: Path,
+) -> None:
+    # A terminal's Ctrl-C goes to its whole foreground process group: to Azurite too, which is
+    # still starting. It was taken for Azurite failing: "cannot start", exit 1.
+    directory = tmp_path / "state"
+    process = subprocess.Popen(  # noqa: S603 - our own module, our own arguments
+        [sys.executable, "-m", "tools.sandbox", "--dir", str(directory), "--quiet"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a shell gives a job
+    )
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        deadline = time.monotonic() + START_TIMEOUT
+        while not (started := children.read_text().split()) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        (azurite_pid,) = map(int, started)
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        _stop(Sandbox(process, directory))
+
+    assert process.returncode == 0, output
+    assert "cannot start" not in output
+    assert not directory.exists()
+    assert azurite_pid not in _processes_with("azurite")
 
 
 values = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\0"), max_size=60)

@@ -10,7 +10,10 @@ routes of that audience), and injected faults go through azure-core's retries.
 from __future__ import annotations
 
 import os
+import signal
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -616,6 +619,32 @@ def test_azurite_missing_binary_says_to_run_npm_ci(
 
     with pytest.raises(RuntimeError, match="npm ci"):
         Azurite().start()
+
+
+def _children() -> set[int]:
+    return {int(pid) for pid in Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()}
+
+
+def test_azurite_interrupted_while_it_starts_leaves_nothing_behind(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Ctrl-C (a KeyboardInterrupt: `make demo`, a test run) while it waits for Azurite's port:
+    # the process just launched, not yet the object's, was left running, its directory behind.
+    def interrupted(port: int) -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulator.azurite, "_accepts", interrupted)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    before = _children()
+
+    with pytest.raises(KeyboardInterrupt):
+        Azurite().start()
+
+    left = _children() - before
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)  # our own child: only when the test fails
+    assert left == set()
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

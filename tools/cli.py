@@ -74,7 +74,7 @@ class Parser(argparse.ArgumentParser):
 
 def load_settings_file(path: Path) -> None:
     """Put a local.settings.json's `Values` into the environment (the environment wins)."""
-    from tools.files import FileReadError, read_regular_file
+    from tools.files import FileReadError, json_where, read_regular_file
 
     fix = "pass a Functions local.settings.json (see local.settings.sample.json)"
     try:
@@ -88,13 +88,10 @@ def load_settings_file(path: Path) -> None:
         raise CliError(f"settings file {path} cannot be read ({error}): {fix}", USAGE) from None
     try:
         content = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
-        where = (
-            f" ({error.msg} at line {error.lineno} column {error.colno})"
-            if isinstance(error, json.JSONDecodeError)
-            else ""
-        )
-        raise CliError(f"settings file {path} is not valid JSON{where}: {fix}", USAGE) from None
+    except (ValueError, RecursionError) as error:
+        raise CliError(
+            f"settings file {path} is not valid JSON{json_where(error)}: {fix}", USAGE
+        ) from None
     values = content.get("Values", {}) if isinstance(content, dict) else None
     if not isinstance(values, dict):
         raise CliError(
@@ -363,9 +360,9 @@ def _check_plan(rt: Runtime, saved: SavedPlan) -> list[ArmId]:
     now = frozenset().union(*(plan.keys for plan in plans))
     if now != saved.changes:
         gone = sorted(saved.changes - now)
-        what = (
-            f"{gone[0][2]} {short(gone[0][3])} on {short(gone[0][0])} is no longer called "
-            "for as planned"
+        what = (  # the file's words, maybe edited by hand: one_line bounds them
+            f"{one_line(gone[0][2])} {one_line(short(gone[0][3]))} on "
+            f"{one_line(short(gone[0][0]))} is no longer called for as planned"
             if gone
             else f"{len(now - saved.changes)} change(s) not in it are called for now"
         )

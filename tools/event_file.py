@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tools.files import FileReadError, read_regular_file
+from tools.files import FileReadError, json_where, read_regular_file
 
 # Event Grid delivers at most 1 MB per event and dead-letters events one per blob: 64 MiB is
 # thousands of events, more than one replay should hold.
@@ -46,13 +46,13 @@ def read_events(path: Path) -> list[Any]:
         raise EventFileError(f"{path} is empty: expected an Event Grid event or an array of them")
     try:
         content = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise EventFileError(
-            f"{path} is not JSON ({error.msg} at line {error.lineno} column {error.colno}): "
-            "save the events as JSON, one Event Grid event or an array of them"
-        ) from None
     except RecursionError:
         raise EventFileError(f"{path} is nested too deeply to be an Event Grid event") from None
+    except ValueError as error:
+        raise EventFileError(
+            f"{path} is not JSON{json_where(error)}: save the events as JSON, one Event Grid "
+            "event or an array of them"
+        ) from None
     if isinstance(content, dict):
         return [content]
     if not isinstance(content, list):

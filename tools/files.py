@@ -8,6 +8,7 @@ than `max_bytes + 1` bytes are read.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -54,3 +55,11 @@ def _unreadable(label: str, error: OSError) -> FileReadError:
     return FileReadError(
         f"{label} cannot be read ({error.strerror}): check the path and its permissions"
     )
+
+
+def json_where(error: Exception) -> str:
+    """Where a text stopped being JSON, ` (why at line L column C)`, when the parser says; not
+    for an integer of over 4,300 digits, which Python refuses with a plain ValueError."""
+    if isinstance(error, json.JSONDecodeError):
+        return f" ({error.msg} at line {error.lineno} column {error.colno})"
+    return ""

@@ -52,6 +52,10 @@ CREDENTIALS_TO_UNSET = (
     "AZURE_PASSWORD",
 )
 _POLL_SECONDS = 0.25
+# Every app setting: the sample's, and the ledger's endpoint (the sample's alternative to its
+# connection string).
+SAMPLE = REPO_ROOT / "local.settings.sample.json"
+OTHER_SETTINGS = ("LEDGER_TABLE_ENDPOINT",)
 
 
 def env_lines(settings: Mapping[str, str]) -> list[str]:
@@ -222,6 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 0
             seeded = scene.seed(sim)
             settings = local.settings()
+            # The app settings the scene leaves unset are set empty: the environment wins over a
+            # ./local.settings.json (a real one, for `func start`) and replaces the shell's own.
+            names = [*json.loads(SAMPLE.read_text(encoding="utf-8"))["Values"], *OTHER_SETTINGS]
+            settings |= {name: "" for name in names if name not in settings}
             lines = env_lines(settings)
             env_file = files.write(ENV_FILE, _env_file_text(settings, azurite))
             events = _write_events(files, seeded)
@@ -240,9 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return 1
             print(f"\nstopping: the simulator, then Azurite (PID {azurite.pid})", flush=True)
     except RuntimeError as error:
-        # Azurite not installed or not starting: say what to do, not a traceback.
-        print(f"the sandbox cannot start: {error}", file=sys.stderr)
-        return 1
+        # Azurite not installed or not starting: say what to do, not a traceback. Unless stopped:
+        # a terminal's Ctrl-C reaches Azurite too, and ends it while it starts.
+        if not stop.is_set():
+            print(f"the sandbox cannot start: {error}", file=sys.stderr)
+            return 1
     finally:
         files.remove()
         for sig, handler in previous.items():

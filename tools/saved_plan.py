@@ -44,12 +44,13 @@ class SavedPlan:
 
 def fingerprint(settings: Settings) -> str:
     """The settings a plan was decided under, as the sweep digests them (all but the ledger,
-    which `plan` does not open, and which exemptions are in force), and not who runs it
-    (AZURE_CLIENT_ID: a pipeline may plan with a reader and apply with a writer)."""
+    which `plan` does not open), and not who runs it (AZURE_CLIENT_ID: a pipeline may plan with
+    a reader and apply with a writer), nor which exemptions are in force: one expiring between
+    plan and apply changes no setting, and `apply` plans again to see whether the plan holds."""
     from shared.reconcilers.sweep import settings_digest
 
-    digest = settings_digest(replace(settings, azure_client_id=None))
-    return hashlib.sha256(digest.encode()).hexdigest()
+    fields = json.loads(settings_digest(replace(settings, azure_client_id=None)))[0]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def fields(record: ActionRecord) -> dict[str, str]:
@@ -99,7 +100,7 @@ def load(path: Path, settings: Settings) -> SavedPlan:
     if document.get("settings") != fingerprint(settings):
         raise PlanFileError(
             f"{label} was made under other settings (scope, modes, allow-lists, endpoints or "
-            "the exemptions in force differ): apply it with the settings it was planned with, "
+            "exemptions differ): apply it with the settings it was planned with, "
             "or plan again"
         )
     workspaces, changes = document.get("workspaces"), document.get("changes")
