@@ -1482,6 +1482,29 @@ def test_plan_never_prints_a_rollback_from_what_a_workspace_user_wrote(
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), versions=st.booleans())
+def test_a_refused_metric_name_or_versions_answer_shows_no_piece_of_a_credential(
+    papp: App, data: st.DataObject, versions: bool
+) -> None:
+    # Azure's text shown in the refusal is cut (300, 200 characters): redacted before the cut.
+    if versions:
+        text, secret = data.draw(placed(200 - len("[1, '"), before=8))
+        papp.sim.ml.promotion.add_model_version(scene.PROD, "churn-model", "7", properties={})
+        rewrite = {"latestVersion": 1, "nextVersion": text}
+        papp.sim.rewrite_reply("ml.model.get", lambda body: body["properties"].update(rewrite))
+        read: Any = functools.partial(
+            runtime().promotion_adapter.model_versions, ArmId(scene.PROD), "churn-model"
+        )
+    else:
+        text, secret = data.draw(placed(300 - len("'"), before=8))
+        papp.sim.rewrite_reply("ml.run.metric", lambda body: body.update(name=text))
+        read = functools.partial(_job_metric, papp)
+    with pytest.raises((UnexpectedAnswerError, MalformedResponseError)) as raised:
+        read()
+    assert leaked(secret, redacted(str(raised.value))) is None, str(raised.value)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_a_child_runs_refused_id_shows_no_piece_of_a_credential(
     papp: App, data: st.DataObject

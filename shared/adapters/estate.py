@@ -138,7 +138,9 @@ class EstateAdapter(ArmAdapter):
         rows = self._query("subscriptions", SUBSCRIPTIONS_QUERY, _targets(scope), {})
         counts: dict[str, Any] = {str(r.get("id", "")).lower(): r.get("workspaces") for r in rows}
         if bad := [c for c in counts.values() if not isinstance(c, int) or isinstance(c, bool)]:
-            raise MalformedResponseError(f"Resource Graph subscriptions: a count of {bad[0]!r:.40}")
+            raise MalformedResponseError(
+                f"Resource Graph subscriptions: a count of {excerpt(repr(bad[0]), 40)}"
+            )
         return counts
 
     def _query(self, name: str, query: str, targets: Targets, quota: dict[str, str]) -> Rows:

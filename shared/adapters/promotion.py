@@ -58,7 +58,8 @@ class PromotionAdapter(transport.ArmAdapter):
             body = self._found("POST", path, None, what, body={"metricName": metric}) or {}
             # Case-sensitive (`Accuracy` is another); optional: the values are read by the key.
             if body.get("name") not in (None, metric):
-                raise UnexpectedAnswerError(f"{what}: Azure answered {body.get('name')!r:.300}")
+                said = excerpt(repr(body.get("name")), 300)
+                raise UnexpectedAnswerError(f"{what}: Azure answered {said}")
             values = transport.json_objects(body.get("value"), what)
             logged = [metric_value((v.get("data") or {}).get(metric)) for v in values]
             found = next((n for n in reversed(logged) if n is not None), found)
@@ -88,7 +89,7 @@ class PromotionAdapter(transport.ArmAdapter):
         # A model that exists has versions: none, or numbers instead of text, is no answer.
         not_text = any(v is not None and not isinstance(v, str) for v in found)
         if not_text or (body and not any(found)):
-            raise transport.MalformedResponseError(f"{what}: versions {found!r:.200}")
+            raise transport.MalformedResponseError(f"{what}: versions {excerpt(repr(found), 200)}")
         return text_at(properties, "latestVersion"), text_at(properties, "nextVersion")
 
     def register(
