@@ -25,7 +25,7 @@ from rich.console import Console
 
 from tests.conftest import App
 from tests.credentials import fail_holding, leaked, placed
-from tools import cli, scene, terminal
+from tools import cli, plan_view, scene, terminal
 from tools import retraining_scene as rs
 
 pytestmark = pytest.mark.slow
@@ -1074,7 +1074,7 @@ def test_a_plan_is_unchanged_by_being_saved_and_loaded(
     from shared.config import get_settings
     from shared.reconcilers.workspace import plan_workspace
     from shared.runtime import runtime
-    from tools import plan_view, saved_plan
+    from tools import saved_plan
 
     app.set_settings(POLICY_MODE="remediate", MAX_CLUSTER_NODES="4")
     app.sim.ml.add_compute(scene.PROD, "wide", max_node_count=10)
@@ -1118,6 +1118,22 @@ def test_a_saved_plan_is_refused_when_the_world_changed_and_nothing_is_written(
     assert "nothing written: plan again" in line
     assert resource_writes(app) == []
     assert app.status(verified) == "Rejected"
+
+
+def test_a_saved_plan_whose_workspace_was_deleted_since_no_longer_holds(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its changes are called for no more: plan again (3), not a failure to read (1).
+    changes = _changes(app, tmp_path)
+    deleted = changes[0]["workspace"]
+    app.sim.arm.delete(deleted)
+    capsys.readouterr()
+
+    assert cli.main(["apply", str(tmp_path / "saved.plan.json")]) == cli.STALE
+
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"the saved plan no longer holds: {plan_view.short(deleted)} no longer exists" in line
+    assert resource_writes(app) == []
 
 
 @pytest.mark.parametrize("field", ["workspace", "verdict", "subject"])

@@ -351,6 +351,12 @@ def _check_plan(rt: Runtime, saved: SavedPlan) -> list[ArmId]:
         )
     plans = _preview(rt, workspaces, "checking the plan")
     for plan in plans:
+        if plan.gone:
+            raise CliError(
+                f"the saved plan no longer holds: {short(plan.workspace_id)} no longer exists; "
+                "nothing written: plan again",
+                STALE,
+            )
         if plan.error:
             raise CliError(
                 f"the saved plan cannot be checked: {short(plan.workspace_id)} could not be "

@@ -290,6 +290,9 @@ class Run:
         self.record(workspace_id, [(note, gone(text) if deleted else noted(outcome))])
         return text
 
+    def found_gone(self, workspace_id: str) -> bool:
+        return workspace_id.lower() in self._gone
+
     def settle(self, workspace_id: str, decisions: Sequence[Decision]) -> list[Outcome]:
         outcomes = self.execute(decisions)
         self.record(workspace_id, list(zip(decisions, outcomes, strict=True)))

@@ -143,6 +143,7 @@ class WorkspacePlan:
     remediations: tuple[Remediation, ...] = ()
     expired_exemptions: tuple[Exemption, ...] = ()
     promotion: Mapping[str, str] | None = None
+    gone: bool = False  # deleted: its reads answered 404
 
     @property
     def keys(self) -> frozenset[Change]:
@@ -164,6 +165,7 @@ def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None
         workspace_id,
         changes=tuple(r for r, o in run.changes[start:] if o.status is Status.PLANNED),
         error=report.error() or unread,
+        gone=run.found_gone(workspace_id),
         connections=tuple(d for d, _ in connections.outcomes) if connections else (),
         role_assignments=tuple(d for d, _ in roles.outcomes) if roles else (),
         findings=policies.findings if policies else (),
