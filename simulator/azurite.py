@@ -81,21 +81,18 @@ class Azurite:
                 f"{AZURITE_TABLE} not found: run `npm ci` in {REPO_ROOT} to install Azurite."
             )
         self._tempdir = Path(tempfile.mkdtemp(prefix="azurite-"))
-        last_error = ""
         # The free port is found by binding and releasing it, so another
         # process can grab it before Azurite does; try a few ports.
         try:
             for _ in range(_START_ATTEMPTS):
-                last_error = self._launch(_free_port())
-                if not last_error:
+                if not (last_error := self._launch(_free_port())):
                     return self
                 if "EADDRINUSE" not in last_error:
                     break
-        except BaseException:  # Ctrl-C while it starts: the process launched is ended too
+            raise RuntimeError(f"Azurite did not start: {last_error}")
+        except BaseException:  # not started, or Ctrl-C while it starts: nothing left running
             self.stop()
             raise
-        self.stop()
-        raise RuntimeError(f"Azurite did not start: {last_error}")
 
     def _launch(self, port: int) -> str:
         assert self._tempdir is not None
@@ -117,8 +114,7 @@ class Azurite:
                 self._stderr, self._port = stderr, port
                 return ""
             time.sleep(0.1)
-        self._process = None
-        self._terminate(process)
+        self._terminate(process)  # `_process` still: the next launch replaces it, `stop` clears it
         stderr.seek(0)
         output = stderr.read().decode("utf-8", "replace").strip()
         stderr.close()

@@ -106,8 +106,7 @@ class MachineLearningResponses:
 
     def compute_patch(self, call: Call) -> Reply:
         """Update of an AmlCompute's scale settings; answered as an operation already done."""
-        stored = self._child(call)
-        if isinstance(stored, Reply):
+        if isinstance(stored := self._child(call), Reply):
             return stored
         scale = call.at("properties", "properties", "scaleSettings")
         if not isinstance(scale, dict):
@@ -174,8 +173,7 @@ class MachineLearningResponses:
 
     def connection_put(self, call: Call) -> Reply:
         """A decision on a connection (approve, reject): only its state changes."""
-        stored = self._child(call)
-        if isinstance(stored, Reply):
+        if isinstance(stored := self._child(call), Reply):
             return stored
         state = call.at("properties", "privateLinkServiceConnectionState")
         if not isinstance(state, dict):
