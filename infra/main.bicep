@@ -63,7 +63,7 @@ param environmentName string
 @description('Region of the app\'s resources (the Flex Consumption plan\'s region).')
 param location string = resourceGroup().location
 
-@minLength(1)
+// No @minLength: empty is valid when mlScopes names the scope (the app checks that one is set).
 @description('ARM IDs of Azure ML workspaces in scope one by one (ML_WORKSPACE_IDS), added to mlScopes. Nothing outside the scope is ever written.')
 param mlWorkspaceIds array = []
 

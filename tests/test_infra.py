@@ -586,6 +586,45 @@ def allowed_values(bicep: str, name: str) -> set[str] | None:
     return set(re.findall(r"'([^']*)'", found.group(1))) if found else None
 
 
+def length_bounds(bicep: str, name: str) -> tuple[int, int | None]:
+    """A parameter's `@minLength` (0 without one) and `@maxLength` (None without one)."""
+    decorators = param_decorators(bicep, name)
+    low = re.search(r"@minLength\((\d+)\)", decorators)
+    high = re.search(r"@maxLength\((\d+)\)", decorators)
+    return int(low.group(1)) if low else 0, int(high.group(1)) if high else None
+
+
+#: `param name type = <literal>`: the literal defaults whose length is known ([] and '...').
+_LITERAL_DEFAULT = re.compile(r"^param\s+(\w+)\s+\w+\s*=\s*(\[\]|'[^'\\\n]*')\s*$", re.MULTILINE)
+
+
+def test_every_default_is_as_long_as_its_parameter_allows() -> None:
+    # A default outside @minLength/@maxLength fails twice: Bicep refuses the template (BCP333,
+    # an error for a parameter's own type), and ARM refuses the value azd passes from
+    # main.parameters.json's `${SETTING=default}` (ML_WORKSPACE_IDS unset with ML_SCOPES set).
+    problems = []
+
+    def check(where: str, bicep: str, name: str, length: int) -> None:
+        low, high = length_bounds(bicep, name)
+        if length < low or (high is not None and length > high):
+            problems.append(f"{where}: {name}'s default has length {length}, allowed {low}..{high}")
+
+    sources = bicep_sources()
+    for path, text in sources.items():
+        for name, literal in _LITERAL_DEFAULT.findall(strip_bicep_comments(text)):
+            check(path.name, text, name, 0 if literal == "[]" else len(literal) - 2)
+    main = sources[INFRA / "main.bicep"]
+    types = dict(re.findall(r"^param\s+(\w+)\s+(\w+)", strip_bicep_comments(main), re.MULTILINE))
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    for name, entry in parameters["parameters"].items():
+        default = re.fullmatch(r"\$\{[A-Z][A-Z0-9_]*=(.*)\}", str(entry["value"]), re.DOTALL)
+        if default and types[name] in ("array", "string"):
+            value = default.group(1)
+            length = len(json.loads(value)) if types[name] == "array" else len(value)
+            check("main.parameters.json", main, name, length)
+    assert not problems, "; ".join(problems)
+
+
 def test_location_allows_only_flex_consumption_regions() -> None:
     main = (INFRA / "main.bicep").read_text(encoding="utf-8")
     allowed = allowed_values(main, "location")
@@ -801,3 +840,21 @@ param other string
     assert allowed_values(bicep, "location") == {"x", "y"}
     assert "type: 'location'" in param_decorators(bicep, "location")
     assert allowed_values(bicep, "other") is None
+
+
+def test_length_bounds_read_the_decorators_of_one_parameter() -> None:
+    bicep = """
+@minLength(1)
+@maxLength(64)
+@description('Named.')
+param named string
+
+@minLength(1)
+param ids array = []
+
+param free array = []
+"""
+    assert length_bounds(bicep, "named") == (1, 64)
+    assert length_bounds(bicep, "ids") == (1, None)
+    assert length_bounds(bicep, "free") == (0, None)
+    assert _LITERAL_DEFAULT.findall(bicep) == [("ids", "[]"), ("free", "[]")]
