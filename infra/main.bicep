@@ -196,8 +196,10 @@ param driftQuery string = ''
 @description('Threshold the drift query\'s value is compared with (a number).')
 param driftThreshold string = '1'
 
-@description('Log Analytics query endpoint (sovereign clouds have their own).')
-param logsQueryEndpoint string = 'https://api.loganalytics.io/v1'
+// Empty, not the public cloud's URL: a cloud's host in the template is a linter warning
+// (no-hardcoded-env-urls), and the app's own default is that URL.
+@description('Log Analytics query endpoint (sovereign clouds have their own). Empty: the public cloud\'s.')
+param logsQueryEndpoint string = ''
 
 @description('Batch endpoint (name, in the retraining workspace) that scores after a successful retrain.')
 param batchEndpointName string = ''
@@ -238,7 +240,7 @@ param scoringAllowedEndpoints array = []
 @description('Entra object IDs allowed to call the HTTP scoring API, besides the scoring Logic App sample\'s identity.')
 param scoringAllowedCallers array = []
 
-@description('Prefixes of the data scoring and retraining jobs may read (azureml://datastores/<name>/, https://<account>.blob.core.windows.net/<container>/). Empty: datastores of the job\'s own workspace only.')
+@description('Prefixes of the data scoring and retraining jobs may read (azureml://datastores/<name>/, https://<account>.blob.<storage suffix>/<container>/). Empty: datastores of the job\'s own workspace only.')
 param scoringAllowedInputs array = []
 
 @description('Custom domain of the HTTP API, for Location and statusUrl. Empty: the app\'s default host name (WEBSITE_HOSTNAME).')

@@ -489,6 +489,74 @@ def test_parameters_file_matches_main_bicep() -> None:
     assert required <= supplied, f"required parameters not supplied: {sorted(required - supplied)}"
 
 
+# --- the linter's no-hardcoded-env-urls --------------------------------------------------------
+
+#: Bicep's default configuration for no-hardcoded-env-urls (Azure/bicep,
+#: src/Bicep.Core/Configuration/bicepconfig.json); infra/ has no bicepconfig.json of its own, and
+#: `make infra-check` fails on the warning.
+DISALLOWED_HOSTS = (
+    "api.loganalytics.io",
+    "azuredatalakeanalytics.net",
+    "azuredatalakestore.net",
+    "batch.core.windows.net",
+    "core.windows.net",
+    "database.windows.net",
+    "datalake.azure.net",
+    "gallery.azure.com",
+    "graph.windows.net",
+    "login.microsoftonline.com",
+    "management.azure.com",
+    "management.core.windows.net",
+    "region.asazure.windows.net",
+    "trafficmanager.net",
+    "vault.azure.net",
+)
+EXCLUDED_HOSTS = ("schema.management.azure.com",)
+_STRING_LITERAL = re.compile(r"'''.*?'''|'(?:[^'\\\n]|\\.)*'", re.DOTALL)
+
+
+def host_spans(host: str, text: str) -> list[tuple[int, int]]:
+    """Where `host` is in `text` as a whole name (no letter or digit either side), any case."""
+    pattern = rf"(?<![^\W_]){re.escape(host)}(?![^\W_])"
+    return [m.span() for m in re.finditer(pattern, text, re.IGNORECASE)]
+
+
+def hardcoded_hosts(bicep: str) -> list[str]:
+    """The disallowed hosts in the string literals (descriptions included) of a Bicep source."""
+    found = []
+    for literal in _STRING_LITERAL.findall(strip_bicep_comments(bicep)):
+        excluded = [span for host in EXCLUDED_HOSTS for span in host_spans(host, literal)]
+        for host in DISALLOWED_HOSTS:
+            for start, end in host_spans(host, literal):
+                if not any(s < end and start < e for s, e in excluded):
+                    found.append(f"{host} in {literal}")
+    return found
+
+
+def test_no_string_hardcodes_a_cloud_s_host() -> None:
+    # The linter reads every string, a parameter's default and @description included: a host of
+    # one cloud there is a warning, and warnings fail `make infra-check`.
+    problems = {
+        str(path.relative_to(INFRA)): found
+        for path, text in bicep_sources().items()
+        if (found := hardcoded_hosts(text))
+    }
+    assert not problems, f"no-hardcoded-env-urls: {problems}"
+
+
+def test_hardcoded_hosts_finds_whole_host_names_outside_excluded_ones() -> None:
+    bicep = """
+@description('Read from https://<account>.blob.core.windows.net/<container>/.')
+param p string = 'https://API.loganalytics.io/v1' // management.azure.com in a comment
+var schema = 'https://schema.management.azure.com/x.json#'
+var other = 'https://notcore.windows.net and mycore.windows.network'
+"""
+    assert sorted(hardcoded_hosts(bicep)) == [
+        "api.loganalytics.io in 'https://API.loganalytics.io/v1'",
+        "core.windows.net in 'Read from https://<account>.blob.core.windows.net/<container>/.'",
+    ]
+
+
 # --- module scopes -----------------------------------------------------------------------------
 
 _SCOPE_LINE = re.compile(r"^\s*scope:\s*(.+?)\s*$", re.MULTILINE)
