@@ -809,7 +809,10 @@ var retrainWorkspaceIdsLower = [for id in retrainWorkspaceIds: toLower(id)]
 var scoringWorkspaceIds = union(scoringEndpointWorkspaceIds, empty(batchEndpointName) ? [] : retrainWorkspaceIdsLower)
 var scoringResourceGroupIds = [for id in scoringWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
 var synapseResourceGroupIds = [for id in synapseWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
-var accessResourceGroupIds = union(dependencyScopes, scoringResourceGroupIds, synapseResourceGroupIds)
+// The retraining workspaces' own: one in scope through a subscription or management group of
+// ML_SCOPES is in none of the groups above, and its retrainer (and promoter) role is assigned here.
+var retrainResourceGroupIds = [for id in retrainWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
+var accessResourceGroupIds = union(dependencyScopes, scoringResourceGroupIds, synapseResourceGroupIds, retrainResourceGroupIds)
 
 module access 'app/access.bicep' = [for (group, i) in accessResourceGroupIds: {
   name: 'access-${resourceToken}-${i}'
