@@ -557,6 +557,90 @@ var other = 'https://notcore.windows.net and mycore.windows.network'
     ]
 
 
+# --- reading a resource's properties, as the linter wants ---------------------------------------
+
+_CONDITIONAL = re.compile(
+    r"^(resource|module)\s+(\w+)\s+'[^']*'\s*(?:existing\s*)?=\s*(?:\[for [^\n]*?:\s*)?if\s*\(",
+    re.MULTILINE,
+)
+#: What Bicep reads of a conditional resource or module without BCP318 (Azure/bicep,
+#: src/Bicep.Core/TypeSystem/TypeAssignmentVisitor.cs IsResourceInfoProperty, since v0.36.177).
+_ALWAYS_READABLE = {"resource": {"id", "name", "type", "apiVersion"}, "module": {"name"}}
+_DECLARED = re.compile(r"^resource\s+(\w+)\s+'([^'@]+)@([^']+)'", re.MULTILINE)
+
+
+def bicep_code(bicep: str) -> str:
+    """Bicep source without comments and string text (the `${...}` of a string are kept)."""
+    return _STRING_LITERAL.sub(
+        lambda m: " ".join(re.findall(r"\$\{(.*?)\}", m.group(0))), strip_bicep_comments(bicep)
+    )
+
+
+def resource_read_warnings(bicep: str) -> list[str]:
+    """Reads the linter warns on: a conditional resource's or module's runtime property without
+    `!` or `.?` (BCP318), and reference()/list*() of a resource the file declares
+    (use-resource-symbol-reference: its symbol says the same)."""
+    code, found = bicep_code(bicep), []
+    for kind, symbol in _CONDITIONAL.findall(strip_bicep_comments(bicep)):
+        for prop in re.findall(rf"(?<![.\w]){symbol}(?:\[[^\]]*\])?\.(\w+)", code):
+            if prop not in _ALWAYS_READABLE[kind]:
+                found.append(f"BCP318: {symbol}.{prop}")
+    declared = _DECLARED.findall(strip_bicep_comments(bicep))
+    calls = r"\b(reference|list\w*)\(\s*resourceId\(\s*'([^']+)'[^()]*\)\s*(?:,\s*'([^']*)')?"
+    for function, kind, version in re.findall(calls, strip_bicep_comments(bicep)):
+        if any(t.lower() == kind.lower() and version in ("", v) for _, t, v in declared):
+            found.append(f"use-resource-symbol-reference: {function}({kind})")
+    symbol_ids = r"\b(reference|list\w*)\(\s*(\w+)\.(?:id|name)\b"
+    for function, symbol in re.findall(symbol_ids, strip_bicep_comments(bicep)):
+        if any(symbol == name for name, _, _ in declared):
+            found.append(f"use-resource-symbol-reference: {function}({symbol})")
+    return found
+
+
+def test_no_resource_is_read_in_a_way_the_linter_warns_on() -> None:
+    # Both are warnings, and warnings fail `make infra-check`.
+    problems = {
+        str(path.relative_to(INFRA)): found
+        for path, text in bicep_sources().items()
+        if (found := resource_read_warnings(text))
+    }
+    assert not problems, problems
+
+
+def test_resource_read_warnings_finds_unguarded_and_long_way_reads() -> None:
+    bicep = """
+resource made 'A.B/cs@2025-01-01' = if (create) {
+  name: name
+}
+resource each 'A.B/ds@2025-01-01' = [for x in xs: if (x.on) {
+  name: x.name
+}]
+module maybe 'app/maybe.bicep' = if (on) {
+  name: 'maybe'
+}
+output a string = made.id // made.identity in a comment
+output b string = made.identity.principalId
+output c string = made!.identity.principalId
+output d string = made.?properties.x ?? ''
+output e string = each[0].properties.x
+output f string = maybe.outputs.y
+output g string = '${maybe.name}: made.properties in text'
+output h object = reference(resourceId('A.B/cs', name), '2025-01-01', 'Full')
+output i object = reference(resourceId('A.B/cs', name), '2024-01-01')
+output j object = listKeys(made.id, '2025-01-01')
+output k object = reference(resourceId('X.Y/zs', name))
+output l object = listCallbackUrl('${made.id}/triggers/manual', '2025-01-01')
+output m string = config.made.properties
+"""
+    assert resource_read_warnings(bicep) == [
+        "BCP318: made.identity",
+        "BCP318: each.properties",
+        "BCP318: maybe.outputs",
+        "use-resource-symbol-reference: reference(A.B/cs)",
+        "use-resource-symbol-reference: listKeys(made)",
+    ]
+
+
 # --- module scopes -----------------------------------------------------------------------------
 
 _SCOPE_LINE = re.compile(r"^\s*scope:\s*(.+?)\s*$", re.MULTILINE)
