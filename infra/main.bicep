@@ -840,6 +840,7 @@ module driftWorkspaceAccess 'app/log-analytics-reader.bicep' = {
   params: {
     workspaceName: last(split(driftWorkspaceId, '/'))
     appPrincipalId: identity.properties.principalId
+    grant: !empty(driftQuery)
   }
 }
 

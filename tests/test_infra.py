@@ -852,6 +852,12 @@ def test_the_drift_gate_is_off_unless_a_query_is_set() -> None:
     # workspace that nothing sends ML diagnostics to: a gate that could never open.
     assert re.search(r"^param driftQuery string = ''$", main, flags=re.MULTILINE)
     assert azd_env_names()["driftQuery"] == "DRIFT_QUERY"
+    # No gate, no read: Log Analytics Reader (every table of the workspace, the app's own
+    # telemetry by default) only when a query is set.
+    reader = strip_bicep_comments((INFRA / "app" / "log-analytics-reader.bicep").read_text("utf-8"))
+    assert re.search(r"^resource queryAccess '[^']+' = if \(grant\) \{$", reader, re.MULTILINE)
+    module = main.split("module driftWorkspaceAccess ", 1)[1].split("\n}\n", 1)[0]
+    assert "\n    grant: !empty(driftQuery)\n" in module
 
 
 # --- the parsers themselves --------------------------------------------------------------------
