@@ -63,7 +63,7 @@ param environmentName string
 @description('Region of the app\'s resources (the Flex Consumption plan\'s region).')
 param location string = resourceGroup().location
 
-@minLength(1)
+// No @minLength: empty is valid when mlScopes names the scope (the app checks that one is set).
 @description('ARM IDs of Azure ML workspaces in scope one by one (ML_WORKSPACE_IDS), added to mlScopes. Nothing outside the scope is ever written.')
 param mlWorkspaceIds array = []
 
@@ -196,8 +196,10 @@ param driftQuery string = ''
 @description('Threshold the drift query\'s value is compared with (a number).')
 param driftThreshold string = '1'
 
-@description('Log Analytics query endpoint (sovereign clouds have their own).')
-param logsQueryEndpoint string = 'https://api.loganalytics.io/v1'
+// Empty, not the public cloud's URL: a cloud's host in the template is a linter warning
+// (no-hardcoded-env-urls), and the app's own default is that URL.
+@description('Log Analytics query endpoint (sovereign clouds have their own). Empty: the public cloud\'s.')
+param logsQueryEndpoint string = ''
 
 @description('Batch endpoint (name, in the retraining workspace) that scores after a successful retrain.')
 param batchEndpointName string = ''
@@ -238,7 +240,7 @@ param scoringAllowedEndpoints array = []
 @description('Entra object IDs allowed to call the HTTP scoring API, besides the scoring Logic App sample\'s identity.')
 param scoringAllowedCallers array = []
 
-@description('Prefixes of the data scoring and retraining jobs may read (azureml://datastores/<name>/, https://<account>.blob.core.windows.net/<container>/). Empty: datastores of the job\'s own workspace only.')
+@description('Prefixes of the data scoring and retraining jobs may read (azureml://datastores/<name>/, https://<account>.blob.<storage suffix>/<container>/). Empty: datastores of the job\'s own workspace only.')
 param scoringAllowedInputs array = []
 
 @description('Custom domain of the HTTP API, for Location and statusUrl. Empty: the app\'s default host name (WEBSITE_HOSTNAME).')
@@ -807,7 +809,10 @@ var retrainWorkspaceIdsLower = [for id in retrainWorkspaceIds: toLower(id)]
 var scoringWorkspaceIds = union(scoringEndpointWorkspaceIds, empty(batchEndpointName) ? [] : retrainWorkspaceIdsLower)
 var scoringResourceGroupIds = [for id in scoringWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
 var synapseResourceGroupIds = [for id in synapseWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
-var accessResourceGroupIds = union(dependencyScopes, scoringResourceGroupIds, synapseResourceGroupIds)
+// The retraining workspaces' own: one in scope through a subscription or management group of
+// ML_SCOPES is in none of the groups above, and its retrainer (and promoter) role is assigned here.
+var retrainResourceGroupIds = [for id in retrainWorkspaceIds: toLower('/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')]
+var accessResourceGroupIds = union(dependencyScopes, scoringResourceGroupIds, synapseResourceGroupIds, retrainResourceGroupIds)
 
 module access 'app/access.bicep' = [for (group, i) in accessResourceGroupIds: {
   name: 'access-${resourceToken}-${i}'
@@ -835,6 +840,7 @@ module driftWorkspaceAccess 'app/log-analytics-reader.bicep' = {
   params: {
     workspaceName: last(split(driftWorkspaceId, '/'))
     appPrincipalId: identity.properties.principalId
+    grant: !empty(driftQuery)
   }
 }
 

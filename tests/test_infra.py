@@ -489,6 +489,158 @@ def test_parameters_file_matches_main_bicep() -> None:
     assert required <= supplied, f"required parameters not supplied: {sorted(required - supplied)}"
 
 
+# --- the linter's no-hardcoded-env-urls --------------------------------------------------------
+
+#: Bicep's default configuration for no-hardcoded-env-urls (Azure/bicep,
+#: src/Bicep.Core/Configuration/bicepconfig.json); infra/ has no bicepconfig.json of its own, and
+#: `make infra-check` fails on the warning.
+DISALLOWED_HOSTS = (
+    "api.loganalytics.io",
+    "azuredatalakeanalytics.net",
+    "azuredatalakestore.net",
+    "batch.core.windows.net",
+    "core.windows.net",
+    "database.windows.net",
+    "datalake.azure.net",
+    "gallery.azure.com",
+    "graph.windows.net",
+    "login.microsoftonline.com",
+    "management.azure.com",
+    "management.core.windows.net",
+    "region.asazure.windows.net",
+    "trafficmanager.net",
+    "vault.azure.net",
+)
+EXCLUDED_HOSTS = ("schema.management.azure.com",)
+_STRING_LITERAL = re.compile(r"'''.*?'''|'(?:[^'\\\n]|\\.)*'", re.DOTALL)
+
+
+def host_spans(host: str, text: str) -> list[tuple[int, int]]:
+    """Where `host` is in `text` as a whole name (no letter or digit either side), any case."""
+    pattern = rf"(?<![^\W_]){re.escape(host)}(?![^\W_])"
+    return [m.span() for m in re.finditer(pattern, text, re.IGNORECASE)]
+
+
+def hardcoded_hosts(bicep: str) -> list[str]:
+    """The disallowed hosts in the string literals (descriptions included) of a Bicep source."""
+    found = []
+    for literal in _STRING_LITERAL.findall(strip_bicep_comments(bicep)):
+        excluded = [span for host in EXCLUDED_HOSTS for span in host_spans(host, literal)]
+        for host in DISALLOWED_HOSTS:
+            for start, end in host_spans(host, literal):
+                if not any(s < end and start < e for s, e in excluded):
+                    found.append(f"{host} in {literal}")
+    return found
+
+
+def test_no_string_hardcodes_a_cloud_s_host() -> None:
+    # The linter reads every string, a parameter's default and @description included: a host of
+    # one cloud there is a warning, and warnings fail `make infra-check`.
+    problems = {
+        str(path.relative_to(INFRA)): found
+        for path, text in bicep_sources().items()
+        if (found := hardcoded_hosts(text))
+    }
+    assert not problems, f"no-hardcoded-env-urls: {problems}"
+
+
+def test_hardcoded_hosts_finds_whole_host_names_outside_excluded_ones() -> None:
+    bicep = """
+@description('Read from https://<account>.blob.core.windows.net/<container>/.')
+param p string = 'https://API.loganalytics.io/v1' // management.azure.com in a comment
+var schema = 'https://schema.management.azure.com/x.json#'
+var other = 'https://notcore.windows.net and mycore.windows.network'
+"""
+    assert sorted(hardcoded_hosts(bicep)) == [
+        "api.loganalytics.io in 'https://API.loganalytics.io/v1'",
+        "core.windows.net in 'Read from https://<account>.blob.core.windows.net/<container>/.'",
+    ]
+
+
+# --- reading a resource's properties, as the linter wants ---------------------------------------
+
+_CONDITIONAL = re.compile(
+    r"^(resource|module)\s+(\w+)\s+'[^']*'\s*(?:existing\s*)?=\s*(?:\[for [^\n]*?:\s*)?if\s*\(",
+    re.MULTILINE,
+)
+#: What Bicep reads of a conditional resource or module without BCP318 (Azure/bicep,
+#: src/Bicep.Core/TypeSystem/TypeAssignmentVisitor.cs IsResourceInfoProperty, since v0.36.177).
+_ALWAYS_READABLE = {"resource": {"id", "name", "type", "apiVersion"}, "module": {"name"}}
+_DECLARED = re.compile(r"^resource\s+(\w+)\s+'([^'@]+)@([^']+)'", re.MULTILINE)
+
+
+def bicep_code(bicep: str) -> str:
+    """Bicep source without comments and string text (the `${...}` of a string are kept)."""
+    return _STRING_LITERAL.sub(
+        lambda m: " ".join(re.findall(r"\$\{(.*?)\}", m.group(0))), strip_bicep_comments(bicep)
+    )
+
+
+def resource_read_warnings(bicep: str) -> list[str]:
+    """Reads the linter warns on: a conditional resource's or module's runtime property without
+    `!` or `.?` (BCP318), and reference()/list*() of a resource the file declares
+    (use-resource-symbol-reference: its symbol says the same)."""
+    code, found = bicep_code(bicep), []
+    for kind, symbol in _CONDITIONAL.findall(strip_bicep_comments(bicep)):
+        for prop in re.findall(rf"(?<![.\w]){symbol}(?:\[[^\]]*\])?\.(\w+)", code):
+            if prop not in _ALWAYS_READABLE[kind]:
+                found.append(f"BCP318: {symbol}.{prop}")
+    declared = _DECLARED.findall(strip_bicep_comments(bicep))
+    calls = r"\b(reference|list\w*)\(\s*resourceId\(\s*'([^']+)'[^()]*\)\s*(?:,\s*'([^']*)')?"
+    for function, kind, version in re.findall(calls, strip_bicep_comments(bicep)):
+        if any(t.lower() == kind.lower() and version in ("", v) for _, t, v in declared):
+            found.append(f"use-resource-symbol-reference: {function}({kind})")
+    symbol_ids = r"\b(reference|list\w*)\(\s*(\w+)\.(?:id|name)\b"
+    for function, symbol in re.findall(symbol_ids, strip_bicep_comments(bicep)):
+        if any(symbol == name for name, _, _ in declared):
+            found.append(f"use-resource-symbol-reference: {function}({symbol})")
+    return found
+
+
+def test_no_resource_is_read_in_a_way_the_linter_warns_on() -> None:
+    # Both are warnings, and warnings fail `make infra-check`.
+    problems = {
+        str(path.relative_to(INFRA)): found
+        for path, text in bicep_sources().items()
+        if (found := resource_read_warnings(text))
+    }
+    assert not problems, problems
+
+
+def test_resource_read_warnings_finds_unguarded_and_long_way_reads() -> None:
+    bicep = """
+resource made 'A.B/cs@2025-01-01' = if (create) {
+  name: name
+}
+resource each 'A.B/ds@2025-01-01' = [for x in xs: if (x.on) {
+  name: x.name
+}]
+module maybe 'app/maybe.bicep' = if (on) {
+  name: 'maybe'
+}
+output a string = made.id // made.identity in a comment
+output b string = made.identity.principalId
+output c string = made!.identity.principalId
+output d string = made.?properties.x ?? ''
+output e string = each[0].properties.x
+output f string = maybe.outputs.y
+output g string = '${maybe.name}: made.properties in text'
+output h object = reference(resourceId('A.B/cs', name), '2025-01-01', 'Full')
+output i object = reference(resourceId('A.B/cs', name), '2024-01-01')
+output j object = listKeys(made.id, '2025-01-01')
+output k object = reference(resourceId('X.Y/zs', name))
+output l object = listCallbackUrl('${made.id}/triggers/manual', '2025-01-01')
+output m string = config.made.properties
+"""
+    assert resource_read_warnings(bicep) == [
+        "BCP318: made.identity",
+        "BCP318: each.properties",
+        "BCP318: maybe.outputs",
+        "use-resource-symbol-reference: reference(A.B/cs)",
+        "use-resource-symbol-reference: listKeys(made)",
+    ]
+
+
 # --- module scopes -----------------------------------------------------------------------------
 
 _SCOPE_LINE = re.compile(r"^\s*scope:\s*(.+?)\s*$", re.MULTILINE)
@@ -586,6 +738,45 @@ def allowed_values(bicep: str, name: str) -> set[str] | None:
     return set(re.findall(r"'([^']*)'", found.group(1))) if found else None
 
 
+def length_bounds(bicep: str, name: str) -> tuple[int, int | None]:
+    """A parameter's `@minLength` (0 without one) and `@maxLength` (None without one)."""
+    decorators = param_decorators(bicep, name)
+    low = re.search(r"@minLength\((\d+)\)", decorators)
+    high = re.search(r"@maxLength\((\d+)\)", decorators)
+    return int(low.group(1)) if low else 0, int(high.group(1)) if high else None
+
+
+#: `param name type = <literal>`: the literal defaults whose length is known ([] and '...').
+_LITERAL_DEFAULT = re.compile(r"^param\s+(\w+)\s+\w+\s*=\s*(\[\]|'[^'\\\n]*')\s*$", re.MULTILINE)
+
+
+def test_every_default_is_as_long_as_its_parameter_allows() -> None:
+    # A default outside @minLength/@maxLength fails twice: Bicep refuses the template (BCP333,
+    # an error for a parameter's own type), and ARM refuses the value azd passes from
+    # main.parameters.json's `${SETTING=default}` (ML_WORKSPACE_IDS unset with ML_SCOPES set).
+    problems = []
+
+    def check(where: str, bicep: str, name: str, length: int) -> None:
+        low, high = length_bounds(bicep, name)
+        if length < low or (high is not None and length > high):
+            problems.append(f"{where}: {name}'s default has length {length}, allowed {low}..{high}")
+
+    sources = bicep_sources()
+    for path, text in sources.items():
+        for name, literal in _LITERAL_DEFAULT.findall(strip_bicep_comments(text)):
+            check(path.name, text, name, 0 if literal == "[]" else len(literal) - 2)
+    main = sources[INFRA / "main.bicep"]
+    types = dict(re.findall(r"^param\s+(\w+)\s+(\w+)", strip_bicep_comments(main), re.MULTILINE))
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    for name, entry in parameters["parameters"].items():
+        default = re.fullmatch(r"\$\{[A-Z][A-Z0-9_]*=(.*)\}", str(entry["value"]), re.DOTALL)
+        if default and types[name] in ("array", "string"):
+            value = default.group(1)
+            length = len(json.loads(value)) if types[name] == "array" else len(value)
+            check("main.parameters.json", main, name, length)
+    assert not problems, "; ".join(problems)
+
+
 def test_location_allows_only_flex_consumption_regions() -> None:
     main = (INFRA / "main.bicep").read_text(encoding="utf-8")
     allowed = allowed_values(main, "location")
@@ -661,6 +852,12 @@ def test_the_drift_gate_is_off_unless_a_query_is_set() -> None:
     # workspace that nothing sends ML diagnostics to: a gate that could never open.
     assert re.search(r"^param driftQuery string = ''$", main, flags=re.MULTILINE)
     assert azd_env_names()["driftQuery"] == "DRIFT_QUERY"
+    # No gate, no read: Log Analytics Reader (every table of the workspace, the app's own
+    # telemetry by default) only when a query is set.
+    reader = strip_bicep_comments((INFRA / "app" / "log-analytics-reader.bicep").read_text("utf-8"))
+    assert re.search(r"^resource queryAccess '[^']+' = if \(grant\) \{$", reader, re.MULTILINE)
+    module = main.split("module driftWorkspaceAccess ", 1)[1].split("\n}\n", 1)[0]
+    assert "\n    grant: !empty(driftQuery)\n" in module
 
 
 # --- the parsers themselves --------------------------------------------------------------------
@@ -801,3 +998,21 @@ param other string
     assert allowed_values(bicep, "location") == {"x", "y"}
     assert "type: 'location'" in param_decorators(bicep, "location")
     assert allowed_values(bicep, "other") is None
+
+
+def test_length_bounds_read_the_decorators_of_one_parameter() -> None:
+    bicep = """
+@minLength(1)
+@maxLength(64)
+@description('Named.')
+param named string
+
+@minLength(1)
+param ids array = []
+
+param free array = []
+"""
+    assert length_bounds(bicep, "named") == (1, 64)
+    assert length_bounds(bicep, "ids") == (1, None)
+    assert length_bounds(bicep, "free") == (0, None)
+    assert _LITERAL_DEFAULT.findall(bicep) == [("ids", "[]"), ("free", "[]")]

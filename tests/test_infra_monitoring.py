@@ -649,7 +649,8 @@ def test_a_dead_letter_alert_watches_each_system_topic_for_the_app_s_subscriptio
     topic = strip_bicep_comments(
         (INFRA / "app" / "eventgrid-topic.bicep").read_text(encoding="utf-8")
     )
-    assert "output id string = resourceId('Microsoft.EventGrid/systemTopics', name)" in topic
+    assert "var topicId = resourceId('Microsoft.EventGrid/systemTopics', name)" in topic
+    assert "output id string = topicId" in topic
 
 
 # --- turning it on and off ----------------------------------------------------------------------

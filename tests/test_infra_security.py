@@ -719,6 +719,47 @@ def test_event_topics_and_roles_follow_the_scope() -> None:
     assert "var workspaceResourceGroupIds = [for id in actedOnWorkspaceIds:" in main
 
 
+_GROUPS_OF = re.compile(
+    r"^var (\w+) = \[for id in (\w+): toLower\('/subscriptions/\$\{split\(id, '/'\)\[2\]\}"
+    r"/resourceGroups/\$\{split\(id, '/'\)\[4\]\}'\)\]$",
+    re.MULTILINE,
+)
+
+
+def test_access_is_deployed_in_the_resource_group_of_every_workspace_it_grants_at() -> None:
+    # app/access.bicep assigns a role at a workspace only when deployed in its resource group:
+    # each list it assigns over must reach accessResourceGroupIds through that list's own groups,
+    # whatever else is set (a retraining workspace in scope through a subscription of ML_SCOPES,
+    # with no batch endpoint named, got no retrainer role: its retraining was refused, 403).
+    lists = set(
+        re.findall(r"resource \w+ '[^']+' = \[for \(id, i\) in (\w+):", bicep("app/access.bicep"))
+    )
+    main = bicep("main.bicep")
+    module = re.search(
+        r"\nmodule access 'app/access.bicep' = .*?\n  params: \{\n(.*?)\n  \}", main, re.S
+    )
+    assert module, "no access module in main.bicep"
+    passed = dict(re.findall(r"^    (\w+): (.+)$", module.group(1), re.MULTILINE))
+    variables = dict(re.findall(r"^var (\w+) = (.+)$", main, re.MULTILINE))
+    groups_of = {source: name for name, source in _GROUPS_OF.findall(main)}
+    reached, todo = set(), ["accessResourceGroupIds"]
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo += [w for w in re.findall(r"\w+", variables.get(name, "")) if w in variables]
+    workspace_lists = set(re.findall(r"^param (\w+) array", main, re.MULTILINE)) | set(variables)
+    assert len(lists) >= 5, f"access.bicep's assignment loops not read: {lists}"
+    assert "accessResourceGroupIds" in variables
+    problems = [
+        f"{param} ({passed[param]}): no resource groups of {source} in accessResourceGroupIds"
+        for param in sorted(lists)
+        for source in sorted(set(re.findall(r"\w+", passed[param])) & workspace_lists)
+        if groups_of.get(source) not in reached
+    ]
+    assert not problems, "; ".join(problems)
+
+
 # --- azure.yaml ----------------------------------------------------------------------------------
 
 

@@ -38,8 +38,12 @@ resource createdTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (create
   }
 }
 
-// ARM evaluates only the branch of `if` that is taken, so an adopted topic is read only when it
-// is adopted, and a created one only once it exists.
+// One read for both cases (what Bicep emits for createdTopic.identity too): ARM evaluates the
+// outputs once the resources are deployed, so a created topic exists by then and an adopted one
+// already did. Through a variable: reading the conditional createdTopic is a linter warning
+// (BCP318), and so is reference(resourceId(...)) of it (use-resource-symbol-reference).
+var topicId = resourceId('Microsoft.EventGrid/systemTopics', name)
+
 output name string = name
-output id string = resourceId('Microsoft.EventGrid/systemTopics', name)
-output principalId string = create ? createdTopic.identity.principalId : reference(resourceId('Microsoft.EventGrid/systemTopics', name), '2025-02-15', 'Full').identity.principalId
+output id string = topicId
+output principalId string = reference(topicId, '2025-02-15', 'Full').identity.principalId

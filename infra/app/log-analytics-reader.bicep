@@ -11,13 +11,16 @@ param workspaceName string
 @description('Principal (object) ID of the app\'s user-assigned managed identity.')
 param appPrincipalId string
 
+@description('Grant the role: only when the drift gate has a query to run (DRIFT_QUERY).')
+param grant bool
+
 var logAnalyticsReader = '73c42c96-874c-492b-b04d-ab87d138a893'
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
   name: workspaceName
 }
 
-resource queryAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource queryAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grant) {
   name: guid(workspace.id, appPrincipalId, logAnalyticsReader)
   scope: workspace
   properties: {
