@@ -659,6 +659,26 @@ def test_a_cluster_that_scaled_up_since_the_listing_keeps_its_maximum(app: App) 
     assert held["Evidence"] == "lower-max-nodes: guard"
 
 
+def test_a_cluster_whose_maximum_was_lowered_since_the_listing_is_never_raised(app: App) -> None:
+    # The run's listing shows maxNodeCount 10; read again just before the write, a person has
+    # lowered it to 2: the app's "lower to 4" would raise it, so nothing is written.
+    app.set_settings(POLICY_MODE="remediate")
+    app.sim.ml.add_compute(scene.PROD, "tight-cluster", subnet_id=SUBNET, max_node_count=2)
+
+    def listed_at_ten(body: Any) -> None:
+        for item in body.get("value", []):
+            if item["name"] == "tight-cluster":
+                item["properties"]["properties"]["scaleSettings"]["maxNodeCount"] = 10
+
+    app.sim.rewrite_reply("aml.compute.list", listed_at_ten, times=50)
+    workspace_event(app, scene.PROD)
+
+    assert max_nodes(app, scene.PROD, "tight-cluster") == 2
+    assert "tight-cluster" not in patched_computes(app)
+    held = deferred(app, scene.PROD)["tight-cluster"]["Outcome"]
+    assert "now has maxNodeCount 2, not above 4: nothing to lower" in held
+
+
 def test_a_cluster_deleted_before_its_write_is_said_gone_once_and_the_sweep_goes_on(
     app: App,
 ) -> None:

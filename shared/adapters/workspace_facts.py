@@ -138,6 +138,12 @@ class WorkspaceFactsAdapter(ArmAdapter):
         check_named(current.id, expected_id, f"asked for compute {name}")
         now = _compute(current)
         counts = (now.current_node_count, now.target_node_count)
+        if now.max_node_count is None or now.max_node_count <= max_nodes:
+            # Lowered (or unreported) since the listing: the write would raise it, or guess.
+            raise GuardNoLongerHoldsError(
+                f"compute {name!r} now has maxNodeCount {now.max_node_count}, not above "
+                f"{max_nodes}: nothing to lower"
+            )
         if any(count is None or count > max_nodes for count in counts):
             # The last read before the write: a cluster that scaled up since keeps its maximum.
             raise GuardNoLongerHoldsError(
