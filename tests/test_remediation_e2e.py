@@ -136,6 +136,24 @@ def test_public_access_is_disabled_by_the_event_when_an_approved_connection_exis
     assert "mlw-prod" not in deferred(app, scene.PROD)
 
 
+def test_public_access_answered_disabled_in_another_casing_is_applied(app: App) -> None:
+    # ARM's casing varies between API versions; the rule reads 'disabled' as compliant, so an
+    # answer saying it is the write done, not a failure announced and counted toward the stop.
+    app.set_settings(POLICY_MODE="remediate")
+    app.sim.rewrite_reply(
+        WORKSPACE_PATCH, lambda body: body["properties"].update(publicNetworkAccess="disabled")
+    )
+
+    workspace_event(app, scene.PROD)
+
+    [outcome] = [
+        r["Outcome"]
+        for r in remediation_rows(app, scene.PROD)
+        if r["Verdict"] == "disable-public-network-access" and r["Outcome"] != str(INTENT)
+    ]
+    assert outcome.startswith("applied"), outcome
+
+
 def test_public_access_is_deferred_by_the_event_without_an_approved_connection(app: App) -> None:
     app.set_settings(POLICY_MODE="remediate")
     cut_private_paths(app, scene.PROD)

@@ -113,12 +113,18 @@ class WorkspaceFactsAdapter(ArmAdapter):
 
         ml, group, name = self._ml(workspace_id)
         update = WorkspaceUpdateParameters(public_network_access="Disabled")
+
+        def disabled(found: Any) -> bool:  # in any casing, as the rule reads it
+            return same_arm_id(getattr(found, "public_network_access", None), "Disabled")
+
         result = read_back(
             lambda: ml.workspaces.begin_update(group, name, update).result(),
             lambda: ml.workspaces.get(group, name),
-            lambda found: getattr(found, "public_network_access", None) == "Disabled",
+            disabled,
         )
-        value = str(getattr(result, "public_network_access", None))
+        value = (
+            "Disabled" if disabled(result) else str(getattr(result, "public_network_access", None))
+        )
         answered_id = str(getattr(result, "id", "") or "")
         check_answer(answered_id, workspace_id, "publicNetworkAccess", value, "Disabled")
         return value
