@@ -10,11 +10,14 @@ not confirm) the write is left undone rather than guessed.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.arm import ArmId
 from shared.outcome import INTENT
@@ -695,6 +698,30 @@ def test_a_cluster_whose_maximum_was_lowered_since_the_listing_is_never_raised(a
     assert "tight-cluster" not in patched_computes(app)
     held = deferred(app, scene.PROD)["tight-cluster"]["Outcome"]
     assert "now has maxNodeCount 2, not above 4: nothing to lower" in held
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(listed=st.integers(5, 20), now=st.integers(0, 20))
+def test_a_maximum_changed_since_the_listing_is_only_ever_lowered_to_the_limit(
+    app: App, listed: int, now: int
+) -> None:
+    # Listed with maxNodeCount `listed` (over the limit, 4), read again before the write as `now`
+    # (a person changed it): it ends at min(now, 4), never above what it was.
+    app.set_settings(POLICY_MODE="remediate", MAX_REMEDIATIONS_PER_HOUR="1000")
+    name = f"c-{uuid.uuid4().hex[:8]}"  # a cluster per example: a write's hold outlives it
+    app.sim.ml.add_compute(scene.PROD, name, subnet_id=SUBNET, max_node_count=now)
+
+    def listed_so(body: Any) -> None:
+        for item in body.get("value", []):
+            if item["name"] == name:
+                item["properties"]["properties"]["scaleSettings"]["maxNodeCount"] = listed
+
+    app.sim.rewrite_reply("aml.compute.list", listed_so)
+    workspace_event(app, scene.PROD)
+
+    assert max_nodes(app, scene.PROD, name) == min(now, 4)
 
 
 def test_a_cluster_deleted_before_its_write_is_said_gone_once_and_the_sweep_goes_on(
