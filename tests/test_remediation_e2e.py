@@ -724,6 +724,27 @@ def test_a_maximum_changed_since_the_listing_is_only_ever_lowered_to_the_limit(
     assert max_nodes(app, scene.PROD, name) == min(now, 4)
 
 
+@pytest.mark.parametrize("counts", [(4.5, 0), (0, 4.9), (True, 0), ("3", "3"), (-1, 0)])
+def test_node_counts_of_the_wrong_shape_read_again_before_the_write_defer_it(
+    app: App, counts: tuple[object, object]
+) -> None:
+    # Listed idle; read again, the counts are not whole numbers >= 0 as ARM sent them (the SDK
+    # would read 4.5 as 4, true as 1): judged as the guard judges them, never guessed at.
+    app.set_settings(POLICY_MODE="remediate")
+    add_cluster(app, scene.PROD, "odd-cluster", current_node_count=0, target_node_count=0)
+
+    def odd(body: Any) -> None:
+        if body["name"] == "odd-cluster":
+            inner = body["properties"]["properties"]
+            inner["currentNodeCount"], inner["targetNodeCount"] = counts
+
+    app.sim.rewrite_reply("aml.compute.get", odd, times=10)
+    workspace_event(app, scene.PROD)
+
+    assert max_nodes(app, scene.PROD, "odd-cluster") == 10
+    assert "odd-cluster" not in patched_computes(app)
+
+
 def test_a_cluster_deleted_before_its_write_is_said_gone_once_and_the_sweep_goes_on(
     app: App,
 ) -> None:

@@ -139,10 +139,13 @@ class WorkspaceFactsAdapter(ArmAdapter):
         name = child_name(compute_name, "compute", workspace_id)
         ml, group, workspace_name = self._ml(workspace_id)
         expected_id = f"{workspace_id}/computes/{name}"
-        current = ml.compute.get(group, workspace_name, name)
+        raw: dict[str, tuple[object, object]] = {}  # as ARM sent them, as the guard read them
+        current = ml.compute.get(
+            group, workspace_name, name, raw_response_hook=lambda r: raw.update(_node_counts(r))
+        )
         # The guard judges this cluster: another compute's counts say nothing of its nodes.
         check_named(current.id, expected_id, f"asked for compute {name}")
-        now = _compute(current)
+        now = _compute(current, raw)
         counts = (now.current_node_count, now.target_node_count)
         if now.max_node_count is None or now.max_node_count <= max_nodes:
             # Lowered (or unreported) since the listing: the write would raise it, or guess.
@@ -179,12 +182,13 @@ class WorkspaceFactsAdapter(ArmAdapter):
 
 
 def _node_counts(response: Any) -> dict[str, tuple[object, object]]:
-    """(currentNodeCount, targetNodeCount) as ARM wrote them, by lower-cased compute ID."""
+    """(currentNodeCount, targetNodeCount) as ARM wrote them, by lower-cased compute ID, of a
+    listing's page or one compute."""
     try:
         body = json.loads(response.http_response.text())
     except (ValueError, RecursionError):
         return {}
-    values = body.get("value") if isinstance(body, dict) else None
+    values = body.get("value", [body]) if isinstance(body, dict) else None
     counts: dict[str, tuple[object, object]] = {}
     for item in values if isinstance(values, list) else ():
         outer = item.get("properties") if isinstance(item, dict) else None
