@@ -25,6 +25,7 @@ from shared.arm import (
     subscription_of,
 )
 from shared.config import name_problem
+from shared.model import ConnectionStatus
 from shared.scope import Scope, is_management_group
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ def _pending(row: Mapping[str, Any], what: str) -> bool:
     connections = json_objects(properties.get("privateEndpointConnections"), f"{what}: connections")
     links = (json_mapping(c.get("properties"), f"{what}: a connection") for c in connections)
     states = (json_mapping(p.get("privateLinkServiceConnectionState"), what) for p in links)
-    return any(state.get("status") == "Pending" for state in states)
+    return any(ConnectionStatus.parse(s.get("status")) is ConnectionStatus.PENDING for s in states)
 
 
 def describe_problem(scope: str, error: AzureError) -> str:

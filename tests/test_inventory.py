@@ -237,6 +237,27 @@ def test_a_row_whose_connections_cannot_be_read_is_reported_and_read_from_arm(
     assert kept not in warned
 
 
+@pytest.mark.parametrize("status", ["Pending", "pending", "PENDING"])
+def test_a_pending_connection_in_any_casing_is_looked_at_by_every_sweep(
+    app: App, status: str
+) -> None:
+    # Its evidence (Synapse's data plane) is in no row: an unchanged digest must not hide it, in
+    # whatever casing the row reports the status (the connection reconciler reads any).
+    waiting, settled = fleet(app, 2)
+    endpoint = scene.private_endpoint_id("pe-unknown")
+    app.sim.ml.add_private_endpoint_connection(waiting, "unknown", endpoint)
+
+    def recased(body: dict[str, Any]) -> None:
+        for row in body.get("data", []):
+            for c in (row.get("properties") or {}).get("privateEndpointConnections") or []:
+                c["properties"]["privateLinkServiceConnectionState"]["status"] = status
+
+    app.sim.rewrite_reply("resourcegraph.query", recased, times=100)
+    run(app, "first")
+
+    assert reconciled(run(app, "again")) == {waiting.lower()}, f"not {settled}"
+
+
 def test_a_stale_tag_never_brings_a_workspace_into_scope(app: App) -> None:
     workspaces = fleet(app, 2, ML_SCOPE_TAG="team=ml", **REMEDIATE)
     for workspace_id in workspaces:

@@ -10,11 +10,14 @@ not confirm) the write is left undone rather than guessed.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.arm import ArmId
 from shared.outcome import INTENT
@@ -134,6 +137,24 @@ def test_public_access_is_disabled_by_the_event_when_an_approved_connection_exis
 
     assert public_access(app, scene.PROD) == "Disabled"
     assert "mlw-prod" not in deferred(app, scene.PROD)
+
+
+def test_public_access_answered_disabled_in_another_casing_is_applied(app: App) -> None:
+    # ARM's casing varies between API versions; the rule reads 'disabled' as compliant, so an
+    # answer saying it is the write done, not a failure announced and counted toward the stop.
+    app.set_settings(POLICY_MODE="remediate")
+    app.sim.rewrite_reply(
+        WORKSPACE_PATCH, lambda body: body["properties"].update(publicNetworkAccess="disabled")
+    )
+
+    workspace_event(app, scene.PROD)
+
+    [outcome] = [
+        r["Outcome"]
+        for r in remediation_rows(app, scene.PROD)
+        if r["Verdict"] == "disable-public-network-access" and r["Outcome"] != str(INTENT)
+    ]
+    assert outcome.startswith("applied"), outcome
 
 
 def test_public_access_is_deferred_by_the_event_without_an_approved_connection(app: App) -> None:
@@ -657,6 +678,71 @@ def test_a_cluster_that_scaled_up_since_the_listing_keeps_its_maximum(app: App) 
     held = deferred(app, scene.PROD)["busy-cluster"]
     assert "now has 6 current and 6 target node(s), above the new maximum 4" in held["Outcome"]
     assert held["Evidence"] == "lower-max-nodes: guard"
+
+
+def test_a_cluster_whose_maximum_was_lowered_since_the_listing_is_never_raised(app: App) -> None:
+    # The run's listing shows maxNodeCount 10; read again just before the write, a person has
+    # lowered it to 2: the app's "lower to 4" would raise it, so nothing is written.
+    app.set_settings(POLICY_MODE="remediate")
+    app.sim.ml.add_compute(scene.PROD, "tight-cluster", subnet_id=SUBNET, max_node_count=2)
+
+    def listed_at_ten(body: Any) -> None:
+        for item in body.get("value", []):
+            if item["name"] == "tight-cluster":
+                item["properties"]["properties"]["scaleSettings"]["maxNodeCount"] = 10
+
+    app.sim.rewrite_reply("aml.compute.list", listed_at_ten, times=50)
+    workspace_event(app, scene.PROD)
+
+    assert max_nodes(app, scene.PROD, "tight-cluster") == 2
+    assert "tight-cluster" not in patched_computes(app)
+    held = deferred(app, scene.PROD)["tight-cluster"]["Outcome"]
+    assert "now has maxNodeCount 2, not above 4: nothing to lower" in held
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(listed=st.integers(5, 20), now=st.integers(0, 20))
+def test_a_maximum_changed_since_the_listing_is_only_ever_lowered_to_the_limit(
+    app: App, listed: int, now: int
+) -> None:
+    # Listed with maxNodeCount `listed` (over the limit, 4), read again before the write as `now`
+    # (a person changed it): it ends at min(now, 4), never above what it was.
+    app.set_settings(POLICY_MODE="remediate", MAX_REMEDIATIONS_PER_HOUR="1000")
+    name = f"c-{uuid.uuid4().hex[:8]}"  # a cluster per example: a write's hold outlives it
+    app.sim.ml.add_compute(scene.PROD, name, subnet_id=SUBNET, max_node_count=now)
+
+    def listed_so(body: Any) -> None:
+        for item in body.get("value", []):
+            if item["name"] == name:
+                item["properties"]["properties"]["scaleSettings"]["maxNodeCount"] = listed
+
+    app.sim.rewrite_reply("aml.compute.list", listed_so)
+    workspace_event(app, scene.PROD)
+
+    assert max_nodes(app, scene.PROD, name) == min(now, 4)
+
+
+@pytest.mark.parametrize("counts", [(4.5, 0), (0, 4.9), (True, 0), ("3", "3"), (-1, 0)])
+def test_node_counts_of_the_wrong_shape_read_again_before_the_write_defer_it(
+    app: App, counts: tuple[object, object]
+) -> None:
+    # Listed idle; read again, the counts are not whole numbers >= 0 as ARM sent them (the SDK
+    # would read 4.5 as 4, true as 1): judged as the guard judges them, never guessed at.
+    app.set_settings(POLICY_MODE="remediate")
+    add_cluster(app, scene.PROD, "odd-cluster", current_node_count=0, target_node_count=0)
+
+    def odd(body: Any) -> None:
+        if body["name"] == "odd-cluster":
+            inner = body["properties"]["properties"]
+            inner["currentNodeCount"], inner["targetNodeCount"] = counts
+
+    app.sim.rewrite_reply("aml.compute.get", odd, times=10)
+    workspace_event(app, scene.PROD)
+
+    assert max_nodes(app, scene.PROD, "odd-cluster") == 10
+    assert "odd-cluster" not in patched_computes(app)
 
 
 def test_a_cluster_deleted_before_its_write_is_said_gone_once_and_the_sweep_goes_on(

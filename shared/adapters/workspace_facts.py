@@ -113,12 +113,18 @@ class WorkspaceFactsAdapter(ArmAdapter):
 
         ml, group, name = self._ml(workspace_id)
         update = WorkspaceUpdateParameters(public_network_access="Disabled")
+
+        def disabled(found: Any) -> bool:  # in any casing, as the rule reads it
+            return same_arm_id(getattr(found, "public_network_access", None), "Disabled")
+
         result = read_back(
             lambda: ml.workspaces.begin_update(group, name, update).result(),
             lambda: ml.workspaces.get(group, name),
-            lambda found: getattr(found, "public_network_access", None) == "Disabled",
+            disabled,
         )
-        value = str(getattr(result, "public_network_access", None))
+        value = (
+            "Disabled" if disabled(result) else str(getattr(result, "public_network_access", None))
+        )
         answered_id = str(getattr(result, "id", "") or "")
         check_answer(answered_id, workspace_id, "publicNetworkAccess", value, "Disabled")
         return value
@@ -133,11 +139,20 @@ class WorkspaceFactsAdapter(ArmAdapter):
         name = child_name(compute_name, "compute", workspace_id)
         ml, group, workspace_name = self._ml(workspace_id)
         expected_id = f"{workspace_id}/computes/{name}"
-        current = ml.compute.get(group, workspace_name, name)
+        raw: dict[str, tuple[object, object]] = {}  # as ARM sent them, as the guard read them
+        current = ml.compute.get(
+            group, workspace_name, name, raw_response_hook=lambda r: raw.update(_node_counts(r))
+        )
         # The guard judges this cluster: another compute's counts say nothing of its nodes.
         check_named(current.id, expected_id, f"asked for compute {name}")
-        now = _compute(current)
+        now = _compute(current, raw)
         counts = (now.current_node_count, now.target_node_count)
+        if now.max_node_count is None or now.max_node_count <= max_nodes:
+            # Lowered (or unreported) since the listing: the write would raise it, or guess.
+            raise GuardNoLongerHoldsError(
+                f"compute {name!r} now has maxNodeCount {now.max_node_count}, not above "
+                f"{max_nodes}: nothing to lower"
+            )
         if any(count is None or count > max_nodes for count in counts):
             # The last read before the write: a cluster that scaled up since keeps its maximum.
             raise GuardNoLongerHoldsError(
@@ -167,12 +182,13 @@ class WorkspaceFactsAdapter(ArmAdapter):
 
 
 def _node_counts(response: Any) -> dict[str, tuple[object, object]]:
-    """(currentNodeCount, targetNodeCount) as ARM wrote them, by lower-cased compute ID."""
+    """(currentNodeCount, targetNodeCount) as ARM wrote them, by lower-cased compute ID, of a
+    listing's page or one compute."""
     try:
         body = json.loads(response.http_response.text())
     except (ValueError, RecursionError):
         return {}
-    values = body.get("value") if isinstance(body, dict) else None
+    values = body.get("value", [body]) if isinstance(body, dict) else None
     counts: dict[str, tuple[object, object]] = {}
     for item in values if isinstance(values, list) else ():
         outer = item.get("properties") if isinstance(item, dict) else None
