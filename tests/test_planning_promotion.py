@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -47,24 +49,12 @@ def test_never_promotes_a_model_not_better_by_the_minimum(
         assert current is not None
         assert math.isfinite(candidate)
         assert math.isfinite(current)
-        gain = candidate - current if higher else current - candidate
+        # The values as written (what a person reads in the metric and the setting), exactly.
+        new, old, least = (Fraction(repr(v)) for v in (candidate, current, min_delta))
+        gain = new - old if higher else old - new
         assert gain > 0
-        assert gain >= min_delta
+        assert gain >= least
     assert reason
-
-
-@given(
-    current=st.floats(min_value=-1e6, max_value=1e6),
-    gain=st.floats(min_value=1e-6, max_value=1e3),
-    higher=st.booleans(),
-)
-def test_a_better_model_by_the_minimum_is_promoted(
-    current: float, gain: float, higher: bool
-) -> None:
-    candidate = current + gain if higher else current - gain
-    real_gain = candidate - current if higher else current - candidate
-    promote, _ = judge(candidate, current, rule(higher, real_gain))
-    assert promote == (real_gain > 0)
 
 
 @pytest.mark.parametrize(
@@ -87,6 +77,22 @@ def test_the_rule(
     promoted, reason = judge(candidate, current, rule(higher, 0))
     assert promoted is promote
     assert why in reason
+
+
+@given(
+    current=st.decimals(min_value=-(10**6), max_value=10**6, places=6),
+    gain=st.decimals(min_value="0.000001", max_value=10**3, places=6),
+    higher=st.booleans(),
+)
+def test_a_model_better_by_exactly_the_minimum_as_written_is_promoted(
+    current: Decimal, gain: Decimal, higher: bool
+) -> None:
+    # 0.9 vs 0.8 with PROMOTION_MIN_DELTA=0.1: in floats 0.9 - 0.8 is 0.09999999999999998.
+    candidate = current + gain if higher else current - gain
+    promote, reason = judge(float(candidate), float(current), rule(higher, float(gain)))
+    assert promote, reason
+    promote, reason = judge(float(candidate), float(current), rule(higher, float(gain * 2)))
+    assert not promote, reason
 
 
 def test_a_gain_below_the_minimum_is_not_promoted() -> None:

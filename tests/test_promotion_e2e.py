@@ -29,12 +29,13 @@ from shared.arm import ArmId
 from shared.bounds import redacted
 from shared.claims import Claims, PromotionClaim
 from shared.ledger import actions_partition
+from shared.reconcilers.promotion import IN_FLIGHT
 from shared.runtime import runtime
 from simulator.arm.models import key
 from simulator.permissions import Permissions
 from tests.conftest import App, at_once
 from tests.credentials import leaked, placed
-from tests.retraining import LOOKALIKE_NUMBERS, LOOKALIKE_WORKSPACES
+from tests.retraining import LOOKALIKE_NUMBERS, LOOKALIKE_WORKSPACES, our_jobs
 from tools import host, scene
 from tools import retraining_scene as rs
 
@@ -433,6 +434,30 @@ def test_a_promotion_waits_for_one_in_flight_in_its_workspace_and_is_judged_afte
     promoted = _published(papp).count("SynapseAmlAutomation.Model.Promote.Applied")
     assert promoted == 1
     assert _outcome(later["id"]) == "scoring-started"
+
+
+def test_a_promotion_the_timers_backstop_began_is_carried_on_after_its_retrain_left_the_claim(
+    papp: App,
+) -> None:
+    """A retrain whose completion event was lost: the timer's backstop promotes it, the switch
+    fails through its retries (as a deployment still provisioning does), and the same run
+    retrains, so the claim names the new job. No event comes for the first: a later run carries
+    its promotion on, rather than leave its deployment half-made and it never scored."""
+    papp.set_settings(**rs.retraining_settings(**PROMOTION, RETRAIN_COOLDOWN_MINUTES="0"))
+    first, _lost = _completed(papp, accuracy=0.9)
+    papp.sim.inject("ml.batch_endpoint.put", status=503, times=10, retry_after=0)
+    with pytest.raises(TransientAzureError):
+        host.fire_timer("scheduled_retrain")
+    papp.sim.clear_faults()
+    assert len(our_jobs(papp)) == 2  # the schedule's retrain, now the claim's job
+    keys = {"PartitionKey": actions_partition(scene.PROD, "claims"), "RowKey": f"promotion:{first}"}
+    at = datetime.now(UTC) - IN_FLIGHT - timedelta(minutes=1)  # the next run, after the hold
+    runtime().ledger.table.update_entity(keys | {"ClaimedAt": at.isoformat()})
+
+    host.fire_timer("scheduled_retrain")
+
+    assert _default(papp) == "churn-batch-1"
+    assert _scored_on(papp) == ["churn-batch-1"]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import copy
 import math
 import re
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
 from shared.config import Promotion, whole_number
@@ -23,10 +24,12 @@ def judge(candidate: float | None, current: float | None, rule: Promotion) -> tu
         return (False, f"the retraining job logged no finite {metric!r} metric")
     if current is None or not math.isfinite(current):
         return (False, f"the current default's model has no finite {metric!r} metric")
-    gain = candidate - current if higher_is_better else current - candidate
+    # As written (repr), exactly: in floats 0.9 - 0.8 is 0.09999999999999998, less than 0.1.
+    new, old, least = (Fraction(repr(value)) for value in (candidate, current, min_delta))
+    gain = new - old if higher_is_better else old - new
     shown = f"{metric} {candidate:g} vs {current:g} ({'higher' if higher_is_better else 'lower'}"
     shown += f" is better, min delta {min_delta:g})"
-    if gain > 0 and gain >= min_delta:
+    if gain > 0 and gain >= least:
         return (True, f"better: {shown}")
     if gain == 0:
         return (False, f"not better (equal): {shown}")

@@ -30,7 +30,7 @@ from shared.outcome import PLANNED, Outcome, RequestOutcome, Status, noted
 from shared.ownership import not_made_by
 from shared.planning import retraining as plan
 from shared.planning.retraining import Verdict
-from shared.reconcilers.promotion import ModelPromoter
+from shared.reconcilers.promotion import FINAL, ModelPromoter
 from shared.reconcilers.run import Trail, judged
 from shared.scoring.requests import RefusedError
 from shared.scoring.service import (
@@ -307,11 +307,17 @@ class RetrainingReconciler:
         note, backstop_error = "", None
         # Only the claim's job (the newest retrain: the model that matters), never one just tagged.
         completed = plan.claimed_job(_claim_view(claimed.claim), claimed.jobs)
-        if completed is not None and completed.status == "Completed":
+        owed = [completed.name] if completed and completed.status == "Completed" else []
+        if self._promoter is not None:
+            # Promotions begun and not ended, oldest first: one a run of this timer began may have
+            # no other delivery, once its retrain moved the claim on.
+            rows = sorted(self.claims.promotions(workspace_id), key=lambda c: c.claimed_at)
+            owed = [c.retraining_job for c in rows if c.state not in FINAL] + owed
+        for name in dict.fromkeys(owed):
             try:
-                backstop = self._start_scoring(trail, completed.name)
+                backstop = self._start_scoring(trail, name)
                 if backstop.outcome not in UNREMARKED_BACKSTOP:
-                    note = f"backstop: {backstop.summary}; "
+                    note += f"backstop: {backstop.summary}; "
             except TransientAzureError as error:
                 # Recorded; the drift gate still has its turn, and the run fails after it.
                 backstop_error = error
