@@ -336,6 +336,24 @@ def test_an_event_whose_read_failed_is_selected_by_not_reconciled_alone(
 
 
 @pytest.mark.slow
+def test_an_event_whose_private_endpoint_was_deleted_since_is_selected_by_no_alert(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Created and deleted before its write event was handled (or the event delivered again
+    after): nothing is left to reconcile, as for a deleted workspace; not a read that failed."""
+    endpoint = app.connection("approved earlier").private_endpoint_id
+    payload = scene.resource_write_event(endpoint, "Microsoft.Network/privateEndpoints/write")
+    app.sim.inject("network.pe.get", status=404, code="ResourceNotFound", times=10)
+
+    with caplog.at_level(logging.INFO):
+        app.deliver(payload)
+
+    [line] = decision_lines(caplog)
+    assert (line["kind"], line["verdict"]) == ("event", "ignored")
+    assert alerted(caplog) == []
+
+
+@pytest.mark.slow
 def test_an_event_whose_workspace_stayed_unavailable_is_selected_once(
     app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -424,6 +442,26 @@ def test_a_sweep_that_could_not_reconcile_is_selected_by_not_reconciled_alone(
         for name in ALERT_QUERIES.values()
     }
     assert selected == {"notReconciled": expected, "failedActions": [], "deferredRemediations": []}
+
+
+@pytest.mark.slow
+def test_a_workspace_deleted_before_the_sweep_reads_it_is_selected_by_no_alert(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Resource Graph still lists a workspace ARM has deleted (every read answers 404): normal
+    operation, said once as gone, nothing for on-call to do."""
+
+    def listed_then_deleted(body: dict[str, list[dict[str, str]]]) -> None:
+        if any(str(row.get("id")).lower() == scene.PROD.lower() for row in body["data"]):
+            app.sim.arm.delete(scene.PROD)
+
+    app.sim.rewrite_reply("resourcegraph.query", listed_then_deleted, times=10)
+    with caplog.at_level(logging.INFO):
+        host.fire_timer("reconcile_all")
+
+    said = [line for line in decision_lines(caplog) if line["workspace_id"] == scene.PROD]
+    assert len(said) == 1, said
+    assert alerted(caplog) == []
 
 
 @pytest.mark.slow
@@ -700,7 +738,8 @@ def _closed_port() -> int:
         ("reconcile_all", ("notReconciled", "invocation", "failed")),
         ("sweep_partition", ("notReconciled", "invocation", "failed")),
         ("scheduled_retrain", ("notReconciled", "invocation", "failed")),
-        # The event's line, written before its ledger row failed: that error is the same one.
+        # The event's line (its endpoint's read refused), written before its ledger row failed:
+        # that error is the same one.
         ("on_private_endpoint_event", ("notReconciled", "event", "failed")),
         ("on_ml_event", ("notReconciled", "invocation", "failed")),
         ("start_scoring", ("failedActions", "scoring-request", "unavailable")),
@@ -738,6 +777,7 @@ def test_a_trigger_whose_ledger_is_unreachable_is_selected_once(
         "on_ml_event": lambda: rapp.deliver(retraining_scene.dataset_drift_event(), "on_ml_event"),
         "start_scoring": post,
     }
+    rapp.sim.inject("network.pe.get", status=403, times=10)
     with caplog.at_level(logging.INFO), contextlib.suppress(Exception):
         fire[trigger]()
 
