@@ -639,6 +639,35 @@ def test_a_count_of_workspaces_counts_each_once_however_azure_spells_it() -> Non
     assert [e for e in ids if not e.startswith("tolower(")] == []
 
 
+def test_findings_by_rule_counts_each_resource_once_however_often_it_was_evaluated(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Every run that evaluates a workspace (each of its events, the sweep once its fingerprint
+    # lapses) logs its findings again: counted by line, one compute would be dozens of findings.
+    workspace = (
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w"
+    )
+    finding = ActionRecord(
+        workspace, policies.FINDING, "non-compliant", f"{workspace}/computes/c1", "why",
+        "audit", NO_CHANGE, "event:e1",
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO):
+        for trigger in ("event:e1", "sweep:s1"):
+            decision = Decision(finding, outcome=Outcome(Status.NOTED, "recorded"),
+                                extra={"rule_id": "compute-local-auth"})  # fmt: skip
+            Run(trigger, dry_run=False, budget=RemediationBudget(2), sink=None).settle(
+                workspace, [decision]
+            )
+    query = queries()["findingsByRule"]
+    selected = [line for line in decision_lines(caplog) if kql_filter(query)(line)]
+    assert len(selected) == 2, "the same finding, logged by each run"
+    counted = re.search(
+        r"findings = dcount\(tolower\(tostring\(customDimensions\.(\w+)\)\)\)", query
+    )
+    assert counted, "findings counts lines, not resources"
+    assert len({line[counted.group(1)].lower() for line in selected}) == 1
+
+
 # --- the dead-letter alert ----------------------------------------------------------------------
 
 
