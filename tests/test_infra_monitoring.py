@@ -354,6 +354,24 @@ def test_an_event_whose_private_endpoint_was_deleted_since_is_selected_by_no_ale
 
 
 @pytest.mark.slow
+def test_an_event_whose_workspace_was_deleted_since_is_selected_by_no_alert(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With ML_SCOPE_TAG, its tags are read first: their 404 is a workspace in no scope."""
+    app.set_settings(ML_SCOPE_TAG="automation=on")
+    app.sim.arm.delete(scene.PROD)
+    payload = scene.resource_write_event(scene.PROD, scene.WORKSPACE_WRITE)
+
+    with caplog.at_level(logging.INFO):
+        app.deliver(payload, function="on_workspace_event")
+
+    assert [(line["kind"], line["verdict"]) for line in decision_lines(caplog)] == [
+        ("event", "out-of-scope")
+    ]
+    assert alerted(caplog) == []
+
+
+@pytest.mark.slow
 def test_an_event_whose_workspace_stayed_unavailable_is_selected_once(
     app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -445,11 +463,17 @@ def test_a_sweep_that_could_not_reconcile_is_selected_by_not_reconciled_alone(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("tag", ["", "automation=on"])
 def test_a_workspace_deleted_before_the_sweep_reads_it_is_selected_by_no_alert(
-    app: App, caplog: pytest.LogCaptureFixture
+    app: App, caplog: pytest.LogCaptureFixture, tag: str
 ) -> None:
-    """Resource Graph still lists a workspace ARM has deleted (every read answers 404): normal
-    operation, said once as gone, nothing for on-call to do."""
+    """Resource Graph still lists a workspace ARM has deleted (every read answers 404, its tags'
+    for ML_SCOPE_TAG too): normal operation, said once as gone, nothing for on-call to do."""
+    if tag:
+        for workspace_id in (scene.PROD, scene.DEV):
+            body = app.sim.arm.get(workspace_id) or {}
+            app.sim.arm.put(workspace_id, {**body, "tags": {"automation": "on"}})
+        app.set_settings(ML_SCOPE_TAG=tag)
 
     def listed_then_deleted(body: dict[str, list[dict[str, str]]]) -> None:
         if any(str(row.get("id")).lower() == scene.PROD.lower() for row in body["data"]):
@@ -459,8 +483,9 @@ def test_a_workspace_deleted_before_the_sweep_reads_it_is_selected_by_no_alert(
     with caplog.at_level(logging.INFO):
         host.fire_timer("reconcile_all")
 
+    # Said gone once; with a tag to read first, in no scope (nothing to say).
     said = [line for line in decision_lines(caplog) if line["workspace_id"] == scene.PROD]
-    assert len(said) == 1, said
+    assert len(said) == (0 if tag else 1), said
     assert alerted(caplog) == []
 
 
