@@ -693,6 +693,22 @@ def test_findings_by_rule_counts_each_resource_once_however_often_it_was_evaluat
     assert len({line[counted.group(1)].lower() for line in selected}) == 1
 
 
+def test_a_line_joined_with_the_calls_that_failed_stays_one_row() -> None:
+    # One failed write is several failed dependencies of its operation: the SDK method's span and
+    # its HTTP span, one per retry of a 503 (and a sweep's operation holds every workspace's).
+    # Joined call by call, one failed action shows as many rows: the calls are gathered per
+    # operation.
+    joins = [
+        (name, join)
+        for name, query in queries().items()
+        for join in re.findall(r"\| join kind=leftouter \((.*?)\) on operation_Id", query, re.S)
+    ]
+    assert {name for name, _ in joins} == {"failedActions", "notReconciled"}
+    for name, join in joins:
+        last = re.split(r"\n\s*\|", join)[-1].strip()
+        assert re.fullmatch(r"summarize .+ by operation_Id", last, re.S), (name, last)
+
+
 # --- the dead-letter alert ----------------------------------------------------------------------
 
 
