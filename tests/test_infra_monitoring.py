@@ -806,6 +806,8 @@ def _closed_port() -> int:
     [
         # Timers and the queue fail before any line of their own: `operation` writes it.
         ("reconcile_all", ("notReconciled", "invocation", "failed")),
+        # Fanning out, the timer's own work is the scoring backstop, whose ledger read failed.
+        ("reconcile_all fanning out", ("notReconciled", "sweep", "retry")),
         ("sweep_partition", ("notReconciled", "invocation", "failed")),
         ("scheduled_retrain", ("notReconciled", "invocation", "failed")),
         # The event's line (its endpoint's read refused), written before its ledger row failed:
@@ -831,9 +833,11 @@ def test_a_trigger_whose_ledger_is_unreachable_is_selected_once(
     ledger = f"TableEndpoint=http://127.0.0.1:{_closed_port()}/devstoreaccount1"
     connection = re.sub(r"TableEndpoint=[^;]*", ledger, os.environ["LEDGER_CONNECTION_STRING"])
     settings = {**retraining_scene.retraining_settings(), **scoring_scene.settings_env()}
-    rapp.set_settings(**settings, LEDGER_CONNECTION_STRING=connection)
+    fan_out = {"SWEEP_FAN_OUT_WORKSPACES": "1"} if trigger.endswith("fanning out") else {}
+    rapp.set_settings(**settings, **fan_out, LEDGER_CONNECTION_STRING=connection)
     fire: dict[str, Callable[[], object]] = {
         "reconcile_all": lambda: host.fire_timer("reconcile_all"),
+        "reconcile_all fanning out": lambda: host.fire_timer("reconcile_all"),
         "sweep_partition": lambda: host.deliver_queue_message(
             "sweep_partition", json.dumps({"subscription": scene.ML_SUBSCRIPTION}).encode()
         ),
