@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import azure.functions as func
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 
+from shared.adapters.errors import describe
 from shared.arm import ML_WORKSPACE_TYPE, ArmId, is_workspace
 from shared.events import NETWORK_PRIVATE_ENDPOINT_TYPE, PRIVATE_ENDPOINT_OPERATIONS
 from shared.intake import Delivery
@@ -30,6 +31,9 @@ def on_private_endpoint_event(event: func.EventGridEvent) -> None:
         # A private endpoint's ID does not name what it connects to: ask ARM.
         try:
             targets = delivery.rt.network.private_link_targets(ArmId(write.target_id))
+        except ResourceNotFoundError as error:  # deleted since: nothing to reconcile, no failure
+            delivery.record("ignored", f"private endpoint {write.target_id}: {describe(error)}")
+            return
         except (AzureError, JudgedAnswerError) as error:  # the latter: an answer about another
             delivery.read_failed(error, "private endpoint not readable")
             return

@@ -47,7 +47,8 @@ def reconcile_all(timer: func.TimerRequest, fan_out: func.Out[list[str]]) -> Non
         fan_out.set(messages)
         text = f"fanned out to {len(messages)} subscriptions ({PARTITION_QUEUE})"
         text += f"; scoring backstop to retry: {'; '.join(retry)}" if retry else ""
-        decision_log(log, text, trigger=trigger, kind="sweep", verdict="fan-out")
+        verdict = "retry" if retry else "fan-out"  # the backstop's failure, for on-call's alert
+        decision_log(log, text, trigger=trigger, kind="sweep", verdict=verdict)
         return
     _done(report, retry, trigger)
 

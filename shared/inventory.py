@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.mgmt.core.tools import resource_id
 
 from shared.adapters.errors import describe, is_transient
@@ -110,7 +110,10 @@ class Inventory:
             return None
         groups = self._groups_of(subscription_of(workspace), {} if unread is None else unread)
         if self._scope.tag is not None and tags is None:
-            tags = self._estate.workspace_tags(workspace)
+            try:
+                tags = self._estate.workspace_tags(workspace)
+            except ResourceNotFoundError:  # deleted: in no scope, and no read failed (no alert)
+                return None
         if not self._scope.in_scope(workspace, groups, tags):
             return None
         return next((ArmId(s) for s in self._scope.scopes if same_arm_id(s, workspace)), workspace)

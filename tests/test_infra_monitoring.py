@@ -336,6 +336,42 @@ def test_an_event_whose_read_failed_is_selected_by_not_reconciled_alone(
 
 
 @pytest.mark.slow
+def test_an_event_whose_private_endpoint_was_deleted_since_is_selected_by_no_alert(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Created and deleted before its write event was handled (or the event delivered again
+    after): nothing is left to reconcile, as for a deleted workspace; not a read that failed."""
+    endpoint = app.connection("approved earlier").private_endpoint_id
+    payload = scene.resource_write_event(endpoint, "Microsoft.Network/privateEndpoints/write")
+    app.sim.inject("network.pe.get", status=404, code="ResourceNotFound", times=10)
+
+    with caplog.at_level(logging.INFO):
+        app.deliver(payload)
+
+    [line] = decision_lines(caplog)
+    assert (line["kind"], line["verdict"]) == ("event", "ignored")
+    assert alerted(caplog) == []
+
+
+@pytest.mark.slow
+def test_an_event_whose_workspace_was_deleted_since_is_selected_by_no_alert(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With ML_SCOPE_TAG, its tags are read first: their 404 is a workspace in no scope."""
+    app.set_settings(ML_SCOPE_TAG="automation=on")
+    app.sim.arm.delete(scene.PROD)
+    payload = scene.resource_write_event(scene.PROD, scene.WORKSPACE_WRITE)
+
+    with caplog.at_level(logging.INFO):
+        app.deliver(payload, function="on_workspace_event")
+
+    assert [(line["kind"], line["verdict"]) for line in decision_lines(caplog)] == [
+        ("event", "out-of-scope")
+    ]
+    assert alerted(caplog) == []
+
+
+@pytest.mark.slow
 def test_an_event_whose_workspace_stayed_unavailable_is_selected_once(
     app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -424,6 +460,33 @@ def test_a_sweep_that_could_not_reconcile_is_selected_by_not_reconciled_alone(
         for name in ALERT_QUERIES.values()
     }
     assert selected == {"notReconciled": expected, "failedActions": [], "deferredRemediations": []}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tag", ["", "automation=on"])
+def test_a_workspace_deleted_before_the_sweep_reads_it_is_selected_by_no_alert(
+    app: App, caplog: pytest.LogCaptureFixture, tag: str
+) -> None:
+    """Resource Graph still lists a workspace ARM has deleted (every read answers 404, its tags'
+    for ML_SCOPE_TAG too): normal operation, said once as gone, nothing for on-call to do."""
+    if tag:
+        for workspace_id in (scene.PROD, scene.DEV):
+            body = app.sim.arm.get(workspace_id) or {}
+            app.sim.arm.put(workspace_id, {**body, "tags": {"automation": "on"}})
+        app.set_settings(ML_SCOPE_TAG=tag)
+
+    def listed_then_deleted(body: dict[str, list[dict[str, str]]]) -> None:
+        if any(str(row.get("id")).lower() == scene.PROD.lower() for row in body["data"]):
+            app.sim.arm.delete(scene.PROD)
+
+    app.sim.rewrite_reply("resourcegraph.query", listed_then_deleted, times=10)
+    with caplog.at_level(logging.INFO):
+        host.fire_timer("reconcile_all")
+
+    # Said gone once; with a tag to read first, in no scope (nothing to say).
+    said = [line for line in decision_lines(caplog) if line["workspace_id"] == scene.PROD]
+    assert len(said) == (0 if tag else 1), said
+    assert alerted(caplog) == []
 
 
 @pytest.mark.slow
@@ -601,6 +664,51 @@ def test_a_count_of_workspaces_counts_each_once_however_azure_spells_it() -> Non
     assert [e for e in ids if not e.startswith("tolower(")] == []
 
 
+def test_findings_by_rule_counts_each_resource_once_however_often_it_was_evaluated(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Every run that evaluates a workspace (each of its events, the sweep once its fingerprint
+    # lapses) logs its findings again: counted by line, one compute would be dozens of findings.
+    workspace = (
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w"
+    )
+    finding = ActionRecord(
+        workspace, policies.FINDING, "non-compliant", f"{workspace}/computes/c1", "why",
+        "audit", NO_CHANGE, "event:e1",
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO):
+        for trigger in ("event:e1", "sweep:s1"):
+            decision = Decision(finding, outcome=Outcome(Status.NOTED, "recorded"),
+                                extra={"rule_id": "compute-local-auth"})  # fmt: skip
+            Run(trigger, dry_run=False, budget=RemediationBudget(2), sink=None).settle(
+                workspace, [decision]
+            )
+    query = queries()["findingsByRule"]
+    selected = [line for line in decision_lines(caplog) if kql_filter(query)(line)]
+    assert len(selected) == 2, "the same finding, logged by each run"
+    counted = re.search(
+        r"findings = dcount\(tolower\(tostring\(customDimensions\.(\w+)\)\)\)", query
+    )
+    assert counted, "findings counts lines, not resources"
+    assert len({line[counted.group(1)].lower() for line in selected}) == 1
+
+
+def test_a_line_joined_with_the_calls_that_failed_stays_one_row() -> None:
+    # One failed write is several failed dependencies of its operation: the SDK method's span and
+    # its HTTP span, one per retry of a 503 (and a sweep's operation holds every workspace's).
+    # Joined call by call, one failed action shows as many rows: the calls are gathered per
+    # operation.
+    joins = [
+        (name, join)
+        for name, query in queries().items()
+        for join in re.findall(r"\| join kind=leftouter \((.*?)\) on operation_Id", query, re.S)
+    ]
+    assert {name for name, _ in joins} == {"failedActions", "notReconciled"}
+    for name, join in joins:
+        last = re.split(r"\n\s*\|", join)[-1].strip()
+        assert re.fullmatch(r"summarize .+ by operation_Id", last, re.S), (name, last)
+
+
 # --- the dead-letter alert ----------------------------------------------------------------------
 
 
@@ -698,9 +806,12 @@ def _closed_port() -> int:
     [
         # Timers and the queue fail before any line of their own: `operation` writes it.
         ("reconcile_all", ("notReconciled", "invocation", "failed")),
+        # Fanning out, the timer's own work is the scoring backstop, whose ledger read failed.
+        ("reconcile_all fanning out", ("notReconciled", "sweep", "retry")),
         ("sweep_partition", ("notReconciled", "invocation", "failed")),
         ("scheduled_retrain", ("notReconciled", "invocation", "failed")),
-        # The event's line, written before its ledger row failed: that error is the same one.
+        # The event's line (its endpoint's read refused), written before its ledger row failed:
+        # that error is the same one.
         ("on_private_endpoint_event", ("notReconciled", "event", "failed")),
         ("on_ml_event", ("notReconciled", "invocation", "failed")),
         ("start_scoring", ("failedActions", "scoring-request", "unavailable")),
@@ -722,9 +833,11 @@ def test_a_trigger_whose_ledger_is_unreachable_is_selected_once(
     ledger = f"TableEndpoint=http://127.0.0.1:{_closed_port()}/devstoreaccount1"
     connection = re.sub(r"TableEndpoint=[^;]*", ledger, os.environ["LEDGER_CONNECTION_STRING"])
     settings = {**retraining_scene.retraining_settings(), **scoring_scene.settings_env()}
-    rapp.set_settings(**settings, LEDGER_CONNECTION_STRING=connection)
+    fan_out = {"SWEEP_FAN_OUT_WORKSPACES": "1"} if trigger.endswith("fanning out") else {}
+    rapp.set_settings(**settings, **fan_out, LEDGER_CONNECTION_STRING=connection)
     fire: dict[str, Callable[[], object]] = {
         "reconcile_all": lambda: host.fire_timer("reconcile_all"),
+        "reconcile_all fanning out": lambda: host.fire_timer("reconcile_all"),
         "sweep_partition": lambda: host.deliver_queue_message(
             "sweep_partition", json.dumps({"subscription": scene.ML_SUBSCRIPTION}).encode()
         ),
@@ -738,6 +851,7 @@ def test_a_trigger_whose_ledger_is_unreachable_is_selected_once(
         "on_ml_event": lambda: rapp.deliver(retraining_scene.dataset_drift_event(), "on_ml_event"),
         "start_scoring": post,
     }
+    rapp.sim.inject("network.pe.get", status=403, times=10)
     with caplog.at_level(logging.INFO), contextlib.suppress(Exception):
         fire[trigger]()
 

@@ -944,6 +944,30 @@ def test_the_notifications_sample_listens_for_types_the_app_publishes() -> None:
     assert f"'{event_type(unfollowed)}'" in text
 
 
+def test_a_notification_names_the_workspace_its_event_is_about() -> None:
+    # A job's events have its bare name as subject (a role assignment's, the Synapse workspace;
+    # a drift gate's, Log Analytics): without the event's workspaceId, a message says a scoring
+    # or a retrain failed and not in which of the workspaces.
+    from shared.adapters.outcomes import event_data
+    from shared.ledger import ActionRecord
+    from shared.outcome import noted
+
+    workspace = (
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w"
+    )
+    ended = ActionRecord(
+        workspace, "batch-scoring", "failed", "batchjob-1", "scoring job batchjob-1 ended Failed",
+        "enforce", noted("ended Failed"), "event:1",
+    )  # fmt: skip
+    carried = event_data(ended)
+    [message] = re.findall(r"^\s+text: '(.*)'$", bicep("app/notifications-logic-app.bicep"), re.M)
+    posted = set(re.findall(r"\[\\'data\\'\]\?\[\\'(\w+)\\'\]", message))
+    assert posted, message
+    assert posted <= set(carried), f"not in the event's data: {posted - set(carried)}"
+    shown = " ".join([ended.subject, *(carried[name] for name in posted)])
+    assert workspace in shown, "the message does not say which workspace"
+
+
 def test_jobs_and_scoring_are_granted_only_where_they_run() -> None:
     # Policy and approval on every in-scope workspace; retraining only on RETRAIN_WORKSPACE_IDS,
     # scoring only on the workspaces of SCORING_ALLOWED_ENDPOINTS (and the retraining ones when

@@ -8,6 +8,7 @@
 // - failures: any outcome event whose type ends in ".Failed" (a write that failed, or whose
 //   answer did not confirm it), a retrain Azure reports Canceled (".Canceled") and a drift gate
 //   held because its query failed (".DriftGate.Hold": a gate its reading closed is not published).
+// Each message names the event's workspace (a job's subject is its bare name).
 // The webhook URL is a secure parameter (a secure workflow parameter: not shown in run history).
 
 param name string
@@ -104,7 +105,7 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
                         'Content-Type': 'application/json'
                       }
                       body: {
-                        text: '@{items(\'For_each_event\')?[\'eventType\']}: @{items(\'For_each_event\')?[\'subject\']}. @{items(\'For_each_event\')?[\'data\']?[\'reason\']} (outcome: @{items(\'For_each_event\')?[\'data\']?[\'outcome\']}, mode: @{items(\'For_each_event\')?[\'data\']?[\'mode\']}, trigger: @{items(\'For_each_event\')?[\'data\']?[\'trigger\']})'
+                        text: '@{items(\'For_each_event\')?[\'eventType\']}: @{items(\'For_each_event\')?[\'subject\']}. @{items(\'For_each_event\')?[\'data\']?[\'reason\']} (workspace: @{items(\'For_each_event\')?[\'data\']?[\'workspaceId\']}, outcome: @{items(\'For_each_event\')?[\'data\']?[\'outcome\']}, mode: @{items(\'For_each_event\')?[\'data\']?[\'mode\']}, trigger: @{items(\'For_each_event\')?[\'data\']?[\'trigger\']})'
                       }
                     }
                     runAfter: {}

@@ -285,7 +285,8 @@ class Run:
             if workspace_id.lower() in self._gone:  # said by an earlier concern
                 return text
             self._gone.add(workspace_id.lower())
-        row = self.row(workspace_id, kind, verdict, workspace_id, text, mode)
+        # Deleted is no failure to read: its own verdict, which on-call's alerts do not select.
+        row = self.row(workspace_id, kind, GONE if deleted else verdict, workspace_id, text, mode)
         note = Decision(row, bare=True, level=logging.WARNING)
         self.record(workspace_id, [(note, gone(text) if deleted else noted(outcome))])
         return text
