@@ -207,3 +207,19 @@ def _completed_event_for_new_job(app: App) -> dict[str, Any]:
         by_app=True,
     )
     return rs.job_finished_event(name, tags=tags)
+
+
+def test_a_publish_failing_part_way_names_only_the_events_it_did_not_publish(app: App) -> None:
+    # 250 events are two publishes (at most 200 each): the first goes out, the second fails.
+    from shared.runtime import runtime
+
+    app.sim.inject_reply("eventgrid.publish", status=200, body=None)
+    app.sim.inject("eventgrid.publish", status=503, times=10)
+    outcome = Outcome(Status.APPLIED, "approved")
+    row = (scene.PROD, "private-endpoint-connection", "approve")
+    records = [ActionRecord(*row, f"c{i}", "r", "enforce", outcome, "e") for i in range(250)]
+
+    runtime().sink.record_actions(records)
+
+    [failure] = [r for r in app.ledger.actions(scene.PROD) if r["Kind"] == "outcome-event"]
+    assert failure["Reason"].startswith("50 of 250 outcome event(s) not published")

@@ -82,12 +82,15 @@ class Recorder(Ledger):
         ]
         # Event Grid accepts up to 1 MB per publish: at most 200 events, and 900 KB.
         weight = lambda event: 512 + len(json.dumps(event.data)) + len(event.subject) * 4  # noqa: E731
+        sent = 0  # a failure part-way: the batches before it went out
         try:
             for batch in batches(events, weight, 200, 900_000):
                 self._publisher.send(batch)
+                sent += len(batch)
         except AzureError as error:
-            first, failed = notify[0], Outcome(Status.FAILED, describe(error))
-            why = f"{len(notify)} outcome event(s) not published; the decisions are in the ledger"
+            first, failed = notify[sent], Outcome(Status.FAILED, describe(error))
+            why = f"{len(notify) - sent} of {len(notify)} outcome event(s) not published; the "
+            why += "decisions are in the ledger"
             decision_log(
                 log,
                 why,
