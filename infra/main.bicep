@@ -122,7 +122,7 @@ param maxClusterNodes int = 4
 @description('Require hbiWorkspace on in-scope workspaces (policy workspace-hbi).')
 param hbiRequired bool = false
 
-@minValue(0)
+@minValue(1)
 @description('At most this many policy remediations per event, sweep or CLI run.')
 param maxRemediationsPerRun int = 10
 
@@ -176,6 +176,7 @@ param retrainCompute string = ''
 param retrainExperiment string = 'retraining'
 
 @minValue(0)
+@maxValue(525600)
 @description('No new retraining job within this many minutes of the last one.')
 param retrainCooldownMinutes int = 360
 

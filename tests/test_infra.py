@@ -1016,3 +1016,157 @@ param free array = []
     assert length_bounds(bicep, "ids") == (1, None)
     assert length_bounds(bicep, "free") == (0, None)
     assert _LITERAL_DEFAULT.findall(bicep) == [("ids", "[]"), ("free", "[]")]
+
+
+# --- the app settings a deployment writes, as the app reads them ---------------------------------
+
+#: What `environment()` and the deployment's resources give, per cloud: the ARM endpoint (as
+#: main.bicep trims it), the storage suffix and Event Grid's host suffix.
+CLOUDS = {
+    "AzureCloud": ("https://management.azure.com/", "core.windows.net", "eventgrid.azure.net"),
+    "AzureChinaCloud": (
+        "https://management.chinacloudapi.cn/",
+        "core.chinacloudapi.cn",
+        "eventgrid.azure.cn",
+    ),
+    "AzureUSGovernment": (
+        "https://management.usgovcloudapi.net/",
+        "core.usgovcloudapi.net",
+        "eventgrid.azure.us",
+    ),
+}
+_GUID = "1b7e2c9d-5a3f-4e8b-8c6d-1f2a3b4c5d6e"
+_SETTING_EXPRESSION = re.compile(r"\bname:\s*'(\w+)'\s*value:\s*(.+)")
+
+
+def bicep_parameters(bicep: str) -> dict[str, tuple[str, Any]]:
+    """`param name type [= literal]`: type and default (None without one, or when not a literal)."""
+    found: dict[str, tuple[str, Any]] = {}
+    for name, kind, default in re.findall(
+        r"^param\s+(\w+)\s+(\w+)(?:\s*=\s*(\[[^\]]*\]|\{\}|'[^'\n]*'|\w+))?",
+        strip_bicep_comments(bicep),
+        re.MULTILINE,
+    ):
+        value: Any = None
+        if default.startswith("["):
+            value = re.findall(r"'([^']*)'", default)
+        elif default.startswith(("'", "{")) or default.isdigit() or default in ("true", "false"):
+            value = json.loads(default.replace("'", '"'))
+        found[name] = (kind, value)
+    return found
+
+
+def deployed_settings(bicep: str, params: dict[str, Any], cloud: str) -> dict[str, str]:
+    """main.bicep's `appSettings`, evaluated for `params` (azd's, over the Bicep defaults) in
+    `cloud`, with stand-ins for what the deployment's resources report. Each value expression
+    main.bicep uses is evaluated as ARM does; any other fails the test, to be added here."""
+    arm, storage, grid = CLOUDS[cloud]
+    declared = bicep_parameters(bicep)
+    values: dict[str, Any] = {}
+    for name, (kind, default) in declared.items():
+        value = params.get(name, default)
+        # ARM takes azd's strings for int and bool parameters as those types.
+        if kind == "int" and value is not None:
+            value = int(value)
+        elif kind == "bool" and value is not None:
+            value = str(value).lower() == "true"
+        values[name] = value
+    values |= {
+        "armEndpoint": arm.rstrip("/"),
+        "identity.properties.clientId": _GUID,
+        "storage.outputs.tableEndpoint": f"https://stx.table.{storage}/",
+        "driftWorkspaceAccess.outputs.customerId": _GUID,
+        "outcomeTopic.outputs.endpoint": f"https://evgt-x.eastus-1.{grid}/api/events",
+        "scoringLogicAppIdentity.properties.principalId": _GUID,
+        "initiativeAssignmentIds": [],
+    }
+
+    def evaluate(expression: str) -> Any:
+        expression = expression.strip()
+        if re.fullmatch(r"'[^']*'", expression):
+            return expression[1:-1]
+        if expression in values:
+            return values[expression]
+        if found := re.fullmatch(r"string\((\w+)\)", expression):
+            value = values[found[1]]
+            if isinstance(value, list | dict):
+                return json.dumps(value, separators=(",", ":"))
+            return str(value).lower() if isinstance(value, bool) else str(value)
+        if found := re.fullmatch(r"join\((.+), ','\)", expression):
+            return ",".join(evaluate(found[1]))
+        if found := re.fullmatch(r"union\(\[([\w.]+)\], (\w+)\)|union\((\w+), (\w+)\)", expression):
+            first = [values[found[1]]] if found[1] else values[found[3]]
+            rest = values[found[2] or found[4]]
+            return first + [item for item in rest if item not in first]
+        if found := re.fullmatch(r"(\w+) \? '([^']*)' : '([^']*)'", expression):
+            return found[2] if values[found[1]] else found[3]
+        if found := re.fullmatch(r"empty\((\w+)\) \? ('[^']*') : (\w+)", expression):
+            return evaluate(found[2]) if not values[found[1]] else values[found[3]]
+        raise AssertionError(f"deployed_settings cannot evaluate {expression!r}: add it")
+
+    block = strip_bicep_comments(bicep).split("var appSettings = [", 1)[1].split("\n]\n", 1)[0]
+    settings = {name: evaluate(value) for name, value in _SETTING_EXPRESSION.findall(block)}
+    assert all(isinstance(value, str) for value in settings.values()), settings
+    return settings
+
+
+def azd_deployment(env: dict[str, str], cloud: str = "AzureCloud") -> dict[str, str]:
+    """The app settings of `azd up` with `env` as the azd environment, in `cloud`."""
+    from tests.azd_envsubst import load_parameters
+
+    bicep = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    base = {"AZURE_ENV_NAME": "dev", "AZURE_LOCATION": "eastus2"}
+    return deployed_settings(bicep, load_parameters(parameters, bicep, base | env), cloud)
+
+
+_ML_ID = (
+    f"/subscriptions/{_GUID}/resourceGroups/rg-ml/providers/"
+    "Microsoft.MachineLearningServices/workspaces/mlw-churn"
+)
+_SYNAPSE_ID = f"/subscriptions/{_GUID}/resourceGroups/rg-a/providers/Microsoft.Synapse/workspaces/s"
+#: An azd environment that turns on every part of the app that has settings.
+AZD_ENV = {
+    "ML_WORKSPACE_IDS": json.dumps([_ML_ID]),
+    "SYNAPSE_WORKSPACE_IDS": json.dumps([_SYNAPSE_ID]),
+    "RETRAIN_WORKSPACE_IDS": json.dumps([_ML_ID]),
+    "RETRAIN_COMPONENT": "train:1",
+    "RETRAIN_COMPUTE": "cpu-cluster",
+    "BATCH_ENDPOINT_NAME": "churn-batch",
+    "SCORING_INPUT": "azureml://datastores/workspaceblobstore/paths/in/",
+    "PROMOTION_METRIC": "accuracy",
+    "PROMOTION_MODEL_NAME": "churn-model",
+    "DRIFT_QUERY": "T | summarize count()",
+}
+
+
+def int_settings(bicep: str) -> dict[str, str]:
+    """App setting -> the int parameter it is `string()` of."""
+    kinds = {name: kind for name, (kind, _) in bicep_parameters(bicep).items()}
+    block = strip_bicep_comments(bicep).split("var appSettings = [", 1)[1]
+    found = re.findall(r"name:\s*'(\w+)'\s*value:\s*string\((\w+)\)", block)
+    return {setting: param for setting, param in found if kinds[param] == "int"}
+
+
+def test_every_int_parameter_s_range_is_one_the_app_loads() -> None:
+    # maxRemediationsPerRun allowed 0, which the app refuses (>= 1): the deployment succeeded
+    # and every function failed at start-up. Where Bicep sets no @maxValue, any number the app
+    # counts (up to 18 digits) must load: retrainCooldownMinutes had none, the app a year.
+    from shared.config import SettingsError, load_settings
+
+    bicep = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    mapping = int_settings(bicep)
+    assert {"MAX_REMEDIATIONS_PER_RUN", "RETRAIN_COOLDOWN_MINUTES"} <= mapping.keys()
+    problems = []
+    for setting, param in sorted(mapping.items()):
+        decorators = param_decorators(bicep, param)
+        low = re.search(r"@minValue\((\d+)\)", decorators)
+        high = re.search(r"@maxValue\((\d+)\)", decorators)
+        for value in (int(low[1]) if low else 0, int(high[1]) if high else 10**18 - 1):
+            deployed = azd_deployment(AZD_ENV | {setting: str(value)})
+            assert deployed[setting] == str(value)
+            try:
+                load_settings(deployed)
+            except SettingsError as error:
+                problems.append(f"{param}={value}: {error}")
+    assert not problems, problems
