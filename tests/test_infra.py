@@ -1140,6 +1140,36 @@ AZD_ENV = {
 }
 
 
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_a_deployment_s_settings_load_and_reach_its_own_cloud(cloud: str) -> None:
+    # In a sovereign cloud the deployment wrote ARM's host from environment() but the public
+    # cloud's Synapse, Log Analytics and Azure ML inference hosts: the app then sent Synapse and
+    # Log Analytics requests out of its cloud, and refused every scoring URI ARM reported.
+    from shared.config import load_settings
+
+    settings = load_settings(azd_deployment(AZD_ENV, cloud))
+
+    suffix = {"AzureCloud": "com", "AzureChinaCloud": "cn", "AzureUSGovernment": "us"}[cloud]
+    synapse = {"com": "net", "cn": "azure.cn", "us": "usgovcloudapi.net"}[suffix]
+    logs = {"com": "io", "cn": "azure.cn", "us": "us"}[suffix]
+    assert settings.arm_endpoint == CLOUDS[cloud][0].rstrip("/")
+    assert settings.synapse_dev_endpoint == f"https://{{workspace}}.dev.azuresynapse.{synapse}"
+    assert settings.synapse_dev_audience == f"https://dev.azuresynapse.{synapse}"
+    assert settings.logs_query_endpoint == f"https://api.loganalytics.{logs}/v1"
+    assert settings.aml_inference_domain == f"inference.ml.azure.{suffix}"
+    assert settings.aml_audience == f"https://ml.azure.{suffix}"
+    assert settings.ledger.table_endpoint == f"https://stx.table.{CLOUDS[cloud][1]}/"
+    # What the parameters file's defaults mean to the app.
+    assert settings.dry_run
+    assert not settings.remediate
+    assert not settings.reject_unverified
+    assert settings.ml_workspace_ids == (_ML_ID,)
+    assert settings.allowed_compute_vm_sizes is not None
+    assert "standard_ds3_v2" in settings.allowed_compute_vm_sizes
+    assert settings.retraining is not None
+    assert settings.retraining.drift_gate is not None
+
+
 def int_settings(bicep: str) -> dict[str, str]:
     """App setting -> the int parameter it is `string()` of."""
     kinds = {name: kind for name, (kind, _) in bicep_parameters(bicep).items()}
