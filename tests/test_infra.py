@@ -1200,3 +1200,27 @@ def test_every_int_parameter_s_range_is_one_the_app_loads() -> None:
             except SettingsError as error:
                 problems.append(f"{param}={value}: {error}")
     assert not problems, problems
+
+
+def test_what_a_deployment_sets_by_default_is_in_the_readme_s_default() -> None:
+    # The README's default column is the app's: a deployment with the variable unset wrote
+    # another value, unsaid, for RETRAIN_EXPERIMENT (retraining, not model-retraining), the two
+    # compute rules (five VM sizes, 4 nodes: "rule not applicable") and SCORING_ALLOWED_CALLERS
+    # (the scoring Logic App's identity: "nobody"). Each such cell says what infra/ provisions.
+    from shared.config import load_settings
+
+    set_here = ["ML_WORKSPACE_IDS", "SYNAPSE_WORKSPACE_IDS", "RETRAIN_WORKSPACE_IDS"]
+    env = {name: AZD_ENV[name] for name in [*set_here, "RETRAIN_COMPONENT", "RETRAIN_COMPUTE"]}
+    deployed = azd_deployment(env)
+    loaded = load_settings(deployed)
+    text = (REPO / "README.md").read_text(encoding="utf-8").split("\n## Settings\n", 1)[1]
+    cells = dict(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \| ([^|]*) \|", text, re.MULTILINE))
+    differing = []
+    for name in sorted(
+        set(readme_settings()) & deployed.keys() - env.keys() - DERIVED_SETTINGS.keys()
+    ):
+        if load_settings({k: v for k, v in deployed.items() if k != name}) != loaded:
+            differing.append(name)
+    assert "AUTOMATION_MODE" in differing, "the deployment's dry-run start was not seen"
+    unsaid = [name for name in differing if "infra/" not in cells[name]]
+    assert not unsaid, f"README default cells not saying what infra/ provisions: {unsaid}"
