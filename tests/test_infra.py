@@ -1224,3 +1224,41 @@ def test_what_a_deployment_sets_by_default_is_in_the_readme_s_default() -> None:
     assert "AUTOMATION_MODE" in differing, "the deployment's dry-run start was not seen"
     unsaid = [name for name in differing if "infra/" not in cells[name]]
     assert not unsaid, f"README default cells not saying what infra/ provisions: {unsaid}"
+
+
+def network_zones(cloud: str) -> dict[str, str]:
+    """infra/app/network.bicep's private DNS zone per private endpoint, evaluated in `cloud`."""
+    bicep = strip_bicep_comments((INFRA / "app" / "network.bicep").read_text(encoding="utf-8"))
+    variables = dict(re.findall(r"^var (\w+) = (.+)$", bicep, re.MULTILINE))
+    facts = {"environment().name": f"'{cloud}'", "environment().suffixes.storage": CLOUDS[cloud][1]}
+
+    def evaluate(expression: str) -> str:
+        expression = expression.strip()
+        if found := re.fullmatch(
+            r"environment\(\)\.name == '(\w+)' \? ('[^']*') : (.+)", expression
+        ):
+            return evaluate(found[2] if found[1] == cloud else found[3])
+        if expression in facts:
+            return facts[expression].strip("'")
+        if expression in variables:
+            return evaluate(variables[expression])
+        if re.fullmatch(r"'[^']*'", expression):
+            return re.sub(r"\$\{(\w+)\}", lambda m: evaluate(m[1]), expression[1:-1])
+        raise AssertionError(f"network_zones cannot evaluate {expression!r}: add it")
+
+    found = re.findall(r"name: '(\w+)'\n(?:.*\n)*?\s*zone: (.+)", bicep)
+    return {name: evaluate(zone) for name, zone in found}
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_every_private_dns_zone_is_of_the_deployment_s_cloud(cloud: str) -> None:
+    # The outcome topic's zone was the public cloud's in every cloud: in AzureChinaCloud or
+    # AzureUSGovernment OUTCOME_TOPIC_ENDPOINT resolved to the topic's public address, which it
+    # refuses (publicNetworkAccess Disabled), so every outcome publish failed.
+    _, storage, grid = CLOUDS[cloud]
+    assert network_zones(cloud) == {
+        "blob": f"privatelink.blob.{storage}",
+        "queue": f"privatelink.queue.{storage}",
+        "table": f"privatelink.table.{storage}",
+        "outcomes": f"privatelink.{grid}",
+    }
