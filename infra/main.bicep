@@ -94,7 +94,7 @@ param policyMode string = 'audit'
 @description('Reject, rather than leave pending, private endpoint connections that fail verification.')
 param rejectUnverified bool = false
 
-@description('Synapse data-plane endpoint template; {workspace} is replaced by the workspace name. Empty: the public cloud\'s (azd passes an unset SYNAPSE_DEV_ENDPOINT as empty, and its default could not hold a closing brace).')
+@description('Synapse data-plane endpoint template; {workspace} is replaced by the workspace name. Empty: the app takes the deployment cloud\'s (from ARM_ENDPOINT).')
 param synapseDevEndpoint string = ''
 
 @description('Token audience of the Synapse data plane. Empty: derived from synapseDevEndpoint\'s cloud.')
@@ -122,7 +122,7 @@ param maxClusterNodes int = 4
 @description('Require hbiWorkspace on in-scope workspaces (policy workspace-hbi).')
 param hbiRequired bool = false
 
-@minValue(0)
+@minValue(1)
 @description('At most this many policy remediations per event, sweep or CLI run.')
 param maxRemediationsPerRun int = 10
 
@@ -176,6 +176,7 @@ param retrainCompute string = ''
 param retrainExperiment string = 'retraining'
 
 @minValue(0)
+@maxValue(525600)
 @description('No new retraining job within this many minutes of the last one.')
 param retrainCooldownMinutes int = 360
 
@@ -196,9 +197,9 @@ param driftQuery string = ''
 @description('Threshold the drift query\'s value is compared with (a number).')
 param driftThreshold string = '1'
 
-// Empty, not the public cloud's URL: a cloud's host in the template is a linter warning
-// (no-hardcoded-env-urls), and the app's own default is that URL.
-@description('Log Analytics query endpoint (sovereign clouds have their own). Empty: the public cloud\'s.')
+// Empty, not a cloud's URL: environment() has none for these data planes, and a cloud's host in
+// the template is a linter warning (no-hardcoded-env-urls).
+@description('Log Analytics query endpoint. Empty: the app takes the deployment cloud\'s (from ARM_ENDPOINT).')
 param logsQueryEndpoint string = ''
 
 @description('Batch endpoint (name, in the retraining workspace) that scores after a successful retrain.')
@@ -228,8 +229,8 @@ param promotionKeep string = ''
 @description('Score after a retrain whose model was not promoted (on the current deployment): true or false. Empty: true.')
 param scoreWhenNotPromoted string = ''
 
-@description('The only host suffix a batch endpoint scoring URI read from ARM may have.')
-param amlInferenceDomain string = 'inference.ml.azure.com'
+@description('The only host suffix a batch endpoint scoring URI read from ARM may have. Empty: the app takes the deployment cloud\'s (from ARM_ENDPOINT).')
+param amlInferenceDomain string = ''
 
 @description('Token audience of Azure ML\'s data plane. Empty: derived from the cloud of ARM and amlInferenceDomain; required for a host of no known cloud.')
 param amlAudience string = ''
@@ -478,7 +479,7 @@ var appSettings = [
   }
   {
     name: 'SYNAPSE_DEV_ENDPOINT'
-    value: empty(synapseDevEndpoint) ? 'https://{workspace}.dev.azuresynapse.net' : synapseDevEndpoint
+    value: synapseDevEndpoint
   }
   {
     name: 'SYNAPSE_DEV_AUDIENCE'

@@ -335,6 +335,8 @@ AML_INFERENCE = TokenDestination(
 ARM_ML = TokenDestination(
     "ARM_ENDPOINT", "AML_AUDIENCE", tuple(zip(ARM_CLOUDS, _ML_AUDIENCES, strict=True))
 )
+# Log Analytics' query endpoint of each cloud, in ARM_CLOUDS' order (as are _SYNAPSE, _INFERENCE).
+_LOGS = tuple(f"https://api.loganalytics.{c}/v1" for c in ("io", "azure.cn", "us"))
 
 
 def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
@@ -818,9 +820,13 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     scope = Scope(scopes + extra, reader.scopes("ML_SCOPE_EXCLUDE"), parsed_tag)
     allowed_inputs = _allowed_inputs("SCORING_ALLOWED_INPUTS", reader)
     arm_endpoint = reader.https_url("ARM_ENDPOINT", "https://management.azure.com")
+    # Unset data-plane endpoints are ARM's cloud's (the public one's for a host of no cloud): a
+    # deployment writes ARM's, from environment(), and can name no other cloud's host.
+    arm_host = urlsplit(arm_endpoint).hostname or ""
+    cloud = list(ARM_CLOUDS).index(arm_host) if arm_host in ARM_CLOUDS else 0
     outcome_topic = reader.checked("OUTCOME_TOPIC_ENDPOINT", _is_https_url, _HTTPS_URL)
-    inference_domain = reader.domain("AML_INFERENCE_DOMAIN", "inference.ml.azure.com")
-    synapse = reader.https_url("SYNAPSE_DEV_ENDPOINT", "https://{workspace}.dev.azuresynapse.net")
+    inference_domain = reader.domain("AML_INFERENCE_DOMAIN", _INFERENCE[cloud])
+    synapse = reader.https_url("SYNAPSE_DEV_ENDPOINT", f"https://{{workspace}}.{_SYNAPSE[cloud]}")
     per_hour = f"expected a whole number from 1 to {MAX_REMEDIATIONS_PER_HOUR}"
     # `func start` sets WEBSITE_HOSTNAME to localhost:<port>, plain HTTP: relative URLs then.
     local = re.fullmatch(r"[^:]+:[0-9]+", reader.optional("WEBSITE_HOSTNAME") or "")
@@ -852,9 +858,7 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         retraining=_retraining(reader, scope, allowed_inputs),
         aml_inference_domain=inference_domain,
         aml_audience=_aml_audience(reader, arm_endpoint, inference_domain),
-        logs_query_endpoint=reader.https_url(
-            "LOGS_QUERY_ENDPOINT", "https://api.loganalytics.io/v1"
-        ),
+        logs_query_endpoint=reader.https_url("LOGS_QUERY_ENDPOINT", _LOGS[cloud]),
         scoring_allowed_endpoints=_batch_endpoints("SCORING_ALLOWED_ENDPOINTS", reader, scope),
         scoring_allowed_callers=frozenset(
             str(uuid.UUID(i)) for i in reader.listed("SCORING_ALLOWED_CALLERS", _not_object_id)

@@ -171,3 +171,8 @@ def test_a_string_value_is_pasted_into_json_unescaped() -> None:
         load_parameter("driftQuery", param, "string", {"DRIFT_QUERY": 'T | where S == "F"'})
     escaped = load_parameter("driftQuery", param, "string", {"DRIFT_QUERY": 'S == \\"F\\"'})
     assert escaped == 'S == "F"'
+    # A multi-line query: a raw line break is a control character in the JSON text.
+    with pytest.raises(ValueError, match="control character"):
+        load_parameter("driftQuery", param, "string", {"DRIFT_QUERY": "T\n| count"})
+    escaped = load_parameter("driftQuery", param, "string", {"DRIFT_QUERY": "T\\n| count"})
+    assert escaped == "T\n| count"

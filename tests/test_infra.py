@@ -1016,3 +1016,249 @@ param free array = []
     assert length_bounds(bicep, "ids") == (1, None)
     assert length_bounds(bicep, "free") == (0, None)
     assert _LITERAL_DEFAULT.findall(bicep) == [("ids", "[]"), ("free", "[]")]
+
+
+# --- the app settings a deployment writes, as the app reads them ---------------------------------
+
+#: What `environment()` and the deployment's resources give, per cloud: the ARM endpoint (as
+#: main.bicep trims it), the storage suffix and Event Grid's host suffix.
+CLOUDS = {
+    "AzureCloud": ("https://management.azure.com/", "core.windows.net", "eventgrid.azure.net"),
+    "AzureChinaCloud": (
+        "https://management.chinacloudapi.cn/",
+        "core.chinacloudapi.cn",
+        "eventgrid.azure.cn",
+    ),
+    "AzureUSGovernment": (
+        "https://management.usgovcloudapi.net/",
+        "core.usgovcloudapi.net",
+        "eventgrid.azure.us",
+    ),
+}
+_GUID = "1b7e2c9d-5a3f-4e8b-8c6d-1f2a3b4c5d6e"
+_SETTING_EXPRESSION = re.compile(r"\bname:\s*'(\w+)'\s*value:\s*(.+)")
+
+
+def bicep_parameters(bicep: str) -> dict[str, tuple[str, Any]]:
+    """`param name type [= literal]`: type and default (None without one, or when not a literal)."""
+    found: dict[str, tuple[str, Any]] = {}
+    for name, kind, default in re.findall(
+        r"^param\s+(\w+)\s+(\w+)(?:\s*=\s*(\[[^\]]*\]|\{\}|'[^'\n]*'|\w+))?",
+        strip_bicep_comments(bicep),
+        re.MULTILINE,
+    ):
+        value: Any = None
+        if default.startswith("["):
+            value = re.findall(r"'([^']*)'", default)
+        elif default.startswith(("'", "{")) or default.isdigit() or default in ("true", "false"):
+            value = json.loads(default.replace("'", '"'))
+        found[name] = (kind, value)
+    return found
+
+
+def deployed_settings(bicep: str, params: dict[str, Any], cloud: str) -> dict[str, str]:
+    """main.bicep's `appSettings`, evaluated for `params` (azd's, over the Bicep defaults) in
+    `cloud`, with stand-ins for what the deployment's resources report. Each value expression
+    main.bicep uses is evaluated as ARM does; any other fails the test, to be added here."""
+    arm, storage, grid = CLOUDS[cloud]
+    declared = bicep_parameters(bicep)
+    values: dict[str, Any] = {}
+    for name, (kind, default) in declared.items():
+        value = params.get(name, default)
+        # ARM takes azd's strings for int and bool parameters as those types.
+        if kind == "int" and value is not None:
+            value = int(value)
+        elif kind == "bool" and value is not None:
+            value = str(value).lower() == "true"
+        values[name] = value
+    values |= {
+        "armEndpoint": arm.rstrip("/"),
+        "identity.properties.clientId": _GUID,
+        "storage.outputs.tableEndpoint": f"https://stx.table.{storage}/",
+        "driftWorkspaceAccess.outputs.customerId": _GUID,
+        "outcomeTopic.outputs.endpoint": f"https://evgt-x.eastus-1.{grid}/api/events",
+        "scoringLogicAppIdentity.properties.principalId": _GUID,
+        "initiativeAssignmentIds": [],
+    }
+
+    def evaluate(expression: str) -> Any:
+        expression = expression.strip()
+        if re.fullmatch(r"'[^']*'", expression):
+            return expression[1:-1]
+        if expression in values:
+            return values[expression]
+        if found := re.fullmatch(r"string\((\w+)\)", expression):
+            value = values[found[1]]
+            if isinstance(value, list | dict):
+                return json.dumps(value, separators=(",", ":"))
+            return str(value).lower() if isinstance(value, bool) else str(value)
+        if found := re.fullmatch(r"join\((.+), ','\)", expression):
+            return ",".join(evaluate(found[1]))
+        if found := re.fullmatch(r"union\(\[([\w.]+)\], (\w+)\)|union\((\w+), (\w+)\)", expression):
+            first = [values[found[1]]] if found[1] else values[found[3]]
+            rest = values[found[2] or found[4]]
+            return first + [item for item in rest if item not in first]
+        if found := re.fullmatch(r"(\w+) \? '([^']*)' : '([^']*)'", expression):
+            return found[2] if values[found[1]] else found[3]
+        if found := re.fullmatch(r"empty\((\w+)\) \? ('[^']*') : (\w+)", expression):
+            return evaluate(found[2]) if not values[found[1]] else values[found[3]]
+        raise AssertionError(f"deployed_settings cannot evaluate {expression!r}: add it")
+
+    block = strip_bicep_comments(bicep).split("var appSettings = [", 1)[1].split("\n]\n", 1)[0]
+    settings = {name: evaluate(value) for name, value in _SETTING_EXPRESSION.findall(block)}
+    assert all(isinstance(value, str) for value in settings.values()), settings
+    return settings
+
+
+def azd_deployment(env: dict[str, str], cloud: str = "AzureCloud") -> dict[str, str]:
+    """The app settings of `azd up` with `env` as the azd environment, in `cloud`."""
+    from tests.azd_envsubst import load_parameters
+
+    bicep = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    base = {"AZURE_ENV_NAME": "dev", "AZURE_LOCATION": "eastus2"}
+    return deployed_settings(bicep, load_parameters(parameters, bicep, base | env), cloud)
+
+
+_ML_ID = (
+    f"/subscriptions/{_GUID}/resourceGroups/rg-ml/providers/"
+    "Microsoft.MachineLearningServices/workspaces/mlw-churn"
+)
+_SYNAPSE_ID = f"/subscriptions/{_GUID}/resourceGroups/rg-a/providers/Microsoft.Synapse/workspaces/s"
+#: An azd environment that turns on every part of the app that has settings.
+AZD_ENV = {
+    "ML_WORKSPACE_IDS": json.dumps([_ML_ID]),
+    "SYNAPSE_WORKSPACE_IDS": json.dumps([_SYNAPSE_ID]),
+    "RETRAIN_WORKSPACE_IDS": json.dumps([_ML_ID]),
+    "RETRAIN_COMPONENT": "train:1",
+    "RETRAIN_COMPUTE": "cpu-cluster",
+    "BATCH_ENDPOINT_NAME": "churn-batch",
+    "SCORING_INPUT": "azureml://datastores/workspaceblobstore/paths/in/",
+    "PROMOTION_METRIC": "accuracy",
+    "PROMOTION_MODEL_NAME": "churn-model",
+    "DRIFT_QUERY": "T | summarize count()",
+}
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_a_deployment_s_settings_load_and_reach_its_own_cloud(cloud: str) -> None:
+    # In a sovereign cloud the deployment wrote ARM's host from environment() but the public
+    # cloud's Synapse, Log Analytics and Azure ML inference hosts: the app then sent Synapse and
+    # Log Analytics requests out of its cloud, and refused every scoring URI ARM reported.
+    from shared.config import load_settings
+
+    settings = load_settings(azd_deployment(AZD_ENV, cloud))
+
+    suffix = {"AzureCloud": "com", "AzureChinaCloud": "cn", "AzureUSGovernment": "us"}[cloud]
+    synapse = {"com": "net", "cn": "azure.cn", "us": "usgovcloudapi.net"}[suffix]
+    logs = {"com": "io", "cn": "azure.cn", "us": "us"}[suffix]
+    assert settings.arm_endpoint == CLOUDS[cloud][0].rstrip("/")
+    assert settings.synapse_dev_endpoint == f"https://{{workspace}}.dev.azuresynapse.{synapse}"
+    assert settings.synapse_dev_audience == f"https://dev.azuresynapse.{synapse}"
+    assert settings.logs_query_endpoint == f"https://api.loganalytics.{logs}/v1"
+    assert settings.aml_inference_domain == f"inference.ml.azure.{suffix}"
+    assert settings.aml_audience == f"https://ml.azure.{suffix}"
+    assert settings.ledger.table_endpoint == f"https://stx.table.{CLOUDS[cloud][1]}/"
+    # What the parameters file's defaults mean to the app.
+    assert settings.dry_run
+    assert not settings.remediate
+    assert not settings.reject_unverified
+    assert settings.ml_workspace_ids == (_ML_ID,)
+    assert settings.allowed_compute_vm_sizes is not None
+    assert "standard_ds3_v2" in settings.allowed_compute_vm_sizes
+    assert settings.retraining is not None
+    assert settings.retraining.drift_gate is not None
+
+
+def int_settings(bicep: str) -> dict[str, str]:
+    """App setting -> the int parameter it is `string()` of."""
+    kinds = {name: kind for name, (kind, _) in bicep_parameters(bicep).items()}
+    block = strip_bicep_comments(bicep).split("var appSettings = [", 1)[1]
+    found = re.findall(r"name:\s*'(\w+)'\s*value:\s*string\((\w+)\)", block)
+    return {setting: param for setting, param in found if kinds[param] == "int"}
+
+
+def test_every_int_parameter_s_range_is_one_the_app_loads() -> None:
+    # maxRemediationsPerRun allowed 0, which the app refuses (>= 1): the deployment succeeded
+    # and every function failed at start-up. Where Bicep sets no @maxValue, any number the app
+    # counts (up to 18 digits) must load: retrainCooldownMinutes had none, the app a year.
+    from shared.config import SettingsError, load_settings
+
+    bicep = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    mapping = int_settings(bicep)
+    assert {"MAX_REMEDIATIONS_PER_RUN", "RETRAIN_COOLDOWN_MINUTES"} <= mapping.keys()
+    problems = []
+    for setting, param in sorted(mapping.items()):
+        decorators = param_decorators(bicep, param)
+        low = re.search(r"@minValue\((\d+)\)", decorators)
+        high = re.search(r"@maxValue\((\d+)\)", decorators)
+        for value in (int(low[1]) if low else 0, int(high[1]) if high else 10**18 - 1):
+            deployed = azd_deployment(AZD_ENV | {setting: str(value)})
+            assert deployed[setting] == str(value)
+            try:
+                load_settings(deployed)
+            except SettingsError as error:
+                problems.append(f"{param}={value}: {error}")
+    assert not problems, problems
+
+
+def test_what_a_deployment_sets_by_default_is_in_the_readme_s_default() -> None:
+    # The README's default column is the app's: a deployment with the variable unset wrote
+    # another value, unsaid, for RETRAIN_EXPERIMENT (retraining, not model-retraining), the two
+    # compute rules (five VM sizes, 4 nodes: "rule not applicable") and SCORING_ALLOWED_CALLERS
+    # (the scoring Logic App's identity: "nobody"). Each such cell says what infra/ provisions.
+    from shared.config import load_settings
+
+    set_here = ["ML_WORKSPACE_IDS", "SYNAPSE_WORKSPACE_IDS", "RETRAIN_WORKSPACE_IDS"]
+    env = {name: AZD_ENV[name] for name in [*set_here, "RETRAIN_COMPONENT", "RETRAIN_COMPUTE"]}
+    deployed = azd_deployment(env)
+    loaded = load_settings(deployed)
+    text = (REPO / "README.md").read_text(encoding="utf-8").split("\n## Settings\n", 1)[1]
+    cells = dict(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \| ([^|]*) \|", text, re.MULTILINE))
+    differing = []
+    for name in sorted(
+        set(readme_settings()) & deployed.keys() - env.keys() - DERIVED_SETTINGS.keys()
+    ):
+        if load_settings({k: v for k, v in deployed.items() if k != name}) != loaded:
+            differing.append(name)
+    assert "AUTOMATION_MODE" in differing, "the deployment's dry-run start was not seen"
+    unsaid = [name for name in differing if "infra/" not in cells[name]]
+    assert not unsaid, f"README default cells not saying what infra/ provisions: {unsaid}"
+
+
+def network_zones(cloud: str) -> dict[str, str]:
+    """infra/app/network.bicep's private DNS zone per private endpoint, evaluated in `cloud`."""
+    bicep = strip_bicep_comments((INFRA / "app" / "network.bicep").read_text(encoding="utf-8"))
+    variables = dict(re.findall(r"^var (\w+) = (.+)$", bicep, re.MULTILINE))
+    facts = {"environment().name": f"'{cloud}'", "environment().suffixes.storage": CLOUDS[cloud][1]}
+
+    def evaluate(expression: str) -> str:
+        expression = expression.strip()
+        if found := re.fullmatch(
+            r"environment\(\)\.name == '(\w+)' \? ('[^']*') : (.+)", expression
+        ):
+            return evaluate(found[2] if found[1] == cloud else found[3])
+        if expression in facts:
+            return facts[expression].strip("'")
+        if expression in variables:
+            return evaluate(variables[expression])
+        if re.fullmatch(r"'[^']*'", expression):
+            return re.sub(r"\$\{(\w+)\}", lambda m: evaluate(m[1]), expression[1:-1])
+        raise AssertionError(f"network_zones cannot evaluate {expression!r}: add it")
+
+    found = re.findall(r"name: '(\w+)'\n(?:.*\n)*?\s*zone: (.+)", bicep)
+    return {name: evaluate(zone) for name, zone in found}
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_every_private_dns_zone_is_of_the_deployment_s_cloud(cloud: str) -> None:
+    # The outcome topic's zone was the public cloud's in every cloud: in AzureChinaCloud or
+    # AzureUSGovernment OUTCOME_TOPIC_ENDPOINT resolved to the topic's public address, which it
+    # refuses (publicNetworkAccess Disabled), so every outcome publish failed.
+    _, storage, grid = CLOUDS[cloud]
+    assert network_zones(cloud) == {
+        "blob": f"privatelink.blob.{storage}",
+        "queue": f"privatelink.queue.{storage}",
+        "table": f"privatelink.table.{storage}",
+        "outcomes": f"privatelink.{grid}",
+    }

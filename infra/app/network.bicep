@@ -22,6 +22,8 @@ param storageAccountId string
 param outcomeTopicId string
 
 var storageSuffix = environment().suffixes.storage
+// Event Grid's suffix in each cloud (environment() has none): its private DNS zone follows it.
+var eventGridSuffix = environment().name == 'AzureChinaCloud' ? 'azure.cn' : environment().name == 'AzureUSGovernment' ? 'azure.us' : 'azure.net'
 var privateEndpoints = [
   {
     name: 'blob'
@@ -45,8 +47,7 @@ var privateEndpoints = [
     name: 'outcomes'
     serviceId: outcomeTopicId
     groupId: 'topic'
-    // Azure public cloud; sovereign clouds use their own Event Grid private DNS zone.
-    zone: 'privatelink.eventgrid.azure.net'
+    zone: 'privatelink.eventgrid.${eventGridSuffix}'
   }
 ]
 
