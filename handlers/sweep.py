@@ -5,6 +5,7 @@ it only enqueues each in-scope subscription for `sweep_partition` (own timeout, 
 from __future__ import annotations
 
 import logging
+import typing
 import uuid
 
 import azure.functions as func
@@ -30,7 +31,10 @@ PARTITION_FUNCTION = "sweep_partition"
 @bp.queue_output(arg_name="fan_out", queue_name=PARTITION_QUEUE, connection="AzureWebJobsStorage")
 @bp.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False)
 @operation
-def reconcile_all(timer: func.TimerRequest, fan_out: func.Out[list[str]]) -> None:
+def reconcile_all(
+    timer: func.TimerRequest,
+    fan_out: func.Out[typing.List[str]],  # noqa: UP006 - the worker refuses list[str] (so the app)
+) -> None:
     """Raise at the end if any workspace failed transiently, after every other had its turn;
     when fanning out, never (the host enqueues only what a function that returned set)."""
     trigger = f"sweep:{uuid.uuid4().hex[:12]}"

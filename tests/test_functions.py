@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import typing
 from pathlib import Path
+
+import azure.functions as func
 
 import function_app
 from tools import host
@@ -29,6 +32,28 @@ def test_sweep_is_a_timer_on_the_reconcile_schedule_setting() -> None:
     assert binding["type"] == "timerTrigger"
     assert binding["schedule"] == "%RECONCILE_SCHEDULE%"
     assert binding["runOnStartup"] is False
+
+
+def test_every_parameter_is_of_a_type_the_python_worker_loads() -> None:
+    # The worker checks each annotation against its binding's converter as it indexes the app
+    # (azure-functions-python-worker, functions.py `validate_function_params`); one refused
+    # fails the whole index: no function runs. Its check knows typing.List, not list[str]
+    # (its issues 1034 and 1176). It resolves the hints as below: a name they use must import.
+    converters = func.get_binding_registry()  # type: ignore[no-untyped-call]
+    for name, fn in host.indexed().items():
+        hints = typing.get_type_hints(fn.get_user_function())
+        for binding in fn.get_bindings():
+            converter = converters.get(binding.type)
+            hint = hints["return" if binding.name == "$return" else binding.name]
+            output = binding.name == "$return" or typing.get_origin(hint) is func.Out
+            if typing.get_origin(hint) is func.Out:
+                (hint,) = typing.get_args(hint)
+            checks = (
+                converter.check_output_type_annotation
+                if output
+                else converter.check_input_type_annotation
+            )
+            assert checks(hint), (name, binding.name, hint)
 
 
 def test_entry_point_only_registers_blueprints() -> None:
