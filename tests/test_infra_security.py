@@ -113,11 +113,23 @@ def blocks(text: str, declaration: str) -> Iterator[tuple[str, str]]:
     `declaration`, the body found by brace matching."""
     pattern = re.compile(r"resource\s+(\w+)\s+'" + re.escape(declaration) + r"[^']*'[^{]*\{")
     for match in pattern.finditer(text):
-        depth, i = 1, match.end()
-        while depth and i < len(text):
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        yield match.group(1), text[match.end() : i - 1]
+        yield match.group(1), braced(text, match.end())
+
+
+def braced(text: str, start: int) -> str:
+    """What follows `start` (just after a `{`) up to its matching `}`."""
+    depth, i = 1, start
+    while depth and i < len(text):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+    return text[start : i - 1]
+
+
+def workflow_actions(text: str) -> Iterator[tuple[str, str, str]]:
+    """(name, type, body) of each trigger or action of a Logic Apps definition written in Bicep
+    (`Name: { type: '<type>' ... }`), nested ones included."""
+    for match in re.finditer(r"(\w+): \{(?=\s*type: '(\w+)')", text):
+        yield match.group(1), match.group(2), braced(text, match.end())
 
 
 # --- the permission table, against the Bicep ----------------------------------------------------
@@ -883,6 +895,31 @@ resource c 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for p in ps: 
     assert "name: p" in found["c"]
 
 
+def test_workflow_actions_finds_nested_actions_with_their_types() -> None:
+    text = """
+actions: {
+  Loop: {
+    type: 'Foreach'
+    actions: {
+      Post: {
+        type: 'Http'
+        inputs: { uri: 'x' }
+      }
+    }
+  }
+  inputs: { schema: { type: 'array' } }
+}
+"""
+    found = {name: (kind, body) for name, kind, body in workflow_actions(text)}
+    assert {name: kind for name, (kind, _) in found.items()} == {
+        "Loop": "Foreach",
+        "Post": "Http",
+        "schema": "array",
+    }
+    assert "uri: 'x'" in found["Post"][1]
+    assert "Post:" in found["Loop"][1]
+
+
 def test_the_notifications_sample_listens_for_types_the_app_publishes() -> None:
     # The sample's filters are strings in Bicep; the app's types come from its outcomes: a
     # confirmed approval, an unconfirmed one and a failed write must land where the sample says.
@@ -942,6 +979,23 @@ def test_the_notifications_sample_listens_for_types_the_app_publishes() -> None:
     # A scoring job the sweep stops following (its end left to its event): on-call's to hear of.
     unfollowed = replace(finding, kind="batch-scoring", verdict="unfollowed", outcome=noted("x"))
     assert f"'{event_type(unfollowed)}'" in text
+
+
+def test_no_logic_app_sample_shows_a_secure_parameter_in_run_history() -> None:
+    # A SecureString workflow parameter is hidden in the definition, not in run history: an HTTP
+    # action's URI, headers and body are shown there as sent unless the action secures its
+    # inputs. A Teams or Slack webhook URL is the webhook's credential.
+    secured = r"runtimeConfiguration: \{\s*secureData: \{\s*properties: \[[^\]]*'inputs'"
+    checked = []
+    for path in ("app/notifications-logic-app.bicep", "app/scoring-logic-app.bicep"):
+        text = bicep(path)
+        secure = re.findall(r"(\w+): \{\s*type: 'Secure(?:String|Object)'", text)
+        for name, kind, body in workflow_actions(text):
+            if kind == "Http" and any(f"parameters(\\'{p}\\')" in body for p in secure):
+                checked.append(name)
+                hidden = re.search(secured, body)
+                assert hidden, f"{path}: {name} shows a secure parameter in run history"
+    assert checked == ["Post_to_webhook"]
 
 
 def test_a_notification_names_the_workspace_its_event_is_about() -> None:

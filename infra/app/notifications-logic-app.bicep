@@ -9,7 +9,8 @@
 //   answer did not confirm it), a retrain Azure reports Canceled (".Canceled") and a drift gate
 //   held because its query failed (".DriftGate.Hold": a gate its reading closed is not published).
 // Each message names the event's workspace (a job's subject is its bare name).
-// The webhook URL is a secure parameter (a secure workflow parameter: not shown in run history).
+// The webhook URL is a secure workflow parameter (hidden in the definition) and the action posting
+// to it secures its inputs (else run history would show the URL).
 
 param name string
 param location string = resourceGroup().location
@@ -106,6 +107,15 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
                       }
                       body: {
                         text: '@{items(\'For_each_event\')?[\'eventType\']}: @{items(\'For_each_event\')?[\'subject\']}. @{items(\'For_each_event\')?[\'data\']?[\'reason\']} (workspace: @{items(\'For_each_event\')?[\'data\']?[\'workspaceId\']}, outcome: @{items(\'For_each_event\')?[\'data\']?[\'outcome\']}, mode: @{items(\'For_each_event\')?[\'data\']?[\'mode\']}, trigger: @{items(\'For_each_event\')?[\'data\']?[\'trigger\']})'
+                      }
+                    }
+                    // A secure parameter is shown in run history as sent (the URI here): the
+                    // webhook URL is its credential, so the action's inputs are hidden.
+                    runtimeConfiguration: {
+                      secureData: {
+                        properties: [
+                          'inputs'
+                        ]
                       }
                     }
                     runAfter: {}
