@@ -654,6 +654,19 @@ def test_the_scoring_logic_app_identity_is_an_allowed_caller_and_client() -> Non
     assert "disableAsyncPattern" not in logic
 
 
+def test_the_scoring_sample_runs_only_once_told_what_to_score() -> None:
+    # Deployed with no endpoint or input (main.bicep passes neither), an enabled weekly sample
+    # would fail every week with a 400: it stays disabled until both are set.
+    logic = bicep("app/scoring-logic-app.bicep")
+    for name in ("scoringEndpoint", "scoringInputPath"):
+        assert re.search(rf"param {name} string = ''", logic)
+    state = re.search(r"\n    state: (.+)\n", logic)
+    assert state is not None
+    assert state.group(1) == (
+        "empty(scoringEndpoint) || empty(scoringInputPath) ? 'Disabled' : 'Enabled'"
+    )
+
+
 def test_event_subscriptions_retry_dead_letter_and_take_workspace_side_events_only() -> None:
     subscriptions = bicep("app/eventgrid-subscriptions.bicep")
     assert "retryPolicy:" in subscriptions

@@ -11,7 +11,7 @@
 // - Idempotency-Key is the run's name: Logic Apps retries a POST after a 5xx or a timeout, and the
 //   app returns the first request's job instead of submitting a second.
 // - The trigger is a weekly recurrence (run it on demand with "Run trigger"): no request URL with
-//   a SAS signature to keep.
+//   a SAS signature to keep. Deployed disabled until scoringEndpoint and scoringInputPath are set.
 
 param name string
 param location string = resourceGroup().location
@@ -43,7 +43,8 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
     }
   }
   properties: {
-    state: 'Enabled'
+    // Until told what to score, disabled: its weekly run would fail with a 400 every week.
+    state: empty(scoringEndpoint) || empty(scoringInputPath) ? 'Disabled' : 'Enabled'
     definition: {
       '$schema': 'https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#'
       contentVersion: '1.0.0.0'
