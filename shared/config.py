@@ -353,8 +353,12 @@ def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
             "inference.ml.azure.us), or a host of at least three labels with AML_AUDIENCE"
         )
         raise _invalid("AML_INFERENCE_DOMAIN", domain, expected)
-    AML_INFERENCE.audience(domain, explicit, domain)
-    return ARM_ML.audience(arm_endpoint, explicit)
+    inference = AML_INFERENCE.audience(domain, explicit, domain)
+    audience = ARM_ML.audience(arm_endpoint, explicit)
+    if inference.lower() != audience.lower():  # both derived, of two clouds: one token for both
+        expected = f"expected a domain of ARM_ENDPOINT's cloud (ML audience {audience})"
+        raise _invalid("AML_INFERENCE_DOMAIN", domain, expected)
+    return audience
 
 
 def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:

@@ -79,6 +79,7 @@ def test_everything_set() -> None:
             "BATCH_DEPLOYMENT_NAME": "blue",
             "SCORING_INPUT": "azureml://datastores/ws/paths/in/",
             "AML_INFERENCE_DOMAIN": "Inference.ML.Azure.US",
+            "ARM_ENDPOINT": "https://management.usgovcloudapi.net",  # the domain's cloud
             "LOGS_QUERY_ENDPOINT": "https://api.loganalytics.us/v1/",
         }
     )
@@ -92,6 +93,7 @@ def test_everything_set() -> None:
     assert config.drift_gate.threshold == 0.25
     assert config.drift_gate.log_analytics_workspace_id == "3f0c2b1a-9d8e-4c7b-a6f5-e4d3c2b1a090"
     assert settings.aml_inference_domain == "inference.ml.azure.us"
+    assert settings.aml_audience == "https://ml.azure.us"
     assert settings.logs_query_endpoint == "https://api.loganalytics.us/v1"
     hash(settings)  # settings stay hashable: clients are cached per settings value
 

@@ -268,6 +268,26 @@ def test_a_stated_ml_audience_must_agree_with_a_known_cloud() -> None:
     assert message.startswith("AML_AUDIENCE='https://ml.azure.cn' does not match the cloud of")
 
 
+@given(
+    inference=st.sampled_from(AML_INFERENCE.clouds),
+    arm=st.sampled_from(ARM_ML.clouds),
+    region=st.sampled_from(["", "westeurope.", "chinaeast2.", "usgovvirginia."]),
+)
+def test_scoring_hosts_and_arm_get_the_ml_token_only_of_one_cloud(
+    inference: tuple[str, str], arm: tuple[str, str], region: str
+) -> None:
+    # The one ML token goes to ARM_ENDPOINT (x-azureml-token) and to every scoring host: a
+    # domain of one cloud beside an ARM endpoint of another would send it to the wrong cloud.
+    values = {
+        "AML_INFERENCE_DOMAIN": f"{region}{inference[0]}",
+        "ARM_ENDPOINT": f"https://{arm[0]}",
+    }
+    if inference[1] == arm[1]:
+        assert load(**values).aml_audience == arm[1]
+    else:
+        assert refused(**values).startswith(f"AML_INFERENCE_DOMAIN='{region}{inference[0]}' is not")
+
+
 # --- the property, for every destination ---------------------------------------------------------
 
 DESTINATIONS = [SYNAPSE_DEV, LEDGER_TABLE, OUTCOME_TOPIC, AML_INFERENCE, ARM_ML]

@@ -44,7 +44,7 @@ from shared.adapters.transport import (
 )
 from shared.adapters.workspace_facts import WorkspaceFactsAdapter
 from shared.arm import ArmId
-from shared.config import origin_of
+from shared.config import get_settings, origin_of
 from shared.ml_events import APP_TAG
 from shared.model import ConnectionStatus
 from shared.runtime import runtime
@@ -1185,3 +1185,17 @@ def test_azures_error_is_described_with_no_piece_of_a_credential(
     error.status_code = 400
     error.error = ODataV4Format({"code": "Refused", "message": "refused", field: text})
     assert leaked(secret, describe(error)) is None, describe(error)
+
+
+def test_a_long_retry_after_from_the_identity_endpoint_is_capped(app: App) -> None:
+    from shared.adapters import clients
+
+    # A credential of its own: the process's one already holds a token.
+    clients.credential.cache_clear()
+    app.sim.inject("token", status=429, retry_after=60, times=1)
+
+    clients.credential(None).get_token(get_settings().arm_scope)
+
+    assert app.sim.count("token") >= 2, "the throttled token request was not retried"
+    waited = _retry_wait(app, "token")
+    assert waited < RETRY_AFTER_CAP_SECONDS + 10, f"waited {waited:.1f} s for Retry-After: 60"

@@ -42,7 +42,10 @@ def credential(client_id: str | None) -> TokenCredential:
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential(
-        managed_identity_client_id=client_id, exclude_interactive_browser_credential=True
+        managed_identity_client_id=client_id,
+        exclude_interactive_browser_credential=True,
+        # A Retry-After from the identity endpoint is capped as every other client's is.
+        raw_response_hook=transport.RetryAfterCapPolicy(),
     )
 
 

@@ -93,11 +93,15 @@ class EndpointGuardPolicy(SansIOHTTPPolicy[Any, Any]):
 
 class RetryAfterCapPolicy(SansIOHTTPPolicy[Any, Any]):
     """Caps every response's Retry-After headers. Per retry, not a RetryPolicy subclass: Tables
-    and Event Grid build their own RetryPolicy, LRO pollers read the header; every try passes."""
+    and Event Grid build their own RetryPolicy, LRO pollers read the header; every try passes.
+    Also a `raw_response_hook`: azure-identity's pipeline takes no policies, only that hook."""
 
     def on_response(
         self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
     ) -> None:
+        self(response)
+
+    def __call__(self, response: PipelineResponse[Any, Any]) -> None:
         headers = response.http_response.headers
         for name in ("retry-after-ms", "x-ms-retry-after-ms", "retry-after"):
             # Retry-After counts seconds or is an HTTP date; the others count milliseconds.
