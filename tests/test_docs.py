@@ -239,3 +239,32 @@ def test_the_readmes_queries_use_only_fields_the_logs_carry() -> None:
     assert used, "the README has no KQL over custom dimensions"
     assert used <= set(DECISION_LOG_FIELDS), used - set(DECISION_LOG_FIELDS)
     assert "rule_id" in used
+
+
+# --- the README's ledger table names every partition and claim row the app writes ----------
+
+_PARTITION_CONSTANT = re.compile(r'^[A-Z_]*_PARTITION = "([^"]+)"$', re.MULTILINE)
+# `_keys(workspace_id, "remediations")`, `_keys(..., RETRAINING_ROW)`: a claims partition's rows.
+_CLAIM_ROW = re.compile(r'_keys\([^,()]+, "([a-z:-]+)"')
+
+
+def _readme_ledger_table() -> str:
+    readme = README.read_text(encoding="utf-8")
+    return readme.split("### The ledger", 1)[1].split("\n### ", 1)[0]
+
+
+def test_the_readme_ledger_table_names_every_partition_and_claim_row() -> None:
+    from shared.claims import RETRAINING_ROW
+
+    sources = [p.read_text(encoding="utf-8") for p in (REPO / "shared").rglob("*.py")]
+    partitions = {name for text in sources for name in _PARTITION_CONSTANT.findall(text)}
+    assert {"events", "once"} <= partitions, "found no partition constant in shared/"
+    claims = (REPO / "shared" / "claims.py").read_text(encoding="utf-8")
+    rows = {row.rstrip(":") for row in _CLAIM_ROW.findall(claims)} | {RETRAINING_ROW}
+    assert {"remediations", "retraining"} <= rows, "found no claim row in shared/claims.py"
+    table = _readme_ledger_table()
+    first_columns = {line.split("|")[1] for line in table.splitlines() if line.startswith("| `")}
+    missing = sorted(p for p in partitions if not any(f"`{p}`" in c for c in first_columns))
+    claim_line = next(line for line in table.splitlines() if line.startswith("| `claims:`"))
+    missing += sorted(f"claims row {r}" for r in rows if f"`{r}" not in claim_line.split("|")[2])
+    assert missing == [], f"written by the app, not in the README's ledger table: {missing}"
