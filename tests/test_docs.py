@@ -268,3 +268,24 @@ def test_the_readme_ledger_table_names_every_partition_and_claim_row() -> None:
     claim_line = next(line for line in table.splitlines() if line.startswith("| `claims:`"))
     missing += sorted(f"claims row {r}" for r in rows if f"`{r}" not in claim_line.split("|")[2])
     assert missing == [], f"written by the app, not in the README's ledger table: {missing}"
+
+
+# A default of infra/main.parameters.json: `"${NAME=default}"`.
+_INFRA_DEFAULT = re.compile(r'"\$\{([A-Z_]+)=([^}\[]+)\}"')
+
+
+def test_the_readme_settings_table_gives_the_default_infra_provisions() -> None:
+    parameters = (REPO / "infra" / "main.parameters.json").read_text(encoding="utf-8")
+    defaults = dict(_INFRA_DEFAULT.findall(parameters))
+    assert defaults.get("AUTOMATION_MODE") == "dry-run", "found no default in main.parameters.json"
+    cells = {
+        row.split("|")[1].strip(" `"): row.split("|")[2]
+        for row in README.read_text(encoding="utf-8").splitlines()
+        if _TABLE_ROW_SETTING.match(row)
+    }
+    wrong = sorted(
+        f"{name}: infra/ provisions {value!r}, the README says {cells[name].strip()!r}"
+        for name, value in defaults.items()
+        if name in cells and f"`{value}`" not in cells[name]
+    )
+    assert wrong == []
