@@ -289,3 +289,13 @@ def test_the_readme_settings_table_gives_the_default_infra_provisions() -> None:
         if name in cells and f"`{value}`" not in cells[name]
     )
     assert wrong == []
+
+
+def test_the_readme_kinds_table_has_every_kind_the_reconcilers_record() -> None:
+    from shared.reconcilers import role_assignments
+    from tests.test_infra_monitoring import LOGGED_KINDS
+
+    kinds = LOGGED_KINDS | {role_assignments.KIND}
+    table = _readme_ledger_table().split("**`Kind`s and their `Verdict`s**", 1)[1]
+    rows = {line.split("|")[1].strip(" `") for line in table.splitlines() if line.startswith("| `")}
+    assert sorted(kinds - rows) == [], "kinds the ledger holds with no row in the README's table"
