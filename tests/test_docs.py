@@ -239,3 +239,63 @@ def test_the_readmes_queries_use_only_fields_the_logs_carry() -> None:
     assert used, "the README has no KQL over custom dimensions"
     assert used <= set(DECISION_LOG_FIELDS), used - set(DECISION_LOG_FIELDS)
     assert "rule_id" in used
+
+
+# --- the README's ledger table names every partition and claim row the app writes ----------
+
+_PARTITION_CONSTANT = re.compile(r'^[A-Z_]*_PARTITION = "([^"]+)"$', re.MULTILINE)
+# `_keys(workspace_id, "remediations")`, `_keys(..., RETRAINING_ROW)`: a claims partition's rows.
+_CLAIM_ROW = re.compile(r'_keys\([^,()]+, "([a-z:-]+)"')
+
+
+def _readme_ledger_table() -> str:
+    readme = README.read_text(encoding="utf-8")
+    return readme.split("### The ledger", 1)[1].split("\n### ", 1)[0]
+
+
+def test_the_readme_ledger_table_names_every_partition_and_claim_row() -> None:
+    from shared.claims import RETRAINING_ROW
+
+    sources = [p.read_text(encoding="utf-8") for p in (REPO / "shared").rglob("*.py")]
+    partitions = {name for text in sources for name in _PARTITION_CONSTANT.findall(text)}
+    assert {"events", "once"} <= partitions, "found no partition constant in shared/"
+    claims = (REPO / "shared" / "claims.py").read_text(encoding="utf-8")
+    rows = {row.rstrip(":") for row in _CLAIM_ROW.findall(claims)} | {RETRAINING_ROW}
+    assert {"remediations", "retraining"} <= rows, "found no claim row in shared/claims.py"
+    table = _readme_ledger_table()
+    first_columns = {line.split("|")[1] for line in table.splitlines() if line.startswith("| `")}
+    missing = sorted(p for p in partitions if not any(f"`{p}`" in c for c in first_columns))
+    claim_line = next(line for line in table.splitlines() if line.startswith("| `claims:`"))
+    missing += sorted(f"claims row {r}" for r in rows if f"`{r}" not in claim_line.split("|")[2])
+    assert missing == [], f"written by the app, not in the README's ledger table: {missing}"
+
+
+# A default of infra/main.parameters.json: `"${NAME=default}"`.
+_INFRA_DEFAULT = re.compile(r'"\$\{([A-Z_]+)=([^}\[]+)\}"')
+
+
+def test_the_readme_settings_table_gives_the_default_infra_provisions() -> None:
+    parameters = (REPO / "infra" / "main.parameters.json").read_text(encoding="utf-8")
+    defaults = dict(_INFRA_DEFAULT.findall(parameters))
+    assert defaults.get("AUTOMATION_MODE") == "dry-run", "found no default in main.parameters.json"
+    cells = {
+        row.split("|")[1].strip(" `"): row.split("|")[2]
+        for row in README.read_text(encoding="utf-8").splitlines()
+        if _TABLE_ROW_SETTING.match(row)
+    }
+    wrong = sorted(
+        f"{name}: infra/ provisions {value!r}, the README says {cells[name].strip()!r}"
+        for name, value in defaults.items()
+        if name in cells and f"`{value}`" not in cells[name]
+    )
+    assert wrong == []
+
+
+def test_the_readme_kinds_table_has_every_kind_the_reconcilers_record() -> None:
+    from shared.reconcilers import role_assignments
+    from tests.test_infra_monitoring import LOGGED_KINDS
+
+    kinds = LOGGED_KINDS | {role_assignments.KIND}
+    table = _readme_ledger_table().split("**`Kind`s and their `Verdict`s**", 1)[1]
+    rows = {line.split("|")[1].strip(" `") for line in table.splitlines() if line.startswith("| `")}
+    assert sorted(kinds - rows) == [], "kinds the ledger holds with no row in the README's table"

@@ -832,6 +832,44 @@ def test_azure_yaml_runs_no_nested_azd_and_provisions_after_deploying() -> None:
     )
 
 
+def test_the_postprovision_hook_prints_the_synapse_role_commands_ready_to_run(
+    tmp_path: Path,
+) -> None:
+    """azd puts an array output into the environment as its JSON (`json.Marshal`, azd's
+    provisioning manager): the hook must print each command as a shell line, `"Synapse User"`
+    quoted, not the JSON text with its escaped quotes."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+
+    [template] = re.findall(
+        r"^output SYNAPSE_ROLE_ASSIGNMENT_COMMANDS array = \[for id in \w+: '(az .+)'\]$",
+        bicep("main.bicep"),
+        re.MULTILINE,
+    )
+    principal = str(uuid.uuid4())
+    names = ["syn-a", "syn-b"]
+    commands = [
+        template.replace("${split(id, '/')[2]}", "1234")
+        .replace("${last(split(id, '/'))}", name)
+        .replace("${identity.properties.principalId}", principal)
+        for name in names
+    ]
+    assert "${" not in "".join(commands), commands
+    [script] = [s for hook, s in hook_scripts(azure_yaml()) if hook == "postprovision"][:1]
+    env = {"PATH": os.environ["PATH"], "SYNAPSE_ROLE_ASSIGNMENT_COMMANDS": json.dumps(commands)}
+    shell = shutil.which("sh") or "/bin/sh"  # azd runs a posix hook with `sh -c`
+    done = subprocess.run(  # noqa: S603 - the hook under test, as azd runs it
+        [shell, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    printed = [shlex.split(line) for line in done.stdout.splitlines() if line.startswith("az ")]
+    assert [words[words.index("--workspace-name") + 1] for words in printed] == names
+    for words in printed:
+        assert words[words.index("--role") + 1] == "Synapse User"
+        assert words[words.index("--assignee-object-id") + 1] == principal
+
+
 # --- the parsers themselves ----------------------------------------------------------------------
 
 
