@@ -268,6 +268,24 @@ def test_a_partition_falls_back_to_arm_for_its_own_subscription_only(app: App) -
     assert workspaces_read(app) == {w.lower() for w in found[A]}
 
 
+def test_a_partition_refused_for_a_quota_another_instance_spent_waits_for_its_reset(
+    app: App,
+) -> None:
+    found = estate(app)
+    # Partitions run at once on several instances as one identity, which shares Resource Graph's
+    # quota: another's query spends it just before this partition's first one.
+    app.sim.resourcegraph.quota, app.sim.resourcegraph.window = 1, 1.0
+    runtime().inventory.partitions()
+    app.sim.reset_counts()
+
+    host.deliver_queue_message(PARTITION_FUNCTION, json.dumps({"subscription": A}).encode())
+
+    statuses = [r.status for r in app.sim.requests if r.route == "resourcegraph.query"]
+    assert statuses[0] == 429, "refused: the quota was spent"
+    assert not [r for r in app.non_token_requests() if r.route == "aml.workspace.list"], "no ARM"
+    assert settled(app) == {w.lower() for w in found[A]}, "surveyed by Resource Graph"
+
+
 def test_a_partition_sees_its_workspaces_endpoints_in_another_subscription_of_the_scope(
     app: App,
 ) -> None:

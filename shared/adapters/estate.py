@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, HttpResponseError
 
 from shared.adapters.transport import (
     RETRY_AFTER_CAP_SECONDS,
@@ -161,9 +161,21 @@ class EstateAdapter(ArmAdapter):
             while True:
                 _wait_for_quota(quota)
                 options.skip_token = tokens[-1]
-                page, headers = client.resources(
-                    request, cls=lambda response, body, _: (body, response.http_response.headers)
-                )
+                try:
+                    page, headers = client.resources(
+                        request,
+                        cls=lambda response, body, _: (body, response.http_response.headers),
+                    )
+                except HttpResponseError as error:
+                    # Refused for a quota that other instances of the identity spent (partitions
+                    # at once): its reset is waited for as above, once (`quota` still says 0).
+                    said = getattr(error.response, "headers", None) or {}
+                    said = {key.lower(): value for key, value in said.items()}
+                    waited = quota.get(QUOTA_REMAINING) == "0"
+                    if error.status_code != 429 or waited or said.get(QUOTA_REMAINING) != "0":
+                        raise
+                    quota.update(said)
+                    continue
                 quota.clear()
                 quota.update({key.lower(): value for key, value in headers.items()})
                 found = json_objects(page.data, what)
