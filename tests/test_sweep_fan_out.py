@@ -111,6 +111,19 @@ def test_when_resource_graph_cannot_count_the_sweep_runs_in_process(app: App) ->
     assert settled(app) == {w.lower() for w in found[A] + found[B]}
 
 
+def test_a_count_refused_for_a_quota_another_instance_spent_still_fans_out(app: App) -> None:
+    estate(app, SWEEP_FAN_OUT_WORKSPACES="3")
+    # The last run's partitions, still querying as the same identity, spent the quota.
+    app.sim.resourcegraph.quota, app.sim.resourcegraph.window = 1, 1.0
+    runtime().inventory.partitions()
+
+    outputs: dict[str, Any] = {}
+    host.fire_timer("reconcile_all", outputs=outputs)
+
+    assert outputs == {"fan_out": [json.dumps({"subscription": s}) for s in sorted([A, B])]}
+    assert workspaces_read(app) == set(), "not swept in-process"
+
+
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     count=st.one_of(
