@@ -279,7 +279,7 @@ resource contributorGranterGroupAssignment 'Microsoft.Authorization/roleAssignme
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', contributorGranter.name)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
-    description: 'Synapse-AML automation: grant the allow-listed Synapse workspace identities Contributor on the workspaces of this resource group, and nothing else.'
+    description: 'Synapse-AML automation: grant the allow-listed Synapse workspace identities Contributor, and no other role, on the workspaces of this resource group (the condition cannot limit the scope: the app grants only at a workspace).'
     conditionVersion: '2.0'
     condition: contributorForSynapseIdentitiesOnly
   }
