@@ -4,6 +4,7 @@ oddly-keyed entity, losing the record; keys are derived so two values never shar
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import string
 from collections.abc import Mapping
@@ -131,8 +132,9 @@ def bounded_entity(entity: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def entity_bytes(entity: Mapping[str, Any]) -> int:
-    """A generous estimate of an entity's size on the wire, for splitting transactions."""
+    """A generous estimate of an entity's size on the wire, for splitting transactions: in JSON,
+    a character outside ASCII (or a control one) takes six bytes (`\\uXXXX`)."""
     return 1024 + sum(
-        2 * utf16_units(name) + (2 * utf16_units(value) if isinstance(value, str) else 16)
+        2 * len(json.dumps(name)) + (len(json.dumps(value)) if isinstance(value, str) else 64)
         for name, value in entity.items()
     )

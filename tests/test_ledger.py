@@ -302,6 +302,24 @@ def test_huge_actions_are_bounded_and_all_recorded(
     assert {row["Reason"].split(":", 1)[0] for row in rows} == {str(n) for n in range(120)}
 
 
+def test_actions_of_long_text_that_json_escapes_are_sent_within_a_transactions_size(
+    azurite: Azurite,
+) -> None:
+    # The 4 MiB is of the request: JSON sends a character outside ASCII (or a control one) as
+    # `\uXXXX`, six bytes, three times the two of its UTF-16 unit.
+    from dataclasses import replace
+
+    ledger = _ledger(azurite)
+    target, text = f"{WORKSPACES}/w", "é\x01" * 35_000
+    names = ("subject", "reason", "evidence", "trigger", "kind", "verdict", "mode")
+    long: dict[str, Any] = dict.fromkeys(names, text)
+    records = [replace(_action(target, n), **long) for n in range(40)]
+
+    ledger.record_actions(records)
+
+    assert len(list(ledger.actions(target))) == 40  # Azure (and Azurite) refuse 4 MiB and more
+
+
 def test_transactions_stay_under_the_operation_and_size_limits() -> None:
     from shared.bounds import bounded_entity, entity_bytes
     from shared.ledger import _transactions

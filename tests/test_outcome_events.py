@@ -209,6 +209,24 @@ def _completed_event_for_new_job(app: App) -> dict[str, Any]:
     return rs.job_finished_event(name, tags=tags)
 
 
+def test_events_of_long_text_that_json_escapes_are_published_within_a_publishs_size(
+    app: App,
+) -> None:
+    # 1 MB a publish, as sent: JSON writes a character outside ASCII as `\uXXXX` (an emoji two).
+    from shared.runtime import runtime
+
+    outcome = Outcome(Status.APPLIED, "approved")
+    row = (scene.PROD, "private-endpoint-connection", "approve")
+    records = [
+        ActionRecord(*row, f"{i}" + "😀" * 8_000, "r", "enforce", outcome, "e") for i in range(30)
+    ]
+
+    runtime().sink.record_actions(records)
+
+    assert [r for r in app.ledger.actions(scene.PROD) if r["Kind"] == "outcome-event"] == []
+    assert len(app.sim.eventgrid.published_events) == 30
+
+
 def test_a_publish_failing_part_way_names_only_the_events_it_did_not_publish(app: App) -> None:
     # 250 events are two publishes (at most 200 each): the first goes out, the second fails.
     from shared.runtime import runtime
