@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import AzureError, HttpResponseError, ODataV4Format
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
@@ -326,6 +326,48 @@ def test_without_the_foreign_link_the_same_connection_is_approved(app: App) -> N
     """The control for the test above: the foreign link is what stops the approval."""
     app.deliver(prod_event(app))
     assert app.status(app.connection("listed by allow-listed")) == "Approved"
+
+
+_LIST = MPE_PATH.removeprefix("/synapse-dev/syn-analytics")
+# Another workspace's list (any case), a child or parent of this one's: never this one's pages.
+_other_paths = st.one_of(
+    st.sampled_from(["syn-partner", "SYN-PARTNER", "syn-analytics2", "syn-analytic"]).map(
+        lambda workspace: f"/synapse-dev/{workspace}{_LIST}"
+    ),
+    st.sampled_from(["/x", "/", "%2F..%2Fsyn-partner", "/../../syn-partner" + _LIST]).map(
+        lambda tail: MPE_PATH + tail
+    ),
+    st.just(MPE_PATH.removesuffix("/managedPrivateEndpoints")),
+)
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=_other_paths)
+def test_a_next_link_to_another_path_on_the_same_origin_is_never_its_evidence(
+    app: App, path: str
+) -> None:
+    """A data plane served under a path per workspace (SYNAPSE_DEV_ENDPOINT with `{workspace}` in
+    its path) shares one origin: allow-listed syn-analytics' "next page" must not be read from
+    another path, such as syn-partner's list, whose endpoint would pass as syn-analytics'."""
+    app.sim.inject_reply(
+        "synapse.mpe.list", body={"value": [], "nextLink": app.sim.url + path + MPE_QUERY}
+    )
+    app.sim.reset_counts()
+    rogue = app.connection("listed by syn-partner")
+
+    app.deliver(
+        scene.resource_write_event(
+            f"{rogue.workspace_id}/privateEndpointConnections/{rogue.name}",
+            scene.CONNECTION_WRITE,
+        )
+    )
+
+    assert app.status(rogue) == "Pending"
+    listed = [r.path for r in app.sim.requests if r.route == "synapse.mpe.list"]
+    assert listed == [MPE_PATH], listed
+    assert any(
+        "nextLink leaves" in reason for reason in leave_pending_reasons(app, rogue.workspace_id)
+    )
 
 
 @pytest.mark.parametrize(

@@ -311,6 +311,11 @@ def json_pages(
             return
         if not isinstance(link, str):
             raise MalformedResponseError(f"{what}: 'nextLink' is a {type(link).__name__}")
+        # Paths per workspace share an origin: on it, another path is another's list (another
+        # origin is the guard's to refuse).
+        (origin, path, _), (asked_origin, asked_path, _) = _page_key(link), _page_key(url)
+        if origin == asked_origin and path != asked_path:
+            raise PagingError(f"{what}: nextLink leaves {urlsplit(url).path}; read stopped")
         # nextLink already carries the query string, api-version included.
         url, params = link, None
 
