@@ -22,7 +22,7 @@ class AuthorizationAdapter(ArmAdapter):
         return self._clients.authorization(subscription_of(scope)).role_assignments
 
     def list_at_scope(self, scope: str) -> list[ExistingAssignment]:
-        """Assignments made exactly at `scope` (inherited ones are not ours to judge)."""
+        """Assignments at `scope` and above it (`atScope()`); only those at `scope` count."""
         items = self._operations(scope).list_for_scope(scope, filter="atScope()")
         # ExistingAssignment's fields are named as the SDK's RoleAssignment names them.
         names = [field.name for field in fields(ExistingAssignment)]
