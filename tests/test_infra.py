@@ -23,7 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -234,6 +234,15 @@ def bicep_sources() -> dict[Path, str]:
     files = sorted(INFRA.rglob("*.bicep"))
     assert files, f"no .bicep files under {INFRA}"
     return {path: path.read_text(encoding="utf-8") for path in files}
+
+
+def found_in_bicep(check: Callable[[str], list[str]]) -> dict[str, list[str]]:
+    """What `check` finds in each Bicep file under infra/ that it finds anything in."""
+    return {
+        str(path.relative_to(INFRA)): found
+        for path, text in bicep_sources().items()
+        if (found := check(text))
+    }
 
 
 def infra_settings() -> set[str]:
@@ -536,11 +545,7 @@ def hardcoded_hosts(bicep: str) -> list[str]:
 def test_no_string_hardcodes_a_cloud_s_host() -> None:
     # The linter reads every string, a parameter's default and @description included: a host of
     # one cloud there is a warning, and warnings fail `make infra-check`.
-    problems = {
-        str(path.relative_to(INFRA)): found
-        for path, text in bicep_sources().items()
-        if (found := hardcoded_hosts(text))
-    }
+    problems = found_in_bicep(hardcoded_hosts)
     assert not problems, f"no-hardcoded-env-urls: {problems}"
 
 
@@ -599,11 +604,7 @@ def resource_read_warnings(bicep: str) -> list[str]:
 
 def test_no_resource_is_read_in_a_way_the_linter_warns_on() -> None:
     # Both are warnings, and warnings fail `make infra-check`.
-    problems = {
-        str(path.relative_to(INFRA)): found
-        for path, text in bicep_sources().items()
-        if (found := resource_read_warnings(text))
-    }
+    problems = found_in_bicep(resource_read_warnings)
     assert not problems, problems
 
 
@@ -669,11 +670,7 @@ def conditional_scopes(bicep: str) -> list[str]:
 
 
 def test_no_module_scope_is_a_conditional_expression() -> None:
-    problems = {
-        str(path.relative_to(INFRA)): found
-        for path, text in bicep_sources().items()
-        if (found := conditional_scopes(text))
-    }
+    problems = found_in_bicep(conditional_scopes)
     assert not problems, (
         "BCP420: a scope must be one scope function call; put the condition inside its "
         f"arguments: {problems}"
