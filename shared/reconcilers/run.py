@@ -282,7 +282,7 @@ class Run:
         A deleted workspace (a 404: a concern reads only the workspace and its children): once."""
         text = error if isinstance(error, str) else permanent(workspace_id, error)
         if deleted := isinstance(error, ResourceNotFoundError):
-            if workspace_id.lower() in self._gone:  # said by an earlier concern
+            if self.found_gone(workspace_id):  # said by an earlier concern
                 return text
             self._gone.add(workspace_id.lower())
         # Deleted is no failure to read: its own verdict, which on-call's alerts do not select.
