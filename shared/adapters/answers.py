@@ -21,14 +21,12 @@ class GuardNoLongerHoldsError(JudgedAnswerError):
 
 
 def check_answer(answered_id: str, asked_id: str, what: str, value: object, asked: object) -> None:
-    """`UnexpectedAnswerError` unless ARM answered for `asked_id` with `what` set to `asked`."""
     check_named(answered_id, asked_id, f"asked for {asked_id}")
     if value != asked:
         raise UnexpectedAnswerError(f"ARM's answer shows {what} {value}, not {asked}")
 
 
 def check_named(answered: object, asked: str, doing: str) -> None:
-    """`UnexpectedAnswerError` unless Azure's answer names (or IDs) what was asked."""
     if not isinstance(answered, str) or not same_arm_id(answered, asked):
         raise UnexpectedAnswerError(f"{doing}, Azure answered {excerpt(answered, 300)!r}")
 

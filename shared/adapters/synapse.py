@@ -27,7 +27,6 @@ class SynapseAdapter(transport.ArmAdapter):
         return self._clients.settings.synapse_endpoint_for(workspace_name)
 
     def get_workspace(self, workspace_id: ArmId, *, fresh: bool = False) -> SynapseWorkspace:
-        """The workspace as ARM reports it; `SynapseAnswerError` when the body is another's."""
         key = workspace_id.lower()
         cached = self._workspaces.get(key)
         if not fresh and cached and time.monotonic() - cached[0] < WORKSPACE_CACHE_SECONDS:

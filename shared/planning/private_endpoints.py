@@ -4,7 +4,7 @@ connection's endpoint to this workspace. Requester-chosen names and messages are
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.arm import ArmId, is_arm_id, name_of, same_arm_id
@@ -56,7 +56,8 @@ def unsupported_reason(workspace: SynapseWorkspace) -> str | None:
 class EvidenceIndex:
     """The managed private endpoints that target one workspace, by their endpoint's ID."""
 
-    def __init__(self, workspace_id: ArmId, evidence: Iterable[SynapseEvidence]) -> None:
+    def __init__(self, workspace_id: ArmId, evidence: Sequence[SynapseEvidence]) -> None:
+        self.workspace_id, self.evidence = workspace_id, evidence
         self._by_endpoint: dict[str, list[_Match]] = {}
         # To this workspace, naming no private endpoint yet: Synapse fills `resourceId` in once
         # it is provisioned, so any connection that just appeared may be one of theirs.
@@ -81,13 +82,9 @@ class EvidenceIndex:
 
 
 def _decide(
-    connection: PrivateEndpointConnection,
-    workspace_id: ArmId,
-    evidence: Sequence[SynapseEvidence],
-    index: EvidenceIndex,
-    rules: ApprovalRules,
+    connection: PrivateEndpointConnection, index: EvidenceIndex, rules: ApprovalRules
 ) -> ConnectionDecision:
-    name = connection.name
+    workspace_id, evidence, name = index.workspace_id, index.evidence, connection.name
 
     def decision(verdict: Verdict, reason: str, **extra: str) -> ConnectionDecision:
         return ConnectionDecision(verdict, workspace_id, connection.id, name, reason, **extra)
@@ -135,11 +132,10 @@ def _decide(
         reasons = sorted({str(unsupported_reason(synapse)) for synapse, _ in matches})
         return unverified("; ".join(reasons), may_reject=True)
 
-    unreadable = sorted(
+    # The connection may come from a workspace we could not ask: never reject on that.
+    if unreadable := sorted(
         (item.workspace_id, item.error or "not read") for item in evidence if not item.complete
-    )
-    if unreadable:
-        # The connection may come from a workspace we could not ask: never reject on that.
+    ):
         shown = ", ".join(f"{synapse_id} ({error})" for synapse_id, error in unreadable)
         text = f"not verified, and evidence from allow-listed Synapse workspace(s) {shown} "
         text += "could not be read: left pending"
@@ -150,12 +146,10 @@ def _decide(
         text += "private endpoint yet (provisioning): left pending"
         return unverified(excerpt(text, DESCRIPTION_LIMIT), may_reject=False)
     # Workspaces that cannot have made it (no managed VNet, exfiltration protection): say so.
-    workspaces = [item.workspace for item in evidence if item.workspace is not None]
+    workspaces = (item.workspace for item in evidence if item.workspace is not None)
     unsupported = sorted({reason for w in workspaces if (reason := unsupported_reason(w))})
-    text = (
-        "no allow-listed Synapse workspace lists a managed private endpoint with this "
-        "private endpoint for this workspace" + "".join(f"; {reason}" for reason in unsupported)
-    )
+    text = "no allow-listed Synapse workspace lists a managed private endpoint with this private "
+    text += "endpoint for this workspace" + "".join(f"; {reason}" for reason in unsupported)
     return unverified(text[:DESCRIPTION_LIMIT], may_reject=True)
 
 
@@ -166,13 +160,11 @@ def plan_connections(
     rules: ApprovalRules,
 ) -> ConnectionPlan:
     """An allow-listed Synapse workspace without `evidence` counts as unreadable."""
-    allowed = [item for item in evidence if rules.allow_listed(item.workspace_id)]
-    missing = [
+    considered = [item for item in evidence if rules.allow_listed(item.workspace_id)]
+    considered += [
         SynapseEvidence(workspace_id=synapse_id, error="no evidence gathered")
         for synapse_id in rules.synapse_workspace_ids
-        if not any(same_arm_id(synapse_id, item.workspace_id) for item in allowed)
+        if not any(same_arm_id(synapse_id, item.workspace_id) for item in considered)
     ]
-    considered = [*allowed, *missing]
     index = EvidenceIndex(workspace_id, considered)
-    decisions = (_decide(c, workspace_id, considered, index, rules) for c in connections)
-    return ConnectionPlan(workspace_id=workspace_id, decisions=tuple(decisions))
+    return ConnectionPlan(workspace_id, tuple(_decide(c, index, rules) for c in connections))

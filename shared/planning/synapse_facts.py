@@ -50,7 +50,6 @@ def exfiltration_protection(properties: object) -> tuple[bool, str | None]:
 
 
 def read_synapse_workspace(workspace_id: ArmId, body: object) -> SynapseWorkspace:
-    """The workspace ARM answered with; `SynapseAnswerError` for another resource."""
     if not isinstance(body, dict):
         raise SynapseAnswerError(f"ARM answered {type(body).__name__}, not a JSON object")
     reported = body.get("id")
@@ -91,7 +90,6 @@ def _origin_and_path(url: str) -> tuple[str, str, int, str] | None:
 
 
 def data_plane_mismatch(workspace: SynapseWorkspace, configured_endpoint: str) -> str | None:
-    """Why the data plane the app asks may not be this workspace's, or None when it is."""
     if not is_guid(workspace.workspace_uid):
         return (
             f"ARM reports no workspaceUID for Synapse workspace {workspace.id}: cannot tell which "

@@ -101,7 +101,6 @@ class EvidenceGatherer:
         return evidence(error=text)
 
     def gather(self, cache: dict[str, SynapseEvidence], trigger: str) -> list[SynapseEvidence]:
-        """Each allow-listed workspace's evidence, read once into `cache` (the run's)."""
         for synapse_id in self.allow_listed:
             if synapse_id.lower() not in cache:
                 cache[synapse_id.lower()] = self.gather_one(synapse_id, trigger=trigger)
