@@ -16,12 +16,7 @@ from typing import TYPE_CHECKING
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.adapters import answers
-from shared.adapters.errors import (
-    describe,
-    for_workspace,
-    is_transient,
-    permanent,
-)
+from shared.adapters.errors import describe, for_workspace, is_transient, permanent
 from shared.arm import ArmId
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
@@ -213,7 +208,6 @@ class Run:
         return f"{r.kind}\n{r.verdict}\n{r.subject.lower()}\n{r.evidence}", self.holder
 
     def _write(self, decision: Decision) -> Outcome:
-        """The one write path: dry-run, intent, the call, Azure's answer, the error's class."""
         if self.dry_run or self.preview:
             return PLANNED
         assert decision.write is not None
@@ -301,8 +295,7 @@ class Run:
 
 
 def judged(error: Exception) -> Outcome:
-    """What a failed call came to: deferred when, read again just before the write, the resource
-    no longer passes its guard; NotApplied for an answer the app refused; Retry when transient."""
+    """What a failed call came to; a guard that no longer holds just before the write defers it."""
     if isinstance(error, answers.GuardNoLongerHoldsError):
         return Outcome(Status.DEFERRED, str(error), GUARD)
     if isinstance(error, JudgedAnswerError):
