@@ -190,15 +190,11 @@ class Run:
             if free_at is None:
                 return None
             if isinstance(free_at, str):
-                return Outcome(
-                    Status.SKIPPED,
-                    f"taken by another run ({free_at}): left to it, or to a run after its lease",
-                    TAKEN,
-                )
+                why = f"taken by another run ({free_at}): left to it, or to a run after its lease"
+                return Outcome(Status.SKIPPED, why, TAKEN)
             if limit is None:  # never seen: other runs' holds kept changing the row
-                return Outcome(
-                    Status.SKIPPED, "the ledger's row kept changing; left to a later run"
-                )
+                why = "the ledger's row kept changing; left to a later run"
+                return Outcome(Status.SKIPPED, why)
             reason = explain_hourly(limit, free_at)
         return Outcome(Status.DEFERRED, reason, Stop.HOURLY_LIMIT.value)
 
