@@ -63,7 +63,6 @@ class Runtime:
 
     @cached_property
     def sink(self) -> Recorder:
-        """The ledger, and the outcome topic when one is configured."""
         from shared.adapters.outcomes import Recorder
 
         topic = self.settings.outcome_topic_endpoint
