@@ -63,7 +63,6 @@ class Delivery:
         self.rt.ledger.record_event(EventRecord(*self.sent, outcome, reason, self.function))
 
     def read_failed(self, error: Exception, why: str) -> None:
-        """Records a read that failed; a transient failure is raised again (redelivery)."""
         transient = is_transient(error)
         why = f"{'will be redelivered' if transient else why}: {describe(error)}"
         self.record("failed", why, error=error)

@@ -96,7 +96,6 @@ class ActionSink(Protocol):
 def batches(
     items: Sequence[T], weight: Callable[[T], int], count: int, size: int
 ) -> Iterator[list[T]]:
-    """`items` in order, in batches of at most `count` items and `size` weight."""
     batch: list[T] = []
     total = 0
     for item in items:

@@ -4,8 +4,9 @@ on its first use (cold start: an HTTP scoring request never loads the reconciler
 from __future__ import annotations
 
 import functools
+import importlib
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings, get_settings
 
@@ -29,8 +30,21 @@ if TYPE_CHECKING:
     from shared.scoring.service import ScoringStarter
 
 
+def _adapter(module: str, name: str) -> Any:
+    """A part that is `shared.adapters.<module>.<name>` on the clients, imported on first use."""
+    path = f"shared.adapters.{module}"
+    return cached_property(lambda rt: getattr(importlib.import_module(path), name)(rt.clients))
+
+
 class Runtime:
     """A plan (the CLI's `plan`) uses the reconcilers and never the ledger: none is opened."""
+
+    machine_learning: MachineLearningAdapter = _adapter("aml", "MachineLearningAdapter")
+    network: NetworkAdapter = _adapter("network", "NetworkAdapter")
+    _synapse: SynapseAdapter = _adapter("synapse", "SynapseAdapter")
+    _batch_scoring: BatchScoringAdapter = _adapter("batch_scoring", "BatchScoringAdapter")
+    # Model promotion's reads and writes; the CLI's `plan` reads with it too (no ledger).
+    promotion_adapter: PromotionAdapter = _adapter("promotion", "PromotionAdapter")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -49,7 +63,6 @@ class Runtime:
 
     @cached_property
     def sink(self) -> Recorder:
-        """The ledger, and the outcome topic when one is configured."""
         from shared.adapters.outcomes import Recorder
 
         topic = self.settings.outcome_topic_endpoint
@@ -63,29 +76,11 @@ class Runtime:
         return Claims(self.ledger.table)
 
     @cached_property
-    def machine_learning(self) -> MachineLearningAdapter:
-        from shared.adapters.aml import MachineLearningAdapter
-
-        return MachineLearningAdapter(self.clients)
-
-    @cached_property
-    def network(self) -> NetworkAdapter:
-        from shared.adapters.network import NetworkAdapter
-
-        return NetworkAdapter(self.clients)
-
-    @cached_property
     def inventory(self) -> Inventory:
         from shared.adapters.estate import EstateAdapter
         from shared.inventory import Inventory
 
         return Inventory(self.settings.scope, EstateAdapter(self.clients))
-
-    @cached_property
-    def _synapse(self) -> SynapseAdapter:
-        from shared.adapters.synapse import SynapseAdapter
-
-        return SynapseAdapter(self.clients)
 
     @cached_property
     def private_endpoints(self) -> PrivateEndpointReconciler:
@@ -113,12 +108,6 @@ class Runtime:
         return PolicyReconciler(self.settings, facts, self.machine_learning, self._synapse)
 
     @cached_property
-    def _batch_scoring(self) -> BatchScoringAdapter:
-        from shared.adapters.batch_scoring import BatchScoringAdapter
-
-        return BatchScoringAdapter(self.clients)
-
-    @cached_property
     def _scoring_records(self) -> ScoringRecords:
         from shared.scoring.records import ScoringRecords
 
@@ -140,13 +129,6 @@ class Runtime:
 
         mode = self.settings.automation_mode.value
         return ScoringOutcomes(self._batch_scoring, self._scoring_records, self.sink, mode)
-
-    @cached_property
-    def promotion_adapter(self) -> PromotionAdapter:
-        """Model promotion's reads and writes; the CLI's `plan` reads with it too (no ledger)."""
-        from shared.adapters.promotion import PromotionAdapter
-
-        return PromotionAdapter(self.clients)
 
     @cached_property
     def retraining(self) -> RetrainingReconciler | None:

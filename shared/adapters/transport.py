@@ -8,7 +8,7 @@ import inspect
 import json
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -369,7 +369,6 @@ class ArmAdapter:
         return self._clients.app_identity()
 
     def _ml(self, workspace_id: str) -> tuple[Any, str, str]:
-        """The Azure ML management client of the workspace's subscription, its group and name."""
         client = self._clients.machine_learning(subscription_of(workspace_id))
         return client, resource_group_of(workspace_id), name_of(workspace_id)
 
@@ -387,17 +386,15 @@ class ArmAdapter:
         path: str,
         api_version: str | None,
         *,
-        body: Mapping[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
         ok: tuple[int, ...] = (200,),
     ) -> HttpResponse:
-        """One raw request on `arm_pipeline()`; a status outside `ok` raises."""
         from azure.core.rest import HttpRequest
 
         client = self._clients.arm_pipeline()
         # The metric service takes no api-version (azure-ai-ml's run history client sends none).
         params = {"api-version": api_version} if api_version else None
-        payload = dict(body) if body is not None else None
-        request = HttpRequest(method, client.format_url(path), params=params, json=payload)
+        request = HttpRequest(method, client.format_url(path), params=params, json=body)
         # PUTs and DELETEs of ARM resources are idempotent: retried like GETs.
         response = client.send_request(request, retry_on_methods=[method])
         if response.status_code not in ok:

@@ -16,12 +16,7 @@ from typing import TYPE_CHECKING
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.adapters import answers
-from shared.adapters.errors import (
-    describe,
-    for_workspace,
-    is_transient,
-    permanent,
-)
+from shared.adapters.errors import describe, for_workspace, is_transient, permanent
 from shared.arm import ArmId
 from shared.ledger import ActionRecord, ActionSink
 from shared.logs import decision_log
@@ -195,15 +190,11 @@ class Run:
             if free_at is None:
                 return None
             if isinstance(free_at, str):
-                return Outcome(
-                    Status.SKIPPED,
-                    f"taken by another run ({free_at}): left to it, or to a run after its lease",
-                    TAKEN,
-                )
+                why = f"taken by another run ({free_at}): left to it, or to a run after its lease"
+                return Outcome(Status.SKIPPED, why, TAKEN)
             if limit is None:  # never seen: other runs' holds kept changing the row
-                return Outcome(
-                    Status.SKIPPED, "the ledger's row kept changing; left to a later run"
-                )
+                why = "the ledger's row kept changing; left to a later run"
+                return Outcome(Status.SKIPPED, why)
             reason = explain_hourly(limit, free_at)
         return Outcome(Status.DEFERRED, reason, Stop.HOURLY_LIMIT.value)
 
@@ -213,7 +204,6 @@ class Run:
         return f"{r.kind}\n{r.verdict}\n{r.subject.lower()}\n{r.evidence}", self.holder
 
     def _write(self, decision: Decision) -> Outcome:
-        """The one write path: dry-run, intent, the call, Azure's answer, the error's class."""
         if self.dry_run or self.preview:
             return PLANNED
         assert decision.write is not None
@@ -301,8 +291,7 @@ class Run:
 
 
 def judged(error: Exception) -> Outcome:
-    """What a failed call came to: deferred when, read again just before the write, the resource
-    no longer passes its guard; NotApplied for an answer the app refused; Retry when transient."""
+    """What a failed call came to; a guard that no longer holds just before the write defers it."""
     if isinstance(error, answers.GuardNoLongerHoldsError):
         return Outcome(Status.DEFERRED, str(error), GUARD)
     if isinstance(error, JudgedAnswerError):
