@@ -44,25 +44,24 @@ SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
 _NCRONTAB = re.compile(r"[0-9*/,\-A-Za-z?]+(?:\s+[0-9*/,\-A-Za-z?]+){5}")
 # Azure's naming rules (resource-name-rules) for the parts of IDs the app builds URLs from: a
 # name outside them (`x@evil.com#`) is no resource Azure can hold, and would change the URL.
-_NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
+_NAME_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     # Global: it is the data plane's host name.
-    ("microsoft.synapse", "workspaces"): (
+    "microsoft.synapse/workspaces": (
         re.compile(r"^(?!.*-ondemand)[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"),
         "1-50 lowercase letters, digits and hyphens, starting and ending with a letter or "
         "digit, without '-ondemand'",
     ),
-    ("microsoft.machinelearningservices", "workspaces"): (
+    "microsoft.machinelearningservices/workspaces": (
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$"),
         "3-33 letters, digits, hyphens and underscores, starting with a letter or digit",
     ),
     # What an event says was written, read by its ID (`privateEndpoints/pe?x` reads another path).
-    ("microsoft.network", "privateendpoints"): (
+    "microsoft.network/privateendpoints": (
         re.compile(r"^[a-z0-9](?:[a-z0-9_.-]{0,62}[a-z0-9_])?$"),
         "up to 64 letters, digits, '_', '.' and '-', starting with a letter or digit, ending "
         "with one or '_'",
     ),
 }
-# Azure Table names: alphanumeric, 3-63 characters, not starting with a digit.
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 # A DNS label: letters, digits and hyphens, not at either end.
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -265,7 +264,6 @@ class TokenDestination:
     fixed_by: str | None = None
 
     def cloud_audience(self, host: str) -> str | None:
-        """The audience of the known cloud `host` belongs to (at a label boundary), or None."""
         host = host.lower()
         return next((a for s, a in self.clouds if host == s or host.endswith("." + s)), None)
 
@@ -358,7 +356,7 @@ def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
     return audience
 
 
-def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
+def name_problem(arm_id: str) -> str | None:
     """What in a well-formed ARM ID breaks Azure's naming rules (to follow the ID in an error)."""
     parts = parse_resource_id(arm_id)
     if not is_guid(str(parts.get("subscription", ""))):
@@ -369,11 +367,12 @@ def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
             f": resource group {group!r} is not a valid name: expected 1-90 letters, digits, "
             "'_', '-', '.', '(' and ')', not ending with '.'"
         )
-    rule = _NAME_RULES.get((resource_type[0].lower(), resource_type[1].lower()))
+    kind = f"{parts.get('namespace', '')}/{parts.get('type', '')}"
+    rule = _NAME_RULES.get(kind.lower())
     name = str(parts.get("name", ""))
     # Names compare case-insensitively in ARM IDs (and in host names): judged in lower case.
     if rule is not None and not rule[0].fullmatch(name.lower() if name.isascii() else name):
-        return f": name {name!r} is not a valid {'/'.join(resource_type)} name: expected {rule[1]}"
+        return f": name {name!r} is not a valid {kind} name: expected {rule[1]}"
     return None
 
 
@@ -456,7 +455,6 @@ class _Reader:
     def listed(
         self, name: str, problem: Callable[[str], str | None] = lambda _: None, unique: bool = False
     ) -> list[str]:
-        """A comma-separated list, each item stripped and passing `_each`; empty when unset."""
         raw = self.optional(name)
         items = [item.strip() for item in raw.split(",")] if raw is not None else []
         return _each(name, items, problem, unique=unique)
@@ -478,19 +476,14 @@ class _Reader:
         def problem(candidate: str) -> str | None:
             if not is_resource_type(candidate, *resource_type):
                 return _NOT_ARM_ID.format(f"a {kind} resource", f"{kind}/<name>")
-            return name_problem(candidate, resource_type)
+            return name_problem(candidate)
 
         return tuple(ArmId(candidate) for candidate in self.listed(name, problem, unique=True))
 
     def scopes(self, name: str) -> tuple[str, ...]:
-        """A JSON array of ARM scopes (ML_SCOPES, ML_SCOPE_EXCLUDE); empty when unset."""
-
-        def problem(item: str) -> str | None:
-            if is_resource_type(item, *ML_WORKSPACE_TYPE):
-                return name_problem(item, ML_WORKSPACE_TYPE)
-            if is_arm_id(item) and "resource_group" in parse_resource_id(item):
-                return name_problem(item, ("Microsoft.Resources", "resourceGroups"))
-            return None
+        def problem(item: str) -> str | None:  # a resource group's or a workspace's names
+            under_group = is_arm_id(item) and "resource_group" in parse_resource_id(item)
+            return name_problem(item) if under_group else None
 
         return tuple(_each(name, self.json_text(name, parse_scopes), problem))
 
@@ -514,7 +507,6 @@ class _Reader:
         return value
 
     def json_text(self, name: str, parse: Callable[[str], _T], default: str = "[]") -> _T:
-        """A JSON setting's text, bounded in size and nesting before `parse` reads it."""
         value = self.optional(name) or default
         if len(value) > MAX_JSON_SETTING_CHARS:
             raise SettingsError(
@@ -603,7 +595,6 @@ def _json_object(text: str) -> str:
 
 
 def _number(name: str, raw: str, expected: str, least: float = -math.inf, shown: int = 0) -> float:
-    """A finite number at least `least` (the error shows `shown` characters of it, or all)."""
     number = decimal_number(raw)
     if number is None or not (math.isfinite(number) and number >= least):
         raise _invalid(name, excerpt(raw, shown) if shown else raw, expected)
@@ -748,7 +739,6 @@ def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
 
 
 def _allowed_inputs(name: str, reader: _Reader) -> AllowedInputs:
-    """`SCORING_ALLOWED_INPUTS`: a JSON array of prefixes; the host's storage is never one."""
     hosts = _host_storage_accounts(reader.environ)
     loaded = reader.json_text(name, lambda text: json_array(text, "prefixes (strings)"))
     if not all(isinstance(item, str) for item in loaded):
@@ -764,8 +754,6 @@ def _allowed_inputs(name: str, reader: _Reader) -> AllowedInputs:
 
 
 def _batch_endpoints(name: str, reader: _Reader, scope: Scope) -> tuple[ArmId, ...]:
-    """`SCORING_ALLOWED_ENDPOINTS`: ARM IDs of batch endpoints under in-scope workspaces."""
-
     def problem(candidate: str) -> str | None:
         workspace = batch_endpoint_workspace(candidate)
         if workspace is None:
