@@ -64,16 +64,12 @@ def table_key(value: str) -> str:
     if not value:
         return "~e"
     # surrogatepass: a lone surrogate (valid in JSON, not in UTF-8) still gets its own key.
-    key = "".join(
-        char if char in _KEY_SAFE else ":" if char == "/" else _escaped(char) for char in value
-    )
+    raw = value.encode("utf-8", "surrogatepass")
+    # Byte by byte: `_KEY_SAFE` and '/' are ASCII, and every byte of another character is not.
+    key = "".join(chr(b) if chr(b) in _KEY_SAFE else ":" if b == 0x2F else f"~{b:02X}" for b in raw)
     if len(key) <= MAX_KEY_CHARS and redacted(value) == value:
         return key
-    return "~h" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _escaped(char: str) -> str:
-    return "".join(f"~{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+    return "~h" + hashlib.sha256(raw).hexdigest()
 
 
 def utf16_units(value: str) -> int:
@@ -105,7 +101,6 @@ def excerpt(value: object, limit: int) -> str:
 
 
 def redacted_json(value: Any) -> Any:
-    """A JSON value (Azure's) with `redacted` every string in it, names too."""
     if isinstance(value, dict):
         return {redacted_json(name): redacted_json(item) for name, item in value.items()}
     if isinstance(value, list):

@@ -34,44 +34,40 @@ from shared.arm import (
     top_level_resource,
 )
 from shared.bounds import excerpt, redacted
-from shared.policy.exemptions import Exemption, parse_exemptions
+from shared.policy.exemptions import Exemption, json_array, parse_exemptions
 from shared.scope import GROUP_ID, Scope, parse_scopes, parse_tag
 from shared.scoring.inputs import STORAGE_SUFFIXES, AllowedInputs, allowed_prefix, input_not_allowed
 
 SYNAPSE_WORKSPACE_TYPE = ("Microsoft.Synapse", "workspaces")
 
 # NCRONTAB as the Functions host reads it: six fields, seconds first.
-_NCRONTAB_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
+_NCRONTAB = re.compile(r"[0-9*/,\-A-Za-z?]+(?:\s+[0-9*/,\-A-Za-z?]+){5}")
 # Azure's naming rules (resource-name-rules) for the parts of IDs the app builds URLs from: a
 # name outside them (`x@evil.com#`) is no resource Azure can hold, and would change the URL.
-_NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
+_NAME_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     # Global: it is the data plane's host name.
-    ("microsoft.synapse", "workspaces"): (
+    "microsoft.synapse/workspaces": (
         re.compile(r"^(?!.*-ondemand)[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"),
         "1-50 lowercase letters, digits and hyphens, starting and ending with a letter or "
         "digit, without '-ondemand'",
     ),
-    ("microsoft.machinelearningservices", "workspaces"): (
+    "microsoft.machinelearningservices/workspaces": (
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$"),
         "3-33 letters, digits, hyphens and underscores, starting with a letter or digit",
     ),
     # What an event says was written, read by its ID (`privateEndpoints/pe?x` reads another path).
-    ("microsoft.network", "privateendpoints"): (
+    "microsoft.network/privateendpoints": (
         re.compile(r"^[a-z0-9](?:[a-z0-9_.-]{0,62}[a-z0-9_])?$"),
         "up to 64 letters, digits, '_', '.' and '-', starting with a letter or digit, ending "
         "with one or '_'",
     ),
 }
-# Azure Table names: alphanumeric, 3-63 characters, not starting with a digit.
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 # A DNS label: letters, digits and hyphens, not at either end.
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # An MLflow metric key, as MLflow accepts it.
 _METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
 DEFAULT_RETRAIN_COOLDOWN_MINUTES = 360
-MAX_RETRAIN_COOLDOWN_MINUTES = 525_600  # a year
-MAX_RETRAIN_JOB_TIMEOUT_HOURS = 8_760  # a year
-DEFAULT_PROMOTION_KEEP = 2
 # The ledger keeps a workspace's hour in one row: a bound that row holds with room to spare.
 MAX_REMEDIATIONS_PER_HOUR = 1_000
 
@@ -268,7 +264,6 @@ class TokenDestination:
     fixed_by: str | None = None
 
     def cloud_audience(self, host: str) -> str | None:
-        """The audience of the known cloud `host` belongs to (at a label boundary), or None."""
         host = host.lower()
         return next((a for s, a in self.clouds if host == s or host.endswith("." + s)), None)
 
@@ -361,7 +356,7 @@ def _aml_audience(reader: _Reader, arm_endpoint: str, domain: str) -> str:
     return audience
 
 
-def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
+def name_problem(arm_id: str) -> str | None:
     """What in a well-formed ARM ID breaks Azure's naming rules (to follow the ID in an error)."""
     parts = parse_resource_id(arm_id)
     if not is_guid(str(parts.get("subscription", ""))):
@@ -372,11 +367,12 @@ def name_problem(arm_id: str, resource_type: tuple[str, str]) -> str | None:
             f": resource group {group!r} is not a valid name: expected 1-90 letters, digits, "
             "'_', '-', '.', '(' and ')', not ending with '.'"
         )
-    rule = _NAME_RULES.get((resource_type[0].lower(), resource_type[1].lower()))
+    kind = f"{parts.get('namespace', '')}/{parts.get('type', '')}"
+    rule = _NAME_RULES.get(kind.lower())
     name = str(parts.get("name", ""))
     # Names compare case-insensitively in ARM IDs (and in host names): judged in lower case.
     if rule is not None and not rule[0].fullmatch(name.lower() if name.isascii() else name):
-        return f": name {name!r} is not a valid {'/'.join(resource_type)} name: expected {rule[1]}"
+        return f": name {name!r} is not a valid {kind} name: expected {rule[1]}"
     return None
 
 
@@ -403,7 +399,6 @@ def _parsed(name: str, parse: Callable[[str], _T], value: str) -> _T:
 
 
 _T = TypeVar("_T")
-_WHOLE = "expected a whole number >= {} (at most 18 digits)"
 
 
 def whole_number(value: str) -> int | None:
@@ -442,8 +437,10 @@ class _Reader:
     def optional(self, name: str) -> str | None:
         return self.environ.get(name, "").strip() or None
 
-    def required(self, name: str, expected: str, by: str = "") -> str:
-        value = self.optional(name)
+    def required(
+        self, name: str, expected: str, by: str = "", ok: Callable[[str], object] = bool
+    ) -> str:
+        value = self.checked(name, ok, f"expected {expected}")
         if value is None:
             needed = f"required with {by}" if by else "required"  # `by`: the setting needing it
             raise SettingsError(f"{name} is {needed}: expected {expected}")
@@ -458,13 +455,12 @@ class _Reader:
     def listed(
         self, name: str, problem: Callable[[str], str | None] = lambda _: None, unique: bool = False
     ) -> list[str]:
-        """A comma-separated list, each item stripped and passing `_each`; empty when unset."""
         raw = self.optional(name)
         items = [item.strip() for item in raw.split(",")] if raw is not None else []
         return _each(name, items, problem, unique=unique)
 
-    def choice(self, name: str, enum: type[AutomationMode] | type[PolicyMode]) -> str:
-        allowed = [member.value for member in enum]
+    def choice(self, name: str, options: Iterable[str]) -> str:
+        allowed = [str(option) for option in options]
         value = self.checked(name, lambda v: v.lower() in allowed, f"expected one of {allowed}")
         return value.lower() if value is not None else allowed[0]
 
@@ -480,22 +476,16 @@ class _Reader:
         def problem(candidate: str) -> str | None:
             if not is_resource_type(candidate, *resource_type):
                 return _NOT_ARM_ID.format(f"a {kind} resource", f"{kind}/<name>")
-            return name_problem(candidate, resource_type)
+            return name_problem(candidate)
 
         return tuple(ArmId(candidate) for candidate in self.listed(name, problem, unique=True))
 
     def scopes(self, name: str) -> tuple[str, ...]:
-        """A JSON array of ARM scopes (ML_SCOPES, ML_SCOPE_EXCLUDE); empty when unset."""
+        def problem(item: str) -> str | None:  # a resource group's or a workspace's names
+            under_group = is_arm_id(item) and "resource_group" in parse_resource_id(item)
+            return name_problem(item) if under_group else None
 
-        def problem(item: str) -> str | None:
-            if is_resource_type(item, *ML_WORKSPACE_TYPE):
-                return name_problem(item, ML_WORKSPACE_TYPE)
-            if is_arm_id(item) and "resource_group" in parse_resource_id(item):
-                return name_problem(item, ("Microsoft.Resources", "resourceGroups"))
-            return None
-
-        parsed = _parsed(name, parse_scopes, self.json_text(name) or "[]")
-        return tuple(_each(name, parsed, problem))
+        return tuple(_each(name, self.json_text(name, parse_scopes), problem))
 
     def https_url(self, name: str, default: str) -> str:
         """A URL template when `default` is one (holds `{workspace}`)."""
@@ -516,11 +506,8 @@ class _Reader:
             raise _invalid(name, value, f"expected a DNS domain such as {example}")
         return value
 
-    def json_text(self, name: str) -> str | None:
-        """A JSON setting's text, bounded in size and nesting (parsed by the caller)."""
-        value = self.optional(name)
-        if value is None:
-            return None
+    def json_text(self, name: str, parse: Callable[[str], _T], default: str = "[]") -> _T:
+        value = self.optional(name) or default
         if len(value) > MAX_JSON_SETTING_CHARS:
             raise SettingsError(
                 f"{name} is {len(value)} characters long: expected at most {MAX_JSON_SETTING_CHARS}"
@@ -531,15 +518,14 @@ class _Reader:
                 f"{name} is nested too deeply: expected JSON at most "
                 f"{MAX_JSON_SETTING_DEPTH} arrays or objects deep"
             )
-        return value
+        return _parsed(name, parse, value)
 
     def ncrontab(self, name: str) -> str | None:
-        return self.checked(
-            name,
-            lambda v: len(v.split()) == 6 and all(_NCRONTAB_FIELD.fullmatch(f) for f in v.split()),
+        expected = (
             "expected an NCRONTAB expression with six fields (second minute hour day month "
-            "weekday), such as '0 */15 * * * *'",
+            "weekday), such as '0 */15 * * * *'"
         )
+        return self.checked(name, _NCRONTAB.fullmatch, expected)
 
     def words(self, name: str) -> frozenset[str] | None:
         items = self.listed(name)
@@ -548,17 +534,16 @@ class _Reader:
             raise _invalid(name, self.optional(name), expected)
         return frozenset(item.lower() for item in items) or None
 
-    def count(
-        self, name: str, default: int, *, at_most: int = 10**18, expected: str = "", least: int = 1
-    ) -> int:
+    def count(self, name: str, default: int, *, least: int = 1, at_most: int | None = None) -> int:
         value = self.optional(name)
         if value is None:
             return default
         number = whole_number(value)
-        if number is None or number < least:
-            raise _invalid(name, excerpt(value, 40), _WHOLE.format(least))
-        if number > at_most:
-            raise _invalid(name, number, expected)
+        if number is None or number < least or (at_most is not None and number > at_most):
+            expected = (
+                f"from {least} to {at_most}" if at_most else f">= {least} (at most 18 digits)"
+            )
+            raise _invalid(name, excerpt(value, 40), f"expected a whole number {expected}")
         return number
 
     def ml_name(self, name: str, expected: str) -> str | None:
@@ -598,20 +583,18 @@ def _not_json(constant: str) -> object:
     raise ValueError(f"{constant} is not a JSON number")
 
 
-def _json_object(reader: _Reader, name: str) -> str:
-    text = reader.json_text(name) or "{}"  # its SettingsError is a ValueError: raised first
+def _json_object(text: str) -> str:
     try:
         # NaN and Infinity are not JSON (Python reads them): Azure would refuse the job.
         loaded = json.loads(text, parse_constant=_not_json)
     except ValueError as error:
-        raise SettingsError(f"{name} is not valid JSON: {error}") from None
+        raise ValueError(f"not valid JSON: {error}") from None
     if not isinstance(loaded, dict):
-        raise SettingsError(f"{name} is not valid: expected a JSON object of input names")
+        raise ValueError("expected a JSON object of input names")
     return json.dumps(loaded, sort_keys=True, separators=(",", ":"))
 
 
 def _number(name: str, raw: str, expected: str, least: float = -math.inf, shown: int = 0) -> float:
-    """A finite number at least `least` (the error shows `shown` characters of it, or all)."""
     number = decimal_number(raw)
     if number is None or not (math.isfinite(number) and number >= least):
         raise _invalid(name, excerpt(raw, shown) if shown else raw, expected)
@@ -622,11 +605,10 @@ def _drift_gate(reader: _Reader) -> DriftGate | None:
     query = reader.optional("DRIFT_QUERY")
     if query is None:
         return None
-    expected = "workspace (customer) ID, a GUID"
+    expected = "the Log Analytics workspace (customer) ID, a GUID"
     workspace = reader.required(
-        "DRIFT_LOG_ANALYTICS_WORKSPACE_ID", f"the Log Analytics {expected}", by="DRIFT_QUERY"
+        "DRIFT_LOG_ANALYTICS_WORKSPACE_ID", expected, "DRIFT_QUERY", is_guid
     )
-    reader.checked("DRIFT_LOG_ANALYTICS_WORKSPACE_ID", is_guid, f"expected the {expected}")
     expected = "a number that the query's value is compared with"
     raw = reader.required("DRIFT_THRESHOLD", expected, by="DRIFT_QUERY")
     threshold = _number("DRIFT_THRESHOLD", raw, "expected a finite number")
@@ -639,29 +621,23 @@ def _retraining(reader: _Reader, scope: Scope, allowed: AllowedInputs) -> Retrai
     workspace_ids = reader.arm_ids("RETRAIN_WORKSPACE_IDS", ML_WORKSPACE_TYPE)
     out = f" is not in scope {_SCOPE_SETTINGS}: retraining runs only in workspaces in scope"
     _each("RETRAIN_WORKSPACE_IDS", workspace_ids, lambda i: None if scope.may_cover(i) else out)
-    compute = reader.required("RETRAIN_COMPUTE", "the name of a compute cluster")
     # azure-ai-ml runs a job on "local" here, on the app's host, with what Azure answers.
-    if not ML_NAME.fullmatch(compute) or compute.lower() == "local":
-        expected = "expected the name of a compute cluster (not 'local', the app's own host)"
-        raise _invalid("RETRAIN_COMPUTE", compute, expected)
-    # Bounded: a cooldown beyond any date (timedelta's range) would fail every drift event.
-    cooldown = reader.count(
-        "RETRAIN_COOLDOWN_MINUTES",
-        DEFAULT_RETRAIN_COOLDOWN_MINUTES,
-        at_most=MAX_RETRAIN_COOLDOWN_MINUTES,
-        expected=f"expected at most {MAX_RETRAIN_COOLDOWN_MINUTES} minutes (a year)",
-        least=0,
+    expected = "the name of a compute cluster (not 'local', the app's own host)"
+    compute = reader.required(
+        "RETRAIN_COMPUTE", expected, ok=lambda c: ML_NAME.fullmatch(c) and c.lower() != "local"
     )
-    most = MAX_RETRAIN_JOB_TIMEOUT_HOURS
-    expected = f"at most {most} hours (a year)"
-    timeout = reader.count("RETRAIN_JOB_TIMEOUT_HOURS", 24, at_most=most, expected=expected)
+    # At most a year: a cooldown beyond any date (timedelta's range) would fail every drift event.
+    cooldown = reader.count(
+        "RETRAIN_COOLDOWN_MINUTES", DEFAULT_RETRAIN_COOLDOWN_MINUTES, least=0, at_most=525_600
+    )
+    timeout = reader.count("RETRAIN_JOB_TIMEOUT_HOURS", 24, at_most=8_760)  # a year
     endpoint = reader.ml_name("BATCH_ENDPOINT_NAME", "the name of a batch endpoint")
     deployment = reader.ml_name("BATCH_DEPLOYMENT_NAME", "the name of a batch deployment")
     scoring_input = reader.optional("SCORING_INPUT")
     if endpoint:
         expected = "the data to score, such as azureml://datastores/<datastore>/paths/<folder>/"
         reader.required("SCORING_INPUT", expected, by="BATCH_ENDPOINT_NAME")
-    inputs_json = _json_object(reader, "RETRAIN_INPUTS")
+    inputs_json = reader.json_text("RETRAIN_INPUTS", _json_object, "{}")
     scoring = [("SCORING_INPUT", scoring_input)] if scoring_input is not None else []
     # The jobs of every retraining workspace read these paths with the app's identity: each passes
     # the same check as an HTTP request's input (not repeated: it may hold a SAS).
@@ -698,18 +674,15 @@ def _promotion(reader: _Reader) -> Promotion | None:
         raise _invalid(
             "PROMOTION_METRIC", excerpt(metric, 60), "expected a metric name such as accuracy"
         )
-    direction = (reader.optional("PROMOTION_DIRECTION") or "higher").lower()
-    if direction not in ("higher", "lower"):
-        raise _invalid("PROMOTION_DIRECTION", direction, "expected higher or lower")
+    direction = reader.choice("PROMOTION_DIRECTION", ("higher", "lower"))
     raw_delta = reader.optional("PROMOTION_MIN_DELTA") or "0"
     min_delta = _number("PROMOTION_MIN_DELTA", raw_delta, "expected a finite number >= 0", 0, 40)
     expected = "the name the better model is registered under"
-    model_name = reader.required("PROMOTION_MODEL_NAME", expected, by="PROMOTION_METRIC")
-    reader.ml_name("PROMOTION_MODEL_NAME", "a model name")
-    keep = reader.count("PROMOTION_KEEP", DEFAULT_PROMOTION_KEEP)
-    if keep < DEFAULT_PROMOTION_KEEP:
-        expected = "expected 2 or more (the new default and the previous one, to switch back to)"
-        raise _invalid("PROMOTION_KEEP", keep, expected)
+    model_name = reader.required(
+        "PROMOTION_MODEL_NAME", expected, "PROMOTION_METRIC", ML_NAME.fullmatch
+    )
+    # At least the new default and the previous one, to switch back to.
+    keep = reader.count("PROMOTION_KEEP", 2, least=2)
     score_anyway = reader.flag("SCORE_WHEN_NOT_PROMOTED", default=True)
     return Promotion(metric, direction == "higher", min_delta, model_name, keep, score_anyway)
 
@@ -766,18 +739,14 @@ def _host_storage_accounts(environ: Mapping[str, str]) -> frozenset[str]:
 
 
 def _allowed_inputs(name: str, reader: _Reader) -> AllowedInputs:
-    """`SCORING_ALLOWED_INPUTS`: a JSON array of prefixes; the host's storage is never one."""
     hosts = _host_storage_accounts(reader.environ)
-    text = reader.json_text(name) or "[]"  # its SettingsError is a ValueError: raised first
-    loaded = None
-    with contextlib.suppress(ValueError):
-        loaded = json.loads(text)
-    if not (isinstance(loaded, list) and all(isinstance(item, str) for item in loaded)):
-        raise SettingsError(f"{name} is not valid: expected a JSON array of prefixes (strings)")
+    loaded = reader.json_text(name, lambda text: json_array(text, "prefixes (strings)"))
+    if not all(isinstance(item, str) for item in loaded):
+        raise SettingsError(f"{name}: expected a JSON array of prefixes (strings)")
     prefixes = []
     for position, item in enumerate(loaded, start=1):
         try:
-            prefixes.append(allowed_prefix(item.strip(), hosts))
+            prefixes.append(allowed_prefix(str(item).strip(), hosts))
         except ValueError as error:
             # The item is not repeated: it may hold a SAS token.
             raise SettingsError(f"{name}: item {position} {error}") from None
@@ -785,8 +754,6 @@ def _allowed_inputs(name: str, reader: _Reader) -> AllowedInputs:
 
 
 def _batch_endpoints(name: str, reader: _Reader, scope: Scope) -> tuple[ArmId, ...]:
-    """`SCORING_ALLOWED_ENDPOINTS`: ARM IDs of batch endpoints under in-scope workspaces."""
-
     def problem(candidate: str) -> str | None:
         workspace = batch_endpoint_workspace(candidate)
         if workspace is None:
@@ -831,7 +798,6 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
     outcome_topic = reader.checked("OUTCOME_TOPIC_ENDPOINT", _is_https_url, _HTTPS_URL)
     inference_domain = reader.domain("AML_INFERENCE_DOMAIN", _INFERENCE[cloud])
     synapse = reader.https_url("SYNAPSE_DEV_ENDPOINT", f"https://{{workspace}}.{_SYNAPSE[cloud]}")
-    per_hour = f"expected a whole number from 1 to {MAX_REMEDIATIONS_PER_HOUR}"
     # `func start` sets WEBSITE_HOSTNAME to localhost:<port>, plain HTTP: relative URLs then.
     local = re.fullmatch(r"[^:]+:[0-9]+", reader.optional("WEBSITE_HOSTNAME") or "")
     return Settings(
@@ -852,11 +818,9 @@ def load_settings(environ: Mapping[str, str], *, without_ledger: bool = False) -
         outcome_topic_audience=OUTCOME_TOPIC.read(reader, outcome_topic),
         max_remediations_per_run=reader.count("MAX_REMEDIATIONS_PER_RUN", 10),
         max_remediations_per_hour=reader.count(
-            "MAX_REMEDIATIONS_PER_HOUR", 10, at_most=MAX_REMEDIATIONS_PER_HOUR, expected=per_hour
+            "MAX_REMEDIATIONS_PER_HOUR", 10, at_most=MAX_REMEDIATIONS_PER_HOUR
         ),
-        policy_exemptions=_parsed(
-            "POLICY_EXEMPTIONS", parse_exemptions, reader.json_text("POLICY_EXEMPTIONS") or "[]"
-        ),
+        policy_exemptions=reader.json_text("POLICY_EXEMPTIONS", parse_exemptions),
         policy_assignment_ids=tuple(reader.listed("POLICY_ASSIGNMENT_IDS", _not_assignment)),
         synapse_dev_audience=SYNAPSE_DEV.read(reader, synapse),
         retraining=_retraining(reader, scope, allowed_inputs),

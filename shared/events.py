@@ -82,6 +82,6 @@ def parse_resource_write(
     if (top := top_level_resource(uri)) is None:
         return Ignored(event_id, f"resource {uri!r} is not under a resource provider")
     # Its ID is what a reconciler reads: within Azure's naming rules, or no resource at all.
-    if (problem := name_problem(top[2], top[:2])) is not None:
+    if (problem := name_problem(top[2])) is not None:
         return Ignored(event_id, f"resource {top[2]!r}{problem}")
     return ResourceWrite(event_id, operation, uri, *top)

@@ -69,7 +69,7 @@ def _canonical(value: object) -> str:
 
 def canonical_workspace(value: str) -> ArmId | None:
     """The workspace ID rebuilt from its parts, when within Azure's naming rules."""
-    if not is_workspace(value) or name_problem(value, ML_WORKSPACE_TYPE) is not None:
+    if not is_workspace(value) or name_problem(value) is not None:
         return None
     parts, keys = name_parts(value), ("subscription", "resource_group", "name")
     namespace, type_name = ML_WORKSPACE_TYPE

@@ -43,7 +43,6 @@ class Scope:
 
     @property
     def subscriptions(self) -> frozenset[str]:
-        """The subscriptions (lower case) the scopes name, management groups aside."""
         return frozenset(
             subscription_of(s).lower() for s in self.scopes if not is_management_group(s)
         )
@@ -87,7 +86,6 @@ def carries(tags: Mapping[str, str] | None, tag: tuple[str, str]) -> bool:
 
 
 def parse_scopes(text: str) -> tuple[str, ...]:
-    """A JSON array of ARM scopes; ValueError names the item (1-based) and the problem."""
     found: list[str] = []
     for position, item in enumerate(json_array(text, "ARM scopes"), start=1):
         value = item.strip() if isinstance(item, str) else ""
