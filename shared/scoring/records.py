@@ -45,10 +45,7 @@ NOT_RECORDED = Outcome(Status.FAILED, "not recorded in the ledger")
 
 def tracking_fields(workflow_run_id: str | None, client_tracking_id: str | None) -> dict[str, str]:
     """The Logic Apps tracking IDs as log fields (custom dimensions in Application Insights)."""
-    return {
-        "workflow_run_id": workflow_run_id or "",
-        "client_tracking_id": client_tracking_id or "",
-    }
+    return dict(workflow_run_id=workflow_run_id or "", client_tracking_id=client_tracking_id or "")
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,6 @@ class RequestRecord:
     detail: str = ""
 
     def line(self, log: logging.Logger, message: str, outcome: Outcome | str, level: int) -> None:
-        """The request's decision line on the handler's `log`, its outcome as the verdict."""
         decision_log(
             log,
             message,
