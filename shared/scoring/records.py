@@ -45,7 +45,10 @@ NOT_RECORDED = Outcome(Status.FAILED, "not recorded in the ledger")
 
 def tracking_fields(workflow_run_id: str | None, client_tracking_id: str | None) -> dict[str, str]:
     """The Logic Apps tracking IDs as log fields (custom dimensions in Application Insights)."""
-    return dict(workflow_run_id=workflow_run_id or "", client_tracking_id=client_tracking_id or "")
+    return {
+        "workflow_run_id": workflow_run_id or "",
+        "client_tracking_id": client_tracking_id or "",
+    }
 
 
 @dataclass(frozen=True)
