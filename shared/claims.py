@@ -114,7 +114,6 @@ class ScoringKey:
 
 
 def retraining_scoring(workspace_id: str, retraining_job: str, trigger: str) -> ScoringKey:
-    """Claimed by one delivery (event or timer run)."""
     return ScoringKey(
         _keys(workspace_id, "scoring", retraining_job),
         scoring_request_id(workspace_id, retraining_job),
@@ -153,8 +152,6 @@ class Owned:
 
 @dataclass(frozen=True)
 class Replay:
-    """The key already started this job: answer with it."""
-
     job_name: str
     workspace_id: str
     endpoint_id: str
@@ -162,8 +159,6 @@ class Replay:
 
 @dataclass(frozen=True)
 class Busy:
-    """Another holder is starting it right now."""
-
     holder: str = ""
 
 
@@ -271,8 +266,6 @@ class Claims:
         return self._write(keys, values, previous.etag if previous else None) is not None
 
     def set_retraining_state(self, claim: RetrainingClaim, state: str, holder: str = "") -> bool:
-        """Moved to `state` by `holder` if unchanged since read. Found so: its own write, whose
-        answer was lost (a retry's 412)."""
         keys, values = _keys(claim.workspace_id, RETRAINING_ROW), {"State": state, "Holder": holder}
         return self._merged(keys, values, claim.etag)
 

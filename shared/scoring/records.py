@@ -113,7 +113,6 @@ class RequestRecord:
     detail: str = ""
 
     def line(self, log: logging.Logger, message: str, outcome: Outcome | str, level: int) -> None:
-        """The request's decision line on the handler's `log`, its outcome as the verdict."""
         decision_log(
             log,
             message,

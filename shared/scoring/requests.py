@@ -159,9 +159,8 @@ def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
 def parse_body(content_type: str | None, body: bytes) -> object:
     """The JSON document of a request body, or `RefusedError` (415, 413, 400)."""
     if not _is_json(content_type):
-        detail = (
-            f"Content-Type is {excerpt(content_type or 'none', 100)!r}; expected application/json"
-        )
+        shown = excerpt(content_type or "none", 100)
+        detail = f"Content-Type is {shown!r}; expected application/json"
         raise RefusedError("unsupported-media-type", detail, "Content-Type")
     if len(body) > MAX_BODY_BYTES:
         raise RefusedError("too-large", f"the body may hold at most {MAX_BODY_BYTES} bytes")
@@ -196,8 +195,7 @@ def check(schema: str | Mapping[str, Any], value: object, field: str = "") -> No
     if isinstance(schema, str) or "$ref" in schema:
         name = schema if isinstance(schema, str) else str(schema["$ref"])
         schema = contract.DEFINITIONS[name.removeprefix("#/definitions/")]
-    unknown = set(schema) - _KNOWN_KEYWORDS
-    if unknown:
+    if unknown := set(schema) - _KNOWN_KEYWORDS:
         raise NotImplementedError(f"schema keywords not supported: {sorted(unknown)}")
     expected = schema["type"]
     # The exact type: bool is an int in Python; JSON does not mix them.

@@ -4,12 +4,13 @@ the job and the start (row, line, event); a `RefusedError` (`__cause__`: Azure's
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, astuple, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -61,8 +62,7 @@ class ScoringOrder:
     def fingerprint(self) -> str:
         """What makes two requests the same, for a replay: a digest, as the ledger redacts what
         looks like a credential in a path it stores (`AccountKey=1/`) and would then differ."""
-        kind, path = self.scoring_input.kind, self.scoring_input.path
-        same = json.dumps([self.endpoint_id.lower(), self.deployment, kind, path])
+        same = json.dumps([self.endpoint_id.lower(), self.deployment, *astuple(self.scoring_input)])
         return hashlib.sha256(same.encode()).hexdigest()
 
     def tags(self) -> dict[str, str]:
@@ -190,7 +190,6 @@ class ScoringStarter:
         return self._record(order, endpoint, job, claim)
 
     def _endpoint(self, order: ScoringOrder, workspace_id: str) -> bs.BatchEndpoint:
-        """The endpoint to start `order` on, read and checked, or a refusal (Azure's errors)."""
         # Allowed at start-up by its ID; its tag and management group may have left it out.
         if self._admit(workspace_id) is None:
             detail = f"the endpoint's workspace {workspace_id} is not in scope now"
@@ -241,23 +240,17 @@ class ScoringStarter:
         where = f"{name_of(endpoint.id)}/{record.deployment or 'default'}"
         applied = Outcome(Status.APPLIED, f"started on {where}")
 
-        def line(
-            message: str, outcome: Outcome, level: int, error: Exception | None = None
-        ) -> None:
-            decision_log(
-                log,
-                message,
-                trigger=order.trigger,
-                workspace_id=endpoint.workspace_id,
-                kind=KIND_SCORING,
-                verdict="start",
-                outcome=outcome,
-                subject_id=job.name,
-                level=level,
-                extra=order.tracking,
-                error=error,
-            )
-
+        line = functools.partial(
+            decision_log,
+            log,
+            why,
+            trigger=order.trigger,
+            workspace_id=endpoint.workspace_id,
+            kind=KIND_SCORING,
+            verdict="start",
+            subject_id=job.name,
+            extra=order.tracking,
+        )
         try:
             # The job row first: a claim never points at a job the app cannot report on.
             self.records.record_job(record)
@@ -269,9 +262,9 @@ class ScoringStarter:
             self._sink.record_actions([ActionRecord(*row, order.trigger)])
         except AzureError as error:
             # With a key, a retry finds the job again (same repeatability ID).
-            line(why, NOT_RECORDED, logging.ERROR, error)
+            line(outcome=NOT_RECORDED, level=logging.ERROR, error=error)
             raise
-        line(why, applied, logging.INFO)
+        line(outcome=applied, level=logging.INFO)
         return Started(job.name, job.status, endpoint.id, endpoint.workspace_id, False)
 
     def status(self, job_name: str, principal: str) -> tuple[JobRecord, bs.ScoringJob]:
