@@ -140,7 +140,6 @@ class PromotionAdapter(transport.ArmAdapter):
         }
 
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:
-        """PUT the deployment; one of that name not made by the app: `RefusedTargetError`."""
         earlier = self.deployment(endpoint_id, name)
         someone = earlier and not_made_by(self.app_identity(), earlier.get("systemData"))
         if someone:
@@ -150,7 +149,6 @@ class PromotionAdapter(transport.ArmAdapter):
         check_named(answered.get("name"), name, f"created deployment {name}")
 
     def wait_provisioned(self, endpoint_id: ArmId, name: str) -> str:
-        """The deployment's `provisioningState` once it ended, or when the wait ran out."""
         deadline = time.monotonic() + PROVISION_TIMEOUT_SECONDS
         while True:
             body = self.deployment(endpoint_id, name)
