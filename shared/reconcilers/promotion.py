@@ -164,8 +164,7 @@ class ModelPromoter:
         detail |= {"current_from": source, "model_type": model.get("modelType") or "custom_model"}
         name = plan.deployment_name(self.endpoint_name, version) if version else ""
         if version:
-            # The claim keeps the plan (the switch's evidence is the same), and what it was judged
-            # for (a settings change since is told by them).
+            # The claim keeps the plan (the switch's evidence), and the settings it was judged for.
             rollback = plan.rollback(self.endpoint_name, default)
             detail |= {"deployment": name, "previous": default, "rollback": rollback}
             detail |= {"endpoint": self.endpoint_name, "model": f"{model_name}:{version}"}
@@ -341,14 +340,13 @@ def _model_body(claim: PromotionClaim, detail: dict[str, Any]) -> dict[str, Any]
         f"previous-{metric}": str(detail.get("current")),
         "previous-deployment": claim.previous,
     }
-    return {
-        "properties": {
-            "description": f"Retrained by {job}; promoted by {metric}",
-            "modelType": str(detail.get("model_type") or "custom_model"),
-            "modelUri": f"azureml://jobs/{job}/outputs/artifacts/paths/model/",
-            "jobName": job,
-            "tags": values,
-            # The metric as a property too: it is what the next promotion compares with.
-            "properties": values,
-        }
+    version = {
+        "description": f"Retrained by {job}; promoted by {metric}",
+        "modelType": str(detail.get("model_type") or "custom_model"),
+        "modelUri": f"azureml://jobs/{job}/outputs/artifacts/paths/model/",
+        "jobName": job,
+        "tags": values,
+        # The metric as a property too: it is what the next promotion compares with.
+        "properties": values,
     }
+    return {"properties": version}
