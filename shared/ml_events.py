@@ -43,13 +43,10 @@ class Drift(NamedTuple):
     event_id: str
     workspace_id: ArmId
     source: DriftSource
-    run_id: str
     message: str
 
 
 class JobFinished(NamedTuple):
-    """A job ended, says the event: the ledger says whether it is the app's, a read confirms."""
-
     event_id: str
     workspace_id: ArmId
     job_name: str
@@ -73,7 +70,6 @@ def scoped_workspace(topic: str, configured: Sequence[ArmId]) -> ArmId | None:
 
 
 def breach_message(run_tags: Sequence[tuple[object, object]]) -> str | None:
-    """The monitor's message when the breach tag (any case) is set and non-empty, else None."""
     for key, value in run_tags:
         if isinstance(key, str) and key.lower() == MONITOR_BREACH_TAG:
             # Nothing is breached for `false`, "", null, a list...
@@ -98,13 +94,12 @@ def classify_ml_event(
         value = data.get("DriftCoefficient")
         extra = f" (drift coefficient {value})" if isinstance(value, int | float) else ""
         message = bounded(f"dataset drift detected by {monitor}{extra}")
-        run = str(data.get("RunId") or "")
-        return Drift(event_id, workspace_id, DriftSource.DATASET_MONITOR, run, message)
+        return Drift(event_id, workspace_id, DriftSource.DATASET_MONITOR, message)
     if not isinstance(run_id := data.get("runId"), str) or not run_id:
         return Ignored(event_id, "run event without a runId")
     tags = list(run_tags.items()) if isinstance(run_tags := data.get("runTags"), Mapping) else []
     if event_type == status_changed and (breach := breach_message(tags)) is not None:
-        return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, run_id, breach)
+        return Drift(event_id, workspace_id, DriftSource.MODEL_MONITOR, breach)
     # Whether the job is the app's the ledger says, never its tags: any workspace user edits them.
     reported = status if isinstance(status := data.get("runStatus"), str) else ""
     if event_type == status_changed and reported.lower() not in TERMINAL_RUN_STATUSES:

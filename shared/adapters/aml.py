@@ -20,7 +20,6 @@ class MachineLearningAdapter(ArmAdapter):
     def set_connection_state(
         self, workspace_id: ArmId, connection_name: str, status: ConnectionStatus, description: str
     ) -> PrivateEndpointConnection:
-        """`UnexpectedAnswerError` when the answer is another connection or not `status`."""
         from azure.mgmt.machinelearningservices import models
 
         name = child_name(connection_name, "connection", workspace_id)
@@ -41,7 +40,6 @@ class MachineLearningAdapter(ArmAdapter):
         return answered
 
     def workspace_tenant(self, workspace_id: ArmId) -> str | None:
-        """The tenant of an AML workspace (`properties.tenantId`, else its identity's)."""
         model = self.workspace(workspace_id)
         identity_tenant = getattr(getattr(model, "identity", None), "tenant_id", None)
         values = (getattr(model, "tenant_id", None), identity_tenant)

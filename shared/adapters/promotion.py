@@ -24,9 +24,8 @@ RUN_HISTORY_API = "v1.0"
 # A pipeline's steps read for a metric, at most (a retraining pipeline has a handful).
 MAX_CHILD_RUNS = 20
 PROVISIONING_DONE = frozenset({"Succeeded", "Failed", "Canceled"})
-# One delivery's wait for a new deployment; then Event Grid's redelivery (or the timer) reads it.
-# Event Grid waits 30 seconds for a delivery's answer, then delivers the event again: a longer
-# wait would only run twins of the delivery side by side, each polling the same deployment.
+# One delivery's wait for a new deployment, then a redelivery (or the timer) reads it. Event Grid
+# delivers again after 30 s: a longer wait would only run twins side by side, polling alike.
 EVENT_GRID_DELIVERY_TIMEOUT_SECONDS = 30.0
 PROVISION_TIMEOUT_SECONDS = EVENT_GRID_DELIVERY_TIMEOUT_SECONDS / 2
 PROVISION_POLL_SECONDS = 5.0
@@ -140,7 +139,6 @@ class PromotionAdapter(transport.ArmAdapter):
         }
 
     def create_deployment(self, endpoint_id: ArmId, name: str, body: Mapping[str, Any]) -> None:
-        """PUT the deployment; one of that name not made by the app: `RefusedTargetError`."""
         earlier = self.deployment(endpoint_id, name)
         someone = earlier and not_made_by(self.app_identity(), earlier.get("systemData"))
         if someone:
@@ -150,7 +148,6 @@ class PromotionAdapter(transport.ArmAdapter):
         check_named(answered.get("name"), name, f"created deployment {name}")
 
     def wait_provisioned(self, endpoint_id: ArmId, name: str) -> str:
-        """The deployment's `provisioningState` once it ended, or when the wait ran out."""
         deadline = time.monotonic() + PROVISION_TIMEOUT_SECONDS
         while True:
             body = self.deployment(endpoint_id, name)

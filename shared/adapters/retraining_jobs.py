@@ -45,7 +45,6 @@ def _input(value: Any) -> Any:
 
 class RetrainingJobsAdapter(transport.ArmAdapter):
     def get_job(self, workspace_id: ArmId, name: str) -> AppJob | None:
-        """The job, or None when there is none; an answer about another job is refused."""
         path = f"{quote(workspace_id)}/jobs/{quote(name, safe='')}"
         body = self._found("GET", path, JOBS_API, f"job {name}")
         if body is None:

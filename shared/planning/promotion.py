@@ -57,7 +57,6 @@ def deployment_name(endpoint: str, version: str) -> str:
 
 
 def deployment_spec(current: Mapping[str, Any], model_id: str) -> dict[str, Any]:
-    """The current default's spec (less what Azure sets) with the new model."""
     properties = copy.deepcopy(dict(current.get("properties") or {}))
     properties.pop("provisioningState", None)
     properties["model"] = {"referenceType": "Id", "assetId": model_id}

@@ -58,7 +58,6 @@ class Decision(NamedTuple):
 
 
 def job_name_for(workspace_id: str, claim_key: str) -> str:
-    """The same trigger always names the same job."""
     return "retrain-" + uuid.uuid5(_NAMESPACE, f"{workspace_id.lower()}|{claim_key}").hex[:20]
 
 
@@ -159,7 +158,6 @@ class GateVerdict(NamedTuple):
 
 
 def evaluate_gate(reading: GateReading, threshold: float) -> GateVerdict:
-    """Retrain when the first value is a number at or above `threshold`; else the gate is shut."""
     failed = {GateStatus.FAILED: "failed", GateStatus.PARTIAL: "returned a partial result"}
     if reading.status in failed:
         return GateVerdict(False, f"drift query {failed[reading.status]}: {bounded(reading.error)}")
@@ -182,7 +180,6 @@ _NUMERIC_COLUMNS = frozenset({"decimal", "real", "long", "int"})
 
 
 def _number(value: object, column_type: str) -> int | float | None:
-    """The drift value as a finite number, or None; a string counts only in a numeric column."""
     if isinstance(value, str) and column_type.lower() in _NUMERIC_COLUMNS:
         value = decimal_number(value)
     if isinstance(value, bool) or not isinstance(value, int | float):

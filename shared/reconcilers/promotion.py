@@ -49,8 +49,6 @@ DEPLOYED = frozenset({Step.DEPLOYING, Step.SWITCHED, Step.FAILED})
 
 @dataclass(frozen=True)
 class PromotionResult:
-    """Whether the scoring after a retrain starts now, where, and what it says of the model."""
-
     score: bool
     deployment: str | None
     outcome: RequestOutcome
@@ -127,9 +125,8 @@ class ModelPromoter:
             # Transient: raised for redelivery (the claim keeps its step); permanent: it ends here.
             failure = trail.failure(KIND, job_name, error)
         current = self.claims.promotion(trail.workspace_id, job_name) if claim else None
-        if current is not None and current.state in FINAL:
-            current = None
-        return self._end_failed(trail, current, failure, job_name)
+        ended = current is None or current.state in FINAL
+        return self._end_failed(trail, None if ended else current, failure, job_name)
 
     def _judged_elsewhere(self, claim: PromotionClaim) -> str | None:
         """Why a claim was judged for another endpoint, model or metric than the settings name
@@ -150,7 +147,6 @@ class ModelPromoter:
         )
 
     def _decide(self, trail: Trail, job_name: str) -> PromotionResult | PromotionClaim:
-        """Judge and claim (`skipped` when not promoted): the claim to carry on, or a result."""
         workspace_id, endpoint_id = trail.workspace_id, self._endpoint_id(trail.workspace_id)
         metric, model_name = self.config.metric, self.config.model_name
         default, asset, model = self.adapter.serving(workspace_id, endpoint_id)
@@ -168,11 +164,10 @@ class ModelPromoter:
         detail |= {"current_from": source, "model_type": model.get("modelType") or "custom_model"}
         name = plan.deployment_name(self.endpoint_name, version) if version else ""
         if version:
-            # The claim keeps the plan: the switch's evidence is the same.
+            # The claim keeps the plan (the switch's evidence), and the settings it was judged for.
             rollback = plan.rollback(self.endpoint_name, default)
             detail |= {"deployment": name, "previous": default, "rollback": rollback}
-            detail["endpoint"] = self.endpoint_name  # what it was judged for (settings change)
-            detail["model"] = f"{model_name}:{version}"
+            detail |= {"endpoint": self.endpoint_name, "model": f"{model_name}:{version}"}
         if not self.dry_run:
             fields = {"version": version or "", "deployment": name, "previous": default or ""}
             fields |= {"detail": json.dumps(detail, sort_keys=True), "trigger": trail.trigger}
@@ -310,7 +305,6 @@ class ModelPromoter:
     def _end_failed(
         self, trail: Trail, claim: PromotionClaim | None, failure: Outcome | str, job_name: str = ""
     ) -> PromotionResult:
-        """Record the failure; the claim (none when it failed before one) ends `failed`."""
         failure = Outcome(Status.FAILED, failure) if isinstance(failure, str) else failure
         subject, detail, previous = job_name, {"reason": "promotion could not be decided"}, None
         if claim is not None:
@@ -322,7 +316,6 @@ class ModelPromoter:
 
 
 def _decided(trail: Trail, subject: str, outcome: Outcome, detail: dict[str, Any]) -> None:
-    """The promotion's decision, in the ledger and announced (`Model.Promote.*`)."""
     reason, evidence = str(detail.get("reason", "")), json.dumps(detail, sort_keys=True)
     trail.record(KIND, "promote", subject, reason, outcome, evidence=evidence)
 
@@ -340,7 +333,6 @@ def _detail(claim: PromotionClaim) -> dict[str, Any]:
 
 
 def _model_body(claim: PromotionClaim, detail: dict[str, Any]) -> dict[str, Any]:
-    """The model version: the job's model output, tagged with the job and both metric values."""
     metric, job = str(detail.get("metric")), claim.retraining_job
     values = {
         "retraining-job": job,
@@ -348,14 +340,13 @@ def _model_body(claim: PromotionClaim, detail: dict[str, Any]) -> dict[str, Any]
         f"previous-{metric}": str(detail.get("current")),
         "previous-deployment": claim.previous,
     }
-    return {
-        "properties": {
-            "description": f"Retrained by {job}; promoted by {metric}",
-            "modelType": str(detail.get("model_type") or "custom_model"),
-            "modelUri": f"azureml://jobs/{job}/outputs/artifacts/paths/model/",
-            "jobName": job,
-            "tags": values,
-            # The metric as a property too: it is what the next promotion compares with.
-            "properties": values,
-        }
+    version = {
+        "description": f"Retrained by {job}; promoted by {metric}",
+        "modelType": str(detail.get("model_type") or "custom_model"),
+        "modelUri": f"azureml://jobs/{job}/outputs/artifacts/paths/model/",
+        "jobName": job,
+        "tags": values,
+        # The metric as a property too: it is what the next promotion compares with.
+        "properties": values,
     }
+    return {"properties": version}

@@ -58,8 +58,6 @@ class RequestResult(NamedTuple):
 
 
 class Claimed(NamedTuple):
-    """The app's retraining claim, and its job as Azure has it (`jobs`: that one, if it exists)."""
-
     claim: RetrainingClaim | None
     jobs: list[plan.JobView]
 
@@ -182,8 +180,7 @@ class RetrainingReconciler:
             why = "submission refused by Azure ML"
             failure = trail.failure(KIND_RETRAINING, name, error)
         else:
-            squatted = existing and not_made_by(self.jobs.app_identity(), existing.system_data)
-            if squatted:
+            if squatted := existing and not_made_by(self.jobs.app_identity(), existing.system_data):
                 # Another's job of the claim's name: not the app's (not scored or promoted).
                 why = "not the app's job: the claim is released, the next trigger retrains"
                 failure = Outcome(Status.FAILED, f"the job name is taken: {squatted}")
@@ -299,7 +296,6 @@ class RetrainingReconciler:
         return RequestResult(RequestOutcome.SCORING_STARTED, started_after)
 
     def on_schedule(self, workspace_id: ArmId, run_id: str) -> RequestResult:
-        """The timer: scoring backstop, drift gate (no `DRIFT_QUERY`: the schedule), retraining."""
         trail = self._trail(workspace_id, f"schedule:{run_id}")
         claimed = self._claimed(trail, self.claims.retraining(workspace_id))
         if isinstance(claimed, RequestResult):
@@ -321,9 +317,8 @@ class RetrainingReconciler:
             except TransientAzureError as error:
                 # Recorded; the drift gate still has its turn, and the run fails after it.
                 backstop_error = error
-        gate, result = self._config.drift_gate, None
-        message, source = "scheduled retraining", "schedule"
-        if gate is not None:
+        message, source, result = "scheduled retraining", "schedule", None
+        if (gate := self._config.drift_gate) is not None:
             analytics = gate.log_analytics_workspace_id
             try:
                 reading = self.drift.read(analytics, gate.query)
