@@ -422,10 +422,11 @@ def synapse_no_exfiltration_protection(
     """Every allow-listed Synapse workspace has a managed virtual network (its managed private
     endpoint needs one) and no data exfiltration protection (unsupported by the integration)."""
     for synapse in facts.synapse_workspaces:
-        problems = [
-            *(["has no managed virtual network"] if not synapse.managed_virtual_network else []),
-            *(["has data exfiltration protection on"] if synapse.prevent_data_exfiltration else []),
-        ]
+        problems = []
+        if not synapse.managed_virtual_network:
+            problems.append("has no managed virtual network")
+        if synapse.prevent_data_exfiltration:
+            problems.append("has data exfiltration protection on")
         label = f"Synapse workspace {_name(synapse.id)}"
         if problems:
             yield synapse.id, _NC, f"{label} {' and '.join(problems)}"
