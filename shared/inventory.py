@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -76,11 +76,11 @@ def canonical_workspace(value: str) -> ArmId | None:
     return ArmId(resource_id(namespace=namespace, type=type_name, **{k: parts[k] for k in keys}))
 
 
+@dataclass
 class Inventory:
-    def __init__(self, scope: Scope, estate: EstateAdapter) -> None:
-        self._scope = scope
-        self._estate = estate
-        self._members: dict[str, tuple[float, frozenset[str]]] = {}
+    _scope: Scope
+    _estate: EstateAdapter
+    _members: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
 
     def _members_of(self, group: str, unread: Unread) -> frozenset[str]:
         """`unread`: the survey's failed reads, raised again, not retried per workspace."""
@@ -149,11 +149,8 @@ class Inventory:
                     else [scope]
                 )
                 for container in filter(lambda c: f"{c}/".lower().startswith(under), containers):
-                    listed: Sequence[tuple[str, Mapping[str, Any] | None]] = (
-                        [(container, None)]
-                        if is_workspace(container)
-                        else self._estate.workspaces_in(container)
-                    )
+                    whole = is_workspace(container)
+                    listed = [(container, None)] if whole else self._estate.workspaces_in(container)
                     for candidate, tags in listed:
                         if (admitted := self.admit(candidate, tags, unread)) is not None:
                             found.setdefault(admitted.lower(), admitted)

@@ -133,8 +133,7 @@ class EstateAdapter(ArmAdapter):
         }
 
     def workspaces_by_subscription(self, scope: Scope) -> dict[str, int]:
-        """How many AML workspaces (in scope or not) each subscription (lower case) that the
-        scope names or holds has: one small query."""
+        """AML workspaces (in scope or not) by subscription (lower case) of the scope: one query."""
         rows = self._query("subscriptions", SUBSCRIPTIONS_QUERY, _targets(scope), {})
         counts: dict[str, Any] = {str(r.get("id", "")).lower(): r.get("workspaces") for r in rows}
         if bad := [c for c in counts.values() if not isinstance(c, int) or isinstance(c, bool)]:
@@ -178,8 +177,7 @@ class EstateAdapter(ArmAdapter):
                     continue
                 quota.clear()
                 quota.update({key.lower(): value for key, value in headers.items()})
-                found = json_objects(page.data, what)
-                rows.update({str(row.get("id")).lower(): row for row in found})
+                rows.update({str(r.get("id")).lower(): r for r in json_objects(page.data, what)})
                 if not page.skip_token:
                     break
                 check_next_page(what, page.skip_token, tokens, GRAPH_MAX_PAGES, "$skipToken")

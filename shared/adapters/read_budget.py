@@ -30,16 +30,14 @@ def header_number(headers: Mapping[str, str], name: str, *, dates: bool = False)
     """A header's number (NaN too), else None; `dates`: an HTTP date as the seconds until it."""
     if (value := headers.get(name)) is None:
         return None
-    try:
+    with contextlib.suppress(ValueError):
         return float(value)
-    except ValueError:
-        if not dates:
-            return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    if not dates:
         return None
-    return (when.replace(tzinfo=when.tzinfo or UTC) - datetime.now(UTC)).total_seconds()
+    with contextlib.suppress(TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value)
+        return (when.replace(tzinfo=when.tzinfo or UTC) - datetime.now(UTC)).total_seconds()
+    return None
 
 
 @contextlib.contextmanager
@@ -90,7 +88,6 @@ class ReadBudget:
             return wait
 
     def observe(self, now: float, remaining: float) -> None:
-        """ARM says `remaining` reads are left: hold no more than that."""
         with self._lock:
             self._refill(now)
             self._tokens = min(self._tokens, max(remaining, 0.0))

@@ -122,9 +122,8 @@ class WorkspaceFactsAdapter(ArmAdapter):
             lambda: ml.workspaces.get(group, name),
             disabled,
         )
-        value = (
-            "Disabled" if disabled(result) else str(getattr(result, "public_network_access", None))
-        )
+        seen = getattr(result, "public_network_access", None)
+        value = "Disabled" if disabled(result) else str(seen)
         answered_id = str(getattr(result, "id", "") or "")
         check_answer(answered_id, workspace_id, "publicNetworkAccess", value, "Disabled")
         return value
@@ -198,19 +197,13 @@ def _node_counts(response: Any) -> dict[str, tuple[object, object]]:
     return counts
 
 
-def _compute(
-    item: Any, raw_counts: Mapping[str, tuple[object, object]] | None = None
-) -> ComputeFacts:
+def _compute(item: Any, raw_counts: Mapping[str, tuple[object, object]] = {}) -> ComputeFacts:
     compute = item.properties
     inner = getattr(compute, "properties", None)
     scale = getattr(inner, "scale_settings", None)
     local_auth = getattr(compute, "disable_local_auth", None)
     remote_login = text(getattr(inner, "remote_login_port_public_access", None))
-    counted = (
-        raw_counts.get(str(item.id or "").lower(), (None, None))
-        if raw_counts is not None
-        else (getattr(inner, "current_node_count", None), getattr(inner, "target_node_count", None))
-    )
+    counted = raw_counts.get(str(item.id or "").lower(), (None, None))
     return ComputeFacts(
         id=str(item.id or ""),
         name=str(item.name or ""),

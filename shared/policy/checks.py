@@ -90,15 +90,14 @@ def private_path_exists(facts: WorkspaceFacts, remediation: Remediation) -> Guar
     """Public access is disabled only while people have a private path: an approved connection
     from a private endpoint in a customer subscription. A managed private endpoint (Synapse's)
     lives in a Microsoft-managed subscription and serves only its service."""
+    ours = "a subscription of ML_WORKSPACE_IDS"
     if (count := facts.customer_private_endpoint_connections) >= 1:
-        return GuardVerdict(
-            True, f"{_approved(facts, count)} from a subscription of ML_WORKSPACE_IDS"
-        )
+        return GuardVerdict(True, f"{_approved(facts, count)} from {ours}")
     cut_off = "disabling public network access would cut off every user"
     if (approved := facts.approved_private_endpoint_connections) >= 1:
         return GuardVerdict(
             False,
-            f"{_approved(facts, approved)}, none from a subscription of ML_WORKSPACE_IDS (a "
+            f"{_approved(facts, approved)}, none from {ours} (a "
             "managed private endpoint, such as Synapse's, lives in a Microsoft-managed "
             f"subscription and serves only its service): {cut_off} and pipeline",
         )
@@ -128,11 +127,9 @@ def workspace_public_access(facts: WorkspaceFacts, params: PolicyParameters) -> 
     default, bad = " (ARM's default is 'Enabled')", ", not 'Disabled'"
     ok = _is(observed, DISABLED)
     found = _reported(facts.id, subject, "publicNetworkAccess", observed, ok, default, bad)
+    kind = RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS
     description = f"set publicNetworkAccess of {subject} to 'Disabled'"
-    fix = Remediation(
-        RemediationKind.DISABLE_PUBLIC_NETWORK_ACCESS, facts.id, DISABLED, description
-    )
-    return [found if ok else (*found, fix)]
+    return [found if ok else (*found, Remediation(kind, facts.id, DISABLED, description))]
 
 
 @Rule(

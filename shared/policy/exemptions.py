@@ -5,7 +5,6 @@ with Azure Policy" say. Scopes compare by whole segments (`rg-ml` never covers `
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -24,7 +23,6 @@ _TOP_LEVEL = ("subscription", "resource_group", "namespace", "type", "name")
 # A reason is shown in every record and announcement of the findings it spares: bounded here,
 # once, whatever length the setting holds.
 MAX_REASON = 1_000
-_WHITESPACE = re.compile(r"\s")
 # Azure Policy's exemption categories (API 2022-07-01-preview); anything else is not honoured.
 CATEGORIES = ("Waiver", "Mitigated")
 # An Azure Policy exemption without `expiresOn` never expires.
@@ -72,8 +70,7 @@ def scopes_of(target_id: str) -> list[str]:
 
 
 def _rules() -> Mapping[str, Rule]:
-    """The declared rules by ID, imported on first use: settings without exemptions (so a cold
-    start's index) need not declare them."""
+    """Imported on first use: settings without exemptions (a cold start's) need not declare them."""
     import shared.policy.checks  # noqa: F401
     from shared.policy.rules import RULES
 
@@ -87,7 +84,7 @@ def within_scope(target_id: str, scope: str) -> bool:
 def is_scope(value: str) -> bool:
     """A subscription, resource group or resource ID, in the form ARM writes it: a subscription
     GUID, names without whitespace."""
-    if not is_arm_id(value) or value.endswith("/") or _WHITESPACE.search(value):
+    if not is_arm_id(value) or value.endswith("/") or any(c.isspace() for c in value):
         return False
     subscription = str(parse_resource_id(value).get("subscription", ""))
     # Round trip through the builder: anything it would not write the same way is refused.
@@ -160,9 +157,8 @@ def native_exemptions(
         properties, exemption_id = item.get("properties"), item.get("id")
         if not isinstance(properties, dict) or not isinstance(exemption_id, str):
             continue
-        assigned = properties.get("policyAssignmentId")
         category = properties.get("exemptionCategory")
-        ours = isinstance(assigned, str) and any(same_arm_id(assigned, a) for a in assignment_ids)
+        ours = any(same_arm_id(properties.get("policyAssignmentId"), a) for a in assignment_ids)
         if not ours or category not in CATEGORIES or properties.get("resourceSelectors"):
             continue
         cut = exemption_id.lower().rfind(_EXEMPTIONS_SEGMENT)
@@ -214,9 +210,6 @@ def apply_exemptions(
         in_force = [e for e in matching if e.in_force(now)]
         # The latest expiry is the one that spares the finding longest: report that one.
         chosen = max(in_force, key=lambda e: e.expires, default=None)
-        result.append(
-            replace(finding, status=Status.EXEMPT, exemption=chosen)
-            if chosen and finding.status in exemptible
-            else finding
-        )
+        exempt = replace(finding, status=Status.EXEMPT, exemption=chosen)
+        result.append(exempt if chosen and finding.status in exemptible else finding)
     return ExemptionResult(tuple(result), tuple(expired))

@@ -43,8 +43,6 @@ class ComputeFacts:
 
 @dataclass(frozen=True)
 class DependencyFacts:
-    """`error` when the dependency could not be read."""
-
     kind: DependencyKind
     resource_id: str | None
     approved_groups: frozenset[str] = frozenset()

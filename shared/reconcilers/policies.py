@@ -45,12 +45,24 @@ Connections = Sequence[PrivateEndpointConnection] | None
 _SHOWN = {Status.DEFERRED: DEFERRED, Status.NOTED: "audit", Status.REFUSED: "refused"}
 
 
-def disposition(candidate: Candidate, outcome: Outcome) -> tuple[str, str]:
+@dataclass(frozen=True)
+class PlannedRemediation:
     """What `plan` shows of a remediation: apply, guarded, deferred, audit or refused, and why."""
-    if outcome.by == GUARD:
-        return "guarded", outcome.detail
-    shown = _SHOWN.get(outcome.status)
-    return (shown, outcome.detail) if shown else ("apply", candidate.guard.reason)
+
+    rule_id: str
+    target_id: str
+    description: str
+    disposition: str
+    reason: str
+
+
+def planned(candidate: Candidate, outcome: Outcome) -> PlannedRemediation:
+    fix = candidate.remediation
+    shown = "guarded" if outcome.by == GUARD else _SHOWN.get(outcome.status)
+    why = outcome.detail if shown else candidate.guard.reason
+    return PlannedRemediation(
+        candidate.rule_id, fix.target_id, fix.description, shown or "apply", why
+    )
 
 
 @dataclass(frozen=True)
@@ -201,10 +213,8 @@ class PolicyReconciler:
             settings.allowed_compute_vm_sizes, settings.max_cluster_nodes, settings.hbi_required
         )
         native = native_exemptions(existing, assignments, workspace_id)
-        exemptions = (*settings.policy_exemptions, *native)
-        findings, expired = apply_exemptions(
-            evaluate(facts, parameters), exemptions, datetime.now(UTC)
-        )
+        exemptions, now = (*settings.policy_exemptions, *native), datetime.now(UTC)
+        findings, expired = apply_exemptions(evaluate(facts, parameters), exemptions, now)
         # Audit mode plans no remediation, but `plan` shows what remediate mode would do.
         candidates = remediations(findings, facts) if settings.remediate or run.preview else []
         self._report_expired(workspace_id, expired, run)
@@ -227,8 +237,7 @@ class PolicyReconciler:
             reason = f"{finding.rule_id} ({finding.severity.value}): {finding.message}"
             fix, exempt = finding.remediation, finding.exemption
             if exempt is not None:
-                reason += f"; exempt until {exempt.until} (scope {exempt.scope}): "
-                reason += exempt.reason
+                reason += f"; exempt until {exempt.until} (scope {exempt.scope}): {exempt.reason}"
                 outcome = Outcome(Status.EXEMPT, exempt.until)
             elif fix and (key := (fix.kind.value, fix.target_id.lower())) in fixed:
                 outcome = noted(f"remediation {fixed[key]}")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from shared.planning.role_assignments import RoleAssignmentDecision
     from shared.policy.exemptions import Exemption
     from shared.policy.rules import Finding
-    from shared.reconcilers.policies import PolicyReport
+    from shared.reconcilers.policies import PlannedRemediation, PolicyReport
     from shared.reconcilers.private_endpoints import ConnectionReport
     from shared.reconcilers.role_assignments import RoleReport
     from shared.runtime import Runtime
@@ -117,17 +117,6 @@ def reconcile_workspace(
 
 
 @dataclass(frozen=True)
-class Remediation:
-    """A policy finding's remediation in a plan: apply, guarded, deferred or audit, and why."""
-
-    rule_id: str
-    target_id: str
-    description: str
-    disposition: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class WorkspacePlan:
     """What reconciling the workspace now would do. `changes`: the writes it calls for, each the
     ledger row a dry-run records (its `change()` is what `apply FILE` may write); the rest: what
@@ -140,7 +129,7 @@ class WorkspacePlan:
     connections: tuple[ConnectionDecision, ...] = ()
     role_assignments: tuple[RoleAssignmentDecision, ...] = ()
     findings: tuple[Finding, ...] = ()
-    remediations: tuple[Remediation, ...] = ()
+    remediations: tuple[PlannedRemediation, ...] = ()
     expired_exemptions: tuple[Exemption, ...] = ()
     promotion: Mapping[str, str] | None = None
     gone: bool = False  # deleted: its reads answered 404
@@ -153,7 +142,7 @@ class WorkspacePlan:
 def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None) -> WorkspacePlan:
     """The workspace reconciled by a preview run (nothing written or recorded; `run`: one shared by
     several workspaces, one remediation budget, as a sweep's); Azure's errors that stop it raise."""
-    from shared.reconcilers.policies import disposition
+    from shared.reconcilers.policies import planned
 
     run = run or start_run(runtime, "plan", preview=True)
     assert run.preview, "a plan is made by a preview run"
@@ -169,15 +158,7 @@ def plan_workspace(runtime: Runtime, workspace_id: ArmId, run: Run | None = None
         connections=tuple(d for d, _ in connections.outcomes) if connections else (),
         role_assignments=tuple(d for d, _ in roles.outcomes) if roles else (),
         findings=policies.findings if policies else (),
-        remediations=tuple(
-            Remediation(
-                candidate.rule_id,
-                candidate.remediation.target_id,
-                candidate.remediation.description,
-                *disposition(candidate, outcome),
-            )
-            for candidate, outcome in (policies.outcomes if policies else ())
-        ),
+        remediations=tuple(planned(c, o) for c, o in policies.outcomes) if policies else (),
         expired_exemptions=policies.expired_exemptions if policies else (),
         promotion=promotion,
     )
