@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError
@@ -168,21 +168,25 @@ class EstateAdapter(ArmAdapter):
                 except HttpResponseError as error:
                     # Refused for a quota that other instances of the identity spent (partitions
                     # at once): its reset is waited for as above, once (`quota` still says 0).
-                    said = getattr(error.response, "headers", None) or {}
-                    said = {key.lower(): value for key, value in said.items()}
+                    said = _lowered(getattr(error.response, "headers", None) or {})
                     waited = quota.get(QUOTA_REMAINING) == "0"
                     if error.status_code != 429 or waited or said.get(QUOTA_REMAINING) != "0":
                         raise
                     quota.update(said)
                     continue
                 quota.clear()
-                quota.update({key.lower(): value for key, value in headers.items()})
+                quota.update(_lowered(headers))
                 rows.update({str(r.get("id")).lower(): r for r in json_objects(page.data, what)})
                 if not page.skip_token:
                     break
                 check_next_page(what, page.skip_token, tokens, GRAPH_MAX_PAGES, "$skipToken")
                 tokens.append(page.skip_token)
         return list(rows.values())
+
+
+def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers by lower-cased name: `quota` is a plain dict, azure-core's are case-insensitive."""
+    return {name.lower(): value for name, value in headers.items()}
 
 
 def _key(value: object) -> str | None:
