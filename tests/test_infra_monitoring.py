@@ -7,8 +7,9 @@ KQL they run (infra/monitor/queries.json) and the README's "Observability", whic
   one write path, `Run.settle`), select exactly the approvals, failures and deferrals; they read
   only custom dimensions a decision line carries, kinds the reconcilers log, outcomes as
   `shared/outcome.py` words them; a write Azure fails is a failed action whichever path made it.
-- The workbook has the sections the issue names, each alert runs the query of its name, and the
-  dead-letter alert watches every system topic and event subscription of the app.
+- The workbook has the sections the issue names, each alert runs the query of its name, the
+  dead-letter alert watches every system topic and event subscription of the app, and another
+  every subscription of the outcome topic, with or without the notifications sample.
 - Monitoring is a parameter, settable with azd and on by default; the email is optional.
 """
 
@@ -91,6 +92,13 @@ def observability_queries() -> list[str]:
 
 def on_call() -> str:
     return strip_bicep_comments(ON_CALL.read_text(encoding="utf-8"))
+
+
+def block_opened_by(source: str, header: str) -> str:
+    """The text of the resource or module that `header` opens (to its closing brace at the line
+    start)."""
+    assert header in source, f"{header!r} not found"
+    return source.split(header, 1)[1].split("\n}\n", 1)[0]
 
 
 def bicep_block(source: str, var: str) -> str:
@@ -732,9 +740,7 @@ def test_a_dead_letter_alert_watches_each_system_topic_for_the_app_s_subscriptio
     )
 
     main = strip_bicep_comments(MAIN.read_text(encoding="utf-8"))
-    module = main.split("module onCall 'app/on-call.bicep' = if (deployMonitoring) {", 1)[1].split(
-        "\n}\n", 1
-    )[0]
+    module = block_opened_by(main, "module onCall 'app/on-call.bicep' = if (deployMonitoring) {")
     # Every topic the app's event subscriptions are deployed on, created or adopted ...
     assert (
         "armTopicIds: [for i in range(0, length(armTopics)): armEventTopics[i].outputs.id]"
@@ -759,6 +765,68 @@ def test_a_dead_letter_alert_watches_each_system_topic_for_the_app_s_subscriptio
     )
     assert "var topicId = resourceId('Microsoft.EventGrid/systemTopics', name)" in topic
     assert "output id string = topicId" in topic
+
+
+def test_a_dead_letter_alert_watches_every_subscription_of_the_outcome_topic() -> None:
+    """The outcome topic is the app's own: every subscription on it is watched (split by name, all
+    current and future values), with or without the notifications sample, whose subscriptions
+    dead-letter to the container the alert's description names."""
+    source = on_call()
+    alert = block_opened_by(
+        source,
+        "resource notificationsDeadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = {",
+    )
+    assert re.search(r"scopes: \[\s+outcomeTopicId\s+\]", alert)
+    assert "metricNamespace: 'Microsoft.EventGrid/topics'" in alert
+    assert "metricName: 'DeadLetteredCount'" in alert
+    assert re.search(
+        r"name: 'EventSubscriptionName'\s+operator: 'Include'\s+values: \[\s+'\*'\s+\]", alert
+    )
+    assert re.search(r"operator: 'GreaterThan'\s+threshold: 0\s+timeAggregation: 'Total'", alert)
+    # The same action group and email handling as the other alerts.
+    assert "actions: empty(alertEmailAddress) ? [] : [" in alert
+    assert re.search(r"dependsOn: \[\s+actionGroup\s+\]", alert)
+    # On-call is told what it means and where the record is, and that replay does not apply.
+    description = re.search(r"description: '(.*)'\n", alert)
+    assert description, alert
+    for words in (
+        "people were not told",
+        "tools.cli replay does not apply",
+        "${deadLetterContainerName}",
+        "${deadLetterStorageAccountName}",
+    ):
+        assert words in description.group(1), words
+
+    main = strip_bicep_comments(MAIN.read_text(encoding="utf-8"))
+    module = block_opened_by(main, "module onCall 'app/on-call.bicep' = if (deployMonitoring) {")
+    assert "outcomeTopicId: outcomeTopic.outputs.id" in module
+    assert "deadLetterStorageAccountName: storage.outputs.name" in module
+    assert "deadLetterContainerName: storage.outputs.deadLetterContainerName" in module
+    # Deployed whether the sample is or not: nothing of the alert depends on its webhook.
+    assert "notificationWebhookUrl" not in module
+    assert "notificationWebhookUrl" not in source
+    # The sample subscribes on that topic and dead-letters where the description says.
+    sample = block_opened_by(main, "module notifications 'app/notifications-logic-app.bicep'")
+    assert "outcomeTopicName: outcomeTopic.outputs.name" in sample
+    assert "deadLetterStorageAccountId: storage.outputs.id" in sample
+    assert "deadLetterContainerName: storage.outputs.deadLetterContainerName" in sample
+    logic_app = strip_bicep_comments(
+        (INFRA / "app" / "notifications-logic-app.bicep").read_text(encoding="utf-8")
+    )
+    on_the_topic = (
+        r"'Microsoft\.EventGrid/topics/eventSubscriptions@[\w-]+' = \{\s+parent: outcomeTopic\s"
+    )
+    subscriptions = len(re.findall(on_the_topic, logic_app))
+    assert subscriptions >= 1
+    assert logic_app.count("deadLetterWithResourceIdentity: {") == subscriptions
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert re.search(
+        r"^\| dead-lettered notifications \(metric alert on the outcome topic[^\n]*"
+        r"the outcome topic's `DeadLetteredCount`",
+        readme,
+        re.MULTILINE,
+    )
 
 
 # --- turning it on and off ----------------------------------------------------------------------

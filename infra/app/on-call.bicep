@@ -19,6 +19,11 @@ param mlTopicIds array
 @description('The app\'s event subscriptions on those topics ([{ name, ... }]): only their dead letters alert (an adopted topic carries other teams\' subscriptions too).')
 param eventSubscriptions array
 
+@description('Resource ID of the outcome topic (Event Grid custom topic) the app publishes its decisions and failures to, and the storage account and container its subscribers dead-letter to.')
+param outcomeTopicId string
+param deadLetterStorageAccountName string
+param deadLetterContainerName string
+
 @description('Email address the alerts go to. Empty: no action group; the alerts still fire in Azure Monitor.')
 param alertEmailAddress string = ''
 
@@ -283,5 +288,66 @@ resource deadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = [for topicI
     actionGroup
   ]
 }]
+
+// A notification on the outcome topic that a subscriber never took (every retry spent, or
+// refused) is dead-lettered: people were not told of a decision or a failure. Unlike the system
+// topics above, the whole topic is watched, split by event subscription ('*': every current and
+// future value, so the alert names the one that dead-lettered), rather than filtered to names:
+// - the topic is the app's own, created here and carrying nothing but the app's outcomes, so every
+//   subscription on it tells someone what the app did, the notifications sample's and any added
+//   by hand alike, and none is another team's (the reason for the filter on adopted topics);
+// - the sample's subscriptions exist only with notificationWebhookUrl: a list of their names
+//   would be empty without it, an Include of no value that selects nothing (if ARM takes it).
+// So it is deployed with or without the sample. With no subscription that dead-letters it never
+// fires; that is expected, not a fault. A subscription with no dead-letter destination drops
+// what it gives up on (DroppedEventCount), which no alert here counts. Metric, namespace and
+// dimension: Azure Monitor's supported metrics for Microsoft.EventGrid/topics.
+resource notificationsDeadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: 'alert-${namePrefix}-notifications-dead-lettered'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Outcome notifications of the app (its decisions and failures, published to ${last(split(outcomeTopicId, '/'))}) were dead-lettered by the event subscription this alert names: its subscriber (the notifications Logic App, or one of yours) never took them, every retry spent or refused outright, so people were not told of them. They are not events for the app, whose work is done: tools.cli replay does not apply. The blobs, in container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName} under the topic\'s name, are the record of what people were not told: tell those concerned, then fix the subscriber (its webhook URL, its Logic App runs).'
+    severity: 2
+    enabled: true
+    scopes: [
+      outcomeTopicId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          name: 'notifications-dead-lettered'
+          criterionType: 'StaticThresholdCriterion'
+          metricNamespace: 'Microsoft.EventGrid/topics'
+          metricName: 'DeadLetteredCount'
+          dimensions: [
+            {
+              name: 'EventSubscriptionName'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Total'
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: empty(alertEmailAddress) ? [] : [
+      {
+        actionGroupId: resourceId('Microsoft.Insights/actionGroups', actionGroupName)
+      }
+    ]
+  }
+  dependsOn: [
+    actionGroup
+  ]
+}
 
 output workbookId string = workbook.id
