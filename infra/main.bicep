@@ -281,7 +281,7 @@ param eventMaxDeliveryAttempts int = 30
 @description('Minutes Event Grid retries an event before it is dead-lettered.')
 param eventTimeToLiveInMinutes int = 1440
 
-@description('Deploy the on-call workbook and alert rules (failed actions, deferred remediations, dead-lettered events and notifications) over the app\'s Application Insights, its system topics and its outcome topic.')
+@description('Deploy the on-call workbook and alert rules (failed actions, deferred remediations, workspaces not reconciled, dead-lettered and dropped events and notifications) over the app\'s Application Insights, its system topics and its outcome topic.')
 param deployMonitoring bool = true
 
 @description('Email address the on-call alerts are sent to (an action group). Empty: the alerts fire in Azure Monitor only.')
@@ -920,8 +920,9 @@ module mlEventSubscriptionsDeployment 'app/eventgrid-subscriptions.bicep' = [for
 }]
 
 // On-call signals: a workbook and alert rules over the app's decision lines in Application
-// Insights, an alert per system topic when events to the app's functions are dead-lettered, and
-// one when the outcome topic dead-letters a notification (with or without the sample).
+// Insights, alerts per system topic when events to the app's functions are dead-lettered or
+// dropped, and when the outcome topic dead-letters or drops a notification (with or without the
+// sample).
 module onCall 'app/on-call.bicep' = if (deployMonitoring) {
   name: 'on-call'
   params: {

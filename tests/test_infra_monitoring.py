@@ -8,8 +8,9 @@ KQL they run (infra/monitor/queries.json) and the README's "Observability", whic
   only custom dimensions a decision line carries, kinds the reconcilers log, outcomes as
   `shared/outcome.py` words them; a write Azure fails is a failed action whichever path made it.
 - The workbook has the sections the issue names, each alert runs the query of its name, the
-  dead-letter alert watches every system topic and event subscription of the app, and another
-  every subscription of the outcome topic, with or without the notifications sample.
+  dead-letter and drop alerts watch every system topic and event subscription of the app, and
+  two more every subscription of the outcome topic, with or without the notifications sample:
+  one rule per count and topic, from one loop, each in the README with its severity.
 - Monitoring is a parameter, settable with azd and on by default; the email is optional.
 """
 
@@ -41,6 +42,7 @@ from shared.telemetry import DECISION_LOG_FIELDS
 from tests.conftest import App
 from tests.test_infra import azd_env_names, strip_bicep_comments
 from tools import host, scene
+from tools.cli import parser as cli_parser
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra"
@@ -95,10 +97,10 @@ def on_call() -> str:
 
 
 def block_opened_by(source: str, header: str) -> str:
-    """The text of the resource or module that `header` opens (to its closing brace at the line
-    start)."""
+    """The text of the resource or module that `header` opens (to its closing brace, or brace and
+    bracket of a loop, at the line start)."""
     assert header in source, f"{header!r} not found"
-    return source.split(header, 1)[1].split("\n}\n", 1)[0]
+    return re.split(r"\n\}\]?\n", source.split(header, 1)[1], maxsplit=1)[0]
 
 
 def bicep_block(source: str, var: str) -> str:
@@ -717,22 +719,112 @@ def test_a_line_joined_with_the_calls_that_failed_stays_one_row() -> None:
         assert re.fullmatch(r"summarize .+ by operation_Id", last, re.S), (name, last)
 
 
-# --- the dead-letter alert ----------------------------------------------------------------------
+# --- the dead-letter and drop alerts ------------------------------------------------------------
+
+# What Event Grid counts of the events it gave up on: dead-lettered (a blob records each) and
+# dropped (lost with no record), each on the system topics and on the outcome topic.
+LOSS_METRICS = DEAD_LETTERED, DROPPED = ("'DeadLetteredCount'", "'DroppedEventCount'")
+TOPIC_NAMESPACES = SYSTEM_TOPICS, OUTCOME_TOPIC = (
+    "'Microsoft.EventGrid/systemTopics'",
+    "'Microsoft.EventGrid/topics'",
+)
+METRIC_ALERT_FIELDS = {
+    "name",
+    "severity",
+    "description",
+    "scope",
+    "namespace",
+    "metric",
+    "subscriptions",
+    "perTopic",
+}
+
+
+def metric_alerts() -> dict[str, dict[str, str]]:
+    """The entries on-call.bicep's metric alert loop runs over (one rule each), by name: each
+    field's Bicep text, and `perTopic` 'true' for the entry of a loop over the system topics."""
+    source = on_call()
+    listed = re.search(r"^var metricAlerts = concat\((.*)\)$", source, re.MULTILINE)
+    assert listed, "var metricAlerts not found"
+    alerts: dict[str, dict[str, str]] = {}
+    for var in listed.group(1).split(", "):
+        loop = re.search(
+            rf"^var {var} = \[for topicId in topicIds: \{{\n(.*?)^\}}\]$",
+            source,
+            re.MULTILINE | re.DOTALL,
+        )
+        bodies = (
+            [loop.group(1)] if loop else re.split(r"^  \}\n", bicep_block(source, var), flags=re.M)
+        )
+        for body in filter(str.strip, bodies):
+            one_line = re.sub(r"\[\s+('[^']*')\s+\]", r"[\1]", body)
+            fields = dict(re.findall(r"^ +(\w+): (.+)$", one_line, re.MULTILINE))
+            fields["perTopic"] = str(bool(loop)).lower()
+            name = fields["name"].strip("'")
+            assert name not in alerts, name
+            alerts[name] = fields
+    return alerts
+
+
+def watched(alert: Mapping[str, str]) -> tuple[str, ...]:
+    """Where a metric alert looks and what it counts there: a loop over the system topics or not,
+    its scope, namespace, metric and event subscriptions."""
+    return tuple(
+        alert[field] for field in ("perTopic", "scope", "namespace", "metric", "subscriptions")
+    )
+
+
+def description_of(alert: Mapping[str, str]) -> str:
+    quoted = re.fullmatch(r"'(.*)'", alert["description"])
+    assert quoted, alert["description"]
+    return quoted.group(1)
+
+
+def test_each_count_of_each_topic_is_a_metric_alert_of_its_own() -> None:
+    """A rule's criteria must all hold together (allOf): dead-lettered and dropped events each
+    need a rule, on the system topics and on the outcome topic, all from one loop that evaluates
+    them alike and alerts on-call the same way."""
+    alerts = metric_alerts()
+    assert all(set(alert) == METRIC_ALERT_FIELDS for alert in alerts.values()), alerts
+    watched = sorted((alert["namespace"], alert["metric"]) for alert in alerts.values())
+    assert watched == sorted((ns, metric) for ns in TOPIC_NAMESPACES for metric in LOSS_METRICS)
+
+    source = on_call()
+    assert source.count("'Microsoft.Insights/metricAlerts@") == 1, "one loop for all of them"
+    rule = block_opened_by(
+        source,
+        "resource metricAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = "
+        "[for alert in metricAlerts: {",
+    )
+    for expected in (
+        "name: 'alert-${namePrefix}-${alert.name}'",
+        "description: alert.description",
+        "severity: alert.severity",
+        "evaluationFrequency: 'PT5M'",
+        "windowSize: 'PT15M'",
+        "metricNamespace: alert.namespace",
+        "metricName: alert.metric",
+        "autoMitigate: true",
+        # The same action group and email handling as the other alerts.
+        "actions: empty(alertEmailAddress) ? [] : [",
+    ):
+        assert expected in rule, expected
+    assert re.search(r"scopes: \[\s+alert\.scope\s+\]", rule)
+    assert rule.count("criterionType:") == 1, "one count per rule"
+    assert re.search(
+        r"name: 'EventSubscriptionName'\s+operator: 'Include'\s+values: alert\.subscriptions", rule
+    )
+    assert re.search(r"operator: 'GreaterThan'\s+threshold: 0\s+timeAggregation: 'Total'", rule)
+    assert re.search(r"dependsOn: \[\s+actionGroup\s+\]", rule)
 
 
 def test_a_dead_letter_alert_watches_each_system_topic_for_the_app_s_subscriptions() -> None:
+    alert = metric_alerts()["dead-lettered-${uniqueString(topicId)}"]
+    assert watched(alert) == ("true", "topicId", SYSTEM_TOPICS, DEAD_LETTERED, "appSubscriptions")
+    assert alert["severity"] == "2"
+    assert "python -m tools.cli replay" in description_of(alert)
     source = on_call()
-    assert re.search(
-        r"resource deadLettered 'Microsoft\.Insights/metricAlerts@2018-03-01' = "
-        r"\[for topicId in topicIds:",
-        source,
-    )
-    assert "metricNamespace: 'Microsoft.EventGrid/systemTopics'" in source
-    assert "metricName: 'DeadLetteredCount'" in source
-    assert re.search(
-        r"name: 'EventSubscriptionName'\s+operator: 'Include'\s+values: union\(subscriptionNames,",
-        source,
-    )
+    assert "var appSubscriptions = union(subscriptionNames, upperSubscriptionNames)" in source
     assert "var topicIds = concat(armTopicIds, mlTopicIds)" in source
     assert (
         "var subscriptionNames = [for subscription in eventSubscriptions: subscription.name]"
@@ -767,36 +859,84 @@ def test_a_dead_letter_alert_watches_each_system_topic_for_the_app_s_subscriptio
     assert "output id string = topicId" in topic
 
 
+def dead_letter_writers() -> tuple[str, str]:
+    """rbac.bicep's principals that may write the dead-letter container, and that role's text."""
+    rbac = strip_bicep_comments((INFRA / "app" / "rbac.bicep").read_text(encoding="utf-8"))
+    writers = re.search(r"^var deadLetterWriters = (.+)$", rbac, re.MULTILINE)
+    assert writers, "var deadLetterWriters not found"
+    role = block_opened_by(
+        rbac,
+        "resource deadLetter 'Microsoft.Authorization/roleAssignments@2022-04-01' = "
+        "[for principalId in deadLetterWriters: {",
+    )
+    return writers.group(1), role
+
+
+def test_a_drop_alert_watches_each_system_topic_for_the_app_s_subscriptions() -> None:
+    """An event for the app that Event Grid could not dead-letter either is lost with no blob to
+    replay: the same topics and subscriptions as the dead-letter alert, a higher severity, and a
+    description that says what to run and what to fix."""
+    alerts = metric_alerts()
+    dead_lettered = alerts["dead-lettered-${uniqueString(topicId)}"]
+    alert = alerts["dropped-${uniqueString(topicId)}"]
+    # The same topic list and filter to the app's subscriptions as the dead-letter alert.
+    assert watched(alert) == (*watched(dead_lettered)[:3], DROPPED, dead_lettered["subscriptions"])
+    # Lost with no record is worse than dead-lettered: a failed action's severity.
+    assert alert["severity"] == "1"
+    assert int(alert["severity"]) < int(dead_lettered["severity"])
+
+    description = description_of(alert)
+    for words in (
+        "dropped by ${last(split(topicId, '/'))}",
+        "no blob for tools.cli replay",
+        "container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName}",
+        "trusted Azure services",
+        "system-assigned identity must hold Storage Blob Data Contributor",
+        "infra/app/rbac.bicep",
+    ):
+        assert words in description, words
+    # The commands it names are the CLI's, as written.
+    commands = re.findall(r"python -m tools\.cli (\w+(?: --[\w-]+ [A-Z]+)*)", description)
+    assert {command.split()[0] for command in commands} == {"plan", "apply"}, commands
+    for command in commands:
+        args = cli_parser().parse_args(command.split())
+        assert args.command == command.split()[0]
+    assert "apply --workspace ID" in " ".join(commands)
+    # What it tells to check is what the deployment sets: the topics' role on the container ...
+    writers, role = dead_letter_writers()
+    assert writers.startswith("concat(armTopicPrincipalIds, mlTopicPrincipalIds,")
+    assert "scope: deadLetterContainer" in role
+    assert "roles.storageBlobDataContributor" in role
+    # ... written with their system-assigned identity, through the storage firewall's bypass.
+    subscriptions = strip_bicep_comments(
+        (INFRA / "app" / "eventgrid-subscriptions.bicep").read_text(encoding="utf-8")
+    )
+    assert re.search(
+        r"deadLetterWithResourceIdentity: \{\s+identity: \{\s+type: 'SystemAssigned'", subscriptions
+    )
+    storage = strip_bicep_comments((INFRA / "app" / "storage.bicep").read_text(encoding="utf-8"))
+    assert re.search(r"bypass: 'AzureServices'\s+defaultAction: 'Deny'", storage)
+
+
 def test_a_dead_letter_alert_watches_every_subscription_of_the_outcome_topic() -> None:
     """The outcome topic is the app's own: every subscription on it is watched (split by name, all
     current and future values), with or without the notifications sample, whose subscriptions
     dead-letter to the container the alert's description names."""
-    source = on_call()
-    alert = block_opened_by(
-        source,
-        "resource notificationsDeadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = {",
-    )
-    assert re.search(r"scopes: \[\s+outcomeTopicId\s+\]", alert)
-    assert "metricNamespace: 'Microsoft.EventGrid/topics'" in alert
-    assert "metricName: 'DeadLetteredCount'" in alert
-    assert re.search(
-        r"name: 'EventSubscriptionName'\s+operator: 'Include'\s+values: \[\s+'\*'\s+\]", alert
-    )
-    assert re.search(r"operator: 'GreaterThan'\s+threshold: 0\s+timeAggregation: 'Total'", alert)
-    # The same action group and email handling as the other alerts.
-    assert "actions: empty(alertEmailAddress) ? [] : [" in alert
-    assert re.search(r"dependsOn: \[\s+actionGroup\s+\]", alert)
+    alert = metric_alerts()["notifications-dead-lettered"]
+    assert watched(alert) == ("false", "outcomeTopicId", OUTCOME_TOPIC, DEAD_LETTERED, "['*']")
+    assert alert["severity"] == "2"
     # On-call is told what it means and where the record is, and that replay does not apply.
-    description = re.search(r"description: '(.*)'\n", alert)
-    assert description, alert
+    description = description_of(alert)
     for words in (
         "people were not told",
         "tools.cli replay does not apply",
         "${deadLetterContainerName}",
         "${deadLetterStorageAccountName}",
     ):
-        assert words in description.group(1), words
+        assert words in description, words
 
+    source = on_call()
+    assert "var outcomeTopicName = last(split(outcomeTopicId, '/'))" in source
     main = strip_bicep_comments(MAIN.read_text(encoding="utf-8"))
     module = block_opened_by(main, "module onCall 'app/on-call.bicep' = if (deployMonitoring) {")
     assert "outcomeTopicId: outcomeTopic.outputs.id" in module
@@ -820,13 +960,58 @@ def test_a_dead_letter_alert_watches_every_subscription_of_the_outcome_topic() -
     assert subscriptions >= 1
     assert logic_app.count("deadLetterWithResourceIdentity: {") == subscriptions
 
+
+def test_a_drop_alert_watches_every_subscription_of_the_outcome_topic() -> None:
+    """A notification Event Grid could neither deliver nor dead-letter is lost with no record:
+    the same topic and subscriptions as its dead-letter alert, and the same severity (people not
+    told either way; the ledger keeps what the app did)."""
+    alerts = metric_alerts()
+    dead_lettered = alerts["notifications-dead-lettered"]
+    alert = alerts["notifications-dropped"]
+    assert watched(alert) == (*watched(dead_lettered)[:3], DROPPED, "['*']")
+    assert alert["severity"] == dead_lettered["severity"]
+    description = description_of(alert)
+    for words in (
+        "published to ${outcomeTopicName}) were dropped",
+        "no dead-letter destination",
+        "container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName}",
+        "Storage Blob Data Contributor role infra/app/rbac.bicep assigns",
+        "Lost with no record: people were not told",
+        "tools.cli replay does not apply",
+        "its ledger and the on-call workbook",
+    ):
+        assert words in description, words
+    # The outcome topic's identity is one of the container's writers.
+    writers, _ = dead_letter_writers()
+    assert writers.endswith(", [outcomeTopicPrincipalId])")
+
+
+# The README's alert rows for the metric alerts, by the entry each describes.
+README_METRIC_ALERTS = {
+    "dead-lettered events (metric alert, one per system topic": "dead-lettered-",
+    "dropped events (metric alert, one per system topic": "dropped-",
+    "dead-lettered notifications (metric alert on the outcome topic": "notifications-dead-lettered",
+    "dropped notifications (metric alert on the outcome topic": "notifications-dropped",
+}
+
+
+def test_the_readme_lists_each_metric_alert_with_its_count_and_severity() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert re.search(
-        r"^\| dead-lettered notifications \(metric alert on the outcome topic[^\n]*"
-        r"the outcome topic's `DeadLetteredCount`",
-        readme,
-        re.MULTILINE,
-    )
+    alerts = metric_alerts()
+    described = set()
+    for row_start, name in README_METRIC_ALERTS.items():
+        [alert] = [alert for key, alert in alerts.items() if key.startswith(name)]
+        described.add(alert["name"])
+        row = re.search(rf"^\| {re.escape(row_start)}[^\n]*", readme, re.MULTILINE)
+        assert row, row_start
+        columns = row.group(0).strip("| ").split(" | ")
+        assert len(columns) == 3, columns
+        topic = "system topic" if alert["perTopic"] == "true" else "outcome topic"
+        assert topic in columns[0], columns[0]
+        assert f"`{alert['metric'].strip(chr(39))}`" in columns[1], columns[1]
+        assert "dimension `EventSubscriptionName`" in columns[1], columns[1]
+        assert columns[2] == f"{alert['severity']}, every 5 minutes over 15", columns[2]
+    assert described == {alert["name"] for alert in alerts.values()}, "a metric alert unlisted"
 
 
 # --- turning it on and off ----------------------------------------------------------------------

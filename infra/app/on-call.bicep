@@ -32,6 +32,7 @@ var topicIds = concat(armTopicIds, mlTopicIds)
 var subscriptionNames = [for subscription in eventSubscriptions: subscription.name]
 // Event Grid may report the EventSubscriptionName dimension upper-cased: both spellings match.
 var upperSubscriptionNames = [for subscription in eventSubscriptions: toUpper(subscription.name)]
+var appSubscriptions = union(subscriptionNames, upperSubscriptionNames)
 var actionGroupName = 'ag-${namePrefix}-on-call'
 var alertActions = empty(alertEmailAddress) ? [] : [resourceId('Microsoft.Insights/actionGroups', actionGroupName)]
 
@@ -241,18 +242,92 @@ resource logAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for ale
   ]
 }]
 
-// An event Event Grid gave up on (every retry spent, or undeliverable) lands in the dead-letter
-// container: tools.cli replay reads it. The metric is the system topic's, per event subscription.
-resource deadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = [for topicId in topicIds: {
-  name: 'alert-${namePrefix}-dead-lettered-${uniqueString(topicId)}'
+// Metric alerts on what Event Grid reports of the events it gave up on (every retry spent, or
+// refused outright), per event subscription:
+// - DeadLetteredCount: it wrote the event to the dead-letter container, whose blob records it;
+// - DroppedEventCount: it could not, so the event is lost with no record: the dead-letter
+//   location unavailable for four hours (the container unreachable, or refusing the topic's
+//   identity: infra/app/rbac.bicep), or a subscription with no dead-letter destination.
+// A rule's criteria must all hold together (allOf), so each count is a rule of its own, and drops
+// alert whatever their DropReason. Metrics, namespaces and dimensions: Azure Monitor's supported
+// metrics for Microsoft.EventGrid/systemTopics and Microsoft.EventGrid/topics; when Event Grid
+// drops an event: its "message delivery and retry" article.
+//
+// On the system topics, only the app's subscriptions (an adopted topic carries other teams'
+// subscriptions too). A dropped event is severity 1, as a failed action: the event that should
+// have set the app off is gone with no blob for tools.cli replay, and every event dead-lettering
+// should keep is lost the same way until the container or the role is fixed. The timers catch up
+// on the app's work (the sweep, scheduled_retrain); tools.cli apply does it at once.
+var deadLetteredEvents = [for topicId in topicIds: {
+  name: 'dead-lettered-${uniqueString(topicId)}'
+  severity: 2
+  description: 'Events for the app were dead-lettered by ${last(split(topicId, '/'))}: replay them with python -m tools.cli replay.'
+  scope: topicId
+  namespace: 'Microsoft.EventGrid/systemTopics'
+  metric: 'DeadLetteredCount'
+  subscriptions: appSubscriptions
+}]
+var droppedEvents = [for topicId in topicIds: {
+  name: 'dropped-${uniqueString(topicId)}'
+  severity: 1
+  description: 'Events for the app were dropped by ${last(split(topicId, '/'))} (the event subscription this alert names): Event Grid could neither deliver nor dead-letter them, so they are gone, with no blob for tools.cli replay. The timers catch up (reconcile_all: resource events, a scoring job\'s end; scheduled_retrain: a completed retrain, drift); to reconcile now, run python -m tools.cli plan, then python -m tools.cli apply --workspace ID for the workspaces concerned (an Azure ML workspace\'s topic: that workspace; a subscription\'s: its workspaces). Then fix dead-lettering, or every event Event Grid gives up on is lost too: container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName} must let trusted Azure services through its firewall, and the topic\'s system-assigned identity must hold Storage Blob Data Contributor on it (infra/app/rbac.bicep).'
+  scope: topicId
+  namespace: 'Microsoft.EventGrid/systemTopics'
+  metric: 'DroppedEventCount'
+  subscriptions: appSubscriptions
+}]
+
+// On the outcome topic a notification that a subscriber never took means people were not told of
+// a decision or a failure. Unlike the system topics above, the whole topic is watched, split by
+// event subscription ('*': every current and future value, so the alert names the one concerned),
+// rather than filtered to names:
+// - the topic is the app's own, created here and carrying nothing but the app's outcomes, so every
+//   subscription on it tells someone what the app did, the notifications sample's and any added
+//   by hand alike, and none is another team's (the reason for the filter on adopted topics);
+// - the sample's subscriptions exist only with notificationWebhookUrl: a list of their names
+//   would be empty without it, an Include of no value that selects nothing (if ARM takes it).
+// So both are deployed with or without the sample; with no subscription that gives up they never
+// fire, which is expected, not a fault. A dropped notification is severity 2, as a dead-lettered
+// one: the harm is the same (people not told; the app's work is done, and its ledger, written
+// before each publish, keeps what it decided), only the blob saying which is missing; and a
+// subscription added by hand without dead-lettering drops by its owner's choice.
+var outcomeTopicName = last(split(outcomeTopicId, '/'))
+var notificationAlerts = [
+  {
+    name: 'notifications-dead-lettered'
+    severity: 2
+    description: 'Outcome notifications of the app (its decisions and failures, published to ${outcomeTopicName}) were dead-lettered by the event subscription this alert names: its subscriber (the notifications Logic App, or one of yours) never took them, every retry spent or refused outright, so people were not told of them. They are not events for the app, whose work is done: tools.cli replay does not apply. The blobs, in container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName} under the topic\'s name, are the record of what people were not told: tell those concerned, then fix the subscriber (its webhook URL, its Logic App runs).'
+    scope: outcomeTopicId
+    namespace: 'Microsoft.EventGrid/topics'
+    metric: 'DeadLetteredCount'
+    subscriptions: [
+      '*'
+    ]
+  }
+  {
+    name: 'notifications-dropped'
+    severity: 2
+    description: 'Outcome notifications of the app (its decisions and failures, published to ${outcomeTopicName}) were dropped by the event subscription this alert names: its subscriber never took them and Event Grid could not dead-letter them either (no dead-letter destination on it, or container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName} closed to trusted Azure services or to the topic\'s identity, whose Storage Blob Data Contributor role infra/app/rbac.bicep assigns). Lost with no record: people were not told, and no blob says of what. The app\'s work is done (tools.cli replay does not apply); its ledger and the on-call workbook show what it decided and did meanwhile: tell those concerned from there, then fix the subscriber and its dead-lettering.'
+    scope: outcomeTopicId
+    namespace: 'Microsoft.EventGrid/topics'
+    metric: 'DroppedEventCount'
+    subscriptions: [
+      '*'
+    ]
+  }
+]
+var metricAlerts = concat(deadLetteredEvents, droppedEvents, notificationAlerts)
+
+resource metricAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = [for alert in metricAlerts: {
+  name: 'alert-${namePrefix}-${alert.name}'
   location: 'global'
   tags: tags
   properties: {
-    description: 'Events for the app were dead-lettered by ${last(split(topicId, '/'))}: replay them with python -m tools.cli replay.'
-    severity: 2
+    description: alert.description
+    severity: alert.severity
     enabled: true
     scopes: [
-      topicId
+      alert.scope
     ]
     evaluationFrequency: 'PT5M'
     windowSize: 'PT15M'
@@ -260,15 +335,15 @@ resource deadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = [for topicI
       'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
       allOf: [
         {
-          name: 'dead-lettered'
+          name: alert.metric
           criterionType: 'StaticThresholdCriterion'
-          metricNamespace: 'Microsoft.EventGrid/systemTopics'
-          metricName: 'DeadLetteredCount'
+          metricNamespace: alert.namespace
+          metricName: alert.metric
           dimensions: [
             {
               name: 'EventSubscriptionName'
               operator: 'Include'
-              values: union(subscriptionNames, upperSubscriptionNames)
+              values: alert.subscriptions
             }
           ]
           operator: 'GreaterThan'
@@ -288,66 +363,5 @@ resource deadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = [for topicI
     actionGroup
   ]
 }]
-
-// A notification on the outcome topic that a subscriber never took (every retry spent, or
-// refused) is dead-lettered: people were not told of a decision or a failure. Unlike the system
-// topics above, the whole topic is watched, split by event subscription ('*': every current and
-// future value, so the alert names the one that dead-lettered), rather than filtered to names:
-// - the topic is the app's own, created here and carrying nothing but the app's outcomes, so every
-//   subscription on it tells someone what the app did, the notifications sample's and any added
-//   by hand alike, and none is another team's (the reason for the filter on adopted topics);
-// - the sample's subscriptions exist only with notificationWebhookUrl: a list of their names
-//   would be empty without it, an Include of no value that selects nothing (if ARM takes it).
-// So it is deployed with or without the sample. With no subscription that dead-letters it never
-// fires; that is expected, not a fault. A subscription with no dead-letter destination drops
-// what it gives up on (DroppedEventCount), which no alert here counts. Metric, namespace and
-// dimension: Azure Monitor's supported metrics for Microsoft.EventGrid/topics.
-resource notificationsDeadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = {
-  name: 'alert-${namePrefix}-notifications-dead-lettered'
-  location: 'global'
-  tags: tags
-  properties: {
-    description: 'Outcome notifications of the app (its decisions and failures, published to ${last(split(outcomeTopicId, '/'))}) were dead-lettered by the event subscription this alert names: its subscriber (the notifications Logic App, or one of yours) never took them, every retry spent or refused outright, so people were not told of them. They are not events for the app, whose work is done: tools.cli replay does not apply. The blobs, in container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName} under the topic\'s name, are the record of what people were not told: tell those concerned, then fix the subscriber (its webhook URL, its Logic App runs).'
-    severity: 2
-    enabled: true
-    scopes: [
-      outcomeTopicId
-    ]
-    evaluationFrequency: 'PT5M'
-    windowSize: 'PT15M'
-    criteria: {
-      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
-      allOf: [
-        {
-          name: 'notifications-dead-lettered'
-          criterionType: 'StaticThresholdCriterion'
-          metricNamespace: 'Microsoft.EventGrid/topics'
-          metricName: 'DeadLetteredCount'
-          dimensions: [
-            {
-              name: 'EventSubscriptionName'
-              operator: 'Include'
-              values: [
-                '*'
-              ]
-            }
-          ]
-          operator: 'GreaterThan'
-          threshold: 0
-          timeAggregation: 'Total'
-        }
-      ]
-    }
-    autoMitigate: true
-    actions: empty(alertEmailAddress) ? [] : [
-      {
-        actionGroupId: resourceId('Microsoft.Insights/actionGroups', actionGroupName)
-      }
-    ]
-  }
-  dependsOn: [
-    actionGroup
-  ]
-}
 
 output workbookId string = workbook.id
