@@ -281,11 +281,30 @@ param eventMaxDeliveryAttempts int = 30
 @description('Minutes Event Grid retries an event before it is dead-lettered.')
 param eventTimeToLiveInMinutes int = 1440
 
-@description('Deploy the on-call workbook and alert rules (failed actions, deferred remediations, workspaces not reconciled, dead-lettered and dropped events and notifications) over the app\'s Application Insights, its system topics and its outcome topic.')
+@description('Deploy the on-call workbook and alert rules (failed actions, deferred remediations, workspaces not reconciled, no sweep ended, dead-lettered and dropped events and notifications) over the app\'s Application Insights, its system topics and its outcome topic.')
 param deployMonitoring bool = true
 
 @description('Email address the on-call alerts are sent to (an action group). Empty: the alerts fire in Azure Monitor only.')
 param alertEmailAddress string = ''
+
+// The windowSize values a log search alert takes (Azure Monitor's "Resource Manager template
+// samples for log search alert rules"; the API types it as any ISO 8601 duration), from PT30M:
+// the window must exceed RECONCILE_SCHEDULE's period (15 minutes by default), or the alert fires
+// between two sweeps. Bicep cannot read the NCRONTAB: a longer schedule needs a longer window.
+@allowed([
+  'PT30M'
+  'PT45M'
+  'PT1H'
+  'PT2H'
+  'PT3H'
+  'PT4H'
+  'PT5H'
+  'PT6H'
+  'P1D'
+  'P2D'
+])
+@description('The on-call alert "no sweep ended" fires when no sweep ended in this window (ISO 8601): longer than reconcileSchedule\'s period. Default: four 15-minute sweeps missed.')
+param sweepSilenceWindow string = 'PT1H'
 
 @secure()
 @description('Teams or Slack incoming webhook URL for the notifications Logic App sample. Empty: the sample is not deployed.')
@@ -937,6 +956,8 @@ module onCall 'app/on-call.bicep' = if (deployMonitoring) {
     deadLetterStorageAccountName: storage.outputs.name
     deadLetterContainerName: storage.outputs.deadLetterContainerName
     alertEmailAddress: alertEmailAddress
+    functionAppName: functionApp.outputs.name
+    sweepSilenceWindow: sweepSilenceWindow
   }
 }
 

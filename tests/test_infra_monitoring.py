@@ -40,7 +40,7 @@ from shared.reconcilers.run import Decision, Run
 from shared.scoring.service import KIND_SCORING
 from shared.telemetry import DECISION_LOG_FIELDS
 from tests.conftest import App
-from tests.test_infra import azd_env_names, strip_bicep_comments
+from tests.test_infra import allowed_values, azd_env_names, strip_bicep_comments
 from tools import host, scene
 from tools.cli import parser as cli_parser
 
@@ -60,12 +60,14 @@ WORKBOOK_QUERIES = {
     "failedActions",
     "notReconciled",
 }
-# The log alerts, by the query each runs.
+# The log alerts that a line pages for, by the query each runs (a row per line it selects).
 ALERT_QUERIES = {
     "failed-actions": "failedActions",
     "deferred-remediations": "deferredRemediations",
     "not-reconciled": "notReconciled",
 }
+# The log alert that silence pages for: its query has a row when no sweep ended in the window.
+SILENCE_ALERTS = {"no-sweep-ended": "noSweepEnded"}
 # The kinds of decision lines the reconcilers log (their own constants).
 LOGGED_KINDS = {
     private_endpoints.KIND,
@@ -124,7 +126,7 @@ def kql_filter(query: str) -> Callable[[Mapping[str, str]], bool]:
     aliases: dict[str, str] = {}
     conditions: list[str] = []
     for step in steps[1:]:
-        if step.startswith(("project", "summarize", "join", "order")):
+        if step.startswith(("project", "summarize", "join", "order", "count")):
             break
         if step.startswith("extend "):
             name, expression = step.removeprefix("extend ").split(" = ", 1)
@@ -204,7 +206,7 @@ def test_the_bicep_loads_the_file_and_uses_each_of_its_queries() -> None:
             r"name: '([\w-]+)'.*?query: queries\.(\w+)", bicep_block(source, "logAlerts"), re.DOTALL
         )
     )
-    assert alerts == ALERT_QUERIES
+    assert alerts == {**ALERT_QUERIES, **SILENCE_ALERTS}
     assert re.search(r"scopes: \[\s+applicationInsightsId\s+\]", source), (
         "log alerts scope App Insights"
     )
@@ -644,6 +646,17 @@ def _extra_keys() -> set[str]:
     }
 
 
+def _handler_kinds() -> set[str]:
+    """The kinds handlers/ gives its own decision lines (`kind="..."` literals: the sweep's)."""
+    return {
+        node.value.value
+        for path in (REPO / "handlers").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.keyword) and node.arg == "kind"
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+    }
+
+
 def test_every_query_reads_only_what_a_decision_line_carries(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -651,6 +664,8 @@ def test_every_query_reads_only_what_a_decision_line_carries(
         decision_log(logging.getLogger("probe"), "m", trigger="event:e", kind="k", verdict="v")
     [record] = caplog.records
     carried = {name for name in DECISION_FIELDS if hasattr(record, name)} | _extra_keys()
+    logged_kinds = LOGGED_KINDS | _handler_kinds()
+    assert "sweep" in logged_kinds, "the handlers' kinds were not found"
     assert {"rule_id", "workflow_run_id"} <= carried, "the extra fields were not found"
     for query in [*queries().values(), *observability_queries()]:
         used = {a or b for a, b in _DIMENSION.findall(query)}
@@ -660,7 +675,7 @@ def test_every_query_reads_only_what_a_decision_line_carries(
             f"not documented: {used - set(DECISION_LOG_FIELDS)}"
         )
         kinds = kinds_in(query)
-        assert kinds <= LOGGED_KINDS, f"kinds no reconciler logs: {kinds - LOGGED_KINDS}"
+        assert kinds <= logged_kinds, f"kinds nothing logs: {kinds - logged_kinds}"
 
 
 def test_a_count_of_workspaces_counts_each_once_however_azure_spells_it() -> None:
@@ -717,6 +732,220 @@ def test_a_line_joined_with_the_calls_that_failed_stays_one_row() -> None:
     for name, join in joins:
         last = re.split(r"\n\s*\|", join)[-1].strip()
         assert re.fullmatch(r"summarize .+ by operation_Id", last, re.S), (name, last)
+
+
+# --- the silence alert (a dead man's switch) ----------------------------------------------------
+
+_COUNT_TEST = {
+    "==": lambda n, m: n == m,
+    "<": lambda n, m: n < m,
+    "<=": lambda n, m: n <= m,
+    ">": lambda n, m: n > m,
+    ">=": lambda n, m: n >= m,
+}
+
+
+def result_rows(query: str, lines: Sequence[Mapping[str, str]]) -> int:
+    """How many rows the query returns over a window's decision lines: the lines its filter keeps,
+    or, after `| count`, the count's one row (one even over no line at all, as KQL's `count`),
+    kept by each `where Count <op> N` after it. Any other step after `count` fails the test."""
+    kept = [line for line in lines if kql_filter(query)(line)]
+    steps = [step.strip() for step in query.split("\n|")]
+    if "count" not in steps:
+        return len(kept)
+    rows = [len(kept)]
+    for step in steps[steps.index("count") + 1 :]:
+        test = re.fullmatch(r"where Count (==|<=|>=|<|>) (\d+)", step)
+        assert test, f"untranslated step after count: {step!r}"
+        rows = [n for n in rows if _COUNT_TEST[test.group(1)](n, int(test.group(2)))]
+    return len(rows)
+
+
+def log_alert_rule() -> str:
+    return block_opened_by(
+        on_call(),
+        "resource logAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = "
+        "[for alert in logAlerts: {",
+    )
+
+
+def log_alert(name: str) -> dict[str, str]:
+    """The fields of one entry of on-call.bicep's `logAlerts`, as Bicep text."""
+    entries = re.split(r"^  \}\n", bicep_block(on_call(), "logAlerts"), flags=re.MULTILINE)
+    [entry] = [e for e in entries if f"name: '{name}'" in e]
+    return dict(re.findall(r"^    (\w+): (.+)$", entry, re.MULTILINE))
+
+
+def sweep_end_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, str]]:
+    """Real lines of handlers/sweep.py's `_done`: a sweep that ended, one with workspaces to retry
+    (it raises after its line), a fanned-out partition's."""
+    from handlers.sweep import _done
+    from shared.reconcilers.sweep import SweepReport
+
+    with caplog.at_level(logging.INFO):
+        _done(SweepReport((), (), unchanged=3), [], "sweep:a")
+        with pytest.raises(TransientAzureError):
+            _done(SweepReport((), ("w: 503",)), ["w: 503"], "sweep:b")
+        _done(SweepReport((), ()), [], "sweep:c", "subscription s: ")
+    return decision_lines(caplog)
+
+
+def test_the_silence_alert_fires_when_no_sweep_ended_and_not_after_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every log alert fires on a row (GreaterThan 0, one shared resource); the silence alert's
+    query has one exactly when no sweep's end line is in the window, App Insights empty included."""
+    rule = log_alert_rule()
+    assert re.search(r"timeAggregation: 'Count'\s+operator: 'GreaterThan'\s+threshold: 0\s", rule)
+    query = queries()["noSweepEnded"]
+    ended = sweep_end_lines(caplog)
+    assert [(line["kind"], line["verdict"]) for line in ended] == [
+        ("sweep", "done"),
+        ("sweep", "retry"),
+        ("sweep", "done"),
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        # What a window holds while no sweep ends: a late sweep starting (and hanging), a
+        # function failing before its line, an event handled.
+        log = logging.getLogger("handlers.sweep")
+        decision_log(log, "running late", trigger="sweep:d", kind="sweep", verdict="past-due")
+        decision_log(log, "boom", trigger="sweep:d", kind="invocation", verdict="failed")
+        decision_log(log, "seen", trigger="event:e", kind="event", verdict="ignored")
+    others = decision_lines(caplog)
+    assert len(others) == 3
+
+    assert result_rows(query, []) == 1, "nothing at all in App Insights: silent"
+    assert result_rows(query, others) == 1, "no sweep ended: silent"
+    for line in ended:
+        assert result_rows(query, [*others, line]) == 0, line
+    assert result_rows(query, ended) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fan_out", [False, True])
+def test_a_sweep_the_timer_ran_silences_the_alert(
+    app: App, caplog: pytest.LogCaptureFixture, fan_out: bool
+) -> None:
+    """The timer's own run, sweeping or fanning out, writes a line the query counts as an end."""
+    if fan_out:
+        app.set_settings(SWEEP_FAN_OUT_WORKSPACES="1")
+    with caplog.at_level(logging.INFO):
+        host.fire_timer("reconcile_all")
+    lines = decision_lines(caplog)
+    ends = [line["verdict"] for line in lines if line["kind"] == "sweep"]
+    assert ends == (["fan-out"] if fan_out else ["done"])
+    query = queries()["noSweepEnded"]
+    assert result_rows(query, lines) == 0
+    assert result_rows(query, [line for line in lines if line["kind"] != "sweep"]) == 1
+
+
+def _duration_minutes(duration: str) -> int:
+    """An ISO 8601 duration of the forms log alerts take (PTnM, PTnH, PnD), in minutes."""
+    match = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?", duration)
+    assert match, duration
+    assert any(match.groups()), duration
+    days, hours, minutes = (int(part or 0) for part in match.groups())
+    return (days * 24 + hours) * 60 + minutes
+
+
+# The windowSize values of a log search alert: Azure Monitor's "Resource Manager template samples
+# for log search alert rules" (MicrosoftDocs/azure-monitor-docs, resource-manager-alerts-log.md);
+# the REST API (Microsoft.Insights 2023-12-01) types it as any duration.
+LOG_ALERT_WINDOW_SIZES = {
+    "PT1M", "PT5M", "PT10M", "PT15M", "PT30M", "PT45M",
+    "PT1H", "PT2H", "PT3H", "PT4H", "PT5H", "PT6H", "P1D", "P2D",
+}  # fmt: skip
+
+
+def test_the_silence_window_is_a_parameter_that_reaches_the_rule() -> None:
+    main = strip_bicep_comments(MAIN.read_text(encoding="utf-8"))
+    assert re.search(r"^param sweepSilenceWindow string = 'PT1H'$", main, re.MULTILINE)
+    allowed = allowed_values(main, "sweepSilenceWindow")
+    assert allowed, "param sweepSilenceWindow needs @allowed: the window sizes log alerts take"
+    assert "PT1H" in allowed
+    assert allowed <= LOG_ALERT_WINDOW_SIZES, allowed - LOG_ALERT_WINDOW_SIZES
+    # Longer than the default schedule's period, or the alert fires between two sweeps.
+    schedule = re.search(r"^param reconcileSchedule string = '0 \*/(\d+) \* \* \* \*'$", main, re.M)
+    assert schedule, "reconcileSchedule's default is not every N minutes"
+    assert min(_duration_minutes(value) for value in allowed) > int(schedule.group(1))
+
+    module = block_opened_by(main, "module onCall 'app/on-call.bicep' = if (deployMonitoring) {")
+    assert "sweepSilenceWindow: sweepSilenceWindow" in module
+    assert "functionAppName: functionApp.outputs.name" in module
+    source = on_call()
+    assert re.search(r"^param sweepSilenceWindow string$", source, re.MULTILINE)
+    alert = log_alert("no-sweep-ended")
+    assert alert["window"] == "sweepSilenceWindow"
+    assert alert["query"] == "queries.noSweepEnded"
+    # Evaluated at least as often as the shortest window allows.
+    frequency = _duration_minutes(alert["frequency"].strip("'"))
+    assert frequency <= min(_duration_minutes(value) for value in allowed)
+    rule = log_alert_rule()
+    assert "windowSize: alert.window" in rule
+    assert "evaluationFrequency: alert.frequency" in rule
+
+
+def test_the_silence_window_is_settable_with_azd() -> None:
+    from tests.azd_envsubst import load_parameters
+
+    assert azd_env_names()["sweepSilenceWindow"] == "SWEEP_SILENCE_WINDOW"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    entry = {"parameters": {"sweepSilenceWindow": parameters["parameters"]["sweepSilenceWindow"]}}
+    bicep = MAIN.read_text(encoding="utf-8")
+    assert entry["parameters"]["sweepSilenceWindow"]["value"] == "${SWEEP_SILENCE_WINDOW=PT1H}"
+    assert load_parameters(entry, bicep, {})["sweepSilenceWindow"] == "PT1H"
+    env = {"SWEEP_SILENCE_WINDOW": "P1D"}
+    assert load_parameters(entry, bicep, env)["sweepSilenceWindow"] == "P1D"
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "`SWEEP_SILENCE_WINDOW` (default `PT1H`" in readme
+
+
+def test_the_silence_alert_tells_on_call_what_to_check_first() -> None:
+    alert = log_alert("no-sweep-ended")
+    # The app doing nothing anywhere: as severe as a failed action or a dropped event.
+    assert alert["severity"] == "1"
+    assert alert["severity"] == log_alert("failed-actions")["severity"]
+    description = description_of(alert)
+    for words in (
+        "ended in the last ${sweepSilenceWindow}",
+        "not running, its timer is not firing, or its telemetry is not arriving",
+        "az functionapp show --name ${functionAppName} --resource-group "
+        "${resourceGroup().name} --query state",
+        "the last deployment",
+        "AzureWebJobsStorage__",
+        "Storage Blob Data Owner and Storage Queue Data Contributor",
+        "Monitoring Metrics Publisher on Application Insights",
+        "the Not reconciled alert",
+    ):
+        assert words in description, words
+    # What it names is what the deployment sets: the host's settings and the roles of its two
+    # identities, in the storage account the description names.
+    function = (INFRA / "app" / "function.bicep").read_text(encoding="utf-8")
+    assert "name: 'AzureWebJobsStorage__clientId'" in function
+    rbac = strip_bicep_comments((INFRA / "app" / "rbac.bicep").read_text(encoding="utf-8"))
+    for role, principal in (
+        ("storageBlobDataOwner", "hostPrincipalId"),
+        ("storageQueueDataContributor", "hostPrincipalId"),
+        ("monitoringMetricsPublisher", "appPrincipalId"),
+    ):
+        assert re.search(rf"name: guid\([\w.]+, {principal}, roles\.{role}\)", rbac), role
+    main = strip_bicep_comments(MAIN.read_text(encoding="utf-8"))
+    module = block_opened_by(main, "module onCall 'app/on-call.bicep' = if (deployMonitoring) {")
+    assert "deadLetterStorageAccountName: storage.outputs.name" in module
+    assert "storageBlobEndpoint: storage.outputs.blobEndpoint" in main
+
+
+def test_the_readme_lists_the_silence_alert_with_its_severity_and_window() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    row = re.search(r"^\| no sweep ended \(log alert\) \|[^\n]*", readme, re.MULTILINE)
+    assert row, "no README row for the silence alert"
+    columns = row.group(0).strip("| ").split(" | ")
+    assert len(columns) == 3, columns
+    alert = log_alert("no-sweep-ended")
+    assert columns[2].startswith(f"{alert['severity']}, every 15 minutes over ")
+    assert alert["frequency"] == "'PT15M'"
+    assert "`SWEEP_SILENCE_WINDOW`" in columns[2]
 
 
 # --- the dead-letter and drop alerts ------------------------------------------------------------

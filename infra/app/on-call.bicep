@@ -27,6 +27,12 @@ param deadLetterContainerName string
 @description('Email address the alerts go to. Empty: no action group; the alerts still fire in Azure Monitor.')
 param alertEmailAddress string = ''
 
+@description('The Function App, named in the description of the alert that it went silent.')
+param functionAppName string
+
+@description('The window (ISO 8601 duration) over which no sweep ending means the app is silent: main.bicep\'s sweepSilenceWindow, which validates it.')
+param sweepSilenceWindow string
+
 var queries = loadJsonContent('../monitor/queries.json')
 var topicIds = concat(armTopicIds, mlTopicIds)
 var subscriptionNames = [for subscription in eventSubscriptions: subscription.name]
@@ -166,8 +172,22 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
   }
 }
 
-// Log alerts over the same queries as the workbook's tables: an alert fires when its table has a
-// row in the window, and resolves by itself when it has none.
+// Log alerts over the same queries as the workbook's tables (and one of their own): an alert
+// fires when its query has a row in the window, and resolves by itself when it has none.
+//
+// The last one, no-sweep-ended, is a dead man's switch: every other alert needs the app to run,
+// and a dead-lettered event takes Event Grid's whole retry time (a day by default) to show. Every
+// sweep (reconcile_all, on RECONCILE_SCHEDULE) ends with a line of kind `sweep`: `done` or `retry`
+// (handlers/sweep.py's _done, a partition's too), or, fanning out, `fan-out` or `retry`;
+// `past-due` is written as a late run starts, so a sweep that hangs is not counted as ended. Its
+// query counts those lines and keeps the count's row only when it is 0: `count` returns one row
+// even over no rows at all, which is the case to catch (nothing arrives), so the rule fires on a
+// row like the others (GreaterThan 0, one shared resource) and resolves on none. A threshold of
+// "fewer than 1" instead would need a second operator in that resource, and would rest on how
+// Azure Monitor counts a result with no rows, the very case this alert is for. Its description
+// names deadLetterStorageAccountName as the host's storage: it is the app's one storage account
+// (app/storage.bicep: the host's state, the deployment package, the ledger, the dead letters).
+// (Checkov's Bicep parser fails on ten comment lines in a row inside an array's object.)
 var logAlerts = [
   {
     name: 'failed-actions'
@@ -200,6 +220,18 @@ var logAlerts = [
     frequency: 'PT15M'
     window: 'PT1H'
     query: queries.notReconciled
+  }
+  {
+    // The app silent (a dead man's switch): see above. Severity 1, as a failed action or a
+    // dropped event: nothing of the app works (events wait in Event Grid's retries, the scoring
+    // API answers nobody), and nothing else says so sooner.
+    name: 'no-sweep-ended'
+    title: 'The app is silent: no sweep ended'
+    description: 'No sweep of ${functionAppName} (reconcile_all, on RECONCILE_SCHEDULE) ended in the last ${sweepSilenceWindow}: no decision line of kind sweep reached Application Insights. The app is not running, its timer is not firing, or its telemetry is not arriving; meanwhile no event is handled (Event Grid retries them, then dead-letters), and the scoring API answers nobody. Check first: the Function App\'s state (az functionapp show --name ${functionAppName} --resource-group ${resourceGroup().name} --query state: Running, not Stopped) and its host log (Diagnose and solve problems, and the host\'s own traces and exceptions in Application Insights: the host unable to start); the last deployment (azd deploy, the package in storage account ${deadLetterStorageAccountName}); the host storage (the AzureWebJobsStorage__* settings, account ${deadLetterStorageAccountName}, its firewall, and the host identity\'s Storage Blob Data Owner and Storage Queue Data Contributor there: infra/app/rbac.bicep); the identities themselves (both still assigned to the app; the app\'s, AZURE_CLIENT_ID, sends telemetry with Monitoring Metrics Publisher on Application Insights). If the Not reconciled alert fires too, the sweep runs but fails before its end (workbook: Workspaces and events not reconciled).'
+    severity: 1
+    frequency: 'PT15M'
+    window: sweepSilenceWindow
+    query: queries.noSweepEnded
   }
 ]
 
