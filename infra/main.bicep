@@ -953,7 +953,7 @@ module onCall 'app/on-call.bicep' = if (deployMonitoring) {
     mlTopicIds: [for i in range(0, length(mlTopics)): mlEventTopics[i].outputs.id]
     eventSubscriptions: concat(armEventSubscriptions, mlEventSubscriptions)
     outcomeTopicId: outcomeTopic.outputs.id
-    deadLetterStorageAccountName: storage.outputs.name
+    storageAccountName: storage.outputs.name
     deadLetterContainerName: storage.outputs.deadLetterContainerName
     alertEmailAddress: alertEmailAddress
     functionAppName: functionApp.outputs.name

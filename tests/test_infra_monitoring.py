@@ -20,6 +20,7 @@ import ast
 import contextlib
 import json
 import logging
+import operator
 import os
 import re
 import socket
@@ -737,11 +738,11 @@ def test_a_line_joined_with_the_calls_that_failed_stays_one_row() -> None:
 # --- the silence alert (a dead man's switch) ----------------------------------------------------
 
 _COUNT_TEST = {
-    "==": lambda n, m: n == m,
-    "<": lambda n, m: n < m,
-    "<=": lambda n, m: n <= m,
-    ">": lambda n, m: n > m,
-    ">=": lambda n, m: n >= m,
+    "==": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 
@@ -932,7 +933,7 @@ def test_the_silence_alert_tells_on_call_what_to_check_first() -> None:
         assert re.search(rf"name: guid\([\w.]+, {principal}, roles\.{role}\)", rbac), role
     main = strip_bicep_comments(MAIN.read_text(encoding="utf-8"))
     module = block_opened_by(main, "module onCall 'app/on-call.bicep' = if (deployMonitoring) {")
-    assert "deadLetterStorageAccountName: storage.outputs.name" in module
+    assert "storageAccountName: storage.outputs.name" in module
     assert "storageBlobEndpoint: storage.outputs.blobEndpoint" in main
 
 
@@ -1035,7 +1036,7 @@ def test_each_count_of_each_topic_is_a_metric_alert_of_its_own() -> None:
         "metricName: alert.metric",
         "autoMitigate: true",
         # The same action group and email handling as the other alerts.
-        "actions: empty(alertEmailAddress) ? [] : [",
+        "actions: [for actionGroupId in alertActions: {",
     ):
         assert expected in rule, expected
     assert re.search(r"scopes: \[\s+alert\.scope\s+\]", rule)
@@ -1118,7 +1119,7 @@ def test_a_drop_alert_watches_each_system_topic_for_the_app_s_subscriptions() ->
     for words in (
         "dropped by ${last(split(topicId, '/'))}",
         "no blob for tools.cli replay",
-        "container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName}",
+        "container ${deadLetterContainerName} of storage account ${storageAccountName}",
         "trusted Azure services",
         "system-assigned identity must hold Storage Blob Data Contributor",
         "infra/app/rbac.bicep",
@@ -1160,7 +1161,7 @@ def test_a_dead_letter_alert_watches_every_subscription_of_the_outcome_topic() -
         "people were not told",
         "tools.cli replay does not apply",
         "${deadLetterContainerName}",
-        "${deadLetterStorageAccountName}",
+        "${storageAccountName}",
     ):
         assert words in description, words
 
@@ -1169,7 +1170,7 @@ def test_a_dead_letter_alert_watches_every_subscription_of_the_outcome_topic() -
     main = strip_bicep_comments(MAIN.read_text(encoding="utf-8"))
     module = block_opened_by(main, "module onCall 'app/on-call.bicep' = if (deployMonitoring) {")
     assert "outcomeTopicId: outcomeTopic.outputs.id" in module
-    assert "deadLetterStorageAccountName: storage.outputs.name" in module
+    assert "storageAccountName: storage.outputs.name" in module
     assert "deadLetterContainerName: storage.outputs.deadLetterContainerName" in module
     # Deployed whether the sample is or not: nothing of the alert depends on its webhook.
     assert "notificationWebhookUrl" not in module
@@ -1203,7 +1204,7 @@ def test_a_drop_alert_watches_every_subscription_of_the_outcome_topic() -> None:
     for words in (
         "published to ${outcomeTopicName}) were dropped",
         "no dead-letter destination",
-        "container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName}",
+        "container ${deadLetterContainerName} of storage account ${storageAccountName}",
         "Storage Blob Data Contributor role infra/app/rbac.bicep assigns",
         "Lost with no record: people were not told",
         "tools.cli replay does not apply",
@@ -1263,7 +1264,9 @@ def test_monitoring_is_on_by_default_and_settable_with_azd() -> None:
         "if (!empty(alertEmailAddress))" in source
     )
     assert "var alertActions = empty(alertEmailAddress) ? [] : [" in source
-    assert "actions: empty(alertEmailAddress) ? [] : [" in source
+    # Both kinds of alert take their actions from that one list.
+    assert "actionGroups: alertActions" in source
+    assert "actions: [for actionGroupId in alertActions: {" in source
 
 
 def alerted(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str]]:

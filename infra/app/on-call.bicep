@@ -19,9 +19,11 @@ param mlTopicIds array
 @description('The app\'s event subscriptions on those topics ([{ name, ... }]): only their dead letters alert (an adopted topic carries other teams\' subscriptions too).')
 param eventSubscriptions array
 
-@description('Resource ID of the outcome topic (Event Grid custom topic) the app publishes its decisions and failures to, and the storage account and container its subscribers dead-letter to.')
+@description('Resource ID of the outcome topic (Event Grid custom topic) the app publishes its decisions and failures to.')
 param outcomeTopicId string
-param deadLetterStorageAccountName string
+
+@description('The app\'s one storage account (app/storage.bicep: the host\'s state, the deployment package, the ledger, the dead letters) and its dead-letter container.')
+param storageAccountName string
 param deadLetterContainerName string
 
 @description('Email address the alerts go to. Empty: no action group; the alerts still fire in Azure Monitor.')
@@ -184,9 +186,7 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
 // even over no rows at all, which is the case to catch (nothing arrives), so the rule fires on a
 // row like the others (GreaterThan 0, one shared resource) and resolves on none. A threshold of
 // "fewer than 1" instead would need a second operator in that resource, and would rest on how
-// Azure Monitor counts a result with no rows, the very case this alert is for. Its description
-// names deadLetterStorageAccountName as the host's storage: it is the app's one storage account
-// (app/storage.bicep: the host's state, the deployment package, the ledger, the dead letters).
+// Azure Monitor counts a result with no rows, the very case this alert is for.
 // (Checkov's Bicep parser fails on ten comment lines in a row inside an array's object.)
 var logAlerts = [
   {
@@ -227,7 +227,7 @@ var logAlerts = [
     // API answers nobody), and nothing else says so sooner.
     name: 'no-sweep-ended'
     title: 'The app is silent: no sweep ended'
-    description: 'No sweep of ${functionAppName} (reconcile_all, on RECONCILE_SCHEDULE) ended in the last ${sweepSilenceWindow}: no decision line of kind sweep reached Application Insights. The app is not running, its timer is not firing, or its telemetry is not arriving; not running, it handles no event (Event Grid retries them, then dead-letters them) and its scoring API answers nobody. Check first: the Function App\'s state (az functionapp show --name ${functionAppName} --resource-group ${resourceGroup().name} --query state: Running, not Stopped) and its host log (Diagnose and solve problems, and the host\'s own traces and exceptions in Application Insights: the host unable to start); the last deployment (azd deploy, the package in storage account ${deadLetterStorageAccountName}); the host storage (the AzureWebJobsStorage__* settings, account ${deadLetterStorageAccountName}, its firewall, and the host identity\'s Storage Blob Data Owner and Storage Queue Data Contributor there: infra/app/rbac.bicep); the identities themselves (both still assigned to the app; the app\'s, AZURE_CLIENT_ID, sends telemetry with Monitoring Metrics Publisher on Application Insights). If the Not reconciled alert fires too, the sweep runs but fails before its end (workbook: Workspaces and events not reconciled).'
+    description: 'No sweep of ${functionAppName} (reconcile_all, on RECONCILE_SCHEDULE) ended in the last ${sweepSilenceWindow}: no decision line of kind sweep reached Application Insights. The app is not running, its timer is not firing, or its telemetry is not arriving; not running, it handles no event (Event Grid retries them, then dead-letters them) and its scoring API answers nobody. Check first: the Function App\'s state (az functionapp show --name ${functionAppName} --resource-group ${resourceGroup().name} --query state: Running, not Stopped) and its host log (Diagnose and solve problems, and the host\'s own traces and exceptions in Application Insights: the host unable to start); the last deployment (azd deploy, the package in storage account ${storageAccountName}); the host storage (the AzureWebJobsStorage__* settings, account ${storageAccountName}, its firewall, and the host identity\'s Storage Blob Data Owner and Storage Queue Data Contributor there: infra/app/rbac.bicep); the identities themselves (both still assigned to the app; the app\'s, AZURE_CLIENT_ID, sends telemetry with Monitoring Metrics Publisher on Application Insights). If the Not reconciled alert fires too, the sweep runs but fails before its end (workbook: Workspaces and events not reconciled).'
     severity: 1
     frequency: 'PT15M'
     window: sweepSilenceWindow
@@ -302,7 +302,7 @@ var deadLetteredEvents = [for topicId in topicIds: {
 var droppedEvents = [for topicId in topicIds: {
   name: 'dropped-${uniqueString(topicId)}'
   severity: 1
-  description: 'Events for the app were dropped by ${last(split(topicId, '/'))} (the event subscription this alert names): Event Grid could neither deliver nor dead-letter them, so they are gone, with no blob for tools.cli replay. The timers catch up (reconcile_all: resource events, a scoring job\'s end; scheduled_retrain: a completed retrain, drift); to reconcile now, run python -m tools.cli plan, then python -m tools.cli apply --workspace ID for the workspaces concerned (an Azure ML workspace\'s topic: that workspace; a subscription\'s: its workspaces). Then fix dead-lettering, or every event Event Grid gives up on is lost too: container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName} must let trusted Azure services through its firewall, and the topic\'s system-assigned identity must hold Storage Blob Data Contributor on it (infra/app/rbac.bicep).'
+  description: 'Events for the app were dropped by ${last(split(topicId, '/'))} (the event subscription this alert names): Event Grid could neither deliver nor dead-letter them, so they are gone, with no blob for tools.cli replay. The timers catch up (reconcile_all: resource events, a scoring job\'s end; scheduled_retrain: a completed retrain, drift); to reconcile now, run python -m tools.cli plan, then python -m tools.cli apply --workspace ID for the workspaces concerned (an Azure ML workspace\'s topic: that workspace; a subscription\'s: its workspaces). Then fix dead-lettering, or every event Event Grid gives up on is lost too: container ${deadLetterContainerName} of storage account ${storageAccountName} must let trusted Azure services through its firewall, and the topic\'s system-assigned identity must hold Storage Blob Data Contributor on it (infra/app/rbac.bicep).'
   scope: topicId
   namespace: 'Microsoft.EventGrid/systemTopics'
   metric: 'DroppedEventCount'
@@ -328,7 +328,7 @@ var notificationAlerts = [
   {
     name: 'notifications-dead-lettered'
     severity: 2
-    description: 'Outcome notifications of the app (its decisions and failures, published to ${outcomeTopicName}) were dead-lettered by the event subscription this alert names: its subscriber (the notifications Logic App, or one of yours) never took them, every retry spent or refused outright, so people were not told of them. They are not events for the app, whose work is done: tools.cli replay does not apply. The blobs, in container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName} under the topic\'s name, are the record of what people were not told: tell those concerned, then fix the subscriber (its webhook URL, its Logic App runs).'
+    description: 'Outcome notifications of the app (its decisions and failures, published to ${outcomeTopicName}) were dead-lettered by the event subscription this alert names: its subscriber (the notifications Logic App, or one of yours) never took them, every retry spent or refused outright, so people were not told of them. They are not events for the app, whose work is done: tools.cli replay does not apply. The blobs, in container ${deadLetterContainerName} of storage account ${storageAccountName} under the topic\'s name, are the record of what people were not told: tell those concerned, then fix the subscriber (its webhook URL, its Logic App runs).'
     scope: outcomeTopicId
     namespace: 'Microsoft.EventGrid/topics'
     metric: 'DeadLetteredCount'
@@ -339,7 +339,7 @@ var notificationAlerts = [
   {
     name: 'notifications-dropped'
     severity: 2
-    description: 'Outcome notifications of the app (its decisions and failures, published to ${outcomeTopicName}) were dropped by the event subscription this alert names: its subscriber never took them and Event Grid could not dead-letter them either (no dead-letter destination on it, or container ${deadLetterContainerName} of storage account ${deadLetterStorageAccountName} closed to trusted Azure services or to the topic\'s identity, whose Storage Blob Data Contributor role infra/app/rbac.bicep assigns). Lost with no record: people were not told, and no blob says of what. The app\'s work is done (tools.cli replay does not apply); its ledger and the on-call workbook show what it decided and did meanwhile: tell those concerned from there, then fix the subscriber and its dead-lettering.'
+    description: 'Outcome notifications of the app (its decisions and failures, published to ${outcomeTopicName}) were dropped by the event subscription this alert names: its subscriber never took them and Event Grid could not dead-letter them either (no dead-letter destination on it, or container ${deadLetterContainerName} of storage account ${storageAccountName} closed to trusted Azure services or to the topic\'s identity, whose Storage Blob Data Contributor role infra/app/rbac.bicep assigns). Lost with no record: people were not told, and no blob says of what. The app\'s work is done (tools.cli replay does not apply); its ledger and the on-call workbook show what it decided and did meanwhile: tell those concerned from there, then fix the subscriber and its dead-lettering.'
     scope: outcomeTopicId
     namespace: 'Microsoft.EventGrid/topics'
     metric: 'DroppedEventCount'
@@ -385,11 +385,9 @@ resource metricAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = [for alert i
       ]
     }
     autoMitigate: true
-    actions: empty(alertEmailAddress) ? [] : [
-      {
-        actionGroupId: resourceId('Microsoft.Insights/actionGroups', actionGroupName)
-      }
-    ]
+    actions: [for actionGroupId in alertActions: {
+      actionGroupId: actionGroupId
+    }]
   }
   dependsOn: [
     actionGroup
